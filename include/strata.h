@@ -1,0 +1,418 @@
+/*
+ * strata.h -- the one public header of libstrata.
+ *
+ * Strata keeps named, typed arrays in a shared storage pool. A pool is a directory that holds
+ * the data files (one NPY file per array) and a catalog (SQLite, in WAL mode). Arrays live in
+ * regions, the namespaces of a pool. Many processes may open one pool at once: the catalog
+ * serialises metadata changes, the data path is plain loads and stores on memory-mapped files,
+ * atomics are correct across processes on one machine, and locks are released when their holder
+ * dies.
+ *
+ * Conventions, true of every function below unless its comment says otherwise:
+ *   - Functions return an int status: STRATA_OK (0) or a negative strata_error. Not found is an
+ *     ordinary result (STRATA_ENOTFOUND), so find-or-create reads naturally:
+ *         if (strata_array_open(p, "demo", "a", &a) == STRATA_ENOTFOUND)
+ *             rc = strata_array_create(p, "demo", "a", STRATA_I64, 100, &a);
+ *   - After a failure, strata_errmsg(pool) says what failed and where (which region, array, index,
+ *     file), in lowercase, for people.
+ *   - Handles are opaque. Every handle returned through an out-parameter is owned by the caller
+ *     and released with its close function; close functions accept NULL.
+ *   - A pool handle and the arrays opened through it may be used by one thread at a time, except
+ *     the data path (get/put/gather/scatter/copy/atomics/map), which any number of threads may
+ *     call at once on the same or different arrays.
+ *   - Names (regions, arrays, backups) are 1 to 255 bytes of UTF-8 without '/', '\\', control
+ *     characters, a leading '-' or the sequence ".."; other names fail with STRATA_ENAME.
+ */
+#ifndef STRATA_H
+#define STRATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(STRATA_BUILDING) && defined(__GNUC__)
+#define STRATA_API __attribute__((visibility("default")))
+#else
+#define STRATA_API
+#endif
+
+/* Version of the library (major.minor.patch) and of the on-disk formats it writes. */
+#define STRATA_VERSION_MAJOR 0
+#define STRATA_VERSION_MINOR 1
+#define STRATA_VERSION_PATCH 0
+#define STRATA_VERSION_STRING "0.1.0"
+/* Pool format written by this library; pools of a newer format are refused. */
+#define STRATA_POOL_FORMAT 1
+/* Longest name (region, array, backup) in bytes, not counting the terminating NUL. */
+#define STRATA_NAME_MAX 255
+
+/*
+ * Error codes. One X-macro table yields the enum, strata_strerror() and strata_errname(), so
+ * the three never disagree. Codes are stable: new codes are only ever added at the end.
+ */
+#define STRATA_ERRNO_MAP(X)                                                                        \
+    X(OK, 0, "success")                                                                            \
+    X(ENOTFOUND, -1, "not found")                                                                  \
+    X(EEXIST, -2, "already exists")                                                                \
+    X(EINVAL, -3, "invalid argument")                                                              \
+    X(ETYPE, -4, "wrong data type")                                                                \
+    X(ERANGE, -5, "index or range out of bounds")                                                  \
+    X(ENAME, -6, "bad name")                                                                       \
+    X(ELOCKED, -7, "locked by another holder")                                                     \
+    X(ENOSPC, -8, "no space left on device")                                                       \
+    X(EIO, -9, "input/output error")                                                               \
+    X(ECORRUPT, -10, "data or catalog corrupted")                                                  \
+    X(ENOMEM, -11, "out of memory")                                                                \
+    X(ECONFLICT, -12, "conflicting change")                                                        \
+    X(EPERM, -13, "permission denied")                                                             \
+    X(EUNSUPPORTED, -14, "not supported")
+
+typedef enum {
+#define STRATA_ERRNO_ENUM(name, code, msg) STRATA_##name = (code),
+    STRATA_ERRNO_MAP(STRATA_ERRNO_ENUM)
+#undef STRATA_ERRNO_ENUM
+} strata_error;
+
+/* Element types. STRATA_BOOL is one byte (0 or 1). STRATA_STR is a variable-length UTF-8
+ * string, stored packed: an int64 offsets array of n+1 entries plus a uint8 bytes array. */
+typedef enum {
+    STRATA_I8,
+    STRATA_I16,
+    STRATA_I32,
+    STRATA_I64,
+    STRATA_U8,
+    STRATA_U16,
+    STRATA_U32,
+    STRATA_U64,
+    STRATA_F32,
+    STRATA_F64,
+    STRATA_BOOL,
+    STRATA_STR
+} strata_dtype;
+
+typedef struct strata_pool strata_pool;
+typedef struct strata_array strata_array;
+
+/* ---------------------------------------------------------------------------------------------
+ * Errors
+ * ------------------------------------------------------------------------------------------- */
+
+/* A static, lowercase description of CODE ("not found"). Unknown codes give "unknown error".
+ * Never NULL; the string is owned by the library and lives forever. */
+STRATA_API const char *strata_strerror(int code);
+
+/* The symbolic name of CODE ("STRATA_ENOTFOUND"), or "STRATA_EUNKNOWN". Static storage. */
+STRATA_API const char *strata_errname(int code);
+
+/* The message of the most recent failure on POOL (or on an array opened through it), with
+ * detail: "array 'demo/a' not found". Successful calls leave it alone; "" when nothing has
+ * failed yet; a fixed text when POOL is NULL. The string is owned by POOL and is valid until the
+ * next failing call on it. */
+STRATA_API const char *strata_errmsg(strata_pool *pool);
+
+/* The code of the most recent failure on POOL, STRATA_OK if none. */
+STRATA_API int strata_errcode(strata_pool *pool);
+
+/* ---------------------------------------------------------------------------------------------
+ * Data types
+ * ------------------------------------------------------------------------------------------- */
+
+/* Size in bytes of one element of DTYPE (STRATA_STR: 8, the size of one offset); 0 if DTYPE is
+ * not a valid dtype. */
+STRATA_API size_t strata_dtype_size(strata_dtype dtype);
+
+/* Lowercase name of DTYPE ("i64", "f32", "bool", "str"), or NULL for an invalid value. */
+STRATA_API const char *strata_dtype_name(strata_dtype dtype);
+
+/* Parse a dtype name as written by strata_dtype_name(). STRATA_EINVAL if NAME is not one. */
+STRATA_API int strata_dtype_parse(const char *name, strata_dtype *out);
+
+/* ---------------------------------------------------------------------------------------------
+ * Pools
+ * ------------------------------------------------------------------------------------------- */
+
+/* Create a new pool in directory PATH, which must not exist or be empty, and open it.
+ * STRATA_EEXIST if PATH already holds a pool or other files. *out: strata_pool_close(). */
+STRATA_API int strata_pool_create(const char *path, strata_pool **out);
+
+/* Open the pool in directory PATH. STRATA_ENOTFOUND if PATH does not exist or is not a pool,
+ * STRATA_EUNSUPPORTED if it was written by a newer Strata, STRATA_ECORRUPT if its catalog is
+ * damaged. On failure *out is NULL; since there is then no handle to ask strata_errmsg(), use
+ * strata_pool_open_err() to get the detailed message. *out: strata_pool_close(). */
+STRATA_API int strata_pool_open(const char *path, strata_pool **out);
+
+/* As strata_pool_create() and strata_pool_open(), but on failure also write a detailed
+ * message (NUL-terminated, truncated to ERRLEN bytes) into ERRBUF when it is not NULL. */
+STRATA_API int strata_pool_create_err(const char *path, strata_pool **out, char *errbuf,
+                                      size_t errlen);
+STRATA_API int strata_pool_open_err(const char *path, strata_pool **out, char *errbuf,
+                                    size_t errlen);
+
+/* Close POOL and every array still open through it (their handles become invalid). NULL is a
+ * no-op. Unflushed stores are left to the operating system: call strata_array_flush() first
+ * when they must survive a machine crash. */
+STRATA_API void strata_pool_close(strata_pool *pool);
+
+/* The pool's directory, as given to create/open. Owned by POOL. */
+STRATA_API const char *strata_pool_path(strata_pool *pool);
+
+/* Threads used by the data-path kernels of arrays of this pool (gather, scatter, copy, large
+ * get/put). 0 means OpenMP's default; 1 disables parallelism. Default 0. */
+STRATA_API int strata_pool_set_threads(strata_pool *pool, int nthreads);
+
+/* Milliseconds a catalog writer waits for another process's catalog transaction before it fails
+ * with STRATA_ELOCKED. Default 10000. */
+STRATA_API int strata_pool_set_busy_timeout(strata_pool *pool, int ms);
+
+/* ---------------------------------------------------------------------------------------------
+ * Regions
+ * ------------------------------------------------------------------------------------------- */
+
+/* Called once per listed item, in name order. Return 0 to go on, anything else to stop the
+ * listing (the listing function then returns that value). NAME is valid during the call. */
+typedef int (*strata_name_fn)(void *ctx, const char *name);
+
+/* Flags of strata_region_delete(). */
+#define STRATA_FORCE 1u /* delete even when arrays of the region are locked */
+
+/* Create region REGION. STRATA_EEXIST if it exists. */
+STRATA_API int strata_region_create(strata_pool *pool, const char *region);
+
+/* STRATA_OK if REGION exists, STRATA_ENOTFOUND if not. */
+STRATA_API int strata_region_exists(strata_pool *pool, const char *region);
+
+/* Call FN for every region of POOL, in name order. */
+STRATA_API int strata_region_list(strata_pool *pool, strata_name_fn fn, void *ctx);
+
+/* Delete REGION with all its arrays (their backups stay). Refuses with STRATA_ELOCKED while any
+ * of its arrays is locked by anyone, unless FLAGS has STRATA_FORCE. Handles to its arrays open
+ * in this process fail with STRATA_ENOTFOUND from then on; other processes keep reading the
+ * unlinked files until they close them (POSIX unlink semantics). */
+STRATA_API int strata_region_delete(strata_pool *pool, const char *region, unsigned flags);
+
+/* ---------------------------------------------------------------------------------------------
+ * Arrays: lifecycle
+ * ------------------------------------------------------------------------------------------- */
+
+/* What strata_array_stat() and strata_array_list() report. Pointers are owned by the library:
+ * valid until the array is closed (stat) or the callback returns (list). */
+typedef struct strata_array_info {
+    const char *region;
+    const char *name;
+    strata_dtype dtype;
+    uint64_t length;       /* elements (strings for STRATA_STR) */
+    uint64_t bytes;        /* bytes of data: length * size; for strings offsets plus bytes (in
+                            * listings, where files are not opened: the offsets only) */
+    int64_t created_ns;    /* creation time, nanoseconds since the Unix epoch */
+    const char *path;      /* the NPY file (for strings: the offsets file) */
+    const char *bytes_path; /* for strings: the NPY file of the packed bytes; else NULL */
+    int has_checksum;      /* set when STRATA_STAT_CHECKSUM was asked */
+    uint64_t checksum;     /* xxHash64 of the data (strings: of offsets, then bytes) */
+} strata_array_info;
+
+typedef int (*strata_array_list_fn)(void *ctx, const strata_array_info *info);
+
+/* Flags of strata_array_stat(). */
+#define STRATA_STAT_CHECKSUM 1u /* compute the checksum: reads every byte */
+
+/* Create array NAME of LENGTH zeroed elements of DTYPE in REGION (which must exist; see
+ * strata_region_create). For STRATA_STR the array holds LENGTH empty strings. The file is
+ * written under a temporary name, made durable and renamed before the catalog records it, so a
+ * crash never leaves a half-written array visible. STRATA_EEXIST if the name is taken.
+ * *out: strata_array_close(); OUT may be NULL to only create. */
+STRATA_API int strata_array_create(strata_pool *pool, const char *region, const char *name,
+                                   strata_dtype dtype, uint64_t length, strata_array **out);
+
+/* As strata_array_create(), but the array starts with the LENGTH elements at DATA (which must
+ * not be NULL when LENGTH > 0), durably and atomically: it appears with these values or not at
+ * all. Not for STRATA_STR (see strata_array_create_str). */
+STRATA_API int strata_array_create_from(strata_pool *pool, const char *region, const char *name,
+                                        strata_dtype dtype, uint64_t length, const void *data,
+                                        strata_array **out);
+
+/* Create a string array of N strings given packed: string i is BYTES[OFFSETS[i] ..
+ * OFFSETS[i+1]). OFFSETS has N+1 non-decreasing entries starting at 0. String arrays are
+ * immutable once created: put, scatter and atomics on them fail with STRATA_ETYPE. */
+STRATA_API int strata_array_create_str(strata_pool *pool, const char *region, const char *name,
+                                       uint64_t n, const int64_t *offsets, const char *bytes,
+                                       strata_array **out);
+
+/* Open array NAME of REGION. STRATA_ENOTFOUND if the region or the array does not exist.
+ * STRATA_ECORRUPT if its file is missing or does not match the catalog. *out: close it. */
+STRATA_API int strata_array_open(strata_pool *pool, const char *region, const char *name,
+                                 strata_array **out);
+
+/* Close A: unmap it and release its lock, if held. NULL is a no-op, and so is closing a handle
+ * a second time: the handle stays a harmless tombstone until its pool closes. */
+STRATA_API void strata_array_close(strata_array *a);
+
+/* Delete array NAME of REGION: the catalog record first (one transaction), then the files.
+ * STRATA_ELOCKED while anyone holds its lock. Handles open in this process fail with
+ * STRATA_ENOTFOUND afterwards. */
+STRATA_API int strata_array_delete(strata_pool *pool, const char *region, const char *name);
+
+/* Describe A (see strata_array_info). FLAGS: 0 or STRATA_STAT_CHECKSUM. */
+STRATA_API int strata_array_stat(strata_array *a, unsigned flags, strata_array_info *out);
+
+/* Call FN for every array of REGION, in name order (no checksums). */
+STRATA_API int strata_array_list(strata_pool *pool, const char *region, strata_array_list_fn fn,
+                                 void *ctx);
+
+/* Short accessors; they never fail on a valid handle. */
+STRATA_API strata_dtype strata_array_dtype(const strata_array *a);
+STRATA_API uint64_t strata_array_length(const strata_array *a);
+
+/* ---------------------------------------------------------------------------------------------
+ * Arrays: the data path
+ *
+ * Buffers hold elements of the array's dtype, packed. Every range and index is checked before
+ * anything is read or written: an out-of-range request fails with STRATA_ERANGE and changes
+ * nothing. Stores go to the shared mapping, so other processes see them at once; they become
+ * durable with strata_array_flush(). Large requests run on the pool's threads.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Copy COUNT elements from SRC into A[START .. START+COUNT). */
+STRATA_API int strata_array_put(strata_array *a, uint64_t start, uint64_t count, const void *src);
+
+/* Copy A[START .. START+COUNT) into DST. */
+STRATA_API int strata_array_get(strata_array *a, uint64_t start, uint64_t count, void *dst);
+
+/* Strided forms: elements FIRST, FIRST+STRIDE, ... (COUNT of them; STRIDE >= 1). */
+STRATA_API int strata_array_put_strided(strata_array *a, uint64_t first, uint64_t stride,
+                                        uint64_t count, const void *src);
+STRATA_API int strata_array_get_strided(strata_array *a, uint64_t first, uint64_t stride,
+                                        uint64_t count, void *dst);
+
+/* DST[i] = A[IDX[i]] for i < N. */
+STRATA_API int strata_array_gather(strata_array *a, const uint64_t *idx, uint64_t n, void *dst);
+
+/* A[IDX[i]] = SRC[i] for i < N. When an index repeats, the value of its last occurrence wins. */
+STRATA_API int strata_array_scatter(strata_array *a, const uint64_t *idx, uint64_t n,
+                                    const void *src);
+
+/* Copy COUNT elements from SRC[SRC_START ..] to DST[DST_START ..]. Both arrays must have the
+ * same dtype (STRATA_ETYPE otherwise); they may be the same array, ranges may overlap. */
+STRATA_API int strata_array_copy(strata_array *dst, uint64_t dst_start, strata_array *src,
+                                 uint64_t src_start, uint64_t count);
+
+/* Flags of strata_array_map(). */
+#define STRATA_MAP_READ 1u
+#define STRATA_MAP_WRITE 2u
+
+/* A pointer to A's elements in the shared mapping (zero copy), valid until A is closed.
+ * STRATA_MAP_WRITE fails with STRATA_EPERM when the file could only be opened read-only, and
+ * with STRATA_ETYPE on string arrays. For string arrays *ptr points to the n+1 offsets; use
+ * strata_array_map_str() to get the bytes too. */
+STRATA_API int strata_array_map(strata_array *a, unsigned flags, void **ptr);
+
+/* Offsets (n+1 int64) and packed bytes of a string array, zero copy, valid until A is closed. */
+STRATA_API int strata_array_map_str(strata_array *a, const int64_t **offsets, const char **bytes);
+
+/* String I of a string array: *s points into the mapping (not NUL-terminated), *len bytes. */
+STRATA_API int strata_array_get_str(strata_array *a, uint64_t i, const char **s, size_t *len);
+
+/* Make every store to A durable (msync and fsync). */
+STRATA_API int strata_array_flush(strata_array *a);
+
+/* ---------------------------------------------------------------------------------------------
+ * Arrays: NPY files in and out
+ * ------------------------------------------------------------------------------------------- */
+
+/* Create array NAME of REGION from the NPY file at PATH; dtype and length come from the file
+ * (a C-order array of any shape is taken flat). Durable and atomic like
+ * strata_array_create_from(). STRATA_ETYPE if the file's dtype is not one Strata stores. */
+STRATA_API int strata_array_create_npy(strata_pool *pool, const char *region, const char *name,
+                                       const char *path, strata_array **out);
+
+/* Copy every element of the NPY file at PATH into A from START on. The file's dtype must be A's
+ * (STRATA_ETYPE) and fit (STRATA_ERANGE). */
+STRATA_API int strata_array_put_npy(strata_array *a, uint64_t start, const char *path);
+
+/* Write A[START .. START+COUNT) to the NPY file PATH, durably; an existing file is replaced
+ * atomically. Not for string arrays (STRATA_ETYPE): their files are already NPY (see
+ * strata_array_stat, path and bytes_path). */
+STRATA_API int strata_array_get_npy(strata_array *a, uint64_t start, uint64_t count,
+                                    const char *path);
+
+/* ---------------------------------------------------------------------------------------------
+ * Arrays: atomics, correct across processes on one machine
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum {
+    STRATA_ATOMIC_FETCH_ADD,
+    STRATA_ATOMIC_SWAP,
+    STRATA_ATOMIC_COMPARE_SWAP,
+    STRATA_ATOMIC_FETCH_MIN,
+    STRATA_ATOMIC_FETCH_MAX,
+    STRATA_ATOMIC_FETCH_AND,
+    STRATA_ATOMIC_FETCH_OR,
+    STRATA_ATOMIC_FETCH_XOR
+} strata_atomic_op;
+
+/* Apply OP atomically to A[INDEX]. OPERAND, EXPECTED (compare-swap only; else may be NULL) and
+ * OLD (may be NULL) point to values of the array's dtype; *OLD receives the previous value. Every
+ * op works on i32, i64, u32 and u64 arrays (integer addition wraps around); f64 arrays support
+ * fetch_add, swap and compare_swap (bitwise compare), through a compare-swap loop. Other dtypes
+ * and ops fail with STRATA_ETYPE. */
+STRATA_API int strata_array_atomic(strata_array *a, strata_atomic_op op, uint64_t index,
+                                   const void *operand, const void *expected, void *old);
+
+/* Shorthands of strata_array_atomic() for i64 and f64 arrays (STRATA_ETYPE on other dtypes). */
+STRATA_API int strata_array_fetch_add_i64(strata_array *a, uint64_t index, int64_t delta,
+                                          int64_t *old);
+STRATA_API int strata_array_compare_swap_i64(strata_array *a, uint64_t index, int64_t expected,
+                                             int64_t desired, int64_t *old);
+STRATA_API int strata_array_fetch_add_f64(strata_array *a, uint64_t index, double delta,
+                                          double *old);
+
+/* ---------------------------------------------------------------------------------------------
+ * Arrays: locks between processes
+ *
+ * Advisory locks on an array, shared by all processes of the machine: they do not stop get or
+ * put, they order the holders. A lock belongs to the handle that took it, and is released by
+ * strata_array_unlock(), by closing the handle, or by the death of the holding process.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum { STRATA_LOCK_SHARED, STRATA_LOCK_EXCLUSIVE } strata_lock_mode;
+
+/* Take A's lock in MODE, waiting at most TIMEOUT_MS milliseconds (0: try once; negative: wait
+ * forever). STRATA_ELOCKED on timeout. Taking it again through the same handle changes its
+ * mode. */
+STRATA_API int strata_array_lock(strata_array *a, strata_lock_mode mode, int timeout_ms);
+
+/* Release A's lock. A no-op when A holds none. */
+STRATA_API int strata_array_unlock(strata_array *a);
+
+/* STRATA_OK if no one holds A's lock, STRATA_ELOCKED if another handle (of any process) does. */
+STRATA_API int strata_array_lock_test(strata_array *a);
+
+/* ---------------------------------------------------------------------------------------------
+ * Backups (OpenFAM fam_backup / fam_restore)
+ * ------------------------------------------------------------------------------------------- */
+
+/* Copy A's current contents durably into a new backup named BACKUP (pool-wide names), with its
+ * checksum. STRATA_EEXIST if that backup exists. */
+STRATA_API int strata_array_backup(strata_array *a, const char *backup);
+
+/* Restore BACKUP into array NAME of REGION. When the array exists it must have the backup's
+ * dtype and length (STRATA_ETYPE / STRATA_ERANGE otherwise) and its contents are overwritten
+ * (not for string arrays: STRATA_ETYPE); when it does not, it is created, atomically, with the
+ * backup's contents (and its region too). The backup's checksum is verified first:
+ * STRATA_ECORRUPT if it does not match. */
+STRATA_API int strata_backup_restore(strata_pool *pool, const char *backup, const char *region,
+                                     const char *name);
+
+/* Call FN for every backup of POOL, in name order. */
+STRATA_API int strata_backup_list(strata_pool *pool, strata_name_fn fn, void *ctx);
+
+/* Delete BACKUP. STRATA_ENOTFOUND if there is no such backup. */
+STRATA_API int strata_backup_delete(strata_pool *pool, const char *backup);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* STRATA_H */

@@ -1,0 +1,598 @@
+/*
+ * catalog_sqlite.c -- the catalog on SQLite (WAL mode, one connection per pool handle).
+ *
+ * Every statement is a static string prepared once and cached on the connection; names and
+ * values only ever travel as bound parameters. The schema is created by the list of migrations
+ * below, applied in order from the catalog's version to ST_CAT_VERSION inside one transaction.
+ * docs/catalog.md documents the tables.
+ */
+#include "catalog/catalog.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/fileio.h"
+
+/* migrations[v] takes a catalog from version v to v+1. Never edit one that has shipped. */
+static const char *const migrations[ST_CAT_VERSION] = {
+    /* 0 -> 1: regions, arrays, backups. */
+    "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+    "INSERT INTO schema_version (version) VALUES (0);"
+    "CREATE TABLE pool ("
+    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  format INTEGER NOT NULL,"
+    "  created_ns INTEGER NOT NULL,"
+    "  created_by TEXT NOT NULL);"
+    "CREATE TABLE region ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  dir TEXT NOT NULL UNIQUE,"
+    "  created_ns INTEGER NOT NULL);"
+    "CREATE TABLE array ("
+    "  id INTEGER PRIMARY KEY,"
+    "  region_id INTEGER NOT NULL REFERENCES region(id),"
+    "  name TEXT NOT NULL,"
+    "  dtype INTEGER NOT NULL,"
+    "  length INTEGER NOT NULL CHECK (length >= 0),"
+    "  file TEXT NOT NULL,"
+    "  bytes_file TEXT,"
+    "  created_ns INTEGER NOT NULL,"
+    "  UNIQUE (region_id, name));"
+    "CREATE TABLE backup ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  source TEXT NOT NULL,"
+    "  dtype INTEGER NOT NULL,"
+    "  length INTEGER NOT NULL,"
+    "  file TEXT NOT NULL,"
+    "  bytes_file TEXT,"
+    "  checksum INTEGER NOT NULL,"
+    "  created_ns INTEGER NOT NULL);",
+};
+
+enum {
+    Q_VERSION,
+    Q_REGION_INSERT,
+    Q_REGION_GET,
+    Q_REGION_LIST,
+    Q_REGION_DELETE_ARRAYS,
+    Q_REGION_DELETE,
+    Q_ARRAY_INSERT,
+    Q_ARRAY_GET,
+    Q_ARRAY_LIST,
+    Q_ARRAY_DELETE,
+    Q_BACKUP_INSERT,
+    Q_BACKUP_GET,
+    Q_BACKUP_LIST,
+    Q_BACKUP_DELETE,
+    Q_COUNT
+};
+
+static const char *const queries[Q_COUNT] = {
+    [Q_VERSION] = "SELECT version FROM schema_version",
+    [Q_REGION_INSERT] = "INSERT INTO region (name, dir, created_ns) VALUES (?1, ?2, ?3)",
+    [Q_REGION_GET] = "SELECT id, name, dir, created_ns FROM region WHERE name = ?1",
+    [Q_REGION_LIST] = "SELECT id, name, dir, created_ns FROM region ORDER BY name",
+    [Q_REGION_DELETE_ARRAYS] = "DELETE FROM array WHERE region_id = ?1",
+    [Q_REGION_DELETE] = "DELETE FROM region WHERE id = ?1",
+    [Q_ARRAY_INSERT] = "INSERT INTO array (region_id, name, dtype, length, file, bytes_file, "
+                       "created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [Q_ARRAY_GET] = "SELECT a.id, a.region_id, r.name, r.dir, a.name, a.dtype, a.length, a.file, "
+                    "a.bytes_file, a.created_ns FROM array a JOIN region r ON r.id = a.region_id "
+                    "WHERE r.name = ?1 AND a.name = ?2",
+    [Q_ARRAY_LIST] = "SELECT a.id, a.region_id, r.name, r.dir, a.name, a.dtype, a.length, a.file, "
+                     "a.bytes_file, a.created_ns FROM array a JOIN region r ON r.id = a.region_id "
+                     "WHERE a.region_id = ?1 ORDER BY a.name",
+    [Q_ARRAY_DELETE] = "DELETE FROM array WHERE id = ?1",
+    [Q_BACKUP_INSERT] = "INSERT INTO backup (name, source, dtype, length, file, bytes_file, "
+                        "checksum, created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [Q_BACKUP_GET] = "SELECT id, name, source, dtype, length, file, bytes_file, checksum, "
+                     "created_ns FROM backup WHERE name = ?1",
+    [Q_BACKUP_LIST] = "SELECT id, name, source, dtype, length, file, bytes_file, checksum, "
+                      "created_ns FROM backup ORDER BY name",
+    [Q_BACKUP_DELETE] = "DELETE FROM backup WHERE id = ?1",
+};
+
+struct st_catalog {
+    sqlite3 *db;
+    char *path;
+    int busy_ms;
+    sqlite3_stmt *stmt[Q_COUNT];
+};
+
+/* Map an SQLite result to a Strata status, with a message. */
+static int db_error(st_err *err, st_catalog *cat, int rc, const char *doing)
+{
+    int code;
+    const char *hint = "";
+    switch (rc & 0xFF) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        code = STRATA_ELOCKED;
+        hint = "; another process held the catalog longer than the busy timeout";
+        break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        code = STRATA_ECORRUPT;
+        hint = "; the catalog is damaged: restore the pool from a copy";
+        break;
+    case SQLITE_FULL:
+        code = STRATA_ENOSPC;
+        break;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+    case SQLITE_CANTOPEN:
+        code = STRATA_EPERM;
+        break;
+    case SQLITE_CONSTRAINT:
+        code = STRATA_EEXIST;
+        break;
+    case SQLITE_NOMEM:
+        code = STRATA_ENOMEM;
+        break;
+    default:
+        code = STRATA_EIO;
+    }
+    const char *msg = cat != NULL && cat->db != NULL ? sqlite3_errmsg(cat->db) : sqlite3_errstr(rc);
+    return st_error(err, code, "catalog '%s': cannot %s: %s%s", cat != NULL ? cat->path : "?",
+                    doing, msg, hint);
+}
+
+static int prepare(st_err *err, st_catalog *cat, int q, sqlite3_stmt **out)
+{
+    if (cat->stmt[q] == NULL) {
+        int rc = sqlite3_prepare_v3(cat->db, queries[q], -1, SQLITE_PREPARE_PERSISTENT,
+                                    &cat->stmt[q], NULL);
+        if (rc != SQLITE_OK) return db_error(err, cat, rc, "prepare a statement");
+    }
+    *out = cat->stmt[q];
+    return STRATA_OK;
+}
+
+/* Reset a cached statement so it can be used again and holds no read lock. */
+static void done_with(sqlite3_stmt *s)
+{
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+}
+
+static int exec(st_err *err, st_catalog *cat, const char *sql, const char *doing)
+{
+    int rc = sqlite3_exec(cat->db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) return db_error(err, cat, rc, doing);
+    return STRATA_OK;
+}
+
+static void copy_text(char *dst, size_t cap, sqlite3_stmt *s, int col)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    snprintf(dst, cap, "%s", t != NULL ? (const char *)t : "");
+}
+
+static int cat_alloc(st_err *err, const char *path, int flags, st_catalog **out)
+{
+    st_catalog *cat = calloc(1, sizeof *cat);
+    if (cat == NULL || (cat->path = strdup(path)) == NULL) {
+        free(cat);
+        return st_error(err, STRATA_ENOMEM, "out of memory opening catalog '%s'", path);
+    }
+    int rc = sqlite3_open_v2(path, &cat->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        int code = db_error(err, cat, rc, "open it");
+        st_cat_close(cat);
+        return code;
+    }
+    sqlite3_extended_result_codes(cat->db, 1);
+    st_cat_set_busy_timeout(cat, 10000);
+    *out = cat;
+    return STRATA_OK;
+}
+
+/* Per-connection settings: WAL for concurrent readers, FULL sync so that a committed publish
+ * survives power loss, foreign keys on. */
+static int configure(st_err *err, st_catalog *cat)
+{
+    return exec(err, cat,
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                "configure the connection");
+}
+
+static int migrate(st_err *err, st_catalog *cat, int from)
+{
+    int rc = st_cat_begin(err, cat);
+    if (rc < 0) return rc;
+    for (int v = from; v < ST_CAT_VERSION; v++) {
+        rc = exec(err, cat, migrations[v], "migrate the schema");
+        if (rc < 0) goto fail;
+    }
+    char sql[64];
+    snprintf(sql, sizeof sql, "UPDATE schema_version SET version = %d", ST_CAT_VERSION);
+    rc = exec(err, cat, sql, "record the schema version");
+    if (rc < 0) goto fail;
+    return st_cat_commit(err, cat);
+fail:
+    st_cat_rollback(cat);
+    return rc;
+}
+
+int st_cat_create(st_err *err, const char *path, st_catalog **out)
+{
+    st_catalog *cat;
+    *out = NULL;
+    int rc = cat_alloc(err, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXRESCODE, &cat);
+    if (rc < 0) return rc;
+    rc = configure(err, cat);
+    if (rc == STRATA_OK) rc = migrate(err, cat, 0);
+    if (rc == STRATA_OK) {
+        sqlite3_stmt *s;
+        rc = sqlite3_prepare_v2(cat->db,
+                                "INSERT INTO pool (id, format, created_ns, created_by) "
+                                "VALUES (1, ?1, ?2, ?3)",
+                                -1, &s, NULL);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_int(s, 1, STRATA_POOL_FORMAT);
+            sqlite3_bind_int64(s, 2, st_now_ns());
+            sqlite3_bind_text(s, 3, "strata " STRATA_VERSION_STRING, -1, SQLITE_STATIC);
+            rc = sqlite3_step(s);
+            sqlite3_finalize(s);
+        }
+        rc = rc == SQLITE_DONE || rc == SQLITE_OK ? STRATA_OK
+                                                   : db_error(err, cat, rc, "record the pool");
+    }
+    if (rc < 0) {
+        st_cat_close(cat);
+        return rc;
+    }
+    *out = cat;
+    return STRATA_OK;
+}
+
+int st_cat_open(st_err *err, const char *path, st_catalog **out)
+{
+    st_catalog *cat;
+    *out = NULL;
+    int rc = cat_alloc(err, path, SQLITE_OPEN_READWRITE, &cat);
+    if (rc < 0) {
+        if (rc == STRATA_EPERM) /* SQLITE_CANTOPEN: the file is missing or unreadable */
+            return st_error(err, STRATA_ECORRUPT,
+                            "catalog '%s' is missing or cannot be opened; the pool is damaged",
+                            path);
+        return rc;
+    }
+    int version = 0;
+    rc = configure(err, cat);
+    if (rc == STRATA_OK) rc = st_cat_version(err, cat, &version);
+    if (rc == STRATA_OK && version > ST_CAT_VERSION)
+        rc = st_error(err, STRATA_EUNSUPPORTED,
+                      "catalog '%s' has schema version %d, newer than this strata knows (%d); "
+                      "upgrade strata",
+                      path, version, ST_CAT_VERSION);
+    if (rc == STRATA_OK && version < ST_CAT_VERSION) rc = migrate(err, cat, version);
+    if (rc < 0) {
+        st_cat_close(cat);
+        return rc;
+    }
+    *out = cat;
+    return STRATA_OK;
+}
+
+void st_cat_close(st_catalog *cat)
+{
+    if (cat == NULL) return;
+    for (int i = 0; i < Q_COUNT; i++) sqlite3_finalize(cat->stmt[i]);
+    sqlite3_close_v2(cat->db);
+    free(cat->path);
+    free(cat);
+}
+
+void st_cat_set_busy_timeout(st_catalog *cat, int ms)
+{
+    cat->busy_ms = ms;
+    sqlite3_busy_timeout(cat->db, ms);
+}
+
+int st_cat_version(st_err *err, st_catalog *cat, int *version)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(cat->db, queries[Q_VERSION], -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        if ((rc & 0xFF) == SQLITE_ERROR) /* no schema_version table */
+            return st_error(err, STRATA_ECORRUPT,
+                            "catalog '%s' is not a strata catalog (no schema_version table)",
+                            cat->path);
+        return db_error(err, cat, rc, "read the schema version");
+    }
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *version = sqlite3_column_int(s, 0);
+        rc = STRATA_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = st_error(err, STRATA_ECORRUPT, "catalog '%s' has no schema version", cat->path);
+    } else {
+        rc = db_error(err, cat, rc, "read the schema version");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int st_cat_begin(st_err *err, st_catalog *cat)
+{
+    return exec(err, cat, "BEGIN IMMEDIATE", "begin a transaction");
+}
+
+int st_cat_commit(st_err *err, st_catalog *cat)
+{
+    int rc = exec(err, cat, "COMMIT", "commit");
+    if (rc < 0) st_cat_rollback(cat);
+    return rc;
+}
+
+void st_cat_rollback(st_catalog *cat)
+{
+    if (!sqlite3_get_autocommit(cat->db)) sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Run a statement that returns no rows. */
+static int step_done(st_err *err, st_catalog *cat, sqlite3_stmt *s, const char *doing)
+{
+    int rc = sqlite3_step(s);
+    done_with(s);
+    if (rc != SQLITE_DONE) return db_error(err, cat, rc, doing);
+    return STRATA_OK;
+}
+
+static void read_region(sqlite3_stmt *s, st_cat_region *r)
+{
+    r->id = sqlite3_column_int64(s, 0);
+    copy_text(r->name, sizeof r->name, s, 1);
+    copy_text(r->dir, sizeof r->dir, s, 2);
+    r->created_ns = sqlite3_column_int64(s, 3);
+}
+
+int st_cat_region_insert(st_err *err, st_catalog *cat, st_cat_region *r)
+{
+    sqlite3_stmt *s;
+    int rc = prepare(err, cat, Q_REGION_INSERT, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_text(s, 1, r->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, r->dir, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, r->created_ns);
+    rc = step_done(err, cat, s, "insert a region");
+    if (rc == STRATA_EEXIST) return st_error(err, rc, "region '%s' already exists", r->name);
+    if (rc == STRATA_OK) r->id = sqlite3_last_insert_rowid(cat->db);
+    return rc;
+}
+
+int st_cat_region_get(st_err *err, st_catalog *cat, const char *name, st_cat_region *out)
+{
+    sqlite3_stmt *s;
+    int rc = prepare(err, cat, Q_REGION_GET, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        read_region(s, out);
+        rc = STRATA_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = st_error(err, STRATA_ENOTFOUND, "region '%s' not found", name);
+    } else {
+        rc = db_error(err, cat, rc, "look up a region");
+    }
+    done_with(s);
+    return rc;
+}
+
+int st_cat_region_list(st_err *err, st_catalog *cat, int (*fn)(void *, const st_cat_region *),
+                       void *ctx)
+{
+    sqlite3_stmt *s;
+    int rc = prepare(err, cat, Q_REGION_LIST, &s);
+    if (rc < 0) return rc;
+    int stop = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        st_cat_region r;
+        read_region(s, &r);
+        if ((stop = fn(ctx, &r)) != 0) break;
+    }
+    if (stop == 0 && rc != SQLITE_DONE) stop = db_error(err, cat, rc, "list regions");
+    done_with(s);
+    return stop;
+}
+
+int st_cat_region_delete(st_err *err, st_catalog *cat, int64_t id)
+{
+    sqlite3_stmt *s;
+    int rc = prepare(err, cat, Q_REGION_DELETE_ARRAYS, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, id);
+    rc = step_done(err, cat, s, "delete the arrays of a region");
+    if (rc < 0) return rc;
+    rc = prepare(err, cat, Q_REGION_DELETE, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, id);
+    return step_done(err, cat, s, "delete a region");
+}
+
+static void read_array(sqlite3_stmt *s, st_cat_array *a)
+{
+    a->id = sqlite3_column_int64(s, 0);
+    a->region_id = sqlite3_column_int64(s, 1);
+    copy_text(a->region, sizeof a->region, s, 2);
+    copy_text(a->region_dir, sizeof a->region_dir, s, 3);
+    copy_text(a->name, sizeof a->name, s, 4);
+    a->dtype = sqlite3_column_int(s, 5);
+    a->length = (uint64_t)sqlite3_column_int64(s, 6);
+    copy_text(a->file, sizeof a->file, s, 7);
+    copy_text(a->bytes_file, sizeof a->bytes_file, s, 8);
+    a->created_ns = sqlite3_column_int64(s, 9);
+}
+
+int st_cat_array_insert(st_err *err, st_catalog *cat, st_cat_array *a)
+{
+    sqlite3_stmt *s;
+    int rc = prepare(err, cat, Q_ARRAY_INSERT, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, a->region_id);
+    sqlite3_bind_text(s, 2, a->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, a->dtype);
+    sqlite3_bind_int64(s, 4, (int64_t)a->length);
+    sqlite3_bind_text(s, 5, a->file, -1, SQLITE_STATIC);
+    if (a->bytes_file[0] != '\0')
+        sqlite3_bind_text(s, 6, a->bytes_file, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 6);
+    sqlite3_bind_int64(s, 7, a->created_ns);
+    rc = step_done(err, cat, s, "insert an array");
+    if (rc == STRATA_EEXIST)
+        return st_error(err, rc, "array '%s/%s' already exists", a->region, a->name);
+    if (rc == STRATA_OK) a->id = sqlite3_last_insert_rowid(cat->db);
+    return rc;
+}
+
+int st_cat_array_get(st_err *err, st_catalog *cat, const char *region, const char *name,
+                     st_cat_array *out)
+{
+    sqlite3_stmt *s;
+    int rc = prepare(err, cat, Q_ARRAY_GET, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_text(s, 1, region, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        read_array(s, out);
+        rc = STRATA_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = STRATA_ENOTFOUND;
+    } else {
+        rc = db_error(err, cat, rc, "look up an array");
+    }
+    done_with(s);
+    if (rc == STRATA_ENOTFOUND) {
+        st_cat_region r;
+        if (st_cat_region_get(err, cat, region, &r) == STRATA_OK)
+            st_error(err, rc, "array '%s/%s' not found", region, name);
+    }
+    return rc;
+}
+
+int st_cat_array_list(st_err *err, st_catalog *cat, int64_t region_id,
+                      int (*fn)(void *, const st_cat_array *), void *ctx)
+{
+    sqlite3_stmt *s;
+    int rc = prepare(err, cat, Q_ARRAY_LIST, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, region_id);
+    /* Read the rows first: the callback may call back into the catalog. */
+    size_t n = 0, cap = 0;
+    st_cat_array *rows = NULL;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            st_cat_array *g = realloc(rows, cap * sizeof *rows);
+            if (g == NULL) {
+                done_with(s);
+                free(rows);
+                return st_error(err, STRATA_ENOMEM, "out of memory listing arrays");
+            }
+            rows = g;
+        }
+        read_array(s, &rows[n++]);
+    }
+    done_with(s);
+    int stop = rc == SQLITE_DONE ? 0 : db_error(err, cat, rc, "list arrays");
+    for (size_t i = 0; i < n && stop == 0; i++) stop = fn(ctx, &rows[i]);
+    free(rows);
+    return stop;
+}
+
+int st_cat_array_delete(st_err *err, st_catalog *cat, int64_t id)
+{
+    sqlite3_stmt *s;
+    int rc = prepare(err, cat, Q_ARRAY_DELETE, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, id);
+    return step_done(err, cat, s, "delete an array");
+}
+
+static void read_backup(sqlite3_stmt *s, st_cat_backup *b)
+{
+    b->id = sqlite3_column_int64(s, 0);
+    copy_text(b->name, sizeof b->name, s, 1);
+    copy_text(b->source, sizeof b->source, s, 2);
+    b->dtype = sqlite3_column_int(s, 3);
+    b->length = (uint64_t)sqlite3_column_int64(s, 4);
+    copy_text(b->file, sizeof b->file, s, 5);
+    copy_text(b->bytes_file, sizeof b->bytes_file, s, 6);
+    b->checksum = (uint64_t)sqlite3_column_int64(s, 7);
+    b->created_ns = sqlite3_column_int64(s, 8);
+}
+
+int st_cat_backup_insert(st_err *err, st_catalog *cat, st_cat_backup *b)
+{
+    sqlite3_stmt *s;
+    int rc = prepare(err, cat, Q_BACKUP_INSERT, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_text(s, 1, b->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, b->source, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, b->dtype);
+    sqlite3_bind_int64(s, 4, (int64_t)b->length);
+    sqlite3_bind_text(s, 5, b->file, -1, SQLITE_STATIC);
+    if (b->bytes_file[0] != '\0')
+        sqlite3_bind_text(s, 6, b->bytes_file, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 6);
+    sqlite3_bind_int64(s, 7, (int64_t)b->checksum);
+    sqlite3_bind_int64(s, 8, b->created_ns);
+    rc = step_done(err, cat, s, "insert a backup");
+    if (rc == STRATA_EEXIST) return st_error(err, rc, "backup '%s' already exists", b->name);
+    if (rc == STRATA_OK) b->id = sqlite3_last_insert_rowid(cat->db);
+    return rc;
+}
+
+int st_cat_backup_get(st_err *err, st_catalog *cat, const char *name, st_cat_backup *out)
+{
+    sqlite3_stmt *s;
+    int rc = prepare(err, cat, Q_BACKUP_GET, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        read_backup(s, out);
+        rc = STRATA_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = st_error(err, STRATA_ENOTFOUND, "backup '%s' not found", name);
+    } else {
+        rc = db_error(err, cat, rc, "look up a backup");
+    }
+    done_with(s);
+    return rc;
+}
+
+int st_cat_backup_list(st_err *err, st_catalog *cat, int (*fn)(void *, const st_cat_backup *),
+                       void *ctx)
+{
+    sqlite3_stmt *s;
+    int rc = prepare(err, cat, Q_BACKUP_LIST, &s);
+    if (rc < 0) return rc;
+    int stop = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        st_cat_backup b;
+        read_backup(s, &b);
+        if ((stop = fn(ctx, &b)) != 0) break;
+    }
+    if (stop == 0 && rc != SQLITE_DONE) stop = db_error(err, cat, rc, "list backups");
+    done_with(s);
+    return stop;
+}
+
+int st_cat_backup_delete(st_err *err, st_catalog *cat, int64_t id)
+{
+    sqlite3_stmt *s;
+    int rc = prepare(err, cat, Q_BACKUP_DELETE, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, id);
+    return step_done(err, cat, s, "delete a backup");
+}

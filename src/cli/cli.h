@@ -1,0 +1,81 @@
+/*
+ * cli.h -- shared pieces of the strata command: option scanning, pool opening, exit codes,
+ * value parsing and printing, JSON output. The command uses only the public API (strata.h).
+ */
+#ifndef STRATA_CLI_H
+#define STRATA_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "strata.h"
+
+/* Exit codes (docs/cli.md). */
+enum {
+    EXIT_OK = 0,
+    EXIT_USAGE = 1,
+    EXIT_NOTFOUND = 2,
+    EXIT_BADINPUT = 3,
+    EXIT_CONFLICT = 4,
+    EXIT_IO = 5,
+    EXIT_HELP = 100 /* internal: help was printed, exit 0 */
+};
+
+typedef struct cli {
+    const char *pool_path;
+    int json;
+    int threads;
+    strata_pool *pool;
+} cli;
+
+/* One option of a command: "--name" (and an optional one-letter alias). A flag sets *flag;
+ * an option with an argument stores it in *value. */
+typedef struct cli_opt {
+    const char *name;
+    char short_name;
+    const char **value;
+    int *flag;
+} cli_opt;
+
+/* Scan ARGV[1..ARGC): known options are consumed; everything else (including negative numbers
+ * such as -8 and anything after "--") goes to POS in order. Returns EXIT_OK, EXIT_USAGE after
+ * printing the problem, or EXIT_HELP after printing USAGE to stdout. POS has room for ARGC. */
+int cli_scan(int argc, char **argv, const cli_opt *opts, const char *usage, char **pos,
+             int *npos, int stop_at_dashdash_positional);
+
+/* Print "strata: MESSAGE" to stderr; return EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Report a failed library call: print strata_errmsg() (or strata_strerror) to stderr and return
+ * the exit code for STATUS. */
+int cli_fail(cli *c, int status);
+
+/* The exit code for a library status. */
+int cli_exit_code(int status);
+
+/* Open the pool of C (c->pool); on failure print why and return an exit code. */
+int cli_open_pool(cli *c);
+
+/* Split "REGION/NAME" into its parts (pointers into BUF, of 2*STRATA_NAME_MAX+2 bytes). */
+int cli_split(const char *cmd, const char *arg, char *buf, size_t buflen, const char **region,
+              const char **name);
+
+/* Parse an unsigned decimal integer; returns 0 on success. */
+int cli_parse_u64(const char *s, uint64_t *out);
+
+/* Parse TEXT as one value of DTYPE into OUT (8 bytes of room). 0 on success, else -1 with a
+ * reason in WHY (64 bytes). */
+int cli_parse_value(strata_dtype dtype, const char *text, void *out, char *why);
+
+/* Print one element of DTYPE at P (JSON style when JSON: null for NaN and infinities). */
+void cli_print_value(FILE *f, strata_dtype dtype, const void *p, int json);
+
+/* Print S as a JSON string (with quotes). */
+void cli_json_str(FILE *f, const char *s);
+
+/* Command entry points: ARGV[0] is the command's own name. */
+int cmd_region(cli *c, int argc, char **argv);
+int cmd_array(cli *c, int argc, char **argv);
+int cmd_backup(cli *c, int argc, char **argv);
+
+#endif /* STRATA_CLI_H */

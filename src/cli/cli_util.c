@@ -1,0 +1,293 @@
+/*
+ * cli_util.c -- option scanning, errors and exit codes, values in and out.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int looks_numeric(const char *s)
+{
+    /* "-8", "-.5", "-1e3", "-inf", "-nan": values, not options */
+    return s[0] == '-' && (s[1] == '.' || (s[1] >= '0' && s[1] <= '9') ||
+                           strncmp(s + 1, "inf", 3) == 0 || strncmp(s + 1, "nan", 3) == 0);
+}
+
+int cli_scan(int argc, char **argv, const cli_opt *opts, const char *usage, char **pos,
+             int *npos, int stop_at_positional)
+{
+    *npos = 0;
+    int i = 1;
+    for (; i < argc; i++) {
+        char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(usage, stdout);
+            return EXIT_HELP;
+        }
+        if (a[0] != '-' || a[1] == '\0' || looks_numeric(a)) {
+            pos[(*npos)++] = a;
+            continue;
+        }
+        const cli_opt *o = NULL;
+        const char *inline_val = NULL;
+        for (const cli_opt *p = opts; p != NULL && p->name != NULL; p++) {
+            if (a[1] == '-') {
+                size_t n = strlen(p->name);
+                if (strncmp(a + 2, p->name, n) == 0 && (a[2 + n] == '\0' || a[2 + n] == '=')) {
+                    o = p;
+                    if (a[2 + n] == '=') inline_val = a + 3 + n;
+                    break;
+                }
+            } else if (p->short_name != 0 && a[1] == p->short_name && a[2] == '\0') {
+                o = p;
+                break;
+            }
+        }
+        if (o == NULL) {
+            fprintf(stderr, "strata: unknown option '%s'\n%s", a, usage);
+            return EXIT_USAGE;
+        }
+        if (o->flag != NULL) {
+            if (inline_val != NULL) {
+                fprintf(stderr, "strata: option '--%s' takes no value\n", o->name);
+                return EXIT_USAGE;
+            }
+            *o->flag = 1;
+        } else if (inline_val != NULL) {
+            *o->value = inline_val;
+        } else {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "strata: option '--%s' needs a value\n", o->name);
+                return EXIT_USAGE;
+            }
+            *o->value = argv[++i];
+        }
+    }
+    (void)stop_at_positional;
+    for (; i < argc; i++) pos[(*npos)++] = argv[i];
+    return EXIT_OK;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("strata: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\ntry 'strata %s --help'\n", cmd);
+    return EXIT_USAGE;
+}
+
+int cli_exit_code(int status)
+{
+    switch (status) {
+    case STRATA_OK:
+        return EXIT_OK;
+    case STRATA_ENOTFOUND:
+        return EXIT_NOTFOUND;
+    case STRATA_EINVAL:
+    case STRATA_ETYPE:
+    case STRATA_ERANGE:
+    case STRATA_ENAME:
+    case STRATA_EPERM:
+    case STRATA_EUNSUPPORTED:
+        return EXIT_BADINPUT;
+    case STRATA_EEXIST:
+    case STRATA_ELOCKED:
+    case STRATA_ECONFLICT:
+        return EXIT_CONFLICT;
+    default:
+        return EXIT_IO;
+    }
+}
+
+int cli_fail(cli *c, int status)
+{
+    const char *msg = c->pool != NULL ? strata_errmsg(c->pool) : "";
+    if (msg == NULL || msg[0] == '\0') msg = strata_strerror(status);
+    fprintf(stderr, "strata: %s\n", msg);
+    return cli_exit_code(status);
+}
+
+int cli_open_pool(cli *c)
+{
+    char err[1024];
+    int rc = strata_pool_open_err(c->pool_path, &c->pool, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "strata: %s\n", err[0] ? err : strata_strerror(rc));
+        return cli_exit_code(rc);
+    }
+    if (c->threads > 0) strata_pool_set_threads(c->pool, c->threads);
+    return EXIT_OK;
+}
+
+int cli_split(const char *cmd, const char *arg, char *buf, size_t buflen, const char **region,
+              const char **name)
+{
+    const char *slash = strchr(arg, '/');
+    if (slash == NULL || slash == arg || slash[1] == '\0' || strlen(arg) >= buflen)
+        return cli_usage_error(cmd, "'%s' is not REGION/NAME", arg);
+    memcpy(buf, arg, strlen(arg) + 1);
+    buf[slash - arg] = '\0';
+    *region = buf;
+    *name = buf + (slash - arg) + 1;
+    return EXIT_OK;
+}
+
+int cli_parse_u64(const char *s, uint64_t *out)
+{
+    if (s == NULL || *s < '0' || *s > '9') return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0') return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_value(strata_dtype dtype, const char *text, void *out, char *why)
+{
+    char *end;
+    errno = 0;
+    switch (dtype) {
+    case STRATA_I8:
+    case STRATA_I16:
+    case STRATA_I32:
+    case STRATA_I64: {
+        long long v = strtoll(text, &end, 10);
+        if (end == text || *end != '\0') goto not_number;
+        static const long long lim[] = {INT8_MAX, INT16_MAX, INT32_MAX, INT64_MAX};
+        long long mx = lim[dtype - STRATA_I8];
+        if (errno == ERANGE || v > mx || v < -mx - 1) goto range;
+        if (dtype == STRATA_I8) *(int8_t *)out = (int8_t)v;
+        else if (dtype == STRATA_I16) *(int16_t *)out = (int16_t)v;
+        else if (dtype == STRATA_I32) *(int32_t *)out = (int32_t)v;
+        else *(int64_t *)out = (int64_t)v;
+        return 0;
+    }
+    case STRATA_U8:
+    case STRATA_U16:
+    case STRATA_U32:
+    case STRATA_U64: {
+        if (text[0] == '-') goto range;
+        unsigned long long v = strtoull(text, &end, 10);
+        if (end == text || *end != '\0') goto not_number;
+        static const unsigned long long lim[] = {UINT8_MAX, UINT16_MAX, UINT32_MAX, UINT64_MAX};
+        if (errno == ERANGE || v > lim[dtype - STRATA_U8]) goto range;
+        if (dtype == STRATA_U8) *(uint8_t *)out = (uint8_t)v;
+        else if (dtype == STRATA_U16) *(uint16_t *)out = (uint16_t)v;
+        else if (dtype == STRATA_U32) *(uint32_t *)out = (uint32_t)v;
+        else *(uint64_t *)out = (uint64_t)v;
+        return 0;
+    }
+    case STRATA_F32:
+    case STRATA_F64: {
+        double v = strtod(text, &end);
+        if (end == text || *end != '\0') goto not_number;
+        if (errno == ERANGE && isinf(v)) goto range;
+        if (dtype == STRATA_F32) {
+            if (isfinite(v) && fabs(v) > 3.4028234663852886e38) goto range;
+            *(float *)out = (float)v;
+        } else {
+            *(double *)out = v;
+        }
+        return 0;
+    }
+    case STRATA_BOOL:
+        if (strcmp(text, "1") == 0 || strcmp(text, "true") == 0) *(uint8_t *)out = 1;
+        else if (strcmp(text, "0") == 0 || strcmp(text, "false") == 0) *(uint8_t *)out = 0;
+        else {
+            snprintf(why, 64, "is not a bool (true, false, 1 or 0)");
+            return -1;
+        }
+        return 0;
+    default:
+        snprintf(why, 64, "cannot be stored element-wise in a string array");
+        return -1;
+    }
+not_number:
+    snprintf(why, 64, "is not a %s number", strata_dtype_name(dtype));
+    return -1;
+range:
+    snprintf(why, 64, "is out of range for %s", strata_dtype_name(dtype));
+    return -1;
+}
+
+void cli_print_value(FILE *f, strata_dtype dtype, const void *p, int json)
+{
+    switch (dtype) {
+    case STRATA_I8:
+        fprintf(f, "%d", *(const int8_t *)p);
+        break;
+    case STRATA_I16:
+        fprintf(f, "%d", *(const int16_t *)p);
+        break;
+    case STRATA_I32:
+        fprintf(f, "%" PRId32, *(const int32_t *)p);
+        break;
+    case STRATA_I64:
+        fprintf(f, "%" PRId64, *(const int64_t *)p);
+        break;
+    case STRATA_U8:
+        fprintf(f, "%u", *(const uint8_t *)p);
+        break;
+    case STRATA_U16:
+        fprintf(f, "%u", *(const uint16_t *)p);
+        break;
+    case STRATA_U32:
+        fprintf(f, "%" PRIu32, *(const uint32_t *)p);
+        break;
+    case STRATA_U64:
+        fprintf(f, "%" PRIu64, *(const uint64_t *)p);
+        break;
+    case STRATA_F32:
+    case STRATA_F64: {
+        double v = dtype == STRATA_F32 ? (double)*(const float *)p : *(const double *)p;
+        if (json && !isfinite(v)) fputs("null", f);
+        else fprintf(f, dtype == STRATA_F32 ? "%.9g" : "%.17g", v);
+        break;
+    }
+    case STRATA_BOOL:
+        fputs(*(const uint8_t *)p ? "true" : "false", f);
+        break;
+    default:
+        break;
+    }
+}
+
+void cli_json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"':
+            fputs("\\\"", f);
+            break;
+        case '\\':
+            fputs("\\\\", f);
+            break;
+        case '\n':
+            fputs("\\n", f);
+            break;
+        case '\r':
+            fputs("\\r", f);
+            break;
+        case '\t':
+            fputs("\\t", f);
+            break;
+        default:
+            if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+            else fputc(*p, f);
+        }
+    }
+    fputc('"', f);
+}

@@ -1,0 +1,118 @@
+/*
+ * main.c -- the strata command: global options and dispatch to subcommands.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: strata [-P POOL] [--json] [--threads N] COMMAND [ARGS...]\n"
+    "\n"
+    "Strata keeps named, typed arrays in a shared storage pool.\n"
+    "\n"
+    "commands:\n"
+    "  init [PATH]                 create a pool (default: the pool path below)\n"
+    "  region create|ls|rm         manage regions (namespaces of a pool)\n"
+    "  array create|ls|info|rm     manage arrays\n"
+    "  array put|get|add|cas       read and write array elements\n"
+    "  array lock|backup|restore   lock an array around a command; back it up\n"
+    "  backup ls|rm                list and delete backups\n"
+    "  version                     print the version\n"
+    "\n"
+    "global options:\n"
+    "  -P, --pool PATH   the pool (default: $STRATA_POOL, else ./strata.pool)\n"
+    "  --json            machine-readable output\n"
+    "  --threads N       threads for data-path kernels (default: all cores)\n"
+    "  -h, --help        this help; 'strata COMMAND --help' for a command\n"
+    "\n"
+    "exit codes: 0 ok, 1 usage, 2 not found, 3 bad input, 4 conflict or locked,\n"
+    "            5 I/O error or corruption\n";
+
+static int cmd_init(cli *c, int argc, char **argv)
+{
+    static const char u[] = "usage: strata init [PATH]\n"
+                            "Create a new pool in PATH (a new or empty directory).\n";
+    char *pos[8];
+    int npos = 0;
+    if (argc > 8) return cli_usage_error("init", "too many arguments");
+    int rc = cli_scan(argc, argv, NULL, u, pos, &npos, 0);
+    if (rc != EXIT_OK) return rc;
+    if (npos > 1) return cli_usage_error("init", "too many arguments");
+    const char *path = npos == 1 ? pos[0] : c->pool_path;
+    char err[1024];
+    rc = strata_pool_create_err(path, &c->pool, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "strata: %s\n", err);
+        return cli_exit_code(rc);
+    }
+    if (c->json) {
+        fputs("{\"pool\":", stdout);
+        cli_json_str(stdout, path);
+        fputs(",\"created\":true}\n", stdout);
+    } else {
+        printf("created pool %s\n", path);
+    }
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    cli c = {0};
+    c.pool_path = getenv("STRATA_POOL");
+    if (c.pool_path == NULL || c.pool_path[0] == '\0') c.pool_path = "strata.pool";
+    int i = 1;
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if ((strcmp(a, "-P") == 0 || strcmp(a, "--pool") == 0) && i + 1 < argc) {
+            c.pool_path = argv[++i];
+        } else if (strncmp(a, "--pool=", 7) == 0) {
+            c.pool_path = a + 7;
+        } else if (strcmp(a, "--json") == 0) {
+            c.json = 1;
+        } else if (strcmp(a, "--threads") == 0 && i + 1 < argc) {
+            uint64_t n;
+            if (cli_parse_u64(argv[++i], &n) != 0 || n > 4096) {
+                fprintf(stderr, "strata: --threads needs a number from 0 to 4096\n");
+                return EXIT_USAGE;
+            }
+            c.threads = (int)n;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            fputs(usage, stdout);
+            return EXIT_OK;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "strata: unknown option '%s'\n%s", a, usage);
+            return EXIT_USAGE;
+        } else {
+            break;
+        }
+    }
+    if (i >= argc) {
+        fputs(usage, stderr);
+        return EXIT_USAGE;
+    }
+    /* Options may also follow the command: pick up --json there too. */
+    for (int j = i + 1; j < argc && strcmp(argv[j], "--") != 0; j++)
+        if (strcmp(argv[j], "--json") == 0) c.json = 1;
+    const char *cmd = argv[i];
+    int sub_argc = argc - i;
+    char **sub_argv = argv + i;
+    int rc;
+    if (strcmp(cmd, "init") == 0) rc = cmd_init(&c, sub_argc, sub_argv);
+    else if (strcmp(cmd, "region") == 0) rc = cmd_region(&c, sub_argc, sub_argv);
+    else if (strcmp(cmd, "array") == 0) rc = cmd_array(&c, sub_argc, sub_argv);
+    else if (strcmp(cmd, "backup") == 0) rc = cmd_backup(&c, sub_argc, sub_argv);
+    else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("strata %s (pool format %d)\n", STRATA_VERSION_STRING, STRATA_POOL_FORMAT);
+        rc = EXIT_OK;
+    } else if (strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        rc = EXIT_OK;
+    } else {
+        fprintf(stderr, "strata: unknown command '%s'\n%s", cmd, usage);
+        rc = EXIT_USAGE;
+    }
+    strata_pool_close(c.pool);
+    if (fflush(stdout) != 0 && rc == EXIT_OK) rc = EXIT_IO;
+    return rc == EXIT_HELP ? EXIT_OK : rc;
+}

@@ -1,0 +1,254 @@
+/*
+ * pool.c -- create, open and close pools; the pool-wide settings.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "pool/pool_int.h"
+
+int st_pool_threads(const strata_pool *pool)
+{
+#ifdef _OPENMP
+    return pool->nthreads > 0 ? pool->nthreads : omp_get_max_threads();
+#else
+    (void)pool;
+    return 1;
+#endif
+}
+
+int st_region_dir(strata_pool *pool, const char *rdir, char out[ST_PATH_MAX])
+{
+    return st_path(&pool->err, out, "%s/%s/%s", pool->path, ST_POOL_DATA, rdir);
+}
+
+static int pool_alloc(st_err *err, const char *path, strata_pool **out)
+{
+    strata_pool *p = calloc(1, sizeof *p);
+    if (p == NULL || (p->path = strdup(path)) == NULL) {
+        free(p);
+        return st_error(err, STRATA_ENOMEM, "out of memory opening pool '%s'", path);
+    }
+    st_err_init(&p->err);
+    *out = p;
+    return STRATA_OK;
+}
+
+/* Is DIR absent or an empty directory? */
+static int dir_is_free(st_err *err, const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        if (errno == ENOENT) return STRATA_OK;
+        return st_error_errno(err, errno, "cannot examine '%s'", dir);
+    }
+    if (!S_ISDIR(st.st_mode))
+        return st_error(err, STRATA_EEXIST, "'%s' exists and is not a directory", dir);
+    char marker[ST_PATH_MAX];
+    if (st_path(err, marker, "%s/%s", dir, ST_POOL_MARKER) < 0) return err->code;
+    if (access(marker, F_OK) == 0)
+        return st_error(err, STRATA_EEXIST, "'%s' is already a strata pool", dir);
+    DIR *d = opendir(dir);
+    if (d == NULL) return st_error_errno(err, errno, "cannot read directory '%s'", dir);
+    struct dirent *de;
+    int empty = 1;
+    while ((de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) empty = 0;
+    closedir(d);
+    if (!empty)
+        return st_error(err, STRATA_EEXIST,
+                        "'%s' is not empty; a pool must be created in a new or empty directory",
+                        dir);
+    return STRATA_OK;
+}
+
+static int write_marker(st_err *err, const char *dir)
+{
+    st_wfile w;
+    char text[64];
+    int n = snprintf(text, sizeof text, "strata pool\nformat %d\n", STRATA_POOL_FORMAT);
+    int rc = st_wfile_open(err, &w, dir);
+    if (rc < 0) return rc;
+    rc = st_pwrite_full(err, w.fd, text, (size_t)n, 0, w.tmp);
+    if (rc < 0) {
+        st_wfile_abort(&w);
+        return rc;
+    }
+    return st_wfile_publish(err, &w, dir, ST_POOL_MARKER);
+}
+
+/* Check the marker of the pool at DIR: STRATA_ENOTFOUND if DIR is not a pool,
+ * STRATA_EUNSUPPORTED if its format is newer than ours. */
+static int read_marker(st_err *err, const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        if (errno == ENOENT)
+            return st_error(err, STRATA_ENOTFOUND,
+                            "pool '%s' not found; create it with 'strata init %s'", dir, dir);
+        return st_error_errno(err, errno, "cannot open pool '%s'", dir);
+    }
+    if (!S_ISDIR(st.st_mode))
+        return st_error(err, STRATA_ENOTFOUND, "'%s' is not a strata pool (not a directory)",
+                        dir);
+    char path[ST_PATH_MAX];
+    if (st_path(err, path, "%s/%s", dir, ST_POOL_MARKER) < 0) return err->code;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return st_error(err, STRATA_ENOTFOUND,
+                            "'%s' is not a strata pool (it has no %s file); create one with "
+                            "'strata init'",
+                            dir, ST_POOL_MARKER);
+        return st_error_errno(err, errno, "cannot open '%s'", path);
+    }
+    char text[64] = {0};
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    int format = 0;
+    if (n <= 0 || sscanf(text, "strata pool\nformat %d", &format) != 1 || format < 1)
+        return st_error(err, STRATA_ECORRUPT, "'%s' is damaged: '%s' is not a pool marker", dir,
+                        path);
+    if (format > STRATA_POOL_FORMAT)
+        return st_error(err, STRATA_EUNSUPPORTED,
+                        "pool '%s' has format %d, newer than this strata supports (%d); upgrade "
+                        "strata",
+                        dir, format, STRATA_POOL_FORMAT);
+    return STRATA_OK;
+}
+
+int strata_pool_create_err(const char *path, strata_pool **out, char *errbuf, size_t errlen)
+{
+    st_err err;
+    st_err_init(&err);
+    strata_pool *p = NULL;
+    char sub[ST_PATH_MAX];
+    int rc = STRATA_OK;
+    if (out == NULL || path == NULL || path[0] == '\0') {
+        rc = st_error(&err, STRATA_EINVAL, "pool path is missing");
+        goto done;
+    }
+    *out = NULL;
+    ST_TRY(rc = dir_is_free(&err, path));
+    ST_TRY(rc = st_mkdir(&err, path, 1));
+    /* The marker comes last: a crash part-way leaves a directory that is not yet a pool. */
+    ST_TRY(rc = st_path(&err, sub, "%s/%s", path, ST_POOL_DATA));
+    ST_TRY(rc = st_mkdir(&err, sub, 0));
+    ST_TRY(rc = st_path(&err, sub, "%s/%s", path, ST_POOL_BACKUPS));
+    ST_TRY(rc = st_mkdir(&err, sub, 0));
+    ST_TRY(rc = pool_alloc(&err, path, &p));
+    ST_TRY(rc = st_path(&err, sub, "%s/%s", path, ST_POOL_CATALOG));
+    ST_TRY(rc = st_cat_create(&err, sub, &p->cat));
+    ST_TRY(rc = write_marker(&err, path));
+    ST_TRY(rc = st_fsync_dir(&err, path));
+    *out = p;
+    p = NULL;
+done:
+    strata_pool_close(p);
+    if (rc < 0) st_err_copy(&err, errbuf, errlen);
+    st_err_destroy(&err);
+    return rc;
+}
+
+int strata_pool_open_err(const char *path, strata_pool **out, char *errbuf, size_t errlen)
+{
+    st_err err;
+    st_err_init(&err);
+    strata_pool *p = NULL;
+    char sub[ST_PATH_MAX];
+    int rc = STRATA_OK;
+    if (out == NULL || path == NULL || path[0] == '\0') {
+        rc = st_error(&err, STRATA_EINVAL, "pool path is missing");
+        goto done;
+    }
+    *out = NULL;
+    ST_TRY(rc = read_marker(&err, path));
+    ST_TRY(rc = pool_alloc(&err, path, &p));
+    ST_TRY(rc = st_path(&err, sub, "%s/%s", path, ST_POOL_CATALOG));
+    if (access(sub, F_OK) != 0) {
+        rc = st_error(&err, STRATA_ECORRUPT, "pool '%s' is damaged: its catalog '%s' is missing",
+                      path, sub);
+        goto done;
+    }
+    ST_TRY(rc = st_cat_open(&err, sub, &p->cat));
+    *out = p;
+    p = NULL;
+done:
+    strata_pool_close(p);
+    if (rc < 0) st_err_copy(&err, errbuf, errlen);
+    st_err_destroy(&err);
+    return rc;
+}
+
+int strata_pool_create(const char *path, strata_pool **out)
+{
+    return strata_pool_create_err(path, out, NULL, 0);
+}
+
+int strata_pool_open(const char *path, strata_pool **out)
+{
+    return strata_pool_open_err(path, out, NULL, 0);
+}
+
+void strata_pool_close(strata_pool *pool)
+{
+    if (pool == NULL) return;
+    while (pool->live != NULL) strata_array_close(pool->live);
+    for (strata_array *a = pool->closed, *next; a != NULL; a = next) {
+        next = a->next;
+        free(a);
+    }
+    st_cat_close(pool->cat);
+    st_err_destroy(&pool->err);
+    free(pool->path);
+    free(pool);
+}
+
+const char *strata_pool_path(strata_pool *pool)
+{
+    return pool != NULL ? pool->path : NULL;
+}
+
+const char *strata_errmsg(strata_pool *pool)
+{
+    if (pool == NULL) return "no pool handle (the pool could not be opened)";
+    return pool->err.msg;
+}
+
+int strata_errcode(strata_pool *pool)
+{
+    return pool != NULL ? pool->err.code : STRATA_EINVAL;
+}
+
+int strata_pool_set_threads(strata_pool *pool, int nthreads)
+{
+    if (pool == NULL) return STRATA_EINVAL;
+    if (nthreads < 0)
+        return st_error(&pool->err, STRATA_EINVAL, "thread count %d is negative", nthreads);
+    pool->nthreads = nthreads;
+    return STRATA_OK;
+}
+
+int strata_pool_set_busy_timeout(strata_pool *pool, int ms)
+{
+    if (pool == NULL) return STRATA_EINVAL;
+    if (ms < 0) return st_error(&pool->err, STRATA_EINVAL, "busy timeout %d ms is negative", ms);
+    st_cat_set_busy_timeout(pool->cat, ms);
+    return STRATA_OK;
+}
+
+void st_pool_mark_deleted(strata_pool *pool, int64_t id)
+{
+    for (strata_array *a = pool->live; a != NULL; a = a->next)
+        if (a->id == id) atomic_store(&a->deleted, 1);
+}

@@ -1,0 +1,82 @@
+/*
+ * dtype.c -- the table of element types.
+ */
+#include "util/dtype.h"
+
+#include <string.h>
+
+static const struct {
+    const char *name;
+    const char *descr; /* NPY descr, little-endian */
+    size_t size;
+} dtypes[] = {
+    [STRATA_I8] = {"i8", "|i1", 1},     [STRATA_I16] = {"i16", "<i2", 2},
+    [STRATA_I32] = {"i32", "<i4", 4},   [STRATA_I64] = {"i64", "<i8", 8},
+    [STRATA_U8] = {"u8", "|u1", 1},     [STRATA_U16] = {"u16", "<u2", 2},
+    [STRATA_U32] = {"u32", "<u4", 4},   [STRATA_U64] = {"u64", "<u8", 8},
+    [STRATA_F32] = {"f32", "<f4", 4},   [STRATA_F64] = {"f64", "<f8", 8},
+    [STRATA_BOOL] = {"bool", "|b1", 1}, [STRATA_STR] = {"str", "<i8", 8},
+};
+
+bool st_dtype_valid(int dtype)
+{
+    return dtype >= STRATA_I8 && dtype <= STRATA_STR;
+}
+
+size_t strata_dtype_size(strata_dtype dtype)
+{
+    return st_dtype_valid((int)dtype) ? dtypes[dtype].size : 0;
+}
+
+const char *strata_dtype_name(strata_dtype dtype)
+{
+    return st_dtype_valid((int)dtype) ? dtypes[dtype].name : NULL;
+}
+
+int strata_dtype_parse(const char *name, strata_dtype *out)
+{
+    if (name == NULL) return STRATA_EINVAL;
+    for (int t = STRATA_I8; t <= STRATA_STR; t++) {
+        if (strcmp(name, dtypes[t].name) == 0) {
+            *out = (strata_dtype)t;
+            return STRATA_OK;
+        }
+    }
+    /* Accept the common long spellings too. */
+    static const struct {
+        const char *alias;
+        strata_dtype t;
+    } aliases[] = {{"int8", STRATA_I8},    {"int16", STRATA_I16},   {"int32", STRATA_I32},
+                   {"int64", STRATA_I64},  {"uint8", STRATA_U8},    {"uint16", STRATA_U16},
+                   {"uint32", STRATA_U32}, {"uint64", STRATA_U64},  {"float32", STRATA_F32},
+                   {"float64", STRATA_F64}, {"double", STRATA_F64}, {"string", STRATA_STR}};
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++) {
+        if (strcmp(name, aliases[i].alias) == 0) {
+            *out = aliases[i].t;
+            return STRATA_OK;
+        }
+    }
+    return STRATA_EINVAL;
+}
+
+const char *st_dtype_descr(strata_dtype dtype)
+{
+    return st_dtype_valid((int)dtype) ? dtypes[dtype].descr : NULL;
+}
+
+int st_dtype_from_descr(const char *descr, strata_dtype *out)
+{
+    /* numpy writes '<' for little-endian multi-byte types and '|' for one-byte types; '=' and a
+     * one-byte '<' also occur in files written by other tools. */
+    if (descr == NULL || strlen(descr) != 3) return STRATA_EINVAL;
+    char order = descr[0];
+    for (int t = STRATA_I8; t < STRATA_STR; t++) {
+        const char *d = dtypes[t].descr;
+        if (strcmp(descr + 1, d + 1) != 0) continue;
+        if (order == d[0] || order == '=' || (dtypes[t].size == 1 && (order == '<' || order == '|'))) {
+            *out = (strata_dtype)t;
+            return STRATA_OK;
+        }
+    }
+    return STRATA_EINVAL;
+}

@@ -1,0 +1,177 @@
+/*
+ * fileio.c -- durable file primitives (see fileio.h).
+ */
+#define _GNU_SOURCE
+#include "util/fileio.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t st_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void st_random_token(char out[17])
+{
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) {
+        /* No entropy source: fall back to time and pid, still unique per process and moment. */
+        r = (uint64_t)st_now_ns() ^ ((uint64_t)getpid() << 40);
+    }
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) out[i] = hex[(r >> (60 - 4 * i)) & 0xF];
+    out[16] = '\0';
+}
+
+int st_path(st_err *err, char *out, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, ST_PATH_MAX, fmt, ap);
+    va_end(ap);
+    if (n < 0 || n >= ST_PATH_MAX)
+        return st_error(err, STRATA_ENAME, "path longer than %d bytes", ST_PATH_MAX - 1);
+    return STRATA_OK;
+}
+
+int st_pwrite_full(st_err *err, int fd, const void *buf, size_t n, uint64_t off, const char *path)
+{
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t w = pwrite(fd, p, n, (off_t)off);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return st_error_errno(err, errno, "cannot write '%s'", path);
+        }
+        p += w;
+        n -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    return STRATA_OK;
+}
+
+int st_pread_full(st_err *err, int fd, void *buf, size_t n, uint64_t off, const char *path)
+{
+    char *p = buf;
+    while (n > 0) {
+        ssize_t r = pread(fd, p, n, (off_t)off);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return st_error_errno(err, errno, "cannot read '%s'", path);
+        }
+        if (r == 0) return st_error(err, STRATA_ECORRUPT, "'%s' is shorter than expected", path);
+        p += r;
+        n -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return STRATA_OK;
+}
+
+int st_fsync_fd(st_err *err, int fd, const char *path)
+{
+    while (fsync(fd) != 0) {
+        if (errno != EINTR) return st_error_errno(err, errno, "cannot fsync '%s'", path);
+    }
+    return STRATA_OK;
+}
+
+int st_fsync_dir(st_err *err, const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return st_error_errno(err, errno, "cannot open directory '%s'", dir);
+    int rc = st_fsync_fd(err, fd, dir);
+    close(fd);
+    return rc;
+}
+
+int st_mkdir(st_err *err, const char *dir, int exist_ok)
+{
+    if (mkdir(dir, 0755) == 0) return STRATA_OK;
+    if (errno == EEXIST && exist_ok) {
+        struct stat st;
+        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) return STRATA_OK;
+    }
+    return st_error_errno(err, errno, "cannot create directory '%s'", dir);
+}
+
+int st_rename(st_err *err, const char *from, const char *to)
+{
+    if (rename(from, to) != 0)
+        return st_error_errno(err, errno, "cannot rename '%s' to '%s'", from, to);
+    return STRATA_OK;
+}
+
+int st_unlink(st_err *err, const char *path)
+{
+    if (unlink(path) != 0 && errno != ENOENT)
+        return st_error_errno(err, errno, "cannot remove '%s'", path);
+    return STRATA_OK;
+}
+
+int st_rmdir_files(st_err *err, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        if (errno == ENOENT) return STRATA_OK;
+        return st_error_errno(err, errno, "cannot open directory '%s'", dir);
+    }
+    int rc = STRATA_OK;
+    struct dirent *de;
+    char path[ST_PATH_MAX];
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+        if (st_path(err, path, "%s/%s", dir, de->d_name) < 0 || st_unlink(err, path) < 0)
+            rc = err != NULL ? err->code : STRATA_EIO;
+    }
+    closedir(d);
+    if (rmdir(dir) != 0 && errno != ENOENT)
+        rc = st_error_errno(err, errno, "cannot remove directory '%s'", dir);
+    return rc;
+}
+
+int st_wfile_open(st_err *err, st_wfile *w, const char *dir)
+{
+    char tok[17];
+    st_random_token(tok);
+    w->fd = -1;
+    int rc = st_path(err, w->tmp, "%s/.tmp-%s", dir, tok);
+    if (rc < 0) return rc;
+    w->fd = open(w->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (w->fd < 0) return st_error_errno(err, errno, "cannot create '%s'", w->tmp);
+    return STRATA_OK;
+}
+
+int st_wfile_publish(st_err *err, st_wfile *w, const char *dir, const char *name)
+{
+    char final[ST_PATH_MAX];
+    int rc = st_fsync_fd(err, w->fd, w->tmp);
+    if (rc == STRATA_OK) rc = st_path(err, final, "%s/%s", dir, name);
+    if (rc == STRATA_OK) rc = st_rename(err, w->tmp, final);
+    if (rc < 0) {
+        st_wfile_abort(w);
+        return rc;
+    }
+    close(w->fd);
+    w->fd = -1;
+    w->tmp[0] = '\0';
+    return STRATA_OK;
+}
+
+void st_wfile_abort(st_wfile *w)
+{
+    if (w->fd >= 0) close(w->fd);
+    w->fd = -1;
+    if (w->tmp[0] != '\0') unlink(w->tmp);
+    w->tmp[0] = '\0';
+}

@@ -1,0 +1,60 @@
+/*
+ * fileio.h -- the durable-file primitives every layer writes through.
+ *
+ * The commit protocol of Strata is "make the data durable, then record it": files are written
+ * under a temporary name, fsynced, renamed into place, and their directory fsynced before any
+ * catalog transaction mentions them. These helpers are the pieces of that protocol.
+ */
+#ifndef STRATA_UTIL_FILEIO_H
+#define STRATA_UTIL_FILEIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "util/error.h"
+
+#define ST_PATH_MAX 4096
+
+/* Nanoseconds since the Unix epoch. */
+int64_t st_now_ns(void);
+
+/* 16 lowercase hex digits from the kernel's random source, NUL-terminated (OUT has 17 bytes). */
+void st_random_token(char out[17]);
+
+/* snprintf into a path buffer of ST_PATH_MAX bytes; STRATA_ENAME when the result is too long. */
+int st_path(st_err *err, char *out, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Write / read exactly N bytes at OFF (retrying short transfers and EINTR). */
+int st_pwrite_full(st_err *err, int fd, const void *buf, size_t n, uint64_t off, const char *path);
+int st_pread_full(st_err *err, int fd, void *buf, size_t n, uint64_t off, const char *path);
+
+/* fsync FD / the directory DIR. */
+int st_fsync_fd(st_err *err, int fd, const char *path);
+int st_fsync_dir(st_err *err, const char *dir);
+
+/* mkdir DIR (mode 0755); an existing directory is fine when EXIST_OK. */
+int st_mkdir(st_err *err, const char *dir, int exist_ok);
+
+/* rename FROM to TO. */
+int st_rename(st_err *err, const char *from, const char *to);
+
+/* unlink PATH; a missing file is not an error. */
+int st_unlink(st_err *err, const char *path);
+
+/* Remove directory DIR and the plain files directly in it (no recursion). */
+int st_rmdir_files(st_err *err, const char *dir);
+
+/* A file written in pieces and then published durably. st_wfile_open() creates
+ * DIR/.tmp-TOKEN; st_wfile_publish() fsyncs it and renames it to DIR/NAME (the caller fsyncs DIR
+ * once for all the files it publishes); st_wfile_abort() removes the temporary file. */
+typedef struct st_wfile {
+    int fd;
+    char tmp[ST_PATH_MAX];
+} st_wfile;
+
+int st_wfile_open(st_err *err, st_wfile *w, const char *dir);
+int st_wfile_publish(st_err *err, st_wfile *w, const char *dir, const char *name);
+void st_wfile_abort(st_wfile *w);
+
+#endif /* STRATA_UTIL_FILEIO_H */

@@ -1,0 +1,57 @@
+/*
+ * npy.h -- the NPY file format (numpy's .npy), which every Strata data file is.
+ *
+ * Strata writes version 1.0 headers for 1-D little-endian arrays, padded so that the data starts
+ * at a multiple of 64 bytes (NPY_ALIGN): a mapped file gives aligned elements, and
+ * numpy.load(path, mmap_mode="r") opens any Strata file. The parser accepts what numpy writes
+ * (versions 1.0, 2.0 and 3.0, keys in any order, any shape in C order) and rejects everything
+ * else with a message naming the file and the byte.
+ */
+#ifndef STRATA_UTIL_NPY_H
+#define STRATA_UTIL_NPY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/error.h"
+
+#define ST_NPY_ALIGN 64
+#define ST_NPY_HEADER_MAX 256 /* the longest header st_npy_header() writes */
+#define ST_NPY_MAX_DIMS 32
+
+typedef struct st_npy_info {
+    strata_dtype dtype;
+    char descr[8];
+    int fortran_order;
+    int ndim;
+    uint64_t shape[ST_NPY_MAX_DIMS];
+    uint64_t count;       /* product of the shape */
+    size_t data_offset;   /* where the elements start */
+} st_npy_info;
+
+/* Write into OUT the header of a 1-D array of N elements with NPY descriptor DESCR; returns its
+ * length, a multiple of ST_NPY_ALIGN. */
+size_t st_npy_header(char out[ST_NPY_HEADER_MAX], const char *descr, uint64_t n);
+
+/* Parse the header at the start of the LEN bytes at BUF (a file's first bytes; LEN may exceed
+ * the header). WHERE names the file in messages. STRATA_EINVAL for anything that is not a
+ * well-formed NPY header of a Strata dtype; STRATA_EUNSUPPORTED for Fortran order or
+ * big-endian data. */
+int st_npy_parse(st_err *err, const void *buf, size_t len, const char *where, st_npy_info *out);
+
+
+
+/* A whole NPY file mapped read-only, its header parsed and its size checked against it. */
+typedef struct st_npy_map {
+    void *map;
+    size_t len;
+    const char *data; /* the first element */
+    st_npy_info info;
+} st_npy_map;
+
+/* Map the NPY file at PATH. STRATA_ENOTFOUND if it does not exist, STRATA_EINVAL (or the
+ * parser's code) if it is not a valid NPY file of a Strata dtype, or shorter than its header
+ * says. st_npy_unmap() releases it (also after a failure). */
+int st_npy_map_file(st_err *err, const char *path, st_npy_map *m);
+void st_npy_unmap(st_npy_map *m);
+#endif /* STRATA_UTIL_NPY_H */
