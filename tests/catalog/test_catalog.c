@@ -1,0 +1,187 @@
+/* The catalog interface on SQLite: schema, versions, records, constraint and not-found results. */
+#include <sqlite3.h>
+
+#include "catalog/catalog.h"
+#include "test_util.h"
+
+static char *db_path(void)
+{
+    char *dir = scratch_path("cat");
+    char *p = malloc(strlen(dir) + 16);
+    sprintf(p, "%s.db", dir); /* next to the (uncreated) pool dir */
+    free(dir);
+    return p;
+}
+
+static void create_then_open_has_current_version(void **state)
+{
+    (void)state;
+    char *p = db_path();
+    st_err e;
+    st_err_init(&e);
+    st_catalog *c;
+    assert_int_equal(st_cat_create(&e, p, &c), STRATA_OK);
+    st_cat_close(c);
+    assert_int_equal(st_cat_open(&e, p, &c), STRATA_OK);
+    int v = 0;
+    assert_int_equal(st_cat_version(&e, c, &v), STRATA_OK);
+    assert_int_equal(v, ST_CAT_VERSION);
+    st_cat_close(c);
+    /* creating over an existing catalog is refused */
+    assert_int_not_equal(st_cat_create(&e, p, &c), STRATA_OK);
+    st_err_destroy(&e);
+    unlink(p);
+    free(p);
+}
+
+static void newer_schema_is_refused(void **state)
+{
+    (void)state;
+    char *p = db_path();
+    st_err e;
+    st_err_init(&e);
+    st_catalog *c;
+    assert_int_equal(st_cat_create(&e, p, &c), STRATA_OK);
+    st_cat_close(c);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE schema_version SET version = 99", 0, 0, 0), 0);
+    sqlite3_close(db);
+    assert_int_equal(st_cat_open(&e, p, &c), STRATA_EUNSUPPORTED);
+    assert_non_null(strstr(e.msg, "99"));
+    assert_null(c);
+    st_err_destroy(&e);
+    free(p);
+}
+
+static void foreign_database_and_garbage_are_corrupt(void **state)
+{
+    (void)state;
+    char *p = db_path();
+    st_err e;
+    st_err_init(&e);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE t(x)", 0, 0, 0), 0);
+    sqlite3_close(db);
+    st_catalog *c;
+    assert_int_equal(st_cat_open(&e, p, &c), STRATA_ECORRUPT);
+    assert_non_null(strstr(e.msg, "not a strata catalog"));
+    FILE *f = fopen(p, "w");
+    for (int i = 0; i < 4096; i++) fputc('G', f);
+    fclose(f);
+    assert_int_equal(st_cat_open(&e, p, &c), STRATA_ECORRUPT);
+    assert_null(c);
+    st_err_destroy(&e);
+    free(p);
+}
+
+static int count_region(void *ctx, const st_cat_region *r)
+{
+    (void)r;
+    ++*(int *)ctx;
+    return 0;
+}
+
+static int count_array(void *ctx, const st_cat_array *a)
+{
+    (void)a;
+    ++*(int *)ctx;
+    return 0;
+}
+
+static void records_round_trip_and_constraints_hold(void **state)
+{
+    (void)state;
+    char *p = db_path();
+    st_err e;
+    st_err_init(&e);
+    st_catalog *c;
+    assert_int_equal(st_cat_create(&e, p, &c), STRATA_OK);
+    st_cat_region r = {.name = "taxi", .dir = "d1", .created_ns = 5};
+    assert_int_equal(st_cat_region_insert(&e, c, &r), STRATA_OK);
+    assert_true(r.id > 0);
+    st_cat_region r2 = {.name = "taxi", .dir = "d2", .created_ns = 6};
+    assert_int_equal(st_cat_region_insert(&e, c, &r2), STRATA_EEXIST);
+    assert_non_null(strstr(e.msg, "'taxi' already exists"));
+    st_cat_region got;
+    assert_int_equal(st_cat_region_get(&e, c, "taxi", &got), STRATA_OK);
+    assert_string_equal(got.dir, "d1");
+    assert_int_equal(st_cat_region_get(&e, c, "nope", &got), STRATA_ENOTFOUND);
+    assert_non_null(strstr(e.msg, "region 'nope' not found"));
+
+    st_cat_array a = {.region_id = r.id, .region = "taxi", .name = "fare", .dtype = STRATA_I64,
+                      .length = 10, .file = "f.npy", .created_ns = 7};
+    assert_int_equal(st_cat_array_insert(&e, c, &a), STRATA_OK);
+    assert_int_equal(st_cat_array_insert(&e, c, &a), STRATA_EEXIST);
+    st_cat_array ga;
+    assert_int_equal(st_cat_array_get(&e, c, "taxi", "fare", &ga), STRATA_OK);
+    assert_int_equal(ga.length, 10);
+    assert_string_equal(ga.region_dir, "d1");
+    assert_string_equal(ga.bytes_file, "");
+    assert_int_equal(st_cat_array_get(&e, c, "taxi", "tip", &ga), STRATA_ENOTFOUND);
+    assert_non_null(strstr(e.msg, "array 'taxi/tip' not found"));
+    assert_int_equal(st_cat_array_get(&e, c, "bus", "tip", &ga), STRATA_ENOTFOUND);
+    assert_non_null(strstr(e.msg, "region 'bus' not found"));
+    int n = 0;
+    assert_int_equal(st_cat_region_list(&e, c, count_region, &n), STRATA_OK);
+    assert_int_equal(n, 1);
+    n = 0;
+    assert_int_equal(st_cat_array_list(&e, c, r.id, count_array, &n), STRATA_OK);
+    assert_int_equal(n, 1);
+
+    /* a rolled-back transaction leaves nothing */
+    assert_int_equal(st_cat_begin(&e, c), STRATA_OK);
+    assert_int_equal(st_cat_region_delete(&e, c, r.id), STRATA_OK);
+    st_cat_rollback(c);
+    assert_int_equal(st_cat_array_get(&e, c, "taxi", "fare", &ga), STRATA_OK);
+    assert_int_equal(st_cat_region_delete(&e, c, r.id), STRATA_OK);
+    assert_int_equal(st_cat_region_get(&e, c, "taxi", &got), STRATA_ENOTFOUND);
+
+    st_cat_backup b = {.name = "bk", .source = "taxi/fare", .dtype = STRATA_I64, .length = 10,
+                       .file = "b.npy", .checksum = UINT64_MAX, .created_ns = 8};
+    assert_int_equal(st_cat_backup_insert(&e, c, &b), STRATA_OK);
+    assert_int_equal(st_cat_backup_insert(&e, c, &b), STRATA_EEXIST);
+    st_cat_backup gb;
+    assert_int_equal(st_cat_backup_get(&e, c, "bk", &gb), STRATA_OK);
+    assert_true(gb.checksum == UINT64_MAX); /* 64-bit checksums survive the signed column */
+    assert_int_equal(st_cat_backup_delete(&e, c, gb.id), STRATA_OK);
+    assert_int_equal(st_cat_backup_get(&e, c, "bk", &gb), STRATA_ENOTFOUND);
+    st_cat_close(c);
+    st_err_destroy(&e);
+    free(p);
+}
+
+static void a_held_write_lock_times_out_as_elocked(void **state)
+{
+    (void)state;
+    char *p = db_path();
+    st_err e;
+    st_err_init(&e);
+    st_catalog *c1, *c2;
+    assert_int_equal(st_cat_create(&e, p, &c1), STRATA_OK);
+    assert_int_equal(st_cat_open(&e, p, &c2), STRATA_OK);
+    st_cat_set_busy_timeout(c2, 50);
+    assert_int_equal(st_cat_begin(&e, c1), STRATA_OK);
+    assert_int_equal(st_cat_begin(&e, c2), STRATA_ELOCKED);
+    assert_non_null(strstr(e.msg, "busy timeout"));
+    assert_int_equal(st_cat_commit(&e, c1), STRATA_OK);
+    assert_int_equal(st_cat_begin(&e, c2), STRATA_OK);
+    assert_int_equal(st_cat_commit(&e, c2), STRATA_OK);
+    st_cat_close(c1);
+    st_cat_close(c2);
+    st_err_destroy(&e);
+    free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(create_then_open_has_current_version),
+        cmocka_unit_test(newer_schema_is_refused),
+        cmocka_unit_test(foreign_database_and_garbage_are_corrupt),
+        cmocka_unit_test(records_round_trip_and_constraints_hold),
+        cmocka_unit_test(a_held_write_lock_times_out_as_elocked),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
