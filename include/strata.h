@@ -40,9 +40,9 @@ extern "C" {
 #endif
 
 /* Version of the library (major.minor.patch) and of the on-disk formats it writes. */
-#define STRATA_VERSION_MAJOR 0
-#define STRATA_VERSION_MINOR 1
-#define STRATA_VERSION_PATCH 0
+#define STRATA_VERSION_MAJOR  0
+#define STRATA_VERSION_MINOR  1
+#define STRATA_VERSION_PATCH  0
 #define STRATA_VERSION_STRING "0.1.0"
 /* Pool format written by this library; pools of a newer format are refused. */
 #define STRATA_POOL_FORMAT 1
@@ -203,14 +203,14 @@ typedef struct strata_array_info {
     const char *region;
     const char *name;
     strata_dtype dtype;
-    uint64_t length;       /* elements (strings for STRATA_STR) */
-    uint64_t bytes;        /* bytes of data: length * size; for strings offsets plus bytes (in
-                            * listings, where files are not opened: the offsets only) */
-    int64_t created_ns;    /* creation time, nanoseconds since the Unix epoch */
-    const char *path;      /* the NPY file (for strings: the offsets file) */
+    uint64_t length;        /* elements (strings for STRATA_STR) */
+    uint64_t bytes;         /* bytes of data: length * size; for strings offsets plus bytes (in
+                             * listings, where files are not opened: the offsets only) */
+    int64_t created_ns;     /* creation time, nanoseconds since the Unix epoch */
+    const char *path;       /* the NPY file (for strings: the offsets file) */
     const char *bytes_path; /* for strings: the NPY file of the packed bytes; else NULL */
-    int has_checksum;      /* set when STRATA_STAT_CHECKSUM was asked */
-    uint64_t checksum;     /* xxHash64 of the data (strings: of offsets, then bytes) */
+    int has_checksum;       /* set when STRATA_STAT_CHECKSUM was asked */
+    uint64_t checksum;      /* xxHash64 of the data (strings: of offsets, then bytes) */
 } strata_array_info;
 
 typedef int (*strata_array_list_fn)(void *ctx, const strata_array_info *info);
@@ -299,7 +299,7 @@ STRATA_API int strata_array_copy(strata_array *dst, uint64_t dst_start, strata_a
                                  uint64_t src_start, uint64_t count);
 
 /* Flags of strata_array_map(). */
-#define STRATA_MAP_READ 1u
+#define STRATA_MAP_READ  1u
 #define STRATA_MAP_WRITE 2u
 
 /* A pointer to A's elements in the shared mapping (zero copy), valid until A is closed.

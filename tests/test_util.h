@@ -23,8 +23,8 @@
     do {                                                                                           \
         int st_got_ = (expr);                                                                      \
         if (st_got_ != (code))                                                                     \
-            fail_msg("%s returned %s, expected %s (%s)", #expr, strata_errname(st_got_),          \
-                     strata_errname(code), strata_errmsg(pool));                                  \
+            fail_msg("%s returned %s, expected %s (%s)", #expr, strata_errname(st_got_),           \
+                     strata_errname(code), strata_errmsg(pool));                                   \
     } while (0)
 
 #define assert_ok(pool, expr) assert_status(pool, expr, STRATA_OK)
@@ -33,7 +33,7 @@
 #define assert_errmsg_has(pool, needle)                                                            \
     do {                                                                                           \
         if (strstr(strata_errmsg(pool), (needle)) == NULL)                                         \
-            fail_msg("message '%s' does not contain '%s'", strata_errmsg(pool), (needle));        \
+            fail_msg("message '%s' does not contain '%s'", strata_errmsg(pool), (needle));         \
     } while (0)
 
 static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)

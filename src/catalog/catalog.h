@@ -79,8 +79,8 @@ void st_cat_rollback(st_catalog *cat);
 
 int st_cat_region_insert(st_err *err, st_catalog *cat, st_cat_region *r);
 int st_cat_region_get(st_err *err, st_catalog *cat, const char *name, st_cat_region *out);
-int st_cat_region_list(st_err *err, st_catalog *cat,
-                       int (*fn)(void *ctx, const st_cat_region *r), void *ctx);
+int st_cat_region_list(st_err *err, st_catalog *cat, int (*fn)(void *ctx, const st_cat_region *r),
+                       void *ctx);
 int st_cat_region_delete(st_err *err, st_catalog *cat, int64_t id);
 
 /* Insert A (region_id set by the caller; A->id is set). STRATA_EEXIST if the name is taken. */
@@ -93,8 +93,8 @@ int st_cat_array_delete(st_err *err, st_catalog *cat, int64_t id);
 
 int st_cat_backup_insert(st_err *err, st_catalog *cat, st_cat_backup *b);
 int st_cat_backup_get(st_err *err, st_catalog *cat, const char *name, st_cat_backup *out);
-int st_cat_backup_list(st_err *err, st_catalog *cat,
-                       int (*fn)(void *ctx, const st_cat_backup *b), void *ctx);
+int st_cat_backup_list(st_err *err, st_catalog *cat, int (*fn)(void *ctx, const st_cat_backup *b),
+                       void *ctx);
 int st_cat_backup_delete(st_err *err, st_catalog *cat, int64_t id);
 
 #endif /* STRATA_CATALOG_H */

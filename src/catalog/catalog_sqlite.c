@@ -222,7 +222,8 @@ int st_cat_create(st_err *err, const char *path, st_catalog **out)
 {
     st_catalog *cat;
     *out = NULL;
-    int rc = cat_alloc(err, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXRESCODE, &cat);
+    int rc = cat_alloc(err, path,
+                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXRESCODE, &cat);
     if (rc < 0) return rc;
     rc = configure(err, cat);
     if (rc == STRATA_OK) rc = migrate(err, cat, 0);
@@ -240,7 +241,7 @@ int st_cat_create(st_err *err, const char *path, st_catalog **out)
             sqlite3_finalize(s);
         }
         rc = rc == SQLITE_DONE || rc == SQLITE_OK ? STRATA_OK
-                                                   : db_error(err, cat, rc, "record the pool");
+                                                  : db_error(err, cat, rc, "record the pool");
     }
     if (rc < 0) {
         st_cat_close(cat);

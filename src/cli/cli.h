@@ -40,8 +40,8 @@ typedef struct cli_opt {
 /* Scan ARGV[1..ARGC): known options are consumed; everything else (including negative numbers
  * such as -8 and anything after "--") goes to POS in order. Returns EXIT_OK, EXIT_USAGE after
  * printing the problem, or EXIT_HELP after printing USAGE to stdout. POS has room for ARGC. */
-int cli_scan(int argc, char **argv, const cli_opt *opts, const char *usage, char **pos,
-             int *npos, int stop_at_dashdash_positional);
+int cli_scan(int argc, char **argv, const cli_opt *opts, const char *usage, char **pos, int *npos,
+             int stop_at_dashdash_positional);
 
 /* Print "strata: MESSAGE" to stderr; return EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -17,8 +17,8 @@ static int looks_numeric(const char *s)
                            strncmp(s + 1, "inf", 3) == 0 || strncmp(s + 1, "nan", 3) == 0);
 }
 
-int cli_scan(int argc, char **argv, const cli_opt *opts, const char *usage, char **pos,
-             int *npos, int stop_at_positional)
+int cli_scan(int argc, char **argv, const cli_opt *opts, const char *usage, char **pos, int *npos,
+             int stop_at_positional)
 {
     *npos = 0;
     int i = 1;
@@ -168,10 +168,14 @@ int cli_parse_value(strata_dtype dtype, const char *text, void *out, char *why)
         static const long long lim[] = {INT8_MAX, INT16_MAX, INT32_MAX, INT64_MAX};
         long long mx = lim[dtype - STRATA_I8];
         if (errno == ERANGE || v > mx || v < -mx - 1) goto range;
-        if (dtype == STRATA_I8) *(int8_t *)out = (int8_t)v;
-        else if (dtype == STRATA_I16) *(int16_t *)out = (int16_t)v;
-        else if (dtype == STRATA_I32) *(int32_t *)out = (int32_t)v;
-        else *(int64_t *)out = (int64_t)v;
+        if (dtype == STRATA_I8)
+            *(int8_t *)out = (int8_t)v;
+        else if (dtype == STRATA_I16)
+            *(int16_t *)out = (int16_t)v;
+        else if (dtype == STRATA_I32)
+            *(int32_t *)out = (int32_t)v;
+        else
+            *(int64_t *)out = (int64_t)v;
         return 0;
     }
     case STRATA_U8:
@@ -183,10 +187,14 @@ int cli_parse_value(strata_dtype dtype, const char *text, void *out, char *why)
         if (end == text || *end != '\0') goto not_number;
         static const unsigned long long lim[] = {UINT8_MAX, UINT16_MAX, UINT32_MAX, UINT64_MAX};
         if (errno == ERANGE || v > lim[dtype - STRATA_U8]) goto range;
-        if (dtype == STRATA_U8) *(uint8_t *)out = (uint8_t)v;
-        else if (dtype == STRATA_U16) *(uint16_t *)out = (uint16_t)v;
-        else if (dtype == STRATA_U32) *(uint32_t *)out = (uint32_t)v;
-        else *(uint64_t *)out = (uint64_t)v;
+        if (dtype == STRATA_U8)
+            *(uint8_t *)out = (uint8_t)v;
+        else if (dtype == STRATA_U16)
+            *(uint16_t *)out = (uint16_t)v;
+        else if (dtype == STRATA_U32)
+            *(uint32_t *)out = (uint32_t)v;
+        else
+            *(uint64_t *)out = (uint64_t)v;
         return 0;
     }
     case STRATA_F32:
@@ -203,8 +211,10 @@ int cli_parse_value(strata_dtype dtype, const char *text, void *out, char *why)
         return 0;
     }
     case STRATA_BOOL:
-        if (strcmp(text, "1") == 0 || strcmp(text, "true") == 0) *(uint8_t *)out = 1;
-        else if (strcmp(text, "0") == 0 || strcmp(text, "false") == 0) *(uint8_t *)out = 0;
+        if (strcmp(text, "1") == 0 || strcmp(text, "true") == 0)
+            *(uint8_t *)out = 1;
+        else if (strcmp(text, "0") == 0 || strcmp(text, "false") == 0)
+            *(uint8_t *)out = 0;
         else {
             snprintf(why, 64, "is not a bool (true, false, 1 or 0)");
             return -1;
@@ -252,8 +262,10 @@ void cli_print_value(FILE *f, strata_dtype dtype, const void *p, int json)
     case STRATA_F32:
     case STRATA_F64: {
         double v = dtype == STRATA_F32 ? (double)*(const float *)p : *(const double *)p;
-        if (json && !isfinite(v)) fputs("null", f);
-        else fprintf(f, dtype == STRATA_F32 ? "%.9g" : "%.17g", v);
+        if (json && !isfinite(v))
+            fputs("null", f);
+        else
+            fprintf(f, dtype == STRATA_F32 ? "%.9g" : "%.17g", v);
         break;
     }
     case STRATA_BOOL:
@@ -285,8 +297,10 @@ void cli_json_str(FILE *f, const char *s)
             fputs("\\t", f);
             break;
         default:
-            if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-            else fputc(*p, f);
+            if (*p < 0x20)
+                fprintf(f, "\\u%04x", *p);
+            else
+                fputc(*p, f);
         }
     }
     fputc('"', f);

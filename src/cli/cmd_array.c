@@ -133,10 +133,12 @@ static int do_create(cli *c, char **pos, int npos, const array_opts *o)
                                    "with --from FILE.npy the dtype comes from the file; give a "
                                    "DTYPE only for 'str' (text file, one string per line)");
     } else {
-        if (npos != 4) return cli_usage_error("array", "'array create' needs REGION/NAME DTYPE LENGTH");
+        if (npos != 4)
+            return cli_usage_error("array", "'array create' needs REGION/NAME DTYPE LENGTH");
         if (strata_dtype_parse(pos[2], &dtype) < 0)
-            return cli_usage_error("array", "unknown dtype '%s' (use i8 i16 i32 i64 u8 u16 u32 "
-                                            "u64 f32 f64 bool str)",
+            return cli_usage_error("array",
+                                   "unknown dtype '%s' (use i8 i16 i32 i64 u8 u16 u32 "
+                                   "u64 f32 f64 bool str)",
                                    pos[2]);
         if (cli_parse_u64(pos[3], &length) != 0)
             return cli_usage_error("array", "LENGTH '%s' is not a non-negative integer", pos[3]);
@@ -236,7 +238,8 @@ static int do_info(cli *c, char **pos, int npos, const array_opts *o)
         printf(",\"dtype\":\"%s\",\"length\":%llu,\"bytes\":%llu,\"created_ns\":%lld",
                strata_dtype_name(info.dtype), (unsigned long long)info.length,
                (unsigned long long)info.bytes, (long long)info.created_ns);
-        if (info.has_checksum) printf(",\"checksum\":\"%016llx\"", (unsigned long long)info.checksum);
+        if (info.has_checksum)
+            printf(",\"checksum\":\"%016llx\"", (unsigned long long)info.checksum);
         fputs(",\"path\":", stdout);
         cli_json_str(stdout, info.path);
         if (info.bytes_path != NULL) {
@@ -269,7 +272,8 @@ static int do_rm(cli *c, char **pos, int npos)
     if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
     int st = strata_array_delete(c->pool, region, name);
     if (st < 0) return cli_fail(c, st);
-    if (!c->json) printf("deleted array %s\n", pos[1]);
+    if (!c->json)
+        printf("deleted array %s\n", pos[1]);
     else {
         fputs("{\"array\":", stdout);
         cli_json_str(stdout, pos[1]);
@@ -432,8 +436,7 @@ static int do_atomic(cli *c, char **pos, int npos, int cas)
 
 static int do_lock(cli *c, char **pos, int npos, const array_opts *o)
 {
-    if (npos < 3)
-        return cli_usage_error("array", "'array lock' takes REGION/NAME -- COMMAND...");
+    if (npos < 3) return cli_usage_error("array", "'array lock' takes REGION/NAME -- COMMAND...");
     int timeout = -1;
     if (o->timeout != NULL) {
         uint64_t t;
@@ -473,7 +476,8 @@ static int do_backup(cli *c, char **pos, int npos)
     if (rc != EXIT_OK) return rc;
     int st = strata_array_backup(a, pos[2]);
     if (st < 0) return cli_fail(c, st);
-    if (!c->json) printf("backed up %s as %s\n", pos[1], pos[2]);
+    if (!c->json)
+        printf("backed up %s as %s\n", pos[1], pos[2]);
     else {
         fputs("{\"backup\":", stdout);
         cli_json_str(stdout, pos[2]);
@@ -494,7 +498,8 @@ static int do_restore(cli *c, char **pos, int npos)
     if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
     int st = strata_backup_restore(c->pool, pos[1], region, name);
     if (st < 0) return cli_fail(c, st);
-    if (!c->json) printf("restored %s from %s\n", pos[2], pos[1]);
+    if (!c->json)
+        printf("restored %s from %s\n", pos[2], pos[1]);
     else {
         fputs("{\"backup\":", stdout);
         cli_json_str(stdout, pos[1]);
@@ -508,10 +513,13 @@ static int do_restore(cli *c, char **pos, int npos)
 int cmd_array(cli *c, int argc, char **argv)
 {
     array_opts o = {0};
-    cli_opt opts[] = {{"from", 0, &o.from, NULL},         {"out", 'o', &o.out, NULL},
-                      {"timeout", 't', &o.timeout, NULL}, {"shared", 0, NULL, &o.shared},
+    cli_opt opts[] = {{"from", 0, &o.from, NULL},
+                      {"out", 'o', &o.out, NULL},
+                      {"timeout", 't', &o.timeout, NULL},
+                      {"shared", 0, NULL, &o.shared},
                       {"no-checksum", 0, NULL, &o.no_checksum},
-                      {"json", 0, NULL, &o.json},         {0}};
+                      {"json", 0, NULL, &o.json},
+                      {0}};
     char **pos = calloc((size_t)argc + 1, sizeof *pos);
     if (pos == NULL) return EXIT_IO;
     int npos;
@@ -520,18 +528,30 @@ int cmd_array(cli *c, int argc, char **argv)
     if (rc == EXIT_OK && npos < 1) rc = cli_usage_error("array", "missing subcommand");
     if (rc == EXIT_OK) {
         const char *sub = pos[0];
-        if (strcmp(sub, "create") == 0) rc = do_create(c, pos, npos, &o);
-        else if (strcmp(sub, "ls") == 0) rc = do_ls(c, pos, npos);
-        else if (strcmp(sub, "info") == 0) rc = do_info(c, pos, npos, &o);
-        else if (strcmp(sub, "rm") == 0) rc = do_rm(c, pos, npos);
-        else if (strcmp(sub, "put") == 0) rc = do_put(c, pos, npos, &o);
-        else if (strcmp(sub, "get") == 0) rc = do_get(c, pos, npos, &o);
-        else if (strcmp(sub, "add") == 0) rc = do_atomic(c, pos, npos, 0);
-        else if (strcmp(sub, "cas") == 0) rc = do_atomic(c, pos, npos, 1);
-        else if (strcmp(sub, "lock") == 0) rc = do_lock(c, pos, npos, &o);
-        else if (strcmp(sub, "backup") == 0) rc = do_backup(c, pos, npos);
-        else if (strcmp(sub, "restore") == 0) rc = do_restore(c, pos, npos);
-        else rc = cli_usage_error("array", "unknown subcommand '%s'", sub);
+        if (strcmp(sub, "create") == 0)
+            rc = do_create(c, pos, npos, &o);
+        else if (strcmp(sub, "ls") == 0)
+            rc = do_ls(c, pos, npos);
+        else if (strcmp(sub, "info") == 0)
+            rc = do_info(c, pos, npos, &o);
+        else if (strcmp(sub, "rm") == 0)
+            rc = do_rm(c, pos, npos);
+        else if (strcmp(sub, "put") == 0)
+            rc = do_put(c, pos, npos, &o);
+        else if (strcmp(sub, "get") == 0)
+            rc = do_get(c, pos, npos, &o);
+        else if (strcmp(sub, "add") == 0)
+            rc = do_atomic(c, pos, npos, 0);
+        else if (strcmp(sub, "cas") == 0)
+            rc = do_atomic(c, pos, npos, 1);
+        else if (strcmp(sub, "lock") == 0)
+            rc = do_lock(c, pos, npos, &o);
+        else if (strcmp(sub, "backup") == 0)
+            rc = do_backup(c, pos, npos);
+        else if (strcmp(sub, "restore") == 0)
+            rc = do_restore(c, pos, npos);
+        else
+            rc = cli_usage_error("array", "unknown subcommand '%s'", sub);
     }
     free(pos);
     return rc;

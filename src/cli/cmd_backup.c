@@ -47,7 +47,8 @@ int cmd_backup(cli *c, int argc, char **argv)
         if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
         int st = strata_backup_delete(c->pool, pos[1]);
         if (st < 0) return cli_fail(c, st);
-        if (!c->json) printf("deleted backup %s\n", pos[1]);
+        if (!c->json)
+            printf("deleted backup %s\n", pos[1]);
         else {
             fputs("{\"backup\":", stdout);
             cli_json_str(stdout, pos[1]);

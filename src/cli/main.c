@@ -98,10 +98,14 @@ int main(int argc, char **argv)
     int sub_argc = argc - i;
     char **sub_argv = argv + i;
     int rc;
-    if (strcmp(cmd, "init") == 0) rc = cmd_init(&c, sub_argc, sub_argv);
-    else if (strcmp(cmd, "region") == 0) rc = cmd_region(&c, sub_argc, sub_argv);
-    else if (strcmp(cmd, "array") == 0) rc = cmd_array(&c, sub_argc, sub_argv);
-    else if (strcmp(cmd, "backup") == 0) rc = cmd_backup(&c, sub_argc, sub_argv);
+    if (strcmp(cmd, "init") == 0)
+        rc = cmd_init(&c, sub_argc, sub_argv);
+    else if (strcmp(cmd, "region") == 0)
+        rc = cmd_region(&c, sub_argc, sub_argv);
+    else if (strcmp(cmd, "array") == 0)
+        rc = cmd_array(&c, sub_argc, sub_argv);
+    else if (strcmp(cmd, "backup") == 0)
+        rc = cmd_backup(&c, sub_argc, sub_argv);
     else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("strata %s (pool format %d)\n", STRATA_VERSION_STRING, STRATA_POOL_FORMAT);
         rc = EXIT_OK;

@@ -220,13 +220,17 @@ void strata_array_close(strata_array *a)
     array_unmap(a);
     a->magic = ST_ARRAY_CLOSED;
     /* Move from the live list to the head of the tombstones. */
-    if (a->prev != NULL) a->prev->next = a->next;
-    else pool->live = a->next;
+    if (a->prev != NULL)
+        a->prev->next = a->next;
+    else
+        pool->live = a->next;
     if (a->next != NULL) a->next->prev = a->prev;
     a->prev = NULL;
     a->next = pool->closed;
-    if (pool->closed != NULL) pool->closed->prev = a;
-    else pool->closed_tail = a;
+    if (pool->closed != NULL)
+        pool->closed->prev = a;
+    else
+        pool->closed_tail = a;
     pool->closed = a;
     if (++pool->nclosed > ST_TOMBSTONES_MAX) {
         strata_array *old = pool->closed_tail;
@@ -251,12 +255,11 @@ static int create_prologue(strata_pool *pool, const char *region, const char *na
     if ((rc = st_name_check(err, "region", region)) < 0) return rc;
     if ((rc = st_name_check(err, "array", name)) < 0) return rc;
     if (!st_dtype_valid(dtype))
-        return st_error(err, STRATA_ETYPE, "cannot create array '%s/%s': unknown dtype %d",
-                        region, name, dtype);
+        return st_error(err, STRATA_ETYPE, "cannot create array '%s/%s': unknown dtype %d", region,
+                        name, dtype);
     if (length > ST_ARRAY_MAX_BYTES / 8)
-        return st_error(err, STRATA_ERANGE,
-                        "cannot create array '%s/%s': length %llu is too large", region, name,
-                        (unsigned long long)length);
+        return st_error(err, STRATA_ERANGE, "cannot create array '%s/%s': length %llu is too large",
+                        region, name, (unsigned long long)length);
     rc = st_cat_region_get(err, pool->cat, region, r);
     if (rc == STRATA_ENOTFOUND)
         return st_error(err, rc,
@@ -283,9 +286,8 @@ static int check_values(st_err *err, const char *what, strata_dtype dtype, uint6
     return STRATA_OK;
 }
 
-static int array_create(strata_pool *pool, const char *region, const char *name,
-                        strata_dtype dtype, uint64_t length, const void *data, const char *bytes,
-                        strata_array **out)
+static int array_create(strata_pool *pool, const char *region, const char *name, strata_dtype dtype,
+                        uint64_t length, const void *data, const char *bytes, strata_array **out)
 {
     if (out != NULL) *out = NULL;
     if (check_pool(pool) < 0) return STRATA_EINVAL;
@@ -321,8 +323,8 @@ static int array_create(strata_pool *pool, const char *region, const char *name,
     return STRATA_OK;
 }
 
-int strata_array_create(strata_pool *pool, const char *region, const char *name,
-                        strata_dtype dtype, uint64_t length, strata_array **out)
+int strata_array_create(strata_pool *pool, const char *region, const char *name, strata_dtype dtype,
+                        uint64_t length, strata_array **out)
 {
     return array_create(pool, region, name, dtype, length, NULL, NULL, out);
 }
@@ -376,8 +378,7 @@ int strata_array_create_str(strata_pool *pool, const char *region, const char *n
     return array_create(pool, region, name, STRATA_STR, n, offsets, bytes, out);
 }
 
-int strata_array_open(strata_pool *pool, const char *region, const char *name,
-                      strata_array **out)
+int strata_array_open(strata_pool *pool, const char *region, const char *name, strata_array **out)
 {
     if (out != NULL) *out = NULL;
     if (check_pool(pool) < 0 || out == NULL) return STRATA_EINVAL;
@@ -489,7 +490,8 @@ static int list_one(void *vctx, const st_cat_array *rec)
     info.name = rec->name;
     info.dtype = (strata_dtype)rec->dtype;
     info.length = rec->length;
-    info.bytes = (rec->length + (rec->dtype == STRATA_STR)) * strata_dtype_size((strata_dtype)rec->dtype);
+    info.bytes =
+        (rec->length + (rec->dtype == STRATA_STR)) * strata_dtype_size((strata_dtype)rec->dtype);
     info.created_ns = rec->created_ns;
     if (st_path(NULL, path, "%s/%s/%s/%s", lc->pool->path, ST_POOL_DATA, rec->region_dir,
                 rec->file) == STRATA_OK)
@@ -606,8 +608,10 @@ int strata_region_delete(strata_pool *pool, const char *region, unsigned flags)
     if (rc == STRATA_OK) rc = st_cat_begin(err, pool->cat);
     if (rc == STRATA_OK) {
         rc = st_cat_region_delete(err, pool->cat, r.id);
-        if (rc == STRATA_OK) rc = st_cat_commit(err, pool->cat);
-        else st_cat_rollback(pool->cat);
+        if (rc == STRATA_OK)
+            rc = st_cat_commit(err, pool->cat);
+        else
+            st_cat_rollback(pool->cat);
     }
     if (rc == STRATA_OK) {
         for (size_t i = 0; i < rv.n; i++) {

@@ -59,7 +59,8 @@ static void par_memcpy(void *dst, const void *src, size_t n, int nt)
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int t = 0; t < nt; t++) {
         size_t off = (size_t)t * piece;
-        if (off < n) memcpy((char *)dst + off, (const char *)src + off, n - off < piece ? n - off : piece);
+        if (off < n)
+            memcpy((char *)dst + off, (const char *)src + off, n - off < piece ? n - off : piece);
     }
 }
 
@@ -71,8 +72,10 @@ static int overlaps(const void *a, size_t an, const void *b, size_t bn)
 
 static void move_bytes(void *dst, const void *src, size_t n, int nt)
 {
-    if (overlaps(dst, n, src, n)) memmove(dst, src, n);
-    else par_memcpy(dst, src, n, nt);
+    if (overlaps(dst, n, src, n))
+        memmove(dst, src, n);
+    else
+        par_memcpy(dst, src, n, nt);
 }
 
 int strata_array_put(strata_array *a, uint64_t start, uint64_t count, const void *src)
@@ -127,13 +130,13 @@ static int strided_check(strata_array *a, uint64_t first, uint64_t stride, uint6
 
 /* Strided copy between the array (every STRIDE-th element from FIRST) and a packed buffer. */
 #define ST_STRIDED(T)                                                                              \
-    static void strided_##T(T *arr, uint64_t first, uint64_t stride, uint64_t count, T *buf,      \
+    static void strided_##T(T *arr, uint64_t first, uint64_t stride, uint64_t count, T *buf,       \
                             int to_array)                                                          \
     {                                                                                              \
         if (to_array)                                                                              \
-            for (uint64_t i = 0; i < count; i++) arr[first + i * stride] = buf[i];                \
+            for (uint64_t i = 0; i < count; i++) arr[first + i * stride] = buf[i];                 \
         else                                                                                       \
-            for (uint64_t i = 0; i < count; i++) buf[i] = arr[first + i * stride];                \
+            for (uint64_t i = 0; i < count; i++) buf[i] = arr[first + i * stride];                 \
     }
 ST_STRIDED(uint8_t)
 ST_STRIDED(uint16_t)
@@ -196,8 +199,8 @@ static int index_check(strata_array *a, const uint64_t *idx, uint64_t n, const c
     if (idx == NULL) return st_error(&a->pool->err, STRATA_EINVAL, "%s: no index array", verb);
     uint64_t mx = 0;
     int nt = st_pool_threads(a->pool);
-#pragma omp parallel for num_threads(nt) if (n >= ST_PAR_INDICES) reduction(max : mx)             \
-    schedule(static)
+#pragma omp parallel for num_threads(nt) if (n >= ST_PAR_INDICES) reduction(max                    \
+                                                                            : mx) schedule(static)
     for (uint64_t i = 0; i < n; i++)
         if (idx[i] > mx) mx = idx[i];
     if (mx < a->length) return STRATA_OK;
@@ -212,52 +215,91 @@ static int index_check(strata_array *a, const uint64_t *idx, uint64_t n, const c
 
 #define ST_PREFETCH_AHEAD 32
 
-#define ST_GATHER(T)                                                                               \
-    static void gather_##T(const T *restrict src, const uint64_t *restrict idx, uint64_t n,       \
-                           T *restrict dst, int nt)                                                \
+/* Per-element-size loops. Gather: DST[i] = SRC[IDX[i]] for i in [LO, HI). Scatter: apply, in
+ * order, the writes whose destination falls in [DLO, DLO + DSPAN). The OpenMP regions are in
+ * the functions below, not in these macros. */
+#define ST_LOOPS(T)                                                                                \
+    static void gather_loop_##T(const T *restrict src, const uint64_t *restrict idx, uint64_t lo,  \
+                                uint64_t hi, T *restrict dst)                                      \
     {                                                                                              \
-        _Pragma("omp parallel for num_threads(nt) if (n >= ST_PAR_INDICES) schedule(static)")     \
-        for (uint64_t i = 0; i < n; i++) {                                                         \
-            if (i + ST_PREFETCH_AHEAD < n) __builtin_prefetch(&src[idx[i + ST_PREFETCH_AHEAD]]);   \
+        for (uint64_t i = lo; i < hi; i++) {                                                       \
+            if (i + ST_PREFETCH_AHEAD < hi) __builtin_prefetch(&src[idx[i + ST_PREFETCH_AHEAD]]);  \
             dst[i] = src[idx[i]];                                                                  \
         }                                                                                          \
+    }                                                                                              \
+    static void scatter_loop_##T(T *restrict dst, uint64_t dlo, uint64_t dspan,                    \
+                                 const uint64_t *restrict idx, uint64_t n, const T *restrict src,  \
+                                 int whole)                                                        \
+    {                                                                                              \
+        if (whole) {                                                                               \
+            for (uint64_t i = 0; i < n; i++) {                                                     \
+                if (i + ST_PREFETCH_AHEAD < n)                                                     \
+                    __builtin_prefetch(&dst[idx[i + ST_PREFETCH_AHEAD]], 1);                       \
+                dst[idx[i]] = src[i];                                                              \
+            }                                                                                      \
+            return;                                                                                \
+        }                                                                                          \
+        for (uint64_t i = 0; i < n; i++)                                                           \
+            if (idx[i] - dlo < dspan) dst[idx[i]] = src[i];                                        \
     }
-ST_GATHER(uint8_t)
-ST_GATHER(uint16_t)
-ST_GATHER(uint32_t)
-ST_GATHER(uint64_t)
+ST_LOOPS(uint8_t)
+ST_LOOPS(uint16_t)
+ST_LOOPS(uint32_t)
+ST_LOOPS(uint64_t)
+
+static void gather_kernel(const char *src, size_t esz, const uint64_t *idx, uint64_t n, void *dst,
+                          int nt)
+{
+    if (n < ST_PAR_INDICES) nt = 1;
+#pragma omp parallel num_threads(nt)
+    {
+        int t = 0, k = 1;
+        ST_OMP_ID(t, k);
+        uint64_t lo = n / (uint64_t)k * (uint64_t)t;
+        uint64_t hi = t == k - 1 ? n : n / (uint64_t)k * (uint64_t)(t + 1);
+        switch (esz) {
+        case 1:
+            gather_loop_uint8_t((const uint8_t *)src, idx, lo, hi, dst);
+            break;
+        case 2:
+            gather_loop_uint16_t((const uint16_t *)src, idx, lo, hi, dst);
+            break;
+        case 4:
+            gather_loop_uint32_t((const uint32_t *)src, idx, lo, hi, dst);
+            break;
+        default:
+            gather_loop_uint64_t((const uint64_t *)src, idx, lo, hi, dst);
+        }
+    }
+}
 
 /* Each thread owns a slice of the destination and applies, in order, the writes that fall in
- * it: the last occurrence of an index wins, as in a sequential loop. */
-#define ST_SCATTER(T)                                                                              \
-    static void scatter_##T(T *restrict dst, uint64_t len, const uint64_t *restrict idx,          \
-                            uint64_t n, const T *restrict src, int nt)                             \
-    {                                                                                              \
-        if (n < ST_PAR_INDICES) nt = 1;                                                            \
-        _Pragma("omp parallel num_threads(nt)")                                                    \
-        {                                                                                          \
-            int t = 0, k = 1;                                                                      \
-            ST_OMP_ID(t, k);                                                                       \
-            uint64_t lo = len / (uint64_t)k * (uint64_t)t;                                         \
-            uint64_t hi = t == k - 1 ? len : len / (uint64_t)k * (uint64_t)(t + 1);                \
-            uint64_t span = hi - lo;                                                               \
-            for (uint64_t i = 0; i < n; i++) {                                                     \
-                uint64_t j = idx[i];                                                               \
-                if (k == 1) {                                                                      \
-                    if (i + ST_PREFETCH_AHEAD < n)                                                 \
-                        __builtin_prefetch(&dst[idx[i + ST_PREFETCH_AHEAD]], 1);                   \
-                    dst[j] = src[i];                                                               \
-                } else if (j - lo < span) {                                                        \
-                    dst[j] = src[i];                                                               \
-                }                                                                                  \
-            }                                                                                      \
-        }                                                                                          \
+ * it: the last occurrence of an index wins, as in a sequential loop, whatever the threads. */
+static void scatter_kernel(char *dst, size_t esz, uint64_t len, const uint64_t *idx, uint64_t n,
+                           const void *src, int nt)
+{
+    if (n < ST_PAR_INDICES) nt = 1;
+#pragma omp parallel num_threads(nt)
+    {
+        int t = 0, k = 1;
+        ST_OMP_ID(t, k);
+        uint64_t lo = len / (uint64_t)k * (uint64_t)t;
+        uint64_t hi = t == k - 1 ? len : len / (uint64_t)k * (uint64_t)(t + 1);
+        switch (esz) {
+        case 1:
+            scatter_loop_uint8_t((uint8_t *)dst, lo, hi - lo, idx, n, src, k == 1);
+            break;
+        case 2:
+            scatter_loop_uint16_t((uint16_t *)dst, lo, hi - lo, idx, n, src, k == 1);
+            break;
+        case 4:
+            scatter_loop_uint32_t((uint32_t *)dst, lo, hi - lo, idx, n, src, k == 1);
+            break;
+        default:
+            scatter_loop_uint64_t((uint64_t *)dst, lo, hi - lo, idx, n, src, k == 1);
+        }
     }
-
-ST_SCATTER(uint8_t)
-ST_SCATTER(uint16_t)
-ST_SCATTER(uint32_t)
-ST_SCATTER(uint64_t)
+}
 
 int strata_array_gather(strata_array *a, const uint64_t *idx, uint64_t n, void *dst)
 {
@@ -265,22 +307,8 @@ int strata_array_gather(strata_array *a, const uint64_t *idx, uint64_t n, void *
     if (rc < 0) return rc;
     if ((rc = index_check(a, idx, n, "gather")) < 0) return rc;
     if (n == 0) return STRATA_OK;
-    if (dst == NULL)
-        return st_error(&a->pool->err, STRATA_EINVAL, "gather: no destination buffer");
-    int nt = st_pool_threads(a->pool);
-    switch (strata_dtype_size(a->dtype)) {
-    case 1:
-        gather_uint8_t((const uint8_t *)a->data, idx, n, dst, nt);
-        break;
-    case 2:
-        gather_uint16_t((const uint16_t *)a->data, idx, n, dst, nt);
-        break;
-    case 4:
-        gather_uint32_t((const uint32_t *)a->data, idx, n, dst, nt);
-        break;
-    default:
-        gather_uint64_t((const uint64_t *)a->data, idx, n, dst, nt);
-    }
+    if (dst == NULL) return st_error(&a->pool->err, STRATA_EINVAL, "gather: no destination buffer");
+    gather_kernel(a->data, strata_dtype_size(a->dtype), idx, n, dst, st_pool_threads(a->pool));
     return STRATA_OK;
 }
 
@@ -298,25 +326,13 @@ int strata_array_scatter(strata_array *a, const uint64_t *idx, uint64_t n, const
                                 "cannot scatter into bool array '%s/%s': value at position %llu "
                                 "is not 0 or 1",
                                 a->region, a->name, (unsigned long long)i);
-    int nt = st_pool_threads(a->pool);
-    switch (strata_dtype_size(a->dtype)) {
-    case 1:
-        scatter_uint8_t((uint8_t *)a->data, a->length, idx, n, src, nt);
-        break;
-    case 2:
-        scatter_uint16_t((uint16_t *)a->data, a->length, idx, n, src, nt);
-        break;
-    case 4:
-        scatter_uint32_t((uint32_t *)a->data, a->length, idx, n, src, nt);
-        break;
-    default:
-        scatter_uint64_t((uint64_t *)a->data, a->length, idx, n, src, nt);
-    }
+    scatter_kernel(a->data, strata_dtype_size(a->dtype), a->length, idx, n, src,
+                   st_pool_threads(a->pool));
     return STRATA_OK;
 }
 
-int strata_array_copy(strata_array *dst, uint64_t dst_start, strata_array *src,
-                      uint64_t src_start, uint64_t count)
+int strata_array_copy(strata_array *dst, uint64_t dst_start, strata_array *src, uint64_t src_start,
+                      uint64_t count)
 {
     int rc = data_check(dst, "copy into", 1);
     if (rc < 0) return rc;

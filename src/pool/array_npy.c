@@ -59,8 +59,10 @@ int strata_array_get_npy(strata_array *a, uint64_t start, uint64_t count, const 
         strcpy(dir, ".");
     } else {
         base = path + (slash - dir) + 1;
-        if (slash == dir) slash[1] = '\0';
-        else *slash = '\0';
+        if (slash == dir)
+            slash[1] = '\0';
+        else
+            *slash = '\0';
     }
     if (*base == '\0') return st_error(err, STRATA_EINVAL, "'%s' is a directory, not a file", path);
     /* Reuse the array file writer: header + data under a temporary name, then rename. */

@@ -43,7 +43,7 @@
         case STRATA_ATOMIC_FETCH_OR:                                                               \
             prev = __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST);                                      \
             break;                                                                                 \
-        default: /* STRATA_ATOMIC_FETCH_XOR; the op was validated by the caller */                \
+        default: /* STRATA_ATOMIC_FETCH_XOR; the op was validated by the caller */                 \
             prev = __atomic_fetch_xor(p, v, __ATOMIC_SEQ_CST);                                     \
             break;                                                                                 \
         }                                                                                          \
@@ -88,9 +88,9 @@ int strata_array_atomic(strata_array *a, strata_atomic_op op, uint64_t index, co
         return st_error(err, STRATA_EINVAL, "unknown atomic operation %d", (int)op);
     int int_type = a->dtype == STRATA_I32 || a->dtype == STRATA_I64 || a->dtype == STRATA_U32 ||
                    a->dtype == STRATA_U64;
-    int f64_ok = a->dtype == STRATA_F64 &&
-                 (op == STRATA_ATOMIC_FETCH_ADD || op == STRATA_ATOMIC_SWAP ||
-                  op == STRATA_ATOMIC_COMPARE_SWAP);
+    int f64_ok =
+        a->dtype == STRATA_F64 && (op == STRATA_ATOMIC_FETCH_ADD || op == STRATA_ATOMIC_SWAP ||
+                                   op == STRATA_ATOMIC_COMPARE_SWAP);
     if (!int_type && !f64_ok)
         return st_error(err, STRATA_ETYPE,
                         "atomic %s is not supported on %s array '%s/%s' (use i32, i64, u32 or "

@@ -140,12 +140,11 @@ int strata_backup_restore(strata_pool *pool, const char *backup, const char *reg
     rc = strata_array_open(pool, region, name, &a);
     if (rc == STRATA_OK) {
         if (a->dtype != (strata_dtype)b.dtype || a->dtype == STRATA_STR)
-            rc = st_error(err, STRATA_ETYPE,
-                          "cannot restore backup '%s' (%s) into array '%s/%s' (%s)%s", backup,
-                          strata_dtype_name((strata_dtype)b.dtype), region, name,
-                          strata_dtype_name(a->dtype),
-                          a->dtype == STRATA_STR ? ": string arrays are immutable; delete it first"
-                                                 : "");
+            rc = st_error(
+                err, STRATA_ETYPE, "cannot restore backup '%s' (%s) into array '%s/%s' (%s)%s",
+                backup, strata_dtype_name((strata_dtype)b.dtype), region, name,
+                strata_dtype_name(a->dtype),
+                a->dtype == STRATA_STR ? ": string arrays are immutable; delete it first" : "");
         else if (a->length != b.length)
             rc = st_error(err, STRATA_ERANGE,
                           "cannot restore backup '%s' of %llu elements into array '%s/%s' of "
@@ -163,8 +162,8 @@ int strata_backup_restore(strata_pool *pool, const char *backup, const char *reg
                 rc = strata_array_create_str(pool, region, name, b.length,
                                              (const int64_t *)bm.data.data, bm.bytes.data, NULL);
             else
-                rc = strata_array_create_from(pool, region, name, (strata_dtype)b.dtype,
-                                              b.length, bm.data.data, NULL);
+                rc = strata_array_create_from(pool, region, name, (strata_dtype)b.dtype, b.length,
+                                              bm.data.data, NULL);
         }
     }
     backup_unmap(&bm);

@@ -54,8 +54,8 @@ int strata_array_lock(strata_array *a, strata_lock_mode mode, int timeout_ms)
         int64_t now = mono_ms();
         if (now >= deadline)
             return st_error(err, STRATA_ELOCKED,
-                            "array '%s/%s' is locked by another holder (waited %d ms)",
-                            a->region, a->name, timeout_ms < 0 ? 0 : timeout_ms);
+                            "array '%s/%s' is locked by another holder (waited %d ms)", a->region,
+                            a->name, timeout_ms < 0 ? 0 : timeout_ms);
         long left_us = (long)((deadline - now) * 1000);
         struct timespec ts = {0, (sleep_us < left_us ? sleep_us : left_us) * 1000};
         nanosleep(&ts, NULL);

@@ -99,8 +99,7 @@ static int read_marker(st_err *err, const char *dir)
         return st_error_errno(err, errno, "cannot open pool '%s'", dir);
     }
     if (!S_ISDIR(st.st_mode))
-        return st_error(err, STRATA_ENOTFOUND, "'%s' is not a strata pool (not a directory)",
-                        dir);
+        return st_error(err, STRATA_ENOTFOUND, "'%s' is not a strata pool (not a directory)", dir);
     char path[ST_PATH_MAX];
     if (st_path(err, path, "%s/%s", dir, ST_POOL_MARKER) < 0) return err->code;
     int fd = open(path, O_RDONLY | O_CLOEXEC);

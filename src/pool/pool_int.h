@@ -19,13 +19,13 @@
 #include "util/error.h"
 #include "util/fileio.h"
 
-#define ST_POOL_MARKER "STRATA_POOL"
+#define ST_POOL_MARKER  "STRATA_POOL"
 #define ST_POOL_CATALOG "catalog.db"
-#define ST_POOL_DATA "data"
+#define ST_POOL_DATA    "data"
 #define ST_POOL_BACKUPS "backups"
 
 /* Requests at least this many bytes (or indices) run on the pool's threads. */
-#define ST_PAR_BYTES (4u << 20)
+#define ST_PAR_BYTES   (4u << 20)
 #define ST_PAR_INDICES (64u << 10)
 
 struct strata_pool {
@@ -49,7 +49,7 @@ struct strata_array {
     uint32_t magic;
     strata_pool *pool;
     struct strata_array *prev, *next; /* in pool->live or pool->closed */
-    atomic_int deleted;        /* set when this process deletes the array */
+    atomic_int deleted;               /* set when this process deletes the array */
     int64_t id;
     char *region, *name;
     char *path, *bytes_path;

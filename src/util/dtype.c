@@ -46,9 +46,9 @@ int strata_dtype_parse(const char *name, strata_dtype *out)
     static const struct {
         const char *alias;
         strata_dtype t;
-    } aliases[] = {{"int8", STRATA_I8},    {"int16", STRATA_I16},   {"int32", STRATA_I32},
-                   {"int64", STRATA_I64},  {"uint8", STRATA_U8},    {"uint16", STRATA_U16},
-                   {"uint32", STRATA_U32}, {"uint64", STRATA_U64},  {"float32", STRATA_F32},
+    } aliases[] = {{"int8", STRATA_I8},     {"int16", STRATA_I16},  {"int32", STRATA_I32},
+                   {"int64", STRATA_I64},   {"uint8", STRATA_U8},   {"uint16", STRATA_U16},
+                   {"uint32", STRATA_U32},  {"uint64", STRATA_U64}, {"float32", STRATA_F32},
                    {"float64", STRATA_F64}, {"double", STRATA_F64}, {"string", STRATA_STR}};
     for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++) {
         if (strcmp(name, aliases[i].alias) == 0) {
@@ -73,7 +73,8 @@ int st_dtype_from_descr(const char *descr, strata_dtype *out)
     for (int t = STRATA_I8; t < STRATA_STR; t++) {
         const char *d = dtypes[t].descr;
         if (strcmp(descr + 1, d + 1) != 0) continue;
-        if (order == d[0] || order == '=' || (dtypes[t].size == 1 && (order == '<' || order == '|'))) {
+        if (order == d[0] || order == '=' ||
+            (dtypes[t].size == 1 && (order == '<' || order == '|'))) {
             *out = (strata_dtype)t;
             return STRATA_OK;
         }

@@ -39,8 +39,8 @@ int st_name_check_len(st_err *err, const char *what, const char *s, size_t len)
 {
     if (s == NULL || len == 0) return st_error(err, STRATA_ENAME, "%s name is empty", what);
     if (len > STRATA_NAME_MAX)
-        return st_error(err, STRATA_ENAME, "%s name is %zu bytes long; the limit is %d", what,
-                        len, STRATA_NAME_MAX);
+        return st_error(err, STRATA_ENAME, "%s name is %zu bytes long; the limit is %d", what, len,
+                        STRATA_NAME_MAX);
     if (s[0] == '-')
         return st_error(err, STRATA_ENAME, "%s name '%.*s' starts with '-'", what, (int)len, s);
     const unsigned char *u = (const unsigned char *)s;
@@ -59,11 +59,11 @@ int st_name_check_len(st_err *err, const char *what, const char *s, size_t len)
             return st_error(err, STRATA_ENAME, "%s name '%.*s' contains '..'", what, (int)len, s);
         size_t n = utf8_len(u + i, len - i);
         if (n == 0)
-            return st_error(err, STRATA_ENAME, "%s name is not valid UTF-8 at offset %zu", what,
-                            i);
+            return st_error(err, STRATA_ENAME, "%s name is not valid UTF-8 at offset %zu", what, i);
         i += n;
     }
-    if (len == 1 && s[0] == '.') return st_error(err, STRATA_ENAME, "%s name '.' is reserved", what);
+    if (len == 1 && s[0] == '.')
+        return st_error(err, STRATA_ENAME, "%s name '.' is reserved", what);
     return STRATA_OK;
 }
 

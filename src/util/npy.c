@@ -19,8 +19,9 @@ static const char npy_magic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
 size_t st_npy_header(char out[ST_NPY_HEADER_MAX], const char *descr, uint64_t n)
 {
     char dict[160];
-    int dl = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%llu,), }",
-                      descr, (unsigned long long)n);
+    int dl =
+        snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%llu,), }",
+                 descr, (unsigned long long)n);
     size_t total = 10 + (size_t)dl + 1; /* preamble, dict, '\n' */
     total = (total + ST_NPY_ALIGN - 1) / ST_NPY_ALIGN * ST_NPY_ALIGN;
     size_t hlen = total - 10;
@@ -46,8 +47,8 @@ typedef struct {
 
 static int fail(cursor *c, const char *what)
 {
-    return st_error(c->err, STRATA_EINVAL, "'%s' is not a valid npy file: %s at byte %zu",
-                    c->where, what, c->base + c->pos);
+    return st_error(c->err, STRATA_EINVAL, "'%s' is not a valid npy file: %s at byte %zu", c->where,
+                    what, c->base + c->pos);
 }
 
 static void skip_ws(cursor *c)
@@ -146,8 +147,7 @@ int st_npy_parse(st_err *err, const void *buf, size_t len, const char *where, st
     const unsigned char *b = buf;
     memset(out, 0, sizeof *out);
     if (len < 10 || memcmp(b, npy_magic, 6) != 0)
-        return st_error(err, STRATA_EINVAL, "'%s' is not an npy file (no \\x93NUMPY magic)",
-                        where);
+        return st_error(err, STRATA_EINVAL, "'%s' is not an npy file (no \\x93NUMPY magic)", where);
     unsigned major = b[6];
     size_t hlen, pre;
     if (major == 1) {

@@ -15,9 +15,9 @@
 
 #include "util/error.h"
 
-#define ST_NPY_ALIGN 64
+#define ST_NPY_ALIGN      64
 #define ST_NPY_HEADER_MAX 256 /* the longest header st_npy_header() writes */
-#define ST_NPY_MAX_DIMS 32
+#define ST_NPY_MAX_DIMS   32
 
 typedef struct st_npy_info {
     strata_dtype dtype;
@@ -25,8 +25,8 @@ typedef struct st_npy_info {
     int fortran_order;
     int ndim;
     uint64_t shape[ST_NPY_MAX_DIMS];
-    uint64_t count;       /* product of the shape */
-    size_t data_offset;   /* where the elements start */
+    uint64_t count;     /* product of the shape */
+    size_t data_offset; /* where the elements start */
 } st_npy_info;
 
 /* Write into OUT the header of a 1-D array of N elements with NPY descriptor DESCR; returns its
@@ -38,8 +38,6 @@ size_t st_npy_header(char out[ST_NPY_HEADER_MAX], const char *descr, uint64_t n)
  * well-formed NPY header of a Strata dtype; STRATA_EUNSUPPORTED for Fortran order or
  * big-endian data. */
 int st_npy_parse(st_err *err, const void *buf, size_t len, const char *where, st_npy_info *out);
-
-
 
 /* A whole NPY file mapped read-only, its header parsed and its size checked against it. */
 typedef struct st_npy_map {

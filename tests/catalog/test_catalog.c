@@ -110,8 +110,13 @@ static void records_round_trip_and_constraints_hold(void **state)
     assert_int_equal(st_cat_region_get(&e, c, "nope", &got), STRATA_ENOTFOUND);
     assert_non_null(strstr(e.msg, "region 'nope' not found"));
 
-    st_cat_array a = {.region_id = r.id, .region = "taxi", .name = "fare", .dtype = STRATA_I64,
-                      .length = 10, .file = "f.npy", .created_ns = 7};
+    st_cat_array a = {.region_id = r.id,
+                      .region = "taxi",
+                      .name = "fare",
+                      .dtype = STRATA_I64,
+                      .length = 10,
+                      .file = "f.npy",
+                      .created_ns = 7};
     assert_int_equal(st_cat_array_insert(&e, c, &a), STRATA_OK);
     assert_int_equal(st_cat_array_insert(&e, c, &a), STRATA_EEXIST);
     st_cat_array ga;
@@ -138,8 +143,13 @@ static void records_round_trip_and_constraints_hold(void **state)
     assert_int_equal(st_cat_region_delete(&e, c, r.id), STRATA_OK);
     assert_int_equal(st_cat_region_get(&e, c, "taxi", &got), STRATA_ENOTFOUND);
 
-    st_cat_backup b = {.name = "bk", .source = "taxi/fare", .dtype = STRATA_I64, .length = 10,
-                       .file = "b.npy", .checksum = UINT64_MAX, .created_ns = 8};
+    st_cat_backup b = {.name = "bk",
+                       .source = "taxi/fare",
+                       .dtype = STRATA_I64,
+                       .length = 10,
+                       .file = "b.npy",
+                       .checksum = UINT64_MAX,
+                       .created_ns = 8};
     assert_int_equal(st_cat_backup_insert(&e, c, &b), STRATA_OK);
     assert_int_equal(st_cat_backup_insert(&e, c, &b), STRATA_EEXIST);
     st_cat_backup gb;

@@ -102,8 +102,10 @@ static void sigkill_at_random_moments_leaves_only_whole_arrays(void **state)
         kill(pid, SIGKILL);
         int status;
         waitpid(pid, &status, 0);
-        if (WIFSIGNALED(status)) kills++;
-        else assert_int_equal(WEXITSTATUS(status), 0);
+        if (WIFSIGNALED(status))
+            kills++;
+        else
+            assert_int_equal(WEXITSTATUS(status), 0);
         int seen;
         verify_pool(f->path, &seen);
         assert_true(seen >= total);

@@ -25,7 +25,7 @@ static void modes_conflict_as_they_should(void **state)
     assert_ok(f->pool, strata_array_lock(c, STRATA_LOCK_EXCLUSIVE, 0));
     assert_status(f->pool, strata_array_lock(a, STRATA_LOCK_SHARED, 0), STRATA_ELOCKED);
     assert_ok(f->pool, strata_array_lock_test(c)); /* its own lock does not count */
-    strata_array_close(c);                          /* closing releases */
+    strata_array_close(c);                         /* closing releases */
     assert_ok(f->pool, strata_array_lock(a, STRATA_LOCK_EXCLUSIVE, 0));
     assert_status(f->pool, strata_array_lock(b, (strata_lock_mode)9, 0), STRATA_EINVAL);
     strata_array_close(a);

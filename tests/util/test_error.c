@@ -37,9 +37,9 @@ static void unknown_codes_are_named_unknown(void **state)
 static void the_issue_names_exist(void **state)
 {
     (void)state;
-    int codes[] = {STRATA_ENOTFOUND, STRATA_EEXIST,   STRATA_EINVAL,    STRATA_ETYPE,
-                   STRATA_ERANGE,    STRATA_ENAME,    STRATA_ELOCKED,   STRATA_ENOSPC,
-                   STRATA_EIO,       STRATA_ECORRUPT, STRATA_ENOMEM,    STRATA_ECONFLICT,
+    int codes[] = {STRATA_ENOTFOUND, STRATA_EEXIST,      STRATA_EINVAL,  STRATA_ETYPE,
+                   STRATA_ERANGE,    STRATA_ENAME,       STRATA_ELOCKED, STRATA_ENOSPC,
+                   STRATA_EIO,       STRATA_ECORRUPT,    STRATA_ENOMEM,  STRATA_ECONFLICT,
                    STRATA_EPERM,     STRATA_EUNSUPPORTED};
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) assert_true(codes[i] < 0);
 }

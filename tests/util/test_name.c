@@ -23,7 +23,7 @@ static void bad_names_fail_with_ename_and_say_why(void **state)
         const char *name, *why;
     } bad[] = {
         {"", "is empty"},          {"a/b", "contains '/'"},   {"..", "contains '..'"},
-        {"a..b", "contains '..'"}, {"../x", "contains '..'"},  {".", "reserved"},
+        {"a..b", "contains '..'"}, {"../x", "contains '..'"}, {".", "reserved"},
         {"a\tb", "control"},       {"a\nb", "control"},       {"\x7f", "control"},
         {"-x", "starts with '-'"}, {"a\\b", "contains '\\'"}, {"\xff", "UTF-8"},
         {"\xc0\xaf", "UTF-8"},     {"\xed\xa0\x80", "UTF-8"},

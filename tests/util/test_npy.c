@@ -92,9 +92,11 @@ static void unsupported_content_is_refused_with_reason(void **state)
     n = make_v1(buf, "{'descr': '<i8', 'shape': (3,), }");
     assert_int_equal(st_npy_parse(&e, buf, n, "m.npy", &info), STRATA_EINVAL);
     assert_non_null(strstr(e.msg, "lacks"));
-    n = make_v1(buf, "{'descr': '<i8', 'fortran_order': False, 'shape': (99999999999999999999,), }");
+    n = make_v1(buf,
+                "{'descr': '<i8', 'fortran_order': False, 'shape': (99999999999999999999,), }");
     assert_int_equal(st_npy_parse(&e, buf, n, "o.npy", &info), STRATA_EINVAL);
-    n = make_v1(buf, "{'descr': '<i8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }");
+    n = make_v1(buf,
+                "{'descr': '<i8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }");
     assert_int_equal(st_npy_parse(&e, buf, n, "o.npy", &info), STRATA_EINVAL);
     assert_int_equal(st_npy_parse(&e, "hello world", 11, "t.txt", &info), STRATA_EINVAL);
     assert_non_null(strstr(e.msg, "magic"));

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Install the Debian packages Strata's build, tests and benchmarks need, when they are missing.
+# Idempotent: prints what it installs, and nothing else to do when all are present.
+set -euo pipefail
+
+PACKAGES=(
+    gcc libc6-dev make cmake pkgconf  # build
+    libsqlite3-dev                  # the catalog
+    libxxhash-dev                   # checksums
+    libcmocka-dev                   # unit tests
+    python3-numpy                   # numpy interoperability test and benchmark peer
+    clang-format                    # formatting check
+    procps                          # pkill, used by the CLI tests
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "deps: all ${#PACKAGES[@]} packages present"
+    exit 0
+fi
+
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null; then SUDO=sudo; else
+        echo "deps: need root to install: ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps: installed ${missing[*]}"

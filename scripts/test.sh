@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Set up and run every test: install the Debian packages (scripts/deps.sh), check formatting
+# and the generated API reference, then build and run the whole suite twice: a Release build
+# (-O2, OpenMP, warnings as errors) and a sanitizer build (ASan + UBSan).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+
+echo "== format"
+bash scripts/format.sh --check
+echo "== api reference"
+/usr/bin/python3 scripts/gen_api_doc.py --check
+
+JOBS=$(nproc 2>/dev/null || echo 2)
+run_suite() {
+    local dir=$1
+    shift
+    echo "== build $dir ($*)"
+    cmake -S . -B "$dir" -DSTRATA_WERROR=ON "$@" >/dev/null
+    cmake --build "$dir" -j "$JOBS" >/dev/null
+    echo "== test $dir"
+    (cd "$dir" && ctest --output-on-failure -j "$JOBS")
+}
+run_suite build/release -DCMAKE_BUILD_TYPE=Release
+# detect_leaks stays on; halt on the first UBSan report so that CI fails on it.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+run_suite build/sanitize -DCMAKE_BUILD_TYPE=Debug -DSTRATA_SANITIZE=ON
+echo "== all tests passed (release and sanitizer builds)"
