@@ -15,7 +15,7 @@
     do {                                                                                           \
         int rc_ = (expr);                                                                          \
         if (rc_ != STRATA_OK) {                                                                    \
-            fprintf(stderr, "%s failed: %s (%s)\n", #expr, strata_errmsg(pool),                   \
+            fprintf(stderr, "%s failed: %s (%s)\n", #expr, strata_errmsg(pool),                    \
                     strata_errname(rc_));                                                          \
             exit(1);                                                                               \
         }                                                                                          \

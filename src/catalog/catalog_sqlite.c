@@ -297,7 +297,7 @@ void st_cat_set_busy_timeout(st_catalog *cat, int ms)
 
 int st_cat_version(st_err *err, st_catalog *cat, int *version)
 {
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc = sqlite3_prepare_v2(cat->db, queries[Q_VERSION], -1, &s, NULL);
     if (rc != SQLITE_OK) {
         if ((rc & 0xFF) == SQLITE_ERROR) /* no schema_version table */
@@ -355,7 +355,7 @@ static void read_region(sqlite3_stmt *s, st_cat_region *r)
 
 int st_cat_region_insert(st_err *err, st_catalog *cat, st_cat_region *r)
 {
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc = prepare(err, cat, Q_REGION_INSERT, &s);
     if (rc < 0) return rc;
     sqlite3_bind_text(s, 1, r->name, -1, SQLITE_STATIC);
@@ -369,7 +369,7 @@ int st_cat_region_insert(st_err *err, st_catalog *cat, st_cat_region *r)
 
 int st_cat_region_get(st_err *err, st_catalog *cat, const char *name, st_cat_region *out)
 {
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc = prepare(err, cat, Q_REGION_GET, &s);
     if (rc < 0) return rc;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
@@ -389,7 +389,7 @@ int st_cat_region_get(st_err *err, st_catalog *cat, const char *name, st_cat_reg
 int st_cat_region_list(st_err *err, st_catalog *cat, int (*fn)(void *, const st_cat_region *),
                        void *ctx)
 {
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc = prepare(err, cat, Q_REGION_LIST, &s);
     if (rc < 0) return rc;
     int stop = 0;
@@ -405,7 +405,7 @@ int st_cat_region_list(st_err *err, st_catalog *cat, int (*fn)(void *, const st_
 
 int st_cat_region_delete(st_err *err, st_catalog *cat, int64_t id)
 {
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc = prepare(err, cat, Q_REGION_DELETE_ARRAYS, &s);
     if (rc < 0) return rc;
     sqlite3_bind_int64(s, 1, id);
@@ -433,7 +433,7 @@ static void read_array(sqlite3_stmt *s, st_cat_array *a)
 
 int st_cat_array_insert(st_err *err, st_catalog *cat, st_cat_array *a)
 {
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc = prepare(err, cat, Q_ARRAY_INSERT, &s);
     if (rc < 0) return rc;
     sqlite3_bind_int64(s, 1, a->region_id);
@@ -456,7 +456,7 @@ int st_cat_array_insert(st_err *err, st_catalog *cat, st_cat_array *a)
 int st_cat_array_get(st_err *err, st_catalog *cat, const char *region, const char *name,
                      st_cat_array *out)
 {
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc = prepare(err, cat, Q_ARRAY_GET, &s);
     if (rc < 0) return rc;
     sqlite3_bind_text(s, 1, region, -1, SQLITE_STATIC);
@@ -482,7 +482,7 @@ int st_cat_array_get(st_err *err, st_catalog *cat, const char *region, const cha
 int st_cat_array_list(st_err *err, st_catalog *cat, int64_t region_id,
                       int (*fn)(void *, const st_cat_array *), void *ctx)
 {
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc = prepare(err, cat, Q_ARRAY_LIST, &s);
     if (rc < 0) return rc;
     sqlite3_bind_int64(s, 1, region_id);
@@ -511,7 +511,7 @@ int st_cat_array_list(st_err *err, st_catalog *cat, int64_t region_id,
 
 int st_cat_array_delete(st_err *err, st_catalog *cat, int64_t id)
 {
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc = prepare(err, cat, Q_ARRAY_DELETE, &s);
     if (rc < 0) return rc;
     sqlite3_bind_int64(s, 1, id);
@@ -533,7 +533,7 @@ static void read_backup(sqlite3_stmt *s, st_cat_backup *b)
 
 int st_cat_backup_insert(st_err *err, st_catalog *cat, st_cat_backup *b)
 {
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc = prepare(err, cat, Q_BACKUP_INSERT, &s);
     if (rc < 0) return rc;
     sqlite3_bind_text(s, 1, b->name, -1, SQLITE_STATIC);
@@ -555,7 +555,7 @@ int st_cat_backup_insert(st_err *err, st_catalog *cat, st_cat_backup *b)
 
 int st_cat_backup_get(st_err *err, st_catalog *cat, const char *name, st_cat_backup *out)
 {
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc = prepare(err, cat, Q_BACKUP_GET, &s);
     if (rc < 0) return rc;
     sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
@@ -575,7 +575,7 @@ int st_cat_backup_get(st_err *err, st_catalog *cat, const char *name, st_cat_bac
 int st_cat_backup_list(st_err *err, st_catalog *cat, int (*fn)(void *, const st_cat_backup *),
                        void *ctx)
 {
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc = prepare(err, cat, Q_BACKUP_LIST, &s);
     if (rc < 0) return rc;
     int stop = 0;
@@ -591,7 +591,7 @@ int st_cat_backup_list(st_err *err, st_catalog *cat, int (*fn)(void *, const st_
 
 int st_cat_backup_delete(st_err *err, st_catalog *cat, int64_t id)
 {
-    sqlite3_stmt *s;
+    sqlite3_stmt *s = NULL;
     int rc = prepare(err, cat, Q_BACKUP_DELETE, &s);
     if (rc < 0) return rc;
     sqlite3_bind_int64(s, 1, id);
