@@ -29,7 +29,7 @@ static double now(void)
     do {                                                                                           \
         int rc_ = (expr);                                                                          \
         if (rc_ != STRATA_OK) {                                                                    \
-            fprintf(stderr, "%s: %s\n", #expr, strata_errmsg(pool));                              \
+            fprintf(stderr, "%s: %s\n", #expr, strata_errmsg(pool));                               \
             exit(1);                                                                               \
         }                                                                                          \
     } while (0)

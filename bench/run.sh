@@ -10,7 +10,7 @@ if [ ! -x "$BUILD/bench/bench_array" ]; then
     cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
     cmake --build "$BUILD" -j "$(nproc)" --target bench_array >/dev/null
 fi
-base=/dev/shm
+base=${STRATA_BENCH_DIR:-/dev/shm}
 [ -d "$base" ] && [ -w "$base" ] || base=${TMPDIR:-/tmp}
 D=$(mktemp -d "$base/strata-bench-XXXXXX")
 trap 'rm -rf "$D"' EXIT
