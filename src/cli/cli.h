@@ -70,6 +70,13 @@ int cli_parse_value(strata_dtype dtype, const char *text, void *out, char *why);
 /* Print one element of DTYPE at P (JSON style when JSON: null for NaN and infinities). */
 void cli_print_value(FILE *f, strata_dtype dtype, const void *p, int json);
 
+/* A strata_name_fn that prints names one per line, or as JSON array items when JSON is set.
+ * Use with a zeroed cli_names. */
+typedef struct cli_names {
+    int json, n;
+} cli_names;
+int cli_print_name(void *names, const char *name);
+
 /* Print S as a JSON string (with quotes). */
 void cli_json_str(FILE *f, const char *s);
 

@@ -276,6 +276,18 @@ void cli_print_value(FILE *f, strata_dtype dtype, const void *p, int json)
     }
 }
 
+int cli_print_name(void *names, const char *name)
+{
+    cli_names *cn = names;
+    if (cn->json) {
+        if (cn->n++) fputc(',', stdout);
+        cli_json_str(stdout, name);
+    } else {
+        puts(name);
+    }
+    return 0;
+}
+
 void cli_json_str(FILE *f, const char *s)
 {
     fputc('"', f);

@@ -10,22 +10,6 @@ static const char usage[] = "usage: strata backup ls\n"
                             "Backups are taken with 'strata array backup REGION/NAME BACKUP' and\n"
                             "restored with 'strata array restore BACKUP REGION/NAME'.\n";
 
-struct ls_ctx {
-    int json, n;
-};
-
-static int print_backup(void *vctx, const char *name)
-{
-    struct ls_ctx *lc = vctx;
-    if (lc->json) {
-        if (lc->n++) fputc(',', stdout);
-        cli_json_str(stdout, name);
-    } else {
-        puts(name);
-    }
-    return 0;
-}
-
 int cmd_backup(cli *c, int argc, char **argv)
 {
     char *pos[16];
@@ -37,9 +21,9 @@ int cmd_backup(cli *c, int argc, char **argv)
     if (npos < 1) return cli_usage_error("backup", "missing subcommand (ls or rm)");
     if (strcmp(pos[0], "ls") == 0 && npos == 1) {
         if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
-        struct ls_ctx lc = {c->json, 0};
+        cli_names lc = {c->json, 0};
         if (c->json) fputs("{\"backups\":[", stdout);
-        int st = strata_backup_list(c->pool, print_backup, &lc);
+        int st = strata_backup_list(c->pool, cli_print_name, &lc);
         if (c->json) fputs("]}\n", stdout);
         return st < 0 ? cli_fail(c, st) : EXIT_OK;
     }

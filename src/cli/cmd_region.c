@@ -11,22 +11,6 @@ static const char usage[] = "usage: strata region create NAME\n"
                             "Regions are the namespaces of a pool. 'rm' deletes the region and\n"
                             "all its arrays; it refuses while an array is locked unless --force.\n";
 
-struct ls_ctx {
-    int json, n;
-};
-
-static int print_region(void *vctx, const char *name)
-{
-    struct ls_ctx *lc = vctx;
-    if (lc->json) {
-        if (lc->n++) fputc(',', stdout);
-        cli_json_str(stdout, name);
-    } else {
-        puts(name);
-    }
-    return 0;
-}
-
 int cmd_region(cli *c, int argc, char **argv)
 {
     char *pos[16];
@@ -40,9 +24,9 @@ int cmd_region(cli *c, int argc, char **argv)
     if (strcmp(sub, "ls") == 0) {
         if (npos != 1) return cli_usage_error("region", "'region ls' takes no arguments");
         if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
-        struct ls_ctx lc = {c->json, 0};
+        cli_names lc = {c->json, 0};
         if (c->json) fputs("{\"regions\":[", stdout);
-        int st = strata_region_list(c->pool, print_region, &lc);
+        int st = strata_region_list(c->pool, cli_print_name, &lc);
         if (c->json) fputs("]}\n", stdout);
         return st < 0 ? cli_fail(c, st) : EXIT_OK;
     }

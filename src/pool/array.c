@@ -378,17 +378,23 @@ int strata_array_create_str(strata_pool *pool, const char *region, const char *n
     return array_create(pool, region, name, STRATA_STR, n, offsets, bytes, out);
 }
 
-int strata_array_open(strata_pool *pool, const char *region, const char *name, strata_array **out)
+/* Check the names and find the catalog record of REGION/NAME. */
+static int lookup(strata_pool *pool, const char *region, const char *name, st_cat_array *rec)
 {
-    if (out != NULL) *out = NULL;
-    if (check_pool(pool) < 0 || out == NULL) return STRATA_EINVAL;
     st_err *err = &pool->err;
     int rc;
     if ((rc = st_name_check(err, "region", region)) < 0) return rc;
     if ((rc = st_name_check(err, "array", name)) < 0) return rc;
+    return st_cat_array_get(err, pool->cat, region, name, rec);
+}
+
+int strata_array_open(strata_pool *pool, const char *region, const char *name, strata_array **out)
+{
+    if (out != NULL) *out = NULL;
+    if (check_pool(pool) < 0 || out == NULL) return STRATA_EINVAL;
     st_cat_array rec;
-    if ((rc = st_cat_array_get(err, pool->cat, region, name, &rec)) < 0) return rc;
-    return st_array_open_rec(pool, &rec, out);
+    int rc = lookup(pool, region, name, &rec);
+    return rc < 0 ? rc : st_array_open_rec(pool, &rec, out);
 }
 
 /* Remove the files of catalog record REC (already deleted from the catalog). Failures leave
@@ -415,14 +421,10 @@ static int rec_lock_test(strata_pool *pool, const st_cat_array *rec)
 int strata_array_delete(strata_pool *pool, const char *region, const char *name)
 {
     if (check_pool(pool) < 0) return STRATA_EINVAL;
-    st_err *err = &pool->err;
-    int rc;
-    if ((rc = st_name_check(err, "region", region)) < 0) return rc;
-    if ((rc = st_name_check(err, "array", name)) < 0) return rc;
     st_cat_array rec;
-    if ((rc = st_cat_array_get(err, pool->cat, region, name, &rec)) < 0) return rc;
-    if ((rc = rec_lock_test(pool, &rec)) < 0) return rc;
-    if ((rc = st_cat_array_delete(err, pool->cat, rec.id)) < 0) return rc;
+    int rc = lookup(pool, region, name, &rec);
+    if (rc < 0 || (rc = rec_lock_test(pool, &rec)) < 0) return rc;
+    if ((rc = st_cat_array_delete(&pool->err, pool->cat, rec.id)) < 0) return rc;
     st_pool_mark_deleted(pool, rec.id);
     remove_files(pool, &rec);
     return STRATA_OK;
