@@ -10,6 +10,7 @@ PACKAGES=(
     libcmocka-dev                   # unit tests
     python3-numpy                   # numpy interoperability test and benchmark peer
     clang-format                    # formatting check
+    clang libomp-dev                # the suite is also built with clang (and its OpenMP)
     procps                          # pkill, used by the CLI tests
 )
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up and run every test: install the Debian packages (scripts/deps.sh), check formatting
 # and the generated API reference, then build and run the whole suite twice: a Release build
-# (-O2, OpenMP, warnings as errors) and a sanitizer build (ASan + UBSan).
+# (-O2, OpenMP, warnings as errors) and a sanitizer build (ASan + UBSan); also a clang build
+# when clang is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -22,6 +23,10 @@ run_suite() {
     (cd "$dir" && ctest --output-on-failure -j "$JOBS")
 }
 run_suite build/release -DCMAKE_BUILD_TYPE=Release
+# The same suite built by clang, so that the code stays warning-free with both compilers.
+if command -v clang >/dev/null; then
+    CC=clang run_suite build/clang -DCMAKE_BUILD_TYPE=Release -DSTRATA_BENCH=OFF
+fi
 # detect_leaks stays on; halt on the first UBSan report so that CI fails on it.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

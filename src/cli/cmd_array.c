@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -254,8 +255,11 @@ static int do_info(cli *c, char **pos, int npos, const array_opts *o)
         printf("bytes     %llu\n", (unsigned long long)info.bytes);
         if (info.has_checksum)
             printf("checksum  xxh64:%016llx\n", (unsigned long long)info.checksum);
-        printf("created   %lld.%09lld\n", (long long)(info.created_ns / 1000000000),
-               (long long)(info.created_ns % 1000000000));
+        time_t secs = (time_t)(info.created_ns / 1000000000);
+        struct tm tm;
+        char when[32] = "?";
+        if (gmtime_r(&secs, &tm) != NULL) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+        printf("created   %s.%09lldZ\n", when, (long long)(info.created_ns % 1000000000));
         printf("path      %s\n", info.path);
         if (info.bytes_path != NULL) printf("bytes     %s\n", info.bytes_path);
     }

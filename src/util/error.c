@@ -44,7 +44,8 @@ void st_err_destroy(st_err *e)
     pthread_mutex_destroy(&e->mu);
 }
 
-static int verror(st_err *e, int code, const char *suffix, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static int verror(st_err *e, int code, const char *suffix,
+                                                        const char *fmt, va_list ap)
 {
     if (e == NULL) return code;
     pthread_mutex_lock(&e->mu);

@@ -4,6 +4,7 @@
 set -euo pipefail
 BUILD=$1
 SRC=$2
+CC=${3:-cc}
 T=$(mktemp -d "${TMPDIR:-/tmp}/strata-install-XXXXXX")
 trap 'rm -rf "$T"' EXIT
 cmake --install "$BUILD" --prefix "$T/prefix" >/dev/null
@@ -11,10 +12,10 @@ PC=$(dirname "$(find "$T/prefix" -name strata.pc | head -1)")
 export PKG_CONFIG_PATH=$PC
 test -f "$T/prefix/include/strata.h"
 # shared
-cc -std=c11 -Wall -Werror $(pkg-config --cflags strata) "$SRC/tiny.c" -o "$T/tiny" $(pkg-config --libs strata)
+"$CC" -std=c11 -Wall -Werror $(pkg-config --cflags strata) "$SRC/tiny.c" -o "$T/tiny" $(pkg-config --libs strata)
 LD_LIBRARY_PATH=$(pkg-config --variable=libdir strata) "$T/tiny" "$T/pool1" | grep -qx "strata 0.1.0: 0 42"
 # static
-cc -std=c11 -Wall -Werror $(pkg-config --cflags strata) "$SRC/tiny.c" -o "$T/tiny_static" \
+"$CC" -std=c11 -Wall -Werror $(pkg-config --cflags strata) "$SRC/tiny.c" -o "$T/tiny_static" \
     "$(pkg-config --variable=libdir strata)/libstrata.a" $(pkg-config --static --libs-only-l --libs-only-other strata | sed 's/-lstrata//')
 "$T/tiny_static" "$T/pool2" | grep -qx "strata 0.1.0: 0 42"
 # the installed command
