@@ -128,7 +128,9 @@ static int db_error(st_err *err, st_catalog *cat, int rc, const char *doing)
         code = STRATA_EPERM;
         break;
     case SQLITE_CONSTRAINT:
-        code = STRATA_EEXIST;
+        /* A unique name taken, or (foreign key) a region deleted by another process meanwhile. */
+        code = rc == SQLITE_CONSTRAINT_FOREIGNKEY ? STRATA_ECONFLICT : STRATA_EEXIST;
+        if (code == STRATA_ECONFLICT) hint = "; its region was deleted meanwhile";
         break;
     case SQLITE_NOMEM:
         code = STRATA_ENOMEM;

@@ -119,6 +119,11 @@ static void records_round_trip_and_constraints_hold(void **state)
                       .created_ns = 7};
     assert_int_equal(st_cat_array_insert(&e, c, &a), STRATA_OK);
     assert_int_equal(st_cat_array_insert(&e, c, &a), STRATA_EEXIST);
+    st_cat_array orphan = a;
+    orphan.region_id = 9999; /* a region deleted by another process meanwhile */
+    snprintf(orphan.name, sizeof orphan.name, "tip");
+    assert_int_equal(st_cat_array_insert(&e, c, &orphan), STRATA_ECONFLICT);
+    assert_non_null(strstr(e.msg, "region was deleted"));
     st_cat_array ga;
     assert_int_equal(st_cat_array_get(&e, c, "taxi", "fare", &ga), STRATA_OK);
     assert_int_equal(ga.length, 10);
