@@ -18,7 +18,7 @@
 
 /* The schema version this library writes; catalogs of older versions are migrated forward on
  * open, newer ones are refused. */
-#define ST_CAT_VERSION 1
+#define ST_CAT_VERSION 2
 
 #define ST_CAT_FILE 48 /* room for a data file name: TOKEN.bytes.npy */
 
@@ -96,5 +96,103 @@ int st_cat_backup_get(st_err *err, st_catalog *cat, const char *name, st_cat_bac
 int st_cat_backup_list(st_err *err, st_catalog *cat, int (*fn)(void *ctx, const st_cat_backup *b),
                        void *ctx);
 int st_cat_backup_delete(st_err *err, st_catalog *cat, int64_t id);
+
+/* ---- datasets (catalog_dataset.c) ------------------------------------------------------- */
+
+#define ST_CAT_MAX_COLUMNS 4096
+
+typedef struct st_cat_dataset {
+    int64_t id;
+    int64_t region_id;
+    char region[STRATA_NAME_MAX + 1];
+    char region_dir[ST_CAT_FILE];
+    char name[STRATA_NAME_MAX + 1];
+    char dir[ST_CAT_FILE]; /* under the region directory */
+    int64_t version;       /* number of publishes so far */
+    int64_t next_row;      /* the global id of the next row; also the row count */
+    int64_t created_ns;
+} st_cat_dataset;
+
+typedef struct st_cat_column {
+    char name[STRATA_NAME_MAX + 1];
+    int dtype;
+} st_cat_column;
+
+typedef struct st_cat_batch {
+    int64_t seq;       /* 0, 1, 2 ... in publish order */
+    int64_t first_row; /* global id of its first row */
+    int64_t nrows;
+    int64_t version; /* the publish that added it */
+    char token[ST_CAT_FILE];
+    int64_t created_ns;
+} st_cat_batch;
+
+/* One column of one batch: its file and statistics. */
+typedef struct st_cat_bcol {
+    char file[ST_CAT_FILE];
+    char bytes_file[ST_CAT_FILE];
+    uint64_t bytes;
+    uint64_t checksum;
+    int has_minmax;
+    int64_t min_i, max_i; /* integer and bool columns (u64 as its bit pattern) */
+    double min_f, max_f;  /* float columns */
+} st_cat_bcol;
+
+typedef struct st_cat_dsversion {
+    int64_t version, created_ns, batches, rows, total_rows;
+    int expired;
+} st_cat_dsversion;
+
+/* Create dataset D (region_id, name, dir, created_ns set) with NCOLS columns; sets D->id.
+ * STRATA_EEXIST when the name is taken. One transaction. */
+int st_cat_dataset_insert(st_err *err, st_catalog *cat, st_cat_dataset *d,
+                          const st_cat_column *cols, int ncols);
+
+/* Find dataset REGION/NAME and its columns (COLS has room for ST_CAT_MAX_COLUMNS). */
+int st_cat_dataset_get(st_err *err, st_catalog *cat, const char *region, const char *name,
+                       st_cat_dataset *d, st_cat_column *cols, int *ncols);
+
+int st_cat_dataset_list(st_err *err, st_catalog *cat, int64_t region_id,
+                        int (*fn)(void *ctx, const st_cat_dataset *d), void *ctx);
+
+/* Drop dataset ID: its directory (PATH, relative to the pool) goes to the trash and its rows are
+ * deleted, in one transaction. */
+int st_cat_dataset_drop(st_err *err, st_catalog *cat, int64_t id, const char *path);
+
+/* Publish NB batches of dataset ID in one transaction: fails with STRATA_ECONFLICT unless the
+ * dataset is still at EXPECTED_VERSION. Assigns seq and first_row to BATCHES (COLS holds
+ * NB * NCOLS entries, batch-major) and returns the new version. */
+int st_cat_publish(st_err *err, st_catalog *cat, int64_t id, int64_t expected_version, int ncols,
+                   st_cat_batch *batches, const st_cat_bcol *cols, int nb, int64_t *new_version);
+
+/* Call FN for every batch of dataset ID visible at VERSION, in order, with its NCOLS columns. */
+int st_cat_batches(st_err *err, st_catalog *cat, int64_t id, int64_t version, int ncols,
+                   int (*fn)(void *ctx, const st_cat_batch *b, const st_cat_bcol *cols), void *ctx);
+
+/* The versions of dataset ID, oldest first. */
+int st_cat_versions(st_err *err, st_catalog *cat, int64_t id,
+                    int (*fn)(void *ctx, const st_cat_dsversion *v), void *ctx);
+
+/* One version of dataset ID: STRATA_ENOTFOUND if it never existed. */
+int st_cat_version_get(st_err *err, st_catalog *cat, int64_t id, int64_t version,
+                       st_cat_dsversion *out);
+
+/* Mark versions of dataset ID older than KEEP_FROM as expired (no longer readable as-of). */
+int st_cat_versions_expire(st_err *err, st_catalog *cat, int64_t id, int64_t keep_from);
+
+/* Snapshot registry: readers register the version they read; gc keeps what they hold. */
+int st_cat_snapshot_insert(st_err *err, st_catalog *cat, int64_t dataset_id, int64_t version,
+                           int64_t *snap_id);
+int st_cat_snapshot_delete(st_err *err, st_catalog *cat, int64_t snap_id);
+int st_cat_snapshot_list(st_err *err, st_catalog *cat,
+                         int (*fn)(void *ctx, int64_t snap_id, int64_t dataset_id, int64_t version),
+                         void *ctx);
+
+/* The trash: directories of dropped datasets, removed by gc once no snapshot holds them. */
+int st_cat_trash_list(st_err *err, st_catalog *cat,
+                      int (*fn)(void *ctx, int64_t id, const char *path, int64_t dataset_id,
+                                int64_t created_ns),
+                      void *ctx);
+int st_cat_trash_delete(st_err *err, st_catalog *cat, int64_t id);
 
 #endif /* STRATA_CATALOG_H */

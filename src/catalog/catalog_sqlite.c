@@ -6,7 +6,7 @@
  * below, applied in order from the catalog's version to ST_CAT_VERSION inside one transaction.
  * docs/catalog.md documents the tables.
  */
-#include "catalog/catalog.h"
+#include "catalog/catalog_int.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -50,6 +50,63 @@ static const char *const migrations[ST_CAT_VERSION] = {
     "  bytes_file TEXT,"
     "  checksum INTEGER NOT NULL,"
     "  created_ns INTEGER NOT NULL);",
+    /* 1 -> 2: datasets made of batches, their versions, per-column statistics, the trash of
+     * dropped datasets and the registry of open snapshots. */
+    "CREATE TABLE dataset ("
+    "  id INTEGER PRIMARY KEY,"
+    "  region_id INTEGER NOT NULL REFERENCES region(id),"
+    "  name TEXT NOT NULL,"
+    "  dir TEXT NOT NULL,"
+    "  version INTEGER NOT NULL DEFAULT 0,"
+    "  next_row INTEGER NOT NULL DEFAULT 0,"
+    "  created_ns INTEGER NOT NULL,"
+    "  UNIQUE (region_id, name));"
+    "CREATE TABLE dataset_column ("
+    "  dataset_id INTEGER NOT NULL REFERENCES dataset(id),"
+    "  position INTEGER NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  dtype INTEGER NOT NULL,"
+    "  PRIMARY KEY (dataset_id, position),"
+    "  UNIQUE (dataset_id, name));"
+    "CREATE TABLE dataset_version ("
+    "  dataset_id INTEGER NOT NULL REFERENCES dataset(id),"
+    "  version INTEGER NOT NULL,"
+    "  created_ns INTEGER NOT NULL,"
+    "  batches INTEGER NOT NULL,"
+    "  rows INTEGER NOT NULL,"
+    "  total_rows INTEGER NOT NULL,"
+    "  expired INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (dataset_id, version));"
+    "CREATE TABLE batch ("
+    "  id INTEGER PRIMARY KEY,"
+    "  dataset_id INTEGER NOT NULL REFERENCES dataset(id),"
+    "  seq INTEGER NOT NULL,"
+    "  first_row INTEGER NOT NULL,"
+    "  nrows INTEGER NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  token TEXT NOT NULL,"
+    "  created_ns INTEGER NOT NULL,"
+    "  UNIQUE (dataset_id, seq));"
+    "CREATE INDEX batch_by_version ON batch (dataset_id, version);"
+    "CREATE TABLE batch_column ("
+    "  batch_id INTEGER NOT NULL REFERENCES batch(id),"
+    "  position INTEGER NOT NULL,"
+    "  file TEXT NOT NULL,"
+    "  bytes_file TEXT,"
+    "  bytes INTEGER NOT NULL,"
+    "  checksum INTEGER NOT NULL,"
+    "  min_i INTEGER, max_i INTEGER, min_f REAL, max_f REAL,"
+    "  PRIMARY KEY (batch_id, position));"
+    "CREATE TABLE trash ("
+    "  id INTEGER PRIMARY KEY,"
+    "  path TEXT NOT NULL,"
+    "  dataset_id INTEGER NOT NULL,"
+    "  created_ns INTEGER NOT NULL);"
+    "CREATE TABLE snapshot ("
+    "  id INTEGER PRIMARY KEY,"
+    "  dataset_id INTEGER NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  created_ns INTEGER NOT NULL);",
 };
 
 enum {
@@ -70,12 +127,15 @@ enum {
     Q_COUNT
 };
 
+_Static_assert(Q_COUNT <= ST_CAT_SLOTS - ST_CAT_DATASET_SLOTS, "statement slots overlap");
+
 static const char *const queries[Q_COUNT] = {
     [Q_VERSION] = "SELECT version FROM schema_version",
     [Q_REGION_INSERT] = "INSERT INTO region (name, dir, created_ns) VALUES (?1, ?2, ?3)",
     [Q_REGION_GET] = "SELECT id, name, dir, created_ns FROM region WHERE name = ?1",
     [Q_REGION_LIST] = "SELECT id, name, dir, created_ns FROM region ORDER BY name",
     [Q_REGION_DELETE_ARRAYS] = "DELETE FROM array WHERE region_id = ?1",
+
     [Q_REGION_DELETE] = "DELETE FROM region WHERE id = ?1",
     [Q_ARRAY_INSERT] = "INSERT INTO array (region_id, name, dtype, length, file, bytes_file, "
                        "created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -95,15 +155,8 @@ static const char *const queries[Q_COUNT] = {
     [Q_BACKUP_DELETE] = "DELETE FROM backup WHERE id = ?1",
 };
 
-struct st_catalog {
-    sqlite3 *db;
-    char *path;
-    int busy_ms;
-    sqlite3_stmt *stmt[Q_COUNT];
-};
-
 /* Map an SQLite result to a Strata status, with a message. */
-static int db_error(st_err *err, st_catalog *cat, int rc, const char *doing)
+int st_cat_db_error(st_err *err, st_catalog *cat, int rc, const char *doing)
 {
     int code;
     const char *hint = "";
@@ -143,32 +196,36 @@ static int db_error(st_err *err, st_catalog *cat, int rc, const char *doing)
                     doing, msg, hint);
 }
 
-static int prepare(st_err *err, st_catalog *cat, int q, sqlite3_stmt **out)
+int st_cat_prepare(st_err *err, st_catalog *cat, int slot, const char *sql, sqlite3_stmt **out)
 {
-    if (cat->stmt[q] == NULL) {
-        int rc = sqlite3_prepare_v3(cat->db, queries[q], -1, SQLITE_PREPARE_PERSISTENT,
-                                    &cat->stmt[q], NULL);
-        if (rc != SQLITE_OK) return db_error(err, cat, rc, "prepare a statement");
+    if (cat->stmt[slot] == NULL) {
+        int rc =
+            sqlite3_prepare_v3(cat->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &cat->stmt[slot], NULL);
+        if (rc != SQLITE_OK) return st_cat_db_error(err, cat, rc, "prepare a statement");
     }
-    *out = cat->stmt[q];
+    *out = cat->stmt[slot];
     return STRATA_OK;
 }
 
-/* Reset a cached statement so it can be used again and holds no read lock. */
-static void done_with(sqlite3_stmt *s)
+static int prepare(st_err *err, st_catalog *cat, int q, sqlite3_stmt **out)
+{
+    return st_cat_prepare(err, cat, q, queries[q], out);
+}
+
+void st_cat_done(sqlite3_stmt *s)
 {
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
 }
 
-static int exec(st_err *err, st_catalog *cat, const char *sql, const char *doing)
+int st_cat_exec(st_err *err, st_catalog *cat, const char *sql, const char *doing)
 {
     int rc = sqlite3_exec(cat->db, sql, NULL, NULL, NULL);
-    if (rc != SQLITE_OK) return db_error(err, cat, rc, doing);
+    if (rc != SQLITE_OK) return st_cat_db_error(err, cat, rc, doing);
     return STRATA_OK;
 }
 
-static void copy_text(char *dst, size_t cap, sqlite3_stmt *s, int col)
+void st_cat_text(char *dst, size_t cap, sqlite3_stmt *s, int col)
 {
     const unsigned char *t = sqlite3_column_text(s, col);
     snprintf(dst, cap, "%s", t != NULL ? (const char *)t : "");
@@ -183,7 +240,7 @@ static int cat_alloc(st_err *err, const char *path, int flags, st_catalog **out)
     }
     int rc = sqlite3_open_v2(path, &cat->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
-        int code = db_error(err, cat, rc, "open it");
+        int code = st_cat_db_error(err, cat, rc, "open it");
         st_cat_close(cat);
         return code;
     }
@@ -197,9 +254,9 @@ static int cat_alloc(st_err *err, const char *path, int flags, st_catalog **out)
  * survives power loss, foreign keys on. */
 static int configure(st_err *err, st_catalog *cat)
 {
-    return exec(err, cat,
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
-                "configure the connection");
+    return st_cat_exec(err, cat,
+                       "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                       "configure the connection");
 }
 
 static int migrate(st_err *err, st_catalog *cat, int from)
@@ -207,12 +264,12 @@ static int migrate(st_err *err, st_catalog *cat, int from)
     int rc = st_cat_begin(err, cat);
     if (rc < 0) return rc;
     for (int v = from; v < ST_CAT_VERSION; v++) {
-        rc = exec(err, cat, migrations[v], "migrate the schema");
+        rc = st_cat_exec(err, cat, migrations[v], "migrate the schema");
         if (rc < 0) goto fail;
     }
     char sql[64];
     snprintf(sql, sizeof sql, "UPDATE schema_version SET version = %d", ST_CAT_VERSION);
-    rc = exec(err, cat, sql, "record the schema version");
+    rc = st_cat_exec(err, cat, sql, "record the schema version");
     if (rc < 0) goto fail;
     return st_cat_commit(err, cat);
 fail:
@@ -242,8 +299,9 @@ int st_cat_create(st_err *err, const char *path, st_catalog **out)
             rc = sqlite3_step(s);
             sqlite3_finalize(s);
         }
-        rc = rc == SQLITE_DONE || rc == SQLITE_OK ? STRATA_OK
-                                                  : db_error(err, cat, rc, "record the pool");
+        rc = rc == SQLITE_DONE || rc == SQLITE_OK
+                 ? STRATA_OK
+                 : st_cat_db_error(err, cat, rc, "record the pool");
     }
     if (rc < 0) {
         st_cat_close(cat);
@@ -285,7 +343,7 @@ int st_cat_open(st_err *err, const char *path, st_catalog **out)
 void st_cat_close(st_catalog *cat)
 {
     if (cat == NULL) return;
-    for (int i = 0; i < Q_COUNT; i++) sqlite3_finalize(cat->stmt[i]);
+    for (int i = 0; i < ST_CAT_SLOTS; i++) sqlite3_finalize(cat->stmt[i]);
     sqlite3_close_v2(cat->db);
     free(cat->path);
     free(cat);
@@ -306,7 +364,7 @@ int st_cat_version(st_err *err, st_catalog *cat, int *version)
             return st_error(err, STRATA_ECORRUPT,
                             "catalog '%s' is not a strata catalog (no schema_version table)",
                             cat->path);
-        return db_error(err, cat, rc, "read the schema version");
+        return st_cat_db_error(err, cat, rc, "read the schema version");
     }
     rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
@@ -315,7 +373,7 @@ int st_cat_version(st_err *err, st_catalog *cat, int *version)
     } else if (rc == SQLITE_DONE) {
         rc = st_error(err, STRATA_ECORRUPT, "catalog '%s' has no schema version", cat->path);
     } else {
-        rc = db_error(err, cat, rc, "read the schema version");
+        rc = st_cat_db_error(err, cat, rc, "read the schema version");
     }
     sqlite3_finalize(s);
     return rc;
@@ -323,12 +381,12 @@ int st_cat_version(st_err *err, st_catalog *cat, int *version)
 
 int st_cat_begin(st_err *err, st_catalog *cat)
 {
-    return exec(err, cat, "BEGIN IMMEDIATE", "begin a transaction");
+    return st_cat_exec(err, cat, "BEGIN IMMEDIATE", "begin a transaction");
 }
 
 int st_cat_commit(st_err *err, st_catalog *cat)
 {
-    int rc = exec(err, cat, "COMMIT", "commit");
+    int rc = st_cat_exec(err, cat, "COMMIT", "commit");
     if (rc < 0) st_cat_rollback(cat);
     return rc;
 }
@@ -339,19 +397,19 @@ void st_cat_rollback(st_catalog *cat)
 }
 
 /* Run a statement that returns no rows. */
-static int step_done(st_err *err, st_catalog *cat, sqlite3_stmt *s, const char *doing)
+int st_cat_step_done(st_err *err, st_catalog *cat, sqlite3_stmt *s, const char *doing)
 {
     int rc = sqlite3_step(s);
-    done_with(s);
-    if (rc != SQLITE_DONE) return db_error(err, cat, rc, doing);
+    st_cat_done(s);
+    if (rc != SQLITE_DONE) return st_cat_db_error(err, cat, rc, doing);
     return STRATA_OK;
 }
 
 static void read_region(sqlite3_stmt *s, st_cat_region *r)
 {
     r->id = sqlite3_column_int64(s, 0);
-    copy_text(r->name, sizeof r->name, s, 1);
-    copy_text(r->dir, sizeof r->dir, s, 2);
+    st_cat_text(r->name, sizeof r->name, s, 1);
+    st_cat_text(r->dir, sizeof r->dir, s, 2);
     r->created_ns = sqlite3_column_int64(s, 3);
 }
 
@@ -363,7 +421,7 @@ int st_cat_region_insert(st_err *err, st_catalog *cat, st_cat_region *r)
     sqlite3_bind_text(s, 1, r->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, r->dir, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, r->created_ns);
-    rc = step_done(err, cat, s, "insert a region");
+    rc = st_cat_step_done(err, cat, s, "insert a region");
     if (rc == STRATA_EEXIST) return st_error(err, rc, "region '%s' already exists", r->name);
     if (rc == STRATA_OK) r->id = sqlite3_last_insert_rowid(cat->db);
     return rc;
@@ -382,9 +440,9 @@ int st_cat_region_get(st_err *err, st_catalog *cat, const char *name, st_cat_reg
     } else if (rc == SQLITE_DONE) {
         rc = st_error(err, STRATA_ENOTFOUND, "region '%s' not found", name);
     } else {
-        rc = db_error(err, cat, rc, "look up a region");
+        rc = st_cat_db_error(err, cat, rc, "look up a region");
     }
-    done_with(s);
+    st_cat_done(s);
     return rc;
 }
 
@@ -400,36 +458,38 @@ int st_cat_region_list(st_err *err, st_catalog *cat, int (*fn)(void *, const st_
         read_region(s, &r);
         if ((stop = fn(ctx, &r)) != 0) break;
     }
-    if (stop == 0 && rc != SQLITE_DONE) stop = db_error(err, cat, rc, "list regions");
-    done_with(s);
+    if (stop == 0 && rc != SQLITE_DONE) stop = st_cat_db_error(err, cat, rc, "list regions");
+    st_cat_done(s);
     return stop;
 }
 
 int st_cat_region_delete(st_err *err, st_catalog *cat, int64_t id)
 {
     sqlite3_stmt *s = NULL;
-    int rc = prepare(err, cat, Q_REGION_DELETE_ARRAYS, &s);
+    int rc = st_cat_dataset_retire_region(err, cat, id);
+    if (rc < 0) return rc;
+    rc = prepare(err, cat, Q_REGION_DELETE_ARRAYS, &s);
     if (rc < 0) return rc;
     sqlite3_bind_int64(s, 1, id);
-    rc = step_done(err, cat, s, "delete the arrays of a region");
+    rc = st_cat_step_done(err, cat, s, "delete the arrays of a region");
     if (rc < 0) return rc;
     rc = prepare(err, cat, Q_REGION_DELETE, &s);
     if (rc < 0) return rc;
     sqlite3_bind_int64(s, 1, id);
-    return step_done(err, cat, s, "delete a region");
+    return st_cat_step_done(err, cat, s, "delete a region");
 }
 
 static void read_array(sqlite3_stmt *s, st_cat_array *a)
 {
     a->id = sqlite3_column_int64(s, 0);
     a->region_id = sqlite3_column_int64(s, 1);
-    copy_text(a->region, sizeof a->region, s, 2);
-    copy_text(a->region_dir, sizeof a->region_dir, s, 3);
-    copy_text(a->name, sizeof a->name, s, 4);
+    st_cat_text(a->region, sizeof a->region, s, 2);
+    st_cat_text(a->region_dir, sizeof a->region_dir, s, 3);
+    st_cat_text(a->name, sizeof a->name, s, 4);
     a->dtype = sqlite3_column_int(s, 5);
     a->length = (uint64_t)sqlite3_column_int64(s, 6);
-    copy_text(a->file, sizeof a->file, s, 7);
-    copy_text(a->bytes_file, sizeof a->bytes_file, s, 8);
+    st_cat_text(a->file, sizeof a->file, s, 7);
+    st_cat_text(a->bytes_file, sizeof a->bytes_file, s, 8);
     a->created_ns = sqlite3_column_int64(s, 9);
 }
 
@@ -448,7 +508,7 @@ int st_cat_array_insert(st_err *err, st_catalog *cat, st_cat_array *a)
     else
         sqlite3_bind_null(s, 6);
     sqlite3_bind_int64(s, 7, a->created_ns);
-    rc = step_done(err, cat, s, "insert an array");
+    rc = st_cat_step_done(err, cat, s, "insert an array");
     if (rc == STRATA_EEXIST)
         return st_error(err, rc, "array '%s/%s' already exists", a->region, a->name);
     if (rc == STRATA_OK) a->id = sqlite3_last_insert_rowid(cat->db);
@@ -470,9 +530,9 @@ int st_cat_array_get(st_err *err, st_catalog *cat, const char *region, const cha
     } else if (rc == SQLITE_DONE) {
         rc = STRATA_ENOTFOUND;
     } else {
-        rc = db_error(err, cat, rc, "look up an array");
+        rc = st_cat_db_error(err, cat, rc, "look up an array");
     }
-    done_with(s);
+    st_cat_done(s);
     if (rc == STRATA_ENOTFOUND) {
         st_cat_region r;
         if (st_cat_region_get(err, cat, region, &r) == STRATA_OK)
@@ -496,7 +556,7 @@ int st_cat_array_list(st_err *err, st_catalog *cat, int64_t region_id,
             cap = cap ? 2 * cap : 16;
             st_cat_array *g = realloc(rows, cap * sizeof *rows);
             if (g == NULL) {
-                done_with(s);
+                st_cat_done(s);
                 free(rows);
                 return st_error(err, STRATA_ENOMEM, "out of memory listing arrays");
             }
@@ -504,8 +564,8 @@ int st_cat_array_list(st_err *err, st_catalog *cat, int64_t region_id,
         }
         read_array(s, &rows[n++]);
     }
-    done_with(s);
-    int stop = rc == SQLITE_DONE ? 0 : db_error(err, cat, rc, "list arrays");
+    st_cat_done(s);
+    int stop = rc == SQLITE_DONE ? 0 : st_cat_db_error(err, cat, rc, "list arrays");
     for (size_t i = 0; i < n && stop == 0; i++) stop = fn(ctx, &rows[i]);
     free(rows);
     return stop;
@@ -517,18 +577,18 @@ int st_cat_array_delete(st_err *err, st_catalog *cat, int64_t id)
     int rc = prepare(err, cat, Q_ARRAY_DELETE, &s);
     if (rc < 0) return rc;
     sqlite3_bind_int64(s, 1, id);
-    return step_done(err, cat, s, "delete an array");
+    return st_cat_step_done(err, cat, s, "delete an array");
 }
 
 static void read_backup(sqlite3_stmt *s, st_cat_backup *b)
 {
     b->id = sqlite3_column_int64(s, 0);
-    copy_text(b->name, sizeof b->name, s, 1);
-    copy_text(b->source, sizeof b->source, s, 2);
+    st_cat_text(b->name, sizeof b->name, s, 1);
+    st_cat_text(b->source, sizeof b->source, s, 2);
     b->dtype = sqlite3_column_int(s, 3);
     b->length = (uint64_t)sqlite3_column_int64(s, 4);
-    copy_text(b->file, sizeof b->file, s, 5);
-    copy_text(b->bytes_file, sizeof b->bytes_file, s, 6);
+    st_cat_text(b->file, sizeof b->file, s, 5);
+    st_cat_text(b->bytes_file, sizeof b->bytes_file, s, 6);
     b->checksum = (uint64_t)sqlite3_column_int64(s, 7);
     b->created_ns = sqlite3_column_int64(s, 8);
 }
@@ -549,7 +609,7 @@ int st_cat_backup_insert(st_err *err, st_catalog *cat, st_cat_backup *b)
         sqlite3_bind_null(s, 6);
     sqlite3_bind_int64(s, 7, (int64_t)b->checksum);
     sqlite3_bind_int64(s, 8, b->created_ns);
-    rc = step_done(err, cat, s, "insert a backup");
+    rc = st_cat_step_done(err, cat, s, "insert a backup");
     if (rc == STRATA_EEXIST) return st_error(err, rc, "backup '%s' already exists", b->name);
     if (rc == STRATA_OK) b->id = sqlite3_last_insert_rowid(cat->db);
     return rc;
@@ -568,9 +628,9 @@ int st_cat_backup_get(st_err *err, st_catalog *cat, const char *name, st_cat_bac
     } else if (rc == SQLITE_DONE) {
         rc = st_error(err, STRATA_ENOTFOUND, "backup '%s' not found", name);
     } else {
-        rc = db_error(err, cat, rc, "look up a backup");
+        rc = st_cat_db_error(err, cat, rc, "look up a backup");
     }
-    done_with(s);
+    st_cat_done(s);
     return rc;
 }
 
@@ -586,8 +646,8 @@ int st_cat_backup_list(st_err *err, st_catalog *cat, int (*fn)(void *, const st_
         read_backup(s, &b);
         if ((stop = fn(ctx, &b)) != 0) break;
     }
-    if (stop == 0 && rc != SQLITE_DONE) stop = db_error(err, cat, rc, "list backups");
-    done_with(s);
+    if (stop == 0 && rc != SQLITE_DONE) stop = st_cat_db_error(err, cat, rc, "list backups");
+    st_cat_done(s);
     return stop;
 }
 
@@ -597,5 +657,5 @@ int st_cat_backup_delete(st_err *err, st_catalog *cat, int64_t id)
     int rc = prepare(err, cat, Q_BACKUP_DELETE, &s);
     if (rc < 0) return rc;
     sqlite3_bind_int64(s, 1, id);
-    return step_done(err, cat, s, "delete a backup");
+    return st_cat_step_done(err, cat, s, "delete a backup");
 }

@@ -54,6 +54,42 @@ static void newer_schema_is_refused(void **state)
     free(p);
 }
 
+static void an_older_catalog_is_migrated_forward_on_open(void **state)
+{
+    (void)state;
+    char *p = db_path();
+    st_err e;
+    st_err_init(&e);
+    st_catalog *c;
+    assert_int_equal(st_cat_create(&e, p, &c), STRATA_OK);
+    st_cat_close(c);
+    /* Make it a version-1 catalog: the tables version 2 added do not exist yet. */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "DROP TABLE snapshot; DROP TABLE trash; DROP TABLE batch_column;"
+                     "DROP TABLE batch; DROP TABLE dataset_version;"
+                     "DROP TABLE dataset_column; DROP TABLE dataset;"
+                     "INSERT INTO region (name, dir, created_ns) VALUES ('old', 'd', 1);"
+                     "UPDATE schema_version SET version = 1",
+                     0, 0, 0),
+        SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(st_cat_open(&e, p, &c), STRATA_OK);
+    int v = 0;
+    assert_int_equal(st_cat_version(&e, c, &v), STRATA_OK);
+    assert_int_equal(v, ST_CAT_VERSION);
+    st_cat_region r;
+    assert_int_equal(st_cat_region_get(&e, c, "old", &r), STRATA_OK); /* data kept */
+    st_cat_dataset d = {.region_id = r.id, .name = "ds", .dir = "x", .created_ns = 1};
+    st_cat_column col = {.name = "a", .dtype = STRATA_I64};
+    assert_int_equal(st_cat_dataset_insert(&e, c, &d, &col, 1), STRATA_OK); /* new tables */
+    st_cat_close(c);
+    st_err_destroy(&e);
+    free(p);
+}
+
 static void foreign_database_and_garbage_are_corrupt(void **state)
 {
     (void)state;
@@ -194,6 +230,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(create_then_open_has_current_version),
         cmocka_unit_test(newer_schema_is_refused),
+        cmocka_unit_test(an_older_catalog_is_migrated_forward_on_open),
         cmocka_unit_test(foreign_database_and_garbage_are_corrupt),
         cmocka_unit_test(records_round_trip_and_constraints_hold),
         cmocka_unit_test(a_held_write_lock_times_out_as_elocked),

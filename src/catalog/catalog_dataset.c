@@ -1,0 +1,583 @@
+/*
+ * catalog_dataset.c -- the catalog of datasets: schemas, batches and their columns, versions,
+ * the publish transaction, the registry of open snapshots and the trash of dropped datasets.
+ *
+ * The publish is the single transaction that makes batches visible: it checks that the dataset
+ * is still at the version the writer started from, assigns sequence numbers and global row ids,
+ * inserts the batch and column rows and the version row, and bumps the dataset's version.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog/catalog_int.h"
+#include "util/fileio.h"
+
+enum {
+    D_INSERT = ST_CAT_SLOTS - ST_CAT_DATASET_SLOTS,
+    D_COL_INSERT,
+    D_GET,
+    D_COLS,
+    D_LIST,
+    D_TRASH_INSERT,
+    D_DEL_BCOLS,
+    D_DEL_BATCHES,
+    D_DEL_VERSIONS,
+    D_DEL_COLS,
+    D_DEL,
+    D_STATE,
+    D_BUMP,
+    D_VERSION_INSERT,
+    D_BATCH_INSERT,
+    D_BCOL_INSERT,
+    D_BATCHES,
+    D_VERSIONS,
+    D_VERSION_GET,
+    D_EXPIRE,
+    D_SNAP_INSERT,
+    D_SNAP_DEL,
+    D_SNAP_LIST,
+    D_TRASH_LIST,
+    D_TRASH_DEL,
+    D_REGION_IDS,
+    D_END
+};
+_Static_assert(D_END <= ST_CAT_SLOTS, "too many dataset statements");
+
+static const char *const sql[] = {
+    [D_INSERT - D_INSERT] = "INSERT INTO dataset (region_id, name, dir, created_ns) "
+                            "VALUES (?1, ?2, ?3, ?4)",
+    [D_COL_INSERT - D_INSERT] = "INSERT INTO dataset_column (dataset_id, position, name, dtype) "
+                                "VALUES (?1, ?2, ?3, ?4)",
+    [D_GET - D_INSERT] = "SELECT d.id, d.region_id, r.name, r.dir, d.name, d.dir, d.version, "
+                         "d.next_row, d.created_ns FROM dataset d JOIN region r ON "
+                         "r.id = d.region_id WHERE r.name = ?1 AND d.name = ?2",
+    [D_COLS - D_INSERT] = "SELECT name, dtype FROM dataset_column WHERE dataset_id = ?1 "
+                          "ORDER BY position",
+    [D_LIST - D_INSERT] = "SELECT d.id, d.region_id, r.name, r.dir, d.name, d.dir, d.version, "
+                          "d.next_row, d.created_ns FROM dataset d JOIN region r ON "
+                          "r.id = d.region_id WHERE d.region_id = ?1 ORDER BY d.name",
+    [D_TRASH_INSERT - D_INSERT] = "INSERT INTO trash (path, dataset_id, created_ns) "
+                                  "VALUES (?1, ?2, ?3)",
+    [D_DEL_BCOLS - D_INSERT] = "DELETE FROM batch_column WHERE batch_id IN "
+                               "(SELECT id FROM batch WHERE dataset_id = ?1)",
+    [D_DEL_BATCHES - D_INSERT] = "DELETE FROM batch WHERE dataset_id = ?1",
+    [D_DEL_VERSIONS - D_INSERT] = "DELETE FROM dataset_version WHERE dataset_id = ?1",
+    [D_DEL_COLS - D_INSERT] = "DELETE FROM dataset_column WHERE dataset_id = ?1",
+    [D_DEL - D_INSERT] = "DELETE FROM dataset WHERE id = ?1",
+    [D_STATE - D_INSERT] = "SELECT version, next_row, (SELECT COALESCE(MAX(seq) + 1, 0) FROM "
+                           "batch WHERE dataset_id = ?1) FROM dataset WHERE id = ?1",
+    [D_BUMP - D_INSERT] = "UPDATE dataset SET version = ?2, next_row = ?3 WHERE id = ?1",
+    [D_VERSION_INSERT - D_INSERT] = "INSERT INTO dataset_version (dataset_id, version, created_ns, "
+                                    "batches, rows, total_rows) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [D_BATCH_INSERT - D_INSERT] = "INSERT INTO batch (dataset_id, seq, first_row, nrows, version, "
+                                  "token, created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [D_BCOL_INSERT - D_INSERT] =
+        "INSERT INTO batch_column (batch_id, position, file, bytes_file, bytes, checksum, min_i, "
+        "max_i, min_f, max_f) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [D_BATCHES - D_INSERT] =
+        "SELECT b.seq, b.first_row, b.nrows, b.version, b.token, b.created_ns, c.position, "
+        "c.file, c.bytes_file, c.bytes, c.checksum, c.min_i, c.max_i, c.min_f, c.max_f FROM "
+        "batch b JOIN batch_column c ON c.batch_id = b.id WHERE b.dataset_id = ?1 AND "
+        "b.version <= ?2 ORDER BY b.seq, c.position",
+    [D_VERSIONS - D_INSERT] = "SELECT version, created_ns, batches, rows, total_rows, expired "
+                              "FROM dataset_version WHERE dataset_id = ?1 ORDER BY version",
+    [D_VERSION_GET - D_INSERT] = "SELECT version, created_ns, batches, rows, total_rows, expired "
+                                 "FROM dataset_version WHERE dataset_id = ?1 AND version = ?2",
+    [D_EXPIRE - D_INSERT] = "UPDATE dataset_version SET expired = 1 WHERE dataset_id = ?1 AND "
+                            "version < ?2",
+    [D_SNAP_INSERT - D_INSERT] = "INSERT INTO snapshot (dataset_id, version, created_ns) "
+                                 "VALUES (?1, ?2, ?3)",
+    [D_SNAP_DEL - D_INSERT] = "DELETE FROM snapshot WHERE id = ?1",
+    [D_SNAP_LIST - D_INSERT] = "SELECT id, dataset_id, version FROM snapshot ORDER BY id",
+    [D_TRASH_LIST - D_INSERT] = "SELECT id, path, dataset_id, created_ns FROM trash ORDER BY id",
+    [D_TRASH_DEL - D_INSERT] = "DELETE FROM trash WHERE id = ?1",
+    [D_REGION_IDS - D_INSERT] = "SELECT d.id, 'data/' || r.dir || '/' || d.dir FROM dataset d "
+                                "JOIN region r ON r.id = d.region_id WHERE d.region_id = ?1",
+};
+
+static int prep(st_err *err, st_catalog *cat, int q, sqlite3_stmt **out)
+{
+    return st_cat_prepare(err, cat, q, sql[q - D_INSERT], out);
+}
+
+static void read_dataset(sqlite3_stmt *s, st_cat_dataset *d)
+{
+    d->id = sqlite3_column_int64(s, 0);
+    d->region_id = sqlite3_column_int64(s, 1);
+    st_cat_text(d->region, sizeof d->region, s, 2);
+    st_cat_text(d->region_dir, sizeof d->region_dir, s, 3);
+    st_cat_text(d->name, sizeof d->name, s, 4);
+    st_cat_text(d->dir, sizeof d->dir, s, 5);
+    d->version = sqlite3_column_int64(s, 6);
+    d->next_row = sqlite3_column_int64(s, 7);
+    d->created_ns = sqlite3_column_int64(s, 8);
+}
+
+/* Run statement Q bound to one integer, expecting no rows. */
+static int exec_id(st_err *err, st_catalog *cat, int q, int64_t id, const char *doing)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prep(err, cat, q, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, id);
+    return st_cat_step_done(err, cat, s, doing);
+}
+
+int st_cat_dataset_insert(st_err *err, st_catalog *cat, st_cat_dataset *d,
+                          const st_cat_column *cols, int ncols)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = st_cat_begin(err, cat);
+    if (rc < 0) return rc;
+    ST_TRY(rc = prep(err, cat, D_INSERT, &s));
+    sqlite3_bind_int64(s, 1, d->region_id);
+    sqlite3_bind_text(s, 2, d->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, d->dir, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, d->created_ns);
+    rc = st_cat_step_done(err, cat, s, "insert a dataset");
+    if (rc == STRATA_EEXIST)
+        rc = st_error(err, rc, "dataset '%s/%s' already exists", d->region, d->name);
+    if (rc < 0) goto done;
+    d->id = sqlite3_last_insert_rowid(cat->db);
+    d->version = d->next_row = 0;
+    for (int i = 0; i < ncols; i++) {
+        ST_TRY(rc = prep(err, cat, D_COL_INSERT, &s));
+        sqlite3_bind_int64(s, 1, d->id);
+        sqlite3_bind_int(s, 2, i);
+        sqlite3_bind_text(s, 3, cols[i].name, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 4, cols[i].dtype);
+        rc = st_cat_step_done(err, cat, s, "insert a column");
+        if (rc == STRATA_EEXIST)
+            rc = st_error(err, STRATA_EINVAL, "dataset '%s/%s': column '%s' is named twice",
+                          d->region, d->name, cols[i].name);
+        if (rc < 0) goto done;
+    }
+    return st_cat_commit(err, cat);
+done:
+    st_cat_rollback(cat);
+    return rc;
+}
+
+int st_cat_dataset_get(st_err *err, st_catalog *cat, const char *region, const char *name,
+                       st_cat_dataset *d, st_cat_column *cols, int *ncols)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prep(err, cat, D_GET, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_text(s, 1, region, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        read_dataset(s, d);
+        rc = STRATA_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = STRATA_ENOTFOUND;
+    } else {
+        rc = st_cat_db_error(err, cat, rc, "look up a dataset");
+    }
+    st_cat_done(s);
+    if (rc == STRATA_ENOTFOUND) {
+        st_cat_region r;
+        if (st_cat_region_get(err, cat, region, &r) == STRATA_OK)
+            st_error(err, rc, "dataset '%s/%s' not found", region, name);
+        return rc;
+    }
+    if (rc < 0 || cols == NULL) return rc;
+    if ((rc = prep(err, cat, D_COLS, &s)) < 0) return rc;
+    sqlite3_bind_int64(s, 1, d->id);
+    int n = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < ST_CAT_MAX_COLUMNS) {
+        st_cat_text(cols[n].name, sizeof cols[n].name, s, 0);
+        cols[n].dtype = sqlite3_column_int(s, 1);
+        n++;
+    }
+    int code = rc == SQLITE_DONE || rc == SQLITE_ROW
+                   ? STRATA_OK
+                   : st_cat_db_error(err, cat, rc, "read columns");
+    st_cat_done(s);
+    *ncols = n;
+    return code;
+}
+
+int st_cat_dataset_list(st_err *err, st_catalog *cat, int64_t region_id,
+                        int (*fn)(void *, const st_cat_dataset *), void *ctx)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prep(err, cat, D_LIST, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, region_id);
+    size_t n = 0, cap = 0;
+    st_cat_dataset *rows = NULL;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            st_cat_dataset *g = realloc(rows, cap * sizeof *rows);
+            if (g == NULL) {
+                st_cat_done(s);
+                free(rows);
+                return st_error(err, STRATA_ENOMEM, "out of memory listing datasets");
+            }
+            rows = g;
+        }
+        read_dataset(s, &rows[n++]);
+    }
+    st_cat_done(s);
+    int stop = rc == SQLITE_DONE ? 0 : st_cat_db_error(err, cat, rc, "list datasets");
+    for (size_t i = 0; i < n && stop == 0; i++) stop = fn(ctx, &rows[i]);
+    free(rows);
+    return stop;
+}
+
+/* Trash the directory and delete every row of dataset ID (inside the caller's transaction). */
+static int retire(st_err *err, st_catalog *cat, int64_t id, const char *path)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prep(err, cat, D_TRASH_INSERT, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_text(s, 1, path, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, id);
+    sqlite3_bind_int64(s, 3, st_now_ns());
+    if ((rc = st_cat_step_done(err, cat, s, "trash a dataset")) < 0) return rc;
+    static const int order[] = {D_DEL_BCOLS, D_DEL_BATCHES, D_DEL_VERSIONS, D_DEL_COLS, D_DEL};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+        if ((rc = exec_id(err, cat, order[i], id, "drop a dataset")) < 0) return rc;
+    return STRATA_OK;
+}
+
+int st_cat_dataset_drop(st_err *err, st_catalog *cat, int64_t id, const char *path)
+{
+    int rc = st_cat_begin(err, cat);
+    if (rc < 0) return rc;
+    rc = retire(err, cat, id, path);
+    if (rc < 0) {
+        st_cat_rollback(cat);
+        return rc;
+    }
+    return st_cat_commit(err, cat);
+}
+
+int st_cat_dataset_retire_region(st_err *err, st_catalog *cat, int64_t region_id)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prep(err, cat, D_REGION_IDS, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, region_id);
+    struct {
+        int64_t id;
+        char path[2 * ST_CAT_FILE + 8];
+    } *v = NULL;
+    size_t n = 0, cap = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 8;
+            void *g = realloc(v, cap * sizeof *v);
+            if (g == NULL) {
+                st_cat_done(s);
+                free(v);
+                return st_error(err, STRATA_ENOMEM, "out of memory deleting a region");
+            }
+            v = g;
+        }
+        v[n].id = sqlite3_column_int64(s, 0);
+        st_cat_text(v[n].path, sizeof v[n].path, s, 1);
+        n++;
+    }
+    st_cat_done(s);
+    rc = rc == SQLITE_DONE ? STRATA_OK : st_cat_db_error(err, cat, rc, "list datasets");
+    for (size_t i = 0; i < n && rc == STRATA_OK; i++) rc = retire(err, cat, v[i].id, v[i].path);
+    free(v);
+    return rc;
+}
+
+static void bind_stat(sqlite3_stmt *s, int col, int has, int is_float, int64_t i, double f)
+{
+    if (!has)
+        sqlite3_bind_null(s, col);
+    else if (is_float)
+        sqlite3_bind_double(s, col, f);
+    else
+        sqlite3_bind_int64(s, col, i);
+}
+
+int st_cat_publish(st_err *err, st_catalog *cat, int64_t id, int64_t expected_version, int ncols,
+                   st_cat_batch *batches, const st_cat_bcol *cols, int nb, int64_t *new_version)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = st_cat_begin(err, cat);
+    if (rc < 0) return rc;
+    ST_TRY(rc = prep(err, cat, D_STATE, &s));
+    sqlite3_bind_int64(s, 1, id);
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        rc = rc == SQLITE_DONE ? st_error(err, STRATA_ENOTFOUND, "the dataset was dropped")
+                               : st_cat_db_error(err, cat, rc, "read the dataset state");
+        st_cat_done(s);
+        goto done;
+    }
+    int64_t version = sqlite3_column_int64(s, 0), next_row = sqlite3_column_int64(s, 1);
+    int64_t seq = sqlite3_column_int64(s, 2);
+    st_cat_done(s);
+    if (version != expected_version) {
+        rc = st_error(err, STRATA_ECONFLICT,
+                      "the dataset moved from version %lld to %lld while the batches were "
+                      "written",
+                      (long long)expected_version, (long long)version);
+        goto done;
+    }
+    int64_t v = version + 1, rows = 0, now = st_now_ns();
+    for (int b = 0; b < nb; b++) {
+        batches[b].seq = seq + b;
+        batches[b].first_row = next_row + rows;
+        batches[b].version = v;
+        rows += batches[b].nrows;
+        ST_TRY(rc = prep(err, cat, D_BATCH_INSERT, &s));
+        sqlite3_bind_int64(s, 1, id);
+        sqlite3_bind_int64(s, 2, batches[b].seq);
+        sqlite3_bind_int64(s, 3, batches[b].first_row);
+        sqlite3_bind_int64(s, 4, batches[b].nrows);
+        sqlite3_bind_int64(s, 5, v);
+        sqlite3_bind_text(s, 6, batches[b].token, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 7, batches[b].created_ns);
+        ST_TRY(rc = st_cat_step_done(err, cat, s, "insert a batch"));
+        int64_t batch_id = sqlite3_last_insert_rowid(cat->db);
+        for (int c = 0; c < ncols; c++) {
+            const st_cat_bcol *bc = &cols[(size_t)b * (size_t)ncols + (size_t)c];
+            ST_TRY(rc = prep(err, cat, D_BCOL_INSERT, &s));
+            sqlite3_bind_int64(s, 1, batch_id);
+            sqlite3_bind_int(s, 2, c);
+            sqlite3_bind_text(s, 3, bc->file, -1, SQLITE_STATIC);
+            if (bc->bytes_file[0])
+                sqlite3_bind_text(s, 4, bc->bytes_file, -1, SQLITE_STATIC);
+            else
+                sqlite3_bind_null(s, 4);
+            sqlite3_bind_int64(s, 5, (int64_t)bc->bytes);
+            sqlite3_bind_int64(s, 6, (int64_t)bc->checksum);
+            int is_float = bc->has_minmax == 2;
+            bind_stat(s, 7, bc->has_minmax == 1, 0, bc->min_i, 0);
+            bind_stat(s, 8, bc->has_minmax == 1, 0, bc->max_i, 0);
+            bind_stat(s, 9, is_float, 1, 0, bc->min_f);
+            bind_stat(s, 10, is_float, 1, 0, bc->max_f);
+            ST_TRY(rc = st_cat_step_done(err, cat, s, "insert a batch column"));
+        }
+    }
+    ST_TRY(rc = prep(err, cat, D_VERSION_INSERT, &s));
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, v);
+    sqlite3_bind_int64(s, 3, now);
+    sqlite3_bind_int64(s, 4, nb);
+    sqlite3_bind_int64(s, 5, rows);
+    sqlite3_bind_int64(s, 6, next_row + rows);
+    ST_TRY(rc = st_cat_step_done(err, cat, s, "insert a version"));
+    ST_TRY(rc = prep(err, cat, D_BUMP, &s));
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, v);
+    sqlite3_bind_int64(s, 3, next_row + rows);
+    ST_TRY(rc = st_cat_step_done(err, cat, s, "bump the version"));
+    ST_TRY(rc = st_cat_commit(err, cat));
+    *new_version = v;
+    return STRATA_OK;
+done:
+    st_cat_rollback(cat);
+    return rc;
+}
+
+int st_cat_batches(st_err *err, st_catalog *cat, int64_t id, int64_t version, int ncols,
+                   int (*fn)(void *, const st_cat_batch *, const st_cat_bcol *), void *ctx)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prep(err, cat, D_BATCHES, &s);
+    if (rc < 0) return rc;
+    st_cat_bcol *cols = calloc((size_t)(ncols > 0 ? ncols : 1), sizeof *cols);
+    if (cols == NULL) return st_error(err, STRATA_ENOMEM, "out of memory reading batches");
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, version);
+    /* Rows come batch by batch, columns in order. The statement stays open across callbacks:
+     * callbacks must not use the catalog. */
+    st_cat_batch b;
+    int stop = 0, have = 0;
+    while (stop == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        int64_t seq = sqlite3_column_int64(s, 0);
+        int pos = sqlite3_column_int(s, 6);
+        if (have && seq != b.seq) {
+            stop = fn(ctx, &b, cols);
+            have = 0;
+            if (stop) break;
+        }
+        if (!have) {
+            b.seq = seq;
+            b.first_row = sqlite3_column_int64(s, 1);
+            b.nrows = sqlite3_column_int64(s, 2);
+            b.version = sqlite3_column_int64(s, 3);
+            st_cat_text(b.token, sizeof b.token, s, 4);
+            b.created_ns = sqlite3_column_int64(s, 5);
+            memset(cols, 0, (size_t)ncols * sizeof *cols);
+            have = 1;
+        }
+        if (pos < 0 || pos >= ncols) continue;
+        st_cat_bcol *c = &cols[pos];
+        st_cat_text(c->file, sizeof c->file, s, 7);
+        st_cat_text(c->bytes_file, sizeof c->bytes_file, s, 8);
+        c->bytes = (uint64_t)sqlite3_column_int64(s, 9);
+        c->checksum = (uint64_t)sqlite3_column_int64(s, 10);
+        if (sqlite3_column_type(s, 11) != SQLITE_NULL) {
+            c->has_minmax = 1;
+            c->min_i = sqlite3_column_int64(s, 11);
+            c->max_i = sqlite3_column_int64(s, 12);
+        } else if (sqlite3_column_type(s, 13) != SQLITE_NULL) {
+            c->has_minmax = 2;
+            c->min_f = sqlite3_column_double(s, 13);
+            c->max_f = sqlite3_column_double(s, 14);
+        }
+    }
+    if (stop == 0 && rc != SQLITE_DONE) stop = st_cat_db_error(err, cat, rc, "read batches");
+    if (stop == 0 && have) stop = fn(ctx, &b, cols);
+    st_cat_done(s);
+    free(cols);
+    return stop;
+}
+
+static void read_version(sqlite3_stmt *s, st_cat_dsversion *v)
+{
+    v->version = sqlite3_column_int64(s, 0);
+    v->created_ns = sqlite3_column_int64(s, 1);
+    v->batches = sqlite3_column_int64(s, 2);
+    v->rows = sqlite3_column_int64(s, 3);
+    v->total_rows = sqlite3_column_int64(s, 4);
+    v->expired = sqlite3_column_int(s, 5);
+}
+
+int st_cat_versions(st_err *err, st_catalog *cat, int64_t id,
+                    int (*fn)(void *, const st_cat_dsversion *), void *ctx)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prep(err, cat, D_VERSIONS, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, id);
+    int stop = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        st_cat_dsversion v;
+        read_version(s, &v);
+        if ((stop = fn(ctx, &v)) != 0) break;
+    }
+    if (stop == 0 && rc != SQLITE_DONE) stop = st_cat_db_error(err, cat, rc, "read versions");
+    st_cat_done(s);
+    return stop;
+}
+
+int st_cat_version_get(st_err *err, st_catalog *cat, int64_t id, int64_t version,
+                       st_cat_dsversion *out)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prep(err, cat, D_VERSION_GET, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, version);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        read_version(s, out);
+        rc = STRATA_OK;
+    } else {
+        rc = rc == SQLITE_DONE ? STRATA_ENOTFOUND : st_cat_db_error(err, cat, rc, "read a version");
+    }
+    st_cat_done(s);
+    return rc;
+}
+
+int st_cat_versions_expire(st_err *err, st_catalog *cat, int64_t id, int64_t keep_from)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prep(err, cat, D_EXPIRE, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, keep_from);
+    return st_cat_step_done(err, cat, s, "expire versions");
+}
+
+int st_cat_snapshot_insert(st_err *err, st_catalog *cat, int64_t dataset_id, int64_t version,
+                           int64_t *snap_id)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prep(err, cat, D_SNAP_INSERT, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, dataset_id);
+    sqlite3_bind_int64(s, 2, version);
+    sqlite3_bind_int64(s, 3, st_now_ns());
+    rc = st_cat_step_done(err, cat, s, "register a snapshot");
+    if (rc == STRATA_OK) *snap_id = sqlite3_last_insert_rowid(cat->db);
+    return rc;
+}
+
+int st_cat_snapshot_delete(st_err *err, st_catalog *cat, int64_t snap_id)
+{
+    return exec_id(err, cat, D_SNAP_DEL, snap_id, "unregister a snapshot");
+}
+
+int st_cat_snapshot_list(st_err *err, st_catalog *cat, int (*fn)(void *, int64_t, int64_t, int64_t),
+                         void *ctx)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prep(err, cat, D_SNAP_LIST, &s);
+    if (rc < 0) return rc;
+    size_t n = 0, cap = 0;
+    int64_t *v = NULL;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n + 3 > cap) {
+            cap = cap ? 2 * cap : 48;
+            int64_t *g = realloc(v, cap * sizeof *v);
+            if (g == NULL) {
+                st_cat_done(s);
+                free(v);
+                return st_error(err, STRATA_ENOMEM, "out of memory listing snapshots");
+            }
+            v = g;
+        }
+        for (int i = 0; i < 3; i++) v[n++] = sqlite3_column_int64(s, i);
+    }
+    st_cat_done(s);
+    int stop = rc == SQLITE_DONE ? 0 : st_cat_db_error(err, cat, rc, "list snapshots");
+    for (size_t i = 0; i + 2 < n && stop == 0; i += 3) stop = fn(ctx, v[i], v[i + 1], v[i + 2]);
+    free(v);
+    return stop;
+}
+
+int st_cat_trash_list(st_err *err, st_catalog *cat,
+                      int (*fn)(void *, int64_t, const char *, int64_t, int64_t), void *ctx)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prep(err, cat, D_TRASH_LIST, &s);
+    if (rc < 0) return rc;
+    struct item {
+        int64_t id, ds, created;
+        char path[ST_PATH_MAX];
+    } *v = NULL;
+    size_t n = 0, cap = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 8;
+            struct item *g = realloc(v, cap * sizeof *v);
+            if (g == NULL) {
+                st_cat_done(s);
+                free(v);
+                return st_error(err, STRATA_ENOMEM, "out of memory listing the trash");
+            }
+            v = g;
+        }
+        v[n].id = sqlite3_column_int64(s, 0);
+        st_cat_text(v[n].path, sizeof v[n].path, s, 1);
+        v[n].ds = sqlite3_column_int64(s, 2);
+        v[n].created = sqlite3_column_int64(s, 3);
+        n++;
+    }
+    st_cat_done(s);
+    int stop = rc == SQLITE_DONE ? 0 : st_cat_db_error(err, cat, rc, "list the trash");
+    for (size_t i = 0; i < n && stop == 0; i++)
+        stop = fn(ctx, v[i].id, v[i].path, v[i].ds, v[i].created);
+    free(v);
+    return stop;
+}
+
+int st_cat_trash_delete(st_err *err, st_catalog *cat, int64_t id)
+{
+    return exec_id(err, cat, D_TRASH_DEL, id, "empty the trash");
+}

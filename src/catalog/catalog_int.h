@@ -1,0 +1,45 @@
+/*
+ * catalog_int.h -- what the files of src/catalog share: the connection and statement helpers.
+ * Nothing outside src/catalog includes this file.
+ */
+#ifndef STRATA_CATALOG_INT_H
+#define STRATA_CATALOG_INT_H
+
+#include <sqlite3.h>
+
+#include "catalog/catalog.h"
+
+/* Statement cache slots: catalog_sqlite.c uses [0, 32), catalog_dataset.c [32, 96). */
+#define ST_CAT_SLOTS         96
+#define ST_CAT_DATASET_SLOTS 32
+
+struct st_catalog {
+    sqlite3 *db;
+    char *path;
+    int busy_ms;
+    sqlite3_stmt *stmt[ST_CAT_SLOTS];
+};
+
+/* Map an SQLite result code to a Strata status and record a message naming DOING. */
+int st_cat_db_error(st_err *err, st_catalog *cat, int rc, const char *doing);
+
+/* The cached statement of SLOT, prepared from SQL on first use. */
+int st_cat_prepare(st_err *err, st_catalog *cat, int slot, const char *sql, sqlite3_stmt **out);
+
+/* Reset a cached statement so it can be used again and holds no read lock. */
+void st_cat_done(sqlite3_stmt *s);
+
+/* Step a statement that returns no rows, then reset it. */
+int st_cat_step_done(st_err *err, st_catalog *cat, sqlite3_stmt *s, const char *doing);
+
+/* Run static SQL (DDL, transaction control). */
+int st_cat_exec(st_err *err, st_catalog *cat, const char *sql, const char *doing);
+
+/* Copy text column COL of the current row into DST ("" for NULL). */
+void st_cat_text(char *dst, size_t cap, sqlite3_stmt *s, int col);
+
+/* Retire every dataset of region REGION_ID: their directories go to the trash, their rows are
+ * deleted. Part of the caller's transaction. */
+int st_cat_dataset_retire_region(st_err *err, st_catalog *cat, int64_t region_id);
+
+#endif /* STRATA_CATALOG_INT_H */
