@@ -411,6 +411,203 @@ STRATA_API int strata_backup_list(strata_pool *pool, strata_name_fn fn, void *ct
 /* Delete BACKUP. STRATA_ENOTFOUND if there is no such backup. */
 STRATA_API int strata_backup_delete(strata_pool *pool, const char *backup);
 
+/* ---------------------------------------------------------------------------------------------
+ * Datasets: named, typed columns made of immutable batches
+ *
+ * A dataset in a region has a schema (named, typed columns) and is a sequence of batches; each
+ * batch holds, for every column, the same number of rows (zero allowed). Rows get global ids at
+ * publish, strictly increasing across batches. Every publish is a new version; readers read
+ * snapshots (a version), which stay immutable while open whatever writers do. On disk every
+ * column of every batch is an NPY file (see docs/format.md).
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct strata_dataset strata_dataset;
+typedef struct strata_batch strata_batch;
+typedef struct strata_snapshot strata_snapshot;
+
+/* Most columns a dataset may have. */
+#define STRATA_MAX_COLUMNS 4096
+
+/* A column of a schema. */
+typedef struct strata_column {
+    const char *name; /* a valid name (see the conventions above) */
+    strata_dtype dtype;
+} strata_column;
+
+/* What strata_dataset_info() and strata_snapshot_info() report. Pointers are owned by the handle
+ * and valid until it is closed. */
+typedef struct strata_dataset_desc {
+    const char *region;
+    const char *name;
+    int ncols;
+    const strata_column *columns;
+    int64_t version;   /* the number of publishes; 0 for a new dataset */
+    uint64_t nbatches; /* batches visible at this version */
+    uint64_t nrows;    /* rows visible at this version */
+    uint64_t bytes;    /* bytes of column data at this version */
+    int64_t created_ns;
+} strata_dataset_desc;
+
+/* Create dataset NAME in REGION (which must exist) with the NCOLS columns of COLS. Column names
+ * must be valid and distinct. STRATA_EEXIST if the name is taken (by a dataset). */
+STRATA_API int strata_dataset_create(strata_pool *pool, const char *region, const char *name,
+                                     const strata_column *cols, int ncols);
+
+/* Open dataset NAME of REGION for writing batches and for its info. STRATA_ENOTFOUND if there is
+ * none. *out: strata_dataset_close(). */
+STRATA_API int strata_dataset_open(strata_pool *pool, const char *region, const char *name,
+                                   strata_dataset **out);
+
+/* Close DS: batches committed but not published are discarded (their files removed) and the
+ * writer lock, if held, is released. NULL is a no-op. */
+STRATA_API void strata_dataset_close(strata_dataset *ds);
+
+/* The dataset's schema and its latest published state (read afresh from the catalog). */
+STRATA_API int strata_dataset_info(strata_dataset *ds, strata_dataset_desc *out);
+
+/* Drop dataset NAME of REGION. Its files are removed by strata_gc() once no open snapshot reads
+ * them. */
+STRATA_API int strata_dataset_drop(strata_pool *pool, const char *region, const char *name);
+
+/* Call FN for every dataset of REGION, in name order. */
+STRATA_API int strata_dataset_list(strata_pool *pool, const char *region, strata_name_fn fn,
+                                   void *ctx);
+
+/* How long strata_batch_begin() waits for another writer of the dataset before it fails with
+ * STRATA_ELOCKED. Default 10000 ms; negative waits forever. */
+STRATA_API int strata_dataset_set_lock_timeout(strata_dataset *ds, int ms);
+
+/* Start a batch of DS. The first batch begun takes the dataset's writer lock (one writer per
+ * dataset across processes; others wait, then fail with STRATA_ELOCKED) until strata_publish()
+ * or strata_dataset_close(). *out: strata_batch_commit() or strata_batch_abort(). */
+STRATA_API int strata_batch_begin(strata_dataset *ds, strata_batch **out);
+
+/* Append N values of column COL (its index in the schema) to batch B; VALUES holds elements of
+ * the column's dtype. Columns may be appended in any order and in pieces; at commit every column
+ * must have the same number of rows. */
+STRATA_API int strata_batch_append(strata_batch *b, int col, const void *values, uint64_t n);
+
+/* Append N strings to string column COL: string i is BYTES[OFFSETS[i] - OFFSETS[0] ..
+ * OFFSETS[i+1] - OFFSETS[0]) (OFFSETS has N+1 non-decreasing entries). */
+STRATA_API int strata_batch_append_str(strata_batch *b, int col, const int64_t *offsets,
+                                       const char *bytes, uint64_t n);
+
+/* The index of column NAME in B's schema, or STRATA_ENOTFOUND. */
+STRATA_API int strata_batch_column(strata_batch *b, const char *name, int *col);
+
+/* Finish B: every column file is completed and made durable (fsync of each file and the
+ * directory). The batch is not visible until strata_publish(). B is released, also on failure. */
+STRATA_API int strata_batch_commit(strata_batch *b);
+
+/* Discard B and its files. NULL is a no-op. */
+STRATA_API void strata_batch_abort(strata_batch *b);
+
+/* Make every batch committed on DS since the last publish visible, atomically, as one new
+ * version (*version, may be NULL); then release the writer lock. With nothing committed it only
+ * releases the lock. STRATA_ECONFLICT if the dataset changed underneath (it cannot while the lock
+ * is held; this is a second line of defence). */
+STRATA_API int strata_publish(strata_dataset *ds, int64_t *version);
+
+/* One entry of a dataset's log. */
+typedef struct strata_version_info {
+    int64_t version;
+    int64_t created_ns;
+    uint64_t batches_added, rows_added, total_rows;
+    int expired; /* dropped by strata_gc(): no longer readable as of this version */
+} strata_version_info;
+
+typedef int (*strata_version_fn)(void *ctx, const strata_version_info *v);
+
+/* Call FN for every version of dataset NAME, oldest first. */
+STRATA_API int strata_dataset_log(strata_pool *pool, const char *region, const char *name,
+                                  strata_version_fn fn, void *ctx);
+
+/* ---------------------------------------------------------------------------------------------
+ * Snapshots: consistent, immutable views of a dataset at one version
+ * ------------------------------------------------------------------------------------------- */
+
+/* Open a snapshot of dataset NAME at version AS_OF (0 or negative: the latest). STRATA_ENOTFOUND
+ * if that version never existed or was expired by strata_gc(). The snapshot is registered in the
+ * catalog so that strata_gc() keeps its files; the registration ends when it is closed or its
+ * process dies. *out: strata_snapshot_close(). */
+STRATA_API int strata_snapshot_open(strata_pool *pool, const char *region, const char *name,
+                                    int64_t as_of, strata_snapshot **out);
+
+/* Close S; pointers it returned become invalid. NULL is a no-op. */
+STRATA_API void strata_snapshot_close(strata_snapshot *s);
+
+/* The schema and the state at the snapshot's version. */
+STRATA_API int strata_snapshot_info(strata_snapshot *s, strata_dataset_desc *out);
+
+/* The index of column NAME, or STRATA_ENOTFOUND. */
+STRATA_API int strata_snapshot_column(strata_snapshot *s, const char *name, int *col);
+
+/* One batch of a snapshot, and the statistics of one of its columns. */
+typedef struct strata_batch_info {
+    uint64_t seq;       /* position in the dataset: 0, 1, 2 ... */
+    uint64_t first_row; /* global id of its first row */
+    uint64_t nrows;
+    int64_t version; /* the publish that added it */
+} strata_batch_info;
+
+typedef struct strata_column_stats {
+    uint64_t bytes;
+    uint64_t checksum;    /* xxHash64 of the data (strings: offsets, then bytes) */
+    int has_minmax;       /* numeric columns with at least one value */
+    double min, max;      /* as doubles */
+    int64_t min_i, max_i; /* exact, for integer and bool columns (u64: the bit pattern) */
+} strata_column_stats;
+
+STRATA_API int strata_snapshot_batch(strata_snapshot *s, uint64_t batch, strata_batch_info *out);
+STRATA_API int strata_snapshot_stats(strata_snapshot *s, uint64_t batch, int col,
+                                     strata_column_stats *out);
+
+/* Zero-copy access to column COL of batch BATCH: *data points to its nrows elements (for
+ * strings, use strata_snapshot_map_str). Valid until the snapshot is closed. */
+STRATA_API int strata_snapshot_map(strata_snapshot *s, uint64_t batch, int col, const void **data);
+STRATA_API int strata_snapshot_map_str(strata_snapshot *s, uint64_t batch, int col,
+                                       const int64_t **offsets, const char **bytes);
+
+/* Copy rows [ROW, ROW+COUNT) of column COL (row positions in the snapshot, 0-based) into DST,
+ * across batches. Not for string columns (STRATA_ETYPE). */
+STRATA_API int strata_snapshot_read(strata_snapshot *s, int col, uint64_t row, uint64_t count,
+                                    void *dst);
+
+/* ---------------------------------------------------------------------------------------------
+ * Check and garbage collection
+ * ------------------------------------------------------------------------------------------- */
+
+/* Called once per problem found: WHAT names the item ("taxi/trips batch 3 column 'fare'"), PATH
+ * its file, PROBLEM what is wrong. ORPHAN is set for files that no catalog row names (harmless;
+ * strata_gc removes them). */
+typedef int (*strata_problem_fn)(void *ctx, const char *what, const char *path, const char *problem,
+                                 int orphan);
+
+/* Verify every published batch file of REGION/NAME (REGION NULL: the whole pool; NAME NULL: the
+ * whole region): it exists, parses as NPY, has the recorded size and checksum. Orphans are
+ * reported too. *damaged counts damage (not orphans). Returns STRATA_ECORRUPT when anything is
+ * damaged, else STRATA_OK. */
+STRATA_API int strata_check(strata_pool *pool, const char *region, const char *name,
+                            strata_problem_fn fn, void *ctx, uint64_t *damaged);
+
+typedef struct strata_gc_opts {
+    int64_t grace_s;       /* orphans younger than this are left alone (a writer may be busy);
+                            * default (0) means 3600 s; negative means no grace */
+    int64_t keep_versions; /* keep this many most recent versions of each dataset readable
+                            * as-of; 0 keeps all */
+    int dry_run;           /* report, remove nothing */
+} strata_gc_opts;
+
+typedef struct strata_gc_stats {
+    uint64_t orphans_removed, datasets_removed, versions_expired, snapshots_released;
+    uint64_t bytes_freed;
+} strata_gc_stats;
+
+/* Remove orphan files older than the grace period, the files of dropped datasets that no live
+ * snapshot reads, and registrations of snapshots whose process died; expire old versions. OPTS
+ * may be NULL (defaults); STATS may be NULL. */
+STRATA_API int strata_gc(strata_pool *pool, const strata_gc_opts *opts, strata_gc_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif

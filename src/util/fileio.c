@@ -5,6 +5,7 @@
 #include "util/fileio.h"
 
 #include <dirent.h>
+#include <ftw.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -174,4 +175,71 @@ void st_wfile_abort(st_wfile *w)
     w->fd = -1;
     if (w->tmp[0] != '\0') unlink(w->tmp);
     w->tmp[0] = '\0';
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int ofd(int fd, int cmd, short type, uint64_t start, uint64_t len)
+{
+    struct flock fl = {
+        .l_type = type, .l_whence = SEEK_SET, .l_start = (off_t)start, .l_len = (off_t)len};
+    return fcntl(fd, cmd, &fl);
+}
+
+int st_lock_fd(st_err *err, int fd, int exclusive, uint64_t start, uint64_t len, int timeout_ms,
+               const char *what)
+{
+    short type = exclusive ? F_WRLCK : F_RDLCK;
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : mono_ms() + timeout_ms;
+    long sleep_us = 200;
+    for (;;) {
+        if (ofd(fd, F_OFD_SETLK, type, start, len) == 0) return STRATA_OK;
+        if (errno != EAGAIN && errno != EACCES && errno != EINTR)
+            return st_error_errno(err, errno, "cannot lock %s", what);
+        int64_t now = mono_ms();
+        if (now >= deadline)
+            return st_error(err, STRATA_ELOCKED, "%s is locked by another holder (waited %d ms)",
+                            what, timeout_ms < 0 ? 0 : timeout_ms);
+        long left_us = (long)((deadline - now) * 1000);
+        struct timespec ts = {0, (sleep_us < left_us ? sleep_us : left_us) * 1000};
+        nanosleep(&ts, NULL);
+        if (sleep_us < 20000) sleep_us *= 2;
+    }
+}
+
+int st_unlock_fd(st_err *err, int fd, uint64_t start, uint64_t len, const char *what)
+{
+    if (ofd(fd, F_OFD_SETLK, F_UNLCK, start, len) != 0)
+        return st_error_errno(err, errno, "cannot unlock %s", what);
+    return STRATA_OK;
+}
+
+int st_lock_probe(st_err *err, int fd, uint64_t start, uint64_t len, const char *what)
+{
+    struct flock fl = {
+        .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = (off_t)start, .l_len = (off_t)len};
+    if (fcntl(fd, F_OFD_GETLK, &fl) != 0)
+        return st_error_errno(err, errno, "cannot test the lock of %s", what);
+    if (fl.l_type != F_UNLCK) return st_error(err, STRATA_ELOCKED, "%s is locked", what);
+    return STRATA_OK;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path) != 0 && errno != ENOENT ? -1 : 0;
+}
+
+int st_rm_tree(st_err *err, const char *path)
+{
+    if (nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
+        return st_error_errno(err, errno, "cannot remove '%s'", path);
+    return STRATA_OK;
 }

@@ -45,6 +45,23 @@ int st_unlink(st_err *err, const char *path);
 /* Remove directory DIR and the plain files directly in it (no recursion). */
 int st_rmdir_files(st_err *err, const char *dir);
 
+/* Take an OFD lock (fcntl F_OFD_SETLK) on bytes [START, START+LEN) of FD (LEN 0: to the end),
+ * shared or exclusive, waiting at most TIMEOUT_MS (0: try once; negative: forever) with growing
+ * sleeps. STRATA_ELOCKED on timeout, with a message naming WHAT. OFD locks belong to the open
+ * file description: released when it is closed or its process dies. */
+int st_lock_fd(st_err *err, int fd, int exclusive, uint64_t start, uint64_t len, int timeout_ms,
+               const char *what);
+
+/* Release an OFD lock taken with st_lock_fd(). */
+int st_unlock_fd(st_err *err, int fd, uint64_t start, uint64_t len, const char *what);
+
+/* STRATA_ELOCKED if another open file description holds a lock conflicting with an exclusive
+ * one on bytes [START, START+LEN) of FD. */
+int st_lock_probe(st_err *err, int fd, uint64_t start, uint64_t len, const char *what);
+
+/* Remove PATH and everything below it; a missing PATH is fine. */
+int st_rm_tree(st_err *err, const char *path);
+
 /* A file written in pieces and then published durably. st_wfile_open() creates
  * DIR/.tmp-TOKEN; st_wfile_publish() fsyncs it and renames it to DIR/NAME (the caller fsyncs DIR
  * once for all the files it publishes); st_wfile_abort() removes the temporary file. */

@@ -16,7 +16,8 @@
 
 static const char npy_magic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
 
-size_t st_npy_header(char out[ST_NPY_HEADER_MAX], const char *descr, uint64_t n)
+static size_t npy_header(char out[ST_NPY_HEADER_MAX], const char *descr, uint64_t n,
+                         size_t min_total)
 {
     char dict[160];
     int dl =
@@ -24,6 +25,7 @@ size_t st_npy_header(char out[ST_NPY_HEADER_MAX], const char *descr, uint64_t n)
                  descr, (unsigned long long)n);
     size_t total = 10 + (size_t)dl + 1; /* preamble, dict, '\n' */
     total = (total + ST_NPY_ALIGN - 1) / ST_NPY_ALIGN * ST_NPY_ALIGN;
+    if (total < min_total) total = min_total;
     size_t hlen = total - 10;
     memcpy(out, npy_magic, 6);
     out[6] = 1; /* version 1.0 */
@@ -34,6 +36,16 @@ size_t st_npy_header(char out[ST_NPY_HEADER_MAX], const char *descr, uint64_t n)
     memset(out + 10 + dl, ' ', hlen - (size_t)dl - 1);
     out[total - 1] = '\n';
     return total;
+}
+
+size_t st_npy_header(char out[ST_NPY_HEADER_MAX], const char *descr, uint64_t n)
+{
+    return npy_header(out, descr, n, 0);
+}
+
+size_t st_npy_header_fixed(char out[ST_NPY_HEADER_MAX], const char *descr, uint64_t n)
+{
+    return npy_header(out, descr, n, ST_NPY_FIXED_HEADER);
 }
 
 /* A cursor over the header dict. */

@@ -33,6 +33,11 @@ typedef struct st_npy_info {
  * length, a multiple of ST_NPY_ALIGN. */
 size_t st_npy_header(char out[ST_NPY_HEADER_MAX], const char *descr, uint64_t n);
 
+/* As st_npy_header(), padded to exactly ST_NPY_FIXED_HEADER bytes whatever N is: files written
+ * before their length is known reserve this much room for the header. */
+#define ST_NPY_FIXED_HEADER 128
+size_t st_npy_header_fixed(char out[ST_NPY_HEADER_MAX], const char *descr, uint64_t n);
+
 /* Parse the header at the start of the LEN bytes at BUF (a file's first bytes; LEN may exceed
  * the header). WHERE names the file in messages. STRATA_EINVAL for anything that is not a
  * well-formed NPY header of a Strata dtype; STRATA_EUNSUPPORTED for Fortran order or
