@@ -169,6 +169,10 @@ int st_cat_publish(st_err *err, st_catalog *cat, int64_t id, int64_t expected_ve
 int st_cat_batches(st_err *err, st_catalog *cat, int64_t id, int64_t version, int ncols,
                    int (*fn)(void *ctx, const st_cat_batch *b, const st_cat_bcol *cols), void *ctx);
 
+/* Batches and bytes of dataset ID visible at VERSION. */
+int st_cat_totals(st_err *err, st_catalog *cat, int64_t id, int64_t version, uint64_t *nbatches,
+                  uint64_t *bytes);
+
 /* The versions of dataset ID, oldest first. */
 int st_cat_versions(st_err *err, st_catalog *cat, int64_t id,
                     int (*fn)(void *ctx, const st_cat_dsversion *v), void *ctx);

@@ -40,6 +40,7 @@ enum {
     D_TRASH_LIST,
     D_TRASH_DEL,
     D_REGION_IDS,
+    D_TOTALS,
     D_END
 };
 _Static_assert(D_END <= ST_CAT_SLOTS, "too many dataset statements");
@@ -92,6 +93,9 @@ static const char *const sql[] = {
     [D_SNAP_LIST - D_INSERT] = "SELECT id, dataset_id, version FROM snapshot ORDER BY id",
     [D_TRASH_LIST - D_INSERT] = "SELECT id, path, dataset_id, created_ns FROM trash ORDER BY id",
     [D_TRASH_DEL - D_INSERT] = "DELETE FROM trash WHERE id = ?1",
+    [D_TOTALS - D_INSERT] = "SELECT COUNT(DISTINCT b.id), COALESCE(SUM(c.bytes), 0) FROM batch b "
+                            "JOIN batch_column c ON c.batch_id = b.id WHERE b.dataset_id = ?1 "
+                            "AND b.version <= ?2",
     [D_REGION_IDS - D_INSERT] = "SELECT d.id, 'data/' || r.dir || '/' || d.dir FROM dataset d "
                                 "JOIN region r ON r.id = d.region_id WHERE d.region_id = ?1",
 };
@@ -580,4 +584,24 @@ int st_cat_trash_list(st_err *err, st_catalog *cat,
 int st_cat_trash_delete(st_err *err, st_catalog *cat, int64_t id)
 {
     return exec_id(err, cat, D_TRASH_DEL, id, "empty the trash");
+}
+
+int st_cat_totals(st_err *err, st_catalog *cat, int64_t id, int64_t version, uint64_t *nbatches,
+                  uint64_t *bytes)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prep(err, cat, D_TOTALS, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, version);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *nbatches = (uint64_t)sqlite3_column_int64(s, 0);
+        *bytes = (uint64_t)sqlite3_column_int64(s, 1);
+        rc = STRATA_OK;
+    } else {
+        rc = st_cat_db_error(err, cat, rc, "count batches");
+    }
+    st_cat_done(s);
+    return rc;
 }

@@ -29,9 +29,8 @@ static void backup_unmap(backup_maps *bm)
     st_npy_unmap(&bm->bytes);
 }
 
-static int backup_map(strata_pool *pool, const st_cat_backup *b, backup_maps *bm)
+static int backup_map_err(strata_pool *pool, st_err *err, const st_cat_backup *b, backup_maps *bm)
 {
-    st_err *err = &pool->err;
     char dir[ST_PATH_MAX], path[ST_PATH_MAX];
     memset(bm, 0, sizeof *bm);
     int rc = backup_dir(pool, dir);
@@ -59,12 +58,26 @@ static int backup_map(strata_pool *pool, const st_cat_backup *b, backup_maps *bm
     XXH64_freeState(st);
     if (rc < 0) {
         backup_unmap(bm);
-        if (rc == STRATA_ENOTFOUND || rc == STRATA_EINVAL || rc == STRATA_ECORRUPT)
+        if (rc == STRATA_ENOTFOUND || rc == STRATA_EINVAL || rc == STRATA_ECORRUPT ||
+            rc == STRATA_ETYPE)
             return st_error(err, STRATA_ECORRUPT,
                             "backup '%s' is damaged: its files are missing or do not match its "
                             "checksum",
                             b->name);
     }
+    return rc;
+}
+
+static int backup_map(strata_pool *pool, const st_cat_backup *b, backup_maps *bm)
+{
+    return backup_map_err(pool, &pool->err, b, bm);
+}
+
+int st_backup_verify(strata_pool *pool, const st_cat_backup *b, st_err *err)
+{
+    backup_maps bm;
+    int rc = backup_map_err(pool, err, b, &bm);
+    if (rc == STRATA_OK) backup_unmap(&bm);
     return rc;
 }
 

@@ -95,4 +95,8 @@ int st_file_lock_test(st_err *err, const char *path, const char *what);
 /* xxHash64 of an array's data (strings: offsets, then bytes). */
 uint64_t st_array_checksum(const strata_array *a);
 
+/* Verify backup B's files against its record and checksum; STRATA_ECORRUPT with a message in
+ * ERR when they do not match. */
+int st_backup_verify(strata_pool *pool, const st_cat_backup *b, st_err *err);
+
 #endif /* STRATA_POOL_INT_H */

@@ -1,0 +1,437 @@
+/*
+ * batch.c -- the batch writer and the publish.
+ *
+ * A batch streams each column into its own temporary file in the dataset directory: room for a
+ * fixed 128-byte NPY header, then the values as they are appended, hashed (xxHash64) and
+ * summarised (min/max) on the way. strata_batch_commit() writes the headers, fsyncs and renames
+ * every file and fsyncs the directory: the batch is durable but invisible. strata_publish()
+ * makes all committed batches visible in one catalog transaction. Memory stays bounded by what
+ * the caller appends at a time, whatever the batch's size.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/store_int.h"
+#include "util/dtype.h"
+
+static int take_writer_lock(strata_dataset *ds)
+{
+    st_err *err = &ds->pool->err;
+    char path[ST_PATH_MAX], what[2 * STRATA_NAME_MAX + 16];
+    snprintf(what, sizeof what, "dataset '%s/%s'", ds->d.region, ds->d.name);
+    int rc = st_path(err, path, "%s/%s", ds->dir, ST_WRITER_LOCK);
+    if (rc < 0) return rc;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return st_error(err, STRATA_ENOTFOUND, "%s was dropped; its directory is gone", what);
+        return st_error_errno(err, errno, "cannot open '%s'", path);
+    }
+    rc = st_lock_fd(err, fd, 1, 0, 0, ds->lock_timeout_ms, what);
+    if (rc < 0) {
+        close(fd);
+        if (rc == STRATA_ELOCKED)
+            st_error(err, rc, "%s has another writer (waited %d ms); try again later", what,
+                     ds->lock_timeout_ms);
+        return rc;
+    }
+    /* With the lock held nobody else publishes: start from the current version. */
+    st_cat_dataset fresh;
+    rc = st_cat_dataset_get(err, ds->pool->cat, ds->d.region, ds->d.name, &fresh, NULL, NULL);
+    if (rc == STRATA_OK && fresh.id != ds->d.id)
+        rc = st_error(err, STRATA_ECONFLICT, "%s was dropped and created again; open it again",
+                      what);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    ds->d = fresh;
+    ds->base_version = fresh.version;
+    ds->lock_fd = fd;
+    return STRATA_OK;
+}
+
+static void colfile_abort(st_colfile *cf)
+{
+    if (cf->hash != NULL) XXH64_freeState(cf->hash);
+    cf->hash = NULL;
+    st_wfile_abort(&cf->w);
+}
+
+static void batch_free(strata_batch *b)
+{
+    int n = b->ds->schema.ncols;
+    for (int c = 0; c < n; c++) {
+        colfile_abort(&b->data[c]);
+        colfile_abort(&b->sbytes[c]);
+    }
+    free(b->data);
+    free(b->sbytes);
+    b->ds->open_batches--;
+    free(b);
+}
+
+static int colfile_open(st_err *err, st_colfile *cf, const char *dir)
+{
+    memset(cf, 0, sizeof *cf);
+    cf->w.fd = -1;
+    int rc = st_wfile_open(err, &cf->w, dir);
+    if (rc < 0) return rc;
+    if ((cf->hash = XXH64_createState()) == NULL)
+        return st_error(err, STRATA_ENOMEM, "out of memory starting a batch");
+    XXH64_reset(cf->hash, 0);
+    return STRATA_OK;
+}
+
+int strata_batch_begin(strata_dataset *ds, strata_batch **out)
+{
+    if (out != NULL) *out = NULL;
+    if (ds == NULL || out == NULL) return STRATA_EINVAL;
+    int rc = STRATA_OK;
+    if (ds->lock_fd < 0 && (rc = take_writer_lock(ds)) < 0) return rc;
+    int n = ds->schema.ncols;
+    strata_batch *b = calloc(1, sizeof *b);
+    if (b == NULL) return st_error(&ds->pool->err, STRATA_ENOMEM, "out of memory");
+    b->ds = ds;
+    ds->open_batches++;
+    b->data = calloc((size_t)n, sizeof *b->data);
+    b->sbytes = calloc((size_t)n, sizeof *b->sbytes);
+    if (b->data == NULL || b->sbytes == NULL) {
+        free(b->data);
+        free(b->sbytes);
+        free(b);
+        ds->open_batches--;
+        return st_error(&ds->pool->err, STRATA_ENOMEM, "out of memory");
+    }
+    for (int c = 0; c < n; c++) b->data[c].w.fd = b->sbytes[c].w.fd = -1;
+    st_random_token(b->token);
+    b->created_ns = st_now_ns();
+    for (int c = 0; c < n && rc == STRATA_OK; c++) {
+        rc = colfile_open(&ds->pool->err, &b->data[c], ds->dir);
+        if (rc == STRATA_OK && ds->schema.cat[c].dtype == STRATA_STR) {
+            rc = colfile_open(&ds->pool->err, &b->sbytes[c], ds->dir);
+            /* An offsets file starts with offset 0. */
+            int64_t zero = 0;
+            if (rc == STRATA_OK)
+                rc = st_pwrite_full(&ds->pool->err, b->data[c].w.fd, &zero, 8, ST_NPY_FIXED_HEADER,
+                                    b->data[c].w.tmp);
+            if (rc == STRATA_OK) {
+                XXH64_update(b->data[c].hash, &zero, 8);
+                b->data[c].bytes = 8;
+            }
+        }
+    }
+    if (rc < 0) {
+        batch_free(b);
+        return rc;
+    }
+    *out = b;
+    return STRATA_OK;
+}
+
+static int check_col(strata_batch *b, int col)
+{
+    if (b == NULL) return STRATA_EINVAL;
+    if (col < 0 || col >= b->ds->schema.ncols)
+        return st_error(&b->ds->pool->err, STRATA_ERANGE,
+                        "column index %d is out of range for dataset '%s/%s' of %d columns", col,
+                        b->ds->d.region, b->ds->d.name, b->ds->schema.ncols);
+    return STRATA_OK;
+}
+
+/* Min/max of N values of DTYPE into CF's statistics. */
+#define ST_MINMAX_INT(T)                                                                           \
+    do {                                                                                           \
+        const T *v = values;                                                                       \
+        T lo = v[0], hi = v[0];                                                                    \
+        for (uint64_t i = 1; i < n; i++) {                                                         \
+            lo = v[i] < lo ? v[i] : lo;                                                            \
+            hi = v[i] > hi ? v[i] : hi;                                                            \
+        }                                                                                          \
+        if (!cf->has_minmax || (T)lo < (T)cf->min_i) cf->min_i = (int64_t)lo;                      \
+        if (!cf->has_minmax || (T)hi > (T)cf->max_i) cf->max_i = (int64_t)hi;                      \
+        cf->has_minmax = 1;                                                                        \
+    } while (0)
+
+static void update_stats(st_colfile *cf, strata_dtype dtype, const void *values, uint64_t n)
+{
+    if (n == 0) return;
+    switch (dtype) {
+    case STRATA_I8:
+        ST_MINMAX_INT(int8_t);
+        break;
+    case STRATA_I16:
+        ST_MINMAX_INT(int16_t);
+        break;
+    case STRATA_I32:
+        ST_MINMAX_INT(int32_t);
+        break;
+    case STRATA_I64:
+        ST_MINMAX_INT(int64_t);
+        break;
+    case STRATA_U8:
+    case STRATA_BOOL:
+        ST_MINMAX_INT(uint8_t);
+        break;
+    case STRATA_U16:
+        ST_MINMAX_INT(uint16_t);
+        break;
+    case STRATA_U32:
+        ST_MINMAX_INT(uint32_t);
+        break;
+    case STRATA_U64:
+        ST_MINMAX_INT(uint64_t);
+        break;
+    case STRATA_F32:
+    case STRATA_F64:
+        for (uint64_t i = 0; i < n; i++) {
+            double x = dtype == STRATA_F32 ? (double)((const float *)values)[i]
+                                           : ((const double *)values)[i];
+            if (isnan(x)) continue; /* NaN takes no part in min and max */
+            if (cf->has_minmax != 2 || x < cf->min_f) cf->min_f = x;
+            if (cf->has_minmax != 2 || x > cf->max_f) cf->max_f = x;
+            cf->has_minmax = 2;
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* Append LEN bytes at P to CF (after the header room), hashing them. */
+static int colfile_write(st_err *err, st_colfile *cf, const void *p, size_t len)
+{
+    int rc = st_pwrite_full(err, cf->w.fd, p, len, ST_NPY_FIXED_HEADER + cf->bytes, cf->w.tmp);
+    if (rc < 0) return rc;
+    XXH64_update(cf->hash, p, len);
+    cf->bytes += len;
+    return STRATA_OK;
+}
+
+int strata_batch_append(strata_batch *b, int col, const void *values, uint64_t n)
+{
+    int rc = check_col(b, col);
+    if (rc < 0) return rc;
+    st_err *err = &b->ds->pool->err;
+    strata_dtype dt = (strata_dtype)b->ds->schema.cat[col].dtype;
+    if (dt == STRATA_STR)
+        return st_error(err, STRATA_ETYPE,
+                        "column '%s' holds strings; append with strata_batch_append_str",
+                        b->ds->schema.cat[col].name);
+    if (n == 0) return STRATA_OK;
+    if (values == NULL) return st_error(err, STRATA_EINVAL, "append: no values");
+    if (dt == STRATA_BOOL)
+        for (uint64_t i = 0; i < n; i++)
+            if (((const uint8_t *)values)[i] > 1)
+                return st_error(err, STRATA_EINVAL,
+                                "bool column '%s': value %u at position %llu is not 0 or 1",
+                                b->ds->schema.cat[col].name, ((const uint8_t *)values)[i],
+                                (unsigned long long)i);
+    st_colfile *cf = &b->data[col];
+    if ((rc = colfile_write(err, cf, values, n * strata_dtype_size(dt))) < 0) return rc;
+    update_stats(cf, dt, values, n);
+    cf->n += n;
+    return STRATA_OK;
+}
+
+int strata_batch_append_str(strata_batch *b, int col, const int64_t *offsets, const char *bytes,
+                            uint64_t n)
+{
+    int rc = check_col(b, col);
+    if (rc < 0) return rc;
+    st_err *err = &b->ds->pool->err;
+    if (b->ds->schema.cat[col].dtype != STRATA_STR)
+        return st_error(err, STRATA_ETYPE, "column '%s' is %s, not str",
+                        b->ds->schema.cat[col].name,
+                        strata_dtype_name((strata_dtype)b->ds->schema.cat[col].dtype));
+    if (n == 0) return STRATA_OK;
+    if (offsets == NULL) return st_error(err, STRATA_EINVAL, "append: no offsets");
+    for (uint64_t i = 0; i < n; i++)
+        if (offsets[i + 1] < offsets[i])
+            return st_error(err, STRATA_EINVAL, "append to '%s': offsets decrease at %llu",
+                            b->ds->schema.cat[col].name, (unsigned long long)i + 1);
+    uint64_t len = (uint64_t)(offsets[n] - offsets[0]);
+    if (len > 0 && bytes == NULL) return st_error(err, STRATA_EINVAL, "append: no bytes");
+    st_colfile *of = &b->data[col], *bf = &b->sbytes[col];
+    /* Offsets are stored relative to the batch's bytes file. */
+    enum { CHUNK = 4096 };
+    int64_t buf[CHUNK];
+    int64_t base = (int64_t)bf->bytes - offsets[0];
+    for (uint64_t i = 0; i < n;) {
+        uint64_t k = n - i < CHUNK ? n - i : CHUNK;
+        for (uint64_t j = 0; j < k; j++) buf[j] = offsets[i + j + 1] + base;
+        if ((rc = colfile_write(err, of, buf, k * sizeof *buf)) < 0) return rc;
+        i += k;
+    }
+    if (len > 0 && (rc = colfile_write(err, bf, bytes, len)) < 0) return rc;
+    of->n += n;
+    bf->n += len;
+    return STRATA_OK;
+}
+
+int strata_batch_column(strata_batch *b, const char *name, int *col)
+{
+    if (b == NULL || name == NULL || col == NULL) return STRATA_EINVAL;
+    int c = st_schema_find(&b->ds->schema, name);
+    if (c < 0)
+        return st_error(&b->ds->pool->err, STRATA_ENOTFOUND, "dataset '%s/%s' has no column '%s'",
+                        b->ds->d.region, b->ds->d.name, name);
+    *col = c;
+    return STRATA_OK;
+}
+
+/* Hash LEN bytes of FD from OFF into STATE. */
+static int hash_range(st_err *err, int fd, uint64_t off, uint64_t len, XXH64_state_t *state,
+                      const char *path)
+{
+    enum { BUF = 1 << 20 };
+    char *buf = malloc(BUF);
+    if (buf == NULL) return st_error(err, STRATA_ENOMEM, "out of memory");
+    int rc = STRATA_OK;
+    while (len > 0 && rc == STRATA_OK) {
+        size_t k = len < BUF ? (size_t)len : BUF;
+        rc = st_pread_full(err, fd, buf, k, off, path);
+        if (rc == STRATA_OK) XXH64_update(state, buf, k);
+        off += k;
+        len -= k;
+    }
+    free(buf);
+    return rc;
+}
+
+/* Write the header of CF for COUNT elements of DESCR, make it durable and give it its name. */
+static int colfile_finish(st_err *err, st_colfile *cf, const char *dir, const char *descr,
+                          uint64_t count, const char *name)
+{
+    char hdr[ST_NPY_HEADER_MAX];
+    size_t hlen = st_npy_header_fixed(hdr, descr, count);
+    int rc = st_pwrite_full(err, cf->w.fd, hdr, hlen, 0, cf->w.tmp);
+    if (rc == STRATA_OK) rc = st_wfile_publish(err, &cf->w, dir, name);
+    return rc;
+}
+
+int strata_batch_commit(strata_batch *b)
+{
+    if (b == NULL) return STRATA_EINVAL;
+    strata_dataset *ds = b->ds;
+    st_err *err = &ds->pool->err;
+    int n = ds->schema.ncols, rc = STRATA_OK;
+    uint64_t nrows = b->data[0].n;
+    for (int c = 1; c < n && rc == STRATA_OK; c++)
+        if (b->data[c].n != nrows)
+            rc = st_error(err, STRATA_EINVAL,
+                          "cannot commit a batch of '%s/%s': column '%s' has %llu rows but "
+                          "column '%s' has %llu",
+                          ds->d.region, ds->d.name, ds->schema.cat[0].name,
+                          (unsigned long long)nrows, ds->schema.cat[c].name,
+                          (unsigned long long)b->data[c].n);
+    if (rc == STRATA_OK && ds->npending == ds->cap) {
+        int cap = ds->cap ? 2 * ds->cap : 8;
+        st_cat_batch *g = realloc(ds->pending, (size_t)cap * sizeof *g);
+        if (g != NULL) ds->pending = g;
+        st_cat_bcol *gc =
+            g ? realloc(ds->pending_cols, (size_t)cap * (size_t)n * sizeof *gc) : NULL;
+        if (gc == NULL)
+            rc = st_error(err, STRATA_ENOMEM, "out of memory committing a batch");
+        else {
+            ds->pending_cols = gc;
+            ds->cap = cap;
+        }
+    }
+    st_cat_bcol *cols =
+        rc == STRATA_OK ? &ds->pending_cols[(size_t)ds->npending * (size_t)n] : NULL;
+    for (int c = 0; c < n && rc == STRATA_OK; c++) {
+        st_colfile *cf = &b->data[c], *bf = &b->sbytes[c];
+        st_cat_bcol *bc = &cols[c];
+        memset(bc, 0, sizeof *bc);
+        strata_dtype dt = (strata_dtype)ds->schema.cat[c].dtype;
+        snprintf(bc->file, sizeof bc->file, "%s.%d.npy", b->token, c);
+        bc->bytes = cf->bytes;
+        bc->has_minmax = cf->has_minmax;
+        bc->min_i = cf->min_i;
+        bc->max_i = cf->max_i;
+        bc->min_f = cf->min_f;
+        bc->max_f = cf->max_f;
+        if (dt == STRATA_STR) {
+            /* The checksum covers offsets, then bytes, in file order. */
+            XXH64_state_t *h = XXH64_createState();
+            if (h == NULL) rc = st_error(err, STRATA_ENOMEM, "out of memory");
+            if (rc == STRATA_OK) {
+                XXH64_reset(h, 0);
+                rc = hash_range(err, cf->w.fd, ST_NPY_FIXED_HEADER, cf->bytes, h, cf->w.tmp);
+            }
+            if (rc == STRATA_OK)
+                rc = hash_range(err, bf->w.fd, ST_NPY_FIXED_HEADER, bf->bytes, h, bf->w.tmp);
+            if (rc == STRATA_OK) bc->checksum = XXH64_digest(h);
+            XXH64_freeState(h);
+            snprintf(bc->bytes_file, sizeof bc->bytes_file, "%s.%d.bytes.npy", b->token, c);
+            bc->bytes += bf->bytes;
+            if (rc == STRATA_OK)
+                rc = colfile_finish(err, bf, ds->dir, "|u1", bf->bytes, bc->bytes_file);
+            if (rc == STRATA_OK) rc = colfile_finish(err, cf, ds->dir, "<i8", nrows + 1, bc->file);
+        } else {
+            bc->checksum = XXH64_digest(cf->hash);
+            rc = colfile_finish(err, cf, ds->dir, st_dtype_descr(dt), nrows, bc->file);
+        }
+    }
+    if (rc == STRATA_OK) rc = st_fsync_dir(err, ds->dir);
+    if (rc < 0) {
+        /* Files already renamed are removed; the rest go with the batch. */
+        char path[ST_PATH_MAX];
+        for (int c = 0; cols != NULL && c < n; c++) {
+            if (b->data[c].w.tmp[0] == '\0' &&
+                st_path(NULL, path, "%s/%s", ds->dir, cols[c].file) == 0)
+                unlink(path);
+            if (cols[c].bytes_file[0] && b->sbytes[c].w.tmp[0] == '\0' &&
+                st_path(NULL, path, "%s/%s", ds->dir, cols[c].bytes_file) == 0)
+                unlink(path);
+        }
+        batch_free(b);
+        return rc;
+    }
+    st_cat_batch *pb = &ds->pending[ds->npending++];
+    memset(pb, 0, sizeof *pb);
+    pb->nrows = (int64_t)nrows;
+    snprintf(pb->token, sizeof pb->token, "%s", b->token);
+    pb->created_ns = b->created_ns;
+    batch_free(b);
+    return STRATA_OK;
+}
+
+void strata_batch_abort(strata_batch *b)
+{
+    if (b != NULL) batch_free(b);
+}
+
+int strata_publish(strata_dataset *ds, int64_t *version)
+{
+    if (ds == NULL) return STRATA_EINVAL;
+    st_err *err = &ds->pool->err;
+    if (ds->open_batches > 0)
+        return st_error(err, STRATA_EINVAL,
+                        "cannot publish '%s/%s': %d batch(es) begun but not committed or aborted",
+                        ds->d.region, ds->d.name, ds->open_batches);
+    int64_t v = ds->d.version;
+    int rc = STRATA_OK;
+    if (ds->npending > 0) {
+        rc = st_cat_publish(err, ds->pool->cat, ds->d.id, ds->base_version, ds->schema.ncols,
+                            ds->pending, ds->pending_cols, ds->npending, &v);
+        if (rc == STRATA_ECONFLICT || rc == STRATA_ENOTFOUND) {
+            char why[ST_ERRMSG_MAX];
+            st_err_copy(err, why, sizeof why);
+            st_error(err, rc, "cannot publish to '%s/%s': %s", ds->d.region, ds->d.name, why);
+        }
+        if (rc < 0) return rc;
+        ds->npending = 0; /* the catalog owns the files now */
+        ds->d.version = v;
+    }
+    st_dataset_unlock(ds);
+    if (version != NULL) *version = v;
+    return STRATA_OK;
+}

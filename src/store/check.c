@@ -1,0 +1,588 @@
+/*
+ * check.c -- verify a pool against its catalog, and collect its garbage.
+ *
+ * check: every published batch file exists, parses as NPY with the recorded dtype and length,
+ * holds the recorded bytes and checksum; every array file exists and matches its record; every
+ * backup matches its checksum. Files and directories that no catalog row names are orphans:
+ * reported by check, removed by gc once older than the grace period (a writer may be about to
+ * publish them). gc also releases the registrations of dead readers, removes dropped datasets
+ * that no live snapshot reads, and expires old versions.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/store_int.h"
+#include "util/dtype.h"
+#include "util/name.h"
+
+/* A sorted set of names, for "is this file known?". */
+typedef struct {
+    char **v;
+    size_t n, cap;
+} nameset;
+
+static int nameset_add(nameset *s, const char *name)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 64;
+        char **g = realloc(s->v, cap * sizeof *g);
+        if (g == NULL) return STRATA_ENOMEM;
+        s->v = g;
+        s->cap = cap;
+    }
+    if ((s->v[s->n] = strdup(name)) == NULL) return STRATA_ENOMEM;
+    s->n++;
+    return STRATA_OK;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void nameset_sort(nameset *s)
+{
+    if (s->n > 1) qsort(s->v, s->n, sizeof *s->v, cmp_str);
+}
+
+static int nameset_has(const nameset *s, const char *name)
+{
+    return s->n > 0 && bsearch(&name, s->v, s->n, sizeof *s->v, cmp_str) != NULL;
+}
+
+static void nameset_free(nameset *s)
+{
+    for (size_t i = 0; i < s->n; i++) free(s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+/* What a check or gc run reports to. */
+typedef struct {
+    strata_pool *pool;
+    strata_problem_fn fn;
+    void *ctx;
+    uint64_t damaged;
+    int stop;
+    /* gc: remove orphans older than this (ns since the epoch); 0: do not remove */
+    int gc;
+    int64_t orphan_before_ns;
+    int dry_run;
+    strata_gc_stats *stats;
+} run;
+
+static void report(run *r, const char *what, const char *path, const char *problem, int orphan)
+{
+    if (!orphan) r->damaged++;
+    if (r->fn != NULL && !r->stop && r->fn(r->ctx, what, path, problem, orphan) != 0) r->stop = 1;
+}
+
+static uint64_t tree_bytes_acc;
+static int tree_bytes_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
+{
+    (void)p;
+    (void)f;
+    if (flag == FTW_F) tree_bytes_acc += (uint64_t)sb->st_size;
+    return 0;
+}
+
+/* Bytes under PATH. (nftw has no context pointer; gc runs one tree at a time per process, and
+ * the counter is only a statistic.) */
+static uint64_t tree_bytes(const char *path)
+{
+    tree_bytes_acc = 0;
+    nftw(path, tree_bytes_one, 8, FTW_PHYS);
+    return tree_bytes_acc;
+}
+
+/* An entry no catalog row names: report it, and in gc remove it when old enough. */
+static void orphan(run *r, const char *path, int is_dir)
+{
+    report(r, "orphan", path,
+           is_dir ? "directory not named by the catalog" : "file not named by the catalog", 1);
+    if (!r->gc) return;
+    struct stat st;
+    if (lstat(path, &st) != 0) return;
+    int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    if (mtime >= r->orphan_before_ns) return;
+    uint64_t bytes = is_dir ? tree_bytes(path) : (uint64_t)st.st_size;
+    if (!r->dry_run && (is_dir ? st_rm_tree(NULL, path) : st_unlink(NULL, path)) != STRATA_OK)
+        return;
+    r->stats->orphans_removed++;
+    r->stats->bytes_freed += bytes;
+}
+
+/* Every entry of DIR not in KNOWN (and not "." or ".."): an orphan. */
+static int scan_dir(run *r, const char *dir, const nameset *known)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        if (errno == ENOENT) return STRATA_OK;
+        return st_error_errno(&r->pool->err, errno, "cannot read directory '%s'", dir);
+    }
+    struct dirent *de;
+    char path[ST_PATH_MAX];
+    while ((de = readdir(d)) != NULL && !r->stop) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
+        if (nameset_has(known, de->d_name)) continue;
+        if (st_path(NULL, path, "%s/%s", dir, de->d_name) < 0) continue;
+        struct stat st;
+        if (lstat(path, &st) != 0) continue;
+        orphan(r, path, S_ISDIR(st.st_mode));
+    }
+    closedir(d);
+    return STRATA_OK;
+}
+
+/* ---- datasets ------------------------------------------------------------------------------- */
+
+typedef struct {
+    run *r;
+    const st_cat_dataset *d;
+    const st_schema *schema;
+    const char *dir;
+    nameset *known;
+    int rc;
+} ds_ctx;
+
+static void check_file(ds_ctx *c, const st_cat_batch *b, int col, const st_cat_bcol *bc)
+{
+    char what[3 * STRATA_NAME_MAX + 64], path[ST_PATH_MAX], bpath[ST_PATH_MAX],
+        problem[ST_PATH_MAX + ST_ERRMSG_MAX];
+    snprintf(what, sizeof what, "%s/%s batch %lld column '%s'", c->d->region, c->d->name,
+             (long long)b->seq, c->schema->cat[col].name);
+    strata_dtype dt = (strata_dtype)c->schema->cat[col].dtype;
+    if (st_path(NULL, path, "%s/%s", c->dir, bc->file) < 0) return;
+    st_npy_map m = {0}, mb = {0};
+    st_err e;
+    st_err_init(&e);
+    problem[0] = '\0';
+    uint64_t count = dt == STRATA_STR ? (uint64_t)b->nrows + 1 : (uint64_t)b->nrows;
+    strata_dtype stored = dt == STRATA_STR ? STRATA_I64 : dt;
+    if (st_npy_map_file(&e, path, &m) != STRATA_OK) {
+        snprintf(problem, sizeof problem, "%s",
+                 e.code == STRATA_ENOTFOUND ? "file is missing" : e.msg);
+    } else if (m.info.dtype != stored || m.info.count != count) {
+        snprintf(problem, sizeof problem,
+                 "holds %llu elements of '%s'; the catalog says %llu of '%s'",
+                 (unsigned long long)m.info.count, m.info.descr, (unsigned long long)count,
+                 st_dtype_descr(stored));
+    } else {
+        XXH64_state_t *h = XXH64_createState();
+        XXH64_reset(h, 0);
+        uint64_t len = count * strata_dtype_size(stored);
+        XXH64_update(h, m.data, len);
+        uint64_t bytes = len;
+        if (dt == STRATA_STR) {
+            if (st_path(NULL, bpath, "%s/%s", c->dir, bc->bytes_file) == 0 &&
+                st_npy_map_file(&e, bpath, &mb) == STRATA_OK) {
+                XXH64_update(h, mb.data, mb.info.count);
+                bytes += mb.info.count;
+            } else {
+                snprintf(problem, sizeof problem, "its bytes file '%s' is missing or damaged",
+                         bpath);
+            }
+        }
+        uint64_t sum = XXH64_digest(h);
+        XXH64_freeState(h);
+        if (problem[0] == '\0' && bytes != bc->bytes)
+            snprintf(problem, sizeof problem, "holds %llu bytes; the catalog says %llu",
+                     (unsigned long long)bytes, (unsigned long long)bc->bytes);
+        else if (problem[0] == '\0' && sum != bc->checksum)
+            snprintf(problem, sizeof problem,
+                     "checksum %016llx does not match the recorded %016llx",
+                     (unsigned long long)sum, (unsigned long long)bc->checksum);
+    }
+    st_npy_unmap(&m);
+    st_npy_unmap(&mb);
+    st_err_destroy(&e);
+    if (problem[0] != '\0') report(c->r, what, path, problem, 0);
+}
+
+static int check_batch(void *vctx, const st_cat_batch *b, const st_cat_bcol *cols)
+{
+    ds_ctx *c = vctx;
+    for (int i = 0; i < c->schema->ncols && !c->r->stop; i++) {
+        if (nameset_add(c->known, cols[i].file) < 0 ||
+            (cols[i].bytes_file[0] && nameset_add(c->known, cols[i].bytes_file) < 0))
+            return c->rc = STRATA_ENOMEM;
+        if (!c->r->gc) check_file(c, b, i, &cols[i]);
+    }
+    return c->r->stop;
+}
+
+static int visit_dataset(run *r, const st_cat_dataset *rec, nameset *region_known)
+{
+    strata_pool *pool = r->pool;
+    st_cat_dataset d;
+    st_schema schema;
+    int rc = st_schema_load(pool, rec->region, rec->name, &d, &schema);
+    if (rc < 0) return rc;
+    char dir[ST_PATH_MAX];
+    nameset known = {0};
+    if ((rc = st_dataset_dir(pool, &d, dir)) == STRATA_OK) rc = nameset_add(region_known, d.dir);
+    if (rc == STRATA_OK) rc = nameset_add(&known, ST_WRITER_LOCK);
+    ds_ctx c = {r, &d, &schema, dir, &known, STRATA_OK};
+    if (rc == STRATA_OK && d.version > 0)
+        rc = st_cat_batches(&pool->err, pool->cat, d.id, d.version, schema.ncols, check_batch, &c);
+    if (rc == STRATA_OK) rc = c.rc;
+    if (rc == STRATA_OK && access(dir, F_OK) != 0)
+        report(r, "dataset", dir, "directory is missing", 0);
+    else if (rc == STRATA_OK) {
+        nameset_sort(&known);
+        rc = scan_dir(r, dir, &known);
+    }
+    nameset_free(&known);
+    st_schema_free(&schema);
+    return rc;
+}
+
+/* ---- arrays and regions --------------------------------------------------------------------- */
+
+typedef struct {
+    run *r;
+    nameset *known;
+    int rc;
+} arr_ctx;
+
+static int visit_array(void *vctx, const strata_array_info *info)
+{
+    arr_ctx *c = vctx;
+    const char *base = strrchr(info->path, '/');
+    if (nameset_add(c->known, base ? base + 1 : info->path) < 0) return c->rc = STRATA_ENOMEM;
+    if (info->bytes_path) {
+        base = strrchr(info->bytes_path, '/');
+        if (nameset_add(c->known, base ? base + 1 : info->bytes_path) < 0)
+            return c->rc = STRATA_ENOMEM;
+    }
+    if (c->r->gc) return 0;
+    char what[2 * STRATA_NAME_MAX + 16], problem[ST_PATH_MAX + ST_ERRMSG_MAX] = "";
+    snprintf(what, sizeof what, "array %s/%s", info->region, info->name);
+    st_npy_map m;
+    st_err e;
+    st_err_init(&e);
+    strata_dtype stored = info->dtype == STRATA_STR ? STRATA_I64 : info->dtype;
+    uint64_t count = info->dtype == STRATA_STR ? info->length + 1 : info->length;
+    if (st_npy_map_file(&e, info->path, &m) != STRATA_OK)
+        snprintf(problem, sizeof problem, "%s",
+                 e.code == STRATA_ENOTFOUND ? "file is missing" : e.msg);
+    else if (m.info.dtype != stored || m.info.count != count)
+        snprintf(problem, sizeof problem, "does not match the catalog (%llu elements of '%s')",
+                 (unsigned long long)m.info.count, m.info.descr);
+    st_npy_unmap(&m);
+    st_err_destroy(&e);
+    if (problem[0]) report(c->r, what, info->path, problem, 0);
+    return 0;
+}
+
+typedef struct {
+    run *r;
+    const char *only_name;
+    nameset *known; /* region directory entries */
+    int rc;
+} reg_ctx;
+
+static int visit_ds_rec(void *vctx, const st_cat_dataset *d)
+{
+    reg_ctx *c = vctx;
+    if (c->only_name != NULL && strcmp(d->name, c->only_name) != 0) return 0;
+    c->rc = visit_dataset(c->r, d, c->known);
+    return c->rc < 0 || c->r->stop;
+}
+
+/* Trashed dataset directories are known (gc removes them on its own terms). */
+static int trash_known(void *vctx, int64_t id, const char *path, int64_t ds, int64_t created)
+{
+    (void)id;
+    (void)ds;
+    (void)created;
+    nameset *s = vctx;
+    return nameset_add(s, path) < 0 ? STRATA_ENOMEM : 0;
+}
+
+static int visit_region(run *r, const st_cat_region *reg, const char *only_name,
+                        const nameset *trash)
+{
+    strata_pool *pool = r->pool;
+    nameset known = {0};
+    char dir[ST_PATH_MAX], rel[ST_PATH_MAX];
+    int rc = st_region_dir(pool, reg->dir, dir);
+    reg_ctx c = {r, only_name, &known, STRATA_OK};
+    if (rc == STRATA_OK) rc = st_cat_dataset_list(&pool->err, pool->cat, reg->id, visit_ds_rec, &c);
+    if (rc == STRATA_OK) rc = c.rc;
+    if (rc == STRATA_OK && only_name == NULL) {
+        arr_ctx ac = {r, &known, STRATA_OK};
+        rc = strata_array_list(pool, reg->name, visit_array, &ac);
+        if (rc == STRATA_OK) rc = ac.rc;
+        /* directories of dropped datasets waiting in the trash are not orphans */
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        while (rc == STRATA_OK && d != NULL && (de = readdir(d)) != NULL) {
+            if (st_path(NULL, rel, "%s/%s/%s", ST_POOL_DATA, reg->dir, de->d_name) == 0 &&
+                nameset_has(trash, rel))
+                rc = nameset_add(&known, de->d_name);
+        }
+        if (d != NULL) closedir(d);
+        if (rc == STRATA_OK && access(dir, F_OK) != 0)
+            report(r, "region", dir, "directory is missing", 0);
+        else if (rc == STRATA_OK) {
+            nameset_sort(&known);
+            rc = scan_dir(r, dir, &known);
+        }
+    }
+    nameset_free(&known);
+    return rc;
+}
+
+typedef struct {
+    run *r;
+    const nameset *trash;
+    nameset *known; /* data/ entries */
+    int rc;
+} pool_ctx;
+
+static int visit_region_rec(void *vctx, const st_cat_region *reg)
+{
+    pool_ctx *c = vctx;
+    if (nameset_add(c->known, reg->dir) < 0) return c->rc = STRATA_ENOMEM;
+    c->rc = visit_region(c->r, reg, NULL, c->trash);
+    return c->rc < 0 || c->r->stop;
+}
+
+typedef struct {
+    run *r;
+    nameset *known; /* backups/ entries */
+    int rc;
+} bk_ctx;
+
+static int visit_backup(void *vctx, const st_cat_backup *b)
+{
+    bk_ctx *c = vctx;
+    if (nameset_add(c->known, b->file) < 0 ||
+        (b->bytes_file[0] && nameset_add(c->known, b->bytes_file) < 0))
+        return c->rc = STRATA_ENOMEM;
+    if (c->r->gc) return 0;
+    st_err e;
+    st_err_init(&e);
+    char what[STRATA_NAME_MAX + 16];
+    snprintf(what, sizeof what, "backup %s", b->name);
+    if (st_backup_verify(c->r->pool, b, &e) == STRATA_ECORRUPT)
+        report(c->r, what, b->file, e.msg, 0);
+    st_err_destroy(&e);
+    return 0;
+}
+
+static int run_pool(run *r, const char *region, const char *name)
+{
+    strata_pool *pool = r->pool;
+    st_err *err = &pool->err;
+    nameset trash = {0}, known = {0};
+    int rc = st_cat_trash_list(err, pool->cat, trash_known, &trash);
+    nameset_sort(&trash);
+    if (rc == STRATA_OK && region != NULL) {
+        st_cat_region reg;
+        rc = st_name_check(err, "region", region);
+        if (rc == STRATA_OK) rc = st_cat_region_get(err, pool->cat, region, &reg);
+        if (rc == STRATA_OK && name != NULL) {
+            st_cat_dataset d;
+            rc = st_name_check(err, "dataset", name);
+            if (rc == STRATA_OK)
+                rc = st_cat_dataset_get(err, pool->cat, region, name, &d, NULL, NULL);
+        }
+        if (rc == STRATA_OK) rc = visit_region(r, &reg, name, &trash);
+    } else if (rc == STRATA_OK) {
+        pool_ctx c = {r, &trash, &known, STRATA_OK};
+        rc = st_cat_region_list(err, pool->cat, visit_region_rec, &c);
+        if (rc == STRATA_OK) rc = c.rc;
+        char dir[ST_PATH_MAX];
+        if (rc == STRATA_OK) rc = st_path(err, dir, "%s/%s", pool->path, ST_POOL_DATA);
+        if (rc == STRATA_OK) {
+            nameset_sort(&known);
+            rc = scan_dir(r, dir, &known);
+        }
+        nameset bknown = {0};
+        bk_ctx bc = {r, &bknown, STRATA_OK};
+        if (rc == STRATA_OK) rc = st_cat_backup_list(err, pool->cat, visit_backup, &bc);
+        if (rc == STRATA_OK) rc = bc.rc;
+        if (rc == STRATA_OK) rc = st_path(err, dir, "%s/%s", pool->path, ST_POOL_BACKUPS);
+        if (rc == STRATA_OK) {
+            nameset_sort(&bknown);
+            rc = scan_dir(r, dir, &bknown);
+        }
+        nameset_free(&bknown);
+    }
+    nameset_free(&trash);
+    nameset_free(&known);
+    if (rc == STRATA_ENOMEM) st_error(err, rc, "out of memory checking the pool");
+    return rc;
+}
+
+int strata_check(strata_pool *pool, const char *region, const char *name, strata_problem_fn fn,
+                 void *ctx, uint64_t *damaged)
+{
+    if (pool == NULL) return STRATA_EINVAL;
+    run r = {.pool = pool, .fn = fn, .ctx = ctx};
+    int rc = run_pool(&r, region, name);
+    if (damaged != NULL) *damaged = r.damaged;
+    if (rc < 0) return rc;
+    if (r.damaged > 0)
+        return st_error(&pool->err, STRATA_ECORRUPT, "%llu damaged item(s) found",
+                        (unsigned long long)r.damaged);
+    return STRATA_OK;
+}
+
+/* ---- gc ---------------------------------------------------------------------------------------
+ */
+
+typedef struct {
+    strata_pool *pool;
+    int lock_fd;
+    int dry_run;
+    strata_gc_stats *stats;
+    nameset live; /* "ID" of datasets held by live snapshots */
+    int rc;
+} snap_ctx;
+
+static int sweep_snapshot(void *vctx, int64_t id, int64_t ds, int64_t version)
+{
+    (void)version;
+    snap_ctx *c = vctx;
+    char what[64];
+    snprintf(what, sizeof what, "snapshot %lld", (long long)id);
+    int rc = st_lock_probe(NULL, c->lock_fd, (uint64_t)id, 1, what);
+    if (rc == STRATA_ELOCKED) { /* its reader is alive */
+        char key[32];
+        snprintf(key, sizeof key, "%lld", (long long)ds);
+        if (nameset_add(&c->live, key) < 0) return c->rc = STRATA_ENOMEM;
+        return 0;
+    }
+    if (rc < 0) return c->rc = rc;
+    if (!c->dry_run && (rc = st_cat_snapshot_delete(&c->pool->err, c->pool->cat, id)) < 0)
+        return c->rc = rc;
+    c->stats->snapshots_released++;
+    return 0;
+}
+
+static int sweep_trash(void *vctx, int64_t id, const char *path, int64_t ds, int64_t created)
+{
+    (void)created;
+    snap_ctx *c = vctx;
+    char key[32], abs[ST_PATH_MAX];
+    snprintf(key, sizeof key, "%lld", (long long)ds);
+    if (nameset_has(&c->live, key)) return 0;
+    if (st_path(&c->pool->err, abs, "%s/%s", c->pool->path, path) < 0) return c->rc = STRATA_ENAME;
+    uint64_t bytes = tree_bytes(abs);
+    if (!c->dry_run) {
+        int rc = st_rm_tree(&c->pool->err, abs);
+        if (rc == STRATA_OK) rc = st_cat_trash_delete(&c->pool->err, c->pool->cat, id);
+        if (rc < 0) return c->rc = rc;
+    }
+    c->stats->datasets_removed++;
+    c->stats->bytes_freed += bytes;
+    return 0;
+}
+
+typedef struct {
+    strata_pool *pool;
+    int64_t keep;
+    int dry_run;
+    strata_gc_stats *stats;
+    int rc;
+} expire_ctx;
+
+static int count_expirable(void *vctx, const st_cat_dsversion *v)
+{
+    int64_t *n = vctx;
+    if (!v->expired) (*n)++;
+    return 0;
+}
+
+static int expire_ds(void *vctx, const st_cat_dataset *d)
+{
+    expire_ctx *c = vctx;
+    int64_t keep_from = d->version - c->keep + 1;
+    if (keep_from <= 1) return 0;
+    int64_t n = 0;
+    /* count what is not yet expired below keep_from: versions are 1..version */
+    if ((c->rc = st_cat_versions(&c->pool->err, c->pool->cat, d->id, count_expirable, &n)) < 0)
+        return 1;
+    int64_t newly = n - c->keep > 0 ? n - c->keep : 0;
+    if (!c->dry_run && newly > 0 &&
+        (c->rc = st_cat_versions_expire(&c->pool->err, c->pool->cat, d->id, keep_from)) < 0)
+        return 1;
+    c->stats->versions_expired += (uint64_t)newly;
+    return 0;
+}
+
+static int expire_region(void *vctx, const st_cat_region *r)
+{
+    expire_ctx *c = vctx;
+    int rc = st_cat_dataset_list(&c->pool->err, c->pool->cat, r->id, expire_ds, c);
+    if (c->rc < 0) return 1;
+    return rc;
+}
+
+int strata_gc(strata_pool *pool, const strata_gc_opts *opts, strata_gc_stats *stats)
+{
+    if (pool == NULL) return STRATA_EINVAL;
+    st_err *err = &pool->err;
+    strata_gc_opts o = {0};
+    if (opts != NULL) o = *opts;
+    if (o.keep_versions < 0)
+        return st_error(err, STRATA_EINVAL, "keep-versions %lld is negative",
+                        (long long)o.keep_versions);
+    int64_t grace_s = o.grace_s == 0 ? 3600 : o.grace_s < 0 ? 0 : o.grace_s;
+    strata_gc_stats local;
+    if (stats == NULL) stats = &local;
+    memset(stats, 0, sizeof *stats);
+    char lockpath[ST_PATH_MAX];
+    int rc = st_snapshot_lock_path(pool, lockpath);
+    if (rc < 0) return rc;
+    snap_ctx sc = {pool, -1, o.dry_run, stats, {0}, STRATA_OK};
+    sc.lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (sc.lock_fd < 0) return st_error_errno(err, errno, "cannot open '%s'", lockpath);
+    /* Snapshots and trash under the catalog write lock: a reader registering meanwhile waits. */
+    rc = st_cat_begin(err, pool->cat);
+    if (rc == STRATA_OK) {
+        rc = st_cat_snapshot_list(err, pool->cat, sweep_snapshot, &sc);
+        if (rc == STRATA_OK) rc = sc.rc;
+        nameset_sort(&sc.live);
+        if (rc == STRATA_OK) rc = st_cat_trash_list(err, pool->cat, sweep_trash, &sc);
+        if (rc == STRATA_OK) rc = sc.rc;
+        if (rc == STRATA_OK)
+            rc = st_cat_commit(err, pool->cat);
+        else
+            st_cat_rollback(pool->cat);
+    }
+    close(sc.lock_fd);
+    nameset_free(&sc.live);
+    if (rc < 0) return rc;
+    /* Orphans: files and directories the catalog does not name, older than the grace. */
+    run r = {.pool = pool,
+             .gc = 1,
+             .orphan_before_ns = st_now_ns() - grace_s * 1000000000,
+             .dry_run = o.dry_run,
+             .stats = stats};
+    if ((rc = run_pool(&r, NULL, NULL)) < 0) return rc;
+    if (o.keep_versions > 0) {
+        expire_ctx ec = {pool, o.keep_versions, o.dry_run, stats, STRATA_OK};
+        rc = st_cat_begin(err, pool->cat);
+        if (rc == STRATA_OK) {
+            rc = st_cat_region_list(err, pool->cat, expire_region, &ec);
+            if (rc == STRATA_OK || rc == 1) rc = ec.rc;
+            if (rc == STRATA_OK)
+                rc = st_cat_commit(err, pool->cat);
+            else
+                st_cat_rollback(pool->cat);
+        }
+    }
+    return rc;
+}

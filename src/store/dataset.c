@@ -1,0 +1,286 @@
+/*
+ * dataset.c -- datasets: create, open, close, info, drop, list, log; schema helpers.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/store_int.h"
+#include "util/dtype.h"
+#include "util/name.h"
+
+int st_dataset_dir(strata_pool *pool, const st_cat_dataset *d, char out[ST_PATH_MAX])
+{
+    return st_path(&pool->err, out, "%s/%s/%s/%s", pool->path, ST_POOL_DATA, d->region_dir, d->dir);
+}
+
+int st_schema_load(strata_pool *pool, const char *region, const char *name, st_cat_dataset *d,
+                   st_schema *out)
+{
+    memset(out, 0, sizeof *out);
+    out->cat = calloc(ST_CAT_MAX_COLUMNS, sizeof *out->cat);
+    if (out->cat == NULL) return st_error(&pool->err, STRATA_ENOMEM, "out of memory");
+    int rc = st_cat_dataset_get(&pool->err, pool->cat, region, name, d, out->cat, &out->ncols);
+    if (rc == STRATA_OK && (out->cols = calloc((size_t)out->ncols + 1, sizeof *out->cols)) == NULL)
+        rc = st_error(&pool->err, STRATA_ENOMEM, "out of memory");
+    if (rc < 0) {
+        st_schema_free(out);
+        return rc;
+    }
+    for (int i = 0; i < out->ncols; i++) {
+        out->cols[i].name = out->cat[i].name;
+        out->cols[i].dtype = (strata_dtype)out->cat[i].dtype;
+    }
+    return STRATA_OK;
+}
+
+void st_schema_free(st_schema *s)
+{
+    free(s->cat);
+    free(s->cols);
+    s->cat = NULL;
+    s->cols = NULL;
+    s->ncols = 0;
+}
+
+int st_schema_find(const st_schema *s, const char *name)
+{
+    for (int i = 0; i < s->ncols; i++)
+        if (strcmp(s->cat[i].name, name) == 0) return i;
+    return -1;
+}
+
+static int check_names(strata_pool *pool, const char *region, const char *name)
+{
+    int rc = st_name_check(&pool->err, "region", region);
+    if (rc == STRATA_OK) rc = st_name_check(&pool->err, "dataset", name);
+    return rc;
+}
+
+int strata_dataset_create(strata_pool *pool, const char *region, const char *name,
+                          const strata_column *cols, int ncols)
+{
+    if (pool == NULL) return STRATA_EINVAL;
+    st_err *err = &pool->err;
+    int rc = check_names(pool, region, name);
+    if (rc < 0) return rc;
+    if (cols == NULL || ncols < 1 || ncols > STRATA_MAX_COLUMNS)
+        return st_error(err, STRATA_EINVAL, "dataset '%s/%s' needs 1 to %d columns (%d given)",
+                        region, name, STRATA_MAX_COLUMNS, ncols);
+    st_cat_column *cc = calloc((size_t)ncols, sizeof *cc);
+    if (cc == NULL) return st_error(err, STRATA_ENOMEM, "out of memory");
+    for (int i = 0; i < ncols && rc == STRATA_OK; i++) {
+        rc = st_name_check(err, "column", cols[i].name);
+        if (rc == STRATA_OK && !st_dtype_valid((int)cols[i].dtype))
+            rc = st_error(err, STRATA_ETYPE, "column '%s' of '%s/%s' has unknown dtype %d",
+                          cols[i].name, region, name, (int)cols[i].dtype);
+        for (int j = 0; j < i && rc == STRATA_OK; j++)
+            if (strcmp(cols[i].name, cols[j].name) == 0)
+                rc = st_error(err, STRATA_EINVAL, "dataset '%s/%s': column '%s' is named twice",
+                              region, name, cols[i].name);
+        if (rc == STRATA_OK) {
+            snprintf(cc[i].name, sizeof cc[i].name, "%s", cols[i].name);
+            cc[i].dtype = (int)cols[i].dtype;
+        }
+    }
+    st_cat_region r;
+    if (rc == STRATA_OK) {
+        rc = st_cat_region_get(err, pool->cat, region, &r);
+        if (rc == STRATA_ENOTFOUND)
+            st_error(err, rc, "cannot create dataset '%s/%s': region '%s' not found", region, name,
+                     region);
+    }
+    st_cat_dataset d;
+    memset(&d, 0, sizeof d);
+    char dir[ST_PATH_MAX], parent[ST_PATH_MAX];
+    if (rc == STRATA_OK) {
+        d.region_id = r.id;
+        snprintf(d.region, sizeof d.region, "%s", region);
+        snprintf(d.region_dir, sizeof d.region_dir, "%s", r.dir);
+        snprintf(d.name, sizeof d.name, "%s", name);
+        st_random_token(d.dir);
+        d.created_ns = st_now_ns();
+        rc = st_dataset_dir(pool, &d, dir);
+    }
+    /* The directory first (durably), then the catalog rows: a crash between leaves an empty
+     * orphan directory, never a dataset without one. */
+    if (rc == STRATA_OK) rc = st_mkdir(err, dir, 0);
+    if (rc == STRATA_OK) rc = st_region_dir(pool, r.dir, parent);
+    if (rc == STRATA_OK) rc = st_fsync_dir(err, parent);
+    if (rc == STRATA_OK) {
+        rc = st_cat_dataset_insert(err, pool->cat, &d, cc, ncols);
+        if (rc < 0) rmdir(dir);
+    }
+    free(cc);
+    return rc;
+}
+
+int strata_dataset_open(strata_pool *pool, const char *region, const char *name,
+                        strata_dataset **out)
+{
+    if (out != NULL) *out = NULL;
+    if (pool == NULL || out == NULL) return STRATA_EINVAL;
+    int rc = check_names(pool, region, name);
+    if (rc < 0) return rc;
+    strata_dataset *ds = calloc(1, sizeof *ds);
+    if (ds == NULL) return st_error(&pool->err, STRATA_ENOMEM, "out of memory");
+    ds->pool = pool;
+    ds->lock_fd = -1;
+    ds->lock_timeout_ms = 10000;
+    rc = st_schema_load(pool, region, name, &ds->d, &ds->schema);
+    if (rc == STRATA_OK) rc = st_dataset_dir(pool, &ds->d, ds->dir);
+    if (rc < 0) {
+        st_schema_free(&ds->schema);
+        free(ds);
+        return rc;
+    }
+    *out = ds;
+    return STRATA_OK;
+}
+
+/* Remove the files of committed, unpublished batches. */
+static void discard_pending(strata_dataset *ds)
+{
+    char path[ST_PATH_MAX];
+    for (int b = 0; b < ds->npending; b++)
+        for (int c = 0; c < ds->schema.ncols; c++) {
+            const st_cat_bcol *bc =
+                &ds->pending_cols[(size_t)b * (size_t)ds->schema.ncols + (size_t)c];
+            if (st_path(NULL, path, "%s/%s", ds->dir, bc->file) == STRATA_OK) unlink(path);
+            if (bc->bytes_file[0] &&
+                st_path(NULL, path, "%s/%s", ds->dir, bc->bytes_file) == STRATA_OK)
+                unlink(path);
+        }
+    ds->npending = 0;
+}
+
+void st_dataset_unlock(strata_dataset *ds)
+{
+    if (ds->lock_fd >= 0) close(ds->lock_fd); /* releases the OFD lock */
+    ds->lock_fd = -1;
+}
+
+void strata_dataset_close(strata_dataset *ds)
+{
+    if (ds == NULL) return;
+    discard_pending(ds);
+    st_dataset_unlock(ds);
+    st_schema_free(&ds->schema);
+    free(ds->pending);
+    free(ds->pending_cols);
+    free(ds);
+}
+
+int strata_dataset_set_lock_timeout(strata_dataset *ds, int ms)
+{
+    if (ds == NULL) return STRATA_EINVAL;
+    ds->lock_timeout_ms = ms;
+    return STRATA_OK;
+}
+
+/* Fill OUT from dataset record D at VERSION. */
+static int describe(strata_pool *pool, const st_cat_dataset *d, const st_schema *schema,
+                    int64_t version, strata_dataset_desc *out)
+{
+    memset(out, 0, sizeof *out);
+    out->region = d->region;
+    out->name = d->name;
+    out->ncols = schema->ncols;
+    out->columns = schema->cols;
+    out->version = version;
+    out->created_ns = d->created_ns;
+    if (version == 0) return STRATA_OK;
+    st_cat_dsversion v;
+    int rc = st_cat_version_get(&pool->err, pool->cat, d->id, version, &v);
+    if (rc == STRATA_OK) out->nrows = (uint64_t)v.total_rows;
+    if (rc == STRATA_OK)
+        rc = st_cat_totals(&pool->err, pool->cat, d->id, version, &out->nbatches, &out->bytes);
+    return rc;
+}
+
+int strata_dataset_info(strata_dataset *ds, strata_dataset_desc *out)
+{
+    if (ds == NULL || out == NULL) return STRATA_EINVAL;
+    /* Re-read the record: other processes may have published since the handle was opened. */
+    st_cat_dataset fresh;
+    int rc = st_cat_dataset_get(&ds->pool->err, ds->pool->cat, ds->d.region, ds->d.name, &fresh,
+                                NULL, NULL);
+    if (rc < 0) return rc;
+    if (fresh.id != ds->d.id)
+        return st_error(&ds->pool->err, STRATA_ECONFLICT,
+                        "dataset '%s/%s' was dropped and created again; open it again",
+                        ds->d.region, ds->d.name);
+    ds->d = fresh;
+    return describe(ds->pool, &ds->d, &ds->schema, ds->d.version, out);
+}
+
+int st_snapshot_describe(strata_snapshot *s, strata_dataset_desc *out)
+{
+    return describe(s->pool, &s->d, &s->schema, s->version, out);
+}
+
+int strata_dataset_drop(strata_pool *pool, const char *region, const char *name)
+{
+    if (pool == NULL) return STRATA_EINVAL;
+    int rc = check_names(pool, region, name);
+    if (rc < 0) return rc;
+    st_cat_dataset d;
+    if ((rc = st_cat_dataset_get(&pool->err, pool->cat, region, name, &d, NULL, NULL)) < 0)
+        return rc;
+    char rel[ST_PATH_MAX];
+    if ((rc = st_path(&pool->err, rel, "%s/%s/%s", ST_POOL_DATA, d.region_dir, d.dir)) < 0)
+        return rc;
+    return st_cat_dataset_drop(&pool->err, pool->cat, d.id, rel);
+}
+
+struct list_ctx {
+    strata_name_fn fn;
+    void *ctx;
+};
+
+static int list_one(void *vctx, const st_cat_dataset *d)
+{
+    struct list_ctx *lc = vctx;
+    return lc->fn(lc->ctx, d->name);
+}
+
+int strata_dataset_list(strata_pool *pool, const char *region, strata_name_fn fn, void *ctx)
+{
+    if (pool == NULL || fn == NULL) return STRATA_EINVAL;
+    int rc = st_name_check(&pool->err, "region", region);
+    if (rc < 0) return rc;
+    st_cat_region r;
+    if ((rc = st_cat_region_get(&pool->err, pool->cat, region, &r)) < 0) return rc;
+    struct list_ctx lc = {fn, ctx};
+    return st_cat_dataset_list(&pool->err, pool->cat, r.id, list_one, &lc);
+}
+
+struct log_ctx {
+    strata_version_fn fn;
+    void *ctx;
+};
+
+static int log_one(void *vctx, const st_cat_dsversion *v)
+{
+    struct log_ctx *lc = vctx;
+    strata_version_info info = {v->version,        v->created_ns,           (uint64_t)v->batches,
+                                (uint64_t)v->rows, (uint64_t)v->total_rows, v->expired};
+    return lc->fn(lc->ctx, &info);
+}
+
+int strata_dataset_log(strata_pool *pool, const char *region, const char *name,
+                       strata_version_fn fn, void *ctx)
+{
+    if (pool == NULL || fn == NULL) return STRATA_EINVAL;
+    int rc = check_names(pool, region, name);
+    if (rc < 0) return rc;
+    st_cat_dataset d;
+    if ((rc = st_cat_dataset_get(&pool->err, pool->cat, region, name, &d, NULL, NULL)) < 0)
+        return rc;
+    struct log_ctx lc = {fn, ctx};
+    return st_cat_versions(&pool->err, pool->cat, d.id, log_one, &lc);
+}

@@ -1,0 +1,336 @@
+/*
+ * snapshot.c -- consistent, immutable views of a dataset at one version.
+ *
+ * Opening a snapshot reads the dataset, its batches at the version and registers the snapshot,
+ * all inside one catalog write transaction, so that strata_gc (which works under the same lock)
+ * never sees the batches unregistered. The registration is a catalog row plus a shared OFD lock
+ * on byte ID of POOL/snapshots.lock: the kernel drops the lock when the reader dies, which is
+ * how gc tells live snapshots from dead ones. Column files are mapped on first use and stay
+ * mapped until the snapshot closes; batches are immutable, so the maps never change.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/store_int.h"
+#include "util/name.h"
+
+struct collect {
+    strata_snapshot *s;
+    size_t cap;
+    int rc;
+};
+
+static int collect_batch(void *vctx, const st_cat_batch *b, const st_cat_bcol *cols)
+{
+    struct collect *c = vctx;
+    strata_snapshot *s = c->s;
+    size_t n = (size_t)s->schema.ncols;
+    if (s->nbatches == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 16;
+        st_cat_batch *gb = realloc(s->batches, cap * sizeof *gb);
+        if (gb == NULL) return c->rc = STRATA_ENOMEM;
+        s->batches = gb;
+        st_cat_bcol *gc = realloc(s->bcols, cap * n * sizeof *gc);
+        if (gc == NULL) return c->rc = STRATA_ENOMEM;
+        s->bcols = gc;
+        c->cap = cap;
+    }
+    s->batches[s->nbatches] = *b;
+    memcpy(&s->bcols[s->nbatches * n], cols, n * sizeof *cols);
+    s->nbatches++;
+    return 0;
+}
+
+int st_snapshot_lock_path(strata_pool *pool, char out[ST_PATH_MAX])
+{
+    return st_path(&pool->err, out, "%s/%s", pool->path, ST_SNAPSHOT_LOCK);
+}
+
+int strata_snapshot_open(strata_pool *pool, const char *region, const char *name, int64_t as_of,
+                         strata_snapshot **out)
+{
+    if (out != NULL) *out = NULL;
+    if (pool == NULL || out == NULL) return STRATA_EINVAL;
+    st_err *err = &pool->err;
+    int rc = st_name_check(err, "region", region);
+    if (rc == STRATA_OK) rc = st_name_check(err, "dataset", name);
+    if (rc < 0) return rc;
+    strata_snapshot *s = calloc(1, sizeof *s);
+    if (s == NULL) return st_error(err, STRATA_ENOMEM, "out of memory");
+    s->pool = pool;
+    s->lock_fd = -1;
+    s->snap_id = -1;
+    char lockpath[ST_PATH_MAX];
+    int in_txn = 0;
+    ST_TRY(rc = st_snapshot_lock_path(pool, lockpath));
+    s->lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (s->lock_fd < 0) {
+        rc = st_error_errno(err, errno, "cannot open '%s'", lockpath);
+        goto done;
+    }
+    ST_TRY(rc = st_cat_begin(err, pool->cat));
+    in_txn = 1;
+    ST_TRY(rc = st_schema_load(pool, region, name, &s->d, &s->schema));
+    ST_TRY(rc = st_dataset_dir(pool, &s->d, s->dir));
+    s->version = as_of > 0 ? as_of : s->d.version;
+    if (s->version > s->d.version) {
+        rc = st_error(err, STRATA_ENOTFOUND,
+                      "dataset '%s/%s' has no version %lld (its latest is %lld)", region, name,
+                      (long long)as_of, (long long)s->d.version);
+        goto done;
+    }
+    if (s->version > 0) {
+        st_cat_dsversion v;
+        ST_TRY(rc = st_cat_version_get(err, pool->cat, s->d.id, s->version, &v));
+        if (v.expired) {
+            rc = st_error(err, STRATA_ENOTFOUND,
+                          "version %lld of dataset '%s/%s' was garbage-collected; read a later "
+                          "one (strata log shows which are kept)",
+                          (long long)s->version, region, name);
+            goto done;
+        }
+        struct collect c = {s, 0, STRATA_OK};
+        rc =
+            st_cat_batches(err, pool->cat, s->d.id, s->version, s->schema.ncols, collect_batch, &c);
+        if (c.rc < 0) rc = st_error(err, c.rc, "out of memory reading batches");
+        if (rc < 0) goto done;
+    }
+    s->row_start = calloc(s->nbatches + 1, sizeof *s->row_start);
+    s->maps = calloc(s->nbatches * (size_t)s->schema.ncols + 1, sizeof *s->maps);
+    s->bmaps = calloc(s->nbatches * (size_t)s->schema.ncols + 1, sizeof *s->bmaps);
+    if (s->row_start == NULL || s->maps == NULL || s->bmaps == NULL) {
+        rc = st_error(err, STRATA_ENOMEM, "out of memory opening a snapshot");
+        goto done;
+    }
+    for (uint64_t b = 0; b < s->nbatches; b++) {
+        s->row_start[b + 1] = s->row_start[b] + (uint64_t)s->batches[b].nrows;
+        for (int c = 0; c < s->schema.ncols; c++)
+            s->bytes += s->bcols[b * (size_t)s->schema.ncols + (size_t)c].bytes;
+    }
+    s->nrows = s->row_start[s->nbatches];
+    ST_TRY(rc = st_cat_snapshot_insert(err, pool->cat, s->d.id, s->version, &s->snap_id));
+    char what[64];
+    snprintf(what, sizeof what, "snapshot %lld", (long long)s->snap_id);
+    ST_TRY(rc = st_lock_fd(err, s->lock_fd, 0, (uint64_t)s->snap_id, 1, 0, what));
+    rc = st_cat_commit(err, pool->cat);
+    in_txn = 0;
+done:
+    if (in_txn) st_cat_rollback(pool->cat);
+    if (rc < 0) {
+        s->snap_id = -1; /* rolled back or never written */
+        strata_snapshot_close(s);
+        return rc;
+    }
+    *out = s;
+    return STRATA_OK;
+}
+
+void strata_snapshot_close(strata_snapshot *s)
+{
+    if (s == NULL) return;
+    size_t n = s->nbatches * (size_t)s->schema.ncols;
+    for (size_t i = 0; s->maps != NULL && i < n; i++) {
+        st_npy_unmap(&s->maps[i]);
+        st_npy_unmap(&s->bmaps[i]);
+    }
+    /* Unregister; if that fails (catalog busy), the lock released below is enough for gc. */
+    if (s->snap_id >= 0) st_cat_snapshot_delete(NULL, s->pool->cat, s->snap_id);
+    if (s->lock_fd >= 0) close(s->lock_fd);
+    st_schema_free(&s->schema);
+    free(s->batches);
+    free(s->bcols);
+    free(s->row_start);
+    free(s->maps);
+    free(s->bmaps);
+    free(s);
+}
+
+int strata_snapshot_info(strata_snapshot *s, strata_dataset_desc *out)
+{
+    if (s == NULL || out == NULL) return STRATA_EINVAL;
+    memset(out, 0, sizeof *out);
+    out->region = s->d.region;
+    out->name = s->d.name;
+    out->ncols = s->schema.ncols;
+    out->columns = s->schema.cols;
+    out->version = s->version;
+    out->nbatches = s->nbatches;
+    out->nrows = s->nrows;
+    out->bytes = s->bytes;
+    out->created_ns = s->d.created_ns;
+    return STRATA_OK;
+}
+
+int strata_snapshot_column(strata_snapshot *s, const char *name, int *col)
+{
+    if (s == NULL || name == NULL || col == NULL) return STRATA_EINVAL;
+    int c = st_schema_find(&s->schema, name);
+    if (c < 0)
+        return st_error(&s->pool->err, STRATA_ENOTFOUND, "dataset '%s/%s' has no column '%s'",
+                        s->d.region, s->d.name, name);
+    *col = c;
+    return STRATA_OK;
+}
+
+static int check_bc(strata_snapshot *s, uint64_t batch, int col)
+{
+    if (s == NULL) return STRATA_EINVAL;
+    if (batch >= s->nbatches)
+        return st_error(&s->pool->err, STRATA_ERANGE,
+                        "batch %llu is out of range: version %lld of '%s/%s' has %llu batches",
+                        (unsigned long long)batch, (long long)s->version, s->d.region, s->d.name,
+                        (unsigned long long)s->nbatches);
+    if (col < 0 || col >= s->schema.ncols)
+        return st_error(&s->pool->err, STRATA_ERANGE,
+                        "column index %d is out of range for '%s/%s' of %d columns", col,
+                        s->d.region, s->d.name, s->schema.ncols);
+    return STRATA_OK;
+}
+
+int strata_snapshot_batch(strata_snapshot *s, uint64_t batch, strata_batch_info *out)
+{
+    int rc = check_bc(s, batch, 0);
+    if (rc < 0) return rc;
+    const st_cat_batch *b = &s->batches[batch];
+    out->seq = (uint64_t)b->seq;
+    out->first_row = (uint64_t)b->first_row;
+    out->nrows = (uint64_t)b->nrows;
+    out->version = b->version;
+    return STRATA_OK;
+}
+
+int strata_snapshot_stats(strata_snapshot *s, uint64_t batch, int col, strata_column_stats *out)
+{
+    int rc = check_bc(s, batch, col);
+    if (rc < 0) return rc;
+    const st_cat_bcol *bc = &s->bcols[batch * (size_t)s->schema.ncols + (size_t)col];
+    memset(out, 0, sizeof *out);
+    out->bytes = bc->bytes;
+    out->checksum = bc->checksum;
+    out->has_minmax = bc->has_minmax != 0;
+    if (bc->has_minmax == 1) {
+        int u64 = s->schema.cat[col].dtype == STRATA_U64;
+        out->min_i = bc->min_i;
+        out->max_i = bc->max_i;
+        out->min = u64 ? (double)(uint64_t)bc->min_i : (double)bc->min_i;
+        out->max = u64 ? (double)(uint64_t)bc->max_i : (double)bc->max_i;
+    } else if (bc->has_minmax == 2) {
+        out->min = bc->min_f;
+        out->max = bc->max_f;
+    }
+    return STRATA_OK;
+}
+
+/* Map the file of BATCH/COL (and its bytes file), checking it against the catalog. */
+static int map_bc(strata_snapshot *s, uint64_t batch, int col)
+{
+    size_t i = batch * (size_t)s->schema.ncols + (size_t)col;
+    if (s->maps[i].map != NULL) return STRATA_OK;
+    st_err *err = &s->pool->err;
+    const st_cat_bcol *bc = &s->bcols[i];
+    strata_dtype dt = (strata_dtype)s->schema.cat[col].dtype;
+    uint64_t nrows = (uint64_t)s->batches[batch].nrows;
+    char path[ST_PATH_MAX];
+    int rc = st_path(err, path, "%s/%s", s->dir, bc->file);
+    if (rc == STRATA_OK) rc = st_npy_map_file(err, path, &s->maps[i]);
+    strata_dtype stored = dt == STRATA_STR ? STRATA_I64 : dt;
+    uint64_t count = dt == STRATA_STR ? nrows + 1 : nrows;
+    if (rc == STRATA_OK && (s->maps[i].info.dtype != stored || s->maps[i].info.count != count))
+        rc = STRATA_ECORRUPT;
+    if (rc == STRATA_OK && dt == STRATA_STR) {
+        rc = st_path(err, path, "%s/%s", s->dir, bc->bytes_file);
+        if (rc == STRATA_OK) rc = st_npy_map_file(err, path, &s->bmaps[i]);
+        const int64_t *off = (const int64_t *)(const void *)s->maps[i].data;
+        if (rc == STRATA_OK && (off[0] != 0 || (uint64_t)off[nrows] != s->bmaps[i].info.count))
+            rc = STRATA_ECORRUPT;
+    }
+    if (rc < 0) {
+        st_npy_unmap(&s->maps[i]);
+        st_npy_unmap(&s->bmaps[i]);
+        return st_error(err, STRATA_ECORRUPT,
+                        "cannot read batch %llu column '%s' of '%s/%s': file '%s' is missing or "
+                        "damaged; run 'strata check'",
+                        (unsigned long long)s->batches[batch].seq, s->schema.cat[col].name,
+                        s->d.region, s->d.name, path);
+    }
+    return STRATA_OK;
+}
+
+int strata_snapshot_map(strata_snapshot *s, uint64_t batch, int col, const void **data)
+{
+    int rc = check_bc(s, batch, col);
+    if (rc < 0) return rc;
+    if (data == NULL) return st_error(&s->pool->err, STRATA_EINVAL, "map: no pointer given");
+    if ((rc = map_bc(s, batch, col)) < 0) return rc;
+    *data = s->maps[batch * (size_t)s->schema.ncols + (size_t)col].data;
+    return STRATA_OK;
+}
+
+int strata_snapshot_map_str(strata_snapshot *s, uint64_t batch, int col, const int64_t **offsets,
+                            const char **bytes)
+{
+    int rc = check_bc(s, batch, col);
+    if (rc < 0) return rc;
+    if (s->schema.cat[col].dtype != STRATA_STR)
+        return st_error(&s->pool->err, STRATA_ETYPE, "column '%s' is %s, not str",
+                        s->schema.cat[col].name,
+                        strata_dtype_name((strata_dtype)s->schema.cat[col].dtype));
+    if ((rc = map_bc(s, batch, col)) < 0) return rc;
+    size_t i = batch * (size_t)s->schema.ncols + (size_t)col;
+    if (offsets != NULL) *offsets = (const int64_t *)(const void *)s->maps[i].data;
+    if (bytes != NULL) *bytes = s->bmaps[i].data;
+    return STRATA_OK;
+}
+
+/* The batch holding snapshot row ROW (ROW < nrows). */
+static uint64_t batch_of(const strata_snapshot *s, uint64_t row)
+{
+    uint64_t lo = 0, hi = s->nbatches;
+    while (hi - lo > 1) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (s->row_start[mid] <= row)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+int strata_snapshot_read(strata_snapshot *s, int col, uint64_t row, uint64_t count, void *dst)
+{
+    if (s == NULL) return STRATA_EINVAL;
+    st_err *err = &s->pool->err;
+    if (col < 0 || col >= s->schema.ncols)
+        return st_error(err, STRATA_ERANGE, "column index %d is out of range", col);
+    strata_dtype dt = (strata_dtype)s->schema.cat[col].dtype;
+    if (dt == STRATA_STR)
+        return st_error(err, STRATA_ETYPE,
+                        "column '%s' holds strings; read it with strata_snapshot_map_str",
+                        s->schema.cat[col].name);
+    if (row > s->nrows || count > s->nrows - row)
+        return st_error(err, STRATA_ERANGE,
+                        "cannot read rows [%llu, %llu) of '%s/%s': version %lld has %llu rows",
+                        (unsigned long long)row, (unsigned long long)(row + count), s->d.region,
+                        s->d.name, (long long)s->version, (unsigned long long)s->nrows);
+    if (count == 0) return STRATA_OK;
+    if (dst == NULL) return st_error(err, STRATA_EINVAL, "read: no destination buffer");
+    size_t esz = strata_dtype_size(dt);
+    char *out = dst;
+    for (uint64_t b = batch_of(s, row); count > 0; b++) {
+        int rc = map_bc(s, b, col);
+        if (rc < 0) return rc;
+        uint64_t off = row - s->row_start[b];
+        uint64_t k = s->row_start[b + 1] - row;
+        if (k > count) k = count;
+        memcpy(out, s->maps[b * (size_t)s->schema.ncols + (size_t)col].data + off * esz, k * esz);
+        out += k * esz;
+        row += k;
+        count -= k;
+    }
+    return STRATA_OK;
+}

@@ -1,0 +1,95 @@
+/*
+ * store_int.h -- the insides of dataset, batch and snapshot handles (src/store).
+ *
+ * On disk a dataset is a directory under its region's: POOL/data/RDIR/DDIR/. Each column of each
+ * batch is TOKEN.C.npy (strings: TOKEN.C.npy holds int64 offsets, TOKEN.C.bytes.npy the bytes),
+ * TOKEN being random per batch and C the column's position. DDIR/.writer is the file whose OFD
+ * lock serialises writers. POOL/snapshots.lock holds one byte-range lock per open snapshot.
+ */
+#ifndef STRATA_STORE_INT_H
+#define STRATA_STORE_INT_H
+
+#include <xxhash.h>
+
+#include "catalog/catalog.h"
+#include "pool/pool_int.h"
+#include "util/npy.h"
+
+#define ST_WRITER_LOCK   ".writer"
+#define ST_SNAPSHOT_LOCK "snapshots.lock"
+
+/* A schema as read from the catalog, with the public view of it. */
+typedef struct st_schema {
+    int ncols;
+    st_cat_column *cat;  /* names and dtypes */
+    strata_column *cols; /* names point into cat */
+} st_schema;
+
+int st_schema_load(strata_pool *pool, const char *region, const char *name, st_cat_dataset *d,
+                   st_schema *out);
+void st_schema_free(st_schema *s);
+int st_schema_find(const st_schema *s, const char *name);
+
+/* "POOL/data/RDIR/DDIR" */
+int st_dataset_dir(strata_pool *pool, const st_cat_dataset *d, char out[ST_PATH_MAX]);
+
+struct strata_dataset {
+    strata_pool *pool;
+    st_cat_dataset d;
+    st_schema schema;
+    char dir[ST_PATH_MAX];
+    int lock_fd; /* the .writer file while the writer lock is held, else -1 */
+    int lock_timeout_ms;
+    int64_t base_version; /* the version when the lock was taken */
+    /* committed, not yet published */
+    st_cat_batch *pending;
+    st_cat_bcol *pending_cols; /* npending * ncols */
+    int npending, cap;
+    int open_batches; /* begun, not yet committed or aborted */
+};
+
+/* One column file being written: header room first, then the data streamed in. */
+typedef struct st_colfile {
+    st_wfile w;
+    uint64_t n;     /* elements written */
+    uint64_t bytes; /* data bytes written */
+    XXH64_state_t *hash;
+    int has_minmax;
+    int64_t min_i, max_i;
+    double min_f, max_f;
+} st_colfile;
+
+struct strata_batch {
+    strata_dataset *ds;
+    char token[17];
+    st_colfile *data;   /* per column: values or string offsets */
+    st_colfile *sbytes; /* per column: string bytes (unused for other dtypes) */
+    int64_t created_ns;
+};
+
+struct strata_snapshot {
+    strata_pool *pool;
+    st_cat_dataset d;
+    st_schema schema;
+    char dir[ST_PATH_MAX];
+    int64_t version;
+    uint64_t nbatches, nrows, bytes;
+    st_cat_batch *batches;
+    st_cat_bcol *bcols;  /* nbatches * ncols */
+    uint64_t *row_start; /* nbatches + 1 cumulative row counts */
+    st_npy_map *maps;    /* nbatches * ncols, mapped on first use */
+    st_npy_map *bmaps;   /* string bytes */
+    int64_t snap_id;
+    int lock_fd;
+};
+
+/* Release DS's writer lock, if held. */
+void st_dataset_unlock(strata_dataset *ds);
+
+/* The dataset description of snapshot S. */
+int st_snapshot_describe(strata_snapshot *s, strata_dataset_desc *out);
+
+/* "POOL/snapshots.lock" */
+int st_snapshot_lock_path(strata_pool *pool, char out[ST_PATH_MAX]);
+
+#endif /* STRATA_STORE_INT_H */

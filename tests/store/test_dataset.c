@@ -1,0 +1,302 @@
+/* Datasets: schema, the batch writer, atomic publish, versions and log, snapshots and time
+ * travel, the writer lock, drop, and every error on the way. */
+#include <sys/wait.h>
+
+#include "test_util.h"
+
+static const strata_column trip_cols[] = {
+    {"zone", STRATA_STR}, {"fare", STRATA_I64}, {"dist", STRATA_F64}, {"paid", STRATA_BOOL}};
+
+/* Append K rows starting at global value BASE: zone "zK", fare BASE+i, dist (BASE+i)/2, paid i%2.
+ */
+static void append_rows(fixture *f, strata_batch *b, int64_t base, uint64_t k)
+{
+    int64_t *fare = malloc((k + 1) * sizeof *fare);
+    double *dist = malloc((k + 1) * sizeof *dist);
+    uint8_t *paid = malloc(k + 1);
+    int64_t *off = malloc((k + 1) * sizeof *off);
+    char *bytes = malloc(32 * (k + 1));
+    off[0] = 0;
+    for (uint64_t i = 0; i < k; i++) {
+        fare[i] = base + (int64_t)i;
+        dist[i] = (double)(base + (int64_t)i) / 2;
+        paid[i] = (uint8_t)(i % 2);
+        int n = sprintf(bytes + off[i], "z%lld", (long long)(base + (int64_t)i));
+        off[i + 1] = off[i] + n;
+    }
+    assert_ok(f->pool, strata_batch_append_str(b, 0, off, bytes, k));
+    assert_ok(f->pool, strata_batch_append(b, 1, fare, k));
+    assert_ok(f->pool, strata_batch_append(b, 2, dist, k));
+    assert_ok(f->pool, strata_batch_append(b, 3, paid, k));
+    free(fare);
+    free(dist);
+    free(paid);
+    free(off);
+    free(bytes);
+}
+
+static int64_t add_batches(fixture *f, strata_dataset *ds, int64_t base, const uint64_t *sizes,
+                           int n)
+{
+    for (int i = 0; i < n; i++) {
+        strata_batch *b;
+        assert_ok(f->pool, strata_batch_begin(ds, &b));
+        append_rows(f, b, base, sizes[i]);
+        base += (int64_t)sizes[i];
+        assert_ok(f->pool, strata_batch_commit(b));
+    }
+    int64_t v;
+    assert_ok(f->pool, strata_publish(ds, &v));
+    return v;
+}
+
+static void create_write_publish_read(void **state)
+{
+    fixture *f = *state;
+    assert_ok(f->pool, strata_dataset_create(f->pool, "r", "trips", trip_cols, 4));
+    strata_dataset *ds;
+    assert_ok(f->pool, strata_dataset_open(f->pool, "r", "trips", &ds));
+    strata_dataset_desc info;
+    assert_ok(f->pool, strata_dataset_info(ds, &info));
+    assert_int_equal(info.version, 0);
+    assert_int_equal(info.ncols, 4);
+    assert_string_equal(info.columns[1].name, "fare");
+    uint64_t sizes[3] = {5, 0, 7};
+    assert_int_equal(add_batches(f, ds, 100, sizes, 3), 1);
+    assert_ok(f->pool, strata_dataset_info(ds, &info));
+    assert_int_equal(info.version, 1);
+    assert_int_equal(info.nrows, 12);
+    assert_int_equal(info.nbatches, 3);
+
+    strata_snapshot *s;
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "trips", 0, &s));
+    assert_ok(f->pool, strata_snapshot_info(s, &info));
+    assert_int_equal(info.nrows, 12);
+    strata_batch_info bi;
+    assert_ok(f->pool, strata_snapshot_batch(s, 2, &bi));
+    assert_int_equal(bi.first_row, 5);
+    assert_int_equal(bi.nrows, 7);
+    assert_int_equal(bi.seq, 2);
+    int64_t fares[12];
+    assert_ok(f->pool, strata_snapshot_read(s, 1, 0, 12, fares));
+    for (int i = 0; i < 12; i++) assert_int_equal(fares[i], 100 + i);
+    assert_ok(f->pool, strata_snapshot_read(s, 1, 4, 2, fares)); /* across the empty batch */
+    assert_int_equal(fares[0], 104);
+    assert_int_equal(fares[1], 105);
+    const int64_t *off;
+    const char *bytes;
+    assert_ok(f->pool, strata_snapshot_map_str(s, 2, 0, &off, &bytes));
+    assert_memory_equal(bytes + off[6], "z111", 4);
+    const void *p;
+    assert_ok(f->pool, strata_snapshot_map(s, 0, 2, &p));
+    assert_true(((const double *)p)[4] == 52.0);
+    strata_column_stats st;
+    assert_ok(f->pool, strata_snapshot_stats(s, 2, 1, &st));
+    assert_true(st.has_minmax);
+    assert_int_equal(st.min_i, 105);
+    assert_int_equal(st.max_i, 111);
+    assert_ok(f->pool, strata_snapshot_stats(s, 0, 2, &st));
+    assert_true(st.min == 50.0 && st.max == 52.0);
+    assert_ok(f->pool, strata_snapshot_stats(s, 1, 1, &st));
+    assert_false(st.has_minmax); /* an empty batch has no min or max */
+    int col;
+    assert_ok(f->pool, strata_snapshot_column(s, "dist", &col));
+    assert_int_equal(col, 2);
+    assert_status(f->pool, strata_snapshot_column(s, "nope", &col), STRATA_ENOTFOUND);
+    assert_status(f->pool, strata_snapshot_read(s, 1, 10, 3, fares), STRATA_ERANGE);
+    assert_status(f->pool, strata_snapshot_read(s, 0, 0, 1, fares), STRATA_ETYPE);
+    assert_status(f->pool, strata_snapshot_batch(s, 3, &bi), STRATA_ERANGE);
+    strata_snapshot_close(s);
+    strata_dataset_close(ds);
+}
+
+static void batches_with_unequal_columns_are_refused(void **state)
+{
+    fixture *f = *state;
+    assert_ok(f->pool, strata_dataset_create(f->pool, "r", "t", trip_cols + 1, 2));
+    strata_dataset *ds;
+    assert_ok(f->pool, strata_dataset_open(f->pool, "r", "t", &ds));
+    strata_batch *b;
+    assert_ok(f->pool, strata_batch_begin(ds, &b));
+    int64_t v[3] = {1, 2, 3};
+    double d[2] = {1, 2};
+    assert_ok(f->pool, strata_batch_append(b, 0, v, 3));
+    assert_ok(f->pool, strata_batch_append(b, 1, d, 2));
+    assert_status(f->pool, strata_batch_append(b, 2, d, 2), STRATA_ERANGE);
+    assert_status(f->pool, strata_batch_append_str(b, 0, NULL, NULL, 1), STRATA_ETYPE);
+    assert_status(f->pool, strata_batch_commit(b), STRATA_EINVAL);
+    assert_errmsg_has(f->pool, "'fare' has 3 rows but column 'dist' has 2");
+    int64_t ver;
+    assert_ok(f->pool, strata_publish(ds, &ver));
+    assert_int_equal(ver, 0); /* nothing was published */
+    strata_dataset_close(ds);
+}
+
+static void schema_errors(void **state)
+{
+    fixture *f = *state;
+    strata_column dup[2] = {{"a", STRATA_I64}, {"a", STRATA_F64}};
+    assert_status(f->pool, strata_dataset_create(f->pool, "r", "d", dup, 2), STRATA_EINVAL);
+    assert_errmsg_has(f->pool, "named twice");
+    strata_column bad[1] = {{"a/b", STRATA_I64}};
+    assert_status(f->pool, strata_dataset_create(f->pool, "r", "d", bad, 1), STRATA_ENAME);
+    strata_column badt[1] = {{"a", (strata_dtype)42}};
+    assert_status(f->pool, strata_dataset_create(f->pool, "r", "d", badt, 1), STRATA_ETYPE);
+    assert_status(f->pool, strata_dataset_create(f->pool, "r", "d", dup, 0), STRATA_EINVAL);
+    assert_status(f->pool, strata_dataset_create(f->pool, "nope", "d", dup, 1), STRATA_ENOTFOUND);
+    assert_ok(f->pool, strata_dataset_create(f->pool, "r", "d", dup, 1));
+    assert_status(f->pool, strata_dataset_create(f->pool, "r", "d", dup, 1), STRATA_EEXIST);
+    strata_dataset *ds;
+    assert_status(f->pool, strata_dataset_open(f->pool, "r", "zz", &ds), STRATA_ENOTFOUND);
+    assert_errmsg_has(f->pool, "dataset 'r/zz' not found");
+}
+
+static int count_versions(void *ctx, const strata_version_info *v)
+{
+    int *n = ctx;
+    assert_int_equal(v->version, *n + 1);
+    (*n)++;
+    return 0;
+}
+
+static void time_travel_and_snapshot_isolation(void **state)
+{
+    fixture *f = *state;
+    assert_ok(f->pool, strata_dataset_create(f->pool, "r", "tt", trip_cols, 4));
+    strata_dataset *ds;
+    assert_ok(f->pool, strata_dataset_open(f->pool, "r", "tt", &ds));
+    uint64_t one[1] = {10};
+    add_batches(f, ds, 0, one, 1);
+    strata_snapshot *s1;
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "tt", 0, &s1));
+    const void *p1;
+    assert_ok(f->pool, strata_snapshot_map(s1, 0, 1, &p1));
+    int64_t before[10];
+    memcpy(before, p1, sizeof before);
+    for (int v = 0; v < 20; v++) add_batches(f, ds, 10 + 10 * v, one, 1);
+    strata_dataset_desc info;
+    assert_ok(f->pool, strata_snapshot_info(s1, &info));
+    assert_int_equal(info.version, 1); /* unchanged while open */
+    assert_int_equal(info.nrows, 10);
+    assert_memory_equal(p1, before, sizeof before);
+    strata_snapshot_close(s1);
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "tt", 1, &s1));
+    assert_ok(f->pool, strata_snapshot_info(s1, &info));
+    assert_int_equal(info.nrows, 10);
+    strata_snapshot_close(s1);
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "tt", 7, &s1));
+    assert_ok(f->pool, strata_snapshot_info(s1, &info));
+    assert_int_equal(info.nrows, 70);
+    int64_t last;
+    assert_ok(f->pool, strata_snapshot_read(s1, 1, 69, 1, &last));
+    assert_int_equal(last, 69);
+    strata_snapshot_close(s1);
+    assert_status(f->pool, strata_snapshot_open(f->pool, "r", "tt", 22, &s1), STRATA_ENOTFOUND);
+    int n = 0;
+    assert_ok(f->pool, strata_dataset_log(f->pool, "r", "tt", count_versions, &n));
+    assert_int_equal(n, 21);
+    strata_dataset_close(ds);
+}
+
+static void a_second_writer_waits_then_fails_with_elocked(void **state)
+{
+    fixture *f = *state;
+    assert_ok(f->pool, strata_dataset_create(f->pool, "r", "w", trip_cols + 1, 1));
+    strata_dataset *a, *b;
+    assert_ok(f->pool, strata_dataset_open(f->pool, "r", "w", &a));
+    assert_ok(f->pool, strata_dataset_open(f->pool, "r", "w", &b));
+    strata_batch *ba, *bb;
+    assert_ok(f->pool, strata_batch_begin(a, &ba));
+    assert_ok(f->pool, strata_dataset_set_lock_timeout(b, 100));
+    assert_status(f->pool, strata_batch_begin(b, &bb), STRATA_ELOCKED);
+    assert_errmsg_has(f->pool, "another writer");
+    int64_t v = 7;
+    assert_ok(f->pool, strata_batch_append(ba, 0, &v, 1));
+    assert_ok(f->pool, strata_batch_commit(ba));
+    assert_ok(f->pool, strata_publish(a, NULL)); /* releases the lock */
+    assert_ok(f->pool, strata_batch_begin(b, &bb));
+    assert_ok(f->pool, strata_batch_append(bb, 0, &v, 1));
+    assert_ok(f->pool, strata_batch_commit(bb));
+    int64_t ver;
+    assert_ok(f->pool, strata_publish(b, &ver));
+    assert_int_equal(ver, 2);
+    /* closing with committed, unpublished batches discards them */
+    assert_ok(f->pool, strata_batch_begin(a, &ba));
+    assert_ok(f->pool, strata_batch_append(ba, 0, &v, 1));
+    assert_ok(f->pool, strata_batch_commit(ba));
+    strata_dataset_close(a);
+    strata_dataset_desc info;
+    assert_ok(f->pool, strata_dataset_info(b, &info));
+    assert_int_equal(info.version, 2);
+    assert_int_equal(info.nrows, 2);
+    strata_dataset_close(b);
+}
+
+static void drop_keeps_open_snapshots_readable(void **state)
+{
+    fixture *f = *state;
+    assert_ok(f->pool, strata_dataset_create(f->pool, "r", "gone", trip_cols, 4));
+    strata_dataset *ds;
+    assert_ok(f->pool, strata_dataset_open(f->pool, "r", "gone", &ds));
+    uint64_t sz[2] = {3, 4};
+    add_batches(f, ds, 0, sz, 2);
+    strata_dataset_close(ds);
+    strata_snapshot *s;
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "gone", 0, &s));
+    assert_ok(f->pool, strata_dataset_drop(f->pool, "r", "gone"));
+    assert_status(f->pool, strata_dataset_open(f->pool, "r", "gone", &ds), STRATA_ENOTFOUND);
+    strata_gc_stats gs;
+    strata_gc_opts go = {.grace_s = -1};
+    assert_ok(f->pool, strata_gc(f->pool, &go, &gs));
+    assert_int_equal(gs.datasets_removed, 0); /* the snapshot holds it */
+    int64_t v[7];
+    assert_ok(f->pool, strata_snapshot_read(s, 1, 0, 7, v)); /* maps lazily, after the drop */
+    assert_int_equal(v[6], 6);
+    strata_snapshot_close(s);
+    assert_ok(f->pool, strata_gc(f->pool, &go, &gs));
+    assert_int_equal(gs.datasets_removed, 1);
+    /* the name is free again */
+    assert_ok(f->pool, strata_dataset_create(f->pool, "r", "gone", trip_cols, 1));
+}
+
+static void a_dead_readers_snapshot_is_released_by_gc(void **state)
+{
+    fixture *f = *state;
+    assert_ok(f->pool, strata_dataset_create(f->pool, "r", "d", trip_cols + 1, 1));
+    pid_t pid = fork();
+    if (pid == 0) {
+        strata_pool *p;
+        strata_snapshot *s;
+        if (strata_pool_open(f->path, &p) != STRATA_OK) _exit(1);
+        if (strata_snapshot_open(p, "r", "d", 0, &s) != STRATA_OK) _exit(2);
+        _exit(0); /* dies holding it: no close, no unregister */
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    strata_gc_stats gs;
+    strata_gc_opts go = {.grace_s = -1};
+    assert_ok(f->pool, strata_gc(f->pool, &go, &gs));
+    assert_int_equal(gs.snapshots_released, 1);
+    /* a live one is kept */
+    strata_snapshot *s;
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "d", 0, &s));
+    assert_ok(f->pool, strata_gc(f->pool, &go, &gs));
+    assert_int_equal(gs.snapshots_released, 0);
+    strata_snapshot_close(s);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
+    const struct CMUnitTest tests[] = {
+        T(create_write_publish_read),
+        T(batches_with_unequal_columns_are_refused),
+        T(schema_errors),
+        T(time_travel_and_snapshot_isolation),
+        T(a_second_writer_waits_then_fails_with_elocked),
+        T(drop_keeps_open_snapshots_readable),
+        T(a_dead_readers_snapshot_is_released_by_gc),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
