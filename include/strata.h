@@ -608,6 +608,54 @@ typedef struct strata_gc_stats {
  * may be NULL (defaults); STATS may be NULL. */
 STRATA_API int strata_gc(strata_pool *pool, const strata_gc_opts *opts, strata_gc_stats *stats);
 
+/* ---------------------------------------------------------------------------------------------
+ * Ingest: CSV and NPY files into datasets
+ * ------------------------------------------------------------------------------------------- */
+
+/* Progress of a long ingest, reported after every segment parsed. */
+typedef struct strata_ingest_stats {
+    uint64_t files, rows, bytes_read, batches;
+    int64_t version; /* the version published last (0: nothing published) */
+    double seconds;
+} strata_ingest_stats;
+
+typedef int (*strata_progress_fn)(void *ctx, const strata_ingest_stats *sofar,
+                                  uint64_t total_bytes);
+
+typedef struct strata_ingest_opts {
+    uint64_t batch_rows;     /* rows per batch; 0: one batch per file */
+    char delimiter;          /* CSV field delimiter; 0 means ',' */
+    const char *null_marker; /* a CSV field equal to this (unquoted) is null; NULL means the
+                              * empty field. Nulls become NaN in float columns and "" in string
+                              * columns; integer and bool columns refuse them */
+    const char *schema;      /* "name:dtype,..." for a new dataset; NULL: inferred from the CSV
+                              * header and first rows (i64, f64 or str) */
+    int publish_each;        /* publish every batch as it is committed (long streams); default:
+                              * all batches of the call are published together, or none */
+    int nthreads;            /* parser threads; 0: the pool's setting */
+    strata_progress_fn progress;
+    void *progress_ctx;
+} strata_ingest_opts;
+
+/* Ingest the NFILES CSV files FILES into dataset NAME of REGION, creating the region and the
+ * dataset (schema from OPTS->schema or inferred) when they do not exist. CSV is RFC 4180: a
+ * header line naming the columns, quoted fields with embedded delimiters, quotes ("") and
+ * newlines, LF or CRLF line ends, no trailing newline needed; blank lines are skipped in files of
+ * more than one column. Columns are matched to the dataset's by name. Bad input fails with
+ * STRATA_EINVAL (or STRATA_ETYPE, STRATA_ERANGE) and a message naming the file, line, column and
+ * text, and nothing is published (a dataset created by this call is dropped again). OPTS and
+ * STATS may be NULL. */
+STRATA_API int strata_ingest_csv(strata_pool *pool, const char *region, const char *name,
+                                 const char *const *files, int nfiles,
+                                 const strata_ingest_opts *opts, strata_ingest_stats *stats);
+
+/* Ingest one batch from NPY files, one per column: column COLNAMES[i] from FILES[i] (all 1-D,
+ * the same length). Creates the dataset from the files' dtypes when it does not exist; otherwise
+ * names and dtypes must match its schema. Batch splitting, publishing and errors as for CSV. */
+STRATA_API int strata_ingest_npy(strata_pool *pool, const char *region, const char *name,
+                                 const char *const *colnames, const char *const *files, int ncols,
+                                 const strata_ingest_opts *opts, strata_ingest_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif

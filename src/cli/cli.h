@@ -84,5 +84,15 @@ void cli_json_str(FILE *f, const char *s);
 int cmd_region(cli *c, int argc, char **argv);
 int cmd_array(cli *c, int argc, char **argv);
 int cmd_backup(cli *c, int argc, char **argv);
+int cmd_ingest(cli *c, int argc, char **argv);
+int cmd_ls(cli *c, int argc, char **argv);
+int cmd_show(cli *c, int argc, char **argv);
+int cmd_log(cli *c, int argc, char **argv);
+int cmd_cat(cli *c, int argc, char **argv);
+int cmd_export(cli *c, int argc, char **argv);
+int cmd_check(cli *c, int argc, char **argv);
+int cmd_gc(cli *c, int argc, char **argv);
+int cmd_drop(cli *c, int argc, char **argv);
+int cmd_demo(cli *c, int argc, char **argv);
 
 #endif /* STRATA_CLI_H */

@@ -18,6 +18,16 @@ static const char usage[] =
     "  array put|get|add|cas       read and write array elements\n"
     "  array lock|backup|restore   lock an array around a command; back it up\n"
     "  backup ls|rm                list and delete backups\n"
+    "  ingest R/NAME FILE...       ingest CSV or NPY files into a dataset (batches)\n"
+    "  ls [REGION]                 list datasets\n"
+    "  show R/NAME                 schema, batches, statistics, versions\n"
+    "  cat R/NAME                  print rows (csv, tsv, json; --as-of V)\n"
+    "  export R/NAME --out P       write a dataset as CSV or NPY files\n"
+    "  log R/NAME                  versions of a dataset\n"
+    "  drop R/NAME                 drop a dataset\n"
+    "  check [R[/NAME]]            verify files against the catalog\n"
+    "  gc                          remove orphans and unreferenced files\n"
+    "  demo taxi ROWS OUT.csv      write synthetic taxi trips\n"
     "  version                     print the version\n"
     "\n"
     "global options:\n"
@@ -97,16 +107,21 @@ int main(int argc, char **argv)
     const char *cmd = argv[i];
     int sub_argc = argc - i;
     char **sub_argv = argv + i;
-    int rc;
-    if (strcmp(cmd, "init") == 0)
-        rc = cmd_init(&c, sub_argc, sub_argv);
-    else if (strcmp(cmd, "region") == 0)
-        rc = cmd_region(&c, sub_argc, sub_argv);
-    else if (strcmp(cmd, "array") == 0)
-        rc = cmd_array(&c, sub_argc, sub_argv);
-    else if (strcmp(cmd, "backup") == 0)
-        rc = cmd_backup(&c, sub_argc, sub_argv);
-    else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+    static const struct {
+        const char *name;
+        int (*fn)(cli *, int, char **);
+    } commands[] = {
+        {"init", cmd_init},     {"region", cmd_region}, {"array", cmd_array},
+        {"backup", cmd_backup}, {"ingest", cmd_ingest}, {"ls", cmd_ls},
+        {"show", cmd_show},     {"log", cmd_log},       {"cat", cmd_cat},
+        {"export", cmd_export}, {"check", cmd_check},   {"gc", cmd_gc},
+        {"drop", cmd_drop},     {"demo", cmd_demo},
+    };
+    int rc = -1;
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+        if (strcmp(cmd, commands[k].name) == 0) rc = commands[k].fn(&c, sub_argc, sub_argv);
+    if (rc != -1) {
+    } else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("strata %s (pool format %d)\n", STRATA_VERSION_STRING, STRATA_POOL_FORMAT);
         rc = EXIT_OK;
     } else if (strcmp(cmd, "help") == 0) {

@@ -1,0 +1,953 @@
+/*
+ * cmd_dataset.c -- strata ingest | ls | show | cat | export | log | check | gc | demo taxi.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define NAMEBUF (2 * STRATA_NAME_MAX + 2)
+
+static void iso_time(int64_t ns, char *out, size_t len)
+{
+    time_t secs = (time_t)(ns / 1000000000);
+    struct tm tm;
+    if (gmtime_r(&secs, &tm) == NULL || strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, len, "?");
+}
+
+static void human_bytes(double b, char *out, size_t len)
+{
+    const char *u[] = {"B", "KB", "MB", "GB", "TB"};
+    int i = 0;
+    while (b >= 1000 && i < 4) {
+        b /= 1000;
+        i++;
+    }
+    snprintf(out, len, i ? "%.1f %s" : "%.0f %s", b, u[i]);
+}
+
+/* ---- ingest ----------------------------------------------------------------------------- */
+
+static const char ingest_usage[] =
+    "usage: strata ingest REGION/NAME FILE... [options]\n"
+    "Ingest CSV or NPY files into a dataset (created on first use, with its region).\n"
+    "  --format csv|npy      default: npy for .npy files and directories, else csv\n"
+    "  --batch-rows N        split each file into batches of N rows (default: one per file)\n"
+    "  --schema a:i64,b:str  the schema of a new dataset (default: from the CSV header and\n"
+    "                        its first 1000 rows: i64, f64 or str)\n"
+    "  --delimiter C         CSV field delimiter (default ','; 'tab' for a tab)\n"
+    "  --null S              CSV null marker (default: the empty field). Nulls become NaN in\n"
+    "                        float columns and \"\" in string columns; integer and bool\n"
+    "                        columns refuse them\n"
+    "  --column NAME=FILE    NPY: a column from one file (repeatable); or give a directory\n"
+    "                        holding NAME.npy per column\n"
+    "  --publish-each        publish every batch as it is written (default: all batches of\n"
+    "                        the command are published together, or none)\n"
+    "  --threads N           parser threads\n"
+    "  --quiet               no progress on a terminal\n"
+    "Bad input (wrong field count, unparsable value, overflow, unterminated quote, invalid\n"
+    "UTF-8, empty file, missing header, schema mismatch) exits 3 naming file:line:column and\n"
+    "publishes nothing.\n";
+
+struct progress_ctx {
+    int tty;
+};
+
+static int show_progress(void *vctx, const strata_ingest_stats *s, uint64_t total)
+{
+    struct progress_ctx *p = vctx;
+    if (!p->tty) return 0;
+    double mbps = s->seconds > 0 ? (double)s->bytes_read / s->seconds / 1e6 : 0;
+    double left = s->bytes_read > 0 && total > s->bytes_read
+                      ? s->seconds * (double)(total - s->bytes_read) / (double)s->bytes_read
+                      : 0;
+    fprintf(stderr, "\r  %llu rows, %.0f MB/s, %llu batches, %.0f%%, %.0f s left   ",
+            (unsigned long long)s->rows, mbps, (unsigned long long)s->batches,
+            total ? 100.0 * (double)s->bytes_read / (double)total : 100.0, left);
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* NPY columns from a directory: every NAME.npy in it, in name order. */
+static int npy_dir(const char *dir, char ***names, char ***files, int *n)
+{
+    struct dirent **list;
+    int k = scandir(dir, &list, NULL, alphasort);
+    if (k < 0) {
+        fprintf(stderr, "strata: cannot read directory '%s': %s\n", dir, strerror(errno));
+        return errno == ENOENT ? EXIT_NOTFOUND : EXIT_IO;
+    }
+    *names = calloc((size_t)k + 1, sizeof **names);
+    *files = calloc((size_t)k + 1, sizeof **files);
+    *n = 0;
+    for (int i = 0; i < k; i++) {
+        const char *e = list[i]->d_name;
+        if (e[0] != '.' && ends_with(e, ".npy") && *names && *files) {
+            (*names)[*n] = strndup(e, strlen(e) - 4);
+            size_t len = strlen(dir) + strlen(e) + 2;
+            (*files)[*n] = malloc(len);
+            snprintf((*files)[*n], len, "%s/%s", dir, e);
+            (*n)++;
+        }
+        free(list[i]);
+    }
+    free(list);
+    if (*n == 0) {
+        fprintf(stderr, "strata: directory '%s' holds no .npy files\n", dir);
+        return EXIT_BADINPUT;
+    }
+    return EXIT_OK;
+}
+
+int cmd_ingest(cli *c, int argc, char **argv)
+{
+    const char *format = NULL, *batch_rows = NULL, *schema = NULL, *delim = NULL, *null = NULL;
+    const char *threads = NULL, *column = NULL;
+    int publish_each = 0, quiet = 0, json = 0;
+    cli_opt opts[] = {{"format", 0, &format, NULL},
+                      {"batch-rows", 0, &batch_rows, NULL},
+                      {"schema", 0, &schema, NULL},
+                      {"delimiter", 'd', &delim, NULL},
+                      {"null", 0, &null, NULL},
+                      {"threads", 0, &threads, NULL},
+                      {"publish-each", 0, NULL, &publish_each},
+                      {"quiet", 'q', NULL, &quiet},
+                      {"json", 0, NULL, &json},
+                      {"column", 0, &column, NULL},
+                      {0}};
+    /* --column repeats: gather them before the generic scan sees the last one only. */
+    char **cols_kv = calloc((size_t)argc + 1, sizeof *cols_kv);
+    char **args = calloc((size_t)argc + 1, sizeof *args);
+    char **pos = calloc((size_t)argc + 1, sizeof *pos);
+    int ncol_kv = 0, nargs = 0, npos, rc;
+    if (cols_kv == NULL || args == NULL || pos == NULL) return EXIT_IO;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--column") == 0 && i + 1 < argc)
+            cols_kv[ncol_kv++] = argv[++i];
+        else if (strncmp(argv[i], "--column=", 9) == 0)
+            cols_kv[ncol_kv++] = argv[i] + 9;
+        else
+            args[nargs++] = argv[i];
+    }
+    rc = cli_scan(nargs, args, opts, ingest_usage, pos, &npos, 0);
+    char **names = NULL, **files = NULL;
+    int nnames = 0;
+    if (rc != EXIT_OK) goto out;
+    if (npos < 1 || (npos < 2 && ncol_kv == 0)) {
+        rc = cli_usage_error("ingest", "'ingest' needs REGION/NAME and at least one FILE");
+        goto out;
+    }
+    char buf[NAMEBUF];
+    const char *region, *name;
+    if ((rc = cli_split("ingest", pos[0], buf, sizeof buf, &region, &name)) != EXIT_OK) goto out;
+    strata_ingest_opts o = {0};
+    uint64_t v;
+    if (batch_rows != NULL) {
+        if (cli_parse_u64(batch_rows, &v) != 0 || v == 0) {
+            rc = cli_usage_error("ingest", "--batch-rows takes a positive number of rows");
+            goto out;
+        }
+        o.batch_rows = v;
+    }
+    if (threads != NULL) {
+        if (cli_parse_u64(threads, &v) != 0 || v > 4096) {
+            rc = cli_usage_error("ingest", "--threads takes a number of threads");
+            goto out;
+        }
+        o.nthreads = (int)v;
+    }
+    if (delim != NULL) {
+        if (strcmp(delim, "tab") == 0 || strcmp(delim, "\\t") == 0)
+            o.delimiter = '\t';
+        else if (strlen(delim) == 1)
+            o.delimiter = delim[0];
+        else {
+            rc = cli_usage_error("ingest", "--delimiter takes one character (or 'tab')");
+            goto out;
+        }
+    }
+    o.null_marker = null;
+    o.schema = schema;
+    o.publish_each = publish_each;
+    struct progress_ctx pc = {!quiet && !c->json && isatty(2)};
+    o.progress = show_progress;
+    o.progress_ctx = &pc;
+    int is_npy = format != NULL ? strcmp(format, "npy") == 0 : ncol_kv > 0;
+    if (format != NULL && strcmp(format, "npy") != 0 && strcmp(format, "csv") != 0) {
+        rc = cli_usage_error("ingest", "--format is csv or npy");
+        goto out;
+    }
+    if (format == NULL && npos >= 2) {
+        struct stat st;
+        is_npy = ends_with(pos[1], ".npy") || (stat(pos[1], &st) == 0 && S_ISDIR(st.st_mode));
+    }
+    if ((rc = cli_open_pool(c)) != EXIT_OK) goto out;
+    strata_ingest_stats stats;
+    int st;
+    if (is_npy) {
+        if (ncol_kv > 0) {
+            names = calloc((size_t)ncol_kv, sizeof *names);
+            files = calloc((size_t)ncol_kv, sizeof *files);
+            for (int i = 0; i < ncol_kv; i++) {
+                char *eq = strchr(cols_kv[i], '=');
+                if (eq == NULL) {
+                    rc = cli_usage_error("ingest", "--column takes NAME=FILE.npy, not '%s'",
+                                         cols_kv[i]);
+                    goto out;
+                }
+                names[i] = strndup(cols_kv[i], (size_t)(eq - cols_kv[i]));
+                files[i] = strdup(eq + 1);
+            }
+            nnames = ncol_kv;
+        } else {
+            if (npos != 2) {
+                rc = cli_usage_error("ingest", "NPY ingest takes one directory, or --column pairs");
+                goto out;
+            }
+            if ((rc = npy_dir(pos[1], &names, &files, &nnames)) != EXIT_OK) goto out;
+        }
+        st = strata_ingest_npy(c->pool, region, name, (const char *const *)names,
+                               (const char *const *)files, nnames, &o, &stats);
+    } else {
+        st = strata_ingest_csv(c->pool, region, name, (const char *const *)pos + 1, npos - 1, &o,
+                               &stats);
+    }
+    if (pc.tty) fputs("\r\033[K", stderr);
+    if (st < 0) {
+        rc = cli_fail(c, st);
+        goto out;
+    }
+    char hb[32];
+    human_bytes((double)stats.bytes_read, hb, sizeof hb);
+    if (c->json)
+        printf("{\"dataset\":\"%s/%s\",\"rows\":%llu,\"batches\":%llu,\"bytes\":%llu,"
+               "\"seconds\":%.3f,\"version\":%lld}\n",
+               region, name, (unsigned long long)stats.rows, (unsigned long long)stats.batches,
+               (unsigned long long)stats.bytes_read, stats.seconds, (long long)stats.version);
+    else if (!quiet)
+        fprintf(
+            stderr,
+            "ingested %llu rows in %llu batch(es) from %llu file(s) (%s) in %.2f s (%.0f MB/s); "
+            "%s/%s is at version %lld\n",
+            (unsigned long long)stats.rows, (unsigned long long)stats.batches,
+            (unsigned long long)stats.files, hb, stats.seconds,
+            stats.seconds > 0 ? (double)stats.bytes_read / stats.seconds / 1e6 : 0.0, region, name,
+            (long long)stats.version);
+    rc = EXIT_OK;
+out:
+    for (int i = 0; i < nnames; i++) {
+        if (names) free(names[i]);
+        if (files) free(files[i]);
+    }
+    free(names);
+    free(files);
+    free(cols_kv);
+    free(args);
+    free(pos);
+    return rc;
+}
+
+/* ---- ls, show, log ------------------------------------------------------------------------ */
+
+struct ls_ctx {
+    cli *c;
+    const char *region;
+    int n;
+};
+
+static int ls_dataset(void *vctx, const char *name)
+{
+    struct ls_ctx *lc = vctx;
+    strata_dataset *ds;
+    strata_dataset_desc d;
+    if (strata_dataset_open(lc->c->pool, lc->region, name, &ds) != STRATA_OK) return 0;
+    if (strata_dataset_info(ds, &d) == STRATA_OK) {
+        if (lc->c->json) {
+            if (lc->n++) fputc(',', stdout);
+            fputs("{\"region\":", stdout);
+            cli_json_str(stdout, lc->region);
+            fputs(",\"name\":", stdout);
+            cli_json_str(stdout, name);
+            printf(",\"version\":%lld,\"batches\":%llu,\"rows\":%llu,\"bytes\":%llu}",
+                   (long long)d.version, (unsigned long long)d.nbatches,
+                   (unsigned long long)d.nrows, (unsigned long long)d.bytes);
+        } else {
+            char hb[32];
+            human_bytes((double)d.bytes, hb, sizeof hb);
+            printf("%s/%s\tv%lld\t%llu rows\t%llu batches\t%s\n", lc->region, name,
+                   (long long)d.version, (unsigned long long)d.nrows,
+                   (unsigned long long)d.nbatches, hb);
+        }
+    }
+    strata_dataset_close(ds);
+    return 0;
+}
+
+static int ls_region(void *vctx, const char *region)
+{
+    struct ls_ctx *lc = vctx;
+    lc->region = region;
+    int st = strata_dataset_list(lc->c->pool, region, ls_dataset, lc);
+    return st < 0 ? st : 0;
+}
+
+int cmd_ls(cli *c, int argc, char **argv)
+{
+    static const char u[] = "usage: strata ls [REGION]\nList datasets: version, rows, batches, "
+                            "bytes.\n";
+    char *pos[8];
+    int npos, json = 0;
+    cli_opt opts[] = {{"json", 0, NULL, &json}, {0}};
+    if (argc > 8) return cli_usage_error("ls", "too many arguments");
+    int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
+    if (rc != EXIT_OK) return rc;
+    if (npos > 1) return cli_usage_error("ls", "'ls' takes at most one REGION");
+    if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+    struct ls_ctx lc = {c, NULL, 0};
+    if (c->json) fputs("{\"datasets\":[", stdout);
+    int st = npos == 1 ? ls_region(&lc, pos[0]) : strata_region_list(c->pool, ls_region, &lc);
+    if (c->json) fputs("]}\n", stdout);
+    return st < 0 ? cli_fail(c, st) : EXIT_OK;
+}
+
+static int parse_as_of(const char *s, int64_t *out)
+{
+    uint64_t v = 0;
+    if (s != NULL && (cli_parse_u64(s, &v) != 0 || v == 0 || v > INT64_MAX)) return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+static int open_snapshot(cli *c, const char *cmd, const char *arg, const char *as_of,
+                         strata_snapshot **s)
+{
+    char buf[NAMEBUF];
+    const char *region, *name;
+    int64_t v;
+    int rc = cli_split(cmd, arg, buf, sizeof buf, &region, &name);
+    if (rc != EXIT_OK) return rc;
+    if (parse_as_of(as_of, &v) != 0) return cli_usage_error(cmd, "--as-of takes a version number");
+    if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+    int st = strata_snapshot_open(c->pool, region, name, v, s);
+    return st < 0 ? cli_fail(c, st) : EXIT_OK;
+}
+
+static void print_stat_value(const strata_column *col, const strata_column_stats *cs, int max)
+{
+    if (col->dtype == STRATA_F32 || col->dtype == STRATA_F64)
+        printf("%.17g", max ? cs->max : cs->min);
+    else if (col->dtype == STRATA_U64)
+        printf("%llu", (unsigned long long)(max ? cs->max_i : cs->min_i));
+    else
+        printf("%lld", (long long)(max ? cs->max_i : cs->min_i));
+}
+
+int cmd_show(cli *c, int argc, char **argv)
+{
+    static const char u[] = "usage: strata show REGION/NAME [--as-of VERSION]\n"
+                            "Schema, batches (rows, bytes, min/max), totals and versions.\n";
+    char *pos[8];
+    int npos, json = 0;
+    const char *as_of = NULL;
+    cli_opt opts[] = {{"as-of", 0, &as_of, NULL}, {"json", 0, NULL, &json}, {0}};
+    if (argc > 8) return cli_usage_error("show", "too many arguments");
+    int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
+    if (rc != EXIT_OK) return rc;
+    if (npos != 1) return cli_usage_error("show", "'show' takes REGION/NAME");
+    strata_snapshot *s;
+    if ((rc = open_snapshot(c, "show", pos[0], as_of, &s)) != EXIT_OK) return rc;
+    strata_dataset_desc d;
+    strata_snapshot_info(s, &d);
+    char when[32], hb[32];
+    iso_time(d.created_ns, when, sizeof when);
+    human_bytes((double)d.bytes, hb, sizeof hb);
+    if (c->json) {
+        printf("{\"dataset\":\"%s/%s\",\"version\":%lld,\"rows\":%llu,\"bytes\":%llu,\"columns\":[",
+               d.region, d.name, (long long)d.version, (unsigned long long)d.nrows,
+               (unsigned long long)d.bytes);
+        for (int i = 0; i < d.ncols; i++) {
+            printf("%s{\"name\":", i ? "," : "");
+            cli_json_str(stdout, d.columns[i].name);
+            printf(",\"dtype\":\"%s\"}", strata_dtype_name(d.columns[i].dtype));
+        }
+        fputs("],\"batches\":[", stdout);
+    } else {
+        printf("dataset   %s/%s\nversion   %lld\nrows      %llu\nbatches   %llu\nbytes     %s\n"
+               "created   %s\ncolumns  ",
+               d.region, d.name, (long long)d.version, (unsigned long long)d.nrows,
+               (unsigned long long)d.nbatches, hb, when);
+        for (int i = 0; i < d.ncols; i++)
+            printf(" %s:%s", d.columns[i].name, strata_dtype_name(d.columns[i].dtype));
+        printf("\n\n  batch  first_row       rows  version  column stats (min..max)\n");
+    }
+    for (uint64_t b = 0; b < d.nbatches; b++) {
+        strata_batch_info bi;
+        strata_snapshot_batch(s, b, &bi);
+        if (c->json) {
+            printf("%s{\"seq\":%llu,\"first_row\":%llu,\"rows\":%llu,\"version\":%lld,\"stats\":{",
+                   b ? "," : "", (unsigned long long)bi.seq, (unsigned long long)bi.first_row,
+                   (unsigned long long)bi.nrows, (long long)bi.version);
+        } else {
+            printf("  %5llu %10llu %10llu %8lld ", (unsigned long long)bi.seq,
+                   (unsigned long long)bi.first_row, (unsigned long long)bi.nrows,
+                   (long long)bi.version);
+        }
+        int first = 1;
+        for (int col = 0; col < d.ncols; col++) {
+            strata_column_stats cs;
+            if (strata_snapshot_stats(s, b, col, &cs) != STRATA_OK || !cs.has_minmax) continue;
+            if (c->json) {
+                printf("%s", first ? "" : ",");
+                cli_json_str(stdout, d.columns[col].name);
+                fputs(":[", stdout);
+                if (isfinite(cs.min))
+                    print_stat_value(&d.columns[col], &cs, 0);
+                else
+                    fputs("null", stdout);
+                fputc(',', stdout);
+                if (isfinite(cs.max))
+                    print_stat_value(&d.columns[col], &cs, 1);
+                else
+                    fputs("null", stdout);
+                fputc(']', stdout);
+            } else {
+                printf(" %s=", d.columns[col].name);
+                print_stat_value(&d.columns[col], &cs, 0);
+                fputs("..", stdout);
+                print_stat_value(&d.columns[col], &cs, 1);
+            }
+            first = 0;
+        }
+        fputs(c->json ? "}}" : "\n", stdout);
+    }
+    if (c->json) fputs("]}\n", stdout);
+    strata_snapshot_close(s);
+    return EXIT_OK;
+}
+
+static int print_version(void *vctx, const strata_version_info *v)
+{
+    cli *c = vctx;
+    char when[32];
+    iso_time(v->created_ns, when, sizeof when);
+    if (c->json)
+        printf("{\"version\":%lld,\"time\":\"%s\",\"batches_added\":%llu,\"rows_added\":%llu,"
+               "\"total_rows\":%llu,\"expired\":%s}\n",
+               (long long)v->version, when, (unsigned long long)v->batches_added,
+               (unsigned long long)v->rows_added, (unsigned long long)v->total_rows,
+               v->expired ? "true" : "false");
+    else
+        printf("v%-6lld %s  +%llu batch(es), +%llu rows, %llu rows in all%s\n",
+               (long long)v->version, when, (unsigned long long)v->batches_added,
+               (unsigned long long)v->rows_added, (unsigned long long)v->total_rows,
+               v->expired ? "  (expired)" : "");
+    return 0;
+}
+
+int cmd_log(cli *c, int argc, char **argv)
+{
+    static const char u[] = "usage: strata log REGION/NAME\nEvery version: time and what it "
+                            "added. --json prints one object per line.\n";
+    char *pos[8];
+    int npos, json = 0;
+    cli_opt opts[] = {{"json", 0, NULL, &json}, {0}};
+    if (argc > 8) return cli_usage_error("log", "too many arguments");
+    int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
+    if (rc != EXIT_OK) return rc;
+    if (npos != 1) return cli_usage_error("log", "'log' takes REGION/NAME");
+    char buf[NAMEBUF];
+    const char *region, *name;
+    if ((rc = cli_split("log", pos[0], buf, sizeof buf, &region, &name)) != EXIT_OK) return rc;
+    if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+    int st = strata_dataset_log(c->pool, region, name, print_version, c);
+    return st < 0 ? cli_fail(c, st) : EXIT_OK;
+}
+
+/* ---- cat and export ------------------------------------------------------------------------ */
+
+/* Write S (N bytes) as a CSV field: quoted when it holds the delimiter, a quote, CR or LF. */
+static void csv_field(FILE *f, const char *s, size_t n, char delim)
+{
+    int quote = n == 0 ? 0 : 0;
+    for (size_t i = 0; i < n && !quote; i++)
+        quote = s[i] == delim || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
+    if (!quote) {
+        fwrite(s, 1, n, f);
+        return;
+    }
+    fputc('"', f);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"') fputc('"', f);
+        fputc(s[i], f);
+    }
+    fputc('"', f);
+}
+
+enum { FMT_CSV, FMT_TSV, FMT_JSON };
+
+static void json_strn(FILE *f, const char *s, size_t n)
+{
+    char *z = strndup(s, n);
+    if (z != NULL) cli_json_str(f, z);
+    free(z);
+}
+
+/* Print rows of S: COLS (NC of them), at most HEAD rows (UINT64_MAX: all). */
+static int print_rows(cli *c, strata_snapshot *s, const int *cols, int nc, uint64_t head, int fmt,
+                      FILE *out)
+{
+    strata_dataset_desc d;
+    strata_snapshot_info(s, &d);
+    char delim = fmt == FMT_TSV ? '\t' : ',';
+    if (fmt != FMT_JSON) {
+        for (int i = 0; i < nc; i++) {
+            if (i) fputc(delim, out);
+            csv_field(out, d.columns[cols[i]].name, strlen(d.columns[cols[i]].name), delim);
+        }
+        fputc('\n', out);
+    }
+    uint64_t printed = 0;
+    const void **ptr = calloc((size_t)nc, sizeof *ptr);
+    const int64_t **off = calloc((size_t)nc, sizeof *off);
+    const char **bytes = calloc((size_t)nc, sizeof *bytes);
+    if (ptr == NULL || off == NULL || bytes == NULL) return EXIT_IO;
+    int rc = EXIT_OK;
+    for (uint64_t b = 0; b < d.nbatches && printed < head && rc == EXIT_OK; b++) {
+        strata_batch_info bi;
+        strata_snapshot_batch(s, b, &bi);
+        for (int i = 0; i < nc && rc == EXIT_OK; i++) {
+            int st = d.columns[cols[i]].dtype == STRATA_STR
+                         ? strata_snapshot_map_str(s, b, cols[i], &off[i], &bytes[i])
+                         : strata_snapshot_map(s, b, cols[i], &ptr[i]);
+            if (st < 0) rc = cli_fail(c, st);
+        }
+        for (uint64_t r = 0; r < bi.nrows && printed < head && rc == EXIT_OK; r++, printed++) {
+            if (fmt == FMT_JSON) fputc('{', out);
+            for (int i = 0; i < nc; i++) {
+                strata_dtype dt = d.columns[cols[i]].dtype;
+                if (fmt == FMT_JSON) {
+                    if (i) fputc(',', out);
+                    cli_json_str(out, d.columns[cols[i]].name);
+                    fputc(':', out);
+                } else if (i) {
+                    fputc(delim, out);
+                }
+                if (dt == STRATA_STR) {
+                    const char *sp = bytes[i] + off[i][r];
+                    size_t n = (size_t)(off[i][r + 1] - off[i][r]);
+                    if (fmt == FMT_JSON)
+                        json_strn(out, sp, n);
+                    else
+                        csv_field(out, sp, n, delim);
+                } else {
+                    const char *p = (const char *)ptr[i] + r * strata_dtype_size(dt);
+                    if (fmt != FMT_JSON && (dt == STRATA_F64 || dt == STRATA_F32)) {
+                        double x = dt == STRATA_F64 ? *(const double *)(const void *)p
+                                                    : (double)*(const float *)(const void *)p;
+                        if (isnan(x)) continue; /* a null: the empty field */
+                    }
+                    cli_print_value(out, dt, p, fmt == FMT_JSON);
+                }
+            }
+            fputs(fmt == FMT_JSON ? "}\n" : "\n", out);
+        }
+    }
+    free(ptr);
+    free(off);
+    free(bytes);
+    return rc;
+}
+
+/* Resolve "--columns a,b" against S into COLS (all columns when SPEC is NULL). */
+static int pick_columns(cli *c, strata_snapshot *s, const char *spec, int **cols, int *nc)
+{
+    strata_dataset_desc d;
+    strata_snapshot_info(s, &d);
+    *cols = calloc((size_t)d.ncols + 1, sizeof **cols);
+    if (*cols == NULL) return EXIT_IO;
+    if (spec == NULL) {
+        for (int i = 0; i < d.ncols; i++) (*cols)[i] = i;
+        *nc = d.ncols;
+        return EXIT_OK;
+    }
+    char *copy = strdup(spec), *save = NULL;
+    int n = 0, rc = EXIT_OK;
+    for (char *t = strtok_r(copy, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+        int col;
+        int st = strata_snapshot_column(s, t, &col);
+        if (st < 0) {
+            rc = cli_fail(c, st);
+            break;
+        }
+        if (n == d.ncols) {
+            rc = cli_usage_error("cat", "--columns names a column twice");
+            break;
+        }
+        (*cols)[n++] = col;
+    }
+    free(copy);
+    *nc = n;
+    return rc;
+}
+
+static int parse_format(const char *cmd, const char *f, int *fmt)
+{
+    if (f == NULL || strcmp(f, "csv") == 0)
+        *fmt = FMT_CSV;
+    else if (strcmp(f, "tsv") == 0)
+        *fmt = FMT_TSV;
+    else if (strcmp(f, "json") == 0)
+        *fmt = FMT_JSON;
+    else
+        return cli_usage_error(cmd, "--format is csv, tsv or json");
+    return EXIT_OK;
+}
+
+int cmd_cat(cli *c, int argc, char **argv)
+{
+    static const char u[] =
+        "usage: strata cat REGION/NAME [--columns a,b] [--head N] [--as-of V] "
+        "[--format csv|tsv|json]\n"
+        "Print rows (CSV with a header by default; json: one object per line).\n";
+    char *pos[16];
+    int npos, json = 0;
+    const char *columns = NULL, *head = NULL, *as_of = NULL, *format = NULL;
+    cli_opt opts[] = {{"columns", 'c', &columns, NULL}, {"head", 'n', &head, NULL},
+                      {"as-of", 0, &as_of, NULL},       {"format", 'f', &format, NULL},
+                      {"json", 0, NULL, &json},         {0}};
+    if (argc > 16) return cli_usage_error("cat", "too many arguments");
+    int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
+    if (rc != EXIT_OK) return rc;
+    if (npos != 1) return cli_usage_error("cat", "'cat' takes REGION/NAME");
+    int fmt;
+    if ((rc = parse_format("cat", c->json ? "json" : format, &fmt)) != EXIT_OK) return rc;
+    uint64_t n = UINT64_MAX;
+    if (head != NULL && cli_parse_u64(head, &n) != 0)
+        return cli_usage_error("cat", "--head takes a number of rows");
+    strata_snapshot *s;
+    if ((rc = open_snapshot(c, "cat", pos[0], as_of, &s)) != EXIT_OK) return rc;
+    int *cols = NULL, nc = 0;
+    rc = pick_columns(c, s, columns, &cols, &nc);
+    static char buf[1 << 16];
+    setvbuf(stdout, buf, _IOFBF, sizeof buf);
+    if (rc == EXIT_OK) rc = print_rows(c, s, cols, nc, n, fmt, stdout);
+    fflush(stdout);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    free(cols);
+    strata_snapshot_close(s);
+    return rc;
+}
+
+/* Export as NPY: one file per column, all batches concatenated, in directory OUT. */
+static int export_npy(cli *c, strata_snapshot *s, const int *cols, int nc, const char *out)
+{
+    strata_dataset_desc d;
+    strata_snapshot_info(s, &d);
+    if (mkdir(out, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "strata: cannot create directory '%s': %s\n", out, strerror(errno));
+        return EXIT_IO;
+    }
+    /* Build each column in a scratch array of the pool? No: write through a temporary file with
+     * the C stdio, then rename; memory stays bounded by one batch. */
+    for (int i = 0; i < nc; i++) {
+        const strata_column *col = &d.columns[cols[i]];
+        if (col->dtype == STRATA_STR) {
+            fprintf(stderr,
+                    "strata: column '%s' holds strings; NPY export covers numeric and bool "
+                    "columns (use --columns, or --format csv)\n",
+                    col->name);
+            return EXIT_BADINPUT;
+        }
+        char path[4096], tmp[4200];
+        snprintf(path, sizeof path, "%s/%s.npy", out, col->name);
+        snprintf(tmp, sizeof tmp, "%s/.tmp-%s.npy", out, col->name);
+        FILE *f = fopen(tmp, "wb");
+        if (f == NULL) {
+            fprintf(stderr, "strata: cannot create '%s': %s\n", tmp, strerror(errno));
+            return EXIT_IO;
+        }
+        static const char *descr[] = {"|i1", "<i2", "<i4", "<i8", "|u1", "<u2",
+                                      "<u4", "<u8", "<f4", "<f8", "|b1"};
+        char dict[128];
+        int dl = snprintf(dict, sizeof dict,
+                          "{'descr': '%s', 'fortran_order': False, 'shape': (%llu,), }",
+                          descr[col->dtype], (unsigned long long)d.nrows);
+        int total = (10 + dl + 1 + 63) / 64 * 64, hl = total - 10;
+        fwrite("\x93NUMPY\x01\x00", 1, 8, f);
+        fputc(hl & 0xFF, f);
+        fputc(hl >> 8, f);
+        fwrite(dict, 1, (size_t)dl, f);
+        for (int k = dl; k < hl - 1; k++) fputc(' ', f);
+        fputc('\n', f);
+        int rc = EXIT_OK;
+        for (uint64_t b = 0; b < d.nbatches && rc == EXIT_OK; b++) {
+            strata_batch_info bi;
+            const void *p;
+            strata_snapshot_batch(s, b, &bi);
+            int st = strata_snapshot_map(s, b, cols[i], &p);
+            if (st < 0)
+                rc = cli_fail(c, st);
+            else if (fwrite(p, strata_dtype_size(col->dtype), bi.nrows, f) != bi.nrows)
+                rc = EXIT_IO;
+        }
+        if (fflush(f) != 0 || fsync(fileno(f)) != 0) rc = EXIT_IO;
+        fclose(f);
+        if (rc == EXIT_OK && rename(tmp, path) != 0) rc = EXIT_IO;
+        if (rc != EXIT_OK) {
+            unlink(tmp);
+            if (rc == EXIT_IO) fprintf(stderr, "strata: cannot write '%s'\n", path);
+            return rc;
+        }
+    }
+    return EXIT_OK;
+}
+
+int cmd_export(cli *c, int argc, char **argv)
+{
+    static const char u[] =
+        "usage: strata export REGION/NAME --format csv|npy --out PATH [--columns a,b] "
+        "[--as-of V]\n"
+        "csv: one file; npy: a directory with one NAME.npy per column, all batches\n"
+        "concatenated. Files are written under a temporary name and renamed when complete.\n";
+    char *pos[16];
+    int npos, json = 0;
+    const char *columns = NULL, *as_of = NULL, *format = NULL, *out = NULL;
+    cli_opt opts[] = {{"columns", 'c', &columns, NULL}, {"as-of", 0, &as_of, NULL},
+                      {"format", 'f', &format, NULL},   {"out", 'o', &out, NULL},
+                      {"json", 0, NULL, &json},         {0}};
+    if (argc > 16) return cli_usage_error("export", "too many arguments");
+    int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
+    if (rc != EXIT_OK) return rc;
+    if (npos != 1 || out == NULL)
+        return cli_usage_error("export", "'export' takes REGION/NAME --out PATH");
+    int npy = format != NULL && strcmp(format, "npy") == 0;
+    int fmt = FMT_CSV;
+    if (!npy && (rc = parse_format("export", format, &fmt)) != EXIT_OK) return rc;
+    strata_snapshot *s;
+    if ((rc = open_snapshot(c, "export", pos[0], as_of, &s)) != EXIT_OK) return rc;
+    int *cols = NULL, nc = 0;
+    rc = pick_columns(c, s, columns, &cols, &nc);
+    if (rc == EXIT_OK && npy) {
+        rc = export_npy(c, s, cols, nc, out);
+    } else if (rc == EXIT_OK) {
+        char tmp[4200];
+        snprintf(tmp, sizeof tmp, "%s.tmp-%d", out, (int)getpid());
+        FILE *f = fopen(tmp, "w");
+        if (f == NULL) {
+            fprintf(stderr, "strata: cannot create '%s': %s\n", tmp, strerror(errno));
+            rc = EXIT_IO;
+        } else {
+            setvbuf(f, NULL, _IOFBF, 1 << 20);
+            rc = print_rows(c, s, cols, nc, UINT64_MAX, fmt, f);
+            if (fflush(f) != 0 || fsync(fileno(f)) != 0) rc = EXIT_IO;
+            fclose(f);
+            if (rc == EXIT_OK && rename(tmp, out) != 0) rc = EXIT_IO;
+            if (rc != EXIT_OK) unlink(tmp);
+        }
+    }
+    free(cols);
+    strata_snapshot_close(s);
+    return rc;
+}
+
+/* ---- check and gc --------------------------------------------------------------------------- */
+
+static int print_problem(void *vctx, const char *what, const char *path, const char *problem,
+                         int is_orphan)
+{
+    cli *c = vctx;
+    if (c->json) {
+        fputs("{\"what\":", stdout);
+        cli_json_str(stdout, what);
+        fputs(",\"path\":", stdout);
+        cli_json_str(stdout, path);
+        fputs(",\"problem\":", stdout);
+        cli_json_str(stdout, problem);
+        printf(",\"orphan\":%s}\n", is_orphan ? "true" : "false");
+    } else {
+        printf("%s: %s: %s (%s)\n", is_orphan ? "orphan" : "DAMAGED", what, problem, path);
+    }
+    return 0;
+}
+
+int cmd_check(cli *c, int argc, char **argv)
+{
+    static const char u[] =
+        "usage: strata check [REGION[/NAME]]\n"
+        "Verify every published batch file (exists, parses as NPY, recorded size and\n"
+        "checksum), every array file and every backup; report orphans. Exit 5 on any damage.\n";
+    char *pos[8];
+    int npos, json = 0;
+    cli_opt opts[] = {{"json", 0, NULL, &json}, {0}};
+    if (argc > 8) return cli_usage_error("check", "too many arguments");
+    int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
+    if (rc != EXIT_OK) return rc;
+    if (npos > 1) return cli_usage_error("check", "'check' takes at most REGION[/NAME]");
+    char buf[NAMEBUF];
+    const char *region = NULL, *name = NULL;
+    if (npos == 1) {
+        if (strchr(pos[0], '/') != NULL) {
+            if ((rc = cli_split("check", pos[0], buf, sizeof buf, &region, &name)) != EXIT_OK)
+                return rc;
+        } else {
+            region = pos[0];
+        }
+    }
+    if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+    uint64_t damaged = 0;
+    int st = strata_check(c->pool, region, name, print_problem, c, &damaged);
+    if (st == STRATA_ECORRUPT) {
+        fprintf(stderr, "strata: %llu damaged item(s)\n", (unsigned long long)damaged);
+        return EXIT_IO;
+    }
+    if (st < 0) return cli_fail(c, st);
+    if (!c->json) printf("ok: no damage found\n");
+    return EXIT_OK;
+}
+
+int cmd_gc(cli *c, int argc, char **argv)
+{
+    static const char u[] =
+        "usage: strata gc [--grace SECONDS] [--keep-versions N] [--dry-run]\n"
+        "Remove orphan files older than the grace period (default 3600 s), files of dropped\n"
+        "datasets no open snapshot reads, and registrations of dead readers; with\n"
+        "--keep-versions, expire older versions (no longer readable with --as-of).\n";
+    char *pos[8];
+    int npos, json = 0, dry = 0;
+    const char *grace = NULL, *keep = NULL;
+    cli_opt opts[] = {{"grace", 0, &grace, NULL},
+                      {"keep-versions", 0, &keep, NULL},
+                      {"dry-run", 'n', NULL, &dry},
+                      {"json", 0, NULL, &json},
+                      {0}};
+    if (argc > 8) return cli_usage_error("gc", "too many arguments");
+    int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
+    if (rc != EXIT_OK) return rc;
+    if (npos != 0) return cli_usage_error("gc", "'gc' takes no arguments");
+    strata_gc_opts o = {0};
+    uint64_t v;
+    if (grace != NULL) {
+        if (cli_parse_u64(grace, &v) != 0) return cli_usage_error("gc", "--grace takes seconds");
+        o.grace_s = v == 0 ? -1 : (int64_t)v;
+    }
+    if (keep != NULL) {
+        if (cli_parse_u64(keep, &v) != 0 || v == 0)
+            return cli_usage_error("gc", "--keep-versions takes a positive number");
+        o.keep_versions = (int64_t)v;
+    }
+    o.dry_run = dry;
+    if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+    strata_gc_stats s;
+    int st = strata_gc(c->pool, &o, &s);
+    if (st < 0) return cli_fail(c, st);
+    char hb[32];
+    human_bytes((double)s.bytes_freed, hb, sizeof hb);
+    if (c->json)
+        printf("{\"orphans_removed\":%llu,\"datasets_removed\":%llu,\"versions_expired\":%llu,"
+               "\"snapshots_released\":%llu,\"bytes_freed\":%llu,\"dry_run\":%s}\n",
+               (unsigned long long)s.orphans_removed, (unsigned long long)s.datasets_removed,
+               (unsigned long long)s.versions_expired, (unsigned long long)s.snapshots_released,
+               (unsigned long long)s.bytes_freed, dry ? "true" : "false");
+    else
+        printf("%s%llu orphan(s), %llu dropped dataset(s), %s; %llu version(s) expired, %llu dead "
+               "snapshot(s) released\n",
+               dry ? "would remove " : "removed ", (unsigned long long)s.orphans_removed,
+               (unsigned long long)s.datasets_removed, hb, (unsigned long long)s.versions_expired,
+               (unsigned long long)s.snapshots_released);
+    return EXIT_OK;
+}
+
+int cmd_drop(cli *c, int argc, char **argv)
+{
+    static const char u[] = "usage: strata drop REGION/NAME\nDrop a dataset; 'strata gc' frees "
+                            "its files once no reader holds them.\n";
+    char *pos[8];
+    int npos, json = 0;
+    cli_opt opts[] = {{"json", 0, NULL, &json}, {0}};
+    if (argc > 8) return cli_usage_error("drop", "too many arguments");
+    int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
+    if (rc != EXIT_OK) return rc;
+    if (npos != 1) return cli_usage_error("drop", "'drop' takes REGION/NAME");
+    char buf[NAMEBUF];
+    const char *region, *name;
+    if ((rc = cli_split("drop", pos[0], buf, sizeof buf, &region, &name)) != EXIT_OK) return rc;
+    if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+    int st = strata_dataset_drop(c->pool, region, name);
+    if (st < 0) return cli_fail(c, st);
+    if (!c->json) printf("dropped %s\n", pos[0]);
+    return EXIT_OK;
+}
+
+/* ---- demo taxi ---------------------------------------------------------------------------- */
+
+/* xorshift64*: deterministic for a seed on every machine. */
+static uint64_t next_rand(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 2685821657736338717ull;
+}
+
+int cmd_demo(cli *c, int argc, char **argv)
+{
+    (void)c;
+    static const char u[] =
+        "usage: strata demo taxi ROWS OUT.csv [--seed S] [--start EPOCH]\n"
+        "Write ROWS deterministic synthetic NYC-taxi-like trips: pickupzone, dropoffzone\n"
+        "(zone ids 1..265), pickuptime, dropofftime (Unix seconds), fare (cents).\n";
+    char *pos[8];
+    int npos, json = 0;
+    const char *seed = NULL, *start = NULL;
+    cli_opt opts[] = {
+        {"seed", 0, &seed, NULL}, {"start", 0, &start, NULL}, {"json", 0, NULL, &json}, {0}};
+    if (argc > 8) return cli_usage_error("demo", "too many arguments");
+    int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
+    if (rc != EXIT_OK) return rc;
+    if (npos != 3 || strcmp(pos[0], "taxi") != 0)
+        return cli_usage_error("demo", "'demo' takes: taxi ROWS OUT.csv");
+    uint64_t rows, s = 42, t0 = 1704067200; /* 2024-01-01 */
+    if (cli_parse_u64(pos[1], &rows) != 0) return cli_usage_error("demo", "ROWS must be a number");
+    if (seed != NULL && cli_parse_u64(seed, &s) != 0)
+        return cli_usage_error("demo", "--seed takes a number");
+    if (start != NULL && cli_parse_u64(start, &t0) != 0)
+        return cli_usage_error("demo", "--start takes Unix seconds");
+    uint64_t state = s * 0x9E3779B97F4A7C15ull + 1;
+    FILE *f = strcmp(pos[2], "-") == 0 ? stdout : fopen(pos[2], "w");
+    if (f == NULL) {
+        fprintf(stderr, "strata: cannot create '%s': %s\n", pos[2], strerror(errno));
+        return EXIT_IO;
+    }
+    setvbuf(f, NULL, _IOFBF, 1 << 20);
+    fputs("pickupzone,dropoffzone,pickuptime,dropofftime,fare\n", f);
+    uint64_t t = t0;
+    for (uint64_t i = 0; i < rows; i++) {
+        uint64_t r = next_rand(&state);
+        unsigned pz = 1 + (unsigned)(r % 265), dz = 1 + (unsigned)((r >> 16) % 265);
+        t += (r >> 32) % 4; /* trips start in time order, a few seconds apart */
+        uint64_t dur = 120 + (next_rand(&state) % 3480);
+        /* fares: a base plus distance-like time component; a few long trips over $100 */
+        uint64_t fare = 300 + dur * 5 / 2 + (next_rand(&state) % 1000);
+        if (next_rand(&state) % 50 == 0) fare += 10000;
+        fprintf(f, "%u,%u,%llu,%llu,%llu\n", pz, dz, (unsigned long long)t,
+                (unsigned long long)(t + dur), (unsigned long long)fare);
+    }
+    if (fflush(f) != 0 || (f != stdout && fclose(f) != 0)) {
+        fprintf(stderr, "strata: cannot write '%s'\n", pos[2]);
+        return EXIT_IO;
+    }
+    return EXIT_OK;
+}

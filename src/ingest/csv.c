@@ -1,0 +1,533 @@
+/*
+ * csv.c -- RFC 4180 parsing into typed column buffers (see csv.h).
+ */
+#define _GNU_SOURCE
+#include "ingest/csv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/fileio.h"
+#include "util/parse.h"
+
+int st_csv_open(st_err *err, st_csv *c, const char *path, char delim)
+{
+    memset(c, 0, sizeof *c);
+    c->path = path;
+    c->delim = delim;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) return st_error(err, STRATA_ENOTFOUND, "file '%s' not found", path);
+        return st_error_errno(err, errno, "cannot open '%s'", path);
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return st_error(err, STRATA_EINVAL, "'%s' is not a regular file", path);
+    }
+    c->size = (size_t)st.st_size;
+    if (c->size == 0) {
+        close(fd);
+        return st_error(err, STRATA_EINVAL, "%s: the file is empty (a header line is needed)",
+                        path);
+    }
+    void *m = mmap(NULL, c->size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED) return st_error_errno(err, errno, "cannot map '%s'", path);
+    madvise(m, c->size, MADV_SEQUENTIAL);
+    c->data = m;
+    return STRATA_OK;
+}
+
+void st_csv_close(st_csv *c)
+{
+    if (c->data != NULL) munmap((void *)(uintptr_t)c->data, c->size);
+    free(c->parity);
+    c->data = NULL;
+    c->parity = NULL;
+}
+
+void st_csv_locate(const st_csv *c, size_t pos, char *out, size_t len)
+{
+    size_t line = 1, last = 0;
+    const char *d = c->data;
+    for (const char *q = d; (q = memchr(q, '\n', pos - (size_t)(q - d))) != NULL; q++) {
+        line++;
+        last = (size_t)(q - d) + 1;
+    }
+    snprintf(out, len, "%s:%zu:%zu", c->path, line, pos - last + 1);
+}
+
+/* Show at most 40 bytes of a value in a message. */
+static void show(char *out, size_t len, const char *v, size_t n)
+{
+    size_t k = n > 40 ? 40 : n;
+    size_t j = 0;
+    for (size_t i = 0; i < k && j + 5 < len; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        if (ch == '\n')
+            j += (size_t)snprintf(out + j, len - j, "\\n");
+        else if (ch == '\r')
+            j += (size_t)snprintf(out + j, len - j, "\\r");
+        else if (ch < 0x20)
+            j += (size_t)snprintf(out + j, len - j, "\\x%02x", ch);
+        else
+            out[j++] = (char)ch;
+    }
+    if (n > k && j + 4 < len) j += (size_t)snprintf(out + j, len - j, "...");
+    out[j < len ? j : len - 1] = '\0';
+}
+
+static int grow(char **p, uint64_t *cap, uint64_t need, size_t esz)
+{
+    if (need <= *cap) return 0;
+    uint64_t c = *cap ? *cap : 1024;
+    while (c < need) c *= 2;
+    char *g = realloc(*p, c * esz);
+    if (g == NULL) return -1;
+    *p = g;
+    *cap = c;
+    return 0;
+}
+
+void st_colbuf_reset(st_colbuf *b)
+{
+    b->n = 0;
+    b->nb = 0;
+}
+
+void st_colbuf_free(st_colbuf *b)
+{
+    free(b->v);
+    free(b->bytes);
+    memset(b, 0, sizeof *b);
+}
+
+/* Parser state of one range. */
+typedef struct {
+    const st_csv *c;
+    const char *d;
+    size_t end;
+    char *scratch; /* unescaped quoted fields */
+    size_t scap;
+    uint8_t stop[256]; /* bytes that end an unquoted field */
+} pstate;
+
+/* Store value V (N bytes, QUOTED or not) of field F into B. Returns 0, or -1 with MSG set. */
+static int store(pstate *ps, int f, st_colbuf *b, const char *v, size_t n, int quoted, char *msg,
+                 size_t msglen)
+{
+    const st_csv *c = ps->c;
+    strata_dtype dt = c->dtypes[f];
+    int is_null = !quoted && n == c->null_len && memcmp(v, c->null_marker, n) == 0;
+    char shown[200];
+    if (dt == STRATA_STR) {
+        if (grow(&b->v, &b->cap, b->n + 2, 8) < 0 || grow(&b->bytes, &b->bcap, b->nb + n, 1) < 0)
+            goto nomem;
+        if (b->n == 0) ((int64_t *)(void *)b->v)[0] = 0;
+        if (!is_null) {
+            size_t ok = st_utf8_valid_prefix(v, n);
+            if (ok != n) {
+                snprintf(msg, msglen, "column '%s': invalid UTF-8 at byte %zu of the value",
+                         c->names[f], ok + 1);
+                return -1;
+            }
+            memcpy(b->bytes + b->nb, v, n);
+            b->nb += n;
+        }
+        ((int64_t *)(void *)b->v)[++b->n] = (int64_t)b->nb;
+        return 0;
+    }
+    if (grow(&b->v, &b->cap, b->n + 1, strata_dtype_size(dt)) < 0) goto nomem;
+    int rc = ST_PARSE_OK;
+    if (is_null) {
+        if (dt == STRATA_F64 || dt == STRATA_F32) {
+            if (dt == STRATA_F64)
+                ((double *)(void *)b->v)[b->n++] = NAN;
+            else
+                ((float *)(void *)b->v)[b->n++] = NAN;
+            return 0;
+        }
+        snprintf(msg, msglen,
+                 "column '%s' (%s): the value is missing (%s has no null; fill it in, or "
+                 "declare the column f64 or str)",
+                 c->names[f], strata_dtype_name(dt), strata_dtype_name(dt));
+        return -1;
+    }
+    switch (dt) {
+    case STRATA_I64:
+        rc = st_parse_i64(v, n, &((int64_t *)(void *)b->v)[b->n]);
+        break;
+    case STRATA_F64:
+        rc = st_parse_f64(v, n, &((double *)(void *)b->v)[b->n]);
+        break;
+    case STRATA_BOOL:
+        rc = st_parse_bool(v, n, &((uint8_t *)b->v)[b->n]);
+        break;
+    case STRATA_F32: {
+        double x;
+        rc = st_parse_f64(v, n, &x);
+        if (rc == ST_PARSE_OK && isfinite(x) && fabs(x) > 3.4028234663852886e38)
+            rc = ST_PARSE_OVERFLOW;
+        ((float *)(void *)b->v)[b->n] = (float)x;
+        break;
+    }
+    case STRATA_U64:
+        rc = st_parse_u64(v, n, &((uint64_t *)(void *)b->v)[b->n]);
+        break;
+    default: { /* narrower integers */
+        int64_t x;
+        static const int64_t lo[] = {
+            [STRATA_I8] = INT8_MIN, [STRATA_I16] = INT16_MIN, [STRATA_I32] = INT32_MIN,
+            [STRATA_U8] = 0,        [STRATA_U16] = 0,         [STRATA_U32] = 0};
+        static const int64_t hi[] = {
+            [STRATA_I8] = INT8_MAX,  [STRATA_I16] = INT16_MAX,  [STRATA_I32] = INT32_MAX,
+            [STRATA_U8] = UINT8_MAX, [STRATA_U16] = UINT16_MAX, [STRATA_U32] = UINT32_MAX};
+        rc = st_parse_i64(v, n, &x);
+        if (rc == ST_PARSE_OK && (x < lo[dt] || x > hi[dt])) rc = ST_PARSE_OVERFLOW;
+        if (rc == ST_PARSE_OK) {
+            char *slot = b->v + b->n * strata_dtype_size(dt);
+            switch (strata_dtype_size(dt)) {
+            case 1: {
+                uint8_t y = (uint8_t)x;
+                memcpy(slot, &y, 1);
+                break;
+            }
+            case 2: {
+                uint16_t y = (uint16_t)x;
+                memcpy(slot, &y, 2);
+                break;
+            }
+            default: {
+                uint32_t y = (uint32_t)x;
+                memcpy(slot, &y, 4);
+            }
+            }
+        }
+    }
+    }
+    if (rc == ST_PARSE_OK) {
+        b->n++;
+        return 0;
+    }
+    show(shown, sizeof shown, v, n);
+    if (rc == ST_PARSE_OVERFLOW)
+        snprintf(msg, msglen, "column '%s': '%s' is out of range for %s (overflow)", c->names[f],
+                 shown, strata_dtype_name(dt));
+    else
+        snprintf(msg, msglen, "column '%s': cannot parse '%s' as %s", c->names[f], shown,
+                 strata_dtype_name(dt));
+    return -1;
+nomem:
+    snprintf(msg, msglen, "out of memory");
+    return -2;
+}
+
+/* Parse records in [begin, end), at most MAX_ROWS of them. */
+static int parse_range(const st_csv *c, size_t begin, size_t end, st_colbuf *cols,
+                       uint64_t max_rows, uint64_t *rows, size_t *err_pos, char *msg, size_t msglen)
+{
+    pstate ps = {.c = c, .d = c->data, .end = end};
+    memset(ps.stop, 0, sizeof ps.stop);
+    ps.stop[(unsigned char)c->delim] = ps.stop['\n'] = ps.stop['"'] = 1;
+    const char *d = c->data;
+    size_t p = begin;
+    uint64_t nrec = 0;
+    int rc = STRATA_OK;
+    int nf = c->ncols;
+    while (p < end && nrec < max_rows) {
+        /* blank lines: skipped in files of several columns */
+        if (nf > 1 && (d[p] == '\n' || (d[p] == '\r' && p + 1 < end && d[p + 1] == '\n'))) {
+            p += d[p] == '\r' ? 2 : 1;
+            continue;
+        }
+        size_t line_start = p;
+        for (int f = 0; f < nf; f++) {
+            size_t fstart = p;
+            const char *v;
+            size_t n;
+            int quoted = 0;
+            if (p < end && d[p] == '"') {
+                quoted = 1;
+                size_t s = ++p;
+                int esc = 0;
+                for (;;) {
+                    const char *q = memchr(d + p, '"', end - p);
+                    if (q == NULL) {
+                        *err_pos = fstart;
+                        snprintf(msg, msglen,
+                                 "column '%s': unterminated quoted field (no closing '\"')",
+                                 c->names[f]);
+                        rc = STRATA_EINVAL;
+                        goto out;
+                    }
+                    p = (size_t)(q - d) + 1;
+                    if (p < end && d[p] == '"') {
+                        esc = 1;
+                        p++;
+                        continue;
+                    }
+                    break;
+                }
+                v = d + s;
+                n = p - 1 - s;
+                if (esc) { /* "" stands for one quote */
+                    if (n > ps.scap) {
+                        char *g = realloc(ps.scratch, n);
+                        if (g == NULL) {
+                            snprintf(msg, msglen, "out of memory");
+                            rc = STRATA_ENOMEM;
+                            *err_pos = fstart;
+                            goto out;
+                        }
+                        ps.scratch = g;
+                        ps.scap = n;
+                    }
+                    size_t k = 0;
+                    for (size_t i = 0; i < n; i++) {
+                        ps.scratch[k++] = v[i];
+                        if (v[i] == '"') i++;
+                    }
+                    v = ps.scratch;
+                    n = k;
+                }
+                if (p < end && d[p] == '\r' && p + 1 < end && d[p + 1] == '\n') p++;
+            } else {
+                size_t s = p;
+                while (p < end && !ps.stop[(unsigned char)d[p]]) p++;
+                if (p < end && d[p] == '"') {
+                    *err_pos = p;
+                    snprintf(msg, msglen,
+                             "column '%s': a quote inside an unquoted field (quote the whole "
+                             "field and double the quote)",
+                             c->names[f]);
+                    rc = STRATA_EINVAL;
+                    goto out;
+                }
+                v = d + s;
+                n = p - s;
+                if (n > 0 && v[n - 1] == '\r' && (p == end || d[p] == '\n')) n--;
+            }
+            int last = f == nf - 1;
+            if (!last) {
+                if (p < end && d[p] == c->delim) {
+                    p++;
+                } else {
+                    *err_pos = p;
+                    snprintf(msg, msglen, "the line has %d field(s); %d are expected", f + 1, nf);
+                    rc = STRATA_EINVAL;
+                    goto out;
+                }
+            } else if (p < end && d[p] == '\n') {
+                p++;
+            } else if (p < end) {
+                *err_pos = p;
+                if (d[p] == c->delim) {
+                    int extra = 1;
+                    for (size_t q = p + 1; q < end && d[q] != '\n'; q++) extra += d[q] == c->delim;
+                    snprintf(msg, msglen, "the line has %d fields or more; %d are expected",
+                             nf + extra, nf);
+                } else {
+                    snprintf(msg, msglen, "column '%s': unexpected '%c' after a quoted field",
+                             c->names[f], d[p]);
+                }
+                rc = STRATA_EINVAL;
+                goto out;
+            }
+            int s = store(&ps, f, &cols[c->target[f]], v, n, quoted, msg, msglen);
+            if (s != 0) {
+                *err_pos = fstart;
+                rc = s == -2 ? STRATA_ENOMEM : STRATA_EINVAL;
+                goto out;
+            }
+        }
+        (void)line_start;
+        nrec++;
+    }
+out:
+    free(ps.scratch);
+    *rows = nrec;
+    return rc;
+}
+
+int st_csv_parse(const st_csv *c, size_t begin, size_t end, st_colbuf *cols, uint64_t *rows,
+                 size_t *err_pos, char *msg, size_t msglen)
+{
+    return parse_range(c, begin, end, cols, UINT64_MAX, rows, err_pos, msg, msglen);
+}
+
+int st_csv_header(st_err *err, st_csv *c, char ***names_out, int *nfields)
+{
+    const char *d = c->data;
+    size_t n = c->size;
+    /* Count the header's fields: up to the first newline outside quotes. */
+    int in_q = 0, nf = 1;
+    size_t p = 0;
+    for (; p < n; p++) {
+        if (d[p] == '"')
+            in_q = !in_q;
+        else if (!in_q && d[p] == c->delim)
+            nf++;
+        else if (!in_q && d[p] == '\n')
+            break;
+    }
+    if (in_q) {
+        char where[ST_PATH_MAX + 32];
+        st_csv_locate(c, 0, where, sizeof where);
+        return st_error(err, STRATA_EINVAL, "%s: unterminated quoted field in the header", where);
+    }
+    if (nf > STRATA_MAX_COLUMNS)
+        return st_error(err, STRATA_EINVAL, "%s: the header has %d fields; at most %d columns",
+                        c->path, nf, STRATA_MAX_COLUMNS);
+    /* Parse the header as one record of string fields. */
+    strata_dtype *dt = malloc((size_t)nf * sizeof *dt);
+    int *target = malloc((size_t)nf * sizeof *target);
+    const char **names = malloc((size_t)nf * sizeof *names);
+    st_colbuf *cols = calloc((size_t)nf, sizeof *cols);
+    char **out = calloc((size_t)nf, sizeof *out);
+    int rc = STRATA_OK;
+    if (dt == NULL || target == NULL || names == NULL || cols == NULL || out == NULL) {
+        rc = st_error(err, STRATA_ENOMEM, "out of memory reading a header");
+        goto done;
+    }
+    for (int i = 0; i < nf; i++) {
+        dt[i] = STRATA_STR;
+        target[i] = i;
+        names[i] = "header";
+    }
+    st_csv h = *c;
+    h.ncols = nf;
+    h.dtypes = dt;
+    h.target = target;
+    h.names = names;
+    h.null_marker = "";
+    h.null_len = 0;
+    uint64_t rows;
+    size_t pos = 0;
+    char msg[512];
+    size_t hend = p < n ? p + 1 : n;
+    rc = parse_range(&h, 0, hend, cols, 1, &rows, &pos, msg, sizeof msg);
+    if (rc < 0) {
+        char where[ST_PATH_MAX + 32];
+        st_csv_locate(c, pos, where, sizeof where);
+        rc = st_error(err, rc, "%s: header: %s", where, msg);
+        goto done;
+    }
+    for (int i = 0; i < nf; i++) {
+        const int64_t *off = (const int64_t *)(void *)cols[i].v;
+        size_t len = (size_t)(off[1] - off[0]);
+        if ((out[i] = strndup(cols[i].bytes ? cols[i].bytes : "", len)) == NULL) {
+            rc = st_error(err, STRATA_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+    c->body = hend;
+    *names_out = out;
+    *nfields = nf;
+    out = NULL;
+done:
+    if (out != NULL) st_csv_free_names(out, nf);
+    for (int i = 0; cols != NULL && i < nf; i++) st_colbuf_free(&cols[i]);
+    free(cols);
+    free(dt);
+    free(target);
+    free(names);
+    return rc;
+}
+
+void st_csv_free_names(char **names, int n)
+{
+    for (int i = 0; names != NULL && i < n; i++) free(names[i]);
+    free(names);
+}
+
+int st_csv_index(st_err *err, st_csv *c, int nthreads)
+{
+    size_t nb = (c->size + ST_CSV_BLOCK - 1) / ST_CSV_BLOCK;
+    uint8_t *cnt = calloc(nb + 1, 1);
+    if (cnt == NULL) return st_error(err, STRATA_ENOMEM, "out of memory indexing '%s'", c->path);
+    const char *d = c->data;
+    size_t size = c->size;
+#pragma omp parallel for num_threads(nthreads) schedule(static)
+    for (size_t b = 0; b < nb; b++) {
+        size_t lo = b * ST_CSV_BLOCK, hi = lo + ST_CSV_BLOCK < size ? lo + ST_CSV_BLOCK : size;
+        unsigned q = 0;
+        for (const char *p = d + lo; (p = memchr(p, '"', (size_t)(d + hi - p))) != NULL; p++) q++;
+        cnt[b + 1] = (uint8_t)(q & 1);
+    }
+    /* prefix parity: parity[b] = quotes before block b, mod 2 */
+    for (size_t b = 1; b <= nb; b++) cnt[b] ^= cnt[b - 1];
+    c->parity = cnt;
+    c->nblocks = nb;
+    return STRATA_OK;
+}
+
+size_t st_csv_record_start(const st_csv *c, size_t block)
+{
+    size_t p = block * ST_CSV_BLOCK;
+    if (block == 0 || p >= c->size) return p >= c->size ? c->size : c->body;
+    int in_q = c->parity[block];
+    const char *d = c->data;
+    for (; p < c->size; p++) {
+        if (d[p] == '"')
+            in_q = !in_q;
+        else if (d[p] == '\n' && !in_q)
+            return p + 1 > c->body ? p + 1 : c->body;
+    }
+    return c->size;
+}
+
+void st_csv_infer(const st_csv *c, int nfields, strata_dtype *out, uint64_t maxrows)
+{
+    strata_dtype *dt = malloc((size_t)nfields * sizeof *dt);
+    int *target = malloc((size_t)nfields * sizeof *target);
+    st_colbuf *cols = calloc((size_t)nfields, sizeof *cols);
+    for (int i = 0; i < nfields; i++) out[i] = STRATA_STR;
+    if (dt == NULL || target == NULL || cols == NULL) goto done;
+    for (int i = 0; i < nfields; i++) {
+        dt[i] = STRATA_STR;
+        target[i] = i;
+    }
+    st_csv s = *c;
+    s.dtypes = dt;
+    s.target = target;
+    s.ncols = nfields;
+    /* Infer from what parses; a parse error is reported later by the real pass. */
+    uint64_t rows = 0;
+    size_t pos;
+    char msg[256];
+    parse_range(&s, c->body, c->size, cols, maxrows, &rows, &pos, msg, sizeof msg);
+    for (int i = 0; i < nfields; i++) {
+        int all_int = 1, all_num = 1, any = 0, nulls = 0;
+        const int64_t *off = (const int64_t *)(void *)cols[i].v;
+        for (uint64_t r = 0; r < cols[i].n && all_num; r++) {
+            const char *v = cols[i].bytes + off[r];
+            size_t n = (size_t)(off[r + 1] - off[r]);
+            if (n == 0) { /* nulls were stored as empty strings */
+                nulls++;
+                continue;
+            }
+            any = 1;
+            int64_t x;
+            double y;
+            if (all_int && st_parse_i64(v, n, &x) != ST_PARSE_OK) all_int = 0;
+            if (!all_int && st_parse_f64(v, n, &y) != ST_PARSE_OK) all_num = 0;
+        }
+        if (any && all_int && nulls == 0)
+            out[i] = STRATA_I64;
+        else if (any && all_num)
+            out[i] = STRATA_F64;
+    }
+done:
+    for (int i = 0; cols != NULL && i < nfields; i++) st_colbuf_free(&cols[i]);
+    free(cols);
+    free(dt);
+    free(target);
+}

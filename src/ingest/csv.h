@@ -1,0 +1,73 @@
+/*
+ * csv.h -- the RFC 4180 parser behind strata_ingest_csv.
+ *
+ * The file is mapped; one parallel pass counts quotes per block so that any block boundary can
+ * be moved to the next record boundary (the first newline outside quotes). Records are parsed by
+ * chunks, one per thread, into typed column buffers; a chunk that fails is reparsed alone to
+ * name the first bad field exactly.
+ */
+#ifndef STRATA_INGEST_CSV_H
+#define STRATA_INGEST_CSV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/error.h"
+
+/* Values of one column parsed from one chunk. */
+typedef struct st_colbuf {
+    strata_dtype dtype;
+    char *v; /* n values of dtype (strings: n+1 offsets, int64) */
+    uint64_t n, cap;
+    char *bytes; /* strings: the bytes */
+    uint64_t nb, bcap;
+} st_colbuf;
+
+typedef struct st_csv {
+    const char *path;
+    const char *data; /* the mapped file */
+    size_t size;
+    char delim;
+    const char *null_marker;
+    size_t null_len;
+    int ncols;                  /* fields per record */
+    const int *target;          /* field i goes to column target[i] of the dataset (-1: error) */
+    const strata_dtype *dtypes; /* dtype of field i */
+    const char *const *names;   /* column name of field i (messages) */
+    size_t body;                /* offset of the first record after the header */
+    uint8_t *parity;            /* per block: quotes before it, mod 2 */
+    size_t nblocks;
+} st_csv;
+
+#define ST_CSV_BLOCK ((size_t)1 << 20)
+
+/* Map PATH and read its header (the first record) into NAMES (*NAMES_OUT: array of *NFIELDS
+ * strdup'ed names, free with st_csv_free_names). Sets c->body. */
+int st_csv_open(st_err *err, st_csv *c, const char *path, char delim);
+int st_csv_header(st_err *err, st_csv *c, char ***names_out, int *nfields);
+void st_csv_free_names(char **names, int n);
+void st_csv_close(st_csv *c);
+
+/* Count quotes per block (parallel): afterwards any block can start a chunk. */
+int st_csv_index(st_err *err, st_csv *c, int nthreads);
+
+/* The first record start at or after block B's start (c->size if none). */
+size_t st_csv_record_start(const st_csv *c, size_t block);
+
+/* Parse records in [BEGIN, END) into COLS (ncols buffers, types from c->dtypes). On failure
+ * returns the status and sets *ERR_POS to the offending byte and ERR with the message (without
+ * the line: st_csv_locate adds it). */
+int st_csv_parse(const st_csv *c, size_t begin, size_t end, st_colbuf *cols, uint64_t *rows,
+                 size_t *err_pos, char *msg, size_t msglen);
+
+/* "FILE:LINE:COL" of byte POS. */
+void st_csv_locate(const st_csv *c, size_t pos, char *out, size_t len);
+
+/* Infer column types from up to MAXROWS records after the header: i64 if every non-null value
+ * is an integer (and no nulls), f64 if every non-null value is a number, else str. */
+void st_csv_infer(const st_csv *c, int nfields, strata_dtype *out, uint64_t maxrows);
+
+void st_colbuf_free(st_colbuf *b);
+void st_colbuf_reset(st_colbuf *b);
+
+#endif /* STRATA_INGEST_CSV_H */

@@ -1,0 +1,539 @@
+/*
+ * ingest.c -- CSV and NPY files into datasets: schema, batches, publish-or-nothing.
+ *
+ * A CSV file is processed in segments of ST_SEGMENT_BLOCKS blocks per thread, so memory stays
+ * bounded whatever the file's size: each segment is split into one chunk per thread at record
+ * boundaries, the chunks are parsed in parallel into typed column buffers, and the buffers are
+ * appended in order to the current batch (columns in parallel). All batches of a call are
+ * published together at the end, or none when anything fails.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "ingest/csv.h"
+#include "store/store_int.h"
+#include "util/dtype.h"
+#include "util/name.h"
+#include "util/npy.h"
+#include "util/parse.h"
+
+#define ST_SEGMENT_BLOCKS 48 /* per thread: 48 MiB of CSV per thread per segment */
+#define ST_INFER_ROWS     1000
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Parse "name:dtype,name:dtype" into COLS (names strdup'ed into NAMES). */
+static int parse_schema(st_err *err, const char *spec, strata_column **cols, char ***names,
+                        int *ncols)
+{
+    int n = 1;
+    for (const char *p = spec; *p; p++) n += *p == ',';
+    strata_column *c = calloc((size_t)n, sizeof *c);
+    char **nm = calloc((size_t)n, sizeof *nm);
+    char *copy = strdup(spec);
+    int rc = STRATA_OK, k = 0;
+    if (c == NULL || nm == NULL || copy == NULL) {
+        rc = st_error(err, STRATA_ENOMEM, "out of memory");
+        goto done;
+    }
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        char *colon = strrchr(tok, ':');
+        if (colon == NULL) {
+            rc = st_error(err, STRATA_EINVAL,
+                          "schema: '%s' is not name:dtype (for example fare:i64)", tok);
+            goto done;
+        }
+        *colon = '\0';
+        strata_dtype t;
+        if (strata_dtype_parse(colon + 1, &t) < 0) {
+            rc = st_error(err, STRATA_EINVAL,
+                          "schema: column '%s' has unknown dtype '%s' (use i8 i16 i32 i64 u8 u16 "
+                          "u32 u64 f32 f64 bool str)",
+                          tok, colon + 1);
+            goto done;
+        }
+        if ((rc = st_name_check(err, "column", tok)) < 0) goto done;
+        nm[k] = strdup(tok);
+        c[k].name = nm[k];
+        c[k].dtype = t;
+        k++;
+    }
+    if (k == 0) rc = st_error(err, STRATA_EINVAL, "schema: no columns given");
+done:
+    free(copy);
+    if (rc < 0) {
+        for (int i = 0; nm != NULL && i < n; i++) free(nm[i]);
+        free(nm);
+        free(c);
+        return rc;
+    }
+    *cols = c;
+    *names = nm;
+    *ncols = k;
+    return STRATA_OK;
+}
+
+/* The state of one ingest call. */
+typedef struct {
+    strata_pool *pool;
+    const char *region, *name;
+    strata_ingest_opts o;
+    strata_ingest_stats *stats;
+    uint64_t total_bytes;
+    double t0;
+    strata_dataset *ds;
+    int created; /* this call created the dataset: drop it again on failure */
+    strata_batch *batch;
+    uint64_t batch_fill;
+} ingest;
+
+static int ensure_dataset(ingest *g, const strata_column *cols, int ncols)
+{
+    strata_pool *pool = g->pool;
+    int rc = strata_dataset_open(pool, g->region, g->name, &g->ds);
+    if (rc != STRATA_ENOTFOUND) return rc;
+    rc = strata_region_exists(pool, g->region);
+    if (rc == STRATA_ENOTFOUND) rc = strata_region_create(pool, g->region);
+    if (rc == STRATA_EEXIST) rc = STRATA_OK;
+    if (rc == STRATA_OK) rc = strata_dataset_create(pool, g->region, g->name, cols, ncols);
+    if (rc == STRATA_OK) g->created = 1;
+    if (rc == STRATA_OK) rc = strata_dataset_open(pool, g->region, g->name, &g->ds);
+    return rc;
+}
+
+static int commit_batch(ingest *g)
+{
+    if (g->batch == NULL) return STRATA_OK;
+    int rc = strata_batch_commit(g->batch);
+    g->batch = NULL;
+    g->batch_fill = 0;
+    if (rc < 0) return rc;
+    g->stats->batches++;
+    if (g->o.publish_each) rc = strata_publish(g->ds, &g->stats->version);
+    return rc;
+}
+
+static int open_batch(ingest *g)
+{
+    if (g->batch != NULL) return STRATA_OK;
+    g->batch_fill = 0;
+    return strata_batch_begin(g->ds, &g->batch);
+}
+
+/* Append rows [FROM, FROM+K) of the column buffers COLS to the current batch, columns in
+ * parallel (each column of a batch has its own file). */
+static int append_rows(ingest *g, st_colbuf *cols, uint64_t from, uint64_t k)
+{
+    int n = g->ds->schema.ncols, rc = STRATA_OK;
+    int nt = g->o.nthreads;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(min : rc)
+    for (int c = 0; c < n; c++) {
+        int r;
+        if (cols[c].dtype == STRATA_STR)
+            r = strata_batch_append_str(g->batch, c, (const int64_t *)(void *)cols[c].v + from,
+                                        cols[c].bytes, k);
+        else
+            r = strata_batch_append(g->batch, c,
+                                    cols[c].v + from * strata_dtype_size(cols[c].dtype), k);
+        if (r < rc) rc = r;
+    }
+    return rc;
+}
+
+/* Feed ROWS parsed rows to batches, splitting at batch_rows. */
+static int feed(ingest *g, st_colbuf *cols, uint64_t rows)
+{
+    uint64_t done = 0;
+    while (done < rows) {
+        int rc = open_batch(g);
+        if (rc < 0) return rc;
+        uint64_t k = rows - done;
+        if (g->o.batch_rows > 0 && k > g->o.batch_rows - g->batch_fill)
+            k = g->o.batch_rows - g->batch_fill;
+        if ((rc = append_rows(g, cols, done, k)) < 0) return rc;
+        done += k;
+        g->batch_fill += k;
+        g->stats->rows += k;
+        if (g->o.batch_rows > 0 && g->batch_fill == g->o.batch_rows && (rc = commit_batch(g)) < 0)
+            return rc;
+    }
+    return STRATA_OK;
+}
+
+static void progress(ingest *g, uint64_t bytes_now)
+{
+    g->stats->bytes_read = bytes_now;
+    g->stats->seconds = now_s() - g->t0;
+    if (g->o.progress != NULL) g->o.progress(g->o.progress_ctx, g->stats, g->total_bytes);
+}
+
+/* Map the header of C onto the dataset's columns. */
+static int match_header(ingest *g, st_csv *c, char **hdr, int nf, int *target, strata_dtype *dtypes,
+                        const char **names)
+{
+    st_err *err = &g->pool->err;
+    const st_schema *sc = &g->ds->schema;
+    for (int i = 0; i < nf; i++) {
+        for (int j = 0; j < i; j++)
+            if (strcmp(hdr[i], hdr[j]) == 0)
+                return st_error(err, STRATA_EINVAL, "%s:1: column '%s' appears twice in the header",
+                                c->path, hdr[i]);
+        int col = st_schema_find(sc, hdr[i]);
+        if (col < 0) {
+            char list[1024] = "";
+            for (int k = 0; k < sc->ncols && strlen(list) < 900; k++) {
+                strcat(list, k ? ", " : "");
+                strcat(list, sc->cat[k].name);
+            }
+            return st_error(err, STRATA_EINVAL,
+                            "%s:1: column '%s' of the header is not in dataset '%s/%s' (its "
+                            "columns: %s)",
+                            c->path, hdr[i], g->region, g->name, list);
+        }
+        target[i] = col;
+        dtypes[i] = (strata_dtype)sc->cat[col].dtype;
+        names[i] = sc->cat[col].name;
+    }
+    for (int k = 0; k < sc->ncols; k++) {
+        int seen = 0;
+        for (int i = 0; i < nf; i++) seen |= target[i] == k;
+        if (!seen)
+            return st_error(err, STRATA_EINVAL,
+                            "%s:1: the header lacks column '%s' of dataset '%s/%s'", c->path,
+                            sc->cat[k].name, g->region, g->name);
+    }
+    return STRATA_OK;
+}
+
+static int ingest_file(ingest *g, const char *path, uint64_t *bytes_before)
+{
+    strata_pool *pool = g->pool;
+    st_err *err = &pool->err;
+    st_csv c;
+    char **hdr = NULL;
+    int nf = 0, nt = g->o.nthreads;
+    int *target = NULL;
+    strata_dtype *dtypes = NULL;
+    const char **names = NULL;
+    st_colbuf *bufs = NULL; /* nt * ncols */
+    size_t *starts = NULL;
+    int rc = st_csv_open(err, &c, path, g->o.delimiter);
+    if (rc < 0) return rc;
+    c.null_marker = g->o.null_marker;
+    c.null_len = strlen(g->o.null_marker);
+    ST_TRY(rc = st_csv_header(err, &c, &hdr, &nf));
+    /* A header names the columns: a number there means the file has no header line. */
+    for (int i = 0; i < nf; i++) {
+        double y;
+        char shown[64];
+        snprintf(shown, sizeof shown, "%.40s", hdr[i]);
+        if (hdr[i][0] != '\0' && st_parse_f64(hdr[i], strlen(hdr[i]), &y) == ST_PARSE_OK) {
+            rc = st_error(err, STRATA_EINVAL,
+                          "%s:1: the header is missing: the first line holds data ('%s'), not "
+                          "column names; add a header line",
+                          path, shown);
+            goto done;
+        }
+        if (st_name_check(err, "column", hdr[i]) < 0) {
+            char why[ST_ERRMSG_MAX];
+            st_err_copy(err, why, sizeof why);
+            rc = st_error(err, STRATA_EINVAL, "%s:1: bad header field %d: %s", path, i + 1, why);
+            goto done;
+        }
+    }
+    if (g->ds == NULL) {
+        strata_column *cols = NULL;
+        char **snames = NULL;
+        int ncols = 0;
+        if (g->o.schema != NULL) {
+            ST_TRY(rc = parse_schema(err, g->o.schema, &cols, &snames, &ncols));
+        } else {
+            strata_dtype *inf = malloc((size_t)nf * sizeof *inf);
+            cols = calloc((size_t)nf, sizeof *cols);
+            if (inf == NULL || cols == NULL) {
+                free(inf);
+                free(cols);
+                rc = st_error(err, STRATA_ENOMEM, "out of memory");
+                goto done;
+            }
+            c.ncols = nf;
+            st_csv_infer(&c, nf, inf, ST_INFER_ROWS);
+            for (int i = 0; i < nf; i++) {
+                cols[i].name = hdr[i];
+                cols[i].dtype = inf[i];
+            }
+            ncols = nf;
+            free(inf);
+        }
+        rc = ensure_dataset(g, cols, ncols);
+        for (int i = 0; snames != NULL && i < ncols; i++) free(snames[i]);
+        free(snames);
+        free(cols);
+        if (rc < 0) goto done;
+    }
+    int ncols = g->ds->schema.ncols;
+    target = calloc((size_t)nf, sizeof *target);
+    dtypes = calloc((size_t)nf, sizeof *dtypes);
+    names = calloc((size_t)nf, sizeof *names);
+    bufs = calloc((size_t)nt * (size_t)ncols, sizeof *bufs);
+    starts = calloc((size_t)nt + 1, sizeof *starts);
+    if (target == NULL || dtypes == NULL || names == NULL || bufs == NULL || starts == NULL) {
+        rc = st_error(err, STRATA_ENOMEM, "out of memory");
+        goto done;
+    }
+    ST_TRY(rc = match_header(g, &c, hdr, nf, target, dtypes, names));
+    for (int t = 0; t < nt; t++)
+        for (int k = 0; k < ncols; k++)
+            bufs[(size_t)t * (size_t)ncols + (size_t)k].dtype =
+                (strata_dtype)g->ds->schema.cat[k].dtype;
+    c.ncols = nf;
+    c.target = target;
+    c.dtypes = dtypes;
+    c.names = names;
+    ST_TRY(rc = st_csv_index(err, &c, nt));
+    ST_TRY(rc = open_batch(g)); /* one batch per file at least, even of zero rows */
+    size_t seg_start = c.body;
+    size_t block = c.body / ST_CSV_BLOCK;
+    while (seg_start < c.size) {
+        size_t b1 = block + (size_t)ST_SEGMENT_BLOCKS * (size_t)nt;
+        if (b1 > c.nblocks) b1 = c.nblocks;
+        size_t seg_end = b1 >= c.nblocks ? c.size : st_csv_record_start(&c, b1);
+        starts[0] = seg_start;
+        for (int t = 1; t < nt; t++) {
+            size_t blk = block + (b1 - block) * (size_t)t / (size_t)nt;
+            size_t s = st_csv_record_start(&c, blk);
+            if (s < starts[t - 1]) s = starts[t - 1];
+            if (s > seg_end) s = seg_end;
+            starts[t] = s;
+        }
+        starts[nt] = seg_end;
+        uint64_t *rows = calloc((size_t)nt, sizeof *rows);
+        int *crc = calloc((size_t)nt, sizeof *crc);
+        size_t *epos = calloc((size_t)nt, sizeof *epos);
+        char(*msgs)[512] = calloc((size_t)nt, sizeof *msgs);
+        if (rows == NULL || crc == NULL || epos == NULL || msgs == NULL) {
+            free(rows);
+            free(crc);
+            free(epos);
+            free(msgs);
+            rc = st_error(err, STRATA_ENOMEM, "out of memory");
+            goto done;
+        }
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+        for (int t = 0; t < nt; t++) {
+            st_colbuf *mine = &bufs[(size_t)t * (size_t)ncols];
+            for (int k = 0; k < ncols; k++) st_colbuf_reset(&mine[k]);
+            crc[t] = st_csv_parse(&c, starts[t], starts[t + 1], mine, &rows[t], &epos[t], msgs[t],
+                                  sizeof msgs[t]);
+        }
+        for (int t = 0; t < nt && rc == STRATA_OK; t++) {
+            if (crc[t] < 0) {
+                /* Reparse serially from the segment start: with malformed quotes a chunk may
+                 * have started in the wrong place, and the first error is the one to name. */
+                st_colbuf *tmp = calloc((size_t)ncols, sizeof *tmp);
+                size_t pos = epos[t];
+                char msg[512];
+                snprintf(msg, sizeof msg, "%s", msgs[t]);
+                if (tmp != NULL) {
+                    for (int k = 0; k < ncols; k++) tmp[k].dtype = bufs[k].dtype;
+                    uint64_t r;
+                    if (st_csv_parse(&c, seg_start, starts[t + 1], tmp, &r, &pos, msg,
+                                     sizeof msg) == STRATA_OK) {
+                        pos = epos[t];
+                        snprintf(msg, sizeof msg, "%s", msgs[t]);
+                    }
+                    for (int k = 0; k < ncols; k++) st_colbuf_free(&tmp[k]);
+                    free(tmp);
+                }
+                char where[ST_PATH_MAX + 64];
+                st_csv_locate(&c, pos, where, sizeof where);
+                rc = st_error(err, crc[t], "%s: %s", where, msg);
+                break;
+            }
+            rc = feed(g, &bufs[(size_t)t * (size_t)ncols], rows[t]);
+        }
+        free(rows);
+        free(crc);
+        free(epos);
+        free(msgs);
+        if (rc < 0) goto done;
+        progress(g, *bytes_before + seg_end);
+        seg_start = seg_end;
+        block = b1;
+    }
+    /* The file's last batch: always with one batch per file (even of zero rows), and when it
+     * holds rows with --batch-rows. */
+    if (g->batch != NULL && (g->batch_fill > 0 || g->o.batch_rows == 0)) {
+        rc = commit_batch(g);
+    } else if (g->batch != NULL) {
+        strata_batch_abort(g->batch);
+        g->batch = NULL;
+    }
+    *bytes_before += c.size;
+    g->stats->files++;
+done:
+    for (int i = 0; bufs != NULL && i < nt * (g->ds ? g->ds->schema.ncols : 0); i++)
+        st_colbuf_free(&bufs[i]);
+    free(bufs);
+    free(starts);
+    free(target);
+    free(dtypes);
+    free(names);
+    st_csv_free_names(hdr, nf);
+    st_csv_close(&c);
+    return rc;
+}
+
+static void init(ingest *g, strata_pool *pool, const char *region, const char *name,
+                 const strata_ingest_opts *opts, strata_ingest_stats *stats,
+                 strata_ingest_stats *local)
+{
+    memset(g, 0, sizeof *g);
+    g->pool = pool;
+    g->region = region;
+    g->name = name;
+    if (opts != NULL) g->o = *opts;
+    if (g->o.delimiter == 0) g->o.delimiter = ',';
+    if (g->o.null_marker == NULL) g->o.null_marker = "";
+    if (g->o.nthreads <= 0) g->o.nthreads = st_pool_threads(pool);
+    g->stats = stats != NULL ? stats : local;
+    memset(g->stats, 0, sizeof *g->stats);
+    g->t0 = now_s();
+}
+
+/* Publish or undo everything of the call. */
+static int finish(ingest *g, int rc)
+{
+    if (g->batch != NULL) {
+        if (rc == STRATA_OK)
+            rc = commit_batch(g);
+        else
+            strata_batch_abort(g->batch);
+        g->batch = NULL;
+    }
+    if (rc == STRATA_OK && g->ds != NULL) rc = strata_publish(g->ds, &g->stats->version);
+    if (rc < 0) {
+        char keep[ST_ERRMSG_MAX];
+        st_err_copy(&g->pool->err, keep, sizeof keep);
+        strata_dataset_close(g->ds); /* discards committed, unpublished batches */
+        g->ds = NULL;
+        if (g->created && g->stats->version == 0) strata_dataset_drop(g->pool, g->region, g->name);
+        st_error(&g->pool->err, rc, "%s", keep);
+    }
+    strata_dataset_close(g->ds);
+    g->stats->seconds = now_s() - g->t0;
+    return rc;
+}
+
+int strata_ingest_csv(strata_pool *pool, const char *region, const char *name,
+                      const char *const *files, int nfiles, const strata_ingest_opts *opts,
+                      strata_ingest_stats *stats)
+{
+    if (pool == NULL) return STRATA_EINVAL;
+    st_err *err = &pool->err;
+    int rc = st_name_check(err, "region", region);
+    if (rc == STRATA_OK) rc = st_name_check(err, "dataset", name);
+    if (rc < 0) return rc;
+    if (files == NULL || nfiles < 1) return st_error(err, STRATA_EINVAL, "no files to ingest");
+    if (opts != NULL &&
+        (opts->delimiter == '"' || opts->delimiter == '\n' || opts->delimiter == '\r'))
+        return st_error(err, STRATA_EINVAL, "the delimiter cannot be a quote or a line end");
+    ingest g;
+    strata_ingest_stats local;
+    init(&g, pool, region, name, opts, stats, &local);
+    for (int i = 0; i < nfiles; i++) {
+        struct stat st;
+        if (stat(files[i], &st) == 0) g.total_bytes += (uint64_t)st.st_size;
+    }
+    uint64_t before = 0;
+    for (int i = 0; i < nfiles && rc == STRATA_OK; i++) rc = ingest_file(&g, files[i], &before);
+    return finish(&g, rc);
+}
+
+int strata_ingest_npy(strata_pool *pool, const char *region, const char *name,
+                      const char *const *colnames, const char *const *files, int ncols,
+                      const strata_ingest_opts *opts, strata_ingest_stats *stats)
+{
+    if (pool == NULL) return STRATA_EINVAL;
+    st_err *err = &pool->err;
+    int rc = st_name_check(err, "region", region);
+    if (rc == STRATA_OK) rc = st_name_check(err, "dataset", name);
+    if (rc < 0) return rc;
+    if (colnames == NULL || files == NULL || ncols < 1 || ncols > STRATA_MAX_COLUMNS)
+        return st_error(err, STRATA_EINVAL, "no columns to ingest");
+    ingest g;
+    strata_ingest_stats local;
+    init(&g, pool, region, name, opts, stats, &local);
+    st_npy_map *m = calloc((size_t)ncols, sizeof *m);
+    strata_column *cols = calloc((size_t)ncols, sizeof *cols);
+    int *target = calloc((size_t)ncols, sizeof *target);
+    st_colbuf *view = calloc((size_t)ncols, sizeof *view);
+    if (m == NULL || cols == NULL || target == NULL || view == NULL) {
+        rc = st_error(err, STRATA_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < ncols && rc == STRATA_OK; i++) {
+        rc = st_name_check(err, "column", colnames[i]);
+        if (rc == STRATA_OK) rc = st_npy_map_file(err, files[i], &m[i]);
+        if (rc == STRATA_OK && m[i].info.ndim != 1)
+            rc = st_error(err, STRATA_EINVAL, "'%s' has %d dimensions; a column file must be 1-D",
+                          files[i], m[i].info.ndim);
+        if (rc == STRATA_OK && m[i].info.count != m[0].info.count)
+            rc =
+                st_error(err, STRATA_EINVAL,
+                         "'%s' holds %llu values but '%s' holds %llu; columns must be equally long",
+                         files[i], (unsigned long long)m[i].info.count, files[0],
+                         (unsigned long long)m[0].info.count);
+        cols[i].name = colnames[i];
+        cols[i].dtype = m[i].info.dtype;
+        g.total_bytes += m[i].len;
+    }
+    if (rc == STRATA_OK) rc = ensure_dataset(&g, cols, ncols);
+    if (rc == STRATA_OK && g.ds->schema.ncols != ncols)
+        rc = st_error(err, STRATA_EINVAL, "dataset '%s/%s' has %d columns; %d files were given",
+                      region, name, g.ds->schema.ncols, ncols);
+    for (int i = 0; i < ncols && rc == STRATA_OK; i++) {
+        int col = st_schema_find(&g.ds->schema, colnames[i]);
+        if (col < 0)
+            rc = st_error(err, STRATA_EINVAL, "dataset '%s/%s' has no column '%s'", region, name,
+                          colnames[i]);
+        else if (g.ds->schema.cat[col].dtype != (int)m[i].info.dtype)
+            rc = st_error(err, STRATA_ETYPE, "'%s' holds %s but column '%s' of '%s/%s' is %s",
+                          files[i], strata_dtype_name(m[i].info.dtype), colnames[i], region, name,
+                          strata_dtype_name((strata_dtype)g.ds->schema.cat[col].dtype));
+        else {
+            target[i] = col;
+            /* a zero-copy view of the file as a column buffer, in schema order */
+            view[col].dtype = m[i].info.dtype;
+            view[col].v = (char *)(uintptr_t)m[i].data;
+            view[col].n = m[i].info.count;
+        }
+    }
+    if (rc == STRATA_OK) rc = open_batch(&g);
+    if (rc == STRATA_OK) rc = feed(&g, view, m[0].info.count);
+    if (rc == STRATA_OK) {
+        g.stats->files = (uint64_t)ncols;
+        progress(&g, g.total_bytes);
+    }
+done:
+    for (int i = 0; m != NULL && i < ncols; i++) st_npy_unmap(&m[i]);
+    free(m);
+    free(cols);
+    free(target);
+    free(view);
+    return finish(&g, rc);
+}

@@ -1,0 +1,186 @@
+/*
+ * parse.c -- exact text-to-value conversions (see parse.h).
+ *
+ * The float fast path is Clinger's: when the decimal mantissa has at most 15 significant digits
+ * (exact in a double) and the power of ten is at most 22 (10^22 is exact too), one IEEE
+ * multiplication or division gives the correctly rounded result. Everything else goes through
+ * strtod, which is correctly rounded in glibc.
+ */
+#include "util/parse.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int st_parse_u64(const char *s, size_t n, uint64_t *out)
+{
+    size_t i = 0;
+    if (n > 0 && s[0] == '+') i = 1;
+    if (i == n) return ST_PARSE_BAD;
+    uint64_t v = 0;
+    for (; i < n; i++) {
+        unsigned d = (unsigned)(unsigned char)s[i] - '0';
+        if (d > 9) return ST_PARSE_BAD;
+        if (v > (UINT64_MAX - d) / 10) return ST_PARSE_OVERFLOW;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return ST_PARSE_OK;
+}
+
+int st_parse_i64(const char *s, size_t n, int64_t *out)
+{
+    int neg = n > 0 && s[0] == '-';
+    uint64_t v;
+    int rc = st_parse_u64(s + neg, n - (size_t)neg, &v);
+    if (rc != ST_PARSE_OK) return rc;
+    if (neg && n > 1 && s[1] == '+') return ST_PARSE_BAD;
+    if (neg) {
+        if (v > (uint64_t)INT64_MAX + 1) return ST_PARSE_OVERFLOW;
+        *out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+    } else {
+        if (v > (uint64_t)INT64_MAX) return ST_PARSE_OVERFLOW;
+        *out = (int64_t)v;
+    }
+    return ST_PARSE_OK;
+}
+
+static const double pow10_exact[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+static int slow_f64(const char *s, size_t n, double *out)
+{
+    char buf[128];
+    char *copy = n < sizeof buf ? buf : malloc(n + 1);
+    if (copy == NULL) return ST_PARSE_BAD;
+    memcpy(copy, s, n);
+    copy[n] = '\0';
+    char *end;
+    double v = strtod(copy, &end);
+    int ok = end == copy + n && n > 0;
+    /* strtod accepts leading spaces and hex floats; a CSV value with either is not a number */
+    for (size_t i = 0; ok && i < n; i++)
+        if (copy[i] == ' ' || copy[i] == '\t' || copy[i] == 'x' || copy[i] == 'X') ok = 0;
+    if (copy != buf) free(copy);
+    if (!ok) return ST_PARSE_BAD;
+    *out = v;
+    return ST_PARSE_OK;
+}
+
+int st_parse_f64(const char *s, size_t n, double *out)
+{
+    size_t i = 0;
+    int neg = 0;
+    if (i < n && (s[i] == '-' || s[i] == '+')) neg = s[i++] == '-';
+    uint64_t m = 0;
+    int digits = 0, frac = 0, any = 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9') {
+        if (m > 0 || s[i] != '0') digits++;
+        m = m * 10 + (uint64_t)(s[i] - '0');
+        any = 1;
+        i++;
+        if (digits > 15) return slow_f64(s, n, out);
+    }
+    if (i < n && s[i] == '.') {
+        i++;
+        while (i < n && s[i] >= '0' && s[i] <= '9') {
+            if (m > 0 || s[i] != '0') digits++;
+            m = m * 10 + (uint64_t)(s[i] - '0');
+            frac++;
+            any = 1;
+            i++;
+            if (digits > 15 || frac > 22) return slow_f64(s, n, out);
+        }
+    }
+    if (!any) return slow_f64(s, n, out); /* "nan", "inf", ".e" ... */
+    int e = 0;
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        int eneg = 0;
+        if (i < n && (s[i] == '-' || s[i] == '+')) eneg = s[i++] == '-';
+        if (i == n) return ST_PARSE_BAD;
+        while (i < n && s[i] >= '0' && s[i] <= '9') {
+            if (e < 10000) e = e * 10 + (s[i] - '0');
+            i++;
+        }
+        if (eneg) e = -e;
+    }
+    if (i != n) return ST_PARSE_BAD;
+    int p = e - frac;
+    double v = (double)m; /* exact: m < 10^15 < 2^53 */
+    if (p >= 0 && p <= 22)
+        v *= pow10_exact[p];
+    else if (p < 0 && p >= -22)
+        v /= pow10_exact[-p];
+    else if (m == 0)
+        v = 0;
+    else
+        return slow_f64(s, n, out);
+    /* m * 10^p can still exceed 2^53 when p > 0 and lose exactness only if m * 10^p does not
+     * fit; with m < 10^15 and 10^p exact, the single rounding of the product is correct. */
+    *out = neg ? -v : v;
+    return ST_PARSE_OK;
+}
+
+static int ieq(const char *s, size_t n, const char *w)
+{
+    size_t k = strlen(w);
+    if (n != k) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+        if (c != w[i]) return 0;
+    }
+    return 1;
+}
+
+int st_parse_bool(const char *s, size_t n, uint8_t *out)
+{
+    if (ieq(s, n, "true") || (n == 1 && s[0] == '1'))
+        *out = 1;
+    else if (ieq(s, n, "false") || (n == 1 && s[0] == '0'))
+        *out = 0;
+    else
+        return ST_PARSE_BAD;
+    return ST_PARSE_OK;
+}
+
+size_t st_utf8_valid_prefix(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        /* ASCII runs, 8 bytes at a time */
+        while (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, u + i, 8);
+            if (w & 0x8080808080808080ull) break;
+            i += 8;
+        }
+        if (i >= n) break;
+        unsigned c = u[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len;
+        unsigned cp;
+        if ((c & 0xE0) == 0xC0)
+            len = 2, cp = c & 0x1F;
+        else if ((c & 0xF0) == 0xE0)
+            len = 3, cp = c & 0x0F;
+        else if ((c & 0xF8) == 0xF0)
+            len = 4, cp = c & 0x07;
+        else
+            return i;
+        if (i + len > n) return i;
+        for (size_t k = 1; k < len; k++) {
+            if ((u[i + k] & 0xC0) != 0x80) return i;
+            cp = (cp << 6) | (u[i + k] & 0x3F);
+        }
+        static const unsigned min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < min_cp[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
+        i += len;
+    }
+    return n;
+}
