@@ -488,16 +488,19 @@ void st_csv_infer(const st_csv *c, int nfields, strata_dtype *out, uint64_t maxr
 {
     strata_dtype *dt = malloc((size_t)nfields * sizeof *dt);
     int *target = malloc((size_t)nfields * sizeof *target);
+    const char **names = malloc((size_t)nfields * sizeof *names);
     st_colbuf *cols = calloc((size_t)nfields, sizeof *cols);
     for (int i = 0; i < nfields; i++) out[i] = STRATA_STR;
-    if (dt == NULL || target == NULL || cols == NULL) goto done;
+    if (dt == NULL || target == NULL || names == NULL || cols == NULL) goto done;
     for (int i = 0; i < nfields; i++) {
         dt[i] = STRATA_STR;
         target[i] = i;
+        names[i] = "?"; /* messages of this pass are not shown */
     }
     st_csv s = *c;
     s.dtypes = dt;
     s.target = target;
+    s.names = names;
     s.ncols = nfields;
     /* Infer from what parses; a parse error is reported later by the real pass. */
     uint64_t rows = 0;
@@ -530,4 +533,5 @@ done:
     free(cols);
     free(dt);
     free(target);
+    free(names);
 }

@@ -143,12 +143,14 @@ static int append_rows(ingest *g, st_colbuf *cols, uint64_t from, uint64_t k)
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(min : rc)
     for (int c = 0; c < n; c++) {
         int r;
-        if (cols[c].dtype == STRATA_STR)
-            r = strata_batch_append_str(g->batch, c, (const int64_t *)(void *)cols[c].v + from,
-                                        cols[c].bytes, k);
-        else
+        if (cols[c].dtype == STRATA_STR) {
+            /* BYTES must point at the first appended string (offsets are relative to it). */
+            const int64_t *off = (const int64_t *)(void *)cols[c].v + from;
+            r = strata_batch_append_str(g->batch, c, off, cols[c].bytes + off[0], k);
+        } else {
             r = strata_batch_append(g->batch, c,
                                     cols[c].v + from * strata_dtype_size(cols[c].dtype), k);
+        }
         if (r < rc) rc = r;
     }
     return rc;
@@ -188,10 +190,6 @@ static int match_header(ingest *g, st_csv *c, char **hdr, int nf, int *target, s
     st_err *err = &g->pool->err;
     const st_schema *sc = &g->ds->schema;
     for (int i = 0; i < nf; i++) {
-        for (int j = 0; j < i; j++)
-            if (strcmp(hdr[i], hdr[j]) == 0)
-                return st_error(err, STRATA_EINVAL, "%s:1: column '%s' appears twice in the header",
-                                c->path, hdr[i]);
         int col = st_schema_find(sc, hdr[i]);
         if (col < 0) {
             char list[1024] = "";
@@ -248,6 +246,12 @@ static int ingest_file(ingest *g, const char *path, uint64_t *bytes_before)
                           path, shown);
             goto done;
         }
+        for (int j = 0; j < i; j++)
+            if (strcmp(hdr[i], hdr[j]) == 0) {
+                rc = st_error(err, STRATA_EINVAL, "%s:1: column '%s' appears twice in the header",
+                              path, hdr[i]);
+                goto done;
+            }
         if (st_name_check(err, "column", hdr[i]) < 0) {
             char why[ST_ERRMSG_MAX];
             st_err_copy(err, why, sizeof why);

@@ -1,0 +1,341 @@
+/* CSV ingest: RFC 4180 cases, type inference, exact floats, every bad input (exact message,
+ * nothing published), and results independent of the thread count. */
+#include <math.h>
+#include <sys/stat.h>
+
+#include "test_util.h"
+#include "util/parse.h"
+
+static char *write_file(fixture *f, const char *name, const char *text, size_t len)
+{
+    char *path = malloc(4200);
+    snprintf(path, 4200, "%s/../%s", f->path, name);
+    FILE *fp = fopen(path, "wb");
+    fwrite(text, 1, len, fp);
+    fclose(fp);
+    return path;
+}
+
+static int ingest_text(fixture *f, const char *ds, const char *text, const strata_ingest_opts *o)
+{
+    char *path = write_file(f, "in.csv", text, strlen(text));
+    const char *files[1] = {path};
+    int rc = strata_ingest_csv(f->pool, "r", ds, files, 1, o, NULL);
+    free(path);
+    return rc;
+}
+
+static void string_column(fixture *f, const char *ds, const char *col, char *out, size_t len)
+{
+    strata_snapshot *s;
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", ds, 0, &s));
+    int c;
+    assert_ok(f->pool, strata_snapshot_column(s, col, &c));
+    strata_dataset_desc d;
+    strata_snapshot_info(s, &d);
+    out[0] = '\0';
+    for (uint64_t b = 0; b < d.nbatches; b++) {
+        strata_batch_info bi;
+        const int64_t *off;
+        const char *bytes;
+        strata_snapshot_batch(s, b, &bi);
+        assert_ok(f->pool, strata_snapshot_map_str(s, b, c, &off, &bytes));
+        for (uint64_t r = 0; r < bi.nrows; r++) {
+            strncat(out, bytes + off[r], (size_t)(off[r + 1] - off[r]));
+            strncat(out, "|", len - strlen(out) - 1);
+        }
+    }
+    strata_snapshot_close(s);
+}
+
+static void rfc4180_quotes_crlf_empty_fields(void **state)
+{
+    fixture *f = *state;
+    assert_ok(f->pool,
+              ingest_text(f, "q",
+                          "id,text\r\n1,\"a,b\"\r\n2,\"say \"\"hi\"\"\"\r\n3,\"two\nlines\"\r\n"
+                          "4,\r\n5,\"\"\r\n6,plain",
+                          NULL));
+    char out[256];
+    string_column(f, "q", "text", out, sizeof out);
+    assert_string_equal(out, "a,b|say \"hi\"|two\nlines|||plain|");
+    strata_snapshot *s;
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "q", 0, &s));
+    strata_dataset_desc d;
+    strata_snapshot_info(s, &d);
+    assert_int_equal(d.nrows, 6);
+    assert_int_equal(d.columns[0].dtype, STRATA_I64);
+    assert_int_equal(d.columns[1].dtype, STRATA_STR);
+    int64_t ids[6];
+    assert_ok(f->pool, strata_snapshot_read(s, 0, 0, 6, ids));
+    for (int i = 0; i < 6; i++) assert_int_equal(ids[i], i + 1);
+    strata_snapshot_close(s);
+}
+
+static void one_column_files_blank_lines_and_no_trailing_newline(void **state)
+{
+    fixture *f = *state;
+    assert_ok(f->pool, ingest_text(f, "one", "x\n1.5\n\n-2e3", NULL));
+    strata_snapshot *s;
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "one", 0, &s));
+    double v[3];
+    assert_ok(f->pool, strata_snapshot_read(s, 0, 0, 3, v));
+    assert_true(v[0] == 1.5 && isnan(v[1]) && v[2] == -2000.0); /* a blank line is a null */
+    strata_snapshot_close(s);
+    /* several columns: blank lines are skipped */
+    assert_ok(f->pool, ingest_text(f, "two", "a,b\n\n1,2\n\r\n3,4\n\n", NULL));
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "two", 0, &s));
+    strata_dataset_desc d;
+    strata_snapshot_info(s, &d);
+    assert_int_equal(d.nrows, 2);
+    strata_snapshot_close(s);
+    /* a header only: one batch of zero rows */
+    assert_ok(f->pool, ingest_text(f, "empty", "a,b\n", NULL));
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "empty", 0, &s));
+    strata_snapshot_info(s, &d);
+    assert_int_equal(d.nrows, 0);
+    assert_int_equal(d.nbatches, 1);
+    strata_snapshot_close(s);
+}
+
+static void huge_fields(void **state)
+{
+    fixture *f = *state;
+    size_t big = 3 << 20; /* longer than a parser block */
+    char *text = malloc(big + 64);
+    int n = sprintf(text, "k,v\n1,\"");
+    memset(text + n, 'x', big);
+    memcpy(text + n + big, "\"\n2,y\n", 7);
+    char *path = write_file(f, "big.csv", text, strlen(text));
+    const char *files[1] = {path};
+    strata_ingest_opts o = {.nthreads = 4};
+    assert_ok(f->pool, strata_ingest_csv(f->pool, "r", "big", files, 1, &o, NULL));
+    strata_snapshot *s;
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "big", 0, &s));
+    const int64_t *off;
+    const char *bytes;
+    assert_ok(f->pool, strata_snapshot_map_str(s, 0, 1, &off, &bytes));
+    assert_int_equal(off[1] - off[0], big);
+    assert_int_equal(off[2] - off[1], 1);
+    strata_snapshot_close(s);
+    free(text);
+    free(path);
+}
+
+static void floats_round_trip_exactly(void **state)
+{
+    fixture *f = *state;
+    size_t n = 20000;
+    char *text = malloc(n * 40 + 16);
+    double *want = malloc(n * sizeof *want);
+    size_t len = (size_t)sprintf(text, "v\n");
+    unsigned seed = 99;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t bits = ((uint64_t)rand_r(&seed) << 40) ^ ((uint64_t)rand_r(&seed) << 20) ^
+                        (uint64_t)rand_r(&seed);
+        double x;
+        if (i % 3 == 0) {
+            memcpy(&x, &bits, sizeof x); /* any bit pattern */
+            if (!isfinite(x)) x = 1.0 / (double)(i + 1);
+        } else {
+            x = (double)(bits % 100000) / 100.0; /* short decimals: the fast path */
+        }
+        want[i] = x;
+        len += (size_t)sprintf(text + len, i % 3 == 0 ? "%.17g\n" : "%.2f\n", x);
+    }
+    char *path = write_file(f, "floats.csv", text, len);
+    const char *files[1] = {path};
+    assert_ok(f->pool, strata_ingest_csv(f->pool, "r", "fl", files, 1, NULL, NULL));
+    strata_snapshot *s;
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "fl", 0, &s));
+    double *got = malloc(n * sizeof *got);
+    assert_ok(f->pool, strata_snapshot_read(s, 0, 0, n, got));
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&got[i], &want[i], sizeof(double)) != 0)
+            fail_msg("row %zu: %.17g != %.17g", i, got[i], want[i]);
+    strata_snapshot_close(s);
+    free(got);
+    free(want);
+    free(text);
+    free(path);
+}
+
+static void parse_functions_edge_cases(void **state)
+{
+    (void)state;
+    int64_t i;
+    double d;
+    assert_int_equal(st_parse_i64("9223372036854775807", 19, &i), ST_PARSE_OK);
+    assert_true(i == INT64_MAX);
+    assert_int_equal(st_parse_i64("-9223372036854775808", 20, &i), ST_PARSE_OK);
+    assert_true(i == INT64_MIN);
+    assert_int_equal(st_parse_i64("9223372036854775808", 19, &i), ST_PARSE_OVERFLOW);
+    assert_int_equal(st_parse_i64("-", 1, &i), ST_PARSE_BAD);
+    assert_int_equal(st_parse_i64("1 ", 2, &i), ST_PARSE_BAD);
+    assert_int_equal(st_parse_i64("-+1", 3, &i), ST_PARSE_BAD);
+    assert_int_equal(st_parse_f64("0.1", 3, &d), ST_PARSE_OK);
+    assert_true(d == 0.1);
+    assert_int_equal(st_parse_f64("1e308", 5, &d), ST_PARSE_OK);
+    assert_int_equal(st_parse_f64("4.9e-324", 8, &d), ST_PARSE_OK);
+    assert_true(d > 0);
+    assert_int_equal(st_parse_f64("nan", 3, &d), ST_PARSE_OK);
+    assert_true(isnan(d));
+    assert_int_equal(st_parse_f64("-inf", 4, &d), ST_PARSE_OK);
+    assert_int_equal(st_parse_f64(" 1", 2, &d), ST_PARSE_BAD);
+    assert_int_equal(st_parse_f64("0x10", 4, &d), ST_PARSE_BAD);
+    assert_int_equal(st_parse_f64("1e", 2, &d), ST_PARSE_BAD);
+    assert_int_equal(st_parse_f64("", 0, &d), ST_PARSE_BAD);
+    assert_int_equal(st_parse_f64("123456789012345678901234", 24, &d), ST_PARSE_OK);
+    assert_true(d == 123456789012345678901234.0);
+    assert_int_equal(st_utf8_valid_prefix("ab\xc3\xa9z", 5), 5);
+    assert_int_equal(st_utf8_valid_prefix("ab\xc3z", 4), 2);
+}
+
+/* Each bad input: the exact message, exit status STRATA_EINVAL, and nothing published. */
+static void bad_inputs_name_the_place_and_publish_nothing(void **state)
+{
+    fixture *f = *state;
+    struct {
+        const char *text, *schema, *msg;
+    } cases[] = {
+        {"a,b\n1,2\n3\n", NULL, "in.csv:3:2: the line has 1 field(s); 2 are expected"},
+        {"a,b\n1,2\n3,4,5\n", NULL, "in.csv:3:4: the line has 3 fields or more; 2 are expected"},
+        {"a,b\n1,2\n3,x\n", "a:i64,b:i64", "in.csv:3:3: column 'b': cannot parse 'x' as i64"},
+        {"a\n99999999999999999999\n", "a:i64",
+         "in.csv:2:1: column 'a': '99999999999999999999' is out of range for i64 (overflow)"},
+        {"a\n300\n", "a:u8", "in.csv:2:1: column 'a': '300' is out of range for u8"},
+        {"a,b\n1,\"abc\n2,3\n", NULL, "in.csv:2:3: column 'b': unterminated quoted field"},
+        {"a,b\n1,ab\xff\n", "a:i64,b:str", "in.csv:2:3: column 'b': invalid UTF-8 at byte 3"},
+        {"", NULL, "the file is empty"},
+        {"1,2\n3,4\n", NULL, "in.csv:1: the header is missing"},
+        {"a,b\n1,\n", "a:i64,b:i64", "in.csv:2:3: column 'b' (i64): the value is missing"},
+        {"a,b\n1,x\"y\n", NULL, "in.csv:2:4: column 'b': a quote inside an unquoted field"},
+        {"a,a\n1,2\n", NULL, "column 'a' appears twice in the header"},
+        {"a,b\n1,2\n", "a:i64,c:i64", "column 'b' of the header is not in dataset"},
+        {"a,b/c\n1,2\n", NULL, "in.csv:1: bad header field 2"},
+        {"a\n1\n", "a:int128", "schema: column 'a' has unknown dtype 'int128'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        strata_ingest_opts o = {.schema = cases[i].schema};
+        int rc = ingest_text(f, "bad", cases[i].text, &o);
+        if (rc == STRATA_OK) fail_msg("case %zu was accepted", i);
+        if (strstr(strata_errmsg(f->pool), cases[i].msg) == NULL)
+            fail_msg("case %zu: message '%s' lacks '%s'", i, strata_errmsg(f->pool), cases[i].msg);
+        strata_dataset *ds;
+        if (strata_dataset_open(f->pool, "r", "bad", &ds) != STRATA_ENOTFOUND)
+            fail_msg("case %zu: the dataset exists after a failed ingest", i);
+    }
+    /* A bad second file: the good first file is not published either. */
+    char *good = write_file(f, "good.csv", "a,b\n1,2\n", 8);
+    char *bad = write_file(f, "bad.csv", "a,b\n1,2\nx\n", 10);
+    const char *files[2] = {good, bad};
+    assert_status(f->pool, strata_ingest_csv(f->pool, "r", "pair", files, 2, NULL, NULL),
+                  STRATA_EINVAL);
+    strata_dataset *ds;
+    assert_status(f->pool, strata_dataset_open(f->pool, "r", "pair", &ds), STRATA_ENOTFOUND);
+    /* An existing dataset keeps its version. */
+    const char *one[1] = {good};
+    assert_ok(f->pool, strata_ingest_csv(f->pool, "r", "pair", one, 1, NULL, NULL));
+    assert_status(f->pool, strata_ingest_csv(f->pool, "r", "pair", files, 2, NULL, NULL),
+                  STRATA_EINVAL);
+    assert_ok(f->pool, strata_dataset_open(f->pool, "r", "pair", &ds));
+    strata_dataset_desc d;
+    assert_ok(f->pool, strata_dataset_info(ds, &d));
+    assert_int_equal(d.version, 1);
+    assert_int_equal(d.nrows, 1);
+    strata_dataset_close(ds);
+    free(good);
+    free(bad);
+}
+
+/* The same file parsed with 1 and with 7 threads (many chunks, quoted newlines across block
+ * boundaries) gives the same columns. */
+static void results_do_not_depend_on_threads(void **state)
+{
+    fixture *f = *state;
+    size_t rows = 200000;
+    char *text = malloc(rows * 64 + 64);
+    size_t len = (size_t)sprintf(text, "i,s,x\n");
+    for (size_t r = 0; r < rows; r++)
+        len += (size_t)sprintf(text + len,
+                               r % 7 == 0 ? "%zu,\"multi\nline %zu, \"\"q\"\"\",%zu.5\n"
+                                          : "%zu,plain%zu,%zu.5\n",
+                               r, r, r);
+    char *path = write_file(f, "t.csv", text, len);
+    const char *files[1] = {path};
+    strata_ingest_opts o1 = {.nthreads = 1, .batch_rows = 30000};
+    strata_ingest_opts o7 = {.nthreads = 7, .batch_rows = 30000};
+    assert_ok(f->pool, strata_ingest_csv(f->pool, "r", "t1", files, 1, &o1, NULL));
+    assert_ok(f->pool, strata_ingest_csv(f->pool, "r", "t7", files, 1, &o7, NULL));
+    strata_snapshot *a, *b;
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "t1", 0, &a));
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "t7", 0, &b));
+    strata_dataset_desc da, db;
+    strata_snapshot_info(a, &da);
+    strata_snapshot_info(b, &db);
+    assert_int_equal(da.nrows, rows);
+    assert_int_equal(db.nrows, rows);
+    assert_int_equal(da.nbatches, 7);
+    for (uint64_t bt = 0; bt < da.nbatches; bt++)
+        for (int c = 0; c < 3; c++) {
+            strata_column_stats sa, sb;
+            assert_ok(f->pool, strata_snapshot_stats(a, bt, c, &sa));
+            assert_ok(f->pool, strata_snapshot_stats(b, bt, c, &sb));
+            assert_true(sa.checksum == sb.checksum);
+        }
+    int64_t *ids = malloc(rows * sizeof *ids);
+    assert_ok(f->pool, strata_snapshot_read(b, 0, 0, rows, ids));
+    for (size_t r = 0; r < rows; r++) assert_int_equal(ids[r], r);
+    free(ids);
+    strata_snapshot_close(a);
+    strata_snapshot_close(b);
+    free(text);
+    free(path);
+}
+
+static void npy_ingest(void **state)
+{
+    fixture *f = *state;
+    int64_t v[5] = {5, 4, 3, 2, 1};
+    double w[5] = {0.5, 1.5, 2.5, 3.5, 4.5};
+    strata_array *a, *b;
+    assert_ok(f->pool, strata_array_create_from(f->pool, "r", "v", STRATA_I64, 5, v, &a));
+    assert_ok(f->pool, strata_array_create_from(f->pool, "r", "w", STRATA_F64, 5, w, &b));
+    strata_array_info ia, ib;
+    strata_array_stat(a, 0, &ia);
+    strata_array_stat(b, 0, &ib);
+    const char *names[2] = {"v", "w"}, *files[2] = {ia.path, ib.path};
+    strata_ingest_opts o = {.batch_rows = 2};
+    strata_ingest_stats st;
+    assert_ok(f->pool, strata_ingest_npy(f->pool, "r", "np", names, files, 2, &o, &st));
+    assert_int_equal(st.rows, 5);
+    assert_int_equal(st.batches, 3);
+    strata_snapshot *s;
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "np", 0, &s));
+    double back[5];
+    assert_ok(f->pool, strata_snapshot_read(s, 1, 0, 5, back));
+    assert_memory_equal(back, w, sizeof w);
+    strata_snapshot_close(s);
+    /* wrong dtype for an existing column */
+    const char *swapped[2] = {ib.path, ia.path};
+    assert_status(f->pool, strata_ingest_npy(f->pool, "r", "np", names, swapped, 2, NULL, NULL),
+                  STRATA_ETYPE);
+    strata_array_close(a);
+    strata_array_close(b);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
+    const struct CMUnitTest tests[] = {
+        T(rfc4180_quotes_crlf_empty_fields),
+        T(one_column_files_blank_lines_and_no_trailing_newline),
+        T(huge_fields),
+        T(floats_round_trip_exactly),
+        cmocka_unit_test(parse_functions_edge_cases),
+        T(bad_inputs_name_the_place_and_publish_nothing),
+        T(results_do_not_depend_on_threads),
+        T(npy_ingest),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
