@@ -22,6 +22,9 @@
  *     call at once on the same or different arrays.
  *   - Names (regions, arrays, backups) are 1 to 255 bytes of UTF-8 without '/', '\\', control
  *     characters, a leading '-' or the sequence ".."; other names fail with STRATA_ENAME.
+ *   - Parallel kernels use OpenMP on the pool's threads. GNU OpenMP is not fork-safe: a process
+ *     that has run them must not run them again in a child it forks without exec; such a child
+ *     sets its pool's threads to 1 (strata_pool_set_threads) or execs.
  */
 #ifndef STRATA_H
 #define STRATA_H
@@ -527,9 +530,9 @@ STRATA_API int strata_dataset_log(strata_pool *pool, const char *region, const c
  * ------------------------------------------------------------------------------------------- */
 
 /* Open a snapshot of dataset NAME at version AS_OF (0 or negative: the latest). STRATA_ENOTFOUND
- * if that version never existed or was expired by strata_gc(). The snapshot is registered in the
- * catalog so that strata_gc() keeps its files; the registration ends when it is closed or its
- * process dies. *out: strata_snapshot_close(). */
+ * if that version never existed or was expired by strata_gc(). While it is open, strata_gc()
+ * keeps the dataset's files even if it is dropped; the hold ends when the snapshot is closed or
+ * its process dies. Opening a snapshot never writes the catalog. *out: strata_snapshot_close(). */
 STRATA_API int strata_snapshot_open(strata_pool *pool, const char *region, const char *name,
                                     int64_t as_of, strata_snapshot **out);
 
@@ -599,13 +602,14 @@ typedef struct strata_gc_opts {
 } strata_gc_opts;
 
 typedef struct strata_gc_stats {
-    uint64_t orphans_removed, datasets_removed, versions_expired, snapshots_released;
+    uint64_t orphans_removed, datasets_removed, versions_expired;
+    uint64_t datasets_held; /* dropped datasets kept because an open snapshot reads them */
     uint64_t bytes_freed;
 } strata_gc_stats;
 
-/* Remove orphan files older than the grace period, the files of dropped datasets that no live
- * snapshot reads, and registrations of snapshots whose process died; expire old versions. OPTS
- * may be NULL (defaults); STATS may be NULL. */
+/* Remove orphan files older than the grace period and the files of dropped datasets that no open
+ * snapshot reads (a snapshot whose process died holds nothing); expire old versions. OPTS may be
+ * NULL (defaults); STATS may be NULL. */
 STRATA_API int strata_gc(strata_pool *pool, const strata_gc_opts *opts, strata_gc_stats *stats);
 
 /* ---------------------------------------------------------------------------------------------

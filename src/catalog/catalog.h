@@ -184,14 +184,6 @@ int st_cat_version_get(st_err *err, st_catalog *cat, int64_t id, int64_t version
 /* Mark versions of dataset ID older than KEEP_FROM as expired (no longer readable as-of). */
 int st_cat_versions_expire(st_err *err, st_catalog *cat, int64_t id, int64_t keep_from);
 
-/* Snapshot registry: readers register the version they read; gc keeps what they hold. */
-int st_cat_snapshot_insert(st_err *err, st_catalog *cat, int64_t dataset_id, int64_t version,
-                           int64_t *snap_id);
-int st_cat_snapshot_delete(st_err *err, st_catalog *cat, int64_t snap_id);
-int st_cat_snapshot_list(st_err *err, st_catalog *cat,
-                         int (*fn)(void *ctx, int64_t snap_id, int64_t dataset_id, int64_t version),
-                         void *ctx);
-
 /* The trash: directories of dropped datasets, removed by gc once no snapshot holds them. */
 int st_cat_trash_list(st_err *err, st_catalog *cat,
                       int (*fn)(void *ctx, int64_t id, const char *path, int64_t dataset_id,

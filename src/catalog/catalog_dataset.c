@@ -1,6 +1,6 @@
 /*
  * catalog_dataset.c -- the catalog of datasets: schemas, batches and their columns, versions,
- * the publish transaction, the registry of open snapshots and the trash of dropped datasets.
+ * the publish transaction and the trash of dropped datasets.
  *
  * The publish is the single transaction that makes batches visible: it checks that the dataset
  * is still at the version the writer started from, assigns sequence numbers and global row ids,
@@ -34,9 +34,6 @@ enum {
     D_VERSIONS,
     D_VERSION_GET,
     D_EXPIRE,
-    D_SNAP_INSERT,
-    D_SNAP_DEL,
-    D_SNAP_LIST,
     D_TRASH_LIST,
     D_TRASH_DEL,
     D_REGION_IDS,
@@ -87,10 +84,6 @@ static const char *const sql[] = {
                                  "FROM dataset_version WHERE dataset_id = ?1 AND version = ?2",
     [D_EXPIRE - D_INSERT] = "UPDATE dataset_version SET expired = 1 WHERE dataset_id = ?1 AND "
                             "version < ?2",
-    [D_SNAP_INSERT - D_INSERT] = "INSERT INTO snapshot (dataset_id, version, created_ns) "
-                                 "VALUES (?1, ?2, ?3)",
-    [D_SNAP_DEL - D_INSERT] = "DELETE FROM snapshot WHERE id = ?1",
-    [D_SNAP_LIST - D_INSERT] = "SELECT id, dataset_id, version FROM snapshot ORDER BY id",
     [D_TRASH_LIST - D_INSERT] = "SELECT id, path, dataset_id, created_ns FROM trash ORDER BY id",
     [D_TRASH_DEL - D_INSERT] = "DELETE FROM trash WHERE id = ?1",
     [D_TOTALS - D_INSERT] = "SELECT COUNT(DISTINCT b.id), COALESCE(SUM(c.bytes), 0) FROM batch b "
@@ -496,53 +489,6 @@ int st_cat_versions_expire(st_err *err, st_catalog *cat, int64_t id, int64_t kee
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, keep_from);
     return st_cat_step_done(err, cat, s, "expire versions");
-}
-
-int st_cat_snapshot_insert(st_err *err, st_catalog *cat, int64_t dataset_id, int64_t version,
-                           int64_t *snap_id)
-{
-    sqlite3_stmt *s = NULL;
-    int rc = prep(err, cat, D_SNAP_INSERT, &s);
-    if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, dataset_id);
-    sqlite3_bind_int64(s, 2, version);
-    sqlite3_bind_int64(s, 3, st_now_ns());
-    rc = st_cat_step_done(err, cat, s, "register a snapshot");
-    if (rc == STRATA_OK) *snap_id = sqlite3_last_insert_rowid(cat->db);
-    return rc;
-}
-
-int st_cat_snapshot_delete(st_err *err, st_catalog *cat, int64_t snap_id)
-{
-    return exec_id(err, cat, D_SNAP_DEL, snap_id, "unregister a snapshot");
-}
-
-int st_cat_snapshot_list(st_err *err, st_catalog *cat, int (*fn)(void *, int64_t, int64_t, int64_t),
-                         void *ctx)
-{
-    sqlite3_stmt *s = NULL;
-    int rc = prep(err, cat, D_SNAP_LIST, &s);
-    if (rc < 0) return rc;
-    size_t n = 0, cap = 0;
-    int64_t *v = NULL;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (n + 3 > cap) {
-            cap = cap ? 2 * cap : 48;
-            int64_t *g = realloc(v, cap * sizeof *v);
-            if (g == NULL) {
-                st_cat_done(s);
-                free(v);
-                return st_error(err, STRATA_ENOMEM, "out of memory listing snapshots");
-            }
-            v = g;
-        }
-        for (int i = 0; i < 3; i++) v[n++] = sqlite3_column_int64(s, i);
-    }
-    st_cat_done(s);
-    int stop = rc == SQLITE_DONE ? 0 : st_cat_db_error(err, cat, rc, "list snapshots");
-    for (size_t i = 0; i + 2 < n && stop == 0; i += 3) stop = fn(ctx, v[i], v[i + 1], v[i + 2]);
-    free(v);
-    return stop;
 }
 
 int st_cat_trash_list(st_err *err, st_catalog *cat,

@@ -50,8 +50,8 @@ static const char *const migrations[ST_CAT_VERSION] = {
     "  bytes_file TEXT,"
     "  checksum INTEGER NOT NULL,"
     "  created_ns INTEGER NOT NULL);",
-    /* 1 -> 2: datasets made of batches, their versions, per-column statistics, the trash of
-     * dropped datasets and the registry of open snapshots. */
+    /* 1 -> 2: datasets made of batches, their versions, per-column statistics and the trash of
+     * dropped datasets. */
     "CREATE TABLE dataset ("
     "  id INTEGER PRIMARY KEY,"
     "  region_id INTEGER NOT NULL REFERENCES region(id),"
@@ -101,11 +101,6 @@ static const char *const migrations[ST_CAT_VERSION] = {
     "  id INTEGER PRIMARY KEY,"
     "  path TEXT NOT NULL,"
     "  dataset_id INTEGER NOT NULL,"
-    "  created_ns INTEGER NOT NULL);"
-    "CREATE TABLE snapshot ("
-    "  id INTEGER PRIMARY KEY,"
-    "  dataset_id INTEGER NOT NULL,"
-    "  version INTEGER NOT NULL,"
     "  created_ns INTEGER NOT NULL);",
 };
 

@@ -822,8 +822,8 @@ int cmd_gc(cli *c, int argc, char **argv)
 {
     static const char u[] =
         "usage: strata gc [--grace SECONDS] [--keep-versions N] [--dry-run]\n"
-        "Remove orphan files older than the grace period (default 3600 s), files of dropped\n"
-        "datasets no open snapshot reads, and registrations of dead readers; with\n"
+        "Remove orphan files older than the grace period (default 3600 s) and files of\n"
+        "dropped datasets no open snapshot reads; with\n"
         "--keep-versions, expire older versions (no longer readable with --as-of).\n";
     char *pos[8];
     int npos, json = 0, dry = 0;
@@ -857,16 +857,16 @@ int cmd_gc(cli *c, int argc, char **argv)
     human_bytes((double)s.bytes_freed, hb, sizeof hb);
     if (c->json)
         printf("{\"orphans_removed\":%llu,\"datasets_removed\":%llu,\"versions_expired\":%llu,"
-               "\"snapshots_released\":%llu,\"bytes_freed\":%llu,\"dry_run\":%s}\n",
+               "\"datasets_held\":%llu,\"bytes_freed\":%llu,\"dry_run\":%s}\n",
                (unsigned long long)s.orphans_removed, (unsigned long long)s.datasets_removed,
-               (unsigned long long)s.versions_expired, (unsigned long long)s.snapshots_released,
+               (unsigned long long)s.versions_expired, (unsigned long long)s.datasets_held,
                (unsigned long long)s.bytes_freed, dry ? "true" : "false");
     else
-        printf("%s%llu orphan(s), %llu dropped dataset(s), %s; %llu version(s) expired, %llu dead "
-               "snapshot(s) released\n",
+        printf("%s%llu orphan(s), %llu dropped dataset(s), %s; %llu version(s) expired; %llu "
+               "dropped dataset(s) kept for open snapshots\n",
                dry ? "would remove " : "removed ", (unsigned long long)s.orphans_removed,
                (unsigned long long)s.datasets_removed, hb, (unsigned long long)s.versions_expired,
-               (unsigned long long)s.snapshots_released);
+               (unsigned long long)s.datasets_held);
     return EXIT_OK;
 }
 

@@ -5,8 +5,8 @@
  * holds the recorded bytes and checksum; every array file exists and matches its record; every
  * backup matches its checksum. Files and directories that no catalog row names are orphans:
  * reported by check, removed by gc once older than the grace period (a writer may be about to
- * publish them). gc also releases the registrations of dead readers, removes dropped datasets
- * that no live snapshot reads, and expires old versions.
+ * publish them). gc also removes dropped datasets that no open snapshot reads (see snapshot.c),
+ * and expires old versions.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -230,6 +230,7 @@ static int visit_dataset(run *r, const st_cat_dataset *rec, nameset *region_know
     nameset known = {0};
     if ((rc = st_dataset_dir(pool, &d, dir)) == STRATA_OK) rc = nameset_add(region_known, d.dir);
     if (rc == STRATA_OK) rc = nameset_add(&known, ST_WRITER_LOCK);
+    if (rc == STRATA_OK) rc = nameset_add(&known, ST_READERS_LOCK);
     ds_ctx c = {r, &d, &schema, dir, &known, STRATA_OK};
     if (rc == STRATA_OK && d.version > 0)
         rc = st_cat_batches(&pool->err, pool->cat, d.id, d.version, schema.ncols, check_batch, &c);
@@ -444,41 +445,34 @@ int strata_check(strata_pool *pool, const char *region, const char *name, strata
 
 typedef struct {
     strata_pool *pool;
-    int lock_fd;
     int dry_run;
     strata_gc_stats *stats;
-    nameset live; /* "ID" of datasets held by live snapshots */
     int rc;
-} snap_ctx;
+} trash_ctx;
 
-static int sweep_snapshot(void *vctx, int64_t id, int64_t ds, int64_t version)
+/* Is anyone reading the dataset directory DIR (a shared lock on its .readers file)? */
+static int held_by_readers(const char *dir)
 {
-    (void)version;
-    snap_ctx *c = vctx;
-    char what[64];
-    snprintf(what, sizeof what, "snapshot %lld", (long long)id);
-    int rc = st_lock_probe(NULL, c->lock_fd, (uint64_t)id, 1, what);
-    if (rc == STRATA_ELOCKED) { /* its reader is alive */
-        char key[32];
-        snprintf(key, sizeof key, "%lld", (long long)ds);
-        if (nameset_add(&c->live, key) < 0) return c->rc = STRATA_ENOMEM;
-        return 0;
-    }
-    if (rc < 0) return c->rc = rc;
-    if (!c->dry_run && (rc = st_cat_snapshot_delete(&c->pool->err, c->pool->cat, id)) < 0)
-        return c->rc = rc;
-    c->stats->snapshots_released++;
-    return 0;
+    char path[ST_PATH_MAX];
+    if (st_path(NULL, path, "%s/%s", dir, ST_READERS_LOCK) < 0) return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    int held = st_lock_probe(NULL, fd, 0, 0, path) == STRATA_ELOCKED;
+    close(fd);
+    return held;
 }
 
 static int sweep_trash(void *vctx, int64_t id, const char *path, int64_t ds, int64_t created)
 {
     (void)created;
-    snap_ctx *c = vctx;
-    char key[32], abs[ST_PATH_MAX];
-    snprintf(key, sizeof key, "%lld", (long long)ds);
-    if (nameset_has(&c->live, key)) return 0;
+    (void)ds;
+    trash_ctx *c = vctx;
+    char abs[ST_PATH_MAX];
     if (st_path(&c->pool->err, abs, "%s/%s", c->pool->path, path) < 0) return c->rc = STRATA_ENAME;
+    if (held_by_readers(abs)) {
+        c->stats->datasets_held++;
+        return 0;
+    }
     uint64_t bytes = tree_bytes(abs);
     if (!c->dry_run) {
         int rc = st_rm_tree(&c->pool->err, abs);
@@ -543,27 +537,9 @@ int strata_gc(strata_pool *pool, const strata_gc_opts *opts, strata_gc_stats *st
     strata_gc_stats local;
     if (stats == NULL) stats = &local;
     memset(stats, 0, sizeof *stats);
-    char lockpath[ST_PATH_MAX];
-    int rc = st_snapshot_lock_path(pool, lockpath);
-    if (rc < 0) return rc;
-    snap_ctx sc = {pool, -1, o.dry_run, stats, {0}, STRATA_OK};
-    sc.lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (sc.lock_fd < 0) return st_error_errno(err, errno, "cannot open '%s'", lockpath);
-    /* Snapshots and trash under the catalog write lock: a reader registering meanwhile waits. */
-    rc = st_cat_begin(err, pool->cat);
-    if (rc == STRATA_OK) {
-        rc = st_cat_snapshot_list(err, pool->cat, sweep_snapshot, &sc);
-        if (rc == STRATA_OK) rc = sc.rc;
-        nameset_sort(&sc.live);
-        if (rc == STRATA_OK) rc = st_cat_trash_list(err, pool->cat, sweep_trash, &sc);
-        if (rc == STRATA_OK) rc = sc.rc;
-        if (rc == STRATA_OK)
-            rc = st_cat_commit(err, pool->cat);
-        else
-            st_cat_rollback(pool->cat);
-    }
-    close(sc.lock_fd);
-    nameset_free(&sc.live);
+    trash_ctx tc = {pool, o.dry_run, stats, STRATA_OK};
+    int rc = st_cat_trash_list(err, pool->cat, sweep_trash, &tc);
+    if (rc == STRATA_OK) rc = tc.rc;
     if (rc < 0) return rc;
     /* Orphans: files and directories the catalog does not name, older than the grace. */
     run r = {.pool = pool,

@@ -1,12 +1,13 @@
 /*
  * snapshot.c -- consistent, immutable views of a dataset at one version.
  *
- * Opening a snapshot reads the dataset, its batches at the version and registers the snapshot,
- * all inside one catalog write transaction, so that strata_gc (which works under the same lock)
- * never sees the batches unregistered. The registration is a catalog row plus a shared OFD lock
- * on byte ID of POOL/snapshots.lock: the kernel drops the lock when the reader dies, which is
- * how gc tells live snapshots from dead ones. Column files are mapped on first use and stay
- * mapped until the snapshot closes; batches are immutable, so the maps never change.
+ * A reader holds a shared OFD lock on its dataset's DDIR/.readers file for as long as its
+ * snapshot is open; strata_gc removes a dropped dataset's directory only when nobody holds that
+ * lock, and the kernel drops the lock when a reader dies. Readers never write the catalog, so
+ * any number of them never slow a writer. The lock is taken before the dataset's record is read
+ * a second time: if a drop slipped in between, the snapshot fails cleanly with ENOTFOUND, never
+ * with files pulled from under it. Batches are immutable, so once the version and its batch
+ * list are read, the view cannot change; column files are mapped on first use.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -46,11 +47,6 @@ static int collect_batch(void *vctx, const st_cat_batch *b, const st_cat_bcol *c
     return 0;
 }
 
-int st_snapshot_lock_path(strata_pool *pool, char out[ST_PATH_MAX])
-{
-    return st_path(&pool->err, out, "%s/%s", pool->path, ST_SNAPSHOT_LOCK);
-}
-
 int strata_snapshot_open(strata_pool *pool, const char *region, const char *name, int64_t as_of,
                          strata_snapshot **out)
 {
@@ -64,19 +60,27 @@ int strata_snapshot_open(strata_pool *pool, const char *region, const char *name
     if (s == NULL) return st_error(err, STRATA_ENOMEM, "out of memory");
     s->pool = pool;
     s->lock_fd = -1;
-    s->snap_id = -1;
     char lockpath[ST_PATH_MAX];
-    int in_txn = 0;
-    ST_TRY(rc = st_snapshot_lock_path(pool, lockpath));
-    s->lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (s->lock_fd < 0) {
-        rc = st_error_errno(err, errno, "cannot open '%s'", lockpath);
-        goto done;
-    }
-    ST_TRY(rc = st_cat_begin(err, pool->cat));
-    in_txn = 1;
     ST_TRY(rc = st_schema_load(pool, region, name, &s->d, &s->schema));
     ST_TRY(rc = st_dataset_dir(pool, &s->d, s->dir));
+    /* Hold the dataset for gc, then make sure it was not dropped before the lock was taken. */
+    ST_TRY(rc = st_path(err, lockpath, "%s/%s", s->dir, ST_READERS_LOCK));
+    s->lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (s->lock_fd < 0) {
+        rc = errno == ENOENT
+                 ? st_error(err, STRATA_ENOTFOUND, "dataset '%s/%s' was dropped", region, name)
+                 : st_error_errno(err, errno, "cannot open '%s'", lockpath);
+        goto done;
+    }
+    ST_TRY(rc = st_lock_fd(err, s->lock_fd, 0, 0, 0, -1, lockpath));
+    st_cat_dataset now;
+    ST_TRY(rc = st_cat_dataset_get(err, pool->cat, region, name, &now, NULL, NULL));
+    if (now.id != s->d.id) {
+        rc = st_error(err, STRATA_ENOTFOUND, "dataset '%s/%s' was dropped while being opened",
+                      region, name);
+        goto done;
+    }
+    s->d = now; /* the latest version, read with the lock held */
     s->version = as_of > 0 ? as_of : s->d.version;
     if (s->version > s->d.version) {
         rc = st_error(err, STRATA_ENOTFOUND,
@@ -113,16 +117,8 @@ int strata_snapshot_open(strata_pool *pool, const char *region, const char *name
             s->bytes += s->bcols[b * (size_t)s->schema.ncols + (size_t)c].bytes;
     }
     s->nrows = s->row_start[s->nbatches];
-    ST_TRY(rc = st_cat_snapshot_insert(err, pool->cat, s->d.id, s->version, &s->snap_id));
-    char what[64];
-    snprintf(what, sizeof what, "snapshot %lld", (long long)s->snap_id);
-    ST_TRY(rc = st_lock_fd(err, s->lock_fd, 0, (uint64_t)s->snap_id, 1, 0, what));
-    rc = st_cat_commit(err, pool->cat);
-    in_txn = 0;
 done:
-    if (in_txn) st_cat_rollback(pool->cat);
     if (rc < 0) {
-        s->snap_id = -1; /* rolled back or never written */
         strata_snapshot_close(s);
         return rc;
     }
@@ -138,9 +134,7 @@ void strata_snapshot_close(strata_snapshot *s)
         st_npy_unmap(&s->maps[i]);
         st_npy_unmap(&s->bmaps[i]);
     }
-    /* Unregister; if that fails (catalog busy), the lock released below is enough for gc. */
-    if (s->snap_id >= 0) st_cat_snapshot_delete(NULL, s->pool->cat, s->snap_id);
-    if (s->lock_fd >= 0) close(s->lock_fd);
+    if (s->lock_fd >= 0) close(s->lock_fd); /* releases the hold on the dataset */
     st_schema_free(&s->schema);
     free(s->batches);
     free(s->bcols);

@@ -4,7 +4,7 @@
  * On disk a dataset is a directory under its region's: POOL/data/RDIR/DDIR/. Each column of each
  * batch is TOKEN.C.npy (strings: TOKEN.C.npy holds int64 offsets, TOKEN.C.bytes.npy the bytes),
  * TOKEN being random per batch and C the column's position. DDIR/.writer is the file whose OFD
- * lock serialises writers. POOL/snapshots.lock holds one byte-range lock per open snapshot.
+ * lock serialises writers; every open snapshot holds a shared OFD lock on DDIR/.readers.
  */
 #ifndef STRATA_STORE_INT_H
 #define STRATA_STORE_INT_H
@@ -15,8 +15,8 @@
 #include "pool/pool_int.h"
 #include "util/npy.h"
 
-#define ST_WRITER_LOCK   ".writer"
-#define ST_SNAPSHOT_LOCK "snapshots.lock"
+#define ST_WRITER_LOCK  ".writer"
+#define ST_READERS_LOCK ".readers"
 
 /* A schema as read from the catalog, with the public view of it. */
 typedef struct st_schema {
@@ -79,8 +79,7 @@ struct strata_snapshot {
     uint64_t *row_start; /* nbatches + 1 cumulative row counts */
     st_npy_map *maps;    /* nbatches * ncols, mapped on first use */
     st_npy_map *bmaps;   /* string bytes */
-    int64_t snap_id;
-    int lock_fd;
+    int lock_fd;         /* DDIR/.readers, locked shared while open */
 };
 
 /* Release DS's writer lock, if held. */
@@ -88,8 +87,5 @@ void st_dataset_unlock(strata_dataset *ds);
 
 /* The dataset description of snapshot S. */
 int st_snapshot_describe(strata_snapshot *s, strata_dataset_desc *out);
-
-/* "POOL/snapshots.lock" */
-int st_snapshot_lock_path(strata_pool *pool, char out[ST_PATH_MAX]);
 
 #endif /* STRATA_STORE_INT_H */

@@ -68,7 +68,7 @@ static void an_older_catalog_is_migrated_forward_on_open(void **state)
     assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
     assert_int_equal(
         sqlite3_exec(db,
-                     "DROP TABLE snapshot; DROP TABLE trash; DROP TABLE batch_column;"
+                     "DROP TABLE trash; DROP TABLE batch_column;"
                      "DROP TABLE batch; DROP TABLE dataset_version;"
                      "DROP TABLE dataset_column; DROP TABLE dataset;"
                      "INSERT INTO region (name, dir, created_ns) VALUES ('old', 'd', 1);"

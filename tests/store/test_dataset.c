@@ -195,6 +195,17 @@ static void time_travel_and_snapshot_isolation(void **state)
     int n = 0;
     assert_ok(f->pool, strata_dataset_log(f->pool, "r", "tt", count_versions, &n));
     assert_int_equal(n, 21);
+    /* gc drops old versions: then --as-of them fails, later ones still read */
+    strata_gc_opts go = {.grace_s = -1, .keep_versions = 5};
+    strata_gc_stats gs;
+    assert_ok(f->pool, strata_gc(f->pool, &go, &gs));
+    assert_int_equal(gs.versions_expired, 16);
+    assert_status(f->pool, strata_snapshot_open(f->pool, "r", "tt", 1, &s1), STRATA_ENOTFOUND);
+    assert_errmsg_has(f->pool, "garbage-collected");
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "tt", 17, &s1));
+    strata_snapshot_close(s1);
+    assert_ok(f->pool, strata_gc(f->pool, &go, &gs));
+    assert_int_equal(gs.versions_expired, 0);
     strata_dataset_close(ds);
 }
 
@@ -249,6 +260,7 @@ static void drop_keeps_open_snapshots_readable(void **state)
     strata_gc_opts go = {.grace_s = -1};
     assert_ok(f->pool, strata_gc(f->pool, &go, &gs));
     assert_int_equal(gs.datasets_removed, 0); /* the snapshot holds it */
+    assert_int_equal(gs.datasets_held, 1);
     int64_t v[7];
     assert_ok(f->pool, strata_snapshot_read(s, 1, 0, 7, v)); /* maps lazily, after the drop */
     assert_int_equal(v[6], 6);
@@ -259,7 +271,7 @@ static void drop_keeps_open_snapshots_readable(void **state)
     assert_ok(f->pool, strata_dataset_create(f->pool, "r", "gone", trip_cols, 1));
 }
 
-static void a_dead_readers_snapshot_is_released_by_gc(void **state)
+static void a_dead_reader_holds_nothing(void **state)
 {
     fixture *f = *state;
     assert_ok(f->pool, strata_dataset_create(f->pool, "r", "d", trip_cols + 1, 1));
@@ -269,21 +281,29 @@ static void a_dead_readers_snapshot_is_released_by_gc(void **state)
         strata_snapshot *s;
         if (strata_pool_open(f->path, &p) != STRATA_OK) _exit(1);
         if (strata_snapshot_open(p, "r", "d", 0, &s) != STRATA_OK) _exit(2);
-        _exit(0); /* dies holding it: no close, no unregister */
+        _exit(0); /* dies holding it, without closing */
     }
     int status;
     waitpid(pid, &status, 0);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_ok(f->pool, strata_dataset_drop(f->pool, "r", "d"));
     strata_gc_stats gs;
     strata_gc_opts go = {.grace_s = -1};
     assert_ok(f->pool, strata_gc(f->pool, &go, &gs));
-    assert_int_equal(gs.snapshots_released, 1);
-    /* a live one is kept */
+    assert_int_equal(gs.datasets_held, 0);
+    assert_int_equal(gs.datasets_removed, 1);
+}
+
+static void a_snapshot_of_a_dataset_dropped_meanwhile_fails_cleanly(void **state)
+{
+    fixture *f = *state;
+    assert_ok(f->pool, strata_dataset_create(f->pool, "r", "x", trip_cols + 1, 1));
+    assert_ok(f->pool, strata_dataset_drop(f->pool, "r", "x"));
+    strata_gc_opts go = {.grace_s = -1};
+    assert_ok(f->pool, strata_gc(f->pool, &go, NULL));
     strata_snapshot *s;
-    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "d", 0, &s));
-    assert_ok(f->pool, strata_gc(f->pool, &go, &gs));
-    assert_int_equal(gs.snapshots_released, 0);
-    strata_snapshot_close(s);
+    assert_status(f->pool, strata_snapshot_open(f->pool, "r", "x", 0, &s), STRATA_ENOTFOUND);
+    assert_null(s);
 }
 
 int main(void)
@@ -296,7 +316,8 @@ int main(void)
         T(time_travel_and_snapshot_isolation),
         T(a_second_writer_waits_then_fails_with_elocked),
         T(drop_keeps_open_snapshots_readable),
-        T(a_dead_readers_snapshot_is_released_by_gc),
+        T(a_dead_reader_holds_nothing),
+        T(a_snapshot_of_a_dataset_dropped_meanwhile_fails_cleanly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
