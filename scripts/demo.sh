@@ -15,30 +15,41 @@ export STRATA_POOL=$DEMO/pool
 
 step() { printf '\n\033[1m$ strata %s\033[0m\n' "$*"; "$S" "$@"; }
 
-echo "Strata demo: a pool of named, typed arrays shared by processes (pool: $STRATA_POOL)"
+echo "Strata demo: datasets made of batches, and the pool of typed arrays beneath them"
+echo "(pool: $STRATA_POOL)"
 step init
-step region create taxi
-step array create taxi/fare i64 8
-step array put taxi/fare 0 1250 -300 99000 4100 17800 560 12000 8800
-step array get taxi/fare 2 3
-step array add taxi/fare 1 300
-step array cas taxi/fare 1 0 42
-printf 'JFK\nLGA\nEWR\nMidtown\n' >"$DEMO/zones.txt"
-step array create taxi/zones str --from "$DEMO/zones.txt"
-step --json array get taxi/zones
-step array info taxi/fare
-step array backup taxi/fare fare-v1
-step array put taxi/fare 0 0 0 0
-step array restore fare-v1 taxi/fare
-step array get taxi/fare 0 3
-step array lock taxi/fare -- echo "holding the exclusive lock of taxi/fare while this runs"
-step array ls
+# An hour of taxi trips arrives as a CSV file; then two more hours.
+"$S" demo taxi 200000 "$DEMO/hour1.csv" --seed 1 --start 1704067200
+"$S" demo taxi 150000 "$DEMO/hour2.csv" --seed 2 --start 1704070800
+"$S" demo taxi 180000 "$DEMO/hour3.csv" --seed 3 --start 1704074400
+printf '\n\033[1m$ head -3 hour1.csv\033[0m\n'
+head -3 "$DEMO/hour1.csv"
+step ingest taxi/trips "$DEMO/hour1.csv"
+step ingest taxi/trips "$DEMO/hour2.csv" "$DEMO/hour3.csv" --batch-rows 100000
+step ls
+step show taxi/trips
+step log taxi/trips
+step cat taxi/trips --head 5 --columns pickupzone,dropoffzone,fare
+step cat taxi/trips --as-of 1 --format json --head 2
+printf 'pickupzone,dropoffzone,pickuptime,dropofftime,fare\n7,8,1704078000,1704078600,12x0\n' >"$DEMO/bad.csv"
+printf '\n\033[1m$ strata ingest taxi/trips bad.csv   # bad input: nothing is published\033[0m\n'
+"$S" ingest taxi/trips "$DEMO/bad.csv" || echo "(exit $?)"
+step export taxi/trips --format npy --out "$DEMO/export" --columns fare,pickuptime
+step check
 if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
-    path=$("$S" --json array info taxi/fare | sed 's/.*"path":"\([^"]*\)".*/\1/')
-    printf '\n\033[1m$ python3 -c "numpy.load(<file of taxi/fare>, mmap_mode=\"r\")"\033[0m\n'
-    /usr/bin/python3 -c "import numpy; print(numpy.load('$path', mmap_mode='r'))"
+    printf '\n\033[1m$ python3: numpy.load(export/fare.npy)\033[0m\n'
+    /usr/bin/python3 -c "import numpy; f = numpy.load('$DEMO/export/fare.npy'); print(len(f), 'fares, mean', round(f.mean()), 'cents;', (f > 10000).sum(), 'over \$100')"
 fi
+
+echo
+echo "-- the pool of typed arrays beneath datasets --"
+step array create taxi/counter i64 4
+step array add taxi/counter 0 5
+step array put taxi/counter 1 -8 5
+step array get taxi/counter
+step array backup taxi/counter counter-v1
+step array lock taxi/counter -- echo "holding the exclusive lock of taxi/counter while this runs"
 printf '\n\033[1m$ quickstart (the C API)\033[0m\n'
 build/release/quickstart "$DEMO/pool"
 echo
-echo "demo done. Datasets, derived data and incremental updates come with the next issues."
+echo "demo done. Derived datasets and incremental updates come with the next issue."

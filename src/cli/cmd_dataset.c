@@ -907,8 +907,9 @@ int cmd_demo(cli *c, int argc, char **argv)
     (void)c;
     static const char u[] =
         "usage: strata demo taxi ROWS OUT.csv [--seed S] [--start EPOCH]\n"
-        "Write ROWS deterministic synthetic NYC-taxi-like trips: pickupzone, dropoffzone\n"
-        "(zone ids 1..265), pickuptime, dropofftime (Unix seconds), fare (cents).\n";
+        "Write ROWS deterministic synthetic NYC-taxi-like trips over one hour from --start\n"
+        "(default 2024-01-01): pickupzone, dropoffzone (zone ids 1..265), pickuptime,\n"
+        "dropofftime (Unix seconds), fare (cents; about 2% over $100).\n";
     char *pos[8];
     int npos, json = 0;
     const char *seed = NULL, *start = NULL;
@@ -933,11 +934,11 @@ int cmd_demo(cli *c, int argc, char **argv)
     }
     setvbuf(f, NULL, _IOFBF, 1 << 20);
     fputs("pickupzone,dropoffzone,pickuptime,dropofftime,fare\n", f);
-    uint64_t t = t0;
+    uint64_t t;
     for (uint64_t i = 0; i < rows; i++) {
         uint64_t r = next_rand(&state);
         unsigned pz = 1 + (unsigned)(r % 265), dz = 1 + (unsigned)((r >> 16) % 265);
-        t += (r >> 32) % 4; /* trips start in time order, a few seconds apart */
+        t = t0 + i * 3600 / (rows ? rows : 1); /* one hour of trips, in time order */
         uint64_t dur = 120 + (next_rand(&state) % 3480);
         /* fares: a base plus distance-like time component; a few long trips over $100 */
         uint64_t fare = 300 + dur * 5 / 2 + (next_rand(&state) % 1000);
