@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Ingest benchmarks, each against its peer on the same data in the same run:
+#   CSV ingest of ROWS taxi rows (strata demo taxi) vs DuckDB read_csv (2 threads) and pandas
+#   read_csv; NPY ingest of the 5 columns vs cp of the same files; a full-column read vs
+#   numpy.load. Pools live in STRATA_BENCH_DIR (default /dev/shm).
+#     bench/bench_ingest.sh [BUILD_DIR] [ROWS]      (defaults: build/release, 10000000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build/release}
+ROWS=${2:-10000000}
+if [ ! -x "$BUILD/strata" ] || [ ! -x "$BUILD/bench/bench_read" ]; then
+    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$BUILD" -j "$(nproc)" >/dev/null
+fi
+if [ ! -d bench/node/node_modules/@duckdb/node-api ]; then
+    (cd bench/node && npm install --no-audit --no-fund --silent >/dev/null 2>&1) ||
+        echo "bench: npm install of @duckdb/node-api failed; DuckDB is skipped"
+fi
+S=$PWD/$BUILD/strata
+base=${STRATA_BENCH_DIR:-/dev/shm}
+[ -d "$base" ] && [ -w "$base" ] || base=${TMPDIR:-/tmp}
+D=$(mktemp -d "$base/strata-ingest-bench-XXXXXX")
+trap 'rm -rf "$D"' EXIT
+out=$D/results
+# run a command; print its wall time in seconds (integer nanoseconds: no bc needed)
+timed() {
+    local t0 t1
+    t0=$(date +%s%N)
+    "$@" >/dev/null
+    t1=$(date +%s%N)
+    awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.6f", ns / 1e9 }'
+}
+min() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a < b) ? a : b }'; }
+echo "bench: CSV of $ROWS taxi rows on $base, $(nproc) cores"
+"$S" demo taxi "$ROWS" "$D/taxi.csv" --seed 7
+echo "csv_bytes $(stat -c %s "$D/taxi.csv")" >"$out"
+best=""
+for rep in 1 2 3; do
+    rm -rf "$D/pool"
+    "$S" -P "$D/pool" init >/dev/null
+    best=$(min "$(timed "$S" -P "$D/pool" --threads 2 ingest taxi/trips "$D/taxi.csv" --quiet)" "$best")
+done
+echo "strata_csv_s $best" >>"$out"
+if [ -d bench/node/node_modules/@duckdb/node-api ]; then
+    node bench/node/duckdb_csv.mjs "$D/taxi.csv" 2 3 >>"$out"
+fi
+# NPY: export the columns once, then ingest them and cp them to the same file system
+"$S" -P "$D/pool" export taxi/trips --format npy --out "$D/npy"
+npy_bytes=$(du -cb "$D"/npy/*.npy | tail -1 | cut -f1)
+echo "npy_bytes $npy_bytes" >>"$out"
+best_i="" best_c=""
+copy_all() { cp "$D"/npy/*.npy "$D/copy/" && sync -f "$D/copy"; }
+for rep in 1 2 3; do
+    rm -rf "$D/pool2" "$D/copy"
+    "$S" -P "$D/pool2" init >/dev/null
+    best_i=$(min "$(timed "$S" -P "$D/pool2" ingest taxi/npy "$D/npy" --quiet)" "$best_i")
+    mkdir "$D/copy"
+    best_c=$(min "$(timed copy_all)" "$best_c")
+done
+echo "strata_npy_s $best_i" >>"$out"
+echo "cp_npy_s $best_c" >>"$out"
+"$BUILD/bench/bench_read" "$D/pool" taxi/trips fare >>"$out"
+if /usr/bin/python3 -c 'import pandas' 2>/dev/null; then
+    /usr/bin/python3 bench/pandas_peer.py "$D/taxi.csv" "$D/npy/fare.npy" >>"$out"
+fi
+awk '
+    { v[$1] = $2 }
+    function row(name, ours, peer, peername) {
+        if (v[peer] == "" || v[ours] == "") return
+        printf "  %-30s %8.3f s   %-22s %8.3f s   ratio %5.2fx\n", name, v[ours], peername, v[peer], v[peer] / v[ours]
+    }
+    END {
+        printf "CSV ingest (%.0f MB, %s rows), speed relative to the peer (>1: strata faster):\n", v["csv_bytes"] / 1e6, v["duckdb_rows"] != "" ? v["duckdb_rows"] : "?"
+        row("strata ingest (2 threads)", "strata_csv_s", "duckdb_csv_s", "DuckDB read_csv (2 thr)")
+        row("strata ingest (2 threads)", "strata_csv_s", "pandas_csv_s", "pandas read_csv")
+        printf "NPY ingest (%.0f MB):\n", v["npy_bytes"] / 1e6
+        row("strata ingest (npy dir)", "strata_npy_s", "cp_npy_s", "cp of the same files")
+        print "full column read (fare, all batches):"
+        row("strata_snapshot_read", "read_s", "numpy_load_s", "numpy.load")
+        if (v["read_sum"] != "" && v["numpy_load_sum"] != "" && v["read_sum"] != v["numpy_load_sum"]) print "  WARNING: sums differ"
+        print "targets: CSV >= 2x DuckDB and >= 5x pandas; NPY ingest >= 0.5x cp"
+    }' "$out"
