@@ -14,6 +14,11 @@ PACKAGES=(
     procps                          # pkill, used by the CLI tests
 )
 
+# `deps.sh --bench` also installs the benchmark peers (pandas; Node.js and npm for DuckDB).
+if [ "${1:-}" = "--bench" ]; then
+    PACKAGES+=(python3-pandas nodejs npm)
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
