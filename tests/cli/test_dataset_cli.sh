@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# End-to-end tests of the dataset commands: ingest, ls, show, cat, export, log, drop, check, gc,
+# demo taxi — outputs, exit codes, messages, and that bad input publishes nothing.
+set -uo pipefail
+S=$1
+T=$(mktemp -d "${TMPDIR:-/tmp}/strata-dcli-XXXXXX")
+trap 'rm -rf "$T"' EXIT
+export STRATA_POOL=$T/pool
+fails=0
+expect() {
+    local code=$1 want=$2
+    shift 3
+    local got rc
+    got=$("$@" 2>"$T/stderr")
+    rc=$?
+    if [ "$rc" != "$code" ] || [ "$got" != "$want" ]; then
+        echo "FAIL: $*"
+        echo "  exit $rc (want $code)"
+        echo "  stdout: $(printf '%q' "$got")"
+        echo "  want:   $(printf '%q' "$want")"
+        echo "  stderr: $(cat "$T/stderr")"
+        fails=$((fails + 1))
+    fi
+}
+expect_err() {
+    local code=$1 want=$2
+    shift 3
+    "$@" >/dev/null 2>"$T/stderr"
+    local rc=$?
+    if [ "$rc" != "$code" ] || ! grep -qF -- "$want" "$T/stderr"; then
+        echo "FAIL: $*"
+        echo "  exit $rc (want $code); stderr: $(cat "$T/stderr") (want '$want')"
+        fails=$((fails + 1))
+    fi
+}
+
+"$S" init >/dev/null
+printf 'zone,fare,dist\n"JFK, T4",1250,12.5\nLGA,-300,3\nEWR,99000,\n' >"$T/a.csv"
+printf 'zone,fare,dist\nMidtown,4100,1.25\n' >"$T/b.csv"
+expect 0 "" -- "$S" ingest taxi/trips "$T/a.csv" --quiet
+expect 0 $'zone,fare,dist\n"JFK, T4",1250,12.5\nLGA,-300,3\nEWR,99000,' -- "$S" cat taxi/trips
+expect 0 '{"zone":"JFK, T4","fare":1250,"dist":12.5}
+{"zone":"LGA","fare":-300,"dist":3}' -- "$S" cat taxi/trips --format json --head 2
+expect 0 $'fare\n1250\n-300\n99000' -- "$S" cat taxi/trips --columns fare
+expect 0 "" -- "$S" ingest taxi/trips "$T/b.csv" "$T/b.csv" --quiet
+expect 0 "taxi/trips	v2	5 rows	3 batches	171 B" -- "$S" ls
+expect 0 "" -- sh -c "'$S' log taxi/trips | grep -q '^v2 .* +2 batch(es), +2 rows, 5 rows in all$'"
+expect 0 "" -- sh -c "'$S' show taxi/trips | grep -q '^columns   zone:str fare:i64 dist:f64$'"
+expect 0 "" -- sh -c "'$S' show taxi/trips | grep -q 'fare=-300..99000 dist=3..12.5'"
+expect 0 "4" -- sh -c "'$S' cat taxi/trips --as-of 1 | wc -l"
+expect_err 2 "dataset 'taxi/trips' has no version 3 (its latest is 2)" -- "$S" cat taxi/trips --as-of 3
+expect_err 2 "dataset 'taxi/nope' not found" -- "$S" show taxi/nope
+expect_err 2 "has no column 'tip'" -- "$S" cat taxi/trips --columns tip
+
+# bad input: exit 3, the place named, nothing published
+printf 'zone,fare,dist\nQueens,12x,1\n' >"$T/bad.csv"
+expect_err 3 "bad.csv:2:8: column 'fare': cannot parse '12x' as i64" -- "$S" ingest taxi/trips "$T/b.csv" "$T/bad.csv"
+expect 0 "taxi/trips	v2	5 rows	3 batches	171 B" -- "$S" ls taxi
+printf 'zone,fare\nX,1\n' >"$T/short.csv"
+expect_err 3 "the header lacks column 'dist'" -- "$S" ingest taxi/trips "$T/short.csv"
+expect_err 3 "the file is empty" -- sh -c ": > '$T/empty.csv'; '$S' ingest taxi/new '$T/empty.csv'"
+expect_err 2 "dataset 'taxi/new' not found" -- "$S" show taxi/new
+expect_err 1 "--batch-rows takes a positive number" -- "$S" ingest taxi/x "$T/a.csv" --batch-rows 0
+expect_err 3 "schema: column 'a' has unknown dtype 'int7'" -- "$S" ingest taxi/x "$T/a.csv" --schema a:int7
+
+# schema given; delimiter; null marker
+printf 'id;score\n1;2.5\n2;NA\n' >"$T/semi.csv"
+expect 0 "" -- "$S" ingest t/semi "$T/semi.csv" --delimiter ';' --null NA --schema id:i32,score:f32 --quiet
+expect 0 $'id,score\n1,2.5\n2,' -- "$S" cat t/semi
+
+# export: csv round-trips, npy reads in numpy
+expect 0 "" -- "$S" export taxi/trips --format csv --out "$T/out.csv"
+expect 0 "" -- "$S" ingest taxi/copy "$T/out.csv" --quiet
+expect 0 "$("$S" cat taxi/trips)" -- "$S" cat taxi/copy
+expect 0 "" -- "$S" export taxi/trips --format npy --columns fare,dist --out "$T/npy"
+expect 0 $'dist.npy\nfare.npy' -- ls "$T/npy"
+expect_err 3 "holds strings" -- "$S" export taxi/trips --format npy --out "$T/npy2"
+expect 0 "" -- "$S" ingest taxi/fromnpy "$T/npy" --quiet
+expect 0 $'dist,fare\n12.5,1250\n3,-300\n,99000\n1.25,4100\n1.25,4100' -- "$S" cat taxi/fromnpy
+
+# demo taxi is deterministic
+expect 0 "" -- "$S" demo taxi 1000 "$T/t1.csv" --seed 5
+expect 0 "" -- "$S" demo taxi 1000 "$T/t2.csv" --seed 5
+expect 0 "" -- cmp "$T/t1.csv" "$T/t2.csv"
+expect 0 "pickupzone,dropoffzone,pickuptime,dropofftime,fare" -- head -1 "$T/t1.csv"
+
+# check: clean, then damage and orphans
+expect 0 "ok: no damage found" -- "$S" check
+f=$(ls "$T"/pool/data/*/*/*.1.npy | head -1)
+printf 'X' | dd of="$f" bs=1 seek=130 conv=notrunc 2>/dev/null
+expect_err 5 "1 damaged item(s)" -- "$S" check
+expect 0 "" -- sh -c "'$S' check | grep -q '^DAMAGED: .* batch [0-9]* column .*: checksum [0-9a-f]* does not match'"
+touch "$(dirname "$f")/stray.npy"
+expect 0 "" -- sh -c "'$S' check | grep -q '^orphan: orphan: file not named by the catalog'"
+expect 0 "" -- sh -c "'$S' gc --grace 0 | grep -q '^removed 1 orphan'"
+
+# drop and gc
+expect 0 "dropped taxi/copy" -- "$S" drop taxi/copy
+expect_err 2 "dataset 'taxi/copy' not found" -- "$S" cat taxi/copy
+expect 0 "" -- sh -c "'$S' gc --grace 0 | grep -q '1 dropped dataset'"
+expect 0 "" -- sh -c "'$S' --json gc --keep-versions 1 | grep -q '\"versions_expired\":1'"
+expect_err 2 "was garbage-collected" -- "$S" cat taxi/trips --as-of 1
+
+if [ "$fails" -ne 0 ]; then
+    echo "$fails dataset CLI checks failed"
+    exit 1
+fi
+echo "all dataset CLI checks passed"
