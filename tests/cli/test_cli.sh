@@ -6,38 +6,7 @@ S=$1
 T=$(mktemp -d "${TMPDIR:-/tmp}/strata-cli-XXXXXX")
 trap 'rm -rf "$T"' EXIT
 export STRATA_POOL=$T/pool
-fails=0
-
-# expect CODE EXPECTED_STDOUT -- COMMAND...: run, compare exit code and stdout exactly.
-expect() {
-    local code=$1 want=$2
-    shift 3
-    local got rc
-    got=$("$@" 2>"$T/stderr")
-    rc=$?
-    if [ "$rc" != "$code" ] || [ "$got" != "$want" ]; then
-        echo "FAIL: $*"
-        echo "  exit $rc (want $code)"
-        echo "  stdout: $(printf '%q' "$got")"
-        echo "  want:   $(printf '%q' "$want")"
-        echo "  stderr: $(cat "$T/stderr")"
-        fails=$((fails + 1))
-    fi
-}
-
-# expect_err CODE STDERR_SUBSTRING -- COMMAND...: exit code and a part of the error message.
-expect_err() {
-    local code=$1 want=$2
-    shift 3
-    local rc
-    "$@" >/dev/null 2>"$T/stderr"
-    rc=$?
-    if [ "$rc" != "$code" ] || ! grep -qF -- "$want" "$T/stderr"; then
-        echo "FAIL: $*"
-        echo "  exit $rc (want $code); stderr: $(cat "$T/stderr") (want '$want')"
-        fails=$((fails + 1))
-    fi
-}
+source "$(dirname "$0")/lib.sh"
 
 # --- help and usage
 expect 0 "" -- sh -c "'$S' --help >/dev/null"
@@ -178,8 +147,4 @@ expect_err 2 "region 'copy' not found" -- "$S" region rm copy
 expect 0 "deleted region demo" -- "$S" region rm demo --force
 expect 0 "taxi" -- "$S" region ls
 
-if [ "$fails" -ne 0 ]; then
-    echo "$fails CLI checks failed"
-    exit 1
-fi
-echo "all CLI checks passed"
+finish "CLI"

@@ -6,33 +6,7 @@ S=$1
 T=$(mktemp -d "${TMPDIR:-/tmp}/strata-dcli-XXXXXX")
 trap 'rm -rf "$T"' EXIT
 export STRATA_POOL=$T/pool
-fails=0
-expect() {
-    local code=$1 want=$2
-    shift 3
-    local got rc
-    got=$("$@" 2>"$T/stderr")
-    rc=$?
-    if [ "$rc" != "$code" ] || [ "$got" != "$want" ]; then
-        echo "FAIL: $*"
-        echo "  exit $rc (want $code)"
-        echo "  stdout: $(printf '%q' "$got")"
-        echo "  want:   $(printf '%q' "$want")"
-        echo "  stderr: $(cat "$T/stderr")"
-        fails=$((fails + 1))
-    fi
-}
-expect_err() {
-    local code=$1 want=$2
-    shift 3
-    "$@" >/dev/null 2>"$T/stderr"
-    local rc=$?
-    if [ "$rc" != "$code" ] || ! grep -qF -- "$want" "$T/stderr"; then
-        echo "FAIL: $*"
-        echo "  exit $rc (want $code); stderr: $(cat "$T/stderr") (want '$want')"
-        fails=$((fails + 1))
-    fi
-}
+source "$(dirname "$0")/lib.sh"
 
 "$S" init >/dev/null
 printf 'zone,fare,dist\n"JFK, T4",1250,12.5\nLGA,-300,3\nEWR,99000,\n' >"$T/a.csv"
@@ -101,8 +75,4 @@ expect 0 "" -- sh -c "'$S' gc --grace 0 | grep -q '1 dropped dataset'"
 expect 0 "" -- sh -c "'$S' --json gc --keep-versions 1 | grep -q '\"versions_expired\":1'"
 expect_err 2 "was garbage-collected" -- "$S" cat taxi/trips --as-of 1
 
-if [ "$fails" -ne 0 ]; then
-    echo "$fails dataset CLI checks failed"
-    exit 1
-fi
-echo "all dataset CLI checks passed"
+finish "dataset CLI"
