@@ -660,8 +660,8 @@ static int export_npy(cli *c, strata_snapshot *s, const int *cols, int nc, const
         fprintf(stderr, "strata: cannot create directory '%s': %s\n", out, strerror(errno));
         return EXIT_IO;
     }
-    /* Build each column in a scratch array of the pool? No: write through a temporary file with
-     * the C stdio, then rename; memory stays bounded by one batch. */
+    /* Each column streams batch by batch into a temporary file that is renamed when complete:
+     * memory stays bounded by one batch. */
     for (int i = 0; i < nc; i++) {
         const strata_column *col = &d.columns[cols[i]];
         if (col->dtype == STRATA_STR) {
