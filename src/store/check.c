@@ -12,7 +12,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,24 +84,6 @@ static void report(run *r, const char *what, const char *path, const char *probl
     if (r->fn != NULL && !r->stop && r->fn(r->ctx, what, path, problem, orphan) != 0) r->stop = 1;
 }
 
-static uint64_t tree_bytes_acc;
-static int tree_bytes_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-    (void)p;
-    (void)f;
-    if (flag == FTW_F) tree_bytes_acc += (uint64_t)sb->st_size;
-    return 0;
-}
-
-/* Bytes under PATH. (nftw has no context pointer; gc runs one tree at a time per process, and
- * the counter is only a statistic.) */
-static uint64_t tree_bytes(const char *path)
-{
-    tree_bytes_acc = 0;
-    nftw(path, tree_bytes_one, 8, FTW_PHYS);
-    return tree_bytes_acc;
-}
-
 /* An entry no catalog row names: report it, and in gc remove it when old enough. */
 static void orphan(run *r, const char *path, int is_dir)
 {
@@ -113,7 +94,7 @@ static void orphan(run *r, const char *path, int is_dir)
     if (lstat(path, &st) != 0) return;
     int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
     if (mtime >= r->orphan_before_ns) return;
-    uint64_t bytes = is_dir ? tree_bytes(path) : (uint64_t)st.st_size;
+    uint64_t bytes = is_dir ? st_tree_bytes(path) : (uint64_t)st.st_size;
     if (!r->dry_run && (is_dir ? st_rm_tree(NULL, path) : st_unlink(NULL, path)) != STRATA_OK)
         return;
     r->stats->orphans_removed++;
@@ -473,7 +454,7 @@ static int sweep_trash(void *vctx, int64_t id, const char *path, int64_t ds, int
         c->stats->datasets_held++;
         return 0;
     }
-    uint64_t bytes = tree_bytes(abs);
+    uint64_t bytes = st_tree_bytes(abs);
     if (!c->dry_run) {
         int rc = st_rm_tree(&c->pool->err, abs);
         if (rc == STRATA_OK) rc = st_cat_trash_delete(&c->pool->err, c->pool->cat, id);

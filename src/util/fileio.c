@@ -229,6 +229,34 @@ int st_lock_probe(st_err *err, int fd, uint64_t start, uint64_t len, const char 
     return STRATA_OK;
 }
 
+/* Depth-first, through directory file descriptors; DEPTH bounds the recursion. */
+static uint64_t tree_bytes_at(int dirfd, const char *name, int depth)
+{
+    struct stat st;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return 0;
+    if (S_ISREG(st.st_mode)) return (uint64_t)st.st_size;
+    if (!S_ISDIR(st.st_mode) || depth > 32) return 0;
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    DIR *d = fdopendir(fd);
+    if (d == NULL) {
+        close(fd);
+        return 0;
+    }
+    uint64_t sum = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            sum += tree_bytes_at(fd, de->d_name, depth + 1);
+    closedir(d);
+    return sum;
+}
+
+uint64_t st_tree_bytes(const char *path)
+{
+    return tree_bytes_at(AT_FDCWD, path, 0);
+}
+
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;

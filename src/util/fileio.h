@@ -59,6 +59,9 @@ int st_unlock_fd(st_err *err, int fd, uint64_t start, uint64_t len, const char *
  * one on bytes [START, START+LEN) of FD. */
 int st_lock_probe(st_err *err, int fd, uint64_t start, uint64_t len, const char *what);
 
+/* Bytes of the regular files at and below PATH (0 when it is missing). */
+uint64_t st_tree_bytes(const char *path);
+
 /* Remove PATH and everything below it; a missing PATH is fine. */
 int st_rm_tree(st_err *err, const char *path);
 
