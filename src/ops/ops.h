@@ -1,0 +1,55 @@
+/*
+ * ops.h -- the vectorised kernels derived data is computed with (filter, sort, merge, top-k,
+ * group-by). Every kernel works on plain arrays, splits its work over NTHREADS with OpenMP and
+ * gives exactly the same result for any thread count.
+ *
+ * Order of keys (all sorts, merges and top-k): integers numerically; floats by IEEE totalOrder:
+ * -inf < ... < -0.0 < +0.0 < ... < +inf < NaN (every NaN, whatever its sign or payload, sorts
+ * last, and NaNs keep their input order); strings bytewise (shorter first when one is a prefix
+ * of the other). Sorts are stable: equal keys keep their input order, descending sorts included.
+ */
+#ifndef STRATA_OPS_H
+#define STRATA_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "strata.h"
+
+/* Positions i < N where MASK[i] is non-zero, in order, into OUT (room for N); returns how many.
+ * Branch-free. */
+uint64_t st_filter_mask(const uint8_t *mask, uint64_t n, uint64_t *out, int nthreads);
+
+/* Stable argsort of N keys of numeric DTYPE (not STRATA_STR): PERM receives the positions of the
+ * keys in sorted order. When PERM_IN is set, sort those positions instead (PERM_IN[i] indexes
+ * KEYS; PERM may equal PERM_IN): chaining calls from the last key to the first gives a stable
+ * multi-key sort. DESC sorts descending (still stable). Returns 0, or -1 when out of memory. */
+int st_argsort(strata_dtype dtype, const void *keys, uint64_t n, const uint64_t *perm_in,
+               uint64_t *perm, int desc, int nthreads);
+
+/* Stable argsort of N strings (OFFSETS n+1, BYTES), bytewise; PERM_IN as for st_argsort. */
+int st_argsort_str(const int64_t *offsets, const char *bytes, uint64_t n, const uint64_t *perm_in,
+                   uint64_t *perm, int desc);
+
+/* Sort N numeric keys in place (the values, not positions). */
+int st_sort(strata_dtype dtype, void *keys, uint64_t n, int desc, int nthreads);
+
+/* Merge two sorted runs of positions: A (NA positions) and B (NB), each sorted by KEYS[pos] in
+ * the order DESC, into OUT (NA+NB); on equal keys A's come first (the merge of a previous sorted
+ * output A with a new run B is the stable sort of their concatenation). KEYS is indexed by the
+ * positions. */
+void st_merge2(strata_dtype dtype, const void *keys, const uint64_t *a, uint64_t na,
+               const uint64_t *b, uint64_t nb, uint64_t *out, int desc);
+
+/* The K smallest (DESC: largest) of N numeric keys: their positions, in sorted order, into OUT
+ * (room for min(K, N)); equal keys by position. Returns how many (min(K, N)), or -1 when out of
+ * memory. */
+int64_t st_topk(strata_dtype dtype, const void *keys, uint64_t n, uint64_t k, int desc,
+                uint64_t *out, int nthreads);
+
+/* The order-preserving 64-bit image of one key (the radix key): for integers the value with the
+ * sign bit flipped (signed), for floats the IEEE totalOrder image with every NaN mapped to the
+ * largest image. Exposed for tests and merges. */
+uint64_t st_key_bits(strata_dtype dtype, const void *keys, uint64_t i);
+
+#endif /* STRATA_OPS_H */

@@ -1,0 +1,421 @@
+/*
+ * sort.c -- LSD radix argsort (stable, parallel, deterministic), string argsort, merge, top-k,
+ * and filter compaction. See ops.h for the order of keys.
+ *
+ * The radix sort works on 64-bit order-preserving images of the keys, one byte per pass, lowest
+ * byte first, and skips every byte that is the same in all keys (a small key range needs few
+ * passes). Each pass: per-thread histograms over fixed chunks, offsets digit-major then
+ * thread-minor, and a scatter in which each thread places its chunk in order; the result is the
+ * unique stable order, whatever the number of threads.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "ops/ops.h"
+
+#define ST_NAN_IMAGE UINT64_MAX
+
+uint64_t st_key_bits(strata_dtype dtype, const void *keys, uint64_t i)
+{
+    const uint64_t sign = (uint64_t)1 << 63;
+    switch (dtype) {
+    case STRATA_I8:
+        return (uint64_t)(int64_t)((const int8_t *)keys)[i] ^ sign;
+    case STRATA_I16:
+        return (uint64_t)(int64_t)((const int16_t *)keys)[i] ^ sign;
+    case STRATA_I32:
+        return (uint64_t)(int64_t)((const int32_t *)keys)[i] ^ sign;
+    case STRATA_I64:
+        return (uint64_t)((const int64_t *)keys)[i] ^ sign;
+    case STRATA_U8:
+    case STRATA_BOOL:
+        return ((const uint8_t *)keys)[i];
+    case STRATA_U16:
+        return ((const uint16_t *)keys)[i];
+    case STRATA_U32:
+        return ((const uint32_t *)keys)[i];
+    case STRATA_F32: {
+        uint32_t u;
+        memcpy(&u, (const char *)keys + 4 * i, 4);
+        if ((u & 0x7F800000u) == 0x7F800000u && (u & 0x007FFFFFu) != 0) return ST_NAN_IMAGE;
+        return (uint64_t)(u & 0x80000000u ? ~u : u | 0x80000000u);
+    }
+    case STRATA_F64: {
+        uint64_t u;
+        memcpy(&u, (const char *)keys + 8 * i, 8);
+        if ((u & 0x7FF0000000000000ull) == 0x7FF0000000000000ull && (u & 0x000FFFFFFFFFFFFFull))
+            return ST_NAN_IMAGE;
+        return u & sign ? ~u : u | sign;
+    }
+    default: /* STRATA_U64 */
+        return ((const uint64_t *)keys)[i];
+    }
+}
+
+/* The image used for sorting: descending is the complement, except that NaN stays last. */
+static inline uint64_t sort_image(strata_dtype dtype, const void *keys, uint64_t i, int desc)
+{
+    uint64_t k = st_key_bits(dtype, keys, i);
+    if (!desc) return k;
+    return k == ST_NAN_IMAGE && (dtype == STRATA_F32 || dtype == STRATA_F64) ? k : ~k;
+}
+
+static int nthreads_for(uint64_t n, int nthreads)
+{
+    if (nthreads < 1) nthreads = 1;
+    if (n < ((uint64_t)1 << 16)) return 1;
+    return nthreads;
+}
+
+/* Sort (K, IDX) pairs of length N by K, stably: LSD over the bytes that differ. The result ends
+ * in K/IDX (the buffers are swapped as needed); TK/TIDX are scratch of the same size. IDX may be
+ * NULL (keys only). */
+static int radix_pairs(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, uint64_t n, int nt)
+{
+    uint64_t diff = 0;
+    for (uint64_t i = 1; i < n; i++) diff |= k[i] ^ k[0];
+    uint64_t *src_k = k, *src_i = idx, *dst_k = tk, *dst_i = tidx;
+    uint64_t(*hist)[256] = calloc((size_t)nt, sizeof *hist);
+    if (hist == NULL) return -1;
+    for (int byte = 0; byte < 8; byte++) {
+        if (((diff >> (8 * byte)) & 0xFF) == 0) continue;
+        int shift = 8 * byte;
+        memset(hist, 0, (size_t)nt * sizeof *hist);
+#pragma omp parallel num_threads(nt)
+        {
+            int t = 0;
+#ifdef _OPENMP
+            t = omp_get_thread_num();
+#endif
+            uint64_t lo = n / (uint64_t)nt * (uint64_t)t;
+            uint64_t hi = t == nt - 1 ? n : n / (uint64_t)nt * (uint64_t)(t + 1);
+            uint64_t *h = hist[t];
+            for (uint64_t i = lo; i < hi; i++) h[(src_k[i] >> shift) & 0xFF]++;
+#pragma omp barrier
+#pragma omp single
+            {
+                uint64_t sum = 0;
+                for (int d = 0; d < 256; d++)
+                    for (int u = 0; u < nt; u++) {
+                        uint64_t c = hist[u][d];
+                        hist[u][d] = sum;
+                        sum += c;
+                    }
+            }
+            if (src_i != NULL) {
+                for (uint64_t i = lo; i < hi; i++) {
+                    uint64_t pos = h[(src_k[i] >> shift) & 0xFF]++;
+                    dst_k[pos] = src_k[i];
+                    dst_i[pos] = src_i[i];
+                }
+            } else {
+                for (uint64_t i = lo; i < hi; i++)
+                    dst_k[h[(src_k[i] >> shift) & 0xFF]++] = src_k[i];
+            }
+        }
+        uint64_t *x = src_k;
+        src_k = dst_k;
+        dst_k = x;
+        x = src_i;
+        src_i = dst_i;
+        dst_i = x;
+    }
+    free(hist);
+    if (src_k != k) {
+        memcpy(k, src_k, n * sizeof *k);
+        if (idx != NULL) memcpy(idx, src_i, n * sizeof *idx);
+    }
+    return 0;
+}
+
+int st_argsort(strata_dtype dtype, const void *keys, uint64_t n, const uint64_t *perm_in,
+               uint64_t *perm, int desc, int nthreads)
+{
+    if (n == 0) return 0;
+    int nt = nthreads_for(n, nthreads);
+    uint64_t *k = malloc(n * sizeof *k), *tk = malloc(n * sizeof *tk);
+    uint64_t *tidx = malloc(n * sizeof *tidx);
+    if (k == NULL || tk == NULL || tidx == NULL) {
+        free(k);
+        free(tk);
+        free(tidx);
+        return -1;
+    }
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t p = perm_in != NULL ? perm_in[i] : i;
+        k[i] = sort_image(dtype, keys, p, desc);
+        tidx[i] = p;
+    }
+    memcpy(perm, tidx, n * sizeof *perm); /* PERM may alias PERM_IN: copied only now */
+    int rc = radix_pairs(k, perm, tk, tidx, n, nt);
+    free(k);
+    free(tk);
+    free(tidx);
+    return rc;
+}
+
+static int is_float(strata_dtype t)
+{
+    return t == STRATA_F32 || t == STRATA_F64;
+}
+
+/* Inverse of the integer images (floats are sorted through argsort: NaN payloads survive). */
+static void store_image(strata_dtype dtype, void *keys, uint64_t i, uint64_t img)
+{
+    const uint64_t sign = (uint64_t)1 << 63;
+    switch (dtype) {
+    case STRATA_I8:
+        ((int8_t *)keys)[i] = (int8_t)(int64_t)(img ^ sign);
+        break;
+    case STRATA_I16:
+        ((int16_t *)keys)[i] = (int16_t)(int64_t)(img ^ sign);
+        break;
+    case STRATA_I32:
+        ((int32_t *)keys)[i] = (int32_t)(int64_t)(img ^ sign);
+        break;
+    case STRATA_I64:
+        ((int64_t *)keys)[i] = (int64_t)(img ^ sign);
+        break;
+    case STRATA_U8:
+    case STRATA_BOOL:
+        ((uint8_t *)keys)[i] = (uint8_t)img;
+        break;
+    case STRATA_U16:
+        ((uint16_t *)keys)[i] = (uint16_t)img;
+        break;
+    case STRATA_U32:
+        ((uint32_t *)keys)[i] = (uint32_t)img;
+        break;
+    default:
+        ((uint64_t *)keys)[i] = img;
+    }
+}
+
+int st_sort(strata_dtype dtype, void *keys, uint64_t n, int desc, int nthreads)
+{
+    if (n == 0) return 0;
+    size_t esz = strata_dtype_size(dtype);
+    int nt = nthreads_for(n, nthreads);
+    if (is_float(dtype)) {
+        uint64_t *perm = malloc(n * sizeof *perm);
+        char *copy = malloc(n * esz);
+        if (perm == NULL || copy == NULL || st_argsort(dtype, keys, n, NULL, perm, desc, nt) < 0) {
+            free(perm);
+            free(copy);
+            return -1;
+        }
+        memcpy(copy, keys, n * esz);
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (uint64_t i = 0; i < n; i++) memcpy((char *)keys + i * esz, copy + perm[i] * esz, esz);
+        free(perm);
+        free(copy);
+        return 0;
+    }
+    uint64_t *k = malloc(n * sizeof *k), *tk = malloc(n * sizeof *tk);
+    if (k == NULL || tk == NULL) {
+        free(k);
+        free(tk);
+        return -1;
+    }
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (uint64_t i = 0; i < n; i++) k[i] = sort_image(dtype, keys, i, desc);
+    if (radix_pairs(k, NULL, tk, NULL, n, nt) < 0) {
+        free(k);
+        free(tk);
+        return -1;
+    }
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (uint64_t i = 0; i < n; i++) store_image(dtype, keys, i, desc ? ~k[i] : k[i]);
+    free(k);
+    free(tk);
+    return 0;
+}
+
+/* ---- strings --------------------------------------------------------------------------------- */
+
+static int str_cmp(const int64_t *off, const char *bytes, uint64_t a, uint64_t b)
+{
+    size_t la = (size_t)(off[a + 1] - off[a]), lb = (size_t)(off[b + 1] - off[b]);
+    int c = memcmp(bytes + off[a], bytes + off[b], la < lb ? la : lb);
+    if (c != 0) return c;
+    return la < lb ? -1 : la > lb;
+}
+
+int st_argsort_str(const int64_t *offsets, const char *bytes, uint64_t n, const uint64_t *perm_in,
+                   uint64_t *perm, int desc)
+{
+    if (n == 0) return 0;
+    uint64_t *tmp = malloc(n * sizeof *tmp);
+    if (tmp == NULL) return -1;
+    for (uint64_t i = 0; i < n; i++) tmp[i] = perm_in != NULL ? perm_in[i] : i;
+    memcpy(perm, tmp, n * sizeof *perm);
+    /* Bottom-up merge sort: stable. */
+    uint64_t *src = perm, *dst = tmp;
+    for (uint64_t w = 1; w < n; w *= 2) {
+        for (uint64_t lo = 0; lo < n; lo += 2 * w) {
+            uint64_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            uint64_t i = lo, j = mid, o = lo;
+            while (i < mid && j < hi) {
+                int c = str_cmp(offsets, bytes, src[i], src[j]);
+                if (desc) c = -c;
+                dst[o++] = c <= 0 ? src[i++] : src[j++];
+            }
+            while (i < mid) dst[o++] = src[i++];
+            while (j < hi) dst[o++] = src[j++];
+        }
+        uint64_t *x = src;
+        src = dst;
+        dst = x;
+    }
+    if (src != perm) memcpy(perm, src, n * sizeof *perm);
+    free(tmp);
+    return 0;
+}
+
+/* ---- merge and top-k --------------------------------------------------------------------- */
+
+void st_merge2(strata_dtype dtype, const void *keys, const uint64_t *a, uint64_t na,
+               const uint64_t *b, uint64_t nb, uint64_t *out, int desc)
+{
+    uint64_t i = 0, j = 0, o = 0;
+    while (i < na && j < nb) {
+        uint64_t ka = sort_image(dtype, keys, a[i], desc), kb = sort_image(dtype, keys, b[j], desc);
+        out[o++] = ka <= kb ? a[i++] : b[j++];
+    }
+    while (i < na) out[o++] = a[i++];
+    while (j < nb) out[o++] = b[j++];
+}
+
+/* A bounded max-heap of (image, position): its root is the worst kept candidate. */
+typedef struct {
+    uint64_t img, pos;
+} cand;
+
+static int worse(cand x, cand y) /* x comes after y in the result order */
+{
+    return x.img > y.img || (x.img == y.img && x.pos > y.pos);
+}
+
+static void sift_down(cand *h, uint64_t n, uint64_t i)
+{
+    for (;;) {
+        uint64_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && worse(h[l], h[m])) m = l;
+        if (r < n && worse(h[r], h[m])) m = r;
+        if (m == i) return;
+        cand t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static void sift_up(cand *h, uint64_t i)
+{
+    while (i > 0) {
+        uint64_t p = (i - 1) / 2;
+        if (!worse(h[i], h[p])) return;
+        cand t = h[i];
+        h[i] = h[p];
+        h[p] = t;
+        i = p;
+    }
+}
+
+/* Keep the best K of positions [LO, HI) in heap H (size *HN). */
+static void heap_scan(strata_dtype dtype, const void *keys, uint64_t lo, uint64_t hi, uint64_t k,
+                      int desc, cand *h, uint64_t *hn)
+{
+    for (uint64_t i = lo; i < hi; i++) {
+        cand c = {sort_image(dtype, keys, i, desc), i};
+        if (*hn < k) {
+            h[(*hn)++] = c;
+            sift_up(h, *hn - 1);
+        } else if (worse(h[0], c)) {
+            h[0] = c;
+            sift_down(h, *hn, 0);
+        }
+    }
+}
+
+static int cand_cmp(const void *x, const void *y)
+{
+    const cand *a = x, *b = y;
+    return worse(*a, *b) ? 1 : worse(*b, *a) ? -1 : 0;
+}
+
+int64_t st_topk(strata_dtype dtype, const void *keys, uint64_t n, uint64_t k, int desc,
+                uint64_t *out, int nthreads)
+{
+    if (k > n) k = n;
+    if (k == 0) return 0;
+    int nt = nthreads_for(n, nthreads);
+    cand *all = malloc((size_t)nt * k * sizeof *all);
+    uint64_t *counts = calloc((size_t)nt, sizeof *counts);
+    if (all == NULL || counts == NULL) {
+        free(all);
+        free(counts);
+        return -1;
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        uint64_t lo = n / (uint64_t)nt * (uint64_t)t;
+        uint64_t hi = t == nt - 1 ? n : n / (uint64_t)nt * (uint64_t)(t + 1);
+        heap_scan(dtype, keys, lo, hi, k, desc, all + (size_t)t * k, &counts[t]);
+    }
+    /* The best K of the per-thread candidates: (image, position) is a total order, so the
+     * answer does not depend on how the work was split. */
+    uint64_t m = 0;
+    for (int t = 0; t < nt; t++) {
+        memmove(all + m, all + (size_t)t * k, counts[t] * sizeof *all);
+        m += counts[t];
+    }
+    qsort(all, m, sizeof *all, cand_cmp);
+    for (uint64_t i = 0; i < k; i++) out[i] = all[i].pos;
+    free(all);
+    free(counts);
+    return (int64_t)k;
+}
+
+/* ---- filter ------------------------------------------------------------------------------ */
+
+uint64_t st_filter_mask(const uint8_t *mask, uint64_t n, uint64_t *out, int nthreads)
+{
+    int nt = nthreads_for(n, nthreads);
+    uint64_t counts[256] = {0};
+    if (nt > 256) nt = 256;
+#pragma omp parallel num_threads(nt)
+    {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        uint64_t lo = n / (uint64_t)nt * (uint64_t)t;
+        uint64_t hi = t == nt - 1 ? n : n / (uint64_t)nt * (uint64_t)(t + 1);
+        uint64_t c = 0;
+        for (uint64_t i = lo; i < hi; i++) c += mask[i] != 0;
+        counts[t] = c;
+#pragma omp barrier
+        uint64_t o = 0;
+        for (int u = 0; u < t; u++) o += counts[u];
+        uint64_t end = o + c;
+        /* Written always, kept only when selected: no data-dependent branch. The bound keeps
+         * the write after this chunk's last selection out of the next chunk's range. */
+        for (uint64_t i = lo; i < hi; i++) {
+            if (o < end) out[o] = i;
+            o += mask[i] != 0;
+        }
+    }
+    uint64_t total = 0;
+    for (int t = 0; t < nt; t++) total += counts[t];
+    return total;
+}

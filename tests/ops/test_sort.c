@@ -1,0 +1,304 @@
+/* Kernels against simple reference implementations on random data: radix argsort and sort of
+ * every numeric dtype (duplicates, negatives, NaN, -0/+0, infinities, descending, multi-key),
+ * string argsort, merge, top-k and filter, with 1 and 4 threads giving identical results. */
+#include <math.h>
+
+#include "ops/ops.h"
+#include "test_util.h"
+
+/* The documented order, written independently of the radix images: numbers by value, -0 before
+ * +0, NaN after everything (NaN last in both directions). */
+static int ref_cmp(strata_dtype t, const void *keys, uint64_t a, uint64_t b, int desc)
+{
+    if (t == STRATA_F32 || t == STRATA_F64) {
+        double x = t == STRATA_F32 ? ((const float *)keys)[a] : ((const double *)keys)[a];
+        double y = t == STRATA_F32 ? ((const float *)keys)[b] : ((const double *)keys)[b];
+        if (isnan(x) || isnan(y)) return isnan(x) - isnan(y); /* NaN last, whatever DESC */
+        int c = x < y                         ? -1
+                : x > y                       ? 1
+                : (signbit(x) && !signbit(y)) ? -1
+                : (!signbit(x) && signbit(y)) ? 1
+                                              : 0;
+        return desc ? -c : c;
+    }
+    long double x, y;
+    switch (t) {
+    case STRATA_I8:
+        x = ((const int8_t *)keys)[a];
+        y = ((const int8_t *)keys)[b];
+        break;
+    case STRATA_I16:
+        x = ((const int16_t *)keys)[a];
+        y = ((const int16_t *)keys)[b];
+        break;
+    case STRATA_I32:
+        x = ((const int32_t *)keys)[a];
+        y = ((const int32_t *)keys)[b];
+        break;
+    case STRATA_I64: {
+        int64_t p = ((const int64_t *)keys)[a], q = ((const int64_t *)keys)[b];
+        int c = p < q ? -1 : p > q;
+        return desc ? -c : c;
+    }
+    case STRATA_U64: {
+        uint64_t p = ((const uint64_t *)keys)[a], q = ((const uint64_t *)keys)[b];
+        int c = p < q ? -1 : p > q;
+        return desc ? -c : c;
+    }
+    case STRATA_U16:
+        x = ((const uint16_t *)keys)[a];
+        y = ((const uint16_t *)keys)[b];
+        break;
+    case STRATA_U32:
+        x = ((const uint32_t *)keys)[a];
+        y = ((const uint32_t *)keys)[b];
+        break;
+    default:
+        x = ((const uint8_t *)keys)[a];
+        y = ((const uint8_t *)keys)[b];
+        break;
+    }
+    int c = x < y ? -1 : x > y;
+    return desc ? -c : c;
+}
+
+/* Stable reference sort of PERM (insertion into a merge sort would do; n is small here). */
+static void ref_argsort(strata_dtype t, const void *keys, uint64_t *perm, uint64_t n, int desc)
+{
+    for (uint64_t i = 1; i < n; i++) {
+        uint64_t v = perm[i], j = i;
+        while (j > 0 && ref_cmp(t, keys, perm[j - 1], v, desc) > 0) {
+            perm[j] = perm[j - 1];
+            j--;
+        }
+        perm[j] = v;
+    }
+}
+
+static void fill_random(strata_dtype t, void *keys, uint64_t n, unsigned *seed)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t r = ((uint64_t)rand_r(seed) << 33) ^ ((uint64_t)rand_r(seed) << 11) ^
+                     (uint64_t)rand_r(seed);
+        int small = rand_r(seed) % 3 == 0; /* many duplicates */
+        switch (t) {
+        case STRATA_F64:
+        case STRATA_F32: {
+            static const double specials[] = {0.0, -0.0, INFINITY, -INFINITY, NAN, 1.0, -1.0};
+            double v =
+                rand_r(seed) % 5 == 0 ? specials[rand_r(seed) % 7] : ((double)(int64_t)r) / 1e12;
+            if (rand_r(seed) % 11 == 0) v = -NAN;
+            if (small) v = (double)(rand_r(seed) % 5) - 2;
+            if (t == STRATA_F64)
+                ((double *)keys)[i] = v;
+            else
+                ((float *)keys)[i] = (float)v;
+            break;
+        }
+        default: {
+            size_t esz = strata_dtype_size(t);
+            if (small) r = (uint64_t)(rand_r(seed) % 7) - 3;
+            if (t == STRATA_BOOL) r &= 1;
+            memcpy((char *)keys + i * esz, &r, esz); /* low bytes, little-endian */
+        }
+        }
+    }
+}
+
+static void argsort_matches_reference_for_every_dtype(void **state)
+{
+    (void)state;
+    unsigned seed = 2024;
+    strata_dtype types[] = {STRATA_I8,  STRATA_I16, STRATA_I32, STRATA_I64, STRATA_U8,  STRATA_U16,
+                            STRATA_U32, STRATA_U64, STRATA_F32, STRATA_F64, STRATA_BOOL};
+    uint64_t sizes[] = {0, 1, 2, 17, 1000, 3000};
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++)
+        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
+            for (int desc = 0; desc < 2; desc++) {
+                strata_dtype t = types[ti];
+                uint64_t n = sizes[si];
+                void *keys = malloc(n * 8 + 8);
+                fill_random(t, keys, n, &seed);
+                uint64_t *got = malloc((n + 1) * 8), *want = malloc((n + 1) * 8);
+                for (uint64_t i = 0; i < n; i++) want[i] = i;
+                ref_argsort(t, keys, want, n, desc);
+                assert_int_equal(st_argsort(t, keys, n, NULL, got, desc, 3), 0);
+                if (n > 0 && memcmp(got, want, n * 8) != 0)
+                    fail_msg("dtype %s n %llu desc %d differs from the reference",
+                             strata_dtype_name(t), (unsigned long long)n, desc);
+                free(keys);
+                free(got);
+                free(want);
+            }
+}
+
+static void multi_key_sort_by_chaining(void **state)
+{
+    (void)state;
+    unsigned seed = 7;
+    uint64_t n = 5000;
+    int32_t *k1 = malloc(n * 4);
+    double *k2 = malloc(n * 8);
+    for (uint64_t i = 0; i < n; i++) {
+        k1[i] = rand_r(&seed) % 10;
+        k2[i] = (double)(rand_r(&seed) % 100) / 3;
+    }
+    uint64_t *perm = malloc(n * 8);
+    /* by k1 ascending, then k2 descending: sort by the last key first */
+    assert_int_equal(st_argsort(STRATA_F64, k2, n, NULL, perm, 1, 2), 0);
+    assert_int_equal(st_argsort(STRATA_I32, k1, n, perm, perm, 0, 2), 0);
+    for (uint64_t i = 1; i < n; i++) {
+        uint64_t a = perm[i - 1], b = perm[i];
+        assert_true(k1[a] < k1[b] ||
+                    (k1[a] == k1[b] && (k2[a] > k2[b] || (k2[a] == k2[b] && a < b))));
+    }
+    free(k1);
+    free(k2);
+    free(perm);
+}
+
+static void large_sorts_are_identical_for_any_thread_count(void **state)
+{
+    (void)state;
+    unsigned seed = 11;
+    uint64_t n = 1 << 20;
+    int64_t *k = malloc(n * 8);
+    for (uint64_t i = 0; i < n; i++)
+        k[i] =
+            (int64_t)(((uint64_t)rand_r(&seed) << 20) ^ (uint64_t)rand_r(&seed)) % 100000 - 50000;
+    uint64_t *p1 = malloc(n * 8), *p4 = malloc(n * 8);
+    assert_int_equal(st_argsort(STRATA_I64, k, n, NULL, p1, 0, 1), 0);
+    assert_int_equal(st_argsort(STRATA_I64, k, n, NULL, p4, 0, 4), 0);
+    assert_memory_equal(p1, p4, n * 8);
+    for (uint64_t i = 1; i < n; i++)
+        assert_true(k[p1[i - 1]] < k[p1[i]] || (k[p1[i - 1]] == k[p1[i]] && p1[i - 1] < p1[i]));
+    /* values sort agrees with the argsort */
+    int64_t *v = malloc(n * 8);
+    memcpy(v, k, n * 8);
+    assert_int_equal(st_sort(STRATA_I64, v, n, 0, 4), 0);
+    for (uint64_t i = 0; i < n; i++) assert_true(v[i] == k[p1[i]]);
+    memcpy(v, k, n * 8);
+    assert_int_equal(st_sort(STRATA_I64, v, n, 1, 4), 0);
+    for (uint64_t i = 1; i < n; i++) assert_true(v[i - 1] >= v[i]);
+    double *d = malloc(n * 8);
+    for (uint64_t i = 0; i < n; i++) d[i] = i % 97 == 0 ? NAN : (double)k[i] / 7;
+    assert_int_equal(st_sort(STRATA_F64, d, n, 0, 3), 0);
+    uint64_t nans = 0;
+    for (uint64_t i = 1; i < n; i++) {
+        if (isnan(d[i]))
+            nans++;
+        else
+            assert_false(isnan(d[i - 1]) || d[i - 1] > d[i]); /* NaN only at the end */
+    }
+    assert_true(nans > 0);
+    free(k);
+    free(p1);
+    free(p4);
+    free(v);
+    free(d);
+}
+
+static void strings_sort_bytewise_and_stably(void **state)
+{
+    (void)state;
+    const char *words[] = {"pear", "apple", "", "app", "apple", "Zebra", "\xc3\xa9t\xc3\xa9", "b"};
+    uint64_t n = 8;
+    int64_t off[9] = {0};
+    char bytes[64];
+    for (uint64_t i = 0; i < n; i++) {
+        memcpy(bytes + off[i], words[i], strlen(words[i]));
+        off[i + 1] = off[i] + (int64_t)strlen(words[i]);
+    }
+    uint64_t perm[8];
+    assert_int_equal(st_argsort_str(off, bytes, n, NULL, perm, 0), 0);
+    uint64_t want[8] = {2, 5, 3, 1,
+                        4, 7, 0, 6}; /* "", Zebra, app, apple(1), apple(4), b, pear, été */
+    assert_memory_equal(perm, want, sizeof want);
+    assert_int_equal(st_argsort_str(off, bytes, n, NULL, perm, 1), 0);
+    uint64_t wantd[8] = {6, 0, 7, 1, 4, 3, 5, 2}; /* equal "apple"s keep their order */
+    assert_memory_equal(perm, wantd, sizeof wantd);
+}
+
+static void merge_of_sorted_runs_is_the_stable_sort(void **state)
+{
+    (void)state;
+    unsigned seed = 5;
+    uint64_t n = 4000, na = 2500;
+    double *k = malloc(n * 8);
+    fill_random(STRATA_F64, k, n, &seed);
+    for (int desc = 0; desc < 2; desc++) {
+        uint64_t *a = malloc(na * 8), *b = malloc((n - na) * 8), *out = malloc(n * 8),
+                 *want = malloc(n * 8);
+        for (uint64_t i = 0; i < na; i++) a[i] = i;
+        for (uint64_t i = na; i < n; i++) b[i - na] = i;
+        ref_argsort(STRATA_F64, k, a, na, desc);
+        ref_argsort(STRATA_F64, k, b, n - na, desc);
+        st_merge2(STRATA_F64, k, a, na, b, n - na, out, desc);
+        for (uint64_t i = 0; i < n; i++) want[i] = i;
+        ref_argsort(STRATA_F64, k, want, n, desc);
+        assert_memory_equal(out, want, n * 8);
+        free(a);
+        free(b);
+        free(out);
+        free(want);
+    }
+    free(k);
+}
+
+static void topk_is_the_head_of_the_stable_sort(void **state)
+{
+    (void)state;
+    unsigned seed = 3;
+    uint64_t n = 200000;
+    int64_t *k = malloc(n * 8);
+    for (uint64_t i = 0; i < n; i++) k[i] = rand_r(&seed) % 1000; /* many ties */
+    uint64_t *all = malloc(n * 8), top[64];
+    for (int desc = 0; desc < 2; desc++) {
+        assert_int_equal(st_argsort(STRATA_I64, k, n, NULL, all, desc, 1), 0);
+        for (int nt = 1; nt <= 4; nt += 3) {
+            assert_int_equal(st_topk(STRATA_I64, k, n, 50, desc, top, nt), 50);
+            assert_memory_equal(top, all, 50 * 8);
+        }
+    }
+    assert_int_equal(st_topk(STRATA_I64, k, 3, 10, 0, top, 1), 3); /* k > n */
+    assert_int_equal(st_topk(STRATA_I64, k, 0, 10, 0, top, 1), 0);
+    free(k);
+    free(all);
+}
+
+static void filter_keeps_selected_positions_in_order(void **state)
+{
+    (void)state;
+    unsigned seed = 9;
+    uint64_t n = 300001;
+    uint8_t *m = malloc(n);
+    uint64_t *out = malloc(n * 8), *want = malloc(n * 8), w = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        m[i] = rand_r(&seed) % 3 == 0 ? (uint8_t)(1 + rand_r(&seed) % 200) : 0;
+        if (m[i]) want[w++] = i;
+    }
+    for (int nt = 1; nt <= 5; nt += 2) {
+        assert_int_equal(st_filter_mask(m, n, out, nt), w);
+        assert_memory_equal(out, want, w * 8);
+    }
+    memset(m, 0, n);
+    assert_int_equal(st_filter_mask(m, n, out, 4), 0); /* filtered to nothing */
+    assert_int_equal(st_filter_mask(m, 0, out, 4), 0);
+    free(m);
+    free(out);
+    free(want);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(argsort_matches_reference_for_every_dtype),
+        cmocka_unit_test(multi_key_sort_by_chaining),
+        cmocka_unit_test(large_sorts_are_identical_for_any_thread_count),
+        cmocka_unit_test(strings_sort_bytewise_and_stably),
+        cmocka_unit_test(merge_of_sorted_runs_is_the_stable_sort),
+        cmocka_unit_test(topk_is_the_head_of_the_stable_sort),
+        cmocka_unit_test(filter_keeps_selected_positions_in_order),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
