@@ -16,6 +16,7 @@
 #endif
 
 #include "ops/ops.h"
+#include "util/fileio.h"
 
 #define ST_NAN_IMAGE UINT64_MAX
 
@@ -137,12 +138,12 @@ int st_argsort(strata_dtype dtype, const void *keys, uint64_t n, const uint64_t 
 {
     if (n == 0) return 0;
     int nt = nthreads_for(n, nthreads);
-    uint64_t *k = malloc(n * sizeof *k), *tk = malloc(n * sizeof *tk);
-    uint64_t *tidx = malloc(n * sizeof *tidx);
+    uint64_t *k = st_alloc_big(n * sizeof *k), *tk = st_alloc_big(n * sizeof *tk);
+    uint64_t *tidx = st_alloc_big(n * sizeof *tidx);
     if (k == NULL || tk == NULL || tidx == NULL) {
-        free(k);
-        free(tk);
-        free(tidx);
+        st_free_big(k);
+        st_free_big(tk);
+        st_free_big(tidx);
         return -1;
     }
 #pragma omp parallel for num_threads(nt) schedule(static)
@@ -153,9 +154,9 @@ int st_argsort(strata_dtype dtype, const void *keys, uint64_t n, const uint64_t 
     }
     memcpy(perm, tidx, n * sizeof *perm); /* PERM may alias PERM_IN: copied only now */
     int rc = radix_pairs(k, perm, tk, tidx, n, nt);
-    free(k);
-    free(tk);
-    free(tidx);
+    st_free_big(k);
+    st_free_big(tk);
+    st_free_big(tidx);
     return rc;
 }
 
@@ -216,23 +217,23 @@ int st_sort(strata_dtype dtype, void *keys, uint64_t n, int desc, int nthreads)
         free(copy);
         return 0;
     }
-    uint64_t *k = malloc(n * sizeof *k), *tk = malloc(n * sizeof *tk);
+    uint64_t *k = st_alloc_big(n * sizeof *k), *tk = st_alloc_big(n * sizeof *tk);
     if (k == NULL || tk == NULL) {
-        free(k);
-        free(tk);
+        st_free_big(k);
+        st_free_big(tk);
         return -1;
     }
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (uint64_t i = 0; i < n; i++) k[i] = sort_image(dtype, keys, i, desc);
     if (radix_pairs(k, NULL, tk, NULL, n, nt) < 0) {
-        free(k);
-        free(tk);
+        st_free_big(k);
+        st_free_big(tk);
         return -1;
     }
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (uint64_t i = 0; i < n; i++) store_image(dtype, keys, i, desc ? ~k[i] : k[i]);
-    free(k);
-    free(tk);
+    st_free_big(k);
+    st_free_big(tk);
     return 0;
 }
 

@@ -11,6 +11,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -270,4 +272,22 @@ int st_rm_tree(st_err *err, const char *path)
     if (nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT)
         return st_error_errno(err, errno, "cannot remove '%s'", path);
     return STRATA_OK;
+}
+
+#define ST_HUGE ((size_t)2 << 20)
+
+void *st_alloc_big(size_t size)
+{
+    if (size < 2 * ST_HUGE) return malloc(size ? size : 1);
+    size_t rounded = (size + ST_HUGE - 1) / ST_HUGE * ST_HUGE;
+    void *p = aligned_alloc(ST_HUGE, rounded);
+#ifdef MADV_HUGEPAGE
+    if (p != NULL) madvise(p, rounded, MADV_HUGEPAGE); /* advice only: failure is harmless */
+#endif
+    return p;
+}
+
+void st_free_big(void *p)
+{
+    free(p);
 }
