@@ -1,0 +1,893 @@
+/*
+ * expr.c -- parse, type-check and evaluate expressions (see expr.h for the language).
+ *
+ * Evaluation is vectorised by blocks of ST_EXPR_BLOCK rows: each block is evaluated bottom-up
+ * into temporaries taken from a per-thread stack (two per nesting level), so memory is bounded
+ * by the expression's depth, temporaries stay in cache, and blocks run in parallel. Every value
+ * depends only on its row: results do not depend on the thread count.
+ */
+#include "expr/expr.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define ST_EXPR_BLOCK     4096
+#define ST_EXPR_MAX_DEPTH 64
+
+enum { N_INT, N_FLOAT, N_BOOL, N_STR, N_COL, N_NEG, N_NOT, N_BIN, N_CALL };
+enum {
+    OP_ADD,
+    OP_SUB,
+    OP_MUL,
+    OP_DIV,
+    OP_MOD,
+    OP_LT,
+    OP_LE,
+    OP_GT,
+    OP_GE,
+    OP_EQ,
+    OP_NE,
+    OP_AND,
+    OP_OR
+};
+enum { F_ABS, F_MIN, F_MAX, F_I64, F_F64 };
+
+typedef struct node {
+    int kind, op;
+    strata_dtype type; /* STRATA_I64, STRATA_F64, STRATA_BOOL or STRATA_STR */
+    int64_t i;
+    double f;
+    char *s; /* string literal */
+    size_t slen;
+    int col;
+    strata_dtype coltype;
+    struct node *a, *b;
+} node;
+
+struct st_expr {
+    node *root;
+    int ncols;
+    uint8_t *uses;
+    const strata_column *cols;
+    int depth;
+};
+
+/* ---- parsing -------------------------------------------------------------------------------- */
+
+typedef struct {
+    st_err *err;
+    const char *text;
+    size_t pos;
+    const strata_column *cols;
+    int ncols;
+    uint8_t *uses;
+    int depth, max_depth;
+} parser;
+
+__attribute__((format(printf, 3, 4))) static int perr(parser *p, size_t at, const char *fmt, ...)
+{
+    size_t line = 1, col = 1;
+    for (size_t i = 0; i < at && p->text[i]; i++) {
+        if (p->text[i] == '\n') {
+            line++;
+            col = 1;
+        } else {
+            col++;
+        }
+    }
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return st_error(p->err, STRATA_EINVAL, "%s at %zu:%zu", msg, line, col);
+}
+
+static void skip(parser *p)
+{
+    while (p->text[p->pos] == ' ' || p->text[p->pos] == '\t' || p->text[p->pos] == '\n' ||
+           p->text[p->pos] == '\r')
+        p->pos++;
+}
+
+static int is_ident_start(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+static int is_ident(char c)
+{
+    return is_ident_start(c) || (c >= '0' && c <= '9');
+}
+
+/* The keyword KW at the cursor, as a whole word? */
+static int keyword(parser *p, const char *kw)
+{
+    skip(p);
+    size_t n = strlen(kw);
+    if (strncmp(p->text + p->pos, kw, n) == 0 && !is_ident(p->text[p->pos + n])) {
+        p->pos += n;
+        return 1;
+    }
+    return 0;
+}
+
+static int punct(parser *p, const char *s)
+{
+    skip(p);
+    size_t n = strlen(s);
+    if (strncmp(p->text + p->pos, s, n) == 0) {
+        p->pos += n;
+        return 1;
+    }
+    return 0;
+}
+
+static node *mk(int kind, strata_dtype type)
+{
+    node *n = calloc(1, sizeof *n);
+    if (n != NULL) {
+        n->kind = kind;
+        n->type = type;
+        n->col = -1;
+    }
+    return n;
+}
+
+static void node_free(node *n)
+{
+    if (n == NULL) return;
+    node_free(n->a);
+    node_free(n->b);
+    free(n->s);
+    free(n);
+}
+
+static int numeric(strata_dtype t)
+{
+    return t == STRATA_I64 || t == STRATA_F64 || t == STRATA_BOOL;
+}
+
+static const char *tname(strata_dtype t)
+{
+    return t == STRATA_STR    ? "a string"
+           : t == STRATA_BOOL ? "a bool"
+           : t == STRATA_F64  ? "f64"
+                              : "i64";
+}
+
+static int parse_or(parser *p, node **out);
+
+static int parse_atom(parser *p, node **out)
+{
+    skip(p);
+    size_t at = p->pos;
+    const char *t = p->text + p->pos;
+    if (*t == '\0') return perr(p, at, "%s", "unexpected end of expression");
+    if (*t == '(') {
+        p->pos++;
+        int rc = parse_or(p, out);
+        if (rc < 0) return rc;
+        if (!punct(p, ")")) {
+            node_free(*out);
+            *out = NULL;
+            return perr(p, p->pos, "%s", "expected ')'");
+        }
+        return STRATA_OK;
+    }
+    if ((*t >= '0' && *t <= '9') || (*t == '.' && t[1] >= '0' && t[1] <= '9')) {
+        char *end;
+        int is_float = 0;
+        size_t k = 0;
+        while ((t[k] >= '0' && t[k] <= '9') || t[k] == '.' || t[k] == 'e' || t[k] == 'E' ||
+               ((t[k] == '+' || t[k] == '-') && k > 0 && (t[k - 1] == 'e' || t[k - 1] == 'E'))) {
+            if (t[k] == '.' || t[k] == 'e' || t[k] == 'E') is_float = 1;
+            k++;
+        }
+        node *n = mk(is_float ? N_FLOAT : N_INT, is_float ? STRATA_F64 : STRATA_I64);
+        if (n == NULL) return st_error(p->err, STRATA_ENOMEM, "out of memory");
+        if (is_float)
+            n->f = strtod(t, &end);
+        else
+            n->i = (int64_t)strtoll(t, &end, 10);
+        if ((size_t)(end - t) != k || is_ident(t[k])) {
+            node_free(n);
+            return perr(p, at, "%s", "malformed number");
+        }
+        p->pos += k;
+        *out = n;
+        return STRATA_OK;
+    }
+    if (*t == '\'') {
+        const char *e = strchr(t + 1, '\'');
+        if (e == NULL) return perr(p, at, "%s", "unterminated string (no closing ')");
+        node *n = mk(N_STR, STRATA_STR);
+        if (n == NULL || (n->s = malloc((size_t)(e - t))) == NULL) {
+            node_free(n);
+            return st_error(p->err, STRATA_ENOMEM, "out of memory");
+        }
+        n->slen = (size_t)(e - t - 1);
+        memcpy(n->s, t + 1, n->slen);
+        p->pos += (size_t)(e - t) + 1;
+        *out = n;
+        return STRATA_OK;
+    }
+    /* a name: a keyword, a function or a column ("..." quotes a name with other characters) */
+    char name[STRATA_NAME_MAX + 1];
+    size_t len = 0;
+    if (*t == '"') {
+        const char *e = strchr(t + 1, '"');
+        if (e == NULL || (size_t)(e - t - 1) > STRATA_NAME_MAX)
+            return perr(p, at, "%s", "unterminated quoted column name");
+        len = (size_t)(e - t - 1);
+        memcpy(name, t + 1, len);
+        p->pos += len + 2;
+    } else if (is_ident_start(*t)) {
+        while (is_ident(t[len]) && len < STRATA_NAME_MAX) len++;
+        memcpy(name, t, len);
+        p->pos += len;
+    } else {
+        char what[8];
+        snprintf(what, sizeof what, "'%c'", *t);
+        return perr(p, at, "expected a column name, a number or '(' but found %s", what);
+    }
+    name[len] = '\0';
+    if (*t != '"' && (strcmp(name, "true") == 0 || strcmp(name, "false") == 0)) {
+        node *n = mk(N_BOOL, STRATA_BOOL);
+        if (n == NULL) return st_error(p->err, STRATA_ENOMEM, "out of memory");
+        n->i = name[0] == 't';
+        *out = n;
+        return STRATA_OK;
+    }
+    static const char *funcs[] = {"abs", "min", "max", "i64", "f64"};
+    skip(p);
+    if (*t != '"' && p->text[p->pos] == '(') {
+        int f = -1;
+        for (int i = 0; i < 5; i++)
+            if (strcmp(name, funcs[i]) == 0) f = i;
+        if (f < 0) return perr(p, at, "unknown function '%s' (use abs, min, max, i64, f64)", name);
+        p->pos++;
+        node *n = mk(N_CALL, STRATA_I64);
+        if (n == NULL) return st_error(p->err, STRATA_ENOMEM, "out of memory");
+        n->op = f;
+        int rc = parse_or(p, &n->a);
+        if (rc == STRATA_OK && (f == F_MIN || f == F_MAX)) {
+            if (!punct(p, ","))
+                rc = perr(p, p->pos, "%s() takes two arguments: expected ','", name);
+            else
+                rc = parse_or(p, &n->b);
+        }
+        if (rc == STRATA_OK && !punct(p, ")")) rc = perr(p, p->pos, "%s", "expected ')'");
+        if (rc == STRATA_OK && (!numeric(n->a->type) || (n->b && !numeric(n->b->type))))
+            rc = perr(p, at, "%s() needs numbers", name);
+        if (rc < 0) {
+            node_free(n);
+            return rc;
+        }
+        strata_dtype ta = n->a->type == STRATA_BOOL ? STRATA_I64 : n->a->type;
+        strata_dtype tb = n->b ? (n->b->type == STRATA_BOOL ? STRATA_I64 : n->b->type) : ta;
+        n->type = f == F_I64   ? STRATA_I64
+                  : f == F_F64 ? STRATA_F64
+                               : (ta == STRATA_F64 || tb == STRATA_F64 ? STRATA_F64 : STRATA_I64);
+        *out = n;
+        return STRATA_OK;
+    }
+    for (int c = 0; c < p->ncols; c++) {
+        if (strcmp(p->cols[c].name, name) == 0) {
+            strata_dtype ct = p->cols[c].dtype;
+            node *n = mk(N_COL, ct == STRATA_STR                         ? STRATA_STR
+                                : ct == STRATA_BOOL                      ? STRATA_BOOL
+                                : (ct == STRATA_F32 || ct == STRATA_F64) ? STRATA_F64
+                                                                         : STRATA_I64);
+            if (n == NULL) return st_error(p->err, STRATA_ENOMEM, "out of memory");
+            n->col = c;
+            n->coltype = ct;
+            p->uses[c] = 1;
+            *out = n;
+            return STRATA_OK;
+        }
+    }
+    return perr(p, at, "unknown column '%s'", name);
+}
+
+static int parse_unary(parser *p, node **out)
+{
+    skip(p);
+    size_t at = p->pos;
+    if (++p->depth > ST_EXPR_MAX_DEPTH) return perr(p, at, "%s", "expression nested too deeply");
+    if (p->depth > p->max_depth) p->max_depth = p->depth;
+    int rc;
+    if (punct(p, "-")) {
+        node *n = mk(N_NEG, STRATA_I64);
+        if (n == NULL) return st_error(p->err, STRATA_ENOMEM, "out of memory");
+        if ((rc = parse_unary(p, &n->a)) == STRATA_OK && !numeric(n->a->type))
+            rc = perr(p, at, "cannot negate %s", tname(n->a->type));
+        if (rc < 0) {
+            node_free(n);
+            return rc;
+        }
+        n->type = n->a->type == STRATA_F64 ? STRATA_F64 : STRATA_I64;
+        *out = n;
+    } else {
+        rc = parse_atom(p, out);
+    }
+    p->depth--;
+    return rc;
+}
+
+/* A binary node for OP over A and B, type-checked; AT is the operator's position. */
+static int binary(parser *p, int op, size_t at, node *a, node *b, node **out)
+{
+    static const char *names[] = {
+        "+", "-", "*", "/", "%", "<", "<=", ">", ">=", "==", "!=", "and", "or"};
+    node *n = mk(N_BIN, STRATA_I64);
+    if (n == NULL) {
+        node_free(a);
+        node_free(b);
+        return st_error(p->err, STRATA_ENOMEM, "out of memory");
+    }
+    n->op = op;
+    n->a = a;
+    n->b = b;
+    char what[64];
+    snprintf(what, sizeof what, "'%s' between %s and %s", names[op], tname(a->type),
+             tname(b->type));
+    int bad = 0;
+    if (op == OP_AND || op == OP_OR) {
+        bad = a->type != STRATA_BOOL || b->type != STRATA_BOOL;
+        n->type = STRATA_BOOL;
+    } else if (op >= OP_LT) {
+        if (a->type == STRATA_STR || b->type == STRATA_STR)
+            bad = a->type != b->type || (op != OP_EQ && op != OP_NE);
+        else
+            bad = !numeric(a->type) || !numeric(b->type);
+        n->type = STRATA_BOOL;
+    } else {
+        bad = !numeric(a->type) || !numeric(b->type);
+        n->type = a->type == STRATA_F64 || b->type == STRATA_F64 ? STRATA_F64 : STRATA_I64;
+    }
+    if (bad) {
+        node_free(n);
+        return perr(p, at, "type error: %s", what);
+    }
+    *out = n;
+    return STRATA_OK;
+}
+
+static int parse_prod(parser *p, node **out)
+{
+    node *a = NULL;
+    int rc = parse_unary(p, &a);
+    while (rc == STRATA_OK) {
+        skip(p);
+        size_t at = p->pos;
+        int op = punct(p, "*") ? OP_MUL : punct(p, "/") ? OP_DIV : punct(p, "%") ? OP_MOD : -1;
+        if (op < 0) break;
+        node *b = NULL;
+        if ((rc = parse_unary(p, &b)) < 0) break;
+        rc = binary(p, op, at, a, b, &a);
+        if (rc < 0) return rc;
+    }
+    if (rc < 0)
+        node_free(a);
+    else
+        *out = a;
+    return rc;
+}
+
+static int parse_sum(parser *p, node **out)
+{
+    node *a = NULL;
+    int rc = parse_prod(p, &a);
+    while (rc == STRATA_OK) {
+        skip(p);
+        size_t at = p->pos;
+        int op = punct(p, "+") ? OP_ADD : punct(p, "-") ? OP_SUB : -1;
+        if (op < 0) break;
+        node *b = NULL;
+        if ((rc = parse_prod(p, &b)) < 0) break;
+        rc = binary(p, op, at, a, b, &a);
+        if (rc < 0) return rc;
+    }
+    if (rc < 0)
+        node_free(a);
+    else
+        *out = a;
+    return rc;
+}
+
+static int parse_cmp(parser *p, node **out)
+{
+    node *a = NULL;
+    int rc = parse_sum(p, &a);
+    if (rc < 0) return rc;
+    skip(p);
+    size_t at = p->pos;
+    int op = punct(p, "<=")   ? OP_LE
+             : punct(p, ">=") ? OP_GE
+             : punct(p, "==") ? OP_EQ
+             : punct(p, "!=") ? OP_NE
+             : punct(p, "<")  ? OP_LT
+             : punct(p, ">")  ? OP_GT
+                              : -1;
+    if (op < 0) {
+        if (p->text[p->pos] == '=') {
+            node_free(a);
+            return perr(p, at, "%s", "use '==' to compare");
+        }
+        *out = a;
+        return STRATA_OK;
+    }
+    node *b = NULL;
+    if ((rc = parse_sum(p, &b)) < 0) {
+        node_free(a);
+        return rc;
+    }
+    return binary(p, op, at, a, b, out);
+}
+
+static int parse_not(parser *p, node **out)
+{
+    skip(p);
+    size_t at = p->pos;
+    if (keyword(p, "not")) {
+        node *n = mk(N_NOT, STRATA_BOOL);
+        if (n == NULL) return st_error(p->err, STRATA_ENOMEM, "out of memory");
+        int rc = parse_not(p, &n->a);
+        if (rc == STRATA_OK && n->a->type != STRATA_BOOL)
+            rc = perr(p, at, "type error: 'not' of %s", tname(n->a->type));
+        if (rc < 0) {
+            node_free(n);
+            return rc;
+        }
+        *out = n;
+        return STRATA_OK;
+    }
+    return parse_cmp(p, out);
+}
+
+static int parse_and(parser *p, node **out)
+{
+    node *a = NULL;
+    int rc = parse_not(p, &a);
+    while (rc == STRATA_OK) {
+        skip(p);
+        size_t at = p->pos;
+        if (!keyword(p, "and")) break;
+        node *b = NULL;
+        if ((rc = parse_not(p, &b)) < 0) break;
+        if ((rc = binary(p, OP_AND, at, a, b, &a)) < 0) return rc;
+    }
+    if (rc < 0)
+        node_free(a);
+    else
+        *out = a;
+    return rc;
+}
+
+static int parse_or(parser *p, node **out)
+{
+    node *a = NULL;
+    int rc = parse_and(p, &a);
+    while (rc == STRATA_OK) {
+        skip(p);
+        size_t at = p->pos;
+        if (!keyword(p, "or")) break;
+        node *b = NULL;
+        if ((rc = parse_and(p, &b)) < 0) break;
+        if ((rc = binary(p, OP_OR, at, a, b, &a)) < 0) return rc;
+    }
+    if (rc < 0)
+        node_free(a);
+    else
+        *out = a;
+    return rc;
+}
+
+int st_expr_parse(st_err *err, const char *text, const strata_column *cols, int ncols,
+                  st_expr **out)
+{
+    *out = NULL;
+    if (text == NULL) return st_error(err, STRATA_EINVAL, "no expression given");
+    st_expr *e = calloc(1, sizeof *e);
+    uint8_t *uses = calloc((size_t)ncols + 1, 1);
+    if (e == NULL || uses == NULL) {
+        free(e);
+        free(uses);
+        return st_error(err, STRATA_ENOMEM, "out of memory");
+    }
+    parser p = {err, text, 0, cols, ncols, uses, 0, 0};
+    int rc = parse_or(&p, &e->root);
+    if (rc == STRATA_OK) {
+        skip(&p);
+        if (text[p.pos] != '\0') {
+            rc = perr(&p, p.pos, "%s", "unexpected text after the expression");
+            node_free(e->root);
+        }
+    }
+    if (rc < 0) {
+        free(uses);
+        free(e);
+        return rc;
+    }
+    if (e->root->type == STRATA_STR) {
+        node_free(e->root);
+        free(uses);
+        free(e);
+        return st_error(err, STRATA_EINVAL, "the expression is a string; compare it with == or !=");
+    }
+    e->uses = uses;
+    e->ncols = ncols;
+    e->cols = cols;
+    e->depth = p.max_depth + 2;
+    *out = e;
+    return STRATA_OK;
+}
+
+void st_expr_free(st_expr *e)
+{
+    if (e == NULL) return;
+    node_free(e->root);
+    free(e->uses);
+    free(e);
+}
+
+strata_dtype st_expr_type(const st_expr *e)
+{
+    return e->root->type;
+}
+
+int st_expr_uses(const st_expr *e, int col)
+{
+    return col >= 0 && col < e->ncols && e->uses[col];
+}
+
+/* ---- evaluation ----------------------------------------------------------------------------- */
+
+typedef struct {
+    const st_expr_input *in;
+    uint64_t lo; /* first row of the block */
+    uint64_t m;  /* rows in the block */
+    char *stack; /* temporaries: ST_EXPR_BLOCK * 8 bytes each */
+    int top;
+} evalctx;
+
+static void *push(evalctx *c)
+{
+    return c->stack + (size_t)(c->top++) * ST_EXPR_BLOCK * 8;
+}
+
+static void load_col(evalctx *c, const node *n, void *out)
+{
+    const void *d = c->in[n->col].data;
+    uint64_t lo = c->lo, m = c->m;
+    int64_t *oi = out;
+    double *of = out;
+    uint8_t *ob = out;
+    switch (n->coltype) {
+    case STRATA_I8:
+        for (uint64_t i = 0; i < m; i++) oi[i] = ((const int8_t *)d)[lo + i];
+        break;
+    case STRATA_I16:
+        for (uint64_t i = 0; i < m; i++) oi[i] = ((const int16_t *)d)[lo + i];
+        break;
+    case STRATA_I32:
+        for (uint64_t i = 0; i < m; i++) oi[i] = ((const int32_t *)d)[lo + i];
+        break;
+    case STRATA_I64:
+        memcpy(oi, (const int64_t *)d + lo, m * 8);
+        break;
+    case STRATA_U8:
+        for (uint64_t i = 0; i < m; i++) oi[i] = ((const uint8_t *)d)[lo + i];
+        break;
+    case STRATA_U16:
+        for (uint64_t i = 0; i < m; i++) oi[i] = ((const uint16_t *)d)[lo + i];
+        break;
+    case STRATA_U32:
+        for (uint64_t i = 0; i < m; i++) oi[i] = ((const uint32_t *)d)[lo + i];
+        break;
+    case STRATA_U64:
+        for (uint64_t i = 0; i < m; i++) oi[i] = (int64_t)((const uint64_t *)d)[lo + i];
+        break;
+    case STRATA_F32:
+        for (uint64_t i = 0; i < m; i++) of[i] = ((const float *)d)[lo + i];
+        break;
+    case STRATA_F64:
+        memcpy(of, (const double *)d + lo, m * 8);
+        break;
+    case STRATA_BOOL:
+        memcpy(ob, (const uint8_t *)d + lo, m);
+        break;
+    default:
+        break;
+    }
+}
+
+static void eval(evalctx *c, const node *n, void *out);
+
+/* Evaluate N as type WANT (i64 or f64; bools become 0/1). */
+static void eval_as(evalctx *c, const node *n, strata_dtype want, void *out)
+{
+    eval(c, n, out);
+    uint64_t m = c->m;
+    if (n->type == want) return;
+    if (n->type == STRATA_BOOL) {
+        const uint8_t *b = out;
+        if (want == STRATA_F64)
+            for (uint64_t i = m; i-- > 0;) ((double *)out)[i] = b[i];
+        else
+            for (uint64_t i = m; i-- > 0;) ((int64_t *)out)[i] = b[i];
+    } else if (n->type == STRATA_I64 && want == STRATA_F64) {
+        for (uint64_t i = 0; i < m; i++) ((double *)out)[i] = (double)((int64_t *)out)[i];
+    }
+}
+
+/* == / != on strings: a column or literal on each side. */
+static void eval_str_eq(evalctx *c, const node *n, uint8_t *out)
+{
+    const node *s[2] = {n->a, n->b};
+    for (uint64_t i = 0; i < c->m; i++) {
+        const char *p[2];
+        size_t len[2];
+        for (int k = 0; k < 2; k++) {
+            if (s[k]->kind == N_STR) {
+                p[k] = s[k]->s;
+                len[k] = s[k]->slen;
+            } else {
+                const int64_t *off = c->in[s[k]->col].data;
+                uint64_t r = c->lo + i;
+                p[k] = c->in[s[k]->col].bytes + off[r];
+                len[k] = (size_t)(off[r + 1] - off[r]);
+            }
+        }
+        int eq = len[0] == len[1] && memcmp(p[0], p[1], len[0]) == 0;
+        out[i] = (uint8_t)(n->op == OP_EQ ? eq : !eq);
+    }
+}
+
+static int64_t wrap_add(int64_t a, int64_t b)
+{
+    return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+static int64_t wrap_sub(int64_t a, int64_t b)
+{
+    return (int64_t)((uint64_t)a - (uint64_t)b);
+}
+static int64_t wrap_mul(int64_t a, int64_t b)
+{
+    return (int64_t)((uint64_t)a * (uint64_t)b);
+}
+
+static int64_t idiv(int64_t a, int64_t b)
+{
+    if (b == 0) return 0;
+    if (b == -1) return wrap_sub(0, a); /* INT64_MIN / -1 wraps */
+    return a / b;
+}
+
+static int64_t imod(int64_t a, int64_t b)
+{
+    if (b == 0 || b == -1) return 0;
+    return a % b;
+}
+
+static int64_t to_i64(double x)
+{
+    if (isnan(x)) return 0;
+    if (x >= 9223372036854775807.0) return INT64_MAX;
+    if (x <= -9223372036854775808.0) return INT64_MIN;
+    return (int64_t)x;
+}
+
+static void eval(evalctx *c, const node *n, void *out)
+{
+    uint64_t m = c->m;
+    int64_t *oi = out;
+    double *of = out;
+    uint8_t *ob = out;
+    switch (n->kind) {
+    case N_INT:
+        for (uint64_t i = 0; i < m; i++) oi[i] = n->i;
+        return;
+    case N_FLOAT:
+        for (uint64_t i = 0; i < m; i++) of[i] = n->f;
+        return;
+    case N_BOOL:
+        memset(ob, (int)n->i, m);
+        return;
+    case N_COL:
+        load_col(c, n, out);
+        return;
+    case N_NEG:
+        eval_as(c, n->a, n->type, out);
+        if (n->type == STRATA_F64)
+            for (uint64_t i = 0; i < m; i++) of[i] = -of[i];
+        else
+            for (uint64_t i = 0; i < m; i++) oi[i] = wrap_sub(0, oi[i]);
+        return;
+    case N_NOT:
+        eval(c, n->a, out);
+        for (uint64_t i = 0; i < m; i++) ob[i] = !ob[i];
+        return;
+    case N_CALL: {
+        strata_dtype t = n->op == F_I64 || n->op == F_F64 ? n->a->type : n->type;
+        if (t == STRATA_BOOL) t = STRATA_I64;
+        void *a = push(c);
+        eval_as(c, n->a, t, a);
+        void *b = NULL;
+        if (n->b != NULL) {
+            b = push(c);
+            eval_as(c, n->b, t, b);
+        }
+        const int64_t *ai = a, *bi = b;
+        const double *af = a, *bf = b;
+        switch (n->op) {
+        case F_ABS:
+            if (t == STRATA_F64)
+                for (uint64_t i = 0; i < m; i++) of[i] = fabs(af[i]);
+            else
+                for (uint64_t i = 0; i < m; i++) oi[i] = ai[i] < 0 ? wrap_sub(0, ai[i]) : ai[i];
+            break;
+        case F_MIN:
+        case F_MAX: {
+            int mx = n->op == F_MAX;
+            if (t == STRATA_F64) /* NaN wins, as in numpy's minimum/maximum */
+                for (uint64_t i = 0; i < m; i++)
+                    of[i] = isnan(af[i]) || isnan(bf[i])           ? NAN
+                            : (mx ? af[i] > bf[i] : af[i] < bf[i]) ? af[i]
+                                                                   : bf[i];
+            else
+                for (uint64_t i = 0; i < m; i++)
+                    oi[i] = (mx ? ai[i] > bi[i] : ai[i] < bi[i]) ? ai[i] : bi[i];
+            break;
+        }
+        case F_I64:
+            if (t == STRATA_F64)
+                for (uint64_t i = 0; i < m; i++) oi[i] = to_i64(af[i]);
+            else
+                memcpy(oi, ai, m * 8);
+            break;
+        default: /* F_F64 */
+            if (t == STRATA_F64)
+                memcpy(of, af, m * 8);
+            else
+                for (uint64_t i = 0; i < m; i++) of[i] = (double)ai[i];
+        }
+        c->top -= n->b != NULL ? 2 : 1;
+        return;
+    }
+    default:
+        break;
+    }
+    /* N_BIN */
+    if ((n->op == OP_EQ || n->op == OP_NE) && n->a->type == STRATA_STR) {
+        eval_str_eq(c, n, ob);
+        return;
+    }
+    if (n->op == OP_AND || n->op == OP_OR) {
+        uint8_t *a = push(c), *b = push(c);
+        eval(c, n->a, a);
+        eval(c, n->b, b);
+        if (n->op == OP_AND)
+            for (uint64_t i = 0; i < m; i++) ob[i] = a[i] & b[i];
+        else
+            for (uint64_t i = 0; i < m; i++) ob[i] = a[i] | b[i];
+        c->top -= 2;
+        return;
+    }
+    strata_dtype t = n->a->type == STRATA_F64 || n->b->type == STRATA_F64 ? STRATA_F64 : STRATA_I64;
+    void *a = push(c), *b = push(c);
+    eval_as(c, n->a, t, a);
+    eval_as(c, n->b, t, b);
+    const int64_t *ai = a, *bi = b;
+    const double *af = a, *bf = b;
+    if (t == STRATA_F64) {
+        switch (n->op) {
+        case OP_ADD:
+            for (uint64_t i = 0; i < m; i++) of[i] = af[i] + bf[i];
+            break;
+        case OP_SUB:
+            for (uint64_t i = 0; i < m; i++) of[i] = af[i] - bf[i];
+            break;
+        case OP_MUL:
+            for (uint64_t i = 0; i < m; i++) of[i] = af[i] * bf[i];
+            break;
+        case OP_DIV:
+            for (uint64_t i = 0; i < m; i++) of[i] = af[i] / bf[i];
+            break;
+        case OP_MOD:
+            for (uint64_t i = 0; i < m; i++) of[i] = fmod(af[i], bf[i]);
+            break;
+        case OP_LT:
+            for (uint64_t i = 0; i < m; i++) ob[i] = af[i] < bf[i];
+            break;
+        case OP_LE:
+            for (uint64_t i = 0; i < m; i++) ob[i] = af[i] <= bf[i];
+            break;
+        case OP_GT:
+            for (uint64_t i = 0; i < m; i++) ob[i] = af[i] > bf[i];
+            break;
+        case OP_GE:
+            for (uint64_t i = 0; i < m; i++) ob[i] = af[i] >= bf[i];
+            break;
+        case OP_EQ:
+            for (uint64_t i = 0; i < m; i++) ob[i] = af[i] == bf[i];
+            break;
+        default:
+            for (uint64_t i = 0; i < m; i++) ob[i] = af[i] != bf[i];
+            break;
+        }
+    } else {
+        switch (n->op) {
+        case OP_ADD:
+            for (uint64_t i = 0; i < m; i++) oi[i] = wrap_add(ai[i], bi[i]);
+            break;
+        case OP_SUB:
+            for (uint64_t i = 0; i < m; i++) oi[i] = wrap_sub(ai[i], bi[i]);
+            break;
+        case OP_MUL:
+            for (uint64_t i = 0; i < m; i++) oi[i] = wrap_mul(ai[i], bi[i]);
+            break;
+        case OP_DIV:
+            for (uint64_t i = 0; i < m; i++) oi[i] = idiv(ai[i], bi[i]);
+            break;
+        case OP_MOD:
+            for (uint64_t i = 0; i < m; i++) oi[i] = imod(ai[i], bi[i]);
+            break;
+        case OP_LT:
+            for (uint64_t i = 0; i < m; i++) ob[i] = ai[i] < bi[i];
+            break;
+        case OP_LE:
+            for (uint64_t i = 0; i < m; i++) ob[i] = ai[i] <= bi[i];
+            break;
+        case OP_GT:
+            for (uint64_t i = 0; i < m; i++) ob[i] = ai[i] > bi[i];
+            break;
+        case OP_GE:
+            for (uint64_t i = 0; i < m; i++) ob[i] = ai[i] >= bi[i];
+            break;
+        case OP_EQ:
+            for (uint64_t i = 0; i < m; i++) ob[i] = ai[i] == bi[i];
+            break;
+        default:
+            for (uint64_t i = 0; i < m; i++) ob[i] = ai[i] != bi[i];
+            break;
+        }
+    }
+    c->top -= 2;
+}
+
+int st_expr_eval(st_err *err, const st_expr *e, const st_expr_input *inputs, uint64_t n, void *out,
+                 int nthreads)
+{
+    if (n == 0) return STRATA_OK;
+    size_t esz = e->root->type == STRATA_BOOL ? 1 : 8;
+    uint64_t nblocks = (n + ST_EXPR_BLOCK - 1) / ST_EXPR_BLOCK;
+    int nt = nthreads < 1 ? 1 : nthreads;
+    if ((uint64_t)nt > nblocks) nt = (int)nblocks;
+    size_t per = (size_t)(2 * e->depth + 4) * ST_EXPR_BLOCK * 8;
+    char *stacks = malloc((size_t)nt * per);
+    if (stacks == NULL)
+        return st_error(err, STRATA_ENOMEM, "out of memory evaluating an expression");
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (uint64_t b = 0; b < nblocks; b++) {
+        int t = 0;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        evalctx c = {inputs, b * ST_EXPR_BLOCK, 0, stacks + (size_t)t * per, 0};
+        c.m = n - c.lo < ST_EXPR_BLOCK ? n - c.lo : ST_EXPR_BLOCK;
+        char *res = push(&c);
+        eval(&c, e->root, res);
+        memcpy((char *)out + c.lo * esz, res, c.m * esz);
+    }
+    free(stacks);
+    return STRATA_OK;
+}
