@@ -52,4 +52,42 @@ int64_t st_topk(strata_dtype dtype, const void *keys, uint64_t n, uint64_t k, in
  * largest image. Exposed for tests and merges. */
 uint64_t st_key_bits(strata_dtype dtype, const void *keys, uint64_t i);
 
+/* ---- group-by -------------------------------------------------------------------------------- */
+
+enum { ST_AGG_COUNT, ST_AGG_SUM, ST_AGG_MIN, ST_AGG_MAX, ST_AGG_MEAN };
+
+/* One aggregate: OP over VALUES (N values; as i64 when IS_FLOAT is 0, else f64; unused for
+ * COUNT). */
+typedef struct st_agg {
+    int op;
+    int is_float;
+    const void *values;
+} st_agg;
+
+/* Groups and their aggregates, sorted by key (lexicographic over the NKEYS keys). Partial results
+ * merge with st_groups_merge(): sums and counts add, min/max combine, mean is kept as sum and
+ * count; merging the groups of two row ranges gives the groups of their union. */
+typedef struct st_groups {
+    int nkeys, naggs;
+    int agg_op[16], agg_float[16];
+    uint64_t n;     /* groups */
+    int64_t *keys;  /* n * nkeys */
+    int64_t *count; /* rows per group */
+    int64_t *ival;  /* n * naggs: integer sum/min/max */
+    double *fval;   /* n * naggs: float sum/min/max (NaN excluded from min/max, included in sum) */
+} st_groups;
+
+/* Group N rows by NKEYS i64 key columns KEYS[k] (at most 8 keys, 16 aggregates), computing AGGS.
+ * Float sums add in row order within each group, whatever NTHREADS. Returns 0 or -1 (out of
+ * memory). OUT: st_groups_free(). */
+int st_groupby(const int64_t *const *keys, int nkeys, uint64_t n, const st_agg *aggs, int naggs,
+               st_groups *out, int nthreads);
+
+/* DST := groups of DST and SRC together (same keys and aggregates). Returns 0 or -1. */
+int st_groups_merge(st_groups *dst, const st_groups *src);
+
+/* The value of aggregate A for group G as a double (mean: sum / count; count: the count). */
+double st_groups_value(const st_groups *g, uint64_t grp, int a);
+
+void st_groups_free(st_groups *g);
 #endif /* STRATA_OPS_H */
