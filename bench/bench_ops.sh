@@ -26,6 +26,9 @@ awk -v range="$RANGE" '
         row("st_sort", "sort_s", "numpy_sort_s", "np.sort")
         row("st_argsort (stable)", "argsort_s", "numpy_argsort_s", "np.argsort(kind=stable)")
         row("st_filter_mask (25%)", "filter_s", "numpy_filter_s", "np.flatnonzero")
+        row("expr a - b", "expr_sub_s", "numpy_sub_s", "numpy a - b")
+        row("filter a > c (expr+compact)", "expr_filter_s", "numpy_expr_filter_s", "np.flatnonzero(a > c)")
+        if (v["expr_filter_selected"] != v["numpy_expr_filter_selected"]) print "  WARNING: filter counts differ"
         if (v["argsort_check"] != v["numpy_argsort_check"]) print "  WARNING: argsort results differ"
-        print "targets: sort/argsort >= 10x numpy; filter >= 2x numpy"
+        print "targets: sort/argsort >= 10x numpy; filter, gather, expr >= 2x numpy"
     }' "$out"

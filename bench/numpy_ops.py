@@ -31,3 +31,9 @@ print(f"numpy_argsort_check {int(sum(int(k[p[i]]) & 1023 for i in range(0, n, n 
 mask = (np.random.default_rng(1).integers(0, 4, n) == 0)
 t, _ = best(lambda: np.flatnonzero(mask), 3)
 print(f"numpy_filter_s {t:.6f}")
+b = k >> 3
+t, _ = best(lambda: k - b, 3)
+print(f"numpy_sub_s {t:.6f}")
+t, sel = best(lambda: np.flatnonzero(k > 4611686018427387904), 3)
+print(f"numpy_expr_filter_s {t:.6f}")
+print(f"numpy_expr_filter_selected {len(sel)}")

@@ -80,9 +80,13 @@ static int verify_snapshot(strata_pool *p, strata_snapshot *s, uint64_t batch_ro
     return sum == d.nrows ? 0 : -6;
 }
 
+/* Versions at or below this were verified by an earlier trial (they are immutable). */
+static int64_t verified_upto;
+
 static int check_version(void *ctx, const strata_version_info *v)
 {
     strata_pool *p = ctx;
+    if (v->version <= verified_upto) return 0;
     strata_snapshot *s;
     if (strata_snapshot_open(p, "r", "d", v->version, &s) != STRATA_OK) return -10;
     strata_dataset_desc d;
@@ -142,6 +146,12 @@ static void kill_9_during_ingest_leaves_a_consistent_dataset(void **state)
         int rc = strata_dataset_log(f->pool, "r", "d", check_version, f->pool);
         if (rc != 0)
             fail_msg("trial %d: a version is inconsistent (%d): %s", t, rc, strata_errmsg(f->pool));
+        strata_dataset *ds;
+        strata_dataset_desc dd;
+        assert_ok(f->pool, strata_dataset_open(f->pool, "r", "d", &ds));
+        assert_ok(f->pool, strata_dataset_info(ds, &dd));
+        strata_dataset_close(ds);
+        verified_upto = dd.version;
         uint64_t after = rows_now(f->pool);
         if (!each)
             assert_true(after == before || after == before + ROWS); /* all or nothing */
@@ -159,6 +169,7 @@ static void kill_9_during_ingest_leaves_a_consistent_dataset(void **state)
     uint64_t damaged = 99;
     assert_ok(f->pool, strata_check(f->pool, NULL, NULL, NULL, NULL, &damaged));
     assert_int_equal(damaged, 0);
+    verified_upto = 0; /* a last, full pass over every version */
     assert_int_equal(strata_dataset_log(f->pool, "r", "d", check_version, f->pool), 0);
     free(src);
 }
