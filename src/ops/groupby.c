@@ -97,6 +97,10 @@ static int accumulate(st_groups *g, const int64_t *const *keys, uint64_t n, cons
                 grp = g->n++;
                 for (int k = 0; k < nk; k++) g->keys[grp * (size_t)nk + (size_t)k] = keys[k][r];
                 g->count[grp] = 0;
+                /* both slots of every aggregate are defined (one of them stays unused) */
+                size_t na = (size_t)(g->naggs ? g->naggs : 1);
+                memset(g->ival + grp * na, 0, na * sizeof *g->ival);
+                memset(g->fval + grp * na, 0, na * sizeof *g->fval);
                 table[slot] = grp + 1;
                 break;
             }
