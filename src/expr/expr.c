@@ -14,9 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
+#include "util/par.h"
 
 #define ST_EXPR_BLOCK     4096
 #define ST_EXPR_MAX_DEPTH 64
@@ -788,7 +786,35 @@ static void eval(evalctx *c, const node *n, void *out)
     eval_as(c, n->b, t, b);
     const int64_t *ai = a, *bi = b;
     const double *af = a, *bf = b;
-    if (t == STRATA_F64) {
+/* The six comparisons of A and B into OB (the same code for i64 and f64 operands). */
+#define ST_COMPARE(A, B)                                                                           \
+    switch (n->op) {                                                                               \
+    case OP_LT:                                                                                    \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] < (B)[i];                                  \
+        break;                                                                                     \
+    case OP_LE:                                                                                    \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] <= (B)[i];                                 \
+        break;                                                                                     \
+    case OP_GT:                                                                                    \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] > (B)[i];                                  \
+        break;                                                                                     \
+    case OP_GE:                                                                                    \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] >= (B)[i];                                 \
+        break;                                                                                     \
+    case OP_EQ:                                                                                    \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] == (B)[i];                                 \
+        break;                                                                                     \
+    default:                                                                                       \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] != (B)[i];                                 \
+        break;                                                                                     \
+    }
+    if (n->op >= OP_LT) {
+        if (t == STRATA_F64) {
+            ST_COMPARE(af, bf)
+        } else {
+            ST_COMPARE(ai, bi)
+        }
+    } else if (t == STRATA_F64) {
         switch (n->op) {
         case OP_ADD:
             for (uint64_t i = 0; i < m; i++) of[i] = af[i] + bf[i];
@@ -802,26 +828,8 @@ static void eval(evalctx *c, const node *n, void *out)
         case OP_DIV:
             for (uint64_t i = 0; i < m; i++) of[i] = af[i] / bf[i];
             break;
-        case OP_MOD:
-            for (uint64_t i = 0; i < m; i++) of[i] = fmod(af[i], bf[i]);
-            break;
-        case OP_LT:
-            for (uint64_t i = 0; i < m; i++) ob[i] = af[i] < bf[i];
-            break;
-        case OP_LE:
-            for (uint64_t i = 0; i < m; i++) ob[i] = af[i] <= bf[i];
-            break;
-        case OP_GT:
-            for (uint64_t i = 0; i < m; i++) ob[i] = af[i] > bf[i];
-            break;
-        case OP_GE:
-            for (uint64_t i = 0; i < m; i++) ob[i] = af[i] >= bf[i];
-            break;
-        case OP_EQ:
-            for (uint64_t i = 0; i < m; i++) ob[i] = af[i] == bf[i];
-            break;
         default:
-            for (uint64_t i = 0; i < m; i++) ob[i] = af[i] != bf[i];
+            for (uint64_t i = 0; i < m; i++) of[i] = fmod(af[i], bf[i]);
             break;
         }
     } else {
@@ -838,29 +846,12 @@ static void eval(evalctx *c, const node *n, void *out)
         case OP_DIV:
             for (uint64_t i = 0; i < m; i++) oi[i] = idiv(ai[i], bi[i]);
             break;
-        case OP_MOD:
-            for (uint64_t i = 0; i < m; i++) oi[i] = imod(ai[i], bi[i]);
-            break;
-        case OP_LT:
-            for (uint64_t i = 0; i < m; i++) ob[i] = ai[i] < bi[i];
-            break;
-        case OP_LE:
-            for (uint64_t i = 0; i < m; i++) ob[i] = ai[i] <= bi[i];
-            break;
-        case OP_GT:
-            for (uint64_t i = 0; i < m; i++) ob[i] = ai[i] > bi[i];
-            break;
-        case OP_GE:
-            for (uint64_t i = 0; i < m; i++) ob[i] = ai[i] >= bi[i];
-            break;
-        case OP_EQ:
-            for (uint64_t i = 0; i < m; i++) ob[i] = ai[i] == bi[i];
-            break;
         default:
-            for (uint64_t i = 0; i < m; i++) ob[i] = ai[i] != bi[i];
+            for (uint64_t i = 0; i < m; i++) oi[i] = imod(ai[i], bi[i]);
             break;
         }
     }
+#undef ST_COMPARE
     c->top -= 2;
 }
 
@@ -878,10 +869,7 @@ int st_expr_eval(st_err *err, const st_expr *e, const st_expr_input *inputs, uin
         return st_error(err, STRATA_ENOMEM, "out of memory evaluating an expression");
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (uint64_t b = 0; b < nblocks; b++) {
-        int t = 0;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-#endif
+        int t = st_thread_num();
         evalctx c = {inputs, b * ST_EXPR_BLOCK, 0, stacks + (size_t)t * per, 0};
         c.m = n - c.lo < ST_EXPR_BLOCK ? n - c.lo : ST_EXPR_BLOCK;
         char *res = push(&c);

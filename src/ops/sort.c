@@ -11,12 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include "ops/ops.h"
 #include "util/fileio.h"
+#include "util/par.h"
 
 #define ST_NAN_IMAGE UINT64_MAX
 
@@ -88,12 +85,9 @@ static int radix_pairs(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx,
         memset(hist, 0, (size_t)nt * sizeof *hist);
 #pragma omp parallel num_threads(nt)
         {
-            int t = 0;
-#ifdef _OPENMP
-            t = omp_get_thread_num();
-#endif
-            uint64_t lo = n / (uint64_t)nt * (uint64_t)t;
-            uint64_t hi = t == nt - 1 ? n : n / (uint64_t)nt * (uint64_t)(t + 1);
+            int t = st_thread_num();
+            uint64_t lo, hi;
+            st_chunk(n, t, st_team_size(), &lo, &hi);
             uint64_t *h = hist[t];
             for (uint64_t i = lo; i < hi; i++) h[(src_k[i] >> shift) & 0xFF]++;
 #pragma omp barrier
@@ -365,12 +359,9 @@ int64_t st_topk(strata_dtype dtype, const void *keys, uint64_t n, uint64_t k, in
     }
 #pragma omp parallel num_threads(nt)
     {
-        int t = 0;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-#endif
-        uint64_t lo = n / (uint64_t)nt * (uint64_t)t;
-        uint64_t hi = t == nt - 1 ? n : n / (uint64_t)nt * (uint64_t)(t + 1);
+        int t = st_thread_num();
+        uint64_t lo, hi;
+        st_chunk(n, t, st_team_size(), &lo, &hi);
         heap_scan(dtype, keys, lo, hi, k, desc, all + (size_t)t * k, &counts[t]);
     }
     /* The best K of the per-thread candidates: (image, position) is a total order, so the
@@ -396,12 +387,9 @@ uint64_t st_filter_mask(const uint8_t *mask, uint64_t n, uint64_t *out, int nthr
     if (nt > 256) nt = 256;
 #pragma omp parallel num_threads(nt)
     {
-        int t = 0;
-#ifdef _OPENMP
-        t = omp_get_thread_num();
-#endif
-        uint64_t lo = n / (uint64_t)nt * (uint64_t)t;
-        uint64_t hi = t == nt - 1 ? n : n / (uint64_t)nt * (uint64_t)(t + 1);
+        int t = st_thread_num();
+        uint64_t lo, hi;
+        st_chunk(n, t, st_team_size(), &lo, &hi);
         uint64_t c = 0;
         for (uint64_t i = lo; i < hi; i++) c += mask[i] != 0;
         counts[t] = c;

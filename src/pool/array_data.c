@@ -12,12 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#define ST_OMP_ID(t, k) ((t) = omp_get_thread_num(), (k) = omp_get_num_threads())
-#else
-#define ST_OMP_ID(t, k) ((void)(t), (void)(k))
-#endif
+#include "util/par.h"
 
 #include "pool/pool_int.h"
 
@@ -261,7 +256,8 @@ static void gather_kernel(const char *src, size_t esz, const uint64_t *idx, uint
 #pragma omp parallel num_threads(nt)
     {
         int t = 0, k = 1;
-        ST_OMP_ID(t, k);
+        t = st_thread_num();
+        k = st_team_size();
         uint64_t lo = n / (uint64_t)k * (uint64_t)t;
         uint64_t hi = t == k - 1 ? n : n / (uint64_t)k * (uint64_t)(t + 1);
         switch (esz) {
@@ -289,7 +285,8 @@ static void scatter_kernel(char *dst, size_t esz, uint64_t len, const uint64_t *
 #pragma omp parallel num_threads(nt)
     {
         int t = 0, k = 1;
-        ST_OMP_ID(t, k);
+        t = st_thread_num();
+        k = st_team_size();
         uint64_t lo = len / (uint64_t)k * (uint64_t)t;
         uint64_t hi = t == k - 1 ? len : len / (uint64_t)k * (uint64_t)(t + 1);
         switch (esz) {

@@ -289,6 +289,41 @@ static void filter_keeps_selected_positions_in_order(void **state)
     free(want);
 }
 
+/* Called from inside a parallel region (nested teams have one thread), the kernels still cover
+ * every row: they split work by the team they get, not by the threads they asked for. */
+static void kernels_inside_a_parallel_region_cover_every_row(void **state)
+{
+    (void)state;
+    uint64_t n = 1 << 18;
+    int64_t *k = malloc(n * 8);
+    uint8_t *m = malloc(n);
+    for (uint64_t i = 0; i < n; i++) {
+        k[i] = (int64_t)((i * 2654435761u) % 100000);
+        m[i] = (uint8_t)(i % 3 == 0);
+    }
+    uint64_t *ref = malloc(n * 8), *got[2] = {malloc(n * 8), malloc(n * 8)};
+    uint64_t *fref = malloc(n * 8), *fgot[2] = {malloc(n * 8), malloc(n * 8)};
+    uint64_t nsel[2];
+    assert_int_equal(st_argsort(STRATA_I64, k, n, NULL, ref, 0, 1), 0);
+    uint64_t want = st_filter_mask(m, n, fref, 1);
+#pragma omp parallel for num_threads(2)
+    for (int t = 0; t < 2; t++) {
+        st_argsort(STRATA_I64, k, n, NULL, got[t], 0, 4);
+        nsel[t] = st_filter_mask(m, n, fgot[t], 4);
+    }
+    for (int t = 0; t < 2; t++) {
+        assert_memory_equal(got[t], ref, n * 8);
+        assert_int_equal(nsel[t], want);
+        assert_memory_equal(fgot[t], fref, want * 8);
+        free(got[t]);
+        free(fgot[t]);
+    }
+    free(ref);
+    free(fref);
+    free(k);
+    free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +334,7 @@ int main(void)
         cmocka_unit_test(merge_of_sorted_runs_is_the_stable_sort),
         cmocka_unit_test(topk_is_the_head_of_the_stable_sort),
         cmocka_unit_test(filter_keeps_selected_positions_in_order),
+        cmocka_unit_test(kernels_inside_a_parallel_region_cover_every_row),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
