@@ -111,8 +111,7 @@ int main(int argc, char **argv)
     best = 1e30;
     for (int r = 0; r < 3; r++) {
         double t0 = now();
-        st_expr_eval(&err, pred, in, n, mask, 2);
-        sel = st_filter_mask(mask, n, perm, 2);
+        st_expr_filter(&err, pred, in, n, perm, &sel, 2);
         double t = now() - t0;
         best = t < best ? t : best;
     }

@@ -879,3 +879,58 @@ int st_expr_eval(st_err *err, const st_expr *e, const st_expr_input *inputs, uin
     free(stacks);
     return STRATA_OK;
 }
+
+int st_expr_filter(st_err *err, const st_expr *e, const st_expr_input *inputs, uint64_t n,
+                   uint64_t *out, uint64_t *count, int nthreads)
+{
+    *count = 0;
+    if (e->root->type != STRATA_BOOL)
+        return st_error(err, STRATA_ETYPE, "a filter needs a bool expression (a comparison)");
+    if (n == 0) return STRATA_OK;
+    uint64_t nblocks = (n + ST_EXPR_BLOCK - 1) / ST_EXPR_BLOCK;
+    int nt = nthreads < 1 ? 1 : nthreads;
+    if ((uint64_t)nt > nblocks) nt = (int)nblocks;
+    size_t per = (size_t)(2 * e->depth + 4) * ST_EXPR_BLOCK * 8;
+    char *stacks = malloc((size_t)nt * per);
+    uint64_t *counts = calloc((size_t)nt, sizeof *counts);
+    uint64_t *starts = calloc((size_t)nt, sizeof *starts);
+    if (stacks == NULL || counts == NULL || starts == NULL) {
+        free(stacks);
+        free(counts);
+        free(starts);
+        return st_error(err, STRATA_ENOMEM, "out of memory filtering");
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        int t = st_thread_num(), team = st_team_size();
+        uint64_t b0, b1;
+        st_chunk(nblocks, t, team, &b0, &b1);
+        /* this thread's rows start at row b0 * BLOCK: it writes from there, never further than
+         * its own rows, so threads never touch each other's part of OUT */
+        uint64_t o = b0 * ST_EXPR_BLOCK, end = b1 * ST_EXPR_BLOCK < n ? b1 * ST_EXPR_BLOCK : n;
+        starts[t] = o;
+        for (uint64_t b = b0; b < b1; b++) {
+            evalctx c = {inputs, b * ST_EXPR_BLOCK, 0, stacks + (size_t)t * per, 0};
+            c.m = n - c.lo < ST_EXPR_BLOCK ? n - c.lo : ST_EXPR_BLOCK;
+            uint8_t *mask = push(&c);
+            eval(&c, e->root, mask);
+            for (uint64_t i = 0; i < c.m; i++) {
+                if (o < end) out[o] = c.lo + i; /* kept only when selected: no data branch */
+                o += mask[i];
+            }
+        }
+        counts[t] = o - starts[t];
+    }
+    /* pack the threads' parts in order: each moves down, never over a part not yet moved */
+    uint64_t total = 0;
+    for (int t = 0; t < nt; t++) {
+        if (counts[t] > 0 && starts[t] != total)
+            memmove(out + total, out + starts[t], counts[t] * sizeof *out);
+        total += counts[t];
+    }
+    *count = total;
+    free(stacks);
+    free(counts);
+    free(starts);
+    return STRATA_OK;
+}

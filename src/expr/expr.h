@@ -47,4 +47,10 @@ typedef struct st_expr_input {
 int st_expr_eval(st_err *err, const st_expr *e, const st_expr_input *inputs, uint64_t n, void *out,
                  int nthreads);
 
+/* The positions of the rows where the bool expression E holds, in order, into OUT (room for N
+ * positions); *COUNT receives how many. Each block's mask is compacted while it is in cache (no
+ * mask array is written), in parallel; the result is the same for any thread count. */
+int st_expr_filter(st_err *err, const st_expr *e, const st_expr_input *inputs, uint64_t n,
+                   uint64_t *out, uint64_t *count, int nthreads);
+
 #endif /* STRATA_EXPR_H */

@@ -185,12 +185,46 @@ static void results_do_not_depend_on_threads(void **state)
     st_err_destroy(&err);
 }
 
+static void fused_filter_equals_mask_then_compact(void **state)
+{
+    (void)state;
+    fill();
+    st_err e;
+    st_err_init(&e);
+    st_expr *x;
+    assert_int_equal(st_expr_parse(&e, "fare > 0 and dist < 500 or paid", cols, NC, &x), STRATA_OK);
+    st_expr_input in[NC] = {{fare, NULL},   {dist, NULL}, {zoff, zbytes},
+                            {doff, dbytes}, {paid, NULL}, {small, NULL},
+                            {big, NULL},    {f4, NULL},   {tw, NULL}};
+    uint8_t *mask = malloc(N);
+    assert_int_equal(st_expr_eval(&e, x, in, N, mask, 1), STRATA_OK);
+    uint64_t *want = malloc(N * 8), w = 0;
+    for (uint64_t i = 0; i < N; i++)
+        if (mask[i]) want[w++] = i;
+    for (int nt = 1; nt <= 5; nt += 2) {
+        uint64_t *got = malloc(N * 8), cnt = 0;
+        assert_int_equal(st_expr_filter(&e, x, in, N, got, &cnt, nt), STRATA_OK);
+        assert_int_equal(cnt, w);
+        assert_memory_equal(got, want, w * 8);
+        free(got);
+    }
+    st_expr_free(x);
+    assert_int_equal(st_expr_parse(&e, "fare + 1", cols, NC, &x), STRATA_OK);
+    uint64_t cnt;
+    assert_int_equal(st_expr_filter(&e, x, in, N, want, &cnt, 2), STRATA_ETYPE);
+    st_expr_free(x);
+    free(mask);
+    free(want);
+    st_err_destroy(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parse_errors_name_the_place),
         cmocka_unit_test(semantics_are_as_documented),
         cmocka_unit_test(results_do_not_depend_on_threads),
+        cmocka_unit_test(fused_filter_equals_mask_then_compact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
