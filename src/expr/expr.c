@@ -359,19 +359,20 @@ static int binary(parser *p, int op, size_t at, node *a, node *b, node **out)
     return STRATA_OK;
 }
 
-static int parse_prod(parser *p, node **out)
+/* A left-associative level: NEXT (OP NEXT)*, where MATCH consumes an operator of the level and
+ * returns its code, or returns -1. */
+static int parse_left(parser *p, node **out, int (*next)(parser *, node **), int (*match)(parser *))
 {
     node *a = NULL;
-    int rc = parse_unary(p, &a);
+    int rc = next(p, &a);
     while (rc == STRATA_OK) {
         skip(p);
         size_t at = p->pos;
-        int op = punct(p, "*") ? OP_MUL : punct(p, "/") ? OP_DIV : punct(p, "%") ? OP_MOD : -1;
+        int op = match(p);
         if (op < 0) break;
         node *b = NULL;
-        if ((rc = parse_unary(p, &b)) < 0) break;
-        rc = binary(p, op, at, a, b, &a);
-        if (rc < 0) return rc;
+        if ((rc = next(p, &b)) < 0) break;
+        if ((rc = binary(p, op, at, a, b, &a)) < 0) return rc; /* binary freed a and b */
     }
     if (rc < 0)
         node_free(a);
@@ -380,25 +381,24 @@ static int parse_prod(parser *p, node **out)
     return rc;
 }
 
+static int match_prod(parser *p)
+{
+    return punct(p, "*") ? OP_MUL : punct(p, "/") ? OP_DIV : punct(p, "%") ? OP_MOD : -1;
+}
+
+static int match_sum(parser *p)
+{
+    return punct(p, "+") ? OP_ADD : punct(p, "-") ? OP_SUB : -1;
+}
+
+static int parse_prod(parser *p, node **out)
+{
+    return parse_left(p, out, parse_unary, match_prod);
+}
+
 static int parse_sum(parser *p, node **out)
 {
-    node *a = NULL;
-    int rc = parse_prod(p, &a);
-    while (rc == STRATA_OK) {
-        skip(p);
-        size_t at = p->pos;
-        int op = punct(p, "+") ? OP_ADD : punct(p, "-") ? OP_SUB : -1;
-        if (op < 0) break;
-        node *b = NULL;
-        if ((rc = parse_prod(p, &b)) < 0) break;
-        rc = binary(p, op, at, a, b, &a);
-        if (rc < 0) return rc;
-    }
-    if (rc < 0)
-        node_free(a);
-    else
-        *out = a;
-    return rc;
+    return parse_left(p, out, parse_prod, match_sum);
 }
 
 static int parse_cmp(parser *p, node **out)
@@ -451,42 +451,24 @@ static int parse_not(parser *p, node **out)
     return parse_cmp(p, out);
 }
 
+static int match_and(parser *p)
+{
+    return keyword(p, "and") ? OP_AND : -1;
+}
+
+static int match_or(parser *p)
+{
+    return keyword(p, "or") ? OP_OR : -1;
+}
+
 static int parse_and(parser *p, node **out)
 {
-    node *a = NULL;
-    int rc = parse_not(p, &a);
-    while (rc == STRATA_OK) {
-        skip(p);
-        size_t at = p->pos;
-        if (!keyword(p, "and")) break;
-        node *b = NULL;
-        if ((rc = parse_not(p, &b)) < 0) break;
-        if ((rc = binary(p, OP_AND, at, a, b, &a)) < 0) return rc;
-    }
-    if (rc < 0)
-        node_free(a);
-    else
-        *out = a;
-    return rc;
+    return parse_left(p, out, parse_not, match_and);
 }
 
 static int parse_or(parser *p, node **out)
 {
-    node *a = NULL;
-    int rc = parse_and(p, &a);
-    while (rc == STRATA_OK) {
-        skip(p);
-        size_t at = p->pos;
-        if (!keyword(p, "or")) break;
-        node *b = NULL;
-        if ((rc = parse_and(p, &b)) < 0) break;
-        if ((rc = binary(p, OP_OR, at, a, b, &a)) < 0) return rc;
-    }
-    if (rc < 0)
-        node_free(a);
-    else
-        *out = a;
-    return rc;
+    return parse_left(p, out, parse_and, match_or);
 }
 
 int st_expr_parse(st_err *err, const char *text, const strata_column *cols, int ncols,
