@@ -12,6 +12,7 @@
 
 #include "catalog/catalog_int.h"
 #include "util/fileio.h"
+#include "util/vec.h"
 
 enum {
     D_INSERT = ST_CAT_SLOTS - ST_CAT_DATASET_SLOTS,
@@ -204,25 +205,20 @@ int st_cat_dataset_list(st_err *err, st_catalog *cat, int64_t region_id,
     int rc = prep(err, cat, D_LIST, &s);
     if (rc < 0) return rc;
     sqlite3_bind_int64(s, 1, region_id);
-    size_t n = 0, cap = 0;
-    st_cat_dataset *rows = NULL;
+    st_vec rows = ST_VEC(st_cat_dataset);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? 2 * cap : 16;
-            st_cat_dataset *g = realloc(rows, cap * sizeof *rows);
-            if (g == NULL) {
-                st_cat_done(s);
-                free(rows);
-                return st_error(err, STRATA_ENOMEM, "out of memory listing datasets");
-            }
-            rows = g;
+        st_cat_dataset *d = st_vec_push(&rows);
+        if (d == NULL) {
+            st_cat_done(s);
+            st_vec_free(&rows);
+            return st_error(err, STRATA_ENOMEM, "out of memory listing datasets");
         }
-        read_dataset(s, &rows[n++]);
+        read_dataset(s, d);
     }
     st_cat_done(s);
     int stop = rc == SQLITE_DONE ? 0 : st_cat_db_error(err, cat, rc, "list datasets");
-    for (size_t i = 0; i < n && stop == 0; i++) stop = fn(ctx, &rows[i]);
-    free(rows);
+    for (size_t i = 0; i < rows.n && stop == 0; i++) stop = fn(ctx, (st_cat_dataset *)rows.v + i);
+    st_vec_free(&rows);
     return stop;
 }
 
@@ -260,30 +256,26 @@ int st_cat_dataset_retire_region(st_err *err, st_catalog *cat, int64_t region_id
     int rc = prep(err, cat, D_REGION_IDS, &s);
     if (rc < 0) return rc;
     sqlite3_bind_int64(s, 1, region_id);
-    struct {
+    typedef struct {
         int64_t id;
         char path[2 * ST_CAT_FILE + 8];
-    } *v = NULL;
-    size_t n = 0, cap = 0;
+    } item;
+    st_vec v = ST_VEC(item);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? 2 * cap : 8;
-            void *g = realloc(v, cap * sizeof *v);
-            if (g == NULL) {
-                st_cat_done(s);
-                free(v);
-                return st_error(err, STRATA_ENOMEM, "out of memory deleting a region");
-            }
-            v = g;
+        item *it = st_vec_push(&v);
+        if (it == NULL) {
+            st_cat_done(s);
+            st_vec_free(&v);
+            return st_error(err, STRATA_ENOMEM, "out of memory deleting a region");
         }
-        v[n].id = sqlite3_column_int64(s, 0);
-        st_cat_text(v[n].path, sizeof v[n].path, s, 1);
-        n++;
+        it->id = sqlite3_column_int64(s, 0);
+        st_cat_text(it->path, sizeof it->path, s, 1);
     }
     st_cat_done(s);
     rc = rc == SQLITE_DONE ? STRATA_OK : st_cat_db_error(err, cat, rc, "list datasets");
-    for (size_t i = 0; i < n && rc == STRATA_OK; i++) rc = retire(err, cat, v[i].id, v[i].path);
-    free(v);
+    for (size_t i = 0; i < v.n && rc == STRATA_OK; i++)
+        rc = retire(err, cat, ((item *)v.v)[i].id, ((item *)v.v)[i].path);
+    st_vec_free(&v);
     return rc;
 }
 
@@ -497,33 +489,30 @@ int st_cat_trash_list(st_err *err, st_catalog *cat,
     sqlite3_stmt *s = NULL;
     int rc = prep(err, cat, D_TRASH_LIST, &s);
     if (rc < 0) return rc;
-    struct item {
+    typedef struct {
         int64_t id, ds, created;
         char path[ST_PATH_MAX];
-    } *v = NULL;
-    size_t n = 0, cap = 0;
+    } item;
+    st_vec v = ST_VEC(item);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? 2 * cap : 8;
-            struct item *g = realloc(v, cap * sizeof *v);
-            if (g == NULL) {
-                st_cat_done(s);
-                free(v);
-                return st_error(err, STRATA_ENOMEM, "out of memory listing the trash");
-            }
-            v = g;
+        item *it = st_vec_push(&v);
+        if (it == NULL) {
+            st_cat_done(s);
+            st_vec_free(&v);
+            return st_error(err, STRATA_ENOMEM, "out of memory listing the trash");
         }
-        v[n].id = sqlite3_column_int64(s, 0);
-        st_cat_text(v[n].path, sizeof v[n].path, s, 1);
-        v[n].ds = sqlite3_column_int64(s, 2);
-        v[n].created = sqlite3_column_int64(s, 3);
-        n++;
+        it->id = sqlite3_column_int64(s, 0);
+        st_cat_text(it->path, sizeof it->path, s, 1);
+        it->ds = sqlite3_column_int64(s, 2);
+        it->created = sqlite3_column_int64(s, 3);
     }
     st_cat_done(s);
     int stop = rc == SQLITE_DONE ? 0 : st_cat_db_error(err, cat, rc, "list the trash");
-    for (size_t i = 0; i < n && stop == 0; i++)
-        stop = fn(ctx, v[i].id, v[i].path, v[i].ds, v[i].created);
-    free(v);
+    for (size_t i = 0; i < v.n && stop == 0; i++) {
+        const item *it = (const item *)v.v + i;
+        stop = fn(ctx, it->id, it->path, it->ds, it->created);
+    }
+    st_vec_free(&v);
     return stop;
 }
 

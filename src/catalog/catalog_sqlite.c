@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "util/fileio.h"
+#include "util/vec.h"
 
 /* migrations[v] takes a catalog from version v to v+1. Never edit one that has shipped. */
 static const char *const migrations[ST_CAT_VERSION] = {
@@ -544,25 +545,20 @@ int st_cat_array_list(st_err *err, st_catalog *cat, int64_t region_id,
     if (rc < 0) return rc;
     sqlite3_bind_int64(s, 1, region_id);
     /* Read the rows first: the callback may call back into the catalog. */
-    size_t n = 0, cap = 0;
-    st_cat_array *rows = NULL;
+    st_vec rows = ST_VEC(st_cat_array);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? 2 * cap : 16;
-            st_cat_array *g = realloc(rows, cap * sizeof *rows);
-            if (g == NULL) {
-                st_cat_done(s);
-                free(rows);
-                return st_error(err, STRATA_ENOMEM, "out of memory listing arrays");
-            }
-            rows = g;
+        st_cat_array *a = st_vec_push(&rows);
+        if (a == NULL) {
+            st_cat_done(s);
+            st_vec_free(&rows);
+            return st_error(err, STRATA_ENOMEM, "out of memory listing arrays");
         }
-        read_array(s, &rows[n++]);
+        read_array(s, a);
     }
     st_cat_done(s);
     int stop = rc == SQLITE_DONE ? 0 : st_cat_db_error(err, cat, rc, "list arrays");
-    for (size_t i = 0; i < n && stop == 0; i++) stop = fn(ctx, &rows[i]);
-    free(rows);
+    for (size_t i = 0; i < rows.n && stop == 0; i++) stop = fn(ctx, (st_cat_array *)rows.v + i);
+    st_vec_free(&rows);
     return stop;
 }
 

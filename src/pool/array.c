@@ -21,6 +21,7 @@
 #include "util/dtype.h"
 #include "util/name.h"
 #include "util/npy.h"
+#include "util/vec.h"
 
 /* Largest array, in bytes of data: keeps every offset computation far from overflow. */
 #define ST_ARRAY_MAX_BYTES ((uint64_t)1 << 56)
@@ -568,23 +569,12 @@ int strata_region_list(strata_pool *pool, strata_name_fn fn, void *ctx)
     return st_cat_region_list(&pool->err, pool->cat, region_list_one, &lc);
 }
 
-/* Collected arrays of a region being deleted. */
-struct rec_vec {
-    st_cat_array *v;
-    size_t n, cap;
-};
-
+/* Collect the arrays of a region being deleted. */
 static int collect_rec(void *vctx, const st_cat_array *rec)
 {
-    struct rec_vec *rv = vctx;
-    if (rv->n == rv->cap) {
-        size_t cap = rv->cap ? 2 * rv->cap : 16;
-        st_cat_array *g = realloc(rv->v, cap * sizeof *g);
-        if (g == NULL) return STRATA_ENOMEM;
-        rv->v = g;
-        rv->cap = cap;
-    }
-    rv->v[rv->n++] = *rec;
+    st_cat_array *slot = st_vec_push(vctx);
+    if (slot == NULL) return STRATA_ENOMEM;
+    *slot = *rec;
     return 0;
 }
 
@@ -596,16 +586,17 @@ int strata_region_delete(strata_pool *pool, const char *region, unsigned flags)
     if (rc < 0) return rc;
     st_cat_region r;
     if ((rc = st_cat_region_get(err, pool->cat, region, &r)) < 0) return rc;
-    struct rec_vec rv = {0};
+    st_vec rv = ST_VEC(st_cat_array);
     rc = st_cat_array_list(err, pool->cat, r.id, collect_rec, &rv);
     if (rc == STRATA_ENOMEM) rc = st_error(err, rc, "out of memory deleting region '%s'", region);
+    const st_cat_array *recs = rv.v;
     for (size_t i = 0; rc == STRATA_OK && !(flags & STRATA_FORCE) && i < rv.n; i++) {
-        rc = rec_lock_test(pool, &rv.v[i]);
+        rc = rec_lock_test(pool, &recs[i]);
         if (rc == STRATA_ELOCKED)
             st_error(err, rc,
                      "cannot delete region '%s': array '%s' is locked; unlock it or force the "
                      "delete",
-                     region, rv.v[i].name);
+                     region, recs[i].name);
     }
     if (rc == STRATA_OK) rc = st_cat_begin(err, pool->cat);
     if (rc == STRATA_OK) {
@@ -617,12 +608,12 @@ int strata_region_delete(strata_pool *pool, const char *region, unsigned flags)
     }
     if (rc == STRATA_OK) {
         for (size_t i = 0; i < rv.n; i++) {
-            st_pool_mark_deleted(pool, rv.v[i].id);
-            remove_files(pool, &rv.v[i]);
+            st_pool_mark_deleted(pool, recs[i].id);
+            remove_files(pool, &recs[i]);
         }
         char dir[ST_PATH_MAX];
         if (st_region_dir(pool, r.dir, dir) == STRATA_OK) st_rmdir_files(NULL, dir);
     }
-    free(rv.v);
+    st_vec_free(&rv);
     return rc;
 }

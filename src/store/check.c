@@ -21,24 +21,20 @@
 #include "store/store_int.h"
 #include "util/dtype.h"
 #include "util/name.h"
+#include "util/vec.h"
 
-/* A sorted set of names, for "is this file known?". */
-typedef struct {
-    char **v;
-    size_t n, cap;
-} nameset;
+/* A sorted set of names, for "is this file known?": a vector of strdup'ed strings. */
+typedef st_vec nameset;
+#define NAMESET ST_VEC(char *)
 
 static int nameset_add(nameset *s, const char *name)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 64;
-        char **g = realloc(s->v, cap * sizeof *g);
-        if (g == NULL) return STRATA_ENOMEM;
-        s->v = g;
-        s->cap = cap;
+    char **slot = st_vec_push(s);
+    if (slot == NULL) return STRATA_ENOMEM;
+    if ((*slot = strdup(name)) == NULL) {
+        s->n--;
+        return STRATA_ENOMEM;
     }
-    if ((s->v[s->n] = strdup(name)) == NULL) return STRATA_ENOMEM;
-    s->n++;
     return STRATA_OK;
 }
 
@@ -49,19 +45,18 @@ static int cmp_str(const void *a, const void *b)
 
 static void nameset_sort(nameset *s)
 {
-    if (s->n > 1) qsort(s->v, s->n, sizeof *s->v, cmp_str);
+    if (s->n > 1) qsort(s->v, s->n, sizeof(char *), cmp_str);
 }
 
 static int nameset_has(const nameset *s, const char *name)
 {
-    return s->n > 0 && bsearch(&name, s->v, s->n, sizeof *s->v, cmp_str) != NULL;
+    return s->n > 0 && bsearch(&name, s->v, s->n, sizeof(char *), cmp_str) != NULL;
 }
 
 static void nameset_free(nameset *s)
 {
-    for (size_t i = 0; i < s->n; i++) free(s->v[i]);
-    free(s->v);
-    memset(s, 0, sizeof *s);
+    for (size_t i = 0; i < s->n; i++) free(((char **)s->v)[i]);
+    st_vec_free(s);
 }
 
 /* What a check or gc run reports to. */
@@ -208,7 +203,7 @@ static int visit_dataset(run *r, const st_cat_dataset *rec, nameset *region_know
     int rc = st_schema_load(pool, rec->region, rec->name, &d, &schema);
     if (rc < 0) return rc;
     char dir[ST_PATH_MAX];
-    nameset known = {0};
+    nameset known = NAMESET;
     if ((rc = st_dataset_dir(pool, &d, dir)) == STRATA_OK) rc = nameset_add(region_known, d.dir);
     if (rc == STRATA_OK) rc = nameset_add(&known, ST_WRITER_LOCK);
     if (rc == STRATA_OK) rc = nameset_add(&known, ST_READERS_LOCK);
@@ -294,7 +289,7 @@ static int visit_region(run *r, const st_cat_region *reg, const char *only_name,
                         const nameset *trash)
 {
     strata_pool *pool = r->pool;
-    nameset known = {0};
+    nameset known = NAMESET;
     char dir[ST_PATH_MAX], rel[ST_PATH_MAX];
     int rc = st_region_dir(pool, reg->dir, dir);
     reg_ctx c = {r, only_name, &known, STRATA_OK};
@@ -366,7 +361,7 @@ static int run_pool(run *r, const char *region, const char *name)
 {
     strata_pool *pool = r->pool;
     st_err *err = &pool->err;
-    nameset trash = {0}, known = {0};
+    nameset trash = NAMESET, known = NAMESET;
     int rc = st_cat_trash_list(err, pool->cat, trash_known, &trash);
     nameset_sort(&trash);
     if (rc == STRATA_OK && region != NULL) {
@@ -390,7 +385,7 @@ static int run_pool(run *r, const char *region, const char *name)
             nameset_sort(&known);
             rc = scan_dir(r, dir, &known);
         }
-        nameset bknown = {0};
+        nameset bknown = NAMESET;
         bk_ctx bc = {r, &bknown, STRATA_OK};
         if (rc == STRATA_OK) rc = st_cat_backup_list(err, pool->cat, visit_backup, &bc);
         if (rc == STRATA_OK) rc = bc.rc;
