@@ -22,17 +22,9 @@ static double now(void)
 static void write_npy(const char *path, const void *data, uint64_t n)
 {
     FILE *f = fopen(path, "wb");
-    char dict[128];
-    int dl =
-        snprintf(dict, sizeof dict, "{'descr': '<i8', 'fortran_order': False, 'shape': (%llu,), }",
-                 (unsigned long long)n);
-    int total = (10 + dl + 1 + 63) / 64 * 64, hl = total - 10;
-    fwrite("\x93NUMPY\x01\x00", 1, 8, f);
-    fputc(hl & 0xFF, f);
-    fputc(hl >> 8, f);
-    fwrite(dict, 1, (size_t)dl, f);
-    for (int k = dl; k < hl - 1; k++) fputc(' ', f);
-    fputc('\n', f);
+    char hdr[256];
+    int hl = strata_npy_header(STRATA_I64, n, hdr, sizeof hdr);
+    fwrite(hdr, 1, (size_t)hl, f);
     fwrite(data, 8, n, f);
     fclose(f);
 }

@@ -340,6 +340,12 @@ STRATA_API int strata_array_put_npy(strata_array *a, uint64_t start, const char 
 STRATA_API int strata_array_get_npy(strata_array *a, uint64_t start, uint64_t count,
                                     const char *path);
 
+/* Write into OUT (OUTLEN bytes; 256 always suffice) the NPY header of a 1-D array of N elements
+ * of DTYPE (not STRATA_STR): the file's first bytes, the data following at the returned length,
+ * a multiple of 64. Returns the length, or STRATA_EINVAL (bad dtype) / STRATA_ERANGE (OUTLEN too
+ * small). For writing NPY files that stream their data, as exports do. */
+STRATA_API int strata_npy_header(strata_dtype dtype, uint64_t n, char *out, size_t outlen);
+
 /* ---------------------------------------------------------------------------------------------
  * Arrays: atomics, correct across processes on one machine
  * ------------------------------------------------------------------------------------------- */

@@ -679,19 +679,9 @@ static int export_npy(cli *c, strata_snapshot *s, const int *cols, int nc, const
             fprintf(stderr, "strata: cannot create '%s': %s\n", tmp, strerror(errno));
             return EXIT_IO;
         }
-        static const char *descr[] = {"|i1", "<i2", "<i4", "<i8", "|u1", "<u2",
-                                      "<u4", "<u8", "<f4", "<f8", "|b1"};
-        char dict[128];
-        int dl = snprintf(dict, sizeof dict,
-                          "{'descr': '%s', 'fortran_order': False, 'shape': (%llu,), }",
-                          descr[col->dtype], (unsigned long long)d.nrows);
-        int total = (10 + dl + 1 + 63) / 64 * 64, hl = total - 10;
-        fwrite("\x93NUMPY\x01\x00", 1, 8, f);
-        fputc(hl & 0xFF, f);
-        fputc(hl >> 8, f);
-        fwrite(dict, 1, (size_t)dl, f);
-        for (int k = dl; k < hl - 1; k++) fputc(' ', f);
-        fputc('\n', f);
+        char hdr[256];
+        int hl = strata_npy_header(col->dtype, d.nrows, hdr, sizeof hdr);
+        if (hl > 0) fwrite(hdr, 1, (size_t)hl, f);
         int rc = EXIT_OK;
         for (uint64_t b = 0; b < d.nbatches && rc == EXIT_OK; b++) {
             strata_batch_info bi;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "pool/pool_int.h"
+#include "util/dtype.h"
 #include "util/npy.h"
 
 int strata_array_create_npy(strata_pool *pool, const char *region, const char *name,
@@ -78,4 +79,14 @@ int strata_array_get_npy(strata_array *a, uint64_t start, uint64_t count, const 
         return rc;
     }
     return st_fsync_dir(err, dir);
+}
+
+int strata_npy_header(strata_dtype dtype, uint64_t n, char *out, size_t outlen)
+{
+    if (!st_dtype_valid((int)dtype) || dtype == STRATA_STR || out == NULL) return STRATA_EINVAL;
+    char hdr[ST_NPY_HEADER_MAX];
+    size_t len = st_npy_header(hdr, st_dtype_descr(dtype), n);
+    if (len > outlen) return STRATA_ERANGE;
+    memcpy(out, hdr, len);
+    return (int)len;
 }

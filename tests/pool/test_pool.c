@@ -433,6 +433,20 @@ static void npy_in_and_out(void **state)
     strata_array_close(d);
 }
 
+static void npy_header_for_streamed_files(void **state)
+{
+    (void)state;
+    char hdr[256];
+    int n = strata_npy_header(STRATA_F32, 12345, hdr, sizeof hdr);
+    assert_true(n > 0 && n % 64 == 0);
+    assert_memory_equal(hdr, "\x93NUMPY\x01\x00", 8);
+    assert_non_null(memmem(hdr, (size_t)n, "'descr': '<f4'", 14));
+    assert_non_null(memmem(hdr, (size_t)n, "(12345,)", 8));
+    assert_int_equal(strata_npy_header(STRATA_STR, 1, hdr, sizeof hdr), STRATA_EINVAL);
+    assert_int_equal(strata_npy_header((strata_dtype)99, 1, hdr, sizeof hdr), STRATA_EINVAL);
+    assert_int_equal(strata_npy_header(STRATA_I64, 1, hdr, 10), STRATA_ERANGE);
+}
+
 static void backup_and_restore(void **state)
 {
     fixture *f = *state;
@@ -561,6 +575,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(string_arrays_are_packed_and_immutable, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(npy_in_and_out, fixture_setup, fixture_teardown),
+        cmocka_unit_test(npy_header_for_streamed_files),
         cmocka_unit_test_setup_teardown(backup_and_restore, fixture_setup, fixture_teardown),
         cmocka_unit_test(pool_close_releases_open_arrays),
         cmocka_unit_test_setup_teardown(settings_are_checked, fixture_setup, fixture_teardown),
