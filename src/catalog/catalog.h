@@ -18,7 +18,7 @@
 
 /* The schema version this library writes; catalogs of older versions are migrated forward on
  * open, newer ones are refused. */
-#define ST_CAT_VERSION 2
+#define ST_CAT_VERSION 3
 
 #define ST_CAT_FILE 48 /* room for a data file name: TOKEN.bytes.npy */
 
@@ -113,9 +113,15 @@ typedef struct st_cat_dataset {
     int64_t created_ns;
 } st_cat_dataset;
 
+/* Kinds of columns: written by batch writers (ingest), written with a derived dataset's index by
+ * its derivation (index, sort keys, aggregates), or a derived column (gather, scatter, expr),
+ * computed for each batch after the batch exists. Derived columns always follow the others. */
+enum { ST_COL_BASE = 0, ST_COL_INTRINSIC = 1, ST_COL_DERIVED = 2 };
+
 typedef struct st_cat_column {
     char name[STRATA_NAME_MAX + 1];
     int dtype;
+    int kind;
 } st_cat_column;
 
 typedef struct st_cat_batch {
@@ -165,7 +171,40 @@ int st_cat_dataset_drop(st_err *err, st_catalog *cat, int64_t id, const char *pa
 int st_cat_publish(st_err *err, st_catalog *cat, int64_t id, int64_t expected_version, int ncols,
                    st_cat_batch *batches, const st_cat_bcol *cols, int nb, int64_t *new_version);
 
-/* Call FN for every batch of dataset ID visible at VERSION, in order, with its NCOLS columns. */
+/* A derived column's file for an existing batch. */
+typedef struct st_cat_fill {
+    int64_t seq;
+    int position;
+    st_cat_bcol col;
+} st_cat_fill;
+
+/* What a derivation has consumed of its source. */
+typedef struct st_cat_mark {
+    int64_t deriv_id;
+    int64_t consumed;       /* source batches consumed */
+    int64_t source_seq;     /* the source's first live batch when consumed */
+    int64_t source_version; /* the source's version consumed */
+} st_cat_mark;
+
+/* Everything one update writes to a dataset, made visible as one version. */
+typedef struct st_cat_change {
+    int retire_all;        /* a refresh: every live batch is retired (stays readable as-of) */
+    st_cat_batch *batches; /* new batches: seq, first_row and version are assigned */
+    const st_cat_bcol *cols; /* nb * ncols, batch-major; an empty file name: no such column */
+    int nb, ncols;
+    const st_cat_fill *fills; /* columns computed for batches that exist (or are new here) */
+    int nfills;
+    const st_cat_mark *marks;
+    int nmarks;
+} st_cat_change;
+
+/* Apply CH to dataset ID in one transaction, failing with STRATA_ECONFLICT unless the dataset is
+ * still at EXPECTED_VERSION; returns the new version. After a retire, row ids restart at 0. */
+int st_cat_apply(st_err *err, st_catalog *cat, int64_t id, int64_t expected_version,
+                 st_cat_change *ch, int64_t *new_version);
+
+/* Call FN for every batch of dataset ID visible at VERSION, in order, with its NCOLS columns
+ * (the latest file of each column at VERSION; a column not computed for a batch has file ""). */
 int st_cat_batches(st_err *err, st_catalog *cat, int64_t id, int64_t version, int ncols,
                    int (*fn)(void *ctx, const st_cat_batch *b, const st_cat_bcol *cols), void *ctx);
 
@@ -190,5 +229,57 @@ int st_cat_trash_list(st_err *err, st_catalog *cat,
                                 int64_t created_ns),
                       void *ctx);
 int st_cat_trash_delete(st_err *err, st_catalog *cat, int64_t id);
+
+/* Every file that a row of dataset ID names (live, retired, superseded): FN(ctx, file). */
+int st_cat_dataset_files(st_err *err, st_catalog *cat, int64_t id,
+                         int (*fn)(void *ctx, const char *file), void *ctx);
+
+/* Garbage of dataset ID: the files of retired batches and of superseded column versions. */
+int st_cat_garbage(st_err *err, st_catalog *cat, int64_t id,
+                   int (*fn)(void *ctx, const char *file), void *ctx);
+
+/* Delete the rows of that garbage and expire the versions that could read it. */
+int st_cat_garbage_drop(st_err *err, st_catalog *cat, int64_t id);
+
+/* ---- derivations (catalog_derive.c) ------------------------------------------------------- */
+
+#define ST_CAT_ARGS 2048
+#define ST_CAT_OP   16
+
+/* A derivation: how a derived dataset's index (TARGET "") or a derived column (TARGET its name)
+ * is computed from its source dataset, and how far it has consumed it. */
+typedef struct st_cat_deriv {
+    int64_t id;
+    int64_t dataset_id;
+    char region[STRATA_NAME_MAX + 1];
+    char dataset[STRATA_NAME_MAX + 1];
+    char target[STRATA_NAME_MAX + 1];
+    char op[ST_CAT_OP];
+    char args[ST_CAT_ARGS];
+    int64_t source_id;
+    char source_region[STRATA_NAME_MAX + 1];
+    char source[STRATA_NAME_MAX + 1];
+    char source_column[STRATA_NAME_MAX + 1];
+    int destroys_order; /* it, or an ancestor, destroys the order of rows */
+    int64_t consumed, source_seq, source_version;
+    int auto_update;
+    int64_t created_ns;
+} st_cat_deriv;
+
+/* Create derived dataset D (as st_cat_dataset_insert, its NCOLS columns of kind
+ * ST_COL_INTRINSIC) and its derivation DV (dataset_id set here) in one transaction. */
+int st_cat_derive_dataset(st_err *err, st_catalog *cat, st_cat_dataset *d,
+                          const st_cat_column *cols, int ncols, st_cat_deriv *dv);
+
+/* Add derived column COL (kind ST_COL_DERIVED, at the next position) to dataset DV->dataset_id
+ * with its derivation DV, in one transaction. STRATA_EEXIST if the name is taken. */
+int st_cat_derive_column(st_err *err, st_catalog *cat, const st_cat_column *col, st_cat_deriv *dv);
+
+/* Call FN for every derivation (DATASET_ID 0: of the whole pool), oldest first. */
+int st_cat_derivs(st_err *err, st_catalog *cat, int64_t dataset_id,
+                  int (*fn)(void *ctx, const st_cat_deriv *dv), void *ctx);
+
+/* Register (ON 1) or unregister derivation ID for automatic update. */
+int st_cat_deriv_set_auto(st_err *err, st_catalog *cat, int64_t id, int on);
 
 #endif /* STRATA_CATALOG_H */

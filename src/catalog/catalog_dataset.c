@@ -15,7 +15,7 @@
 #include "util/vec.h"
 
 enum {
-    D_INSERT = ST_CAT_SLOTS - ST_CAT_DATASET_SLOTS,
+    D_INSERT = ST_CAT_DATASET_FIRST,
     D_COL_INSERT,
     D_GET,
     D_COLS,
@@ -39,19 +39,28 @@ enum {
     D_TRASH_DEL,
     D_REGION_IDS,
     D_TOTALS,
+    D_RETIRE,
+    D_BATCH_ID,
+    D_FILES,
+    D_GARBAGE,
+    D_HORIZON,
+    D_DEL_GARBAGE_COLS,
+    D_DEL_RETIRED_COLS,
+    D_DEL_RETIRED,
+    D_MARK,
     D_END
 };
-_Static_assert(D_END <= ST_CAT_SLOTS, "too many dataset statements");
+_Static_assert(D_END <= ST_CAT_DERIVE_FIRST, "too many dataset statements");
 
 static const char *const sql[] = {
     [D_INSERT - D_INSERT] = "INSERT INTO dataset (region_id, name, dir, created_ns) "
                             "VALUES (?1, ?2, ?3, ?4)",
-    [D_COL_INSERT - D_INSERT] = "INSERT INTO dataset_column (dataset_id, position, name, dtype) "
-                                "VALUES (?1, ?2, ?3, ?4)",
+    [D_COL_INSERT - D_INSERT] = "INSERT INTO dataset_column (dataset_id, position, name, dtype, "
+                                "kind) VALUES (?1, ?2, ?3, ?4, ?5)",
     [D_GET - D_INSERT] = "SELECT d.id, d.region_id, r.name, r.dir, d.name, d.dir, d.version, "
                          "d.next_row, d.created_ns FROM dataset d JOIN region r ON "
                          "r.id = d.region_id WHERE r.name = ?1 AND d.name = ?2",
-    [D_COLS - D_INSERT] = "SELECT name, dtype FROM dataset_column WHERE dataset_id = ?1 "
+    [D_COLS - D_INSERT] = "SELECT name, dtype, kind FROM dataset_column WHERE dataset_id = ?1 "
                           "ORDER BY position",
     [D_LIST - D_INSERT] = "SELECT d.id, d.region_id, r.name, r.dir, d.name, d.dir, d.version, "
                           "d.next_row, d.created_ns FROM dataset d JOIN region r ON "
@@ -73,12 +82,14 @@ static const char *const sql[] = {
                                   "token, created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [D_BCOL_INSERT - D_INSERT] =
         "INSERT INTO batch_column (batch_id, position, file, bytes_file, bytes, checksum, min_i, "
-        "max_i, min_f, max_f) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "max_i, min_f, max_f, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    /* Live batches at ?2, each column's versions in order (the caller keeps the last). */
     [D_BATCHES - D_INSERT] =
         "SELECT b.seq, b.first_row, b.nrows, b.version, b.token, b.created_ns, c.position, "
         "c.file, c.bytes_file, c.bytes, c.checksum, c.min_i, c.max_i, c.min_f, c.max_f FROM "
         "batch b JOIN batch_column c ON c.batch_id = b.id WHERE b.dataset_id = ?1 AND "
-        "b.version <= ?2 ORDER BY b.seq, c.position",
+        "b.version <= ?2 AND (b.retired IS NULL OR b.retired > ?2) AND c.version <= ?2 "
+        "ORDER BY b.seq, c.position, c.version",
     [D_VERSIONS - D_INSERT] = "SELECT version, created_ns, batches, rows, total_rows, expired "
                               "FROM dataset_version WHERE dataset_id = ?1 ORDER BY version",
     [D_VERSION_GET - D_INSERT] = "SELECT version, created_ns, batches, rows, total_rows, expired "
@@ -87,9 +98,36 @@ static const char *const sql[] = {
                             "version < ?2",
     [D_TRASH_LIST - D_INSERT] = "SELECT id, path, dataset_id, created_ns FROM trash ORDER BY id",
     [D_TRASH_DEL - D_INSERT] = "DELETE FROM trash WHERE id = ?1",
-    [D_TOTALS - D_INSERT] = "SELECT COUNT(DISTINCT b.id), COALESCE(SUM(c.bytes), 0) FROM batch b "
-                            "JOIN batch_column c ON c.batch_id = b.id WHERE b.dataset_id = ?1 "
-                            "AND b.version <= ?2",
+    [D_TOTALS - D_INSERT] =
+        "SELECT COUNT(DISTINCT b.id), COALESCE(SUM(c.bytes), 0) FROM batch b JOIN batch_column c "
+        "ON c.batch_id = b.id WHERE b.dataset_id = ?1 AND b.version <= ?2 AND (b.retired IS NULL "
+        "OR b.retired > ?2) AND c.version <= ?2 AND NOT EXISTS (SELECT 1 FROM batch_column n "
+        "WHERE n.batch_id = c.batch_id AND n.position = c.position AND n.version > c.version AND "
+        "n.version <= ?2)",
+    [D_RETIRE - D_INSERT] = "UPDATE batch SET retired = ?2 WHERE dataset_id = ?1 AND retired IS "
+                            "NULL",
+    [D_BATCH_ID - D_INSERT] = "SELECT id FROM batch WHERE dataset_id = ?1 AND seq = ?2 AND "
+                              "retired IS NULL",
+    [D_FILES - D_INSERT] = "SELECT c.file, c.bytes_file FROM batch_column c JOIN batch b ON "
+                           "b.id = c.batch_id WHERE b.dataset_id = ?1",
+    [D_GARBAGE - D_INSERT] =
+        "SELECT c.file, c.bytes_file FROM batch_column c JOIN batch b ON b.id = c.batch_id WHERE "
+        "b.dataset_id = ?1 AND (b.retired IS NOT NULL OR EXISTS (SELECT 1 FROM batch_column n "
+        "WHERE n.batch_id = c.batch_id AND n.position = c.position AND n.version > c.version))",
+    [D_HORIZON - D_INSERT] =
+        "SELECT MAX(COALESCE((SELECT MAX(retired) FROM batch WHERE dataset_id = ?1), 0), "
+        "COALESCE((SELECT MAX(n.version) FROM batch_column n JOIN batch b ON b.id = n.batch_id "
+        "WHERE b.dataset_id = ?1 AND EXISTS (SELECT 1 FROM batch_column o WHERE o.batch_id = "
+        "n.batch_id AND o.position = n.position AND o.version < n.version)), 0))",
+    [D_DEL_GARBAGE_COLS - D_INSERT] =
+        "DELETE FROM batch_column WHERE batch_id IN (SELECT id FROM batch WHERE dataset_id = ?1) "
+        "AND EXISTS (SELECT 1 FROM batch_column n WHERE n.batch_id = batch_column.batch_id AND "
+        "n.position = batch_column.position AND n.version > batch_column.version)",
+    [D_DEL_RETIRED_COLS - D_INSERT] = "DELETE FROM batch_column WHERE batch_id IN (SELECT id FROM "
+                                      "batch WHERE dataset_id = ?1 AND retired IS NOT NULL)",
+    [D_DEL_RETIRED - D_INSERT] = "DELETE FROM batch WHERE dataset_id = ?1 AND retired IS NOT NULL",
+    [D_MARK - D_INSERT] = "UPDATE derivation SET consumed = ?2, source_seq = ?3, "
+                          "source_version = ?4 WHERE id = ?1",
     [D_REGION_IDS - D_INSERT] = "SELECT d.id, 'data/' || r.dir || '/' || d.dir FROM dataset d "
                                 "JOIN region r ON r.id = d.region_id WHERE d.region_id = ?1",
 };
@@ -122,13 +160,12 @@ static int exec_id(st_err *err, st_catalog *cat, int q, int64_t id, const char *
     return st_cat_step_done(err, cat, s, doing);
 }
 
-int st_cat_dataset_insert(st_err *err, st_catalog *cat, st_cat_dataset *d,
-                          const st_cat_column *cols, int ncols)
+int st_cat_dataset_insert_tx(st_err *err, st_catalog *cat, st_cat_dataset *d,
+                             const st_cat_column *cols, int ncols)
 {
     sqlite3_stmt *s = NULL;
-    int rc = st_cat_begin(err, cat);
+    int rc = prep(err, cat, D_INSERT, &s);
     if (rc < 0) return rc;
-    ST_TRY(rc = prep(err, cat, D_INSERT, &s));
     sqlite3_bind_int64(s, 1, d->region_id);
     sqlite3_bind_text(s, 2, d->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, d->dir, -1, SQLITE_STATIC);
@@ -136,25 +173,35 @@ int st_cat_dataset_insert(st_err *err, st_catalog *cat, st_cat_dataset *d,
     rc = st_cat_step_done(err, cat, s, "insert a dataset");
     if (rc == STRATA_EEXIST)
         rc = st_error(err, rc, "dataset '%s/%s' already exists", d->region, d->name);
-    if (rc < 0) goto done;
+    if (rc < 0) return rc;
     d->id = sqlite3_last_insert_rowid(cat->db);
     d->version = d->next_row = 0;
     for (int i = 0; i < ncols; i++) {
-        ST_TRY(rc = prep(err, cat, D_COL_INSERT, &s));
+        if ((rc = prep(err, cat, D_COL_INSERT, &s)) < 0) return rc;
         sqlite3_bind_int64(s, 1, d->id);
         sqlite3_bind_int(s, 2, i);
         sqlite3_bind_text(s, 3, cols[i].name, -1, SQLITE_STATIC);
         sqlite3_bind_int(s, 4, cols[i].dtype);
+        sqlite3_bind_int(s, 5, cols[i].kind);
         rc = st_cat_step_done(err, cat, s, "insert a column");
         if (rc == STRATA_EEXIST)
             rc = st_error(err, STRATA_EINVAL, "dataset '%s/%s': column '%s' is named twice",
                           d->region, d->name, cols[i].name);
-        if (rc < 0) goto done;
+        if (rc < 0) return rc;
+    }
+    return STRATA_OK;
+}
+
+int st_cat_dataset_insert(st_err *err, st_catalog *cat, st_cat_dataset *d,
+                          const st_cat_column *cols, int ncols)
+{
+    int rc = st_cat_begin(err, cat);
+    if (rc < 0) return rc;
+    if ((rc = st_cat_dataset_insert_tx(err, cat, d, cols, ncols)) < 0) {
+        st_cat_rollback(cat);
+        return rc;
     }
     return st_cat_commit(err, cat);
-done:
-    st_cat_rollback(cat);
-    return rc;
 }
 
 int st_cat_dataset_get(st_err *err, st_catalog *cat, const char *region, const char *name,
@@ -188,6 +235,7 @@ int st_cat_dataset_get(st_err *err, st_catalog *cat, const char *region, const c
     while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < ST_CAT_MAX_COLUMNS) {
         st_cat_text(cols[n].name, sizeof cols[n].name, s, 0);
         cols[n].dtype = sqlite3_column_int(s, 1);
+        cols[n].kind = sqlite3_column_int(s, 2);
         n++;
     }
     int code = rc == SQLITE_DONE || rc == SQLITE_ROW
@@ -232,6 +280,7 @@ static int retire(st_err *err, st_catalog *cat, int64_t id, const char *path)
     sqlite3_bind_int64(s, 2, id);
     sqlite3_bind_int64(s, 3, st_now_ns());
     if ((rc = st_cat_step_done(err, cat, s, "trash a dataset")) < 0) return rc;
+    if ((rc = st_cat_deriv_delete_dataset(err, cat, id)) < 0) return rc;
     static const int order[] = {D_DEL_BCOLS, D_DEL_BATCHES, D_DEL_VERSIONS, D_DEL_COLS, D_DEL};
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
         if ((rc = exec_id(err, cat, order[i], id, "drop a dataset")) < 0) return rc;
@@ -289,8 +338,28 @@ static void bind_stat(sqlite3_stmt *s, int col, int has, int is_float, int64_t i
         sqlite3_bind_int64(s, col, i);
 }
 
-int st_cat_publish(st_err *err, st_catalog *cat, int64_t id, int64_t expected_version, int ncols,
-                   st_cat_batch *batches, const st_cat_bcol *cols, int nb, int64_t *new_version)
+static void bind_bcol(sqlite3_stmt *s, int64_t batch_id, int pos, const st_cat_bcol *bc,
+                      int64_t version)
+{
+    sqlite3_bind_int64(s, 1, batch_id);
+    sqlite3_bind_int(s, 2, pos);
+    sqlite3_bind_text(s, 3, bc->file, -1, SQLITE_STATIC);
+    if (bc->bytes_file[0])
+        sqlite3_bind_text(s, 4, bc->bytes_file, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 4);
+    sqlite3_bind_int64(s, 5, (int64_t)bc->bytes);
+    sqlite3_bind_int64(s, 6, (int64_t)bc->checksum);
+    int is_float = bc->has_minmax == 2;
+    bind_stat(s, 7, bc->has_minmax == 1, 0, bc->min_i, 0);
+    bind_stat(s, 8, bc->has_minmax == 1, 0, bc->max_i, 0);
+    bind_stat(s, 9, is_float, 1, 0, bc->min_f);
+    bind_stat(s, 10, is_float, 1, 0, bc->max_f);
+    sqlite3_bind_int64(s, 11, version);
+}
+
+int st_cat_apply(st_err *err, st_catalog *cat, int64_t id, int64_t expected_version,
+                 st_cat_change *ch, int64_t *new_version)
 {
     sqlite3_stmt *s = NULL;
     int rc = st_cat_begin(err, cat);
@@ -315,46 +384,68 @@ int st_cat_publish(st_err *err, st_catalog *cat, int64_t id, int64_t expected_ve
         goto done;
     }
     int64_t v = version + 1, rows = 0, now = st_now_ns();
-    for (int b = 0; b < nb; b++) {
-        batches[b].seq = seq + b;
-        batches[b].first_row = next_row + rows;
-        batches[b].version = v;
-        rows += batches[b].nrows;
+    if (ch->retire_all) {
+        ST_TRY(rc = prep(err, cat, D_RETIRE, &s));
+        sqlite3_bind_int64(s, 1, id);
+        sqlite3_bind_int64(s, 2, v);
+        ST_TRY(rc = st_cat_step_done(err, cat, s, "retire batches"));
+        next_row = 0;
+    }
+    for (int b = 0; b < ch->nb; b++) {
+        st_cat_batch *nb = &ch->batches[b];
+        nb->seq = seq + b;
+        nb->first_row = next_row + rows;
+        nb->version = v;
+        rows += nb->nrows;
         ST_TRY(rc = prep(err, cat, D_BATCH_INSERT, &s));
         sqlite3_bind_int64(s, 1, id);
-        sqlite3_bind_int64(s, 2, batches[b].seq);
-        sqlite3_bind_int64(s, 3, batches[b].first_row);
-        sqlite3_bind_int64(s, 4, batches[b].nrows);
+        sqlite3_bind_int64(s, 2, nb->seq);
+        sqlite3_bind_int64(s, 3, nb->first_row);
+        sqlite3_bind_int64(s, 4, nb->nrows);
         sqlite3_bind_int64(s, 5, v);
-        sqlite3_bind_text(s, 6, batches[b].token, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 7, batches[b].created_ns);
+        sqlite3_bind_text(s, 6, nb->token, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 7, nb->created_ns);
         ST_TRY(rc = st_cat_step_done(err, cat, s, "insert a batch"));
         int64_t batch_id = sqlite3_last_insert_rowid(cat->db);
-        for (int c = 0; c < ncols; c++) {
-            const st_cat_bcol *bc = &cols[(size_t)b * (size_t)ncols + (size_t)c];
+        for (int c = 0; c < ch->ncols; c++) {
+            const st_cat_bcol *bc = &ch->cols[(size_t)b * (size_t)ch->ncols + (size_t)c];
+            if (bc->file[0] == '\0') continue;
             ST_TRY(rc = prep(err, cat, D_BCOL_INSERT, &s));
-            sqlite3_bind_int64(s, 1, batch_id);
-            sqlite3_bind_int(s, 2, c);
-            sqlite3_bind_text(s, 3, bc->file, -1, SQLITE_STATIC);
-            if (bc->bytes_file[0])
-                sqlite3_bind_text(s, 4, bc->bytes_file, -1, SQLITE_STATIC);
-            else
-                sqlite3_bind_null(s, 4);
-            sqlite3_bind_int64(s, 5, (int64_t)bc->bytes);
-            sqlite3_bind_int64(s, 6, (int64_t)bc->checksum);
-            int is_float = bc->has_minmax == 2;
-            bind_stat(s, 7, bc->has_minmax == 1, 0, bc->min_i, 0);
-            bind_stat(s, 8, bc->has_minmax == 1, 0, bc->max_i, 0);
-            bind_stat(s, 9, is_float, 1, 0, bc->min_f);
-            bind_stat(s, 10, is_float, 1, 0, bc->max_f);
+            bind_bcol(s, batch_id, c, bc, v);
             ST_TRY(rc = st_cat_step_done(err, cat, s, "insert a batch column"));
         }
+    }
+    for (int f = 0; f < ch->nfills; f++) {
+        const st_cat_fill *fl = &ch->fills[f];
+        ST_TRY(rc = prep(err, cat, D_BATCH_ID, &s));
+        sqlite3_bind_int64(s, 1, id);
+        sqlite3_bind_int64(s, 2, fl->seq);
+        rc = sqlite3_step(s);
+        int64_t batch_id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+        st_cat_done(s);
+        if (batch_id < 0) {
+            rc = rc == SQLITE_DONE ? st_error(err, STRATA_ECONFLICT,
+                                              "batch %lld is no longer live", (long long)fl->seq)
+                                   : st_cat_db_error(err, cat, rc, "find a batch");
+            goto done;
+        }
+        ST_TRY(rc = prep(err, cat, D_BCOL_INSERT, &s));
+        bind_bcol(s, batch_id, fl->position, &fl->col, v);
+        ST_TRY(rc = st_cat_step_done(err, cat, s, "insert a derived column"));
+    }
+    for (int m = 0; m < ch->nmarks; m++) {
+        ST_TRY(rc = prep(err, cat, D_MARK, &s));
+        sqlite3_bind_int64(s, 1, ch->marks[m].deriv_id);
+        sqlite3_bind_int64(s, 2, ch->marks[m].consumed);
+        sqlite3_bind_int64(s, 3, ch->marks[m].source_seq);
+        sqlite3_bind_int64(s, 4, ch->marks[m].source_version);
+        ST_TRY(rc = st_cat_step_done(err, cat, s, "mark what was consumed"));
     }
     ST_TRY(rc = prep(err, cat, D_VERSION_INSERT, &s));
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, v);
     sqlite3_bind_int64(s, 3, now);
-    sqlite3_bind_int64(s, 4, nb);
+    sqlite3_bind_int64(s, 4, ch->nb);
     sqlite3_bind_int64(s, 5, rows);
     sqlite3_bind_int64(s, 6, next_row + rows);
     ST_TRY(rc = st_cat_step_done(err, cat, s, "insert a version"));
@@ -369,6 +460,13 @@ int st_cat_publish(st_err *err, st_catalog *cat, int64_t id, int64_t expected_ve
 done:
     st_cat_rollback(cat);
     return rc;
+}
+
+int st_cat_publish(st_err *err, st_catalog *cat, int64_t id, int64_t expected_version, int ncols,
+                   st_cat_batch *batches, const st_cat_bcol *cols, int nb, int64_t *new_version)
+{
+    st_cat_change ch = {.batches = batches, .cols = cols, .nb = nb, .ncols = ncols};
+    return st_cat_apply(err, cat, id, expected_version, &ch, new_version);
 }
 
 int st_cat_batches(st_err *err, st_catalog *cat, int64_t id, int64_t version, int ncols,
@@ -538,5 +636,68 @@ int st_cat_totals(st_err *err, st_catalog *cat, int64_t id, int64_t version, uin
         rc = st_cat_db_error(err, cat, rc, "count batches");
     }
     st_cat_done(s);
+    return rc;
+}
+
+/* Call FN for both file names of every row of query Q bound to dataset ID. */
+static int list_files(st_err *err, st_catalog *cat, int q, int64_t id,
+                      int (*fn)(void *, const char *), void *ctx)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prep(err, cat, q, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, id);
+    st_vec names = ST_VEC(char[ST_CAT_FILE]);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        for (int c = 0; c < 2; c++) {
+            if (sqlite3_column_type(s, c) == SQLITE_NULL) continue;
+            char(*slot)[ST_CAT_FILE] = st_vec_push(&names);
+            if (slot == NULL) {
+                st_cat_done(s);
+                st_vec_free(&names);
+                return st_error(err, STRATA_ENOMEM, "out of memory listing files");
+            }
+            st_cat_text(*slot, ST_CAT_FILE, s, c);
+        }
+    }
+    st_cat_done(s);
+    int stop = rc == SQLITE_DONE ? 0 : st_cat_db_error(err, cat, rc, "list files");
+    for (size_t i = 0; i < names.n && stop == 0; i++)
+        stop = fn(ctx, ((const char(*)[ST_CAT_FILE])names.v)[i]);
+    st_vec_free(&names);
+    return stop;
+}
+
+int st_cat_dataset_files(st_err *err, st_catalog *cat, int64_t id,
+                         int (*fn)(void *, const char *), void *ctx)
+{
+    return list_files(err, cat, D_FILES, id, fn, ctx);
+}
+
+int st_cat_garbage(st_err *err, st_catalog *cat, int64_t id, int (*fn)(void *, const char *),
+                   void *ctx)
+{
+    return list_files(err, cat, D_GARBAGE, id, fn, ctx);
+}
+
+int st_cat_garbage_drop(st_err *err, st_catalog *cat, int64_t id)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = st_cat_begin(err, cat);
+    if (rc < 0) return rc;
+    ST_TRY(rc = prep(err, cat, D_HORIZON, &s));
+    sqlite3_bind_int64(s, 1, id);
+    rc = sqlite3_step(s);
+    int64_t horizon = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    rc = rc == SQLITE_ROW ? STRATA_OK : st_cat_db_error(err, cat, rc, "find the garbage");
+    st_cat_done(s);
+    if (rc < 0) goto done;
+    static const int order[] = {D_DEL_GARBAGE_COLS, D_DEL_RETIRED_COLS, D_DEL_RETIRED};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+        ST_TRY(rc = exec_id(err, cat, order[i], id, "collect garbage"));
+    if (horizon > 0) ST_TRY(rc = st_cat_versions_expire(err, cat, id, horizon));
+    return st_cat_commit(err, cat);
+done:
+    st_cat_rollback(cat);
     return rc;
 }

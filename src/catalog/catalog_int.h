@@ -9,9 +9,12 @@
 
 #include "catalog/catalog.h"
 
-/* Statement cache slots: catalog_sqlite.c uses [0, 32), catalog_dataset.c [32, 96). */
-#define ST_CAT_SLOTS         96
+/* Statement cache slots: catalog_sqlite.c uses [0, 32), catalog_dataset.c [32, 96),
+ * catalog_derive.c [96, 128). */
+#define ST_CAT_SLOTS         128
 #define ST_CAT_DATASET_SLOTS 32
+#define ST_CAT_DATASET_FIRST 32
+#define ST_CAT_DERIVE_FIRST  96
 
 struct st_catalog {
     sqlite3 *db;
@@ -41,5 +44,12 @@ void st_cat_text(char *dst, size_t cap, sqlite3_stmt *s, int col);
 /* Retire every dataset of region REGION_ID: their directories go to the trash, their rows are
  * deleted. Part of the caller's transaction. */
 int st_cat_dataset_retire_region(st_err *err, st_catalog *cat, int64_t region_id);
+
+/* st_cat_dataset_insert() inside the caller's transaction. */
+int st_cat_dataset_insert_tx(st_err *err, st_catalog *cat, st_cat_dataset *d,
+                             const st_cat_column *cols, int ncols);
+
+/* Delete the derivations that write dataset ID (part of the caller's transaction). */
+int st_cat_deriv_delete_dataset(st_err *err, st_catalog *cat, int64_t id);
 
 #endif /* STRATA_CATALOG_INT_H */

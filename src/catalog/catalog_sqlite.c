@@ -103,6 +103,43 @@ static const char *const migrations[ST_CAT_VERSION] = {
     "  path TEXT NOT NULL,"
     "  dataset_id INTEGER NOT NULL,"
     "  created_ns INTEGER NOT NULL);",
+    /* 2 -> 3: derived data. Columns get a kind (base, written by a derivation's index, or a
+     * derived column); batches can be retired by a refresh; a batch column can be written later
+     * than its batch (a derived column) and rewritten (a version per write); derivations record
+     * operation, arguments, source and what was consumed. */
+    "ALTER TABLE dataset_column ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE batch ADD COLUMN retired INTEGER;"
+    "CREATE TABLE batch_column_v3 ("
+    "  batch_id INTEGER NOT NULL REFERENCES batch(id),"
+    "  position INTEGER NOT NULL,"
+    "  version INTEGER NOT NULL DEFAULT 0,"
+    "  file TEXT NOT NULL,"
+    "  bytes_file TEXT,"
+    "  bytes INTEGER NOT NULL,"
+    "  checksum INTEGER NOT NULL,"
+    "  min_i INTEGER, max_i INTEGER, min_f REAL, max_f REAL,"
+    "  PRIMARY KEY (batch_id, position, version));"
+    "INSERT INTO batch_column_v3 (batch_id, position, version, file, bytes_file, bytes, checksum,"
+    "  min_i, max_i, min_f, max_f) SELECT batch_id, position, 0, file, bytes_file, bytes,"
+    "  checksum, min_i, max_i, min_f, max_f FROM batch_column;"
+    "DROP TABLE batch_column;"
+    "ALTER TABLE batch_column_v3 RENAME TO batch_column;"
+    "CREATE TABLE derivation ("
+    "  id INTEGER PRIMARY KEY,"
+    "  dataset_id INTEGER NOT NULL REFERENCES dataset(id),"
+    "  target TEXT NOT NULL,"
+    "  op TEXT NOT NULL,"
+    "  args TEXT NOT NULL,"
+    "  source_id INTEGER NOT NULL REFERENCES dataset(id),"
+    "  source_column TEXT NOT NULL DEFAULT '',"
+    "  destroys_order INTEGER NOT NULL,"
+    "  consumed INTEGER NOT NULL DEFAULT 0,"
+    "  source_seq INTEGER NOT NULL DEFAULT 0,"
+    "  source_version INTEGER NOT NULL DEFAULT 0,"
+    "  auto INTEGER NOT NULL DEFAULT 0,"
+    "  created_ns INTEGER NOT NULL,"
+    "  UNIQUE (dataset_id, target));"
+    "CREATE INDEX derivation_by_source ON derivation (source_id);",
 };
 
 enum {
@@ -123,7 +160,7 @@ enum {
     Q_COUNT
 };
 
-_Static_assert(Q_COUNT <= ST_CAT_SLOTS - ST_CAT_DATASET_SLOTS, "statement slots overlap");
+_Static_assert(Q_COUNT <= ST_CAT_DATASET_FIRST, "statement slots overlap");
 
 static const char *const queries[Q_COUNT] = {
     [Q_VERSION] = "SELECT version FROM schema_version",

@@ -63,12 +63,12 @@ static void an_older_catalog_is_migrated_forward_on_open(void **state)
     st_catalog *c;
     assert_int_equal(st_cat_create(&e, p, &c), STRATA_OK);
     st_cat_close(c);
-    /* Make it a version-1 catalog: the tables version 2 added do not exist yet. */
+    /* Make it a version-1 catalog: the tables versions 2 and 3 added do not exist yet. */
     sqlite3 *db;
     assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
     assert_int_equal(
         sqlite3_exec(db,
-                     "DROP TABLE trash; DROP TABLE batch_column;"
+                     "DROP TABLE derivation; DROP TABLE trash; DROP TABLE batch_column;"
                      "DROP TABLE batch; DROP TABLE dataset_version;"
                      "DROP TABLE dataset_column; DROP TABLE dataset;"
                      "INSERT INTO region (name, dir, created_ns) VALUES ('old', 'd', 1);"
