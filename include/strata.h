@@ -71,7 +71,8 @@ extern "C" {
     X(ENOMEM, -11, "out of memory")                                                                \
     X(ECONFLICT, -12, "conflicting change")                                                        \
     X(EPERM, -13, "permission denied")                                                             \
-    X(EUNSUPPORTED, -14, "not supported")
+    X(EUNSUPPORTED, -14, "not supported")                                                          \
+    X(ESTALE, -15, "derived data not yet computed")
 
 typedef enum {
 #define STRATA_ERRNO_ENUM(name, code, msg) STRATA_##name = (code),

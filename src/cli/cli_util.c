@@ -104,6 +104,7 @@ int cli_exit_code(int status)
     case STRATA_EEXIST:
     case STRATA_ELOCKED:
     case STRATA_ECONFLICT:
+    case STRATA_ESTALE:
         return EXIT_CONFLICT;
     default:
         return EXIT_IO;

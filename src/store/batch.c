@@ -64,15 +64,17 @@ static void colfile_abort(st_colfile *cf)
     st_wfile_abort(&cf->w);
 }
 
+void st_colw_abort(st_colw *w)
+{
+    colfile_abort(&w->data);
+    colfile_abort(&w->sbytes);
+}
+
 static void batch_free(strata_batch *b)
 {
     int n = b->ds->schema.ncols;
-    for (int c = 0; c < n; c++) {
-        colfile_abort(&b->data[c]);
-        colfile_abort(&b->sbytes[c]);
-    }
-    free(b->data);
-    free(b->sbytes);
+    for (int c = 0; c < n; c++) st_colw_abort(&b->cols[c]);
+    free(b->cols);
     b->ds->open_batches--;
     free(b);
 }
@@ -89,44 +91,50 @@ static int colfile_open(st_err *err, st_colfile *cf, const char *dir)
     return STRATA_OK;
 }
 
+int st_colw_open(st_err *err, st_colw *w, const char *dir, strata_dtype dtype)
+{
+    memset(w, 0, sizeof *w);
+    w->data.w.fd = w->sbytes.w.fd = -1;
+    w->dtype = dtype;
+    int rc = colfile_open(err, &w->data, dir);
+    if (rc < 0 || dtype != STRATA_STR) return rc;
+    if ((rc = colfile_open(err, &w->sbytes, dir)) < 0) return rc;
+    /* An offsets file starts with offset 0. */
+    int64_t zero = 0;
+    rc = st_pwrite_full(err, w->data.w.fd, &zero, 8, ST_NPY_FIXED_HEADER, w->data.w.tmp);
+    if (rc < 0) return rc;
+    XXH64_update(w->data.hash, &zero, 8);
+    w->data.bytes = 8;
+    return STRATA_OK;
+}
+
 int strata_batch_begin(strata_dataset *ds, strata_batch **out)
 {
     if (out != NULL) *out = NULL;
     if (ds == NULL || out == NULL) return STRATA_EINVAL;
     int rc = STRATA_OK;
+    if (ds->schema.ncols == 0)
+        return st_error(&ds->pool->err, STRATA_EPERM,
+                        "dataset '%s/%s' is derived: only 'strata update' writes its batches",
+                        ds->d.region, ds->d.name);
     if (ds->lock_fd < 0 && (rc = take_writer_lock(ds)) < 0) return rc;
     int n = ds->schema.ncols;
     strata_batch *b = calloc(1, sizeof *b);
     if (b == NULL) return st_error(&ds->pool->err, STRATA_ENOMEM, "out of memory");
     b->ds = ds;
     ds->open_batches++;
-    b->data = calloc((size_t)n, sizeof *b->data);
-    b->sbytes = calloc((size_t)n, sizeof *b->sbytes);
-    if (b->data == NULL || b->sbytes == NULL) {
-        free(b->data);
-        free(b->sbytes);
+    b->cols = calloc((size_t)n, sizeof *b->cols);
+    if (b->cols == NULL) {
         free(b);
         ds->open_batches--;
         return st_error(&ds->pool->err, STRATA_ENOMEM, "out of memory");
     }
-    for (int c = 0; c < n; c++) b->data[c].w.fd = b->sbytes[c].w.fd = -1;
+    for (int c = 0; c < n; c++) b->cols[c].data.w.fd = b->cols[c].sbytes.w.fd = -1;
     st_random_token(b->token);
     b->created_ns = st_now_ns();
-    for (int c = 0; c < n && rc == STRATA_OK; c++) {
-        rc = colfile_open(&ds->pool->err, &b->data[c], ds->dir);
-        if (rc == STRATA_OK && ds->schema.cat[c].dtype == STRATA_STR) {
-            rc = colfile_open(&ds->pool->err, &b->sbytes[c], ds->dir);
-            /* An offsets file starts with offset 0. */
-            int64_t zero = 0;
-            if (rc == STRATA_OK)
-                rc = st_pwrite_full(&ds->pool->err, b->data[c].w.fd, &zero, 8, ST_NPY_FIXED_HEADER,
-                                    b->data[c].w.tmp);
-            if (rc == STRATA_OK) {
-                XXH64_update(b->data[c].hash, &zero, 8);
-                b->data[c].bytes = 8;
-            }
-        }
-    }
+    for (int c = 0; c < n && rc == STRATA_OK; c++)
+        rc = st_colw_open(&ds->pool->err, &b->cols[c], ds->dir,
+                          (strata_dtype)ds->schema.cat[c].dtype);
     if (rc < 0) {
         batch_free(b);
         return rc;
@@ -233,9 +241,16 @@ int strata_batch_append(strata_batch *b, int col, const void *values, uint64_t n
                                 "bool column '%s': value %u at position %llu is not 0 or 1",
                                 b->ds->schema.cat[col].name, ((const uint8_t *)values)[i],
                                 (unsigned long long)i);
-    st_colfile *cf = &b->data[col];
-    if ((rc = colfile_write(err, cf, values, n * strata_dtype_size(dt))) < 0) return rc;
-    update_stats(cf, dt, values, n);
+    return st_colw_append(err, &b->cols[col], values, n);
+}
+
+int st_colw_append(st_err *err, st_colw *w, const void *values, uint64_t n)
+{
+    st_colfile *cf = &w->data;
+    if (n == 0) return STRATA_OK;
+    int rc = colfile_write(err, cf, values, n * strata_dtype_size(w->dtype));
+    if (rc < 0) return rc;
+    update_stats(cf, w->dtype, values, n);
     cf->n += n;
     return STRATA_OK;
 }
@@ -258,7 +273,16 @@ int strata_batch_append_str(strata_batch *b, int col, const int64_t *offsets, co
                             b->ds->schema.cat[col].name, (unsigned long long)i + 1);
     uint64_t len = (uint64_t)(offsets[n] - offsets[0]);
     if (len > 0 && bytes == NULL) return st_error(err, STRATA_EINVAL, "append: no bytes");
-    st_colfile *of = &b->data[col], *bf = &b->sbytes[col];
+    return st_colw_append_str(err, &b->cols[col], offsets, bytes, n);
+}
+
+int st_colw_append_str(st_err *err, st_colw *w, const int64_t *offsets, const char *bytes,
+                       uint64_t n)
+{
+    if (n == 0) return STRATA_OK;
+    int rc = STRATA_OK;
+    uint64_t len = (uint64_t)(offsets[n] - offsets[0]);
+    st_colfile *of = &w->data, *bf = &w->sbytes;
     /* Offsets are stored relative to the batch's bytes file. */
     enum { CHUNK = 4096 };
     int64_t buf[CHUNK];
@@ -316,21 +340,64 @@ static int colfile_finish(st_err *err, st_colfile *cf, const char *dir, const ch
     return rc;
 }
 
+/* Complete W as file TOKEN.POS.npy (strings: and TOKEN.POS.bytes.npy) in DIR, durable but for
+ * the directory's fsync; BC receives its catalog record. */
+static int colw_finish(st_err *err, st_colw *w, const char *dir, const char *token, int pos,
+                       st_cat_bcol *bc)
+{
+    st_colfile *cf = &w->data, *bf = &w->sbytes;
+    uint64_t nrows = cf->n;
+    int rc = STRATA_OK;
+    memset(bc, 0, sizeof *bc);
+    snprintf(bc->file, sizeof bc->file, "%s.%d.npy", token, pos);
+    bc->bytes = cf->bytes;
+    bc->has_minmax = cf->has_minmax;
+    bc->min_i = cf->min_i;
+    bc->max_i = cf->max_i;
+    bc->min_f = cf->min_f;
+    bc->max_f = cf->max_f;
+    if (w->dtype != STRATA_STR) {
+        bc->checksum = XXH64_digest(cf->hash);
+        return colfile_finish(err, cf, dir, st_dtype_descr(w->dtype), nrows, bc->file);
+    }
+    /* The checksum covers offsets, then bytes, in file order. */
+    XXH64_state_t *h = XXH64_createState();
+    if (h == NULL) return st_error(err, STRATA_ENOMEM, "out of memory");
+    XXH64_reset(h, 0);
+    rc = hash_range(err, cf->w.fd, ST_NPY_FIXED_HEADER, cf->bytes, h, cf->w.tmp);
+    if (rc == STRATA_OK) rc = hash_range(err, bf->w.fd, ST_NPY_FIXED_HEADER, bf->bytes, h, bf->w.tmp);
+    if (rc == STRATA_OK) bc->checksum = XXH64_digest(h);
+    XXH64_freeState(h);
+    snprintf(bc->bytes_file, sizeof bc->bytes_file, "%s.%d.bytes.npy", token, pos);
+    bc->bytes += bf->bytes;
+    if (rc == STRATA_OK) rc = colfile_finish(err, bf, dir, "|u1", bf->bytes, bc->bytes_file);
+    if (rc == STRATA_OK) rc = colfile_finish(err, cf, dir, "<i8", nrows + 1, bc->file);
+    return rc;
+}
+
+int st_colw_finish(st_err *err, st_colw *w, const char *dir, const char *token, int pos,
+                   st_cat_bcol *bc)
+{
+    int rc = colw_finish(err, w, dir, token, pos, bc);
+    st_colw_abort(w); /* frees the hash state; removes the temporary files on failure */
+    return rc;
+}
+
 int strata_batch_commit(strata_batch *b)
 {
     if (b == NULL) return STRATA_EINVAL;
     strata_dataset *ds = b->ds;
     st_err *err = &ds->pool->err;
     int n = ds->schema.ncols, rc = STRATA_OK;
-    uint64_t nrows = b->data[0].n;
+    uint64_t nrows = b->cols[0].data.n;
     for (int c = 1; c < n && rc == STRATA_OK; c++)
-        if (b->data[c].n != nrows)
+        if (b->cols[c].data.n != nrows)
             rc = st_error(err, STRATA_EINVAL,
                           "cannot commit a batch of '%s/%s': column '%s' has %llu rows but "
                           "column '%s' has %llu",
                           ds->d.region, ds->d.name, ds->schema.cat[0].name,
                           (unsigned long long)nrows, ds->schema.cat[c].name,
-                          (unsigned long long)b->data[c].n);
+                          (unsigned long long)b->cols[c].data.n);
     if (rc == STRATA_OK && ds->npending == ds->cap) {
         int cap = ds->cap ? 2 * ds->cap : 8;
         st_cat_batch *g = realloc(ds->pending, (size_t)cap * sizeof *g);
@@ -346,49 +413,17 @@ int strata_batch_commit(strata_batch *b)
     }
     st_cat_bcol *cols =
         rc == STRATA_OK ? &ds->pending_cols[(size_t)ds->npending * (size_t)n] : NULL;
-    for (int c = 0; c < n && rc == STRATA_OK; c++) {
-        st_colfile *cf = &b->data[c], *bf = &b->sbytes[c];
-        st_cat_bcol *bc = &cols[c];
-        memset(bc, 0, sizeof *bc);
-        strata_dtype dt = (strata_dtype)ds->schema.cat[c].dtype;
-        snprintf(bc->file, sizeof bc->file, "%s.%d.npy", b->token, c);
-        bc->bytes = cf->bytes;
-        bc->has_minmax = cf->has_minmax;
-        bc->min_i = cf->min_i;
-        bc->max_i = cf->max_i;
-        bc->min_f = cf->min_f;
-        bc->max_f = cf->max_f;
-        if (dt == STRATA_STR) {
-            /* The checksum covers offsets, then bytes, in file order. */
-            XXH64_state_t *h = XXH64_createState();
-            if (h == NULL) rc = st_error(err, STRATA_ENOMEM, "out of memory");
-            if (rc == STRATA_OK) {
-                XXH64_reset(h, 0);
-                rc = hash_range(err, cf->w.fd, ST_NPY_FIXED_HEADER, cf->bytes, h, cf->w.tmp);
-            }
-            if (rc == STRATA_OK)
-                rc = hash_range(err, bf->w.fd, ST_NPY_FIXED_HEADER, bf->bytes, h, bf->w.tmp);
-            if (rc == STRATA_OK) bc->checksum = XXH64_digest(h);
-            XXH64_freeState(h);
-            snprintf(bc->bytes_file, sizeof bc->bytes_file, "%s.%d.bytes.npy", b->token, c);
-            bc->bytes += bf->bytes;
-            if (rc == STRATA_OK)
-                rc = colfile_finish(err, bf, ds->dir, "|u1", bf->bytes, bc->bytes_file);
-            if (rc == STRATA_OK) rc = colfile_finish(err, cf, ds->dir, "<i8", nrows + 1, bc->file);
-        } else {
-            bc->checksum = XXH64_digest(cf->hash);
-            rc = colfile_finish(err, cf, ds->dir, st_dtype_descr(dt), nrows, bc->file);
-        }
-    }
+    for (int c = 0; c < n && rc == STRATA_OK; c++)
+        rc = colw_finish(err, &b->cols[c], ds->dir, b->token, c, &cols[c]);
     if (rc == STRATA_OK) rc = st_fsync_dir(err, ds->dir);
     if (rc < 0) {
         /* Files already renamed are removed; the rest go with the batch. */
         char path[ST_PATH_MAX];
         for (int c = 0; cols != NULL && c < n; c++) {
-            if (b->data[c].w.tmp[0] == '\0' &&
+            if (b->cols[c].data.w.tmp[0] == '\0' &&
                 st_path(NULL, path, "%s/%s", ds->dir, cols[c].file) == 0)
                 unlink(path);
-            if (cols[c].bytes_file[0] && b->sbytes[c].w.tmp[0] == '\0' &&
+            if (cols[c].bytes_file[0] && b->cols[c].sbytes.w.tmp[0] == '\0' &&
                 st_path(NULL, path, "%s/%s", ds->dir, cols[c].bytes_file) == 0)
                 unlink(path);
         }

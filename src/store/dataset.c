@@ -122,6 +122,12 @@ int strata_dataset_create(strata_pool *pool, const char *region, const char *nam
 int strata_dataset_open(strata_pool *pool, const char *region, const char *name,
                         strata_dataset **out)
 {
+    return st_dataset_open(pool, region, name, 0, out);
+}
+
+int st_dataset_open(strata_pool *pool, const char *region, const char *name, int internal,
+                    strata_dataset **out)
+{
     if (out != NULL) *out = NULL;
     if (pool == NULL || out == NULL) return STRATA_EINVAL;
     int rc = check_names(pool, region, name);
@@ -133,6 +139,16 @@ int strata_dataset_open(strata_pool *pool, const char *region, const char *name,
     ds->lock_timeout_ms = 10000;
     rc = st_schema_load(pool, region, name, &ds->d, &ds->schema);
     if (rc == STRATA_OK) rc = st_dataset_dir(pool, &ds->d, ds->dir);
+    if (rc == STRATA_OK) {
+        /* Writers write the leading base columns (or, for the update engine, the columns a
+         * derivation writes with its index); derived columns are computed per batch later. */
+        int n = 0;
+        while (n < ds->schema.ncols && (ds->schema.cat[n].kind == ST_COL_BASE ||
+                                        (internal && ds->schema.cat[n].kind == ST_COL_INTRINSIC)))
+            n++;
+        ds->derived = ds->schema.ncols > 0 && ds->schema.cat[0].kind == ST_COL_INTRINSIC;
+        ds->schema.ncols = n;
+    }
     if (rc < 0) {
         st_schema_free(&ds->schema);
         free(ds);
@@ -223,6 +239,22 @@ int st_snapshot_describe(strata_snapshot *s, strata_dataset_desc *out)
     return describe(s->pool, &s->d, &s->schema, s->version, out);
 }
 
+struct dependents {
+    int64_t id;
+    char first[3 * STRATA_NAME_MAX + 8];
+    int n;
+};
+
+static int find_dependent(void *vctx, const st_cat_deriv *dv)
+{
+    struct dependents *c = vctx;
+    if (dv->source_id != c->id || dv->dataset_id == c->id) return 0;
+    if (c->n++ == 0)
+        snprintf(c->first, sizeof c->first, "'%s/%s%s%s'", dv->region, dv->dataset,
+                 dv->target[0] ? "." : "", dv->target);
+    return 0;
+}
+
 int strata_dataset_drop(strata_pool *pool, const char *region, const char *name)
 {
     if (pool == NULL) return STRATA_EINVAL;
@@ -231,6 +263,14 @@ int strata_dataset_drop(strata_pool *pool, const char *region, const char *name)
     st_cat_dataset d;
     if ((rc = st_cat_dataset_get(&pool->err, pool->cat, region, name, &d, NULL, NULL)) < 0)
         return rc;
+    /* Nothing may be derived from it any more. */
+    struct dependents dep = {d.id, {0}, 0};
+    if ((rc = st_cat_derivs(&pool->err, pool->cat, 0, find_dependent, &dep)) < 0) return rc;
+    if (dep.n > 0)
+        return st_error(&pool->err, STRATA_ECONFLICT,
+                        "cannot drop '%s/%s': %s is derived from it (%d object(s) in all); drop "
+                        "those first",
+                        region, name, dep.first, dep.n);
     char rel[ST_PATH_MAX];
     if ((rc = st_path(&pool->err, rel, "%s/%s/%s", ST_POOL_DATA, d.region_dir, d.dir)) < 0)
         return rc;

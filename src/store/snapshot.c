@@ -227,6 +227,13 @@ static int map_bc(strata_snapshot *s, uint64_t batch, int col)
     if (s->maps[i].map != NULL) return STRATA_OK;
     st_err *err = &s->pool->err;
     const st_cat_bcol *bc = &s->bcols[i];
+    if (bc->file[0] == '\0')
+        return st_error(err, STRATA_ESTALE,
+                        "column '%s' of '%s/%s' is derived and not yet computed for batch %llu at "
+                        "version %lld; run 'strata update %s/%s'",
+                        s->schema.cat[col].name, s->d.region, s->d.name,
+                        (unsigned long long)s->batches[batch].seq, (long long)s->version,
+                        s->d.region, s->d.name);
     strata_dtype dt = (strata_dtype)s->schema.cat[col].dtype;
     uint64_t nrows = (uint64_t)s->batches[batch].nrows;
     char path[ST_PATH_MAX];

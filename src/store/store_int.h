@@ -46,7 +46,13 @@ struct strata_dataset {
     st_cat_bcol *pending_cols; /* npending * ncols */
     int npending, cap;
     int open_batches; /* begun, not yet committed or aborted */
+    int derived;      /* a derived dataset: written by its derivation only */
 };
+
+/* strata_dataset_open(); INTERNAL: the update engine, which writes a derived dataset's
+ * intrinsic columns. */
+int st_dataset_open(strata_pool *pool, const char *region, const char *name, int internal,
+                    strata_dataset **out);
 
 /* One column file being written: header room first, then the data streamed in. */
 typedef struct st_colfile {
@@ -59,11 +65,30 @@ typedef struct st_colfile {
     double min_f, max_f;
 } st_colfile;
 
+/* A column writer: one column of one batch streamed into its file (strings: two files). */
+typedef struct st_colw {
+    st_colfile data;   /* values or string offsets */
+    st_colfile sbytes; /* string bytes (unused for other dtypes) */
+    strata_dtype dtype;
+} st_colw;
+
+/* Start a column file of DTYPE in DIR. */
+int st_colw_open(st_err *err, st_colw *w, const char *dir, strata_dtype dtype);
+/* Append N values (not validated: the caller's values are trusted). */
+int st_colw_append(st_err *err, st_colw *w, const void *values, uint64_t n);
+/* Append N strings: string i is BYTES[OFFSETS[i] - OFFSETS[0], OFFSETS[i+1] - OFFSETS[0]). */
+int st_colw_append_str(st_err *err, st_colw *w, const int64_t *offsets, const char *bytes,
+                       uint64_t n);
+/* Complete the file as DIR/TOKEN.POS.npy, fsynced (the caller fsyncs DIR); BC receives its
+ * record. W is released, also on failure. */
+int st_colw_finish(st_err *err, st_colw *w, const char *dir, const char *token, int pos,
+                   st_cat_bcol *bc);
+void st_colw_abort(st_colw *w);
+
 struct strata_batch {
     strata_dataset *ds;
     char token[17];
-    st_colfile *data;   /* per column: values or string offsets */
-    st_colfile *sbytes; /* per column: string bytes (unused for other dtypes) */
+    st_colw *cols; /* per column */
     int64_t created_ns;
 };
 
