@@ -612,11 +612,14 @@ typedef struct strata_gc_stats {
     uint64_t orphans_removed, datasets_removed, versions_expired;
     uint64_t datasets_held; /* dropped datasets kept because an open snapshot reads them */
     uint64_t bytes_freed;
+    uint64_t replaced_removed; /* files of batches replaced by a refresh of a derived dataset */
 } strata_gc_stats;
 
 /* Remove orphan files older than the grace period and the files of dropped datasets that no open
- * snapshot reads (a snapshot whose process died holds nothing); expire old versions. OPTS may be
- * NULL (defaults); STATS may be NULL. */
+ * snapshot reads (a snapshot whose process died holds nothing); remove the batches a refresh of
+ * an order-destroying derived dataset replaced, once no snapshot reads the dataset (the versions
+ * that read them are then expired); expire old versions. OPTS may be NULL (defaults); STATS may
+ * be NULL. */
 STRATA_API int strata_gc(strata_pool *pool, const strata_gc_opts *opts, strata_gc_stats *stats);
 
 /* ---------------------------------------------------------------------------------------------

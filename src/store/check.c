@@ -187,12 +187,65 @@ static int check_batch(void *vctx, const st_cat_batch *b, const st_cat_bcol *col
 {
     ds_ctx *c = vctx;
     for (int i = 0; i < c->schema->ncols && !c->r->stop; i++) {
+        if (cols[i].file[0] == '\0') continue; /* a derived column not yet computed */
         if (nameset_add(c->known, cols[i].file) < 0 ||
             (cols[i].bytes_file[0] && nameset_add(c->known, cols[i].bytes_file) < 0))
             return c->rc = STRATA_ENOMEM;
         if (!c->r->gc) check_file(c, b, i, &cols[i]);
     }
     return c->r->stop;
+}
+
+static int add_known(void *ctx, const char *file)
+{
+    return nameset_add(ctx, file);
+}
+
+struct sweep_ctx {
+    const char *dir;
+    uint64_t files, bytes;
+};
+
+static int sweep_file(void *vctx, const char *file)
+{
+    struct sweep_ctx *c = vctx;
+    char path[ST_PATH_MAX];
+    struct stat st;
+    if (st_path(NULL, path, "%s/%s", c->dir, file) < 0) return 0;
+    if (lstat(path, &st) == 0 && unlink(path) == 0) {
+        c->files++;
+        c->bytes += (uint64_t)st.st_size;
+    }
+    return 0;
+}
+
+int st_dataset_sweep(strata_pool *pool, const st_cat_dataset *d, const char *dir,
+                     uint64_t *files, uint64_t *bytes)
+{
+    *files = *bytes = 0;
+    /* An exclusive hold on .readers: no snapshot reads the dataset now, and none can open until
+     * the garbage is gone (they wait for the lock). Busy: try again at the next gc. */
+    char path[ST_PATH_MAX];
+    int rc = st_path(&pool->err, path, "%s/%s", dir, ST_READERS_LOCK);
+    if (rc < 0) return rc;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return STRATA_OK; /* the dataset is being dropped */
+    if (st_lock_fd(NULL, fd, 1, 0, 0, 0, path) != STRATA_OK) {
+        close(fd);
+        return STRATA_OK;
+    }
+    nameset garbage = NAMESET;
+    rc = st_cat_garbage(&pool->err, pool->cat, d->id, add_known, &garbage);
+    /* The rows first: a crash then leaves orphans (removed later), never rows without files. */
+    if (rc == STRATA_OK && garbage.n > 0) rc = st_cat_garbage_drop(&pool->err, pool->cat, d->id);
+    struct sweep_ctx c = {dir, 0, 0};
+    for (size_t i = 0; rc == STRATA_OK && i < garbage.n; i++)
+        sweep_file(&c, ((char **)garbage.v)[i]);
+    nameset_free(&garbage);
+    close(fd);
+    *files = c.files;
+    *bytes = c.bytes;
+    return rc;
 }
 
 static int visit_dataset(run *r, const st_cat_dataset *rec, nameset *region_known)
@@ -211,6 +264,16 @@ static int visit_dataset(run *r, const st_cat_dataset *rec, nameset *region_know
     if (rc == STRATA_OK && d.version > 0)
         rc = st_cat_batches(&pool->err, pool->cat, d.id, d.version, schema.ncols, check_batch, &c);
     if (rc == STRATA_OK) rc = c.rc;
+    /* Files of replaced batches and superseded columns are named by the catalog until gc. */
+    if (rc == STRATA_OK) rc = st_cat_dataset_files(&pool->err, pool->cat, d.id, add_known, &known);
+    if (rc == STRATA_OK && r->gc && !r->dry_run) {
+        uint64_t files = 0, bytes = 0;
+        rc = st_dataset_sweep(pool, &d, dir, &files, &bytes);
+        if (r->stats != NULL) {
+            r->stats->replaced_removed += files;
+            r->stats->bytes_freed += bytes;
+        }
+    }
     if (rc == STRATA_OK && access(dir, F_OK) != 0)
         report(r, "dataset", dir, "directory is missing", 0);
     else if (rc == STRATA_OK) {

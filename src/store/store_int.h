@@ -107,6 +107,11 @@ struct strata_snapshot {
     int lock_fd;         /* DDIR/.readers, locked shared while open */
 };
 
+/* Remove the garbage of dataset D (files of batches replaced by a refresh, superseded column
+ * versions) if no snapshot reads it now; *files and *bytes say what was removed. */
+int st_dataset_sweep(strata_pool *pool, const st_cat_dataset *d, const char *dir,
+                     uint64_t *files, uint64_t *bytes);
+
 /* Release DS's writer lock, if held. */
 void st_dataset_unlock(strata_dataset *ds);
 
