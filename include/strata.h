@@ -134,6 +134,11 @@ STRATA_API const char *strata_dtype_name(strata_dtype dtype);
 /* Parse a dtype name as written by strata_dtype_name(). STRATA_EINVAL if NAME is not one. */
 STRATA_API int strata_dtype_parse(const char *name, strata_dtype *out);
 
+/* TEXT as one value of numeric or bool DTYPE into OUT (decimal integers, floats as strtod reads
+ * them, true/false/1/0), range checked. Returns STRATA_OK, or STRATA_EINVAL with WHY (room for 64
+ * bytes) completing "'TEXT' ..." (e.g. "is out of range for i8"). */
+STRATA_API int strata_value_parse(strata_dtype dtype, const char *text, void *out, char *why);
+
 /* ---------------------------------------------------------------------------------------------
  * Pools
  * ------------------------------------------------------------------------------------------- */
@@ -669,6 +674,120 @@ STRATA_API int strata_ingest_csv(strata_pool *pool, const char *region, const ch
 STRATA_API int strata_ingest_npy(strata_pool *pool, const char *region, const char *name,
                                  const char *const *colnames, const char *const *files, int ncols,
                                  const strata_ingest_opts *opts, strata_ingest_stats *stats);
+
+
+/* ---------------------------------------------------------------------------------------------
+ * Derived datasets and columns, lineage, update
+ *
+ * A derived dataset is computed from a parent dataset by one operation; its rows are positions of
+ * parent rows ("index", column 0, u64), in the operation's order, with the columns the operation
+ * produces (sort keys, aggregates). Order-preserving operations (filter, sort_runs, per-run topk)
+ * map each parent batch to one output batch and are updated incrementally, batch by batch;
+ * order-destroying ones (sort, global topk, groupby) are refreshed by merging what is new into
+ * the previous output. A derived column is computed for every batch of its dataset: gather (a
+ * parent's column at the index), scatter (a child's column at its parent positions), expr.
+ * strata_update() brings everything up to date; the result is bit-identical to a recomputation
+ * from scratch. Names, columns, types and expressions are checked when an object is defined.
+ * ------------------------------------------------------------------------------------------- */
+
+/* A derived dataset's operation. Fields not used by OP are ignored. */
+typedef struct strata_derive_spec {
+    const char *op;   /* "filter", "sort", "sort_runs", "topk" or "groupby" */
+    const char *expr; /* filter: a bool expression over the parent's columns */
+    const char *keys; /* sort, sort_runs, groupby: "col[,col...]"; topk: one column */
+    const char *aggs; /* groupby: "sum:col,count,mean:col,min:col,max:col" */
+    uint64_t k;       /* topk: how many rows (>= 1) */
+    int desc;         /* sort, sort_runs, topk: descending order */
+    int global;       /* topk: over the whole dataset, not per batch */
+} strata_derive_spec;
+
+/* Define dataset NAME of REGION derived from SRC_REGION/SRC_NAME by SPEC. Nothing is computed:
+ * run strata_update(). Errors: STRATA_ENOTFOUND (parent, column), STRATA_ETYPE (expression or key
+ * types), STRATA_EINVAL (spec), STRATA_EEXIST (name taken). */
+STRATA_API int strata_derive(strata_pool *pool, const char *region, const char *name,
+                             const char *src_region, const char *src_name,
+                             const strata_derive_spec *spec);
+
+/* A derived column's operation. */
+typedef struct strata_column_spec {
+    const char *op;            /* "gather", "scatter" or "expr" */
+    const char *src_region;    /* gather: the parent; scatter: the child (derived from this) */
+    const char *src_name;      /* dataset; NULL for expr */
+    const char *src_column;    /* the column gathered or scattered */
+    const char *expr;          /* expr: over the dataset's own columns */
+    const char *default_value; /* scatter: the value where the child has no row ("0", "-1.5") */
+} strata_column_spec;
+
+/* Define derived column COLUMN of dataset REGION/NAME by SPEC (computed by strata_update()). */
+STRATA_API int strata_column_derive(strata_pool *pool, const char *region, const char *name,
+                                    const char *column, const strata_column_spec *spec);
+
+/* What strata_update() reports while it works and at the end. */
+typedef struct strata_update_event {
+    const char *region, *name; /* the dataset being written */
+    const char *object;        /* "index" or the column's name */
+    const char *mode;          /* "incremental", "refresh" or "full" */
+    uint64_t done, total;      /* source batches processed so far, of */
+    uint64_t rows;             /* rows read so far */
+    double seconds;            /* since the object started */
+} strata_update_event;
+
+typedef int (*strata_update_fn)(void *ctx, const strata_update_event *ev);
+
+typedef struct strata_update_opts {
+    int full;        /* recompute everything from scratch (same bytes as incremental) */
+    int auto_only;   /* only objects registered with strata_auto() */
+    uint64_t mem;    /* memory budget in bytes for sorts (0: as much as needed) */
+    int nthreads;    /* 0: the pool's setting */
+    int lock_timeout_ms; /* wait for another updater of a dataset; 0: 60 s; < 0: forever */
+    strata_update_fn progress;
+    void *progress_ctx;
+} strata_update_opts;
+
+typedef struct strata_update_stats {
+    uint64_t incremental; /* objects updated with only what was new */
+    uint64_t refreshed;   /* objects recomputed or merged whole (order-destroying, --full) */
+    uint64_t fresh;       /* objects that had nothing to do */
+    uint64_t batches_read, batches_written, rows_read, rows_written;
+    double seconds;
+} strata_update_stats;
+
+/* Bring the derived objects of REGION/NAME (NAME NULL: every dataset of REGION; REGION NULL: the
+ * whole pool) up to date, with their ancestors, oldest first. Every dataset's new output and its
+ * consumed marks are published in one catalog transaction: a crash leaves the previous state, and
+ * a rerun produces the same bytes. Concurrent updaters of a dataset wait for each other and never
+ * repeat work. OPTS and STATS may be NULL. */
+STRATA_API int strata_update(strata_pool *pool, const char *region, const char *name,
+                             const strata_update_opts *opts, strata_update_stats *stats);
+
+/* Register (ON 1) or unregister (ON 0) derived dataset REGION/NAME, with its columns and all its
+ * ancestors, for automatic update (strata_update() with auto_only, strata watch). */
+STRATA_API int strata_auto(strata_pool *pool, const char *region, const char *name, int on);
+
+/* One derived object, as strata_lineage() reports it. */
+typedef struct strata_lineage_info {
+    const char *region, *name; /* the dataset written */
+    const char *column;        /* NULL: the dataset's index; else the derived column */
+    const char *op;            /* filter, sort, sort_runs, topk, groupby, gather, scatter, expr */
+    const char *args;          /* the arguments, as a command line would give them */
+    const char *src_region, *src_name, *src_column;
+    int destroys_order;        /* it or an ancestor destroys the order of rows */
+    int auto_update;
+    uint64_t consumed;         /* source batches consumed */
+    uint64_t source_batches;   /* source batches now */
+    int fresh;                 /* nothing to do for it */
+} strata_lineage_info;
+
+typedef int (*strata_lineage_fn)(void *ctx, const strata_lineage_info *info);
+
+/* Call FN for every derived object that REGION/NAME depends on or that depends on it (NAME NULL:
+ * all of REGION; REGION NULL: the whole pool), oldest first. */
+STRATA_API int strata_lineage(strata_pool *pool, const char *region, const char *name,
+                              strata_lineage_fn fn, void *ctx);
+
+/* Whether column COL of snapshot S is computed for every batch (derived columns may lag behind
+ * their dataset until strata_update() runs): 1 or 0, or a negative status. */
+STRATA_API int strata_snapshot_column_ready(strata_snapshot *s, int col);
 
 #ifdef __cplusplus
 }

@@ -63,10 +63,6 @@ int cli_split(const char *cmd, const char *arg, char *buf, size_t buflen, const 
 /* Parse an unsigned decimal integer; returns 0 on success. */
 int cli_parse_u64(const char *s, uint64_t *out);
 
-/* Parse TEXT as one value of DTYPE into OUT (8 bytes of room). 0 on success, else -1 with a
- * reason in WHY (64 bytes). */
-int cli_parse_value(strata_dtype dtype, const char *text, void *out, char *why);
-
 /* Print one element of DTYPE at P (JSON style when JSON: null for NaN and infinities). */
 void cli_print_value(FILE *f, strata_dtype dtype, const void *p, int json);
 

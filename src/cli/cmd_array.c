@@ -315,7 +315,7 @@ static int do_put(cli *c, char **pos, int npos, const array_opts *o)
         }
         for (uint64_t i = 0; i < count; i++) {
             char why[64], v[8];
-            if (cli_parse_value(dt, pos[3 + i], v, why) != 0) {
+            if (strata_value_parse(dt, pos[3 + i], v, why) != 0) {
                 fprintf(stderr, "strata: value '%s' (value %llu) %s\n", pos[3 + i],
                         (unsigned long long)i + 1, why);
                 free(vals);
@@ -417,7 +417,7 @@ static int do_atomic(cli *c, char **pos, int npos, int cas)
     strata_dtype dt = strata_array_dtype(a);
     char v1[8] = {0}, v2[8] = {0}, old[8] = {0}, why[64];
     for (int i = 0; i < (cas ? 2 : 1); i++) {
-        if (cli_parse_value(dt, pos[3 + i], i ? v2 : v1, why) != 0) {
+        if (strata_value_parse(dt, pos[3 + i], i ? v2 : v1, why) != 0) {
             fprintf(stderr, "strata: value '%s' %s\n", pos[3 + i], why);
             return EXIT_BADINPUT;
         }

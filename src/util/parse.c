@@ -8,6 +8,9 @@
  */
 #include "util/parse.h"
 
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -183,4 +186,82 @@ size_t st_utf8_valid_prefix(const char *s, size_t n)
         i += len;
     }
     return n;
+}
+
+int strata_value_parse(strata_dtype dtype, const char *text, void *out, char *why)
+{
+    char *end;
+    errno = 0;
+    switch (dtype) {
+    case STRATA_I8:
+    case STRATA_I16:
+    case STRATA_I32:
+    case STRATA_I64: {
+        long long v = strtoll(text, &end, 10);
+        if (end == text || *end != '\0') goto not_number;
+        static const long long lim[] = {INT8_MAX, INT16_MAX, INT32_MAX, INT64_MAX};
+        long long mx = lim[dtype - STRATA_I8];
+        if (errno == ERANGE || v > mx || v < -mx - 1) goto range;
+        if (dtype == STRATA_I8)
+            *(int8_t *)out = (int8_t)v;
+        else if (dtype == STRATA_I16)
+            *(int16_t *)out = (int16_t)v;
+        else if (dtype == STRATA_I32)
+            *(int32_t *)out = (int32_t)v;
+        else
+            *(int64_t *)out = (int64_t)v;
+        return 0;
+    }
+    case STRATA_U8:
+    case STRATA_U16:
+    case STRATA_U32:
+    case STRATA_U64: {
+        if (text[0] == '-') goto range;
+        unsigned long long v = strtoull(text, &end, 10);
+        if (end == text || *end != '\0') goto not_number;
+        static const unsigned long long lim[] = {UINT8_MAX, UINT16_MAX, UINT32_MAX, UINT64_MAX};
+        if (errno == ERANGE || v > lim[dtype - STRATA_U8]) goto range;
+        if (dtype == STRATA_U8)
+            *(uint8_t *)out = (uint8_t)v;
+        else if (dtype == STRATA_U16)
+            *(uint16_t *)out = (uint16_t)v;
+        else if (dtype == STRATA_U32)
+            *(uint32_t *)out = (uint32_t)v;
+        else
+            *(uint64_t *)out = (uint64_t)v;
+        return 0;
+    }
+    case STRATA_F32:
+    case STRATA_F64: {
+        double v = strtod(text, &end);
+        if (end == text || *end != '\0') goto not_number;
+        if (errno == ERANGE && isinf(v)) goto range;
+        if (dtype == STRATA_F32) {
+            if (isfinite(v) && fabs(v) > 3.4028234663852886e38) goto range;
+            *(float *)out = (float)v;
+        } else {
+            *(double *)out = v;
+        }
+        return 0;
+    }
+    case STRATA_BOOL:
+        if (strcmp(text, "1") == 0 || strcmp(text, "true") == 0)
+            *(uint8_t *)out = 1;
+        else if (strcmp(text, "0") == 0 || strcmp(text, "false") == 0)
+            *(uint8_t *)out = 0;
+        else {
+            snprintf(why, 64, "is not a bool (true, false, 1 or 0)");
+            return STRATA_EINVAL;
+        }
+        return 0;
+    default:
+        snprintf(why, 64, "cannot be stored element-wise in a string array");
+        return STRATA_EINVAL;
+    }
+not_number:
+    snprintf(why, 64, "is not a %s number", strata_dtype_name(dtype));
+    return STRATA_EINVAL;
+range:
+    snprintf(why, 64, "is out of range for %s", strata_dtype_name(dtype));
+    return STRATA_EINVAL;
 }

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "strata.h"
+
 enum { ST_PARSE_OK = 0, ST_PARSE_BAD = -1, ST_PARSE_OVERFLOW = -2 };
 
 /* Decimal integer: optional sign, digits, nothing else. */
