@@ -52,6 +52,9 @@ int64_t st_topk(strata_dtype dtype, const void *keys, uint64_t n, uint64_t k, in
  * largest image. Exposed for tests and merges. */
 uint64_t st_key_bits(strata_dtype dtype, const void *keys, uint64_t i);
 
+/* The image the sorts order by: st_key_bits, inverted for DESC except that NaN stays last. */
+uint64_t st_key_image(strata_dtype dtype, const void *keys, uint64_t i, int desc);
+
 /* ---- group-by -------------------------------------------------------------------------------- */
 
 enum { ST_AGG_COUNT, ST_AGG_SUM, ST_AGG_MIN, ST_AGG_MAX, ST_AGG_MEAN };

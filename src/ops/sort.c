@@ -62,6 +62,11 @@ static inline uint64_t sort_image(strata_dtype dtype, const void *keys, uint64_t
     return k == ST_NAN_IMAGE && (dtype == STRATA_F32 || dtype == STRATA_F64) ? k : ~k;
 }
 
+uint64_t st_key_image(strata_dtype dtype, const void *keys, uint64_t i, int desc)
+{
+    return sort_image(dtype, keys, i, desc);
+}
+
 static int nthreads_for(uint64_t n, int nthreads)
 {
     if (nthreads < 1) nthreads = 1;

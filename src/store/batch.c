@@ -20,7 +20,7 @@
 #include "store/store_int.h"
 #include "util/dtype.h"
 
-static int take_writer_lock(strata_dataset *ds)
+int st_dataset_lock(strata_dataset *ds)
 {
     st_err *err = &ds->pool->err;
     char path[ST_PATH_MAX], what[2 * STRATA_NAME_MAX + 16];
@@ -117,7 +117,7 @@ int strata_batch_begin(strata_dataset *ds, strata_batch **out)
         return st_error(&ds->pool->err, STRATA_EPERM,
                         "dataset '%s/%s' is derived: only 'strata update' writes its batches",
                         ds->d.region, ds->d.name);
-    if (ds->lock_fd < 0 && (rc = take_writer_lock(ds)) < 0) return rc;
+    if (ds->lock_fd < 0 && (rc = st_dataset_lock(ds)) < 0) return rc;
     int n = ds->schema.ncols;
     strata_batch *b = calloc(1, sizeof *b);
     if (b == NULL) return st_error(&ds->pool->err, STRATA_ENOMEM, "out of memory");

@@ -335,3 +335,22 @@ int strata_snapshot_read(strata_snapshot *s, int col, uint64_t row, uint64_t cou
     }
     return STRATA_OK;
 }
+
+void st_snapshot_release(strata_snapshot *s, uint64_t batch)
+{
+    for (int c = 0; batch < s->nbatches && c < s->schema.ncols; c++) {
+        size_t i = batch * (size_t)s->schema.ncols + (size_t)c;
+        st_npy_unmap(&s->maps[i]);
+        st_npy_unmap(&s->bmaps[i]);
+    }
+}
+
+int strata_snapshot_column_ready(strata_snapshot *s, int col)
+{
+    if (s == NULL) return STRATA_EINVAL;
+    if (col < 0 || col >= s->schema.ncols)
+        return st_error(&s->pool->err, STRATA_ERANGE, "column index %d is out of range", col);
+    for (uint64_t b = 0; b < s->nbatches; b++)
+        if (s->bcols[b * (size_t)s->schema.ncols + (size_t)col].file[0] == '\0') return 0;
+    return 1;
+}

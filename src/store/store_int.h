@@ -112,6 +112,12 @@ struct strata_snapshot {
 int st_dataset_sweep(strata_pool *pool, const st_cat_dataset *d, const char *dir,
                      uint64_t *files, uint64_t *bytes);
 
+/* Take DS's writer lock (waiting up to its lock timeout) and re-read its record under it. */
+int st_dataset_lock(strata_dataset *ds);
+
+/* Unmap the files of batch BATCH of snapshot S (they are mapped again on next use). */
+void st_snapshot_release(strata_snapshot *s, uint64_t batch);
+
 /* Release DS's writer lock, if held. */
 void st_dataset_unlock(strata_dataset *ds);
 

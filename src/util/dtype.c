@@ -81,3 +81,51 @@ int st_dtype_from_descr(const char *descr, strata_dtype *out)
     }
     return STRATA_EINVAL;
 }
+
+#define ST_CONVERT(T)                                                                              \
+    do {                                                                                           \
+        const T *in = src;                                                                         \
+        if (dst_t == STRATA_F64)                                                                   \
+            for (uint64_t i = 0; i < n; i++) ((double *)dst)[i] = (double)in[i];                   \
+        else                                                                                       \
+            for (uint64_t i = 0; i < n; i++) ((int64_t *)dst)[i] = (int64_t)in[i];                 \
+    } while (0)
+
+void st_convert(void *dst, strata_dtype dst_t, const void *src, strata_dtype src_t, uint64_t n)
+{
+    switch (src_t) {
+    case STRATA_I8:
+        ST_CONVERT(int8_t);
+        break;
+    case STRATA_I16:
+        ST_CONVERT(int16_t);
+        break;
+    case STRATA_I32:
+        ST_CONVERT(int32_t);
+        break;
+    case STRATA_I64:
+        ST_CONVERT(int64_t);
+        break;
+    case STRATA_U8:
+    case STRATA_BOOL:
+        ST_CONVERT(uint8_t);
+        break;
+    case STRATA_U16:
+        ST_CONVERT(uint16_t);
+        break;
+    case STRATA_U32:
+        ST_CONVERT(uint32_t);
+        break;
+    case STRATA_U64:
+        ST_CONVERT(uint64_t);
+        break;
+    case STRATA_F32:
+        ST_CONVERT(float);
+        break;
+    case STRATA_F64:
+        ST_CONVERT(double);
+        break;
+    default:
+        break;
+    }
+}

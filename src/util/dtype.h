@@ -17,4 +17,9 @@ const char *st_dtype_descr(strata_dtype dtype);
  * STRATA_U8 and "<i8" to STRATA_I64 (never to STRATA_STR). */
 int st_dtype_from_descr(const char *descr, strata_dtype *out);
 
+/* Convert N numeric or bool values of SRC_T at SRC into DST_T (STRATA_I64 or STRATA_F64) at DST:
+ * integers exactly (u64 above INT64_MAX wraps), floats to i64 truncate (C conversion; out of
+ * range is undefined, so the caller passes floats only to f64). */
+void st_convert(void *dst, strata_dtype dst_t, const void *src, strata_dtype src_t, uint64_t n);
+
 #endif /* STRATA_UTIL_DTYPE_H */

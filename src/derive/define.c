@@ -1,0 +1,551 @@
+/*
+ * define.c -- defining derived datasets and columns: every name, column, type and expression is
+ * checked here, when the object is defined, so that an update never meets a bad definition.
+ * Also automatic-update registration and the lineage report.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "derive/derive.h"
+#include "expr/expr.h"
+#include "ops/ops.h"
+#include "util/dtype.h"
+#include "util/name.h"
+#include "util/vec.h"
+
+static const char *const op_names[] = {
+    [ST_OP_FILTER] = "filter",   [ST_OP_SORT_RUNS] = "sort_runs",
+    [ST_OP_TOPK] = "topk",       [ST_OP_SORT] = "sort",
+    [ST_OP_TOPK_GLOBAL] = "topk_global", [ST_OP_GROUPBY] = "groupby",
+    [ST_OP_GATHER] = "gather",   [ST_OP_SCATTER] = "scatter",
+    [ST_OP_EXPR] = "expr",
+};
+
+const char *st_op_name(st_op op)
+{
+    return op_names[op];
+}
+
+int st_op_parse(const char *name)
+{
+    for (size_t i = 0; i < sizeof op_names / sizeof op_names[0]; i++)
+        if (strcmp(name, op_names[i]) == 0) return (int)i;
+    return -1;
+}
+
+int st_op_destroys_order(st_op op)
+{
+    return op == ST_OP_SORT || op == ST_OP_TOPK_GLOBAL || op == ST_OP_GROUPBY;
+}
+
+static const char *const agg_names[] = {[ST_AGG_COUNT] = "count",
+                                        [ST_AGG_SUM] = "sum",
+                                        [ST_AGG_MIN] = "min",
+                                        [ST_AGG_MAX] = "max",
+                                        [ST_AGG_MEAN] = "mean"};
+
+/* "a,b,c" into NAMES (at most MAX); returns how many or -1. */
+static int split_names(st_err *err, const char *what, const char *text, int max,
+                       char names[][STRATA_NAME_MAX + 1])
+{
+    int n = 0;
+    const char *p = text;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (n == max)
+            return st_error(err, STRATA_EINVAL, "too many %s in '%s' (at most %d)", what, text,
+                            max);
+        if (len == 0 || len > STRATA_NAME_MAX)
+            return st_error(err, STRATA_EINVAL, "bad %s list '%s': empty or overlong name", what,
+                            text);
+        memcpy(names[n], p, len);
+        names[n][len] = '\0';
+        n++;
+        p = e ? e + 1 : p + len;
+        if (e && *p == '\0')
+            return st_error(err, STRATA_EINVAL, "bad %s list '%s': ends with a comma", what,
+                            text);
+    }
+    return n;
+}
+
+/* "sum:fare,count,mean:fare" into SPEC's aggregates. */
+static int parse_aggs(st_err *err, const char *text, st_dspec *spec)
+{
+    char items[ST_MAX_AGGS][STRATA_NAME_MAX + 1];
+    int n = split_names(err, "aggregates", text, ST_MAX_AGGS, items);
+    if (n < 0) return n;
+    for (int i = 0; i < n; i++) {
+        char *colon = strchr(items[i], ':');
+        if (colon) *colon = '\0';
+        int op = -1;
+        for (int a = 0; a < 5; a++)
+            if (strcmp(items[i], agg_names[a]) == 0) op = a;
+        if (op < 0)
+            return st_error(err, STRATA_EINVAL,
+                            "unknown aggregate '%s' in '%s': use sum:COL, count, mean:COL, "
+                            "min:COL or max:COL",
+                            items[i], text);
+        if ((op == ST_AGG_COUNT) != (colon == NULL))
+            return st_error(err, STRATA_EINVAL, "aggregate '%s' in '%s' %s", items[i], text,
+                            op == ST_AGG_COUNT ? "takes no column" : "needs a column (op:COL)");
+        spec->agg_op[i] = op;
+        snprintf(spec->agg_col[i], sizeof spec->agg_col[i], "%s", colon ? colon + 1 : "");
+    }
+    spec->naggs = n;
+    return STRATA_OK;
+}
+
+static void aggs_text(const st_dspec *spec, char *out, size_t cap)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = 0; i < spec->naggs && len < cap; i++)
+        len += (size_t)snprintf(out + len, cap - len, "%s%s%s%s", i ? "," : "",
+                                agg_names[spec->agg_op[i]], spec->agg_col[i][0] ? ":" : "",
+                                spec->agg_col[i]);
+}
+
+static void keys_text(const st_dspec *spec, char *out, size_t cap)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = 0; i < spec->nkeys && len < cap; i++)
+        len += (size_t)snprintf(out + len, cap - len, "%s%s", i ? "," : "", spec->key[i]);
+}
+
+int st_dspec_encode(const st_dspec *spec, char *out, size_t cap)
+{
+    char keys[ST_MAX_KEYS * (STRATA_NAME_MAX + 1) + 8], aggs[ST_MAX_AGGS * 80];
+    keys_text(spec, keys, sizeof keys);
+    aggs_text(spec, aggs, sizeof aggs);
+    int n = snprintf(out, cap, "expr=%s\nkeys=%s\naggs=%s\nk=%llu\ndesc=%d\ndefault=%s\n",
+                     spec->expr, keys, aggs, (unsigned long long)spec->k, spec->desc,
+                     spec->defval);
+    return n < 0 || (size_t)n >= cap ? STRATA_EINVAL : STRATA_OK;
+}
+
+int st_dspec_decode(st_err *err, const char *op, const char *args, st_dspec *out)
+{
+    memset(out, 0, sizeof *out);
+    int o = st_op_parse(op);
+    if (o < 0) return st_error(err, STRATA_ECORRUPT, "unknown derivation '%s' in the catalog", op);
+    out->op = (st_op)o;
+    const char *p = args;
+    int rc = STRATA_OK;
+    while (*p && rc == STRATA_OK) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char line[ST_CAT_ARGS];
+        snprintf(line, sizeof line, "%.*s", (int)len, p);
+        char *eq = strchr(line, '=');
+        if (eq != NULL) {
+            *eq = '\0';
+            const char *v = eq + 1;
+            if (strcmp(line, "expr") == 0)
+                snprintf(out->expr, sizeof out->expr, "%s", v);
+            else if (strcmp(line, "keys") == 0 && *v) {
+                int n = split_names(err, "keys", v, ST_MAX_KEYS, out->key);
+                if (n < 0) rc = n;
+                out->nkeys = n < 0 ? 0 : n;
+            } else if (strcmp(line, "aggs") == 0 && *v)
+                rc = parse_aggs(err, v, out);
+            else if (strcmp(line, "k") == 0)
+                out->k = strtoull(v, NULL, 10);
+            else if (strcmp(line, "desc") == 0)
+                out->desc = atoi(v);
+            else if (strcmp(line, "default") == 0)
+                snprintf(out->defval, sizeof out->defval, "%s", v);
+        }
+        p = nl ? nl + 1 : p + len;
+    }
+    return rc;
+}
+
+void st_dspec_describe(const st_dspec *spec, const st_cat_deriv *dv, char *out, size_t cap)
+{
+    char keys[ST_MAX_KEYS * (STRATA_NAME_MAX + 1) + 8], aggs[ST_MAX_AGGS * 80];
+    keys_text(spec, keys, sizeof keys);
+    aggs_text(spec, aggs, sizeof aggs);
+    const char *desc = spec->desc ? " --desc" : "";
+    switch (spec->op) {
+    case ST_OP_FILTER:
+    case ST_OP_EXPR:
+        snprintf(out, cap, "'%s'", spec->expr);
+        break;
+    case ST_OP_SORT:
+    case ST_OP_SORT_RUNS:
+        snprintf(out, cap, "%s%s", keys, desc);
+        break;
+    case ST_OP_TOPK:
+    case ST_OP_TOPK_GLOBAL:
+        snprintf(out, cap, "%s:%llu%s%s", keys, (unsigned long long)spec->k,
+                 spec->op == ST_OP_TOPK_GLOBAL ? " --global" : "", desc);
+        break;
+    case ST_OP_GROUPBY:
+        snprintf(out, cap, "%s --agg %s", keys, aggs);
+        break;
+    case ST_OP_GATHER:
+        snprintf(out, cap, "%s/%s.%s", dv->source_region, dv->source, dv->source_column);
+        break;
+    case ST_OP_SCATTER:
+        snprintf(out, cap, "%s/%s.%s --default %s", dv->source_region, dv->source,
+                 dv->source_column, spec->defval);
+        break;
+    }
+}
+
+static int is_integer(strata_dtype dt)
+{
+    return dt <= STRATA_U64 || dt == STRATA_BOOL;
+}
+
+static int is_float(strata_dtype dt)
+{
+    return dt == STRATA_F32 || dt == STRATA_F64;
+}
+
+/* The position of column NAME of S, or an error naming the dataset. */
+static int find_col(st_err *err, const st_schema *s, const char *ds, const char *name,
+                    const char *role)
+{
+    int c = st_schema_find(s, name);
+    if (c < 0)
+        return st_error(err, STRATA_ENOTFOUND, "%s: '%s' has no column '%s'", role, ds, name);
+    return c;
+}
+
+static int add_col(st_cat_column *cols, int n, const char *name, strata_dtype dt)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(cols[i].name, name) == 0) return -1;
+    snprintf(cols[n].name, sizeof cols[n].name, "%s", name);
+    cols[n].dtype = (int)dt;
+    cols[n].kind = ST_COL_INTRINSIC;
+    return n + 1;
+}
+
+int st_derive_columns(st_err *err, const st_dspec *spec, const st_schema *parent,
+                      st_cat_column *cols)
+{
+    char ds[2 * STRATA_NAME_MAX + 2] = "the parent";
+    int n = add_col(cols, 0, "index", STRATA_U64);
+    int keyed = spec->op != ST_OP_FILTER;
+    if (keyed && spec->nkeys < 1)
+        return st_error(err, STRATA_EINVAL, "%s needs at least one key column",
+                        st_op_name(spec->op));
+    if ((spec->op == ST_OP_TOPK || spec->op == ST_OP_TOPK_GLOBAL) && spec->nkeys != 1)
+        return st_error(err, STRATA_EINVAL, "topk takes one column (COL:K), not %d", spec->nkeys);
+    if ((spec->op == ST_OP_TOPK || spec->op == ST_OP_TOPK_GLOBAL) && spec->k < 1)
+        return st_error(err, STRATA_EINVAL, "invalid K %llu for topk: K must be at least 1",
+                        (unsigned long long)spec->k);
+    for (int i = 0; keyed && i < spec->nkeys; i++) {
+        int c = find_col(err, parent, ds, spec->key[i], "key");
+        if (c < 0) return c;
+        strata_dtype dt = (strata_dtype)parent->cat[c].dtype;
+        if (spec->op == ST_OP_GROUPBY && !is_integer(dt))
+            return st_error(err, STRATA_ETYPE,
+                            "group-by key '%s' is %s: group-by keys must be integer or bool "
+                            "columns",
+                            spec->key[i], strata_dtype_name(dt));
+        if ((spec->op == ST_OP_TOPK || spec->op == ST_OP_TOPK_GLOBAL) && dt == STRATA_STR)
+            return st_error(err, STRATA_ETYPE, "topk column '%s' is str: topk takes numbers",
+                            spec->key[i]);
+        /* Sorts and global top-k keep their keys (merges need them); groupby its keys. */
+        if (spec->op == ST_OP_SORT || spec->op == ST_OP_TOPK_GLOBAL || spec->op == ST_OP_GROUPBY) {
+            n = add_col(cols, n, spec->key[i], spec->op == ST_OP_GROUPBY ? STRATA_I64 : dt);
+            if (n < 0)
+                return st_error(err, STRATA_EINVAL, "key '%s' is named twice or is 'index'",
+                                spec->key[i]);
+        }
+    }
+    if (spec->op != ST_OP_GROUPBY) return n;
+    if ((n = add_col(cols, n, "count", STRATA_I64)) < 0)
+        return st_error(err, STRATA_EINVAL, "a group-by key may not be named 'count'");
+    for (int a = 0; a < spec->naggs; a++) {
+        int op = spec->agg_op[a];
+        if (op == ST_AGG_COUNT) continue;
+        int c = find_col(err, parent, ds, spec->agg_col[a], "aggregate");
+        if (c < 0) return c;
+        strata_dtype dt = (strata_dtype)parent->cat[c].dtype;
+        if (dt == STRATA_STR)
+            return st_error(err, STRATA_ETYPE, "cannot %s column '%s': it holds strings",
+                            agg_names[op], spec->agg_col[a]);
+        strata_dtype vt = is_float(dt) ? STRATA_F64 : STRATA_I64;
+        char name[STRATA_NAME_MAX + 8];
+        /* mean is kept as sum and count: mean:X adds sum_X too. */
+        snprintf(name, sizeof name, "%s_%s", op == ST_AGG_MEAN ? "sum" : agg_names[op],
+                 spec->agg_col[a]);
+        if (strlen(name) > STRATA_NAME_MAX)
+            return st_error(err, STRATA_ENAME, "aggregate column name '%s' is too long", name);
+        if (st_schema_find(&(st_schema){.ncols = n, .cat = cols}, name) < 0)
+            n = add_col(cols, n, name, vt);
+        else if (op != ST_AGG_MEAN)
+            return st_error(err, STRATA_EINVAL, "aggregate %s:%s is asked twice",
+                            agg_names[op], spec->agg_col[a]);
+        if (op == ST_AGG_MEAN) {
+            snprintf(name, sizeof name, "mean_%s", spec->agg_col[a]);
+            if ((n = add_col(cols, n, name, STRATA_F64)) < 0)
+                return st_error(err, STRATA_EINVAL, "aggregate mean:%s is asked twice",
+                                spec->agg_col[a]);
+        }
+    }
+    return n;
+}
+
+/* Is dataset D derived, and does its index (or an ancestor) destroy the order? */
+struct index_of {
+    int64_t id;
+    int found;
+    st_cat_deriv dv;
+};
+
+static int find_index(void *vctx, const st_cat_deriv *dv)
+{
+    struct index_of *c = vctx;
+    if (dv->dataset_id == c->id && dv->target[0] == '\0') {
+        c->dv = *dv;
+        c->found = 1;
+    }
+    return 0;
+}
+
+static int index_of(strata_pool *pool, int64_t id, struct index_of *out)
+{
+    memset(out, 0, sizeof *out);
+    out->id = id;
+    return st_cat_derivs(&pool->err, pool->cat, id, find_index, out);
+}
+
+static int check_names(strata_pool *pool, const char *region, const char *name)
+{
+    int rc = st_name_check(&pool->err, "region", region);
+    if (rc == STRATA_OK) rc = st_name_check(&pool->err, "dataset", name);
+    return rc;
+}
+
+int strata_derive(strata_pool *pool, const char *region, const char *name, const char *src_region,
+                  const char *src_name, const strata_derive_spec *spec)
+{
+    if (pool == NULL || spec == NULL || spec->op == NULL) return STRATA_EINVAL;
+    st_err *err = &pool->err;
+    int rc = check_names(pool, region, name);
+    if (rc == STRATA_OK) rc = check_names(pool, src_region, src_name);
+    if (rc < 0) return rc;
+    if (strcmp(region, src_region) == 0 && strcmp(name, src_name) == 0)
+        return st_error(err, STRATA_EINVAL,
+                        "'%s/%s' cannot be derived from itself: that is a cycle", region, name);
+    st_dspec ds;
+    memset(&ds, 0, sizeof ds);
+    int op = st_op_parse(spec->op);
+    if (op == ST_OP_TOPK && spec->global) op = ST_OP_TOPK_GLOBAL;
+    if (op < 0 || op > ST_OP_GROUPBY)
+        return st_error(err, STRATA_EINVAL,
+                        "unknown operation '%s': use filter, sort, sort_runs, topk or groupby",
+                        spec->op);
+    ds.op = (st_op)op;
+    ds.k = spec->k;
+    ds.desc = spec->desc != 0;
+    if (op == ST_OP_FILTER) {
+        if (spec->expr == NULL || spec->expr[0] == '\0')
+            return st_error(err, STRATA_EINVAL, "filter needs an expression");
+        if (strlen(spec->expr) >= sizeof ds.expr)
+            return st_error(err, STRATA_EINVAL, "the expression is too long (at most %zu bytes)",
+                            sizeof ds.expr - 1);
+        snprintf(ds.expr, sizeof ds.expr, "%s", spec->expr);
+        for (char *p = ds.expr; *p; p++)
+            if (*p == '\n' || *p == '\r') *p = ' ';
+    } else {
+        int n = split_names(err, "keys", spec->keys ? spec->keys : "", ST_MAX_KEYS, ds.key);
+        if (n < 0) return n;
+        ds.nkeys = n;
+    }
+    if (op == ST_OP_GROUPBY) {
+        if (spec->aggs == NULL || spec->aggs[0] == '\0')
+            return st_error(err, STRATA_EINVAL, "groupby needs --agg (e.g. count,sum:fare)");
+        if ((rc = parse_aggs(err, spec->aggs, &ds)) < 0) return rc;
+    }
+    /* The parent, with every column it has (derived ones included). */
+    st_cat_dataset pd;
+    st_schema ps;
+    rc = st_schema_load(pool, src_region, src_name, &pd, &ps);
+    if (rc < 0) {
+        if (rc == STRATA_ENOTFOUND)
+            st_error(err, rc, "cannot derive '%s/%s': its parent '%s/%s' does not exist", region,
+                     name, src_region, src_name);
+        return rc;
+    }
+    st_cat_column *cols = calloc(2 + ST_MAX_KEYS + 2 * ST_MAX_AGGS, sizeof *cols);
+    st_cat_deriv *dv = calloc(1, sizeof *dv);
+    if (cols == NULL || dv == NULL) {
+        rc = st_error(err, STRATA_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (op == ST_OP_FILTER) {
+        st_expr *e = NULL;
+        ST_TRY(rc = st_expr_parse(err, ds.expr, ps.cols, ps.ncols, &e));
+        strata_dtype t = st_expr_type(e);
+        st_expr_free(e);
+        if (t != STRATA_BOOL) {
+            rc = st_error(err, STRATA_ETYPE,
+                          "a filter needs a bool expression; '%s' gives %s (compare it: x > 0)",
+                          ds.expr, strata_dtype_name(t));
+            goto done;
+        }
+    }
+    int ncols = st_derive_columns(err, &ds, &ps, cols);
+    if ((rc = ncols) < 0) goto done;
+    struct index_of pi;
+    ST_TRY(rc = index_of(pool, pd.id, &pi));
+    dv->source_id = pd.id;
+    snprintf(dv->op, sizeof dv->op, "%s", st_op_name(ds.op));
+    ST_TRY(rc = st_dspec_encode(&ds, dv->args, sizeof dv->args));
+    dv->destroys_order = st_op_destroys_order(ds.op) || (pi.found && pi.dv.destroys_order);
+    /* The dataset: its directory first, then the rows (as strata_dataset_create). */
+    st_cat_region r;
+    rc = st_cat_region_get(err, pool->cat, region, &r);
+    if (rc == STRATA_ENOTFOUND) {
+        rc = strata_region_create(pool, region);
+        if (rc == STRATA_OK) rc = st_cat_region_get(err, pool->cat, region, &r);
+    }
+    if (rc < 0) goto done;
+    st_cat_dataset d;
+    memset(&d, 0, sizeof d);
+    d.region_id = r.id;
+    snprintf(d.region, sizeof d.region, "%s", region);
+    snprintf(d.region_dir, sizeof d.region_dir, "%s", r.dir);
+    snprintf(d.name, sizeof d.name, "%s", name);
+    st_random_token(d.dir);
+    d.created_ns = st_now_ns();
+    char dir[ST_PATH_MAX], parent[ST_PATH_MAX];
+    ST_TRY(rc = st_dataset_dir(pool, &d, dir));
+    ST_TRY(rc = st_mkdir(err, dir, 0));
+    rc = st_region_dir(pool, r.dir, parent);
+    if (rc == STRATA_OK) rc = st_fsync_dir(err, parent);
+    if (rc == STRATA_OK) rc = st_cat_derive_dataset(err, pool->cat, &d, cols, ncols, dv);
+    if (rc < 0) rmdir(dir);
+done:
+    free(cols);
+    free(dv);
+    st_schema_free(&ps);
+    return rc;
+}
+
+int strata_column_derive(strata_pool *pool, const char *region, const char *name,
+                         const char *column, const strata_column_spec *spec)
+{
+    if (pool == NULL || spec == NULL || spec->op == NULL) return STRATA_EINVAL;
+    st_err *err = &pool->err;
+    int rc = check_names(pool, region, name);
+    if (rc == STRATA_OK) rc = st_name_check(err, "column", column);
+    if (rc < 0) return rc;
+    int op = st_op_parse(spec->op);
+    if (op < ST_OP_GATHER)
+        return st_error(err, STRATA_EINVAL, "unknown column operation '%s': use gather, scatter "
+                                            "or expr",
+                        spec->op);
+    st_cat_dataset d, sd;
+    st_schema xs, ss = {0};
+    if ((rc = st_schema_load(pool, region, name, &d, &xs)) < 0) return rc;
+    st_dspec ds;
+    memset(&ds, 0, sizeof ds);
+    ds.op = (st_op)op;
+    st_cat_deriv *dv = calloc(1, sizeof *dv);
+    if (dv == NULL) {
+        rc = st_error(err, STRATA_ENOMEM, "out of memory");
+        goto done;
+    }
+    st_cat_column col;
+    memset(&col, 0, sizeof col);
+    snprintf(col.name, sizeof col.name, "%s", column);
+    if (st_schema_find(&xs, column) >= 0) {
+        rc = st_error(err, STRATA_EEXIST, "dataset '%s/%s' already has a column '%s'", region,
+                      name, column);
+        goto done;
+    }
+    dv->dataset_id = d.id;
+    snprintf(dv->target, sizeof dv->target, "%s", column);
+    struct index_of xi;
+    ST_TRY(rc = index_of(pool, d.id, &xi));
+    dv->destroys_order = xi.found && xi.dv.destroys_order;
+    if (op == ST_OP_EXPR) {
+        if (spec->expr == NULL || spec->expr[0] == '\0' || strlen(spec->expr) >= sizeof ds.expr) {
+            rc = st_error(err, STRATA_EINVAL, "expr needs an expression (at most %zu bytes)",
+                          sizeof ds.expr - 1);
+            goto done;
+        }
+        snprintf(ds.expr, sizeof ds.expr, "%s", spec->expr);
+        for (char *p = ds.expr; *p; p++)
+            if (*p == '\n' || *p == '\r') *p = ' ';
+        st_expr *e = NULL;
+        ST_TRY(rc = st_expr_parse(err, ds.expr, xs.cols, xs.ncols, &e));
+        col.dtype = (int)st_expr_type(e);
+        st_expr_free(e);
+        dv->source_id = d.id;
+    } else {
+        if (spec->src_region == NULL || spec->src_name == NULL || spec->src_column == NULL) {
+            rc = st_error(err, STRATA_EINVAL, "%s needs REGION/DATASET.COLUMN", spec->op);
+            goto done;
+        }
+        ST_TRY(rc = check_names(pool, spec->src_region, spec->src_name));
+        rc = st_schema_load(pool, spec->src_region, spec->src_name, &sd, &ss);
+        if (rc == STRATA_ENOTFOUND)
+            st_error(err, rc, "cannot %s from '%s/%s': it does not exist", spec->op,
+                     spec->src_region, spec->src_name);
+        if (rc < 0) goto done;
+        int sc = find_col(err, &ss, spec->src_name, spec->src_column, spec->op);
+        if ((rc = sc) < 0) goto done;
+        col.dtype = ss.cat[sc].dtype;
+        dv->source_id = sd.id;
+        snprintf(dv->source_column, sizeof dv->source_column, "%s", spec->src_column);
+        if (op == ST_OP_GATHER && (!xi.found || xi.dv.source_id != sd.id)) {
+            rc = st_error(err, STRATA_EINVAL,
+                          "cannot gather into '%s/%s' from '%s/%s': %s; gather from the dataset "
+                          "it is derived from",
+                          region, name, spec->src_region, spec->src_name,
+                          xi.found ? "it is not derived from that dataset"
+                                   : "it is not a derived dataset (it has no index)");
+            goto done;
+        }
+        if (op == ST_OP_SCATTER) {
+            struct index_of ci;
+            ST_TRY(rc = index_of(pool, sd.id, &ci));
+            if (!ci.found || ci.dv.source_id != d.id) {
+                rc = st_error(err, STRATA_EINVAL,
+                              "cannot scatter '%s/%s.%s' into '%s/%s': '%s/%s' is not derived "
+                              "directly from '%s/%s'",
+                              spec->src_region, spec->src_name, spec->src_column, region, name,
+                              spec->src_region, spec->src_name, region, name);
+                goto done;
+            }
+            if (col.dtype == STRATA_STR) {
+                rc = st_error(err, STRATA_ETYPE, "cannot scatter string column '%s'",
+                              spec->src_column);
+                goto done;
+            }
+            char why[64];
+            double scratch[2];
+            const char *v = spec->default_value ? spec->default_value : "";
+            if (strata_value_parse((strata_dtype)col.dtype, v, scratch, why) != STRATA_OK) {
+                rc = st_error(err, STRATA_EINVAL, "scatter --default '%s' %s", v, why);
+                goto done;
+            }
+            snprintf(ds.defval, sizeof ds.defval, "%s", v);
+            dv->destroys_order = ci.dv.destroys_order;
+        }
+    }
+    snprintf(dv->op, sizeof dv->op, "%s", st_op_name(ds.op));
+    ST_TRY(rc = st_dspec_encode(&ds, dv->args, sizeof dv->args));
+    rc = st_cat_derive_column(err, pool->cat, &col, dv);
+    if (rc == STRATA_EEXIST)
+        st_error(err, rc, "dataset '%s/%s' already has a column '%s'", region, name, column);
+done:
+    free(dv);
+    st_schema_free(&xs);
+    st_schema_free(&ss);
+    return rc;
+}

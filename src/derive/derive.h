@@ -1,0 +1,61 @@
+/*
+ * derive.h -- derived datasets and columns (src/derive): definitions and the update engine.
+ *
+ * A derivation's arguments are stored in the catalog as text, one "key=value" per line (an
+ * expression is stored with its newlines replaced by spaces). st_dspec is their parsed form.
+ */
+#ifndef STRATA_DERIVE_H
+#define STRATA_DERIVE_H
+
+#include "catalog/catalog.h"
+#include "store/store_int.h"
+
+#define ST_MAX_KEYS 8
+#define ST_MAX_AGGS 15 /* st_groups has 16 slots; one holds the first row of each group */
+
+/* Operations. The first three keep the parent's batches (one output batch per parent batch);
+ * sort, global topk and groupby destroy the order. */
+typedef enum {
+    ST_OP_FILTER,
+    ST_OP_SORT_RUNS,
+    ST_OP_TOPK,
+    ST_OP_SORT,
+    ST_OP_TOPK_GLOBAL,
+    ST_OP_GROUPBY,
+    ST_OP_GATHER,
+    ST_OP_SCATTER,
+    ST_OP_EXPR
+} st_op;
+
+typedef struct st_dspec {
+    st_op op;
+    char expr[ST_CAT_ARGS];
+    int nkeys;
+    char key[ST_MAX_KEYS][STRATA_NAME_MAX + 1];
+    int naggs;
+    int agg_op[ST_MAX_AGGS]; /* ST_AGG_* */
+    char agg_col[ST_MAX_AGGS][STRATA_NAME_MAX + 1];
+    uint64_t k;
+    int desc;
+    char defval[64];
+} st_dspec;
+
+/* The catalog name of OP ("filter", "topk_global", ...), and back (-1 if unknown). */
+const char *st_op_name(st_op op);
+int st_op_parse(const char *name);
+int st_op_destroys_order(st_op op);
+
+/* Encode SPEC as catalog text; decode it back. */
+int st_dspec_encode(const st_dspec *spec, char *out, size_t cap);
+int st_dspec_decode(st_err *err, const char *op, const char *args, st_dspec *out);
+
+/* The arguments as a command line gives them ("fare,pickuptime --desc"). */
+void st_dspec_describe(const st_dspec *spec, const st_cat_deriv *dv, char *out, size_t cap);
+
+/* The output columns of derived dataset SPEC over parent schema PARENT: names and dtypes into
+ * COLS (room for 2 + ST_MAX_KEYS + 2 * ST_MAX_AGGS); returns how many, or a negative status with
+ * a message (unknown or unsuitable columns). */
+int st_derive_columns(st_err *err, const st_dspec *spec, const st_schema *parent,
+                      st_cat_column *cols);
+
+#endif /* STRATA_DERIVE_H */

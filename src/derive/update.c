@@ -1,0 +1,1581 @@
+/*
+ * update.c -- the update engine: brings derived datasets and columns up to date.
+ *
+ * Objects (a derived dataset's index, or a derived column) are processed in creation order, which
+ * is an order of dependencies: an object can only name objects that existed when it was defined.
+ * The objects of one dataset that are ready together form a group; a group is computed into new
+ * files (invisible orphans until published) and published with st_cat_apply(): new batches,
+ * columns of existing batches, the consumed marks and the version, in one transaction. The
+ * dataset's writer lock is held meanwhile, and the marks are read again under it, so two
+ * updaters never duplicate work: the second finds the first's marks.
+ *
+ * Order-preserving indexes (filter, sort_runs, per-run topk) map source batch i to output batch
+ * i and only process the source batches after their mark. Order-destroying ones merge: a sort
+ * merges the sorted run of the new rows into its previous output (its key columns are kept for
+ * that), a global top-k merges the new rows' top-k with the previous k, a group-by merges the
+ * new batches' partial aggregates, batch by batch, into the previous groups. A full recompute
+ * folds over the same batches in the same order, so its bytes equal the incremental result.
+ * When a source was refreshed (its batches replaced), its dependents recompute from scratch.
+ */
+#define _GNU_SOURCE
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "derive/derive.h"
+#include "expr/expr.h"
+#include "ops/ops.h"
+#include "util/dtype.h"
+#include "util/name.h"
+#include "util/vec.h"
+
+/* Rows per output batch of an order-destroying operation (fewer under a small --mem). */
+#define ST_OUT_ROWS ((uint64_t)1 << 20)
+#define ST_MAX_OUT  (2 + ST_MAX_KEYS + 2 * ST_MAX_AGGS)
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- the working view of the dataset being written ----------------------------------------- */
+
+typedef struct wbatch {
+    st_cat_batch b;
+    st_cat_bcol *cols; /* one per column of the full schema */
+    int is_new;
+    int retired;
+} wbatch;
+
+typedef struct job {
+    strata_pool *pool;
+    st_err *err;
+    const strata_update_opts *o;
+    strata_update_stats *st;
+    int nt;
+    uint64_t out_rows;
+    strata_dataset *ds; /* holds the writer lock; its schema: the intrinsic columns */
+    st_schema sch;      /* every column */
+    st_vec wb;          /* wbatch */
+    int retire_all;
+    st_vec fills; /* st_cat_fill */
+    st_vec marks; /* st_cat_mark */
+    st_vec files; /* char[ST_CAT_FILE]: files written, removed if the publish fails */
+    int changed;
+    /* progress of the current object */
+    strata_update_event ev;
+    double t0;
+} job;
+
+#define WB(j, i) (((wbatch *)(j)->wb.v)[i])
+
+static int progress(job *j, uint64_t done, uint64_t rows)
+{
+    j->ev.done = done;
+    j->ev.rows += rows;
+    j->ev.seconds = now_s() - j->t0;
+    if (j->o->progress != NULL && j->o->progress(j->o->progress_ctx, &j->ev) != 0)
+        return st_error(j->err, STRATA_ECONFLICT, "update cancelled");
+    return STRATA_OK;
+}
+
+static void begin_object(job *j, const char *object, const char *mode, uint64_t total)
+{
+    j->ev.object = object;
+    j->ev.mode = mode;
+    j->ev.total = total;
+    j->ev.done = j->ev.rows = 0;
+    j->t0 = now_s();
+}
+
+static int load_batch(void *vctx, const st_cat_batch *b, const st_cat_bcol *cols)
+{
+    job *j = vctx;
+    wbatch *w = st_vec_push(&j->wb);
+    if (w == NULL) return STRATA_ENOMEM;
+    memset(w, 0, sizeof *w);
+    w->b = *b;
+    w->cols = malloc((size_t)j->sch.ncols * sizeof *w->cols);
+    if (w->cols == NULL) {
+        j->wb.n--;
+        return STRATA_ENOMEM;
+    }
+    memcpy(w->cols, cols, (size_t)j->sch.ncols * sizeof *cols);
+    return 0;
+}
+
+static int remember_file(job *j, const st_cat_bcol *bc)
+{
+    for (int k = 0; k < 2; k++) {
+        const char *f = k ? bc->bytes_file : bc->file;
+        if (f[0] == '\0') continue;
+        char(*slot)[ST_CAT_FILE] = st_vec_push(&j->files);
+        if (slot == NULL) return st_error(j->err, STRATA_ENOMEM, "out of memory");
+        snprintf(*slot, ST_CAT_FILE, "%s", f);
+    }
+    return STRATA_OK;
+}
+
+/* Map column COL of working batch BI. */
+static int wv_map(job *j, size_t bi, int col, st_npy_map *m)
+{
+    const st_cat_bcol *bc = &WB(j, bi).cols[col];
+    memset(m, 0, sizeof *m);
+    if (bc->file[0] == '\0')
+        return st_error(j->err, STRATA_ESTALE,
+                        "column '%s' of '%s/%s' batch %lld is not computed yet (it is derived "
+                        "later than what needs it)",
+                        j->sch.cat[col].name, j->ds->d.region, j->ds->d.name,
+                        (long long)WB(j, bi).b.seq);
+    char path[ST_PATH_MAX];
+    int rc = st_path(j->err, path, "%s/%s", j->ds->dir, bc->file);
+    if (rc == STRATA_OK) rc = st_npy_map_file(j->err, path, m);
+    return rc;
+}
+
+/* Column COL of working batch BI as an expression input (strings: offsets and bytes). */
+static int wv_input(job *j, size_t bi, int col, st_npy_map *m, st_npy_map *mb, st_expr_input *in)
+{
+    int rc = wv_map(j, bi, col, m);
+    if (rc < 0) return rc;
+    in->data = m->data;
+    in->bytes = NULL;
+    if (j->sch.cat[col].dtype == STRATA_STR) {
+        char path[ST_PATH_MAX];
+        rc = st_path(j->err, path, "%s/%s", j->ds->dir, WB(j, bi).cols[col].bytes_file);
+        if (rc == STRATA_OK) rc = st_npy_map_file(j->err, path, mb);
+        if (rc == STRATA_OK) in->bytes = mb->data;
+    }
+    return rc;
+}
+
+/* ---- output batches ----------------------------------------------------------------------- */
+
+typedef struct outw {
+    st_colw w[ST_MAX_OUT];
+    int n;
+} outw;
+
+static int out_begin(job *j, outw *ow)
+{
+    ow->n = j->ds->schema.ncols;
+    int rc = STRATA_OK;
+    for (int c = 0; c < ow->n; c++) ow->w[c].data.w.fd = ow->w[c].sbytes.w.fd = -1;
+    for (int c = 0; c < ow->n && rc == STRATA_OK; c++)
+        rc = st_colw_open(j->err, &ow->w[c], j->ds->dir, (strata_dtype)j->sch.cat[c].dtype);
+    return rc;
+}
+
+static void out_abort(outw *ow)
+{
+    for (int c = 0; c < ow->n; c++) st_colw_abort(&ow->w[c]);
+}
+
+/* Complete the batch being written: a new working batch. */
+static int out_end(job *j, outw *ow)
+{
+    wbatch w;
+    memset(&w, 0, sizeof w);
+    w.is_new = 1;
+    w.cols = calloc((size_t)j->sch.ncols, sizeof *w.cols);
+    if (w.cols == NULL) {
+        out_abort(ow);
+        return st_error(j->err, STRATA_ENOMEM, "out of memory");
+    }
+    st_random_token(w.b.token);
+    w.b.created_ns = st_now_ns();
+    w.b.nrows = (int64_t)ow->w[0].data.n;
+    int rc = STRATA_OK;
+    for (int c = 0; c < ow->n; c++) {
+        if (rc == STRATA_OK) {
+            rc = st_colw_finish(j->err, &ow->w[c], j->ds->dir, w.b.token, c, &w.cols[c]);
+            if (rc == STRATA_OK) rc = remember_file(j, &w.cols[c]);
+        } else {
+            st_colw_abort(&ow->w[c]);
+        }
+    }
+    wbatch *slot = rc == STRATA_OK ? st_vec_push(&j->wb) : NULL;
+    if (slot == NULL) {
+        free(w.cols);
+        return rc < 0 ? rc : st_error(j->err, STRATA_ENOMEM, "out of memory");
+    }
+    *slot = w;
+    j->changed = 1;
+    j->st->batches_written++;
+    j->st->rows_written += (uint64_t)w.b.nrows;
+    return STRATA_OK;
+}
+
+/* One output batch holding only the index IDX[0..N). */
+static int out_index(job *j, const uint64_t *idx, uint64_t n)
+{
+    outw ow;
+    int rc = out_begin(j, &ow);
+    if (rc == STRATA_OK) rc = st_colw_append(j->err, &ow.w[0], idx, n);
+    if (rc < 0) {
+        out_abort(&ow);
+        return rc;
+    }
+    return out_end(j, &ow);
+}
+
+/* ---- keys --------------------------------------------------------------------------------- */
+
+/* Key columns, row-addressable: numeric data, or string offsets and bytes. */
+typedef struct keyset {
+    int n;
+    strata_dtype dt[ST_MAX_KEYS];
+    const void *data[ST_MAX_KEYS];
+    const char *bytes[ST_MAX_KEYS];
+    void *own[2 * ST_MAX_KEYS]; /* buffers this keyset owns */
+} keyset;
+
+static void keyset_free(keyset *k)
+{
+    for (int i = 0; i < 2 * ST_MAX_KEYS; i++) free(k->own[i]);
+    memset(k, 0, sizeof *k);
+}
+
+static int key_cmp(const keyset *a, uint64_t i, const keyset *b, uint64_t j, int desc)
+{
+    for (int k = 0; k < a->n; k++) {
+        int c;
+        if (a->dt[k] == STRATA_STR) {
+            const int64_t *oa = a->data[k], *ob = b->data[k];
+            size_t la = (size_t)(oa[i + 1] - oa[i]), lb = (size_t)(ob[j + 1] - ob[j]);
+            int m = memcmp(a->bytes[k] + oa[i], b->bytes[k] + ob[j], la < lb ? la : lb);
+            c = m != 0 ? (m < 0 ? -1 : 1) : (la < lb ? -1 : la > lb);
+            if (desc) c = -c;
+        } else {
+            uint64_t x = st_key_image(a->dt[k], a->data[k], i, desc);
+            uint64_t y = st_key_image(b->dt[k], b->data[k], j, desc);
+            c = x < y ? -1 : x > y;
+        }
+        if (c != 0) return c;
+    }
+    return 0;
+}
+
+/* Stable multi-key argsort of N rows of K into PERM (the last key first, then up). */
+static int keyset_argsort(st_err *err, const keyset *k, uint64_t n, uint64_t *perm, int desc,
+                          int nt)
+{
+    for (int i = k->n - 1; i >= 0; i--) {
+        const uint64_t *in = i == k->n - 1 ? NULL : perm;
+        int rc = k->dt[i] == STRATA_STR
+                     ? st_argsort_str(k->data[i], k->bytes[i], n, in, perm, desc)
+                     : st_argsort(k->dt[i], k->data[i], n, in, perm, desc, nt);
+        if (rc < 0) return st_error(err, STRATA_ENOMEM, "out of memory sorting %llu rows",
+                                    (unsigned long long)n);
+    }
+    return STRATA_OK;
+}
+
+/* The key columns COLS[0..NK) of source batches [FROM, TO) of S, concatenated. */
+static int keyset_concat(st_err *err, strata_snapshot *s, uint64_t from, uint64_t to,
+                         const int *cols, int nk, keyset *out, uint64_t *nrows)
+{
+    memset(out, 0, sizeof *out);
+    out->n = nk;
+    uint64_t n = s->row_start[to] - s->row_start[from];
+    *nrows = n;
+    for (int k = 0; k < nk; k++) {
+        strata_dtype dt = (strata_dtype)s->schema.cat[cols[k]].dtype;
+        out->dt[k] = dt;
+        if (dt != STRATA_STR) {
+            size_t esz = strata_dtype_size(dt);
+            char *buf = malloc(n * esz + 1);
+            if (buf == NULL) goto nomem;
+            out->own[2 * k] = buf;
+            out->data[k] = buf;
+            for (uint64_t b = from; b < to; b++) {
+                const void *p;
+                int rc = strata_snapshot_map(s, b, cols[k], &p);
+                if (rc < 0) return rc;
+                uint64_t m = (uint64_t)s->batches[b].nrows;
+                memcpy(buf + (s->row_start[b] - s->row_start[from]) * esz, p, m * esz);
+            }
+            continue;
+        }
+        uint64_t total = 0;
+        for (uint64_t b = from; b < to; b++) {
+            const int64_t *off;
+            int rc = strata_snapshot_map_str(s, b, cols[k], &off, NULL);
+            if (rc < 0) return rc;
+            total += (uint64_t)off[s->batches[b].nrows];
+        }
+        int64_t *off = malloc((n + 1) * sizeof *off);
+        char *bytes = malloc(total + 1);
+        out->own[2 * k] = off;
+        out->own[2 * k + 1] = bytes;
+        if (off == NULL || bytes == NULL) goto nomem;
+        uint64_t at = 0, row = 0;
+        off[0] = 0;
+        for (uint64_t b = from; b < to; b++) {
+            const int64_t *o;
+            const char *by;
+            strata_snapshot_map_str(s, b, cols[k], &o, &by);
+            uint64_t m = (uint64_t)s->batches[b].nrows;
+            memcpy(bytes + at, by, (size_t)o[m]);
+            for (uint64_t i = 0; i < m; i++) off[row + i + 1] = (int64_t)at + o[i + 1];
+            at += (uint64_t)o[m];
+            row += m;
+        }
+        out->data[k] = off;
+        out->bytes[k] = bytes;
+    }
+    return STRATA_OK;
+nomem:
+    return st_error(err, STRATA_ENOMEM, "out of memory reading %llu key rows",
+                    (unsigned long long)n);
+}
+
+/* ---- the merge writer of sort and global topk ------------------------------------------- */
+
+/* Rows are appended one at a time (index and key values) and cut into output batches. */
+typedef struct mwriter {
+    job *j;
+    outw ow;
+    int open;
+    int nk;
+    uint64_t rows;
+    uint64_t *ibuf;
+    char *kbuf[ST_MAX_KEYS];
+    uint64_t nbuf;
+    st_vec sbytes[ST_MAX_KEYS]; /* string keys: bytes of buffered rows */
+    st_vec soff[ST_MAX_KEYS];   /* their offsets (n+1) */
+} mwriter;
+
+enum { MW_BUF = 4096 };
+
+static int mw_flush(mwriter *m)
+{
+    job *j = m->j;
+    int rc = STRATA_OK;
+    if (m->nbuf == 0) return rc;
+    if (!m->open) {
+        if ((rc = out_begin(j, &m->ow)) < 0) return rc;
+        m->open = 1;
+    }
+    rc = st_colw_append(j->err, &m->ow.w[0], m->ibuf, m->nbuf);
+    for (int k = 0; k < m->nk && rc == STRATA_OK; k++) {
+        if (j->sch.cat[1 + k].dtype == STRATA_STR)
+            rc = st_colw_append_str(j->err, &m->ow.w[1 + k], m->soff[k].v, m->sbytes[k].v,
+                                    m->nbuf);
+        else
+            rc = st_colw_append(j->err, &m->ow.w[1 + k], m->kbuf[k], m->nbuf);
+        m->sbytes[k].n = 0;
+        m->soff[k].n = 0;
+    }
+    m->nbuf = 0;
+    return rc;
+}
+
+static int mw_cut(mwriter *m)
+{
+    int rc = mw_flush(m);
+    if (rc == STRATA_OK && m->open) {
+        m->open = 0;
+        return out_end(m->j, &m->ow);
+    }
+    return rc;
+}
+
+static int mw_row(mwriter *m, uint64_t index, const keyset *k, uint64_t row)
+{
+    if (m->nbuf == MW_BUF) {
+        int rc = mw_flush(m);
+        if (rc < 0) return rc;
+    }
+    m->ibuf[m->nbuf] = index;
+    for (int i = 0; i < m->nk; i++) {
+        if (k->dt[i] == STRATA_STR) {
+            const int64_t *o = k->data[i];
+            size_t len = (size_t)(o[row + 1] - o[row]);
+            if (m->soff[i].n == 0) {
+                int64_t *z = st_vec_push(&m->soff[i]);
+                if (z == NULL) return STRATA_ENOMEM;
+                *z = 0;
+            }
+            for (size_t b = 0; b < len; b++) {
+                char *c = st_vec_push(&m->sbytes[i]);
+                if (c == NULL) return STRATA_ENOMEM;
+                *c = k->bytes[i][o[row] + (int64_t)b];
+            }
+            int64_t *e = st_vec_push(&m->soff[i]);
+            if (e == NULL) return STRATA_ENOMEM;
+            *e = (int64_t)m->sbytes[i].n;
+        } else {
+            size_t esz = strata_dtype_size(k->dt[i]);
+            memcpy(m->kbuf[i] + m->nbuf * esz, (const char *)k->data[i] + row * esz, esz);
+        }
+    }
+    m->nbuf++;
+    if (++m->rows % m->j->out_rows == 0) return mw_cut(m);
+    return STRATA_OK;
+}
+
+static int mw_init(mwriter *m, job *j, int nk)
+{
+    memset(m, 0, sizeof *m);
+    m->j = j;
+    m->nk = nk;
+    m->ibuf = malloc(MW_BUF * sizeof *m->ibuf);
+    if (m->ibuf == NULL) return STRATA_ENOMEM;
+    for (int k = 0; k < nk; k++) {
+        m->kbuf[k] = malloc(MW_BUF * 8);
+        m->sbytes[k] = (st_vec)ST_VEC(char);
+        m->soff[k] = (st_vec)ST_VEC(int64_t);
+        if (m->kbuf[k] == NULL) return STRATA_ENOMEM;
+    }
+    return STRATA_OK;
+}
+
+static void mw_free(mwriter *m)
+{
+    if (m->open) out_abort(&m->ow);
+    free(m->ibuf);
+    for (int k = 0; k < m->nk; k++) {
+        free(m->kbuf[k]);
+        st_vec_free(&m->sbytes[k]);
+        st_vec_free(&m->soff[k]);
+    }
+}
+
+/* Merge the previous output (working batches [0, NOLD): index and keys) with the new run (rows
+ * PERM[0..NNEW) of NEWK, whose row r is source position BASE + r) into new output batches,
+ * keeping at most LIMIT rows. On equal keys the previous output comes first: the result is the
+ * stable order of the concatenation. */
+static int merge_out(job *j, size_t nold, const keyset *newk, const uint64_t *perm, uint64_t nnew,
+                     uint64_t base, int nk, int desc, uint64_t limit)
+{
+    mwriter m;
+    int rc = mw_init(&m, j, nk);
+    if (rc < 0) {
+        mw_free(&m);
+        return st_error(j->err, rc, "out of memory merging");
+    }
+    uint64_t jn = 0;
+    st_npy_map maps[1 + ST_MAX_KEYS], bmaps[1 + ST_MAX_KEYS];
+    memset(maps, 0, sizeof maps);
+    memset(bmaps, 0, sizeof bmaps);
+    for (size_t b = 0; b <= nold && rc == STRATA_OK && m.rows < limit; b++) {
+        keyset ok;
+        memset(&ok, 0, sizeof ok);
+        ok.n = nk;
+        const uint64_t *oidx = NULL;
+        uint64_t on = 0;
+        if (b < nold) {
+            on = (uint64_t)WB(j, b).b.nrows;
+            for (int c = 0; c <= nk && rc == STRATA_OK; c++) {
+                st_expr_input in;
+                rc = wv_input(j, b, c, &maps[c], &bmaps[c], &in);
+                if (c == 0) {
+                    oidx = in.data;
+                } else {
+                    ok.dt[c - 1] = (strata_dtype)j->sch.cat[c].dtype;
+                    ok.data[c - 1] = in.data;
+                    ok.bytes[c - 1] = in.bytes;
+                }
+            }
+        } else {
+            on = 0; /* after the last old batch: drain the new run */
+        }
+        uint64_t i = 0;
+        while (rc == STRATA_OK && m.rows < limit && (i < on || (b == nold && jn < nnew))) {
+            int take_old;
+            if (i == on)
+                take_old = 0;
+            else if (jn == nnew)
+                take_old = 1;
+            else
+                take_old = key_cmp(&ok, i, newk, perm[jn], desc) <= 0;
+            if (take_old) {
+                rc = mw_row(&m, oidx[i], &ok, i);
+                i++;
+            } else {
+                rc = mw_row(&m, base + perm[jn], newk, perm[jn]);
+                jn++;
+            }
+        }
+        for (int c = 0; c <= nk; c++) {
+            st_npy_unmap(&maps[c]);
+            st_npy_unmap(&bmaps[c]);
+        }
+    }
+    if (rc == STRATA_ENOMEM) rc = st_error(j->err, rc, "out of memory merging");
+    if (rc == STRATA_OK) rc = mw_cut(&m);
+    mw_free(&m);
+    return rc;
+}
+
+/* ---- group-by ------------------------------------------------------------------------------ */
+
+/* The aggregate slots of a group-by: slot 0 is the first row of each group (the index). */
+typedef struct gplan {
+    int nslots;
+    int op[16];
+    int is_float[16];
+    int col[16]; /* source column (-1: the row ids) */
+    char name[16][STRATA_NAME_MAX + 1];
+    int keycol[ST_MAX_KEYS];
+    /* per output column: what it holds */
+    int what[ST_MAX_OUT]; /* 0 index, 1 key, 2 count, 3 slot, 4 mean of slot */
+    int arg[ST_MAX_OUT];
+} gplan;
+
+static int gplan_build(job *j, const st_dspec *sp, const st_schema *src, gplan *g)
+{
+    memset(g, 0, sizeof *g);
+    g->op[0] = ST_AGG_MIN;
+    g->col[0] = -1;
+    g->nslots = 1;
+    for (int k = 0; k < sp->nkeys; k++) g->keycol[k] = st_schema_find(src, sp->key[k]);
+    for (int a = 0; a < sp->naggs; a++) {
+        int op = sp->agg_op[a] == ST_AGG_MEAN ? ST_AGG_SUM : sp->agg_op[a];
+        if (op == ST_AGG_COUNT) continue;
+        int c = st_schema_find(src, sp->agg_col[a]);
+        if (c < 0)
+            return st_error(j->err, STRATA_ENOTFOUND, "the parent lost column '%s'",
+                            sp->agg_col[a]);
+        int found = 0;
+        for (int s = 1; s < g->nslots; s++) found |= g->op[s] == op && g->col[s] == c;
+        if (found) continue;
+        int s = g->nslots++;
+        g->op[s] = op;
+        g->col[s] = c;
+        strata_dtype dt = (strata_dtype)src->cat[c].dtype;
+        g->is_float[s] = dt == STRATA_F32 || dt == STRATA_F64;
+        snprintf(g->name[s], sizeof g->name[s], "%s", sp->agg_col[a]);
+    }
+    /* Output columns, by their names (see st_derive_columns). */
+    int n = j->ds->schema.ncols;
+    for (int c = 0; c < n; c++) {
+        const char *nm = j->sch.cat[c].name;
+        if (c == 0) {
+            g->what[c] = 0;
+        } else if (c <= sp->nkeys) {
+            g->what[c] = 1;
+            g->arg[c] = c - 1;
+        } else if (c == sp->nkeys + 1) {
+            g->what[c] = 2;
+        } else {
+            int op = strncmp(nm, "sum_", 4) == 0   ? ST_AGG_SUM
+                     : strncmp(nm, "min_", 4) == 0 ? ST_AGG_MIN
+                     : strncmp(nm, "max_", 4) == 0 ? ST_AGG_MAX
+                                                   : ST_AGG_MEAN;
+            const char *col = nm + (op == ST_AGG_MEAN ? 5 : 4);
+            int want = op == ST_AGG_MEAN ? ST_AGG_SUM : op;
+            g->what[c] = op == ST_AGG_MEAN ? 4 : 3;
+            g->arg[c] = -1;
+            for (int s = 1; s < g->nslots; s++)
+                if (g->op[s] == want && strcmp(g->name[s], col) == 0) g->arg[c] = s;
+            if (g->arg[c] < 0)
+                return st_error(j->err, STRATA_ECORRUPT, "group-by column '%s' has no aggregate",
+                                nm);
+        }
+    }
+    return STRATA_OK;
+}
+
+/* Partial groups of source batch B. */
+static int groups_of_batch(job *j, strata_snapshot *s, uint64_t b, const st_dspec *sp,
+                           const gplan *g, st_groups *out)
+{
+    uint64_t n = (uint64_t)s->batches[b].nrows, first = s->row_start[b];
+    int64_t *keys[ST_MAX_KEYS] = {0};
+    void *vals[16] = {0};
+    st_agg aggs[16];
+    int rc = STRATA_OK;
+    for (int k = 0; k < sp->nkeys && rc == STRATA_OK; k++) {
+        const void *p;
+        keys[k] = malloc(n * sizeof(int64_t) + 8);
+        if (keys[k] == NULL) rc = STRATA_ENOMEM;
+        if (rc == STRATA_OK) rc = strata_snapshot_map(s, b, g->keycol[k], &p);
+        if (rc == STRATA_OK)
+            st_convert(keys[k], STRATA_I64, p, (strata_dtype)s->schema.cat[g->keycol[k]].dtype,
+                       n);
+    }
+    for (int a = 0; a < g->nslots && rc == STRATA_OK; a++) {
+        vals[a] = malloc(n * 8 + 8);
+        if (vals[a] == NULL) {
+            rc = STRATA_ENOMEM;
+            break;
+        }
+        aggs[a].op = g->op[a];
+        aggs[a].is_float = g->is_float[a];
+        aggs[a].values = vals[a];
+        if (g->col[a] < 0) {
+            for (uint64_t i = 0; i < n; i++) ((int64_t *)vals[a])[i] = (int64_t)(first + i);
+            continue;
+        }
+        const void *p;
+        rc = strata_snapshot_map(s, b, g->col[a], &p);
+        if (rc == STRATA_OK)
+            st_convert(vals[a], g->is_float[a] ? STRATA_F64 : STRATA_I64, p,
+                       (strata_dtype)s->schema.cat[g->col[a]].dtype, n);
+    }
+    if (rc == STRATA_OK &&
+        st_groupby((const int64_t *const *)keys, sp->nkeys, n, aggs, g->nslots, out, j->nt) < 0)
+        rc = STRATA_ENOMEM;
+    for (int k = 0; k < ST_MAX_KEYS; k++) free(keys[k]);
+    for (int a = 0; a < 16; a++) free(vals[a]);
+    if (rc == STRATA_ENOMEM) rc = st_error(j->err, rc, "out of memory grouping a batch");
+    return rc;
+}
+
+/* The previous output (working batches [0, NOLD)) as groups. */
+static int groups_of_output(job *j, size_t nold, const st_dspec *sp, const gplan *g,
+                            st_groups *out)
+{
+    uint64_t n = 0;
+    for (size_t b = 0; b < nold; b++) n += (uint64_t)WB(j, b).b.nrows;
+    memset(out, 0, sizeof *out);
+    out->nkeys = sp->nkeys;
+    out->naggs = g->nslots;
+    for (int a = 0; a < g->nslots; a++) {
+        out->agg_op[a] = g->op[a];
+        out->agg_float[a] = g->is_float[a];
+    }
+    out->n = n;
+    out->keys = malloc((n * (uint64_t)sp->nkeys + 1) * sizeof *out->keys);
+    out->count = malloc((n + 1) * sizeof *out->count);
+    out->ival = calloc(n * (uint64_t)g->nslots + 1, sizeof *out->ival);
+    out->fval = calloc(n * (uint64_t)g->nslots + 1, sizeof *out->fval);
+    if (out->keys == NULL || out->count == NULL || out->ival == NULL || out->fval == NULL) {
+        st_groups_free(out);
+        return st_error(j->err, STRATA_ENOMEM, "out of memory reading %llu groups",
+                        (unsigned long long)n);
+    }
+    int rc = STRATA_OK;
+    uint64_t at = 0;
+    size_t nk = (size_t)sp->nkeys, na = (size_t)g->nslots;
+    for (size_t b = 0; b < nold && rc == STRATA_OK; b++) {
+        uint64_t m = (uint64_t)WB(j, b).b.nrows;
+        for (int c = 0; c < j->ds->schema.ncols && rc == STRATA_OK; c++) {
+            if (g->what[c] == 4) continue;
+            st_npy_map mp;
+            if ((rc = wv_map(j, b, c, &mp)) < 0) break;
+            const int64_t *iv = (const int64_t *)(const void *)mp.data;
+            const double *fv = (const double *)(const void *)mp.data;
+            for (uint64_t i = 0; i < m; i++) {
+                uint64_t grp = at + i;
+                switch (g->what[c]) {
+                case 0:
+                    out->ival[grp * na] = iv[i];
+                    break;
+                case 1:
+                    out->keys[grp * nk + (size_t)g->arg[c]] = iv[i];
+                    break;
+                case 2:
+                    out->count[grp] = iv[i];
+                    break;
+                default:
+                    if (g->is_float[g->arg[c]])
+                        out->fval[grp * na + (size_t)g->arg[c]] = fv[i];
+                    else
+                        out->ival[grp * na + (size_t)g->arg[c]] = iv[i];
+                }
+            }
+            st_npy_unmap(&mp);
+        }
+        at += m;
+    }
+    if (rc < 0) st_groups_free(out);
+    return rc;
+}
+
+static int groups_out(job *j, const st_groups *gr, const gplan *g)
+{
+    int rc = STRATA_OK;
+    size_t nk = (size_t)gr->nkeys, na = (size_t)gr->naggs;
+    enum { CH = 4096 };
+    char *buf = malloc(CH * 8);
+    if (buf == NULL) return st_error(j->err, STRATA_ENOMEM, "out of memory");
+    for (uint64_t start = 0; start < gr->n && rc == STRATA_OK; start += j->out_rows) {
+        uint64_t end = start + j->out_rows < gr->n ? start + j->out_rows : gr->n;
+        outw ow;
+        if ((rc = out_begin(j, &ow)) < 0) break;
+        for (int c = 0; c < ow.n && rc == STRATA_OK; c++) {
+            for (uint64_t s = start; s < end && rc == STRATA_OK; s += CH) {
+                uint64_t e = s + CH < end ? s + CH : end;
+                int64_t *iv = (int64_t *)(void *)buf;
+                double *fv = (double *)(void *)buf;
+                for (uint64_t x = s; x < e; x++) {
+                    uint64_t i = x - s;
+                    int a = g->arg[c];
+                    switch (g->what[c]) {
+                    case 0:
+                        iv[i] = gr->ival[x * na];
+                        break;
+                    case 1:
+                        iv[i] = gr->keys[x * nk + (size_t)a];
+                        break;
+                    case 2:
+                        iv[i] = gr->count[x];
+                        break;
+                    case 3:
+                        if (g->is_float[a])
+                            fv[i] = gr->fval[x * na + (size_t)a];
+                        else
+                            iv[i] = gr->ival[x * na + (size_t)a];
+                        break;
+                    default:
+                        fv[i] = (g->is_float[a] ? gr->fval[x * na + (size_t)a]
+                                                : (double)gr->ival[x * na + (size_t)a]) /
+                                (double)gr->count[x];
+                    }
+                }
+                rc = st_colw_append(j->err, &ow.w[c], buf, e - s);
+            }
+        }
+        if (rc == STRATA_OK)
+            rc = out_end(j, &ow);
+        else
+            out_abort(&ow);
+    }
+    free(buf);
+    return rc;
+}
+
+/* ---- the index of a derived dataset -------------------------------------------------------- */
+
+/* Positions of the rows of source batch B that an order-preserving op keeps, in its order. */
+static int index_of_batch(job *j, strata_snapshot *s, uint64_t b, const st_dspec *sp,
+                          const st_expr *e, const int *keycols, uint64_t **out, uint64_t *count)
+{
+    uint64_t n = (uint64_t)s->batches[b].nrows, first = s->row_start[b];
+    uint64_t *idx = malloc((n + 1) * sizeof *idx);
+    if (idx == NULL) return st_error(j->err, STRATA_ENOMEM, "out of memory");
+    int rc = STRATA_OK;
+    *count = 0;
+    if (sp->op == ST_OP_FILTER) {
+        st_expr_input *in = calloc((size_t)s->schema.ncols + 1, sizeof *in);
+        if (in == NULL) rc = st_error(j->err, STRATA_ENOMEM, "out of memory");
+        for (int c = 0; c < s->schema.ncols && rc == STRATA_OK; c++) {
+            if (!st_expr_uses(e, c)) continue;
+            if (s->schema.cat[c].dtype == STRATA_STR)
+                rc = strata_snapshot_map_str(s, b, c, (const int64_t **)&in[c].data,
+                                             &in[c].bytes);
+            else
+                rc = strata_snapshot_map(s, b, c, &in[c].data);
+        }
+        if (rc == STRATA_OK) rc = st_expr_filter(j->err, e, in, n, idx, count, j->nt);
+        free(in);
+    } else {
+        keyset k;
+        memset(&k, 0, sizeof k);
+        k.n = sp->op == ST_OP_SORT_RUNS ? sp->nkeys : 1;
+        for (int i = 0; i < k.n && rc == STRATA_OK; i++) {
+            k.dt[i] = (strata_dtype)s->schema.cat[keycols[i]].dtype;
+            if (k.dt[i] == STRATA_STR)
+                rc = strata_snapshot_map_str(s, b, keycols[i], (const int64_t **)&k.data[i],
+                                             &k.bytes[i]);
+            else
+                rc = strata_snapshot_map(s, b, keycols[i], &k.data[i]);
+        }
+        if (rc == STRATA_OK && sp->op == ST_OP_SORT_RUNS) {
+            rc = keyset_argsort(j->err, &k, n, idx, sp->desc, j->nt);
+            *count = n;
+        } else if (rc == STRATA_OK) {
+            int64_t got = st_topk(k.dt[0], k.data[0], n, sp->k, sp->desc, idx, j->nt);
+            if (got < 0) rc = st_error(j->err, STRATA_ENOMEM, "out of memory in topk");
+            *count = got < 0 ? 0 : (uint64_t)got;
+        }
+    }
+    for (uint64_t i = 0; i < *count; i++) idx[i] += first;
+    if (rc < 0) {
+        free(idx);
+        return rc;
+    }
+    *out = idx;
+    return STRATA_OK;
+}
+
+/* Count the live working batches and drop the retired ones from column work. */
+static void retire_working(job *j)
+{
+    for (size_t i = 0; i < j->wb.n; i++)
+        if (!WB(j, i).is_new) WB(j, i).retired = 1;
+    j->retire_all = 1;
+}
+
+static int push_mark(job *j, int64_t id, int64_t consumed, int64_t seq, int64_t version)
+{
+    st_cat_mark *m = st_vec_push(&j->marks);
+    if (m == NULL) return st_error(j->err, STRATA_ENOMEM, "out of memory");
+    *m = (st_cat_mark){id, consumed, seq, version};
+    return STRATA_OK;
+}
+
+static int update_index(job *j, const st_cat_deriv *dv)
+{
+    st_dspec sp;
+    int rc = st_dspec_decode(j->err, dv->op, dv->args, &sp);
+    if (rc < 0) return rc;
+    strata_snapshot *s = NULL;
+    rc = strata_snapshot_open(j->pool, dv->source_region, dv->source, 0, &s);
+    if (rc < 0) return rc;
+    st_expr *e = NULL;
+    int keycols[ST_MAX_KEYS];
+    uint64_t *perm = NULL;
+    keyset nk;
+    memset(&nk, 0, sizeof nk);
+    for (int k = 0; k < sp.nkeys; k++) {
+        keycols[k] = st_schema_find(&s->schema, sp.key[k]);
+        if (keycols[k] < 0) {
+            rc = st_error(j->err, STRATA_ENOTFOUND, "'%s/%s' has no column '%s' any more",
+                          dv->source_region, dv->source, sp.key[k]);
+            goto done;
+        }
+    }
+    if (sp.op == ST_OP_FILTER)
+        ST_TRY(rc = st_expr_parse(j->err, sp.expr, s->schema.cols, s->schema.ncols, &e));
+    uint64_t nsb = s->nbatches;
+    int64_t first_seq = nsb ? s->batches[0].seq : 0;
+    uint64_t consumed = (uint64_t)dv->consumed;
+    int valid = !j->o->full && consumed <= nsb && (consumed == 0 || dv->source_seq == first_seq);
+    size_t nold = j->wb.n;
+    if (valid && consumed == nsb) { /* nothing new */
+        j->st->fresh++;
+        goto done;
+    }
+    if (!valid) consumed = 0;
+    int destroys = st_op_destroys_order(sp.op);
+    const char *mode = j->o->full ? "full" : destroys || consumed == 0 ? "refresh" : "incremental";
+    begin_object(j, "index", mode, nsb - consumed);
+    j->st->batches_read += nsb - consumed;
+    j->st->rows_read += s->row_start[nsb] - s->row_start[consumed];
+    if (!destroys) {
+        if (consumed == 0 && nold > 0) retire_working(j);
+        for (uint64_t b = consumed; b < nsb && rc == STRATA_OK; b++) {
+            uint64_t *idx = NULL, n = 0;
+            rc = index_of_batch(j, s, b, &sp, e, keycols, &idx, &n);
+            if (rc == STRATA_OK) rc = out_index(j, idx, n);
+            free(idx);
+            st_snapshot_release(s, b);
+            if (rc == STRATA_OK) rc = progress(j, b - consumed + 1, (uint64_t)s->batches[b].nrows);
+        }
+        if (consumed == 0) j->st->refreshed++;
+        else j->st->incremental++;
+    } else if (sp.op == ST_OP_GROUPBY) {
+        gplan g;
+        st_groups acc;
+        memset(&acc, 0, sizeof acc);
+        int have = 0;
+        ST_TRY(rc = gplan_build(j, &sp, &s->schema, &g));
+        if (consumed > 0) {
+            ST_TRY(rc = groups_of_output(j, nold, &sp, &g, &acc));
+            have = 1;
+        }
+        for (uint64_t b = consumed; b < nsb && rc == STRATA_OK; b++) {
+            st_groups part;
+            rc = groups_of_batch(j, s, b, &sp, &g, &part);
+            if (rc == STRATA_OK && !have) {
+                acc = part;
+                have = 1;
+            } else if (rc == STRATA_OK) {
+                if (st_groups_merge(&acc, &part) < 0)
+                    rc = st_error(j->err, STRATA_ENOMEM, "out of memory merging groups");
+                st_groups_free(&part);
+            }
+            st_snapshot_release(s, b);
+            if (rc == STRATA_OK) rc = progress(j, b - consumed + 1, (uint64_t)s->batches[b].nrows);
+        }
+        if (rc == STRATA_OK) {
+            retire_working(j);
+            rc = groups_out(j, &acc, &g);
+        }
+        if (have) st_groups_free(&acc);
+        j->st->refreshed++;
+    } else {
+        /* sort and global topk: the new rows' sorted run, merged into the previous output */
+        uint64_t n = 0;
+        int nkeys = sp.op == ST_OP_SORT ? sp.nkeys : 1;
+        ST_TRY(rc = keyset_concat(j->err, s, consumed, nsb, keycols, nkeys, &nk, &n));
+        perm = malloc((n + 1) * sizeof *perm);
+        if (perm == NULL) {
+            rc = st_error(j->err, STRATA_ENOMEM, "out of memory sorting %llu rows",
+                          (unsigned long long)n);
+            goto done;
+        }
+        uint64_t nrun = n, limit = UINT64_MAX;
+        if (sp.op == ST_OP_SORT) {
+            ST_TRY(rc = keyset_argsort(j->err, &nk, n, perm, sp.desc, j->nt));
+        } else {
+            int64_t got = st_topk(nk.dt[0], nk.data[0], n, sp.k, sp.desc, perm, j->nt);
+            if (got < 0) {
+                rc = st_error(j->err, STRATA_ENOMEM, "out of memory in topk");
+                goto done;
+            }
+            nrun = (uint64_t)got;
+            limit = sp.k;
+        }
+        ST_TRY(rc = progress(j, nsb - consumed, n));
+        retire_working(j);
+        rc = merge_out(j, consumed > 0 ? nold : 0, &nk, perm, nrun, s->row_start[consumed], nkeys,
+                       sp.desc, limit);
+        j->st->refreshed++;
+    }
+    if (rc == STRATA_OK) rc = push_mark(j, dv->id, (int64_t)nsb, first_seq, s->version);
+    if (rc == STRATA_OK) j->changed = 1;
+done:
+    free(perm);
+    keyset_free(&nk);
+    st_expr_free(e);
+    strata_snapshot_close(s);
+    return rc;
+}
+
+/* ---- derived columns ----------------------------------------------------------------------- */
+
+/* The batch of snapshot S holding row ROW, starting from the guess AT. */
+static uint64_t batch_at(const strata_snapshot *s, uint64_t row, uint64_t at)
+{
+    if (at < s->nbatches && s->row_start[at] <= row && row < s->row_start[at + 1]) return at;
+    uint64_t lo = 0, hi = s->nbatches;
+    while (hi - lo > 1) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (s->row_start[mid] <= row)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Gather column PC of parent P at the N positions IDX into W. The index is bucketed by parent
+ * batch, and the parent is read one batch at a time. */
+static int gather_into(job *j, strata_snapshot *p, int pc, const uint64_t *idx, uint64_t n,
+                       st_colw *w)
+{
+    strata_dtype dt = (strata_dtype)p->schema.cat[pc].dtype;
+    uint64_t np = p->row_start[p->nbatches];
+    for (uint64_t i = 0; i < n; i++)
+        if (idx[i] >= np)
+            return st_error(j->err, STRATA_ECORRUPT,
+                            "index %llu at row %llu is past the %llu rows of the parent '%s/%s'",
+                            (unsigned long long)idx[i], (unsigned long long)i,
+                            (unsigned long long)np, p->d.region, p->d.name);
+    if (dt == STRATA_STR) {
+        int rc = STRATA_OK;
+        uint64_t at = 0;
+        for (uint64_t i = 0; i < n && rc == STRATA_OK; i++) {
+            at = batch_at(p, idx[i], at);
+            const int64_t *o;
+            const char *by;
+            rc = strata_snapshot_map_str(p, at, pc, &o, &by);
+            uint64_t r = idx[i] - p->row_start[at];
+            if (rc == STRATA_OK) rc = st_colw_append_str(j->err, w, o + r, by, 1);
+        }
+        return rc;
+    }
+    size_t esz = strata_dtype_size(dt);
+    char *out = malloc(n * esz + 1);
+    uint32_t *pb = malloc((n + 1) * sizeof *pb);
+    uint64_t *start = calloc(p->nbatches + 2, sizeof *start);
+    uint64_t *ord = malloc((n + 1) * sizeof *ord);
+    int rc = STRATA_OK;
+    if (out == NULL || pb == NULL || start == NULL || ord == NULL)
+        rc = st_error(j->err, STRATA_ENOMEM, "out of memory gathering %llu values",
+                      (unsigned long long)n);
+    uint64_t at = 0;
+    for (uint64_t i = 0; i < n && rc == STRATA_OK; i++) {
+        at = batch_at(p, idx[i], at);
+        pb[i] = (uint32_t)at;
+        start[at + 1]++;
+    }
+    for (uint64_t b = 0; b < p->nbatches && rc == STRATA_OK; b++) start[b + 1] += start[b];
+    for (uint64_t i = 0; i < n && rc == STRATA_OK; i++) ord[start[pb[i]]++] = i;
+    /* start[b] is now the end of bucket b */
+    uint64_t from = 0;
+    for (uint64_t b = 0; b < p->nbatches && rc == STRATA_OK; b++) {
+        uint64_t to = start[b];
+        if (to == from) continue;
+        const void *data;
+        rc = strata_snapshot_map(p, b, pc, &data);
+        const char *src = data;
+        uint64_t base = p->row_start[b];
+        for (uint64_t x = from; x < to && rc == STRATA_OK; x++) {
+            uint64_t i = ord[x];
+            memcpy(out + i * esz, src + (idx[i] - base) * esz, esz);
+        }
+        if (j->o->mem > 0) st_snapshot_release(p, b);
+        from = to;
+    }
+    if (rc == STRATA_OK) rc = st_colw_append(j->err, w, out, n);
+    free(out);
+    free(pb);
+    free(start);
+    free(ord);
+    return rc;
+}
+
+/* Scatter child C's column CC onto rows [FIRST, FIRST+N) of the parent: DEF elsewhere. */
+static int scatter_into(job *j, strata_snapshot *c, int cc, uint64_t first, uint64_t n,
+                        const void *def, st_colw *w)
+{
+    strata_dtype dt = (strata_dtype)c->schema.cat[cc].dtype;
+    size_t esz = strata_dtype_size(dt);
+    char *out = malloc(n * esz + 1);
+    if (out == NULL) return st_error(j->err, STRATA_ENOMEM, "out of memory");
+    for (uint64_t i = 0; i < n; i++) memcpy(out + i * esz, def, esz);
+    int rc = STRATA_OK;
+    for (uint64_t b = 0; b < c->nbatches && rc == STRATA_OK; b++) {
+        strata_column_stats st;
+        rc = strata_snapshot_stats(c, b, 0, &st);
+        if (rc < 0 || !st.has_minmax) continue;
+        uint64_t lo = (uint64_t)st.min_i, hi = (uint64_t)st.max_i;
+        if (hi < first || lo >= first + n) continue; /* no row of this child batch lands here */
+        const void *ip, *vp;
+        rc = strata_snapshot_map(c, b, 0, &ip);
+        if (rc == STRATA_OK) rc = strata_snapshot_map(c, b, cc, &vp);
+        if (rc < 0) break;
+        const uint64_t *idx = ip;
+        const char *val = vp;
+        uint64_t m = (uint64_t)c->batches[b].nrows;
+        for (uint64_t r = 0; r < m; r++) {
+            uint64_t off = idx[r] - first;
+            if (off < n) memcpy(out + off * esz, val + r * esz, esz);
+        }
+    }
+    if (rc == STRATA_OK) rc = st_colw_append(j->err, w, out, n);
+    free(out);
+    return rc;
+}
+
+/* The working batch BI gets column POS from W: a new batch holds it directly, an existing one
+ * gets a fill. */
+static int place_column(job *j, size_t bi, int pos, st_colw *w)
+{
+    char token[17];
+    st_random_token(token);
+    st_cat_bcol bc;
+    int rc = st_colw_finish(j->err, w, j->ds->dir, token, pos, &bc);
+    if (rc == STRATA_OK) rc = remember_file(j, &bc);
+    if (rc < 0) return rc;
+    wbatch *wb = &WB(j, bi);
+    if (wb->is_new) {
+        wb->cols[pos] = bc;
+    } else {
+        st_cat_fill *f = st_vec_push(&j->fills);
+        if (f == NULL) return st_error(j->err, STRATA_ENOMEM, "out of memory");
+        f->seq = wb->b.seq;
+        f->position = pos;
+        f->col = bc;
+        wb->cols[pos] = bc;
+    }
+    j->changed = 1;
+    return STRATA_OK;
+}
+
+/* The index derivation of dataset ID (for a scatter's child). */
+struct find_idx {
+    int64_t id;
+    st_cat_deriv dv;
+    int found;
+};
+
+static int find_idx(void *vctx, const st_cat_deriv *dv)
+{
+    struct find_idx *f = vctx;
+    if (dv->target[0] == '\0' && dv->dataset_id == f->id) {
+        f->dv = *dv;
+        f->found = 1;
+    }
+    return 0;
+}
+
+static int update_column(job *j, const st_cat_deriv *dv)
+{
+    st_dspec sp;
+    int rc = st_dspec_decode(j->err, dv->op, dv->args, &sp);
+    if (rc < 0) return rc;
+    int pos = st_schema_find(&j->sch, dv->target);
+    if (pos < 0)
+        return st_error(j->err, STRATA_ECORRUPT, "derived column '%s' has no schema entry",
+                        dv->target);
+    strata_snapshot *src = NULL;
+    st_expr *e = NULL;
+    int sc = -1;
+    uint64_t covered = j->wb.n; /* working batches (in order) the column can be computed for */
+    int recompute_all = j->o->full;
+    double def[2] = {0, 0};
+    if (sp.op != ST_OP_EXPR) {
+        ST_TRY(rc = strata_snapshot_open(j->pool, dv->source_region, dv->source, 0, &src));
+        sc = st_schema_find(&src->schema, dv->source_column);
+        if (sc < 0) {
+            rc = st_error(j->err, STRATA_ENOTFOUND, "'%s/%s' has no column '%s' any more",
+                          dv->source_region, dv->source, dv->source_column);
+            goto done;
+        }
+    }
+    if (sp.op == ST_OP_EXPR) {
+        /* The columns before this one: what it was defined over. */
+        ST_TRY(rc = st_expr_parse(j->err, sp.expr, j->sch.cols, pos, &e));
+    } else if (sp.op == ST_OP_SCATTER) {
+        char why[64];
+        if (strata_value_parse((strata_dtype)src->schema.cat[sc].dtype, sp.defval, def, why) < 0) {
+            rc = st_error(j->err, STRATA_ECORRUPT, "scatter default '%s' %s", sp.defval, why);
+            goto done;
+        }
+        /* Only the parent batches the child has consumed: later ones would get defaults. */
+        struct find_idx fi = {src->d.id, {0}, 0};
+        ST_TRY(rc = st_cat_derivs(j->err, j->pool->cat, src->d.id, find_idx, &fi));
+        size_t live = 0, first_live = j->wb.n;
+        for (size_t i = 0; i < j->wb.n; i++)
+            if (!WB(j, i).retired) {
+                if (first_live == j->wb.n) first_live = i;
+                live++;
+            }
+        int64_t fseq = first_live < j->wb.n ? WB(j, first_live).b.seq : 0;
+        covered = fi.found && (fi.dv.consumed == 0 || fi.dv.source_seq == fseq)
+                      ? first_live + (size_t)fi.dv.consumed
+                      : 0;
+        if (covered > j->wb.n) covered = j->wb.n;
+        if (fi.dv.destroys_order || st_op_destroys_order((st_op)st_op_parse(fi.dv.op)))
+            recompute_all |= dv->source_version != src->version;
+    }
+    /* The targets: live batches without the column (all of them when recomputing). */
+    uint64_t total = 0;
+    for (size_t i = 0; i < covered; i++)
+        if (!WB(j, i).retired && (recompute_all || WB(j, i).cols[pos].file[0] == '\0')) total++;
+    if (total == 0) {
+        j->st->fresh++;
+        goto done;
+    }
+    begin_object(j, dv->target, recompute_all ? "full" : "incremental", total);
+    uint64_t done_n = 0;
+    for (size_t i = 0; i < covered && rc == STRATA_OK; i++) {
+        wbatch *wb = &WB(j, i);
+        if (wb->retired || (!recompute_all && wb->cols[pos].file[0] != '\0')) continue;
+        uint64_t n = (uint64_t)wb->b.nrows;
+        st_colw w;
+        ST_TRY(rc = st_colw_open(j->err, &w, j->ds->dir, (strata_dtype)j->sch.cat[pos].dtype));
+        if (sp.op == ST_OP_GATHER) {
+            st_npy_map m;
+            rc = wv_map(j, i, 0, &m);
+            if (rc == STRATA_OK)
+                rc = gather_into(j, src, sc, (const uint64_t *)(const void *)m.data, n, &w);
+            st_npy_unmap(&m);
+        } else if (sp.op == ST_OP_SCATTER) {
+            rc = scatter_into(j, src, sc, (uint64_t)wb->b.first_row, n, def, &w);
+        } else {
+            st_expr_input *in = calloc((size_t)pos + 1, sizeof *in);
+            st_npy_map *maps = calloc(2 * (size_t)pos + 2, sizeof *maps);
+            size_t esz = strata_dtype_size(st_expr_type(e));
+            void *out = malloc(n * esz + 1);
+            if (in == NULL || maps == NULL || out == NULL)
+                rc = st_error(j->err, STRATA_ENOMEM, "out of memory");
+            for (int c = 0; c < pos && rc == STRATA_OK; c++)
+                if (st_expr_uses(e, c)) rc = wv_input(j, i, c, &maps[2 * c], &maps[2 * c + 1], &in[c]);
+            if (rc == STRATA_OK) rc = st_expr_eval(j->err, e, in, n, out, j->nt);
+            if (rc == STRATA_OK) rc = st_colw_append(j->err, &w, out, n);
+            for (int c = 0; maps != NULL && c < 2 * pos + 2; c++) st_npy_unmap(&maps[c]);
+            free(in);
+            free(maps);
+            free(out);
+        }
+        if (rc == STRATA_OK)
+            rc = place_column(j, i, pos, &w);
+        else
+            st_colw_abort(&w);
+        if (rc == STRATA_OK) rc = progress(j, ++done_n, n);
+    }
+    if (rc < 0) goto done;
+    if (recompute_all) j->st->refreshed++;
+    else j->st->incremental++;
+    rc = push_mark(j, dv->id, (int64_t)covered, 0, src != NULL ? src->version : 0);
+done:
+    st_expr_free(e);
+    strata_snapshot_close(src);
+    return rc;
+}
+
+/* ---- one dataset's group of objects ------------------------------------------------------- */
+
+static void job_free(job *j)
+{
+    for (size_t i = 0; i < j->wb.n; i++) free(WB(j, i).cols);
+    st_vec_free(&j->wb);
+    st_vec_free(&j->fills);
+    st_vec_free(&j->marks);
+    st_vec_free(&j->files);
+    st_schema_free(&j->sch);
+    strata_dataset_close(j->ds);
+}
+
+static void remove_files(job *j)
+{
+    char path[ST_PATH_MAX];
+    for (size_t i = 0; i < j->files.n; i++)
+        if (st_path(NULL, path, "%s/%s", j->ds->dir, ((char(*)[ST_CAT_FILE])j->files.v)[i]) == 0)
+            unlink(path);
+}
+
+struct fresh_ctx {
+    st_vec *v;
+};
+
+static int collect_deriv(void *vctx, const st_cat_deriv *dv)
+{
+    st_vec *v = vctx;
+    st_cat_deriv *slot = st_vec_push(v);
+    if (slot == NULL) return STRATA_ENOMEM;
+    *slot = *dv;
+    return 0;
+}
+
+static int publish(job *j)
+{
+    st_vec nb = ST_VEC(st_cat_batch);
+    size_t ncols = (size_t)j->sch.ncols, count = 0;
+    for (size_t i = 0; i < j->wb.n; i++) count += WB(j, i).is_new;
+    st_cat_bcol *cols = calloc(count * ncols + 1, sizeof *cols);
+    int rc = cols == NULL ? STRATA_ENOMEM : STRATA_OK;
+    for (size_t i = 0; i < j->wb.n && rc == STRATA_OK; i++) {
+        if (!WB(j, i).is_new) continue;
+        st_cat_batch *b = st_vec_push(&nb);
+        if (b == NULL) {
+            rc = STRATA_ENOMEM;
+            break;
+        }
+        *b = WB(j, i).b;
+        memcpy(&cols[(nb.n - 1) * ncols], WB(j, i).cols, ncols * sizeof *cols);
+    }
+    if (rc == STRATA_ENOMEM) rc = st_error(j->err, rc, "out of memory publishing");
+    if (rc == STRATA_OK) rc = st_fsync_dir(j->err, j->ds->dir);
+    int64_t v = 0;
+    if (rc == STRATA_OK) {
+        st_cat_change ch = {.retire_all = j->retire_all,
+                            .batches = nb.v,
+                            .cols = cols,
+                            .nb = (int)nb.n,
+                            .ncols = (int)ncols,
+                            .fills = j->fills.v,
+                            .nfills = (int)j->fills.n,
+                            .marks = j->marks.v,
+                            .nmarks = (int)j->marks.n};
+        rc = st_cat_apply(j->err, j->pool->cat, j->ds->d.id, j->ds->d.version, &ch, &v);
+    }
+    free(cols);
+    st_vec_free(&nb);
+    return rc;
+}
+
+static int process_group(strata_pool *pool, const strata_update_opts *o, strata_update_stats *st,
+                         const st_cat_deriv *group, size_t ngroup)
+{
+    job j;
+    memset(&j, 0, sizeof j);
+    j.pool = pool;
+    j.err = &pool->err;
+    j.o = o;
+    j.st = st;
+    j.nt = o->nthreads > 0 ? o->nthreads : st_pool_threads(pool);
+    j.out_rows = ST_OUT_ROWS;
+    if (o->mem > 0 && o->mem / 64 < j.out_rows) j.out_rows = o->mem / 64 > 1024 ? o->mem / 64 : 1024;
+    j.wb = (st_vec)ST_VEC(wbatch);
+    j.fills = (st_vec)ST_VEC(st_cat_fill);
+    j.marks = (st_vec)ST_VEC(st_cat_mark);
+    j.files = (st_vec)ST_VEC(char[ST_CAT_FILE]);
+    const char *region = group[0].region, *name = group[0].dataset;
+    j.ev.region = region;
+    j.ev.name = name;
+    st_vec fresh = ST_VEC(st_cat_deriv);
+    int rc = st_dataset_open(pool, region, name, 1, &j.ds);
+    if (rc < 0) return rc;
+    strata_dataset_set_lock_timeout(j.ds, o->lock_timeout_ms == 0 ? 60000 : o->lock_timeout_ms);
+    ST_TRY(rc = st_dataset_lock(j.ds));
+    st_cat_dataset d2;
+    ST_TRY(rc = st_schema_load(pool, region, name, &d2, &j.sch));
+    /* The marks as they are now, with the lock held: another updater may have done the work. */
+    ST_TRY(rc = st_cat_derivs(j.err, pool->cat, j.ds->d.id, collect_deriv, &fresh));
+    if (j.ds->d.version > 0) {
+        rc = st_cat_batches(j.err, pool->cat, j.ds->d.id, j.ds->d.version, j.sch.ncols,
+                            load_batch, &j);
+        if (rc == STRATA_ENOMEM) rc = st_error(j.err, rc, "out of memory");
+        if (rc < 0) goto done;
+    }
+    for (size_t g = 0; g < ngroup && rc == STRATA_OK; g++) {
+        const st_cat_deriv *dv = NULL;
+        for (size_t f = 0; f < fresh.n; f++)
+            if (((st_cat_deriv *)fresh.v)[f].id == group[g].id) dv = (st_cat_deriv *)fresh.v + f;
+        if (dv == NULL) continue; /* dropped meanwhile */
+        j.ev.object = dv->target[0] ? dv->target : "index";
+        rc = dv->target[0] ? update_column(&j, dv) : update_index(&j, dv);
+        if (rc < 0) {
+            char why[ST_ERRMSG_MAX];
+            st_err_copy(j.err, why, sizeof why);
+            st_error(j.err, rc, "cannot update %s of '%s/%s': %s",
+                     dv->target[0] ? dv->target : "the index", region, name, why);
+        }
+    }
+    if (rc == STRATA_OK && j.changed) rc = publish(&j);
+    if (rc < 0) remove_files(&j);
+    if (rc == STRATA_OK && j.retire_all) {
+        /* The replaced batches go now unless a reader holds them (then at the next gc). */
+        uint64_t files, bytes;
+        st_cat_dataset now = j.ds->d;
+        st_dataset_sweep(pool, &now, j.ds->dir, &files, &bytes);
+    }
+done:
+    st_vec_free(&fresh);
+    job_free(&j);
+    return rc;
+}
+
+/* ---- the walk ------------------------------------------------------------------------------ */
+
+typedef struct node {
+    st_cat_deriv dv;
+    int in_scope, done;
+} node;
+
+#define NODE(gr, i) (((node *)(gr)->v)[i])
+
+static int collect_node(void *vctx, const st_cat_deriv *dv)
+{
+    st_vec *v = vctx;
+    node *n = st_vec_push(v);
+    if (n == NULL) return STRATA_ENOMEM;
+    memset(n, 0, sizeof *n);
+    n->dv = *dv;
+    return 0;
+}
+
+static int load_graph(strata_pool *pool, st_vec *g)
+{
+    *g = (st_vec)ST_VEC(node);
+    int rc = st_cat_derivs(&pool->err, pool->cat, 0, collect_node, g);
+    if (rc == STRATA_ENOMEM) rc = st_error(&pool->err, rc, "out of memory");
+    return rc;
+}
+
+/* Mark every object that writes dataset ID, and (recursively) those its sources need. */
+static void mark_ancestors(st_vec *g, int64_t id, int depth)
+{
+    if (depth > 10000) return;
+    for (size_t i = 0; i < g->n; i++) {
+        node *n = &NODE(g, i);
+        if (n->dv.dataset_id != id || n->in_scope) continue;
+        n->in_scope = 1;
+        if (n->dv.source_id != id) mark_ancestors(g, n->dv.source_id, depth + 1);
+    }
+}
+
+/* Select the objects of datasets in TARGETS, their descendants, and all their ancestors. */
+static void select_scope(st_vec *g, const int64_t *targets, size_t nt, int descendants)
+{
+    st_vec set = ST_VEC(int64_t);
+    for (size_t i = 0; i < nt; i++) {
+        int64_t *s = st_vec_push(&set);
+        if (s) *s = targets[i];
+    }
+    for (size_t grow = 1; descendants && grow;) {
+        grow = 0;
+        for (size_t i = 0; i < g->n; i++) {
+            node *n = &NODE(g, i);
+            int src_in = 0, dst_in = 0;
+            for (size_t k = 0; k < set.n; k++) {
+                src_in |= ((int64_t *)set.v)[k] == n->dv.source_id;
+                dst_in |= ((int64_t *)set.v)[k] == n->dv.dataset_id;
+            }
+            if (src_in && !dst_in) {
+                int64_t *s = st_vec_push(&set);
+                if (s) *s = n->dv.dataset_id;
+                grow = 1;
+            }
+        }
+    }
+    for (size_t k = 0; k < set.n; k++) mark_ancestors(g, ((int64_t *)set.v)[k], 0);
+    st_vec_free(&set);
+}
+
+struct ids {
+    st_vec v;
+    strata_pool *pool;
+    const char *region;
+};
+
+static int collect_id(void *vctx, const st_cat_dataset *d)
+{
+    st_vec *v = vctx;
+    int64_t *s = st_vec_push(v);
+    if (s == NULL) return STRATA_ENOMEM;
+    *s = d->id;
+    return 0;
+}
+
+/* The datasets REGION/NAME names: one, a region's, or all (NULL: no restriction). */
+static int scope_of(strata_pool *pool, const char *region, const char *name, st_vec *g,
+                    int descendants)
+{
+    if (region == NULL) {
+        for (size_t i = 0; i < g->n; i++) NODE(g, i).in_scope = 1;
+        return STRATA_OK;
+    }
+    st_err *err = &pool->err;
+    int rc = st_name_check(err, "region", region);
+    if (rc < 0) return rc;
+    st_vec ids = ST_VEC(int64_t);
+    if (name != NULL) {
+        st_cat_dataset d;
+        if ((rc = st_name_check(err, "dataset", name)) < 0) return rc;
+        if ((rc = st_cat_dataset_get(err, pool->cat, region, name, &d, NULL, NULL)) < 0)
+            return rc;
+        rc = collect_id(&ids, &d);
+    } else {
+        st_cat_region r;
+        if ((rc = st_cat_region_get(err, pool->cat, region, &r)) < 0) return rc;
+        rc = st_cat_dataset_list(err, pool->cat, r.id, collect_id, &ids);
+    }
+    if (rc == STRATA_OK) select_scope(g, ids.v, ids.n, descendants);
+    st_vec_free(&ids);
+    return rc == STRATA_ENOMEM ? st_error(err, rc, "out of memory") : rc;
+}
+
+int strata_update(strata_pool *pool, const char *region, const char *name,
+                  const strata_update_opts *opts, strata_update_stats *stats)
+{
+    if (pool == NULL) return STRATA_EINVAL;
+    strata_update_opts o = {0};
+    if (opts != NULL) o = *opts;
+    strata_update_stats local;
+    if (stats == NULL) stats = &local;
+    memset(stats, 0, sizeof *stats);
+    double t0 = now_s();
+    st_vec g;
+    int rc = load_graph(pool, &g);
+    if (rc == STRATA_OK) rc = scope_of(pool, region, name, &g, 1);
+    for (size_t i = 0; o.auto_only && i < g.n; i++)
+        if (!NODE(&g, i).dv.auto_update) NODE(&g, i).in_scope = 0;
+    st_vec group = ST_VEC(st_cat_deriv);
+    for (;;) {
+        if (rc < 0) break;
+        int left = 0, progressed = 0;
+        for (size_t i = 0; i < g.n && rc == STRATA_OK; i++) {
+            node *n = &NODE(&g, i);
+            if (!n->in_scope || n->done) continue;
+            left = 1;
+            int64_t x = n->dv.dataset_id;
+            group.n = 0;
+            /* X's objects in order while each one's dependencies (earlier objects of X and of its
+             * source) are done or in the group. */
+            for (size_t k = i; k < g.n; k++) {
+                node *m = &NODE(&g, k);
+                if (!m->in_scope || m->done || m->dv.dataset_id != x) continue;
+                int ready = 1;
+                for (size_t q = 0; q < k && ready; q++) {
+                    node *d = &NODE(&g, q);
+                    if (!d->in_scope || d->done || d->dv.dataset_id == x) continue;
+                    if (d->dv.dataset_id == m->dv.source_id) ready = 0;
+                }
+                if (!ready) break;
+                st_cat_deriv *slot = st_vec_push(&group);
+                if (slot == NULL) {
+                    rc = st_error(&pool->err, STRATA_ENOMEM, "out of memory");
+                    break;
+                }
+                *slot = m->dv;
+            }
+            if (rc < 0 || group.n == 0) continue;
+            rc = process_group(pool, &o, stats, group.v, group.n);
+            for (size_t k = 0; k < g.n; k++)
+                for (size_t q = 0; q < group.n; q++)
+                    if (NODE(&g, k).dv.id == ((st_cat_deriv *)group.v)[q].id) NODE(&g, k).done = 1;
+            progressed = 1;
+        }
+        if (!left || rc < 0) break;
+        if (!progressed) {
+            rc = st_error(&pool->err, STRATA_ECORRUPT, "the derivations form a cycle");
+            break;
+        }
+    }
+    st_vec_free(&group);
+    st_vec_free(&g);
+    stats->seconds = now_s() - t0;
+    return rc;
+}
+
+/* ---- automatic update and lineage ---------------------------------------------------------- */
+
+int strata_auto(strata_pool *pool, const char *region, const char *name, int on)
+{
+    if (pool == NULL) return STRATA_EINVAL;
+    st_vec g;
+    int rc = load_graph(pool, &g);
+    if (rc == STRATA_OK) rc = scope_of(pool, region, name, &g, 0);
+    int any = 0;
+    for (size_t i = 0; i < g.n && rc == STRATA_OK; i++)
+        any |= NODE(&g, i).in_scope;
+    if (rc == STRATA_OK && !any)
+        rc = st_error(&pool->err, STRATA_EINVAL,
+                      "'%s/%s' is not derived: register a derived dataset (its ancestors come "
+                      "with it)",
+                      region, name ? name : "*");
+    if (rc == STRATA_OK) rc = st_cat_begin(&pool->err, pool->cat);
+    for (size_t i = 0; i < g.n && rc == STRATA_OK; i++)
+        if (NODE(&g, i).in_scope)
+            rc = st_cat_deriv_set_auto(&pool->err, pool->cat, NODE(&g, i).dv.id, on);
+    if (rc == STRATA_OK)
+        rc = st_cat_commit(&pool->err, pool->cat);
+    else if (any)
+        st_cat_rollback(pool->cat);
+    st_vec_free(&g);
+    return rc;
+}
+
+int strata_lineage(strata_pool *pool, const char *region, const char *name, strata_lineage_fn fn,
+                   void *ctx)
+{
+    if (pool == NULL || fn == NULL) return STRATA_EINVAL;
+    st_vec g;
+    int rc = load_graph(pool, &g);
+    if (rc == STRATA_OK) rc = scope_of(pool, region, name, &g, 1);
+    for (size_t i = 0; i < g.n && rc == STRATA_OK; i++) {
+        node *n = &NODE(&g, i);
+        if (!n->in_scope) continue;
+        st_dspec sp;
+        char args[ST_CAT_ARGS + 256];
+        if ((rc = st_dspec_decode(&pool->err, n->dv.op, n->dv.args, &sp)) < 0) break;
+        st_dspec_describe(&sp, &n->dv, args, sizeof args);
+        strata_lineage_info li;
+        memset(&li, 0, sizeof li);
+        li.region = n->dv.region;
+        li.name = n->dv.dataset;
+        li.column = n->dv.target[0] ? n->dv.target : NULL;
+        li.op = sp.op == ST_OP_TOPK_GLOBAL ? "topk" : n->dv.op;
+        li.args = args;
+        li.src_region = n->dv.source_region;
+        li.src_name = n->dv.source;
+        li.src_column = n->dv.source_column[0] ? n->dv.source_column : NULL;
+        li.destroys_order = n->dv.destroys_order;
+        li.auto_update = n->dv.auto_update;
+        li.consumed = (uint64_t)n->dv.consumed;
+        /* Fresh: the index has consumed every source batch (and the source was not refreshed
+         * since); a column is computed for every batch of its dataset. */
+        strata_snapshot *s = NULL;
+        const char *r = li.column ? n->dv.region : n->dv.source_region;
+        const char *d = li.column ? n->dv.dataset : n->dv.source;
+        if ((rc = strata_snapshot_open(pool, r, d, 0, &s)) < 0) break;
+        if (li.column == NULL) {
+            li.source_batches = s->nbatches;
+            int64_t fs = s->nbatches ? s->batches[0].seq : 0;
+            li.fresh = li.consumed == s->nbatches && (li.consumed == 0 || n->dv.source_seq == fs);
+        } else {
+            int c = st_schema_find(&s->schema, li.column);
+            li.source_batches = s->nbatches;
+            li.fresh = c >= 0 && strata_snapshot_column_ready(s, c) == 1;
+        }
+        strata_snapshot_close(s);
+        if ((rc = fn(ctx, &li)) != 0) break;
+    }
+    st_vec_free(&g);
+    return rc;
+}
