@@ -90,5 +90,15 @@ int cmd_check(cli *c, int argc, char **argv);
 int cmd_gc(cli *c, int argc, char **argv);
 int cmd_drop(cli *c, int argc, char **argv);
 int cmd_demo(cli *c, int argc, char **argv);
+int cmd_derive(cli *c, int argc, char **argv);
+int cmd_column(cli *c, int argc, char **argv);
+int cmd_update(cli *c, int argc, char **argv);
+int cmd_auto(cli *c, int argc, char **argv);
+int cmd_watch(cli *c, int argc, char **argv);
+int cmd_lineage(cli *c, int argc, char **argv);
+
+/* Print the lineage around REGION/NAME (text, JSON array, or Graphviz when DOT); returns the
+ * number of objects printed or a negative status. */
+int cli_lineage(cli *c, const char *region, const char *name, int dot);
 
 #endif /* STRATA_CLI_H */

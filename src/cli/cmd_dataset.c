@@ -433,9 +433,15 @@ int cmd_show(cli *c, int argc, char **argv)
         }
         fputs(c->json ? "}}" : "\n", stdout);
     }
-    if (c->json) fputs("]}\n", stdout);
+    if (c->json) fputs("]", stdout);
+    /* Where it comes from and what comes from it. */
+    if (!c->json) printf("\nlineage\n");
+    if (c->json) fputs(",\"lineage\":", stdout);
+    int n = cli_lineage(c, d.region, d.name, 0);
+    if (!c->json && n == 0) printf("  (a base dataset; nothing is derived from it)\n");
+    if (c->json) fputs("}\n", stdout);
     strata_snapshot_close(s);
-    return EXIT_OK;
+    return n < 0 ? cli_fail(c, n) : EXIT_OK;
 }
 
 static int print_version(void *vctx, const strata_version_info *v)
@@ -579,8 +585,18 @@ static int pick_columns(cli *c, strata_snapshot *s, const char *spec, int **cols
     *cols = calloc((size_t)d.ncols + 1, sizeof **cols);
     if (*cols == NULL) return EXIT_IO;
     if (spec == NULL) {
-        for (int i = 0; i < d.ncols; i++) (*cols)[i] = i;
-        *nc = d.ncols;
+        /* Every column, except derived columns not yet computed for every batch. */
+        int n = 0;
+        for (int i = 0; i < d.ncols; i++) {
+            if (strata_snapshot_column_ready(s, i) == 1)
+                (*cols)[n++] = i;
+            else
+                fprintf(stderr,
+                        "strata: note: column '%s' is not computed for every batch yet (run "
+                        "'strata update %s/%s'); left out\n",
+                        d.columns[i].name, d.region, d.name);
+        }
+        *nc = n;
         return EXIT_OK;
     }
     char *copy = strdup(spec), *save = NULL;

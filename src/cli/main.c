@@ -27,6 +27,13 @@ static const char usage[] =
     "  drop R/NAME                 drop a dataset\n"
     "  check [R[/NAME]]            verify files against the catalog\n"
     "  gc                          remove orphans and unreferenced files\n"
+    "  derive R/NEW --from R/P OP  define a derived dataset (filter, sort, sort-runs,\n"
+    "                              topk, groupby)\n"
+    "  column R/DS.COL OP          define a derived column (gather, scatter, expr)\n"
+    "  update [R[/NAME]]           bring derived data up to date (--full, --auto)\n"
+    "  auto R/NAME [--off]         register a derived dataset for automatic update\n"
+    "  watch [REGION]              keep registered datasets up to date\n"
+    "  lineage [R[/NAME]] [--dot]  the derivation graph, fresh or stale\n"
     "  demo taxi ROWS OUT.csv      write synthetic taxi trips\n"
     "  version                     print the version\n"
     "\n"
@@ -115,7 +122,9 @@ int main(int argc, char **argv)
         {"backup", cmd_backup}, {"ingest", cmd_ingest}, {"ls", cmd_ls},
         {"show", cmd_show},     {"log", cmd_log},       {"cat", cmd_cat},
         {"export", cmd_export}, {"check", cmd_check},   {"gc", cmd_gc},
-        {"drop", cmd_drop},     {"demo", cmd_demo},
+        {"drop", cmd_drop},     {"demo", cmd_demo},     {"derive", cmd_derive},
+        {"column", cmd_column}, {"update", cmd_update}, {"auto", cmd_auto},
+        {"watch", cmd_watch},   {"lineage", cmd_lineage},
     };
     int rc = -1;
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
