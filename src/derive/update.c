@@ -1369,7 +1369,9 @@ static void mark_ancestors(st_vec *g, int64_t id, int depth)
     }
 }
 
-/* Select the objects of datasets in TARGETS, their descendants, and all their ancestors. */
+/* Select the objects of datasets in TARGETS, their descendants, and all their ancestors. A
+ * derived column whose source is in the set (a scatter onto a parent) is a descendant too, but
+ * its dataset's other descendants are not. */
 static void select_scope(st_vec *g, const int64_t *targets, size_t nt, int descendants)
 {
     st_vec set = ST_VEC(int64_t);
@@ -1386,11 +1388,17 @@ static void select_scope(st_vec *g, const int64_t *targets, size_t nt, int desce
                 src_in |= ((int64_t *)set.v)[k] == n->dv.source_id;
                 dst_in |= ((int64_t *)set.v)[k] == n->dv.dataset_id;
             }
-            if (src_in && !dst_in) {
-                int64_t *s = st_vec_push(&set);
-                if (s) *s = n->dv.dataset_id;
-                grow = 1;
+            if (!src_in || dst_in) continue;
+            if (n->dv.target[0] != '\0') {
+                if (!n->in_scope) {
+                    n->in_scope = 1;
+                    mark_ancestors(g, n->dv.source_id, 0);
+                }
+                continue;
             }
+            int64_t *s = st_vec_push(&set);
+            if (s) *s = n->dv.dataset_id;
+            grow = 1;
         }
     }
     for (size_t k = 0; k < set.n; k++) mark_ancestors(g, ((int64_t *)set.v)[k], 0);

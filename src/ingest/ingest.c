@@ -105,6 +105,11 @@ static int ensure_dataset(ingest *g, const strata_column *cols, int ncols)
 {
     strata_pool *pool = g->pool;
     int rc = strata_dataset_open(pool, g->region, g->name, &g->ds);
+    strata_dataset_desc dd;
+    if (rc == STRATA_OK && strata_dataset_info(g->ds, &dd) == STRATA_OK && dd.ncols == 0)
+        return st_error(&pool->err, STRATA_EPERM,
+                        "dataset '%s/%s' is derived: only 'strata update' writes its batches",
+                        g->region, g->name);
     if (rc != STRATA_ENOTFOUND) return rc;
     rc = strata_region_exists(pool, g->region);
     if (rc == STRATA_ENOTFOUND) rc = strata_region_create(pool, g->region);

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# The taxi pipeline end to end: 20 batches are ingested one at a time; after each, an incremental
+# update must give the same bytes as `update --full`, and (every few batches and at the end) the
+# same values as an independent numpy computation over the same CSV files. Then bad input: every
+# definition error is caught when defined, with its message, and nothing is created.
+set -uo pipefail
+S=$1
+PY=/usr/bin/python3
+T=$(mktemp -d "${TMPDIR:-/tmp}/strata-derive-XXXXXX")
+trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/lib.sh"
+export STRATA_POOL=$T/pool
+"$S" init >/dev/null
+have_numpy=0
+[ -x "$PY" ] && "$PY" -c 'import numpy' 2>/dev/null && have_numpy=1
+
+NB=${STRATA_TEST_BATCHES:-20}
+for i in $(seq 1 "$NB"); do
+    "$S" demo taxi $((1500 + i * 97)) "$T/h$i.csv" --seed "$i" --start $((1704067200 + i * 3600)) >/dev/null
+done
+"$S" ingest taxi/trips "$T/h1.csv" >/dev/null 2>&1
+
+# The pipeline of the issue, plus a full sort with a gathered column and a group-by.
+run() { "$S" "$@" >/dev/null 2>"$T/run.err" || { echo "FAIL: strata $*: $(cat "$T/run.err")"; fails=$((fails + 1)); }; }
+run derive taxi/expensive --from taxi/trips --filter 'fare > 10000'
+run column taxi/expensive.pickuptime --gather taxi/trips.pickuptime
+run column taxi/expensive.dropofftime --gather taxi/trips.dropofftime
+run column taxi/expensive.fare --gather taxi/trips.fare
+run column taxi/expensive.duration --expr 'dropofftime - pickuptime'
+run derive taxi/runs --from taxi/expensive --sort-runs fare
+run derive taxi/top --from taxi/expensive --topk fare:10 --desc
+run column taxi/top.fare --gather taxi/expensive.fare
+run derive taxi/byfare --from taxi/trips --sort fare,pickuptime --desc
+run column taxi/byfare.dropoffzone --gather taxi/trips.dropoffzone
+run derive taxi/zones --from taxi/trips --groupby pickupzone --agg count,sum:fare,mean:fare,min:fare,max:fare
+run derive taxi/top3 --from taxi/trips --topk fare:3 --global
+run column taxi/trips.expensive_fare --scatter taxi/expensive.fare --default -1
+
+OUTS="expensive runs top byfare zones top3 trips"
+dump() { for d in $OUTS; do "$S" cat "taxi/$d" >"$T/$1_$d.csv" 2>/dev/null; done; }
+
+numpy_check() {
+    cat "$T"/h[0-9]*.csv >/dev/null
+    "$PY" - "$T" "$1" <<'PY' || { echo "FAIL: numpy disagrees after batch $1"; fails=$((fails + 1)); }
+import sys, numpy as np
+t, nb = sys.argv[1], int(sys.argv[2])
+batches = [np.loadtxt(f"{t}/h{i}.csv", delimiter=",", skiprows=1, dtype=np.int64, ndmin=2)
+           for i in range(1, nb + 1)]
+sizes = [len(b) for b in batches]
+d = np.concatenate(batches)
+pz, dz, pt, dt, fare = d.T
+def load(name):
+    a = np.genfromtxt(f"{t}/inc_{name}.csv", delimiter=",", names=True, dtype=None, encoding="utf-8")
+    return np.atleast_1d(a)
+ok = True
+def same(what, got, want):
+    global ok
+    got, want = np.asarray(got), np.asarray(want)
+    if got.shape != want.shape or not np.array_equal(got, want):
+        print(f"  {what}: got {got[:8]} ... ({got.shape}) want {want[:8]} ... ({want.shape})")
+        ok = False
+exp = np.flatnonzero(fare > 10000)
+e = load("expensive")
+same("expensive.index", e["index"], exp)
+same("expensive.fare", e["fare"], fare[exp])
+same("expensive.duration", e["duration"], dt[exp] - pt[exp])
+# per run (batch of trips) sort and top 10, on the expensive rows of each run
+starts = np.cumsum([0] + sizes)
+runs, tops = [], []
+for b in range(nb):
+    sel = exp[(exp >= starts[b]) & (exp < starts[b + 1])]
+    f = fare[sel]
+    runs.append(sel[np.argsort(f, kind="stable")])
+    order = np.argsort(-f, kind="stable")[:10]
+    tops.append(sel[order])
+# sort_runs and topk index into expensive: map positions back
+r = load("runs"); tp = load("top")
+same("runs (as trips rows)", e["index"][r["index"]], np.concatenate(runs))
+same("top (as trips rows)", e["index"][tp["index"]], np.concatenate(tops))
+same("top.fare", tp["fare"], fare[np.concatenate(tops)])
+# full sort by (fare, pickuptime) descending, stable
+order = np.lexsort((-pt, -fare))
+bf = load("byfare")
+same("byfare.index", bf["index"], order)
+same("byfare.dropoffzone", bf["dropoffzone"], dz[order])
+zones = np.unique(pz)
+z = load("zones")
+same("zones.keys", z["pickupzone"], zones)
+same("zones.count", z["count"], [np.sum(pz == k) for k in zones])
+same("zones.sum", z["sum_fare"], [fare[pz == k].sum() for k in zones])
+same("zones.min", z["min_fare"], [fare[pz == k].min() for k in zones])
+same("zones.index", z["index"], [np.flatnonzero(pz == k)[0] for k in zones])
+same("zones.mean", np.round(z["mean_fare"], 6), np.round([fare[pz == k].mean() for k in zones], 6))
+t3 = load("top3")
+same("top3", t3["index"], np.argsort(fare, kind="stable")[:3])
+tr = load("trips")
+want = np.full(len(fare), -1); want[exp] = fare[exp]
+same("trips.expensive_fare (scatter)", tr["expensive_fare"], want)
+sys.exit(0 if ok else 1)
+PY
+}
+
+for i in $(seq 1 "$NB"); do
+    [ "$i" -gt 1 ] && run ingest taxi/trips "$T/h$i.csv"
+    "$S" update >"$T/upd.txt" || { echo "FAIL: update after batch $i"; fails=$((fails + 1)); }
+    dump inc
+    "$S" update --full >/dev/null || { echo "FAIL: update --full after batch $i"; fails=$((fails + 1)); }
+    dump full
+    for d in $OUTS; do
+        cmp -s "$T/inc_$d.csv" "$T/full_$d.csv" ||
+            { echo "FAIL: batch $i: incremental $d differs from --full"; fails=$((fails + 1)); }
+    done
+    if [ "$have_numpy" = 1 ] && { [ $((i % 5)) = 0 ] || [ "$i" = 1 ] || [ "$i" = "$NB" ]; }; then
+        numpy_check "$i"
+    fi
+done
+# An incremental update after one more batch touches only that batch on the order-preserving
+# chain: expensive reads 1 source batch.
+"$S" demo taxi 1000 "$T/extra.csv" --seed 99 --start 1800000000 >/dev/null
+run ingest taxi/trips "$T/extra.csv"
+"$S" --json update taxi/expensive >"$T/one.json"
+# expensive, runs and top each read the one new batch of their source
+grep -q '"batches_read":3,' "$T/one.json" ||
+    { echo "FAIL: updating expensive after one batch read more: $(cat "$T/one.json")"; fails=$((fails + 1)); }
+expect 0 "updated: 0 incremental, 0 refreshed, 9 fresh; read 0 batches (0 rows), wrote 0 batches (0 rows) in" -- \
+    sh -c "'$S' update taxi/expensive | sed 's/ in [0-9.]* s\$/ in/'"
+"$S" --json lineage taxi/expensive | grep -q '"fresh":true' || { echo "FAIL: lineage json"; fails=$((fails + 1)); }
+"$S" lineage taxi/byfare --dot | grep -q 'digraph' || { echo "FAIL: lineage --dot"; fails=$((fails + 1)); }
+expect 0 "ok: no damage found" -- "$S" check
+
+# ---- bad input: clear errors at definition time, nothing created ----------------------------
+expect_err 3 "unknown column 'nope' at 1:1" -- "$S" derive taxi/b1 --from taxi/trips --filter 'nope > 1'
+expect_err 3 "expected" -- "$S" derive taxi/b2 --from taxi/trips --filter 'fare >'
+expect_err 3 "a filter needs a bool expression" -- "$S" derive taxi/b3 --from taxi/trips --filter 'fare + 1'
+expect_err 3 "invalid K 0" -- "$S" derive taxi/b4 --from taxi/trips --topk fare:0
+expect_err 1 "--topk takes COL:K" -- "$S" derive taxi/b5 --from taxi/trips --topk fare
+expect_err 2 "parent 'taxi/gone' does not exist" -- "$S" derive taxi/b6 --from taxi/gone --sort fare
+expect_err 3 "cycle" -- "$S" derive taxi/trips --from taxi/trips --sort fare
+expect_err 4 "already exists" -- "$S" derive taxi/expensive --from taxi/trips --sort fare
+expect_err 2 "has no column 'x'" -- "$S" derive taxi/b7 --from taxi/trips --sort x
+expect_err 3 "unknown aggregate 'median'" -- "$S" derive taxi/b8 --from taxi/trips --groupby pickupzone --agg median:fare
+expect_err 3 "is not derived from that dataset" -- "$S" column taxi/expensive.z --gather taxi/byfare.fare
+expect_err 3 "is not a derived dataset" -- "$S" column taxi/trips.z --gather taxi/expensive.fare
+expect_err 3 "--default '1e99' is not a i64 number" -- "$S" column taxi/trips.z --scatter taxi/expensive.fare --default 1e99
+expect_err 3 "is out of range for i64" -- "$S" column taxi/trips.z --scatter taxi/expensive.fare --default 99999999999999999999
+expect_err 3 "unknown column 'zz' at 1:1" -- "$S" column taxi/expensive.d2 --expr 'zz * 2'
+expect_err 3 "type error: 'and' between i64 and i64 at 1:6" -- "$S" column taxi/expensive.d2 --expr 'fare and 1'
+expect_err 4 "already has a column 'fare'" -- "$S" column taxi/expensive.fare --expr 'fare * 2'
+expect_err 3 "below the minimum" -- "$S" update --mem 10K
+expect_err 4 "taxi/expensive' is derived from it" -- "$S" drop taxi/trips
+expect_err 3 "is derived: only 'strata update' writes" -- "$S" ingest taxi/expensive "$T/h1.csv"
+for b in b1 b2 b3 b4 b5 b6 b7 b8; do
+    expect_err 2 "not found" -- "$S" show "taxi/$b"
+done
+expect 0 "ok: no damage found" -- "$S" check
+finish derive
