@@ -675,7 +675,6 @@ STRATA_API int strata_ingest_npy(strata_pool *pool, const char *region, const ch
                                  const char *const *colnames, const char *const *files, int ncols,
                                  const strata_ingest_opts *opts, strata_ingest_stats *stats);
 
-
 /* ---------------------------------------------------------------------------------------------
  * Derived datasets and columns, lineage, update
  *
@@ -735,10 +734,10 @@ typedef struct strata_update_event {
 typedef int (*strata_update_fn)(void *ctx, const strata_update_event *ev);
 
 typedef struct strata_update_opts {
-    int full;        /* recompute everything from scratch (same bytes as incremental) */
-    int auto_only;   /* only objects registered with strata_auto() */
-    uint64_t mem;    /* memory budget in bytes for sorts (0: as much as needed) */
-    int nthreads;    /* 0: the pool's setting */
+    int full;            /* recompute everything from scratch (same bytes as incremental) */
+    int auto_only;       /* only objects registered with strata_auto() */
+    uint64_t mem;        /* memory budget in bytes for sorts (0: as much as needed) */
+    int nthreads;        /* 0: the pool's setting */
     int lock_timeout_ms; /* wait for another updater of a dataset; 0: 60 s; < 0: forever */
     strata_update_fn progress;
     void *progress_ctx;
@@ -771,11 +770,11 @@ typedef struct strata_lineage_info {
     const char *op;            /* filter, sort, sort_runs, topk, groupby, gather, scatter, expr */
     const char *args;          /* the arguments, as a command line would give them */
     const char *src_region, *src_name, *src_column;
-    int destroys_order;        /* it or an ancestor destroys the order of rows */
+    int destroys_order; /* it or an ancestor destroys the order of rows */
     int auto_update;
-    uint64_t consumed;         /* source batches consumed */
-    uint64_t source_batches;   /* source batches now */
-    int fresh;                 /* nothing to do for it */
+    uint64_t consumed;       /* source batches consumed */
+    uint64_t source_batches; /* source batches now */
+    int fresh;               /* nothing to do for it */
 } strata_lineage_info;
 
 typedef int (*strata_lineage_fn)(void *ctx, const strata_lineage_info *info);

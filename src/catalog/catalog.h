@@ -188,8 +188,8 @@ typedef struct st_cat_mark {
 
 /* Everything one update writes to a dataset, made visible as one version. */
 typedef struct st_cat_change {
-    int retire_all;        /* a refresh: every live batch is retired (stays readable as-of) */
-    st_cat_batch *batches; /* new batches: seq, first_row and version are assigned */
+    int retire_all;          /* a refresh: every live batch is retired (stays readable as-of) */
+    st_cat_batch *batches;   /* new batches: seq, first_row and version are assigned */
     const st_cat_bcol *cols; /* nb * ncols, batch-major; an empty file name: no such column */
     int nb, ncols;
     const st_cat_fill *fills; /* columns computed for batches that exist (or are new here) */
@@ -235,8 +235,8 @@ int st_cat_dataset_files(st_err *err, st_catalog *cat, int64_t id,
                          int (*fn)(void *ctx, const char *file), void *ctx);
 
 /* Garbage of dataset ID: the files of retired batches and of superseded column versions. */
-int st_cat_garbage(st_err *err, st_catalog *cat, int64_t id,
-                   int (*fn)(void *ctx, const char *file), void *ctx);
+int st_cat_garbage(st_err *err, st_catalog *cat, int64_t id, int (*fn)(void *ctx, const char *file),
+                   void *ctx);
 
 /* Delete the rows of that garbage and expire the versions that could read it. */
 int st_cat_garbage_drop(st_err *err, st_catalog *cat, int64_t id);

@@ -424,8 +424,8 @@ int st_cat_apply(st_err *err, st_catalog *cat, int64_t id, int64_t expected_vers
         int64_t batch_id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
         st_cat_done(s);
         if (batch_id < 0) {
-            rc = rc == SQLITE_DONE ? st_error(err, STRATA_ECONFLICT,
-                                              "batch %lld is no longer live", (long long)fl->seq)
+            rc = rc == SQLITE_DONE ? st_error(err, STRATA_ECONFLICT, "batch %lld is no longer live",
+                                              (long long)fl->seq)
                                    : st_cat_db_error(err, cat, rc, "find a batch");
             goto done;
         }
@@ -668,8 +668,8 @@ static int list_files(st_err *err, st_catalog *cat, int q, int64_t id,
     return stop;
 }
 
-int st_cat_dataset_files(st_err *err, st_catalog *cat, int64_t id,
-                         int (*fn)(void *, const char *), void *ctx)
+int st_cat_dataset_files(st_err *err, st_catalog *cat, int64_t id, int (*fn)(void *, const char *),
+                         void *ctx)
 {
     return list_files(err, cat, D_FILES, id, fn, ctx);
 }

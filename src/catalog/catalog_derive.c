@@ -68,8 +68,7 @@ static int insert_deriv(st_err *err, st_catalog *cat, st_cat_deriv *dv)
     sqlite3_bind_int(s, 7, dv->destroys_order);
     sqlite3_bind_int64(s, 8, dv->created_ns);
     rc = st_cat_step_done(err, cat, s, "insert a derivation");
-    if (rc == STRATA_ECONFLICT)
-        rc = st_error(err, rc, "the source dataset was dropped meanwhile");
+    if (rc == STRATA_ECONFLICT) rc = st_error(err, rc, "the source dataset was dropped meanwhile");
     if (rc == STRATA_OK) dv->id = sqlite3_last_insert_rowid(cat->db);
     return rc;
 }

@@ -33,11 +33,16 @@ int cmd_derive(cli *c, int argc, char **argv)
     int npos, desc = 0, global = 0, json = 0;
     const char *from = NULL, *filter = NULL, *sort = NULL, *sort_runs = NULL, *topk = NULL,
                *groupby = NULL, *agg = NULL;
-    cli_opt opts[] = {{"from", 0, &from, NULL},        {"filter", 0, &filter, NULL},
-                      {"sort", 0, &sort, NULL},        {"sort-runs", 0, &sort_runs, NULL},
-                      {"topk", 0, &topk, NULL},        {"groupby", 0, &groupby, NULL},
-                      {"agg", 0, &agg, NULL},          {"desc", 0, NULL, &desc},
-                      {"global", 0, NULL, &global},    {"json", 0, NULL, &json},
+    cli_opt opts[] = {{"from", 0, &from, NULL},
+                      {"filter", 0, &filter, NULL},
+                      {"sort", 0, &sort, NULL},
+                      {"sort-runs", 0, &sort_runs, NULL},
+                      {"topk", 0, &topk, NULL},
+                      {"groupby", 0, &groupby, NULL},
+                      {"agg", 0, &agg, NULL},
+                      {"desc", 0, NULL, &desc},
+                      {"global", 0, NULL, &global},
+                      {"json", 0, NULL, &json},
                       {0}};
     if (argc > 32) return cli_usage_error("derive", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
@@ -49,7 +54,8 @@ int cmd_derive(cli *c, int argc, char **argv)
     if (nops != 1)
         return cli_usage_error("derive", "give exactly one of --filter, --sort, --sort-runs, "
                                          "--topk, --groupby");
-    if (agg != NULL && groupby == NULL) return cli_usage_error("derive", "--agg goes with --groupby");
+    if (agg != NULL && groupby == NULL)
+        return cli_usage_error("derive", "--agg goes with --groupby");
     if (global && topk == NULL) return cli_usage_error("derive", "--global goes with --topk");
     strata_derive_spec spec = {0};
     char keybuf[1024];
@@ -196,9 +202,9 @@ static int update_progress(void *vctx, const strata_update_event *ev)
     upd_ctx *u = vctx;
     if (!u->tty) return 0;
     double rate = ev->seconds > 0 ? (double)ev->rows / ev->seconds : 0;
-    fprintf(stderr, "\r\033[K  %s/%s %s (%s): %llu/%llu batches, %.3g rows/s", ev->region,
-            ev->name, ev->object, ev->mode, (unsigned long long)ev->done,
-            (unsigned long long)ev->total, rate);
+    fprintf(stderr, "\r\033[K  %s/%s %s (%s): %llu/%llu batches, %.3g rows/s", ev->region, ev->name,
+            ev->object, ev->mode, (unsigned long long)ev->done, (unsigned long long)ev->total,
+            rate);
     u->printed = 1;
     return 0;
 }
@@ -247,9 +253,9 @@ int cmd_update(cli *c, int argc, char **argv)
     char *pos[16];
     int npos, full = 0, autoo = 0, json = 0;
     const char *mem = NULL, *threads = NULL;
-    cli_opt opts[] = {{"full", 0, NULL, &full},     {"auto", 0, NULL, &autoo},
-                      {"mem", 0, &mem, NULL},       {"threads", 0, &threads, NULL},
-                      {"json", 0, NULL, &json},     {0}};
+    cli_opt opts[] = {{"full", 0, NULL, &full}, {"auto", 0, NULL, &autoo},
+                      {"mem", 0, &mem, NULL},   {"threads", 0, &threads, NULL},
+                      {"json", 0, NULL, &json}, {0}};
     if (argc > 16) return cli_usage_error("update", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
@@ -260,8 +266,9 @@ int cmd_update(cli *c, int argc, char **argv)
     if (mem != NULL && parse_bytes(mem, &o.mem) != 0)
         return cli_usage_error("update", "--mem takes bytes (e.g. 512M, 4G)");
     if (mem != NULL && o.mem < (1u << 20)) {
-        fprintf(stderr, "strata: --mem %s is below the minimum of 1M: an update needs at least "
-                        "1 MiB for its buffers\n",
+        fprintf(stderr,
+                "strata: --mem %s is below the minimum of 1M: an update needs at least "
+                "1 MiB for its buffers\n",
                 mem);
         return EXIT_BADINPUT;
     }
@@ -352,9 +359,8 @@ int cmd_watch(cli *c, int argc, char **argv)
         ino = -1;
     }
     if (!c->json)
-        fprintf(stderr, "watching %s%s (every %.3g s%s); Ctrl-C stops\n",
-                strata_pool_path(c->pool), npos ? "" : "", secs,
-                ino >= 0 ? " and on every publish" : "");
+        fprintf(stderr, "watching %s%s (every %.3g s%s); Ctrl-C stops\n", strata_pool_path(c->pool),
+                npos ? "" : "", secs, ino >= 0 ? " and on every publish" : "");
     strata_update_opts o = {0};
     o.auto_only = 1;
     int status = EXIT_OK;
@@ -426,14 +432,14 @@ static int print_lineage(void *vctx, const strata_lineage_info *li)
                    li->region, li->name);
         else
             printf("  \"%s/%s\" [color=%s];\n  \"%s/%s\" -> \"%s/%s\" [label=\"%s %s\"];\n",
-                   li->region, li->name, color, li->src_region, li->src_name, li->region,
-                   li->name, li->op, li->args);
+                   li->region, li->name, color, li->src_region, li->src_name, li->region, li->name,
+                   li->op, li->args);
     } else {
         char target[3 * STRATA_NAME_MAX + 8];
-        snprintf(target, sizeof target, "%s/%s%s%s", li->region, li->name,
-                 li->column ? "." : "", li->column ? li->column : "");
-        printf("%-32s = %s %s   (from %s/%s; %s%s%s)\n", target, li->op, li->args,
-               li->src_region, li->src_name, li->fresh ? "fresh" : "STALE",
+        snprintf(target, sizeof target, "%s/%s%s%s", li->region, li->name, li->column ? "." : "",
+                 li->column ? li->column : "");
+        printf("%-32s = %s %s   (from %s/%s; %s%s%s)\n", target, li->op, li->args, li->src_region,
+               li->src_name, li->fresh ? "fresh" : "STALE",
                li->destroys_order ? ", order-destroying" : "", li->auto_update ? ", auto" : "");
         if (li->column == NULL)
             printf("%-32s   consumed %llu of %llu source batches\n", "",

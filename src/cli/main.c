@@ -118,12 +118,12 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(cli *, int, char **);
     } commands[] = {
-        {"init", cmd_init},     {"region", cmd_region}, {"array", cmd_array},
-        {"backup", cmd_backup}, {"ingest", cmd_ingest}, {"ls", cmd_ls},
-        {"show", cmd_show},     {"log", cmd_log},       {"cat", cmd_cat},
-        {"export", cmd_export}, {"check", cmd_check},   {"gc", cmd_gc},
-        {"drop", cmd_drop},     {"demo", cmd_demo},     {"derive", cmd_derive},
-        {"column", cmd_column}, {"update", cmd_update}, {"auto", cmd_auto},
+        {"init", cmd_init},     {"region", cmd_region},   {"array", cmd_array},
+        {"backup", cmd_backup}, {"ingest", cmd_ingest},   {"ls", cmd_ls},
+        {"show", cmd_show},     {"log", cmd_log},         {"cat", cmd_cat},
+        {"export", cmd_export}, {"check", cmd_check},     {"gc", cmd_gc},
+        {"drop", cmd_drop},     {"demo", cmd_demo},       {"derive", cmd_derive},
+        {"column", cmd_column}, {"update", cmd_update},   {"auto", cmd_auto},
         {"watch", cmd_watch},   {"lineage", cmd_lineage},
     };
     int rc = -1;

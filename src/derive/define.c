@@ -17,11 +17,9 @@
 #include "util/vec.h"
 
 static const char *const op_names[] = {
-    [ST_OP_FILTER] = "filter",   [ST_OP_SORT_RUNS] = "sort_runs",
-    [ST_OP_TOPK] = "topk",       [ST_OP_SORT] = "sort",
-    [ST_OP_TOPK_GLOBAL] = "topk_global", [ST_OP_GROUPBY] = "groupby",
-    [ST_OP_GATHER] = "gather",   [ST_OP_SCATTER] = "scatter",
-    [ST_OP_EXPR] = "expr",
+    [ST_OP_FILTER] = "filter", [ST_OP_SORT_RUNS] = "sort_runs",     [ST_OP_TOPK] = "topk",
+    [ST_OP_SORT] = "sort",     [ST_OP_TOPK_GLOBAL] = "topk_global", [ST_OP_GROUPBY] = "groupby",
+    [ST_OP_GATHER] = "gather", [ST_OP_SCATTER] = "scatter",         [ST_OP_EXPR] = "expr",
 };
 
 const char *st_op_name(st_op op)
@@ -67,8 +65,7 @@ static int split_names(st_err *err, const char *what, const char *text, int max,
         n++;
         p = e ? e + 1 : p + len;
         if (e && *p == '\0')
-            return st_error(err, STRATA_EINVAL, "bad %s list '%s': ends with a comma", what,
-                            text);
+            return st_error(err, STRATA_EINVAL, "bad %s list '%s': ends with a comma", what, text);
     }
     return n;
 }
@@ -124,8 +121,7 @@ int st_dspec_encode(const st_dspec *spec, char *out, size_t cap)
     keys_text(spec, keys, sizeof keys);
     aggs_text(spec, aggs, sizeof aggs);
     int n = snprintf(out, cap, "expr=%s\nkeys=%s\naggs=%s\nk=%llu\ndesc=%d\ndefault=%s\n",
-                     spec->expr, keys, aggs, (unsigned long long)spec->k, spec->desc,
-                     spec->defval);
+                     spec->expr, keys, aggs, (unsigned long long)spec->k, spec->desc, spec->defval);
     return n < 0 || (size_t)n >= cap ? STRATA_EINVAL : STRATA_OK;
 }
 
@@ -285,8 +281,8 @@ int st_derive_columns(st_err *err, const st_dspec *spec, const st_schema *parent
         if (st_schema_find(&(st_schema){.ncols = n, .cat = cols}, name) < 0)
             n = add_col(cols, n, name, vt);
         else if (op != ST_AGG_MEAN)
-            return st_error(err, STRATA_EINVAL, "aggregate %s:%s is asked twice",
-                            agg_names[op], spec->agg_col[a]);
+            return st_error(err, STRATA_EINVAL, "aggregate %s:%s is asked twice", agg_names[op],
+                            spec->agg_col[a]);
         if (op == ST_AGG_MEAN) {
             snprintf(name, sizeof name, "mean_%s", spec->agg_col[a]);
             if ((n = add_col(cols, n, name, STRATA_F64)) < 0)
@@ -445,8 +441,9 @@ int strata_column_derive(strata_pool *pool, const char *region, const char *name
     if (rc < 0) return rc;
     int op = st_op_parse(spec->op);
     if (op < ST_OP_GATHER)
-        return st_error(err, STRATA_EINVAL, "unknown column operation '%s': use gather, scatter "
-                                            "or expr",
+        return st_error(err, STRATA_EINVAL,
+                        "unknown column operation '%s': use gather, scatter "
+                        "or expr",
                         spec->op);
     st_cat_dataset d, sd;
     st_schema xs, ss = {0};
@@ -463,8 +460,8 @@ int strata_column_derive(strata_pool *pool, const char *region, const char *name
     memset(&col, 0, sizeof col);
     snprintf(col.name, sizeof col.name, "%s", column);
     if (st_schema_find(&xs, column) >= 0) {
-        rc = st_error(err, STRATA_EEXIST, "dataset '%s/%s' already has a column '%s'", region,
-                      name, column);
+        rc = st_error(err, STRATA_EEXIST, "dataset '%s/%s' already has a column '%s'", region, name,
+                      column);
         goto done;
     }
     dv->dataset_id = d.id;

@@ -267,11 +267,11 @@ static int keyset_argsort(st_err *err, const keyset *k, uint64_t n, uint64_t *pe
 {
     for (int i = k->n - 1; i >= 0; i--) {
         const uint64_t *in = i == k->n - 1 ? NULL : perm;
-        int rc = k->dt[i] == STRATA_STR
-                     ? st_argsort_str(k->data[i], k->bytes[i], n, in, perm, desc)
-                     : st_argsort(k->dt[i], k->data[i], n, in, perm, desc, nt);
-        if (rc < 0) return st_error(err, STRATA_ENOMEM, "out of memory sorting %llu rows",
-                                    (unsigned long long)n);
+        int rc = k->dt[i] == STRATA_STR ? st_argsort_str(k->data[i], k->bytes[i], n, in, perm, desc)
+                                        : st_argsort(k->dt[i], k->data[i], n, in, perm, desc, nt);
+        if (rc < 0)
+            return st_error(err, STRATA_ENOMEM, "out of memory sorting %llu rows",
+                            (unsigned long long)n);
     }
     return STRATA_OK;
 }
@@ -365,8 +365,7 @@ static int mw_flush(mwriter *m)
     rc = st_colw_append(j->err, &m->ow.w[0], m->ibuf, m->nbuf);
     for (int k = 0; k < m->nk && rc == STRATA_OK; k++) {
         if (j->sch.cat[1 + k].dtype == STRATA_STR)
-            rc = st_colw_append_str(j->err, &m->ow.w[1 + k], m->soff[k].v, m->sbytes[k].v,
-                                    m->nbuf);
+            rc = st_colw_append_str(j->err, &m->ow.w[1 + k], m->soff[k].v, m->sbytes[k].v, m->nbuf);
         else
             rc = st_colw_append(j->err, &m->ow.w[1 + k], m->kbuf[k], m->nbuf);
         m->sbytes[k].n = 0;
@@ -598,8 +597,7 @@ static int groups_of_batch(job *j, strata_snapshot *s, uint64_t b, const st_dspe
         if (keys[k] == NULL) rc = STRATA_ENOMEM;
         if (rc == STRATA_OK) rc = strata_snapshot_map(s, b, g->keycol[k], &p);
         if (rc == STRATA_OK)
-            st_convert(keys[k], STRATA_I64, p, (strata_dtype)s->schema.cat[g->keycol[k]].dtype,
-                       n);
+            st_convert(keys[k], STRATA_I64, p, (strata_dtype)s->schema.cat[g->keycol[k]].dtype, n);
     }
     for (int a = 0; a < g->nslots && rc == STRATA_OK; a++) {
         vals[a] = malloc(n * 8 + 8);
@@ -630,8 +628,7 @@ static int groups_of_batch(job *j, strata_snapshot *s, uint64_t b, const st_dspe
 }
 
 /* The previous output (working batches [0, NOLD)) as groups. */
-static int groups_of_output(job *j, size_t nold, const st_dspec *sp, const gplan *g,
-                            st_groups *out)
+static int groups_of_output(job *j, size_t nold, const st_dspec *sp, const gplan *g, st_groups *out)
 {
     uint64_t n = 0;
     for (size_t b = 0; b < nold; b++) n += (uint64_t)WB(j, b).b.nrows;
@@ -760,8 +757,7 @@ static int index_of_batch(job *j, strata_snapshot *s, uint64_t b, const st_dspec
         for (int c = 0; c < s->schema.ncols && rc == STRATA_OK; c++) {
             if (!st_expr_uses(e, c)) continue;
             if (s->schema.cat[c].dtype == STRATA_STR)
-                rc = strata_snapshot_map_str(s, b, c, (const int64_t **)&in[c].data,
-                                             &in[c].bytes);
+                rc = strata_snapshot_map_str(s, b, c, (const int64_t **)&in[c].data, &in[c].bytes);
             else
                 rc = strata_snapshot_map(s, b, c, &in[c].data);
         }
@@ -861,8 +857,10 @@ static int update_index(job *j, const st_cat_deriv *dv)
             st_snapshot_release(s, b);
             if (rc == STRATA_OK) rc = progress(j, b - consumed + 1, (uint64_t)s->batches[b].nrows);
         }
-        if (consumed == 0) j->st->refreshed++;
-        else j->st->incremental++;
+        if (consumed == 0)
+            j->st->refreshed++;
+        else
+            j->st->incremental++;
     } else if (sp.op == ST_OP_GROUPBY) {
         gplan g;
         st_groups acc;
@@ -1173,7 +1171,8 @@ static int update_column(job *j, const st_cat_deriv *dv)
             if (in == NULL || maps == NULL || out == NULL)
                 rc = st_error(j->err, STRATA_ENOMEM, "out of memory");
             for (int c = 0; c < pos && rc == STRATA_OK; c++)
-                if (st_expr_uses(e, c)) rc = wv_input(j, i, c, &maps[2 * c], &maps[2 * c + 1], &in[c]);
+                if (st_expr_uses(e, c))
+                    rc = wv_input(j, i, c, &maps[2 * c], &maps[2 * c + 1], &in[c]);
             if (rc == STRATA_OK) rc = st_expr_eval(j->err, e, in, n, out, j->nt);
             if (rc == STRATA_OK) rc = st_colw_append(j->err, &w, out, n);
             for (int c = 0; maps != NULL && c < 2 * pos + 2; c++) st_npy_unmap(&maps[c]);
@@ -1188,8 +1187,10 @@ static int update_column(job *j, const st_cat_deriv *dv)
         if (rc == STRATA_OK) rc = progress(j, ++done_n, n);
     }
     if (rc < 0) goto done;
-    if (recompute_all) j->st->refreshed++;
-    else j->st->incremental++;
+    if (recompute_all)
+        j->st->refreshed++;
+    else
+        j->st->incremental++;
     rc = push_mark(j, dv->id, (int64_t)covered, 0, src != NULL ? src->version : 0);
 done:
     st_expr_free(e);
@@ -1279,7 +1280,8 @@ static int process_group(strata_pool *pool, const strata_update_opts *o, strata_
     j.st = st;
     j.nt = o->nthreads > 0 ? o->nthreads : st_pool_threads(pool);
     j.out_rows = ST_OUT_ROWS;
-    if (o->mem > 0 && o->mem / 64 < j.out_rows) j.out_rows = o->mem / 64 > 1024 ? o->mem / 64 : 1024;
+    if (o->mem > 0 && o->mem / 64 < j.out_rows)
+        j.out_rows = o->mem / 64 > 1024 ? o->mem / 64 : 1024;
     j.wb = (st_vec)ST_VEC(wbatch);
     j.fills = (st_vec)ST_VEC(st_cat_fill);
     j.marks = (st_vec)ST_VEC(st_cat_mark);
@@ -1297,8 +1299,8 @@ static int process_group(strata_pool *pool, const strata_update_opts *o, strata_
     /* The marks as they are now, with the lock held: another updater may have done the work. */
     ST_TRY(rc = st_cat_derivs(j.err, pool->cat, j.ds->d.id, collect_deriv, &fresh));
     if (j.ds->d.version > 0) {
-        rc = st_cat_batches(j.err, pool->cat, j.ds->d.id, j.ds->d.version, j.sch.ncols,
-                            load_batch, &j);
+        rc = st_cat_batches(j.err, pool->cat, j.ds->d.id, j.ds->d.version, j.sch.ncols, load_batch,
+                            &j);
         if (rc == STRATA_ENOMEM) rc = st_error(j.err, rc, "out of memory");
         if (rc < 0) goto done;
     }
@@ -1435,8 +1437,7 @@ static int scope_of(strata_pool *pool, const char *region, const char *name, st_
     if (name != NULL) {
         st_cat_dataset d;
         if ((rc = st_name_check(err, "dataset", name)) < 0) return rc;
-        if ((rc = st_cat_dataset_get(err, pool->cat, region, name, &d, NULL, NULL)) < 0)
-            return rc;
+        if ((rc = st_cat_dataset_get(err, pool->cat, region, name, &d, NULL, NULL)) < 0) return rc;
         rc = collect_id(&ids, &d);
     } else {
         st_cat_region r;
@@ -1520,8 +1521,7 @@ int strata_auto(strata_pool *pool, const char *region, const char *name, int on)
     int rc = load_graph(pool, &g);
     if (rc == STRATA_OK) rc = scope_of(pool, region, name, &g, 0);
     int any = 0;
-    for (size_t i = 0; i < g.n && rc == STRATA_OK; i++)
-        any |= NODE(&g, i).in_scope;
+    for (size_t i = 0; i < g.n && rc == STRATA_OK; i++) any |= NODE(&g, i).in_scope;
     if (rc == STRATA_OK && !any)
         rc = st_error(&pool->err, STRATA_EINVAL,
                       "'%s/%s' is not derived: register a derived dataset (its ancestors come "

@@ -365,7 +365,8 @@ static int colw_finish(st_err *err, st_colw *w, const char *dir, const char *tok
     if (h == NULL) return st_error(err, STRATA_ENOMEM, "out of memory");
     XXH64_reset(h, 0);
     rc = hash_range(err, cf->w.fd, ST_NPY_FIXED_HEADER, cf->bytes, h, cf->w.tmp);
-    if (rc == STRATA_OK) rc = hash_range(err, bf->w.fd, ST_NPY_FIXED_HEADER, bf->bytes, h, bf->w.tmp);
+    if (rc == STRATA_OK)
+        rc = hash_range(err, bf->w.fd, ST_NPY_FIXED_HEADER, bf->bytes, h, bf->w.tmp);
     if (rc == STRATA_OK) bc->checksum = XXH64_digest(h);
     XXH64_freeState(h);
     snprintf(bc->bytes_file, sizeof bc->bytes_file, "%s.%d.bytes.npy", token, pos);

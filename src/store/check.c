@@ -219,8 +219,8 @@ static int sweep_file(void *vctx, const char *file)
     return 0;
 }
 
-int st_dataset_sweep(strata_pool *pool, const st_cat_dataset *d, const char *dir,
-                     uint64_t *files, uint64_t *bytes)
+int st_dataset_sweep(strata_pool *pool, const st_cat_dataset *d, const char *dir, uint64_t *files,
+                     uint64_t *bytes)
 {
     *files = *bytes = 0;
     /* An exclusive hold on .readers: no snapshot reads the dataset now, and none can open until

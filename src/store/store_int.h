@@ -109,8 +109,8 @@ struct strata_snapshot {
 
 /* Remove the garbage of dataset D (files of batches replaced by a refresh, superseded column
  * versions) if no snapshot reads it now; *files and *bytes say what was removed. */
-int st_dataset_sweep(strata_pool *pool, const st_cat_dataset *d, const char *dir,
-                     uint64_t *files, uint64_t *bytes);
+int st_dataset_sweep(strata_pool *pool, const st_cat_dataset *d, const char *dir, uint64_t *files,
+                     uint64_t *bytes);
 
 /* Take DS's writer lock (waiting up to its lock timeout) and re-read its record under it. */
 int st_dataset_lock(strata_dataset *ds);
