@@ -1147,7 +1147,11 @@ static int update_column(job *j, const st_cat_deriv *dv)
         j->st->fresh++;
         goto done;
     }
-    begin_object(j, dv->target, recompute_all ? "full" : "incremental", total);
+    begin_object(j, dv->target,
+                 recompute_all   ? "full"
+                 : j->retire_all ? "refresh"
+                                 : "incremental",
+                 total);
     uint64_t done_n = 0;
     for (size_t i = 0; i < covered && rc == STRATA_OK; i++) {
         wbatch *wb = &WB(j, i);
@@ -1187,7 +1191,7 @@ static int update_column(job *j, const st_cat_deriv *dv)
         if (rc == STRATA_OK) rc = progress(j, ++done_n, n);
     }
     if (rc < 0) goto done;
-    if (recompute_all)
+    if (recompute_all || j->retire_all)
         j->st->refreshed++;
     else
         j->st->incremental++;

@@ -207,7 +207,8 @@ int st_lock_fd(st_err *err, int fd, int exclusive, uint64_t start, uint64_t len,
         if (now >= deadline)
             return st_error(err, STRATA_ELOCKED, "%s is locked by another holder (waited %d ms)",
                             what, timeout_ms < 0 ? 0 : timeout_ms);
-        long left_us = (long)((deadline - now) * 1000);
+        int64_t left_ms = deadline - now; /* INT64_MAX - now when waiting forever */
+        long left_us = left_ms > 1000000 ? 1000000000L : (long)(left_ms * 1000);
         struct timespec ts = {0, (sleep_us < left_us ? sleep_us : left_us) * 1000};
         nanosleep(&ts, NULL);
         if (sleep_us < 20000) sleep_us *= 2;
