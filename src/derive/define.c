@@ -293,16 +293,9 @@ int st_derive_columns(st_err *err, const st_dspec *spec, const st_schema *parent
     return n;
 }
 
-/* Is dataset D derived, and does its index (or an ancestor) destroy the order? */
-struct index_of {
-    int64_t id;
-    int found;
-    st_cat_deriv dv;
-};
-
 static int find_index(void *vctx, const st_cat_deriv *dv)
 {
-    struct index_of *c = vctx;
+    st_index_of *c = vctx;
     if (dv->dataset_id == c->id && dv->target[0] == '\0') {
         c->dv = *dv;
         c->found = 1;
@@ -310,18 +303,11 @@ static int find_index(void *vctx, const st_cat_deriv *dv)
     return 0;
 }
 
-static int index_of(strata_pool *pool, int64_t id, struct index_of *out)
+int st_derive_index_of(strata_pool *pool, int64_t id, st_index_of *out)
 {
     memset(out, 0, sizeof *out);
     out->id = id;
     return st_cat_derivs(&pool->err, pool->cat, id, find_index, out);
-}
-
-static int check_names(strata_pool *pool, const char *region, const char *name)
-{
-    int rc = st_name_check(&pool->err, "region", region);
-    if (rc == STRATA_OK) rc = st_name_check(&pool->err, "dataset", name);
-    return rc;
 }
 
 int strata_derive(strata_pool *pool, const char *region, const char *name, const char *src_region,
@@ -329,8 +315,8 @@ int strata_derive(strata_pool *pool, const char *region, const char *name, const
 {
     if (pool == NULL || spec == NULL || spec->op == NULL) return STRATA_EINVAL;
     st_err *err = &pool->err;
-    int rc = check_names(pool, region, name);
-    if (rc == STRATA_OK) rc = check_names(pool, src_region, src_name);
+    int rc = st_dataset_names_check(pool, region, name);
+    if (rc == STRATA_OK) rc = st_dataset_names_check(pool, src_region, src_name);
     if (rc < 0) return rc;
     if (strcmp(region, src_region) == 0 && strcmp(name, src_name) == 0)
         return st_error(err, STRATA_EINVAL,
@@ -395,8 +381,8 @@ int strata_derive(strata_pool *pool, const char *region, const char *name, const
     }
     int ncols = st_derive_columns(err, &ds, &ps, cols);
     if ((rc = ncols) < 0) goto done;
-    struct index_of pi;
-    ST_TRY(rc = index_of(pool, pd.id, &pi));
+    st_index_of pi;
+    ST_TRY(rc = st_derive_index_of(pool, pd.id, &pi));
     dv->source_id = pd.id;
     snprintf(dv->op, sizeof dv->op, "%s", st_op_name(ds.op));
     ST_TRY(rc = st_dspec_encode(&ds, dv->args, sizeof dv->args));
@@ -410,18 +396,8 @@ int strata_derive(strata_pool *pool, const char *region, const char *name, const
     }
     if (rc < 0) goto done;
     st_cat_dataset d;
-    memset(&d, 0, sizeof d);
-    d.region_id = r.id;
-    snprintf(d.region, sizeof d.region, "%s", region);
-    snprintf(d.region_dir, sizeof d.region_dir, "%s", r.dir);
-    snprintf(d.name, sizeof d.name, "%s", name);
-    st_random_token(d.dir);
-    d.created_ns = st_now_ns();
-    char dir[ST_PATH_MAX], parent[ST_PATH_MAX];
-    ST_TRY(rc = st_dataset_dir(pool, &d, dir));
-    ST_TRY(rc = st_mkdir(err, dir, 0));
-    rc = st_region_dir(pool, r.dir, parent);
-    if (rc == STRATA_OK) rc = st_fsync_dir(err, parent);
+    char dir[ST_PATH_MAX];
+    rc = st_dataset_mkdir(pool, &r, name, &d, dir);
     if (rc == STRATA_OK) rc = st_cat_derive_dataset(err, pool->cat, &d, cols, ncols, dv);
     if (rc < 0) rmdir(dir);
 done:
@@ -436,7 +412,7 @@ int strata_column_derive(strata_pool *pool, const char *region, const char *name
 {
     if (pool == NULL || spec == NULL || spec->op == NULL) return STRATA_EINVAL;
     st_err *err = &pool->err;
-    int rc = check_names(pool, region, name);
+    int rc = st_dataset_names_check(pool, region, name);
     if (rc == STRATA_OK) rc = st_name_check(err, "column", column);
     if (rc < 0) return rc;
     int op = st_op_parse(spec->op);
@@ -466,8 +442,8 @@ int strata_column_derive(strata_pool *pool, const char *region, const char *name
     }
     dv->dataset_id = d.id;
     snprintf(dv->target, sizeof dv->target, "%s", column);
-    struct index_of xi;
-    ST_TRY(rc = index_of(pool, d.id, &xi));
+    st_index_of xi;
+    ST_TRY(rc = st_derive_index_of(pool, d.id, &xi));
     dv->destroys_order = xi.found && xi.dv.destroys_order;
     if (op == ST_OP_EXPR) {
         if (spec->expr == NULL || spec->expr[0] == '\0' || strlen(spec->expr) >= sizeof ds.expr) {
@@ -488,7 +464,7 @@ int strata_column_derive(strata_pool *pool, const char *region, const char *name
             rc = st_error(err, STRATA_EINVAL, "%s needs REGION/DATASET.COLUMN", spec->op);
             goto done;
         }
-        ST_TRY(rc = check_names(pool, spec->src_region, spec->src_name));
+        ST_TRY(rc = st_dataset_names_check(pool, spec->src_region, spec->src_name));
         rc = st_schema_load(pool, spec->src_region, spec->src_name, &sd, &ss);
         if (rc == STRATA_ENOTFOUND)
             st_error(err, rc, "cannot %s from '%s/%s': it does not exist", spec->op,
@@ -509,8 +485,8 @@ int strata_column_derive(strata_pool *pool, const char *region, const char *name
             goto done;
         }
         if (op == ST_OP_SCATTER) {
-            struct index_of ci;
-            ST_TRY(rc = index_of(pool, sd.id, &ci));
+            st_index_of ci;
+            ST_TRY(rc = st_derive_index_of(pool, sd.id, &ci));
             if (!ci.found || ci.dv.source_id != d.id) {
                 rc = st_error(err, STRATA_EINVAL,
                               "cannot scatter '%s/%s.%s' into '%s/%s': '%s/%s' is not derived "

@@ -58,4 +58,13 @@ void st_dspec_describe(const st_dspec *spec, const st_cat_deriv *dv, char *out, 
 int st_derive_columns(st_err *err, const st_dspec *spec, const st_schema *parent,
                       st_cat_column *cols);
 
+/* The index derivation of dataset ID, if it is a derived dataset (FOUND). */
+typedef struct st_index_of {
+    int64_t id;
+    int found;
+    st_cat_deriv dv;
+} st_index_of;
+
+int st_derive_index_of(strata_pool *pool, int64_t id, st_index_of *out);
+
 #endif /* STRATA_DERIVE_H */

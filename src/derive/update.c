@@ -401,11 +401,9 @@ static int mw_row(mwriter *m, uint64_t index, const keyset *k, uint64_t row)
                 if (z == NULL) return STRATA_ENOMEM;
                 *z = 0;
             }
-            for (size_t b = 0; b < len; b++) {
-                char *c = st_vec_push(&m->sbytes[i]);
-                if (c == NULL) return STRATA_ENOMEM;
-                *c = k->bytes[i][o[row] + (int64_t)b];
-            }
+            char *c = st_vec_grow(&m->sbytes[i], len);
+            if (c == NULL) return STRATA_ENOMEM;
+            memcpy(c, k->bytes[i] + o[row], len);
             int64_t *e = st_vec_push(&m->soff[i]);
             if (e == NULL) return STRATA_ENOMEM;
             *e = (int64_t)m->sbytes[i].n;
@@ -932,19 +930,14 @@ done:
 
 /* ---- derived columns ----------------------------------------------------------------------- */
 
-/* The batch of snapshot S holding row ROW, starting from the guess AT. */
-static uint64_t batch_at(const strata_snapshot *s, uint64_t row, uint64_t at)
+/* Index IDX[I] must name a row of parent P. */
+static int check_index(job *j, const strata_snapshot *p, const uint64_t *idx, uint64_t i)
 {
-    if (at < s->nbatches && s->row_start[at] <= row && row < s->row_start[at + 1]) return at;
-    uint64_t lo = 0, hi = s->nbatches;
-    while (hi - lo > 1) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        if (s->row_start[mid] <= row)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return lo;
+    if (idx[i] < p->nrows) return STRATA_OK;
+    return st_error(j->err, STRATA_ECORRUPT,
+                    "index %llu at row %llu is past the %llu rows of the parent '%s/%s'",
+                    (unsigned long long)idx[i], (unsigned long long)i, (unsigned long long)p->nrows,
+                    p->d.region, p->d.name);
 }
 
 /* Gather column PC of parent P at the N positions IDX into W. The index is bucketed by parent
@@ -953,18 +946,12 @@ static int gather_into(job *j, strata_snapshot *p, int pc, const uint64_t *idx, 
                        st_colw *w)
 {
     strata_dtype dt = (strata_dtype)p->schema.cat[pc].dtype;
-    uint64_t np = p->row_start[p->nbatches];
-    for (uint64_t i = 0; i < n; i++)
-        if (idx[i] >= np)
-            return st_error(j->err, STRATA_ECORRUPT,
-                            "index %llu at row %llu is past the %llu rows of the parent '%s/%s'",
-                            (unsigned long long)idx[i], (unsigned long long)i,
-                            (unsigned long long)np, p->d.region, p->d.name);
     if (dt == STRATA_STR) {
         int rc = STRATA_OK;
         uint64_t at = 0;
         for (uint64_t i = 0; i < n && rc == STRATA_OK; i++) {
-            at = batch_at(p, idx[i], at);
+            if ((rc = check_index(j, p, idx, i)) < 0) break;
+            at = st_snapshot_batch_of(p, idx[i], at);
             const int64_t *o;
             const char *by;
             rc = strata_snapshot_map_str(p, at, pc, &o, &by);
@@ -984,7 +971,8 @@ static int gather_into(job *j, strata_snapshot *p, int pc, const uint64_t *idx, 
                       (unsigned long long)n);
     uint64_t at = 0;
     for (uint64_t i = 0; i < n && rc == STRATA_OK; i++) {
-        at = batch_at(p, idx[i], at);
+        if ((rc = check_index(j, p, idx, i)) < 0) break;
+        at = st_snapshot_batch_of(p, idx[i], at);
         pb[i] = (uint32_t)at;
         start[at + 1]++;
     }
@@ -1072,23 +1060,6 @@ static int place_column(job *j, size_t bi, int pos, st_colw *w)
     return STRATA_OK;
 }
 
-/* The index derivation of dataset ID (for a scatter's child). */
-struct find_idx {
-    int64_t id;
-    st_cat_deriv dv;
-    int found;
-};
-
-static int find_idx(void *vctx, const st_cat_deriv *dv)
-{
-    struct find_idx *f = vctx;
-    if (dv->target[0] == '\0' && dv->dataset_id == f->id) {
-        f->dv = *dv;
-        f->found = 1;
-    }
-    return 0;
-}
-
 static int update_column(job *j, const st_cat_deriv *dv)
 {
     st_dspec sp;
@@ -1123,8 +1094,8 @@ static int update_column(job *j, const st_cat_deriv *dv)
             goto done;
         }
         /* Only the parent batches the child has consumed: later ones would get defaults. */
-        struct find_idx fi = {src->d.id, {0}, 0};
-        ST_TRY(rc = st_cat_derivs(j->err, j->pool->cat, src->d.id, find_idx, &fi));
+        st_index_of fi;
+        ST_TRY(rc = st_derive_index_of(j->pool, src->d.id, &fi));
         size_t live = 0, first_live = j->wb.n;
         for (size_t i = 0; i < j->wb.n; i++)
             if (!WB(j, i).retired) {
@@ -1222,10 +1193,6 @@ static void remove_files(job *j)
         if (st_path(NULL, path, "%s/%s", j->ds->dir, ((char(*)[ST_CAT_FILE])j->files.v)[i]) == 0)
             unlink(path);
 }
-
-struct fresh_ctx {
-    st_vec *v;
-};
 
 static int collect_deriv(void *vctx, const st_cat_deriv *dv)
 {
@@ -1411,12 +1378,6 @@ static void select_scope(st_vec *g, const int64_t *targets, size_t nt, int desce
     st_vec_free(&set);
 }
 
-struct ids {
-    st_vec v;
-    strata_pool *pool;
-    const char *region;
-};
-
 static int collect_id(void *vctx, const st_cat_dataset *d)
 {
     st_vec *v = vctx;
@@ -1435,12 +1396,12 @@ static int scope_of(strata_pool *pool, const char *region, const char *name, st_
         return STRATA_OK;
     }
     st_err *err = &pool->err;
-    int rc = st_name_check(err, "region", region);
+    int rc = name != NULL ? st_dataset_names_check(pool, region, name)
+                          : st_name_check(err, "region", region);
     if (rc < 0) return rc;
     st_vec ids = ST_VEC(int64_t);
     if (name != NULL) {
         st_cat_dataset d;
-        if ((rc = st_name_check(err, "dataset", name)) < 0) return rc;
         if ((rc = st_cat_dataset_get(err, pool->cat, region, name, &d, NULL, NULL)) < 0) return rc;
         rc = collect_id(&ids, &d);
     } else {

@@ -54,10 +54,30 @@ int st_schema_find(const st_schema *s, const char *name)
     return -1;
 }
 
-static int check_names(strata_pool *pool, const char *region, const char *name)
+int st_dataset_names_check(strata_pool *pool, const char *region, const char *name)
 {
     int rc = st_name_check(&pool->err, "region", region);
     if (rc == STRATA_OK) rc = st_name_check(&pool->err, "dataset", name);
+    return rc;
+}
+
+int st_dataset_mkdir(strata_pool *pool, const st_cat_region *r, const char *name, st_cat_dataset *d,
+                     char dir[ST_PATH_MAX])
+{
+    memset(d, 0, sizeof *d);
+    d->region_id = r->id;
+    snprintf(d->region, sizeof d->region, "%s", r->name);
+    snprintf(d->region_dir, sizeof d->region_dir, "%s", r->dir);
+    snprintf(d->name, sizeof d->name, "%s", name);
+    st_random_token(d->dir);
+    d->created_ns = st_now_ns();
+    /* The directory first (durably), then the catalog rows: a crash between leaves an empty
+     * orphan directory, never a dataset without one. */
+    char parent[ST_PATH_MAX];
+    int rc = st_dataset_dir(pool, d, dir);
+    if (rc == STRATA_OK) rc = st_mkdir(&pool->err, dir, 0);
+    if (rc == STRATA_OK) rc = st_region_dir(pool, r->dir, parent);
+    if (rc == STRATA_OK) rc = st_fsync_dir(&pool->err, parent);
     return rc;
 }
 
@@ -66,7 +86,7 @@ int strata_dataset_create(strata_pool *pool, const char *region, const char *nam
 {
     if (pool == NULL) return STRATA_EINVAL;
     st_err *err = &pool->err;
-    int rc = check_names(pool, region, name);
+    int rc = st_dataset_names_check(pool, region, name);
     if (rc < 0) return rc;
     if (cols == NULL || ncols < 1 || ncols > STRATA_MAX_COLUMNS)
         return st_error(err, STRATA_EINVAL, "dataset '%s/%s' needs 1 to %d columns (%d given)",
@@ -95,22 +115,8 @@ int strata_dataset_create(strata_pool *pool, const char *region, const char *nam
                      region);
     }
     st_cat_dataset d;
-    memset(&d, 0, sizeof d);
-    char dir[ST_PATH_MAX], parent[ST_PATH_MAX];
-    if (rc == STRATA_OK) {
-        d.region_id = r.id;
-        snprintf(d.region, sizeof d.region, "%s", region);
-        snprintf(d.region_dir, sizeof d.region_dir, "%s", r.dir);
-        snprintf(d.name, sizeof d.name, "%s", name);
-        st_random_token(d.dir);
-        d.created_ns = st_now_ns();
-        rc = st_dataset_dir(pool, &d, dir);
-    }
-    /* The directory first (durably), then the catalog rows: a crash between leaves an empty
-     * orphan directory, never a dataset without one. */
-    if (rc == STRATA_OK) rc = st_mkdir(err, dir, 0);
-    if (rc == STRATA_OK) rc = st_region_dir(pool, r.dir, parent);
-    if (rc == STRATA_OK) rc = st_fsync_dir(err, parent);
+    char dir[ST_PATH_MAX];
+    if (rc == STRATA_OK) rc = st_dataset_mkdir(pool, &r, name, &d, dir);
     if (rc == STRATA_OK) {
         rc = st_cat_dataset_insert(err, pool->cat, &d, cc, ncols);
         if (rc < 0) rmdir(dir);
@@ -130,7 +136,7 @@ int st_dataset_open(strata_pool *pool, const char *region, const char *name, int
 {
     if (out != NULL) *out = NULL;
     if (pool == NULL || out == NULL) return STRATA_EINVAL;
-    int rc = check_names(pool, region, name);
+    int rc = st_dataset_names_check(pool, region, name);
     if (rc < 0) return rc;
     strata_dataset *ds = calloc(1, sizeof *ds);
     if (ds == NULL) return st_error(&pool->err, STRATA_ENOMEM, "out of memory");
@@ -258,7 +264,7 @@ static int find_dependent(void *vctx, const st_cat_deriv *dv)
 int strata_dataset_drop(strata_pool *pool, const char *region, const char *name)
 {
     if (pool == NULL) return STRATA_EINVAL;
-    int rc = check_names(pool, region, name);
+    int rc = st_dataset_names_check(pool, region, name);
     if (rc < 0) return rc;
     st_cat_dataset d;
     if ((rc = st_cat_dataset_get(&pool->err, pool->cat, region, name, &d, NULL, NULL)) < 0)
@@ -316,7 +322,7 @@ int strata_dataset_log(strata_pool *pool, const char *region, const char *name,
                        strata_version_fn fn, void *ctx)
 {
     if (pool == NULL || fn == NULL) return STRATA_EINVAL;
-    int rc = check_names(pool, region, name);
+    int rc = st_dataset_names_check(pool, region, name);
     if (rc < 0) return rc;
     st_cat_dataset d;
     if ((rc = st_cat_dataset_get(&pool->err, pool->cat, region, name, &d, NULL, NULL)) < 0)

@@ -288,9 +288,10 @@ int strata_snapshot_map_str(strata_snapshot *s, uint64_t batch, int col, const i
     return STRATA_OK;
 }
 
-/* The batch holding snapshot row ROW (ROW < nrows). */
-static uint64_t batch_of(const strata_snapshot *s, uint64_t row)
+uint64_t st_snapshot_batch_of(const strata_snapshot *s, uint64_t row, uint64_t hint)
 {
+    if (hint < s->nbatches && s->row_start[hint] <= row && row < s->row_start[hint + 1])
+        return hint;
     uint64_t lo = 0, hi = s->nbatches;
     while (hi - lo > 1) {
         uint64_t mid = lo + (hi - lo) / 2;
@@ -322,7 +323,7 @@ int strata_snapshot_read(strata_snapshot *s, int col, uint64_t row, uint64_t cou
     if (dst == NULL) return st_error(err, STRATA_EINVAL, "read: no destination buffer");
     size_t esz = strata_dtype_size(dt);
     char *out = dst;
-    for (uint64_t b = batch_of(s, row); count > 0; b++) {
+    for (uint64_t b = st_snapshot_batch_of(s, row, 0); count > 0; b++) {
         int rc = map_bc(s, b, col);
         if (rc < 0) return rc;
         uint64_t off = row - s->row_start[b];

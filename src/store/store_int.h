@@ -30,6 +30,17 @@ int st_schema_load(strata_pool *pool, const char *region, const char *name, st_c
 void st_schema_free(st_schema *s);
 int st_schema_find(const st_schema *s, const char *name);
 
+/* Check REGION and NAME as names of a region and a dataset. */
+int st_dataset_names_check(strata_pool *pool, const char *region, const char *name);
+
+/* Prepare a new dataset NAME in region R: fill D (a new directory token) and create its
+ * directory DIR durably; the caller then inserts the catalog rows (rmdir DIR if that fails). */
+int st_dataset_mkdir(strata_pool *pool, const st_cat_region *r, const char *name, st_cat_dataset *d,
+                     char dir[ST_PATH_MAX]);
+
+/* The batch of S holding snapshot row ROW (< nrows); HINT, a guess, is tried first. */
+uint64_t st_snapshot_batch_of(const strata_snapshot *s, uint64_t row, uint64_t hint);
+
 /* "POOL/data/RDIR/DDIR" */
 int st_dataset_dir(strata_pool *pool, const st_cat_dataset *d, char out[ST_PATH_MAX]);
 

@@ -20,18 +20,27 @@ typedef struct st_vec {
         NULL, 0, 0, sizeof(T)                                                                      \
     }
 
-/* Room for one more element, doubling the allocation as needed: the new element's address
- * (uninitialised), or NULL when out of memory (the vector is then unchanged). */
-static inline void *st_vec_push(st_vec *vec)
+/* Room for K more elements (uninitialised), growing as needed: the first one's address, or
+ * NULL when out of memory (the vector is then unchanged). */
+static inline void *st_vec_grow(st_vec *vec, size_t k)
 {
-    if (vec->n == vec->cap) {
-        size_t cap = vec->cap ? 2 * vec->cap : 16;
+    if (vec->n + k > vec->cap) {
+        size_t cap = vec->cap ? vec->cap : 16;
+        while (cap < vec->n + k) cap *= 2;
         void *g = realloc(vec->v, cap * vec->esz);
         if (g == NULL) return NULL;
         vec->v = g;
         vec->cap = cap;
     }
-    return (char *)vec->v + vec->esz * vec->n++;
+    void *at = (char *)vec->v + vec->esz * vec->n;
+    vec->n += k;
+    return at;
+}
+
+/* Room for one more element: its address (uninitialised), or NULL when out of memory. */
+static inline void *st_vec_push(st_vec *vec)
+{
+    return st_vec_grow(vec, 1);
 }
 
 static inline void st_vec_free(st_vec *vec)
