@@ -725,7 +725,8 @@ STRATA_API int strata_column_derive(strata_pool *pool, const char *region, const
 typedef struct strata_update_event {
     const char *region, *name; /* the dataset being written */
     const char *object;        /* "index" or the column's name */
-    const char *mode;          /* "incremental", "refresh" or "full" */
+    const char *mode;          /* "incremental", "refresh", "full", or "merged" (a column carried
+                                  through the merge of its dataset's sorted index) */
     uint64_t done, total;      /* source batches processed so far, of */
     uint64_t rows;             /* rows read so far */
     double seconds;            /* since the object started */
@@ -736,7 +737,8 @@ typedef int (*strata_update_fn)(void *ctx, const strata_update_event *ev);
 typedef struct strata_update_opts {
     int full;            /* recompute everything from scratch (same bytes as incremental) */
     int auto_only;       /* only objects registered with strata_auto() */
-    uint64_t mem;        /* memory budget in bytes for sorts (0: as much as needed) */
+    uint64_t mem;        /* memory budget in bytes (0: as much as needed); a sort larger than it
+                            spills sorted runs to the dataset's directory and merges them */
     int nthreads;        /* 0: the pool's setting */
     int lock_timeout_ms; /* wait for another updater of a dataset; 0: 60 s; < 0: forever */
     strata_update_fn progress;
@@ -748,6 +750,7 @@ typedef struct strata_update_stats {
     uint64_t refreshed;   /* objects recomputed or merged whole (order-destroying, --full) */
     uint64_t fresh;       /* objects that had nothing to do */
     uint64_t batches_read, batches_written, rows_read, rows_written;
+    uint64_t runs_spilled; /* sorted runs written to disk to stay within the memory budget */
     double seconds;
 } strata_update_stats;
 

@@ -223,18 +223,23 @@ static void print_update_stats(cli *c, const strata_update_stats *s)
     if (c->json)
         printf("{\"incremental\":%llu,\"refreshed\":%llu,\"fresh\":%llu,\"batches_read\":%llu,"
                "\"batches_written\":%llu,\"rows_read\":%llu,\"rows_written\":%llu,"
-               "\"seconds\":%.6f}\n",
+               "\"runs_spilled\":%llu,\"seconds\":%.6f}\n",
                (unsigned long long)s->incremental, (unsigned long long)s->refreshed,
                (unsigned long long)s->fresh, (unsigned long long)s->batches_read,
                (unsigned long long)s->batches_written, (unsigned long long)s->rows_read,
-               (unsigned long long)s->rows_written, s->seconds);
-    else
+               (unsigned long long)s->rows_written, (unsigned long long)s->runs_spilled,
+               s->seconds);
+    else {
         printf("updated: %llu incremental, %llu refreshed, %llu fresh; read %llu batches (%llu "
-               "rows), wrote %llu batches (%llu rows) in %.3f s\n",
+               "rows), wrote %llu batches (%llu rows)",
                (unsigned long long)s->incremental, (unsigned long long)s->refreshed,
                (unsigned long long)s->fresh, (unsigned long long)s->batches_read,
                (unsigned long long)s->rows_read, (unsigned long long)s->batches_written,
-               (unsigned long long)s->rows_written, s->seconds);
+               (unsigned long long)s->rows_written);
+        if (s->runs_spilled > 0)
+            printf(", spilled %llu sorted runs,", (unsigned long long)s->runs_spilled);
+        printf(" in %.3f s\n", s->seconds);
+    }
 }
 
 /* REGION[/NAME] or nothing into REGION and NAME (NULL when absent). */

@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "derive/derive.h"
+#include "derive/update_int.h"
 #include "expr/expr.h"
 #include "ops/ops.h"
 #include "util/dtype.h"
@@ -34,7 +34,6 @@
 
 /* Rows per output batch of an order-destroying operation (fewer under a small --mem). */
 #define ST_OUT_ROWS ((uint64_t)1 << 20)
-#define ST_MAX_OUT  (2 + ST_MAX_KEYS + 2 * ST_MAX_AGGS)
 
 static double now_s(void)
 {
@@ -43,38 +42,7 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* ---- the working view of the dataset being written ----------------------------------------- */
-
-typedef struct wbatch {
-    st_cat_batch b;
-    st_cat_bcol *cols; /* one per column of the full schema */
-    int is_new;
-    int retired;
-} wbatch;
-
-typedef struct job {
-    strata_pool *pool;
-    st_err *err;
-    const strata_update_opts *o;
-    strata_update_stats *st;
-    int nt;
-    uint64_t out_rows;
-    strata_dataset *ds; /* holds the writer lock; its schema: the intrinsic columns */
-    st_schema sch;      /* every column */
-    st_vec wb;          /* wbatch */
-    int retire_all;
-    st_vec fills; /* st_cat_fill */
-    st_vec marks; /* st_cat_mark */
-    st_vec files; /* char[ST_CAT_FILE]: files written, removed if the publish fails */
-    int changed;
-    /* progress of the current object */
-    strata_update_event ev;
-    double t0;
-} job;
-
-#define WB(j, i) (((wbatch *)(j)->wb.v)[i])
-
-static int progress(job *j, uint64_t done, uint64_t rows)
+int st_upd_progress(job *j, uint64_t done, uint64_t rows)
 {
     j->ev.done = done;
     j->ev.rows += rows;
@@ -121,49 +89,36 @@ static int remember_file(job *j, const st_cat_bcol *bc)
     return STRATA_OK;
 }
 
-/* Map column COL of working batch BI. */
-static int wv_map(job *j, size_t bi, int col, st_npy_map *m)
+int st_upd_map(job *j, const wbatch *w, int col, st_npy_map *m, st_npy_map *mb, const void **data,
+               const char **bytes)
 {
-    const st_cat_bcol *bc = &WB(j, bi).cols[col];
+    const st_cat_bcol *bc = &w->cols[col];
     memset(m, 0, sizeof *m);
+    memset(mb, 0, sizeof *mb);
+    *data = NULL;
+    *bytes = NULL;
     if (bc->file[0] == '\0')
         return st_error(j->err, STRATA_ESTALE,
                         "column '%s' of '%s/%s' batch %lld is not computed yet (it is derived "
                         "later than what needs it)",
-                        j->sch.cat[col].name, j->ds->d.region, j->ds->d.name,
-                        (long long)WB(j, bi).b.seq);
+                        j->sch.cat[col].name, j->ds->d.region, j->ds->d.name, (long long)w->b.seq);
     char path[ST_PATH_MAX];
     int rc = st_path(j->err, path, "%s/%s", j->ds->dir, bc->file);
     if (rc == STRATA_OK) rc = st_npy_map_file(j->err, path, m);
-    return rc;
-}
-
-/* Column COL of working batch BI as an expression input (strings: offsets and bytes). */
-static int wv_input(job *j, size_t bi, int col, st_npy_map *m, st_npy_map *mb, st_expr_input *in)
-{
-    int rc = wv_map(j, bi, col, m);
-    if (rc < 0) return rc;
-    in->data = m->data;
-    in->bytes = NULL;
-    if (j->sch.cat[col].dtype == STRATA_STR) {
-        char path[ST_PATH_MAX];
-        rc = st_path(j->err, path, "%s/%s", j->ds->dir, WB(j, bi).cols[col].bytes_file);
+    if (rc == STRATA_OK) *data = m->data;
+    if (rc == STRATA_OK && bc->bytes_file[0] != '\0') {
+        rc = st_path(j->err, path, "%s/%s", j->ds->dir, bc->bytes_file);
         if (rc == STRATA_OK) rc = st_npy_map_file(j->err, path, mb);
-        if (rc == STRATA_OK) in->bytes = mb->data;
+        if (rc == STRATA_OK) *bytes = mb->data;
     }
     return rc;
 }
 
 /* ---- output batches ----------------------------------------------------------------------- */
 
-typedef struct outw {
-    st_colw w[ST_MAX_OUT];
-    int n;
-} outw;
-
-static int out_begin(job *j, outw *ow)
+int st_upd_out_begin(job *j, outw *ow, int n)
 {
-    ow->n = j->ds->schema.ncols;
+    ow->n = n > 0 ? n : j->ds->schema.ncols;
     int rc = STRATA_OK;
     for (int c = 0; c < ow->n; c++) ow->w[c].data.w.fd = ow->w[c].sbytes.w.fd = -1;
     for (int c = 0; c < ow->n && rc == STRATA_OK; c++)
@@ -171,20 +126,20 @@ static int out_begin(job *j, outw *ow)
     return rc;
 }
 
-static void out_abort(outw *ow)
+void st_upd_out_abort(outw *ow)
 {
     for (int c = 0; c < ow->n; c++) st_colw_abort(&ow->w[c]);
 }
 
 /* Complete the batch being written: a new working batch. */
-static int out_end(job *j, outw *ow)
+int st_upd_out_end(job *j, outw *ow)
 {
     wbatch w;
     memset(&w, 0, sizeof w);
     w.is_new = 1;
     w.cols = calloc((size_t)j->sch.ncols, sizeof *w.cols);
     if (w.cols == NULL) {
-        out_abort(ow);
+        st_upd_out_abort(ow);
         return st_error(j->err, STRATA_ENOMEM, "out of memory");
     }
     st_random_token(w.b.token);
@@ -215,300 +170,13 @@ static int out_end(job *j, outw *ow)
 static int out_index(job *j, const uint64_t *idx, uint64_t n)
 {
     outw ow;
-    int rc = out_begin(j, &ow);
+    int rc = st_upd_out_begin(j, &ow, 0);
     if (rc == STRATA_OK) rc = st_colw_append(j->err, &ow.w[0], idx, n);
     if (rc < 0) {
-        out_abort(&ow);
+        st_upd_out_abort(&ow);
         return rc;
     }
-    return out_end(j, &ow);
-}
-
-/* ---- keys --------------------------------------------------------------------------------- */
-
-/* Key columns, row-addressable: numeric data, or string offsets and bytes. */
-typedef struct keyset {
-    int n;
-    strata_dtype dt[ST_MAX_KEYS];
-    const void *data[ST_MAX_KEYS];
-    const char *bytes[ST_MAX_KEYS];
-    void *own[2 * ST_MAX_KEYS]; /* buffers this keyset owns */
-} keyset;
-
-static void keyset_free(keyset *k)
-{
-    for (int i = 0; i < 2 * ST_MAX_KEYS; i++) free(k->own[i]);
-    memset(k, 0, sizeof *k);
-}
-
-static int key_cmp(const keyset *a, uint64_t i, const keyset *b, uint64_t j, int desc)
-{
-    for (int k = 0; k < a->n; k++) {
-        int c;
-        if (a->dt[k] == STRATA_STR) {
-            const int64_t *oa = a->data[k], *ob = b->data[k];
-            size_t la = (size_t)(oa[i + 1] - oa[i]), lb = (size_t)(ob[j + 1] - ob[j]);
-            int m = memcmp(a->bytes[k] + oa[i], b->bytes[k] + ob[j], la < lb ? la : lb);
-            c = m != 0 ? (m < 0 ? -1 : 1) : (la < lb ? -1 : la > lb);
-            if (desc) c = -c;
-        } else {
-            uint64_t x = st_key_image(a->dt[k], a->data[k], i, desc);
-            uint64_t y = st_key_image(b->dt[k], b->data[k], j, desc);
-            c = x < y ? -1 : x > y;
-        }
-        if (c != 0) return c;
-    }
-    return 0;
-}
-
-/* Stable multi-key argsort of N rows of K into PERM (the last key first, then up). */
-static int keyset_argsort(st_err *err, const keyset *k, uint64_t n, uint64_t *perm, int desc,
-                          int nt)
-{
-    for (int i = k->n - 1; i >= 0; i--) {
-        const uint64_t *in = i == k->n - 1 ? NULL : perm;
-        int rc = k->dt[i] == STRATA_STR ? st_argsort_str(k->data[i], k->bytes[i], n, in, perm, desc)
-                                        : st_argsort(k->dt[i], k->data[i], n, in, perm, desc, nt);
-        if (rc < 0)
-            return st_error(err, STRATA_ENOMEM, "out of memory sorting %llu rows",
-                            (unsigned long long)n);
-    }
-    return STRATA_OK;
-}
-
-/* The key columns COLS[0..NK) of source batches [FROM, TO) of S, concatenated. */
-static int keyset_concat(st_err *err, strata_snapshot *s, uint64_t from, uint64_t to,
-                         const int *cols, int nk, keyset *out, uint64_t *nrows)
-{
-    memset(out, 0, sizeof *out);
-    out->n = nk;
-    uint64_t n = s->row_start[to] - s->row_start[from];
-    *nrows = n;
-    for (int k = 0; k < nk; k++) {
-        strata_dtype dt = (strata_dtype)s->schema.cat[cols[k]].dtype;
-        out->dt[k] = dt;
-        if (dt != STRATA_STR) {
-            size_t esz = strata_dtype_size(dt);
-            char *buf = malloc(n * esz + 1);
-            if (buf == NULL) goto nomem;
-            out->own[2 * k] = buf;
-            out->data[k] = buf;
-            for (uint64_t b = from; b < to; b++) {
-                const void *p;
-                int rc = strata_snapshot_map(s, b, cols[k], &p);
-                if (rc < 0) return rc;
-                uint64_t m = (uint64_t)s->batches[b].nrows;
-                memcpy(buf + (s->row_start[b] - s->row_start[from]) * esz, p, m * esz);
-            }
-            continue;
-        }
-        uint64_t total = 0;
-        for (uint64_t b = from; b < to; b++) {
-            const int64_t *off;
-            int rc = strata_snapshot_map_str(s, b, cols[k], &off, NULL);
-            if (rc < 0) return rc;
-            total += (uint64_t)off[s->batches[b].nrows];
-        }
-        int64_t *off = malloc((n + 1) * sizeof *off);
-        char *bytes = malloc(total + 1);
-        out->own[2 * k] = off;
-        out->own[2 * k + 1] = bytes;
-        if (off == NULL || bytes == NULL) goto nomem;
-        uint64_t at = 0, row = 0;
-        off[0] = 0;
-        for (uint64_t b = from; b < to; b++) {
-            const int64_t *o;
-            const char *by;
-            strata_snapshot_map_str(s, b, cols[k], &o, &by);
-            uint64_t m = (uint64_t)s->batches[b].nrows;
-            memcpy(bytes + at, by, (size_t)o[m]);
-            for (uint64_t i = 0; i < m; i++) off[row + i + 1] = (int64_t)at + o[i + 1];
-            at += (uint64_t)o[m];
-            row += m;
-        }
-        out->data[k] = off;
-        out->bytes[k] = bytes;
-    }
-    return STRATA_OK;
-nomem:
-    return st_error(err, STRATA_ENOMEM, "out of memory reading %llu key rows",
-                    (unsigned long long)n);
-}
-
-/* ---- the merge writer of sort and global topk ------------------------------------------- */
-
-/* Rows are appended one at a time (index and key values) and cut into output batches. */
-typedef struct mwriter {
-    job *j;
-    outw ow;
-    int open;
-    int nk;
-    uint64_t rows;
-    uint64_t *ibuf;
-    char *kbuf[ST_MAX_KEYS];
-    uint64_t nbuf;
-    st_vec sbytes[ST_MAX_KEYS]; /* string keys: bytes of buffered rows */
-    st_vec soff[ST_MAX_KEYS];   /* their offsets (n+1) */
-} mwriter;
-
-enum { MW_BUF = 4096 };
-
-static int mw_flush(mwriter *m)
-{
-    job *j = m->j;
-    int rc = STRATA_OK;
-    if (m->nbuf == 0) return rc;
-    if (!m->open) {
-        if ((rc = out_begin(j, &m->ow)) < 0) return rc;
-        m->open = 1;
-    }
-    rc = st_colw_append(j->err, &m->ow.w[0], m->ibuf, m->nbuf);
-    for (int k = 0; k < m->nk && rc == STRATA_OK; k++) {
-        if (j->sch.cat[1 + k].dtype == STRATA_STR)
-            rc = st_colw_append_str(j->err, &m->ow.w[1 + k], m->soff[k].v, m->sbytes[k].v, m->nbuf);
-        else
-            rc = st_colw_append(j->err, &m->ow.w[1 + k], m->kbuf[k], m->nbuf);
-        m->sbytes[k].n = 0;
-        m->soff[k].n = 0;
-    }
-    m->nbuf = 0;
-    return rc;
-}
-
-static int mw_cut(mwriter *m)
-{
-    int rc = mw_flush(m);
-    if (rc == STRATA_OK && m->open) {
-        m->open = 0;
-        return out_end(m->j, &m->ow);
-    }
-    return rc;
-}
-
-static int mw_row(mwriter *m, uint64_t index, const keyset *k, uint64_t row)
-{
-    if (m->nbuf == MW_BUF) {
-        int rc = mw_flush(m);
-        if (rc < 0) return rc;
-    }
-    m->ibuf[m->nbuf] = index;
-    for (int i = 0; i < m->nk; i++) {
-        if (k->dt[i] == STRATA_STR) {
-            const int64_t *o = k->data[i];
-            size_t len = (size_t)(o[row + 1] - o[row]);
-            if (m->soff[i].n == 0) {
-                int64_t *z = st_vec_push(&m->soff[i]);
-                if (z == NULL) return STRATA_ENOMEM;
-                *z = 0;
-            }
-            char *c = st_vec_grow(&m->sbytes[i], len);
-            if (c == NULL) return STRATA_ENOMEM;
-            memcpy(c, k->bytes[i] + o[row], len);
-            int64_t *e = st_vec_push(&m->soff[i]);
-            if (e == NULL) return STRATA_ENOMEM;
-            *e = (int64_t)m->sbytes[i].n;
-        } else {
-            size_t esz = strata_dtype_size(k->dt[i]);
-            memcpy(m->kbuf[i] + m->nbuf * esz, (const char *)k->data[i] + row * esz, esz);
-        }
-    }
-    m->nbuf++;
-    if (++m->rows % m->j->out_rows == 0) return mw_cut(m);
-    return STRATA_OK;
-}
-
-static int mw_init(mwriter *m, job *j, int nk)
-{
-    memset(m, 0, sizeof *m);
-    m->j = j;
-    m->nk = nk;
-    m->ibuf = malloc(MW_BUF * sizeof *m->ibuf);
-    if (m->ibuf == NULL) return STRATA_ENOMEM;
-    for (int k = 0; k < nk; k++) {
-        m->kbuf[k] = malloc(MW_BUF * 8);
-        m->sbytes[k] = (st_vec)ST_VEC(char);
-        m->soff[k] = (st_vec)ST_VEC(int64_t);
-        if (m->kbuf[k] == NULL) return STRATA_ENOMEM;
-    }
-    return STRATA_OK;
-}
-
-static void mw_free(mwriter *m)
-{
-    if (m->open) out_abort(&m->ow);
-    free(m->ibuf);
-    for (int k = 0; k < m->nk; k++) {
-        free(m->kbuf[k]);
-        st_vec_free(&m->sbytes[k]);
-        st_vec_free(&m->soff[k]);
-    }
-}
-
-/* Merge the previous output (working batches [0, NOLD): index and keys) with the new run (rows
- * PERM[0..NNEW) of NEWK, whose row r is source position BASE + r) into new output batches,
- * keeping at most LIMIT rows. On equal keys the previous output comes first: the result is the
- * stable order of the concatenation. */
-static int merge_out(job *j, size_t nold, const keyset *newk, const uint64_t *perm, uint64_t nnew,
-                     uint64_t base, int nk, int desc, uint64_t limit)
-{
-    mwriter m;
-    int rc = mw_init(&m, j, nk);
-    if (rc < 0) {
-        mw_free(&m);
-        return st_error(j->err, rc, "out of memory merging");
-    }
-    uint64_t jn = 0;
-    st_npy_map maps[1 + ST_MAX_KEYS], bmaps[1 + ST_MAX_KEYS];
-    memset(maps, 0, sizeof maps);
-    memset(bmaps, 0, sizeof bmaps);
-    for (size_t b = 0; b <= nold && rc == STRATA_OK && m.rows < limit; b++) {
-        keyset ok;
-        memset(&ok, 0, sizeof ok);
-        ok.n = nk;
-        const uint64_t *oidx = NULL;
-        uint64_t on = 0;
-        if (b < nold) {
-            on = (uint64_t)WB(j, b).b.nrows;
-            for (int c = 0; c <= nk && rc == STRATA_OK; c++) {
-                st_expr_input in;
-                rc = wv_input(j, b, c, &maps[c], &bmaps[c], &in);
-                if (c == 0) {
-                    oidx = in.data;
-                } else {
-                    ok.dt[c - 1] = (strata_dtype)j->sch.cat[c].dtype;
-                    ok.data[c - 1] = in.data;
-                    ok.bytes[c - 1] = in.bytes;
-                }
-            }
-        } else {
-            on = 0; /* after the last old batch: drain the new run */
-        }
-        uint64_t i = 0;
-        while (rc == STRATA_OK && m.rows < limit && (i < on || (b == nold && jn < nnew))) {
-            int take_old;
-            if (i == on)
-                take_old = 0;
-            else if (jn == nnew)
-                take_old = 1;
-            else
-                take_old = key_cmp(&ok, i, newk, perm[jn], desc) <= 0;
-            if (take_old) {
-                rc = mw_row(&m, oidx[i], &ok, i);
-                i++;
-            } else {
-                rc = mw_row(&m, base + perm[jn], newk, perm[jn]);
-                jn++;
-            }
-        }
-        for (int c = 0; c <= nk; c++) {
-            st_npy_unmap(&maps[c]);
-            st_npy_unmap(&bmaps[c]);
-        }
-    }
-    if (rc == STRATA_ENOMEM) rc = st_error(j->err, rc, "out of memory merging");
-    if (rc == STRATA_OK) rc = mw_cut(&m);
-    mw_free(&m);
-    return rc;
+    return st_upd_out_end(j, &ow);
 }
 
 /* ---- group-by ------------------------------------------------------------------------------ */
@@ -522,8 +190,8 @@ typedef struct gplan {
     char name[16][STRATA_NAME_MAX + 1];
     int keycol[ST_MAX_KEYS];
     /* per output column: what it holds */
-    int what[ST_MAX_OUT]; /* 0 index, 1 key, 2 count, 3 slot, 4 mean of slot */
-    int arg[ST_MAX_OUT];
+    int what[ST_TBL_MAX]; /* 0 index, 1 key, 2 count, 3 slot, 4 mean of slot */
+    int arg[ST_TBL_MAX];
 } gplan;
 
 static int gplan_build(job *j, const st_dspec *sp, const st_schema *src, gplan *g)
@@ -654,10 +322,12 @@ static int groups_of_output(job *j, size_t nold, const st_dspec *sp, const gplan
         uint64_t m = (uint64_t)WB(j, b).b.nrows;
         for (int c = 0; c < j->ds->schema.ncols && rc == STRATA_OK; c++) {
             if (g->what[c] == 4) continue;
-            st_npy_map mp;
-            if ((rc = wv_map(j, b, c, &mp)) < 0) break;
-            const int64_t *iv = (const int64_t *)(const void *)mp.data;
-            const double *fv = (const double *)(const void *)mp.data;
+            st_npy_map mp, mb;
+            const void *data;
+            const char *bytes;
+            if ((rc = st_upd_map(j, &WB(j, b), c, &mp, &mb, &data, &bytes)) < 0) break;
+            const int64_t *iv = data;
+            const double *fv = data;
             for (uint64_t i = 0; i < m; i++) {
                 uint64_t grp = at + i;
                 switch (g->what[c]) {
@@ -678,6 +348,7 @@ static int groups_of_output(job *j, size_t nold, const st_dspec *sp, const gplan
                 }
             }
             st_npy_unmap(&mp);
+            st_npy_unmap(&mb);
         }
         at += m;
     }
@@ -695,7 +366,7 @@ static int groups_out(job *j, const st_groups *gr, const gplan *g)
     for (uint64_t start = 0; start < gr->n && rc == STRATA_OK; start += j->out_rows) {
         uint64_t end = start + j->out_rows < gr->n ? start + j->out_rows : gr->n;
         outw ow;
-        if ((rc = out_begin(j, &ow)) < 0) break;
+        if ((rc = st_upd_out_begin(j, &ow, 0)) < 0) break;
         for (int c = 0; c < ow.n && rc == STRATA_OK; c++) {
             for (uint64_t s = start; s < end && rc == STRATA_OK; s += CH) {
                 uint64_t e = s + CH < end ? s + CH : end;
@@ -730,9 +401,9 @@ static int groups_out(job *j, const st_groups *gr, const gplan *g)
             }
         }
         if (rc == STRATA_OK)
-            rc = out_end(j, &ow);
+            rc = st_upd_out_end(j, &ow);
         else
-            out_abort(&ow);
+            st_upd_out_abort(&ow);
     }
     free(buf);
     return rc;
@@ -762,7 +433,7 @@ static int index_of_batch(job *j, strata_snapshot *s, uint64_t b, const st_dspec
         if (rc == STRATA_OK) rc = st_expr_filter(j->err, e, in, n, idx, count, j->nt);
         free(in);
     } else {
-        keyset k;
+        st_table k;
         memset(&k, 0, sizeof k);
         k.n = sp->op == ST_OP_SORT_RUNS ? sp->nkeys : 1;
         for (int i = 0; i < k.n && rc == STRATA_OK; i++) {
@@ -774,7 +445,7 @@ static int index_of_batch(job *j, strata_snapshot *s, uint64_t b, const st_dspec
                 rc = strata_snapshot_map(s, b, keycols[i], &k.data[i]);
         }
         if (rc == STRATA_OK && sp->op == ST_OP_SORT_RUNS) {
-            rc = keyset_argsort(j->err, &k, n, idx, sp->desc, j->nt);
+            rc = st_table_argsort(j->err, &k, 0, k.n, n, idx, sp->desc, j->nt);
             *count = n;
         } else if (rc == STRATA_OK) {
             int64_t got = st_topk(k.dt[0], k.data[0], n, sp->k, sp->desc, idx, j->nt);
@@ -791,8 +462,7 @@ static int index_of_batch(job *j, strata_snapshot *s, uint64_t b, const st_dspec
     return STRATA_OK;
 }
 
-/* Count the live working batches and drop the retired ones from column work. */
-static void retire_working(job *j)
+void st_upd_retire(job *j)
 {
     for (size_t i = 0; i < j->wb.n; i++)
         if (!WB(j, i).is_new) WB(j, i).retired = 1;
@@ -817,9 +487,6 @@ static int update_index(job *j, const st_cat_deriv *dv)
     if (rc < 0) return rc;
     st_expr *e = NULL;
     int keycols[ST_MAX_KEYS];
-    uint64_t *perm = NULL;
-    keyset nk;
-    memset(&nk, 0, sizeof nk);
     for (int k = 0; k < sp.nkeys; k++) {
         keycols[k] = st_schema_find(&s->schema, sp.key[k]);
         if (keycols[k] < 0) {
@@ -846,14 +513,15 @@ static int update_index(job *j, const st_cat_deriv *dv)
     j->st->batches_read += nsb - consumed;
     j->st->rows_read += s->row_start[nsb] - s->row_start[consumed];
     if (!destroys) {
-        if (consumed == 0 && nold > 0) retire_working(j);
+        if (consumed == 0 && nold > 0) st_upd_retire(j);
         for (uint64_t b = consumed; b < nsb && rc == STRATA_OK; b++) {
             uint64_t *idx = NULL, n = 0;
             rc = index_of_batch(j, s, b, &sp, e, keycols, &idx, &n);
             if (rc == STRATA_OK) rc = out_index(j, idx, n);
             free(idx);
             st_snapshot_release(s, b);
-            if (rc == STRATA_OK) rc = progress(j, b - consumed + 1, (uint64_t)s->batches[b].nrows);
+            if (rc == STRATA_OK)
+                rc = st_upd_progress(j, b - consumed + 1, (uint64_t)s->batches[b].nrows);
         }
         if (consumed == 0)
             j->st->refreshed++;
@@ -881,48 +549,24 @@ static int update_index(job *j, const st_cat_deriv *dv)
                 st_groups_free(&part);
             }
             st_snapshot_release(s, b);
-            if (rc == STRATA_OK) rc = progress(j, b - consumed + 1, (uint64_t)s->batches[b].nrows);
+            if (rc == STRATA_OK)
+                rc = st_upd_progress(j, b - consumed + 1, (uint64_t)s->batches[b].nrows);
         }
         if (rc == STRATA_OK) {
-            retire_working(j);
+            st_upd_retire(j);
             rc = groups_out(j, &acc, &g);
         }
         if (have) st_groups_free(&acc);
         j->st->refreshed++;
     } else {
-        /* sort and global topk: the new rows' sorted run, merged into the previous output */
-        uint64_t n = 0;
-        int nkeys = sp.op == ST_OP_SORT ? sp.nkeys : 1;
-        ST_TRY(rc = keyset_concat(j->err, s, consumed, nsb, keycols, nkeys, &nk, &n));
-        perm = malloc((n + 1) * sizeof *perm);
-        if (perm == NULL) {
-            rc = st_error(j->err, STRATA_ENOMEM, "out of memory sorting %llu rows",
-                          (unsigned long long)n);
-            goto done;
-        }
-        uint64_t nrun = n, limit = UINT64_MAX;
-        if (sp.op == ST_OP_SORT) {
-            ST_TRY(rc = keyset_argsort(j->err, &nk, n, perm, sp.desc, j->nt));
-        } else {
-            int64_t got = st_topk(nk.dt[0], nk.data[0], n, sp.k, sp.desc, perm, j->nt);
-            if (got < 0) {
-                rc = st_error(j->err, STRATA_ENOMEM, "out of memory in topk");
-                goto done;
-            }
-            nrun = (uint64_t)got;
-            limit = sp.k;
-        }
-        ST_TRY(rc = progress(j, nsb - consumed, n));
-        retire_working(j);
-        rc = merge_out(j, consumed > 0 ? nold : 0, &nk, perm, nrun, s->row_start[consumed], nkeys,
-                       sp.desc, limit);
+        /* sort and global topk: the new rows' sorted runs, merged into the previous output */
+        st_upd_retire(j);
+        rc = st_upd_order(j, &sp, s, keycols, consumed, consumed > 0 ? nold : 0);
         j->st->refreshed++;
     }
     if (rc == STRATA_OK) rc = push_mark(j, dv->id, (int64_t)nsb, first_seq, s->version);
     if (rc == STRATA_OK) j->changed = 1;
 done:
-    free(perm);
-    keyset_free(&nk);
     st_expr_free(e);
     strata_snapshot_close(s);
     return rc;
@@ -1110,6 +754,20 @@ static int update_column(job *j, const st_cat_deriv *dv)
         if (fi.dv.destroys_order || st_op_destroys_order((st_op)st_op_parse(fi.dv.op)))
             recompute_all |= dv->source_version != src->version;
     }
+    if (pos >= j->ds->schema.ncols && pos < j->carry_to) {
+        /* Written with the new batches by the merge of the index. */
+        uint64_t nb = 0, rows = 0;
+        for (size_t i = 0; i < j->wb.n; i++)
+            if (WB(j, i).is_new && !WB(j, i).retired) {
+                nb++;
+                rows += (uint64_t)WB(j, i).b.nrows;
+            }
+        begin_object(j, dv->target, "merged", nb);
+        ST_TRY(rc = st_upd_progress(j, nb, rows));
+        j->st->refreshed++;
+        rc = push_mark(j, dv->id, (int64_t)covered, 0, src != NULL ? src->version : 0);
+        goto done;
+    }
     /* The targets: live batches without the column (all of them when recomputing). */
     uint64_t total = 0;
     for (size_t i = 0; i < covered; i++)
@@ -1131,11 +789,13 @@ static int update_column(job *j, const st_cat_deriv *dv)
         st_colw w;
         ST_TRY(rc = st_colw_open(j->err, &w, j->ds->dir, (strata_dtype)j->sch.cat[pos].dtype));
         if (sp.op == ST_OP_GATHER) {
-            st_npy_map m;
-            rc = wv_map(j, i, 0, &m);
-            if (rc == STRATA_OK)
-                rc = gather_into(j, src, sc, (const uint64_t *)(const void *)m.data, n, &w);
+            st_npy_map m, mb;
+            const void *idx;
+            const char *unused;
+            rc = st_upd_map(j, wb, 0, &m, &mb, &idx, &unused);
+            if (rc == STRATA_OK) rc = gather_into(j, src, sc, idx, n, &w);
             st_npy_unmap(&m);
+            st_npy_unmap(&mb);
         } else if (sp.op == ST_OP_SCATTER) {
             rc = scatter_into(j, src, sc, (uint64_t)wb->b.first_row, n, def, &w);
         } else {
@@ -1147,7 +807,8 @@ static int update_column(job *j, const st_cat_deriv *dv)
                 rc = st_error(j->err, STRATA_ENOMEM, "out of memory");
             for (int c = 0; c < pos && rc == STRATA_OK; c++)
                 if (st_expr_uses(e, c))
-                    rc = wv_input(j, i, c, &maps[2 * c], &maps[2 * c + 1], &in[c]);
+                    rc = st_upd_map(j, wb, c, &maps[2 * c], &maps[2 * c + 1], &in[c].data,
+                                    &in[c].bytes);
             if (rc == STRATA_OK) rc = st_expr_eval(j->err, e, in, n, out, j->nt);
             if (rc == STRATA_OK) rc = st_colw_append(j->err, &w, out, n);
             for (int c = 0; maps != NULL && c < 2 * pos + 2; c++) st_npy_unmap(&maps[c]);
@@ -1159,7 +820,7 @@ static int update_column(job *j, const st_cat_deriv *dv)
             rc = place_column(j, i, pos, &w);
         else
             st_colw_abort(&w);
-        if (rc == STRATA_OK) rc = progress(j, ++done_n, n);
+        if (rc == STRATA_OK) rc = st_upd_progress(j, ++done_n, n);
     }
     if (rc < 0) goto done;
     if (recompute_all || j->retire_all)
@@ -1257,6 +918,8 @@ static int process_group(strata_pool *pool, const strata_update_opts *o, strata_
     j.fills = (st_vec)ST_VEC(st_cat_fill);
     j.marks = (st_vec)ST_VEC(st_cat_mark);
     j.files = (st_vec)ST_VEC(char[ST_CAT_FILE]);
+    j.group = group;
+    j.ngroup = ngroup;
     const char *region = group[0].region, *name = group[0].dataset;
     j.ev.region = region;
     j.ev.name = name;

@@ -32,6 +32,7 @@ run derive taxi/top --from taxi/expensive --topk fare:10 --desc
 run column taxi/top.fare --gather taxi/expensive.fare
 run derive taxi/byfare --from taxi/trips --sort fare,pickuptime --desc
 run column taxi/byfare.dropoffzone --gather taxi/trips.dropoffzone
+run column taxi/byfare.fare2 --expr 'fare * 2 + dropoffzone'
 run derive taxi/zones --from taxi/trips --groupby pickupzone --agg count,sum:fare,mean:fare,min:fare,max:fare
 run derive taxi/top3 --from taxi/trips --topk fare:3 --global
 run column taxi/trips.expensive_fare --scatter taxi/expensive.fare --default -1
@@ -114,6 +115,16 @@ for i in $(seq 1 "$NB"); do
         numpy_check "$i"
     fi
 done
+# Under a budget far below the sort's size, the sort spills sorted runs and merges them: the
+# same rows as in memory.
+"$S" --json update --full --mem 1M >"$T/mem.json"
+grep -q '"runs_spilled":[1-9]' "$T/mem.json" ||
+    { echo "FAIL: a sort under --mem 1M spilled no runs: $(cat "$T/mem.json")"; fails=$((fails + 1)); }
+dump mem
+for d in $OUTS; do
+    cmp -s "$T/mem_$d.csv" "$T/full_$d.csv" ||
+        { echo "FAIL: $d under --mem 1M differs from the update in memory"; fails=$((fails + 1)); }
+done
 # An incremental update after one more batch touches only that batch on the order-preserving
 # chain: expensive reads 1 source batch.
 "$S" demo taxi 1000 "$T/extra.csv" --seed 99 --start 1800000000 >/dev/null
@@ -124,9 +135,50 @@ grep -q '"batches_read":3,' "$T/one.json" ||
     { echo "FAIL: updating expensive after one batch read more: $(cat "$T/one.json")"; fails=$((fails + 1)); }
 expect 0 "updated: 0 incremental, 0 refreshed, 9 fresh; read 0 batches (0 rows), wrote 0 batches (0 rows) in" -- \
     sh -c "'$S' update taxi/expensive | sed 's/ in [0-9.]* s\$/ in/'"
+# The new rows merged into the sort under a budget (spilled) equal a full in-memory sort.
+"$S" update taxi/byfare --mem 1M >/dev/null
+"$S" cat taxi/byfare >"$T/mem_byfare.csv"
+"$S" update --full taxi/byfare >/dev/null
+"$S" cat taxi/byfare >"$T/full_byfare.csv"
+cmp -s "$T/mem_byfare.csv" "$T/full_byfare.csv" ||
+    { echo "FAIL: incremental sort under --mem differs from --full"; fails=$((fails + 1)); }
 "$S" --json lineage taxi/expensive | grep -q '"fresh":true' || { echo "FAIL: lineage json"; fails=$((fails + 1)); }
 "$S" lineage taxi/byfare --dot | grep -q 'digraph' || { echo "FAIL: lineage --dot"; fails=$((fails + 1)); }
 expect 0 "ok: no damage found" -- "$S" check
+
+# ---- strings: a sort by a string key with a gathered string column, in memory and spilled ----
+awk 'BEGIN { srand(3); print "word,note,n"
+    for (i = 0; i < 30000; i++) {
+        w = ""; l = 1 + int(rand() * 6)
+        for (k = 0; k < l; k++) w = w sprintf("%c", 97 + int(rand() * 5))
+        printf "%s,%s%d,%d\n", w, (rand() < 0.5 ? "x" : "yy"), i % 7, int(rand() * 1000) - 500 } }' >"$T/w.csv"
+run ingest words/w "$T/w.csv"
+run derive words/s --from words/w --sort word,n --desc
+run column words/s.note --gather words/w.note
+run column words/s.n2 --expr 'n * 3'
+run update words/s
+"$S" cat words/s >"$T/words_mem.csv"
+"$S" update --full words/s --mem 1M | grep -q "spilled [1-9][0-9]* sorted runs" ||
+    { echo "FAIL: the string sort under --mem 1M spilled no runs"; fails=$((fails + 1)); }
+"$S" cat words/s >"$T/words_spill.csv"
+cmp -s "$T/words_mem.csv" "$T/words_spill.csv" ||
+    { echo "FAIL: the spilled string sort differs from the in-memory one"; fails=$((fails + 1)); }
+if [ "$have_numpy" = 1 ]; then
+    "$PY" - "$T" <<'PY' || { echo "FAIL: python disagrees with the string sort"; fails=$((fails + 1)); }
+import csv, sys
+t = sys.argv[1]
+rows = list(csv.reader(open(f"{t}/w.csv")))[1:]
+# descending and stable: sort ascending on the negated position after the reversed keys
+order = sorted(range(len(rows)), key=lambda i: (rows[i][0].encode(), int(rows[i][2])), reverse=True)
+# Python's reverse=True keeps equal keys in input order, as a stable descending sort does.
+out = list(csv.reader(open(f"{t}/words_spill.csv")))[1:]
+bad = [k for k, (o, i) in enumerate(zip(out, order))
+       if (int(o[0]), o[1], int(o[2]), o[3], int(o[4])) != (i, rows[i][0], int(rows[i][2]), rows[i][1], 3 * int(rows[i][2]))]
+if len(out) != len(order) or bad:
+    print("  first mismatch at row", bad[:1], "of", len(out))
+    sys.exit(1)
+PY
+fi
 
 # ---- bad input: clear errors at definition time, nothing created ----------------------------
 expect_err 3 "unknown column 'nope' at 1:1" -- "$S" derive taxi/b1 --from taxi/trips --filter 'nope > 1'

@@ -1,0 +1,733 @@
+/*
+ * order.c -- the order-destroying refresh of a full sort or a global top-k.
+ *
+ * The rows the index has not consumed are cut into chunks; each chunk is sorted (or reduced to
+ * its top k) into a table: the index, the keys, and the derived columns that can be carried (those
+ * gathered from the source, and expressions over what precedes them). Without a memory budget
+ * there is one chunk, kept in memory. With --mem the chunks are sized to the budget and spilled to
+ * temporary files, and the merge reads every run through a small window: the memory used stays
+ * within the budget however large the dataset.
+ *
+ * The previous output is itself a sorted run (it keeps its key columns for this). A k-way merge
+ * of the runs writes the new output; on equal keys the run that holds earlier source rows wins
+ * (the previous output first, then the chunks in source order), so the result is the stable sort
+ * of the whole source whatever the chunking: an incremental update, a full one and one under any
+ * budget give the same rows.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "derive/update_int.h"
+#include "expr/expr.h"
+#include "ops/ops.h"
+#include "util/dtype.h"
+
+/* ---- tables -------------------------------------------------------------------------------- */
+
+void st_table_free(st_table *t)
+{
+    for (int i = 0; i < 2 * ST_TBL_MAX; i++) free(t->own[i]);
+    memset(t, 0, sizeof *t);
+}
+
+static int str_cmp(const st_table *a, int ca, uint64_t i, const st_table *b, int cb, uint64_t j)
+{
+    const int64_t *oa = a->data[ca], *ob = b->data[cb];
+    size_t la = (size_t)(oa[i + 1] - oa[i]), lb = (size_t)(ob[j + 1] - ob[j]);
+    int m = memcmp(a->bytes[ca] + (oa[i] - a->boff[ca]), b->bytes[cb] + (ob[j] - b->boff[cb]),
+                   la < lb ? la : lb);
+    return m != 0 ? (m < 0 ? -1 : 1) : (la < lb ? -1 : la > lb);
+}
+
+/* Compare row I of A with row J of B by columns [FIRST, FIRST + NK). */
+static int row_cmp(const st_table *a, uint64_t i, const st_table *b, uint64_t j, int first, int nk,
+                   int desc)
+{
+    for (int k = first; k < first + nk; k++) {
+        int c;
+        if (a->dt[k] == STRATA_STR) {
+            c = str_cmp(a, k, i, b, k, j);
+            if (desc) c = -c;
+        } else {
+            uint64_t x = st_key_image(a->dt[k], a->data[k], i, desc);
+            uint64_t y = st_key_image(b->dt[k], b->data[k], j, desc);
+            c = x < y ? -1 : x > y;
+        }
+        if (c != 0) return c;
+    }
+    return 0;
+}
+
+int st_table_argsort(st_err *err, const st_table *t, int first, int nk, uint64_t n, uint64_t *perm,
+                     int desc, int nt)
+{
+    /* The last key first, then up: each pass is stable. */
+    for (int i = first + nk - 1; i >= first; i--) {
+        const uint64_t *in = i == first + nk - 1 ? NULL : perm;
+        int rc = t->dt[i] == STRATA_STR ? st_argsort_str(t->data[i], t->bytes[i], n, in, perm, desc)
+                                        : st_argsort(t->dt[i], t->data[i], n, in, perm, desc, nt);
+        if (rc < 0)
+            return st_error(err, STRATA_ENOMEM, "out of memory sorting %llu rows",
+                            (unsigned long long)n);
+    }
+    return STRATA_OK;
+}
+
+/* Column COL of source rows [R0, R1) of S, concatenated into slot C of T (owned). */
+static int col_concat(job *j, strata_snapshot *s, uint64_t r0, uint64_t r1, int col, st_table *t,
+                      int c)
+{
+    strata_dtype dt = (strata_dtype)s->schema.cat[col].dtype;
+    uint64_t n = r1 - r0, b0 = st_snapshot_batch_of(s, r0, 0);
+    t->dt[c] = dt;
+    t->boff[c] = 0;
+    int rc = STRATA_OK;
+    if (dt != STRATA_STR) {
+        size_t esz = strata_dtype_size(dt);
+        char *buf = st_alloc_big(n * esz + 1);
+        if (buf == NULL) goto nomem;
+        t->own[2 * c] = buf;
+        t->data[c] = buf;
+        for (uint64_t b = b0, at = r0; at < r1 && rc == STRATA_OK; b++) {
+            const void *p;
+            uint64_t lo = at - s->row_start[b], hi = s->row_start[b + 1] < r1
+                                                         ? s->row_start[b + 1] - s->row_start[b]
+                                                         : r1 - s->row_start[b];
+            rc = strata_snapshot_map(s, b, col, &p);
+            if (rc == STRATA_OK)
+                memcpy(buf + (at - r0) * esz, (const char *)p + lo * esz, (hi - lo) * esz);
+            at += hi - lo;
+        }
+        return rc;
+    }
+    /* Strings: the offsets first (to size the bytes), then the bytes. */
+    int64_t *off = st_alloc_big((n + 1) * sizeof *off);
+    t->own[2 * c] = off;
+    if (off == NULL) goto nomem;
+    off[0] = 0;
+    for (uint64_t b = b0, at = r0; at < r1 && rc == STRATA_OK; b++) {
+        const int64_t *o;
+        uint64_t lo = at - s->row_start[b], hi = s->row_start[b + 1] < r1
+                                                     ? s->row_start[b + 1] - s->row_start[b]
+                                                     : r1 - s->row_start[b];
+        rc = strata_snapshot_map_str(s, b, col, &o, NULL);
+        for (uint64_t i = lo; i < hi && rc == STRATA_OK; i++)
+            off[at - r0 + i - lo + 1] = off[at - r0 + i - lo] + (o[i + 1] - o[i]);
+        at += hi - lo;
+    }
+    if (rc < 0) return rc;
+    char *bytes = st_alloc_big((size_t)off[n] + 1);
+    t->own[2 * c + 1] = bytes;
+    if (bytes == NULL) goto nomem;
+    for (uint64_t b = b0, at = r0; at < r1 && rc == STRATA_OK; b++) {
+        const int64_t *o;
+        const char *by;
+        uint64_t lo = at - s->row_start[b], hi = s->row_start[b + 1] < r1
+                                                     ? s->row_start[b + 1] - s->row_start[b]
+                                                     : r1 - s->row_start[b];
+        rc = strata_snapshot_map_str(s, b, col, &o, &by);
+        if (rc == STRATA_OK) memcpy(bytes + off[at - r0], by + o[lo], (size_t)(o[hi] - o[lo]));
+        at += hi - lo;
+    }
+    t->data[c] = off;
+    t->bytes[c] = bytes;
+    return rc;
+nomem:
+    return st_error(j->err, STRATA_ENOMEM, "out of memory reading %llu rows of column '%s'",
+                    (unsigned long long)n, s->schema.cat[col].name);
+}
+
+/* Slot C of DST = slot SC of SRC at rows PERM[0..M). */
+static int col_permute(job *j, const st_table *src, int sc, const uint64_t *perm, uint64_t m,
+                       st_table *dst, int c)
+{
+    strata_dtype dt = src->dt[sc];
+    dst->dt[c] = dt;
+    dst->boff[c] = 0;
+    if (dt != STRATA_STR) {
+        size_t esz = strata_dtype_size(dt);
+        char *out = st_alloc_big(m * esz + 1);
+        if (out == NULL) goto nomem;
+        dst->own[2 * c] = out;
+        dst->data[c] = out;
+        const char *in = src->data[sc];
+        if (esz == 8)
+            for (uint64_t i = 0; i < m; i++)
+                ((uint64_t *)(void *)out)[i] = ((const uint64_t *)(const void *)in)[perm[i]];
+        else
+            for (uint64_t i = 0; i < m; i++) memcpy(out + i * esz, in + perm[i] * esz, esz);
+        return STRATA_OK;
+    }
+    const int64_t *io = src->data[sc];
+    int64_t *off = st_alloc_big((m + 1) * sizeof *off);
+    dst->own[2 * c] = off;
+    if (off == NULL) goto nomem;
+    off[0] = 0;
+    for (uint64_t i = 0; i < m; i++) off[i + 1] = off[i] + (io[perm[i] + 1] - io[perm[i]]);
+    char *bytes = st_alloc_big((size_t)off[m] + 1);
+    dst->own[2 * c + 1] = bytes;
+    if (bytes == NULL) goto nomem;
+    for (uint64_t i = 0; i < m; i++)
+        memcpy(bytes + off[i], src->bytes[sc] + io[perm[i]] - src->boff[sc],
+               (size_t)(off[i + 1] - off[i]));
+    dst->data[c] = off;
+    dst->bytes[c] = bytes;
+    return STRATA_OK;
+nomem:
+    return st_error(j->err, STRATA_ENOMEM, "out of memory ordering %llu rows",
+                    (unsigned long long)m);
+}
+
+static void col_drop(st_table *t, int c)
+{
+    free(t->own[2 * c]);
+    free(t->own[2 * c + 1]);
+    t->own[2 * c] = t->own[2 * c + 1] = NULL;
+    t->data[c] = NULL;
+    t->bytes[c] = NULL;
+}
+
+/* ---- the plan: which columns go through the merge ------------------------------------------ */
+
+typedef struct plan {
+    const st_dspec *sp;
+    int nk;                 /* key columns: table columns 1..nk */
+    int nc;                 /* table columns: index, keys, carried */
+    int src[ST_TBL_MAX];    /* source column of a key or a gathered column; -1 otherwise */
+    st_expr *e[ST_TBL_MAX]; /* expression columns */
+    double row_bytes;       /* estimated memory per row while a chunk is sorted */
+} plan;
+
+static void plan_free(plan *p)
+{
+    for (int c = 0; c < ST_TBL_MAX; c++) st_expr_free(p->e[c]);
+}
+
+static const st_cat_deriv *group_object(const job *j, const char *target)
+{
+    for (size_t g = 0; g < j->ngroup; g++)
+        if (strcmp(j->group[g].target, target) == 0) return &j->group[g];
+    return NULL;
+}
+
+/* The columns after the keys, in order, while each is gathered from S or an expression, is
+ * updated in this job, and is present in every previous output batch. */
+static void plan_carry(job *j, strata_snapshot *s, size_t nold, plan *p)
+{
+    for (int pos = p->nc; pos < j->sch.ncols && pos < ST_TBL_MAX; pos++) {
+        const st_cat_deriv *dv = group_object(j, j->sch.cat[pos].name);
+        st_dspec cs;
+        if (dv == NULL || st_dspec_decode(NULL, dv->op, dv->args, &cs) < 0) return;
+        for (size_t b = 0; b < nold; b++)
+            if (WB(j, b).cols[pos].file[0] == '\0') return;
+        if (cs.op == ST_OP_GATHER) {
+            if (strcmp(dv->source_region, s->d.region) != 0 || strcmp(dv->source, s->d.name) != 0)
+                return;
+            p->src[pos] = st_schema_find(&s->schema, dv->source_column);
+            if (p->src[pos] < 0 || s->schema.cat[p->src[pos]].dtype != j->sch.cat[pos].dtype)
+                return;
+        } else if (cs.op == ST_OP_EXPR) {
+            if (st_expr_parse(NULL, cs.expr, j->sch.cols, pos, &p->e[pos]) < 0) return;
+            p->src[pos] = -1;
+        } else {
+            return;
+        }
+        p->nc = pos + 1;
+    }
+}
+
+/* Bytes per row of column COL of S over source rows [R0, R1) (strings: offsets and bytes). */
+static double col_width(strata_snapshot *s, int col, uint64_t r0, uint64_t r1)
+{
+    strata_dtype dt = (strata_dtype)s->schema.cat[col].dtype;
+    if (dt != STRATA_STR) return (double)strata_dtype_size(dt);
+    uint64_t bytes = 0, rows = 0;
+    for (uint64_t b = st_snapshot_batch_of(s, r0, 0); b < s->nbatches && s->row_start[b] < r1;
+         b++) {
+        bytes += s->bcols[b * (uint64_t)s->schema.ncols + (uint64_t)col].bytes;
+        rows += (uint64_t)s->batches[b].nrows;
+    }
+    return rows ? (double)bytes / (double)rows + 8 : 16;
+}
+
+static void plan_size(job *j, strata_snapshot *s, uint64_t r0, uint64_t r1, plan *p)
+{
+    /* While sorting: the keys, the argsort's images and scratch (3 x 8), the permutation; then
+     * the sorted table and one column being permuted. */
+    double keys = 0, table = 8, widest = 8;
+    for (int c = 1; c < p->nc; c++) {
+        double w = p->src[c] >= 0 ? col_width(s, p->src[c], r0, r1)
+                                  : (double)strata_dtype_size((strata_dtype)j->sch.cat[c].dtype);
+        if (c <= p->nk) keys += w;
+        table += w;
+        if (w > widest) widest = w;
+    }
+    double sorting = keys + 32 + 8, ordered = table + widest + 8;
+    p->row_bytes = sorting > ordered ? sorting : ordered;
+}
+
+/* ---- sorted chunks -------------------------------------------------------------------------- */
+
+/* Source rows [R0, R1) of S, sorted (or their top k), as a table of the plan's columns. */
+static int sorted_chunk(job *j, strata_snapshot *s, const plan *p, uint64_t r0, uint64_t r1,
+                        st_table *out)
+{
+    uint64_t n = r1 - r0, m = n;
+    st_table raw;
+    memset(&raw, 0, sizeof raw);
+    memset(out, 0, sizeof *out);
+    out->n = p->nc;
+    int rc = STRATA_OK;
+    uint64_t *perm = st_alloc_big((n + 1) * sizeof *perm);
+    if (perm == NULL) {
+        rc = st_error(j->err, STRATA_ENOMEM, "out of memory sorting %llu rows",
+                      (unsigned long long)n);
+        goto done;
+    }
+    raw.n = p->nc;
+    for (int k = 1; k <= p->nk; k++) ST_TRY(rc = col_concat(j, s, r0, r1, p->src[k], &raw, k));
+    if (p->sp->op == ST_OP_SORT) {
+        ST_TRY(rc = st_table_argsort(j->err, &raw, 1, p->nk, n, perm, p->sp->desc, j->nt));
+    } else {
+        int64_t got = st_topk(raw.dt[1], raw.data[1], n, p->sp->k, p->sp->desc, perm, j->nt);
+        if (got < 0) {
+            rc = st_error(j->err, STRATA_ENOMEM, "out of memory in topk");
+            goto done;
+        }
+        m = (uint64_t)got;
+    }
+    out->rows = m;
+    uint64_t *idx = st_alloc_big((m + 1) * sizeof *idx);
+    if (idx == NULL) {
+        rc = st_error(j->err, STRATA_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (uint64_t i = 0; i < m; i++) idx[i] = r0 + perm[i];
+    out->own[0] = idx;
+    out->data[0] = idx;
+    out->dt[0] = STRATA_U64;
+    for (int k = 1; k <= p->nk; k++) {
+        ST_TRY(rc = col_permute(j, &raw, k, perm, m, out, k));
+        col_drop(&raw, k);
+    }
+    for (int c = p->nk + 1; c < p->nc; c++) {
+        if (p->src[c] >= 0) {
+            ST_TRY(rc = col_concat(j, s, r0, r1, p->src[c], &raw, c));
+            ST_TRY(rc = col_permute(j, &raw, c, perm, m, out, c));
+            col_drop(&raw, c);
+            continue;
+        }
+        /* An expression over the columns before it, all in the table. */
+        st_expr_input in[ST_TBL_MAX];
+        for (int x = 0; x < c; x++) in[x] = (st_expr_input){out->data[x], out->bytes[x]};
+        strata_dtype dt = st_expr_type(p->e[c]);
+        void *v = st_alloc_big(m * strata_dtype_size(dt) + 1);
+        if (v == NULL) {
+            rc = st_error(j->err, STRATA_ENOMEM, "out of memory");
+            goto done;
+        }
+        out->own[2 * c] = v;
+        out->data[c] = v;
+        out->dt[c] = dt;
+        ST_TRY(rc = st_expr_eval(j->err, p->e[c], in, m, v, j->nt));
+    }
+done:
+    for (uint64_t b = st_snapshot_batch_of(s, r0, 0); b < s->nbatches && s->row_start[b] < r1; b++)
+        st_snapshot_release(s, b);
+    st_table_free(&raw);
+    free(perm);
+    if (rc < 0) st_table_free(out);
+    return rc;
+}
+
+/* ---- spilled runs --------------------------------------------------------------------------- */
+
+/* A sorted chunk written to temporary files of the dataset's directory (one per column, strings
+ * two), read back through a window of rows. */
+typedef struct spill {
+    st_colw w[ST_TBL_MAX];
+    int n;
+    uint64_t rows;
+} spill;
+
+static void spill_free(spill *sp)
+{
+    for (int c = 0; c < sp->n; c++) st_colw_abort(&sp->w[c]);
+    sp->n = 0;
+}
+
+static int spill_write(job *j, const st_table *t, spill *sp)
+{
+    int rc = STRATA_OK;
+    sp->n = 0;
+    sp->rows = t->rows;
+    for (int c = 0; c < t->n && rc == STRATA_OK; c++) {
+        rc = st_colw_open(j->err, &sp->w[c], j->ds->dir, t->dt[c]);
+        sp->n = c + 1;
+        if (rc < 0) break;
+        if (t->dt[c] == STRATA_STR)
+            rc = st_colw_append_str(j->err, &sp->w[c], t->data[c], t->bytes[c], t->rows);
+        else
+            rc = st_colw_append(j->err, &sp->w[c], t->data[c], t->rows);
+    }
+    return rc;
+}
+
+/* ---- runs being merged ---------------------------------------------------------------------- */
+
+enum { RUN_MEM, RUN_DISK, RUN_SPILL };
+
+typedef struct srun {
+    int kind, id;
+    const st_table *mem; /* RUN_MEM */
+    size_t b, nb;        /* RUN_DISK: the next working batch, the end */
+    const spill *sp;     /* RUN_SPILL: the next row, the window */
+    uint64_t at, win;
+    st_table cur; /* the rows in view */
+    uint64_t i;   /* the next of them */
+    st_npy_map maps[ST_TBL_MAX], bmaps[ST_TBL_MAX];
+    void *wmap[2 * ST_TBL_MAX];
+    size_t wlen[2 * ST_TBL_MAX];
+} srun;
+
+static void run_unmap(srun *r)
+{
+    for (int c = 0; c < ST_TBL_MAX; c++) {
+        st_npy_unmap(&r->maps[c]);
+        st_npy_unmap(&r->bmaps[c]);
+    }
+    for (int c = 0; c < 2 * ST_TBL_MAX; c++) {
+        if (r->wmap[c] != NULL) munmap(r->wmap[c], r->wlen[c]);
+        r->wmap[c] = NULL;
+    }
+}
+
+/* Map LEN bytes at OFFSET of the file behind FD into slot S of R. */
+static int window(job *j, srun *r, int s, int fd, uint64_t offset, uint64_t len, const char **out)
+{
+    static const char empty[1];
+    if (len == 0) {
+        *out = empty;
+        return STRATA_OK;
+    }
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), start = offset / page * page;
+    size_t maplen = (size_t)(offset - start + len);
+    void *m = mmap(NULL, maplen, PROT_READ, MAP_SHARED, fd, (off_t)start);
+    if (m == MAP_FAILED) return st_error_errno(j->err, errno, "cannot map a sorted run");
+    madvise(m, maplen, MADV_SEQUENTIAL);
+    r->wmap[s] = m;
+    r->wlen[s] = maplen;
+    *out = (const char *)m + (offset - start);
+    return STRATA_OK;
+}
+
+/* Bring the next rows of R into view: 1 if there are some, 0 at the end, or an error. */
+static int run_next(job *j, srun *r, int nc)
+{
+    run_unmap(r);
+    r->i = 0;
+    r->cur.rows = 0;
+    r->cur.n = nc;
+    if (r->kind == RUN_MEM) {
+        if (r->mem == NULL) return 0;
+        r->cur = *r->mem;
+        memset(r->cur.own, 0, sizeof r->cur.own);
+        r->mem = NULL;
+        return r->cur.rows > 0;
+    }
+    if (r->kind == RUN_DISK) {
+        while (r->b < r->nb && WB(j, r->b).b.nrows == 0) r->b++;
+        if (r->b == r->nb) return 0;
+        const wbatch *w = &WB(j, r->b++);
+        for (int c = 0; c < nc; c++) {
+            int rc =
+                st_upd_map(j, w, c, &r->maps[c], &r->bmaps[c], &r->cur.data[c], &r->cur.bytes[c]);
+            if (rc < 0) return rc;
+            r->cur.dt[c] = (strata_dtype)j->sch.cat[c].dtype;
+            r->cur.boff[c] = 0;
+        }
+        r->cur.rows = (uint64_t)w->b.nrows;
+        return 1;
+    }
+    if (r->at == r->sp->rows) return 0;
+    uint64_t n = r->sp->rows - r->at < r->win ? r->sp->rows - r->at : r->win;
+    for (int c = 0; c < nc; c++) {
+        const st_colw *w = &r->sp->w[c];
+        const char *p;
+        strata_dtype dt = w->dtype;
+        r->cur.dt[c] = dt;
+        size_t esz = dt == STRATA_STR ? 8 : strata_dtype_size(dt);
+        int rc = window(j, r, 2 * c, w->data.w.fd, ST_NPY_FIXED_HEADER + r->at * esz,
+                        (n + (dt == STRATA_STR)) * esz, &p);
+        if (rc < 0) return rc;
+        r->cur.data[c] = p;
+        if (dt == STRATA_STR) {
+            const int64_t *o = (const int64_t *)(const void *)p;
+            rc = window(j, r, 2 * c + 1, w->sbytes.w.fd, ST_NPY_FIXED_HEADER + (uint64_t)o[0],
+                        (uint64_t)(o[n] - o[0]), &r->cur.bytes[c]);
+            if (rc < 0) return rc;
+            r->cur.boff[c] = o[0];
+        }
+    }
+    r->cur.rows = n;
+    r->at += n;
+    return 1;
+}
+
+/* ---- the merge writer ----------------------------------------------------------------------- */
+
+/* Rows are appended in blocks, buffered, and cut into output batches of j->out_rows rows. */
+typedef struct mwriter {
+    job *j;
+    outw ow;
+    int open, nc;
+    uint64_t rows, nbuf;
+    char *buf[ST_TBL_MAX];
+    st_vec sbytes[ST_TBL_MAX]; /* string columns: bytes of the buffered rows */
+    st_vec soff[ST_TBL_MAX];   /* their offsets (n+1) */
+} mwriter;
+
+enum { MW_BUF = 4096 };
+
+static int mw_flush(mwriter *m)
+{
+    job *j = m->j;
+    int rc = STRATA_OK;
+    if (m->nbuf == 0) return rc;
+    if (!m->open) {
+        if ((rc = st_upd_out_begin(j, &m->ow, m->nc)) < 0) return rc;
+        m->open = 1;
+    }
+    for (int c = 0; c < m->nc && rc == STRATA_OK; c++) {
+        if (j->sch.cat[c].dtype == STRATA_STR)
+            rc = st_colw_append_str(j->err, &m->ow.w[c], m->soff[c].v, m->sbytes[c].v, m->nbuf);
+        else
+            rc = st_colw_append(j->err, &m->ow.w[c], m->buf[c], m->nbuf);
+        m->sbytes[c].n = 0;
+        m->soff[c].n = 0;
+    }
+    m->nbuf = 0;
+    return rc;
+}
+
+static int mw_cut(mwriter *m)
+{
+    int rc = mw_flush(m);
+    if (rc == STRATA_OK && m->open) {
+        m->open = 0;
+        return st_upd_out_end(m->j, &m->ow);
+    }
+    return rc;
+}
+
+/* Append rows [FROM, FROM + COUNT) of T. */
+static int mw_rows(mwriter *m, const st_table *t, uint64_t from, uint64_t count)
+{
+    while (count > 0) {
+        uint64_t room = MW_BUF - m->nbuf, left = m->j->out_rows - m->rows % m->j->out_rows;
+        uint64_t k = count < room ? count : room;
+        if (k > left) k = left;
+        for (int c = 0; c < m->nc; c++) {
+            if (t->dt[c] == STRATA_STR) {
+                const int64_t *o = t->data[c];
+                if (m->soff[c].n == 0) {
+                    int64_t *z = st_vec_push(&m->soff[c]);
+                    if (z == NULL) return STRATA_ENOMEM;
+                    *z = 0;
+                }
+                size_t len = (size_t)(o[from + k] - o[from]);
+                char *dst = st_vec_grow(&m->sbytes[c], len);
+                int64_t *e = st_vec_grow(&m->soff[c], k);
+                if (dst == NULL || e == NULL) return STRATA_ENOMEM;
+                memcpy(dst, t->bytes[c] + (o[from] - t->boff[c]), len);
+                int64_t base = (int64_t)m->sbytes[c].n - (int64_t)len - o[from];
+                for (uint64_t i = 0; i < k; i++) e[i] = o[from + i + 1] + base;
+            } else {
+                size_t esz = strata_dtype_size(t->dt[c]);
+                memcpy(m->buf[c] + m->nbuf * esz, (const char *)t->data[c] + from * esz, k * esz);
+            }
+        }
+        m->nbuf += k;
+        m->rows += k;
+        from += k;
+        count -= k;
+        int rc = m->rows % m->j->out_rows == 0 ? mw_cut(m) : m->nbuf == MW_BUF ? mw_flush(m) : 0;
+        if (rc < 0) return rc;
+    }
+    return STRATA_OK;
+}
+
+static int mw_init(mwriter *m, job *j, int nc)
+{
+    memset(m, 0, sizeof *m);
+    m->j = j;
+    m->nc = nc;
+    for (int c = 0; c < nc; c++) {
+        m->buf[c] = malloc(MW_BUF * 8);
+        m->sbytes[c] = (st_vec)ST_VEC(char);
+        m->soff[c] = (st_vec)ST_VEC(int64_t);
+        if (m->buf[c] == NULL) return STRATA_ENOMEM;
+    }
+    return STRATA_OK;
+}
+
+static void mw_free(mwriter *m)
+{
+    if (m->open) st_upd_out_abort(&m->ow);
+    for (int c = 0; c < m->nc; c++) {
+        free(m->buf[c]);
+        st_vec_free(&m->sbytes[c]);
+        st_vec_free(&m->soff[c]);
+    }
+}
+
+/* ---- the k-way merge ------------------------------------------------------------------------ */
+
+/* Whether run A's next row comes before run B's: by key, then by run. */
+static int run_before(const plan *p, const srun *a, const srun *b)
+{
+    int c = row_cmp(&a->cur, a->i, &b->cur, b->i, 1, p->nk, p->sp->desc);
+    return c != 0 ? c < 0 : a->id < b->id;
+}
+
+static void heap_down(const plan *p, srun **h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, best = i;
+        if (l < n && run_before(p, h[l], h[best])) best = l;
+        if (l + 1 < n && run_before(p, h[l + 1], h[best])) best = l + 1;
+        if (best == i) return;
+        srun *t = h[i];
+        h[i] = h[best];
+        h[best] = t;
+        i = best;
+    }
+}
+
+/* Merge the runs into output batches, at most LIMIT rows. */
+static int merge_runs(job *j, const plan *p, srun *runs, size_t nr, uint64_t limit)
+{
+    mwriter m;
+    srun **h = calloc(nr + 1, sizeof *h);
+    int rc = mw_init(&m, j, p->nc);
+    if (rc < 0 || h == NULL) {
+        rc = st_error(j->err, STRATA_ENOMEM, "out of memory merging");
+        goto done;
+    }
+    size_t n = 0;
+    for (size_t r = 0; r < nr; r++) {
+        int got = run_next(j, &runs[r], p->nc);
+        if (got < 0) {
+            rc = got;
+            goto done;
+        }
+        if (got) h[n++] = &runs[r];
+    }
+    for (size_t i = n; i-- > 0;) heap_down(p, h, n, i);
+    while (n > 0 && m.rows < limit) {
+        srun *w = h[0];
+        /* The winner's rows that still come before every other run's next row go at once. */
+        const srun *next = n == 1 ? NULL : n == 2 || run_before(p, h[1], h[2]) ? h[1] : h[2];
+        uint64_t end = w->i + 1;
+        if (next == NULL) {
+            end = w->cur.rows;
+        } else {
+            int tie_ok = w->id < next->id;
+            while (end < w->cur.rows) {
+                int c = row_cmp(&w->cur, end, &next->cur, next->i, 1, p->nk, p->sp->desc);
+                if (c > 0 || (c == 0 && !tie_ok)) break;
+                end++;
+            }
+        }
+        if (end - w->i > limit - m.rows) end = w->i + (limit - m.rows);
+        if ((rc = mw_rows(&m, &w->cur, w->i, end - w->i)) < 0) break;
+        w->i = end;
+        if (w->i == w->cur.rows) {
+            int got = run_next(j, w, p->nc);
+            if (got < 0) {
+                rc = got;
+                break;
+            }
+            if (!got) h[0] = h[--n];
+        }
+        heap_down(p, h, n, 0);
+    }
+    if (rc == STRATA_ENOMEM) rc = st_error(j->err, rc, "out of memory merging");
+    if (rc == STRATA_OK) rc = mw_cut(&m);
+done:
+    for (size_t r = 0; r < nr; r++) run_unmap(&runs[r]);
+    mw_free(&m);
+    free(h);
+    return rc;
+}
+
+/* ---- the refresh ---------------------------------------------------------------------------- */
+
+int st_upd_order(job *j, const st_dspec *sp, strata_snapshot *s, const int *keycols,
+                 uint64_t consumed, size_t nold)
+{
+    plan p;
+    memset(&p, 0, sizeof p);
+    p.sp = sp;
+    p.nk = sp->op == ST_OP_SORT ? sp->nkeys : 1;
+    p.nc = 1 + p.nk;
+    p.src[0] = -1;
+    for (int k = 0; k < p.nk; k++) p.src[1 + k] = keycols[k];
+    plan_carry(j, s, nold, &p);
+    uint64_t r0 = s->row_start[consumed], r1 = s->row_start[s->nbatches], n = r1 - r0;
+    plan_size(j, s, r0, r1, &p);
+    /* Chunks fit in half the budget: the rest is for the merge's windows and the writer. */
+    uint64_t chunk = n > 0 ? n : 1;
+    if (j->o->mem > 0) {
+        double rows = (double)j->o->mem / 2 / p.row_bytes;
+        if (rows < (double)chunk) chunk = rows < 1024 ? 1024 : (uint64_t)rows;
+    }
+    uint64_t nchunks = (n + chunk - 1) / chunk;
+    uint64_t limit = sp->op == ST_OP_SORT ? UINT64_MAX : sp->k;
+    size_t nr = (nold > 0) + (size_t)(nchunks ? nchunks : 0);
+    srun *runs = calloc(nr + 1, sizeof *runs);
+    spill *spills = calloc(nchunks + 1, sizeof *spills);
+    st_table one;
+    memset(&one, 0, sizeof one);
+    int rc = runs == NULL || spills == NULL ? st_error(j->err, STRATA_ENOMEM, "out of memory")
+                                            : STRATA_OK;
+    size_t r = 0;
+    if (rc == STRATA_OK && nold > 0)
+        runs[r++] = (srun){.kind = RUN_DISK, .id = 0, .b = 0, .nb = nold};
+    /* Windows of the spilled runs share the other half of the budget. */
+    uint64_t win = UINT64_MAX;
+    if (j->o->mem > 0) {
+        double rows = (double)j->o->mem / 2 / (double)(nr + 1) / (p.row_bytes + 16);
+        win = rows < 1024 ? 1024 : (uint64_t)rows;
+    }
+    for (uint64_t c = 0; c < nchunks && rc == STRATA_OK; c++) {
+        uint64_t a = r0 + c * chunk, e = a + chunk < r1 ? a + chunk : r1;
+        st_table t;
+        if ((rc = sorted_chunk(j, s, &p, a, e, &t)) < 0) break;
+        if (nchunks == 1) {
+            one = t;
+            runs[r] = (srun){.kind = RUN_MEM, .id = (int)r, .mem = &one};
+            r++;
+        } else {
+            rc = spill_write(j, &t, &spills[c]);
+            j->st->runs_spilled++;
+            runs[r] = (srun){.kind = RUN_SPILL, .id = (int)r, .sp = &spills[c], .win = win};
+            r++;
+            st_table_free(&t);
+        }
+        if (rc == STRATA_OK) rc = st_upd_progress(j, j->ev.total * (c + 1) / nchunks, e - a);
+    }
+    if (rc == STRATA_OK) rc = merge_runs(j, &p, runs, r, limit);
+    if (rc == STRATA_OK) j->carry_to = p.nc;
+    for (uint64_t c = 0; spills != NULL && c < nchunks; c++) spill_free(&spills[c]);
+    st_table_free(&one);
+    free(spills);
+    free(runs);
+    plan_free(&p);
+    return rc;
+}

@@ -1,0 +1,99 @@
+/*
+ * update_int.h -- what the parts of the update engine share (src/derive/update.c, order.c).
+ *
+ * An update of one dataset is a job: its working view (the batches it has, and the new ones
+ * written so far), the changes to publish in one transaction, and the files written meanwhile.
+ */
+#ifndef STRATA_UPDATE_INT_H
+#define STRATA_UPDATE_INT_H
+
+#include "derive/derive.h"
+#include "util/npy.h"
+#include "util/vec.h"
+
+/* Columns an order-destroying merge carries: the index, the keys and derived columns. */
+#define ST_TBL_MAX 40
+
+/* A batch of the working view. */
+typedef struct wbatch {
+    st_cat_batch b;
+    st_cat_bcol *cols; /* one per column of the full schema */
+    int is_new;
+    int retired;
+} wbatch;
+
+typedef struct job {
+    strata_pool *pool;
+    st_err *err;
+    const strata_update_opts *o;
+    strata_update_stats *st;
+    int nt;
+    uint64_t out_rows;
+    strata_dataset *ds; /* holds the writer lock; its schema: the intrinsic columns */
+    st_schema sch;      /* every column */
+    st_vec wb;          /* wbatch */
+    int retire_all;
+    st_vec fills; /* st_cat_fill */
+    st_vec marks; /* st_cat_mark */
+    st_vec files; /* char[ST_CAT_FILE]: files written, removed if the publish fails */
+    int changed;
+    const st_cat_deriv *group; /* the objects of this dataset being updated, in order */
+    size_t ngroup;
+    int carry_to; /* columns [ds->schema.ncols, carry_to) were written by an index merge */
+    /* progress of the current object */
+    strata_update_event ev;
+    double t0;
+} job;
+
+#define WB(j, i) (((wbatch *)(j)->wb.v)[i])
+
+/* Report progress of the current object: DONE of its total, ROWS more rows. */
+int st_upd_progress(job *j, uint64_t done, uint64_t rows);
+
+/* Map column COL of working batch W: its values (strings: offsets) into M, the bytes of a string
+ * column into MB; *DATA and *BYTES point at them. STRATA_ESTALE if the column is not computed. */
+int st_upd_map(job *j, const wbatch *w, int col, st_npy_map *m, st_npy_map *mb, const void **data,
+               const char **bytes);
+
+/* Retire every batch of the working view that was there before: a refresh replaces them. */
+void st_upd_retire(job *j);
+
+/* An output batch being written: one writer per column of the dataset's intrinsic schema. */
+typedef struct outw {
+    st_colw w[ST_TBL_MAX];
+    int n; /* columns */
+} outw;
+
+/* Start an output batch of the first N columns of the schema (0: the intrinsic ones). */
+int st_upd_out_begin(job *j, outw *ow, int n);
+void st_upd_out_abort(outw *ow);
+/* Complete it: a new working batch. */
+int st_upd_out_end(job *j, outw *ow);
+
+/* Rows of columns, row-addressable: numeric values, or string offsets (n+1) into bytes. The
+ * string at row i is BYTES[OFF[i] - BOFF, OFF[i+1] - BOFF). */
+typedef struct st_table {
+    int n;
+    uint64_t rows;
+    strata_dtype dt[ST_TBL_MAX];
+    const void *data[ST_TBL_MAX];
+    const char *bytes[ST_TBL_MAX];
+    int64_t boff[ST_TBL_MAX];
+    void *own[2 * ST_TBL_MAX]; /* buffers the table owns */
+} st_table;
+
+void st_table_free(st_table *t);
+
+/* Stable multi-key argsort of the N rows of T by columns [FIRST, FIRST + NK) into PERM. */
+int st_table_argsort(st_err *err, const st_table *t, int first, int nk, uint64_t n, uint64_t *perm,
+                     int desc, int nt);
+
+/* The sort or global top-k SP of source S by columns KEYCOLS: the rows of source batches
+ * [CONSUMED, nbatches) sorted (in memory, or in runs spilled to disk under --mem) and merged with
+ * the previous output, working batches [0, NOLD). Derived columns of the dataset that follow its
+ * keys and are gathered from S or computed by expressions are carried through the merge (see
+ * job.carry_to). The previous batches must already be retired. */
+int st_upd_order(job *j, const st_dspec *sp, strata_snapshot *s, const int *keycols,
+                 uint64_t consumed, size_t nold);
+
+#endif /* STRATA_UPDATE_INT_H */
