@@ -12,10 +12,9 @@ if [ ! -x "$BUILD/strata" ] || [ ! -x "$BUILD/bench/bench_read" ]; then
     cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
     cmake --build "$BUILD" -j "$(nproc)" >/dev/null
 fi
-if [ ! -d bench/node/node_modules/@duckdb/node-api ]; then
-    (cd bench/node && npm install --no-audit --no-fund --silent >/dev/null 2>&1) ||
-        echo "bench: npm install of @duckdb/node-api failed; DuckDB is skipped"
-fi
+. bench/lib.sh
+have_duckdb=0
+duckdb_ready && have_duckdb=1
 S=$PWD/$BUILD/strata
 base=${STRATA_BENCH_DIR:-/dev/shm}
 [ -d "$base" ] && [ -w "$base" ] || base=${TMPDIR:-/tmp}
@@ -41,7 +40,7 @@ for rep in 1 2 3; do
     best=$(min "$(timed "$S" -P "$D/pool" --threads 2 ingest taxi/trips "$D/taxi.csv" --quiet)" "$best")
 done
 echo "strata_csv_s $best" >>"$out"
-if [ -d bench/node/node_modules/@duckdb/node-api ]; then
+if [ "$have_duckdb" = 1 ]; then
     node bench/node/duckdb_csv.mjs "$D/taxi.csv" 2 3 >>"$out"
 fi
 # NPY: export the columns once, then ingest them and cp them to the same file system

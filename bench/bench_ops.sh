@@ -1,34 +1,51 @@
 #!/usr/bin/env bash
-# Sort, argsort and filter kernels vs numpy on the same N random i64 keys, in one run.
-#     bench/bench_ops.sh [BUILD_DIR] [N] [RANGE]   (defaults: build/release, 50000000, full 64 bits)
+# The kernels of derived data against numpy and DuckDB on the same data, in one run: sort and
+# stable argsort of N random i64 keys (numpy, DuckDB ORDER BY with 2 threads); filter compaction,
+# gathers and expressions over M rows (numpy).
+#     bench/bench_ops.sh [BUILD_DIR] [N] [RANGE] [M]
+#     (defaults: build/release, 50000000, full 64 bits, 2 N)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build/release}
 N=${2:-50000000}
 RANGE=${3:-0}
+M=${4:-$((2 * N))}
 if [ ! -x "$BUILD/bench/bench_ops" ]; then
     cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
     cmake --build "$BUILD" -j "$(nproc)" --target bench_ops >/dev/null
 fi
+. bench/lib.sh
 base=${STRATA_BENCH_DIR:-/dev/shm}
 D=$(mktemp -d "$base/strata-ops-XXXXXX")
 trap 'rm -rf "$D"' EXIT
 out=$D/results
-"$BUILD/bench/bench_ops" "$D" "$N" "$RANGE" >"$out"
-/usr/bin/python3 bench/numpy_ops.py "$(awk '$1 == "keys_path" { print $2 }' "$out")" >>"$out"
+"$BUILD/bench/bench_ops" "$D" "$N" "$RANGE" "$M" >"$out"
+/usr/bin/python3 bench/numpy_ops.py $(awk '$1 ~ /_path$/ { print $1 "=" $2 }' "$out") >>"$out"
+if duckdb_ready; then
+    node bench/node/duckdb_sort.mjs "$(awk '$1 == "keys_path" { print $2 }' "$out")" 2 3 >>"$out"
+fi
 awk -v range="$RANGE" '
     { v[$1] = $2 }
     function row(name, ours, peer, peername) {
-        printf "  %-22s %9.3f s   %-30s %9.3f s   ratio %6.2fx\n", name, v[ours], peername, v[peer], v[peer] / v[ours]
+        if (v[peer] == "") return
+        printf "  %-28s %9.3f s   %-26s %9.3f s   ratio %6.2fx\n", name, v[ours], peername, v[peer], v[peer] / v[ours]
     }
     END {
-        printf "%d i64 keys (%s), 2 threads:\n", v["n"], range == 0 ? "full 64-bit range" : "in [0, " range ")"
+        printf "sort: %d i64 keys (%s), 2 threads:\n", v["n"], range == 0 ? "full 64-bit range" : "in [0, " range ")"
         row("st_sort", "sort_s", "numpy_sort_s", "np.sort")
+        row("st_sort", "sort_s", "duckdb_sort_s", "DuckDB ORDER BY (2 thr)")
         row("st_argsort (stable)", "argsort_s", "numpy_argsort_s", "np.argsort(kind=stable)")
+        row("st_argsort (stable)", "argsort_s", "duckdb_argsort_s", "DuckDB ORDER BY k, pos")
+        printf "rows: %d, 2 threads:\n", v["m"]
         row("st_filter_mask (25%)", "filter_s", "numpy_filter_s", "np.flatnonzero")
+        row("st_gather at the 25% rows", "gather_sel_s", "numpy_gather_sel_s", "a[idx]")
+        row("st_gather at random rows", "gather_rand_s", "numpy_gather_rand_s", "a[idx]")
         row("expr a - b", "expr_sub_s", "numpy_sub_s", "numpy a - b")
         row("filter a > c (expr+compact)", "expr_filter_s", "numpy_expr_filter_s", "np.flatnonzero(a > c)")
+        if (v["filter_selected"] != v["numpy_filter_selected"]) print "  WARNING: filter counts differ"
         if (v["expr_filter_selected"] != v["numpy_expr_filter_selected"]) print "  WARNING: filter counts differ"
         if (v["argsort_check"] != v["numpy_argsort_check"]) print "  WARNING: argsort results differ"
-        print "targets: sort/argsort >= 10x numpy; filter, gather, expr >= 2x numpy"
+        if (v["duckdb_argsort_check"] != "" && v["argsort_check"] != v["duckdb_argsort_check"]) print "  WARNING: DuckDB argsort differs"
+        if (v["gather_check"] != v["numpy_gather_check"]) print "  WARNING: gather results differ"
+        print "targets: sort/argsort >= 10x numpy and >= 5x DuckDB; filter, gather, expr >= 2x numpy"
     }' "$out"

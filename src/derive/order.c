@@ -155,12 +155,7 @@ static int col_permute(job *j, const st_table *src, int sc, const uint64_t *perm
         if (out == NULL) goto nomem;
         dst->own[2 * c] = out;
         dst->data[c] = out;
-        const char *in = src->data[sc];
-        if (esz == 8)
-            for (uint64_t i = 0; i < m; i++)
-                ((uint64_t *)(void *)out)[i] = ((const uint64_t *)(const void *)in)[perm[i]];
-        else
-            for (uint64_t i = 0; i < m; i++) memcpy(out + i * esz, in + perm[i] * esz, esz);
+        st_gather(esz, src->data[sc], perm, 0, NULL, m, out, j->nt);
         return STRATA_OK;
     }
     const int64_t *io = src->data[sc];

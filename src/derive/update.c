@@ -608,9 +608,9 @@ static int gather_into(job *j, strata_snapshot *p, int pc, const uint64_t *idx, 
     char *out = malloc(n * esz + 1);
     uint32_t *pb = malloc((n + 1) * sizeof *pb);
     uint64_t *start = calloc(p->nbatches + 2, sizeof *start);
-    uint64_t *ord = malloc((n + 1) * sizeof *ord);
-    int rc = STRATA_OK;
-    if (out == NULL || pb == NULL || start == NULL || ord == NULL)
+    uint64_t *ord = NULL;
+    int rc = STRATA_OK, sorted = 1;
+    if (out == NULL || pb == NULL || start == NULL)
         rc = st_error(j->err, STRATA_ENOMEM, "out of memory gathering %llu values",
                       (unsigned long long)n);
     uint64_t at = 0;
@@ -618,25 +618,33 @@ static int gather_into(job *j, strata_snapshot *p, int pc, const uint64_t *idx, 
         if ((rc = check_index(j, p, idx, i)) < 0) break;
         at = st_snapshot_batch_of(p, idx[i], at);
         pb[i] = (uint32_t)at;
+        sorted &= i == 0 || pb[i] >= pb[i - 1];
         start[at + 1]++;
     }
     for (uint64_t b = 0; b < p->nbatches && rc == STRATA_OK; b++) start[b + 1] += start[b];
-    for (uint64_t i = 0; i < n && rc == STRATA_OK; i++) ord[start[pb[i]]++] = i;
-    /* start[b] is now the end of bucket b */
-    uint64_t from = 0;
+    /* In index order the buckets are contiguous already; otherwise they list their rows. */
+    if (rc == STRATA_OK && !sorted) {
+        ord = malloc((n + 1) * sizeof *ord);
+        if (ord == NULL)
+            rc = st_error(j->err, STRATA_ENOMEM, "out of memory gathering %llu values",
+                          (unsigned long long)n);
+        for (uint64_t i = 0; i < n && rc == STRATA_OK; i++) ord[start[pb[i]]++] = i;
+        /* start[b] is now the end of bucket b: shift back to the beginnings */
+        for (uint64_t b = p->nbatches; b > 0 && rc == STRATA_OK; b--) start[b] = start[b - 1];
+        if (rc == STRATA_OK) start[0] = 0;
+    }
     for (uint64_t b = 0; b < p->nbatches && rc == STRATA_OK; b++) {
-        uint64_t to = start[b];
+        uint64_t from = start[b], to = start[b + 1];
         if (to == from) continue;
         const void *data;
         rc = strata_snapshot_map(p, b, pc, &data);
-        const char *src = data;
-        uint64_t base = p->row_start[b];
-        for (uint64_t x = from; x < to && rc == STRATA_OK; x++) {
-            uint64_t i = ord[x];
-            memcpy(out + i * esz, src + (idx[i] - base) * esz, esz);
-        }
+        if (rc < 0) break;
+        if (ord == NULL)
+            st_gather(esz, data, idx + from, p->row_start[b], NULL, to - from, out + from * esz,
+                      j->nt);
+        else
+            st_gather(esz, data, idx, p->row_start[b], ord + from, to - from, out, j->nt);
         if (j->o->mem > 0) st_snapshot_release(p, b);
-        from = to;
     }
     if (rc == STRATA_OK) rc = st_colw_append(j->err, w, out, n);
     free(out);

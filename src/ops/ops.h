@@ -55,6 +55,14 @@ uint64_t st_key_bits(strata_dtype dtype, const void *keys, uint64_t i);
 /* The image the sorts order by: st_key_bits, inverted for DESC except that NaN stays last. */
 uint64_t st_key_image(strata_dtype dtype, const void *keys, uint64_t i, int desc);
 
+/* ---- gather ---------------------------------------------------------------------------------- */
+
+/* OUT[i] = SRC[IDX[i] - BASE] for the N elements i < N (ESZ bytes each). With POS, only the N
+ * elements i = POS[0..N) (distinct) are gathered, each into OUT[i]: a bucket of a larger gather.
+ * The caller checks that every IDX is in range. */
+void st_gather(size_t esz, const void *src, const uint64_t *idx, uint64_t base, const uint64_t *pos,
+               uint64_t n, void *out, int nthreads);
+
 /* ---- group-by -------------------------------------------------------------------------------- */
 
 enum { ST_AGG_COUNT, ST_AGG_SUM, ST_AGG_MIN, ST_AGG_MAX, ST_AGG_MEAN };

@@ -324,6 +324,44 @@ static void kernels_inside_a_parallel_region_cover_every_row(void **state)
     free(m);
 }
 
+/* Gathers of every element width, whole and by buckets (POS), with 1 and 4 threads, equal a
+ * byte-by-byte reference; elements outside the buckets are left alone. */
+static void gather_matches_reference_for_every_width(void **state)
+{
+    (void)state;
+    const uint64_t n = 100000, src_n = 70000, base = 5000;
+    size_t widths[] = {1, 2, 4, 8, 3, 16};
+    unsigned char *src = malloc(src_n * 16);
+    uint64_t *idx = malloc(n * 8), *pos = malloc(n * 8);
+    for (uint64_t i = 0; i < src_n * 16; i++) src[i] = (unsigned char)(i * 131 + 7);
+    uint64_t npos = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        idx[i] = base + (i * 2654435761u) % src_n;
+        if (i % 3 != 1) pos[npos++] = n - 1 - i; /* a bucket: distinct, in any order */
+    }
+    for (size_t w = 0; w < sizeof widths / sizeof *widths; w++) {
+        size_t esz = widths[w];
+        unsigned char *ref = calloc(n, esz), *ref_pos = calloc(n, esz);
+        for (uint64_t i = 0; i < n; i++) memcpy(ref + i * esz, src + (idx[i] - base) * esz, esz);
+        for (uint64_t x = 0; x < npos; x++)
+            memcpy(ref_pos + pos[x] * esz, src + (idx[pos[x]] - base) * esz, esz);
+        for (int nt = 1; nt <= 4; nt += 3) {
+            unsigned char *got = calloc(n, esz);
+            st_gather(esz, src, idx, base, NULL, n, got, nt);
+            assert_memory_equal(got, ref, n * esz);
+            memset(got, 0, n * esz);
+            st_gather(esz, src, idx, base, pos, npos, got, nt);
+            assert_memory_equal(got, ref_pos, n * esz);
+            free(got);
+        }
+        free(ref);
+        free(ref_pos);
+    }
+    free(src);
+    free(idx);
+    free(pos);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -335,6 +373,7 @@ int main(void)
         cmocka_unit_test(topk_is_the_head_of_the_stable_sort),
         cmocka_unit_test(filter_keeps_selected_positions_in_order),
         cmocka_unit_test(kernels_inside_a_parallel_region_cover_every_row),
+        cmocka_unit_test(gather_matches_reference_for_every_width),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
