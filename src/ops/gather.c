@@ -15,11 +15,11 @@
         T *o = out;                                                                                \
         if (pos == NULL) {                                                                         \
             _Pragma("omp parallel for num_threads(nt) schedule(static)") for (uint64_t i = 0;      \
-                                                                                i < n; i++)        \
-                o[i] = s[idx[i] - base];                                                           \
+                                                                              i < n; i++) o[i] =   \
+                s[idx[i] - base];                                                                  \
         } else {                                                                                   \
             _Pragma("omp parallel for num_threads(nt) schedule(static)") for (uint64_t x = 0;      \
-                                                                                x < n; x++)        \
+                                                                              x < n; x++)          \
                 o[pos[x]] = s[idx[pos[x]] - base];                                                 \
         }                                                                                          \
     } while (0)

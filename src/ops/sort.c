@@ -132,6 +132,69 @@ static int radix_pairs(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx,
     return 0;
 }
 
+/* Below this many keys the LSD passes run over the whole array; above, one MSD pass first. */
+#define ST_MSD_MIN ((uint64_t)1 << 18)
+
+/* Sort (K, IDX) pairs as radix_pairs() does, into K/IDX. Large arrays take one stable MSD pass on
+ * the top 8 bits that differ, into TK/TIDX; then each bucket (small enough to stay in cache) is
+ * sorted on its own by radix_pairs() and copied back while it is hot. Buckets go to threads
+ * dynamically, but each is sorted by one thread, so the result does not depend on NT. */
+static int radix_sort(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, uint64_t n, int nt)
+{
+    uint64_t diff = 0;
+#pragma omp parallel for num_threads(nt) reduction(| : diff) schedule(static)
+    for (uint64_t i = 1; i < n; i++) diff |= k[i] ^ k[0];
+    if (n < ST_MSD_MIN || diff == 0) return radix_pairs(k, idx, tk, tidx, n, nt);
+    int top = 63 - __builtin_clzll(diff), shift = top >= 7 ? top - 7 : 0;
+    uint64_t(*hist)[256] = calloc((size_t)nt, sizeof *hist);
+    uint64_t *start = calloc(257, sizeof *start);
+    int rc = hist == NULL || start == NULL ? -1 : 0;
+    if (rc == 0) {
+#pragma omp parallel num_threads(nt)
+        {
+            int t = st_thread_num();
+            uint64_t lo, hi;
+            st_chunk(n, t, st_team_size(), &lo, &hi);
+            uint64_t *h = hist[t];
+            for (uint64_t i = lo; i < hi; i++) h[(k[i] >> shift) & 0xFF]++;
+#pragma omp barrier
+#pragma omp single
+            {
+                uint64_t sum = 0;
+                for (int d = 0; d < 256; d++) {
+                    start[d] = sum;
+                    for (int u = 0; u < nt; u++) {
+                        uint64_t c = hist[u][d];
+                        hist[u][d] = sum;
+                        sum += c;
+                    }
+                }
+                start[256] = sum;
+            }
+            for (uint64_t i = lo; i < hi; i++) {
+                uint64_t pos = h[(k[i] >> shift) & 0xFF]++;
+                tk[pos] = k[i];
+                if (idx != NULL) tidx[pos] = idx[i];
+            }
+        }
+        int failed = 0;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(| : failed)
+        for (int d = 0; d < 256; d++) {
+            uint64_t a = start[d], len = start[d + 1] - start[d];
+            if (len == 0) continue;
+            uint64_t *bi = idx != NULL ? idx + a : NULL, *bti = idx != NULL ? tidx + a : NULL;
+            /* sorted in TK (radix_pairs leaves its result in its first buffers), then back */
+            if (len > 1 && radix_pairs(tk + a, bti, k + a, bi, len, 1) < 0) failed = 1;
+            memcpy(k + a, tk + a, len * sizeof *k);
+            if (idx != NULL) memcpy(idx + a, tidx + a, len * sizeof *idx);
+        }
+        rc = failed ? -1 : 0;
+    }
+    free(hist);
+    free(start);
+    return rc;
+}
+
 int st_argsort(strata_dtype dtype, const void *keys, uint64_t n, const uint64_t *perm_in,
                uint64_t *perm, int desc, int nthreads)
 {
@@ -152,7 +215,7 @@ int st_argsort(strata_dtype dtype, const void *keys, uint64_t n, const uint64_t 
         tidx[i] = p;
     }
     memcpy(perm, tidx, n * sizeof *perm); /* PERM may alias PERM_IN: copied only now */
-    int rc = radix_pairs(k, perm, tk, tidx, n, nt);
+    int rc = radix_sort(k, perm, tk, tidx, n, nt);
     st_free_big(k);
     st_free_big(tk);
     st_free_big(tidx);
@@ -224,7 +287,7 @@ int st_sort(strata_dtype dtype, void *keys, uint64_t n, int desc, int nthreads)
     }
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (uint64_t i = 0; i < n; i++) k[i] = sort_image(dtype, keys, i, desc);
-    if (radix_pairs(k, NULL, tk, NULL, n, nt) < 0) {
+    if (radix_sort(k, NULL, tk, NULL, n, nt) < 0) {
         st_free_big(k);
         st_free_big(tk);
         return -1;

@@ -172,6 +172,19 @@ static void large_sorts_are_identical_for_any_thread_count(void **state)
     assert_memory_equal(p1, p4, n * 8);
     for (uint64_t i = 1; i < n; i++)
         assert_true(k[p1[i - 1]] < k[p1[i]] || (k[p1[i - 1]] == k[p1[i]] && p1[i - 1] < p1[i]));
+    /* full 64-bit keys: the first pass splits on the top bits */
+    int64_t *w = malloc(n * 8);
+    for (uint64_t i = 0; i < n; i++)
+        w[i] = (int64_t)(((uint64_t)rand_r(&seed) << 42) ^ ((uint64_t)rand_r(&seed) << 21) ^
+                         (uint64_t)rand_r(&seed) ^ (i % 3 == 0 ? (uint64_t)1 << 63 : 0));
+    for (uint64_t i = 0; i < n; i += 5) w[i] = w[i / 2]; /* duplicates */
+    assert_int_equal(st_argsort(STRATA_I64, w, n, NULL, p1, 1, 1), 0);
+    assert_int_equal(st_argsort(STRATA_I64, w, n, NULL, p4, 1, 4), 0);
+    assert_memory_equal(p1, p4, n * 8);
+    for (uint64_t i = 1; i < n; i++)
+        assert_true(w[p1[i - 1]] > w[p1[i]] || (w[p1[i - 1]] == w[p1[i]] && p1[i - 1] < p1[i]));
+    free(w);
+    assert_int_equal(st_argsort(STRATA_I64, k, n, NULL, p1, 0, 1), 0);
     /* values sort agrees with the argsort */
     int64_t *v = malloc(n * 8);
     memcpy(v, k, n * 8);
