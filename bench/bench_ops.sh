@@ -36,7 +36,7 @@ awk -v range="$RANGE" '
         row("st_sort", "sort_s", "duckdb_sort_s", "DuckDB ORDER BY (2 thr)")
         row("st_argsort (stable)", "argsort_s", "numpy_argsort_s", "np.argsort(kind=stable)")
         row("st_argsort (stable)", "argsort_s", "duckdb_argsort_s", "DuckDB ORDER BY k, pos")
-        printf "rows: %d, 2 threads:\n", v["m"]
+        printf "rows: %d, 2 threads (memcpy of the %d MB column: %.3f s, the bandwidth bound):\n", v["m"], v["m"] * 8 / 1e6, v["memcpy_s"]
         row("st_filter_mask (25%)", "filter_s", "numpy_filter_s", "np.flatnonzero")
         row("st_gather at the 25% rows", "gather_sel_s", "numpy_gather_sel_s", "a[idx]")
         row("st_gather at random rows", "gather_rand_s", "numpy_gather_rand_s", "a[idx]")
