@@ -59,6 +59,9 @@ for trial in $(seq 1 "$TRIALS"); do
     sleep "$(printf '0.%06d' "$us")"
     if kill -9 "$pid" 2>/dev/null; then killed=$((killed + 1)); fi
     wait "$pid" 2>/dev/null
+    # the LLVM OpenMP runtime (clang builds) registers each process in /dev/shm; a killed one
+    # cannot remove its entry
+    rm -f "/dev/shm/__KMP_REGISTERED_LIB_$pid"
     STRATA_POOL=$W "$S" update >/dev/null 2>"$T/rerun.err" ||
         { echo "FAIL: trial $trial: rerun failed: $(cat "$T/rerun.err")"; fails=$((fails + 1)); }
     export_all "$W" "$T/out$trial"
