@@ -91,6 +91,14 @@ int st_table_argsort(st_err *err, const st_table *t, int first, int nk, uint64_t
     return STRATA_OK;
 }
 
+/* The rows of batch B of S from source position AT up to R1, as rows [*LO, *HI) of the batch. */
+static void batch_span(const strata_snapshot *s, uint64_t b, uint64_t at, uint64_t r1, uint64_t *lo,
+                       uint64_t *hi)
+{
+    *lo = at - s->row_start[b];
+    *hi = (s->row_start[b + 1] < r1 ? s->row_start[b + 1] : r1) - s->row_start[b];
+}
+
 /* Column COL of source rows [R0, R1) of S, concatenated into slot C of T (owned). */
 static int col_concat(job *j, strata_snapshot *s, uint64_t r0, uint64_t r1, int col, st_table *t,
                       int c)
@@ -108,9 +116,8 @@ static int col_concat(job *j, strata_snapshot *s, uint64_t r0, uint64_t r1, int 
         t->data[c] = buf;
         for (uint64_t b = b0, at = r0; at < r1 && rc == STRATA_OK; b++) {
             const void *p;
-            uint64_t lo = at - s->row_start[b], hi = s->row_start[b + 1] < r1
-                                                         ? s->row_start[b + 1] - s->row_start[b]
-                                                         : r1 - s->row_start[b];
+            uint64_t lo, hi;
+            batch_span(s, b, at, r1, &lo, &hi);
             rc = strata_snapshot_map(s, b, col, &p);
             if (rc == STRATA_OK)
                 memcpy(buf + (at - r0) * esz, (const char *)p + lo * esz, (hi - lo) * esz);
@@ -125,9 +132,8 @@ static int col_concat(job *j, strata_snapshot *s, uint64_t r0, uint64_t r1, int 
     off[0] = 0;
     for (uint64_t b = b0, at = r0; at < r1 && rc == STRATA_OK; b++) {
         const int64_t *o;
-        uint64_t lo = at - s->row_start[b], hi = s->row_start[b + 1] < r1
-                                                     ? s->row_start[b + 1] - s->row_start[b]
-                                                     : r1 - s->row_start[b];
+        uint64_t lo, hi;
+        batch_span(s, b, at, r1, &lo, &hi);
         rc = strata_snapshot_map_str(s, b, col, &o, NULL);
         for (uint64_t i = lo; i < hi && rc == STRATA_OK; i++)
             off[at - r0 + i - lo + 1] = off[at - r0 + i - lo] + (o[i + 1] - o[i]);
@@ -140,9 +146,8 @@ static int col_concat(job *j, strata_snapshot *s, uint64_t r0, uint64_t r1, int 
     for (uint64_t b = b0, at = r0; at < r1 && rc == STRATA_OK; b++) {
         const int64_t *o;
         const char *by;
-        uint64_t lo = at - s->row_start[b], hi = s->row_start[b + 1] < r1
-                                                     ? s->row_start[b + 1] - s->row_start[b]
-                                                     : r1 - s->row_start[b];
+        uint64_t lo, hi;
+        batch_span(s, b, at, r1, &lo, &hi);
         rc = strata_snapshot_map_str(s, b, col, &o, &by);
         if (rc == STRATA_OK) memcpy(bytes + off[at - r0], by + o[lo], (size_t)(o[hi] - o[lo]));
         at += hi - lo;
@@ -697,7 +702,7 @@ int st_upd_order(job *j, const st_dspec *sp, strata_snapshot *s, const int *keyc
     }
     uint64_t nchunks = (n + chunk - 1) / chunk;
     uint64_t limit = sp->op == ST_OP_SORT ? UINT64_MAX : sp->k;
-    size_t nr = (nold > 0) + (size_t)(nchunks ? nchunks : 0);
+    size_t nr = (nold > 0) + (size_t)nchunks;
     srun *runs = calloc(nr + 1, sizeof *runs);
     spill *spills = calloc(nchunks + 1, sizeof *spills);
     st_table one;

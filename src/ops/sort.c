@@ -74,49 +74,68 @@ static int nthreads_for(uint64_t n, int nthreads)
     return nthreads;
 }
 
-/* Sort (K, IDX) pairs of length N by K, stably: LSD over the bytes that differ. The result ends
- * in K/IDX (the buffers are swapped as needed); TK/TIDX are scratch of the same size. IDX may be
- * NULL (keys only). */
-static int radix_pairs(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, uint64_t n, int nt)
+/* The bits in which the N keys K differ from the first. */
+static uint64_t key_diff(const uint64_t *k, uint64_t n, int nt)
 {
     uint64_t diff = 0;
+#pragma omp parallel for num_threads(nt) reduction(| : diff) schedule(static)
     for (uint64_t i = 1; i < n; i++) diff |= k[i] ^ k[0];
+    return diff;
+}
+
+/* One stable counting pass over the 8 bits of the keys at SHIFT: (SRC_K, SRC_I) into
+ * (DST_K, DST_I) (the I arrays may be NULL). HIST is scratch for NT threads; START, if set,
+ * receives the 257 bucket boundaries. */
+static void radix_pass(const uint64_t *src_k, const uint64_t *src_i, uint64_t *dst_k,
+                       uint64_t *dst_i, uint64_t n, int shift, uint64_t (*hist)[256], int nt,
+                       uint64_t *start)
+{
+    memset(hist, 0, (size_t)nt * sizeof *hist);
+#pragma omp parallel num_threads(nt)
+    {
+        int t = st_thread_num();
+        uint64_t lo, hi;
+        st_chunk(n, t, st_team_size(), &lo, &hi);
+        uint64_t *h = hist[t];
+        for (uint64_t i = lo; i < hi; i++) h[(src_k[i] >> shift) & 0xFF]++;
+#pragma omp barrier
+#pragma omp single
+        {
+            uint64_t sum = 0;
+            for (int d = 0; d < 256; d++) {
+                if (start != NULL) start[d] = sum;
+                for (int u = 0; u < nt; u++) {
+                    uint64_t c = hist[u][d];
+                    hist[u][d] = sum;
+                    sum += c;
+                }
+            }
+            if (start != NULL) start[256] = sum;
+        }
+        if (src_i != NULL) {
+            for (uint64_t i = lo; i < hi; i++) {
+                uint64_t pos = h[(src_k[i] >> shift) & 0xFF]++;
+                dst_k[pos] = src_k[i];
+                dst_i[pos] = src_i[i];
+            }
+        } else {
+            for (uint64_t i = lo; i < hi; i++) dst_k[h[(src_k[i] >> shift) & 0xFF]++] = src_k[i];
+        }
+    }
+}
+
+/* Sort (K, IDX) pairs of length N by K, stably: LSD over the bytes in which the keys differ
+ * (DIFF, from key_diff()). The result ends in K/IDX (the buffers are swapped as needed); TK/TIDX
+ * are scratch of the same size. IDX may be NULL (keys only). */
+static int radix_pairs(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, uint64_t n,
+                       uint64_t diff, int nt)
+{
     uint64_t *src_k = k, *src_i = idx, *dst_k = tk, *dst_i = tidx;
     uint64_t(*hist)[256] = calloc((size_t)nt, sizeof *hist);
     if (hist == NULL) return -1;
     for (int byte = 0; byte < 8; byte++) {
         if (((diff >> (8 * byte)) & 0xFF) == 0) continue;
-        int shift = 8 * byte;
-        memset(hist, 0, (size_t)nt * sizeof *hist);
-#pragma omp parallel num_threads(nt)
-        {
-            int t = st_thread_num();
-            uint64_t lo, hi;
-            st_chunk(n, t, st_team_size(), &lo, &hi);
-            uint64_t *h = hist[t];
-            for (uint64_t i = lo; i < hi; i++) h[(src_k[i] >> shift) & 0xFF]++;
-#pragma omp barrier
-#pragma omp single
-            {
-                uint64_t sum = 0;
-                for (int d = 0; d < 256; d++)
-                    for (int u = 0; u < nt; u++) {
-                        uint64_t c = hist[u][d];
-                        hist[u][d] = sum;
-                        sum += c;
-                    }
-            }
-            if (src_i != NULL) {
-                for (uint64_t i = lo; i < hi; i++) {
-                    uint64_t pos = h[(src_k[i] >> shift) & 0xFF]++;
-                    dst_k[pos] = src_k[i];
-                    dst_i[pos] = src_i[i];
-                }
-            } else {
-                for (uint64_t i = lo; i < hi; i++)
-                    dst_k[h[(src_k[i] >> shift) & 0xFF]++] = src_k[i];
-            }
-        }
+        radix_pass(src_k, src_i, dst_k, dst_i, n, 8 * byte, hist, nt, NULL);
         uint64_t *x = src_k;
         src_k = dst_k;
         dst_k = x;
@@ -141,42 +160,14 @@ static int radix_pairs(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx,
  * dynamically, but each is sorted by one thread, so the result does not depend on NT. */
 static int radix_sort(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, uint64_t n, int nt)
 {
-    uint64_t diff = 0;
-#pragma omp parallel for num_threads(nt) reduction(| : diff) schedule(static)
-    for (uint64_t i = 1; i < n; i++) diff |= k[i] ^ k[0];
-    if (n < ST_MSD_MIN || diff == 0) return radix_pairs(k, idx, tk, tidx, n, nt);
+    uint64_t diff = key_diff(k, n, nt);
+    if (n < ST_MSD_MIN || diff == 0) return radix_pairs(k, idx, tk, tidx, n, diff, nt);
     int top = 63 - __builtin_clzll(diff), shift = top >= 7 ? top - 7 : 0;
     uint64_t(*hist)[256] = calloc((size_t)nt, sizeof *hist);
     uint64_t *start = calloc(257, sizeof *start);
     int rc = hist == NULL || start == NULL ? -1 : 0;
     if (rc == 0) {
-#pragma omp parallel num_threads(nt)
-        {
-            int t = st_thread_num();
-            uint64_t lo, hi;
-            st_chunk(n, t, st_team_size(), &lo, &hi);
-            uint64_t *h = hist[t];
-            for (uint64_t i = lo; i < hi; i++) h[(k[i] >> shift) & 0xFF]++;
-#pragma omp barrier
-#pragma omp single
-            {
-                uint64_t sum = 0;
-                for (int d = 0; d < 256; d++) {
-                    start[d] = sum;
-                    for (int u = 0; u < nt; u++) {
-                        uint64_t c = hist[u][d];
-                        hist[u][d] = sum;
-                        sum += c;
-                    }
-                }
-                start[256] = sum;
-            }
-            for (uint64_t i = lo; i < hi; i++) {
-                uint64_t pos = h[(k[i] >> shift) & 0xFF]++;
-                tk[pos] = k[i];
-                if (idx != NULL) tidx[pos] = idx[i];
-            }
-        }
+        radix_pass(k, idx, tk, tidx, n, shift, hist, nt, start);
         int failed = 0;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(| : failed)
         for (int d = 0; d < 256; d++) {
@@ -184,7 +175,9 @@ static int radix_sort(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, 
             if (len == 0) continue;
             uint64_t *bi = idx != NULL ? idx + a : NULL, *bti = idx != NULL ? tidx + a : NULL;
             /* sorted in TK (radix_pairs leaves its result in its first buffers), then back */
-            if (len > 1 && radix_pairs(tk + a, bti, k + a, bi, len, 1) < 0) failed = 1;
+            if (len > 1 &&
+                radix_pairs(tk + a, bti, k + a, bi, len, key_diff(tk + a, len, 1), 1) < 0)
+                failed = 1;
             memcpy(k + a, tk + a, len * sizeof *k);
             if (idx != NULL) memcpy(idx + a, tidx + a, len * sizeof *idx);
         }
