@@ -791,6 +791,205 @@ STRATA_API int strata_lineage(strata_pool *pool, const char *region, const char 
  * their dataset until strata_update() runs): 1 or 0, or a negative status. */
 STRATA_API int strata_snapshot_column_ready(strata_snapshot *s, int col);
 
+/* ---------------------------------------------------------------------------------------------
+ * Storage tiers
+ *
+ * A tier is a storage device: a name, a directory, a kind and its characteristics. Every pool
+ * has the tier "default" (its own data directory). N-d arrays live on a tier and move between
+ * tiers by migration; data on an archive tier (like tape) is kept zstd-compressed and must be
+ * staged to a faster tier before it is read, which reads do on demand and strata_stage() does
+ * ahead of time. Staged copies are evicted from a tier over its capacity, least recently used
+ * first, never while being read.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum {
+    STRATA_TIER_MEMORY,
+    STRATA_TIER_SSD,
+    STRATA_TIER_DISK,
+    STRATA_TIER_ARCHIVE
+} strata_tier_kind;
+
+typedef struct strata_tier_info {
+    const char *name;
+    const char *path; /* absolute directory */
+    strata_tier_kind kind;
+    uint64_t capacity; /* bytes; 0: unlimited */
+    double read_bw;    /* declared read bandwidth, bytes/s; 0: unknown */
+    double latency;    /* declared latency per file, seconds */
+    uint64_t used;     /* bytes of files recorded on the tier (home chunks and staged copies) */
+    uint64_t staged;   /* of which staged copies (evictable) */
+    uint64_t files;    /* files recorded on the tier */
+} strata_tier_info;
+
+typedef int (*strata_tier_fn)(void *ctx, const strata_tier_info *info);
+
+/* "memory", "ssd", "disk", "archive"; NULL for an invalid value. */
+STRATA_API const char *strata_tier_kind_name(strata_tier_kind kind);
+
+/* Parse a kind name as written by strata_tier_kind_name(). STRATA_EINVAL if NAME is not one. */
+STRATA_API int strata_tier_kind_parse(const char *name, strata_tier_kind *out);
+
+/* Add tier NAME on directory PATH (created if missing; must be absolute or is made absolute).
+ * STRATA_EEXIST if the name is taken or another tier uses the directory. */
+STRATA_API int strata_tier_add(strata_pool *pool, const char *name, const char *path,
+                               strata_tier_kind kind, uint64_t capacity, double read_bw,
+                               double latency);
+
+/* Remove tier NAME. Refused (STRATA_ECONFLICT) while data lives on it or for "default";
+ * staged copies on it are dropped first. */
+STRATA_API int strata_tier_remove(strata_pool *pool, const char *name);
+
+/* Call FN for every tier, "default" first, then by name. */
+STRATA_API int strata_tier_list(strata_pool *pool, strata_tier_fn fn, void *ctx);
+
+/* One tier's description; its strings are valid until the next call on POOL. */
+STRATA_API int strata_tier_get(strata_pool *pool, const char *name, strata_tier_info *out);
+
+/* ---------------------------------------------------------------------------------------------
+ * N-d arrays
+ *
+ * An N-d array has up to STRATA_ND_MAXDIMS dimensions, a numeric or bool dtype and one of three
+ * storage patterns: chunked (a grid of chunks, one NPY file -- a subfile -- per chunk, so a
+ * region read touches only the chunks it needs), or contiguous in row-major or column-major
+ * order (one NPY file). The first dimension may be unlimited: the step (iteration) dimension,
+ * grown by strata_ndarray_append_step() or by writing past its end. Chunks never written read
+ * as the fill value. Chunks may be zstd-compressed (files NAME.npy.zst).
+ *
+ * Writes are copy-on-write: the chunks a write touches are written to new files, made durable,
+ * then switched in one catalog transaction, so a concurrent reader sees each chunk either all
+ * old or all new, and a crash leaves the previous contents. Writers to one array are serialised.
+ * Buffers are in C order (the last dimension varies fastest) and hold exactly the elements of
+ * the rectangle (with strides: of the strided selection).
+ * ------------------------------------------------------------------------------------------- */
+
+#define STRATA_ND_MAXDIMS 8
+
+typedef struct strata_ndarray strata_ndarray;
+
+typedef enum {
+    STRATA_LAYOUT_CHUNKED, /* one subfile per chunk */
+    STRATA_LAYOUT_ROW,     /* one file, row-major (C order) */
+    STRATA_LAYOUT_COL      /* one file, column-major (Fortran order) */
+} strata_layout;
+
+typedef struct strata_ndarray_opts {
+    strata_layout layout;
+    const void *fill; /* one element of the array's dtype; NULL: zero */
+    int zstd_level;   /* 0: uncompressed; 1..19: zstd level of every chunk */
+    const char *tier; /* where new data goes; NULL: "default" */
+    int unlimited;    /* the first dimension may grow (also implied by dims[0] == 0) */
+} strata_ndarray_opts;
+
+/* Access hints of strata_ndarray_open(). */
+#define STRATA_ND_SEQUENTIAL 1u /* reads go step after step: prefetch step i+1 while i is used */
+#define STRATA_ND_VERBOSE    2u /* report on-demand staging on stderr */
+
+typedef struct strata_ndarray_open_opts {
+    size_t cache_bytes; /* chunk cache of the handle; 0: the default (64 MiB); SIZE_MAX: none */
+    unsigned hints;     /* STRATA_ND_* */
+    const char *stage_tier; /* where reads stage archive data; NULL: "default" */
+} strata_ndarray_open_opts;
+
+typedef struct strata_ndarray_desc {
+    const char *region, *name;
+    strata_dtype dtype;
+    int ndims;
+    uint64_t dims[STRATA_ND_MAXDIMS];
+    uint64_t chunk[STRATA_ND_MAXDIMS]; /* contiguous layouts: the whole array */
+    strata_layout layout;
+    int unlimited;
+    int zstd_level;
+    const char *tier;      /* where new data goes */
+    uint64_t chunks_total; /* chunks of the grid at the current shape */
+    uint64_t chunks_written;
+    uint64_t bytes; /* stored bytes of the written chunks */
+    int64_t version; /* number of writes committed */
+    /* counters of this handle */
+    uint64_t reads, chunks_read, cache_hits, staged_on_demand, staged_bytes, prefetched;
+} strata_ndarray_desc;
+
+/* Create array REGION/NAME of DTYPE (not STRATA_STR) with NDIMS dimensions DIMS (dims[0] == 0
+ * makes the first dimension unlimited and initially empty) and chunk shape CHUNK_DIMS (for
+ * STRATA_LAYOUT_CHUNKED: each >= 1; may exceed or not divide the dimension, edge chunks are
+ * partial; NULL for the contiguous layouts). OPTS may be NULL (chunked, fill 0, uncompressed,
+ * default tier). *out (may be NULL): strata_ndarray_close(). */
+STRATA_API int strata_ndarray_create(strata_pool *pool, const char *region, const char *name,
+                                     strata_dtype dtype, int ndims, const uint64_t *dims,
+                                     const uint64_t *chunk_dims, const strata_ndarray_opts *opts,
+                                     strata_ndarray **out);
+
+/* Open REGION/NAME. OPTS may be NULL. */
+STRATA_API int strata_ndarray_open(strata_pool *pool, const char *region, const char *name,
+                                   const strata_ndarray_open_opts *opts, strata_ndarray **out);
+
+/* Close A, waiting for its prefetch. NULL is a no-op. */
+STRATA_API void strata_ndarray_close(strata_ndarray *a);
+
+/* Delete REGION/NAME and its files on every tier. */
+STRATA_API int strata_ndarray_delete(strata_pool *pool, const char *region, const char *name);
+
+/* Call FN for every N-d array of REGION, in name order. */
+STRATA_API int strata_ndarray_list(strata_pool *pool, const char *region, strata_name_fn fn,
+                                   void *ctx);
+
+/* The array's description, as of now (re-read from the catalog); strings owned by A. */
+STRATA_API int strata_ndarray_info(strata_ndarray *a, strata_ndarray_desc *out);
+
+/* Write the rectangle START[ndims] + COUNT[ndims] from BUF. Every count >= 1. Writing past the
+ * end of an unlimited first dimension grows it (the gap reads as the fill value); elsewhere
+ * STRATA_ERANGE. */
+STRATA_API int strata_ndarray_write(strata_ndarray *a, const uint64_t *start,
+                                    const uint64_t *count, const void *buf);
+
+/* Read the rectangle START + COUNT into BUF. STRATA_ERANGE if it is not inside the array. */
+STRATA_API int strata_ndarray_read(strata_ndarray *a, const uint64_t *start, const uint64_t *count,
+                                   void *buf);
+
+/* As read and write, of the elements start + k*stride (k < count) in every dimension; STRIDE
+ * NULL means 1 everywhere. */
+STRATA_API int strata_ndarray_read_strided(strata_ndarray *a, const uint64_t *start,
+                                           const uint64_t *count, const uint64_t *stride,
+                                           void *buf);
+STRATA_API int strata_ndarray_write_strided(strata_ndarray *a, const uint64_t *start,
+                                            const uint64_t *count, const uint64_t *stride,
+                                            const void *buf);
+
+/* Append one step (all of dims[1..]) after the last along the unlimited first dimension;
+ * STEP (may be NULL) receives its index. */
+STRATA_API int strata_ndarray_append_step(strata_ndarray *a, const void *buf, uint64_t *step);
+
+/* Move the files of REGION/NAME (all chunks, or the chunks with linear index in
+ * [FIRST_CHUNK, LAST_CHUNK]) to tier TIER: copy, make durable, switch the catalog record in one
+ * transaction, then remove the source. Staged copies of moved chunks are dropped. MOVED (may be
+ * NULL) receives the number of chunk files moved. STRATA_ENOSPC if TIER lacks the capacity. */
+STRATA_API int strata_ndarray_migrate(strata_pool *pool, const char *region, const char *name,
+                                      const char *tier, uint64_t first_chunk, uint64_t last_chunk,
+                                      uint64_t *moved);
+
+typedef struct strata_stage strata_stage;
+
+typedef struct strata_stage_stats {
+    uint64_t chunks_needed; /* chunks the region touches that are written */
+    uint64_t chunks_staged; /* copied now */
+    uint64_t chunks_present; /* already on a fast tier */
+    uint64_t bytes_read;     /* from the archive */
+    uint64_t bytes_written;  /* to the target tier */
+    uint64_t evicted;        /* staged copies evicted to make room */
+    double seconds;
+} strata_stage_stats;
+
+/* Stage the archive files that the rectangle START + COUNT of REGION/NAME needs (START and COUNT
+ * NULL: the whole array) to tier TIER, in a background thread with its own catalog connection.
+ * *out: wait with strata_stage_wait(), which also frees it. */
+STRATA_API int strata_stage_start(strata_pool *pool, const char *region, const char *name,
+                                  const uint64_t *start, const uint64_t *count, const char *tier,
+                                  strata_stage **out);
+
+/* Wait for STAGE to finish and free it. Returns its status; on failure ERRBUF (may be NULL)
+ * receives its message. STATS may be NULL. */
+STRATA_API int strata_stage_wait(strata_stage *stage, strata_stage_stats *stats, char *errbuf,
+                                 size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

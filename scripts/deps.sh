@@ -7,6 +7,7 @@ PACKAGES=(
     gcc libc6-dev make cmake pkgconf  # build
     libsqlite3-dev                  # the catalog
     libxxhash-dev                   # checksums
+    libzstd-dev                     # compressed chunks and archive tiers
     libcmocka-dev                   # unit tests
     python3-numpy                   # numpy interoperability test and benchmark peer
     clang-format                    # formatting check

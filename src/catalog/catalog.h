@@ -18,7 +18,7 @@
 
 /* The schema version this library writes; catalogs of older versions are migrated forward on
  * open, newer ones are refused. */
-#define ST_CAT_VERSION 3
+#define ST_CAT_VERSION 4
 
 #define ST_CAT_FILE 48 /* room for a data file name: TOKEN.bytes.npy */
 
@@ -281,5 +281,127 @@ int st_cat_derivs(st_err *err, st_catalog *cat, int64_t dataset_id,
 
 /* Register (ON 1) or unregister derivation ID for automatic update. */
 int st_cat_deriv_set_auto(st_err *err, st_catalog *cat, int64_t id, int on);
+
+/* ---- tiers and N-d arrays (catalog_nd.c) ---------------------------------------------------- */
+
+#define ST_CAT_TIER_PATH   1024
+#define ST_TIER_DEFAULT_ID 1 /* the pool's own data directory; its path is "" */
+#define ST_ND_MAXDIMS      8
+
+typedef struct st_cat_tier {
+    int64_t id;
+    char name[STRATA_NAME_MAX + 1];
+    char path[ST_CAT_TIER_PATH]; /* absolute; "" for the default tier */
+    int kind;                    /* strata_tier_kind */
+    uint64_t capacity;
+    double read_bw, latency;
+    int64_t created_ns;
+} st_cat_tier;
+
+/* What lives on a tier. */
+typedef struct st_cat_tier_usage {
+    uint64_t home_bytes, home_files;     /* chunks whose recorded place is the tier */
+    uint64_t staged_bytes, staged_files; /* staged copies on it */
+    uint64_t arrays;                     /* arrays whose new data goes to it */
+} st_cat_usage;
+
+typedef struct st_cat_nd {
+    int64_t id;
+    int64_t region_id;
+    char region[STRATA_NAME_MAX + 1];
+    char region_dir[ST_CAT_FILE];
+    char name[STRATA_NAME_MAX + 1];
+    char dir[ST_CAT_FILE]; /* under the region directory of every tier */
+    int dtype, ndims, layout, unlimited, zstd;
+    uint64_t dims[ST_ND_MAXDIMS], chunk[ST_ND_MAXDIMS];
+    unsigned char fill[8];
+    int64_t tier_id;
+    int64_t version;
+    int64_t created_ns;
+} st_cat_nd;
+
+/* One chunk of an N-d array (contiguous layouts have one, index 0). */
+typedef struct st_cat_chunk {
+    int64_t idx; /* linear index in the chunk grid, first dimension slowest */
+    int64_t tier_id;
+    char file[ST_CAT_FILE];
+    uint64_t bytes;    /* stored bytes (compressed or not) */
+    uint64_t checksum; /* xxHash64 of the elements, uncompressed */
+    double min, max;
+    int64_t version; /* the write that produced it */
+    /* its staged copy (staged_tier 0: none) */
+    int64_t staged_tier;
+    char staged_file[ST_CAT_FILE];
+    uint64_t staged_bytes;
+} st_cat_chunk;
+
+/* A staged copy, with what it takes to find its file. */
+typedef struct st_cat_staged {
+    int64_t array_id, idx, tier_id;
+    char region_dir[ST_CAT_FILE], dir[ST_CAT_FILE], file[ST_CAT_FILE];
+    uint64_t bytes;
+    int64_t staged_ns;
+} st_cat_staged;
+
+int st_cat_tier_insert(st_err *err, st_catalog *cat, st_cat_tier *t);
+int st_cat_tier_get(st_err *err, st_catalog *cat, const char *name, st_cat_tier *out);
+int st_cat_tier_get_id(st_err *err, st_catalog *cat, int64_t id, st_cat_tier *out);
+int st_cat_tier_list(st_err *err, st_catalog *cat, int (*fn)(void *ctx, const st_cat_tier *t),
+                     void *ctx);
+int st_cat_tier_usage(st_err *err, st_catalog *cat, int64_t id, st_cat_usage *out);
+/* Delete tier ID and the records of the staged copies on it (the caller removes their files). */
+int st_cat_tier_delete(st_err *err, st_catalog *cat, int64_t id);
+
+/* Insert ND (region_id, name, dir, shape ... set; id and created_ns are set). STRATA_EEXIST if
+ * the name is taken. */
+int st_cat_nd_insert(st_err *err, st_catalog *cat, st_cat_nd *nd);
+int st_cat_nd_get(st_err *err, st_catalog *cat, const char *region, const char *name,
+                  st_cat_nd *out);
+int st_cat_nd_list(st_err *err, st_catalog *cat, int64_t region_id,
+                   int (*fn)(void *ctx, const st_cat_nd *nd), void *ctx);
+/* Delete array ID with its chunk and staged records (in the caller's transaction). */
+int st_cat_nd_delete(st_err *err, st_catalog *cat, int64_t id);
+/* The same for every array of region REGION_ID (in the caller's transaction). */
+int st_cat_nd_delete_region(st_err *err, st_catalog *cat, int64_t region_id);
+
+/* Call FN for every chunk of array ID with index in [LO, HI], in index order, with its staged
+ * copy. All rows come from one statement: a consistent view of one version. */
+int st_cat_nd_chunks(st_err *err, st_catalog *cat, int64_t id, int64_t lo, int64_t hi,
+                     int (*fn)(void *ctx, const st_cat_chunk *c), void *ctx);
+
+/* Commit a write of array ID in one transaction: fails with STRATA_ECONFLICT unless the array
+ * is still at EXPECTED_VERSION; records its shape DIMS, inserts or replaces the N chunk rows
+ * (coordinates in COORDS, N strings) and drops their staged copies. Returns the new version. */
+int st_cat_nd_commit(st_err *err, st_catalog *cat, int64_t id, int64_t expected_version,
+                     const uint64_t *dims, int ndims, const st_cat_chunk *chunks,
+                     const char *const *coords, int n, int64_t *new_version);
+
+/* Switch chunk IDX of array ID from FILE (ECONFLICT if the record no longer names it) to
+ * NEW_FILE of NEW_BYTES on tier NEW_TIER and drop its staged copy (in the caller's
+ * transaction). */
+int st_cat_chunk_move(st_err *err, st_catalog *cat, int64_t id, int64_t idx, const char *file,
+                      int64_t new_tier, const char *new_file, uint64_t new_bytes);
+
+/* Record the staged copy of chunk IDX of array ID (replacing any), if the chunk still names
+ * HOME_FILE (else STRATA_ECONFLICT). */
+int st_cat_staged_set(st_err *err, st_catalog *cat, int64_t id, int64_t idx,
+                      const char *home_file, int64_t tier_id, const char *file, uint64_t bytes);
+/* Forget the staged copy FILE of chunk IDX of array ID (no error if it is gone). */
+int st_cat_staged_drop(st_err *err, st_catalog *cat, int64_t id, int64_t idx, const char *file);
+/* Staged copies on tier TIER_ID (0: every tier), oldest staging first. */
+int st_cat_staged_list(st_err *err, st_catalog *cat, int64_t tier_id,
+                       int (*fn)(void *ctx, const st_cat_staged *s), void *ctx);
+
+/* Every file named by array ID: FN(ctx, tier_id, file, staged). */
+int st_cat_nd_files(st_err *err, st_catalog *cat, int64_t id,
+                    int (*fn)(void *ctx, int64_t tier_id, const char *file, int staged),
+                    void *ctx);
+
+/* Make TIER_ID the tier where new data of array ID goes. */
+int st_cat_nd_set_tier(st_err *err, st_catalog *cat, int64_t id, int64_t tier_id);
+
+/* "4,5,6" <-> {4,5,6}. */
+void st_cat_dims_format(char *out, size_t cap, const uint64_t *dims, int n);
+int st_cat_dims_parse(const char *text, uint64_t *dims, int max);
 
 #endif /* STRATA_CATALOG_H */

@@ -10,8 +10,9 @@
 #include "catalog/catalog.h"
 
 /* Statement cache slots: catalog_sqlite.c uses [0, 32), catalog_dataset.c [32, 96),
- * catalog_derive.c [96, 128). */
-#define ST_CAT_SLOTS         128
+ * catalog_derive.c [96, 128), catalog_nd.c [128, 176). */
+#define ST_CAT_SLOTS         176
+#define ST_CAT_ND_FIRST      128
 #define ST_CAT_DATASET_SLOTS 32
 #define ST_CAT_DATASET_FIRST 32
 #define ST_CAT_DERIVE_FIRST  96

@@ -140,6 +140,55 @@ static const char *const migrations[ST_CAT_VERSION] = {
     "  created_ns INTEGER NOT NULL,"
     "  UNIQUE (dataset_id, target));"
     "CREATE INDEX derivation_by_source ON derivation (source_id);",
+    /* 3 -> 4: storage tiers, chunked N-d arrays, their chunks and staged copies. */
+    "CREATE TABLE tier ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  path TEXT NOT NULL UNIQUE,"
+    "  kind INTEGER NOT NULL,"
+    "  capacity INTEGER NOT NULL DEFAULT 0,"
+    "  read_bw REAL NOT NULL DEFAULT 0,"
+    "  latency REAL NOT NULL DEFAULT 0,"
+    "  created_ns INTEGER NOT NULL);"
+    "INSERT INTO tier (id, name, path, kind, created_ns) VALUES (1, 'default', '', 2, 0);"
+    "CREATE TABLE ndarray ("
+    "  id INTEGER PRIMARY KEY,"
+    "  region_id INTEGER NOT NULL REFERENCES region(id),"
+    "  name TEXT NOT NULL,"
+    "  dir TEXT NOT NULL,"
+    "  dtype INTEGER NOT NULL,"
+    "  ndims INTEGER NOT NULL,"
+    "  dims TEXT NOT NULL,"
+    "  chunk TEXT NOT NULL,"
+    "  layout INTEGER NOT NULL,"
+    "  unlimited INTEGER NOT NULL,"
+    "  zstd INTEGER NOT NULL,"
+    "  fill BLOB NOT NULL,"
+    "  tier_id INTEGER NOT NULL REFERENCES tier(id),"
+    "  version INTEGER NOT NULL DEFAULT 0,"
+    "  created_ns INTEGER NOT NULL,"
+    "  UNIQUE (region_id, name));"
+    "CREATE TABLE ndchunk ("
+    "  array_id INTEGER NOT NULL REFERENCES ndarray(id),"
+    "  idx INTEGER NOT NULL,"
+    "  coords TEXT NOT NULL,"
+    "  tier_id INTEGER NOT NULL REFERENCES tier(id),"
+    "  file TEXT NOT NULL,"
+    "  bytes INTEGER NOT NULL,"
+    "  checksum INTEGER NOT NULL,"
+    "  min REAL, max REAL,"
+    "  version INTEGER NOT NULL,"
+    "  PRIMARY KEY (array_id, idx)) WITHOUT ROWID;"
+    "CREATE INDEX ndchunk_by_tier ON ndchunk (tier_id);"
+    "CREATE TABLE ndstaged ("
+    "  array_id INTEGER NOT NULL REFERENCES ndarray(id),"
+    "  idx INTEGER NOT NULL,"
+    "  tier_id INTEGER NOT NULL REFERENCES tier(id),"
+    "  file TEXT NOT NULL,"
+    "  bytes INTEGER NOT NULL,"
+    "  staged_ns INTEGER NOT NULL,"
+    "  PRIMARY KEY (array_id, idx)) WITHOUT ROWID;"
+    "CREATE INDEX ndstaged_by_tier ON ndstaged (tier_id);",
 };
 
 enum {
@@ -500,6 +549,7 @@ int st_cat_region_delete(st_err *err, st_catalog *cat, int64_t id)
 {
     sqlite3_stmt *s = NULL;
     int rc = st_cat_dataset_retire_region(err, cat, id);
+    if (rc == STRATA_OK) rc = st_cat_nd_delete_region(err, cat, id);
     if (rc < 0) return rc;
     rc = prepare(err, cat, Q_REGION_DELETE_ARRAYS, &s);
     if (rc < 0) return rc;

@@ -16,13 +16,19 @@
 
 static const char npy_magic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
 
-static size_t npy_header(char out[ST_NPY_HEADER_MAX], const char *descr, uint64_t n,
-                         size_t min_total)
+/* The header of an array of NDIM dimensions SHAPE, padded to a multiple of ST_NPY_ALIGN and to
+ * at least MIN_TOTAL bytes; OUT has room for ST_NPY_HEADER_ND_MAX bytes. */
+static size_t npy_header_nd(char *out, const char *descr, int ndim, const uint64_t *shape,
+                            int fortran, size_t min_total)
 {
-    char dict[160];
-    int dl =
-        snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (%llu,), }",
-                 descr, (unsigned long long)n);
+    char dict[ST_NPY_HEADER_ND_MAX];
+    int dl = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': %s, 'shape': (", descr,
+                      fortran ? "True" : "False");
+    for (int i = 0; i < ndim; i++)
+        dl += snprintf(dict + dl, sizeof dict - (size_t)dl, "%llu%s",
+                       (unsigned long long)shape[i], ndim == 1 || i + 1 < ndim ? ", " : "");
+    if (ndim == 1) dl -= 1; /* "(100,)" */
+    dl += snprintf(dict + dl, sizeof dict - (size_t)dl, "), }");
     size_t total = 10 + (size_t)dl + 1; /* preamble, dict, '\n' */
     total = (total + ST_NPY_ALIGN - 1) / ST_NPY_ALIGN * ST_NPY_ALIGN;
     if (total < min_total) total = min_total;
@@ -40,12 +46,18 @@ static size_t npy_header(char out[ST_NPY_HEADER_MAX], const char *descr, uint64_
 
 size_t st_npy_header(char out[ST_NPY_HEADER_MAX], const char *descr, uint64_t n)
 {
-    return npy_header(out, descr, n, 0);
+    return npy_header_nd(out, descr, 1, &n, 0, 0);
 }
 
 size_t st_npy_header_fixed(char out[ST_NPY_HEADER_MAX], const char *descr, uint64_t n)
 {
-    return npy_header(out, descr, n, ST_NPY_FIXED_HEADER);
+    return npy_header_nd(out, descr, 1, &n, 0, ST_NPY_FIXED_HEADER);
+}
+
+size_t st_npy_header_nd(char out[ST_NPY_HEADER_ND_MAX], const char *descr, int ndim,
+                        const uint64_t *shape, int fortran)
+{
+    return npy_header_nd(out, descr, ndim, shape, fortran, 0);
 }
 
 /* A cursor over the header dict. */
@@ -154,7 +166,8 @@ static int parse_shape(cursor *c, st_npy_info *out)
     }
 }
 
-int st_npy_parse(st_err *err, const void *buf, size_t len, const char *where, st_npy_info *out)
+static int npy_parse(st_err *err, const void *buf, size_t len, const char *where, int fortran_ok,
+                     st_npy_info *out)
 {
     const unsigned char *b = buf;
     memset(out, 0, sizeof *out);
@@ -227,12 +240,22 @@ int st_npy_parse(st_err *err, const void *buf, size_t len, const char *where, st
                         "'%s' has npy dtype '%s', which strata does not store (use one of "
                         "i1 i2 i4 i8 u1 u2 u4 u8 f4 f8 b1)",
                         where, out->descr);
-    if (out->fortran_order && out->ndim > 1)
+    if (out->fortran_order && out->ndim > 1 && !fortran_ok)
         return st_error(err, STRATA_EUNSUPPORTED,
                         "'%s' is in Fortran order; save it with numpy.ascontiguousarray first",
                         where);
     out->data_offset = pre + hlen;
     return STRATA_OK;
+}
+
+int st_npy_parse(st_err *err, const void *buf, size_t len, const char *where, st_npy_info *out)
+{
+    return npy_parse(err, buf, len, where, 0, out);
+}
+
+int st_npy_parse_nd(st_err *err, const void *buf, size_t len, const char *where, st_npy_info *out)
+{
+    return npy_parse(err, buf, len, where, 1, out);
 }
 
 int st_npy_map_file(st_err *err, const char *path, st_npy_map *m)

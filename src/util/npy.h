@@ -38,11 +38,18 @@ size_t st_npy_header(char out[ST_NPY_HEADER_MAX], const char *descr, uint64_t n)
 #define ST_NPY_FIXED_HEADER 128
 size_t st_npy_header_fixed(char out[ST_NPY_HEADER_MAX], const char *descr, uint64_t n);
 
+/* The header of an N-d array of shape SHAPE[NDIM], in C order or (FORTRAN) column-major. */
+#define ST_NPY_HEADER_ND_MAX 512
+size_t st_npy_header_nd(char out[ST_NPY_HEADER_ND_MAX], const char *descr, int ndim,
+                        const uint64_t *shape, int fortran);
+
 /* Parse the header at the start of the LEN bytes at BUF (a file's first bytes; LEN may exceed
  * the header). WHERE names the file in messages. STRATA_EINVAL for anything that is not a
  * well-formed NPY header of a Strata dtype; STRATA_EUNSUPPORTED for Fortran order or
  * big-endian data. */
 int st_npy_parse(st_err *err, const void *buf, size_t len, const char *where, st_npy_info *out);
+/* As st_npy_parse(), accepting Fortran order (the caller reads info.fortran_order). */
+int st_npy_parse_nd(st_err *err, const void *buf, size_t len, const char *where, st_npy_info *out);
 
 /* A whole NPY file mapped read-only, its header parsed and its size checked against it. */
 typedef struct st_npy_map {

@@ -1,0 +1,143 @@
+/*
+ * nd_int.h -- what the files of src/ndarray share: N-d array handles, the chunk grid, and the
+ * context the I/O paths run in.
+ *
+ * On disk an N-d array is a directory ND (a random token) under the region directory RDIR of
+ * every tier that holds some of it:
+ *     TIER/RDIR/ND/cIDX.TOKEN.npy[.zst]   a chunk (contiguous layouts: the one file, c0....)
+ *     TIER/RDIR/ND/sIDX.TOKEN.npy[.zst]   a staged copy of an archive chunk
+ *     POOL/data/RDIR/ND/.writer           the writers' lock (on the default tier only)
+ * The default tier's root is POOL/data; other tiers' roots are their directories. Every file is
+ * written under a fresh token (copy-on-write) and named by exactly one catalog row.
+ */
+#ifndef STRATA_ND_INT_H
+#define STRATA_ND_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "catalog/catalog.h"
+#include "pool/pool_int.h"
+#include "util/chunkfile.h"
+#include "util/error.h"
+#include "util/vec.h"
+
+#define ST_ND_WRITER_LOCK ".writer"
+#define ST_ND_CACHE_DEFAULT ((size_t)64 << 20)
+#define ST_ND_RETRIES       64 /* a read racing writers and evictions re-plans this often */
+#define ST_ARCHIVE_ZSTD     3  /* level of files on an archive tier when the array has none */
+
+/* Where an I/O path runs: the error context and catalog of the calling thread (the pool's, or a
+ * background thread's own), the pool directory, and what it reports. */
+typedef struct st_ndctx {
+    st_err *err;
+    st_catalog *cat;
+    const char *pool_path;
+    int verbose;
+    int64_t stage_tier; /* where reads stage archive chunks */
+    struct nd_cache *cache; /* NULL: none */
+    /* counters */
+    uint64_t chunks_read, cache_hits, staged, staged_bytes, evicted;
+} st_ndctx;
+
+/* The prefetch of the next step (STRATA_ND_SEQUENTIAL). */
+typedef struct nd_prefetch {
+    pthread_t thread;
+    int running; /* a thread was started and not joined */
+    st_err err;
+    st_catalog *cat; /* the thread's own connection */
+    st_ndctx x;
+    st_cat_nd rec;
+    uint64_t start[ST_ND_MAXDIMS], count[ST_ND_MAXDIMS], stride[ST_ND_MAXDIMS];
+    void *buf;
+    size_t cap;
+    int rc;
+} nd_prefetch;
+
+enum { ST_ND_LIVE = 0x4e444152, ST_ND_CLOSED = 0x4e44434c };
+
+struct strata_ndarray {
+    uint32_t magic;
+    strata_pool *pool;
+    st_cat_nd rec; /* as of the last call */
+    size_t esz;
+    unsigned hints;
+    st_ndctx x;
+    char tier_name[STRATA_NAME_MAX + 1];
+    uint64_t reads, prefetched;
+    nd_prefetch *pf;
+};
+
+/* A context on POOL's error and catalog (staging to the default tier, no cache). */
+void st_ndctx_init(st_ndctx *x, strata_pool *pool);
+
+/* The chunk grid of REC at its current shape. */
+typedef struct nd_grid {
+    int n;
+    uint64_t dims[ST_ND_MAXDIMS], chunk[ST_ND_MAXDIMS], grid[ST_ND_MAXDIMS];
+} nd_grid;
+
+void st_nd_grid(const st_cat_nd *rec, nd_grid *g);
+
+/* Linear index of chunk coordinates C (the first dimension slowest). */
+int64_t st_nd_linear(const nd_grid *g, const uint64_t *c);
+
+/* The root directory of tier T ("POOL/data" for the default tier). */
+int st_tier_root(st_err *err, const char *pool_path, const st_cat_tier *t, char out[ST_PATH_MAX]);
+
+/* TIER_ROOT/RDIR/ND for array REC on tier TIER_ID, created when MAKE. */
+int st_nd_dir(st_ndctx *x, const st_cat_nd *rec, int64_t tier_id, int make,
+              char out[ST_PATH_MAX]);
+
+/* Whether tier TIER_ID is an archive (1), not (0), or a negative status. */
+int st_tier_is_archive(st_ndctx *x, int64_t tier_id);
+
+/* Read the rectangle of REC into BUF (C order), as strata_ndarray_read_strided() describes.
+ * Bounds are checked by the caller. */
+int st_nd_read(st_ndctx *x, const st_cat_nd *rec, const uint64_t *start, const uint64_t *count,
+               const uint64_t *stride, void *buf);
+
+/* Stage chunk C of REC (home on an archive tier) to tier TIER_ID: copy, record, then evict
+ * older staged copies from the tier if it is over its capacity. */
+int st_nd_stage_chunk(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, int64_t tier_id);
+
+/* Evict least recently used staged copies from tier TIER_ID until NEED more bytes fit in its
+ * capacity (or nothing more can go). */
+int st_tier_evict(st_ndctx *x, int64_t tier_id, uint64_t need);
+
+/* Chunk rows of REC with grid coordinates in the box [CLO, CHI] (and some outside it), sorted
+ * by index, into OUT (a vector of st_cat_chunk); st_nd_find_chunk() finds one by index. */
+int st_nd_collect(st_ndctx *x, const st_cat_nd *rec, const nd_grid *g, const uint64_t *clo,
+                  const uint64_t *chi, struct st_vec *out);
+/* Catalog listing callback appending a chunk row to the st_vec CTX. */
+int st_nd_push_chunk(void *ctx, const st_cat_chunk *c);
+const st_cat_chunk *st_nd_find_chunk(const struct st_vec *v, int64_t idx);
+
+/* Byte strides of an array of extent E[N] in C order (FORTRAN: column-major). */
+void st_nd_strides(int n, const uint64_t *e, int fortran, size_t esz, int64_t *st);
+
+/* Copy the box of COUNT[N] elements of ESZ bytes from SRC (byte strides SS) to DST (byte strides
+ * DS); fill a box at DST with the element FILL. */
+void st_nd_copy_box(int n, const uint64_t *count, size_t esz, const char *src, const int64_t *ss,
+                    char *dst, const int64_t *ds);
+void st_nd_fill_box(int n, const uint64_t *count, size_t esz, const void *fill, char *dst,
+                    const int64_t *ds);
+
+/* Give a context a chunk cache of CAP bytes. */
+int st_nd_cache_new(st_ndctx *x, size_t cap);
+
+/* Free the chunk cache of a context. */
+void st_nd_cache_free(st_ndctx *x);
+
+/* Join and free A's prefetch. */
+void st_nd_prefetch_stop(strata_ndarray *a);
+
+/* After a read of step START[0] by a SEQUENTIAL handle: start reading the next step. */
+void st_nd_prefetch_next(strata_ndarray *a, const uint64_t *start, const uint64_t *count,
+                         const uint64_t *stride);
+
+/* If the prefetch holds exactly this read, copy it into BUF: 1; else 0 (the caller reads). */
+int st_nd_prefetch_take(strata_ndarray *a, const uint64_t *start, const uint64_t *count,
+                        const uint64_t *stride, void *buf, size_t bytes);
+
+#endif /* STRATA_ND_INT_H */

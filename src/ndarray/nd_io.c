@@ -1,0 +1,539 @@
+/*
+ * nd_io.c -- the read path of N-d arrays: box copies, the chunk cache, on-demand staging and the
+ * prefetch of the next step.
+ *
+ * A read lists the chunk rows of the rectangle's chunk box in one catalog statement (one
+ * consistent version), then copies from each chunk only the part inside the rectangle; chunks
+ * without a row read as the fill value. A chunk whose file vanished (replaced by a writer or
+ * evicted after the listing) makes the read list again, so every chunk of the result is a whole
+ * version of that chunk.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "ndarray/nd_int.h"
+#include "util/dtype.h"
+
+/* ---- box copies ----------------------------------------------------------------------------- */
+
+/* Copy one row of N elements: memcpy when both sides are dense, else element by element. */
+static inline void copy_row(uint64_t n, size_t esz, const char *s, int64_t ss, char *d, int64_t ds)
+{
+    if (ss == (int64_t)esz && ds == (int64_t)esz) {
+        memcpy(d, s, n * esz);
+        return;
+    }
+    switch (esz) {
+    case 1:
+        for (uint64_t i = 0; i < n; i++) d[i * ds] = s[i * ss];
+        break;
+    case 2:
+        for (uint64_t i = 0; i < n; i++) memcpy(d + i * ds, s + i * ss, 2);
+        break;
+    case 4:
+        for (uint64_t i = 0; i < n; i++) memcpy(d + i * ds, s + i * ss, 4);
+        break;
+    default:
+        for (uint64_t i = 0; i < n; i++) memcpy(d + i * ds, s + i * ss, 8);
+        break;
+    }
+}
+
+void st_nd_copy_box(int n, const uint64_t *count, size_t esz, const char *src, const int64_t *ss,
+                    char *dst, const int64_t *ds)
+{
+    for (int d = 0; d < n; d++)
+        if (count[d] == 0) return;
+    /* the innermost dimension is a row; the others an odometer */
+    uint64_t k[ST_ND_MAXDIMS] = {0};
+    int last = n - 1;
+    for (;;) {
+        copy_row(count[last], esz, src, ss[last], dst, ds[last]);
+        int d = last - 1;
+        for (; d >= 0; d--) {
+            src += ss[d];
+            dst += ds[d];
+            if (++k[d] < count[d]) break;
+            src -= (int64_t)count[d] * ss[d];
+            dst -= (int64_t)count[d] * ds[d];
+            k[d] = 0;
+        }
+        if (d < 0) return;
+    }
+}
+
+void st_nd_fill_box(int n, const uint64_t *count, size_t esz, const void *fill, char *dst,
+                    const int64_t *ds)
+{
+    for (int d = 0; d < n; d++)
+        if (count[d] == 0) return;
+    static const char zero[8];
+    int is_zero = memcmp(fill, zero, esz) == 0;
+    uint64_t k[ST_ND_MAXDIMS] = {0};
+    int last = n - 1;
+    for (;;) {
+        if (is_zero && ds[last] == (int64_t)esz) {
+            memset(dst, 0, count[last] * esz);
+        } else {
+            for (uint64_t i = 0; i < count[last]; i++) memcpy(dst + i * ds[last], fill, esz);
+        }
+        int d = last - 1;
+        for (; d >= 0; d--) {
+            dst += ds[d];
+            if (++k[d] < count[d]) break;
+            dst -= (int64_t)count[d] * ds[d];
+            k[d] = 0;
+        }
+        if (d < 0) return;
+    }
+}
+
+/* ---- the chunk cache ------------------------------------------------------------------------ */
+
+/* Decoded (or mapped) chunks keyed by file name, which is unique per chunk version, so an entry
+ * never goes stale: a rewritten chunk has a new name. Least recently used entries go first. */
+typedef struct centry {
+    char file[ST_CAT_FILE];
+    uint64_t hash, tick;
+    st_chunkbuf cb;
+    int next; /* bucket chain; -1 ends it */
+    int live;
+} centry;
+
+struct nd_cache {
+    size_t cap, used;
+    uint64_t tick;
+    centry *e;
+    int n, room, free_head;
+    int *heads; /* nbuckets chain heads */
+    int nbuckets;
+};
+
+int st_nd_cache_new(st_ndctx *x, size_t cap)
+{
+    struct nd_cache *c = calloc(1, sizeof *c);
+    if (c == NULL) return st_error(x->err, STRATA_ENOMEM, "out of memory for a chunk cache");
+    c->cap = cap;
+    c->free_head = -1;
+    x->cache = c;
+    return STRATA_OK;
+}
+
+void st_nd_cache_free(st_ndctx *x)
+{
+    struct nd_cache *c = x->cache;
+    if (c == NULL) return;
+    for (int i = 0; i < c->n; i++)
+        if (c->e[i].live) st_chunk_release(&c->e[i].cb);
+    free(c->e);
+    free(c->heads);
+    free(c);
+    x->cache = NULL;
+}
+
+static const st_chunkbuf *cache_get(struct nd_cache *c, const char *file)
+{
+    if (c == NULL || c->nbuckets == 0) return NULL;
+    uint64_t h = XXH64(file, strlen(file), 0);
+    for (int i = c->heads[h & (uint64_t)(c->nbuckets - 1)]; i >= 0; i = c->e[i].next)
+        if (c->e[i].hash == h && strcmp(c->e[i].file, file) == 0) {
+            c->e[i].tick = ++c->tick;
+            return &c->e[i].cb;
+        }
+    return NULL;
+}
+
+static void cache_unlink(struct nd_cache *c, int i)
+{
+    int *p = &c->heads[c->e[i].hash & (uint64_t)(c->nbuckets - 1)];
+    while (*p != i) p = &c->e[*p].next;
+    *p = c->e[i].next;
+    c->used -= c->e[i].cb.len;
+    st_chunk_release(&c->e[i].cb);
+    c->e[i].live = 0;
+    c->e[i].next = c->free_head;
+    c->free_head = i;
+}
+
+static int cache_grow(struct nd_cache *c)
+{
+    int room = c->room ? c->room * 2 : 64;
+    centry *e = realloc(c->e, (size_t)room * sizeof *e);
+    if (e == NULL) return -1;
+    c->e = e;
+    c->room = room;
+    int nb = room * 2;
+    int *heads = malloc((size_t)nb * sizeof *heads);
+    if (heads == NULL) return -1;
+    for (int b = 0; b < nb; b++) heads[b] = -1;
+    for (int i = 0; i < c->n; i++) {
+        if (!c->e[i].live) continue;
+        int b = (int)(c->e[i].hash & (uint64_t)(nb - 1));
+        c->e[i].next = heads[b];
+        heads[b] = i;
+    }
+    free(c->heads);
+    c->heads = heads;
+    c->nbuckets = nb;
+    /* the free list is rebuilt over the dead entries */
+    c->free_head = -1;
+    for (int i = c->n - 1; i >= 0; i--)
+        if (!c->e[i].live) {
+            c->e[i].next = c->free_head;
+            c->free_head = i;
+        }
+    return 0;
+}
+
+/* Keep CB (taking ownership) under FILE: returns the cached copy, or NULL when it does not fit
+ * (the caller keeps and releases CB). */
+static const st_chunkbuf *cache_put(struct nd_cache *c, const char *file, st_chunkbuf *cb)
+{
+    if (c == NULL || cb->len > c->cap) return NULL;
+    while (c->used + cb->len > c->cap) {
+        int victim = -1;
+        for (int i = 0; i < c->n; i++)
+            if (c->e[i].live && (victim < 0 || c->e[i].tick < c->e[victim].tick)) victim = i;
+        if (victim < 0) return NULL;
+        cache_unlink(c, victim);
+    }
+    if (c->free_head < 0 && c->n == c->room && cache_grow(c) < 0) return NULL;
+    int i;
+    if (c->free_head >= 0) {
+        i = c->free_head;
+        c->free_head = c->e[i].next;
+    } else {
+        i = c->n++;
+    }
+    centry *e = &c->e[i];
+    snprintf(e->file, sizeof e->file, "%s", file);
+    e->hash = XXH64(file, strlen(file), 0);
+    e->tick = ++c->tick;
+    e->cb = *cb;
+    e->live = 1;
+    int b = (int)(e->hash & (uint64_t)(c->nbuckets - 1));
+    e->next = c->heads[b];
+    c->heads[b] = i;
+    c->used += cb->len;
+    memset(cb, 0, sizeof *cb);
+    return &e->cb;
+}
+
+/* ---- reading one chunk ---------------------------------------------------------------------- */
+
+#define NEED_REPLAN 1 /* a file of the listing is gone: list the chunks again */
+
+/* The contents of chunk C of REC: from the cache, the staged copy, or the home file (staging it
+ * first when its home is an archive). *HOLD is set when the caller must release *OUT. */
+static int chunk_data(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c,
+                      const st_chunkbuf **out, st_chunkbuf *hold)
+{
+    memset(hold, 0, sizeof *hold);
+    int64_t tier = c->staged_tier ? c->staged_tier : c->tier_id;
+    const char *file = c->staged_tier ? c->staged_file : c->file;
+    if ((*out = cache_get(x->cache, file)) != NULL) {
+        x->cache_hits++;
+        return STRATA_OK;
+    }
+    int rc;
+    if (!c->staged_tier) {
+        int arch = st_tier_is_archive(x, c->tier_id);
+        if (arch < 0) return arch;
+        if (arch) {
+            /* a read of unstaged archive data stages it on demand */
+            rc = st_nd_stage_chunk(x, rec, c, x->stage_tier);
+            if (rc == STRATA_ECONFLICT || rc == STRATA_ENOTFOUND) return NEED_REPLAN;
+            return rc < 0 ? rc : NEED_REPLAN;
+        }
+    }
+    char dir[ST_PATH_MAX], path[ST_PATH_MAX];
+    rc = st_nd_dir(x, rec, tier, 0, dir);
+    if (rc == STRATA_OK) rc = st_path(x->err, path, "%s/%s", dir, file);
+    if (rc < 0) return rc;
+    int lfd = -1;
+    if (c->staged_tier) {
+        /* a shared lock keeps the evictor away while the copy is read; the access time is
+         * what the evictor orders by */
+        lfd = open(path, O_RDONLY | O_CLOEXEC);
+        if (lfd < 0) return errno == ENOENT ? NEED_REPLAN : st_error_errno(x->err, errno,
+                                                                           "cannot open '%s'", path);
+        if (st_lock_fd(NULL, lfd, 0, 0, 0, 0, "staged copy") != STRATA_OK) {
+            close(lfd);
+            return NEED_REPLAN;
+        }
+        struct timespec ts[2] = {{0, UTIME_NOW}, {0, UTIME_OMIT}};
+        futimens(lfd, ts);
+    }
+    rc = st_chunk_read(x->err, path, hold);
+    if (lfd >= 0) close(lfd);
+    if (rc == STRATA_ENOTFOUND) return NEED_REPLAN;
+    if (rc < 0) return rc;
+    if (hold->info.dtype != (strata_dtype)rec->dtype &&
+        !(rec->dtype == STRATA_BOOL && hold->info.dtype == STRATA_BOOL)) {
+        st_chunk_release(hold);
+        return st_error(x->err, STRATA_ECORRUPT,
+                        "chunk file '%s' of '%s/%s' holds %s, not %s (run 'strata check')", path,
+                        rec->region, rec->name, strata_dtype_name(hold->info.dtype),
+                        strata_dtype_name((strata_dtype)rec->dtype));
+    }
+    x->chunks_read++;
+    const st_chunkbuf *kept = cache_put(x->cache, file, hold);
+    *out = kept != NULL ? kept : hold;
+    return STRATA_OK;
+}
+
+/* ---- reading a rectangle -------------------------------------------------------------------- */
+
+/* One pass over the chunk box; NEED_REPLAN when a listed file vanished. */
+static int read_pass(st_ndctx *x, const st_cat_nd *rec, const uint64_t *start,
+                     const uint64_t *count, const uint64_t *stride, char *buf, st_vec *chunks)
+{
+    nd_grid g;
+    st_nd_grid(rec, &g);
+    int n = g.n;
+    size_t esz = strata_dtype_size((strata_dtype)rec->dtype);
+    uint64_t clo[ST_ND_MAXDIMS], chi[ST_ND_MAXDIMS], c[ST_ND_MAXDIMS];
+    for (int d = 0; d < n; d++) {
+        clo[d] = c[d] = start[d] / g.chunk[d];
+        chi[d] = (start[d] + (count[d] - 1) * stride[d]) / g.chunk[d];
+    }
+    int rc = st_nd_collect(x, rec, &g, clo, chi, chunks);
+    if (rc < 0) return rc;
+    int64_t bst[ST_ND_MAXDIMS];
+    st_nd_strides(n, count, 0, esz, bst);
+    for (;;) {
+        uint64_t o[ST_ND_MAXDIMS], klo[ST_ND_MAXDIMS], kn[ST_ND_MAXDIMS];
+        int empty = 0;
+        char *dst = buf;
+        int64_t dsel[ST_ND_MAXDIMS];
+        for (int d = 0; d < n && !empty; d++) {
+            o[d] = c[d] * g.chunk[d];
+            uint64_t e = g.chunk[d] < g.dims[d] - o[d] ? g.chunk[d] : g.dims[d] - o[d];
+            uint64_t first = o[d] <= start[d] ? 0 : (o[d] - start[d] + stride[d] - 1) / stride[d];
+            if (first >= count[d] || start[d] + first * stride[d] > o[d] + e - 1) {
+                empty = 1;
+                break;
+            }
+            uint64_t last = (o[d] + e - 1 - start[d]) / stride[d];
+            if (last >= count[d]) last = count[d] - 1;
+            klo[d] = first;
+            kn[d] = last - first + 1;
+            dst += (int64_t)first * bst[d];
+            dsel[d] = bst[d];
+        }
+        if (!empty) {
+            const st_cat_chunk *row = st_nd_find_chunk(chunks, st_nd_linear(&g, c));
+            if (row == NULL) {
+                st_nd_fill_box(n, kn, esz, rec->fill, dst, dsel);
+            } else {
+                const st_chunkbuf *cb;
+                st_chunkbuf hold;
+                rc = chunk_data(x, rec, row, &cb, &hold);
+                if (rc != STRATA_OK) return rc;
+                /* the stored extent may be smaller than the chunk's (an array that grew) */
+                uint64_t have[ST_ND_MAXDIMS], in[ST_ND_MAXDIMS];
+                int64_t sst[ST_ND_MAXDIMS], ssel[ST_ND_MAXDIMS];
+                int partial = 0;
+                const char *src = cb->data;
+                for (int d = 0; d < n; d++) have[d] = d < cb->info.ndim ? cb->info.shape[d] : 1;
+                st_nd_strides(n, have, cb->info.fortran_order, esz, sst);
+                for (int d = 0; d < n; d++) {
+                    uint64_t p0 = start[d] + klo[d] * stride[d] - o[d];
+                    in[d] = p0 >= have[d] ? 0 : (have[d] - 1 - p0) / stride[d] + 1;
+                    if (in[d] > kn[d]) in[d] = kn[d];
+                    if (in[d] < kn[d]) partial = 1;
+                    src += (int64_t)p0 * sst[d];
+                    ssel[d] = (int64_t)stride[d] * sst[d];
+                }
+                if (partial) st_nd_fill_box(n, kn, esz, rec->fill, dst, dsel);
+                st_nd_copy_box(n, in, esz, src, ssel, dst, dsel);
+                st_chunk_release(&hold);
+            }
+        }
+        int d = n - 1;
+        for (; d >= 0; d--) {
+            if (++c[d] <= chi[d]) break;
+            c[d] = clo[d];
+        }
+        if (d < 0) return STRATA_OK;
+    }
+}
+
+int st_nd_read(st_ndctx *x, const st_cat_nd *rec, const uint64_t *start, const uint64_t *count,
+               const uint64_t *stride, void *buf)
+{
+    st_vec chunks = ST_VEC(st_cat_chunk);
+    int rc = STRATA_OK;
+    for (int tries = 0; tries < ST_ND_RETRIES; tries++) {
+        rc = read_pass(x, rec, start, count, stride, buf, &chunks);
+        if (rc != NEED_REPLAN) break;
+    }
+    st_vec_free(&chunks);
+    if (rc == NEED_REPLAN)
+        rc = st_error(x->err, STRATA_ECONFLICT,
+                      "cannot read '%s/%s': its chunks kept changing under %d attempts",
+                      rec->region, rec->name, ST_ND_RETRIES);
+    return rc;
+}
+
+/* ---- the public read ------------------------------------------------------------------------ */
+
+static int check_rect(strata_ndarray *a, const uint64_t *start, const uint64_t *count,
+                      const uint64_t *stride, size_t *bytes)
+{
+    st_err *err = &a->pool->err;
+    const st_cat_nd *r = &a->rec;
+    if (start == NULL || count == NULL)
+        return st_error(err, STRATA_EINVAL, "cannot read '%s/%s': start and count are required",
+                        r->region, r->name);
+    double total = (double)a->esz;
+    for (int d = 0; d < r->ndims; d++) {
+        if (count[d] == 0 || stride[d] == 0)
+            return st_error(err, STRATA_EINVAL,
+                            "cannot read '%s/%s': %s of dimension %d is 0 (every count and stride "
+                            "must be at least 1)",
+                            r->region, r->name, count[d] == 0 ? "count" : "stride", d);
+        double end = (double)start[d] + (double)(count[d] - 1) * (double)stride[d] + 1;
+        if (end > (double)r->dims[d])
+            return st_error(err, STRATA_ERANGE,
+                            "cannot read '%s/%s': [%" PRIu64 ", %.0f) is outside dimension %d of "
+                            "size %" PRIu64,
+                            r->region, r->name, start[d], end, d, r->dims[d]);
+        total *= (double)count[d];
+    }
+    if (total > (double)SIZE_MAX / 2)
+        return st_error(err, STRATA_ERANGE, "cannot read '%s/%s': the rectangle is too large",
+                        r->region, r->name);
+    *bytes = (size_t)total;
+    return STRATA_OK;
+}
+
+int strata_ndarray_read_strided(strata_ndarray *a, const uint64_t *start, const uint64_t *count,
+                                const uint64_t *stride, void *buf)
+{
+    if (a == NULL || a->magic != ST_ND_LIVE) return STRATA_EINVAL;
+    static const uint64_t ones[ST_ND_MAXDIMS] = {1, 1, 1, 1, 1, 1, 1, 1};
+    if (stride == NULL) stride = ones;
+    if (buf == NULL) return st_error(&a->pool->err, STRATA_EINVAL, "read: the buffer is NULL");
+    int rc = st_cat_nd_get(&a->pool->err, a->pool->cat, a->rec.region, a->rec.name, &a->rec);
+    size_t bytes = 0;
+    if (rc == STRATA_OK) rc = check_rect(a, start, count, stride, &bytes);
+    if (rc < 0) return rc;
+    a->reads++;
+    if (a->pf != NULL && st_nd_prefetch_take(a, start, count, stride, buf, bytes)) {
+        a->prefetched++;
+    } else {
+        uint64_t staged = a->x.staged;
+        rc = st_nd_read(&a->x, &a->rec, start, count, stride, buf);
+        if (rc == STRATA_OK && a->x.verbose && a->x.staged > staged)
+            fprintf(stderr, "strata: staged %" PRIu64 " chunk(s) of '%s/%s' from the archive on "
+                            "demand\n",
+                    a->x.staged - staged, a->rec.region, a->rec.name);
+    }
+    if (rc == STRATA_OK && (a->hints & STRATA_ND_SEQUENTIAL) && count[0] == 1)
+        st_nd_prefetch_next(a, start, count, stride);
+    return rc;
+}
+
+int strata_ndarray_read(strata_ndarray *a, const uint64_t *start, const uint64_t *count, void *buf)
+{
+    return strata_ndarray_read_strided(a, start, count, NULL, buf);
+}
+
+/* ---- prefetch ------------------------------------------------------------------------------- */
+
+static void *prefetch_main(void *arg)
+{
+    nd_prefetch *pf = arg;
+    pf->rc = st_nd_read(&pf->x, &pf->rec, pf->start, pf->count, pf->stride, pf->buf);
+    return NULL;
+}
+
+static void prefetch_join(nd_prefetch *pf)
+{
+    if (pf->running) {
+        pthread_join(pf->thread, NULL);
+        pf->running = 0;
+    }
+}
+
+void st_nd_prefetch_stop(strata_ndarray *a)
+{
+    nd_prefetch *pf = a->pf;
+    if (pf == NULL) return;
+    prefetch_join(pf);
+    if (pf->cat != NULL) st_cat_close(pf->cat);
+    free(pf->buf);
+    st_err_destroy(&pf->err);
+    free(pf);
+    a->pf = NULL;
+}
+
+void st_nd_prefetch_next(strata_ndarray *a, const uint64_t *start, const uint64_t *count,
+                         const uint64_t *stride)
+{
+    const st_cat_nd *r = &a->rec;
+    if (start[0] + stride[0] >= r->dims[0]) return; /* no next step yet */
+    size_t bytes = a->esz;
+    for (int d = 0; d < r->ndims; d++) bytes *= count[d];
+    nd_prefetch *pf = a->pf;
+    if (pf == NULL) {
+        if ((pf = calloc(1, sizeof *pf)) == NULL) return; /* prefetch is an optimisation */
+        st_err_init(&pf->err);
+        char path[ST_PATH_MAX];
+        if (st_path(NULL, path, "%s/%s", a->pool->path, ST_POOL_CATALOG) < 0 ||
+            st_cat_open(&pf->err, path, &pf->cat) < 0) {
+            st_err_destroy(&pf->err);
+            free(pf);
+            return;
+        }
+        a->pf = pf;
+    }
+    prefetch_join(pf);
+    if (pf->cap < bytes) {
+        void *b = realloc(pf->buf, bytes);
+        if (b == NULL) return;
+        pf->buf = b;
+        pf->cap = bytes;
+    }
+    memset(&pf->x, 0, sizeof pf->x);
+    pf->x.err = &pf->err;
+    pf->x.cat = pf->cat;
+    pf->x.pool_path = a->pool->path;
+    pf->x.stage_tier = a->x.stage_tier;
+    pf->rec = *r;
+    for (int d = 0; d < r->ndims; d++) {
+        pf->start[d] = start[d];
+        pf->count[d] = count[d];
+        pf->stride[d] = stride[d];
+    }
+    pf->start[0] += stride[0];
+    pf->rc = STRATA_OK;
+    if (pthread_create(&pf->thread, NULL, prefetch_main, pf) == 0) pf->running = 1;
+}
+
+int st_nd_prefetch_take(strata_ndarray *a, const uint64_t *start, const uint64_t *count,
+                        const uint64_t *stride, void *buf, size_t bytes)
+{
+    nd_prefetch *pf = a->pf;
+    if (!pf->running) return 0;
+    int same = pf->rec.version == a->rec.version;
+    for (int d = 0; d < a->rec.ndims && same; d++)
+        same = pf->start[d] == start[d] && pf->count[d] == count[d] && pf->stride[d] == stride[d];
+    prefetch_join(pf);
+    if (!same || pf->rc != STRATA_OK) return 0;
+    memcpy(buf, pf->buf, bytes);
+    a->x.chunks_read += pf->x.chunks_read;
+    a->x.staged += pf->x.staged;
+    a->x.staged_bytes += pf->x.staged_bytes;
+    return 1;
+}

@@ -1,0 +1,765 @@
+/*
+ * ndarray.c -- N-d arrays: create, open, describe, delete, and the copy-on-write write path.
+ *
+ * A write rewrites every chunk its rectangle touches into a new file (merging the old contents
+ * where the rectangle covers a chunk only in part), makes the files durable, and switches the
+ * chunk rows in one catalog transaction; only then are the replaced files removed. Writers of
+ * one array are serialised by an OFD lock on its .writer file, so a read-merge-write of a chunk
+ * never loses another writer's update; readers take no lock.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "ndarray/nd_int.h"
+#include "util/dtype.h"
+#include "util/name.h"
+#include "util/vec.h"
+
+#define WRITER_WAIT_MS 30000
+
+void st_nd_grid(const st_cat_nd *rec, nd_grid *g)
+{
+    g->n = rec->ndims;
+    for (int d = 0; d < g->n; d++) {
+        g->dims[d] = rec->dims[d];
+        g->chunk[d] = rec->layout == STRATA_LAYOUT_CHUNKED ? rec->chunk[d]
+                                                           : (rec->dims[d] ? rec->dims[d] : 1);
+        g->grid[d] = (g->dims[d] + g->chunk[d] - 1) / g->chunk[d];
+    }
+}
+
+int64_t st_nd_linear(const nd_grid *g, const uint64_t *c)
+{
+    int64_t idx = 0;
+    for (int d = 0; d < g->n; d++) idx = idx * (int64_t)(d ? g->grid[d] : 1) + (int64_t)c[d];
+    return idx;
+}
+
+int st_tier_root(st_err *err, const char *pool_path, const st_cat_tier *t, char out[ST_PATH_MAX])
+{
+    if (t->path[0] == '\0') return st_path(err, out, "%s/%s", pool_path, ST_POOL_DATA);
+    return st_path(err, out, "%s", t->path);
+}
+
+int st_nd_dir(st_ndctx *x, const st_cat_nd *rec, int64_t tier_id, int make, char out[ST_PATH_MAX])
+{
+    st_cat_tier t;
+    char root[ST_PATH_MAX];
+    int rc = st_cat_tier_get_id(x->err, x->cat, tier_id, &t);
+    if (rc == STRATA_OK) rc = st_tier_root(x->err, x->pool_path, &t, root);
+    if (rc == STRATA_OK) rc = st_path(x->err, out, "%s/%s/%s", root, rec->region_dir, rec->dir);
+    if (rc == STRATA_OK && make) {
+        char rdir[ST_PATH_MAX];
+        rc = st_path(x->err, rdir, "%s/%s", root, rec->region_dir);
+        if (rc == STRATA_OK) rc = st_mkdir(x->err, root, 1);
+        if (rc == STRATA_OK) rc = st_mkdir(x->err, rdir, 1);
+        if (rc == STRATA_OK) rc = st_mkdir(x->err, out, 1);
+    }
+    return rc;
+}
+
+int st_tier_is_archive(st_ndctx *x, int64_t tier_id)
+{
+    st_cat_tier t;
+    int rc = st_cat_tier_get_id(x->err, x->cat, tier_id, &t);
+    return rc < 0 ? rc : t.kind == STRATA_TIER_ARCHIVE;
+}
+
+static int check_pool(strata_pool *pool)
+{
+    return pool == NULL || pool->cat == NULL ? STRATA_EINVAL : STRATA_OK;
+}
+
+void st_ndctx_init(st_ndctx *x, strata_pool *pool)
+{
+    memset(x, 0, sizeof *x);
+    x->err = &pool->err;
+    x->cat = pool->cat;
+    x->pool_path = pool->path;
+    x->stage_tier = ST_TIER_DEFAULT_ID;
+}
+
+/* ---- create, open, close -------------------------------------------------------------------- */
+
+int strata_ndarray_create(strata_pool *pool, const char *region, const char *name,
+                          strata_dtype dtype, int ndims, const uint64_t *dims,
+                          const uint64_t *chunk_dims, const strata_ndarray_opts *opts,
+                          strata_ndarray **out)
+{
+    if (out != NULL) *out = NULL;
+    if (check_pool(pool) < 0) return STRATA_EINVAL;
+    st_err *err = &pool->err;
+    strata_ndarray_opts o = {0};
+    if (opts != NULL) o = *opts;
+    int rc;
+    if ((rc = st_name_check(err, "region", region)) < 0) return rc;
+    if ((rc = st_name_check(err, "N-d array", name)) < 0) return rc;
+    if (!st_dtype_valid(dtype) || dtype == STRATA_STR)
+        return st_error(err, STRATA_ETYPE,
+                        "cannot create N-d array '%s/%s': dtype must be numeric or bool", region,
+                        name);
+    if (ndims < 1 || ndims > STRATA_ND_MAXDIMS || dims == NULL)
+        return st_error(err, STRATA_EINVAL,
+                        "cannot create N-d array '%s/%s': %d dimensions (1 to %d allowed)", region,
+                        name, ndims, STRATA_ND_MAXDIMS);
+    if ((unsigned)o.layout > STRATA_LAYOUT_COL)
+        return st_error(err, STRATA_EINVAL, "cannot create N-d array '%s/%s': unknown layout %d",
+                        region, name, (int)o.layout);
+    if (o.zstd_level < 0 || o.zstd_level > 19)
+        return st_error(err, STRATA_EINVAL,
+                        "cannot create N-d array '%s/%s': zstd level %d (0 to 19 allowed)", region,
+                        name, o.zstd_level);
+    int unlimited = o.unlimited || dims[0] == 0;
+    size_t esz = strata_dtype_size(dtype);
+    double total = (double)esz;
+    for (int d = 0; d < ndims; d++) {
+        if (dims[d] == 0 && !(d == 0 && unlimited))
+            return st_error(err, STRATA_EINVAL,
+                            "cannot create N-d array '%s/%s': dimension %d is 0 (only the first, "
+                            "unlimited dimension may start empty)",
+                            region, name, d);
+        if (d > 0) total *= (double)dims[d];
+    }
+    if (total > 1e15)
+        return st_error(err, STRATA_ERANGE, "cannot create N-d array '%s/%s': a step is too large",
+                        region, name);
+    st_cat_nd rec;
+    memset(&rec, 0, sizeof rec);
+    rec.dtype = (int)dtype;
+    rec.ndims = ndims;
+    rec.layout = (int)o.layout;
+    rec.unlimited = unlimited;
+    rec.zstd = o.zstd_level;
+    for (int d = 0; d < ndims; d++) {
+        rec.dims[d] = dims[d];
+        if (o.layout == STRATA_LAYOUT_CHUNKED) {
+            if (chunk_dims == NULL || chunk_dims[d] == 0)
+                return st_error(err, STRATA_EINVAL,
+                                "cannot create N-d array '%s/%s': chunk dimension %d must be at "
+                                "least 1",
+                                region, name, d);
+            rec.chunk[d] = chunk_dims[d];
+            /* a chunk larger than the dimension holds the whole dimension */
+            if (d > 0 && rec.chunk[d] > dims[d]) rec.chunk[d] = dims[d];
+        } else {
+            rec.chunk[d] = dims[d];
+        }
+    }
+    double cbytes = (double)esz;
+    for (int d = 0; d < ndims; d++) cbytes *= (double)rec.chunk[d];
+    if (o.layout == STRATA_LAYOUT_CHUNKED && cbytes > (double)(1ull << 31))
+        return st_error(err, STRATA_ERANGE,
+                        "cannot create N-d array '%s/%s': a chunk of %.0f bytes is too large (at "
+                        "most 2 GiB; use a smaller chunk shape)",
+                        region, name, cbytes);
+    if (o.fill != NULL) memcpy(rec.fill, o.fill, esz);
+    if (dtype == STRATA_BOOL && rec.fill[0] > 1)
+        return st_error(err, STRATA_EINVAL, "cannot create N-d array '%s/%s': bool fill must be 0 "
+                                            "or 1",
+                        region, name);
+    st_cat_region r;
+    rc = st_cat_region_get(err, pool->cat, region, &r);
+    if (rc == STRATA_ENOTFOUND)
+        return st_error(err, rc,
+                        "cannot create N-d array '%s/%s': region '%s' not found; create it first",
+                        region, name, region);
+    if (rc < 0) return rc;
+    st_cat_tier t;
+    rc = st_cat_tier_get(err, pool->cat, o.tier ? o.tier : "default", &t);
+    if (rc < 0) return rc;
+    rec.region_id = r.id;
+    snprintf(rec.region, sizeof rec.region, "%s", region);
+    snprintf(rec.region_dir, sizeof rec.region_dir, "%s", r.dir);
+    snprintf(rec.name, sizeof rec.name, "%s", name);
+    st_random_token(rec.dir);
+    rec.tier_id = t.id;
+    st_ndctx x;
+    st_ndctx_init(&x, pool);
+    char dir[ST_PATH_MAX];
+    /* the directory first (an orphan if the insert fails; gc removes it) */
+    rc = st_nd_dir(&x, &rec, ST_TIER_DEFAULT_ID, 1, dir);
+    if (rc == STRATA_OK) rc = st_nd_dir(&x, &rec, t.id, 1, dir);
+    if (rc == STRATA_OK) rc = st_cat_nd_insert(err, pool->cat, &rec);
+    if (rc < 0 || out == NULL) return rc;
+    return strata_ndarray_open(pool, region, name, NULL, out);
+}
+
+int strata_ndarray_open(strata_pool *pool, const char *region, const char *name,
+                        const strata_ndarray_open_opts *opts, strata_ndarray **out)
+{
+    if (out == NULL) return STRATA_EINVAL;
+    *out = NULL;
+    if (check_pool(pool) < 0) return STRATA_EINVAL;
+    st_err *err = &pool->err;
+    int rc;
+    if ((rc = st_name_check(err, "region", region)) < 0) return rc;
+    if ((rc = st_name_check(err, "N-d array", name)) < 0) return rc;
+    strata_ndarray *a = calloc(1, sizeof *a);
+    if (a == NULL) return st_error(err, STRATA_ENOMEM, "out of memory opening '%s/%s'", region, name);
+    a->magic = ST_ND_LIVE;
+    a->pool = pool;
+    st_ndctx_init(&a->x, pool);
+    rc = st_cat_nd_get(err, pool->cat, region, name, &a->rec);
+    if (rc == STRATA_OK && opts != NULL) {
+        a->hints = opts->hints;
+        a->x.verbose = (opts->hints & STRATA_ND_VERBOSE) != 0;
+        if (opts->stage_tier != NULL) {
+            st_cat_tier t;
+            rc = st_cat_tier_get(err, pool->cat, opts->stage_tier, &t);
+            if (rc == STRATA_OK && t.kind == STRATA_TIER_ARCHIVE)
+                rc = st_error(err, STRATA_EINVAL, "cannot stage to tier '%s': it is an archive",
+                              t.name);
+            if (rc == STRATA_OK) a->x.stage_tier = t.id;
+        }
+    }
+    size_t cap = opts && opts->cache_bytes ? opts->cache_bytes : ST_ND_CACHE_DEFAULT;
+    if (rc == STRATA_OK && cap != SIZE_MAX) rc = st_nd_cache_new(&a->x, cap);
+    if (rc < 0) {
+        st_nd_cache_free(&a->x);
+        free(a);
+        return rc;
+    }
+    a->esz = strata_dtype_size((strata_dtype)a->rec.dtype);
+    *out = a;
+    return STRATA_OK;
+}
+
+static int nd_check(strata_ndarray *a)
+{
+    if (a == NULL || a->magic != ST_ND_LIVE) return STRATA_EINVAL;
+    return STRATA_OK;
+}
+
+void strata_ndarray_close(strata_ndarray *a)
+{
+    if (a == NULL || a->magic != ST_ND_LIVE) return;
+    st_nd_prefetch_stop(a);
+    st_nd_cache_free(&a->x);
+    a->magic = ST_ND_CLOSED;
+    free(a);
+}
+
+/* Re-read A's record (its shape and version may have changed). */
+static int refresh(strata_ndarray *a)
+{
+    int rc = st_cat_nd_get(&a->pool->err, a->pool->cat, a->rec.region, a->rec.name, &a->rec);
+    if (rc == STRATA_ENOTFOUND)
+        rc = st_error(&a->pool->err, rc, "N-d array '%s/%s' was deleted", a->rec.region,
+                      a->rec.name);
+    return rc;
+}
+
+typedef struct {
+    uint64_t n, bytes;
+} count_ctx;
+
+static int count_chunk(void *vctx, const st_cat_chunk *c)
+{
+    count_ctx *k = vctx;
+    k->n++;
+    k->bytes += c->bytes;
+    return 0;
+}
+
+int strata_ndarray_info(strata_ndarray *a, strata_ndarray_desc *out)
+{
+    if (nd_check(a) < 0 || out == NULL) return STRATA_EINVAL;
+    int rc = refresh(a);
+    if (rc < 0) return rc;
+    const st_cat_nd *r = &a->rec;
+    memset(out, 0, sizeof *out);
+    out->region = r->region;
+    out->name = r->name;
+    out->dtype = (strata_dtype)r->dtype;
+    out->ndims = r->ndims;
+    nd_grid g;
+    st_nd_grid(r, &g);
+    out->chunks_total = 1;
+    for (int d = 0; d < r->ndims; d++) {
+        out->dims[d] = r->dims[d];
+        out->chunk[d] = g.chunk[d];
+        out->chunks_total *= g.grid[d];
+    }
+    out->layout = (strata_layout)r->layout;
+    out->unlimited = r->unlimited;
+    out->zstd_level = r->zstd;
+    st_cat_tier t;
+    rc = st_cat_tier_get_id(&a->pool->err, a->pool->cat, r->tier_id, &t);
+    if (rc < 0) return rc;
+    snprintf(a->tier_name, sizeof a->tier_name, "%s", t.name);
+    out->tier = a->tier_name;
+    count_ctx k = {0, 0};
+    rc = st_cat_nd_chunks(&a->pool->err, a->pool->cat, r->id, 0, INT64_MAX, count_chunk, &k);
+    if (rc < 0) return rc;
+    out->chunks_written = k.n;
+    out->bytes = k.bytes;
+    out->version = r->version;
+    out->reads = a->reads;
+    out->chunks_read = a->x.chunks_read;
+    out->cache_hits = a->x.cache_hits;
+    out->staged_on_demand = a->x.staged;
+    out->staged_bytes = a->x.staged_bytes;
+    out->prefetched = a->prefetched;
+    return STRATA_OK;
+}
+
+/* ---- listing and deleting ------------------------------------------------------------------- */
+
+typedef struct {
+    strata_name_fn fn;
+    void *ctx;
+} list_ctx;
+
+static int list_one(void *vctx, const st_cat_nd *nd)
+{
+    list_ctx *c = vctx;
+    return c->fn(c->ctx, nd->name);
+}
+
+int strata_ndarray_list(strata_pool *pool, const char *region, strata_name_fn fn, void *ctx)
+{
+    if (check_pool(pool) < 0 || fn == NULL) return STRATA_EINVAL;
+    st_cat_region r;
+    int rc = st_name_check(&pool->err, "region", region);
+    if (rc == STRATA_OK) rc = st_cat_region_get(&pool->err, pool->cat, region, &r);
+    if (rc < 0) return rc;
+    list_ctx c = {fn, ctx};
+    return st_cat_nd_list(&pool->err, pool->cat, r.id, list_one, &c);
+}
+
+typedef struct {
+    int64_t tiers[64];
+    int n;
+} tier_set;
+
+static int note_tier(void *vctx, int64_t tier_id, const char *file, int staged)
+{
+    (void)file;
+    (void)staged;
+    tier_set *s = vctx;
+    for (int i = 0; i < s->n; i++)
+        if (s->tiers[i] == tier_id) return 0;
+    if (s->n < 64) s->tiers[s->n++] = tier_id;
+    return 0;
+}
+
+int strata_ndarray_delete(strata_pool *pool, const char *region, const char *name)
+{
+    if (check_pool(pool) < 0) return STRATA_EINVAL;
+    st_err *err = &pool->err;
+    st_cat_nd rec;
+    int rc = st_name_check(err, "region", region);
+    if (rc == STRATA_OK) rc = st_name_check(err, "N-d array", name);
+    if (rc == STRATA_OK) rc = st_cat_nd_get(err, pool->cat, region, name, &rec);
+    if (rc < 0) return rc;
+    tier_set ts = {{ST_TIER_DEFAULT_ID, rec.tier_id}, 2};
+    rc = st_cat_nd_files(err, pool->cat, rec.id, note_tier, &ts);
+    if (rc == STRATA_OK) rc = st_cat_begin(err, pool->cat);
+    if (rc < 0) return rc;
+    rc = st_cat_nd_delete(err, pool->cat, rec.id);
+    if (rc == STRATA_OK) rc = st_cat_commit(err, pool->cat);
+    if (rc < 0) {
+        st_cat_rollback(pool->cat);
+        return rc;
+    }
+    /* the files: best effort (leftovers are orphans that gc removes) */
+    st_ndctx x;
+    st_ndctx_init(&x, pool);
+    x.err = NULL;
+    for (int i = 0; i < ts.n; i++) {
+        char dir[ST_PATH_MAX];
+        if (st_nd_dir(&x, &rec, ts.tiers[i], 0, dir) == STRATA_OK) st_rm_tree(NULL, dir);
+    }
+    return STRATA_OK;
+}
+
+/* ---- writing -------------------------------------------------------------------------------- */
+
+/* Minimum and maximum of N elements of DTYPE as doubles (NaNs skipped; all NaN: NaN). */
+static void minmax(strata_dtype dtype, const void *p, uint64_t n, double *lo, double *hi)
+{
+    double mn = INFINITY, mx = -INFINITY;
+#define MM(T)                                                                                      \
+    do {                                                                                           \
+        const T *v = p;                                                                            \
+        for (uint64_t i = 0; i < n; i++) {                                                         \
+            double e = (double)v[i];                                                               \
+            if (e < mn) mn = e;                                                                    \
+            if (e > mx) mx = e;                                                                    \
+        }                                                                                          \
+    } while (0)
+    switch (dtype) {
+    case STRATA_I8: MM(int8_t); break;
+    case STRATA_I16: MM(int16_t); break;
+    case STRATA_I32: MM(int32_t); break;
+    case STRATA_I64: MM(int64_t); break;
+    case STRATA_U8:
+    case STRATA_BOOL: MM(uint8_t); break;
+    case STRATA_U16: MM(uint16_t); break;
+    case STRATA_U32: MM(uint32_t); break;
+    case STRATA_U64: MM(uint64_t); break;
+    case STRATA_F32: MM(float); break;
+    case STRATA_F64: MM(double); break;
+    default: break;
+    }
+#undef MM
+    if (mn > mx) mn = mx = NAN;
+    *lo = mn;
+    *hi = mx;
+}
+
+/* One chunk a write produces. */
+typedef struct {
+    st_cat_chunk c;
+    char coords[ST_ND_MAXDIMS * 21];
+    char dir[ST_PATH_MAX]; /* where its new file is */
+    /* what it replaces */
+    int had_old;
+    int64_t old_tier, old_staged_tier;
+    char old_file[ST_CAT_FILE], old_staged[ST_CAT_FILE];
+} wchunk;
+
+int st_nd_push_chunk(void *vctx, const st_cat_chunk *c)
+{
+    st_vec *v = vctx;
+    st_cat_chunk *slot = st_vec_push(v);
+    if (slot == NULL) return STRATA_ENOMEM;
+    *slot = *c;
+    return 0;
+}
+
+static int cmp_idx(const void *k, const void *e)
+{
+    int64_t a = *(const int64_t *)k, b = ((const st_cat_chunk *)e)->idx;
+    return (a > b) - (a < b);
+}
+
+const st_cat_chunk *st_nd_find_chunk(const st_vec *v, int64_t idx)
+{
+    return v->n ? bsearch(&idx, v->v, v->n, sizeof(st_cat_chunk), cmp_idx) : NULL;
+}
+
+int st_nd_collect(st_ndctx *x, const st_cat_nd *rec, const nd_grid *g, const uint64_t *clo,
+                  const uint64_t *chi, st_vec *out)
+{
+    out->n = 0;
+    int rc = st_cat_nd_chunks(x->err, x->cat, rec->id, st_nd_linear(g, clo), st_nd_linear(g, chi),
+                              st_nd_push_chunk, out);
+    if (rc == STRATA_ENOMEM) rc = st_error(x->err, rc, "out of memory listing chunks");
+    return rc;
+}
+
+/* Byte strides of a chunk of extent E[n] in C order (FORTRAN: column-major). */
+void st_nd_strides(int n, const uint64_t *e, int fortran, size_t esz, int64_t *st)
+{
+    int64_t s = (int64_t)esz;
+    if (fortran) {
+        for (int d = 0; d < n; d++) {
+            st[d] = s;
+            s *= (int64_t)e[d];
+        }
+    } else {
+        for (int d = n - 1; d >= 0; d--) {
+            st[d] = s;
+            s *= (int64_t)e[d];
+        }
+    }
+}
+
+/* Write the chunk at grid coordinates C of the write (START, COUNT, STRIDE, BUF) of A, whose
+ * shape is now G; fills W. Returns 0 when the chunk holds no selected element. */
+static int write_chunk(strata_ndarray *a, st_ndctx *x, const nd_grid *g, const st_vec *old,
+                       const uint64_t *c, const uint64_t *start, const uint64_t *count,
+                       const uint64_t *stride, const char *buf, int64_t tier_id, int level,
+                       wchunk *w)
+{
+    const st_cat_nd *rec = &a->rec;
+    int n = rec->ndims, fortran = rec->layout == STRATA_LAYOUT_COL;
+    size_t esz = a->esz;
+    uint64_t o[ST_ND_MAXDIMS], e[ST_ND_MAXDIMS], klo[ST_ND_MAXDIMS], kn[ST_ND_MAXDIMS];
+    int full = 1;
+    uint64_t elems = 1;
+    for (int d = 0; d < n; d++) {
+        o[d] = c[d] * g->chunk[d];
+        e[d] = g->chunk[d] < g->dims[d] - o[d] ? g->chunk[d] : g->dims[d] - o[d];
+        uint64_t first = o[d] <= start[d] ? 0 : (o[d] - start[d] + stride[d] - 1) / stride[d];
+        uint64_t last_pos = o[d] + e[d] - 1;
+        if (first >= count[d] || start[d] + first * stride[d] > last_pos) return 0;
+        uint64_t last = (last_pos - start[d]) / stride[d];
+        if (last >= count[d]) last = count[d] - 1;
+        klo[d] = first;
+        kn[d] = last - first + 1;
+        if (stride[d] != 1 || start[d] > o[d] || start[d] + count[d] < o[d] + e[d]) full = 0;
+        elems *= e[d];
+    }
+    memset(w, 0, sizeof *w);
+    w->c.idx = st_nd_linear(g, c);
+    st_cat_dims_format(w->coords, sizeof w->coords, c, n);
+    const st_cat_chunk *prev = st_nd_find_chunk(old, w->c.idx);
+    if (prev != NULL) {
+        w->had_old = 1;
+        w->old_tier = prev->tier_id;
+        snprintf(w->old_file, sizeof w->old_file, "%s", prev->file);
+        w->old_staged_tier = prev->staged_tier;
+        snprintf(w->old_staged, sizeof w->old_staged, "%s", prev->staged_file);
+    }
+    char *nb = st_alloc_big(elems * esz);
+    if (nb == NULL)
+        return st_error(x->err, STRATA_ENOMEM, "out of memory writing chunk %s of '%s/%s'",
+                        w->coords, rec->region, rec->name);
+    int64_t cst[ST_ND_MAXDIMS], bst[ST_ND_MAXDIMS], dst[ST_ND_MAXDIMS];
+    st_nd_strides(n, e, fortran, esz, cst);
+    int rc = STRATA_OK;
+    if (!full) {
+        /* the rest of the chunk: its old contents (over their old extent), else the fill */
+        st_nd_fill_box(n, e, esz, rec->fill, nb, cst);
+        if (prev != NULL) {
+            char dir[ST_PATH_MAX], path[ST_PATH_MAX];
+            st_chunkbuf cb;
+            rc = st_nd_dir(x, rec, prev->tier_id, 0, dir);
+            if (rc == STRATA_OK) rc = st_path(x->err, path, "%s/%s", dir, prev->file);
+            if (rc == STRATA_OK) rc = st_chunk_read(x->err, path, &cb);
+            if (rc == STRATA_OK) {
+                /* the stored extent may be smaller than the chunk's extent now */
+                uint64_t have[ST_ND_MAXDIMS], oe[ST_ND_MAXDIMS];
+                int64_t ost[ST_ND_MAXDIMS];
+                for (int d = 0; d < n; d++) {
+                    have[d] = d < cb.info.ndim ? cb.info.shape[d] : 1;
+                    oe[d] = have[d] < e[d] ? have[d] : e[d];
+                }
+                st_nd_strides(n, have, cb.info.fortran_order, esz, ost);
+                st_nd_copy_box(n, oe, esz, cb.data, ost, nb, cst);
+                st_chunk_release(&cb);
+            }
+        }
+    }
+    if (rc == STRATA_OK) {
+        /* the written part */
+        st_nd_strides(n, count, 0, esz, bst);
+        const char *src = buf;
+        char *to = nb;
+        for (int d = 0; d < n; d++) {
+            src += (int64_t)klo[d] * bst[d];
+            to += (int64_t)(start[d] + klo[d] * stride[d] - o[d]) * cst[d];
+            dst[d] = (int64_t)stride[d] * cst[d];
+        }
+        st_nd_copy_box(n, kn, esz, src, bst, to, dst);
+        minmax((strata_dtype)rec->dtype, nb, elems, &w->c.min, &w->c.max);
+        w->c.checksum = XXH64(nb, elems * esz, 0);
+        w->c.tier_id = tier_id;
+        char tok[17];
+        st_random_token(tok);
+        snprintf(w->c.file, sizeof w->c.file, "c%" PRId64 ".%s.npy%s", w->c.idx, tok,
+                 level > 0 ? ".zst" : "");
+        rc = st_nd_dir(x, rec, tier_id, 1, w->dir);
+        if (rc == STRATA_OK)
+            rc = st_chunk_write(x->err, w->dir, w->c.file, (strata_dtype)rec->dtype, n, e, fortran,
+                                nb, elems * esz, level, &w->c.bytes);
+    }
+    st_free_big(nb);
+    return rc < 0 ? rc : 1;
+}
+
+/* Remove the files a failed or superseded write leaves (best effort: leftovers are orphans). */
+static void unlink_in(st_ndctx *x, const st_cat_nd *rec, int64_t tier, const char *file)
+{
+    char dir[ST_PATH_MAX], path[ST_PATH_MAX];
+    st_err *keep = x->err;
+    x->err = NULL;
+    if (file[0] && st_nd_dir(x, rec, tier, 0, dir) == STRATA_OK &&
+        st_path(NULL, path, "%s/%s", dir, file) == STRATA_OK)
+        unlink(path);
+    x->err = keep;
+}
+
+static int bounds(strata_ndarray *a, const char *what, const uint64_t *start,
+                  const uint64_t *count, const uint64_t *stride, int growing, uint64_t *new_dim0)
+{
+    st_err *err = &a->pool->err;
+    const st_cat_nd *r = &a->rec;
+    if (start == NULL || count == NULL)
+        return st_error(err, STRATA_EINVAL, "cannot %s '%s/%s': start and count are required",
+                        what, r->region, r->name);
+    *new_dim0 = r->dims[0];
+    for (int d = 0; d < r->ndims; d++) {
+        uint64_t st = stride ? stride[d] : 1;
+        if (count[d] == 0 || st == 0)
+            return st_error(err, STRATA_EINVAL,
+                            "cannot %s '%s/%s': %s of dimension %d is 0 (every count and stride "
+                            "must be at least 1)",
+                            what, r->region, r->name, count[d] == 0 ? "count" : "stride", d);
+        if (count[d] > UINT64_MAX / st || start[d] > UINT64_MAX - (count[d] - 1) * st)
+            return st_error(err, STRATA_ERANGE, "cannot %s '%s/%s': dimension %d overflows", what,
+                            r->region, r->name, d);
+        uint64_t end = start[d] + (count[d] - 1) * st + 1;
+        if (end <= r->dims[d]) continue;
+        if (d == 0 && r->unlimited && growing) {
+            *new_dim0 = end;
+            continue;
+        }
+        return st_error(err, STRATA_ERANGE,
+                        "cannot %s '%s/%s': [%" PRIu64 ", %" PRIu64 ") is outside dimension %d of "
+                        "size %" PRIu64 "%s",
+                        what, r->region, r->name, start[d], end, d, r->dims[d],
+                        d == 0 && r->unlimited ? " (reads stop at the last step)" : "");
+    }
+    return STRATA_OK;
+}
+
+/* The write of strata_ndarray_write_strided(); APPEND: at the end of the first dimension as it
+ * is under the writers' lock (START[0] is ignored; *AT receives it). */
+static int write_impl(strata_ndarray *a, const uint64_t *start_in, const uint64_t *count,
+                      const uint64_t *stride, const void *buf, int append, uint64_t *at)
+{
+    if (nd_check(a) < 0) return STRATA_EINVAL;
+    uint64_t start[ST_ND_MAXDIMS] = {0};
+    if (start_in != NULL) memcpy(start, start_in, (size_t)a->rec.ndims * sizeof *start);
+    st_err *err = &a->pool->err;
+    if (buf == NULL) return st_error(err, STRATA_EINVAL, "write: the buffer is NULL");
+    uint64_t ones[ST_ND_MAXDIMS] = {1, 1, 1, 1, 1, 1, 1, 1};
+    if (stride == NULL) stride = ones;
+    uint64_t dim0;
+    int rc = refresh(a);
+    if (append) start[0] = a->rec.dims[0];
+    if (rc == STRATA_OK) rc = bounds(a, "write", start, count, stride, 1, &dim0);
+    if (rc < 0) return rc;
+    if (a->rec.dtype == STRATA_BOOL) {
+        uint64_t n = 1;
+        for (int d = 0; d < a->rec.ndims; d++) n *= count[d];
+        for (uint64_t i = 0; i < n; i++)
+            if (((const unsigned char *)buf)[i] > 1)
+                return st_error(err, STRATA_EINVAL,
+                                "cannot write '%s/%s': bool value at buffer position %" PRIu64
+                                " is not 0 or 1",
+                                a->rec.region, a->rec.name, i);
+    }
+    st_ndctx *x = &a->x;
+    /* serialise writers of this array */
+    char dir[ST_PATH_MAX], lockpath[ST_PATH_MAX], what[2 * STRATA_NAME_MAX + 32];
+    snprintf(what, sizeof what, "N-d array '%s/%s' (writer)", a->rec.region, a->rec.name);
+    rc = st_nd_dir(x, &a->rec, ST_TIER_DEFAULT_ID, 1, dir);
+    if (rc == STRATA_OK) rc = st_path(err, lockpath, "%s/%s", dir, ST_ND_WRITER_LOCK);
+    if (rc < 0) return rc;
+    int lfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lfd < 0) return st_error_errno(err, errno, "cannot open '%s'", lockpath);
+    rc = st_lock_fd(err, lfd, 1, 0, 0, WRITER_WAIT_MS, what);
+    /* under the lock: the record as it is now */
+    if (rc == STRATA_OK) rc = refresh(a);
+    if (append) start[0] = a->rec.dims[0];
+    if (at != NULL) *at = start[0];
+    if (rc == STRATA_OK) rc = bounds(a, "write", start, count, stride, 1, &dim0);
+    st_vec old = ST_VEC(st_cat_chunk), out = ST_VEC(wchunk);
+    nd_grid g;
+    int level = a->rec.zstd;
+    if (rc == STRATA_OK) {
+        int arch = st_tier_is_archive(x, a->rec.tier_id);
+        if (arch < 0) rc = arch;
+        if (arch > 0 && level == 0) level = ST_ARCHIVE_ZSTD;
+    }
+    if (rc == STRATA_OK) {
+        st_cat_nd grown = a->rec;
+        grown.dims[0] = dim0;
+        st_nd_grid(&grown, &g);
+        uint64_t clo[ST_ND_MAXDIMS], chi[ST_ND_MAXDIMS], c[ST_ND_MAXDIMS];
+        for (int d = 0; d < g.n; d++) {
+            clo[d] = start[d] / g.chunk[d];
+            chi[d] = (start[d] + (count[d] - 1) * stride[d]) / g.chunk[d];
+            /* a contiguous array that grows is one chunk whose extent grows */
+            if (a->rec.layout != STRATA_LAYOUT_CHUNKED) clo[d] = chi[d] = 0;
+            c[d] = clo[d];
+        }
+        /* chunks of the old shape whose extent grows are rewritten too: a contiguous file, or
+         * the last partial chunk along the first dimension; their old rows come along */
+        rc = st_nd_collect(x, &a->rec, &g, clo, chi, &old);
+        for (;;) {
+            if (rc < 0) break;
+            wchunk *w = st_vec_push(&out);
+            if (w == NULL) {
+                rc = st_error(err, STRATA_ENOMEM, "out of memory writing '%s/%s'",
+                              a->rec.region, a->rec.name);
+                break;
+            }
+            rc = write_chunk(a, x, &g, &old, c, start, count, stride, buf, a->rec.tier_id, level,
+                             w);
+            if (rc <= 0) out.n--;
+            if (rc < 0) break;
+            rc = STRATA_OK;
+            int d = g.n - 1;
+            for (; d >= 0; d--) {
+                if (++c[d] <= chi[d]) break;
+                c[d] = clo[d];
+            }
+            if (d < 0) break;
+        }
+    }
+    wchunk *w = out.v;
+    /* durable before recorded: the new files' directory */
+    if (rc == STRATA_OK && out.n > 0) rc = st_fsync_dir(err, w[0].dir);
+    if (rc == STRATA_OK) {
+        st_cat_chunk *cs = malloc((out.n + 1) * sizeof *cs);
+        const char **co = malloc((out.n + 1) * sizeof *co);
+        if (cs == NULL || co == NULL)
+            rc = st_error(err, STRATA_ENOMEM, "out of memory writing '%s/%s'", a->rec.region,
+                          a->rec.name);
+        for (size_t i = 0; rc == STRATA_OK && i < out.n; i++) {
+            cs[i] = w[i].c;
+            co[i] = w[i].coords;
+        }
+        uint64_t dims[ST_ND_MAXDIMS];
+        memcpy(dims, a->rec.dims, sizeof dims);
+        dims[0] = dim0;
+        if (rc == STRATA_OK)
+            rc = st_cat_nd_commit(err, a->pool->cat, a->rec.id, a->rec.version, dims,
+                                  a->rec.ndims, cs, co, (int)out.n, NULL);
+        free(cs);
+        free(co);
+    }
+    for (size_t i = 0; i < out.n; i++) {
+        if (rc < 0) {
+            unlink_in(x, &a->rec, w[i].c.tier_id, w[i].c.file);
+        } else if (w[i].had_old) {
+            unlink_in(x, &a->rec, w[i].old_tier, w[i].old_file);
+            if (w[i].old_staged_tier) unlink_in(x, &a->rec, w[i].old_staged_tier, w[i].old_staged);
+        }
+    }
+    st_vec_free(&old);
+    st_vec_free(&out);
+    if (rc == STRATA_OK) rc = refresh(a);
+    close(lfd); /* releases the lock */
+    return rc;
+}
+
+int strata_ndarray_write_strided(strata_ndarray *a, const uint64_t *start, const uint64_t *count,
+                                 const uint64_t *stride, const void *buf)
+{
+    return write_impl(a, start, count, stride, buf, 0, NULL);
+}
+
+int strata_ndarray_write(strata_ndarray *a, const uint64_t *start, const uint64_t *count,
+                         const void *buf)
+{
+    return write_impl(a, start, count, NULL, buf, 0, NULL);
+}
+
+int strata_ndarray_append_step(strata_ndarray *a, const void *buf, uint64_t *step)
+{
+    if (nd_check(a) < 0) return STRATA_EINVAL;
+    int rc = refresh(a);
+    if (rc < 0) return rc;
+    if (!a->rec.unlimited)
+        return st_error(&a->pool->err, STRATA_EINVAL,
+                        "cannot append a step to '%s/%s': its first dimension is not unlimited",
+                        a->rec.region, a->rec.name);
+    uint64_t count[ST_ND_MAXDIMS];
+    count[0] = 1;
+    for (int d = 1; d < a->rec.ndims; d++) count[d] = a->rec.dims[d];
+    return write_impl(a, NULL, count, NULL, buf, 1, step);
+}
