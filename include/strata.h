@@ -885,8 +885,8 @@ typedef struct strata_ndarray_opts {
 #define STRATA_ND_VERBOSE    2u /* report on-demand staging on stderr */
 
 typedef struct strata_ndarray_open_opts {
-    size_t cache_bytes; /* chunk cache of the handle; 0: the default (64 MiB); SIZE_MAX: none */
-    unsigned hints;     /* STRATA_ND_* */
+    size_t cache_bytes;     /* chunk cache of the handle; 0: the default (64 MiB); SIZE_MAX: none */
+    unsigned hints;         /* STRATA_ND_* */
     const char *stage_tier; /* where reads stage archive data; NULL: "default" */
 } strata_ndarray_open_opts;
 
@@ -902,7 +902,7 @@ typedef struct strata_ndarray_desc {
     const char *tier;      /* where new data goes */
     uint64_t chunks_total; /* chunks of the grid at the current shape */
     uint64_t chunks_written;
-    uint64_t bytes; /* stored bytes of the written chunks */
+    uint64_t bytes;  /* stored bytes of the written chunks */
     int64_t version; /* number of writes committed */
     /* counters of this handle */
     uint64_t reads, chunks_read, cache_hits, staged_on_demand, staged_bytes, prefetched;
@@ -938,8 +938,8 @@ STRATA_API int strata_ndarray_info(strata_ndarray *a, strata_ndarray_desc *out);
 /* Write the rectangle START[ndims] + COUNT[ndims] from BUF. Every count >= 1. Writing past the
  * end of an unlimited first dimension grows it (the gap reads as the fill value); elsewhere
  * STRATA_ERANGE. */
-STRATA_API int strata_ndarray_write(strata_ndarray *a, const uint64_t *start,
-                                    const uint64_t *count, const void *buf);
+STRATA_API int strata_ndarray_write(strata_ndarray *a, const uint64_t *start, const uint64_t *count,
+                                    const void *buf);
 
 /* Read the rectangle START + COUNT into BUF. STRATA_ERANGE if it is not inside the array. */
 STRATA_API int strata_ndarray_read(strata_ndarray *a, const uint64_t *start, const uint64_t *count,
@@ -969,8 +969,8 @@ STRATA_API int strata_ndarray_migrate(strata_pool *pool, const char *region, con
 typedef struct strata_stage strata_stage;
 
 typedef struct strata_stage_stats {
-    uint64_t chunks_needed; /* chunks the region touches that are written */
-    uint64_t chunks_staged; /* copied now */
+    uint64_t chunks_needed;  /* chunks the region touches that are written */
+    uint64_t chunks_staged;  /* copied now */
     uint64_t chunks_present; /* already on a fast tier */
     uint64_t bytes_read;     /* from the archive */
     uint64_t bytes_written;  /* to the target tier */

@@ -384,8 +384,8 @@ int st_cat_chunk_move(st_err *err, st_catalog *cat, int64_t id, int64_t idx, con
 
 /* Record the staged copy of chunk IDX of array ID (replacing any), if the chunk still names
  * HOME_FILE (else STRATA_ECONFLICT). */
-int st_cat_staged_set(st_err *err, st_catalog *cat, int64_t id, int64_t idx,
-                      const char *home_file, int64_t tier_id, const char *file, uint64_t bytes);
+int st_cat_staged_set(st_err *err, st_catalog *cat, int64_t id, int64_t idx, const char *home_file,
+                      int64_t tier_id, const char *file, uint64_t bytes);
 /* Forget the staged copy FILE of chunk IDX of array ID (no error if it is gone). */
 int st_cat_staged_drop(st_err *err, st_catalog *cat, int64_t id, int64_t idx, const char *file);
 /* Staged copies on tier TIER_ID (0: every tier), oldest staging first. */
@@ -394,8 +394,7 @@ int st_cat_staged_list(st_err *err, st_catalog *cat, int64_t tier_id,
 
 /* Every file named by array ID: FN(ctx, tier_id, file, staged). */
 int st_cat_nd_files(st_err *err, st_catalog *cat, int64_t id,
-                    int (*fn)(void *ctx, int64_t tier_id, const char *file, int staged),
-                    void *ctx);
+                    int (*fn)(void *ctx, int64_t tier_id, const char *file, int staged), void *ctx);
 
 /* Make TIER_ID the tier where new data of array ID goes. */
 int st_cat_nd_set_tier(st_err *err, st_catalog *cat, int64_t id, int64_t tier_id);

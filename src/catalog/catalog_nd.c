@@ -48,7 +48,8 @@ enum {
 };
 _Static_assert(N_END <= ST_CAT_SLOTS, "too many N-d statements");
 
-#define TIER_COLUMNS "SELECT id, name, path, kind, capacity, read_bw, latency, created_ns FROM tier "
+#define TIER_COLUMNS                                                                               \
+    "SELECT id, name, path, kind, capacity, read_bw, latency, created_ns FROM tier "
 #define ND_COLUMNS                                                                                 \
     "SELECT n.id, n.region_id, r.name, r.dir, n.name, n.dir, n.dtype, n.ndims, n.dims, n.chunk, "  \
     "n.layout, n.unlimited, n.zstd, n.fill, n.tier_id, n.version, n.created_ns FROM ndarray n "    \
@@ -347,8 +348,8 @@ int st_cat_nd_get(st_err *err, st_catalog *cat, const char *region, const char *
         read_nd(s, out);
         rc = STRATA_OK;
     } else if (rc == SQLITE_DONE) {
-        rc = st_error(err, STRATA_ENOTFOUND,
-                      "N-d array '%s/%s' not found (see 'strata nd ls %s')", region, name, region);
+        rc = st_error(err, STRATA_ENOTFOUND, "N-d array '%s/%s' not found (see 'strata nd ls %s')",
+                      region, name, region);
     } else {
         rc = st_cat_db_error(err, cat, rc, "read an N-d array");
     }
@@ -498,8 +499,8 @@ int st_cat_chunk_move(st_err *err, st_catalog *cat, int64_t id, int64_t idx, con
     return rc;
 }
 
-int st_cat_staged_set(st_err *err, st_catalog *cat, int64_t id, int64_t idx,
-                      const char *home_file, int64_t tier_id, const char *file, uint64_t bytes)
+int st_cat_staged_set(st_err *err, st_catalog *cat, int64_t id, int64_t idx, const char *home_file,
+                      int64_t tier_id, const char *file, uint64_t bytes)
 {
     sqlite3_stmt *s = NULL;
     int rc = prep(err, cat, N_STAGED_SET, &s);
@@ -554,8 +555,7 @@ int st_cat_staged_list(st_err *err, st_catalog *cat, int64_t tier_id,
 }
 
 int st_cat_nd_files(st_err *err, st_catalog *cat, int64_t id,
-                    int (*fn)(void *ctx, int64_t tier_id, const char *file, int staged),
-                    void *ctx)
+                    int (*fn)(void *ctx, int64_t tier_id, const char *file, int staged), void *ctx)
 {
     sqlite3_stmt *s = NULL;
     int rc = prep(err, cat, N_FILES, &s);
@@ -564,8 +564,7 @@ int st_cat_nd_files(st_err *err, st_catalog *cat, int64_t id,
     int stop = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *f = (const char *)sqlite3_column_text(s, 1);
-        if ((stop = fn(ctx, sqlite3_column_int64(s, 0), f ? f : "", sqlite3_column_int(s, 2))) !=
-            0)
+        if ((stop = fn(ctx, sqlite3_column_int64(s, 0), f ? f : "", sqlite3_column_int(s, 2))) != 0)
             break;
     }
     if (stop == 0 && rc != SQLITE_DONE) stop = st_cat_db_error(err, cat, rc, "list chunk files");

@@ -22,7 +22,7 @@
 #include "util/error.h"
 #include "util/vec.h"
 
-#define ST_ND_WRITER_LOCK ".writer"
+#define ST_ND_WRITER_LOCK   ".writer"
 #define ST_ND_CACHE_DEFAULT ((size_t)64 << 20)
 #define ST_ND_RETRIES       64 /* a read racing writers and evictions re-plans this often */
 #define ST_ARCHIVE_ZSTD     3  /* level of files on an archive tier when the array has none */
@@ -34,7 +34,7 @@ typedef struct st_ndctx {
     st_catalog *cat;
     const char *pool_path;
     int verbose;
-    int64_t stage_tier; /* where reads stage archive chunks */
+    int64_t stage_tier;     /* where reads stage archive chunks */
     struct nd_cache *cache; /* NULL: none */
     /* counters */
     uint64_t chunks_read, cache_hits, staged, staged_bytes, evicted;
@@ -86,8 +86,7 @@ int64_t st_nd_linear(const nd_grid *g, const uint64_t *c);
 int st_tier_root(st_err *err, const char *pool_path, const st_cat_tier *t, char out[ST_PATH_MAX]);
 
 /* TIER_ROOT/RDIR/ND for array REC on tier TIER_ID, created when MAKE. */
-int st_nd_dir(st_ndctx *x, const st_cat_nd *rec, int64_t tier_id, int make,
-              char out[ST_PATH_MAX]);
+int st_nd_dir(st_ndctx *x, const st_cat_nd *rec, int64_t tier_id, int make, char out[ST_PATH_MAX]);
 
 /* Whether tier TIER_ID is an archive (1), not (0), or a negative status. */
 int st_tier_is_archive(st_ndctx *x, int64_t tier_id);
@@ -98,8 +97,10 @@ int st_nd_read(st_ndctx *x, const st_cat_nd *rec, const uint64_t *start, const u
                const uint64_t *stride, void *buf);
 
 /* Stage chunk C of REC (home on an archive tier) to tier TIER_ID: copy, record, then evict
- * older staged copies from the tier if it is over its capacity. */
-int st_nd_stage_chunk(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, int64_t tier_id);
+ * older staged copies from the tier if it is over its capacity. STAGED_FILE (ST_CAT_FILE bytes,
+ * may be NULL) receives the new copy's name. */
+int st_nd_stage_chunk(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, int64_t tier_id,
+                      char *staged_file);
 
 /* Evict least recently used staged copies from tier TIER_ID until NEED more bytes fit in its
  * capacity (or nothing more can go). */

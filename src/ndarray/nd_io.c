@@ -239,20 +239,25 @@ static int chunk_data(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c,
 {
     memset(hold, 0, sizeof *hold);
     int64_t tier = c->staged_tier ? c->staged_tier : c->tier_id;
-    const char *file = c->staged_tier ? c->staged_file : c->file;
+    int staged = c->staged_tier != 0;
+    const char *file = staged ? c->staged_file : c->file;
     if ((*out = cache_get(x->cache, file)) != NULL) {
         x->cache_hits++;
         return STRATA_OK;
     }
     int rc;
-    if (!c->staged_tier) {
+    char fresh[ST_CAT_FILE];
+    if (!staged) {
         int arch = st_tier_is_archive(x, c->tier_id);
         if (arch < 0) return arch;
         if (arch) {
-            /* a read of unstaged archive data stages it on demand */
-            rc = st_nd_stage_chunk(x, rec, c, x->stage_tier);
+            /* a read of unstaged archive data stages it on demand, then reads the copy */
+            rc = st_nd_stage_chunk(x, rec, c, x->stage_tier, fresh);
             if (rc == STRATA_ECONFLICT || rc == STRATA_ENOTFOUND) return NEED_REPLAN;
-            return rc < 0 ? rc : NEED_REPLAN;
+            if (rc < 0) return rc;
+            tier = x->stage_tier;
+            file = fresh;
+            staged = 1;
         }
     }
     char dir[ST_PATH_MAX], path[ST_PATH_MAX];
@@ -260,12 +265,13 @@ static int chunk_data(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c,
     if (rc == STRATA_OK) rc = st_path(x->err, path, "%s/%s", dir, file);
     if (rc < 0) return rc;
     int lfd = -1;
-    if (c->staged_tier) {
+    if (staged) {
         /* a shared lock keeps the evictor away while the copy is read; the access time is
          * what the evictor orders by */
         lfd = open(path, O_RDONLY | O_CLOEXEC);
-        if (lfd < 0) return errno == ENOENT ? NEED_REPLAN : st_error_errno(x->err, errno,
-                                                                           "cannot open '%s'", path);
+        if (lfd < 0)
+            return errno == ENOENT ? NEED_REPLAN
+                                   : st_error_errno(x->err, errno, "cannot open '%s'", path);
         if (st_lock_fd(NULL, lfd, 0, 0, 0, 0, "staged copy") != STRATA_OK) {
             close(lfd);
             return NEED_REPLAN;
@@ -435,8 +441,9 @@ int strata_ndarray_read_strided(strata_ndarray *a, const uint64_t *start, const 
         uint64_t staged = a->x.staged;
         rc = st_nd_read(&a->x, &a->rec, start, count, stride, buf);
         if (rc == STRATA_OK && a->x.verbose && a->x.staged > staged)
-            fprintf(stderr, "strata: staged %" PRIu64 " chunk(s) of '%s/%s' from the archive on "
-                            "demand\n",
+            fprintf(stderr,
+                    "strata: staged %" PRIu64 " chunk(s) of '%s/%s' from the archive on "
+                    "demand\n",
                     a->x.staged - staged, a->rec.region, a->rec.name);
     }
     if (rc == STRATA_OK && (a->hints & STRATA_ND_SEQUENTIAL) && count[0] == 1)

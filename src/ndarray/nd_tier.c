@@ -254,7 +254,7 @@ int st_tier_evict(st_ndctx *x, int64_t tier_id, uint64_t need)
             st_path(NULL, path, "%s/%s", dir, s->file) < 0)
             continue;
         /* never a copy being read: readers hold a shared lock on it while they copy */
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        int fd = open(path, O_RDWR | O_CLOEXEC); /* an exclusive lock needs write access */
         if (fd >= 0 && st_lock_fd(NULL, fd, 1, 0, 0, 0, "staged copy") != STRATA_OK) {
             close(fd);
             continue;
@@ -321,7 +321,8 @@ static void remove_file(st_ndctx *x, const st_cat_nd *rec, int64_t tier, const c
 
 /* ---- staging -------------------------------------------------------------------------------- */
 
-int st_nd_stage_chunk(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, int64_t tier_id)
+int st_nd_stage_chunk(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, int64_t tier_id,
+                      char *staged_file)
 {
     int arch = st_tier_is_archive(x, tier_id);
     if (arch < 0) return arch;
@@ -344,6 +345,7 @@ int st_nd_stage_chunk(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, 
         return rc;
     }
     if (c->staged_tier) remove_file(x, rec, c->staged_tier, c->staged_file);
+    if (staged_file != NULL) snprintf(staged_file, ST_CAT_FILE, "%s", name);
     x->staged++;
     x->staged_bytes += stored;
     return STRATA_OK;
@@ -387,7 +389,7 @@ static void *stage_main(void *arg)
             j->stats.chunks_present++;
         } else {
             uint64_t before = x.staged_bytes;
-            j->rc = st_nd_stage_chunk(&x, &j->rec, &c[i], j->tier);
+            j->rc = st_nd_stage_chunk(&x, &j->rec, &c[i], j->tier, NULL);
             /* a chunk rewritten meanwhile has its new data in place already */
             if (j->rc == STRATA_ECONFLICT || j->rc == STRATA_ENOTFOUND) {
                 j->rc = STRATA_OK;
@@ -447,8 +449,9 @@ int strata_stage_start(strata_pool *pool, const char *region, const char *name,
     if (rc == STRATA_OK) rc = st_cat_nd_get(err, pool->cat, region, name, &j->rec);
     if (rc == STRATA_OK) rc = st_cat_tier_get(err, pool->cat, tier ? tier : "default", &t);
     if (rc == STRATA_OK && t.kind == STRATA_TIER_ARCHIVE)
-        rc = st_error(err, STRATA_EINVAL, "cannot stage to tier '%s': it is an archive; stage to "
-                                          "a fast tier",
+        rc = st_error(err, STRATA_EINVAL,
+                      "cannot stage to tier '%s': it is an archive; stage to "
+                      "a fast tier",
                       t.name);
     nd_grid g;
     uint64_t clo[ST_ND_MAXDIMS], chi[ST_ND_MAXDIMS];
@@ -532,9 +535,9 @@ int strata_ndarray_migrate(strata_pool *pool, const char *region, const char *na
     if (rc == STRATA_OK) rc = st_cat_tier_get(err, pool->cat, tier, &t);
     if (rc < 0) return rc;
     if (first_chunk > last_chunk || first_chunk > INT64_MAX)
-        return st_error(err, STRATA_EINVAL, "cannot migrate '%s/%s': empty chunk range %" PRIu64
-                                            "-%" PRIu64,
-                        region, name, first_chunk, last_chunk);
+        return st_error(err, STRATA_EINVAL,
+                        "cannot migrate '%s/%s': empty chunk range %" PRIu64 "-%" PRIu64, region,
+                        name, first_chunk, last_chunk);
     if (last_chunk > INT64_MAX) last_chunk = INT64_MAX;
     st_ndctx x;
     st_ndctx_init(&x, pool);
@@ -568,8 +571,8 @@ int strata_ndarray_migrate(strata_pool *pool, const char *region, const char *na
             if (c[i].tier_id == t.id) continue;
             uint64_t got;
             names[nb][0] = '\0';
-            rc = copy_chunk(&x, &rec, c[i].idx, c[i].tier_id, c[i].file, t.id, 'c', names[nb],
-                            &got, &sizes[nb]);
+            rc = copy_chunk(&x, &rec, c[i].idx, c[i].tier_id, c[i].file, t.id, 'c', names[nb], &got,
+                            &sizes[nb]);
             idx[nb++] = i;
         }
         int in_tx = 0;

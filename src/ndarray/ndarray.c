@@ -162,8 +162,9 @@ int strata_ndarray_create(strata_pool *pool, const char *region, const char *nam
                         region, name, cbytes);
     if (o.fill != NULL) memcpy(rec.fill, o.fill, esz);
     if (dtype == STRATA_BOOL && rec.fill[0] > 1)
-        return st_error(err, STRATA_EINVAL, "cannot create N-d array '%s/%s': bool fill must be 0 "
-                                            "or 1",
+        return st_error(err, STRATA_EINVAL,
+                        "cannot create N-d array '%s/%s': bool fill must be 0 "
+                        "or 1",
                         region, name);
     st_cat_region r;
     rc = st_cat_region_get(err, pool->cat, region, &r);
@@ -203,7 +204,8 @@ int strata_ndarray_open(strata_pool *pool, const char *region, const char *name,
     if ((rc = st_name_check(err, "region", region)) < 0) return rc;
     if ((rc = st_name_check(err, "N-d array", name)) < 0) return rc;
     strata_ndarray *a = calloc(1, sizeof *a);
-    if (a == NULL) return st_error(err, STRATA_ENOMEM, "out of memory opening '%s/%s'", region, name);
+    if (a == NULL)
+        return st_error(err, STRATA_ENOMEM, "out of memory opening '%s/%s'", region, name);
     a->magic = ST_ND_LIVE;
     a->pool = pool;
     st_ndctx_init(&a->x, pool);
@@ -397,18 +399,39 @@ static void minmax(strata_dtype dtype, const void *p, uint64_t n, double *lo, do
         }                                                                                          \
     } while (0)
     switch (dtype) {
-    case STRATA_I8: MM(int8_t); break;
-    case STRATA_I16: MM(int16_t); break;
-    case STRATA_I32: MM(int32_t); break;
-    case STRATA_I64: MM(int64_t); break;
+    case STRATA_I8:
+        MM(int8_t);
+        break;
+    case STRATA_I16:
+        MM(int16_t);
+        break;
+    case STRATA_I32:
+        MM(int32_t);
+        break;
+    case STRATA_I64:
+        MM(int64_t);
+        break;
     case STRATA_U8:
-    case STRATA_BOOL: MM(uint8_t); break;
-    case STRATA_U16: MM(uint16_t); break;
-    case STRATA_U32: MM(uint32_t); break;
-    case STRATA_U64: MM(uint64_t); break;
-    case STRATA_F32: MM(float); break;
-    case STRATA_F64: MM(double); break;
-    default: break;
+    case STRATA_BOOL:
+        MM(uint8_t);
+        break;
+    case STRATA_U16:
+        MM(uint16_t);
+        break;
+    case STRATA_U32:
+        MM(uint32_t);
+        break;
+    case STRATA_U64:
+        MM(uint64_t);
+        break;
+    case STRATA_F32:
+        MM(float);
+        break;
+    case STRATA_F64:
+        MM(double);
+        break;
+    default:
+        break;
     }
 #undef MM
     if (mn > mx) mn = mx = NAN;
@@ -580,14 +603,14 @@ static void unlink_in(st_ndctx *x, const st_cat_nd *rec, int64_t tier, const cha
     x->err = keep;
 }
 
-static int bounds(strata_ndarray *a, const char *what, const uint64_t *start,
-                  const uint64_t *count, const uint64_t *stride, int growing, uint64_t *new_dim0)
+static int bounds(strata_ndarray *a, const char *what, const uint64_t *start, const uint64_t *count,
+                  const uint64_t *stride, int growing, uint64_t *new_dim0)
 {
     st_err *err = &a->pool->err;
     const st_cat_nd *r = &a->rec;
     if (start == NULL || count == NULL)
-        return st_error(err, STRATA_EINVAL, "cannot %s '%s/%s': start and count are required",
-                        what, r->region, r->name);
+        return st_error(err, STRATA_EINVAL, "cannot %s '%s/%s': start and count are required", what,
+                        r->region, r->name);
     *new_dim0 = r->dims[0];
     for (int d = 0; d < r->ndims; d++) {
         uint64_t st = stride ? stride[d] : 1;
@@ -683,12 +706,12 @@ static int write_impl(strata_ndarray *a, const uint64_t *start_in, const uint64_
             if (rc < 0) break;
             wchunk *w = st_vec_push(&out);
             if (w == NULL) {
-                rc = st_error(err, STRATA_ENOMEM, "out of memory writing '%s/%s'",
-                              a->rec.region, a->rec.name);
+                rc = st_error(err, STRATA_ENOMEM, "out of memory writing '%s/%s'", a->rec.region,
+                              a->rec.name);
                 break;
             }
-            rc = write_chunk(a, x, &g, &old, c, start, count, stride, buf, a->rec.tier_id, level,
-                             w);
+            rc =
+                write_chunk(a, x, &g, &old, c, start, count, stride, buf, a->rec.tier_id, level, w);
             if (rc <= 0) out.n--;
             if (rc < 0) break;
             rc = STRATA_OK;
@@ -717,8 +740,8 @@ static int write_impl(strata_ndarray *a, const uint64_t *start_in, const uint64_
         memcpy(dims, a->rec.dims, sizeof dims);
         dims[0] = dim0;
         if (rc == STRATA_OK)
-            rc = st_cat_nd_commit(err, a->pool->cat, a->rec.id, a->rec.version, dims,
-                                  a->rec.ndims, cs, co, (int)out.n, NULL);
+            rc = st_cat_nd_commit(err, a->pool->cat, a->rec.id, a->rec.version, dims, a->rec.ndims,
+                                  cs, co, (int)out.n, NULL);
         free(cs);
         free(co);
     }

@@ -17,12 +17,12 @@ int st_chunk_is_zst(const char *file);
 
 /* A chunk file's contents: mapped (plain files) or decompressed into memory. */
 typedef struct st_chunkbuf {
-    void *base;  /* the mapping or the allocation */
-    size_t len;  /* its length */
-    int mapped;  /* base is a mapping */
+    void *base;       /* the mapping or the allocation */
+    size_t len;       /* its length */
+    int mapped;       /* base is a mapping */
     const char *data; /* the first element */
     st_npy_info info; /* the header (shape, order, dtype) */
-    uint64_t stored; /* bytes of the file */
+    uint64_t stored;  /* bytes of the file */
 } st_chunkbuf;
 
 /* Read the chunk file at PATH. STRATA_ENOTFOUND if it is missing; STRATA_ECORRUPT if it does not

@@ -25,8 +25,8 @@ static size_t npy_header_nd(char *out, const char *descr, int ndim, const uint64
     int dl = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': %s, 'shape': (", descr,
                       fortran ? "True" : "False");
     for (int i = 0; i < ndim; i++)
-        dl += snprintf(dict + dl, sizeof dict - (size_t)dl, "%llu%s",
-                       (unsigned long long)shape[i], ndim == 1 || i + 1 < ndim ? ", " : "");
+        dl += snprintf(dict + dl, sizeof dict - (size_t)dl, "%llu%s", (unsigned long long)shape[i],
+                       ndim == 1 || i + 1 < ndim ? ", " : "");
     if (ndim == 1) dl -= 1; /* "(100,)" */
     dl += snprintf(dict + dl, sizeof dict - (size_t)dl, "), }");
     size_t total = 10 + (size_t)dl + 1; /* preamble, dict, '\n' */

@@ -1,0 +1,455 @@
+/* N-d arrays against a reference array held in memory: random rectangles (with and without
+ * strides) written and read, edges and partial chunks, 1-D to 4-D, every dtype, the three
+ * layouts, with and without zstd; growth along the unlimited dimension; tiers, migration,
+ * staging, eviction, prefetch and the chunk cache; bad input. */
+#include <math.h>
+
+#include "test_util.h"
+
+/* A small deterministic generator (xorshift64*). */
+static uint64_t rng_state = 88172645463325252ull;
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 2685821657736338717ull;
+}
+static uint64_t rndn(uint64_t n)
+{
+    return n ? rnd() % n : 0;
+}
+
+typedef struct {
+    int n;
+    uint64_t dims[STRATA_ND_MAXDIMS];
+    size_t esz;
+    char *v; /* C order */
+} ref_t;
+
+static uint64_t ref_offset(const ref_t *r, const uint64_t *pos)
+{
+    uint64_t off = 0;
+    for (int d = 0; d < r->n; d++) off = off * r->dims[d] + pos[d];
+    return off;
+}
+
+/* Visit every element of the selection START + k*STRIDE (k < COUNT) in C order: calls FN with
+ * the array position and the buffer index. */
+static void each(int n, const uint64_t *start, const uint64_t *count, const uint64_t *stride,
+                 void (*fn)(void *ctx, const uint64_t *pos, uint64_t i), void *ctx)
+{
+    uint64_t k[STRATA_ND_MAXDIMS] = {0}, pos[STRATA_ND_MAXDIMS];
+    uint64_t total = 1;
+    for (int d = 0; d < n; d++) total *= count[d];
+    for (uint64_t i = 0; i < total; i++) {
+        for (int d = 0; d < n; d++) pos[d] = start[d] + k[d] * stride[d];
+        fn(ctx, pos, i);
+        for (int d = n - 1; d >= 0; d--) {
+            if (++k[d] < count[d]) break;
+            k[d] = 0;
+        }
+    }
+}
+
+typedef struct {
+    ref_t *r;
+    char *buf;
+} io_ctx;
+
+static void put_one(void *vctx, const uint64_t *pos, uint64_t i)
+{
+    io_ctx *c = vctx;
+    memcpy(c->r->v + ref_offset(c->r, pos) * c->r->esz, c->buf + i * c->r->esz, c->r->esz);
+}
+
+static void get_one(void *vctx, const uint64_t *pos, uint64_t i)
+{
+    io_ctx *c = vctx;
+    memcpy(c->buf + i * c->r->esz, c->r->v + ref_offset(c->r, pos) * c->r->esz, c->r->esz);
+}
+
+/* A random valid element of DTYPE at P. */
+static void random_value(strata_dtype t, void *p)
+{
+    uint64_t x = rnd();
+    switch (t) {
+    case STRATA_BOOL:
+        *(uint8_t *)p = (uint8_t)(x & 1);
+        break;
+    case STRATA_F32:
+        *(float *)p = (float)((int64_t)(x % 2000000) - 1000000) / 8.0f;
+        break;
+    case STRATA_F64:
+        *(double *)p = (double)((int64_t)(x % 2000000000) - 1000000000) / 16.0;
+        break;
+    default:
+        memcpy(p, &x, strata_dtype_size(t));
+        break;
+    }
+}
+
+/* A random selection inside DIMS: START, COUNT, STRIDE (strides only when STRIDED). */
+static void random_rect(int n, const uint64_t *dims, int strided, uint64_t *start, uint64_t *count,
+                        uint64_t *stride)
+{
+    for (int d = 0; d < n; d++) {
+        stride[d] = strided ? 1 + rndn(3) : 1;
+        start[d] = rndn(dims[d]);
+        uint64_t room = (dims[d] - start[d] - 1) / stride[d] + 1;
+        count[d] = 1 + rndn(room);
+        if (rndn(4) == 0) { /* whole extent sometimes: full chunks */
+            start[d] = 0;
+            stride[d] = 1;
+            count[d] = dims[d];
+        }
+    }
+}
+
+static void compare_rect(strata_pool *pool, strata_ndarray *a, ref_t *r, const uint64_t *start,
+                         const uint64_t *count, const uint64_t *stride, const char *what)
+{
+    uint64_t total = 1;
+    for (int d = 0; d < r->n; d++) total *= count[d];
+    char *got = malloc(total * r->esz), *want = malloc(total * r->esz);
+    assert_ok(pool, strata_ndarray_read_strided(a, start, count, stride, got));
+    io_ctx c = {r, want};
+    each(r->n, start, count, stride, get_one, &c);
+    if (memcmp(got, want, total * r->esz) != 0) {
+        uint64_t i = 0;
+        while (memcmp(got + i * r->esz, want + i * r->esz, r->esz) == 0) i++;
+        fail_msg("%s: element %llu of the read differs", what, (unsigned long long)i);
+    }
+    free(got);
+    free(want);
+}
+
+/* One array: random writes, each followed by random reads, then a whole read through a second
+ * handle without a cache. */
+static void exercise(strata_pool *pool, int n, strata_dtype t, strata_layout layout, int zstd,
+                     int writes)
+{
+    static int serial;
+    char name[64];
+    snprintf(name, sizeof name, "a%d_%s_%d_%d_%d", n, strata_dtype_name(t), (int)layout, zstd,
+             serial++);
+    ref_t r = {.n = n, .esz = strata_dtype_size(t)};
+    uint64_t chunk[STRATA_ND_MAXDIMS];
+    uint64_t maxdim = n == 1 ? 200 : n == 2 ? 40 : n == 3 ? 14 : 8;
+    uint64_t total = 1;
+    for (int d = 0; d < n; d++) {
+        r.dims[d] = 1 + rndn(maxdim);
+        chunk[d] = 1 + rndn(r.dims[d] + 2); /* may exceed or not divide the dimension */
+        total *= r.dims[d];
+    }
+    char fill[8] = {0};
+    if (rndn(2)) random_value(t, fill);
+    strata_ndarray_opts o = {.layout = layout, .fill = fill, .zstd_level = zstd};
+    strata_ndarray *a;
+    assert_ok(pool, strata_ndarray_create(pool, "r", name, t, n, r.dims, chunk, &o, &a));
+    r.v = malloc(total * r.esz);
+    for (uint64_t i = 0; i < total; i++) memcpy(r.v + i * r.esz, fill, r.esz);
+    uint64_t start[8], count[8], stride[8];
+    /* never written: all fill */
+    random_rect(n, r.dims, 1, start, count, stride);
+    compare_rect(pool, a, &r, start, count, stride, name);
+    for (int w = 0; w < writes; w++) {
+        random_rect(n, r.dims, rndn(3) == 0, start, count, stride);
+        uint64_t m = 1;
+        for (int d = 0; d < n; d++) m *= count[d];
+        char *buf = malloc(m * r.esz);
+        for (uint64_t i = 0; i < m; i++) random_value(t, buf + i * r.esz);
+        assert_ok(pool, strata_ndarray_write_strided(a, start, count, stride, buf));
+        io_ctx c = {&r, buf};
+        each(n, start, count, stride, put_one, &c);
+        free(buf);
+        for (int k = 0; k < 3; k++) {
+            random_rect(n, r.dims, k == 2, start, count, stride);
+            compare_rect(pool, a, &r, start, count, stride, name);
+        }
+    }
+    strata_ndarray_close(a);
+    strata_ndarray_open_opts no_cache = {.cache_bytes = SIZE_MAX};
+    assert_ok(pool, strata_ndarray_open(pool, "r", name, &no_cache, &a));
+    for (int d = 0; d < n; d++) {
+        start[d] = 0;
+        count[d] = r.dims[d];
+        stride[d] = 1;
+    }
+    compare_rect(pool, a, &r, start, count, stride, name);
+    strata_ndarray_close(a);
+    free(r.v);
+}
+
+static void random_rectangles_match_reference(void **state)
+{
+    fixture *f = *state;
+    static const strata_dtype all[] = {STRATA_I8,  STRATA_I16, STRATA_I32, STRATA_I64,
+                                       STRATA_U8,  STRATA_U16, STRATA_U32, STRATA_U64,
+                                       STRATA_F32, STRATA_F64, STRATA_BOOL};
+    /* every dtype in every dimensionality, chunked; every layout and compression with f32 and
+     * i16 */
+    for (int n = 1; n <= 4; n++)
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+            exercise(f->pool, n, all[i], STRATA_LAYOUT_CHUNKED, 0, 4);
+    for (int n = 1; n <= 4; n++)
+        for (int layout = 0; layout < 3; layout++)
+            for (int z = 0; z <= 1; z++) {
+                exercise(f->pool, n, STRATA_F32, (strata_layout)layout, z ? 3 : 0, 6);
+                exercise(f->pool, n, STRATA_I16, (strata_layout)layout, z ? 1 : 0, 3);
+            }
+}
+
+static void grows_along_unlimited_dimension(void **state)
+{
+    fixture *f = *state;
+    for (int layout = 0; layout < 3; layout++) {
+        char name[32];
+        snprintf(name, sizeof name, "steps%d", layout);
+        uint64_t dims[3] = {0, 5, 7}, chunk[3] = {3, 2, 4};
+        int32_t fill = -1;
+        strata_ndarray_opts o = {.layout = (strata_layout)layout, .fill = &fill};
+        strata_ndarray *a;
+        assert_ok(f->pool,
+                  strata_ndarray_create(f->pool, "r", name, STRATA_I32, 3, dims, chunk, &o, &a));
+        int32_t step[35];
+        for (int s = 0; s < 4; s++) {
+            for (int i = 0; i < 35; i++) step[i] = s * 100 + i;
+            uint64_t at = 99;
+            assert_ok(f->pool, strata_ndarray_append_step(a, step, &at));
+            assert_int_equal(at, (uint64_t)s);
+        }
+        /* write past the end with a gap: steps 4..5 read as the fill */
+        uint64_t start[3] = {6, 1, 2}, count[3] = {1, 2, 2};
+        int32_t patch[4] = {7, 8, 9, 10};
+        assert_ok(f->pool, strata_ndarray_write(a, start, count, patch));
+        strata_ndarray_desc info;
+        assert_ok(f->pool, strata_ndarray_info(a, &info));
+        assert_int_equal(info.dims[0], 7);
+        int32_t all[7 * 35];
+        uint64_t s0[3] = {0, 0, 0}, c0[3] = {7, 5, 7};
+        assert_ok(f->pool, strata_ndarray_read(a, s0, c0, all));
+        for (int s = 0; s < 7; s++)
+            for (int i = 0; i < 35; i++) {
+                int y = i / 7, x = i % 7;
+                int32_t want = s < 4 ? s * 100 + i
+                               : s == 6 && y >= 1 && y < 3 && x >= 2 && x < 4
+                                   ? patch[(y - 1) * 2 + x - 2]
+                                   : -1;
+                if (all[s * 35 + i] != want)
+                    fail_msg("layout %d step %d element %d: %d, expected %d", layout, s, i,
+                             all[s * 35 + i], want);
+            }
+        /* reading past the last step is out of range */
+        uint64_t s1[3] = {7, 0, 0}, c1[3] = {1, 1, 1};
+        assert_status(f->pool, strata_ndarray_read(a, s1, c1, all), STRATA_ERANGE);
+        strata_ndarray_close(a);
+    }
+}
+
+static void bad_input_is_refused(void **state)
+{
+    fixture *f = *state;
+    strata_pool *p = f->pool;
+    uint64_t dims[2] = {10, 10}, chunk[2] = {3, 3}, zero[2] = {0, 3};
+    strata_ndarray *a;
+    assert_status(p, strata_ndarray_create(p, "r", "s", STRATA_STR, 2, dims, chunk, NULL, &a),
+                  STRATA_ETYPE);
+    assert_status(p, strata_ndarray_create(p, "r", "z", STRATA_F32, 9, dims, chunk, NULL, &a),
+                  STRATA_EINVAL);
+    assert_status(p, strata_ndarray_create(p, "r", "z", STRATA_F32, 2, dims, zero, NULL, &a),
+                  STRATA_EINVAL);
+    assert_errmsg_has(p, "chunk dimension 0");
+    assert_status(p, strata_ndarray_create(p, "nope", "z", STRATA_F32, 2, dims, chunk, NULL, &a),
+                  STRATA_ENOTFOUND);
+    assert_status(p, strata_ndarray_create(p, "r", "../x", STRATA_F32, 2, dims, chunk, NULL, &a),
+                  STRATA_ENAME);
+    strata_ndarray_opts bad_tier = {.tier = "tape"};
+    assert_status(p, strata_ndarray_create(p, "r", "z", STRATA_F32, 2, dims, chunk, &bad_tier, &a),
+                  STRATA_ENOTFOUND);
+    assert_errmsg_has(p, "tier 'tape' not found");
+    assert_ok(p, strata_ndarray_create(p, "r", "a", STRATA_F32, 2, dims, chunk, NULL, &a));
+    assert_status(p, strata_ndarray_create(p, "r", "a", STRATA_F32, 2, dims, chunk, NULL, NULL),
+                  STRATA_EEXIST);
+    float buf[200] = {0};
+    uint64_t s[2] = {8, 0}, c[2] = {3, 1}, cz[2] = {0, 1}, st0[2] = {1, 0};
+    assert_status(p, strata_ndarray_read(a, s, c, buf), STRATA_ERANGE);
+    assert_errmsg_has(p, "outside dimension 0 of size 10");
+    assert_status(p, strata_ndarray_write(a, s, c, buf), STRATA_ERANGE);
+    assert_status(p, strata_ndarray_read(a, s, cz, buf), STRATA_EINVAL);
+    uint64_t in[2] = {0, 0};
+    assert_status(p, strata_ndarray_read_strided(a, in, c, st0, buf), STRATA_EINVAL);
+    assert_errmsg_has(p, "stride of dimension 1 is 0");
+    assert_status(p, strata_ndarray_append_step(a, buf, NULL), STRATA_EINVAL);
+    /* nothing was written by the refused calls */
+    strata_ndarray_desc info;
+    assert_ok(p, strata_ndarray_info(a, &info));
+    assert_int_equal(info.chunks_written, 0);
+    assert_int_equal(info.version, 0);
+    strata_ndarray_close(a);
+    assert_status(p, strata_ndarray_open(p, "r", "missing", NULL, &a), STRATA_ENOTFOUND);
+    uint8_t bools[4] = {0, 1, 2, 0};
+    uint64_t bd[1] = {4}, bc[1] = {4}, b0[1] = {0};
+    assert_ok(p, strata_ndarray_create(p, "r", "b", STRATA_BOOL, 1, bd, bc, NULL, &a));
+    assert_status(p, strata_ndarray_write(a, b0, bc, bools), STRATA_EINVAL);
+    strata_ndarray_close(a);
+}
+
+/* Fill a 2-D f64 array of 40 x 30 in chunks of 8 x 7 with v(y, x) = y * 1000 + x. */
+static void make_grid(strata_pool *p, const char *name, const char *tier, int zstd)
+{
+    uint64_t dims[2] = {40, 30}, chunk[2] = {8, 7}, s[2] = {0, 0};
+    double v[1200];
+    for (int i = 0; i < 1200; i++) v[i] = (i / 30) * 1000 + i % 30;
+    strata_ndarray_opts o = {.tier = tier, .zstd_level = zstd};
+    strata_ndarray *a;
+    assert_ok(p, strata_ndarray_create(p, "r", name, STRATA_F64, 2, dims, chunk, &o, &a));
+    assert_ok(p, strata_ndarray_write(a, s, dims, v));
+    strata_ndarray_close(a);
+}
+
+static void check_grid_region(strata_pool *p, strata_ndarray *a, uint64_t y, uint64_t x,
+                              uint64_t ny, uint64_t nx)
+{
+    uint64_t s[2] = {y, x}, c[2] = {ny, nx};
+    double *v = malloc(ny * nx * sizeof *v);
+    assert_ok(p, strata_ndarray_read(a, s, c, v));
+    for (uint64_t i = 0; i < ny; i++)
+        for (uint64_t j = 0; j < nx; j++)
+            if (v[i * nx + j] != (double)((y + i) * 1000 + x + j))
+                fail_msg("(%llu, %llu) is %g", (unsigned long long)(y + i),
+                         (unsigned long long)(x + j), v[i * nx + j]);
+    free(v);
+}
+
+static int count_suffix(const char *dir, const char *suffix)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "find '%s' -name '*%s' | wc -l", dir, suffix);
+    FILE *f = popen(cmd, "r");
+    int n = -1;
+    if (f != NULL && fscanf(f, "%d", &n) != 1) n = -1;
+    if (f != NULL) pclose(f);
+    return n;
+}
+
+static void tiers_migrate_stage_evict(void **state)
+{
+    fixture *f = *state;
+    strata_pool *p = f->pool;
+    char tape[4200], fast[4200];
+    snprintf(tape, sizeof tape, "%s/../tape", f->path);
+    snprintf(fast, sizeof fast, "%s/../fast", f->path);
+    assert_ok(p, strata_tier_add(p, "tape", tape, STRATA_TIER_ARCHIVE, 0, 100e6, 0.5));
+    /* room for a few staged chunks only (a chunk is 8 x 7 doubles, about 600 bytes) */
+    assert_ok(p, strata_tier_add(p, "fast", fast, STRATA_TIER_SSD, 4000, 0, 0));
+    assert_status(p, strata_tier_add(p, "fast", fast, STRATA_TIER_SSD, 0, 0, 0), STRATA_EEXIST);
+    make_grid(p, "g", NULL, 0);
+    uint64_t moved = 0;
+    assert_ok(p, strata_ndarray_migrate(p, "r", "g", "tape", 0, UINT64_MAX, &moved));
+    assert_int_equal(moved, 5 * 5); /* 40/8 x ceil(30/7) */
+    assert_int_equal(count_suffix(tape, ".npy.zst"), 25);
+    strata_tier_info ti;
+    assert_ok(p, strata_tier_get(p, "tape", &ti));
+    assert_int_equal(ti.files, 25);
+    /* removing a tier that holds data is refused */
+    assert_status(p, strata_tier_remove(p, "tape"), STRATA_ECONFLICT);
+    /* a read stages on demand to the handle's stage tier */
+    strata_ndarray_open_opts o = {.stage_tier = "fast"};
+    strata_ndarray *a;
+    assert_ok(p, strata_ndarray_open(p, "r", "g", &o, &a));
+    check_grid_region(p, a, 3, 2, 4, 4); /* one chunk */
+    strata_ndarray_desc info;
+    assert_ok(p, strata_ndarray_info(a, &info));
+    assert_int_equal(info.staged_on_demand, 1);
+    /* many more chunks than fit: the oldest staged copies are evicted, the data stays right */
+    check_grid_region(p, a, 0, 0, 40, 30);
+    assert_ok(p, strata_tier_get(p, "fast", &ti));
+    assert_true(ti.used <= 4000);
+    strata_ndarray_close(a);
+    /* background staging of a region to the default tier */
+    strata_stage *st;
+    strata_stage_stats ss;
+    uint64_t s[2] = {8, 7}, c[2] = {16, 14};
+    assert_ok(p, strata_stage_start(p, "r", "g", s, c, NULL, &st));
+    assert_ok(p, strata_stage_wait(st, &ss, NULL, 0));
+    assert_int_equal(ss.chunks_needed, 4);
+    assert_int_equal(ss.chunks_staged + ss.chunks_present, 4);
+    assert_ok(p, strata_ndarray_open(p, "r", "g", NULL, &a));
+    check_grid_region(p, a, 8, 7, 16, 14);
+    assert_ok(p, strata_ndarray_info(a, &info));
+    assert_int_equal(info.staged_on_demand, 0); /* found them staged */
+    strata_ndarray_close(a);
+    assert_status(p, strata_stage_start(p, "r", "g", NULL, NULL, "tape", &st), STRATA_EINVAL);
+    /* a migration to a tier without room is refused, and nothing moves */
+    assert_status(p, strata_ndarray_migrate(p, "r", "g", "fast", 0, UINT64_MAX, &moved),
+                  STRATA_ENOSPC);
+    assert_errmsg_has(p, "over its capacity");
+    /* part of the array back to the default tier, then all */
+    assert_ok(p, strata_ndarray_migrate(p, "r", "g", "default", 0, 4, &moved));
+    assert_int_equal(moved, 5);
+    assert_ok(p, strata_ndarray_migrate(p, "r", "g", "default", 0, UINT64_MAX, &moved));
+    assert_int_equal(moved, 20);
+    assert_ok(p, strata_ndarray_open(p, "r", "g", NULL, &a));
+    check_grid_region(p, a, 0, 0, 40, 30);
+    strata_ndarray_close(a);
+    assert_ok(p, strata_tier_remove(p, "tape"));
+    assert_ok(p, strata_tier_remove(p, "fast"));
+    assert_status(p, strata_tier_remove(p, "default"), STRATA_ECONFLICT);
+    uint64_t damaged = 1;
+    assert_ok(p, strata_check(p, NULL, NULL, NULL, NULL, &damaged));
+    assert_int_equal(damaged, 0);
+}
+
+static void prefetch_and_cache(void **state)
+{
+    fixture *f = *state;
+    strata_pool *p = f->pool;
+    uint64_t dims[3] = {0, 16, 16}, chunk[3] = {1, 8, 8};
+    strata_ndarray *a;
+    assert_ok(p, strata_ndarray_create(p, "r", "seq", STRATA_I64, 3, dims, chunk, NULL, &a));
+    int64_t step[256];
+    for (int s = 0; s < 10; s++) {
+        for (int i = 0; i < 256; i++) step[i] = s * 1000 + i;
+        assert_ok(p, strata_ndarray_append_step(a, step, NULL));
+    }
+    strata_ndarray_close(a);
+    strata_ndarray_open_opts o = {.hints = STRATA_ND_SEQUENTIAL};
+    assert_ok(p, strata_ndarray_open(p, "r", "seq", &o, &a));
+    for (uint64_t s = 0; s < 10; s++) {
+        uint64_t st[3] = {s, 2, 3}, c[3] = {1, 10, 11};
+        int64_t got[110];
+        assert_ok(p, strata_ndarray_read(a, st, c, got));
+        for (int y = 0; y < 10; y++)
+            for (int x = 0; x < 11; x++)
+                assert_int_equal(got[y * 11 + x], (int64_t)s * 1000 + (y + 2) * 16 + x + 3);
+    }
+    strata_ndarray_desc info;
+    assert_ok(p, strata_ndarray_info(a, &info));
+    assert_int_equal(info.reads, 10);
+    assert_int_equal(info.prefetched, 9);
+    strata_ndarray_close(a);
+    /* repeated reads of compressed chunks come from the cache */
+    make_grid(p, "z", NULL, 3);
+    assert_ok(p, strata_ndarray_open(p, "r", "z", NULL, &a));
+    check_grid_region(p, a, 0, 0, 20, 20);
+    check_grid_region(p, a, 1, 1, 18, 18);
+    assert_ok(p, strata_ndarray_info(a, &info));
+    assert_int_equal(info.chunks_read, 9);
+    assert_int_equal(info.cache_hits, 9);
+    strata_ndarray_close(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(random_rectangles_match_reference, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(grows_along_unlimited_dimension, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(bad_input_is_refused, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(tiers_migrate_stage_evict, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(prefetch_and_cache, fixture_setup, fixture_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
