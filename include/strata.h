@@ -958,6 +958,19 @@ STRATA_API int strata_ndarray_write_strided(strata_ndarray *a, const uint64_t *s
  * STEP (may be NULL) receives its index. */
 STRATA_API int strata_ndarray_append_step(strata_ndarray *a, const void *buf, uint64_t *step);
 
+/* Write the NPY file PATH (C order, the array's dtype) into A at START; its shape is the
+ * rectangle (with fewer dimensions than A, the leading counts are 1). START NULL appends it after
+ * the last step of the unlimited first dimension (its first dimension, or 1, is the number of
+ * steps). AT (may be NULL) receives the first index written along the first dimension. */
+STRATA_API int strata_ndarray_write_npy(strata_ndarray *a, const uint64_t *start, const char *path,
+                                        uint64_t *at);
+
+/* Read the rectangle START + COUNT (STRIDE may be NULL) into a new NPY file PATH of shape
+ * COUNT, written durably (a temporary file renamed into place). */
+STRATA_API int strata_ndarray_read_npy(strata_ndarray *a, const uint64_t *start,
+                                       const uint64_t *count, const uint64_t *stride,
+                                       const char *path);
+
 /* Move the files of REGION/NAME (all chunks, or the chunks with linear index in
  * [FIRST_CHUNK, LAST_CHUNK]) to tier TIER: copy, make durable, switch the catalog record in one
  * transaction, then remove the source. Staged copies of moved chunks are dropped. MOVED (may be

@@ -96,6 +96,10 @@ int cmd_update(cli *c, int argc, char **argv);
 int cmd_auto(cli *c, int argc, char **argv);
 int cmd_watch(cli *c, int argc, char **argv);
 int cmd_lineage(cli *c, int argc, char **argv);
+int cmd_nd(cli *c, int argc, char **argv);
+int cmd_tier(cli *c, int argc, char **argv);
+int cmd_migrate(cli *c, int argc, char **argv);
+int cmd_stage(cli *c, int argc, char **argv);
 
 /* Print the lineage around REGION/NAME (text, JSON array, or Graphviz when DOT); returns the
  * number of objects printed or a negative status. */

@@ -34,6 +34,11 @@ static const char usage[] =
     "  auto R/NAME [--off]         register a derived dataset for automatic update\n"
     "  watch [REGION]              keep registered datasets up to date\n"
     "  lineage [R[/NAME]] [--dot]  the derivation graph, fresh or stale\n"
+    "  nd create|write|read|info   chunked N-d arrays: region reads and writes\n"
+    "  nd ls|rm                    list and delete N-d arrays\n"
+    "  tier add|ls|rm              storage tiers (memory, ssd, disk, archive)\n"
+    "  migrate R/NAME --to TIER    move an N-d array's files to another tier\n"
+    "  stage R/NAME --to TIER      stage archive files a region needs to a fast tier\n"
     "  demo taxi ROWS OUT.csv      write synthetic taxi trips\n"
     "  version                     print the version\n"
     "\n"
@@ -118,13 +123,14 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(cli *, int, char **);
     } commands[] = {
-        {"init", cmd_init},     {"region", cmd_region},   {"array", cmd_array},
-        {"backup", cmd_backup}, {"ingest", cmd_ingest},   {"ls", cmd_ls},
-        {"show", cmd_show},     {"log", cmd_log},         {"cat", cmd_cat},
-        {"export", cmd_export}, {"check", cmd_check},     {"gc", cmd_gc},
-        {"drop", cmd_drop},     {"demo", cmd_demo},       {"derive", cmd_derive},
-        {"column", cmd_column}, {"update", cmd_update},   {"auto", cmd_auto},
-        {"watch", cmd_watch},   {"lineage", cmd_lineage},
+        {"nd", cmd_nd},         {"tier", cmd_tier},     {"migrate", cmd_migrate},
+        {"stage", cmd_stage},   {"init", cmd_init},     {"region", cmd_region},
+        {"array", cmd_array},   {"backup", cmd_backup}, {"ingest", cmd_ingest},
+        {"ls", cmd_ls},         {"show", cmd_show},     {"log", cmd_log},
+        {"cat", cmd_cat},       {"export", cmd_export}, {"check", cmd_check},
+        {"gc", cmd_gc},         {"drop", cmd_drop},     {"demo", cmd_demo},
+        {"derive", cmd_derive}, {"column", cmd_column}, {"update", cmd_update},
+        {"auto", cmd_auto},     {"watch", cmd_watch},   {"lineage", cmd_lineage},
     };
     int rc = -1;
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)

@@ -82,9 +82,6 @@ void st_nd_grid(const st_cat_nd *rec, nd_grid *g);
 /* Linear index of chunk coordinates C (the first dimension slowest). */
 int64_t st_nd_linear(const nd_grid *g, const uint64_t *c);
 
-/* The root directory of tier T ("POOL/data" for the default tier). */
-int st_tier_root(st_err *err, const char *pool_path, const st_cat_tier *t, char out[ST_PATH_MAX]);
-
 /* TIER_ROOT/RDIR/ND for array REC on tier TIER_ID, created when MAKE. */
 int st_nd_dir(st_ndctx *x, const st_cat_nd *rec, int64_t tier_id, int make, char out[ST_PATH_MAX]);
 

@@ -43,12 +43,6 @@ int64_t st_nd_linear(const nd_grid *g, const uint64_t *c)
     return idx;
 }
 
-int st_tier_root(st_err *err, const char *pool_path, const st_cat_tier *t, char out[ST_PATH_MAX])
-{
-    if (t->path[0] == '\0') return st_path(err, out, "%s/%s", pool_path, ST_POOL_DATA);
-    return st_path(err, out, "%s", t->path);
-}
-
 int st_nd_dir(st_ndctx *x, const st_cat_nd *rec, int64_t tier_id, int make, char out[ST_PATH_MAX])
 {
     st_cat_tier t;
@@ -785,4 +779,88 @@ int strata_ndarray_append_step(strata_ndarray *a, const void *buf, uint64_t *ste
     count[0] = 1;
     for (int d = 1; d < a->rec.ndims; d++) count[d] = a->rec.dims[d];
     return write_impl(a, NULL, count, NULL, buf, 1, step);
+}
+
+/* ---- NPY files in and out ------------------------------------------------------------------- */
+
+int strata_ndarray_write_npy(strata_ndarray *a, const uint64_t *start, const char *path,
+                             uint64_t *at)
+{
+    if (nd_check(a) < 0 || path == NULL) return STRATA_EINVAL;
+    st_err *err = &a->pool->err;
+    int rc = refresh(a);
+    if (rc < 0) return rc;
+    st_chunkbuf cb;
+    if ((rc = st_chunk_read(err, path, &cb)) < 0) {
+        if (rc == STRATA_ECORRUPT) rc = STRATA_EINVAL; /* a bad input file, not a damaged pool */
+        return rc;
+    }
+    const st_cat_nd *r = &a->rec;
+    int n = r->ndims, have = cb.info.ndim;
+    uint64_t count[ST_ND_MAXDIMS];
+    if (cb.info.fortran_order && have > 1)
+        rc = st_error(err, STRATA_EUNSUPPORTED,
+                      "'%s' is in Fortran order; save it with numpy.ascontiguousarray first", path);
+    else if (cb.info.dtype != (strata_dtype)r->dtype)
+        rc = st_error(err, STRATA_ETYPE,
+                      "'%s' holds %s, but '%s/%s' is %s (convert it with "
+                      "numpy's astype first)",
+                      path, strata_dtype_name(cb.info.dtype), r->region, r->name,
+                      strata_dtype_name((strata_dtype)r->dtype));
+    else if (have > n)
+        rc = st_error(err, STRATA_EINVAL, "'%s' has %d dimensions, '%s/%s' only %d", path, have,
+                      r->region, r->name, n);
+    for (int d = 0; rc == STRATA_OK && d < n; d++) {
+        count[d] = d < n - have ? 1 : cb.info.shape[d - (n - have)];
+        if (count[d] == 0)
+            rc = st_error(err, STRATA_EINVAL, "'%s' is empty (dimension %d is 0)", path,
+                          d - (n - have));
+    }
+    if (rc == STRATA_OK && start == NULL && !r->unlimited)
+        rc = st_error(err, STRATA_EINVAL,
+                      "cannot append '%s' to '%s/%s': its first dimension is not unlimited", path,
+                      r->region, r->name);
+    if (rc == STRATA_OK) {
+        rc = write_impl(a, start, count, NULL, cb.data, start == NULL, at);
+        if (rc == STRATA_OK && at != NULL && start != NULL) *at = start[0];
+    }
+    st_chunk_release(&cb);
+    return rc;
+}
+
+int strata_ndarray_read_npy(strata_ndarray *a, const uint64_t *start, const uint64_t *count,
+                            const uint64_t *stride, const char *path)
+{
+    if (nd_check(a) < 0 || path == NULL || count == NULL) return STRATA_EINVAL;
+    st_err *err = &a->pool->err;
+    int rc = refresh(a);
+    if (rc < 0) return rc;
+    double total = (double)a->esz;
+    for (int d = 0; d < a->rec.ndims; d++) total *= (double)count[d];
+    if (total > (double)SIZE_MAX / 2)
+        return st_error(err, STRATA_ERANGE, "the rectangle is too large");
+    char *buf = st_alloc_big((size_t)total);
+    if (buf == NULL)
+        return st_error(err, STRATA_ENOMEM, "out of memory reading %.0f bytes of '%s/%s'", total,
+                        a->rec.region, a->rec.name);
+    rc = strata_ndarray_read_strided(a, start, count, stride, buf);
+    if (rc == STRATA_OK) {
+        char dir[ST_PATH_MAX];
+        const char *slash = strrchr(path, '/');
+        const char *base = slash ? slash + 1 : path;
+        if (slash == NULL)
+            rc = st_path(err, dir, ".");
+        else if (slash == path)
+            rc = st_path(err, dir, "/");
+        else
+            rc = st_path(err, dir, "%.*s", (int)(slash - path), path);
+        if (rc == STRATA_OK && base[0] == '\0')
+            rc = st_error(err, STRATA_EINVAL, "'%s' names a directory, not a file", path);
+        if (rc == STRATA_OK)
+            rc = st_chunk_write(err, dir, base, (strata_dtype)a->rec.dtype, a->rec.ndims, count, 0,
+                                buf, (size_t)total, 0, NULL);
+        if (rc == STRATA_OK) rc = st_fsync_dir(err, dir);
+    }
+    st_free_big(buf);
+    return rc;
 }

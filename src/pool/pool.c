@@ -32,6 +32,12 @@ int st_region_dir(strata_pool *pool, const char *rdir, char out[ST_PATH_MAX])
     return st_path(&pool->err, out, "%s/%s/%s", pool->path, ST_POOL_DATA, rdir);
 }
 
+int st_tier_root(st_err *err, const char *pool_path, const st_cat_tier *t, char out[ST_PATH_MAX])
+{
+    if (t->path[0] == '\0') return st_path(err, out, "%s/%s", pool_path, ST_POOL_DATA);
+    return st_path(err, out, "%s", t->path);
+}
+
 static int pool_alloc(st_err *err, const char *path, strata_pool **out)
 {
     strata_pool *p = calloc(1, sizeof *p);

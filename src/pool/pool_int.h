@@ -74,6 +74,9 @@ int st_pool_threads(const strata_pool *pool);
 /* "POOL/data/RDIR" into OUT. */
 int st_region_dir(strata_pool *pool, const char *rdir, char out[ST_PATH_MAX]);
 
+/* The root directory of tier T ("POOL/data" for the default tier). */
+int st_tier_root(st_err *err, const char *pool_path, const st_cat_tier *t, char out[ST_PATH_MAX]);
+
 /* Validate A as a live handle; on failure the pool's message says why. */
 int st_array_check(strata_array *a);
 

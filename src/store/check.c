@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "store/store_int.h"
+#include "util/chunkfile.h"
 #include "util/dtype.h"
 #include "util/name.h"
 #include "util/vec.h"
@@ -285,6 +286,227 @@ static int visit_dataset(run *r, const st_cat_dataset *rec, nameset *region_know
     return rc;
 }
 
+/* ---- N-d arrays and tiers ------------------------------------------------------------------- */
+
+typedef struct {
+    int64_t tier_id;
+    char file[ST_CAT_FILE];
+    int staged;
+} nd_file;
+
+static int collect_region_rec(void *vctx, const st_cat_region *reg)
+{
+    st_cat_region *slot = st_vec_push(vctx);
+    if (slot == NULL) return STRATA_ENOMEM;
+    *slot = *reg;
+    return 0;
+}
+
+static int collect_nd_file(void *vctx, int64_t tier_id, const char *file, int staged)
+{
+    nd_file *f = st_vec_push(vctx);
+    if (f == NULL) return STRATA_ENOMEM;
+    f->tier_id = tier_id;
+    snprintf(f->file, sizeof f->file, "%s", file);
+    f->staged = staged;
+    return 0;
+}
+
+static int collect_nd(void *vctx, const st_cat_nd *nd)
+{
+    st_cat_nd *slot = st_vec_push(vctx);
+    if (slot == NULL) return STRATA_ENOMEM;
+    *slot = *nd;
+    return 0;
+}
+
+/* TIER_ROOT/RDIR/NDDIR of ND on tier TIER_ID. */
+static int nd_dir(run *r, const st_cat_nd *nd, int64_t tier_id, char out[ST_PATH_MAX])
+{
+    st_cat_tier t;
+    char root[ST_PATH_MAX];
+    int rc = st_cat_tier_get_id(&r->pool->err, r->pool->cat, tier_id, &t);
+    if (rc == STRATA_OK) rc = st_tier_root(&r->pool->err, r->pool->path, &t, root);
+    if (rc == STRATA_OK)
+        rc = st_path(&r->pool->err, out, "%s/%s/%s", root, nd->region_dir, nd->dir);
+    return rc;
+}
+
+typedef struct {
+    run *r;
+    const st_cat_nd *nd;
+    int rc;
+} chunk_ctx;
+
+/* One chunk: its file exists, decodes, holds the array's dtype and the recorded checksum. */
+static int check_chunk(void *vctx, const st_cat_chunk *c)
+{
+    chunk_ctx *k = vctx;
+    run *r = k->r;
+    char dir[ST_PATH_MAX], path[ST_PATH_MAX], what[2 * STRATA_NAME_MAX + 64];
+    char problem[ST_PATH_MAX + ST_ERRMSG_MAX] = "";
+    snprintf(what, sizeof what, "N-d array %s/%s chunk %lld", k->nd->region, k->nd->name,
+             (long long)c->idx);
+    if ((k->rc = nd_dir(r, k->nd, c->tier_id, dir)) < 0) return 1;
+    if ((k->rc = st_path(&r->pool->err, path, "%s/%s", dir, c->file)) < 0) return 1;
+    st_err e;
+    st_err_init(&e);
+    st_chunkbuf cb;
+    if (st_chunk_read(&e, path, &cb) != STRATA_OK) {
+        snprintf(problem, sizeof problem, "%s",
+                 e.code == STRATA_ENOTFOUND ? "file is missing" : e.msg);
+    } else {
+        size_t esz = strata_dtype_size(cb.info.dtype);
+        if ((int)cb.info.dtype != k->nd->dtype)
+            snprintf(problem, sizeof problem, "holds '%s', not the array's dtype", cb.info.descr);
+        else if (XXH64(cb.data, cb.info.count * esz, 0) != c->checksum)
+            snprintf(problem, sizeof problem, "checksum does not match the catalog");
+        st_chunk_release(&cb);
+    }
+    st_err_destroy(&e);
+    if (problem[0]) report(r, what, path, problem, 0);
+    if (c->staged_tier) {
+        if (nd_dir(r, k->nd, c->staged_tier, dir) == STRATA_OK &&
+            st_path(NULL, path, "%s/%s", dir, c->staged_file) == STRATA_OK &&
+            access(path, F_OK) != 0)
+            report(r, what, path, "staged copy is missing", 0);
+    }
+    return r->stop;
+}
+
+/* N-d array ND: verify its chunks (not in gc) and scan its directory on every tier holding a
+ * file of it (and the default tier) for orphans. */
+static int visit_nd(run *r, const st_cat_nd *nd)
+{
+    strata_pool *pool = r->pool;
+    st_vec files = ST_VEC(nd_file);
+    int rc = st_cat_nd_files(&pool->err, pool->cat, nd->id, collect_nd_file, &files);
+    if (rc == STRATA_OK && !r->gc) {
+        chunk_ctx k = {r, nd, STRATA_OK};
+        rc = st_cat_nd_chunks(&pool->err, pool->cat, nd->id, 0, INT64_MAX, check_chunk, &k);
+        if (rc >= 0) rc = k.rc;
+    }
+    int64_t tiers[64];
+    int nt = 0;
+    tiers[nt++] = ST_TIER_DEFAULT_ID;
+    const nd_file *f = files.v;
+    for (size_t i = 0; i < files.n; i++) {
+        int seen = 0;
+        for (int t = 0; t < nt; t++) seen |= tiers[t] == f[i].tier_id;
+        if (!seen && nt < 64) tiers[nt++] = f[i].tier_id;
+    }
+    for (int t = 0; rc >= 0 && t < nt && !r->stop; t++) {
+        nameset known = NAMESET;
+        char dir[ST_PATH_MAX];
+        rc = nd_dir(r, nd, tiers[t], dir);
+        if (rc == STRATA_OK && tiers[t] == ST_TIER_DEFAULT_ID) rc = nameset_add(&known, ".writer");
+        for (size_t i = 0; rc == STRATA_OK && i < files.n; i++)
+            if (f[i].tier_id == tiers[t]) rc = nameset_add(&known, f[i].file);
+        if (rc == STRATA_OK) {
+            nameset_sort(&known);
+            rc = scan_dir(r, dir, &known);
+        }
+        nameset_free(&known);
+    }
+    st_vec_free(&files);
+    return rc < 0 ? rc : STRATA_OK;
+}
+
+/* The N-d arrays of region REG (ONLY_NAME: just that one): their directories are known entries
+ * of the region directory. */
+static int visit_ndarrays(run *r, const st_cat_region *reg, const char *only_name,
+                          nameset *region_known)
+{
+    st_vec v = ST_VEC(st_cat_nd);
+    int rc = st_cat_nd_list(&r->pool->err, r->pool->cat, reg->id, collect_nd, &v);
+    const st_cat_nd *nd = v.v;
+    for (size_t i = 0; rc == STRATA_OK && i < v.n && !r->stop; i++) {
+        if (only_name != NULL && strcmp(nd[i].name, only_name) != 0) continue;
+        rc = nameset_add(region_known, nd[i].dir);
+        if (rc == STRATA_OK) rc = visit_nd(r, &nd[i]);
+    }
+    st_vec_free(&v);
+    return rc;
+}
+
+typedef struct {
+    run *r;
+    nameset *regions; /* region directories */
+    int rc;
+} tier_scan;
+
+static int collect_region_dir(void *vctx, const st_cat_region *reg)
+{
+    return nameset_add(vctx, reg->dir) < 0 ? STRATA_ENOMEM : 0;
+}
+
+static int known_nd_dir(void *vctx, const st_cat_nd *nd)
+{
+    return nameset_add(vctx, nd->dir) < 0 ? STRATA_ENOMEM : 0;
+}
+
+/* Every tier but the default: entries of its root that are no region's directory, and entries
+ * of a region directory there that are no N-d array's, are orphans. */
+static int scan_tier(void *vctx, const st_cat_tier *t)
+{
+    tier_scan *s = vctx;
+    run *r = s->r;
+    if (t->id == ST_TIER_DEFAULT_ID) return 0;
+    strata_pool *pool = r->pool;
+    char root[ST_PATH_MAX];
+    if ((s->rc = st_tier_root(&pool->err, pool->path, t, root)) < 0) return 1;
+    if ((s->rc = scan_dir(r, root, s->regions)) < 0) return 1;
+    for (size_t i = 0; i < s->regions->n && !r->stop; i++) {
+        const char *rdir = ((char **)s->regions->v)[i];
+        st_cat_region reg;
+        char dir[ST_PATH_MAX];
+        if (st_path(NULL, dir, "%s/%s", root, rdir) < 0 || access(dir, F_OK) != 0) continue;
+        /* the region of this directory */
+        nameset known = NAMESET;
+        st_vec regs = ST_VEC(st_cat_region);
+        s->rc = st_cat_region_list(&pool->err, pool->cat, collect_region_rec, &regs);
+        for (size_t j = 0; s->rc == STRATA_OK && j < regs.n; j++) {
+            reg = ((st_cat_region *)regs.v)[j];
+            if (strcmp(reg.dir, rdir) == 0)
+                s->rc = st_cat_nd_list(&pool->err, pool->cat, reg.id, known_nd_dir, &known);
+        }
+        st_vec_free(&regs);
+        if (s->rc == STRATA_OK) {
+            nameset_sort(&known);
+            s->rc = scan_dir(r, dir, &known);
+        }
+        nameset_free(&known);
+        if (s->rc < 0) return 1;
+    }
+    return r->stop;
+}
+
+static int collect_tier_rec(void *vctx, const st_cat_tier *t)
+{
+    st_cat_tier *slot = st_vec_push(vctx);
+    if (slot == NULL) return STRATA_ENOMEM;
+    *slot = *t;
+    return 0;
+}
+
+static int scan_tiers(run *r)
+{
+    strata_pool *pool = r->pool;
+    nameset regions = NAMESET;
+    st_vec tiers = ST_VEC(st_cat_tier);
+    int rc = st_cat_region_list(&pool->err, pool->cat, collect_region_dir, &regions);
+    if (rc == STRATA_OK) rc = st_cat_tier_list(&pool->err, pool->cat, collect_tier_rec, &tiers);
+    nameset_sort(&regions);
+    tier_scan s = {r, &regions, STRATA_OK};
+    for (size_t i = 0; rc == STRATA_OK && i < tiers.n && !r->stop; i++) {
+        scan_tier(&s, &((st_cat_tier *)tiers.v)[i]);
+        rc = s.rc;
+    }
+    st_vec_free(&tiers);
+    nameset_free(&regions);
+    return rc;
+}
+
 /* ---- arrays and regions --------------------------------------------------------------------- */
 
 typedef struct {
@@ -358,6 +580,7 @@ static int visit_region(run *r, const st_cat_region *reg, const char *only_name,
     reg_ctx c = {r, only_name, &known, STRATA_OK};
     if (rc == STRATA_OK) rc = st_cat_dataset_list(&pool->err, pool->cat, reg->id, visit_ds_rec, &c);
     if (rc == STRATA_OK) rc = c.rc;
+    if (rc == STRATA_OK) rc = visit_ndarrays(r, reg, only_name, &known);
     if (rc == STRATA_OK && only_name == NULL) {
         arr_ctx ac = {r, &known, STRATA_OK};
         rc = strata_array_list(pool, reg->name, visit_array, &ac);
@@ -433,9 +656,14 @@ static int run_pool(run *r, const char *region, const char *name)
         if (rc == STRATA_OK) rc = st_cat_region_get(err, pool->cat, region, &reg);
         if (rc == STRATA_OK && name != NULL) {
             st_cat_dataset d;
+            st_cat_nd nd;
             rc = st_name_check(err, "dataset", name);
             if (rc == STRATA_OK)
                 rc = st_cat_dataset_get(err, pool->cat, region, name, &d, NULL, NULL);
+            /* or an N-d array of that name */
+            if (rc == STRATA_ENOTFOUND &&
+                st_cat_nd_get(NULL, pool->cat, region, name, &nd) == STRATA_OK)
+                rc = STRATA_OK;
         }
         if (rc == STRATA_OK) rc = visit_region(r, &reg, name, &trash);
     } else if (rc == STRATA_OK) {
@@ -458,6 +686,7 @@ static int run_pool(run *r, const char *region, const char *name)
             rc = scan_dir(r, dir, &bknown);
         }
         nameset_free(&bknown);
+        if (rc == STRATA_OK) rc = scan_tiers(r);
     }
     nameset_free(&trash);
     nameset_free(&known);

@@ -1,0 +1,580 @@
+/*
+ * cmd_nd.c -- strata nd create|write|read|info|ls|rm, strata tier add|ls|rm, strata migrate,
+ * strata stage: chunked N-d arrays and the storage tiers they live on.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* "4,5,6" into OUT (at most MAX numbers); returns the count, or -1 when malformed. */
+static int parse_list(const char *s, uint64_t *out, int max)
+{
+    int n = 0;
+    char buf[512];
+    if (s == NULL || strlen(s) >= sizeof buf) return -1;
+    strcpy(buf, s);
+    for (char *tok = strtok(buf, ","); tok != NULL; tok = strtok(NULL, ",")) {
+        if (n == max || cli_parse_u64(tok, &out[n]) != 0) return -1;
+        n++;
+    }
+    return n;
+}
+
+/* A byte count with an optional K, M, G or T suffix (powers of 1024). */
+static int parse_bytes(const char *s, uint64_t *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v < 0) return -1;
+    double m = 1;
+    switch (*end) {
+    case 'K':
+    case 'k':
+        m = 1024.0;
+        end++;
+        break;
+    case 'M':
+    case 'm':
+        m = 1024.0 * 1024;
+        end++;
+        break;
+    case 'G':
+    case 'g':
+        m = 1024.0 * 1024 * 1024;
+        end++;
+        break;
+    case 'T':
+    case 't':
+        m = 1024.0 * 1024 * 1024 * 1024;
+        end++;
+        break;
+    default:
+        break;
+    }
+    if (*end == 'B' || *end == 'b') end++;
+    if (*end == '/') end = strchr(end, '\0'); /* "100M/s" */
+    if (*end != '\0' || v * m > 1.8e19) return -1;
+    *out = (uint64_t)(v * m);
+    return 0;
+}
+
+static const char *layout_name(strata_layout l)
+{
+    return l == STRATA_LAYOUT_ROW ? "row" : l == STRATA_LAYOUT_COL ? "col" : "chunked";
+}
+
+static void print_list(FILE *f, const uint64_t *v, int n, int json)
+{
+    if (json) fputc('[', f);
+    for (int i = 0; i < n; i++) fprintf(f, "%s%" PRIu64, i ? "," : "", v[i]);
+    if (json) fputc(']', f);
+}
+
+/* Resolve START / COUNT of a region argument against an array of NDIMS dimensions: fewer numbers
+ * than dimensions apply to the last ones (the leading ones: STEP, count 1); no --count: to the
+ * end. */
+static int resolve_rect(const char *cmd, const strata_ndarray_desc *d, const char *start_s,
+                        const char *count_s, const char *stride_s, const char *step_s,
+                        uint64_t *start, uint64_t *count, uint64_t *stride)
+{
+    uint64_t s[STRATA_ND_MAXDIMS], k[STRATA_ND_MAXDIMS], t[STRATA_ND_MAXDIMS], step = 0;
+    int ns = start_s ? parse_list(start_s, s, d->ndims) : 0;
+    int nk = count_s ? parse_list(count_s, k, d->ndims) : 0;
+    int nt = stride_s ? parse_list(stride_s, t, d->ndims) : 0;
+    if (ns < 0) return cli_usage_error(cmd, "--start needs up to %d numbers: y,x", d->ndims);
+    if (nk < 0) return cli_usage_error(cmd, "--count needs up to %d numbers: ny,nx", d->ndims);
+    if (nt < 0) return cli_usage_error(cmd, "--stride needs up to %d numbers", d->ndims);
+    if (step_s && cli_parse_u64(step_s, &step) != 0)
+        return cli_usage_error(cmd, "--step needs a step number");
+    int given = ns > nk ? ns : nk;
+    if (nt > given) given = nt;
+    if (given == 0) given = d->ndims;
+    for (int i = 0; i < d->ndims; i++) {
+        int j = i - (d->ndims - given); /* index into the given lists */
+        start[i] = j >= 0 && j < ns ? s[j] : (j < 0 && i == 0 ? step : 0);
+        stride[i] = j >= 0 && j < nt ? t[j] : 1;
+        if (j >= 0 && j < nk)
+            count[i] = k[j];
+        else if (j < 0)
+            count[i] = 1;
+        else
+            count[i] = start[i] < d->dims[i] ? (d->dims[i] - start[i] - 1) / stride[i] + 1 : 1;
+    }
+    return EXIT_OK;
+}
+
+/* ---- nd ------------------------------------------------------------------------------------- */
+
+static const char nd_usage[] =
+    "usage: strata nd create R/NAME --dtype T --shape D0,D1,... [--chunks C0,C1,...]\n"
+    "                 [--layout chunked|row|col] [--zstd L] [--tier T] [--fill V] [--unlimited]\n"
+    "       strata nd write R/NAME --from FILE.npy (--start I0,I1,... | --append)\n"
+    "       strata nd read R/NAME [--start ...] [--count ...] [--stride ...] [--step S]\n"
+    "                 [--out FILE.npy] [--stage-tier T] [--verbose]\n"
+    "       strata nd info R/NAME\n"
+    "       strata nd ls REGION\n"
+    "       strata nd rm R/NAME\n"
+    "N-d arrays: up to 8 dimensions, stored in chunks (one subfile each), or contiguous in row- "
+    "or\n"
+    "column-major order. A first dimension of 0 (or --unlimited) grows by steps. Reads touch only\n"
+    "the chunks of the region; unwritten chunks read as the fill value. With fewer "
+    "--start/--count\n"
+    "numbers than dimensions they apply to the last dimensions, the leading ones being --step\n"
+    "(default 0) with count 1; a missing --count reads to the end. Archive data is staged on\n"
+    "demand (--verbose says so).\n";
+
+static int nd_create(cli *c, const char *region, const char *name, const char *dtype_s,
+                     const char *shape_s, const char *chunks_s, const char *layout_s,
+                     const char *zstd_s, const char *tier, const char *fill_s, int unlimited)
+{
+    strata_dtype dt;
+    uint64_t shape[STRATA_ND_MAXDIMS], chunks[STRATA_ND_MAXDIMS];
+    if (dtype_s == NULL || strata_dtype_parse(dtype_s, &dt) != STRATA_OK || dt == STRATA_STR)
+        return cli_usage_error("nd", "--dtype needs a numeric or bool type (i8 ... f64, bool)");
+    int n = parse_list(shape_s, shape, STRATA_ND_MAXDIMS);
+    if (n < 1) return cli_usage_error("nd", "--shape needs 1 to 8 numbers: D0,D1,...");
+    strata_ndarray_opts o = {.unlimited = unlimited, .tier = tier};
+    if (layout_s == NULL || strcmp(layout_s, "chunked") == 0)
+        o.layout = STRATA_LAYOUT_CHUNKED;
+    else if (strcmp(layout_s, "row") == 0)
+        o.layout = STRATA_LAYOUT_ROW;
+    else if (strcmp(layout_s, "col") == 0)
+        o.layout = STRATA_LAYOUT_COL;
+    else
+        return cli_usage_error("nd", "--layout is chunked, row or col, not '%s'", layout_s);
+    if (o.layout == STRATA_LAYOUT_CHUNKED) {
+        if (chunks_s == NULL) return cli_usage_error("nd", "a chunked array needs --chunks");
+        if (parse_list(chunks_s, chunks, STRATA_ND_MAXDIMS) != n)
+            return cli_usage_error("nd", "--chunks needs %d numbers, one per dimension", n);
+    } else if (chunks_s != NULL) {
+        return cli_usage_error("nd", "--chunks is for --layout chunked");
+    }
+    uint64_t level = 0;
+    if (zstd_s && (cli_parse_u64(zstd_s, &level) != 0 || level < 1 || level > 19))
+        return cli_usage_error("nd", "--zstd needs a level from 1 to 19");
+    o.zstd_level = (int)level;
+    char fill[8] = {0}, why[64];
+    if (fill_s) {
+        if (strata_value_parse(dt, fill_s, fill, why) != STRATA_OK)
+            return cli_usage_error("nd", "--fill '%s' %s", fill_s, why);
+        o.fill = fill;
+    }
+    int rc = cli_open_pool(c);
+    if (rc != EXIT_OK) return rc;
+    int st = strata_ndarray_create(c->pool, region, name, dt, n, shape,
+                                   o.layout == STRATA_LAYOUT_CHUNKED ? chunks : NULL, &o, NULL);
+    if (st < 0) return cli_fail(c, st);
+    if (c->json) {
+        fputs("{\"array\":", stdout);
+        cli_json_str(stdout, name);
+        fputs(",\"created\":true}\n", stdout);
+    } else {
+        printf("created N-d array %s/%s: %s, shape ", region, name, strata_dtype_name(dt));
+        print_list(stdout, shape, n, 0);
+        printf(", %s\n", layout_name(o.layout));
+    }
+    return EXIT_OK;
+}
+
+static void print_info(const strata_ndarray_desc *d, int json)
+{
+    if (json) {
+        fputs("{\"region\":", stdout);
+        cli_json_str(stdout, d->region);
+        fputs(",\"name\":", stdout);
+        cli_json_str(stdout, d->name);
+        printf(",\"dtype\":\"%s\",\"shape\":", strata_dtype_name(d->dtype));
+        print_list(stdout, d->dims, d->ndims, 1);
+        fputs(",\"chunks\":", stdout);
+        print_list(stdout, d->chunk, d->ndims, 1);
+        printf(",\"layout\":\"%s\",\"unlimited\":%s,\"zstd\":%d,\"tier\":", layout_name(d->layout),
+               d->unlimited ? "true" : "false", d->zstd_level);
+        cli_json_str(stdout, d->tier);
+        printf(",\"chunks_total\":%" PRIu64 ",\"chunks_written\":%" PRIu64 ",\"bytes\":%" PRIu64
+               ",\"version\":%" PRId64 "}\n",
+               d->chunks_total, d->chunks_written, d->bytes, d->version);
+        return;
+    }
+    printf("%s/%s\n  dtype    %s\n  shape    ", d->region, d->name, strata_dtype_name(d->dtype));
+    print_list(stdout, d->dims, d->ndims, 0);
+    printf("%s\n  layout   %s", d->unlimited ? " (first dimension unlimited)" : "",
+           layout_name(d->layout));
+    if (d->layout == STRATA_LAYOUT_CHUNKED) {
+        fputs(", chunks ", stdout);
+        print_list(stdout, d->chunk, d->ndims, 0);
+    }
+    printf("\n  zstd     %s\n", d->zstd_level ? "yes" : "no");
+    if (d->zstd_level) printf("           level %d\n", d->zstd_level);
+    printf("  tier     %s\n  written  %" PRIu64 " of %" PRIu64 " chunks, %" PRIu64
+           " bytes\n  version  %" PRId64 "\n",
+           d->tier, d->chunks_written, d->chunks_total, d->bytes, d->version);
+}
+
+/* Print a read region as text: rows of the last dimension, a blank line between 2-D slices. */
+static void print_values(const strata_ndarray_desc *d, const uint64_t *count, const char *buf,
+                         int json)
+{
+    size_t esz = strata_dtype_size(d->dtype);
+    uint64_t total = 1;
+    for (int i = 0; i < d->ndims; i++) total *= count[i];
+    uint64_t row = count[d->ndims - 1];
+    uint64_t plane = d->ndims > 1 ? row * count[d->ndims - 2] : total;
+    if (json) {
+        fputs("{\"shape\":", stdout);
+        print_list(stdout, count, d->ndims, 1);
+        fputs(",\"values\":[", stdout);
+    }
+    for (uint64_t i = 0; i < total; i++) {
+        if (json) {
+            if (i) fputc(',', stdout);
+        } else if (i % row != 0) {
+            fputc(' ', stdout);
+        } else if (i > 0 && i % plane == 0) {
+            fputs("\n", stdout);
+        }
+        cli_print_value(stdout, d->dtype, buf + i * esz, json);
+        if (!json && i % row == row - 1) fputc('\n', stdout);
+    }
+    if (json) fputs("]}\n", stdout);
+}
+
+#define PRINT_MAX 1000000 /* elements printed as text; more need --out */
+
+static int nd_read(cli *c, strata_ndarray *a, const strata_ndarray_desc *d, const char *start_s,
+                   const char *count_s, const char *stride_s, const char *step_s, const char *out)
+{
+    uint64_t start[STRATA_ND_MAXDIMS], count[STRATA_ND_MAXDIMS], stride[STRATA_ND_MAXDIMS];
+    int rc = resolve_rect("nd", d, start_s, count_s, stride_s, step_s, start, count, stride);
+    if (rc != EXIT_OK) return rc;
+    if (out != NULL) {
+        int st = strata_ndarray_read_npy(a, start, count, stride, out);
+        if (st < 0) return cli_fail(c, st);
+        if (!c->json) {
+            printf("wrote %s: shape ", out);
+            print_list(stdout, count, d->ndims, 0);
+            fputc('\n', stdout);
+        }
+        return EXIT_OK;
+    }
+    double total = 1;
+    for (int i = 0; i < d->ndims; i++) total *= (double)count[i];
+    if (total > PRINT_MAX)
+        return cli_usage_error("nd", "the region has %.0f elements; write it with --out FILE.npy",
+                               total);
+    char *buf = malloc((size_t)total * strata_dtype_size(d->dtype));
+    if (buf == NULL) return cli_fail(c, STRATA_ENOMEM);
+    int st = strata_ndarray_read_strided(a, start, count, stride, buf);
+    if (st == STRATA_OK) print_values(d, count, buf, c->json);
+    free(buf);
+    return st < 0 ? cli_fail(c, st) : EXIT_OK;
+}
+
+int cmd_nd(cli *c, int argc, char **argv)
+{
+    char *pos[16];
+    int npos, unlimited = 0, append = 0, verbose = 0, json = 0;
+    const char *dtype = NULL, *shape = NULL, *chunks = NULL, *layout = NULL, *zstd = NULL,
+               *tier = NULL, *fill = NULL, *from = NULL, *start = NULL, *count = NULL,
+               *stride = NULL, *step = NULL, *out = NULL, *stage_tier = NULL;
+    cli_opt opts[] = {{"dtype", 't', &dtype, NULL},
+                      {"shape", 0, &shape, NULL},
+                      {"chunks", 0, &chunks, NULL},
+                      {"layout", 0, &layout, NULL},
+                      {"zstd", 0, &zstd, NULL},
+                      {"tier", 0, &tier, NULL},
+                      {"fill", 0, &fill, NULL},
+                      {"unlimited", 0, NULL, &unlimited},
+                      {"from", 0, &from, NULL},
+                      {"append", 0, NULL, &append},
+                      {"start", 0, &start, NULL},
+                      {"count", 0, &count, NULL},
+                      {"stride", 0, &stride, NULL},
+                      {"step", 0, &step, NULL},
+                      {"out", 'o', &out, NULL},
+                      {"stage-tier", 0, &stage_tier, NULL},
+                      {"verbose", 'v', NULL, &verbose},
+                      {"json", 0, NULL, &json},
+                      {0}};
+    if (argc > 16) return cli_usage_error("nd", "too many arguments");
+    int rc = cli_scan(argc, argv, opts, nd_usage, pos, &npos, 0);
+    if (rc != EXIT_OK) return rc;
+    if (npos < 1)
+        return cli_usage_error("nd", "missing subcommand (create, write, read, info, ls or rm)");
+    const char *sub = pos[0];
+    if (strcmp(sub, "ls") == 0) {
+        if (npos != 2) return cli_usage_error("nd", "'nd ls' takes one REGION");
+        if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+        cli_names lc = {c->json, 0};
+        if (c->json) fputs("{\"arrays\":[", stdout);
+        int st = strata_ndarray_list(c->pool, pos[1], cli_print_name, &lc);
+        if (c->json) fputs("]}\n", stdout);
+        return st < 0 ? cli_fail(c, st) : EXIT_OK;
+    }
+    if (npos != 2) return cli_usage_error("nd", "'nd %s' takes one REGION/NAME", sub);
+    char buf[2 * STRATA_NAME_MAX + 2];
+    const char *region, *name;
+    if ((rc = cli_split("nd", pos[1], buf, sizeof buf, &region, &name)) != EXIT_OK) return rc;
+    if (strcmp(sub, "create") == 0)
+        return nd_create(c, region, name, dtype, shape, chunks, layout, zstd, tier, fill,
+                         unlimited);
+    if (strcmp(sub, "rm") == 0) {
+        if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+        int st = strata_ndarray_delete(c->pool, region, name);
+        if (st < 0) return cli_fail(c, st);
+        if (!c->json) printf("deleted N-d array %s/%s\n", region, name);
+        return EXIT_OK;
+    }
+    if (strcmp(sub, "info") != 0 && strcmp(sub, "read") != 0 && strcmp(sub, "write") != 0)
+        return cli_usage_error("nd", "unknown subcommand '%s'", sub);
+    if (strcmp(sub, "write") == 0) {
+        if (from == NULL) return cli_usage_error("nd", "'nd write' needs --from FILE.npy");
+        if ((start == NULL) == !append)
+            return cli_usage_error("nd", "'nd write' needs --start I0,I1,... or --append");
+    }
+    if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+    strata_ndarray_open_opts oo = {.stage_tier = stage_tier,
+                                   .hints = verbose ? STRATA_ND_VERBOSE : 0};
+    strata_ndarray *a;
+    int st = strata_ndarray_open(c->pool, region, name, &oo, &a);
+    if (st < 0) return cli_fail(c, st);
+    strata_ndarray_desc d;
+    st = strata_ndarray_info(a, &d);
+    if (st < 0) {
+        strata_ndarray_close(a);
+        return cli_fail(c, st);
+    }
+    if (strcmp(sub, "info") == 0) {
+        print_info(&d, c->json);
+        rc = EXIT_OK;
+    } else if (strcmp(sub, "read") == 0) {
+        rc = nd_read(c, a, &d, start, count, stride, step, out);
+        strata_ndarray_desc after;
+        if (rc == EXIT_OK && verbose && strata_ndarray_info(a, &after) == STRATA_OK)
+            fprintf(stderr,
+                    "strata: read %" PRIu64 " chunk file(s); staged %" PRIu64 " from the archive "
+                    "on demand (%" PRIu64 " bytes)\n",
+                    after.chunks_read, after.staged_on_demand, after.staged_bytes);
+    } else {
+        uint64_t s[STRATA_ND_MAXDIMS] = {0}, at = 0;
+        int n = start ? parse_list(start, s, STRATA_ND_MAXDIMS) : 0;
+        if (start && n != d.ndims) {
+            rc = cli_usage_error("nd", "--start needs %d numbers, one per dimension", d.ndims);
+        } else {
+            st = strata_ndarray_write_npy(a, append ? NULL : s, from, &at);
+            if (st < 0) {
+                rc = cli_fail(c, st);
+            } else {
+                rc = EXIT_OK;
+                if (c->json)
+                    printf("{\"written\":true,\"at\":%" PRIu64 "}\n", at);
+                else
+                    printf("wrote %s into %s/%s at index %" PRIu64 " of dimension 0\n", from,
+                           region, name, at);
+            }
+        }
+    }
+    strata_ndarray_close(a);
+    return rc;
+}
+
+/* ---- tier ----------------------------------------------------------------------------------- */
+
+static const char tier_usage[] =
+    "usage: strata tier add NAME PATH --kind memory|ssd|disk|archive [--capacity B]\n"
+    "                  [--read-bw B/s] [--latency S]\n"
+    "       strata tier ls\n"
+    "       strata tier rm NAME\n"
+    "Storage tiers: named directories with a kind and characteristics. Every pool has 'default'\n"
+    "(its own directory). Archive data is zstd-compressed and staged to a fast tier to be read;\n"
+    "staged copies are evicted from a tier over its capacity, least recently used first.\n"
+    "Sizes take K, M, G, T suffixes (powers of 1024).\n";
+
+static int print_tier(void *ctx, const strata_tier_info *t)
+{
+    int *n = ctx;
+    if (*n >= 0) {
+        if ((*n)++) fputc(',', stdout);
+        fputs("{\"name\":", stdout);
+        cli_json_str(stdout, t->name);
+        fputs(",\"path\":", stdout);
+        cli_json_str(stdout, t->path);
+        printf(",\"kind\":\"%s\",\"capacity\":%" PRIu64 ",\"read_bw\":%g,\"latency\":%g,"
+               "\"used\":%" PRIu64 ",\"staged\":%" PRIu64 ",\"files\":%" PRIu64 "}",
+               strata_tier_kind_name(t->kind), t->capacity, t->read_bw, t->latency, t->used,
+               t->staged, t->files);
+        return 0;
+    }
+    char cap[32] = "unlimited";
+    if (t->capacity) snprintf(cap, sizeof cap, "%" PRIu64, t->capacity);
+    printf("%-12s %-8s %14" PRIu64 " %14s %8" PRIu64 "  %s\n", t->name,
+           strata_tier_kind_name(t->kind), t->used, cap, t->files, t->path);
+    return 0;
+}
+
+int cmd_tier(cli *c, int argc, char **argv)
+{
+    char *pos[16];
+    int npos, json = 0;
+    const char *kind = NULL, *capacity = NULL, *bw = NULL, *latency = NULL;
+    cli_opt opts[] = {{"kind", 'k', &kind, NULL}, {"capacity", 0, &capacity, NULL},
+                      {"read-bw", 0, &bw, NULL},  {"latency", 0, &latency, NULL},
+                      {"json", 0, NULL, &json},   {0}};
+    if (argc > 16) return cli_usage_error("tier", "too many arguments");
+    int rc = cli_scan(argc, argv, opts, tier_usage, pos, &npos, 0);
+    if (rc != EXIT_OK) return rc;
+    if (npos < 1) return cli_usage_error("tier", "missing subcommand (add, ls or rm)");
+    const char *sub = pos[0];
+    if (strcmp(sub, "ls") == 0) {
+        if (npos != 1) return cli_usage_error("tier", "'tier ls' takes no arguments");
+        if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+        int n = c->json ? 0 : -1;
+        if (c->json)
+            fputs("{\"tiers\":[", stdout);
+        else
+            printf("%-12s %-8s %14s %14s %8s  %s\n", "TIER", "KIND", "USED", "CAPACITY", "FILES",
+                   "PATH");
+        int st = strata_tier_list(c->pool, print_tier, &n);
+        if (c->json) fputs("]}\n", stdout);
+        return st < 0 ? cli_fail(c, st) : EXIT_OK;
+    }
+    if (strcmp(sub, "rm") == 0) {
+        if (npos != 2) return cli_usage_error("tier", "'tier rm' takes one NAME");
+        if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+        int st = strata_tier_remove(c->pool, pos[1]);
+        if (st < 0) return cli_fail(c, st);
+        if (!c->json) printf("removed tier %s\n", pos[1]);
+        return EXIT_OK;
+    }
+    if (strcmp(sub, "add") != 0) return cli_usage_error("tier", "unknown subcommand '%s'", sub);
+    if (npos != 3) return cli_usage_error("tier", "'tier add' takes NAME and PATH");
+    strata_tier_kind k;
+    if (kind == NULL || strata_tier_kind_parse(kind, &k) != STRATA_OK)
+        return cli_usage_error("tier", "--kind is memory, ssd, disk or archive");
+    uint64_t cap = 0, rbw = 0;
+    if (capacity && parse_bytes(capacity, &cap) != 0)
+        return cli_usage_error("tier", "--capacity needs a size such as 10G");
+    if (bw && parse_bytes(bw, &rbw) != 0)
+        return cli_usage_error("tier", "--read-bw needs bytes per second such as 100M");
+    double lat = 0;
+    if (latency) {
+        char *end;
+        lat = strtod(latency, &end);
+        if (end == latency || *end != '\0' || lat < 0)
+            return cli_usage_error("tier", "--latency needs seconds such as 0.5");
+    }
+    if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+    int st = strata_tier_add(c->pool, pos[1], pos[2], k, cap, (double)rbw, lat);
+    if (st < 0) return cli_fail(c, st);
+    if (!c->json) printf("added tier %s (%s) at %s\n", pos[1], kind, pos[2]);
+    return EXIT_OK;
+}
+
+/* ---- migrate and stage ---------------------------------------------------------------------- */
+
+static const char migrate_usage[] =
+    "usage: strata migrate R/NAME --to TIER [--chunks FIRST-LAST]\n"
+    "Move the files of an N-d array (all chunks, or those with linear index FIRST to LAST) to\n"
+    "TIER: copy, make durable, switch the catalog record, then remove the source. Moving the\n"
+    "whole array also makes TIER where its new data goes.\n";
+
+int cmd_migrate(cli *c, int argc, char **argv)
+{
+    char *pos[8];
+    int npos, json = 0;
+    const char *to = NULL, *chunks = NULL;
+    cli_opt opts[] = {
+        {"to", 0, &to, NULL}, {"chunks", 0, &chunks, NULL}, {"json", 0, NULL, &json}, {0}};
+    if (argc > 8) return cli_usage_error("migrate", "too many arguments");
+    int rc = cli_scan(argc, argv, opts, migrate_usage, pos, &npos, 0);
+    if (rc != EXIT_OK) return rc;
+    if (npos != 1 || to == NULL) return cli_usage_error("migrate", "needs R/NAME and --to TIER");
+    uint64_t first = 0, last = UINT64_MAX;
+    if (chunks != NULL) {
+        char tmp[64];
+        snprintf(tmp, sizeof tmp, "%s", chunks);
+        char *dash = strchr(tmp, '-');
+        if (dash != NULL) *dash = '\0';
+        if (cli_parse_u64(tmp, &first) != 0 ||
+            (dash != NULL && dash[1] != '\0' && cli_parse_u64(dash + 1, &last) != 0))
+            return cli_usage_error("migrate", "--chunks needs FIRST-LAST (or FIRST, or FIRST-)");
+        if (dash == NULL) last = first;
+    }
+    char buf[2 * STRATA_NAME_MAX + 2];
+    const char *region, *name;
+    if ((rc = cli_split("migrate", pos[0], buf, sizeof buf, &region, &name)) != EXIT_OK) return rc;
+    if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+    uint64_t moved = 0;
+    int st = strata_ndarray_migrate(c->pool, region, name, to, first, last, &moved);
+    if (st < 0) return cli_fail(c, st);
+    if (c->json)
+        printf("{\"moved\":%" PRIu64 "}\n", moved);
+    else
+        printf("moved %" PRIu64 " file(s) of %s/%s to tier %s\n", moved, region, name, to);
+    return EXIT_OK;
+}
+
+static const char stage_usage[] =
+    "usage: strata stage R/NAME [--start I0,... --count N0,...] [--to TIER]\n"
+    "Stage the archive files that a region of an N-d array needs (default: all of it) to a fast\n"
+    "tier (default: 'default'), so that later reads find them there.\n";
+
+int cmd_stage(cli *c, int argc, char **argv)
+{
+    char *pos[8];
+    int npos, json = 0;
+    const char *to = NULL, *start_s = NULL, *count_s = NULL;
+    cli_opt opts[] = {{"to", 0, &to, NULL},
+                      {"start", 0, &start_s, NULL},
+                      {"count", 0, &count_s, NULL},
+                      {"json", 0, NULL, &json},
+                      {0}};
+    if (argc > 10) return cli_usage_error("stage", "too many arguments");
+    int rc = cli_scan(argc, argv, opts, stage_usage, pos, &npos, 0);
+    if (rc != EXIT_OK) return rc;
+    if (npos != 1) return cli_usage_error("stage", "needs R/NAME");
+    char buf[2 * STRATA_NAME_MAX + 2];
+    const char *region, *name;
+    if ((rc = cli_split("stage", pos[0], buf, sizeof buf, &region, &name)) != EXIT_OK) return rc;
+    if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+    uint64_t start[STRATA_ND_MAXDIMS], count[STRATA_ND_MAXDIMS], stride[STRATA_ND_MAXDIMS];
+    int have_rect = start_s != NULL || count_s != NULL;
+    if (have_rect) {
+        strata_ndarray *a;
+        strata_ndarray_desc d;
+        int st = strata_ndarray_open(c->pool, region, name, NULL, &a);
+        if (st == STRATA_OK) st = strata_ndarray_info(a, &d);
+        if (st < 0) {
+            strata_ndarray_close(a);
+            return cli_fail(c, st);
+        }
+        rc = resolve_rect("stage", &d, start_s, count_s, NULL, NULL, start, count, stride);
+        strata_ndarray_close(a);
+        if (rc != EXIT_OK) return rc;
+    }
+    strata_stage *job;
+    strata_stage_stats s;
+    char err[1024] = "";
+    int st = strata_stage_start(c->pool, region, name, have_rect ? start : NULL,
+                                have_rect ? count : NULL, to, &job);
+    if (st < 0) return cli_fail(c, st);
+    st = strata_stage_wait(job, &s, err, sizeof err);
+    if (st < 0) {
+        fprintf(stderr, "strata: %s\n", err[0] ? err : strata_strerror(st));
+        return cli_exit_code(st);
+    }
+    if (c->json)
+        printf("{\"chunks_needed\":%" PRIu64 ",\"chunks_staged\":%" PRIu64
+               ",\"chunks_present\":%" PRIu64 ",\"bytes_read\":%" PRIu64
+               ",\"bytes_written\":%" PRIu64 ",\"evicted\":%" PRIu64 ",\"seconds\":%.6f}\n",
+               s.chunks_needed, s.chunks_staged, s.chunks_present, s.bytes_read, s.bytes_written,
+               s.evicted, s.seconds);
+    else
+        printf("staged %" PRIu64 " of %" PRIu64 " chunk(s) of %s/%s to %s (%" PRIu64
+               " already there), %" PRIu64 " bytes read, %" PRIu64 " written, %" PRIu64
+               " evicted, in %.3f s\n",
+               s.chunks_staged, s.chunks_needed, region, name, to ? to : "default",
+               s.chunks_present, s.bytes_read, s.bytes_written, s.evicted, s.seconds);
+    return EXIT_OK;
+}
