@@ -179,11 +179,21 @@ int strata_ndarray_create(strata_pool *pool, const char *region, const char *nam
     st_ndctx x;
     st_ndctx_init(&x, pool);
     char dir[ST_PATH_MAX];
-    /* the directory first (an orphan if the insert fails; gc removes it) */
+    st_cat_nd existing;
+    rc = st_cat_nd_get(NULL, pool->cat, region, name, &existing);
+    if (rc == STRATA_OK)
+        return st_error(err, STRATA_EEXIST, "N-d array '%s/%s' already exists", region, name);
+    /* the directories first: a crash before the insert leaves orphans that gc removes */
     rc = st_nd_dir(&x, &rec, ST_TIER_DEFAULT_ID, 1, dir);
     if (rc == STRATA_OK) rc = st_nd_dir(&x, &rec, t.id, 1, dir);
     if (rc == STRATA_OK) rc = st_cat_nd_insert(err, pool->cat, &rec);
-    if (rc < 0 || out == NULL) return rc;
+    if (rc < 0) {
+        x.err = NULL;
+        if (st_nd_dir(&x, &rec, ST_TIER_DEFAULT_ID, 0, dir) == STRATA_OK) st_rm_tree(NULL, dir);
+        if (st_nd_dir(&x, &rec, t.id, 0, dir) == STRATA_OK) st_rm_tree(NULL, dir);
+        return rc;
+    }
+    if (out == NULL) return rc;
     return strata_ndarray_open(pool, region, name, NULL, out);
 }
 
@@ -331,19 +341,12 @@ int strata_ndarray_list(strata_pool *pool, const char *region, strata_name_fn fn
     return st_cat_nd_list(&pool->err, pool->cat, r.id, list_one, &c);
 }
 
-typedef struct {
-    int64_t tiers[64];
-    int n;
-} tier_set;
-
-static int note_tier(void *vctx, int64_t tier_id, const char *file, int staged)
+static int note_tier(void *vctx, const st_cat_tier *t)
 {
-    (void)file;
-    (void)staged;
-    tier_set *s = vctx;
-    for (int i = 0; i < s->n; i++)
-        if (s->tiers[i] == tier_id) return 0;
-    if (s->n < 64) s->tiers[s->n++] = tier_id;
+    st_vec *v = vctx;
+    int64_t *slot = st_vec_push(v);
+    if (slot == NULL) return STRATA_ENOMEM;
+    *slot = t->id;
     return 0;
 }
 
@@ -356,25 +359,26 @@ int strata_ndarray_delete(strata_pool *pool, const char *region, const char *nam
     if (rc == STRATA_OK) rc = st_name_check(err, "N-d array", name);
     if (rc == STRATA_OK) rc = st_cat_nd_get(err, pool->cat, region, name, &rec);
     if (rc < 0) return rc;
-    tier_set ts = {{ST_TIER_DEFAULT_ID, rec.tier_id}, 2};
-    rc = st_cat_nd_files(err, pool->cat, rec.id, note_tier, &ts);
-    if (rc == STRATA_OK) rc = st_cat_begin(err, pool->cat);
-    if (rc < 0) return rc;
-    rc = st_cat_nd_delete(err, pool->cat, rec.id);
-    if (rc == STRATA_OK) rc = st_cat_commit(err, pool->cat);
-    if (rc < 0) {
-        st_cat_rollback(pool->cat);
-        return rc;
+    /* every tier may hold a directory of it (home chunks, staged copies, or left empty) */
+    st_vec tiers = ST_VEC(int64_t);
+    rc = st_cat_tier_list(err, pool->cat, note_tier, &tiers);
+    if (rc == STRATA_ENOMEM) rc = st_error(err, rc, "out of memory deleting '%s/%s'", region, name);
+    if (rc == STRATA_OK && (rc = st_cat_begin(err, pool->cat)) == STRATA_OK) {
+        rc = st_cat_nd_delete(err, pool->cat, rec.id);
+        if (rc == STRATA_OK) rc = st_cat_commit(err, pool->cat);
+        if (rc < 0) st_cat_rollback(pool->cat);
     }
     /* the files: best effort (leftovers are orphans that gc removes) */
     st_ndctx x;
     st_ndctx_init(&x, pool);
     x.err = NULL;
-    for (int i = 0; i < ts.n; i++) {
+    for (size_t i = 0; rc == STRATA_OK && i < tiers.n; i++) {
         char dir[ST_PATH_MAX];
-        if (st_nd_dir(&x, &rec, ts.tiers[i], 0, dir) == STRATA_OK) st_rm_tree(NULL, dir);
+        if (st_nd_dir(&x, &rec, ((int64_t *)tiers.v)[i], 0, dir) == STRATA_OK)
+            st_rm_tree(NULL, dir);
     }
-    return STRATA_OK;
+    st_vec_free(&tiers);
+    return rc;
 }
 
 /* ---- writing -------------------------------------------------------------------------------- */
