@@ -17,7 +17,7 @@ PACKAGES=(
 
 # `deps.sh --bench` also installs the benchmark peers (pandas; Node.js and npm for DuckDB).
 if [ "${1:-}" = "--bench" ]; then
-    PACKAGES+=(python3-pandas nodejs npm)
+    PACKAGES+=(python3-pandas nodejs npm libhdf5-dev)
 fi
 
 missing=()
