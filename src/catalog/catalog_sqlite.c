@@ -336,6 +336,10 @@ static int cat_alloc(st_err *err, const char *path, int flags, st_catalog **out)
  * survives power loss, foreign keys on. */
 static int configure(st_err *err, st_catalog *cat)
 {
+    /* Keep the WAL (and its index) when the last connection closes: creating and deleting them
+     * on every open costs more than a small region read (inode allocation dominates). */
+    int persist = 1;
+    sqlite3_file_control(cat->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
     return st_cat_exec(err, cat,
                        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
                        "configure the connection");

@@ -70,6 +70,23 @@ int st_chunk_read(st_err *err, const char *path, st_chunkbuf *out)
                       (long long)st.st_size);
     void *map = NULL;
     size_t len = (size_t)st.st_size;
+    /* A small plain file is read whole: one copy from the page cache costs less than mapping
+     * it and taking a page fault per row touched. Large files (contiguous arrays) are mapped,
+     * so that a region read touches only its pages. */
+    if (rc == STRATA_OK && !st_chunk_is_zst(path) && len <= ST_CHUNK_READ_MAX) {
+        void *buf = malloc(len);
+        if (buf == NULL)
+            rc = st_error(err, STRATA_ENOMEM, "out of memory reading '%s'", path);
+        else if ((rc = st_pread_full(err, fd, buf, len, 0, path)) < 0)
+            free(buf);
+        close(fd);
+        if (rc < 0) return rc;
+        out->stored = len;
+        out->base = buf;
+        out->len = len;
+        out->mapped = 0;
+        goto parse;
+    }
     if (rc == STRATA_OK) {
         map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
         if (map == MAP_FAILED) {
@@ -89,6 +106,7 @@ int st_chunk_read(st_err *err, const char *path, st_chunkbuf *out)
         out->len = len;
         out->mapped = 1;
     }
+parse:
     rc = st_npy_parse_nd(err, out->base, out->len, path, &out->info);
     if (rc == STRATA_OK) {
         size_t esz = strata_dtype_size(out->info.dtype);

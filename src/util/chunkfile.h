@@ -25,6 +25,9 @@ typedef struct st_chunkbuf {
     uint64_t stored;  /* bytes of the file */
 } st_chunkbuf;
 
+/* Plain files up to this size are read into memory; larger ones are mapped. */
+#define ST_CHUNK_READ_MAX ((size_t)4 << 20)
+
 /* Read the chunk file at PATH. STRATA_ENOTFOUND if it is missing; STRATA_ECORRUPT if it does not
  * decode or parse. */
 int st_chunk_read(st_err *err, const char *path, st_chunkbuf *out);
