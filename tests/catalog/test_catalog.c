@@ -63,11 +63,12 @@ static void an_older_catalog_is_migrated_forward_on_open(void **state)
     st_catalog *c;
     assert_int_equal(st_cat_create(&e, p, &c), STRATA_OK);
     st_cat_close(c);
-    /* Make it a version-1 catalog: the tables versions 2 and 3 added do not exist yet. */
+    /* Make it a version-1 catalog: the tables versions 2 to 4 added do not exist yet. */
     sqlite3 *db;
     assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
     assert_int_equal(
         sqlite3_exec(db,
+                     "DROP TABLE ndstaged; DROP TABLE ndchunk; DROP TABLE ndarray; DROP TABLE tier;"
                      "DROP TABLE derivation; DROP TABLE trash; DROP TABLE batch_column;"
                      "DROP TABLE batch; DROP TABLE dataset_version;"
                      "DROP TABLE dataset_column; DROP TABLE dataset;"
@@ -85,6 +86,9 @@ static void an_older_catalog_is_migrated_forward_on_open(void **state)
     st_cat_dataset d = {.region_id = r.id, .name = "ds", .dir = "x", .created_ns = 1};
     st_cat_column col = {.name = "a", .dtype = STRATA_I64};
     assert_int_equal(st_cat_dataset_insert(&e, c, &d, &col, 1), STRATA_OK); /* new tables */
+    st_cat_tier t;
+    assert_int_equal(st_cat_tier_get(&e, c, "default", &t), STRATA_OK); /* version 4 */
+    assert_int_equal(t.id, ST_TIER_DEFAULT_ID);
     st_cat_close(c);
     st_err_destroy(&e);
     free(p);

@@ -85,6 +85,10 @@ static void not_a_pool_newer_pool_and_damaged_catalog_are_clear_errors(void **st
     fputs("strata pool\nformat 1\n", m);
     fclose(m);
     /* a damaged catalog */
+    snprintf(f, sizeof f, "%s/catalog.db-wal", p); /* the WAL outlives connections */
+    unlink(f);
+    snprintf(f, sizeof f, "%s/catalog.db-shm", p);
+    unlink(f);
     snprintf(f, sizeof f, "%s/catalog.db", p);
     int fd = open(f, O_WRONLY);
     assert_true(fd >= 0);
