@@ -85,6 +85,9 @@ int64_t st_nd_linear(const nd_grid *g, const uint64_t *c);
 /* TIER_ROOT/RDIR/ND for array REC on tier TIER_ID, created when MAKE. */
 int st_nd_dir(st_ndctx *x, const st_cat_nd *rec, int64_t tier_id, int make, char out[ST_PATH_MAX]);
 
+/* Remove FILE of REC on tier TIER_ID, best effort (a leftover is an orphan that gc removes). */
+void st_nd_remove_file(st_ndctx *x, const st_cat_nd *rec, int64_t tier, const char *file);
+
 /* Whether tier TIER_ID is an archive (1), not (0), or a negative status. */
 int st_tier_is_archive(st_ndctx *x, int64_t tier_id);
 

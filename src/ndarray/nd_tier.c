@@ -308,17 +308,6 @@ static int copy_chunk(st_ndctx *x, const st_cat_nd *rec, int64_t idx, int64_t fr
     return rc;
 }
 
-static void remove_file(st_ndctx *x, const st_cat_nd *rec, int64_t tier, const char *file)
-{
-    char dir[ST_PATH_MAX], path[ST_PATH_MAX];
-    st_err *keep = x->err;
-    x->err = NULL;
-    if (file[0] && st_nd_dir(x, rec, tier, 0, dir) == STRATA_OK &&
-        st_path(NULL, path, "%s/%s", dir, file) == STRATA_OK)
-        unlink(path);
-    x->err = keep;
-}
-
 /* ---- staging -------------------------------------------------------------------------------- */
 
 int st_nd_stage_chunk(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, int64_t tier_id,
@@ -336,15 +325,15 @@ int st_nd_stage_chunk(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, 
     uint64_t got = 0, stored = 0;
     rc = copy_chunk(x, rec, c->idx, c->tier_id, c->file, tier_id, 's', name, &got, &stored);
     if (rc < 0) {
-        remove_file(x, rec, tier_id, name);
+        st_nd_remove_file(x, rec, tier_id, name);
         return rc;
     }
     rc = st_cat_staged_set(x->err, x->cat, rec->id, c->idx, c->file, tier_id, name, stored);
     if (rc < 0) {
-        remove_file(x, rec, tier_id, name);
+        st_nd_remove_file(x, rec, tier_id, name);
         return rc;
     }
-    if (c->staged_tier) remove_file(x, rec, c->staged_tier, c->staged_file);
+    if (c->staged_tier) st_nd_remove_file(x, rec, c->staged_tier, c->staged_file);
     if (staged_file != NULL) snprintf(staged_file, ST_CAT_FILE, "%s", name);
     x->staged++;
     x->staged_bytes += stored;
@@ -590,10 +579,10 @@ int strata_ndarray_migrate(strata_pool *pool, const char *region, const char *na
         for (int k = 0; k < nb; k++) {
             const st_cat_chunk *m = &c[idx[k]];
             if (rc < 0) {
-                remove_file(&x, &rec, t.id, names[k]);
+                st_nd_remove_file(&x, &rec, t.id, names[k]);
             } else {
-                remove_file(&x, &rec, m->tier_id, m->file);
-                if (m->staged_tier) remove_file(&x, &rec, m->staged_tier, m->staged_file);
+                st_nd_remove_file(&x, &rec, m->tier_id, m->file);
+                if (m->staged_tier) st_nd_remove_file(&x, &rec, m->staged_tier, m->staged_file);
                 if (moved != NULL) (*moved)++;
             }
         }

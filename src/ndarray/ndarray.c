@@ -590,7 +590,7 @@ static int write_chunk(strata_ndarray *a, st_ndctx *x, const nd_grid *g, const s
 }
 
 /* Remove the files a failed or superseded write leaves (best effort: leftovers are orphans). */
-static void unlink_in(st_ndctx *x, const st_cat_nd *rec, int64_t tier, const char *file)
+void st_nd_remove_file(st_ndctx *x, const st_cat_nd *rec, int64_t tier, const char *file)
 {
     char dir[ST_PATH_MAX], path[ST_PATH_MAX];
     st_err *keep = x->err;
@@ -745,10 +745,11 @@ static int write_impl(strata_ndarray *a, const uint64_t *start_in, const uint64_
     }
     for (size_t i = 0; i < out.n; i++) {
         if (rc < 0) {
-            unlink_in(x, &a->rec, w[i].c.tier_id, w[i].c.file);
+            st_nd_remove_file(x, &a->rec, w[i].c.tier_id, w[i].c.file);
         } else if (w[i].had_old) {
-            unlink_in(x, &a->rec, w[i].old_tier, w[i].old_file);
-            if (w[i].old_staged_tier) unlink_in(x, &a->rec, w[i].old_staged_tier, w[i].old_staged);
+            st_nd_remove_file(x, &a->rec, w[i].old_tier, w[i].old_file);
+            if (w[i].old_staged_tier)
+                st_nd_remove_file(x, &a->rec, w[i].old_staged_tier, w[i].old_staged);
         }
     }
     st_vec_free(&old);

@@ -324,7 +324,7 @@ static void check_grid_region(strata_pool *p, strata_ndarray *a, uint64_t y, uin
 
 static int count_suffix(const char *dir, const char *suffix)
 {
-    char cmd[4200];
+    char cmd[8500];
     snprintf(cmd, sizeof cmd, "find '%s' -name '*%s' | wc -l", dir, suffix);
     FILE *f = popen(cmd, "r");
     int n = -1;
