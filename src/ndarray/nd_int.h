@@ -26,6 +26,7 @@
 #define ST_ND_CACHE_DEFAULT ((size_t)64 << 20)
 #define ST_ND_RETRIES       64 /* a read racing writers and evictions re-plans this often */
 #define ST_ARCHIVE_ZSTD     3  /* level of files on an archive tier when the array has none */
+#define ST_ND_TIER_MEMO     4  /* tiers a context remembers */
 
 /* Where an I/O path runs: the error context and catalog of the calling thread (the pool's, or a
  * background thread's own), the pool directory, and what it reports. */
@@ -36,6 +37,14 @@ typedef struct st_ndctx {
     int verbose;
     int64_t stage_tier;     /* where reads stage archive chunks */
     struct nd_cache *cache; /* NULL: none */
+    /* tiers already looked up (their kind and root never change while they hold data), so that
+     * reading a chunk costs no catalog query for its tier */
+    struct {
+        int64_t id;
+        int archive;
+        char root[ST_PATH_MAX];
+    } tiers[ST_ND_TIER_MEMO];
+    int ntiers;
     /* counters */
     uint64_t chunks_read, cache_hits, staged, staged_bytes, evicted;
 } st_ndctx;

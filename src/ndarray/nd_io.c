@@ -430,6 +430,7 @@ int strata_ndarray_read_strided(strata_ndarray *a, const uint64_t *start, const 
     static const uint64_t ones[ST_ND_MAXDIMS] = {1, 1, 1, 1, 1, 1, 1, 1};
     if (stride == NULL) stride = ones;
     if (buf == NULL) return st_error(&a->pool->err, STRATA_EINVAL, "read: the buffer is NULL");
+    a->x.ntiers = 0; /* tiers may have been removed and added since the last call */
     int rc = st_cat_nd_get(&a->pool->err, a->pool->cat, a->rec.region, a->rec.name, &a->rec);
     size_t bytes = 0;
     if (rc == STRATA_OK) rc = check_rect(a, start, count, stride, &bytes);

@@ -144,17 +144,26 @@ int strata_tier_get(strata_pool *pool, const char *name, strata_tier_info *out)
     return rc;
 }
 
-static int unlink_staged(void *vctx, const st_cat_staged *s)
+/* The path of staged copy S (errors are not recorded: the callers skip what they cannot find). */
+static int staged_path(st_ndctx *x, const st_cat_staged *s, char path[ST_PATH_MAX])
 {
-    st_ndctx *x = vctx;
     st_cat_nd rec;
     memset(&rec, 0, sizeof rec);
     snprintf(rec.region_dir, sizeof rec.region_dir, "%s", s->region_dir);
     snprintf(rec.dir, sizeof rec.dir, "%s", s->dir);
-    char dir[ST_PATH_MAX], path[ST_PATH_MAX];
-    if (st_nd_dir(x, &rec, s->tier_id, 0, dir) == STRATA_OK &&
-        st_path(NULL, path, "%s/%s", dir, s->file) == STRATA_OK)
-        unlink(path);
+    char dir[ST_PATH_MAX];
+    st_err *keep = x->err;
+    x->err = NULL;
+    int rc = st_nd_dir(x, &rec, s->tier_id, 0, dir);
+    if (rc == STRATA_OK) rc = st_path(NULL, path, "%s/%s", dir, s->file);
+    x->err = keep;
+    return rc;
+}
+
+static int unlink_staged(void *vctx, const st_cat_staged *s)
+{
+    char path[ST_PATH_MAX];
+    if (staged_path(vctx, s, path) == STRATA_OK) unlink(path);
     return 0;
 }
 
@@ -206,20 +215,12 @@ static int collect_victim(void *vctx, const st_cat_staged *s)
     if (v == NULL) return STRATA_ENOMEM;
     v->s = *s;
     v->used_ns = s->staged_ns;
-    st_cat_nd rec;
-    memset(&rec, 0, sizeof rec);
-    snprintf(rec.region_dir, sizeof rec.region_dir, "%s", s->region_dir);
-    snprintf(rec.dir, sizeof rec.dir, "%s", s->dir);
-    char dir[ST_PATH_MAX], path[ST_PATH_MAX];
+    char path[ST_PATH_MAX];
     struct stat st;
-    st_err *keep = e->x->err;
-    e->x->err = NULL;
-    if (st_nd_dir(e->x, &rec, s->tier_id, 0, dir) == STRATA_OK &&
-        st_path(NULL, path, "%s/%s", dir, s->file) == STRATA_OK && stat(path, &st) == 0) {
+    if (staged_path(e->x, s, path) == STRATA_OK && stat(path, &st) == 0) {
         int64_t at = (int64_t)st.st_atim.tv_sec * 1000000000 + st.st_atim.tv_nsec;
         if (at > v->used_ns) v->used_ns = at;
     }
-    e->x->err = keep;
     return 0;
 }
 
@@ -245,14 +246,8 @@ int st_tier_evict(st_ndctx *x, int64_t tier_id, uint64_t need)
     if (v.n > 1) qsort(v.v, v.n, sizeof(victim), by_use);
     for (size_t i = 0; rc == STRATA_OK && i < v.n && used + need > t.capacity; i++) {
         const st_cat_staged *s = &((victim *)v.v)[i].s;
-        st_cat_nd rec;
-        memset(&rec, 0, sizeof rec);
-        snprintf(rec.region_dir, sizeof rec.region_dir, "%s", s->region_dir);
-        snprintf(rec.dir, sizeof rec.dir, "%s", s->dir);
-        char dir[ST_PATH_MAX], path[ST_PATH_MAX];
-        if (st_nd_dir(x, &rec, s->tier_id, 0, dir) < 0 ||
-            st_path(NULL, path, "%s/%s", dir, s->file) < 0)
-            continue;
+        char path[ST_PATH_MAX];
+        if (staged_path(x, s, path) < 0) continue;
         /* never a copy being read: readers hold a shared lock on it while they copy */
         int fd = open(path, O_RDWR | O_CLOEXEC); /* an exclusive lock needs write access */
         if (fd >= 0 && st_lock_fd(NULL, fd, 1, 0, 0, 0, "staged copy") != STRATA_OK) {

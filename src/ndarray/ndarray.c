@@ -43,12 +43,36 @@ int64_t st_nd_linear(const nd_grid *g, const uint64_t *c)
     return idx;
 }
 
+/* Tier TIER_ID's kind and root, from the context's memo or the catalog. */
+static int tier_of(st_ndctx *x, int64_t tier_id, int *archive, const char **root)
+{
+    for (int i = 0; i < x->ntiers; i++)
+        if (x->tiers[i].id == tier_id) {
+            *archive = x->tiers[i].archive;
+            *root = x->tiers[i].root;
+            return STRATA_OK;
+        }
+    st_cat_tier t;
+    int rc = st_cat_tier_get_id(x->err, x->cat, tier_id, &t);
+    if (rc < 0) return rc;
+    int i = x->ntiers < ST_ND_TIER_MEMO ? x->ntiers++ : ST_ND_TIER_MEMO - 1;
+    x->tiers[i].id = tier_id;
+    x->tiers[i].archive = t.kind == STRATA_TIER_ARCHIVE;
+    rc = st_tier_root(x->err, x->pool_path, &t, x->tiers[i].root);
+    if (rc < 0) {
+        x->ntiers = i; /* forget the half-filled entry */
+        return rc;
+    }
+    *archive = x->tiers[i].archive;
+    *root = x->tiers[i].root;
+    return STRATA_OK;
+}
+
 int st_nd_dir(st_ndctx *x, const st_cat_nd *rec, int64_t tier_id, int make, char out[ST_PATH_MAX])
 {
-    st_cat_tier t;
-    char root[ST_PATH_MAX];
-    int rc = st_cat_tier_get_id(x->err, x->cat, tier_id, &t);
-    if (rc == STRATA_OK) rc = st_tier_root(x->err, x->pool_path, &t, root);
+    int archive;
+    const char *root;
+    int rc = tier_of(x, tier_id, &archive, &root);
     if (rc == STRATA_OK) rc = st_path(x->err, out, "%s/%s/%s", root, rec->region_dir, rec->dir);
     if (rc == STRATA_OK && make) {
         char rdir[ST_PATH_MAX];
@@ -62,9 +86,10 @@ int st_nd_dir(st_ndctx *x, const st_cat_nd *rec, int64_t tier_id, int make, char
 
 int st_tier_is_archive(st_ndctx *x, int64_t tier_id)
 {
-    st_cat_tier t;
-    int rc = st_cat_tier_get_id(x->err, x->cat, tier_id, &t);
-    return rc < 0 ? rc : t.kind == STRATA_TIER_ARCHIVE;
+    int archive;
+    const char *root;
+    int rc = tier_of(x, tier_id, &archive, &root);
+    return rc < 0 ? rc : archive;
 }
 
 static int check_pool(strata_pool *pool)
@@ -256,6 +281,7 @@ void strata_ndarray_close(strata_ndarray *a)
 /* Re-read A's record (its shape and version may have changed). */
 static int refresh(strata_ndarray *a)
 {
+    a->x.ntiers = 0; /* tiers may have been removed and added since the last call */
     int rc = st_cat_nd_get(&a->pool->err, a->pool->cat, a->rec.region, a->rec.name, &a->rec);
     if (rc == STRATA_ENOTFOUND)
         rc = st_error(&a->pool->err, rc, "N-d array '%s/%s' was deleted", a->rec.region,
