@@ -885,7 +885,8 @@ typedef struct strata_ndarray_opts {
 #define STRATA_ND_VERBOSE    2u /* report on-demand staging on stderr */
 
 typedef struct strata_ndarray_open_opts {
-    size_t cache_bytes;     /* chunk cache of the handle; 0: the default (64 MiB); SIZE_MAX: none */
+    size_t cache_bytes;     /* cache of decoded (zstd) chunks; 0: the default (64 MiB); SIZE_MAX:
+                               none. Plain chunks are read in part, through the page cache. */
     unsigned hints;         /* STRATA_ND_* */
     const char *stage_tier; /* where reads stage archive data; NULL: "default" */
 } strata_ndarray_open_opts;

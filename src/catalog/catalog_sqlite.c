@@ -337,11 +337,14 @@ static int cat_alloc(st_err *err, const char *path, int flags, st_catalog **out)
 static int configure(st_err *err, st_catalog *cat)
 {
     /* Keep the WAL (and its index) when the last connection closes: creating and deleting them
-     * on every open costs more than a small region read (inode allocation dominates). */
+     * on every open costs more than a small region read (inode allocation dominates). The
+     * size limit 0 truncates the kept WAL after the closing checkpoint, so that the next open
+     * finds it empty: no frames to recover, nothing to checkpoint when it closes again. */
     int persist = 1;
     sqlite3_file_control(cat->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
     return st_cat_exec(err, cat,
-                       "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+                       "PRAGMA journal_mode=WAL; PRAGMA journal_size_limit=0; "
+                       "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
                        "configure the connection");
 }
 

@@ -49,6 +49,12 @@ typedef struct st_ndctx {
     uint64_t chunks_read, cache_hits, staged, staged_bytes, evicted;
 } st_ndctx;
 
+/* A read's buffer for the byte spans of plain chunk files, reused from chunk to chunk. */
+typedef struct st_ndscratch {
+    char *buf;
+    size_t cap;
+} st_ndscratch;
+
 /* The prefetch of the next step (STRATA_ND_SEQUENTIAL). */
 typedef struct nd_prefetch {
     pthread_t thread;

@@ -22,6 +22,7 @@
 
 #include "ndarray/nd_int.h"
 #include "util/dtype.h"
+#include "util/fileio.h"
 
 /* ---- box copies ----------------------------------------------------------------------------- */
 
@@ -232,17 +233,138 @@ static const st_chunkbuf *cache_put(struct nd_cache *c, const char *file, st_chu
 
 #define NEED_REPLAN 1 /* a file of the listing is gone: list the chunks again */
 
-/* The contents of chunk C of REC: from the cache, the staged copy, or the home file (staging it
- * first when its home is an archive). *HOLD is set when the caller must release *OUT. */
-static int chunk_data(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c,
-                      const st_chunkbuf **out, st_chunkbuf *hold)
+/* A chunk's share of the rectangle: from element P0 (chunk coordinates) KN elements along each
+ * dimension, every STRIDE-th; they go to DST in the caller's buffer with strides DSEL. */
+typedef struct {
+    int n;
+    size_t esz;
+    uint64_t p0[ST_ND_MAXDIMS], kn[ST_ND_MAXDIMS];
+    const uint64_t *stride;
+    char *dst;
+    int64_t dsel[ST_ND_MAXDIMS];
+    const void *fill;
+} nd_box;
+
+/* Where box B lies in chunk data described by INFO (whose stored extent may be smaller than the
+ * chunk's: an array that grew): IN the elements present along each dimension, SSEL the source
+ * strides, *LO and *HI the byte span from the first to past the last element present. Returns
+ * whether part of the box is missing from the file (filled with the fill value). */
+static int box_span(const st_npy_info *info, const nd_box *b, uint64_t *in, int64_t *ssel,
+                    uint64_t *lo, uint64_t *hi)
 {
-    memset(hold, 0, sizeof *hold);
+    uint64_t have[ST_ND_MAXDIMS];
+    int64_t sst[ST_ND_MAXDIMS];
+    int partial = 0, none = 0;
+    for (int d = 0; d < b->n; d++) have[d] = d < info->ndim ? info->shape[d] : 1;
+    st_nd_strides(b->n, have, info->fortran_order, b->esz, sst);
+    *lo = 0;
+    uint64_t last = 0;
+    for (int d = 0; d < b->n; d++) {
+        uint64_t p0 = b->p0[d];
+        in[d] = p0 >= have[d] ? 0 : (have[d] - 1 - p0) / b->stride[d] + 1;
+        if (in[d] > b->kn[d]) in[d] = b->kn[d];
+        if (in[d] < b->kn[d]) partial = 1;
+        if (in[d] == 0) none = 1;
+        ssel[d] = (int64_t)b->stride[d] * sst[d];
+        *lo += p0 * (uint64_t)sst[d];
+        if (in[d] > 0) last += (in[d] - 1) * (uint64_t)ssel[d];
+    }
+    *hi = none ? *lo : *lo + last + b->esz;
+    return partial;
+}
+
+/* Copy box B from chunk data described by INFO, of which SRC holds the bytes [LO, HI) of the
+ * element data. */
+static void box_copy(const st_npy_info *info, const nd_box *b, const char *src, uint64_t lo,
+                     uint64_t hi)
+{
+    uint64_t in[ST_ND_MAXDIMS], l, h;
+    int64_t ssel[ST_ND_MAXDIMS];
+    int partial = box_span(info, b, in, ssel, &l, &h);
+    (void)hi;
+    if (partial) st_nd_fill_box(b->n, b->kn, b->esz, b->fill, b->dst, b->dsel);
+    if (h > l) st_nd_copy_box(b->n, in, b->esz, src + (l - lo), ssel, b->dst, b->dsel);
+}
+
+static int check_dtype(st_ndctx *x, const st_cat_nd *rec, const st_npy_info *info, const char *path)
+{
+    if (info->dtype == (strata_dtype)rec->dtype) return STRATA_OK;
+    return st_error(x->err, STRATA_ECORRUPT,
+                    "chunk file '%s' of '%s/%s' holds %s, not %s (run 'strata check')", path,
+                    rec->region, rec->name, strata_dtype_name(info->dtype),
+                    strata_dtype_name((strata_dtype)rec->dtype));
+}
+
+/* Bytes of a plain chunk file read at once to find its header (and, for a small box near the
+ * start, its data too). */
+#define HEAD_READ 512
+/* Spans longer than this that are less than half wanted are read through a mapping. */
+#define SPARSE_SPAN ((uint64_t)1 << 20)
+
+/* Box B from the plain chunk file FD at PATH, reading only the bytes it needs: the header, then
+ * the span from the first to the last wanted element into the scratch buffer. The page cache is
+ * the cache of plain files; 1 when the header does not fit HEAD_READ (read the whole file). */
+static int plain_box(st_ndctx *x, const st_cat_nd *rec, int fd, const char *path, const nd_box *b,
+                     st_ndscratch *s)
+{
+    char head[HEAD_READ];
+    struct stat st;
+    if (fstat(fd, &st) != 0) return st_error_errno(x->err, errno, "cannot examine '%s'", path);
+    size_t size = (size_t)st.st_size, got = size < HEAD_READ ? size : HEAD_READ;
+    int rc = st_pread_full(x->err, fd, head, got, 0, path);
+    if (rc < 0) return rc;
+    st_npy_info info;
+    st_err quiet;
+    st_err_init(&quiet);
+    rc = st_npy_parse_nd(&quiet, head, got, path, &info);
+    st_err_destroy(&quiet);
+    if (rc < 0 && got < size) return 1; /* a header longer than HEAD_READ */
+    if (rc < 0) return st_npy_parse_nd(x->err, head, got, path, &info);
+    if ((rc = check_dtype(x, rec, &info, path)) < 0) return rc;
+    if (info.count > (size - info.data_offset) / b->esz)
+        return st_error(x->err, STRATA_ECORRUPT,
+                        "'%s' is truncated: its header announces %" PRIu64 " elements", path,
+                        info.count);
+    uint64_t in[ST_ND_MAXDIMS], lo, hi;
+    int64_t ssel[ST_ND_MAXDIMS];
+    box_span(&info, b, in, ssel, &lo, &hi);
+    uint64_t want = b->esz;
+    for (int d = 0; d < b->n; d++) want *= in[d];
+    /* a large sparse span (rows longer than pages, in a big contiguous file): map the file and
+     * touch only the pages the box needs */
+    if (hi - lo > SPARSE_SPAN && want * 2 < hi - lo) return 1;
+    const char *src = head + info.data_offset + lo;
+    if (hi > lo && info.data_offset + hi > got) {
+        size_t need = (size_t)(hi - lo);
+        if (s->cap < need) {
+            free(s->buf);
+            s->cap = 0;
+            if ((s->buf = malloc(need)) == NULL)
+                return st_error(x->err, STRATA_ENOMEM, "out of memory reading '%s'", path);
+            s->cap = need;
+        }
+        if ((rc = st_pread_full(x->err, fd, s->buf, need, info.data_offset + lo, path)) < 0)
+            return rc;
+        src = s->buf;
+    }
+    box_copy(&info, b, src, lo, hi);
+    x->chunks_read++;
+    return STRATA_OK;
+}
+
+/* Box B of chunk C of REC: from the cache, the staged copy, or the home file (staging it first
+ * when its home is an archive). Compressed chunks are decoded whole and kept in the cache; plain
+ * ones are read in part. */
+static int chunk_box(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, const nd_box *b,
+                     st_ndscratch *s)
+{
     int64_t tier = c->staged_tier ? c->staged_tier : c->tier_id;
     int staged = c->staged_tier != 0;
     const char *file = staged ? c->staged_file : c->file;
-    if ((*out = cache_get(x->cache, file)) != NULL) {
+    const st_chunkbuf *cb = cache_get(x->cache, file);
+    if (cb != NULL) {
         x->cache_hits++;
+        box_copy(&cb->info, b, cb->data, 0, UINT64_MAX);
         return STRATA_OK;
     }
     int rc;
@@ -264,36 +386,37 @@ static int chunk_data(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c,
     rc = st_nd_dir(x, rec, tier, 0, dir);
     if (rc == STRATA_OK) rc = st_path(x->err, path, "%s/%s", dir, file);
     if (rc < 0) return rc;
-    int lfd = -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? NEED_REPLAN
+                               : st_error_errno(x->err, errno, "cannot open '%s'", path);
     if (staged) {
         /* a shared lock keeps the evictor away while the copy is read; the access time is
          * what the evictor orders by */
-        lfd = open(path, O_RDONLY | O_CLOEXEC);
-        if (lfd < 0)
-            return errno == ENOENT ? NEED_REPLAN
-                                   : st_error_errno(x->err, errno, "cannot open '%s'", path);
-        if (st_lock_fd(NULL, lfd, 0, 0, 0, 0, "staged copy") != STRATA_OK) {
-            close(lfd);
+        if (st_lock_fd(NULL, fd, 0, 0, 0, 0, "staged copy") != STRATA_OK) {
+            close(fd);
             return NEED_REPLAN;
         }
         struct timespec ts[2] = {{0, UTIME_NOW}, {0, UTIME_OMIT}};
-        futimens(lfd, ts);
+        futimens(fd, ts);
     }
-    rc = st_chunk_read(x->err, path, hold);
-    if (lfd >= 0) close(lfd);
+    rc = 1;
+    if (!st_chunk_is_zst(file)) rc = plain_box(x, rec, fd, path, b, s);
+    close(fd);
+    if (rc <= 0) return rc;
+    /* compressed (or an unusual header): decode the whole file and keep it */
+    st_chunkbuf hold;
+    rc = st_chunk_read(x->err, path, &hold);
     if (rc == STRATA_ENOTFOUND) return NEED_REPLAN;
     if (rc < 0) return rc;
-    if (hold->info.dtype != (strata_dtype)rec->dtype &&
-        !(rec->dtype == STRATA_BOOL && hold->info.dtype == STRATA_BOOL)) {
-        st_chunk_release(hold);
-        return st_error(x->err, STRATA_ECORRUPT,
-                        "chunk file '%s' of '%s/%s' holds %s, not %s (run 'strata check')", path,
-                        rec->region, rec->name, strata_dtype_name(hold->info.dtype),
-                        strata_dtype_name((strata_dtype)rec->dtype));
+    if ((rc = check_dtype(x, rec, &hold.info, path)) < 0) {
+        st_chunk_release(&hold);
+        return rc;
     }
     x->chunks_read++;
-    const st_chunkbuf *kept = cache_put(x->cache, file, hold);
-    *out = kept != NULL ? kept : hold;
+    cb = cache_put(x->cache, file, &hold);
+    box_copy(&(cb != NULL ? cb : &hold)->info, b, (cb != NULL ? cb : &hold)->data, 0, UINT64_MAX);
+    st_chunk_release(&hold);
     return STRATA_OK;
 }
 
@@ -301,7 +424,8 @@ static int chunk_data(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c,
 
 /* One pass over the chunk box; NEED_REPLAN when a listed file vanished. */
 static int read_pass(st_ndctx *x, const st_cat_nd *rec, const uint64_t *start,
-                     const uint64_t *count, const uint64_t *stride, char *buf, st_vec *chunks)
+                     const uint64_t *count, const uint64_t *stride, char *buf, st_vec *chunks,
+                     st_ndscratch *s)
 {
     nd_grid g;
     st_nd_grid(rec, &g);
@@ -316,54 +440,31 @@ static int read_pass(st_ndctx *x, const st_cat_nd *rec, const uint64_t *start,
     if (rc < 0) return rc;
     int64_t bst[ST_ND_MAXDIMS];
     st_nd_strides(n, count, 0, esz, bst);
+    nd_box b = {.n = n, .esz = esz, .stride = stride, .fill = rec->fill};
     for (;;) {
-        uint64_t o[ST_ND_MAXDIMS], klo[ST_ND_MAXDIMS], kn[ST_ND_MAXDIMS];
         int empty = 0;
-        char *dst = buf;
-        int64_t dsel[ST_ND_MAXDIMS];
+        b.dst = buf;
         for (int d = 0; d < n && !empty; d++) {
-            o[d] = c[d] * g.chunk[d];
-            uint64_t e = g.chunk[d] < g.dims[d] - o[d] ? g.chunk[d] : g.dims[d] - o[d];
-            uint64_t first = o[d] <= start[d] ? 0 : (o[d] - start[d] + stride[d] - 1) / stride[d];
-            if (first >= count[d] || start[d] + first * stride[d] > o[d] + e - 1) {
+            uint64_t o = c[d] * g.chunk[d];
+            uint64_t e = g.chunk[d] < g.dims[d] - o ? g.chunk[d] : g.dims[d] - o;
+            uint64_t first = o <= start[d] ? 0 : (o - start[d] + stride[d] - 1) / stride[d];
+            if (first >= count[d] || start[d] + first * stride[d] > o + e - 1) {
                 empty = 1;
                 break;
             }
-            uint64_t last = (o[d] + e - 1 - start[d]) / stride[d];
+            uint64_t last = (o + e - 1 - start[d]) / stride[d];
             if (last >= count[d]) last = count[d] - 1;
-            klo[d] = first;
-            kn[d] = last - first + 1;
-            dst += (int64_t)first * bst[d];
-            dsel[d] = bst[d];
+            b.p0[d] = start[d] + first * stride[d] - o;
+            b.kn[d] = last - first + 1;
+            b.dst += (int64_t)first * bst[d];
+            b.dsel[d] = bst[d];
         }
         if (!empty) {
             const st_cat_chunk *row = st_nd_find_chunk(chunks, st_nd_linear(&g, c));
-            if (row == NULL) {
-                st_nd_fill_box(n, kn, esz, rec->fill, dst, dsel);
-            } else {
-                const st_chunkbuf *cb;
-                st_chunkbuf hold;
-                rc = chunk_data(x, rec, row, &cb, &hold);
-                if (rc != STRATA_OK) return rc;
-                /* the stored extent may be smaller than the chunk's (an array that grew) */
-                uint64_t have[ST_ND_MAXDIMS], in[ST_ND_MAXDIMS];
-                int64_t sst[ST_ND_MAXDIMS], ssel[ST_ND_MAXDIMS];
-                int partial = 0;
-                const char *src = cb->data;
-                for (int d = 0; d < n; d++) have[d] = d < cb->info.ndim ? cb->info.shape[d] : 1;
-                st_nd_strides(n, have, cb->info.fortran_order, esz, sst);
-                for (int d = 0; d < n; d++) {
-                    uint64_t p0 = start[d] + klo[d] * stride[d] - o[d];
-                    in[d] = p0 >= have[d] ? 0 : (have[d] - 1 - p0) / stride[d] + 1;
-                    if (in[d] > kn[d]) in[d] = kn[d];
-                    if (in[d] < kn[d]) partial = 1;
-                    src += (int64_t)p0 * sst[d];
-                    ssel[d] = (int64_t)stride[d] * sst[d];
-                }
-                if (partial) st_nd_fill_box(n, kn, esz, rec->fill, dst, dsel);
-                st_nd_copy_box(n, in, esz, src, ssel, dst, dsel);
-                st_chunk_release(&hold);
-            }
+            if (row == NULL)
+                st_nd_fill_box(n, b.kn, esz, rec->fill, b.dst, b.dsel);
+            else if ((rc = chunk_box(x, rec, row, &b, s)) != STRATA_OK)
+                return rc;
         }
         int d = n - 1;
         for (; d >= 0; d--) {
@@ -378,12 +479,14 @@ int st_nd_read(st_ndctx *x, const st_cat_nd *rec, const uint64_t *start, const u
                const uint64_t *stride, void *buf)
 {
     st_vec chunks = ST_VEC(st_cat_chunk);
+    st_ndscratch s = {NULL, 0};
     int rc = STRATA_OK;
     for (int tries = 0; tries < ST_ND_RETRIES; tries++) {
-        rc = read_pass(x, rec, start, count, stride, buf, &chunks);
+        rc = read_pass(x, rec, start, count, stride, buf, &chunks, &s);
         if (rc != NEED_REPLAN) break;
     }
     st_vec_free(&chunks);
+    free(s.buf);
     if (rc == NEED_REPLAN)
         rc = st_error(x->err, STRATA_ECONFLICT,
                       "cannot read '%s/%s': its chunks kept changing under %d attempts",

@@ -498,8 +498,32 @@ int st_nd_collect(st_ndctx *x, const st_cat_nd *rec, const nd_grid *g, const uin
                   const uint64_t *chi, st_vec *out)
 {
     out->n = 0;
-    int rc = st_cat_nd_chunks(x->err, x->cat, rec->id, st_nd_linear(g, clo), st_nd_linear(g, chi),
-                              st_nd_push_chunk, out);
+    int n = g->n;
+    uint64_t lo = st_nd_linear(g, clo), hi = st_nd_linear(g, chi), box = 1;
+    for (int d = 0; d < n; d++) box *= chi[d] - clo[d] + 1;
+    int rc;
+    if (hi - lo + 1 <= 4 * box) {
+        /* the box is most of its linear range: one range query */
+        rc = st_cat_nd_chunks(x->err, x->cat, rec->id, (int64_t)lo, (int64_t)hi, st_nd_push_chunk,
+                              out);
+    } else {
+        /* a narrow box (a column of chunks): one range query per run along the last dimension,
+         * in increasing order, instead of listing every chunk between its corners */
+        uint64_t c[ST_ND_MAXDIMS], e[ST_ND_MAXDIMS];
+        memcpy(c, clo, (size_t)n * sizeof *c);
+        for (;;) {
+            memcpy(e, c, (size_t)n * sizeof *e);
+            e[n - 1] = chi[n - 1];
+            rc = st_cat_nd_chunks(x->err, x->cat, rec->id, (int64_t)st_nd_linear(g, c),
+                                  (int64_t)st_nd_linear(g, e), st_nd_push_chunk, out);
+            int d = n - 2;
+            for (; d >= 0; d--) {
+                if (++c[d] <= chi[d]) break;
+                c[d] = clo[d];
+            }
+            if (rc < 0 || d < 0) break;
+        }
+    }
     if (rc == STRATA_ENOMEM) rc = st_error(x->err, rc, "out of memory listing chunks");
     return rc;
 }

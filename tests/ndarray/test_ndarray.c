@@ -401,6 +401,49 @@ static void tiers_migrate_stage_evict(void **state)
     assert_int_equal(damaged, 0);
 }
 
+/* Files large enough to take the other read paths: a contiguous array over 4 MiB (narrow
+ * columns read through a mapping, wide rows by span), and a grid of many chunks read one column
+ * of chunks at a time (a range query per run). */
+static void large_files_and_narrow_boxes(void **state)
+{
+    fixture *f = *state;
+    strata_pool *p = f->pool;
+    enum { NY = 1500, NX = 1100 };
+    uint64_t dims[2] = {NY, NX}, z[2] = {0, 0}, chunk[2] = {50, 40};
+    int32_t *v = malloc(sizeof(int32_t) * NY * NX);
+    for (size_t i = 0; i < (size_t)NY * NX; i++) v[i] = (int32_t)(i * 7 + 3);
+    static const strata_layout layouts[3] = {STRATA_LAYOUT_ROW, STRATA_LAYOUT_COL,
+                                             STRATA_LAYOUT_CHUNKED};
+    static const char *names[3] = {"bigrow", "bigcol", "grid"};
+    for (int l = 0; l < 3; l++) {
+        strata_ndarray_opts o = {.layout = layouts[l]};
+        strata_ndarray *a;
+        assert_ok(p, strata_ndarray_create(p, "r", names[l], STRATA_I32, 2, dims,
+                                           l == 2 ? chunk : NULL, &o, &a));
+        assert_ok(p, strata_ndarray_write(a, z, dims, v));
+        strata_ndarray_close(a);
+        assert_ok(p, strata_ndarray_open(p, "r", names[l], NULL, &a));
+        /* narrow columns, wide rows, a block, a strided sample, one element */
+        static const uint64_t rects[][6] = {{0, 3, NY, 5, 1, 1},          {7, 0, 9, NX, 1, 1},
+                                            {600, 500, 300, 200, 1, 1},   {1, 2, 700, 20, 2, 50},
+                                            {NY - 1, NX - 1, 1, 1, 1, 1}, {0, 1000, NY / 3, 100, 3, 1}};
+        for (size_t k = 0; k < sizeof rects / sizeof rects[0]; k++) {
+            const uint64_t *q = rects[k];
+            uint64_t s[2] = {q[0], q[1]}, c[2] = {q[2], q[3]}, st[2] = {q[4], q[5]};
+            int32_t *got = malloc(sizeof(int32_t) * c[0] * c[1]);
+            assert_ok(p, strata_ndarray_read_strided(a, s, c, st, got));
+            for (uint64_t y = 0; y < c[0]; y++)
+                for (uint64_t x = 0; x < c[1]; x++)
+                    if (got[y * c[1] + x] != v[(s[0] + y * st[0]) * NX + s[1] + x * st[1]])
+                        fail_msg("%s rect %zu: (%llu, %llu) differs", names[l], k,
+                                 (unsigned long long)y, (unsigned long long)x);
+            free(got);
+        }
+        strata_ndarray_close(a);
+    }
+    free(v);
+}
+
 static void prefetch_and_cache(void **state)
 {
     fixture *f = *state;
@@ -450,6 +493,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(bad_input_is_refused, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(tiers_migrate_stage_evict, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(prefetch_and_cache, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(large_files_and_narrow_boxes, fixture_setup,
+                                        fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
