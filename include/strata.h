@@ -980,6 +980,17 @@ STRATA_API int strata_ndarray_migrate(strata_pool *pool, const char *region, con
                                       const char *tier, uint64_t first_chunk, uint64_t last_chunk,
                                       uint64_t *moved);
 
+/* Move the batch files of dataset REGION/NAME (all batches, or those with sequence number in
+ * [FIRST_BATCH, LAST_BATCH]) to tier TIER, as strata_ndarray_migrate() moves chunks: copy
+ * (zstd-compressed on an archive tier, decoded when leaving one), make durable, switch the
+ * catalog records 32 files per transaction, then remove the sources. Publishes and updates of
+ * the dataset wait meanwhile; readers go on (a snapshot finds a moved file at its new place).
+ * New batches are always written to the dataset's own directory. MOVED (may be NULL) receives
+ * the number of column files moved. STRATA_ENOSPC if TIER lacks the capacity. */
+STRATA_API int strata_dataset_migrate(strata_pool *pool, const char *region, const char *name,
+                                      const char *tier, uint64_t first_batch, uint64_t last_batch,
+                                      uint64_t *moved);
+
 typedef struct strata_stage strata_stage;
 
 typedef struct strata_stage_stats {

@@ -18,7 +18,7 @@
 
 /* The schema version this library writes; catalogs of older versions are migrated forward on
  * open, newer ones are refused. */
-#define ST_CAT_VERSION 4
+#define ST_CAT_VERSION 5
 
 #define ST_CAT_FILE 48 /* room for a data file name: TOKEN.bytes.npy */
 
@@ -135,6 +135,8 @@ typedef struct st_cat_batch {
 
 /* One column of one batch: its file and statistics. */
 typedef struct st_cat_bcol {
+    int64_t tier_id; /* where its files live; 0 or ST_TIER_DEFAULT_ID: the dataset directory */
+    int64_t version; /* the version that wrote it (a derived column can be rewritten) */
     char file[ST_CAT_FILE];
     char bytes_file[ST_CAT_FILE];
     uint64_t bytes;
@@ -232,11 +234,33 @@ int st_cat_trash_delete(st_err *err, st_catalog *cat, int64_t id);
 
 /* Every file that a row of dataset ID names (live, retired, superseded): FN(ctx, file). */
 int st_cat_dataset_files(st_err *err, st_catalog *cat, int64_t id,
-                         int (*fn)(void *ctx, const char *file), void *ctx);
+                         int (*fn)(void *ctx, int64_t tier_id, const char *file), void *ctx);
 
 /* Garbage of dataset ID: the files of retired batches and of superseded column versions. */
-int st_cat_garbage(st_err *err, st_catalog *cat, int64_t id, int (*fn)(void *ctx, const char *file),
-                   void *ctx);
+int st_cat_garbage(st_err *err, st_catalog *cat, int64_t id,
+                   int (*fn)(void *ctx, int64_t tier_id, const char *file), void *ctx);
+
+/* The current place of column POS of batch SEQ of dataset ID as written at VERSION (a reader
+ * whose file vanished: the batch was migrated). STRATA_ENOTFOUND when the row is gone. */
+int st_cat_bcol_where(st_err *err, st_catalog *cat, int64_t id, int64_t seq, int pos,
+                      int64_t version, st_cat_bcol *out);
+
+/* A batch column file pair that a migration moves. */
+typedef struct st_cat_bmove {
+    int64_t batch_id, seq, version, tier_id;
+    int position;
+    char file[ST_CAT_FILE], bytes_file[ST_CAT_FILE];
+    uint64_t bytes, stored;
+} st_cat_bmove;
+
+/* The batch columns of dataset ID with SEQ in [LO, HI] not on tier TO, in batch order. */
+int st_cat_bcol_movable(st_err *err, st_catalog *cat, int64_t id, int64_t lo, int64_t hi,
+                        int64_t to, int (*fn)(void *ctx, const st_cat_bmove *m), void *ctx);
+
+/* Record that M now lives on tier TO as FILE (and BYTES_FILE), STORED bytes: 1 when switched, 0
+ * when the row no longer names M's files (gc dropped it). Inside the caller's transaction. */
+int st_cat_bcol_move(st_err *err, st_catalog *cat, const st_cat_bmove *m, int64_t to,
+                     const char *file, const char *bytes_file, uint64_t stored);
 
 /* Delete the rows of that garbage and expire the versions that could read it. */
 int st_cat_garbage_drop(st_err *err, st_catalog *cat, int64_t id);

@@ -43,6 +43,9 @@ enum {
     D_BATCH_ID,
     D_FILES,
     D_GARBAGE,
+    D_BCOL_WHERE,
+    D_BCOL_MOVABLE,
+    D_BCOL_MOVE,
     D_HORIZON,
     D_DEL_GARBAGE_COLS,
     D_DEL_RETIRED_COLS,
@@ -82,11 +85,13 @@ static const char *const sql[] = {
                                   "token, created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [D_BCOL_INSERT - D_INSERT] =
         "INSERT INTO batch_column (batch_id, position, file, bytes_file, bytes, checksum, min_i, "
-        "max_i, min_f, max_f, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        "max_i, min_f, max_f, version, tier_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+        "?11, ?12)",
     /* Live batches at ?2, each column's versions in order (the caller keeps the last). */
     [D_BATCHES - D_INSERT] =
         "SELECT b.seq, b.first_row, b.nrows, b.version, b.token, b.created_ns, c.position, "
-        "c.file, c.bytes_file, c.bytes, c.checksum, c.min_i, c.max_i, c.min_f, c.max_f FROM "
+        "c.file, c.bytes_file, c.bytes, c.checksum, c.min_i, c.max_i, c.min_f, c.max_f, "
+        "c.tier_id, c.version FROM "
         "batch b JOIN batch_column c ON c.batch_id = b.id WHERE b.dataset_id = ?1 AND "
         "b.version <= ?2 AND (b.retired IS NULL OR b.retired > ?2) AND c.version <= ?2 "
         "ORDER BY b.seq, c.position, c.version",
@@ -108,12 +113,25 @@ static const char *const sql[] = {
                             "NULL",
     [D_BATCH_ID - D_INSERT] = "SELECT id FROM batch WHERE dataset_id = ?1 AND seq = ?2 AND "
                               "retired IS NULL",
-    [D_FILES - D_INSERT] = "SELECT c.file, c.bytes_file FROM batch_column c JOIN batch b ON "
-                           "b.id = c.batch_id WHERE b.dataset_id = ?1",
+    [D_FILES - D_INSERT] =
+        "SELECT c.file, c.bytes_file, c.tier_id FROM batch_column c JOIN batch b ON "
+        "b.id = c.batch_id WHERE b.dataset_id = ?1",
     [D_GARBAGE - D_INSERT] =
-        "SELECT c.file, c.bytes_file FROM batch_column c JOIN batch b ON b.id = c.batch_id WHERE "
-        "b.dataset_id = ?1 AND (b.retired IS NOT NULL OR EXISTS (SELECT 1 FROM batch_column n "
+        "SELECT c.file, c.bytes_file, c.tier_id FROM batch_column c JOIN batch b ON b.id = "
+        "c.batch_id WHERE b.dataset_id = ?1 AND (b.retired IS NOT NULL OR EXISTS (SELECT 1 FROM "
+        "batch_column n "
         "WHERE n.batch_id = c.batch_id AND n.position = c.position AND n.version > c.version))",
+    [D_BCOL_WHERE - D_INSERT] =
+        "SELECT c.tier_id, c.file, c.bytes_file FROM batch_column c JOIN batch b ON b.id = "
+        "c.batch_id WHERE b.dataset_id = ?1 AND b.seq = ?2 AND c.position = ?3 AND c.version = ?4",
+    [D_BCOL_MOVABLE - D_INSERT] =
+        "SELECT b.id, b.seq, c.position, c.version, c.tier_id, c.file, c.bytes_file, c.bytes, "
+        "COALESCE(c.stored, c.bytes) FROM batch_column c JOIN batch b ON b.id = c.batch_id WHERE "
+        "b.dataset_id = ?1 AND b.seq BETWEEN ?2 AND ?3 AND c.tier_id <> ?4 AND c.file <> '' "
+        "ORDER BY b.seq, c.position, c.version",
+    [D_BCOL_MOVE - D_INSERT] =
+        "UPDATE batch_column SET tier_id = ?5, file = ?6, bytes_file = ?7, stored = ?8 WHERE "
+        "batch_id = ?1 AND position = ?2 AND version = ?3 AND tier_id = ?4 AND file = ?9",
     [D_HORIZON - D_INSERT] =
         "SELECT MAX(COALESCE((SELECT MAX(retired) FROM batch WHERE dataset_id = ?1), 0), "
         "COALESCE((SELECT MAX(n.version) FROM batch_column n JOIN batch b ON b.id = n.batch_id "
@@ -356,6 +374,7 @@ static void bind_bcol(sqlite3_stmt *s, int64_t batch_id, int pos, const st_cat_b
     bind_stat(s, 9, is_float, 1, 0, bc->min_f);
     bind_stat(s, 10, is_float, 1, 0, bc->max_f);
     sqlite3_bind_int64(s, 11, version);
+    sqlite3_bind_int64(s, 12, bc->tier_id > 0 ? bc->tier_id : ST_TIER_DEFAULT_ID);
 }
 
 int st_cat_apply(st_err *err, st_catalog *cat, int64_t id, int64_t expected_version,
@@ -516,6 +535,8 @@ int st_cat_batches(st_err *err, st_catalog *cat, int64_t id, int64_t version, in
             c->min_f = sqlite3_column_double(s, 13);
             c->max_f = sqlite3_column_double(s, 14);
         }
+        c->tier_id = sqlite3_column_int64(s, 15);
+        c->version = sqlite3_column_int64(s, 16);
     }
     if (stop == 0 && rc != SQLITE_DONE) stop = st_cat_db_error(err, cat, rc, "read batches");
     if (stop == 0 && have) stop = fn(ctx, &b, cols);
@@ -640,44 +661,134 @@ int st_cat_totals(st_err *err, st_catalog *cat, int64_t id, int64_t version, uin
 }
 
 /* Call FN for both file names of every row of query Q bound to dataset ID. */
+typedef struct {
+    int64_t tier_id;
+    char file[ST_CAT_FILE];
+} tier_file;
+
+/* The files (and bytes files) of query Q's rows with their tier; the statement is finished
+ * before the callbacks run, so they may use the catalog. */
 static int list_files(st_err *err, st_catalog *cat, int q, int64_t id,
-                      int (*fn)(void *, const char *), void *ctx)
+                      int (*fn)(void *, int64_t, const char *), void *ctx)
 {
     sqlite3_stmt *s = NULL;
     int rc = prep(err, cat, q, &s);
     if (rc < 0) return rc;
     sqlite3_bind_int64(s, 1, id);
-    st_vec names = ST_VEC(char[ST_CAT_FILE]);
+    st_vec names = ST_VEC(tier_file);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         for (int c = 0; c < 2; c++) {
             if (sqlite3_column_type(s, c) == SQLITE_NULL) continue;
-            char(*slot)[ST_CAT_FILE] = st_vec_push(&names);
+            tier_file *slot = st_vec_push(&names);
             if (slot == NULL) {
                 st_cat_done(s);
                 st_vec_free(&names);
                 return st_error(err, STRATA_ENOMEM, "out of memory listing files");
             }
-            st_cat_text(*slot, ST_CAT_FILE, s, c);
+            slot->tier_id = sqlite3_column_int64(s, 2);
+            st_cat_text(slot->file, ST_CAT_FILE, s, c);
         }
     }
     st_cat_done(s);
     int stop = rc == SQLITE_DONE ? 0 : st_cat_db_error(err, cat, rc, "list files");
-    for (size_t i = 0; i < names.n && stop == 0; i++)
-        stop = fn(ctx, ((const char(*)[ST_CAT_FILE])names.v)[i]);
+    const tier_file *f = names.v;
+    for (size_t i = 0; i < names.n && stop == 0; i++) stop = fn(ctx, f[i].tier_id, f[i].file);
     st_vec_free(&names);
     return stop;
 }
 
-int st_cat_dataset_files(st_err *err, st_catalog *cat, int64_t id, int (*fn)(void *, const char *),
-                         void *ctx)
+int st_cat_dataset_files(st_err *err, st_catalog *cat, int64_t id,
+                         int (*fn)(void *, int64_t, const char *), void *ctx)
 {
     return list_files(err, cat, D_FILES, id, fn, ctx);
 }
 
-int st_cat_garbage(st_err *err, st_catalog *cat, int64_t id, int (*fn)(void *, const char *),
-                   void *ctx)
+int st_cat_garbage(st_err *err, st_catalog *cat, int64_t id,
+                   int (*fn)(void *, int64_t, const char *), void *ctx)
 {
     return list_files(err, cat, D_GARBAGE, id, fn, ctx);
+}
+
+int st_cat_bcol_where(st_err *err, st_catalog *cat, int64_t id, int64_t seq, int pos,
+                      int64_t version, st_cat_bcol *out)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prep(err, cat, D_BCOL_WHERE, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, seq);
+    sqlite3_bind_int(s, 3, pos);
+    sqlite3_bind_int64(s, 4, version);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        out->tier_id = sqlite3_column_int64(s, 0);
+        st_cat_text(out->file, sizeof out->file, s, 1);
+        st_cat_text(out->bytes_file, sizeof out->bytes_file, s, 2);
+        rc = STRATA_OK;
+    } else {
+        rc = rc == SQLITE_DONE ? STRATA_ENOTFOUND
+                               : st_cat_db_error(err, cat, rc, "find a batch column");
+    }
+    st_cat_done(s);
+    return rc;
+}
+
+int st_cat_bcol_movable(st_err *err, st_catalog *cat, int64_t id, int64_t lo, int64_t hi,
+                        int64_t to, int (*fn)(void *, const st_cat_bmove *), void *ctx)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prep(err, cat, D_BCOL_MOVABLE, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, lo);
+    sqlite3_bind_int64(s, 3, hi);
+    sqlite3_bind_int64(s, 4, to);
+    st_vec rows = ST_VEC(st_cat_bmove);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        st_cat_bmove *m = st_vec_push(&rows);
+        if (m == NULL) {
+            st_cat_done(s);
+            st_vec_free(&rows);
+            return st_error(err, STRATA_ENOMEM, "out of memory listing batches");
+        }
+        m->batch_id = sqlite3_column_int64(s, 0);
+        m->seq = sqlite3_column_int64(s, 1);
+        m->position = sqlite3_column_int(s, 2);
+        m->version = sqlite3_column_int64(s, 3);
+        m->tier_id = sqlite3_column_int64(s, 4);
+        st_cat_text(m->file, sizeof m->file, s, 5);
+        st_cat_text(m->bytes_file, sizeof m->bytes_file, s, 6);
+        m->bytes = (uint64_t)sqlite3_column_int64(s, 7);
+        m->stored = (uint64_t)sqlite3_column_int64(s, 8);
+    }
+    st_cat_done(s);
+    int stop = rc == SQLITE_DONE ? 0 : st_cat_db_error(err, cat, rc, "list batches to move");
+    const st_cat_bmove *m = rows.v;
+    for (size_t i = 0; i < rows.n && stop == 0; i++) stop = fn(ctx, &m[i]);
+    st_vec_free(&rows);
+    return stop;
+}
+
+int st_cat_bcol_move(st_err *err, st_catalog *cat, const st_cat_bmove *m, int64_t to,
+                     const char *file, const char *bytes_file, uint64_t stored)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prep(err, cat, D_BCOL_MOVE, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, m->batch_id);
+    sqlite3_bind_int(s, 2, m->position);
+    sqlite3_bind_int64(s, 3, m->version);
+    sqlite3_bind_int64(s, 4, m->tier_id);
+    sqlite3_bind_int64(s, 5, to);
+    sqlite3_bind_text(s, 6, file, -1, SQLITE_STATIC);
+    if (bytes_file[0])
+        sqlite3_bind_text(s, 7, bytes_file, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 7);
+    sqlite3_bind_int64(s, 8, (int64_t)stored);
+    sqlite3_bind_text(s, 9, m->file, -1, SQLITE_STATIC);
+    if ((rc = st_cat_step_done(err, cat, s, "move a batch column")) < 0) return rc;
+    return sqlite3_changes(cat->db) == 1;
 }
 
 int st_cat_garbage_drop(st_err *err, st_catalog *cat, int64_t id)

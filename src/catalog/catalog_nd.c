@@ -66,7 +66,9 @@ static const char *const sql[] = {
     [N_TIER_GET_ID - N_TIER_INSERT] = TIER_COLUMNS "WHERE id = ?1",
     [N_TIER_LIST - N_TIER_INSERT] = TIER_COLUMNS "ORDER BY id != 1, name",
     [N_TIER_HOME - N_TIER_INSERT] =
-        "SELECT COALESCE(SUM(bytes), 0), COUNT(*) FROM ndchunk WHERE tier_id = ?1",
+        "SELECT COALESCE(SUM(b), 0), COUNT(*) FROM (SELECT bytes AS b FROM ndchunk WHERE "
+        "tier_id = ?1 UNION ALL SELECT COALESCE(stored, bytes) FROM batch_column WHERE "
+        "tier_id = ?1)",
     [N_TIER_STAGED - N_TIER_INSERT] =
         "SELECT COALESCE(SUM(bytes), 0), COUNT(*) FROM ndstaged WHERE tier_id = ?1",
     [N_TIER_ARRAYS - N_TIER_INSERT] = "SELECT COUNT(*) FROM ndarray WHERE tier_id = ?1",

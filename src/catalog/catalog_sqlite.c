@@ -189,6 +189,11 @@ static const char *const migrations[ST_CAT_VERSION] = {
     "  staged_ns INTEGER NOT NULL,"
     "  PRIMARY KEY (array_id, idx)) WITHOUT ROWID;"
     "CREATE INDEX ndstaged_by_tier ON ndstaged (tier_id);",
+    /* 4 -> 5: a dataset's batch files can move between tiers: each batch column records its
+     * tier (1, the default: the dataset directory) and the bytes its files take there. */
+    "ALTER TABLE batch_column ADD COLUMN tier_id INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE batch_column ADD COLUMN stored INTEGER;"
+    "CREATE INDEX batch_column_by_tier ON batch_column (tier_id);",
 };
 
 enum {

@@ -474,39 +474,64 @@ int cmd_tier(cli *c, int argc, char **argv)
 /* ---- migrate and stage ---------------------------------------------------------------------- */
 
 static const char migrate_usage[] =
-    "usage: strata migrate R/NAME --to TIER [--chunks FIRST-LAST]\n"
-    "Move the files of an N-d array (all chunks, or those with linear index FIRST to LAST) to\n"
-    "TIER: copy, make durable, switch the catalog record, then remove the source. Moving the\n"
-    "whole array also makes TIER where its new data goes.\n";
+    "usage: strata migrate R/NAME --to TIER [--chunks FIRST-LAST | --batches FIRST-LAST]\n"
+    "Move the files of an N-d array (all chunks, or those with linear index FIRST to LAST) or of\n"
+    "a dataset (all batches, or those with sequence number FIRST to LAST) to TIER: copy, make\n"
+    "durable, switch the catalog record, then remove the source. Moving a whole array also\n"
+    "makes TIER where its new data goes; a dataset's new batches go to its own directory.\n";
+
+/* "FIRST-LAST", "FIRST" or "FIRST-" into [*FIRST, *LAST]; -1 if malformed. */
+static int parse_range(const char *arg, uint64_t *first, uint64_t *last)
+{
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "%s", arg);
+    char *dash = strchr(tmp, '-');
+    if (dash != NULL) *dash = '\0';
+    *last = UINT64_MAX;
+    if (cli_parse_u64(tmp, first) != 0 ||
+        (dash != NULL && dash[1] != '\0' && cli_parse_u64(dash + 1, last) != 0))
+        return -1;
+    if (dash == NULL) *last = *first;
+    return 0;
+}
 
 int cmd_migrate(cli *c, int argc, char **argv)
 {
     char *pos[8];
     int npos, json = 0;
-    const char *to = NULL, *chunks = NULL;
-    cli_opt opts[] = {
-        {"to", 0, &to, NULL}, {"chunks", 0, &chunks, NULL}, {"json", 0, NULL, &json}, {0}};
+    const char *to = NULL, *chunks = NULL, *batches = NULL;
+    cli_opt opts[] = {{"to", 0, &to, NULL},
+                      {"chunks", 0, &chunks, NULL},
+                      {"batches", 0, &batches, NULL},
+                      {"json", 0, NULL, &json},
+                      {0}};
     if (argc > 8) return cli_usage_error("migrate", "too many arguments");
     int rc = cli_scan(argc, argv, opts, migrate_usage, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
     if (npos != 1 || to == NULL) return cli_usage_error("migrate", "needs R/NAME and --to TIER");
+    if (chunks != NULL && batches != NULL)
+        return cli_usage_error("migrate", "--chunks is for N-d arrays, --batches for datasets");
     uint64_t first = 0, last = UINT64_MAX;
-    if (chunks != NULL) {
-        char tmp[64];
-        snprintf(tmp, sizeof tmp, "%s", chunks);
-        char *dash = strchr(tmp, '-');
-        if (dash != NULL) *dash = '\0';
-        if (cli_parse_u64(tmp, &first) != 0 ||
-            (dash != NULL && dash[1] != '\0' && cli_parse_u64(dash + 1, &last) != 0))
-            return cli_usage_error("migrate", "--chunks needs FIRST-LAST (or FIRST, or FIRST-)");
-        if (dash == NULL) last = first;
-    }
+    const char *range = chunks != NULL ? chunks : batches;
+    if (range != NULL && parse_range(range, &first, &last) != 0)
+        return cli_usage_error("migrate", chunks != NULL
+                                              ? "--chunks needs FIRST-LAST (or FIRST, or FIRST-)"
+                                              : "--batches needs FIRST-LAST (or FIRST, or FIRST-)");
     char buf[2 * STRATA_NAME_MAX + 2];
     const char *region, *name;
     if ((rc = cli_split("migrate", pos[0], buf, sizeof buf, &region, &name)) != EXIT_OK) return rc;
     if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+    /* an N-d array or a dataset: --batches says dataset; otherwise an array of that name wins */
+    int dataset = batches != NULL;
+    if (!dataset && chunks == NULL) {
+        strata_ndarray *a;
+        int st = strata_ndarray_open(c->pool, region, name, NULL, &a);
+        if (st == STRATA_OK) strata_ndarray_close(a);
+        dataset = st == STRATA_ENOTFOUND;
+    }
     uint64_t moved = 0;
-    int st = strata_ndarray_migrate(c->pool, region, name, to, first, last, &moved);
+    int st = dataset ? strata_dataset_migrate(c->pool, region, name, to, first, last, &moved)
+                     : strata_ndarray_migrate(c->pool, region, name, to, first, last, &moved);
     if (st < 0) return cli_fail(c, st);
     if (c->json)
         printf("{\"moved\":%" PRIu64 "}\n", moved);

@@ -28,6 +28,7 @@
 #include "derive/update_int.h"
 #include "expr/expr.h"
 #include "ops/ops.h"
+#include "util/chunkfile.h"
 #include "util/dtype.h"
 #include "util/name.h"
 #include "util/vec.h"
@@ -103,12 +104,13 @@ int st_upd_map(job *j, const wbatch *w, int col, st_npy_map *m, st_npy_map *mb, 
                         "later than what needs it)",
                         j->sch.cat[col].name, j->ds->d.region, j->ds->d.name, (long long)w->b.seq);
     char path[ST_PATH_MAX];
-    int rc = st_path(j->err, path, "%s/%s", j->ds->dir, bc->file);
-    if (rc == STRATA_OK) rc = st_npy_map_file(j->err, path, m);
+    strata_pool *pool = j->ds->pool;
+    int rc = st_bcol_path(pool, &j->ds->d, j->ds->dir, bc->tier_id, bc->file, path);
+    if (rc == STRATA_OK) rc = st_npy_map_any(j->err, path, m);
     if (rc == STRATA_OK) *data = m->data;
     if (rc == STRATA_OK && bc->bytes_file[0] != '\0') {
-        rc = st_path(j->err, path, "%s/%s", j->ds->dir, bc->bytes_file);
-        if (rc == STRATA_OK) rc = st_npy_map_file(j->err, path, mb);
+        rc = st_bcol_path(pool, &j->ds->d, j->ds->dir, bc->tier_id, bc->bytes_file, path);
+        if (rc == STRATA_OK) rc = st_npy_map_any(j->err, path, mb);
         if (rc == STRATA_OK) *bytes = mb->data;
     }
     return rc;
@@ -600,7 +602,8 @@ static int gather_into(job *j, strata_snapshot *p, int pc, const uint64_t *idx, 
             const char *by;
             rc = strata_snapshot_map_str(p, at, pc, &o, &by);
             uint64_t r = idx[i] - p->row_start[at];
-            if (rc == STRATA_OK) rc = st_colw_append_str(j->err, w, o + r, by, 1);
+            /* string r is by[o[r], o[r + 1]); the writer takes bytes from its first offset */
+            if (rc == STRATA_OK) rc = st_colw_append_str(j->err, w, o + r, by + o[r], 1);
         }
         return rc;
     }

@@ -137,14 +137,15 @@ static void check_file(ds_ctx *c, const st_cat_batch *b, int col, const st_cat_b
     snprintf(what, sizeof what, "%s/%s batch %lld column '%s'", c->d->region, c->d->name,
              (long long)b->seq, c->schema->cat[col].name);
     strata_dtype dt = (strata_dtype)c->schema->cat[col].dtype;
-    if (st_path(NULL, path, "%s/%s", c->dir, bc->file) < 0) return;
+    strata_pool *pool = c->r->pool;
+    if (st_bcol_path(pool, c->d, c->dir, bc->tier_id, bc->file, path) < 0) return;
     st_npy_map m = {0}, mb = {0};
     st_err e;
     st_err_init(&e);
     problem[0] = '\0';
     uint64_t count = dt == STRATA_STR ? (uint64_t)b->nrows + 1 : (uint64_t)b->nrows;
     strata_dtype stored = dt == STRATA_STR ? STRATA_I64 : dt;
-    if (st_npy_map_file(&e, path, &m) != STRATA_OK) {
+    if (st_npy_map_any(&e, path, &m) != STRATA_OK) {
         snprintf(problem, sizeof problem, "%s",
                  e.code == STRATA_ENOTFOUND ? "file is missing" : e.msg);
     } else if (m.info.dtype != stored || m.info.count != count) {
@@ -159,8 +160,8 @@ static void check_file(ds_ctx *c, const st_cat_batch *b, int col, const st_cat_b
         XXH64_update(h, m.data, len);
         uint64_t bytes = len;
         if (dt == STRATA_STR) {
-            if (st_path(NULL, bpath, "%s/%s", c->dir, bc->bytes_file) == 0 &&
-                st_npy_map_file(&e, bpath, &mb) == STRATA_OK) {
+            if (st_bcol_path(pool, c->d, c->dir, bc->tier_id, bc->bytes_file, bpath) == 0 &&
+                st_npy_map_any(&e, bpath, &mb) == STRATA_OK) {
                 XXH64_update(h, mb.data, mb.info.count);
                 bytes += mb.info.count;
             } else {
@@ -189,30 +190,38 @@ static int check_batch(void *vctx, const st_cat_batch *b, const st_cat_bcol *col
     ds_ctx *c = vctx;
     for (int i = 0; i < c->schema->ncols && !c->r->stop; i++) {
         if (cols[i].file[0] == '\0') continue; /* a derived column not yet computed */
-        if (nameset_add(c->known, cols[i].file) < 0 ||
-            (cols[i].bytes_file[0] && nameset_add(c->known, cols[i].bytes_file) < 0))
-            return c->rc = STRATA_ENOMEM;
         if (!c->r->gc) check_file(c, b, i, &cols[i]);
     }
     return c->r->stop;
 }
 
-static int add_known(void *ctx, const char *file)
+/* A file the catalog names, with its tier. */
+typedef struct {
+    int64_t tier_id;
+    char file[ST_CAT_FILE];
+} ds_file;
+
+static int add_ds_file(void *vctx, int64_t tier_id, const char *file)
 {
-    return nameset_add(ctx, file);
+    ds_file *f = st_vec_push(vctx);
+    if (f == NULL) return STRATA_ENOMEM;
+    f->tier_id = tier_id;
+    snprintf(f->file, sizeof f->file, "%s", file);
+    return 0;
 }
 
 struct sweep_ctx {
+    strata_pool *pool;
+    const st_cat_dataset *d;
     const char *dir;
     uint64_t files, bytes;
 };
 
-static int sweep_file(void *vctx, const char *file)
+static int sweep_file(struct sweep_ctx *c, int64_t tier_id, const char *file)
 {
-    struct sweep_ctx *c = vctx;
     char path[ST_PATH_MAX];
     struct stat st;
-    if (st_path(NULL, path, "%s/%s", c->dir, file) < 0) return 0;
+    if (st_bcol_path(c->pool, c->d, c->dir, tier_id, file, path) < 0) return 0;
     if (lstat(path, &st) == 0 && unlink(path) == 0) {
         c->files++;
         c->bytes += (uint64_t)st.st_size;
@@ -235,14 +244,16 @@ int st_dataset_sweep(strata_pool *pool, const st_cat_dataset *d, const char *dir
         close(fd);
         return STRATA_OK;
     }
-    nameset garbage = NAMESET;
-    rc = st_cat_garbage(&pool->err, pool->cat, d->id, add_known, &garbage);
+    st_vec garbage = ST_VEC(ds_file);
+    rc = st_cat_garbage(&pool->err, pool->cat, d->id, add_ds_file, &garbage);
+    if (rc == STRATA_ENOMEM) rc = st_error(&pool->err, rc, "out of memory listing garbage");
     /* The rows first: a crash then leaves orphans (removed later), never rows without files. */
     if (rc == STRATA_OK && garbage.n > 0) rc = st_cat_garbage_drop(&pool->err, pool->cat, d->id);
-    struct sweep_ctx c = {dir, 0, 0};
+    struct sweep_ctx c = {pool, d, dir, 0, 0};
+    const ds_file *g = garbage.v;
     for (size_t i = 0; rc == STRATA_OK && i < garbage.n; i++)
-        sweep_file(&c, ((char **)garbage.v)[i]);
-    nameset_free(&garbage);
+        sweep_file(&c, g[i].tier_id, g[i].file);
+    st_vec_free(&garbage);
     close(fd);
     *files = c.files;
     *bytes = c.bytes;
@@ -265,13 +276,20 @@ static int visit_dataset(run *r, const st_cat_dataset *rec, nameset *region_know
     if (rc == STRATA_OK && d.version > 0)
         rc = st_cat_batches(&pool->err, pool->cat, d.id, d.version, schema.ncols, check_batch, &c);
     if (rc == STRATA_OK) rc = c.rc;
-    /* Files of replaced batches and superseded columns are named by the catalog until gc. */
-    if (rc == STRATA_OK) rc = st_cat_dataset_files(&pool->err, pool->cat, d.id, add_known, &known);
+    /* Every file the catalog names (those of replaced batches and superseded columns too,
+     * until gc), with its tier. */
+    st_vec files = ST_VEC(ds_file);
+    if (rc == STRATA_OK)
+        rc = st_cat_dataset_files(&pool->err, pool->cat, d.id, add_ds_file, &files);
+    if (rc == STRATA_ENOMEM) rc = st_error(&pool->err, rc, "out of memory listing files");
+    const ds_file *f = files.v;
+    for (size_t i = 0; rc == STRATA_OK && i < files.n; i++)
+        if (f[i].tier_id == ST_TIER_DEFAULT_ID) rc = nameset_add(&known, f[i].file);
     if (rc == STRATA_OK && r->gc && !r->dry_run) {
-        uint64_t files = 0, bytes = 0;
-        rc = st_dataset_sweep(pool, &d, dir, &files, &bytes);
+        uint64_t nfiles = 0, bytes = 0;
+        rc = st_dataset_sweep(pool, &d, dir, &nfiles, &bytes);
         if (r->stats != NULL) {
-            r->stats->replaced_removed += files;
+            r->stats->replaced_removed += nfiles;
             r->stats->bytes_freed += bytes;
         }
     }
@@ -282,6 +300,24 @@ static int visit_dataset(run *r, const st_cat_dataset *rec, nameset *region_know
         rc = scan_dir(r, dir, &known);
     }
     nameset_free(&known);
+    /* its directory on every other tier holding files of it */
+    for (size_t i = 0; rc >= 0 && i < files.n && !r->stop; i++) {
+        int64_t t = f[i].tier_id;
+        int seen = t == ST_TIER_DEFAULT_ID;
+        for (size_t j = 0; j < i && !seen; j++) seen = f[j].tier_id == t;
+        if (seen) continue;
+        nameset tk = NAMESET;
+        char tdir[ST_PATH_MAX];
+        rc = st_dataset_tier_dir(pool, &d, t, 0, tdir);
+        for (size_t j = i; rc == STRATA_OK && j < files.n; j++)
+            if (f[j].tier_id == t) rc = nameset_add(&tk, f[j].file);
+        if (rc == STRATA_OK) {
+            nameset_sort(&tk);
+            rc = scan_dir(r, tdir, &tk);
+        }
+        nameset_free(&tk);
+    }
+    st_vec_free(&files);
     st_schema_free(&schema);
     return rc;
 }
@@ -445,8 +481,13 @@ static int known_nd_dir(void *vctx, const st_cat_nd *nd)
     return nameset_add(vctx, nd->dir) < 0 ? STRATA_ENOMEM : 0;
 }
 
+static int known_ds_dir(void *vctx, const st_cat_dataset *d)
+{
+    return nameset_add(vctx, d->dir) < 0 ? STRATA_ENOMEM : 0;
+}
+
 /* Every tier but the default: entries of its root that are no region's directory, and entries
- * of a region directory there that are no N-d array's, are orphans. */
+ * of a region directory there that are no N-d array's or dataset's, are orphans. */
 static int scan_tier(void *vctx, const st_cat_tier *t)
 {
     tier_scan *s = vctx;
@@ -467,8 +508,12 @@ static int scan_tier(void *vctx, const st_cat_tier *t)
         s->rc = st_cat_region_list(&pool->err, pool->cat, collect_region_rec, &regs);
         for (size_t j = 0; s->rc == STRATA_OK && j < regs.n; j++) {
             reg = ((st_cat_region *)regs.v)[j];
-            if (strcmp(reg.dir, rdir) == 0)
+            if (strcmp(reg.dir, rdir) == 0) {
                 s->rc = st_cat_nd_list(&pool->err, pool->cat, reg.id, known_nd_dir, &known);
+                if (s->rc == STRATA_OK)
+                    s->rc =
+                        st_cat_dataset_list(&pool->err, pool->cat, reg.id, known_ds_dir, &known);
+            }
         }
         st_vec_free(&regs);
         if (s->rc == STRATA_OK) {

@@ -18,6 +18,34 @@ int st_dataset_dir(strata_pool *pool, const st_cat_dataset *d, char out[ST_PATH_
     return st_path(&pool->err, out, "%s/%s/%s/%s", pool->path, ST_POOL_DATA, d->region_dir, d->dir);
 }
 
+int st_dataset_tier_dir(strata_pool *pool, const st_cat_dataset *d, int64_t tier_id, int make,
+                        char out[ST_PATH_MAX])
+{
+    if (tier_id <= ST_TIER_DEFAULT_ID) return st_dataset_dir(pool, d, out);
+    st_cat_tier t;
+    char root[ST_PATH_MAX], rdir[ST_PATH_MAX];
+    int rc = st_cat_tier_get_id(&pool->err, pool->cat, tier_id, &t);
+    if (rc == STRATA_OK) rc = st_tier_root(&pool->err, pool->path, &t, root);
+    if (rc == STRATA_OK) rc = st_path(&pool->err, rdir, "%s/%s", root, d->region_dir);
+    if (rc == STRATA_OK) rc = st_path(&pool->err, out, "%s/%s", rdir, d->dir);
+    if (rc == STRATA_OK && make) {
+        rc = st_mkdir(&pool->err, root, 1);
+        if (rc == STRATA_OK) rc = st_mkdir(&pool->err, rdir, 1);
+        if (rc == STRATA_OK) rc = st_mkdir(&pool->err, out, 1);
+    }
+    return rc;
+}
+
+int st_bcol_path(strata_pool *pool, const st_cat_dataset *d, const char *dir, int64_t tier_id,
+                 const char *file, char out[ST_PATH_MAX])
+{
+    if (tier_id <= ST_TIER_DEFAULT_ID) return st_path(&pool->err, out, "%s/%s", dir, file);
+    char tdir[ST_PATH_MAX];
+    int rc = st_dataset_tier_dir(pool, d, tier_id, 0, tdir);
+    if (rc == STRATA_OK) rc = st_path(&pool->err, out, "%s/%s", tdir, file);
+    return rc;
+}
+
 int st_schema_load(strata_pool *pool, const char *region, const char *name, st_cat_dataset *d,
                    st_schema *out)
 {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "store/store_int.h"
+#include "util/chunkfile.h"
 #include "util/name.h"
 
 struct collect {
@@ -220,6 +221,24 @@ int strata_snapshot_stats(strata_snapshot *s, uint64_t batch, int col, strata_co
     return STRATA_OK;
 }
 
+/* Map (or, on an archive tier, decode) the files of BATCH/COL where the snapshot's record says
+ * they are; PATH receives the last path tried. */
+static int map_files(strata_snapshot *s, uint64_t batch, int col, char path[ST_PATH_MAX])
+{
+    size_t i = batch * (size_t)s->schema.ncols + (size_t)col;
+    const st_cat_bcol *bc = &s->bcols[i];
+    st_err *err = &s->pool->err;
+    st_npy_unmap(&s->maps[i]);
+    st_npy_unmap(&s->bmaps[i]);
+    int rc = st_bcol_path(s->pool, &s->d, s->dir, bc->tier_id, bc->file, path);
+    if (rc == STRATA_OK) rc = st_npy_map_any(err, path, &s->maps[i]);
+    if (rc == STRATA_OK && bc->bytes_file[0] != '\0') {
+        rc = st_bcol_path(s->pool, &s->d, s->dir, bc->tier_id, bc->bytes_file, path);
+        if (rc == STRATA_OK) rc = st_npy_map_any(err, path, &s->bmaps[i]);
+    }
+    return rc;
+}
+
 /* Map the file of BATCH/COL (and its bytes file), checking it against the catalog. */
 static int map_bc(strata_snapshot *s, uint64_t batch, int col)
 {
@@ -236,19 +255,22 @@ static int map_bc(strata_snapshot *s, uint64_t batch, int col)
                         s->d.region, s->d.name);
     strata_dtype dt = (strata_dtype)s->schema.cat[col].dtype;
     uint64_t nrows = (uint64_t)s->batches[batch].nrows;
-    char path[ST_PATH_MAX];
-    int rc = st_path(err, path, "%s/%s", s->dir, bc->file);
-    if (rc == STRATA_OK) rc = st_npy_map_file(err, path, &s->maps[i]);
+    char path[ST_PATH_MAX] = "";
+    int rc = map_files(s, batch, col, path);
+    if (rc == STRATA_ENOTFOUND) {
+        /* migrated to another tier since the snapshot listed it: same bytes, new place */
+        st_cat_bcol *mbc = &s->bcols[i];
+        rc = st_cat_bcol_where(err, s->pool->cat, s->d.id, s->batches[batch].seq, col, mbc->version,
+                               mbc);
+        if (rc == STRATA_OK) rc = map_files(s, batch, col, path);
+    }
     strata_dtype stored = dt == STRATA_STR ? STRATA_I64 : dt;
     uint64_t count = dt == STRATA_STR ? nrows + 1 : nrows;
     if (rc == STRATA_OK && (s->maps[i].info.dtype != stored || s->maps[i].info.count != count))
         rc = STRATA_ECORRUPT;
     if (rc == STRATA_OK && dt == STRATA_STR) {
-        rc = st_path(err, path, "%s/%s", s->dir, bc->bytes_file);
-        if (rc == STRATA_OK) rc = st_npy_map_file(err, path, &s->bmaps[i]);
         const int64_t *off = (const int64_t *)(const void *)s->maps[i].data;
-        if (rc == STRATA_OK && (off[0] != 0 || (uint64_t)off[nrows] != s->bmaps[i].info.count))
-            rc = STRATA_ECORRUPT;
+        if (off[0] != 0 || (uint64_t)off[nrows] != s->bmaps[i].info.count) rc = STRATA_ECORRUPT;
     }
     if (rc < 0) {
         st_npy_unmap(&s->maps[i]);

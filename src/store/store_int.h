@@ -44,6 +44,15 @@ uint64_t st_snapshot_batch_of(const strata_snapshot *s, uint64_t row, uint64_t h
 /* "POOL/data/RDIR/DDIR" */
 int st_dataset_dir(strata_pool *pool, const st_cat_dataset *d, char out[ST_PATH_MAX]);
 
+/* The directory of dataset D on tier TIER_ID (TIER_ROOT/REGION_DIR/DATASET_DIR; the dataset's own
+ * directory on the default tier), created when MAKE. */
+int st_dataset_tier_dir(strata_pool *pool, const st_cat_dataset *d, int64_t tier_id, int make,
+                        char out[ST_PATH_MAX]);
+
+/* The path of FILE of dataset D (whose directory is DIR) on tier TIER_ID. */
+int st_bcol_path(strata_pool *pool, const st_cat_dataset *d, const char *dir, int64_t tier_id,
+                 const char *file, char out[ST_PATH_MAX]);
+
 struct strata_dataset {
     strata_pool *pool;
     st_cat_dataset d;

@@ -123,6 +123,21 @@ parse:
     return STRATA_OK;
 }
 
+int st_npy_map_any(st_err *err, const char *path, st_npy_map *m)
+{
+    if (!st_chunk_is_zst(path)) return st_npy_map_file(err, path, m);
+    memset(m, 0, sizeof *m);
+    st_chunkbuf cb;
+    int rc = st_chunk_read(err, path, &cb);
+    if (rc < 0) return rc;
+    m->map = cb.base;
+    m->len = cb.len;
+    m->heap = 1;
+    m->data = cb.data;
+    m->info = cb.info;
+    return STRATA_OK;
+}
+
 int st_chunk_write(st_err *err, const char *dir, const char *name, strata_dtype dtype, int ndim,
                    const uint64_t *shape, int fortran, const void *data, size_t bytes, int level,
                    uint64_t *stored)

@@ -33,6 +33,10 @@ typedef struct st_chunkbuf {
 int st_chunk_read(st_err *err, const char *path, st_chunkbuf *out);
 void st_chunk_release(st_chunkbuf *c);
 
+/* The NPY file at PATH as an st_npy_map: mapped when plain, decoded into memory when it ends in
+ * ".zst" (st_npy_unmap() releases either). Errors as st_npy_map_file(). */
+int st_npy_map_any(st_err *err, const char *path, st_npy_map *m);
+
 /* Write an N-d chunk file durably as DIR/NAME: header for DTYPE and SHAPE[NDIM] (Fortran order
  * when FORTRAN), then the BYTES of elements at DATA; zstd-compressed at LEVEL when LEVEL > 0
  * (NAME must then end in ".zst"). Written under a temporary name, fsynced and renamed; the

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -302,6 +303,10 @@ int st_npy_map_file(st_err *err, const char *path, st_npy_map *m)
 
 void st_npy_unmap(st_npy_map *m)
 {
-    if (m->map != NULL) munmap(m->map, m->len);
+    if (m->map != NULL && m->heap)
+        free(m->map);
+    else if (m->map != NULL)
+        munmap(m->map, m->len);
     m->map = NULL;
+    m->heap = 0;
 }

@@ -55,6 +55,7 @@ int st_npy_parse_nd(st_err *err, const void *buf, size_t len, const char *where,
 typedef struct st_npy_map {
     void *map;
     size_t len;
+    int heap;         /* map is an allocation (a decoded compressed file), not a mapping */
     const char *data; /* the first element */
     st_npy_info info;
 } st_npy_map;

@@ -63,7 +63,7 @@ static void an_older_catalog_is_migrated_forward_on_open(void **state)
     st_catalog *c;
     assert_int_equal(st_cat_create(&e, p, &c), STRATA_OK);
     st_cat_close(c);
-    /* Make it a version-1 catalog: the tables versions 2 to 4 added do not exist yet. */
+    /* Make it a version-1 catalog: the tables versions 2 to 5 added do not exist yet. */
     sqlite3 *db;
     assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
     assert_int_equal(
@@ -89,6 +89,10 @@ static void an_older_catalog_is_migrated_forward_on_open(void **state)
     st_cat_tier t;
     assert_int_equal(st_cat_tier_get(&e, c, "default", &t), STRATA_OK); /* version 4 */
     assert_int_equal(t.id, ST_TIER_DEFAULT_ID);
+    /* version 5: batch columns record their tier (the usage query reads tier_id and stored) */
+    st_cat_usage u;
+    assert_int_equal(st_cat_tier_usage(&e, c, ST_TIER_DEFAULT_ID, &u), STRATA_OK);
+    assert_int_equal(u.home_files, 0);
     st_cat_close(c);
     st_err_destroy(&e);
     free(p);

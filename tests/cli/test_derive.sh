@@ -205,4 +205,24 @@ for b in b1 b2 b3 b4 b5 b6 b7 b8; do
     expect_err 2 "not found" -- "$S" show "taxi/$b"
 done
 expect 0 "ok: no damage found" -- "$S" check
+
+# String columns gathered across batches: each string comes from its own row of its own batch,
+# through a filter and through a full sort.
+printf 'id,name\n1,a\n2,bb\n3,ccc\n' >"$T/s1.csv"
+printf 'id,name\n4,dddd\n5,e\n' >"$T/s2.csv"
+run ingest strs/w "$T/s1.csv" "$T/s2.csv"
+run derive strs/odd --from strs/w --filter 'id % 2 == 0'
+run column strs/odd.name --gather strs/w.name
+run derive strs/desc --from strs/w --sort id --desc
+run column strs/desc.name --gather strs/w.name
+run update strs
+expect 0 "index,name
+1,bb
+3,dddd" -- "$S" cat strs/odd
+expect 0 "index,id,name
+4,5,e
+3,4,dddd
+2,3,ccc
+1,2,bb
+0,1,a" -- "$S" cat strs/desc
 finish derive

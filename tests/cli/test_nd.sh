@@ -119,6 +119,46 @@ expect 0 "deleted N-d array sim/a_row" -- $S nd rm sim/a_row
 expect 0 "removed tier tape" -- $S tier rm tape
 expect 0 "ok: no damage found" -- $S check
 
+# ---- a dataset's batches between tiers --------------------------------------------------------
+expect 0 "added tier tape (archive) at $T/tape2" -- $S tier add tape "$T/tape2" --kind archive
+printf 'id,name,x\n1,a,1.5\n2,bb,2.5\n3,c,-3\n' >d1.csv
+printf 'id,name,x\n4,dddd,4.5\n5,e,5.5\n' >d2.csv
+printf 'id,name,x\n6,f,6\n' >d3.csv
+expect 0 "" -- sh -c "$S ingest sim/obs d1.csv d2.csv >/dev/null 2>&1"
+expect 0 "" -- sh -c "$S derive sim/big --from sim/obs --filter 'x > 2' >/dev/null && $S column sim/big.name --gather sim/obs.name >/dev/null && $S update sim/big >/dev/null"
+expect 0 "moved 3 file(s) of sim/obs to tier tape" -- $S migrate sim/obs --to tape --batches 1
+expect 0 "moved 3 file(s) of sim/obs to tier tape" -- $S migrate sim/obs --to tape
+expect 0 "moved 0 file(s) of sim/obs to tier tape" -- $S migrate sim/obs --to tape --batches 0-1
+# the files are compressed on the archive and gone from the dataset directory
+expect 0 "8" -- sh -c "ls $T/tape2/*/*/*.npy.zst | wc -l"
+expect 0 "id,name,x
+1,a,1.5
+2,bb,2.5
+3,c,-3
+4,dddd,4.5
+5,e,5.5" -- $S cat sim/obs
+expect_err 4 "migrate them to another tier first" -- $S tier rm tape
+# an incremental update reads the migrated source; a new batch lands on the default tier
+expect 0 "" -- sh -c "$S ingest sim/obs d3.csv >/dev/null 2>&1 && $S update sim/big >/dev/null"
+expect 0 "index,name
+1,bb
+3,dddd
+4,e
+5,f" -- $S cat sim/big --columns index,name
+expect 0 "ok: no damage found" -- $S check
+# a damaged archive batch file is found by check and named by a read
+$PY -c "
+import glob
+f = sorted(glob.glob('$T/tape2/*/*/*.npy.zst'))[0]
+open(f, 'r+b').write(b'garbage')"
+expect_err 5 "damaged" -- $S check
+expect 0 "" -- sh -c "$S migrate sim/obs --to default --batches 2 >/dev/null"
+expect_err 1 "--chunks is for N-d arrays, --batches for datasets" -- $S migrate sim/obs --to default --chunks 0 --batches 0
+expect_err 1 "--batches needs FIRST-LAST" -- $S migrate sim/obs --to default --batches x
+expect_err 2 "tier 'nope' not found" -- $S migrate sim/obs --to nope
+expect_err 2 "dataset 'sim/nobody' not found" -- $S migrate sim/nobody --to tape --batches 0
+expect 0 "" -- sh -c "$S drop sim/big >/dev/null && $S drop sim/obs >/dev/null && $S gc --grace 0 >/dev/null"
+
 # ---- a reader while a writer rewrites regions ------------------------------------------------
 expect 0 "" -- sh -c "$S nd create sim/rw --dtype i32 --shape 64,64 --chunks 16,16 >/dev/null"
 $PY -c "

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Crash test of N-d arrays: `strata migrate`, `strata stage` and `strata nd write` killed with
-# SIGKILL at random moments (TRIALS, default 36). After every kill: `strata check` finds no
-# damage, and the array reads back as exactly the contents before or after the interrupted
-# operation (a write is all or nothing; migration and staging never change contents).
+# Crash test of N-d arrays and tiers: `strata migrate` (of an array's chunks and of a dataset's
+# batches), `strata stage` and `strata nd write` killed with SIGKILL at random moments (TRIALS,
+# default 36). After every kill: `strata check` finds no damage, the array reads back as exactly
+# the contents before or after the interrupted operation (a write is all or nothing; migration
+# and staging never change contents), and the dataset reads back unchanged.
 set -u
 S=$1
 TRIALS=${2:-36}
@@ -27,10 +28,17 @@ np.save('cur.npy', np.arange(800 * 800, dtype=np.float32).reshape(800, 800))
 for k in range(8):
     np.save('w%d.npy' % k, np.full((200, 300), k + 0.5, dtype=np.float32))"
 $S nd write sim/m --from cur.npy --start 0,0 >/dev/null || exit 1
+# a dataset of 60 batches with a string column, and what it must always read back as
+$PY -c "
+with open('t.csv', 'w') as f:
+    f.write('id,name,x\\n')
+    for i in range(30000): f.write('%d,n%d,%g\\n' % (i, i % 977, i * 0.25))"
+$S ingest sim/t t.csv --batch-rows 500 >/dev/null 2>&1 || exit 1
+$S cat sim/t >t.want || exit 1
 
 RANDOM=4242
 for trial in $(seq 1 "$TRIALS"); do
-    op=$((RANDOM % 4))
+    op=$((RANDOM % 6))
     k=$((RANDOM % 8))
     y=$((RANDOM % 600))
     x=$((RANDOM % 500))
@@ -39,6 +47,8 @@ for trial in $(seq 1 "$TRIALS"); do
     1) cmd=(migrate sim/m --to default --chunks $((RANDOM % 200))-399) ;;
     2) cmd=(stage sim/m --start $y,$x --count 200,300 --to fast) ;;
     3) cmd=(nd write sim/m --from w$k.npy --start $y,$x) ;;
+    4) cmd=(migrate sim/t --to tape) ;;
+    5) cmd=(migrate sim/t --to default --batches $((RANDOM % 40))-) ;;
     esac
     # the contents if the operation completes
     $PY -c "
@@ -58,6 +68,8 @@ np.save('next.npy', a)"
 import numpy as np
 g = np.load('got.npy')
 print('next' if (g == np.load('next.npy')).all() else 'cur' if (g == np.load('cur.npy')).all() else 'neither')")
+    $S cat sim/t >t.got 2>err || fail "$trial" "cat after '${cmd[*]}': $(cat err)"
+    cmp -s t.got t.want || fail "$trial" "after '${cmd[*]}' the dataset reads differently"
     case $which in
     next) mv next.npy cur.npy ;;
     cur) ;;

@@ -424,9 +424,9 @@ static void large_files_and_narrow_boxes(void **state)
         strata_ndarray_close(a);
         assert_ok(p, strata_ndarray_open(p, "r", names[l], NULL, &a));
         /* narrow columns, wide rows, a block, a strided sample, one element */
-        static const uint64_t rects[][6] = {{0, 3, NY, 5, 1, 1},          {7, 0, 9, NX, 1, 1},
-                                            {600, 500, 300, 200, 1, 1},   {1, 2, 700, 20, 2, 50},
-                                            {NY - 1, NX - 1, 1, 1, 1, 1}, {0, 1000, NY / 3, 100, 3, 1}};
+        static const uint64_t rects[][6] = {
+            {0, 3, NY, 5, 1, 1},    {7, 0, 9, NX, 1, 1},          {600, 500, 300, 200, 1, 1},
+            {1, 2, 700, 20, 2, 50}, {NY - 1, NX - 1, 1, 1, 1, 1}, {0, 1000, NY / 3, 100, 3, 1}};
         for (size_t k = 0; k < sizeof rects / sizeof rects[0]; k++) {
             const uint64_t *q = rects[k];
             uint64_t s[2] = {q[0], q[1]}, c[2] = {q[2], q[3]}, st[2] = {q[4], q[5]};
@@ -442,6 +442,98 @@ static void large_files_and_narrow_boxes(void **state)
         strata_ndarray_close(a);
     }
     free(v);
+}
+
+/* Check every row of snapshot S of dataset r/ds (NB batches of 100 rows: v = 3 * row, s =
+ * "s<row>"). */
+static void check_ds(strata_pool *p, strata_snapshot *s, uint64_t nb)
+{
+    for (uint64_t b = 0; b < nb; b++) {
+        const void *v;
+        const int64_t *off;
+        const char *bytes;
+        assert_ok(p, strata_snapshot_map(s, b, 0, &v));
+        assert_ok(p, strata_snapshot_map_str(s, b, 1, &off, &bytes));
+        for (int i = 0; i < 100; i++) {
+            uint64_t row = b * 100 + (uint64_t)i;
+            char want[32];
+            int n = snprintf(want, sizeof want, "s%llu", (unsigned long long)row);
+            assert_int_equal(((const int64_t *)v)[i], (int64_t)(3 * row));
+            assert_int_equal(off[i + 1] - off[i], n);
+            assert_memory_equal(bytes + off[i], want, (size_t)n);
+        }
+    }
+}
+
+/* A dataset's batches move between tiers: to an archive (compressed) and back, in ranges; a
+ * snapshot opened before a move still reads every value; capacity and bad input are refused;
+ * check and gc know the files on every tier. */
+static void dataset_batches_between_tiers(void **state)
+{
+    fixture *f = *state;
+    strata_pool *p = f->pool;
+    strata_column cols[2] = {{"v", STRATA_I64}, {"s", STRATA_STR}};
+    assert_ok(p, strata_dataset_create(p, "r", "ds", cols, 2));
+    strata_dataset *ds;
+    assert_ok(p, strata_dataset_open(p, "r", "ds", &ds));
+    for (int b = 0; b < 6; b++) {
+        strata_batch *bt;
+        int64_t v[100], off[101] = {0};
+        char bytes[100 * 8];
+        for (int i = 0; i < 100; i++) {
+            int row = b * 100 + i;
+            v[i] = 3 * row;
+            off[i + 1] = off[i] + sprintf(bytes + off[i], "s%d", row);
+        }
+        assert_ok(p, strata_batch_begin(ds, &bt));
+        assert_ok(p, strata_batch_append(bt, 0, v, 100));
+        assert_ok(p, strata_batch_append_str(bt, 1, off, bytes, 100));
+        assert_ok(p, strata_batch_commit(bt));
+    }
+    assert_ok(p, strata_publish(ds, NULL));
+    strata_dataset_close(ds);
+    char tape[4200], fast[4200];
+    snprintf(tape, sizeof tape, "%s/../tape", f->path);
+    snprintf(fast, sizeof fast, "%s/../fast", f->path);
+    assert_ok(p, strata_tier_add(p, "tape", tape, STRATA_TIER_ARCHIVE, 0, 0, 0));
+    assert_ok(p, strata_tier_add(p, "tiny", fast, STRATA_TIER_SSD, 100, 0, 0));
+    strata_snapshot *old;
+    assert_ok(p, strata_snapshot_open(p, "r", "ds", 0, &old));
+    uint64_t moved = 0;
+    /* batches 1-3, then the rest: MOVED counts batch columns, two per batch */
+    assert_ok(p, strata_dataset_migrate(p, "r", "ds", "tape", 1, 3, &moved));
+    assert_int_equal(moved, 6);
+    assert_ok(p, strata_dataset_migrate(p, "r", "ds", "tape", 0, UINT64_MAX, &moved));
+    assert_int_equal(moved, 6);
+    check_ds(p, old, 6); /* listed before the move: finds the files at their new place */
+    strata_snapshot_close(old);
+    assert_ok(p, strata_snapshot_open(p, "r", "ds", 0, &old));
+    check_ds(p, old, 6);
+    strata_snapshot_close(old);
+    strata_tier_info ti;
+    assert_ok(p, strata_tier_get(p, "tape", &ti));
+    assert_int_equal(ti.files, 12);
+    assert_int_equal(strata_tier_remove(p, "tape"), STRATA_ECONFLICT);
+    /* no room, unknown tier, empty range: refused, nothing moved */
+    assert_int_equal(strata_dataset_migrate(p, "r", "ds", "tiny", 0, UINT64_MAX, &moved),
+                     STRATA_ENOSPC);
+    assert_int_equal(moved, 0);
+    assert_int_equal(strata_dataset_migrate(p, "r", "ds", "nope", 0, 1, &moved), STRATA_ENOTFOUND);
+    assert_int_equal(strata_dataset_migrate(p, "r", "ds", "default", 3, 2, &moved), STRATA_EINVAL);
+    assert_int_equal(strata_dataset_migrate(p, "r", "nods", "default", 0, 1, &moved),
+                     STRATA_ENOTFOUND);
+    uint64_t damaged = 1;
+    assert_ok(p, strata_check(p, NULL, NULL, NULL, NULL, &damaged));
+    assert_int_equal(damaged, 0);
+    /* back to the default tier; the tape holds nothing and can go */
+    assert_ok(p, strata_dataset_migrate(p, "r", "ds", "default", 0, UINT64_MAX, &moved));
+    assert_int_equal(moved, 12);
+    assert_ok(p, strata_snapshot_open(p, "r", "ds", 0, &old));
+    check_ds(p, old, 6);
+    strata_snapshot_close(old);
+    assert_ok(p, strata_tier_remove(p, "tape"));
+    assert_ok(p, strata_check(p, NULL, NULL, NULL, NULL, &damaged));
+    assert_int_equal(damaged, 0);
 }
 
 static void prefetch_and_cache(void **state)
@@ -494,6 +586,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(tiers_migrate_stage_evict, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(prefetch_and_cache, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(large_files_and_narrow_boxes, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(dataset_batches_between_tiers, fixture_setup,
                                         fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,158 @@
+/*
+ * tier_dataset.c -- moving a dataset's batch files between tiers.
+ *
+ * Batches are immutable, so a move is a copy: each column file (and a string column's bytes
+ * file) is copied to the dataset's directory on the target tier (zstd-compressed there when the
+ * tier is an archive, decoded when it leaves one), made durable, and switched in the catalog,
+ * MOVE_ROWS rows per transaction, each row guarded by the file it expects. The sources are
+ * removed after the commit. A crash leaves every row naming exactly one complete file; the
+ * other copy is an orphan that gc removes. The dataset's writer lock is held throughout, so
+ * no publish or update runs meanwhile; a reader whose snapshot named the old place finds the
+ * row again (snapshot.c).
+ */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ndarray/nd_int.h"
+#include "store/store_int.h"
+#include "util/name.h"
+
+#define MOVE_ROWS 32 /* batch columns made durable together and switched in one transaction */
+
+static int push_move(void *vctx, const st_cat_bmove *m)
+{
+    st_cat_bmove *slot = st_vec_push(vctx);
+    if (slot == NULL) return STRATA_ENOMEM;
+    *slot = *m;
+    return 0;
+}
+
+/* FILE's name on a tier: ".zst" added on an archive, dropped elsewhere. */
+static void tier_name(const char *file, int archive, char out[ST_CAT_FILE])
+{
+    size_t n = strlen(file);
+    if (st_chunk_is_zst(file)) n -= 4;
+    snprintf(out, ST_CAT_FILE, "%.*s%s", (int)n, file, archive ? ".zst" : "");
+}
+
+/* Copy FILE of D from tier FROM into DDIR as NAME; *STORED += its new size. */
+static int copy_file(strata_pool *pool, const strata_dataset *ds, int64_t from, const char *file,
+                     const char *ddir, const char *name, int level, uint64_t *stored)
+{
+    char spath[ST_PATH_MAX];
+    st_chunkbuf cb;
+    int rc = st_bcol_path(pool, &ds->d, ds->dir, from, file, spath);
+    if (rc == STRATA_OK) rc = st_chunk_read(&pool->err, spath, &cb);
+    if (rc < 0) return rc;
+    uint64_t size = 0;
+    rc = st_chunk_write(&pool->err, ddir, name, cb.info.dtype, cb.info.ndim, cb.info.shape,
+                        cb.info.fortran_order, cb.data,
+                        cb.info.count * strata_dtype_size(cb.info.dtype), level, &size);
+    st_chunk_release(&cb);
+    *stored += size;
+    return rc;
+}
+
+static void remove_file(strata_pool *pool, const strata_dataset *ds, int64_t tier, const char *file)
+{
+    char path[ST_PATH_MAX];
+    if (file[0] != '\0' && st_bcol_path(pool, &ds->d, ds->dir, tier, file, path) == STRATA_OK)
+        unlink(path);
+}
+
+/* Move rows M[0..N) to tier T (directory DDIR). */
+static int move_rows(strata_pool *pool, strata_dataset *ds, const st_cat_tier *t, const char *ddir,
+                     const st_cat_bmove *m, int n, uint64_t *moved)
+{
+    st_err *err = &pool->err;
+    int archive = t->kind == STRATA_TIER_ARCHIVE;
+    int level = archive ? ST_ARCHIVE_ZSTD : 0;
+    char files[MOVE_ROWS][ST_CAT_FILE], bfiles[MOVE_ROWS][ST_CAT_FILE];
+    uint64_t stored[MOVE_ROWS];
+    int done[MOVE_ROWS] = {0};
+    int rc = STRATA_OK, k = 0;
+    for (; k < n && rc == STRATA_OK; k++) {
+        stored[k] = 0;
+        bfiles[k][0] = '\0';
+        tier_name(m[k].file, archive, files[k]);
+        rc = copy_file(pool, ds, m[k].tier_id, m[k].file, ddir, files[k], level, &stored[k]);
+        if (rc == STRATA_OK && m[k].bytes_file[0] != '\0') {
+            tier_name(m[k].bytes_file, archive, bfiles[k]);
+            rc = copy_file(pool, ds, m[k].tier_id, m[k].bytes_file, ddir, bfiles[k], level,
+                           &stored[k]);
+        }
+    }
+    int copied = k;
+    if (rc == STRATA_OK) rc = st_fsync_dir(err, ddir);
+    int in_tx = rc == STRATA_OK && (rc = st_cat_begin(err, pool->cat)) == STRATA_OK;
+    for (k = 0; rc == STRATA_OK && k < n; k++) {
+        rc = st_cat_bcol_move(err, pool->cat, &m[k], t->id, files[k], bfiles[k], stored[k]);
+        if (rc >= 0) done[k] = rc, rc = STRATA_OK;
+    }
+    if (in_tx && rc == STRATA_OK)
+        rc = st_cat_commit(err, pool->cat);
+    else if (in_tx)
+        st_cat_rollback(pool->cat);
+    /* after the commit the sources go; after a failure (or a row gc dropped) the copies */
+    for (k = 0; k < copied; k++) {
+        int keep_new = rc == STRATA_OK && done[k];
+        int64_t tier = keep_new ? m[k].tier_id : t->id;
+        remove_file(pool, ds, tier, keep_new ? m[k].file : files[k]);
+        remove_file(pool, ds, tier, keep_new ? m[k].bytes_file : bfiles[k]);
+        if (keep_new) (*moved)++;
+    }
+    return rc;
+}
+
+int strata_dataset_migrate(strata_pool *pool, const char *region, const char *name,
+                           const char *tier, uint64_t first_batch, uint64_t last_batch,
+                           uint64_t *moved)
+{
+    uint64_t local = 0;
+    if (moved == NULL) moved = &local;
+    *moved = 0;
+    if (pool == NULL || pool->cat == NULL) return STRATA_EINVAL;
+    st_err *err = &pool->err;
+    st_cat_tier t;
+    int rc = st_name_check(err, "tier", tier);
+    if (rc == STRATA_OK) rc = st_cat_tier_get(err, pool->cat, tier, &t);
+    if (rc < 0) return rc;
+    if (first_batch > last_batch || first_batch > INT64_MAX)
+        return st_error(err, STRATA_EINVAL,
+                        "cannot migrate '%s/%s': empty batch range %" PRIu64 "-%" PRIu64, region,
+                        name, first_batch, last_batch);
+    if (last_batch > INT64_MAX) last_batch = INT64_MAX;
+    strata_dataset *ds;
+    if ((rc = st_dataset_open(pool, region, name, 1, &ds)) < 0) return rc;
+    /* no publish or update while the files move */
+    if ((rc = st_dataset_lock(ds)) < 0) {
+        strata_dataset_close(ds);
+        return rc;
+    }
+    st_vec v = ST_VEC(st_cat_bmove);
+    rc = st_cat_bcol_movable(err, pool->cat, ds->d.id, (int64_t)first_batch, (int64_t)last_batch,
+                             t.id, push_move, &v);
+    if (rc == STRATA_ENOMEM) rc = st_error(err, rc, "out of memory listing batches");
+    const st_cat_bmove *m = v.v;
+    /* capacity: what moves in must fit (staged copies of N-d chunks make room) */
+    uint64_t incoming = 0;
+    for (size_t i = 0; i < v.n; i++) incoming += m[i].stored;
+    if (rc == STRATA_OK && t.capacity > 0) {
+        st_ndctx x;
+        st_ndctx_init(&x, pool);
+        rc = st_tier_evict(&x, t.id, incoming);
+    }
+    char ddir[ST_PATH_MAX];
+    if (rc == STRATA_OK && v.n > 0) rc = st_dataset_tier_dir(pool, &ds->d, t.id, 1, ddir);
+    for (size_t i = 0; rc == STRATA_OK && i < v.n; i += MOVE_ROWS) {
+        int n = v.n - i < MOVE_ROWS ? (int)(v.n - i) : MOVE_ROWS;
+        rc = move_rows(pool, ds, &t, ddir, &m[i], n, moved);
+    }
+    st_vec_free(&v);
+    st_dataset_unlock(ds);
+    strata_dataset_close(ds);
+    return rc;
+}
