@@ -121,6 +121,11 @@ int st_nd_stage_chunk(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, 
  * capacity (or nothing more can go). */
 int st_tier_evict(st_ndctx *x, int64_t tier_id, uint64_t need);
 
+/* The target tier TIER (into *T) of a migration of REGION/NAME and its range [*FIRST, *LAST] of
+ * UNIT ("chunk", "batch"), *LAST clamped to what the catalog stores. */
+int st_migrate_target(strata_pool *pool, const char *region, const char *name, const char *tier,
+                      const char *unit, uint64_t *first, uint64_t *last, st_cat_tier *t);
+
 /* Chunk rows of REC with grid coordinates in the box [CLO, CHI] (and some outside it), sorted
  * by index, into OUT (a vector of st_cat_chunk); st_nd_find_chunk() finds one by index. */
 int st_nd_collect(st_ndctx *x, const st_cat_nd *rec, const nd_grid *g, const uint64_t *clo,

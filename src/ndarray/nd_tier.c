@@ -503,6 +503,21 @@ int strata_stage_wait(strata_stage *j, strata_stage_stats *stats, char *errbuf, 
 
 #define MOVE_BATCH 32 /* chunks made durable together and switched in one transaction */
 
+int st_migrate_target(strata_pool *pool, const char *region, const char *name, const char *tier,
+                      const char *unit, uint64_t *first, uint64_t *last, st_cat_tier *t)
+{
+    st_err *err = &pool->err;
+    int rc = st_name_check(err, "tier", tier);
+    if (rc == STRATA_OK) rc = st_cat_tier_get(err, pool->cat, tier, t);
+    if (rc < 0) return rc;
+    if (*first > *last || *first > INT64_MAX)
+        return st_error(err, STRATA_EINVAL,
+                        "cannot migrate '%s/%s': empty %s range %" PRIu64 "-%" PRIu64, region, name,
+                        unit, *first, *last);
+    if (*last > INT64_MAX) *last = INT64_MAX;
+    return STRATA_OK;
+}
+
 int strata_ndarray_migrate(strata_pool *pool, const char *region, const char *name,
                            const char *tier, uint64_t first_chunk, uint64_t last_chunk,
                            uint64_t *moved)
@@ -515,14 +530,9 @@ int strata_ndarray_migrate(strata_pool *pool, const char *region, const char *na
     int rc = st_name_check(err, "region", region);
     if (rc == STRATA_OK) rc = st_name_check(err, "N-d array", name);
     if (rc == STRATA_OK) rc = st_cat_nd_get(err, pool->cat, region, name, &rec);
-    if (rc == STRATA_OK) rc = st_name_check(err, "tier", tier);
-    if (rc == STRATA_OK) rc = st_cat_tier_get(err, pool->cat, tier, &t);
+    if (rc == STRATA_OK)
+        rc = st_migrate_target(pool, region, name, tier, "chunk", &first_chunk, &last_chunk, &t);
     if (rc < 0) return rc;
-    if (first_chunk > last_chunk || first_chunk > INT64_MAX)
-        return st_error(err, STRATA_EINVAL,
-                        "cannot migrate '%s/%s': empty chunk range %" PRIu64 "-%" PRIu64, region,
-                        name, first_chunk, last_chunk);
-    if (last_chunk > INT64_MAX) last_chunk = INT64_MAX;
     st_ndctx x;
     st_ndctx_init(&x, pool);
     /* writers wait while chunks move (a write would replace a chunk under us) */

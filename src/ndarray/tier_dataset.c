@@ -11,14 +11,12 @@
  * row again (snapshot.c).
  */
 #define _GNU_SOURCE
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "ndarray/nd_int.h"
 #include "store/store_int.h"
-#include "util/name.h"
 
 #define MOVE_ROWS 32 /* batch columns made durable together and switched in one transaction */
 
@@ -117,14 +115,8 @@ int strata_dataset_migrate(strata_pool *pool, const char *region, const char *na
     if (pool == NULL || pool->cat == NULL) return STRATA_EINVAL;
     st_err *err = &pool->err;
     st_cat_tier t;
-    int rc = st_name_check(err, "tier", tier);
-    if (rc == STRATA_OK) rc = st_cat_tier_get(err, pool->cat, tier, &t);
+    int rc = st_migrate_target(pool, region, name, tier, "batch", &first_batch, &last_batch, &t);
     if (rc < 0) return rc;
-    if (first_batch > last_batch || first_batch > INT64_MAX)
-        return st_error(err, STRATA_EINVAL,
-                        "cannot migrate '%s/%s': empty batch range %" PRIu64 "-%" PRIu64, region,
-                        name, first_batch, last_batch);
-    if (last_batch > INT64_MAX) last_batch = INT64_MAX;
     strata_dataset *ds;
     if ((rc = st_dataset_open(pool, region, name, 1, &ds)) < 0) return rc;
     /* no publish or update while the files move */
