@@ -402,11 +402,15 @@ static int chunk_box(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, c
     }
     rc = 1;
     if (!st_chunk_is_zst(file)) rc = plain_box(x, rec, fd, path, b, s);
-    close(fd);
-    if (rc <= 0) return rc;
-    /* compressed (or an unusual header): decode the whole file and keep it */
+    if (rc <= 0) {
+        close(fd);
+        return rc;
+    }
+    /* compressed (or an unusual header): decode the whole file and keep it; FD stays open
+     * until then, holding a staged copy's lock */
     st_chunkbuf hold;
     rc = st_chunk_read(x->err, path, &hold);
+    close(fd);
     if (rc == STRATA_ENOTFOUND) return NEED_REPLAN;
     if (rc < 0) return rc;
     if ((rc = check_dtype(x, rec, &hold.info, path)) < 0) {
