@@ -155,8 +155,9 @@ static int prep(st_err *err, st_catalog *cat, int q, sqlite3_stmt **out)
     return st_cat_prepare(err, cat, q, sql[q - D_INSERT], out);
 }
 
-static void read_dataset(sqlite3_stmt *s, st_cat_dataset *d)
+static void read_dataset(sqlite3_stmt *s, void *row)
 {
+    st_cat_dataset *d = row;
     d->id = sqlite3_column_int64(s, 0);
     d->region_id = sqlite3_column_int64(s, 1);
     st_cat_text(d->region, sizeof d->region, s, 2);
@@ -272,17 +273,7 @@ int st_cat_dataset_list(st_err *err, st_catalog *cat, int64_t region_id,
     if (rc < 0) return rc;
     sqlite3_bind_int64(s, 1, region_id);
     st_vec rows = ST_VEC(st_cat_dataset);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        st_cat_dataset *d = st_vec_push(&rows);
-        if (d == NULL) {
-            st_cat_done(s);
-            st_vec_free(&rows);
-            return st_error(err, STRATA_ENOMEM, "out of memory listing datasets");
-        }
-        read_dataset(s, d);
-    }
-    st_cat_done(s);
-    int stop = rc == SQLITE_DONE ? 0 : st_cat_db_error(err, cat, rc, "list datasets");
+    int stop = st_cat_collect(err, cat, s, &rows, read_dataset, "list datasets");
     for (size_t i = 0; i < rows.n && stop == 0; i++) stop = fn(ctx, (st_cat_dataset *)rows.v + i);
     st_vec_free(&rows);
     return stop;
@@ -317,31 +308,28 @@ int st_cat_dataset_drop(st_err *err, st_catalog *cat, int64_t id, const char *pa
     return st_cat_commit(err, cat);
 }
 
+typedef struct {
+    int64_t id;
+    char path[2 * ST_CAT_FILE + 8];
+} region_ds;
+
+static void read_region_ds(sqlite3_stmt *s, void *row)
+{
+    region_ds *it = row;
+    it->id = sqlite3_column_int64(s, 0);
+    st_cat_text(it->path, sizeof it->path, s, 1);
+}
+
 int st_cat_dataset_retire_region(st_err *err, st_catalog *cat, int64_t region_id)
 {
     sqlite3_stmt *s = NULL;
     int rc = prep(err, cat, D_REGION_IDS, &s);
     if (rc < 0) return rc;
     sqlite3_bind_int64(s, 1, region_id);
-    typedef struct {
-        int64_t id;
-        char path[2 * ST_CAT_FILE + 8];
-    } item;
-    st_vec v = ST_VEC(item);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        item *it = st_vec_push(&v);
-        if (it == NULL) {
-            st_cat_done(s);
-            st_vec_free(&v);
-            return st_error(err, STRATA_ENOMEM, "out of memory deleting a region");
-        }
-        it->id = sqlite3_column_int64(s, 0);
-        st_cat_text(it->path, sizeof it->path, s, 1);
-    }
-    st_cat_done(s);
-    rc = rc == SQLITE_DONE ? STRATA_OK : st_cat_db_error(err, cat, rc, "list datasets");
-    for (size_t i = 0; i < v.n && rc == STRATA_OK; i++)
-        rc = retire(err, cat, ((item *)v.v)[i].id, ((item *)v.v)[i].path);
+    st_vec v = ST_VEC(region_ds);
+    rc = st_cat_collect(err, cat, s, &v, read_region_ds, "list the region's datasets");
+    const region_ds *it = v.v;
+    for (size_t i = 0; i < v.n && rc == STRATA_OK; i++) rc = retire(err, cat, it[i].id, it[i].path);
     st_vec_free(&v);
     return rc;
 }
@@ -602,35 +590,31 @@ int st_cat_versions_expire(st_err *err, st_catalog *cat, int64_t id, int64_t kee
     return st_cat_step_done(err, cat, s, "expire versions");
 }
 
+typedef struct {
+    int64_t id, ds, created;
+    char path[ST_PATH_MAX];
+} trash_row;
+
+static void read_trash(sqlite3_stmt *s, void *row)
+{
+    trash_row *it = row;
+    it->id = sqlite3_column_int64(s, 0);
+    st_cat_text(it->path, sizeof it->path, s, 1);
+    it->ds = sqlite3_column_int64(s, 2);
+    it->created = sqlite3_column_int64(s, 3);
+}
+
 int st_cat_trash_list(st_err *err, st_catalog *cat,
                       int (*fn)(void *, int64_t, const char *, int64_t, int64_t), void *ctx)
 {
     sqlite3_stmt *s = NULL;
     int rc = prep(err, cat, D_TRASH_LIST, &s);
     if (rc < 0) return rc;
-    typedef struct {
-        int64_t id, ds, created;
-        char path[ST_PATH_MAX];
-    } item;
-    st_vec v = ST_VEC(item);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        item *it = st_vec_push(&v);
-        if (it == NULL) {
-            st_cat_done(s);
-            st_vec_free(&v);
-            return st_error(err, STRATA_ENOMEM, "out of memory listing the trash");
-        }
-        it->id = sqlite3_column_int64(s, 0);
-        st_cat_text(it->path, sizeof it->path, s, 1);
-        it->ds = sqlite3_column_int64(s, 2);
-        it->created = sqlite3_column_int64(s, 3);
-    }
-    st_cat_done(s);
-    int stop = rc == SQLITE_DONE ? 0 : st_cat_db_error(err, cat, rc, "list the trash");
-    for (size_t i = 0; i < v.n && stop == 0; i++) {
-        const item *it = (const item *)v.v + i;
-        stop = fn(ctx, it->id, it->path, it->ds, it->created);
-    }
+    st_vec v = ST_VEC(trash_row);
+    int stop = st_cat_collect(err, cat, s, &v, read_trash, "list the trash");
+    const trash_row *it = v.v;
+    for (size_t i = 0; i < v.n && stop == 0; i++)
+        stop = fn(ctx, it[i].id, it[i].path, it[i].ds, it[i].created);
     st_vec_free(&v);
     return stop;
 }
@@ -733,6 +717,20 @@ int st_cat_bcol_where(st_err *err, st_catalog *cat, int64_t id, int64_t seq, int
     return rc;
 }
 
+static void read_bmove(sqlite3_stmt *s, void *row)
+{
+    st_cat_bmove *m = row;
+    m->batch_id = sqlite3_column_int64(s, 0);
+    m->seq = sqlite3_column_int64(s, 1);
+    m->position = sqlite3_column_int(s, 2);
+    m->version = sqlite3_column_int64(s, 3);
+    m->tier_id = sqlite3_column_int64(s, 4);
+    st_cat_text(m->file, sizeof m->file, s, 5);
+    st_cat_text(m->bytes_file, sizeof m->bytes_file, s, 6);
+    m->bytes = (uint64_t)sqlite3_column_int64(s, 7);
+    m->stored = (uint64_t)sqlite3_column_int64(s, 8);
+}
+
 int st_cat_bcol_movable(st_err *err, st_catalog *cat, int64_t id, int64_t lo, int64_t hi,
                         int64_t to, int (*fn)(void *, const st_cat_bmove *), void *ctx)
 {
@@ -744,25 +742,7 @@ int st_cat_bcol_movable(st_err *err, st_catalog *cat, int64_t id, int64_t lo, in
     sqlite3_bind_int64(s, 3, hi);
     sqlite3_bind_int64(s, 4, to);
     st_vec rows = ST_VEC(st_cat_bmove);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        st_cat_bmove *m = st_vec_push(&rows);
-        if (m == NULL) {
-            st_cat_done(s);
-            st_vec_free(&rows);
-            return st_error(err, STRATA_ENOMEM, "out of memory listing batches");
-        }
-        m->batch_id = sqlite3_column_int64(s, 0);
-        m->seq = sqlite3_column_int64(s, 1);
-        m->position = sqlite3_column_int(s, 2);
-        m->version = sqlite3_column_int64(s, 3);
-        m->tier_id = sqlite3_column_int64(s, 4);
-        st_cat_text(m->file, sizeof m->file, s, 5);
-        st_cat_text(m->bytes_file, sizeof m->bytes_file, s, 6);
-        m->bytes = (uint64_t)sqlite3_column_int64(s, 7);
-        m->stored = (uint64_t)sqlite3_column_int64(s, 8);
-    }
-    st_cat_done(s);
-    int stop = rc == SQLITE_DONE ? 0 : st_cat_db_error(err, cat, rc, "list batches to move");
+    int stop = st_cat_collect(err, cat, s, &rows, read_bmove, "list batches to move");
     const st_cat_bmove *m = rows.v;
     for (size_t i = 0; i < rows.n && stop == 0; i++) stop = fn(ctx, &m[i]);
     st_vec_free(&rows);

@@ -120,8 +120,9 @@ done:
     return rc;
 }
 
-static void read_deriv(sqlite3_stmt *s, st_cat_deriv *v)
+static void read_deriv(sqlite3_stmt *s, void *row)
 {
+    st_cat_deriv *v = row;
     v->id = sqlite3_column_int64(s, 0);
     v->dataset_id = sqlite3_column_int64(s, 1);
     st_cat_text(v->region, sizeof v->region, s, 2);
@@ -149,17 +150,7 @@ int st_cat_derivs(st_err *err, st_catalog *cat, int64_t dataset_id,
     if (rc < 0) return rc;
     if (dataset_id > 0) sqlite3_bind_int64(s, 1, dataset_id);
     st_vec rows = ST_VEC(st_cat_deriv);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        st_cat_deriv *v = st_vec_push(&rows);
-        if (v == NULL) {
-            st_cat_done(s);
-            st_vec_free(&rows);
-            return st_error(err, STRATA_ENOMEM, "out of memory listing derivations");
-        }
-        read_deriv(s, v);
-    }
-    st_cat_done(s);
-    int stop = rc == SQLITE_DONE ? 0 : st_cat_db_error(err, cat, rc, "list derivations");
+    int stop = st_cat_collect(err, cat, s, &rows, read_deriv, "list derivations");
     for (size_t i = 0; i < rows.n && stop == 0; i++) stop = fn(ctx, (st_cat_deriv *)rows.v + i);
     st_vec_free(&rows);
     return stop;

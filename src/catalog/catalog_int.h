@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include "catalog/catalog.h"
+#include "util/vec.h"
 
 /* Statement cache slots: catalog_sqlite.c uses [0, 32), catalog_dataset.c [32, 96),
  * catalog_derive.c [96, 128), catalog_nd.c [128, 176). */
@@ -35,6 +36,12 @@ void st_cat_done(sqlite3_stmt *s);
 
 /* Step a statement that returns no rows, then reset it. */
 int st_cat_step_done(st_err *err, st_catalog *cat, sqlite3_stmt *s, const char *doing);
+
+/* Step S to its end, reading each row with READ into a new element of V (whose element size is
+ * READ's row), then reset S. So the caller can run its callbacks after the statement is done,
+ * free to use the catalog. On failure V keeps what was read; the caller frees it. */
+int st_cat_collect(st_err *err, st_catalog *cat, sqlite3_stmt *s, st_vec *v,
+                   void (*read)(sqlite3_stmt *s, void *row), const char *doing);
 
 /* Run static SQL (DDL, transaction control). */
 int st_cat_exec(st_err *err, st_catalog *cat, const char *sql, const char *doing);

@@ -574,8 +574,9 @@ int st_cat_region_delete(st_err *err, st_catalog *cat, int64_t id)
     return st_cat_step_done(err, cat, s, "delete a region");
 }
 
-static void read_array(sqlite3_stmt *s, st_cat_array *a)
+static void read_array(sqlite3_stmt *s, void *row)
 {
+    st_cat_array *a = row;
     a->id = sqlite3_column_int64(s, 0);
     a->region_id = sqlite3_column_int64(s, 1);
     st_cat_text(a->region, sizeof a->region, s, 2);
@@ -636,6 +637,22 @@ int st_cat_array_get(st_err *err, st_catalog *cat, const char *region, const cha
     return rc;
 }
 
+int st_cat_collect(st_err *err, st_catalog *cat, sqlite3_stmt *s, st_vec *v,
+                   void (*read)(sqlite3_stmt *, void *), const char *doing)
+{
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        void *row = st_vec_push(v);
+        if (row == NULL) {
+            st_cat_done(s);
+            return st_error(err, STRATA_ENOMEM, "out of memory: %s", doing);
+        }
+        read(s, row);
+    }
+    st_cat_done(s);
+    return rc == SQLITE_DONE ? STRATA_OK : st_cat_db_error(err, cat, rc, doing);
+}
+
 int st_cat_array_list(st_err *err, st_catalog *cat, int64_t region_id,
                       int (*fn)(void *, const st_cat_array *), void *ctx)
 {
@@ -645,17 +662,7 @@ int st_cat_array_list(st_err *err, st_catalog *cat, int64_t region_id,
     sqlite3_bind_int64(s, 1, region_id);
     /* Read the rows first: the callback may call back into the catalog. */
     st_vec rows = ST_VEC(st_cat_array);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        st_cat_array *a = st_vec_push(&rows);
-        if (a == NULL) {
-            st_cat_done(s);
-            st_vec_free(&rows);
-            return st_error(err, STRATA_ENOMEM, "out of memory listing arrays");
-        }
-        read_array(s, a);
-    }
-    st_cat_done(s);
-    int stop = rc == SQLITE_DONE ? 0 : st_cat_db_error(err, cat, rc, "list arrays");
+    int stop = st_cat_collect(err, cat, s, &rows, read_array, "list arrays");
     for (size_t i = 0; i < rows.n && stop == 0; i++) stop = fn(ctx, (st_cat_array *)rows.v + i);
     st_vec_free(&rows);
     return stop;

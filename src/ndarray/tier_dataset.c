@@ -127,7 +127,6 @@ int strata_dataset_migrate(strata_pool *pool, const char *region, const char *na
     st_vec v = ST_VEC(st_cat_bmove);
     rc = st_cat_bcol_movable(err, pool->cat, ds->d.id, (int64_t)first_batch, (int64_t)last_batch,
                              t.id, push_move, &v);
-    if (rc == STRATA_ENOMEM) rc = st_error(err, rc, "out of memory listing batches");
     const st_cat_bmove *m = v.v;
     /* capacity: what moves in must fit (staged copies of N-d chunks make room) */
     uint64_t incoming = 0;
