@@ -1015,6 +1015,243 @@ STRATA_API int strata_stage_start(strata_pool *pool, const char *region, const c
 STRATA_API int strata_stage_wait(strata_stage *stage, strata_stage_stats *stats, char *errbuf,
                                  size_t errlen);
 
+/* ---------------------------------------------------------------------------------------------
+ * The MDMS layer: applications, runs, associations, access and storage patterns, save and load
+ *
+ * An application is a region with a run schema: the attributes (typed) that each of its runs
+ * records (grid size, iterations, dump frequency ...). A run is one execution of it. An
+ * association groups datasets of one shape and dtype that a program saves and loads together
+ * with one access pattern: how the array is distributed over the processes, per dimension
+ *     BLOCK        contiguous blocks of ceil(n/p) indices, one per process coordinate
+ *     CYCLIC[(k)]  blocks of k indices (default 1) dealt round-robin over the coordinates
+ *     *            not distributed: every process has the whole dimension
+ * written "(BLOCK,BLOCK,*)", optionally followed by words (any order):
+ *     grid=2x2x1   the process grid (default: the processes spread over the distributed
+ *                  dimensions as evenly as possible, earlier dimensions getting more)
+ *     sequential | random        how iterations are visited (sequential loads prefetch)
+ *     read-only | write-only | read-write
+ *     once | repeated            whether each iteration is read once or many times
+ *     request=SIZE               the typical request size (bytes; K, M, G suffixes)
+ * Processes are numbered row-major over the grid (MPI_Type_create_darray's convention). Each
+ * process passes only its own piece, in C order of its local indices: along a dimension the
+ * local index l of coordinate c maps to the global index l + c*ceil(n/p) (BLOCK),
+ * (l/k*p + c)*k + l%k (CYCLIC(k)) or l (*); strata_assoc_local() and strata_assoc_global()
+ * give the shape and the mapping. Nobody names a file or an offset.
+ *
+ * The storage pattern says how a dataset is laid out: "row-major" (the default), "column-major"
+ * or "chunked(c0,c1,...)", optionally followed by "tier=NAME" and "zstd=LEVEL". Every
+ * (run, dataset, iteration) saved is an N-d array of the application's region, named
+ * DATASET.rRUN.iITERATION, and an execution row records where it is, how it was written and its
+ * statistics (min, max, mean, standard deviation, a 32-bin histogram).
+ *
+ * Calls on an MDMS handle are collective over its communicator: every process makes the same
+ * calls in the same order with the same arguments (except its buffer). With COMM NULL (or a
+ * library built without MPI) there is one process. A save becomes visible atomically, after
+ * every process's part is durable: a process killed in the middle leaves earlier iterations
+ * readable and the interrupted one invisible (its files are orphans for strata gc).
+ *
+ * The I/O planner compares the access pattern with the storage pattern, the tier and the number
+ * of processes and chooses how to move the data (strata_explain() shows the choice and why):
+ *     contiguous   each process's piece is one run of the file: one request each
+ *     sieve        one covering read per slab of the file, then extract (pieces dense in a span)
+ *     collective   two-phase collective MPI-IO (MPI_File_read_all / write_all on a darray view,
+ *                  ROMIO hints romio_cb_read/romio_cb_write/cb_buffer_size): many processes
+ *                  needing interleaved pieces of one contiguous file
+ *     independent  one request per contiguous run of the piece (the naive way)
+ *     chunked      chunk-parallel: each chunk file is read or written by one process (the one
+ *                  holding its first element) and the pieces are exchanged in memory
+ * plus prefetching of the next iteration (sequential hint; one background thread per
+ * association, joined by strata_load_end()) and prestaging of archive-tier data to the default
+ * tier before it is read. STRATA_IO_STRATEGY=NAME in the environment forces a strategy (one of
+ * the five, or "noprefetch" to turn prefetching off) for experiments, without code changes.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum { STRATA_ATTR_INT, STRATA_ATTR_FLOAT, STRATA_ATTR_TEXT } strata_attr_type;
+
+/* One attribute of a run schema. Names: a letter or '_', then letters, digits, '_' (at most 63),
+ * not one of the names queries use for other things (run, dataset, iteration, min, max, mean,
+ * std, bytes, user, status, started, ended, nprocs, strategy, seconds). */
+typedef struct strata_attr_def {
+    const char *name;
+    strata_attr_type type;
+} strata_attr_def;
+
+/* One attribute value of a run (the member of TYPE is used; an INT given for a FLOAT converts). */
+typedef struct strata_attr {
+    const char *name;
+    strata_attr_type type;
+    int64_t i;
+    double f;
+    const char *s;
+} strata_attr;
+
+/* Register application APP (its region is created if missing) with the run schema SCHEMA[N].
+ * Registering again adds new attributes; an attribute whose type changes fails with
+ * STRATA_ETYPE. */
+STRATA_API int strata_app_register(strata_pool *pool, const char *app,
+                                   const strata_attr_def *schema, int n);
+
+/* The run schema of APP: FN(ctx, def) per attribute, in order. STRATA_ENOTFOUND if APP is not
+ * registered. */
+STRATA_API int strata_app_schema(strata_pool *pool, const char *app,
+                                 int (*fn)(void *ctx, const strata_attr_def *def), void *ctx);
+
+typedef struct strata_mdms strata_mdms;
+typedef struct strata_assoc strata_assoc;
+
+/* Start the MDMS for application APP (registered) on POOL. COMM: NULL for one process, or the
+ * address of an MPI_Comm (libstrata built with MPI; MPI initialised) whose processes all call
+ * this with their own handle on the same pool. Collective. *out: strata_mdms_finalize(). */
+STRATA_API int strata_mdms_init(strata_pool *pool, const char *app, const void *comm,
+                                strata_mdms **out);
+
+/* This process's rank and the number of processes of M's communicator. */
+STRATA_API void strata_mdms_rank(const strata_mdms *m, int *rank, int *size);
+
+/* Record a new run of M's application with attribute values ATTRS[N] (every attribute must be in
+ * the schema, with its type; ones not given stay NULL). RUN (may be NULL) receives its id, on
+ * every process. Collective. The run ends with strata_run_end() or strata_mdms_finalize(). */
+STRATA_API int strata_run_begin(strata_mdms *m, const strata_attr *attrs, int n, int64_t *run);
+
+/* End M's current run with status "done" (OK nonzero) or "failed". Collective. */
+STRATA_API int strata_run_end(strata_mdms *m, int ok);
+
+/* Create an association of the datasets NAMES[N] of the current run: dtype DTYPE (numeric or
+ * bool), NDIMS dimensions DIMS, saved with ACCESS_PATTERN (see above) and stored as
+ * STORAGE_HINT (NULL: row-major on the default tier). Records the dataset, access-pattern and
+ * storage-pattern rows. Collective. *out: strata_assoc_close(). */
+STRATA_API int strata_assoc_create(strata_mdms *m, const char *const *names, int n,
+                                   strata_dtype dtype, int ndims, const uint64_t *dims,
+                                   const char *access_pattern, const char *storage_hint,
+                                   strata_assoc **out);
+
+/* Open the datasets NAMES[N] of an earlier run for reading with ACCESS_PATTERN (which may differ
+ * from the one they were saved with). RUN_OR_QUERY: a run id ("7"), "last" (the latest run that
+ * saved them), or a condition on run attributes ("grid = 64 and iterations >= 100": the latest
+ * matching run). The datasets must share dtype and shape. Collective. */
+STRATA_API int strata_assoc_get(strata_mdms *m, const char *run_or_query, const char *const *names,
+                                int n, const char *access_pattern, strata_assoc **out);
+
+/* This process's piece: its local extent per dimension (LOCAL_DIMS, ndims entries, may be NULL)
+ * and its number of elements (ELEMS, may be NULL; 0 if it has none). */
+STRATA_API int strata_assoc_local(const strata_assoc *as, uint64_t *local_dims, uint64_t *elems);
+
+/* The global index along dimension DIM of this process's local index LOCAL. */
+STRATA_API uint64_t strata_assoc_global(const strata_assoc *as, int dim, uint64_t local);
+
+/* The run whose datasets AS reads or writes. */
+STRATA_API int64_t strata_assoc_run(const strata_assoc *as);
+
+/* Open the association's datasets for writing (choose the I/O strategy). Collective. */
+STRATA_API int strata_save_begin(strata_assoc *as);
+
+/* Save iteration ITERATION (>= 0) of dataset NAME from this process's piece LOCAL_BUF.
+ * Collective; visible to readers when it returns. STRATA_EEXIST if that iteration is saved. */
+STRATA_API int strata_save(strata_assoc *as, const char *name, int64_t iteration,
+                           const void *local_buf);
+
+/* End the writes. Collective. */
+STRATA_API int strata_save_end(strata_assoc *as);
+
+/* Open the association's datasets for reading. Collective. */
+STRATA_API int strata_load_begin(strata_assoc *as);
+
+/* Load iteration ITERATION of dataset NAME into this process's piece LOCAL_BUF. Collective.
+ * STRATA_ENOTFOUND if that iteration was never (completely) saved. */
+STRATA_API int strata_load(strata_assoc *as, const char *name, int64_t iteration, void *local_buf);
+
+/* Load an irregular list: the elements with linear (C-order) indices INDEX[N] (any order,
+ * repeats allowed) of iteration ITERATION of NAME into BUF[N]. Each process passes its own
+ * list. Collective. */
+STRATA_API int strata_load_list(strata_assoc *as, const char *name, int64_t iteration,
+                                const uint64_t *index, uint64_t n, void *buf);
+
+/* End the reads, waiting for a prefetch. Collective. */
+STRATA_API int strata_load_end(strata_assoc *as);
+
+/* Close AS (ending a save or load still open). Collective. NULL is a no-op. */
+STRATA_API void strata_assoc_close(strata_assoc *as);
+
+/* End M: ends its run as done if it is still running, frees M. Collective. */
+STRATA_API void strata_mdms_finalize(strata_mdms *m);
+
+/* What the planner chose (or did), for one process count. */
+typedef struct strata_plan {
+    char strategy[16]; /* contiguous, sieve, collective, independent, chunked */
+    char reason[320];
+    int prefetch, prestage; /* 1 when the next iteration is prefetched / data prestaged */
+    int procs;
+    uint64_t requests; /* I/O requests of all processes together (estimated, or done) */
+    uint64_t bytes;    /* bytes the processes read or write from/to files */
+    uint64_t useful;   /* bytes of the processes' pieces */
+    double seconds;    /* time of the I/O (strata_assoc_last() only) */
+} strata_plan;
+
+/* The plan for reading dataset DATASET of run RUN of APP (any saved iteration) with
+ * ACCESS_PATTERN by PROCS processes. */
+STRATA_API int strata_explain(strata_pool *pool, const char *app, int64_t run, const char *dataset,
+                              const char *access_pattern, int procs, strata_plan *out);
+
+/* What the last save or load of AS did (this process's view; requests and bytes of this
+ * process). */
+STRATA_API int strata_assoc_last(const strata_assoc *as, strata_plan *out);
+
+/* Parse ACCESS_PATTERN for NDIMS dimensions and PROCS processes: STRATA_OK or STRATA_EINVAL with
+ * the reason in WHY (room for 256 bytes). */
+STRATA_API int strata_pattern_check(const char *access_pattern, int ndims, int procs, char *why);
+
+/* A run of an application, as the queries return it. */
+typedef struct strata_run_info {
+    int64_t id;
+    const char *app, *user, *host, *status;
+    int64_t started_ns, ended_ns; /* ended 0: still running (or its process died) */
+    int nprocs;
+    const strata_attr *attrs; /* the schema's attributes in order; NULL values: type -1 */
+    int nattrs;
+} strata_run_info;
+
+#define STRATA_HIST_BINS 32
+
+/* A saved (run, dataset, iteration), as strata_find() returns it. */
+typedef struct strata_exec_info {
+    int64_t run, iteration;
+    const char *app, *dataset, *array; /* array: the N-d array holding it */
+    const char *tier, *strategy, *layout;
+    strata_dtype dtype;
+    int ndims;
+    uint64_t dims[STRATA_ND_MAXDIMS];
+    uint64_t bytes, files;
+    double seconds;
+    int nprocs;
+    double min, max, mean, std;
+    uint64_t hist[STRATA_HIST_BINS]; /* equal bins over [min, max] */
+    int64_t created_ns;
+} strata_exec_info;
+
+/* Runs of APP matching WHERE (NULL or "": all), newest first: a condition on the run
+ * attributes and run, user, status, nprocs, started, ended: comparisons (= != < <= > >=) of a
+ * name with a number or a 'string', joined by and, or, not and parentheses. A bad condition
+ * fails with STRATA_EINVAL naming the column of the error. */
+STRATA_API int strata_runs(strata_pool *pool, const char *app, const char *where,
+                           int (*fn)(void *ctx, const strata_run_info *run), void *ctx);
+
+/* Saved datasets of APP (DATASET NULL: any) matching WHERE, by run then dataset then iteration:
+ * as strata_runs() with also dataset, iteration, min, max, mean, std, bytes, strategy and
+ * seconds. */
+STRATA_API int strata_find(strata_pool *pool, const char *app, const char *dataset,
+                           const char *where, int (*fn)(void *ctx, const strata_exec_info *e),
+                           void *ctx);
+
+/* Register (or replace) a visualisation or analysis tool of the global tool table. */
+STRATA_API int strata_tool_register(strata_pool *pool, const char *name, const char *kind,
+                                    const char *command);
+
+/* Call FN for every registered tool, in name order. */
+STRATA_API int strata_tool_list(strata_pool *pool,
+                                int (*fn)(void *ctx, const char *name, const char *kind,
+                                          const char *command),
+                                void *ctx);
+
 #ifdef __cplusplus
 }
 #endif

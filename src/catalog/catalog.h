@@ -18,7 +18,7 @@
 
 /* The schema version this library writes; catalogs of older versions are migrated forward on
  * open, newer ones are refused. */
-#define ST_CAT_VERSION 5
+#define ST_CAT_VERSION 6
 
 #define ST_CAT_FILE 48 /* room for a data file name: TOKEN.bytes.npy */
 
@@ -399,6 +399,10 @@ int st_cat_nd_chunks(st_err *err, st_catalog *cat, int64_t id, int64_t lo, int64
 int st_cat_nd_commit(st_err *err, st_catalog *cat, int64_t id, int64_t expected_version,
                      const uint64_t *dims, int ndims, const st_cat_chunk *chunks,
                      const char *const *coords, int n, int64_t *new_version);
+/* st_cat_nd_commit() inside the caller's transaction. */
+int st_cat_nd_commit_tx(st_err *err, st_catalog *cat, int64_t id, int64_t expected_version,
+                        const uint64_t *dims, int ndims, const st_cat_chunk *chunks,
+                        const char *const *coords, int n, int64_t *new_version);
 
 /* Switch chunk IDX of array ID from FILE (ECONFLICT if the record no longer names it) to
  * NEW_FILE of NEW_BYTES on tier NEW_TIER and drop its staged copy (in the caller's
@@ -426,5 +430,132 @@ int st_cat_nd_set_tier(st_err *err, st_catalog *cat, int64_t id, int64_t tier_id
 /* "4,5,6" <-> {4,5,6}. */
 void st_cat_dims_format(char *out, size_t cap, const uint64_t *dims, int n);
 int st_cat_dims_parse(const char *text, uint64_t *dims, int max);
+
+/* ---- the MDMS tables (catalog_mdms.c) ---------------------------------------------------- */
+
+struct st_vec;
+
+#define ST_ATTR_NAME 64
+#define ST_HIST_BINS 32
+
+typedef struct st_cat_attr_def {
+    char name[ST_ATTR_NAME];
+    int type; /* strata_attr_type */
+} st_cat_attr_def;
+
+/* An access pattern as recorded (strings as the user wrote them, normalised). */
+typedef struct st_cat_access {
+    char dist[160], grid[96];
+    int nprocs;
+    char order[16], mode[16], reuse[16];
+    uint64_t request;
+} st_cat_access;
+
+/* A dataset's storage pattern. */
+typedef struct st_cat_storage {
+    int layout; /* strata_layout */
+    int ndims;
+    uint64_t chunk[ST_ND_MAXDIMS];
+    int64_t tier_id;
+    int zstd;
+} st_cat_storage;
+
+/* One saved (run, dataset, iteration). */
+typedef struct st_cat_execrow {
+    int64_t run_id, iteration, array_id, tier_id, created_ns;
+    char dataset[STRATA_NAME_MAX + 1];
+    char strategy[16];
+    uint64_t files, bytes;
+    double seconds;
+    int nprocs;
+    double min, max, mean, std;
+    uint64_t hist[ST_HIST_BINS];
+} st_cat_execrow;
+
+/* Register application REGION_ID (created on first call, with HOST) with attributes DEFS[N]:
+ * new ones are added to its run table (created on first call), a changed type is ETYPE. One
+ * transaction. */
+int st_cat_app_register(st_err *err, st_catalog *cat, int64_t region_id, const char *host,
+                        const st_cat_attr_def *defs, int n);
+
+/* The run schema of application REGION_ID into OUT (a vector of st_cat_attr_def, in order).
+ * STRATA_ENOTFOUND if the region is not a registered application. */
+int st_cat_app_schema(st_err *err, st_catalog *cat, int64_t region_id, struct st_vec *out);
+
+/* Insert a run of REGION_ID with its attribute values ATTRS[N] (validated by the caller). */
+int st_cat_run_insert(st_err *err, st_catalog *cat, int64_t region_id, const char *user,
+                      const char *host, int nprocs, const strata_attr *attrs, int n, int64_t *id);
+
+/* Set the status of run ID and its end time. */
+int st_cat_run_end(st_err *err, st_catalog *cat, int64_t id, const char *status);
+
+/* The application of run ID (STRATA_ENOTFOUND if there is no such run). */
+int st_cat_run_region(st_err *err, st_catalog *cat, int64_t id, int64_t *region_id);
+
+/* Insert an association of run RUN_ID (datasets NAMES[N] of DTYPE and shape DIMS[NDIMS]), the
+ * datasets' access pattern AP (purpose "save"), and their storage pattern SP for application
+ * REGION_ID. One transaction. */
+int st_cat_assoc_insert(st_err *err, st_catalog *cat, int64_t region_id, int64_t run_id, int dtype,
+                        int ndims, const uint64_t *dims, const char *const *names, int n,
+                        const st_cat_access *ap, const st_cat_storage *sp, int64_t *assoc_id);
+
+/* Record (replace) the access pattern AP of NAMES[N] in run RUN_ID for PURPOSE ("load"). */
+int st_cat_access_put(st_err *err, st_catalog *cat, int64_t run_id, const char *const *names, int n,
+                      const char *purpose, const st_cat_access *ap);
+
+/* The recorded access pattern of DATASET in RUN_ID for PURPOSE. */
+int st_cat_access_get(st_err *err, st_catalog *cat, int64_t run_id, const char *dataset,
+                      const char *purpose, st_cat_access *out);
+
+/* The storage pattern of DATASET of application REGION_ID. */
+int st_cat_storage_get(st_err *err, st_catalog *cat, int64_t region_id, const char *dataset,
+                       st_cat_storage *out);
+
+/* Dtype and shape of DATASET in run RUN_ID (from its association); STRATA_ENOTFOUND if the run
+ * has no such dataset. */
+int st_cat_assoc_find(st_err *err, st_catalog *cat, int64_t run_id, const char *dataset, int *dtype,
+                      int *ndims, uint64_t *dims);
+
+/* The latest run of REGION_ID that has an association with DATASET. */
+int st_cat_last_run(st_err *err, st_catalog *cat, int64_t region_id, const char *dataset,
+                    int64_t *run_id);
+
+/* The execution row of (RUN_ID, DATASET, ITERATION). */
+int st_cat_exec_get(st_err *err, st_catalog *cat, int64_t run_id, const char *dataset,
+                    int64_t iteration, st_cat_execrow *out);
+
+/* The smallest saved iteration of (RUN_ID, DATASET) after ITERATION. */
+int st_cat_exec_next(st_err *err, st_catalog *cat, int64_t run_id, const char *dataset,
+                     int64_t iteration, int64_t *next);
+
+/* Publish a save in one transaction: insert the N-d array REC (its id is set), record its N
+ * chunk rows and shape, insert the execution row E (its array_id is set). STRATA_EEXIST if the
+ * iteration was saved already. */
+int st_cat_save_commit(st_err *err, st_catalog *cat, st_cat_nd *rec, const st_cat_chunk *chunks,
+                       const char *const *coords, int n, st_cat_execrow *e);
+
+/* Record an I/O event. */
+int st_cat_io_event(st_err *err, st_catalog *cat, int64_t run_id, const char *dataset,
+                    int64_t iteration, const char *op, const char *strategy, int nprocs,
+                    uint64_t requests, uint64_t bytes, double seconds);
+
+/* The runs of REGION_ID (its name APP) matching WHERE (NULL: all), newest first. */
+int st_cat_runs(st_err *err, st_catalog *cat, int64_t region_id, const char *app, const char *where,
+                int (*fn)(void *ctx, const strata_run_info *r), void *ctx);
+
+/* The executions of REGION_ID (DATASET NULL: any) matching WHERE. */
+int st_cat_find(st_err *err, st_catalog *cat, int64_t region_id, const char *app,
+                const char *dataset, const char *where,
+                int (*fn)(void *ctx, const strata_exec_info *e), void *ctx);
+
+/* The id of the latest run of REGION_ID matching WHERE (ENOTFOUND if none). */
+int st_cat_run_match(st_err *err, st_catalog *cat, int64_t region_id, const char *app,
+                     const char *where, int64_t *run_id);
+
+int st_cat_tool_put(st_err *err, st_catalog *cat, const char *name, const char *kind,
+                    const char *command);
+int st_cat_tool_list(st_err *err, st_catalog *cat,
+                     int (*fn)(void *ctx, const char *name, const char *kind, const char *command),
+                     void *ctx);
 
 #endif /* STRATA_CATALOG_H */

@@ -440,10 +440,22 @@ int st_cat_nd_commit(st_err *err, st_catalog *cat, int64_t id, int64_t expected_
                      const uint64_t *dims, int ndims, const st_cat_chunk *chunks,
                      const char *const *coords, int n, int64_t *new_version)
 {
-    sqlite3_stmt *s = NULL;
-    int64_t version = -1;
     int rc = st_cat_begin(err, cat);
     if (rc < 0) return rc;
+    rc = st_cat_nd_commit_tx(err, cat, id, expected_version, dims, ndims, chunks, coords, n,
+                             new_version);
+    if (rc == STRATA_OK) rc = st_cat_commit(err, cat);
+    if (rc < 0) st_cat_rollback(cat);
+    return rc;
+}
+
+int st_cat_nd_commit_tx(st_err *err, st_catalog *cat, int64_t id, int64_t expected_version,
+                        const uint64_t *dims, int ndims, const st_cat_chunk *chunks,
+                        const char *const *coords, int n, int64_t *new_version)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t version = -1;
+    int rc;
     ST_TRY(rc = ints(err, cat, N_VERSION, id, &version, NULL));
     if (version != expected_version) {
         rc = st_error(err, STRATA_ECONFLICT,
@@ -474,11 +486,8 @@ int st_cat_nd_commit(st_err *err, st_catalog *cat, int64_t id, int64_t expected_
         ST_TRY(rc = st_cat_step_done(err, cat, s, "record a chunk"));
         ST_TRY(rc = exec_id(err, cat, N_STAGED_DEL_IDX, id, c->idx, "drop a staged copy"));
     }
-    ST_TRY(rc = st_cat_commit(err, cat));
     if (new_version != NULL) *new_version = version + 1;
-    return STRATA_OK;
 done:
-    st_cat_rollback(cat);
     return rc;
 }
 

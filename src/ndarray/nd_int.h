@@ -86,6 +86,12 @@ struct strata_ndarray {
 /* A context on POOL's error and catalog (staging to the default tier, no cache). */
 void st_ndctx_init(st_ndctx *x, strata_pool *pool);
 
+/* Check the arguments of strata_ndarray_create() and fill *OUT (a fresh directory token, not
+ * yet inserted). STRATA_EEXIST if REGION/NAME exists. */
+int st_nd_prepare(strata_pool *pool, const char *region, const char *name, strata_dtype dtype,
+                  int ndims, const uint64_t *dims, const uint64_t *chunk_dims,
+                  const strata_ndarray_opts *opts, st_cat_nd *out);
+
 /* The chunk grid of REC at its current shape. */
 typedef struct nd_grid {
     int n;

@@ -108,13 +108,10 @@ void st_ndctx_init(st_ndctx *x, strata_pool *pool)
 
 /* ---- create, open, close -------------------------------------------------------------------- */
 
-int strata_ndarray_create(strata_pool *pool, const char *region, const char *name,
-                          strata_dtype dtype, int ndims, const uint64_t *dims,
-                          const uint64_t *chunk_dims, const strata_ndarray_opts *opts,
-                          strata_ndarray **out)
+int st_nd_prepare(strata_pool *pool, const char *region, const char *name, strata_dtype dtype,
+                  int ndims, const uint64_t *dims, const uint64_t *chunk_dims,
+                  const strata_ndarray_opts *opts, st_cat_nd *out)
 {
-    if (out != NULL) *out = NULL;
-    if (check_pool(pool) < 0) return STRATA_EINVAL;
     st_err *err = &pool->err;
     strata_ndarray_opts o = {0};
     if (opts != NULL) o = *opts;
@@ -201,21 +198,37 @@ int strata_ndarray_create(strata_pool *pool, const char *region, const char *nam
     snprintf(rec.name, sizeof rec.name, "%s", name);
     st_random_token(rec.dir);
     rec.tier_id = t.id;
-    st_ndctx x;
-    st_ndctx_init(&x, pool);
-    char dir[ST_PATH_MAX];
     st_cat_nd existing;
     rc = st_cat_nd_get(NULL, pool->cat, region, name, &existing);
     if (rc == STRATA_OK)
         return st_error(err, STRATA_EEXIST, "N-d array '%s/%s' already exists", region, name);
+    *out = rec;
+    return STRATA_OK;
+}
+
+int strata_ndarray_create(strata_pool *pool, const char *region, const char *name,
+                          strata_dtype dtype, int ndims, const uint64_t *dims,
+                          const uint64_t *chunk_dims, const strata_ndarray_opts *opts,
+                          strata_ndarray **out)
+{
+    if (out != NULL) *out = NULL;
+    if (check_pool(pool) < 0) return STRATA_EINVAL;
+    st_err *err = &pool->err;
+    st_cat_nd rec;
+    int rc = st_nd_prepare(pool, region, name, dtype, ndims, dims, chunk_dims, opts, &rec);
+    if (rc < 0) return rc;
+    st_ndctx x;
+    st_ndctx_init(&x, pool);
+    char dir[ST_PATH_MAX];
+    int64_t tier_id = rec.tier_id;
     /* the directories first: a crash before the insert leaves orphans that gc removes */
     rc = st_nd_dir(&x, &rec, ST_TIER_DEFAULT_ID, 1, dir);
-    if (rc == STRATA_OK) rc = st_nd_dir(&x, &rec, t.id, 1, dir);
+    if (rc == STRATA_OK) rc = st_nd_dir(&x, &rec, tier_id, 1, dir);
     if (rc == STRATA_OK) rc = st_cat_nd_insert(err, pool->cat, &rec);
     if (rc < 0) {
         x.err = NULL;
         if (st_nd_dir(&x, &rec, ST_TIER_DEFAULT_ID, 0, dir) == STRATA_OK) st_rm_tree(NULL, dir);
-        if (st_nd_dir(&x, &rec, t.id, 0, dir) == STRATA_OK) st_rm_tree(NULL, dir);
+        if (st_nd_dir(&x, &rec, tier_id, 0, dir) == STRATA_OK) st_rm_tree(NULL, dir);
         return rc;
     }
     if (out == NULL) return rc;

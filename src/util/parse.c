@@ -265,3 +265,33 @@ range:
     snprintf(why, 64, "is out of range for %s", strata_dtype_name(dtype));
     return STRATA_EINVAL;
 }
+
+int st_parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || !(v >= 0)) return STRATA_EINVAL;
+    double m = 1;
+    switch (*end) {
+    case 'K':
+    case 'k':
+        m = 1024.0;
+        end++;
+        break;
+    case 'M':
+    case 'm':
+        m = 1024.0 * 1024;
+        end++;
+        break;
+    case 'G':
+    case 'g':
+        m = 1024.0 * 1024 * 1024;
+        end++;
+        break;
+    default:
+        break;
+    }
+    if (*end != 0 || v * m > 1e18) return STRATA_EINVAL;
+    *out = (uint64_t)(v * m);
+    return STRATA_OK;
+}

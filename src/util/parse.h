@@ -26,4 +26,7 @@ int st_parse_bool(const char *s, size_t n, uint8_t *out);
 /* The length of the longest valid UTF-8 prefix of the N bytes at S (N when all are valid). */
 size_t st_utf8_valid_prefix(const char *s, size_t n);
 
+/* A byte count with an optional K, M or G suffix (powers of 1024); STRATA_EINVAL if malformed. */
+int st_parse_size(const char *s, uint64_t *out);
+
 #endif /* STRATA_UTIL_PARSE_H */

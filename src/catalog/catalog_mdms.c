@@ -1,0 +1,1060 @@
+/*
+ * catalog_mdms.c -- the MDMS tables: applications and their run schemas, runs, associations,
+ * access and storage patterns, executions, I/O events and tools; the run and execution queries.
+ *
+ * Each application's run attributes live in a typed table of their own, run_attr_<region id>
+ * (one column per attribute, with its SQL type and an index), created and extended by
+ * st_cat_app_register(). Attribute names are checked by the caller to be identifiers, and are
+ * also quoted here, so they never change the meaning of the SQL they appear in. Queries are
+ * conditions parsed here into SQL over known column names; every value is a bound parameter.
+ * These statements are not on hot paths (one per run, save or query) and are prepared each time.
+ */
+#include <ctype.h>
+#include <strings.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog/catalog_int.h"
+#include "util/fileio.h"
+
+static const char *const type_sql[] = {"INTEGER", "REAL", "TEXT"};
+
+static int prepare(st_err *err, st_catalog *cat, const char *sql, sqlite3_stmt **s,
+                   const char *doing)
+{
+    int rc = sqlite3_prepare_v2(cat->db, sql, -1, s, NULL);
+    if (rc != SQLITE_OK) return st_cat_db_error(err, cat, rc, doing);
+    return STRATA_OK;
+}
+
+/* Run SQL that takes no parameters and returns no rows. */
+static int run_sql(st_err *err, st_catalog *cat, const char *sql, const char *doing)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prepare(err, cat, sql, &s, doing);
+    if (rc < 0) return rc;
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? STRATA_OK : st_cat_db_error(err, cat, rc, doing);
+}
+
+int st_cat_app_schema(st_err *err, st_catalog *cat, int64_t region_id, st_vec *out)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prepare(err, cat, "SELECT COUNT(*) FROM app WHERE region_id = ?1", &s,
+                     "look up an application");
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, region_id);
+    int found = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) > 0;
+    sqlite3_finalize(s);
+    if (!found) return STRATA_ENOTFOUND;
+    rc = prepare(err, cat, "SELECT name, type FROM app_attr WHERE region_id = ?1 ORDER BY pos", &s,
+                 "read a run schema");
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, region_id);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        st_cat_attr_def *d = st_vec_push(out);
+        if (d == NULL) {
+            sqlite3_finalize(s);
+            return st_error(err, STRATA_ENOMEM, "out of memory reading a run schema");
+        }
+        st_cat_text(d->name, sizeof d->name, s, 0);
+        d->type = sqlite3_column_int(s, 1);
+    }
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? STRATA_OK : st_cat_db_error(err, cat, rc, "read a run schema");
+}
+
+int st_cat_app_register(st_err *err, st_catalog *cat, int64_t region_id, const char *host,
+                        const st_cat_attr_def *defs, int n)
+{
+    st_vec have = ST_VEC(st_cat_attr_def);
+    sqlite3_stmt *s = NULL;
+    char sql[512];
+    int rc = st_cat_begin(err, cat);
+    if (rc < 0) return rc;
+    int known = st_cat_app_schema(err, cat, region_id, &have);
+    if (known < 0 && known != STRATA_ENOTFOUND) ST_TRY(rc = known);
+    if (known == STRATA_ENOTFOUND) {
+        ST_TRY(rc = prepare(err, cat,
+                            "INSERT INTO app (region_id, host, created_ns) VALUES (?1, ?2, ?3)", &s,
+                            "register an application"));
+        sqlite3_bind_int64(s, 1, region_id);
+        sqlite3_bind_text(s, 2, host, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 3, st_now_ns());
+        rc = sqlite3_step(s);
+        sqlite3_finalize(s);
+        if (rc != SQLITE_DONE)
+            ST_TRY(rc = st_cat_db_error(err, cat, rc, "register an application"));
+        snprintf(sql, sizeof sql,
+                 "CREATE TABLE run_attr_%" PRId64
+                 " (run_id INTEGER PRIMARY KEY REFERENCES run(id))",
+                 region_id);
+        ST_TRY(rc = run_sql(err, cat, sql, "create a run table"));
+    }
+    for (int i = 0; i < n; i++) {
+        const st_cat_attr_def *d = &defs[i];
+        int exists = 0;
+        for (size_t k = 0; k < have.n; k++) {
+            const st_cat_attr_def *h = &((st_cat_attr_def *)have.v)[k];
+            if (strcmp(h->name, d->name) != 0) continue;
+            exists = 1;
+            if (h->type != d->type) {
+                rc = st_error(err, STRATA_ETYPE,
+                              "run attribute '%s' is registered as %s, not %s; use a new "
+                              "attribute name",
+                              d->name, type_sql[h->type], type_sql[d->type]);
+                goto done;
+            }
+        }
+        if (exists) continue;
+        ST_TRY(rc = prepare(err, cat,
+                            "INSERT INTO app_attr (region_id, name, type, pos) VALUES (?1, ?2, "
+                            "?3, ?4)",
+                            &s, "register a run attribute"));
+        sqlite3_bind_int64(s, 1, region_id);
+        sqlite3_bind_text(s, 2, d->name, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 3, d->type);
+        sqlite3_bind_int64(s, 4, (int64_t)have.n);
+        rc = sqlite3_step(s);
+        sqlite3_finalize(s);
+        if (rc != SQLITE_DONE)
+            ST_TRY(rc = st_cat_db_error(err, cat, rc, "register a run attribute"));
+        st_cat_attr_def *h = st_vec_push(&have);
+        if (h == NULL) ST_TRY(rc = st_error(err, STRATA_ENOMEM, "out of memory"));
+        *h = *d;
+        snprintf(sql, sizeof sql, "ALTER TABLE run_attr_%" PRId64 " ADD COLUMN \"%s\" %s",
+                 region_id, d->name, type_sql[d->type]);
+        ST_TRY(rc = run_sql(err, cat, sql, "add a run attribute"));
+        snprintf(sql, sizeof sql,
+                 "CREATE INDEX run_attr_%" PRId64 "_%s ON run_attr_%" PRId64 " (\"%s\")", region_id,
+                 d->name, region_id, d->name);
+        ST_TRY(rc = run_sql(err, cat, sql, "index a run attribute"));
+    }
+    st_vec_free(&have);
+    return st_cat_commit(err, cat);
+done:
+    st_vec_free(&have);
+    st_cat_rollback(cat);
+    return rc;
+}
+
+int st_cat_run_insert(st_err *err, st_catalog *cat, int64_t region_id, const char *user,
+                      const char *host, int nprocs, const strata_attr *attrs, int n, int64_t *id)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = st_cat_begin(err, cat);
+    if (rc < 0) return rc;
+    ST_TRY(rc = prepare(err, cat,
+                        "INSERT INTO run (region_id, user, host, nprocs, status, started_ns) "
+                        "VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
+                        &s, "insert a run"));
+    sqlite3_bind_int64(s, 1, region_id);
+    sqlite3_bind_text(s, 2, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, host, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 4, nprocs);
+    sqlite3_bind_int64(s, 5, st_now_ns());
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    s = NULL;
+    if (rc != SQLITE_DONE) ST_TRY(rc = st_cat_db_error(err, cat, rc, "insert a run"));
+    *id = sqlite3_last_insert_rowid(cat->db);
+    /* INSERT INTO run_attr_R (run_id, "a", "b") VALUES (?1, ?2, ?3) */
+    char sql[4096];
+    size_t len =
+        (size_t)snprintf(sql, sizeof sql, "INSERT INTO run_attr_%" PRId64 " (run_id", region_id);
+    for (int i = 0; i < n && len < sizeof sql; i++)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, ", \"%s\"", attrs[i].name);
+    if (len < sizeof sql) len += (size_t)snprintf(sql + len, sizeof sql - len, ") VALUES (?1");
+    for (int i = 0; i < n && len < sizeof sql; i++)
+        len += (size_t)snprintf(sql + len, sizeof sql - len, ", ?%d", i + 2);
+    if (len < sizeof sql) len += (size_t)snprintf(sql + len, sizeof sql - len, ")");
+    if (len >= sizeof sql) ST_TRY(rc = st_error(err, STRATA_EINVAL, "too many run attributes"));
+    ST_TRY(rc = prepare(err, cat, sql, &s, "record the run attributes"));
+    sqlite3_bind_int64(s, 1, *id);
+    for (int i = 0; i < n; i++) {
+        if (attrs[i].type == STRATA_ATTR_INT)
+            sqlite3_bind_int64(s, i + 2, attrs[i].i);
+        else if (attrs[i].type == STRATA_ATTR_FLOAT)
+            sqlite3_bind_double(s, i + 2, attrs[i].f);
+        else
+            sqlite3_bind_text(s, i + 2, attrs[i].s, -1, SQLITE_STATIC);
+    }
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) ST_TRY(rc = st_cat_db_error(err, cat, rc, "record the run attributes"));
+    return st_cat_commit(err, cat);
+done:
+    st_cat_rollback(cat);
+    return rc;
+}
+
+int st_cat_run_end(st_err *err, st_catalog *cat, int64_t id, const char *status)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prepare(err, cat, "UPDATE run SET status = ?2, ended_ns = ?3 WHERE id = ?1", &s,
+                     "end a run");
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_text(s, 2, status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, st_now_ns());
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? STRATA_OK : st_cat_db_error(err, cat, rc, "end a run");
+}
+
+/* The first column of the one row of S (bound by the caller) as an int64; ENOTFOUND if none. */
+static int one_int(st_err *err, st_catalog *cat, sqlite3_stmt *s, int64_t *out, const char *doing)
+{
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *out = sqlite3_column_int64(s, 0);
+        rc = sqlite3_column_type(s, 0) == SQLITE_NULL ? STRATA_ENOTFOUND : STRATA_OK;
+    } else {
+        rc = rc == SQLITE_DONE ? STRATA_ENOTFOUND : st_cat_db_error(err, cat, rc, doing);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int st_cat_run_region(st_err *err, st_catalog *cat, int64_t id, int64_t *region_id)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prepare(err, cat, "SELECT region_id FROM run WHERE id = ?1", &s, "look up a run");
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, id);
+    return one_int(err, cat, s, region_id, "look up a run");
+}
+
+static int access_insert(st_err *err, st_catalog *cat, int64_t run_id, const char *name,
+                         const char *purpose, const st_cat_access *ap)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prepare(err, cat,
+                     "INSERT OR REPLACE INTO access_pattern (run_id, dataset, purpose, dist, grid, "
+                     "nprocs, order_hint, mode, reuse, request, recorded_ns) VALUES (?1, ?2, ?3, "
+                     "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                     &s, "record an access pattern");
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, run_id);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, purpose, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, ap->dist, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, ap->grid, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 6, ap->nprocs);
+    sqlite3_bind_text(s, 7, ap->order, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 8, ap->mode, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 9, ap->reuse, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 10, (int64_t)ap->request);
+    sqlite3_bind_int64(s, 11, st_now_ns());
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? STRATA_OK
+                             : st_cat_db_error(err, cat, rc, "record an access pattern");
+}
+
+int st_cat_assoc_insert(st_err *err, st_catalog *cat, int64_t region_id, int64_t run_id, int dtype,
+                        int ndims, const uint64_t *dims, const char *const *names, int n,
+                        const st_cat_access *ap, const st_cat_storage *sp, int64_t *assoc_id)
+{
+    sqlite3_stmt *s = NULL;
+    char text[ST_ND_MAXDIMS * 21];
+    int rc = st_cat_begin(err, cat);
+    if (rc < 0) return rc;
+    ST_TRY(rc = prepare(err, cat,
+                        "INSERT INTO assoc (run_id, dtype, ndims, dims, created_ns) VALUES (?1, "
+                        "?2, ?3, ?4, ?5)",
+                        &s, "insert an association"));
+    st_cat_dims_format(text, sizeof text, dims, ndims);
+    sqlite3_bind_int64(s, 1, run_id);
+    sqlite3_bind_int(s, 2, dtype);
+    sqlite3_bind_int(s, 3, ndims);
+    sqlite3_bind_text(s, 4, text, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, st_now_ns());
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) ST_TRY(rc = st_cat_db_error(err, cat, rc, "insert an association"));
+    *assoc_id = sqlite3_last_insert_rowid(cat->db);
+    for (int i = 0; i < n; i++) {
+        ST_TRY(rc = prepare(err, cat,
+                            "INSERT INTO assoc_dataset (assoc_id, dataset) VALUES (?1, ?2)", &s,
+                            "add a dataset to an association"));
+        sqlite3_bind_int64(s, 1, *assoc_id);
+        sqlite3_bind_text(s, 2, names[i], -1, SQLITE_STATIC);
+        rc = sqlite3_step(s);
+        sqlite3_finalize(s);
+        if (rc != SQLITE_DONE)
+            ST_TRY(rc = st_cat_db_error(err, cat, rc, "add a dataset to an association"));
+        ST_TRY(rc = access_insert(err, cat, run_id, names[i], "save", ap));
+        ST_TRY(rc = prepare(err, cat,
+                            "INSERT OR REPLACE INTO storage_pattern (region_id, dataset, layout, "
+                            "chunk, tier_id, zstd) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                            &s, "record a storage pattern"));
+        st_cat_dims_format(text, sizeof text, sp->chunk, sp->ndims);
+        sqlite3_bind_int64(s, 1, region_id);
+        sqlite3_bind_text(s, 2, names[i], -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 3, sp->layout);
+        sqlite3_bind_text(s, 4, sp->layout == STRATA_LAYOUT_CHUNKED ? text : "", -1,
+                          SQLITE_TRANSIENT);
+        sqlite3_bind_int64(s, 5, sp->tier_id);
+        sqlite3_bind_int(s, 6, sp->zstd);
+        rc = sqlite3_step(s);
+        sqlite3_finalize(s);
+        if (rc != SQLITE_DONE)
+            ST_TRY(rc = st_cat_db_error(err, cat, rc, "record a storage pattern"));
+    }
+    return st_cat_commit(err, cat);
+done:
+    st_cat_rollback(cat);
+    return rc;
+}
+
+int st_cat_access_put(st_err *err, st_catalog *cat, int64_t run_id, const char *const *names, int n,
+                      const char *purpose, const st_cat_access *ap)
+{
+    int rc = st_cat_begin(err, cat);
+    for (int i = 0; rc == STRATA_OK && i < n; i++)
+        rc = access_insert(err, cat, run_id, names[i], purpose, ap);
+    if (rc == STRATA_OK) return st_cat_commit(err, cat);
+    st_cat_rollback(cat);
+    return rc;
+}
+
+int st_cat_access_get(st_err *err, st_catalog *cat, int64_t run_id, const char *dataset,
+                      const char *purpose, st_cat_access *out)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prepare(err, cat,
+                     "SELECT dist, grid, nprocs, order_hint, mode, reuse, request FROM "
+                     "access_pattern WHERE run_id = ?1 AND dataset = ?2 AND purpose = ?3",
+                     &s, "read an access pattern");
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, run_id);
+    sqlite3_bind_text(s, 2, dataset, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, purpose, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof *out);
+        st_cat_text(out->dist, sizeof out->dist, s, 0);
+        st_cat_text(out->grid, sizeof out->grid, s, 1);
+        out->nprocs = sqlite3_column_int(s, 2);
+        st_cat_text(out->order, sizeof out->order, s, 3);
+        st_cat_text(out->mode, sizeof out->mode, s, 4);
+        st_cat_text(out->reuse, sizeof out->reuse, s, 5);
+        out->request = (uint64_t)sqlite3_column_int64(s, 6);
+        rc = STRATA_OK;
+    } else {
+        rc = rc == SQLITE_DONE ? STRATA_ENOTFOUND
+                               : st_cat_db_error(err, cat, rc, "read an access pattern");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int st_cat_storage_get(st_err *err, st_catalog *cat, int64_t region_id, const char *dataset,
+                       st_cat_storage *out)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prepare(err, cat,
+                     "SELECT layout, chunk, tier_id, zstd FROM storage_pattern WHERE region_id = "
+                     "?1 AND dataset = ?2",
+                     &s, "read a storage pattern");
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, region_id);
+    sqlite3_bind_text(s, 2, dataset, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        memset(out, 0, sizeof *out);
+        out->layout = sqlite3_column_int(s, 0);
+        const char *c = (const char *)sqlite3_column_text(s, 1);
+        out->ndims = c && *c ? st_cat_dims_parse(c, out->chunk, ST_ND_MAXDIMS) : 0;
+        out->tier_id = sqlite3_column_int64(s, 2);
+        out->zstd = sqlite3_column_int(s, 3);
+        rc = STRATA_OK;
+    } else {
+        rc = rc == SQLITE_DONE ? STRATA_ENOTFOUND
+                               : st_cat_db_error(err, cat, rc, "read a storage pattern");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int st_cat_assoc_find(st_err *err, st_catalog *cat, int64_t run_id, const char *dataset, int *dtype,
+                      int *ndims, uint64_t *dims)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prepare(err, cat,
+                     "SELECT a.dtype, a.ndims, a.dims FROM assoc a JOIN assoc_dataset d ON "
+                     "d.assoc_id = a.id WHERE a.run_id = ?1 AND d.dataset = ?2 ORDER BY a.id "
+                     "DESC LIMIT 1",
+                     &s, "look up an association");
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, run_id);
+    sqlite3_bind_text(s, 2, dataset, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *dtype = sqlite3_column_int(s, 0);
+        *ndims = sqlite3_column_int(s, 1);
+        st_cat_dims_parse((const char *)sqlite3_column_text(s, 2), dims, ST_ND_MAXDIMS);
+        rc = STRATA_OK;
+    } else {
+        rc = rc == SQLITE_DONE ? STRATA_ENOTFOUND
+                               : st_cat_db_error(err, cat, rc, "look up an association");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int st_cat_last_run(st_err *err, st_catalog *cat, int64_t region_id, const char *dataset,
+                    int64_t *run_id)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prepare(err, cat,
+                     "SELECT MAX(r.id) FROM run r JOIN assoc a ON a.run_id = r.id JOIN "
+                     "assoc_dataset d ON d.assoc_id = a.id WHERE r.region_id = ?1 AND d.dataset "
+                     "= ?2",
+                     &s, "find the last run");
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, region_id);
+    sqlite3_bind_text(s, 2, dataset, -1, SQLITE_STATIC);
+    return one_int(err, cat, s, run_id, "find the last run");
+}
+
+#define EXEC_COLUMNS                                                                               \
+    "SELECT e.run_id, e.dataset, e.iteration, e.array_id, e.tier_id, e.files, e.bytes, "           \
+    "e.strategy, e.seconds, e.nprocs, e.min, e.max, e.mean, e.std, e.hist, e.created_ns "
+
+static void read_exec(sqlite3_stmt *s, st_cat_execrow *e)
+{
+    memset(e, 0, sizeof *e);
+    e->run_id = sqlite3_column_int64(s, 0);
+    st_cat_text(e->dataset, sizeof e->dataset, s, 1);
+    e->iteration = sqlite3_column_int64(s, 2);
+    e->array_id = sqlite3_column_int64(s, 3);
+    e->tier_id = sqlite3_column_int64(s, 4);
+    e->files = (uint64_t)sqlite3_column_int64(s, 5);
+    e->bytes = (uint64_t)sqlite3_column_int64(s, 6);
+    st_cat_text(e->strategy, sizeof e->strategy, s, 7);
+    e->seconds = sqlite3_column_double(s, 8);
+    e->nprocs = sqlite3_column_int(s, 9);
+    e->min = sqlite3_column_double(s, 10);
+    e->max = sqlite3_column_double(s, 11);
+    e->mean = sqlite3_column_double(s, 12);
+    e->std = sqlite3_column_double(s, 13);
+    const void *h = sqlite3_column_blob(s, 14);
+    if (h != NULL && sqlite3_column_bytes(s, 14) == (int)sizeof e->hist)
+        memcpy(e->hist, h, sizeof e->hist);
+    e->created_ns = sqlite3_column_int64(s, 15);
+}
+
+int st_cat_exec_get(st_err *err, st_catalog *cat, int64_t run_id, const char *dataset,
+                    int64_t iteration, st_cat_execrow *out)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prepare(err, cat,
+                     EXEC_COLUMNS "FROM execution e WHERE e.run_id = ?1 AND e.dataset = ?2 AND "
+                                  "e.iteration = ?3",
+                     &s, "read an execution");
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, run_id);
+    sqlite3_bind_text(s, 2, dataset, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, iteration);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        read_exec(s, out);
+        rc = STRATA_OK;
+    } else {
+        rc = rc == SQLITE_DONE ? STRATA_ENOTFOUND
+                               : st_cat_db_error(err, cat, rc, "read an execution");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int st_cat_exec_next(st_err *err, st_catalog *cat, int64_t run_id, const char *dataset,
+                     int64_t iteration, int64_t *next)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prepare(err, cat,
+                     "SELECT MIN(iteration) FROM execution WHERE run_id = ?1 AND dataset = ?2 "
+                     "AND iteration > ?3",
+                     &s, "find the next iteration");
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, run_id);
+    sqlite3_bind_text(s, 2, dataset, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, iteration);
+    return one_int(err, cat, s, next, "find the next iteration");
+}
+
+int st_cat_save_commit(st_err *err, st_catalog *cat, st_cat_nd *rec, const st_cat_chunk *chunks,
+                       const char *const *coords, int n, st_cat_execrow *e)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = st_cat_begin(err, cat);
+    if (rc < 0) return rc;
+    ST_TRY(rc = st_cat_nd_insert(err, cat, rec));
+    ST_TRY(rc = st_cat_nd_commit_tx(err, cat, rec->id, 0, rec->dims, rec->ndims, chunks, coords, n,
+                                    &rec->version));
+    ST_TRY(rc = prepare(err, cat,
+                        "INSERT INTO execution (run_id, dataset, iteration, array_id, tier_id, "
+                        "files, bytes, strategy, seconds, nprocs, min, max, mean, std, hist, "
+                        "created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+                        "?13, ?14, ?15, ?16)",
+                        &s, "record an execution"));
+    e->array_id = rec->id;
+    e->created_ns = st_now_ns();
+    sqlite3_bind_int64(s, 1, e->run_id);
+    sqlite3_bind_text(s, 2, e->dataset, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, e->iteration);
+    sqlite3_bind_int64(s, 4, e->array_id);
+    sqlite3_bind_int64(s, 5, e->tier_id);
+    sqlite3_bind_int64(s, 6, (int64_t)e->files);
+    sqlite3_bind_int64(s, 7, (int64_t)e->bytes);
+    sqlite3_bind_text(s, 8, e->strategy, -1, SQLITE_STATIC);
+    sqlite3_bind_double(s, 9, e->seconds);
+    sqlite3_bind_int(s, 10, e->nprocs);
+    sqlite3_bind_double(s, 11, e->min);
+    sqlite3_bind_double(s, 12, e->max);
+    sqlite3_bind_double(s, 13, e->mean);
+    sqlite3_bind_double(s, 14, e->std);
+    sqlite3_bind_blob(s, 15, e->hist, sizeof e->hist, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 16, e->created_ns);
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) ST_TRY(rc = st_cat_db_error(err, cat, rc, "record an execution"));
+    return st_cat_commit(err, cat);
+done:
+    st_cat_rollback(cat);
+    return rc;
+}
+
+int st_cat_io_event(st_err *err, st_catalog *cat, int64_t run_id, const char *dataset,
+                    int64_t iteration, const char *op, const char *strategy, int nprocs,
+                    uint64_t requests, uint64_t bytes, double seconds)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prepare(err, cat,
+                     "INSERT INTO io_event (run_id, dataset, iteration, op, strategy, nprocs, "
+                     "requests, bytes, seconds, at_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+                     "?9, ?10)",
+                     &s, "record an I/O event");
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, run_id);
+    sqlite3_bind_text(s, 2, dataset, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, iteration);
+    sqlite3_bind_text(s, 4, op, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, strategy, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 6, nprocs);
+    sqlite3_bind_int64(s, 7, (int64_t)requests);
+    sqlite3_bind_int64(s, 8, (int64_t)bytes);
+    sqlite3_bind_double(s, 9, seconds);
+    sqlite3_bind_int64(s, 10, st_now_ns());
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? STRATA_OK : st_cat_db_error(err, cat, rc, "record an I/O event");
+}
+
+/* ---- conditions ------------------------------------------------------------------------------
+ * cond   := term { "or" term }
+ * term   := factor { "and" factor }
+ * factor := "not" factor | "(" cond ")" | NAME OP VALUE
+ * OP     := = == != <> < <= > >=        VALUE := number | 'text' | "text"
+ * NAME is looked up in a table of known names (built-in columns and the run attributes); the
+ * SQL written for it is that table's expression, never the user's text. */
+
+typedef struct wname {
+    char name[ST_ATTR_NAME];
+    char sql[ST_ATTR_NAME + 8];
+} wname;
+
+typedef struct wbind {
+    int type; /* STRATA_ATTR_* */
+    int64_t i;
+    double f;
+    char *s;
+} wbind;
+
+typedef struct wparse {
+    st_err *err;
+    const char *src, *p;
+    const wname *names;
+    size_t nnames;
+    char *sql;
+    size_t len, cap;
+    st_vec *binds;
+    int depth;
+} wparse;
+
+static int wfail(wparse *w, const char *what)
+{
+    return st_error(w->err, STRATA_EINVAL, "bad condition '%s' at column %d: %s", w->src,
+                    (int)(w->p - w->src) + 1, what);
+}
+
+static int wemit(wparse *w, const char *text)
+{
+    size_t n = strlen(text);
+    if (w->len + n + 1 > w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 256;
+        while (cap < w->len + n + 1) cap *= 2;
+        char *g = realloc(w->sql, cap);
+        if (g == NULL) return st_error(w->err, STRATA_ENOMEM, "out of memory parsing a condition");
+        w->sql = g;
+        w->cap = cap;
+    }
+    memcpy(w->sql + w->len, text, n + 1);
+    w->len += n;
+    return STRATA_OK;
+}
+
+static void wspace(wparse *w)
+{
+    while (isspace((unsigned char)*w->p)) w->p++;
+}
+
+/* Whether the next word is KW (case-insensitive, followed by a non-identifier character). */
+static int wkeyword(wparse *w, const char *kw)
+{
+    wspace(w);
+    size_t n = strlen(kw);
+    if (strncasecmp(w->p, kw, n) != 0) return 0;
+    char c = w->p[n];
+    if (isalnum((unsigned char)c) || c == '_') return 0;
+    w->p += n;
+    return 1;
+}
+
+static int wcond(wparse *w);
+
+static int wfactor(wparse *w)
+{
+    int rc;
+    wspace(w);
+    if (wkeyword(w, "not")) {
+        if ((rc = wemit(w, "NOT ")) < 0) return rc;
+        return wfactor(w);
+    }
+    if (*w->p == '(') {
+        if (++w->depth > 32) return wfail(w, "parentheses nested too deeply");
+        w->p++;
+        if ((rc = wemit(w, "(")) < 0 || (rc = wcond(w)) < 0) return rc;
+        wspace(w);
+        if (*w->p != ')') return wfail(w, "expected ')'");
+        w->p++;
+        w->depth--;
+        return wemit(w, ")");
+    }
+    /* NAME */
+    const char *n0 = w->p;
+    while (isalnum((unsigned char)*w->p) || *w->p == '_') w->p++;
+    size_t nl = (size_t)(w->p - n0);
+    if (nl == 0) return wfail(w, "expected a name");
+    const wname *hit = NULL;
+    for (size_t i = 0; i < w->nnames; i++)
+        if (strlen(w->names[i].name) == nl && strncmp(w->names[i].name, n0, nl) == 0)
+            hit = &w->names[i];
+    if (hit == NULL) {
+        char known[1024];
+        size_t kl = 0;
+        known[0] = 0;
+        for (size_t i = 0; i < w->nnames && kl < sizeof known; i++)
+            kl += (size_t)snprintf(known + kl, sizeof known - kl, "%s%s", i ? ", " : "",
+                                   w->names[i].name);
+        w->p = n0;
+        return st_error(w->err, STRATA_EINVAL,
+                        "bad condition '%s' at column %d: unknown name '%.*s' (known: %s)", w->src,
+                        (int)(n0 - w->src) + 1, (int)nl, n0, known);
+    }
+    if ((rc = wemit(w, hit->sql)) < 0) return rc;
+    /* OP */
+    wspace(w);
+    static const char *const ops[][2] = {{"==", "="},  {"!=", "!="}, {"<>", "!="}, {"<=", "<="},
+                                         {">=", ">="}, {"=", "="},   {"<", "<"},   {">", ">"}};
+    const char *op = NULL;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0] && op == NULL; i++)
+        if (strncmp(w->p, ops[i][0], strlen(ops[i][0])) == 0) {
+            op = ops[i][1];
+            w->p += strlen(ops[i][0]);
+        }
+    if (op == NULL) return wfail(w, "expected a comparison (= != < <= > >=)");
+    char buf[16];
+    snprintf(buf, sizeof buf, " %s ", op);
+    if ((rc = wemit(w, buf)) < 0) return rc;
+    /* VALUE */
+    wspace(w);
+    wbind b = {0};
+    if (*w->p == '\'' || *w->p == '"') {
+        char q = *w->p++;
+        const char *v0 = w->p;
+        while (*w->p && *w->p != q) w->p++;
+        if (*w->p != q) return wfail(w, "unterminated string");
+        b.type = STRATA_ATTR_TEXT;
+        b.s = strndup(v0, (size_t)(w->p - v0));
+        if (b.s == NULL) return st_error(w->err, STRATA_ENOMEM, "out of memory");
+        w->p++;
+    } else {
+        char *end;
+        const char *v0 = w->p;
+        long long iv = strtoll(v0, &end, 10);
+        if (end != v0 && *end != '.' && *end != 'e' && *end != 'E') {
+            b.type = STRATA_ATTR_INT;
+            b.i = iv;
+        } else {
+            double dv = strtod(v0, &end);
+            if (end == v0) return wfail(w, "expected a number or a 'string'");
+            b.type = STRATA_ATTR_FLOAT;
+            b.f = dv;
+        }
+        w->p = end;
+    }
+    wbind *slot = st_vec_push(w->binds);
+    if (slot == NULL) {
+        free(b.s);
+        return st_error(w->err, STRATA_ENOMEM, "out of memory");
+    }
+    *slot = b;
+    snprintf(buf, sizeof buf, "?%d", (int)w->binds->n + 1);
+    return wemit(w, buf);
+}
+
+static int wterm(wparse *w)
+{
+    int rc = wfactor(w);
+    while (rc == STRATA_OK && wkeyword(w, "and"))
+        if ((rc = wemit(w, " AND ")) == STRATA_OK) rc = wfactor(w);
+    return rc;
+}
+
+static int wcond(wparse *w)
+{
+    int rc = wterm(w);
+    while (rc == STRATA_OK && wkeyword(w, "or"))
+        if ((rc = wemit(w, " OR ")) == STRATA_OK) rc = wterm(w);
+    return rc;
+}
+
+static void binds_free(st_vec *binds)
+{
+    for (size_t i = 0; i < binds->n; i++) free(((wbind *)binds->v)[i].s);
+    st_vec_free(binds);
+}
+
+/* Parse WHERE into *SQL (malloc'd; "1" when empty) with values in BINDS (parameters ?2, ?3 ...:
+ * ?1 is the caller's). */
+static int where_sql(st_err *err, const char *where, const wname *names, size_t nnames, char **sql,
+                     st_vec *binds)
+{
+    wparse w = {err, where, where, names, nnames, NULL, 0, 0, binds, 0};
+    int rc;
+    const char *q = where ? where : "";
+    while (isspace((unsigned char)*q)) q++;
+    if (*q == 0) {
+        rc = wemit(&w, "1");
+    } else {
+        rc = wcond(&w);
+        wspace(&w);
+        if (rc == STRATA_OK && *w.p != 0) rc = wfail(&w, "expected 'and', 'or' or the end");
+    }
+    if (rc < 0) {
+        free(w.sql);
+        return rc;
+    }
+    *sql = w.sql;
+    return STRATA_OK;
+}
+
+static void bind_all(sqlite3_stmt *s, const st_vec *binds)
+{
+    for (size_t i = 0; i < binds->n; i++) {
+        const wbind *b = &((const wbind *)binds->v)[i];
+        int k = (int)i + 2;
+        if (b->type == STRATA_ATTR_INT)
+            sqlite3_bind_int64(s, k, b->i);
+        else if (b->type == STRATA_ATTR_FLOAT)
+            sqlite3_bind_double(s, k, b->f);
+        else
+            sqlite3_bind_text(s, k, b->s, -1, SQLITE_STATIC);
+    }
+}
+
+static const char *const run_builtin[][2] = {
+    {"run", "r.id"},        {"user", "r.user"},          {"status", "r.status"},
+    {"nprocs", "r.nprocs"}, {"started", "r.started_ns"}, {"ended", "r.ended_ns"},
+};
+static const char *const exec_builtin[][2] = {
+    {"dataset", "e.dataset"}, {"iteration", "e.iteration"}, {"min", "e.min"},
+    {"max", "e.max"},         {"mean", "e.mean"},           {"std", "e.std"},
+    {"bytes", "e.bytes"},     {"strategy", "e.strategy"},   {"seconds", "e.seconds"},
+};
+
+/* The names a condition may use: the built-ins (with the execution columns when EXEC) and the
+ * attributes SCHEMA. */
+static int names_for(st_err *err, const st_vec *schema, int exec, wname **out, size_t *n)
+{
+    size_t nr = sizeof run_builtin / sizeof run_builtin[0];
+    size_t ne = exec ? sizeof exec_builtin / sizeof exec_builtin[0] : 0;
+    wname *v = calloc(nr + ne + schema->n + 1, sizeof *v);
+    if (v == NULL) return st_error(err, STRATA_ENOMEM, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < schema->n; i++, k++) {
+        const st_cat_attr_def *d = &((const st_cat_attr_def *)schema->v)[i];
+        snprintf(v[k].name, sizeof v[k].name, "%s", d->name);
+        snprintf(v[k].sql, sizeof v[k].sql, "a.\"%s\"", d->name);
+    }
+    for (size_t i = 0; i < nr; i++, k++) {
+        snprintf(v[k].name, sizeof v[k].name, "%s", run_builtin[i][0]);
+        snprintf(v[k].sql, sizeof v[k].sql, "%s", run_builtin[i][1]);
+    }
+    for (size_t i = 0; i < ne; i++, k++) {
+        snprintf(v[k].name, sizeof v[k].name, "%s", exec_builtin[i][0]);
+        snprintf(v[k].sql, sizeof v[k].sql, "%s", exec_builtin[i][1]);
+    }
+    *out = v;
+    *n = k;
+    return STRATA_OK;
+}
+
+/* The attribute columns of the current row, from column FIRST on, into ATTRS. */
+static void read_attrs(sqlite3_stmt *s, int first, const st_vec *schema, strata_attr *attrs)
+{
+    for (size_t i = 0; i < schema->n; i++) {
+        const st_cat_attr_def *d = &((const st_cat_attr_def *)schema->v)[i];
+        strata_attr *a = &attrs[i];
+        int col = first + (int)i;
+        memset(a, 0, sizeof *a);
+        a->name = d->name;
+        if (sqlite3_column_type(s, col) == SQLITE_NULL) {
+            a->type = (strata_attr_type)-1;
+            continue;
+        }
+        a->type = (strata_attr_type)d->type;
+        a->i = sqlite3_column_int64(s, col);
+        a->f = sqlite3_column_double(s, col);
+        a->s = (const char *)sqlite3_column_text(s, col);
+    }
+}
+
+/* SELECT HEAD, a."x", a."y" ... FROM FROM_SQL WHERE r.region_id = ?1 AND (COND) TAIL */
+static int query(st_err *err, st_catalog *cat, int64_t region_id, const char *head,
+                 const char *from, const char *cond, const char *tail, const st_vec *schema,
+                 const st_vec *binds, sqlite3_stmt **out)
+{
+    size_t cap = strlen(head) + strlen(from) + strlen(cond) + strlen(tail) + 256 +
+                 schema->n * (ST_ATTR_NAME + 8);
+    char *sql = malloc(cap);
+    if (sql == NULL) return st_error(err, STRATA_ENOMEM, "out of memory");
+    size_t len = (size_t)snprintf(sql, cap, "SELECT %s", head);
+    for (size_t i = 0; i < schema->n; i++)
+        len += (size_t)snprintf(sql + len, cap - len, ", a.\"%s\"",
+                                ((const st_cat_attr_def *)schema->v)[i].name);
+    snprintf(sql + len, cap - len,
+             " FROM %s LEFT JOIN run_attr_%" PRId64
+             " a ON a.run_id = r.id WHERE r.region_id = ?1 AND (%s) %s",
+             from, region_id, cond, tail);
+    int rc = prepare(err, cat, sql, out, "run a query");
+    free(sql);
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(*out, 1, region_id);
+    bind_all(*out, binds);
+    return STRATA_OK;
+}
+
+#define RUN_HEAD "r.id, r.user, r.host, r.status, r.started_ns, r.ended_ns, r.nprocs"
+
+/* Parse WHERE for REGION_ID (with the execution names when EXEC) into *COND and BINDS, with its
+ * schema in SCHEMA. */
+static int prepare_cond(st_err *err, st_catalog *cat, int64_t region_id, const char *app,
+                        const char *where, int exec, st_vec *schema, char **cond, st_vec *binds)
+{
+    int rc = st_cat_app_schema(err, cat, region_id, schema);
+    if (rc == STRATA_ENOTFOUND)
+        return st_error(err, rc,
+                        "'%s' is not a registered application; register it with "
+                        "strata app register",
+                        app);
+    if (rc < 0) return rc;
+    wname *names = NULL;
+    size_t nn = 0;
+    rc = names_for(err, schema, exec, &names, &nn);
+    if (rc == STRATA_OK) rc = where_sql(err, where, names, nn, cond, binds);
+    free(names);
+    return rc;
+}
+
+int st_cat_runs(st_err *err, st_catalog *cat, int64_t region_id, const char *app, const char *where,
+                int (*fn)(void *ctx, const strata_run_info *r), void *ctx)
+{
+    st_vec schema = ST_VEC(st_cat_attr_def), binds = ST_VEC(wbind);
+    char *cond = NULL;
+    sqlite3_stmt *s = NULL;
+    strata_attr *attrs = NULL;
+    int rc = prepare_cond(err, cat, region_id, app, where, 0, &schema, &cond, &binds);
+    if (rc == STRATA_OK)
+        rc = query(err, cat, region_id, RUN_HEAD, "run r", cond, "ORDER BY r.id DESC", &schema,
+                   &binds, &s);
+    if (rc == STRATA_OK && (attrs = calloc(schema.n + 1, sizeof *attrs)) == NULL)
+        rc = st_error(err, STRATA_ENOMEM, "out of memory");
+    while (rc == STRATA_OK) {
+        int step = sqlite3_step(s);
+        if (step == SQLITE_DONE) break;
+        if (step != SQLITE_ROW) {
+            rc = st_cat_db_error(err, cat, step, "run a query");
+            break;
+        }
+        strata_run_info r = {0};
+        r.id = sqlite3_column_int64(s, 0);
+        r.app = app;
+        r.user = (const char *)sqlite3_column_text(s, 1);
+        r.host = (const char *)sqlite3_column_text(s, 2);
+        r.status = (const char *)sqlite3_column_text(s, 3);
+        r.started_ns = sqlite3_column_int64(s, 4);
+        r.ended_ns = sqlite3_column_int64(s, 5);
+        r.nprocs = sqlite3_column_int(s, 6);
+        read_attrs(s, 7, &schema, attrs);
+        r.attrs = attrs;
+        r.nattrs = (int)schema.n;
+        rc = fn(ctx, &r);
+    }
+    sqlite3_finalize(s);
+    free(attrs);
+    free(cond);
+    binds_free(&binds);
+    st_vec_free(&schema);
+    return rc;
+}
+
+int st_cat_run_match(st_err *err, st_catalog *cat, int64_t region_id, const char *app,
+                     const char *where, int64_t *run_id)
+{
+    st_vec schema = ST_VEC(st_cat_attr_def), binds = ST_VEC(wbind);
+    char *cond = NULL;
+    sqlite3_stmt *s = NULL;
+    int rc = prepare_cond(err, cat, region_id, app, where, 0, &schema, &cond, &binds);
+    st_vec none = ST_VEC(st_cat_attr_def);
+    if (rc == STRATA_OK)
+        rc = query(err, cat, region_id, "MAX(r.id)", "run r", cond, "", &none, &binds, &s);
+    if (rc == STRATA_OK) rc = one_int(err, cat, s, run_id, "run a query");
+    if (rc == STRATA_ENOTFOUND)
+        rc = st_error(err, rc, "no run of '%s' matches '%s'", app, where ? where : "");
+    free(cond);
+    binds_free(&binds);
+    st_vec_free(&schema);
+    return rc;
+}
+
+int st_cat_find(st_err *err, st_catalog *cat, int64_t region_id, const char *app,
+                const char *dataset, const char *where,
+                int (*fn)(void *ctx, const strata_exec_info *e), void *ctx)
+{
+    st_vec schema = ST_VEC(st_cat_attr_def), binds = ST_VEC(wbind);
+    char *cond = NULL, *full = NULL;
+    sqlite3_stmt *s = NULL;
+    int rc = prepare_cond(err, cat, region_id, app, where, 1, &schema, &cond, &binds);
+    if (rc == STRATA_OK && dataset != NULL) {
+        /* the dataset is one more bound value */
+        wbind *b = st_vec_push(&binds);
+        char *name = strdup(dataset);
+        full = malloc(strlen(cond) + 64);
+        if (b == NULL || name == NULL || full == NULL) {
+            if (b != NULL) binds.n--;
+            free(name);
+            rc = st_error(err, STRATA_ENOMEM, "out of memory");
+        } else {
+            memset(b, 0, sizeof *b);
+            b->type = STRATA_ATTR_TEXT;
+            b->s = name;
+            sprintf(full, "(%s) AND e.dataset = ?%d", cond, (int)binds.n + 1);
+        }
+    }
+    if (rc == STRATA_OK)
+        rc = query(err, cat, region_id,
+                   "e.run_id, e.dataset, e.iteration, e.array_id, e.tier_id, e.files, e.bytes, "
+                   "e.strategy, e.seconds, e.nprocs, e.min, e.max, e.mean, e.std, e.hist, "
+                   "e.created_ns, n.name, n.dtype, n.ndims, n.dims, n.layout, t.name",
+                   "execution e JOIN run r ON r.id = e.run_id JOIN ndarray n ON n.id = "
+                   "e.array_id JOIN tier t ON t.id = e.tier_id",
+                   full ? full : cond, "ORDER BY e.run_id, e.dataset, e.iteration", &schema, &binds,
+                   &s);
+    static const char *const layouts[] = {"chunked", "row-major", "column-major"};
+    while (rc == STRATA_OK) {
+        int step = sqlite3_step(s);
+        if (step == SQLITE_DONE) break;
+        if (step != SQLITE_ROW) {
+            rc = st_cat_db_error(err, cat, step, "run a query");
+            break;
+        }
+        st_cat_execrow e;
+        read_exec(s, &e);
+        strata_exec_info x = {0};
+        x.run = e.run_id;
+        x.iteration = e.iteration;
+        x.app = app;
+        x.dataset = (const char *)sqlite3_column_text(s, 1);
+        x.array = (const char *)sqlite3_column_text(s, 16);
+        x.dtype = (strata_dtype)sqlite3_column_int(s, 17);
+        x.ndims = sqlite3_column_int(s, 18);
+        st_cat_dims_parse((const char *)sqlite3_column_text(s, 19), x.dims, ST_ND_MAXDIMS);
+        int lay = sqlite3_column_int(s, 20);
+        x.layout = lay >= 0 && lay <= 2 ? layouts[lay] : "?";
+        x.tier = (const char *)sqlite3_column_text(s, 21);
+        x.strategy = (const char *)sqlite3_column_text(s, 7);
+        x.bytes = e.bytes;
+        x.files = e.files;
+        x.seconds = e.seconds;
+        x.nprocs = e.nprocs;
+        x.min = e.min;
+        x.max = e.max;
+        x.mean = e.mean;
+        x.std = e.std;
+        memcpy(x.hist, e.hist, sizeof x.hist);
+        x.created_ns = e.created_ns;
+        rc = fn(ctx, &x);
+    }
+    sqlite3_finalize(s);
+    free(full);
+    free(cond);
+    binds_free(&binds);
+    st_vec_free(&schema);
+    return rc;
+}
+
+int st_cat_tool_put(st_err *err, st_catalog *cat, const char *name, const char *kind,
+                    const char *command)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prepare(err, cat,
+                     "INSERT OR REPLACE INTO tool (name, kind, command, created_ns) VALUES (?1, "
+                     "?2, ?3, ?4)",
+                     &s, "register a tool");
+    if (rc < 0) return rc;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, command, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, st_now_ns());
+    rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? STRATA_OK : st_cat_db_error(err, cat, rc, "register a tool");
+}
+
+int st_cat_tool_list(st_err *err, st_catalog *cat,
+                     int (*fn)(void *ctx, const char *name, const char *kind, const char *command),
+                     void *ctx)
+{
+    sqlite3_stmt *s = NULL;
+    int rc =
+        prepare(err, cat, "SELECT name, kind, command FROM tool ORDER BY name", &s, "list tools");
+    while (rc == STRATA_OK) {
+        int step = sqlite3_step(s);
+        if (step == SQLITE_DONE) break;
+        if (step != SQLITE_ROW) {
+            rc = st_cat_db_error(err, cat, step, "list tools");
+            break;
+        }
+        rc = fn(ctx, (const char *)sqlite3_column_text(s, 0),
+                (const char *)sqlite3_column_text(s, 1), (const char *)sqlite3_column_text(s, 2));
+    }
+    sqlite3_finalize(s);
+    return rc;
+}

@@ -1,0 +1,207 @@
+/*
+ * mdms_int.h -- what the files of src/mdms share: access patterns and the pieces they give each
+ * process, the walk over a piece's runs in a contiguous file, the planner, and the handles.
+ */
+#ifndef STRATA_MDMS_INT_H
+#define STRATA_MDMS_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "catalog/catalog.h"
+#include "pool/pool_int.h"
+#include "util/error.h"
+#include "util/vec.h"
+
+enum { ST_DIST_BLOCK, ST_DIST_CYCLIC, ST_DIST_NONE };
+enum { ST_MODE_RW, ST_MODE_RO, ST_MODE_WO };
+enum {
+    ST_IO_AUTO = -1,
+    ST_IO_CONTIGUOUS,
+    ST_IO_SIEVE,
+    ST_IO_COLLECTIVE,
+    ST_IO_INDEPENDENT,
+    ST_IO_CHUNKED,
+    ST_IO_NSTRATEGIES
+};
+
+/* A parsed access pattern for one process count. */
+typedef struct st_pattern {
+    int ndims;
+    int kind[ST_ND_MAXDIMS]; /* ST_DIST_* */
+    uint64_t k[ST_ND_MAXDIMS];
+    int grid[ST_ND_MAXDIMS]; /* processes along each dimension (1 for '*') */
+    int nprocs;
+    int replicated; /* no distributed dimension and several processes: each has everything */
+    int sequential, mode, repeated;
+    uint64_t request;
+} st_pattern;
+
+/* A run of indices of one dimension: global G, local L, position P in a packed list. */
+typedef struct st_seg {
+    uint64_t g, l, p, len;
+} st_seg;
+
+/* Parse TEXT for NDIMS dimensions and NPROCS processes. */
+int st_pattern_parse(st_err *err, const char *text, int ndims, int nprocs, st_pattern *out);
+
+/* The pattern as recorded in the catalog. */
+void st_pattern_record(const st_pattern *p, st_cat_access *out);
+
+/* Grid coordinates of RANK (row-major over the grid). */
+void st_pattern_coords(const st_pattern *p, int rank, int *coords);
+
+/* The runs of dimension D (extent N) that coordinate C holds, clipped to [LO, HI), with packed
+ * positions from 0, into OUT (a vector of st_seg; cleared first). Returns the element count. */
+uint64_t st_dim_segs(const st_pattern *p, int d, uint64_t n, int c, uint64_t lo, uint64_t hi,
+                     st_vec *out);
+
+/* The coordinate of dimension D holding global index G. */
+int st_dim_owner(const st_pattern *p, int d, uint64_t n, uint64_t g);
+
+/* Local extents (LOCAL[ndims]) of RANK's piece; returns its element count. */
+uint64_t st_piece_dims(const st_pattern *p, const uint64_t *dims, int rank, uint64_t *local);
+
+/* Called for each run of a piece in a contiguous file, in file order: N elements from file
+ * element FOFF, to buffer element BOFF onwards with buffer stride BSTRIDE (elements). */
+typedef int (*st_run_fn)(void *ctx, uint64_t foff, uint64_t boff, uint64_t n, uint64_t bstride);
+
+/* Walk RANK's piece of an array of DIMS stored contiguously (FORTRAN: column-major), merging
+ * runs adjacent in the file and in the buffer. */
+int st_piece_walk(st_err *err, const st_pattern *p, const uint64_t *dims, int fortran, int rank,
+                  st_run_fn fn, void *ctx);
+
+/* Counts of a walk: requests, elements, and the first and last file element touched. */
+typedef struct st_walk_count {
+    uint64_t runs, elems, first, last;
+} st_walk_count;
+int st_walk_count_fn(void *ctx, uint64_t foff, uint64_t boff, uint64_t n, uint64_t bstride);
+
+/* The strategy name of ST_IO_*; the number of NAME (-1 if none). */
+const char *st_io_name(int s);
+int st_io_parse(const char *name);
+
+/* The sieve buffer: the largest covering read. */
+#define ST_SIEVE_MAX ((uint64_t)8 << 20)
+
+/* What the planner knows about a dataset. */
+typedef struct st_plan_in {
+    int ndims;
+    uint64_t dims[ST_ND_MAXDIMS];
+    size_t esz;
+    int layout; /* strata_layout */
+    uint64_t chunk[ST_ND_MAXDIMS];
+    int archive; /* data on an archive tier */
+    int mpi;     /* collective MPI-IO is available */
+    int load;    /* reading (else writing) */
+    int forced;  /* ST_IO_AUTO or a strategy from STRATA_IO_STRATEGY */
+    int no_prefetch;
+} st_plan_in;
+
+/* Choose how to move P's pieces of the dataset IN describes; fills OUT (estimates for all
+ * processes). */
+int st_plan(st_err *err, const st_pattern *p, const st_plan_in *in, strata_plan *out);
+
+/* The strategy forced by STRATA_IO_STRATEGY (ST_IO_AUTO if unset), and whether it turns
+ * prefetching off. STRATA_EINVAL for an unknown name. */
+int st_io_forced(st_err *err, int *strategy, int *no_prefetch);
+
+/* Statistics of a dataset's elements, merged over processes. */
+typedef struct st_stats {
+    uint64_t n;
+    double min, max, sum, m2;
+    uint64_t hist[ST_HIST_BINS];
+} st_stats;
+
+/* Pass 1 (min, max, sum, n) and pass 2 (squared deviations from MEAN and the histogram over
+ * [LO, HI]) over N elements of DTYPE. */
+void st_stats_pass1(strata_dtype dtype, const void *buf, uint64_t n, st_stats *s);
+void st_stats_pass2(strata_dtype dtype, const void *buf, uint64_t n, double mean, double lo,
+                    double hi, st_stats *s);
+
+/* ---- handles -------------------------------------------------------------------------------- */
+
+#ifdef STRATA_HAVE_MPI
+#include <mpi.h>
+#endif
+
+enum { ST_MDMS_LIVE = 0x4d444d53, ST_ASSOC_LIVE = 0x4153534f };
+
+struct strata_mdms {
+    uint32_t magic;
+    strata_pool *pool;
+    char app[STRATA_NAME_MAX + 1];
+    int64_t region_id;
+    int rank, size;
+#ifdef STRATA_HAVE_MPI
+    MPI_Comm comm; /* a duplicate of the caller's; MPI_COMM_NULL without one */
+#endif
+    int64_t run;   /* the current run (0: none) */
+    st_vec schema; /* st_cat_attr_def */
+};
+
+/* The files of one saved (dataset, iteration), resolved by rank 0 and sent to all. */
+typedef struct st_source {
+    st_cat_nd rec;
+    size_t data_offset; /* contiguous layouts: where the elements start */
+    int nfiles;
+    int64_t *idx; /* chunk index of each file */
+    char **paths; /* full paths (into blob) */
+    char *blob;
+    size_t bloblen;
+    int staged; /* files prestaged from an archive tier */
+} st_source;
+
+/* A prefetched iteration: this process's piece (contiguous layouts) or its chunks (chunked). */
+typedef struct st_prefetch {
+    pthread_t thread;
+    int running;
+    char name[STRATA_NAME_MAX + 1];
+    int64_t iteration;
+    st_source src;
+    void *piece;   /* contiguous: the local piece */
+    void **chunks; /* chunked: owned chunk data, C order, by position in src */
+    int rc;
+    st_err err;
+    strata_assoc *as;
+} st_prefetch;
+
+struct strata_assoc {
+    uint32_t magic;
+    strata_mdms *m;
+    int64_t run, assoc_id;
+    int n;
+    char (*names)[STRATA_NAME_MAX + 1];
+    strata_dtype dtype;
+    size_t esz;
+    int ndims;
+    uint64_t dims[ST_ND_MAXDIMS];
+    uint64_t local[ST_ND_MAXDIMS], local_elems;
+    st_pattern pat;
+    st_cat_storage sp; /* saves: where and how new data goes */
+    int saving, loading;
+    int forced, no_prefetch;
+    strata_plan last;
+    st_prefetch *pf;
+};
+
+/* Collective helpers (no-ops with one process). */
+int st_m_bcast(strata_mdms *m, void *buf, size_t n);
+/* Every process's RC combined: the most severe (lowest) status, with the message of the process
+ * that had it copied into everyone's pool error. */
+int st_m_agree(strata_mdms *m, int rc);
+double st_m_max(strata_mdms *m, double v);
+uint64_t st_m_sum(strata_mdms *m, uint64_t v);
+
+/* The data movement (mdms_io.c). */
+int st_mdms_save(strata_assoc *as, const char *name, int64_t iteration, const void *buf);
+int st_mdms_load(strata_assoc *as, const char *name, int64_t iteration, void *buf);
+int st_mdms_load_list(strata_assoc *as, const char *name, int64_t iteration, const uint64_t *index,
+                      uint64_t n, void *buf);
+void st_mdms_prefetch_stop(strata_assoc *as);
+int st_mdms_plan_in(strata_assoc *as, const st_cat_nd *rec, int archive, int load, st_plan_in *in);
+
+/* The N-d array name of (DATASET, RUN, ITERATION). */
+void st_mdms_array_name(char *out, size_t cap, const char *dataset, int64_t run, int64_t iteration);
+
+#endif /* STRATA_MDMS_INT_H */

@@ -1,0 +1,1368 @@
+/*
+ * mdms_io.c -- moving the pieces of an association's datasets to and from their files, as the
+ * planner chose: one request per run (contiguous, independent), covering reads (sieve),
+ * two-phase collective MPI-IO on a darray view (collective), or one process per chunk file
+ * with an in-memory exchange (chunked); the prefetch of the next iteration; statistics.
+ *
+ * A save writes new files (an N-d array DATASET.rRUN.iITERATION of the application's region),
+ * makes them durable on every process, and only then does rank 0 publish the array, its chunks
+ * and the execution row in one catalog transaction: a process killed before that leaves orphans
+ * and no trace in the catalog.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "mdms/mdms_int.h"
+#include "ndarray/nd_int.h"
+#include "util/chunkfile.h"
+#include "util/dtype.h"
+#include "util/fileio.h"
+#include "util/npy.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int mpi_on(const strata_mdms *m)
+{
+#ifdef STRATA_HAVE_MPI
+    return m->size > 1;
+#else
+    (void)m;
+    return 0;
+#endif
+}
+
+/* ---- sources -------------------------------------------------------------------------------- */
+
+static void source_free(st_source *s)
+{
+    free(s->idx);
+    free(s->paths);
+    free(s->blob);
+    memset(s, 0, sizeof *s);
+}
+
+typedef struct chunk_list {
+    st_vec v; /* st_cat_chunk */
+} chunk_list;
+
+/* Rank 0: the files of (NAME, ITERATION), archive chunks prestaged to the default tier. */
+static int resolve_local(strata_assoc *as, const char *name, int64_t iteration, st_source *src)
+{
+    strata_pool *pool = as->m->pool;
+    st_err *err = &pool->err;
+    char an[STRATA_NAME_MAX + 1];
+    st_cat_execrow e;
+    int rc = st_cat_exec_get(err, pool->cat, as->run, name, iteration, &e);
+    if (rc == STRATA_ENOTFOUND)
+        return st_error(err, rc,
+                        "iteration %" PRId64 " of dataset '%s' of run %" PRId64 " of '%s' was "
+                        "never saved (or its save did not finish); strata find %s --dataset %s "
+                        "lists what is there",
+                        iteration, name, as->run, as->m->app, as->m->app, name);
+    if (rc < 0) return rc;
+    st_mdms_array_name(an, sizeof an, name, as->run, iteration);
+    rc = st_cat_nd_get(err, pool->cat, as->m->app, an, &src->rec);
+    if (rc == STRATA_ENOTFOUND)
+        return st_error(err, STRATA_ECORRUPT,
+                        "the N-d array '%s/%s' of iteration %" PRId64 " of '%s' is gone (was it "
+                        "deleted by hand?)",
+                        as->m->app, an, iteration, name);
+    if (rc < 0) return rc;
+    if (src->rec.ndims != as->ndims || src->rec.dtype != (int)as->dtype ||
+        memcmp(src->rec.dims, as->dims, (size_t)as->ndims * sizeof *as->dims) != 0)
+        return st_error(err, STRATA_ETYPE,
+                        "'%s/%s' no longer has the association's dtype and shape", as->m->app, an);
+    st_vec chunks = ST_VEC(st_cat_chunk);
+    rc = st_cat_nd_chunks(err, pool->cat, src->rec.id, 0, INT64_MAX, st_nd_push_chunk, &chunks);
+    st_ndctx x;
+    st_ndctx_init(&x, pool);
+    size_t cap = 0;
+    if (rc == STRATA_OK) {
+        src->nfiles = (int)chunks.n;
+        src->idx = calloc(chunks.n + 1, sizeof *src->idx);
+        cap = (chunks.n + 1) * ST_PATH_MAX;
+        src->blob = malloc(cap);
+        if (src->idx == NULL || src->blob == NULL)
+            rc = st_error(err, STRATA_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; rc == STRATA_OK && i < chunks.n; i++) {
+        st_cat_chunk *c = &((st_cat_chunk *)chunks.v)[i];
+        int64_t tier = c->staged_tier ? c->staged_tier : c->tier_id;
+        char file[ST_CAT_FILE], dir[ST_PATH_MAX];
+        snprintf(file, sizeof file, "%s", c->staged_tier ? c->staged_file : c->file);
+        if (!c->staged_tier) {
+            int arch = st_tier_is_archive(&x, c->tier_id);
+            if (arch < 0) rc = arch;
+            if (arch > 0) {
+                rc = st_nd_stage_chunk(&x, &src->rec, c, ST_TIER_DEFAULT_ID, file);
+                tier = ST_TIER_DEFAULT_ID;
+                src->staged = 1;
+            }
+        }
+        if (rc == STRATA_OK) rc = st_nd_dir(&x, &src->rec, tier, 0, dir);
+        if (rc == STRATA_OK) {
+            int w = snprintf(src->blob + src->bloblen, cap - src->bloblen, "%s/%s", dir, file);
+            src->idx[i] = c->idx;
+            src->bloblen += (size_t)w + 1;
+        }
+    }
+    st_vec_free(&chunks);
+    if (rc == STRATA_OK && src->rec.layout != STRATA_LAYOUT_CHUNKED && src->nfiles == 1) {
+        /* where the elements start */
+        char head[4096];
+        int fd = open(src->blob, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return st_error_errno(err, errno, "cannot open '%s'", src->blob);
+        ssize_t got = pread(fd, head, sizeof head, 0);
+        close(fd);
+        st_npy_info info;
+        rc = st_npy_parse_nd(err, head, got > 0 ? (size_t)got : 0, src->blob, &info);
+        if (rc == STRATA_OK) src->data_offset = info.data_offset;
+    }
+    return rc;
+}
+
+/* Collective: rank 0 resolves, everyone gets the source. */
+static int resolve(strata_assoc *as, const char *name, int64_t iteration, st_source *src)
+{
+    strata_mdms *m = as->m;
+    memset(src, 0, sizeof *src);
+    int rc = m->rank == 0 ? resolve_local(as, name, iteration, src) : STRATA_OK;
+    rc = st_m_agree(m, rc);
+    if (rc < 0) {
+        source_free(src);
+        return rc;
+    }
+    struct {
+        st_cat_nd rec;
+        size_t data_offset, bloblen;
+        int nfiles, staged;
+    } h = {src->rec, src->data_offset, src->bloblen, src->nfiles, src->staged};
+    st_m_bcast(m, &h, sizeof h);
+    if (m->rank != 0) {
+        src->rec = h.rec;
+        src->data_offset = h.data_offset;
+        src->bloblen = h.bloblen;
+        src->nfiles = h.nfiles;
+        src->staged = h.staged;
+        src->idx = calloc((size_t)h.nfiles + 1, sizeof *src->idx);
+        src->blob = malloc(h.bloblen + 1);
+        rc = src->idx && src->blob ? STRATA_OK
+                                   : st_error(&m->pool->err, STRATA_ENOMEM, "out of memory");
+    }
+    rc = st_m_agree(m, rc);
+    if (rc == STRATA_OK) {
+        st_m_bcast(m, src->idx, (size_t)src->nfiles * sizeof *src->idx);
+        st_m_bcast(m, src->blob, src->bloblen);
+        src->paths = calloc((size_t)src->nfiles + 1, sizeof *src->paths);
+        if (src->paths == NULL) rc = st_error(&m->pool->err, STRATA_ENOMEM, "out of memory");
+        size_t off = 0;
+        for (int i = 0; rc == STRATA_OK && i < src->nfiles; i++) {
+            src->paths[i] = src->blob + off;
+            off += strlen(src->blob + off) + 1;
+        }
+    }
+    rc = st_m_agree(m, rc);
+    if (rc < 0) source_free(src);
+    return rc;
+}
+
+/* ---- runs of a piece in a contiguous file ---------------------------------------------------- */
+
+typedef struct runio {
+    st_err *err;
+    int fd;
+    const char *path;
+    size_t esz;
+    uint64_t hdr; /* bytes before the first element */
+    char *buf;    /* the local piece */
+    int write;
+    uint64_t requests, bytes;
+    /* sieve: pending runs of the current window */
+    int sieve;
+    st_vec pend; /* st_seg: g = file element, l = buffer element, p = buffer stride, len */
+    char *win;
+    size_t wincap;
+} runio;
+
+/* Copy N elements between the file image at F and the piece at B (buffer stride S). */
+static void run_copy(runio *r, char *f, uint64_t boff, uint64_t n, uint64_t s)
+{
+    char *b = r->buf + boff * r->esz;
+    if (s == 1) {
+        if (r->write)
+            memcpy(f, b, n * r->esz);
+        else
+            memcpy(b, f, n * r->esz);
+        return;
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        if (r->write)
+            memcpy(f + i * r->esz, b + i * s * r->esz, r->esz);
+        else
+            memcpy(b + i * s * r->esz, f + i * r->esz, r->esz);
+    }
+}
+
+static int run_direct(runio *r, uint64_t foff, uint64_t boff, uint64_t n, uint64_t s)
+{
+    size_t bytes = n * r->esz;
+    uint64_t off = r->hdr + foff * r->esz;
+    char *tmp = r->buf + boff * r->esz;
+    int rc;
+    if (s != 1) {
+        if (bytes > r->wincap) {
+            char *g = realloc(r->win, bytes);
+            if (g == NULL) return st_error(r->err, STRATA_ENOMEM, "out of memory");
+            r->win = g;
+            r->wincap = bytes;
+        }
+        tmp = r->win;
+        if (r->write) run_copy(r, tmp, boff, n, s);
+    }
+    rc = r->write ? st_pwrite_full(r->err, r->fd, tmp, bytes, off, r->path)
+                  : st_pread_full(r->err, r->fd, tmp, bytes, off, r->path);
+    if (rc == STRATA_OK && s != 1 && !r->write) run_copy(r, tmp, boff, n, s);
+    r->requests++;
+    r->bytes += bytes;
+    return rc;
+}
+
+static int sieve_flush(runio *r)
+{
+    if (r->pend.n == 0) return STRATA_OK;
+    const st_seg *p = r->pend.v;
+    uint64_t lo = p[0].g, hi = p[r->pend.n - 1].g + p[r->pend.n - 1].len;
+    size_t bytes = (hi - lo) * r->esz;
+    if (bytes > r->wincap) {
+        char *g = realloc(r->win, bytes);
+        if (g == NULL) return st_error(r->err, STRATA_ENOMEM, "out of memory");
+        r->win = g;
+        r->wincap = bytes;
+    }
+    int rc = st_pread_full(r->err, r->fd, r->win, bytes, r->hdr + lo * r->esz, r->path);
+    r->requests++;
+    r->bytes += bytes;
+    for (size_t i = 0; rc == STRATA_OK && i < r->pend.n; i++)
+        run_copy(r, r->win + (p[i].g - lo) * r->esz, p[i].l, p[i].len, p[i].p);
+    r->pend.n = 0;
+    return rc;
+}
+
+static int run_fn(void *ctx, uint64_t foff, uint64_t boff, uint64_t n, uint64_t s)
+{
+    runio *r = ctx;
+    if (!r->sieve) return run_direct(r, foff, boff, n, s);
+    /* a run alone larger than the window, or one that would stretch the window: flush */
+    if (r->pend.n > 0) {
+        const st_seg *first = r->pend.v;
+        if ((foff + n - first->g) * r->esz > ST_SIEVE_MAX) {
+            int rc = sieve_flush(r);
+            if (rc < 0) return rc;
+        }
+    }
+    if (n * r->esz > ST_SIEVE_MAX) return run_direct(r, foff, boff, n, s);
+    st_seg *q = st_vec_push(&r->pend);
+    if (q == NULL) return st_error(r->err, STRATA_ENOMEM, "out of memory");
+    q->g = foff;
+    q->l = boff;
+    q->len = n;
+    q->p = s;
+    return STRATA_OK;
+}
+
+/* Read (or write) this process's piece of the contiguous file PATH with one request per run,
+ * or (SIEVE) covering reads. */
+static int piece_io(strata_assoc *as, const char *path, uint64_t hdr, int fortran, int sieve,
+                    int write, void *buf, uint64_t *requests, uint64_t *bytes)
+{
+    st_err *err = &as->m->pool->err;
+    int fd = open(path, (write ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0) return st_error_errno(err, errno, "cannot open '%s'", path);
+    runio r = {err,  fd, path, as->esz, hdr, buf, write, 0, 0, sieve && !write, ST_VEC(st_seg),
+               NULL, 0};
+    int rc = st_piece_walk(err, &as->pat, as->dims, fortran, as->m->rank, run_fn, &r);
+    if (rc == STRATA_OK && r.sieve) rc = sieve_flush(&r);
+    if (rc == STRATA_OK && write) rc = st_fsync_fd(err, fd, path);
+    close(fd);
+    st_vec_free(&r.pend);
+    free(r.win);
+    *requests += r.requests;
+    *bytes += r.bytes;
+    return rc;
+}
+
+/* ---- collective MPI-IO ---------------------------------------------------------------------- */
+
+/* Reorder a piece between C order (the caller's) and Fortran order (a darray view of a
+ * column-major file). */
+static void piece_transpose(strata_assoc *as, const char *src, char *dst, int to_fortran)
+{
+    int64_t cs[ST_ND_MAXDIMS], fs[ST_ND_MAXDIMS];
+    st_nd_strides(as->ndims, as->local, 0, as->esz, cs);
+    st_nd_strides(as->ndims, as->local, 1, as->esz, fs);
+    if (to_fortran)
+        st_nd_copy_box(as->ndims, as->local, as->esz, src, cs, dst, fs);
+    else
+        st_nd_copy_box(as->ndims, as->local, as->esz, src, fs, dst, cs);
+}
+
+#ifdef STRATA_HAVE_MPI
+static int mpi_fail(st_err *err, int code, const char *what, const char *path)
+{
+    char msg[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(code, msg, &len);
+    return st_error(err, STRATA_EIO, "MPI-IO cannot %s '%s': %.*s", what, path, len, msg);
+}
+
+/* Collective read or write of every process's piece of the contiguous file PATH through a
+ * darray view, with ROMIO's two-phase hints on. */
+static int collective_io(strata_assoc *as, const char *path, uint64_t hdr, int fortran, int write,
+                         void *buf)
+{
+    strata_mdms *m = as->m;
+    st_err *err = &m->pool->err;
+    const st_pattern *p = &as->pat;
+    int gs[ST_ND_MAXDIMS], ds[ST_ND_MAXDIMS], da[ST_ND_MAXDIMS], ps[ST_ND_MAXDIMS];
+    for (int d = 0; d < as->ndims; d++) {
+        gs[d] = (int)as->dims[d];
+        ps[d] = p->grid[d];
+        ds[d] = p->kind[d] == ST_DIST_BLOCK    ? MPI_DISTRIBUTE_BLOCK
+                : p->kind[d] == ST_DIST_CYCLIC ? MPI_DISTRIBUTE_CYCLIC
+                                               : MPI_DISTRIBUTE_NONE;
+        da[d] = p->kind[d] == ST_DIST_CYCLIC ? (int)p->k[d] : MPI_DISTRIBUTE_DFLT_DARG;
+    }
+    if (as->local_elems > (uint64_t)INT32_MAX)
+        return st_error(err, STRATA_ERANGE,
+                        "a piece of %" PRIu64 " elements is too large for one MPI-IO call; use "
+                        "more processes",
+                        as->local_elems);
+    MPI_Datatype etype, ftype;
+    MPI_Type_contiguous((int)as->esz, MPI_BYTE, &etype);
+    MPI_Type_commit(&etype);
+    MPI_Type_create_darray(m->size, m->rank, as->ndims, gs, ds, da, ps,
+                           fortran ? MPI_ORDER_FORTRAN : MPI_ORDER_C, etype, &ftype);
+    MPI_Type_commit(&ftype);
+    MPI_Info info;
+    MPI_Info_create(&info);
+    MPI_Info_set(info, write ? "romio_cb_write" : "romio_cb_read", "enable");
+    char cb[32];
+    snprintf(cb, sizeof cb, "%" PRIu64, p->request > 0 ? p->request : (uint64_t)16 << 20);
+    MPI_Info_set(info, "cb_buffer_size", cb);
+    char *mem = buf;
+    int rc = STRATA_OK;
+    if (fortran && as->local_elems > 0) {
+        mem = st_alloc_big(as->local_elems * as->esz);
+        if (mem == NULL)
+            rc = st_error(err, STRATA_ENOMEM, "out of memory");
+        else if (write)
+            piece_transpose(as, buf, mem, 1);
+    }
+    rc = st_m_agree(m, rc);
+    MPI_File fh;
+    int e = MPI_SUCCESS;
+    if (rc == STRATA_OK) {
+        e = MPI_File_open(m->comm, path, write ? MPI_MODE_WRONLY : MPI_MODE_RDONLY, info, &fh);
+        if (e != MPI_SUCCESS) rc = mpi_fail(err, e, "open", path);
+        rc = st_m_agree(m, rc);
+        if (rc == STRATA_OK) {
+            e = MPI_File_set_view(fh, (MPI_Offset)hdr, etype, ftype, "native", info);
+            if (e == MPI_SUCCESS) {
+                MPI_Status st;
+                e = write ? MPI_File_write_all(fh, mem, (int)as->local_elems, etype, &st)
+                          : MPI_File_read_all(fh, mem, (int)as->local_elems, etype, &st);
+            }
+            if (e == MPI_SUCCESS && write) e = MPI_File_sync(fh);
+            if (e != MPI_SUCCESS) rc = mpi_fail(err, e, write ? "write" : "read", path);
+            MPI_File_close(&fh);
+        }
+    }
+    if (rc == STRATA_OK && fortran && !write && as->local_elems > 0)
+        piece_transpose(as, mem, buf, 0);
+    if (mem != buf) st_free_big(mem);
+    MPI_Info_free(&info);
+    MPI_Type_free(&ftype);
+    MPI_Type_free(&etype);
+    return st_m_agree(m, rc);
+}
+#endif
+
+/* ---- chunks and the in-memory exchange ------------------------------------------------------ */
+
+typedef struct cgrid {
+    int n;
+    uint64_t dims[ST_ND_MAXDIMS], chunk[ST_ND_MAXDIMS], grid[ST_ND_MAXDIMS];
+    uint64_t total;
+} cgrid;
+
+static void cgrid_init(cgrid *g, const st_cat_nd *rec)
+{
+    g->n = rec->ndims;
+    g->total = 1;
+    for (int d = 0; d < g->n; d++) {
+        g->dims[d] = rec->dims[d];
+        g->chunk[d] = rec->chunk[d];
+        g->grid[d] = (rec->dims[d] + rec->chunk[d] - 1) / rec->chunk[d];
+        g->total *= g->grid[d];
+    }
+}
+
+/* The box [LO, HI) of chunk IDX; its element count. */
+static uint64_t cgrid_box(const cgrid *g, uint64_t idx, uint64_t *lo, uint64_t *hi)
+{
+    uint64_t n = 1;
+    for (int d = g->n - 1; d >= 0; d--) {
+        uint64_t c = idx % g->grid[d];
+        idx /= g->grid[d];
+        lo[d] = c * g->chunk[d];
+        hi[d] = lo[d] + g->chunk[d] < g->dims[d] ? lo[d] + g->chunk[d] : g->dims[d];
+        n *= hi[d] - lo[d];
+    }
+    return n;
+}
+
+/* The process that reads or writes chunk IDX: the one holding its first element (replicated
+ * patterns: round-robin). */
+static int chunk_owner(const strata_assoc *as, const cgrid *g, uint64_t idx)
+{
+    const st_pattern *p = &as->pat;
+    if (p->replicated) return (int)(idx % (uint64_t)p->nprocs);
+    uint64_t lo[ST_ND_MAXDIMS], hi[ST_ND_MAXDIMS];
+    cgrid_box(g, idx, lo, hi);
+    int rank = 0;
+    for (int d = 0; d < g->n; d++) rank = rank * p->grid[d] + st_dim_owner(p, d, g->dims[d], lo[d]);
+    return rank;
+}
+
+enum { K_LOCAL, K_CHUNK, K_PACKED };
+
+static uint64_t seg_pos(const st_seg *s, int kind, uint64_t lo)
+{
+    return kind == K_LOCAL ? s->l : kind == K_CHUNK ? s->g - lo : s->p;
+}
+
+/* Copy the product of SEGS[0..n) from B (kind BK, strides BS) to A (kind AK, strides AS). */
+static void seg_copy(int d, int n, const st_vec *segs, size_t esz, const uint64_t *lo, char *a,
+                     int ak, const uint64_t *as_, const char *b, int bk, const uint64_t *bs)
+{
+    const st_seg *s = segs[d].v;
+    for (size_t i = 0; i < segs[d].n; i++) {
+        uint64_t pa = seg_pos(&s[i], ak, lo[d]), pb = seg_pos(&s[i], bk, lo[d]);
+        if (d == n - 1) {
+            memcpy(a + pa * esz, b + pb * esz, s[i].len * esz);
+            continue;
+        }
+        for (uint64_t j = 0; j < s[i].len; j++)
+            seg_copy(d + 1, n, segs, esz, lo, a + (pa + j) * as_[d] * esz, ak, as_,
+                     b + (pb + j) * bs[d] * esz, bk, bs);
+    }
+}
+
+static void c_strides(int n, const uint64_t *ext, uint64_t *st)
+{
+    uint64_t acc = 1;
+    for (int d = n - 1; d >= 0; d--) {
+        st[d] = acc;
+        acc *= ext[d];
+    }
+}
+
+/* Segments of RANK's piece inside box [LO, HI) into SEGS; the element count and packed strides
+ * PST. */
+static uint64_t box_segs(const strata_assoc *as, int rank, const uint64_t *lo, const uint64_t *hi,
+                         st_vec *segs, uint64_t *pst)
+{
+    int c[ST_ND_MAXDIMS];
+    st_pattern_coords(&as->pat, rank, c);
+    uint64_t cnt[ST_ND_MAXDIMS], n = 1;
+    for (int d = 0; d < as->ndims; d++) {
+        cnt[d] = st_dim_segs(&as->pat, d, as->dims[d], c[d], lo[d], hi[d], &segs[d]);
+        if (cnt[d] == UINT64_MAX) return UINT64_MAX;
+        n *= cnt[d];
+    }
+    if (pst != NULL) c_strides(as->ndims, cnt, pst);
+    return n;
+}
+
+/* The exchange between pieces and chunks. SAVE: pieces -> owned chunk buffers CH (by position
+ * in the chunk list); else owned chunk data CH -> pieces. Only rank 0's piece counts when the
+ * pattern is replicated and SAVE. */
+static int exchange(strata_assoc *as, const cgrid *g, int save, char **ch, char *piece)
+{
+    strata_mdms *m = as->m;
+    st_err *err = &m->pool->err;
+    int P = m->size, me = m->rank, n = as->ndims;
+    size_t esz = as->esz;
+    st_vec segs[ST_ND_MAXDIMS];
+    for (int d = 0; d < n; d++) segs[d] = (st_vec)ST_VEC(st_seg);
+    uint64_t *scount = calloc((size_t)P * 2 + 2, sizeof *scount), *rcount = scount + P;
+    int rc = scount ? STRATA_OK : st_error(err, STRATA_ENOMEM, "out of memory");
+    uint64_t lo[ST_ND_MAXDIMS], hi[ST_ND_MAXDIMS], lst[ST_ND_MAXDIMS], cst[ST_ND_MAXDIMS],
+        pst[ST_ND_MAXDIMS], ext[ST_ND_MAXDIMS];
+    c_strides(n, as->local, lst);
+    int only0 = save && as->pat.replicated;
+    /* counts: what I send to each process and receive from each */
+    for (uint64_t c = 0; rc == STRATA_OK && c < g->total; c++) {
+        int q = chunk_owner(as, g, c);
+        cgrid_box(g, c, lo, hi);
+        if (save) {
+            if (!only0 || me == 0) scount[q] += box_segs(as, me, lo, hi, segs, NULL);
+            if (q == me)
+                for (int r = 0; r < P; r++)
+                    if (!only0 || r == 0) rcount[r] += box_segs(as, r, lo, hi, segs, NULL);
+        } else {
+            if (q == me)
+                for (int r = 0; r < P; r++) scount[r] += box_segs(as, r, lo, hi, segs, NULL);
+            rcount[q] += box_segs(as, me, lo, hi, segs, NULL);
+        }
+    }
+    uint64_t stot = 0, rtot = 0;
+    for (int r = 0; r < P; r++) {
+        if (scount[r] * esz > (uint64_t)INT32_MAX || rcount[r] * esz > (uint64_t)INT32_MAX)
+            rc = st_error(err, STRATA_ERANGE,
+                          "an exchange of more than 2 GiB between two processes; use more "
+                          "processes or smaller datasets per save");
+        stot += scount[r];
+        rtot += rcount[r];
+    }
+    char *sbuf = NULL, *rbuf = NULL;
+    if (rc == STRATA_OK) {
+        sbuf = st_alloc_big(stot * esz + 1);
+        rbuf = mpi_on(m) ? st_alloc_big(rtot * esz + 1) : sbuf;
+        if (sbuf == NULL || rbuf == NULL) rc = st_error(err, STRATA_ENOMEM, "out of memory");
+    }
+    /* pack, by destination, then chunk */
+    uint64_t off = 0;
+    for (int r = 0; rc == STRATA_OK && r < P; r++) {
+        for (uint64_t c = 0; c < g->total; c++) {
+            int q = chunk_owner(as, g, c);
+            uint64_t cnt;
+            cgrid_box(g, c, lo, hi);
+            if (save) {
+                if (q != r || (only0 && me != 0)) continue;
+                cnt = box_segs(as, me, lo, hi, segs, pst);
+                if (cnt == 0) continue;
+                seg_copy(0, n, segs, esz, lo, sbuf + off * esz, K_PACKED, pst, piece, K_LOCAL, lst);
+            } else {
+                if (q != me) continue;
+                cnt = box_segs(as, r, lo, hi, segs, pst);
+                if (cnt == 0) continue;
+                for (int d = 0; d < n; d++) ext[d] = hi[d] - lo[d];
+                c_strides(n, ext, cst);
+                seg_copy(0, n, segs, esz, lo, sbuf + off * esz, K_PACKED, pst, ch[c], K_CHUNK, cst);
+            }
+            off += cnt;
+        }
+    }
+#ifdef STRATA_HAVE_MPI
+    rc = st_m_agree(m, rc);
+    if (rc == STRATA_OK && mpi_on(m)) {
+        int *sc = malloc(4 * (size_t)P * sizeof *sc);
+        if (sc == NULL) {
+            rc = STRATA_ENOMEM;
+        } else {
+            int *sd = sc + P, *rcn = sd + P, *rd = rcn + P, so = 0, ro = 0;
+            for (int r = 0; r < P; r++) {
+                sc[r] = (int)(scount[r] * esz);
+                rcn[r] = (int)(rcount[r] * esz);
+                sd[r] = so;
+                rd[r] = ro;
+                so += sc[r];
+                ro += rcn[r];
+            }
+            MPI_Alltoallv(sbuf, sc, sd, MPI_BYTE, rbuf, rcn, rd, MPI_BYTE, m->comm);
+            free(sc);
+        }
+    }
+#endif
+    /* unpack, by source, then chunk */
+    off = 0;
+    for (int r = 0; rc == STRATA_OK && r < P; r++) {
+        for (uint64_t c = 0; c < g->total; c++) {
+            int q = chunk_owner(as, g, c);
+            uint64_t cnt;
+            cgrid_box(g, c, lo, hi);
+            if (save) {
+                if (q != me || (only0 && r != 0)) continue;
+                cnt = box_segs(as, r, lo, hi, segs, pst);
+                if (cnt == 0) continue;
+                for (int d = 0; d < n; d++) ext[d] = hi[d] - lo[d];
+                c_strides(n, ext, cst);
+                seg_copy(0, n, segs, esz, lo, ch[c], K_CHUNK, cst, rbuf + off * esz, K_PACKED, pst);
+            } else {
+                if (q != r) continue;
+                cnt = box_segs(as, me, lo, hi, segs, pst);
+                if (cnt == 0) continue;
+                seg_copy(0, n, segs, esz, lo, piece, K_LOCAL, lst, rbuf + off * esz, K_PACKED, pst);
+            }
+            off += cnt;
+        }
+    }
+    if (rbuf != sbuf) st_free_big(rbuf);
+    st_free_big(sbuf);
+    free(scount);
+    for (int d = 0; d < n; d++) st_vec_free(&segs[d]);
+    return rc;
+}
+
+/* ---- statistics ----------------------------------------------------------------------------- */
+
+static void stats_of(strata_assoc *as, const void *buf, st_cat_execrow *e)
+{
+    strata_mdms *m = as->m;
+    st_stats s = {0};
+    int counts = !(as->pat.replicated && m->rank != 0);
+    if (counts) st_stats_pass1(as->dtype, buf, as->local_elems, &s);
+    double mn = s.n ? s.min : INFINITY, mx = s.n ? s.max : -INFINITY, sum = s.sum;
+    uint64_t n = s.n;
+#ifdef STRATA_HAVE_MPI
+    if (mpi_on(m)) {
+        double in[2] = {-mn, mx}, out[2];
+        MPI_Allreduce(in, out, 2, MPI_DOUBLE, MPI_MAX, m->comm);
+        mn = -out[0];
+        mx = out[1];
+        MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_DOUBLE, MPI_SUM, m->comm);
+        MPI_Allreduce(MPI_IN_PLACE, &n, 1, MPI_UINT64_T, MPI_SUM, m->comm);
+    }
+#endif
+    double mean = n ? sum / (double)n : NAN;
+    st_stats t = {0};
+    if (counts && n) st_stats_pass2(as->dtype, buf, as->local_elems, mean, mn, mx, &t);
+#ifdef STRATA_HAVE_MPI
+    if (mpi_on(m)) {
+        MPI_Allreduce(MPI_IN_PLACE, &t.m2, 1, MPI_DOUBLE, MPI_SUM, m->comm);
+        MPI_Allreduce(MPI_IN_PLACE, t.hist, ST_HIST_BINS, MPI_UINT64_T, MPI_SUM, m->comm);
+    }
+#endif
+    e->min = n ? mn : NAN;
+    e->max = n ? mx : NAN;
+    e->mean = mean;
+    e->std = n ? sqrt(t.m2 / (double)n) : NAN;
+    memcpy(e->hist, t.hist, sizeof e->hist);
+}
+
+/* ---- plans ---------------------------------------------------------------------------------- */
+
+int st_mdms_plan_in(strata_assoc *as, const st_cat_nd *rec, int archive, int load, st_plan_in *in)
+{
+    memset(in, 0, sizeof *in);
+    in->ndims = as->ndims;
+    memcpy(in->dims, as->dims, sizeof in->dims);
+    in->esz = as->esz;
+    in->layout = rec ? rec->layout : as->sp.layout;
+    memcpy(in->chunk, rec ? rec->chunk : as->sp.chunk, sizeof in->chunk);
+    in->archive = archive;
+#ifdef STRATA_HAVE_MPI
+    in->mpi = 1;
+#endif
+    in->load = load;
+    in->forced = as->forced;
+    in->no_prefetch = as->no_prefetch;
+    return STRATA_OK;
+}
+
+static int plan_for(strata_assoc *as, const st_cat_nd *rec, int archive, int load, strata_plan *pl)
+{
+    st_plan_in in;
+    st_mdms_plan_in(as, rec, archive, load, &in);
+    return st_plan(&as->m->pool->err, &as->pat, &in, pl);
+}
+
+/* ---- save ----------------------------------------------------------------------------------- */
+
+int st_mdms_save(strata_assoc *as, const char *name, int64_t iteration, const void *buf)
+{
+    strata_mdms *m = as->m;
+    strata_pool *pool = m->pool;
+    st_err *err = &pool->err;
+    double t0 = now_s();
+    strata_plan pl;
+    int rc = plan_for(as, NULL, 0, 0, &pl);
+    int s = st_io_parse(pl.strategy);
+    /* rank 0: the new array's record and directories */
+    struct {
+        st_cat_nd rec;
+        char dir[ST_PATH_MAX];
+        int level;
+    } h;
+    memset(&h, 0, sizeof h);
+    if (rc == STRATA_OK && m->rank == 0) {
+        char an[STRATA_NAME_MAX + 1];
+        st_cat_execrow old;
+        st_mdms_array_name(an, sizeof an, name, as->run, iteration);
+        rc = st_cat_exec_get(err, pool->cat, as->run, name, iteration, &old);
+        if (rc == STRATA_OK)
+            rc = st_error(err, STRATA_EEXIST,
+                          "iteration %" PRId64 " of dataset '%s' of run %" PRId64 " is saved "
+                          "already",
+                          iteration, name, as->run);
+        else if (rc == STRATA_ENOTFOUND)
+            rc = STRATA_OK;
+        st_cat_tier t;
+        if (rc == STRATA_OK) rc = st_cat_tier_get_id(err, pool->cat, as->sp.tier_id, &t);
+        strata_ndarray_opts o = {0};
+        o.layout = (strata_layout)as->sp.layout;
+        o.zstd_level = as->sp.zstd;
+        o.tier = t.name;
+        if (rc == STRATA_OK)
+            rc = st_nd_prepare(pool, m->app, an, as->dtype, as->ndims, as->dims,
+                               as->sp.layout == STRATA_LAYOUT_CHUNKED ? as->sp.chunk : NULL, &o,
+                               &h.rec);
+        if (rc == STRATA_EEXIST) {
+            /* a save that crashed after its catalog row? no: the row is its publication; an
+             * array of this name without an execution row was made by hand */
+            rc = st_error(err, STRATA_EEXIST,
+                          "N-d array '%s/%s' exists but is no saved iteration; remove it "
+                          "(strata nd rm) to save this iteration",
+                          m->app, an);
+        }
+        st_ndctx x;
+        st_ndctx_init(&x, pool);
+        if (rc == STRATA_OK) rc = st_nd_dir(&x, &h.rec, ST_TIER_DEFAULT_ID, 1, h.dir);
+        if (rc == STRATA_OK) rc = st_nd_dir(&x, &h.rec, h.rec.tier_id, 1, h.dir);
+        h.level = as->sp.zstd;
+        if (rc == STRATA_OK && t.kind == STRATA_TIER_ARCHIVE && h.level == 0)
+            h.level = ST_ARCHIVE_ZSTD;
+    }
+    rc = st_m_agree(m, rc);
+    if (rc < 0) return rc;
+    st_m_bcast(m, &h, sizeof h);
+    char tok[17];
+    if (m->rank == 0) st_random_token(tok);
+    st_m_bcast(m, tok, sizeof tok);
+    uint64_t requests = 0, bytes = 0;
+    st_cat_chunk *mine = NULL; /* chunk rows written here */
+    int nmine = 0;
+    cgrid g;
+    cgrid_init(&g, &h.rec);
+    int fortran = h.rec.layout == STRATA_LAYOUT_COL;
+    char path[ST_PATH_MAX];
+    if (h.rec.layout != STRATA_LAYOUT_CHUNKED) {
+        /* one file: rank 0 writes its header and sizes it, then the processes fill it */
+        mine = calloc(1, sizeof *mine);
+        if (mine == NULL) rc = st_error(err, STRATA_ENOMEM, "out of memory");
+        if (rc == STRATA_OK) {
+            snprintf(mine->file, sizeof mine->file, "c0.%s.npy", tok);
+            rc = st_path(err, path, "%s/%s", h.dir, mine->file);
+        }
+        char hdr[ST_NPY_HEADER_ND_MAX];
+        size_t hl = st_npy_header_nd(hdr, st_dtype_descr(as->dtype), as->ndims, as->dims, fortran);
+        uint64_t total = 1;
+        for (int d = 0; d < as->ndims; d++) total *= as->dims[d];
+        if (rc == STRATA_OK && m->rank == 0) {
+            int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+            if (fd < 0) rc = st_error_errno(err, errno, "cannot create '%s'", path);
+            if (rc == STRATA_OK) rc = st_pwrite_full(err, fd, hdr, hl, 0, path);
+            if (rc == STRATA_OK && ftruncate(fd, (off_t)(hl + total * as->esz)) != 0)
+                rc = st_error_errno(err, errno, "cannot size '%s'", path);
+            if (fd >= 0) close(fd);
+        }
+        rc = st_m_agree(m, rc);
+        int writer = !(as->pat.replicated && m->rank != 0);
+        if (rc == STRATA_OK) {
+#ifdef STRATA_HAVE_MPI
+            if (s == ST_IO_COLLECTIVE) {
+                rc = collective_io(as, path, hl, fortran, 1, (void *)buf);
+                requests = 1;
+                bytes = as->local_elems * as->esz;
+            } else
+#endif
+                if (writer)
+                rc = piece_io(as, path, hl, fortran, 0, 1, (void *)buf, &requests, &bytes);
+        }
+        rc = st_m_agree(m, rc);
+        if (rc == STRATA_OK && m->rank == 0) {
+            /* durable, then the checksum over what every process wrote */
+            st_chunkbuf cb;
+            rc = st_fsync_dir(err, h.dir);
+            if (rc == STRATA_OK) rc = st_chunk_read(err, path, &cb);
+            if (rc == STRATA_OK) {
+                mine->checksum = XXH64(cb.data, total * as->esz, 0);
+                mine->bytes = cb.stored;
+                st_chunk_release(&cb);
+            }
+            mine->idx = 0;
+            mine->tier_id = h.rec.tier_id;
+            nmine = 1;
+        }
+    } else {
+        /* chunks: each process writes the chunks whose first element it holds */
+        char **ch = calloc(g.total + 1, sizeof *ch);
+        uint64_t lo[ST_ND_MAXDIMS], hi[ST_ND_MAXDIMS];
+        int owned = 0;
+        if (ch == NULL) rc = st_error(err, STRATA_ENOMEM, "out of memory");
+        for (uint64_t c = 0; rc == STRATA_OK && c < g.total; c++) {
+            if (chunk_owner(as, &g, c) != m->rank) continue;
+            uint64_t cnt = cgrid_box(&g, c, lo, hi);
+            ch[c] = st_alloc_big(cnt * as->esz + 1);
+            if (ch[c] == NULL) rc = st_error(err, STRATA_ENOMEM, "out of memory");
+            owned++;
+        }
+        rc = st_m_agree(m, rc);
+        if (rc == STRATA_OK) rc = exchange(as, &g, 1, ch, (char *)buf);
+        rc = st_m_agree(m, rc);
+        if (rc == STRATA_OK && (mine = calloc((size_t)owned + 1, sizeof *mine)) == NULL)
+            rc = st_error(err, STRATA_ENOMEM, "out of memory");
+        for (uint64_t c = 0; rc == STRATA_OK && c < g.total; c++) {
+            if (ch[c] == NULL) continue;
+            uint64_t ext[ST_ND_MAXDIMS];
+            uint64_t cnt = cgrid_box(&g, c, lo, hi);
+            for (int d = 0; d < as->ndims; d++) ext[d] = hi[d] - lo[d];
+            st_cat_chunk *w = &mine[nmine++];
+            w->idx = (int64_t)c;
+            w->tier_id = h.rec.tier_id;
+            snprintf(w->file, sizeof w->file, "c%" PRIu64 ".%s.npy%s", c, tok,
+                     h.level > 0 ? ".zst" : "");
+            st_stats cs = {0};
+            st_stats_pass1(as->dtype, ch[c], cnt, &cs);
+            w->min = cs.n ? cs.min : NAN;
+            w->max = cs.n ? cs.max : NAN;
+            w->checksum = XXH64(ch[c], cnt * as->esz, 0);
+            rc = st_chunk_write(err, h.dir, w->file, as->dtype, as->ndims, ext, 0, ch[c],
+                                cnt * as->esz, h.level, &w->bytes);
+            requests++;
+            bytes += w->bytes;
+        }
+        for (uint64_t c = 0; ch != NULL && c < g.total; c++) st_free_big(ch[c]);
+        free(ch);
+        rc = st_m_agree(m, rc);
+        if (rc == STRATA_OK && m->rank == 0) rc = st_fsync_dir(err, h.dir);
+    }
+    rc = st_m_agree(m, rc);
+    /* everything is durable: statistics, then rank 0 publishes */
+    st_cat_execrow e;
+    memset(&e, 0, sizeof e);
+    if (rc == STRATA_OK) stats_of(as, buf, &e);
+    st_cat_chunk *all = NULL;
+    int nall = 0;
+    if (rc == STRATA_OK) {
+#ifdef STRATA_HAVE_MPI
+        if (mpi_on(m) && h.rec.layout == STRATA_LAYOUT_CHUNKED) {
+            int *cnts = m->rank == 0 ? calloc((size_t)m->size * 2, sizeof *cnts) : NULL;
+            int bytes_mine = nmine * (int)sizeof *mine;
+            MPI_Gather(&bytes_mine, 1, MPI_INT, cnts, 1, MPI_INT, 0, m->comm);
+            int total = 0;
+            if (m->rank == 0) {
+                for (int r = 0; r < m->size; r++) {
+                    cnts[m->size + r] = total;
+                    total += cnts[r];
+                }
+                all = malloc((size_t)total + 1);
+            }
+            MPI_Gatherv(mine, bytes_mine, MPI_BYTE, all, cnts, cnts ? cnts + m->size : NULL,
+                        MPI_BYTE, 0, m->comm);
+            nall = total / (int)sizeof *mine;
+            free(cnts);
+        } else
+#endif
+        {
+            all = mine;
+            nall = nmine;
+            mine = NULL;
+        }
+    }
+    uint64_t treq = st_m_sum(m, requests), tbytes = st_m_sum(m, bytes);
+    double secs = st_m_max(m, now_s() - t0);
+    if (rc == STRATA_OK && m->rank == 0) {
+        const char **coords = calloc((size_t)nall + 1, sizeof *coords);
+        char(*ctext)[ST_ND_MAXDIMS * 21] = calloc((size_t)nall + 1, sizeof *ctext);
+        if (coords == NULL || ctext == NULL) rc = st_error(err, STRATA_ENOMEM, "out of memory");
+        for (int i = 0; rc == STRATA_OK && i < nall; i++) {
+            uint64_t c[ST_ND_MAXDIMS], idx = (uint64_t)all[i].idx;
+            for (int d = g.n - 1; d >= 0; d--) {
+                c[d] = idx % g.grid[d];
+                idx /= g.grid[d];
+            }
+            if (h.rec.layout != STRATA_LAYOUT_CHUNKED)
+                for (int d = 0; d < g.n; d++) c[d] = 0;
+            st_cat_dims_format(ctext[i], sizeof ctext[i], c, g.n);
+            coords[i] = ctext[i];
+            all[i].version = 1;
+            if (h.rec.layout != STRATA_LAYOUT_CHUNKED) {
+                all[i].min = e.min;
+                all[i].max = e.max;
+            }
+        }
+        e.run_id = as->run;
+        snprintf(e.dataset, sizeof e.dataset, "%s", name);
+        e.iteration = iteration;
+        e.tier_id = h.rec.tier_id;
+        e.files = (uint64_t)nall;
+        e.bytes = 0;
+        for (int i = 0; i < nall; i++) e.bytes += all[i].bytes;
+        snprintf(e.strategy, sizeof e.strategy, "%s", pl.strategy);
+        e.seconds = secs;
+        e.nprocs = m->size;
+        if (rc == STRATA_OK) rc = st_cat_save_commit(err, pool->cat, &h.rec, all, coords, nall, &e);
+        if (rc == STRATA_OK)
+            st_cat_io_event(NULL, pool->cat, as->run, name, iteration, "save", pl.strategy, m->size,
+                            treq, tbytes, secs);
+        free(coords);
+        free(ctext);
+    }
+    rc = st_m_agree(m, rc);
+    if (rc < 0 && m->rank == 0) {
+        /* unpublished files are orphans; remove what we can name */
+        st_ndctx x;
+        st_ndctx_init(&x, pool);
+        x.err = NULL;
+        char d0[ST_PATH_MAX];
+        if (st_nd_dir(&x, &h.rec, h.rec.tier_id, 0, d0) == STRATA_OK) st_rm_tree(NULL, d0);
+        if (st_nd_dir(&x, &h.rec, ST_TIER_DEFAULT_ID, 0, d0) == STRATA_OK) st_rm_tree(NULL, d0);
+    }
+    free(mine);
+    free(all);
+    as->last = pl;
+    as->last.requests = requests;
+    as->last.bytes = bytes;
+    as->last.seconds = secs;
+    return rc;
+}
+
+/* ---- load ----------------------------------------------------------------------------------- */
+
+/* The file I/O of a load, no communication: this process's piece of a contiguous file (by runs
+ * or sieving), or the chunks it owns. */
+static int load_files(strata_assoc *as, const st_source *src, int sieve, void *piece, char **ch,
+                      st_err *err, uint64_t *requests, uint64_t *bytes)
+{
+    int rc = STRATA_OK;
+    if (src->rec.layout != STRATA_LAYOUT_CHUNKED) {
+        if (src->nfiles != 1)
+            return st_error(err, STRATA_ECORRUPT, "'%s/%s' has %d files, expected 1",
+                            src->rec.region, src->rec.name, src->nfiles);
+        if (as->pat.replicated || as->local_elems > 0)
+            rc = piece_io(as, src->paths[0], src->data_offset, src->rec.layout == STRATA_LAYOUT_COL,
+                          sieve, 0, piece, requests, bytes);
+        return rc;
+    }
+    cgrid g;
+    cgrid_init(&g, &src->rec);
+    uint64_t lo[ST_ND_MAXDIMS], hi[ST_ND_MAXDIMS];
+    /* chunk index -> file position */
+    for (int i = 0; rc == STRATA_OK && i < src->nfiles; i++) {
+        uint64_t c = (uint64_t)src->idx[i];
+        if (c >= g.total || chunk_owner(as, &g, c) != as->m->rank) continue;
+        uint64_t cnt = cgrid_box(&g, c, lo, hi);
+        st_chunkbuf cb;
+        rc = st_chunk_read(err, src->paths[i], &cb);
+        if (rc < 0) break;
+        if (cb.info.count != cnt || cb.info.fortran_order) {
+            st_chunk_release(&cb);
+            rc = st_error(err, STRATA_ECORRUPT,
+                          "chunk file '%s' has %" PRIu64 " elements, "
+                          "expected %" PRIu64 " in C order",
+                          src->paths[i], cb.info.count, cnt);
+            break;
+        }
+        memcpy(ch[c], cb.data, cnt * as->esz);
+        *requests += 1;
+        *bytes += cb.stored;
+        st_chunk_release(&cb);
+    }
+    return rc;
+}
+
+/* Owned chunk buffers for SRC (unwritten chunks: the fill value). */
+static int chunks_alloc(strata_assoc *as, const st_source *src, char ***out, st_err *err)
+{
+    cgrid g;
+    cgrid_init(&g, &src->rec);
+    char **ch = calloc(g.total + 1, sizeof *ch);
+    if (ch == NULL) return st_error(err, STRATA_ENOMEM, "out of memory");
+    uint64_t lo[ST_ND_MAXDIMS], hi[ST_ND_MAXDIMS];
+    for (uint64_t c = 0; c < g.total; c++) {
+        if (chunk_owner(as, &g, c) != as->m->rank) continue;
+        uint64_t cnt = cgrid_box(&g, c, lo, hi);
+        ch[c] = st_alloc_big(cnt * as->esz + 1);
+        if (ch[c] == NULL) {
+            for (uint64_t k = 0; k < c; k++) st_free_big(ch[k]);
+            free(ch);
+            return st_error(err, STRATA_ENOMEM, "out of memory");
+        }
+        for (uint64_t i = 0; i < cnt; i++) memcpy(ch[c] + i * as->esz, src->rec.fill, as->esz);
+    }
+    *out = ch;
+    return STRATA_OK;
+}
+
+static void chunks_free(const st_source *src, char **ch)
+{
+    if (ch == NULL) return;
+    cgrid g;
+    cgrid_init(&g, &src->rec);
+    for (uint64_t c = 0; c < g.total; c++) st_free_big(ch[c]);
+    free(ch);
+}
+
+static void *prefetch_main(void *arg)
+{
+    st_prefetch *pf = arg;
+    uint64_t req = 0, bytes = 0;
+    pf->rc =
+        load_files(pf->as, &pf->src, 1, pf->piece, (char **)pf->chunks, &pf->err, &req, &bytes);
+    return NULL;
+}
+
+void st_mdms_prefetch_stop(strata_assoc *as)
+{
+    st_prefetch *pf = as->pf;
+    if (pf == NULL) return;
+    if (pf->running) pthread_join(pf->thread, NULL);
+    chunks_free(&pf->src, (char **)pf->chunks);
+    st_free_big(pf->piece);
+    source_free(&pf->src);
+    st_err_destroy(&pf->err);
+    free(pf);
+    as->pf = NULL;
+}
+
+/* Start reading the iteration after ITERATION of NAME in the background. */
+static void prefetch_next(strata_assoc *as, const char *name, int64_t iteration)
+{
+    strata_mdms *m = as->m;
+    int64_t next = -1;
+    if (m->rank == 0 &&
+        st_cat_exec_next(NULL, m->pool->cat, as->run, name, iteration, &next) != STRATA_OK)
+        next = -1;
+    st_m_bcast(m, &next, sizeof next);
+    if (next < 0) return;
+    st_prefetch *pf = calloc(1, sizeof *pf);
+    int rc = pf ? STRATA_OK : STRATA_ENOMEM;
+    if (rc == STRATA_OK) {
+        st_err_init(&pf->err);
+        pf->as = as;
+        snprintf(pf->name, sizeof pf->name, "%s", name);
+        pf->iteration = next;
+    }
+    rc = st_m_agree(m, rc);
+    if (rc == STRATA_OK) rc = resolve(as, name, next, &pf->src);
+    if (rc < 0) {
+        if (pf) {
+            st_err_destroy(&pf->err);
+            free(pf);
+        }
+        return;
+    }
+    if (pf->src.rec.layout == STRATA_LAYOUT_CHUNKED) {
+        char **ch = NULL;
+        rc = chunks_alloc(as, &pf->src, &ch, &pf->err);
+        pf->chunks = (void **)ch;
+    } else {
+        pf->piece = st_alloc_big(as->local_elems * as->esz + 1);
+        if (pf->piece == NULL) rc = STRATA_ENOMEM;
+    }
+    as->pf = pf;
+    if (rc == STRATA_OK && pthread_create(&pf->thread, NULL, prefetch_main, pf) == 0)
+        pf->running = 1;
+    else
+        pf->rc = STRATA_ENOMEM;
+}
+
+int st_mdms_load(strata_assoc *as, const char *name, int64_t iteration, void *buf)
+{
+    strata_mdms *m = as->m;
+    st_err *err = &m->pool->err;
+    double t0 = now_s();
+    uint64_t requests = 0, bytes = 0;
+    /* a prefetch of exactly this read? every process decides alike */
+    st_prefetch *pf = as->pf;
+    int use_pf = pf != NULL && pf->iteration == iteration && strcmp(pf->name, name) == 0;
+    int rc = STRATA_OK;
+    if (use_pf) {
+        if (pf->running) pthread_join(pf->thread, NULL);
+        pf->running = 0;
+        if (pf->rc < 0) {
+            char msg[ST_ERRMSG_MAX];
+            st_err_copy(&pf->err, msg, sizeof msg);
+            rc = st_error(err, pf->rc, "%s", msg);
+        }
+    }
+    if (pf != NULL && !use_pf) st_mdms_prefetch_stop(as);
+    rc = st_m_agree(m, rc);
+    if (rc < 0) {
+        st_mdms_prefetch_stop(as);
+        return rc;
+    }
+    st_source own;
+    st_source *src = &own;
+    memset(&own, 0, sizeof own);
+    if (use_pf) {
+        src = &pf->src;
+    } else {
+        rc = resolve(as, name, iteration, &own);
+        if (rc < 0) return rc;
+    }
+    strata_plan pl;
+    rc = plan_for(as, &src->rec, src->staged, 1, &pl);
+    int s = st_io_parse(pl.strategy);
+    char **ch = NULL;
+    if (rc == STRATA_OK && src->rec.layout == STRATA_LAYOUT_CHUNKED) {
+        if (use_pf) {
+            ch = (char **)pf->chunks;
+        } else {
+            rc = chunks_alloc(as, src, &ch, err);
+            if (rc == STRATA_OK) rc = load_files(as, src, 0, NULL, ch, err, &requests, &bytes);
+        }
+        rc = st_m_agree(m, rc);
+        cgrid g;
+        cgrid_init(&g, &src->rec);
+        if (rc == STRATA_OK) rc = exchange(as, &g, 0, ch, buf);
+    } else if (rc == STRATA_OK) {
+        if (use_pf) {
+            memcpy(buf, pf->piece, as->local_elems * as->esz);
+        } else {
+#ifdef STRATA_HAVE_MPI
+            if (s == ST_IO_COLLECTIVE) {
+                rc = collective_io(as, src->paths[0], src->data_offset,
+                                   src->rec.layout == STRATA_LAYOUT_COL, 0, buf);
+                requests = 1;
+                bytes = as->local_elems * as->esz;
+            } else
+#endif
+                rc = load_files(as, src, s == ST_IO_SIEVE, buf, NULL, err, &requests, &bytes);
+        }
+    }
+    (void)s;
+    rc = st_m_agree(m, rc);
+    if (!use_pf) {
+        chunks_free(src, ch);
+        source_free(&own);
+    } else {
+        st_mdms_prefetch_stop(as);
+    }
+    uint64_t treq = st_m_sum(m, requests), tbytes = st_m_sum(m, bytes);
+    double secs = st_m_max(m, now_s() - t0);
+    if (rc == STRATA_OK && m->rank == 0)
+        st_cat_io_event(NULL, m->pool->cat, as->run, name, iteration, "load",
+                        use_pf ? "prefetched" : pl.strategy, m->size, treq, tbytes, secs);
+    as->last = pl;
+    as->last.requests = requests;
+    as->last.bytes = bytes;
+    as->last.seconds = secs;
+    if (use_pf) snprintf(as->last.strategy, sizeof as->last.strategy, "prefetched");
+    if (rc == STRATA_OK && pl.prefetch) prefetch_next(as, name, iteration);
+    return rc;
+}
+
+/* ---- irregular lists ------------------------------------------------------------------------ */
+
+typedef struct ient {
+    uint64_t f; /* file element */
+    uint64_t pos;
+} ient;
+
+static int ient_cmp(const void *a, const void *b)
+{
+    const ient *x = a, *y = b;
+    return x->f < y->f ? -1 : x->f > y->f;
+}
+
+int st_mdms_load_list(strata_assoc *as, const char *name, int64_t iteration, const uint64_t *index,
+                      uint64_t n, void *buf)
+{
+    strata_mdms *m = as->m;
+    st_err *err = &m->pool->err;
+    double t0 = now_s();
+    st_source src;
+    int rc = resolve(as, name, iteration, &src);
+    if (rc < 0) return rc;
+    uint64_t requests = 0, bytes = 0;
+    size_t esz = as->esz;
+    int fortran = src.rec.layout == STRATA_LAYOUT_COL;
+    ient *e = malloc((n + 1) * sizeof *e);
+    if (e == NULL) rc = st_error(err, STRATA_ENOMEM, "out of memory");
+    /* the file element of each index */
+    for (uint64_t i = 0; rc == STRATA_OK && i < n; i++) {
+        uint64_t f = index[i];
+        if (fortran) {
+            uint64_t c[ST_ND_MAXDIMS], r = index[i];
+            for (int d = as->ndims - 1; d >= 0; d--) {
+                c[d] = r % as->dims[d];
+                r /= as->dims[d];
+            }
+            f = 0;
+            for (int d = as->ndims - 1; d >= 0; d--) f = f * as->dims[d] + c[d];
+        }
+        e[i].f = f;
+        e[i].pos = i;
+    }
+    if (rc == STRATA_OK) qsort(e, n, sizeof *e, ient_cmp);
+    const char *strategy = "independent";
+    if (rc == STRATA_OK && src.rec.layout == STRATA_LAYOUT_CHUNKED) {
+        /* each needed chunk read once by this process */
+        strategy = "chunked";
+        cgrid g;
+        cgrid_init(&g, &src.rec);
+        st_chunkbuf cb;
+        int64_t have = -1;
+        uint64_t lo[ST_ND_MAXDIMS], hi[ST_ND_MAXDIMS];
+        /* group by chunk: sort by chunk index then element */
+        for (uint64_t i = 0; rc == STRATA_OK && i < n; i++) {
+            uint64_t r = index[e[i].pos], c[ST_ND_MAXDIMS], cidx = 0;
+            for (int d = as->ndims - 1; d >= 0; d--) {
+                c[d] = r % as->dims[d];
+                r /= as->dims[d];
+            }
+            for (int d = 0; d < as->ndims; d++) cidx = cidx * g.grid[d] + c[d] / g.chunk[d];
+            e[i].f = cidx;
+        }
+        if (rc == STRATA_OK) qsort(e, n, sizeof *e, ient_cmp);
+        for (uint64_t i = 0; rc == STRATA_OK && i < n; i++) {
+            if ((int64_t)e[i].f != have) {
+                if (have >= 0) st_chunk_release(&cb);
+                have = -1;
+                int at = -1;
+                for (int k = 0; k < src.nfiles; k++)
+                    if ((uint64_t)src.idx[k] == e[i].f) at = k;
+                if (at < 0) {
+                    memcpy((char *)buf + e[i].pos * esz, src.rec.fill, esz);
+                    continue;
+                }
+                rc = st_chunk_read(err, src.paths[at], &cb);
+                if (rc < 0) break;
+                have = (int64_t)e[i].f;
+                requests++;
+                bytes += cb.stored;
+            }
+            cgrid_box(&g, e[i].f, lo, hi);
+            uint64_t r = index[e[i].pos], c[ST_ND_MAXDIMS], off = 0;
+            for (int d = as->ndims - 1; d >= 0; d--) {
+                c[d] = r % as->dims[d];
+                r /= as->dims[d];
+            }
+            for (int d = 0; d < as->ndims; d++) off = off * (hi[d] - lo[d]) + (c[d] - lo[d]);
+            memcpy((char *)buf + e[i].pos * esz, cb.data + off * esz, esz);
+        }
+        if (have >= 0) st_chunk_release(&cb);
+    } else if (rc == STRATA_OK) {
+        /* unique file elements, in order */
+        uint64_t nu = 0;
+        for (uint64_t i = 0; i < n; i++)
+            if (i == 0 || e[i].f != e[i - 1].f) nu++;
+        uint64_t span = n ? (e[n - 1].f - e[0].f + 1) : 0;
+        int s = as->forced;
+        if (s == ST_IO_AUTO || s == ST_IO_CHUNKED || s == ST_IO_CONTIGUOUS) {
+            if (mpi_on(m))
+                s = ST_IO_COLLECTIVE;
+            else
+                s = span && (double)nu / (double)span >= 0.05 ? ST_IO_SIEVE : ST_IO_INDEPENDENT;
+        }
+        if (s == ST_IO_COLLECTIVE && !mpi_on(m)) s = ST_IO_SIEVE;
+        strategy = st_io_name(s);
+        char *u = st_alloc_big(nu * esz + 1);
+        if (u == NULL) rc = st_error(err, STRATA_ENOMEM, "out of memory");
+#ifdef STRATA_HAVE_MPI
+        if (rc == STRATA_OK && s == ST_IO_COLLECTIVE) {
+            MPI_Aint *disp = malloc((nu + 1) * sizeof *disp);
+            if (disp == NULL || nu > (uint64_t)INT32_MAX) rc = STRATA_ENOMEM;
+            uint64_t k = 0;
+            for (uint64_t i = 0; disp && i < n; i++)
+                if (i == 0 || e[i].f != e[i - 1].f) disp[k++] = (MPI_Aint)(e[i].f * esz);
+            rc = st_m_agree(m, rc);
+            if (rc == STRATA_OK) {
+                MPI_Datatype etype, ftype;
+                MPI_Type_contiguous((int)esz, MPI_BYTE, &etype);
+                MPI_Type_commit(&etype);
+                MPI_Type_create_hindexed_block((int)nu, 1, disp, etype, &ftype);
+                MPI_Type_commit(&ftype);
+                MPI_Info info;
+                MPI_Info_create(&info);
+                MPI_Info_set(info, "romio_cb_read", "enable");
+                MPI_File fh;
+                int ec = MPI_File_open(m->comm, src.paths[0], MPI_MODE_RDONLY, info, &fh);
+                if (ec != MPI_SUCCESS) rc = mpi_fail(err, ec, "open", src.paths[0]);
+                rc = st_m_agree(m, rc);
+                if (rc == STRATA_OK) {
+                    MPI_Status st;
+                    ec = MPI_File_set_view(fh, (MPI_Offset)src.data_offset, etype, ftype, "native",
+                                           info);
+                    if (ec == MPI_SUCCESS) ec = MPI_File_read_all(fh, u, (int)nu, etype, &st);
+                    if (ec != MPI_SUCCESS) rc = mpi_fail(err, ec, "read", src.paths[0]);
+                    MPI_File_close(&fh);
+                }
+                requests = 1;
+                bytes = nu * esz;
+                MPI_Info_free(&info);
+                MPI_Type_free(&ftype);
+                MPI_Type_free(&etype);
+            }
+            free(disp);
+        } else
+#endif
+            if (rc == STRATA_OK) {
+            int fd = open(src.paths[0], O_RDONLY | O_CLOEXEC);
+            if (fd < 0) rc = st_error_errno(err, errno, "cannot open '%s'", src.paths[0]);
+            runio r = {err,
+                       fd,
+                       src.paths[0],
+                       esz,
+                       src.data_offset,
+                       u,
+                       0,
+                       0,
+                       0,
+                       s == ST_IO_SIEVE,
+                       ST_VEC(st_seg),
+                       NULL,
+                       0};
+            uint64_t k = 0;
+            for (uint64_t i = 0; rc == STRATA_OK && i < n; i++) {
+                if (i > 0 && e[i].f == e[i - 1].f) continue;
+                /* consecutive elements make one run */
+                uint64_t j = i, len = 1;
+                while (j + 1 < n && (e[j + 1].f == e[j].f || e[j + 1].f == e[j].f + 1)) {
+                    if (e[j + 1].f != e[j].f) len++;
+                    j++;
+                }
+                rc = run_fn(&r, e[i].f, k, len, 1);
+                k += len;
+                i = j;
+            }
+            if (rc == STRATA_OK && r.sieve) rc = sieve_flush(&r);
+            if (fd >= 0) close(fd);
+            st_vec_free(&r.pend);
+            free(r.win);
+            requests = r.requests;
+            bytes = r.bytes;
+        }
+        if (rc == STRATA_OK) {
+            uint64_t k = 0;
+            for (uint64_t i = 0; i < n; i++) {
+                if (i > 0 && e[i].f != e[i - 1].f) k++;
+                memcpy((char *)buf + e[i].pos * esz, u + k * esz, esz);
+            }
+        }
+        st_free_big(u);
+    }
+    free(e);
+    source_free(&src);
+    rc = st_m_agree(m, rc);
+    uint64_t treq = st_m_sum(m, requests), tbytes = st_m_sum(m, bytes);
+    double secs = st_m_max(m, now_s() - t0);
+    if (rc == STRATA_OK && m->rank == 0)
+        st_cat_io_event(NULL, m->pool->cat, as->run, name, iteration, "load-list", strategy,
+                        m->size, treq, tbytes, secs);
+    memset(&as->last, 0, sizeof as->last);
+    snprintf(as->last.strategy, sizeof as->last.strategy, "%s", strategy);
+    as->last.procs = m->size;
+    as->last.requests = requests;
+    as->last.bytes = bytes;
+    as->last.useful = n * esz;
+    as->last.seconds = secs;
+    return rc;
+}
