@@ -78,6 +78,11 @@ void cli_json_str(FILE *f, const char *s);
 
 /* Command entry points: ARGV[0] is the command's own name. */
 int cmd_region(cli *c, int argc, char **argv);
+int cmd_app(cli *c, int argc, char **argv);
+int cmd_runs(cli *c, int argc, char **argv);
+int cmd_find(cli *c, int argc, char **argv);
+int cmd_explain(cli *c, int argc, char **argv);
+int cmd_tool(cli *c, int argc, char **argv);
 int cmd_array(cli *c, int argc, char **argv);
 int cmd_backup(cli *c, int argc, char **argv);
 int cmd_ingest(cli *c, int argc, char **argv);

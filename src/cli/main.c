@@ -39,6 +39,11 @@ static const char usage[] =
     "  tier add|ls|rm              storage tiers (memory, ssd, disk, archive)\n"
     "  migrate R/NAME --to TIER    move an N-d array's files to another tier\n"
     "  stage R/NAME --to TIER      stage archive files a region needs to a fast tier\n"
+    "  app register|schema APP     applications and their run attributes (MDMS)\n"
+    "  runs APP [--where C]        runs of an application, by attribute\n"
+    "  find APP [--dataset D]      saved datasets by run, iteration and statistics\n"
+    "  explain APP/RUN/DATASET     the I/O strategy for an access pattern (--pattern, --procs)\n"
+    "  tool add|ls                 visualisation and analysis tools\n"
     "  demo taxi ROWS OUT.csv      write synthetic taxi trips\n"
     "  version                     print the version\n"
     "\n"
@@ -123,14 +128,16 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(cli *, int, char **);
     } commands[] = {
-        {"nd", cmd_nd},         {"tier", cmd_tier},     {"migrate", cmd_migrate},
-        {"stage", cmd_stage},   {"init", cmd_init},     {"region", cmd_region},
-        {"array", cmd_array},   {"backup", cmd_backup}, {"ingest", cmd_ingest},
-        {"ls", cmd_ls},         {"show", cmd_show},     {"log", cmd_log},
-        {"cat", cmd_cat},       {"export", cmd_export}, {"check", cmd_check},
-        {"gc", cmd_gc},         {"drop", cmd_drop},     {"demo", cmd_demo},
-        {"derive", cmd_derive}, {"column", cmd_column}, {"update", cmd_update},
-        {"auto", cmd_auto},     {"watch", cmd_watch},   {"lineage", cmd_lineage},
+        {"nd", cmd_nd},           {"tier", cmd_tier},       {"migrate", cmd_migrate},
+        {"app", cmd_app},         {"runs", cmd_runs},       {"find", cmd_find},
+        {"explain", cmd_explain}, {"tool", cmd_tool},       {"stage", cmd_stage},
+        {"init", cmd_init},       {"region", cmd_region},   {"array", cmd_array},
+        {"backup", cmd_backup},   {"ingest", cmd_ingest},   {"ls", cmd_ls},
+        {"show", cmd_show},       {"log", cmd_log},         {"cat", cmd_cat},
+        {"export", cmd_export},   {"check", cmd_check},     {"gc", cmd_gc},
+        {"drop", cmd_drop},       {"demo", cmd_demo},       {"derive", cmd_derive},
+        {"column", cmd_column},   {"update", cmd_update},   {"auto", cmd_auto},
+        {"watch", cmd_watch},     {"lineage", cmd_lineage},
     };
     int rc = -1;
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
