@@ -5,6 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
     gcc libc6-dev make cmake pkgconf  # build
+    libopenmpi-dev openmpi-bin      # MPI: collective I/O of the MDMS layer and its tests
     libsqlite3-dev                  # the catalog
     libxxhash-dev                   # checksums
     libzstd-dev                     # compressed chunks and archive tiers

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# End-to-end test of the MDMS layer: the astro3d and volren examples (under mpirun -np 4 when
+# MPIRUN is given, else one process), the strata app/runs/find/explain/tool commands with exact
+# outputs and exit codes, bad input, and a writer killed with kill -9 in the middle of its saves:
+# every published iteration verifies, the interrupted one is invisible, gc removes its files.
+#     test_mdms.sh STRATA EXAMPLES_DIR [MPIRUN...]
+set -u
+S=$1
+EX=$2
+shift 2
+RUN=("$@")
+T=$(mktemp -d "${TMPDIR:-/tmp}/mdms.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+. "$(dirname "$0")/lib.sh"
+export STRATA_POOL=$T/pool
+NP=1
+[ ${#RUN[@]} -gt 0 ] && NP=4
+
+# ---- the examples -------------------------------------------------------------------------
+out=$("${RUN[@]}" "$EX/astro3d" "$T/pool" 24 10 5 2>&1)
+echo "$out"
+grep -q "saved 2 iterations of temperature and pressure" <<<"$out" || { echo "FAIL: astro3d save"; fails=$((fails + 1)); }
+grep -q "loaded 55296 values, 0 wrong" <<<"$out" || { echo "FAIL: astro3d reader"; fails=$((fails + 1)); }
+out=$("${RUN[@]}" "$EX/astro3d" "$T/pool" 16 6 3 'chunked(8,8,8) zstd=1' 2>&1)
+echo "$out"
+grep -q "(chunked)" <<<"$out" && grep -q "loaded 16384 values, 0 wrong" <<<"$out" || { echo "FAIL: astro3d chunked"; fails=$((fails + 1)); }
+out=$("${RUN[@]}" "$EX/volren" "$T/vpool" 32 1 2>&1)
+echo "$out"
+grep -q "20 iterations of 32^3 f32" <<<"$out" || { echo "FAIL: volren"; fails=$((fails + 1)); }
+[ "$("$S" -P "$T/vpool" find volren --json | grep -o '"iteration"' | wc -l)" = 20 ] || { echo "FAIL: volren executions"; fails=$((fails + 1)); }
+
+# ---- queries --------------------------------------------------------------------------------
+expect 0 "1
+2" -- bash -c "'$S' runs astro3d --json | grep -o '\"run\":[0-9]*' | cut -d: -f2 | sort"
+expect 0 "2" -- bash -c "'$S' runs astro3d --where 'grid = 16 and dump >= 3' --json | grep -o '\"run\":[0-9]*' | cut -d: -f2"
+expect 0 "1 temperature 10
+2 temperature 6" -- bash -c "'$S' find astro3d --dataset temperature --where 'iteration >= 6 and max > 1000' | awk 'NR > 1 {print \$1, \$2, \$3}'"
+expect 0 "4" -- bash -c "'$S' find astro3d --where 'run = 1' --json | grep -o '\"dataset\"' | wc -l"
+# statistics agree with the data: histogram counts add up to the elements
+expect 0 "13824" -- bash -c "'$S' find astro3d --dataset pressure --where 'run = 1 and iteration = 5' --json | grep -o '\"histogram\":\[[0-9,]*\]' | tr -dc '0-9,' | tr ',' '\n' | awk '{s += \$1} END {print s}'"
+expect 0 "no runs of astro3d match" -- "$S" runs astro3d --where "grid > 1000"
+expect_err 3 "unknown name 'gird'" -- "$S" runs astro3d --where "gird = 3"
+expect_err 3 "at column 8: expected a comparison" -- "$S" runs astro3d --where "grid   3"
+expect_err 3 "unterminated string" -- "$S" find astro3d --where "dataset = 'temp"
+expect_err 2 "application 'nosuch' not found" -- "$S" runs nosuch
+expect_err 1 "give one APP" -- "$S" find
+
+# ---- explain --------------------------------------------------------------------------------
+expect 0 "collective" -- bash -c "'$S' explain astro3d/1/temperature --pattern '(BLOCK,BLOCK,*)' --procs 16 --json | grep -o '\"strategy\":\"[a-z]*\"' | cut -d'\"' -f4"
+expect 0 "contiguous" -- bash -c "'$S' explain astro3d/1/temperature --pattern '(BLOCK,*,*)' --procs 4 --json | grep -o '\"strategy\":\"[a-z]*\"' | cut -d'\"' -f4"
+expect 0 "sieve" -- bash -c "STRATA_IO_STRATEGY=sieve '$S' explain astro3d/1/temperature --pattern '(*,BLOCK,*)' --procs 1 --json | grep -o '\"strategy\":\"[a-z]*\"' | cut -d'\"' -f4"
+expect 0 "chunked" -- bash -c "'$S' explain astro3d/2/temperature --pattern '(*,*,BLOCK)' --procs 8 --json | grep -o '\"strategy\":\"[a-z]*\"' | cut -d'\"' -f4"
+expect 0 "independent" -- bash -c "STRATA_IO_STRATEGY=independent '$S' explain astro3d/1/temperature --pattern '(BLOCK,BLOCK,*)' --procs 4 --json | grep -o '\"strategy\":\"[a-z]*\"' | cut -d'\"' -f4"
+expect 0 "true" -- bash -c "'$S' explain astro3d/1/temperature --pattern '(BLOCK,*,*) sequential' --procs 4 --json | grep -o '\"prefetch\":[a-z]*' | cut -d: -f2"
+expect_err 3 "grid of 6 processes, but there are 4" -- "$S" explain astro3d/1/temperature --pattern "(BLOCK,BLOCK,*) grid=2x3x1" --procs 4
+expect_err 3 "at column 9: expected BLOCK, CYCLIC, CYCLIC(k) or *" -- "$S" explain astro3d/1/temperature --pattern "(BLOCK, BLOK,*)"
+expect_err 3 "2 dimensions given, the dataset has 3" -- "$S" explain astro3d/1/temperature --pattern "(BLOCK,*)"
+expect_err 3 "STRATA_IO_STRATEGY=chunked needs a chunked dataset" -- env STRATA_IO_STRATEGY=chunked "$S" explain astro3d/1/temperature --pattern "(BLOCK,*,*)"
+expect_err 3 "unknown strategy 'fast'" -- env STRATA_IO_STRATEGY=fast "$S" explain astro3d/1/temperature --pattern "(BLOCK,*,*)"
+expect_err 2 "run 9 of 'astro3d' not found" -- "$S" explain astro3d/9/temperature --pattern "(BLOCK,*,*)"
+expect_err 2 "has no dataset 'density'" -- "$S" explain astro3d/1/density --pattern "(BLOCK,*,*)"
+expect_err 1 "is not APP/RUN/DATASET" -- "$S" explain astro3d/temperature --pattern "(BLOCK,*,*)"
+
+# ---- applications and tools -----------------------------------------------------------------
+expect 0 "registered application lab (2 attributes)" -- "$S" app register lab beam:float sample:text
+expect 0 "beam                     float
+sample                   text" -- "$S" app schema lab
+expect_err 3 "run attribute 'beam' is registered as REAL, not TEXT" -- "$S" app register lab beam:text
+expect_err 3 "is reserved" -- "$S" app register lab max:float
+expect_err 3 "bad run attribute name '2x'" -- "$S" app register lab 2x:int
+expect_err 1 "unknown type 'long'" -- "$S" app register lab n:long
+expect 0 "registered tool paraview" -- "$S" tool add paraview --kind visualisation --command "paraview --data=%s"
+expect 0 "paraview         visualisation  paraview --data=%s" -- "$S" tool ls
+
+# ---- a writer killed in the middle of its saves ---------------------------------------------
+expect 0 "" -- bash -c "'$S' check >/dev/null"
+for trial in 1 2 3; do
+    "${RUN[@]}" "$EX/astro3d" "$T/pool" 64 400 1 >"$T/kill.out" 2>&1 &
+    pid=$!
+    sleep "0.$((RANDOM % 6 + 4))"
+    # kill -9 one process of the writer (with mpirun: a rank; mpirun then aborts the others)
+    victim=$(pgrep -f "$EX/astro3d $T/pool 64" | grep -v "^$pid\$" | tail -1)
+    [ -n "$victim" ] || victim=$pid
+    kill -9 "$victim" 2>/dev/null
+    wait $pid 2>/dev/null
+    pkill -9 -f "$EX/astro3d $T/pool 64" 2>/dev/null
+    run=$("$S" runs astro3d --json | grep -o '"run":[0-9]*' | head -1 | cut -d: -f2)
+    saved=$("$S" find astro3d --where "run = $run" --json | grep -o '"iteration"' | wc -l)
+    arrays=$("$S" nd ls astro3d | grep -c "\.r$run\.")
+    echo "trial $trial: run $run was killed after $saved published saves ($arrays arrays)"
+    [ "$saved" = "$arrays" ] || { echo "FAIL: $arrays arrays for $saved executions"; fails=$((fails + 1)); }
+    # every published iteration is whole: check verifies each file's checksum
+    expect 0 "" -- bash -c "'$S' check astro3d >/dev/null"
+    # and it reads back
+    if [ "$saved" -gt 0 ]; then
+        it=$("$S" find astro3d --where "run = $run" --json | grep -o '"iteration":[0-9]*' | tail -1 | cut -d: -f2)
+        ds=$("$S" find astro3d --where "run = $run and iteration = $it" --json | grep -o '"array":"[^"]*"' | head -1 | cut -d'"' -f4)
+        expect 0 "" -- bash -c "'$S' nd read astro3d/$ds --start 0,0,0 --count 64,64,64 --out '$T/it.npy' >/dev/null"
+    fi
+done
+expect 0 "" -- bash -c "'$S' gc --grace 0 >/dev/null"
+expect 0 "" -- bash -c "'$S' check >/dev/null"
+finish mdms
