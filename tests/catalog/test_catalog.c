@@ -63,11 +63,15 @@ static void an_older_catalog_is_migrated_forward_on_open(void **state)
     st_catalog *c;
     assert_int_equal(st_cat_create(&e, p, &c), STRATA_OK);
     st_cat_close(c);
-    /* Make it a version-1 catalog: the tables versions 2 to 5 added do not exist yet. */
+    /* Make it a version-1 catalog: the tables versions 2 to 6 added do not exist yet. */
     sqlite3 *db;
     assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
     assert_int_equal(
         sqlite3_exec(db,
+                     "DROP TABLE tool; DROP TABLE io_event; DROP TABLE execution;"
+                     "DROP TABLE storage_pattern; DROP TABLE access_pattern;"
+                     "DROP TABLE assoc_dataset; DROP TABLE assoc; DROP TABLE run;"
+                     "DROP TABLE app_attr; DROP TABLE app;"
                      "DROP TABLE ndstaged; DROP TABLE ndchunk; DROP TABLE ndarray; DROP TABLE tier;"
                      "DROP TABLE derivation; DROP TABLE trash; DROP TABLE batch_column;"
                      "DROP TABLE batch; DROP TABLE dataset_version;"
@@ -93,6 +97,18 @@ static void an_older_catalog_is_migrated_forward_on_open(void **state)
     st_cat_usage u;
     assert_int_equal(st_cat_tier_usage(&e, c, ST_TIER_DEFAULT_ID, &u), STRATA_OK);
     assert_int_equal(u.home_files, 0);
+    /* version 6: applications with a typed run table */
+    st_cat_attr_def defs[] = {{"grid", STRATA_ATTR_INT}, {"label", STRATA_ATTR_TEXT}};
+    assert_int_equal(st_cat_app_register(&e, c, r.id, "h", defs, 2), STRATA_OK);
+    strata_attr vals[] = {{"grid", STRATA_ATTR_INT, 64, 0, NULL},
+                          {"label", STRATA_ATTR_TEXT, 0, 0, "x"}};
+    int64_t run = 0;
+    assert_int_equal(st_cat_run_insert(&e, c, r.id, "u", "h", 4, vals, 2, &run), STRATA_OK);
+    int64_t found = 0;
+    assert_int_equal(st_cat_run_match(&e, c, r.id, "old", "grid = 64 and label = 'x'", &found),
+                     STRATA_OK);
+    assert_int_equal(found, run);
+    assert_int_equal(st_cat_run_match(&e, c, r.id, "old", "grid > 64", &found), STRATA_ENOTFOUND);
     st_cat_close(c);
     st_err_destroy(&e);
     free(p);
