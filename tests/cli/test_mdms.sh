@@ -94,8 +94,10 @@ for trial in 1 2 3; do
     # and it reads back
     if [ "$saved" -gt 0 ]; then
         it=$("$S" find astro3d --where "run = $run" --json | grep -o '"iteration":[0-9]*' | tail -1 | cut -d: -f2)
-        ds=$("$S" find astro3d --where "run = $run and iteration = $it" --json | grep -o '"array":"[^"]*"' | head -1 | cut -d'"' -f4)
-        expect 0 "" -- bash -c "'$S' nd read astro3d/$ds --start 0,0,0 --count 64,64,64 --out '$T/it.npy' >/dev/null"
+        row=$("$S" find astro3d --where "run = $run and iteration = $it" --json)
+        ds=$(grep -o '"array":"[^"]*"' <<<"$row" | head -1 | cut -d'"' -f4)
+        shape=$(grep -o '"shape":\[[0-9,]*\]' <<<"$row" | head -1 | tr -dc '0-9,')
+        expect 0 "" -- bash -c "'$S' nd read astro3d/$ds --start 0,0,0 --count $shape --out '$T/it.npy' >/dev/null"
     fi
 done
 expect 0 "" -- bash -c "'$S' gc --grace 0 >/dev/null"
