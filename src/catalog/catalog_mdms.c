@@ -29,15 +29,20 @@ static int prepare(st_err *err, st_catalog *cat, const char *sql, sqlite3_stmt *
     return STRATA_OK;
 }
 
+/* Step S (a statement that returns no rows) once and finalize it. */
+static int step_final(st_err *err, st_catalog *cat, sqlite3_stmt *s, const char *doing)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? STRATA_OK : st_cat_db_error(err, cat, rc, doing);
+}
+
 /* Run SQL that takes no parameters and returns no rows. */
 static int run_sql(st_err *err, st_catalog *cat, const char *sql, const char *doing)
 {
     sqlite3_stmt *s = NULL;
     int rc = prepare(err, cat, sql, &s, doing);
-    if (rc < 0) return rc;
-    rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? STRATA_OK : st_cat_db_error(err, cat, rc, doing);
+    return rc < 0 ? rc : step_final(err, cat, s, doing);
 }
 
 int st_cat_app_schema(st_err *err, st_catalog *cat, int64_t region_id, st_vec *out)
@@ -84,10 +89,7 @@ int st_cat_app_register(st_err *err, st_catalog *cat, int64_t region_id, const c
         sqlite3_bind_int64(s, 1, region_id);
         sqlite3_bind_text(s, 2, host, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 3, st_now_ns());
-        rc = sqlite3_step(s);
-        sqlite3_finalize(s);
-        if (rc != SQLITE_DONE)
-            ST_TRY(rc = st_cat_db_error(err, cat, rc, "register an application"));
+        ST_TRY(rc = step_final(err, cat, s, "register an application"));
         snprintf(sql, sizeof sql,
                  "CREATE TABLE run_attr_%" PRId64
                  " (run_id INTEGER PRIMARY KEY REFERENCES run(id))",
@@ -118,10 +120,7 @@ int st_cat_app_register(st_err *err, st_catalog *cat, int64_t region_id, const c
         sqlite3_bind_text(s, 2, d->name, -1, SQLITE_STATIC);
         sqlite3_bind_int(s, 3, d->type);
         sqlite3_bind_int64(s, 4, (int64_t)have.n);
-        rc = sqlite3_step(s);
-        sqlite3_finalize(s);
-        if (rc != SQLITE_DONE)
-            ST_TRY(rc = st_cat_db_error(err, cat, rc, "register a run attribute"));
+        ST_TRY(rc = step_final(err, cat, s, "register a run attribute"));
         st_cat_attr_def *h = st_vec_push(&have);
         if (h == NULL) ST_TRY(rc = st_error(err, STRATA_ENOMEM, "out of memory"));
         *h = *d;
@@ -156,10 +155,7 @@ int st_cat_run_insert(st_err *err, st_catalog *cat, int64_t region_id, const cha
     sqlite3_bind_text(s, 3, host, -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 4, nprocs);
     sqlite3_bind_int64(s, 5, st_now_ns());
-    rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    s = NULL;
-    if (rc != SQLITE_DONE) ST_TRY(rc = st_cat_db_error(err, cat, rc, "insert a run"));
+    ST_TRY(rc = step_final(err, cat, s, "insert a run"));
     *id = sqlite3_last_insert_rowid(cat->db);
     /* INSERT INTO run_attr_R (run_id, "a", "b") VALUES (?1, ?2, ?3) */
     char sql[4096];
@@ -182,9 +178,7 @@ int st_cat_run_insert(st_err *err, st_catalog *cat, int64_t region_id, const cha
         else
             sqlite3_bind_text(s, i + 2, attrs[i].s, -1, SQLITE_STATIC);
     }
-    rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) ST_TRY(rc = st_cat_db_error(err, cat, rc, "record the run attributes"));
+    ST_TRY(rc = step_final(err, cat, s, "record the run attributes"));
     return st_cat_commit(err, cat);
 done:
     st_cat_rollback(cat);
@@ -200,9 +194,7 @@ int st_cat_run_end(st_err *err, st_catalog *cat, int64_t id, const char *status)
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_text(s, 2, status, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, st_now_ns());
-    rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? STRATA_OK : st_cat_db_error(err, cat, rc, "end a run");
+    return step_final(err, cat, s, "end a run");
 }
 
 /* The first column of the one row of S (bound by the caller) as an int64; ENOTFOUND if none. */
@@ -273,9 +265,7 @@ int st_cat_assoc_insert(st_err *err, st_catalog *cat, int64_t region_id, int64_t
     sqlite3_bind_int(s, 3, ndims);
     sqlite3_bind_text(s, 4, text, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 5, st_now_ns());
-    rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) ST_TRY(rc = st_cat_db_error(err, cat, rc, "insert an association"));
+    ST_TRY(rc = step_final(err, cat, s, "insert an association"));
     *assoc_id = sqlite3_last_insert_rowid(cat->db);
     for (int i = 0; i < n; i++) {
         ST_TRY(rc = prepare(err, cat,
@@ -283,10 +273,7 @@ int st_cat_assoc_insert(st_err *err, st_catalog *cat, int64_t region_id, int64_t
                             "add a dataset to an association"));
         sqlite3_bind_int64(s, 1, *assoc_id);
         sqlite3_bind_text(s, 2, names[i], -1, SQLITE_STATIC);
-        rc = sqlite3_step(s);
-        sqlite3_finalize(s);
-        if (rc != SQLITE_DONE)
-            ST_TRY(rc = st_cat_db_error(err, cat, rc, "add a dataset to an association"));
+        ST_TRY(rc = step_final(err, cat, s, "add a dataset to an association"));
         ST_TRY(rc = access_insert(err, cat, run_id, names[i], "save", ap));
         ST_TRY(rc = prepare(err, cat,
                             "INSERT OR REPLACE INTO storage_pattern (region_id, dataset, layout, "
@@ -300,10 +287,7 @@ int st_cat_assoc_insert(st_err *err, st_catalog *cat, int64_t region_id, int64_t
                           SQLITE_TRANSIENT);
         sqlite3_bind_int64(s, 5, sp->tier_id);
         sqlite3_bind_int(s, 6, sp->zstd);
-        rc = sqlite3_step(s);
-        sqlite3_finalize(s);
-        if (rc != SQLITE_DONE)
-            ST_TRY(rc = st_cat_db_error(err, cat, rc, "record a storage pattern"));
+        ST_TRY(rc = step_final(err, cat, s, "record a storage pattern"));
     }
     return st_cat_commit(err, cat);
 done:
@@ -521,9 +505,7 @@ int st_cat_save_commit(st_err *err, st_catalog *cat, st_cat_nd *rec, const st_ca
     sqlite3_bind_double(s, 14, e->std);
     sqlite3_bind_blob(s, 15, e->hist, sizeof e->hist, SQLITE_STATIC);
     sqlite3_bind_int64(s, 16, e->created_ns);
-    rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE) ST_TRY(rc = st_cat_db_error(err, cat, rc, "record an execution"));
+    ST_TRY(rc = step_final(err, cat, s, "record an execution"));
     return st_cat_commit(err, cat);
 done:
     st_cat_rollback(cat);
@@ -551,9 +533,7 @@ int st_cat_io_event(st_err *err, st_catalog *cat, int64_t run_id, const char *da
     sqlite3_bind_int64(s, 8, (int64_t)bytes);
     sqlite3_bind_double(s, 9, seconds);
     sqlite3_bind_int64(s, 10, st_now_ns());
-    rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? STRATA_OK : st_cat_db_error(err, cat, rc, "record an I/O event");
+    return step_final(err, cat, s, "record an I/O event");
 }
 
 /* ---- conditions ------------------------------------------------------------------------------
@@ -1033,9 +1013,7 @@ int st_cat_tool_put(st_err *err, st_catalog *cat, const char *name, const char *
     sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 3, command, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 4, st_now_ns());
-    rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? STRATA_OK : st_cat_db_error(err, cat, rc, "register a tool");
+    return step_final(err, cat, s, "register a tool");
 }
 
 int st_cat_tool_list(st_err *err, st_catalog *cat,

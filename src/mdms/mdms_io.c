@@ -55,10 +55,6 @@ static void source_free(st_source *s)
     memset(s, 0, sizeof *s);
 }
 
-typedef struct chunk_list {
-    st_vec v; /* st_cat_chunk */
-} chunk_list;
-
 /* Rank 0: the files of (NAME, ITERATION), archive chunks prestaged to the default tier. */
 static int resolve_local(strata_assoc *as, const char *name, int64_t iteration, st_source *src)
 {
@@ -94,7 +90,7 @@ static int resolve_local(strata_assoc *as, const char *name, int64_t iteration, 
     if (rc == STRATA_OK) {
         src->nfiles = (int)chunks.n;
         src->idx = calloc(chunks.n + 1, sizeof *src->idx);
-        cap = (chunks.n + 1) * ST_PATH_MAX;
+        cap = (chunks.n + 1) * 128; /* grown below when paths are longer */
         src->blob = malloc(cap);
         if (src->idx == NULL || src->blob == NULL)
             rc = st_error(err, STRATA_ENOMEM, "out of memory");
@@ -114,6 +110,15 @@ static int resolve_local(strata_assoc *as, const char *name, int64_t iteration, 
             }
         }
         if (rc == STRATA_OK) rc = st_nd_dir(&x, &src->rec, tier, 0, dir);
+        if (rc == STRATA_OK && cap - src->bloblen < 2 * ST_PATH_MAX) {
+            char *g = realloc(src->blob, cap * 2 + 2 * ST_PATH_MAX);
+            if (g == NULL)
+                rc = st_error(err, STRATA_ENOMEM, "out of memory");
+            else {
+                src->blob = g;
+                cap = cap * 2 + 2 * ST_PATH_MAX;
+            }
+        }
         if (rc == STRATA_OK) {
             int w = snprintf(src->blob + src->bloblen, cap - src->bloblen, "%s/%s", dir, file);
             src->idx[i] = c->idx;
