@@ -835,6 +835,13 @@ STRATA_API int strata_tier_add(strata_pool *pool, const char *name, const char *
                                strata_tier_kind kind, uint64_t capacity, double read_bw,
                                double latency);
 
+/* Declare the characteristics of tier NAME (any tier, "default" included): CAPACITY in bytes (0:
+ * unlimited), READ_BW in bytes/s (0: unknown) and LATENCY in seconds per request. The MDMS
+ * planner weighs them: on a tier of high latency it prefers few large requests (sieving,
+ * collective I/O), on local storage many small ones cost little. */
+STRATA_API int strata_tier_set(strata_pool *pool, const char *name, uint64_t capacity,
+                               double read_bw, double latency);
+
 /* Remove tier NAME. Refused (STRATA_ECONFLICT) while data lives on it or for "default";
  * staged copies on it are dropped first. */
 STRATA_API int strata_tier_remove(strata_pool *pool, const char *name);
@@ -1178,13 +1185,14 @@ STRATA_API void strata_mdms_finalize(strata_mdms *m);
 /* What the planner chose (or did), for one process count. */
 typedef struct strata_plan {
     char strategy[16]; /* contiguous, sieve, collective, independent, chunked */
-    char reason[320];
+    char reason[512];
     int prefetch, prestage; /* 1 when the next iteration is prefetched / data prestaged */
     int procs;
     uint64_t requests; /* I/O requests of all processes together (estimated, or done) */
     uint64_t bytes;    /* bytes the processes read or write from/to files */
     uint64_t useful;   /* bytes of the processes' pieces */
     double seconds;    /* time of the I/O (strata_assoc_last() only) */
+    double estimate;   /* the cost model's estimate of that time, seconds */
 } strata_plan;
 
 /* The plan for reading dataset DATASET of run RUN of APP (any saved iteration) with

@@ -375,6 +375,8 @@ int st_cat_tier_list(st_err *err, st_catalog *cat, int (*fn)(void *ctx, const st
 int st_cat_tier_usage(st_err *err, st_catalog *cat, int64_t id, st_cat_usage *out);
 /* Delete tier ID and the records of the staged copies on it (the caller removes their files). */
 int st_cat_tier_delete(st_err *err, st_catalog *cat, int64_t id);
+/* Update the declared capacity, read bandwidth and latency of tier T->id. */
+int st_cat_tier_set(st_err *err, st_catalog *cat, const st_cat_tier *t);
 
 /* Insert ND (region_id, name, dir, shape ... set; id and created_ns are set). STRATA_EEXIST if
  * the name is taken. */

@@ -44,6 +44,7 @@ enum {
     N_STAGED_LIST_ALL,
     N_FILES,
     N_SET_TIER,
+    N_TIER_SET,
     N_END
 };
 _Static_assert(N_END <= ST_CAT_SLOTS, "too many N-d statements");
@@ -74,6 +75,8 @@ static const char *const sql[] = {
     [N_TIER_ARRAYS - N_TIER_INSERT] = "SELECT COUNT(*) FROM ndarray WHERE tier_id = ?1",
     [N_TIER_DROP_STAGED - N_TIER_INSERT] = "DELETE FROM ndstaged WHERE tier_id = ?1",
     [N_TIER_DELETE - N_TIER_INSERT] = "DELETE FROM tier WHERE id = ?1",
+    [N_TIER_SET - N_TIER_INSERT] =
+        "UPDATE tier SET capacity = ?2, read_bw = ?3, latency = ?4 WHERE id = ?1",
     [N_ND_INSERT - N_TIER_INSERT] =
         "INSERT INTO ndarray (region_id, name, dir, dtype, ndims, dims, chunk, layout, unlimited, "
         "zstd, fill, tier_id, version, created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
@@ -276,6 +279,18 @@ int st_cat_tier_delete(st_err *err, st_catalog *cat, int64_t id)
     if (rc == STRATA_OK) rc = exec_id(err, cat, N_TIER_DELETE, id, -1, "delete a tier");
     if (rc == STRATA_ECONFLICT) rc = st_error(err, rc, "data still lives on the tier");
     return rc;
+}
+
+int st_cat_tier_set(st_err *err, st_catalog *cat, const st_cat_tier *t)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prep(err, cat, N_TIER_SET, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, t->id);
+    sqlite3_bind_int64(s, 2, (int64_t)t->capacity);
+    sqlite3_bind_double(s, 3, t->read_bw);
+    sqlite3_bind_double(s, 4, t->latency);
+    return st_cat_step_done(err, cat, s, "update a tier");
 }
 
 /* ---- arrays --------------------------------------------------------------------------------- */

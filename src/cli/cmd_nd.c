@@ -384,6 +384,7 @@ int cmd_nd(cli *c, int argc, char **argv)
 static const char tier_usage[] =
     "usage: strata tier add NAME PATH --kind memory|ssd|disk|archive [--capacity B]\n"
     "                  [--read-bw B/s] [--latency S]\n"
+    "       strata tier set NAME [--capacity B] [--read-bw B/s] [--latency S]\n"
     "       strata tier ls\n"
     "       strata tier rm NAME\n"
     "Storage tiers: named directories with a kind and characteristics. Every pool has 'default'\n"
@@ -447,10 +448,14 @@ int cmd_tier(cli *c, int argc, char **argv)
         if (!c->json) printf("removed tier %s\n", pos[1]);
         return EXIT_OK;
     }
-    if (strcmp(sub, "add") != 0) return cli_usage_error("tier", "unknown subcommand '%s'", sub);
-    if (npos != 3) return cli_usage_error("tier", "'tier add' takes NAME and PATH");
-    strata_tier_kind k;
-    if (kind == NULL || strata_tier_kind_parse(kind, &k) != STRATA_OK)
+    int set = strcmp(sub, "set") == 0;
+    if (strcmp(sub, "add") != 0 && !set)
+        return cli_usage_error("tier", "unknown subcommand '%s'", sub);
+    if (set && npos != 2) return cli_usage_error("tier", "'tier set' takes one NAME");
+    if (!set && npos != 3) return cli_usage_error("tier", "'tier add' takes NAME and PATH");
+    strata_tier_kind k = STRATA_TIER_DISK;
+    if (set && kind) return cli_usage_error("tier", "a tier's --kind cannot change");
+    if (!set && (kind == NULL || strata_tier_kind_parse(kind, &k) != STRATA_OK))
         return cli_usage_error("tier", "--kind is memory, ssd, disk or archive");
     uint64_t cap = 0, rbw = 0;
     if (capacity && parse_bytes(capacity, &cap) != 0)
@@ -465,6 +470,20 @@ int cmd_tier(cli *c, int argc, char **argv)
             return cli_usage_error("tier", "--latency needs seconds such as 0.5");
     }
     if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+    if (set) {
+        /* what is not given stays as it was */
+        strata_tier_info t;
+        int st = strata_tier_get(c->pool, pos[1], &t);
+        if (st < 0) return cli_fail(c, st);
+        st = strata_tier_set(c->pool, pos[1], capacity ? cap : t.capacity,
+                             bw ? (double)rbw : t.read_bw, latency ? lat : t.latency);
+        if (st < 0) return cli_fail(c, st);
+        if (!c->json)
+            printf("tier %s: capacity %" PRIu64 ", read bandwidth %g B/s, latency %g s\n", pos[1],
+                   capacity ? cap : t.capacity, bw ? (double)rbw : t.read_bw,
+                   latency ? lat : t.latency);
+        return EXIT_OK;
+    }
     int st = strata_tier_add(c->pool, pos[1], pos[2], k, cap, (double)rbw, lat);
     if (st < 0) return cli_fail(c, st);
     if (!c->json) printf("added tier %s (%s) at %s\n", pos[1], kind, pos[2]);

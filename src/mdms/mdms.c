@@ -545,6 +545,12 @@ int strata_assoc_create(strata_mdms *m, const char *const *names, int n, strata_
     if (rc == STRATA_OK) rc = shape_check(err, dtype, ndims, dims);
     if (rc == STRATA_OK) rc = assoc_new(m, names, n, dtype, ndims, dims, access_pattern, &as);
     if (rc == STRATA_OK) rc = storage_parse(err, m->pool, storage_hint, ndims, &as->sp);
+    if (rc == STRATA_OK) {
+        st_cat_tier t;
+        rc = st_cat_tier_get_id(err, m->pool->cat, as->sp.tier_id, &t);
+        as->tier_latency = t.latency;
+        as->tier_bw = t.read_bw;
+    }
     if (rc == STRATA_OK && m->rank == 0) {
         st_cat_access ap;
         st_pattern_record(&as->pat, &ap);
@@ -866,8 +872,13 @@ int strata_explain(strata_pool *pool, const char *app, int64_t run, const char *
         return rc;
     }
     st_cat_tier t;
-    if (st_cat_tier_get_id(err, pool->cat, tier, &t) == STRATA_OK)
+    if (st_cat_tier_get_id(err, pool->cat, tier, &t) == STRATA_OK) {
         in.archive = t.kind == STRATA_TIER_ARCHIVE;
+        /* archive data is read from its staged copy on the default tier */
+        if (in.archive) st_cat_tier_get_id(err, pool->cat, ST_TIER_DEFAULT_ID, &t);
+        in.latency = t.latency;
+        in.bw = t.read_bw;
+    }
     return st_plan(err, &p, &in, out);
 }
 

@@ -96,7 +96,26 @@ typedef struct st_plan_in {
     int load;    /* reading (else writing) */
     int forced;  /* ST_IO_AUTO or a strategy from STRATA_IO_STRATEGY */
     int no_prefetch;
+    double latency; /* the tier's declared seconds per request (0: local) */
+    double bw;      /* the tier's declared bytes/s (0: unknown, memory speed) */
 } st_plan_in;
+
+/* The planner's cost model. A request costs the tier's latency plus a system call; bytes move at
+ * the tier's bandwidth, or at memory speed when it declares none (page-cached local storage). A
+ * collective adds a setup per process, the exchange of every piece between processes and the
+ * flattening of each run of the file view. The constants were calibrated with bench_mdms on
+ * page-cached local storage; on a tier with a declared latency the requests dominate. */
+#define ST_COST_SYSCALL    2e-6 /* seconds per request, on top of the tier's latency */
+#define ST_COST_MEM_BW     4e9  /* bytes/s of a copy, and of a tier declaring no bandwidth */
+#define ST_COST_XCHG_BW    2e9  /* bytes/s a process exchanges with the others */
+#define ST_COST_RUN        1e-6 /* seconds per run of a flattened collective view */
+#define ST_COST_COLL_SETUP 2e-3 /* seconds per doubling of processes: open, view, hints, sync */
+
+/* Estimated seconds of REQUESTS requests moving BYTES on a tier of LATENCY and BW. */
+double st_cost_io(double requests, double bytes, double latency, double bw);
+/* Estimated seconds of the collective part (setup, exchange, view flattening) of moving USEFUL
+ * bytes in RUNS runs by PROCS processes, per process. */
+double st_cost_collective(double useful, double runs, int procs);
 
 /* Choose how to move P's pieces of the dataset IN describes; fills OUT (estimates for all
  * processes). */
@@ -149,7 +168,8 @@ typedef struct st_source {
     char **paths; /* full paths (into blob) */
     char *blob;
     size_t bloblen;
-    int staged; /* files prestaged from an archive tier */
+    int staged;         /* files prestaged from an archive tier */
+    double latency, bw; /* the tier read from: declared seconds per request, bytes/s */
 } st_source;
 
 /* A prefetched iteration: this process's piece (contiguous layouts) or its chunks (chunked). */
@@ -178,7 +198,8 @@ struct strata_assoc {
     uint64_t dims[ST_ND_MAXDIMS];
     uint64_t local[ST_ND_MAXDIMS], local_elems;
     st_pattern pat;
-    st_cat_storage sp; /* saves: where and how new data goes */
+    st_cat_storage sp;            /* saves: where and how new data goes */
+    double tier_latency, tier_bw; /* sp's tier: declared seconds per request, bytes/s */
     int saving, loading;
     int forced, no_prefetch;
     strata_plan last;
@@ -199,7 +220,6 @@ int st_mdms_load(strata_assoc *as, const char *name, int64_t iteration, void *bu
 int st_mdms_load_list(strata_assoc *as, const char *name, int64_t iteration, const uint64_t *index,
                       uint64_t n, void *buf);
 void st_mdms_prefetch_stop(strata_assoc *as);
-int st_mdms_plan_in(strata_assoc *as, const st_cat_nd *rec, int archive, int load, st_plan_in *in);
 
 /* The N-d array name of (DATASET, RUN, ITERATION). */
 void st_mdms_array_name(char *out, size_t cap, const char *dataset, int64_t run, int64_t iteration);

@@ -110,6 +110,13 @@ static int resolve_local(strata_assoc *as, const char *name, int64_t iteration, 
             }
         }
         if (rc == STRATA_OK) rc = st_nd_dir(&x, &src->rec, tier, 0, dir);
+        if (rc == STRATA_OK && i == 0) {
+            /* the cost model reads the tier the first file is read from */
+            st_cat_tier t;
+            rc = st_cat_tier_get_id(err, pool->cat, tier, &t);
+            src->latency = t.latency;
+            src->bw = t.read_bw;
+        }
         if (rc == STRATA_OK && cap - src->bloblen < 2 * ST_PATH_MAX) {
             char *g = realloc(src->blob, cap * 2 + 2 * ST_PATH_MAX);
             if (g == NULL)
@@ -155,7 +162,9 @@ static int resolve(strata_assoc *as, const char *name, int64_t iteration, st_sou
         st_cat_nd rec;
         size_t data_offset, bloblen;
         int nfiles, staged;
-    } h = {src->rec, src->data_offset, src->bloblen, src->nfiles, src->staged};
+        double latency, bw;
+    } h = {src->rec,    src->data_offset, src->bloblen, src->nfiles,
+           src->staged, src->latency,     src->bw};
     st_m_bcast(m, &h, sizeof h);
     if (m->rank != 0) {
         src->rec = h.rec;
@@ -163,6 +172,8 @@ static int resolve(strata_assoc *as, const char *name, int64_t iteration, st_sou
         src->bloblen = h.bloblen;
         src->nfiles = h.nfiles;
         src->staged = h.staged;
+        src->latency = h.latency;
+        src->bw = h.bw;
         src->idx = calloc((size_t)h.nfiles + 1, sizeof *src->idx);
         src->blob = malloc(h.bloblen + 1);
         rc = src->idx && src->blob ? STRATA_OK
@@ -662,28 +673,26 @@ static void stats_of(strata_assoc *as, const void *buf, st_cat_execrow *e)
 
 /* ---- plans ---------------------------------------------------------------------------------- */
 
-int st_mdms_plan_in(strata_assoc *as, const st_cat_nd *rec, int archive, int load, st_plan_in *in)
-{
-    memset(in, 0, sizeof *in);
-    in->ndims = as->ndims;
-    memcpy(in->dims, as->dims, sizeof in->dims);
-    in->esz = as->esz;
-    in->layout = rec ? rec->layout : as->sp.layout;
-    memcpy(in->chunk, rec ? rec->chunk : as->sp.chunk, sizeof in->chunk);
-    in->archive = archive;
-#ifdef STRATA_HAVE_MPI
-    in->mpi = 1;
-#endif
-    in->load = load;
-    in->forced = as->forced;
-    in->no_prefetch = as->no_prefetch;
-    return STRATA_OK;
-}
-
-static int plan_for(strata_assoc *as, const st_cat_nd *rec, int archive, int load, strata_plan *pl)
+/* The planner's view of moving the association's pieces of SRC (a load) or of a new save
+ * (SRC NULL). */
+static int plan_for(strata_assoc *as, const st_source *src, strata_plan *pl)
 {
     st_plan_in in;
-    st_mdms_plan_in(as, rec, archive, load, &in);
+    memset(&in, 0, sizeof in);
+    in.ndims = as->ndims;
+    memcpy(in.dims, as->dims, sizeof in.dims);
+    in.esz = as->esz;
+    in.layout = src ? src->rec.layout : as->sp.layout;
+    memcpy(in.chunk, src ? src->rec.chunk : as->sp.chunk, sizeof in.chunk);
+    in.archive = src ? src->staged : 0;
+#ifdef STRATA_HAVE_MPI
+    in.mpi = 1;
+#endif
+    in.load = src != NULL;
+    in.forced = as->forced;
+    in.no_prefetch = as->no_prefetch;
+    in.latency = src ? src->latency : as->tier_latency;
+    in.bw = src ? src->bw : as->tier_bw;
     return st_plan(&as->m->pool->err, &as->pat, &in, pl);
 }
 
@@ -696,7 +705,7 @@ int st_mdms_save(strata_assoc *as, const char *name, int64_t iteration, const vo
     st_err *err = &pool->err;
     double t0 = now_s();
     strata_plan pl;
-    int rc = plan_for(as, NULL, 0, 0, &pl);
+    int rc = plan_for(as, NULL, &pl);
     int s = st_io_parse(pl.strategy);
     /* rank 0: the new array's record and directories */
     struct {
@@ -1113,7 +1122,7 @@ int st_mdms_load(strata_assoc *as, const char *name, int64_t iteration, void *bu
         if (rc < 0) return rc;
     }
     strata_plan pl;
-    rc = plan_for(as, &src->rec, src->staged, 1, &pl);
+    rc = plan_for(as, src, &pl);
     int s = st_io_parse(pl.strategy);
     char **ch = NULL;
     if (rc == STRATA_OK && src->rec.layout == STRATA_LAYOUT_CHUNKED) {
@@ -1255,17 +1264,28 @@ int st_mdms_load_list(strata_assoc *as, const char *name, int64_t iteration, con
         }
         if (have >= 0) st_chunk_release(&cb);
     } else if (rc == STRATA_OK) {
-        /* unique file elements, in order */
-        uint64_t nu = 0;
-        for (uint64_t i = 0; i < n; i++)
+        /* unique file elements, in order, and the runs they form */
+        uint64_t nu = 0, nruns = 0;
+        for (uint64_t i = 0; i < n; i++) {
             if (i == 0 || e[i].f != e[i - 1].f) nu++;
+            if (i == 0 || e[i].f > e[i - 1].f + 1) nruns++;
+        }
         uint64_t span = n ? (e[n - 1].f - e[0].f + 1) : 0;
         int s = as->forced;
         if (s == ST_IO_AUTO || s == ST_IO_CHUNKED || s == ST_IO_CONTIGUOUS) {
-            if (mpi_on(m))
-                s = ST_IO_COLLECTIVE;
-            else
-                s = span && (double)nu / (double)span >= 0.05 ? ST_IO_SIEVE : ST_IO_INDEPENDENT;
+            /* the cost model, as for patterns: every process must agree on collective */
+            double ind = st_cost_io((double)nruns, (double)(nu * esz), src.latency, src.bw);
+            double sv = st_cost_io((double)((span * esz + ST_SIEVE_MAX - 1) / ST_SIEVE_MAX),
+                                   (double)(span * esz), src.latency, src.bw) +
+                        (double)(nu * esz) / ST_COST_MEM_BW;
+            s = sv < ind ? ST_IO_SIEVE : ST_IO_INDEPENDENT;
+            if (mpi_on(m)) {
+                double mine = sv < ind ? sv : ind;
+                double coll = st_cost_io(1, (double)(span * esz), src.latency, src.bw) +
+                              st_cost_collective((double)(nu * esz) * m->size,
+                                                 (double)nruns * m->size, m->size);
+                if (st_m_max(m, coll) < st_m_max(m, mine)) s = ST_IO_COLLECTIVE;
+            }
         }
         if (s == ST_IO_COLLECTIVE && !mpi_on(m)) s = ST_IO_SIEVE;
         strategy = st_io_name(s);

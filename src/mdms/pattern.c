@@ -507,6 +507,18 @@ static void fmt_bytes(char *out, size_t cap, double b)
     snprintf(out, cap, i ? "%.1f %s" : "%.0f %s", b, u[i]);
 }
 
+double st_cost_io(double requests, double bytes, double latency, double bw)
+{
+    return requests * (latency + ST_COST_SYSCALL) + bytes / (bw > 0 ? bw : ST_COST_MEM_BW);
+}
+
+double st_cost_collective(double useful, double runs, int procs)
+{
+    double np = procs > 0 ? procs : 1;
+    return ST_COST_COLL_SETUP * log2(np < 2 ? 2 : np) + useful / np / ST_COST_XCHG_BW +
+           runs / np * ST_COST_RUN;
+}
+
 int st_plan(st_err *err, const st_pattern *p, const st_plan_in *in, strata_plan *out)
 {
     memset(out, 0, sizeof *out);
@@ -530,6 +542,9 @@ int st_plan(st_err *err, const st_pattern *p, const st_plan_in *in, strata_plan 
             chunks *= (in->dims[d] + in->chunk[d] - 1) / in->chunk[d];
         out->requests = chunks;
         out->bytes = total;
+        out->estimate =
+            st_cost_io((double)chunks / p->nprocs, (double)total / p->nprocs, in->latency, in->bw) +
+            (p->nprocs > 1 ? (double)total / p->nprocs / ST_COST_XCHG_BW : 0);
         out->useful = p->replicated ? total * (uint64_t)p->nprocs : total;
         snprintf(out->strategy, sizeof out->strategy, "chunked");
         fmt_bytes(b1, sizeof b1, (double)total / (double)chunks);
@@ -554,6 +569,7 @@ int st_plan(st_err *err, const st_pattern *p, const st_plan_in *in, strata_plan 
                             "STRATA_IO_STRATEGY=sieve cannot write: several processes would "
                             "rewrite each other's spans");
         uint64_t runs = 0, maxruns = 0, useful = 0, span = 0, sieve_reqs = 0;
+        uint64_t maxuseful = 0, maxspan = 0, maxsieve = 0;
         uint64_t lo = UINT64_MAX, hi = 0;
         int fortran = in->layout == STRATA_LAYOUT_COL;
         int procs = p->replicated && !in->load ? 1 : p->nprocs;
@@ -564,29 +580,65 @@ int st_plan(st_err *err, const st_pattern *p, const st_plan_in *in, strata_plan 
             runs += w.runs;
             if (w.runs > maxruns) maxruns = w.runs;
             useful += w.elems * in->esz;
+            if (w.elems * in->esz > maxuseful) maxuseful = w.elems * in->esz;
             if (w.runs) {
                 uint64_t sp = (w.last - w.first + 1) * in->esz;
+                uint64_t sr = (sp + ST_SIEVE_MAX - 1) / ST_SIEVE_MAX;
                 span += sp;
-                sieve_reqs += (sp + ST_SIEVE_MAX - 1) / ST_SIEVE_MAX;
+                sieve_reqs += sr;
+                if (sp > maxspan) maxspan = sp;
+                if (sr > maxsieve) maxsieve = sr;
                 if (w.first < lo) lo = w.first;
                 if (w.last > hi) hi = w.last;
             }
         }
         double density = span ? (double)useful / (double)span : 1;
+        /* the estimates: the slowest process's time */
+        uint64_t domain = hi >= lo && lo != UINT64_MAX ? (hi - lo + 1) * in->esz : 0;
+        uint64_t cb = p->request > 0 ? p->request : (uint64_t)16 << 20;
+        uint64_t creqs = domain ? (domain + cb - 1) / cb : 0;
+        double np = p->nprocs > 0 ? p->nprocs : 1;
+        double cost[ST_IO_NSTRATEGIES] = {0};
+        cost[ST_IO_INDEPENDENT] =
+            st_cost_io((double)maxruns, (double)maxuseful, in->latency, in->bw);
+        cost[ST_IO_CONTIGUOUS] = cost[ST_IO_INDEPENDENT];
+        cost[ST_IO_SIEVE] = st_cost_io((double)maxsieve, (double)maxspan, in->latency, in->bw) +
+                            (double)maxuseful / ST_COST_MEM_BW;
+        cost[ST_IO_COLLECTIVE] =
+            st_cost_io((double)creqs / np, (double)domain / np, in->latency, in->bw) +
+            st_cost_collective((double)useful, (double)runs, p->nprocs);
+        int can_coll = p->nprocs > 1 && in->mpi && !p->replicated;
+        int can_sieve = in->load || p->nprocs == 1 || p->replicated;
         if (s == ST_IO_AUTO) {
-            if (maxruns <= 1)
+            if (maxruns <= 1) {
                 s = ST_IO_CONTIGUOUS;
-            else if (p->nprocs > 1 && in->mpi && !p->replicated)
-                s = ST_IO_COLLECTIVE;
-            else if (density >= 0.5)
-                s = ST_IO_SIEVE;
-            else
+            } else {
                 s = ST_IO_INDEPENDENT;
+                if (can_sieve && cost[ST_IO_SIEVE] < cost[s]) s = ST_IO_SIEVE;
+                if (can_coll && cost[ST_IO_COLLECTIVE] < cost[s]) s = ST_IO_COLLECTIVE;
+            }
         }
         snprintf(out->strategy, sizeof out->strategy, "%s", st_io_name(s));
         out->useful = useful;
+        out->estimate = cost[s];
         uint64_t avg = runs ? useful / runs : 0;
         fmt_bytes(b1, sizeof b1, (double)avg);
+        /* why not the others */
+        char alt[160] = "";
+        if (maxruns > 1) {
+            size_t k = 0;
+            for (int a = ST_IO_SIEVE; a <= ST_IO_INDEPENDENT; a++) {
+                if (a == s || (a == ST_IO_COLLECTIVE && !can_coll) ||
+                    (a == ST_IO_SIEVE && !can_sieve) || k >= sizeof alt)
+                    continue;
+                say(alt + k, sizeof alt - k, "%s %s %.3g ms", k ? "," : "; estimated",
+                    st_io_name(a), 1e3 * cost[a]);
+                k = strlen(alt);
+            }
+            if (k && k < sizeof alt)
+                say(alt + k, sizeof alt - k, " against %.3g ms%s", 1e3 * cost[s],
+                    in->forced == ST_IO_AUTO ? "" : " (forced by STRATA_IO_STRATEGY)");
+        }
         switch (s) {
         case ST_IO_CONTIGUOUS:
         case ST_IO_INDEPENDENT:
@@ -600,10 +652,9 @@ int st_plan(st_err *err, const st_pattern *p, const st_plan_in *in, strata_plan 
             else
                 say(out->reason, sizeof out->reason,
                     "%s on a %s file: one request per run, %" PRIu64
-                    " runs of about %s in all (%.0f%% of the spans they cover)%s",
-                    rec.dist, layout, runs, b1, 100 * density,
-                    in->forced == ST_IO_AUTO ? "; the runs are too sparse to sieve"
-                                             : " (forced by STRATA_IO_STRATEGY)");
+                    " runs of about %s in all (%.0f%% of the spans they cover) on a tier of "
+                    "%.3g ms per request%s",
+                    rec.dist, layout, runs, b1, 100 * density, 1e3 * in->latency, alt);
             break;
         case ST_IO_SIEVE:
             out->requests = sieve_reqs;
@@ -611,21 +662,19 @@ int st_plan(st_err *err, const st_pattern *p, const st_plan_in *in, strata_plan 
             say(out->reason, sizeof out->reason,
                 "%s on a %s file: %" PRIu64 " runs of about %s fill %.0f%% of the span "
                 "they cover, so each process reads its span in slabs of at most %d MiB and "
-                "extracts its runs (%" PRIu64 " requests instead of %" PRIu64 ")",
+                "extracts its runs (%" PRIu64 " requests instead of %" PRIu64 ")%s",
                 rec.dist, layout, runs, b1, 100 * density, (int)(ST_SIEVE_MAX >> 20), sieve_reqs,
-                runs);
+                runs, alt);
             break;
         default: { /* collective */
-            uint64_t domain = hi >= lo && lo != UINT64_MAX ? (hi - lo + 1) * in->esz : 0;
-            uint64_t cb = p->request > 0 ? p->request : (uint64_t)16 << 20;
-            out->requests = domain ? (domain + cb - 1) / cb : 0;
+            out->requests = creqs;
             out->bytes = domain;
             fmt_bytes(b2, sizeof b2, (double)cb);
             say(out->reason, sizeof out->reason,
                 "%s on a %s file: %d processes need %" PRIu64 " interleaved runs of about "
                 "%s; two-phase collective MPI-IO reads the covering domain in %" PRIu64
-                " requests of up to %s (cb_buffer_size) and redistributes the pieces",
-                rec.dist, layout, p->nprocs, runs, b1, out->requests, b2);
+                " requests of up to %s (cb_buffer_size) and redistributes the pieces%s",
+                rec.dist, layout, p->nprocs, runs, b1, out->requests, b2, alt);
             break;
         }
         }

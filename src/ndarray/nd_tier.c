@@ -167,6 +167,24 @@ static int unlink_staged(void *vctx, const st_cat_staged *s)
     return 0;
 }
 
+int strata_tier_set(strata_pool *pool, const char *name, uint64_t capacity, double read_bw,
+                    double latency)
+{
+    if (check_pool(pool) < 0) return STRATA_EINVAL;
+    st_err *err = &pool->err;
+    st_cat_tier t;
+    int rc = st_name_check(err, "tier", name);
+    if (rc == STRATA_OK) rc = st_cat_tier_get(err, pool->cat, name, &t);
+    if (rc < 0) return rc;
+    if (!(read_bw >= 0) || !(latency >= 0))
+        return st_error(err, STRATA_EINVAL,
+                        "cannot set tier '%s': bandwidth and latency must not be negative", name);
+    t.capacity = capacity;
+    t.read_bw = read_bw;
+    t.latency = latency;
+    return st_cat_tier_set(err, pool->cat, &t);
+}
+
 int strata_tier_remove(strata_pool *pool, const char *name)
 {
     if (check_pool(pool) < 0) return STRATA_EINVAL;

@@ -46,7 +46,21 @@ expect_err 2 "application 'nosuch' not found" -- "$S" runs nosuch
 expect_err 1 "give one APP" -- "$S" find
 
 # ---- explain --------------------------------------------------------------------------------
-expect 0 "collective" -- bash -c "'$S' explain astro3d/1/temperature --pattern '(BLOCK,BLOCK,*)' --procs 16 --json | grep -o '\"strategy\":\"[a-z]*\"' | cut -d'\"' -f4"
+# the cost model: on the page-cached default tier a process reads its own small span (sieve) and
+# the collective exchange does not pay; a declared latency keeps requests few; a slow bandwidth
+# too makes collective I/O win, which reads each byte once
+strat() { "$S" explain astro3d/1/temperature --pattern "$1" --procs "$2" --json | grep -o '"strategy":"[a-z]*"' | cut -d'"' -f4; }
+expect 0 "sieve" -- strat '(BLOCK,BLOCK,*)' 16
+expect 0 "sieve" -- strat '(BLOCK,BLOCK,*)' 4
+expect 0 "tier default: capacity 0, read bandwidth 0 B/s, latency 0.005 s" -- "$S" tier set default --latency 0.005
+expect 0 "sieve" -- strat '(BLOCK,BLOCK,*)' 16
+expect 0 "tier default: capacity 0, read bandwidth 1.04858e+06 B/s, latency 0.005 s" -- "$S" tier set default --read-bw 1M
+expect 0 "collective" -- strat '(BLOCK,BLOCK,*)' 16
+expect 0 "estimated sieve" -- bash -c "'$S' explain astro3d/1/temperature --pattern '(BLOCK,BLOCK,*)' --procs 16 | grep -o 'estimated sieve'"
+expect_err 1 "--latency needs seconds such as 0.5" -- "$S" tier set default --latency -1
+expect_err 1 "a tier's --kind cannot change" -- "$S" tier set default --kind ssd
+expect_err 2 "tier 'slow' not found" -- "$S" tier set slow --latency 1
+expect 0 "tier default: capacity 0, read bandwidth 0 B/s, latency 0 s" -- "$S" tier set default --latency 0 --read-bw 0
 expect 0 "contiguous" -- bash -c "'$S' explain astro3d/1/temperature --pattern '(BLOCK,*,*)' --procs 4 --json | grep -o '\"strategy\":\"[a-z]*\"' | cut -d'\"' -f4"
 expect 0 "sieve" -- bash -c "STRATA_IO_STRATEGY=sieve '$S' explain astro3d/1/temperature --pattern '(*,BLOCK,*)' --procs 1 --json | grep -o '\"strategy\":\"[a-z]*\"' | cut -d'\"' -f4"
 expect 0 "chunked" -- bash -c "'$S' explain astro3d/2/temperature --pattern '(*,*,BLOCK)' --procs 8 --json | grep -o '\"strategy\":\"[a-z]*\"' | cut -d'\"' -f4"
