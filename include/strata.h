@@ -1167,6 +1167,14 @@ STRATA_API int strata_load_begin(strata_assoc *as);
  * STRATA_ENOTFOUND if that iteration was never (completely) saved. */
 STRATA_API int strata_load(strata_assoc *as, const char *name, int64_t iteration, void *local_buf);
 
+/* Like strata_load(), but into one of two buffers the association owns: *PIECE points at this
+ * process's piece until the next strata_load(), strata_load_view() or strata_load_end() on AS.
+ * With a sequential access pattern the next iteration is read into the other buffer while the
+ * caller works on this one, and the next call hands it over without a copy (double
+ * buffering). */
+STRATA_API int strata_load_view(strata_assoc *as, const char *name, int64_t iteration,
+                                const void **piece);
+
 /* Load an irregular list: the elements with linear (C-order) indices INDEX[N] (any order,
  * repeats allowed) of iteration ITERATION of NAME into BUF[N]. Each process passes its own
  * list. Collective. */

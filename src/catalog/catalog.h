@@ -536,10 +536,19 @@ int st_cat_exec_next(st_err *err, st_catalog *cat, int64_t run_id, const char *d
 int st_cat_save_commit(st_err *err, st_catalog *cat, st_cat_nd *rec, const st_cat_chunk *chunks,
                        const char *const *coords, int n, st_cat_execrow *e);
 
-/* Record an I/O event. */
-int st_cat_io_event(st_err *err, st_catalog *cat, int64_t run_id, const char *dataset,
-                    int64_t iteration, const char *op, const char *strategy, int nprocs,
-                    uint64_t requests, uint64_t bytes, double seconds);
+/* One I/O event: a save, load or list load. */
+typedef struct st_cat_ioev {
+    int64_t run_id, iteration;
+    char dataset[STRATA_NAME_MAX + 1];
+    char op[16], strategy[16];
+    int nprocs;
+    uint64_t requests, bytes;
+    double seconds;
+    int64_t at_ns;
+} st_cat_ioev;
+
+/* Record N I/O events in one transaction. */
+int st_cat_io_events(st_err *err, st_catalog *cat, const st_cat_ioev *ev, size_t n);
 
 /* The runs of REGION_ID (its name APP) matching WHERE (NULL: all), newest first. */
 int st_cat_runs(st_err *err, st_catalog *cat, int64_t region_id, const char *app, const char *where,

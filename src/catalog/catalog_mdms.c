@@ -512,28 +512,34 @@ done:
     return rc;
 }
 
-int st_cat_io_event(st_err *err, st_catalog *cat, int64_t run_id, const char *dataset,
-                    int64_t iteration, const char *op, const char *strategy, int nprocs,
-                    uint64_t requests, uint64_t bytes, double seconds)
+int st_cat_io_events(st_err *err, st_catalog *cat, const st_cat_ioev *ev, size_t n)
 {
+    if (n == 0) return STRATA_OK;
     sqlite3_stmt *s = NULL;
-    int rc = prepare(err, cat,
+    int rc = st_cat_begin(err, cat);
+    if (rc < 0) return rc;
+    for (size_t i = 0; i < n && rc == STRATA_OK; i++) {
+        rc = prepare(err, cat,
                      "INSERT INTO io_event (run_id, dataset, iteration, op, strategy, nprocs, "
                      "requests, bytes, seconds, at_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
                      "?9, ?10)",
                      &s, "record an I/O event");
-    if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, run_id);
-    sqlite3_bind_text(s, 2, dataset, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, iteration);
-    sqlite3_bind_text(s, 4, op, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, strategy, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 6, nprocs);
-    sqlite3_bind_int64(s, 7, (int64_t)requests);
-    sqlite3_bind_int64(s, 8, (int64_t)bytes);
-    sqlite3_bind_double(s, 9, seconds);
-    sqlite3_bind_int64(s, 10, st_now_ns());
-    return step_final(err, cat, s, "record an I/O event");
+        if (rc < 0) break;
+        sqlite3_bind_int64(s, 1, ev[i].run_id);
+        sqlite3_bind_text(s, 2, ev[i].dataset, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 3, ev[i].iteration);
+        sqlite3_bind_text(s, 4, ev[i].op, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 5, ev[i].strategy, -1, SQLITE_STATIC);
+        sqlite3_bind_int(s, 6, ev[i].nprocs);
+        sqlite3_bind_int64(s, 7, (int64_t)ev[i].requests);
+        sqlite3_bind_int64(s, 8, (int64_t)ev[i].bytes);
+        sqlite3_bind_double(s, 9, ev[i].seconds);
+        sqlite3_bind_int64(s, 10, ev[i].at_ns);
+        rc = step_final(err, cat, s, "record an I/O event");
+    }
+    if (rc == STRATA_OK) return st_cat_commit(err, cat);
+    st_cat_rollback(cat);
+    return rc;
 }
 
 /* ---- conditions ------------------------------------------------------------------------------

@@ -215,6 +215,7 @@ int strata_mdms_init(strata_pool *pool, const char *app, const void *comm, strat
     m->rank = 0;
     m->size = 1;
     m->schema = (st_vec)ST_VEC(st_cat_attr_def);
+    m->events = (st_vec)ST_VEC(st_cat_ioev);
 #ifdef STRATA_HAVE_MPI
     m->comm = MPI_COMM_NULL;
     if (comm != NULL) {
@@ -346,6 +347,7 @@ int strata_run_end(strata_mdms *m, int ok)
 {
     if (m == NULL || m->magic != ST_MDMS_LIVE) return STRATA_EINVAL;
     int rc = STRATA_OK;
+    st_mdms_events_flush(m);
     if (m->run == 0)
         rc = st_error(&m->pool->err, STRATA_EINVAL, "no run of '%s' is open", m->app);
     else if (m->rank == 0)
@@ -359,7 +361,9 @@ void strata_mdms_finalize(strata_mdms *m)
 {
     if (m == NULL || m->magic != ST_MDMS_LIVE) return;
     if (m->run != 0) strata_run_end(m, 1);
+    st_mdms_events_flush(m);
     st_vec_free(&m->schema);
+    st_vec_free(&m->events);
 #ifdef STRATA_HAVE_MPI
     if (m->comm != MPI_COMM_NULL) MPI_Comm_free(&m->comm);
 #endif
@@ -496,6 +500,7 @@ static int assoc_new(strata_mdms *m, const char *const *names, int n, strata_dty
     as->magic = ST_ASSOC_LIVE;
     as->m = m;
     as->n = n;
+    as->shown = -1;
     for (int i = 0; i < n; i++) snprintf(as->names[i], sizeof as->names[i], "%s", names[i]);
     as->dtype = dtype;
     as->esz = strata_dtype_size(dtype);
@@ -745,7 +750,22 @@ int strata_load(strata_assoc *as, const char *name, int64_t iteration, void *loc
         rc = st_error(err, STRATA_EINVAL, "strata_load: the buffer is NULL");
     rc = st_m_agree(as->m, rc);
     if (rc < 0) return rc;
-    return st_mdms_load(as, name, iteration, local_buf);
+    return st_mdms_load(as, name, iteration, local_buf, NULL);
+}
+
+int strata_load_view(strata_assoc *as, const char *name, int64_t iteration, const void **piece)
+{
+    if (piece == NULL) return STRATA_EINVAL;
+    *piece = NULL;
+    if (assoc_check(as) < 0) return STRATA_EINVAL;
+    st_err *err = &as->m->pool->err;
+    int rc = STRATA_OK;
+    if (!as->loading)
+        rc = st_error(err, STRATA_EINVAL, "strata_load_view: call strata_load_begin() first");
+    if (rc == STRATA_OK) rc = in_assoc(as, name);
+    rc = st_m_agree(as->m, rc);
+    if (rc < 0) return rc;
+    return st_mdms_load(as, name, iteration, NULL, piece);
 }
 
 int strata_load_list(strata_assoc *as, const char *name, int64_t iteration, const uint64_t *index,
@@ -776,6 +796,8 @@ int strata_load_end(strata_assoc *as)
 {
     if (assoc_check(as) < 0) return STRATA_EINVAL;
     st_mdms_prefetch_stop(as);
+    st_mdms_views_free(as);
+    st_mdms_events_flush(as->m);
     as->loading = 0;
     return STRATA_OK;
 }
@@ -784,6 +806,8 @@ void strata_assoc_close(strata_assoc *as)
 {
     if (assoc_check(as) < 0) return;
     st_mdms_prefetch_stop(as);
+    st_mdms_views_free(as);
+    st_mdms_events_flush(as->m);
     as->magic = 0;
     free(as->names);
     free(as);

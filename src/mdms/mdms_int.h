@@ -157,7 +157,18 @@ struct strata_mdms {
 #endif
     int64_t run;   /* the current run (0: none) */
     st_vec schema; /* st_cat_attr_def */
+    st_vec events; /* rank 0: st_cat_ioev of loads not yet recorded */
 };
+
+/* Record an I/O event (rank 0). Saves are recorded at once; loads are kept and recorded
+ * together at strata_load_end(), at the end of the run or every ST_EVENTS_MAX loads, so that
+ * a load in a loop does not wait for a catalog commit. */
+#define ST_EVENTS_MAX 256
+void st_mdms_event(strata_mdms *m, int64_t run, const char *dataset, int64_t iteration,
+                   const char *op, const char *strategy, uint64_t requests, uint64_t bytes,
+                   double seconds);
+/* Record the kept events. */
+void st_mdms_events_flush(strata_mdms *m);
 
 /* The files of one saved (dataset, iteration), resolved by rank 0 and sent to all. */
 typedef struct st_source {
@@ -179,7 +190,9 @@ typedef struct st_prefetch {
     char name[STRATA_NAME_MAX + 1];
     int64_t iteration;
     st_source src;
-    void *piece;   /* contiguous: the local piece */
+    void *piece; /* contiguous: the local piece, in the association's buffer SLOT */
+    int slot;
+    int sieve;     /* read by sieving (else run by run) */
     void **chunks; /* chunked: owned chunk data, C order, by position in src */
     int rc;
     st_err err;
@@ -204,6 +217,8 @@ struct strata_assoc {
     int forced, no_prefetch;
     strata_plan last;
     st_prefetch *pf;
+    void *bufs[2]; /* owned piece buffers: strata_load_view() and prefetching (double buffering) */
+    int shown;     /* the buffer strata_load_view() handed out last, -1 for none */
 };
 
 /* Collective helpers (no-ops with one process). */
@@ -216,7 +231,11 @@ uint64_t st_m_sum(strata_mdms *m, uint64_t v);
 
 /* The data movement (mdms_io.c). */
 int st_mdms_save(strata_assoc *as, const char *name, int64_t iteration, const void *buf);
-int st_mdms_load(strata_assoc *as, const char *name, int64_t iteration, void *buf);
+/* Load into BUF, or (BUF NULL) into an owned buffer whose address goes to *VIEW. */
+int st_mdms_load(strata_assoc *as, const char *name, int64_t iteration, void *buf,
+                 const void **view);
+/* Free the owned piece buffers. */
+void st_mdms_views_free(strata_assoc *as);
 int st_mdms_load_list(strata_assoc *as, const char *name, int64_t iteration, const uint64_t *index,
                       uint64_t n, void *buf);
 void st_mdms_prefetch_stop(strata_assoc *as);

@@ -45,6 +45,37 @@ static int mpi_on(const strata_mdms *m)
 #endif
 }
 
+/* ---- I/O events ------------------------------------------------------------------------------ */
+
+void st_mdms_events_flush(strata_mdms *m)
+{
+    if (m->events.n == 0) return;
+    /* statistics only: a failure to record them does not fail the I/O */
+    st_cat_io_events(NULL, m->pool->cat, m->events.v, m->events.n);
+    m->events.n = 0;
+}
+
+void st_mdms_event(strata_mdms *m, int64_t run, const char *dataset, int64_t iteration,
+                   const char *op, const char *strategy, uint64_t requests, uint64_t bytes,
+                   double seconds)
+{
+    if (m->rank != 0) return;
+    st_cat_ioev *e = st_vec_push(&m->events);
+    if (e == NULL) return;
+    memset(e, 0, sizeof *e);
+    e->run_id = run;
+    e->iteration = iteration;
+    snprintf(e->dataset, sizeof e->dataset, "%s", dataset);
+    snprintf(e->op, sizeof e->op, "%s", op);
+    snprintf(e->strategy, sizeof e->strategy, "%s", strategy);
+    e->nprocs = m->size;
+    e->requests = requests;
+    e->bytes = bytes;
+    e->seconds = seconds;
+    e->at_ns = st_now_ns();
+    if (strcmp(op, "save") == 0 || m->events.n >= ST_EVENTS_MAX) st_mdms_events_flush(m);
+}
+
 /* ---- sources -------------------------------------------------------------------------------- */
 
 static void source_free(st_source *s)
@@ -923,8 +954,7 @@ int st_mdms_save(strata_assoc *as, const char *name, int64_t iteration, const vo
         e.nprocs = m->size;
         if (rc == STRATA_OK) rc = st_cat_save_commit(err, pool->cat, &h.rec, all, coords, nall, &e);
         if (rc == STRATA_OK)
-            st_cat_io_event(NULL, pool->cat, as->run, name, iteration, "save", pl.strategy, m->size,
-                            treq, tbytes, secs);
+            st_mdms_event(m, as->run, name, iteration, "save", pl.strategy, treq, tbytes, secs);
         free(coords);
         free(ctext);
     }
@@ -1027,8 +1057,8 @@ static void *prefetch_main(void *arg)
 {
     st_prefetch *pf = arg;
     uint64_t req = 0, bytes = 0;
-    pf->rc =
-        load_files(pf->as, &pf->src, 1, pf->piece, (char **)pf->chunks, &pf->err, &req, &bytes);
+    pf->rc = load_files(pf->as, &pf->src, pf->sieve, pf->piece, (char **)pf->chunks, &pf->err, &req,
+                        &bytes);
     return NULL;
 }
 
@@ -1038,14 +1068,36 @@ void st_mdms_prefetch_stop(strata_assoc *as)
     if (pf == NULL) return;
     if (pf->running) pthread_join(pf->thread, NULL);
     chunks_free(&pf->src, (char **)pf->chunks);
-    st_free_big(pf->piece);
     source_free(&pf->src);
     st_err_destroy(&pf->err);
     free(pf);
     as->pf = NULL;
 }
 
-/* Start reading the iteration after ITERATION of NAME in the background. */
+void st_mdms_views_free(strata_assoc *as)
+{
+    for (int k = 0; k < 2; k++) {
+        st_free_big(as->bufs[k]);
+        as->bufs[k] = NULL;
+    }
+    as->shown = -1;
+}
+
+/* The association's piece buffer K, allocated on first use (NULL when out of memory). */
+static void *slot_buf(strata_assoc *as, int k)
+{
+    if (as->bufs[k] == NULL) as->bufs[k] = st_alloc_big(as->local_elems * as->esz + 1);
+    return as->bufs[k];
+}
+
+/* The buffer not handed out by strata_load_view(): where the next read goes. */
+static int free_slot(const strata_assoc *as)
+{
+    return as->shown == 0 ? 1 : 0;
+}
+
+/* Start reading the iteration after ITERATION of NAME in the background, into the buffer not
+ * handed out to the caller. */
 static void prefetch_next(strata_assoc *as, const char *name, int64_t iteration)
 {
     strata_mdms *m = as->m;
@@ -1062,6 +1114,7 @@ static void prefetch_next(strata_assoc *as, const char *name, int64_t iteration)
         pf->as = as;
         snprintf(pf->name, sizeof pf->name, "%s", name);
         pf->iteration = next;
+        pf->slot = free_slot(as);
     }
     rc = st_m_agree(m, rc);
     if (rc == STRATA_OK) rc = resolve(as, name, next, &pf->src);
@@ -1072,12 +1125,18 @@ static void prefetch_next(strata_assoc *as, const char *name, int64_t iteration)
         }
         return;
     }
+    /* the thread makes no MPI calls: a collective plan reads by sieving instead */
+    strata_plan pl;
+    if (plan_for(as, &pf->src, &pl) == STRATA_OK) {
+        int s = st_io_parse(pl.strategy);
+        pf->sieve = s == ST_IO_SIEVE || s == ST_IO_COLLECTIVE;
+    }
     if (pf->src.rec.layout == STRATA_LAYOUT_CHUNKED) {
         char **ch = NULL;
         rc = chunks_alloc(as, &pf->src, &ch, &pf->err);
         pf->chunks = (void **)ch;
     } else {
-        pf->piece = st_alloc_big(as->local_elems * as->esz + 1);
+        pf->piece = slot_buf(as, pf->slot);
         if (pf->piece == NULL) rc = STRATA_ENOMEM;
     }
     as->pf = pf;
@@ -1087,7 +1146,8 @@ static void prefetch_next(strata_assoc *as, const char *name, int64_t iteration)
         pf->rc = STRATA_ENOMEM;
 }
 
-int st_mdms_load(strata_assoc *as, const char *name, int64_t iteration, void *buf)
+int st_mdms_load(strata_assoc *as, const char *name, int64_t iteration, void *buf,
+                 const void **view)
 {
     strata_mdms *m = as->m;
     st_err *err = &m->pool->err;
@@ -1107,6 +1167,13 @@ int st_mdms_load(strata_assoc *as, const char *name, int64_t iteration, void *bu
         }
     }
     if (pf != NULL && !use_pf) st_mdms_prefetch_stop(as);
+    /* a view: the prefetched buffer as it is, else the buffer not shown */
+    int slot = -1;
+    if (view != NULL && rc == STRATA_OK) {
+        slot = use_pf && pf->piece ? pf->slot : free_slot(as);
+        buf = slot_buf(as, slot);
+        if (buf == NULL) rc = st_error(err, STRATA_ENOMEM, "out of memory");
+    }
     rc = st_m_agree(m, rc);
     if (rc < 0) {
         st_mdms_prefetch_stop(as);
@@ -1138,7 +1205,7 @@ int st_mdms_load(strata_assoc *as, const char *name, int64_t iteration, void *bu
         if (rc == STRATA_OK) rc = exchange(as, &g, 0, ch, buf);
     } else if (rc == STRATA_OK) {
         if (use_pf) {
-            memcpy(buf, pf->piece, as->local_elems * as->esz);
+            if (buf != pf->piece) memcpy(buf, pf->piece, as->local_elems * as->esz);
         } else {
 #ifdef STRATA_HAVE_MPI
             if (s == ST_IO_COLLECTIVE) {
@@ -1159,11 +1226,13 @@ int st_mdms_load(strata_assoc *as, const char *name, int64_t iteration, void *bu
     } else {
         st_mdms_prefetch_stop(as);
     }
+    as->shown = slot;
+    if (view != NULL) *view = rc == STRATA_OK ? buf : NULL;
     uint64_t treq = st_m_sum(m, requests), tbytes = st_m_sum(m, bytes);
     double secs = st_m_max(m, now_s() - t0);
     if (rc == STRATA_OK && m->rank == 0)
-        st_cat_io_event(NULL, m->pool->cat, as->run, name, iteration, "load",
-                        use_pf ? "prefetched" : pl.strategy, m->size, treq, tbytes, secs);
+        st_mdms_event(m, as->run, name, iteration, "load", use_pf ? "prefetched" : pl.strategy,
+                      treq, tbytes, secs);
     as->last = pl;
     as->last.requests = requests;
     as->last.bytes = bytes;
@@ -1380,8 +1449,7 @@ int st_mdms_load_list(strata_assoc *as, const char *name, int64_t iteration, con
     uint64_t treq = st_m_sum(m, requests), tbytes = st_m_sum(m, bytes);
     double secs = st_m_max(m, now_s() - t0);
     if (rc == STRATA_OK && m->rank == 0)
-        st_cat_io_event(NULL, m->pool->cat, as->run, name, iteration, "load-list", strategy,
-                        m->size, treq, tbytes, secs);
+        st_mdms_event(m, as->run, name, iteration, "load-list", strategy, treq, tbytes, secs);
     memset(&as->last, 0, sizeof as->last);
     snprintf(as->last.strategy, sizeof as->last.strategy, "%s", strategy);
     as->last.procs = m->size;

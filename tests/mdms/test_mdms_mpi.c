@@ -229,6 +229,21 @@ int main(int argc, char **argv)
                                   " of %" PRIu64 " wrong",
                                   pats[w], pat, store ? store : "row-major", d, (int)it, bad, n);
                         }
+                    /* the same through the association's double buffer: the two iterations
+                     * come in the two buffers, each intact */
+                    for (int d = 0; d < 2; d++) {
+                        const void *seen[2] = {NULL, NULL};
+                        for (int64_t it = 0; it < 2; it++) {
+                            rc = strata_load_view(as, names[d], it * 10, &seen[it]);
+                            CHECK(rc == STRATA_OK && (seen[it] != NULL || n == 0), "view: %s",
+                                  strata_errmsg(pool));
+                            if (rc != STRATA_OK || seen[it] == NULL) continue;
+                            uint64_t bad = verify(as, nd, dims, seen[it], d, it);
+                            CHECK(bad == 0, "view %s store %s dataset %d it %d: %" PRIu64 " wrong",
+                                  pat, store ? store : "row-major", d, (int)it, bad);
+                        }
+                        CHECK(n == 0 || seen[0] != seen[1], "view: one buffer for two iterations");
+                    }
                     /* an iteration never saved */
                     rc = strata_load(as, names[0], 5, buf);
                     CHECK(rc == STRATA_ENOTFOUND && strstr(strata_errmsg(pool), "never saved"),
