@@ -10,6 +10,9 @@
 
 #include "strata.h"
 
+/* A byte count with an optional K, M, G or T suffix (powers of 1024) into *OUT; -1 if bad. */
+int parse_bytes(const char *s, uint64_t *out);
+
 /* Exit codes (docs/cli.md). */
 enum {
     EXIT_OK = 0,
@@ -83,6 +86,7 @@ int cmd_runs(cli *c, int argc, char **argv);
 int cmd_find(cli *c, int argc, char **argv);
 int cmd_explain(cli *c, int argc, char **argv);
 int cmd_tool(cli *c, int argc, char **argv);
+int cmd_serve(cli *c, int argc, char **argv);
 int cmd_array(cli *c, int argc, char **argv);
 int cmd_backup(cli *c, int argc, char **argv);
 int cmd_ingest(cli *c, int argc, char **argv);

@@ -240,3 +240,41 @@ void cli_json_str(FILE *f, const char *s)
     }
     fputc('"', f);
 }
+
+/* A byte count with an optional K, M, G or T suffix (powers of 1024). */
+int parse_bytes(const char *s, uint64_t *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || v < 0) return -1;
+    double m = 1;
+    switch (*end) {
+    case 'K':
+    case 'k':
+        m = 1024.0;
+        end++;
+        break;
+    case 'M':
+    case 'm':
+        m = 1024.0 * 1024;
+        end++;
+        break;
+    case 'G':
+    case 'g':
+        m = 1024.0 * 1024 * 1024;
+        end++;
+        break;
+    case 'T':
+    case 't':
+        m = 1024.0 * 1024 * 1024 * 1024;
+        end++;
+        break;
+    default:
+        break;
+    }
+    if (*end == 'B' || *end == 'b') end++;
+    if (*end == '/') end = strchr(end, '\0'); /* "100M/s" */
+    if (*end != '\0' || v * m > 1.8e19) return -1;
+    *out = (uint64_t)(v * m);
+    return 0;
+}

@@ -158,38 +158,6 @@ int cmd_column(cli *c, int argc, char **argv)
     return EXIT_OK;
 }
 
-/* "512M", "4G", "1000000" into bytes. */
-static int parse_bytes(const char *s, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || errno != 0 || v < 0) return -1;
-    double mul = 1;
-    switch (*end) {
-    case 'k':
-    case 'K':
-        mul = 1024.0;
-        end++;
-        break;
-    case 'm':
-    case 'M':
-        mul = 1024.0 * 1024;
-        end++;
-        break;
-    case 'g':
-    case 'G':
-        mul = 1024.0 * 1024 * 1024;
-        end++;
-        break;
-    default:
-        break;
-    }
-    if (*end == 'B' || *end == 'b') end++;
-    if (*end != '\0') return -1;
-    *out = (uint64_t)(v * mul);
-    return 0;
-}
 
 typedef struct upd_ctx {
     cli *c;

@@ -43,6 +43,7 @@ static const char usage[] =
     "  runs APP [--where C]        runs of an application, by attribute\n"
     "  find APP [--dataset D]      saved datasets by run, iteration and statistics\n"
     "  explain APP/RUN/DATASET     the I/O strategy for an access pattern (--pattern, --procs)\n"
+    "  serve                       the web page and the HTTP JSON API (--listen, --read-only)\n"
     "  tool add|ls                 visualisation and analysis tools\n"
     "  demo taxi ROWS OUT.csv      write synthetic taxi trips\n"
     "  version                     print the version\n"
@@ -137,7 +138,7 @@ int main(int argc, char **argv)
         {"export", cmd_export},   {"check", cmd_check},     {"gc", cmd_gc},
         {"drop", cmd_drop},       {"demo", cmd_demo},       {"derive", cmd_derive},
         {"column", cmd_column},   {"update", cmd_update},   {"auto", cmd_auto},
-        {"watch", cmd_watch},     {"lineage", cmd_lineage},
+        {"watch", cmd_watch},     {"lineage", cmd_lineage}, {"serve", cmd_serve},
     };
     int rc = -1;
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)

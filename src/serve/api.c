@@ -1,0 +1,1234 @@
+/*
+ * api.c -- the JSON API of `strata serve` (docs/http.md): regions, datasets (schema, batches,
+ * versions, lineage, pages of rows, columns as binary, statistics), N-d arrays (info, regions as
+ * JSON or binary, statistics), applications, runs and saved iterations, tiers, derive, update
+ * (a background job with progress), application registration and code snippets.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "serve/serve.h"
+
+/* ---- helpers -------------------------------------------------------------------------------- */
+
+static int seg_is(const srv_req *q, int i, const char *s)
+{
+    return i < q->nseg && strcmp(q->seg[i], s) == 0;
+}
+
+/* An unsigned integer argument NAME (DEF if absent) in [0, MAX]; -1 and an error if bad. */
+static int arg_u64(const srv_req *q, srv_reply *r, const char *name, uint64_t def, uint64_t max,
+                   uint64_t *out)
+{
+    const char *v = srv_arg(q, name);
+    *out = def;
+    if (v == NULL || *v == 0) return 0;
+    char *end;
+    errno = 0;
+    if (*v == '-' || (*out = strtoull(v, &end, 10), *end) || errno || *out > max) {
+        srv_error(r, 400, "EINVAL", "query argument %s=%s: need a whole number from 0 to %" PRIu64,
+                  name, v, max);
+        return -1;
+    }
+    return 0;
+}
+
+static json_t *dtype_json(strata_dtype t)
+{
+    return json_string(strata_dtype_name(t));
+}
+
+static double as_double(strata_dtype t, const void *p, uint64_t i)
+{
+    switch (t) {
+    case STRATA_I8: return ((const int8_t *)p)[i];
+    case STRATA_I16: return ((const int16_t *)p)[i];
+    case STRATA_I32: return ((const int32_t *)p)[i];
+    case STRATA_I64: return (double)((const int64_t *)p)[i];
+    case STRATA_U8: return ((const uint8_t *)p)[i];
+    case STRATA_U16: return ((const uint16_t *)p)[i];
+    case STRATA_U32: return ((const uint32_t *)p)[i];
+    case STRATA_U64: return (double)((const uint64_t *)p)[i];
+    case STRATA_F32: return ((const float *)p)[i];
+    case STRATA_F64: return ((const double *)p)[i];
+    case STRATA_BOOL: return ((const uint8_t *)p)[i];
+    default: return NAN;
+    }
+}
+
+/* Element I of P as JSON: integers exactly, NaN and infinities as null. */
+static json_t *value_json(strata_dtype t, const void *p, uint64_t i)
+{
+    switch (t) {
+    case STRATA_I64: return json_integer(((const int64_t *)p)[i]);
+    case STRATA_U64: {
+        uint64_t u = ((const uint64_t *)p)[i];
+        return u <= INT64_MAX ? json_integer((json_int_t)u) : json_real((double)u);
+    }
+    case STRATA_BOOL: return json_boolean(((const uint8_t *)p)[i]);
+    case STRATA_F32:
+    case STRATA_F64: {
+        double d = as_double(t, p, i);
+        return isfinite(d) ? json_real(d) : json_null();
+    }
+    default: return json_integer((json_int_t)as_double(t, p, i));
+    }
+}
+
+static int push_name(void *ctx, const char *name)
+{
+    json_array_append_new(ctx, json_string(name));
+    return 0;
+}
+
+/* ---- statistics ----------------------------------------------------------------------------- */
+
+void srv_stats_add(srv_stats *st, strata_dtype dtype, const void *data, uint64_t n, int pass)
+{
+    double width = st->max > st->min ? (st->max - st->min) / STRATA_HIST_BINS : 0;
+    for (uint64_t i = 0; i < n; i++) {
+        double v = as_double(dtype, data, i);
+        if (isnan(v)) {
+            if (pass == 1) st->nan++;
+            continue;
+        }
+        if (pass == 1) {
+            if (st->n == 0 || v < st->min) st->min = v;
+            if (st->n == 0 || v > st->max) st->max = v;
+            st->mean += v;
+            st->n++;
+        } else {
+            double dv = v - st->mean;
+            st->std += dv * dv;
+            int b = width > 0 ? (int)((v - st->min) / width) : 0;
+            if (b >= STRATA_HIST_BINS) b = STRATA_HIST_BINS - 1;
+            if (b < 0) b = 0;
+            st->hist[b]++;
+        }
+    }
+}
+
+void srv_stats_finish(srv_stats *st)
+{
+    st->std = st->n > 1 ? sqrt(st->std / (double)st->n) : 0;
+}
+
+int srv_cache_get(srv *s, const char *key, srv_stats *out)
+{
+    int hit = 0;
+    pthread_mutex_lock(&s->cache_mu);
+    for (unsigned i = 0; i < SRV_CACHE && !hit; i++)
+        if (strcmp(s->cache[i].key, key) == 0) {
+            *out = s->cache[i].st;
+            hit = 1;
+        }
+    pthread_mutex_unlock(&s->cache_mu);
+    return hit;
+}
+
+void srv_cache_put(srv *s, const char *key, const srv_stats *st)
+{
+    pthread_mutex_lock(&s->cache_mu);
+    srv_cache_entry *e = &s->cache[s->cache_next++ % SRV_CACHE];
+    snprintf(e->key, sizeof e->key, "%s", key);
+    e->st = *st;
+    pthread_mutex_unlock(&s->cache_mu);
+}
+
+static json_t *stats_json(const srv_stats *st, int cached)
+{
+    json_t *h = json_array();
+    for (int i = 0; i < STRATA_HIST_BINS; i++) json_array_append_new(h, json_integer((json_int_t)st->hist[i]));
+    json_t *o = json_pack("{s:I,s:I,s:o,s:b}", "count", (json_int_t)st->n, "nan",
+                          (json_int_t)st->nan, "histogram", h, "cached", cached);
+    if (st->n) {
+        json_object_set_new(o, "min", json_real(st->min));
+        json_object_set_new(o, "max", json_real(st->max));
+        json_object_set_new(o, "mean", json_real(st->mean));
+        json_object_set_new(o, "std", json_real(st->std));
+    }
+    return o;
+}
+
+/* ---- regions and datasets ------------------------------------------------------------------- */
+
+static void api_regions(strata_pool *p, srv_reply *r)
+{
+    json_t *names = json_array();
+    int rc = strata_region_list(p, push_name, names);
+    if (rc < 0) {
+        json_decref(names);
+        srv_fail(r, p, rc);
+        return;
+    }
+    json_t *out = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(names, i, v)
+    {
+        json_t *ds = json_array(), *nd = json_array();
+        strata_dataset_list(p, json_string_value(v), push_name, ds);
+        strata_ndarray_list(p, json_string_value(v), push_name, nd);
+        json_array_append_new(out, json_pack("{s:O,s:I,s:I}", "name", v, "datasets",
+                                             (json_int_t)json_array_size(ds), "arrays",
+                                             (json_int_t)json_array_size(nd)));
+        json_decref(ds);
+        json_decref(nd);
+    }
+    json_decref(names);
+    r->json = json_pack("{s:o}", "regions", out);
+}
+
+static json_t *columns_json(const strata_dataset_desc *d)
+{
+    json_t *cols = json_array();
+    for (int i = 0; i < d->ncols; i++)
+        json_array_append_new(cols, json_pack("{s:s,s:o}", "name", d->columns[i].name, "dtype",
+                                              dtype_json(d->columns[i].dtype)));
+    return cols;
+}
+
+static void api_region_datasets(strata_pool *p, const char *region, srv_reply *r)
+{
+    json_t *names = json_array(), *arrays = json_array();
+    int rc = strata_region_exists(p, region);
+    if (rc == 0) {
+        srv_error(r, 404, "ENOTFOUND", "region '%s' not found (GET /api/regions lists them)",
+                  region);
+        goto out;
+    }
+    if (rc < 0 || (rc = strata_dataset_list(p, region, push_name, names)) < 0 ||
+        (rc = strata_ndarray_list(p, region, push_name, arrays)) < 0) {
+        srv_fail(r, p, rc);
+        goto out;
+    }
+    json_t *ds = json_array(), *nd = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(names, i, v)
+    {
+        strata_snapshot *s;
+        strata_dataset_desc d;
+        if (strata_snapshot_open(p, region, json_string_value(v), 0, &s) < 0) continue;
+        if (strata_snapshot_info(s, &d) == STRATA_OK)
+            json_array_append_new(
+                ds, json_pack("{s:O,s:I,s:I,s:I,s:I,s:o}", "name", v, "rows", (json_int_t)d.nrows,
+                              "batches", (json_int_t)d.nbatches, "version", (json_int_t)d.version,
+                              "bytes", (json_int_t)d.bytes, "columns", columns_json(&d)));
+        strata_snapshot_close(s);
+    }
+    json_array_foreach(arrays, i, v)
+    {
+        strata_ndarray *a;
+        strata_ndarray_desc d;
+        if (strata_ndarray_open(p, region, json_string_value(v), NULL, &a) < 0) continue;
+        if (strata_ndarray_info(a, &d) == STRATA_OK) {
+            json_t *dims = json_array();
+            for (int k = 0; k < d.ndims; k++) json_array_append_new(dims, json_integer((json_int_t)d.dims[k]));
+            json_array_append_new(nd, json_pack("{s:O,s:o,s:o,s:I}", "name", v, "dtype",
+                                                dtype_json(d.dtype), "dims", dims, "bytes",
+                                                (json_int_t)d.bytes));
+        }
+        strata_ndarray_close(a);
+    }
+    r->json = json_pack("{s:s,s:o,s:o}", "region", region, "datasets", ds, "arrays", nd);
+out:
+    json_decref(names);
+    json_decref(arrays);
+}
+
+static int push_version(void *ctx, const strata_version_info *v)
+{
+    json_array_append_new(ctx, json_pack("{s:I,s:I,s:I,s:I,s:I,s:b}", "version",
+                                         (json_int_t)v->version, "created_ns",
+                                         (json_int_t)v->created_ns, "batches_added",
+                                         (json_int_t)v->batches_added, "rows_added",
+                                         (json_int_t)v->rows_added, "total_rows",
+                                         (json_int_t)v->total_rows, "expired", v->expired));
+    return 0;
+}
+
+static int push_lineage(void *ctx, const strata_lineage_info *l)
+{
+    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:I,s:I,s:b}", "region", l->region,
+                          "name", l->name, "op", l->op, "args", l->args ? l->args : "",
+                          "src_region", l->src_region ? l->src_region : "", "src_name",
+                          l->src_name ? l->src_name : "", "destroys_order", l->destroys_order,
+                          "auto", l->auto_update, "consumed", (json_int_t)l->consumed,
+                          "source_batches", (json_int_t)l->source_batches, "fresh", l->fresh);
+    json_object_set_new(o, "column", l->column ? json_string(l->column) : json_null());
+    if (l->src_column) json_object_set_new(o, "src_column", json_string(l->src_column));
+    json_array_append_new(ctx, o);
+    return 0;
+}
+
+static int open_snapshot(const srv_req *q, strata_pool *p, const char *region, const char *name,
+                         srv_reply *r, strata_snapshot **s)
+{
+    uint64_t as_of;
+    if (arg_u64(q, r, "as_of", 0, INT64_MAX, &as_of) < 0) return -1;
+    int rc = strata_snapshot_open(p, region, name, (int64_t)as_of, s);
+    if (rc < 0) {
+        srv_fail(r, p, rc);
+        return -1;
+    }
+    return 0;
+}
+
+static void api_dataset(const srv_req *q, strata_pool *p, const char *region, const char *name,
+                        srv_reply *r)
+{
+    strata_snapshot *s;
+    if (open_snapshot(q, p, region, name, r, &s) < 0) return;
+    strata_dataset_desc d;
+    strata_snapshot_info(s, &d);
+    json_t *batches = json_array();
+    uint64_t maxb = d.nbatches < 1000 ? d.nbatches : 1000;
+    for (uint64_t b = 0; b < maxb; b++) {
+        strata_batch_info bi;
+        if (strata_snapshot_batch(s, b, &bi) < 0) break;
+        json_t *st = json_object();
+        for (int c = 0; c < d.ncols; c++) {
+            strata_column_stats cs;
+            if (strata_snapshot_stats(s, b, c, &cs) < 0) continue;
+            json_t *o = json_pack("{s:I}", "bytes", (json_int_t)cs.bytes);
+            if (cs.has_minmax) {
+                json_object_set_new(o, "min", json_real(cs.min));
+                json_object_set_new(o, "max", json_real(cs.max));
+            }
+            json_object_set_new(st, d.columns[c].name, o);
+        }
+        json_array_append_new(batches, json_pack("{s:I,s:I,s:I,s:I,s:o}", "seq", (json_int_t)bi.seq,
+                                                 "first_row", (json_int_t)bi.first_row, "rows",
+                                                 (json_int_t)bi.nrows, "version",
+                                                 (json_int_t)bi.version, "stats", st));
+    }
+    json_t *cols = columns_json(&d);
+    size_t i;
+    json_t *v;
+    json_array_foreach(cols, i, v)
+    {
+        int ready = strata_snapshot_column_ready(s, (int)i);
+        json_object_set_new(v, "ready", json_boolean(ready == 1));
+    }
+    json_t *versions = json_array(), *lineage = json_array();
+    strata_dataset_log(p, region, name, push_version, versions);
+    strata_lineage(p, region, name, push_lineage, lineage);
+    r->json = json_pack("{s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:I,s:o,s:b,s:o,s:o}", "region", region,
+                        "name", name, "columns", cols, "version", (json_int_t)d.version, "rows",
+                        (json_int_t)d.nrows, "batches", (json_int_t)d.nbatches, "bytes",
+                        (json_int_t)d.bytes, "created_ns", (json_int_t)d.created_ns, "batch_list",
+                        batches, "batch_list_truncated", d.nbatches > maxb, "versions", versions,
+                        "lineage", lineage);
+    strata_snapshot_close(s);
+}
+
+/* Visit rows [OFF, OFF+N) of column COL batch by batch: FN(ctx, batch, first row in batch, n,
+ * position in the page). */
+typedef int (*rows_fn)(void *ctx, uint64_t batch, uint64_t in, uint64_t n, uint64_t at);
+static int rows_walk(strata_snapshot *s, uint64_t nb, uint64_t off, uint64_t n, rows_fn fn,
+                     void *ctx)
+{
+    uint64_t pos = 0, at = 0;
+    for (uint64_t b = 0; b < nb && at < n; b++) {
+        strata_batch_info bi;
+        int rc = strata_snapshot_batch(s, b, &bi);
+        if (rc < 0) return rc;
+        uint64_t lo = off + at;
+        if (lo < pos + bi.nrows) {
+            uint64_t in = lo - pos, k = bi.nrows - in;
+            if (k > n - at) k = n - at;
+            if ((rc = fn(ctx, b, in, k, at)) < 0) return rc;
+            at += k;
+        }
+        pos += bi.nrows;
+    }
+    return 0;
+}
+
+typedef struct page {
+    strata_snapshot *s;
+    int col;
+    strata_dtype dtype;
+    json_t *rows; /* array of arrays */
+} page;
+
+static int page_fill(void *ctx, uint64_t batch, uint64_t in, uint64_t n, uint64_t at)
+{
+    page *pg = ctx;
+    if (pg->dtype == STRATA_STR) {
+        const int64_t *o;
+        const char *bytes;
+        int rc = strata_snapshot_map_str(pg->s, batch, pg->col, &o, &bytes);
+        if (rc < 0) return rc;
+        for (uint64_t i = 0; i < n; i++) {
+            const char *str = bytes + (o[in + i] - o[0]);
+            size_t len = (size_t)(o[in + i + 1] - o[in + i]);
+            json_t *jv = json_stringn_nocheck(str, len);
+            json_array_append_new(json_array_get(pg->rows, at + i), jv ? jv : json_null());
+        }
+        return 0;
+    }
+    const void *data;
+    int rc = strata_snapshot_map(pg->s, batch, pg->col, &data);
+    if (rc < 0) return rc;
+    size_t esz = strata_dtype_size(pg->dtype);
+    for (uint64_t i = 0; i < n; i++)
+        json_array_append_new(json_array_get(pg->rows, at + i),
+                              value_json(pg->dtype, (const char *)data + in * esz, i));
+    return 0;
+}
+
+static void api_rows(srv *sv, const srv_req *q, strata_pool *p, const char *region,
+                     const char *name, srv_reply *r)
+{
+    uint64_t off, lim;
+    if (arg_u64(q, r, "offset", 0, INT64_MAX, &off) < 0 ||
+        arg_u64(q, r, "limit", 100, sv->max_rows, &lim) < 0)
+        return;
+    strata_snapshot *s;
+    if (open_snapshot(q, p, region, name, r, &s) < 0) return;
+    strata_dataset_desc d;
+    strata_snapshot_info(s, &d);
+    /* the columns asked for, else all */
+    int cols[STRATA_MAX_COLUMNS], nc = 0;
+    const char *want = srv_arg(q, "columns");
+    if (want && *want) {
+        char buf[4096];
+        snprintf(buf, sizeof buf, "%s", want);
+        char *save = NULL;
+        for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            if (nc == STRATA_MAX_COLUMNS || strata_snapshot_column(s, t, &cols[nc]) < 0) {
+                srv_error(r, 404, "ENOTFOUND", "dataset '%s/%s' has no column '%s'", region, name,
+                          t);
+                strata_snapshot_close(s);
+                return;
+            }
+            nc++;
+        }
+    } else {
+        for (int c = 0; c < d.ncols; c++) cols[nc++] = c;
+    }
+    uint64_t n = off < d.nrows ? d.nrows - off : 0;
+    if (n > lim) n = lim;
+    json_t *rows = json_array(), *names = json_array();
+    for (uint64_t i = 0; i < n; i++) json_array_append_new(rows, json_array());
+    int rc = 0;
+    for (int k = 0; k < nc && rc == 0; k++) {
+        int c = cols[k];
+        json_array_append_new(names, json_pack("{s:s,s:o}", "name", d.columns[c].name, "dtype",
+                                               dtype_json(d.columns[c].dtype)));
+        if (strata_snapshot_column_ready(s, c) != 1) {
+            srv_error(r, 409, "ESTALE",
+                      "column '%s' of '%s/%s' is not computed for every batch yet: POST "
+                      "/api/update first",
+                      d.columns[c].name, region, name);
+            rc = -1;
+            break;
+        }
+        page pg = {s, c, d.columns[c].dtype, rows};
+        rc = rows_walk(s, d.nbatches, off, n, page_fill, &pg);
+        if (rc < 0) srv_fail(r, p, rc);
+    }
+    if (rc == 0)
+        r->json = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:o,s:o}", "region", region, "name", name,
+                            "version", (json_int_t)d.version, "total", (json_int_t)d.nrows,
+                            "offset", (json_int_t)off, "limit", (json_int_t)lim, "columns", names,
+                            "rows", rows);
+    else {
+        json_decref(rows);
+        json_decref(names);
+    }
+    strata_snapshot_close(s);
+}
+
+typedef struct colstat {
+    strata_snapshot *s;
+    int col;
+    strata_dtype dtype;
+    srv_stats *st;
+    int pass;
+} colstat;
+
+static int colstat_fn(void *ctx, uint64_t batch, uint64_t in, uint64_t n, uint64_t at)
+{
+    (void)at;
+    colstat *cs = ctx;
+    const void *data;
+    int rc = strata_snapshot_map(cs->s, batch, cs->col, &data);
+    if (rc < 0) return rc;
+    srv_stats_add(cs->st, cs->dtype, (const char *)data + in * strata_dtype_size(cs->dtype), n,
+                  cs->pass);
+    return 0;
+}
+
+static int column_of(strata_snapshot *s, const char *region, const char *name, const char *col,
+                     srv_reply *r, int *c, strata_dataset_desc *d)
+{
+    strata_snapshot_info(s, d);
+    if (strata_snapshot_column(s, col, c) < 0) {
+        srv_error(r, 404, "ENOTFOUND", "dataset '%s/%s' has no column '%s'", region, name, col);
+        return -1;
+    }
+    if (strata_snapshot_column_ready(s, *c) != 1) {
+        srv_error(r, 409, "ESTALE", "column '%s' of '%s/%s' is not computed yet: POST /api/update",
+                  col, region, name);
+        return -1;
+    }
+    return 0;
+}
+
+static void api_column_stats(srv *sv, const srv_req *q, strata_pool *p, const char *region,
+                             const char *name, const char *col, srv_reply *r)
+{
+    strata_snapshot *s;
+    if (open_snapshot(q, p, region, name, r, &s) < 0) return;
+    strata_dataset_desc d;
+    int c;
+    if (column_of(s, region, name, col, r, &c, &d) < 0) {
+        strata_snapshot_close(s);
+        return;
+    }
+    if (d.columns[c].dtype == STRATA_STR) {
+        srv_error(r, 400, "ETYPE", "column '%s' holds strings: statistics need numbers", col);
+        strata_snapshot_close(s);
+        return;
+    }
+    char key[640];
+    snprintf(key, sizeof key, "col %s/%s/%s@%" PRId64, region, name, col, d.version);
+    srv_stats st = {0};
+    int cached = srv_cache_get(sv, key, &st), rc = 0;
+    if (!cached) {
+        colstat cs = {s, c, d.columns[c].dtype, &st, 1};
+        rc = rows_walk(s, d.nbatches, 0, d.nrows, colstat_fn, &cs);
+        if (st.n) st.mean /= (double)st.n;
+        cs.pass = 2;
+        if (rc == 0) rc = rows_walk(s, d.nbatches, 0, d.nrows, colstat_fn, &cs);
+        srv_stats_finish(&st);
+        if (rc == 0) srv_cache_put(sv, key, &st);
+    }
+    if (rc < 0)
+        srv_fail(r, p, rc);
+    else {
+        r->json = stats_json(&st, cached);
+        json_object_set_new(r->json, "version", json_integer(d.version));
+        json_object_set_new(r->json, "column", json_string(col));
+    }
+    strata_snapshot_close(s);
+}
+
+/* A numeric column as binary: raw little-endian elements, or an NPY file (?format=npy). */
+static void api_column_data(const srv_req *q, strata_pool *p, const char *region,
+                            const char *name, const char *col, srv_reply *r)
+{
+    strata_snapshot *s;
+    if (open_snapshot(q, p, region, name, r, &s) < 0) return;
+    strata_dataset_desc d;
+    int c;
+    if (column_of(s, region, name, col, r, &c, &d) < 0) {
+        strata_snapshot_close(s);
+        return;
+    }
+    strata_dtype t = d.columns[c].dtype;
+    const char *fmt = srv_arg(q, "format");
+    int npy = fmt && strcmp(fmt, "npy") == 0;
+    if (fmt && !npy && strcmp(fmt, "raw") != 0) {
+        srv_error(r, 400, "EINVAL", "format=%s: use raw or npy", fmt);
+    } else if (t == STRATA_STR) {
+        srv_error(r, 400, "ETYPE", "column '%s' holds strings: read it as rows", col);
+    } else {
+        size_t esz = strata_dtype_size(t), hdr = 0;
+        char head[256];
+        if (npy) {
+            static const char *const descr[] = {"|i1", "<i2", "<i4", "<i8", "|u1", "<u2",
+                                                "<u4", "<i8", "<f4", "<f8", "|b1"};
+            const char *ds = t == STRATA_U64 ? "<u8" : descr[t];
+            int n = snprintf(head + 10, sizeof head - 10,
+                             "{'descr': '%s', 'fortran_order': False, 'shape': (%" PRIu64 ",), }",
+                             ds, d.nrows);
+            size_t total = 10 + (size_t)n + 1;
+            size_t pad = (64 - total % 64) % 64;
+            memset(head + 10 + n, ' ', pad);
+            head[10 + n + pad] = '\n';
+            hdr = total + pad;
+            memcpy(head, "\x93NUMPY\x01\x00", 8);
+            head[8] = (char)((hdr - 10) & 0xff);
+            head[9] = (char)((hdr - 10) >> 8);
+        }
+        size_t len = hdr + d.nrows * esz;
+        char *buf = malloc(len + 1);
+        if (buf == NULL) {
+            srv_error(r, 507, "ENOMEM", "out of memory for %zu bytes", len);
+        } else {
+            memcpy(buf, head, hdr);
+            int rc = d.nrows ? strata_snapshot_read(s, c, 0, d.nrows, buf + hdr) : 0;
+            if (rc < 0) {
+                free(buf);
+                srv_fail(r, p, rc);
+            } else {
+                r->data = buf;
+                r->len = len;
+                r->type = "application/octet-stream";
+                r->status = 200;
+            }
+        }
+    }
+    strata_snapshot_close(s);
+}
+
+/* ---- N-d arrays ----------------------------------------------------------------------------- */
+
+static json_t *ndarray_json(const strata_ndarray_desc *d)
+{
+    static const char *const layouts[] = {"chunked", "row-major", "column-major"};
+    json_t *dims = json_array(), *chunk = json_array();
+    for (int k = 0; k < d->ndims; k++) {
+        json_array_append_new(dims, json_integer((json_int_t)d->dims[k]));
+        json_array_append_new(chunk, json_integer((json_int_t)d->chunk[k]));
+    }
+    return json_pack("{s:s,s:s,s:o,s:o,s:o,s:s,s:b,s:i,s:s,s:I,s:I,s:I,s:I}", "region", d->region,
+                     "name", d->name, "dtype", dtype_json(d->dtype), "dims", dims, "chunk", chunk,
+                     "layout", (unsigned)d->layout < 3 ? layouts[d->layout] : "?", "unlimited",
+                     d->unlimited, "zstd", d->zstd_level, "tier", d->tier ? d->tier : "",
+                     "chunks_total", (json_int_t)d->chunks_total, "chunks_written",
+                     (json_int_t)d->chunks_written, "bytes", (json_int_t)d->bytes, "version",
+                     (json_int_t)d->version);
+}
+
+/* "a,b,c" into V[NDIMS]; -1 and an error when malformed. */
+static int parse_dims(const srv_req *q, srv_reply *r, const char *name, int ndims, uint64_t *v,
+                      const uint64_t *def)
+{
+    const char *s = srv_arg(q, name);
+    if (s == NULL || *s == 0) {
+        memcpy(v, def, (size_t)ndims * sizeof *v);
+        return 0;
+    }
+    for (int k = 0; k < ndims; k++) {
+        char *end;
+        if (*s == '-' || *s < '0' || *s > '9') goto bad;
+        v[k] = strtoull(s, &end, 10);
+        s = end;
+        if (k + 1 < ndims && *s++ != ',') goto bad;
+    }
+    if (*s == 0) return 0;
+bad:
+    srv_error(r, 400, "EINVAL", "query argument %s: need %d whole numbers separated by ','", name,
+              ndims);
+    return -1;
+}
+
+static void api_array(srv *sv, const srv_req *q, strata_pool *p, const char *region,
+                      const char *name, const char *what, srv_reply *r)
+{
+    strata_ndarray *a;
+    int rc = strata_ndarray_open(p, region, name, NULL, &a);
+    if (rc < 0) {
+        srv_fail(r, p, rc);
+        return;
+    }
+    strata_ndarray_desc d;
+    strata_ndarray_info(a, &d);
+    if (what == NULL) {
+        r->json = ndarray_json(&d);
+        strata_ndarray_close(a);
+        return;
+    }
+    uint64_t start[STRATA_ND_MAXDIMS], count[STRATA_ND_MAXDIMS], zero[STRATA_ND_MAXDIMS] = {0};
+    if (parse_dims(q, r, "start", d.ndims, start, zero) < 0 ||
+        parse_dims(q, r, "count", d.ndims, count, d.dims) < 0) {
+        strata_ndarray_close(a);
+        return;
+    }
+    uint64_t n = 1;
+    for (int k = 0; k < d.ndims; k++) {
+        if (start[k] > d.dims[k] || count[k] > d.dims[k] - start[k]) {
+            srv_error(r, 400, "ERANGE",
+                      "region start %" PRIu64 " count %" PRIu64 " is outside dimension %d of "
+                      "extent %" PRIu64,
+                      start[k], count[k], k, d.dims[k]);
+            strata_ndarray_close(a);
+            return;
+        }
+        n *= count[k];
+    }
+    const char *fmt = srv_arg(q, "format");
+    int stats = strcmp(what, "stats") == 0;
+    int json = !stats && (fmt == NULL || strcmp(fmt, "json") == 0);
+    if (!stats && fmt && !json && strcmp(fmt, "raw") != 0) {
+        srv_error(r, 400, "EINVAL", "format=%s: use json or raw", fmt);
+    } else if (json && n > sv->max_elements) {
+        srv_error(r, 400, "ERANGE",
+                  "%" PRIu64 " elements is over the %" PRIu64 " a JSON region may have: ask "
+                  "format=raw, or a smaller count",
+                  n, sv->max_elements);
+    } else if (n > ((uint64_t)1 << 31)) {
+        srv_error(r, 400, "ERANGE", "%" PRIu64 " elements is over the 2^31 one request may read",
+                  n);
+    } else {
+        size_t esz = strata_dtype_size(d.dtype);
+        char *buf = malloc(n * esz + 1);
+        rc = buf ? strata_ndarray_read(a, start, count, buf) : STRATA_ENOMEM;
+        if (rc < 0) {
+            srv_fail(r, p, rc);
+        } else if (stats) {
+            char key[640];
+            int off = snprintf(key, sizeof key, "nd %s/%s@%" PRId64, region, name, d.version);
+            for (int k = 0; k < d.ndims && off < (int)sizeof key - 48; k++)
+                off += snprintf(key + off, sizeof key - (size_t)off, " %" PRIu64 "+%" PRIu64,
+                                start[k], count[k]);
+            srv_stats st = {0};
+            int cached = srv_cache_get(sv, key, &st);
+            if (!cached) {
+                srv_stats_add(&st, d.dtype, buf, n, 1);
+                if (st.n) st.mean /= (double)st.n;
+                srv_stats_add(&st, d.dtype, buf, n, 2);
+                srv_stats_finish(&st);
+                srv_cache_put(sv, key, &st);
+            }
+            r->json = stats_json(&st, cached);
+        } else if (json) {
+            json_t *vals = json_array(), *shape = json_array();
+            for (uint64_t i = 0; i < n; i++) json_array_append_new(vals, value_json(d.dtype, buf, i));
+            for (int k = 0; k < d.ndims; k++) json_array_append_new(shape, json_integer((json_int_t)count[k]));
+            r->json = json_pack("{s:o,s:o,s:o}", "dtype", dtype_json(d.dtype), "shape", shape,
+                                "data", vals);
+        } else {
+            r->data = buf;
+            buf = NULL;
+            r->len = n * esz;
+            r->type = "application/octet-stream";
+            r->status = 200;
+        }
+        free(buf);
+    }
+    strata_ndarray_close(a);
+}
+
+/* ---- applications, runs, saved iterations, tiers -------------------------------------------- */
+
+static const char *attr_type_name(strata_attr_type t)
+{
+    return t == STRATA_ATTR_INT ? "int" : t == STRATA_ATTR_FLOAT ? "float" : "text";
+}
+
+static int push_attr_def(void *ctx, const strata_attr_def *a)
+{
+    json_array_append_new(ctx, json_pack("{s:s,s:s}", "name", a->name, "type",
+                                         attr_type_name(a->type)));
+    return 0;
+}
+
+static json_t *attr_value(const strata_attr *a)
+{
+    if ((int)a->type == -1) return json_null();
+    if (a->type == STRATA_ATTR_INT) return json_integer(a->i);
+    if (a->type == STRATA_ATTR_FLOAT) return isfinite(a->f) ? json_real(a->f) : json_null();
+    return json_string(a->s ? a->s : "");
+}
+
+static int push_run(void *ctx, const strata_run_info *ri)
+{
+    json_t *attrs = json_object();
+    for (int i = 0; i < ri->nattrs; i++)
+        json_object_set_new(attrs, ri->attrs[i].name, attr_value(&ri->attrs[i]));
+    json_array_append_new(ctx, json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:i,s:o}", "run",
+                                         (json_int_t)ri->id, "app", ri->app, "user",
+                                         ri->user ? ri->user : "", "host",
+                                         ri->host ? ri->host : "", "status", ri->status,
+                                         "started_ns", (json_int_t)ri->started_ns, "ended_ns",
+                                         (json_int_t)ri->ended_ns, "nprocs", ri->nprocs,
+                                         "attrs", attrs));
+    return json_array_size(ctx) >= 10000 ? 1 : 0;
+}
+
+static int push_exec(void *ctx, const strata_exec_info *e)
+{
+    json_t *dims = json_array(), *hist = json_array();
+    for (int k = 0; k < e->ndims; k++) json_array_append_new(dims, json_integer((json_int_t)e->dims[k]));
+    for (int k = 0; k < STRATA_HIST_BINS; k++) json_array_append_new(hist, json_integer((json_int_t)e->hist[k]));
+    json_array_append_new(
+        ctx, json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:I,s:f,s:i,s:f,s:f,s:f,s:f,s:o}",
+                       "run", (json_int_t)e->run, "iteration", (json_int_t)e->iteration, "app",
+                       e->app, "dataset", e->dataset, "array", e->array, "tier", e->tier,
+                       "strategy", e->strategy, "layout", e->layout, "dtype",
+                       dtype_json(e->dtype), "dims", dims, "bytes", (json_int_t)e->bytes,
+                       "seconds", e->seconds, "nprocs", e->nprocs, "min", e->min, "max", e->max,
+                       "mean", e->mean, "std", e->std, "histogram", hist));
+    return json_array_size(ctx) >= 10000 ? 1 : 0;
+}
+
+static int push_tier(void *ctx, const strata_tier_info *t)
+{
+    json_array_append_new(ctx, json_pack("{s:s,s:s,s:s,s:I,s:f,s:f,s:I,s:I,s:I}", "name", t->name,
+                                         "path", t->path, "kind", strata_tier_kind_name(t->kind),
+                                         "capacity", (json_int_t)t->capacity, "read_bw",
+                                         t->read_bw, "latency", t->latency, "used",
+                                         (json_int_t)t->used, "staged", (json_int_t)t->staged,
+                                         "files", (json_int_t)t->files));
+    return 0;
+}
+
+static void api_app(const srv_req *q, strata_pool *p, const char *app, int runs, srv_reply *r)
+{
+    json_t *list = json_array();
+    int rc = runs ? strata_runs(p, app, srv_arg(q, "where"), push_run, list)
+                  : strata_app_schema(p, app, push_attr_def, list);
+    if (rc < 0) {
+        json_decref(list);
+        srv_fail(r, p, rc);
+        return;
+    }
+    r->json = runs ? json_pack("{s:s,s:o}", "app", app, "runs", list)
+                   : json_pack("{s:s,s:o}", "app", app, "schema", list);
+}
+
+static void api_find(const srv_req *q, strata_pool *p, srv_reply *r)
+{
+    const char *app = srv_arg(q, "app");
+    if (app == NULL || *app == 0) {
+        srv_error(r, 400, "EINVAL", "find needs app=NAME (and optionally dataset=, where=)");
+        return;
+    }
+    const char *ds = srv_arg(q, "dataset");
+    json_t *list = json_array();
+    int rc = strata_find(p, app, ds && *ds ? ds : NULL, srv_arg(q, "where"), push_exec, list);
+    if (rc < 0) {
+        json_decref(list);
+        srv_fail(r, p, rc);
+        return;
+    }
+    r->json = json_pack("{s:s,s:o,s:b}", "app", app, "results", list, "truncated",
+                        json_array_size(list) >= 10000);
+}
+
+/* ---- changes (token) ------------------------------------------------------------------------ */
+
+static json_t *body_json(const srv_req *q, srv_reply *r)
+{
+    json_error_t e;
+    json_t *j = json_loadb(q->body, q->body_len, 0, &e);
+    if (j == NULL || !json_is_object(j)) {
+        srv_error(r, 400, "EINVAL", "the body is not a JSON object: %s at line %d column %d",
+                  j ? "not an object" : e.text, e.line, e.column);
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static void api_derive(const srv_req *q, strata_pool *p, srv_reply *r)
+{
+    json_t *j = body_json(q, r);
+    if (j == NULL) return;
+    const char *region = jstr(j, "region"), *name = jstr(j, "name");
+    const char *src_region = jstr(j, "src_region"), *src = jstr(j, "src_name");
+    const char *column = jstr(j, "column");
+    int rc;
+    if (region == NULL || name == NULL) {
+        srv_error(r, 400, "EINVAL", "derive needs \"region\" and \"name\" (and \"op\")");
+        json_decref(j);
+        return;
+    }
+    if (column) {
+        strata_column_spec cs = {jstr(j, "op"), src_region, src, jstr(j, "src_column"),
+                                 jstr(j, "expr"), jstr(j, "default")};
+        rc = strata_column_derive(p, region, name, column, &cs);
+    } else {
+        if (src == NULL) {
+            srv_error(r, 400, "EINVAL", "a derived dataset needs \"src_name\" (its parent)");
+            json_decref(j);
+            return;
+        }
+        strata_derive_spec ds = {0};
+        ds.op = jstr(j, "op");
+        ds.expr = jstr(j, "expr");
+        ds.keys = jstr(j, "keys");
+        ds.aggs = jstr(j, "aggs");
+        ds.k = (uint64_t)json_integer_value(json_object_get(j, "k"));
+        ds.desc = json_is_true(json_object_get(j, "desc"));
+        ds.global = json_is_true(json_object_get(j, "global"));
+        rc = strata_derive(p, region, name, src_region ? src_region : region, src, &ds);
+    }
+    if (rc < 0)
+        srv_fail(r, p, rc);
+    else {
+        r->status = 201;
+        r->json = json_pack("{s:s,s:s,s:b}", "region", region, "name", name, "defined", 1);
+        if (column) json_object_set_new(r->json, "column", json_string(column));
+    }
+    json_decref(j);
+}
+
+typedef struct job_ctx {
+    srv *s;
+    strata_pool *pool;
+} job_ctx;
+
+static int job_progress(void *ctx, const strata_update_event *ev)
+{
+    srv *s = ctx;
+    pthread_mutex_lock(&s->job_mu);
+    snprintf(s->job.object, sizeof s->job.object, "%s/%s %s", ev->region, ev->name, ev->object);
+    snprintf(s->job.mode, sizeof s->job.mode, "%s", ev->mode);
+    s->job.done = ev->done;
+    s->job.total = ev->total;
+    s->job.rows = ev->rows;
+    s->job.seconds = ev->seconds;
+    pthread_mutex_unlock(&s->job_mu);
+    return 0;
+}
+
+static void *job_main(void *arg)
+{
+    job_ctx *jc = arg;
+    srv *s = jc->s;
+    strata_update_opts o = {0};
+    o.full = s->job.full;
+    o.progress = job_progress;
+    o.progress_ctx = s;
+    strata_update_stats st = {0};
+    int rc = strata_update(jc->pool, s->job.region[0] ? s->job.region : NULL,
+                           s->job.name[0] ? s->job.name : NULL, &o, &st);
+    pthread_mutex_lock(&s->job_mu);
+    s->job.status = rc;
+    snprintf(s->job.message, sizeof s->job.message, "%s",
+             rc < 0 ? strata_errmsg(jc->pool) : "done");
+    s->job.stats = st;
+    s->job.running = 0;
+    pthread_mutex_unlock(&s->job_mu);
+    srv_pool_put(s, jc->pool);
+    free(jc);
+    return NULL;
+}
+
+static json_t *job_json(const srv_job *j)
+{
+    json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:f}", "job", (json_int_t)j->id,
+                          "state", j->running ? "running" : j->status < 0 ? "failed" : "done",
+                          "region", j->region, "name", j->name, "object", j->object, "done",
+                          (json_int_t)j->done, "total", (json_int_t)j->total, "rows",
+                          (json_int_t)j->rows, "seconds", j->seconds);
+    if (!j->running) {
+        json_object_set_new(o, "message", json_string(j->message));
+        json_object_set_new(o, "stats",
+                            json_pack("{s:I,s:I,s:I,s:I,s:I,s:f}", "incremental",
+                                      (json_int_t)j->stats.incremental, "refreshed",
+                                      (json_int_t)j->stats.refreshed, "fresh",
+                                      (json_int_t)j->stats.fresh, "rows_read",
+                                      (json_int_t)j->stats.rows_read, "rows_written",
+                                      (json_int_t)j->stats.rows_written, "seconds",
+                                      j->stats.seconds));
+    }
+    return o;
+}
+
+static void api_update(srv *s, const srv_req *q, srv_reply *r)
+{
+    json_t *j = body_json(q, r);
+    if (j == NULL) return;
+    const char *region = jstr(j, "region"), *name = jstr(j, "name");
+    if (name && region == NULL) {
+        srv_error(r, 400, "EINVAL", "\"name\" needs its \"region\"");
+        json_decref(j);
+        return;
+    }
+    pthread_mutex_lock(&s->job_mu);
+    if (s->job.running) {
+        pthread_mutex_unlock(&s->job_mu);
+        srv_error(r, 409, "ECONFLICT", "update job %" PRId64 " is still running: GET /api/jobs/%" PRId64,
+                  s->job.id, s->job.id);
+        json_decref(j);
+        return;
+    }
+    if (s->job.joinable) pthread_join(s->job.thread, NULL);
+    int64_t id = s->job.id + 1;
+    memset(&s->job, 0, sizeof s->job);
+    s->job.id = id;
+    snprintf(s->job.region, sizeof s->job.region, "%s", region ? region : "");
+    snprintf(s->job.name, sizeof s->job.name, "%s", name ? name : "");
+    s->job.full = json_is_true(json_object_get(j, "full"));
+    s->job.running = 1;
+    job_ctx *jc = malloc(sizeof *jc);
+    if (jc) {
+        jc->s = s;
+        jc->pool = srv_pool_get(s);
+    }
+    if (jc == NULL || pthread_create(&s->job.thread, NULL, job_main, jc) != 0) {
+        s->job.running = 0;
+        if (jc) srv_pool_put(s, jc->pool);
+        free(jc);
+        pthread_mutex_unlock(&s->job_mu);
+        srv_error(r, 500, "ENOMEM", "cannot start the update job");
+        json_decref(j);
+        return;
+    }
+    s->job.joinable = 1;
+    r->status = 202;
+    r->json = job_json(&s->job);
+    pthread_mutex_unlock(&s->job_mu);
+    json_decref(j);
+}
+
+static void api_job(srv *s, const char *id, srv_reply *r)
+{
+    pthread_mutex_lock(&s->job_mu);
+    if (s->job.id == 0 || strtoll(id, NULL, 10) != s->job.id)
+        srv_error(r, 404, "ENOTFOUND", "no job %s (the server keeps the last one)", id);
+    else
+        r->json = job_json(&s->job);
+    pthread_mutex_unlock(&s->job_mu);
+}
+
+static void api_register(const srv_req *q, strata_pool *p, srv_reply *r)
+{
+    json_t *j = body_json(q, r);
+    if (j == NULL) return;
+    const char *app = jstr(j, "app");
+    json_t *attrs = json_object_get(j, "attrs");
+    if (app == NULL || (attrs && !json_is_array(attrs)) || json_array_size(attrs) > 200) {
+        srv_error(r, 400, "EINVAL",
+                  "register needs {\"app\": NAME, \"attrs\": [{\"name\": N, \"type\": "
+                  "\"int\"|\"float\"|\"text\"}, ...]}");
+        json_decref(j);
+        return;
+    }
+    strata_attr_def defs[200];
+    size_t i, n = json_array_size(attrs);
+    json_t *a;
+    json_array_foreach(attrs, i, a)
+    {
+        const char *nm = jstr(a, "name"), *ty = jstr(a, "type");
+        if (nm == NULL || ty == NULL ||
+            (strcmp(ty, "int") && strcmp(ty, "float") && strcmp(ty, "text"))) {
+            srv_error(r, 400, "EINVAL",
+                      "attrs[%zu] needs a \"name\" and a \"type\" of int, float or text", i);
+            json_decref(j);
+            return;
+        }
+        defs[i].name = nm;
+        defs[i].type = !strcmp(ty, "int") ? STRATA_ATTR_INT
+                       : !strcmp(ty, "float") ? STRATA_ATTR_FLOAT
+                                              : STRATA_ATTR_TEXT;
+    }
+    int rc = strata_app_register(p, app, defs, (int)n);
+    if (rc < 0)
+        srv_fail(r, p, rc);
+    else {
+        json_t *schema = json_array();
+        strata_app_schema(p, app, push_attr_def, schema);
+        r->status = 201;
+        r->json = json_pack("{s:s,s:o}", "app", app, "schema", schema);
+    }
+    json_decref(j);
+}
+
+/* ---- code snippets -------------------------------------------------------------------------- */
+
+static const char *c_type(strata_dtype t)
+{
+    static const char *const n[] = {"int8_t",   "int16_t",  "int32_t", "int64_t",
+                                    "uint8_t",  "uint16_t", "uint32_t", "uint64_t",
+                                    "float",    "double",   "uint8_t",  "char"};
+    return (unsigned)t < 12 ? n[t] : "char";
+}
+
+static void api_codegen(const srv_req *q, strata_pool *p, const char *region, const char *name,
+                        srv_reply *r)
+{
+    const char *lang = srv_arg(q, "lang");
+    if (lang == NULL) lang = "c";
+    if (strcmp(lang, "c") && strcmp(lang, "shell")) {
+        srv_error(r, 400, "EINVAL", "lang=%s: use c or shell", lang);
+        return;
+    }
+    char code[16384];
+    int n = 0;
+    strata_snapshot *s;
+    strata_ndarray *a;
+    if (strata_snapshot_open(p, region, name, 0, &s) == STRATA_OK) {
+        strata_dataset_desc d;
+        strata_snapshot_info(s, &d);
+        int num = -1;
+        for (int c = 0; c < d.ncols && num < 0; c++)
+            if (d.columns[c].dtype != STRATA_STR) num = c;
+        if (!strcmp(lang, "shell")) {
+            n = snprintf(code, sizeof code,
+                         "# the first rows of %s/%s (CSV), then all of it as JSON\n"
+                         "strata -P '%s' cat %s/%s --limit 10\n"
+                         "strata -P '%s' cat %s/%s --json > %s.json\n",
+                         region, name, strata_pool_path(p), region, name, strata_pool_path(p),
+                         region, name, name);
+        } else if (num < 0) {
+            n = snprintf(code, sizeof code, "/* %s/%s has no numeric column to read */\n", region,
+                         name);
+        } else {
+            const char *cn = d.columns[num].name;
+            const char *ct = c_type(d.columns[num].dtype);
+            n = snprintf(
+                code, sizeof code,
+                "/* Read column '%s' (%s) of dataset %s/%s.\n"
+                " * cc read_%s.c $(pkg-config --cflags --libs strata) -o read_%s */\n"
+                "#include <stdint.h>\n#include <stdio.h>\n#include <stdlib.h>\n"
+                "#include <strata.h>\n\n"
+                "int main(void)\n{\n"
+                "    strata_pool *pool;\n"
+                "    int rc = strata_pool_open(\"%s\", &pool);\n"
+                "    if (rc != STRATA_OK) {\n"
+                "        fprintf(stderr, \"open: %%s\\n\", strata_strerror(rc));\n"
+                "        return 1;\n    }\n"
+                "    strata_snapshot *s;\n"
+                "    rc = strata_snapshot_open(pool, \"%s\", \"%s\", 0, &s);\n"
+                "    strata_dataset_desc d;\n"
+                "    int col = -1;\n"
+                "    if (rc == STRATA_OK) rc = strata_snapshot_info(s, &d);\n"
+                "    if (rc == STRATA_OK) rc = strata_snapshot_column(s, \"%s\", &col);\n"
+                "    %s *v = NULL;\n"
+                "    if (rc == STRATA_OK) {\n"
+                "        v = malloc((d.nrows + 1) * sizeof *v);\n"
+                "        rc = v ? strata_snapshot_read(s, col, 0, d.nrows, v) : STRATA_ENOMEM;\n"
+                "    }\n"
+                "    if (rc != STRATA_OK) {\n"
+                "        fprintf(stderr, \"%s/%s: %%s\\n\", strata_errmsg(pool));\n"
+                "    } else {\n"
+                "        double sum = 0;\n"
+                "        for (uint64_t i = 0; i < d.nrows; i++) sum += (double)v[i];\n"
+                "        printf(\"%%llu rows, sum of %s %%g\\n\", (unsigned long long)d.nrows, "
+                "sum);\n"
+                "    }\n"
+                "    free(v);\n"
+                "    strata_snapshot_close(s);\n"
+                "    strata_pool_close(pool);\n"
+                "    return rc == STRATA_OK ? 0 : 1;\n}\n",
+                cn, strata_dtype_name(d.columns[num].dtype), region, name, name, name,
+                strata_pool_path(p), region, name, cn, ct, region, name, cn);
+        }
+        strata_snapshot_close(s);
+    } else if (strata_ndarray_open(p, region, name, NULL, &a) == STRATA_OK) {
+        strata_ndarray_desc d;
+        strata_ndarray_info(a, &d);
+        char dims[256] = "", cnt[256] = "", zeros[128] = "";
+        int o1 = 0, o2 = 0, o3 = 0;
+        for (int k = 0; k < d.ndims; k++) {
+            o1 += snprintf(dims + o1, sizeof dims - (size_t)o1, "%s%" PRIu64, k ? " x " : "", d.dims[k]);
+            o2 += snprintf(cnt + o2, sizeof cnt - (size_t)o2, "%s%" PRIu64, k ? ", " : "", d.dims[k]);
+            o3 += snprintf(zeros + o3, sizeof zeros - (size_t)o3, "%s0", k ? ", " : "");
+        }
+        if (!strcmp(lang, "shell"))
+            n = snprintf(code, sizeof code,
+                         "# N-d array %s/%s (%s, %s)\n"
+                         "strata -P '%s' nd info %s/%s\n"
+                         "strata -P '%s' nd read %s/%s --out %s.npy\n",
+                         region, name, strata_dtype_name(d.dtype), dims, strata_pool_path(p),
+                         region, name, strata_pool_path(p), region, name, name);
+        else
+            n = snprintf(
+                code, sizeof code,
+                "/* Read the whole N-d array %s/%s (%s, %s).\n"
+                " * cc read_%s.c $(pkg-config --cflags --libs strata) -o read_%s */\n"
+                "#include <stdint.h>\n#include <stdio.h>\n#include <stdlib.h>\n"
+                "#include <strata.h>\n\n"
+                "int main(void)\n{\n"
+                "    strata_pool *pool;\n"
+                "    int rc = strata_pool_open(\"%s\", &pool);\n"
+                "    if (rc != STRATA_OK) {\n"
+                "        fprintf(stderr, \"open: %%s\\n\", strata_strerror(rc));\n"
+                "        return 1;\n    }\n"
+                "    strata_ndarray *a;\n"
+                "    rc = strata_ndarray_open(pool, \"%s\", \"%s\", NULL, &a);\n"
+                "    uint64_t start[%d] = {%s}, count[%d] = {%s}, n = 1;\n"
+                "    for (int k = 0; k < %d; k++) n *= count[k];\n"
+                "    %s *v = malloc((n + 1) * sizeof *v);\n"
+                "    if (rc == STRATA_OK) rc = v ? strata_ndarray_read(a, start, count, v) : "
+                "STRATA_ENOMEM;\n"
+                "    if (rc != STRATA_OK)\n"
+                "        fprintf(stderr, \"%s/%s: %%s\\n\", strata_errmsg(pool));\n"
+                "    else\n"
+                "        printf(\"%%llu elements, first %%g\\n\", (unsigned long long)n, "
+                "(double)v[0]);\n"
+                "    free(v);\n"
+                "    strata_ndarray_close(a);\n"
+                "    strata_pool_close(pool);\n"
+                "    return rc == STRATA_OK ? 0 : 1;\n}\n",
+                region, name, strata_dtype_name(d.dtype), dims, name, name, strata_pool_path(p),
+                region, name, d.ndims, zeros, d.ndims, cnt, d.ndims, c_type(d.dtype), region,
+                name);
+        strata_ndarray_close(a);
+    } else {
+        srv_error(r, 404, "ENOTFOUND", "no dataset or N-d array '%s/%s'", region, name);
+        return;
+    }
+    (void)n;
+    r->json = json_pack("{s:s,s:s,s:s,s:s}", "region", region, "name", name, "lang", lang,
+                        "code", code);
+}
+
+/* ---- routing -------------------------------------------------------------------------------- */
+
+void srv_api(srv *s, const srv_req *q, srv_reply *r)
+{
+    int get = strcmp(q->method, "POST") != 0;
+    int n = q->nseg;
+    /* the job table needs no pool handle */
+    if (get && n == 3 && seg_is(q, 1, "jobs")) {
+        api_job(s, q->seg[2], r);
+        return;
+    }
+    if (!get && n == 2 && seg_is(q, 1, "update")) {
+        api_update(s, q, r);
+        return;
+    }
+    strata_pool *p = srv_pool_get(s);
+    if (get && n == 2 && seg_is(q, 1, "regions"))
+        api_regions(p, r);
+    else if (get && n == 4 && seg_is(q, 1, "regions") && seg_is(q, 3, "datasets"))
+        api_region_datasets(p, q->seg[2], r);
+    else if (get && n == 4 && seg_is(q, 1, "datasets"))
+        api_dataset(q, p, q->seg[2], q->seg[3], r);
+    else if (get && n == 5 && seg_is(q, 1, "datasets") && seg_is(q, 4, "rows"))
+        api_rows(s, q, p, q->seg[2], q->seg[3], r);
+    else if (get && n == 7 && seg_is(q, 1, "datasets") && seg_is(q, 4, "columns") &&
+             seg_is(q, 6, "stats"))
+        api_column_stats(s, q, p, q->seg[2], q->seg[3], q->seg[5], r);
+    else if (get && n == 6 && seg_is(q, 1, "datasets") && seg_is(q, 4, "columns"))
+        api_column_data(q, p, q->seg[2], q->seg[3], q->seg[5], r);
+    else if (get && n == 4 && seg_is(q, 1, "arrays"))
+        api_array(s, q, p, q->seg[2], q->seg[3], NULL, r);
+    else if (get && n == 5 && seg_is(q, 1, "arrays") &&
+             (seg_is(q, 4, "region") || seg_is(q, 4, "stats")))
+        api_array(s, q, p, q->seg[2], q->seg[3], q->seg[4], r);
+    else if (get && n == 3 && seg_is(q, 1, "apps"))
+        api_app(q, p, q->seg[2], 0, r);
+    else if (get && n == 4 && seg_is(q, 1, "apps") && seg_is(q, 3, "runs"))
+        api_app(q, p, q->seg[2], 1, r);
+    else if (get && n == 2 && seg_is(q, 1, "find"))
+        api_find(q, p, r);
+    else if (get && n == 2 && seg_is(q, 1, "tiers")) {
+        json_t *list = json_array();
+        int rc = strata_tier_list(p, push_tier, list);
+        if (rc < 0) {
+            json_decref(list);
+            srv_fail(r, p, rc);
+        } else {
+            r->json = json_pack("{s:o}", "tiers", list);
+        }
+    } else if (get && n == 4 && seg_is(q, 1, "codegen"))
+        api_codegen(q, p, q->seg[2], q->seg[3], r);
+    else if (!get && n == 2 && seg_is(q, 1, "derive"))
+        api_derive(q, p, r);
+    else if (!get && n == 2 && seg_is(q, 1, "apps"))
+        api_register(q, p, r);
+    else
+        srv_error(r, 404, "ENOTFOUND", "no API endpoint %s /%s%s%s (see docs/http.md)", q->method,
+                  q->seg[0], n > 1 ? "/" : "", n > 1 ? q->seg[1] : "");
+    srv_pool_put(s, p);
+}

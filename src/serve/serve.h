@@ -1,0 +1,117 @@
+/*
+ * serve.h -- `strata serve`: an HTTP JSON API and a web page over a pool (libmicrohttpd and
+ * jansson). Uses only the public API (strata.h); each request borrows one of a fixed set of pool
+ * handles, so requests run concurrently without sharing a handle.
+ */
+#ifndef STRATA_SERVE_H
+#define STRATA_SERVE_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "strata.h"
+
+#define SRV_MAX_HANDLES 64
+#define SRV_CACHE 256
+#define SRV_TOKEN_LEN 64
+
+/* Statistics of a column or array region, computed on demand and kept. */
+typedef struct srv_stats {
+    uint64_t n, nan;
+    double min, max, mean, std;
+    uint64_t hist[STRATA_HIST_BINS];
+} srv_stats;
+
+typedef struct srv_cache_entry {
+    char key[640]; /* what and at which version */
+    srv_stats st;
+} srv_cache_entry;
+
+/* The one background job (an update started by POST /api/update). */
+typedef struct srv_job {
+    int64_t id;
+    int running;
+    char region[STRATA_NAME_MAX + 1], name[STRATA_NAME_MAX + 1];
+    int full;
+    /* progress */
+    char object[STRATA_NAME_MAX + 1], mode[16];
+    uint64_t done, total, rows;
+    double seconds;
+    /* result */
+    int status;
+    char message[512];
+    strata_update_stats stats;
+    pthread_t thread;
+    int joinable;
+} srv_job;
+
+typedef struct srv {
+    char pool_path[4096];
+    char web[4096];
+    char token[SRV_TOKEN_LEN + 1];
+    int read_only;
+    size_t max_body;
+    unsigned max_rows;     /* most rows of one page */
+    uint64_t max_elements; /* most elements of one JSON array region */
+    /* borrowed pool handles */
+    strata_pool *handles[SRV_MAX_HANDLES];
+    int busy[SRV_MAX_HANDLES];
+    int nhandles;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    /* statistics cache: a ring */
+    srv_cache_entry *cache;
+    unsigned cache_next;
+    pthread_mutex_t cache_mu;
+    /* the update job */
+    srv_job job;
+    pthread_mutex_t job_mu;
+    /* counters */
+    uint64_t requests, errors;
+} srv;
+
+/* A reply: status and body. Handlers fill it. */
+typedef struct srv_reply {
+    unsigned status;
+    json_t *json;       /* a JSON body, or */
+    void *data;         /* a binary body (malloc'ed) */
+    size_t len;
+    const char *type;   /* content type of DATA */
+    const char *header; /* an extra Content-Disposition value, or NULL */
+} srv_reply;
+
+/* A parsed request. */
+typedef struct srv_req {
+    const char *method;
+    char *seg[10]; /* the path's segments, decoded */
+    int nseg;
+    void *conn; /* struct MHD_Connection */
+    const char *body;
+    size_t body_len;
+} srv_req;
+
+/* Set R to an error: STATUS, a short CODE and a message for people. */
+void srv_error(srv_reply *r, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Set R to the pool's last error for STATUS (a negative strata status). */
+void srv_fail(srv_reply *r, strata_pool *pool, int status);
+/* A query argument, or NULL. */
+const char *srv_arg(const srv_req *q, const char *name);
+
+/* Borrow and return a pool handle. */
+strata_pool *srv_pool_get(srv *s);
+void srv_pool_put(srv *s, strata_pool *p);
+
+/* The API: fill R for request Q (GET or POST under /api). */
+void srv_api(srv *s, const srv_req *q, srv_reply *r);
+
+/* Statistics of N values of DTYPE at DATA merged into ST (pass 1: NULL hist), and the cache. */
+void srv_stats_add(srv_stats *st, strata_dtype dtype, const void *data, uint64_t n, int pass);
+void srv_stats_finish(srv_stats *st);
+int srv_cache_get(srv *s, const char *key, srv_stats *out);
+void srv_cache_put(srv *s, const char *key, const srv_stats *st);
+
+#endif /* STRATA_SERVE_H */
