@@ -9,6 +9,8 @@ PACKAGES=(
     libsqlite3-dev                  # the catalog
     libxxhash-dev                   # checksums
     libzstd-dev                     # compressed chunks and archive tiers
+    libmicrohttpd-dev libjansson-dev  # strata serve: HTTP and JSON
+    curl                            # the strata serve API tests
     libcmocka-dev                   # unit tests
     python3-numpy                   # numpy interoperability test and benchmark peer
     clang-format                    # formatting check

@@ -158,7 +158,6 @@ int cmd_column(cli *c, int argc, char **argv)
     return EXIT_OK;
 }
 
-
 typedef struct upd_ctx {
     cli *c;
     int tty;

@@ -22,7 +22,6 @@ static int parse_list(const char *s, uint64_t *out, int max)
     return n;
 }
 
-
 static const char *layout_name(strata_layout l)
 {
     return l == STRATA_LAYOUT_ROW ? "row" : l == STRATA_LAYOUT_COL ? "col" : "chunked";

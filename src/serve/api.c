@@ -45,18 +45,30 @@ static json_t *dtype_json(strata_dtype t)
 static double as_double(strata_dtype t, const void *p, uint64_t i)
 {
     switch (t) {
-    case STRATA_I8: return ((const int8_t *)p)[i];
-    case STRATA_I16: return ((const int16_t *)p)[i];
-    case STRATA_I32: return ((const int32_t *)p)[i];
-    case STRATA_I64: return (double)((const int64_t *)p)[i];
-    case STRATA_U8: return ((const uint8_t *)p)[i];
-    case STRATA_U16: return ((const uint16_t *)p)[i];
-    case STRATA_U32: return ((const uint32_t *)p)[i];
-    case STRATA_U64: return (double)((const uint64_t *)p)[i];
-    case STRATA_F32: return ((const float *)p)[i];
-    case STRATA_F64: return ((const double *)p)[i];
-    case STRATA_BOOL: return ((const uint8_t *)p)[i];
-    default: return NAN;
+    case STRATA_I8:
+        return ((const int8_t *)p)[i];
+    case STRATA_I16:
+        return ((const int16_t *)p)[i];
+    case STRATA_I32:
+        return ((const int32_t *)p)[i];
+    case STRATA_I64:
+        return (double)((const int64_t *)p)[i];
+    case STRATA_U8:
+        return ((const uint8_t *)p)[i];
+    case STRATA_U16:
+        return ((const uint16_t *)p)[i];
+    case STRATA_U32:
+        return ((const uint32_t *)p)[i];
+    case STRATA_U64:
+        return (double)((const uint64_t *)p)[i];
+    case STRATA_F32:
+        return ((const float *)p)[i];
+    case STRATA_F64:
+        return ((const double *)p)[i];
+    case STRATA_BOOL:
+        return ((const uint8_t *)p)[i];
+    default:
+        return NAN;
     }
 }
 
@@ -64,18 +76,21 @@ static double as_double(strata_dtype t, const void *p, uint64_t i)
 static json_t *value_json(strata_dtype t, const void *p, uint64_t i)
 {
     switch (t) {
-    case STRATA_I64: return json_integer(((const int64_t *)p)[i]);
+    case STRATA_I64:
+        return json_integer(((const int64_t *)p)[i]);
     case STRATA_U64: {
         uint64_t u = ((const uint64_t *)p)[i];
         return u <= INT64_MAX ? json_integer((json_int_t)u) : json_real((double)u);
     }
-    case STRATA_BOOL: return json_boolean(((const uint8_t *)p)[i]);
+    case STRATA_BOOL:
+        return json_boolean(((const uint8_t *)p)[i]);
     case STRATA_F32:
     case STRATA_F64: {
         double d = as_double(t, p, i);
         return isfinite(d) ? json_real(d) : json_null();
     }
-    default: return json_integer((json_int_t)as_double(t, p, i));
+    default:
+        return json_integer((json_int_t)as_double(t, p, i));
     }
 }
 
@@ -142,7 +157,8 @@ void srv_cache_put(srv *s, const char *key, const srv_stats *st)
 static json_t *stats_json(const srv_stats *st, int cached)
 {
     json_t *h = json_array();
-    for (int i = 0; i < STRATA_HIST_BINS; i++) json_array_append_new(h, json_integer((json_int_t)st->hist[i]));
+    for (int i = 0; i < STRATA_HIST_BINS; i++)
+        json_array_append_new(h, json_integer((json_int_t)st->hist[i]));
     json_t *o = json_pack("{s:I,s:I,s:o,s:b}", "count", (json_int_t)st->n, "nan",
                           (json_int_t)st->nan, "histogram", h, "cached", cached);
     if (st->n) {
@@ -196,7 +212,7 @@ static void api_region_datasets(strata_pool *p, const char *region, srv_reply *r
 {
     json_t *names = json_array(), *arrays = json_array();
     int rc = strata_region_exists(p, region);
-    if (rc == 0) {
+    if (rc == STRATA_ENOTFOUND) {
         srv_error(r, 404, "ENOTFOUND", "region '%s' not found (GET /api/regions lists them)",
                   region);
         goto out;
@@ -228,7 +244,8 @@ static void api_region_datasets(strata_pool *p, const char *region, srv_reply *r
         if (strata_ndarray_open(p, region, json_string_value(v), NULL, &a) < 0) continue;
         if (strata_ndarray_info(a, &d) == STRATA_OK) {
             json_t *dims = json_array();
-            for (int k = 0; k < d.ndims; k++) json_array_append_new(dims, json_integer((json_int_t)d.dims[k]));
+            for (int k = 0; k < d.ndims; k++)
+                json_array_append_new(dims, json_integer((json_int_t)d.dims[k]));
             json_array_append_new(nd, json_pack("{s:O,s:o,s:o,s:I}", "name", v, "dtype",
                                                 dtype_json(d.dtype), "dims", dims, "bytes",
                                                 (json_int_t)d.bytes));
@@ -243,12 +260,11 @@ out:
 
 static int push_version(void *ctx, const strata_version_info *v)
 {
-    json_array_append_new(ctx, json_pack("{s:I,s:I,s:I,s:I,s:I,s:b}", "version",
-                                         (json_int_t)v->version, "created_ns",
-                                         (json_int_t)v->created_ns, "batches_added",
-                                         (json_int_t)v->batches_added, "rows_added",
-                                         (json_int_t)v->rows_added, "total_rows",
-                                         (json_int_t)v->total_rows, "expired", v->expired));
+    json_array_append_new(
+        ctx, json_pack("{s:I,s:I,s:I,s:I,s:I,s:b}", "version", (json_int_t)v->version, "created_ns",
+                       (json_int_t)v->created_ns, "batches_added", (json_int_t)v->batches_added,
+                       "rows_added", (json_int_t)v->rows_added, "total_rows",
+                       (json_int_t)v->total_rows, "expired", v->expired));
     return 0;
 }
 
@@ -435,10 +451,10 @@ static void api_rows(srv *sv, const srv_req *q, strata_pool *p, const char *regi
         if (rc < 0) srv_fail(r, p, rc);
     }
     if (rc == 0)
-        r->json = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:o,s:o}", "region", region, "name", name,
-                            "version", (json_int_t)d.version, "total", (json_int_t)d.nrows,
-                            "offset", (json_int_t)off, "limit", (json_int_t)lim, "columns", names,
-                            "rows", rows);
+        r->json =
+            json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:o,s:o}", "region", region, "name", name,
+                      "version", (json_int_t)d.version, "total", (json_int_t)d.nrows, "offset",
+                      (json_int_t)off, "limit", (json_int_t)lim, "columns", names, "rows", rows);
     else {
         json_decref(rows);
         json_decref(names);
@@ -522,8 +538,8 @@ static void api_column_stats(srv *sv, const srv_req *q, strata_pool *p, const ch
 }
 
 /* A numeric column as binary: raw little-endian elements, or an NPY file (?format=npy). */
-static void api_column_data(const srv_req *q, strata_pool *p, const char *region,
-                            const char *name, const char *col, srv_reply *r)
+static void api_column_data(const srv_req *q, strata_pool *p, const char *region, const char *name,
+                            const char *col, srv_reply *r)
 {
     strata_snapshot *s;
     if (open_snapshot(q, p, region, name, r, &s) < 0) return;
@@ -693,8 +709,10 @@ static void api_array(srv *sv, const srv_req *q, strata_pool *p, const char *reg
             r->json = stats_json(&st, cached);
         } else if (json) {
             json_t *vals = json_array(), *shape = json_array();
-            for (uint64_t i = 0; i < n; i++) json_array_append_new(vals, value_json(d.dtype, buf, i));
-            for (int k = 0; k < d.ndims; k++) json_array_append_new(shape, json_integer((json_int_t)count[k]));
+            for (uint64_t i = 0; i < n; i++)
+                json_array_append_new(vals, value_json(d.dtype, buf, i));
+            for (int k = 0; k < d.ndims; k++)
+                json_array_append_new(shape, json_integer((json_int_t)count[k]));
             r->json = json_pack("{s:o,s:o,s:o}", "dtype", dtype_json(d.dtype), "shape", shape,
                                 "data", vals);
         } else {
@@ -718,8 +736,8 @@ static const char *attr_type_name(strata_attr_type t)
 
 static int push_attr_def(void *ctx, const strata_attr_def *a)
 {
-    json_array_append_new(ctx, json_pack("{s:s,s:s}", "name", a->name, "type",
-                                         attr_type_name(a->type)));
+    json_array_append_new(ctx,
+                          json_pack("{s:s,s:s}", "name", a->name, "type", attr_type_name(a->type)));
     return 0;
 }
 
@@ -736,40 +754,39 @@ static int push_run(void *ctx, const strata_run_info *ri)
     json_t *attrs = json_object();
     for (int i = 0; i < ri->nattrs; i++)
         json_object_set_new(attrs, ri->attrs[i].name, attr_value(&ri->attrs[i]));
-    json_array_append_new(ctx, json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:i,s:o}", "run",
-                                         (json_int_t)ri->id, "app", ri->app, "user",
-                                         ri->user ? ri->user : "", "host",
-                                         ri->host ? ri->host : "", "status", ri->status,
-                                         "started_ns", (json_int_t)ri->started_ns, "ended_ns",
-                                         (json_int_t)ri->ended_ns, "nprocs", ri->nprocs,
-                                         "attrs", attrs));
+    json_array_append_new(
+        ctx, json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:i,s:o}", "run", (json_int_t)ri->id, "app",
+                       ri->app, "user", ri->user ? ri->user : "", "host", ri->host ? ri->host : "",
+                       "status", ri->status, "started_ns", (json_int_t)ri->started_ns, "ended_ns",
+                       (json_int_t)ri->ended_ns, "nprocs", ri->nprocs, "attrs", attrs));
     return json_array_size(ctx) >= 10000 ? 1 : 0;
 }
 
 static int push_exec(void *ctx, const strata_exec_info *e)
 {
     json_t *dims = json_array(), *hist = json_array();
-    for (int k = 0; k < e->ndims; k++) json_array_append_new(dims, json_integer((json_int_t)e->dims[k]));
-    for (int k = 0; k < STRATA_HIST_BINS; k++) json_array_append_new(hist, json_integer((json_int_t)e->hist[k]));
+    for (int k = 0; k < e->ndims; k++)
+        json_array_append_new(dims, json_integer((json_int_t)e->dims[k]));
+    for (int k = 0; k < STRATA_HIST_BINS; k++)
+        json_array_append_new(hist, json_integer((json_int_t)e->hist[k]));
     json_array_append_new(
-        ctx, json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:I,s:f,s:i,s:f,s:f,s:f,s:f,s:o}",
-                       "run", (json_int_t)e->run, "iteration", (json_int_t)e->iteration, "app",
-                       e->app, "dataset", e->dataset, "array", e->array, "tier", e->tier,
-                       "strategy", e->strategy, "layout", e->layout, "dtype",
-                       dtype_json(e->dtype), "dims", dims, "bytes", (json_int_t)e->bytes,
-                       "seconds", e->seconds, "nprocs", e->nprocs, "min", e->min, "max", e->max,
-                       "mean", e->mean, "std", e->std, "histogram", hist));
+        ctx,
+        json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:I,s:f,s:i,s:f,s:f,s:f,s:f,s:o}",
+                  "run", (json_int_t)e->run, "iteration", (json_int_t)e->iteration, "app", e->app,
+                  "dataset", e->dataset, "array", e->array, "tier", e->tier, "strategy",
+                  e->strategy, "layout", e->layout, "dtype", dtype_json(e->dtype), "dims", dims,
+                  "bytes", (json_int_t)e->bytes, "seconds", e->seconds, "nprocs", e->nprocs, "min",
+                  e->min, "max", e->max, "mean", e->mean, "std", e->std, "histogram", hist));
     return json_array_size(ctx) >= 10000 ? 1 : 0;
 }
 
 static int push_tier(void *ctx, const strata_tier_info *t)
 {
-    json_array_append_new(ctx, json_pack("{s:s,s:s,s:s,s:I,s:f,s:f,s:I,s:I,s:I}", "name", t->name,
-                                         "path", t->path, "kind", strata_tier_kind_name(t->kind),
-                                         "capacity", (json_int_t)t->capacity, "read_bw",
-                                         t->read_bw, "latency", t->latency, "used",
-                                         (json_int_t)t->used, "staged", (json_int_t)t->staged,
-                                         "files", (json_int_t)t->files));
+    json_array_append_new(
+        ctx, json_pack("{s:s,s:s,s:s,s:I,s:f,s:f,s:I,s:I,s:I}", "name", t->name, "path", t->path,
+                       "kind", strata_tier_kind_name(t->kind), "capacity", (json_int_t)t->capacity,
+                       "read_bw", t->read_bw, "latency", t->latency, "used", (json_int_t)t->used,
+                       "staged", (json_int_t)t->staged, "files", (json_int_t)t->files));
     return 0;
 }
 
@@ -840,8 +857,8 @@ static void api_derive(const srv_req *q, strata_pool *p, srv_reply *r)
         return;
     }
     if (column) {
-        strata_column_spec cs = {jstr(j, "op"), src_region, src, jstr(j, "src_column"),
-                                 jstr(j, "expr"), jstr(j, "default")};
+        strata_column_spec cs = {jstr(j, "op"),         src_region,      src,
+                                 jstr(j, "src_column"), jstr(j, "expr"), jstr(j, "default")};
         rc = strata_column_derive(p, region, name, column, &cs);
     } else {
         if (src == NULL) {
@@ -913,21 +930,22 @@ static void *job_main(void *arg)
 
 static json_t *job_json(const srv_job *j)
 {
-    json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:f}", "job", (json_int_t)j->id,
-                          "state", j->running ? "running" : j->status < 0 ? "failed" : "done",
-                          "region", j->region, "name", j->name, "object", j->object, "done",
-                          (json_int_t)j->done, "total", (json_int_t)j->total, "rows",
-                          (json_int_t)j->rows, "seconds", j->seconds);
+    json_t *o = json_pack(
+        "{s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:f}", "job", (json_int_t)j->id, "state",
+        j->running      ? "running"
+        : j->status < 0 ? "failed"
+                        : "done",
+        "region", j->region, "name", j->name, "object", j->object, "done", (json_int_t)j->done,
+        "total", (json_int_t)j->total, "rows", (json_int_t)j->rows, "seconds", j->seconds);
     if (!j->running) {
         json_object_set_new(o, "message", json_string(j->message));
-        json_object_set_new(o, "stats",
-                            json_pack("{s:I,s:I,s:I,s:I,s:I,s:f}", "incremental",
-                                      (json_int_t)j->stats.incremental, "refreshed",
-                                      (json_int_t)j->stats.refreshed, "fresh",
-                                      (json_int_t)j->stats.fresh, "rows_read",
-                                      (json_int_t)j->stats.rows_read, "rows_written",
-                                      (json_int_t)j->stats.rows_written, "seconds",
-                                      j->stats.seconds));
+        json_object_set_new(
+            o, "stats",
+            json_pack("{s:I,s:I,s:I,s:I,s:I,s:f}", "incremental", (json_int_t)j->stats.incremental,
+                      "refreshed", (json_int_t)j->stats.refreshed, "fresh",
+                      (json_int_t)j->stats.fresh, "rows_read", (json_int_t)j->stats.rows_read,
+                      "rows_written", (json_int_t)j->stats.rows_written, "seconds",
+                      j->stats.seconds));
     }
     return o;
 }
@@ -945,8 +963,9 @@ static void api_update(srv *s, const srv_req *q, srv_reply *r)
     pthread_mutex_lock(&s->job_mu);
     if (s->job.running) {
         pthread_mutex_unlock(&s->job_mu);
-        srv_error(r, 409, "ECONFLICT", "update job %" PRId64 " is still running: GET /api/jobs/%" PRId64,
-                  s->job.id, s->job.id);
+        srv_error(r, 409, "ECONFLICT",
+                  "update job %" PRId64 " is still running: GET /api/jobs/%" PRId64, s->job.id,
+                  s->job.id);
         json_decref(j);
         return;
     }
@@ -1016,7 +1035,7 @@ static void api_register(const srv_req *q, strata_pool *p, srv_reply *r)
             return;
         }
         defs[i].name = nm;
-        defs[i].type = !strcmp(ty, "int") ? STRATA_ATTR_INT
+        defs[i].type = !strcmp(ty, "int")     ? STRATA_ATTR_INT
                        : !strcmp(ty, "float") ? STRATA_ATTR_FLOAT
                                               : STRATA_ATTR_TEXT;
     }
@@ -1036,9 +1055,9 @@ static void api_register(const srv_req *q, strata_pool *p, srv_reply *r)
 
 static const char *c_type(strata_dtype t)
 {
-    static const char *const n[] = {"int8_t",   "int16_t",  "int32_t", "int64_t",
-                                    "uint8_t",  "uint16_t", "uint32_t", "uint64_t",
-                                    "float",    "double",   "uint8_t",  "char"};
+    static const char *const n[] = {"int8_t",  "int16_t",  "int32_t",  "int64_t",
+                                    "uint8_t", "uint16_t", "uint32_t", "uint64_t",
+                                    "float",   "double",   "uint8_t",  "char"};
     return (unsigned)t < 12 ? n[t] : "char";
 }
 
@@ -1064,8 +1083,8 @@ static void api_codegen(const srv_req *q, strata_pool *p, const char *region, co
         if (!strcmp(lang, "shell")) {
             n = snprintf(code, sizeof code,
                          "# the first rows of %s/%s (CSV), then all of it as JSON\n"
-                         "strata -P '%s' cat %s/%s --limit 10\n"
-                         "strata -P '%s' cat %s/%s --json > %s.json\n",
+                         "strata -P '%s' cat %s/%s --head 10\n"
+                         "strata -P '%s' cat %s/%s --format json > %s.json\n",
                          region, name, strata_pool_path(p), region, name, strata_pool_path(p),
                          region, name, name);
         } else if (num < 0) {
@@ -1119,8 +1138,10 @@ static void api_codegen(const srv_req *q, strata_pool *p, const char *region, co
         char dims[256] = "", cnt[256] = "", zeros[128] = "";
         int o1 = 0, o2 = 0, o3 = 0;
         for (int k = 0; k < d.ndims; k++) {
-            o1 += snprintf(dims + o1, sizeof dims - (size_t)o1, "%s%" PRIu64, k ? " x " : "", d.dims[k]);
-            o2 += snprintf(cnt + o2, sizeof cnt - (size_t)o2, "%s%" PRIu64, k ? ", " : "", d.dims[k]);
+            o1 += snprintf(dims + o1, sizeof dims - (size_t)o1, "%s%" PRIu64, k ? " x " : "",
+                           d.dims[k]);
+            o2 +=
+                snprintf(cnt + o2, sizeof cnt - (size_t)o2, "%s%" PRIu64, k ? ", " : "", d.dims[k]);
             o3 += snprintf(zeros + o3, sizeof zeros - (size_t)o3, "%s0", k ? ", " : "");
         }
         if (!strcmp(lang, "shell"))
@@ -1160,16 +1181,15 @@ static void api_codegen(const srv_req *q, strata_pool *p, const char *region, co
                 "    strata_pool_close(pool);\n"
                 "    return rc == STRATA_OK ? 0 : 1;\n}\n",
                 region, name, strata_dtype_name(d.dtype), dims, name, name, strata_pool_path(p),
-                region, name, d.ndims, zeros, d.ndims, cnt, d.ndims, c_type(d.dtype), region,
-                name);
+                region, name, d.ndims, zeros, d.ndims, cnt, d.ndims, c_type(d.dtype), region, name);
         strata_ndarray_close(a);
     } else {
         srv_error(r, 404, "ENOTFOUND", "no dataset or N-d array '%s/%s'", region, name);
         return;
     }
     (void)n;
-    r->json = json_pack("{s:s,s:s,s:s,s:s}", "region", region, "name", name, "lang", lang,
-                        "code", code);
+    r->json =
+        json_pack("{s:s,s:s,s:s,s:s}", "region", region, "name", name, "lang", lang, "code", code);
 }
 
 /* ---- routing -------------------------------------------------------------------------------- */

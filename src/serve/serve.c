@@ -53,21 +53,36 @@ void srv_fail(srv_reply *r, strata_pool *pool, int status)
 {
     unsigned http = 500;
     switch (status) {
-    case STRATA_ENOTFOUND: http = 404; break;
+    case STRATA_ENOTFOUND:
+        http = 404;
+        break;
     case STRATA_EINVAL:
     case STRATA_ETYPE:
     case STRATA_ENAME:
-    case STRATA_ERANGE: http = 400; break;
+    case STRATA_ERANGE:
+        http = 400;
+        break;
     case STRATA_EEXIST:
     case STRATA_ECONFLICT:
-    case STRATA_ELOCKED: http = 409; break;
-    case STRATA_EPERM: http = 403; break;
-    case STRATA_ESTALE: http = 409; break;
-    case STRATA_EUNSUPPORTED: http = 501; break;
-    default: break;
+    case STRATA_ELOCKED:
+        http = 409;
+        break;
+    case STRATA_EPERM:
+        http = 403;
+        break;
+    case STRATA_ESTALE:
+        http = 409;
+        break;
+    case STRATA_EUNSUPPORTED:
+        http = 501;
+        break;
+    default:
+        break;
     }
     const char *msg = pool ? strata_errmsg(pool) : "";
-    srv_error(r, http, strata_errname(status), "%s", msg && *msg ? msg : strata_strerror(status));
+    const char *code = strata_errname(status);
+    if (strncmp(code, "STRATA_", 7) == 0) code += 7;
+    srv_error(r, http, code, "%s", msg && *msg ? msg : strata_strerror(status));
 }
 
 const char *srv_arg(const srv_req *q, const char *name)
@@ -123,7 +138,8 @@ static void serve_file(srv *s, const srv_req *q, srv_reply *r)
         return;
     }
     for (const char *p = file; *p; p++)
-        if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.') || file[0] == '.') {
+        if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.') ||
+            file[0] == '.') {
             srv_error(r, 400, "ENAME", "bad file name '%s'", file);
             return;
         }
@@ -161,8 +177,7 @@ static int url_split(char *path, srv_req *q)
     char *save = NULL;
     for (char *t = strtok_r(path, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
         if (q->nseg == (int)(sizeof q->seg / sizeof q->seg[0])) return -1;
-        if (strcmp(t, ".") == 0 || strcmp(t, "..") == 0 || strlen(t) > STRATA_NAME_MAX)
-            return -1;
+        if (strcmp(t, ".") == 0 || strcmp(t, "..") == 0 || strlen(t) > STRATA_NAME_MAX) return -1;
         q->seg[q->nseg++] = t;
     }
     return 0;
@@ -181,7 +196,8 @@ static int token_ok(srv *s, const srv_req *q)
     /* constant time over the token's length */
     size_t n = strlen(s->token), m = strlen(h);
     unsigned diff = (unsigned)(n ^ m);
-    for (size_t i = 0; i < n; i++) diff |= (unsigned char)s->token[i] ^ (unsigned char)(i < m ? h[i] : 0);
+    for (size_t i = 0; i < n; i++)
+        diff |= (unsigned char)s->token[i] ^ (unsigned char)(i < m ? h[i] : 0);
     return diff == 0;
 }
 
@@ -192,7 +208,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, srv_reply *r)
         char *text = json_dumps(r->json, JSON_COMPACT | JSON_REAL_PRECISION(17));
         json_decref(r->json);
         r->json = NULL;
-        if (text == NULL) text = strdup("{\"error\":{\"status\":500,\"message\":\"out of memory\"}}");
+        if (text == NULL)
+            text = strdup("{\"error\":{\"status\":500,\"message\":\"out of memory\"}}");
         size_t n = strlen(text);
         resp = MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
         MHD_add_response_header(resp, "Content-Type", "application/json");
@@ -201,7 +218,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, srv_reply *r)
                                                r->data ? MHD_RESPMEM_MUST_FREE
                                                        : MHD_RESPMEM_PERSISTENT);
         r->data = NULL;
-        MHD_add_response_header(resp, "Content-Type", r->type ? r->type : "application/octet-stream");
+        MHD_add_response_header(resp, "Content-Type",
+                                r->type ? r->type : "application/octet-stream");
         if (r->header) MHD_add_response_header(resp, "Content-Disposition", r->header);
     }
     MHD_add_response_header(resp, "Cache-Control", "no-store");
@@ -250,8 +268,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     char path[2048];
     __atomic_add_fetch(&s->requests, 1, __ATOMIC_RELAXED);
     if (strlen(url) >= sizeof path || url_split(strcpy(path, url), &q) < 0) {
-        srv_error(&r, 400, "ENAME", "bad path '%.200s': segments may not be empty, '.' or '..' "
-                  "and have at most %d characters", url, STRATA_NAME_MAX);
+        srv_error(&r, 400, "ENAME",
+                  "bad path '%.200s': segments may not be empty, '.' or '..' "
+                  "and have at most %d characters",
+                  url, STRATA_NAME_MAX);
     } else if (cs->too_big) {
         srv_error(&r, 413, "ERANGE", "the request body is over %zu bytes (--max-body)",
                   s->max_body);
@@ -366,13 +386,17 @@ static void srv_destroy(srv *s)
 
 int cmd_serve(cli *c, int argc, char **argv)
 {
-    const char *listen = "127.0.0.1:8470", *token_file = NULL, *threads = NULL,
-               *max_body = NULL, *timeout = NULL, *web = NULL;
+    const char *listen = "127.0.0.1:8470", *token_file = NULL, *threads = NULL, *max_body = NULL,
+               *timeout = NULL, *web = NULL;
     int read_only = 0;
-    cli_opt opts[] = {{"listen", 0, &listen, NULL},    {"token-file", 0, &token_file, NULL},
-                      {"read-only", 0, NULL, &read_only}, {"threads", 0, &threads, NULL},
-                      {"max-body", 0, &max_body, NULL}, {"timeout", 0, &timeout, NULL},
-                      {"web", 0, &web, NULL},           {0}};
+    cli_opt opts[] = {{"listen", 0, &listen, NULL},
+                      {"token-file", 0, &token_file, NULL},
+                      {"read-only", 0, NULL, &read_only},
+                      {"threads", 0, &threads, NULL},
+                      {"max-body", 0, &max_body, NULL},
+                      {"timeout", 0, &timeout, NULL},
+                      {"web", 0, &web, NULL},
+                      {0}};
     char *pos[4];
     int npos;
     if (argc > 32) return cli_usage_error("serve", "too many arguments");
@@ -415,9 +439,9 @@ int cmd_serve(cli *c, int argc, char **argv)
     /* the web page: --web, else the installed copy, else the source tree's */
     struct stat wst;
     snprintf(s->web, sizeof s->web, "%s",
-             web                                            ? web
+             web                                                   ? web
              : stat(STRATA_WEB_INSTALLED "/index.html", &wst) == 0 ? STRATA_WEB_INSTALLED
-                                                            : STRATA_WEB_DIR);
+                                                                   : STRATA_WEB_DIR);
     s->read_only = read_only;
     s->max_body = (size_t)body;
     s->max_rows = 10000;
@@ -431,7 +455,8 @@ int cmd_serve(cli *c, int argc, char **argv)
     for (int i = 0; rc == EXIT_OK && i < s->nhandles; i++) {
         int st = strata_pool_open(s->pool_path, &s->handles[i]);
         if (st < 0) {
-            fprintf(stderr, "strata: cannot open the pool %s: %s\n", s->pool_path, strata_strerror(st));
+            fprintf(stderr, "strata: cannot open the pool %s: %s\n", s->pool_path,
+                    strata_strerror(st));
             s->nhandles = i;
             rc = EXIT_IO;
         }

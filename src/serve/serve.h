@@ -15,8 +15,8 @@
 #include "strata.h"
 
 #define SRV_MAX_HANDLES 64
-#define SRV_CACHE 256
-#define SRV_TOKEN_LEN 64
+#define SRV_CACHE       256
+#define SRV_TOKEN_LEN   64
 
 /* Statistics of a column or array region, computed on demand and kept. */
 typedef struct srv_stats {
@@ -76,8 +76,8 @@ typedef struct srv {
 /* A reply: status and body. Handlers fill it. */
 typedef struct srv_reply {
     unsigned status;
-    json_t *json;       /* a JSON body, or */
-    void *data;         /* a binary body (malloc'ed) */
+    json_t *json; /* a JSON body, or */
+    void *data;   /* a binary body (malloc'ed) */
     size_t len;
     const char *type;   /* content type of DATA */
     const char *header; /* an extra Content-Disposition value, or NULL */

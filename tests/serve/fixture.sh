@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# A pool for the serve tests: taxi/trips (20 000 rows in 4 batches), a derived filter with a
+# gathered column, an N-d array sim/field (64 x 48 f64, value = row index, so a heat map is dark
+# at the top and bright at the bottom), and two astro3d runs (one process).
+#     fixture.sh STRATA EXAMPLES_DIR POOL WORKDIR
+set -eu
+S=$1 EX=$2 P=$3 W=$4
+"$S" demo taxi 20000 "$W/trips.csv" >/dev/null
+"$S" -P "$P" init >/dev/null
+"$S" -P "$P" ingest taxi/trips "$W/trips.csv" --batch-rows 5000 >/dev/null 2>&1
+"$S" -P "$P" derive taxi/expensive --from taxi/trips --filter 'fare > 10000' >/dev/null
+"$S" -P "$P" column taxi/expensive.fare --gather taxi/trips.fare >/dev/null
+"$S" -P "$P" update >/dev/null
+/usr/bin/python3 - "$W/field.npy" <<'PY'
+import sys, numpy as np
+a = np.repeat(np.arange(64, dtype=np.float64)[:, None], 48, axis=1)
+np.save(sys.argv[1], a)
+PY
+"$S" -P "$P" region create sim >/dev/null
+"$S" -P "$P" nd create sim/field --dtype f64 --shape 64,48 --chunks 16,16 >/dev/null
+"$S" -P "$P" nd write sim/field --from "$W/field.npy" --start 0,0 >/dev/null
+STRATA_TEST_NO_MPI=1 "$EX/astro3d" "$P" 12 4 2 >/dev/null 2>&1
+STRATA_TEST_NO_MPI=1 "$EX/astro3d" "$P" 16 6 3 >/dev/null 2>&1

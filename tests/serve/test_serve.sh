@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# API tests of strata serve against a server on a free loopback port: every endpoint, the token
+# (missing/wrong -> 401), --read-only (-> 403), bad input (unknown names, bad JSON, huge limits,
+# negative offsets, '..' in paths, oversized and slow requests) with the right status, the server
+# still serving after each; then a load: 8 concurrent clients reading rows and array regions for
+# STRATA_LOAD_SECONDS (30) while an ingest and an update run, with no error and no torn page.
+#     test_serve.sh STRATA EXAMPLES_DIR
+set -u
+S=$1
+EX=$2
+T=$(mktemp -d "${TMPDIR:-/tmp}/serve.XXXXXX")
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    rm -rf "$T"
+}
+trap cleanup EXIT
+. "$(dirname "$0")/../cli/lib.sh"
+P=$T/pool
+bash "$(dirname "$0")/fixture.sh" "$S" "$EX" "$P" "$T" || { echo "FAIL: fixture"; exit 1; }
+
+# start a server; sets U (its address)
+start() {
+    local out=$T/serve.$#.out
+    "$S" -P "$P" serve --listen 127.0.0.1:0 --threads 4 --timeout 2 --max-body 64K "$@" >"$out" 2>"$out.err" &
+    PIDS+=($!)
+    for _ in $(seq 100); do grep -q listening "$out" 2>/dev/null && break; sleep 0.05; done
+    U=$(grep -o 'http://127.0.0.1:[0-9]*' "$out")
+    [ -n "$U" ] || { echo "FAIL: server did not start: $(cat "$out.err")"; exit 1; }
+}
+# status CODE METHOD PATH [curl args...]: the HTTP status; the body goes to $T/body
+status() {
+    local want=$1 m=$2 path=$3
+    shift 3
+    curl -s -o "$T/body" -w '%{http_code}' -X "$m" "$@" "$U$path"
+}
+check() { # check WANT METHOD PATH [curl args] -- expects status WANT
+    local want=$1
+    local got
+    got=$(status "$@")
+    if [ "$got" != "$want" ]; then
+        echo "FAIL: $2 $3: status $got, want $want: $(head -c 300 "$T/body")"
+        fails=$((fails + 1))
+    fi
+}
+body_has() { # body_has TEXT: the last body contains TEXT
+    if ! grep -qF -- "$1" "$T/body"; then
+        echo "FAIL: body lacks '$1': $(head -c 300 "$T/body")"
+        fails=$((fails + 1))
+    fi
+}
+jq_py() { /usr/bin/python3 -c "import json,sys; d=json.load(open('$T/body')); print($1)"; }
+
+start
+TOKEN=$(cat "$P/serve.token")
+[ "$(stat -c %a "$P/serve.token")" = 600 ] || { echo "FAIL: token mode"; fails=$((fails + 1)); }
+[ ${#TOKEN} = 64 ] || { echo "FAIL: token length ${#TOKEN}"; fails=$((fails + 1)); }
+AUTH=(-H "Authorization: Bearer $TOKEN")
+
+# ---- the page ---------------------------------------------------------------------------------
+check 200 GET / && body_has '<html'
+check 200 GET /static/app.js && body_has 'fetch('
+check 404 GET /static/nope.js
+check 404 GET /other
+
+# ---- reading --------------------------------------------------------------------------------
+check 200 GET /api/regions && body_has '{"name":"taxi","datasets":2,"arrays":0}'
+check 200 GET /api/regions/taxi/datasets && body_has '"name":"trips","rows":20000,"batches":4'
+check 404 GET /api/regions/nope/datasets && body_has "region 'nope' not found"
+check 200 GET /api/datasets/taxi/trips
+[ "$(jq_py "len(d['batch_list']), d['versions'][0]['total_rows'], d['columns'][0]['name']")" = "4 20000 pickupzone" ] || { echo "FAIL: dataset detail: $(head -c 300 "$T/body")"; fails=$((fails + 1)); }
+check 200 GET /api/datasets/taxi/expensive && body_has '"op":"filter"'
+check 200 GET '/api/datasets/taxi/trips/rows?columns=fare,pickupzone&offset=4998&limit=4'
+# the rows match strata cat, across the batch boundary at 5000
+want=$("$S" -P "$P" cat taxi/trips --columns fare,pickupzone --format json | sed -n '4999,5002p' | /usr/bin/python3 -c "import json,sys; print([[r['fare'],r['pickupzone']] for r in map(json.loads,sys.stdin)])")
+[ "$(jq_py "d['rows']")" = "$want" ] || { echo "FAIL: rows $(jq_py "d['rows']") want $want"; fails=$((fails + 1)); }
+check 200 GET '/api/datasets/taxi/trips/rows?offset=19999&limit=10' && [ "$(jq_py "len(d['rows'])")" = 1 ] || { echo "FAIL: last page"; fails=$((fails + 1)); }
+check 200 GET '/api/datasets/taxi/trips/rows?as_of=1&limit=1' && body_has '"version":1'
+check 404 GET '/api/datasets/taxi/trips/rows?as_of=9' && body_has '"code":"ENOTFOUND"'
+check 404 GET '/api/datasets/taxi/trips/rows?columns=fare,nope' && body_has "has no column 'nope'"
+check 400 GET '/api/datasets/taxi/trips/rows?offset=-1' && body_has 'offset=-1'
+check 400 GET '/api/datasets/taxi/trips/rows?limit=1000000' && body_has 'from 0 to 10000'
+check 400 GET '/api/datasets/taxi/trips/rows?limit=abc'
+check 404 GET /api/datasets/taxi/nope && body_has "not found"
+check 200 GET /api/datasets/taxi/trips/columns/fare/stats && body_has '"count":20000'
+[ "$(jq_py "sum(d['histogram']), d['cached']")" = "20000 False" ] || { echo "FAIL: stats"; fails=$((fails + 1)); }
+check 200 GET /api/datasets/taxi/trips/columns/fare/stats && body_has '"cached":true'
+check 404 GET /api/datasets/taxi/trips/columns/nope/stats && body_has "has no column 'nope'"
+check 200 GET '/api/datasets/taxi/trips/columns/fare?format=npy'
+/usr/bin/python3 - "$T/body" "$T/trips.csv" <<'PY' || { echo "FAIL: npy column"; fails=$((fails + 1)); }
+import sys, numpy as np, csv
+a = np.load(sys.argv[1])
+rows = list(csv.DictReader(open(sys.argv[2])))
+assert a.shape == (20000,) and a.dtype == np.int64, (a.shape, a.dtype)
+assert all(int(r['fare']) == v for r, v in zip(rows, a.tolist()))
+PY
+check 200 GET '/api/datasets/taxi/trips/columns/fare?format=raw'
+[ "$(stat -c %s "$T/body")" = 160000 ] || { echo "FAIL: raw column size"; fails=$((fails + 1)); }
+check 400 GET '/api/datasets/taxi/trips/columns/fare?format=xml'
+check 200 GET /api/arrays/sim/field && body_has '"dims":[64,48]'
+check 200 GET '/api/arrays/sim/field/region?start=10,5&count=2,3' && body_has '"data":[10.0,10.0,10.0,11.0,11.0,11.0]'
+check 200 GET '/api/arrays/sim/field/region?start=0,0&count=64,48&format=raw'
+[ "$(stat -c %s "$T/body")" = 24576 ] || { echo "FAIL: raw region size"; fails=$((fails + 1)); }
+check 400 GET '/api/arrays/sim/field/region?start=60,0&count=10,1' && body_has 'outside dimension 0'
+check 400 GET '/api/arrays/sim/field/region?start=0&count=1,1'
+check 200 GET '/api/arrays/sim/field/stats?start=0,0&count=64,48' && body_has '"min":0.0,"max":63.0'
+check 200 GET /api/apps/astro3d && body_has '{"name":"grid","type":"int"}'
+check 200 GET '/api/apps/astro3d/runs?where=grid%20%3D%2016' && [ "$(jq_py "[r['run'] for r in d['runs']]")" = "[2]" ] || { echo "FAIL: runs where"; fails=$((fails + 1)); }
+check 400 GET '/api/apps/astro3d/runs?where=gird%20%3D%201' && body_has "unknown name 'gird'"
+check 404 GET /api/apps/nope/runs
+check 200 GET '/api/find?app=astro3d&dataset=temperature&where=iteration%20%3E%3D%203' && [ "$(jq_py "sorted((r['run'],r['iteration']) for r in d['results'])")" = "[(1, 4), (2, 3), (2, 6)]" ] || { echo "FAIL: find: $(head -c 300 "$T/body")"; fails=$((fails + 1)); }
+check 400 GET '/api/find' && body_has 'app=NAME'
+check 200 GET /api/tiers && body_has '"name":"default"'
+check 200 GET '/api/codegen/taxi/trips?lang=c' && body_has 'strata_snapshot_read'
+jq_py "d['code']" >"$T/read_trips.c"
+check 200 GET '/api/codegen/sim/field?lang=shell' && body_has 'nd read sim/field'
+check 400 GET '/api/codegen/sim/field?lang=rust'
+check 404 GET /api/codegen/taxi/nope
+check 404 GET /api/nothing
+
+# ---- bad paths, methods, sizes, slowness ------------------------------------------------------
+check 400 GET /api/datasets/taxi/..%2F..%2Fetc --path-as-is
+check 400 GET '/api/datasets/../../etc/passwd' --path-as-is
+check 400 GET "/api/datasets/taxi/$(printf 'x%.0s' $(seq 300))"
+check 405 PUT /api/regions "${AUTH[@]}"
+check 413 POST /api/derive "${AUTH[@]}" --data-binary @<(head -c 100000 /dev/zero | tr '\0' x)
+# a slow client is cut off after --timeout, and the server keeps serving
+(exec 3<>/dev/tcp/127.0.0.1/"${U##*:}"; printf 'GET /api/regions HTTP/1.1\r\nHost: x\r\n' >&3; sleep 4; cat <&3 >"$T/slow" 2>/dev/null) &
+sleep 0.2
+check 200 GET /api/regions
+wait $! 2>/dev/null
+
+# ---- changing (token) -------------------------------------------------------------------------
+check 401 POST /api/derive -d '{}'
+check 401 POST /api/derive -H 'Authorization: Bearer wrongwrongwrongwrong' -d '{}'
+check 400 POST /api/derive "${AUTH[@]}" -d '{bad json' && body_has 'not a JSON object'
+check 400 POST /api/derive "${AUTH[@]}" -d '{"region":"taxi"}'
+check 400 POST /api/derive "${AUTH[@]}" -d '{"region":"taxi","name":"cheap","src_name":"trips","op":"filter","expr":"fare <"}'
+check 201 POST /api/derive "${AUTH[@]}" -d '{"region":"taxi","name":"cheap","src_name":"trips","op":"filter","expr":"fare < 1000"}'
+check 409 POST /api/derive "${AUTH[@]}" -d '{"region":"taxi","name":"cheap","src_name":"trips","op":"filter","expr":"fare < 1000"}'
+check 201 POST /api/derive "${AUTH[@]}" -d '{"region":"taxi","name":"cheap","column":"fare","op":"gather","src_region":"taxi","src_name":"trips","src_column":"fare"}'
+check 202 POST /api/update "${AUTH[@]}" -d '{"region":"taxi","name":"cheap"}'
+job=$(jq_py "d['job']")
+for _ in $(seq 100); do
+    check 200 GET /api/jobs/$job
+    grep -q '"state":"running"' "$T/body" || break
+    sleep 0.1
+done
+body_has '"state":"done"'
+n=$("$S" -P "$P" cat taxi/cheap --format json | wc -l)
+check 200 GET '/api/datasets/taxi/cheap/rows?limit=10000' && [ "$(jq_py "len(d['rows'])")" = "$n" ] && [ "$n" -gt 0 ] || { echo "FAIL: derived rows ($n)"; fails=$((fails + 1)); }
+check 404 GET /api/jobs/99
+check 201 POST /api/apps "${AUTH[@]}" -d '{"app":"ocean","attrs":[{"name":"depth","type":"float"},{"name":"model","type":"text"}]}' && body_has '{"name":"depth","type":"float"}'
+check 400 POST /api/apps "${AUTH[@]}" -d '{"app":"ocean","attrs":[{"name":"depth","type":"int"}]}'
+check 400 POST /api/apps "${AUTH[@]}" -d '{"app":"ocean","attrs":[{"name":"x","type":"complex"}]}'
+check 200 GET /api/regions
+
+# the generated C snippet compiles against the library and runs
+if cc -std=c11 -I"$(dirname "$0")/../../include" "$T/read_trips.c" "$(dirname "$S")/libstrata.a" \
+      -lsqlite3 -lxxhash -lzstd -lpthread -lm $( [ -e "$(dirname "$S")/CMakeFiles" ] && echo -fopenmp) \
+      -o "$T/read_trips" 2>"$T/cc.err"; then
+    "$T/read_trips" | grep -q "^20000 rows, sum of pickupzone" || { echo "FAIL: snippet output"; fails=$((fails + 1)); }
+else
+    echo "FAIL: snippet does not compile: $(head -5 "$T/cc.err")"; fails=$((fails + 1))
+fi
+
+# ---- read-only --------------------------------------------------------------------------------
+RW=$U
+start --read-only
+check 403 POST /api/derive "${AUTH[@]}" -d '{}' && body_has 'read-only'
+check 200 GET /api/regions
+U=$RW
+
+# ---- load: 8 clients, an ingest and an update at once -----------------------------------------
+SECS=${STRATA_LOAD_SECONDS:-30}
+end=$((SECONDS + SECS))
+client() {
+    local i=$1 n=0 bad=0
+    while [ $SECONDS -lt $end ]; do
+        if [ $((i % 2)) = 0 ]; then
+            curl -s -f -o "$T/c$i" "$U/api/datasets/taxi/trips/rows?columns=fare&offset=$(( (n * 997) % 20000 ))&limit=200" || bad=$((bad + 1))
+            # a page is whole: 200 rows, or up to the end of the version it read
+            /usr/bin/python3 -c "
+import json,sys; d=json.load(open('$T/c$i'))
+assert len(d['rows']) == min(200, d['total'] - d['offset']), (len(d['rows']), d['total'], d['offset'])
+assert all(len(r) == 1 and isinstance(r[0], int) for r in d['rows'])" 2>/dev/null || bad=$((bad + 1))
+        else
+            curl -s -f -o "$T/c$i" "$U/api/arrays/sim/field/region?start=$((n % 60)),0&count=4,48" || bad=$((bad + 1))
+            /usr/bin/python3 -c "
+import json; d=json.load(open('$T/c$i')); r=$((n % 60))
+assert d['data'] == [float(r + k // 48) for k in range(4 * 48)]" 2>/dev/null || bad=$((bad + 1))
+        fi
+        n=$((n + 1))
+    done
+    echo "$n $bad" >"$T/client$i"
+}
+CL=()
+for i in 1 2 3 4 5 6 7 8; do
+    client $i &
+    CL+=($!)
+done
+ing=0
+while [ $SECONDS -lt $end ]; do
+    "$S" -P "$P" ingest taxi/trips "$T/trips.csv" --batch-rows 5000 >/dev/null 2>&1 || ing=$((ing + 1))
+    "$S" -P "$P" update >/dev/null 2>&1 || ing=$((ing + 1))
+done
+wait "${CL[@]}"
+total=0 bad=0
+for i in 1 2 3 4 5 6 7 8; do read -r n b <"$T/client$i"; total=$((total + n)); bad=$((bad + b)); done
+echo "load: $total requests by 8 clients in ${SECS}s during ingests and updates, $bad bad, $ing failed writes"
+[ "$bad" = 0 ] && [ "$ing" = 0 ] && [ "$total" -gt 80 ] || { echo "FAIL: load"; fails=$((fails + 1)); }
+check 200 GET /api/regions
+finish serve
