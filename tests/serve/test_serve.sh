@@ -157,8 +157,9 @@ check 400 POST /api/apps "${AUTH[@]}" -d '{"app":"ocean","attrs":[{"name":"x","t
 check 200 GET /api/regions
 
 # the generated C snippet compiles against the library and runs
-if cc -std=c11 -I"$(dirname "$0")/../../include" "$T/read_trips.c" "$(dirname "$S")/libstrata.a" \
-      -lsqlite3 -lxxhash -lzstd -lpthread -lm $( [ -e "$(dirname "$S")/CMakeFiles" ] && echo -fopenmp) \
+# shellcheck disable=SC2086
+if ${SNIPPET_CC:-cc} -std=c11 ${SNIPPET_FLAGS:-} -I"$(dirname "$0")/../../include" "$T/read_trips.c" \
+      "$(dirname "$S")/libstrata.a" -lsqlite3 -lxxhash -lzstd -lpthread -lm \
       -o "$T/read_trips" 2>"$T/cc.err"; then
     "$T/read_trips" | grep -q "^20000 rows, sum of pickupzone" || { echo "FAIL: snippet output"; fails=$((fails + 1)); }
 else
