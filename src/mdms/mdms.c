@@ -738,16 +738,24 @@ int strata_load_begin(strata_assoc *as)
     return STRATA_OK;
 }
 
+/* The checks every load makes before it moves data: FN's association is loading, NAME is one of
+ * its datasets, and (NULL_WHAT given) the caller's pointers are set. Not collective. */
+static int load_ready(strata_assoc *as, const char *fn, const char *name, const char *null_what)
+{
+    st_err *err = &as->m->pool->err;
+    int rc = STRATA_OK;
+    if (!as->loading) rc = st_error(err, STRATA_EINVAL, "%s: call strata_load_begin() first", fn);
+    if (rc == STRATA_OK) rc = in_assoc(as, name);
+    if (rc == STRATA_OK && null_what != NULL)
+        rc = st_error(err, STRATA_EINVAL, "%s: %s is NULL", fn, null_what);
+    return rc;
+}
+
 int strata_load(strata_assoc *as, const char *name, int64_t iteration, void *local_buf)
 {
     if (assoc_check(as) < 0) return STRATA_EINVAL;
-    st_err *err = &as->m->pool->err;
-    int rc = STRATA_OK;
-    if (!as->loading)
-        rc = st_error(err, STRATA_EINVAL, "strata_load: call strata_load_begin() first");
-    if (rc == STRATA_OK) rc = in_assoc(as, name);
-    if (rc == STRATA_OK && local_buf == NULL && as->local_elems > 0)
-        rc = st_error(err, STRATA_EINVAL, "strata_load: the buffer is NULL");
+    int rc = load_ready(as, "strata_load", name,
+                        local_buf == NULL && as->local_elems > 0 ? "the buffer" : NULL);
     rc = st_m_agree(as->m, rc);
     if (rc < 0) return rc;
     return st_mdms_load(as, name, iteration, local_buf, NULL);
@@ -758,12 +766,7 @@ int strata_load_view(strata_assoc *as, const char *name, int64_t iteration, cons
     if (piece == NULL) return STRATA_EINVAL;
     *piece = NULL;
     if (assoc_check(as) < 0) return STRATA_EINVAL;
-    st_err *err = &as->m->pool->err;
-    int rc = STRATA_OK;
-    if (!as->loading)
-        rc = st_error(err, STRATA_EINVAL, "strata_load_view: call strata_load_begin() first");
-    if (rc == STRATA_OK) rc = in_assoc(as, name);
-    rc = st_m_agree(as->m, rc);
+    int rc = st_m_agree(as->m, load_ready(as, "strata_load_view", name, NULL));
     if (rc < 0) return rc;
     return st_mdms_load(as, name, iteration, NULL, piece);
 }
@@ -773,12 +776,8 @@ int strata_load_list(strata_assoc *as, const char *name, int64_t iteration, cons
 {
     if (assoc_check(as) < 0) return STRATA_EINVAL;
     st_err *err = &as->m->pool->err;
-    int rc = STRATA_OK;
-    if (!as->loading)
-        rc = st_error(err, STRATA_EINVAL, "strata_load_list: call strata_load_begin() first");
-    if (rc == STRATA_OK) rc = in_assoc(as, name);
-    if (rc == STRATA_OK && n > 0 && (index == NULL || buf == NULL))
-        rc = st_error(err, STRATA_EINVAL, "strata_load_list: the index or buffer is NULL");
+    int rc = load_ready(as, "strata_load_list", name,
+                        n > 0 && (index == NULL || buf == NULL) ? "the index or buffer" : NULL);
     uint64_t total = 1;
     for (int d = 0; d < as->ndims; d++) total *= as->dims[d];
     for (uint64_t i = 0; rc == STRATA_OK && i < n; i++)

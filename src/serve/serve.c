@@ -220,7 +220,6 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, srv_reply *r)
         r->data = NULL;
         MHD_add_response_header(resp, "Content-Type",
                                 r->type ? r->type : "application/octet-stream");
-        if (r->header) MHD_add_response_header(resp, "Content-Disposition", r->header);
     }
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
@@ -292,7 +291,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                   "of the pool's serve.token file (or --token-file)",
                   method, url);
     } else {
-        q.seg[0] = q.seg[0]; /* "api" */
         srv_api(s, &q, &r);
     }
     if (r.status >= 400) __atomic_add_fetch(&s->errors, 1, __ATOMIC_RELAXED);

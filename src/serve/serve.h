@@ -79,8 +79,7 @@ typedef struct srv_reply {
     json_t *json; /* a JSON body, or */
     void *data;   /* a binary body (malloc'ed) */
     size_t len;
-    const char *type;   /* content type of DATA */
-    const char *header; /* an extra Content-Disposition value, or NULL */
+    const char *type; /* content type of DATA */
 } srv_reply;
 
 /* A parsed request. */
