@@ -11,6 +11,7 @@ PACKAGES=(
     libzstd-dev                     # compressed chunks and archive tiers
     libmicrohttpd-dev libjansson-dev  # strata serve: HTTP and JSON
     curl                            # the strata serve API tests
+    chromium                        # the strata serve browser tests (headless, via playwright-core)
     libcmocka-dev                   # unit tests
     python3-numpy                   # numpy interoperability test and benchmark peer
     clang-format                    # formatting check
@@ -18,10 +19,24 @@ PACKAGES=(
     procps                          # pkill, used by the CLI tests
 )
 
-# `deps.sh --bench` also installs the benchmark peers (pandas; Node.js and npm for DuckDB).
+# Node.js and npm drive the browser tests (and DuckDB, a benchmark peer). A machine may already
+# have them from another source (NodeSource's nodejs ships npm and conflicts with Debian's npm).
+command -v node >/dev/null || PACKAGES+=(nodejs)
+command -v npm >/dev/null || PACKAGES+=(npm)
+
+# `deps.sh --bench` also installs the benchmark peers (pandas, HDF5; DuckDB comes from npm).
 if [ "${1:-}" = "--bench" ]; then
-    PACKAGES+=(python3-pandas nodejs npm libhdf5-dev)
+    PACKAGES+=(python3-pandas libhdf5-dev)
 fi
+
+# npm packages pinned by tests/web/package-lock.json (playwright-core, without its own browser).
+web_modules() {
+    local web
+    web="$(dirname "$0")/../tests/web"
+    [ -d "$web/node_modules/playwright-core" ] && return 0
+    echo "deps: npm ci in tests/web"
+    (cd "$web" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+}
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -31,6 +46,7 @@ for p in "${PACKAGES[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
     echo "deps: all ${#PACKAGES[@]} packages present"
+    web_modules
     exit 0
 fi
 
@@ -46,3 +62,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "deps: installed ${missing[*]}"
+web_modules

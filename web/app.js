@@ -11,6 +11,7 @@ tokenInput.addEventListener('change', () => sessionStorage.setItem('strata-token
 
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 const enc = encodeURIComponent;
+const plural = (n, what) => `${n} ${what}${n === 1 ? '' : 's'}`;
 
 async function api(path, opts = {}) {
   const headers = opts.body ? { 'Content-Type': 'application/json' } : {};
@@ -64,8 +65,10 @@ function drawLine(canvas, values) {
 }
 
 // A heat map of a 2-D region (row-major DATA of ROWS x COLS) with a colour bar on the right.
+// The map is HEAT_BAR pixels narrower than the canvas.
+const HEAT_BAR = 72;
 function drawHeat(canvas, data, rows, cols, lo, hi) {
-  const g = canvas.getContext('2d'), bar = 40, w = canvas.width - bar, h = canvas.height;
+  const g = canvas.getContext('2d'), w = canvas.width - HEAT_BAR, h = canvas.height;
   g.fillStyle = '#fff'; g.fillRect(0, 0, canvas.width, h);
   const img = g.createImageData(w, h), span = hi > lo ? hi - lo : 1;
   for (let y = 0; y < h; y++) {
@@ -81,10 +84,11 @@ function drawHeat(canvas, data, rows, cols, lo, hi) {
   g.putImageData(img, 0, 0);
   for (let y = 0; y < h; y++) {
     const [R, G, B] = colour(1 - y / (h - 1));
-    g.fillStyle = `rgb(${R},${G},${B})`; g.fillRect(w + 8, y, 12, 1);
+    g.fillStyle = `rgb(${R},${G},${B})`; g.fillRect(w + 8, y, 14, 1);
   }
   g.fillStyle = '#222'; g.font = '10px sans-serif';
-  g.fillText(String(hi), w + 2, 10); g.fillText(String(lo), w + 2, h - 2);
+  const label = (v) => String(+v.toPrecision(6));
+  g.fillText(label(hi), w + 26, 10); g.fillText(label(lo), w + 26, h - 2);
 }
 
 // ---- views ----------------------------------------------------------------------------------
@@ -119,11 +123,13 @@ function lineageSvg(d) {
   names.forEach((n, i) => pos.set(n, [20 + 190 * (i % 4), 30 + 70 * Math.floor(i / 4)]));
   const H = 70 * Math.ceil(names.length / 4) + 20;
   let s = `<svg id="lineage" width="780" height="${H}" xmlns="http://www.w3.org/2000/svg" font-size="11">`;
+  const onPair = new Map(); // labels of several edges between the same two nodes are stacked
   edges.forEach(([a, b, label, fresh]) => {
     if (a === b) return;
-    const [x1, y1] = pos.get(a), [x2, y2] = pos.get(b);
+    const [x1, y1] = pos.get(a), [x2, y2] = pos.get(b), k = onPair.get(a + '>' + b) ?? 0;
+    onPair.set(a + '>' + b, k + 1);
     s += `<line x1="${x1 + 75}" y1="${y1 + 12}" x2="${x2 + 75}" y2="${y2 + 12}" stroke="${fresh ? '#080' : '#b60'}"/>`;
-    s += `<text x="${(x1 + x2) / 2 + 75}" y="${(y1 + y2) / 2 + 8}">${esc(label)}</text>`;
+    s += `<text x="${(x1 + x2) / 2 + 75}" y="${(y1 + y2) / 2 - 4 - 12 * k}" text-anchor="middle">${esc(label)}</text>`;
   });
   names.forEach((n) => {
     const [x, y] = pos.get(n), fresh = nodes.get(n);
@@ -220,7 +226,7 @@ async function viewArray(region, name) {
   canvas.onmousedown = (e) => { from = [e.offsetX, e.offsetY]; };
   canvas.onmouseup = (e) => {
     if (!from || !shown) return;
-    const w = canvas.width - 40, h = canvas.height;
+    const w = canvas.width - HEAT_BAR, h = canvas.height;
     const x0 = Math.min(from[0], e.offsetX), x1 = Math.max(from[0], e.offsetX), y0 = Math.min(from[1], e.offsetY), y1 = Math.max(from[1], e.offsetY);
     from = null;
     if (x1 - x0 < 4 || y1 - y0 < 4 || x0 >= w) return;
@@ -251,7 +257,7 @@ async function viewSearch() {
     if (!r) return;
     const keys = r.runs.length ? Object.keys(r.runs[0].attrs) : [];
     out.innerHTML = `<table id="result"><tr><th>run</th><th class="l">status</th><th>procs</th>${keys.map((k) => `<th>${esc(k)}</th>`).join('')}</tr>
-      ${r.runs.map((x) => `<tr><td>${x.run}</td><td class="l">${esc(x.status)}</td><td>${x.nprocs}</td>${keys.map((k) => `<td>${esc(x.attrs[k])}</td>`).join('')}</tr>`).join('')}</table><p>${r.runs.length} runs</p>`;
+      ${r.runs.map((x) => `<tr><td>${x.run}</td><td class="l">${esc(x.status)}</td><td>${x.nprocs}</td>${keys.map((k) => `<td>${esc(x.attrs[k])}</td>`).join('')}</tr>`).join('')}</table><p>${plural(r.runs.length, 'run')}</p>`;
   };
   document.getElementById('find').onsubmit = async (e) => {
     e.preventDefault();
@@ -260,7 +266,7 @@ async function viewSearch() {
     if (!r) return;
     out.innerHTML = `<table id="result"><tr><th>run</th><th class="l">dataset</th><th>iteration</th><th>min</th><th>max</th><th>mean</th><th>std</th><th class="l">array</th></tr>
       ${r.results.map((x) => `<tr><td>${x.run}</td><td class="l">${esc(x.dataset)}</td><td>${x.iteration}</td><td>${x.min.toPrecision(6)}</td><td>${x.max.toPrecision(6)}</td><td>${x.mean.toPrecision(6)}</td><td>${x.std.toPrecision(6)}</td>
-      <td class="l"><a href="#/array/${enc(x.app)}/${enc(x.array)}">${esc(x.array)}</a></td></tr>`).join('')}</table><p>${r.results.length} saved datasets</p>`;
+      <td class="l"><a href="#/array/${enc(x.app)}/${enc(x.array)}">${esc(x.array)}</a></td></tr>`).join('')}</table><p>${plural(r.results.length, 'saved dataset')}</p>`;
   };
 }
 

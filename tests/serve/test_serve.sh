@@ -17,18 +17,10 @@ cleanup() {
 }
 trap cleanup EXIT
 . "$(dirname "$0")/../cli/lib.sh"
+. "$(dirname "$0")/lib.sh"
 P=$T/pool
 bash "$(dirname "$0")/fixture.sh" "$S" "$EX" "$P" "$T" || { echo "FAIL: fixture"; exit 1; }
 
-# start a server; sets U (its address)
-start() {
-    local out=$T/serve.$#.out
-    "$S" -P "$P" serve --listen 127.0.0.1:0 --threads 4 --timeout 2 --max-body 64K "$@" >"$out" 2>"$out.err" &
-    PIDS+=($!)
-    for _ in $(seq 100); do grep -q listening "$out" 2>/dev/null && break; sleep 0.05; done
-    U=$(grep -o 'http://127.0.0.1:[0-9]*' "$out")
-    [ -n "$U" ] || { echo "FAIL: server did not start: $(cat "$out.err")"; exit 1; }
-}
 # status CODE METHOD PATH [curl args...]: the HTTP status; the body goes to $T/body
 status() {
     local want=$1 m=$2 path=$3
@@ -52,7 +44,7 @@ body_has() { # body_has TEXT: the last body contains TEXT
 }
 jq_py() { /usr/bin/python3 -c "import json,sys; d=json.load(open('$T/body')); print($1)"; }
 
-start
+serve_start
 TOKEN=$(cat "$P/serve.token")
 [ "$(stat -c %a "$P/serve.token")" = 600 ] || { echo "FAIL: token mode"; fails=$((fails + 1)); }
 [ ${#TOKEN} = 64 ] || { echo "FAIL: token length ${#TOKEN}"; fails=$((fails + 1)); }
@@ -157,18 +149,15 @@ check 400 POST /api/apps "${AUTH[@]}" -d '{"app":"ocean","attrs":[{"name":"x","t
 check 200 GET /api/regions
 
 # the generated C snippet compiles against the library and runs
-# shellcheck disable=SC2086
-if ${SNIPPET_CC:-cc} -std=c11 ${SNIPPET_FLAGS:-} -I"$(dirname "$0")/../../include" "$T/read_trips.c" \
-      "$(dirname "$S")/libstrata.a" -lsqlite3 -lxxhash -lzstd -lpthread -lm \
-      -o "$T/read_trips" 2>"$T/cc.err"; then
+if compile_snippet "$T/read_trips.c" "$T/read_trips"; then
     "$T/read_trips" | grep -q "^20000 rows, sum of pickupzone" || { echo "FAIL: snippet output"; fails=$((fails + 1)); }
 else
-    echo "FAIL: snippet does not compile: $(head -5 "$T/cc.err")"; fails=$((fails + 1))
+    echo "FAIL: snippet does not compile: $(head -5 "$T/read_trips.err")"; fails=$((fails + 1))
 fi
 
 # ---- read-only --------------------------------------------------------------------------------
 RW=$U
-start --read-only
+serve_start --read-only
 check 403 POST /api/derive "${AUTH[@]}" -d '{}' && body_has 'read-only'
 check 200 GET /api/regions
 U=$RW

@@ -1,0 +1,21 @@
+# Helpers shared by the strata serve tests (sourced). They need $S (the strata binary), $P (the
+# pool), $T (a scratch directory) and the array PIDS, whose processes the caller's cleanup kills.
+
+# serve_start [ARGS...]: start a server on a free loopback port; sets U (its address).
+serve_start() {
+    local out=$T/serve.${#PIDS[@]}.out
+    "$S" -P "$P" serve --listen 127.0.0.1:0 --threads 4 --timeout 2 --max-body 64K "$@" >"$out" 2>"$out.err" &
+    PIDS+=($!)
+    for _ in $(seq 100); do grep -q listening "$out" 2>/dev/null && break; sleep 0.05; done
+    U=$(grep -o 'http://127.0.0.1:[0-9]*' "$out")
+    [ -n "$U" ] || { echo "FAIL: server did not start: $(cat "$out.err")"; exit 1; }
+}
+
+# compile_snippet SRC EXE: compile a generated C snippet against the library next to $S, as the
+# library was built (SNIPPET_CC and SNIPPET_FLAGS, set by CMake); the compiler's errors go to
+# EXE.err. Returns the compiler's status.
+compile_snippet() {
+    # shellcheck disable=SC2086
+    ${SNIPPET_CC:-cc} -std=c11 ${SNIPPET_FLAGS:-} -I"$(dirname "${BASH_SOURCE[0]}")/../../include" "$1" \
+        "$(dirname "$S")/libstrata.a" -lsqlite3 -lxxhash -lzstd -lpthread -lm -o "$2" 2>"$2.err"
+}
