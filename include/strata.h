@@ -588,6 +588,27 @@ STRATA_API int strata_snapshot_map_str(strata_snapshot *s, uint64_t batch, int c
 STRATA_API int strata_snapshot_read(strata_snapshot *s, int col, uint64_t row, uint64_t count,
                                     void *dst);
 
+#define STRATA_HIST_BINS 32
+
+/* Summary statistics of a numeric column or an N-d array region. */
+typedef struct strata_summary {
+    uint64_t count;                  /* values counted (NaNs are not) */
+    uint64_t nan;                    /* NaNs skipped */
+    double min, max, mean, std;      /* std: population; all NaN when count is 0 */
+    uint64_t hist[STRATA_HIST_BINS]; /* equal bins over [min, max]; max falls in the last */
+    int64_t version;                 /* of the dataset or array summarised */
+    double seconds;                  /* how long computing it took */
+    int cached;                      /* 1: read from the catalog; 0: computed by this call */
+} strata_summary;
+
+/* Statistics of numeric or bool column COL over all rows of snapshot S, computed in two passes
+ * over the mapped batches and cached in the catalog, keyed by the column's content (the
+ * checksums of its batches): a later call on the same content, by any process, reads the cache.
+ * The cache keeps the newest 4096 summaries of the pool; writing it is skipped when the catalog
+ * is busy or read-only. STRATA_ETYPE for a string column, STRATA_ESTALE for a derived column not
+ * yet computed. */
+STRATA_API int strata_snapshot_summary(strata_snapshot *s, int col, strata_summary *out);
+
 /* ---------------------------------------------------------------------------------------------
  * Check and garbage collection
  * ------------------------------------------------------------------------------------------- */
@@ -953,6 +974,12 @@ STRATA_API int strata_ndarray_write(strata_ndarray *a, const uint64_t *start, co
 STRATA_API int strata_ndarray_read(strata_ndarray *a, const uint64_t *start, const uint64_t *count,
                                    void *buf);
 
+/* Statistics of the rectangle START + COUNT (as strata_snapshot_summary), read in slabs of at
+ * most 8 MiB and cached in the catalog by array version and rectangle. STRATA_ERANGE if the
+ * rectangle is not inside the array. */
+STRATA_API int strata_ndarray_summary(strata_ndarray *a, const uint64_t *start,
+                                      const uint64_t *count, strata_summary *out);
+
 /* As read and write, of the elements start + k*stride (k < count) in every dimension; STRIDE
  * NULL means 1 everywhere. */
 STRATA_API int strata_ndarray_read_strided(strata_ndarray *a, const uint64_t *start,
@@ -1225,8 +1252,6 @@ typedef struct strata_run_info {
     const strata_attr *attrs; /* the schema's attributes in order; NULL values: type -1 */
     int nattrs;
 } strata_run_info;
-
-#define STRATA_HIST_BINS 32
 
 /* A saved (run, dataset, iteration), as strata_find() returns it. */
 typedef struct strata_exec_info {

@@ -18,7 +18,7 @@
 
 /* The schema version this library writes; catalogs of older versions are migrated forward on
  * open, newer ones are refused. */
-#define ST_CAT_VERSION 6
+#define ST_CAT_VERSION 7
 
 #define ST_CAT_FILE 48 /* room for a data file name: TOKEN.bytes.npy */
 
@@ -438,7 +438,7 @@ int st_cat_dims_parse(const char *text, uint64_t *dims, int max);
 struct st_vec;
 
 #define ST_ATTR_NAME 64
-#define ST_HIST_BINS 32
+#define ST_HIST_BINS STRATA_HIST_BINS
 
 typedef struct st_cat_attr_def {
     char name[ST_ATTR_NAME];
@@ -568,5 +568,26 @@ int st_cat_tool_put(st_err *err, st_catalog *cat, const char *name, const char *
 int st_cat_tool_list(st_err *err, st_catalog *cat,
                      int (*fn)(void *ctx, const char *name, const char *kind, const char *command),
                      void *ctx);
+
+/* ---- the statistics cache (catalog_summary.c) ---------------------------------------------- */
+
+/* What a cached summary describes: a column of a dataset, or a rectangle of an N-d array. */
+enum { ST_SUMMARY_COLUMN = 1, ST_SUMMARY_REGION = 2 };
+
+/* The newest summaries kept; older ones are deleted as new ones are added. */
+#define ST_SUMMARY_KEEP 4096
+
+/* The summary of KIND, OBJECT_ID (dataset or ndarray id), PART (the column name, or the
+ * rectangle as "start+count,...") whose content is FINGERPRINT; STRATA_ENOTFOUND if none. */
+int st_cat_summary_get(st_err *err, st_catalog *cat, int kind, int64_t object_id, const char *part,
+                       uint64_t fingerprint, strata_summary *out);
+
+/* Record (or replace) that summary in its own transaction, waiting for the catalog at most
+ * WAIT_MS, and delete all but the newest ST_SUMMARY_KEEP. */
+int st_cat_summary_put(st_err *err, st_catalog *cat, int kind, int64_t object_id, const char *part,
+                       uint64_t fingerprint, const strata_summary *sum, int wait_ms);
+
+/* Delete the summaries of KIND, OBJECT_ID (part of the caller's transaction). */
+int st_cat_summary_drop(st_err *err, st_catalog *cat, int kind, int64_t object_id);
 
 #endif /* STRATA_CATALOG_H */

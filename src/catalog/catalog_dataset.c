@@ -290,6 +290,7 @@ static int retire(st_err *err, st_catalog *cat, int64_t id, const char *path)
     sqlite3_bind_int64(s, 3, st_now_ns());
     if ((rc = st_cat_step_done(err, cat, s, "trash a dataset")) < 0) return rc;
     if ((rc = st_cat_deriv_delete_dataset(err, cat, id)) < 0) return rc;
+    if ((rc = st_cat_summary_drop(err, cat, ST_SUMMARY_COLUMN, id)) < 0) return rc;
     static const int order[] = {D_DEL_BCOLS, D_DEL_BATCHES, D_DEL_VERSIONS, D_DEL_COLS, D_DEL};
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
         if ((rc = exec_id(err, cat, order[i], id, "drop a dataset")) < 0) return rc;

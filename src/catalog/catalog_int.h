@@ -11,9 +11,10 @@
 #include "util/vec.h"
 
 /* Statement cache slots: catalog_sqlite.c uses [0, 32), catalog_dataset.c [32, 96),
- * catalog_derive.c [96, 128), catalog_nd.c [128, 176). */
+ * catalog_derive.c [96, 128), catalog_nd.c [128, 168), catalog_summary.c [168, 176). */
 #define ST_CAT_SLOTS         176
 #define ST_CAT_ND_FIRST      128
+#define ST_CAT_SUMMARY_FIRST 168
 #define ST_CAT_DATASET_SLOTS 32
 #define ST_CAT_DATASET_FIRST 32
 #define ST_CAT_DERIVE_FIRST  96

@@ -47,7 +47,7 @@ enum {
     N_TIER_SET,
     N_END
 };
-_Static_assert(N_END <= ST_CAT_SLOTS, "too many N-d statements");
+_Static_assert(N_END <= ST_CAT_SUMMARY_FIRST, "too many N-d statements");
 
 #define TIER_COLUMNS                                                                               \
     "SELECT id, name, path, kind, capacity, read_bw, latency, created_ns FROM tier "
@@ -394,7 +394,8 @@ int st_cat_nd_list(st_err *err, st_catalog *cat, int64_t region_id,
 
 int st_cat_nd_delete(st_err *err, st_catalog *cat, int64_t id)
 {
-    int rc = exec_id(err, cat, N_ND_DEL_STAGED, id, -1, "delete staged copies");
+    int rc = st_cat_summary_drop(err, cat, ST_SUMMARY_REGION, id);
+    if (rc == STRATA_OK) rc = exec_id(err, cat, N_ND_DEL_STAGED, id, -1, "delete staged copies");
     if (rc == STRATA_OK) rc = exec_id(err, cat, N_ND_DEL_CHUNKS, id, -1, "delete chunks");
     if (rc == STRATA_OK) rc = exec_id(err, cat, N_ND_DELETE, id, -1, "delete an N-d array");
     return rc;

@@ -287,6 +287,22 @@ static const char *const migrations[ST_CAT_VERSION] = {
     "  kind TEXT NOT NULL,"
     "  command TEXT NOT NULL,"
     "  created_ns INTEGER NOT NULL) WITHOUT ROWID;",
+    /* 6 -> 7: the statistics cache of strata_snapshot_summary() and strata_ndarray_summary():
+     * one row per (dataset column or N-d array rectangle, content), the newest 4096 kept. */
+    "CREATE TABLE stats_cache ("
+    "  id INTEGER PRIMARY KEY,"
+    "  kind INTEGER NOT NULL,"
+    "  object_id INTEGER NOT NULL,"
+    "  part TEXT NOT NULL,"
+    "  fingerprint INTEGER NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  count INTEGER NOT NULL,"
+    "  nan INTEGER NOT NULL,"
+    "  min REAL, max REAL, mean REAL, std REAL,"
+    "  hist BLOB NOT NULL,"
+    "  seconds REAL NOT NULL,"
+    "  created_ns INTEGER NOT NULL,"
+    "  UNIQUE (kind, object_id, part, fingerprint));",
 };
 
 enum {

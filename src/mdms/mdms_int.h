@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "catalog/catalog.h"
+#include "util/stats.h"
 #include "pool/pool_int.h"
 #include "util/error.h"
 #include "util/vec.h"
@@ -124,19 +125,6 @@ int st_plan(st_err *err, const st_pattern *p, const st_plan_in *in, strata_plan 
 /* The strategy forced by STRATA_IO_STRATEGY (ST_IO_AUTO if unset), and whether it turns
  * prefetching off. STRATA_EINVAL for an unknown name. */
 int st_io_forced(st_err *err, int *strategy, int *no_prefetch);
-
-/* Statistics of a dataset's elements, merged over processes. */
-typedef struct st_stats {
-    uint64_t n;
-    double min, max, sum, m2;
-    uint64_t hist[ST_HIST_BINS];
-} st_stats;
-
-/* Pass 1 (min, max, sum, n) and pass 2 (squared deviations from MEAN and the histogram over
- * [LO, HI]) over N elements of DTYPE. */
-void st_stats_pass1(strata_dtype dtype, const void *buf, uint64_t n, st_stats *s);
-void st_stats_pass2(strata_dtype dtype, const void *buf, uint64_t n, double mean, double lo,
-                    double hi, st_stats *s);
 
 /* ---- handles -------------------------------------------------------------------------------- */
 

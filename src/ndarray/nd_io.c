@@ -21,6 +21,7 @@
 #include <xxhash.h>
 
 #include "ndarray/nd_int.h"
+#include "store/summary.h"
 #include "util/dtype.h"
 #include "util/fileio.h"
 
@@ -562,6 +563,105 @@ int strata_ndarray_read_strided(strata_ndarray *a, const uint64_t *start, const 
 int strata_ndarray_read(strata_ndarray *a, const uint64_t *start, const uint64_t *count, void *buf)
 {
     return strata_ndarray_read_strided(a, start, count, NULL, buf);
+}
+
+/* ---- summary statistics --------------------------------------------------------------------- */
+
+/* A summary reads the rectangle in slabs of at most this many bytes. */
+#define SUMMARY_SLAB ((size_t)8 << 20)
+
+typedef struct ndpass {
+    strata_ndarray *a;
+    const uint64_t *start, *count;
+    int k; /* slabs: 1 in dimensions before K, up to STEP in K, whole after K */
+    uint64_t step;
+    char *buf; /* one slab */
+    int whole; /* the rectangle is one slab: read once, kept for pass 2 */
+} ndpass;
+
+static int region_pass(void *ctx, const st_stats *p1, st_stats *acc)
+{
+    ndpass *c = ctx;
+    strata_ndarray *a = c->a;
+    const st_cat_nd *r = &a->rec;
+    int n = r->ndims;
+    static const uint64_t ones[ST_ND_MAXDIMS] = {1, 1, 1, 1, 1, 1, 1, 1};
+    uint64_t at[ST_ND_MAXDIMS] = {0}, sstart[ST_ND_MAXDIMS], scount[ST_ND_MAXDIMS];
+    for (;;) {
+        uint64_t elems = 1;
+        for (int d = 0; d < n; d++) {
+            sstart[d] = c->start[d] + at[d];
+            scount[d] = d < c->k ? 1 : d == c->k ? c->count[d] - at[d] : c->count[d];
+            if (d == c->k && scount[d] > c->step) scount[d] = c->step;
+            elems *= scount[d];
+        }
+        int rc = c->whole && p1 != NULL ? STRATA_OK
+                                        : st_nd_read(&a->x, &a->rec, sstart, scount, ones, c->buf);
+        if (rc < 0) return rc;
+        strata_dtype dt = (strata_dtype)r->dtype;
+        if (p1 == NULL)
+            st_stats_pass1(dt, c->buf, elems, acc);
+        else
+            st_stats_pass2(dt, c->buf, elems, st_stats_mean(p1), p1->min, p1->max, acc);
+        /* the next slab: advance dimension K by the step, then the ones before it */
+        int d = c->k;
+        at[d] += scount[d];
+        while (d > 0 && at[d] >= c->count[d]) {
+            at[d] = 0;
+            at[--d]++;
+        }
+        if (at[d] >= c->count[d]) break;
+    }
+    /* a slab of another version would mix two versions under one: refuse, the caller retries */
+    int64_t version = r->version;
+    int rc = st_cat_nd_get(&a->pool->err, a->pool->cat, r->region, r->name, &a->rec);
+    if (rc == STRATA_OK && a->rec.version != version)
+        rc = st_error(&a->pool->err, STRATA_ECONFLICT,
+                      "N-d array '%s/%s' was written (version %" PRId64 " -> %" PRId64
+                      ") while its statistics were computed; ask again",
+                      r->region, r->name, version, a->rec.version);
+    return rc;
+}
+
+int strata_ndarray_summary(strata_ndarray *a, const uint64_t *start, const uint64_t *count,
+                           strata_summary *out)
+{
+    if (a == NULL || a->magic != ST_ND_LIVE) return STRATA_EINVAL;
+    st_err *err = &a->pool->err;
+    if (out == NULL) return st_error(err, STRATA_EINVAL, "summary: no output given");
+    static const uint64_t ones[ST_ND_MAXDIMS] = {1, 1, 1, 1, 1, 1, 1, 1};
+    a->x.ntiers = 0;
+    int rc = st_cat_nd_get(err, a->pool->cat, a->rec.region, a->rec.name, &a->rec);
+    size_t bytes = 0;
+    if (rc == STRATA_OK) rc = check_rect(a, start, count, ones, &bytes);
+    if (rc < 0) return rc;
+    const st_cat_nd *r = &a->rec;
+    if (r->dtype == STRATA_STR)
+        return st_error(err, STRATA_ETYPE,
+                        "N-d array '%s/%s' holds strings: statistics need "
+                        "numbers",
+                        r->region, r->name);
+    /* the part: the rectangle, as "start+count,..." */
+    char part[ST_ND_MAXDIMS * 42];
+    size_t len = 0;
+    for (int d = 0; d < r->ndims; d++)
+        len += (size_t)snprintf(part + len, sizeof part - len, "%s%" PRIu64 "+%" PRIu64,
+                                d ? "," : "", start[d], count[d]);
+    /* the slabs: the first dimension K whose inner extent fits, stepped by what fits */
+    ndpass c = {a, start, count, 0, 1, NULL, bytes <= SUMMARY_SLAB};
+    size_t inner = a->esz;
+    c.k = r->ndims - 1;
+    for (int d = r->ndims - 1; d > 0 && inner * count[d] <= SUMMARY_SLAB; d--) {
+        inner *= count[d];
+        c.k = d - 1;
+    }
+    c.step = SUMMARY_SLAB / inner ? SUMMARY_SLAB / inner : 1;
+    c.buf = malloc(bytes < SUMMARY_SLAB ? bytes : SUMMARY_SLAB);
+    if (c.buf == NULL) return st_error(err, STRATA_ENOMEM, "out of memory for a summary slab");
+    rc = st_summary(a->pool, ST_SUMMARY_REGION, r->id, part, (uint64_t)r->version, r->version,
+                    region_pass, &c, out);
+    free(c.buf);
+    return rc;
 }
 
 /* ---- prefetch ------------------------------------------------------------------------------- */

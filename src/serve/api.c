@@ -102,66 +102,15 @@ static int push_name(void *ctx, const char *name)
 
 /* ---- statistics ----------------------------------------------------------------------------- */
 
-void srv_stats_add(srv_stats *st, strata_dtype dtype, const void *data, uint64_t n, int pass)
-{
-    double width = st->max > st->min ? (st->max - st->min) / STRATA_HIST_BINS : 0;
-    for (uint64_t i = 0; i < n; i++) {
-        double v = as_double(dtype, data, i);
-        if (isnan(v)) {
-            if (pass == 1) st->nan++;
-            continue;
-        }
-        if (pass == 1) {
-            if (st->n == 0 || v < st->min) st->min = v;
-            if (st->n == 0 || v > st->max) st->max = v;
-            st->mean += v;
-            st->n++;
-        } else {
-            double dv = v - st->mean;
-            st->std += dv * dv;
-            int b = width > 0 ? (int)((v - st->min) / width) : 0;
-            if (b >= STRATA_HIST_BINS) b = STRATA_HIST_BINS - 1;
-            if (b < 0) b = 0;
-            st->hist[b]++;
-        }
-    }
-}
-
-void srv_stats_finish(srv_stats *st)
-{
-    st->std = st->n > 1 ? sqrt(st->std / (double)st->n) : 0;
-}
-
-int srv_cache_get(srv *s, const char *key, srv_stats *out)
-{
-    int hit = 0;
-    pthread_mutex_lock(&s->cache_mu);
-    for (unsigned i = 0; i < SRV_CACHE && !hit; i++)
-        if (strcmp(s->cache[i].key, key) == 0) {
-            *out = s->cache[i].st;
-            hit = 1;
-        }
-    pthread_mutex_unlock(&s->cache_mu);
-    return hit;
-}
-
-void srv_cache_put(srv *s, const char *key, const srv_stats *st)
-{
-    pthread_mutex_lock(&s->cache_mu);
-    srv_cache_entry *e = &s->cache[s->cache_next++ % SRV_CACHE];
-    snprintf(e->key, sizeof e->key, "%s", key);
-    e->st = *st;
-    pthread_mutex_unlock(&s->cache_mu);
-}
-
-static json_t *stats_json(const srv_stats *st, int cached)
+static json_t *stats_json(const strata_summary *st)
 {
     json_t *h = json_array();
     for (int i = 0; i < STRATA_HIST_BINS; i++)
         json_array_append_new(h, json_integer((json_int_t)st->hist[i]));
-    json_t *o = json_pack("{s:I,s:I,s:o,s:b}", "count", (json_int_t)st->n, "nan",
-                          (json_int_t)st->nan, "histogram", h, "cached", cached);
-    if (st->n) {
+    json_t *o = json_pack("{s:I,s:I,s:o,s:I,s:b,s:f}", "count", (json_int_t)st->count, "nan",
+                          (json_int_t)st->nan, "histogram", h, "version", (json_int_t)st->version,
+                          "cached", st->cached, "seconds", st->seconds);
+    if (st->count) {
         json_object_set_new(o, "min", json_real(st->min));
         json_object_set_new(o, "max", json_real(st->max));
         json_object_set_new(o, "mean", json_real(st->mean));
@@ -462,26 +411,6 @@ static void api_rows(srv *sv, const srv_req *q, strata_pool *p, const char *regi
     strata_snapshot_close(s);
 }
 
-typedef struct colstat {
-    strata_snapshot *s;
-    int col;
-    strata_dtype dtype;
-    srv_stats *st;
-    int pass;
-} colstat;
-
-static int colstat_fn(void *ctx, uint64_t batch, uint64_t in, uint64_t n, uint64_t at)
-{
-    (void)at;
-    colstat *cs = ctx;
-    const void *data;
-    int rc = strata_snapshot_map(cs->s, batch, cs->col, &data);
-    if (rc < 0) return rc;
-    srv_stats_add(cs->st, cs->dtype, (const char *)data + in * strata_dtype_size(cs->dtype), n,
-                  cs->pass);
-    return 0;
-}
-
 static int column_of(strata_snapshot *s, const char *region, const char *name, const char *col,
                      srv_reply *r, int *c, strata_dataset_desc *d)
 {
@@ -498,8 +427,8 @@ static int column_of(strata_snapshot *s, const char *region, const char *name, c
     return 0;
 }
 
-static void api_column_stats(srv *sv, const srv_req *q, strata_pool *p, const char *region,
-                             const char *name, const char *col, srv_reply *r)
+static void api_column_stats(const srv_req *q, strata_pool *p, const char *region, const char *name,
+                             const char *col, srv_reply *r)
 {
     strata_snapshot *s;
     if (open_snapshot(q, p, region, name, r, &s) < 0) return;
@@ -509,29 +438,12 @@ static void api_column_stats(srv *sv, const srv_req *q, strata_pool *p, const ch
         strata_snapshot_close(s);
         return;
     }
-    if (d.columns[c].dtype == STRATA_STR) {
-        srv_error(r, 400, "ETYPE", "column '%s' holds strings: statistics need numbers", col);
-        strata_snapshot_close(s);
-        return;
-    }
-    char key[640];
-    snprintf(key, sizeof key, "col %s/%s/%s@%" PRId64, region, name, col, d.version);
-    srv_stats st = {0};
-    int cached = srv_cache_get(sv, key, &st), rc = 0;
-    if (!cached) {
-        colstat cs = {s, c, d.columns[c].dtype, &st, 1};
-        rc = rows_walk(s, d.nbatches, 0, d.nrows, colstat_fn, &cs);
-        if (st.n) st.mean /= (double)st.n;
-        cs.pass = 2;
-        if (rc == 0) rc = rows_walk(s, d.nbatches, 0, d.nrows, colstat_fn, &cs);
-        srv_stats_finish(&st);
-        if (rc == 0) srv_cache_put(sv, key, &st);
-    }
+    strata_summary st;
+    int rc = strata_snapshot_summary(s, c, &st);
     if (rc < 0)
         srv_fail(r, p, rc);
     else {
-        r->json = stats_json(&st, cached);
-        json_object_set_new(r->json, "version", json_integer(d.version));
+        r->json = stats_json(&st);
         json_object_set_new(r->json, "column", json_string(col));
     }
     strata_snapshot_close(s);
@@ -675,7 +587,15 @@ static void api_array(srv *sv, const srv_req *q, strata_pool *p, const char *reg
     const char *fmt = srv_arg(q, "format");
     int stats = strcmp(what, "stats") == 0;
     int json = !stats && (fmt == NULL || strcmp(fmt, "json") == 0);
-    if (!stats && fmt && !json && strcmp(fmt, "raw") != 0) {
+    if (stats) {
+        /* read in bounded slabs by the library, and cached in the catalog */
+        strata_summary st;
+        rc = strata_ndarray_summary(a, start, count, &st);
+        if (rc < 0)
+            srv_fail(r, p, rc);
+        else
+            r->json = stats_json(&st);
+    } else if (fmt && !json && strcmp(fmt, "raw") != 0) {
         srv_error(r, 400, "EINVAL", "format=%s: use json or raw", fmt);
     } else if (json && n > sv->max_elements) {
         srv_error(r, 400, "ERANGE",
@@ -691,22 +611,6 @@ static void api_array(srv *sv, const srv_req *q, strata_pool *p, const char *reg
         rc = buf ? strata_ndarray_read(a, start, count, buf) : STRATA_ENOMEM;
         if (rc < 0) {
             srv_fail(r, p, rc);
-        } else if (stats) {
-            char key[640];
-            int off = snprintf(key, sizeof key, "nd %s/%s@%" PRId64, region, name, d.version);
-            for (int k = 0; k < d.ndims && off < (int)sizeof key - 48; k++)
-                off += snprintf(key + off, sizeof key - (size_t)off, " %" PRIu64 "+%" PRIu64,
-                                start[k], count[k]);
-            srv_stats st = {0};
-            int cached = srv_cache_get(sv, key, &st);
-            if (!cached) {
-                srv_stats_add(&st, d.dtype, buf, n, 1);
-                if (st.n) st.mean /= (double)st.n;
-                srv_stats_add(&st, d.dtype, buf, n, 2);
-                srv_stats_finish(&st);
-                srv_cache_put(sv, key, &st);
-            }
-            r->json = stats_json(&st, cached);
         } else if (json) {
             json_t *vals = json_array(), *shape = json_array();
             for (uint64_t i = 0; i < n; i++)
@@ -1218,7 +1122,7 @@ void srv_api(srv *s, const srv_req *q, srv_reply *r)
         api_rows(s, q, p, q->seg[2], q->seg[3], r);
     else if (get && n == 7 && seg_is(q, 1, "datasets") && seg_is(q, 4, "columns") &&
              seg_is(q, 6, "stats"))
-        api_column_stats(s, q, p, q->seg[2], q->seg[3], q->seg[5], r);
+        api_column_stats(q, p, q->seg[2], q->seg[3], q->seg[5], r);
     else if (get && n == 6 && seg_is(q, 1, "datasets") && seg_is(q, 4, "columns"))
         api_column_data(q, p, q->seg[2], q->seg[3], q->seg[5], r);
     else if (get && n == 4 && seg_is(q, 1, "arrays"))

@@ -375,10 +375,8 @@ static const char serve_usage[] =
 static void srv_destroy(srv *s)
 {
     for (int i = 0; i < s->nhandles; i++) strata_pool_close(s->handles[i]);
-    free(s->cache);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
-    pthread_mutex_destroy(&s->cache_mu);
     pthread_mutex_destroy(&s->job_mu);
 }
 
@@ -431,7 +429,6 @@ int cmd_serve(cli *c, int argc, char **argv)
     if (s == NULL) return cli_fail(c, STRATA_ENOMEM);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
-    pthread_mutex_init(&s->cache_mu, NULL);
     pthread_mutex_init(&s->job_mu, NULL);
     snprintf(s->pool_path, sizeof s->pool_path, "%s", strata_pool_path(c->pool));
     /* the web page: --web, else the installed copy, else the source tree's */
@@ -444,7 +441,6 @@ int cmd_serve(cli *c, int argc, char **argv)
     s->max_body = (size_t)body;
     s->max_rows = 10000;
     s->max_elements = 1 << 20;
-    s->cache = calloc(SRV_CACHE, sizeof *s->cache);
     char tf[4200];
     snprintf(tf, sizeof tf, "%s/serve.token", s->pool_path);
     rc = token_load(s, token_file ? token_file : tf, token_file == NULL);
@@ -459,10 +455,10 @@ int cmd_serve(cli *c, int argc, char **argv)
             rc = EXIT_IO;
         }
     }
-    if (rc != EXIT_OK || s->cache == NULL) {
+    if (rc != EXIT_OK) {
         srv_destroy(s);
         free(s);
-        return rc != EXIT_OK ? rc : cli_fail(c, STRATA_ENOMEM);
+        return rc;
     }
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,

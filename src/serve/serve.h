@@ -15,20 +15,7 @@
 #include "strata.h"
 
 #define SRV_MAX_HANDLES 64
-#define SRV_CACHE       256
 #define SRV_TOKEN_LEN   64
-
-/* Statistics of a column or array region, computed on demand and kept. */
-typedef struct srv_stats {
-    uint64_t n, nan;
-    double min, max, mean, std;
-    uint64_t hist[STRATA_HIST_BINS];
-} srv_stats;
-
-typedef struct srv_cache_entry {
-    char key[640]; /* what and at which version */
-    srv_stats st;
-} srv_cache_entry;
 
 /* The one background job (an update started by POST /api/update). */
 typedef struct srv_job {
@@ -62,10 +49,6 @@ typedef struct srv {
     int nhandles;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    /* statistics cache: a ring */
-    srv_cache_entry *cache;
-    unsigned cache_next;
-    pthread_mutex_t cache_mu;
     /* the update job */
     srv_job job;
     pthread_mutex_t job_mu;
@@ -106,11 +89,5 @@ void srv_pool_put(srv *s, strata_pool *p);
 
 /* The API: fill R for request Q (GET or POST under /api). */
 void srv_api(srv *s, const srv_req *q, srv_reply *r);
-
-/* Statistics of N values of DTYPE at DATA merged into ST (pass 1: NULL hist), and the cache. */
-void srv_stats_add(srv_stats *st, strata_dtype dtype, const void *data, uint64_t n, int pass);
-void srv_stats_finish(srv_stats *st);
-int srv_cache_get(srv *s, const char *key, srv_stats *out);
-void srv_cache_put(srv *s, const char *key, const srv_stats *st);
 
 #endif /* STRATA_SERVE_H */

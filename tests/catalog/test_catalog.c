@@ -1,4 +1,5 @@
 /* The catalog interface on SQLite: schema, versions, records, constraint and not-found results. */
+#include <math.h>
 #include <sqlite3.h>
 
 #include "catalog/catalog.h"
@@ -63,22 +64,23 @@ static void an_older_catalog_is_migrated_forward_on_open(void **state)
     st_catalog *c;
     assert_int_equal(st_cat_create(&e, p, &c), STRATA_OK);
     st_cat_close(c);
-    /* Make it a version-1 catalog: the tables versions 2 to 6 added do not exist yet. */
+    /* Make it a version-1 catalog: the tables versions 2 to 7 added do not exist yet. */
     sqlite3 *db;
     assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
     assert_int_equal(
-        sqlite3_exec(db,
-                     "DROP TABLE tool; DROP TABLE io_event; DROP TABLE execution;"
-                     "DROP TABLE storage_pattern; DROP TABLE access_pattern;"
-                     "DROP TABLE assoc_dataset; DROP TABLE assoc; DROP TABLE run;"
-                     "DROP TABLE app_attr; DROP TABLE app;"
-                     "DROP TABLE ndstaged; DROP TABLE ndchunk; DROP TABLE ndarray; DROP TABLE tier;"
-                     "DROP TABLE derivation; DROP TABLE trash; DROP TABLE batch_column;"
-                     "DROP TABLE batch; DROP TABLE dataset_version;"
-                     "DROP TABLE dataset_column; DROP TABLE dataset;"
-                     "INSERT INTO region (name, dir, created_ns) VALUES ('old', 'd', 1);"
-                     "UPDATE schema_version SET version = 1",
-                     0, 0, 0),
+        sqlite3_exec(
+            db,
+            "DROP TABLE stats_cache; DROP TABLE tool; DROP TABLE io_event; DROP TABLE execution;"
+            "DROP TABLE storage_pattern; DROP TABLE access_pattern;"
+            "DROP TABLE assoc_dataset; DROP TABLE assoc; DROP TABLE run;"
+            "DROP TABLE app_attr; DROP TABLE app;"
+            "DROP TABLE ndstaged; DROP TABLE ndchunk; DROP TABLE ndarray; DROP TABLE tier;"
+            "DROP TABLE derivation; DROP TABLE trash; DROP TABLE batch_column;"
+            "DROP TABLE batch; DROP TABLE dataset_version;"
+            "DROP TABLE dataset_column; DROP TABLE dataset;"
+            "INSERT INTO region (name, dir, created_ns) VALUES ('old', 'd', 1);"
+            "UPDATE schema_version SET version = 1",
+            0, 0, 0),
         SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(st_cat_open(&e, p, &c), STRATA_OK);
@@ -109,8 +111,105 @@ static void an_older_catalog_is_migrated_forward_on_open(void **state)
                      STRATA_OK);
     assert_int_equal(found, run);
     assert_int_equal(st_cat_run_match(&e, c, r.id, "old", "grid > 64", &found), STRATA_ENOTFOUND);
+    /* version 7: the statistics cache */
+    strata_summary sum = {.count = 3, .min = 1, .max = 3, .mean = 2, .std = 1, .version = 1};
+    assert_int_equal(st_cat_summary_put(&e, c, ST_SUMMARY_COLUMN, d.id, "a", 7, &sum, 100),
+                     STRATA_OK);
+    strata_summary got;
+    assert_int_equal(st_cat_summary_get(&e, c, ST_SUMMARY_COLUMN, d.id, "a", 7, &got), STRATA_OK);
+    assert_int_equal(got.count, 3);
     st_cat_close(c);
     st_err_destroy(&e);
+    free(p);
+}
+
+/* Summaries round-trip exactly (NaN and 64-bit counts included), are found only by their whole
+ * key, are dropped with their object, and only the newest ST_SUMMARY_KEEP are kept. */
+static void summaries_are_cached_by_content_and_trimmed(void **state)
+{
+    (void)state;
+    char *p = db_path();
+    st_err e;
+    st_err_init(&e);
+    st_catalog *c;
+    assert_int_equal(st_cat_create(&e, p, &c), STRATA_OK);
+    strata_summary sum = {.count = 5,
+                          .nan = 2,
+                          .min = -1.5,
+                          .max = NAN,
+                          .mean = 0.25,
+                          .std = 1e300,
+                          .version = 9,
+                          .seconds = 0.5};
+    for (int b = 0; b < STRATA_HIST_BINS; b++) sum.hist[b] = (uint64_t)b << 40 | 0xff;
+    const uint64_t fp = 0xfedcba9876543210u; /* above INT64_MAX: stored as its bit pattern */
+    assert_int_equal(st_cat_summary_put(&e, c, ST_SUMMARY_REGION, 4, "0+2,1+3", fp, &sum, 100),
+                     STRATA_OK);
+    strata_summary got;
+    memset(&got, 0, sizeof got);
+    assert_int_equal(st_cat_summary_get(&e, c, ST_SUMMARY_REGION, 4, "0+2,1+3", fp, &got),
+                     STRATA_OK);
+    assert_int_equal(got.count, 5);
+    assert_int_equal(got.nan, 2);
+    assert_true(got.min == -1.5 && isnan(got.max) && got.mean == 0.25 && got.std == 1e300);
+    assert_int_equal(got.version, 9);
+    assert_true(got.seconds == 0.5);
+    assert_memory_equal(got.hist, sum.hist, sizeof sum.hist);
+    /* any other part of the key misses */
+    assert_int_equal(st_cat_summary_get(&e, c, ST_SUMMARY_REGION, 4, "0+2,1+3", fp + 1, &got),
+                     STRATA_ENOTFOUND);
+    assert_int_equal(st_cat_summary_get(&e, c, ST_SUMMARY_REGION, 4, "0+2,1+4", fp, &got),
+                     STRATA_ENOTFOUND);
+    assert_int_equal(st_cat_summary_get(&e, c, ST_SUMMARY_COLUMN, 4, "0+2,1+3", fp, &got),
+                     STRATA_ENOTFOUND);
+    /* the same key again replaces */
+    sum.count = 6;
+    assert_int_equal(st_cat_summary_put(&e, c, ST_SUMMARY_REGION, 4, "0+2,1+3", fp, &sum, 100),
+                     STRATA_OK);
+    assert_int_equal(st_cat_summary_get(&e, c, ST_SUMMARY_REGION, 4, "0+2,1+3", fp, &got),
+                     STRATA_OK);
+    assert_int_equal(got.count, 6);
+    /* dropping the object drops its summaries, and only its */
+    assert_int_equal(st_cat_summary_put(&e, c, ST_SUMMARY_REGION, 5, "x", 1, &sum, 100), STRATA_OK);
+    assert_int_equal(st_cat_summary_drop(&e, c, ST_SUMMARY_REGION, 4), STRATA_OK);
+    assert_int_equal(st_cat_summary_get(&e, c, ST_SUMMARY_REGION, 4, "0+2,1+3", fp, &got),
+                     STRATA_ENOTFOUND);
+    assert_int_equal(st_cat_summary_get(&e, c, ST_SUMMARY_REGION, 5, "x", 1, &got), STRATA_OK);
+    st_cat_close(c);
+    /* fill the cache to its bound behind the library's back, then add two more: the oldest go */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d) "
+             "INSERT INTO stats_cache (kind, object_id, part, fingerprint, version, count, nan, "
+             "hist, seconds, created_ns) SELECT 1, 100, 'c' || i, i, 1, 0, 0, zeroblob(256), 0, 0 "
+             "FROM n",
+             ST_SUMMARY_KEEP);
+    assert_int_equal(sqlite3_exec(db, sql, 0, 0, 0), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(st_cat_open(&e, p, &c), STRATA_OK);
+    assert_int_equal(st_cat_summary_put(&e, c, ST_SUMMARY_COLUMN, 7, "new1", 1, &sum, 100),
+                     STRATA_OK);
+    assert_int_equal(st_cat_summary_put(&e, c, ST_SUMMARY_COLUMN, 7, "new2", 1, &sum, 100),
+                     STRATA_OK);
+    assert_int_equal(st_cat_summary_get(&e, c, ST_SUMMARY_REGION, 5, "x", 1, &got),
+                     STRATA_ENOTFOUND);
+    assert_int_equal(st_cat_summary_get(&e, c, ST_SUMMARY_COLUMN, 100, "c1", 1, &got),
+                     STRATA_ENOTFOUND);
+    assert_int_equal(st_cat_summary_get(&e, c, ST_SUMMARY_COLUMN, 100, "c3", 3, &got), STRATA_OK);
+    assert_int_equal(st_cat_summary_get(&e, c, ST_SUMMARY_COLUMN, 7, "new2", 1, &got), STRATA_OK);
+    st_cat_close(c);
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    sqlite3_stmt *s;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM stats_cache", -1, &s, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(s, 0), ST_SUMMARY_KEEP);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    st_err_destroy(&e);
+    unlink(p);
     free(p);
 }
 
@@ -255,6 +354,7 @@ int main(void)
         cmocka_unit_test(create_then_open_has_current_version),
         cmocka_unit_test(newer_schema_is_refused),
         cmocka_unit_test(an_older_catalog_is_migrated_forward_on_open),
+        cmocka_unit_test(summaries_are_cached_by_content_and_trimmed),
         cmocka_unit_test(foreign_database_and_garbage_are_corrupt),
         cmocka_unit_test(records_round_trip_and_constraints_hold),
         cmocka_unit_test(a_held_write_lock_times_out_as_elocked),

@@ -575,6 +575,100 @@ static void prefetch_and_cache(void **state)
     strata_ndarray_close(a);
 }
 
+/* The statistics of the rectangle START + COUNT of A computed here, naively, from one read. */
+static void reference_summary(strata_pool *p, strata_ndarray *a, const uint64_t *start,
+                              const uint64_t *count, strata_summary *out)
+{
+    uint64_t n = count[0] * count[1] * count[2];
+    double *v = malloc(n * sizeof *v);
+    assert_ok(p, strata_ndarray_read(a, start, count, v));
+    memset(out, 0, sizeof *out);
+    double sum = 0, m2 = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        if (isnan(v[i])) {
+            out->nan++;
+            continue;
+        }
+        if (out->count == 0 || v[i] < out->min) out->min = v[i];
+        if (out->count == 0 || v[i] > out->max) out->max = v[i];
+        sum += v[i];
+        out->count++;
+    }
+    out->mean = sum / (double)out->count;
+    double width = (out->max - out->min) / STRATA_HIST_BINS;
+    for (uint64_t i = 0; i < n; i++) {
+        if (isnan(v[i])) continue;
+        m2 += (v[i] - out->mean) * (v[i] - out->mean);
+        int b = (int)((v[i] - out->min) / width);
+        out->hist[b < STRATA_HIST_BINS ? b : STRATA_HIST_BINS - 1]++;
+    }
+    out->std = sqrt(m2 / (double)out->count);
+    free(v);
+}
+
+static void assert_same_summary(const strata_summary *got, const strata_summary *want)
+{
+    assert_int_equal(got->count, want->count);
+    assert_int_equal(got->nan, want->nan);
+    assert_true(got->min == want->min && got->max == want->max);
+    assert_true(fabs(got->mean - want->mean) <= 1e-12 * fabs(want->mean));
+    assert_true(fabs(got->std - want->std) <= 1e-9 * want->std);
+    assert_memory_equal(got->hist, want->hist, sizeof want->hist);
+}
+
+/* Region statistics: exact over rectangles larger than one slab (8 MiB), in any position, with
+ * NaNs skipped; cached in the catalog by array version and rectangle; bad rectangles refused. */
+static void region_summaries_match_a_naive_pass(void **state)
+{
+    fixture *f = *state;
+    strata_pool *p = f->pool;
+    uint64_t dims[3] = {3, 1200, 1000}, chunk[3] = {1, 300, 250};
+    strata_ndarray *a;
+    assert_ok(p, strata_ndarray_create(p, "r", "big", STRATA_F64, 3, dims, chunk, NULL, &a));
+    uint64_t plane = dims[1] * dims[2];
+    double *v = malloc(plane * sizeof *v);
+    for (uint64_t i = 0; i < dims[0]; i++) {
+        for (uint64_t k = 0; k < plane; k++)
+            v[k] = (k % 997 == 5) ? NAN : (double)((i * 7 + k * 3) % 1001) - 300.5;
+        uint64_t st[3] = {i, 0, 0}, c[3] = {1, dims[1], dims[2]};
+        assert_ok(p, strata_ndarray_write(a, st, c, v));
+    }
+    free(v);
+    const uint64_t rects[][6] = {
+        {0, 0, 0, 3, 1200, 1000},   /* 28.8 MB: slabs of 1048 rows */
+        {1, 100, 10, 2, 1100, 990}, /* slabs of 1059 rows, off the origin */
+        {2, 5, 7, 1, 40, 30},       /* one slab */
+    };
+    for (size_t r = 0; r < sizeof rects / sizeof rects[0]; r++) {
+        strata_summary want, got;
+        reference_summary(p, a, rects[r], rects[r] + 3, &want);
+        assert_ok(p, strata_ndarray_summary(a, rects[r], rects[r] + 3, &got));
+        assert_same_summary(&got, &want);
+        assert_true(want.nan > 0 || r == 2);
+        assert_int_equal(got.cached, 0);
+        assert_ok(p, strata_ndarray_summary(a, rects[r], rects[r] + 3, &got));
+        assert_int_equal(got.cached, 1);
+        assert_same_summary(&got, &want);
+    }
+    /* a write is a new version: the next summary is computed again */
+    strata_ndarray_desc info;
+    assert_ok(p, strata_ndarray_info(a, &info));
+    double big = 1e6;
+    uint64_t at[3] = {2, 10, 10}, one[3] = {1, 1, 1};
+    assert_ok(p, strata_ndarray_write(a, at, one, &big));
+    strata_summary got;
+    assert_ok(p, strata_ndarray_summary(a, rects[2], rects[2] + 3, &got));
+    assert_int_equal(got.cached, 0);
+    assert_true(got.max == 1e6);
+    assert_int_equal(got.version, info.version + 1);
+    /* bad rectangles */
+    uint64_t out_start[3] = {0, 1190, 0}, out_count[3] = {1, 20, 1}, zero[3] = {1, 0, 1};
+    assert_status(p, strata_ndarray_summary(a, out_start, out_count, &got), STRATA_ERANGE);
+    assert_status(p, strata_ndarray_summary(a, at, zero, &got), STRATA_EINVAL);
+    assert_status(p, strata_ndarray_summary(a, at, one, NULL), STRATA_EINVAL);
+    strata_ndarray_close(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -588,6 +682,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(large_files_and_narrow_boxes, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(dataset_batches_between_tiers, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(region_summaries_match_a_naive_pass, fixture_setup,
                                         fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

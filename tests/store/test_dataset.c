@@ -1,5 +1,6 @@
 /* Datasets: schema, the batch writer, atomic publish, versions and log, snapshots and time
  * travel, the writer lock, drop, and every error on the way. */
+#include <math.h>
 #include <sys/wait.h>
 
 #include "test_util.h"
@@ -306,6 +307,77 @@ static void a_snapshot_of_a_dataset_dropped_meanwhile_fails_cleanly(void **state
     assert_null(s);
 }
 
+/* Column statistics: exact over batches, cached in the catalog for every process and handle, a
+ * new batch is a new content, strings and unknown columns refused. */
+static void summaries_are_exact_and_cached_in_the_catalog(void **state)
+{
+    fixture *f = *state;
+    assert_ok(f->pool, strata_dataset_create(f->pool, "r", "trips", trip_cols, 4));
+    strata_dataset *ds;
+    assert_ok(f->pool, strata_dataset_open(f->pool, "r", "trips", &ds));
+    uint64_t sizes[3] = {300, 0, 700}; /* fares 0 .. 999 */
+    add_batches(f, ds, 0, sizes, 3);
+    strata_snapshot *s;
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "trips", 0, &s));
+    strata_summary sum;
+    assert_ok(f->pool, strata_snapshot_summary(s, 1, &sum));
+    assert_int_equal(sum.count, 1000);
+    assert_int_equal(sum.nan, 0);
+    assert_true(sum.min == 0 && sum.max == 999 && sum.mean == 499.5);
+    assert_true(fabs(sum.std - sqrt((1000.0 * 1000.0 - 1) / 12)) < 1e-9);
+    uint64_t total = 0;
+    for (int b = 0; b < STRATA_HIST_BINS; b++) {
+        /* equal bins of width 999/32: 31 or 32 values each */
+        assert_true(sum.hist[b] == 31 || sum.hist[b] == 32);
+        total += sum.hist[b];
+    }
+    assert_int_equal(total, 1000);
+    assert_int_equal(sum.cached, 0);
+    assert_int_equal(sum.version, 1);
+    /* a second handle on the pool (another process would do the same) reads the catalog */
+    strata_pool *p2;
+    assert_ok(f->pool, strata_pool_open(f->path, &p2));
+    strata_snapshot *s2;
+    assert_ok(p2, strata_snapshot_open(p2, "r", "trips", 0, &s2));
+    strata_summary again;
+    assert_ok(p2, strata_snapshot_summary(s2, 1, &again));
+    assert_int_equal(again.cached, 1);
+    assert_int_equal(again.count, 1000);
+    assert_true(again.std == sum.std && again.mean == sum.mean);
+    assert_memory_equal(again.hist, sum.hist, sizeof sum.hist);
+    strata_snapshot_close(s2);
+    /* booleans and floats too */
+    assert_ok(f->pool, strata_snapshot_summary(s, 3, &sum));
+    assert_true(sum.count == 1000 && sum.mean == 0.5 && sum.hist[0] == 500 &&
+                sum.hist[STRATA_HIST_BINS - 1] == 500);
+    assert_ok(f->pool, strata_snapshot_summary(s, 2, &sum));
+    assert_true(sum.max == 499.5);
+    /* a new batch is new content: computed again, at the new version; the old snapshot still
+     * finds its own */
+    uint64_t one = 1;
+    add_batches(f, ds, -1000, &one, 1);
+    assert_ok(p2, strata_snapshot_open(p2, "r", "trips", 0, &s2));
+    assert_ok(p2, strata_snapshot_summary(s2, 1, &again));
+    assert_int_equal(again.cached, 0);
+    assert_int_equal(again.count, 1001);
+    assert_true(again.min == -1000);
+    assert_int_equal(again.version, 2);
+    strata_snapshot_close(s2);
+    assert_ok(f->pool, strata_snapshot_summary(s, 1, &sum));
+    assert_int_equal(sum.cached, 1);
+    assert_int_equal(sum.count, 1000);
+    /* bad input */
+    assert_status(f->pool, strata_snapshot_summary(s, 0, &sum), STRATA_ETYPE);
+    assert_errmsg_has(f->pool, "holds strings");
+    assert_status(f->pool, strata_snapshot_summary(s, 9, &sum), STRATA_ERANGE);
+    assert_status(f->pool, strata_snapshot_summary(s, 1, NULL), STRATA_EINVAL);
+    strata_snapshot_close(s);
+    strata_dataset_close(ds);
+    /* dropping the dataset drops its cached summaries */
+    assert_ok(f->pool, strata_dataset_drop(f->pool, "r", "trips"));
+    strata_pool_close(p2);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
@@ -318,6 +390,7 @@ int main(void)
         T(drop_keeps_open_snapshots_readable),
         T(a_dead_reader_holds_nothing),
         T(a_snapshot_of_a_dataset_dropped_meanwhile_fails_cleanly),
+        T(summaries_are_exact_and_cached_in_the_catalog),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
