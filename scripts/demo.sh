@@ -84,5 +84,61 @@ printf '\n\033[1m$ strata update --full   # recompute everything: the same bytes
 "$S" cat taxi/by_fare >"$DEMO/full.csv"
 cmp "$DEMO/inc.csv" "$DEMO/full.csv" && echo "incremental and full results are identical"
 step check
+
+echo
+echo "-- an N-d array for the page's heat map: 8 steps of a 256 x 256 field, in 64 x 64 chunks --"
+step region create sim
+step nd create sim/field --dtype f64 --shape 0,256,256 --chunks 1,64,64
+if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+    for t in 0 1 2 3 4 5 6 7; do
+        /usr/bin/python3 - "$DEMO/step.npy" "$t" <<'PY'
+import sys, numpy as np
+t = int(sys.argv[2])
+y, x = np.mgrid[0:256, 0:256] / 256.0
+f = np.sin(6 * x + t / 2) * np.cos(4 * y - t / 3) + np.exp(-((x - 0.5) ** 2 + (y - 0.5 - t / 20) ** 2) * 20)
+np.save(sys.argv[1], f[None].astype(np.float64))
+PY
+        "$S" nd write sim/field --from "$DEMO/step.npy" --append >/dev/null
+    done
+fi
+step nd info sim/field
+
+echo
+echo "-- strata serve: the web page and its JSON API over this pool --"
+# STRATA_DEMO_SERVE=1 keeps the server on 127.0.0.1:8470 until Ctrl-C, to open it in a browser;
+# by default it listens on a free port for a few requests, then stops.
+if [ "${STRATA_DEMO_SERVE:-0}" = 1 ]; then
+    echo "open http://127.0.0.1:8470/; Ctrl-C stops (the token for changes is written to $STRATA_POOL/serve.token)"
+    "$S" serve --listen 127.0.0.1:8470
+else
+    "$S" serve --listen 127.0.0.1:0 >"$DEMO/serve.out" 2>&1 &
+    server=$!
+    for _ in $(seq 100); do grep -q listening "$DEMO/serve.out" && break; sleep 0.05; done
+    U=$(grep -o 'http://127.0.0.1:[0-9]*' "$DEMO/serve.out")
+    printf '
+[1m$ strata serve --listen 127.0.0.1:0 &[0m
+'
+    cat "$DEMO/serve.out"
+    printf '
+[1m$ curl %s/api/regions[0m
+' "$U"
+    curl -s "$U/api/regions"
+    echo
+    printf '
+[1m$ curl %s/api/datasets/taxi/trips/columns/fare/stats   # computed in C, cached in the catalog[0m
+' "$U"
+    curl -s "$U/api/datasets/taxi/trips/columns/fare/stats" | head -c 400
+    echo
+    printf '
+[1m$ curl "%s/api/arrays/sim/field/region?start=7,128,128&count=1,2,3"[0m
+' "$U"
+    curl -s "$U/api/arrays/sim/field/region?start=7,128,128&count=1,2,3"
+    echo
+    kill "$server"
+    wait "$server" 2>/dev/null || true
+    echo
+    echo "To browse this pool in a web browser: STRATA_DEMO_SERVE=1 bash scripts/demo.sh, then open"
+    echo "http://127.0.0.1:8470/ (datasets, rows, histograms, the heat map of sim/field, lineage)."
+fi
 echo
 echo "demo done."
