@@ -19,8 +19,9 @@ static const char *const sql[] = {
     [S_PUT - S_GET] = "INSERT OR REPLACE INTO stats_cache (kind, object_id, part, fingerprint, "
                       "version, count, nan, min, max, mean, std, hist, seconds, created_ns) "
                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-    [S_TRIM - S_GET] = "DELETE FROM stats_cache WHERE id <= (SELECT id FROM stats_cache ORDER BY "
-                       "id DESC LIMIT 1 OFFSET ?1)",
+    /* parenthesised: clang takes two adjacent literals here for a missing comma */
+    [S_TRIM - S_GET] = ("DELETE FROM stats_cache WHERE id <= (SELECT id FROM stats_cache ORDER "
+                        "BY id DESC LIMIT 1 OFFSET ?1)"),
     [S_DROP - S_GET] = "DELETE FROM stats_cache WHERE kind = ?1 AND object_id = ?2",
 };
 
