@@ -9,14 +9,10 @@ cd "$(dirname "$0")/.."
 BUILD=${1:-build/release}
 NB=${2:-100}
 ROWS=${3:-1000000}
-if [ ! -x "$BUILD/strata" ]; then
-    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$BUILD" -j "$(nproc)" >/dev/null
-fi
+. bench/lib.sh
+bench_build "$BUILD" strata
 S=$PWD/$BUILD/strata
-base=${STRATA_BENCH_DIR:-/dev/shm}
-D=$(mktemp -d "$base/strata-derive-XXXXXX")
-trap 'rm -rf "$D"' EXIT
+bench_scratch derive
 export STRATA_POOL=$D/pool
 "$S" init >/dev/null
 "$S" demo taxi "$ROWS" "$D/h.csv" --seed 1 >/dev/null

@@ -8,18 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build/release}
 ROWS=${2:-10000000}
-if [ ! -x "$BUILD/strata" ] || [ ! -x "$BUILD/bench/bench_read" ]; then
-    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$BUILD" -j "$(nproc)" >/dev/null
-fi
 . bench/lib.sh
+bench_build "$BUILD" strata bench/bench_read
 have_duckdb=0
 duckdb_ready && have_duckdb=1
 S=$PWD/$BUILD/strata
-base=${STRATA_BENCH_DIR:-/dev/shm}
-[ -d "$base" ] && [ -w "$base" ] || base=${TMPDIR:-/tmp}
-D=$(mktemp -d "$base/strata-ingest-bench-XXXXXX")
-trap 'rm -rf "$D"' EXIT
+bench_scratch ingest-bench
 out=$D/results
 # run a command; print its wall time in seconds (integer nanoseconds: no bc needed)
 timed() {

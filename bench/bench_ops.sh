@@ -10,14 +10,9 @@ BUILD=${1:-build/release}
 N=${2:-50000000}
 RANGE=${3:-0}
 M=${4:-$((2 * N))}
-if [ ! -x "$BUILD/bench/bench_ops" ]; then
-    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$BUILD" -j "$(nproc)" --target bench_ops >/dev/null
-fi
 . bench/lib.sh
-base=${STRATA_BENCH_DIR:-/dev/shm}
-D=$(mktemp -d "$base/strata-ops-XXXXXX")
-trap 'rm -rf "$D"' EXIT
+bench_build "$BUILD" bench/bench_ops
+bench_scratch ops
 out=$D/results
 "$BUILD/bench/bench_ops" "$D" "$N" "$RANGE" "$M" >"$out"
 /usr/bin/python3 bench/numpy_ops.py $(awk '$1 ~ /_path$/ { print $1 "=" $2 }' "$out") >>"$out"

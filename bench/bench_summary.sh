@@ -7,15 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build/release}
 N=${2:-20000000}
-if [ ! -x "$BUILD/strata" ] || [ ! -x "$BUILD/bench/bench_summary" ]; then
-    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$BUILD" -j "$(nproc)" >/dev/null
-fi
+. bench/lib.sh
+bench_build "$BUILD" strata bench/bench_summary
 S=$PWD/$BUILD/strata
-base=${STRATA_BENCH_DIR:-/dev/shm}
-[ -d "$base" ] && [ -w "$base" ] || base=${TMPDIR:-/tmp}
-D=$(mktemp -d "$base/strata-summary-bench-XXXXXX")
-trap 'rm -rf "$D"' EXIT
+bench_scratch summary-bench
 mkdir "$D/cols"
 /usr/bin/python3 - "$D/cols/x.npy" "$N" <<'PY'
 import sys, numpy as np

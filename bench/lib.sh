@@ -8,3 +8,26 @@ duckdb_ready() {
     fi
     [ -d bench/node/node_modules/@duckdb/node-api ]
 }
+
+# bench_build BUILD PROGRAM...: configure and build BUILD (Release) unless every PROGRAM (a path
+# under BUILD) is there already.
+bench_build() {
+    local build=$1 p
+    shift
+    for p in "$@"; do
+        if [ ! -x "$build/$p" ]; then
+            cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+            cmake --build "$build" -j "$(nproc)" >/dev/null
+            return
+        fi
+    done
+}
+
+# bench_scratch NAME: sets D, a new directory in STRATA_BENCH_DIR (default /dev/shm; TMPDIR when
+# that is not writable) removed when the script exits, and base, the directory it is in.
+bench_scratch() {
+    base=${STRATA_BENCH_DIR:-/dev/shm}
+    [ -d "$base" ] && [ -w "$base" ] || base=${TMPDIR:-/tmp}
+    D=$(mktemp -d "$base/strata-$1-XXXXXX")
+    trap 'rm -rf "$D"' EXIT
+}

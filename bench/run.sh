@@ -6,14 +6,9 @@ cd "$(dirname "$0")/.."
 BUILD=${1:-build/release}
 N=${2:-100000000}
 M=${3:-10000000}
-if [ ! -x "$BUILD/bench/bench_array" ]; then
-    cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$BUILD" -j "$(nproc)" --target bench_array >/dev/null
-fi
-base=${STRATA_BENCH_DIR:-/dev/shm}
-[ -d "$base" ] && [ -w "$base" ] || base=${TMPDIR:-/tmp}
-D=$(mktemp -d "$base/strata-bench-XXXXXX")
-trap 'rm -rf "$D"' EXIT
+. bench/lib.sh
+bench_build "$BUILD" bench/bench_array
+bench_scratch bench
 out=$D/results
 echo "bench: $N-element i64 array, $M random indices, pool on $base, $(nproc) cores"
 "$BUILD/bench/bench_array" "$D" "$N" "$M" >"$out"

@@ -42,42 +42,29 @@ static json_t *dtype_json(strata_dtype t)
     return json_string(strata_dtype_name(t));
 }
 
-static double as_double(strata_dtype t, const void *p, uint64_t i)
+static json_t *real_json(double d)
 {
-    switch (t) {
-    case STRATA_I8:
-        return ((const int8_t *)p)[i];
-    case STRATA_I16:
-        return ((const int16_t *)p)[i];
-    case STRATA_I32:
-        return ((const int32_t *)p)[i];
-    case STRATA_I64:
-        return (double)((const int64_t *)p)[i];
-    case STRATA_U8:
-        return ((const uint8_t *)p)[i];
-    case STRATA_U16:
-        return ((const uint16_t *)p)[i];
-    case STRATA_U32:
-        return ((const uint32_t *)p)[i];
-    case STRATA_U64:
-        return (double)((const uint64_t *)p)[i];
-    case STRATA_F32:
-        return ((const float *)p)[i];
-    case STRATA_F64:
-        return ((const double *)p)[i];
-    case STRATA_BOOL:
-        return ((const uint8_t *)p)[i];
-    default:
-        return NAN;
-    }
+    return isfinite(d) ? json_real(d) : json_null();
 }
 
 /* Element I of P as JSON: integers exactly, NaN and infinities as null. */
 static json_t *value_json(strata_dtype t, const void *p, uint64_t i)
 {
     switch (t) {
+    case STRATA_I8:
+        return json_integer(((const int8_t *)p)[i]);
+    case STRATA_I16:
+        return json_integer(((const int16_t *)p)[i]);
+    case STRATA_I32:
+        return json_integer(((const int32_t *)p)[i]);
     case STRATA_I64:
         return json_integer(((const int64_t *)p)[i]);
+    case STRATA_U8:
+        return json_integer(((const uint8_t *)p)[i]);
+    case STRATA_U16:
+        return json_integer(((const uint16_t *)p)[i]);
+    case STRATA_U32:
+        return json_integer(((const uint32_t *)p)[i]);
     case STRATA_U64: {
         uint64_t u = ((const uint64_t *)p)[i];
         return u <= INT64_MAX ? json_integer((json_int_t)u) : json_real((double)u);
@@ -85,12 +72,11 @@ static json_t *value_json(strata_dtype t, const void *p, uint64_t i)
     case STRATA_BOOL:
         return json_boolean(((const uint8_t *)p)[i]);
     case STRATA_F32:
-    case STRATA_F64: {
-        double d = as_double(t, p, i);
-        return isfinite(d) ? json_real(d) : json_null();
-    }
+        return real_json(((const float *)p)[i]);
+    case STRATA_F64:
+        return real_json(((const double *)p)[i]);
     default:
-        return json_integer((json_int_t)as_double(t, p, i));
+        return json_null();
     }
 }
 

@@ -45,20 +45,25 @@ static double value(uint64_t g, int d, int64_t it)
     return (double)g * 0.5 + d * 1000003.0 + (double)it * 7.0;
 }
 
+/* The global row-major index of element I of this process's piece (of LOCAL extents) of AS. */
+static uint64_t global_of(strata_assoc *as, int ndims, const uint64_t *dims, const uint64_t *local,
+                          uint64_t i)
+{
+    uint64_t r = i, g = 0, l[8];
+    for (int k = ndims - 1; k >= 0; k--) {
+        l[k] = r % local[k];
+        r /= local[k];
+    }
+    for (int k = 0; k < ndims; k++) g = g * dims[k] + strata_assoc_global(as, k, l[k]);
+    return g;
+}
+
 /* Fill this process's piece of AS with the values of (D, IT). */
 static void fill(strata_assoc *as, int ndims, const uint64_t *dims, double *buf, int d, int64_t it)
 {
     uint64_t local[8], n;
     strata_assoc_local(as, local, &n);
-    for (uint64_t i = 0; i < n; i++) {
-        uint64_t r = i, g = 0, l[8];
-        for (int k = ndims - 1; k >= 0; k--) {
-            l[k] = r % local[k];
-            r /= local[k];
-        }
-        for (int k = 0; k < ndims; k++) g = g * dims[k] + strata_assoc_global(as, k, l[k]);
-        buf[i] = value(g, d, it);
-    }
+    for (uint64_t i = 0; i < n; i++) buf[i] = value(global_of(as, ndims, dims, local, i), d, it);
 }
 
 static uint64_t verify(strata_assoc *as, int ndims, const uint64_t *dims, const double *buf, int d,
@@ -66,15 +71,8 @@ static uint64_t verify(strata_assoc *as, int ndims, const uint64_t *dims, const 
 {
     uint64_t local[8], n, bad = 0;
     strata_assoc_local(as, local, &n);
-    for (uint64_t i = 0; i < n; i++) {
-        uint64_t r = i, g = 0, l[8];
-        for (int k = ndims - 1; k >= 0; k--) {
-            l[k] = r % local[k];
-            r /= local[k];
-        }
-        for (int k = 0; k < ndims; k++) g = g * dims[k] + strata_assoc_global(as, k, l[k]);
-        if (buf[i] != value(g, d, it)) bad++;
-    }
+    for (uint64_t i = 0; i < n; i++)
+        if (buf[i] != value(global_of(as, ndims, dims, local, i), d, it)) bad++;
     return bad;
 }
 
