@@ -2,12 +2,21 @@
  * expr.c -- parse, type-check and evaluate expressions (see expr.h for the language).
  *
  * Evaluation is vectorised by blocks of ST_EXPR_BLOCK rows: each block is evaluated bottom-up
- * into temporaries taken from a per-thread stack (two per nesting level), so memory is bounded
- * by the expression's depth, temporaries stay in cache, and blocks run in parallel. Every value
- * depends only on its row: results do not depend on the thread count.
+ * into temporaries taken from a per-thread stack, so temporaries stay in cache and blocks run in
+ * parallel. Every value depends only on its row: results do not depend on the thread count.
+ *
+ * The stack is sized from the evaluation plan, not guessed from the nesting: a node computes
+ * into its caller's slot, evaluating the operand that needs more temporaries first, into that
+ * slot, and the other into one new temporary (Sethi-Ullman order). A node's need is then
+ *     leaf, string ==: 0      unary: need(a)      binary: max(need(x), 1 + need(y))
+ * with x the operand of larger need, so that a chain (a + b + c ...) needs one temporary however
+ * long it is and any tree at most log2(its leaves) + 1. Parsing computes each node's need and
+ * the evaluators allocate exactly 1 + need(root) slots per thread.
  */
 #include "expr/expr.h"
 
+#include <assert.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,8 +25,9 @@
 
 #include "util/par.h"
 
-#define ST_EXPR_BLOCK     4096
-#define ST_EXPR_MAX_DEPTH 64
+#define ST_EXPR_BLOCK 4096
+/* One temporary: a block of 8-byte values (bools use its first ST_EXPR_BLOCK bytes). */
+#define ST_EXPR_SLOT ((size_t)ST_EXPR_BLOCK * 8)
 
 enum { N_INT, N_FLOAT, N_BOOL, N_STR, N_COL, N_NEG, N_NOT, N_BIN, N_CALL };
 enum {
@@ -46,6 +56,7 @@ typedef struct node {
     size_t slen;
     int col;
     strata_dtype coltype;
+    int need; /* temporaries its evaluation takes besides its output (see the top) */
     struct node *a, *b;
 } node;
 
@@ -54,7 +65,7 @@ struct st_expr {
     int ncols;
     uint8_t *uses;
     const strata_column *cols;
-    int depth;
+    int slots; /* temporaries per thread: the output and the root's need */
 };
 
 /* ---- parsing -------------------------------------------------------------------------------- */
@@ -66,7 +77,8 @@ typedef struct {
     const strata_column *cols;
     int ncols;
     uint8_t *uses;
-    int depth, max_depth;
+    int depth;    /* current nesting: parentheses, '-', 'not', function calls */
+    size_t nodes; /* nodes made so far */
 } parser;
 
 __attribute__((format(printf, 3, 4))) static int perr(parser *p, size_t at, const char *fmt, ...)
@@ -128,15 +140,34 @@ static int punct(parser *p, const char *s)
     return 0;
 }
 
-static node *mk(int kind, strata_dtype type)
+/* A new node for the text at AT into *OUT; STRATA_EINVAL past ST_EXPR_MAX_NODES. */
+static int mk(parser *p, size_t at, int kind, strata_dtype type, node **out)
 {
+    *out = NULL;
+    if (++p->nodes > ST_EXPR_MAX_NODES)
+        return perr(p, at,
+                    "expression too long: more than %d operators and operands; split it into "
+                    "several derived columns",
+                    ST_EXPR_MAX_NODES);
     node *n = calloc(1, sizeof *n);
-    if (n != NULL) {
-        n->kind = kind;
-        n->type = type;
-        n->col = -1;
-    }
-    return n;
+    if (n == NULL) return st_error(p->err, STRATA_ENOMEM, "out of memory parsing an expression");
+    n->kind = kind;
+    n->type = type;
+    n->col = -1;
+    *out = n;
+    return STRATA_OK;
+}
+
+/* One more level of nesting at AT; STRATA_EINVAL past ST_EXPR_MAX_DEPTH. The caller undoes it
+ * with p->depth-- when the level is parsed. */
+static int enter(parser *p, size_t at)
+{
+    if (++p->depth > ST_EXPR_MAX_DEPTH)
+        return perr(p, at,
+                    "expression nested deeper than %d (parentheses, '-', 'not' and function "
+                    "calls each add a level); simplify it",
+                    ST_EXPR_MAX_DEPTH);
+    return STRATA_OK;
 }
 
 static void node_free(node *n)
@@ -189,8 +220,10 @@ static int parse_atom(parser *p, node **out)
             if (t[k] == '.' || t[k] == 'e' || t[k] == 'E') is_float = 1;
             k++;
         }
-        node *n = mk(is_float ? N_FLOAT : N_INT, is_float ? STRATA_F64 : STRATA_I64);
-        if (n == NULL) return st_error(p->err, STRATA_ENOMEM, "out of memory");
+        node *n;
+        int rc = mk(p, at, is_float ? N_FLOAT : N_INT, is_float ? STRATA_F64 : STRATA_I64, &n);
+        if (rc < 0) return rc;
+        errno = 0;
         if (is_float)
             n->f = strtod(t, &end);
         else
@@ -199,6 +232,12 @@ static int parse_atom(parser *p, node **out)
             node_free(n);
             return perr(p, at, "%s", "malformed number");
         }
+        if (!is_float && errno == ERANGE) {
+            node_free(n);
+            return perr(p, at, "%s",
+                        "integer out of range for i64 (at most 9223372036854775807; write a "
+                        "float such as 1e19 for larger values)");
+        }
         p->pos += k;
         *out = n;
         return STRATA_OK;
@@ -206,10 +245,12 @@ static int parse_atom(parser *p, node **out)
     if (*t == '\'') {
         const char *e = strchr(t + 1, '\'');
         if (e == NULL) return perr(p, at, "%s", "unterminated string (no closing ')");
-        node *n = mk(N_STR, STRATA_STR);
-        if (n == NULL || (n->s = malloc((size_t)(e - t))) == NULL) {
+        node *n;
+        int rc = mk(p, at, N_STR, STRATA_STR, &n);
+        if (rc < 0) return rc;
+        if ((n->s = malloc((size_t)(e - t))) == NULL) {
             node_free(n);
-            return st_error(p->err, STRATA_ENOMEM, "out of memory");
+            return st_error(p->err, STRATA_ENOMEM, "out of memory parsing an expression");
         }
         n->slen = (size_t)(e - t - 1);
         memcpy(n->s, t + 1, n->slen);
@@ -222,24 +263,31 @@ static int parse_atom(parser *p, node **out)
     size_t len = 0;
     if (*t == '"') {
         const char *e = strchr(t + 1, '"');
-        if (e == NULL || (size_t)(e - t - 1) > STRATA_NAME_MAX)
-            return perr(p, at, "%s", "unterminated quoted column name");
+        if (e == NULL) return perr(p, at, "%s", "unterminated quoted column name (no closing \")");
+        if ((size_t)(e - t - 1) > STRATA_NAME_MAX)
+            return perr(p, at, "column name longer than %d bytes", STRATA_NAME_MAX);
         len = (size_t)(e - t - 1);
         memcpy(name, t + 1, len);
         p->pos += len + 2;
     } else if (is_ident_start(*t)) {
         while (is_ident(t[len]) && len < STRATA_NAME_MAX) len++;
+        if (is_ident(t[len])) return perr(p, at, "name longer than %d bytes", STRATA_NAME_MAX);
         memcpy(name, t, len);
         p->pos += len;
     } else {
-        char what[8];
-        snprintf(what, sizeof what, "'%c'", *t);
+        char what[16];
+        unsigned char ch = (unsigned char)*t;
+        if (ch >= 0x20 && ch < 0x7f)
+            snprintf(what, sizeof what, "'%c'", ch);
+        else
+            snprintf(what, sizeof what, "byte 0x%02x", ch);
         return perr(p, at, "expected a column name, a number or '(' but found %s", what);
     }
     name[len] = '\0';
     if (*t != '"' && (strcmp(name, "true") == 0 || strcmp(name, "false") == 0)) {
-        node *n = mk(N_BOOL, STRATA_BOOL);
-        if (n == NULL) return st_error(p->err, STRATA_ENOMEM, "out of memory");
+        node *n;
+        int rc = mk(p, at, N_BOOL, STRATA_BOOL, &n);
+        if (rc < 0) return rc;
         n->i = name[0] == 't';
         *out = n;
         return STRATA_OK;
@@ -252,10 +300,11 @@ static int parse_atom(parser *p, node **out)
             if (strcmp(name, funcs[i]) == 0) f = i;
         if (f < 0) return perr(p, at, "unknown function '%s' (use abs, min, max, i64, f64)", name);
         p->pos++;
-        node *n = mk(N_CALL, STRATA_I64);
-        if (n == NULL) return st_error(p->err, STRATA_ENOMEM, "out of memory");
+        node *n;
+        int rc = mk(p, at, N_CALL, STRATA_I64, &n);
+        if (rc < 0) return rc;
         n->op = f;
-        int rc = parse_or(p, &n->a);
+        rc = parse_or(p, &n->a);
         if (rc == STRATA_OK && (f == F_MIN || f == F_MAX)) {
             if (!punct(p, ","))
                 rc = perr(p, p->pos, "%s() takes two arguments: expected ','", name);
@@ -280,11 +329,14 @@ static int parse_atom(parser *p, node **out)
     for (int c = 0; c < p->ncols; c++) {
         if (strcmp(p->cols[c].name, name) == 0) {
             strata_dtype ct = p->cols[c].dtype;
-            node *n = mk(N_COL, ct == STRATA_STR                         ? STRATA_STR
-                                : ct == STRATA_BOOL                      ? STRATA_BOOL
-                                : (ct == STRATA_F32 || ct == STRATA_F64) ? STRATA_F64
-                                                                         : STRATA_I64);
-            if (n == NULL) return st_error(p->err, STRATA_ENOMEM, "out of memory");
+            node *n;
+            int rc = mk(p, at, N_COL,
+                        ct == STRATA_STR                         ? STRATA_STR
+                        : ct == STRATA_BOOL                      ? STRATA_BOOL
+                        : (ct == STRATA_F32 || ct == STRATA_F64) ? STRATA_F64
+                                                                 : STRATA_I64,
+                        &n);
+            if (rc < 0) return rc;
             n->col = c;
             n->coltype = ct;
             p->uses[c] = 1;
@@ -299,12 +351,11 @@ static int parse_unary(parser *p, node **out)
 {
     skip(p);
     size_t at = p->pos;
-    if (++p->depth > ST_EXPR_MAX_DEPTH) return perr(p, at, "%s", "expression nested too deeply");
-    if (p->depth > p->max_depth) p->max_depth = p->depth;
-    int rc;
+    int rc = enter(p, at);
+    if (rc < 0) return rc;
     if (punct(p, "-")) {
-        node *n = mk(N_NEG, STRATA_I64);
-        if (n == NULL) return st_error(p->err, STRATA_ENOMEM, "out of memory");
+        node *n;
+        if ((rc = mk(p, at, N_NEG, STRATA_I64, &n)) < 0) return rc;
         if ((rc = parse_unary(p, &n->a)) == STRATA_OK && !numeric(n->a->type))
             rc = perr(p, at, "cannot negate %s", tname(n->a->type));
         if (rc < 0) {
@@ -325,11 +376,12 @@ static int binary(parser *p, int op, size_t at, node *a, node *b, node **out)
 {
     static const char *names[] = {
         "+", "-", "*", "/", "%", "<", "<=", ">", ">=", "==", "!=", "and", "or"};
-    node *n = mk(N_BIN, STRATA_I64);
-    if (n == NULL) {
+    node *n;
+    int rc = mk(p, at, N_BIN, STRATA_I64, &n);
+    if (rc < 0) {
         node_free(a);
         node_free(b);
-        return st_error(p->err, STRATA_ENOMEM, "out of memory");
+        return rc;
     }
     n->op = op;
     n->a = a;
@@ -436,15 +488,18 @@ static int parse_not(parser *p, node **out)
     skip(p);
     size_t at = p->pos;
     if (keyword(p, "not")) {
-        node *n = mk(N_NOT, STRATA_BOOL);
-        if (n == NULL) return st_error(p->err, STRATA_ENOMEM, "out of memory");
-        int rc = parse_not(p, &n->a);
+        node *n;
+        int rc = enter(p, at);
+        if (rc == STRATA_OK) rc = mk(p, at, N_NOT, STRATA_BOOL, &n);
+        if (rc < 0) return rc;
+        rc = parse_not(p, &n->a);
         if (rc == STRATA_OK && n->a->type != STRATA_BOOL)
             rc = perr(p, at, "type error: 'not' of %s", tname(n->a->type));
         if (rc < 0) {
             node_free(n);
             return rc;
         }
+        p->depth--;
         *out = n;
         return STRATA_OK;
     }
@@ -469,6 +524,20 @@ static int parse_and(parser *p, node **out)
 static int parse_or(parser *p, node **out)
 {
     return parse_left(p, out, parse_and, match_or);
+}
+
+/* The temporaries N's evaluation takes besides its output, in the order eval() uses (see the
+ * top of the file); sets every node's need. Recursion is bounded by ST_EXPR_MAX_NODES. */
+static int plan(node *n)
+{
+    int na = n->a != NULL ? plan(n->a) : 0, nb = n->b != NULL ? plan(n->b) : 0;
+    if (n->kind == N_BIN && n->a->type == STRATA_STR)
+        n->need = 0; /* string == and != read their operands in place */
+    else if (n->a != NULL && n->b != NULL)
+        n->need = na >= nb ? (na > nb + 1 ? na : nb + 1) : (nb > na + 1 ? nb : na + 1);
+    else
+        n->need = na;
+    return n->need;
 }
 
 int st_expr_parse(st_err *err, const char *text, const strata_column *cols, int ncols,
@@ -506,7 +575,7 @@ int st_expr_parse(st_err *err, const char *text, const strata_column *cols, int 
     e->uses = uses;
     e->ncols = ncols;
     e->cols = cols;
-    e->depth = p.max_depth + 2;
+    e->slots = 1 + plan(e->root);
     *out = e;
     return STRATA_OK;
 }
@@ -524,6 +593,11 @@ strata_dtype st_expr_type(const st_expr *e)
     return e->root->type;
 }
 
+size_t st_expr_scratch(const st_expr *e)
+{
+    return (size_t)e->slots * ST_EXPR_SLOT;
+}
+
 int st_expr_uses(const st_expr *e, int col)
 {
     return col >= 0 && col < e->ncols && e->uses[col];
@@ -535,13 +609,14 @@ typedef struct {
     const st_expr_input *in;
     uint64_t lo; /* first row of the block */
     uint64_t m;  /* rows in the block */
-    char *stack; /* temporaries: ST_EXPR_BLOCK * 8 bytes each */
-    int top;
+    char *stack; /* temporaries: cap slots of ST_EXPR_SLOT bytes */
+    int top, cap;
 } evalctx;
 
 static void *push(evalctx *c)
 {
-    return c->stack + (size_t)(c->top++) * ST_EXPR_BLOCK * 8;
+    assert(c->top < c->cap); /* plan() counted every slot eval() takes */
+    return c->stack + (size_t)(c->top++) * ST_EXPR_SLOT;
 }
 
 static void load_col(evalctx *c, const node *n, void *out)
@@ -592,7 +667,7 @@ static void load_col(evalctx *c, const node *n, void *out)
 
 static void eval(evalctx *c, const node *n, void *out);
 
-/* Evaluate N as type WANT (i64 or f64; bools become 0/1). */
+/* Evaluate N as type WANT (i64 or f64; bools become 0/1; WANT == N's type keeps it). */
 static void eval_as(evalctx *c, const node *n, strata_dtype want, void *out)
 {
     eval(c, n, out);
@@ -629,6 +704,26 @@ static void eval_str_eq(evalctx *c, const node *n, uint8_t *out)
         }
         int eq = len[0] == len[1] && memcmp(p[0], p[1], len[0]) == 0;
         out[i] = (uint8_t)(n->op == OP_EQ ? eq : !eq);
+    }
+}
+
+/* The operands A and B of a node whose output is OUT, as types TA and TB: the one needing more
+ * temporaries first, into OUT, then the other into one new temporary. *PA and *PB receive where
+ * each is; the caller computes into OUT element by element (OUT is *PA or *PB: each element is
+ * read before the same element of OUT is written) and pops the temporary. */
+static void eval_operands(evalctx *c, const node *a, const node *b, strata_dtype ta,
+                          strata_dtype tb, void *out, void **pa, void **pb)
+{
+    if (a->need >= b->need) {
+        eval_as(c, a, ta, out);
+        *pa = out;
+        *pb = push(c);
+        eval_as(c, b, tb, *pb);
+    } else {
+        eval_as(c, b, tb, out);
+        *pb = out;
+        *pa = push(c);
+        eval_as(c, a, ta, *pa);
     }
 }
 
@@ -699,13 +794,11 @@ static void eval(evalctx *c, const node *n, void *out)
     case N_CALL: {
         strata_dtype t = n->op == F_I64 || n->op == F_F64 ? n->a->type : n->type;
         if (t == STRATA_BOOL) t = STRATA_I64;
-        void *a = push(c);
-        eval_as(c, n->a, t, a);
-        void *b = NULL;
-        if (n->b != NULL) {
-            b = push(c);
-            eval_as(c, n->b, t, b);
-        }
+        void *a = out, *b = NULL;
+        if (n->b != NULL)
+            eval_operands(c, n->a, n->b, t, t, out, &a, &b);
+        else
+            eval_as(c, n->a, t, out);
         const int64_t *ai = a, *bi = b;
         const double *af = a, *bf = b;
         switch (n->op) {
@@ -728,19 +821,15 @@ static void eval(evalctx *c, const node *n, void *out)
                     oi[i] = (mx ? ai[i] > bi[i] : ai[i] < bi[i]) ? ai[i] : bi[i];
             break;
         }
-        case F_I64:
+        case F_I64: /* the argument is in OUT already: convert in place */
             if (t == STRATA_F64)
                 for (uint64_t i = 0; i < m; i++) oi[i] = to_i64(af[i]);
-            else
-                memcpy(oi, ai, m * 8);
             break;
         default: /* F_F64 */
-            if (t == STRATA_F64)
-                memcpy(of, af, m * 8);
-            else
+            if (t != STRATA_F64)
                 for (uint64_t i = 0; i < m; i++) of[i] = (double)ai[i];
         }
-        c->top -= n->b != NULL ? 2 : 1;
+        if (n->b != NULL) c->top--;
         return;
     }
     default:
@@ -752,20 +841,19 @@ static void eval(evalctx *c, const node *n, void *out)
         return;
     }
     if (n->op == OP_AND || n->op == OP_OR) {
-        uint8_t *a = push(c), *b = push(c);
-        eval(c, n->a, a);
-        eval(c, n->b, b);
+        void *pa, *pb;
+        eval_operands(c, n->a, n->b, STRATA_BOOL, STRATA_BOOL, out, &pa, &pb);
+        const uint8_t *a = pa, *b = pb;
         if (n->op == OP_AND)
             for (uint64_t i = 0; i < m; i++) ob[i] = a[i] & b[i];
         else
             for (uint64_t i = 0; i < m; i++) ob[i] = a[i] | b[i];
-        c->top -= 2;
+        c->top--;
         return;
     }
     strata_dtype t = n->a->type == STRATA_F64 || n->b->type == STRATA_F64 ? STRATA_F64 : STRATA_I64;
-    void *a = push(c), *b = push(c);
-    eval_as(c, n->a, t, a);
-    eval_as(c, n->b, t, b);
+    void *a, *b;
+    eval_operands(c, n->a, n->b, t, t, out, &a, &b);
     const int64_t *ai = a, *bi = b;
     const double *af = a, *bf = b;
 /* The six comparisons of A and B into OB (the same code for i64 and f64 operands). */
@@ -834,7 +922,7 @@ static void eval(evalctx *c, const node *n, void *out)
         }
     }
 #undef ST_COMPARE
-    c->top -= 2;
+    c->top--;
 }
 
 int st_expr_eval(st_err *err, const st_expr *e, const st_expr_input *inputs, uint64_t n, void *out,
@@ -845,14 +933,14 @@ int st_expr_eval(st_err *err, const st_expr *e, const st_expr_input *inputs, uin
     uint64_t nblocks = (n + ST_EXPR_BLOCK - 1) / ST_EXPR_BLOCK;
     int nt = nthreads < 1 ? 1 : nthreads;
     if ((uint64_t)nt > nblocks) nt = (int)nblocks;
-    size_t per = (size_t)(2 * e->depth + 4) * ST_EXPR_BLOCK * 8;
+    size_t per = (size_t)e->slots * ST_EXPR_SLOT;
     char *stacks = malloc((size_t)nt * per);
     if (stacks == NULL)
         return st_error(err, STRATA_ENOMEM, "out of memory evaluating an expression");
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (uint64_t b = 0; b < nblocks; b++) {
         int t = st_thread_num();
-        evalctx c = {inputs, b * ST_EXPR_BLOCK, 0, stacks + (size_t)t * per, 0};
+        evalctx c = {inputs, b * ST_EXPR_BLOCK, 0, stacks + (size_t)t * per, 0, e->slots};
         c.m = n - c.lo < ST_EXPR_BLOCK ? n - c.lo : ST_EXPR_BLOCK;
         char *res = push(&c);
         eval(&c, e->root, res);
@@ -872,7 +960,7 @@ int st_expr_filter(st_err *err, const st_expr *e, const st_expr_input *inputs, u
     uint64_t nblocks = (n + ST_EXPR_BLOCK - 1) / ST_EXPR_BLOCK;
     int nt = nthreads < 1 ? 1 : nthreads;
     if ((uint64_t)nt > nblocks) nt = (int)nblocks;
-    size_t per = (size_t)(2 * e->depth + 4) * ST_EXPR_BLOCK * 8;
+    size_t per = (size_t)e->slots * ST_EXPR_SLOT;
     char *stacks = malloc((size_t)nt * per);
     uint64_t *counts = calloc((size_t)nt, sizeof *counts);
     uint64_t *starts = calloc((size_t)nt, sizeof *starts);
@@ -892,7 +980,7 @@ int st_expr_filter(st_err *err, const st_expr *e, const st_expr_input *inputs, u
         uint64_t o = b0 * ST_EXPR_BLOCK, end = b1 * ST_EXPR_BLOCK < n ? b1 * ST_EXPR_BLOCK : n;
         starts[t] = o;
         for (uint64_t b = b0; b < b1; b++) {
-            evalctx c = {inputs, b * ST_EXPR_BLOCK, 0, stacks + (size_t)t * per, 0};
+            evalctx c = {inputs, b * ST_EXPR_BLOCK, 0, stacks + (size_t)t * per, 0, e->slots};
             c.m = n - c.lo < ST_EXPR_BLOCK ? n - c.lo : ST_EXPR_BLOCK;
             uint8_t *mask = push(&c);
             eval(&c, e->root, mask);

@@ -5,8 +5,9 @@
  *   cmp     := sum (('<' | '<=' | '>' | '>=' | '==' | '!=') sum)?
  *   sum     := prod (('+' | '-') prod)* ;  prod := unary (('*' | '/' | '%') unary)*
  *   unary   := '-' unary | atom
- *   atom    := NUMBER | 'STRING' | true | false | COLUMN | FUNC '(' expr (',' expr)* ')' | '(' expr
- * ')' FUNC    := abs | min | max | i64 | f64
+ *   atom    := NUMBER | 'STRING' | true | false | COLUMN | FUNC '(' expr (',' expr)* ')'
+ *            | '(' expr ')'
+ *   FUNC    := abs | min | max | i64 | f64
  *
  * Types: integer columns (and bool in arithmetic) compute as i64, floats as f64; an operation on
  * an i64 and an f64 is done in f64. Comparisons and and/or/not give bool; and/or/not take bools
@@ -15,13 +16,23 @@
  * truncates toward zero and % has the sign of the dividend (as in C). Floats follow IEEE 754:
  * x / 0.0 is ±inf or NaN; every comparison with NaN is false except !=. Errors name the place:
  * "expected a column name at 1:7".
+ *
+ * Limits: at most ST_EXPR_MAX_NODES operators and operands, and ST_EXPR_MAX_DEPTH levels of
+ * nesting (each '(', unary '-', 'not' and function call adds one). Longer or deeper text is
+ * refused with STRATA_EINVAL naming the place, so that parsing and evaluation use bounded stack
+ * and scratch memory whatever the text: evaluation takes at most log2(leaves) + 2 temporaries of
+ * 32 KiB per thread.
  */
 #ifndef STRATA_EXPR_H
 #define STRATA_EXPR_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/error.h"
+
+#define ST_EXPR_MAX_NODES 1024
+#define ST_EXPR_MAX_DEPTH 64
 
 typedef struct st_expr st_expr;
 
@@ -32,6 +43,10 @@ void st_expr_free(st_expr *e);
 
 /* The result type: STRATA_I64, STRATA_F64 or STRATA_BOOL. */
 strata_dtype st_expr_type(const st_expr *e);
+
+/* The scratch memory one evaluating thread takes for E, in bytes (the evaluation plan's
+ * temporaries: 1 + log2 of E's leaves at most, of ST_EXPR_BLOCK values each). */
+size_t st_expr_scratch(const st_expr *e);
 
 /* Whether column I is used by E. */
 int st_expr_uses(const st_expr *e, int col);

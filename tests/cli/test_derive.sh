@@ -225,4 +225,22 @@ expect 0 "index,id,name
 2,3,ccc
 1,2,bb
 0,1,a" -- "$S" cat strs/desc
+# Long operator chains: the evaluator's scratch used to be sized from the nesting, so
+# a+b+a+b+a+b (one level) overflowed it, killed `strata update` (and a server evaluating it).
+printf 'a,b,f\n1,10,0.5\n2,20,1.5\n-3,30,2.5\n' >"$T/ch.csv"
+run ingest chain/t "$T/ch.csv"
+run derive chain/all --from chain/t --filter 'a > -9 and b > 0 and a < 9 and b < 99 and f > 0 and f < 9'
+for c in a b f; do run column "chain/all.$c" --gather "chain/t.$c"; done
+run column chain/all.s --expr 'a + b + a + b + a + b'
+run column chain/all.m --expr 'a * f - b + a * f - b + a * f - b'
+run update chain
+expect 0 "index,s,m
+0,33,-28.5
+1,66,-51
+2,81,-112.5" -- "$S" cat chain/all --columns index,s,m
+expect_err 3 "expression nested deeper than 64" -- "$S" derive chain/bad --from chain/t \
+    --filter "$(printf 'not %.0s' $(seq 100))a > 0"
+expect_err 3 "expression too long: more than 1024 operators and operands" -- \
+    "$S" column chain/all.z --expr "a$(printf '+a%.0s' $(seq 600))"
+expect_err 2 "not found" -- "$S" show chain/bad
 finish derive

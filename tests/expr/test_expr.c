@@ -48,14 +48,96 @@ static void parse_errors_name_the_place(void **state)
         if (strstr(e.msg, cases[i].msg) == NULL)
             fail_msg("'%s': message '%s' lacks '%s'", cases[i].text, e.msg, cases[i].msg);
     }
-    /* too deep */
-    char deep[400];
-    memset(deep, '-', 200);
-    strcpy(deep + 200, "1");
-    st_expr *x;
-    assert_int_equal(st_expr_parse(&e, deep, cols, NC, &x), STRATA_EINVAL);
-    assert_non_null(strstr(e.msg, "nested too deeply"));
     st_err_destroy(&e);
+}
+
+/* Parse TEXT expecting STRATA_EINVAL with exactly the message WANT. */
+static void refused(const char *text, const char *want)
+{
+    st_err e;
+    st_err_init(&e);
+    st_expr *x = (st_expr *)&e;
+    int rc = st_expr_parse(&e, text, cols, NC, &x);
+    if (rc != STRATA_EINVAL) fail_msg("'%.60s...' gave %s, not EINVAL", text, strata_errname(rc));
+    assert_null(x);
+    if (strcmp(e.msg, want) != 0) fail_msg("message '%s', expected '%s'", e.msg, want);
+    st_err_destroy(&e);
+}
+
+/* TEXT parses. */
+static void accepted(const char *text)
+{
+    st_err e;
+    st_err_init(&e);
+    st_expr *x;
+    if (st_expr_parse(&e, text, cols, NC, &x) != STRATA_OK)
+        fail_msg("'%.60s...' refused: %s", text, e.msg);
+    st_expr_free(x);
+    st_err_destroy(&e);
+}
+
+/* REPS copies of UNIT, then TAIL, into a new string. */
+static char *repeat(const char *head, const char *unit, int reps, const char *tail)
+{
+    size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail);
+    char *s = malloc(hl + ul * (size_t)reps + tl + 1);
+    memcpy(s, head, hl);
+    for (int i = 0; i < reps; i++) memcpy(s + hl + ul * (size_t)i, unit, ul);
+    memcpy(s + hl + ul * (size_t)reps, tail, tl + 1);
+    return s;
+}
+
+static void nesting_and_size_are_limited_with_clear_errors(void **state)
+{
+    (void)state;
+    const char *deep = "expression nested deeper than 64 (parentheses, '-', 'not' and function "
+                       "calls each add a level); simplify it at 1:";
+    char want[300], *t;
+    /* 'not' used to recurse without limit */
+    t = repeat("", "not ", 100, "paid");
+    snprintf(want, sizeof want, "%s%d", deep, 64 * 4 + 1);
+    refused(t, want);
+    free(t);
+    t = repeat("", "not ", 200000, "paid"); /* would overflow the stack without a limit */
+    refused(t, want);
+    free(t);
+    t = repeat("", "(", 100, "fare");
+    snprintf(want, sizeof want, "%s%d", deep, 65);
+    refused(t, want);
+    free(t);
+    t = repeat("", "-", 200, "1");
+    refused(t, want);
+    free(t);
+    t = repeat("", "abs(", 80, "1");
+    snprintf(want, sizeof want, "%s%d", deep, 64 * 4 + 1);
+    refused(t, want);
+    free(t);
+    /* 64 levels are fine: 63 parentheses around an atom */
+    t = repeat("", "(", 63, "fare");
+    char *u = repeat(t, ")", 63, "");
+    accepted(u);
+    free(t);
+    free(u);
+    t = repeat("", "not ", 63, "paid");
+    accepted(t);
+    free(t);
+    /* size: 512 operands and 511 operators are fine, one more pair is not */
+    t = repeat("1", " + 1", 511, "");
+    accepted(t);
+    free(t);
+    t = repeat("1", " + 1", 512, "");
+    refused(t, "expression too long: more than 1024 operators and operands; split it into "
+               "several derived columns at 1:2047");
+    free(t);
+    refused("99999999999999999999 > fare",
+            "integer out of range for i64 (at most 9223372036854775807; write a float such as "
+            "1e19 for larger values) at 1:1");
+    refused("fare > \x01 3", "expected a column name, a number or '(' but found byte 0x01 at 1:8");
+    char longname[STRATA_NAME_MAX + 8];
+    memset(longname, 'n', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    snprintf(want, sizeof want, "name longer than %d bytes at 1:1", STRATA_NAME_MAX);
+    refused(longname, want);
 }
 
 /* Test data: row i. */
@@ -218,6 +300,273 @@ static void fused_filter_equals_mask_then_compact(void **state)
     st_err_destroy(&e);
 }
 
+/* ---- long chains over every dtype: the scratch the evaluator really takes ------------------ */
+
+static const strata_column every[] = {{"a8", STRATA_I8},   {"a16", STRATA_I16}, {"a32", STRATA_I32},
+                                      {"a64", STRATA_I64}, {"u8", STRATA_U8},   {"u16", STRATA_U16},
+                                      {"u32", STRATA_U32}, {"u64", STRATA_U64}, {"f32", STRATA_F32},
+                                      {"f64", STRATA_F64}, {"b", STRATA_BOOL},  {"s", STRATA_STR}};
+#define NE ((int)(sizeof every / sizeof every[0]))
+#define NR 9001 /* three blocks, the last ragged */
+static int8_t e8[NR];
+static int16_t e16[NR];
+static int32_t e32[NR];
+static int64_t e64[NR];
+static uint8_t eu8[NR], eb[NR];
+static uint16_t eu16[NR];
+static uint32_t eu32[NR];
+static uint64_t eu64[NR];
+static float ef32[NR];
+static double ef64[NR];
+static int64_t esoff[NR + 1];
+static char esbytes[NR * 4];
+
+static void fill_every(void)
+{
+    for (int i = 0; i < NR; i++) {
+        e8[i] = (int8_t)(i * 7);
+        e16[i] = (int16_t)(i * 331 - 20000);
+        e32[i] = i * 100003 - 7;
+        e64[i] = (int64_t)i * 9000000000001 - 5;
+        eu8[i] = (uint8_t)(i * 3);
+        eu16[i] = (uint16_t)(i * 41);
+        eu32[i] = (uint32_t)i * 4000000007u;
+        eu64[i] = (uint64_t)i * 0x9E3779B97F4A7C15u;
+        ef32[i] = (float)i / 3 - 1000;
+        ef64[i] = i % 17 == 0 ? NAN : (double)i * 1.5 - 4000;
+        eb[i] = (uint8_t)(i % 3 != 0);
+        esoff[i + 1] = esoff[i] + sprintf(esbytes + esoff[i], "x%d", i % 4);
+    }
+}
+
+/* Row R of numeric column C: as an integer (*IS_F 0) or a double (*IS_F 1). */
+static int64_t every_int(int c, int r)
+{
+    switch (c) {
+    case 0:
+        return e8[r];
+    case 1:
+        return e16[r];
+    case 2:
+        return e32[r];
+    case 3:
+        return e64[r];
+    case 4:
+        return eu8[r];
+    case 5:
+        return eu16[r];
+    case 6:
+        return eu32[r];
+    case 7:
+        return (int64_t)eu64[r];
+    default:
+        return eb[r];
+    }
+}
+
+static double every_f(int c, int r)
+{
+    return c == 8 ? (double)ef32[r] : ef64[r];
+}
+
+/* Evaluate TEXT over the `every` columns with NT threads; checks its type and, for a bool
+ * expression, that the fused filter agrees with the values. *SCRATCH: its scratch bytes. */
+static void *run_every(const char *text, strata_dtype want, int nt, size_t *scratch)
+{
+    st_err e;
+    st_err_init(&e);
+    st_expr *x;
+    if (st_expr_parse(&e, text, every, NE, &x) != STRATA_OK)
+        fail_msg("'%.60s...': %s", text, e.msg);
+    assert_int_equal(st_expr_type(x), want);
+    if (scratch != NULL) *scratch = st_expr_scratch(x);
+    st_expr_input in[NE] = {{e8, NULL},   {e16, NULL},  {e32, NULL},  {e64, NULL},
+                            {eu8, NULL},  {eu16, NULL}, {eu32, NULL}, {eu64, NULL},
+                            {ef32, NULL}, {ef64, NULL}, {eb, NULL},   {esoff, esbytes}};
+    void *out = malloc(NR * 8);
+    assert_int_equal(st_expr_eval(&e, x, in, NR, out, nt), STRATA_OK);
+    if (want == STRATA_BOOL) {
+        uint64_t *pos = malloc(NR * 8), cnt = 0, k = 0;
+        assert_int_equal(st_expr_filter(&e, x, in, NR, pos, &cnt, nt), STRATA_OK);
+        for (uint64_t i = 0; i < NR; i++)
+            if (((uint8_t *)out)[i]) assert_true(k < cnt && pos[k++] == i);
+        assert_int_equal(k, cnt);
+        free(pos);
+    }
+    st_expr_free(x);
+    st_err_destroy(&e);
+    return out;
+}
+
+static void same_double(double got, double want, int row)
+{
+    if (!(got == want || (isnan(got) && isnan(want))))
+        fail_msg("row %d: %.17g, expected %.17g", row, got, want);
+}
+
+/* a+b+a+b+a+b and six comparisons joined by 'and' overflowed the scratch (it was sized from
+ * the nesting, 1 level here, not from the tree) */
+static void left_deep_chains_fit_their_scratch(void **state)
+{
+    (void)state;
+    fill_every();
+    size_t scratch;
+    for (int nt = 1; nt <= 3; nt += 2) {
+        int64_t *o = run_every("a64 + a16 + a64 + a16 + a64 + a16", STRATA_I64, nt, &scratch);
+        for (int i = 0; i < NR; i++)
+            assert_true(o[i] == (int64_t)((uint64_t)e64[i] * 3 + (uint64_t)(int64_t)e16[i] * 3));
+        free(o);
+        assert_int_equal(scratch, 2 * 4096 * 8); /* the output and one temporary */
+        uint8_t *b = run_every("a8 < 100 and a16 > -5000 and a32 != 7 and u8 <= 200 and "
+                               "f32 >= -900 and f64 < 1e4",
+                               STRATA_BOOL, nt, &scratch);
+        for (int i = 0; i < NR; i++) {
+            int w = e8[i] < 100 && e16[i] > -5000 && e32[i] != 7 && eu8[i] <= 200 &&
+                    ef32[i] >= -900 && ef64[i] < 1e4;
+            if (b[i] != w) fail_msg("row %d: %d, expected %d", i, b[i], w);
+        }
+        free(b);
+        assert_int_equal(scratch, 3 * 4096 * 8); /* each comparison: two leaves */
+    }
+    /* 500 terms over every integer dtype (and bool), + and -: wraps like the reference */
+    char *t = malloc(8192);
+    size_t len = 0;
+    int cyc[] = {0, 1, 2, 3, 4, 5, 6, 7, 10};
+    const char *names[] = {"a8", "a16", "a32", "a64", "u8", "u16", "u32", "u64", "", "", "b"};
+    for (int k = 0; k < 500; k++)
+        len += (size_t)sprintf(t + len, "%s%s",
+                               k == 0  ? ""
+                               : k % 3 ? " + "
+                                       : " - ",
+                               names[cyc[k % 9]]);
+    int64_t *o = run_every(t, STRATA_I64, 2, &scratch);
+    assert_int_equal(scratch, 2 * 4096 * 8);
+    for (int i = 0; i < NR; i++) {
+        uint64_t acc = 0;
+        for (int k = 0; k < 500; k++) {
+            uint64_t v = (uint64_t)every_int(cyc[k % 9], i);
+            acc = k == 0 || k % 3 ? acc + v : acc - v;
+        }
+        if (o[i] != (int64_t)acc)
+            fail_msg("row %d: %lld, expected %lld", i, (long long)o[i], (long long)(int64_t)acc);
+    }
+    free(o);
+    /* mixed: integers then floats; the sum turns f64 at the first float, as the types say */
+    len = 0;
+    int mix[] = {3, 0, 8, 6, 9, 10, 1};
+    const char *mnames[] = {"a64", "a8", "f32", "u32", "f64", "b", "a16"};
+    for (int k = 0; k < 400; k++)
+        len += (size_t)sprintf(t + len, "%s%s", k == 0 ? "" : k % 2 ? " - " : " + ", mnames[k % 7]);
+    double *d = run_every(t, STRATA_F64, 3, &scratch);
+    assert_int_equal(scratch, 2 * 4096 * 8);
+    for (int i = 0; i < NR; i++) {
+        int64_t ai = 0;
+        double af = 0;
+        int is_f = 0;
+        for (int k = 0; k < 400; k++) {
+            int c = mix[k % 7], vf = c == 8 || c == 9, sub = k % 2;
+            if (k == 0) {
+                ai = every_int(c, i);
+                continue;
+            }
+            if (!is_f && !vf) {
+                ai = (int64_t)(sub ? (uint64_t)ai - (uint64_t)every_int(c, i)
+                                   : (uint64_t)ai + (uint64_t)every_int(c, i));
+                continue;
+            }
+            if (!is_f) af = (double)ai;
+            is_f = 1;
+            double v = vf ? every_f(c, i) : (double)every_int(c, i);
+            af = sub ? af - v : af + v;
+        }
+        same_double(d[i], af, i);
+    }
+    free(d);
+    free(t);
+}
+
+static void right_deep_and_balanced_trees_fit_their_scratch(void **state)
+{
+    (void)state;
+    fill_every();
+    size_t scratch;
+    /* u16 - (a32 - (u16 - ( ... a16))): 60 levels deep, right-deep */
+    char *t = malloc(8192);
+    size_t len = 0;
+    for (int k = 0; k < 59; k++) len += (size_t)sprintf(t + len, "%s - (", k % 2 ? "a32" : "u16");
+    len += (size_t)sprintf(t + len, "a16");
+    for (int k = 0; k < 59; k++) t[len++] = ')';
+    t[len] = '\0';
+    int64_t *o = run_every(t, STRATA_I64, 2, &scratch);
+    for (int i = 0; i < NR; i++) {
+        uint64_t acc = (uint64_t)(int64_t)e16[i];
+        for (int k = 58; k >= 0; k--)
+            acc = (uint64_t)(k % 2 ? (int64_t)e32[i] : (int64_t)eu16[i]) - acc;
+        assert_true(o[i] == (int64_t)acc);
+    }
+    free(o);
+    assert_int_equal(scratch, 2 * 4096 * 8); /* heavier operand first: no growth */
+    /* a balanced tree of 256 leaves: log2(256) + 1 temporaries and the output */
+    len = 0;
+    const char *leaf[] = {"f32", "a8", "u64", "b"};
+    char *u = malloc(65536);
+    strcpy(t, "a32");
+    for (int lvl = 0; lvl < 8; lvl++) {
+        /* t := (t op t') where t' is t with its leaves rotated */
+        size_t tl = strlen(t);
+        char *rot = malloc(tl * 2 + 64);
+        size_t rl = 0;
+        for (size_t i = 0; i < tl;) {
+            int hit = -1;
+            for (int k = 0; k < 4 && hit < 0; k++)
+                if (strncmp(t + i, leaf[k], strlen(leaf[k])) == 0) hit = k;
+            if (strncmp(t + i, "a32", 3) == 0) {
+                rl += (size_t)sprintf(rot + rl, "%s", leaf[lvl % 4]);
+                i += 3;
+            } else {
+                rot[rl++] = t[i++];
+            }
+        }
+        rot[rl] = '\0';
+        snprintf(u, 65536, "(%s %s %s)", t, lvl % 2 ? "*" : "+", rot);
+        strcpy(t = realloc(t, strlen(u) + 1), u);
+        free(rot);
+    }
+    double *d = run_every(t, STRATA_F64, 3, &scratch);
+    assert_int_equal(scratch, (1 + 8) * 4096 * 8); /* log2(256) + the output */
+    (void)d[NR - 1];
+    free(d);
+    free(u);
+    free(t);
+}
+
+static void mixed_comparisons_strings_and_calls_fit_their_scratch(void **state)
+{
+    (void)state;
+    fill_every();
+    const char *text = "s == 'x1' and a8 > 0 or s != 'x2' and not b and u64 > 5 or "
+                       "max(f32, a16) < min(u8 + f64, a32 * 2) and abs(-a64) != i64(f64) and "
+                       "f64(u16) + 1 > f32 and -a8 < u32";
+    for (int nt = 1; nt <= 3; nt++) {
+        uint8_t *b = run_every(text, STRATA_BOOL, nt, NULL);
+        for (int i = 0; i < NR; i++) {
+            size_t sl = (size_t)(esoff[i + 1] - esoff[i]);
+            int s1 = sl == 2 && memcmp(esbytes + esoff[i], "x1", 2) == 0;
+            int s2 = sl == 2 && memcmp(esbytes + esoff[i], "x2", 2) == 0;
+            double mx = isnan(ef32[i]) ? NAN : (double)ef32[i] > e16[i] ? ef32[i] : e16[i];
+            double l = (double)eu8[i] + ef64[i], r = (double)e32[i] * 2;
+            double mn = isnan(l) ? NAN : l < r ? l : r;
+            int64_t ab = e64[i] < 0 ? (int64_t)(0 - (uint64_t)e64[i]) : e64[i];
+            int64_t i64f = isnan(ef64[i]) ? 0 : (int64_t)ef64[i];
+            int w = (s1 && e8[i] > 0) || (!s2 && !eb[i] && (int64_t)eu64[i] > 5) ||
+                    (mx < mn && ab != i64f && (double)eu16[i] + 1 > ef32[i] &&
+                     -(int64_t)e8[i] < (int64_t)eu32[i]);
+            if (b[i] != w) fail_msg("row %d (threads %d): %d, expected %d", i, nt, b[i], w);
+        }
+        free(b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -225,6 +574,10 @@ int main(void)
         cmocka_unit_test(semantics_are_as_documented),
         cmocka_unit_test(results_do_not_depend_on_threads),
         cmocka_unit_test(fused_filter_equals_mask_then_compact),
+        cmocka_unit_test(nesting_and_size_are_limited_with_clear_errors),
+        cmocka_unit_test(left_deep_chains_fit_their_scratch),
+        cmocka_unit_test(right_deep_and_balanced_trees_fit_their_scratch),
+        cmocka_unit_test(mixed_comparisons_strings_and_calls_fit_their_scratch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
