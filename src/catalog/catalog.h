@@ -550,6 +550,22 @@ typedef struct st_cat_ioev {
 /* Record N I/O events in one transaction. */
 int st_cat_io_events(st_err *err, st_catalog *cat, const st_cat_ioev *ev, size_t n);
 
+/* Run conditions (the --where of `strata runs` and `strata find`): comparisons of a name with a
+ * number or a string, joined by and, or, not and parentheses. At most ST_WHERE_MAX_DEPTH levels
+ * of nesting ('not' and '(' each add one) and ST_WHERE_MAX_CMP comparisons: the parser's
+ * recursion and SQLite's expression depth stay bounded, and a longer condition is refused with
+ * STRATA_EINVAL naming the column. */
+#define ST_WHERE_MAX_DEPTH 64
+#define ST_WHERE_MAX_CMP   256
+
+/* Check the condition WHERE and translate it into SQL, as st_cat_runs() would: names are the
+ * built-in run names, the attribute names ATTRS[NATTRS] and, when EXEC, the execution names.
+ * *SQL (malloc'd, the caller frees it) receives the SQL and *NBINDS the number of values it
+ * binds. STRATA_EINVAL with a message naming the column for a bad condition. Needs no catalog:
+ * for callers that check a condition early, the unit tests and the fuzzer. */
+int st_cat_where_check(st_err *err, const char *where, const char *const *attrs, size_t nattrs,
+                       int exec, char **sql, size_t *nbinds);
+
 /* The runs of REGION_ID (its name APP) matching WHERE (NULL: all), newest first. */
 int st_cat_runs(st_err *err, st_catalog *cat, int64_t region_id, const char *app, const char *where,
                 int (*fn)(void *ctx, const strata_run_info *r), void *ctx);

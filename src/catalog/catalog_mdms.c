@@ -548,7 +548,8 @@ int st_cat_io_events(st_err *err, st_catalog *cat, const st_cat_ioev *ev, size_t
  * factor := "not" factor | "(" cond ")" | NAME OP VALUE
  * OP     := = == != <> < <= > >=        VALUE := number | 'text' | "text"
  * NAME is looked up in a table of known names (built-in columns and the run attributes); the
- * SQL written for it is that table's expression, never the user's text. */
+ * SQL written for it is that table's expression, never the user's text. Nesting ('not' and '(')
+ * is limited to ST_WHERE_MAX_DEPTH and comparisons to ST_WHERE_MAX_CMP (catalog.h). */
 
 typedef struct wname {
     char name[ST_ATTR_NAME];
@@ -570,13 +571,35 @@ typedef struct wparse {
     char *sql;
     size_t len, cap;
     st_vec *binds;
-    int depth;
+    int depth; /* current nesting: 'not' and '(' */
+    int ncmp;  /* comparisons so far */
 } wparse;
+
+/* The condition quoted in messages: at most 60 bytes of it. */
+#define WSHOW(w) (strlen((w)->src) > 60 ? 57 : 60), (w)->src, (strlen((w)->src) > 60 ? "..." : "")
+
+/* Refuse the condition at AT because of WHAT. */
+static int wfail_at(wparse *w, const char *at, const char *what)
+{
+    return st_error(w->err, STRATA_EINVAL, "bad condition '%.*s%s' at column %d: %s", WSHOW(w),
+                    (int)(at - w->src) + 1, what);
+}
 
 static int wfail(wparse *w, const char *what)
 {
-    return st_error(w->err, STRATA_EINVAL, "bad condition '%s' at column %d: %s", w->src,
-                    (int)(w->p - w->src) + 1, what);
+    return wfail_at(w, w->p, what);
+}
+
+/* One more level of nesting at AT (undone by the caller's w->depth--). */
+static int wenter(wparse *w, const char *at)
+{
+    if (++w->depth <= ST_WHERE_MAX_DEPTH) return STRATA_OK;
+    char what[128];
+    snprintf(what, sizeof what,
+             "condition nested deeper than %d ('not' and parentheses each add a level); "
+             "simplify it",
+             ST_WHERE_MAX_DEPTH);
+    return wfail_at(w, at, what);
 }
 
 static int wemit(wparse *w, const char *text)
@@ -618,12 +641,15 @@ static int wfactor(wparse *w)
 {
     int rc;
     wspace(w);
+    const char *at = w->p;
     if (wkeyword(w, "not")) {
-        if ((rc = wemit(w, "NOT ")) < 0) return rc;
-        return wfactor(w);
+        if ((rc = wenter(w, at)) < 0 || (rc = wemit(w, "NOT ")) < 0) return rc;
+        rc = wfactor(w);
+        w->depth--;
+        return rc;
     }
     if (*w->p == '(') {
-        if (++w->depth > 32) return wfail(w, "parentheses nested too deeply");
+        if ((rc = wenter(w, at)) < 0) return rc;
         w->p++;
         if ((rc = wemit(w, "(")) < 0 || (rc = wcond(w)) < 0) return rc;
         wspace(w);
@@ -634,6 +660,12 @@ static int wfactor(wparse *w)
     }
     /* NAME */
     const char *n0 = w->p;
+    if (++w->ncmp > ST_WHERE_MAX_CMP) {
+        char what[128];
+        snprintf(what, sizeof what, "condition has more than %d comparisons; shorten it",
+                 ST_WHERE_MAX_CMP);
+        return wfail_at(w, n0, what);
+    }
     while (isalnum((unsigned char)*w->p) || *w->p == '_') w->p++;
     size_t nl = (size_t)(w->p - n0);
     if (nl == 0) return wfail(w, "expected a name");
@@ -650,8 +682,8 @@ static int wfactor(wparse *w)
                                    w->names[i].name);
         w->p = n0;
         return st_error(w->err, STRATA_EINVAL,
-                        "bad condition '%s' at column %d: unknown name '%.*s' (known: %s)", w->src,
-                        (int)(n0 - w->src) + 1, (int)nl, n0, known);
+                        "bad condition '%.*s%s' at column %d: unknown name '%.*s' (known: %s)",
+                        WSHOW(w), (int)(n0 - w->src) + 1, nl > 64 ? 64 : (int)nl, n0, known);
     }
     if ((rc = wemit(w, hit->sql)) < 0) return rc;
     /* OP */
@@ -732,7 +764,7 @@ static void binds_free(st_vec *binds)
 static int where_sql(st_err *err, const char *where, const wname *names, size_t nnames, char **sql,
                      st_vec *binds)
 {
-    wparse w = {err, where, where, names, nnames, NULL, 0, 0, binds, 0};
+    wparse w = {err, where, where, names, nnames, NULL, 0, 0, binds, 0, 0};
     int rc;
     const char *q = where ? where : "";
     while (isspace((unsigned char)*q)) q++;
@@ -749,6 +781,35 @@ static int where_sql(st_err *err, const char *where, const wname *names, size_t 
     }
     *sql = w.sql;
     return STRATA_OK;
+}
+
+static int names_for(st_err *err, const st_vec *schema, int exec, wname **out, size_t *n);
+
+int st_cat_where_check(st_err *err, const char *where, const char *const *attrs, size_t nattrs,
+                       int exec, char **sql, size_t *nbinds)
+{
+    *sql = NULL;
+    *nbinds = 0;
+    st_vec schema = ST_VEC(st_cat_attr_def), binds = ST_VEC(wbind);
+    wname *names = NULL;
+    size_t nn = 0;
+    int rc = STRATA_OK;
+    for (size_t i = 0; i < nattrs && rc == STRATA_OK; i++) {
+        st_cat_attr_def *d = st_vec_push(&schema);
+        if (d == NULL) {
+            rc = st_error(err, STRATA_ENOMEM, "out of memory");
+            break;
+        }
+        memset(d, 0, sizeof *d);
+        snprintf(d->name, sizeof d->name, "%s", attrs[i]);
+    }
+    if (rc == STRATA_OK) rc = names_for(err, &schema, exec, &names, &nn);
+    if (rc == STRATA_OK) rc = where_sql(err, where, names, nn, sql, &binds);
+    if (rc == STRATA_OK) *nbinds = binds.n;
+    free(names);
+    binds_free(&binds);
+    st_vec_free(&schema);
+    return rc;
 }
 
 static void bind_all(sqlite3_stmt *s, const st_vec *binds)

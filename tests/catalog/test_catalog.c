@@ -348,6 +348,97 @@ static void a_held_write_lock_times_out_as_elocked(void **state)
     free(p);
 }
 
+/* ---- run conditions ------------------------------------------------------------------------ */
+
+static char *repeat(const char *head, const char *unit, int reps, const char *tail)
+{
+    size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail);
+    char *s = malloc(hl + ul * (size_t)reps + tl + 1);
+    memcpy(s, head, hl);
+    for (int i = 0; i < reps; i++) memcpy(s + hl + ul * (size_t)i, unit, ul);
+    memcpy(s + hl + ul * (size_t)reps, tail, tl + 1);
+    return s;
+}
+
+static const char *const attrs[] = {"grid", "dump"};
+
+/* WHERE is refused with STRATA_EINVAL and exactly the message WANT. */
+static void where_refused(const char *where, const char *want)
+{
+    st_err e;
+    st_err_init(&e);
+    char *sql = (char *)&e;
+    size_t nb = 99;
+    int rc = st_cat_where_check(&e, where, attrs, 2, 1, &sql, &nb);
+    if (rc != STRATA_EINVAL) fail_msg("'%.60s': %s, not EINVAL", where, strata_errname(rc));
+    assert_null(sql);
+    assert_int_equal(nb, 0);
+    if (strcmp(e.msg, want) != 0) fail_msg("message '%s', expected '%s'", e.msg, want);
+    st_err_destroy(&e);
+}
+
+/* WHERE translates to WANT with NBINDS values. */
+static void where_sql_is(const char *where, const char *want, size_t nbinds)
+{
+    st_err e;
+    st_err_init(&e);
+    char *sql;
+    size_t nb;
+    if (st_cat_where_check(&e, where, attrs, 2, 1, &sql, &nb) != STRATA_OK)
+        fail_msg("'%.60s' refused: %s", where, e.msg);
+    if (want != NULL && strcmp(sql, want) != 0) fail_msg("sql '%s', expected '%s'", sql, want);
+    assert_int_equal(nb, nbinds);
+    free(sql);
+    st_err_destroy(&e);
+}
+
+/* 'not not ... x' recursed without limit (a stack overflow under ASan, a 500 from the server) */
+static void conditions_nest_at_most_64_deep(void **state)
+{
+    (void)state;
+    const char *deep = "condition nested deeper than 64 ('not' and parentheses each add a "
+                       "level); simplify it";
+    char want[512], *w;
+    w = repeat("", "not ", 100, "grid = 1");
+    snprintf(want, sizeof want, "bad condition '%.57s...' at column %d: %s", w, 64 * 4 + 1, deep);
+    where_refused(w, want);
+    free(w);
+    w = repeat("", "not ", 300000, "grid = 1");
+    where_refused(w, want);
+    free(w);
+    w = repeat("", "(", 100, "grid = 1");
+    snprintf(want, sizeof want, "bad condition '%.57s...' at column 65: %s", w, deep);
+    where_refused(w, want);
+    free(w);
+    w = repeat("", "not (", 40, "grid = 1"); /* both kinds count */
+    snprintf(want, sizeof want, "bad condition '%.57s...' at column %d: %s", w, 32 * 5 + 1, deep);
+    where_refused(w, want);
+    free(w);
+    /* 64 levels are fine */
+    w = repeat("", "not ", 64, "grid = 1");
+    where_sql_is(w, NULL, 1);
+    free(w);
+    char *open = repeat("", "(", 64, "dump >= 2.5"), *closed = repeat(open, ")", 64, "");
+    where_sql_is(closed, NULL, 1);
+    free(open);
+    free(closed);
+    where_sql_is("not (grid = 1 or dump != 'x') and run > 3",
+                 "NOT (a.\"grid\" = ?2 OR a.\"dump\" != ?3) AND r.id > ?4", 3);
+    /* comparisons: 256 fine, 257 not (SQLite's expression depth is 1000) */
+    w = repeat("grid = 1", " or grid = 1", 255, "");
+    where_sql_is(w, NULL, 256);
+    free(w);
+    w = repeat("grid = 1", " or grid = 1", 256, "");
+    snprintf(want, sizeof want,
+             "bad condition '%.57s...' at column %d: condition has more than 256 comparisons; "
+             "shorten it",
+             w, 1 + 8 + 12 * 255 + 4);
+    where_refused(w, want);
+    free(w);
+    where_refused("grid = 1 and (dump = 2", "bad condition 'grid = 1 and (dump = 2' at column "
+                                            "23: expected ')'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,6 +449,7 @@ int main(void)
         cmocka_unit_test(foreign_database_and_garbage_are_corrupt),
         cmocka_unit_test(records_round_trip_and_constraints_hold),
         cmocka_unit_test(a_held_write_lock_times_out_as_elocked),
+        cmocka_unit_test(conditions_nest_at_most_64_deep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,6 +42,15 @@ expect 0 "no runs of astro3d match" -- "$S" runs astro3d --where "grid > 1000"
 expect_err 3 "unknown name 'gird'" -- "$S" runs astro3d --where "gird = 3"
 expect_err 3 "at column 8: expected a comparison" -- "$S" runs astro3d --where "grid   3"
 expect_err 3 "unterminated string" -- "$S" find astro3d --where "dataset = 'temp"
+# nesting and length limits: 'not not ...' recursed without limit (SQLite's parser overflowed,
+# or the stack), and a long 'or' chain failed in SQLite as an I/O error (exit 5)
+expect_err 3 "at column 257: condition nested deeper than 64 ('not' and parentheses each add a level)" -- \
+    "$S" runs astro3d --where "$(printf 'not %.0s' $(seq 30000))grid = 16"
+expect_err 3 "at column 65: condition nested deeper than 64" -- \
+    "$S" find astro3d --where "$(printf '(%.0s' $(seq 70))run = 1$(printf ')%.0s' $(seq 70))"
+expect 0 "2" -- bash -c "'$S' runs astro3d --where '$(printf '(%.0s' $(seq 40))grid = 16$(printf ')%.0s' $(seq 40))' --json | grep -o '\"run\":[0-9]*' | cut -d: -f2"
+expect_err 3 "condition has more than 256 comparisons; shorten it" -- \
+    "$S" runs astro3d --where "$(printf 'grid = 1 or %.0s' $(seq 1200))grid = 16"
 expect_err 2 "application 'nosuch' not found" -- "$S" runs nosuch
 expect_err 1 "give one APP" -- "$S" find
 
