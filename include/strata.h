@@ -681,7 +681,10 @@ typedef struct strata_ingest_opts {
  * dataset (schema from OPTS->schema or inferred) when they do not exist. CSV is RFC 4180: a
  * header line naming the columns, quoted fields with embedded delimiters, quotes ("") and
  * newlines, LF or CRLF line ends, no trailing newline needed; blank lines are skipped in files of
- * more than one column. Columns are matched to the dataset's by name. Bad input fails with
+ * more than one column. The bytes between a field's quotes are its value exactly (a CRLF inside
+ * quotes stays CRLF); a UTF-8 byte order mark at the start of a file is skipped; a NUL byte is
+ * data in a string field but refused in the header. Columns are matched to the dataset's by
+ * name. Bad input fails with
  * STRATA_EINVAL (or STRATA_ETYPE, STRATA_ERANGE) and a message naming the file, line, column and
  * text, and nothing is published (a dataset created by this call is dropped again). OPTS and
  * STATS may be NULL. */

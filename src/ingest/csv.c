@@ -62,6 +62,7 @@ void st_csv_locate(const st_csv *c, size_t pos, char *out, size_t len)
         line++;
         last = (size_t)(q - d) + 1;
     }
+    if (line == 1) last = pos >= c->head ? c->head : pos;
     snprintf(out, len, "%s:%zu:%zu", c->path, line, pos - last + 1);
 }
 
@@ -398,9 +399,10 @@ int st_csv_header(st_err *err, st_csv *c, char ***names_out, int *nfields)
 {
     const char *d = c->data;
     size_t n = c->size;
+    c->head = n >= 3 && memcmp(d, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
     /* Count the header's fields: up to the first newline outside quotes. */
     int in_q = 0, nf = 1;
-    size_t p = 0;
+    size_t p = c->head;
     for (; p < n; p++) {
         if (d[p] == '"')
             in_q = !in_q;
@@ -411,8 +413,17 @@ int st_csv_header(st_err *err, st_csv *c, char ***names_out, int *nfields)
     }
     if (in_q) {
         char where[ST_PATH_MAX + 32];
-        st_csv_locate(c, 0, where, sizeof where);
+        st_csv_locate(c, c->head, where, sizeof where);
         return st_error(err, STRATA_EINVAL, "%s: unterminated quoted field in the header", where);
+    }
+    const char *nul = memchr(d + c->head, '\0', p - c->head);
+    if (nul != NULL) {
+        char where[ST_PATH_MAX + 32];
+        st_csv_locate(c, (size_t)(nul - d), where, sizeof where);
+        return st_error(err, STRATA_EINVAL,
+                        "%s: a NUL byte in the header; column names are text (is this a binary "
+                        "file, or UTF-16? save it as UTF-8 CSV)",
+                        where);
     }
     if (nf > STRATA_MAX_COLUMNS)
         return st_error(err, STRATA_EINVAL, "%s: the header has %d fields; at most %d columns",
@@ -444,7 +455,7 @@ int st_csv_header(st_err *err, st_csv *c, char ***names_out, int *nfields)
     size_t pos = 0;
     char msg[512];
     size_t hend = p < n ? p + 1 : n;
-    rc = parse_range(&h, 0, hend, cols, 1, &rows, &pos, msg, sizeof msg);
+    rc = parse_range(&h, c->head, hend, cols, 1, &rows, &pos, msg, sizeof msg);
     if (rc < 0) {
         char where[ST_PATH_MAX + 32];
         st_csv_locate(c, pos, where, sizeof where);

@@ -34,6 +34,7 @@ typedef struct st_csv {
     const int *target;          /* field i goes to column target[i] of the dataset (-1: error) */
     const strata_dtype *dtypes; /* dtype of field i */
     const char *const *names;   /* column name of field i (messages) */
+    size_t head;                /* offset of the header: 3 after a UTF-8 byte order mark */
     size_t body;                /* offset of the first record after the header */
     uint8_t *parity;            /* per block: quotes before it, mod 2 */
     size_t nblocks;
@@ -42,7 +43,9 @@ typedef struct st_csv {
 #define ST_CSV_BLOCK ((size_t)1 << 20)
 
 /* Map PATH and read its header (the first record) into NAMES (*NAMES_OUT: array of *NFIELDS
- * strdup'ed names, free with st_csv_free_names). Sets c->body. */
+ * strdup'ed names, free with st_csv_free_names). Sets c->head and c->body. A UTF-8 byte order
+ * mark (EF BB BF, as spreadsheet programs write) before the header is skipped; a NUL byte in the
+ * header is refused (a name cannot hold one: it would be cut short). */
 int st_csv_open(st_err *err, st_csv *c, const char *path, char delim);
 int st_csv_header(st_err *err, st_csv *c, char ***names_out, int *nfields);
 void st_csv_free_names(char **names, int n);
@@ -60,7 +63,7 @@ size_t st_csv_record_start(const st_csv *c, size_t block);
 int st_csv_parse(const st_csv *c, size_t begin, size_t end, st_colbuf *cols, uint64_t *rows,
                  size_t *err_pos, char *msg, size_t msglen);
 
-/* "FILE:LINE:COL" of byte POS. */
+/* "FILE:LINE:COL" of byte POS (columns in bytes, from 1; a byte order mark takes none). */
 void st_csv_locate(const st_csv *c, size_t pos, char *out, size_t len);
 
 /* Infer column types from up to MAXROWS records after the header: i64 if every non-null value

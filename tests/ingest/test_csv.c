@@ -293,6 +293,189 @@ static void results_do_not_depend_on_threads(void **state)
     free(path);
 }
 
+static int ingest_bytes(fixture *f, const char *ds, const char *text, size_t len,
+                        const strata_ingest_opts *o)
+{
+    char *path = write_file(f, "in.csv", text, len);
+    const char *files[1] = {path};
+    int rc = strata_ingest_csv(f->pool, "r", ds, files, 1, o, NULL);
+    free(path);
+    return rc;
+}
+
+/* Column COL of dataset DS as a list of (bytes, length), in order. */
+static uint64_t str_values(fixture *f, const char *ds, const char *col, char ***vals, size_t **lens)
+{
+    strata_snapshot *s;
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", ds, 0, &s));
+    int c;
+    assert_ok(f->pool, strata_snapshot_column(s, col, &c));
+    strata_dataset_desc d;
+    strata_snapshot_info(s, &d);
+    *vals = malloc((d.nrows + 1) * sizeof **vals);
+    *lens = malloc((d.nrows + 1) * sizeof **lens);
+    uint64_t k = 0;
+    for (uint64_t b = 0; b < d.nbatches; b++) {
+        strata_batch_info bi;
+        const int64_t *off;
+        const char *bytes;
+        strata_snapshot_batch(s, b, &bi);
+        assert_ok(f->pool, strata_snapshot_map_str(s, b, c, &off, &bytes));
+        for (uint64_t r = 0; r < bi.nrows; r++, k++) {
+            (*lens)[k] = (size_t)(off[r + 1] - off[r]);
+            (*vals)[k] = malloc((*lens)[k] + 1);
+            memcpy((*vals)[k], bytes + off[r], (*lens)[k]);
+        }
+    }
+    strata_snapshot_close(s);
+    return k;
+}
+
+static void free_values(char **vals, size_t *lens, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++) free(vals[i]);
+    free(vals);
+    free(lens);
+}
+
+/* A UTF-8 byte order mark (Excel's "CSV UTF-8") became part of the first column's name. */
+static void a_byte_order_mark_is_skipped(void **state)
+{
+    fixture *f = *state;
+    assert_ok(f->pool, ingest_text(f, "bom", "\xef\xbb\xbfname,v\r\nx,1\r\n", NULL));
+    strata_snapshot *s;
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "bom", 0, &s));
+    strata_dataset_desc d;
+    strata_snapshot_info(s, &d);
+    assert_int_equal(d.ncols, 2);
+    assert_string_equal(d.columns[0].name, "name");
+    assert_int_equal(d.columns[1].dtype, STRATA_I64);
+    strata_snapshot_close(s);
+    /* a second file with a mark matches the dataset's columns too */
+    assert_ok(f->pool, ingest_text(f, "bom", "\xef\xbb\xbfv,name\n2,y\n", NULL));
+    char out[64];
+    string_column(f, "bom", "name", out, sizeof out);
+    assert_string_equal(out, "x|y|");
+    /* places on the first line are counted after the mark */
+    assert_status(f->pool, ingest_text(f, "bom2", "\xef\xbb\xbf\"a,b\n1,2\n", NULL), STRATA_EINVAL);
+    assert_errmsg_has(f->pool, "in.csv:1:1: unterminated quoted field in the header");
+    strata_dataset *ds;
+    assert_status(f->pool, strata_dataset_open(f->pool, "r", "bom2", &ds), STRATA_ENOTFOUND);
+    /* only at the very start: elsewhere it is data (U+FEFF, part of the name) */
+    assert_ok(f->pool, ingest_text(f, "bom3",
+                                   "a,\xef\xbb\xbf"
+                                   "b\n1,2\n",
+                                   NULL));
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "bom3", 0, &s));
+    strata_snapshot_info(s, &d);
+    assert_string_equal(d.columns[1].name, "\xef\xbb\xbf"
+                                           "b");
+    strata_snapshot_close(s);
+}
+
+/* A NUL in the header cut the column name short ("na\0me" became "na"). */
+static void a_nul_in_the_header_is_refused(void **state)
+{
+    fixture *f = *state;
+    static const char text[] = "id,na\0me\n1,2\n";
+    assert_status(f->pool, ingest_bytes(f, "nul", text, sizeof text - 1, NULL), STRATA_EINVAL);
+    assert_errmsg_has(f->pool, "/in.csv:1:6: a NUL byte in the header; column names are text (is "
+                               "this a binary file, or UTF-16? save it as UTF-8 CSV)");
+    strata_dataset *ds;
+    assert_status(f->pool, strata_dataset_open(f->pool, "r", "nul", &ds), STRATA_ENOTFOUND);
+    /* UTF-16 (what some tools call "Unicode CSV"): refused at its first NUL */
+    static const char u16[] = "\xff\xfei\0d\0\n\0";
+    assert_status(f->pool, ingest_bytes(f, "u16", u16, sizeof u16 - 1, NULL), STRATA_EINVAL);
+    assert_errmsg_has(f->pool, "in.csv:1:4: a NUL byte in the header");
+}
+
+/* NUL bytes in string fields are data: kept, quoted or not, and counted in the length. */
+static void nul_bytes_in_string_fields_are_kept(void **state)
+{
+    fixture *f = *state;
+    static const char text[] = "k,s\n1,a\0b\n2,\"x\0\r\ny\"\n3,\0\n";
+    strata_ingest_opts o = {.schema = "k:i64,s:str"};
+    assert_ok(f->pool, ingest_bytes(f, "nd", text, sizeof text - 1, &o));
+    char **v;
+    size_t *l;
+    uint64_t n = str_values(f, "nd", "s", &v, &l);
+    assert_int_equal(n, 3);
+    assert_int_equal(l[0], 3);
+    assert_memory_equal(v[0], "a\0b", 3);
+    assert_int_equal(l[1], 5);
+    assert_memory_equal(v[1], "x\0\r\ny", 5);
+    assert_int_equal(l[2], 1);
+    assert_memory_equal(v[2], "\0", 1);
+    free_values(v, l, n);
+    /* in a number it is an error naming it */
+    static const char bad[] = "k\n1\0\n";
+    o.schema = "k:i64";
+    assert_status(f->pool, ingest_bytes(f, "nd2", bad, sizeof bad - 1, &o), STRATA_EINVAL);
+    assert_errmsg_has(f->pool, "in.csv:2:1: column 'k': cannot parse '1\\x00' as i64");
+}
+
+/* The bytes between the quotes of a field are the value, exactly: CRLF stays CRLF (whatever the
+ * file's own line ends), a lone CR or LF stays, "" is one quote; with 1 and with 5 threads over
+ * a file of several parser blocks, so that chunks start next to such fields. */
+static void quoted_fields_keep_their_bytes_exactly(void **state)
+{
+    fixture *f = *state;
+    static const char *const parts[] = {"\r\n", "\r",       "\n", "\"", ",",
+                                        "a",    "\xc3\xa9", " ",  "\0", "\t"};
+    size_t rows = 120000;
+    char *text = malloc(rows * 80 + 64), **want = malloc(rows * sizeof *want);
+    size_t *wlen = malloc(rows * sizeof *wlen), len = (size_t)sprintf(text, "i,s,t\r\n");
+    unsigned seed = 7;
+    for (size_t r = 0; r < rows; r++) {
+        char v[64];
+        size_t vl = 0;
+        int np = rand_r(&seed) % 6;
+        for (int k = 0; k < np; k++) {
+            const char *p = parts[rand_r(&seed) % 10];
+            size_t pl = *p == '\0' ? 1 : strlen(p);
+            memcpy(v + vl, p, pl);
+            vl += pl;
+        }
+        want[r] = malloc(vl + 1);
+        memcpy(want[r], v, vl);
+        wlen[r] = vl;
+        len += (size_t)sprintf(text + len, "%zu,\"", r);
+        for (size_t k = 0; k < vl; k++) {
+            if (v[k] == '"') text[len++] = '"';
+            text[len++] = v[k];
+        }
+        const char *eol = r % 2 ? "\r\n" : "\n";
+        len += (size_t)sprintf(text + len, "\",\"%s\"%s", r % 3 ? "\r\n" : "", eol);
+    }
+    char *path = write_file(f, "q.csv", text, len);
+    const char *files[1] = {path};
+    for (int nt = 1; nt <= 5; nt += 4) {
+        strata_ingest_opts o = {.nthreads = nt, .schema = "i:i64,s:str,t:str"};
+        char ds[8];
+        snprintf(ds, sizeof ds, "q%d", nt);
+        assert_ok(f->pool, strata_ingest_csv(f->pool, "r", ds, files, 1, &o, NULL));
+        char **v;
+        size_t *l;
+        uint64_t n = str_values(f, ds, "s", &v, &l);
+        assert_int_equal(n, rows);
+        for (size_t r = 0; r < rows; r++)
+            if (l[r] != wlen[r] || memcmp(v[r], want[r], wlen[r]) != 0)
+                fail_msg("%d threads, row %zu: %zu bytes differ from the %zu quoted", nt, r, l[r],
+                         wlen[r]);
+        free_values(v, l, n);
+        n = str_values(f, ds, "t", &v, &l);
+        for (size_t r = 0; r < rows; r++)
+            if (l[r] != (r % 3 ? 2u : 0u) || (l[r] && memcmp(v[r], "\r\n", 2) != 0))
+                fail_msg("%d threads, row %zu: column t is not CRLF", nt, r);
+        free_values(v, l, n);
+    }
+    for (size_t r = 0; r < rows; r++) free(want[r]);
+    free(want);
+    free(wlen);
+    free(text);
+    free(path);
+}
+
 static void npy_ingest(void **state)
 {
     fixture *f = *state;
@@ -335,6 +518,10 @@ int main(void)
         cmocka_unit_test(parse_functions_edge_cases),
         T(bad_inputs_name_the_place_and_publish_nothing),
         T(results_do_not_depend_on_threads),
+        T(a_byte_order_mark_is_skipped),
+        T(a_nul_in_the_header_is_refused),
+        T(nul_bytes_in_string_fields_are_kept),
+        T(quoted_fields_keep_their_bytes_exactly),
         T(npy_ingest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
