@@ -78,6 +78,8 @@ int cli_print_name(void *names, const char *name);
 
 /* Print S as a JSON string (with quotes). */
 void cli_json_str(FILE *f, const char *s);
+/* As cli_json_str() for the N bytes at S, which may hold NUL bytes (written as \u0000). */
+void cli_json_strn(FILE *f, const char *s, size_t n);
 
 /* Command entry points: ARGV[0] is the command's own name. */
 int cmd_region(cli *c, int argc, char **argv);

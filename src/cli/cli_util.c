@@ -213,8 +213,13 @@ int cli_print_name(void *names, const char *name)
 
 void cli_json_str(FILE *f, const char *s)
 {
+    cli_json_strn(f, s, strlen(s));
+}
+
+void cli_json_strn(FILE *f, const char *s, size_t n)
+{
     fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s, *end = p + n; p < end; p++) {
         switch (*p) {
         case '"':
             fputs("\\\"", f);

@@ -367,11 +367,8 @@ static int do_get(cli *c, char **pos, int npos, const array_opts *o)
             int st = strata_array_get_str(a, i, &s, &n);
             if (st < 0) return cli_fail(c, st);
             if (c->json) {
-                char *z = strndup(s, n);
-                if (z == NULL) return EXIT_IO;
                 if (i > start) fputc(',', stdout);
-                cli_json_str(stdout, z);
-                free(z);
+                cli_json_strn(stdout, s, n);
             } else {
                 fwrite(s, 1, n, stdout);
                 fputc('\n', stdout);

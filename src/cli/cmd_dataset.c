@@ -504,13 +504,6 @@ static void csv_field(FILE *f, const char *s, size_t n, char delim)
 
 enum { FMT_CSV, FMT_TSV, FMT_JSON };
 
-static void json_strn(FILE *f, const char *s, size_t n)
-{
-    char *z = strndup(s, n);
-    if (z != NULL) cli_json_str(f, z);
-    free(z);
-}
-
 /* Print rows of S: COLS (NC of them), at most HEAD rows (UINT64_MAX: all). */
 static int print_rows(cli *c, strata_snapshot *s, const int *cols, int nc, uint64_t head, int fmt,
                       FILE *out)
@@ -555,7 +548,7 @@ static int print_rows(cli *c, strata_snapshot *s, const int *cols, int nc, uint6
                     const char *sp = bytes[i] + off[i][r];
                     size_t n = (size_t)(off[i][r + 1] - off[i][r]);
                     if (fmt == FMT_JSON)
-                        json_strn(out, sp, n);
+                        cli_json_strn(out, sp, n);
                     else
                         csv_field(out, sp, n, delim);
                 } else {

@@ -75,4 +75,30 @@ expect 0 "" -- sh -c "'$S' gc --grace 0 | grep -q '1 dropped dataset'"
 expect 0 "" -- sh -c "'$S' --json gc --keep-versions 1 | grep -q '\"versions_expired\":1'"
 expect_err 2 "was garbage-collected" -- "$S" cat taxi/trips --as-of 1
 
+# ---- bytes kept exactly: a byte order mark, quoted CRLF, NUL -------------------------------
+# A UTF-8 byte order mark (Excel's "CSV UTF-8") is not part of the first column's name.
+printf '\xef\xbb\xbfname,v\r\nx,1\r\n' >"$T/bom.csv"
+expect 0 "" -- "$S" ingest enc/bom "$T/bom.csv" --quiet
+expect 0 $'name,v\nx,1' -- "$S" cat enc/bom
+# A NUL in the header would cut the name short: refused at its place, nothing published.
+printf 'id,na\0me\n1,2\n' >"$T/nul.csv"
+expect_err 3 "nul.csv:1:6: a NUL byte in the header; column names are text" -- "$S" ingest enc/nul "$T/nul.csv"
+expect_err 2 "dataset 'enc/nul' not found" -- "$S" show enc/nul
+# The bytes between quotes come back exactly, through cat and export, CRLF included, with a
+# file of LF lines and of CRLF lines; NUL in data stays data (\u0000 in JSON, not a cut).
+printf 'id,s\n1,"a\r\nb"\n2,"\r\n"\n3,"x""\r"\n4,"\n\r\n\r"\n5,p\0q\n' >"$T/crlf.csv"
+expect 0 "" -- "$S" ingest enc/crlf "$T/crlf.csv" --quiet --schema id:i64,s:str
+"$S" cat enc/crlf >"$T/crlf.out"
+cmp -s "$T/crlf.csv" "$T/crlf.out" || { echo "FAIL: cat changed the quoted bytes: $(od -c "$T/crlf.out" | head)"; fails=$((fails + 1)); }
+"$S" export enc/crlf --format csv --out "$T/crlf.exp" >/dev/null
+cmp -s "$T/crlf.csv" "$T/crlf.exp" || { echo "FAIL: export changed the quoted bytes"; fails=$((fails + 1)); }
+printf 'id,s\r\n1,"a\r\nb"\r\n2,"\r\n"\r\n' >"$T/crlf2.csv"
+expect 0 "" -- "$S" ingest enc/crlf2 "$T/crlf2.csv" --quiet --threads 2
+expect 0 '{"id":1,"s":"a\r\nb"}
+{"id":2,"s":"\r\n"}' -- "$S" cat enc/crlf2 --format json
+expect 0 '{"id":5,"s":"p\u0000q"}' -- sh -c "'$S' cat enc/crlf --format json | tail -1"
+printf 'a\0b\nc\n' >"$T/lines.txt"
+expect 0 "created array enc/lines (str, 2 elements)" -- "$S" array create enc/lines str --from "$T/lines.txt"
+expect 0 '{"array":"enc/lines","dtype":"str","start":0,"values":["a\u0000b","c"]}' -- "$S" --json array get enc/lines
+
 finish "dataset CLI"
