@@ -140,7 +140,7 @@ static int store(pstate *ps, int f, st_colbuf *b, const char *v, size_t n, int q
                          c->names[f], ok + 1);
                 return -1;
             }
-            memcpy(b->bytes + b->nb, v, n);
+            if (n > 0) memcpy(b->bytes + b->nb, v, n); /* bytes is NULL before the first */
             b->nb += n;
         }
         ((int64_t *)(void *)b->v)[++b->n] = (int64_t)b->nb;

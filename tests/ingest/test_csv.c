@@ -414,6 +414,17 @@ static void nul_bytes_in_string_fields_are_kept(void **state)
     assert_errmsg_has(f->pool, "in.csv:2:1: column 'k': cannot parse '1\\x00' as i64");
 }
 
+/* An empty first string value copied zero bytes from NULL (undefined; UBSan stops there). */
+static void an_empty_first_string_value_is_empty(void **state)
+{
+    fixture *f = *state;
+    strata_ingest_opts o = {.schema = "k:i64,s:str"};
+    assert_ok(f->pool, ingest_text(f, "e", "k,s\n1,\n2,\"\"\n3,x\n", &o));
+    char out[64];
+    string_column(f, "e", "s", out, sizeof out);
+    assert_string_equal(out, "||x|");
+}
+
 /* The bytes between the quotes of a field are the value, exactly: CRLF stays CRLF (whatever the
  * file's own line ends), a lone CR or LF stays, "" is one quote; with 1 and with 5 threads over
  * a file of several parser blocks, so that chunks start next to such fields. */
@@ -521,6 +532,7 @@ int main(void)
         T(a_byte_order_mark_is_skipped),
         T(a_nul_in_the_header_is_refused),
         T(nul_bytes_in_string_fields_are_kept),
+        T(an_empty_first_string_value_is_empty),
         T(quoted_fields_keep_their_bytes_exactly),
         T(npy_ingest),
     };
