@@ -130,6 +130,12 @@ static int map_npy(strata_pool *pool, const char *what, const char *path, int *f
                         "'%s' in %zu bytes; the catalog says %llu of '%s')",
                         path, what, (unsigned long long)info.count, info.descr, len,
                         (unsigned long long)count, st_dtype_descr(want));
+    /* mapped in place and read with typed loads: Strata writes 64-byte aligned headers */
+    if (!st_npy_aligned((char *)m + info.data_offset, stored))
+        return st_error(err, STRATA_ECORRUPT,
+                        "file '%s' of %s is damaged: its data starts at byte %zu, not aligned "
+                        "for %s",
+                        path, what, info.data_offset, strata_dtype_name(stored));
     *data = (char *)m + info.data_offset;
     return STRATA_OK;
 }

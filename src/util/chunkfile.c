@@ -120,6 +120,29 @@ parse:
         return rc;
     }
     out->data = (const char *)out->base + out->info.data_offset;
+    if (!st_npy_aligned(out->data, out->info.dtype)) {
+        /* a header whose length leaves the elements unaligned (not one Strata wrote): copy
+         * them to an aligned allocation, so that typed loads from data are aligned */
+        size_t bytes = (size_t)out->info.count * strata_dtype_size(out->info.dtype);
+        void *copy = malloc(bytes > 0 ? bytes : 1);
+        if (copy == NULL) {
+            st_chunk_release(out);
+            return st_error(err, STRATA_ENOMEM,
+                            "out of memory copying the %zu bytes of '%s' (its data is not "
+                            "aligned for its type); save it again with numpy.save",
+                            bytes, path);
+        }
+        memcpy(copy, out->data, bytes);
+        uint64_t stored = out->stored;
+        st_npy_info info = out->info;
+        st_chunk_release(out);
+        out->base = copy;
+        out->len = bytes;
+        out->mapped = 0;
+        out->data = copy;
+        out->info = info;
+        out->stored = stored;
+    }
     return STRATA_OK;
 }
 

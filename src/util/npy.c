@@ -298,7 +298,29 @@ int st_npy_map_file(st_err *err, const char *path, st_npy_map *m)
                         "bytes of data",
                         path, (unsigned long long)m->info.count, m->len - m->info.data_offset);
     m->data = (const char *)m->map + m->info.data_offset;
+    if (!st_npy_aligned(m->data, m->info.dtype)) {
+        /* typed loads from m->data must be aligned: copy the elements (malloc aligns for any
+         * type) and drop the mapping */
+        size_t bytes = (size_t)m->info.count * esz;
+        void *copy = malloc(bytes > 0 ? bytes : 1);
+        if (copy == NULL)
+            return st_error(err, STRATA_ENOMEM,
+                            "out of memory copying the %zu bytes of '%s' (its data starts at "
+                            "byte %zu, not aligned for %s); save it again with numpy.save",
+                            bytes, path, m->info.data_offset, strata_dtype_name(m->info.dtype));
+        memcpy(copy, m->data, bytes);
+        munmap(m->map, m->len);
+        m->map = copy;
+        m->len = bytes;
+        m->heap = 1;
+        m->data = copy;
+    }
     return STRATA_OK;
+}
+
+int st_npy_aligned(const void *data, strata_dtype dtype)
+{
+    return (uintptr_t)data % strata_dtype_size(dtype) == 0;
 }
 
 void st_npy_unmap(st_npy_map *m)

@@ -55,14 +55,21 @@ int st_npy_parse_nd(st_err *err, const void *buf, size_t len, const char *where,
 typedef struct st_npy_map {
     void *map;
     size_t len;
-    int heap;         /* map is an allocation (a decoded compressed file), not a mapping */
-    const char *data; /* the first element */
+    int heap;         /* map is an allocation (a decoded or realigned copy), not a mapping */
+    const char *data; /* the first element, aligned for the dtype */
     st_npy_info info;
 } st_npy_map;
 
+/* Whether the elements of INFO's dtype at DATA are aligned for loads of that type. numpy writes
+ * headers that end on a multiple of 64 bytes (16 before numpy 1.14, and other writers use any
+ * length), so a file's data may start at any offset. */
+int st_npy_aligned(const void *data, strata_dtype dtype);
+
 /* Map the NPY file at PATH. STRATA_ENOTFOUND if it does not exist, STRATA_EINVAL (or the
  * parser's code) if it is not a valid NPY file of a Strata dtype, or shorter than its header
- * says. st_npy_unmap() releases it (also after a failure). */
+ * says. When the data does not start at a multiple of its element size it is copied into an
+ * aligned allocation (as numpy.load reads a file into memory): m->data is always aligned.
+ * st_npy_unmap() releases it (also after a failure). */
 int st_npy_map_file(st_err *err, const char *path, st_npy_map *m);
 void st_npy_unmap(st_npy_map *m);
 #endif /* STRATA_UTIL_NPY_H */
