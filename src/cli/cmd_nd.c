@@ -36,7 +36,8 @@ static void print_list(FILE *f, const uint64_t *v, int n, int json)
 
 /* Resolve START / COUNT of a region argument against an array of NDIMS dimensions: fewer numbers
  * than dimensions apply to the last ones (the leading ones: STEP, count 1); no --count: to the
- * end. */
+ * end. --step alone reads that whole step: it stands for the first dimension, so the lists then
+ * cover the others (a list of every dimension with --step would contradict it). */
 static int resolve_rect(const char *cmd, const strata_ndarray_desc *d, const char *start_s,
                         const char *count_s, const char *stride_s, const char *step_s,
                         uint64_t *start, uint64_t *count, uint64_t *stride)
@@ -52,7 +53,13 @@ static int resolve_rect(const char *cmd, const strata_ndarray_desc *d, const cha
         return cli_usage_error(cmd, "--step needs a step number");
     int given = ns > nk ? ns : nk;
     if (nt > given) given = nt;
-    if (given == 0) given = d->ndims;
+    if (step_s != NULL && given >= d->ndims)
+        return cli_usage_error(cmd,
+                               "--step S is the index of the first dimension: give --start, "
+                               "--count and --stride for the other %d dimension(s) only, or "
+                               "drop --step",
+                               d->ndims - 1);
+    if (given == 0) given = step_s != NULL ? d->ndims - 1 : d->ndims;
     for (int i = 0; i < d->ndims; i++) {
         int j = i - (d->ndims - given); /* index into the given lists */
         start[i] = j >= 0 && j < ns ? s[j] : (j < 0 && i == 0 ? step : 0);
@@ -84,8 +91,8 @@ static const char nd_usage[] =
     "the chunks of the region; unwritten chunks read as the fill value. With fewer "
     "--start/--count\n"
     "numbers than dimensions they apply to the last dimensions, the leading ones being --step\n"
-    "(default 0) with count 1; a missing --count reads to the end. Archive data is staged on\n"
-    "demand (--verbose says so).\n";
+    "(default 0) with count 1; a missing --count reads to the end, so --step S alone reads all\n"
+    "of step S. Archive data is staged on demand (--verbose says so).\n";
 
 static int nd_create(cli *c, const char *region, const char *name, const char *dtype_s,
                      const char *shape_s, const char *chunks_s, const char *layout_s,

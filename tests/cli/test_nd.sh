@@ -45,6 +45,24 @@ import numpy as np; a = np.load('a.npy')
 print('\n'.join(' '.join('%.9g' % v for v in r) for r in a[2, 10:12, 0:3].tolist()))")" \
     -- $S nd read sim/a_row --step 2 --start 10,0 --count 2,3
 expect 0 '{"shape":[1,1,2],"values":[42.5,42.5]}' -- $S --json nd read sim/a_col --step 1 --start 5,30 --count 1,2
+# --step alone reads that whole step (it was ignored: the whole array came back)
+for name in a_row a_chunked a_zstd; do
+    expect 0 "" -- sh -c "$S nd read sim/$name --step 2 --out step2_$name.npy >/dev/null"
+    expect 0 "ok" -- $PY -c "
+import numpy as np
+a = np.load('a.npy'); a[1, 5:15, 30:50] = 42.5
+got = np.load('step2_$name.npy')
+assert got.shape == (1, 97, 61), got.shape
+assert (got[0] == a[2]).all()
+print('ok')"
+done
+expect 0 "$($PY -c "
+import numpy as np; a = np.load('a.npy')
+print('\n'.join(' '.join('%.9g' % v for v in r) for r in a[1, 0:97:48, 0:61:30].tolist()))")" \
+    -- $S nd read sim/a_col --step 1 --stride 48,30
+expect_err 1 "--step S is the index of the first dimension: give --start, --count and --stride for the other 2 dimension(s) only" \
+    -- $S nd read sim/a_row --step 1 --start 0,0,0
+expect_err 3 "outside dimension 0 of size 3" -- $S nd read sim/a_row --step 3
 expect 0 "a_chunked
 a_col
 a_row
