@@ -22,6 +22,7 @@ int st_csv_open(st_err *err, st_csv *c, const char *path, char delim)
     memset(c, 0, sizeof *c);
     c->path = path;
     c->delim = delim;
+    c->block = ST_CSV_BLOCK;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT) return st_error(err, STRATA_ENOTFOUND, "file '%s' not found", path);
@@ -492,14 +493,15 @@ void st_csv_free_names(char **names, int n)
 
 int st_csv_index(st_err *err, st_csv *c, int nthreads)
 {
-    size_t nb = (c->size + ST_CSV_BLOCK - 1) / ST_CSV_BLOCK;
+    if (c->block == 0) c->block = ST_CSV_BLOCK;
+    size_t nb = (c->size + c->block - 1) / c->block;
     uint8_t *cnt = calloc(nb + 1, 1);
     if (cnt == NULL) return st_error(err, STRATA_ENOMEM, "out of memory indexing '%s'", c->path);
     const char *d = c->data;
     size_t size = c->size;
 #pragma omp parallel for num_threads(nthreads) schedule(static)
     for (size_t b = 0; b < nb; b++) {
-        size_t lo = b * ST_CSV_BLOCK, hi = lo + ST_CSV_BLOCK < size ? lo + ST_CSV_BLOCK : size;
+        size_t lo = b * c->block, hi = lo + c->block < size ? lo + c->block : size;
         unsigned q = 0;
         for (const char *p = d + lo; (p = memchr(p, '"', (size_t)(d + hi - p))) != NULL; p++) q++;
         cnt[b + 1] = (uint8_t)(q & 1);
@@ -513,7 +515,7 @@ int st_csv_index(st_err *err, st_csv *c, int nthreads)
 
 size_t st_csv_record_start(const st_csv *c, size_t block)
 {
-    size_t p = block * ST_CSV_BLOCK;
+    size_t p = block * c->block;
     if (block == 0 || p >= c->size) return p >= c->size ? c->size : c->body;
     int in_q = c->parity[block];
     const char *d = c->data;

@@ -38,6 +38,7 @@ typedef struct st_csv {
     size_t body;                /* offset of the first record after the header */
     uint8_t *parity;            /* per block: quotes before it, mod 2 */
     size_t nblocks;
+    size_t block; /* bytes per block of the quote index: ST_CSV_BLOCK (less in tests) */
 } st_csv;
 
 #define ST_CSV_BLOCK ((size_t)1 << 20)

@@ -316,7 +316,7 @@ static int ingest_file(ingest *g, const char *path, uint64_t *bytes_before)
     ST_TRY(rc = st_csv_index(err, &c, nt));
     ST_TRY(rc = open_batch(g)); /* one batch per file at least, even of zero rows */
     size_t seg_start = c.body;
-    size_t block = c.body / ST_CSV_BLOCK;
+    size_t block = c.body / c.block;
     while (seg_start < c.size) {
         size_t b1 = block + (size_t)ST_SEGMENT_BLOCKS * (size_t)nt;
         if (b1 > c.nblocks) b1 = c.nblocks;

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Build and run the libFuzzer harnesses, one per tests/fuzz/fuzz_*.c (see docs/testing.md).
+#
+#   scripts/fuzz.sh HARNESS SECONDS   run HARNESS (fuzz_csv, or just csv) for SECONDS
+#   scripts/fuzz.sh all SECONDS       run every harness in turn, SECONDS each
+#   scripts/fuzz.sh list              the harnesses
+#
+# The first run configures build/fuzz with clang, -DSTRATA_FUZZ=ON and the sanitizers (ASan,
+# UBSan; the library is instrumented for coverage). Each run starts from a copy of the committed
+# seed corpus tests/fuzz/corpus/HARNESS (the committed one is never changed) with the dictionary
+# tests/fuzz/HARNESS.dict when there is one, on one core. The exit status is non-zero when a
+# harness finds anything: the input that triggers it is kept in build/fuzz/runs/HARNESS/ (rerun
+# it with build/fuzz/tests/HARNESS FILE). The executions of each run are printed at the end.
+# FUZZ_ARGS adds libFuzzer options (e.g. FUZZ_ARGS=-max_len=2048).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=build/fuzz
+
+harnesses() {
+    local f
+    for f in tests/fuzz/fuzz_*.c; do
+        [ -e "$f" ] && basename "$f" .c
+    done
+}
+
+usage() {
+    echo "usage: scripts/fuzz.sh HARNESS|all SECONDS; scripts/fuzz.sh list" >&2
+    echo "harnesses: $(harnesses | tr '\n' ' ')" >&2
+    exit 2
+}
+
+configure() {
+    if [ -f "$B/CMakeCache.txt" ] && grep -q '^STRATA_FUZZ:BOOL=ON' "$B/CMakeCache.txt"; then
+        return
+    fi
+    command -v clang >/dev/null || { echo "fuzz.sh: clang is needed (apt-get install clang)" >&2; exit 2; }
+    cmake -S . -B "$B" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g" -DSTRATA_FUZZ=ON -DSTRATA_SANITIZE=ON \
+        -DSTRATA_MPI=OFF -DSTRATA_BENCH=OFF >"$B.configure.log" 2>&1 ||
+        { cat "$B.configure.log" >&2; exit 2; }
+}
+
+# run HARNESS SECONDS: prints one summary line; returns 1 on a finding.
+run() {
+    local h=$1 secs=$2 dir="$B/runs/$1"
+    cmake --build "$B" --target "$h" -j2 >"$B/build-$h.log" 2>&1 ||
+        { cat "$B/build-$h.log" >&2; echo "$h: build failed" >&2; return 2; }
+    rm -rf "$dir"
+    mkdir -p "$dir/corpus"
+    if [ -d "tests/fuzz/corpus/$h" ]; then cp -R "tests/fuzz/corpus/$h/." "$dir/corpus/"; fi
+    local args=(-max_total_time="$secs" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1
+                -artifact_prefix="$dir/")
+    [ -f "tests/fuzz/$h.dict" ] && args+=(-dict="tests/fuzz/$h.dict")
+    # shellcheck disable=SC2206
+    [ -n "${FUZZ_ARGS:-}" ] && args+=($FUZZ_ARGS)
+    local rc=0
+    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+        "$B/tests/$h" "${args[@]}" "$dir/corpus" >"$dir/log" 2>&1 || rc=$?
+    local execs
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -1)
+    if [ "$rc" -ne 0 ]; then
+        tail -40 "$dir/log" >&2
+        echo "$h: FINDING after ${execs:-?} executions (exit $rc); input and log in $dir" >&2
+        return 1
+    fi
+    echo "$h: ${execs:-?} executions in ${secs} s, no findings ($(ls "$dir/corpus" | wc -l) corpus entries)"
+}
+
+[ $# -ge 1 ] || usage
+if [ "$1" = list ]; then
+    harnesses
+    exit 0
+fi
+[ $# -eq 2 ] || usage
+what=$1 secs=$2
+case $secs in '' | *[!0-9]*) usage ;; esac
+configure
+if [ "$what" = all ]; then
+    status=0
+    for h in $(harnesses); do run "$h" "$secs" || status=1; done
+    exit $status
+fi
+case $what in fuzz_*) ;; *) what=fuzz_$what ;; esac
+[ -f "tests/fuzz/$what.c" ] || { echo "fuzz.sh: no harness tests/fuzz/$what.c" >&2; usage; }
+run "$what" "$secs"
