@@ -463,6 +463,11 @@ int st_csv_header(st_err *err, st_csv *c, char ***names_out, int *nfields)
         rc = st_error(err, rc, "%s: header: %s", where, msg);
         goto done;
     }
+    if (rows != 1) { /* nothing but a byte order mark */
+        rc = st_error(err, STRATA_EINVAL, "%s: the file is empty (a header line is needed)",
+                      c->path);
+        goto done;
+    }
     for (int i = 0; i < nf; i++) {
         const int64_t *off = (const int64_t *)(void *)cols[i].v;
         size_t len = (size_t)(off[1] - off[0]);
@@ -555,12 +560,12 @@ void st_csv_infer(const st_csv *c, int nfields, strata_dtype *out, uint64_t maxr
         int all_int = 1, all_num = 1, any = 0, nulls = 0;
         const int64_t *off = (const int64_t *)(void *)cols[i].v;
         for (uint64_t r = 0; r < cols[i].n && all_num; r++) {
-            const char *v = cols[i].bytes + off[r];
             size_t n = (size_t)(off[r + 1] - off[r]);
-            if (n == 0) { /* nulls were stored as empty strings */
+            if (n == 0) { /* nulls were stored as empty strings (bytes may still be NULL) */
                 nulls++;
                 continue;
             }
+            const char *v = cols[i].bytes + off[r];
             any = 1;
             int64_t x;
             double y;

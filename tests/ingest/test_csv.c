@@ -414,6 +414,26 @@ static void nul_bytes_in_string_fields_are_kept(void **state)
     assert_errmsg_has(f->pool, "in.csv:2:1: column 'k': cannot parse '1\\x00' as i64");
 }
 
+/* Found by fuzz_csv: type inference of a column whose sampled values are all empty added 0 to
+ * a NULL byte buffer (undefined; UBSan stops there); a file holding only a byte order mark
+ * read a header of no record from NULL offsets (a crash). */
+static void an_empty_column_and_a_bare_byte_order_mark(void **state)
+{
+    fixture *f = *state;
+    assert_ok(f->pool, ingest_text(f, "blank", "a,b\n1,\n2,\n", NULL));
+    strata_snapshot *s;
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "blank", 0, &s));
+    strata_dataset_desc d;
+    strata_snapshot_info(s, &d);
+    assert_int_equal(d.columns[1].dtype, STRATA_STR);
+    assert_int_equal(d.nrows, 2);
+    strata_snapshot_close(s);
+    assert_status(f->pool, ingest_text(f, "bare", "\xef\xbb\xbf", NULL), STRATA_EINVAL);
+    assert_errmsg_has(f->pool, "in.csv: the file is empty (a header line is needed)");
+    strata_dataset *ds;
+    assert_status(f->pool, strata_dataset_open(f->pool, "r", "bare", &ds), STRATA_ENOTFOUND);
+}
+
 /* An empty first string value copied zero bytes from NULL (undefined; UBSan stops there). */
 static void an_empty_first_string_value_is_empty(void **state)
 {
@@ -533,6 +553,7 @@ int main(void)
         T(a_nul_in_the_header_is_refused),
         T(nul_bytes_in_string_fields_are_kept),
         T(an_empty_first_string_value_is_empty),
+        T(an_empty_column_and_a_bare_byte_order_mark),
         T(quoted_fields_keep_their_bytes_exactly),
         T(npy_ingest),
     };
