@@ -228,20 +228,28 @@ int st_pattern_parse(st_err *err, const char *text, int ndims, int nprocs, st_pa
     int ndist = 0;
     for (int i = 0; i < ndims; i++) ndist += out->kind[i] != ST_DIST_NONE;
     if (has_grid) {
-        long prod = 1;
+        /* counts are at most 2^20 each: stop multiplying past INT32_MAX so that 8 of them
+         * cannot overflow (and wrap around to NPROCS) */
+        int64_t prod = 1;
         for (int i = 0; i < ndims; i++) {
             if (out->kind[i] == ST_DIST_NONE && out->grid[i] != 1)
                 return st_error(err, STRATA_EINVAL,
                                 "bad access pattern '%s': dimension %d is '*', so its grid count "
                                 "must be 1, not %d",
                                 text, i, out->grid[i]);
-            prod *= out->grid[i];
+            if (prod <= INT32_MAX) prod *= out->grid[i];
         }
-        if (prod != nprocs)
+        if (prod != nprocs) {
+            char n[32];
+            if (prod > INT32_MAX)
+                snprintf(n, sizeof n, "more than %d", INT32_MAX);
+            else
+                snprintf(n, sizeof n, "%" PRId64, prod);
             return st_error(err, STRATA_EINVAL,
-                            "access pattern '%s' has a grid of %ld processes, but there are %d; "
+                            "access pattern '%s' has a grid of %s processes, but there are %d; "
                             "give a grid whose counts multiply to %d",
-                            text, prod, nprocs, nprocs);
+                            text, n, nprocs, nprocs);
+        }
     } else {
         default_grid(out);
     }

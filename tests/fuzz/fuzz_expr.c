@@ -68,7 +68,7 @@ static void fill(void)
     static const char *strv[] = {"", "a", "ab", "x\0y", "\xc3\xa9", "z1"};
     static const size_t strl[] = {0, 1, 2, 3, 2, 2};
     for (int i = 0; i < MAXROWS; i++) {
-        int64_t v = ints[(i * 7) % 12] + i / 12;
+        int64_t v = (int64_t)((uint64_t)ints[(i * 7) % 12] + (uint64_t)(i / 12)); /* wraps */
         va[i] = (int8_t)v;
         vb[i] = (int16_t)v;
         vc[i] = (int32_t)v;
