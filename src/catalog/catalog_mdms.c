@@ -575,8 +575,19 @@ typedef struct wparse {
     int ncmp;  /* comparisons so far */
 } wparse;
 
-/* The condition quoted in messages: at most 60 bytes of it. */
-#define WSHOW(w) (strlen((w)->src) > 60 ? 57 : 60), (w)->src, (strlen((w)->src) > 60 ? "..." : "")
+/* How many bytes of SRC a message quotes: all up to 60, else 57 (then "..."), not cutting a
+ * UTF-8 sequence. */
+static int wshow_len(const char *src)
+{
+    size_t n = strlen(src);
+    if (n <= 60) return (int)n;
+    n = 57;
+    while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80) n--;
+    return (int)n;
+}
+
+/* The arguments of "%.*s%s" quoting the condition of W. */
+#define WSHOW(w) wshow_len((w)->src), (w)->src, (strlen((w)->src) > 60 ? "..." : "")
 
 /* Refuse the condition at AT because of WHAT. */
 static int wfail_at(wparse *w, const char *at, const char *what)

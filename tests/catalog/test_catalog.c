@@ -437,6 +437,11 @@ static void conditions_nest_at_most_64_deep(void **state)
     free(w);
     where_refused("grid = 1 and (dump = 2", "bad condition 'grid = 1 and (dump = 2' at column "
                                             "23: expected ')'");
+    /* a long condition is quoted in part, never cutting a UTF-8 character */
+    w = repeat("dump = '", "\xc3\xa9", 40, "' and");
+    snprintf(want, sizeof want, "bad condition '%.56s...' at column 94: expected a name", w);
+    where_refused(w, want);
+    free(w);
 }
 
 int main(void)
