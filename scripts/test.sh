@@ -2,7 +2,7 @@
 # Set up and run every test: install the Debian packages (scripts/deps.sh), check formatting
 # and the generated API reference, then build and run the whole suite twice: a Release build
 # (-O2, OpenMP, warnings as errors) and a sanitizer build (ASan + UBSan); also a clang build
-# when clang is installed.
+# and a short run of every fuzz harness when clang is installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -31,4 +31,10 @@ fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 run_suite build/sanitize -DCMAKE_BUILD_TYPE=Debug -DSTRATA_SANITIZE=ON
+# A short run of every libFuzzer harness from its committed corpus (docs/testing.md);
+# STRATA_FUZZ_SECONDS per harness, 0 skips it.
+if command -v clang >/dev/null && [ "${STRATA_FUZZ_SECONDS:-10}" != 0 ]; then
+    echo "== fuzz (${STRATA_FUZZ_SECONDS:-10} s per harness)"
+    bash scripts/fuzz.sh all "${STRATA_FUZZ_SECONDS:-10}"
+fi
 echo "== all tests passed (release and sanitizer builds)"
