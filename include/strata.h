@@ -639,13 +639,18 @@ typedef struct strata_gc_stats {
     uint64_t datasets_held; /* dropped datasets kept because an open snapshot reads them */
     uint64_t bytes_freed;
     uint64_t replaced_removed; /* files of batches replaced by a refresh of a derived dataset */
+    uint64_t busy_skipped;     /* places whose orphans were left for the next gc because a writer
+                                * was at work there (a dataset or N-d array being written, or the
+                                * pool while something was being created) */
 } strata_gc_stats;
 
 /* Remove orphan files older than the grace period and the files of dropped datasets that no open
  * snapshot reads (a snapshot whose process died holds nothing); remove the batches a refresh of
  * an order-destroying derived dataset replaced, once no snapshot reads the dataset (the versions
  * that read them are then expired); expire old versions. OPTS may be NULL (defaults); STATS may
- * be NULL. */
+ * be NULL. A live writer's files are never orphans, whatever the grace: gc leaves a dataset or
+ * N-d array whose writer is at work for the next run (it never waits for one), and writers that
+ * start meanwhile wait for it for a moment. */
 STRATA_API int strata_gc(strata_pool *pool, const strata_gc_opts *opts, strata_gc_stats *stats);
 
 /* ---------------------------------------------------------------------------------------------

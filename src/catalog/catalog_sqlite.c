@@ -649,20 +649,24 @@ int st_cat_region_get(st_err *err, st_catalog *cat, const char *name, st_cat_reg
     return rc;
 }
 
+static void read_region_row(sqlite3_stmt *s, void *row)
+{
+    read_region(s, row);
+}
+
 int st_cat_region_list(st_err *err, st_catalog *cat, int (*fn)(void *, const st_cat_region *),
                        void *ctx)
 {
     sqlite3_stmt *s = NULL;
     int rc = prepare(err, cat, Q_REGION_LIST, &s);
     if (rc < 0) return rc;
-    int stop = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        st_cat_region r;
-        read_region(s, &r);
-        if ((stop = fn(ctx, &r)) != 0) break;
-    }
-    if (stop == 0 && rc != SQLITE_DONE) stop = st_cat_db_error(err, cat, rc, "list regions");
-    st_cat_done(s);
+    /* Read the rows first: the callback may call back into the catalog, and must see it as it
+     * is then, not as it was when the list began (a statement left running holds its read
+     * snapshot: gc would take files published meanwhile for orphans). */
+    st_vec rows = ST_VEC(st_cat_region);
+    int stop = st_cat_collect(err, cat, s, &rows, read_region_row, "list regions");
+    for (size_t i = 0; i < rows.n && stop == 0; i++) stop = fn(ctx, (st_cat_region *)rows.v + i);
+    st_vec_free(&rows);
     return stop;
 }
 

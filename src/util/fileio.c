@@ -215,6 +215,24 @@ int st_lock_fd(st_err *err, int fd, int exclusive, uint64_t start, uint64_t len,
     }
 }
 
+int st_lock_path(st_err *err, const char *path, int create, int exclusive, uint64_t start,
+                 uint64_t len, int timeout_ms, const char *what)
+{
+    /* an exclusive lock needs write access; a shared one works on a read-only file system */
+    int flags = (exclusive || create ? O_RDWR : O_RDONLY) | (create ? O_CREAT : 0) | O_CLOEXEC;
+    int fd = open(path, flags, 0644);
+    if (fd < 0) {
+        if (errno == ENOENT) return st_error(err, STRATA_ENOTFOUND, "'%s' is missing", path);
+        return st_error_errno(err, errno, "cannot open '%s'", path);
+    }
+    int rc = st_lock_fd(err, fd, exclusive, start, len, timeout_ms, what);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
 int st_unlock_fd(st_err *err, int fd, uint64_t start, uint64_t len, const char *what)
 {
     if (ofd(fd, F_OFD_SETLK, F_UNLCK, start, len) != 0)
