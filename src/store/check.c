@@ -913,8 +913,13 @@ int strata_gc(strata_pool *pool, const strata_gc_opts *opts, strata_gc_stats *st
              .stats = stats};
     char lockpath[ST_PATH_MAX];
     int gclock = -1;
-    if (!o.dry_run && st_path(NULL, lockpath, "%s/%s", pool->path, ST_POOL_GCLOCK) == STRATA_OK)
-        gclock = st_lock_path(NULL, lockpath, 1, 1, 0, 0, ST_GC_WAIT_MS, "the pool's gc lock");
+    if (!o.dry_run) {
+        if ((rc = st_path(err, lockpath, "%s/%s", pool->path, ST_POOL_GCLOCK)) < 0) return rc;
+        gclock = st_lock_path(err, lockpath, 1, 1, 0, 0, ST_GC_WAIT_MS, "the pool's gc lock");
+        if (gclock < 0 && gclock != STRATA_ELOCKED)
+            return st_error(err, gclock, "cannot collect garbage in pool '%s': %s", pool->path,
+                            strata_errmsg(pool));
+    }
     r.outer_held = gclock >= 0 || o.dry_run;
     if (!r.outer_held && !o.dry_run) stats->busy_skipped++;
     rc = run_pool(&r, NULL, NULL);
