@@ -622,7 +622,9 @@ typedef int (*strata_problem_fn)(void *ctx, const char *what, const char *path, 
 /* Verify every published batch file of REGION/NAME (REGION NULL: the whole pool; NAME NULL: the
  * whole region): it exists, parses as NPY, has the recorded size and checksum. Orphans are
  * reported too. *damaged counts damage (not orphans). Returns STRATA_ECORRUPT when anything is
- * damaged, else STRATA_OK. */
+ * damaged, else STRATA_OK. The catalog is verified first (SQLite's integrity check): a damaged
+ * catalog is reported as "catalog" and ends the check with STRATA_ECORRUPT, since everything
+ * else is judged against it. */
 STRATA_API int strata_check(strata_pool *pool, const char *region, const char *name,
                             strata_problem_fn fn, void *ctx, uint64_t *damaged);
 

@@ -558,6 +558,32 @@ void st_cat_set_busy_timeout(st_catalog *cat, int ms)
     sqlite3_busy_timeout(cat->db, ms);
 }
 
+int st_cat_integrity(st_err *err, st_catalog *cat)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(cat->db, "PRAGMA integrity_check(4)", -1, &s, NULL);
+    char found[1024] = "";
+    size_t used = 0;
+    if (rc == SQLITE_OK) rc = SQLITE_ROW;
+    while (rc == SQLITE_ROW && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *line = (const char *)sqlite3_column_text(s, 0);
+        if (line == NULL || strcmp(line, "ok") == 0) continue;
+        int n = snprintf(found + used, sizeof found - used, "%s%s", used ? "; " : "", line);
+        if (n > 0) used = used + (size_t)n < sizeof found ? used + (size_t)n : sizeof found - 1;
+    }
+    for (char *c = found; *c; c++)
+        if (*c == '\n') *c = ' '; /* one line for people and logs */
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_OK && found[0] == '\0')
+        snprintf(found, sizeof found, "%s", sqlite3_errstr(rc));
+    if (found[0] == '\0') return STRATA_OK;
+    return st_error(err, STRATA_ECORRUPT,
+                    "catalog '%s' is damaged (SQLite's integrity check: %s); the data files are "
+                    "not affected: restore catalog.db from a copy of the pool taken while no "
+                    "writer ran, or rebuild it with 'sqlite3 catalog.db .recover'",
+                    cat->path, found);
+}
+
 int st_cat_version(st_err *err, st_catalog *cat, int *version)
 {
     sqlite3_stmt *s = NULL;

@@ -793,7 +793,16 @@ int strata_check(strata_pool *pool, const char *region, const char *name, strata
 {
     if (pool == NULL) return STRATA_EINVAL;
     run r = {.pool = pool, .fn = fn, .ctx = ctx};
-    int rc = run_pool(&r, region, name);
+    /* the catalog first: everything below trusts it */
+    int rc = st_cat_integrity(&pool->err, pool->cat);
+    if (rc < 0) {
+        char path[ST_PATH_MAX];
+        if (st_path(NULL, path, "%s/%s", pool->path, ST_POOL_CATALOG) == STRATA_OK)
+            report(&r, "catalog", path, strata_errmsg(pool), 0);
+        if (damaged != NULL) *damaged = r.damaged;
+        return rc;
+    }
+    rc = run_pool(&r, region, name);
     if (damaged != NULL) *damaged = r.damaged;
     if (rc < 0) return rc;
     if (r.damaged > 0)
