@@ -8,6 +8,7 @@
  */
 #include "catalog/catalog_int.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -387,9 +388,27 @@ int st_cat_db_error(st_err *err, st_catalog *cat, int rc, const char *doing)
     default:
         code = STRATA_EIO;
     }
+    /* What the file system said, when SQLite reports a refusal that was really a failed system
+     * call: a disk that is full or failing is no permission problem. */
+    int sys = cat != NULL && cat->db != NULL ? sqlite3_system_errno(cat->db) : 0;
+    char syshint[160] = "";
+    if (code == STRATA_EPERM || code == STRATA_EIO) {
+        if (sys == ENOSPC || sys == EDQUOT) code = STRATA_ENOSPC;
+        if (sys == EIO) code = STRATA_EIO;
+        if (sys == ENOSPC || sys == EDQUOT || sys == EIO || sys == EROFS || sys == EACCES)
+            snprintf(syshint, sizeof syshint, " (%s)", strerror(sys));
+    }
+    /* SQLite opens a file it cannot create or write (its WAL, its shared memory) read-only and
+     * then refuses to write: on a writable file system that was a failed disk, not a permission */
+    if ((rc & 0xFF) == SQLITE_READONLY && code == STRATA_EPERM && cat != NULL &&
+        cat->path != NULL && !st_dir_of_is_readonly(cat->path)) {
+        code = STRATA_EIO;
+        hint = "; its files could not be opened for writing although the file system is "
+               "writable: is the disk full or failing?";
+    }
     const char *msg = cat != NULL && cat->db != NULL ? sqlite3_errmsg(cat->db) : sqlite3_errstr(rc);
-    return st_error(err, code, "catalog '%s': cannot %s: %s%s", cat != NULL ? cat->path : "?",
-                    doing, msg, hint);
+    return st_error(err, code, "catalog '%s': cannot %s: %s%s%s", cat != NULL ? cat->path : "?",
+                    doing, msg, syshint, hint);
 }
 
 int st_cat_prepare(st_err *err, st_catalog *cat, int slot, const char *sql, sqlite3_stmt **out)

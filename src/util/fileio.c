@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -231,6 +232,22 @@ int st_lock_path(st_err *err, const char *path, int create, int exclusive, uint6
         return rc;
     }
     return fd;
+}
+
+int st_dir_of_is_readonly(const char *path)
+{
+    char dir[ST_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    struct statvfs vfs;
+    if (statvfs(dir, &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) return 1;
+    return access(dir, W_OK) != 0;
 }
 
 int st_unlock_fd(st_err *err, int fd, uint64_t start, uint64_t len, const char *what)

@@ -74,6 +74,10 @@ int st_lock_probe(st_err *err, int fd, uint64_t start, uint64_t len, const char 
 int st_lock_path(st_err *err, const char *path, int create, int exclusive, uint64_t start,
                  uint64_t len, int timeout_ms, const char *what);
 
+/* Whether the directory holding PATH cannot be written: a read-only file system, or no write
+ * permission. */
+int st_dir_of_is_readonly(const char *path);
+
 /* Bytes of the regular files at and below PATH (0 when it is missing). */
 uint64_t st_tree_bytes(const char *path);
 
