@@ -13,7 +13,7 @@
 # every N (CI cycles them); STRATA_FAULT_MAX bounds N per scenario (default 2000).
 set -uo pipefail
 S=$1
-LIB=$2
+LIB=$(realpath "$2")
 shift 2
 T=$(mktemp -d "${TMPDIR:-/tmp}/strata-fault-XXXXXX")
 trap 'rm -rf "$T"' EXIT
@@ -168,7 +168,12 @@ scenario() {
     STRATA_FAULT_PREFIX=$W STRATA_FAULT_AT=0 STRATA_FAULT_LOG=$T/log LD_PRELOAD=$LIB "$@" \
         >/dev/null 2>&1
     local total
-    total=$(sed -n 's/^calls \([0-9]*\).*/\1/p' "$T/log")
+    total=$(sed -n 's/^calls \([0-9]*\).*/\1/p' "$T/log" 2>/dev/null)
+    if [ "${total:-0}" -lt 1 ]; then
+        echo "FAIL: $name: the fault shim counted no call (is $LIB preloaded?)"
+        fails=$((fails + 1))
+        return
+    fi
     local trials=${STRATA_FAULT_TRIALS:-60} stride=1
     [ "${STRATA_LONG:-0}" != 1 ] && [ "$total" -gt "$trials" ] && stride=$(((total - 30) / (trials - 30) + 1))
     local n=1 modes=(EIO ENOSPC SHORT) injected=0 bad=0
