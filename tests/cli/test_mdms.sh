@@ -88,7 +88,9 @@ expect 0 "paraview         visualisation  paraview --data=%s" -- "$S" tool ls
 
 # ---- a writer killed in the middle of its saves ---------------------------------------------
 expect 0 "" -- bash -c "'$S' check >/dev/null"
-for trial in 1 2 3; do
+PER=${STRATA_CRASH_PER_PATH:-50}
+[ "${STRATA_LONG:-0}" = 1 ] && PER=1000
+for trial in $(seq 1 "$PER"); do
     "${RUN[@]}" "$EX/astro3d" "$T/pool" 64 400 1 >"$T/kill.out" 2>&1 &
     pid=$!
     sleep "0.$((RANDOM % 6 + 4))"
