@@ -171,16 +171,24 @@ typedef struct conn_state {
     int too_big;
 } conn_state;
 
+/* Split PATH ("/api/datasets/taxi/trips", already percent-decoded) into Q's segments, in place.
+ * "/" has none. An empty segment (a doubled or trailing '/'), ".", "..", one longer than
+ * STRATA_NAME_MAX bytes, or more than the segments Q has room for: -1. */
 static int url_split(char *path, srv_req *q)
 {
     q->nseg = 0;
-    char *save = NULL;
-    for (char *t = strtok_r(path, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+    if (path[0] != '/') return -1;
+    if (path[1] == 0) return 0;
+    for (char *t = path + 1;;) {
+        char *slash = strchr(t, '/');
+        if (slash) *slash = 0;
         if (q->nseg == (int)(sizeof q->seg / sizeof q->seg[0])) return -1;
-        if (strcmp(t, ".") == 0 || strcmp(t, "..") == 0 || strlen(t) > STRATA_NAME_MAX) return -1;
+        if (*t == 0 || strcmp(t, ".") == 0 || strcmp(t, "..") == 0 || strlen(t) > STRATA_NAME_MAX)
+            return -1;
         q->seg[q->nseg++] = t;
+        if (slash == NULL) return 0;
+        t = slash + 1;
     }
-    return 0;
 }
 
 static int needs_token(const srv_req *q)

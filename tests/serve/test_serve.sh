@@ -115,6 +115,11 @@ check 404 GET /api/nothing
 check 400 GET /api/datasets/taxi/..%2F..%2Fetc --path-as-is
 check 400 GET '/api/datasets/../../etc/passwd' --path-as-is
 check 400 GET "/api/datasets/taxi/$(printf 'x%.0s' $(seq 300))"
+# empty segments are refused, not skipped: a doubled or a trailing '/'
+check 400 GET /api//regions --path-as-is && body_has '"code":"ENAME"' && body_has 'segments may not be empty'
+check 400 GET /api/regions/ --path-as-is && body_has '"code":"ENAME"'
+check 400 GET //api/regions --path-as-is && body_has '"code":"ENAME"'
+check 400 GET '/api/datasets/taxi//rows' --path-as-is && body_has '"code":"ENAME"'
 check 405 PUT /api/regions "${AUTH[@]}"
 check 413 POST /api/derive "${AUTH[@]}" --data-binary @<(head -c 100000 /dev/zero | tr '\0' x)
 # a slow client is cut off after --timeout, and the server keeps serving
