@@ -1,17 +1,16 @@
 #define _GNU_SOURCE 1 /* getrandom, json_stringn_nocheck */
 /*
  * serve.c -- `strata serve`: the HTTP daemon (libmicrohttpd, a fixed pool of threads), the
- * bearer token, request limits, static files of the web page, and the JSON error replies.
+ * token file, the connection limits and the command's options. Each request is handed to
+ * srv_handle (request.c) as a plain srv_req.
  */
 #include "serve/serve.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,137 +31,6 @@
 #define STRATA_WEB_INSTALLED "/usr/local/share/strata/web"
 #endif
 
-/* ---- replies -------------------------------------------------------------------------------- */
-
-void srv_error(srv_reply *r, unsigned status, const char *code, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (r->json) json_decref(r->json);
-    free(r->data);
-    r->data = NULL;
-    r->status = status;
-    r->json = json_pack("{s:{s:i,s:s,s:s}}", "error", "status", (int)status, "code", code,
-                        "message", msg);
-}
-
-void srv_fail(srv_reply *r, strata_pool *pool, int status)
-{
-    unsigned http = 500;
-    switch (status) {
-    case STRATA_ENOTFOUND:
-        http = 404;
-        break;
-    case STRATA_EINVAL:
-    case STRATA_ETYPE:
-    case STRATA_ENAME:
-    case STRATA_ERANGE:
-        http = 400;
-        break;
-    case STRATA_EEXIST:
-    case STRATA_ECONFLICT:
-    case STRATA_ELOCKED:
-        http = 409;
-        break;
-    case STRATA_EPERM:
-        http = 403;
-        break;
-    case STRATA_ESTALE:
-        http = 409;
-        break;
-    case STRATA_EUNSUPPORTED:
-        http = 501;
-        break;
-    default:
-        break;
-    }
-    const char *msg = pool ? strata_errmsg(pool) : "";
-    const char *code = strata_errname(status);
-    if (strncmp(code, "STRATA_", 7) == 0) code += 7;
-    srv_error(r, http, code, "%s", msg && *msg ? msg : strata_strerror(status));
-}
-
-const char *srv_arg(const srv_req *q, const char *name)
-{
-    return MHD_lookup_connection_value(q->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
-/* ---- pool handles --------------------------------------------------------------------------- */
-
-strata_pool *srv_pool_get(srv *s)
-{
-    pthread_mutex_lock(&s->mu);
-    for (;;) {
-        for (int i = 0; i < s->nhandles; i++)
-            if (!s->busy[i]) {
-                s->busy[i] = 1;
-                pthread_mutex_unlock(&s->mu);
-                return s->handles[i];
-            }
-        pthread_cond_wait(&s->cv, &s->mu);
-    }
-}
-
-void srv_pool_put(srv *s, strata_pool *p)
-{
-    pthread_mutex_lock(&s->mu);
-    for (int i = 0; i < s->nhandles; i++)
-        if (s->handles[i] == p) s->busy[i] = 0;
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-}
-
-/* ---- static files --------------------------------------------------------------------------- */
-
-static const char *mime_of(const char *path)
-{
-    const char *dot = strrchr(path, '.');
-    if (dot == NULL) return "application/octet-stream";
-    if (strcmp(dot, ".html") == 0) return "text/html; charset=utf-8";
-    if (strcmp(dot, ".js") == 0) return "text/javascript; charset=utf-8";
-    if (strcmp(dot, ".css") == 0) return "text/css; charset=utf-8";
-    if (strcmp(dot, ".svg") == 0) return "image/svg+xml";
-    if (strcmp(dot, ".png") == 0) return "image/png";
-    return "application/octet-stream";
-}
-
-/* GET / and /static/FILE from the web directory (names of letters, digits, '-', '_', '.'). */
-static void serve_file(srv *s, const srv_req *q, srv_reply *r)
-{
-    const char *file = q->nseg == 0 ? "index.html" : q->seg[1];
-    if (q->nseg != 0 && (q->nseg != 2 || strcmp(q->seg[0], "static") != 0)) {
-        srv_error(r, 404, "ENOTFOUND", "no such page; the API is under /api, the page is /");
-        return;
-    }
-    for (const char *p = file; *p; p++)
-        if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.') ||
-            file[0] == '.') {
-            srv_error(r, 400, "ENAME", "bad file name '%s'", file);
-            return;
-        }
-    char path[8192];
-    snprintf(path, sizeof path, "%s/%s", s->web, file);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        srv_error(r, 404, "ENOTFOUND", "no file '%s' in the web directory %s", file, s->web);
-        return;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || st.st_size > (64 << 20)) {
-        fclose(f);
-        srv_error(r, 500, "EIO", "cannot read '%s'", path);
-        return;
-    }
-    r->data = malloc((size_t)st.st_size + 1);
-    r->len = r->data ? fread(r->data, 1, (size_t)st.st_size, f) : 0;
-    fclose(f);
-    r->type = mime_of(file);
-    r->status = 200;
-}
-
 /* ---- the daemon ----------------------------------------------------------------------------- */
 
 typedef struct conn_state {
@@ -170,44 +38,6 @@ typedef struct conn_state {
     size_t len;
     int too_big;
 } conn_state;
-
-/* Split PATH ("/api/datasets/taxi/trips", already percent-decoded) into Q's segments, in place.
- * "/" has none. An empty segment (a doubled or trailing '/'), ".", "..", one longer than
- * STRATA_NAME_MAX bytes, or more than the segments Q has room for: -1. */
-static int url_split(char *path, srv_req *q)
-{
-    q->nseg = 0;
-    if (path[0] != '/') return -1;
-    if (path[1] == 0) return 0;
-    for (char *t = path + 1;;) {
-        char *slash = strchr(t, '/');
-        if (slash) *slash = 0;
-        if (q->nseg == (int)(sizeof q->seg / sizeof q->seg[0])) return -1;
-        if (*t == 0 || strcmp(t, ".") == 0 || strcmp(t, "..") == 0 || strlen(t) > STRATA_NAME_MAX)
-            return -1;
-        q->seg[q->nseg++] = t;
-        if (slash == NULL) return 0;
-        t = slash + 1;
-    }
-}
-
-static int needs_token(const srv_req *q)
-{
-    return strcmp(q->method, "GET") != 0 && strcmp(q->method, "HEAD") != 0;
-}
-
-static int token_ok(srv *s, const srv_req *q)
-{
-    const char *h = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Authorization");
-    if (h == NULL || strncmp(h, "Bearer ", 7) != 0) return 0;
-    h += 7;
-    /* constant time over the token's length */
-    size_t n = strlen(s->token), m = strlen(h);
-    unsigned diff = (unsigned)(n ^ m);
-    for (size_t i = 0; i < n; i++)
-        diff |= (unsigned char)s->token[i] ^ (unsigned char)(i < m ? h[i] : 0);
-    return diff == 0;
-}
 
 static enum MHD_Result send_reply(struct MHD_Connection *conn, srv_reply *r)
 {
@@ -234,6 +64,15 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, srv_reply *r)
     enum MHD_Result ret = MHD_queue_response(conn, r->status ? r->status : 200, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+/* Collect the query arguments into the srv_req CLS. */
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value)
+{
+    (void)kind;
+    srv_req_add_arg(cls, key, value);
+    return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -269,37 +108,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     srv_reply r = {0};
     srv_req q = {0};
     q.method = method;
-    q.conn = conn;
+    q.url = url;
     q.body = cs->body ? cs->body : "";
     q.body_len = cs->len;
+    q.host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    q.auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_arg, &q);
     char path[2048];
     __atomic_add_fetch(&s->requests, 1, __ATOMIC_RELAXED);
-    if (strlen(url) >= sizeof path || url_split(strcpy(path, url), &q) < 0) {
-        srv_error(&r, 400, "ENAME",
-                  "bad path '%.200s': segments may not be empty, '.' or '..' "
-                  "and have at most %d characters",
-                  url, STRATA_NAME_MAX);
+    if (strlen(url) >= sizeof path) {
+        srv_error(&r, 400, "ENAME", "the path is over %zu bytes", sizeof path - 1);
     } else if (cs->too_big) {
         srv_error(&r, 413, "ERANGE", "the request body is over %zu bytes (--max-body)",
                   s->max_body);
-    } else if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0 &&
-               strcmp(method, "HEAD") != 0) {
-        srv_error(&r, 405, "EINVAL", "method %s is not allowed: use GET or POST", method);
-    } else if (q.nseg == 0 || strcmp(q.seg[0], "api") != 0) {
-        if (strcmp(method, "POST") == 0)
-            srv_error(&r, 405, "EINVAL", "POST goes to /api/...");
-        else
-            serve_file(s, &q, &r);
-    } else if (needs_token(&q) && s->read_only) {
-        srv_error(&r, 403, "EPERM", "the server is read-only (--read-only): %s %s is refused",
-                  method, url);
-    } else if (needs_token(&q) && !token_ok(s, &q)) {
-        srv_error(&r, 401, "EPERM",
-                  "%s %s changes the pool: send 'Authorization: Bearer TOKEN' with the token "
-                  "of the pool's serve.token file (or --token-file)",
-                  method, url);
     } else {
-        srv_api(s, &q, &r);
+        srv_handle(s, &q, strcpy(path, url), &r);
     }
     if (r.status >= 400) __atomic_add_fetch(&s->errors, 1, __ATOMIC_RELAXED);
     return send_reply(conn, &r);
@@ -380,14 +203,6 @@ static const char serve_usage[] =
     "refuses every change. The address is loopback unless --listen says otherwise. Stops on\n"
     "SIGINT or SIGTERM. Prints 'listening on http://HOST:PORT/' when ready (port 0: any free).\n";
 
-static void srv_destroy(srv *s)
-{
-    for (int i = 0; i < s->nhandles; i++) strata_pool_close(s->handles[i]);
-    pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->cv);
-    pthread_mutex_destroy(&s->job_mu);
-}
-
 int cmd_serve(cli *c, int argc, char **argv)
 {
     const char *listen = "127.0.0.1:8470", *token_file = NULL, *threads = NULL, *max_body = NULL,
@@ -435,10 +250,14 @@ int cmd_serve(cli *c, int argc, char **argv)
 
     srv *s = calloc(1, sizeof *s);
     if (s == NULL) return cli_fail(c, STRATA_ENOMEM);
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
-    pthread_mutex_init(&s->job_mu, NULL);
-    snprintf(s->pool_path, sizeof s->pool_path, "%s", strata_pool_path(c->pool));
+    /* one pool handle per thread, plus one for the update job */
+    char err[512] = "";
+    if (srv_init(s, strata_pool_path(c->pool), (int)nthreads + 1, err, sizeof err) < 0) {
+        fprintf(stderr, "strata: cannot open the pool %s: %s\n", strata_pool_path(c->pool), err);
+        srv_release(s);
+        free(s);
+        return EXIT_IO;
+    }
     /* the web page: --web, else the installed copy, else the source tree's */
     struct stat wst;
     snprintf(s->web, sizeof s->web, "%s",
@@ -447,24 +266,11 @@ int cmd_serve(cli *c, int argc, char **argv)
                                                                    : STRATA_WEB_DIR);
     s->read_only = read_only;
     s->max_body = (size_t)body;
-    s->max_rows = 10000;
-    s->max_elements = 1 << 20;
     char tf[4200];
     snprintf(tf, sizeof tf, "%s/serve.token", s->pool_path);
     rc = token_load(s, token_file ? token_file : tf, token_file == NULL);
-    /* one pool handle per thread, plus one for the update job */
-    s->nhandles = (int)nthreads + 1;
-    for (int i = 0; rc == EXIT_OK && i < s->nhandles; i++) {
-        int st = strata_pool_open(s->pool_path, &s->handles[i]);
-        if (st < 0) {
-            fprintf(stderr, "strata: cannot open the pool %s: %s\n", s->pool_path,
-                    strata_strerror(st));
-            s->nhandles = i;
-            rc = EXIT_IO;
-        }
-    }
     if (rc != EXIT_OK) {
-        srv_destroy(s);
+        srv_release(s);
         free(s);
         return rc;
     }
@@ -480,7 +286,7 @@ int cmd_serve(cli *c, int argc, char **argv)
                 "strata: cannot listen on %s: %s (is the port taken? try --listen %s:0 for any "
                 "free port)\n",
                 listen, strerror(errno), host);
-        srv_destroy(s);
+        srv_release(s);
         free(s);
         return EXIT_IO;
     }
@@ -502,7 +308,7 @@ int cmd_serve(cli *c, int argc, char **argv)
     if (join) pthread_join(s->job.thread, NULL);
     fprintf(stderr, "strata serve: stopped after %" PRIu64 " requests (%" PRIu64 " errors)\n",
             s->requests, s->errors);
-    srv_destroy(s);
+    srv_release(s);
     free(s);
     return EXIT_OK;
 }

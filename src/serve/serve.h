@@ -65,12 +65,27 @@ typedef struct srv_reply {
     const char *type; /* content type of DATA */
 } srv_reply;
 
-/* A parsed request. */
+/* One query argument, percent-decoded; VALUE is NULL for "?key" without '='. */
+typedef struct srv_kv {
+    const char *key, *value;
+} srv_kv;
+
+#define SRV_MAX_SEGS 10
+#define SRV_MAX_ARGS 32
+
+/* A request, as the HTTP layer (serve.c, or the fuzz harness) hands it over: nothing in it
+ * depends on libmicrohttpd. Strings belong to the caller and live until the reply is built. */
 typedef struct srv_req {
     const char *method;
-    char *seg[10]; /* the path's segments, decoded */
+    const char *url;         /* the decoded path, for messages */
+    char *seg[SRV_MAX_SEGS]; /* the path's segments (filled by srv_handle) */
     int nseg;
-    void *conn; /* struct MHD_Connection */
+    srv_kv args[SRV_MAX_ARGS]; /* the query arguments, in order */
+    int nargs;
+    int args_over;      /* more arguments came than ARGS has room for */
+    const char *host;   /* the Host header, or NULL */
+    const char *auth;   /* the Authorization header, or NULL */
+    const char *client; /* the client's address, for per-address limits */
     const char *body;
     size_t body_len;
 } srv_req;
@@ -80,8 +95,24 @@ void srv_error(srv_reply *r, unsigned status, const char *code, const char *fmt,
     __attribute__((format(printf, 4, 5)));
 /* Set R to the pool's last error for STATUS (a negative strata status). */
 void srv_fail(srv_reply *r, strata_pool *pool, int status);
-/* A query argument, or NULL. */
+/* The first query argument NAME, or NULL. */
 const char *srv_arg(const srv_req *q, const char *name);
+/* Add argument KEY=VALUE to Q (sets args_over when Q is full). */
+void srv_req_add_arg(srv_req *q, const char *key, const char *value);
+/* Split QUERY ("a=1&b=x%20y", modified in place) into Q's arguments, percent-decoding keys and
+ * values as libmicrohttpd does. For callers that have the raw query (the fuzz harness). */
+void srv_query_parse(srv_req *q, char *query);
+
+/* Open S over the pool at POOL_PATH with NHANDLES pool handles (one per worker thread, plus one
+ * for the update job) and the default limits; the caller then sets token, read_only and the
+ * limits it wants. On failure, a message in ERR (ERRLEN bytes) and a strata status. Release
+ * with srv_release, also after a failure. */
+int srv_init(srv *s, const char *pool_path, int nhandles, char *err, size_t errlen);
+void srv_release(srv *s);
+
+/* Answer request Q: check the path (PATH, the decoded path, is split in place), the method, the
+ * token, then serve the page or the API into R. R always ends with a status and a body. */
+void srv_handle(srv *s, srv_req *q, char *path, srv_reply *r);
 
 /* Borrow and return a pool handle. */
 strata_pool *srv_pool_get(srv *s);
