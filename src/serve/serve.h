@@ -121,4 +121,33 @@ void srv_pool_put(srv *s, strata_pool *p);
 /* The API: fill R for request Q (GET or POST under /api). */
 void srv_api(srv *s, const srv_req *q, srv_reply *r);
 
+/* ---- code snippets (codegen.c) -------------------------------------------------------------- */
+
+/* A growing NUL-terminated text; OOM is set (and the text left as it was) when memory ran out.
+ * Zero-initialise; free(b.p) when done. */
+typedef struct srv_buf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} srv_buf;
+void srv_buf_put(srv_buf *b, const char *s, size_t n);
+void srv_buf_printf(srv_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Append S as a literal of one language, whatever bytes it holds:
+ *   srv_quote_c:  a C string literal; '\', '"', '\n', '\t' escaped, '?' as "\?" (no trigraph
+ *                 can form), every other byte outside printable ASCII as a three-digit octal
+ *                 escape, so the literal is ASCII and holds exactly S's bytes;
+ *   srv_quote_sh: one shell word: S itself when it has only [A-Za-z0-9_./:=@%+,-], else '...' with
+ *                 each ' as '\'', else (control characters, bytes that are not UTF-8) $'...';
+ *   srv_quote_py: a Python str literal ('...', ASCII: non-ASCII as \u/\U escapes, and a byte
+ *                 that is not UTF-8 as the \udcXX os.fsdecode() gives it). */
+void srv_quote_c(srv_buf *b, const char *s);
+void srv_quote_sh(srv_buf *b, const char *s);
+void srv_quote_py(srv_buf *b, const char *s);
+
+/* GET /api/codegen/REGION/NAME?lang=c|shell|python: a snippet that reads the dataset or N-d
+ * array. */
+void srv_codegen(const srv_req *q, strata_pool *p, const char *region, const char *name,
+                 srv_reply *r);
+
 #endif /* STRATA_SERVE_H */

@@ -160,6 +160,63 @@ else
     echo "FAIL: snippet does not compile: $(head -5 "$T/read_trips.err")"; fails=$((fails + 1))
 fi
 
+# ---- code snippets with hostile names -----------------------------------------------------------
+# Names may hold quotes, ';', '$(...)', backquotes, '%', '??=', '*' and UTF-8 (only '/', '\',
+# control characters, '..' and a leading '-' are refused), and the pool's directory anything. Every
+# snippet (C, shell, Python; dataset and N-d array) must quote them: the C compiles and prints the
+# right values, the shell and Python print them, and nothing they contain is ever run.
+HD=$T/$'po\'ol "$(touch PWNED1)" %n \xc3\xa9??'
+mkdir -p "$HD" "$T/run"
+HP=$HD/pool HR='r;id*'
+HN=$'h\'; touch PWNED3; "$(touch PWNED4)" ??= %s \xc3\xa9`touch PWNED5`'
+HC=$'v;$(touch PWNED2)\'"* ??= %s %n'
+printf '"%s",name\n1,a\n2,b\n40,c\n' "${HC//\"/\"\"}" >"$T/hostile.csv"
+/usr/bin/python3 -c "import numpy as np; np.save('$T/hostile.npy', np.arange(7, 13, dtype=np.int32).reshape(3, 2))"
+{ "$S" -P "$HP" init && "$S" -P "$HP" ingest "$HR/$HN" "$T/hostile.csv" &&
+    "$S" -P "$HP" nd create "$HR/$HN-nd" --dtype i32 --shape 3,2 --chunks 2,2 &&
+    "$S" -P "$HP" nd write "$HR/$HN-nd" --from "$T/hostile.npy" --start 0,0; } >/dev/null 2>&1 ||
+    { echo "FAIL: hostile fixture"; fails=$((fails + 1)); }
+RW=$U P0=$P
+P=$HP
+serve_start
+P=$P0
+urlq() { /usr/bin/python3 -c "import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=''))" "$1"; }
+snippet() { # snippet NAME LANG FILE: fetch the snippet of $HR/NAME into FILE
+    check 200 GET "/api/codegen/$(urlq "$HR")/$(urlq "$1")?lang=$2" && jq_py "d['code']" >"$3"
+}
+sn_expect() { # sn_expect WHAT WANT GOT
+    [ "$3" = "$2" ] || { echo "FAIL: $1 printed $(printf '%q' "$3"), want $(printf '%q' "$2")"; fails=$((fails + 1)); }
+}
+for what in ds nd; do
+    name=$HN
+    [ $what = nd ] && name=$HN-nd
+    snippet "$name" c "$T/run/$what.c"
+    if compile_snippet "$T/run/$what.c" "$T/run/$what"; then
+        got=$(cd "$T/run" && ./$what 2>&1)
+        [ $what = ds ] && sn_expect "hostile C snippet" "3 rows, sum of $HC 43" "$got"
+        [ $what = nd ] && sn_expect "hostile C snippet" "6 elements, first 7" "$got"
+    else
+        echo "FAIL: the hostile $what C snippet does not compile: $(head -5 "$T/run/$what.err")"; fails=$((fails + 1))
+    fi
+    snippet "$name" shell "$T/run/$what.sh"
+    got=$(cd "$T/run" && PATH=$(dirname "$S"):$PATH bash "$what.sh" 2>&1)
+    if [ $what = ds ]; then
+        sn_expect "hostile shell snippet" "$(printf '"%s",name\n1,a\n2,b\n40,c' "${HC//\"/\"\"}")" "$got"
+        [ "$(wc -l <"$T/run/$HN.json")" = 3 ] || { echo "FAIL: hostile shell snippet: no $HN.json"; fails=$((fails + 1)); }
+    else
+        out=$(/usr/bin/python3 -c "import numpy as np, sys; print(np.load(sys.argv[1]).tolist())" "$T/run/$HN-nd.npy")
+        sn_expect "hostile shell snippet's array" "[[7, 8], [9, 10], [11, 12]]" "$out"
+    fi
+    snippet "$name" python "$T/run/$what.py"
+    got=$(cd "$T/run" && PATH=$(dirname "$S"):$PATH /usr/bin/python3 "$what.py" 2>&1 | grep -v '^wrote ')
+    [ $what = ds ] && sn_expect "hostile Python snippet" "3 rows, sum of $HC 43" "$got"
+    [ $what = nd ] && sn_expect "hostile Python snippet" "6 elements, shape (3, 2) first 7" "$got"
+done
+pwned=$(find "$T" -name 'PWNED*')
+[ -z "$pwned" ] || { echo "FAIL: a snippet ran an injected command: $pwned"; fails=$((fails + 1)); }
+check 400 GET "/api/codegen/$(urlq "$HR")/$(urlq "$HN")?lang=rust" && body_has 'use c, shell or python'
+U=$RW
+
 # ---- read-only --------------------------------------------------------------------------------
 RW=$U
 serve_start --read-only
