@@ -306,6 +306,8 @@ typedef struct page {
     int col;
     strata_dtype dtype;
     json_t *rows; /* array of arrays */
+    size_t *text; /* bytes of strings so far; over srv.max_page_text stops with STRATA_ERANGE */
+    size_t max_text;
 } page;
 
 static int page_fill(void *ctx, uint64_t batch, uint64_t in, uint64_t n, uint64_t at)
@@ -319,6 +321,7 @@ static int page_fill(void *ctx, uint64_t batch, uint64_t in, uint64_t n, uint64_
         for (uint64_t i = 0; i < n; i++) {
             const char *str = bytes + (o[in + i] - o[0]);
             size_t len = (size_t)(o[in + i + 1] - o[in + i]);
+            if ((*pg->text += len) > pg->max_text) return STRATA_ERANGE;
             json_t *jv = json_stringn_nocheck(str, len);
             json_array_append_new(json_array_get(pg->rows, at + i), jv ? jv : json_null());
         }
@@ -334,6 +337,44 @@ static int page_fill(void *ctx, uint64_t batch, uint64_t in, uint64_t n, uint64_
     return 0;
 }
 
+/* The columns of "columns=a,b" (all of D's when absent) into COLS and *NC: 404 for a column D
+ * lacks, 400 for an empty name or one asked twice. */
+static int pick_columns(const srv_req *q, strata_snapshot *s, const strata_dataset_desc *d,
+                        const char *region, const char *name, srv_reply *r, int *cols, int *nc)
+{
+    const char *want = srv_arg(q, "columns");
+    *nc = 0;
+    if (want == NULL || *want == 0) {
+        for (int c = 0; c < d->ncols; c++) cols[(*nc)++] = c;
+        return 0;
+    }
+    unsigned char seen[STRATA_MAX_COLUMNS / 8] = {0};
+    char col[STRATA_NAME_MAX + 1];
+    for (const char *t = want;;) {
+        size_t len = strcspn(t, ",");
+        int c;
+        if (len == 0 || len > STRATA_NAME_MAX) {
+            srv_error(r, 400, "EINVAL", "columns=%.300s: a column name is %s", want,
+                      len ? "too long" : "empty");
+            return -1;
+        }
+        memcpy(col, t, len);
+        col[len] = 0;
+        if (strata_snapshot_column(s, col, &c) < 0 || c < 0 || c >= d->ncols) {
+            srv_error(r, 404, "ENOTFOUND", "dataset '%s/%s' has no column '%s'", region, name, col);
+            return -1;
+        }
+        if (seen[c / 8] & (1u << (c % 8))) {
+            srv_error(r, 400, "EINVAL", "column '%s' is asked twice in columns=", col);
+            return -1;
+        }
+        seen[c / 8] |= (unsigned char)(1u << (c % 8));
+        cols[(*nc)++] = c;
+        if (t[len] == 0) return 0;
+        t += len + 1;
+    }
+}
+
 static void api_rows(srv *sv, const srv_req *q, strata_pool *p, const char *region,
                      const char *name, srv_reply *r)
 {
@@ -347,28 +388,24 @@ static void api_rows(srv *sv, const srv_req *q, strata_pool *p, const char *regi
     strata_snapshot_info(s, &d);
     /* the columns asked for, else all */
     int cols[STRATA_MAX_COLUMNS], nc = 0;
-    const char *want = srv_arg(q, "columns");
-    if (want && *want) {
-        char buf[4096];
-        snprintf(buf, sizeof buf, "%s", want);
-        char *save = NULL;
-        for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-            if (nc == STRATA_MAX_COLUMNS || strata_snapshot_column(s, t, &cols[nc]) < 0) {
-                srv_error(r, 404, "ENOTFOUND", "dataset '%s/%s' has no column '%s'", region, name,
-                          t);
-                strata_snapshot_close(s);
-                return;
-            }
-            nc++;
-        }
-    } else {
-        for (int c = 0; c < d.ncols; c++) cols[nc++] = c;
+    if (pick_columns(q, s, &d, region, name, r, cols, &nc) < 0) {
+        strata_snapshot_close(s);
+        return;
     }
     uint64_t n = off < d.nrows ? d.nrows - off : 0;
     if (n > lim) n = lim;
+    if (n * (uint64_t)nc > sv->max_cells) {
+        srv_error(r, 400, "ERANGE",
+                  "a page of %" PRIu64 " rows x %d columns is %" PRIu64 " cells, over the %" PRIu64
+                  " one page may have: ask fewer rows (limit=) or columns (columns=)",
+                  n, nc, n * (uint64_t)nc, sv->max_cells);
+        strata_snapshot_close(s);
+        return;
+    }
     json_t *rows = json_array(), *names = json_array();
     for (uint64_t i = 0; i < n; i++) json_array_append_new(rows, json_array());
     int rc = 0;
+    size_t text = 0; /* bytes of the strings on the page */
     for (int k = 0; k < nc && rc == 0; k++) {
         int c = cols[k];
         json_array_append_new(names, json_pack("{s:s,s:o}", "name", d.columns[c].name, "dtype",
@@ -381,9 +418,15 @@ static void api_rows(srv *sv, const srv_req *q, strata_pool *p, const char *regi
             rc = -1;
             break;
         }
-        page pg = {s, c, d.columns[c].dtype, rows};
+        page pg = {s, c, d.columns[c].dtype, rows, &text, sv->max_page_text};
         rc = rows_walk(s, d.nbatches, off, n, page_fill, &pg);
-        if (rc < 0) srv_fail(r, p, rc);
+        if (rc < 0 && text > sv->max_page_text)
+            srv_error(r, 400, "ERANGE",
+                      "the page holds over %zu bytes of text (column '%s'): ask fewer rows "
+                      "(limit=) or columns (columns=)",
+                      sv->max_page_text, d.columns[c].name);
+        else if (rc < 0)
+            srv_fail(r, p, rc);
     }
     if (rc == 0)
         r->json =

@@ -190,6 +190,8 @@ int srv_init(srv *s, const char *pool_path, int nhandles, char *err, size_t errl
     snprintf(s->pool_path, sizeof s->pool_path, "%s", pool_path);
     s->max_body = 1 << 20;
     s->max_rows = 10000;
+    s->max_cells = 1 << 20;
+    s->max_page_text = 16 << 20;
     s->max_elements = 1 << 20;
     if (nhandles < 1 || nhandles > SRV_MAX_HANDLES) {
         snprintf(err, errlen, "%d pool handles: need 1 to %d", nhandles, SRV_MAX_HANDLES);

@@ -42,6 +42,8 @@ typedef struct srv {
     int read_only;
     size_t max_body;
     unsigned max_rows;     /* most rows of one page */
+    uint64_t max_cells;    /* most rows x columns of one page */
+    size_t max_page_text;  /* most bytes of strings on one page */
     uint64_t max_elements; /* most elements of one JSON array region */
     /* borrowed pool handles */
     strata_pool *handles[SRV_MAX_HANDLES];

@@ -74,6 +74,28 @@ check 404 GET '/api/datasets/taxi/trips/rows?columns=fare,nope' && body_has "has
 check 400 GET '/api/datasets/taxi/trips/rows?offset=-1' && body_has 'offset=-1'
 check 400 GET '/api/datasets/taxi/trips/rows?limit=1000000' && body_has 'from 0 to 10000'
 check 400 GET '/api/datasets/taxi/trips/rows?limit=abc'
+# a column asked twice, an empty column name: 400 naming it (819 x fare once took 430 MB)
+check 400 GET '/api/datasets/taxi/trips/rows?columns=fare,pickupzone,fare' && body_has "column 'fare' is asked twice"
+check 400 GET "/api/datasets/taxi/trips/rows?columns=$(printf 'fare,%.0s' $(seq 819))fare" && body_has '"code":"EINVAL"'
+check 400 GET '/api/datasets/taxi/trips/rows?columns=fare,,pickupzone' && body_has 'a column name is empty'
+# a page is bounded: rows x columns at most 2^20 cells, strings at most 16 MiB
+/usr/bin/python3 - "$T/wide.csv" "$T/long.csv" <<'PY'
+import sys
+with open(sys.argv[1], 'w') as f:
+    f.write(','.join('c%d' % i for i in range(120)) + '\n')
+    row = ','.join(str(i % 100) for i in range(120)) + '\n'
+    f.write(row * 10000)
+with open(sys.argv[2], 'w') as f:
+    f.write('s\n')
+    for i in range(20):
+        f.write('%d%s\n' % (i, 'x' * (1 << 20)))
+PY
+"$S" -P "$P" ingest wide/w "$T/wide.csv" >/dev/null 2>&1 && "$S" -P "$P" ingest wide/long "$T/long.csv" >/dev/null 2>&1 || { echo "FAIL: wide fixture"; fails=$((fails + 1)); }
+check 400 GET '/api/datasets/wide/w/rows?limit=10000' && body_has 'a page of 10000 rows x 120 columns is 1200000 cells, over the 1048576'
+check 200 GET '/api/datasets/wide/w/rows?limit=8000' && [ "$(jq_py "len(d['rows']), len(d['rows'][0])")" = "8000 120" ] || { echo "FAIL: wide page"; fails=$((fails + 1)); }
+check 200 GET '/api/datasets/wide/w/rows?limit=10000&columns=c0,c119' && [ "$(jq_py "len(d['rows']), d['rows'][-1]")" = "10000 [0, 19]" ] || { echo "FAIL: wide columns"; fails=$((fails + 1)); }
+check 400 GET '/api/datasets/wide/long/rows?limit=20' && body_has "over 16777216 bytes of text (column 's')"
+check 200 GET '/api/datasets/wide/long/rows?offset=4&limit=15' && [ "$(jq_py "len(d['rows']), d['rows'][0][0][:2]")" = "15 4x" ] || { echo "FAIL: long page"; fails=$((fails + 1)); }
 check 404 GET /api/datasets/taxi/nope && body_has "not found"
 check 200 GET /api/datasets/taxi/trips/columns/fare/stats && body_has '"count":20000'
 [ "$(jq_py "sum(d['histogram']), d['cached']")" = "20000 False" ] || { echo "FAIL: stats"; fails=$((fails + 1)); }
