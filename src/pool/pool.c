@@ -252,6 +252,14 @@ int strata_pool_set_busy_timeout(strata_pool *pool, int ms)
     return STRATA_OK;
 }
 
+int strata_pool_set_interrupt(strata_pool *pool, strata_interrupt_fn fn, void *ctx)
+{
+    if (pool == NULL) return STRATA_EINVAL;
+    pool->interrupt = fn;
+    pool->interrupt_ctx = ctx;
+    return STRATA_OK;
+}
+
 void st_pool_mark_deleted(strata_pool *pool, int64_t id)
 {
     for (strata_array *a = pool->live; a != NULL; a = a->next)
