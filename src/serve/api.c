@@ -105,6 +105,84 @@ static json_t *stats_json(const strata_summary *st)
     return o;
 }
 
+/* ---- long computations ---------------------------------------------------------------------- */
+
+/* A statistics computation of one request: the library asks work_check (its interrupt check)
+ * before each slab, which takes the computing slot on its first call (so that a summary read
+ * from the cache needs none), and stops the work at the deadline or when the client has gone. */
+enum { WORK_GO, WORK_DEADLINE, WORK_GONE, WORK_BUSY_CLIENT, WORK_BUSY };
+typedef struct work {
+    srv *s;
+    const srv_req *q;
+    strata_pool *pool;
+    int slot; /* holds a computing slot */
+    int why;  /* WORK_*: why the check said stop */
+} work;
+
+static int work_check(void *ctx)
+{
+    work *w = ctx;
+    if (!w->slot) {
+        int busy = srv_heavy_take(w->s, w->q->client);
+        if (busy) {
+            w->why = busy == 1 ? WORK_BUSY_CLIENT : WORK_BUSY;
+            return 1;
+        }
+        w->slot = 1;
+    }
+    if (srv_now() - w->q->started > w->s->deadline)
+        w->why = WORK_DEADLINE;
+    else if (w->q->gone && w->q->gone(w->q->gone_ctx))
+        w->why = WORK_GONE;
+    return w->why != WORK_GO;
+}
+
+static void work_begin(work *w, srv *s, const srv_req *q, strata_pool *p)
+{
+    *w = (work){s, q, p, 0, WORK_GO};
+    strata_pool_set_interrupt(p, work_check, w);
+}
+
+/* End W. When RC is the cancellation it caused, set R to its reply and return 1. */
+static int work_end(work *w, int rc, const char *what, srv_reply *r)
+{
+    strata_pool_set_interrupt(w->pool, NULL, NULL);
+    if (w->slot) srv_heavy_give(w->s, w->q->client);
+    if (rc != STRATA_ECANCELED || w->why == WORK_GO) return 0;
+    double secs = srv_now() - w->q->started;
+    switch (w->why) {
+    case WORK_DEADLINE:
+        srv_error(r, 503, "ETIMEDOUT",
+                  "%s did not finish within the %g s deadline of a request (strata serve "
+                  "--deadline); nothing was cached: ask for a smaller region",
+                  what, w->s->deadline);
+        break;
+    case WORK_BUSY_CLIENT:
+        srv_error(r, 503, "EBUSY",
+                  "%s: statistics are already being computed for this client address (one at a "
+                  "time); retry when they are done",
+                  what);
+        r->retry_after = 5;
+        break;
+    case WORK_BUSY:
+        srv_error(r, 503, "EBUSY",
+                  "%s: the server is computing %d statistics already, its limit (--threads minus "
+                  "one); retry shortly",
+                  what, w->s->max_heavy);
+        r->retry_after = 5;
+        break;
+    default:
+        srv_error(r, 503, "ECANCELED", "%s: stopped after %.1f s: the client closed the connection",
+                  what, secs);
+        break;
+    }
+    if (w->why == WORK_DEADLINE || w->why == WORK_GONE)
+        fprintf(stderr, "strata serve: %s %.200s: %s, stopped after %.1f s\n", w->q->method,
+                w->q->url, w->why == WORK_GONE ? "the client closed the connection" : "deadline",
+                secs);
+    return 1;
+}
+
 /* ---- regions and datasets ------------------------------------------------------------------- */
 
 static void api_regions(strata_pool *p, srv_reply *r)
@@ -456,8 +534,8 @@ static int column_of(strata_snapshot *s, const char *region, const char *name, c
     return 0;
 }
 
-static void api_column_stats(const srv_req *q, strata_pool *p, const char *region, const char *name,
-                             const char *col, srv_reply *r)
+static void api_column_stats(srv *sv, const srv_req *q, strata_pool *p, const char *region,
+                             const char *name, const char *col, srv_reply *r)
 {
     strata_snapshot *s;
     if (open_snapshot(q, p, region, name, r, &s) < 0) return;
@@ -468,8 +546,14 @@ static void api_column_stats(const srv_req *q, strata_pool *p, const char *regio
         return;
     }
     strata_summary st;
+    work w;
+    work_begin(&w, sv, q, p);
     int rc = strata_snapshot_summary(s, c, &st);
-    if (rc < 0)
+    char what[3 * STRATA_NAME_MAX + 32];
+    snprintf(what, sizeof what, "statistics of column '%s' of '%s/%s'", col, region, name);
+    if (work_end(&w, rc, what, r))
+        ;
+    else if (rc < 0)
         srv_fail(r, p, rc);
     else {
         r->json = stats_json(&st);
@@ -619,8 +703,15 @@ static void api_array(srv *sv, const srv_req *q, strata_pool *p, const char *reg
     if (stats) {
         /* read in bounded slabs by the library, and cached in the catalog */
         strata_summary st;
+        work w;
+        work_begin(&w, sv, q, p);
         rc = strata_ndarray_summary(a, start, count, &st);
-        if (rc < 0)
+        char label[2 * STRATA_NAME_MAX + 64];
+        snprintf(label, sizeof label, "statistics of a region of %" PRIu64 " elements of '%s/%s'",
+                 n, region, name);
+        if (work_end(&w, rc, label, r))
+            ;
+        else if (rc < 0)
             srv_fail(r, p, rc);
         else
             r->json = stats_json(&st);
@@ -1010,7 +1101,7 @@ void srv_api(srv *s, const srv_req *q, srv_reply *r)
         api_rows(s, q, p, q->seg[2], q->seg[3], r);
     else if (get && n == 7 && seg_is(q, 1, "datasets") && seg_is(q, 4, "columns") &&
              seg_is(q, 6, "stats"))
-        api_column_stats(q, p, q->seg[2], q->seg[3], q->seg[5], r);
+        api_column_stats(s, q, p, q->seg[2], q->seg[3], q->seg[5], r);
     else if (get && n == 6 && seg_is(q, 1, "datasets") && seg_is(q, 4, "columns"))
         api_column_data(q, p, q->seg[2], q->seg[3], q->seg[5], r);
     else if (get && n == 4 && seg_is(q, 1, "arrays"))

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* ---- replies -------------------------------------------------------------------------------- */
 
@@ -156,6 +157,40 @@ void srv_query_parse(srv_req *q, char *query)
     }
 }
 
+/* ---- long computations ---------------------------------------------------------------------- */
+
+double srv_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+int srv_heavy_take(srv *s, const char *client)
+{
+    if (client == NULL) client = "";
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < s->nheavy && rc == 0; i++)
+        if (strncmp(s->heavy[i], client, sizeof s->heavy[i] - 1) == 0) rc = 1;
+    if (rc == 0 && (s->nheavy >= s->max_heavy || s->nheavy >= SRV_MAX_HANDLES)) rc = 2;
+    if (rc == 0) snprintf(s->heavy[s->nheavy++], sizeof s->heavy[0], "%s", client);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void srv_heavy_give(srv *s, const char *client)
+{
+    if (client == NULL) client = "";
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < s->nheavy; i++)
+        if (strncmp(s->heavy[i], client, sizeof s->heavy[i] - 1) == 0) {
+            memcpy(s->heavy[i], s->heavy[--s->nheavy], sizeof s->heavy[i]);
+            break;
+        }
+    pthread_mutex_unlock(&s->mu);
+}
+
 /* ---- pool handles --------------------------------------------------------------------------- */
 
 strata_pool *srv_pool_get(srv *s)
@@ -193,6 +228,8 @@ int srv_init(srv *s, const char *pool_path, int nhandles, char *err, size_t errl
     s->max_cells = 1 << 20;
     s->max_page_text = 16 << 20;
     s->max_elements = 1 << 20;
+    s->deadline = 30;
+    s->max_heavy = 1;
     if (nhandles < 1 || nhandles > SRV_MAX_HANDLES) {
         snprintf(err, errlen, "%d pool handles: need 1 to %d", nhandles, SRV_MAX_HANDLES);
         return STRATA_EINVAL;
@@ -310,6 +347,7 @@ void srv_handle(srv *s, srv_req *q, char *path, srv_reply *r)
 {
     const char *method = q->method;
     if (q->url == NULL) q->url = path;
+    q->started = srv_now();
     if (url_split(path, q) < 0) {
         srv_error(r, 400, "ENAME",
                   "bad path '%.200s': segments may not be empty, '.' or '..' "

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -59,11 +60,39 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, srv_reply *r)
         MHD_add_response_header(resp, "Content-Type",
                                 r->type ? r->type : "application/octet-stream");
     }
+    if (r->retry_after) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%u", r->retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     enum MHD_Result ret = MHD_queue_response(conn, r->status ? r->status : 200, resp);
     MHD_destroy_response(resp);
     return ret;
+}
+
+/* Has the client of CONN closed its connection (or shut down its sending side)? Asked by long
+ * computations between their slabs, so that work for a client that left stops. */
+static int conn_gone(void *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci == NULL) return 0;
+    struct pollfd p = {ci->connect_fd, POLLRDHUP, 0};
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+/* The client's address of CONN as text into BUF ("" if unknown). */
+static const char *conn_client(struct MHD_Connection *conn, char *buf, size_t len)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    buf[0] = 0;
+    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr,
+                  buf, (socklen_t)len);
+    return buf;
 }
 
 /* Collect the query arguments into the srv_req CLS. */
@@ -114,6 +143,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     q.host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
     q.auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_arg, &q);
+    char client[INET_ADDRSTRLEN];
+    q.client = conn_client(conn, client, sizeof client);
+    q.gone = conn_gone;
+    q.gone_ctx = conn;
     char path[2048];
     __atomic_add_fetch(&s->requests, 1, __ATOMIC_RELAXED);
     if (strlen(url) >= sizeof path) {
@@ -206,7 +239,7 @@ static const char serve_usage[] =
 int cmd_serve(cli *c, int argc, char **argv)
 {
     const char *listen = "127.0.0.1:8470", *token_file = NULL, *threads = NULL, *max_body = NULL,
-               *timeout = NULL, *web = NULL;
+               *timeout = NULL, *web = NULL, *deadline = NULL;
     int read_only = 0;
     cli_opt opts[] = {{"listen", 0, &listen, NULL},
                       {"token-file", 0, &token_file, NULL},
@@ -214,6 +247,7 @@ int cmd_serve(cli *c, int argc, char **argv)
                       {"threads", 0, &threads, NULL},
                       {"max-body", 0, &max_body, NULL},
                       {"timeout", 0, &timeout, NULL},
+                      {"deadline", 0, &deadline, NULL},
                       {"web", 0, &web, NULL},
                       {0}};
     char *pos[4];
@@ -246,6 +280,9 @@ int cmd_serve(cli *c, int argc, char **argv)
     long tmo = timeout ? strtol(timeout, &end, 10) : 30;
     if (timeout && (*end || tmo < 1))
         return cli_usage_error("serve", "--timeout needs seconds >= 1");
+    double dl = deadline ? strtod(deadline, &end) : 30;
+    if (deadline && (*end || !(dl > 0) || dl > 1e6))
+        return cli_usage_error("serve", "--deadline needs seconds > 0, such as 30 or 2.5");
     if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
 
     srv *s = calloc(1, sizeof *s);
@@ -266,6 +303,8 @@ int cmd_serve(cli *c, int argc, char **argv)
                                                                    : STRATA_WEB_DIR);
     s->read_only = read_only;
     s->max_body = (size_t)body;
+    s->deadline = dl;
+    s->max_heavy = nthreads > 1 ? (int)nthreads - 1 : 1;
     char tf[4200];
     snprintf(tf, sizeof tf, "%s/serve.token", s->pool_path);
     rc = token_load(s, token_file ? token_file : tf, token_file == NULL);

@@ -51,6 +51,11 @@ typedef struct srv {
     int nhandles;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    /* statistics computed in a request: their deadline, and who is computing (at most
+     * max_heavy at once, one per client address) */
+    double deadline;
+    int max_heavy, nheavy;
+    char heavy[SRV_MAX_HANDLES][64];
     /* the update job */
     srv_job job;
     pthread_mutex_t job_mu;
@@ -64,7 +69,8 @@ typedef struct srv_reply {
     json_t *json; /* a JSON body, or */
     void *data;   /* a binary body (malloc'ed) */
     size_t len;
-    const char *type; /* content type of DATA */
+    const char *type;     /* content type of DATA */
+    unsigned retry_after; /* seconds, for a Retry-After header; 0: none */
 } srv_reply;
 
 /* One query argument, percent-decoded; VALUE is NULL for "?key" without '='. */
@@ -90,6 +96,10 @@ typedef struct srv_req {
     const char *client; /* the client's address, for per-address limits */
     const char *body;
     size_t body_len;
+    double started; /* CLOCK_MONOTONIC seconds when srv_handle took it */
+    /* has the client closed its connection? NULL: it cannot tell */
+    int (*gone)(void *ctx);
+    void *gone_ctx;
 } srv_req;
 
 /* Set R to an error: STATUS, a short CODE and a message for people. */
@@ -115,6 +125,14 @@ void srv_release(srv *s);
 /* Answer request Q: check the path (PATH, the decoded path, is split in place), the method, the
  * token, then serve the page or the API into R. R always ends with a status and a body. */
 void srv_handle(srv *s, srv_req *q, char *path, srv_reply *r);
+
+/* Seconds of CLOCK_MONOTONIC. */
+double srv_now(void);
+
+/* Take a slot for a long computation for CLIENT: 0, or 1 when CLIENT already has one, 2 when all
+ * max_heavy are taken. Give it back with srv_heavy_give. */
+int srv_heavy_take(srv *s, const char *client);
+void srv_heavy_give(srv *s, const char *client);
 
 /* Borrow and return a pool handle. */
 strata_pool *srv_pool_get(srv *s);

@@ -239,6 +239,32 @@ pwned=$(find "$T" -name 'PWNED*')
 check 400 GET "/api/codegen/$(urlq "$HR")/$(urlq "$HN")?lang=rust" && body_has 'use c, shell or python'
 U=$RW
 
+# ---- statistics: a deadline, one computation at a time per client, stopped when the client goes --
+# 2^40 elements (never written, so nothing on disk): hours of work
+"$S" -P "$P" nd create sim/huge --dtype f64 --shape 1048576,1048576 --chunks 1024,1024 >/dev/null
+RW=$U
+serve_start --deadline 2
+t0=$SECONDS
+check 503 GET /api/arrays/sim/huge/stats -m 30 && body_has '"code":"ETIMEDOUT"' && body_has 'did not finish within the 2 s deadline'
+[ $((SECONDS - t0)) -le 6 ] || { echo "FAIL: the deadline of 2 s took $((SECONDS - t0)) s"; fails=$((fails + 1)); }
+check 200 GET /api/regions
+# a second computation for the same client address waits its turn (503, Retry-After) ...
+curl -s -m 30 -o /dev/null "$U/api/arrays/sim/huge/stats" &
+bg=$!
+sleep 0.5
+check 503 GET '/api/arrays/sim/huge/stats?start=0,0&count=10,10' -m 30 -D "$T/headers" && body_has '"code":"EBUSY"' && body_has 'for this client address'
+grep -qi '^Retry-After: 5' "$T/headers" || { echo "FAIL: no Retry-After: $(cat "$T/headers")"; fails=$((fails + 1)); }
+# ... while another address computes at once
+check 200 GET '/api/arrays/sim/huge/stats?start=0,0&count=10,10' -m 30 --interface 127.0.0.2 && body_has '"count":100'
+wait $bg
+# a client that leaves stops its computation: the next one from that address is not busy
+serve_start --deadline 600
+curl -s -m 1 -o /dev/null "$U/api/arrays/sim/huge/stats"
+sleep 0.5
+check 200 GET '/api/arrays/sim/huge/stats?start=0,0&count=10,11' -m 30 && body_has '"count":110'
+grep -q 'stats: the client closed the connection, stopped after 1' "$SERR" || { echo "FAIL: no cancellation logged: $(cat "$SERR")"; fails=$((fails + 1)); }
+U=$RW
+
 # ---- read-only --------------------------------------------------------------------------------
 RW=$U
 serve_start --read-only
