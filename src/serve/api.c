@@ -562,9 +562,10 @@ static void api_column_stats(srv *sv, const srv_req *q, strata_pool *p, const ch
     strata_snapshot_close(s);
 }
 
-/* A numeric column as binary: raw little-endian elements, or an NPY file (?format=npy). */
-static void api_column_data(const srv_req *q, strata_pool *p, const char *region, const char *name,
-                            const char *col, srv_reply *r)
+/* A numeric column as binary: raw little-endian elements, or an NPY file (?format=npy), streamed
+ * whatever its size. */
+static void api_column_data(srv *sv, const srv_req *q, strata_pool *p, const char *region,
+                            const char *name, const char *col, srv_reply *r)
 {
     strata_snapshot *s;
     if (open_snapshot(q, p, region, name, r, &s) < 0) return;
@@ -574,51 +575,17 @@ static void api_column_data(const srv_req *q, strata_pool *p, const char *region
         strata_snapshot_close(s);
         return;
     }
-    strata_dtype t = d.columns[c].dtype;
+    strata_dtype t = d.columns[c].dtype; /* D's strings and columns belong to S */
+    int64_t version = d.version;
+    strata_snapshot_close(s);
     const char *fmt = srv_arg(q, "format");
     int npy = fmt && strcmp(fmt, "npy") == 0;
-    if (fmt && !npy && strcmp(fmt, "raw") != 0) {
-        srv_error(r, 400, "EINVAL", "format=%s: use raw or npy", fmt);
-    } else if (t == STRATA_STR) {
+    if (fmt && !npy && strcmp(fmt, "raw") != 0)
+        srv_error(r, 400, "EINVAL", "format=%.40s: use raw or npy", fmt);
+    else if (t == STRATA_STR)
         srv_error(r, 400, "ETYPE", "column '%s' holds strings: read it as rows", col);
-    } else {
-        size_t esz = strata_dtype_size(t), hdr = 0;
-        char head[256];
-        if (npy) {
-            static const char *const descr[] = {"|i1", "<i2", "<i4", "<i8", "|u1", "<u2",
-                                                "<u4", "<i8", "<f4", "<f8", "|b1"};
-            const char *ds = t == STRATA_U64 ? "<u8" : descr[t];
-            int n = snprintf(head + 10, sizeof head - 10,
-                             "{'descr': '%s', 'fortran_order': False, 'shape': (%" PRIu64 ",), }",
-                             ds, d.nrows);
-            size_t total = 10 + (size_t)n + 1;
-            size_t pad = (64 - total % 64) % 64;
-            memset(head + 10 + n, ' ', pad);
-            head[10 + n + pad] = '\n';
-            hdr = total + pad;
-            memcpy(head, "\x93NUMPY\x01\x00", 8);
-            head[8] = (char)((hdr - 10) & 0xff);
-            head[9] = (char)((hdr - 10) >> 8);
-        }
-        size_t len = hdr + d.nrows * esz;
-        char *buf = malloc(len + 1);
-        if (buf == NULL) {
-            srv_error(r, 507, "ENOMEM", "out of memory for %zu bytes", len);
-        } else {
-            memcpy(buf, head, hdr);
-            int rc = d.nrows ? strata_snapshot_read(s, c, 0, d.nrows, buf + hdr) : 0;
-            if (rc < 0) {
-                free(buf);
-                srv_fail(r, p, rc);
-            } else {
-                r->data = buf;
-                r->len = len;
-                r->type = "application/octet-stream";
-                r->status = 200;
-            }
-        }
-    }
-    strata_snapshot_close(s);
+    else
+        srv_stream_column(sv, q, region, name, version, c, npy, r);
 }
 
 /* ---- N-d arrays ----------------------------------------------------------------------------- */
@@ -695,7 +662,17 @@ static void api_array(srv *sv, const srv_req *q, strata_pool *p, const char *reg
             strata_ndarray_close(a);
             return;
         }
-        n *= count[k];
+        if (count[k] == 0) {
+            srv_error(r, 400, "EINVAL", "region count of dimension %d is 0: every count is >= 1",
+                      k);
+            strata_ndarray_close(a);
+            return;
+        }
+        if (__builtin_mul_overflow(n, count[k], &n) || n > ((uint64_t)1 << 59)) {
+            srv_error(r, 400, "ERANGE", "the region has over 2^59 elements");
+            strata_ndarray_close(a);
+            return;
+        }
     }
     const char *fmt = srv_arg(q, "format");
     int stats = strcmp(what, "stats") == 0;
@@ -722,16 +699,16 @@ static void api_array(srv *sv, const srv_req *q, strata_pool *p, const char *reg
                   "%" PRIu64 " elements is over the %" PRIu64 " a JSON region may have: ask "
                   "format=raw, or a smaller count",
                   n, sv->max_elements);
-    } else if (n > ((uint64_t)1 << 31)) {
-        srv_error(r, 400, "ERANGE", "%" PRIu64 " elements is over the 2^31 one request may read",
-                  n);
+    } else if (!json) {
+        /* raw: streamed in slabs, whatever its size */
+        srv_stream_region(sv, q, region, name, d.ndims, start, count, r);
     } else {
         size_t esz = strata_dtype_size(d.dtype);
         char *buf = malloc(n * esz + 1);
         rc = buf ? strata_ndarray_read(a, start, count, buf) : STRATA_ENOMEM;
         if (rc < 0) {
             srv_fail(r, p, rc);
-        } else if (json) {
+        } else {
             json_t *vals = json_array(), *shape = json_array();
             for (uint64_t i = 0; i < n; i++)
                 json_array_append_new(vals, value_json(d.dtype, buf, i));
@@ -739,12 +716,6 @@ static void api_array(srv *sv, const srv_req *q, strata_pool *p, const char *reg
                 json_array_append_new(shape, json_integer((json_int_t)count[k]));
             r->json = json_pack("{s:o,s:o,s:o}", "dtype", dtype_json(d.dtype), "shape", shape,
                                 "data", vals);
-        } else {
-            r->data = buf;
-            buf = NULL;
-            r->len = n * esz;
-            r->type = "application/octet-stream";
-            r->status = 200;
         }
         free(buf);
     }
@@ -1103,7 +1074,7 @@ void srv_api(srv *s, const srv_req *q, srv_reply *r)
              seg_is(q, 6, "stats"))
         api_column_stats(s, q, p, q->seg[2], q->seg[3], q->seg[5], r);
     else if (get && n == 6 && seg_is(q, 1, "datasets") && seg_is(q, 4, "columns"))
-        api_column_data(q, p, q->seg[2], q->seg[3], q->seg[5], r);
+        api_column_data(s, q, p, q->seg[2], q->seg[3], q->seg[5], r);
     else if (get && n == 4 && seg_is(q, 1, "arrays"))
         api_array(s, q, p, q->seg[2], q->seg[3], NULL, r);
     else if (get && n == 5 && seg_is(q, 1, "arrays") &&

@@ -57,6 +57,8 @@ void srv_error(srv_reply *r, unsigned status, const char *code, const char *fmt,
     va_end(ap);
     utf8_clean(msg);
     if (r->json) json_decref(r->json);
+    if (r->stream) r->stream->free(r->stream);
+    r->stream = NULL;
     free(r->data);
     r->data = NULL;
     r->len = 0;
@@ -230,6 +232,8 @@ int srv_init(srv *s, const char *pool_path, int nhandles, char *err, size_t errl
     s->max_elements = 1 << 20;
     s->deadline = 30;
     s->max_heavy = 1;
+    s->max_streams = 16;
+    s->max_streams_per_client = 4;
     if (nhandles < 1 || nhandles > SRV_MAX_HANDLES) {
         snprintf(err, errlen, "%d pool handles: need 1 to %d", nhandles, SRV_MAX_HANDLES);
         return STRATA_EINVAL;
@@ -246,6 +250,10 @@ void srv_release(srv *s)
 {
     for (int i = 0; i < s->nhandles; i++) strata_pool_close(s->handles[i]);
     s->nhandles = 0;
+    for (int i = 0; i < SRV_MAX_STREAMS; i++) {
+        strata_pool_close(s->stream_handles[i]);
+        s->stream_handles[i] = NULL;
+    }
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->job_mu);
@@ -376,7 +384,7 @@ void srv_handle(srv *s, srv_req *q, char *path, srv_reply *r)
     }
     /* every reply has a body: a handler that built none (a JSON value that could not be made)
      * is an internal error, not an empty 200 */
-    if (r->json == NULL && r->data == NULL)
+    if (r->json == NULL && r->data == NULL && r->stream == NULL)
         srv_error(r, 500, "EINTERNAL", "the reply to %s %.200s could not be built", method, q->url);
     if (r->status == 0) r->status = 200;
 }

@@ -40,6 +40,20 @@ typedef struct conn_state {
     int too_big;
 } conn_state;
 
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    srv_stream *st = cls;
+    if (pos >= st->size) return MHD_CONTENT_READER_END_OF_STREAM;
+    long n = st->read(st, pos, buf, max);
+    return n > 0 ? (ssize_t)n : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void stream_free(void *cls)
+{
+    srv_stream *st = cls;
+    st->free(st);
+}
+
 static enum MHD_Result send_reply(struct MHD_Connection *conn, srv_reply *r)
 {
     struct MHD_Response *resp;
@@ -52,6 +66,14 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, srv_reply *r)
         size_t n = strlen(text);
         resp = MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
         MHD_add_response_header(resp, "Content-Type", "application/json");
+    } else if (r->stream) {
+        resp = MHD_create_response_from_callback(r->stream->size, 32 << 10, stream_read, r->stream,
+                                                 stream_free);
+        if (resp == NULL) r->stream->free(r->stream);
+        r->stream = NULL;
+        if (resp == NULL) return MHD_NO;
+        MHD_add_response_header(resp, "Content-Type",
+                                r->type ? r->type : "application/octet-stream");
     } else {
         resp = MHD_create_response_from_buffer(r->len, r->data ? r->data : (void *)"",
                                                r->data ? MHD_RESPMEM_MUST_FREE

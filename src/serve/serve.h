@@ -16,6 +16,9 @@
 
 #define SRV_MAX_HANDLES 64
 #define SRV_TOKEN_LEN   64
+#define SRV_MAX_STREAMS 64
+/* Bytes a download (stream.c) holds in memory at once. */
+#define SRV_STREAM_BUF ((size_t)1 << 20)
 
 /* The one background job (an update started by POST /api/update). */
 typedef struct srv_job {
@@ -56,6 +59,11 @@ typedef struct srv {
     double deadline;
     int max_heavy, nheavy;
     char heavy[SRV_MAX_HANDLES][64];
+    /* downloads (stream.c): their own pool handles, opened on first use */
+    int max_streams, max_streams_per_client;
+    strata_pool *stream_handles[SRV_MAX_STREAMS];
+    int stream_busy[SRV_MAX_STREAMS];
+    char stream_client[SRV_MAX_STREAMS][64];
     /* the update job */
     srv_job job;
     pthread_mutex_t job_mu;
@@ -63,11 +71,21 @@ typedef struct srv {
     uint64_t requests, errors;
 } srv;
 
+/* A body sent as the client reads it (stream.c). */
+typedef struct srv_stream {
+    uint64_t size; /* bytes of the body */
+    /* Copy up to MAX bytes of the body from POS (< size; called with POS in order) into OUT:
+     * the count (> 0), or -1 on an error, which closes the connection short of SIZE. */
+    long (*read)(struct srv_stream *st, uint64_t pos, char *out, size_t max);
+    void (*free)(struct srv_stream *st); /* called once, sent or not */
+} srv_stream;
+
 /* A reply: status and body. Handlers fill it. */
 typedef struct srv_reply {
     unsigned status;
-    json_t *json; /* a JSON body, or */
-    void *data;   /* a binary body (malloc'ed) */
+    json_t *json;       /* a JSON body, or */
+    void *data;         /* a binary body (malloc'ed), or */
+    srv_stream *stream; /* a streamed one */
     size_t len;
     const char *type;     /* content type of DATA */
     unsigned retry_after; /* seconds, for a Retry-After header; 0: none */
@@ -140,6 +158,18 @@ void srv_pool_put(srv *s, strata_pool *p);
 
 /* The API: fill R for request Q (GET or POST under /api). */
 void srv_api(srv *s, const srv_req *q, srv_reply *r);
+
+/* ---- downloads (stream.c) -------------------------------------------------------------------- */
+
+/* Set R to stream column COL of REGION/NAME at VERSION (raw, or NPY when NPY), or to why not
+ * (503 when Q's client or the server has too many downloads running). */
+void srv_stream_column(srv *s, const srv_req *q, const char *region, const char *name,
+                       int64_t version, int col, int npy, srv_reply *r);
+/* Set R to stream the region START + COUNT (checked, every count >= 1) of N-d array REGION/NAME
+ * of NDIMS dimensions, raw in C order; the connection is closed short when the array is written
+ * while a region of several slabs is sent. */
+void srv_stream_region(srv *s, const srv_req *q, const char *region, const char *name, int ndims,
+                       const uint64_t *start, const uint64_t *count, srv_reply *r);
 
 /* ---- code snippets (codegen.c) -------------------------------------------------------------- */
 

@@ -265,6 +265,83 @@ check 200 GET '/api/arrays/sim/huge/stats?start=0,0&count=10,11' -m 30 && body_h
 grep -q 'stats: the client closed the connection, stopped after 1' "$SERR" || { echo "FAIL: no cancellation logged: $(cat "$SERR")"; fails=$((fails + 1)); }
 U=$RW
 
+# ---- downloads of any size, in bounded memory -----------------------------------------------------
+anon_now() { awk '/^RssAnon/ {print $2}' "/proc/$1/status"; }
+# anon_watch PID FILE: keep in FILE the largest RssAnon (kB) of PID until FILE.stop appears
+anon_watch() {
+    local max=0 v
+    rm -f "$2.stop"
+    while [ ! -e "$2.stop" ] && v=$(anon_now "$1" 2>/dev/null) && [ -n "$v" ]; do
+        [ "$v" -gt "$max" ] && max=$v && echo "$max" >"$2"
+        sleep 0.02
+    done
+}
+anon_check() { # anon_check WHAT BASE: the peak of $T/anon is less than 32 MiB over BASE
+    touch "$T/anon.stop"
+    wait "$W"
+    local d=$(($(cat "$T/anon") - $2))
+    [ "$d" -lt 32768 ] || { echo "FAIL: $1 took $d kB more of the server's memory"; fails=$((fails + 1)); }
+}
+/usr/bin/python3 - "$T" <<'PY'
+import numpy as np, sys
+t = sys.argv[1]
+np.save(t + '/big.npy', np.arange(1 << 24, dtype=np.int64))
+np.save(t + '/ramp.npy', np.arange(1 << 20, dtype=np.int32).reshape(1024, 1024))
+np.save(t + '/cube.npy', np.arange(4 * 600 * 600, dtype=np.float32).reshape(4, 600, 600))
+PY
+{ "$S" -P "$P" ingest big/col --format npy --column v="$T/big.npy" &&
+    "$S" -P "$P" nd create sim/ramp --dtype i32 --shape 1024,1024 --chunks 100,300 &&
+    "$S" -P "$P" nd write sim/ramp --from "$T/ramp.npy" --start 0,0 &&
+    "$S" -P "$P" nd create sim/cube --dtype f32 --shape 4,600,600 --chunks 1,128,128 &&
+    "$S" -P "$P" nd write sim/cube --from "$T/cube.npy" --start 0,0,0; } >/dev/null 2>&1 ||
+    { echo "FAIL: download fixture"; fails=$((fails + 1)); }
+rm -f "$T/big.npy"
+RW=$U
+serve_start
+SP=${PIDS[${#PIDS[@]} - 1]}
+# a 128 MiB column as NPY
+base=$(anon_now "$SP")
+anon_watch "$SP" "$T/anon" &
+W=$!
+check 200 GET '/api/datasets/big/col/columns/v?format=npy' --limit-rate 100M
+anon_check "a 128 MiB column" "$base"
+/usr/bin/python3 -c "
+import numpy as np, sys; a = np.load(sys.argv[1], mmap_mode='r'); n = 1 << 24
+assert a.shape == (n,) and a.dtype == np.int64 and a[0] == 0 and a[-1] == n - 1 and int(a.sum()) == n * (n - 1) // 2" "$T/body" ||
+    { echo "FAIL: the streamed NPY column"; fails=$((fails + 1)); }
+rm -f "$T/body"
+# a 512 MiB raw region (2^26 elements; the old limit was 2^31, in one buffer)
+base=$(anon_now "$SP")
+anon_watch "$SP" "$T/anon" &
+W=$!
+curl -s -D "$T/headers" "$U/api/arrays/sim/huge/region?start=5,7&count=8192,8192&format=raw" | cmp -s - <(head -c $((8 << 26)) /dev/zero) &&
+    grep -q '^HTTP/1.1 200' "$T/headers" || { echo "FAIL: the 512 MiB raw region: $(cat "$T/headers")"; fails=$((fails + 1)); }
+anon_check "a 512 MiB raw region" "$base"
+# regions of several slabs come in C order: 2-D, and 3-D (slabs of rows carrying into planes)
+check 200 GET '/api/arrays/sim/ramp/region?start=3,5&count=1000,1000&format=raw'
+/usr/bin/python3 -c "
+import numpy as np, sys; a = np.frombuffer(open(sys.argv[1], 'rb').read(), '<i4').reshape(1000, 1000)
+assert (a == np.load(sys.argv[2])[3:1003, 5:1005]).all()" "$T/body" "$T/ramp.npy" || { echo "FAIL: 2-D region of several slabs"; fails=$((fails + 1)); }
+check 200 GET '/api/arrays/sim/cube/region?start=1,10,10&count=3,500,580&format=raw'
+/usr/bin/python3 -c "
+import numpy as np, sys; a = np.frombuffer(open(sys.argv[1], 'rb').read(), '<f4').reshape(3, 500, 580)
+assert (a == np.load(sys.argv[2])[1:4, 10:510, 10:590]).all()" "$T/body" "$T/cube.npy" || { echo "FAIL: 3-D region of several slabs"; fails=$((fails + 1)); }
+check 400 GET '/api/arrays/sim/ramp/region?start=0,0&count=0,5&format=raw' && body_has 'count of dimension 0 is 0'
+# at most 4 downloads per client address at once: the 5th gets 503, another address is served
+SLOW=()
+for i in 1 2 3 4; do
+    curl -s --limit-rate 10K -o /dev/null "$U/api/datasets/big/col/columns/v?format=raw" &
+    SLOW+=($!)
+done
+sleep 0.5
+check 503 GET '/api/datasets/big/col/columns/v?format=raw' -m 10 && body_has 'this client address has 4 downloads running already'
+check 200 GET '/api/arrays/sim/field/region?format=raw' --interface 127.0.0.2 -m 10
+kill "${SLOW[@]}" 2>/dev/null
+wait "${SLOW[@]}" 2>/dev/null
+sleep 0.5
+check 200 GET '/api/arrays/sim/field/region?format=raw' -m 10
+U=$RW
+
 # ---- read-only --------------------------------------------------------------------------------
 RW=$U
 serve_start --read-only
