@@ -16,7 +16,9 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -126,12 +128,141 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
     return MHD_YES;
 }
 
+/* ---- the request deadline ------------------------------------------------------------------- */
+
+/* libmicrohttpd's --timeout is an idle timeout: a client sending one byte a second keeps a
+ * connection forever. So every connection is also watched here: from its start, and again from
+ * the end of each response, it has --request-timeout seconds to deliver a whole request (headers
+ * and body); the watchdog thread answers a late one 408 and shuts its socket down, which makes
+ * libmicrohttpd close it. While a request is answered there is no deadline (statistics have
+ * --deadline, downloads the idle timeout). */
+typedef struct watch {
+    struct watch *prev, *next;
+    int fd;
+    double due;  /* when the request must be in; 0: a request is being answered */
+    int expired; /* the watchdog answered 408 */
+} watch;
+
+typedef struct watchdog {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    watch *head;
+    double timeout; /* --request-timeout */
+    int stop;
+    pthread_t thread;
+} watchdog;
+
+static void *watchdog_main(void *arg)
+{
+    watchdog *w = arg;
+    char msg[512];
+    int len =
+        snprintf(msg, sizeof msg,
+                 "{\"error\":{\"status\":408,\"code\":\"ETIMEDOUT\",\"message\":\"the "
+                 "request did not arrive whole within %g s (strata serve --request-timeout)\"}}",
+                 w->timeout);
+    char head[256];
+    int hlen = snprintf(head, sizeof head,
+                        "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
+                        "Content-Length: %d\r\nConnection: close\r\n\r\n",
+                        len);
+    pthread_mutex_lock(&w->mu);
+    while (!w->stop) {
+        double now = srv_now();
+        for (watch *c = w->head; c; c = c->next) {
+            if (c->due == 0 || c->expired || now < c->due) continue;
+            /* libmicrohttpd is not writing to it: it is still reading a request */
+            c->expired = 1;
+            if (send(c->fd, head, (size_t)hlen, MSG_NOSIGNAL | MSG_DONTWAIT) == hlen)
+                (void)send(c->fd, msg, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
+            shutdown(c->fd, SHUT_RDWR);
+        }
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        t.tv_nsec += 200 * 1000 * 1000;
+        if (t.tv_nsec >= 1000000000) t.tv_sec++, t.tv_nsec -= 1000000000;
+        pthread_cond_timedwait(&w->cv, &w->mu, &t);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* A connection starts (watched from now) or closes (forgotten before its socket is closed). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    watchdog *w = cls;
+    watch *c = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        c = calloc(1, sizeof *c);
+        if (c == NULL || ci == NULL) {
+            free(c);
+            *socket_context = NULL;
+            return;
+        }
+        c->fd = ci->connect_fd;
+        pthread_mutex_lock(&w->mu);
+        c->due = srv_now() + w->timeout;
+        c->next = w->head;
+        if (w->head) w->head->prev = c;
+        w->head = c;
+        pthread_mutex_unlock(&w->mu);
+        *socket_context = c;
+    } else if (c) {
+        pthread_mutex_lock(&w->mu);
+        if (c->prev) c->prev->next = c->next;
+        if (c->next) c->next->prev = c->prev;
+        if (w->head == c) w->head = c->next;
+        pthread_mutex_unlock(&w->mu);
+        free(c);
+        *socket_context = NULL;
+    }
+}
+
+/* What the daemon's callbacks get. */
+typedef struct daemon_ctx {
+    srv *s;
+    watchdog wd;
+} daemon_ctx;
+
+static watch *watch_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* The whole request is in: stop its clock. 0 when the watchdog expired it already. */
+static int watch_answering(watchdog *w, struct MHD_Connection *conn)
+{
+    watch *c = watch_of(conn);
+    if (c == NULL) return 1;
+    pthread_mutex_lock(&w->mu);
+    int ok = !c->expired;
+    c->due = 0;
+    pthread_mutex_unlock(&w->mu);
+    return ok;
+}
+
+/* The response is sent: the next request's clock starts. */
+static void watch_idle(watchdog *w, struct MHD_Connection *conn)
+{
+    watch *c = watch_of(conn);
+    if (c == NULL) return;
+    pthread_mutex_lock(&w->mu);
+    c->due = srv_now() + w->timeout;
+    pthread_mutex_unlock(&w->mu);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
 {
     (void)version;
-    srv *s = cls;
+    daemon_ctx *dc = cls;
+    srv *s = dc->s;
     conn_state *cs = *con_cls;
     if (cs == NULL) {
         cs = calloc(1, sizeof *cs);
@@ -156,6 +287,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         return MHD_YES;
     }
+    if (!watch_answering(&dc->wd, conn)) return MHD_NO;
     srv_reply r = {0};
     srv_req q = {0};
     q.method = method;
@@ -186,9 +318,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
                     enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)conn;
     (void)toe;
+    watch_idle(&((daemon_ctx *)cls)->wd, conn);
     conn_state *cs = *con_cls;
     if (cs) {
         free(cs->body);
@@ -258,19 +389,58 @@ static const char serve_usage[] =
     "refuses every change. The address is loopback unless --listen says otherwise. Stops on\n"
     "SIGINT or SIGTERM. Prints 'listening on http://HOST:PORT/' when ready (port 0: any free).\n";
 
-int cmd_serve(cli *c, int argc, char **argv)
+/* The options of `strata serve`, checked. */
+typedef struct serve_opts {
+    const char *listen, *token_file, *web;
+    char host[64];
+    struct sockaddr_in addr;
+    int read_only;
+    long threads, timeout, max_conn, max_per_client;
+    uint64_t max_body;
+    double deadline, request_timeout;
+} serve_opts;
+
+/* A whole number in [LO, HI] from option NAME's TEXT (DEF when absent) into *OUT; -1 if bad. */
+static int opt_long(const char *name, const char *text, long def, long lo, long hi, long *out)
 {
-    const char *listen = "127.0.0.1:8470", *token_file = NULL, *threads = NULL, *max_body = NULL,
-               *timeout = NULL, *web = NULL, *deadline = NULL;
-    int read_only = 0;
-    cli_opt opts[] = {{"listen", 0, &listen, NULL},
-                      {"token-file", 0, &token_file, NULL},
-                      {"read-only", 0, NULL, &read_only},
+    char *end;
+    *out = text ? strtol(text, &end, 10) : def;
+    if (text && (*text == 0 || *end || *out < lo || *out > hi)) {
+        cli_usage_error("serve", "--%s needs a whole number from %ld to %ld", name, lo, hi);
+        return -1;
+    }
+    return 0;
+}
+
+/* Seconds (> 0, fractions allowed) from option NAME's TEXT (DEF when absent); -1 if bad. */
+static int opt_seconds(const char *name, const char *text, double def, double *out)
+{
+    char *end;
+    *out = text ? strtod(text, &end) : def;
+    if (text && (*text == 0 || *end || !(*out > 0) || *out > 1e6)) {
+        cli_usage_error("serve", "--%s needs seconds > 0, such as 30 or 2.5", name);
+        return -1;
+    }
+    return 0;
+}
+
+static int serve_parse(int argc, char **argv, serve_opts *o)
+{
+    const char *threads = NULL, *max_body = NULL, *timeout = NULL, *deadline = NULL,
+               *request_timeout = NULL, *max_conn = NULL, *max_per_client = NULL;
+    memset(o, 0, sizeof *o);
+    o->listen = "127.0.0.1:8470";
+    cli_opt opts[] = {{"listen", 0, &o->listen, NULL},
+                      {"token-file", 0, &o->token_file, NULL},
+                      {"read-only", 0, NULL, &o->read_only},
                       {"threads", 0, &threads, NULL},
                       {"max-body", 0, &max_body, NULL},
                       {"timeout", 0, &timeout, NULL},
+                      {"request-timeout", 0, &request_timeout, NULL},
                       {"deadline", 0, &deadline, NULL},
-                      {"web", 0, &web, NULL},
+                      {"max-connections", 0, &max_conn, NULL},
+                      {"max-per-client", 0, &max_per_client, NULL},
+                      {"web", 0, &o->web, NULL},
                       {0}};
     char *pos[4];
     int npos;
@@ -279,97 +449,130 @@ int cmd_serve(cli *c, int argc, char **argv)
     if (rc != EXIT_OK) return rc;
     if (npos != 0) return cli_usage_error("serve", "unexpected argument '%s'", pos[0]);
     /* --listen HOST:PORT */
-    char host[64];
-    const char *colon = strrchr(listen, ':');
+    const char *colon = strrchr(o->listen, ':');
     char *end;
     long port = colon ? strtol(colon + 1, &end, 10) : -1;
-    if (colon == NULL || (size_t)(colon - listen) >= sizeof host || *(colon + 1) == 0 || *end ||
-        port < 0 || port > 65535)
+    if (colon == NULL || (size_t)(colon - o->listen) >= sizeof o->host || *(colon + 1) == 0 ||
+        *end || port < 0 || port > 65535)
         return cli_usage_error("serve", "--listen needs HOST:PORT such as 127.0.0.1:8470");
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = 0;
-    struct sockaddr_in addr = {0};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1)
-        return cli_usage_error("serve", "--listen: '%s' is not an IPv4 address", host);
-    long nthreads = threads ? strtol(threads, &end, 10) : 4;
-    if (threads && (*end || nthreads < 1 || nthreads > SRV_MAX_HANDLES))
-        return cli_usage_error("serve", "--threads needs 1 to %d", SRV_MAX_HANDLES);
-    uint64_t body = 1 << 20;
-    if (max_body && parse_bytes(max_body, &body) != 0)
+    memcpy(o->host, o->listen, (size_t)(colon - o->listen));
+    o->host[colon - o->listen] = 0;
+    o->addr.sin_family = AF_INET;
+    o->addr.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, o->host, &o->addr.sin_addr) != 1)
+        return cli_usage_error("serve", "--listen: '%s' is not an IPv4 address", o->host);
+    o->max_body = 1 << 20;
+    if (max_body && parse_bytes(max_body, &o->max_body) != 0)
         return cli_usage_error("serve", "--max-body needs a size such as 1M");
-    long tmo = timeout ? strtol(timeout, &end, 10) : 30;
-    if (timeout && (*end || tmo < 1))
-        return cli_usage_error("serve", "--timeout needs seconds >= 1");
-    double dl = deadline ? strtod(deadline, &end) : 30;
-    if (deadline && (*end || !(dl > 0) || dl > 1e6))
-        return cli_usage_error("serve", "--deadline needs seconds > 0, such as 30 or 2.5");
-    if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+    if (opt_long("threads", threads, 4, 1, SRV_MAX_HANDLES - 1, &o->threads) < 0 ||
+        opt_long("timeout", timeout, 30, 1, 86400, &o->timeout) < 0 ||
+        opt_seconds("request-timeout", request_timeout, 10, &o->request_timeout) < 0 ||
+        opt_seconds("deadline", deadline, 30, &o->deadline) < 0 ||
+        opt_long("max-connections", max_conn, 256, 1, 65536, &o->max_conn) < 0 ||
+        opt_long("max-per-client", max_per_client, 32, 1, 65536, &o->max_per_client) < 0)
+        return EXIT_USAGE;
+    return EXIT_OK;
+}
 
+/* S over the pool of C with the options O, its token loaded; NULL after printing why. */
+static srv *serve_open(cli *c, const serve_opts *o, int *rc)
+{
     srv *s = calloc(1, sizeof *s);
-    if (s == NULL) return cli_fail(c, STRATA_ENOMEM);
+    if (s == NULL) {
+        *rc = cli_fail(c, STRATA_ENOMEM);
+        return NULL;
+    }
     /* one pool handle per thread, plus one for the update job */
     char err[512] = "";
-    if (srv_init(s, strata_pool_path(c->pool), (int)nthreads + 1, err, sizeof err) < 0) {
+    if (srv_init(s, strata_pool_path(c->pool), (int)o->threads + 1, err, sizeof err) < 0) {
         fprintf(stderr, "strata: cannot open the pool %s: %s\n", strata_pool_path(c->pool), err);
         srv_release(s);
         free(s);
-        return EXIT_IO;
+        *rc = EXIT_IO;
+        return NULL;
     }
     /* the web page: --web, else the installed copy, else the source tree's */
     struct stat wst;
     snprintf(s->web, sizeof s->web, "%s",
-             web                                                   ? web
+             o->web                                                ? o->web
              : stat(STRATA_WEB_INSTALLED "/index.html", &wst) == 0 ? STRATA_WEB_INSTALLED
                                                                    : STRATA_WEB_DIR);
-    s->read_only = read_only;
-    s->max_body = (size_t)body;
-    s->deadline = dl;
-    s->max_heavy = nthreads > 1 ? (int)nthreads - 1 : 1;
+    s->read_only = o->read_only;
+    s->max_body = (size_t)o->max_body;
+    s->deadline = o->deadline;
+    s->max_heavy = o->threads > 1 ? (int)o->threads - 1 : 1;
     char tf[4200];
     snprintf(tf, sizeof tf, "%s/serve.token", s->pool_path);
-    rc = token_load(s, token_file ? token_file : tf, token_file == NULL);
-    if (rc != EXIT_OK) {
+    *rc = token_load(s, o->token_file ? o->token_file : tf, o->token_file == NULL);
+    if (*rc != EXIT_OK) {
         srv_release(s);
         free(s);
-        return rc;
+        return NULL;
     }
-    struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)nthreads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)tmo,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)64, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 << 10),
-        MHD_OPTION_NOTIFY_COMPLETED, on_done, s, MHD_OPTION_END);
+    return s;
+}
+
+int cmd_serve(cli *c, int argc, char **argv)
+{
+    serve_opts o;
+    int rc = serve_parse(argc, argv, &o);
+    if (rc != EXIT_OK) return rc;
+    if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+    daemon_ctx dc = {0};
+    if ((dc.s = serve_open(c, &o, &rc)) == NULL) return rc;
+    srv *s = dc.s;
+    pthread_mutex_init(&dc.wd.mu, NULL);
+    pthread_cond_init(&dc.wd.cv, NULL);
+    dc.wd.timeout = o.request_timeout;
+    int watching = pthread_create(&dc.wd.thread, NULL, watchdog_main, &dc.wd) == 0;
+    struct MHD_Daemon *d =
+        !watching
+            ? NULL
+            : MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+                               on_request, &dc, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&o.addr,
+                               MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o.threads,
+                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o.timeout,
+                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)o.max_conn,
+                               MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o.max_per_client,
+                               MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 << 10),
+                               MHD_OPTION_NOTIFY_CONNECTION, on_connection, &dc.wd,
+                               MHD_OPTION_NOTIFY_COMPLETED, on_done, &dc, MHD_OPTION_END);
     if (d == NULL) {
         fprintf(stderr,
                 "strata: cannot listen on %s: %s (is the port taken? try --listen %s:0 for any "
                 "free port)\n",
-                listen, strerror(errno), host);
-        srv_release(s);
-        free(s);
-        return EXIT_IO;
+                o.listen, strerror(errno), o.host);
+        rc = EXIT_IO;
+    } else {
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+        printf("listening on http://%s:%u/ (pool %s, %ld threads%s)\n", o.host,
+               info ? info->port : (unsigned)ntohs(o.addr.sin_port), s->pool_path, o.threads,
+               o.read_only ? ", read-only" : "");
+        fflush(stdout);
+        struct sigaction sa = {0};
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        while (!stop_flag) pause();
+        MHD_stop_daemon(d);
+        pthread_mutex_lock(&s->job_mu);
+        int join = s->job.joinable;
+        s->job.joinable = 0;
+        pthread_mutex_unlock(&s->job_mu);
+        if (join) pthread_join(s->job.thread, NULL);
+        fprintf(stderr, "strata serve: stopped after %" PRIu64 " requests (%" PRIu64 " errors)\n",
+                s->requests, s->errors);
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    printf("listening on http://%s:%u/ (pool %s, %ld threads%s)\n", host,
-           info ? info->port : (unsigned)port, s->pool_path, nthreads,
-           read_only ? ", read-only" : "");
-    fflush(stdout);
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    while (!stop_flag) pause();
-    MHD_stop_daemon(d);
-    pthread_mutex_lock(&s->job_mu);
-    int join = s->job.joinable;
-    s->job.joinable = 0;
-    pthread_mutex_unlock(&s->job_mu);
-    if (join) pthread_join(s->job.thread, NULL);
-    fprintf(stderr, "strata serve: stopped after %" PRIu64 " requests (%" PRIu64 " errors)\n",
-            s->requests, s->errors);
+    if (watching) {
+        pthread_mutex_lock(&dc.wd.mu);
+        dc.wd.stop = 1;
+        pthread_cond_signal(&dc.wd.cv);
+        pthread_mutex_unlock(&dc.wd.mu);
+        pthread_join(dc.wd.thread, NULL);
+    }
+    pthread_mutex_destroy(&dc.wd.mu);
+    pthread_cond_destroy(&dc.wd.cv);
     srv_release(s);
     free(s);
-    return EXIT_OK;
+    return rc;
 }

@@ -342,6 +342,32 @@ sleep 0.5
 check 200 GET '/api/arrays/sim/field/region?format=raw' -m 10
 U=$RW
 
+# ---- slow clients: a deadline for each request, connections limited per address -----------------
+# 64 connections from 127.0.0.2 trickle a byte a second (one of them a POST body): the server keeps
+# at most 32 (--max-per-client), answers each 408 at --request-timeout (3 s; --timeout, the idle
+# timeout, never fires), and meanwhile serves another client at once.
+RW=$U
+serve_start --request-timeout 3
+/usr/bin/python3 "$(dirname "$0")/slowloris.py" "${U##*:}" 64 12 127.0.0.2 >"$T/loris" &
+LP=$!
+sleep 0.5
+for i in 1 2 3 4 5 6; do
+    got=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$U/api/regions")
+    [ "$got" = 200 ] || { echo "FAIL: a client during the slow attack got $got"; fails=$((fails + 1)); }
+    sleep 0.5
+done
+wait $LP
+/usr/bin/python3 - "$T/loris" <<'PY' || { echo "FAIL: slow clients: $(cat "$T/loris")"; fails=$((fails + 1)); }
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d['refused'] == 32 and d['timed_out'] == 32 and d['open'] == 0, d
+assert 2.5 <= d['longest'] <= 5.5, d
+e = json.loads(d['body'])['error']
+assert e['status'] == 408 and e['code'] == 'ETIMEDOUT' and 'within 3 s (strata serve --request-timeout)' in e['message'], e
+PY
+check 200 GET /api/regions --interface 127.0.0.2
+U=$RW
+
 # ---- read-only --------------------------------------------------------------------------------
 RW=$U
 serve_start --read-only
