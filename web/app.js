@@ -15,7 +15,8 @@ const plural = (n, what) => `${n} ${what}${n === 1 ? '' : 's'}`;
 
 async function api(path, opts = {}) {
   const headers = opts.body ? { 'Content-Type': 'application/json' } : {};
-  if (opts.method === 'POST' && tokenInput.value) headers.Authorization = 'Bearer ' + tokenInput.value;
+  // the token goes with every request: a server on a non-loopback address wants it for reads too
+  if (tokenInput.value) headers.Authorization = 'Bearer ' + tokenInput.value;
   const res = await fetch('/api' + path, { ...opts, headers });
   const body = await res.json();
   if (!res.ok) throw new Error(body.error ? `${body.error.status} ${body.error.code}: ${body.error.message}` : res.statusText);

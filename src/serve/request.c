@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -226,6 +227,8 @@ int srv_init(srv *s, const char *pool_path, int nhandles, char *err, size_t errl
     pthread_mutex_init(&s->job_mu, NULL);
     snprintf(s->pool_path, sizeof s->pool_path, "%s", pool_path);
     s->max_body = 1 << 20;
+    snprintf(s->host, sizeof s->host, "127.0.0.1");
+    s->loopback = 1;
     s->max_rows = 10000;
     s->max_cells = 1 << 20;
     s->max_page_text = 16 << 20;
@@ -333,9 +336,62 @@ static int url_split(char *path, srv_req *q)
     }
 }
 
-static int needs_token(const srv_req *q)
+static int is_write(const srv_req *q)
 {
     return strcmp(q->method, "GET") != 0 && strcmp(q->method, "HEAD") != 0;
+}
+
+/* Is NAME (LEN bytes) an IPv4 address in dotted decimal? */
+static int is_ipv4(const char *name, size_t len)
+{
+    int dots = 0, digits = 0;
+    unsigned part = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (name[i] == '.') {
+            if (digits == 0) return 0;
+            dots++, digits = 0, part = 0;
+        } else if (name[i] >= '0' && name[i] <= '9' && digits < 3) {
+            part = part * 10 + (unsigned)(name[i] - '0');
+            if (part > 255) return 0;
+            digits++;
+        } else {
+            return 0;
+        }
+    }
+    return dots == 3 && digits > 0;
+}
+
+/* Does the Host header H name this server? Its port must be the bound one (80 when it has none),
+ * its name the listen address, "localhost", "127.0.0.1", a name of --allow-host, or, when
+ * listening on every address (0.0.0.0), any IPv4 address. A name that is none of these is a page
+ * of another site reaching us by DNS rebinding (or a misdirected request). No Host (HTTP/1.0)
+ * passes: browsers always send one. */
+static int host_ok(const srv *s, const char *h)
+{
+    if (h == NULL) return 1;
+    size_t len = strlen(h), name_len = len;
+    const char *colon = strrchr(h, ':');
+    unsigned long port = 80;
+    if (colon && (h[0] != '[' || colon > strchr(h, ']'))) {
+        char *end;
+        if (colon[1] < '0' || colon[1] > '9') return 0;
+        port = strtoul(colon + 1, &end, 10);
+        if (*end) return 0;
+        name_len = (size_t)(colon - h);
+    }
+    unsigned bound = __atomic_load_n(&s->port, __ATOMIC_RELAXED);
+    if (bound && port != bound) return 0;
+    if (name_len == 0) return 0;
+#define NAME_IS(n) (name_len == strlen(n) && strncasecmp(h, n, name_len) == 0)
+    if (NAME_IS(s->host) || NAME_IS("localhost") || NAME_IS("127.0.0.1")) return 1;
+    if (strcmp(s->host, "0.0.0.0") == 0 && is_ipv4(h, name_len)) return 1;
+#undef NAME_IS
+    for (const char *a = s->allow_hosts; *a;) {
+        size_t n = strcspn(a, ",");
+        if (n == name_len && strncasecmp(a, h, n) == 0) return 1;
+        a += n + (a[n] == ',');
+    }
+    return 0;
 }
 
 static int token_ok(srv *s, const srv_req *q)
@@ -356,7 +412,13 @@ void srv_handle(srv *s, srv_req *q, char *path, srv_reply *r)
     const char *method = q->method;
     if (q->url == NULL) q->url = path;
     q->started = srv_now();
-    if (url_split(path, q) < 0) {
+    if (!host_ok(s, q->host)) {
+        srv_error(r, 421, "EHOST",
+                  "Host '%.100s' is not this server's address: ask http://%s:%u/ (a name of this "
+                  "host is accepted with strata serve --allow-host NAME)",
+                  q->host, strcmp(s->host, "0.0.0.0") ? s->host : "127.0.0.1",
+                  __atomic_load_n(&s->port, __ATOMIC_RELAXED));
+    } else if (url_split(path, q) < 0) {
         srv_error(r, 400, "ENAME",
                   "bad path '%.200s': segments may not be empty, '.' or '..' "
                   "and have at most %d characters",
@@ -371,14 +433,20 @@ void srv_handle(srv *s, srv_req *q, char *path, srv_reply *r)
             srv_error(r, 405, "EINVAL", "POST goes to /api/...");
         else
             serve_file(s, q, r);
-    } else if (needs_token(q) && s->read_only) {
+    } else if (is_write(q) && s->read_only) {
         srv_error(r, 403, "EPERM", "the server is read-only (--read-only): %s %.200s is refused",
                   method, q->url);
-    } else if (needs_token(q) && !token_ok(s, q)) {
+    } else if (is_write(q) && !token_ok(s, q)) {
         srv_error(r, 401, "EPERM",
                   "%s %.200s changes the pool: send 'Authorization: Bearer TOKEN' with the token "
                   "of the pool's serve.token file (or --token-file)",
                   method, q->url);
+    } else if (!s->loopback && !token_ok(s, q)) {
+        srv_error(r, 401, "EPERM",
+                  "the server listens on %s, not on a loopback address, so reads need the token "
+                  "too: send 'Authorization: Bearer TOKEN' with the token of the pool's "
+                  "serve.token file (or --token-file)",
+                  s->host);
     } else {
         srv_api(s, q, r);
     }

@@ -391,7 +391,7 @@ static const char serve_usage[] =
 
 /* The options of `strata serve`, checked. */
 typedef struct serve_opts {
-    const char *listen, *token_file, *web;
+    const char *listen, *token_file, *web, *allow_host;
     char host[64];
     struct sockaddr_in addr;
     int read_only;
@@ -440,6 +440,7 @@ static int serve_parse(int argc, char **argv, serve_opts *o)
                       {"deadline", 0, &deadline, NULL},
                       {"max-connections", 0, &max_conn, NULL},
                       {"max-per-client", 0, &max_per_client, NULL},
+                      {"allow-host", 0, &o->allow_host, NULL},
                       {"web", 0, &o->web, NULL},
                       {0}};
     char *pos[4];
@@ -461,6 +462,8 @@ static int serve_parse(int argc, char **argv, serve_opts *o)
     o->addr.sin_port = htons((uint16_t)port);
     if (inet_pton(AF_INET, o->host, &o->addr.sin_addr) != 1)
         return cli_usage_error("serve", "--listen: '%s' is not an IPv4 address", o->host);
+    if (o->allow_host && strlen(o->allow_host) >= sizeof((srv *)0)->allow_hosts)
+        return cli_usage_error("serve", "--allow-host: the list is too long");
     o->max_body = 1 << 20;
     if (max_body && parse_bytes(max_body, &o->max_body) != 0)
         return cli_usage_error("serve", "--max-body needs a size such as 1M");
@@ -498,6 +501,10 @@ static srv *serve_open(cli *c, const serve_opts *o, int *rc)
              : stat(STRATA_WEB_INSTALLED "/index.html", &wst) == 0 ? STRATA_WEB_INSTALLED
                                                                    : STRATA_WEB_DIR);
     s->read_only = o->read_only;
+    snprintf(s->host, sizeof s->host, "%s", o->host);
+    s->port = ntohs(o->addr.sin_port);
+    s->loopback = (ntohl(o->addr.sin_addr.s_addr) >> 24) == 127;
+    snprintf(s->allow_hosts, sizeof s->allow_hosts, "%s", o->allow_host ? o->allow_host : "");
     s->max_body = (size_t)o->max_body;
     s->deadline = o->deadline;
     s->max_heavy = o->threads > 1 ? (int)o->threads - 1 : 1;
@@ -545,6 +552,15 @@ int cmd_serve(cli *c, int argc, char **argv)
         rc = EXIT_IO;
     } else {
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+        if (info) __atomic_store_n(&s->port, info->port, __ATOMIC_RELAXED);
+        if (!s->loopback)
+            fprintf(stderr,
+                    "strata serve: WARNING: %s:%u is not a loopback address: anyone who can "
+                    "reach it can connect.\n"
+                    "strata serve: WARNING: every request under /api, reads included, needs "
+                    "'Authorization: Bearer TOKEN' (the token is in %s); the traffic is not "
+                    "encrypted: use a trusted network, or a TLS proxy in front.\n",
+                    o.host, s->port, o.token_file ? o.token_file : "POOL/serve.token");
         printf("listening on http://%s:%u/ (pool %s, %ld threads%s)\n", o.host,
                info ? info->port : (unsigned)ntohs(o.addr.sin_port), s->pool_path, o.threads,
                o.read_only ? ", read-only" : "");

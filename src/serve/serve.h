@@ -43,6 +43,11 @@ typedef struct srv {
     char web[4096];
     char token[SRV_TOKEN_LEN + 1];
     int read_only;
+    /* where it listens, for the Host check: a request's Host must name this server */
+    char host[64];          /* the --listen address */
+    unsigned port;          /* the bound port; 0: any (no port check) */
+    int loopback;           /* a loopback address: reads need no token */
+    char allow_hosts[1024]; /* --allow-host: more names, comma-separated */
     size_t max_body;
     unsigned max_rows;     /* most rows of one page */
     uint64_t max_cells;    /* most rows x columns of one page */

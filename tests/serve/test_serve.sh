@@ -368,6 +368,32 @@ PY
 check 200 GET /api/regions --interface 127.0.0.2
 U=$RW
 
+# ---- the Host header (DNS rebinding) and a non-loopback address ------------------------------------
+PORT=${U##*:}
+check 421 GET /api/regions -H "Host: evil.example:$PORT" && body_has '"code":"EHOST"' && body_has "Host 'evil.example:$PORT' is not this server's address"
+check 421 GET / -H "Host: evil.example:$PORT"
+check 421 POST /api/update "${AUTH[@]}" -H "Host: evil.example:$PORT" -d '{}'
+check 421 GET /api/regions -H "Host: 127.0.0.1:1"
+check 421 GET /api/regions -H "Host: evil.example"
+check 421 GET /api/regions -H "Host: localhost.:$PORT"
+check 421 GET /api/regions -H "Host: 10.1.2.3:$PORT"
+check 200 GET /api/regions -H "Host: localhost:$PORT"
+check 200 GET /api/regions -H "Host: LOCALHOST:$PORT"
+check 200 GET /api/regions -H "Host: 127.0.0.1:$PORT"
+RW=$U
+serve_start --listen 0.0.0.0:0 --allow-host strata.example,other.example
+grep -q "WARNING: 0.0.0.0:${U##*:} is not a loopback address" "$SERR" && grep -q 'reads included, needs' "$SERR" ||
+    { echo "FAIL: no warning for a non-loopback address: $(cat "$SERR")"; fails=$((fails + 1)); }
+check 401 GET /api/regions && body_has 'reads need the token too'
+check 401 GET /api/datasets/taxi/trips/rows -H 'Authorization: Bearer wrongwrongwrongwrong'
+check 200 GET /api/regions "${AUTH[@]}" && body_has '"name":"taxi"'
+check 200 GET / && body_has '<html'
+check 200 GET /api/regions "${AUTH[@]}" -H "Host: strata.example:${U##*:}"
+check 200 GET /api/regions "${AUTH[@]}" -H "Host: other.example:${U##*:}"
+check 200 GET /api/regions "${AUTH[@]}" -H "Host: 10.1.2.3:${U##*:}"
+check 421 GET /api/regions "${AUTH[@]}" -H "Host: evil.example:${U##*:}" && body_has '--allow-host'
+U=$RW
+
 # ---- read-only --------------------------------------------------------------------------------
 RW=$U
 serve_start --read-only
