@@ -173,6 +173,8 @@ check 404 GET /api/jobs/99
 check 201 POST /api/apps "${AUTH[@]}" -d '{"app":"ocean","attrs":[{"name":"depth","type":"float"},{"name":"model","type":"text"}]}' && body_has '{"name":"depth","type":"float"}'
 check 400 POST /api/apps "${AUTH[@]}" -d '{"app":"ocean","attrs":[{"name":"depth","type":"int"}]}'
 check 400 POST /api/apps "${AUTH[@]}" -d '{"app":"ocean","attrs":[{"name":"x","type":"complex"}]}'
+# found by fuzz_http: an attribute differing from a registered one only in case was a 500
+check 409 POST /api/apps "${AUTH[@]}" -d '{"app":"ocean","attrs":[{"name":"Depth","type":"float"}]}' && body_has "differs from the registered 'depth' only in case"
 check 200 GET /api/regions
 
 # the generated C snippet compiles against the library and runs
