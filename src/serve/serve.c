@@ -382,12 +382,24 @@ static void on_signal(int sig)
 
 static const char serve_usage[] =
     "usage: strata serve [-P POOL] [--listen 127.0.0.1:8470] [--token-file F] [--read-only]\n"
-    "                    [--threads N] [--max-body BYTES] [--timeout S] [--web DIR]\n"
+    "                    [--threads N] [--max-body BYTES] [--timeout S] [--request-timeout S]\n"
+    "                    [--deadline S] [--max-connections N] [--max-per-client N]\n"
+    "                    [--allow-host NAME,...] [--web DIR]\n"
     "Serve the pool: the web page at /, the JSON API under /api (docs/http.md). Requests that\n"
     "change the pool need 'Authorization: Bearer TOKEN'; the token is generated into\n"
     "POOL/serve.token (mode 0600) on first start unless --token-file names one. --read-only\n"
-    "refuses every change. The address is loopback unless --listen says otherwise. Stops on\n"
-    "SIGINT or SIGTERM. Prints 'listening on http://HOST:PORT/' when ready (port 0: any free).\n";
+    "refuses every change. The address is loopback unless --listen says otherwise; on another\n"
+    "address reads need the token too. A request's Host must name this server (the listen\n"
+    "address, localhost, 127.0.0.1, or an --allow-host name), else 421.\n"
+    "  --threads N            worker threads (4)\n"
+    "  --max-body BYTES       largest request body (1M)\n"
+    "  --timeout S            close a connection idle for S seconds (30)\n"
+    "  --request-timeout S    a request must arrive whole within S seconds, else 408 (10)\n"
+    "  --deadline S           statistics computed for a request stop after S seconds, 503 (30)\n"
+    "  --max-connections N    connections at once (256)\n"
+    "  --max-per-client N     connections at once from one client address (32)\n"
+    "Stops on SIGINT or SIGTERM. Prints 'listening on http://HOST:PORT/' when ready (port 0:\n"
+    "any free).\n";
 
 /* The options of `strata serve`, checked. */
 typedef struct serve_opts {
