@@ -17,7 +17,10 @@
  *
  * Build with clang: CC=clang cmake -DSTRATA_FUZZ=ON, then
  *     tests/fuzz_http -dict=../tests/fuzz/http.dict CORPUS ../tests/fuzz/corpus/http
- * (the first directory collects new inputs; the seeds stay as they are).
+ * (the first directory collects new inputs; the seeds stay as they are). That instruments the
+ * serve sources only; to guide the fuzzer through the library too (names, expressions, the
+ * catalog), configure with -DSTRATA_SANITIZE=ON -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link.
+ * FUZZ_HTTP_VERBOSE=1 prints each request's status and reply.
  */
 #include <pthread.h>
 #include <stdint.h>

@@ -446,4 +446,7 @@ for i in 1 2 3 4 5 6 7 8; do read -r n b <"$T/client$i"; total=$((total + n)); b
 echo "load: $total requests by 8 clients in ${SECS}s during ingests and updates, $bad bad, $ing failed writes"
 [ "$bad" = 0 ] && [ "$ing" = 0 ] && [ "$total" -gt 80 ] || { echo "FAIL: load"; fails=$((fails + 1)); }
 check 200 GET /api/regions
+# no server reported a sanitizer error (in a sanitizer build) on its stderr
+bad=$(grep -l 'AddressSanitizer\|runtime error:\|LeakSanitizer' "$T"/serve.*.err 2>/dev/null)
+[ -z "$bad" ] || { echo "FAIL: sanitizer reports in $bad: $(head -c 2000 $bad)"; fails=$((fails + 1)); }
 finish serve
