@@ -72,7 +72,8 @@ extern "C" {
     X(ECONFLICT, -12, "conflicting change")                                                        \
     X(EPERM, -13, "permission denied")                                                             \
     X(EUNSUPPORTED, -14, "not supported")                                                          \
-    X(ESTALE, -15, "derived data not yet computed")
+    X(ESTALE, -15, "derived data not yet computed")                                                \
+    X(ECANCELED, -16, "cancelled by the interrupt check")
 
 typedef enum {
 #define STRATA_ERRNO_ENUM(name, code, msg) STRATA_##name = (code),
@@ -175,6 +176,15 @@ STRATA_API int strata_pool_set_threads(strata_pool *pool, int nthreads);
 /* Milliseconds a catalog writer waits for another process's catalog transaction before it fails
  * with STRATA_ELOCKED. Default 10000. */
 STRATA_API int strata_pool_set_busy_timeout(strata_pool *pool, int ms);
+
+/* An interrupt check for long computations through POOL, in the manner of SQLite's progress
+ * handler: strata_snapshot_summary() and strata_ndarray_summary() call FN(CTX) before each unit
+ * of work (at most 2^20 elements of a column, a slab of at most 8 MiB of a region), in the
+ * calling thread; when FN returns non-zero the call stops, caches nothing and returns
+ * STRATA_ECANCELED. A summary read from the cache calls FN not at all. FN NULL (the default)
+ * removes the check. */
+typedef int (*strata_interrupt_fn)(void *ctx);
+STRATA_API int strata_pool_set_interrupt(strata_pool *pool, strata_interrupt_fn fn, void *ctx);
 
 /* ---------------------------------------------------------------------------------------------
  * Regions

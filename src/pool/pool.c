@@ -271,6 +271,14 @@ void st_pool_create_end(int fd)
     if (fd >= 0) close(fd); /* releases the lock */
 }
 
+int strata_pool_set_interrupt(strata_pool *pool, strata_interrupt_fn fn, void *ctx)
+{
+    if (pool == NULL) return STRATA_EINVAL;
+    pool->interrupt = fn;
+    pool->interrupt_ctx = ctx;
+    return STRATA_OK;
+}
+
 void st_pool_mark_deleted(strata_pool *pool, int64_t id)
 {
     for (strata_array *a = pool->live; a != NULL; a = a->next)

@@ -37,7 +37,9 @@ struct strata_pool {
     char *path;
     st_catalog *cat;
     st_err err;
-    int nthreads;                /* 0: OpenMP default */
+    int nthreads;                  /* 0: OpenMP default */
+    strata_interrupt_fn interrupt; /* strata_pool_set_interrupt(); NULL: none */
+    void *interrupt_ctx;
     struct strata_array *live;   /* open handles, newest first */
     struct strata_array *closed; /* tombstones of closed handles, newest first */
     struct strata_array *closed_tail;

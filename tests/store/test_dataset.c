@@ -483,6 +483,53 @@ static void gc_leaves_what_a_creator_is_making(void **state)
     assert_int_equal(access(half, F_OK), -1);
 }
 
+/* An interrupt check that stops on its Nth call (0: never) and counts its calls. */
+typedef struct stopper {
+    int calls, stop_at;
+} stopper;
+static int stop_at_nth(void *ctx)
+{
+    stopper *st = ctx;
+    return ++st->calls == st->stop_at;
+}
+
+static void a_summary_stops_at_the_interrupt_check_and_caches_nothing(void **state)
+{
+    fixture *f = *state;
+    assert_ok(f->pool, strata_dataset_create(f->pool, "r", "trips", trip_cols, 4));
+    strata_dataset *ds;
+    assert_ok(f->pool, strata_dataset_open(f->pool, "r", "trips", &ds));
+    /* 2.5 Mi rows in one batch: three pieces per pass, six checks in all */
+    uint64_t sizes[2] = {(uint64_t)5 << 19, 10};
+    add_batches(f, ds, 0, sizes, 2);
+    strata_snapshot *s;
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "trips", 0, &s));
+    stopper st = {0, 5};
+    assert_ok(f->pool, strata_pool_set_interrupt(f->pool, stop_at_nth, &st));
+    strata_summary sum;
+    assert_status(f->pool, strata_snapshot_summary(s, 1, &sum), STRATA_ECANCELED);
+    assert_int_equal(st.calls, 5);
+    assert_non_null(strstr(strata_errmsg(f->pool), "column 'fare' of 'r/trips'"));
+    assert_string_equal(strata_errname(STRATA_ECANCELED), "STRATA_ECANCELED");
+    /* nothing was cached: the next call computes, checking before each piece */
+    st = (stopper){0, 0};
+    assert_ok(f->pool, strata_snapshot_summary(s, 1, &sum));
+    assert_int_equal(sum.cached, 0);
+    assert_int_equal(st.calls, 2 * 4);
+    assert_int_equal(sum.count, ((uint64_t)5 << 19) + 10);
+    assert_true(sum.min == 0 && sum.max == (double)(((uint64_t)5 << 19) + 9));
+    /* a cached summary asks nothing; without a check nothing is asked either */
+    assert_ok(f->pool, strata_snapshot_summary(s, 1, &sum));
+    assert_int_equal(sum.cached, 1);
+    assert_int_equal(st.calls, 8);
+    assert_ok(f->pool, strata_pool_set_interrupt(f->pool, NULL, NULL));
+    assert_ok(f->pool, strata_snapshot_summary(s, 2, &sum));
+    assert_int_equal(st.calls, 8);
+    assert_int_equal(strata_pool_set_interrupt(NULL, NULL, NULL), STRATA_EINVAL);
+    strata_snapshot_close(s);
+    strata_dataset_close(ds);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
@@ -498,6 +545,7 @@ int main(void)
         T(summaries_are_exact_and_cached_in_the_catalog),
         T(gc_never_removes_a_writers_unpublished_files),
         T(gc_leaves_what_a_creator_is_making),
+        T(a_summary_stops_at_the_interrupt_check_and_caches_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
