@@ -72,7 +72,8 @@ extern "C" {
     X(ECONFLICT, -12, "conflicting change")                                                        \
     X(EPERM, -13, "permission denied")                                                             \
     X(EUNSUPPORTED, -14, "not supported")                                                          \
-    X(ESTALE, -15, "derived data not yet computed")
+    X(ESTALE, -15, "derived data not yet computed")                                                \
+    X(ECANCELED, -16, "cancelled by the interrupt check")
 
 typedef enum {
 #define STRATA_ERRNO_ENUM(name, code, msg) STRATA_##name = (code),
@@ -175,6 +176,15 @@ STRATA_API int strata_pool_set_threads(strata_pool *pool, int nthreads);
 /* Milliseconds a catalog writer waits for another process's catalog transaction before it fails
  * with STRATA_ELOCKED. Default 10000. */
 STRATA_API int strata_pool_set_busy_timeout(strata_pool *pool, int ms);
+
+/* An interrupt check for long computations through POOL, in the manner of SQLite's progress
+ * handler: strata_snapshot_summary() and strata_ndarray_summary() call FN(CTX) before each unit
+ * of work (at most 2^20 elements of a column, a slab of at most 8 MiB of a region), in the
+ * calling thread; when FN returns non-zero the call stops, caches nothing and returns
+ * STRATA_ECANCELED. A summary read from the cache calls FN not at all. FN NULL (the default)
+ * removes the check. */
+typedef int (*strata_interrupt_fn)(void *ctx);
+STRATA_API int strata_pool_set_interrupt(strata_pool *pool, strata_interrupt_fn fn, void *ctx);
 
 /* ---------------------------------------------------------------------------------------------
  * Regions
@@ -622,7 +632,9 @@ typedef int (*strata_problem_fn)(void *ctx, const char *what, const char *path, 
 /* Verify every published batch file of REGION/NAME (REGION NULL: the whole pool; NAME NULL: the
  * whole region): it exists, parses as NPY, has the recorded size and checksum. Orphans are
  * reported too. *damaged counts damage (not orphans). Returns STRATA_ECORRUPT when anything is
- * damaged, else STRATA_OK. */
+ * damaged, else STRATA_OK. The catalog is verified first (SQLite's integrity check): a damaged
+ * catalog is reported as "catalog" and ends the check with STRATA_ECORRUPT, since everything
+ * else is judged against it. */
 STRATA_API int strata_check(strata_pool *pool, const char *region, const char *name,
                             strata_problem_fn fn, void *ctx, uint64_t *damaged);
 
@@ -639,13 +651,18 @@ typedef struct strata_gc_stats {
     uint64_t datasets_held; /* dropped datasets kept because an open snapshot reads them */
     uint64_t bytes_freed;
     uint64_t replaced_removed; /* files of batches replaced by a refresh of a derived dataset */
+    uint64_t busy_skipped;     /* places whose orphans were left for the next gc because a writer
+                                * was at work there (a dataset or N-d array being written, or the
+                                * pool while something was being created) */
 } strata_gc_stats;
 
 /* Remove orphan files older than the grace period and the files of dropped datasets that no open
  * snapshot reads (a snapshot whose process died holds nothing); remove the batches a refresh of
  * an order-destroying derived dataset replaced, once no snapshot reads the dataset (the versions
  * that read them are then expired); expire old versions. OPTS may be NULL (defaults); STATS may
- * be NULL. */
+ * be NULL. A live writer's files are never orphans, whatever the grace: gc leaves a dataset or
+ * N-d array whose writer is at work for the next run (it never waits for one), and writers that
+ * start meanwhile wait for it for a moment. */
 STRATA_API int strata_gc(strata_pool *pool, const strata_gc_opts *opts, strata_gc_stats *stats);
 
 /* ---------------------------------------------------------------------------------------------

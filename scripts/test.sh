@@ -20,21 +20,33 @@ run_suite() {
     cmake -S . -B "$dir" -DSTRATA_WERROR=ON "$@" >/dev/null
     cmake --build "$dir" -j "$JOBS" >/dev/null
     echo "== test $dir"
-    (cd "$dir" && ctest --output-on-failure -j "$JOBS")
+    (cd "$dir" && ctest --output-on-failure -j "$JOBS" ${CTEST_ARGS:-})
 }
-run_suite build/release -DCMAKE_BUILD_TYPE=Release
+# The crash tests kill each write path at random points this many times in the release build;
+# the other builds check the same code more slowly and keep fewer (STRATA_LONG=1: 1000 each).
+STRATA_CRASH_PER_PATH=${STRATA_CRASH_PER_PATH:-50} run_suite build/release -DCMAKE_BUILD_TYPE=Release
 # The same suite built by clang, so that the code stays warning-free with both compilers.
 if command -v clang >/dev/null; then
-    CC=clang run_suite build/clang -DCMAKE_BUILD_TYPE=Release -DSTRATA_BENCH=OFF
+    STRATA_CRASH_PER_PATH=10 CC=clang run_suite build/clang -DCMAKE_BUILD_TYPE=Release -DSTRATA_BENCH=OFF
 fi
 # detect_leaks stays on; halt on the first UBSan report so that CI fails on it.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-run_suite build/sanitize -DCMAKE_BUILD_TYPE=Debug -DSTRATA_SANITIZE=ON
+STRATA_CRASH_PER_PATH=10 run_suite build/sanitize -DCMAKE_BUILD_TYPE=Debug -DSTRATA_SANITIZE=ON
+# ThreadSanitizer over the tests whose code runs threads (ctest label "threads": OpenMP kernels,
+# the server's worker pool, prefetch and staging threads, parallel ingest, watch). OpenMP is
+# clang's libomp, whose synchronisation TSan learns from the archer tool.
+if command -v clang >/dev/null; then
+    ARCHER=$(ls /usr/lib/llvm-*/lib/libarcher.so 2>/dev/null | tail -1)
+    OMP_TOOL_LIBRARIES=$ARCHER ARCHER_OPTIONS=${ARCHER_OPTIONS:-verbose=0} \
+        TSAN_OPTIONS=${TSAN_OPTIONS:-ignore_noninstrumented_modules=1:halt_on_error=1:second_deadlock_stack=1:report_signal_unsafe=0} \
+        STRATA_CRASH_PER_PATH=5 CTEST_ARGS="-L threads" CC=clang \
+        run_suite build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_TSAN=ON -DSTRATA_BENCH=OFF
+fi
 # A short run of every libFuzzer harness from its committed corpus (docs/testing.md);
 # STRATA_FUZZ_SECONDS per harness, 0 skips it.
 if command -v clang >/dev/null && [ "${STRATA_FUZZ_SECONDS:-10}" != 0 ]; then
     echo "== fuzz (${STRATA_FUZZ_SECONDS:-10} s per harness)"
     bash scripts/fuzz.sh all "${STRATA_FUZZ_SECONDS:-10}"
 fi
-echo "== all tests passed (release and sanitizer builds)"
+echo "== all tests passed (release, clang, sanitizer and thread-sanitizer builds, fuzzing)"

@@ -15,7 +15,8 @@ const plural = (n, what) => `${n} ${what}${n === 1 ? '' : 's'}`;
 
 async function api(path, opts = {}) {
   const headers = opts.body ? { 'Content-Type': 'application/json' } : {};
-  if (opts.method === 'POST' && tokenInput.value) headers.Authorization = 'Bearer ' + tokenInput.value;
+  // the token goes with every request: a server on a non-loopback address wants it for reads too
+  if (tokenInput.value) headers.Authorization = 'Bearer ' + tokenInput.value;
   const res = await fetch('/api' + path, { ...opts, headers });
   const body = await res.json();
   if (!res.ok) throw new Error(body.error ? `${body.error.status} ${body.error.code}: ${body.error.message}` : res.statusText);
@@ -183,13 +184,14 @@ async function viewDataset(region, name, offset = 0) {
 
 async function showCode(region, name) {
   const el = document.getElementById('code');
-  const [c, sh] = await Promise.all([api(`/codegen/${enc(region)}/${enc(name)}?lang=c`), api(`/codegen/${enc(region)}/${enc(name)}?lang=shell`)]);
-  el.innerHTML = `<button id="copy-c">copy C</button> <button id="copy-shell">copy shell</button>
-    <pre class="code" id="code-c">${esc(c.code)}</pre><pre class="code" id="code-shell">${esc(sh.code)}</pre>`;
+  const [c, sh, py] = await Promise.all(['c', 'shell', 'python'].map((l) => api(`/codegen/${enc(region)}/${enc(name)}?lang=${l}`)));
+  el.innerHTML = `<button id="copy-c">copy C</button> <button id="copy-shell">copy shell</button> <button id="copy-python">copy Python</button>
+    <pre class="code" id="code-c">${esc(c.code)}</pre><pre class="code" id="code-shell">${esc(sh.code)}</pre><pre class="code" id="code-python">${esc(py.code)}</pre>`;
   const copy = (text) => (navigator.clipboard ? navigator.clipboard.writeText(text) : Promise.reject(new Error('no clipboard')))
     .then(() => { statusBar.textContent = 'copied'; }, () => { statusBar.textContent = 'select the text to copy it'; });
   document.getElementById('copy-c').onclick = () => copy(c.code);
   document.getElementById('copy-shell').onclick = () => copy(sh.code);
+  document.getElementById('copy-python').onclick = () => copy(py.code);
 }
 
 async function viewArray(region, name) {

@@ -68,6 +68,10 @@ void st_cat_close(st_catalog *cat);
 /* How long a writer waits for another process's transaction before STRATA_ELOCKED. */
 void st_cat_set_busy_timeout(st_catalog *cat, int ms);
 
+/* Run SQLite's integrity check over the whole catalog file. STRATA_OK when it is sound, else
+ * STRATA_ECORRUPT with what SQLite found (the first few problems) in the message. */
+int st_cat_integrity(st_err *err, st_catalog *cat);
+
 /* The schema version stored in the catalog. */
 int st_cat_version(st_err *err, st_catalog *cat, int *version);
 

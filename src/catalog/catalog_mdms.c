@@ -101,7 +101,15 @@ int st_cat_app_register(st_err *err, st_catalog *cat, int64_t region_id, const c
         int exists = 0;
         for (size_t k = 0; k < have.n; k++) {
             const st_cat_attr_def *h = &((st_cat_attr_def *)have.v)[k];
-            if (strcmp(h->name, d->name) != 0) continue;
+            /* SQL column names ignore case: "Grid" would be the column "grid" */
+            if (sqlite3_stricmp(h->name, d->name) != 0) continue;
+            if (strcmp(h->name, d->name) != 0) {
+                rc = st_error(err, STRATA_EEXIST,
+                              "run attribute '%s' differs from the registered '%s' only in case; "
+                              "attribute names ignore case",
+                              d->name, h->name);
+                goto done;
+            }
             exists = 1;
             if (h->type != d->type) {
                 rc = st_error(err, STRATA_ETYPE,

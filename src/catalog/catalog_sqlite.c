@@ -8,6 +8,7 @@
  */
 #include "catalog/catalog_int.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -387,9 +388,27 @@ int st_cat_db_error(st_err *err, st_catalog *cat, int rc, const char *doing)
     default:
         code = STRATA_EIO;
     }
+    /* What the file system said, when SQLite reports a refusal that was really a failed system
+     * call: a disk that is full or failing is no permission problem. */
+    int sys = cat != NULL && cat->db != NULL ? sqlite3_system_errno(cat->db) : 0;
+    char syshint[160] = "";
+    if (code == STRATA_EPERM || code == STRATA_EIO) {
+        if (sys == ENOSPC || sys == EDQUOT) code = STRATA_ENOSPC;
+        if (sys == EIO) code = STRATA_EIO;
+        if (sys == ENOSPC || sys == EDQUOT || sys == EIO || sys == EROFS || sys == EACCES)
+            snprintf(syshint, sizeof syshint, " (%s)", strerror(sys));
+    }
+    /* SQLite opens a file it cannot create or write (its WAL, its shared memory) read-only and
+     * then refuses to write: on a writable file system that was a failed disk, not a permission */
+    if ((rc & 0xFF) == SQLITE_READONLY && code == STRATA_EPERM && cat != NULL &&
+        cat->path != NULL && !st_dir_of_is_readonly(cat->path)) {
+        code = STRATA_EIO;
+        hint = "; its files could not be opened for writing although the file system is "
+               "writable: is the disk full or failing?";
+    }
     const char *msg = cat != NULL && cat->db != NULL ? sqlite3_errmsg(cat->db) : sqlite3_errstr(rc);
-    return st_error(err, code, "catalog '%s': cannot %s: %s%s", cat != NULL ? cat->path : "?",
-                    doing, msg, hint);
+    return st_error(err, code, "catalog '%s': cannot %s: %s%s%s", cat != NULL ? cat->path : "?",
+                    doing, msg, syshint, hint);
 }
 
 int st_cat_prepare(st_err *err, st_catalog *cat, int slot, const char *sql, sqlite3_stmt **out)
@@ -558,6 +577,32 @@ void st_cat_set_busy_timeout(st_catalog *cat, int ms)
     sqlite3_busy_timeout(cat->db, ms);
 }
 
+int st_cat_integrity(st_err *err, st_catalog *cat)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(cat->db, "PRAGMA integrity_check(4)", -1, &s, NULL);
+    char found[1024] = "";
+    size_t used = 0;
+    if (rc == SQLITE_OK) rc = SQLITE_ROW;
+    while (rc == SQLITE_ROW && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *line = (const char *)sqlite3_column_text(s, 0);
+        if (line == NULL || strcmp(line, "ok") == 0) continue;
+        int n = snprintf(found + used, sizeof found - used, "%s%s", used ? "; " : "", line);
+        if (n > 0) used = used + (size_t)n < sizeof found ? used + (size_t)n : sizeof found - 1;
+    }
+    for (char *c = found; *c; c++)
+        if (*c == '\n') *c = ' '; /* one line for people and logs */
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_OK && found[0] == '\0')
+        snprintf(found, sizeof found, "%s", sqlite3_errstr(rc));
+    if (found[0] == '\0') return STRATA_OK;
+    return st_error(err, STRATA_ECORRUPT,
+                    "catalog '%s' is damaged (SQLite's integrity check: %s); the data files are "
+                    "not affected: restore catalog.db from a copy of the pool taken while no "
+                    "writer ran, or rebuild it with 'sqlite3 catalog.db .recover'",
+                    cat->path, found);
+}
+
 int st_cat_version(st_err *err, st_catalog *cat, int *version)
 {
     sqlite3_stmt *s = NULL;
@@ -649,20 +694,24 @@ int st_cat_region_get(st_err *err, st_catalog *cat, const char *name, st_cat_reg
     return rc;
 }
 
+static void read_region_row(sqlite3_stmt *s, void *row)
+{
+    read_region(s, row);
+}
+
 int st_cat_region_list(st_err *err, st_catalog *cat, int (*fn)(void *, const st_cat_region *),
                        void *ctx)
 {
     sqlite3_stmt *s = NULL;
     int rc = prepare(err, cat, Q_REGION_LIST, &s);
     if (rc < 0) return rc;
-    int stop = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        st_cat_region r;
-        read_region(s, &r);
-        if ((stop = fn(ctx, &r)) != 0) break;
-    }
-    if (stop == 0 && rc != SQLITE_DONE) stop = st_cat_db_error(err, cat, rc, "list regions");
-    st_cat_done(s);
+    /* Read the rows first: the callback may call back into the catalog, and must see it as it
+     * is then, not as it was when the list began (a statement left running holds its read
+     * snapshot: gc would take files published meanwhile for orphans). */
+    st_vec rows = ST_VEC(st_cat_region);
+    int stop = st_cat_collect(err, cat, s, &rows, read_region_row, "list regions");
+    for (size_t i = 0; i < rows.n && stop == 0; i++) stop = fn(ctx, (st_cat_region *)rows.v + i);
+    st_vec_free(&rows);
     return stop;
 }
 

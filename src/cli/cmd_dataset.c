@@ -856,16 +856,22 @@ int cmd_gc(cli *c, int argc, char **argv)
     human_bytes((double)s.bytes_freed, hb, sizeof hb);
     if (c->json)
         printf("{\"orphans_removed\":%llu,\"datasets_removed\":%llu,\"versions_expired\":%llu,"
-               "\"datasets_held\":%llu,\"bytes_freed\":%llu,\"dry_run\":%s}\n",
+               "\"datasets_held\":%llu,\"bytes_freed\":%llu,\"busy_skipped\":%llu,"
+               "\"dry_run\":%s}\n",
                (unsigned long long)s.orphans_removed, (unsigned long long)s.datasets_removed,
                (unsigned long long)s.versions_expired, (unsigned long long)s.datasets_held,
-               (unsigned long long)s.bytes_freed, dry ? "true" : "false");
-    else
+               (unsigned long long)s.bytes_freed, (unsigned long long)s.busy_skipped,
+               dry ? "true" : "false");
+    else {
         printf("%s%llu orphan(s), %llu dropped dataset(s), %s; %llu version(s) expired; %llu "
                "dropped dataset(s) kept for open snapshots\n",
                dry ? "would remove " : "removed ", (unsigned long long)s.orphans_removed,
                (unsigned long long)s.datasets_removed, hb, (unsigned long long)s.versions_expired,
                (unsigned long long)s.datasets_held);
+        if (s.busy_skipped > 0)
+            printf("%llu place(s) had a writer at work; their orphans are left for the next gc\n",
+                   (unsigned long long)s.busy_skipped);
+    }
     return EXIT_OK;
 }
 

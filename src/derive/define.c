@@ -397,9 +397,15 @@ int strata_derive(strata_pool *pool, const char *region, const char *name, const
     if (rc < 0) goto done;
     st_cat_dataset d;
     char dir[ST_PATH_MAX];
+    int hold = st_pool_create_begin(pool);
+    if (hold < 0) {
+        rc = hold;
+        goto done;
+    }
     rc = st_dataset_mkdir(pool, &r, name, &d, dir);
     if (rc == STRATA_OK) rc = st_cat_derive_dataset(err, pool->cat, &d, cols, ncols, dv);
     if (rc < 0) rmdir(dir);
+    st_pool_create_end(hold);
 done:
     free(cols);
     free(dv);

@@ -116,7 +116,9 @@ static int ensure_dataset(ingest *g, const strata_column *cols, int ncols)
     if (rc == STRATA_EEXIST) rc = STRATA_OK;
     if (rc == STRATA_OK) rc = strata_dataset_create(pool, g->region, g->name, cols, ncols);
     if (rc == STRATA_OK) g->created = 1;
-    if (rc == STRATA_OK) rc = strata_dataset_open(pool, g->region, g->name, &g->ds);
+    /* another ingest created it meanwhile: append to it (its writer lock orders the two) */
+    if (rc == STRATA_OK || rc == STRATA_EEXIST)
+        rc = strata_dataset_open(pool, g->region, g->name, &g->ds);
     return rc;
 }
 

@@ -152,9 +152,10 @@ int strata_app_register(strata_pool *pool, const char *app, const strata_attr_de
             rc = st_error(err, STRATA_EINVAL, "run attribute '%s' has an unknown type %d",
                           schema[i].name, (int)schema[i].type);
         for (int j = 0; j < i && rc == STRATA_OK; j++)
-            if (strcmp(schema[i].name, schema[j].name) == 0)
-                rc = st_error(err, STRATA_EEXIST, "run attribute '%s' is given twice",
-                              schema[i].name);
+            if (strcasecmp(schema[i].name, schema[j].name) == 0) /* SQL columns ignore case */
+                rc = st_error(err, STRATA_EEXIST, "run attribute '%s' is given twice%s",
+                              schema[i].name,
+                              strcmp(schema[i].name, schema[j].name) ? " (names ignore case)" : "");
         if (rc == STRATA_OK) {
             snprintf(defs[i].name, sizeof defs[i].name, "%s", schema[i].name);
             defs[i].type = (int)schema[i].type;

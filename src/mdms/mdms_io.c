@@ -745,6 +745,13 @@ int st_mdms_save(strata_assoc *as, const char *name, int64_t iteration, const vo
         int level;
     } h;
     memset(&h, 0, sizeof h);
+    /* rank 0 holds the pool's gc lock from the new array's directories to its publication, so
+     * that no gc takes the directories for orphans meanwhile */
+    int hold = -1;
+    if (rc == STRATA_OK && m->rank == 0) {
+        hold = st_pool_create_begin(pool);
+        if (hold < 0) rc = hold;
+    }
     if (rc == STRATA_OK && m->rank == 0) {
         char an[STRATA_NAME_MAX + 1];
         st_cat_execrow old;
@@ -784,7 +791,10 @@ int st_mdms_save(strata_assoc *as, const char *name, int64_t iteration, const vo
             h.level = ST_ARCHIVE_ZSTD;
     }
     rc = st_m_agree(m, rc);
-    if (rc < 0) return rc;
+    if (rc < 0) {
+        st_pool_create_end(hold);
+        return rc;
+    }
     st_m_bcast(m, &h, sizeof h);
     char tok[17];
     if (m->rank == 0) st_random_token(tok);
@@ -968,6 +978,7 @@ int st_mdms_save(strata_assoc *as, const char *name, int64_t iteration, const vo
         if (st_nd_dir(&x, &h.rec, h.rec.tier_id, 0, d0) == STRATA_OK) st_rm_tree(NULL, d0);
         if (st_nd_dir(&x, &h.rec, ST_TIER_DEFAULT_ID, 0, d0) == STRATA_OK) st_rm_tree(NULL, d0);
     }
+    st_pool_create_end(hold);
     free(mine);
     free(all);
     as->last = pl;

@@ -587,7 +587,11 @@ static int region_pass(void *ctx, const st_stats *p1, st_stats *acc)
     int n = r->ndims;
     static const uint64_t ones[ST_ND_MAXDIMS] = {1, 1, 1, 1, 1, 1, 1, 1};
     uint64_t at[ST_ND_MAXDIMS] = {0}, sstart[ST_ND_MAXDIMS], scount[ST_ND_MAXDIMS];
+    char what[2 * STRATA_NAME_MAX + 32];
+    snprintf(what, sizeof what, "a region of N-d array '%s/%s'", r->region, r->name);
     for (;;) {
+        int rc = st_summary_interrupted(a->pool, what);
+        if (rc < 0) return rc;
         uint64_t elems = 1;
         for (int d = 0; d < n; d++) {
             sstart[d] = c->start[d] + at[d];
@@ -595,8 +599,8 @@ static int region_pass(void *ctx, const st_stats *p1, st_stats *acc)
             if (d == c->k && scount[d] > c->step) scount[d] = c->step;
             elems *= scount[d];
         }
-        int rc = c->whole && p1 != NULL ? STRATA_OK
-                                        : st_nd_read(&a->x, &a->rec, sstart, scount, ones, c->buf);
+        rc = c->whole && p1 != NULL ? STRATA_OK
+                                    : st_nd_read(&a->x, &a->rec, sstart, scount, ones, c->buf);
         if (rc < 0) return rc;
         strata_dtype dt = (strata_dtype)r->dtype;
         if (p1 == NULL)

@@ -334,18 +334,22 @@ int st_nd_stage_chunk(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, 
     /* room first: the staged copy is about the size of the uncompressed chunk */
     int rc = st_tier_evict(x, tier_id, c->bytes);
     if (rc < 0) return rc;
-    char name[ST_CAT_FILE];
+    /* the copy is in flight until the catalog names it: gc must not take it for an orphan */
+    char dir[ST_PATH_MAX], lockpath[ST_PATH_MAX];
+    rc = st_nd_dir(x, rec, ST_TIER_DEFAULT_ID, 1, dir);
+    if (rc == STRATA_OK) rc = st_path(x->err, lockpath, "%s/%s", dir, ST_ND_WRITER_LOCK);
+    int hold = rc < 0 ? rc
+                      : st_lock_path(x->err, lockpath, 1, 0, ST_LOCK_INFLIGHT, 1, 30000,
+                                     "an N-d array's files in flight");
+    if (hold < 0) return hold;
+    char name[ST_CAT_FILE] = "";
     uint64_t got = 0, stored = 0;
     rc = copy_chunk(x, rec, c->idx, c->tier_id, c->file, tier_id, 's', name, &got, &stored);
-    if (rc < 0) {
-        st_nd_remove_file(x, rec, tier_id, name);
-        return rc;
-    }
-    rc = st_cat_staged_set(x->err, x->cat, rec->id, c->idx, c->file, tier_id, name, stored);
-    if (rc < 0) {
-        st_nd_remove_file(x, rec, tier_id, name);
-        return rc;
-    }
+    if (rc == STRATA_OK)
+        rc = st_cat_staged_set(x->err, x->cat, rec->id, c->idx, c->file, tier_id, name, stored);
+    if (rc < 0 && name[0]) st_nd_remove_file(x, rec, tier_id, name);
+    close(hold);
+    if (rc < 0) return rc;
     if (c->staged_tier) st_nd_remove_file(x, rec, c->staged_tier, c->staged_file);
     if (staged_file != NULL) snprintf(staged_file, ST_CAT_FILE, "%s", name);
     x->staged++;
@@ -561,7 +565,7 @@ int strata_ndarray_migrate(strata_pool *pool, const char *region, const char *na
     if (rc < 0) return rc;
     int lfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (lfd < 0) return st_error_errno(err, errno, "cannot open '%s'", lockpath);
-    rc = st_lock_fd(err, lfd, 1, 0, 0, 30000, what);
+    rc = st_lock_fd(err, lfd, 1, ST_LOCK_WRITER, 1, 30000, what);
     st_vec v = ST_VEC(st_cat_chunk);
     if (rc == STRATA_OK)
         rc = st_cat_nd_chunks(err, pool->cat, rec.id, (int64_t)first_chunk, (int64_t)last_chunk,

@@ -222,6 +222,8 @@ int strata_ndarray_create(strata_pool *pool, const char *region, const char *nam
     char dir[ST_PATH_MAX];
     int64_t tier_id = rec.tier_id;
     /* the directories first: a crash before the insert leaves orphans that gc removes */
+    int hold = st_pool_create_begin(pool);
+    if (hold < 0) return hold;
     rc = st_nd_dir(&x, &rec, ST_TIER_DEFAULT_ID, 1, dir);
     if (rc == STRATA_OK) rc = st_nd_dir(&x, &rec, tier_id, 1, dir);
     if (rc == STRATA_OK) rc = st_cat_nd_insert(err, pool->cat, &rec);
@@ -229,8 +231,9 @@ int strata_ndarray_create(strata_pool *pool, const char *region, const char *nam
         x.err = NULL;
         if (st_nd_dir(&x, &rec, ST_TIER_DEFAULT_ID, 0, dir) == STRATA_OK) st_rm_tree(NULL, dir);
         if (st_nd_dir(&x, &rec, tier_id, 0, dir) == STRATA_OK) st_rm_tree(NULL, dir);
-        return rc;
     }
+    st_pool_create_end(hold);
+    if (rc < 0) return rc;
     if (out == NULL) return rc;
     return strata_ndarray_open(pool, region, name, NULL, out);
 }
@@ -734,7 +737,7 @@ static int write_impl(strata_ndarray *a, const uint64_t *start_in, const uint64_
     if (rc < 0) return rc;
     int lfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (lfd < 0) return st_error_errno(err, errno, "cannot open '%s'", lockpath);
-    rc = st_lock_fd(err, lfd, 1, 0, 0, WRITER_WAIT_MS, what);
+    rc = st_lock_fd(err, lfd, 1, ST_LOCK_WRITER, 1, WRITER_WAIT_MS, what);
     /* under the lock: the record as it is now */
     if (rc == STRATA_OK) rc = refresh(a);
     if (append) start[0] = a->rec.dims[0];

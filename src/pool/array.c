@@ -313,12 +313,13 @@ static int array_create(strata_pool *pool, const char *region, const char *name,
     rec.length = length;
     rec.created_ns = st_now_ns();
     if ((rc = st_region_dir(pool, r.dir, dir)) < 0) return rc;
-    if ((rc = st_array_write_files(err, dir, dtype, length, data, bytes, rec.file,
-                                   rec.bytes_file)) < 0)
-        return rc;
-    rc = st_fsync_dir(err, dir);
+    int hold = st_pool_create_begin(pool);
+    if (hold < 0) return hold;
+    rc = st_array_write_files(err, dir, dtype, length, data, bytes, rec.file, rec.bytes_file);
+    if (rc == STRATA_OK) rc = st_fsync_dir(err, dir);
     /* The publish: one catalog row. Before it the files are orphans; after it, an array. */
     if (rc == STRATA_OK) rc = st_cat_array_insert(err, pool->cat, &rec);
+    st_pool_create_end(hold);
     if (rc < 0) {
         char path[ST_PATH_MAX];
         if (st_path(NULL, path, "%s/%s", dir, rec.file) == STRATA_OK) unlink(path);
@@ -541,10 +542,13 @@ int strata_region_create(strata_pool *pool, const char *region)
     char dir[ST_PATH_MAX], data[ST_PATH_MAX];
     if ((rc = st_region_dir(pool, r.dir, dir)) < 0) return rc;
     if ((rc = st_path(err, data, "%s/%s", pool->path, ST_POOL_DATA)) < 0) return rc;
-    if ((rc = st_mkdir(err, dir, 0)) < 0) return rc;
-    rc = st_fsync_dir(err, data);
+    int hold = st_pool_create_begin(pool);
+    if (hold < 0) return hold;
+    rc = st_mkdir(err, dir, 0);
+    if (rc == STRATA_OK) rc = st_fsync_dir(err, data);
     if (rc == STRATA_OK) rc = st_cat_region_insert(err, pool->cat, &r);
     if (rc < 0) rmdir(dir);
+    st_pool_create_end(hold);
     return rc;
 }
 

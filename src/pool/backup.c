@@ -100,9 +100,14 @@ int strata_array_backup(strata_array *a, const char *backup)
     b.created_ns = st_now_ns();
     char dir[ST_PATH_MAX];
     if ((rc = backup_dir(pool, dir)) < 0) return rc;
+    int hold = st_pool_create_begin(pool);
+    if (hold < 0) return hold;
     rc = st_array_write_files(err, dir, a->dtype, a->length, a->data, a->bytes, b.file,
                               b.bytes_file);
-    if (rc < 0) return rc;
+    if (rc < 0) {
+        st_pool_create_end(hold);
+        return rc;
+    }
     /* Checksum what was written, then verify it like a restore would. */
     char path[ST_PATH_MAX];
     st_npy_map m = {0}, mb = {0};
@@ -128,6 +133,7 @@ int strata_array_backup(strata_array *a, const char *backup)
     st_npy_unmap(&mb);
     if (rc == STRATA_OK) rc = st_fsync_dir(err, dir);
     if (rc == STRATA_OK) rc = st_cat_backup_insert(err, pool->cat, &b);
+    st_pool_create_end(hold);
     if (rc < 0) {
         if (st_path(NULL, path, "%s/%s", dir, b.file) == STRATA_OK) st_unlink(NULL, path);
         if (b.bytes_file[0] && st_path(NULL, path, "%s/%s", dir, b.bytes_file) == STRATA_OK)

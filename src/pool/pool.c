@@ -252,6 +252,33 @@ int strata_pool_set_busy_timeout(strata_pool *pool, int ms)
     return STRATA_OK;
 }
 
+int st_pool_create_begin(strata_pool *pool)
+{
+    char path[ST_PATH_MAX];
+    int rc = st_path(&pool->err, path, "%s/%s", pool->path, ST_POOL_GCLOCK);
+    if (rc < 0) return rc;
+    rc = st_lock_path(&pool->err, path, 1, 0, 0, 0, ST_CREATE_WAIT_MS, "the pool's gc lock");
+    if (rc == STRATA_ELOCKED)
+        st_error(&pool->err, rc,
+                 "pool '%s' is being garbage-collected (waited %d s for 'strata gc' to finish); "
+                 "try again",
+                 pool->path, ST_CREATE_WAIT_MS / 1000);
+    return rc;
+}
+
+void st_pool_create_end(int fd)
+{
+    if (fd >= 0) close(fd); /* releases the lock */
+}
+
+int strata_pool_set_interrupt(strata_pool *pool, strata_interrupt_fn fn, void *ctx)
+{
+    if (pool == NULL) return STRATA_EINVAL;
+    pool->interrupt = fn;
+    pool->interrupt_ctx = ctx;
+    return STRATA_OK;
+}
+
 void st_pool_mark_deleted(strata_pool *pool, int64_t id)
 {
     for (strata_array *a = pool->live; a != NULL; a = a->next)

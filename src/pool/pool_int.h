@@ -23,6 +23,11 @@
 #define ST_POOL_CATALOG "catalog.db"
 #define ST_POOL_DATA    "data"
 #define ST_POOL_BACKUPS "backups"
+#define ST_POOL_GCLOCK  ".gclock"
+
+/* How long a creator waits for a gc that is removing orphans, and gc for creators. */
+#define ST_CREATE_WAIT_MS 60000
+#define ST_GC_WAIT_MS     5000
 
 /* Requests at least this many bytes (or indices) run on the pool's threads. */
 #define ST_PAR_BYTES   (4u << 20)
@@ -32,7 +37,9 @@ struct strata_pool {
     char *path;
     st_catalog *cat;
     st_err err;
-    int nthreads;                /* 0: OpenMP default */
+    int nthreads;                  /* 0: OpenMP default */
+    strata_interrupt_fn interrupt; /* strata_pool_set_interrupt(); NULL: none */
+    void *interrupt_ctx;
     struct strata_array *live;   /* open handles, newest first */
     struct strata_array *closed; /* tombstones of closed handles, newest first */
     struct strata_array *closed_tail;
@@ -73,6 +80,15 @@ int st_pool_threads(const strata_pool *pool);
 
 /* "POOL/data/RDIR" into OUT. */
 int st_region_dir(strata_pool *pool, const char *rdir, char out[ST_PATH_MAX]);
+
+/* Creating something the catalog will name, outside any object's directory (a region's
+ * directory, an array's files, a dataset's or an N-d array's directory, a backup): hold the
+ * pool's gc lock (POOL/.gclock) shared from before the first file is made until the catalog
+ * names it. gc holds it exclusively while it removes orphans that are in no object's directory,
+ * so it never removes a thing half made. Returns a descriptor for st_pool_create_end(), or an
+ * error (STRATA_ELOCKED when a gc held the pool for ST_CREATE_WAIT_MS). */
+int st_pool_create_begin(strata_pool *pool);
+void st_pool_create_end(int fd);
 
 /* The root directory of tier T ("POOL/data" for the default tier). */
 int st_tier_root(st_err *err, const char *pool_path, const st_cat_tier *t, char out[ST_PATH_MAX]);

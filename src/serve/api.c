@@ -105,6 +105,84 @@ static json_t *stats_json(const strata_summary *st)
     return o;
 }
 
+/* ---- long computations ---------------------------------------------------------------------- */
+
+/* A statistics computation of one request: the library asks work_check (its interrupt check)
+ * before each slab, which takes the computing slot on its first call (so that a summary read
+ * from the cache needs none), and stops the work at the deadline or when the client has gone. */
+enum { WORK_GO, WORK_DEADLINE, WORK_GONE, WORK_BUSY_CLIENT, WORK_BUSY };
+typedef struct work {
+    srv *s;
+    const srv_req *q;
+    strata_pool *pool;
+    int slot; /* holds a computing slot */
+    int why;  /* WORK_*: why the check said stop */
+} work;
+
+static int work_check(void *ctx)
+{
+    work *w = ctx;
+    if (!w->slot) {
+        int busy = srv_heavy_take(w->s, w->q->client);
+        if (busy) {
+            w->why = busy == 1 ? WORK_BUSY_CLIENT : WORK_BUSY;
+            return 1;
+        }
+        w->slot = 1;
+    }
+    if (srv_now() - w->q->started > w->s->deadline)
+        w->why = WORK_DEADLINE;
+    else if (w->q->gone && w->q->gone(w->q->gone_ctx))
+        w->why = WORK_GONE;
+    return w->why != WORK_GO;
+}
+
+static void work_begin(work *w, srv *s, const srv_req *q, strata_pool *p)
+{
+    *w = (work){s, q, p, 0, WORK_GO};
+    strata_pool_set_interrupt(p, work_check, w);
+}
+
+/* End W. When RC is the cancellation it caused, set R to its reply and return 1. */
+static int work_end(work *w, int rc, const char *what, srv_reply *r)
+{
+    strata_pool_set_interrupt(w->pool, NULL, NULL);
+    if (w->slot) srv_heavy_give(w->s, w->q->client);
+    if (rc != STRATA_ECANCELED || w->why == WORK_GO) return 0;
+    double secs = srv_now() - w->q->started;
+    switch (w->why) {
+    case WORK_DEADLINE:
+        srv_error(r, 503, "ETIMEDOUT",
+                  "%s did not finish within the %g s deadline of a request (strata serve "
+                  "--deadline); nothing was cached: ask for a smaller region",
+                  what, w->s->deadline);
+        break;
+    case WORK_BUSY_CLIENT:
+        srv_error(r, 503, "EBUSY",
+                  "%s: statistics are already being computed for this client address (one at a "
+                  "time); retry when they are done",
+                  what);
+        r->retry_after = 5;
+        break;
+    case WORK_BUSY:
+        srv_error(r, 503, "EBUSY",
+                  "%s: the server is computing %d statistics already, its limit (--threads minus "
+                  "one); retry shortly",
+                  what, w->s->max_heavy);
+        r->retry_after = 5;
+        break;
+    default:
+        srv_error(r, 503, "ECANCELED", "%s: stopped after %.1f s: the client closed the connection",
+                  what, secs);
+        break;
+    }
+    if (w->why == WORK_DEADLINE || w->why == WORK_GONE)
+        fprintf(stderr, "strata serve: %s %.200s: %s, stopped after %.1f s\n", w->q->method,
+                w->q->url, w->why == WORK_GONE ? "the client closed the connection" : "deadline",
+                secs);
+    return 1;
+}
+
 /* ---- regions and datasets ------------------------------------------------------------------- */
 
 static void api_regions(strata_pool *p, srv_reply *r)
@@ -306,6 +384,8 @@ typedef struct page {
     int col;
     strata_dtype dtype;
     json_t *rows; /* array of arrays */
+    size_t *text; /* bytes of strings so far; over srv.max_page_text stops with STRATA_ERANGE */
+    size_t max_text;
 } page;
 
 static int page_fill(void *ctx, uint64_t batch, uint64_t in, uint64_t n, uint64_t at)
@@ -319,6 +399,7 @@ static int page_fill(void *ctx, uint64_t batch, uint64_t in, uint64_t n, uint64_
         for (uint64_t i = 0; i < n; i++) {
             const char *str = bytes + (o[in + i] - o[0]);
             size_t len = (size_t)(o[in + i + 1] - o[in + i]);
+            if ((*pg->text += len) > pg->max_text) return STRATA_ERANGE;
             json_t *jv = json_stringn_nocheck(str, len);
             json_array_append_new(json_array_get(pg->rows, at + i), jv ? jv : json_null());
         }
@@ -334,6 +415,44 @@ static int page_fill(void *ctx, uint64_t batch, uint64_t in, uint64_t n, uint64_
     return 0;
 }
 
+/* The columns of "columns=a,b" (all of D's when absent) into COLS and *NC: 404 for a column D
+ * lacks, 400 for an empty name or one asked twice. */
+static int pick_columns(const srv_req *q, strata_snapshot *s, const strata_dataset_desc *d,
+                        const char *region, const char *name, srv_reply *r, int *cols, int *nc)
+{
+    const char *want = srv_arg(q, "columns");
+    *nc = 0;
+    if (want == NULL || *want == 0) {
+        for (int c = 0; c < d->ncols; c++) cols[(*nc)++] = c;
+        return 0;
+    }
+    unsigned char seen[STRATA_MAX_COLUMNS / 8] = {0};
+    char col[STRATA_NAME_MAX + 1];
+    for (const char *t = want;;) {
+        size_t len = strcspn(t, ",");
+        int c;
+        if (len == 0 || len > STRATA_NAME_MAX) {
+            srv_error(r, 400, "EINVAL", "columns=%.300s: a column name is %s", want,
+                      len ? "too long" : "empty");
+            return -1;
+        }
+        memcpy(col, t, len);
+        col[len] = 0;
+        if (strata_snapshot_column(s, col, &c) < 0 || c < 0 || c >= d->ncols) {
+            srv_error(r, 404, "ENOTFOUND", "dataset '%s/%s' has no column '%s'", region, name, col);
+            return -1;
+        }
+        if (seen[c / 8] & (1u << (c % 8))) {
+            srv_error(r, 400, "EINVAL", "column '%s' is asked twice in columns=", col);
+            return -1;
+        }
+        seen[c / 8] |= (unsigned char)(1u << (c % 8));
+        cols[(*nc)++] = c;
+        if (t[len] == 0) return 0;
+        t += len + 1;
+    }
+}
+
 static void api_rows(srv *sv, const srv_req *q, strata_pool *p, const char *region,
                      const char *name, srv_reply *r)
 {
@@ -347,28 +466,24 @@ static void api_rows(srv *sv, const srv_req *q, strata_pool *p, const char *regi
     strata_snapshot_info(s, &d);
     /* the columns asked for, else all */
     int cols[STRATA_MAX_COLUMNS], nc = 0;
-    const char *want = srv_arg(q, "columns");
-    if (want && *want) {
-        char buf[4096];
-        snprintf(buf, sizeof buf, "%s", want);
-        char *save = NULL;
-        for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-            if (nc == STRATA_MAX_COLUMNS || strata_snapshot_column(s, t, &cols[nc]) < 0) {
-                srv_error(r, 404, "ENOTFOUND", "dataset '%s/%s' has no column '%s'", region, name,
-                          t);
-                strata_snapshot_close(s);
-                return;
-            }
-            nc++;
-        }
-    } else {
-        for (int c = 0; c < d.ncols; c++) cols[nc++] = c;
+    if (pick_columns(q, s, &d, region, name, r, cols, &nc) < 0) {
+        strata_snapshot_close(s);
+        return;
     }
     uint64_t n = off < d.nrows ? d.nrows - off : 0;
     if (n > lim) n = lim;
+    if (n * (uint64_t)nc > sv->max_cells) {
+        srv_error(r, 400, "ERANGE",
+                  "a page of %" PRIu64 " rows x %d columns is %" PRIu64 " cells, over the %" PRIu64
+                  " one page may have: ask fewer rows (limit=) or columns (columns=)",
+                  n, nc, n * (uint64_t)nc, sv->max_cells);
+        strata_snapshot_close(s);
+        return;
+    }
     json_t *rows = json_array(), *names = json_array();
     for (uint64_t i = 0; i < n; i++) json_array_append_new(rows, json_array());
     int rc = 0;
+    size_t text = 0; /* bytes of the strings on the page */
     for (int k = 0; k < nc && rc == 0; k++) {
         int c = cols[k];
         json_array_append_new(names, json_pack("{s:s,s:o}", "name", d.columns[c].name, "dtype",
@@ -381,9 +496,15 @@ static void api_rows(srv *sv, const srv_req *q, strata_pool *p, const char *regi
             rc = -1;
             break;
         }
-        page pg = {s, c, d.columns[c].dtype, rows};
+        page pg = {s, c, d.columns[c].dtype, rows, &text, sv->max_page_text};
         rc = rows_walk(s, d.nbatches, off, n, page_fill, &pg);
-        if (rc < 0) srv_fail(r, p, rc);
+        if (rc < 0 && text > sv->max_page_text)
+            srv_error(r, 400, "ERANGE",
+                      "the page holds over %zu bytes of text (column '%s'): ask fewer rows "
+                      "(limit=) or columns (columns=)",
+                      sv->max_page_text, d.columns[c].name);
+        else if (rc < 0)
+            srv_fail(r, p, rc);
     }
     if (rc == 0)
         r->json =
@@ -413,8 +534,8 @@ static int column_of(strata_snapshot *s, const char *region, const char *name, c
     return 0;
 }
 
-static void api_column_stats(const srv_req *q, strata_pool *p, const char *region, const char *name,
-                             const char *col, srv_reply *r)
+static void api_column_stats(srv *sv, const srv_req *q, strata_pool *p, const char *region,
+                             const char *name, const char *col, srv_reply *r)
 {
     strata_snapshot *s;
     if (open_snapshot(q, p, region, name, r, &s) < 0) return;
@@ -425,8 +546,14 @@ static void api_column_stats(const srv_req *q, strata_pool *p, const char *regio
         return;
     }
     strata_summary st;
+    work w;
+    work_begin(&w, sv, q, p);
     int rc = strata_snapshot_summary(s, c, &st);
-    if (rc < 0)
+    char what[3 * STRATA_NAME_MAX + 32];
+    snprintf(what, sizeof what, "statistics of column '%s' of '%s/%s'", col, region, name);
+    if (work_end(&w, rc, what, r))
+        ;
+    else if (rc < 0)
         srv_fail(r, p, rc);
     else {
         r->json = stats_json(&st);
@@ -435,9 +562,10 @@ static void api_column_stats(const srv_req *q, strata_pool *p, const char *regio
     strata_snapshot_close(s);
 }
 
-/* A numeric column as binary: raw little-endian elements, or an NPY file (?format=npy). */
-static void api_column_data(const srv_req *q, strata_pool *p, const char *region, const char *name,
-                            const char *col, srv_reply *r)
+/* A numeric column as binary: raw little-endian elements, or an NPY file (?format=npy), streamed
+ * whatever its size. */
+static void api_column_data(srv *sv, const srv_req *q, strata_pool *p, const char *region,
+                            const char *name, const char *col, srv_reply *r)
 {
     strata_snapshot *s;
     if (open_snapshot(q, p, region, name, r, &s) < 0) return;
@@ -447,51 +575,17 @@ static void api_column_data(const srv_req *q, strata_pool *p, const char *region
         strata_snapshot_close(s);
         return;
     }
-    strata_dtype t = d.columns[c].dtype;
+    strata_dtype t = d.columns[c].dtype; /* D's strings and columns belong to S */
+    int64_t version = d.version;
+    strata_snapshot_close(s);
     const char *fmt = srv_arg(q, "format");
     int npy = fmt && strcmp(fmt, "npy") == 0;
-    if (fmt && !npy && strcmp(fmt, "raw") != 0) {
-        srv_error(r, 400, "EINVAL", "format=%s: use raw or npy", fmt);
-    } else if (t == STRATA_STR) {
+    if (fmt && !npy && strcmp(fmt, "raw") != 0)
+        srv_error(r, 400, "EINVAL", "format=%.40s: use raw or npy", fmt);
+    else if (t == STRATA_STR)
         srv_error(r, 400, "ETYPE", "column '%s' holds strings: read it as rows", col);
-    } else {
-        size_t esz = strata_dtype_size(t), hdr = 0;
-        char head[256];
-        if (npy) {
-            static const char *const descr[] = {"|i1", "<i2", "<i4", "<i8", "|u1", "<u2",
-                                                "<u4", "<i8", "<f4", "<f8", "|b1"};
-            const char *ds = t == STRATA_U64 ? "<u8" : descr[t];
-            int n = snprintf(head + 10, sizeof head - 10,
-                             "{'descr': '%s', 'fortran_order': False, 'shape': (%" PRIu64 ",), }",
-                             ds, d.nrows);
-            size_t total = 10 + (size_t)n + 1;
-            size_t pad = (64 - total % 64) % 64;
-            memset(head + 10 + n, ' ', pad);
-            head[10 + n + pad] = '\n';
-            hdr = total + pad;
-            memcpy(head, "\x93NUMPY\x01\x00", 8);
-            head[8] = (char)((hdr - 10) & 0xff);
-            head[9] = (char)((hdr - 10) >> 8);
-        }
-        size_t len = hdr + d.nrows * esz;
-        char *buf = malloc(len + 1);
-        if (buf == NULL) {
-            srv_error(r, 507, "ENOMEM", "out of memory for %zu bytes", len);
-        } else {
-            memcpy(buf, head, hdr);
-            int rc = d.nrows ? strata_snapshot_read(s, c, 0, d.nrows, buf + hdr) : 0;
-            if (rc < 0) {
-                free(buf);
-                srv_fail(r, p, rc);
-            } else {
-                r->data = buf;
-                r->len = len;
-                r->type = "application/octet-stream";
-                r->status = 200;
-            }
-        }
-    }
-    strata_snapshot_close(s);
+    else
+        srv_stream_column(sv, q, region, name, version, c, npy, r);
 }
 
 /* ---- N-d arrays ----------------------------------------------------------------------------- */
@@ -568,7 +662,17 @@ static void api_array(srv *sv, const srv_req *q, strata_pool *p, const char *reg
             strata_ndarray_close(a);
             return;
         }
-        n *= count[k];
+        if (count[k] == 0) {
+            srv_error(r, 400, "EINVAL", "region count of dimension %d is 0: every count is >= 1",
+                      k);
+            strata_ndarray_close(a);
+            return;
+        }
+        if (__builtin_mul_overflow(n, count[k], &n) || n > ((uint64_t)1 << 59)) {
+            srv_error(r, 400, "ERANGE", "the region has over 2^59 elements");
+            strata_ndarray_close(a);
+            return;
+        }
     }
     const char *fmt = srv_arg(q, "format");
     int stats = strcmp(what, "stats") == 0;
@@ -576,8 +680,15 @@ static void api_array(srv *sv, const srv_req *q, strata_pool *p, const char *reg
     if (stats) {
         /* read in bounded slabs by the library, and cached in the catalog */
         strata_summary st;
+        work w;
+        work_begin(&w, sv, q, p);
         rc = strata_ndarray_summary(a, start, count, &st);
-        if (rc < 0)
+        char label[2 * STRATA_NAME_MAX + 64];
+        snprintf(label, sizeof label, "statistics of a region of %" PRIu64 " elements of '%s/%s'",
+                 n, region, name);
+        if (work_end(&w, rc, label, r))
+            ;
+        else if (rc < 0)
             srv_fail(r, p, rc);
         else
             r->json = stats_json(&st);
@@ -588,16 +699,16 @@ static void api_array(srv *sv, const srv_req *q, strata_pool *p, const char *reg
                   "%" PRIu64 " elements is over the %" PRIu64 " a JSON region may have: ask "
                   "format=raw, or a smaller count",
                   n, sv->max_elements);
-    } else if (n > ((uint64_t)1 << 31)) {
-        srv_error(r, 400, "ERANGE", "%" PRIu64 " elements is over the 2^31 one request may read",
-                  n);
+    } else if (!json) {
+        /* raw: streamed in slabs, whatever its size */
+        srv_stream_region(sv, q, region, name, d.ndims, start, count, r);
     } else {
         size_t esz = strata_dtype_size(d.dtype);
         char *buf = malloc(n * esz + 1);
         rc = buf ? strata_ndarray_read(a, start, count, buf) : STRATA_ENOMEM;
         if (rc < 0) {
             srv_fail(r, p, rc);
-        } else if (json) {
+        } else {
             json_t *vals = json_array(), *shape = json_array();
             for (uint64_t i = 0; i < n; i++)
                 json_array_append_new(vals, value_json(d.dtype, buf, i));
@@ -605,12 +716,6 @@ static void api_array(srv *sv, const srv_req *q, strata_pool *p, const char *reg
                 json_array_append_new(shape, json_integer((json_int_t)count[k]));
             r->json = json_pack("{s:o,s:o,s:o}", "dtype", dtype_json(d.dtype), "shape", shape,
                                 "data", vals);
-        } else {
-            r->data = buf;
-            buf = NULL;
-            r->len = n * esz;
-            r->type = "application/octet-stream";
-            r->status = 200;
         }
         free(buf);
     }
@@ -941,147 +1046,6 @@ static void api_register(const srv_req *q, strata_pool *p, srv_reply *r)
     json_decref(j);
 }
 
-/* ---- code snippets -------------------------------------------------------------------------- */
-
-static const char *c_type(strata_dtype t)
-{
-    static const char *const n[] = {"int8_t",  "int16_t",  "int32_t",  "int64_t",
-                                    "uint8_t", "uint16_t", "uint32_t", "uint64_t",
-                                    "float",   "double",   "uint8_t",  "char"};
-    return (unsigned)t < 12 ? n[t] : "char";
-}
-
-static void api_codegen(const srv_req *q, strata_pool *p, const char *region, const char *name,
-                        srv_reply *r)
-{
-    const char *lang = srv_arg(q, "lang");
-    if (lang == NULL) lang = "c";
-    if (strcmp(lang, "c") && strcmp(lang, "shell")) {
-        srv_error(r, 400, "EINVAL", "lang=%s: use c or shell", lang);
-        return;
-    }
-    char code[16384];
-    int n = 0;
-    strata_snapshot *s;
-    strata_ndarray *a;
-    if (strata_snapshot_open(p, region, name, 0, &s) == STRATA_OK) {
-        strata_dataset_desc d;
-        strata_snapshot_info(s, &d);
-        int num = -1;
-        for (int c = 0; c < d.ncols && num < 0; c++)
-            if (d.columns[c].dtype != STRATA_STR) num = c;
-        if (!strcmp(lang, "shell")) {
-            n = snprintf(code, sizeof code,
-                         "# the first rows of %s/%s (CSV), then all of it as JSON\n"
-                         "strata -P '%s' cat %s/%s --head 10\n"
-                         "strata -P '%s' cat %s/%s --format json > %s.json\n",
-                         region, name, strata_pool_path(p), region, name, strata_pool_path(p),
-                         region, name, name);
-        } else if (num < 0) {
-            n = snprintf(code, sizeof code, "/* %s/%s has no numeric column to read */\n", region,
-                         name);
-        } else {
-            const char *cn = d.columns[num].name;
-            const char *ct = c_type(d.columns[num].dtype);
-            n = snprintf(
-                code, sizeof code,
-                "/* Read column '%s' (%s) of dataset %s/%s.\n"
-                " * cc read_%s.c $(pkg-config --cflags --libs strata) -o read_%s */\n"
-                "#include <stdint.h>\n#include <stdio.h>\n#include <stdlib.h>\n"
-                "#include <strata.h>\n\n"
-                "int main(void)\n{\n"
-                "    strata_pool *pool;\n"
-                "    int rc = strata_pool_open(\"%s\", &pool);\n"
-                "    if (rc != STRATA_OK) {\n"
-                "        fprintf(stderr, \"open: %%s\\n\", strata_strerror(rc));\n"
-                "        return 1;\n    }\n"
-                "    strata_snapshot *s;\n"
-                "    rc = strata_snapshot_open(pool, \"%s\", \"%s\", 0, &s);\n"
-                "    strata_dataset_desc d;\n"
-                "    int col = -1;\n"
-                "    if (rc == STRATA_OK) rc = strata_snapshot_info(s, &d);\n"
-                "    if (rc == STRATA_OK) rc = strata_snapshot_column(s, \"%s\", &col);\n"
-                "    %s *v = NULL;\n"
-                "    if (rc == STRATA_OK) {\n"
-                "        v = malloc((d.nrows + 1) * sizeof *v);\n"
-                "        rc = v ? strata_snapshot_read(s, col, 0, d.nrows, v) : STRATA_ENOMEM;\n"
-                "    }\n"
-                "    if (rc != STRATA_OK) {\n"
-                "        fprintf(stderr, \"%s/%s: %%s\\n\", strata_errmsg(pool));\n"
-                "    } else {\n"
-                "        double sum = 0;\n"
-                "        for (uint64_t i = 0; i < d.nrows; i++) sum += (double)v[i];\n"
-                "        printf(\"%%llu rows, sum of %s %%g\\n\", (unsigned long long)d.nrows, "
-                "sum);\n"
-                "    }\n"
-                "    free(v);\n"
-                "    strata_snapshot_close(s);\n"
-                "    strata_pool_close(pool);\n"
-                "    return rc == STRATA_OK ? 0 : 1;\n}\n",
-                cn, strata_dtype_name(d.columns[num].dtype), region, name, name, name,
-                strata_pool_path(p), region, name, cn, ct, region, name, cn);
-        }
-        strata_snapshot_close(s);
-    } else if (strata_ndarray_open(p, region, name, NULL, &a) == STRATA_OK) {
-        strata_ndarray_desc d;
-        strata_ndarray_info(a, &d);
-        char dims[256] = "", cnt[256] = "", zeros[128] = "";
-        int o1 = 0, o2 = 0, o3 = 0;
-        for (int k = 0; k < d.ndims; k++) {
-            o1 += snprintf(dims + o1, sizeof dims - (size_t)o1, "%s%" PRIu64, k ? " x " : "",
-                           d.dims[k]);
-            o2 +=
-                snprintf(cnt + o2, sizeof cnt - (size_t)o2, "%s%" PRIu64, k ? ", " : "", d.dims[k]);
-            o3 += snprintf(zeros + o3, sizeof zeros - (size_t)o3, "%s0", k ? ", " : "");
-        }
-        if (!strcmp(lang, "shell"))
-            n = snprintf(code, sizeof code,
-                         "# N-d array %s/%s (%s, %s)\n"
-                         "strata -P '%s' nd info %s/%s\n"
-                         "strata -P '%s' nd read %s/%s --out %s.npy\n",
-                         region, name, strata_dtype_name(d.dtype), dims, strata_pool_path(p),
-                         region, name, strata_pool_path(p), region, name, name);
-        else
-            n = snprintf(
-                code, sizeof code,
-                "/* Read the whole N-d array %s/%s (%s, %s).\n"
-                " * cc read_%s.c $(pkg-config --cflags --libs strata) -o read_%s */\n"
-                "#include <stdint.h>\n#include <stdio.h>\n#include <stdlib.h>\n"
-                "#include <strata.h>\n\n"
-                "int main(void)\n{\n"
-                "    strata_pool *pool;\n"
-                "    int rc = strata_pool_open(\"%s\", &pool);\n"
-                "    if (rc != STRATA_OK) {\n"
-                "        fprintf(stderr, \"open: %%s\\n\", strata_strerror(rc));\n"
-                "        return 1;\n    }\n"
-                "    strata_ndarray *a;\n"
-                "    rc = strata_ndarray_open(pool, \"%s\", \"%s\", NULL, &a);\n"
-                "    uint64_t start[%d] = {%s}, count[%d] = {%s}, n = 1;\n"
-                "    for (int k = 0; k < %d; k++) n *= count[k];\n"
-                "    %s *v = malloc((n + 1) * sizeof *v);\n"
-                "    if (rc == STRATA_OK) rc = v ? strata_ndarray_read(a, start, count, v) : "
-                "STRATA_ENOMEM;\n"
-                "    if (rc != STRATA_OK)\n"
-                "        fprintf(stderr, \"%s/%s: %%s\\n\", strata_errmsg(pool));\n"
-                "    else\n"
-                "        printf(\"%%llu elements, first %%g\\n\", (unsigned long long)n, "
-                "(double)v[0]);\n"
-                "    free(v);\n"
-                "    strata_ndarray_close(a);\n"
-                "    strata_pool_close(pool);\n"
-                "    return rc == STRATA_OK ? 0 : 1;\n}\n",
-                region, name, strata_dtype_name(d.dtype), dims, name, name, strata_pool_path(p),
-                region, name, d.ndims, zeros, d.ndims, cnt, d.ndims, c_type(d.dtype), region, name);
-        strata_ndarray_close(a);
-    } else {
-        srv_error(r, 404, "ENOTFOUND", "no dataset or N-d array '%s/%s'", region, name);
-        return;
-    }
-    (void)n;
-    r->json =
-        json_pack("{s:s,s:s,s:s,s:s}", "region", region, "name", name, "lang", lang, "code", code);
-}
-
 /* ---- routing -------------------------------------------------------------------------------- */
 
 void srv_api(srv *s, const srv_req *q, srv_reply *r)
@@ -1108,9 +1072,9 @@ void srv_api(srv *s, const srv_req *q, srv_reply *r)
         api_rows(s, q, p, q->seg[2], q->seg[3], r);
     else if (get && n == 7 && seg_is(q, 1, "datasets") && seg_is(q, 4, "columns") &&
              seg_is(q, 6, "stats"))
-        api_column_stats(q, p, q->seg[2], q->seg[3], q->seg[5], r);
+        api_column_stats(s, q, p, q->seg[2], q->seg[3], q->seg[5], r);
     else if (get && n == 6 && seg_is(q, 1, "datasets") && seg_is(q, 4, "columns"))
-        api_column_data(q, p, q->seg[2], q->seg[3], q->seg[5], r);
+        api_column_data(s, q, p, q->seg[2], q->seg[3], q->seg[5], r);
     else if (get && n == 4 && seg_is(q, 1, "arrays"))
         api_array(s, q, p, q->seg[2], q->seg[3], NULL, r);
     else if (get && n == 5 && seg_is(q, 1, "arrays") &&
@@ -1132,7 +1096,7 @@ void srv_api(srv *s, const srv_req *q, srv_reply *r)
             r->json = json_pack("{s:o}", "tiers", list);
         }
     } else if (get && n == 4 && seg_is(q, 1, "codegen"))
-        api_codegen(q, p, q->seg[2], q->seg[3], r);
+        srv_codegen(q, p, q->seg[2], q->seg[3], r);
     else if (!get && n == 2 && seg_is(q, 1, "derive"))
         api_derive(q, p, r);
     else if (!get && n == 2 && seg_is(q, 1, "apps"))

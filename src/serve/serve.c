@@ -1,22 +1,24 @@
 #define _GNU_SOURCE 1 /* getrandom, json_stringn_nocheck */
 /*
  * serve.c -- `strata serve`: the HTTP daemon (libmicrohttpd, a fixed pool of threads), the
- * bearer token, request limits, static files of the web page, and the JSON error replies.
+ * token file, the connection limits and the command's options. Each request is handed to
+ * srv_handle (request.c) as a plain srv_req.
  */
 #include "serve/serve.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -32,137 +34,6 @@
 #define STRATA_WEB_INSTALLED "/usr/local/share/strata/web"
 #endif
 
-/* ---- replies -------------------------------------------------------------------------------- */
-
-void srv_error(srv_reply *r, unsigned status, const char *code, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (r->json) json_decref(r->json);
-    free(r->data);
-    r->data = NULL;
-    r->status = status;
-    r->json = json_pack("{s:{s:i,s:s,s:s}}", "error", "status", (int)status, "code", code,
-                        "message", msg);
-}
-
-void srv_fail(srv_reply *r, strata_pool *pool, int status)
-{
-    unsigned http = 500;
-    switch (status) {
-    case STRATA_ENOTFOUND:
-        http = 404;
-        break;
-    case STRATA_EINVAL:
-    case STRATA_ETYPE:
-    case STRATA_ENAME:
-    case STRATA_ERANGE:
-        http = 400;
-        break;
-    case STRATA_EEXIST:
-    case STRATA_ECONFLICT:
-    case STRATA_ELOCKED:
-        http = 409;
-        break;
-    case STRATA_EPERM:
-        http = 403;
-        break;
-    case STRATA_ESTALE:
-        http = 409;
-        break;
-    case STRATA_EUNSUPPORTED:
-        http = 501;
-        break;
-    default:
-        break;
-    }
-    const char *msg = pool ? strata_errmsg(pool) : "";
-    const char *code = strata_errname(status);
-    if (strncmp(code, "STRATA_", 7) == 0) code += 7;
-    srv_error(r, http, code, "%s", msg && *msg ? msg : strata_strerror(status));
-}
-
-const char *srv_arg(const srv_req *q, const char *name)
-{
-    return MHD_lookup_connection_value(q->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
-/* ---- pool handles --------------------------------------------------------------------------- */
-
-strata_pool *srv_pool_get(srv *s)
-{
-    pthread_mutex_lock(&s->mu);
-    for (;;) {
-        for (int i = 0; i < s->nhandles; i++)
-            if (!s->busy[i]) {
-                s->busy[i] = 1;
-                pthread_mutex_unlock(&s->mu);
-                return s->handles[i];
-            }
-        pthread_cond_wait(&s->cv, &s->mu);
-    }
-}
-
-void srv_pool_put(srv *s, strata_pool *p)
-{
-    pthread_mutex_lock(&s->mu);
-    for (int i = 0; i < s->nhandles; i++)
-        if (s->handles[i] == p) s->busy[i] = 0;
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-}
-
-/* ---- static files --------------------------------------------------------------------------- */
-
-static const char *mime_of(const char *path)
-{
-    const char *dot = strrchr(path, '.');
-    if (dot == NULL) return "application/octet-stream";
-    if (strcmp(dot, ".html") == 0) return "text/html; charset=utf-8";
-    if (strcmp(dot, ".js") == 0) return "text/javascript; charset=utf-8";
-    if (strcmp(dot, ".css") == 0) return "text/css; charset=utf-8";
-    if (strcmp(dot, ".svg") == 0) return "image/svg+xml";
-    if (strcmp(dot, ".png") == 0) return "image/png";
-    return "application/octet-stream";
-}
-
-/* GET / and /static/FILE from the web directory (names of letters, digits, '-', '_', '.'). */
-static void serve_file(srv *s, const srv_req *q, srv_reply *r)
-{
-    const char *file = q->nseg == 0 ? "index.html" : q->seg[1];
-    if (q->nseg != 0 && (q->nseg != 2 || strcmp(q->seg[0], "static") != 0)) {
-        srv_error(r, 404, "ENOTFOUND", "no such page; the API is under /api, the page is /");
-        return;
-    }
-    for (const char *p = file; *p; p++)
-        if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.') ||
-            file[0] == '.') {
-            srv_error(r, 400, "ENAME", "bad file name '%s'", file);
-            return;
-        }
-    char path[8192];
-    snprintf(path, sizeof path, "%s/%s", s->web, file);
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        srv_error(r, 404, "ENOTFOUND", "no file '%s' in the web directory %s", file, s->web);
-        return;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || st.st_size > (64 << 20)) {
-        fclose(f);
-        srv_error(r, 500, "EIO", "cannot read '%s'", path);
-        return;
-    }
-    r->data = malloc((size_t)st.st_size + 1);
-    r->len = r->data ? fread(r->data, 1, (size_t)st.st_size, f) : 0;
-    fclose(f);
-    r->type = mime_of(file);
-    r->status = 200;
-}
-
 /* ---- the daemon ----------------------------------------------------------------------------- */
 
 typedef struct conn_state {
@@ -171,34 +42,18 @@ typedef struct conn_state {
     int too_big;
 } conn_state;
 
-static int url_split(char *path, srv_req *q)
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
-    q->nseg = 0;
-    char *save = NULL;
-    for (char *t = strtok_r(path, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
-        if (q->nseg == (int)(sizeof q->seg / sizeof q->seg[0])) return -1;
-        if (strcmp(t, ".") == 0 || strcmp(t, "..") == 0 || strlen(t) > STRATA_NAME_MAX) return -1;
-        q->seg[q->nseg++] = t;
-    }
-    return 0;
+    srv_stream *st = cls;
+    if (pos >= st->size) return MHD_CONTENT_READER_END_OF_STREAM;
+    long n = st->read(st, pos, buf, max);
+    return n > 0 ? (ssize_t)n : MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
-static int needs_token(const srv_req *q)
+static void stream_free(void *cls)
 {
-    return strcmp(q->method, "GET") != 0 && strcmp(q->method, "HEAD") != 0;
-}
-
-static int token_ok(srv *s, const srv_req *q)
-{
-    const char *h = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Authorization");
-    if (h == NULL || strncmp(h, "Bearer ", 7) != 0) return 0;
-    h += 7;
-    /* constant time over the token's length */
-    size_t n = strlen(s->token), m = strlen(h);
-    unsigned diff = (unsigned)(n ^ m);
-    for (size_t i = 0; i < n; i++)
-        diff |= (unsigned char)s->token[i] ^ (unsigned char)(i < m ? h[i] : 0);
-    return diff == 0;
+    srv_stream *st = cls;
+    st->free(st);
 }
 
 static enum MHD_Result send_reply(struct MHD_Connection *conn, srv_reply *r)
@@ -213,6 +68,14 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, srv_reply *r)
         size_t n = strlen(text);
         resp = MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
         MHD_add_response_header(resp, "Content-Type", "application/json");
+    } else if (r->stream) {
+        resp = MHD_create_response_from_callback(r->stream->size, 32 << 10, stream_read, r->stream,
+                                                 stream_free);
+        if (resp == NULL) r->stream->free(r->stream);
+        r->stream = NULL;
+        if (resp == NULL) return MHD_NO;
+        MHD_add_response_header(resp, "Content-Type",
+                                r->type ? r->type : "application/octet-stream");
     } else {
         resp = MHD_create_response_from_buffer(r->len, r->data ? r->data : (void *)"",
                                                r->data ? MHD_RESPMEM_MUST_FREE
@@ -221,6 +84,11 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, srv_reply *r)
         MHD_add_response_header(resp, "Content-Type",
                                 r->type ? r->type : "application/octet-stream");
     }
+    if (r->retry_after) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%u", r->retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     enum MHD_Result ret = MHD_queue_response(conn, r->status ? r->status : 200, resp);
@@ -228,12 +96,173 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, srv_reply *r)
     return ret;
 }
 
+/* Has the client of CONN closed its connection (or shut down its sending side)? Asked by long
+ * computations between their slabs, so that work for a client that left stops. */
+static int conn_gone(void *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci == NULL) return 0;
+    struct pollfd p = {ci->connect_fd, POLLRDHUP, 0};
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+/* The client's address of CONN as text into BUF ("" if unknown). */
+static const char *conn_client(struct MHD_Connection *conn, char *buf, size_t len)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    buf[0] = 0;
+    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr,
+                  buf, (socklen_t)len);
+    return buf;
+}
+
+/* Collect the query arguments into the srv_req CLS. */
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value)
+{
+    (void)kind;
+    srv_req_add_arg(cls, key, value);
+    return MHD_YES;
+}
+
+/* ---- the request deadline ------------------------------------------------------------------- */
+
+/* libmicrohttpd's --timeout is an idle timeout: a client sending one byte a second keeps a
+ * connection forever. So every connection is also watched here: from its start, and again from
+ * the end of each response, it has --request-timeout seconds to deliver a whole request (headers
+ * and body); the watchdog thread answers a late one 408 and shuts its socket down, which makes
+ * libmicrohttpd close it. While a request is answered there is no deadline (statistics have
+ * --deadline, downloads the idle timeout). */
+typedef struct watch {
+    struct watch *prev, *next;
+    int fd;
+    double due;  /* when the request must be in; 0: a request is being answered */
+    int expired; /* the watchdog answered 408 */
+} watch;
+
+typedef struct watchdog {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    watch *head;
+    double timeout; /* --request-timeout */
+    int stop;
+    pthread_t thread;
+} watchdog;
+
+static void *watchdog_main(void *arg)
+{
+    watchdog *w = arg;
+    char msg[512];
+    int len =
+        snprintf(msg, sizeof msg,
+                 "{\"error\":{\"status\":408,\"code\":\"ETIMEDOUT\",\"message\":\"the "
+                 "request did not arrive whole within %g s (strata serve --request-timeout)\"}}",
+                 w->timeout);
+    char head[256];
+    int hlen = snprintf(head, sizeof head,
+                        "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
+                        "Content-Length: %d\r\nConnection: close\r\n\r\n",
+                        len);
+    pthread_mutex_lock(&w->mu);
+    while (!w->stop) {
+        double now = srv_now();
+        for (watch *c = w->head; c; c = c->next) {
+            if (c->due == 0 || c->expired || now < c->due) continue;
+            /* libmicrohttpd is not writing to it: it is still reading a request */
+            c->expired = 1;
+            if (send(c->fd, head, (size_t)hlen, MSG_NOSIGNAL | MSG_DONTWAIT) == hlen)
+                (void)send(c->fd, msg, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
+            shutdown(c->fd, SHUT_RDWR);
+        }
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        t.tv_nsec += 200 * 1000 * 1000;
+        if (t.tv_nsec >= 1000000000) t.tv_sec++, t.tv_nsec -= 1000000000;
+        pthread_cond_timedwait(&w->cv, &w->mu, &t);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* A connection starts (watched from now) or closes (forgotten before its socket is closed). */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    watchdog *w = cls;
+    watch *c = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        c = calloc(1, sizeof *c);
+        if (c == NULL || ci == NULL) {
+            free(c);
+            *socket_context = NULL;
+            return;
+        }
+        c->fd = ci->connect_fd;
+        pthread_mutex_lock(&w->mu);
+        c->due = srv_now() + w->timeout;
+        c->next = w->head;
+        if (w->head) w->head->prev = c;
+        w->head = c;
+        pthread_mutex_unlock(&w->mu);
+        *socket_context = c;
+    } else if (c) {
+        pthread_mutex_lock(&w->mu);
+        if (c->prev) c->prev->next = c->next;
+        if (c->next) c->next->prev = c->prev;
+        if (w->head == c) w->head = c->next;
+        pthread_mutex_unlock(&w->mu);
+        free(c);
+        *socket_context = NULL;
+    }
+}
+
+/* What the daemon's callbacks get. */
+typedef struct daemon_ctx {
+    srv *s;
+    watchdog wd;
+} daemon_ctx;
+
+static watch *watch_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* The whole request is in: stop its clock. 0 when the watchdog expired it already. */
+static int watch_answering(watchdog *w, struct MHD_Connection *conn)
+{
+    watch *c = watch_of(conn);
+    if (c == NULL) return 1;
+    pthread_mutex_lock(&w->mu);
+    int ok = !c->expired;
+    c->due = 0;
+    pthread_mutex_unlock(&w->mu);
+    return ok;
+}
+
+/* The response is sent: the next request's clock starts. */
+static void watch_idle(watchdog *w, struct MHD_Connection *conn)
+{
+    watch *c = watch_of(conn);
+    if (c == NULL) return;
+    pthread_mutex_lock(&w->mu);
+    c->due = srv_now() + w->timeout;
+    pthread_mutex_unlock(&w->mu);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
 {
     (void)version;
-    srv *s = cls;
+    daemon_ctx *dc = cls;
+    srv *s = dc->s;
     conn_state *cs = *con_cls;
     if (cs == NULL) {
         cs = calloc(1, sizeof *cs);
@@ -258,40 +287,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         return MHD_YES;
     }
+    if (!watch_answering(&dc->wd, conn)) return MHD_NO;
     srv_reply r = {0};
     srv_req q = {0};
     q.method = method;
-    q.conn = conn;
+    q.url = url;
     q.body = cs->body ? cs->body : "";
     q.body_len = cs->len;
+    q.host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    q.auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_arg, &q);
+    char client[INET_ADDRSTRLEN];
+    q.client = conn_client(conn, client, sizeof client);
+    q.gone = conn_gone;
+    q.gone_ctx = conn;
     char path[2048];
     __atomic_add_fetch(&s->requests, 1, __ATOMIC_RELAXED);
-    if (strlen(url) >= sizeof path || url_split(strcpy(path, url), &q) < 0) {
-        srv_error(&r, 400, "ENAME",
-                  "bad path '%.200s': segments may not be empty, '.' or '..' "
-                  "and have at most %d characters",
-                  url, STRATA_NAME_MAX);
+    if (strlen(url) >= sizeof path) {
+        srv_error(&r, 400, "ENAME", "the path is over %zu bytes", sizeof path - 1);
     } else if (cs->too_big) {
         srv_error(&r, 413, "ERANGE", "the request body is over %zu bytes (--max-body)",
                   s->max_body);
-    } else if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0 &&
-               strcmp(method, "HEAD") != 0) {
-        srv_error(&r, 405, "EINVAL", "method %s is not allowed: use GET or POST", method);
-    } else if (q.nseg == 0 || strcmp(q.seg[0], "api") != 0) {
-        if (strcmp(method, "POST") == 0)
-            srv_error(&r, 405, "EINVAL", "POST goes to /api/...");
-        else
-            serve_file(s, &q, &r);
-    } else if (needs_token(&q) && s->read_only) {
-        srv_error(&r, 403, "EPERM", "the server is read-only (--read-only): %s %s is refused",
-                  method, url);
-    } else if (needs_token(&q) && !token_ok(s, &q)) {
-        srv_error(&r, 401, "EPERM",
-                  "%s %s changes the pool: send 'Authorization: Bearer TOKEN' with the token "
-                  "of the pool's serve.token file (or --token-file)",
-                  method, url);
     } else {
-        srv_api(s, &q, &r);
+        srv_handle(s, &q, strcpy(path, url), &r);
     }
     if (r.status >= 400) __atomic_add_fetch(&s->errors, 1, __ATOMIC_RELAXED);
     return send_reply(conn, &r);
@@ -300,9 +318,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
                     enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)conn;
     (void)toe;
+    watch_idle(&((daemon_ctx *)cls)->wd, conn);
     conn_state *cs = *con_cls;
     if (cs) {
         free(cs->body);
@@ -365,33 +382,78 @@ static void on_signal(int sig)
 
 static const char serve_usage[] =
     "usage: strata serve [-P POOL] [--listen 127.0.0.1:8470] [--token-file F] [--read-only]\n"
-    "                    [--threads N] [--max-body BYTES] [--timeout S] [--web DIR]\n"
+    "                    [--threads N] [--max-body BYTES] [--timeout S] [--request-timeout S]\n"
+    "                    [--deadline S] [--max-connections N] [--max-per-client N]\n"
+    "                    [--allow-host NAME,...] [--web DIR]\n"
     "Serve the pool: the web page at /, the JSON API under /api (docs/http.md). Requests that\n"
     "change the pool need 'Authorization: Bearer TOKEN'; the token is generated into\n"
     "POOL/serve.token (mode 0600) on first start unless --token-file names one. --read-only\n"
-    "refuses every change. The address is loopback unless --listen says otherwise. Stops on\n"
-    "SIGINT or SIGTERM. Prints 'listening on http://HOST:PORT/' when ready (port 0: any free).\n";
+    "refuses every change. The address is loopback unless --listen says otherwise; on another\n"
+    "address reads need the token too. A request's Host must name this server (the listen\n"
+    "address, localhost, 127.0.0.1, or an --allow-host name), else 421.\n"
+    "  --threads N            worker threads (4)\n"
+    "  --max-body BYTES       largest request body (1M)\n"
+    "  --timeout S            close a connection idle for S seconds (30)\n"
+    "  --request-timeout S    a request must arrive whole within S seconds, else 408 (10)\n"
+    "  --deadline S           statistics computed for a request stop after S seconds, 503 (30)\n"
+    "  --max-connections N    connections at once (256)\n"
+    "  --max-per-client N     connections at once from one client address (32)\n"
+    "Stops on SIGINT or SIGTERM. Prints 'listening on http://HOST:PORT/' when ready (port 0:\n"
+    "any free).\n";
 
-static void srv_destroy(srv *s)
+/* The options of `strata serve`, checked. */
+typedef struct serve_opts {
+    const char *listen, *token_file, *web, *allow_host;
+    char host[64];
+    struct sockaddr_in addr;
+    int read_only;
+    long threads, timeout, max_conn, max_per_client;
+    uint64_t max_body;
+    double deadline, request_timeout;
+} serve_opts;
+
+/* A whole number in [LO, HI] from option NAME's TEXT (DEF when absent) into *OUT; -1 if bad. */
+static int opt_long(const char *name, const char *text, long def, long lo, long hi, long *out)
 {
-    for (int i = 0; i < s->nhandles; i++) strata_pool_close(s->handles[i]);
-    pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->cv);
-    pthread_mutex_destroy(&s->job_mu);
+    char *end;
+    *out = text ? strtol(text, &end, 10) : def;
+    if (text && (*text == 0 || *end || *out < lo || *out > hi)) {
+        cli_usage_error("serve", "--%s needs a whole number from %ld to %ld", name, lo, hi);
+        return -1;
+    }
+    return 0;
 }
 
-int cmd_serve(cli *c, int argc, char **argv)
+/* Seconds (> 0, fractions allowed) from option NAME's TEXT (DEF when absent); -1 if bad. */
+static int opt_seconds(const char *name, const char *text, double def, double *out)
 {
-    const char *listen = "127.0.0.1:8470", *token_file = NULL, *threads = NULL, *max_body = NULL,
-               *timeout = NULL, *web = NULL;
-    int read_only = 0;
-    cli_opt opts[] = {{"listen", 0, &listen, NULL},
-                      {"token-file", 0, &token_file, NULL},
-                      {"read-only", 0, NULL, &read_only},
+    char *end;
+    *out = text ? strtod(text, &end) : def;
+    if (text && (*text == 0 || *end || !(*out > 0) || *out > 1e6)) {
+        cli_usage_error("serve", "--%s needs seconds > 0, such as 30 or 2.5", name);
+        return -1;
+    }
+    return 0;
+}
+
+static int serve_parse(int argc, char **argv, serve_opts *o)
+{
+    const char *threads = NULL, *max_body = NULL, *timeout = NULL, *deadline = NULL,
+               *request_timeout = NULL, *max_conn = NULL, *max_per_client = NULL;
+    memset(o, 0, sizeof *o);
+    o->listen = "127.0.0.1:8470";
+    cli_opt opts[] = {{"listen", 0, &o->listen, NULL},
+                      {"token-file", 0, &o->token_file, NULL},
+                      {"read-only", 0, NULL, &o->read_only},
                       {"threads", 0, &threads, NULL},
                       {"max-body", 0, &max_body, NULL},
                       {"timeout", 0, &timeout, NULL},
-                      {"web", 0, &web, NULL},
+                      {"request-timeout", 0, &request_timeout, NULL},
+                      {"deadline", 0, &deadline, NULL},
+                      {"max-connections", 0, &max_conn, NULL},
+                      {"max-per-client", 0, &max_per_client, NULL},
+                      {"allow-host", 0, &o->allow_host, NULL},
+                      {"web", 0, &o->web, NULL},
                       {0}};
     char *pos[4];
     int npos;
@@ -400,101 +462,145 @@ int cmd_serve(cli *c, int argc, char **argv)
     if (rc != EXIT_OK) return rc;
     if (npos != 0) return cli_usage_error("serve", "unexpected argument '%s'", pos[0]);
     /* --listen HOST:PORT */
-    char host[64];
-    const char *colon = strrchr(listen, ':');
+    const char *colon = strrchr(o->listen, ':');
     char *end;
     long port = colon ? strtol(colon + 1, &end, 10) : -1;
-    if (colon == NULL || (size_t)(colon - listen) >= sizeof host || *(colon + 1) == 0 || *end ||
-        port < 0 || port > 65535)
+    if (colon == NULL || (size_t)(colon - o->listen) >= sizeof o->host || *(colon + 1) == 0 ||
+        *end || port < 0 || port > 65535)
         return cli_usage_error("serve", "--listen needs HOST:PORT such as 127.0.0.1:8470");
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = 0;
-    struct sockaddr_in addr = {0};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1)
-        return cli_usage_error("serve", "--listen: '%s' is not an IPv4 address", host);
-    long nthreads = threads ? strtol(threads, &end, 10) : 4;
-    if (threads && (*end || nthreads < 1 || nthreads > SRV_MAX_HANDLES))
-        return cli_usage_error("serve", "--threads needs 1 to %d", SRV_MAX_HANDLES);
-    uint64_t body = 1 << 20;
-    if (max_body && parse_bytes(max_body, &body) != 0)
+    memcpy(o->host, o->listen, (size_t)(colon - o->listen));
+    o->host[colon - o->listen] = 0;
+    o->addr.sin_family = AF_INET;
+    o->addr.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, o->host, &o->addr.sin_addr) != 1)
+        return cli_usage_error("serve", "--listen: '%s' is not an IPv4 address", o->host);
+    if (o->allow_host && strlen(o->allow_host) >= sizeof((srv *)0)->allow_hosts)
+        return cli_usage_error("serve", "--allow-host: the list is too long");
+    o->max_body = 1 << 20;
+    if (max_body && parse_bytes(max_body, &o->max_body) != 0)
         return cli_usage_error("serve", "--max-body needs a size such as 1M");
-    long tmo = timeout ? strtol(timeout, &end, 10) : 30;
-    if (timeout && (*end || tmo < 1))
-        return cli_usage_error("serve", "--timeout needs seconds >= 1");
-    if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+    if (opt_long("threads", threads, 4, 1, SRV_MAX_HANDLES - 1, &o->threads) < 0 ||
+        opt_long("timeout", timeout, 30, 1, 86400, &o->timeout) < 0 ||
+        opt_seconds("request-timeout", request_timeout, 10, &o->request_timeout) < 0 ||
+        opt_seconds("deadline", deadline, 30, &o->deadline) < 0 ||
+        opt_long("max-connections", max_conn, 256, 1, 65536, &o->max_conn) < 0 ||
+        opt_long("max-per-client", max_per_client, 32, 1, 65536, &o->max_per_client) < 0)
+        return EXIT_USAGE;
+    return EXIT_OK;
+}
 
+/* S over the pool of C with the options O, its token loaded; NULL after printing why. */
+static srv *serve_open(cli *c, const serve_opts *o, int *rc)
+{
     srv *s = calloc(1, sizeof *s);
-    if (s == NULL) return cli_fail(c, STRATA_ENOMEM);
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_cond_init(&s->cv, NULL);
-    pthread_mutex_init(&s->job_mu, NULL);
-    snprintf(s->pool_path, sizeof s->pool_path, "%s", strata_pool_path(c->pool));
+    if (s == NULL) {
+        *rc = cli_fail(c, STRATA_ENOMEM);
+        return NULL;
+    }
+    /* one pool handle per thread, plus one for the update job */
+    char err[512] = "";
+    if (srv_init(s, strata_pool_path(c->pool), (int)o->threads + 1, err, sizeof err) < 0) {
+        fprintf(stderr, "strata: cannot open the pool %s: %s\n", strata_pool_path(c->pool), err);
+        srv_release(s);
+        free(s);
+        *rc = EXIT_IO;
+        return NULL;
+    }
     /* the web page: --web, else the installed copy, else the source tree's */
     struct stat wst;
     snprintf(s->web, sizeof s->web, "%s",
-             web                                                   ? web
+             o->web                                                ? o->web
              : stat(STRATA_WEB_INSTALLED "/index.html", &wst) == 0 ? STRATA_WEB_INSTALLED
                                                                    : STRATA_WEB_DIR);
-    s->read_only = read_only;
-    s->max_body = (size_t)body;
-    s->max_rows = 10000;
-    s->max_elements = 1 << 20;
+    s->read_only = o->read_only;
+    snprintf(s->host, sizeof s->host, "%s", o->host);
+    s->port = ntohs(o->addr.sin_port);
+    s->loopback = (ntohl(o->addr.sin_addr.s_addr) >> 24) == 127;
+    snprintf(s->allow_hosts, sizeof s->allow_hosts, "%s", o->allow_host ? o->allow_host : "");
+    s->max_body = (size_t)o->max_body;
+    s->deadline = o->deadline;
+    s->max_heavy = o->threads > 1 ? (int)o->threads - 1 : 1;
     char tf[4200];
     snprintf(tf, sizeof tf, "%s/serve.token", s->pool_path);
-    rc = token_load(s, token_file ? token_file : tf, token_file == NULL);
-    /* one pool handle per thread, plus one for the update job */
-    s->nhandles = (int)nthreads + 1;
-    for (int i = 0; rc == EXIT_OK && i < s->nhandles; i++) {
-        int st = strata_pool_open(s->pool_path, &s->handles[i]);
-        if (st < 0) {
-            fprintf(stderr, "strata: cannot open the pool %s: %s\n", s->pool_path,
-                    strata_strerror(st));
-            s->nhandles = i;
-            rc = EXIT_IO;
-        }
-    }
-    if (rc != EXIT_OK) {
-        srv_destroy(s);
+    *rc = token_load(s, o->token_file ? o->token_file : tf, o->token_file == NULL);
+    if (*rc != EXIT_OK) {
+        srv_release(s);
         free(s);
-        return rc;
+        return NULL;
     }
-    struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)nthreads, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)tmo,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)64, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 << 10),
-        MHD_OPTION_NOTIFY_COMPLETED, on_done, s, MHD_OPTION_END);
+    return s;
+}
+
+int cmd_serve(cli *c, int argc, char **argv)
+{
+    serve_opts o;
+    int rc = serve_parse(argc, argv, &o);
+    if (rc != EXIT_OK) return rc;
+    if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+    daemon_ctx dc = {0};
+    if ((dc.s = serve_open(c, &o, &rc)) == NULL) return rc;
+    srv *s = dc.s;
+    pthread_mutex_init(&dc.wd.mu, NULL);
+    pthread_cond_init(&dc.wd.cv, NULL);
+    dc.wd.timeout = o.request_timeout;
+    int watching = pthread_create(&dc.wd.thread, NULL, watchdog_main, &dc.wd) == 0;
+    struct MHD_Daemon *d =
+        !watching
+            ? NULL
+            : MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+                               on_request, &dc, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&o.addr,
+                               MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o.threads,
+                               MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o.timeout,
+                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)o.max_conn,
+                               MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o.max_per_client,
+                               MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 << 10),
+                               MHD_OPTION_NOTIFY_CONNECTION, on_connection, &dc.wd,
+                               MHD_OPTION_NOTIFY_COMPLETED, on_done, &dc, MHD_OPTION_END);
     if (d == NULL) {
         fprintf(stderr,
                 "strata: cannot listen on %s: %s (is the port taken? try --listen %s:0 for any "
                 "free port)\n",
-                listen, strerror(errno), host);
-        srv_destroy(s);
-        free(s);
-        return EXIT_IO;
+                o.listen, strerror(errno), o.host);
+        rc = EXIT_IO;
+    } else {
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+        if (info) __atomic_store_n(&s->port, info->port, __ATOMIC_RELAXED);
+        if (!s->loopback)
+            fprintf(stderr,
+                    "strata serve: WARNING: %s:%u is not a loopback address: anyone who can "
+                    "reach it can connect.\n"
+                    "strata serve: WARNING: every request under /api, reads included, needs "
+                    "'Authorization: Bearer TOKEN' (the token is in %s); the traffic is not "
+                    "encrypted: use a trusted network, or a TLS proxy in front.\n",
+                    o.host, s->port, o.token_file ? o.token_file : "POOL/serve.token");
+        printf("listening on http://%s:%u/ (pool %s, %ld threads%s)\n", o.host,
+               info ? info->port : (unsigned)ntohs(o.addr.sin_port), s->pool_path, o.threads,
+               o.read_only ? ", read-only" : "");
+        fflush(stdout);
+        struct sigaction sa = {0};
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        while (!stop_flag) pause();
+        MHD_stop_daemon(d);
+        pthread_mutex_lock(&s->job_mu);
+        int join = s->job.joinable;
+        s->job.joinable = 0;
+        pthread_mutex_unlock(&s->job_mu);
+        if (join) pthread_join(s->job.thread, NULL);
+        fprintf(stderr, "strata serve: stopped after %" PRIu64 " requests (%" PRIu64 " errors)\n",
+                s->requests, s->errors);
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    printf("listening on http://%s:%u/ (pool %s, %ld threads%s)\n", host,
-           info ? info->port : (unsigned)port, s->pool_path, nthreads,
-           read_only ? ", read-only" : "");
-    fflush(stdout);
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    while (!stop_flag) pause();
-    MHD_stop_daemon(d);
-    pthread_mutex_lock(&s->job_mu);
-    int join = s->job.joinable;
-    s->job.joinable = 0;
-    pthread_mutex_unlock(&s->job_mu);
-    if (join) pthread_join(s->job.thread, NULL);
-    fprintf(stderr, "strata serve: stopped after %" PRIu64 " requests (%" PRIu64 " errors)\n",
-            s->requests, s->errors);
-    srv_destroy(s);
+    if (watching) {
+        pthread_mutex_lock(&dc.wd.mu);
+        dc.wd.stop = 1;
+        pthread_cond_signal(&dc.wd.cv);
+        pthread_mutex_unlock(&dc.wd.mu);
+        pthread_join(dc.wd.thread, NULL);
+    }
+    pthread_mutex_destroy(&dc.wd.mu);
+    pthread_cond_destroy(&dc.wd.cv);
+    srv_release(s);
     free(s);
-    return EXIT_OK;
+    return rc;
 }

@@ -33,7 +33,7 @@ int st_dataset_lock(strata_dataset *ds)
             return st_error(err, STRATA_ENOTFOUND, "%s was dropped; its directory is gone", what);
         return st_error_errno(err, errno, "cannot open '%s'", path);
     }
-    rc = st_lock_fd(err, fd, 1, 0, 0, ds->lock_timeout_ms, what);
+    rc = st_lock_fd(err, fd, 1, ST_LOCK_WRITER, 1, ds->lock_timeout_ms, what);
     if (rc < 0) {
         close(fd);
         if (rc == STRATA_ELOCKED)

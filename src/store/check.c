@@ -70,6 +70,9 @@ typedef struct {
     /* gc: remove orphans older than this (ns since the epoch); 0: do not remove */
     int gc;
     int64_t orphan_before_ns;
+    /* gc holds the pool's gc lock: no creator is between its first file and its catalog row,
+     * so orphans outside objects' directories may be removed too */
+    int outer_held;
     int dry_run;
     strata_gc_stats *stats;
 } run;
@@ -80,12 +83,13 @@ static void report(run *r, const char *what, const char *path, const char *probl
     if (r->fn != NULL && !r->stop && r->fn(r->ctx, what, path, problem, orphan) != 0) r->stop = 1;
 }
 
-/* An entry no catalog row names: report it, and in gc remove it when old enough. */
-static void orphan(run *r, const char *path, int is_dir)
+/* An entry no catalog row names: report it, and in gc remove it when old enough and when
+ * MAY_REMOVE (nobody who could still name it is at work). */
+static void orphan(run *r, const char *path, int is_dir, int may_remove)
 {
     report(r, "orphan", path,
            is_dir ? "directory not named by the catalog" : "file not named by the catalog", 1);
-    if (!r->gc) return;
+    if (!r->gc || !may_remove) return;
     struct stat st;
     if (lstat(path, &st) != 0) return;
     int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
@@ -97,8 +101,10 @@ static void orphan(run *r, const char *path, int is_dir)
     r->stats->bytes_freed += bytes;
 }
 
-/* Every entry of DIR not in KNOWN (and not "." or ".."): an orphan. */
-static int scan_dir(run *r, const char *dir, const nameset *known)
+/* Every entry of DIR not in KNOWN (and not "." or ".."): an orphan. INSIDE: DIR is an object's
+ * directory, whose writers the caller holds off (else it is a directory of objects, guarded by
+ * the pool's gc lock). */
+static int scan_dir(run *r, const char *dir, const nameset *known, int inside)
 {
     DIR *d = opendir(dir);
     if (d == NULL) {
@@ -113,7 +119,7 @@ static int scan_dir(run *r, const char *dir, const nameset *known)
         if (st_path(NULL, path, "%s/%s", dir, de->d_name) < 0) continue;
         struct stat st;
         if (lstat(path, &st) != 0) continue;
-        orphan(r, path, S_ISDIR(st.st_mode));
+        orphan(r, path, S_ISDIR(st.st_mode), inside || r->outer_held);
     }
     closedir(d);
     return STRATA_OK;
@@ -260,6 +266,31 @@ int st_dataset_sweep(strata_pool *pool, const st_cat_dataset *d, const char *dir
     return rc;
 }
 
+/* Hold off the writers of the object (a dataset or an N-d array) whose directory on the default
+ * tier is DIR while its orphans are looked for. gc takes both writer bytes of DIR/.writer
+ * exclusively, without waiting (*fd, closed by the caller); check and a dry run only probe them.
+ * 1: the object is quiet (no writer, no file in flight; a writer starting now waits for *fd);
+ * 0: busy, its orphans are left for the next run. */
+static int hold_object(run *r, const char *dir, int *fd)
+{
+    *fd = -1;
+    char path[ST_PATH_MAX];
+    if (st_path(NULL, path, "%s/%s", dir, ST_WRITER_LOCK) < 0) return 0;
+    int quiet;
+    if (!r->gc || r->dry_run) {
+        int f = open(path, O_RDONLY | O_CLOEXEC);
+        if (f < 0) return 1; /* never written */
+        quiet = st_lock_probe(NULL, f, ST_LOCK_WRITER, 2, path) == STRATA_OK;
+        close(f);
+    } else {
+        *fd = st_lock_path(NULL, path, 1, 1, ST_LOCK_WRITER, 2, 0, path);
+        quiet = *fd >= 0 || *fd == STRATA_ENOTFOUND; /* no directory: nothing to remove */
+        if (*fd < 0) *fd = -1;
+    }
+    if (!quiet && r->stats != NULL) r->stats->busy_skipped++;
+    return quiet;
+}
+
 static int visit_dataset(run *r, const st_cat_dataset *rec, nameset *region_known)
 {
     strata_pool *pool = r->pool;
@@ -276,8 +307,20 @@ static int visit_dataset(run *r, const st_cat_dataset *rec, nameset *region_know
     if (rc == STRATA_OK && d.version > 0)
         rc = st_cat_batches(&pool->err, pool->cat, d.id, d.version, schema.ncols, check_batch, &c);
     if (rc == STRATA_OK) rc = c.rc;
-    /* Every file the catalog names (those of replaced batches and superseded columns too,
-     * until gc), with its tier. */
+    if (rc == STRATA_OK && access(dir, F_OK) != 0) {
+        report(r, "dataset", dir, "directory is missing", 0);
+        nameset_free(&known);
+        st_schema_free(&schema);
+        return rc;
+    }
+    /* Orphans: with the writers held off, every file the catalog names (those of replaced
+     * batches and superseded columns too, until gc), with its tier. */
+    int hold = -1;
+    if (rc == STRATA_OK && !hold_object(r, dir, &hold)) {
+        nameset_free(&known);
+        st_schema_free(&schema);
+        return rc;
+    }
     st_vec files = ST_VEC(ds_file);
     if (rc == STRATA_OK)
         rc = st_cat_dataset_files(&pool->err, pool->cat, d.id, add_ds_file, &files);
@@ -293,11 +336,9 @@ static int visit_dataset(run *r, const st_cat_dataset *rec, nameset *region_know
             r->stats->bytes_freed += bytes;
         }
     }
-    if (rc == STRATA_OK && access(dir, F_OK) != 0)
-        report(r, "dataset", dir, "directory is missing", 0);
-    else if (rc == STRATA_OK) {
+    if (rc == STRATA_OK) {
         nameset_sort(&known);
-        rc = scan_dir(r, dir, &known);
+        rc = scan_dir(r, dir, &known, 1);
     }
     nameset_free(&known);
     /* its directory on every other tier holding files of it */
@@ -313,10 +354,11 @@ static int visit_dataset(run *r, const st_cat_dataset *rec, nameset *region_know
             if (f[j].tier_id == t) rc = nameset_add(&tk, f[j].file);
         if (rc == STRATA_OK) {
             nameset_sort(&tk);
-            rc = scan_dir(r, tdir, &tk);
+            rc = scan_dir(r, tdir, &tk, 1);
         }
         nameset_free(&tk);
     }
+    if (hold >= 0) close(hold);
     st_vec_free(&files);
     st_schema_free(&schema);
     return rc;
@@ -416,12 +458,18 @@ static int visit_nd(run *r, const st_cat_nd *nd)
 {
     strata_pool *pool = r->pool;
     st_vec files = ST_VEC(nd_file);
-    int rc = st_cat_nd_files(&pool->err, pool->cat, nd->id, collect_nd_file, &files);
-    if (rc == STRATA_OK && !r->gc) {
+    int rc = STRATA_OK;
+    if (!r->gc) {
         chunk_ctx k = {r, nd, STRATA_OK};
         rc = st_cat_nd_chunks(&pool->err, pool->cat, nd->id, 0, INT64_MAX, check_chunk, &k);
         if (rc >= 0) rc = k.rc;
     }
+    /* orphans, with the writers and stagers held off */
+    char ddir[ST_PATH_MAX];
+    int hold = -1;
+    if (rc == STRATA_OK) rc = nd_dir(r, nd, ST_TIER_DEFAULT_ID, ddir);
+    if (rc < 0 || !hold_object(r, ddir, &hold)) return rc < 0 ? rc : STRATA_OK;
+    rc = st_cat_nd_files(&pool->err, pool->cat, nd->id, collect_nd_file, &files);
     int64_t tiers[64];
     int nt = 0;
     tiers[nt++] = ST_TIER_DEFAULT_ID;
@@ -440,10 +488,11 @@ static int visit_nd(run *r, const st_cat_nd *nd)
             if (f[i].tier_id == tiers[t]) rc = nameset_add(&known, f[i].file);
         if (rc == STRATA_OK) {
             nameset_sort(&known);
-            rc = scan_dir(r, dir, &known);
+            rc = scan_dir(r, dir, &known, 1);
         }
         nameset_free(&known);
     }
+    if (hold >= 0) close(hold);
     st_vec_free(&files);
     return rc < 0 ? rc : STRATA_OK;
 }
@@ -496,7 +545,7 @@ static int scan_tier(void *vctx, const st_cat_tier *t)
     strata_pool *pool = r->pool;
     char root[ST_PATH_MAX];
     if ((s->rc = st_tier_root(&pool->err, pool->path, t, root)) < 0) return 1;
-    if ((s->rc = scan_dir(r, root, s->regions)) < 0) return 1;
+    if ((s->rc = scan_dir(r, root, s->regions, 0)) < 0) return 1;
     for (size_t i = 0; i < s->regions->n && !r->stop; i++) {
         const char *rdir = ((char **)s->regions->v)[i];
         st_cat_region reg;
@@ -518,7 +567,7 @@ static int scan_tier(void *vctx, const st_cat_tier *t)
         st_vec_free(&regs);
         if (s->rc == STRATA_OK) {
             nameset_sort(&known);
-            s->rc = scan_dir(r, dir, &known);
+            s->rc = scan_dir(r, dir, &known, 0);
         }
         nameset_free(&known);
         if (s->rc < 0) return 1;
@@ -643,7 +692,7 @@ static int visit_region(run *r, const st_cat_region *reg, const char *only_name,
             report(r, "region", dir, "directory is missing", 0);
         else if (rc == STRATA_OK) {
             nameset_sort(&known);
-            rc = scan_dir(r, dir, &known);
+            rc = scan_dir(r, dir, &known, 0);
         }
     }
     nameset_free(&known);
@@ -719,7 +768,7 @@ static int run_pool(run *r, const char *region, const char *name)
         if (rc == STRATA_OK) rc = st_path(err, dir, "%s/%s", pool->path, ST_POOL_DATA);
         if (rc == STRATA_OK) {
             nameset_sort(&known);
-            rc = scan_dir(r, dir, &known);
+            rc = scan_dir(r, dir, &known, 0);
         }
         nameset bknown = NAMESET;
         bk_ctx bc = {r, &bknown, STRATA_OK};
@@ -728,7 +777,7 @@ static int run_pool(run *r, const char *region, const char *name)
         if (rc == STRATA_OK) rc = st_path(err, dir, "%s/%s", pool->path, ST_POOL_BACKUPS);
         if (rc == STRATA_OK) {
             nameset_sort(&bknown);
-            rc = scan_dir(r, dir, &bknown);
+            rc = scan_dir(r, dir, &bknown, 0);
         }
         nameset_free(&bknown);
         if (rc == STRATA_OK) rc = scan_tiers(r);
@@ -744,7 +793,16 @@ int strata_check(strata_pool *pool, const char *region, const char *name, strata
 {
     if (pool == NULL) return STRATA_EINVAL;
     run r = {.pool = pool, .fn = fn, .ctx = ctx};
-    int rc = run_pool(&r, region, name);
+    /* the catalog first: everything below trusts it */
+    int rc = st_cat_integrity(&pool->err, pool->cat);
+    if (rc < 0) {
+        char path[ST_PATH_MAX];
+        if (st_path(NULL, path, "%s/%s", pool->path, ST_POOL_CATALOG) == STRATA_OK)
+            report(&r, "catalog", path, strata_errmsg(pool), 0);
+        if (damaged != NULL) *damaged = r.damaged;
+        return rc;
+    }
+    rc = run_pool(&r, region, name);
     if (damaged != NULL) *damaged = r.damaged;
     if (rc < 0) return rc;
     if (r.damaged > 0)
@@ -854,13 +912,28 @@ int strata_gc(strata_pool *pool, const strata_gc_opts *opts, strata_gc_stats *st
     int rc = st_cat_trash_list(err, pool->cat, sweep_trash, &tc);
     if (rc == STRATA_OK) rc = tc.rc;
     if (rc < 0) return rc;
-    /* Orphans: files and directories the catalog does not name, older than the grace. */
+    /* Orphans: files and directories the catalog does not name, older than the grace. Outside
+     * objects' directories only while no creator is between its first file and its catalog row
+     * (they hold the pool's gc lock shared). */
     run r = {.pool = pool,
              .gc = 1,
              .orphan_before_ns = st_now_ns() - grace_s * 1000000000,
              .dry_run = o.dry_run,
              .stats = stats};
-    if ((rc = run_pool(&r, NULL, NULL)) < 0) return rc;
+    char lockpath[ST_PATH_MAX];
+    int gclock = -1;
+    if (!o.dry_run) {
+        if ((rc = st_path(err, lockpath, "%s/%s", pool->path, ST_POOL_GCLOCK)) < 0) return rc;
+        gclock = st_lock_path(err, lockpath, 1, 1, 0, 0, ST_GC_WAIT_MS, "the pool's gc lock");
+        if (gclock < 0 && gclock != STRATA_ELOCKED)
+            return st_error(err, gclock, "cannot collect garbage in pool '%s': %s", pool->path,
+                            strata_errmsg(pool));
+    }
+    r.outer_held = gclock >= 0 || o.dry_run;
+    if (!r.outer_held && !o.dry_run) stats->busy_skipped++;
+    rc = run_pool(&r, NULL, NULL);
+    if (gclock >= 0) close(gclock);
+    if (rc < 0) return rc;
     if (o.keep_versions > 0) {
         expire_ctx ec = {pool, o.keep_versions, o.dry_run, stats, STRATA_OK};
         rc = st_cat_begin(err, pool->cat);

@@ -144,11 +144,14 @@ int strata_dataset_create(strata_pool *pool, const char *region, const char *nam
     }
     st_cat_dataset d;
     char dir[ST_PATH_MAX];
+    int hold = rc == STRATA_OK ? st_pool_create_begin(pool) : -1;
+    if (hold < 0 && rc == STRATA_OK) rc = hold;
     if (rc == STRATA_OK) rc = st_dataset_mkdir(pool, &r, name, &d, dir);
     if (rc == STRATA_OK) {
         rc = st_cat_dataset_insert(err, pool->cat, &d, cc, ncols);
         if (rc < 0) rmdir(dir);
     }
+    st_pool_create_end(hold);
     free(cc);
     return rc;
 }

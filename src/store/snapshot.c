@@ -67,13 +67,19 @@ int strata_snapshot_open(strata_pool *pool, const char *region, const char *name
     /* Hold the dataset for gc, then make sure it was not dropped before the lock was taken. */
     ST_TRY(rc = st_path(err, lockpath, "%s/%s", s->dir, ST_READERS_LOCK));
     s->lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (s->lock_fd < 0) {
+    /* a pool on a read-only file system (or readable only): a shared lock needs only read
+     * access, and where the file cannot even be made no gc can run to remove anything */
+    if (s->lock_fd < 0 && (errno == EROFS || errno == EACCES || errno == EPERM)) {
+        s->lock_fd = open(lockpath, O_RDONLY | O_CLOEXEC);
+        if (s->lock_fd < 0 && errno == ENOENT && access(s->dir, F_OK) == 0) errno = EROFS;
+    }
+    if (s->lock_fd < 0 && errno != EROFS) {
         rc = errno == ENOENT
                  ? st_error(err, STRATA_ENOTFOUND, "dataset '%s/%s' was dropped", region, name)
                  : st_error_errno(err, errno, "cannot open '%s'", lockpath);
         goto done;
     }
-    ST_TRY(rc = st_lock_fd(err, s->lock_fd, 0, 0, 0, -1, lockpath));
+    if (s->lock_fd >= 0) ST_TRY(rc = st_lock_fd(err, s->lock_fd, 0, 0, 0, -1, lockpath));
     st_cat_dataset now;
     ST_TRY(rc = st_cat_dataset_get(err, pool->cat, region, name, &now, NULL, NULL));
     if (now.id != s->d.id) {

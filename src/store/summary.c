@@ -4,6 +4,7 @@
  */
 #include "store/summary.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <xxhash.h>
@@ -47,24 +48,42 @@ int st_summary(strata_pool *pool, int kind, int64_t object_id, const char *part,
     return STRATA_OK;
 }
 
+int st_summary_interrupted(strata_pool *pool, const char *what)
+{
+    if (pool->interrupt == NULL || pool->interrupt(pool->interrupt_ctx) == 0) return STRATA_OK;
+    return st_error(&pool->err, STRATA_ECANCELED,
+                    "statistics of %s stopped by the interrupt check; nothing was cached", what);
+}
+
+/* A column pass goes through a batch in pieces of this many elements, asking the interrupt check
+ * before each (the sums are sequential, so the pieces change no result). */
+#define SUMMARY_PIECE ((uint64_t)1 << 20)
+
 typedef struct colpass {
     strata_snapshot *s;
     int col;
     strata_dtype dtype;
+    const char *what; /* "column 'fare' of 'taxi/trips'", for messages */
 } colpass;
 
 static int column_pass(void *ctx, const st_stats *p1, st_stats *acc)
 {
     colpass *c = ctx;
+    size_t esz = strata_dtype_size(c->dtype);
     for (uint64_t b = 0; b < c->s->nbatches; b++) {
         const void *data;
         int rc = strata_snapshot_map(c->s, b, c->col, &data);
         if (rc < 0) return rc;
         uint64_t n = (uint64_t)c->s->batches[b].nrows;
-        if (p1 == NULL)
-            st_stats_pass1(c->dtype, data, n, acc);
-        else
-            st_stats_pass2(c->dtype, data, n, st_stats_mean(p1), p1->min, p1->max, acc);
+        for (uint64_t at = 0; at < n; at += SUMMARY_PIECE) {
+            if ((rc = st_summary_interrupted(c->s->pool, c->what)) < 0) return rc;
+            uint64_t k = n - at < SUMMARY_PIECE ? n - at : SUMMARY_PIECE;
+            const char *piece = (const char *)data + at * esz;
+            if (p1 == NULL)
+                st_stats_pass1(c->dtype, piece, k, acc);
+            else
+                st_stats_pass2(c->dtype, piece, k, st_stats_mean(p1), p1->min, p1->max, acc);
+        }
     }
     return STRATA_OK;
 }
@@ -94,7 +113,9 @@ int strata_snapshot_summary(strata_snapshot *s, int col, strata_summary *out)
         const uint64_t part[2] = {bc->checksum, (uint64_t)s->batches[b].nrows};
         fp = XXH64(part, sizeof part, fp);
     }
-    colpass c = {s, col, dt};
+    char what[3 * STRATA_NAME_MAX + 32];
+    snprintf(what, sizeof what, "column '%s' of '%s/%s'", name, s->d.region, s->d.name);
+    colpass c = {s, col, dt, what};
     return st_summary(s->pool, ST_SUMMARY_COLUMN, s->d.id, name, fp, s->version, column_pass, &c,
                       out);
 }

@@ -22,4 +22,8 @@ int st_summary(strata_pool *pool, int kind, int64_t object_id, const char *part,
                uint64_t fingerprint, int64_t version, st_summary_pass pass, void *ctx,
                strata_summary *out);
 
+/* Before each unit of a summary's work: STRATA_ECANCELED (with a message naming WHAT) when
+ * POOL's interrupt check (strata_pool_set_interrupt) asks to stop, else STRATA_OK. */
+int st_summary_interrupted(strata_pool *pool, const char *what);
+
 #endif /* STRATA_STORE_SUMMARY_H */

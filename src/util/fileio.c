@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -213,6 +214,40 @@ int st_lock_fd(st_err *err, int fd, int exclusive, uint64_t start, uint64_t len,
         nanosleep(&ts, NULL);
         if (sleep_us < 20000) sleep_us *= 2;
     }
+}
+
+int st_lock_path(st_err *err, const char *path, int create, int exclusive, uint64_t start,
+                 uint64_t len, int timeout_ms, const char *what)
+{
+    /* an exclusive lock needs write access; a shared one works on a read-only file system */
+    int flags = (exclusive || create ? O_RDWR : O_RDONLY) | (create ? O_CREAT : 0) | O_CLOEXEC;
+    int fd = open(path, flags, 0644);
+    if (fd < 0) {
+        if (errno == ENOENT) return st_error(err, STRATA_ENOTFOUND, "'%s' is missing", path);
+        return st_error_errno(err, errno, "cannot open '%s'", path);
+    }
+    int rc = st_lock_fd(err, fd, exclusive, start, len, timeout_ms, what);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+int st_dir_of_is_readonly(const char *path)
+{
+    char dir[ST_PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    struct statvfs vfs;
+    if (statvfs(dir, &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) return 1;
+    return access(dir, W_OK) != 0;
 }
 
 int st_unlock_fd(st_err *err, int fd, uint64_t start, uint64_t len, const char *what)

@@ -59,6 +59,25 @@ int st_unlock_fd(st_err *err, int fd, uint64_t start, uint64_t len, const char *
  * one on bytes [START, START+LEN) of FD. */
 int st_lock_probe(st_err *err, int fd, uint64_t start, uint64_t len, const char *what);
 
+/* The bytes of an object's ".writer" file (in the directory of a dataset or of an N-d array),
+ * locked with OFD locks:
+ *   ST_LOCK_WRITER, exclusive: the object's one writer, from its first file to its publish;
+ *   ST_LOCK_INFLIGHT, shared: another process with files in the object's directories that the
+ *   catalog does not name yet (a reader staging a chunk, a rank of an MPI save).
+ * gc takes both exclusively, without waiting, while it looks for orphans in the object's
+ * directories: while a writer lives, its unpublished files are never orphans. */
+#define ST_LOCK_WRITER   0
+#define ST_LOCK_INFLIGHT 1
+
+/* Open (creating it when CREATE) the lock file PATH and lock bytes [START, START+LEN) as
+ * st_lock_fd() does. Returns the file descriptor (close it to release), or an error. */
+int st_lock_path(st_err *err, const char *path, int create, int exclusive, uint64_t start,
+                 uint64_t len, int timeout_ms, const char *what);
+
+/* Whether the directory holding PATH cannot be written: a read-only file system, or no write
+ * permission. */
+int st_dir_of_is_readonly(const char *path);
+
 /* Bytes of the regular files at and below PATH (0 when it is missing). */
 uint64_t st_tree_bytes(const char *path);
 

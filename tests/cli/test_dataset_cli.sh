@@ -75,6 +75,20 @@ expect 0 "" -- sh -c "'$S' gc --grace 0 | grep -q '1 dropped dataset'"
 expect 0 "" -- sh -c "'$S' --json gc --keep-versions 1 | grep -q '\"versions_expired\":1'"
 expect_err 2 "was garbage-collected" -- "$S" cat taxi/trips --as-of 1
 
+# check verifies the catalog first: garbage in its pages is damage, named, with what to do
+C="$S -P $T/cpool"
+$C init >/dev/null
+for i in 1 2 3 4 5 6; do $C ingest "taxi/t$i" "$T/t1.csv" --batch-rows 50 --quiet 2>/dev/null; done
+expect 0 "ok: no damage found" -- $C check
+/usr/bin/python3 -c "
+import os, sys
+p = sys.argv[1]; f = open(p, 'r+b')
+for pg in range(3, os.path.getsize(p) // 4096, 2):
+    f.seek(pg * 4096 + 100); f.write(bytes((i * 37 + pg) % 256 for i in range(200)))
+" "$T/cpool/catalog.db"
+expect_err 5 "1 damaged item(s)" -- $C check
+expect 0 "" -- sh -c "$C check | grep -q '^DAMAGED: catalog: catalog .* is damaged (SQLite.s integrity check: .*the data files are not affected: restore catalog.db from a copy'"
+
 # ---- bytes kept exactly: a byte order mark, quoted CRLF, NUL -------------------------------
 # A UTF-8 byte order mark (Excel's "CSV UTF-8") is not part of the first column's name.
 printf '\xef\xbb\xbfname,v\r\nx,1\r\n' >"$T/bom.csv"

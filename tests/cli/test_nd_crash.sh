@@ -3,10 +3,14 @@
 # batches), `strata stage` and `strata nd write` killed with SIGKILL at random moments (TRIALS,
 # default 36). After every kill: `strata check` finds no damage, the array reads back as exactly
 # the contents before or after the interrupted operation (a write is all or nothing; migration
-# and staging never change contents), and the dataset reads back unchanged.
+# and staging never change contents), and the dataset reads back unchanged. Trials go in turn to
+# the three write paths, migrate (an array's chunks or a dataset's batches, either way), stage
+# and nd write: STRATA_CRASH_PER_PATH each (default 50; STRATA_LONG=1: 1000).
 set -u
 S=$1
-TRIALS=${2:-36}
+PER=${STRATA_CRASH_PER_PATH:-50}
+[ "${STRATA_LONG:-0}" = 1 ] && PER=1000
+TRIALS=${2:-$((3 * PER))}
 PY=/usr/bin/python3
 T=$(mktemp -d "${TMPDIR:-/tmp}/strata-ndcrash-XXXXXX")
 trap 'rm -rf "$T"' EXIT
@@ -38,7 +42,11 @@ $S cat sim/t >t.want || exit 1
 
 RANDOM=4242
 for trial in $(seq 1 "$TRIALS"); do
-    op=$((RANDOM % 6))
+    case $((trial % 3)) in
+    0) ops=(0 1 4 5) && op=${ops[$((RANDOM % 4))]} ;; # migrate
+    1) op=2 ;;                                         # stage
+    2) op=3 ;;                                         # nd write
+    esac
     k=$((RANDOM % 8))
     y=$((RANDOM % 600))
     x=$((RANDOM % 500))

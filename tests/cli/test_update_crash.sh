@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Crash: `strata update` is killed with SIGKILL at random points (30 trials: incremental, --full,
-# and under --mem 1M, where sorts spill runs to disk); a rerun must give the same bytes as an uninterrupted update, and check must pass.
+# Crash: `strata update` is killed with SIGKILL at random points (STRATA_CRASH_PER_PATH trials,
+# default 50, of each of incremental, --full, and --mem 1M, where sorts spill runs to disk;
+# STRATA_LONG=1: 1000 of each); a rerun must give the same bytes as an uninterrupted update, and
+# check must pass.
 set -uo pipefail
 S=$1
 T=$(mktemp -d "${TMPDIR:-/tmp}/strata-ucrash-XXXXXX")
 trap 'rm -rf "$T"' EXIT
 . "$(dirname "$0")/lib.sh"
-TRIALS=${STRATA_CRASH_TRIALS:-30}
+PER=${STRATA_CRASH_PER_PATH:-50}
+[ "${STRATA_LONG:-0}" = 1 ] && PER=1000
+TRIALS=${STRATA_CRASH_TRIALS:-$((3 * PER))}
 ROWS=${STRATA_CRASH_ROWS:-60000}
 P=$T/state
 export STRATA_POOL=$P

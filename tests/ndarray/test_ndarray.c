@@ -669,6 +669,34 @@ static void region_summaries_match_a_naive_pass(void **state)
     strata_ndarray_close(a);
 }
 
+static int stop_at_third(void *ctx)
+{
+    return ++*(int *)ctx == 3;
+}
+
+static void region_summaries_stop_at_the_interrupt_check(void **state)
+{
+    fixture *f = *state;
+    strata_pool *p = f->pool;
+    /* 2048 x 2048 f64, never written (all fill): 32 MiB, four slabs of 8 MiB per pass */
+    uint64_t dims[2] = {2048, 2048}, chunk[2] = {256, 256}, start[2] = {0, 0};
+    strata_ndarray *a;
+    assert_ok(p, strata_ndarray_create(p, "r", "wide", STRATA_F64, 2, dims, chunk, NULL, &a));
+    int calls = 0;
+    assert_ok(p, strata_pool_set_interrupt(p, stop_at_third, &calls));
+    strata_summary got;
+    assert_status(p, strata_ndarray_summary(a, start, dims, &got), STRATA_ECANCELED);
+    assert_int_equal(calls, 3);
+    assert_non_null(strstr(strata_errmsg(p), "N-d array 'r/wide'"));
+    calls = 100; /* never 3 again */
+    assert_ok(p, strata_ndarray_summary(a, start, dims, &got));
+    assert_int_equal(got.cached, 0);
+    assert_int_equal(calls, 100 + 2 * 4);
+    assert_int_equal(got.count, dims[0] * dims[1]);
+    assert_ok(p, strata_pool_set_interrupt(p, NULL, NULL));
+    strata_ndarray_close(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -684,6 +712,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(dataset_batches_between_tiers, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(region_summaries_match_a_naive_pass, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(region_summaries_stop_at_the_interrupt_check, fixture_setup,
                                         fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

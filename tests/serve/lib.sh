@@ -1,13 +1,15 @@
 # Helpers shared by the strata serve tests (sourced). They need $S (the strata binary), $P (the
 # pool), $T (a scratch directory) and the array PIDS, whose processes the caller's cleanup kills.
 
-# serve_start [ARGS...]: start a server on a free loopback port; sets U (its address).
+# serve_start [ARGS...]: start a server on a free loopback port (ARGS may say --listen otherwise);
+# sets U (its address; 127.0.0.1 for 0.0.0.0) and SERR (the file of its stderr).
 serve_start() {
     local out=$T/serve.${#PIDS[@]}.out
+    SERR=$out.err
     "$S" -P "$P" serve --listen 127.0.0.1:0 --threads 4 --timeout 2 --max-body 64K "$@" >"$out" 2>"$out.err" &
     PIDS+=($!)
     for _ in $(seq 100); do grep -q listening "$out" 2>/dev/null && break; sleep 0.05; done
-    U=$(grep -o 'http://127.0.0.1:[0-9]*' "$out")
+    U=$(grep -o 'http://[0-9.]*:[0-9]*' "$out" | sed 's#//0.0.0.0:#//127.0.0.1:#')
     [ -n "$U" ] || { echo "FAIL: server did not start: $(cat "$out.err")"; exit 1; }
 }
 

@@ -74,6 +74,28 @@ check 404 GET '/api/datasets/taxi/trips/rows?columns=fare,nope' && body_has "has
 check 400 GET '/api/datasets/taxi/trips/rows?offset=-1' && body_has 'offset=-1'
 check 400 GET '/api/datasets/taxi/trips/rows?limit=1000000' && body_has 'from 0 to 10000'
 check 400 GET '/api/datasets/taxi/trips/rows?limit=abc'
+# a column asked twice, an empty column name: 400 naming it (819 x fare once took 430 MB)
+check 400 GET '/api/datasets/taxi/trips/rows?columns=fare,pickupzone,fare' && body_has "column 'fare' is asked twice"
+check 400 GET "/api/datasets/taxi/trips/rows?columns=$(printf 'fare,%.0s' $(seq 819))fare" && body_has '"code":"EINVAL"'
+check 400 GET '/api/datasets/taxi/trips/rows?columns=fare,,pickupzone' && body_has 'a column name is empty'
+# a page is bounded: rows x columns at most 2^20 cells, strings at most 16 MiB
+/usr/bin/python3 - "$T/wide.csv" "$T/long.csv" <<'PY'
+import sys
+with open(sys.argv[1], 'w') as f:
+    f.write(','.join('c%d' % i for i in range(120)) + '\n')
+    row = ','.join(str(i % 100) for i in range(120)) + '\n'
+    f.write(row * 10000)
+with open(sys.argv[2], 'w') as f:
+    f.write('s\n')
+    for i in range(20):
+        f.write('%d%s\n' % (i, 'x' * (1 << 20)))
+PY
+"$S" -P "$P" ingest wide/w "$T/wide.csv" >/dev/null 2>&1 && "$S" -P "$P" ingest wide/long "$T/long.csv" >/dev/null 2>&1 || { echo "FAIL: wide fixture"; fails=$((fails + 1)); }
+check 400 GET '/api/datasets/wide/w/rows?limit=10000' && body_has 'a page of 10000 rows x 120 columns is 1200000 cells, over the 1048576'
+check 200 GET '/api/datasets/wide/w/rows?limit=8000' && [ "$(jq_py "len(d['rows']), len(d['rows'][0])")" = "8000 120" ] || { echo "FAIL: wide page"; fails=$((fails + 1)); }
+check 200 GET '/api/datasets/wide/w/rows?limit=10000&columns=c0,c119' && [ "$(jq_py "len(d['rows']), d['rows'][-1]")" = "10000 [0, 19]" ] || { echo "FAIL: wide columns"; fails=$((fails + 1)); }
+check 400 GET '/api/datasets/wide/long/rows?limit=20' && body_has "over 16777216 bytes of text (column 's')"
+check 200 GET '/api/datasets/wide/long/rows?offset=4&limit=15' && [ "$(jq_py "len(d['rows']), d['rows'][0][0][:2]")" = "15 4x" ] || { echo "FAIL: long page"; fails=$((fails + 1)); }
 check 404 GET /api/datasets/taxi/nope && body_has "not found"
 check 200 GET /api/datasets/taxi/trips/columns/fare/stats && body_has '"count":20000'
 [ "$(jq_py "sum(d['histogram']), d['cached']")" = "20000 False" ] || { echo "FAIL: stats"; fails=$((fails + 1)); }
@@ -115,6 +137,11 @@ check 404 GET /api/nothing
 check 400 GET /api/datasets/taxi/..%2F..%2Fetc --path-as-is
 check 400 GET '/api/datasets/../../etc/passwd' --path-as-is
 check 400 GET "/api/datasets/taxi/$(printf 'x%.0s' $(seq 300))"
+# empty segments are refused, not skipped: a doubled or a trailing '/'
+check 400 GET /api//regions --path-as-is && body_has '"code":"ENAME"' && body_has 'segments may not be empty'
+check 400 GET /api/regions/ --path-as-is && body_has '"code":"ENAME"'
+check 400 GET //api/regions --path-as-is && body_has '"code":"ENAME"'
+check 400 GET '/api/datasets/taxi//rows' --path-as-is && body_has '"code":"ENAME"'
 check 405 PUT /api/regions "${AUTH[@]}"
 check 413 POST /api/derive "${AUTH[@]}" --data-binary @<(head -c 100000 /dev/zero | tr '\0' x)
 # a slow client is cut off after --timeout, and the server keeps serving
@@ -146,6 +173,8 @@ check 404 GET /api/jobs/99
 check 201 POST /api/apps "${AUTH[@]}" -d '{"app":"ocean","attrs":[{"name":"depth","type":"float"},{"name":"model","type":"text"}]}' && body_has '{"name":"depth","type":"float"}'
 check 400 POST /api/apps "${AUTH[@]}" -d '{"app":"ocean","attrs":[{"name":"depth","type":"int"}]}'
 check 400 POST /api/apps "${AUTH[@]}" -d '{"app":"ocean","attrs":[{"name":"x","type":"complex"}]}'
+# found by fuzz_http: an attribute differing from a registered one only in case was a 500
+check 409 POST /api/apps "${AUTH[@]}" -d '{"app":"ocean","attrs":[{"name":"Depth","type":"float"}]}' && body_has "differs from the registered 'depth' only in case"
 check 200 GET /api/regions
 
 # the generated C snippet compiles against the library and runs
@@ -154,6 +183,218 @@ if compile_snippet "$T/read_trips.c" "$T/read_trips"; then
 else
     echo "FAIL: snippet does not compile: $(head -5 "$T/read_trips.err")"; fails=$((fails + 1))
 fi
+
+# ---- code snippets with hostile names -----------------------------------------------------------
+# Names may hold quotes, ';', '$(...)', backquotes, '%', '??=', '*' and UTF-8 (only '/', '\',
+# control characters, '..' and a leading '-' are refused), and the pool's directory anything. Every
+# snippet (C, shell, Python; dataset and N-d array) must quote them: the C compiles and prints the
+# right values, the shell and Python print them, and nothing they contain is ever run.
+HD=$T/$'po\'ol "$(touch PWNED1)" %n \xc3\xa9??'
+mkdir -p "$HD" "$T/run"
+HP=$HD/pool HR='r;id*'
+HN=$'h\'; touch PWNED3; "$(touch PWNED4)" ??= %s \xc3\xa9`touch PWNED5`'
+HC=$'v;$(touch PWNED2)\'"* ??= %s %n'
+printf '"%s",name\n1,a\n2,b\n40,c\n' "${HC//\"/\"\"}" >"$T/hostile.csv"
+/usr/bin/python3 -c "import numpy as np; np.save('$T/hostile.npy', np.arange(7, 13, dtype=np.int32).reshape(3, 2))"
+{ "$S" -P "$HP" init && "$S" -P "$HP" ingest "$HR/$HN" "$T/hostile.csv" &&
+    "$S" -P "$HP" nd create "$HR/$HN-nd" --dtype i32 --shape 3,2 --chunks 2,2 &&
+    "$S" -P "$HP" nd write "$HR/$HN-nd" --from "$T/hostile.npy" --start 0,0; } >/dev/null 2>&1 ||
+    { echo "FAIL: hostile fixture"; fails=$((fails + 1)); }
+RW=$U P0=$P
+P=$HP
+serve_start
+P=$P0
+urlq() { /usr/bin/python3 -c "import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=''))" "$1"; }
+snippet() { # snippet NAME LANG FILE: fetch the snippet of $HR/NAME into FILE
+    check 200 GET "/api/codegen/$(urlq "$HR")/$(urlq "$1")?lang=$2" && jq_py "d['code']" >"$3"
+}
+sn_expect() { # sn_expect WHAT WANT GOT
+    [ "$3" = "$2" ] || { echo "FAIL: $1 printed $(printf '%q' "$3"), want $(printf '%q' "$2")"; fails=$((fails + 1)); }
+}
+for what in ds nd; do
+    name=$HN
+    [ $what = nd ] && name=$HN-nd
+    snippet "$name" c "$T/run/$what.c"
+    if compile_snippet "$T/run/$what.c" "$T/run/$what"; then
+        got=$(cd "$T/run" && ./$what 2>&1)
+        [ $what = ds ] && sn_expect "hostile C snippet" "3 rows, sum of $HC 43" "$got"
+        [ $what = nd ] && sn_expect "hostile C snippet" "6 elements, first 7" "$got"
+    else
+        echo "FAIL: the hostile $what C snippet does not compile: $(head -5 "$T/run/$what.err")"; fails=$((fails + 1))
+    fi
+    snippet "$name" shell "$T/run/$what.sh"
+    got=$(cd "$T/run" && PATH=$(dirname "$S"):$PATH bash "$what.sh" 2>&1)
+    if [ $what = ds ]; then
+        sn_expect "hostile shell snippet" "$(printf '"%s",name\n1,a\n2,b\n40,c' "${HC//\"/\"\"}")" "$got"
+        [ "$(wc -l <"$T/run/$HN.json")" = 3 ] || { echo "FAIL: hostile shell snippet: no $HN.json"; fails=$((fails + 1)); }
+    else
+        out=$(/usr/bin/python3 -c "import numpy as np, sys; print(np.load(sys.argv[1]).tolist())" "$T/run/$HN-nd.npy")
+        sn_expect "hostile shell snippet's array" "[[7, 8], [9, 10], [11, 12]]" "$out"
+    fi
+    snippet "$name" python "$T/run/$what.py"
+    got=$(cd "$T/run" && PATH=$(dirname "$S"):$PATH /usr/bin/python3 "$what.py" 2>&1 | grep -v '^wrote ')
+    [ $what = ds ] && sn_expect "hostile Python snippet" "3 rows, sum of $HC 43" "$got"
+    [ $what = nd ] && sn_expect "hostile Python snippet" "6 elements, shape (3, 2) first 7" "$got"
+done
+pwned=$(find "$T" -name 'PWNED*')
+[ -z "$pwned" ] || { echo "FAIL: a snippet ran an injected command: $pwned"; fails=$((fails + 1)); }
+check 400 GET "/api/codegen/$(urlq "$HR")/$(urlq "$HN")?lang=rust" && body_has 'use c, shell or python'
+U=$RW
+
+# ---- statistics: a deadline, one computation at a time per client, stopped when the client goes --
+# 2^40 elements (never written, so nothing on disk): hours of work
+"$S" -P "$P" nd create sim/huge --dtype f64 --shape 1048576,1048576 --chunks 1024,1024 >/dev/null
+RW=$U
+serve_start --deadline 2
+t0=$SECONDS
+check 503 GET /api/arrays/sim/huge/stats -m 30 && body_has '"code":"ETIMEDOUT"' && body_has 'did not finish within the 2 s deadline'
+[ $((SECONDS - t0)) -le 6 ] || { echo "FAIL: the deadline of 2 s took $((SECONDS - t0)) s"; fails=$((fails + 1)); }
+check 200 GET /api/regions
+# a second computation for the same client address waits its turn (503, Retry-After) ...
+curl -s -m 30 -o /dev/null "$U/api/arrays/sim/huge/stats" &
+bg=$!
+sleep 0.5
+check 503 GET '/api/arrays/sim/huge/stats?start=0,0&count=10,10' -m 30 -D "$T/headers" && body_has '"code":"EBUSY"' && body_has 'for this client address'
+grep -qi '^Retry-After: 5' "$T/headers" || { echo "FAIL: no Retry-After: $(cat "$T/headers")"; fails=$((fails + 1)); }
+# ... while another address computes at once
+check 200 GET '/api/arrays/sim/huge/stats?start=0,0&count=10,10' -m 30 --interface 127.0.0.2 && body_has '"count":100'
+wait $bg
+# a client that leaves stops its computation: the next one from that address is not busy
+serve_start --deadline 600
+curl -s -m 1 -o /dev/null "$U/api/arrays/sim/huge/stats"
+sleep 0.5
+check 200 GET '/api/arrays/sim/huge/stats?start=0,0&count=10,11' -m 30 && body_has '"count":110'
+grep -q 'stats: the client closed the connection, stopped after 1' "$SERR" || { echo "FAIL: no cancellation logged: $(cat "$SERR")"; fails=$((fails + 1)); }
+U=$RW
+
+# ---- downloads of any size, in bounded memory -----------------------------------------------------
+anon_now() { awk '/^RssAnon/ {print $2}' "/proc/$1/status"; }
+# anon_watch PID FILE: keep in FILE the largest RssAnon (kB) of PID until FILE.stop appears
+anon_watch() {
+    local max=0 v
+    rm -f "$2.stop"
+    while [ ! -e "$2.stop" ] && v=$(anon_now "$1" 2>/dev/null) && [ -n "$v" ]; do
+        [ "$v" -gt "$max" ] && max=$v && echo "$max" >"$2"
+        sleep 0.02
+    done
+}
+anon_check() { # anon_check WHAT BASE: the peak of $T/anon is less than 32 MiB over BASE
+    touch "$T/anon.stop"
+    wait "$W"
+    local d=$(($(cat "$T/anon") - $2))
+    [ "$d" -lt 32768 ] || { echo "FAIL: $1 took $d kB more of the server's memory"; fails=$((fails + 1)); }
+}
+/usr/bin/python3 - "$T" <<'PY'
+import numpy as np, sys
+t = sys.argv[1]
+np.save(t + '/big.npy', np.arange(1 << 24, dtype=np.int64))
+np.save(t + '/ramp.npy', np.arange(1 << 20, dtype=np.int32).reshape(1024, 1024))
+np.save(t + '/cube.npy', np.arange(4 * 600 * 600, dtype=np.float32).reshape(4, 600, 600))
+PY
+{ "$S" -P "$P" ingest big/col --format npy --column v="$T/big.npy" &&
+    "$S" -P "$P" nd create sim/ramp --dtype i32 --shape 1024,1024 --chunks 100,300 &&
+    "$S" -P "$P" nd write sim/ramp --from "$T/ramp.npy" --start 0,0 &&
+    "$S" -P "$P" nd create sim/cube --dtype f32 --shape 4,600,600 --chunks 1,128,128 &&
+    "$S" -P "$P" nd write sim/cube --from "$T/cube.npy" --start 0,0,0; } >/dev/null 2>&1 ||
+    { echo "FAIL: download fixture"; fails=$((fails + 1)); }
+rm -f "$T/big.npy"
+RW=$U
+serve_start
+SP=${PIDS[${#PIDS[@]} - 1]}
+# a 128 MiB column as NPY
+base=$(anon_now "$SP")
+anon_watch "$SP" "$T/anon" &
+W=$!
+check 200 GET '/api/datasets/big/col/columns/v?format=npy' --limit-rate 100M
+anon_check "a 128 MiB column" "$base"
+/usr/bin/python3 -c "
+import numpy as np, sys; a = np.load(sys.argv[1], mmap_mode='r'); n = 1 << 24
+assert a.shape == (n,) and a.dtype == np.int64 and a[0] == 0 and a[-1] == n - 1 and int(a.sum()) == n * (n - 1) // 2" "$T/body" ||
+    { echo "FAIL: the streamed NPY column"; fails=$((fails + 1)); }
+rm -f "$T/body"
+# a 512 MiB raw region (2^26 elements; the old limit was 2^31, in one buffer)
+base=$(anon_now "$SP")
+anon_watch "$SP" "$T/anon" &
+W=$!
+curl -s -D "$T/headers" "$U/api/arrays/sim/huge/region?start=5,7&count=8192,8192&format=raw" | cmp -s - <(head -c $((8 << 26)) /dev/zero) &&
+    grep -q '^HTTP/1.1 200' "$T/headers" || { echo "FAIL: the 512 MiB raw region: $(cat "$T/headers")"; fails=$((fails + 1)); }
+anon_check "a 512 MiB raw region" "$base"
+# regions of several slabs come in C order: 2-D, and 3-D (slabs of rows carrying into planes)
+check 200 GET '/api/arrays/sim/ramp/region?start=3,5&count=1000,1000&format=raw'
+/usr/bin/python3 -c "
+import numpy as np, sys; a = np.frombuffer(open(sys.argv[1], 'rb').read(), '<i4').reshape(1000, 1000)
+assert (a == np.load(sys.argv[2])[3:1003, 5:1005]).all()" "$T/body" "$T/ramp.npy" || { echo "FAIL: 2-D region of several slabs"; fails=$((fails + 1)); }
+check 200 GET '/api/arrays/sim/cube/region?start=1,10,10&count=3,500,580&format=raw'
+/usr/bin/python3 -c "
+import numpy as np, sys; a = np.frombuffer(open(sys.argv[1], 'rb').read(), '<f4').reshape(3, 500, 580)
+assert (a == np.load(sys.argv[2])[1:4, 10:510, 10:590]).all()" "$T/body" "$T/cube.npy" || { echo "FAIL: 3-D region of several slabs"; fails=$((fails + 1)); }
+check 400 GET '/api/arrays/sim/ramp/region?start=0,0&count=0,5&format=raw' && body_has 'count of dimension 0 is 0'
+# at most 4 downloads per client address at once: the 5th gets 503, another address is served
+SLOW=()
+for i in 1 2 3 4; do
+    curl -s --limit-rate 10K -o /dev/null "$U/api/datasets/big/col/columns/v?format=raw" &
+    SLOW+=($!)
+done
+sleep 0.5
+check 503 GET '/api/datasets/big/col/columns/v?format=raw' -m 10 && body_has 'this client address has 4 downloads running already'
+check 200 GET '/api/arrays/sim/field/region?format=raw' --interface 127.0.0.2 -m 10
+kill "${SLOW[@]}" 2>/dev/null
+wait "${SLOW[@]}" 2>/dev/null
+sleep 0.5
+check 200 GET '/api/arrays/sim/field/region?format=raw' -m 10
+U=$RW
+
+# ---- slow clients: a deadline for each request, connections limited per address -----------------
+# 64 connections from 127.0.0.2 trickle a byte a second (one of them a POST body): the server keeps
+# at most 32 (--max-per-client), answers each 408 at --request-timeout (3 s; --timeout, the idle
+# timeout, never fires), and meanwhile serves another client at once.
+RW=$U
+serve_start --request-timeout 3
+/usr/bin/python3 "$(dirname "$0")/slowloris.py" "${U##*:}" 64 12 127.0.0.2 >"$T/loris" &
+LP=$!
+sleep 0.5
+for i in 1 2 3 4 5 6; do
+    got=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$U/api/regions")
+    [ "$got" = 200 ] || { echo "FAIL: a client during the slow attack got $got"; fails=$((fails + 1)); }
+    sleep 0.5
+done
+wait $LP
+/usr/bin/python3 - "$T/loris" <<'PY' || { echo "FAIL: slow clients: $(cat "$T/loris")"; fails=$((fails + 1)); }
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d['refused'] == 32 and d['timed_out'] == 32 and d['open'] == 0, d
+assert 2.5 <= d['longest'] <= 5.5, d
+e = json.loads(d['body'])['error']
+assert e['status'] == 408 and e['code'] == 'ETIMEDOUT' and 'within 3 s (strata serve --request-timeout)' in e['message'], e
+PY
+check 200 GET /api/regions --interface 127.0.0.2
+U=$RW
+
+# ---- the Host header (DNS rebinding) and a non-loopback address ------------------------------------
+PORT=${U##*:}
+check 421 GET /api/regions -H "Host: evil.example:$PORT" && body_has '"code":"EHOST"' && body_has "Host 'evil.example:$PORT' is not this server's address"
+check 421 GET / -H "Host: evil.example:$PORT"
+check 421 POST /api/update "${AUTH[@]}" -H "Host: evil.example:$PORT" -d '{}'
+check 421 GET /api/regions -H "Host: 127.0.0.1:1"
+check 421 GET /api/regions -H "Host: evil.example"
+check 421 GET /api/regions -H "Host: localhost.:$PORT"
+check 421 GET /api/regions -H "Host: 10.1.2.3:$PORT"
+check 200 GET /api/regions -H "Host: localhost:$PORT"
+check 200 GET /api/regions -H "Host: LOCALHOST:$PORT"
+check 200 GET /api/regions -H "Host: 127.0.0.1:$PORT"
+RW=$U
+serve_start --listen 0.0.0.0:0 --allow-host strata.example,other.example
+grep -q "WARNING: 0.0.0.0:${U##*:} is not a loopback address" "$SERR" && grep -q 'reads included, needs' "$SERR" ||
+    { echo "FAIL: no warning for a non-loopback address: $(cat "$SERR")"; fails=$((fails + 1)); }
+check 401 GET /api/regions && body_has 'reads need the token too'
+check 401 GET /api/datasets/taxi/trips/rows -H 'Authorization: Bearer wrongwrongwrongwrong'
+check 200 GET /api/regions "${AUTH[@]}" && body_has '"name":"taxi"'
+check 200 GET / && body_has '<html'
+check 200 GET /api/regions "${AUTH[@]}" -H "Host: strata.example:${U##*:}"
+check 200 GET /api/regions "${AUTH[@]}" -H "Host: other.example:${U##*:}"
+check 200 GET /api/regions "${AUTH[@]}" -H "Host: 10.1.2.3:${U##*:}"
+check 421 GET /api/regions "${AUTH[@]}" -H "Host: evil.example:${U##*:}" && body_has '--allow-host'
+U=$RW
 
 # ---- read-only --------------------------------------------------------------------------------
 RW=$U
@@ -205,4 +446,7 @@ for i in 1 2 3 4 5 6 7 8; do read -r n b <"$T/client$i"; total=$((total + n)); b
 echo "load: $total requests by 8 clients in ${SECS}s during ingests and updates, $bad bad, $ing failed writes"
 [ "$bad" = 0 ] && [ "$ing" = 0 ] && [ "$total" -gt 80 ] || { echo "FAIL: load"; fails=$((fails + 1)); }
 check 200 GET /api/regions
+# no server reported a sanitizer error (in a sanitizer build) on its stderr
+bad=$(grep -l 'AddressSanitizer\|runtime error:\|LeakSanitizer' "$T"/serve.*.err 2>/dev/null)
+[ -z "$bad" ] || { echo "FAIL: sanitizer reports in $bad: $(head -c 2000 $bad)"; fails=$((fails + 1)); }
 finish serve

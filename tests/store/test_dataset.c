@@ -1,7 +1,10 @@
 /* Datasets: schema, the batch writer, atomic publish, versions and log, snapshots and time
  * travel, the writer lock, drop, and every error on the way. */
 #include <math.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+
+#include "pool/pool_int.h"
 
 #include "test_util.h"
 
@@ -378,6 +381,155 @@ static void summaries_are_exact_and_cached_in_the_catalog(void **state)
     strata_pool_close(p2);
 }
 
+/* gc in another process, grace 0: returns the number of orphans it removed (at most 9) plus ten
+ * times the places it left because a writer was busy there (at most 9). */
+static int gc_in_child(fixture *f)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        strata_pool *p;
+        if (strata_pool_open(f->path, &p) != STRATA_OK) _exit(100);
+        strata_gc_opts go = {.grace_s = -1};
+        strata_gc_stats gs;
+        int rc = strata_gc(p, &go, &gs);
+        strata_pool_close(p);
+        if (rc != STRATA_OK) _exit(101);
+        int removed = gs.orphans_removed > 9 ? 9 : (int)gs.orphans_removed;
+        int busy = gs.busy_skipped > 9 ? 9 : (int)gs.busy_skipped;
+        _exit(removed + 10 * busy);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+/* A writer's finished but unpublished batch files, and the file of a batch still being written,
+ * are not orphans: gc (grace 0, another process) leaves them, the writer publishes, nothing is
+ * missing. Once the writer has gone, what it left unpublished is an orphan again. */
+static void gc_never_removes_a_writers_unpublished_files(void **state)
+{
+    fixture *f = *state;
+    assert_ok(f->pool, strata_dataset_create(f->pool, "r", "w", trip_cols, 4));
+    strata_dataset *ds;
+    assert_ok(f->pool, strata_dataset_open(f->pool, "r", "w", &ds));
+    strata_batch *b;
+    assert_ok(f->pool, strata_batch_begin(ds, &b));
+    append_rows(f, b, 0, 50);
+    assert_ok(f->pool, strata_batch_commit(b)); /* durable, not published */
+    assert_ok(f->pool, strata_batch_begin(ds, &b));
+    append_rows(f, b, 50, 25);            /* still being written */
+    usleep(20000);                        /* older than the gc's start */
+    assert_int_equal(gc_in_child(f), 10); /* nothing removed, the dataset left as busy */
+    assert_ok(f->pool, strata_batch_commit(b));
+    int64_t v;
+    assert_ok(f->pool, strata_publish(ds, &v));
+    uint64_t damaged = 1;
+    assert_ok(f->pool, strata_check(f->pool, NULL, NULL, NULL, NULL, &damaged));
+    assert_int_equal(damaged, 0);
+    strata_snapshot *s;
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "w", 0, &s));
+    int64_t fare[75];
+    assert_ok(f->pool, strata_snapshot_read(s, 1, 0, 75, fare));
+    for (int i = 0; i < 75; i++) assert_int_equal(fare[i], i);
+    strata_snapshot_close(s);
+    strata_dataset_close(ds);
+    /* a writer that dies without publishing leaves orphans that gc then removes */
+    pid_t pid = fork();
+    if (pid == 0) {
+        strata_pool *p;
+        strata_dataset *d2;
+        strata_batch *b2;
+        if (strata_pool_open(f->path, &p) != STRATA_OK ||
+            strata_dataset_open(p, "r", "w", &d2) != STRATA_OK ||
+            strata_batch_begin(d2, &b2) != STRATA_OK)
+            _exit(1);
+        fixture child = *f;
+        child.pool = p;
+        append_rows(&child, b2, 75, 5);
+        _exit(strata_batch_commit(b2) == STRATA_OK ? 0 : 2);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    usleep(20000);
+    assert_int_equal(gc_in_child(f), 5); /* four column files, one bytes file of strings */
+    assert_ok(f->pool, strata_check(f->pool, NULL, NULL, NULL, NULL, &damaged));
+}
+
+/* Something being created outside any object's directory (here a directory in a region, as a
+ * dataset's is before its catalog row) is no orphan while its creator holds the pool's gc lock:
+ * gc waits a moment, then leaves it; once the creator is gone, gc removes it. */
+static void gc_leaves_what_a_creator_is_making(void **state)
+{
+    fixture *f = *state;
+    assert_ok(f->pool, strata_array_create(f->pool, "r", "a", STRATA_I64, 4, NULL));
+    strata_array_info ai;
+    strata_array *a;
+    assert_ok(f->pool, strata_array_open(f->pool, "r", "a", &a));
+    assert_ok(f->pool, strata_array_stat(a, 0, &ai));
+    char half[4096];
+    snprintf(half, sizeof half, "%s", ai.path);
+    strata_array_close(a);
+    snprintf(strrchr(half, '/'), 32, "/halfmade");
+    int hold = st_pool_create_begin(f->pool);
+    assert_true(hold >= 0);
+    assert_int_equal(mkdir(half, 0755), 0);
+    usleep(20000);
+    assert_int_equal(gc_in_child(f), 10);
+    assert_int_equal(access(half, F_OK), 0);
+    st_pool_create_end(hold);
+    assert_int_equal(gc_in_child(f), 1);
+    assert_int_equal(access(half, F_OK), -1);
+}
+
+/* An interrupt check that stops on its Nth call (0: never) and counts its calls. */
+typedef struct stopper {
+    int calls, stop_at;
+} stopper;
+static int stop_at_nth(void *ctx)
+{
+    stopper *st = ctx;
+    return ++st->calls == st->stop_at;
+}
+
+static void a_summary_stops_at_the_interrupt_check_and_caches_nothing(void **state)
+{
+    fixture *f = *state;
+    assert_ok(f->pool, strata_dataset_create(f->pool, "r", "trips", trip_cols, 4));
+    strata_dataset *ds;
+    assert_ok(f->pool, strata_dataset_open(f->pool, "r", "trips", &ds));
+    /* 2.5 Mi rows in one batch: three pieces per pass, six checks in all */
+    uint64_t sizes[2] = {(uint64_t)5 << 19, 10};
+    add_batches(f, ds, 0, sizes, 2);
+    strata_snapshot *s;
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "trips", 0, &s));
+    stopper st = {0, 5};
+    assert_ok(f->pool, strata_pool_set_interrupt(f->pool, stop_at_nth, &st));
+    strata_summary sum;
+    assert_status(f->pool, strata_snapshot_summary(s, 1, &sum), STRATA_ECANCELED);
+    assert_int_equal(st.calls, 5);
+    assert_non_null(strstr(strata_errmsg(f->pool), "column 'fare' of 'r/trips'"));
+    assert_string_equal(strata_errname(STRATA_ECANCELED), "STRATA_ECANCELED");
+    /* nothing was cached: the next call computes, checking before each piece */
+    st = (stopper){0, 0};
+    assert_ok(f->pool, strata_snapshot_summary(s, 1, &sum));
+    assert_int_equal(sum.cached, 0);
+    assert_int_equal(st.calls, 2 * 4);
+    assert_int_equal(sum.count, ((uint64_t)5 << 19) + 10);
+    assert_true(sum.min == 0 && sum.max == (double)(((uint64_t)5 << 19) + 9));
+    /* a cached summary asks nothing; without a check nothing is asked either */
+    assert_ok(f->pool, strata_snapshot_summary(s, 1, &sum));
+    assert_int_equal(sum.cached, 1);
+    assert_int_equal(st.calls, 8);
+    assert_ok(f->pool, strata_pool_set_interrupt(f->pool, NULL, NULL));
+    assert_ok(f->pool, strata_snapshot_summary(s, 2, &sum));
+    assert_int_equal(st.calls, 8);
+    assert_int_equal(strata_pool_set_interrupt(NULL, NULL, NULL), STRATA_EINVAL);
+    strata_snapshot_close(s);
+    strata_dataset_close(ds);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
@@ -391,6 +543,9 @@ int main(void)
         T(a_dead_reader_holds_nothing),
         T(a_snapshot_of_a_dataset_dropped_meanwhile_fails_cleanly),
         T(summaries_are_exact_and_cached_in_the_catalog),
+        T(gc_never_removes_a_writers_unpublished_files),
+        T(gc_leaves_what_a_creator_is_making),
+        T(a_summary_stops_at_the_interrupt_check_and_caches_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /* Crash and concurrency of ingest. Writers are `strata ingest` processes (fork + exec of the
  * CLI, whose path is argv[1]): a real command killed at random, and no OpenMP runtime carried
  * across a fork (libgomp is not fork-safe).
- * - kill -9 an ingest at random moments (50 trials; STRATA_LONG=1 for 500): afterwards check
+ * - kill -9 an ingest at random moments (STRATA_CRASH_PER_PATH trials, default 50; STRATA_LONG=1
+ *   for 1000): afterwards check
  *   finds no damage, every version's rows equal the sum of its batches, every batch equals its
  *   rows of the source, an all-or-nothing ingest added all rows or none, and a rerun completes.
  * - one process ingests 100 batches (a publish each) while four readers open the latest
@@ -111,8 +112,9 @@ static void kill_9_during_ingest_leaves_a_consistent_dataset(void **state)
     fixture *f = *state;
     char *src = make_source(f, "src.csv", ROWS);
     const char *files[1] = {src};
-    const char *lng = getenv("STRATA_LONG");
-    int trials = lng != NULL && atoi(lng) > 0 ? 500 : 50;
+    const char *lng = getenv("STRATA_LONG"), *per = getenv("STRATA_CRASH_PER_PATH");
+    int trials = per != NULL && atoi(per) > 0 ? atoi(per) : 50;
+    if (lng != NULL && atoi(lng) > 0) trials = 1000;
     unsigned seed = (unsigned)time(NULL);
     print_message("seed %u, %d trials\n", seed, trials);
     /* How long does an uninterrupted ingest take? Kill within that span. */
