@@ -7,8 +7,9 @@
 #
 # The first run configures build/fuzz with clang, -DSTRATA_FUZZ=ON and the sanitizers (ASan,
 # UBSan; the library is instrumented for coverage). Each run starts from a copy of the committed
-# seed corpus tests/fuzz/corpus/HARNESS (the committed one is never changed) with the dictionary
-# tests/fuzz/HARNESS.dict when there is one, on one core. The exit status is non-zero when a
+# seed corpus tests/fuzz/corpus/HARNESS (or corpus/NAME for fuzz_NAME; the committed one is never
+# changed) with the dictionary tests/fuzz/HARNESS.dict (or NAME.dict) when there is one, on one
+# core. The exit status is non-zero when a
 # harness finds anything: the input that triggers it is kept in build/fuzz/runs/HARNESS/ (rerun
 # it with build/fuzz/tests/HARNESS FILE). The executions of each run are printed at the end.
 # FUZZ_ARGS adds libFuzzer options (e.g. FUZZ_ARGS=-max_len=2048).
@@ -31,6 +32,8 @@ usage() {
 
 configure() {
     if [ -f "$B/CMakeCache.txt" ] && grep -q '^STRATA_FUZZ:BOOL=ON' "$B/CMakeCache.txt"; then
+        # regenerate: a harness added since (another branch's) becomes a target
+        cmake -S . -B "$B" >"$B.configure.log" 2>&1 || { cat "$B.configure.log" >&2; exit 2; }
         return
     fi
     command -v clang >/dev/null || { echo "fuzz.sh: clang is needed (apt-get install clang)" >&2; exit 2; }
@@ -47,10 +50,16 @@ run() {
         { cat "$B/build-$h.log" >&2; echo "$h: build failed" >&2; return 2; }
     rm -rf "$dir"
     mkdir -p "$dir/corpus"
-    if [ -d "tests/fuzz/corpus/$h" ]; then cp -R "tests/fuzz/corpus/$h/." "$dir/corpus/"; fi
+    # the seeds and dictionary of fuzz_NAME: corpus/fuzz_NAME or corpus/NAME, and likewise .dict
+    local c
+    for c in "tests/fuzz/corpus/$h" "tests/fuzz/corpus/${h#fuzz_}"; do
+        if [ -d "$c" ]; then cp -R "$c/." "$dir/corpus/"; fi
+    done
     local args=(-max_total_time="$secs" -timeout=25 -rss_limit_mb=2048 -print_final_stats=1
                 -artifact_prefix="$dir/")
-    [ -f "tests/fuzz/$h.dict" ] && args+=(-dict="tests/fuzz/$h.dict")
+    for c in "tests/fuzz/$h.dict" "tests/fuzz/${h#fuzz_}.dict"; do
+        if [ -f "$c" ]; then args+=(-dict="$c") && break; fi
+    done
     # shellcheck disable=SC2206
     [ -n "${FUZZ_ARGS:-}" ] && args+=($FUZZ_ARGS)
     local rc=0
