@@ -45,8 +45,8 @@ if command -v clang >/dev/null; then
 fi
 # A short run of every libFuzzer harness from its committed corpus (docs/testing.md);
 # STRATA_FUZZ_SECONDS per harness, 0 skips it.
-if command -v clang >/dev/null && [ "${STRATA_FUZZ_SECONDS:-10}" != 0 ]; then
-    echo "== fuzz (${STRATA_FUZZ_SECONDS:-10} s per harness)"
-    bash scripts/fuzz.sh all "${STRATA_FUZZ_SECONDS:-10}"
+if command -v clang >/dev/null && [ "${STRATA_FUZZ_SECONDS:-20}" != 0 ]; then
+    echo "== fuzz (${STRATA_FUZZ_SECONDS:-20} s per harness)"
+    bash scripts/fuzz.sh all "${STRATA_FUZZ_SECONDS:-20}"
 fi
 echo "== all tests passed (release, clang, sanitizer and thread-sanitizer builds, fuzzing)"
