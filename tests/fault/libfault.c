@@ -126,15 +126,21 @@ static int open_common(const char *op, const char *path, int flags)
     return (flags & O_CREAT) ? hit(op, path) : 0;
 }
 
+/* The mode argument of an open that creates (read only when the flags say it is there). */
+#define OPEN_MODE(flags, mode)                                                                     \
+    do {                                                                                           \
+        if ((flags) & (O_CREAT | O_TMPFILE)) {                                                     \
+            va_list ap;                                                                            \
+            va_start(ap, flags);                                                                   \
+            mode = va_arg(ap, mode_t);                                                             \
+            va_end(ap);                                                                            \
+        }                                                                                          \
+    } while (0)
+
 int open(const char *path, int flags, ...)
 {
     mode_t mode = 0;
-    if (flags & (O_CREAT | O_TMPFILE)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, mode_t);
-        va_end(ap);
-    }
+    OPEN_MODE(flags, mode);
     if (open_common("open", path, flags)) return -1;
     return REAL(open)(path, flags, mode);
 }
@@ -142,12 +148,7 @@ int open(const char *path, int flags, ...)
 int open64(const char *path, int flags, ...)
 {
     mode_t mode = 0;
-    if (flags & (O_CREAT | O_TMPFILE)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, mode_t);
-        va_end(ap);
-    }
+    OPEN_MODE(flags, mode);
     if (open_common("open", path, flags)) return -1;
     return REAL(open64)(path, flags, mode);
 }
@@ -155,12 +156,7 @@ int open64(const char *path, int flags, ...)
 int openat(int dirfd, const char *path, int flags, ...)
 {
     mode_t mode = 0;
-    if (flags & (O_CREAT | O_TMPFILE)) {
-        va_list ap;
-        va_start(ap, flags);
-        mode = va_arg(ap, mode_t);
-        va_end(ap);
-    }
+    OPEN_MODE(flags, mode);
     if (dirfd == AT_FDCWD && open_common("open", path, flags)) return -1;
     return REAL(openat)(dirfd, path, flags, mode);
 }
