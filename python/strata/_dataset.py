@@ -1,0 +1,8 @@
+"""(being written)"""
+
+
+class DatasetPoolMixin:
+    """Pool methods of this part."""
+
+
+DATASET_CLASSES = {}

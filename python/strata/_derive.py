@@ -1,0 +1,8 @@
+"""(being written)"""
+
+
+class DerivePoolMixin:
+    """Pool methods of this part."""
+
+
+DERIVE_CLASSES = {}

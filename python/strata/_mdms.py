@@ -1,0 +1,8 @@
+"""(being written)"""
+
+
+class MdmsPoolMixin:
+    """Pool methods of this part."""
+
+
+MDMS_CLASSES = {}

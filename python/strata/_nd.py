@@ -1,0 +1,8 @@
+"""(being written)"""
+
+
+class NdPoolMixin:
+    """Pool methods of this part."""
+
+
+ND_CLASSES = {}
