@@ -20,4 +20,19 @@ LD_LIBRARY_PATH=$(pkg-config --variable=libdir strata) "$T/tiny" "$T/pool1" | gr
 "$T/tiny_static" "$T/pool2" | grep -qx "strata 0.1.0: 0 42"
 # the installed command
 "$T/prefix/bin/strata" -P "$T/pool1" array get demo/a 2 1 | grep -qx 42
+# the installed Python package (when the build has it): importable from the prefix's
+# site-packages, and it reads what the C program wrote
+PYDIR=$(find "$T/prefix" -name "_strata*.so" -path "*strata*" 2>/dev/null | head -1)
+if [ -n "$PYDIR" ]; then
+    SITE=$(dirname "$(dirname "$PYDIR")")
+    (cd "$T" && PYTHONPATH=$SITE /usr/bin/python3 -c "
+import strata, sys
+assert strata.__file__.startswith('$SITE'), strata.__file__
+with strata.Pool('$T/pool1') as p:
+    a = p.array('demo/a')
+    assert a[2] == 42, a[:]
+print('python', strata.__version__, a.dtype)
+") | grep -qx "python 0.1.0 int64"
+    echo "the installed Python package imports from $SITE"
+fi
 echo "install, pkg-config and the installed command work"
