@@ -328,7 +328,7 @@ static PyObject *str_list(ArrayObject *a, const uint64_t *pos, uint64_t first, u
         if ((count) >= NOGIL_MIN) {                                                                \
             (a)->exports++;                                                                        \
             Py_BEGIN_ALLOW_THREADS(rc) = (call);                                                   \
-            Py_END_ALLOW_THREADS(a)->exports--;                                                    \
+            Py_END_ALLOW_THREADS pyst_child_unbusy((ChildObject *)(a));                            \
         } else {                                                                                   \
             (rc) = (call);                                                                         \
         }                                                                                          \
@@ -576,7 +576,7 @@ static PyObject *array_lock_take(ArrayObject *a, PyObject *args, PyObject *kw)
     a->exports++;
     Py_BEGIN_ALLOW_THREADS rc =
         strata_array_lock(a->a, shared ? STRATA_LOCK_SHARED : STRATA_LOCK_EXCLUSIVE, ms);
-    Py_END_ALLOW_THREADS a->exports--;
+    Py_END_ALLOW_THREADS pyst_child_unbusy((ChildObject *)a);
     if (rc < 0) return array_fail(a, rc);
     Py_RETURN_NONE;
 }
@@ -616,7 +616,7 @@ static PyObject *array_flush(ArrayObject *a, PyObject *noargs)
     int rc;
     a->exports++;
     Py_BEGIN_ALLOW_THREADS rc = strata_array_flush(a->a);
-    Py_END_ALLOW_THREADS a->exports--;
+    Py_END_ALLOW_THREADS pyst_child_unbusy((ChildObject *)a);
     if (rc < 0) return array_fail(a, rc);
     Py_RETURN_NONE;
 }

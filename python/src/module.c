@@ -262,12 +262,17 @@ typedef struct KeeperObject {
     PyObject_HEAD ChildObject *owner;
 } KeeperObject;
 
+void pyst_child_unbusy(ChildObject *c)
+{
+    c->exports--;
+    if (c->exports == 0 && c->close_requested) child_release(c);
+}
+
 static void keeper_dealloc(KeeperObject *k)
 {
     ChildObject *c = k->owner;
     if (c != NULL) {
-        c->exports--;
-        if (c->exports == 0 && c->close_requested) child_release(c);
+        pyst_child_unbusy(c);
         Py_DECREF(c);
     }
     Py_TYPE(k)->tp_free((PyObject *)k);

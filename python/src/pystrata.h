@@ -125,6 +125,11 @@ typedef struct ChildObject {
 /* Close a child: at once when no view is alive, else when the last one dies. */
 void pyst_child_close(ChildObject *c);
 
+/* A call working on C's memory with the GIL released counts as a view meanwhile, so that a
+ * close() from another thread waits for it: exports++ before, pyst_child_unbusy() after (both
+ * with the GIL held). */
+void pyst_child_unbusy(ChildObject *c);
+
 /* A numpy array of ND dims DIMS (STRIDES in bytes, NULL: C order) and numpy type TYPENUM over
  * DATA, which belongs to OWNER (a child): OWNER stays open while the array (or any view of it)
  * lives. WRITABLE 0 makes the array read-only. */
