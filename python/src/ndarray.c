@@ -289,9 +289,9 @@ static PyArrayObject *sel_read(NdObject *nd, const nd_sel *s)
     pyst_status st;
     void *dst = PyArray_DATA(buf);
     PYST_CALL_NOGIL(nd->pool, st,
-                    s->unit ? strata_ndarray_read(nd->a, s->start, s->count, dst)
-                            : strata_ndarray_read_strided(nd->a, s->start, s->count, s->stride,
-                                                          dst));
+                    s->unit
+                        ? strata_ndarray_read(nd->a, s->start, s->count, dst)
+                        : strata_ndarray_read_strided(nd->a, s->start, s->count, s->stride, dst));
     if (PYST_FAILED(st)) {
         Py_DECREF(buf);
         return (PyArrayObject *)pyst_fail(&st);
@@ -366,9 +366,9 @@ static int sel_write(NdObject *nd, const nd_sel *s, PyArrayObject *buf)
     pyst_status st;
     const void *src = PyArray_DATA(buf);
     PYST_CALL_NOGIL(nd->pool, st,
-                    s->unit ? strata_ndarray_write(nd->a, s->start, s->count, src)
-                            : strata_ndarray_write_strided(nd->a, s->start, s->count, s->stride,
-                                                           src));
+                    s->unit
+                        ? strata_ndarray_write(nd->a, s->start, s->count, src)
+                        : strata_ndarray_write_strided(nd->a, s->start, s->count, s->stride, src));
     if (PYST_FAILED(st)) {
         pyst_fail(&st);
         return -1;
@@ -409,8 +409,9 @@ static int u64_list(NdObject *nd, PyObject *obj, uint64_t *out, const char *what
         Py_XDECREF(seq);
         PyErr_Clear();
         char msg[PYST_ERRMSG_MAX];
-        snprintf(msg, sizeof msg, "%s must be a sequence of %d integers (one per dimension of '%s')",
-                 what, nd->ndims, nd_name(nd));
+        snprintf(msg, sizeof msg,
+                 "%s must be a sequence of %d integers (one per dimension of '%s')", what,
+                 nd->ndims, nd_name(nd));
         pyst_raise(STRATA_EINVAL, msg);
         return -1;
     }
@@ -518,8 +519,7 @@ static PyObject *nd_array(NdObject *nd, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"dtype", "copy", NULL};
     PyObject *dtype = Py_None, *copy = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OO:__array__", kwlist, &dtype, &copy))
-        return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OO:__array__", kwlist, &dtype, &copy)) return NULL;
     PyObject *a = nd_numpy(nd, NULL);
     if (a == NULL || dtype == Py_None) return a;
     PyObject *r = PyObject_CallMethod(a, "astype", "O", dtype);
@@ -590,14 +590,14 @@ static PyObject *nd_info(NdObject *nd, PyObject *noargs)
         "{s:s,s:s,s:s,s:i,s:N,s:N,s:s,s:O,s:i,s:s,s:K,s:K,s:K,s:L,s:K,s:K,s:K,s:K,s:K,s:K}",
         "region", d.region, "name", d.name, "dtype", strata_dtype_name(d.dtype), "ndim", d.ndims,
         "shape", u64_tuple(d.dims, d.ndims), "chunks", u64_tuple(d.chunk, d.ndims), "layout",
-        layout_name(d.layout), "unlimited", d.unlimited ? Py_True : Py_False, "zstd",
-        d.zstd_level, "tier", d.tier != NULL ? d.tier : "default", "chunks_total",
+        layout_name(d.layout), "unlimited", d.unlimited ? Py_True : Py_False, "zstd", d.zstd_level,
+        "tier", d.tier != NULL ? d.tier : "default", "chunks_total",
         (unsigned long long)d.chunks_total, "chunks_written", (unsigned long long)d.chunks_written,
         "bytes", (unsigned long long)d.bytes, "version", (long long)d.version, "reads",
-        (unsigned long long)d.reads, "chunks_read", (unsigned long long)d.chunks_read,
-        "cache_hits", (unsigned long long)d.cache_hits, "staged_on_demand",
-        (unsigned long long)d.staged_on_demand, "staged_bytes",
-        (unsigned long long)d.staged_bytes, "prefetched", (unsigned long long)d.prefetched);
+        (unsigned long long)d.reads, "chunks_read", (unsigned long long)d.chunks_read, "cache_hits",
+        (unsigned long long)d.cache_hits, "staged_on_demand",
+        (unsigned long long)d.staged_on_demand, "staged_bytes", (unsigned long long)d.staged_bytes,
+        "prefetched", (unsigned long long)d.prefetched);
 }
 
 static PyObject *nd_close(NdObject *nd, PyObject *noargs)
@@ -715,8 +715,8 @@ static PyObject *nd_repr(NdObject *nd)
                                 d.ndims == 1 ? "," : "", layout_name(d.layout),
                                 d.layout == STRATA_LAYOUT_CHUNKED ? " (" : "",
                                 d.layout == STRATA_LAYOUT_CHUNKED ? chunks : "",
-                                d.layout == STRATA_LAYOUT_CHUNKED ? ")" : "",
-                                (long long)d.version, extra, d.tier != NULL ? d.tier : "default");
+                                d.layout == STRATA_LAYOUT_CHUNKED ? ")" : "", (long long)d.version,
+                                extra, d.tier != NULL ? d.tier : "default");
 }
 
 static PyMethodDef nd_methods[] = {
@@ -826,8 +826,7 @@ static int dims_arg(PyObject *obj, uint64_t *out, int *n, const char *what, int 
 {
     PyObject *seq = PyLong_Check(obj) ? PyTuple_Pack(1, obj) : PySequence_Fast(obj, "");
     char msg[256];
-    if (seq == NULL || PySequence_Fast_GET_SIZE(seq) < 1 ||
-        PySequence_Fast_GET_SIZE(seq) > MAXD) {
+    if (seq == NULL || PySequence_Fast_GET_SIZE(seq) < 1 || PySequence_Fast_GET_SIZE(seq) > MAXD) {
         Py_XDECREF(seq);
         PyErr_Clear();
         snprintf(msg, sizeof msg, "%s must be 1 to %d integers", what, MAXD);
@@ -858,8 +857,8 @@ static int dims_arg(PyObject *obj, uint64_t *out, int *n, const char *what, int 
 
 static PyObject *pool_create_ndarray(PoolObject *p, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"name", "dtype", "shape", "chunks", "layout",    "zstd",
-                             "tier", "fill",  "unlimited", NULL};
+    static char *kwlist[] = {"name", "dtype", "shape", "chunks",    "layout",
+                             "zstd", "tier",  "fill",  "unlimited", NULL};
     const char *full, *layout = "chunked", *tier = NULL;
     PyObject *dtype_o, *shape_o, *chunks_o = Py_None, *zstd_o = Py_None, *fill_o = Py_None;
     int unlimited = 0;
@@ -1007,8 +1006,8 @@ static PyObject *pool_drop_ndarray(PoolObject *p, PyObject *args)
 
 static PyObject *tier_dict(const strata_tier_info *t)
 {
-    return Py_BuildValue("{s:s,s:s,s:s,s:K,s:d,s:d,s:K,s:K,s:K}", "name", t->name, "path",
-                         t->path, "kind", strata_tier_kind_name(t->kind), "capacity",
+    return Py_BuildValue("{s:s,s:s,s:s,s:K,s:d,s:d,s:K,s:K,s:K}", "name", t->name, "path", t->path,
+                         "kind", strata_tier_kind_name(t->kind), "capacity",
                          (unsigned long long)t->capacity, "read_bw", t->read_bw, "latency",
                          t->latency, "used", (unsigned long long)t->used, "staged",
                          (unsigned long long)t->staged, "files", (unsigned long long)t->files);
@@ -1133,8 +1132,7 @@ static PyObject *pool_add_tier(PoolObject *p, PyObject *args, PyObject *kw)
                  kind_s);
         pyst_raise(STRATA_EINVAL, msg);
     } else if (bytes_arg(cap_o, &cap, "capacity") == 0 && double_arg(bw_o, &bw, "read_bw") == 0 &&
-               double_arg(lat_o, &lat, "latency") == 0 &&
-               pyst_pool_check(p) == 0) {
+               double_arg(lat_o, &lat, "latency") == 0 && pyst_pool_check(p) == 0) {
         pyst_status st;
         const char *path = PyBytes_AS_STRING(path_o);
         PYST_CALL_NOGIL(p, st, strata_tier_add(p->pool, name, path, kind, cap, bw, lat));
@@ -1185,11 +1183,12 @@ static PyObject *pool_remove_tier(PoolObject *p, PyObject *args)
 static PyObject *pool_migrate(PoolObject *p, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"name", "to", "first", "last", NULL};
-    const char *full, *to;
+    const char *full, *to = NULL;
     PyObject *first_o = Py_None, *last_o = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "s$sOO:migrate", kwlist, &full, &to, &first_o,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|$zOO:migrate", kwlist, &full, &to, &first_o,
                                      &last_o))
         return NULL;
+    if (to == NULL) return pyst_raise(STRATA_EINVAL, "migrate needs to= (the tier)");
     char region[STRATA_NAME_MAX + 1], name[STRATA_NAME_MAX + 1];
     int64_t first, last;
     if (pyst_split(full, region, name, "name") < 0 ||
@@ -1206,13 +1205,13 @@ static PyObject *pool_migrate(PoolObject *p, PyObject *args, PyObject *kw)
     PYST_CALL_NOGIL(p, st, strata_ndarray_open(p->pool, region, name, NULL, &a));
     if (st.rc == STRATA_OK) {
         PYST_CALL_NOGIL(p, st, (strata_ndarray_close(a), STRATA_OK));
-        PYST_CALL_NOGIL(p, st,
-                        strata_ndarray_migrate(p->pool, region, name, to, (uint64_t)first, lastu,
-                                               &moved));
+        PYST_CALL_NOGIL(
+            p, st,
+            strata_ndarray_migrate(p->pool, region, name, to, (uint64_t)first, lastu, &moved));
     } else if (st.rc == STRATA_ENOTFOUND) {
-        PYST_CALL_NOGIL(p, st,
-                        strata_dataset_migrate(p->pool, region, name, to, (uint64_t)first, lastu,
-                                               &moved));
+        PYST_CALL_NOGIL(
+            p, st,
+            strata_dataset_migrate(p->pool, region, name, to, (uint64_t)first, lastu, &moved));
         if (st.rc == STRATA_ENOTFOUND && strstr(st.msg, "tier") == NULL)
             snprintf(st.msg, sizeof st.msg, "no N-d array or dataset '%s/%s' to migrate", region,
                      name);
@@ -1234,13 +1233,12 @@ static PyTypeObject StageType;
 
 static PyObject *stage_stats_dict(const strata_stage_stats *s)
 {
-    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:d}", "chunks_needed",
-                         (unsigned long long)s->chunks_needed, "chunks_staged",
-                         (unsigned long long)s->chunks_staged, "chunks_present",
-                         (unsigned long long)s->chunks_present, "bytes_read",
-                         (unsigned long long)s->bytes_read, "bytes_written",
-                         (unsigned long long)s->bytes_written, "evicted",
-                         (unsigned long long)s->evicted, "seconds", s->seconds);
+    return Py_BuildValue(
+        "{s:K,s:K,s:K,s:K,s:K,s:K,s:d}", "chunks_needed", (unsigned long long)s->chunks_needed,
+        "chunks_staged", (unsigned long long)s->chunks_staged, "chunks_present",
+        (unsigned long long)s->chunks_present, "bytes_read", (unsigned long long)s->bytes_read,
+        "bytes_written", (unsigned long long)s->bytes_written, "evicted",
+        (unsigned long long)s->evicted, "seconds", s->seconds);
 }
 
 /* Wait for the job (GIL released); -1 with the exception of its failure. */
@@ -1298,7 +1296,9 @@ static PyObject *stage_get_done(StageObject *s, void *c)
 static PyObject *stage_repr(StageObject *s)
 {
     return PyUnicode_FromFormat("<strata.Stage '%U' to tier '%U' (%s)>", s->fullname, s->tier,
-                                s->job != NULL ? "running" : s->result != NULL ? "done" : "failed");
+                                s->job != NULL      ? "running"
+                                : s->result != NULL ? "done"
+                                                    : "failed");
 }
 
 static PyObject *stage_enter(StageObject *s, PyObject *noargs)
