@@ -18,9 +18,6 @@ class NdArray(_strata.NdArray):
         for i in range(len(self)):
             yield self[i]
 
-    def __contains__(self, value):
-        return bool((self.numpy() == value).any())
-
 
 class Stage(_strata.Stage):
     __doc__ = _strata.Stage.__doc__

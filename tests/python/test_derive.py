@@ -1,7 +1,6 @@
 """Derived data from Python: derive, column, update, auto, lineage, drop. Every result is compared
 with the same computation done independently in numpy/pandas over all rows, also after batches
 are appended and the update runs incrementally."""
-import os
 import threading
 import time
 
@@ -154,8 +153,10 @@ def test_update_stats_fields(pool, pool_path, cli, tmp_path):
     assert s.batches_read == 2 and s.rows_read == 2 * BATCH
     assert s.batches_written == 2            # the index's new batches (columns not counted)
     assert s.rows_written == int((more.v >= 0).sum())
-    s = pool.update()                        # the whole pool
+    s = pool.update(threads=1, lock_timeout=5)   # the whole pool
     assert s == strata.UpdateStats(fresh=2)
+    with pytest.raises(strata.InvalidArgument, match="threads must be 0"):
+        pool.update(threads=-1)
     # a memory budget: spilled sorted runs, the same result
     pool.derive("t/big", "t/base", sort="f")
     with pytest.raises(strata.InvalidArgument, match="below the minimum of 1 MiB"):
@@ -340,4 +341,3 @@ def test_agg_forms_are_equivalent(pool, pool_path, cli, tmp_path):
         assert col(pool, f"t/b.{c}").tobytes() == a.tobytes()
         assert col(pool, f"t/c.{c}").tobytes() == a.tobytes()
     np.testing.assert_array_equal(col(pool, "t/a.sum_v"), df.groupby("k").v.sum().to_numpy())
-    assert os.path.isdir(pool_path)

@@ -137,6 +137,10 @@ def test_append_write_growth_and_fill(pool):
     np.testing.assert_array_equal(nd[...], full)
     np.testing.assert_array_equal(nd.read((1, 0, 0), (2, 2, 3), stride=(5, 3, 2)),
                                   full[1::5, ::3, ::2])
+    # reopened for sequential reads (step i+1 prefetched), without a chunk cache
+    with pool.ndarray("sim/t", sequential=True, cache_bytes=-1) as seq:
+        for i in range(7):
+            np.testing.assert_array_equal(seq[i], full[i])
     # a step of the wrong shape
     with pytest.raises(strata.InvalidArgument, match=r"values of shape \(3,\) do not broadcast "
                                                      r"to the selection's shape \(4, 5\)"):
