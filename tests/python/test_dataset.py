@@ -64,6 +64,9 @@ def test_create_open_list_drop(pool):
     with pytest.raises(strata.NotFound) as e:
         pool.drop_dataset("taxi/zones")
     assert str(e.value) == "dataset 'taxi/zones' not found"
+    with pool.dataset("other/x") as x:
+        assert not x.closed and len(x) == 0
+    assert x.closed and repr(x) == "<strata.Dataset 'other/x' (closed)>"
     info = ds.info()
     assert info["region"] == "taxi" and info["name"] == "trips" and info["version"] == 0
     assert info["schema"] == {"fare": "f64", "zone": "str", "n": "i32"}
