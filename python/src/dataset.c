@@ -1263,6 +1263,44 @@ static PyObject *snapshot_batch_stats(SnapshotObject *s, PyObject *args)
     return d;
 }
 
+/* The exception pending in this thread, taken (NULL if none). */
+static PyObject *take_exception(void)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    return PyErr_GetRaisedException();
+#else
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != NULL && value != NULL) PyException_SetTraceback(value, tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return value;
+#endif
+}
+
+/* The interrupt check of a long summary: Python's signal handlers run (in the main thread), and
+ * one that raises (KeyboardInterrupt) stops the computation. */
+static int summary_interrupt(void *vctx)
+{
+    PyObject **exc = vctx;
+    PyGILState_STATE g = PyGILState_Ensure();
+    int stop = PyErr_CheckSignals() < 0;
+    if (stop) *exc = take_exception();
+    PyGILState_Release(g);
+    return stop;
+}
+
+/* strata_snapshot_summary with the interrupt check installed; runs with the GIL released. */
+static int summary_call(strata_pool *pool, strata_snapshot *snap, int col, strata_summary *out,
+                        PyObject **exc)
+{
+    strata_pool_set_interrupt(pool, summary_interrupt, exc);
+    int rc = strata_snapshot_summary(snap, col, out);
+    strata_pool_set_interrupt(pool, NULL, NULL);
+    return rc;
+}
+
 static PyObject *snapshot_stats(SnapshotObject *s, PyObject *key)
 {
     if (snapshot_check(s) < 0) return NULL;
@@ -1278,9 +1316,15 @@ static PyObject *snapshot_stats(SnapshotObject *s, PyObject *key)
     }
     strata_summary sum;
     pyst_status st;
+    PyObject *exc = NULL;
     busy_begin((ChildObject *)s);
-    PYST_CALL_NOGIL(s->pool, st, strata_snapshot_summary(s->s, col, &sum));
+    PYST_CALL_NOGIL(s->pool, st, summary_call(s->pool->pool, s->s, col, &sum, &exc));
     busy_end((ChildObject *)s);
+    if (exc != NULL) { /* a signal handler raised (Ctrl-C): the computation stopped */
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+        return NULL;
+    }
     if (PYST_FAILED(st)) return pyst_fail(&st);
     npy_intp dim = STRATA_HIST_BINS;
     PyArrayObject *hist = (PyArrayObject *)PyArray_SimpleNew(1, &dim, NPY_UINT64);
@@ -1425,8 +1469,9 @@ static PyMethodDef snapshot_methods[] = {
      "stats(column)\n--\n\nSummary statistics of a numeric or bool COLUMN over the snapshot (GIL\n"
      "released): a dict with count (values, NaNs excluded), nan, min, max, mean, std\n"
      "(population), hist (32 equal bins over [min, max], a uint64 array), version, cached (read\n"
-     "from the pool's cache, which any process fills) and seconds. TypeMismatch for a string\n"
-     "column, Stale for a derived column not yet computed."},
+     "from the pool's cache, which any process fills) and seconds. Ctrl-C stops it (nothing\n"
+     "is cached). TypeMismatch for a string column, Stale for a derived column not yet\n"
+     "computed."},
     {"column_ready", (PyCFunction)snapshot_column_ready, METH_O,
      "column_ready(column)\n--\n\nTrue when COLUMN is computed for every batch (derived columns\n"
      "lag their dataset until pool.update() runs)."},
@@ -1632,19 +1677,7 @@ static int ingest_progress(void *vctx, const strata_ingest_stats *s, uint64_t to
         p->cb, "KKKKLdK", (unsigned long long)s->files, (unsigned long long)s->rows,
         (unsigned long long)s->bytes_read, (unsigned long long)s->batches, (long long)s->version,
         s->seconds, (unsigned long long)total);
-    if (r == NULL) {
-#if PY_VERSION_HEX >= 0x030C0000
-        p->exc = PyErr_GetRaisedException();
-#else
-        PyObject *type, *value, *tb;
-        PyErr_Fetch(&type, &value, &tb);
-        PyErr_NormalizeException(&type, &value, &tb);
-        if (tb != NULL && value != NULL) PyException_SetTraceback(value, tb);
-        p->exc = value;
-        Py_XDECREF(type);
-        Py_XDECREF(tb);
-#endif
-    }
+    if (r == NULL) p->exc = take_exception();
     Py_XDECREF(r);
     PyGILState_Release(g);
     return 0;

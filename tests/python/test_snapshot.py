@@ -299,3 +299,32 @@ def test_a_close_waits_for_views(pool):
     np.testing.assert_array_equal(views[0], np.arange(10))
     del views
     assert pool.gc(grace=0)["datasets_removed"] == 1
+
+
+def test_a_signal_handler_interrupts_a_long_stats(pool):
+    import signal
+    import threading
+    x = np.random.default_rng(0).standard_normal(20_000_000)
+    pool.ingest("t/big", {"x": x}, batch_rows=1_000_000)
+    del x
+
+    class Stop(Exception):
+        pass
+
+    def handler(signum, frame):
+        raise Stop("interrupted")
+    old = signal.signal(signal.SIGUSR1, handler)
+    try:
+        with pool.snapshot("t/big") as snap:
+            def kick():
+                time.sleep(0.01)
+                os.kill(os.getpid(), signal.SIGUSR1)
+            t = threading.Thread(target=kick)
+            t.start()
+            with pytest.raises(Stop):             # raised from inside the computation
+                snap.stats("x")
+            t.join()
+            st = snap.stats("x")
+            assert not st["cached"] and st["count"] == 20_000_000   # nothing was cached
+    finally:
+        signal.signal(signal.SIGUSR1, old)
