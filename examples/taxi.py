@@ -32,7 +32,6 @@ def main(pool_path, first_hour, next_hour):
         pool.column("pytaxi/expensive.duration", expr="dropofftime - pickuptime")
         pool.derive("pytaxi/top10", "pytaxi/expensive", topk="fare", k=10, desc=True,
                     global_=True)
-        pool.column("pytaxi/top10.fare", gather="pytaxi/expensive.fare")
         pool.derive("pytaxi/zones", "pytaxi/trips", groupby="pickupzone",
                     agg="count,sum:fare,mean:fare")
         pool.auto("pytaxi/expensive")

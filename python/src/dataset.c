@@ -407,10 +407,11 @@ static PyObject *dataset_repr(DatasetObject *d)
     PyObject *text = schema_text(s.columns, s.dtypes);
     PyObject *r = text == NULL ? NULL
                                : PyUnicode_FromFormat("<strata.Dataset '%U' v%lld, %llu rows in "
-                                                      "%llu batches (%U)>",
+                                                      "%llu batch%s (%U)>",
                                                       d->fullname, (long long)s.version,
                                                       (unsigned long long)s.nrows,
-                                                      (unsigned long long)s.nbatches, text);
+                                                      (unsigned long long)s.nbatches,
+                                                      s.nbatches == 1 ? "" : "es", text);
     Py_XDECREF(text);
     state_free(&s);
     return r;
@@ -1439,8 +1440,9 @@ static PyObject *snapshot_repr(SnapshotObject *s)
     PyObject *text = schema_text(s->columns, s->dtypes);
     if (text == NULL) return NULL;
     PyObject *r = PyUnicode_FromFormat(
-        "<strata.Snapshot '%U' v%lld, %llu rows in %llu batches (%U)%s>", s->fullname,
-        (long long)s->version, (unsigned long long)s->nrows, (unsigned long long)s->nbatches, text,
+        "<strata.Snapshot '%U' v%lld, %llu rows in %llu batch%s (%U)%s>", s->fullname,
+        (long long)s->version, (unsigned long long)s->nrows, (unsigned long long)s->nbatches,
+        s->nbatches == 1 ? "" : "es", text,
         s->s == NULL || s->release == NULL || s->close_requested ? " (closed)" : "");
     Py_DECREF(text);
     return r;

@@ -124,7 +124,7 @@ def test_unknown_column_lists_the_columns(pool):
             snap[0]
         assert str(e.value) == "a column is named by a str, not 0"
         assert list(snap) == ["fare", "zone"] and "zone" in snap and "x" not in snap
-        assert repr(snap) == "<strata.Snapshot 't/u' v1, 3 rows in 1 batches (fare:f64, zone:str)>"
+        assert repr(snap) == "<strata.Snapshot 't/u' v1, 3 rows in 1 batch (fare:f64, zone:str)>"
 
 
 def test_versions_and_isolation(pool):
