@@ -52,7 +52,7 @@ def main(pool_path, first_hour, next_hour):
             print("top fares:", snap["fare"][:3].tolist())
         with pool.dataset("pytaxi/zones").snapshot() as snap:
             zones = snap.to_pandas()
-            busiest = zones.sort_values("count", ascending=False).head(3)
+            busiest = zones.nlargest(3, "count")[["pickupzone", "count", "sum_fare", "mean_fare"]]
             print("busiest pickup zones:")
             print(busiest.to_string(index=False))
 

@@ -85,6 +85,24 @@ printf '\n\033[1m$ strata update --full   # recompute everything: the same bytes
 cmp "$DEMO/inc.csv" "$DEMO/full.csv" && echo "incremental and full results are identical"
 step check
 
+if ls build/release/python/strata/_strata*.so >/dev/null 2>&1; then
+    echo
+    echo "-- the same pool from Python: the taxi pipeline with the strata package (examples/taxi.py) --"
+    printf '\n\033[1m$ PYTHONPATH=build/release/python python3 examples/taxi.py $STRATA_POOL hour1.csv hour2.csv\033[0m\n'
+    PYTHONPATH=build/release/python /usr/bin/python3 examples/taxi.py "$STRATA_POOL" "$DEMO/hour1.csv" "$DEMO/hour2.csv"
+    printf '\n\033[1m$ python3 - <<EOF   # what the CLI derived, read from Python without a copy\033[0m\n'
+    PYTHONPATH=build/release/python /usr/bin/python3 - "$STRATA_POOL" <<'PY'
+import sys, numpy as np, strata
+with strata.Pool(sys.argv[1]) as pool:
+    print(pool.dataset("taxi/trips"))
+    with pool.dataset("taxi/trips").snapshot() as snap:
+        views = [b["fare"] for b in snap.batches(["fare"])]   # zero-copy numpy views, per batch
+        print(len(views), "batches of fares, total", sum(int(v.sum()) for v in views), "cents")
+    with pool.dataset("taxi/zones").snapshot() as snap:
+        print(snap.to_pandas().nlargest(3, "count")[["pickupzone", "count", "mean_fare"]].to_string(index=False))
+PY
+fi
+
 echo
 echo "-- an N-d array for the page's heat map: 8 steps of a 256 x 256 field, in 64 x 64 chunks --"
 step region create sim

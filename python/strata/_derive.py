@@ -130,11 +130,15 @@ class UpdateStats:
 
     def __repr__(self):
         s = (f"<strata.UpdateStats {self.incremental} incremental, {self.refreshed} refreshed, "
-             f"{self.fresh} fresh; read {self.batches_read} batches ({self.rows_read} rows), "
-             f"wrote {self.batches_written} batches ({self.rows_written} rows)")
+             f"{self.fresh} fresh; read {_n(self.batches_read, 'batch')} ({self.rows_read} rows), "
+             f"wrote {_n(self.batches_written, 'batch')} ({self.rows_written} rows)")
         if self.runs_spilled:
             s += f", spilled {self.runs_spilled} runs"
         return s + f" in {self.seconds:.3f} s>"
+
+
+def _n(count, noun):
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}es"
 
 
 class DerivePoolMixin:
