@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define NAMEBUF (STRATA_NAME_MAX + 1)
 
@@ -1281,29 +1282,52 @@ static PyObject *take_exception(void)
 }
 
 /* The interrupt check of a long summary: Python's signal handlers run (in the main thread), and
- * one that raises (KeyboardInterrupt) stops the computation. */
+ * one that raises (KeyboardInterrupt) stops the computation; so does the caller's deadline. */
+typedef struct summary_ctx {
+    PyObject *exc;   /* what a signal handler raised */
+    double deadline; /* monotonic seconds; 0: none */
+} summary_ctx;
+
+static double monotonic_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static int summary_interrupt(void *vctx)
 {
-    PyObject **exc = vctx;
+    summary_ctx *ctx = vctx;
+    if (ctx->deadline > 0 && monotonic_s() > ctx->deadline) return 1;
     PyGILState_STATE g = PyGILState_Ensure();
     int stop = PyErr_CheckSignals() < 0;
-    if (stop) *exc = take_exception();
+    if (stop) ctx->exc = take_exception();
     PyGILState_Release(g);
     return stop;
 }
 
 /* strata_snapshot_summary with the interrupt check installed; runs with the GIL released. */
 static int summary_call(strata_pool *pool, strata_snapshot *snap, int col, strata_summary *out,
-                        PyObject **exc)
+                        summary_ctx *ctx)
 {
-    strata_pool_set_interrupt(pool, summary_interrupt, exc);
+    strata_pool_set_interrupt(pool, summary_interrupt, ctx);
     int rc = strata_snapshot_summary(snap, col, out);
     strata_pool_set_interrupt(pool, NULL, NULL);
     return rc;
 }
 
-static PyObject *snapshot_stats(SnapshotObject *s, PyObject *key)
+static PyObject *snapshot_stats(SnapshotObject *s, PyObject *args, PyObject *kw)
 {
+    static char *kwlist[] = {"column", "timeout", NULL};
+    PyObject *key, *timeout = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$O:stats", kwlist, &key, &timeout)) return NULL;
+    summary_ctx ctx = {NULL, 0};
+    if (timeout != Py_None) {
+        double t = PyFloat_AsDouble(timeout);
+        if (t == -1.0 && PyErr_Occurred()) return NULL;
+        ctx.deadline = monotonic_s() + (t > 0 ? t : 0);
+        if (t <= 0) ctx.deadline = monotonic_s(); /* already due: only a cached summary */
+    }
     if (snapshot_check(s) < 0) return NULL;
     int col = snapshot_column(s, key);
     if (col < 0) return NULL;
@@ -1317,14 +1341,21 @@ static PyObject *snapshot_stats(SnapshotObject *s, PyObject *key)
     }
     strata_summary sum;
     pyst_status st;
-    PyObject *exc = NULL;
     busy_begin((ChildObject *)s);
-    PYST_CALL_NOGIL(s->pool, st, summary_call(s->pool->pool, s->s, col, &sum, &exc));
+    PYST_CALL_NOGIL(s->pool, st, summary_call(s->pool->pool, s->s, col, &sum, &ctx));
     busy_end((ChildObject *)s);
-    if (exc != NULL) { /* a signal handler raised (Ctrl-C): the computation stopped */
-        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
-        Py_DECREF(exc);
+    if (ctx.exc != NULL) { /* a signal handler raised (Ctrl-C): the computation stopped */
+        PyErr_SetObject((PyObject *)Py_TYPE(ctx.exc), ctx.exc);
+        Py_DECREF(ctx.exc);
         return NULL;
+    }
+    if (st.rc == STRATA_ECANCELED) {
+        char msg[PYST_ERRMSG_MAX];
+        snprintf(msg, sizeof msg,
+                 "stats of column '%s' of '%s' took longer than the timeout of %g s (nothing was "
+                 "cached; a longer timeout, or none, computes it)",
+                 PyUnicode_AsUTF8(key), PyUnicode_AsUTF8(s->fullname), PyFloat_AsDouble(timeout));
+        return pyst_raise(STRATA_ECANCELED, msg);
     }
     if (PYST_FAILED(st)) return pyst_fail(&st);
     npy_intp dim = STRATA_HIST_BINS;
@@ -1467,13 +1498,14 @@ static PyMethodDef snapshot_methods[] = {
      "batch_stats(i, column)\n--\n\nThe statistics recorded for COLUMN of batch I: bytes,\n"
      "checksum (xxHash64), min and max (None for strings and empty batches; exact for\n"
      "integers)."},
-    {"stats", (PyCFunction)snapshot_stats, METH_O,
-     "stats(column)\n--\n\nSummary statistics of a numeric or bool COLUMN over the snapshot (GIL\n"
+    {"stats", (PyCFunction)(void (*)(void))snapshot_stats, METH_VARARGS | METH_KEYWORDS,
+     "stats(column, *, timeout=None)\n--\n\nSummary statistics of a numeric or bool COLUMN over "
+     "the snapshot (GIL\n"
      "released): a dict with count (values, NaNs excluded), nan, min, max, mean, std\n"
      "(population), hist (32 equal bins over [min, max], a uint64 array), version, cached (read\n"
      "from the pool's cache, which any process fills) and seconds. Ctrl-C stops it (nothing\n"
-     "is cached). TypeMismatch for a string column, Stale for a derived column not yet\n"
-     "computed."},
+     "is cached); so does TIMEOUT (seconds), raising Cancelled. TypeMismatch for a string\n"
+     "column, Stale for a derived column not yet computed."},
     {"column_ready", (PyCFunction)snapshot_column_ready, METH_O,
      "column_ready(column)\n--\n\nTrue when COLUMN is computed for every batch (derived columns\n"
      "lag their dataset until pool.update() runs)."},
