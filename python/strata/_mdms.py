@@ -9,6 +9,8 @@ and saving and loading datasets by name, iteration and access pattern (strata.Md
                     a.save("temperature", it, piece)    # this process's piece: a.local_shape
     pool.find("astro3d", dataset="temperature", where="max > 100")
 """
+import sys
+
 from . import _strata
 
 _RUN_COLUMNS = ["id", "app", "user", "host", "status", "started_ns", "ended_ns", "nprocs"]
@@ -18,15 +20,12 @@ _FIND_COLUMNS = ["run", "iteration", "app", "dataset", "array", "tier", "strateg
 
 
 def _comm_address(comm):
-    """The address of the MPI_Comm inside an mpi4py communicator, for strata_mdms_init."""
+    """The address of the MPI_Comm inside an mpi4py communicator, for strata_mdms_init. mpi4py is
+    not imported here (importing it initialises MPI): a communicator comes from it already."""
     if comm is None:
         return 0
-    try:
-        from mpi4py import MPI
-    except ImportError as e:
-        raise _strata.InvalidArgument(
-            "comm: a communicator needs mpi4py (pass comm=None for one process)") from e
-    if not isinstance(comm, MPI.Comm):
+    MPI = sys.modules.get("mpi4py.MPI")
+    if MPI is None or not isinstance(comm, MPI.Comm):
         raise _strata.InvalidArgument(
             f"comm must be an mpi4py communicator (MPI.COMM_WORLD, ...) or None, "
             f"not {type(comm).__name__}")
