@@ -1,6 +1,9 @@
 /*
  * codegen.c -- the code snippets of `strata serve` (GET /api/codegen/REGION/NAME?lang=...): a C
- * program, a shell snippet or a Python script that reads a dataset or an N-d array.
+ * program, a shell snippet or a Python script (the strata package) that reads a dataset or one of
+ * its columns (column=), a 1-D array, an N-d array or a region of it (start=, count=), or -- in
+ * Python -- loads an iteration saved through the MDMS (an N-d array DATASET.rRUN.iITERATION of an
+ * application) with pool.mdms().open().load().
  *
  * Names may hold almost any character (quotes, ';', '$', '*' '/', non-ASCII; see strata.h), and
  * the pool's path any byte but NUL, so no value is ever pasted into a snippet as it is: each
