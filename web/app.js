@@ -179,13 +179,18 @@ async function viewDataset(region, name, offset = 0) {
     const c = document.getElementById('hcol').value, k = pageRows.columns.findIndex((x) => x.name === c);
     drawLine(document.getElementById('plot'), pageRows.rows.map((r) => r[k]));
   };
+  document.getElementById('hcol').onchange = () =>
+    showCode(region, name, `&column=${enc(document.getElementById('hcol').value)}`).catch(fail);
   await showCode(region, name);
 }
 
-async function showCode(region, name) {
+// The snippets of an object; EXTRA narrows them: '&column=C' (a dataset's column),
+// '&start=..&count=..' (a region of an array).
+async function showCode(region, name, extra = '') {
   const el = document.getElementById('code');
-  const [c, sh, py] = await Promise.all(['c', 'shell', 'python'].map((l) => api(`/codegen/${enc(region)}/${enc(name)}?lang=${l}`)));
-  el.innerHTML = `<button id="copy-c">copy C</button> <button id="copy-shell">copy shell</button> <button id="copy-python">copy Python</button>
+  if (!el) return;
+  const [c, sh, py] = await Promise.all(['c', 'shell', 'python'].map((l) => api(`/codegen/${enc(region)}/${enc(name)}?lang=${l}${extra}`)));
+  el.innerHTML = `${extra ? `<p>for ${esc(decodeURIComponent(extra.slice(1)).replaceAll('&', ', '))}</p>` : ''}<button id="copy-c">copy C</button> <button id="copy-shell">copy shell</button> <button id="copy-python">copy Python</button>
     <pre class="code" id="code-c">${esc(c.code)}</pre><pre class="code" id="code-shell">${esc(sh.code)}</pre><pre class="code" id="code-python">${esc(py.code)}</pre>`;
   const copy = (text) => (navigator.clipboard ? navigator.clipboard.writeText(text) : Promise.reject(new Error('no clipboard')))
     .then(() => { statusBar.textContent = 'copied'; }, () => { statusBar.textContent = 'select the text to copy it'; });
@@ -218,6 +223,8 @@ async function viewArray(region, name) {
     shown = { r0, rn: nd >= 2 ? rn : 1, c0, cn };
     drawHeat(canvas, reg.data, shown.rn, cn, st.min, st.max);
     statusBar.textContent = `region start ${start} count ${count}: min ${st.min} max ${st.max} mean ${st.mean}`;
+    const whole = start.split(',').every((v) => v === '0') && count === a.dims.join(',');
+    await showCode(region, name, whole ? '' : `&start=${start}&count=${count}`);
   };
   form.onsubmit = (e) => { e.preventDefault(); draw().catch(fail); };
   document.getElementById('reset').onclick = () => {
@@ -237,7 +244,6 @@ async function viewArray(region, name) {
     draw().catch(fail);
   };
   await draw();
-  await showCode(region, name);
 }
 
 async function viewSearch() {

@@ -186,8 +186,8 @@ int strata_app_schema(strata_pool *pool, const char *app,
     int64_t rid;
     int rc = app_region(pool, app, &rid);
     st_vec v = ST_VEC(st_cat_attr_def);
-    if (rc == STRATA_OK) rc = st_cat_app_schema(&pool->err, pool->cat, rid, &v);
-    if (rc == STRATA_ENOTFOUND)
+    if (rc == STRATA_OK &&
+        (rc = st_cat_app_schema(&pool->err, pool->cat, rid, &v)) == STRATA_ENOTFOUND)
         rc = st_error(&pool->err, rc,
                       "'%s' is a region but not a registered application; register it (strata "
                       "app register)",

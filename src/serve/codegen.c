@@ -1,6 +1,9 @@
 /*
  * codegen.c -- the code snippets of `strata serve` (GET /api/codegen/REGION/NAME?lang=...): a C
- * program, a shell snippet or a Python script that reads a dataset or an N-d array.
+ * program, a shell snippet or a Python script (the strata package) that reads a dataset or one of
+ * its columns (column=), a 1-D array, an N-d array or a region of it (start=, count=), or -- in
+ * Python -- loads an iteration saved through the MDMS (an N-d array DATASET.rRUN.iITERATION of an
+ * application) with pool.mdms().open().load().
  *
  * Names may hold almost any character (quotes, ';', '$', '*' '/', non-ASCII; see strata.h), and
  * the pool's path any byte but NUL, so no value is ever pasted into a snippet as it is: each
@@ -251,15 +254,29 @@ static const char c_open_pool[] = "\nint main(void)\n{\n"
                                   "strata_strerror(rc));\n"
                                   "        return 1;\n    }\n";
 
+/* Which part of an N-d array or 1-D array a snippet reads: START + COUNT per dimension, or all
+ * of it (WHOLE: every dimension from 0, ":" in Python, so that an unlimited one reads its current
+ * length). */
+typedef struct cg_region {
+    int whole;
+    uint64_t start[STRATA_ND_MAXDIMS], count[STRATA_ND_MAXDIMS];
+} cg_region;
+
 static void dataset_c(srv_buf *b, const char *pool, const char *region, const char *name,
                       const strata_dataset_desc *d, int num)
 {
     char object[2 * STRATA_NAME_MAX + 2];
     snprintf(object, sizeof object, "%s/%s", region, name);
-    if (num < 0) {
+    if (num < 0 || d->columns[num].dtype == STRATA_STR) {
         put_str(b, "/* ");
         put_comment(b, object, 1);
-        put_str(b, " has no numeric column to read */\n");
+        if (num < 0) {
+            put_str(b, " has no numeric column to read */\n");
+        } else {
+            put_str(b, ": column ");
+            put_comment(b, d->columns[num].name, 1);
+            put_str(b, " holds strings; strata_snapshot_read_str() reads them */\n");
+        }
         return;
     }
     const char *cn = d->columns[num].name;
@@ -300,19 +317,22 @@ static void dataset_c(srv_buf *b, const char *pool, const char *region, const ch
 }
 
 static void ndarray_c(srv_buf *b, const char *pool, const char *region, const char *name,
-                      const strata_ndarray_desc *d)
+                      const strata_ndarray_desc *d, const cg_region *g)
 {
     char object[2 * STRATA_NAME_MAX + 2], what[64];
     snprintf(object, sizeof object, "%s/%s", region, name);
-    snprintf(what, sizeof what, "Read the whole N-d array (%s)", strata_dtype_name(d->dtype));
+    snprintf(what, sizeof what, "Read %s of the N-d array (%s)", g->whole ? "all" : "a region",
+             strata_dtype_name(d->dtype));
     c_head(b, what, object, stem(name), pool, region, name);
     put_str(b, c_open_pool);
     put_str(b, "    strata_ndarray *a = NULL;\n"
                "    rc = strata_ndarray_open(pool, region, name, NULL, &a);\n"
                "    uint64_t start[] = {");
-    for (int k = 0; k < d->ndims; k++) srv_buf_printf(b, "%s0", k ? ", " : "");
+    for (int k = 0; k < d->ndims; k++)
+        srv_buf_printf(b, "%s%" PRIu64, k ? ", " : "", g->whole ? 0 : g->start[k]);
     put_str(b, "}, count[] = {");
-    for (int k = 0; k < d->ndims; k++) srv_buf_printf(b, "%s%" PRIu64, k ? ", " : "", d->dims[k]);
+    for (int k = 0; k < d->ndims; k++)
+        srv_buf_printf(b, "%s%" PRIu64, k ? ", " : "", g->whole ? d->dims[k] : g->count[k]);
     srv_buf_printf(
         b,
         "}, n = 1;\n"
@@ -331,7 +351,52 @@ static void ndarray_c(srv_buf *b, const char *pool, const char *region, const ch
         d->ndims, c_type(d->dtype));
 }
 
-static void dataset_sh(srv_buf *b, const char *pool, const char *region, const char *name)
+static void array_c(srv_buf *b, const char *pool, const char *region, const char *name,
+                    strata_dtype dt, uint64_t first, uint64_t count)
+{
+    char object[2 * STRATA_NAME_MAX + 2], what[64];
+    snprintf(object, sizeof object, "%s/%s", region, name);
+    snprintf(what, sizeof what, "Read elements of the array (%s)", strata_dtype_name(dt));
+    c_head(b, what, object, stem(name), pool, region, name);
+    put_str(b, c_open_pool);
+    srv_buf_printf(b,
+                   "    strata_array *a = NULL;\n"
+                   "    rc = strata_array_open(pool, region, name, &a);\n"
+                   "    uint64_t first = %" PRIu64 ", count = %" PRIu64 ";\n",
+                   first, count);
+    if (dt == STRATA_STR)
+        put_str(b,
+                "    for (uint64_t i = first; rc == STRATA_OK && i < first + count; i++) {\n"
+                "        const char *s;\n"
+                "        size_t len;\n"
+                "        rc = strata_array_get_str(a, i, &s, &len);\n"
+                "        if (rc == STRATA_OK) printf(\"%.*s\\n\", (int)len, s);\n"
+                "    }\n"
+                "    if (rc != STRATA_OK)\n"
+                "        fprintf(stderr, \"%s/%s: %s\\n\", region, name, strata_errmsg(pool));\n");
+    else
+        srv_buf_printf(b,
+                       "    %s *v = malloc((count + 1) * sizeof *v);\n"
+                       "    if (rc == STRATA_OK) rc = v ? strata_array_get(a, first, count, v) : "
+                       "STRATA_ENOMEM;\n"
+                       "    if (rc != STRATA_OK) {\n"
+                       "        fprintf(stderr, \"%%s/%%s: %%s\\n\", region, name, "
+                       "strata_errmsg(pool));\n"
+                       "    } else {\n"
+                       "        double sum = 0;\n"
+                       "        for (uint64_t i = 0; i < count; i++) sum += (double)v[i];\n"
+                       "        printf(\"%%llu elements, sum %%g\\n\", (unsigned long long)count, "
+                       "sum);\n"
+                       "    }\n"
+                       "    free(v);\n",
+                       c_type(dt));
+    put_str(b, "    strata_array_close(a);\n"
+               "    strata_pool_close(pool);\n"
+               "    return rc == STRATA_OK ? 0 : 1;\n}\n");
+}
+
+static void dataset_sh(srv_buf *b, const char *pool, const char *region, const char *name,
+                       const char *column)
 {
     char object[2 * STRATA_NAME_MAX + 2], out[STRATA_NAME_MAX + 8];
     snprintf(object, sizeof object, "%s/%s", region, name);
@@ -342,17 +407,25 @@ static void dataset_sh(srv_buf *b, const char *pool, const char *region, const c
     srv_quote_sh(b, pool);
     put_str(b, " cat ");
     srv_quote_sh(b, object);
+    if (column != NULL) {
+        put_str(b, " --columns ");
+        srv_quote_sh(b, column);
+    }
     put_str(b, " --head 10\nstrata -P ");
     srv_quote_sh(b, pool);
     put_str(b, " cat ");
     srv_quote_sh(b, object);
+    if (column != NULL) {
+        put_str(b, " --columns ");
+        srv_quote_sh(b, column);
+    }
     put_str(b, " --format json > ");
     srv_quote_sh(b, out);
     put_str(b, "\n");
 }
 
 static void ndarray_sh(srv_buf *b, const char *pool, const char *region, const char *name,
-                       const strata_ndarray_desc *d)
+                       const strata_ndarray_desc *d, const cg_region *g)
 {
     char object[2 * STRATA_NAME_MAX + 2], out[STRATA_NAME_MAX + 8];
     snprintf(object, sizeof object, "%s/%s", region, name);
@@ -369,63 +442,245 @@ static void ndarray_sh(srv_buf *b, const char *pool, const char *region, const c
     srv_quote_sh(b, pool);
     put_str(b, " nd read ");
     srv_quote_sh(b, object);
+    if (!g->whole) {
+        put_str(b, " --start ");
+        for (int k = 0; k < d->ndims; k++)
+            srv_buf_printf(b, "%s%" PRIu64, k ? "," : "", g->start[k]);
+        put_str(b, " --count ");
+        for (int k = 0; k < d->ndims; k++)
+            srv_buf_printf(b, "%s%" PRIu64, k ? "," : "", g->count[k]);
+    }
     put_str(b, " --out ");
     srv_quote_sh(b, out);
     put_str(b, "\n");
 }
 
-static void dataset_py(srv_buf *b, const char *pool, const char *region, const char *name,
-                       const strata_dataset_desc *d, int num)
+static void array_sh(srv_buf *b, const char *pool, const char *region, const char *name,
+                     uint64_t first, uint64_t count)
 {
     char object[2 * STRATA_NAME_MAX + 2];
     snprintf(object, sizeof object, "%s/%s", region, name);
-    put_str(b, "# Read dataset ");
+    put_str(b, "# array ");
     put_comment(b, object, 0);
-    put_str(b, " row by row (strata cat: one JSON object per line).\n"
-               "#   python3 read.py   (strata must be on PATH)\n"
-               "import json\nimport subprocess\n\nPOOL = ");
+    put_str(b, ": its description, then its elements, one per line\nstrata -P ");
+    srv_quote_sh(b, pool);
+    put_str(b, " array info ");
+    srv_quote_sh(b, object);
+    put_str(b, " --no-checksum\nstrata -P ");
+    srv_quote_sh(b, pool);
+    put_str(b, " array get ");
+    srv_quote_sh(b, object);
+    srv_buf_printf(b, " %" PRIu64 " %" PRIu64 "\n", first, count);
+}
+
+/* ---- Python: the strata package ------------------------------------------------------------ */
+
+/* The first lines of a Python script: what it does, how to run it, the import and the pool. */
+static void py_head(srv_buf *b, const char *what, const char *object, const char *pool)
+{
+    srv_buf_printf(b, "# %s ", what);
+    put_comment(b, object, 0);
+    put_str(b, " with the strata Python package.\n"
+               "#   python3 read.py   (strata installed, or PYTHONPATH=BUILD/python)\n"
+               "import strata\n\nPOOL = ");
     srv_quote_py(b, pool);
-    put_str(b, "\nDATASET = ");
+    put_str(b, "\n");
+}
+
+/* "a:b, c:d" (or ":, :" for all of it) */
+static void py_slices(srv_buf *b, int ndims, const cg_region *g)
+{
+    for (int k = 0; k < ndims; k++) {
+        if (g->whole)
+            srv_buf_printf(b, "%s:", k ? ", " : "");
+        else
+            srv_buf_printf(b, "%s%" PRIu64 ":%" PRIu64, k ? ", " : "", g->start[k],
+                           g->start[k] + g->count[k]);
+    }
+}
+
+static void dataset_py(srv_buf *b, const char *pool, const char *region, const char *name,
+                       const strata_dataset_desc *d, int num, int column_asked)
+{
+    char object[2 * STRATA_NAME_MAX + 2];
+    snprintf(object, sizeof object, "%s/%s", region, name);
+    int numeric = num >= 0 && d->columns[num].dtype != STRATA_STR;
+    py_head(b, column_asked ? "Read a column of dataset" : "Read dataset", object, pool);
+    put_str(b, "DATASET = ");
     srv_quote_py(b, object);
     put_str(b, "\nCOLUMN = ");
     if (num >= 0)
         srv_quote_py(b, d->columns[num].name);
     else
         put_str(b, "None");
-    put_str(b, "\n\nrows, total = 0, 0\n"
-               "cmd = ['strata', '-P', POOL, 'cat', DATASET, '--format', 'json']\n"
-               "with subprocess.Popen(cmd, stdout=subprocess.PIPE, encoding='utf-8') as p:\n"
-               "    for line in p.stdout:\n"
-               "        row = json.loads(line)\n"
-               "        rows += 1\n"
-               "        if COLUMN is not None and row[COLUMN] is not None:\n"
-               "            total += row[COLUMN]\n"
-               "if p.returncode != 0:\n"
-               "    raise SystemExit('strata cat failed')\n"
-               "if COLUMN is None:\n"
-               "    print(rows, 'rows')\n"
-               "else:\n"
-               "    print(rows, 'rows, sum of', COLUMN, total)\n");
+    put_str(b, "\n\nwith strata.Pool(POOL) as pool:\n"
+               "    snap = pool.dataset(DATASET).snapshot()   # one consistent version\n");
+    if (column_asked) {
+        put_str(b, "    values = snap[COLUMN]\n");
+        if (numeric)
+            put_str(b, "print(len(values), 'values, sum', values.sum())\n");
+        else
+            put_str(b, "print(len(values), 'values, first', values[0] if len(values) else None)\n");
+        return;
+    }
+    put_str(b, "    df = snap.to_pandas()\n");
+    if (numeric)
+        put_str(b, "print(len(df), 'rows, sum of', COLUMN, df[COLUMN].sum())\n");
+    else
+        put_str(b, "print(len(df), 'rows')\n");
 }
 
-static void ndarray_py(srv_buf *b, const char *pool, const char *region, const char *name)
+static void ndarray_py(srv_buf *b, const char *pool, const char *region, const char *name,
+                       const strata_ndarray_desc *d, const cg_region *g)
 {
     char object[2 * STRATA_NAME_MAX + 2];
     snprintf(object, sizeof object, "%s/%s", region, name);
-    put_str(b, "# Read the whole N-d array ");
-    put_comment(b, object, 0);
-    put_str(b, " into numpy (strata nd read).\n"
-               "#   python3 read.py   (strata must be on PATH; needs numpy)\n"
-               "import os\nimport subprocess\nimport tempfile\n\nimport numpy as np\n\nPOOL = ");
-    srv_quote_py(b, pool);
-    put_str(b, "\nARRAY = ");
+    py_head(b, g->whole ? "Read the N-d array" : "Read a region of the N-d array", object, pool);
+    put_str(b, "ARRAY = ");
     srv_quote_py(b, object);
-    put_str(b, "\n\nwith tempfile.TemporaryDirectory() as tmp:\n"
-               "    path = os.path.join(tmp, 'array.npy')\n"
-               "    subprocess.run(['strata', '-P', POOL, 'nd', 'read', ARRAY, '--out', path], "
-               "check=True)\n"
-               "    a = np.load(path)\n"
-               "print(a.size, 'elements, shape', a.shape, 'first', a.flat[0])\n");
+    put_str(b, "\n\nwith strata.Pool(POOL) as pool:\n"
+               "    block = pool.ndarray(ARRAY)[");
+    py_slices(b, d->ndims, g);
+    put_str(b, "]   # a numpy array\n"
+               "print(block.size, 'elements, shape', block.shape, 'first', block.flat[0])\n");
+}
+
+static void array_py(srv_buf *b, const char *pool, const char *region, const char *name,
+                     strata_dtype dt, const cg_region *g)
+{
+    char object[2 * STRATA_NAME_MAX + 2];
+    snprintf(object, sizeof object, "%s/%s", region, name);
+    py_head(b, "Read the array", object, pool);
+    put_str(b, "ARRAY = ");
+    srv_quote_py(b, object);
+    put_str(b, "\n\nwith strata.Pool(POOL) as pool:\n"
+               "    values = pool.array(ARRAY)[");
+    py_slices(b, 1, g);
+    if (dt == STRATA_STR)
+        put_str(b, "]   # a list of str\n"
+                   "print(len(values), 'strings, first', values[0] if values else None)\n");
+    else
+        put_str(b, "]   # a numpy array (a.numpy(): a zero-copy view)\n"
+                   "print(len(values), 'elements, sum', values.sum())\n");
+}
+
+static void mdms_py(srv_buf *b, const char *pool, const char *app, const char *dataset, int64_t run,
+                    int64_t iteration, int ndims)
+{
+    char object[3 * STRATA_NAME_MAX + 64];
+    snprintf(object, sizeof object, "%s/%" PRId64 "/%s", app, run, dataset);
+    char what[96];
+    snprintf(what, sizeof what, "Load iteration %" PRId64 " of the MDMS dataset", iteration);
+    py_head(b, what, object, pool);
+    put_str(b, "APP = ");
+    srv_quote_py(b, app);
+    put_str(b, "\nDATASET = ");
+    srv_quote_py(b, dataset);
+    srv_buf_printf(b, "\nRUN, ITERATION = %" PRId64 ", %" PRId64 "\nPATTERN = '(", run, iteration);
+    for (int k = 0; k < ndims; k++) put_str(b, k ? ",*" : "*");
+    put_str(b, ")'   # the whole array in this process; (BLOCK,...) splits it over MPI ranks\n"
+               "\nwith strata.Pool(POOL) as pool:\n"
+               "    where = f'run = {RUN} and iteration = {ITERATION}'\n"
+               "    saved = pool.find(APP, dataset=DATASET, where=where)[0]   # catalog stats\n"
+               "    with pool.mdms(APP) as m, m.open(RUN, [DATASET], PATTERN) as assoc:\n"
+               "        x = assoc.load(DATASET, ITERATION)\n"
+               "print(x.size, 'elements, shape', x.shape, 'min', x.min(), 'max', x.max())\n"
+               "print('catalog: min', saved['min'], 'max', saved['max'], 'mean', saved['mean'])\n");
+}
+
+/* Query argument NAME as N whole numbers "a,b,c" into V; 0 when absent (*GIVEN 0), -1 with a
+ * 400 reply when malformed. */
+static int cg_dims(const srv_req *q, srv_reply *r, const char *name, int n, uint64_t *v, int *given)
+{
+    const char *s = srv_arg(q, name);
+    *given = s != NULL && *s;
+    if (!*given) return 0;
+    for (int k = 0; k < n; k++) {
+        char *end;
+        if (*s < '0' || *s > '9') goto bad;
+        v[k] = strtoull(s, &end, 10);
+        s = end;
+        if (k + 1 < n && *s++ != ',') goto bad;
+    }
+    if (*s == 0) return 0;
+bad:
+    srv_error(r, 400, "EINVAL", "query argument %s: need %d whole numbers separated by ','", name,
+              n);
+    return -1;
+}
+
+/* The region a snippet reads of an array of N dimensions DIMS: start= and count= (both, or
+ * neither: all of it), inside the array, every count >= 1. -1 with a 400 reply. */
+static int cg_region_arg(const srv_req *q, srv_reply *r, int n, const uint64_t *dims, cg_region *g)
+{
+    int has_start, has_count;
+    memset(g, 0, sizeof *g);
+    if (cg_dims(q, r, "start", n, g->start, &has_start) < 0 ||
+        cg_dims(q, r, "count", n, g->count, &has_count) < 0)
+        return -1;
+    if (has_start != has_count) {
+        srv_error(r, 400, "EINVAL", "give both start= and count= (or neither: all of it)");
+        return -1;
+    }
+    g->whole = !has_start;
+    for (int k = 0; !g->whole && k < n; k++) {
+        if (g->count[k] == 0 || g->start[k] > dims[k] || g->count[k] > dims[k] - g->start[k]) {
+            srv_error(r, 400, "EINVAL",
+                      "region start %" PRIu64 " count %" PRIu64 " is not inside dimension %d of "
+                      "length %" PRIu64 " (every count >= 1)",
+                      g->start[k], g->count[k], k, dims[k]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+typedef struct cg_exec {
+    const char *array;
+    int found;
+} cg_exec;
+
+static int cg_exec_item(void *ctx, const strata_exec_info *e)
+{
+    cg_exec *x = ctx;
+    if (e->array != NULL && strcmp(e->array, x->array) == 0) x->found = 1;
+    return 0;
+}
+
+static int cg_schema_item(void *ctx, const strata_attr_def *d)
+{
+    (void)ctx;
+    (void)d;
+    return 0;
+}
+
+/* Is N-d array REGION/NAME an iteration saved through the MDMS (named DATASET.rRUN.iITERATION in
+ * application REGION, with its execution row)? Then DATASET, RUN and ITERATION. */
+static int cg_mdms_of(strata_pool *p, const char *region, const char *name, char *dataset,
+                      int64_t *run, int64_t *iteration)
+{
+    const char *i = strrchr(name, '.');
+    if (i == NULL || i[1] != 'i' || i[2] < '0' || i[2] > '9' || i == name) return 0;
+    const char *r = i - 1;
+    while (r > name && *r != '.') r--;
+    if (*r != '.' || r[1] != 'r' || r[2] < '0' || r[2] > '9' || r == name) return 0;
+    char *end;
+    long long rv = strtoll(r + 2, &end, 10), iv;
+    if (end != i || rv <= 0) return 0;
+    iv = strtoll(i + 2, &end, 10);
+    if (*end != 0 || iv < 0) return 0;
+    size_t dl = (size_t)(r - name);
+    if (dl > STRATA_NAME_MAX) return 0;
+    memcpy(dataset, name, dl);
+    dataset[dl] = 0;
+    if (strata_app_schema(p, region, cg_schema_item, NULL) != STRATA_OK) return 0;
+    char where[96];
+    snprintf(where, sizeof where, "run = %lld and iteration = %lld", rv, iv);
+    cg_exec x = {name, 0};
+    if (strata_find(p, region, dataset, where, cg_exec_item, &x) != STRATA_OK || !x.found) return 0;
+    *run = rv;
+    *iteration = iv;
+    return 1;
 }
 
 void srv_codegen(const srv_req *q, strata_pool *p, const char *region, const char *name,
@@ -437,35 +692,87 @@ void srv_codegen(const srv_req *q, strata_pool *p, const char *region, const cha
         srv_error(r, 400, "EINVAL", "lang=%.40s: use c, shell or python", lang);
         return;
     }
+    int py = !strcmp(lang, "python"), sh = !strcmp(lang, "shell");
+    const char *column = srv_arg(q, "column");
+    if (column != NULL && *column == 0) column = NULL;
     const char *pool = strata_pool_path(p);
     srv_buf b = {0};
     strata_snapshot *s;
     strata_ndarray *a;
+    strata_array *a1;
     if (strata_snapshot_open(p, region, name, 0, &s) == STRATA_OK) {
         strata_dataset_desc d;
         strata_snapshot_info(s, &d);
         int num = -1;
+        if (srv_arg(q, "start") != NULL || srv_arg(q, "count") != NULL) {
+            strata_snapshot_close(s);
+            srv_error(r, 400, "EINVAL",
+                      "start= and count= are for arrays; a dataset takes "
+                      "column=");
+            return;
+        }
         for (int c = 0; c < d.ncols && num < 0; c++)
-            if (d.columns[c].dtype != STRATA_STR) num = c;
-        if (!strcmp(lang, "shell"))
-            dataset_sh(&b, pool, region, name);
-        else if (!strcmp(lang, "python"))
-            dataset_py(&b, pool, region, name, &d, num);
+            if (column != NULL ? strcmp(d.columns[c].name, column) == 0
+                               : d.columns[c].dtype != STRATA_STR)
+                num = c;
+        if (column != NULL && num < 0) {
+            strata_snapshot_close(s);
+            srv_error(r, 404, "ENOTFOUND", "dataset '%s/%s' has no column '%s'", region, name,
+                      column);
+            return;
+        }
+        if (sh)
+            dataset_sh(&b, pool, region, name, column);
+        else if (py)
+            dataset_py(&b, pool, region, name, &d, num, column != NULL);
         else
             dataset_c(&b, pool, region, name, &d, num);
         strata_snapshot_close(s);
     } else if (strata_ndarray_open(p, region, name, NULL, &a) == STRATA_OK) {
         strata_ndarray_desc d;
         strata_ndarray_info(a, &d);
-        if (!strcmp(lang, "shell"))
-            ndarray_sh(&b, pool, region, name, &d);
-        else if (!strcmp(lang, "python"))
-            ndarray_py(&b, pool, region, name);
+        cg_region g;
+        char dataset[STRATA_NAME_MAX + 1];
+        int64_t run, it;
+        int bad = column != NULL || cg_region_arg(q, r, d.ndims, d.dims, &g) < 0;
+        if (column != NULL)
+            srv_error(r, 400, "EINVAL",
+                      "column= is for datasets; an N-d array takes start= and "
+                      "count=");
+        if (bad) {
+            strata_ndarray_close(a);
+            return;
+        }
+        if (sh)
+            ndarray_sh(&b, pool, region, name, &d, &g);
+        else if (py && g.whole && cg_mdms_of(p, region, name, dataset, &run, &it))
+            mdms_py(&b, pool, region, dataset, run, it, d.ndims);
+        else if (py)
+            ndarray_py(&b, pool, region, name, &d, &g);
         else
-            ndarray_c(&b, pool, region, name, &d);
+            ndarray_c(&b, pool, region, name, &d, &g);
         strata_ndarray_close(a);
+    } else if (strata_array_open(p, region, name, &a1) == STRATA_OK) {
+        uint64_t n = strata_array_length(a1);
+        strata_dtype dt = strata_array_dtype(a1);
+        strata_array_close(a1);
+        cg_region g;
+        if (column != NULL) {
+            srv_error(r, 400, "EINVAL",
+                      "column= is for datasets; an array takes start= and "
+                      "count=");
+            return;
+        }
+        if (cg_region_arg(q, r, 1, &n, &g) < 0) return;
+        uint64_t first = g.whole ? 0 : g.start[0], count = g.whole ? n : g.count[0];
+        if (sh)
+            array_sh(&b, pool, region, name, first, count);
+        else if (py)
+            array_py(&b, pool, region, name, dt, &g);
+        else
+            array_c(&b, pool, region, name, dt, first, count);
     } else {
-        srv_error(r, 404, "ENOTFOUND", "no dataset or N-d array '%s/%s'", region, name);
+        srv_error(r, 404, "ENOTFOUND", "no dataset, array or N-d array '%s/%s'", region, name);
         return;
     }
     if (b.oom || b.p == NULL)

@@ -200,8 +200,9 @@ void srv_quote_c(srv_buf *b, const char *s);
 void srv_quote_sh(srv_buf *b, const char *s);
 void srv_quote_py(srv_buf *b, const char *s);
 
-/* GET /api/codegen/REGION/NAME?lang=c|shell|python: a snippet that reads the dataset or N-d
- * array. */
+/* GET /api/codegen/REGION/NAME?lang=c|shell|python[&column=C][&start=..&count=..]: a snippet
+ * that reads the dataset (or its column), the array or N-d array (or a region of it), or loads
+ * an MDMS iteration (codegen.c). */
 void srv_codegen(const srv_req *q, strata_pool *p, const char *region, const char *name,
                  srv_reply *r);
 

@@ -131,6 +131,18 @@ jq_py "d['code']" >"$T/read_trips.c"
 check 200 GET '/api/codegen/sim/field?lang=shell' && body_has 'nd read sim/field'
 check 400 GET '/api/codegen/sim/field?lang=rust'
 check 404 GET /api/codegen/taxi/nope
+# Python snippets: the strata package's API; regions, columns, MDMS iterations; bad arguments
+check 200 GET '/api/codegen/taxi/trips?lang=python' && body_has 'snap = pool.dataset(DATASET).snapshot()' && body_has 'import strata'
+check 200 GET '/api/codegen/taxi/trips?lang=python&column=fare' && body_has 'values = snap[COLUMN]'
+check 404 GET '/api/codegen/taxi/trips?lang=python&column=nope' && body_has "has no column 'nope'"
+check 400 GET '/api/codegen/taxi/trips?lang=python&start=0&count=1' && body_has 'a dataset takes column='
+check 200 GET '/api/codegen/sim/field?lang=python' && body_has 'pool.ndarray(ARRAY)[:, :]'
+check 200 GET '/api/codegen/sim/field?lang=python&start=2,3&count=4,5' && body_has 'pool.ndarray(ARRAY)[2:6, 3:8]'
+check 200 GET '/api/codegen/sim/field?lang=c&start=2,3&count=4,5' && body_has 'start[] = {2, 3}, count[] = {4, 5}'
+check 200 GET '/api/codegen/sim/field?lang=shell&start=2,3&count=4,5' && body_has '--start 2,3 --count 4,5'
+check 400 GET '/api/codegen/sim/field?lang=python&start=60,0&count=5,1' && body_has 'is not inside dimension 0'
+check 400 GET '/api/codegen/sim/field?lang=python&start=0,0' && body_has 'give both start= and count='
+check 200 GET '/api/codegen/astro3d/temperature.r2.i3?lang=python' && body_has 'm.open(RUN, [DATASET], PATTERN)' && body_has 'RUN, ITERATION = 2, 3'
 check 404 GET /api/nothing
 
 # ---- bad paths, methods, sizes, slowness ------------------------------------------------------
@@ -197,6 +209,7 @@ HC=$'v;$(touch PWNED2)\'"* ??= %s %n'
 printf '"%s",name\n1,a\n2,b\n40,c\n' "${HC//\"/\"\"}" >"$T/hostile.csv"
 /usr/bin/python3 -c "import numpy as np; np.save('$T/hostile.npy', np.arange(7, 13, dtype=np.int32).reshape(3, 2))"
 { "$S" -P "$HP" init && "$S" -P "$HP" ingest "$HR/$HN" "$T/hostile.csv" &&
+    "$S" -P "$HP" array create "$HR/$HN-a" --from "$T/hostile.npy" &&
     "$S" -P "$HP" nd create "$HR/$HN-nd" --dtype i32 --shape 3,2 --chunks 2,2 &&
     "$S" -P "$HP" nd write "$HR/$HN-nd" --from "$T/hostile.npy" --start 0,0; } >/dev/null 2>&1 ||
     { echo "FAIL: hostile fixture"; fails=$((fails + 1)); }
@@ -211,14 +224,19 @@ snippet() { # snippet NAME LANG FILE: fetch the snippet of $HR/NAME into FILE
 sn_expect() { # sn_expect WHAT WANT GOT
     [ "$3" = "$2" ] || { echo "FAIL: $1 printed $(printf '%q' "$3"), want $(printf '%q' "$2")"; fails=$((fails + 1)); }
 }
-for what in ds nd; do
+# the Python snippets need the strata package (built beside the CLI) and its parts
+PYP=$(dirname "$S")/python
+py_has() { PYTHONPATH=$PYP /usr/bin/python3 -c "import strata, sys; sys.exit(not hasattr(strata.Pool, '$1'))" 2>/dev/null; }
+for what in ds nd a; do
     name=$HN
     [ $what = nd ] && name=$HN-nd
+    [ $what = a ] && name=$HN-a
     snippet "$name" c "$T/run/$what.c"
     if compile_snippet "$T/run/$what.c" "$T/run/$what"; then
         got=$(cd "$T/run" && ./$what 2>&1)
         [ $what = ds ] && sn_expect "hostile C snippet" "3 rows, sum of $HC 43" "$got"
         [ $what = nd ] && sn_expect "hostile C snippet" "6 elements, first 7" "$got"
+        [ $what = a ] && sn_expect "hostile C snippet" "6 elements, sum 57" "$got"
     else
         echo "FAIL: the hostile $what C snippet does not compile: $(head -5 "$T/run/$what.err")"; fails=$((fails + 1))
     fi
@@ -227,14 +245,34 @@ for what in ds nd; do
     if [ $what = ds ]; then
         sn_expect "hostile shell snippet" "$(printf '"%s",name\n1,a\n2,b\n40,c' "${HC//\"/\"\"}")" "$got"
         [ "$(wc -l <"$T/run/$HN.json")" = 3 ] || { echo "FAIL: hostile shell snippet: no $HN.json"; fails=$((fails + 1)); }
-    else
+    elif [ $what = nd ]; then
         out=$(/usr/bin/python3 -c "import numpy as np, sys; print(np.load(sys.argv[1]).tolist())" "$T/run/$HN-nd.npy")
         sn_expect "hostile shell snippet's array" "[[7, 8], [9, 10], [11, 12]]" "$out"
+    else
+        sn_expect "hostile shell snippet's elements" "$(printf '7\n8\n9\n10\n11\n12')" "$(printf '%s\n' "$got" | tail -6)"
     fi
     snippet "$name" python "$T/run/$what.py"
-    got=$(cd "$T/run" && PATH=$(dirname "$S"):$PATH /usr/bin/python3 "$what.py" 2>&1 | grep -v '^wrote ')
+    # the literals are exact (ast), whatever the names hold
+    /usr/bin/python3 - "$T/run/$what.py" "$HP" "$HR/$name" <<'PY' || { echo "FAIL: hostile Python literals ($what)"; fails=$((fails + 1)); }
+import ast, os, sys
+code = open(sys.argv[1]).read()
+lit = {n.targets[0].id: n.value.value for n in ast.parse(code).body
+       if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)}
+obj = os.fsdecode(os.fsencode(sys.argv[3]))
+assert code.isascii() and lit["POOL"] == os.fsdecode(os.fsencode(sys.argv[2])), lit
+assert lit.get("DATASET", lit.get("ARRAY")) == obj, lit
+PY
+    need=dataset
+    [ $what = nd ] && need=ndarray
+    [ $what = a ] && need=array
+    if ! py_has $need; then
+        echo "SKIP: hostile Python snippet ($what): strata.Pool has no $need() in $PYP"
+        continue
+    fi
+    got=$(cd "$T/run" && PYTHONPATH=$PYP /usr/bin/python3 "$what.py" 2>&1)
     [ $what = ds ] && sn_expect "hostile Python snippet" "3 rows, sum of $HC 43" "$got"
     [ $what = nd ] && sn_expect "hostile Python snippet" "6 elements, shape (3, 2) first 7" "$got"
+    [ $what = a ] && sn_expect "hostile Python snippet" "6 elements, sum 57" "$got"
 done
 pwned=$(find "$T" -name 'PWNED*')
 [ -z "$pwned" ] || { echo "FAIL: a snippet ran an injected command: $pwned"; fails=$((fails + 1)); }
