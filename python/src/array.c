@@ -372,11 +372,11 @@ static PyObject *array_getitem(ArrayObject *a, PyObject *key)
     }
     PyArrayObject *pos = positions(a, key);
     if (pos == NULL) return NULL;
-    if (positions_check(a, pos) < 0) {
+    uint64_t n = (uint64_t)PyArray_SIZE(pos);
+    if (a->dtype == STRATA_STR && positions_check(a, pos) < 0) {
         Py_DECREF(pos);
         return NULL;
     }
-    uint64_t n = (uint64_t)PyArray_SIZE(pos);
     if (a->dtype == STRATA_STR) {
         PyObject *list = str_list(a, PyArray_DATA(pos), 0, 0, n, 0);
         Py_DECREF(pos);
@@ -387,10 +387,12 @@ static PyObject *array_getitem(ArrayObject *a, PyObject *key)
     int rc = 0;
     if (out != NULL && n > 0)
         DATA_CALL(a, n, rc, strata_array_gather(a->a, PyArray_DATA(pos), n, PyArray_DATA(out)));
+    /* the library checked the indices (in parallel); on failure name Python's index */
+    int named = rc == STRATA_ERANGE && positions_check(a, pos) < 0;
     Py_DECREF(pos);
     if (rc < 0) {
         Py_XDECREF(out);
-        return array_fail(a, rc);
+        return named ? NULL : array_fail(a, rc);
     }
     return (PyObject *)out;
 }
@@ -445,10 +447,6 @@ static int array_setitem(ArrayObject *a, PyObject *key, PyObject *value)
     } else {
         pos = positions(a, key);
         if (pos == NULL) return -1;
-        if (positions_check(a, pos) < 0) {
-            Py_DECREF(pos);
-            return -1;
-        }
         count = (uint64_t)PyArray_SIZE(pos);
     }
     PyArrayObject *v = values_for(a, value, count);
@@ -474,9 +472,11 @@ static int array_setitem(ArrayObject *a, PyObject *key, PyObject *value)
             DATA_CALL(a, count, rc, strata_array_put_strided(a->a, first, stride, count, src));
     }
     Py_DECREF(v);
+    /* the library checked the indices before writing anything; on failure name Python's index */
+    int named = pos != NULL && rc == STRATA_ERANGE && positions_check(a, pos) < 0;
     Py_XDECREF(pos);
     if (rc < 0) {
-        array_fail(a, rc);
+        if (!named) array_fail(a, rc);
         return -1;
     }
     return 0;

@@ -15,6 +15,7 @@
 #include "util/par.h"
 
 #include "pool/pool_int.h"
+#include "util/copy.h"
 
 /* Handle, dtype and permission checks shared by the data path. VERB names the operation. */
 static int data_check(strata_array *a, const char *verb, int writing)
@@ -43,22 +44,6 @@ static int range_check(strata_array *a, uint64_t start, uint64_t count, const ch
     return STRATA_OK;
 }
 
-/* Copy N bytes, on NT threads when it is worth it. DST and SRC must not overlap. */
-static void par_memcpy(void *dst, const void *src, size_t n, int nt)
-{
-    if (n < ST_PAR_BYTES || nt <= 1) {
-        memcpy(dst, src, n);
-        return;
-    }
-    size_t piece = (n / (size_t)nt + 4095) & ~(size_t)4095;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int t = 0; t < nt; t++) {
-        size_t off = (size_t)t * piece;
-        if (off < n)
-            memcpy((char *)dst + off, (const char *)src + off, n - off < piece ? n - off : piece);
-    }
-}
-
 static int overlaps(const void *a, size_t an, const void *b, size_t bn)
 {
     const char *x = a, *y = b;
@@ -70,7 +55,7 @@ static void move_bytes(void *dst, const void *src, size_t n, int nt)
     if (overlaps(dst, n, src, n))
         memmove(dst, src, n);
     else
-        par_memcpy(dst, src, n, nt);
+        st_par_memcpy(dst, src, n, nt);
 }
 
 int strata_array_put(strata_array *a, uint64_t start, uint64_t count, const void *src)

@@ -30,7 +30,6 @@
 #define ST_GC_WAIT_MS     5000
 
 /* Requests at least this many bytes (or indices) run on the pool's threads. */
-#define ST_PAR_BYTES   (4u << 20)
 #define ST_PAR_INDICES (64u << 10)
 
 struct strata_pool {

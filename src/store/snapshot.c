@@ -19,6 +19,7 @@
 
 #include "store/store_int.h"
 #include "util/chunkfile.h"
+#include "util/copy.h"
 #include "util/name.h"
 
 struct collect {
@@ -351,13 +352,15 @@ int strata_snapshot_read(strata_snapshot *s, int col, uint64_t row, uint64_t cou
     if (dst == NULL) return st_error(err, STRATA_EINVAL, "read: no destination buffer");
     size_t esz = strata_dtype_size(dt);
     char *out = dst;
+    int nt = st_pool_threads(s->pool);
     for (uint64_t b = st_snapshot_batch_of(s, row, 0); count > 0; b++) {
         int rc = map_bc(s, b, col);
         if (rc < 0) return rc;
         uint64_t off = row - s->row_start[b];
         uint64_t k = s->row_start[b + 1] - row;
         if (k > count) k = count;
-        memcpy(out, s->maps[b * (size_t)s->schema.ncols + (size_t)col].data + off * esz, k * esz);
+        st_par_memcpy(out, s->maps[b * (size_t)s->schema.ncols + (size_t)col].data + off * esz,
+                      k * esz, nt);
         out += k * esz;
         row += k;
         count -= k;
