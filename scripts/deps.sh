@@ -14,6 +14,9 @@ PACKAGES=(
     chromium                        # the strata serve browser tests (headless, via playwright-core)
     libcmocka-dev                   # unit tests
     python3-numpy                   # numpy interoperability test and benchmark peer
+    python3-dev                     # the Python package strata (a C extension)
+    python3-pandas python3-pytest   # its tests (results compared with pandas)
+    python3-mpi4py                  # its MPI test (MDMS saves from Python under mpirun)
     clang-format                    # formatting check
     clang libomp-dev                # the suite is also built with clang (and its OpenMP)
     procps                          # pkill, used by the CLI tests
@@ -24,9 +27,9 @@ PACKAGES=(
 command -v node >/dev/null || PACKAGES+=(nodejs)
 command -v npm >/dev/null || PACKAGES+=(npm)
 
-# `deps.sh --bench` also installs the benchmark peers (pandas, HDF5; DuckDB comes from npm).
+# `deps.sh --bench` also installs the benchmark peers (HDF5; DuckDB comes from npm).
 if [ "${1:-}" = "--bench" ]; then
-    PACKAGES+=(python3-pandas libhdf5-dev)
+    PACKAGES+=(libhdf5-dev)
 fi
 
 # npm packages pinned by tests/web/package-lock.json (playwright-core, without its own browser).
