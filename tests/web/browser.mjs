@@ -3,7 +3,7 @@
 //     node browser.mjs URL TOKEN OUTDIR
 // Checks each view as a user sees it (rows, a histogram, a line plot, the heat map's colours at
 // known points and its zoom, a search, the act forms) and writes screenshots of the main views
-// and the copied C snippet to OUTDIR. Prints "FAIL: ..." per failed check and exits 1 if any.
+// and the copied C and Python snippets to OUTDIR. Prints "FAIL: ..." per failed check and exits 1 if any.
 import { chromium } from 'playwright-core';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -151,6 +151,13 @@ try {
   const shown = await page.locator('#code-c').textContent();
   check(copied === shown && copied.includes('#include <strata.h>'), 'the copied snippet is the one shown');
   writeFileSync(join(out, 'snippet.c'), copied);
+  // and the Python one beside it (the test script runs it with the build's strata package)
+  await page.locator('#copy-python').click();
+  await page.waitForFunction(() => document.getElementById('status').textContent === 'copied', null, { timeout: 5000 });
+  const copiedPy = await page.evaluate(() => navigator.clipboard.readText());
+  const shownPy = await page.locator('#code-python').textContent();
+  check(copiedPy === shownPy && copiedPy.includes('import strata'), 'the copied Python snippet is the one shown');
+  writeFileSync(join(out, 'snippet.py'), copiedPy);
 
   // ---- look: the heat map of sim/field (value = row index) ------------------------------------
   await go('#/array/sim/field');

@@ -42,5 +42,17 @@ if [ -s "$SHOTS/snippet.c" ]; then
 else
     echo "FAIL: no snippet was copied"; fails=$((fails + 1))
 fi
+# the copied Python snippet runs with the build's package (built beside the command) and reads
+# the same column (where the package imports: not in the ASan build, whose module needs the
+# runtime preloaded; tests/python covers that build)
+PYPKG=$(dirname "$S")/python
+if PYTHONPATH=$PYPKG /usr/bin/python3 -c "import strata" 2>/dev/null; then
+    if [ -s "$SHOTS/snippet.py" ]; then
+        out=$(PYTHONPATH=$PYPKG /usr/bin/python3 "$SHOTS/snippet.py" 2>&1)
+        echo "$out" | grep -q "^20000 values, sum" || { echo "FAIL: the copied Python snippet printed: $out"; fails=$((fails + 1)); }
+    else
+        echo "FAIL: no Python snippet was copied"; fails=$((fails + 1))
+    fi
+fi
 ls "$SHOTS"/*.png >/dev/null 2>&1 || { echo "FAIL: no screenshots in $SHOTS"; fails=$((fails + 1)); }
 finish web
