@@ -42,6 +42,7 @@ static int array_check(ArrayObject *a)
  * too); NULL. */
 static PyObject *array_fail(ArrayObject *a, int rc)
 {
+    if (rc == INT_MIN) return NULL; /* the exception is set */
     if (pyst_lock(a->pool) < 0) return NULL;
     pyst_raise_pool(a->pool, rc);
     pyst_unlock(a->pool);
@@ -301,9 +302,11 @@ static PyObject *str_at(ArrayObject *a, uint64_t i)
 {
     const char *s;
     size_t len;
+    if (pyst_child_busy((ChildObject *)a) < 0) return NULL; /* the decode may run Python code */
     int rc = strata_array_get_str(a->a, i, &s, &len);
-    if (rc < 0) return array_fail(a, rc);
-    return pyst_str(s, len);
+    PyObject *v = rc < 0 ? NULL : pyst_str(s, len);
+    pyst_child_unbusy((ChildObject *)a);
+    return rc < 0 ? array_fail(a, rc) : v;
 }
 
 static PyObject *str_list(ArrayObject *a, const uint64_t *pos, uint64_t first, uint64_t stride,
@@ -322,16 +325,22 @@ static PyObject *str_list(ArrayObject *a, const uint64_t *pos, uint64_t first, u
     return list;
 }
 
-/* Run a data-path call with the GIL released when it is large, keeping A open meanwhile. */
+/* Run a data-path call, with the GIL released when it is large, A counted busy meanwhile so that
+ * a close() (from another thread, or from Python code a conversion ran) waits for it. RC is
+ * INT_MIN with an exception set when A was closed. */
 #define DATA_CALL(a, count, rc, call)                                                              \
     do {                                                                                           \
+        if (pyst_child_busy((ChildObject *)(a)) < 0) {                                             \
+            (rc) = INT_MIN;                                                                        \
+            break;                                                                                 \
+        }                                                                                          \
         if ((count) >= NOGIL_MIN) {                                                                \
-            (a)->exports++;                                                                        \
             Py_BEGIN_ALLOW_THREADS(rc) = (call);                                                   \
-            Py_END_ALLOW_THREADS pyst_child_unbusy((ChildObject *)(a));                            \
+            Py_END_ALLOW_THREADS                                                                   \
         } else {                                                                                   \
             (rc) = (call);                                                                         \
         }                                                                                          \
+        pyst_child_unbusy((ChildObject *)(a));                                                     \
     } while (0)
 
 static PyObject *array_getitem(ArrayObject *a, PyObject *key)
@@ -343,7 +352,8 @@ static PyObject *array_getitem(ArrayObject *a, PyObject *key)
         if (index_of(a, key, &i) < 0) return NULL;
         if (a->dtype == STRATA_STR) return str_at(a, i);
         char buf[16];
-        int rc = strata_array_get(a->a, i, 1, buf);
+        int rc;
+        DATA_CALL(a, 1, rc, strata_array_get(a->a, i, 1, buf));
         if (rc < 0) return array_fail(a, rc);
         PyArray_Descr *d = PyArray_DescrFromType(typenum);
         PyObject *v = PyArray_Scalar(buf, d, NULL);
@@ -532,10 +542,16 @@ static PyObject *atomic(ArrayObject *a, strata_atomic_op op, PyObject *args, con
     if (expected != NULL) {
         PyArrayObject *ev = pyst_values(expected, a->dtype, what);
         if (ev == NULL) return NULL;
+        if (PyArray_SIZE(ev) != 1) {
+            Py_DECREF(ev);
+            return pyst_raise(STRATA_EINVAL, "compare_swap takes one expected value");
+        }
         memcpy(ebuf, PyArray_DATA(ev), PyArray_ITEMSIZE(ev));
         Py_DECREF(ev);
     }
-    int rc = strata_array_atomic(a->a, op, i, obuf, expected != NULL ? ebuf : NULL, old);
+    int rc;
+    DATA_CALL(a, 1, rc,
+              strata_array_atomic(a->a, op, i, obuf, expected != NULL ? ebuf : NULL, old));
     if (rc < 0) return array_fail(a, rc);
     PyArray_Descr *d = PyArray_DescrFromType(pyst_npy_type(a->dtype));
     PyObject *v = PyArray_Scalar(old, d, NULL);
@@ -573,10 +589,8 @@ static PyObject *array_lock_take(ArrayObject *a, PyObject *args, PyObject *kw)
         ms = t <= 0 ? 0 : t * 1000.0 > INT_MAX ? INT_MAX : (int)(t * 1000.0 + 0.5);
     }
     int rc;
-    a->exports++;
-    Py_BEGIN_ALLOW_THREADS rc =
-        strata_array_lock(a->a, shared ? STRATA_LOCK_SHARED : STRATA_LOCK_EXCLUSIVE, ms);
-    Py_END_ALLOW_THREADS pyst_child_unbusy((ChildObject *)a);
+    DATA_CALL(a, NOGIL_MIN, rc,
+              strata_array_lock(a->a, shared ? STRATA_LOCK_SHARED : STRATA_LOCK_EXCLUSIVE, ms));
     if (rc < 0) return array_fail(a, rc);
     Py_RETURN_NONE;
 }
@@ -614,9 +628,7 @@ static PyObject *array_flush(ArrayObject *a, PyObject *noargs)
     (void)noargs;
     if (array_check(a) < 0) return NULL;
     int rc;
-    a->exports++;
-    Py_BEGIN_ALLOW_THREADS rc = strata_array_flush(a->a);
-    Py_END_ALLOW_THREADS pyst_child_unbusy((ChildObject *)a);
+    DATA_CALL(a, NOGIL_MIN, rc, strata_array_flush(a->a));
     if (rc < 0) return array_fail(a, rc);
     Py_RETURN_NONE;
 }

@@ -21,9 +21,9 @@
 
 /* A long call on child C is starting: C stays open until busy_end (a close from another thread
  * meanwhile is deferred to its end). */
-static void busy_begin(ChildObject *c)
+static int busy_begin(ChildObject *c)
 {
-    c->exports++;
+    return pyst_child_busy(c);
 }
 
 static void busy_end(ChildObject *c)
@@ -740,7 +740,7 @@ static PyObject *writer_append(WriterObject *w, PyObject *data)
     }
     if (nrows < 0) nrows = 0;
     pyst_status st;
-    busy_begin((ChildObject *)w);
+    if (busy_begin((ChildObject *)w) < 0) goto out;
     PYST_CALL_NOGIL(w->pool, st, write_batch(w->ds, ncols, cols, (uint64_t)nrows));
     busy_end((ChildObject *)w);
     if (PYST_FAILED(st)) {
@@ -763,7 +763,7 @@ static PyObject *writer_publish(WriterObject *w, PyObject *noargs)
     if (writer_check(w) < 0) return NULL;
     int64_t version = 0;
     pyst_status st;
-    busy_begin((ChildObject *)w);
+    if (busy_begin((ChildObject *)w) < 0) return NULL;
     PYST_CALL_NOGIL(w->pool, st, strata_publish(w->ds, &version));
     busy_end((ChildObject *)w);
     if (PYST_FAILED(st)) return pyst_fail(&st);
@@ -1063,28 +1063,33 @@ static PyObject *read_strings(SnapshotObject *s, int col, uint64_t row, uint64_t
     if (out == NULL || count == 0) return (PyObject *)out;
     PyObject **items = PyArray_DATA(out);
     uint64_t done = 0;
+    /* decoding allocates (a collection may run and close S): S stays mapped meanwhile */
+    if (busy_begin((ChildObject *)s) < 0) goto fail;
     for (uint64_t b = batch_of(s, row); done < count && b < s->nbatches; b++) {
         uint64_t bn = s->start[b + 1] - s->start[b];
         if (bn == 0) continue;
         const int64_t *off;
         const char *bytes;
-        if (snapshot_lock(s) < 0) goto fail;
+        if (snapshot_lock(s) < 0) goto fail_busy;
         int rc = strata_snapshot_map_str(s->s, b, col, &off, &bytes);
         if (rc < 0) pyst_raise_pool(s->pool, rc);
         pyst_unlock(s->pool);
-        if (rc < 0) goto fail;
+        if (rc < 0) goto fail_busy;
         uint64_t from = row + done - s->start[b];
         uint64_t k = bn - from;
         if (k > count - done) k = count - done;
         for (uint64_t i = from; i < from + k; i++) {
             PyObject *str = pyst_str(bytes + off[i], (size_t)(off[i + 1] - off[i]));
-            if (str == NULL) goto fail;
+            if (str == NULL) goto fail_busy;
             PyObject *old = items[done];
             items[done++] = str;
             Py_XDECREF(old); /* None from PyArray_SimpleNew */
         }
     }
+    busy_end((ChildObject *)s);
     return (PyObject *)out;
+fail_busy:
+    busy_end((ChildObject *)s);
 fail:
     Py_DECREF(out);
     return NULL;
@@ -1115,7 +1120,10 @@ static PyObject *read_rows(SnapshotObject *s, int col, uint64_t row, uint64_t co
     void *dst = PyArray_DATA(out);
     pyst_status st;
     if (count >= NOGIL_MIN) {
-        busy_begin((ChildObject *)s);
+        if (busy_begin((ChildObject *)s) < 0) {
+            Py_DECREF(out);
+            return NULL;
+        }
         PYST_CALL_NOGIL(s->pool, st, strata_snapshot_read(s->s, col, row, count, dst));
         busy_end((ChildObject *)s);
     } else {
@@ -1341,7 +1349,7 @@ static PyObject *snapshot_stats(SnapshotObject *s, PyObject *args, PyObject *kw)
     }
     strata_summary sum;
     pyst_status st;
-    busy_begin((ChildObject *)s);
+    if (busy_begin((ChildObject *)s) < 0) return NULL;
     PYST_CALL_NOGIL(s->pool, st, summary_call(s->pool->pool, s->s, col, &sum, &ctx));
     busy_end((ChildObject *)s);
     if (ctx.exc != NULL) { /* a signal handler raised (Ctrl-C): the computation stopped */

@@ -323,12 +323,17 @@ static PyObject *assoc_save(AssocObject *a, PyObject *args)
     if (!ok) {
         PyObject *got = PyObject_GetAttrString((PyObject *)v, "shape");
         PyObject *exp = u64_tuple(a->local, a->ndims);
+        PyObject *gs = got ? PyObject_Str(got) : NULL, *es = exp ? PyObject_Str(exp) : NULL;
+        const char *gtext = gs ? PyUnicode_AsUTF8(gs) : NULL,
+                   *etext = es ? PyUnicode_AsUTF8(es) : NULL;
+        PyErr_Clear();
         char msg[PYST_ERRMSG_MAX];
         snprintf(msg, sizeof msg,
                  "%s, iteration %lld: the data has shape %s but this process's piece is %s "
                  "(assoc.local_shape)",
-                 what, (long long)it, got ? PyUnicode_AsUTF8(PyObject_Str(got)) : "?",
-                 exp ? PyUnicode_AsUTF8(PyObject_Str(exp)) : "?");
+                 what, (long long)it, gtext ? gtext : "?", etext ? etext : "?");
+        Py_XDECREF(gs);
+        Py_XDECREF(es);
         Py_XDECREF(got);
         Py_XDECREF(exp);
         Py_DECREF(v);

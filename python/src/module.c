@@ -204,19 +204,57 @@ void pyst_unlock(PoolObject *p)
 {
     p->owner = 0;
     PyThread_release_lock(p->mu);
+    if (p->pending != NULL && PyList_GET_SIZE(p->pending) > 0) pyst_run_pending(p);
 }
 
 /* ---- children ------------------------------------------------------------------------------ */
 
+/*
+ * Closing, safely against other threads and against re-entry:
+ *   - a child is marked closed (release = NULL) with the GIL held before anything else happens,
+ *     so every later check sees it closed; a call that is already working on its memory with
+ *     the GIL released counts in exports, and the close waits for the last one to end;
+ *   - the library close runs under the pool lock; when the closing thread already holds that
+ *     lock (a progress callback, or a collection while a locked section builds Python objects),
+ *     the close is queued on the pool and runs as soon as the lock is released;
+ *   - the strata_pool closes when close() was asked for, no child is open and no call is in
+ *     flight: at close(), at the last child's close, after the last call in flight (a pending
+ *     call, once the method that ran it has returned and attached what it opened), or when the
+ *     Pool object dies.
+ */
+static int pool_may_close(PoolObject *p)
+{
+    return p->close_requested && p->children == 0 && p->inflight == 0 && p->pool != NULL &&
+           p->owner != PyThread_get_thread_ident();
+}
+
 static void pool_close_now(PoolObject *p)
 {
-    if (p->pool == NULL) return;
-    strata_pool *pool = p->pool;
+    if (!pool_may_close(p)) return;
     Py_BEGIN_ALLOW_THREADS PyThread_acquire_lock(p->mu, WAIT_LOCK);
+    strata_pool *pool = p->pool; /* read under the lock: one closer only */
     p->pool = NULL;
     strata_pool_close(pool);
     PyThread_release_lock(p->mu);
     Py_END_ALLOW_THREADS
+}
+
+static int pool_close_pending(void *arg)
+{
+    PoolObject *p = arg;
+    pool_close_now(p);
+    Py_DECREF(p);
+    return 0;
+}
+
+void pyst_call_end(PoolObject *p)
+{
+    p->inflight--;
+    if (p->pending != NULL && PyList_GET_SIZE(p->pending) > 0) pyst_run_pending(p);
+    if (pool_may_close(p)) {
+        Py_INCREF(p);
+        if (Py_AddPendingCall(pool_close_pending, p) < 0) Py_DECREF(p); /* dealloc closes */
+    }
 }
 
 void pyst_child_attach(PoolObject *p)
@@ -228,22 +266,56 @@ void pyst_child_attach(PoolObject *p)
 void pyst_child_detach(PoolObject *p)
 {
     p->children--;
-    if (p->children == 0 && p->close_requested) pool_close_now(p);
+    pool_close_now(p);
 }
 
-/* Close C's library handle now (no view is alive). */
-static void child_release(ChildObject *c)
+/* Run the library close FN of C under the pool lock, then uncount C. */
+static void child_finish(ChildObject *c, void (*fn)(PyObject *))
 {
-    if (c->release == NULL || c->pool == NULL) return;
     PoolObject *p = c->pool;
     if (p->pool != NULL) {
         Py_BEGIN_ALLOW_THREADS PyThread_acquire_lock(p->mu, WAIT_LOCK);
-        c->release((PyObject *)c);
+        fn((PyObject *)c);
         PyThread_release_lock(p->mu);
         Py_END_ALLOW_THREADS
     }
-    c->release = NULL;
     pyst_child_detach(p);
+}
+
+void pyst_run_pending(PoolObject *p)
+{
+    if (p->owner == PyThread_get_thread_ident()) return;
+    while (p->pending != NULL && PyList_GET_SIZE(p->pending) > 0) {
+        ChildObject *c = (ChildObject *)Py_NewRef(PyList_GET_ITEM(p->pending, 0));
+        PySequence_DelItem(p->pending, 0);
+        void (*fn)(PyObject *) = c->closing;
+        c->closing = NULL;
+        if (fn != NULL) child_finish(c, fn);
+        Py_DECREF(c); /* the queue's reference */
+        Py_DECREF(c);
+    }
+}
+
+/* Close C's library handle (no view is alive). */
+static void child_release(ChildObject *c)
+{
+    void (*fn)(PyObject *) = c->release;
+    if (fn == NULL || c->pool == NULL) return;
+    c->release = NULL; /* closed for everyone from now on */
+    c->close_requested = 1;
+    PoolObject *p = c->pool;
+    if (p->owner == PyThread_get_thread_ident()) { /* this thread holds the lock: queue it */
+        if (p->pending == NULL) p->pending = PyList_New(0);
+        if (p->pending != NULL && PyList_Append(p->pending, (PyObject *)c) == 0) {
+            c->closing = fn;
+            return;
+        }
+        PyErr_Clear();
+        /* no memory to queue it: leave the handle to strata_pool_close */
+        pyst_child_detach(p);
+        return;
+    }
+    child_finish(c, fn);
 }
 
 void pyst_child_close(ChildObject *c)
@@ -254,6 +326,16 @@ void pyst_child_close(ChildObject *c)
         return;
     }
     child_release(c);
+}
+
+int pyst_child_busy(ChildObject *c)
+{
+    if (c->release == NULL || c->close_requested) {
+        pyst_raise(STRATA_EINVAL, "the handle is closed");
+        return -1;
+    }
+    c->exports++;
+    return 0;
 }
 
 /* ---- views: numpy arrays over mapped memory ------------------------------------------------ */
@@ -289,13 +371,15 @@ static PyTypeObject KeeperType = {
 PyObject *pyst_view(ChildObject *owner, void *data, int typenum, int nd, const npy_intp *dims,
                     const npy_intp *strides, int writable)
 {
-    if (owner->release == NULL || owner->close_requested)
-        return pyst_raise(STRATA_EINVAL, "the handle is closed");
+    /* counted before anything that may run Python code (a collection) and close OWNER */
+    if (pyst_child_busy(owner) < 0) return NULL;
     KeeperObject *k = PyObject_New(KeeperObject, &KeeperType);
-    if (k == NULL) return NULL;
+    if (k == NULL) {
+        pyst_child_unbusy(owner);
+        return NULL;
+    }
     Py_INCREF(owner);
-    k->owner = owner;
-    owner->exports++;
+    k->owner = owner; /* the keeper now holds the export */
     int flags = NPY_ARRAY_ALIGNED | (writable ? NPY_ARRAY_WRITEABLE : 0);
     if (strides == NULL) flags |= NPY_ARRAY_C_CONTIGUOUS;
     static char empty[16] __attribute__((aligned(16)));
@@ -431,14 +515,18 @@ int pyst_split(const char *full, char *region, char *name, const char *what)
 
 int pyst_split_col(const char *full, char *region, char *name, char *column, const char *what)
 {
-    char rest[2 * STRATA_NAME_MAX + 2];
-    if (pyst_split(full, region, rest, what) < 0) return -1;
-    char *dot = strrchr(rest, '.');
-    if (dot == NULL || dot == rest || dot[1] == '\0')
+    const char *slash = strchr(full, '/');
+    const char *dot = slash != NULL ? strrchr(slash + 1, '.') : NULL;
+    if (slash == NULL || slash == full || dot == NULL || dot == slash + 1 || dot[1] == '\0')
         return bad_name(full, what, "is not REGION/DATASET.COLUMN (for example 'taxi/trips.fare')");
-    *dot = '\0';
-    strcpy(name, rest);
-    strcpy(column, dot + 1);
+    size_t rl = (size_t)(slash - full), nl = (size_t)(dot - slash - 1), cl = strlen(dot + 1);
+    if (rl > STRATA_NAME_MAX || nl > STRATA_NAME_MAX || cl > STRATA_NAME_MAX)
+        return bad_name(full, what, "is too long (255 bytes per part)");
+    memcpy(region, full, rl);
+    region[rl] = '\0';
+    memcpy(name, slash + 1, nl);
+    name[nl] = '\0';
+    memcpy(column, dot + 1, cl + 1);
     return 0;
 }
 
@@ -494,9 +582,9 @@ static int pool_init(PoolObject *self, PyObject *args, PyObject *kw)
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$pii:Pool", kwlist, PyUnicode_FSDecoder,
                                      &path_obj, &create, &threads, &busy))
         return -1;
-    if (self->pool != NULL) {
+    if (self->mu != NULL) {
         Py_DECREF(path_obj);
-        PyErr_SetString(PyExc_RuntimeError, "Pool.__init__ called twice");
+        PyErr_SetString(PyExc_RuntimeError, "Pool.__init__ called twice: open a new Pool");
         return -1;
     }
     PyObject *bytes = PyUnicode_EncodeFSDefault(path_obj);
@@ -544,6 +632,7 @@ static void pool_dealloc(PoolObject *self)
         self->pool = NULL;
     }
     if (self->mu != NULL) PyThread_free_lock(self->mu);
+    Py_CLEAR(self->pending);
     Py_CLEAR(self->path);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -563,7 +652,7 @@ static PyObject *pool_close(PoolObject *self, PyObject *noargs)
     if (self->owner == PyThread_get_thread_ident())
         return pyst_raise(STRATA_EINVAL, "a callback may not close the pool that runs it");
     self->close_requested = 1;
-    if (self->children == 0) pool_close_now(self);
+    pool_close_now(self);
     Py_RETURN_NONE;
 }
 

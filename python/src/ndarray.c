@@ -1227,6 +1227,7 @@ typedef struct StageObject {
     strata_stage *job;
     PyObject *fullname, *tier;
     PyObject *result; /* the stats dict once waited for */
+    int waiting;      /* a thread is in stage_finish with the GIL released */
 } StageObject;
 
 static PyTypeObject StageType;
@@ -1251,8 +1252,10 @@ static int stage_finish(StageObject *s)
     int rc;
     strata_stage *job = s->job;
     s->job = NULL;
+    s->waiting = 1;
     Py_BEGIN_ALLOW_THREADS rc = strata_stage_wait(job, &stats, err, sizeof err);
-    Py_END_ALLOW_THREADS pyst_child_detach(s->pool);
+    Py_END_ALLOW_THREADS s->waiting = 0;
+    pyst_child_detach(s->pool);
     if (rc < 0) {
         pyst_raise(rc, err);
         s->result = NULL;
@@ -1265,6 +1268,9 @@ static int stage_finish(StageObject *s)
 static PyObject *stage_wait(StageObject *s, PyObject *noargs)
 {
     (void)noargs;
+    if (s->waiting)
+        return pyst_raise(STRATA_EINVAL, "another thread is waiting for this staging job: wait "
+                                         "for that thread instead");
     if (s->job == NULL && s->result == NULL)
         return pyst_raise(STRATA_EINVAL, "the staging job failed (its error was raised by the "
                                          "first wait())");
@@ -1290,7 +1296,7 @@ static void stage_dealloc(StageObject *s)
 static PyObject *stage_get_done(StageObject *s, void *c)
 {
     (void)c;
-    return PyBool_FromLong(s->job == NULL);
+    return PyBool_FromLong(s->job == NULL && !s->waiting);
 }
 
 static PyObject *stage_repr(StageObject *s)

@@ -33,6 +33,7 @@
 #include <numpy/arrayobject.h>
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "strata.h"
 
@@ -45,7 +46,9 @@ typedef struct PoolObject {
     PyThread_type_lock mu;           /* one library call on POOL at a time */
     unsigned long owner; /* thread holding MU (0: none): re-entry from a callback is an error */
     Py_ssize_t children; /* child objects whose library handle is still open */
-    int close_requested; /* Pool.close() was called: close when CHILDREN drops to 0 */
+    int close_requested; /* Pool.close() was called: close when nothing is open or running */
+    Py_ssize_t inflight; /* PYST_CALL_NOGIL calls running */
+    PyObject *pending;   /* children whose library close waits for the lock (a list) */
     PyObject *path;      /* str */
     PyObject *weakrefs;
 } PoolObject;
@@ -83,13 +86,22 @@ PyObject *pyst_raise_pool(PoolObject *p, int rc);
             (st).rc = INT_MIN;                                                                     \
             break;                                                                                 \
         }                                                                                          \
+        (p)->inflight++;                                                                           \
         Py_BEGIN_ALLOW_THREADS PyThread_acquire_lock((p)->mu, WAIT_LOCK);                          \
         (p)->owner = PyThread_get_thread_ident();                                                  \
-        pyst_status_take((p), (call), &(st));                                                      \
+        if ((p)->pool != NULL)                                                                     \
+            pyst_status_take((p), (call), &(st));                                                  \
+        else                                                                                       \
+            (st).rc = STRATA_EINVAL, snprintf((st).msg, sizeof(st).msg, "the pool is closed");     \
         (p)->owner = 0;                                                                            \
         PyThread_release_lock((p)->mu);                                                            \
-        Py_END_ALLOW_THREADS                                                                       \
+        Py_END_ALLOW_THREADS pyst_call_end(p);                                                     \
     } while (0)
+
+/* The end of a PYST_CALL_NOGIL (GIL held): run queued closes, close the pool if it waited. */
+void pyst_call_end(PoolObject *p);
+/* Run the library closes queued while this thread held the pool lock. */
+void pyst_run_pending(PoolObject *p);
 
 /* After PYST_CALL_NOGIL: NULL with the exception raised when the call failed (or the pool was
  * closed: rc INT_MIN, exception already set). */
@@ -114,9 +126,11 @@ void pyst_child_detach(PoolObject *p);
 /* The fields every child object starts with, after PyObject_HEAD. */
 #define PYST_CHILD_HEAD                                                                            \
     PoolObject *pool;                                                                              \
-    Py_ssize_t exports;              /* views alive over this handle's memory */                   \
-    int close_requested;             /* close() called while views were alive */                   \
-    void (*release)(PyObject * self) /* closes the library handle (pool lock held) */
+    Py_ssize_t exports;               /* views alive over this handle's memory */                  \
+    int close_requested;              /* close() called while views were alive */                  \
+    void (*closing)(PyObject * self); /* a queued release (see pyst_run_pending) */                \
+    void (*release)(PyObject * self)  /* closes the library handle (pool lock held); NULL: closed  \
+                                       */
 
 typedef struct ChildObject {
     PyObject_HEAD PYST_CHILD_HEAD;
@@ -129,6 +143,9 @@ void pyst_child_close(ChildObject *c);
  * close() from another thread waits for it: exports++ before, pyst_child_unbusy() after (both
  * with the GIL held). */
 void pyst_child_unbusy(ChildObject *c);
+/* exports++ when C is open (call it right before the library call, with no Python code in
+ * between), else -1 with InvalidArgument. */
+int pyst_child_busy(ChildObject *c);
 
 /* A numpy array of ND dims DIMS (STRIDES in bytes, NULL: C order) and numpy type TYPENUM over
  * DATA, which belongs to OWNER (a child): OWNER stays open while the array (or any view of it)
