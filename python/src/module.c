@@ -291,8 +291,7 @@ void pyst_run_pending(PoolObject *p)
         void (*fn)(PyObject *) = c->closing;
         c->closing = NULL;
         if (fn != NULL) child_finish(c, fn);
-        Py_DECREF(c); /* the queue's reference */
-        Py_DECREF(c);
+        Py_DECREF(c); /* ours: the list's went with the deletion */
     }
 }
 

@@ -362,6 +362,7 @@ def test_help_and_comm_argument(pool):
 # ---- several processes: mpi4py under mpirun -----------------------------------------------------
 
 MPI_PROGRAM = textwrap.dedent("""
+    import os
     import sys
     import numpy as np
     from mpi4py import MPI
@@ -383,7 +384,9 @@ MPI_PROGRAM = textwrap.dedent("""
             want = (full * 2)[np.ix_(*r.global_slices())]
             assert (got == want).all()
             assert r.global_slices()[1].tolist() == list(range(comm.rank, 6, 2))
-        print("rank", comm.rank, "run", run, "ok", flush=True)
+        # one file per rank: the ranks' stdout lines interleave under mpirun
+        with open(os.path.join(sys.argv[2], "rank%d" % comm.rank), "w") as f:
+            f.write("rank %d run %d ok" % (comm.rank, run))
 """)
 
 
@@ -416,10 +419,10 @@ def test_mpi_two_processes(app, pool_path, tmp_path):
     prog = tmp_path / "mdms_mpi.py"
     prog.write_text(MPI_PROGRAM)
     r = subprocess.run([mpirun, "--allow-run-as-root", "--oversubscribe", "-np", "2",
-                        sys.executable, str(prog), pool_path],
+                        sys.executable, str(prog), pool_path, str(tmp_path)],
                        capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0, r.stdout + r.stderr
-    lines = sorted(line for line in r.stdout.splitlines() if line.startswith("rank"))
+    lines = sorted((tmp_path / f"rank{i}").read_text() for i in range(2))
     assert [line.split()[::2] for line in lines] == [["rank", "run", "ok"]] * 2, r.stdout
     runs = app.runs("sim")
     assert runs[0]["nprocs"] == 2 and runs[0]["status"] == "done"
