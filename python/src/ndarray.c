@@ -651,9 +651,14 @@ static PyObject *nd_get_size(NdObject *nd, void *c)
     (void)c;
     strata_ndarray_desc d;
     if (nd_desc(nd, &d) < 0) return NULL;
-    unsigned long long n = 1;
-    for (int i = 0; i < d.ndims; i++) n *= d.dims[i];
-    return PyLong_FromUnsignedLongLong(n);
+    PyObject *n = PyLong_FromLong(1); /* Python ints: no overflow */
+    for (int i = 0; i < d.ndims && n != NULL; i++) {
+        PyObject *dim = PyLong_FromUnsignedLongLong(d.dims[i]);
+        PyObject *prod = dim != NULL ? PyNumber_Multiply(n, dim) : NULL;
+        Py_XDECREF(dim);
+        Py_SETREF(n, prod);
+    }
+    return n;
 }
 
 static PyObject *nd_get_dtype(NdObject *nd, void *c)
@@ -814,7 +819,7 @@ static void default_chunks(const uint64_t *dims, int n, size_t esize, uint64_t *
         uint64_t bytes = esize;
         int big = 0;
         for (int i = 0; i < n; i++) {
-            bytes *= chunk[i];
+            bytes = __builtin_mul_overflow(bytes, chunk[i], &bytes) ? UINT64_MAX : bytes;
             if (chunk[i] > chunk[big]) big = i;
         }
         if (bytes <= (1u << 20) || chunk[big] == 1) break;
@@ -1070,7 +1075,7 @@ static int bytes_arg(PyObject *obj, uint64_t *out, const char *what)
             }
             if (*end == 'i') end++;
             if (*end == 'B' || *end == 'b') end++;
-            if (*end == '\0') {
+            if (*end == '\0' && v * m < 18446744073709551615.0) { /* fits a uint64 */
                 *out = (uint64_t)(v * m);
                 return 0;
             }
