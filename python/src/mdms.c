@@ -149,6 +149,11 @@ static int assoc_check(AssocObject *a)
 static PyObject *assoc_new(MdmsObject *m, strata_assoc *handle, PyObject *names, PyObject *pattern,
                            strata_dtype dtype, int ndims, const uint64_t *dims)
 {
+    if (m->release == NULL || m->close_requested) { /* closed by another thread meanwhile */
+        strata_assoc_close(handle);
+        return pyst_raise(STRATA_EINVAL, "the MDMS handle was closed while the association was "
+                                         "being opened");
+    }
     PyTypeObject *cls = pyst_class("Assoc", &AssocType);
     AssocObject *a = (AssocObject *)cls->tp_alloc(cls, 0);
     PyObject *ref = a != NULL ? PyWeakref_NewRef((PyObject *)a, NULL) : NULL;
@@ -828,11 +833,17 @@ static PyObject *mdms_create(MdmsObject *m, PyObject *args, PyObject *kw)
     int n = (int)PyTuple_GET_SIZE(names);
     strata_assoc *as = NULL;
     pyst_status st;
+    if (pyst_child_busy((ChildObject *)m) < 0) { /* M stays open until the new one is listed */
+        PyMem_Free(nv);
+        Py_DECREF(names);
+        return NULL;
+    }
     PYST_CALL_NOGIL(m->pool, st,
                     strata_assoc_create(m->m, nv, n, dt, ndims, dims, pat, storage, &as));
     PyMem_Free(nv);
     PyObject *r =
         PYST_FAILED(st) ? pyst_fail(&st) : assoc_new(m, as, names, pattern, dt, ndims, dims);
+    pyst_child_unbusy((ChildObject *)m);
     Py_DECREF(names);
     return r;
 }
@@ -866,6 +877,12 @@ static PyObject *mdms_open(MdmsObject *m, PyObject *args, PyObject *kw)
     int n = (int)PyTuple_GET_SIZE(names);
     strata_assoc *as = NULL;
     pyst_status st;
+    if (pyst_child_busy((ChildObject *)m) < 0) {
+        PyMem_Free(nv);
+        Py_DECREF(names);
+        Py_DECREF(q);
+        return NULL;
+    }
     PYST_CALL_NOGIL(m->pool, st, strata_assoc_get(m->m, qs, nv, n, pat, &as));
     PyMem_Free(nv);
     Py_DECREF(q);
@@ -877,6 +894,7 @@ static PyObject *mdms_open(MdmsObject *m, PyObject *args, PyObject *kw)
         r = assoc_new(m, as, names, pattern, STRATA_F64, 0, dims);
         if (r != NULL && assoc_lookup((AssocObject *)r) < 0) Py_CLEAR(r);
     }
+    pyst_child_unbusy((ChildObject *)m);
     Py_DECREF(names);
     return r;
 }
