@@ -374,6 +374,13 @@ def test_pool_errors(tmp_path):
 def test_many_open_read_close_cycles_keep_memory_flat(pool_path):
     with strata.Pool(pool_path, create=True) as p:
         p.create_array("t/a", data=np.arange(1000, dtype=np.int64))
+        p.create_array("t/s", data=["x", "yy"])
+        with p.create_dataset("t/d", {"v": "i64", "w": "str"}).writer() as w:
+            w.append(v=np.arange(10), w=[str(i) for i in range(10)])
+            w.append(v=np.arange(5), w=["a"] * 5)
+        nd = p.create_ndarray("t/nd", "f64", (8, 8), chunks=(4, 4))
+        nd[:, :] = np.ones((8, 8))
+        nd.close()
 
     def rss_kb():
         with open("/proc/self/status") as f:
@@ -393,9 +400,15 @@ def test_many_open_read_close_cycles_keep_memory_flat(pool_path):
                 except strata.NotFound:
                     pass
                 a.close()
+                assert p.array("t/s")[1] == "yy"
+                with p.dataset("t/d").snapshot() as snap:  # one view, one concatenation
+                    assert snap["v"].sum() == 55 and snap["w"][14] == "a"
+                    assert len(snap.to_pandas()) == 15
+                with p.ndarray("t/nd") as nd:
+                    assert nd[1:3, ::2].sum() == 8.0
 
     cycle(500)  # warm up caches and allocators
     before = rss_kb()
-    cycle(10000)
+    cycle(10000)  # every kind of object opened, read and closed
     after = rss_kb()
     assert after - before < 8 * 1024, f"RSS grew from {before} kB to {after} kB"
