@@ -178,14 +178,19 @@ def test_read_only_file_system_is_permission_denied(tmp_path):
                           capture_output=True).returncode:
             pytest.skip("read-only remounts are not allowed here")
         with strata.Pool(str(ro / "p")) as p:
-            a = p.array("t/a")
-            np.testing.assert_array_equal(a[:], np.arange(4))  # reads work
-            with pytest.raises(strata.PermissionDenied) as e:
-                a.numpy(writable=True)
-            assert e.value.errname == "STRATA_EPERM"
+            with p.array("t/a") as a:
+                np.testing.assert_array_equal(a[:], np.arange(4))  # reads work
+                with pytest.raises(strata.PermissionDenied) as e:
+                    a.numpy(writable=True)
+                assert e.value.errname == "STRATA_EPERM"
             with pytest.raises(strata.Error) as e:
                 p.create_array("t/b", "i64", 1)
             assert isinstance(e.value, (strata.PermissionDenied, strata.IOFailure))
             assert "read-only" in str(e.value).lower() or "permission" in str(e.value).lower()
+        assert p.closed
     finally:
-        subprocess.run(["umount", str(ro)], capture_output=True)
+        # every file of the pool is closed now; a lazy unmount still detaches it if a test
+        # failure left one open, so that no mount outlives the test
+        if subprocess.run(["umount", str(ro)], capture_output=True).returncode:
+            subprocess.run(["umount", "-l", str(ro)], capture_output=True)
+    assert str(ro) not in open("/proc/self/mounts").read()
