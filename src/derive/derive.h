@@ -8,10 +8,11 @@
 #define STRATA_DERIVE_H
 
 #include "catalog/catalog.h"
+#include "ops/ops.h"
 #include "store/store_int.h"
 
 #define ST_MAX_KEYS 8
-#define ST_MAX_AGGS 15 /* st_groups has 16 slots; one holds the first row of each group */
+#define ST_MAX_AGGS (ST_GROUP_SLOTS - 1) /* one slot holds the first row of each group */
 
 /* Operations. The first three keep the parent's batches (one output batch per parent batch);
  * sort, global topk and groupby destroy the order. */

@@ -32,22 +32,16 @@
 #include "util/dtype.h"
 #include "util/name.h"
 #include "util/vec.h"
+#include "util/fileio.h"
 
 /* Rows per output batch of an order-destroying operation (fewer under a small --mem). */
 #define ST_OUT_ROWS ((uint64_t)1 << 20)
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 int st_upd_progress(job *j, uint64_t done, uint64_t rows)
 {
     j->ev.done = done;
     j->ev.rows += rows;
-    j->ev.seconds = now_s() - j->t0;
+    j->ev.seconds = st_mono_s() - j->t0;
     if (j->o->progress != NULL && j->o->progress(j->o->progress_ctx, &j->ev) != 0)
         return st_error(j->err, STRATA_ECONFLICT, "update cancelled");
     return STRATA_OK;
@@ -59,7 +53,7 @@ static void begin_object(job *j, const char *object, const char *mode, uint64_t 
     j->ev.mode = mode;
     j->ev.total = total;
     j->ev.done = j->ev.rows = 0;
-    j->t0 = now_s();
+    j->t0 = st_mono_s();
 }
 
 static int load_batch(void *vctx, const st_cat_batch *b, const st_cat_bcol *cols)
@@ -186,10 +180,10 @@ static int out_index(job *j, const uint64_t *idx, uint64_t n)
 /* The aggregate slots of a group-by: slot 0 is the first row of each group (the index). */
 typedef struct gplan {
     int nslots;
-    int op[16];
-    int is_float[16];
-    int col[16]; /* source column (-1: the row ids) */
-    char name[16][STRATA_NAME_MAX + 1];
+    int op[ST_GROUP_SLOTS];
+    int is_float[ST_GROUP_SLOTS];
+    int col[ST_GROUP_SLOTS]; /* source column (-1: the row ids) */
+    char name[ST_GROUP_SLOTS][STRATA_NAME_MAX + 1];
     int keycol[ST_MAX_KEYS];
     /* per output column: what it holds */
     int what[ST_TBL_MAX]; /* 0 index, 1 key, 2 count, 3 slot, 4 mean of slot */
@@ -256,8 +250,8 @@ static int groups_of_batch(job *j, strata_snapshot *s, uint64_t b, const st_dspe
 {
     uint64_t n = (uint64_t)s->batches[b].nrows, first = s->row_start[b];
     int64_t *keys[ST_MAX_KEYS] = {0};
-    void *vals[16] = {0};
-    st_agg aggs[16];
+    void *vals[ST_GROUP_SLOTS] = {0};
+    st_agg aggs[ST_GROUP_SLOTS];
     int rc = STRATA_OK;
     for (int k = 0; k < sp->nkeys && rc == STRATA_OK; k++) {
         const void *p;
@@ -1097,7 +1091,7 @@ int strata_update(strata_pool *pool, const char *region, const char *name,
     strata_update_stats local;
     if (stats == NULL) stats = &local;
     memset(stats, 0, sizeof *stats);
-    double t0 = now_s();
+    double t0 = st_mono_s();
     st_vec g;
     int rc = load_graph(pool, &g);
     if (rc == STRATA_OK) rc = scope_of(pool, region, name, &g, 1);
@@ -1147,7 +1141,7 @@ int strata_update(strata_pool *pool, const char *region, const char *name,
     }
     st_vec_free(&group);
     st_vec_free(&g);
-    stats->seconds = now_s() - t0;
+    stats->seconds = st_mono_s() - t0;
     return rc;
 }
 

@@ -24,16 +24,10 @@
 #include "util/name.h"
 #include "util/npy.h"
 #include "util/parse.h"
+#include "util/fileio.h"
 
 #define ST_SEGMENT_BLOCKS 48 /* per thread: 48 MiB of CSV per thread per segment */
 #define ST_INFER_ROWS     1000
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* Parse "name:dtype,name:dtype" into COLS (names strdup'ed into NAMES). */
 static int parse_schema(st_err *err, const char *spec, strata_column **cols, char ***names,
@@ -186,7 +180,7 @@ static int feed(ingest *g, st_colbuf *cols, uint64_t rows)
 static void progress(ingest *g, uint64_t bytes_now)
 {
     g->stats->bytes_read = bytes_now;
-    g->stats->seconds = now_s() - g->t0;
+    g->stats->seconds = st_mono_s() - g->t0;
     if (g->o.progress != NULL) g->o.progress(g->o.progress_ctx, g->stats, g->total_bytes);
 }
 
@@ -423,7 +417,7 @@ static void init(ingest *g, strata_pool *pool, const char *region, const char *n
     if (g->o.nthreads <= 0) g->o.nthreads = st_pool_threads(pool);
     g->stats = stats != NULL ? stats : local;
     memset(g->stats, 0, sizeof *g->stats);
-    g->t0 = now_s();
+    g->t0 = st_mono_s();
 }
 
 /* Publish or undo everything of the call. */
@@ -446,7 +440,7 @@ static int finish(ingest *g, int rc)
         st_error(&g->pool->err, rc, "%s", keep);
     }
     strata_dataset_close(g->ds);
-    g->stats->seconds = now_s() - g->t0;
+    g->stats->seconds = st_mono_s() - g->t0;
     return rc;
 }
 

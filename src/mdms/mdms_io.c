@@ -28,13 +28,6 @@
 #include "util/fileio.h"
 #include "util/npy.h"
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int mpi_on(const strata_mdms *m)
 {
 #ifdef STRATA_HAVE_MPI
@@ -734,7 +727,7 @@ int st_mdms_save(strata_assoc *as, const char *name, int64_t iteration, const vo
     strata_mdms *m = as->m;
     strata_pool *pool = m->pool;
     st_err *err = &pool->err;
-    double t0 = now_s();
+    double t0 = st_mono_s();
     strata_plan pl;
     int rc = plan_for(as, NULL, &pl);
     int s = st_io_parse(pl.strategy);
@@ -796,7 +789,7 @@ int st_mdms_save(strata_assoc *as, const char *name, int64_t iteration, const vo
         return rc;
     }
     st_m_bcast(m, &h, sizeof h);
-    char tok[17];
+    char tok[ST_TOKEN_LEN + 1];
     if (m->rank == 0) st_random_token(tok);
     st_m_bcast(m, tok, sizeof tok);
     uint64_t requests = 0, bytes = 0;
@@ -931,7 +924,7 @@ int st_mdms_save(strata_assoc *as, const char *name, int64_t iteration, const vo
         }
     }
     uint64_t treq = st_m_sum(m, requests), tbytes = st_m_sum(m, bytes);
-    double secs = st_m_max(m, now_s() - t0);
+    double secs = st_m_max(m, st_mono_s() - t0);
     if (rc == STRATA_OK && m->rank == 0) {
         const char **coords = calloc((size_t)nall + 1, sizeof *coords);
         char(*ctext)[ST_ND_MAXDIMS * 21] = calloc((size_t)nall + 1, sizeof *ctext);
@@ -1162,7 +1155,7 @@ int st_mdms_load(strata_assoc *as, const char *name, int64_t iteration, void *bu
 {
     strata_mdms *m = as->m;
     st_err *err = &m->pool->err;
-    double t0 = now_s();
+    double t0 = st_mono_s();
     uint64_t requests = 0, bytes = 0;
     /* a prefetch of exactly this read? every process decides alike */
     st_prefetch *pf = as->pf;
@@ -1240,7 +1233,7 @@ int st_mdms_load(strata_assoc *as, const char *name, int64_t iteration, void *bu
     as->shown = slot;
     if (view != NULL) *view = rc == STRATA_OK ? buf : NULL;
     uint64_t treq = st_m_sum(m, requests), tbytes = st_m_sum(m, bytes);
-    double secs = st_m_max(m, now_s() - t0);
+    double secs = st_m_max(m, st_mono_s() - t0);
     if (rc == STRATA_OK && m->rank == 0)
         st_mdms_event(m, as->run, name, iteration, "load", use_pf ? "prefetched" : pl.strategy,
                       treq, tbytes, secs);
@@ -1271,7 +1264,7 @@ int st_mdms_load_list(strata_assoc *as, const char *name, int64_t iteration, con
 {
     strata_mdms *m = as->m;
     st_err *err = &m->pool->err;
-    double t0 = now_s();
+    double t0 = st_mono_s();
     st_source src;
     int rc = resolve(as, name, iteration, &src);
     if (rc < 0) return rc;
@@ -1458,7 +1451,7 @@ int st_mdms_load_list(strata_assoc *as, const char *name, int64_t iteration, con
     source_free(&src);
     rc = st_m_agree(m, rc);
     uint64_t treq = st_m_sum(m, requests), tbytes = st_m_sum(m, bytes);
-    double secs = st_m_max(m, now_s() - t0);
+    double secs = st_m_max(m, st_mono_s() - t0);
     if (rc == STRATA_OK && m->rank == 0)
         st_mdms_event(m, as->run, name, iteration, "load-list", strategy, treq, tbytes, secs);
     memset(&as->last, 0, sizeof as->last);

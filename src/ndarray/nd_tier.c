@@ -21,6 +21,7 @@
 
 #include "ndarray/nd_int.h"
 #include "util/name.h"
+#include "util/fileio.h"
 
 static const char *const kind_names[] = {"memory", "ssd", "disk", "archive"};
 
@@ -301,7 +302,7 @@ static int copy_chunk(st_ndctx *x, const st_cat_nd *rec, int64_t idx, int64_t fr
     int arch = st_tier_is_archive(x, to);
     if (arch < 0) return arch;
     int level = rec->zstd ? rec->zstd : (arch ? ST_ARCHIVE_ZSTD : 0);
-    char sdir[ST_PATH_MAX], spath[ST_PATH_MAX], ddir[ST_PATH_MAX], tok[17];
+    char sdir[ST_PATH_MAX], spath[ST_PATH_MAX], ddir[ST_PATH_MAX], tok[ST_TOKEN_LEN + 1];
     st_chunkbuf cb;
     int rc = st_nd_dir(x, rec, from, 0, sdir);
     if (rc == STRATA_OK) rc = st_path(x->err, spath, "%s/%s", sdir, file);
@@ -369,17 +370,10 @@ typedef struct strata_stage {
     int rc;
 } stage_job;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void *stage_main(void *arg)
 {
     stage_job *j = arg;
-    double t0 = now_s();
+    double t0 = st_mono_s();
     st_ndctx x;
     memset(&x, 0, sizeof x);
     x.err = &j->err;
@@ -410,7 +404,7 @@ static void *stage_main(void *arg)
         }
     }
     j->stats.evicted = x.evicted;
-    j->stats.seconds = now_s() - t0;
+    j->stats.seconds = st_mono_s() - t0;
     return NULL;
 }
 

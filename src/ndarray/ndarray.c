@@ -642,7 +642,7 @@ static int write_chunk(strata_ndarray *a, st_ndctx *x, const nd_grid *g, const s
         minmax((strata_dtype)rec->dtype, nb, elems, &w->c.min, &w->c.max);
         w->c.checksum = XXH64(nb, elems * esz, 0);
         w->c.tier_id = tier_id;
-        char tok[17];
+        char tok[ST_TOKEN_LEN + 1];
         st_random_token(tok);
         snprintf(w->c.file, sizeof w->c.file, "c%" PRId64 ".%s.npy%s", w->c.idx, tok,
                  level > 0 ? ".zst" : "");

@@ -240,8 +240,8 @@ static int append_groups(st_groups *dst, uint64_t *cap, const st_groups *src)
 int st_groupby(const int64_t *const *keys, int nkeys, uint64_t n, const st_agg *aggs, int naggs,
                st_groups *out, int nthreads)
 {
-    if (nkeys < 1 || nkeys > 8 || naggs < 0 || naggs > 16) return -1;
-    int ops[16], floats[16];
+    if (nkeys < 1 || nkeys > 8 || naggs < 0 || naggs > ST_GROUP_SLOTS) return -1;
+    int ops[ST_GROUP_SLOTS], floats[ST_GROUP_SLOTS];
     for (int a = 0; a < naggs; a++) {
         ops[a] = aggs[a].op;
         floats[a] = aggs[a].is_float;

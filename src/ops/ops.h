@@ -78,9 +78,12 @@ typedef struct st_agg {
 /* Groups and their aggregates, sorted by key (lexicographic over the NKEYS keys). Partial results
  * merge with st_groups_merge(): sums and counts add, min/max combine, mean is kept as sum and
  * count; merging the groups of two row ranges gives the groups of their union. */
+/* Aggregate slots of st_groups (the update engine keeps one for the first row of each group). */
+#define ST_GROUP_SLOTS 16
+
 typedef struct st_groups {
     int nkeys, naggs;
-    int agg_op[16], agg_float[16];
+    int agg_op[ST_GROUP_SLOTS], agg_float[ST_GROUP_SLOTS];
     uint64_t n;     /* groups */
     int64_t *keys;  /* n * nkeys */
     int64_t *count; /* rows per group */

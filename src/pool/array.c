@@ -63,7 +63,7 @@ static int write_npy(st_err *err, const char *dir, const char *name, const char 
 int st_array_write_files(st_err *err, const char *dir, strata_dtype dtype, uint64_t n,
                          const void *data, const char *bytes, char *file, char *bytes_file)
 {
-    char tok[17];
+    char tok[ST_TOKEN_LEN + 1];
     st_random_token(tok);
     snprintf(file, ST_CAT_FILE, "%s.npy", tok);
     bytes_file[0] = '\0';

@@ -11,17 +11,11 @@
 
 #include "catalog/catalog.h"
 #include "store/store_int.h"
+#include "util/fileio.h"
 
 /* How long a cache write waits for the catalog before giving up (the summary is still
  * returned). */
 #define CACHE_WAIT_MS 200
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 int st_summary(strata_pool *pool, int kind, int64_t object_id, const char *part,
                uint64_t fingerprint, int64_t version, st_summary_pass pass, void *ctx,
@@ -35,13 +29,13 @@ int st_summary(strata_pool *pool, int kind, int64_t object_id, const char *part,
         return STRATA_OK;
     }
     if (rc != STRATA_ENOTFOUND) return rc;
-    double t0 = now_s();
+    double t0 = st_mono_s();
     st_stats p1 = {0}, p2 = {0};
     if ((rc = pass(ctx, NULL, &p1)) < 0) return rc;
     if (p1.n && (rc = pass(ctx, &p1, &p2)) < 0) return rc;
     st_stats_summary(&p1, &p2, out);
     out->version = version;
-    out->seconds = now_s() - t0;
+    out->seconds = st_mono_s() - t0;
     /* NULL error context: a busy or read-only catalog leaves no message behind */
     (void)st_cat_summary_put(NULL, pool->cat, kind, object_id, part, fingerprint, out,
                              CACHE_WAIT_MS);

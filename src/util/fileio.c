@@ -26,7 +26,7 @@ int64_t st_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-void st_random_token(char out[17])
+void st_random_token(char out[ST_TOKEN_LEN + 1])
 {
     uint64_t r = 0;
     if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) {
@@ -146,7 +146,7 @@ int st_rmdir_files(st_err *err, const char *dir)
 
 int st_wfile_open(st_err *err, st_wfile *w, const char *dir)
 {
-    char tok[17];
+    char tok[ST_TOKEN_LEN + 1];
     st_random_token(tok);
     w->fd = -1;
     int rc = st_path(err, w->tmp, "%s/.tmp-%s", dir, tok);
@@ -178,6 +178,13 @@ void st_wfile_abort(st_wfile *w)
     w->fd = -1;
     if (w->tmp[0] != '\0') unlink(w->tmp);
     w->tmp[0] = '\0';
+}
+
+double st_mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static int64_t mono_ms(void)

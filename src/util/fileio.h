@@ -19,8 +19,14 @@
 /* Nanoseconds since the Unix epoch. */
 int64_t st_now_ns(void);
 
-/* 16 lowercase hex digits from the kernel's random source, NUL-terminated (OUT has 17 bytes). */
-void st_random_token(char out[17]);
+/* Seconds on the monotonic clock (for durations: stats.seconds, deadlines). */
+double st_mono_s(void);
+
+/* Length of the random tokens that make temporary and chunk file names unique. */
+#define ST_TOKEN_LEN 16
+
+/* ST_TOKEN_LEN lowercase hex digits from the kernel's random source, NUL-terminated. */
+void st_random_token(char out[ST_TOKEN_LEN + 1]);
 
 /* snprintf into a path buffer of ST_PATH_MAX bytes; STRATA_ENAME when the result is too long. */
 int st_path(st_err *err, char *out, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
