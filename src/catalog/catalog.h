@@ -509,10 +509,6 @@ int st_cat_assoc_insert(st_err *err, st_catalog *cat, int64_t region_id, int64_t
 int st_cat_access_put(st_err *err, st_catalog *cat, int64_t run_id, const char *const *names, int n,
                       const char *purpose, const st_cat_access *ap);
 
-/* The recorded access pattern of DATASET in RUN_ID for PURPOSE. */
-int st_cat_access_get(st_err *err, st_catalog *cat, int64_t run_id, const char *dataset,
-                      const char *purpose, st_cat_access *out);
-
 /* The storage pattern of DATASET of application REGION_ID. */
 int st_cat_storage_get(st_err *err, st_catalog *cat, int64_t region_id, const char *dataset,
                        st_cat_storage *out);

@@ -314,37 +314,6 @@ int st_cat_access_put(st_err *err, st_catalog *cat, int64_t run_id, const char *
     return rc;
 }
 
-int st_cat_access_get(st_err *err, st_catalog *cat, int64_t run_id, const char *dataset,
-                      const char *purpose, st_cat_access *out)
-{
-    sqlite3_stmt *s = NULL;
-    int rc = prepare(err, cat,
-                     "SELECT dist, grid, nprocs, order_hint, mode, reuse, request FROM "
-                     "access_pattern WHERE run_id = ?1 AND dataset = ?2 AND purpose = ?3",
-                     &s, "read an access pattern");
-    if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, run_id);
-    sqlite3_bind_text(s, 2, dataset, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, purpose, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        memset(out, 0, sizeof *out);
-        st_cat_text(out->dist, sizeof out->dist, s, 0);
-        st_cat_text(out->grid, sizeof out->grid, s, 1);
-        out->nprocs = sqlite3_column_int(s, 2);
-        st_cat_text(out->order, sizeof out->order, s, 3);
-        st_cat_text(out->mode, sizeof out->mode, s, 4);
-        st_cat_text(out->reuse, sizeof out->reuse, s, 5);
-        out->request = (uint64_t)sqlite3_column_int64(s, 6);
-        rc = STRATA_OK;
-    } else {
-        rc = rc == SQLITE_DONE ? STRATA_ENOTFOUND
-                               : st_cat_db_error(err, cat, rc, "read an access pattern");
-    }
-    sqlite3_finalize(s);
-    return rc;
-}
-
 int st_cat_storage_get(st_err *err, st_catalog *cat, int64_t region_id, const char *dataset,
                        st_cat_storage *out)
 {

@@ -271,11 +271,6 @@ int strata_dataset_info(strata_dataset *ds, strata_dataset_desc *out)
     return describe(ds->pool, &ds->d, &ds->schema, ds->d.version, out);
 }
 
-int st_snapshot_describe(strata_snapshot *s, strata_dataset_desc *out)
-{
-    return describe(s->pool, &s->d, &s->schema, s->version, out);
-}
-
 struct dependents {
     int64_t id;
     char first[3 * STRATA_NAME_MAX + 8];

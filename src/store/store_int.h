@@ -141,7 +141,4 @@ void st_snapshot_release(strata_snapshot *s, uint64_t batch);
 /* Release DS's writer lock, if held. */
 void st_dataset_unlock(strata_dataset *ds);
 
-/* The dataset description of snapshot S. */
-int st_snapshot_describe(strata_snapshot *s, strata_dataset_desc *out);
-
 #endif /* STRATA_STORE_INT_H */
