@@ -930,7 +930,9 @@ typedef struct strata_ndarray_opts {
 
 /* Access hints of strata_ndarray_open(). */
 #define STRATA_ND_SEQUENTIAL 1u /* reads go step after step: prefetch step i+1 while i is used */
-#define STRATA_ND_VERBOSE    2u /* report on-demand staging on stderr */
+#define STRATA_ND_VERBOSE                                                                          \
+    2u /* no effect (the library never prints): staging on demand is                               \
+        * counted in strata_ndarray_info()'s staged_on_demand */
 
 typedef struct strata_ndarray_open_opts {
     size_t cache_bytes;     /* cache of decoded (zstd) chunks; 0: the default (64 MiB); SIZE_MAX:

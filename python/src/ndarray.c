@@ -27,6 +27,7 @@ typedef struct NdObject {
     strata_ndarray *a;
     strata_dtype dtype;
     int ndims;
+    int verbose;        /* report staging on demand on sys.stderr (the library never prints) */
     PyObject *fullname; /* "region/name" */
 } NdObject;
 
@@ -288,6 +289,9 @@ static PyArrayObject *sel_read(NdObject *nd, const nd_sel *s)
     if (buf == NULL || s->empty) return buf;
     pyst_status st;
     void *dst = PyArray_DATA(buf);
+    strata_ndarray_desc before, after;
+    before.staged_on_demand = after.staged_on_demand = 0;
+    if (nd->verbose) PYST_CALL_NOGIL(nd->pool, st, strata_ndarray_info(nd->a, &before));
     PYST_CALL_NOGIL(nd->pool, st,
                     s->unit
                         ? strata_ndarray_read(nd->a, s->start, s->count, dst)
@@ -295,6 +299,17 @@ static PyArrayObject *sel_read(NdObject *nd, const nd_sel *s)
     if (PYST_FAILED(st)) {
         Py_DECREF(buf);
         return (PyArrayObject *)pyst_fail(&st);
+    }
+    if (nd->verbose) {
+        pyst_status st2;
+        PYST_CALL_NOGIL(nd->pool, st2, strata_ndarray_info(nd->a, &after));
+        if (st2.rc >= 0 && after.staged_on_demand > before.staged_on_demand)
+            PySys_FormatStderr(
+                "strata: staged %llu chunk(s) of '%U' from the archive on demand\n",
+                (unsigned long long)(after.staged_on_demand - before.staged_on_demand),
+                nd->fullname);
+        else if (st2.rc == INT_MIN)
+            PyErr_Clear();
     }
     return buf;
 }
@@ -960,7 +975,9 @@ static PyObject *pool_ndarray(PoolObject *p, PyObject *args, PyObject *kw)
     pyst_status st;
     PYST_CALL_NOGIL(p, st, strata_ndarray_open(p->pool, region, name, &o, &h));
     if (PYST_FAILED(st)) return pyst_fail(&st);
-    return nd_new(p, h, region, name);
+    PyObject *nd = nd_new(p, h, region, name);
+    if (nd != NULL) ((NdObject *)nd)->verbose = verbose;
+    return nd;
 }
 
 static int list_in_region(void *ctx, const char *name)

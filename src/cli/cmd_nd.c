@@ -320,6 +320,11 @@ int cmd_nd(cli *c, int argc, char **argv)
     } else if (strcmp(sub, "read") == 0) {
         rc = nd_read(c, a, &d, start, count, stride, step, out);
         strata_ndarray_desc after;
+        if (rc == EXIT_OK && verbose && strata_ndarray_info(a, &after) == STRATA_OK &&
+            after.staged_on_demand > d.staged_on_demand)
+            fprintf(stderr,
+                    "strata: staged %" PRIu64 " chunk(s) of '%s/%s' from the archive on demand\n",
+                    after.staged_on_demand - d.staged_on_demand, region, name);
         if (rc == EXIT_OK && verbose && strata_ndarray_info(a, &after) == STRATA_OK)
             fprintf(stderr,
                     "strata: read %" PRIu64 " chunk file(s); staged %" PRIu64 " from the archive "

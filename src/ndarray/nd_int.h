@@ -34,7 +34,6 @@ typedef struct st_ndctx {
     st_err *err;
     st_catalog *cat;
     const char *pool_path;
-    int verbose;
     int64_t stage_tier;     /* where reads stage archive chunks */
     struct nd_cache *cache; /* NULL: none */
     /* tiers already looked up (their kind and root never change while they hold data), so that

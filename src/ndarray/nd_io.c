@@ -547,13 +547,7 @@ int strata_ndarray_read_strided(strata_ndarray *a, const uint64_t *start, const 
     if (a->pf != NULL && st_nd_prefetch_take(a, start, count, stride, buf, bytes)) {
         a->prefetched++;
     } else {
-        uint64_t staged = a->x.staged;
         rc = st_nd_read(&a->x, &a->rec, start, count, stride, buf);
-        if (rc == STRATA_OK && a->x.verbose && a->x.staged > staged)
-            fprintf(stderr,
-                    "strata: staged %" PRIu64 " chunk(s) of '%s/%s' from the archive on "
-                    "demand\n",
-                    a->x.staged - staged, a->rec.region, a->rec.name);
     }
     if (rc == STRATA_OK && (a->hints & STRATA_ND_SEQUENTIAL) && count[0] == 1)
         st_nd_prefetch_next(a, start, count, stride);

@@ -257,7 +257,6 @@ int strata_ndarray_open(strata_pool *pool, const char *region, const char *name,
     rc = st_cat_nd_get(err, pool->cat, region, name, &a->rec);
     if (rc == STRATA_OK && opts != NULL) {
         a->hints = opts->hints;
-        a->x.verbose = (opts->hints & STRATA_ND_VERBOSE) != 0;
         if (opts->stage_tier != NULL) {
             st_cat_tier t;
             rc = st_cat_tier_get(err, pool->cat, opts->stage_tier, &t);

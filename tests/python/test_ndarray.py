@@ -244,7 +244,7 @@ def test_errors(pool):
         pool.drop_ndarray("s/none")
 
 
-def test_tiers_migrate_and_stage(pool, pool_path, cli, tmp_path):
+def test_tiers_migrate_and_stage(pool, pool_path, cli, tmp_path, capsys):
     tiers = pool.tiers()
     assert [t["name"] for t in tiers] == ["default"] and tiers[0]["kind"] == "disk"
     pool.add_tier("fast", str(tmp_path / "fast"), "ssd", capacity="1G", read_bw=2e9)
@@ -278,6 +278,10 @@ def test_tiers_migrate_and_stage(pool, pool_path, cli, tmp_path):
     # an archive tier: data is staged to a fast tier to be read
     pool.add_tier("tape", str(tmp_path / "tape"), "archive")
     assert pool.migrate("s/m", to="tape") == 6
+    # reading unstaged archive data stages it on demand; verbose=True says so on stderr
+    with pool.ndarray("s/m", verbose=True, stage_tier="fast") as v:  # a chunk of row block 1
+        np.testing.assert_array_equal(v[4:5, 0:2], ref[4:5, 0:2])
+    assert "strata: staged 1 chunk(s) of 's/m' from the archive on demand" in capsys.readouterr().err
     st = pool.stage("s/m", to="fast", start=(0, 0), count=(4, 12))
     assert (st["chunks_needed"], st["chunks_staged"], st["chunks_present"]) == (3, 3, 0)
     assert st["bytes_read"] > 0 and st["bytes_written"] > 0
