@@ -330,9 +330,11 @@ int strata_run_begin(strata_mdms *m, const strata_attr *attrs, int n, int64_t *r
     if (rc == STRATA_OK && m->rank == 0) {
         char host[256] = "localhost";
         gethostname(host, sizeof host - 1);
-        const char *user = getenv("USER");
-        struct passwd *pw = user ? NULL : getpwuid(getuid());
-        if (user == NULL) user = pw ? pw->pw_name : "unknown";
+        /* the account running the process (the library reads no environment variables) */
+        struct passwd pwd, *pw = NULL;
+        char pwbuf[1024];
+        if (getpwuid_r(getuid(), &pwd, pwbuf, sizeof pwbuf, &pw) != 0) pw = NULL;
+        const char *user = pw != NULL ? pw->pw_name : "unknown";
         rc = st_cat_run_insert(err, m->pool->cat, m->region_id, user, host, m->size, vals, n, &id);
     }
     free(vals);
