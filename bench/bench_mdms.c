@@ -56,10 +56,7 @@ static void die(strata_pool *p, const char *what)
 static double time_block(strata_mdms *m, strata_pool *pool, const char *pat, const char *force,
                          int repeats, char *strategy)
 {
-    if (*force)
-        setenv("STRATA_IO_STRATEGY", force, 1);
-    else
-        unsetenv("STRATA_IO_STRATEGY");
+    strata_pool_set_io_strategy(pool, force); /* "": the planner's choice */
     const char *names[] = {"a"};
     strata_assoc *as;
     if (strata_assoc_get(m, "last", names, 1, pat, &as) != STRATA_OK) die(pool, "assoc_get");
@@ -86,10 +83,7 @@ static double time_block(strata_mdms *m, strata_pool *pool, const char *pat, con
 static double time_list(strata_mdms *m, strata_pool *pool, uint64_t total, uint64_t k,
                         const char *force, int repeats, char *strategy)
 {
-    if (*force)
-        setenv("STRATA_IO_STRATEGY", force, 1);
-    else
-        unsetenv("STRATA_IO_STRATEGY");
+    strata_pool_set_io_strategy(pool, force); /* "": the planner's choice */
     const char *names[] = {"a"};
     strata_assoc *as;
     if (strata_assoc_get(m, "last", names, 1, "(BLOCK,*)", &as) != STRATA_OK)

@@ -81,6 +81,10 @@ int main(int argc, char **argv)
     MPI_Barrier(MPI_COMM_WORLD);
 #endif
     if ((rc = strata_pool_open(argv[1], &pool)) != STRATA_OK) die(NULL, "open the pool", rc);
+    /* STRATA_IO_STRATEGY=NAME forces the planner's choice, for experiments */
+    const char *io = getenv("STRATA_IO_STRATEGY");
+    if (io != NULL && (rc = strata_pool_set_io_strategy(pool, io)) != STRATA_OK)
+        die(pool, "STRATA_IO_STRATEGY", rc);
     strata_mdms *m;
     if ((rc = strata_mdms_init(pool, "astro3d", comm, &m)) != STRATA_OK) die(pool, "init", rc);
     strata_attr attrs[] = {{"grid", STRATA_ATTR_INT, (int64_t)n, 0, NULL},

@@ -3,10 +3,10 @@
  * paper): it loads 20 iterations of a 3-D field in sequence and computes on each (a maximum-
  * intensity projection). Its access pattern carries the sequential hint, so the planner
  * prefetches iteration i+1 while iteration i is rendered. It first saves the 20 iterations
- * itself, then reads them three ways: without prefetching (STRATA_IO_STRATEGY=noprefetch), with
- * prefetching into the caller's buffer (strata_load: one copy), and with prefetching into the
- * association's double buffer (strata_load_view: no copy), and prints the time spent waiting
- * for data and the whole loop's time each way.
+ * itself, then reads them three ways: without prefetching (strata_pool_set_io_strategy(pool,
+ * "noprefetch")), with prefetching into the caller's buffer (strata_load: one copy), and with
+ * prefetching into the association's double buffer (strata_load_view: no copy), and prints the time
+ * spent waiting for data and the whole loop's time each way.
  *
  *     mpirun -np 4 volren POOL [N] [COMPUTE_PASSES] [REPEATS]
  *     volren POOL 96 4 5
@@ -157,9 +157,9 @@ int main(int argc, char **argv)
     double s0, s1, s2, t0 = 1e30, t1 = 1e30, t2 = 1e30, without = 1e30, copy = 1e30, dbl = 1e30;
     for (int r = 0; r < repeats; r++) {
         double w, t;
-        setenv("STRATA_IO_STRATEGY", "noprefetch", 1);
+        strata_pool_set_io_strategy(pool, "noprefetch");
         w = read_all(m, pool, run, passes, 0, &s0, &t);
-        unsetenv("STRATA_IO_STRATEGY");
+        strata_pool_set_io_strategy(pool, NULL);
         without = w < without ? w : without;
         t0 = t < t0 ? t : t0;
         w = read_all(m, pool, run, passes, 0, &s1, &t);

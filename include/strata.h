@@ -1118,9 +1118,18 @@ STRATA_API int strata_stage_wait(strata_stage *stage, strata_stage_stats *stats,
  *                  holding its first element) and the pieces are exchanged in memory
  * plus prefetching of the next iteration (sequential hint; one background thread per
  * association, joined by strata_load_end()) and prestaging of archive-tier data to the default
- * tier before it is read. STRATA_IO_STRATEGY=NAME in the environment forces a strategy (one of
- * the five, or "noprefetch" to turn prefetching off) for experiments, without code changes.
+ * tier before it is read. strata_pool_set_io_strategy() forces a strategy (one of the five, or
+ * "noprefetch" to turn prefetching off) for experiments; the strata command and the example
+ * programs take it from the environment variable STRATA_IO_STRATEGY, without code changes.
  * ------------------------------------------------------------------------------------------- */
+
+/* Force the I/O strategy of the MDMS saves and loads and of strata_explain() through POOL: SPEC is
+ * a comma-separated list of a strategy (contiguous, sieve, collective, independent, chunked, or
+ * auto: the planner's choice) and/or noprefetch. NULL or "" restores the planner's choice. A bad
+ * word fails with STRATA_EINVAL naming it, and changes nothing. Every process of an MDMS
+ * communicator sets the same. (The library reads no environment variable: programs that want
+ * STRATA_IO_STRATEGY to apply, as the strata command does, pass it here.) */
+STRATA_API int strata_pool_set_io_strategy(strata_pool *pool, const char *spec);
 
 typedef enum { STRATA_ATTR_INT, STRATA_ATTR_FLOAT, STRATA_ATTR_TEXT } strata_attr_type;
 

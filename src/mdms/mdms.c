@@ -510,7 +510,8 @@ static int assoc_new(strata_mdms *m, const char *const *names, int n, strata_dty
     as->ndims = ndims;
     memcpy(as->dims, dims, (size_t)ndims * sizeof *dims);
     int rc = st_pattern_parse(err, pattern, ndims, m->size, &as->pat);
-    if (rc == STRATA_OK) rc = st_io_forced(err, &as->forced, &as->no_prefetch);
+    if (rc == STRATA_OK)
+        rc = st_io_forced(err, m->pool->io_strategy, &as->forced, &as->no_prefetch);
     if (rc < 0) {
         free(as->names);
         free(as);
@@ -871,7 +872,7 @@ int strata_explain(strata_pool *pool, const char *app, int64_t run, const char *
 #ifdef STRATA_HAVE_MPI
     in.mpi = 1;
 #endif
-    rc = st_io_forced(err, &in.forced, &in.no_prefetch);
+    rc = st_io_forced(err, pool->io_strategy, &in.forced, &in.no_prefetch);
     if (rc < 0) return rc;
     st_cat_storage sp;
     rc = st_cat_storage_get(err, pool->cat, rid, dataset, &sp);

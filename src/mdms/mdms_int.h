@@ -124,7 +124,7 @@ int st_plan(st_err *err, const st_pattern *p, const st_plan_in *in, strata_plan 
 
 /* The strategy forced by STRATA_IO_STRATEGY (ST_IO_AUTO if unset), and whether it turns
  * prefetching off. STRATA_EINVAL for an unknown name. */
-int st_io_forced(st_err *err, int *strategy, int *no_prefetch);
+int st_io_forced(st_err *err, const char *spec, int *strategy, int *no_prefetch);
 
 /* ---- handles -------------------------------------------------------------------------------- */
 

@@ -43,6 +43,7 @@ struct strata_pool {
     struct strata_array *closed; /* tombstones of closed handles, newest first */
     struct strata_array *closed_tail;
     size_t nclosed;
+    char io_strategy[128]; /* strata_pool_set_io_strategy() (src/mdms); "": the planner's */
 };
 
 /* Closed handles stay as tombstones, so that a second close or a call on a closed handle is
