@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "serve/serve.h"
+#include "serve.h"
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "serve/serve.h"
+#include "serve.h"
 
 /* ---- a growing text buffer ------------------------------------------------------------------ */
 

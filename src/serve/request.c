@@ -4,7 +4,7 @@
  * replies, and the pool handles requests borrow. serve.c feeds it from libmicrohttpd; the fuzz
  * harness (tests/fuzz/fuzz_http.c) feeds it directly.
  */
-#include "serve/serve.h"
+#include "serve.h"
 
 #include <ctype.h>
 #include <stdarg.h>

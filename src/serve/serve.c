@@ -1,10 +1,11 @@
 #define _GNU_SOURCE 1 /* getrandom, json_stringn_nocheck */
 /*
  * serve.c -- `strata serve`: the HTTP daemon (libmicrohttpd, a fixed pool of threads), the
- * token file, the connection limits and the command's options. Each request is handed to
- * srv_handle (request.c) as a plain srv_req.
+ * token file and the connection limits, run with the options the command parsed
+ * (src/cli/cmd_serve.c fills a srv_opts). Each request is handed to srv_handle (request.c) as a
+ * plain srv_req.
  */
-#include "serve/serve.h"
+#include "serve.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,8 +25,6 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-
-#include "cli/cli.h"
 
 #ifndef STRATA_WEB_DIR
 #define STRATA_WEB_DIR "web"
@@ -330,6 +329,9 @@ static void on_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- the token ------------------------------------------------------------------------------ */
 
+/* Load S's token from FILE, or generate it into FILE (mode 0600) when it does not exist and
+ * CREATE is set. STRATA_OK; STRATA_EIO or STRATA_EINVAL (a token too short or too long) after
+ * printing why. */
 static int token_load(srv *s, const char *file, int create)
 {
     FILE *f = fopen(file, "r");
@@ -337,7 +339,7 @@ static int token_load(srv *s, const char *file, int create)
         unsigned char raw[SRV_TOKEN_LEN / 2];
         if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
             fprintf(stderr, "strata: cannot get random bytes for the token: %s\n", strerror(errno));
-            return EXIT_IO;
+            return STRATA_EIO;
         }
         for (size_t i = 0; i < sizeof raw; i++) snprintf(s->token + 2 * i, 3, "%02x", raw[i]);
         int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -345,14 +347,14 @@ static int token_load(srv *s, const char *file, int create)
             write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
             fprintf(stderr, "strata: cannot write the token file %s: %s\n", file, strerror(errno));
             if (fd >= 0) close(fd);
-            return EXIT_IO;
+            return STRATA_EIO;
         }
         close(fd);
-        return EXIT_OK;
+        return STRATA_OK;
     }
     if (f == NULL) {
         fprintf(stderr, "strata: cannot read the token file %s: %s\n", file, strerror(errno));
-        return EXIT_IO;
+        return STRATA_EIO;
     }
     struct stat st;
     if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0)
@@ -365,13 +367,13 @@ static int token_load(srv *s, const char *file, int create)
     if (strlen(line) < 16 || strlen(line) > SRV_TOKEN_LEN) {
         fprintf(stderr, "strata: token file %s: the token must have 16 to %d characters\n", file,
                 SRV_TOKEN_LEN);
-        return EXIT_BADINPUT;
+        return STRATA_EINVAL;
     }
     memcpy(s->token, line, strlen(line) + 1);
-    return EXIT_OK;
+    return STRATA_OK;
 }
 
-/* ---- the command ---------------------------------------------------------------------------- */
+/* ---- the daemon's run ----------------------------------------------------------------------- */
 
 static volatile sig_atomic_t stop_flag;
 static void on_signal(int sig)
@@ -380,130 +382,24 @@ static void on_signal(int sig)
     stop_flag = 1;
 }
 
-static const char serve_usage[] =
-    "usage: strata serve [-P POOL] [--listen 127.0.0.1:8470] [--token-file F] [--read-only]\n"
-    "                    [--threads N] [--max-body BYTES] [--timeout S] [--request-timeout S]\n"
-    "                    [--deadline S] [--max-connections N] [--max-per-client N]\n"
-    "                    [--allow-host NAME,...] [--web DIR]\n"
-    "Serve the pool: the web page at /, the JSON API under /api (docs/http.md). Requests that\n"
-    "change the pool need 'Authorization: Bearer TOKEN'; the token is generated into\n"
-    "POOL/serve.token (mode 0600) on first start unless --token-file names one. --read-only\n"
-    "refuses every change. The address is loopback unless --listen says otherwise; on another\n"
-    "address reads need the token too. A request's Host must name this server (the listen\n"
-    "address, localhost, 127.0.0.1, or an --allow-host name), else 421.\n"
-    "  --threads N            worker threads (4)\n"
-    "  --max-body BYTES       largest request body (1M)\n"
-    "  --timeout S            close a connection idle for S seconds (30)\n"
-    "  --request-timeout S    a request must arrive whole within S seconds, else 408 (10)\n"
-    "  --deadline S           statistics computed for a request stop after S seconds, 503 (30)\n"
-    "  --max-connections N    connections at once (256)\n"
-    "  --max-per-client N     connections at once from one client address (32)\n"
-    "Stops on SIGINT or SIGTERM. Prints 'listening on http://HOST:PORT/' when ready (port 0:\n"
-    "any free).\n";
-
-/* The options of `strata serve`, checked. */
-typedef struct serve_opts {
-    const char *listen, *token_file, *web, *allow_host;
-    char host[64];
-    struct sockaddr_in addr;
-    int read_only;
-    long threads, timeout, max_conn, max_per_client;
-    uint64_t max_body;
-    double deadline, request_timeout;
-} serve_opts;
-
-/* A whole number in [LO, HI] from option NAME's TEXT (DEF when absent) into *OUT; -1 if bad. */
-static int opt_long(const char *name, const char *text, long def, long lo, long hi, long *out)
-{
-    char *end;
-    *out = text ? strtol(text, &end, 10) : def;
-    if (text && (*text == 0 || *end || *out < lo || *out > hi)) {
-        cli_usage_error("serve", "--%s needs a whole number from %ld to %ld", name, lo, hi);
-        return -1;
-    }
-    return 0;
-}
-
-/* Seconds (> 0, fractions allowed) from option NAME's TEXT (DEF when absent); -1 if bad. */
-static int opt_seconds(const char *name, const char *text, double def, double *out)
-{
-    char *end;
-    *out = text ? strtod(text, &end) : def;
-    if (text && (*text == 0 || *end || !(*out > 0) || *out > 1e6)) {
-        cli_usage_error("serve", "--%s needs seconds > 0, such as 30 or 2.5", name);
-        return -1;
-    }
-    return 0;
-}
-
-static int serve_parse(int argc, char **argv, serve_opts *o)
-{
-    const char *threads = NULL, *max_body = NULL, *timeout = NULL, *deadline = NULL,
-               *request_timeout = NULL, *max_conn = NULL, *max_per_client = NULL;
-    memset(o, 0, sizeof *o);
-    o->listen = "127.0.0.1:8470";
-    cli_opt opts[] = {{"listen", 0, &o->listen, NULL},
-                      {"token-file", 0, &o->token_file, NULL},
-                      {"read-only", 0, NULL, &o->read_only},
-                      {"threads", 0, &threads, NULL},
-                      {"max-body", 0, &max_body, NULL},
-                      {"timeout", 0, &timeout, NULL},
-                      {"request-timeout", 0, &request_timeout, NULL},
-                      {"deadline", 0, &deadline, NULL},
-                      {"max-connections", 0, &max_conn, NULL},
-                      {"max-per-client", 0, &max_per_client, NULL},
-                      {"allow-host", 0, &o->allow_host, NULL},
-                      {"web", 0, &o->web, NULL},
-                      {0}};
-    char *pos[4];
-    int npos;
-    if (argc > 32) return cli_usage_error("serve", "too many arguments");
-    int rc = cli_scan(argc, argv, opts, serve_usage, pos, &npos, 0);
-    if (rc != EXIT_OK) return rc;
-    if (npos != 0) return cli_usage_error("serve", "unexpected argument '%s'", pos[0]);
-    /* --listen HOST:PORT */
-    const char *colon = strrchr(o->listen, ':');
-    char *end;
-    long port = colon ? strtol(colon + 1, &end, 10) : -1;
-    if (colon == NULL || (size_t)(colon - o->listen) >= sizeof o->host || *(colon + 1) == 0 ||
-        *end || port < 0 || port > 65535)
-        return cli_usage_error("serve", "--listen needs HOST:PORT such as 127.0.0.1:8470");
-    memcpy(o->host, o->listen, (size_t)(colon - o->listen));
-    o->host[colon - o->listen] = 0;
-    o->addr.sin_family = AF_INET;
-    o->addr.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, o->host, &o->addr.sin_addr) != 1)
-        return cli_usage_error("serve", "--listen: '%s' is not an IPv4 address", o->host);
-    if (o->allow_host && strlen(o->allow_host) >= sizeof((srv *)0)->allow_hosts)
-        return cli_usage_error("serve", "--allow-host: the list is too long");
-    o->max_body = 1 << 20;
-    if (max_body && parse_bytes(max_body, &o->max_body) != 0)
-        return cli_usage_error("serve", "--max-body needs a size such as 1M");
-    if (opt_long("threads", threads, 4, 1, SRV_MAX_HANDLES - 1, &o->threads) < 0 ||
-        opt_long("timeout", timeout, 30, 1, 86400, &o->timeout) < 0 ||
-        opt_seconds("request-timeout", request_timeout, 10, &o->request_timeout) < 0 ||
-        opt_seconds("deadline", deadline, 30, &o->deadline) < 0 ||
-        opt_long("max-connections", max_conn, 256, 1, 65536, &o->max_conn) < 0 ||
-        opt_long("max-per-client", max_per_client, 32, 1, 65536, &o->max_per_client) < 0)
-        return EXIT_USAGE;
-    return EXIT_OK;
-}
-
-/* S over the pool of C with the options O, its token loaded; NULL after printing why. */
-static srv *serve_open(cli *c, const serve_opts *o, int *rc)
+/* S over the pool at POOL_PATH with the options O (listening on ADDR), its token loaded; NULL after
+ * printing why, with a strata status in *RC. */
+static srv *serve_open(const char *pool_path, const srv_opts *o, const struct sockaddr_in *addr,
+                       int *rc)
 {
     srv *s = calloc(1, sizeof *s);
     if (s == NULL) {
-        *rc = cli_fail(c, STRATA_ENOMEM);
+        fprintf(stderr, "strata: %s\n", strata_strerror(STRATA_ENOMEM));
+        *rc = STRATA_ENOMEM;
         return NULL;
     }
     /* one pool handle per thread, plus one for the update job */
     char err[512] = "";
-    if (srv_init(s, strata_pool_path(c->pool), (int)o->threads + 1, err, sizeof err) < 0) {
-        fprintf(stderr, "strata: cannot open the pool %s: %s\n", strata_pool_path(c->pool), err);
+    if (srv_init(s, pool_path, (int)o->threads + 1, err, sizeof err) < 0) {
+        fprintf(stderr, "strata: cannot open the pool %s: %s\n", pool_path, err);
         srv_release(s);
         free(s);
-        *rc = EXIT_IO;
+        *rc = STRATA_EIO;
         return NULL;
     }
     /* the web page: --web, else the installed copy, else the source tree's */
@@ -514,8 +410,8 @@ static srv *serve_open(cli *c, const serve_opts *o, int *rc)
                                                                    : STRATA_WEB_DIR);
     s->read_only = o->read_only;
     snprintf(s->host, sizeof s->host, "%s", o->host);
-    s->port = ntohs(o->addr.sin_port);
-    s->loopback = (ntohl(o->addr.sin_addr.s_addr) >> 24) == 127;
+    s->port = o->port;
+    s->loopback = (ntohl(addr->sin_addr.s_addr) >> 24) == 127;
     snprintf(s->allow_hosts, sizeof s->allow_hosts, "%s", o->allow_host ? o->allow_host : "");
     s->max_body = (size_t)o->max_body;
     s->deadline = o->deadline;
@@ -523,7 +419,7 @@ static srv *serve_open(cli *c, const serve_opts *o, int *rc)
     char tf[4200];
     snprintf(tf, sizeof tf, "%s/serve.token", s->pool_path);
     *rc = token_load(s, o->token_file ? o->token_file : tf, o->token_file == NULL);
-    if (*rc != EXIT_OK) {
+    if (*rc != STRATA_OK) {
         srv_release(s);
         free(s);
         return NULL;
@@ -531,14 +427,19 @@ static srv *serve_open(cli *c, const serve_opts *o, int *rc)
     return s;
 }
 
-int cmd_serve(cli *c, int argc, char **argv)
+int srv_serve(const char *pool_path, const srv_opts *opts)
 {
-    serve_opts o;
-    int rc = serve_parse(argc, argv, &o);
-    if (rc != EXIT_OK) return rc;
-    if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+    const srv_opts o = *opts;
+    struct sockaddr_in addr = {0};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)o.port);
+    if (o.port > 65535 || inet_pton(AF_INET, o.host, &addr.sin_addr) != 1) {
+        fprintf(stderr, "strata: cannot listen on %s: not an IPv4 address and port\n", o.listen);
+        return STRATA_EINVAL;
+    }
+    int rc = STRATA_OK;
     daemon_ctx dc = {0};
-    if ((dc.s = serve_open(c, &o, &rc)) == NULL) return rc;
+    if ((dc.s = serve_open(pool_path, &o, &addr, &rc)) == NULL) return rc;
     srv *s = dc.s;
     pthread_mutex_init(&dc.wd.mu, NULL);
     pthread_cond_init(&dc.wd.cv, NULL);
@@ -548,7 +449,7 @@ int cmd_serve(cli *c, int argc, char **argv)
         !watching
             ? NULL
             : MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                               on_request, &dc, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&o.addr,
+                               on_request, &dc, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                                MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o.threads,
                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)o.timeout,
                                MHD_OPTION_CONNECTION_LIMIT, (unsigned)o.max_conn,
@@ -561,7 +462,7 @@ int cmd_serve(cli *c, int argc, char **argv)
                 "strata: cannot listen on %s: %s (is the port taken? try --listen %s:0 for any "
                 "free port)\n",
                 o.listen, strerror(errno), o.host);
-        rc = EXIT_IO;
+        rc = STRATA_EIO;
     } else {
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
         if (info) __atomic_store_n(&s->port, info->port, __ATOMIC_RELAXED);
@@ -574,7 +475,7 @@ int cmd_serve(cli *c, int argc, char **argv)
                     "encrypted: use a trusted network, or a TLS proxy in front.\n",
                     o.host, s->port, o.token_file ? o.token_file : "POOL/serve.token");
         printf("listening on http://%s:%u/ (pool %s, %ld threads%s)\n", o.host,
-               info ? info->port : (unsigned)ntohs(o.addr.sin_port), s->pool_path, o.threads,
+               info ? info->port : o.port, s->pool_path, o.threads,
                o.read_only ? ", read-only" : "");
         fflush(stdout);
         struct sigaction sa = {0};

@@ -138,6 +138,34 @@ void srv_req_add_arg(srv_req *q, const char *key, const char *value);
  * values as libmicrohttpd does. For callers that have the raw query (the fuzz harness). */
 void srv_query_parse(srv_req *q, char *query);
 
+/* What the server is asked for: the strata command (src/cli/cmd_serve.c) fills it from its
+ * options, checked, and passes it to srv_serve; the server knows nothing of the command line.
+ * There is no zero default: every number must be set (the command's defaults are in its
+ * usage text and docs/cli.md). Strings belong to the caller and live until srv_serve returns. */
+typedef struct srv_opts {
+    const char *listen;     /* "HOST:PORT" as given, for messages */
+    char host[64];          /* the IPv4 address to listen on, dotted */
+    unsigned port;          /* the port; 0: any free one */
+    const char *token_file; /* NULL: POOL/serve.token, generated on first start */
+    const char *web;        /* the web page's folder; NULL: the installed one, else the source's */
+    const char *allow_host; /* more names a request's Host may give, comma-separated, or NULL */
+    int read_only;          /* refuse every change */
+    long threads;           /* worker threads, 1 to SRV_MAX_HANDLES - 1 */
+    long timeout;           /* seconds before an idle connection is closed */
+    long max_conn;          /* connections at once */
+    long max_per_client;    /* connections at once from one client address */
+    uint64_t max_body;      /* bytes of the largest request body */
+    double deadline;        /* seconds a statistic computed for a request may take */
+    double request_timeout; /* seconds a request has to arrive whole */
+} srv_opts;
+
+/* Serve the pool at POOL_PATH with the options O until SIGINT or SIGTERM: print "listening on
+ * http://HOST:PORT/ ..." to stdout when ready and a summary to stderr when stopped. Returns
+ * STRATA_OK after a clean stop, or a negative strata status after printing why to stderr
+ * (STRATA_EIO: the pool, the token file or the address; STRATA_EINVAL: a bad token or address;
+ * STRATA_ENOMEM). Installs signal handlers for SIGINT and SIGTERM; one call per process. */
+int srv_serve(const char *pool_path, const srv_opts *o);
+
 /* Open S over the pool at POOL_PATH with NHANDLES pool handles (one per worker thread, plus one
  * for the update job) and the default limits; the caller then sets token, read_only and the
  * limits it wants. On failure, a message in ERR (ERRLEN bytes) and a strata status. Release

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "serve/serve.h"
+#include "serve.h"
 
 /* ---- the streams' pool handles -------------------------------------------------------------- */
 
