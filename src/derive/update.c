@@ -905,7 +905,7 @@ static int publish(job *j)
                             .nfills = (int)j->fills.n,
                             .marks = j->marks.v,
                             .nmarks = (int)j->marks.n};
-        rc = st_cat_apply(j->err, j->pool->cat, j->ds->d.id, j->ds->d.version, &ch, &v);
+        rc = st_cat_apply(j->err, st_pool_cat(j->pool), j->ds->d.id, j->ds->d.version, &ch, &v);
     }
     free(cols);
     st_vec_free(&nb);
@@ -918,7 +918,7 @@ static int process_group(strata_pool *pool, const strata_update_opts *o, strata_
     job j;
     memset(&j, 0, sizeof j);
     j.pool = pool;
-    j.err = &pool->err;
+    j.err = st_pool_err(pool);
     j.o = o;
     j.st = st;
     j.nt = o->nthreads > 0 ? o->nthreads : st_pool_threads(pool);
@@ -942,10 +942,10 @@ static int process_group(strata_pool *pool, const strata_update_opts *o, strata_
     st_cat_dataset d2;
     ST_TRY(rc = st_schema_load(pool, region, name, &d2, &j.sch));
     /* The marks as they are now, with the lock held: another updater may have done the work. */
-    ST_TRY(rc = st_cat_derivs(j.err, pool->cat, j.ds->d.id, collect_deriv, &fresh));
+    ST_TRY(rc = st_cat_derivs(j.err, st_pool_cat(pool), j.ds->d.id, collect_deriv, &fresh));
     if (j.ds->d.version > 0) {
-        rc = st_cat_batches(j.err, pool->cat, j.ds->d.id, j.ds->d.version, j.sch.ncols, load_batch,
-                            &j);
+        rc = st_cat_batches(j.err, st_pool_cat(pool), j.ds->d.id, j.ds->d.version, j.sch.ncols,
+                            load_batch, &j);
         if (rc == STRATA_ENOMEM) rc = st_error(j.err, rc, "out of memory");
         if (rc < 0) goto done;
     }
@@ -999,8 +999,8 @@ static int collect_node(void *vctx, const st_cat_deriv *dv)
 static int load_graph(strata_pool *pool, st_vec *g)
 {
     *g = (st_vec)ST_VEC(node);
-    int rc = st_cat_derivs(&pool->err, pool->cat, 0, collect_node, g);
-    if (rc == STRATA_ENOMEM) rc = st_error(&pool->err, rc, "out of memory");
+    int rc = st_cat_derivs(st_pool_err(pool), st_pool_cat(pool), 0, collect_node, g);
+    if (rc == STRATA_ENOMEM) rc = st_error(st_pool_err(pool), rc, "out of memory");
     return rc;
 }
 
@@ -1069,19 +1069,20 @@ static int scope_of(strata_pool *pool, const char *region, const char *name, st_
         for (size_t i = 0; i < g->n; i++) NODE(g, i).in_scope = 1;
         return STRATA_OK;
     }
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     int rc = name != NULL ? st_dataset_names_check(pool, region, name)
                           : st_name_check(err, "region", region);
     if (rc < 0) return rc;
     st_vec ids = ST_VEC(int64_t);
     if (name != NULL) {
         st_cat_dataset d;
-        if ((rc = st_cat_dataset_get(err, pool->cat, region, name, &d, NULL, NULL)) < 0) return rc;
+        if ((rc = st_cat_dataset_get(err, st_pool_cat(pool), region, name, &d, NULL, NULL)) < 0)
+            return rc;
         rc = collect_id(&ids, &d);
     } else {
         st_cat_region r;
-        if ((rc = st_cat_region_get(err, pool->cat, region, &r)) < 0) return rc;
-        rc = st_cat_dataset_list(err, pool->cat, r.id, collect_id, &ids);
+        if ((rc = st_cat_region_get(err, st_pool_cat(pool), region, &r)) < 0) return rc;
+        rc = st_cat_dataset_list(err, st_pool_cat(pool), r.id, collect_id, &ids);
     }
     if (rc == STRATA_OK) select_scope(g, ids.v, ids.n, descendants);
     st_vec_free(&ids);
@@ -1127,7 +1128,7 @@ int strata_update(strata_pool *pool, const char *region, const char *name,
                 if (!ready) break;
                 st_cat_deriv *slot = st_vec_push(&group);
                 if (slot == NULL) {
-                    rc = st_error(&pool->err, STRATA_ENOMEM, "out of memory");
+                    rc = st_error(st_pool_err(pool), STRATA_ENOMEM, "out of memory");
                     break;
                 }
                 *slot = m->dv;
@@ -1141,7 +1142,7 @@ int strata_update(strata_pool *pool, const char *region, const char *name,
         }
         if (!left || rc < 0) break;
         if (!progressed) {
-            rc = st_error(&pool->err, STRATA_ECORRUPT, "the derivations form a cycle");
+            rc = st_error(st_pool_err(pool), STRATA_ECORRUPT, "the derivations form a cycle");
             break;
         }
     }
@@ -1162,18 +1163,18 @@ int strata_auto(strata_pool *pool, const char *region, const char *name, int on)
     int any = 0;
     for (size_t i = 0; i < g.n && rc == STRATA_OK; i++) any |= NODE(&g, i).in_scope;
     if (rc == STRATA_OK && !any)
-        rc = st_error(&pool->err, STRATA_EINVAL,
+        rc = st_error(st_pool_err(pool), STRATA_EINVAL,
                       "'%s/%s' is not derived: register a derived dataset (its ancestors come "
                       "with it)",
                       region, name ? name : "*");
-    if (rc == STRATA_OK) rc = st_cat_begin(&pool->err, pool->cat);
+    if (rc == STRATA_OK) rc = st_cat_begin(st_pool_err(pool), st_pool_cat(pool));
     for (size_t i = 0; i < g.n && rc == STRATA_OK; i++)
         if (NODE(&g, i).in_scope)
-            rc = st_cat_deriv_set_auto(&pool->err, pool->cat, NODE(&g, i).dv.id, on);
+            rc = st_cat_deriv_set_auto(st_pool_err(pool), st_pool_cat(pool), NODE(&g, i).dv.id, on);
     if (rc == STRATA_OK)
-        rc = st_cat_commit(&pool->err, pool->cat);
+        rc = st_cat_commit(st_pool_err(pool), st_pool_cat(pool));
     else if (any)
-        st_cat_rollback(pool->cat);
+        st_cat_rollback(st_pool_cat(pool));
     st_vec_free(&g);
     return rc;
 }
@@ -1190,7 +1191,7 @@ int strata_lineage(strata_pool *pool, const char *region, const char *name, stra
         if (!n->in_scope) continue;
         st_dspec sp;
         char args[ST_CAT_ARGS + 256];
-        if ((rc = st_dspec_decode(&pool->err, n->dv.op, n->dv.args, &sp)) < 0) break;
+        if ((rc = st_dspec_decode(st_pool_err(pool), n->dv.op, n->dv.args, &sp)) < 0) break;
         st_dspec_describe(&sp, &n->dv, args, sizeof args);
         strata_lineage_info li;
         memset(&li, 0, sizeof li);

@@ -107,7 +107,7 @@ static int ensure_dataset(ingest *g, const strata_column *cols, int ncols)
     int rc = strata_dataset_open(pool, g->region, g->name, &g->ds);
     strata_dataset_desc dd;
     if (rc == STRATA_OK && strata_dataset_info(g->ds, &dd) == STRATA_OK && dd.ncols == 0)
-        return st_error(&pool->err, STRATA_EPERM,
+        return st_error(st_pool_err(pool), STRATA_EPERM,
                         "dataset '%s/%s' is derived: only 'strata update' writes its batches",
                         g->region, g->name);
     if (rc != STRATA_ENOTFOUND) return rc;
@@ -194,7 +194,7 @@ static void progress(ingest *g, uint64_t bytes_now)
 static int match_header(ingest *g, st_csv *c, char **hdr, int nf, int *target, strata_dtype *dtypes,
                         const char **names)
 {
-    st_err *err = &g->pool->err;
+    st_err *err = st_pool_err(g->pool);
     const st_schema *sc = &g->ds->schema;
     for (int i = 0; i < nf; i++) {
         int col = st_schema_find(sc, hdr[i]);
@@ -227,7 +227,7 @@ static int match_header(ingest *g, st_csv *c, char **hdr, int nf, int *target, s
 static int ingest_file(ingest *g, const char *path, uint64_t *bytes_before)
 {
     strata_pool *pool = g->pool;
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     st_csv c;
     char **hdr = NULL;
     int nf = 0, nt = g->o.nthreads;
@@ -439,11 +439,11 @@ static int finish(ingest *g, int rc)
     if (rc == STRATA_OK && g->ds != NULL) rc = strata_publish(g->ds, &g->stats->version);
     if (rc < 0) {
         char keep[ST_ERRMSG_MAX];
-        st_err_copy(&g->pool->err, keep, sizeof keep);
+        st_err_copy(st_pool_err(g->pool), keep, sizeof keep);
         strata_dataset_close(g->ds); /* discards committed, unpublished batches */
         g->ds = NULL;
         if (g->created && g->stats->version == 0) strata_dataset_drop(g->pool, g->region, g->name);
-        st_error(&g->pool->err, rc, "%s", keep);
+        st_error(st_pool_err(g->pool), rc, "%s", keep);
     }
     strata_dataset_close(g->ds);
     g->stats->seconds = now_s() - g->t0;
@@ -455,7 +455,7 @@ int strata_ingest_csv(strata_pool *pool, const char *region, const char *name,
                       strata_ingest_stats *stats)
 {
     if (pool == NULL) return STRATA_EINVAL;
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     int rc = st_name_check(err, "region", region);
     if (rc == STRATA_OK) rc = st_name_check(err, "dataset", name);
     if (rc < 0) return rc;
@@ -480,7 +480,7 @@ int strata_ingest_npy(strata_pool *pool, const char *region, const char *name,
                       const strata_ingest_opts *opts, strata_ingest_stats *stats)
 {
     if (pool == NULL) return STRATA_EINVAL;
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     int rc = st_name_check(err, "region", region);
     if (rc == STRATA_OK) rc = st_name_check(err, "dataset", name);
     if (rc < 0) return rc;

@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "catalog/catalog.h"
-#include "pool/pool_int.h"
+#include "pool/pool.h"
 #include "util/chunkfile.h"
 #include "util/error.h"
 #include "util/vec.h"

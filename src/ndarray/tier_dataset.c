@@ -43,10 +43,10 @@ static int copy_file(strata_pool *pool, const strata_dataset *ds, int64_t from, 
     char spath[ST_PATH_MAX];
     st_chunkbuf cb;
     int rc = st_bcol_path(pool, &ds->d, ds->dir, from, file, spath);
-    if (rc == STRATA_OK) rc = st_chunk_read(&pool->err, spath, &cb);
+    if (rc == STRATA_OK) rc = st_chunk_read(st_pool_err(pool), spath, &cb);
     if (rc < 0) return rc;
     uint64_t size = 0;
-    rc = st_chunk_write(&pool->err, ddir, name, cb.info.dtype, cb.info.ndim, cb.info.shape,
+    rc = st_chunk_write(st_pool_err(pool), ddir, name, cb.info.dtype, cb.info.ndim, cb.info.shape,
                         cb.info.fortran_order, cb.data,
                         cb.info.count * strata_dtype_size(cb.info.dtype), level, &size);
     st_chunk_release(&cb);
@@ -65,7 +65,7 @@ static void remove_file(strata_pool *pool, const strata_dataset *ds, int64_t tie
 static int move_rows(strata_pool *pool, strata_dataset *ds, const st_cat_tier *t, const char *ddir,
                      const st_cat_bmove *m, int n, uint64_t *moved)
 {
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     int archive = t->kind == STRATA_TIER_ARCHIVE;
     int level = archive ? ST_ARCHIVE_ZSTD : 0;
     char files[MOVE_ROWS][ST_CAT_FILE], bfiles[MOVE_ROWS][ST_CAT_FILE];
@@ -85,15 +85,15 @@ static int move_rows(strata_pool *pool, strata_dataset *ds, const st_cat_tier *t
     }
     int copied = k;
     if (rc == STRATA_OK) rc = st_fsync_dir(err, ddir);
-    int in_tx = rc == STRATA_OK && (rc = st_cat_begin(err, pool->cat)) == STRATA_OK;
+    int in_tx = rc == STRATA_OK && (rc = st_cat_begin(err, st_pool_cat(pool))) == STRATA_OK;
     for (k = 0; rc == STRATA_OK && k < n; k++) {
-        rc = st_cat_bcol_move(err, pool->cat, &m[k], t->id, files[k], bfiles[k], stored[k]);
+        rc = st_cat_bcol_move(err, st_pool_cat(pool), &m[k], t->id, files[k], bfiles[k], stored[k]);
         if (rc >= 0) done[k] = rc, rc = STRATA_OK;
     }
     if (in_tx && rc == STRATA_OK)
-        rc = st_cat_commit(err, pool->cat);
+        rc = st_cat_commit(err, st_pool_cat(pool));
     else if (in_tx)
-        st_cat_rollback(pool->cat);
+        st_cat_rollback(st_pool_cat(pool));
     /* after the commit the sources go; after a failure (or a row gc dropped) the copies */
     for (k = 0; k < copied; k++) {
         int keep_new = rc == STRATA_OK && done[k];
@@ -112,8 +112,8 @@ int strata_dataset_migrate(strata_pool *pool, const char *region, const char *na
     uint64_t local = 0;
     if (moved == NULL) moved = &local;
     *moved = 0;
-    if (pool == NULL || pool->cat == NULL) return STRATA_EINVAL;
-    st_err *err = &pool->err;
+    if (pool == NULL || st_pool_cat(pool) == NULL) return STRATA_EINVAL;
+    st_err *err = st_pool_err(pool);
     st_cat_tier t;
     int rc = st_migrate_target(pool, region, name, tier, "batch", &first_batch, &last_batch, &t);
     if (rc < 0) return rc;
@@ -125,8 +125,8 @@ int strata_dataset_migrate(strata_pool *pool, const char *region, const char *na
         return rc;
     }
     st_vec v = ST_VEC(st_cat_bmove);
-    rc = st_cat_bcol_movable(err, pool->cat, ds->d.id, (int64_t)first_batch, (int64_t)last_batch,
-                             t.id, push_move, &v);
+    rc = st_cat_bcol_movable(err, st_pool_cat(pool), ds->d.id, (int64_t)first_batch,
+                             (int64_t)last_batch, t.id, push_move, &v);
     const st_cat_bmove *m = v.v;
     /* capacity: what moves in must fit (staged copies of N-d chunks make room) */
     uint64_t incoming = 0;

@@ -17,6 +17,26 @@
 
 #include "pool/pool_int.h"
 
+st_err *st_pool_err(strata_pool *pool)
+{
+    return &pool->err;
+}
+
+st_catalog *st_pool_cat(strata_pool *pool)
+{
+    return pool->cat;
+}
+
+const char *st_pool_path(const strata_pool *pool)
+{
+    return pool->path;
+}
+
+int st_pool_interrupted(strata_pool *pool)
+{
+    return pool->interrupt != NULL && pool->interrupt(pool->interrupt_ctx) != 0;
+}
+
 int st_pool_threads(const strata_pool *pool)
 {
 #ifdef _OPENMP

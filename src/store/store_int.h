@@ -12,7 +12,7 @@
 #include <xxhash.h>
 
 #include "catalog/catalog.h"
-#include "pool/pool_int.h"
+#include "pool/pool.h"
 #include "util/npy.h"
 
 #define ST_WRITER_LOCK  ".writer"
