@@ -8,7 +8,7 @@
 #define STRATA_DERIVE_H
 
 #include "catalog/catalog.h"
-#include "store/store_int.h"
+#include "store/store.h"
 
 #define ST_MAX_KEYS 8
 #define ST_MAX_AGGS 15 /* st_groups has 16 slots; one holds the first row of each group */

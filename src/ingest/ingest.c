@@ -19,7 +19,7 @@
 #endif
 
 #include "ingest/csv.h"
-#include "store/store_int.h"
+#include "store/store.h"
 #include "util/dtype.h"
 #include "util/name.h"
 #include "util/npy.h"
@@ -145,7 +145,7 @@ static int open_batch(ingest *g)
  * parallel (each column of a batch has its own file). */
 static int append_rows(ingest *g, st_colbuf *cols, uint64_t from, uint64_t k)
 {
-    int n = g->ds->schema.ncols, rc = STRATA_OK;
+    int n = st_dataset_schema(g->ds)->ncols, rc = STRATA_OK;
     int nt = g->o.nthreads;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(min : rc)
     for (int c = 0; c < n; c++) {
@@ -195,7 +195,7 @@ static int match_header(ingest *g, st_csv *c, char **hdr, int nf, int *target, s
                         const char **names)
 {
     st_err *err = st_pool_err(g->pool);
-    const st_schema *sc = &g->ds->schema;
+    const st_schema *sc = st_dataset_schema(g->ds);
     for (int i = 0; i < nf; i++) {
         int col = st_schema_find(sc, hdr[i]);
         if (col < 0) {
@@ -296,7 +296,7 @@ static int ingest_file(ingest *g, const char *path, uint64_t *bytes_before)
         free(cols);
         if (rc < 0) goto done;
     }
-    int ncols = g->ds->schema.ncols;
+    int ncols = st_dataset_schema(g->ds)->ncols;
     target = calloc((size_t)nf, sizeof *target);
     dtypes = calloc((size_t)nf, sizeof *dtypes);
     names = calloc((size_t)nf, sizeof *names);
@@ -310,7 +310,7 @@ static int ingest_file(ingest *g, const char *path, uint64_t *bytes_before)
     for (int t = 0; t < nt; t++)
         for (int k = 0; k < ncols; k++)
             bufs[(size_t)t * (size_t)ncols + (size_t)k].dtype =
-                (strata_dtype)g->ds->schema.cat[k].dtype;
+                (strata_dtype)st_dataset_schema(g->ds)->cat[k].dtype;
     c.ncols = nf;
     c.target = target;
     c.dtypes = dtypes;
@@ -397,7 +397,7 @@ static int ingest_file(ingest *g, const char *path, uint64_t *bytes_before)
     *bytes_before += c.size;
     g->stats->files++;
 done:
-    for (int i = 0; bufs != NULL && i < nt * (g->ds ? g->ds->schema.ncols : 0); i++)
+    for (int i = 0; bufs != NULL && i < nt * (g->ds ? st_dataset_schema(g->ds)->ncols : 0); i++)
         st_colbuf_free(&bufs[i]);
     free(bufs);
     free(starts);
@@ -514,18 +514,18 @@ int strata_ingest_npy(strata_pool *pool, const char *region, const char *name,
         g.total_bytes += m[i].len;
     }
     if (rc == STRATA_OK) rc = ensure_dataset(&g, cols, ncols);
-    if (rc == STRATA_OK && g.ds->schema.ncols != ncols)
+    if (rc == STRATA_OK && st_dataset_schema(g.ds)->ncols != ncols)
         rc = st_error(err, STRATA_EINVAL, "dataset '%s/%s' has %d columns; %d files were given",
-                      region, name, g.ds->schema.ncols, ncols);
+                      region, name, st_dataset_schema(g.ds)->ncols, ncols);
     for (int i = 0; i < ncols && rc == STRATA_OK; i++) {
-        int col = st_schema_find(&g.ds->schema, colnames[i]);
+        int col = st_schema_find(st_dataset_schema(g.ds), colnames[i]);
         if (col < 0)
             rc = st_error(err, STRATA_EINVAL, "dataset '%s/%s' has no column '%s'", region, name,
                           colnames[i]);
-        else if (g.ds->schema.cat[col].dtype != (int)m[i].info.dtype)
+        else if (st_dataset_schema(g.ds)->cat[col].dtype != (int)m[i].info.dtype)
             rc = st_error(err, STRATA_ETYPE, "'%s' holds %s but column '%s' of '%s/%s' is %s",
                           files[i], strata_dtype_name(m[i].info.dtype), colnames[i], region, name,
-                          strata_dtype_name((strata_dtype)g.ds->schema.cat[col].dtype));
+                          strata_dtype_name((strata_dtype)st_dataset_schema(g.ds)->cat[col].dtype));
         else {
             target[i] = col;
             /* a zero-copy view of the file as a column buffer, in schema order */

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "ndarray/nd_int.h"
-#include "store/store_int.h"
+#include "store/store.h"
 
 #define MOVE_ROWS 32 /* batch columns made durable together and switched in one transaction */
 
@@ -42,7 +42,7 @@ static int copy_file(strata_pool *pool, const strata_dataset *ds, int64_t from, 
 {
     char spath[ST_PATH_MAX];
     st_chunkbuf cb;
-    int rc = st_bcol_path(pool, &ds->d, ds->dir, from, file, spath);
+    int rc = st_bcol_path(pool, st_dataset_rec(ds), st_dataset_path(ds), from, file, spath);
     if (rc == STRATA_OK) rc = st_chunk_read(st_pool_err(pool), spath, &cb);
     if (rc < 0) return rc;
     uint64_t size = 0;
@@ -57,7 +57,8 @@ static int copy_file(strata_pool *pool, const strata_dataset *ds, int64_t from, 
 static void remove_file(strata_pool *pool, const strata_dataset *ds, int64_t tier, const char *file)
 {
     char path[ST_PATH_MAX];
-    if (file[0] != '\0' && st_bcol_path(pool, &ds->d, ds->dir, tier, file, path) == STRATA_OK)
+    if (file[0] != '\0' &&
+        st_bcol_path(pool, st_dataset_rec(ds), st_dataset_path(ds), tier, file, path) == STRATA_OK)
         unlink(path);
 }
 
@@ -125,7 +126,7 @@ int strata_dataset_migrate(strata_pool *pool, const char *region, const char *na
         return rc;
     }
     st_vec v = ST_VEC(st_cat_bmove);
-    rc = st_cat_bcol_movable(err, st_pool_cat(pool), ds->d.id, (int64_t)first_batch,
+    rc = st_cat_bcol_movable(err, st_pool_cat(pool), st_dataset_rec(ds)->id, (int64_t)first_batch,
                              (int64_t)last_batch, t.id, push_move, &v);
     const st_cat_bmove *m = v.v;
     /* capacity: what moves in must fit (staged copies of N-d chunks make room) */
@@ -137,7 +138,8 @@ int strata_dataset_migrate(strata_pool *pool, const char *region, const char *na
         rc = st_tier_evict(&x, t.id, incoming);
     }
     char ddir[ST_PATH_MAX];
-    if (rc == STRATA_OK && v.n > 0) rc = st_dataset_tier_dir(pool, &ds->d, t.id, 1, ddir);
+    if (rc == STRATA_OK && v.n > 0)
+        rc = st_dataset_tier_dir(pool, st_dataset_rec(ds), t.id, 1, ddir);
     for (size_t i = 0; rc == STRATA_OK && i < v.n; i += MOVE_ROWS) {
         int n = v.n - i < MOVE_ROWS ? (int)(v.n - i) : MOVE_ROWS;
         rc = move_rows(pool, ds, &t, ddir, &m[i], n, moved);

@@ -367,3 +367,23 @@ int strata_dataset_log(strata_pool *pool, const char *region, const char *name,
     struct log_ctx lc = {fn, ctx};
     return st_cat_versions(st_pool_err(pool), st_pool_cat(pool), d.id, log_one, &lc);
 }
+
+const st_schema *st_dataset_schema(const strata_dataset *ds)
+{
+    return &ds->schema;
+}
+
+const st_cat_dataset *st_dataset_rec(const strata_dataset *ds)
+{
+    return &ds->d;
+}
+
+const char *st_dataset_path(const strata_dataset *ds)
+{
+    return ds->dir;
+}
+
+strata_pool *st_dataset_pool(const strata_dataset *ds)
+{
+    return ds->pool;
+}

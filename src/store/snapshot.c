@@ -387,3 +387,43 @@ int strata_snapshot_column_ready(strata_snapshot *s, int col)
         if (s->bcols[b * (size_t)s->schema.ncols + (size_t)col].file[0] == '\0') return 0;
     return 1;
 }
+
+const st_schema *st_snapshot_schema(const strata_snapshot *s)
+{
+    return &s->schema;
+}
+
+const st_cat_dataset *st_snapshot_rec(const strata_snapshot *s)
+{
+    return &s->d;
+}
+
+int64_t st_snapshot_version(const strata_snapshot *s)
+{
+    return s->version;
+}
+
+uint64_t st_snapshot_nrows(const strata_snapshot *s)
+{
+    return s->nrows;
+}
+
+uint64_t st_snapshot_nbatches(const strata_snapshot *s)
+{
+    return s->nbatches;
+}
+
+const st_cat_batch *st_snapshot_batches(const strata_snapshot *s)
+{
+    return s->batches;
+}
+
+const st_cat_bcol *st_snapshot_bcols(const strata_snapshot *s)
+{
+    return s->bcols;
+}
+
+const uint64_t *st_snapshot_row_start(const strata_snapshot *s)
+{
+    return s->row_start;
+}
