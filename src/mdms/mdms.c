@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "mdms/mdms_int.h"
-#include "ndarray/nd_int.h"
+#include "ndarray/ndarray.h"
 #include "util/dtype.h"
 #include "util/name.h"
 

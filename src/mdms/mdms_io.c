@@ -22,7 +22,7 @@
 #include <xxhash.h>
 
 #include "mdms/mdms_int.h"
-#include "ndarray/nd_int.h"
+#include "ndarray/ndarray.h"
 #include "util/chunkfile.h"
 #include "util/dtype.h"
 #include "util/fileio.h"
