@@ -307,14 +307,14 @@ int st_derive_index_of(strata_pool *pool, int64_t id, st_index_of *out)
 {
     memset(out, 0, sizeof *out);
     out->id = id;
-    return st_cat_derivs(&pool->err, pool->cat, id, find_index, out);
+    return st_cat_derivs(st_pool_err(pool), st_pool_cat(pool), id, find_index, out);
 }
 
 int strata_derive(strata_pool *pool, const char *region, const char *name, const char *src_region,
                   const char *src_name, const strata_derive_spec *spec)
 {
     if (pool == NULL || spec == NULL || spec->op == NULL) return STRATA_EINVAL;
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     int rc = st_dataset_names_check(pool, region, name);
     if (rc == STRATA_OK) rc = st_dataset_names_check(pool, src_region, src_name);
     if (rc < 0) return rc;
@@ -389,10 +389,10 @@ int strata_derive(strata_pool *pool, const char *region, const char *name, const
     dv->destroys_order = st_op_destroys_order(ds.op) || (pi.found && pi.dv.destroys_order);
     /* The dataset: its directory first, then the rows (as strata_dataset_create). */
     st_cat_region r;
-    rc = st_cat_region_get(err, pool->cat, region, &r);
+    rc = st_cat_region_get(err, st_pool_cat(pool), region, &r);
     if (rc == STRATA_ENOTFOUND) {
         rc = strata_region_create(pool, region);
-        if (rc == STRATA_OK) rc = st_cat_region_get(err, pool->cat, region, &r);
+        if (rc == STRATA_OK) rc = st_cat_region_get(err, st_pool_cat(pool), region, &r);
     }
     if (rc < 0) goto done;
     st_cat_dataset d;
@@ -403,7 +403,7 @@ int strata_derive(strata_pool *pool, const char *region, const char *name, const
         goto done;
     }
     rc = st_dataset_mkdir(pool, &r, name, &d, dir);
-    if (rc == STRATA_OK) rc = st_cat_derive_dataset(err, pool->cat, &d, cols, ncols, dv);
+    if (rc == STRATA_OK) rc = st_cat_derive_dataset(err, st_pool_cat(pool), &d, cols, ncols, dv);
     if (rc < 0) rmdir(dir);
     st_pool_create_end(hold);
 done:
@@ -417,7 +417,7 @@ int strata_column_derive(strata_pool *pool, const char *region, const char *name
                          const char *column, const strata_column_spec *spec)
 {
     if (pool == NULL || spec == NULL || spec->op == NULL) return STRATA_EINVAL;
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     int rc = st_dataset_names_check(pool, region, name);
     if (rc == STRATA_OK) rc = st_name_check(err, "column", column);
     if (rc < 0) return rc;
@@ -519,7 +519,7 @@ int strata_column_derive(strata_pool *pool, const char *region, const char *name
     }
     snprintf(dv->op, sizeof dv->op, "%s", st_op_name(ds.op));
     ST_TRY(rc = st_dspec_encode(&ds, dv->args, sizeof dv->args));
-    rc = st_cat_derive_column(err, pool->cat, &col, dv);
+    rc = st_cat_derive_column(err, st_pool_cat(pool), &col, dv);
     if (rc == STRATA_EEXIST)
         st_error(err, rc, "dataset '%s/%s' already has a column '%s'", region, name, column);
 done:

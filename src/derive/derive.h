@@ -9,7 +9,7 @@
 
 #include "catalog/catalog.h"
 #include "ops/ops.h"
-#include "store/store_int.h"
+#include "store/store.h"
 
 #define ST_MAX_KEYS 8
 #define ST_MAX_AGGS (ST_GROUP_SLOTS - 1) /* one slot holds the first row of each group */

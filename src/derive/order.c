@@ -95,15 +95,16 @@ int st_table_argsort(st_err *err, const st_table *t, int first, int nk, uint64_t
 static void batch_span(const strata_snapshot *s, uint64_t b, uint64_t at, uint64_t r1, uint64_t *lo,
                        uint64_t *hi)
 {
-    *lo = at - s->row_start[b];
-    *hi = (s->row_start[b + 1] < r1 ? s->row_start[b + 1] : r1) - s->row_start[b];
+    const uint64_t *start = st_snapshot_row_start(s);
+    *lo = at - start[b];
+    *hi = (start[b + 1] < r1 ? start[b + 1] : r1) - start[b];
 }
 
 /* Column COL of source rows [R0, R1) of S, concatenated into slot C of T (owned). */
 static int col_concat(job *j, strata_snapshot *s, uint64_t r0, uint64_t r1, int col, st_table *t,
                       int c)
 {
-    strata_dtype dt = (strata_dtype)s->schema.cat[col].dtype;
+    strata_dtype dt = (strata_dtype)st_snapshot_schema(s)->cat[col].dtype;
     uint64_t n = r1 - r0, b0 = st_snapshot_batch_of(s, r0, 0);
     t->dt[c] = dt;
     t->boff[c] = 0;
@@ -157,7 +158,7 @@ static int col_concat(job *j, strata_snapshot *s, uint64_t r0, uint64_t r1, int 
     return rc;
 nomem:
     return st_error(j->err, STRATA_ENOMEM, "out of memory reading %llu rows of column '%s'",
-                    (unsigned long long)n, s->schema.cat[col].name);
+                    (unsigned long long)n, st_snapshot_schema(s)->cat[col].name);
 }
 
 /* Slot C of DST = slot SC of SRC at rows PERM[0..M). */
@@ -239,10 +240,12 @@ static void plan_carry(job *j, strata_snapshot *s, size_t nold, plan *p)
         for (size_t b = 0; b < nold; b++)
             if (WB(j, b).cols[pos].file[0] == '\0') return;
         if (cs.op == ST_OP_GATHER) {
-            if (strcmp(dv->source_region, s->d.region) != 0 || strcmp(dv->source, s->d.name) != 0)
+            if (strcmp(dv->source_region, st_snapshot_rec(s)->region) != 0 ||
+                strcmp(dv->source, st_snapshot_rec(s)->name) != 0)
                 return;
-            p->src[pos] = st_schema_find(&s->schema, dv->source_column);
-            if (p->src[pos] < 0 || s->schema.cat[p->src[pos]].dtype != j->sch.cat[pos].dtype)
+            p->src[pos] = st_schema_find(st_snapshot_schema(s), dv->source_column);
+            if (p->src[pos] < 0 ||
+                st_snapshot_schema(s)->cat[p->src[pos]].dtype != j->sch.cat[pos].dtype)
                 return;
         } else if (cs.op == ST_OP_EXPR) {
             if (st_expr_parse(NULL, cs.expr, j->sch.cols, pos, &p->e[pos]) < 0) return;
@@ -257,13 +260,14 @@ static void plan_carry(job *j, strata_snapshot *s, size_t nold, plan *p)
 /* Bytes per row of column COL of S over source rows [R0, R1) (strings: offsets and bytes). */
 static double col_width(strata_snapshot *s, int col, uint64_t r0, uint64_t r1)
 {
-    strata_dtype dt = (strata_dtype)s->schema.cat[col].dtype;
+    strata_dtype dt = (strata_dtype)st_snapshot_schema(s)->cat[col].dtype;
     if (dt != STRATA_STR) return (double)strata_dtype_size(dt);
-    uint64_t bytes = 0, rows = 0;
-    for (uint64_t b = st_snapshot_batch_of(s, r0, 0); b < s->nbatches && s->row_start[b] < r1;
-         b++) {
-        bytes += s->bcols[b * (uint64_t)s->schema.ncols + (uint64_t)col].bytes;
-        rows += (uint64_t)s->batches[b].nrows;
+    uint64_t bytes = 0, rows = 0, ncols = (uint64_t)st_snapshot_schema(s)->ncols;
+    const st_cat_bcol *bcols = st_snapshot_bcols(s);
+    for (uint64_t b = st_snapshot_batch_of(s, r0, 0);
+         b < st_snapshot_nbatches(s) && st_snapshot_row_start(s)[b] < r1; b++) {
+        bytes += bcols[b * ncols + (uint64_t)col].bytes;
+        rows += (uint64_t)st_snapshot_batches(s)[b].nrows;
     }
     return rows ? (double)bytes / (double)rows + 8 : 16;
 }
@@ -350,7 +354,8 @@ static int sorted_chunk(job *j, strata_snapshot *s, const plan *p, uint64_t r0, 
         ST_TRY(rc = st_expr_eval(j->err, p->e[c], in, m, v, j->nt));
     }
 done:
-    for (uint64_t b = st_snapshot_batch_of(s, r0, 0); b < s->nbatches && s->row_start[b] < r1; b++)
+    for (uint64_t b = st_snapshot_batch_of(s, r0, 0);
+         b < st_snapshot_nbatches(s) && st_snapshot_row_start(s)[b] < r1; b++)
         st_snapshot_release(s, b);
     st_table_free(&raw);
     free(perm);
@@ -380,7 +385,7 @@ static int spill_write(job *j, const st_table *t, spill *sp)
     sp->n = 0;
     sp->rows = t->rows;
     for (int c = 0; c < t->n && rc == STRATA_OK; c++) {
-        rc = st_colw_open(j->err, &sp->w[c], j->ds->dir, t->dt[c]);
+        rc = st_colw_open(j->err, &sp->w[c], st_dataset_path(j->ds), t->dt[c]);
         sp->n = c + 1;
         if (rc < 0) break;
         if (t->dt[c] == STRATA_STR)
@@ -692,7 +697,8 @@ int st_upd_order(job *j, const st_dspec *sp, strata_snapshot *s, const int *keyc
     p.src[0] = -1;
     for (int k = 0; k < p.nk; k++) p.src[1 + k] = keycols[k];
     plan_carry(j, s, nold, &p);
-    uint64_t r0 = s->row_start[consumed], r1 = s->row_start[s->nbatches], n = r1 - r0;
+    uint64_t r0 = st_snapshot_row_start(s)[consumed],
+             r1 = st_snapshot_row_start(s)[st_snapshot_nbatches(s)], n = r1 - r0;
     plan_size(j, s, r0, r1, &p);
     /* Chunks fit in half the budget: the rest is for the merge's windows and the writer. */
     uint64_t chunk = n > 0 ? n : 1;

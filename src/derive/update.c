@@ -96,14 +96,17 @@ int st_upd_map(job *j, const wbatch *w, int col, st_npy_map *m, st_npy_map *mb, 
         return st_error(j->err, STRATA_ESTALE,
                         "column '%s' of '%s/%s' batch %lld is not computed yet (it is derived "
                         "later than what needs it)",
-                        j->sch.cat[col].name, j->ds->d.region, j->ds->d.name, (long long)w->b.seq);
+                        j->sch.cat[col].name, st_dataset_rec(j->ds)->region,
+                        st_dataset_rec(j->ds)->name, (long long)w->b.seq);
     char path[ST_PATH_MAX];
-    strata_pool *pool = j->ds->pool;
-    int rc = st_bcol_path(pool, &j->ds->d, j->ds->dir, bc->tier_id, bc->file, path);
+    strata_pool *pool = st_dataset_pool(j->ds);
+    int rc = st_bcol_path(pool, st_dataset_rec(j->ds), st_dataset_path(j->ds), bc->tier_id,
+                          bc->file, path);
     if (rc == STRATA_OK) rc = st_npy_map_any(j->err, path, m);
     if (rc == STRATA_OK) *data = m->data;
     if (rc == STRATA_OK && bc->bytes_file[0] != '\0') {
-        rc = st_bcol_path(pool, &j->ds->d, j->ds->dir, bc->tier_id, bc->bytes_file, path);
+        rc = st_bcol_path(pool, st_dataset_rec(j->ds), st_dataset_path(j->ds), bc->tier_id,
+                          bc->bytes_file, path);
         if (rc == STRATA_OK) rc = st_npy_map_any(j->err, path, mb);
         if (rc == STRATA_OK) *bytes = mb->data;
     }
@@ -114,11 +117,12 @@ int st_upd_map(job *j, const wbatch *w, int col, st_npy_map *m, st_npy_map *mb, 
 
 int st_upd_out_begin(job *j, outw *ow, int n)
 {
-    ow->n = n > 0 ? n : j->ds->schema.ncols;
+    ow->n = n > 0 ? n : st_dataset_schema(j->ds)->ncols;
     int rc = STRATA_OK;
     for (int c = 0; c < ow->n; c++) ow->w[c].data.w.fd = ow->w[c].sbytes.w.fd = -1;
     for (int c = 0; c < ow->n && rc == STRATA_OK; c++)
-        rc = st_colw_open(j->err, &ow->w[c], j->ds->dir, (strata_dtype)j->sch.cat[c].dtype);
+        rc = st_colw_open(j->err, &ow->w[c], st_dataset_path(j->ds),
+                          (strata_dtype)j->sch.cat[c].dtype);
     return rc;
 }
 
@@ -142,9 +146,10 @@ int st_upd_out_end(job *j, outw *ow)
     w.b.created_ns = st_now_ns();
     w.b.nrows = (int64_t)ow->w[0].data.n;
     int rc = STRATA_OK;
+    const char *dir = st_dataset_path(j->ds);
     for (int c = 0; c < ow->n; c++) {
         if (rc == STRATA_OK) {
-            rc = st_colw_finish(j->err, &ow->w[c], j->ds->dir, w.b.token, c, &w.cols[c]);
+            rc = st_colw_finish(j->err, &ow->w[c], dir, w.b.token, c, &w.cols[c]);
             if (rc == STRATA_OK) rc = remember_file(j, &w.cols[c]);
         } else {
             st_colw_abort(&ow->w[c]);
@@ -215,7 +220,7 @@ static int gplan_build(job *j, const st_dspec *sp, const st_schema *src, gplan *
         snprintf(g->name[s], sizeof g->name[s], "%s", sp->agg_col[a]);
     }
     /* Output columns, by their names (see st_derive_columns). */
-    int n = j->ds->schema.ncols;
+    int n = st_dataset_schema(j->ds)->ncols;
     for (int c = 0; c < n; c++) {
         const char *nm = j->sch.cat[c].name;
         if (c == 0) {
@@ -248,7 +253,7 @@ static int gplan_build(job *j, const st_dspec *sp, const st_schema *src, gplan *
 static int groups_of_batch(job *j, strata_snapshot *s, uint64_t b, const st_dspec *sp,
                            const gplan *g, st_groups *out)
 {
-    uint64_t n = (uint64_t)s->batches[b].nrows, first = s->row_start[b];
+    uint64_t n = (uint64_t)st_snapshot_batches(s)[b].nrows, first = st_snapshot_row_start(s)[b];
     int64_t *keys[ST_MAX_KEYS] = {0};
     void *vals[ST_GROUP_SLOTS] = {0};
     st_agg aggs[ST_GROUP_SLOTS];
@@ -259,7 +264,8 @@ static int groups_of_batch(job *j, strata_snapshot *s, uint64_t b, const st_dspe
         if (keys[k] == NULL) rc = STRATA_ENOMEM;
         if (rc == STRATA_OK) rc = strata_snapshot_map(s, b, g->keycol[k], &p);
         if (rc == STRATA_OK)
-            st_convert(keys[k], STRATA_I64, p, (strata_dtype)s->schema.cat[g->keycol[k]].dtype, n);
+            st_convert(keys[k], STRATA_I64, p,
+                       (strata_dtype)st_snapshot_schema(s)->cat[g->keycol[k]].dtype, n);
     }
     for (int a = 0; a < g->nslots && rc == STRATA_OK; a++) {
         vals[a] = malloc(n * 8 + 8);
@@ -278,7 +284,7 @@ static int groups_of_batch(job *j, strata_snapshot *s, uint64_t b, const st_dspe
         rc = strata_snapshot_map(s, b, g->col[a], &p);
         if (rc == STRATA_OK)
             st_convert(vals[a], g->is_float[a] ? STRATA_F64 : STRATA_I64, p,
-                       (strata_dtype)s->schema.cat[g->col[a]].dtype, n);
+                       (strata_dtype)st_snapshot_schema(s)->cat[g->col[a]].dtype, n);
     }
     if (rc == STRATA_OK &&
         st_groupby((const int64_t *const *)keys, sp->nkeys, n, aggs, g->nslots, out, j->nt) < 0)
@@ -316,7 +322,7 @@ static int groups_of_output(job *j, size_t nold, const st_dspec *sp, const gplan
     size_t nk = (size_t)sp->nkeys, na = (size_t)g->nslots;
     for (size_t b = 0; b < nold && rc == STRATA_OK; b++) {
         uint64_t m = (uint64_t)WB(j, b).b.nrows;
-        for (int c = 0; c < j->ds->schema.ncols && rc == STRATA_OK; c++) {
+        for (int c = 0; c < st_dataset_schema(j->ds)->ncols && rc == STRATA_OK; c++) {
             if (g->what[c] == 4) continue;
             st_npy_map mp, mb;
             const void *data;
@@ -411,17 +417,17 @@ static int groups_out(job *j, const st_groups *gr, const gplan *g)
 static int index_of_batch(job *j, strata_snapshot *s, uint64_t b, const st_dspec *sp,
                           const st_expr *e, const int *keycols, uint64_t **out, uint64_t *count)
 {
-    uint64_t n = (uint64_t)s->batches[b].nrows, first = s->row_start[b];
+    uint64_t n = (uint64_t)st_snapshot_batches(s)[b].nrows, first = st_snapshot_row_start(s)[b];
     uint64_t *idx = malloc((n + 1) * sizeof *idx);
     if (idx == NULL) return st_error(j->err, STRATA_ENOMEM, "out of memory");
     int rc = STRATA_OK;
     *count = 0;
     if (sp->op == ST_OP_FILTER) {
-        st_expr_input *in = calloc((size_t)s->schema.ncols + 1, sizeof *in);
+        st_expr_input *in = calloc((size_t)st_snapshot_schema(s)->ncols + 1, sizeof *in);
         if (in == NULL) rc = st_error(j->err, STRATA_ENOMEM, "out of memory");
-        for (int c = 0; c < s->schema.ncols && rc == STRATA_OK; c++) {
+        for (int c = 0; c < st_snapshot_schema(s)->ncols && rc == STRATA_OK; c++) {
             if (!st_expr_uses(e, c)) continue;
-            if (s->schema.cat[c].dtype == STRATA_STR)
+            if (st_snapshot_schema(s)->cat[c].dtype == STRATA_STR)
                 rc = strata_snapshot_map_str(s, b, c, (const int64_t **)&in[c].data, &in[c].bytes);
             else
                 rc = strata_snapshot_map(s, b, c, &in[c].data);
@@ -433,7 +439,7 @@ static int index_of_batch(job *j, strata_snapshot *s, uint64_t b, const st_dspec
         memset(&k, 0, sizeof k);
         k.n = sp->op == ST_OP_SORT_RUNS ? sp->nkeys : 1;
         for (int i = 0; i < k.n && rc == STRATA_OK; i++) {
-            k.dt[i] = (strata_dtype)s->schema.cat[keycols[i]].dtype;
+            k.dt[i] = (strata_dtype)st_snapshot_schema(s)->cat[keycols[i]].dtype;
             if (k.dt[i] == STRATA_STR)
                 rc = strata_snapshot_map_str(s, b, keycols[i], (const int64_t **)&k.data[i],
                                              &k.bytes[i]);
@@ -484,7 +490,7 @@ static int update_index(job *j, const st_cat_deriv *dv)
     st_expr *e = NULL;
     int keycols[ST_MAX_KEYS];
     for (int k = 0; k < sp.nkeys; k++) {
-        keycols[k] = st_schema_find(&s->schema, sp.key[k]);
+        keycols[k] = st_schema_find(st_snapshot_schema(s), sp.key[k]);
         if (keycols[k] < 0) {
             rc = st_error(j->err, STRATA_ENOTFOUND, "'%s/%s' has no column '%s' any more",
                           dv->source_region, dv->source, sp.key[k]);
@@ -492,9 +498,11 @@ static int update_index(job *j, const st_cat_deriv *dv)
         }
     }
     if (sp.op == ST_OP_FILTER)
-        ST_TRY(rc = st_expr_parse(j->err, sp.expr, s->schema.cols, s->schema.ncols, &e));
-    uint64_t nsb = s->nbatches;
-    int64_t first_seq = nsb ? s->batches[0].seq : 0;
+        ST_TRY(rc = st_expr_parse(j->err, sp.expr, st_snapshot_schema(s)->cols,
+                                  st_snapshot_schema(s)->ncols, &e));
+    uint64_t nsb = st_snapshot_nbatches(s);
+    const st_cat_batch *batches = st_snapshot_batches(s);
+    int64_t first_seq = nsb ? batches[0].seq : 0;
     uint64_t consumed = (uint64_t)dv->consumed;
     int valid = !j->o->full && consumed <= nsb && (consumed == 0 || dv->source_seq == first_seq);
     size_t nold = j->wb.n;
@@ -507,7 +515,7 @@ static int update_index(job *j, const st_cat_deriv *dv)
     const char *mode = j->o->full ? "full" : destroys || consumed == 0 ? "refresh" : "incremental";
     begin_object(j, "index", mode, nsb - consumed);
     j->st->batches_read += nsb - consumed;
-    j->st->rows_read += s->row_start[nsb] - s->row_start[consumed];
+    j->st->rows_read += st_snapshot_row_start(s)[nsb] - st_snapshot_row_start(s)[consumed];
     if (!destroys) {
         if (consumed == 0 && nold > 0) st_upd_retire(j);
         for (uint64_t b = consumed; b < nsb && rc == STRATA_OK; b++) {
@@ -517,7 +525,7 @@ static int update_index(job *j, const st_cat_deriv *dv)
             free(idx);
             st_snapshot_release(s, b);
             if (rc == STRATA_OK)
-                rc = st_upd_progress(j, b - consumed + 1, (uint64_t)s->batches[b].nrows);
+                rc = st_upd_progress(j, b - consumed + 1, (uint64_t)batches[b].nrows);
         }
         if (consumed == 0)
             j->st->refreshed++;
@@ -528,7 +536,7 @@ static int update_index(job *j, const st_cat_deriv *dv)
         st_groups acc;
         memset(&acc, 0, sizeof acc);
         int have = 0;
-        ST_TRY(rc = gplan_build(j, &sp, &s->schema, &g));
+        ST_TRY(rc = gplan_build(j, &sp, st_snapshot_schema(s), &g));
         if (consumed > 0) {
             ST_TRY(rc = groups_of_output(j, nold, &sp, &g, &acc));
             have = 1;
@@ -546,7 +554,7 @@ static int update_index(job *j, const st_cat_deriv *dv)
             }
             st_snapshot_release(s, b);
             if (rc == STRATA_OK)
-                rc = st_upd_progress(j, b - consumed + 1, (uint64_t)s->batches[b].nrows);
+                rc = st_upd_progress(j, b - consumed + 1, (uint64_t)batches[b].nrows);
         }
         if (rc == STRATA_OK) {
             st_upd_retire(j);
@@ -560,7 +568,7 @@ static int update_index(job *j, const st_cat_deriv *dv)
         rc = st_upd_order(j, &sp, s, keycols, consumed, consumed > 0 ? nold : 0);
         j->st->refreshed++;
     }
-    if (rc == STRATA_OK) rc = push_mark(j, dv->id, (int64_t)nsb, first_seq, s->version);
+    if (rc == STRATA_OK) rc = push_mark(j, dv->id, (int64_t)nsb, first_seq, st_snapshot_version(s));
     if (rc == STRATA_OK) j->changed = 1;
 done:
     st_expr_free(e);
@@ -573,11 +581,12 @@ done:
 /* Index IDX[I] must name a row of parent P. */
 static int check_index(job *j, const strata_snapshot *p, const uint64_t *idx, uint64_t i)
 {
-    if (idx[i] < p->nrows) return STRATA_OK;
+    if (idx[i] < st_snapshot_nrows(p)) return STRATA_OK;
     return st_error(j->err, STRATA_ECORRUPT,
                     "index %llu at row %llu is past the %llu rows of the parent '%s/%s'",
-                    (unsigned long long)idx[i], (unsigned long long)i, (unsigned long long)p->nrows,
-                    p->d.region, p->d.name);
+                    (unsigned long long)idx[i], (unsigned long long)i,
+                    (unsigned long long)st_snapshot_nrows(p), st_snapshot_rec(p)->region,
+                    st_snapshot_rec(p)->name);
 }
 
 /* Gather column PC of parent P at the N positions IDX into W. The index is bucketed by parent
@@ -585,7 +594,7 @@ static int check_index(job *j, const strata_snapshot *p, const uint64_t *idx, ui
 static int gather_into(job *j, strata_snapshot *p, int pc, const uint64_t *idx, uint64_t n,
                        st_colw *w)
 {
-    strata_dtype dt = (strata_dtype)p->schema.cat[pc].dtype;
+    strata_dtype dt = (strata_dtype)st_snapshot_schema(p)->cat[pc].dtype;
     if (dt == STRATA_STR) {
         int rc = STRATA_OK;
         uint64_t at = 0;
@@ -595,7 +604,7 @@ static int gather_into(job *j, strata_snapshot *p, int pc, const uint64_t *idx, 
             const int64_t *o;
             const char *by;
             rc = strata_snapshot_map_str(p, at, pc, &o, &by);
-            uint64_t r = idx[i] - p->row_start[at];
+            uint64_t r = idx[i] - st_snapshot_row_start(p)[at];
             /* string r is by[o[r], o[r + 1]); the writer takes bytes from its first offset */
             if (rc == STRATA_OK) rc = st_colw_append_str(j->err, w, o + r, by + o[r], 1);
         }
@@ -604,7 +613,7 @@ static int gather_into(job *j, strata_snapshot *p, int pc, const uint64_t *idx, 
     size_t esz = strata_dtype_size(dt);
     char *out = malloc(n * esz + 1);
     uint32_t *pb = malloc((n + 1) * sizeof *pb);
-    uint64_t *start = calloc(p->nbatches + 2, sizeof *start);
+    uint64_t *start = calloc(st_snapshot_nbatches(p) + 2, sizeof *start);
     uint64_t *ord = NULL;
     int rc = STRATA_OK, sorted = 1;
     if (out == NULL || pb == NULL || start == NULL)
@@ -618,7 +627,8 @@ static int gather_into(job *j, strata_snapshot *p, int pc, const uint64_t *idx, 
         sorted &= i == 0 || pb[i] >= pb[i - 1];
         start[at + 1]++;
     }
-    for (uint64_t b = 0; b < p->nbatches && rc == STRATA_OK; b++) start[b + 1] += start[b];
+    for (uint64_t b = 0; b < st_snapshot_nbatches(p) && rc == STRATA_OK; b++)
+        start[b + 1] += start[b];
     /* In index order the buckets are contiguous already; otherwise they list their rows. */
     if (rc == STRATA_OK && !sorted) {
         ord = malloc((n + 1) * sizeof *ord);
@@ -627,20 +637,22 @@ static int gather_into(job *j, strata_snapshot *p, int pc, const uint64_t *idx, 
                           (unsigned long long)n);
         for (uint64_t i = 0; i < n && rc == STRATA_OK; i++) ord[start[pb[i]]++] = i;
         /* start[b] is now the end of bucket b: shift back to the beginnings */
-        for (uint64_t b = p->nbatches; b > 0 && rc == STRATA_OK; b--) start[b] = start[b - 1];
+        for (uint64_t b = st_snapshot_nbatches(p); b > 0 && rc == STRATA_OK; b--)
+            start[b] = start[b - 1];
         if (rc == STRATA_OK) start[0] = 0;
     }
-    for (uint64_t b = 0; b < p->nbatches && rc == STRATA_OK; b++) {
+    for (uint64_t b = 0; b < st_snapshot_nbatches(p) && rc == STRATA_OK; b++) {
         uint64_t from = start[b], to = start[b + 1];
         if (to == from) continue;
         const void *data;
         rc = strata_snapshot_map(p, b, pc, &data);
         if (rc < 0) break;
         if (ord == NULL)
-            st_gather(esz, data, idx + from, p->row_start[b], NULL, to - from, out + from * esz,
-                      j->nt);
+            st_gather(esz, data, idx + from, st_snapshot_row_start(p)[b], NULL, to - from,
+                      out + from * esz, j->nt);
         else
-            st_gather(esz, data, idx, p->row_start[b], ord + from, to - from, out, j->nt);
+            st_gather(esz, data, idx, st_snapshot_row_start(p)[b], ord + from, to - from, out,
+                      j->nt);
         if (j->o->mem > 0) st_snapshot_release(p, b);
     }
     if (rc == STRATA_OK) rc = st_colw_append(j->err, w, out, n);
@@ -655,13 +667,13 @@ static int gather_into(job *j, strata_snapshot *p, int pc, const uint64_t *idx, 
 static int scatter_into(job *j, strata_snapshot *c, int cc, uint64_t first, uint64_t n,
                         const void *def, st_colw *w)
 {
-    strata_dtype dt = (strata_dtype)c->schema.cat[cc].dtype;
+    strata_dtype dt = (strata_dtype)st_snapshot_schema(c)->cat[cc].dtype;
     size_t esz = strata_dtype_size(dt);
     char *out = malloc(n * esz + 1);
     if (out == NULL) return st_error(j->err, STRATA_ENOMEM, "out of memory");
     for (uint64_t i = 0; i < n; i++) memcpy(out + i * esz, def, esz);
     int rc = STRATA_OK;
-    for (uint64_t b = 0; b < c->nbatches && rc == STRATA_OK; b++) {
+    for (uint64_t b = 0; b < st_snapshot_nbatches(c) && rc == STRATA_OK; b++) {
         strata_column_stats st;
         rc = strata_snapshot_stats(c, b, 0, &st);
         if (rc < 0 || !st.has_minmax) continue;
@@ -673,7 +685,7 @@ static int scatter_into(job *j, strata_snapshot *c, int cc, uint64_t first, uint
         if (rc < 0) break;
         const uint64_t *idx = ip;
         const char *val = vp;
-        uint64_t m = (uint64_t)c->batches[b].nrows;
+        uint64_t m = (uint64_t)st_snapshot_batches(c)[b].nrows;
         for (uint64_t r = 0; r < m; r++) {
             uint64_t off = idx[r] - first;
             if (off < n) memcpy(out + off * esz, val + r * esz, esz);
@@ -691,7 +703,7 @@ static int place_column(job *j, size_t bi, int pos, st_colw *w)
     char token[17];
     st_random_token(token);
     st_cat_bcol bc;
-    int rc = st_colw_finish(j->err, w, j->ds->dir, token, pos, &bc);
+    int rc = st_colw_finish(j->err, w, st_dataset_path(j->ds), token, pos, &bc);
     if (rc == STRATA_OK) rc = remember_file(j, &bc);
     if (rc < 0) return rc;
     wbatch *wb = &WB(j, bi);
@@ -726,7 +738,7 @@ static int update_column(job *j, const st_cat_deriv *dv)
     double def[2] = {0, 0};
     if (sp.op != ST_OP_EXPR) {
         ST_TRY(rc = strata_snapshot_open(j->pool, dv->source_region, dv->source, 0, &src));
-        sc = st_schema_find(&src->schema, dv->source_column);
+        sc = st_schema_find(st_snapshot_schema(src), dv->source_column);
         if (sc < 0) {
             rc = st_error(j->err, STRATA_ENOTFOUND, "'%s/%s' has no column '%s' any more",
                           dv->source_region, dv->source, dv->source_column);
@@ -738,13 +750,14 @@ static int update_column(job *j, const st_cat_deriv *dv)
         ST_TRY(rc = st_expr_parse(j->err, sp.expr, j->sch.cols, pos, &e));
     } else if (sp.op == ST_OP_SCATTER) {
         char why[64];
-        if (strata_value_parse((strata_dtype)src->schema.cat[sc].dtype, sp.defval, def, why) < 0) {
+        if (strata_value_parse((strata_dtype)st_snapshot_schema(src)->cat[sc].dtype, sp.defval, def,
+                               why) < 0) {
             rc = st_error(j->err, STRATA_ECORRUPT, "scatter default '%s' %s", sp.defval, why);
             goto done;
         }
         /* Only the parent batches the child has consumed: later ones would get defaults. */
         st_index_of fi;
-        ST_TRY(rc = st_derive_index_of(j->pool, src->d.id, &fi));
+        ST_TRY(rc = st_derive_index_of(j->pool, st_snapshot_rec(src)->id, &fi));
         size_t live = 0, first_live = j->wb.n;
         for (size_t i = 0; i < j->wb.n; i++)
             if (!WB(j, i).retired) {
@@ -757,9 +770,9 @@ static int update_column(job *j, const st_cat_deriv *dv)
                       : 0;
         if (covered > j->wb.n) covered = j->wb.n;
         if (fi.dv.destroys_order || st_op_destroys_order((st_op)st_op_parse(fi.dv.op)))
-            recompute_all |= dv->source_version != src->version;
+            recompute_all |= dv->source_version != st_snapshot_version(src);
     }
-    if (pos >= j->ds->schema.ncols && pos < j->carry_to) {
+    if (pos >= st_dataset_schema(j->ds)->ncols && pos < j->carry_to) {
         /* Written with the new batches by the merge of the index. */
         uint64_t nb = 0, rows = 0;
         for (size_t i = 0; i < j->wb.n; i++)
@@ -770,7 +783,7 @@ static int update_column(job *j, const st_cat_deriv *dv)
         begin_object(j, dv->target, "merged", nb);
         ST_TRY(rc = st_upd_progress(j, nb, rows));
         j->st->refreshed++;
-        rc = push_mark(j, dv->id, (int64_t)covered, 0, src != NULL ? src->version : 0);
+        rc = push_mark(j, dv->id, (int64_t)covered, 0, src != NULL ? st_snapshot_version(src) : 0);
         goto done;
     }
     /* The targets: live batches without the column (all of them when recomputing). */
@@ -792,7 +805,8 @@ static int update_column(job *j, const st_cat_deriv *dv)
         if (wb->retired || (!recompute_all && wb->cols[pos].file[0] != '\0')) continue;
         uint64_t n = (uint64_t)wb->b.nrows;
         st_colw w;
-        ST_TRY(rc = st_colw_open(j->err, &w, j->ds->dir, (strata_dtype)j->sch.cat[pos].dtype));
+        ST_TRY(rc = st_colw_open(j->err, &w, st_dataset_path(j->ds),
+                                 (strata_dtype)j->sch.cat[pos].dtype));
         if (sp.op == ST_OP_GATHER) {
             st_npy_map m, mb;
             const void *idx;
@@ -832,7 +846,7 @@ static int update_column(job *j, const st_cat_deriv *dv)
         j->st->refreshed++;
     else
         j->st->incremental++;
-    rc = push_mark(j, dv->id, (int64_t)covered, 0, src != NULL ? src->version : 0);
+    rc = push_mark(j, dv->id, (int64_t)covered, 0, src != NULL ? st_snapshot_version(src) : 0);
 done:
     st_expr_free(e);
     strata_snapshot_close(src);
@@ -856,7 +870,8 @@ static void remove_files(job *j)
 {
     char path[ST_PATH_MAX];
     for (size_t i = 0; i < j->files.n; i++)
-        if (st_path(NULL, path, "%s/%s", j->ds->dir, ((char(*)[ST_CAT_FILE])j->files.v)[i]) == 0)
+        if (st_path(NULL, path, "%s/%s", st_dataset_path(j->ds),
+                    ((char(*)[ST_CAT_FILE])j->files.v)[i]) == 0)
             unlink(path);
 }
 
@@ -887,7 +902,7 @@ static int publish(job *j)
         memcpy(&cols[(nb.n - 1) * ncols], WB(j, i).cols, ncols * sizeof *cols);
     }
     if (rc == STRATA_ENOMEM) rc = st_error(j->err, rc, "out of memory publishing");
-    if (rc == STRATA_OK) rc = st_fsync_dir(j->err, j->ds->dir);
+    if (rc == STRATA_OK) rc = st_fsync_dir(j->err, st_dataset_path(j->ds));
     int64_t v = 0;
     if (rc == STRATA_OK) {
         st_cat_change ch = {.retire_all = j->retire_all,
@@ -899,7 +914,8 @@ static int publish(job *j)
                             .nfills = (int)j->fills.n,
                             .marks = j->marks.v,
                             .nmarks = (int)j->marks.n};
-        rc = st_cat_apply(j->err, j->pool->cat, j->ds->d.id, j->ds->d.version, &ch, &v);
+        rc = st_cat_apply(j->err, st_pool_cat(j->pool), st_dataset_rec(j->ds)->id,
+                          st_dataset_rec(j->ds)->version, &ch, &v);
     }
     free(cols);
     st_vec_free(&nb);
@@ -912,7 +928,7 @@ static int process_group(strata_pool *pool, const strata_update_opts *o, strata_
     job j;
     memset(&j, 0, sizeof j);
     j.pool = pool;
-    j.err = &pool->err;
+    j.err = st_pool_err(pool);
     j.o = o;
     j.st = st;
     j.nt = o->nthreads > 0 ? o->nthreads : st_pool_threads(pool);
@@ -936,10 +952,11 @@ static int process_group(strata_pool *pool, const strata_update_opts *o, strata_
     st_cat_dataset d2;
     ST_TRY(rc = st_schema_load(pool, region, name, &d2, &j.sch));
     /* The marks as they are now, with the lock held: another updater may have done the work. */
-    ST_TRY(rc = st_cat_derivs(j.err, pool->cat, j.ds->d.id, collect_deriv, &fresh));
-    if (j.ds->d.version > 0) {
-        rc = st_cat_batches(j.err, pool->cat, j.ds->d.id, j.ds->d.version, j.sch.ncols, load_batch,
-                            &j);
+    ST_TRY(rc = st_cat_derivs(j.err, st_pool_cat(pool), st_dataset_rec(j.ds)->id, collect_deriv,
+                              &fresh));
+    if (st_dataset_rec(j.ds)->version > 0) {
+        rc = st_cat_batches(j.err, st_pool_cat(pool), st_dataset_rec(j.ds)->id,
+                            st_dataset_rec(j.ds)->version, j.sch.ncols, load_batch, &j);
         if (rc == STRATA_ENOMEM) rc = st_error(j.err, rc, "out of memory");
         if (rc < 0) goto done;
     }
@@ -962,8 +979,8 @@ static int process_group(strata_pool *pool, const strata_update_opts *o, strata_
     if (rc == STRATA_OK && j.retire_all) {
         /* The replaced batches go now unless a reader holds them (then at the next gc). */
         uint64_t files, bytes;
-        st_cat_dataset now = j.ds->d;
-        st_dataset_sweep(pool, &now, j.ds->dir, &files, &bytes);
+        st_cat_dataset now = *st_dataset_rec(j.ds);
+        st_dataset_sweep(pool, &now, st_dataset_path(j.ds), &files, &bytes);
     }
 done:
     st_vec_free(&fresh);
@@ -993,8 +1010,8 @@ static int collect_node(void *vctx, const st_cat_deriv *dv)
 static int load_graph(strata_pool *pool, st_vec *g)
 {
     *g = (st_vec)ST_VEC(node);
-    int rc = st_cat_derivs(&pool->err, pool->cat, 0, collect_node, g);
-    if (rc == STRATA_ENOMEM) rc = st_error(&pool->err, rc, "out of memory");
+    int rc = st_cat_derivs(st_pool_err(pool), st_pool_cat(pool), 0, collect_node, g);
+    if (rc == STRATA_ENOMEM) rc = st_error(st_pool_err(pool), rc, "out of memory");
     return rc;
 }
 
@@ -1063,19 +1080,20 @@ static int scope_of(strata_pool *pool, const char *region, const char *name, st_
         for (size_t i = 0; i < g->n; i++) NODE(g, i).in_scope = 1;
         return STRATA_OK;
     }
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     int rc = name != NULL ? st_dataset_names_check(pool, region, name)
                           : st_name_check(err, "region", region);
     if (rc < 0) return rc;
     st_vec ids = ST_VEC(int64_t);
     if (name != NULL) {
         st_cat_dataset d;
-        if ((rc = st_cat_dataset_get(err, pool->cat, region, name, &d, NULL, NULL)) < 0) return rc;
+        if ((rc = st_cat_dataset_get(err, st_pool_cat(pool), region, name, &d, NULL, NULL)) < 0)
+            return rc;
         rc = collect_id(&ids, &d);
     } else {
         st_cat_region r;
-        if ((rc = st_cat_region_get(err, pool->cat, region, &r)) < 0) return rc;
-        rc = st_cat_dataset_list(err, pool->cat, r.id, collect_id, &ids);
+        if ((rc = st_cat_region_get(err, st_pool_cat(pool), region, &r)) < 0) return rc;
+        rc = st_cat_dataset_list(err, st_pool_cat(pool), r.id, collect_id, &ids);
     }
     if (rc == STRATA_OK) select_scope(g, ids.v, ids.n, descendants);
     st_vec_free(&ids);
@@ -1121,7 +1139,7 @@ int strata_update(strata_pool *pool, const char *region, const char *name,
                 if (!ready) break;
                 st_cat_deriv *slot = st_vec_push(&group);
                 if (slot == NULL) {
-                    rc = st_error(&pool->err, STRATA_ENOMEM, "out of memory");
+                    rc = st_error(st_pool_err(pool), STRATA_ENOMEM, "out of memory");
                     break;
                 }
                 *slot = m->dv;
@@ -1135,7 +1153,7 @@ int strata_update(strata_pool *pool, const char *region, const char *name,
         }
         if (!left || rc < 0) break;
         if (!progressed) {
-            rc = st_error(&pool->err, STRATA_ECORRUPT, "the derivations form a cycle");
+            rc = st_error(st_pool_err(pool), STRATA_ECORRUPT, "the derivations form a cycle");
             break;
         }
     }
@@ -1156,18 +1174,18 @@ int strata_auto(strata_pool *pool, const char *region, const char *name, int on)
     int any = 0;
     for (size_t i = 0; i < g.n && rc == STRATA_OK; i++) any |= NODE(&g, i).in_scope;
     if (rc == STRATA_OK && !any)
-        rc = st_error(&pool->err, STRATA_EINVAL,
+        rc = st_error(st_pool_err(pool), STRATA_EINVAL,
                       "'%s/%s' is not derived: register a derived dataset (its ancestors come "
                       "with it)",
                       region, name ? name : "*");
-    if (rc == STRATA_OK) rc = st_cat_begin(&pool->err, pool->cat);
+    if (rc == STRATA_OK) rc = st_cat_begin(st_pool_err(pool), st_pool_cat(pool));
     for (size_t i = 0; i < g.n && rc == STRATA_OK; i++)
         if (NODE(&g, i).in_scope)
-            rc = st_cat_deriv_set_auto(&pool->err, pool->cat, NODE(&g, i).dv.id, on);
+            rc = st_cat_deriv_set_auto(st_pool_err(pool), st_pool_cat(pool), NODE(&g, i).dv.id, on);
     if (rc == STRATA_OK)
-        rc = st_cat_commit(&pool->err, pool->cat);
+        rc = st_cat_commit(st_pool_err(pool), st_pool_cat(pool));
     else if (any)
-        st_cat_rollback(pool->cat);
+        st_cat_rollback(st_pool_cat(pool));
     st_vec_free(&g);
     return rc;
 }
@@ -1184,7 +1202,7 @@ int strata_lineage(strata_pool *pool, const char *region, const char *name, stra
         if (!n->in_scope) continue;
         st_dspec sp;
         char args[ST_CAT_ARGS + 256];
-        if ((rc = st_dspec_decode(&pool->err, n->dv.op, n->dv.args, &sp)) < 0) break;
+        if ((rc = st_dspec_decode(st_pool_err(pool), n->dv.op, n->dv.args, &sp)) < 0) break;
         st_dspec_describe(&sp, &n->dv, args, sizeof args);
         strata_lineage_info li;
         memset(&li, 0, sizeof li);
@@ -1206,12 +1224,13 @@ int strata_lineage(strata_pool *pool, const char *region, const char *name, stra
         const char *d = li.column ? n->dv.dataset : n->dv.source;
         if ((rc = strata_snapshot_open(pool, r, d, 0, &s)) < 0) break;
         if (li.column == NULL) {
-            li.source_batches = s->nbatches;
-            int64_t fs = s->nbatches ? s->batches[0].seq : 0;
-            li.fresh = li.consumed == s->nbatches && (li.consumed == 0 || n->dv.source_seq == fs);
+            li.source_batches = st_snapshot_nbatches(s);
+            int64_t fs = st_snapshot_nbatches(s) ? st_snapshot_batches(s)[0].seq : 0;
+            li.fresh = li.consumed == st_snapshot_nbatches(s) &&
+                       (li.consumed == 0 || n->dv.source_seq == fs);
         } else {
-            int c = st_schema_find(&s->schema, li.column);
-            li.source_batches = s->nbatches;
+            int c = st_schema_find(st_snapshot_schema(s), li.column);
+            li.source_batches = st_snapshot_nbatches(s);
             li.fresh = c >= 0 && strata_snapshot_column_ready(s, c) == 1;
         }
         strata_snapshot_close(s);

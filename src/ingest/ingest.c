@@ -19,7 +19,7 @@
 #endif
 
 #include "ingest/csv.h"
-#include "store/store_int.h"
+#include "store/store.h"
 #include "util/dtype.h"
 #include "util/name.h"
 #include "util/npy.h"
@@ -101,7 +101,7 @@ static int ensure_dataset(ingest *g, const strata_column *cols, int ncols)
     int rc = strata_dataset_open(pool, g->region, g->name, &g->ds);
     strata_dataset_desc dd;
     if (rc == STRATA_OK && strata_dataset_info(g->ds, &dd) == STRATA_OK && dd.ncols == 0)
-        return st_error(&pool->err, STRATA_EPERM,
+        return st_error(st_pool_err(pool), STRATA_EPERM,
                         "dataset '%s/%s' is derived: only 'strata update' writes its batches",
                         g->region, g->name);
     if (rc != STRATA_ENOTFOUND) return rc;
@@ -139,7 +139,7 @@ static int open_batch(ingest *g)
  * parallel (each column of a batch has its own file). */
 static int append_rows(ingest *g, st_colbuf *cols, uint64_t from, uint64_t k)
 {
-    int n = g->ds->schema.ncols, rc = STRATA_OK;
+    int n = st_dataset_schema(g->ds)->ncols, rc = STRATA_OK;
     int nt = g->o.nthreads;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(min : rc)
     for (int c = 0; c < n; c++) {
@@ -188,8 +188,8 @@ static void progress(ingest *g, uint64_t bytes_now)
 static int match_header(ingest *g, st_csv *c, char **hdr, int nf, int *target, strata_dtype *dtypes,
                         const char **names)
 {
-    st_err *err = &g->pool->err;
-    const st_schema *sc = &g->ds->schema;
+    st_err *err = st_pool_err(g->pool);
+    const st_schema *sc = st_dataset_schema(g->ds);
     for (int i = 0; i < nf; i++) {
         int col = st_schema_find(sc, hdr[i]);
         if (col < 0) {
@@ -221,7 +221,7 @@ static int match_header(ingest *g, st_csv *c, char **hdr, int nf, int *target, s
 static int ingest_file(ingest *g, const char *path, uint64_t *bytes_before)
 {
     strata_pool *pool = g->pool;
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     st_csv c;
     char **hdr = NULL;
     int nf = 0, nt = g->o.nthreads;
@@ -290,7 +290,7 @@ static int ingest_file(ingest *g, const char *path, uint64_t *bytes_before)
         free(cols);
         if (rc < 0) goto done;
     }
-    int ncols = g->ds->schema.ncols;
+    int ncols = st_dataset_schema(g->ds)->ncols;
     target = calloc((size_t)nf, sizeof *target);
     dtypes = calloc((size_t)nf, sizeof *dtypes);
     names = calloc((size_t)nf, sizeof *names);
@@ -304,7 +304,7 @@ static int ingest_file(ingest *g, const char *path, uint64_t *bytes_before)
     for (int t = 0; t < nt; t++)
         for (int k = 0; k < ncols; k++)
             bufs[(size_t)t * (size_t)ncols + (size_t)k].dtype =
-                (strata_dtype)g->ds->schema.cat[k].dtype;
+                (strata_dtype)st_dataset_schema(g->ds)->cat[k].dtype;
     c.ncols = nf;
     c.target = target;
     c.dtypes = dtypes;
@@ -391,7 +391,7 @@ static int ingest_file(ingest *g, const char *path, uint64_t *bytes_before)
     *bytes_before += c.size;
     g->stats->files++;
 done:
-    for (int i = 0; bufs != NULL && i < nt * (g->ds ? g->ds->schema.ncols : 0); i++)
+    for (int i = 0; bufs != NULL && i < nt * (g->ds ? st_dataset_schema(g->ds)->ncols : 0); i++)
         st_colbuf_free(&bufs[i]);
     free(bufs);
     free(starts);
@@ -433,11 +433,11 @@ static int finish(ingest *g, int rc)
     if (rc == STRATA_OK && g->ds != NULL) rc = strata_publish(g->ds, &g->stats->version);
     if (rc < 0) {
         char keep[ST_ERRMSG_MAX];
-        st_err_copy(&g->pool->err, keep, sizeof keep);
+        st_err_copy(st_pool_err(g->pool), keep, sizeof keep);
         strata_dataset_close(g->ds); /* discards committed, unpublished batches */
         g->ds = NULL;
         if (g->created && g->stats->version == 0) strata_dataset_drop(g->pool, g->region, g->name);
-        st_error(&g->pool->err, rc, "%s", keep);
+        st_error(st_pool_err(g->pool), rc, "%s", keep);
     }
     strata_dataset_close(g->ds);
     g->stats->seconds = st_mono_s() - g->t0;
@@ -449,7 +449,7 @@ int strata_ingest_csv(strata_pool *pool, const char *region, const char *name,
                       strata_ingest_stats *stats)
 {
     if (pool == NULL) return STRATA_EINVAL;
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     int rc = st_name_check(err, "region", region);
     if (rc == STRATA_OK) rc = st_name_check(err, "dataset", name);
     if (rc < 0) return rc;
@@ -474,7 +474,7 @@ int strata_ingest_npy(strata_pool *pool, const char *region, const char *name,
                       const strata_ingest_opts *opts, strata_ingest_stats *stats)
 {
     if (pool == NULL) return STRATA_EINVAL;
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     int rc = st_name_check(err, "region", region);
     if (rc == STRATA_OK) rc = st_name_check(err, "dataset", name);
     if (rc < 0) return rc;
@@ -508,18 +508,18 @@ int strata_ingest_npy(strata_pool *pool, const char *region, const char *name,
         g.total_bytes += m[i].len;
     }
     if (rc == STRATA_OK) rc = ensure_dataset(&g, cols, ncols);
-    if (rc == STRATA_OK && g.ds->schema.ncols != ncols)
+    if (rc == STRATA_OK && st_dataset_schema(g.ds)->ncols != ncols)
         rc = st_error(err, STRATA_EINVAL, "dataset '%s/%s' has %d columns; %d files were given",
-                      region, name, g.ds->schema.ncols, ncols);
+                      region, name, st_dataset_schema(g.ds)->ncols, ncols);
     for (int i = 0; i < ncols && rc == STRATA_OK; i++) {
-        int col = st_schema_find(&g.ds->schema, colnames[i]);
+        int col = st_schema_find(st_dataset_schema(g.ds), colnames[i]);
         if (col < 0)
             rc = st_error(err, STRATA_EINVAL, "dataset '%s/%s' has no column '%s'", region, name,
                           colnames[i]);
-        else if (g.ds->schema.cat[col].dtype != (int)m[i].info.dtype)
+        else if (st_dataset_schema(g.ds)->cat[col].dtype != (int)m[i].info.dtype)
             rc = st_error(err, STRATA_ETYPE, "'%s' holds %s but column '%s' of '%s/%s' is %s",
                           files[i], strata_dtype_name(m[i].info.dtype), colnames[i], region, name,
-                          strata_dtype_name((strata_dtype)g.ds->schema.cat[col].dtype));
+                          strata_dtype_name((strata_dtype)st_dataset_schema(g.ds)->cat[col].dtype));
         else {
             target[i] = col;
             /* a zero-copy view of the file as a column buffer, in schema order */

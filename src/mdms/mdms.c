@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "mdms/mdms_int.h"
-#include "ndarray/nd_int.h"
+#include "ndarray/ndarray.h"
 #include "util/dtype.h"
 #include "util/name.h"
 
@@ -56,11 +56,11 @@ int st_m_agree(strata_mdms *m, int rc)
     MPI_Allreduce(in, out, 1, MPI_2INT, MPI_MINLOC, m->comm);
     if (out[0] >= 0) return out[0];
     char msg[ST_ERRMSG_MAX];
-    if (m->rank == out[1]) st_err_copy(&m->pool->err, msg, sizeof msg);
+    if (m->rank == out[1]) st_err_copy(st_pool_err(m->pool), msg, sizeof msg);
     MPI_Bcast(msg, sizeof msg, MPI_CHAR, out[1], m->comm);
     if (m->rank != out[1]) {
         msg[sizeof msg - 1] = 0;
-        st_error(&m->pool->err, out[0], "process %d: %s", out[1], msg);
+        st_error(st_pool_err(m->pool), out[0], "process %d: %s", out[1], msg);
     }
     return out[0];
 #else
@@ -125,11 +125,11 @@ static int attr_name_check(st_err *err, const char *name)
 static int app_region(strata_pool *pool, const char *app, int64_t *region_id)
 {
     st_cat_region r;
-    int rc = st_name_check(&pool->err, "application", app);
+    int rc = st_name_check(st_pool_err(pool), "application", app);
     if (rc < 0) return rc;
-    rc = st_cat_region_get(&pool->err, pool->cat, app, &r);
+    rc = st_cat_region_get(st_pool_err(pool), st_pool_cat(pool), app, &r);
     if (rc == STRATA_ENOTFOUND)
-        return st_error(&pool->err, rc,
+        return st_error(st_pool_err(pool), rc,
                         "application '%s' not found; register it first (strata app register)", app);
     if (rc == STRATA_OK) *region_id = r.id;
     return rc;
@@ -138,7 +138,7 @@ static int app_region(strata_pool *pool, const char *app, int64_t *region_id)
 int strata_app_register(strata_pool *pool, const char *app, const strata_attr_def *schema, int n)
 {
     if (pool == NULL) return STRATA_EINVAL;
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     int rc = st_name_check(err, "application", app);
     if (rc < 0) return rc;
     if (n < 0 || (n > 0 && schema == NULL) || n > 200)
@@ -163,18 +163,18 @@ int strata_app_register(strata_pool *pool, const char *app, const strata_attr_de
     }
     st_cat_region r;
     if (rc == STRATA_OK) {
-        rc = st_cat_region_get(NULL, pool->cat, app, &r);
+        rc = st_cat_region_get(NULL, st_pool_cat(pool), app, &r);
         if (rc == STRATA_ENOTFOUND) {
             rc = strata_region_create(pool, app);
             if (rc == STRATA_EEXIST) rc = STRATA_OK;
-            if (rc == STRATA_OK) rc = st_cat_region_get(err, pool->cat, app, &r);
+            if (rc == STRATA_OK) rc = st_cat_region_get(err, st_pool_cat(pool), app, &r);
         } else if (rc < 0) {
-            rc = st_cat_region_get(err, pool->cat, app, &r);
+            rc = st_cat_region_get(err, st_pool_cat(pool), app, &r);
         }
     }
     char host[256] = "localhost";
     gethostname(host, sizeof host - 1);
-    if (rc == STRATA_OK) rc = st_cat_app_register(err, pool->cat, r.id, host, defs, n);
+    if (rc == STRATA_OK) rc = st_cat_app_register(err, st_pool_cat(pool), r.id, host, defs, n);
     free(defs);
     return rc;
 }
@@ -187,8 +187,8 @@ int strata_app_schema(strata_pool *pool, const char *app,
     int rc = app_region(pool, app, &rid);
     st_vec v = ST_VEC(st_cat_attr_def);
     if (rc == STRATA_OK &&
-        (rc = st_cat_app_schema(&pool->err, pool->cat, rid, &v)) == STRATA_ENOTFOUND)
-        rc = st_error(&pool->err, rc,
+        (rc = st_cat_app_schema(st_pool_err(pool), st_pool_cat(pool), rid, &v)) == STRATA_ENOTFOUND)
+        rc = st_error(st_pool_err(pool), rc,
                       "'%s' is a region but not a registered application; register it (strata "
                       "app register)",
                       app);
@@ -208,7 +208,7 @@ int strata_mdms_init(strata_pool *pool, const char *app, const void *comm, strat
     if (out == NULL) return STRATA_EINVAL;
     *out = NULL;
     if (pool == NULL) return STRATA_EINVAL;
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     strata_mdms *m = calloc(1, sizeof *m);
     if (m == NULL) return st_error(err, STRATA_ENOMEM, "out of memory");
     m->magic = ST_MDMS_LIVE;
@@ -243,7 +243,7 @@ int strata_mdms_init(strata_pool *pool, const char *app, const void *comm, strat
     int rc = app_region(pool, app ? app : "", &m->region_id);
     if (rc == STRATA_OK) {
         snprintf(m->app, sizeof m->app, "%s", app);
-        rc = st_cat_app_schema(err, pool->cat, m->region_id, &m->schema);
+        rc = st_cat_app_schema(err, st_pool_cat(pool), m->region_id, &m->schema);
         if (rc == STRATA_ENOTFOUND)
             rc = st_error(err, rc,
                           "'%s' is a region but not a registered application; register it with "
@@ -278,7 +278,7 @@ static const st_cat_attr_def *schema_find(const strata_mdms *m, const char *name
 int strata_run_begin(strata_mdms *m, const strata_attr *attrs, int n, int64_t *run)
 {
     if (m == NULL || m->magic != ST_MDMS_LIVE) return STRATA_EINVAL;
-    st_err *err = &m->pool->err;
+    st_err *err = st_pool_err(m->pool);
     static const char *const tn[] = {"int", "float", "text"};
     int rc = STRATA_OK;
     if (n < 0 || (n > 0 && attrs == NULL))
@@ -335,7 +335,8 @@ int strata_run_begin(strata_mdms *m, const strata_attr *attrs, int n, int64_t *r
         char pwbuf[1024];
         if (getpwuid_r(getuid(), &pwd, pwbuf, sizeof pwbuf, &pw) != 0) pw = NULL;
         const char *user = pw != NULL ? pw->pw_name : "unknown";
-        rc = st_cat_run_insert(err, m->pool->cat, m->region_id, user, host, m->size, vals, n, &id);
+        rc = st_cat_run_insert(err, st_pool_cat(m->pool), m->region_id, user, host, m->size, vals,
+                               n, &id);
     }
     free(vals);
     rc = st_m_agree(m, rc);
@@ -352,9 +353,10 @@ int strata_run_end(strata_mdms *m, int ok)
     int rc = STRATA_OK;
     st_mdms_events_flush(m);
     if (m->run == 0)
-        rc = st_error(&m->pool->err, STRATA_EINVAL, "no run of '%s' is open", m->app);
+        rc = st_error(st_pool_err(m->pool), STRATA_EINVAL, "no run of '%s' is open", m->app);
     else if (m->rank == 0)
-        rc = st_cat_run_end(&m->pool->err, m->pool->cat, m->run, ok ? "done" : "failed");
+        rc = st_cat_run_end(st_pool_err(m->pool), st_pool_cat(m->pool), m->run,
+                            ok ? "done" : "failed");
     rc = st_m_agree(m, rc);
     if (rc == STRATA_OK) m->run = 0;
     return rc;
@@ -431,7 +433,7 @@ static int storage_parse(st_err *err, strata_pool *pool, const char *hint, int n
             while (*p && !isspace((unsigned char)*p) && n < sizeof name - 1) name[n++] = *p++;
             name[n] = 0;
             st_cat_tier t;
-            int rc = st_cat_tier_get(err, pool->cat, name, &t);
+            int rc = st_cat_tier_get(err, st_pool_cat(pool), name, &t);
             if (rc == STRATA_ENOTFOUND)
                 return st_error(err, rc, "storage hint '%s': tier '%s' not found (strata tier ls)",
                                 hint, name);
@@ -460,7 +462,7 @@ static int storage_parse(st_err *err, strata_pool *pool, const char *hint, int n
                         hint);
     if (sp->layout != STRATA_LAYOUT_CHUNKED && sp->tier_id != ST_TIER_DEFAULT_ID) {
         st_cat_tier t;
-        int rc = st_cat_tier_get_id(err, pool->cat, sp->tier_id, &t);
+        int rc = st_cat_tier_get_id(err, st_pool_cat(pool), sp->tier_id, &t);
         if (rc < 0) return rc;
         if (t.kind == STRATA_TIER_ARCHIVE)
             return st_error(err, STRATA_EINVAL,
@@ -473,7 +475,7 @@ static int storage_parse(st_err *err, strata_pool *pool, const char *hint, int n
 
 static int names_check(strata_mdms *m, const char *const *names, int n)
 {
-    st_err *err = &m->pool->err;
+    st_err *err = st_pool_err(m->pool);
     if (n < 1 || names == NULL)
         return st_error(err, STRATA_EINVAL, "an association needs at least one dataset name");
     for (int i = 0; i < n; i++) {
@@ -492,7 +494,7 @@ static int names_check(strata_mdms *m, const char *const *names, int n)
 static int assoc_new(strata_mdms *m, const char *const *names, int n, strata_dtype dtype, int ndims,
                      const uint64_t *dims, const char *pattern, strata_assoc **out)
 {
-    st_err *err = &m->pool->err;
+    st_err *err = st_pool_err(m->pool);
     strata_assoc *as = calloc(1, sizeof *as);
     if (as == NULL) return st_error(err, STRATA_ENOMEM, "out of memory");
     as->names = calloc((size_t)n, sizeof *as->names);
@@ -511,7 +513,7 @@ static int assoc_new(strata_mdms *m, const char *const *names, int n, strata_dty
     memcpy(as->dims, dims, (size_t)ndims * sizeof *dims);
     int rc = st_pattern_parse(err, pattern, ndims, m->size, &as->pat);
     if (rc == STRATA_OK)
-        rc = st_io_forced(err, m->pool->io_strategy, &as->forced, &as->no_prefetch);
+        rc = st_io_forced(err, st_pool_io_strategy(m->pool), &as->forced, &as->no_prefetch);
     if (rc < 0) {
         free(as->names);
         free(as);
@@ -544,7 +546,7 @@ int strata_assoc_create(strata_mdms *m, const char *const *names, int n, strata_
     if (out == NULL) return STRATA_EINVAL;
     *out = NULL;
     if (m == NULL || m->magic != ST_MDMS_LIVE) return STRATA_EINVAL;
-    st_err *err = &m->pool->err;
+    st_err *err = st_pool_err(m->pool);
     strata_assoc *as = NULL;
     int rc = names_check(m, names, n);
     if (rc == STRATA_OK && m->run == 0)
@@ -556,15 +558,15 @@ int strata_assoc_create(strata_mdms *m, const char *const *names, int n, strata_
     if (rc == STRATA_OK) rc = storage_parse(err, m->pool, storage_hint, ndims, &as->sp);
     if (rc == STRATA_OK) {
         st_cat_tier t;
-        rc = st_cat_tier_get_id(err, m->pool->cat, as->sp.tier_id, &t);
+        rc = st_cat_tier_get_id(err, st_pool_cat(m->pool), as->sp.tier_id, &t);
         as->tier_latency = t.latency;
         as->tier_bw = t.read_bw;
     }
     if (rc == STRATA_OK && m->rank == 0) {
         st_cat_access ap;
         st_pattern_record(&as->pat, &ap);
-        rc = st_cat_assoc_insert(err, m->pool->cat, m->region_id, m->run, (int)dtype, ndims, dims,
-                                 names, n, &ap, &as->sp, &as->assoc_id);
+        rc = st_cat_assoc_insert(err, st_pool_cat(m->pool), m->region_id, m->run, (int)dtype, ndims,
+                                 dims, names, n, &ap, &as->sp, &as->assoc_id);
     }
     rc = st_m_agree(m, rc);
     if (rc < 0) {
@@ -586,7 +588,7 @@ int strata_assoc_get(strata_mdms *m, const char *run_or_query, const char *const
     if (out == NULL) return STRATA_EINVAL;
     *out = NULL;
     if (m == NULL || m->magic != ST_MDMS_LIVE) return STRATA_EINVAL;
-    st_err *err = &m->pool->err;
+    st_err *err = st_pool_err(m->pool);
     strata_pool *pool = m->pool;
     int rc = names_check(m, names, n);
     struct {
@@ -600,21 +602,21 @@ int strata_assoc_get(strata_mdms *m, const char *run_or_query, const char *const
         long long id = strtoll(q, &end, 10);
         if (end != q && *end == 0 && id > 0) {
             int64_t rid;
-            rc = st_cat_run_region(err, pool->cat, id, &rid);
+            rc = st_cat_run_region(err, st_pool_cat(pool), id, &rid);
             if (rc == STRATA_ENOTFOUND || (rc == STRATA_OK && rid != m->region_id))
                 rc = st_error(err, STRATA_ENOTFOUND, "run %lld of '%s' not found", id, m->app);
             got.run = id;
         } else if (strcmp(q, "last") == 0 || strcmp(q, "latest") == 0) {
-            rc = st_cat_last_run(err, pool->cat, m->region_id, names[0], &got.run);
+            rc = st_cat_last_run(err, st_pool_cat(pool), m->region_id, names[0], &got.run);
             if (rc == STRATA_ENOTFOUND)
                 rc = st_error(err, rc, "no run of '%s' has dataset '%s'", m->app, names[0]);
         } else {
-            rc = st_cat_run_match(err, pool->cat, m->region_id, m->app, q, &got.run);
+            rc = st_cat_run_match(err, st_pool_cat(pool), m->region_id, m->app, q, &got.run);
         }
         for (int i = 0; i < n && rc == STRATA_OK; i++) {
             int dt, nd;
             uint64_t dm[ST_ND_MAXDIMS];
-            rc = st_cat_assoc_find(err, pool->cat, got.run, names[i], &dt, &nd, dm);
+            rc = st_cat_assoc_find(err, st_pool_cat(pool), got.run, names[i], &dt, &nd, dm);
             if (rc == STRATA_ENOTFOUND)
                 rc = st_error(err, rc, "run %" PRId64 " of '%s' has no dataset '%s'", got.run,
                               m->app, names[i]);
@@ -640,7 +642,7 @@ int strata_assoc_get(strata_mdms *m, const char *run_or_query, const char *const
     if (rc == STRATA_OK && m->rank == 0) {
         st_cat_access ap;
         st_pattern_record(&as->pat, &ap);
-        rc = st_cat_access_put(err, pool->cat, got.run, names, n, "load", &ap);
+        rc = st_cat_access_put(err, st_pool_cat(pool), got.run, names, n, "load", &ap);
     }
     rc = st_m_agree(m, rc);
     if (rc < 0) {
@@ -691,7 +693,7 @@ static int in_assoc(strata_assoc *as, const char *name)
 {
     for (int i = 0; i < as->n; i++)
         if (name != NULL && strcmp(as->names[i], name) == 0) return STRATA_OK;
-    return st_error(&as->m->pool->err, STRATA_ENOTFOUND,
+    return st_error(st_pool_err(as->m->pool), STRATA_ENOTFOUND,
                     "dataset '%s' is not in this association (of %d dataset%s, starting with "
                     "'%s')",
                     name ? name : "(null)", as->n, as->n == 1 ? "" : "s", as->names[0]);
@@ -702,7 +704,7 @@ int strata_save_begin(strata_assoc *as)
     if (assoc_check(as) < 0) return STRATA_EINVAL;
     int rc = STRATA_OK;
     if (as->run != as->m->run)
-        rc = st_error(&as->m->pool->err, STRATA_EINVAL,
+        rc = st_error(st_pool_err(as->m->pool), STRATA_EINVAL,
                       "this association reads run %" PRId64 "; saves go to the current run "
                       "(create an association with strata_assoc_create())",
                       as->run);
@@ -713,7 +715,7 @@ int strata_save_begin(strata_assoc *as)
 int strata_save(strata_assoc *as, const char *name, int64_t iteration, const void *local_buf)
 {
     if (assoc_check(as) < 0) return STRATA_EINVAL;
-    st_err *err = &as->m->pool->err;
+    st_err *err = st_pool_err(as->m->pool);
     int rc = STRATA_OK;
     if (!as->saving)
         rc = st_error(err, STRATA_EINVAL, "strata_save: call strata_save_begin() first");
@@ -746,7 +748,7 @@ int strata_load_begin(strata_assoc *as)
  * its datasets, and (NULL_WHAT given) the caller's pointers are set. Not collective. */
 static int load_ready(strata_assoc *as, const char *fn, const char *name, const char *null_what)
 {
-    st_err *err = &as->m->pool->err;
+    st_err *err = st_pool_err(as->m->pool);
     int rc = STRATA_OK;
     if (!as->loading) rc = st_error(err, STRATA_EINVAL, "%s: call strata_load_begin() first", fn);
     if (rc == STRATA_OK) rc = in_assoc(as, name);
@@ -779,7 +781,7 @@ int strata_load_list(strata_assoc *as, const char *name, int64_t iteration, cons
                      uint64_t n, void *buf)
 {
     if (assoc_check(as) < 0) return STRATA_EINVAL;
-    st_err *err = &as->m->pool->err;
+    st_err *err = st_pool_err(as->m->pool);
     int rc = load_ready(as, "strata_load_list", name,
                         n > 0 && (index == NULL || buf == NULL) ? "the index or buffer" : NULL);
     uint64_t total = 1;
@@ -843,7 +845,7 @@ int strata_explain(strata_pool *pool, const char *app, int64_t run, const char *
                    const char *access_pattern, int procs, strata_plan *out)
 {
     if (pool == NULL || out == NULL) return STRATA_EINVAL;
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     int64_t rid;
     int rc = app_region(pool, app, &rid);
     if (rc < 0) return rc;
@@ -852,10 +854,11 @@ int strata_explain(strata_pool *pool, const char *app, int64_t run, const char *
     int dtype, ndims;
     uint64_t dims[ST_ND_MAXDIMS];
     int64_t rr;
-    rc = st_cat_run_region(err, pool->cat, run, &rr);
+    rc = st_cat_run_region(err, st_pool_cat(pool), run, &rr);
     if (rc == STRATA_ENOTFOUND || (rc == STRATA_OK && rr != rid))
         return st_error(err, STRATA_ENOTFOUND, "run %" PRId64 " of '%s' not found", run, app);
-    if (rc == STRATA_OK) rc = st_cat_assoc_find(err, pool->cat, run, dataset, &dtype, &ndims, dims);
+    if (rc == STRATA_OK)
+        rc = st_cat_assoc_find(err, st_pool_cat(pool), run, dataset, &dtype, &ndims, dims);
     if (rc == STRATA_ENOTFOUND)
         return st_error(err, rc, "run %" PRId64 " of '%s' has no dataset '%s'", run, app, dataset);
     if (rc < 0) return rc;
@@ -872,37 +875,37 @@ int strata_explain(strata_pool *pool, const char *app, int64_t run, const char *
 #ifdef STRATA_HAVE_MPI
     in.mpi = 1;
 #endif
-    rc = st_io_forced(err, pool->io_strategy, &in.forced, &in.no_prefetch);
+    rc = st_io_forced(err, st_pool_io_strategy(pool), &in.forced, &in.no_prefetch);
     if (rc < 0) return rc;
     st_cat_storage sp;
-    rc = st_cat_storage_get(err, pool->cat, rid, dataset, &sp);
+    rc = st_cat_storage_get(err, st_pool_cat(pool), rid, dataset, &sp);
     if (rc < 0) return rc;
     in.layout = sp.layout;
     memcpy(in.chunk, sp.chunk, sizeof sp.chunk);
     int64_t first;
-    rc = st_cat_exec_next(err, pool->cat, run, dataset, -1, &first);
+    rc = st_cat_exec_next(err, st_pool_cat(pool), run, dataset, -1, &first);
     int64_t tier = sp.tier_id;
     if (rc == STRATA_OK) {
         char an[STRATA_NAME_MAX + 1];
         st_cat_nd rec;
         st_mdms_array_name(an, sizeof an, dataset, run, first);
-        if (st_cat_nd_get(err, pool->cat, app, an, &rec) == STRATA_OK) {
+        if (st_cat_nd_get(err, st_pool_cat(pool), app, an, &rec) == STRATA_OK) {
             in.layout = rec.layout;
             memcpy(in.chunk, rec.chunk, sizeof rec.chunk);
             tier = rec.tier_id;
             /* where its chunks are now (a migration moves them) */
             st_cat_execrow e;
-            if (st_cat_exec_get(err, pool->cat, run, dataset, first, &e) == STRATA_OK)
+            if (st_cat_exec_get(err, st_pool_cat(pool), run, dataset, first, &e) == STRATA_OK)
                 tier = e.tier_id;
         }
     } else if (rc != STRATA_ENOTFOUND) {
         return rc;
     }
     st_cat_tier t;
-    if (st_cat_tier_get_id(err, pool->cat, tier, &t) == STRATA_OK) {
+    if (st_cat_tier_get_id(err, st_pool_cat(pool), tier, &t) == STRATA_OK) {
         in.archive = t.kind == STRATA_TIER_ARCHIVE;
         /* archive data is read from its staged copy on the default tier */
-        if (in.archive) st_cat_tier_get_id(err, pool->cat, ST_TIER_DEFAULT_ID, &t);
+        if (in.archive) st_cat_tier_get_id(err, st_pool_cat(pool), ST_TIER_DEFAULT_ID, &t);
         in.latency = t.latency;
         in.bw = t.read_bw;
     }
@@ -916,7 +919,7 @@ int strata_runs(strata_pool *pool, const char *app, const char *where,
     int64_t rid;
     int rc = app_region(pool, app, &rid);
     if (rc < 0) return rc;
-    return st_cat_runs(&pool->err, pool->cat, rid, app, where, fn, ctx);
+    return st_cat_runs(st_pool_err(pool), st_pool_cat(pool), rid, app, where, fn, ctx);
 }
 
 int strata_find(strata_pool *pool, const char *app, const char *dataset, const char *where,
@@ -926,18 +929,18 @@ int strata_find(strata_pool *pool, const char *app, const char *dataset, const c
     int64_t rid;
     int rc = app_region(pool, app, &rid);
     if (rc < 0) return rc;
-    return st_cat_find(&pool->err, pool->cat, rid, app, dataset, where, fn, ctx);
+    return st_cat_find(st_pool_err(pool), st_pool_cat(pool), rid, app, dataset, where, fn, ctx);
 }
 
 int strata_tool_register(strata_pool *pool, const char *name, const char *kind, const char *command)
 {
     if (pool == NULL) return STRATA_EINVAL;
-    int rc = st_name_check(&pool->err, "tool", name);
+    int rc = st_name_check(st_pool_err(pool), "tool", name);
     if (rc < 0) return rc;
     if (kind == NULL || command == NULL || !*kind || !*command)
-        return st_error(&pool->err, STRATA_EINVAL,
+        return st_error(st_pool_err(pool), STRATA_EINVAL,
                         "tool '%s' needs a kind (visualisation, analysis ...) and a command", name);
-    return st_cat_tool_put(&pool->err, pool->cat, name, kind, command);
+    return st_cat_tool_put(st_pool_err(pool), st_pool_cat(pool), name, kind, command);
 }
 
 int strata_tool_list(strata_pool *pool,
@@ -945,5 +948,5 @@ int strata_tool_list(strata_pool *pool,
                      void *ctx)
 {
     if (pool == NULL || fn == NULL) return STRATA_EINVAL;
-    return st_cat_tool_list(&pool->err, pool->cat, fn, ctx);
+    return st_cat_tool_list(st_pool_err(pool), st_pool_cat(pool), fn, ctx);
 }

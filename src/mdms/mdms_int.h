@@ -10,7 +10,7 @@
 
 #include "catalog/catalog.h"
 #include "util/stats.h"
-#include "pool/pool_int.h"
+#include "pool/pool.h"
 #include "util/error.h"
 #include "util/vec.h"
 

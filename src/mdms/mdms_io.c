@@ -22,7 +22,7 @@
 #include <xxhash.h>
 
 #include "mdms/mdms_int.h"
-#include "ndarray/nd_int.h"
+#include "ndarray/ndarray.h"
 #include "util/chunkfile.h"
 #include "util/dtype.h"
 #include "util/fileio.h"
@@ -44,7 +44,7 @@ void st_mdms_events_flush(strata_mdms *m)
 {
     if (m->events.n == 0) return;
     /* statistics only: a failure to record them does not fail the I/O */
-    st_cat_io_events(NULL, m->pool->cat, m->events.v, m->events.n);
+    st_cat_io_events(NULL, st_pool_cat(m->pool), m->events.v, m->events.n);
     m->events.n = 0;
 }
 
@@ -83,10 +83,10 @@ static void source_free(st_source *s)
 static int resolve_local(strata_assoc *as, const char *name, int64_t iteration, st_source *src)
 {
     strata_pool *pool = as->m->pool;
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     char an[STRATA_NAME_MAX + 1];
     st_cat_execrow e;
-    int rc = st_cat_exec_get(err, pool->cat, as->run, name, iteration, &e);
+    int rc = st_cat_exec_get(err, st_pool_cat(pool), as->run, name, iteration, &e);
     if (rc == STRATA_ENOTFOUND)
         return st_error(err, rc,
                         "iteration %" PRId64 " of dataset '%s' of run %" PRId64 " of '%s' was "
@@ -95,7 +95,7 @@ static int resolve_local(strata_assoc *as, const char *name, int64_t iteration, 
                         iteration, name, as->run, as->m->app, as->m->app, name);
     if (rc < 0) return rc;
     st_mdms_array_name(an, sizeof an, name, as->run, iteration);
-    rc = st_cat_nd_get(err, pool->cat, as->m->app, an, &src->rec);
+    rc = st_cat_nd_get(err, st_pool_cat(pool), as->m->app, an, &src->rec);
     if (rc == STRATA_ENOTFOUND)
         return st_error(err, STRATA_ECORRUPT,
                         "the N-d array '%s/%s' of iteration %" PRId64 " of '%s' is gone (was it "
@@ -107,7 +107,8 @@ static int resolve_local(strata_assoc *as, const char *name, int64_t iteration, 
         return st_error(err, STRATA_ETYPE,
                         "'%s/%s' no longer has the association's dtype and shape", as->m->app, an);
     st_vec chunks = ST_VEC(st_cat_chunk);
-    rc = st_cat_nd_chunks(err, pool->cat, src->rec.id, 0, INT64_MAX, st_nd_push_chunk, &chunks);
+    rc = st_cat_nd_chunks(err, st_pool_cat(pool), src->rec.id, 0, INT64_MAX, st_nd_push_chunk,
+                          &chunks);
     st_ndctx x;
     st_ndctx_init(&x, pool);
     size_t cap = 0;
@@ -137,7 +138,7 @@ static int resolve_local(strata_assoc *as, const char *name, int64_t iteration, 
         if (rc == STRATA_OK && i == 0) {
             /* the cost model reads the tier the first file is read from */
             st_cat_tier t;
-            rc = st_cat_tier_get_id(err, pool->cat, tier, &t);
+            rc = st_cat_tier_get_id(err, st_pool_cat(pool), tier, &t);
             src->latency = t.latency;
             src->bw = t.read_bw;
         }
@@ -201,14 +202,14 @@ static int resolve(strata_assoc *as, const char *name, int64_t iteration, st_sou
         src->idx = calloc((size_t)h.nfiles + 1, sizeof *src->idx);
         src->blob = malloc(h.bloblen + 1);
         rc = src->idx && src->blob ? STRATA_OK
-                                   : st_error(&m->pool->err, STRATA_ENOMEM, "out of memory");
+                                   : st_error(st_pool_err(m->pool), STRATA_ENOMEM, "out of memory");
     }
     rc = st_m_agree(m, rc);
     if (rc == STRATA_OK) {
         st_m_bcast(m, src->idx, (size_t)src->nfiles * sizeof *src->idx);
         st_m_bcast(m, src->blob, src->bloblen);
         src->paths = calloc((size_t)src->nfiles + 1, sizeof *src->paths);
-        if (src->paths == NULL) rc = st_error(&m->pool->err, STRATA_ENOMEM, "out of memory");
+        if (src->paths == NULL) rc = st_error(st_pool_err(m->pool), STRATA_ENOMEM, "out of memory");
         size_t off = 0;
         for (int i = 0; rc == STRATA_OK && i < src->nfiles; i++) {
             src->paths[i] = src->blob + off;
@@ -329,7 +330,7 @@ static int run_fn(void *ctx, uint64_t foff, uint64_t boff, uint64_t n, uint64_t 
 static int piece_io(strata_assoc *as, const char *path, uint64_t hdr, int fortran, int sieve,
                     int write, void *buf, uint64_t *requests, uint64_t *bytes)
 {
-    st_err *err = &as->m->pool->err;
+    st_err *err = st_pool_err(as->m->pool);
     int fd = open(path, (write ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
     if (fd < 0) return st_error_errno(err, errno, "cannot open '%s'", path);
     runio r = {err,  fd, path, as->esz, hdr, buf, write, 0, 0, sieve && !write, ST_VEC(st_seg),
@@ -375,7 +376,7 @@ static int collective_io(strata_assoc *as, const char *path, uint64_t hdr, int f
                          void *buf)
 {
     strata_mdms *m = as->m;
-    st_err *err = &m->pool->err;
+    st_err *err = st_pool_err(m->pool);
     const st_pattern *p = &as->pat;
     int gs[ST_ND_MAXDIMS], ds[ST_ND_MAXDIMS], da[ST_ND_MAXDIMS], ps[ST_ND_MAXDIMS];
     for (int d = 0; d < as->ndims; d++) {
@@ -544,7 +545,7 @@ static uint64_t box_segs(const strata_assoc *as, int rank, const uint64_t *lo, c
 static int exchange(strata_assoc *as, const cgrid *g, int save, char **ch, char *piece)
 {
     strata_mdms *m = as->m;
-    st_err *err = &m->pool->err;
+    st_err *err = st_pool_err(m->pool);
     int P = m->size, me = m->rank, n = as->ndims;
     size_t esz = as->esz;
     st_vec segs[ST_ND_MAXDIMS];
@@ -717,7 +718,7 @@ static int plan_for(strata_assoc *as, const st_source *src, strata_plan *pl)
     in.no_prefetch = as->no_prefetch;
     in.latency = src ? src->latency : as->tier_latency;
     in.bw = src ? src->bw : as->tier_bw;
-    return st_plan(&as->m->pool->err, &as->pat, &in, pl);
+    return st_plan(st_pool_err(as->m->pool), &as->pat, &in, pl);
 }
 
 /* ---- save ----------------------------------------------------------------------------------- */
@@ -726,7 +727,7 @@ int st_mdms_save(strata_assoc *as, const char *name, int64_t iteration, const vo
 {
     strata_mdms *m = as->m;
     strata_pool *pool = m->pool;
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     double t0 = st_mono_s();
     strata_plan pl;
     int rc = plan_for(as, NULL, &pl);
@@ -749,7 +750,7 @@ int st_mdms_save(strata_assoc *as, const char *name, int64_t iteration, const vo
         char an[STRATA_NAME_MAX + 1];
         st_cat_execrow old;
         st_mdms_array_name(an, sizeof an, name, as->run, iteration);
-        rc = st_cat_exec_get(err, pool->cat, as->run, name, iteration, &old);
+        rc = st_cat_exec_get(err, st_pool_cat(pool), as->run, name, iteration, &old);
         if (rc == STRATA_OK)
             rc = st_error(err, STRATA_EEXIST,
                           "iteration %" PRId64 " of dataset '%s' of run %" PRId64 " is saved "
@@ -758,7 +759,7 @@ int st_mdms_save(strata_assoc *as, const char *name, int64_t iteration, const vo
         else if (rc == STRATA_ENOTFOUND)
             rc = STRATA_OK;
         st_cat_tier t;
-        if (rc == STRATA_OK) rc = st_cat_tier_get_id(err, pool->cat, as->sp.tier_id, &t);
+        if (rc == STRATA_OK) rc = st_cat_tier_get_id(err, st_pool_cat(pool), as->sp.tier_id, &t);
         strata_ndarray_opts o = {0};
         o.layout = (strata_layout)as->sp.layout;
         o.zstd_level = as->sp.zstd;
@@ -955,7 +956,8 @@ int st_mdms_save(strata_assoc *as, const char *name, int64_t iteration, const vo
         snprintf(e.strategy, sizeof e.strategy, "%s", pl.strategy);
         e.seconds = secs;
         e.nprocs = m->size;
-        if (rc == STRATA_OK) rc = st_cat_save_commit(err, pool->cat, &h.rec, all, coords, nall, &e);
+        if (rc == STRATA_OK)
+            rc = st_cat_save_commit(err, st_pool_cat(pool), &h.rec, all, coords, nall, &e);
         if (rc == STRATA_OK)
             st_mdms_event(m, as->run, name, iteration, "save", pl.strategy, treq, tbytes, secs);
         free(coords);
@@ -1107,7 +1109,7 @@ static void prefetch_next(strata_assoc *as, const char *name, int64_t iteration)
     strata_mdms *m = as->m;
     int64_t next = -1;
     if (m->rank == 0 &&
-        st_cat_exec_next(NULL, m->pool->cat, as->run, name, iteration, &next) != STRATA_OK)
+        st_cat_exec_next(NULL, st_pool_cat(m->pool), as->run, name, iteration, &next) != STRATA_OK)
         next = -1;
     st_m_bcast(m, &next, sizeof next);
     if (next < 0) return;
@@ -1154,7 +1156,7 @@ int st_mdms_load(strata_assoc *as, const char *name, int64_t iteration, void *bu
                  const void **view)
 {
     strata_mdms *m = as->m;
-    st_err *err = &m->pool->err;
+    st_err *err = st_pool_err(m->pool);
     double t0 = st_mono_s();
     uint64_t requests = 0, bytes = 0;
     /* a prefetch of exactly this read? every process decides alike */
@@ -1263,7 +1265,7 @@ int st_mdms_load_list(strata_assoc *as, const char *name, int64_t iteration, con
                       uint64_t n, void *buf)
 {
     strata_mdms *m = as->m;
-    st_err *err = &m->pool->err;
+    st_err *err = st_pool_err(m->pool);
     double t0 = st_mono_s();
     st_source src;
     int rc = resolve(as, name, iteration, &src);

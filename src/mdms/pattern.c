@@ -65,10 +65,8 @@ int strata_pool_set_io_strategy(strata_pool *pool, const char *spec)
 {
     if (pool == NULL) return STRATA_EINVAL;
     int strategy, no_prefetch;
-    int rc = st_io_forced(&pool->err, spec, &strategy, &no_prefetch);
-    if (rc < 0) return rc;
-    snprintf(pool->io_strategy, sizeof pool->io_strategy, "%s", spec != NULL ? spec : "");
-    return STRATA_OK;
+    int rc = st_io_forced(st_pool_err(pool), spec, &strategy, &no_prefetch);
+    return rc < 0 ? rc : st_pool_set_io_strategy_text(pool, spec);
 }
 
 /* ---- parsing -------------------------------------------------------------------------------- */

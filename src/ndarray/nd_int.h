@@ -1,6 +1,6 @@
 /*
- * nd_int.h -- what the files of src/ndarray share: N-d array handles, the chunk grid, and the
- * context the I/O paths run in.
+ * nd_int.h -- what the files of src/ndarray share, and only they: N-d array handles, the chunk
+ * grid, the prefetch. The layers above use ndarray.h.
  *
  * On disk an N-d array is a directory ND (a random token) under the region directory RDIR of
  * every tier that holds some of it:
@@ -16,37 +16,13 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "catalog/catalog.h"
-#include "pool/pool_int.h"
+#include "ndarray/ndarray.h"
 #include "util/chunkfile.h"
-#include "util/error.h"
 #include "util/vec.h"
 
 #define ST_ND_WRITER_LOCK   ".writer"
 #define ST_ND_CACHE_DEFAULT ((size_t)64 << 20)
 #define ST_ND_RETRIES       64 /* a read racing writers and evictions re-plans this often */
-#define ST_ARCHIVE_ZSTD     3  /* level of files on an archive tier when the array has none */
-#define ST_ND_TIER_MEMO     4  /* tiers a context remembers */
-
-/* Where an I/O path runs: the error context and catalog of the calling thread (the pool's, or a
- * background thread's own), the pool directory, and what it reports. */
-typedef struct st_ndctx {
-    st_err *err;
-    st_catalog *cat;
-    const char *pool_path;
-    int64_t stage_tier;     /* where reads stage archive chunks */
-    struct nd_cache *cache; /* NULL: none */
-    /* tiers already looked up (their kind and root never change while they hold data), so that
-     * reading a chunk costs no catalog query for its tier */
-    struct {
-        int64_t id;
-        int archive;
-        char root[ST_PATH_MAX];
-    } tiers[ST_ND_TIER_MEMO];
-    int ntiers;
-    /* counters */
-    uint64_t chunks_read, cache_hits, staged, staged_bytes, evicted;
-} st_ndctx;
 
 /* A read's buffer for the byte spans of plain chunk files, reused from chunk to chunk. */
 typedef struct st_ndscratch {
@@ -82,15 +58,6 @@ struct strata_ndarray {
     nd_prefetch *pf;
 };
 
-/* A context on POOL's error and catalog (staging to the default tier, no cache). */
-void st_ndctx_init(st_ndctx *x, strata_pool *pool);
-
-/* Check the arguments of strata_ndarray_create() and fill *OUT (a fresh directory token, not
- * yet inserted). STRATA_EEXIST if REGION/NAME exists. */
-int st_nd_prepare(strata_pool *pool, const char *region, const char *name, strata_dtype dtype,
-                  int ndims, const uint64_t *dims, const uint64_t *chunk_dims,
-                  const strata_ndarray_opts *opts, st_cat_nd *out);
-
 /* The chunk grid of REC at its current shape. */
 typedef struct nd_grid {
     int n;
@@ -102,25 +69,13 @@ void st_nd_grid(const st_cat_nd *rec, nd_grid *g);
 /* Linear index of chunk coordinates C (the first dimension slowest). */
 int64_t st_nd_linear(const nd_grid *g, const uint64_t *c);
 
-/* TIER_ROOT/RDIR/ND for array REC on tier TIER_ID, created when MAKE. */
-int st_nd_dir(st_ndctx *x, const st_cat_nd *rec, int64_t tier_id, int make, char out[ST_PATH_MAX]);
-
 /* Remove FILE of REC on tier TIER_ID, best effort (a leftover is an orphan that gc removes). */
 void st_nd_remove_file(st_ndctx *x, const st_cat_nd *rec, int64_t tier, const char *file);
-
-/* Whether tier TIER_ID is an archive (1), not (0), or a negative status. */
-int st_tier_is_archive(st_ndctx *x, int64_t tier_id);
 
 /* Read the rectangle of REC into BUF (C order), as strata_ndarray_read_strided() describes.
  * Bounds are checked by the caller. */
 int st_nd_read(st_ndctx *x, const st_cat_nd *rec, const uint64_t *start, const uint64_t *count,
                const uint64_t *stride, void *buf);
-
-/* Stage chunk C of REC (home on an archive tier) to tier TIER_ID: copy, record, then evict
- * older staged copies from the tier if it is over its capacity. STAGED_FILE (ST_CAT_FILE bytes,
- * may be NULL) receives the new copy's name. */
-int st_nd_stage_chunk(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, int64_t tier_id,
-                      char *staged_file);
 
 /* Evict least recently used staged copies from tier TIER_ID until NEED more bytes fit in its
  * capacity (or nothing more can go). */
@@ -135,19 +90,7 @@ int st_migrate_target(strata_pool *pool, const char *region, const char *name, c
  * by index, into OUT (a vector of st_cat_chunk); st_nd_find_chunk() finds one by index. */
 int st_nd_collect(st_ndctx *x, const st_cat_nd *rec, const nd_grid *g, const uint64_t *clo,
                   const uint64_t *chi, struct st_vec *out);
-/* Catalog listing callback appending a chunk row to the st_vec CTX. */
-int st_nd_push_chunk(void *ctx, const st_cat_chunk *c);
 const st_cat_chunk *st_nd_find_chunk(const struct st_vec *v, int64_t idx);
-
-/* Byte strides of an array of extent E[N] in C order (FORTRAN: column-major). */
-void st_nd_strides(int n, const uint64_t *e, int fortran, size_t esz, int64_t *st);
-
-/* Copy the box of COUNT[N] elements of ESZ bytes from SRC (byte strides SS) to DST (byte strides
- * DS); fill a box at DST with the element FILL. */
-void st_nd_copy_box(int n, const uint64_t *count, size_t esz, const char *src, const int64_t *ss,
-                    char *dst, const int64_t *ds);
-void st_nd_fill_box(int n, const uint64_t *count, size_t esz, const void *fill, char *dst,
-                    const int64_t *ds);
 
 /* Give a context a chunk cache of CAP bytes. */
 int st_nd_cache_new(st_ndctx *x, size_t cap);

@@ -504,7 +504,7 @@ int st_nd_read(st_ndctx *x, const st_cat_nd *rec, const uint64_t *start, const u
 static int check_rect(strata_ndarray *a, const uint64_t *start, const uint64_t *count,
                       const uint64_t *stride, size_t *bytes)
 {
-    st_err *err = &a->pool->err;
+    st_err *err = st_pool_err(a->pool);
     const st_cat_nd *r = &a->rec;
     if (start == NULL || count == NULL)
         return st_error(err, STRATA_EINVAL, "cannot read '%s/%s': start and count are required",
@@ -537,9 +537,11 @@ int strata_ndarray_read_strided(strata_ndarray *a, const uint64_t *start, const 
     if (a == NULL || a->magic != ST_ND_LIVE) return STRATA_EINVAL;
     static const uint64_t ones[ST_ND_MAXDIMS] = {1, 1, 1, 1, 1, 1, 1, 1};
     if (stride == NULL) stride = ones;
-    if (buf == NULL) return st_error(&a->pool->err, STRATA_EINVAL, "read: the buffer is NULL");
+    if (buf == NULL)
+        return st_error(st_pool_err(a->pool), STRATA_EINVAL, "read: the buffer is NULL");
     a->x.ntiers = 0; /* tiers may have been removed and added since the last call */
-    int rc = st_cat_nd_get(&a->pool->err, a->pool->cat, a->rec.region, a->rec.name, &a->rec);
+    int rc = st_cat_nd_get(st_pool_err(a->pool), st_pool_cat(a->pool), a->rec.region, a->rec.name,
+                           &a->rec);
     size_t bytes = 0;
     if (rc == STRATA_OK) rc = check_rect(a, start, count, stride, &bytes);
     if (rc < 0) return rc;
@@ -612,9 +614,9 @@ static int region_pass(void *ctx, const st_stats *p1, st_stats *acc)
     }
     /* a slab of another version would mix two versions under one: refuse, the caller retries */
     int64_t version = r->version;
-    int rc = st_cat_nd_get(&a->pool->err, a->pool->cat, r->region, r->name, &a->rec);
+    int rc = st_cat_nd_get(st_pool_err(a->pool), st_pool_cat(a->pool), r->region, r->name, &a->rec);
     if (rc == STRATA_OK && a->rec.version != version)
-        rc = st_error(&a->pool->err, STRATA_ECONFLICT,
+        rc = st_error(st_pool_err(a->pool), STRATA_ECONFLICT,
                       "N-d array '%s/%s' was written (version %" PRId64 " -> %" PRId64
                       ") while its statistics were computed; ask again",
                       r->region, r->name, version, a->rec.version);
@@ -625,11 +627,11 @@ int strata_ndarray_summary(strata_ndarray *a, const uint64_t *start, const uint6
                            strata_summary *out)
 {
     if (a == NULL || a->magic != ST_ND_LIVE) return STRATA_EINVAL;
-    st_err *err = &a->pool->err;
+    st_err *err = st_pool_err(a->pool);
     if (out == NULL) return st_error(err, STRATA_EINVAL, "summary: no output given");
     static const uint64_t ones[ST_ND_MAXDIMS] = {1, 1, 1, 1, 1, 1, 1, 1};
     a->x.ntiers = 0;
-    int rc = st_cat_nd_get(err, a->pool->cat, a->rec.region, a->rec.name, &a->rec);
+    int rc = st_cat_nd_get(err, st_pool_cat(a->pool), a->rec.region, a->rec.name, &a->rec);
     size_t bytes = 0;
     if (rc == STRATA_OK) rc = check_rect(a, start, count, ones, &bytes);
     if (rc < 0) return rc;
@@ -703,7 +705,7 @@ void st_nd_prefetch_next(strata_ndarray *a, const uint64_t *start, const uint64_
         if ((pf = calloc(1, sizeof *pf)) == NULL) return; /* prefetch is an optimisation */
         st_err_init(&pf->err);
         char path[ST_PATH_MAX];
-        if (st_path(NULL, path, "%s/%s", a->pool->path, ST_POOL_CATALOG) < 0 ||
+        if (st_path(NULL, path, "%s/%s", st_pool_path(a->pool), ST_POOL_CATALOG) < 0 ||
             st_cat_open(&pf->err, path, &pf->cat) < 0) {
             st_err_destroy(&pf->err);
             free(pf);
@@ -721,7 +723,7 @@ void st_nd_prefetch_next(strata_ndarray *a, const uint64_t *start, const uint64_
     memset(&pf->x, 0, sizeof pf->x);
     pf->x.err = &pf->err;
     pf->x.cat = pf->cat;
-    pf->x.pool_path = a->pool->path;
+    pf->x.pool_path = st_pool_path(a->pool);
     pf->x.stage_tier = a->x.stage_tier;
     pf->rec = *r;
     for (int d = 0; d < r->ndims; d++) {

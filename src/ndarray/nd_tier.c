@@ -42,7 +42,7 @@ int strata_tier_kind_parse(const char *name, strata_tier_kind *out)
 
 static int check_pool(strata_pool *pool)
 {
-    return pool == NULL || pool->cat == NULL ? STRATA_EINVAL : STRATA_OK;
+    return pool == NULL || st_pool_cat(pool) == NULL ? STRATA_EINVAL : STRATA_OK;
 }
 
 /* ---- tiers ---------------------------------------------------------------------------------- */
@@ -51,7 +51,7 @@ int strata_tier_add(strata_pool *pool, const char *name, const char *path, strat
                     uint64_t capacity, double read_bw, double latency)
 {
     if (check_pool(pool) < 0) return STRATA_EINVAL;
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     int rc = st_name_check(err, "tier", name);
     if (rc < 0) return rc;
     if (strata_tier_kind_name(kind) == NULL)
@@ -87,7 +87,7 @@ int strata_tier_add(strata_pool *pool, const char *name, const char *path, strat
     t.latency = latency;
     rc = st_mkdir(err, t.path, 1);
     if (rc < 0) return rc;
-    return st_cat_tier_insert(err, pool->cat, &t);
+    return st_cat_tier_insert(err, st_pool_cat(pool), &t);
 }
 
 static int collect_tier(void *vctx, const st_cat_tier *t)
@@ -102,8 +102,8 @@ static int describe(strata_pool *pool, const st_cat_tier *t, char root[ST_PATH_M
                     strata_tier_info *out)
 {
     st_cat_usage u;
-    int rc = st_tier_root(&pool->err, pool->path, t, root);
-    if (rc == STRATA_OK) rc = st_cat_tier_usage(&pool->err, pool->cat, t->id, &u);
+    int rc = st_tier_root(st_pool_err(pool), st_pool_path(pool), t, root);
+    if (rc == STRATA_OK) rc = st_cat_tier_usage(st_pool_err(pool), st_pool_cat(pool), t->id, &u);
     if (rc < 0) return rc;
     memset(out, 0, sizeof *out);
     out->name = t->name;
@@ -122,8 +122,8 @@ int strata_tier_list(strata_pool *pool, strata_tier_fn fn, void *ctx)
 {
     if (check_pool(pool) < 0 || fn == NULL) return STRATA_EINVAL;
     st_vec v = ST_VEC(st_cat_tier);
-    int rc = st_cat_tier_list(&pool->err, pool->cat, collect_tier, &v);
-    if (rc == STRATA_ENOMEM) rc = st_error(&pool->err, rc, "out of memory listing tiers");
+    int rc = st_cat_tier_list(st_pool_err(pool), st_pool_cat(pool), collect_tier, &v);
+    if (rc == STRATA_ENOMEM) rc = st_error(st_pool_err(pool), rc, "out of memory listing tiers");
     for (size_t i = 0; rc == STRATA_OK && i < v.n; i++) {
         char root[ST_PATH_MAX];
         strata_tier_info info;
@@ -139,8 +139,8 @@ int strata_tier_get(strata_pool *pool, const char *name, strata_tier_info *out)
     if (check_pool(pool) < 0 || out == NULL) return STRATA_EINVAL;
     static _Thread_local st_cat_tier t; /* the strings of OUT live until the next call */
     static _Thread_local char root[ST_PATH_MAX];
-    int rc = st_name_check(&pool->err, "tier", name);
-    if (rc == STRATA_OK) rc = st_cat_tier_get(&pool->err, pool->cat, name, &t);
+    int rc = st_name_check(st_pool_err(pool), "tier", name);
+    if (rc == STRATA_OK) rc = st_cat_tier_get(st_pool_err(pool), st_pool_cat(pool), name, &t);
     if (rc == STRATA_OK) rc = describe(pool, &t, root, out);
     return rc;
 }
@@ -172,10 +172,10 @@ int strata_tier_set(strata_pool *pool, const char *name, uint64_t capacity, doub
                     double latency)
 {
     if (check_pool(pool) < 0) return STRATA_EINVAL;
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     st_cat_tier t;
     int rc = st_name_check(err, "tier", name);
-    if (rc == STRATA_OK) rc = st_cat_tier_get(err, pool->cat, name, &t);
+    if (rc == STRATA_OK) rc = st_cat_tier_get(err, st_pool_cat(pool), name, &t);
     if (rc < 0) return rc;
     if (!(read_bw >= 0) || !(latency >= 0))
         return st_error(err, STRATA_EINVAL,
@@ -183,21 +183,21 @@ int strata_tier_set(strata_pool *pool, const char *name, uint64_t capacity, doub
     t.capacity = capacity;
     t.read_bw = read_bw;
     t.latency = latency;
-    return st_cat_tier_set(err, pool->cat, &t);
+    return st_cat_tier_set(err, st_pool_cat(pool), &t);
 }
 
 int strata_tier_remove(strata_pool *pool, const char *name)
 {
     if (check_pool(pool) < 0) return STRATA_EINVAL;
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     st_cat_tier t;
     st_cat_usage u;
     int rc = st_name_check(err, "tier", name);
-    if (rc == STRATA_OK) rc = st_cat_tier_get(err, pool->cat, name, &t);
+    if (rc == STRATA_OK) rc = st_cat_tier_get(err, st_pool_cat(pool), name, &t);
     if (rc < 0) return rc;
     if (t.id == ST_TIER_DEFAULT_ID)
         return st_error(err, STRATA_ECONFLICT, "the default tier cannot be removed");
-    if ((rc = st_cat_tier_usage(err, pool->cat, t.id, &u)) < 0) return rc;
+    if ((rc = st_cat_tier_usage(err, st_pool_cat(pool), t.id, &u)) < 0) return rc;
     if (u.home_files > 0 || u.arrays > 0)
         return st_error(err, STRATA_ECONFLICT,
                         "cannot remove tier '%s': %" PRIu64 " chunk files and %" PRIu64
@@ -206,12 +206,12 @@ int strata_tier_remove(strata_pool *pool, const char *name)
     /* staged copies are disposable: their files go, then their records with the tier */
     st_ndctx x;
     st_ndctx_init(&x, pool);
-    rc = st_cat_begin(err, pool->cat);
+    rc = st_cat_begin(err, st_pool_cat(pool));
     if (rc < 0) return rc;
-    rc = st_cat_staged_list(err, pool->cat, t.id, unlink_staged, &x);
-    if (rc == STRATA_OK) rc = st_cat_tier_delete(err, pool->cat, t.id);
-    if (rc == STRATA_OK) return st_cat_commit(err, pool->cat);
-    st_cat_rollback(pool->cat);
+    rc = st_cat_staged_list(err, st_pool_cat(pool), t.id, unlink_staged, &x);
+    if (rc == STRATA_OK) rc = st_cat_tier_delete(err, st_pool_cat(pool), t.id);
+    if (rc == STRATA_OK) return st_cat_commit(err, st_pool_cat(pool));
+    st_cat_rollback(st_pool_cat(pool));
     return rc;
 }
 
@@ -438,7 +438,7 @@ int strata_stage_start(strata_pool *pool, const char *region, const char *name,
     if (out == NULL) return STRATA_EINVAL;
     *out = NULL;
     if (check_pool(pool) < 0) return STRATA_EINVAL;
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     stage_job *j = calloc(1, sizeof *j);
     if (j == NULL) return st_error(err, STRATA_ENOMEM, "out of memory staging");
     st_err_init(&j->err);
@@ -446,8 +446,8 @@ int strata_stage_start(strata_pool *pool, const char *region, const char *name,
     st_cat_tier t;
     int rc = st_name_check(err, "region", region);
     if (rc == STRATA_OK) rc = st_name_check(err, "N-d array", name);
-    if (rc == STRATA_OK) rc = st_cat_nd_get(err, pool->cat, region, name, &j->rec);
-    if (rc == STRATA_OK) rc = st_cat_tier_get(err, pool->cat, tier ? tier : "default", &t);
+    if (rc == STRATA_OK) rc = st_cat_nd_get(err, st_pool_cat(pool), region, name, &j->rec);
+    if (rc == STRATA_OK) rc = st_cat_tier_get(err, st_pool_cat(pool), tier ? tier : "default", &t);
     if (rc == STRATA_OK && t.kind == STRATA_TIER_ARCHIVE)
         rc = st_error(err, STRATA_EINVAL,
                       "cannot stage to tier '%s': it is an archive; stage to "
@@ -475,15 +475,15 @@ int strata_stage_start(strata_pool *pool, const char *region, const char *name,
     }
     if (rc == STRATA_OK && g.dims[0] > 0) {
         box_ctx b = {&g, clo, chi, &j->chunks};
-        rc = st_cat_nd_chunks(err, pool->cat, j->rec.id, st_nd_linear(&g, clo),
+        rc = st_cat_nd_chunks(err, st_pool_cat(pool), j->rec.id, st_nd_linear(&g, clo),
                               st_nd_linear(&g, chi), keep_in_box, &b);
         if (rc == STRATA_ENOMEM) rc = st_error(err, rc, "out of memory staging");
     }
     j->tier = t.id;
     j->stats.chunks_needed = j->chunks.n;
     char path[ST_PATH_MAX];
-    if (rc == STRATA_OK) rc = st_path(err, path, "%s/%s", pool->path, ST_POOL_CATALOG);
-    if (rc == STRATA_OK && (j->pool_path = strdup(pool->path)) == NULL)
+    if (rc == STRATA_OK) rc = st_path(err, path, "%s/%s", st_pool_path(pool), ST_POOL_CATALOG);
+    if (rc == STRATA_OK && (j->pool_path = strdup(st_pool_path(pool))) == NULL)
         rc = st_error(err, STRATA_ENOMEM, "out of memory staging");
     if (rc == STRATA_OK) rc = st_cat_open(err, path, &j->cat);
     if (rc == STRATA_OK && pthread_create(&j->thread, NULL, stage_main, j) != 0)
@@ -522,9 +522,9 @@ int strata_stage_wait(strata_stage *j, strata_stage_stats *stats, char *errbuf, 
 int st_migrate_target(strata_pool *pool, const char *region, const char *name, const char *tier,
                       const char *unit, uint64_t *first, uint64_t *last, st_cat_tier *t)
 {
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     int rc = st_name_check(err, "tier", tier);
-    if (rc == STRATA_OK) rc = st_cat_tier_get(err, pool->cat, tier, t);
+    if (rc == STRATA_OK) rc = st_cat_tier_get(err, st_pool_cat(pool), tier, t);
     if (rc < 0) return rc;
     if (*first > *last || *first > INT64_MAX)
         return st_error(err, STRATA_EINVAL,
@@ -540,12 +540,12 @@ int strata_ndarray_migrate(strata_pool *pool, const char *region, const char *na
 {
     if (moved != NULL) *moved = 0;
     if (check_pool(pool) < 0) return STRATA_EINVAL;
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     st_cat_nd rec;
     st_cat_tier t;
     int rc = st_name_check(err, "region", region);
     if (rc == STRATA_OK) rc = st_name_check(err, "N-d array", name);
-    if (rc == STRATA_OK) rc = st_cat_nd_get(err, pool->cat, region, name, &rec);
+    if (rc == STRATA_OK) rc = st_cat_nd_get(err, st_pool_cat(pool), region, name, &rec);
     if (rc == STRATA_OK)
         rc = st_migrate_target(pool, region, name, tier, "chunk", &first_chunk, &last_chunk, &t);
     if (rc < 0) return rc;
@@ -562,8 +562,8 @@ int strata_ndarray_migrate(strata_pool *pool, const char *region, const char *na
     rc = st_lock_fd(err, lfd, 1, ST_LOCK_WRITER, 1, 30000, what);
     st_vec v = ST_VEC(st_cat_chunk);
     if (rc == STRATA_OK)
-        rc = st_cat_nd_chunks(err, pool->cat, rec.id, (int64_t)first_chunk, (int64_t)last_chunk,
-                              st_nd_push_chunk, &v);
+        rc = st_cat_nd_chunks(err, st_pool_cat(pool), rec.id, (int64_t)first_chunk,
+                              (int64_t)last_chunk, st_nd_push_chunk, &v);
     if (rc == STRATA_ENOMEM) rc = st_error(err, rc, "out of memory listing chunks");
     st_cat_chunk *c = v.v;
     /* capacity: what moves in must fit (staged copies make room) */
@@ -586,17 +586,17 @@ int strata_ndarray_migrate(strata_pool *pool, const char *region, const char *na
             idx[nb++] = i;
         }
         int in_tx = 0;
-        if (rc == STRATA_OK && nb > 0 && (rc = st_cat_begin(err, pool->cat)) == STRATA_OK)
+        if (rc == STRATA_OK && nb > 0 && (rc = st_cat_begin(err, st_pool_cat(pool))) == STRATA_OK)
             in_tx = 1;
         for (int k = 0; rc == STRATA_OK && k < nb; k++) {
             const st_cat_chunk *m = &c[idx[k]];
-            rc = st_cat_chunk_move(err, pool->cat, rec.id, m->idx, m->file, t.id, names[k],
+            rc = st_cat_chunk_move(err, st_pool_cat(pool), rec.id, m->idx, m->file, t.id, names[k],
                                    sizes[k]);
         }
         if (in_tx && rc == STRATA_OK)
-            rc = st_cat_commit(err, pool->cat);
+            rc = st_cat_commit(err, st_pool_cat(pool));
         else if (in_tx)
-            st_cat_rollback(pool->cat);
+            st_cat_rollback(st_pool_cat(pool));
         for (int k = 0; k < nb; k++) {
             const st_cat_chunk *m = &c[idx[k]];
             if (rc < 0) {
@@ -610,7 +610,7 @@ int strata_ndarray_migrate(strata_pool *pool, const char *region, const char *na
     }
     /* a whole array moved: its new data goes there too */
     if (rc == STRATA_OK && first_chunk == 0 && last_chunk == INT64_MAX && rec.tier_id != t.id)
-        rc = st_cat_nd_set_tier(err, pool->cat, rec.id, t.id);
+        rc = st_cat_nd_set_tier(err, st_pool_cat(pool), rec.id, t.id);
     st_vec_free(&v);
     close(lfd);
     return rc;

@@ -94,15 +94,15 @@ int st_tier_is_archive(st_ndctx *x, int64_t tier_id)
 
 static int check_pool(strata_pool *pool)
 {
-    return pool == NULL || pool->cat == NULL ? STRATA_EINVAL : STRATA_OK;
+    return pool == NULL || st_pool_cat(pool) == NULL ? STRATA_EINVAL : STRATA_OK;
 }
 
 void st_ndctx_init(st_ndctx *x, strata_pool *pool)
 {
     memset(x, 0, sizeof *x);
-    x->err = &pool->err;
-    x->cat = pool->cat;
-    x->pool_path = pool->path;
+    x->err = st_pool_err(pool);
+    x->cat = st_pool_cat(pool);
+    x->pool_path = st_pool_path(pool);
     x->stage_tier = ST_TIER_DEFAULT_ID;
 }
 
@@ -112,7 +112,7 @@ int st_nd_prepare(strata_pool *pool, const char *region, const char *name, strat
                   int ndims, const uint64_t *dims, const uint64_t *chunk_dims,
                   const strata_ndarray_opts *opts, st_cat_nd *out)
 {
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     strata_ndarray_opts o = {0};
     if (opts != NULL) o = *opts;
     int rc;
@@ -183,14 +183,14 @@ int st_nd_prepare(strata_pool *pool, const char *region, const char *name, strat
                         "or 1",
                         region, name);
     st_cat_region r;
-    rc = st_cat_region_get(err, pool->cat, region, &r);
+    rc = st_cat_region_get(err, st_pool_cat(pool), region, &r);
     if (rc == STRATA_ENOTFOUND)
         return st_error(err, rc,
                         "cannot create N-d array '%s/%s': region '%s' not found; create it first",
                         region, name, region);
     if (rc < 0) return rc;
     st_cat_tier t;
-    rc = st_cat_tier_get(err, pool->cat, o.tier ? o.tier : "default", &t);
+    rc = st_cat_tier_get(err, st_pool_cat(pool), o.tier ? o.tier : "default", &t);
     if (rc < 0) return rc;
     rec.region_id = r.id;
     snprintf(rec.region, sizeof rec.region, "%s", region);
@@ -199,7 +199,7 @@ int st_nd_prepare(strata_pool *pool, const char *region, const char *name, strat
     st_random_token(rec.dir);
     rec.tier_id = t.id;
     st_cat_nd existing;
-    rc = st_cat_nd_get(NULL, pool->cat, region, name, &existing);
+    rc = st_cat_nd_get(NULL, st_pool_cat(pool), region, name, &existing);
     if (rc == STRATA_OK)
         return st_error(err, STRATA_EEXIST, "N-d array '%s/%s' already exists", region, name);
     *out = rec;
@@ -213,7 +213,7 @@ int strata_ndarray_create(strata_pool *pool, const char *region, const char *nam
 {
     if (out != NULL) *out = NULL;
     if (check_pool(pool) < 0) return STRATA_EINVAL;
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     st_cat_nd rec;
     int rc = st_nd_prepare(pool, region, name, dtype, ndims, dims, chunk_dims, opts, &rec);
     if (rc < 0) return rc;
@@ -226,7 +226,7 @@ int strata_ndarray_create(strata_pool *pool, const char *region, const char *nam
     if (hold < 0) return hold;
     rc = st_nd_dir(&x, &rec, ST_TIER_DEFAULT_ID, 1, dir);
     if (rc == STRATA_OK) rc = st_nd_dir(&x, &rec, tier_id, 1, dir);
-    if (rc == STRATA_OK) rc = st_cat_nd_insert(err, pool->cat, &rec);
+    if (rc == STRATA_OK) rc = st_cat_nd_insert(err, st_pool_cat(pool), &rec);
     if (rc < 0) {
         x.err = NULL;
         if (st_nd_dir(&x, &rec, ST_TIER_DEFAULT_ID, 0, dir) == STRATA_OK) st_rm_tree(NULL, dir);
@@ -244,7 +244,7 @@ int strata_ndarray_open(strata_pool *pool, const char *region, const char *name,
     if (out == NULL) return STRATA_EINVAL;
     *out = NULL;
     if (check_pool(pool) < 0) return STRATA_EINVAL;
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     int rc;
     if ((rc = st_name_check(err, "region", region)) < 0) return rc;
     if ((rc = st_name_check(err, "N-d array", name)) < 0) return rc;
@@ -254,12 +254,12 @@ int strata_ndarray_open(strata_pool *pool, const char *region, const char *name,
     a->magic = ST_ND_LIVE;
     a->pool = pool;
     st_ndctx_init(&a->x, pool);
-    rc = st_cat_nd_get(err, pool->cat, region, name, &a->rec);
+    rc = st_cat_nd_get(err, st_pool_cat(pool), region, name, &a->rec);
     if (rc == STRATA_OK && opts != NULL) {
         a->hints = opts->hints;
         if (opts->stage_tier != NULL) {
             st_cat_tier t;
-            rc = st_cat_tier_get(err, pool->cat, opts->stage_tier, &t);
+            rc = st_cat_tier_get(err, st_pool_cat(pool), opts->stage_tier, &t);
             if (rc == STRATA_OK && t.kind == STRATA_TIER_ARCHIVE)
                 rc = st_error(err, STRATA_EINVAL, "cannot stage to tier '%s': it is an archive",
                               t.name);
@@ -297,9 +297,10 @@ void strata_ndarray_close(strata_ndarray *a)
 static int refresh(strata_ndarray *a)
 {
     a->x.ntiers = 0; /* tiers may have been removed and added since the last call */
-    int rc = st_cat_nd_get(&a->pool->err, a->pool->cat, a->rec.region, a->rec.name, &a->rec);
+    int rc = st_cat_nd_get(st_pool_err(a->pool), st_pool_cat(a->pool), a->rec.region, a->rec.name,
+                           &a->rec);
     if (rc == STRATA_ENOTFOUND)
-        rc = st_error(&a->pool->err, rc, "N-d array '%s/%s' was deleted", a->rec.region,
+        rc = st_error(st_pool_err(a->pool), rc, "N-d array '%s/%s' was deleted", a->rec.region,
                       a->rec.name);
     return rc;
 }
@@ -339,12 +340,13 @@ int strata_ndarray_info(strata_ndarray *a, strata_ndarray_desc *out)
     out->unlimited = r->unlimited;
     out->zstd_level = r->zstd;
     st_cat_tier t;
-    rc = st_cat_tier_get_id(&a->pool->err, a->pool->cat, r->tier_id, &t);
+    rc = st_cat_tier_get_id(st_pool_err(a->pool), st_pool_cat(a->pool), r->tier_id, &t);
     if (rc < 0) return rc;
     snprintf(a->tier_name, sizeof a->tier_name, "%s", t.name);
     out->tier = a->tier_name;
     count_ctx k = {0, 0};
-    rc = st_cat_nd_chunks(&a->pool->err, a->pool->cat, r->id, 0, INT64_MAX, count_chunk, &k);
+    rc = st_cat_nd_chunks(st_pool_err(a->pool), st_pool_cat(a->pool), r->id, 0, INT64_MAX,
+                          count_chunk, &k);
     if (rc < 0) return rc;
     out->chunks_written = k.n;
     out->bytes = k.bytes;
@@ -375,11 +377,11 @@ int strata_ndarray_list(strata_pool *pool, const char *region, strata_name_fn fn
 {
     if (check_pool(pool) < 0 || fn == NULL) return STRATA_EINVAL;
     st_cat_region r;
-    int rc = st_name_check(&pool->err, "region", region);
-    if (rc == STRATA_OK) rc = st_cat_region_get(&pool->err, pool->cat, region, &r);
+    int rc = st_name_check(st_pool_err(pool), "region", region);
+    if (rc == STRATA_OK) rc = st_cat_region_get(st_pool_err(pool), st_pool_cat(pool), region, &r);
     if (rc < 0) return rc;
     list_ctx c = {fn, ctx};
-    return st_cat_nd_list(&pool->err, pool->cat, r.id, list_one, &c);
+    return st_cat_nd_list(st_pool_err(pool), st_pool_cat(pool), r.id, list_one, &c);
 }
 
 static int note_tier(void *vctx, const st_cat_tier *t)
@@ -394,20 +396,20 @@ static int note_tier(void *vctx, const st_cat_tier *t)
 int strata_ndarray_delete(strata_pool *pool, const char *region, const char *name)
 {
     if (check_pool(pool) < 0) return STRATA_EINVAL;
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     st_cat_nd rec;
     int rc = st_name_check(err, "region", region);
     if (rc == STRATA_OK) rc = st_name_check(err, "N-d array", name);
-    if (rc == STRATA_OK) rc = st_cat_nd_get(err, pool->cat, region, name, &rec);
+    if (rc == STRATA_OK) rc = st_cat_nd_get(err, st_pool_cat(pool), region, name, &rec);
     if (rc < 0) return rc;
     /* every tier may hold a directory of it (home chunks, staged copies, or left empty) */
     st_vec tiers = ST_VEC(int64_t);
-    rc = st_cat_tier_list(err, pool->cat, note_tier, &tiers);
+    rc = st_cat_tier_list(err, st_pool_cat(pool), note_tier, &tiers);
     if (rc == STRATA_ENOMEM) rc = st_error(err, rc, "out of memory deleting '%s/%s'", region, name);
-    if (rc == STRATA_OK && (rc = st_cat_begin(err, pool->cat)) == STRATA_OK) {
-        rc = st_cat_nd_delete(err, pool->cat, rec.id);
-        if (rc == STRATA_OK) rc = st_cat_commit(err, pool->cat);
-        if (rc < 0) st_cat_rollback(pool->cat);
+    if (rc == STRATA_OK && (rc = st_cat_begin(err, st_pool_cat(pool))) == STRATA_OK) {
+        rc = st_cat_nd_delete(err, st_pool_cat(pool), rec.id);
+        if (rc == STRATA_OK) rc = st_cat_commit(err, st_pool_cat(pool));
+        if (rc < 0) st_cat_rollback(st_pool_cat(pool));
     }
     /* the files: best effort (leftovers are orphans that gc removes) */
     st_ndctx x;
@@ -669,7 +671,7 @@ void st_nd_remove_file(st_ndctx *x, const st_cat_nd *rec, int64_t tier, const ch
 static int bounds(strata_ndarray *a, const char *what, const uint64_t *start, const uint64_t *count,
                   const uint64_t *stride, int growing, uint64_t *new_dim0)
 {
-    st_err *err = &a->pool->err;
+    st_err *err = st_pool_err(a->pool);
     const st_cat_nd *r = &a->rec;
     if (start == NULL || count == NULL)
         return st_error(err, STRATA_EINVAL, "cannot %s '%s/%s': start and count are required", what,
@@ -708,7 +710,7 @@ static int write_impl(strata_ndarray *a, const uint64_t *start_in, const uint64_
     if (nd_check(a) < 0) return STRATA_EINVAL;
     uint64_t start[ST_ND_MAXDIMS] = {0};
     if (start_in != NULL) memcpy(start, start_in, (size_t)a->rec.ndims * sizeof *start);
-    st_err *err = &a->pool->err;
+    st_err *err = st_pool_err(a->pool);
     if (buf == NULL) return st_error(err, STRATA_EINVAL, "write: the buffer is NULL");
     uint64_t ones[ST_ND_MAXDIMS] = {1, 1, 1, 1, 1, 1, 1, 1};
     if (stride == NULL) stride = ones;
@@ -803,8 +805,8 @@ static int write_impl(strata_ndarray *a, const uint64_t *start_in, const uint64_
         memcpy(dims, a->rec.dims, sizeof dims);
         dims[0] = dim0;
         if (rc == STRATA_OK)
-            rc = st_cat_nd_commit(err, a->pool->cat, a->rec.id, a->rec.version, dims, a->rec.ndims,
-                                  cs, co, (int)out.n, NULL);
+            rc = st_cat_nd_commit(err, st_pool_cat(a->pool), a->rec.id, a->rec.version, dims,
+                                  a->rec.ndims, cs, co, (int)out.n, NULL);
         free(cs);
         free(co);
     }
@@ -842,7 +844,7 @@ int strata_ndarray_append_step(strata_ndarray *a, const void *buf, uint64_t *ste
     int rc = refresh(a);
     if (rc < 0) return rc;
     if (!a->rec.unlimited)
-        return st_error(&a->pool->err, STRATA_EINVAL,
+        return st_error(st_pool_err(a->pool), STRATA_EINVAL,
                         "cannot append a step to '%s/%s': its first dimension is not unlimited",
                         a->rec.region, a->rec.name);
     uint64_t count[ST_ND_MAXDIMS];
@@ -857,7 +859,7 @@ int strata_ndarray_write_npy(strata_ndarray *a, const uint64_t *start, const cha
                              uint64_t *at)
 {
     if (nd_check(a) < 0 || path == NULL) return STRATA_EINVAL;
-    st_err *err = &a->pool->err;
+    st_err *err = st_pool_err(a->pool);
     int rc = refresh(a);
     if (rc < 0) return rc;
     st_chunkbuf cb;
@@ -902,7 +904,7 @@ int strata_ndarray_read_npy(strata_ndarray *a, const uint64_t *start, const uint
                             const uint64_t *stride, const char *path)
 {
     if (nd_check(a) < 0 || path == NULL || count == NULL) return STRATA_EINVAL;
-    st_err *err = &a->pool->err;
+    st_err *err = st_pool_err(a->pool);
     int rc = refresh(a);
     if (rc < 0) return rc;
     double total = (double)a->esz;

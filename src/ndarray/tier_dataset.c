@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "ndarray/nd_int.h"
-#include "store/store_int.h"
+#include "store/store.h"
 
 #define MOVE_ROWS 32 /* batch columns made durable together and switched in one transaction */
 
@@ -42,11 +42,11 @@ static int copy_file(strata_pool *pool, const strata_dataset *ds, int64_t from, 
 {
     char spath[ST_PATH_MAX];
     st_chunkbuf cb;
-    int rc = st_bcol_path(pool, &ds->d, ds->dir, from, file, spath);
-    if (rc == STRATA_OK) rc = st_chunk_read(&pool->err, spath, &cb);
+    int rc = st_bcol_path(pool, st_dataset_rec(ds), st_dataset_path(ds), from, file, spath);
+    if (rc == STRATA_OK) rc = st_chunk_read(st_pool_err(pool), spath, &cb);
     if (rc < 0) return rc;
     uint64_t size = 0;
-    rc = st_chunk_write(&pool->err, ddir, name, cb.info.dtype, cb.info.ndim, cb.info.shape,
+    rc = st_chunk_write(st_pool_err(pool), ddir, name, cb.info.dtype, cb.info.ndim, cb.info.shape,
                         cb.info.fortran_order, cb.data,
                         cb.info.count * strata_dtype_size(cb.info.dtype), level, &size);
     st_chunk_release(&cb);
@@ -57,7 +57,8 @@ static int copy_file(strata_pool *pool, const strata_dataset *ds, int64_t from, 
 static void remove_file(strata_pool *pool, const strata_dataset *ds, int64_t tier, const char *file)
 {
     char path[ST_PATH_MAX];
-    if (file[0] != '\0' && st_bcol_path(pool, &ds->d, ds->dir, tier, file, path) == STRATA_OK)
+    if (file[0] != '\0' &&
+        st_bcol_path(pool, st_dataset_rec(ds), st_dataset_path(ds), tier, file, path) == STRATA_OK)
         unlink(path);
 }
 
@@ -65,7 +66,7 @@ static void remove_file(strata_pool *pool, const strata_dataset *ds, int64_t tie
 static int move_rows(strata_pool *pool, strata_dataset *ds, const st_cat_tier *t, const char *ddir,
                      const st_cat_bmove *m, int n, uint64_t *moved)
 {
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     int archive = t->kind == STRATA_TIER_ARCHIVE;
     int level = archive ? ST_ARCHIVE_ZSTD : 0;
     char files[MOVE_ROWS][ST_CAT_FILE], bfiles[MOVE_ROWS][ST_CAT_FILE];
@@ -85,15 +86,15 @@ static int move_rows(strata_pool *pool, strata_dataset *ds, const st_cat_tier *t
     }
     int copied = k;
     if (rc == STRATA_OK) rc = st_fsync_dir(err, ddir);
-    int in_tx = rc == STRATA_OK && (rc = st_cat_begin(err, pool->cat)) == STRATA_OK;
+    int in_tx = rc == STRATA_OK && (rc = st_cat_begin(err, st_pool_cat(pool))) == STRATA_OK;
     for (k = 0; rc == STRATA_OK && k < n; k++) {
-        rc = st_cat_bcol_move(err, pool->cat, &m[k], t->id, files[k], bfiles[k], stored[k]);
+        rc = st_cat_bcol_move(err, st_pool_cat(pool), &m[k], t->id, files[k], bfiles[k], stored[k]);
         if (rc >= 0) done[k] = rc, rc = STRATA_OK;
     }
     if (in_tx && rc == STRATA_OK)
-        rc = st_cat_commit(err, pool->cat);
+        rc = st_cat_commit(err, st_pool_cat(pool));
     else if (in_tx)
-        st_cat_rollback(pool->cat);
+        st_cat_rollback(st_pool_cat(pool));
     /* after the commit the sources go; after a failure (or a row gc dropped) the copies */
     for (k = 0; k < copied; k++) {
         int keep_new = rc == STRATA_OK && done[k];
@@ -112,8 +113,8 @@ int strata_dataset_migrate(strata_pool *pool, const char *region, const char *na
     uint64_t local = 0;
     if (moved == NULL) moved = &local;
     *moved = 0;
-    if (pool == NULL || pool->cat == NULL) return STRATA_EINVAL;
-    st_err *err = &pool->err;
+    if (pool == NULL || st_pool_cat(pool) == NULL) return STRATA_EINVAL;
+    st_err *err = st_pool_err(pool);
     st_cat_tier t;
     int rc = st_migrate_target(pool, region, name, tier, "batch", &first_batch, &last_batch, &t);
     if (rc < 0) return rc;
@@ -125,8 +126,8 @@ int strata_dataset_migrate(strata_pool *pool, const char *region, const char *na
         return rc;
     }
     st_vec v = ST_VEC(st_cat_bmove);
-    rc = st_cat_bcol_movable(err, pool->cat, ds->d.id, (int64_t)first_batch, (int64_t)last_batch,
-                             t.id, push_move, &v);
+    rc = st_cat_bcol_movable(err, st_pool_cat(pool), st_dataset_rec(ds)->id, (int64_t)first_batch,
+                             (int64_t)last_batch, t.id, push_move, &v);
     const st_cat_bmove *m = v.v;
     /* capacity: what moves in must fit (staged copies of N-d chunks make room) */
     uint64_t incoming = 0;
@@ -137,7 +138,8 @@ int strata_dataset_migrate(strata_pool *pool, const char *region, const char *na
         rc = st_tier_evict(&x, t.id, incoming);
     }
     char ddir[ST_PATH_MAX];
-    if (rc == STRATA_OK && v.n > 0) rc = st_dataset_tier_dir(pool, &ds->d, t.id, 1, ddir);
+    if (rc == STRATA_OK && v.n > 0)
+        rc = st_dataset_tier_dir(pool, st_dataset_rec(ds), t.id, 1, ddir);
     for (size_t i = 0; rc == STRATA_OK && i < v.n; i += MOVE_ROWS) {
         int n = v.n - i < MOVE_ROWS ? (int)(v.n - i) : MOVE_ROWS;
         rc = move_rows(pool, ds, &t, ddir, &m[i], n, moved);

@@ -17,6 +17,40 @@
 
 #include "pool/pool_int.h"
 
+st_err *st_pool_err(strata_pool *pool)
+{
+    return &pool->err;
+}
+
+st_catalog *st_pool_cat(strata_pool *pool)
+{
+    return pool->cat;
+}
+
+const char *st_pool_path(const strata_pool *pool)
+{
+    return pool->path;
+}
+
+const char *st_pool_io_strategy(const strata_pool *pool)
+{
+    return pool->io_strategy;
+}
+
+int st_pool_set_io_strategy_text(strata_pool *pool, const char *spec)
+{
+    if (spec == NULL) spec = "";
+    if (strlen(spec) >= sizeof pool->io_strategy)
+        return st_error(&pool->err, STRATA_EINVAL, "I/O strategy '%.40s...' is too long", spec);
+    snprintf(pool->io_strategy, sizeof pool->io_strategy, "%s", spec);
+    return STRATA_OK;
+}
+
+int st_pool_interrupted(strata_pool *pool)
+{
+    return pool->interrupt != NULL && pool->interrupt(pool->interrupt_ctx) != 0;
+}
+
 int st_pool_threads(const strata_pool *pool)
 {
 #ifdef _OPENMP

@@ -1,5 +1,6 @@
 /*
- * pool_int.h -- the insides of pool and array handles, shared by the files of src/pool.
+ * pool_int.h -- the insides of pool and array handles, shared by the files of src/pool only;
+ * the other layers use pool.h.
  *
  * On disk a pool is:
  *     POOL/STRATA_POOL          marker: "strata pool\nformat N\n"
@@ -15,22 +16,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "catalog/catalog.h"
-#include "util/error.h"
-#include "util/fileio.h"
-
-#define ST_POOL_MARKER  "STRATA_POOL"
-#define ST_POOL_CATALOG "catalog.db"
-#define ST_POOL_DATA    "data"
-#define ST_POOL_BACKUPS "backups"
-#define ST_POOL_GCLOCK  ".gclock"
-
-/* How long a creator waits for a gc that is removing orphans, and gc for creators. */
-#define ST_CREATE_WAIT_MS 60000
-#define ST_GC_WAIT_MS     5000
-
-/* Requests at least this many bytes (or indices) run on the pool's threads. */
-#define ST_PAR_INDICES (64u << 10)
+#include "pool/pool.h"
 
 struct strata_pool {
     char *path;
@@ -75,24 +61,6 @@ struct strata_array {
     uint64_t nbytes;
 };
 
-/* Number of threads for a parallel kernel of POOL. */
-int st_pool_threads(const strata_pool *pool);
-
-/* "POOL/data/RDIR" into OUT. */
-int st_region_dir(strata_pool *pool, const char *rdir, char out[ST_PATH_MAX]);
-
-/* Creating something the catalog will name, outside any object's directory (a region's
- * directory, an array's files, a dataset's or an N-d array's directory, a backup): hold the
- * pool's gc lock (POOL/.gclock) shared from before the first file is made until the catalog
- * names it. gc holds it exclusively while it removes orphans that are in no object's directory,
- * so it never removes a thing half made. Returns a descriptor for st_pool_create_end(), or an
- * error (STRATA_ELOCKED when a gc held the pool for ST_CREATE_WAIT_MS). */
-int st_pool_create_begin(strata_pool *pool);
-void st_pool_create_end(int fd);
-
-/* The root directory of tier T ("POOL/data" for the default tier). */
-int st_tier_root(st_err *err, const char *pool_path, const st_cat_tier *t, char out[ST_PATH_MAX]);
-
 /* Validate A as a live handle; on failure the pool's message says why. */
 int st_array_check(strata_array *a);
 
@@ -113,9 +81,5 @@ int st_file_lock_test(st_err *err, const char *path, const char *what);
 
 /* xxHash64 of an array's data (strings: offsets, then bytes). */
 uint64_t st_array_checksum(const strata_array *a);
-
-/* Verify backup B's files against its record and checksum; STRATA_ECORRUPT with a message in
- * ERR when they do not match. */
-int st_backup_verify(strata_pool *pool, const st_cat_backup *b, st_err *err);
 
 #endif /* STRATA_POOL_INT_H */

@@ -22,7 +22,7 @@
 
 int st_dataset_lock(strata_dataset *ds)
 {
-    st_err *err = &ds->pool->err;
+    st_err *err = st_pool_err(ds->pool);
     char path[ST_PATH_MAX], what[2 * STRATA_NAME_MAX + 16];
     snprintf(what, sizeof what, "dataset '%s/%s'", ds->d.region, ds->d.name);
     int rc = st_path(err, path, "%s/%s", ds->dir, ST_WRITER_LOCK);
@@ -43,7 +43,8 @@ int st_dataset_lock(strata_dataset *ds)
     }
     /* With the lock held nobody else publishes: start from the current version. */
     st_cat_dataset fresh;
-    rc = st_cat_dataset_get(err, ds->pool->cat, ds->d.region, ds->d.name, &fresh, NULL, NULL);
+    rc = st_cat_dataset_get(err, st_pool_cat(ds->pool), ds->d.region, ds->d.name, &fresh, NULL,
+                            NULL);
     if (rc == STRATA_OK && fresh.id != ds->d.id)
         rc = st_error(err, STRATA_ECONFLICT, "%s was dropped and created again; open it again",
                       what);
@@ -114,26 +115,26 @@ int strata_batch_begin(strata_dataset *ds, strata_batch **out)
     if (ds == NULL || out == NULL) return STRATA_EINVAL;
     int rc = STRATA_OK;
     if (ds->schema.ncols == 0)
-        return st_error(&ds->pool->err, STRATA_EPERM,
+        return st_error(st_pool_err(ds->pool), STRATA_EPERM,
                         "dataset '%s/%s' is derived: only 'strata update' writes its batches",
                         ds->d.region, ds->d.name);
     if (ds->lock_fd < 0 && (rc = st_dataset_lock(ds)) < 0) return rc;
     int n = ds->schema.ncols;
     strata_batch *b = calloc(1, sizeof *b);
-    if (b == NULL) return st_error(&ds->pool->err, STRATA_ENOMEM, "out of memory");
+    if (b == NULL) return st_error(st_pool_err(ds->pool), STRATA_ENOMEM, "out of memory");
     b->ds = ds;
     ds->open_batches++;
     b->cols = calloc((size_t)n, sizeof *b->cols);
     if (b->cols == NULL) {
         free(b);
         ds->open_batches--;
-        return st_error(&ds->pool->err, STRATA_ENOMEM, "out of memory");
+        return st_error(st_pool_err(ds->pool), STRATA_ENOMEM, "out of memory");
     }
     for (int c = 0; c < n; c++) b->cols[c].data.w.fd = b->cols[c].sbytes.w.fd = -1;
     st_random_token(b->token);
     b->created_ns = st_now_ns();
     for (int c = 0; c < n && rc == STRATA_OK; c++)
-        rc = st_colw_open(&ds->pool->err, &b->cols[c], ds->dir,
+        rc = st_colw_open(st_pool_err(ds->pool), &b->cols[c], ds->dir,
                           (strata_dtype)ds->schema.cat[c].dtype);
     if (rc < 0) {
         batch_free(b);
@@ -147,7 +148,7 @@ static int check_col(strata_batch *b, int col)
 {
     if (b == NULL) return STRATA_EINVAL;
     if (col < 0 || col >= b->ds->schema.ncols)
-        return st_error(&b->ds->pool->err, STRATA_ERANGE,
+        return st_error(st_pool_err(b->ds->pool), STRATA_ERANGE,
                         "column index %d is out of range for dataset '%s/%s' of %d columns", col,
                         b->ds->d.region, b->ds->d.name, b->ds->schema.ncols);
     return STRATA_OK;
@@ -226,7 +227,7 @@ int strata_batch_append(strata_batch *b, int col, const void *values, uint64_t n
 {
     int rc = check_col(b, col);
     if (rc < 0) return rc;
-    st_err *err = &b->ds->pool->err;
+    st_err *err = st_pool_err(b->ds->pool);
     strata_dtype dt = (strata_dtype)b->ds->schema.cat[col].dtype;
     if (dt == STRATA_STR)
         return st_error(err, STRATA_ETYPE,
@@ -260,7 +261,7 @@ int strata_batch_append_str(strata_batch *b, int col, const int64_t *offsets, co
 {
     int rc = check_col(b, col);
     if (rc < 0) return rc;
-    st_err *err = &b->ds->pool->err;
+    st_err *err = st_pool_err(b->ds->pool);
     if (b->ds->schema.cat[col].dtype != STRATA_STR)
         return st_error(err, STRATA_ETYPE, "column '%s' is %s, not str",
                         b->ds->schema.cat[col].name,
@@ -304,8 +305,8 @@ int strata_batch_column(strata_batch *b, const char *name, int *col)
     if (b == NULL || name == NULL || col == NULL) return STRATA_EINVAL;
     int c = st_schema_find(&b->ds->schema, name);
     if (c < 0)
-        return st_error(&b->ds->pool->err, STRATA_ENOTFOUND, "dataset '%s/%s' has no column '%s'",
-                        b->ds->d.region, b->ds->d.name, name);
+        return st_error(st_pool_err(b->ds->pool), STRATA_ENOTFOUND,
+                        "dataset '%s/%s' has no column '%s'", b->ds->d.region, b->ds->d.name, name);
     *col = c;
     return STRATA_OK;
 }
@@ -388,7 +389,7 @@ int strata_batch_commit(strata_batch *b)
 {
     if (b == NULL) return STRATA_EINVAL;
     strata_dataset *ds = b->ds;
-    st_err *err = &ds->pool->err;
+    st_err *err = st_pool_err(ds->pool);
     int n = ds->schema.ncols, rc = STRATA_OK;
     uint64_t nrows = b->cols[0].data.n;
     for (int c = 1; c < n && rc == STRATA_OK; c++)
@@ -448,7 +449,7 @@ void strata_batch_abort(strata_batch *b)
 int strata_publish(strata_dataset *ds, int64_t *version)
 {
     if (ds == NULL) return STRATA_EINVAL;
-    st_err *err = &ds->pool->err;
+    st_err *err = st_pool_err(ds->pool);
     if (ds->open_batches > 0)
         return st_error(err, STRATA_EINVAL,
                         "cannot publish '%s/%s': %d batch(es) begun but not committed or aborted",
@@ -456,8 +457,8 @@ int strata_publish(strata_dataset *ds, int64_t *version)
     int64_t v = ds->d.version;
     int rc = STRATA_OK;
     if (ds->npending > 0) {
-        rc = st_cat_publish(err, ds->pool->cat, ds->d.id, ds->base_version, ds->schema.ncols,
-                            ds->pending, ds->pending_cols, ds->npending, &v);
+        rc = st_cat_publish(err, st_pool_cat(ds->pool), ds->d.id, ds->base_version,
+                            ds->schema.ncols, ds->pending, ds->pending_cols, ds->npending, &v);
         if (rc == STRATA_ECONFLICT || rc == STRATA_ENOTFOUND) {
             char why[ST_ERRMSG_MAX];
             st_err_copy(err, why, sizeof why);

@@ -109,7 +109,7 @@ static int scan_dir(run *r, const char *dir, const nameset *known, int inside)
     DIR *d = opendir(dir);
     if (d == NULL) {
         if (errno == ENOENT) return STRATA_OK;
-        return st_error_errno(&r->pool->err, errno, "cannot read directory '%s'", dir);
+        return st_error_errno(st_pool_err(r->pool), errno, "cannot read directory '%s'", dir);
     }
     struct dirent *de;
     char path[ST_PATH_MAX];
@@ -242,7 +242,7 @@ int st_dataset_sweep(strata_pool *pool, const st_cat_dataset *d, const char *dir
     /* An exclusive hold on .readers: no snapshot reads the dataset now, and none can open until
      * the garbage is gone (they wait for the lock). Busy: try again at the next gc. */
     char path[ST_PATH_MAX];
-    int rc = st_path(&pool->err, path, "%s/%s", dir, ST_READERS_LOCK);
+    int rc = st_path(st_pool_err(pool), path, "%s/%s", dir, ST_READERS_LOCK);
     if (rc < 0) return rc;
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return STRATA_OK; /* the dataset is being dropped */
@@ -251,10 +251,11 @@ int st_dataset_sweep(strata_pool *pool, const st_cat_dataset *d, const char *dir
         return STRATA_OK;
     }
     st_vec garbage = ST_VEC(ds_file);
-    rc = st_cat_garbage(&pool->err, pool->cat, d->id, add_ds_file, &garbage);
-    if (rc == STRATA_ENOMEM) rc = st_error(&pool->err, rc, "out of memory listing garbage");
+    rc = st_cat_garbage(st_pool_err(pool), st_pool_cat(pool), d->id, add_ds_file, &garbage);
+    if (rc == STRATA_ENOMEM) rc = st_error(st_pool_err(pool), rc, "out of memory listing garbage");
     /* The rows first: a crash then leaves orphans (removed later), never rows without files. */
-    if (rc == STRATA_OK && garbage.n > 0) rc = st_cat_garbage_drop(&pool->err, pool->cat, d->id);
+    if (rc == STRATA_OK && garbage.n > 0)
+        rc = st_cat_garbage_drop(st_pool_err(pool), st_pool_cat(pool), d->id);
     struct sweep_ctx c = {pool, d, dir, 0, 0};
     const ds_file *g = garbage.v;
     for (size_t i = 0; rc == STRATA_OK && i < garbage.n; i++)
@@ -305,7 +306,8 @@ static int visit_dataset(run *r, const st_cat_dataset *rec, nameset *region_know
     if (rc == STRATA_OK) rc = nameset_add(&known, ST_READERS_LOCK);
     ds_ctx c = {r, &d, &schema, dir, &known, STRATA_OK};
     if (rc == STRATA_OK && d.version > 0)
-        rc = st_cat_batches(&pool->err, pool->cat, d.id, d.version, schema.ncols, check_batch, &c);
+        rc = st_cat_batches(st_pool_err(pool), st_pool_cat(pool), d.id, d.version, schema.ncols,
+                            check_batch, &c);
     if (rc == STRATA_OK) rc = c.rc;
     if (rc == STRATA_OK && access(dir, F_OK) != 0) {
         report(r, "dataset", dir, "directory is missing", 0);
@@ -323,8 +325,8 @@ static int visit_dataset(run *r, const st_cat_dataset *rec, nameset *region_know
     }
     st_vec files = ST_VEC(ds_file);
     if (rc == STRATA_OK)
-        rc = st_cat_dataset_files(&pool->err, pool->cat, d.id, add_ds_file, &files);
-    if (rc == STRATA_ENOMEM) rc = st_error(&pool->err, rc, "out of memory listing files");
+        rc = st_cat_dataset_files(st_pool_err(pool), st_pool_cat(pool), d.id, add_ds_file, &files);
+    if (rc == STRATA_ENOMEM) rc = st_error(st_pool_err(pool), rc, "out of memory listing files");
     const ds_file *f = files.v;
     for (size_t i = 0; rc == STRATA_OK && i < files.n; i++)
         if (f[i].tier_id == ST_TIER_DEFAULT_ID) rc = nameset_add(&known, f[i].file);
@@ -403,10 +405,10 @@ static int nd_dir(run *r, const st_cat_nd *nd, int64_t tier_id, char out[ST_PATH
 {
     st_cat_tier t;
     char root[ST_PATH_MAX];
-    int rc = st_cat_tier_get_id(&r->pool->err, r->pool->cat, tier_id, &t);
-    if (rc == STRATA_OK) rc = st_tier_root(&r->pool->err, r->pool->path, &t, root);
+    int rc = st_cat_tier_get_id(st_pool_err(r->pool), st_pool_cat(r->pool), tier_id, &t);
+    if (rc == STRATA_OK) rc = st_tier_root(st_pool_err(r->pool), st_pool_path(r->pool), &t, root);
     if (rc == STRATA_OK)
-        rc = st_path(&r->pool->err, out, "%s/%s/%s", root, nd->region_dir, nd->dir);
+        rc = st_path(st_pool_err(r->pool), out, "%s/%s/%s", root, nd->region_dir, nd->dir);
     return rc;
 }
 
@@ -426,7 +428,7 @@ static int check_chunk(void *vctx, const st_cat_chunk *c)
     snprintf(what, sizeof what, "N-d array %s/%s chunk %lld", k->nd->region, k->nd->name,
              (long long)c->idx);
     if ((k->rc = nd_dir(r, k->nd, c->tier_id, dir)) < 0) return 1;
-    if ((k->rc = st_path(&r->pool->err, path, "%s/%s", dir, c->file)) < 0) return 1;
+    if ((k->rc = st_path(st_pool_err(r->pool), path, "%s/%s", dir, c->file)) < 0) return 1;
     st_err e;
     st_err_init(&e);
     st_chunkbuf cb;
@@ -461,7 +463,8 @@ static int visit_nd(run *r, const st_cat_nd *nd)
     int rc = STRATA_OK;
     if (!r->gc) {
         chunk_ctx k = {r, nd, STRATA_OK};
-        rc = st_cat_nd_chunks(&pool->err, pool->cat, nd->id, 0, INT64_MAX, check_chunk, &k);
+        rc = st_cat_nd_chunks(st_pool_err(pool), st_pool_cat(pool), nd->id, 0, INT64_MAX,
+                              check_chunk, &k);
         if (rc >= 0) rc = k.rc;
     }
     /* orphans, with the writers and stagers held off */
@@ -469,7 +472,7 @@ static int visit_nd(run *r, const st_cat_nd *nd)
     int hold = -1;
     if (rc == STRATA_OK) rc = nd_dir(r, nd, ST_TIER_DEFAULT_ID, ddir);
     if (rc < 0 || !hold_object(r, ddir, &hold)) return rc < 0 ? rc : STRATA_OK;
-    rc = st_cat_nd_files(&pool->err, pool->cat, nd->id, collect_nd_file, &files);
+    rc = st_cat_nd_files(st_pool_err(pool), st_pool_cat(pool), nd->id, collect_nd_file, &files);
     int64_t tiers[64];
     int nt = 0;
     tiers[nt++] = ST_TIER_DEFAULT_ID;
@@ -503,7 +506,7 @@ static int visit_ndarrays(run *r, const st_cat_region *reg, const char *only_nam
                           nameset *region_known)
 {
     st_vec v = ST_VEC(st_cat_nd);
-    int rc = st_cat_nd_list(&r->pool->err, r->pool->cat, reg->id, collect_nd, &v);
+    int rc = st_cat_nd_list(st_pool_err(r->pool), st_pool_cat(r->pool), reg->id, collect_nd, &v);
     const st_cat_nd *nd = v.v;
     for (size_t i = 0; rc == STRATA_OK && i < v.n && !r->stop; i++) {
         if (only_name != NULL && strcmp(nd[i].name, only_name) != 0) continue;
@@ -544,7 +547,7 @@ static int scan_tier(void *vctx, const st_cat_tier *t)
     if (t->id == ST_TIER_DEFAULT_ID) return 0;
     strata_pool *pool = r->pool;
     char root[ST_PATH_MAX];
-    if ((s->rc = st_tier_root(&pool->err, pool->path, t, root)) < 0) return 1;
+    if ((s->rc = st_tier_root(st_pool_err(pool), st_pool_path(pool), t, root)) < 0) return 1;
     if ((s->rc = scan_dir(r, root, s->regions, 0)) < 0) return 1;
     for (size_t i = 0; i < s->regions->n && !r->stop; i++) {
         const char *rdir = ((char **)s->regions->v)[i];
@@ -554,14 +557,15 @@ static int scan_tier(void *vctx, const st_cat_tier *t)
         /* the region of this directory */
         nameset known = NAMESET;
         st_vec regs = ST_VEC(st_cat_region);
-        s->rc = st_cat_region_list(&pool->err, pool->cat, collect_region_rec, &regs);
+        s->rc = st_cat_region_list(st_pool_err(pool), st_pool_cat(pool), collect_region_rec, &regs);
         for (size_t j = 0; s->rc == STRATA_OK && j < regs.n; j++) {
             reg = ((st_cat_region *)regs.v)[j];
             if (strcmp(reg.dir, rdir) == 0) {
-                s->rc = st_cat_nd_list(&pool->err, pool->cat, reg.id, known_nd_dir, &known);
+                s->rc = st_cat_nd_list(st_pool_err(pool), st_pool_cat(pool), reg.id, known_nd_dir,
+                                       &known);
                 if (s->rc == STRATA_OK)
-                    s->rc =
-                        st_cat_dataset_list(&pool->err, pool->cat, reg.id, known_ds_dir, &known);
+                    s->rc = st_cat_dataset_list(st_pool_err(pool), st_pool_cat(pool), reg.id,
+                                                known_ds_dir, &known);
             }
         }
         st_vec_free(&regs);
@@ -588,8 +592,9 @@ static int scan_tiers(run *r)
     strata_pool *pool = r->pool;
     nameset regions = NAMESET;
     st_vec tiers = ST_VEC(st_cat_tier);
-    int rc = st_cat_region_list(&pool->err, pool->cat, collect_region_dir, &regions);
-    if (rc == STRATA_OK) rc = st_cat_tier_list(&pool->err, pool->cat, collect_tier_rec, &tiers);
+    int rc = st_cat_region_list(st_pool_err(pool), st_pool_cat(pool), collect_region_dir, &regions);
+    if (rc == STRATA_OK)
+        rc = st_cat_tier_list(st_pool_err(pool), st_pool_cat(pool), collect_tier_rec, &tiers);
     nameset_sort(&regions);
     tier_scan s = {r, &regions, STRATA_OK};
     for (size_t i = 0; rc == STRATA_OK && i < tiers.n && !r->stop; i++) {
@@ -672,7 +677,8 @@ static int visit_region(run *r, const st_cat_region *reg, const char *only_name,
     char dir[ST_PATH_MAX], rel[ST_PATH_MAX];
     int rc = st_region_dir(pool, reg->dir, dir);
     reg_ctx c = {r, only_name, &known, STRATA_OK};
-    if (rc == STRATA_OK) rc = st_cat_dataset_list(&pool->err, pool->cat, reg->id, visit_ds_rec, &c);
+    if (rc == STRATA_OK)
+        rc = st_cat_dataset_list(st_pool_err(pool), st_pool_cat(pool), reg->id, visit_ds_rec, &c);
     if (rc == STRATA_OK) rc = c.rc;
     if (rc == STRATA_OK) rc = visit_ndarrays(r, reg, only_name, &known);
     if (rc == STRATA_OK && only_name == NULL) {
@@ -740,41 +746,41 @@ static int visit_backup(void *vctx, const st_cat_backup *b)
 static int run_pool(run *r, const char *region, const char *name)
 {
     strata_pool *pool = r->pool;
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     nameset trash = NAMESET, known = NAMESET;
-    int rc = st_cat_trash_list(err, pool->cat, trash_known, &trash);
+    int rc = st_cat_trash_list(err, st_pool_cat(pool), trash_known, &trash);
     nameset_sort(&trash);
     if (rc == STRATA_OK && region != NULL) {
         st_cat_region reg;
         rc = st_name_check(err, "region", region);
-        if (rc == STRATA_OK) rc = st_cat_region_get(err, pool->cat, region, &reg);
+        if (rc == STRATA_OK) rc = st_cat_region_get(err, st_pool_cat(pool), region, &reg);
         if (rc == STRATA_OK && name != NULL) {
             st_cat_dataset d;
             st_cat_nd nd;
             rc = st_name_check(err, "dataset", name);
             if (rc == STRATA_OK)
-                rc = st_cat_dataset_get(err, pool->cat, region, name, &d, NULL, NULL);
+                rc = st_cat_dataset_get(err, st_pool_cat(pool), region, name, &d, NULL, NULL);
             /* or an N-d array of that name */
             if (rc == STRATA_ENOTFOUND &&
-                st_cat_nd_get(NULL, pool->cat, region, name, &nd) == STRATA_OK)
+                st_cat_nd_get(NULL, st_pool_cat(pool), region, name, &nd) == STRATA_OK)
                 rc = STRATA_OK;
         }
         if (rc == STRATA_OK) rc = visit_region(r, &reg, name, &trash);
     } else if (rc == STRATA_OK) {
         pool_ctx c = {r, &trash, &known, STRATA_OK};
-        rc = st_cat_region_list(err, pool->cat, visit_region_rec, &c);
+        rc = st_cat_region_list(err, st_pool_cat(pool), visit_region_rec, &c);
         if (rc == STRATA_OK) rc = c.rc;
         char dir[ST_PATH_MAX];
-        if (rc == STRATA_OK) rc = st_path(err, dir, "%s/%s", pool->path, ST_POOL_DATA);
+        if (rc == STRATA_OK) rc = st_path(err, dir, "%s/%s", st_pool_path(pool), ST_POOL_DATA);
         if (rc == STRATA_OK) {
             nameset_sort(&known);
             rc = scan_dir(r, dir, &known, 0);
         }
         nameset bknown = NAMESET;
         bk_ctx bc = {r, &bknown, STRATA_OK};
-        if (rc == STRATA_OK) rc = st_cat_backup_list(err, pool->cat, visit_backup, &bc);
+        if (rc == STRATA_OK) rc = st_cat_backup_list(err, st_pool_cat(pool), visit_backup, &bc);
         if (rc == STRATA_OK) rc = bc.rc;
-        if (rc == STRATA_OK) rc = st_path(err, dir, "%s/%s", pool->path, ST_POOL_BACKUPS);
+        if (rc == STRATA_OK) rc = st_path(err, dir, "%s/%s", st_pool_path(pool), ST_POOL_BACKUPS);
         if (rc == STRATA_OK) {
             nameset_sort(&bknown);
             rc = scan_dir(r, dir, &bknown, 0);
@@ -794,10 +800,10 @@ int strata_check(strata_pool *pool, const char *region, const char *name, strata
     if (pool == NULL) return STRATA_EINVAL;
     run r = {.pool = pool, .fn = fn, .ctx = ctx};
     /* the catalog first: everything below trusts it */
-    int rc = st_cat_integrity(&pool->err, pool->cat);
+    int rc = st_cat_integrity(st_pool_err(pool), st_pool_cat(pool));
     if (rc < 0) {
         char path[ST_PATH_MAX];
-        if (st_path(NULL, path, "%s/%s", pool->path, ST_POOL_CATALOG) == STRATA_OK)
+        if (st_path(NULL, path, "%s/%s", st_pool_path(pool), ST_POOL_CATALOG) == STRATA_OK)
             report(&r, "catalog", path, strata_errmsg(pool), 0);
         if (damaged != NULL) *damaged = r.damaged;
         return rc;
@@ -806,7 +812,7 @@ int strata_check(strata_pool *pool, const char *region, const char *name, strata
     if (damaged != NULL) *damaged = r.damaged;
     if (rc < 0) return rc;
     if (r.damaged > 0)
-        return st_error(&pool->err, STRATA_ECORRUPT, "%llu damaged item(s) found",
+        return st_error(st_pool_err(pool), STRATA_ECORRUPT, "%llu damaged item(s) found",
                         (unsigned long long)r.damaged);
     return STRATA_OK;
 }
@@ -839,15 +845,17 @@ static int sweep_trash(void *vctx, int64_t id, const char *path, int64_t ds, int
     (void)ds;
     trash_ctx *c = vctx;
     char abs[ST_PATH_MAX];
-    if (st_path(&c->pool->err, abs, "%s/%s", c->pool->path, path) < 0) return c->rc = STRATA_ENAME;
+    if (st_path(st_pool_err(c->pool), abs, "%s/%s", st_pool_path(c->pool), path) < 0)
+        return c->rc = STRATA_ENAME;
     if (held_by_readers(abs)) {
         c->stats->datasets_held++;
         return 0;
     }
     uint64_t bytes = st_tree_bytes(abs);
     if (!c->dry_run) {
-        int rc = st_rm_tree(&c->pool->err, abs);
-        if (rc == STRATA_OK) rc = st_cat_trash_delete(&c->pool->err, c->pool->cat, id);
+        int rc = st_rm_tree(st_pool_err(c->pool), abs);
+        if (rc == STRATA_OK)
+            rc = st_cat_trash_delete(st_pool_err(c->pool), st_pool_cat(c->pool), id);
         if (rc < 0) return c->rc = rc;
     }
     c->stats->datasets_removed++;
@@ -877,11 +885,13 @@ static int expire_ds(void *vctx, const st_cat_dataset *d)
     if (keep_from <= 1) return 0;
     int64_t n = 0;
     /* count what is not yet expired below keep_from: versions are 1..version */
-    if ((c->rc = st_cat_versions(&c->pool->err, c->pool->cat, d->id, count_expirable, &n)) < 0)
+    if ((c->rc = st_cat_versions(st_pool_err(c->pool), st_pool_cat(c->pool), d->id, count_expirable,
+                                 &n)) < 0)
         return 1;
     int64_t newly = n - c->keep > 0 ? n - c->keep : 0;
     if (!c->dry_run && newly > 0 &&
-        (c->rc = st_cat_versions_expire(&c->pool->err, c->pool->cat, d->id, keep_from)) < 0)
+        (c->rc = st_cat_versions_expire(st_pool_err(c->pool), st_pool_cat(c->pool), d->id,
+                                        keep_from)) < 0)
         return 1;
     c->stats->versions_expired += (uint64_t)newly;
     return 0;
@@ -890,7 +900,7 @@ static int expire_ds(void *vctx, const st_cat_dataset *d)
 static int expire_region(void *vctx, const st_cat_region *r)
 {
     expire_ctx *c = vctx;
-    int rc = st_cat_dataset_list(&c->pool->err, c->pool->cat, r->id, expire_ds, c);
+    int rc = st_cat_dataset_list(st_pool_err(c->pool), st_pool_cat(c->pool), r->id, expire_ds, c);
     if (c->rc < 0) return 1;
     return rc;
 }
@@ -898,7 +908,7 @@ static int expire_region(void *vctx, const st_cat_region *r)
 int strata_gc(strata_pool *pool, const strata_gc_opts *opts, strata_gc_stats *stats)
 {
     if (pool == NULL) return STRATA_EINVAL;
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     strata_gc_opts o = {0};
     if (opts != NULL) o = *opts;
     if (o.keep_versions < 0)
@@ -909,7 +919,7 @@ int strata_gc(strata_pool *pool, const strata_gc_opts *opts, strata_gc_stats *st
     if (stats == NULL) stats = &local;
     memset(stats, 0, sizeof *stats);
     trash_ctx tc = {pool, o.dry_run, stats, STRATA_OK};
-    int rc = st_cat_trash_list(err, pool->cat, sweep_trash, &tc);
+    int rc = st_cat_trash_list(err, st_pool_cat(pool), sweep_trash, &tc);
     if (rc == STRATA_OK) rc = tc.rc;
     if (rc < 0) return rc;
     /* Orphans: files and directories the catalog does not name, older than the grace. Outside
@@ -923,11 +933,12 @@ int strata_gc(strata_pool *pool, const strata_gc_opts *opts, strata_gc_stats *st
     char lockpath[ST_PATH_MAX];
     int gclock = -1;
     if (!o.dry_run) {
-        if ((rc = st_path(err, lockpath, "%s/%s", pool->path, ST_POOL_GCLOCK)) < 0) return rc;
+        if ((rc = st_path(err, lockpath, "%s/%s", st_pool_path(pool), ST_POOL_GCLOCK)) < 0)
+            return rc;
         gclock = st_lock_path(err, lockpath, 1, 1, 0, 0, ST_GC_WAIT_MS, "the pool's gc lock");
         if (gclock < 0 && gclock != STRATA_ELOCKED)
-            return st_error(err, gclock, "cannot collect garbage in pool '%s': %s", pool->path,
-                            strata_errmsg(pool));
+            return st_error(err, gclock, "cannot collect garbage in pool '%s': %s",
+                            st_pool_path(pool), strata_errmsg(pool));
     }
     r.outer_held = gclock >= 0 || o.dry_run;
     if (!r.outer_held && !o.dry_run) stats->busy_skipped++;
@@ -936,14 +947,14 @@ int strata_gc(strata_pool *pool, const strata_gc_opts *opts, strata_gc_stats *st
     if (rc < 0) return rc;
     if (o.keep_versions > 0) {
         expire_ctx ec = {pool, o.keep_versions, o.dry_run, stats, STRATA_OK};
-        rc = st_cat_begin(err, pool->cat);
+        rc = st_cat_begin(err, st_pool_cat(pool));
         if (rc == STRATA_OK) {
-            rc = st_cat_region_list(err, pool->cat, expire_region, &ec);
+            rc = st_cat_region_list(err, st_pool_cat(pool), expire_region, &ec);
             if (rc == STRATA_OK || rc == 1) rc = ec.rc;
             if (rc == STRATA_OK)
-                rc = st_cat_commit(err, pool->cat);
+                rc = st_cat_commit(err, st_pool_cat(pool));
             else
-                st_cat_rollback(pool->cat);
+                st_cat_rollback(st_pool_cat(pool));
         }
     }
     return rc;

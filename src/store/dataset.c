@@ -15,7 +15,8 @@
 
 int st_dataset_dir(strata_pool *pool, const st_cat_dataset *d, char out[ST_PATH_MAX])
 {
-    return st_path(&pool->err, out, "%s/%s/%s/%s", pool->path, ST_POOL_DATA, d->region_dir, d->dir);
+    return st_path(st_pool_err(pool), out, "%s/%s/%s/%s", st_pool_path(pool), ST_POOL_DATA,
+                   d->region_dir, d->dir);
 }
 
 int st_dataset_tier_dir(strata_pool *pool, const st_cat_dataset *d, int64_t tier_id, int make,
@@ -24,14 +25,14 @@ int st_dataset_tier_dir(strata_pool *pool, const st_cat_dataset *d, int64_t tier
     if (tier_id <= ST_TIER_DEFAULT_ID) return st_dataset_dir(pool, d, out);
     st_cat_tier t;
     char root[ST_PATH_MAX], rdir[ST_PATH_MAX];
-    int rc = st_cat_tier_get_id(&pool->err, pool->cat, tier_id, &t);
-    if (rc == STRATA_OK) rc = st_tier_root(&pool->err, pool->path, &t, root);
-    if (rc == STRATA_OK) rc = st_path(&pool->err, rdir, "%s/%s", root, d->region_dir);
-    if (rc == STRATA_OK) rc = st_path(&pool->err, out, "%s/%s", rdir, d->dir);
+    int rc = st_cat_tier_get_id(st_pool_err(pool), st_pool_cat(pool), tier_id, &t);
+    if (rc == STRATA_OK) rc = st_tier_root(st_pool_err(pool), st_pool_path(pool), &t, root);
+    if (rc == STRATA_OK) rc = st_path(st_pool_err(pool), rdir, "%s/%s", root, d->region_dir);
+    if (rc == STRATA_OK) rc = st_path(st_pool_err(pool), out, "%s/%s", rdir, d->dir);
     if (rc == STRATA_OK && make) {
-        rc = st_mkdir(&pool->err, root, 1);
-        if (rc == STRATA_OK) rc = st_mkdir(&pool->err, rdir, 1);
-        if (rc == STRATA_OK) rc = st_mkdir(&pool->err, out, 1);
+        rc = st_mkdir(st_pool_err(pool), root, 1);
+        if (rc == STRATA_OK) rc = st_mkdir(st_pool_err(pool), rdir, 1);
+        if (rc == STRATA_OK) rc = st_mkdir(st_pool_err(pool), out, 1);
     }
     return rc;
 }
@@ -39,10 +40,10 @@ int st_dataset_tier_dir(strata_pool *pool, const st_cat_dataset *d, int64_t tier
 int st_bcol_path(strata_pool *pool, const st_cat_dataset *d, const char *dir, int64_t tier_id,
                  const char *file, char out[ST_PATH_MAX])
 {
-    if (tier_id <= ST_TIER_DEFAULT_ID) return st_path(&pool->err, out, "%s/%s", dir, file);
+    if (tier_id <= ST_TIER_DEFAULT_ID) return st_path(st_pool_err(pool), out, "%s/%s", dir, file);
     char tdir[ST_PATH_MAX];
     int rc = st_dataset_tier_dir(pool, d, tier_id, 0, tdir);
-    if (rc == STRATA_OK) rc = st_path(&pool->err, out, "%s/%s", tdir, file);
+    if (rc == STRATA_OK) rc = st_path(st_pool_err(pool), out, "%s/%s", tdir, file);
     return rc;
 }
 
@@ -51,10 +52,11 @@ int st_schema_load(strata_pool *pool, const char *region, const char *name, st_c
 {
     memset(out, 0, sizeof *out);
     out->cat = calloc(ST_CAT_MAX_COLUMNS, sizeof *out->cat);
-    if (out->cat == NULL) return st_error(&pool->err, STRATA_ENOMEM, "out of memory");
-    int rc = st_cat_dataset_get(&pool->err, pool->cat, region, name, d, out->cat, &out->ncols);
+    if (out->cat == NULL) return st_error(st_pool_err(pool), STRATA_ENOMEM, "out of memory");
+    int rc = st_cat_dataset_get(st_pool_err(pool), st_pool_cat(pool), region, name, d, out->cat,
+                                &out->ncols);
     if (rc == STRATA_OK && (out->cols = calloc((size_t)out->ncols + 1, sizeof *out->cols)) == NULL)
-        rc = st_error(&pool->err, STRATA_ENOMEM, "out of memory");
+        rc = st_error(st_pool_err(pool), STRATA_ENOMEM, "out of memory");
     if (rc < 0) {
         st_schema_free(out);
         return rc;
@@ -84,8 +86,8 @@ int st_schema_find(const st_schema *s, const char *name)
 
 int st_dataset_names_check(strata_pool *pool, const char *region, const char *name)
 {
-    int rc = st_name_check(&pool->err, "region", region);
-    if (rc == STRATA_OK) rc = st_name_check(&pool->err, "dataset", name);
+    int rc = st_name_check(st_pool_err(pool), "region", region);
+    if (rc == STRATA_OK) rc = st_name_check(st_pool_err(pool), "dataset", name);
     return rc;
 }
 
@@ -103,9 +105,9 @@ int st_dataset_mkdir(strata_pool *pool, const st_cat_region *r, const char *name
      * orphan directory, never a dataset without one. */
     char parent[ST_PATH_MAX];
     int rc = st_dataset_dir(pool, d, dir);
-    if (rc == STRATA_OK) rc = st_mkdir(&pool->err, dir, 0);
+    if (rc == STRATA_OK) rc = st_mkdir(st_pool_err(pool), dir, 0);
     if (rc == STRATA_OK) rc = st_region_dir(pool, r->dir, parent);
-    if (rc == STRATA_OK) rc = st_fsync_dir(&pool->err, parent);
+    if (rc == STRATA_OK) rc = st_fsync_dir(st_pool_err(pool), parent);
     return rc;
 }
 
@@ -113,7 +115,7 @@ int strata_dataset_create(strata_pool *pool, const char *region, const char *nam
                           const strata_column *cols, int ncols)
 {
     if (pool == NULL) return STRATA_EINVAL;
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     int rc = st_dataset_names_check(pool, region, name);
     if (rc < 0) return rc;
     if (cols == NULL || ncols < 1 || ncols > STRATA_MAX_COLUMNS)
@@ -137,7 +139,7 @@ int strata_dataset_create(strata_pool *pool, const char *region, const char *nam
     }
     st_cat_region r;
     if (rc == STRATA_OK) {
-        rc = st_cat_region_get(err, pool->cat, region, &r);
+        rc = st_cat_region_get(err, st_pool_cat(pool), region, &r);
         if (rc == STRATA_ENOTFOUND)
             st_error(err, rc, "cannot create dataset '%s/%s': region '%s' not found", region, name,
                      region);
@@ -148,7 +150,7 @@ int strata_dataset_create(strata_pool *pool, const char *region, const char *nam
     if (hold < 0 && rc == STRATA_OK) rc = hold;
     if (rc == STRATA_OK) rc = st_dataset_mkdir(pool, &r, name, &d, dir);
     if (rc == STRATA_OK) {
-        rc = st_cat_dataset_insert(err, pool->cat, &d, cc, ncols);
+        rc = st_cat_dataset_insert(err, st_pool_cat(pool), &d, cc, ncols);
         if (rc < 0) rmdir(dir);
     }
     st_pool_create_end(hold);
@@ -170,7 +172,7 @@ int st_dataset_open(strata_pool *pool, const char *region, const char *name, int
     int rc = st_dataset_names_check(pool, region, name);
     if (rc < 0) return rc;
     strata_dataset *ds = calloc(1, sizeof *ds);
-    if (ds == NULL) return st_error(&pool->err, STRATA_ENOMEM, "out of memory");
+    if (ds == NULL) return st_error(st_pool_err(pool), STRATA_ENOMEM, "out of memory");
     ds->pool = pool;
     ds->lock_fd = -1;
     ds->lock_timeout_ms = 10000;
@@ -248,10 +250,11 @@ static int describe(strata_pool *pool, const st_cat_dataset *d, const st_schema 
     out->created_ns = d->created_ns;
     if (version == 0) return STRATA_OK;
     st_cat_dsversion v;
-    int rc = st_cat_version_get(&pool->err, pool->cat, d->id, version, &v);
+    int rc = st_cat_version_get(st_pool_err(pool), st_pool_cat(pool), d->id, version, &v);
     if (rc == STRATA_OK) out->nrows = (uint64_t)v.total_rows;
     if (rc == STRATA_OK)
-        rc = st_cat_totals(&pool->err, pool->cat, d->id, version, &out->nbatches, &out->bytes);
+        rc = st_cat_totals(st_pool_err(pool), st_pool_cat(pool), d->id, version, &out->nbatches,
+                           &out->bytes);
     return rc;
 }
 
@@ -260,11 +263,11 @@ int strata_dataset_info(strata_dataset *ds, strata_dataset_desc *out)
     if (ds == NULL || out == NULL) return STRATA_EINVAL;
     /* Re-read the record: other processes may have published since the handle was opened. */
     st_cat_dataset fresh;
-    int rc = st_cat_dataset_get(&ds->pool->err, ds->pool->cat, ds->d.region, ds->d.name, &fresh,
-                                NULL, NULL);
+    int rc = st_cat_dataset_get(st_pool_err(ds->pool), st_pool_cat(ds->pool), ds->d.region,
+                                ds->d.name, &fresh, NULL, NULL);
     if (rc < 0) return rc;
     if (fresh.id != ds->d.id)
-        return st_error(&ds->pool->err, STRATA_ECONFLICT,
+        return st_error(st_pool_err(ds->pool), STRATA_ECONFLICT,
                         "dataset '%s/%s' was dropped and created again; open it again",
                         ds->d.region, ds->d.name);
     ds->d = fresh;
@@ -293,20 +296,22 @@ int strata_dataset_drop(strata_pool *pool, const char *region, const char *name)
     int rc = st_dataset_names_check(pool, region, name);
     if (rc < 0) return rc;
     st_cat_dataset d;
-    if ((rc = st_cat_dataset_get(&pool->err, pool->cat, region, name, &d, NULL, NULL)) < 0)
+    if ((rc = st_cat_dataset_get(st_pool_err(pool), st_pool_cat(pool), region, name, &d, NULL,
+                                 NULL)) < 0)
         return rc;
     /* Nothing may be derived from it any more. */
     struct dependents dep = {d.id, {0}, 0};
-    if ((rc = st_cat_derivs(&pool->err, pool->cat, 0, find_dependent, &dep)) < 0) return rc;
+    if ((rc = st_cat_derivs(st_pool_err(pool), st_pool_cat(pool), 0, find_dependent, &dep)) < 0)
+        return rc;
     if (dep.n > 0)
-        return st_error(&pool->err, STRATA_ECONFLICT,
+        return st_error(st_pool_err(pool), STRATA_ECONFLICT,
                         "cannot drop '%s/%s': %s is derived from it (%d object(s) in all); drop "
                         "those first",
                         region, name, dep.first, dep.n);
     char rel[ST_PATH_MAX];
-    if ((rc = st_path(&pool->err, rel, "%s/%s/%s", ST_POOL_DATA, d.region_dir, d.dir)) < 0)
+    if ((rc = st_path(st_pool_err(pool), rel, "%s/%s/%s", ST_POOL_DATA, d.region_dir, d.dir)) < 0)
         return rc;
-    return st_cat_dataset_drop(&pool->err, pool->cat, d.id, rel);
+    return st_cat_dataset_drop(st_pool_err(pool), st_pool_cat(pool), d.id, rel);
 }
 
 struct list_ctx {
@@ -323,12 +328,12 @@ static int list_one(void *vctx, const st_cat_dataset *d)
 int strata_dataset_list(strata_pool *pool, const char *region, strata_name_fn fn, void *ctx)
 {
     if (pool == NULL || fn == NULL) return STRATA_EINVAL;
-    int rc = st_name_check(&pool->err, "region", region);
+    int rc = st_name_check(st_pool_err(pool), "region", region);
     if (rc < 0) return rc;
     st_cat_region r;
-    if ((rc = st_cat_region_get(&pool->err, pool->cat, region, &r)) < 0) return rc;
+    if ((rc = st_cat_region_get(st_pool_err(pool), st_pool_cat(pool), region, &r)) < 0) return rc;
     struct list_ctx lc = {fn, ctx};
-    return st_cat_dataset_list(&pool->err, pool->cat, r.id, list_one, &lc);
+    return st_cat_dataset_list(st_pool_err(pool), st_pool_cat(pool), r.id, list_one, &lc);
 }
 
 struct log_ctx {
@@ -351,8 +356,29 @@ int strata_dataset_log(strata_pool *pool, const char *region, const char *name,
     int rc = st_dataset_names_check(pool, region, name);
     if (rc < 0) return rc;
     st_cat_dataset d;
-    if ((rc = st_cat_dataset_get(&pool->err, pool->cat, region, name, &d, NULL, NULL)) < 0)
+    if ((rc = st_cat_dataset_get(st_pool_err(pool), st_pool_cat(pool), region, name, &d, NULL,
+                                 NULL)) < 0)
         return rc;
     struct log_ctx lc = {fn, ctx};
-    return st_cat_versions(&pool->err, pool->cat, d.id, log_one, &lc);
+    return st_cat_versions(st_pool_err(pool), st_pool_cat(pool), d.id, log_one, &lc);
+}
+
+const st_schema *st_dataset_schema(const strata_dataset *ds)
+{
+    return &ds->schema;
+}
+
+const st_cat_dataset *st_dataset_rec(const strata_dataset *ds)
+{
+    return &ds->d;
+}
+
+const char *st_dataset_path(const strata_dataset *ds)
+{
+    return ds->dir;
+}
+
+strata_pool *st_dataset_pool(const strata_dataset *ds)
+{
+    return ds->pool;
 }

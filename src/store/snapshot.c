@@ -54,7 +54,7 @@ int strata_snapshot_open(strata_pool *pool, const char *region, const char *name
 {
     if (out != NULL) *out = NULL;
     if (pool == NULL || out == NULL) return STRATA_EINVAL;
-    st_err *err = &pool->err;
+    st_err *err = st_pool_err(pool);
     int rc = st_name_check(err, "region", region);
     if (rc == STRATA_OK) rc = st_name_check(err, "dataset", name);
     if (rc < 0) return rc;
@@ -82,7 +82,7 @@ int strata_snapshot_open(strata_pool *pool, const char *region, const char *name
     }
     if (s->lock_fd >= 0) ST_TRY(rc = st_lock_fd(err, s->lock_fd, 0, 0, 0, -1, lockpath));
     st_cat_dataset now;
-    ST_TRY(rc = st_cat_dataset_get(err, pool->cat, region, name, &now, NULL, NULL));
+    ST_TRY(rc = st_cat_dataset_get(err, st_pool_cat(pool), region, name, &now, NULL, NULL));
     if (now.id != s->d.id) {
         rc = st_error(err, STRATA_ENOTFOUND, "dataset '%s/%s' was dropped while being opened",
                       region, name);
@@ -98,7 +98,7 @@ int strata_snapshot_open(strata_pool *pool, const char *region, const char *name
     }
     if (s->version > 0) {
         st_cat_dsversion v;
-        ST_TRY(rc = st_cat_version_get(err, pool->cat, s->d.id, s->version, &v));
+        ST_TRY(rc = st_cat_version_get(err, st_pool_cat(pool), s->d.id, s->version, &v));
         if (v.expired) {
             rc = st_error(err, STRATA_ENOTFOUND,
                           "version %lld of dataset '%s/%s' was garbage-collected; read a later "
@@ -107,8 +107,8 @@ int strata_snapshot_open(strata_pool *pool, const char *region, const char *name
             goto done;
         }
         struct collect c = {s, 0, STRATA_OK};
-        rc =
-            st_cat_batches(err, pool->cat, s->d.id, s->version, s->schema.ncols, collect_batch, &c);
+        rc = st_cat_batches(err, st_pool_cat(pool), s->d.id, s->version, s->schema.ncols,
+                            collect_batch, &c);
         if (c.rc < 0) rc = st_error(err, c.rc, "out of memory reading batches");
         if (rc < 0) goto done;
     }
@@ -173,8 +173,8 @@ int strata_snapshot_column(strata_snapshot *s, const char *name, int *col)
     if (s == NULL || name == NULL || col == NULL) return STRATA_EINVAL;
     int c = st_schema_find(&s->schema, name);
     if (c < 0)
-        return st_error(&s->pool->err, STRATA_ENOTFOUND, "dataset '%s/%s' has no column '%s'",
-                        s->d.region, s->d.name, name);
+        return st_error(st_pool_err(s->pool), STRATA_ENOTFOUND,
+                        "dataset '%s/%s' has no column '%s'", s->d.region, s->d.name, name);
     *col = c;
     return STRATA_OK;
 }
@@ -183,12 +183,12 @@ static int check_bc(strata_snapshot *s, uint64_t batch, int col)
 {
     if (s == NULL) return STRATA_EINVAL;
     if (batch >= s->nbatches)
-        return st_error(&s->pool->err, STRATA_ERANGE,
+        return st_error(st_pool_err(s->pool), STRATA_ERANGE,
                         "batch %llu is out of range: version %lld of '%s/%s' has %llu batches",
                         (unsigned long long)batch, (long long)s->version, s->d.region, s->d.name,
                         (unsigned long long)s->nbatches);
     if (col < 0 || col >= s->schema.ncols)
-        return st_error(&s->pool->err, STRATA_ERANGE,
+        return st_error(st_pool_err(s->pool), STRATA_ERANGE,
                         "column index %d is out of range for '%s/%s' of %d columns", col,
                         s->d.region, s->d.name, s->schema.ncols);
     return STRATA_OK;
@@ -234,7 +234,7 @@ static int map_files(strata_snapshot *s, uint64_t batch, int col, char path[ST_P
 {
     size_t i = batch * (size_t)s->schema.ncols + (size_t)col;
     const st_cat_bcol *bc = &s->bcols[i];
-    st_err *err = &s->pool->err;
+    st_err *err = st_pool_err(s->pool);
     st_npy_unmap(&s->maps[i]);
     st_npy_unmap(&s->bmaps[i]);
     int rc = st_bcol_path(s->pool, &s->d, s->dir, bc->tier_id, bc->file, path);
@@ -251,7 +251,7 @@ static int map_bc(strata_snapshot *s, uint64_t batch, int col)
 {
     size_t i = batch * (size_t)s->schema.ncols + (size_t)col;
     if (s->maps[i].map != NULL) return STRATA_OK;
-    st_err *err = &s->pool->err;
+    st_err *err = st_pool_err(s->pool);
     const st_cat_bcol *bc = &s->bcols[i];
     if (bc->file[0] == '\0')
         return st_error(err, STRATA_ESTALE,
@@ -267,8 +267,8 @@ static int map_bc(strata_snapshot *s, uint64_t batch, int col)
     if (rc == STRATA_ENOTFOUND) {
         /* migrated to another tier since the snapshot listed it: same bytes, new place */
         st_cat_bcol *mbc = &s->bcols[i];
-        rc = st_cat_bcol_where(err, s->pool->cat, s->d.id, s->batches[batch].seq, col, mbc->version,
-                               mbc);
+        rc = st_cat_bcol_where(err, st_pool_cat(s->pool), s->d.id, s->batches[batch].seq, col,
+                               mbc->version, mbc);
         if (rc == STRATA_OK) rc = map_files(s, batch, col, path);
     }
     strata_dtype stored = dt == STRATA_STR ? STRATA_I64 : dt;
@@ -295,7 +295,7 @@ int strata_snapshot_map(strata_snapshot *s, uint64_t batch, int col, const void 
 {
     int rc = check_bc(s, batch, col);
     if (rc < 0) return rc;
-    if (data == NULL) return st_error(&s->pool->err, STRATA_EINVAL, "map: no pointer given");
+    if (data == NULL) return st_error(st_pool_err(s->pool), STRATA_EINVAL, "map: no pointer given");
     if ((rc = map_bc(s, batch, col)) < 0) return rc;
     *data = s->maps[batch * (size_t)s->schema.ncols + (size_t)col].data;
     return STRATA_OK;
@@ -307,7 +307,7 @@ int strata_snapshot_map_str(strata_snapshot *s, uint64_t batch, int col, const i
     int rc = check_bc(s, batch, col);
     if (rc < 0) return rc;
     if (s->schema.cat[col].dtype != STRATA_STR)
-        return st_error(&s->pool->err, STRATA_ETYPE, "column '%s' is %s, not str",
+        return st_error(st_pool_err(s->pool), STRATA_ETYPE, "column '%s' is %s, not str",
                         s->schema.cat[col].name,
                         strata_dtype_name((strata_dtype)s->schema.cat[col].dtype));
     if ((rc = map_bc(s, batch, col)) < 0) return rc;
@@ -335,7 +335,7 @@ uint64_t st_snapshot_batch_of(const strata_snapshot *s, uint64_t row, uint64_t h
 int strata_snapshot_read(strata_snapshot *s, int col, uint64_t row, uint64_t count, void *dst)
 {
     if (s == NULL) return STRATA_EINVAL;
-    st_err *err = &s->pool->err;
+    st_err *err = st_pool_err(s->pool);
     if (col < 0 || col >= s->schema.ncols)
         return st_error(err, STRATA_ERANGE, "column index %d is out of range", col);
     strata_dtype dt = (strata_dtype)s->schema.cat[col].dtype;
@@ -381,8 +381,49 @@ int strata_snapshot_column_ready(strata_snapshot *s, int col)
 {
     if (s == NULL) return STRATA_EINVAL;
     if (col < 0 || col >= s->schema.ncols)
-        return st_error(&s->pool->err, STRATA_ERANGE, "column index %d is out of range", col);
+        return st_error(st_pool_err(s->pool), STRATA_ERANGE, "column index %d is out of range",
+                        col);
     for (uint64_t b = 0; b < s->nbatches; b++)
         if (s->bcols[b * (size_t)s->schema.ncols + (size_t)col].file[0] == '\0') return 0;
     return 1;
+}
+
+const st_schema *st_snapshot_schema(const strata_snapshot *s)
+{
+    return &s->schema;
+}
+
+const st_cat_dataset *st_snapshot_rec(const strata_snapshot *s)
+{
+    return &s->d;
+}
+
+int64_t st_snapshot_version(const strata_snapshot *s)
+{
+    return s->version;
+}
+
+uint64_t st_snapshot_nrows(const strata_snapshot *s)
+{
+    return s->nrows;
+}
+
+uint64_t st_snapshot_nbatches(const strata_snapshot *s)
+{
+    return s->nbatches;
+}
+
+const st_cat_batch *st_snapshot_batches(const strata_snapshot *s)
+{
+    return s->batches;
+}
+
+const st_cat_bcol *st_snapshot_bcols(const strata_snapshot *s)
+{
+    return s->bcols;
+}
+
+const uint64_t *st_snapshot_row_start(const strata_snapshot *s)
+{
+    return s->row_start;
 }

@@ -22,7 +22,8 @@ int st_summary(strata_pool *pool, int kind, int64_t object_id, const char *part,
                strata_summary *out)
 {
     memset(out, 0, sizeof *out);
-    int rc = st_cat_summary_get(&pool->err, pool->cat, kind, object_id, part, fingerprint, out);
+    int rc = st_cat_summary_get(st_pool_err(pool), st_pool_cat(pool), kind, object_id, part,
+                                fingerprint, out);
     if (rc == STRATA_OK) {
         out->version = version; /* the same content may have been summarised at another */
         out->cached = 1;
@@ -37,15 +38,15 @@ int st_summary(strata_pool *pool, int kind, int64_t object_id, const char *part,
     out->version = version;
     out->seconds = st_mono_s() - t0;
     /* NULL error context: a busy or read-only catalog leaves no message behind */
-    (void)st_cat_summary_put(NULL, pool->cat, kind, object_id, part, fingerprint, out,
+    (void)st_cat_summary_put(NULL, st_pool_cat(pool), kind, object_id, part, fingerprint, out,
                              CACHE_WAIT_MS);
     return STRATA_OK;
 }
 
 int st_summary_interrupted(strata_pool *pool, const char *what)
 {
-    if (pool->interrupt == NULL || pool->interrupt(pool->interrupt_ctx) == 0) return STRATA_OK;
-    return st_error(&pool->err, STRATA_ECANCELED,
+    if (!st_pool_interrupted(pool)) return STRATA_OK;
+    return st_error(st_pool_err(pool), STRATA_ECANCELED,
                     "statistics of %s stopped by the interrupt check; nothing was cached", what);
 }
 
@@ -85,7 +86,7 @@ static int column_pass(void *ctx, const st_stats *p1, st_stats *acc)
 int strata_snapshot_summary(strata_snapshot *s, int col, strata_summary *out)
 {
     if (s == NULL) return STRATA_EINVAL;
-    st_err *err = &s->pool->err;
+    st_err *err = st_pool_err(s->pool);
     if (out == NULL) return st_error(err, STRATA_EINVAL, "summary: no output given");
     if (col < 0 || col >= s->schema.ncols)
         return st_error(err, STRATA_ERANGE, "column index %d is out of range", col);

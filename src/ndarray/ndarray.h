@@ -1,0 +1,78 @@
+/*
+ * ndarray.h -- the N-d array layer's interface for the layer above it (mdms).
+ *
+ * The ndarray layer owns N-d arrays: their chunk files on every tier, the chunk cache, staging of
+ * archive chunks and the moves between tiers. struct strata_ndarray and the chunk grid are its
+ * own (nd_int.h); mdms, which writes N-d arrays of its own associations, includes this header
+ * and nothing else of src/ndarray. st_ndctx is here because callers hold one on their stack and
+ * point its error context elsewhere. The files of src/ndarray include nd_int.h, which includes
+ * this one.
+ */
+#ifndef STRATA_NDARRAY_H
+#define STRATA_NDARRAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "catalog/catalog.h"
+#include "pool/pool.h"
+#include "util/error.h"
+
+#define ST_ARCHIVE_ZSTD 3 /* level of files on an archive tier when the array has none */
+#define ST_ND_TIER_MEMO 4 /* tiers a context remembers */
+
+/* Where an I/O path runs: the error context and catalog of the calling thread (the pool's, or a
+ * background thread's own), the pool directory, and what it reports. */
+typedef struct st_ndctx {
+    st_err *err;
+    st_catalog *cat;
+    const char *pool_path;
+    int64_t stage_tier;     /* where reads stage archive chunks */
+    struct nd_cache *cache; /* NULL: none */
+    /* tiers already looked up (their kind and root never change while they hold data), so that
+     * reading a chunk costs no catalog query for its tier */
+    struct {
+        int64_t id;
+        int archive;
+        char root[ST_PATH_MAX];
+    } tiers[ST_ND_TIER_MEMO];
+    int ntiers;
+    /* counters */
+    uint64_t chunks_read, cache_hits, staged, staged_bytes, evicted;
+} st_ndctx;
+
+/* A context on POOL's error and catalog (staging to the default tier, no cache). */
+void st_ndctx_init(st_ndctx *x, strata_pool *pool);
+
+/* Check the arguments of strata_ndarray_create() and fill *OUT (a fresh directory token, not
+ * yet inserted). STRATA_EEXIST if REGION/NAME exists. */
+int st_nd_prepare(strata_pool *pool, const char *region, const char *name, strata_dtype dtype,
+                  int ndims, const uint64_t *dims, const uint64_t *chunk_dims,
+                  const strata_ndarray_opts *opts, st_cat_nd *out);
+
+/* TIER_ROOT/RDIR/ND for array REC on tier TIER_ID, created when MAKE. */
+int st_nd_dir(st_ndctx *x, const st_cat_nd *rec, int64_t tier_id, int make, char out[ST_PATH_MAX]);
+
+/* Whether tier TIER_ID is an archive (1), not (0), or a negative status. */
+int st_tier_is_archive(st_ndctx *x, int64_t tier_id);
+
+/* Stage chunk C of REC (home on an archive tier) to tier TIER_ID: copy, record, then evict
+ * older staged copies from the tier if it is over its capacity. STAGED_FILE (ST_CAT_FILE bytes,
+ * may be NULL) receives the new copy's name. */
+int st_nd_stage_chunk(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, int64_t tier_id,
+                      char *staged_file);
+
+/* Catalog listing callback appending a chunk row to the st_vec CTX. */
+int st_nd_push_chunk(void *ctx, const st_cat_chunk *c);
+
+/* Byte strides of an array of extent E[N] in C order (FORTRAN: column-major). */
+void st_nd_strides(int n, const uint64_t *e, int fortran, size_t esz, int64_t *st);
+
+/* Copy the box of COUNT[N] elements of ESZ bytes from SRC (byte strides SS) to DST (byte strides
+ * DS); fill a box at DST with the element FILL. */
+void st_nd_copy_box(int n, const uint64_t *count, size_t esz, const char *src, const int64_t *ss,
+                    char *dst, const int64_t *ds);
+void st_nd_fill_box(int n, const uint64_t *count, size_t esz, const void *fill, char *dst,
+                    const int64_t *ds);
+
+#endif /* STRATA_NDARRAY_H */

@@ -1,0 +1,124 @@
+/*
+ * store.h -- the store layer's interface for the layers above it.
+ *
+ * The store layer owns datasets: their schemas, their batches of column files, the writer lock
+ * and the snapshots that read a published version. struct strata_dataset, strata_batch and
+ * strata_snapshot are its own (store_int.h); the layers above (ops, expr, derive, ingest, ndarray
+ * tiers, mdms) include this header and reach a handle's state only through the functions below.
+ * The two structs here, st_schema and st_colw, are values the callers hold themselves. The files
+ * of src/store include store_int.h, which includes this one.
+ */
+#ifndef STRATA_STORE_H
+#define STRATA_STORE_H
+
+#include <xxhash.h>
+
+#include "catalog/catalog.h"
+#include "pool/pool.h"
+#include "util/fileio.h"
+
+/* A schema as read from the catalog, with the public view of it. */
+typedef struct st_schema {
+    int ncols;
+    st_cat_column *cat;  /* names and dtypes */
+    strata_column *cols; /* names point into cat */
+} st_schema;
+
+int st_schema_load(strata_pool *pool, const char *region, const char *name, st_cat_dataset *d,
+                   st_schema *out);
+void st_schema_free(st_schema *s);
+int st_schema_find(const st_schema *s, const char *name);
+
+/* Check REGION and NAME as names of a region and a dataset. */
+int st_dataset_names_check(strata_pool *pool, const char *region, const char *name);
+
+/* Prepare a new dataset NAME in region R: fill D (a new directory token) and create its
+ * directory DIR durably; the caller then inserts the catalog rows (rmdir DIR if that fails). */
+int st_dataset_mkdir(strata_pool *pool, const st_cat_region *r, const char *name, st_cat_dataset *d,
+                     char dir[ST_PATH_MAX]);
+
+/* The batch of S holding snapshot row ROW (< nrows); HINT, a guess, is tried first. */
+uint64_t st_snapshot_batch_of(const strata_snapshot *s, uint64_t row, uint64_t hint);
+
+/* "POOL/data/RDIR/DDIR" */
+int st_dataset_dir(strata_pool *pool, const st_cat_dataset *d, char out[ST_PATH_MAX]);
+
+/* The directory of dataset D on tier TIER_ID (TIER_ROOT/REGION_DIR/DATASET_DIR; the dataset's own
+ * directory on the default tier), created when MAKE. */
+int st_dataset_tier_dir(strata_pool *pool, const st_cat_dataset *d, int64_t tier_id, int make,
+                        char out[ST_PATH_MAX]);
+
+/* The path of FILE of dataset D (whose directory is DIR) on tier TIER_ID. */
+int st_bcol_path(strata_pool *pool, const st_cat_dataset *d, const char *dir, int64_t tier_id,
+                 const char *file, char out[ST_PATH_MAX]);
+
+/* strata_dataset_open(); INTERNAL: the update engine, which writes a derived dataset's
+ * intrinsic columns. */
+int st_dataset_open(strata_pool *pool, const char *region, const char *name, int internal,
+                    strata_dataset **out);
+
+/* One column file being written: header room first, then the data streamed in. */
+typedef struct st_colfile {
+    st_wfile w;
+    uint64_t n;     /* elements written */
+    uint64_t bytes; /* data bytes written */
+    XXH64_state_t *hash;
+    int has_minmax;
+    int64_t min_i, max_i;
+    double min_f, max_f;
+} st_colfile;
+
+/* A column writer: one column of one batch streamed into its file (strings: two files). */
+typedef struct st_colw {
+    st_colfile data;   /* values or string offsets */
+    st_colfile sbytes; /* string bytes (unused for other dtypes) */
+    strata_dtype dtype;
+} st_colw;
+
+/* Start a column file of DTYPE in DIR. */
+int st_colw_open(st_err *err, st_colw *w, const char *dir, strata_dtype dtype);
+/* Append N values (not validated: the caller's values are trusted). */
+int st_colw_append(st_err *err, st_colw *w, const void *values, uint64_t n);
+/* Append N strings: string i is BYTES[OFFSETS[i] - OFFSETS[0], OFFSETS[i+1] - OFFSETS[0]). */
+int st_colw_append_str(st_err *err, st_colw *w, const int64_t *offsets, const char *bytes,
+                       uint64_t n);
+/* Complete the file as DIR/TOKEN.POS.npy, fsynced (the caller fsyncs DIR); BC receives its
+ * record. W is released, also on failure. */
+int st_colw_finish(st_err *err, st_colw *w, const char *dir, const char *token, int pos,
+                   st_cat_bcol *bc);
+void st_colw_abort(st_colw *w);
+
+/* Remove the garbage of dataset D (files of batches replaced by a refresh, superseded column
+ * versions) if no snapshot reads it now; *files and *bytes say what was removed. */
+int st_dataset_sweep(strata_pool *pool, const st_cat_dataset *d, const char *dir, uint64_t *files,
+                     uint64_t *bytes);
+
+/* Take DS's writer lock (waiting up to its lock timeout) and re-read its record under it. */
+int st_dataset_lock(strata_dataset *ds);
+
+/* Unmap the files of batch BATCH of snapshot S (they are mapped again on next use). */
+void st_snapshot_release(strata_snapshot *s, uint64_t batch);
+
+/* Release DS's writer lock, if held. */
+void st_dataset_unlock(strata_dataset *ds);
+
+/* What a dataset handle holds, for the update engine and the tier mover. Pointers are owned by
+ * DS and valid until it is closed; the record is re-read by st_dataset_lock(). */
+const st_schema *st_dataset_schema(const strata_dataset *ds);
+const st_cat_dataset *st_dataset_rec(const strata_dataset *ds);
+const char *st_dataset_path(const strata_dataset *ds); /* "POOL/data/RDIR/DDIR" */
+strata_pool *st_dataset_pool(const strata_dataset *ds);
+
+/* What a snapshot holds: its schema and record, its version, and its batches (NBATCHES records,
+ * NBATCHES * ncols column records, NBATCHES + 1 cumulative row starts). Pointers are owned by S
+ * and valid until it is closed. */
+const st_schema *st_snapshot_schema(const strata_snapshot *s);
+const st_cat_dataset *st_snapshot_rec(const strata_snapshot *s);
+int64_t st_snapshot_version(const strata_snapshot *s);
+uint64_t st_snapshot_nrows(const strata_snapshot *s);
+uint64_t st_snapshot_nbatches(const strata_snapshot *s);
+const st_cat_batch *st_snapshot_batches(const strata_snapshot *s);
+const st_cat_bcol *st_snapshot_bcols(const strata_snapshot *s);
+const uint64_t *st_snapshot_row_start(const strata_snapshot *s);
+
+#endif /* STRATA_STORE_H */
