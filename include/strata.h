@@ -1127,8 +1127,9 @@ STRATA_API int strata_stage_wait(strata_stage *stage, strata_stage_stats *stats,
  * a comma-separated list of a strategy (contiguous, sieve, collective, independent, chunked, or
  * auto: the planner's choice) and/or noprefetch. NULL or "" restores the planner's choice. A bad
  * word fails with STRATA_EINVAL naming it, and changes nothing. Every process of an MDMS
- * communicator sets the same. (The library reads no environment variable: programs that want
- * STRATA_IO_STRATEGY to apply, as the strata command does, pass it here.) */
+ * communicator sets the same. Messages and plans call the setting STRATA_IO_STRATEGY, the name
+ * of the environment variable that the strata command and the example programs pass here (the
+ * library itself reads no environment variable). */
 STRATA_API int strata_pool_set_io_strategy(strata_pool *pool, const char *spec);
 
 typedef enum { STRATA_ATTR_INT, STRATA_ATTR_FLOAT, STRATA_ATTR_TEXT } strata_attr_type;

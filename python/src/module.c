@@ -742,6 +742,18 @@ static PyObject *pool_set_threads(PoolObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *pool_set_io_strategy(PoolObject *self, PyObject *args)
+{
+    const char *spec = NULL;
+    if (!PyArg_ParseTuple(args, "z:set_io_strategy", &spec)) return NULL;
+    if (pyst_pool_lock(self) < 0) return NULL;
+    int rc = strata_pool_set_io_strategy(self->pool, spec);
+    if (rc < 0) pyst_raise_pool(self, rc);
+    pyst_unlock(self);
+    if (rc < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyObject *pool_repr(PoolObject *self)
 {
     const char *state = self->pool == NULL || self->close_requested ? " (closed)" : "";
@@ -766,6 +778,11 @@ PyMethodDef pyst_pool_core_methods[] = {
     {"set_threads", (PyCFunction)pool_set_threads, METH_VARARGS,
      "set_threads(n)\n--\n\nThreads of the data-path kernels (gather, scatter, sort ...): 0 is\n"
      "OpenMP's default, 1 turns parallelism off."},
+    {"set_io_strategy", (PyCFunction)pool_set_io_strategy, METH_VARARGS,
+     "set_io_strategy(spec)\n--\n\nForce the MDMS planner's I/O strategy for saves, loads and\n"
+     "explain() through this pool, for experiments: 'contiguous', 'sieve', 'collective',\n"
+     "'independent', 'chunked' or 'auto', and/or 'noprefetch' (comma-separated). None restores\n"
+     "the planner's choice. InvalidArgument names a bad word."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -128,15 +128,6 @@ int cli_open_pool(cli *c)
         return cli_exit_code(rc);
     }
     if (c->threads > 0) strata_pool_set_threads(c->pool, c->threads);
-    /* the planner's strategy for experiments: the environment is the command's, not the
-     * library's */
-    const char *io = getenv("STRATA_IO_STRATEGY");
-    if (io != NULL && *io != '\0' && (rc = strata_pool_set_io_strategy(c->pool, io)) < 0) {
-        fprintf(stderr, "strata: STRATA_IO_STRATEGY: %s\n", strata_errmsg(c->pool));
-        strata_pool_close(c->pool);
-        c->pool = NULL;
-        return cli_exit_code(rc);
-    }
     return EXIT_OK;
 }
 

@@ -308,8 +308,13 @@ int cmd_explain(cli *c, int argc, char **argv)
     snprintf(app, sizeof app, "%.*s", (int)(s1 - pos[0]), pos[0]);
     snprintf(ds, sizeof ds, "%s", s2 + 1);
     if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+    /* STRATA_IO_STRATEGY forces the planner's choice, for experiments: the environment is the
+     * command's to read, not the library's */
+    const char *io = getenv("STRATA_IO_STRATEGY");
+    int st = io != NULL ? strata_pool_set_io_strategy(c->pool, io) : STRATA_OK;
+    if (st < 0) return cli_fail(c, st);
     strata_plan p;
-    int st = strata_explain(c->pool, app, run, ds, pattern, (int)np, &p);
+    st = strata_explain(c->pool, app, run, ds, pattern, (int)np, &p);
     if (st < 0) return cli_fail(c, st);
     if (c->json) {
         printf("{\"strategy\":\"%s\",\"reason\":", p.strategy);

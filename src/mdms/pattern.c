@@ -44,7 +44,7 @@ int st_io_forced(st_err *err, const char *spec, int *strategy, int *no_prefetch)
     /* a comma-separated list: a strategy and/or noprefetch */
     char buf[128];
     if (strlen(spec) >= sizeof buf)
-        return st_error(err, STRATA_EINVAL, "I/O strategy '%.40s...' is too long", spec);
+        return st_error(err, STRATA_EINVAL, "STRATA_IO_STRATEGY='%.40s...' is too long", spec);
     snprintf(buf, sizeof buf, "%s", spec);
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         if (strcmp(t, "noprefetch") == 0) {
@@ -53,8 +53,8 @@ int st_io_forced(st_err *err, const char *spec, int *strategy, int *no_prefetch)
             *strategy = ST_IO_AUTO;
         } else if ((*strategy = st_io_parse(t)) < 0) {
             return st_error(err, STRATA_EINVAL,
-                            "I/O strategy '%s': unknown strategy '%s' (use contiguous, sieve, "
-                            "collective, independent, chunked, auto or noprefetch)",
+                            "STRATA_IO_STRATEGY='%s': unknown strategy '%s' (use contiguous, "
+                            "sieve, collective, independent, chunked, auto or noprefetch)",
                             spec, t);
         }
     }
@@ -551,7 +551,7 @@ int st_plan(st_err *err, const st_pattern *p, const st_plan_in *in, strata_plan 
     if (in->layout == STRATA_LAYOUT_CHUNKED) {
         if (s != ST_IO_AUTO && s != ST_IO_CHUNKED)
             return st_error(err, STRATA_EINVAL,
-                            "the forced strategy %s cannot move a chunked dataset (only chunked "
+                            "STRATA_IO_STRATEGY=%s cannot move a chunked dataset (only chunked "
                             "applies)",
                             st_io_name(s));
         uint64_t chunks = 1;
@@ -574,16 +574,16 @@ int st_plan(st_err *err, const st_pattern *p, const st_plan_in *in, strata_plan 
     } else {
         if (s == ST_IO_CHUNKED)
             return st_error(err, STRATA_EINVAL,
-                            "the forced strategy chunked needs a chunked dataset; this one is %s",
+                            "STRATA_IO_STRATEGY=chunked needs a chunked dataset; this one is %s",
                             layout);
         if (s == ST_IO_COLLECTIVE && (!in->mpi || p->nprocs < 2))
             return st_error(err, STRATA_EINVAL,
-                            "the forced strategy collective needs MPI and more than one process "
+                            "STRATA_IO_STRATEGY=collective needs MPI and more than one process "
                             "(here: %s, %d process%s)",
                             in->mpi ? "MPI" : "no MPI", p->nprocs, p->nprocs == 1 ? "" : "es");
         if (s == ST_IO_SIEVE && !in->load && p->nprocs > 1 && !p->replicated)
             return st_error(err, STRATA_EINVAL,
-                            "the forced strategy sieve cannot write: several processes would "
+                            "STRATA_IO_STRATEGY=sieve cannot write: several processes would "
                             "rewrite each other's spans");
         uint64_t runs = 0, maxruns = 0, useful = 0, span = 0, sieve_reqs = 0;
         uint64_t maxuseful = 0, maxspan = 0, maxsieve = 0;
@@ -654,7 +654,7 @@ int st_plan(st_err *err, const st_pattern *p, const st_plan_in *in, strata_plan 
             }
             if (k && k < sizeof alt)
                 say(alt + k, sizeof alt - k, " against %.3g ms%s", 1e3 * cost[s],
-                    in->forced == ST_IO_AUTO ? "" : " (forced by the I/O strategy setting)");
+                    in->forced == ST_IO_AUTO ? "" : " (forced by STRATA_IO_STRATEGY)");
         }
         switch (s) {
         case ST_IO_CONTIGUOUS:

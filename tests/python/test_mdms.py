@@ -295,6 +295,17 @@ def test_explain(app):
     assert plan["useful"] == 6 * 8 * 8
     with pytest.raises(strata.InvalidArgument, match=r"bad access pattern '\(FOO\)' at column 2"):
         app.explain("sim", run, "temp", "(FOO)")
+    # the planner's choice forced for experiments (the strata command: STRATA_IO_STRATEGY)
+    app.set_io_strategy("independent,noprefetch")
+    plan = app.explain("sim", run, "temp", "(*,BLOCK) sequential", procs=4)
+    assert plan["strategy"] == "independent" and not plan["prefetch"]
+    assert "(forced by STRATA_IO_STRATEGY)" in plan["reason"]
+    with pytest.raises(strata.InvalidArgument, match="unknown strategy 'fast'"):
+        app.set_io_strategy("independent,fast")
+    assert app.explain("sim", run, "temp", "(*,BLOCK) sequential", procs=4)["strategy"] == \
+        "independent"  # a refused setting changes nothing
+    app.set_io_strategy(None)
+    assert app.explain("sim", run, "temp", "(*,BLOCK) sequential", procs=4)["prefetch"]
     with pytest.raises(strata.NotFound, match="run 999 of 'sim' not found"):
         app.explain("sim", 999, "temp", "(*,*)")
     with pytest.raises(strata.InvalidArgument, match="procs must be >= 1"):
