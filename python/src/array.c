@@ -96,9 +96,7 @@ PyArrayObject *pyst_values(PyObject *obj, strata_dtype dt, const char *what)
     int typenum = pyst_npy_type(dt);
     PyArrayObject *src = (PyArrayObject *)PyArray_FROM_OF(obj, NPY_ARRAY_CARRAY_RO);
     if (src == NULL) return NULL;
-    if (PyArray_TYPE(src) == typenum || PyArray_EquivTypenums(PyArray_TYPE(src), typenum)) {
-        if (PyArray_TYPE(src) == typenum) return src;
-    }
+    if (PyArray_TYPE(src) == typenum) return src;
     PyArray_Descr *to = PyArray_DescrFromType(typenum);
     if (to == NULL) {
         Py_DECREF(src);
@@ -676,24 +674,11 @@ static PyObject *array_checksum(ArrayObject *a, PyObject *noargs)
     return c;
 }
 
-static PyObject *array_close(ArrayObject *a, PyObject *noargs)
-{
-    (void)noargs;
-    pyst_child_close((ChildObject *)a);
-    Py_RETURN_NONE;
-}
-
 static PyObject *array_enter(ArrayObject *a, PyObject *noargs)
 {
     (void)noargs;
     if (array_check(a) < 0) return NULL;
     return Py_NewRef(a);
-}
-
-static PyObject *array_exit(ArrayObject *a, PyObject *args)
-{
-    (void)args;
-    return array_close(a, NULL);
 }
 
 static PyObject *array_get_dtype(ArrayObject *a, void *c)
@@ -712,18 +697,6 @@ static PyObject *array_get_name(ArrayObject *a, void *c)
 {
     (void)c;
     return Py_NewRef(a->fullname);
-}
-
-static PyObject *array_get_closed(ArrayObject *a, void *c)
-{
-    (void)c;
-    return PyBool_FromLong(a->release == NULL || a->close_requested);
-}
-
-static PyObject *array_get_pool(ArrayObject *a, void *c)
-{
-    (void)c;
-    return Py_NewRef(a->pool);
 }
 
 static PyObject *array_repr(ArrayObject *a)
@@ -771,11 +744,11 @@ static PyMethodDef array_methods[] = {
      "(the NPY file), bytes_path (string arrays)."},
     {"checksum", (PyCFunction)array_checksum, METH_NOARGS,
      "checksum()\n--\n\nxxHash64 of the data (reads every byte)."},
-    {"close", (PyCFunction)array_close, METH_NOARGS,
+    {"close", (PyCFunction)pyst_child_close_meth, METH_NOARGS,
      "close()\n--\n\nClose the handle (releasing its lock). numpy views stay valid until they "
      "die."},
     {"__enter__", (PyCFunction)array_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)array_exit, METH_VARARGS, NULL},
+    {"__exit__", (PyCFunction)pyst_child_exit_meth, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -783,8 +756,8 @@ static PyGetSetDef array_getset[] = {
     {"dtype", (getter)array_get_dtype, NULL, "The numpy dtype (object for str arrays).", NULL},
     {"dtype_name", (getter)array_get_dtype_name, NULL, "Strata's dtype name ('i64', 'str').", NULL},
     {"name", (getter)array_get_name, NULL, "'region/name'.", NULL},
-    {"closed", (getter)array_get_closed, NULL, "True once closed.", NULL},
-    {"pool", (getter)array_get_pool, NULL, "The Pool it was opened through.", NULL},
+    {"closed", (getter)pyst_child_get_closed, NULL, "True once closed.", NULL},
+    {"pool", (getter)pyst_child_get_pool, NULL, "The Pool it was opened through.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -827,7 +800,7 @@ static PyObject *pool_array(PoolObject *p, PyObject *args)
 }
 
 /* Strings (a list of str, or a numpy array of str or object) packed as offsets + bytes. */
-static int pack_strings(PyObject *data, PyObject **offsets_out, PyObject **bytes_out)
+int pyst_pack_strings(PyObject *data, PyObject **offsets_out, PyObject **bytes_out)
 {
     PyObject *seq = PySequence_Fast(data, "string data must be a sequence of str");
     if (seq == NULL) return -1;
@@ -866,11 +839,6 @@ fail:
     Py_XDECREF(off);
     Py_XDECREF(buf);
     return -1;
-}
-
-int pyst_pack_strings(PyObject *data, PyObject **offsets_out, PyObject **bytes_out)
-{
-    return pack_strings(data, offsets_out, bytes_out);
 }
 
 static PyObject *pool_create_array(PoolObject *p, PyObject *args, PyObject *kw)
@@ -914,7 +882,7 @@ static PyObject *pool_create_array(PoolObject *p, PyObject *args, PyObject *kw)
         if (is_str) {
             Py_XDECREF(probe);
             PyObject *off, *bytes;
-            if (pack_strings(data, &off, &bytes) < 0) return NULL;
+            if (pyst_pack_strings(data, &off, &bytes) < 0) return NULL;
             uint64_t n = (uint64_t)PyArray_SIZE((PyArrayObject *)off) - 1;
             const int64_t *o = PyArray_DATA((PyArrayObject *)off);
             const char *b = PyByteArray_AS_STRING(bytes);
@@ -986,15 +954,6 @@ static int list_array(void *ctx, const strata_array_info *info)
     return rc < 0 ? 1 : 0;
 }
 
-static int list_region_name(void *ctx, const char *name)
-{
-    PyObject *s = PyUnicode_FromString(name);
-    if (s == NULL) return 1;
-    int rc = PyList_Append((PyObject *)ctx, s);
-    Py_DECREF(s);
-    return rc < 0 ? 1 : 0;
-}
-
 /* The regions to list: [REGION] or, for None, every region. New list or NULL; pool locked. */
 PyObject *pyst_regions_arg(PoolObject *p, PyObject *region)
 {
@@ -1008,7 +967,7 @@ PyObject *pyst_regions_arg(PoolObject *p, PyObject *region)
         if (PyList_Append(list, region) < 0) Py_CLEAR(list);
         return list;
     }
-    int rc = strata_region_list(p->pool, list_region_name, list);
+    int rc = strata_region_list(p->pool, pyst_list_name, list);
     if (rc != 0) {
         if (rc < 0) pyst_raise_pool(p, rc);
         Py_CLEAR(list);
@@ -1057,7 +1016,7 @@ static PyObject *pool_backups(PoolObject *p, PyObject *noargs)
         Py_XDECREF(list);
         return NULL;
     }
-    int rc = strata_backup_list(p->pool, list_region_name, list);
+    int rc = strata_backup_list(p->pool, pyst_list_name, list);
     if (rc < 0) pyst_raise_pool(p, rc);
     pyst_unlock(p);
     if (rc != 0) Py_CLEAR(list);

@@ -284,18 +284,6 @@ static PyObject *dataset_get_name(DatasetObject *d, void *c)
     return Py_NewRef(d->fullname);
 }
 
-static PyObject *dataset_get_closed(DatasetObject *d, void *c)
-{
-    (void)c;
-    return PyBool_FromLong(d->release == NULL || d->close_requested);
-}
-
-static PyObject *dataset_get_pool(DatasetObject *d, void *c)
-{
-    (void)c;
-    return Py_NewRef(d->pool);
-}
-
 static Py_ssize_t dataset_len(DatasetObject *d)
 {
     ds_state s;
@@ -375,25 +363,12 @@ static PyObject *dataset_writer(DatasetObject *d, PyObject *args, PyObject *kw)
     return writer_open(d->pool, d->region, d->name, timeout);
 }
 
-static PyObject *dataset_close(DatasetObject *d, PyObject *noargs)
-{
-    (void)noargs;
-    pyst_child_close((ChildObject *)d);
-    Py_RETURN_NONE;
-}
-
 static PyObject *dataset_enter(DatasetObject *d, PyObject *noargs)
 {
     (void)noargs;
     if (d->release == NULL || d->close_requested)
         return pyst_raise(STRATA_EINVAL, "the dataset is closed");
     return Py_NewRef(d);
-}
-
-static PyObject *dataset_exit(DatasetObject *d, PyObject *args)
-{
-    (void)args;
-    return dataset_close(d, NULL);
 }
 
 static PyObject *dataset_repr(DatasetObject *d)
@@ -439,10 +414,10 @@ static PyMethodDef dataset_methods[] = {
     {"info", (PyCFunction)dataset_info, METH_NOARGS,
      "info()\n--\n\nA dict: region, name, version, num_batches, num_rows, bytes (of column data),\n"
      "created_ns and schema ({column: 'i64', ...})."},
-    {"close", (PyCFunction)dataset_close, METH_NOARGS,
+    {"close", (PyCFunction)pyst_child_close_meth, METH_NOARGS,
      "close()\n--\n\nClose the handle. Snapshots and writers opened from it stay open."},
     {"__enter__", (PyCFunction)dataset_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)dataset_exit, METH_VARARGS, NULL},
+    {"__exit__", (PyCFunction)pyst_child_exit_meth, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -457,8 +432,8 @@ static PyGetSetDef dataset_getset[] = {
      "The latest published version (the number of publishes; 0 for a new dataset).", NULL},
     {"num_rows", (getter)dataset_get_num_rows, NULL, "Rows at the latest version.", NULL},
     {"num_batches", (getter)dataset_get_num_batches, NULL, "Batches at the latest version.", NULL},
-    {"closed", (getter)dataset_get_closed, NULL, "True once closed.", NULL},
-    {"pool", (getter)dataset_get_pool, NULL, "The Pool it was opened through.", NULL},
+    {"closed", (getter)pyst_child_get_closed, NULL, "True once closed.", NULL},
+    {"pool", (getter)pyst_child_get_pool, NULL, "The Pool it was opened through.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -775,13 +750,6 @@ static PyObject *writer_publish(WriterObject *w, PyObject *noargs)
     return PyLong_FromLongLong(w->version);
 }
 
-static PyObject *writer_close(WriterObject *w, PyObject *noargs)
-{
-    (void)noargs;
-    pyst_child_close((ChildObject *)w);
-    Py_RETURN_NONE;
-}
-
 static PyObject *writer_enter(WriterObject *w, PyObject *noargs)
 {
     (void)noargs;
@@ -795,12 +763,12 @@ static PyObject *writer_exit(WriterObject *w, PyObject *args)
     if (type == Py_None && w->ds != NULL && w->release != NULL && !w->close_requested) {
         PyObject *r = writer_publish(w, NULL);
         if (r == NULL) {
-            writer_close(w, NULL);
+            pyst_child_close_meth((PyObject *)w, NULL);
             return NULL;
         }
         Py_DECREF(r);
     }
-    writer_close(w, NULL);
+    pyst_child_close_meth((PyObject *)w, NULL);
     Py_RETURN_FALSE;
 }
 
@@ -864,7 +832,7 @@ static PyMethodDef writer_methods[] = {
      "one new version, and release the dataset's writer lock. Returns the version this writer\n"
      "published last (None if it has published nothing). The writer stays usable: later\n"
      "appends start the next version. The end of a with-block publishes too."},
-    {"close", (PyCFunction)writer_close, METH_NOARGS,
+    {"close", (PyCFunction)pyst_child_close_meth, METH_NOARGS,
      "close()\n--\n\nClose the writer: batches appended but not published are discarded and the\n"
      "writer lock is released. The end of a with-block that raised does this."},
     {"__enter__", (PyCFunction)writer_enter, METH_NOARGS, NULL},
@@ -1388,24 +1356,11 @@ static PyObject *snapshot_column_ready(SnapshotObject *s, PyObject *key)
     return PyBool_FromLong(ready);
 }
 
-static PyObject *snapshot_close(SnapshotObject *s, PyObject *noargs)
-{
-    (void)noargs;
-    pyst_child_close((ChildObject *)s);
-    Py_RETURN_NONE;
-}
-
 static PyObject *snapshot_enter(SnapshotObject *s, PyObject *noargs)
 {
     (void)noargs;
     if (snapshot_check(s) < 0) return NULL;
     return Py_NewRef(s);
-}
-
-static PyObject *snapshot_exit(SnapshotObject *s, PyObject *args)
-{
-    (void)args;
-    return snapshot_close(s, NULL);
 }
 
 static PyObject *snapshot_get_name(SnapshotObject *s, void *c)
@@ -1462,18 +1417,6 @@ static PyObject *snapshot_get_schema_names(SnapshotObject *s, void *c)
     return schema_dict(s->columns, s->dtypes, 1);
 }
 
-static PyObject *snapshot_get_closed(SnapshotObject *s, void *c)
-{
-    (void)c;
-    return PyBool_FromLong(s->s == NULL || s->release == NULL || s->close_requested);
-}
-
-static PyObject *snapshot_get_pool(SnapshotObject *s, void *c)
-{
-    (void)c;
-    return Py_NewRef(s->pool);
-}
-
 static PyObject *snapshot_repr(SnapshotObject *s)
 {
     PyObject *text = schema_text(s->columns, s->dtypes);
@@ -1517,11 +1460,11 @@ static PyMethodDef snapshot_methods[] = {
     {"column_ready", (PyCFunction)snapshot_column_ready, METH_O,
      "column_ready(column)\n--\n\nTrue when COLUMN is computed for every batch (derived columns\n"
      "lag their dataset until pool.update() runs)."},
-    {"close", (PyCFunction)snapshot_close, METH_NOARGS,
+    {"close", (PyCFunction)pyst_child_close_meth, METH_NOARGS,
      "close()\n--\n\nClose the snapshot (gc may then remove versions it held). numpy views of its\n"
      "batches stay valid until they die."},
     {"__enter__", (PyCFunction)snapshot_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)snapshot_exit, METH_VARARGS, NULL},
+    {"__exit__", (PyCFunction)pyst_child_exit_meth, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1538,8 +1481,8 @@ static PyGetSetDef snapshot_getset[] = {
      "{column: numpy dtype} in schema order (object for str columns).", NULL},
     {"schema_names", (getter)snapshot_get_schema_names, NULL,
      "{column: Strata dtype name ('i64', 'str', ...)} in schema order.", NULL},
-    {"closed", (getter)snapshot_get_closed, NULL, "True once closed.", NULL},
-    {"pool", (getter)snapshot_get_pool, NULL, "The Pool it was opened through.", NULL},
+    {"closed", (getter)pyst_child_get_closed, NULL, "True once closed.", NULL},
+    {"pool", (getter)pyst_child_get_pool, NULL, "The Pool it was opened through.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -122,6 +122,28 @@ static int update_progress(void *vctx, const strata_update_event *ev)
     return stop;
 }
 
+/* The scope NAME_O of an update or a lineage: None (the pool), 'region' or 'region/dataset'
+ * into *R and *N (NULL when not given), using REGION and NAME as storage. */
+static int scope_arg(PyObject *name_o, char *region, char *name, const char **r, const char **n)
+{
+    *r = *n = NULL;
+    if (name_o == Py_None) return 0;
+    const char *s;
+    if (opt_str(name_o, &s, "name") < 0) return -1;
+    if (strchr(s, '/') != NULL) {
+        if (pyst_split(s, region, name, "dataset") < 0) return -1;
+        *r = region;
+        *n = name;
+        return 0;
+    }
+    if (s[0] == '\0' || strlen(s) > STRATA_NAME_MAX) {
+        pyst_raise(STRATA_ENAME, "name is not 'region' or 'region/dataset'");
+        return -1;
+    }
+    *r = s;
+    return 0;
+}
+
 static PyObject *pool_update(PoolObject *p, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"name",    "full",     "auto",         "mem",
@@ -134,19 +156,7 @@ static PyObject *pool_update(PoolObject *p, PyObject *args, PyObject *kw)
         return NULL;
     char region[STRATA_NAME_MAX + 1], name[STRATA_NAME_MAX + 1];
     const char *r = NULL, *n = NULL;
-    if (name_o != Py_None) {
-        const char *s;
-        if (opt_str(name_o, &s, "name") < 0) return NULL;
-        if (strchr(s, '/') != NULL) {
-            if (pyst_split(s, region, name, "dataset") < 0) return NULL;
-            r = region;
-            n = name;
-        } else {
-            if (s[0] == '\0' || strlen(s) > STRATA_NAME_MAX)
-                return pyst_raise(STRATA_ENAME, "name is not 'region' or 'region/dataset'");
-            r = s;
-        }
-    }
+    if (scope_arg(name_o, region, name, &r, &n) < 0) return NULL;
     strata_update_opts o = {0};
     o.full = full;
     o.auto_only = autoo;
@@ -253,17 +263,7 @@ static PyObject *pool_lineage_rows(PoolObject *p, PyObject *args)
     if (!PyArg_ParseTuple(args, "|O:_lineage", &name_o)) return NULL;
     char region[STRATA_NAME_MAX + 1], name[STRATA_NAME_MAX + 1];
     const char *r = NULL, *n = NULL;
-    if (name_o != Py_None) {
-        const char *s;
-        if (opt_str(name_o, &s, "name") < 0) return NULL;
-        if (strchr(s, '/') != NULL) {
-            if (pyst_split(s, region, name, "dataset") < 0) return NULL;
-            r = region;
-            n = name;
-        } else {
-            r = s;
-        }
-    }
+    if (scope_arg(name_o, region, name, &r, &n) < 0) return NULL;
     PyObject *list = PyList_New(0);
     if (list == NULL) return NULL;
     if (pyst_pool_lock(p) < 0) {

@@ -478,24 +478,11 @@ static PyObject *assoc_global_index(AssocObject *a, PyObject *args)
     return (PyObject *)out;
 }
 
-static PyObject *assoc_close(AssocObject *a, PyObject *noargs)
-{
-    (void)noargs;
-    pyst_child_close((ChildObject *)a);
-    Py_RETURN_NONE;
-}
-
 static PyObject *assoc_enter(AssocObject *a, PyObject *noargs)
 {
     (void)noargs;
     if (assoc_check(a) < 0) return NULL;
     return Py_NewRef(a);
-}
-
-static PyObject *assoc_exit(AssocObject *a, PyObject *args)
-{
-    (void)args;
-    return assoc_close(a, NULL);
 }
 
 static PyObject *assoc_get_names(AssocObject *a, void *c)
@@ -552,12 +539,6 @@ static PyObject *assoc_get_mdms(AssocObject *a, void *c)
     return Py_NewRef(a->mdms);
 }
 
-static PyObject *assoc_get_closed(AssocObject *a, void *c)
-{
-    (void)c;
-    return PyBool_FromLong(a->release == NULL || a->close_requested);
-}
-
 static PyObject *assoc_repr(AssocObject *a)
 {
     PyObject *names = PySequence_List(a->names), *shape = u64_tuple(a->dims, a->ndims),
@@ -603,10 +584,10 @@ static PyMethodDef assoc_methods[] = {
      "global_index(dim)\n--\n\nThe global indices along dimension DIM of this process's local\n"
      "indices 0..local_shape[dim]-1, as an int64 ndarray: the piece is\n"
      "full[np.ix_(*(assoc.global_index(d) for d in range(len(assoc.shape))))]."},
-    {"close", (PyCFunction)assoc_close, METH_NOARGS,
+    {"close", (PyCFunction)pyst_child_close_meth, METH_NOARGS,
      "close()\n--\n\nEnd saves or loads and close the association. Collective."},
     {"__enter__", (PyCFunction)assoc_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)assoc_exit, METH_VARARGS, NULL},
+    {"__exit__", (PyCFunction)pyst_child_exit_meth, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -620,7 +601,7 @@ static PyGetSetDef assoc_getset[] = {
     {"run", (getter)assoc_get_run, NULL, "The run whose datasets it saves or loads.", NULL},
     {"pattern", (getter)assoc_get_pattern, NULL, "Its access pattern.", NULL},
     {"mdms", (getter)assoc_get_mdms, NULL, "The Mdms it was made through.", NULL},
-    {"closed", (getter)assoc_get_closed, NULL, "True once closed.", NULL},
+    {"closed", (getter)pyst_child_get_closed, NULL, "True once closed.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

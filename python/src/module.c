@@ -337,6 +337,33 @@ int pyst_child_busy(ChildObject *c)
     return 0;
 }
 
+/* The methods and properties every child type shares (its struct starts with PYST_CHILD_HEAD). */
+PyObject *pyst_child_close_meth(PyObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    pyst_child_close((ChildObject *)self);
+    Py_RETURN_NONE;
+}
+
+PyObject *pyst_child_exit_meth(PyObject *self, PyObject *args)
+{
+    (void)args;
+    return pyst_child_close_meth(self, NULL);
+}
+
+PyObject *pyst_child_get_closed(PyObject *self, void *c)
+{
+    (void)c;
+    ChildObject *o = (ChildObject *)self;
+    return PyBool_FromLong(o->release == NULL || o->close_requested);
+}
+
+PyObject *pyst_child_get_pool(PyObject *self, void *c)
+{
+    (void)c;
+    return Py_NewRef(((ChildObject *)self)->pool);
+}
+
 /* ---- views: numpy arrays over mapped memory ------------------------------------------------ */
 
 typedef struct KeeperObject {
@@ -680,7 +707,7 @@ static PyObject *pool_get_closed(PoolObject *self, void *c)
     return PyBool_FromLong(self->pool == NULL || self->close_requested);
 }
 
-static int list_name(void *ctx, const char *name)
+int pyst_list_name(void *ctx, const char *name)
 {
     PyObject *s = pyst_str(name, strlen(name));
     if (s == NULL) return 1;
@@ -697,7 +724,7 @@ static PyObject *pool_regions(PoolObject *self, PyObject *noargs)
         Py_XDECREF(list);
         return NULL;
     }
-    int rc = strata_region_list(self->pool, list_name, list);
+    int rc = strata_region_list(self->pool, pyst_list_name, list);
     if (rc < 0) pyst_raise_pool(self, rc);
     pyst_unlock(self);
     if (rc != 0) Py_CLEAR(list);

@@ -447,6 +447,16 @@ static int u64_list(NdObject *nd, PyObject *obj, uint64_t *out, const char *what
     return 0;
 }
 
+/* An explicit selection of ND (read/write with start, count, stride): unit strides unless UNIT
+ * is 0, the rest filled by the caller. */
+static void sel_init(NdObject *nd, nd_sel *s, int unit)
+{
+    memset(s, 0, sizeof *s);
+    s->ndims = nd->ndims;
+    s->unit = unit;
+    for (int i = 0; i < nd->ndims; i++) s->stride[i] = 1;
+}
+
 static PyObject *nd_read(NdObject *nd, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"start", "count", "stride", NULL};
@@ -455,10 +465,7 @@ static PyObject *nd_read(NdObject *nd, PyObject *args, PyObject *kw)
         return NULL;
     if (nd_check(nd) < 0) return NULL;
     nd_sel s;
-    memset(&s, 0, sizeof s);
-    s.ndims = nd->ndims;
-    s.unit = stride_o == Py_None;
-    for (int i = 0; i < nd->ndims; i++) s.stride[i] = 1;
+    sel_init(nd, &s, stride_o == Py_None);
     if (u64_list(nd, start_o, s.start, "start", 0) < 0 ||
         u64_list(nd, count_o, s.count, "count", 1) < 0 ||
         (stride_o != Py_None && u64_list(nd, stride_o, s.stride, "stride", 1) < 0))
@@ -474,10 +481,7 @@ static PyObject *nd_write(NdObject *nd, PyObject *args, PyObject *kw)
         return NULL;
     if (nd_check(nd) < 0) return NULL;
     nd_sel s;
-    memset(&s, 0, sizeof s);
-    s.ndims = nd->ndims;
-    s.unit = stride_o == Py_None;
-    for (int i = 0; i < nd->ndims; i++) s.stride[i] = 1;
+    sel_init(nd, &s, stride_o == Py_None);
     if (u64_list(nd, start_o, s.start, "start", 0) < 0 ||
         (stride_o != Py_None && u64_list(nd, stride_o, s.stride, "stride", 1) < 0))
         return NULL;
@@ -615,24 +619,11 @@ static PyObject *nd_info(NdObject *nd, PyObject *noargs)
         "prefetched", (unsigned long long)d.prefetched);
 }
 
-static PyObject *nd_close(NdObject *nd, PyObject *noargs)
-{
-    (void)noargs;
-    pyst_child_close((ChildObject *)nd);
-    Py_RETURN_NONE;
-}
-
 static PyObject *nd_enter(NdObject *nd, PyObject *noargs)
 {
     (void)noargs;
     if (nd_check(nd) < 0) return NULL;
     return Py_NewRef(nd);
-}
-
-static PyObject *nd_exit(NdObject *nd, PyObject *args)
-{
-    (void)args;
-    return nd_close(nd, NULL);
 }
 
 /* ---- attributes ---------------------------------------------------------------------------- */
@@ -700,18 +691,6 @@ static PyObject *nd_get_name(NdObject *nd, void *c)
     return Py_NewRef(nd->fullname);
 }
 
-static PyObject *nd_get_closed(NdObject *nd, void *c)
-{
-    (void)c;
-    return PyBool_FromLong(nd->release == NULL || nd->close_requested);
-}
-
-static PyObject *nd_get_pool(NdObject *nd, void *c)
-{
-    (void)c;
-    return Py_NewRef(nd->pool);
-}
-
 static PyObject *nd_repr(NdObject *nd)
 {
     if (nd->release == NULL || nd->close_requested || nd->pool->pool == NULL)
@@ -773,10 +752,10 @@ static PyMethodDef nd_methods[] = {
      "chunks_total, chunks_written, bytes (stored), version (writes committed), and this\n"
      "handle's counters: reads, chunks_read, cache_hits, staged_on_demand, staged_bytes,\n"
      "prefetched."},
-    {"close", (PyCFunction)nd_close, METH_NOARGS,
+    {"close", (PyCFunction)pyst_child_close_meth, METH_NOARGS,
      "close()\n--\n\nClose the handle (waiting for its prefetch). Calling it again does nothing."},
     {"__enter__", (PyCFunction)nd_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)nd_exit, METH_VARARGS, NULL},
+    {"__exit__", (PyCFunction)pyst_child_exit_meth, METH_VARARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -791,8 +770,8 @@ static PyGetSetDef nd_getset[] = {
     {"dtype_name", (getter)nd_get_dtype_name, NULL, "Strata's dtype name ('f32').", NULL},
     {"ndim", (getter)nd_get_ndim, NULL, "The number of dimensions.", NULL},
     {"name", (getter)nd_get_name, NULL, "'region/name'.", NULL},
-    {"closed", (getter)nd_get_closed, NULL, "True once closed.", NULL},
-    {"pool", (getter)nd_get_pool, NULL, "The Pool it was opened through.", NULL},
+    {"closed", (getter)pyst_child_get_closed, NULL, "True once closed.", NULL},
+    {"pool", (getter)pyst_child_get_pool, NULL, "The Pool it was opened through.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

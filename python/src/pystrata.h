@@ -147,6 +147,12 @@ void pyst_child_unbusy(ChildObject *c);
  * between), else -1 with InvalidArgument. */
 int pyst_child_busy(ChildObject *c);
 
+/* close(), __exit__ (closes), the closed and pool properties: the same for every child type. */
+PyObject *pyst_child_close_meth(PyObject *self, PyObject *noargs);
+PyObject *pyst_child_exit_meth(PyObject *self, PyObject *args);
+PyObject *pyst_child_get_closed(PyObject *self, void *c);
+PyObject *pyst_child_get_pool(PyObject *self, void *c);
+
 /* A numpy array of ND dims DIMS (STRIDES in bytes, NULL: C order) and numpy type TYPENUM over
  * DATA, which belongs to OWNER (a child): OWNER stays open while the array (or any view of it)
  * lives. WRITABLE 0 makes the array read-only. */
@@ -179,6 +185,9 @@ PyObject *pyst_str(const char *s, size_t len);
  * cast, or a same-kind cast that round-trips). New reference, or NULL with TypeMismatch naming
  * WHAT. */
 PyArrayObject *pyst_values(PyObject *obj, strata_dtype dt, const char *what);
+/* A strata_name_fn appending NAME (a str) to the list CTX; 1 (stop) with an exception on failure.
+ */
+int pyst_list_name(void *ctx, const char *name);
 /* Strings (a sequence of str) packed as an int64 offsets ndarray (n+1) and a bytearray. */
 int pyst_pack_strings(PyObject *data, PyObject **offsets_out, PyObject **bytes_out);
 /* Create REGION when it does not exist (objects create their region on first use). */
