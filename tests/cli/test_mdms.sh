@@ -110,6 +110,14 @@ for trial in $(seq 1 "$PER"); do
     victim=$(pgrep -f "$EX/astro3d $T/pool 64" | grep -v "^$pid\$" | tail -1)
     [ -n "$victim" ] || victim=$pid
     kill -9 "$victim" 2>/dev/null
+    # Open MPI's mpirun now and then never notices the killed rank (the others exit and stay
+    # zombies under it): bound the wait at 30 s, then kill what is left
+    for _ in $(seq 300); do
+        state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || break
+        { [ -z "$state" ] || [ "$state" = Z ]; } && break
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null
     wait $pid 2>/dev/null
     pkill -9 -f "$EX/astro3d $T/pool 64" 2>/dev/null
     run=$("$S" runs astro3d --json | grep -o '"run":[0-9]*' | head -1 | cut -d: -f2)
