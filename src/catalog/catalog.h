@@ -171,12 +171,6 @@ int st_cat_dataset_list(st_err *err, st_catalog *cat, int64_t region_id,
  * deleted, in one transaction. */
 int st_cat_dataset_drop(st_err *err, st_catalog *cat, int64_t id, const char *path);
 
-/* Publish NB batches of dataset ID in one transaction: fails with STRATA_ECONFLICT unless the
- * dataset is still at EXPECTED_VERSION. Assigns seq and first_row to BATCHES (COLS holds
- * NB * NCOLS entries, batch-major) and returns the new version. */
-int st_cat_publish(st_err *err, st_catalog *cat, int64_t id, int64_t expected_version, int ncols,
-                   st_cat_batch *batches, const st_cat_bcol *cols, int nb, int64_t *new_version);
-
 /* A derived column's file for an existing batch. */
 typedef struct st_cat_fill {
     int64_t seq;

@@ -470,13 +470,6 @@ done:
     return rc;
 }
 
-int st_cat_publish(st_err *err, st_catalog *cat, int64_t id, int64_t expected_version, int ncols,
-                   st_cat_batch *batches, const st_cat_bcol *cols, int nb, int64_t *new_version)
-{
-    st_cat_change ch = {.batches = batches, .cols = cols, .nb = nb, .ncols = ncols};
-    return st_cat_apply(err, cat, id, expected_version, &ch, new_version);
-}
-
 int st_cat_batches(st_err *err, st_catalog *cat, int64_t id, int64_t version, int ncols,
                    int (*fn)(void *, const st_cat_batch *, const st_cat_bcol *), void *ctx)
 {

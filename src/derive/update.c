@@ -4,9 +4,9 @@
  * Objects (a derived dataset's index, or a derived column) are processed in creation order, which
  * is an order of dependencies: an object can only name objects that existed when it was defined.
  * The objects of one dataset that are ready together form a group; a group is computed into new
- * files (invisible orphans until published) and published with st_cat_apply(): new batches,
- * columns of existing batches, the consumed marks and the version, in one transaction. The
- * dataset's writer lock is held meanwhile, and the marks are read again under it, so two
+ * files (invisible orphans until published) and published through the store (st_dataset_apply()):
+ * new batches, columns of existing batches, the consumed marks and the version, in one transaction.
+ * The dataset's writer lock is held meanwhile, and the marks are read again under it, so two
  * updaters never duplicate work: the second finds the first's marks.
  *
  * Order-preserving indexes (filter, sort_runs, per-run topk) map source batch i to output batch
@@ -700,7 +700,7 @@ static int scatter_into(job *j, strata_snapshot *c, int cc, uint64_t first, uint
  * gets a fill. */
 static int place_column(job *j, size_t bi, int pos, st_colw *w)
 {
-    char token[17];
+    char token[ST_TOKEN_LEN + 1];
     st_random_token(token);
     st_cat_bcol bc;
     int rc = st_colw_finish(j->err, w, st_dataset_path(j->ds), token, pos, &bc);
@@ -902,8 +902,6 @@ static int publish(job *j)
         memcpy(&cols[(nb.n - 1) * ncols], WB(j, i).cols, ncols * sizeof *cols);
     }
     if (rc == STRATA_ENOMEM) rc = st_error(j->err, rc, "out of memory publishing");
-    if (rc == STRATA_OK) rc = st_fsync_dir(j->err, st_dataset_path(j->ds));
-    int64_t v = 0;
     if (rc == STRATA_OK) {
         st_cat_change ch = {.retire_all = j->retire_all,
                             .batches = nb.v,
@@ -914,8 +912,7 @@ static int publish(job *j)
                             .nfills = (int)j->fills.n,
                             .marks = j->marks.v,
                             .nmarks = (int)j->marks.n};
-        rc = st_cat_apply(j->err, st_pool_cat(j->pool), st_dataset_rec(j->ds)->id,
-                          st_dataset_rec(j->ds)->version, &ch, &v);
+        rc = st_dataset_apply(j->ds, &ch, NULL);
     }
     free(cols);
     st_vec_free(&nb);
@@ -976,12 +973,6 @@ static int process_group(strata_pool *pool, const strata_update_opts *o, strata_
     }
     if (rc == STRATA_OK && j.changed) rc = publish(&j);
     if (rc < 0) remove_files(&j);
-    if (rc == STRATA_OK && j.retire_all) {
-        /* The replaced batches go now unless a reader holds them (then at the next gc). */
-        uint64_t files, bytes;
-        st_cat_dataset now = *st_dataset_rec(j.ds);
-        st_dataset_sweep(pool, &now, st_dataset_path(j.ds), &files, &bytes);
-    }
 done:
     st_vec_free(&fresh);
     job_free(&j);

@@ -446,6 +446,28 @@ void strata_batch_abort(strata_batch *b)
     if (b != NULL) batch_free(b);
 }
 
+int st_dataset_apply(strata_dataset *ds, st_cat_change *ch, int64_t *new_version)
+{
+    st_err *err = st_pool_err(ds->pool);
+    if (ds->lock_fd < 0)
+        return st_error(err, STRATA_EINVAL, "cannot publish to '%s/%s' without its writer lock",
+                        ds->d.region, ds->d.name);
+    int64_t v = 0;
+    int rc = st_fsync_dir(err, ds->dir);
+    if (rc == STRATA_OK)
+        rc = st_cat_apply(err, st_pool_cat(ds->pool), ds->d.id, ds->base_version, ch, &v);
+    if (rc < 0) return rc;
+    ds->d.version = v;
+    ds->base_version = v;
+    if (ch->retire_all) {
+        /* The replaced batches go now unless a reader holds them (then at the next gc). */
+        uint64_t files, bytes;
+        st_dataset_sweep(ds->pool, &ds->d, ds->dir, &files, &bytes);
+    }
+    if (new_version != NULL) *new_version = v;
+    return STRATA_OK;
+}
+
 int strata_publish(strata_dataset *ds, int64_t *version)
 {
     if (ds == NULL) return STRATA_EINVAL;
@@ -455,10 +477,12 @@ int strata_publish(strata_dataset *ds, int64_t *version)
                         "cannot publish '%s/%s': %d batch(es) begun but not committed or aborted",
                         ds->d.region, ds->d.name, ds->open_batches);
     int64_t v = ds->d.version;
-    int rc = STRATA_OK;
     if (ds->npending > 0) {
-        rc = st_cat_publish(err, st_pool_cat(ds->pool), ds->d.id, ds->base_version,
-                            ds->schema.ncols, ds->pending, ds->pending_cols, ds->npending, &v);
+        st_cat_change ch = {.batches = ds->pending,
+                            .cols = ds->pending_cols,
+                            .nb = ds->npending,
+                            .ncols = ds->schema.ncols};
+        int rc = st_dataset_apply(ds, &ch, &v);
         if (rc == STRATA_ECONFLICT || rc == STRATA_ENOTFOUND) {
             char why[ST_ERRMSG_MAX];
             st_err_copy(err, why, sizeof why);
@@ -466,7 +490,6 @@ int strata_publish(strata_dataset *ds, int64_t *version)
         }
         if (rc < 0) return rc;
         ds->npending = 0; /* the catalog owns the files now */
-        ds->d.version = v;
     }
     st_dataset_unlock(ds);
     if (version != NULL) *version = v;

@@ -99,6 +99,14 @@ int st_dataset_lock(strata_dataset *ds);
 /* Unmap the files of batch BATCH of snapshot S (they are mapped again on next use). */
 void st_snapshot_release(strata_snapshot *s, uint64_t batch);
 
+/* Make CH visible as the next version of DS, whose writer lock the caller holds: the one path by
+ * which data is published, for ingest (strata_publish) and the update engine alike. DS's
+ * directory is fsynced first, so every file CH names is durable before the catalog names it; the
+ * change is one catalog transaction that fails with STRATA_ECONFLICT unless DS is still at the
+ * version its lock was taken at; after a refresh (retire_all) the replaced batches are swept
+ * unless a reader holds them. *NEW_VERSION (may be NULL) receives the new version. */
+int st_dataset_apply(strata_dataset *ds, st_cat_change *ch, int64_t *new_version);
+
 /* Release DS's writer lock, if held. */
 void st_dataset_unlock(strata_dataset *ds);
 

@@ -34,7 +34,7 @@ struct strata_dataset {
 
 struct strata_batch {
     strata_dataset *ds;
-    char token[17];
+    char token[ST_TOKEN_LEN + 1];
     st_colw *cols; /* per column */
     int64_t created_ns;
 };
