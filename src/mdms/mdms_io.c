@@ -723,21 +723,207 @@ static int plan_for(strata_assoc *as, const st_source *src, strata_plan *pl)
 
 /* ---- save ----------------------------------------------------------------------------------- */
 
-int st_mdms_save(strata_assoc *as, const char *name, int64_t iteration, const void *buf)
+/* The new array of a save, as rank 0 prepared it and every process knows it. */
+typedef struct save_head {
+    st_cat_nd rec;
+    char dir[ST_PATH_MAX]; /* its directory on its home tier */
+    int level;             /* zstd level of its files */
+    char tok[ST_TOKEN_LEN + 1];
+} save_head;
+
+/* What this process wrote. */
+typedef struct save_out {
+    st_cat_chunk *mine; /* its chunk rows */
+    int nmine;
+    uint64_t requests, bytes;
+} save_out;
+
+/* Rank 0: check that ITERATION of NAME is new, prepare the array's record (on the association's
+ * tier, with its layout) and make its directories. */
+static int save_prepare(strata_assoc *as, const char *name, int64_t iteration, save_head *h)
 {
     strata_mdms *m = as->m;
     strata_pool *pool = m->pool;
     st_err *err = st_pool_err(pool);
+    char an[STRATA_NAME_MAX + 1];
+    st_cat_execrow old;
+    st_cat_tier t;
+    st_mdms_array_name(an, sizeof an, name, as->run, iteration);
+    int rc = st_cat_exec_get(err, st_pool_cat(pool), as->run, name, iteration, &old);
+    if (rc == STRATA_OK)
+        return st_error(err, STRATA_EEXIST,
+                        "iteration %" PRId64 " of dataset '%s' of run %" PRId64 " is saved already",
+                        iteration, name, as->run);
+    if (rc != STRATA_ENOTFOUND) return rc;
+    ST_TRY(rc = st_cat_tier_get_id(err, st_pool_cat(pool), as->sp.tier_id, &t));
+    strata_ndarray_opts o = {0};
+    o.layout = (strata_layout)as->sp.layout;
+    o.zstd_level = as->sp.zstd;
+    o.tier = t.name;
+    rc = st_nd_prepare(pool, m->app, an, as->dtype, as->ndims, as->dims,
+                       as->sp.layout == STRATA_LAYOUT_CHUNKED ? as->sp.chunk : NULL, &o, &h->rec);
+    if (rc == STRATA_EEXIST) {
+        /* a save that crashed after its catalog row? no: the row is its publication; an array of
+         * this name without an execution row was made by hand */
+        return st_error(err, STRATA_EEXIST,
+                        "N-d array '%s/%s' exists but is no saved iteration; remove it "
+                        "(strata nd rm) to save this iteration",
+                        m->app, an);
+    }
+    ST_TRY(rc);
+    st_ndctx x;
+    st_ndctx_init(&x, pool);
+    ST_TRY(rc = st_nd_begin_new(&x, &h->rec, h->dir, &h->level));
+    st_random_token(h->tok);
+done:
+    return rc;
+}
+
+/* Contiguous layouts: rank 0 creates the one file, the processes fill it (collectively or one
+ * request per run), rank 0 makes it durable and records it. */
+static int save_contiguous(strata_assoc *as, const save_head *h, int strategy, const void *buf,
+                           save_out *o)
+{
+    strata_mdms *m = as->m;
+    st_ndctx x;
+    st_ndctx_init(&x, m->pool);
+    char path[ST_PATH_MAX];
+    uint64_t hl = 0;
+    int fortran = h->rec.layout == STRATA_LAYOUT_COL;
+    o->mine = calloc(1, sizeof *o->mine);
+    int rc = o->mine ? STRATA_OK : st_error(x.err, STRATA_ENOMEM, "out of memory");
+    if (rc == STRATA_OK) rc = st_nd_file_open(&x, &h->rec, h->dir, h->tok, m->rank == 0, path, &hl);
+    rc = st_m_agree(m, rc);
+    int writer = !(as->pat.replicated && m->rank != 0);
+    if (rc == STRATA_OK) {
+#ifdef STRATA_HAVE_MPI
+        if (strategy == ST_IO_COLLECTIVE) {
+            rc = collective_io(as, path, hl, fortran, 1, (void *)buf);
+            o->requests = 1;
+            o->bytes = as->local_elems * as->esz;
+        } else
+#endif
+            if (writer)
+            rc = piece_io(as, path, hl, fortran, 0, 1, (void *)buf, &o->requests, &o->bytes);
+    }
+    (void)strategy;
+    rc = st_m_agree(m, rc);
+    if (rc == STRATA_OK && m->rank == 0) {
+        /* durable, then the checksum over what every process wrote */
+        rc = st_nd_file_seal(&x, &h->rec, h->dir, path, &o->mine[0]);
+        if (rc == STRATA_OK) o->nmine = 1;
+    }
+    return rc;
+}
+
+/* Chunked layout: each process gathers and writes the chunks whose first element it holds;
+ * rank 0 makes the directory durable. */
+static int save_chunked(strata_assoc *as, const save_head *h, const void *buf, save_out *o)
+{
+    strata_mdms *m = as->m;
+    st_ndctx x;
+    st_ndctx_init(&x, m->pool);
+    cgrid g;
+    cgrid_init(&g, &h->rec);
+    char **ch = calloc(g.total + 1, sizeof *ch);
+    uint64_t lo[ST_ND_MAXDIMS], hi[ST_ND_MAXDIMS];
+    int owned = 0;
+    int rc = ch ? STRATA_OK : st_error(x.err, STRATA_ENOMEM, "out of memory");
+    for (uint64_t c = 0; rc == STRATA_OK && c < g.total; c++) {
+        if (chunk_owner(as, &g, c) != m->rank) continue;
+        uint64_t cnt = cgrid_box(&g, c, lo, hi);
+        ch[c] = st_alloc_big(cnt * as->esz + 1);
+        if (ch[c] == NULL) rc = st_error(x.err, STRATA_ENOMEM, "out of memory");
+        owned++;
+    }
+    rc = st_m_agree(m, rc);
+    if (rc == STRATA_OK) rc = exchange(as, &g, 1, ch, (char *)buf);
+    rc = st_m_agree(m, rc);
+    if (rc == STRATA_OK && (o->mine = calloc((size_t)owned + 1, sizeof *o->mine)) == NULL)
+        rc = st_error(x.err, STRATA_ENOMEM, "out of memory");
+    for (uint64_t c = 0; rc == STRATA_OK && c < g.total; c++) {
+        if (ch[c] == NULL) continue;
+        uint64_t ext[ST_ND_MAXDIMS];
+        cgrid_box(&g, c, lo, hi);
+        for (int d = 0; d < as->ndims; d++) ext[d] = hi[d] - lo[d];
+        st_cat_chunk *w = &o->mine[o->nmine++];
+        rc = st_nd_put_chunk(&x, &h->rec, h->dir, (int64_t)c, h->tok, h->level, ext, ch[c], w);
+        o->requests++;
+        o->bytes += w->bytes;
+    }
+    for (uint64_t c = 0; ch != NULL && c < g.total; c++) st_free_big(ch[c]);
+    free(ch);
+    rc = st_m_agree(m, rc);
+    if (rc == STRATA_OK && m->rank == 0) rc = st_fsync_dir(x.err, h->dir);
+    return rc;
+}
+
+/* Rank 0 receives every process's chunk rows: *ALL and *NALL (the caller frees *ALL). Without
+ * MPI, or for the one file of a contiguous layout, they are this process's own. */
+static void save_gather(strata_assoc *as, const save_head *h, save_out *o, st_cat_chunk **all,
+                        int *nall)
+{
+    strata_mdms *m = as->m;
+#ifdef STRATA_HAVE_MPI
+    if (mpi_on(m) && h->rec.layout == STRATA_LAYOUT_CHUNKED) {
+        int *cnts = m->rank == 0 ? calloc((size_t)m->size * 2, sizeof *cnts) : NULL;
+        int bytes_mine = o->nmine * (int)sizeof *o->mine;
+        MPI_Gather(&bytes_mine, 1, MPI_INT, cnts, 1, MPI_INT, 0, m->comm);
+        int total = 0;
+        if (m->rank == 0) {
+            for (int r = 0; r < m->size; r++) {
+                cnts[m->size + r] = total;
+                total += cnts[r];
+            }
+            *all = malloc((size_t)total + 1);
+        }
+        MPI_Gatherv(o->mine, bytes_mine, MPI_BYTE, *all, cnts, cnts ? cnts + m->size : NULL,
+                    MPI_BYTE, 0, m->comm);
+        *nall = total / (int)sizeof *o->mine;
+        free(cnts);
+        return;
+    }
+#endif
+    (void)m;
+    (void)h;
+    *all = o->mine;
+    *nall = o->nmine;
+    o->mine = NULL;
+}
+
+/* Rank 0: publish the array with its NALL chunks and the execution row E, then the I/O event. */
+static int save_publish(strata_assoc *as, const char *name, int64_t iteration, save_head *h,
+                        st_cat_chunk *all, int nall, st_cat_execrow *e, const strata_plan *pl,
+                        const save_out *tot)
+{
+    strata_mdms *m = as->m;
+    st_ndctx x;
+    st_ndctx_init(&x, m->pool);
+    if (all == NULL) return st_error(x.err, STRATA_ENOMEM, "out of memory");
+    e->run_id = as->run;
+    snprintf(e->dataset, sizeof e->dataset, "%s", name);
+    e->iteration = iteration;
+    e->tier_id = h->rec.tier_id;
+    e->files = (uint64_t)nall;
+    e->bytes = 0;
+    for (int i = 0; i < nall; i++) e->bytes += all[i].bytes;
+    snprintf(e->strategy, sizeof e->strategy, "%s", pl->strategy);
+    e->nprocs = m->size;
+    int rc = st_nd_commit_new(&x, &h->rec, all, nall, e);
+    if (rc == STRATA_OK)
+        st_mdms_event(m, as->run, name, iteration, "save", pl->strategy, tot->requests, tot->bytes,
+                      e->seconds);
+    return rc;
+}
+
+int st_mdms_save(strata_assoc *as, const char *name, int64_t iteration, const void *buf)
+{
+    strata_mdms *m = as->m;
+    strata_pool *pool = m->pool;
     double t0 = st_mono_s();
     strata_plan pl;
     int rc = plan_for(as, NULL, &pl);
-    int s = st_io_parse(pl.strategy);
-    /* rank 0: the new array's record and directories */
-    struct {
-        st_cat_nd rec;
-        char dir[ST_PATH_MAX];
-        int level;
-    } h;
+    save_head h;
     memset(&h, 0, sizeof h);
     /* rank 0 holds the pool's gc lock from the new array's directories to its publication, so
      * that no gc takes the directories for orphans meanwhile */
@@ -746,240 +932,46 @@ int st_mdms_save(strata_assoc *as, const char *name, int64_t iteration, const vo
         hold = st_pool_create_begin(pool);
         if (hold < 0) rc = hold;
     }
-    if (rc == STRATA_OK && m->rank == 0) {
-        char an[STRATA_NAME_MAX + 1];
-        st_cat_execrow old;
-        st_mdms_array_name(an, sizeof an, name, as->run, iteration);
-        rc = st_cat_exec_get(err, st_pool_cat(pool), as->run, name, iteration, &old);
-        if (rc == STRATA_OK)
-            rc = st_error(err, STRATA_EEXIST,
-                          "iteration %" PRId64 " of dataset '%s' of run %" PRId64 " is saved "
-                          "already",
-                          iteration, name, as->run);
-        else if (rc == STRATA_ENOTFOUND)
-            rc = STRATA_OK;
-        st_cat_tier t;
-        if (rc == STRATA_OK) rc = st_cat_tier_get_id(err, st_pool_cat(pool), as->sp.tier_id, &t);
-        strata_ndarray_opts o = {0};
-        o.layout = (strata_layout)as->sp.layout;
-        o.zstd_level = as->sp.zstd;
-        o.tier = t.name;
-        if (rc == STRATA_OK)
-            rc = st_nd_prepare(pool, m->app, an, as->dtype, as->ndims, as->dims,
-                               as->sp.layout == STRATA_LAYOUT_CHUNKED ? as->sp.chunk : NULL, &o,
-                               &h.rec);
-        if (rc == STRATA_EEXIST) {
-            /* a save that crashed after its catalog row? no: the row is its publication; an
-             * array of this name without an execution row was made by hand */
-            rc = st_error(err, STRATA_EEXIST,
-                          "N-d array '%s/%s' exists but is no saved iteration; remove it "
-                          "(strata nd rm) to save this iteration",
-                          m->app, an);
-        }
-        st_ndctx x;
-        st_ndctx_init(&x, pool);
-        if (rc == STRATA_OK) rc = st_nd_dir(&x, &h.rec, ST_TIER_DEFAULT_ID, 1, h.dir);
-        if (rc == STRATA_OK) rc = st_nd_dir(&x, &h.rec, h.rec.tier_id, 1, h.dir);
-        h.level = as->sp.zstd;
-        if (rc == STRATA_OK && t.kind == STRATA_TIER_ARCHIVE && h.level == 0)
-            h.level = ST_ARCHIVE_ZSTD;
-    }
+    if (rc == STRATA_OK && m->rank == 0) rc = save_prepare(as, name, iteration, &h);
     rc = st_m_agree(m, rc);
     if (rc < 0) {
         st_pool_create_end(hold);
         return rc;
     }
     st_m_bcast(m, &h, sizeof h);
-    char tok[ST_TOKEN_LEN + 1];
-    if (m->rank == 0) st_random_token(tok);
-    st_m_bcast(m, tok, sizeof tok);
-    uint64_t requests = 0, bytes = 0;
-    st_cat_chunk *mine = NULL; /* chunk rows written here */
-    int nmine = 0;
-    cgrid g;
-    cgrid_init(&g, &h.rec);
-    int fortran = h.rec.layout == STRATA_LAYOUT_COL;
-    char path[ST_PATH_MAX];
-    if (h.rec.layout != STRATA_LAYOUT_CHUNKED) {
-        /* one file: rank 0 writes its header and sizes it, then the processes fill it */
-        mine = calloc(1, sizeof *mine);
-        if (mine == NULL) rc = st_error(err, STRATA_ENOMEM, "out of memory");
-        if (rc == STRATA_OK) {
-            snprintf(mine->file, sizeof mine->file, "c0.%s.npy", tok);
-            rc = st_path(err, path, "%s/%s", h.dir, mine->file);
-        }
-        char hdr[ST_NPY_HEADER_ND_MAX];
-        size_t hl = st_npy_header_nd(hdr, st_dtype_descr(as->dtype), as->ndims, as->dims, fortran);
-        uint64_t total = 1;
-        for (int d = 0; d < as->ndims; d++) total *= as->dims[d];
-        if (rc == STRATA_OK && m->rank == 0) {
-            int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-            if (fd < 0) rc = st_error_errno(err, errno, "cannot create '%s'", path);
-            if (rc == STRATA_OK) rc = st_pwrite_full(err, fd, hdr, hl, 0, path);
-            if (rc == STRATA_OK && ftruncate(fd, (off_t)(hl + total * as->esz)) != 0)
-                rc = st_error_errno(err, errno, "cannot size '%s'", path);
-            if (fd >= 0) close(fd);
-        }
-        rc = st_m_agree(m, rc);
-        int writer = !(as->pat.replicated && m->rank != 0);
-        if (rc == STRATA_OK) {
-#ifdef STRATA_HAVE_MPI
-            if (s == ST_IO_COLLECTIVE) {
-                rc = collective_io(as, path, hl, fortran, 1, (void *)buf);
-                requests = 1;
-                bytes = as->local_elems * as->esz;
-            } else
-#endif
-                if (writer)
-                rc = piece_io(as, path, hl, fortran, 0, 1, (void *)buf, &requests, &bytes);
-        }
-        rc = st_m_agree(m, rc);
-        if (rc == STRATA_OK && m->rank == 0) {
-            /* durable, then the checksum over what every process wrote */
-            st_chunkbuf cb;
-            rc = st_fsync_dir(err, h.dir);
-            if (rc == STRATA_OK) rc = st_chunk_read(err, path, &cb);
-            if (rc == STRATA_OK) {
-                mine->checksum = XXH64(cb.data, total * as->esz, 0);
-                mine->bytes = cb.stored;
-                st_chunk_release(&cb);
-            }
-            mine->idx = 0;
-            mine->tier_id = h.rec.tier_id;
-            nmine = 1;
-        }
-    } else {
-        /* chunks: each process writes the chunks whose first element it holds */
-        char **ch = calloc(g.total + 1, sizeof *ch);
-        uint64_t lo[ST_ND_MAXDIMS], hi[ST_ND_MAXDIMS];
-        int owned = 0;
-        if (ch == NULL) rc = st_error(err, STRATA_ENOMEM, "out of memory");
-        for (uint64_t c = 0; rc == STRATA_OK && c < g.total; c++) {
-            if (chunk_owner(as, &g, c) != m->rank) continue;
-            uint64_t cnt = cgrid_box(&g, c, lo, hi);
-            ch[c] = st_alloc_big(cnt * as->esz + 1);
-            if (ch[c] == NULL) rc = st_error(err, STRATA_ENOMEM, "out of memory");
-            owned++;
-        }
-        rc = st_m_agree(m, rc);
-        if (rc == STRATA_OK) rc = exchange(as, &g, 1, ch, (char *)buf);
-        rc = st_m_agree(m, rc);
-        if (rc == STRATA_OK && (mine = calloc((size_t)owned + 1, sizeof *mine)) == NULL)
-            rc = st_error(err, STRATA_ENOMEM, "out of memory");
-        for (uint64_t c = 0; rc == STRATA_OK && c < g.total; c++) {
-            if (ch[c] == NULL) continue;
-            uint64_t ext[ST_ND_MAXDIMS];
-            uint64_t cnt = cgrid_box(&g, c, lo, hi);
-            for (int d = 0; d < as->ndims; d++) ext[d] = hi[d] - lo[d];
-            st_cat_chunk *w = &mine[nmine++];
-            w->idx = (int64_t)c;
-            w->tier_id = h.rec.tier_id;
-            snprintf(w->file, sizeof w->file, "c%" PRIu64 ".%s.npy%s", c, tok,
-                     h.level > 0 ? ".zst" : "");
-            st_stats cs = {0};
-            st_stats_pass1(as->dtype, ch[c], cnt, &cs);
-            w->min = cs.n ? cs.min : NAN;
-            w->max = cs.n ? cs.max : NAN;
-            w->checksum = XXH64(ch[c], cnt * as->esz, 0);
-            rc = st_chunk_write(err, h.dir, w->file, as->dtype, as->ndims, ext, 0, ch[c],
-                                cnt * as->esz, h.level, &w->bytes);
-            requests++;
-            bytes += w->bytes;
-        }
-        for (uint64_t c = 0; ch != NULL && c < g.total; c++) st_free_big(ch[c]);
-        free(ch);
-        rc = st_m_agree(m, rc);
-        if (rc == STRATA_OK && m->rank == 0) rc = st_fsync_dir(err, h.dir);
-    }
+    save_out o = {0};
+    if (h.rec.layout != STRATA_LAYOUT_CHUNKED)
+        rc = save_contiguous(as, &h, st_io_parse(pl.strategy), buf, &o);
+    else
+        rc = save_chunked(as, &h, buf, &o);
     rc = st_m_agree(m, rc);
     /* everything is durable: statistics, then rank 0 publishes */
     st_cat_execrow e;
     memset(&e, 0, sizeof e);
-    if (rc == STRATA_OK) stats_of(as, buf, &e);
     st_cat_chunk *all = NULL;
     int nall = 0;
     if (rc == STRATA_OK) {
-#ifdef STRATA_HAVE_MPI
-        if (mpi_on(m) && h.rec.layout == STRATA_LAYOUT_CHUNKED) {
-            int *cnts = m->rank == 0 ? calloc((size_t)m->size * 2, sizeof *cnts) : NULL;
-            int bytes_mine = nmine * (int)sizeof *mine;
-            MPI_Gather(&bytes_mine, 1, MPI_INT, cnts, 1, MPI_INT, 0, m->comm);
-            int total = 0;
-            if (m->rank == 0) {
-                for (int r = 0; r < m->size; r++) {
-                    cnts[m->size + r] = total;
-                    total += cnts[r];
-                }
-                all = malloc((size_t)total + 1);
-            }
-            MPI_Gatherv(mine, bytes_mine, MPI_BYTE, all, cnts, cnts ? cnts + m->size : NULL,
-                        MPI_BYTE, 0, m->comm);
-            nall = total / (int)sizeof *mine;
-            free(cnts);
-        } else
-#endif
-        {
-            all = mine;
-            nall = nmine;
-            mine = NULL;
-        }
+        stats_of(as, buf, &e);
+        save_gather(as, &h, &o, &all, &nall);
     }
-    uint64_t treq = st_m_sum(m, requests), tbytes = st_m_sum(m, bytes);
-    double secs = st_m_max(m, st_mono_s() - t0);
-    if (rc == STRATA_OK && m->rank == 0) {
-        const char **coords = calloc((size_t)nall + 1, sizeof *coords);
-        char(*ctext)[ST_ND_MAXDIMS * 21] = calloc((size_t)nall + 1, sizeof *ctext);
-        if (coords == NULL || ctext == NULL) rc = st_error(err, STRATA_ENOMEM, "out of memory");
-        for (int i = 0; rc == STRATA_OK && i < nall; i++) {
-            uint64_t c[ST_ND_MAXDIMS], idx = (uint64_t)all[i].idx;
-            for (int d = g.n - 1; d >= 0; d--) {
-                c[d] = idx % g.grid[d];
-                idx /= g.grid[d];
-            }
-            if (h.rec.layout != STRATA_LAYOUT_CHUNKED)
-                for (int d = 0; d < g.n; d++) c[d] = 0;
-            st_cat_dims_format(ctext[i], sizeof ctext[i], c, g.n);
-            coords[i] = ctext[i];
-            all[i].version = 1;
-            if (h.rec.layout != STRATA_LAYOUT_CHUNKED) {
-                all[i].min = e.min;
-                all[i].max = e.max;
-            }
-        }
-        e.run_id = as->run;
-        snprintf(e.dataset, sizeof e.dataset, "%s", name);
-        e.iteration = iteration;
-        e.tier_id = h.rec.tier_id;
-        e.files = (uint64_t)nall;
-        e.bytes = 0;
-        for (int i = 0; i < nall; i++) e.bytes += all[i].bytes;
-        snprintf(e.strategy, sizeof e.strategy, "%s", pl.strategy);
-        e.seconds = secs;
-        e.nprocs = m->size;
-        if (rc == STRATA_OK)
-            rc = st_cat_save_commit(err, st_pool_cat(pool), &h.rec, all, coords, nall, &e);
-        if (rc == STRATA_OK)
-            st_mdms_event(m, as->run, name, iteration, "save", pl.strategy, treq, tbytes, secs);
-        free(coords);
-        free(ctext);
-    }
+    save_out tot = {.requests = st_m_sum(m, o.requests), .bytes = st_m_sum(m, o.bytes)};
+    e.seconds = st_m_max(m, st_mono_s() - t0);
+    if (rc == STRATA_OK && m->rank == 0)
+        rc = save_publish(as, name, iteration, &h, all, nall, &e, &pl, &tot);
     rc = st_m_agree(m, rc);
     if (rc < 0 && m->rank == 0) {
         /* unpublished files are orphans; remove what we can name */
         st_ndctx x;
         st_ndctx_init(&x, pool);
-        x.err = NULL;
-        char d0[ST_PATH_MAX];
-        if (st_nd_dir(&x, &h.rec, h.rec.tier_id, 0, d0) == STRATA_OK) st_rm_tree(NULL, d0);
-        if (st_nd_dir(&x, &h.rec, ST_TIER_DEFAULT_ID, 0, d0) == STRATA_OK) st_rm_tree(NULL, d0);
+        st_nd_discard_new(&x, &h.rec);
     }
     st_pool_create_end(hold);
-    free(mine);
+    free(o.mine);
     free(all);
     as->last = pl;
-    as->last.requests = requests;
-    as->last.bytes = bytes;
-    as->last.seconds = secs;
+    as->last.requests = o.requests;
+    as->last.bytes = o.bytes;
+    as->last.seconds = e.seconds;
     return rc;
 }
 

@@ -562,6 +562,122 @@ void st_nd_strides(int n, const uint64_t *e, int fortran, size_t esz, int64_t *s
     }
 }
 
+int st_nd_put_chunk(st_ndctx *x, const st_cat_nd *rec, const char *dir, int64_t idx,
+                    const char *token, int level, const uint64_t *ext, const void *data,
+                    st_cat_chunk *out)
+{
+    int n = rec->ndims;
+    uint64_t elems = 1;
+    for (int d = 0; d < n; d++) elems *= ext[d];
+    size_t nbytes = elems * strata_dtype_size((strata_dtype)rec->dtype);
+    char tok[ST_TOKEN_LEN + 1];
+    if (token == NULL) {
+        st_random_token(tok);
+        token = tok;
+    }
+    memset(out, 0, sizeof *out);
+    out->idx = idx;
+    out->tier_id = rec->tier_id;
+    out->version = 1;
+    minmax((strata_dtype)rec->dtype, data, elems, &out->min, &out->max);
+    out->checksum = XXH64(data, nbytes, 0);
+    snprintf(out->file, sizeof out->file, "c%" PRId64 ".%s.npy%s", idx, token,
+             level > 0 ? ".zst" : "");
+    return st_chunk_write(x->err, dir, out->file, (strata_dtype)rec->dtype, n, ext,
+                          rec->layout == STRATA_LAYOUT_COL, data, nbytes, level, &out->bytes);
+}
+
+int st_nd_begin_new(st_ndctx *x, const st_cat_nd *rec, char home[ST_PATH_MAX], int *level)
+{
+    int rc = st_nd_dir(x, rec, ST_TIER_DEFAULT_ID, 1, home);
+    if (rc == STRATA_OK) rc = st_nd_dir(x, rec, rec->tier_id, 1, home);
+    int arch = rc == STRATA_OK ? st_tier_is_archive(x, rec->tier_id) : rc;
+    if (arch < 0) return arch;
+    *level = rec->zstd ? rec->zstd : (arch ? ST_ARCHIVE_ZSTD : 0);
+    return STRATA_OK;
+}
+
+int st_nd_file_open(st_ndctx *x, const st_cat_nd *rec, const char *home, const char *token,
+                    int create, char path[ST_PATH_MAX], uint64_t *hdr)
+{
+    char h[ST_NPY_HEADER_ND_MAX];
+    strata_dtype dt = (strata_dtype)rec->dtype;
+    size_t hl = st_npy_header_nd(h, st_dtype_descr(dt), rec->ndims, rec->dims,
+                                 rec->layout == STRATA_LAYOUT_COL);
+    *hdr = hl;
+    int rc = st_path(x->err, path, "%s/c0.%s.npy", home, token);
+    if (rc < 0 || !create) return rc;
+    uint64_t total = 1;
+    for (int d = 0; d < rec->ndims; d++) total *= rec->dims[d];
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) return st_error_errno(x->err, errno, "cannot create '%s'", path);
+    rc = st_pwrite_full(x->err, fd, h, hl, 0, path);
+    if (rc == STRATA_OK && ftruncate(fd, (off_t)(hl + total * strata_dtype_size(dt))) != 0)
+        rc = st_error_errno(x->err, errno, "cannot size '%s'", path);
+    close(fd);
+    return rc;
+}
+
+int st_nd_file_seal(st_ndctx *x, const st_cat_nd *rec, const char *home, const char *path,
+                    st_cat_chunk *out)
+{
+    st_chunkbuf cb;
+    int rc = st_fsync_dir(x->err, home);
+    if (rc == STRATA_OK) rc = st_chunk_read(x->err, path, &cb);
+    if (rc < 0) return rc;
+    uint64_t total = 1;
+    for (int d = 0; d < rec->ndims; d++) total *= rec->dims[d];
+    memset(out, 0, sizeof *out);
+    const char *base = strrchr(path, '/');
+    snprintf(out->file, sizeof out->file, "%s", base ? base + 1 : path);
+    out->tier_id = rec->tier_id;
+    out->version = 1;
+    out->checksum = XXH64(cb.data, total * strata_dtype_size((strata_dtype)rec->dtype), 0);
+    minmax((strata_dtype)rec->dtype, cb.data, total, &out->min, &out->max);
+    out->bytes = cb.stored;
+    st_chunk_release(&cb);
+    return STRATA_OK;
+}
+
+int st_nd_commit_new(st_ndctx *x, st_cat_nd *rec, st_cat_chunk *chunks, int n, st_cat_execrow *e)
+{
+    nd_grid g;
+    st_nd_grid(rec, &g);
+    const char **coords = calloc((size_t)n + 1, sizeof *coords);
+    char(*text)[ST_ND_MAXDIMS * 21] = calloc((size_t)n + 1, sizeof *text);
+    int rc = STRATA_OK;
+    if (coords == NULL || text == NULL) {
+        rc = st_error(x->err, STRATA_ENOMEM, "out of memory committing '%s/%s'", rec->region,
+                      rec->name);
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        uint64_t c[ST_ND_MAXDIMS] = {0}, idx = (uint64_t)chunks[i].idx;
+        for (int d = g.n - 1; rec->layout == STRATA_LAYOUT_CHUNKED && d >= 0; d--) {
+            c[d] = idx % g.grid[d];
+            idx /= g.grid[d];
+        }
+        st_cat_dims_format(text[i], sizeof text[i], c, g.n);
+        coords[i] = text[i];
+        chunks[i].version = 1;
+    }
+    rc = st_cat_save_commit(x->err, x->cat, rec, chunks, coords, n, e);
+done:
+    free(coords);
+    free(text);
+    return rc;
+}
+
+void st_nd_discard_new(st_ndctx *x, const st_cat_nd *rec)
+{
+    st_err *keep = x->err;
+    x->err = NULL;
+    char dir[ST_PATH_MAX];
+    if (st_nd_dir(x, rec, rec->tier_id, 0, dir) == STRATA_OK) st_rm_tree(NULL, dir);
+    if (st_nd_dir(x, rec, ST_TIER_DEFAULT_ID, 0, dir) == STRATA_OK) st_rm_tree(NULL, dir);
+    x->err = keep;
+}
+
 /* Write the chunk at grid coordinates C of the write (START, COUNT, STRIDE, BUF) of A, whose
  * shape is now G; fills W. Returns 0 when the chunk holds no selected element. */
 static int write_chunk(strata_ndarray *a, st_ndctx *x, const nd_grid *g, const st_vec *old,
@@ -640,17 +756,9 @@ static int write_chunk(strata_ndarray *a, st_ndctx *x, const nd_grid *g, const s
             dst[d] = (int64_t)stride[d] * cst[d];
         }
         st_nd_copy_box(n, kn, esz, src, bst, to, dst);
-        minmax((strata_dtype)rec->dtype, nb, elems, &w->c.min, &w->c.max);
-        w->c.checksum = XXH64(nb, elems * esz, 0);
-        w->c.tier_id = tier_id;
-        char tok[ST_TOKEN_LEN + 1];
-        st_random_token(tok);
-        snprintf(w->c.file, sizeof w->c.file, "c%" PRId64 ".%s.npy%s", w->c.idx, tok,
-                 level > 0 ? ".zst" : "");
         rc = st_nd_dir(x, rec, tier_id, 1, w->dir);
         if (rc == STRATA_OK)
-            rc = st_chunk_write(x->err, w->dir, w->c.file, (strata_dtype)rec->dtype, n, e, fortran,
-                                nb, elems * esz, level, &w->c.bytes);
+            rc = st_nd_put_chunk(x, rec, w->dir, w->c.idx, NULL, level, e, nb, &w->c);
     }
     st_free_big(nb);
     return rc < 0 ? rc : 1;

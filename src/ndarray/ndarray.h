@@ -62,6 +62,42 @@ int st_tier_is_archive(st_ndctx *x, int64_t tier_id);
 int st_nd_stage_chunk(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, int64_t tier_id,
                       char *staged_file);
 
+/* Write chunk IDX of REC, of extent EXT[ndims] (C order; a contiguous array's column-major file:
+ * Fortran order) from DATA, as a file of DIR named with TOKEN (NULL: a fresh one), compressed at
+ * LEVEL; fills *OUT with its record (file, home tier, bytes, checksum, min, max). The one chunk
+ * writer: strata_ndarray_write() and the processes of an mdms save both use it. */
+int st_nd_put_chunk(st_ndctx *x, const st_cat_nd *rec, const char *dir, int64_t idx,
+                    const char *token, int level, const uint64_t *ext, const void *data,
+                    st_cat_chunk *out);
+
+/* A new array written by several processes (an mdms save): rank 0 prepares REC
+ * (st_nd_prepare) and makes its directories (st_nd_begin_new); every process writes the chunks it
+ * owns (st_nd_put_chunk) or its piece of a contiguous array's one file (created by rank 0 with
+ * st_nd_file_open, sealed by rank 0 with st_nd_file_seal once all have written); rank 0 then
+ * publishes REC with every chunk (st_nd_commit_new) or removes what was written
+ * (st_nd_discard_new). */
+
+/* Make REC's directories on the default tier and on its home tier; HOME receives the latter and
+ * *LEVEL the zstd level of its files (the array's, else ST_ARCHIVE_ZSTD on an archive tier). */
+int st_nd_begin_new(st_ndctx *x, const st_cat_nd *rec, char home[ST_PATH_MAX], int *level);
+
+/* The one file of contiguous REC in HOME, named with TOKEN: PATH and *HDR (the data's offset)
+ * receive where it is; CREATE: create it with its header, sized for the whole array. */
+int st_nd_file_open(st_ndctx *x, const st_cat_nd *rec, const char *home, const char *token,
+                    int create, char path[ST_PATH_MAX], uint64_t *hdr);
+
+/* Make the file at PATH durable and fill *OUT with its record (checksum and range of its data). */
+int st_nd_file_seal(st_ndctx *x, const st_cat_nd *rec, const char *home, const char *path,
+                    st_cat_chunk *out);
+
+/* Publish new array REC with its N chunks (their coordinates are derived here) and, in the same
+ * transaction, the execution row E of the save. */
+int st_nd_commit_new(st_ndctx *x, st_cat_nd *rec, st_cat_chunk *chunks, int n, st_cat_execrow *e);
+
+/* Remove the directories of REC, which was never published (best effort: leftovers are orphans
+ * that gc removes). */
+void st_nd_discard_new(st_ndctx *x, const st_cat_nd *rec);
+
 /* Catalog listing callback appending a chunk row to the st_vec CTX. */
 int st_nd_push_chunk(void *ctx, const st_cat_chunk *c);
 
