@@ -121,6 +121,12 @@ STRATA_API const char *strata_errmsg(strata_pool *pool);
 /* The code of the most recent failure on POOL, STRATA_OK if none. */
 STRATA_API int strata_errcode(strata_pool *pool);
 
+/* Where in the library's source the most recent failure on POOL was detected, as "FILE:LINE"
+ * ("src/store/batch.c:412"), for bug reports; when an outer layer added context to the message,
+ * the place of the inner failure. Debug builds only: always "" in release builds (NDEBUG), and
+ * "" when nothing has failed yet or POOL is NULL. Owned by POOL, valid as strata_errmsg(). */
+STRATA_API const char *strata_errwhere(strata_pool *pool);
+
 /* ---------------------------------------------------------------------------------------------
  * Data types
  * ------------------------------------------------------------------------------------------- */

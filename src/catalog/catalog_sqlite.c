@@ -506,31 +506,29 @@ int st_cat_create(st_err *err, const char *path, st_catalog **out)
     int rc = cat_alloc(err, path,
                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXRESCODE, &cat);
     if (rc < 0) return rc;
-    rc = configure(err, cat);
-    if (rc == STRATA_OK) rc = migrate(err, cat, 0);
-    if (rc == STRATA_OK) {
-        sqlite3_stmt *s;
-        rc = sqlite3_prepare_v2(cat->db,
-                                "INSERT INTO pool (id, format, created_ns, created_by) "
-                                "VALUES (1, ?1, ?2, ?3)",
-                                -1, &s, NULL);
-        if (rc == SQLITE_OK) {
-            sqlite3_bind_int(s, 1, STRATA_POOL_FORMAT);
-            sqlite3_bind_int64(s, 2, st_now_ns());
-            sqlite3_bind_text(s, 3, "strata " STRATA_VERSION_STRING, -1, SQLITE_STATIC);
-            rc = sqlite3_step(s);
-            sqlite3_finalize(s);
-        }
-        rc = rc == SQLITE_DONE || rc == SQLITE_OK
-                 ? STRATA_OK
-                 : st_cat_db_error(err, cat, rc, "record the pool");
+    ST_TRY(rc = configure(err, cat));
+    ST_TRY(rc = migrate(err, cat, 0));
+    sqlite3_stmt *s;
+    rc = sqlite3_prepare_v2(cat->db,
+                            "INSERT INTO pool (id, format, created_ns, created_by) "
+                            "VALUES (1, ?1, ?2, ?3)",
+                            -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int(s, 1, STRATA_POOL_FORMAT);
+        sqlite3_bind_int64(s, 2, st_now_ns());
+        sqlite3_bind_text(s, 3, "strata " STRATA_VERSION_STRING, -1, SQLITE_STATIC);
+        rc = sqlite3_step(s);
+        sqlite3_finalize(s);
     }
-    if (rc < 0) {
-        st_cat_close(cat);
-        return rc;
-    }
+    /* rc is SQLite's (positive) code here */
+    rc = rc == SQLITE_DONE || rc == SQLITE_OK ? STRATA_OK
+                                              : st_cat_db_error(err, cat, rc, "record the pool");
+    ST_TRY(rc);
     *out = cat;
-    return STRATA_OK;
+    cat = NULL;
+done:
+    st_cat_close(cat);
+    return rc;
 }
 
 int st_cat_open(st_err *err, const char *path, st_catalog **out)
@@ -546,20 +544,21 @@ int st_cat_open(st_err *err, const char *path, st_catalog **out)
         return rc;
     }
     int version = 0;
-    rc = configure(err, cat);
-    if (rc == STRATA_OK) rc = st_cat_version(err, cat, &version);
-    if (rc == STRATA_OK && version > ST_CAT_VERSION)
+    ST_TRY(rc = configure(err, cat));
+    ST_TRY(rc = st_cat_version(err, cat, &version));
+    if (version > ST_CAT_VERSION) {
         rc = st_error(err, STRATA_EUNSUPPORTED,
                       "catalog '%s' has schema version %d, newer than this strata knows (%d); "
                       "upgrade strata",
                       path, version, ST_CAT_VERSION);
-    if (rc == STRATA_OK && version < ST_CAT_VERSION) rc = migrate(err, cat, version);
-    if (rc < 0) {
-        st_cat_close(cat);
-        return rc;
+        goto done;
     }
+    if (version < ST_CAT_VERSION) ST_TRY(rc = migrate(err, cat, version));
     *out = cat;
-    return STRATA_OK;
+    cat = NULL;
+done:
+    st_cat_close(cat);
+    return rc;
 }
 
 void st_cat_close(st_catalog *cat)

@@ -50,8 +50,13 @@ int cli_scan(int argc, char **argv, const cli_opt *opts, const char *usage, char
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Report a failed library call: print strata_errmsg() (or strata_strerror) to stderr and return
- * the exit code for STATUS. */
+ * the exit code for STATUS. With STRATA_DEBUG set, the message ends with cli_errwhere(). */
 int cli_fail(cli *c, int status);
+
+/* " (at src/store/batch.c:412)" when STRATA_DEBUG is set and the library (a debug build) knows
+ * where the last failure on C's pool was detected (strata_errwhere); else "". Valid until the
+ * next call. */
+const char *cli_errwhere(cli *c);
 
 /* The exit code for a library status. */
 int cli_exit_code(int status);

@@ -115,8 +115,17 @@ int cli_fail(cli *c, int status)
 {
     const char *msg = c->pool != NULL ? strata_errmsg(c->pool) : "";
     if (msg == NULL || msg[0] == '\0') msg = strata_strerror(status);
-    fprintf(stderr, "strata: %s\n", msg);
+    fprintf(stderr, "strata: %s%s\n", msg, cli_errwhere(c));
     return cli_exit_code(status);
+}
+
+const char *cli_errwhere(cli *c)
+{
+    static char buf[128];
+    const char *where = c->pool != NULL ? strata_errwhere(c->pool) : "";
+    if (getenv("STRATA_DEBUG") == NULL || where[0] == '\0') return "";
+    snprintf(buf, sizeof buf, " (at %s)", where);
+    return buf;
 }
 
 int cli_open_pool(cli *c)

@@ -349,7 +349,7 @@ int cmd_watch(cli *c, int argc, char **argv)
         strata_update_stats s;
         int st = strata_update(c->pool, npos ? pos[0] : NULL, NULL, &o, &s);
         if (st < 0) {
-            fprintf(stderr, "strata: watch: %s\n", strata_errmsg(c->pool));
+            fprintf(stderr, "strata: watch: %s%s\n", strata_errmsg(c->pool), cli_errwhere(c));
             status = cli_exit_code(st);
         } else if (s.incremental + s.refreshed > 0) {
             print_update_stats(c, &s);

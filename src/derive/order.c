@@ -85,8 +85,7 @@ int st_table_argsort(st_err *err, const st_table *t, int first, int nk, uint64_t
         int rc = t->dt[i] == STRATA_STR ? st_argsort_str(t->data[i], t->bytes[i], n, in, perm, desc)
                                         : st_argsort(t->dt[i], t->data[i], n, in, perm, desc, nt);
         if (rc < 0)
-            return st_error(err, STRATA_ENOMEM, "out of memory sorting %llu rows",
-                            (unsigned long long)n);
+            return st_error(err, rc, "out of memory sorting %llu rows", (unsigned long long)n);
     }
     return STRATA_OK;
 }
@@ -313,7 +312,7 @@ static int sorted_chunk(job *j, strata_snapshot *s, const plan *p, uint64_t r0, 
     } else {
         int64_t got = st_topk(raw.dt[1], raw.data[1], n, p->sp->k, p->sp->desc, perm, j->nt);
         if (got < 0) {
-            rc = st_error(j->err, STRATA_ENOMEM, "out of memory in topk");
+            rc = st_error(j->err, (int)got, "out of memory in topk");
             goto done;
         }
         m = (uint64_t)got;

@@ -286,9 +286,8 @@ static int groups_of_batch(job *j, strata_snapshot *s, uint64_t b, const st_dspe
             st_convert(vals[a], g->is_float[a] ? STRATA_F64 : STRATA_I64, p,
                        (strata_dtype)st_snapshot_schema(s)->cat[g->col[a]].dtype, n);
     }
-    if (rc == STRATA_OK &&
-        st_groupby((const int64_t *const *)keys, sp->nkeys, n, aggs, g->nslots, out, j->nt) < 0)
-        rc = STRATA_ENOMEM;
+    if (rc == STRATA_OK)
+        rc = st_groupby((const int64_t *const *)keys, sp->nkeys, n, aggs, g->nslots, out, j->nt);
     for (int k = 0; k < ST_MAX_KEYS; k++) free(keys[k]);
     for (int a = 0; a < 16; a++) free(vals[a]);
     if (rc == STRATA_ENOMEM) rc = st_error(j->err, rc, "out of memory grouping a batch");
@@ -451,7 +450,7 @@ static int index_of_batch(job *j, strata_snapshot *s, uint64_t b, const st_dspec
             *count = n;
         } else if (rc == STRATA_OK) {
             int64_t got = st_topk(k.dt[0], k.data[0], n, sp->k, sp->desc, idx, j->nt);
-            if (got < 0) rc = st_error(j->err, STRATA_ENOMEM, "out of memory in topk");
+            if (got < 0) rc = st_error(j->err, (int)got, "out of memory in topk");
             *count = got < 0 ? 0 : (uint64_t)got;
         }
     }
@@ -548,8 +547,8 @@ static int update_index(job *j, const st_cat_deriv *dv)
                 acc = part;
                 have = 1;
             } else if (rc == STRATA_OK) {
-                if (st_groups_merge(&acc, &part) < 0)
-                    rc = st_error(j->err, STRATA_ENOMEM, "out of memory merging groups");
+                rc = st_groups_merge(&acc, &part);
+                if (rc < 0) rc = st_error(j->err, rc, "out of memory merging groups");
                 st_groups_free(&part);
             }
             st_snapshot_release(s, b);

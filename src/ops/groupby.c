@@ -16,6 +16,7 @@
 #endif
 
 #include "ops/ops.h"
+#include "util/error.h"
 
 static uint64_t hash_keys(const int64_t *const *keys, int nk, uint64_t row)
 {
@@ -28,26 +29,28 @@ static uint64_t hash_keys(const int64_t *const *keys, int nk, uint64_t row)
     return h;
 }
 
+/* Room for NEED groups in G (capacity *CAP). STRATA_ENOMEM leaves G valid, its arrays possibly
+ * grown. */
 static int grow_groups(st_groups *g, uint64_t *cap, uint64_t need)
 {
-    if (need <= *cap) return 0;
+    if (need <= *cap) return STRATA_OK;
     uint64_t c = *cap ? *cap * 2 : 1024;
     while (c < need) c *= 2;
     int64_t *k = realloc(g->keys, c * (size_t)g->nkeys * sizeof *k);
-    if (k == NULL) return -1;
+    if (k == NULL) return STRATA_ENOMEM;
     g->keys = k;
     int64_t *cnt = realloc(g->count, c * sizeof *cnt);
-    if (cnt == NULL) return -1;
+    if (cnt == NULL) return STRATA_ENOMEM;
     g->count = cnt;
     size_t na = (size_t)(g->naggs ? g->naggs : 1);
     int64_t *iv = realloc(g->ival, c * na * sizeof *iv);
-    if (iv == NULL) return -1;
+    if (iv == NULL) return STRATA_ENOMEM;
     g->ival = iv;
     double *fv = realloc(g->fval, c * na * sizeof *fv);
-    if (fv == NULL) return -1;
+    if (fv == NULL) return STRATA_ENOMEM;
     g->fval = fv;
     *cap = c;
-    return 0;
+    return STRATA_OK;
 }
 
 /* Fold row value into group slot. */
@@ -81,8 +84,8 @@ static int accumulate(st_groups *g, const int64_t *const *keys, uint64_t n, cons
 {
     uint64_t cap = 0, tcap = 1024, tmask = tcap - 1;
     uint64_t *table = calloc(tcap, sizeof *table); /* group index + 1; 0 is empty */
-    if (table == NULL) return -1;
-    int nk = g->nkeys;
+    if (table == NULL) return STRATA_ENOMEM;
+    int rc = STRATA_OK, nk = g->nkeys;
     for (uint64_t r = 0; r < n; r++) {
         uint64_t h = hash_keys(keys, nk, r);
         if ((int)(h % (uint64_t)npart) != part) continue;
@@ -90,10 +93,7 @@ static int accumulate(st_groups *g, const int64_t *const *keys, uint64_t n, cons
         for (;;) {
             uint64_t e = table[slot];
             if (e == 0) {
-                if (grow_groups(g, &cap, g->n + 1) < 0) {
-                    free(table);
-                    return -1;
-                }
+                ST_TRY(rc = grow_groups(g, &cap, g->n + 1));
                 grp = g->n++;
                 for (int k = 0; k < nk; k++) g->keys[grp * (size_t)nk + (size_t)k] = keys[k][r];
                 g->count[grp] = 0;
@@ -118,8 +118,8 @@ static int accumulate(st_groups *g, const int64_t *const *keys, uint64_t n, cons
             uint64_t ncap = tcap * 2;
             uint64_t *nt = calloc(ncap, sizeof *nt);
             if (nt == NULL) {
-                free(table);
-                return -1;
+                rc = STRATA_ENOMEM;
+                goto done;
             }
             for (uint64_t x = 0; x < g->n; x++) {
                 uint64_t hh = 0x9E3779B97F4A7C15ull;
@@ -139,8 +139,9 @@ static int accumulate(st_groups *g, const int64_t *const *keys, uint64_t n, cons
             tmask = ncap - 1;
         }
     }
+done:
     free(table);
-    return 0;
+    return rc;
 }
 
 static int key_cmp(const st_groups *g, uint64_t a, uint64_t b)
@@ -157,12 +158,14 @@ static int key_cmp(const st_groups *g, uint64_t a, uint64_t b)
 static int sort_groups(st_groups *g)
 {
     uint64_t n = g->n;
-    if (n < 2) return 0;
+    if (n < 2) return STRATA_OK;
+    int rc = STRATA_OK;
+    int64_t *keys = NULL, *count = NULL, *iv = NULL;
+    double *fv = NULL;
     uint64_t *perm = malloc(n * sizeof *perm), *tmp = malloc(n * sizeof *tmp);
     if (perm == NULL || tmp == NULL) {
-        free(perm);
-        free(tmp);
-        return -1;
+        rc = STRATA_ENOMEM;
+        goto done;
     }
     for (uint64_t i = 0; i < n; i++) perm[i] = i;
     for (uint64_t w = 1; w < n; w *= 2) {
@@ -180,17 +183,17 @@ static int sort_groups(st_groups *g)
     }
     st_groups s = *g;
     size_t nk = (size_t)g->nkeys, na = (size_t)(g->naggs ? g->naggs : 1);
-    int64_t *keys = malloc(n * nk * sizeof *keys), *count = malloc(n * sizeof *count);
-    int64_t *iv = malloc(n * na * sizeof *iv);
-    double *fv = malloc(n * na * sizeof *fv);
+    keys = malloc(n * nk * sizeof *keys);
+    count = malloc(n * sizeof *count);
+    iv = malloc(n * na * sizeof *iv);
+    fv = malloc(n * na * sizeof *fv);
     if (keys == NULL || count == NULL || iv == NULL || fv == NULL) {
         free(keys);
         free(count);
         free(iv);
         free(fv);
-        free(perm);
-        free(tmp);
-        return -1;
+        rc = STRATA_ENOMEM;
+        goto done;
     }
     for (uint64_t i = 0; i < n; i++) {
         uint64_t p = perm[i];
@@ -207,9 +210,10 @@ static int sort_groups(st_groups *g)
     g->count = count;
     g->ival = iv;
     g->fval = fv;
+done:
     free(perm);
     free(tmp);
-    return 0;
+    return rc;
 }
 
 static void init_like(st_groups *g, int nkeys, const int *ops, const int *floats, int naggs)
@@ -226,21 +230,22 @@ static void init_like(st_groups *g, int nkeys, const int *ops, const int *floats
 /* Append the groups of SRC to DST (no merging of equal keys). */
 static int append_groups(st_groups *dst, uint64_t *cap, const st_groups *src)
 {
-    if (src->n == 0) return 0;
-    if (grow_groups(dst, cap, dst->n + src->n) < 0) return -1;
+    if (src->n == 0) return STRATA_OK;
+    int rc = grow_groups(dst, cap, dst->n + src->n);
+    if (rc < 0) return rc;
     size_t nk = (size_t)dst->nkeys, na = (size_t)(dst->naggs ? dst->naggs : 1);
     memcpy(dst->keys + dst->n * nk, src->keys, src->n * nk * sizeof *dst->keys);
     memcpy(dst->count + dst->n, src->count, src->n * sizeof *dst->count);
     memcpy(dst->ival + dst->n * na, src->ival, src->n * na * sizeof *dst->ival);
     memcpy(dst->fval + dst->n * na, src->fval, src->n * na * sizeof *dst->fval);
     dst->n += src->n;
-    return 0;
+    return STRATA_OK;
 }
 
 int st_groupby(const int64_t *const *keys, int nkeys, uint64_t n, const st_agg *aggs, int naggs,
                st_groups *out, int nthreads)
 {
-    if (nkeys < 1 || nkeys > 8 || naggs < 0 || naggs > ST_GROUP_SLOTS) return -1;
+    if (nkeys < 1 || nkeys > 8 || naggs < 0 || naggs > ST_GROUP_SLOTS) return STRATA_EINVAL;
     int ops[ST_GROUP_SLOTS], floats[ST_GROUP_SLOTS];
     for (int a = 0; a < naggs; a++) {
         ops[a] = aggs[a].op;
@@ -253,23 +258,23 @@ int st_groupby(const int64_t *const *keys, int nkeys, uint64_t n, const st_agg *
     if (parts == NULL || rcs == NULL) {
         free(parts);
         free(rcs);
-        return -1;
+        return STRATA_ENOMEM;
     }
 #pragma omp parallel for num_threads(nt) schedule(static, 1)
     for (int t = 0; t < nt; t++) {
         init_like(&parts[t], nkeys, ops, floats, naggs);
         rcs[t] = accumulate(&parts[t], keys, n, aggs, t, nt);
     }
-    int rc = 0;
+    int rc = STRATA_OK;
     init_like(out, nkeys, ops, floats, naggs);
     uint64_t cap = 0;
-    for (int t = 0; t < nt; t++) {
-        if (rcs[t] < 0 || (rc == 0 && append_groups(out, &cap, &parts[t]) < 0)) rc = -1;
+    for (int t = 0; t < nt; t++) { /* every part is freed, whatever failed */
+        if (rc == STRATA_OK) rc = rcs[t] < 0 ? rcs[t] : append_groups(out, &cap, &parts[t]);
         st_groups_free(&parts[t]);
     }
     free(parts);
     free(rcs);
-    if (rc == 0) rc = sort_groups(out);
+    if (rc == STRATA_OK) rc = sort_groups(out);
     if (rc < 0) st_groups_free(out);
     return rc;
 }
@@ -294,9 +299,10 @@ int st_groups_merge(st_groups *dst, const st_groups *src)
                 c = x < y ? -1 : x > y;
             }
         }
-        if (grow_groups(&m, &cap, m.n + 1) < 0) {
+        int rc = grow_groups(&m, &cap, m.n + 1);
+        if (rc < 0) {
             st_groups_free(&m);
-            return -1;
+            return rc;
         }
         uint64_t g = m.n++;
         const st_groups *from = c <= 0 ? dst : src;
@@ -333,7 +339,7 @@ int st_groups_merge(st_groups *dst, const st_groups *src)
     }
     st_groups_free(dst);
     *dst = m;
-    return 0;
+    return STRATA_OK;
 }
 
 double st_groups_value(const st_groups *g, uint64_t grp, int a)

@@ -23,15 +23,17 @@ uint64_t st_filter_mask(const uint8_t *mask, uint64_t n, uint64_t *out, int nthr
 /* Stable argsort of N keys of numeric DTYPE (not STRATA_STR): PERM receives the positions of the
  * keys in sorted order. When PERM_IN is set, sort those positions instead (PERM_IN[i] indexes
  * KEYS; PERM may equal PERM_IN): chaining calls from the last key to the first gives a stable
- * multi-key sort. DESC sorts descending (still stable). Returns 0, or -1 when out of memory. */
+ * multi-key sort. DESC sorts descending (still stable). Returns STRATA_OK or STRATA_ENOMEM; the
+ * kernels record no message (they have no error context): the caller says what it was doing. */
 int st_argsort(strata_dtype dtype, const void *keys, uint64_t n, const uint64_t *perm_in,
                uint64_t *perm, int desc, int nthreads);
 
-/* Stable argsort of N strings (OFFSETS n+1, BYTES), bytewise; PERM_IN as for st_argsort. */
+/* Stable argsort of N strings (OFFSETS n+1, BYTES), bytewise; PERM_IN and the result as for
+ * st_argsort. */
 int st_argsort_str(const int64_t *offsets, const char *bytes, uint64_t n, const uint64_t *perm_in,
                    uint64_t *perm, int desc);
 
-/* Sort N numeric keys in place (the values, not positions). */
+/* Sort N numeric keys in place (the values, not positions). STRATA_OK or STRATA_ENOMEM. */
 int st_sort(strata_dtype dtype, void *keys, uint64_t n, int desc, int nthreads);
 
 /* Merge two sorted runs of positions: A (NA positions) and B (NB), each sorted by KEYS[pos] in
@@ -42,8 +44,7 @@ void st_merge2(strata_dtype dtype, const void *keys, const uint64_t *a, uint64_t
                const uint64_t *b, uint64_t nb, uint64_t *out, int desc);
 
 /* The K smallest (DESC: largest) of N numeric keys: their positions, in sorted order, into OUT
- * (room for min(K, N)); equal keys by position. Returns how many (min(K, N)), or -1 when out of
- * memory. */
+ * (room for min(K, N)); equal keys by position. Returns how many (min(K, N)), or STRATA_ENOMEM. */
 int64_t st_topk(strata_dtype dtype, const void *keys, uint64_t n, uint64_t k, int desc,
                 uint64_t *out, int nthreads);
 
@@ -92,12 +93,13 @@ typedef struct st_groups {
 } st_groups;
 
 /* Group N rows by NKEYS i64 key columns KEYS[k] (at most 8 keys, 16 aggregates), computing AGGS.
- * Float sums add in row order within each group, whatever NTHREADS. Returns 0 or -1 (out of
- * memory). OUT: st_groups_free(). */
+ * Float sums add in row order within each group, whatever NTHREADS. Returns STRATA_OK,
+ * STRATA_ENOMEM, or STRATA_EINVAL for more keys or aggregates than that. OUT: st_groups_free(). */
 int st_groupby(const int64_t *const *keys, int nkeys, uint64_t n, const st_agg *aggs, int naggs,
                st_groups *out, int nthreads);
 
-/* DST := groups of DST and SRC together (same keys and aggregates). Returns 0 or -1. */
+/* DST := groups of DST and SRC together (same keys and aggregates). STRATA_OK or STRATA_ENOMEM
+ * (DST is then unchanged). */
 int st_groups_merge(st_groups *dst, const st_groups *src);
 
 /* The value of aggregate A for group G as a double (mean: sum / count; count: the count). */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ops/ops.h"
+#include "util/error.h"
 #include "util/fileio.h"
 #include "util/par.h"
 
@@ -132,7 +133,7 @@ static int radix_pairs(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx,
 {
     uint64_t *src_k = k, *src_i = idx, *dst_k = tk, *dst_i = tidx;
     uint64_t(*hist)[256] = calloc((size_t)nt, sizeof *hist);
-    if (hist == NULL) return -1;
+    if (hist == NULL) return STRATA_ENOMEM;
     for (int byte = 0; byte < 8; byte++) {
         if (((diff >> (8 * byte)) & 0xFF) == 0) continue;
         radix_pass(src_k, src_i, dst_k, dst_i, n, 8 * byte, hist, nt, NULL);
@@ -148,7 +149,7 @@ static int radix_pairs(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx,
         memcpy(k, src_k, n * sizeof *k);
         if (idx != NULL) memcpy(idx, src_i, n * sizeof *idx);
     }
-    return 0;
+    return STRATA_OK;
 }
 
 /* Below this many keys the LSD passes run over the whole array; above, one MSD pass first. */
@@ -165,8 +166,8 @@ static int radix_sort(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, 
     int top = 63 - __builtin_clzll(diff), shift = top >= 7 ? top - 7 : 0;
     uint64_t(*hist)[256] = calloc((size_t)nt, sizeof *hist);
     uint64_t *start = calloc(257, sizeof *start);
-    int rc = hist == NULL || start == NULL ? -1 : 0;
-    if (rc == 0) {
+    int rc = hist == NULL || start == NULL ? STRATA_ENOMEM : STRATA_OK;
+    if (rc == STRATA_OK) {
         radix_pass(k, idx, tk, tidx, n, shift, hist, nt, start);
         int failed = 0;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(| : failed)
@@ -181,7 +182,7 @@ static int radix_sort(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, 
             memcpy(k + a, tk + a, len * sizeof *k);
             if (idx != NULL) memcpy(idx + a, tidx + a, len * sizeof *idx);
         }
-        rc = failed ? -1 : 0;
+        rc = failed ? STRATA_ENOMEM : STRATA_OK;
     }
     free(hist);
     free(start);
@@ -191,16 +192,12 @@ static int radix_sort(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, 
 int st_argsort(strata_dtype dtype, const void *keys, uint64_t n, const uint64_t *perm_in,
                uint64_t *perm, int desc, int nthreads)
 {
-    if (n == 0) return 0;
+    if (n == 0) return STRATA_OK;
     int nt = nthreads_for(n, nthreads);
     uint64_t *k = st_alloc_big(n * sizeof *k), *tk = st_alloc_big(n * sizeof *tk);
     uint64_t *tidx = st_alloc_big(n * sizeof *tidx);
-    if (k == NULL || tk == NULL || tidx == NULL) {
-        st_free_big(k);
-        st_free_big(tk);
-        st_free_big(tidx);
-        return -1;
-    }
+    int rc = STRATA_ENOMEM;
+    if (k == NULL || tk == NULL || tidx == NULL) goto done;
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (uint64_t i = 0; i < n; i++) {
         uint64_t p = perm_in != NULL ? perm_in[i] : i;
@@ -208,7 +205,8 @@ int st_argsort(strata_dtype dtype, const void *keys, uint64_t n, const uint64_t 
         tidx[i] = p;
     }
     memcpy(perm, tidx, n * sizeof *perm); /* PERM may alias PERM_IN: copied only now */
-    int rc = radix_sort(k, perm, tk, tidx, n, nt);
+    rc = radix_sort(k, perm, tk, tidx, n, nt);
+done:
     st_free_big(k);
     st_free_big(tk);
     st_free_big(tidx);
@@ -252,44 +250,41 @@ static void store_image(strata_dtype dtype, void *keys, uint64_t i, uint64_t img
     }
 }
 
+/* Floats: through their argsort, so that NaN payloads survive. */
+static int sort_floats(strata_dtype dtype, void *keys, uint64_t n, int desc, int nt)
+{
+    size_t esz = strata_dtype_size(dtype);
+    uint64_t *perm = malloc(n * sizeof *perm);
+    char *copy = malloc(n * esz);
+    int rc = STRATA_ENOMEM;
+    if (perm == NULL || copy == NULL) goto done;
+    ST_TRY(rc = st_argsort(dtype, keys, n, NULL, perm, desc, nt));
+    memcpy(copy, keys, n * esz);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (uint64_t i = 0; i < n; i++) memcpy((char *)keys + i * esz, copy + perm[i] * esz, esz);
+done:
+    free(perm);
+    free(copy);
+    return rc;
+}
+
 int st_sort(strata_dtype dtype, void *keys, uint64_t n, int desc, int nthreads)
 {
-    if (n == 0) return 0;
-    size_t esz = strata_dtype_size(dtype);
+    if (n == 0) return STRATA_OK;
     int nt = nthreads_for(n, nthreads);
-    if (is_float(dtype)) {
-        uint64_t *perm = malloc(n * sizeof *perm);
-        char *copy = malloc(n * esz);
-        if (perm == NULL || copy == NULL || st_argsort(dtype, keys, n, NULL, perm, desc, nt) < 0) {
-            free(perm);
-            free(copy);
-            return -1;
-        }
-        memcpy(copy, keys, n * esz);
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (uint64_t i = 0; i < n; i++) memcpy((char *)keys + i * esz, copy + perm[i] * esz, esz);
-        free(perm);
-        free(copy);
-        return 0;
-    }
+    if (is_float(dtype)) return sort_floats(dtype, keys, n, desc, nt);
     uint64_t *k = st_alloc_big(n * sizeof *k), *tk = st_alloc_big(n * sizeof *tk);
-    if (k == NULL || tk == NULL) {
-        st_free_big(k);
-        st_free_big(tk);
-        return -1;
-    }
+    int rc = STRATA_ENOMEM;
+    if (k == NULL || tk == NULL) goto done;
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (uint64_t i = 0; i < n; i++) k[i] = sort_image(dtype, keys, i, desc);
-    if (radix_sort(k, NULL, tk, NULL, n, nt) < 0) {
-        st_free_big(k);
-        st_free_big(tk);
-        return -1;
-    }
+    ST_TRY(rc = radix_sort(k, NULL, tk, NULL, n, nt));
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (uint64_t i = 0; i < n; i++) store_image(dtype, keys, i, desc ? ~k[i] : k[i]);
+done:
     st_free_big(k);
     st_free_big(tk);
-    return 0;
+    return rc;
 }
 
 /* ---- strings --------------------------------------------------------------------------------- */
@@ -305,9 +300,9 @@ static int str_cmp(const int64_t *off, const char *bytes, uint64_t a, uint64_t b
 int st_argsort_str(const int64_t *offsets, const char *bytes, uint64_t n, const uint64_t *perm_in,
                    uint64_t *perm, int desc)
 {
-    if (n == 0) return 0;
+    if (n == 0) return STRATA_OK;
     uint64_t *tmp = malloc(n * sizeof *tmp);
-    if (tmp == NULL) return -1;
+    if (tmp == NULL) return STRATA_ENOMEM;
     for (uint64_t i = 0; i < n; i++) tmp[i] = perm_in != NULL ? perm_in[i] : i;
     memcpy(perm, tmp, n * sizeof *perm);
     /* Bottom-up merge sort: stable. */
@@ -330,7 +325,7 @@ int st_argsort_str(const int64_t *offsets, const char *bytes, uint64_t n, const 
     }
     if (src != perm) memcpy(perm, src, n * sizeof *perm);
     free(tmp);
-    return 0;
+    return STRATA_OK;
 }
 
 /* ---- merge and top-k --------------------------------------------------------------------- */
@@ -416,7 +411,7 @@ int64_t st_topk(strata_dtype dtype, const void *keys, uint64_t n, uint64_t k, in
     if (all == NULL || counts == NULL) {
         free(all);
         free(counts);
-        return -1;
+        return STRATA_ENOMEM;
     }
 #pragma omp parallel num_threads(nt)
     {

@@ -48,16 +48,14 @@ static int write_npy(st_err *err, const char *dir, const char *name, const char 
     st_wfile w;
     int rc = st_wfile_open(err, &w, dir);
     if (rc < 0) return rc;
-    rc = st_pwrite_full(err, w.fd, hdr, hlen, 0, w.tmp);
-    if (rc == STRATA_OK && data != NULL && size > 0)
-        rc = st_pwrite_full(err, w.fd, data, size, hlen, w.tmp);
-    if (rc == STRATA_OK && data == NULL && ftruncate(w.fd, (off_t)(hlen + size)) != 0)
+    ST_TRY(rc = st_pwrite_full(err, w.fd, hdr, hlen, 0, w.tmp));
+    if (data != NULL && size > 0) ST_TRY(rc = st_pwrite_full(err, w.fd, data, size, hlen, w.tmp));
+    if (data == NULL && ftruncate(w.fd, (off_t)(hlen + size)) != 0)
         rc = st_error_errno(err, errno, "cannot size '%s'", w.tmp);
-    if (rc < 0) {
-        st_wfile_abort(&w);
-        return rc;
-    }
-    return st_wfile_publish(err, &w, dir, name);
+done:
+    if (rc == STRATA_OK) return st_wfile_publish(err, &w, dir, name);
+    st_wfile_abort(&w);
+    return rc;
 }
 
 int st_array_write_files(st_err *err, const char *dir, strata_dtype dtype, uint64_t n,
@@ -315,10 +313,12 @@ static int array_create(strata_pool *pool, const char *region, const char *name,
     if ((rc = st_region_dir(pool, r.dir, dir)) < 0) return rc;
     int hold = st_pool_create_begin(pool);
     if (hold < 0) return hold;
-    rc = st_array_write_files(err, dir, dtype, length, data, bytes, rec.file, rec.bytes_file);
-    if (rc == STRATA_OK) rc = st_fsync_dir(err, dir);
+    ST_TRY(
+        rc = st_array_write_files(err, dir, dtype, length, data, bytes, rec.file, rec.bytes_file));
+    ST_TRY(rc = st_fsync_dir(err, dir));
     /* The publish: one catalog row. Before it the files are orphans; after it, an array. */
-    if (rc == STRATA_OK) rc = st_cat_array_insert(err, pool->cat, &rec);
+    ST_TRY(rc = st_cat_array_insert(err, pool->cat, &rec));
+done:
     st_pool_create_end(hold);
     if (rc < 0) {
         char path[ST_PATH_MAX];
@@ -544,9 +544,10 @@ int strata_region_create(strata_pool *pool, const char *region)
     if ((rc = st_path(err, data, "%s/%s", pool->path, ST_POOL_DATA)) < 0) return rc;
     int hold = st_pool_create_begin(pool);
     if (hold < 0) return hold;
-    rc = st_mkdir(err, dir, 0);
-    if (rc == STRATA_OK) rc = st_fsync_dir(err, data);
-    if (rc == STRATA_OK) rc = st_cat_region_insert(err, pool->cat, &r);
+    ST_TRY(rc = st_mkdir(err, dir, 0));
+    ST_TRY(rc = st_fsync_dir(err, data));
+    ST_TRY(rc = st_cat_region_insert(err, pool->cat, &r));
+done:
     if (rc < 0) rmdir(dir);
     st_pool_create_end(hold);
     return rc;
@@ -597,33 +598,34 @@ int strata_region_delete(strata_pool *pool, const char *region, unsigned flags)
     st_cat_region r;
     if ((rc = st_cat_region_get(err, pool->cat, region, &r)) < 0) return rc;
     st_vec rv = ST_VEC(st_cat_array);
+    const st_cat_array *recs = NULL;
     rc = st_cat_array_list(err, pool->cat, r.id, collect_rec, &rv);
     if (rc == STRATA_ENOMEM) rc = st_error(err, rc, "out of memory deleting region '%s'", region);
-    const st_cat_array *recs = rv.v;
-    for (size_t i = 0; rc == STRATA_OK && !(flags & STRATA_FORCE) && i < rv.n; i++) {
+    ST_TRY(rc);
+    recs = rv.v;
+    for (size_t i = 0; !(flags & STRATA_FORCE) && i < rv.n; i++) {
         rc = rec_lock_test(pool, &recs[i]);
         if (rc == STRATA_ELOCKED)
             st_error(err, rc,
                      "cannot delete region '%s': array '%s' is locked; unlock it or force the "
                      "delete",
                      region, recs[i].name);
+        ST_TRY(rc);
     }
-    if (rc == STRATA_OK) rc = st_cat_begin(err, pool->cat);
-    if (rc == STRATA_OK) {
-        rc = st_cat_region_delete(err, pool->cat, r.id);
-        if (rc == STRATA_OK)
-            rc = st_cat_commit(err, pool->cat);
-        else
-            st_cat_rollback(pool->cat);
+    ST_TRY(rc = st_cat_begin(err, pool->cat));
+    rc = st_cat_region_delete(err, pool->cat, r.id);
+    if (rc < 0) {
+        st_cat_rollback(pool->cat);
+        goto done;
     }
-    if (rc == STRATA_OK) {
-        for (size_t i = 0; i < rv.n; i++) {
-            st_pool_mark_deleted(pool, recs[i].id);
-            remove_files(pool, &recs[i]);
-        }
-        char dir[ST_PATH_MAX];
-        if (st_region_dir(pool, r.dir, dir) == STRATA_OK) st_rmdir_files(NULL, dir);
+    ST_TRY(rc = st_cat_commit(err, pool->cat));
+    for (size_t i = 0; i < rv.n; i++) {
+        st_pool_mark_deleted(pool, recs[i].id);
+        remove_files(pool, &recs[i]);
     }
+    char dir[ST_PATH_MAX];
+    if (st_region_dir(pool, r.dir, dir) == STRATA_OK) st_rmdir_files(NULL, dir);
+done:
     st_vec_free(&rv);
     return rc;
 }

@@ -26,13 +26,16 @@ int strata_array_put_npy(strata_array *a, uint64_t start, const char *path)
     int rc = st_array_check(a);
     if (rc < 0) return rc;
     st_npy_map m;
-    rc = st_npy_map_file(&a->pool->err, path, &m);
-    if (rc == STRATA_OK && m.info.dtype != a->dtype)
+    ST_TRY(rc = st_npy_map_file(&a->pool->err, path, &m));
+    if (m.info.dtype != a->dtype) {
         rc = st_error(&a->pool->err, STRATA_ETYPE,
                       "'%s' holds %s (npy '%s') but array '%s/%s' is %s", path,
                       strata_dtype_name(m.info.dtype), m.info.descr, a->region, a->name,
                       strata_dtype_name(a->dtype));
-    if (rc == STRATA_OK) rc = strata_array_put(a, start, m.info.count, m.data);
+        goto done;
+    }
+    rc = strata_array_put(a, start, m.info.count, m.data);
+done:
     st_npy_unmap(&m);
     return rc;
 }

@@ -33,28 +33,34 @@ static int backup_map_err(strata_pool *pool, st_err *err, const st_cat_backup *b
 {
     char dir[ST_PATH_MAX], path[ST_PATH_MAX];
     memset(bm, 0, sizeof *bm);
-    int rc = backup_dir(pool, dir);
-    if (rc == STRATA_OK) rc = st_path(err, path, "%s/%s", dir, b->file);
-    if (rc == STRATA_OK) rc = st_npy_map_file(err, path, &bm->data);
     uint64_t count = b->dtype == STRATA_STR ? b->length + 1 : b->length;
-    if (rc == STRATA_OK && (bm->data.info.count != count || bm->data.info.ndim != 1))
-        rc = STRATA_ECORRUPT;
     XXH64_state_t *st = NULL;
-    if (rc == STRATA_OK && (st = XXH64_createState()) == NULL)
-        return st_error(err, STRATA_ENOMEM, "out of memory checking backup '%s'", b->name);
-    if (st != NULL) {
-        XXH64_reset(st, 0);
-        XXH64_update(st, bm->data.data, count * strata_dtype_size((strata_dtype)b->dtype));
+    int rc;
+    ST_TRY(rc = backup_dir(pool, dir));
+    ST_TRY(rc = st_path(err, path, "%s/%s", dir, b->file));
+    ST_TRY(rc = st_npy_map_file(err, path, &bm->data));
+    if (bm->data.info.count != count || bm->data.info.ndim != 1) {
+        rc = STRATA_ECORRUPT;
+        goto done;
     }
-    if (rc == STRATA_OK && b->dtype == STRATA_STR) {
-        rc = st_path(err, path, "%s/%s", dir, b->bytes_file);
-        if (rc == STRATA_OK) rc = st_npy_map_file(err, path, &bm->bytes);
+    if ((st = XXH64_createState()) == NULL) {
+        rc = st_error(err, STRATA_ENOMEM, "out of memory checking backup '%s'", b->name);
+        goto done;
+    }
+    XXH64_reset(st, 0);
+    XXH64_update(st, bm->data.data, count * strata_dtype_size((strata_dtype)b->dtype));
+    if (b->dtype == STRATA_STR) {
+        ST_TRY(rc = st_path(err, path, "%s/%s", dir, b->bytes_file));
+        ST_TRY(rc = st_npy_map_file(err, path, &bm->bytes));
         const int64_t *off = (const int64_t *)bm->data.data;
-        if (rc == STRATA_OK && (uint64_t)off[b->length] != bm->bytes.info.count)
+        if ((uint64_t)off[b->length] != bm->bytes.info.count) {
             rc = STRATA_ECORRUPT;
-        if (rc == STRATA_OK) XXH64_update(st, bm->bytes.data, bm->bytes.info.count);
+            goto done;
+        }
+        XXH64_update(st, bm->bytes.data, bm->bytes.info.count);
     }
-    if (rc == STRATA_OK && XXH64_digest(st) != b->checksum) rc = STRATA_ECORRUPT;
+    if (XXH64_digest(st) != b->checksum) rc = STRATA_ECORRUPT;
+done:
     XXH64_freeState(st);
     if (rc < 0) {
         backup_unmap(bm);
@@ -81,6 +87,35 @@ int st_backup_verify(strata_pool *pool, const st_cat_backup *b, st_err *err)
     return rc;
 }
 
+/* B->checksum := the checksum of the backup files B names in DIR, read back as a restore would
+ * read them. */
+static int backup_checksum(st_err *err, const char *dir, strata_dtype dtype, st_cat_backup *b)
+{
+    char path[ST_PATH_MAX];
+    st_npy_map m = {0}, mb = {0};
+    int rc;
+    ST_TRY(rc = st_path(err, path, "%s/%s", dir, b->file));
+    ST_TRY(rc = st_npy_map_file(err, path, &m));
+    if (dtype == STRATA_STR) {
+        ST_TRY(rc = st_path(err, path, "%s/%s", dir, b->bytes_file));
+        ST_TRY(rc = st_npy_map_file(err, path, &mb));
+    }
+    XXH64_state_t *st = XXH64_createState();
+    if (st == NULL) {
+        rc = st_error(err, STRATA_ENOMEM, "out of memory");
+        goto done;
+    }
+    XXH64_reset(st, 0);
+    XXH64_update(st, m.data, m.info.count * strata_dtype_size(m.info.dtype));
+    if (mb.map != NULL) XXH64_update(st, mb.data, mb.info.count);
+    b->checksum = XXH64_digest(st);
+    XXH64_freeState(st);
+done:
+    st_npy_unmap(&m);
+    st_npy_unmap(&mb);
+    return rc;
+}
+
 int strata_array_backup(strata_array *a, const char *backup)
 {
     int rc = st_array_check(a);
@@ -104,35 +139,15 @@ int strata_array_backup(strata_array *a, const char *backup)
     if (hold < 0) return hold;
     rc = st_array_write_files(err, dir, a->dtype, a->length, a->data, a->bytes, b.file,
                               b.bytes_file);
-    if (rc < 0) {
+    if (rc < 0) { /* it removed what it wrote */
         st_pool_create_end(hold);
         return rc;
     }
-    /* Checksum what was written, then verify it like a restore would. */
     char path[ST_PATH_MAX];
-    st_npy_map m = {0}, mb = {0};
-    rc = st_path(err, path, "%s/%s", dir, b.file);
-    if (rc == STRATA_OK) rc = st_npy_map_file(err, path, &m);
-    if (rc == STRATA_OK && a->dtype == STRATA_STR) {
-        rc = st_path(err, path, "%s/%s", dir, b.bytes_file);
-        if (rc == STRATA_OK) rc = st_npy_map_file(err, path, &mb);
-    }
-    if (rc == STRATA_OK) {
-        XXH64_state_t *st = XXH64_createState();
-        if (st == NULL) {
-            rc = st_error(err, STRATA_ENOMEM, "out of memory");
-        } else {
-            XXH64_reset(st, 0);
-            XXH64_update(st, m.data, m.info.count * strata_dtype_size(m.info.dtype));
-            if (mb.map != NULL) XXH64_update(st, mb.data, mb.info.count);
-            b.checksum = XXH64_digest(st);
-            XXH64_freeState(st);
-        }
-    }
-    st_npy_unmap(&m);
-    st_npy_unmap(&mb);
-    if (rc == STRATA_OK) rc = st_fsync_dir(err, dir);
-    if (rc == STRATA_OK) rc = st_cat_backup_insert(err, pool->cat, &b);
+    ST_TRY(rc = backup_checksum(err, dir, a->dtype, &b));
+    ST_TRY(rc = st_fsync_dir(err, dir));
+    ST_TRY(rc = st_cat_backup_insert(err, pool->cat, &b));
+done:
     st_pool_create_end(hold);
     if (rc < 0) {
         if (st_path(NULL, path, "%s/%s", dir, b.file) == STRATA_OK) st_unlink(NULL, path);

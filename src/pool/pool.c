@@ -269,6 +269,11 @@ int strata_errcode(strata_pool *pool)
     return pool != NULL ? pool->err.code : STRATA_EINVAL;
 }
 
+const char *strata_errwhere(strata_pool *pool)
+{
+    return pool != NULL ? st_err_where(&pool->err) : "";
+}
+
 int strata_pool_set_threads(strata_pool *pool, int nthreads)
 {
     if (pool == NULL) return STRATA_EINVAL;

@@ -25,15 +25,18 @@ int st_dataset_tier_dir(strata_pool *pool, const st_cat_dataset *d, int64_t tier
     if (tier_id <= ST_TIER_DEFAULT_ID) return st_dataset_dir(pool, d, out);
     st_cat_tier t;
     char root[ST_PATH_MAX], rdir[ST_PATH_MAX];
-    int rc = st_cat_tier_get_id(st_pool_err(pool), st_pool_cat(pool), tier_id, &t);
-    if (rc == STRATA_OK) rc = st_tier_root(st_pool_err(pool), st_pool_path(pool), &t, root);
-    if (rc == STRATA_OK) rc = st_path(st_pool_err(pool), rdir, "%s/%s", root, d->region_dir);
-    if (rc == STRATA_OK) rc = st_path(st_pool_err(pool), out, "%s/%s", rdir, d->dir);
-    if (rc == STRATA_OK && make) {
-        rc = st_mkdir(st_pool_err(pool), root, 1);
-        if (rc == STRATA_OK) rc = st_mkdir(st_pool_err(pool), rdir, 1);
-        if (rc == STRATA_OK) rc = st_mkdir(st_pool_err(pool), out, 1);
+    st_err *err = st_pool_err(pool);
+    int rc;
+    ST_TRY(rc = st_cat_tier_get_id(err, st_pool_cat(pool), tier_id, &t));
+    ST_TRY(rc = st_tier_root(err, st_pool_path(pool), &t, root));
+    ST_TRY(rc = st_path(err, rdir, "%s/%s", root, d->region_dir));
+    ST_TRY(rc = st_path(err, out, "%s/%s", rdir, d->dir));
+    if (make) {
+        ST_TRY(rc = st_mkdir(err, root, 1));
+        ST_TRY(rc = st_mkdir(err, rdir, 1));
+        ST_TRY(rc = st_mkdir(err, out, 1));
     }
+done:
     return rc;
 }
 
@@ -43,8 +46,7 @@ int st_bcol_path(strata_pool *pool, const st_cat_dataset *d, const char *dir, in
     if (tier_id <= ST_TIER_DEFAULT_ID) return st_path(st_pool_err(pool), out, "%s/%s", dir, file);
     char tdir[ST_PATH_MAX];
     int rc = st_dataset_tier_dir(pool, d, tier_id, 0, tdir);
-    if (rc == STRATA_OK) rc = st_path(st_pool_err(pool), out, "%s/%s", tdir, file);
-    return rc;
+    return rc < 0 ? rc : st_path(st_pool_err(pool), out, "%s/%s", tdir, file);
 }
 
 int st_schema_load(strata_pool *pool, const char *region, const char *name, st_cat_dataset *d,
@@ -53,19 +55,20 @@ int st_schema_load(strata_pool *pool, const char *region, const char *name, st_c
     memset(out, 0, sizeof *out);
     out->cat = calloc(ST_CAT_MAX_COLUMNS, sizeof *out->cat);
     if (out->cat == NULL) return st_error(st_pool_err(pool), STRATA_ENOMEM, "out of memory");
-    int rc = st_cat_dataset_get(st_pool_err(pool), st_pool_cat(pool), region, name, d, out->cat,
-                                &out->ncols);
-    if (rc == STRATA_OK && (out->cols = calloc((size_t)out->ncols + 1, sizeof *out->cols)) == NULL)
+    int rc;
+    ST_TRY(rc = st_cat_dataset_get(st_pool_err(pool), st_pool_cat(pool), region, name, d, out->cat,
+                                   &out->ncols));
+    if ((out->cols = calloc((size_t)out->ncols + 1, sizeof *out->cols)) == NULL) {
         rc = st_error(st_pool_err(pool), STRATA_ENOMEM, "out of memory");
-    if (rc < 0) {
-        st_schema_free(out);
-        return rc;
+        goto done;
     }
     for (int i = 0; i < out->ncols; i++) {
         out->cols[i].name = out->cat[i].name;
         out->cols[i].dtype = (strata_dtype)out->cat[i].dtype;
     }
-    return STRATA_OK;
+done:
+    if (rc < 0) st_schema_free(out);
+    return rc;
 }
 
 void st_schema_free(st_schema *s)
@@ -87,8 +90,7 @@ int st_schema_find(const st_schema *s, const char *name)
 int st_dataset_names_check(strata_pool *pool, const char *region, const char *name)
 {
     int rc = st_name_check(st_pool_err(pool), "region", region);
-    if (rc == STRATA_OK) rc = st_name_check(st_pool_err(pool), "dataset", name);
-    return rc;
+    return rc < 0 ? rc : st_name_check(st_pool_err(pool), "dataset", name);
 }
 
 int st_dataset_mkdir(strata_pool *pool, const st_cat_region *r, const char *name, st_cat_dataset *d,
@@ -104,10 +106,12 @@ int st_dataset_mkdir(strata_pool *pool, const st_cat_region *r, const char *name
     /* The directory first (durably), then the catalog rows: a crash between leaves an empty
      * orphan directory, never a dataset without one. */
     char parent[ST_PATH_MAX];
-    int rc = st_dataset_dir(pool, d, dir);
-    if (rc == STRATA_OK) rc = st_mkdir(st_pool_err(pool), dir, 0);
-    if (rc == STRATA_OK) rc = st_region_dir(pool, r->dir, parent);
-    if (rc == STRATA_OK) rc = st_fsync_dir(st_pool_err(pool), parent);
+    int rc;
+    ST_TRY(rc = st_dataset_dir(pool, d, dir));
+    ST_TRY(rc = st_mkdir(st_pool_err(pool), dir, 0));
+    ST_TRY(rc = st_region_dir(pool, r->dir, parent));
+    rc = st_fsync_dir(st_pool_err(pool), parent);
+done:
     return rc;
 }
 
@@ -123,36 +127,39 @@ int strata_dataset_create(strata_pool *pool, const char *region, const char *nam
                         region, name, STRATA_MAX_COLUMNS, ncols);
     st_cat_column *cc = calloc((size_t)ncols, sizeof *cc);
     if (cc == NULL) return st_error(err, STRATA_ENOMEM, "out of memory");
-    for (int i = 0; i < ncols && rc == STRATA_OK; i++) {
-        rc = st_name_check(err, "column", cols[i].name);
-        if (rc == STRATA_OK && !st_dtype_valid((int)cols[i].dtype))
-            rc = st_error(err, STRATA_ETYPE, "column '%s' of '%s/%s' has unknown dtype %d",
-                          cols[i].name, region, name, (int)cols[i].dtype);
-        for (int j = 0; j < i && rc == STRATA_OK; j++)
-            if (strcmp(cols[i].name, cols[j].name) == 0)
-                rc = st_error(err, STRATA_EINVAL, "dataset '%s/%s': column '%s' is named twice",
-                              region, name, cols[i].name);
-        if (rc == STRATA_OK) {
-            snprintf(cc[i].name, sizeof cc[i].name, "%s", cols[i].name);
-            cc[i].dtype = (int)cols[i].dtype;
-        }
-    }
     st_cat_region r;
-    if (rc == STRATA_OK) {
-        rc = st_cat_region_get(err, st_pool_cat(pool), region, &r);
-        if (rc == STRATA_ENOTFOUND)
-            st_error(err, rc, "cannot create dataset '%s/%s': region '%s' not found", region, name,
-                     region);
-    }
     st_cat_dataset d;
     char dir[ST_PATH_MAX];
-    int hold = rc == STRATA_OK ? st_pool_create_begin(pool) : -1;
-    if (hold < 0 && rc == STRATA_OK) rc = hold;
-    if (rc == STRATA_OK) rc = st_dataset_mkdir(pool, &r, name, &d, dir);
-    if (rc == STRATA_OK) {
-        rc = st_cat_dataset_insert(err, st_pool_cat(pool), &d, cc, ncols);
-        if (rc < 0) rmdir(dir);
+    int hold = -1;
+    for (int i = 0; i < ncols; i++) {
+        ST_TRY(rc = st_name_check(err, "column", cols[i].name));
+        if (!st_dtype_valid((int)cols[i].dtype)) {
+            rc = st_error(err, STRATA_ETYPE, "column '%s' of '%s/%s' has unknown dtype %d",
+                          cols[i].name, region, name, (int)cols[i].dtype);
+            goto done;
+        }
+        for (int j = 0; j < i; j++)
+            if (strcmp(cols[i].name, cols[j].name) == 0) {
+                rc = st_error(err, STRATA_EINVAL, "dataset '%s/%s': column '%s' is named twice",
+                              region, name, cols[i].name);
+                goto done;
+            }
+        snprintf(cc[i].name, sizeof cc[i].name, "%s", cols[i].name);
+        cc[i].dtype = (int)cols[i].dtype;
     }
+    rc = st_cat_region_get(err, st_pool_cat(pool), region, &r);
+    if (rc == STRATA_ENOTFOUND)
+        st_error(err, rc, "cannot create dataset '%s/%s': region '%s' not found", region, name,
+                 region);
+    ST_TRY(rc);
+    if ((hold = st_pool_create_begin(pool)) < 0) {
+        rc = hold;
+        goto done;
+    }
+    ST_TRY(rc = st_dataset_mkdir(pool, &r, name, &d, dir));
+    rc = st_cat_dataset_insert(err, st_pool_cat(pool), &d, cc, ncols);
+    if (rc < 0) rmdir(dir);
+done:
     st_pool_create_end(hold);
     free(cc);
     return rc;
@@ -176,25 +183,24 @@ int st_dataset_open(strata_pool *pool, const char *region, const char *name, int
     ds->pool = pool;
     ds->lock_fd = -1;
     ds->lock_timeout_ms = 10000;
-    rc = st_schema_load(pool, region, name, &ds->d, &ds->schema);
-    if (rc == STRATA_OK) rc = st_dataset_dir(pool, &ds->d, ds->dir);
-    if (rc == STRATA_OK) {
-        /* Writers write the leading base columns (or, for the update engine, the columns a
-         * derivation writes with its index); derived columns are computed per batch later. */
-        int n = 0;
-        while (n < ds->schema.ncols && (ds->schema.cat[n].kind == ST_COL_BASE ||
-                                        (internal && ds->schema.cat[n].kind == ST_COL_INTRINSIC)))
-            n++;
-        ds->derived = ds->schema.ncols > 0 && ds->schema.cat[0].kind == ST_COL_INTRINSIC;
-        ds->schema.ncols = n;
-    }
-    if (rc < 0) {
+    ST_TRY(rc = st_schema_load(pool, region, name, &ds->d, &ds->schema));
+    ST_TRY(rc = st_dataset_dir(pool, &ds->d, ds->dir));
+    /* Writers write the leading base columns (or, for the update engine, the columns a
+     * derivation writes with its index); derived columns are computed per batch later. */
+    int n = 0;
+    while (n < ds->schema.ncols && (ds->schema.cat[n].kind == ST_COL_BASE ||
+                                    (internal && ds->schema.cat[n].kind == ST_COL_INTRINSIC)))
+        n++;
+    ds->derived = ds->schema.ncols > 0 && ds->schema.cat[0].kind == ST_COL_INTRINSIC;
+    ds->schema.ncols = n;
+    *out = ds;
+    ds = NULL;
+done:
+    if (ds != NULL) {
         st_schema_free(&ds->schema);
         free(ds);
-        return rc;
     }
-    *out = ds;
-    return STRATA_OK;
+    return rc;
 }
 
 /* Remove the files of committed, unpublished batches. */
@@ -251,11 +257,10 @@ static int describe(strata_pool *pool, const st_cat_dataset *d, const st_schema 
     if (version == 0) return STRATA_OK;
     st_cat_dsversion v;
     int rc = st_cat_version_get(st_pool_err(pool), st_pool_cat(pool), d->id, version, &v);
-    if (rc == STRATA_OK) out->nrows = (uint64_t)v.total_rows;
-    if (rc == STRATA_OK)
-        rc = st_cat_totals(st_pool_err(pool), st_pool_cat(pool), d->id, version, &out->nbatches,
-                           &out->bytes);
-    return rc;
+    if (rc < 0) return rc;
+    out->nrows = (uint64_t)v.total_rows;
+    return st_cat_totals(st_pool_err(pool), st_pool_cat(pool), d->id, version, &out->nbatches,
+                         &out->bytes);
 }
 
 int strata_dataset_info(strata_dataset *ds, strata_dataset_desc *out)

@@ -55,9 +55,9 @@ int strata_snapshot_open(strata_pool *pool, const char *region, const char *name
     if (out != NULL) *out = NULL;
     if (pool == NULL || out == NULL) return STRATA_EINVAL;
     st_err *err = st_pool_err(pool);
-    int rc = st_name_check(err, "region", region);
-    if (rc == STRATA_OK) rc = st_name_check(err, "dataset", name);
-    if (rc < 0) return rc;
+    int rc;
+    if ((rc = st_name_check(err, "region", region)) < 0) return rc;
+    if ((rc = st_name_check(err, "dataset", name)) < 0) return rc;
     strata_snapshot *s = calloc(1, sizeof *s);
     if (s == NULL) return st_error(err, STRATA_ENOMEM, "out of memory");
     s->pool = pool;
@@ -237,12 +237,14 @@ static int map_files(strata_snapshot *s, uint64_t batch, int col, char path[ST_P
     st_err *err = st_pool_err(s->pool);
     st_npy_unmap(&s->maps[i]);
     st_npy_unmap(&s->bmaps[i]);
-    int rc = st_bcol_path(s->pool, &s->d, s->dir, bc->tier_id, bc->file, path);
-    if (rc == STRATA_OK) rc = st_npy_map_any(err, path, &s->maps[i]);
-    if (rc == STRATA_OK && bc->bytes_file[0] != '\0') {
-        rc = st_bcol_path(s->pool, &s->d, s->dir, bc->tier_id, bc->bytes_file, path);
-        if (rc == STRATA_OK) rc = st_npy_map_any(err, path, &s->bmaps[i]);
+    int rc;
+    ST_TRY(rc = st_bcol_path(s->pool, &s->d, s->dir, bc->tier_id, bc->file, path));
+    ST_TRY(rc = st_npy_map_any(err, path, &s->maps[i]));
+    if (bc->bytes_file[0] != '\0') {
+        ST_TRY(rc = st_bcol_path(s->pool, &s->d, s->dir, bc->tier_id, bc->bytes_file, path));
+        rc = st_npy_map_any(err, path, &s->bmaps[i]);
     }
+done:
     return rc;
 }
 
@@ -267,18 +269,22 @@ static int map_bc(strata_snapshot *s, uint64_t batch, int col)
     if (rc == STRATA_ENOTFOUND) {
         /* migrated to another tier since the snapshot listed it: same bytes, new place */
         st_cat_bcol *mbc = &s->bcols[i];
-        rc = st_cat_bcol_where(err, st_pool_cat(s->pool), s->d.id, s->batches[batch].seq, col,
-                               mbc->version, mbc);
-        if (rc == STRATA_OK) rc = map_files(s, batch, col, path);
+        ST_TRY(rc = st_cat_bcol_where(err, st_pool_cat(s->pool), s->d.id, s->batches[batch].seq,
+                                      col, mbc->version, mbc));
+        rc = map_files(s, batch, col, path);
     }
+    ST_TRY(rc);
     strata_dtype stored = dt == STRATA_STR ? STRATA_I64 : dt;
     uint64_t count = dt == STRATA_STR ? nrows + 1 : nrows;
-    if (rc == STRATA_OK && (s->maps[i].info.dtype != stored || s->maps[i].info.count != count))
+    if (s->maps[i].info.dtype != stored || s->maps[i].info.count != count) {
         rc = STRATA_ECORRUPT;
-    if (rc == STRATA_OK && dt == STRATA_STR) {
+        goto done;
+    }
+    if (dt == STRATA_STR) {
         const int64_t *off = (const int64_t *)(const void *)s->maps[i].data;
         if (off[0] != 0 || (uint64_t)off[nrows] != s->bmaps[i].info.count) rc = STRATA_ECORRUPT;
     }
+done:
     if (rc < 0) {
         st_npy_unmap(&s->maps[i]);
         st_npy_unmap(&s->bmaps[i]);

@@ -54,6 +54,46 @@ static int unzstd(st_err *err, const void *src, size_t len, const char *path, st
     return STRATA_OK;
 }
 
+/* The bytes of the chunk file PATH, open as FD, into OUT: a small plain file is read whole (one
+ * copy from the page cache costs less than mapping it and taking a page fault per row touched);
+ * large files (contiguous arrays) are mapped, so that a region read touches only its pages; a
+ * zstd file is decompressed from its mapping. */
+static int chunk_load(st_err *err, int fd, const char *path, st_chunkbuf *out)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) return st_error_errno(err, errno, "cannot examine '%s'", path);
+    if (st.st_size < 10)
+        return st_error(err, STRATA_ECORRUPT, "'%s' is truncated (%lld bytes)", path,
+                        (long long)st.st_size);
+    size_t len = (size_t)st.st_size;
+    if (!st_chunk_is_zst(path) && len <= ST_CHUNK_READ_MAX) {
+        void *buf = malloc(len);
+        if (buf == NULL) return st_error(err, STRATA_ENOMEM, "out of memory reading '%s'", path);
+        int rc = st_pread_full(err, fd, buf, len, 0, path);
+        if (rc < 0) {
+            free(buf);
+            return rc;
+        }
+        out->stored = len;
+        out->base = buf;
+        out->len = len;
+        out->mapped = 0;
+        return STRATA_OK;
+    }
+    void *map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) return st_error_errno(err, errno, "cannot map '%s'", path);
+    out->stored = len;
+    if (!st_chunk_is_zst(path)) {
+        out->base = map;
+        out->len = len;
+        out->mapped = 1;
+        return STRATA_OK;
+    }
+    int rc = unzstd(err, map, len, path, out);
+    munmap(map, len);
+    return rc;
+}
+
 int st_chunk_read(st_err *err, const char *path, st_chunkbuf *out)
 {
     memset(out, 0, sizeof *out);
@@ -62,62 +102,15 @@ int st_chunk_read(st_err *err, const char *path, st_chunkbuf *out)
         if (errno == ENOENT) return st_error(err, STRATA_ENOTFOUND, "file '%s' not found", path);
         return st_error_errno(err, errno, "cannot open '%s'", path);
     }
-    struct stat st;
-    int rc = STRATA_OK;
-    if (fstat(fd, &st) != 0) rc = st_error_errno(err, errno, "cannot examine '%s'", path);
-    if (rc == STRATA_OK && st.st_size < 10)
-        rc = st_error(err, STRATA_ECORRUPT, "'%s' is truncated (%lld bytes)", path,
-                      (long long)st.st_size);
-    void *map = NULL;
-    size_t len = (size_t)st.st_size;
-    /* A small plain file is read whole: one copy from the page cache costs less than mapping
-     * it and taking a page fault per row touched. Large files (contiguous arrays) are mapped,
-     * so that a region read touches only its pages. */
-    if (rc == STRATA_OK && !st_chunk_is_zst(path) && len <= ST_CHUNK_READ_MAX) {
-        void *buf = malloc(len);
-        if (buf == NULL)
-            rc = st_error(err, STRATA_ENOMEM, "out of memory reading '%s'", path);
-        else if ((rc = st_pread_full(err, fd, buf, len, 0, path)) < 0)
-            free(buf);
-        close(fd);
-        if (rc < 0) return rc;
-        out->stored = len;
-        out->base = buf;
-        out->len = len;
-        out->mapped = 0;
-        goto parse;
-    }
-    if (rc == STRATA_OK) {
-        map = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
-        if (map == MAP_FAILED) {
-            map = NULL;
-            rc = st_error_errno(err, errno, "cannot map '%s'", path);
-        }
-    }
+    int rc = chunk_load(err, fd, path, out);
     close(fd);
     if (rc < 0) return rc;
-    out->stored = len;
-    if (st_chunk_is_zst(path)) {
-        rc = unzstd(err, map, len, path, out);
-        munmap(map, len);
-        if (rc < 0) return rc;
-    } else {
-        out->base = map;
-        out->len = len;
-        out->mapped = 1;
-    }
-parse:
-    rc = st_npy_parse_nd(err, out->base, out->len, path, &out->info);
-    if (rc == STRATA_OK) {
-        size_t esz = strata_dtype_size(out->info.dtype);
-        if (out->info.count > (out->len - out->info.data_offset) / esz)
-            rc = st_error(err, STRATA_ECORRUPT,
-                          "'%s' is truncated: its header announces %llu elements", path,
-                          (unsigned long long)out->info.count);
-    }
-    if (rc < 0) {
-        st_chunk_release(out);
-        return rc;
+    ST_TRY(rc = st_npy_parse_nd(err, out->base, out->len, path, &out->info));
+    size_t esz = strata_dtype_size(out->info.dtype);
+    if (out->info.count > (out->len - out->info.data_offset) / esz) {
+        rc = st_error(err, STRATA_ECORRUPT, "'%s' is truncated: its header announces %llu elements",
+                      path, (unsigned long long)out->info.count);
+        goto done;
     }
     out->data = (const char *)out->base + out->info.data_offset;
     if (!st_npy_aligned(out->data, out->info.dtype)) {
@@ -126,11 +119,11 @@ parse:
         size_t bytes = (size_t)out->info.count * strata_dtype_size(out->info.dtype);
         void *copy = malloc(bytes > 0 ? bytes : 1);
         if (copy == NULL) {
-            st_chunk_release(out);
-            return st_error(err, STRATA_ENOMEM,
-                            "out of memory copying the %zu bytes of '%s' (its data is not "
-                            "aligned for its type); save it again with numpy.save",
-                            bytes, path);
+            rc = st_error(err, STRATA_ENOMEM,
+                          "out of memory copying the %zu bytes of '%s' (its data is not "
+                          "aligned for its type); save it again with numpy.save",
+                          bytes, path);
+            goto done;
         }
         memcpy(copy, out->data, bytes);
         uint64_t stored = out->stored;
@@ -143,7 +136,9 @@ parse:
         out->info = info;
         out->stored = stored;
     }
-    return STRATA_OK;
+done:
+    if (rc < 0) st_chunk_release(out);
+    return rc;
 }
 
 int st_npy_map_any(st_err *err, const char *path, st_npy_map *m)
@@ -196,10 +191,11 @@ int st_chunk_write(st_err *err, const char *dir, const char *name, strata_dtype 
         free(buf);
         ZSTD_freeCCtx(cx);
     } else {
-        rc = st_pwrite_full(err, w.fd, hdr, hlen, 0, w.tmp);
-        if (rc == STRATA_OK && bytes) rc = st_pwrite_full(err, w.fd, data, bytes, hlen, w.tmp);
-        if (rc == STRATA_OK && stored) *stored = hlen + bytes;
+        ST_TRY(rc = st_pwrite_full(err, w.fd, hdr, hlen, 0, w.tmp));
+        if (bytes) ST_TRY(rc = st_pwrite_full(err, w.fd, data, bytes, hlen, w.tmp));
+        if (stored) *stored = hlen + bytes;
     }
+done:
     if (rc == STRATA_OK) return st_wfile_publish(err, &w, dir, name);
     st_wfile_abort(&w);
     return rc;

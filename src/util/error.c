@@ -37,6 +37,7 @@ void st_err_init(st_err *e)
     pthread_mutex_init(&e->mu, NULL);
     e->code = STRATA_OK;
     e->msg[0] = '\0';
+    e->where[0] = '\0';
 }
 
 void st_err_destroy(st_err *e)
@@ -57,7 +58,9 @@ __attribute__((format(printf, 4, 0))) static int verror(st_err *e, int code, con
     return code;
 }
 
-int st_error(st_err *e, int code, const char *fmt, ...)
+/* In debug builds error.h makes st_error and st_error_errno macros; the parentheses keep these
+ * definitions (the release builds' entry points) from expanding them. */
+int(st_error)(st_err *e, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -95,7 +98,7 @@ int st_code_from_errno(int errnum)
     }
 }
 
-int st_error_errno(st_err *e, int errnum, const char *fmt, ...)
+int(st_error_errno)(st_err *e, int errnum, const char *fmt, ...)
 {
     int code = st_code_from_errno(errnum);
     va_list ap;
@@ -103,6 +106,58 @@ int st_error_errno(st_err *e, int errnum, const char *fmt, ...)
     verror(e, code, strerror(errnum), fmt, ap);
     va_end(ap);
     return code;
+}
+
+#ifndef NDEBUG
+/* verror() that also records FILE:LINE, unless the new message wraps the one E holds. */
+__attribute__((format(printf, 6, 0))) static int verror_at(const char *file, int line, st_err *e,
+                                                           int code, const char *suffix,
+                                                           const char *fmt, va_list ap)
+{
+    if (e == NULL) return code;
+    char msg[ST_ERRMSG_MAX];
+    int n = vsnprintf(msg, sizeof msg, fmt, ap);
+    if (suffix != NULL && n >= 0 && (size_t)n < sizeof msg)
+        snprintf(msg + n, sizeof msg - (size_t)n, ": %s", suffix);
+    pthread_mutex_lock(&e->mu);
+    size_t len = strlen(msg), old = strlen(e->msg);
+    int wraps = e->code < 0 && e->where[0] != '\0' && old > 0 && old <= len &&
+                memcmp(msg + len - old, e->msg, old) == 0;
+    e->code = code;
+    memcpy(e->msg, msg, len + 1);
+    if (!wraps) snprintf(e->where, sizeof e->where, "%s:%d", file, line);
+    pthread_mutex_unlock(&e->mu);
+    return code;
+}
+
+int st_error_at(const char *file, int line, st_err *e, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    verror_at(file, line, e, code, NULL, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int st_error_errno_at(const char *file, int line, st_err *e, int errnum, const char *fmt, ...)
+{
+    int code = st_code_from_errno(errnum);
+    va_list ap;
+    va_start(ap, fmt);
+    verror_at(file, line, e, code, strerror(errnum), fmt, ap);
+    va_end(ap);
+    return code;
+}
+#endif
+
+const char *st_err_where(st_err *e)
+{
+#ifdef NDEBUG
+    (void)e;
+    return "";
+#else
+    return e != NULL ? e->where : "";
+#endif
 }
 
 void st_err_copy(st_err *e, char *buf, size_t len)

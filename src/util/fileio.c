@@ -159,17 +159,16 @@ int st_wfile_open(st_err *err, st_wfile *w, const char *dir)
 int st_wfile_publish(st_err *err, st_wfile *w, const char *dir, const char *name)
 {
     char final[ST_PATH_MAX];
-    int rc = st_fsync_fd(err, w->fd, w->tmp);
-    if (rc == STRATA_OK) rc = st_path(err, final, "%s/%s", dir, name);
-    if (rc == STRATA_OK) rc = st_rename(err, w->tmp, final);
-    if (rc < 0) {
-        st_wfile_abort(w);
-        return rc;
-    }
+    int rc;
+    ST_TRY(rc = st_fsync_fd(err, w->fd, w->tmp));
+    ST_TRY(rc = st_path(err, final, "%s/%s", dir, name));
+    ST_TRY(rc = st_rename(err, w->tmp, final));
     close(w->fd);
     w->fd = -1;
     w->tmp[0] = '\0';
-    return STRATA_OK;
+done:
+    if (rc < 0) st_wfile_abort(w);
+    return rc;
 }
 
 void st_wfile_abort(st_wfile *w)

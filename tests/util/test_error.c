@@ -3,6 +3,7 @@
 
 #include "test_util.h"
 #include "util/error.h"
+#include "util/name.h"
 
 static void every_code_has_a_distinct_message_and_name(void **state)
 {
@@ -80,6 +81,67 @@ static void errmsg_of_null_pool_is_text(void **state)
     assert_true(strlen(strata_errmsg(NULL)) > 0);
 }
 
+/* Debug builds: "src/util/name.c:NN", the place in the library's source; release builds: "". */
+static void assert_where_is_in(const char *where, const char *file)
+{
+#ifdef NDEBUG
+    (void)file;
+    assert_string_equal(where, "");
+#else
+    size_t n = strlen(file);
+    if (strncmp(where, file, n) != 0 || where[n] != ':' || atoi(where + n + 1) <= 0)
+        fail_msg("failure recorded at '%s', expected '%s:LINE'", where, file);
+#endif
+}
+
+static void errwhere_names_the_source_file_that_detected_the_failure(void **state)
+{
+    (void)state;
+    st_err e;
+    st_err_init(&e);
+    assert_string_equal(st_err_where(&e), "");
+    assert_int_equal(st_name_check(&e, "column", ""), STRATA_ENAME);
+    assert_where_is_in(st_err_where(&e), "src/util/name.c");
+    assert_string_equal(st_err_where(NULL), "");
+    st_err_destroy(&e);
+}
+
+static void a_wrapped_failure_keeps_the_inner_place_a_new_one_does_not(void **state)
+{
+    (void)state;
+    st_err e;
+    st_err_init(&e);
+    assert_int_equal(st_name_check(&e, "column", "a/b"), STRATA_ENAME);
+    char why[ST_ERRMSG_MAX];
+    st_err_copy(&e, why, sizeof why);
+    /* an outer layer adds its context: the place stays the inner one */
+    st_error(&e, STRATA_EINVAL, "f.csv:1: bad header field 1: %s", why);
+    assert_where_is_in(st_err_where(&e), "src/util/name.c");
+    /* an unrelated failure is recorded where it happened */
+    st_error(&e, STRATA_EIO, "something else");
+#ifdef NDEBUG
+    assert_string_equal(st_err_where(&e), "");
+#else
+    if (strstr(st_err_where(&e), "test_error.c:") == NULL)
+        fail_msg("failure recorded at '%s', expected test_error.c", st_err_where(&e));
+#endif
+    st_err_destroy(&e);
+}
+
+static void strata_errwhere_reports_the_place_of_a_pool_failure(void **state)
+{
+    (void)state;
+    assert_string_equal(strata_errwhere(NULL), "");
+    char *path = scratch_path("where");
+    strata_pool *p = NULL;
+    assert_int_equal(strata_pool_create(path, &p), STRATA_OK);
+    assert_string_equal(strata_errwhere(p), "");
+    assert_status(p, strata_region_create(p, "bad/name"), STRATA_ENAME);
+    assert_where_is_in(strata_errwhere(p), "src/util/name.c");
+    strata_pool_close(p);
+    scratch_free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -89,6 +151,9 @@ int main(void)
         cmocka_unit_test(errno_maps_to_codes),
         cmocka_unit_test(messages_format_and_errno_text_is_appended),
         cmocka_unit_test(errmsg_of_null_pool_is_text),
+        cmocka_unit_test(errwhere_names_the_source_file_that_detected_the_failure),
+        cmocka_unit_test(a_wrapped_failure_keeps_the_inner_place_a_new_one_does_not),
+        cmocka_unit_test(strata_errwhere_reports_the_place_of_a_pool_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
