@@ -16,6 +16,7 @@
 
 #include "catalog/catalog.h"
 #include "pool/pool.h"
+#include "pool/walk.h"
 #include "util/error.h"
 
 #define ST_ARCHIVE_ZSTD 3 /* level of files on an archive tier when the array has none */
@@ -110,5 +111,13 @@ void st_nd_copy_box(int n, const uint64_t *count, size_t esz, const char *src, c
                     char *dst, const int64_t *ds);
 void st_nd_fill_box(int n, const uint64_t *count, size_t esz, const void *fill, char *dst,
                     const int64_t *ds);
+
+/* The ndarray layer's part of a check or gc (pool/walk.h, src/check): the N-d arrays of region
+ * REG (ONLY_NAME: just that one): verify their chunks (not in gc) and find the orphans in their
+ * directories on every tier; their directory names go to REGION_KNOWN. */
+int st_nd_walk(st_walk *w, const st_cat_region *reg, const char *only_name,
+               st_nameset *region_known);
+/* Add the directory names of region REGION_ID's N-d arrays to KNOWN. */
+int st_nd_dirs(strata_pool *pool, int64_t region_id, st_nameset *known);
 
 #endif /* STRATA_NDARRAY_H */

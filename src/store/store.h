@@ -15,6 +15,7 @@
 
 #include "catalog/catalog.h"
 #include "pool/pool.h"
+#include "pool/walk.h"
 #include "util/fileio.h"
 
 /* A schema as read from the catalog, with the public view of it. */
@@ -128,5 +129,20 @@ uint64_t st_snapshot_nbatches(const strata_snapshot *s);
 const st_cat_batch *st_snapshot_batches(const strata_snapshot *s);
 const st_cat_bcol *st_snapshot_bcols(const strata_snapshot *s);
 const uint64_t *st_snapshot_row_start(const strata_snapshot *s);
+
+/* The store's part of a check or gc (pool/walk.h, src/check). */
+/* Datasets of region REG (ONLY_NAME: just that one): verify their files (not in gc), sweep their
+ * garbage (gc), find the orphans in their directories; their directory names go to
+ * REGION_KNOWN. */
+int st_store_walk(st_walk *w, const st_cat_region *reg, const char *only_name,
+                  st_nameset *region_known);
+/* Add the directory names of region REGION_ID's datasets to KNOWN. */
+int st_store_dirs(strata_pool *pool, int64_t region_id, st_nameset *known);
+/* The trash's directories (paths relative to the pool) into TRASH, sorted. */
+int st_store_trash_names(strata_pool *pool, st_nameset *trash);
+/* gc: remove the trashed directories that no snapshot reads. */
+int st_store_gc_trash(strata_pool *pool, int dry_run, strata_gc_stats *stats);
+/* gc: expire the versions of every dataset but the last KEEP_VERSIONS. */
+int st_store_expire(strata_pool *pool, int64_t keep_versions, int dry_run, strata_gc_stats *stats);
 
 #endif /* STRATA_STORE_H */
