@@ -761,6 +761,165 @@ static int64_t to_i64(double x)
     return (int64_t)x;
 }
 
+/* min, max, abs, i64 and f64 of N's arguments into OUT. */
+static void eval_call(evalctx *c, const node *n, void *out)
+{
+    uint64_t m = c->m;
+    int64_t *oi = out;
+    double *of = out;
+    strata_dtype t = n->op == F_I64 || n->op == F_F64 ? n->a->type : n->type;
+    if (t == STRATA_BOOL) t = STRATA_I64;
+    void *a = out, *b = NULL;
+    if (n->b != NULL)
+        eval_operands(c, n->a, n->b, t, t, out, &a, &b);
+    else
+        eval_as(c, n->a, t, out);
+    const int64_t *ai = a, *bi = b;
+    const double *af = a, *bf = b;
+    switch (n->op) {
+    case F_ABS:
+        if (t == STRATA_F64)
+            for (uint64_t i = 0; i < m; i++) of[i] = fabs(af[i]);
+        else
+            for (uint64_t i = 0; i < m; i++) oi[i] = ai[i] < 0 ? wrap_sub(0, ai[i]) : ai[i];
+        break;
+    case F_MIN:
+    case F_MAX: {
+        int mx = n->op == F_MAX;
+        if (t == STRATA_F64) /* NaN wins, as in numpy's minimum/maximum */
+            for (uint64_t i = 0; i < m; i++)
+                of[i] = isnan(af[i]) || isnan(bf[i])           ? NAN
+                        : (mx ? af[i] > bf[i] : af[i] < bf[i]) ? af[i]
+                                                               : bf[i];
+        else
+            for (uint64_t i = 0; i < m; i++)
+                oi[i] = (mx ? ai[i] > bi[i] : ai[i] < bi[i]) ? ai[i] : bi[i];
+        break;
+    }
+    case F_I64: /* the argument is in OUT already: convert in place */
+        if (t == STRATA_F64)
+            for (uint64_t i = 0; i < m; i++) oi[i] = to_i64(af[i]);
+        break;
+    default: /* F_F64 */
+        if (t != STRATA_F64)
+            for (uint64_t i = 0; i < m; i++) of[i] = (double)ai[i];
+    }
+    if (n->b != NULL) c->top--;
+}
+
+/* The comparison OP of the M values A and B (both of type T, i64 or f64) into OB. */
+static void eval_compare(int op, strata_dtype t, uint64_t m, const void *a, const void *b,
+                         uint8_t *ob)
+{
+    const int64_t *ai = a, *bi = b;
+    const double *af = a, *bf = b;
+/* The six comparisons of A and B into OB (the same code for i64 and f64 operands). */
+#define ST_COMPARE(A, B)                                                                           \
+    switch (op) {                                                                                  \
+    case OP_LT:                                                                                    \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] < (B)[i];                                  \
+        break;                                                                                     \
+    case OP_LE:                                                                                    \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] <= (B)[i];                                 \
+        break;                                                                                     \
+    case OP_GT:                                                                                    \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] > (B)[i];                                  \
+        break;                                                                                     \
+    case OP_GE:                                                                                    \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] >= (B)[i];                                 \
+        break;                                                                                     \
+    case OP_EQ:                                                                                    \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] == (B)[i];                                 \
+        break;                                                                                     \
+    default:                                                                                       \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] != (B)[i];                                 \
+        break;                                                                                     \
+    }
+    if (t == STRATA_F64) {
+        ST_COMPARE(af, bf)
+    } else {
+        ST_COMPARE(ai, bi)
+    }
+#undef ST_COMPARE
+}
+
+/* The arithmetic OP (+ - * / %) of the M values A and B (both of type T) into OUT. */
+static void eval_arith(int op, strata_dtype t, uint64_t m, const void *a, const void *b, void *out)
+{
+    const int64_t *ai = a, *bi = b;
+    const double *af = a, *bf = b;
+    int64_t *oi = out;
+    double *of = out;
+    if (t == STRATA_F64) {
+        switch (op) {
+        case OP_ADD:
+            for (uint64_t i = 0; i < m; i++) of[i] = af[i] + bf[i];
+            break;
+        case OP_SUB:
+            for (uint64_t i = 0; i < m; i++) of[i] = af[i] - bf[i];
+            break;
+        case OP_MUL:
+            for (uint64_t i = 0; i < m; i++) of[i] = af[i] * bf[i];
+            break;
+        case OP_DIV:
+            for (uint64_t i = 0; i < m; i++) of[i] = af[i] / bf[i];
+            break;
+        default:
+            for (uint64_t i = 0; i < m; i++) of[i] = fmod(af[i], bf[i]);
+            break;
+        }
+        return;
+    }
+    switch (op) {
+    case OP_ADD:
+        for (uint64_t i = 0; i < m; i++) oi[i] = wrap_add(ai[i], bi[i]);
+        break;
+    case OP_SUB:
+        for (uint64_t i = 0; i < m; i++) oi[i] = wrap_sub(ai[i], bi[i]);
+        break;
+    case OP_MUL:
+        for (uint64_t i = 0; i < m; i++) oi[i] = wrap_mul(ai[i], bi[i]);
+        break;
+    case OP_DIV:
+        for (uint64_t i = 0; i < m; i++) oi[i] = idiv(ai[i], bi[i]);
+        break;
+    default:
+        for (uint64_t i = 0; i < m; i++) oi[i] = imod(ai[i], bi[i]);
+        break;
+    }
+}
+
+/* A binary node: string == and !=, and / or, a comparison or arithmetic, into OUT. */
+static void eval_bin(evalctx *c, const node *n, void *out)
+{
+    uint64_t m = c->m;
+    uint8_t *ob = out;
+    if ((n->op == OP_EQ || n->op == OP_NE) && n->a->type == STRATA_STR) {
+        eval_str_eq(c, n, ob);
+        return;
+    }
+    if (n->op == OP_AND || n->op == OP_OR) {
+        void *pa, *pb;
+        eval_operands(c, n->a, n->b, STRATA_BOOL, STRATA_BOOL, out, &pa, &pb);
+        const uint8_t *a = pa, *b = pb;
+        if (n->op == OP_AND)
+            for (uint64_t i = 0; i < m; i++) ob[i] = a[i] & b[i];
+        else
+            for (uint64_t i = 0; i < m; i++) ob[i] = a[i] | b[i];
+        c->top--;
+        return;
+    }
+    strata_dtype t = n->a->type == STRATA_F64 || n->b->type == STRATA_F64 ? STRATA_F64 : STRATA_I64;
+    void *a, *b;
+    eval_operands(c, n->a, n->b, t, t, out, &a, &b);
+    if (n->op >= OP_LT)
+        eval_compare(n->op, t, m, a, b, ob);
+    else
+        eval_arith(n->op, t, m, a, b, out);
+    c->top--;
+}
+
+/* N over the current block into OUT (a slot of the caller's). */
 static void eval(evalctx *c, const node *n, void *out)
 {
     uint64_t m = c->m;
@@ -791,138 +950,13 @@ static void eval(evalctx *c, const node *n, void *out)
         eval(c, n->a, out);
         for (uint64_t i = 0; i < m; i++) ob[i] = !ob[i];
         return;
-    case N_CALL: {
-        strata_dtype t = n->op == F_I64 || n->op == F_F64 ? n->a->type : n->type;
-        if (t == STRATA_BOOL) t = STRATA_I64;
-        void *a = out, *b = NULL;
-        if (n->b != NULL)
-            eval_operands(c, n->a, n->b, t, t, out, &a, &b);
-        else
-            eval_as(c, n->a, t, out);
-        const int64_t *ai = a, *bi = b;
-        const double *af = a, *bf = b;
-        switch (n->op) {
-        case F_ABS:
-            if (t == STRATA_F64)
-                for (uint64_t i = 0; i < m; i++) of[i] = fabs(af[i]);
-            else
-                for (uint64_t i = 0; i < m; i++) oi[i] = ai[i] < 0 ? wrap_sub(0, ai[i]) : ai[i];
-            break;
-        case F_MIN:
-        case F_MAX: {
-            int mx = n->op == F_MAX;
-            if (t == STRATA_F64) /* NaN wins, as in numpy's minimum/maximum */
-                for (uint64_t i = 0; i < m; i++)
-                    of[i] = isnan(af[i]) || isnan(bf[i])           ? NAN
-                            : (mx ? af[i] > bf[i] : af[i] < bf[i]) ? af[i]
-                                                                   : bf[i];
-            else
-                for (uint64_t i = 0; i < m; i++)
-                    oi[i] = (mx ? ai[i] > bi[i] : ai[i] < bi[i]) ? ai[i] : bi[i];
-            break;
-        }
-        case F_I64: /* the argument is in OUT already: convert in place */
-            if (t == STRATA_F64)
-                for (uint64_t i = 0; i < m; i++) oi[i] = to_i64(af[i]);
-            break;
-        default: /* F_F64 */
-            if (t != STRATA_F64)
-                for (uint64_t i = 0; i < m; i++) of[i] = (double)ai[i];
-        }
-        if (n->b != NULL) c->top--;
+    case N_CALL:
+        eval_call(c, n, out);
         return;
-    }
     default:
-        break;
-    }
-    /* N_BIN */
-    if ((n->op == OP_EQ || n->op == OP_NE) && n->a->type == STRATA_STR) {
-        eval_str_eq(c, n, ob);
+        eval_bin(c, n, out);
         return;
     }
-    if (n->op == OP_AND || n->op == OP_OR) {
-        void *pa, *pb;
-        eval_operands(c, n->a, n->b, STRATA_BOOL, STRATA_BOOL, out, &pa, &pb);
-        const uint8_t *a = pa, *b = pb;
-        if (n->op == OP_AND)
-            for (uint64_t i = 0; i < m; i++) ob[i] = a[i] & b[i];
-        else
-            for (uint64_t i = 0; i < m; i++) ob[i] = a[i] | b[i];
-        c->top--;
-        return;
-    }
-    strata_dtype t = n->a->type == STRATA_F64 || n->b->type == STRATA_F64 ? STRATA_F64 : STRATA_I64;
-    void *a, *b;
-    eval_operands(c, n->a, n->b, t, t, out, &a, &b);
-    const int64_t *ai = a, *bi = b;
-    const double *af = a, *bf = b;
-/* The six comparisons of A and B into OB (the same code for i64 and f64 operands). */
-#define ST_COMPARE(A, B)                                                                           \
-    switch (n->op) {                                                                               \
-    case OP_LT:                                                                                    \
-        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] < (B)[i];                                  \
-        break;                                                                                     \
-    case OP_LE:                                                                                    \
-        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] <= (B)[i];                                 \
-        break;                                                                                     \
-    case OP_GT:                                                                                    \
-        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] > (B)[i];                                  \
-        break;                                                                                     \
-    case OP_GE:                                                                                    \
-        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] >= (B)[i];                                 \
-        break;                                                                                     \
-    case OP_EQ:                                                                                    \
-        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] == (B)[i];                                 \
-        break;                                                                                     \
-    default:                                                                                       \
-        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] != (B)[i];                                 \
-        break;                                                                                     \
-    }
-    if (n->op >= OP_LT) {
-        if (t == STRATA_F64) {
-            ST_COMPARE(af, bf)
-        } else {
-            ST_COMPARE(ai, bi)
-        }
-    } else if (t == STRATA_F64) {
-        switch (n->op) {
-        case OP_ADD:
-            for (uint64_t i = 0; i < m; i++) of[i] = af[i] + bf[i];
-            break;
-        case OP_SUB:
-            for (uint64_t i = 0; i < m; i++) of[i] = af[i] - bf[i];
-            break;
-        case OP_MUL:
-            for (uint64_t i = 0; i < m; i++) of[i] = af[i] * bf[i];
-            break;
-        case OP_DIV:
-            for (uint64_t i = 0; i < m; i++) of[i] = af[i] / bf[i];
-            break;
-        default:
-            for (uint64_t i = 0; i < m; i++) of[i] = fmod(af[i], bf[i]);
-            break;
-        }
-    } else {
-        switch (n->op) {
-        case OP_ADD:
-            for (uint64_t i = 0; i < m; i++) oi[i] = wrap_add(ai[i], bi[i]);
-            break;
-        case OP_SUB:
-            for (uint64_t i = 0; i < m; i++) oi[i] = wrap_sub(ai[i], bi[i]);
-            break;
-        case OP_MUL:
-            for (uint64_t i = 0; i < m; i++) oi[i] = wrap_mul(ai[i], bi[i]);
-            break;
-        case OP_DIV:
-            for (uint64_t i = 0; i < m; i++) oi[i] = idiv(ai[i], bi[i]);
-            break;
-        default:
-            for (uint64_t i = 0; i < m; i++) oi[i] = imod(ai[i], bi[i]);
-            break;
-        }
-    }
-#undef ST_COMPARE
-    c->top--;
 }
 
 int st_expr_eval(st_err *err, const st_expr *e, const st_expr_input *inputs, uint64_t n, void *out,
