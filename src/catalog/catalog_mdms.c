@@ -5,12 +5,11 @@
  * Each application's run attributes live in a typed table of their own, run_attr_<region id>
  * (one column per attribute, with its SQL type and an index), created and extended by
  * st_cat_app_register(). Attribute names are checked by the caller to be identifiers, and are
- * also quoted here, so they never change the meaning of the SQL they appear in. Queries are
- * conditions parsed here into SQL over known column names; every value is a bound parameter.
+ * also quoted here, so they never change the meaning of the SQL they appear in. Queries take
+ * conditions as SQL written by the mdms layer over the column expressions st_cat_where_names()
+ * gives; every value is a bound parameter.
  * These statements are not on hot paths (one per run, save or query) and are prepared each time.
  */
-#include <ctype.h>
-#include <strings.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -520,290 +519,15 @@ int st_cat_io_events(st_err *err, st_catalog *cat, const st_cat_ioev *ev, size_t
 }
 
 /* ---- conditions ------------------------------------------------------------------------------
- * cond   := term { "or" term }
- * term   := factor { "and" factor }
- * factor := "not" factor | "(" cond ")" | NAME OP VALUE
- * OP     := = == != <> < <= > >=        VALUE := number | 'text' | "text"
- * NAME is looked up in a table of known names (built-in columns and the run attributes); the
- * SQL written for it is that table's expression, never the user's text. Nesting ('not' and '(')
- * is limited to ST_WHERE_MAX_DEPTH and comparisons to ST_WHERE_MAX_CMP (catalog.h). */
+ * A run condition reaches the catalog as SQL already (st_cat_where, written by src/mdms from the
+ * tree src/expr parsed): the column expressions of st_cat_where_names(), operators, parentheses
+ * and parameters. Here it is only placed in a query and its values bound. */
 
-typedef struct wname {
-    char name[ST_ATTR_NAME];
-    char sql[ST_ATTR_NAME + 8];
-} wname;
-
-typedef struct wbind {
-    int type; /* STRATA_ATTR_* */
-    int64_t i;
-    double f;
-    char *s;
-} wbind;
-
-typedef struct wparse {
-    st_err *err;
-    const char *src, *p;
-    const wname *names;
-    size_t nnames;
-    char *sql;
-    size_t len, cap;
-    st_vec *binds;
-    int depth; /* current nesting: 'not' and '(' */
-    int ncmp;  /* comparisons so far */
-} wparse;
-
-/* How many bytes of SRC a message quotes: all up to 60, else 57 (then "..."), not cutting a
- * UTF-8 sequence. */
-static int wshow_len(const char *src)
+/* Bind W's values to ?2, ?3 ... of S (?1 is the region). */
+static void bind_all(sqlite3_stmt *s, const st_cat_where *w)
 {
-    size_t n = strlen(src);
-    if (n <= 60) return (int)n;
-    n = 57;
-    while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80) n--;
-    return (int)n;
-}
-
-/* The arguments of "%.*s%s" quoting the condition of W. */
-#define WSHOW(w) wshow_len((w)->src), (w)->src, (strlen((w)->src) > 60 ? "..." : "")
-
-/* Refuse the condition at AT because of WHAT. */
-static int wfail_at(wparse *w, const char *at, const char *what)
-{
-    return st_error(w->err, STRATA_EINVAL, "bad condition '%.*s%s' at column %d: %s", WSHOW(w),
-                    (int)(at - w->src) + 1, what);
-}
-
-static int wfail(wparse *w, const char *what)
-{
-    return wfail_at(w, w->p, what);
-}
-
-/* One more level of nesting at AT (undone by the caller's w->depth--). */
-static int wenter(wparse *w, const char *at)
-{
-    if (++w->depth <= ST_WHERE_MAX_DEPTH) return STRATA_OK;
-    char what[128];
-    snprintf(what, sizeof what,
-             "condition nested deeper than %d ('not' and parentheses each add a level); "
-             "simplify it",
-             ST_WHERE_MAX_DEPTH);
-    return wfail_at(w, at, what);
-}
-
-static int wemit(wparse *w, const char *text)
-{
-    size_t n = strlen(text);
-    if (w->len + n + 1 > w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 256;
-        while (cap < w->len + n + 1) cap *= 2;
-        char *g = realloc(w->sql, cap);
-        if (g == NULL) return st_error(w->err, STRATA_ENOMEM, "out of memory parsing a condition");
-        w->sql = g;
-        w->cap = cap;
-    }
-    memcpy(w->sql + w->len, text, n + 1);
-    w->len += n;
-    return STRATA_OK;
-}
-
-static void wspace(wparse *w)
-{
-    while (isspace((unsigned char)*w->p)) w->p++;
-}
-
-/* Whether the next word is KW (case-insensitive, followed by a non-identifier character). */
-static int wkeyword(wparse *w, const char *kw)
-{
-    wspace(w);
-    size_t n = strlen(kw);
-    if (strncasecmp(w->p, kw, n) != 0) return 0;
-    char c = w->p[n];
-    if (isalnum((unsigned char)c) || c == '_') return 0;
-    w->p += n;
-    return 1;
-}
-
-static int wcond(wparse *w);
-
-static int wfactor(wparse *w)
-{
-    int rc;
-    wspace(w);
-    const char *at = w->p;
-    if (wkeyword(w, "not")) {
-        if ((rc = wenter(w, at)) < 0 || (rc = wemit(w, "NOT ")) < 0) return rc;
-        rc = wfactor(w);
-        w->depth--;
-        return rc;
-    }
-    if (*w->p == '(') {
-        if ((rc = wenter(w, at)) < 0) return rc;
-        w->p++;
-        if ((rc = wemit(w, "(")) < 0 || (rc = wcond(w)) < 0) return rc;
-        wspace(w);
-        if (*w->p != ')') return wfail(w, "expected ')'");
-        w->p++;
-        w->depth--;
-        return wemit(w, ")");
-    }
-    /* NAME */
-    const char *n0 = w->p;
-    if (++w->ncmp > ST_WHERE_MAX_CMP) {
-        char what[128];
-        snprintf(what, sizeof what, "condition has more than %d comparisons; shorten it",
-                 ST_WHERE_MAX_CMP);
-        return wfail_at(w, n0, what);
-    }
-    while (isalnum((unsigned char)*w->p) || *w->p == '_') w->p++;
-    size_t nl = (size_t)(w->p - n0);
-    if (nl == 0) return wfail(w, "expected a name");
-    const wname *hit = NULL;
-    for (size_t i = 0; i < w->nnames; i++)
-        if (strlen(w->names[i].name) == nl && strncmp(w->names[i].name, n0, nl) == 0)
-            hit = &w->names[i];
-    if (hit == NULL) {
-        char known[1024];
-        size_t kl = 0;
-        known[0] = 0;
-        for (size_t i = 0; i < w->nnames && kl < sizeof known; i++)
-            kl += (size_t)snprintf(known + kl, sizeof known - kl, "%s%s", i ? ", " : "",
-                                   w->names[i].name);
-        w->p = n0;
-        return st_error(w->err, STRATA_EINVAL,
-                        "bad condition '%.*s%s' at column %d: unknown name '%.*s' (known: %s)",
-                        WSHOW(w), (int)(n0 - w->src) + 1, nl > 64 ? 64 : (int)nl, n0, known);
-    }
-    if ((rc = wemit(w, hit->sql)) < 0) return rc;
-    /* OP */
-    wspace(w);
-    static const char *const ops[][2] = {{"==", "="},  {"!=", "!="}, {"<>", "!="}, {"<=", "<="},
-                                         {">=", ">="}, {"=", "="},   {"<", "<"},   {">", ">"}};
-    const char *op = NULL;
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0] && op == NULL; i++)
-        if (strncmp(w->p, ops[i][0], strlen(ops[i][0])) == 0) {
-            op = ops[i][1];
-            w->p += strlen(ops[i][0]);
-        }
-    if (op == NULL) return wfail(w, "expected a comparison (= != < <= > >=)");
-    char buf[16];
-    snprintf(buf, sizeof buf, " %s ", op);
-    if ((rc = wemit(w, buf)) < 0) return rc;
-    /* VALUE */
-    wspace(w);
-    wbind b = {0};
-    if (*w->p == '\'' || *w->p == '"') {
-        char q = *w->p++;
-        const char *v0 = w->p;
-        while (*w->p && *w->p != q) w->p++;
-        if (*w->p != q) return wfail(w, "unterminated string");
-        b.type = STRATA_ATTR_TEXT;
-        b.s = strndup(v0, (size_t)(w->p - v0));
-        if (b.s == NULL) return st_error(w->err, STRATA_ENOMEM, "out of memory");
-        w->p++;
-    } else {
-        char *end;
-        const char *v0 = w->p;
-        long long iv = strtoll(v0, &end, 10);
-        if (end != v0 && *end != '.' && *end != 'e' && *end != 'E') {
-            b.type = STRATA_ATTR_INT;
-            b.i = iv;
-        } else {
-            double dv = strtod(v0, &end);
-            if (end == v0) return wfail(w, "expected a number or a 'string'");
-            b.type = STRATA_ATTR_FLOAT;
-            b.f = dv;
-        }
-        w->p = end;
-    }
-    wbind *slot = st_vec_push(w->binds);
-    if (slot == NULL) {
-        free(b.s);
-        return st_error(w->err, STRATA_ENOMEM, "out of memory");
-    }
-    *slot = b;
-    snprintf(buf, sizeof buf, "?%d", (int)w->binds->n + 1);
-    return wemit(w, buf);
-}
-
-static int wterm(wparse *w)
-{
-    int rc = wfactor(w);
-    while (rc == STRATA_OK && wkeyword(w, "and"))
-        if ((rc = wemit(w, " AND ")) == STRATA_OK) rc = wfactor(w);
-    return rc;
-}
-
-static int wcond(wparse *w)
-{
-    int rc = wterm(w);
-    while (rc == STRATA_OK && wkeyword(w, "or"))
-        if ((rc = wemit(w, " OR ")) == STRATA_OK) rc = wterm(w);
-    return rc;
-}
-
-static void binds_free(st_vec *binds)
-{
-    for (size_t i = 0; i < binds->n; i++) free(((wbind *)binds->v)[i].s);
-    st_vec_free(binds);
-}
-
-/* Parse WHERE into *SQL (malloc'd; "1" when empty) with values in BINDS (parameters ?2, ?3 ...:
- * ?1 is the caller's). */
-static int where_sql(st_err *err, const char *where, const wname *names, size_t nnames, char **sql,
-                     st_vec *binds)
-{
-    wparse w = {err, where, where, names, nnames, NULL, 0, 0, binds, 0, 0};
-    int rc;
-    const char *q = where ? where : "";
-    while (isspace((unsigned char)*q)) q++;
-    if (*q == 0) {
-        rc = wemit(&w, "1");
-    } else {
-        rc = wcond(&w);
-        wspace(&w);
-        if (rc == STRATA_OK && *w.p != 0) rc = wfail(&w, "expected 'and', 'or' or the end");
-    }
-    if (rc < 0) {
-        free(w.sql);
-        return rc;
-    }
-    *sql = w.sql;
-    return STRATA_OK;
-}
-
-static int names_for(st_err *err, const st_vec *schema, int exec, wname **out, size_t *n);
-
-int st_cat_where_check(st_err *err, const char *where, const char *const *attrs, size_t nattrs,
-                       int exec, char **sql, size_t *nbinds)
-{
-    *sql = NULL;
-    *nbinds = 0;
-    st_vec schema = ST_VEC(st_cat_attr_def), binds = ST_VEC(wbind);
-    wname *names = NULL;
-    size_t nn = 0;
-    int rc = STRATA_OK;
-    for (size_t i = 0; i < nattrs && rc == STRATA_OK; i++) {
-        st_cat_attr_def *d = st_vec_push(&schema);
-        if (d == NULL) {
-            rc = st_error(err, STRATA_ENOMEM, "out of memory");
-            break;
-        }
-        memset(d, 0, sizeof *d);
-        snprintf(d->name, sizeof d->name, "%s", attrs[i]);
-    }
-    if (rc == STRATA_OK) rc = names_for(err, &schema, exec, &names, &nn);
-    if (rc == STRATA_OK) rc = where_sql(err, where, names, nn, sql, &binds);
-    if (rc == STRATA_OK) *nbinds = binds.n;
-    free(names);
-    binds_free(&binds);
-    st_vec_free(&schema);
-    return rc;
-}
-
-static void bind_all(sqlite3_stmt *s, const st_vec *binds)
-{
-    for (size_t i = 0; i < binds->n; i++) {
-        const wbind *b = &((const wbind *)binds->v)[i];
+    for (size_t i = 0; i < w->nvals; i++) {
+        const st_cat_value *b = &w->vals[i];
         int k = (int)i + 2;
         if (b->type == STRATA_ATTR_INT)
             sqlite3_bind_int64(s, k, b->i);
@@ -824,13 +548,12 @@ static const char *const exec_builtin[][2] = {
     {"bytes", "e.bytes"},     {"strategy", "e.strategy"},   {"seconds", "e.seconds"},
 };
 
-/* The names a condition may use: the built-ins (with the execution columns when EXEC) and the
- * attributes SCHEMA. */
-static int names_for(st_err *err, const st_vec *schema, int exec, wname **out, size_t *n)
+int st_cat_where_names(st_err *err, const st_vec *schema, int exec, st_cat_where_name **out,
+                       size_t *n)
 {
     size_t nr = sizeof run_builtin / sizeof run_builtin[0];
     size_t ne = exec ? sizeof exec_builtin / sizeof exec_builtin[0] : 0;
-    wname *v = calloc(nr + ne + schema->n + 1, sizeof *v);
+    st_cat_where_name *v = calloc(nr + ne + schema->n + 1, sizeof *v);
     if (v == NULL) return st_error(err, STRATA_ENOMEM, "out of memory");
     size_t k = 0;
     for (size_t i = 0; i < schema->n; i++, k++) {
@@ -871,10 +594,11 @@ static void read_attrs(sqlite3_stmt *s, int first, const st_vec *schema, strata_
     }
 }
 
-/* SELECT HEAD, a."x", a."y" ... FROM FROM_SQL WHERE r.region_id = ?1 AND (COND) TAIL */
+/* SELECT HEAD, a."x", a."y" ... FROM FROM_SQL WHERE r.region_id = ?1 AND (COND) TAIL, with
+ * W's values bound (COND is W's SQL, or that and more). */
 static int query(st_err *err, st_catalog *cat, int64_t region_id, const char *head,
                  const char *from, const char *cond, const char *tail, const st_vec *schema,
-                 const st_vec *binds, sqlite3_stmt **out)
+                 const st_cat_where *w, sqlite3_stmt **out)
 {
     size_t cap = strlen(head) + strlen(from) + strlen(cond) + strlen(tail) + 256 +
                  schema->n * (ST_ATTR_NAME + 8);
@@ -892,16 +616,15 @@ static int query(st_err *err, st_catalog *cat, int64_t region_id, const char *he
     free(sql);
     if (rc < 0) return rc;
     sqlite3_bind_int64(*out, 1, region_id);
-    bind_all(*out, binds);
+    bind_all(*out, w);
     return STRATA_OK;
 }
 
 #define RUN_HEAD "r.id, r.user, r.host, r.status, r.started_ns, r.ended_ns, r.nprocs"
 
-/* Parse WHERE for REGION_ID (with the execution names when EXEC) into *COND and BINDS, with its
- * schema in SCHEMA. */
-static int prepare_cond(st_err *err, st_catalog *cat, int64_t region_id, const char *app,
-                        const char *where, int exec, st_vec *schema, char **cond, st_vec *binds)
+/* The run schema of REGION_ID (its name APP) into SCHEMA. */
+static int app_schema(st_err *err, st_catalog *cat, int64_t region_id, const char *app,
+                      st_vec *schema)
 {
     int rc = st_cat_app_schema(err, cat, region_id, schema);
     if (rc == STRATA_ENOTFOUND)
@@ -909,26 +632,20 @@ static int prepare_cond(st_err *err, st_catalog *cat, int64_t region_id, const c
                         "'%s' is not a registered application; register it with "
                         "strata app register",
                         app);
-    if (rc < 0) return rc;
-    wname *names = NULL;
-    size_t nn = 0;
-    rc = names_for(err, schema, exec, &names, &nn);
-    if (rc == STRATA_OK) rc = where_sql(err, where, names, nn, cond, binds);
-    free(names);
     return rc;
 }
 
-int st_cat_runs(st_err *err, st_catalog *cat, int64_t region_id, const char *app, const char *where,
-                int (*fn)(void *ctx, const strata_run_info *r), void *ctx)
+int st_cat_runs(st_err *err, st_catalog *cat, int64_t region_id, const char *app,
+                const st_cat_where *where, int (*fn)(void *ctx, const strata_run_info *r),
+                void *ctx)
 {
-    st_vec schema = ST_VEC(st_cat_attr_def), binds = ST_VEC(wbind);
-    char *cond = NULL;
+    st_vec schema = ST_VEC(st_cat_attr_def);
     sqlite3_stmt *s = NULL;
     strata_attr *attrs = NULL;
-    int rc = prepare_cond(err, cat, region_id, app, where, 0, &schema, &cond, &binds);
+    int rc = app_schema(err, cat, region_id, app, &schema);
     if (rc == STRATA_OK)
-        rc = query(err, cat, region_id, RUN_HEAD, "run r", cond, "ORDER BY r.id DESC", &schema,
-                   &binds, &s);
+        rc = query(err, cat, region_id, RUN_HEAD, "run r", where->sql, "ORDER BY r.id DESC",
+                   &schema, where, &s);
     if (rc == STRATA_OK && (attrs = calloc(schema.n + 1, sizeof *attrs)) == NULL)
         rc = st_error(err, STRATA_ENOMEM, "out of memory");
     while (rc == STRATA_OK) {
@@ -954,54 +671,40 @@ int st_cat_runs(st_err *err, st_catalog *cat, int64_t region_id, const char *app
     }
     sqlite3_finalize(s);
     free(attrs);
-    free(cond);
-    binds_free(&binds);
     st_vec_free(&schema);
     return rc;
 }
 
-int st_cat_run_match(st_err *err, st_catalog *cat, int64_t region_id, const char *app,
-                     const char *where, int64_t *run_id)
+int st_cat_run_latest(st_err *err, st_catalog *cat, int64_t region_id, const char *app,
+                      const st_cat_where *where, int64_t *run_id)
 {
-    st_vec schema = ST_VEC(st_cat_attr_def), binds = ST_VEC(wbind);
-    char *cond = NULL;
+    st_vec schema = ST_VEC(st_cat_attr_def);
     sqlite3_stmt *s = NULL;
-    int rc = prepare_cond(err, cat, region_id, app, where, 0, &schema, &cond, &binds);
+    int rc = app_schema(err, cat, region_id, app, &schema);
     st_vec none = ST_VEC(st_cat_attr_def);
     if (rc == STRATA_OK)
-        rc = query(err, cat, region_id, "MAX(r.id)", "run r", cond, "", &none, &binds, &s);
+        rc = query(err, cat, region_id, "MAX(r.id)", "run r", where->sql, "", &none, where, &s);
     if (rc == STRATA_OK) rc = one_int(err, cat, s, run_id, "run a query");
-    if (rc == STRATA_ENOTFOUND)
-        rc = st_error(err, rc, "no run of '%s' matches '%s'", app, where ? where : "");
-    free(cond);
-    binds_free(&binds);
     st_vec_free(&schema);
     return rc;
 }
 
 int st_cat_find(st_err *err, st_catalog *cat, int64_t region_id, const char *app,
-                const char *dataset, const char *where,
+                const char *dataset, const st_cat_where *where,
                 int (*fn)(void *ctx, const strata_exec_info *e), void *ctx)
 {
-    st_vec schema = ST_VEC(st_cat_attr_def), binds = ST_VEC(wbind);
-    char *cond = NULL, *full = NULL;
+    st_vec schema = ST_VEC(st_cat_attr_def);
+    char *full = NULL;
     sqlite3_stmt *s = NULL;
-    int rc = prepare_cond(err, cat, region_id, app, where, 1, &schema, &cond, &binds);
+    const char *cond = where->sql;
+    int rc = app_schema(err, cat, region_id, app, &schema);
     if (rc == STRATA_OK && dataset != NULL) {
-        /* the dataset is one more bound value */
-        wbind *b = st_vec_push(&binds);
-        char *name = strdup(dataset);
+        /* the dataset is one more bound value, after the condition's */
         full = malloc(strlen(cond) + 64);
-        if (b == NULL || name == NULL || full == NULL) {
-            if (b != NULL) binds.n--;
-            free(name);
+        if (full == NULL)
             rc = st_error(err, STRATA_ENOMEM, "out of memory");
-        } else {
-            memset(b, 0, sizeof *b);
-            b->type = STRATA_ATTR_TEXT;
-            b->s = name;
-            sprintf(full, "(%s) AND e.dataset = ?%d", cond, (int)binds.n + 1);
-        }
+        else
+            sprintf(full, "(%s) AND e.dataset = ?%d", cond, (int)where->nvals + 2);
     }
     if (rc == STRATA_OK)
         rc = query(err, cat, region_id,
@@ -1010,8 +713,10 @@ int st_cat_find(st_err *err, st_catalog *cat, int64_t region_id, const char *app
                    "e.created_ns, n.name, n.dtype, n.ndims, n.dims, n.layout, t.name",
                    "execution e JOIN run r ON r.id = e.run_id JOIN ndarray n ON n.id = "
                    "e.array_id JOIN tier t ON t.id = e.tier_id",
-                   full ? full : cond, "ORDER BY e.run_id, e.dataset, e.iteration", &schema, &binds,
+                   full ? full : cond, "ORDER BY e.run_id, e.dataset, e.iteration", &schema, where,
                    &s);
+    if (rc == STRATA_OK && dataset != NULL)
+        sqlite3_bind_text(s, (int)where->nvals + 2, dataset, -1, SQLITE_STATIC);
     static const char *const layouts[] = {"chunked", "row-major", "column-major"};
     while (rc == STRATA_OK) {
         int step = sqlite3_step(s);
@@ -1049,8 +754,6 @@ int st_cat_find(st_err *err, st_catalog *cat, int64_t region_id, const char *app
     }
     sqlite3_finalize(s);
     free(full);
-    free(cond);
-    binds_free(&binds);
     st_vec_free(&schema);
     return rc;
 }

@@ -16,12 +16,14 @@
 #include "expr/expr.h"
 
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/par.h"
 
@@ -29,36 +31,7 @@
 /* One temporary: a block of 8-byte values (bools use its first ST_EXPR_BLOCK bytes). */
 #define ST_EXPR_SLOT ((size_t)ST_EXPR_BLOCK * 8)
 
-enum { N_INT, N_FLOAT, N_BOOL, N_STR, N_COL, N_NEG, N_NOT, N_BIN, N_CALL };
-enum {
-    OP_ADD,
-    OP_SUB,
-    OP_MUL,
-    OP_DIV,
-    OP_MOD,
-    OP_LT,
-    OP_LE,
-    OP_GT,
-    OP_GE,
-    OP_EQ,
-    OP_NE,
-    OP_AND,
-    OP_OR
-};
-enum { F_ABS, F_MIN, F_MAX, F_I64, F_F64 };
-
-typedef struct node {
-    int kind, op;
-    strata_dtype type; /* STRATA_I64, STRATA_F64, STRATA_BOOL or STRATA_STR */
-    int64_t i;
-    double f;
-    char *s; /* string literal */
-    size_t slen;
-    int col;
-    strata_dtype coltype;
-    int need; /* temporaries its evaluation takes besides its output (see the top) */
-    struct node *a, *b;
-} node;
+typedef st_expr_node node;
 
 struct st_expr {
     node *root;
@@ -74,15 +47,42 @@ typedef struct {
     st_err *err;
     const char *text;
     size_t pos;
-    const strata_column *cols;
+    const strata_column *cols; /* binding: the columns names refer to */
     int ncols;
     uint8_t *uses;
+    int bind; /* bind names to COLS and type-check (st_expr_parse), or only build the tree */
+    int cond; /* the run-condition dialect */
+    const char *const *names; /* a tree's known names (NULL: any) */
+    size_t nnames;
     int depth;    /* current nesting: parentheses, '-', 'not', function calls */
     size_t nodes; /* nodes made so far */
+    int ncmp;     /* a condition's comparisons so far */
 } parser;
 
+/* How many bytes of a condition a message quotes: all up to 60, else 57 (then "..."), not
+ * cutting a UTF-8 sequence. */
+static int cond_show_len(const char *src)
+{
+    size_t n = strlen(src);
+    if (n <= 60) return (int)n;
+    n = 57;
+    while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80) n--;
+    return (int)n;
+}
+
+/* Refuse the text at byte AT: "what at line:col", or for a condition "bad condition 'text' at
+ * column N: what". */
 __attribute__((format(printf, 3, 4))) static int perr(parser *p, size_t at, const char *fmt, ...)
 {
+    char msg[ST_ERRMSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (p->cond)
+        return st_error(p->err, STRATA_EINVAL, "bad condition '%.*s%s' at column %d: %s",
+                        cond_show_len(p->text), p->text, strlen(p->text) > 60 ? "..." : "",
+                        (int)at + 1, msg);
     size_t line = 1, col = 1;
     for (size_t i = 0; i < at && p->text[i]; i++) {
         if (p->text[i] == '\n') {
@@ -92,16 +92,15 @@ __attribute__((format(printf, 3, 4))) static int perr(parser *p, size_t at, cons
             col++;
         }
     }
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return st_error(p->err, STRATA_EINVAL, "%s at %zu:%zu", msg, line, col);
+    return st_error(p->err, STRATA_EINVAL, "%.255s at %zu:%zu", msg, line, col);
 }
 
 static void skip(parser *p)
 {
+    if (p->cond) {
+        while (isspace((unsigned char)p->text[p->pos])) p->pos++;
+        return;
+    }
     while (p->text[p->pos] == ' ' || p->text[p->pos] == '\t' || p->text[p->pos] == '\n' ||
            p->text[p->pos] == '\r')
         p->pos++;
@@ -117,12 +116,14 @@ static int is_ident(char c)
     return is_ident_start(c) || (c >= '0' && c <= '9');
 }
 
-/* The keyword KW at the cursor, as a whole word? */
+/* The keyword KW at the cursor, as a whole word? (In a condition, in any case.) */
 static int keyword(parser *p, const char *kw)
 {
     skip(p);
     size_t n = strlen(kw);
-    if (strncmp(p->text + p->pos, kw, n) == 0 && !is_ident(p->text[p->pos + n])) {
+    const char *t = p->text + p->pos;
+    int same = p->cond ? strncasecmp(t, kw, n) == 0 : strncmp(t, kw, n) == 0;
+    if (same && !is_ident(t[n])) {
         p->pos += n;
         return 1;
     }
@@ -140,11 +141,12 @@ static int punct(parser *p, const char *s)
     return 0;
 }
 
-/* A new node for the text at AT into *OUT; STRATA_EINVAL past ST_EXPR_MAX_NODES. */
-static int mk(parser *p, size_t at, int kind, strata_dtype type, node **out)
+/* A new node for the text at AT into *OUT; STRATA_EINVAL past ST_EXPR_MAX_NODES (a condition is
+ * bounded by its comparisons instead). */
+static int mk(parser *p, size_t at, st_expr_kind kind, strata_dtype type, node **out)
 {
     *out = NULL;
-    if (++p->nodes > ST_EXPR_MAX_NODES)
+    if (++p->nodes > ST_EXPR_MAX_NODES && !p->cond)
         return perr(p, at,
                     "expression too long: more than %d operators and operands; split it into "
                     "several derived columns",
@@ -154,14 +156,22 @@ static int mk(parser *p, size_t at, int kind, strata_dtype type, node **out)
     n->kind = kind;
     n->type = type;
     n->col = -1;
+    n->at = at;
     *out = n;
     return STRATA_OK;
 }
 
-/* One more level of nesting at AT; STRATA_EINVAL past ST_EXPR_MAX_DEPTH. The caller undoes it
- * with p->depth-- when the level is parsed. */
+/* One more level of nesting at AT; STRATA_EINVAL past ST_EXPR_MAX_DEPTH (a condition's:
+ * ST_EXPR_COND_MAX_DEPTH). The caller undoes it with p->depth-- when the level is parsed. */
 static int enter(parser *p, size_t at)
 {
+    if (p->cond) {
+        if (++p->depth <= ST_EXPR_COND_MAX_DEPTH) return STRATA_OK;
+        return perr(p, at,
+                    "condition nested deeper than %d ('not' and parentheses each add a level); "
+                    "simplify it",
+                    ST_EXPR_COND_MAX_DEPTH);
+    }
     if (++p->depth > ST_EXPR_MAX_DEPTH)
         return perr(p, at,
                     "expression nested deeper than %d (parentheses, '-', 'not' and function "
@@ -179,6 +189,17 @@ static void node_free(node *n)
     free(n);
 }
 
+/* N's string: a copy of the LEN bytes at S and a NUL. */
+static int node_text(parser *p, node *n, const char *s, size_t len)
+{
+    if ((n->s = malloc(len + 1)) == NULL)
+        return st_error(p->err, STRATA_ENOMEM, "out of memory parsing an expression");
+    memcpy(n->s, s, len);
+    n->s[len] = '\0';
+    n->slen = len;
+    return STRATA_OK;
+}
+
 static int numeric(strata_dtype t)
 {
     return t == STRATA_I64 || t == STRATA_F64 || t == STRATA_BOOL;
@@ -192,74 +213,109 @@ static const char *tname(strata_dtype t)
                               : "i64";
 }
 
+/* Whether the LEN bytes at NAME are one of a tree's known names (always, when it has none). */
+static int known_name(const parser *p, const char *name, size_t len)
+{
+    if (p->names == NULL) return 1;
+    for (size_t i = 0; i < p->nnames; i++)
+        if (strlen(p->names[i]) == len && strncmp(p->names[i], name, len) == 0) return 1;
+    return 0;
+}
+
+/* A name node for the LEN bytes at NAME (at AT) of a tree: refused unless known. */
+static int tree_name(parser *p, size_t at, const char *name, size_t len, node **out)
+{
+    if (!known_name(p, name, len)) {
+        if (!p->cond) return perr(p, at, "unknown column '%.*s'", (int)len, name);
+        char known[1024];
+        size_t kl = 0;
+        known[0] = 0;
+        for (size_t i = 0; i < p->nnames && kl < sizeof known; i++)
+            kl +=
+                (size_t)snprintf(known + kl, sizeof known - kl, "%s%s", i ? ", " : "", p->names[i]);
+        return perr(p, at, "unknown name '%.*s' (known: %s)", len > 64 ? 64 : (int)len, name,
+                    known);
+    }
+    int rc = mk(p, at, ST_EXPR_NAME, STRATA_I64, out);
+    if (rc == STRATA_OK && (rc = node_text(p, *out, name, len)) < 0) {
+        node_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 static int parse_or(parser *p, node **out);
 
-static int parse_atom(parser *p, node **out)
+/* '(' expr ')' at AT (the cursor on the '('). */
+static int parse_group(parser *p, node **out)
 {
-    skip(p);
-    size_t at = p->pos;
-    const char *t = p->text + p->pos;
-    if (*t == '\0') return perr(p, at, "%s", "unexpected end of expression");
-    if (*t == '(') {
-        p->pos++;
-        int rc = parse_or(p, out);
-        if (rc < 0) return rc;
-        if (!punct(p, ")")) {
-            node_free(*out);
-            *out = NULL;
-            return perr(p, p->pos, "%s", "expected ')'");
-        }
-        return STRATA_OK;
+    p->pos++;
+    int rc = parse_or(p, out);
+    if (rc < 0) return rc;
+    if (!punct(p, ")")) {
+        node_free(*out);
+        *out = NULL;
+        return perr(p, p->pos, "%s", "expected ')'");
     }
-    if ((*t >= '0' && *t <= '9') || (*t == '.' && t[1] >= '0' && t[1] <= '9')) {
-        char *end;
-        int is_float = 0;
-        size_t k = 0;
-        while ((t[k] >= '0' && t[k] <= '9') || t[k] == '.' || t[k] == 'e' || t[k] == 'E' ||
-               ((t[k] == '+' || t[k] == '-') && k > 0 && (t[k - 1] == 'e' || t[k - 1] == 'E'))) {
-            if (t[k] == '.' || t[k] == 'e' || t[k] == 'E') is_float = 1;
-            k++;
-        }
-        node *n;
-        int rc = mk(p, at, is_float ? N_FLOAT : N_INT, is_float ? STRATA_F64 : STRATA_I64, &n);
-        if (rc < 0) return rc;
-        errno = 0;
-        if (is_float)
-            n->f = strtod(t, &end);
-        else
-            n->i = (int64_t)strtoll(t, &end, 10);
-        if ((size_t)(end - t) != k || is_ident(t[k])) {
-            node_free(n);
-            return perr(p, at, "%s", "malformed number");
-        }
-        if (!is_float && errno == ERANGE) {
-            node_free(n);
-            return perr(p, at, "%s",
-                        "integer out of range for i64 (at most 9223372036854775807; write a "
-                        "float such as 1e19 for larger values)");
-        }
-        p->pos += k;
-        *out = n;
-        return STRATA_OK;
+    return STRATA_OK;
+}
+
+/* A number at AT (T = the text there): i64, or f64 when it has a '.' or an exponent. */
+static int parse_number(parser *p, size_t at, const char *t, node **out)
+{
+    char *end;
+    int is_float = 0;
+    size_t k = 0;
+    while ((t[k] >= '0' && t[k] <= '9') || t[k] == '.' || t[k] == 'e' || t[k] == 'E' ||
+           ((t[k] == '+' || t[k] == '-') && k > 0 && (t[k - 1] == 'e' || t[k - 1] == 'E'))) {
+        if (t[k] == '.' || t[k] == 'e' || t[k] == 'E') is_float = 1;
+        k++;
     }
-    if (*t == '\'') {
-        const char *e = strchr(t + 1, '\'');
-        if (e == NULL) return perr(p, at, "%s", "unterminated string (no closing ')");
-        node *n;
-        int rc = mk(p, at, N_STR, STRATA_STR, &n);
-        if (rc < 0) return rc;
-        if ((n->s = malloc((size_t)(e - t))) == NULL) {
-            node_free(n);
-            return st_error(p->err, STRATA_ENOMEM, "out of memory parsing an expression");
-        }
-        n->slen = (size_t)(e - t - 1);
-        memcpy(n->s, t + 1, n->slen);
-        p->pos += (size_t)(e - t) + 1;
-        *out = n;
-        return STRATA_OK;
+    node *n;
+    int rc =
+        mk(p, at, is_float ? ST_EXPR_FLOAT : ST_EXPR_INT, is_float ? STRATA_F64 : STRATA_I64, &n);
+    if (rc < 0) return rc;
+    errno = 0;
+    if (is_float)
+        n->f = strtod(t, &end);
+    else
+        n->i = (int64_t)strtoll(t, &end, 10);
+    if ((size_t)(end - t) != k || is_ident(t[k])) {
+        node_free(n);
+        return perr(p, at, "%s", "malformed number");
     }
-    /* a name: a keyword, a function or a column ("..." quotes a name with other characters) */
-    char name[STRATA_NAME_MAX + 1];
+    if (!is_float && errno == ERANGE) {
+        node_free(n);
+        return perr(p, at, "%s",
+                    "integer out of range for i64 (at most 9223372036854775807; write a "
+                    "float such as 1e19 for larger values)");
+    }
+    p->pos += k;
+    *out = n;
+    return STRATA_OK;
+}
+
+/* A 'string' literal at AT (T = the text there, on the quote). */
+static int parse_string(parser *p, size_t at, const char *t, node **out)
+{
+    const char *e = strchr(t + 1, '\'');
+    if (e == NULL) return perr(p, at, "%s", "unterminated string (no closing ')");
+    node *n;
+    int rc = mk(p, at, ST_EXPR_STR, STRATA_STR, &n);
+    if (rc < 0) return rc;
+    if ((rc = node_text(p, n, t + 1, (size_t)(e - t - 1))) < 0) {
+        node_free(n);
+        return rc;
+    }
+    p->pos += (size_t)(e - t) + 1;
+    *out = n;
+    return STRATA_OK;
+}
+
+/* The name at AT (T = the text there: a word, or "..." quoting one with other characters) into
+ * NAME (room for STRATA_NAME_MAX bytes and a NUL), the cursor past it. */
+static int read_name(parser *p, size_t at, const char *t, char *name)
+{
     size_t len = 0;
     if (*t == '"') {
         const char *e = strchr(t + 1, '"');
@@ -284,53 +340,54 @@ static int parse_atom(parser *p, node **out)
         return perr(p, at, "expected a column name, a number or '(' but found %s", what);
     }
     name[len] = '\0';
-    if (*t != '"' && (strcmp(name, "true") == 0 || strcmp(name, "false") == 0)) {
-        node *n;
-        int rc = mk(p, at, N_BOOL, STRATA_BOOL, &n);
-        if (rc < 0) return rc;
-        n->i = name[0] == 't';
-        *out = n;
-        return STRATA_OK;
-    }
+    return STRATA_OK;
+}
+
+/* The call of the function NAME at AT, the cursor on its '('. */
+static int parse_call(parser *p, size_t at, const char *name, node **out)
+{
     static const char *funcs[] = {"abs", "min", "max", "i64", "f64"};
-    skip(p);
-    if (*t != '"' && p->text[p->pos] == '(') {
-        int f = -1;
-        for (int i = 0; i < 5; i++)
-            if (strcmp(name, funcs[i]) == 0) f = i;
-        if (f < 0) return perr(p, at, "unknown function '%s' (use abs, min, max, i64, f64)", name);
-        p->pos++;
-        node *n;
-        int rc = mk(p, at, N_CALL, STRATA_I64, &n);
-        if (rc < 0) return rc;
-        n->op = f;
-        rc = parse_or(p, &n->a);
-        if (rc == STRATA_OK && (f == F_MIN || f == F_MAX)) {
-            if (!punct(p, ","))
-                rc = perr(p, p->pos, "%s() takes two arguments: expected ','", name);
-            else
-                rc = parse_or(p, &n->b);
-        }
-        if (rc == STRATA_OK && !punct(p, ")")) rc = perr(p, p->pos, "%s", "expected ')'");
-        if (rc == STRATA_OK && (!numeric(n->a->type) || (n->b && !numeric(n->b->type))))
-            rc = perr(p, at, "%s() needs numbers", name);
-        if (rc < 0) {
-            node_free(n);
-            return rc;
-        }
-        strata_dtype ta = n->a->type == STRATA_BOOL ? STRATA_I64 : n->a->type;
-        strata_dtype tb = n->b ? (n->b->type == STRATA_BOOL ? STRATA_I64 : n->b->type) : ta;
-        n->type = f == F_I64   ? STRATA_I64
-                  : f == F_F64 ? STRATA_F64
-                               : (ta == STRATA_F64 || tb == STRATA_F64 ? STRATA_F64 : STRATA_I64);
-        *out = n;
-        return STRATA_OK;
+    int f = -1;
+    for (int i = 0; i < 5; i++)
+        if (strcmp(name, funcs[i]) == 0) f = i;
+    if (f < 0) return perr(p, at, "unknown function '%s' (use abs, min, max, i64, f64)", name);
+    p->pos++;
+    node *n;
+    int rc = mk(p, at, ST_EXPR_CALL, STRATA_I64, &n);
+    if (rc < 0) return rc;
+    n->op = f;
+    rc = parse_or(p, &n->a);
+    if (rc == STRATA_OK && (f == ST_EXPR_MIN || f == ST_EXPR_MAX)) {
+        if (!punct(p, ","))
+            rc = perr(p, p->pos, "%s() takes two arguments: expected ','", name);
+        else
+            rc = parse_or(p, &n->b);
     }
+    if (rc == STRATA_OK && !punct(p, ")")) rc = perr(p, p->pos, "%s", "expected ')'");
+    if (rc == STRATA_OK && p->bind && (!numeric(n->a->type) || (n->b && !numeric(n->b->type))))
+        rc = perr(p, at, "%s() needs numbers", name);
+    if (rc < 0) {
+        node_free(n);
+        return rc;
+    }
+    strata_dtype ta = n->a->type == STRATA_BOOL ? STRATA_I64 : n->a->type;
+    strata_dtype tb = n->b ? (n->b->type == STRATA_BOOL ? STRATA_I64 : n->b->type) : ta;
+    n->type = f == ST_EXPR_I64   ? STRATA_I64
+              : f == ST_EXPR_F64 ? STRATA_F64
+                                 : (ta == STRATA_F64 || tb == STRATA_F64 ? STRATA_F64 : STRATA_I64);
+    *out = n;
+    return STRATA_OK;
+}
+
+/* The column NAME at AT, bound to its index and type (or, in a tree, only checked as known). */
+static int parse_column(parser *p, size_t at, const char *name, node **out)
+{
+    if (!p->bind) return tree_name(p, at, name, strlen(name), out);
     for (int c = 0; c < p->ncols; c++) {
         if (strcmp(p->cols[c].name, name) == 0) {
             strata_dtype ct = p->cols[c].dtype;
             node *n;
-            int rc = mk(p, at, N_COL,
+            int rc = mk(p, at, ST_EXPR_NAME,
                         ct == STRATA_STR                         ? STRATA_STR
                         : ct == STRATA_BOOL                      ? STRATA_BOOL
                         : (ct == STRATA_F32 || ct == STRATA_F64) ? STRATA_F64
@@ -347,6 +404,32 @@ static int parse_atom(parser *p, node **out)
     return perr(p, at, "unknown column '%s'", name);
 }
 
+static int parse_atom(parser *p, node **out)
+{
+    skip(p);
+    size_t at = p->pos;
+    const char *t = p->text + p->pos;
+    if (*t == '\0') return perr(p, at, "%s", "unexpected end of expression");
+    if (*t == '(') return parse_group(p, out);
+    if ((*t >= '0' && *t <= '9') || (*t == '.' && t[1] >= '0' && t[1] <= '9'))
+        return parse_number(p, at, t, out);
+    if (*t == '\'') return parse_string(p, at, t, out);
+    /* a name: a keyword, a function or a column ("..." quotes a name with other characters) */
+    char name[STRATA_NAME_MAX + 1];
+    int rc = read_name(p, at, t, name);
+    if (rc < 0) return rc;
+    if (*t != '"' && (strcmp(name, "true") == 0 || strcmp(name, "false") == 0)) {
+        node *n;
+        if ((rc = mk(p, at, ST_EXPR_BOOL, STRATA_BOOL, &n)) < 0) return rc;
+        n->i = name[0] == 't';
+        *out = n;
+        return STRATA_OK;
+    }
+    skip(p);
+    if (*t != '"' && p->text[p->pos] == '(') return parse_call(p, at, name, out);
+    return parse_column(p, at, name, out);
+}
+
 static int parse_unary(parser *p, node **out)
 {
     skip(p);
@@ -355,8 +438,8 @@ static int parse_unary(parser *p, node **out)
     if (rc < 0) return rc;
     if (punct(p, "-")) {
         node *n;
-        if ((rc = mk(p, at, N_NEG, STRATA_I64, &n)) < 0) return rc;
-        if ((rc = parse_unary(p, &n->a)) == STRATA_OK && !numeric(n->a->type))
+        if ((rc = mk(p, at, ST_EXPR_NEG, STRATA_I64, &n)) < 0) return rc;
+        if ((rc = parse_unary(p, &n->a)) == STRATA_OK && p->bind && !numeric(n->a->type))
             rc = perr(p, at, "cannot negate %s", tname(n->a->type));
         if (rc < 0) {
             node_free(n);
@@ -371,13 +454,13 @@ static int parse_unary(parser *p, node **out)
     return rc;
 }
 
-/* A binary node for OP over A and B, type-checked; AT is the operator's position. */
+/* A binary node for OP over A and B, type-checked when binding; AT is the operator's position. */
 static int binary(parser *p, int op, size_t at, node *a, node *b, node **out)
 {
     static const char *names[] = {
         "+", "-", "*", "/", "%", "<", "<=", ">", ">=", "==", "!=", "and", "or"};
     node *n;
-    int rc = mk(p, at, N_BIN, STRATA_I64, &n);
+    int rc = mk(p, at, ST_EXPR_BIN, STRATA_I64, &n);
     if (rc < 0) {
         node_free(a);
         node_free(b);
@@ -390,12 +473,12 @@ static int binary(parser *p, int op, size_t at, node *a, node *b, node **out)
     snprintf(what, sizeof what, "'%s' between %s and %s", names[op], tname(a->type),
              tname(b->type));
     int bad = 0;
-    if (op == OP_AND || op == OP_OR) {
+    if (op == ST_EXPR_AND || op == ST_EXPR_OR) {
         bad = a->type != STRATA_BOOL || b->type != STRATA_BOOL;
         n->type = STRATA_BOOL;
-    } else if (op >= OP_LT) {
+    } else if (op >= ST_EXPR_LT) {
         if (a->type == STRATA_STR || b->type == STRATA_STR)
-            bad = a->type != b->type || (op != OP_EQ && op != OP_NE);
+            bad = a->type != b->type || (op != ST_EXPR_EQ && op != ST_EXPR_NE);
         else
             bad = !numeric(a->type) || !numeric(b->type);
         n->type = STRATA_BOOL;
@@ -403,11 +486,102 @@ static int binary(parser *p, int op, size_t at, node *a, node *b, node **out)
         bad = !numeric(a->type) || !numeric(b->type);
         n->type = a->type == STRATA_F64 || b->type == STRATA_F64 ? STRATA_F64 : STRATA_I64;
     }
-    if (bad) {
+    if (bad && p->bind) {
         node_free(n);
         return perr(p, at, "type error: %s", what);
     }
     *out = n;
+    return STRATA_OK;
+}
+
+/* A condition's value at the cursor: 'text', "text" or a number as strtoll, else strtod, reads
+ * it (an integer unless a '.' or an exponent follows its digits). */
+static int parse_cond_value(parser *p, node **out)
+{
+    skip(p);
+    size_t at = p->pos;
+    const char *v0 = p->text + at;
+    int rc;
+    if (*v0 == '\'' || *v0 == '"') {
+        const char *e = strchr(v0 + 1, *v0);
+        if (e == NULL) return perr(p, at + strlen(v0), "%s", "unterminated string");
+        if ((rc = mk(p, at, ST_EXPR_STR, STRATA_STR, out)) < 0) return rc;
+        if ((rc = node_text(p, *out, v0 + 1, (size_t)(e - v0 - 1))) < 0) return rc;
+        p->pos += (size_t)(e - v0) + 1;
+        return STRATA_OK;
+    }
+    char *end;
+    long long iv = strtoll(v0, &end, 10);
+    if (end != v0 && *end != '.' && *end != 'e' && *end != 'E') {
+        if ((rc = mk(p, at, ST_EXPR_INT, STRATA_I64, out)) < 0) return rc;
+        (*out)->i = iv;
+    } else {
+        double dv = strtod(v0, &end);
+        if (end == v0) return perr(p, at, "%s", "expected a number or a 'string'");
+        if ((rc = mk(p, at, ST_EXPR_FLOAT, STRATA_F64, out)) < 0) return rc;
+        (*out)->f = dv;
+    }
+    p->pos += (size_t)(end - v0);
+    return STRATA_OK;
+}
+
+/* A condition's comparison NAME OP VALUE at the cursor: a BIN node over a NAME and a value. */
+static int parse_cond_cmp(parser *p, node **out)
+{
+    size_t at = p->pos;
+    if (++p->ncmp > ST_EXPR_COND_MAX_CMP)
+        return perr(p, at, "condition has more than %d comparisons; shorten it",
+                    ST_EXPR_COND_MAX_CMP);
+    size_t len = 0;
+    while (isalnum((unsigned char)p->text[at + len]) || p->text[at + len] == '_') len++;
+    p->pos += len;
+    if (len == 0) return perr(p, p->pos, "%s", "expected a name");
+    node *name = NULL, *value = NULL;
+    int rc = tree_name(p, at, p->text + at, len, &name);
+    if (rc < 0) return rc;
+    skip(p);
+    static const struct {
+        const char *text;
+        int op;
+    } ops[] = {{"==", ST_EXPR_EQ}, {"!=", ST_EXPR_NE}, {"<>", ST_EXPR_NE}, {"<=", ST_EXPR_LE},
+               {">=", ST_EXPR_GE}, {"=", ST_EXPR_EQ},  {"<", ST_EXPR_LT},  {">", ST_EXPR_GT}};
+    int op = -1;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0] && op < 0; i++)
+        if (strncmp(p->text + p->pos, ops[i].text, strlen(ops[i].text)) == 0) {
+            op = ops[i].op;
+            p->pos += strlen(ops[i].text);
+        }
+    if (op < 0)
+        rc = perr(p, p->pos, "%s", "expected a comparison (= != < <= > >=)");
+    else
+        rc = parse_cond_value(p, &value);
+    if (rc < 0) {
+        node_free(name);
+        node_free(value);
+        return rc;
+    }
+    return binary(p, op, at, name, value, out);
+}
+
+/* What a condition's 'not' applies to: '(' cond ')' or a comparison. */
+static int parse_cond_factor(parser *p, node **out)
+{
+    skip(p);
+    size_t at = p->pos;
+    if (p->text[at] != '(') return parse_cond_cmp(p, out);
+    int rc = enter(p, at);
+    if (rc < 0) return rc;
+    p->pos++;
+    if ((rc = parse_or(p, out)) < 0) return rc;
+    skip(p);
+    if (p->text[p->pos] != ')') {
+        node_free(*out);
+        *out = NULL;
+        return perr(p, p->pos, "%s", "expected ')'");
+    }
+    p->pos++;
+    p->depth--;
+    (*out)->parens++;
     return STRATA_OK;
 }
 
@@ -435,12 +609,15 @@ static int parse_left(parser *p, node **out, int (*next)(parser *, node **), int
 
 static int match_prod(parser *p)
 {
-    return punct(p, "*") ? OP_MUL : punct(p, "/") ? OP_DIV : punct(p, "%") ? OP_MOD : -1;
+    return punct(p, "*")   ? ST_EXPR_MUL
+           : punct(p, "/") ? ST_EXPR_DIV
+           : punct(p, "%") ? ST_EXPR_MOD
+                           : -1;
 }
 
 static int match_sum(parser *p)
 {
-    return punct(p, "+") ? OP_ADD : punct(p, "-") ? OP_SUB : -1;
+    return punct(p, "+") ? ST_EXPR_ADD : punct(p, "-") ? ST_EXPR_SUB : -1;
 }
 
 static int parse_prod(parser *p, node **out)
@@ -455,17 +632,18 @@ static int parse_sum(parser *p, node **out)
 
 static int parse_cmp(parser *p, node **out)
 {
+    if (p->cond) return parse_cond_factor(p, out);
     node *a = NULL;
     int rc = parse_sum(p, &a);
     if (rc < 0) return rc;
     skip(p);
     size_t at = p->pos;
-    int op = punct(p, "<=")   ? OP_LE
-             : punct(p, ">=") ? OP_GE
-             : punct(p, "==") ? OP_EQ
-             : punct(p, "!=") ? OP_NE
-             : punct(p, "<")  ? OP_LT
-             : punct(p, ">")  ? OP_GT
+    int op = punct(p, "<=")   ? ST_EXPR_LE
+             : punct(p, ">=") ? ST_EXPR_GE
+             : punct(p, "==") ? ST_EXPR_EQ
+             : punct(p, "!=") ? ST_EXPR_NE
+             : punct(p, "<")  ? ST_EXPR_LT
+             : punct(p, ">")  ? ST_EXPR_GT
                               : -1;
     if (op < 0) {
         if (p->text[p->pos] == '=') {
@@ -490,10 +668,10 @@ static int parse_not(parser *p, node **out)
     if (keyword(p, "not")) {
         node *n;
         int rc = enter(p, at);
-        if (rc == STRATA_OK) rc = mk(p, at, N_NOT, STRATA_BOOL, &n);
+        if (rc == STRATA_OK) rc = mk(p, at, ST_EXPR_NOT, STRATA_BOOL, &n);
         if (rc < 0) return rc;
         rc = parse_not(p, &n->a);
-        if (rc == STRATA_OK && n->a->type != STRATA_BOOL)
+        if (rc == STRATA_OK && p->bind && n->a->type != STRATA_BOOL)
             rc = perr(p, at, "type error: 'not' of %s", tname(n->a->type));
         if (rc < 0) {
             node_free(n);
@@ -508,12 +686,12 @@ static int parse_not(parser *p, node **out)
 
 static int match_and(parser *p)
 {
-    return keyword(p, "and") ? OP_AND : -1;
+    return keyword(p, "and") ? ST_EXPR_AND : -1;
 }
 
 static int match_or(parser *p)
 {
-    return keyword(p, "or") ? OP_OR : -1;
+    return keyword(p, "or") ? ST_EXPR_OR : -1;
 }
 
 static int parse_and(parser *p, node **out)
@@ -531,7 +709,7 @@ static int parse_or(parser *p, node **out)
 static int plan(node *n)
 {
     int na = n->a != NULL ? plan(n->a) : 0, nb = n->b != NULL ? plan(n->b) : 0;
-    if (n->kind == N_BIN && n->a->type == STRATA_STR)
+    if (n->kind == ST_EXPR_BIN && n->a->type == STRATA_STR)
         n->need = 0; /* string == and != read their operands in place */
     else if (n->a != NULL && n->b != NULL)
         n->need = na >= nb ? (na > nb + 1 ? na : nb + 1) : (nb > na + 1 ? nb : na + 1);
@@ -552,7 +730,7 @@ int st_expr_parse(st_err *err, const char *text, const strata_column *cols, int 
         free(uses);
         return st_error(err, STRATA_ENOMEM, "out of memory");
     }
-    parser p = {err, text, 0, cols, ncols, uses, 0, 0};
+    parser p = {.err = err, .text = text, .cols = cols, .ncols = ncols, .uses = uses, .bind = 1};
     int rc = parse_or(&p, &e->root);
     if (rc == STRATA_OK) {
         skip(&p);
@@ -578,6 +756,45 @@ int st_expr_parse(st_err *err, const char *text, const strata_column *cols, int 
     e->slots = 1 + plan(e->root);
     *out = e;
     return STRATA_OK;
+}
+
+int st_expr_parse_tree(st_err *err, const char *text, const st_expr_syntax *syntax,
+                       st_expr_node **out)
+{
+    *out = NULL;
+    parser p = {.err = err, .text = text};
+    if (syntax != NULL) {
+        p.cond = syntax->lang == ST_EXPR_LANG_COND;
+        p.names = syntax->names;
+        p.nnames = syntax->nnames;
+    }
+    if (p.cond) {
+        if (text == NULL) return STRATA_OK;
+        skip(&p);
+        if (text[p.pos] == '\0') return STRATA_OK; /* no condition */
+    } else if (text == NULL) {
+        return st_error(err, STRATA_EINVAL, "no expression given");
+    }
+    node *root = NULL;
+    int rc = parse_or(&p, &root);
+    if (rc == STRATA_OK) {
+        skip(&p);
+        if (text[p.pos] != '\0')
+            rc = perr(&p, p.pos, "%s",
+                      p.cond ? "expected 'and', 'or' or the end"
+                             : "unexpected text after the expression");
+    }
+    if (rc < 0) {
+        node_free(root);
+        return rc;
+    }
+    *out = root;
+    return STRATA_OK;
+}
+
+void st_expr_tree_free(st_expr_node *root)
+{
+    node_free(root);
 }
 
 void st_expr_free(st_expr *e)
@@ -692,7 +909,7 @@ static void eval_str_eq(evalctx *c, const node *n, uint8_t *out)
         const char *p[2];
         size_t len[2];
         for (int k = 0; k < 2; k++) {
-            if (s[k]->kind == N_STR) {
+            if (s[k]->kind == ST_EXPR_STR) {
                 p[k] = s[k]->s;
                 len[k] = s[k]->slen;
             } else {
@@ -703,7 +920,7 @@ static void eval_str_eq(evalctx *c, const node *n, uint8_t *out)
             }
         }
         int eq = len[0] == len[1] && memcmp(p[0], p[1], len[0]) == 0;
-        out[i] = (uint8_t)(n->op == OP_EQ ? eq : !eq);
+        out[i] = (uint8_t)(n->op == ST_EXPR_EQ ? eq : !eq);
     }
 }
 
@@ -761,90 +978,148 @@ static int64_t to_i64(double x)
     return (int64_t)x;
 }
 
-static void eval(evalctx *c, const node *n, void *out)
+/* min, max, abs, i64 and f64 of N's arguments into OUT. */
+static void eval_call(evalctx *c, const node *n, void *out)
 {
     uint64_t m = c->m;
     int64_t *oi = out;
     double *of = out;
-    uint8_t *ob = out;
-    switch (n->kind) {
-    case N_INT:
-        for (uint64_t i = 0; i < m; i++) oi[i] = n->i;
-        return;
-    case N_FLOAT:
-        for (uint64_t i = 0; i < m; i++) of[i] = n->f;
-        return;
-    case N_BOOL:
-        memset(ob, (int)n->i, m);
-        return;
-    case N_COL:
-        load_col(c, n, out);
-        return;
-    case N_NEG:
-        eval_as(c, n->a, n->type, out);
-        if (n->type == STRATA_F64)
-            for (uint64_t i = 0; i < m; i++) of[i] = -of[i];
+    strata_dtype t = n->op == ST_EXPR_I64 || n->op == ST_EXPR_F64 ? n->a->type : n->type;
+    if (t == STRATA_BOOL) t = STRATA_I64;
+    void *a = out, *b = NULL;
+    if (n->b != NULL)
+        eval_operands(c, n->a, n->b, t, t, out, &a, &b);
+    else
+        eval_as(c, n->a, t, out);
+    const int64_t *ai = a, *bi = b;
+    const double *af = a, *bf = b;
+    switch (n->op) {
+    case ST_EXPR_ABS:
+        if (t == STRATA_F64)
+            for (uint64_t i = 0; i < m; i++) of[i] = fabs(af[i]);
         else
-            for (uint64_t i = 0; i < m; i++) oi[i] = wrap_sub(0, oi[i]);
-        return;
-    case N_NOT:
-        eval(c, n->a, out);
-        for (uint64_t i = 0; i < m; i++) ob[i] = !ob[i];
-        return;
-    case N_CALL: {
-        strata_dtype t = n->op == F_I64 || n->op == F_F64 ? n->a->type : n->type;
-        if (t == STRATA_BOOL) t = STRATA_I64;
-        void *a = out, *b = NULL;
-        if (n->b != NULL)
-            eval_operands(c, n->a, n->b, t, t, out, &a, &b);
+            for (uint64_t i = 0; i < m; i++) oi[i] = ai[i] < 0 ? wrap_sub(0, ai[i]) : ai[i];
+        break;
+    case ST_EXPR_MIN:
+    case ST_EXPR_MAX: {
+        int mx = n->op == ST_EXPR_MAX;
+        if (t == STRATA_F64) /* NaN wins, as in numpy's minimum/maximum */
+            for (uint64_t i = 0; i < m; i++)
+                of[i] = isnan(af[i]) || isnan(bf[i])           ? NAN
+                        : (mx ? af[i] > bf[i] : af[i] < bf[i]) ? af[i]
+                                                               : bf[i];
         else
-            eval_as(c, n->a, t, out);
-        const int64_t *ai = a, *bi = b;
-        const double *af = a, *bf = b;
-        switch (n->op) {
-        case F_ABS:
-            if (t == STRATA_F64)
-                for (uint64_t i = 0; i < m; i++) of[i] = fabs(af[i]);
-            else
-                for (uint64_t i = 0; i < m; i++) oi[i] = ai[i] < 0 ? wrap_sub(0, ai[i]) : ai[i];
-            break;
-        case F_MIN:
-        case F_MAX: {
-            int mx = n->op == F_MAX;
-            if (t == STRATA_F64) /* NaN wins, as in numpy's minimum/maximum */
-                for (uint64_t i = 0; i < m; i++)
-                    of[i] = isnan(af[i]) || isnan(bf[i])           ? NAN
-                            : (mx ? af[i] > bf[i] : af[i] < bf[i]) ? af[i]
-                                                                   : bf[i];
-            else
-                for (uint64_t i = 0; i < m; i++)
-                    oi[i] = (mx ? ai[i] > bi[i] : ai[i] < bi[i]) ? ai[i] : bi[i];
-            break;
-        }
-        case F_I64: /* the argument is in OUT already: convert in place */
-            if (t == STRATA_F64)
-                for (uint64_t i = 0; i < m; i++) oi[i] = to_i64(af[i]);
-            break;
-        default: /* F_F64 */
-            if (t != STRATA_F64)
-                for (uint64_t i = 0; i < m; i++) of[i] = (double)ai[i];
-        }
-        if (n->b != NULL) c->top--;
-        return;
-    }
-    default:
+            for (uint64_t i = 0; i < m; i++)
+                oi[i] = (mx ? ai[i] > bi[i] : ai[i] < bi[i]) ? ai[i] : bi[i];
         break;
     }
-    /* N_BIN */
-    if ((n->op == OP_EQ || n->op == OP_NE) && n->a->type == STRATA_STR) {
+    case ST_EXPR_I64: /* the argument is in OUT already: convert in place */
+        if (t == STRATA_F64)
+            for (uint64_t i = 0; i < m; i++) oi[i] = to_i64(af[i]);
+        break;
+    default: /* ST_EXPR_F64 */
+        if (t != STRATA_F64)
+            for (uint64_t i = 0; i < m; i++) of[i] = (double)ai[i];
+    }
+    if (n->b != NULL) c->top--;
+}
+
+/* The comparison OP of the M values A and B (both of type T, i64 or f64) into OB. */
+static void eval_compare(int op, strata_dtype t, uint64_t m, const void *a, const void *b,
+                         uint8_t *ob)
+{
+    const int64_t *ai = a, *bi = b;
+    const double *af = a, *bf = b;
+/* The six comparisons of A and B into OB (the same code for i64 and f64 operands). */
+#define ST_COMPARE(A, B)                                                                           \
+    switch (op) {                                                                                  \
+    case ST_EXPR_LT:                                                                               \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] < (B)[i];                                  \
+        break;                                                                                     \
+    case ST_EXPR_LE:                                                                               \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] <= (B)[i];                                 \
+        break;                                                                                     \
+    case ST_EXPR_GT:                                                                               \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] > (B)[i];                                  \
+        break;                                                                                     \
+    case ST_EXPR_GE:                                                                               \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] >= (B)[i];                                 \
+        break;                                                                                     \
+    case ST_EXPR_EQ:                                                                               \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] == (B)[i];                                 \
+        break;                                                                                     \
+    default:                                                                                       \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] != (B)[i];                                 \
+        break;                                                                                     \
+    }
+    if (t == STRATA_F64) {
+        ST_COMPARE(af, bf)
+    } else {
+        ST_COMPARE(ai, bi)
+    }
+#undef ST_COMPARE
+}
+
+/* The arithmetic OP (+ - * / %) of the M values A and B (both of type T) into OUT. */
+static void eval_arith(int op, strata_dtype t, uint64_t m, const void *a, const void *b, void *out)
+{
+    const int64_t *ai = a, *bi = b;
+    const double *af = a, *bf = b;
+    int64_t *oi = out;
+    double *of = out;
+    if (t == STRATA_F64) {
+        switch (op) {
+        case ST_EXPR_ADD:
+            for (uint64_t i = 0; i < m; i++) of[i] = af[i] + bf[i];
+            break;
+        case ST_EXPR_SUB:
+            for (uint64_t i = 0; i < m; i++) of[i] = af[i] - bf[i];
+            break;
+        case ST_EXPR_MUL:
+            for (uint64_t i = 0; i < m; i++) of[i] = af[i] * bf[i];
+            break;
+        case ST_EXPR_DIV:
+            for (uint64_t i = 0; i < m; i++) of[i] = af[i] / bf[i];
+            break;
+        default:
+            for (uint64_t i = 0; i < m; i++) of[i] = fmod(af[i], bf[i]);
+            break;
+        }
+        return;
+    }
+    switch (op) {
+    case ST_EXPR_ADD:
+        for (uint64_t i = 0; i < m; i++) oi[i] = wrap_add(ai[i], bi[i]);
+        break;
+    case ST_EXPR_SUB:
+        for (uint64_t i = 0; i < m; i++) oi[i] = wrap_sub(ai[i], bi[i]);
+        break;
+    case ST_EXPR_MUL:
+        for (uint64_t i = 0; i < m; i++) oi[i] = wrap_mul(ai[i], bi[i]);
+        break;
+    case ST_EXPR_DIV:
+        for (uint64_t i = 0; i < m; i++) oi[i] = idiv(ai[i], bi[i]);
+        break;
+    default:
+        for (uint64_t i = 0; i < m; i++) oi[i] = imod(ai[i], bi[i]);
+        break;
+    }
+}
+
+/* A binary node: string == and !=, and / or, a comparison or arithmetic, into OUT. */
+static void eval_bin(evalctx *c, const node *n, void *out)
+{
+    uint64_t m = c->m;
+    uint8_t *ob = out;
+    if ((n->op == ST_EXPR_EQ || n->op == ST_EXPR_NE) && n->a->type == STRATA_STR) {
         eval_str_eq(c, n, ob);
         return;
     }
-    if (n->op == OP_AND || n->op == OP_OR) {
+    if (n->op == ST_EXPR_AND || n->op == ST_EXPR_OR) {
         void *pa, *pb;
         eval_operands(c, n->a, n->b, STRATA_BOOL, STRATA_BOOL, out, &pa, &pb);
         const uint8_t *a = pa, *b = pb;
-        if (n->op == OP_AND)
+        if (n->op == ST_EXPR_AND)
             for (uint64_t i = 0; i < m; i++) ob[i] = a[i] & b[i];
         else
             for (uint64_t i = 0; i < m; i++) ob[i] = a[i] | b[i];
@@ -854,75 +1129,51 @@ static void eval(evalctx *c, const node *n, void *out)
     strata_dtype t = n->a->type == STRATA_F64 || n->b->type == STRATA_F64 ? STRATA_F64 : STRATA_I64;
     void *a, *b;
     eval_operands(c, n->a, n->b, t, t, out, &a, &b);
-    const int64_t *ai = a, *bi = b;
-    const double *af = a, *bf = b;
-/* The six comparisons of A and B into OB (the same code for i64 and f64 operands). */
-#define ST_COMPARE(A, B)                                                                           \
-    switch (n->op) {                                                                               \
-    case OP_LT:                                                                                    \
-        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] < (B)[i];                                  \
-        break;                                                                                     \
-    case OP_LE:                                                                                    \
-        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] <= (B)[i];                                 \
-        break;                                                                                     \
-    case OP_GT:                                                                                    \
-        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] > (B)[i];                                  \
-        break;                                                                                     \
-    case OP_GE:                                                                                    \
-        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] >= (B)[i];                                 \
-        break;                                                                                     \
-    case OP_EQ:                                                                                    \
-        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] == (B)[i];                                 \
-        break;                                                                                     \
-    default:                                                                                       \
-        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] != (B)[i];                                 \
-        break;                                                                                     \
-    }
-    if (n->op >= OP_LT) {
-        if (t == STRATA_F64) {
-            ST_COMPARE(af, bf)
-        } else {
-            ST_COMPARE(ai, bi)
-        }
-    } else if (t == STRATA_F64) {
-        switch (n->op) {
-        case OP_ADD:
-            for (uint64_t i = 0; i < m; i++) of[i] = af[i] + bf[i];
-            break;
-        case OP_SUB:
-            for (uint64_t i = 0; i < m; i++) of[i] = af[i] - bf[i];
-            break;
-        case OP_MUL:
-            for (uint64_t i = 0; i < m; i++) of[i] = af[i] * bf[i];
-            break;
-        case OP_DIV:
-            for (uint64_t i = 0; i < m; i++) of[i] = af[i] / bf[i];
-            break;
-        default:
-            for (uint64_t i = 0; i < m; i++) of[i] = fmod(af[i], bf[i]);
-            break;
-        }
-    } else {
-        switch (n->op) {
-        case OP_ADD:
-            for (uint64_t i = 0; i < m; i++) oi[i] = wrap_add(ai[i], bi[i]);
-            break;
-        case OP_SUB:
-            for (uint64_t i = 0; i < m; i++) oi[i] = wrap_sub(ai[i], bi[i]);
-            break;
-        case OP_MUL:
-            for (uint64_t i = 0; i < m; i++) oi[i] = wrap_mul(ai[i], bi[i]);
-            break;
-        case OP_DIV:
-            for (uint64_t i = 0; i < m; i++) oi[i] = idiv(ai[i], bi[i]);
-            break;
-        default:
-            for (uint64_t i = 0; i < m; i++) oi[i] = imod(ai[i], bi[i]);
-            break;
-        }
-    }
-#undef ST_COMPARE
+    if (n->op >= ST_EXPR_LT)
+        eval_compare(n->op, t, m, a, b, ob);
+    else
+        eval_arith(n->op, t, m, a, b, out);
     c->top--;
+}
+
+/* N over the current block into OUT (a slot of the caller's). */
+static void eval(evalctx *c, const node *n, void *out)
+{
+    uint64_t m = c->m;
+    int64_t *oi = out;
+    double *of = out;
+    uint8_t *ob = out;
+    switch (n->kind) {
+    case ST_EXPR_INT:
+        for (uint64_t i = 0; i < m; i++) oi[i] = n->i;
+        return;
+    case ST_EXPR_FLOAT:
+        for (uint64_t i = 0; i < m; i++) of[i] = n->f;
+        return;
+    case ST_EXPR_BOOL:
+        memset(ob, (int)n->i, m);
+        return;
+    case ST_EXPR_NAME:
+        load_col(c, n, out);
+        return;
+    case ST_EXPR_NEG:
+        eval_as(c, n->a, n->type, out);
+        if (n->type == STRATA_F64)
+            for (uint64_t i = 0; i < m; i++) of[i] = -of[i];
+        else
+            for (uint64_t i = 0; i < m; i++) oi[i] = wrap_sub(0, oi[i]);
+        return;
+    case ST_EXPR_NOT:
+        eval(c, n->a, out);
+        for (uint64_t i = 0; i < m; i++) ob[i] = !ob[i];
+        return;
+    case ST_EXPR_CALL:
+        eval_call(c, n, out);
+        return;
+    default:
+        eval_bin(c, n, out);
+        return;
+    }
 }
 
 int st_expr_eval(st_err *err, const st_expr *e, const st_expr_input *inputs, uint64_t n, void *out,

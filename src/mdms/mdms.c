@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "mdms/mdms_int.h"
+#include "mdms/where.h"
 #include "ndarray/ndarray.h"
 #include "util/dtype.h"
 #include "util/name.h"
@@ -611,7 +612,7 @@ int strata_assoc_get(strata_mdms *m, const char *run_or_query, const char *const
             if (rc == STRATA_ENOTFOUND)
                 rc = st_error(err, rc, "no run of '%s' has dataset '%s'", m->app, names[0]);
         } else {
-            rc = st_cat_run_match(err, st_pool_cat(pool), m->region_id, m->app, q, &got.run);
+            rc = st_m_run_match(err, st_pool_cat(pool), m->region_id, m->app, q, &got.run);
         }
         for (int i = 0; i < n && rc == STRATA_OK; i++) {
             int dt, nd;
@@ -919,7 +920,12 @@ int strata_runs(strata_pool *pool, const char *app, const char *where,
     int64_t rid;
     int rc = app_region(pool, app, &rid);
     if (rc < 0) return rc;
-    return st_cat_runs(st_pool_err(pool), st_pool_cat(pool), rid, app, where, fn, ctx);
+    st_cat_where w;
+    rc = st_m_where_compile(st_pool_err(pool), st_pool_cat(pool), rid, app, where, 0, &w);
+    if (rc == STRATA_OK)
+        rc = st_cat_runs(st_pool_err(pool), st_pool_cat(pool), rid, app, &w, fn, ctx);
+    st_m_where_clear(&w);
+    return rc;
 }
 
 int strata_find(strata_pool *pool, const char *app, const char *dataset, const char *where,
@@ -929,7 +935,12 @@ int strata_find(strata_pool *pool, const char *app, const char *dataset, const c
     int64_t rid;
     int rc = app_region(pool, app, &rid);
     if (rc < 0) return rc;
-    return st_cat_find(st_pool_err(pool), st_pool_cat(pool), rid, app, dataset, where, fn, ctx);
+    st_cat_where w;
+    rc = st_m_where_compile(st_pool_err(pool), st_pool_cat(pool), rid, app, where, 1, &w);
+    if (rc == STRATA_OK)
+        rc = st_cat_find(st_pool_err(pool), st_pool_cat(pool), rid, app, dataset, &w, fn, ctx);
+    st_m_where_clear(&w);
+    return rc;
 }
 
 int strata_tool_register(strata_pool *pool, const char *name, const char *kind, const char *command)
