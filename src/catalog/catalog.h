@@ -596,15 +596,6 @@ int st_cat_find(st_err *err, st_catalog *cat, int64_t region_id, const char *app
 int st_cat_run_latest(st_err *err, st_catalog *cat, int64_t region_id, const char *app,
                       const st_cat_where *where, int64_t *run_id);
 
-/* Kept under their old names for the catalog's tests and the where fuzzer, which call them with
- * the condition's text. They parse, so they are not the catalog's: they are defined by the mdms
- * layer (src/mdms/where.c, as st_m_where_check() and st_m_run_match()), and go when those tests
- * move to tests/mdms. The catalog's own code never calls them. */
-int st_cat_where_check(st_err *err, const char *where, const char *const *attrs, size_t nattrs,
-                       int exec, char **sql, size_t *nbinds);
-int st_cat_run_match(st_err *err, st_catalog *cat, int64_t region_id, const char *app,
-                     const char *where, int64_t *run_id);
-
 int st_cat_tool_put(st_err *err, st_catalog *cat, const char *name, const char *kind,
                     const char *command);
 int st_cat_tool_list(st_err *err, st_catalog *cat,

@@ -159,16 +159,8 @@ int st_m_run_match(st_err *err, st_catalog *cat, int64_t region_id, const char *
     return rc;
 }
 
-/* ---- the old names (catalog.h), for the catalog's tests and the where fuzzer ---------------- */
-
-int st_cat_run_match(st_err *err, st_catalog *cat, int64_t region_id, const char *app,
-                     const char *where, int64_t *run_id)
-{
-    return st_m_run_match(err, cat, region_id, app, where, run_id);
-}
-
-int st_cat_where_check(st_err *err, const char *where, const char *const *attrs, size_t nattrs,
-                       int exec, char **sql, size_t *nbinds)
+int st_m_where_check(st_err *err, const char *where, const char *const *attrs, size_t nattrs,
+                     int exec, char **sql, size_t *nbinds)
 {
     *sql = NULL;
     *nbinds = 0;

@@ -31,4 +31,10 @@ int st_m_where_compile(st_err *err, st_catalog *cat, int64_t region_id, const ch
 int st_m_run_match(st_err *err, st_catalog *cat, int64_t region_id, const char *app,
                    const char *where, int64_t *run_id);
 
+/* WHERE over the NATTRS run attributes ATTRS (and the execution names when EXEC), as
+ * st_m_where_sql(): *SQL (malloc'ed, NULL on failure) and *NBINDS values. For tests and the
+ * where fuzzer, which have no catalog. */
+int st_m_where_check(st_err *err, const char *where, const char *const *attrs, size_t nattrs,
+                     int exec, char **sql, size_t *nbinds);
+
 #endif /* STRATA_MDMS_WHERE_H */

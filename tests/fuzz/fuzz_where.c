@@ -1,6 +1,6 @@
 /*
  * fuzz_where.c -- libFuzzer harness for the run-condition parser (`strata runs --where`,
- * `strata find --where`, src/catalog/catalog_mdms.c). Oracles:
+ * `strata find --where`: src/expr parses, src/mdms/where.c writes SQL). Oracles:
  *   - a refused condition says why (STRATA_EINVAL and a message) and returns no SQL;
  *   - an accepted one becomes SQL that SQLite prepares against tables of the catalog's shape,
  *     with exactly the parameters it reports, and made only of the SQL the parser writes
@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "catalog/catalog.h"
+#include "mdms/where.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -54,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     st_err_init(&err);
     char *sql = NULL;
     size_t nb = 0;
-    int rc = st_cat_where_check(&err, text, attrs, 3, exec, &sql, &nb);
+    int rc = st_m_where_check(&err, text, attrs, 3, exec, &sql, &nb);
     if (rc != STRATA_OK) {
         CHECK(rc == STRATA_EINVAL || rc == STRATA_ENOMEM);
         CHECK(sql == NULL && nb == 0 && err.msg[0] != '\0');
