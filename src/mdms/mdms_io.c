@@ -542,121 +542,143 @@ static uint64_t box_segs(const strata_assoc *as, int rank, const uint64_t *lo, c
 /* The exchange between pieces and chunks. SAVE: pieces -> owned chunk buffers CH (by position
  * in the chunk list); else owned chunk data CH -> pieces. Only rank 0's piece counts when the
  * pattern is replicated and SAVE. */
-static int exchange(strata_assoc *as, const cgrid *g, int save, char **ch, char *piece)
-{
-    strata_mdms *m = as->m;
-    st_err *err = st_pool_err(m->pool);
-    int P = m->size, me = m->rank, n = as->ndims;
-    size_t esz = as->esz;
+/* One exchange between the processes' pieces and the chunks' owners (see exchange()). */
+typedef struct xchg {
+    strata_assoc *as;
+    const cgrid *g;
+    int save, only0; /* only0: a replicated save, whose pieces only rank 0 sends */
+    char **ch, *piece;
     st_vec segs[ST_ND_MAXDIMS];
-    for (int d = 0; d < n; d++) segs[d] = (st_vec)ST_VEC(st_seg);
-    uint64_t *scount = calloc((size_t)P * 2 + 2, sizeof *scount), *rcount = scount + P;
-    int rc = scount ? STRATA_OK : st_error(err, STRATA_ENOMEM, "out of memory");
-    uint64_t lo[ST_ND_MAXDIMS], hi[ST_ND_MAXDIMS], lst[ST_ND_MAXDIMS], cst[ST_ND_MAXDIMS],
-        pst[ST_ND_MAXDIMS], ext[ST_ND_MAXDIMS];
-    c_strides(n, as->local, lst);
-    int only0 = save && as->pat.replicated;
-    /* counts: what I send to each process and receive from each */
-    for (uint64_t c = 0; rc == STRATA_OK && c < g->total; c++) {
-        int q = chunk_owner(as, g, c);
-        cgrid_box(g, c, lo, hi);
-        if (save) {
-            if (!only0 || me == 0) scount[q] += box_segs(as, me, lo, hi, segs, NULL);
+    uint64_t lst[ST_ND_MAXDIMS]; /* the piece's strides */
+    uint64_t *scount, *rcount;   /* elements sent to and received from each process */
+    char *sbuf, *rbuf;
+} xchg;
+
+/* The counts: what this process sends to each process and receives from each. */
+static int xchg_count(xchg *x)
+{
+    strata_assoc *as = x->as;
+    int P = as->m->size, me = as->m->rank;
+    uint64_t lo[ST_ND_MAXDIMS], hi[ST_ND_MAXDIMS];
+    for (uint64_t c = 0; c < x->g->total; c++) {
+        int q = chunk_owner(as, x->g, c);
+        cgrid_box(x->g, c, lo, hi);
+        if (x->save) {
+            if (!x->only0 || me == 0) x->scount[q] += box_segs(as, me, lo, hi, x->segs, NULL);
             if (q == me)
                 for (int r = 0; r < P; r++)
-                    if (!only0 || r == 0) rcount[r] += box_segs(as, r, lo, hi, segs, NULL);
+                    if (!x->only0 || r == 0) x->rcount[r] += box_segs(as, r, lo, hi, x->segs, NULL);
         } else {
             if (q == me)
-                for (int r = 0; r < P; r++) scount[r] += box_segs(as, r, lo, hi, segs, NULL);
-            rcount[q] += box_segs(as, me, lo, hi, segs, NULL);
+                for (int r = 0; r < P; r++) x->scount[r] += box_segs(as, r, lo, hi, x->segs, NULL);
+            x->rcount[q] += box_segs(as, me, lo, hi, x->segs, NULL);
         }
     }
     uint64_t stot = 0, rtot = 0;
     for (int r = 0; r < P; r++) {
-        if (scount[r] * esz > (uint64_t)INT32_MAX || rcount[r] * esz > (uint64_t)INT32_MAX)
-            rc = st_error(err, STRATA_ERANGE,
-                          "an exchange of more than 2 GiB between two processes; use more "
-                          "processes or smaller datasets per save");
-        stot += scount[r];
-        rtot += rcount[r];
+        if (x->scount[r] * as->esz > (uint64_t)INT32_MAX ||
+            x->rcount[r] * as->esz > (uint64_t)INT32_MAX)
+            return st_error(st_pool_err(as->m->pool), STRATA_ERANGE,
+                            "an exchange of more than 2 GiB between two processes; use more "
+                            "processes or smaller datasets per save");
+        stot += x->scount[r];
+        rtot += x->rcount[r];
     }
-    char *sbuf = NULL, *rbuf = NULL;
+    x->sbuf = st_alloc_big(stot * as->esz + 1);
+    x->rbuf = mpi_on(as->m) ? st_alloc_big(rtot * as->esz + 1) : x->sbuf;
+    if (x->sbuf == NULL || x->rbuf == NULL)
+        return st_error(st_pool_err(as->m->pool), STRATA_ENOMEM, "out of memory");
+    return STRATA_OK;
+}
+
+/* Copy the elements that go between this process and process R, for chunk C, at OFF of the
+ * packed buffer (PACK: from the piece or chunk into the send buffer; else from the receive
+ * buffer into the chunk or piece); returns how many, 0 if none. */
+static uint64_t xchg_copy(xchg *x, int r, uint64_t c, uint64_t off, int pack)
+{
+    strata_assoc *as = x->as;
+    int me = as->m->rank, n = as->ndims, q = chunk_owner(as, x->g, c);
+    size_t esz = as->esz;
+    uint64_t lo[ST_ND_MAXDIMS], hi[ST_ND_MAXDIMS], cst[ST_ND_MAXDIMS], pst[ST_ND_MAXDIMS],
+        ext[ST_ND_MAXDIMS];
+    cgrid_box(x->g, c, lo, hi);
+    for (int d = 0; d < n; d++) ext[d] = hi[d] - lo[d];
+    c_strides(n, ext, cst);
+    /* the piece's side is this process's when it sends a save or receives a load */
+    int piece_side = x->save == pack;
+    int owner = pack ? (x->save ? r : me) : (x->save ? me : r);
+    if (q != owner) return 0;
+    if (x->only0 && (x->save ? (pack ? me : r) : 1) != 0) return 0;
+    uint64_t cnt = box_segs(as, piece_side ? me : r, lo, hi, x->segs, pst);
+    if (cnt == 0) return 0;
+    char *packed = (pack ? x->sbuf : x->rbuf) + off * esz;
+    char *buf = piece_side ? x->piece : x->ch[c];
+    int kind = piece_side ? K_LOCAL : K_CHUNK;
+    const uint64_t *st = piece_side ? x->lst : cst;
+    if (pack)
+        seg_copy(0, n, x->segs, esz, lo, packed, K_PACKED, pst, buf, kind, st);
+    else
+        seg_copy(0, n, x->segs, esz, lo, buf, kind, st, packed, K_PACKED, pst);
+    return cnt;
+}
+
+#ifdef STRATA_HAVE_MPI
+/* The one all-to-all of the packed buffers. */
+static int xchg_alltoall(xchg *x)
+{
+    strata_mdms *m = x->as->m;
+    int P = m->size;
+    int *sc = malloc(4 * (size_t)P * sizeof *sc);
+    if (sc == NULL) return st_error(st_pool_err(m->pool), STRATA_ENOMEM, "out of memory");
+    int *sd = sc + P, *rcn = sd + P, *rd = rcn + P, so = 0, ro = 0;
+    for (int r = 0; r < P; r++) {
+        sc[r] = (int)(x->scount[r] * x->as->esz);
+        rcn[r] = (int)(x->rcount[r] * x->as->esz);
+        sd[r] = so;
+        rd[r] = ro;
+        so += sc[r];
+        ro += rcn[r];
+    }
+    MPI_Alltoallv(x->sbuf, sc, sd, MPI_BYTE, x->rbuf, rcn, rd, MPI_BYTE, m->comm);
+    free(sc);
+    return STRATA_OK;
+}
+#endif
+
+static int exchange(strata_assoc *as, const cgrid *g, int save, char **ch, char *piece)
+{
+    strata_mdms *m = as->m;
+    int P = m->size;
+    xchg x = {.as = as,
+              .g = g,
+              .save = save,
+              .only0 = save && as->pat.replicated,
+              .ch = ch,
+              .piece = piece};
+    for (int d = 0; d < as->ndims; d++) x.segs[d] = (st_vec)ST_VEC(st_seg);
+    c_strides(as->ndims, as->local, x.lst);
+    x.scount = calloc((size_t)P * 2 + 2, sizeof *x.scount);
+    int rc = x.scount ? STRATA_OK : st_error(st_pool_err(m->pool), STRATA_ENOMEM, "out of memory");
     if (rc == STRATA_OK) {
-        sbuf = st_alloc_big(stot * esz + 1);
-        rbuf = mpi_on(m) ? st_alloc_big(rtot * esz + 1) : sbuf;
-        if (sbuf == NULL || rbuf == NULL) rc = st_error(err, STRATA_ENOMEM, "out of memory");
+        x.rcount = x.scount + P;
+        rc = xchg_count(&x);
     }
     /* pack, by destination, then chunk */
     uint64_t off = 0;
-    for (int r = 0; rc == STRATA_OK && r < P; r++) {
-        for (uint64_t c = 0; c < g->total; c++) {
-            int q = chunk_owner(as, g, c);
-            uint64_t cnt;
-            cgrid_box(g, c, lo, hi);
-            if (save) {
-                if (q != r || (only0 && me != 0)) continue;
-                cnt = box_segs(as, me, lo, hi, segs, pst);
-                if (cnt == 0) continue;
-                seg_copy(0, n, segs, esz, lo, sbuf + off * esz, K_PACKED, pst, piece, K_LOCAL, lst);
-            } else {
-                if (q != me) continue;
-                cnt = box_segs(as, r, lo, hi, segs, pst);
-                if (cnt == 0) continue;
-                for (int d = 0; d < n; d++) ext[d] = hi[d] - lo[d];
-                c_strides(n, ext, cst);
-                seg_copy(0, n, segs, esz, lo, sbuf + off * esz, K_PACKED, pst, ch[c], K_CHUNK, cst);
-            }
-            off += cnt;
-        }
-    }
+    for (int r = 0; rc == STRATA_OK && r < P; r++)
+        for (uint64_t c = 0; c < g->total; c++) off += xchg_copy(&x, r, c, off, 1);
 #ifdef STRATA_HAVE_MPI
     rc = st_m_agree(m, rc);
-    if (rc == STRATA_OK && mpi_on(m)) {
-        int *sc = malloc(4 * (size_t)P * sizeof *sc);
-        if (sc == NULL) {
-            rc = STRATA_ENOMEM;
-        } else {
-            int *sd = sc + P, *rcn = sd + P, *rd = rcn + P, so = 0, ro = 0;
-            for (int r = 0; r < P; r++) {
-                sc[r] = (int)(scount[r] * esz);
-                rcn[r] = (int)(rcount[r] * esz);
-                sd[r] = so;
-                rd[r] = ro;
-                so += sc[r];
-                ro += rcn[r];
-            }
-            MPI_Alltoallv(sbuf, sc, sd, MPI_BYTE, rbuf, rcn, rd, MPI_BYTE, m->comm);
-            free(sc);
-        }
-    }
+    if (rc == STRATA_OK && mpi_on(m)) rc = xchg_alltoall(&x);
 #endif
     /* unpack, by source, then chunk */
     off = 0;
-    for (int r = 0; rc == STRATA_OK && r < P; r++) {
-        for (uint64_t c = 0; c < g->total; c++) {
-            int q = chunk_owner(as, g, c);
-            uint64_t cnt;
-            cgrid_box(g, c, lo, hi);
-            if (save) {
-                if (q != me || (only0 && r != 0)) continue;
-                cnt = box_segs(as, r, lo, hi, segs, pst);
-                if (cnt == 0) continue;
-                for (int d = 0; d < n; d++) ext[d] = hi[d] - lo[d];
-                c_strides(n, ext, cst);
-                seg_copy(0, n, segs, esz, lo, ch[c], K_CHUNK, cst, rbuf + off * esz, K_PACKED, pst);
-            } else {
-                if (q != r) continue;
-                cnt = box_segs(as, me, lo, hi, segs, pst);
-                if (cnt == 0) continue;
-                seg_copy(0, n, segs, esz, lo, piece, K_LOCAL, lst, rbuf + off * esz, K_PACKED, pst);
-            }
-            off += cnt;
-        }
-    }
-    if (rbuf != sbuf) st_free_big(rbuf);
-    st_free_big(sbuf);
-    free(scount);
-    for (int d = 0; d < n; d++) st_vec_free(&segs[d]);
+    for (int r = 0; rc == STRATA_OK && r < P; r++)
+        for (uint64_t c = 0; c < g->total; c++) off += xchg_copy(&x, r, c, off, 0);
+    if (x.rbuf != x.sbuf) st_free_big(x.rbuf);
+    st_free_big(x.sbuf);
+    free(x.scount);
+    for (int d = 0; d < as->ndims; d++) st_vec_free(&x.segs[d]);
     return rc;
 }
 
@@ -1253,207 +1275,263 @@ static int ient_cmp(const void *a, const void *b)
     return x->f < y->f ? -1 : x->f > y->f;
 }
 
+/* A list load: the elements INDEX[N] (C-order positions) of a source, into BUF in their order. */
+typedef struct lload {
+    strata_assoc *as;
+    const st_source *src;
+    const uint64_t *index;
+    uint64_t n;
+    char *buf;
+    ient *e; /* (file element or chunk, position in INDEX), sorted */
+    uint64_t requests, bytes;
+} lload;
+
+/* C-order coordinates C of element R. */
+static void list_coords(const strata_assoc *as, uint64_t r, uint64_t *c)
+{
+    for (int d = as->ndims - 1; d >= 0; d--) {
+        c[d] = r % as->dims[d];
+        r /= as->dims[d];
+    }
+}
+
+/* Chunked sources: each needed chunk read once by this process. */
+static int list_chunked(lload *l)
+{
+    strata_assoc *as = l->as;
+    const st_source *src = l->src;
+    st_err *err = st_pool_err(as->m->pool);
+    size_t esz = as->esz;
+    ient *e = l->e;
+    cgrid g;
+    cgrid_init(&g, &src->rec);
+    uint64_t lo[ST_ND_MAXDIMS], hi[ST_ND_MAXDIMS], c[ST_ND_MAXDIMS];
+    /* group by chunk: sort by chunk index then element */
+    for (uint64_t i = 0; i < l->n; i++) {
+        uint64_t cidx = 0;
+        list_coords(as, l->index[e[i].pos], c);
+        for (int d = 0; d < as->ndims; d++) cidx = cidx * g.grid[d] + c[d] / g.chunk[d];
+        e[i].f = cidx;
+    }
+    qsort(e, l->n, sizeof *e, ient_cmp);
+    st_chunkbuf cb;
+    int64_t have = -1;
+    int rc = STRATA_OK;
+    for (uint64_t i = 0; i < l->n; i++) {
+        if ((int64_t)e[i].f != have) {
+            if (have >= 0) st_chunk_release(&cb);
+            have = -1;
+            int at = -1;
+            for (int k = 0; k < src->nfiles; k++)
+                if ((uint64_t)src->idx[k] == e[i].f) at = k;
+            if (at < 0) {
+                memcpy(l->buf + e[i].pos * esz, src->rec.fill, esz);
+                continue;
+            }
+            if ((rc = st_chunk_read(err, src->paths[at], &cb)) < 0) break;
+            have = (int64_t)e[i].f;
+            l->requests++;
+            l->bytes += cb.stored;
+        }
+        cgrid_box(&g, e[i].f, lo, hi);
+        uint64_t off = 0;
+        list_coords(as, l->index[e[i].pos], c);
+        for (int d = 0; d < as->ndims; d++) off = off * (hi[d] - lo[d]) + (c[d] - lo[d]);
+        memcpy(l->buf + e[i].pos * esz, cb.data + off * esz, esz);
+    }
+    if (have >= 0) st_chunk_release(&cb);
+    return rc;
+}
+
+/* The strategy for NU unique file elements in NRUNS runs over SPAN elements: the cost model, as
+ * for patterns (every process must agree on collective), unless one was forced. */
+static int list_strategy(lload *l, uint64_t nu, uint64_t nruns, uint64_t span)
+{
+    strata_assoc *as = l->as;
+    strata_mdms *m = as->m;
+    const st_source *src = l->src;
+    size_t esz = as->esz;
+    int s = as->forced;
+    if (s == ST_IO_AUTO || s == ST_IO_CHUNKED || s == ST_IO_CONTIGUOUS) {
+        double ind = st_cost_io((double)nruns, (double)(nu * esz), src->latency, src->bw);
+        double sv = st_cost_io((double)((span * esz + ST_SIEVE_MAX - 1) / ST_SIEVE_MAX),
+                               (double)(span * esz), src->latency, src->bw) +
+                    (double)(nu * esz) / ST_COST_MEM_BW;
+        s = sv < ind ? ST_IO_SIEVE : ST_IO_INDEPENDENT;
+        if (mpi_on(m)) {
+            double mine = sv < ind ? sv : ind;
+            double coll =
+                st_cost_io(1, (double)(span * esz), src->latency, src->bw) +
+                st_cost_collective((double)(nu * esz) * m->size, (double)nruns * m->size, m->size);
+            if (st_m_max(m, coll) < st_m_max(m, mine)) s = ST_IO_COLLECTIVE;
+        }
+    }
+    if (s == ST_IO_COLLECTIVE && !mpi_on(m)) s = ST_IO_SIEVE;
+    return s;
+}
+
+#ifdef STRATA_HAVE_MPI
+/* The NU unique file elements into U with one collective read (every process calls this). */
+static int list_collective(lload *l, char *u, uint64_t nu, int rc)
+{
+    strata_assoc *as = l->as;
+    strata_mdms *m = as->m;
+    st_err *err = st_pool_err(m->pool);
+    const char *path = l->src->paths[0];
+    size_t esz = as->esz;
+    MPI_Aint *disp = malloc((nu + 1) * sizeof *disp);
+    if (disp == NULL || nu > (uint64_t)INT32_MAX) rc = STRATA_ENOMEM;
+    uint64_t k = 0;
+    for (uint64_t i = 0; disp && i < l->n; i++)
+        if (i == 0 || l->e[i].f != l->e[i - 1].f) disp[k++] = (MPI_Aint)(l->e[i].f * esz);
+    rc = st_m_agree(m, rc);
+    if (rc < 0) {
+        free(disp);
+        return rc;
+    }
+    MPI_Datatype etype, ftype;
+    MPI_Type_contiguous((int)esz, MPI_BYTE, &etype);
+    MPI_Type_commit(&etype);
+    MPI_Type_create_hindexed_block((int)nu, 1, disp, etype, &ftype);
+    MPI_Type_commit(&ftype);
+    MPI_Info info;
+    MPI_Info_create(&info);
+    MPI_Info_set(info, "romio_cb_read", "enable");
+    MPI_File fh;
+    int ec = MPI_File_open(m->comm, path, MPI_MODE_RDONLY, info, &fh);
+    if (ec != MPI_SUCCESS) rc = mpi_fail(err, ec, "open", path);
+    rc = st_m_agree(m, rc);
+    if (rc == STRATA_OK) {
+        MPI_Status st;
+        ec = MPI_File_set_view(fh, (MPI_Offset)l->src->data_offset, etype, ftype, "native", info);
+        if (ec == MPI_SUCCESS) ec = MPI_File_read_all(fh, u, (int)nu, etype, &st);
+        if (ec != MPI_SUCCESS) rc = mpi_fail(err, ec, "read", path);
+        MPI_File_close(&fh);
+    }
+    l->requests = 1;
+    l->bytes = nu * esz;
+    MPI_Info_free(&info);
+    MPI_Type_free(&ftype);
+    MPI_Type_free(&etype);
+    free(disp);
+    return rc;
+}
+#endif
+
+/* The unique file elements into U, one request per run of consecutive ones (SIEVE: through
+ * sieving windows). */
+static int list_runs(lload *l, char *u, int sieve)
+{
+    strata_assoc *as = l->as;
+    st_err *err = st_pool_err(as->m->pool);
+    const st_source *src = l->src;
+    const ient *e = l->e;
+    int fd = open(src->paths[0], O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return st_error_errno(err, errno, "cannot open '%s'", src->paths[0]);
+    runio r = {
+        err,  fd, src->paths[0], as->esz, src->data_offset, u, 0, 0, 0, sieve, ST_VEC(st_seg),
+        NULL, 0};
+    uint64_t k = 0;
+    int rc = STRATA_OK;
+    for (uint64_t i = 0; rc == STRATA_OK && i < l->n; i++) {
+        if (i > 0 && e[i].f == e[i - 1].f) continue;
+        /* consecutive elements make one run */
+        uint64_t j = i, len = 1;
+        while (j + 1 < l->n && (e[j + 1].f == e[j].f || e[j + 1].f == e[j].f + 1)) {
+            if (e[j + 1].f != e[j].f) len++;
+            j++;
+        }
+        rc = run_fn(&r, e[i].f, k, len, 1);
+        k += len;
+        i = j;
+    }
+    if (rc == STRATA_OK && r.sieve) rc = sieve_flush(&r);
+    close(fd);
+    st_vec_free(&r.pend);
+    free(r.win);
+    l->requests = r.requests;
+    l->bytes = r.bytes;
+    return rc;
+}
+
+/* Contiguous sources: the unique file elements read as the cost model says, then scattered to
+ * their positions. Returns the strategy's name in *STRATEGY. */
+static int list_contiguous(lload *l, const char **strategy)
+{
+    strata_assoc *as = l->as;
+    size_t esz = as->esz;
+    const ient *e = l->e;
+    uint64_t nu = 0, nruns = 0, n = l->n;
+    for (uint64_t i = 0; i < n; i++) {
+        if (i == 0 || e[i].f != e[i - 1].f) nu++;
+        if (i == 0 || e[i].f > e[i - 1].f + 1) nruns++;
+    }
+    int s = list_strategy(l, nu, nruns, n ? (e[n - 1].f - e[0].f + 1) : 0);
+    *strategy = st_io_name(s);
+    char *u = st_alloc_big(nu * esz + 1);
+    int rc = u ? STRATA_OK : st_error(st_pool_err(as->m->pool), STRATA_ENOMEM, "out of memory");
+#ifdef STRATA_HAVE_MPI
+    if (s == ST_IO_COLLECTIVE)
+        rc = list_collective(l, u, nu, rc);
+    else
+#endif
+        if (rc == STRATA_OK)
+        rc = list_runs(l, u, s == ST_IO_SIEVE);
+    if (rc == STRATA_OK) {
+        uint64_t k = 0;
+        for (uint64_t i = 0; i < n; i++) {
+            if (i > 0 && e[i].f != e[i - 1].f) k++;
+            memcpy(l->buf + e[i].pos * esz, u + k * esz, esz);
+        }
+    }
+    st_free_big(u);
+    return rc;
+}
+
 int st_mdms_load_list(strata_assoc *as, const char *name, int64_t iteration, const uint64_t *index,
                       uint64_t n, void *buf)
 {
     strata_mdms *m = as->m;
-    st_err *err = st_pool_err(m->pool);
     double t0 = st_mono_s();
     st_source src;
     int rc = resolve(as, name, iteration, &src);
     if (rc < 0) return rc;
-    uint64_t requests = 0, bytes = 0;
-    size_t esz = as->esz;
-    int fortran = src.rec.layout == STRATA_LAYOUT_COL;
-    ient *e = malloc((n + 1) * sizeof *e);
-    if (e == NULL) rc = st_error(err, STRATA_ENOMEM, "out of memory");
-    /* the file element of each index */
+    lload l = {.as = as, .src = &src, .index = index, .n = n, .buf = buf};
+    l.e = malloc((n + 1) * sizeof *l.e);
+    if (l.e == NULL) rc = st_error(st_pool_err(m->pool), STRATA_ENOMEM, "out of memory");
+    /* the file element of each index (a column-major file: its Fortran-order position) */
     for (uint64_t i = 0; rc == STRATA_OK && i < n; i++) {
         uint64_t f = index[i];
-        if (fortran) {
-            uint64_t c[ST_ND_MAXDIMS], r = index[i];
-            for (int d = as->ndims - 1; d >= 0; d--) {
-                c[d] = r % as->dims[d];
-                r /= as->dims[d];
-            }
+        if (src.rec.layout == STRATA_LAYOUT_COL) {
+            uint64_t c[ST_ND_MAXDIMS];
+            list_coords(as, index[i], c);
             f = 0;
             for (int d = as->ndims - 1; d >= 0; d--) f = f * as->dims[d] + c[d];
         }
-        e[i].f = f;
-        e[i].pos = i;
+        l.e[i].f = f;
+        l.e[i].pos = i;
     }
-    if (rc == STRATA_OK) qsort(e, n, sizeof *e, ient_cmp);
+    if (rc == STRATA_OK) qsort(l.e, n, sizeof *l.e, ient_cmp);
     const char *strategy = "independent";
     if (rc == STRATA_OK && src.rec.layout == STRATA_LAYOUT_CHUNKED) {
-        /* each needed chunk read once by this process */
         strategy = "chunked";
-        cgrid g;
-        cgrid_init(&g, &src.rec);
-        st_chunkbuf cb;
-        int64_t have = -1;
-        uint64_t lo[ST_ND_MAXDIMS], hi[ST_ND_MAXDIMS];
-        /* group by chunk: sort by chunk index then element */
-        for (uint64_t i = 0; rc == STRATA_OK && i < n; i++) {
-            uint64_t r = index[e[i].pos], c[ST_ND_MAXDIMS], cidx = 0;
-            for (int d = as->ndims - 1; d >= 0; d--) {
-                c[d] = r % as->dims[d];
-                r /= as->dims[d];
-            }
-            for (int d = 0; d < as->ndims; d++) cidx = cidx * g.grid[d] + c[d] / g.chunk[d];
-            e[i].f = cidx;
-        }
-        if (rc == STRATA_OK) qsort(e, n, sizeof *e, ient_cmp);
-        for (uint64_t i = 0; rc == STRATA_OK && i < n; i++) {
-            if ((int64_t)e[i].f != have) {
-                if (have >= 0) st_chunk_release(&cb);
-                have = -1;
-                int at = -1;
-                for (int k = 0; k < src.nfiles; k++)
-                    if ((uint64_t)src.idx[k] == e[i].f) at = k;
-                if (at < 0) {
-                    memcpy((char *)buf + e[i].pos * esz, src.rec.fill, esz);
-                    continue;
-                }
-                rc = st_chunk_read(err, src.paths[at], &cb);
-                if (rc < 0) break;
-                have = (int64_t)e[i].f;
-                requests++;
-                bytes += cb.stored;
-            }
-            cgrid_box(&g, e[i].f, lo, hi);
-            uint64_t r = index[e[i].pos], c[ST_ND_MAXDIMS], off = 0;
-            for (int d = as->ndims - 1; d >= 0; d--) {
-                c[d] = r % as->dims[d];
-                r /= as->dims[d];
-            }
-            for (int d = 0; d < as->ndims; d++) off = off * (hi[d] - lo[d]) + (c[d] - lo[d]);
-            memcpy((char *)buf + e[i].pos * esz, cb.data + off * esz, esz);
-        }
-        if (have >= 0) st_chunk_release(&cb);
+        rc = list_chunked(&l);
     } else if (rc == STRATA_OK) {
-        /* unique file elements, in order, and the runs they form */
-        uint64_t nu = 0, nruns = 0;
-        for (uint64_t i = 0; i < n; i++) {
-            if (i == 0 || e[i].f != e[i - 1].f) nu++;
-            if (i == 0 || e[i].f > e[i - 1].f + 1) nruns++;
-        }
-        uint64_t span = n ? (e[n - 1].f - e[0].f + 1) : 0;
-        int s = as->forced;
-        if (s == ST_IO_AUTO || s == ST_IO_CHUNKED || s == ST_IO_CONTIGUOUS) {
-            /* the cost model, as for patterns: every process must agree on collective */
-            double ind = st_cost_io((double)nruns, (double)(nu * esz), src.latency, src.bw);
-            double sv = st_cost_io((double)((span * esz + ST_SIEVE_MAX - 1) / ST_SIEVE_MAX),
-                                   (double)(span * esz), src.latency, src.bw) +
-                        (double)(nu * esz) / ST_COST_MEM_BW;
-            s = sv < ind ? ST_IO_SIEVE : ST_IO_INDEPENDENT;
-            if (mpi_on(m)) {
-                double mine = sv < ind ? sv : ind;
-                double coll = st_cost_io(1, (double)(span * esz), src.latency, src.bw) +
-                              st_cost_collective((double)(nu * esz) * m->size,
-                                                 (double)nruns * m->size, m->size);
-                if (st_m_max(m, coll) < st_m_max(m, mine)) s = ST_IO_COLLECTIVE;
-            }
-        }
-        if (s == ST_IO_COLLECTIVE && !mpi_on(m)) s = ST_IO_SIEVE;
-        strategy = st_io_name(s);
-        char *u = st_alloc_big(nu * esz + 1);
-        if (u == NULL) rc = st_error(err, STRATA_ENOMEM, "out of memory");
-#ifdef STRATA_HAVE_MPI
-        if (rc == STRATA_OK && s == ST_IO_COLLECTIVE) {
-            MPI_Aint *disp = malloc((nu + 1) * sizeof *disp);
-            if (disp == NULL || nu > (uint64_t)INT32_MAX) rc = STRATA_ENOMEM;
-            uint64_t k = 0;
-            for (uint64_t i = 0; disp && i < n; i++)
-                if (i == 0 || e[i].f != e[i - 1].f) disp[k++] = (MPI_Aint)(e[i].f * esz);
-            rc = st_m_agree(m, rc);
-            if (rc == STRATA_OK) {
-                MPI_Datatype etype, ftype;
-                MPI_Type_contiguous((int)esz, MPI_BYTE, &etype);
-                MPI_Type_commit(&etype);
-                MPI_Type_create_hindexed_block((int)nu, 1, disp, etype, &ftype);
-                MPI_Type_commit(&ftype);
-                MPI_Info info;
-                MPI_Info_create(&info);
-                MPI_Info_set(info, "romio_cb_read", "enable");
-                MPI_File fh;
-                int ec = MPI_File_open(m->comm, src.paths[0], MPI_MODE_RDONLY, info, &fh);
-                if (ec != MPI_SUCCESS) rc = mpi_fail(err, ec, "open", src.paths[0]);
-                rc = st_m_agree(m, rc);
-                if (rc == STRATA_OK) {
-                    MPI_Status st;
-                    ec = MPI_File_set_view(fh, (MPI_Offset)src.data_offset, etype, ftype, "native",
-                                           info);
-                    if (ec == MPI_SUCCESS) ec = MPI_File_read_all(fh, u, (int)nu, etype, &st);
-                    if (ec != MPI_SUCCESS) rc = mpi_fail(err, ec, "read", src.paths[0]);
-                    MPI_File_close(&fh);
-                }
-                requests = 1;
-                bytes = nu * esz;
-                MPI_Info_free(&info);
-                MPI_Type_free(&ftype);
-                MPI_Type_free(&etype);
-            }
-            free(disp);
-        } else
-#endif
-            if (rc == STRATA_OK) {
-            int fd = open(src.paths[0], O_RDONLY | O_CLOEXEC);
-            if (fd < 0) rc = st_error_errno(err, errno, "cannot open '%s'", src.paths[0]);
-            runio r = {err,
-                       fd,
-                       src.paths[0],
-                       esz,
-                       src.data_offset,
-                       u,
-                       0,
-                       0,
-                       0,
-                       s == ST_IO_SIEVE,
-                       ST_VEC(st_seg),
-                       NULL,
-                       0};
-            uint64_t k = 0;
-            for (uint64_t i = 0; rc == STRATA_OK && i < n; i++) {
-                if (i > 0 && e[i].f == e[i - 1].f) continue;
-                /* consecutive elements make one run */
-                uint64_t j = i, len = 1;
-                while (j + 1 < n && (e[j + 1].f == e[j].f || e[j + 1].f == e[j].f + 1)) {
-                    if (e[j + 1].f != e[j].f) len++;
-                    j++;
-                }
-                rc = run_fn(&r, e[i].f, k, len, 1);
-                k += len;
-                i = j;
-            }
-            if (rc == STRATA_OK && r.sieve) rc = sieve_flush(&r);
-            if (fd >= 0) close(fd);
-            st_vec_free(&r.pend);
-            free(r.win);
-            requests = r.requests;
-            bytes = r.bytes;
-        }
-        if (rc == STRATA_OK) {
-            uint64_t k = 0;
-            for (uint64_t i = 0; i < n; i++) {
-                if (i > 0 && e[i].f != e[i - 1].f) k++;
-                memcpy((char *)buf + e[i].pos * esz, u + k * esz, esz);
-            }
-        }
-        st_free_big(u);
+        rc = list_contiguous(&l, &strategy);
     }
-    free(e);
+    free(l.e);
     source_free(&src);
     rc = st_m_agree(m, rc);
-    uint64_t treq = st_m_sum(m, requests), tbytes = st_m_sum(m, bytes);
+    uint64_t treq = st_m_sum(m, l.requests), tbytes = st_m_sum(m, l.bytes);
     double secs = st_m_max(m, st_mono_s() - t0);
     if (rc == STRATA_OK && m->rank == 0)
         st_mdms_event(m, as->run, name, iteration, "load-list", strategy, treq, tbytes, secs);
     memset(&as->last, 0, sizeof as->last);
     snprintf(as->last.strategy, sizeof as->last.strategy, "%s", strategy);
     as->last.procs = m->size;
-    as->last.requests = requests;
-    as->last.bytes = bytes;
-    as->last.useful = n * esz;
+    as->last.requests = l.requests;
+    as->last.bytes = l.bytes;
+    as->last.useful = n * as->esz;
     as->last.seconds = secs;
     return rc;
 }
