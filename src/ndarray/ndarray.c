@@ -810,6 +810,112 @@ static int bounds(strata_ndarray *a, const char *what, const uint64_t *start, co
     return STRATA_OK;
 }
 
+/* A bool array takes only 0 and 1: check the COUNT-shaped buffer BUF of A. */
+static int check_bools(strata_ndarray *a, const uint64_t *count, const void *buf)
+{
+    if (a->rec.dtype != STRATA_BOOL) return STRATA_OK;
+    uint64_t n = 1;
+    for (int d = 0; d < a->rec.ndims; d++) n *= count[d];
+    for (uint64_t i = 0; i < n; i++)
+        if (((const unsigned char *)buf)[i] > 1)
+            return st_error(st_pool_err(a->pool), STRATA_EINVAL,
+                            "cannot write '%s/%s': bool value at buffer position %" PRIu64
+                            " is not 0 or 1",
+                            a->rec.region, a->rec.name, i);
+    return STRATA_OK;
+}
+
+/* Take the writers' lock of A (*LFD, closed by the caller; -1 if it could not be opened). */
+static int lock_writers(strata_ndarray *a, int *lfd)
+{
+    st_err *err = st_pool_err(a->pool);
+    char dir[ST_PATH_MAX], lockpath[ST_PATH_MAX], what[2 * STRATA_NAME_MAX + 32];
+    snprintf(what, sizeof what, "N-d array '%s/%s' (writer)", a->rec.region, a->rec.name);
+    *lfd = -1;
+    int rc = st_nd_dir(&a->x, &a->rec, ST_TIER_DEFAULT_ID, 1, dir);
+    if (rc == STRATA_OK) rc = st_path(err, lockpath, "%s/%s", dir, ST_ND_WRITER_LOCK);
+    if (rc < 0) return rc;
+    *lfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (*lfd < 0) return st_error_errno(err, errno, "cannot open '%s'", lockpath);
+    return st_lock_fd(err, *lfd, 1, ST_LOCK_WRITER, 1, WRITER_WAIT_MS, what);
+}
+
+/* Write every chunk of A (grown to first dimension DIM0) that the write (START, COUNT, STRIDE,
+ * BUF) touches, as new files: OUT receives a wchunk for each, OLD the chunk rows they replace.
+ * Chunks of the old shape whose extent grows are rewritten too (a contiguous file, or the last
+ * partial chunk along the first dimension): their old elements come along. */
+static int write_chunks(strata_ndarray *a, const uint64_t *start, const uint64_t *count,
+                        const uint64_t *stride, const void *buf, uint64_t dim0, st_vec *old,
+                        st_vec *out)
+{
+    st_ndctx *x = &a->x;
+    int level = a->rec.zstd;
+    int arch = st_tier_is_archive(x, a->rec.tier_id);
+    if (arch < 0) return arch;
+    if (arch > 0 && level == 0) level = ST_ARCHIVE_ZSTD;
+    st_cat_nd grown = a->rec;
+    grown.dims[0] = dim0;
+    nd_grid g;
+    st_nd_grid(&grown, &g);
+    uint64_t clo[ST_ND_MAXDIMS], chi[ST_ND_MAXDIMS], c[ST_ND_MAXDIMS];
+    for (int d = 0; d < g.n; d++) {
+        clo[d] = start[d] / g.chunk[d];
+        chi[d] = (start[d] + (count[d] - 1) * stride[d]) / g.chunk[d];
+        /* a contiguous array that grows is one chunk whose extent grows */
+        if (a->rec.layout != STRATA_LAYOUT_CHUNKED) clo[d] = chi[d] = 0;
+        c[d] = clo[d];
+    }
+    int rc = st_nd_collect(x, &a->rec, &g, clo, chi, old);
+    while (rc == STRATA_OK) {
+        wchunk *w = st_vec_push(out);
+        if (w == NULL)
+            return st_error(x->err, STRATA_ENOMEM, "out of memory writing '%s/%s'", a->rec.region,
+                            a->rec.name);
+        rc = write_chunk(a, x, &g, old, c, start, count, stride, buf, a->rec.tier_id, level, w);
+        if (rc <= 0) out->n--;
+        if (rc < 0) break;
+        rc = STRATA_OK;
+        int d = g.n - 1;
+        for (; d >= 0; d--) {
+            if (++c[d] <= chi[d]) break;
+            c[d] = clo[d];
+        }
+        if (d < 0) break;
+    }
+    return rc;
+}
+
+/* Record the chunks OUT wrote (durable first) and the first dimension DIM0 as A's next
+ * version. */
+static int commit_chunks(strata_ndarray *a, const st_vec *out, uint64_t dim0)
+{
+    st_err *err = st_pool_err(a->pool);
+    const wchunk *w = out->v;
+    /* durable before recorded: the new files' directory */
+    int rc = out->n > 0 ? st_fsync_dir(err, w[0].dir) : STRATA_OK;
+    if (rc < 0) return rc;
+    st_cat_chunk *cs = malloc((out->n + 1) * sizeof *cs);
+    const char **co = malloc((out->n + 1) * sizeof *co);
+    if (cs == NULL || co == NULL) {
+        rc = st_error(err, STRATA_ENOMEM, "out of memory writing '%s/%s'", a->rec.region,
+                      a->rec.name);
+        goto done;
+    }
+    for (size_t i = 0; i < out->n; i++) {
+        cs[i] = w[i].c;
+        co[i] = w[i].coords;
+    }
+    uint64_t dims[ST_ND_MAXDIMS];
+    memcpy(dims, a->rec.dims, sizeof dims);
+    dims[0] = dim0;
+    rc = st_cat_nd_commit(err, st_pool_cat(a->pool), a->rec.id, a->rec.version, dims, a->rec.ndims,
+                          cs, co, (int)out->n, NULL);
+done:
+    free(cs);
+    free(co);
+    return rc;
+}
+
 /* The write of strata_ndarray_write_strided(); APPEND: at the end of the first dimension as it
  * is under the writers' lock (START[0] is ignored; *AT receives it). */
 static int write_impl(strata_ndarray *a, const uint64_t *start_in, const uint64_t *count,
@@ -826,111 +932,34 @@ static int write_impl(strata_ndarray *a, const uint64_t *start_in, const uint64_
     int rc = refresh(a);
     if (append) start[0] = a->rec.dims[0];
     if (rc == STRATA_OK) rc = bounds(a, "write", start, count, stride, 1, &dim0);
+    if (rc == STRATA_OK) rc = check_bools(a, count, buf);
     if (rc < 0) return rc;
-    if (a->rec.dtype == STRATA_BOOL) {
-        uint64_t n = 1;
-        for (int d = 0; d < a->rec.ndims; d++) n *= count[d];
-        for (uint64_t i = 0; i < n; i++)
-            if (((const unsigned char *)buf)[i] > 1)
-                return st_error(err, STRATA_EINVAL,
-                                "cannot write '%s/%s': bool value at buffer position %" PRIu64
-                                " is not 0 or 1",
-                                a->rec.region, a->rec.name, i);
-    }
-    st_ndctx *x = &a->x;
-    /* serialise writers of this array */
-    char dir[ST_PATH_MAX], lockpath[ST_PATH_MAX], what[2 * STRATA_NAME_MAX + 32];
-    snprintf(what, sizeof what, "N-d array '%s/%s' (writer)", a->rec.region, a->rec.name);
-    rc = st_nd_dir(x, &a->rec, ST_TIER_DEFAULT_ID, 1, dir);
-    if (rc == STRATA_OK) rc = st_path(err, lockpath, "%s/%s", dir, ST_ND_WRITER_LOCK);
-    if (rc < 0) return rc;
-    int lfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (lfd < 0) return st_error_errno(err, errno, "cannot open '%s'", lockpath);
-    rc = st_lock_fd(err, lfd, 1, ST_LOCK_WRITER, 1, WRITER_WAIT_MS, what);
-    /* under the lock: the record as it is now */
-    if (rc == STRATA_OK) rc = refresh(a);
+    /* serialise writers of this array; under the lock, the record as it is now */
+    int lfd;
+    st_vec old = ST_VEC(st_cat_chunk), out = ST_VEC(wchunk);
+    ST_TRY(rc = lock_writers(a, &lfd));
+    ST_TRY(rc = refresh(a));
     if (append) start[0] = a->rec.dims[0];
     if (at != NULL) *at = start[0];
-    if (rc == STRATA_OK) rc = bounds(a, "write", start, count, stride, 1, &dim0);
-    st_vec old = ST_VEC(st_cat_chunk), out = ST_VEC(wchunk);
-    nd_grid g;
-    int level = a->rec.zstd;
-    if (rc == STRATA_OK) {
-        int arch = st_tier_is_archive(x, a->rec.tier_id);
-        if (arch < 0) rc = arch;
-        if (arch > 0 && level == 0) level = ST_ARCHIVE_ZSTD;
-    }
-    if (rc == STRATA_OK) {
-        st_cat_nd grown = a->rec;
-        grown.dims[0] = dim0;
-        st_nd_grid(&grown, &g);
-        uint64_t clo[ST_ND_MAXDIMS], chi[ST_ND_MAXDIMS], c[ST_ND_MAXDIMS];
-        for (int d = 0; d < g.n; d++) {
-            clo[d] = start[d] / g.chunk[d];
-            chi[d] = (start[d] + (count[d] - 1) * stride[d]) / g.chunk[d];
-            /* a contiguous array that grows is one chunk whose extent grows */
-            if (a->rec.layout != STRATA_LAYOUT_CHUNKED) clo[d] = chi[d] = 0;
-            c[d] = clo[d];
-        }
-        /* chunks of the old shape whose extent grows are rewritten too: a contiguous file, or
-         * the last partial chunk along the first dimension; their old rows come along */
-        rc = st_nd_collect(x, &a->rec, &g, clo, chi, &old);
-        for (;;) {
-            if (rc < 0) break;
-            wchunk *w = st_vec_push(&out);
-            if (w == NULL) {
-                rc = st_error(err, STRATA_ENOMEM, "out of memory writing '%s/%s'", a->rec.region,
-                              a->rec.name);
-                break;
-            }
-            rc =
-                write_chunk(a, x, &g, &old, c, start, count, stride, buf, a->rec.tier_id, level, w);
-            if (rc <= 0) out.n--;
-            if (rc < 0) break;
-            rc = STRATA_OK;
-            int d = g.n - 1;
-            for (; d >= 0; d--) {
-                if (++c[d] <= chi[d]) break;
-                c[d] = clo[d];
-            }
-            if (d < 0) break;
-        }
-    }
-    wchunk *w = out.v;
-    /* durable before recorded: the new files' directory */
-    if (rc == STRATA_OK && out.n > 0) rc = st_fsync_dir(err, w[0].dir);
-    if (rc == STRATA_OK) {
-        st_cat_chunk *cs = malloc((out.n + 1) * sizeof *cs);
-        const char **co = malloc((out.n + 1) * sizeof *co);
-        if (cs == NULL || co == NULL)
-            rc = st_error(err, STRATA_ENOMEM, "out of memory writing '%s/%s'", a->rec.region,
-                          a->rec.name);
-        for (size_t i = 0; rc == STRATA_OK && i < out.n; i++) {
-            cs[i] = w[i].c;
-            co[i] = w[i].coords;
-        }
-        uint64_t dims[ST_ND_MAXDIMS];
-        memcpy(dims, a->rec.dims, sizeof dims);
-        dims[0] = dim0;
-        if (rc == STRATA_OK)
-            rc = st_cat_nd_commit(err, st_pool_cat(a->pool), a->rec.id, a->rec.version, dims,
-                                  a->rec.ndims, cs, co, (int)out.n, NULL);
-        free(cs);
-        free(co);
-    }
+    ST_TRY(rc = bounds(a, "write", start, count, stride, 1, &dim0));
+    ST_TRY(rc = write_chunks(a, start, count, stride, buf, dim0, &old, &out));
+    rc = commit_chunks(a, &out, dim0);
+done:;
+    /* the new files if the write failed, else the files they replace */
+    const wchunk *w = out.v;
     for (size_t i = 0; i < out.n; i++) {
         if (rc < 0) {
-            st_nd_remove_file(x, &a->rec, w[i].c.tier_id, w[i].c.file);
+            st_nd_remove_file(&a->x, &a->rec, w[i].c.tier_id, w[i].c.file);
         } else if (w[i].had_old) {
-            st_nd_remove_file(x, &a->rec, w[i].old_tier, w[i].old_file);
+            st_nd_remove_file(&a->x, &a->rec, w[i].old_tier, w[i].old_file);
             if (w[i].old_staged_tier)
-                st_nd_remove_file(x, &a->rec, w[i].old_staged_tier, w[i].old_staged);
+                st_nd_remove_file(&a->x, &a->rec, w[i].old_staged_tier, w[i].old_staged);
         }
     }
     st_vec_free(&old);
     st_vec_free(&out);
     if (rc == STRATA_OK) rc = refresh(a);
-    close(lfd); /* releases the lock */
+    if (lfd >= 0) close(lfd); /* releases the lock */
     return rc;
 }
 
