@@ -1,6 +1,6 @@
 /*
  * nd_int.h -- what the files of src/ndarray share, and only they: N-d array handles, the chunk
- * grid, the prefetch. The layers above use ndarray.h.
+ * cache and the prefetch. The layers above use ndarray.h.
  *
  * On disk an N-d array is a directory ND (a random token) under the region directory RDIR of
  * every tier that holds some of it:
@@ -58,33 +58,10 @@ struct strata_ndarray {
     nd_prefetch *pf;
 };
 
-/* The chunk grid of REC at its current shape. */
-typedef struct nd_grid {
-    int n;
-    uint64_t dims[ST_ND_MAXDIMS], chunk[ST_ND_MAXDIMS], grid[ST_ND_MAXDIMS];
-} nd_grid;
-
-void st_nd_grid(const st_cat_nd *rec, nd_grid *g);
-
-/* Linear index of chunk coordinates C (the first dimension slowest). */
-int64_t st_nd_linear(const nd_grid *g, const uint64_t *c);
-
-/* Remove FILE of REC on tier TIER_ID, best effort (a leftover is an orphan that gc removes). */
-void st_nd_remove_file(st_ndctx *x, const st_cat_nd *rec, int64_t tier, const char *file);
-
 /* Read the rectangle of REC into BUF (C order), as strata_ndarray_read_strided() describes.
  * Bounds are checked by the caller. */
 int st_nd_read(st_ndctx *x, const st_cat_nd *rec, const uint64_t *start, const uint64_t *count,
                const uint64_t *stride, void *buf);
-
-/* Evict least recently used staged copies from tier TIER_ID until NEED more bytes fit in its
- * capacity (or nothing more can go). */
-int st_tier_evict(st_ndctx *x, int64_t tier_id, uint64_t need);
-
-/* The target tier TIER (into *T) of a migration of REGION/NAME and its range [*FIRST, *LAST] of
- * UNIT ("chunk", "batch"), *LAST clamped to what the catalog stores. */
-int st_migrate_target(strata_pool *pool, const char *region, const char *name, const char *tier,
-                      const char *unit, uint64_t *first, uint64_t *last, st_cat_tier *t);
 
 /* Chunk rows of REC with grid coordinates in the box [CLO, CHI] (and some outside it), sorted
  * by index, into OUT (a vector of st_cat_chunk); st_nd_find_chunk() finds one by index. */

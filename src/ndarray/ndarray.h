@@ -2,11 +2,11 @@
  * ndarray.h -- the N-d array layer's interface for the layer above it (mdms).
  *
  * The ndarray layer owns N-d arrays: their chunk files on every tier, the chunk cache, staging of
- * archive chunks and the moves between tiers. struct strata_ndarray and the chunk grid are its
- * own (nd_int.h); mdms, which writes N-d arrays of its own associations, includes this header
- * and nothing else of src/ndarray. st_ndctx is here because callers hold one on their stack and
- * point its error context elsewhere. The files of src/ndarray include nd_int.h, which includes
- * this one.
+ * archive chunks (on demand during reads) and eviction of staged copies. struct strata_ndarray is
+ * its own (nd_int.h); tier (which manages tiers and moves chunks between them) and mdms (which
+ * writes N-d arrays of its own associations) include this header and nothing else of
+ * src/ndarray. st_ndctx is here because callers hold one on their stack and point its error
+ * context elsewhere. The files of src/ndarray include nd_int.h, which includes this one.
  */
 #ifndef STRATA_NDARRAY_H
 #define STRATA_NDARRAY_H
@@ -119,5 +119,41 @@ int st_nd_walk(st_walk *w, const st_cat_region *reg, const char *only_name,
                st_nameset *region_known);
 /* Add the directory names of region REGION_ID's N-d arrays to KNOWN. */
 int st_nd_dirs(strata_pool *pool, int64_t region_id, st_nameset *known);
+
+/* ---- for the tier layer: the chunk grid, staged copies, copies and moves between tiers ---- */
+
+/* The chunk grid of REC at its current shape: per dimension the extent, the chunk extent and
+ * the number of chunks. */
+typedef struct nd_grid {
+    int n;
+    uint64_t dims[ST_ND_MAXDIMS], chunk[ST_ND_MAXDIMS], grid[ST_ND_MAXDIMS];
+} nd_grid;
+
+void st_nd_grid(const st_cat_nd *rec, nd_grid *g);
+
+/* Linear index of chunk coordinates C (the first dimension slowest). */
+int64_t st_nd_linear(const nd_grid *g, const uint64_t *c);
+
+/* Evict least recently used staged copies from tier TIER_ID until NEED more bytes fit in its
+ * capacity (or nothing more can go: STRATA_ENOSPC). A tier without a capacity takes anything. */
+int st_nd_evict(st_ndctx *x, int64_t tier_id, uint64_t need);
+
+/* Unlink the files of every staged copy on tier TIER_ID, best effort; their catalog rows stay
+ * (removing a tier deletes them with it, in the caller's transaction). */
+int st_nd_unlink_staged(st_ndctx *x, int64_t tier_id);
+
+/* Copy the file FILE of REC on tier FROM to a new file NEW_NAME (PREFIX + index IDX + a fresh
+ * token) on tier TO, in the format TO needs (zstd on an archive), durably. *READ_BYTES receives
+ * the source's size, *STORED the copy's. No catalog row is changed. */
+int st_nd_copy_chunk(st_ndctx *x, const st_cat_nd *rec, int64_t idx, int64_t from, const char *file,
+                     int64_t to, char prefix, char new_name[ST_CAT_FILE], uint64_t *read_bytes,
+                     uint64_t *stored);
+
+/* Remove FILE of REC on tier TIER_ID, best effort (a leftover is an orphan that gc removes). */
+void st_nd_remove_file(st_ndctx *x, const st_cat_nd *rec, int64_t tier, const char *file);
+
+/* Take REC's writers' lock (waiting up to 30 s), so that no write replaces a chunk meanwhile.
+ * Returns the lock's file descriptor (close it to release), or an error. */
+int st_nd_lock_writer(st_ndctx *x, const st_cat_nd *rec);
 
 #endif /* STRATA_NDARRAY_H */

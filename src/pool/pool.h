@@ -4,8 +4,8 @@
  * The pool layer owns a pool's directory, its catalog connection, its error context, its
  * settings (threads, interrupt check) and the arrays it holds; struct strata_pool and struct
  * strata_array are its own (pool_int.h) and no other layer reaches into them. store, ops, expr,
- * derive, ingest, ndarray and mdms include this header and nothing else of src/pool; the files of
- * src/pool include pool_int.h, which includes this one. The layout constants below are the
+ * derive, ingest, ndarray, tier and mdms include this header and nothing else of src/pool; the
+ * files of src/pool include pool_int.h, which includes this one. The layout constants below are the
  * on-disk format of docs/format.md, which gc and fsck (src/store/check.c) walk.
  */
 #ifndef STRATA_POOL_H

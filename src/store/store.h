@@ -3,8 +3,8 @@
  *
  * The store layer owns datasets: their schemas, their batches of column files, the writer lock
  * and the snapshots that read a published version. struct strata_dataset, strata_batch and
- * strata_snapshot are its own (store_int.h); the layers above (ops, expr, derive, ingest, ndarray
- * tiers, mdms) include this header and reach a handle's state only through the functions below.
+ * strata_snapshot are its own (store_int.h); the layers above (ops, expr, derive, ingest, tier,
+ * mdms) include this header and reach a handle's state only through the functions below.
  * The two structs here, st_schema and st_colw, are values the callers hold themselves. The files
  * of src/store include store_int.h, which includes this one.
  */
