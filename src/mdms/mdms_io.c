@@ -126,7 +126,7 @@ static int resolve_local(strata_assoc *as, const char *name, int64_t iteration, 
         char file[ST_CAT_FILE], dir[ST_PATH_MAX];
         snprintf(file, sizeof file, "%s", c->staged_tier ? c->staged_file : c->file);
         if (!c->staged_tier) {
-            int arch = st_tier_is_archive(&x, c->tier_id);
+            int arch = st_nd_tier_is_archive(&x, c->tier_id);
             if (arch < 0) rc = arch;
             if (arch > 0) {
                 rc = st_nd_stage_chunk(&x, &src->rec, c, ST_TIER_DEFAULT_ID, file);

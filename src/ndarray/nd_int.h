@@ -20,9 +20,10 @@
 #include "util/chunkfile.h"
 #include "util/vec.h"
 
-#define ST_ND_WRITER_LOCK   ".writer"
-#define ST_ND_CACHE_DEFAULT ((size_t)64 << 20)
-#define ST_ND_RETRIES       64 /* a read racing writers and evictions re-plans this often */
+#define ST_ND_WRITER_LOCK    ".writer"
+#define ST_ND_WRITER_WAIT_MS 30000 /* how long a writer waits for another */
+#define ST_ND_CACHE_DEFAULT  ((size_t)64 << 20)
+#define ST_ND_RETRIES        64 /* a read racing writers and evictions re-plans this often */
 
 /* A read's buffer for the byte spans of plain chunk files, reused from chunk to chunk. */
 typedef struct st_ndscratch {

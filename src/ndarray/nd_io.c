@@ -371,7 +371,7 @@ static int chunk_box(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, c
     int rc;
     char fresh[ST_CAT_FILE];
     if (!staged) {
-        int arch = st_tier_is_archive(x, c->tier_id);
+        int arch = st_nd_tier_is_archive(x, c->tier_id);
         if (arch < 0) return arch;
         if (arch) {
             /* a read of unstaged archive data stages it on demand, then reads the copy */

@@ -137,7 +137,7 @@ int st_nd_copy_chunk(st_ndctx *x, const st_cat_nd *rec, int64_t idx, int64_t fro
                      int64_t to, char prefix, char new_name[ST_CAT_FILE], uint64_t *read_bytes,
                      uint64_t *stored)
 {
-    int arch = st_tier_is_archive(x, to);
+    int arch = st_nd_tier_is_archive(x, to);
     if (arch < 0) return arch;
     int level = rec->zstd ? rec->zstd : (arch ? ST_ARCHIVE_ZSTD : 0);
     char sdir[ST_PATH_MAX], spath[ST_PATH_MAX], ddir[ST_PATH_MAX], tok[ST_TOKEN_LEN + 1];
@@ -165,7 +165,7 @@ int st_nd_copy_chunk(st_ndctx *x, const st_cat_nd *rec, int64_t idx, int64_t fro
 int st_nd_stage_chunk(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, int64_t tier_id,
                       char *staged_file)
 {
-    int arch = st_tier_is_archive(x, tier_id);
+    int arch = st_nd_tier_is_archive(x, tier_id);
     if (arch < 0) return arch;
     if (arch)
         return st_error(x->err, STRATA_EINVAL, "cannot stage '%s/%s' to an archive tier",
@@ -207,7 +207,7 @@ int st_nd_lock_writer(st_ndctx *x, const st_cat_nd *rec)
     if (rc < 0) return rc;
     int lfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (lfd < 0) return st_error_errno(x->err, errno, "cannot open '%s'", lockpath);
-    rc = st_lock_fd(x->err, lfd, 1, ST_LOCK_WRITER, 1, 30000, what);
+    rc = st_lock_fd(x->err, lfd, 1, ST_LOCK_WRITER, 1, ST_ND_WRITER_WAIT_MS, what);
     if (rc < 0) {
         close(lfd);
         return rc;

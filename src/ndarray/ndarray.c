@@ -23,8 +23,6 @@
 #include "util/name.h"
 #include "util/vec.h"
 
-#define WRITER_WAIT_MS 30000
-
 void st_nd_grid(const st_cat_nd *rec, nd_grid *g)
 {
     g->n = rec->ndims;
@@ -84,17 +82,12 @@ int st_nd_dir(st_ndctx *x, const st_cat_nd *rec, int64_t tier_id, int make, char
     return rc;
 }
 
-int st_tier_is_archive(st_ndctx *x, int64_t tier_id)
+int st_nd_tier_is_archive(st_ndctx *x, int64_t tier_id)
 {
     int archive;
     const char *root;
     int rc = tier_of(x, tier_id, &archive, &root);
     return rc < 0 ? rc : archive;
-}
-
-static int check_pool(strata_pool *pool)
-{
-    return pool == NULL || st_pool_cat(pool) == NULL ? STRATA_EINVAL : STRATA_OK;
 }
 
 void st_ndctx_init(st_ndctx *x, strata_pool *pool)
@@ -212,7 +205,7 @@ int strata_ndarray_create(strata_pool *pool, const char *region, const char *nam
                           strata_ndarray **out)
 {
     if (out != NULL) *out = NULL;
-    if (check_pool(pool) < 0) return STRATA_EINVAL;
+    if (st_pool_check(pool) < 0) return STRATA_EINVAL;
     st_err *err = st_pool_err(pool);
     st_cat_nd rec;
     int rc = st_nd_prepare(pool, region, name, dtype, ndims, dims, chunk_dims, opts, &rec);
@@ -243,7 +236,7 @@ int strata_ndarray_open(strata_pool *pool, const char *region, const char *name,
 {
     if (out == NULL) return STRATA_EINVAL;
     *out = NULL;
-    if (check_pool(pool) < 0) return STRATA_EINVAL;
+    if (st_pool_check(pool) < 0) return STRATA_EINVAL;
     st_err *err = st_pool_err(pool);
     int rc;
     if ((rc = st_name_check(err, "region", region)) < 0) return rc;
@@ -375,7 +368,7 @@ static int list_one(void *vctx, const st_cat_nd *nd)
 
 int strata_ndarray_list(strata_pool *pool, const char *region, strata_name_fn fn, void *ctx)
 {
-    if (check_pool(pool) < 0 || fn == NULL) return STRATA_EINVAL;
+    if (st_pool_check(pool) < 0 || fn == NULL) return STRATA_EINVAL;
     st_cat_region r;
     int rc = st_name_check(st_pool_err(pool), "region", region);
     if (rc == STRATA_OK) rc = st_cat_region_get(st_pool_err(pool), st_pool_cat(pool), region, &r);
@@ -395,7 +388,7 @@ static int note_tier(void *vctx, const st_cat_tier *t)
 
 int strata_ndarray_delete(strata_pool *pool, const char *region, const char *name)
 {
-    if (check_pool(pool) < 0) return STRATA_EINVAL;
+    if (st_pool_check(pool) < 0) return STRATA_EINVAL;
     st_err *err = st_pool_err(pool);
     st_cat_nd rec;
     int rc = st_name_check(err, "region", region);
@@ -591,7 +584,7 @@ int st_nd_begin_new(st_ndctx *x, const st_cat_nd *rec, char home[ST_PATH_MAX], i
 {
     int rc = st_nd_dir(x, rec, ST_TIER_DEFAULT_ID, 1, home);
     if (rc == STRATA_OK) rc = st_nd_dir(x, rec, rec->tier_id, 1, home);
-    int arch = rc == STRATA_OK ? st_tier_is_archive(x, rec->tier_id) : rc;
+    int arch = rc == STRATA_OK ? st_nd_tier_is_archive(x, rec->tier_id) : rc;
     if (arch < 0) return arch;
     *level = rec->zstd ? rec->zstd : (arch ? ST_ARCHIVE_ZSTD : 0);
     return STRATA_OK;
@@ -825,21 +818,6 @@ static int check_bools(strata_ndarray *a, const uint64_t *count, const void *buf
     return STRATA_OK;
 }
 
-/* Take the writers' lock of A (*LFD, closed by the caller; -1 if it could not be opened). */
-static int lock_writers(strata_ndarray *a, int *lfd)
-{
-    st_err *err = st_pool_err(a->pool);
-    char dir[ST_PATH_MAX], lockpath[ST_PATH_MAX], what[2 * STRATA_NAME_MAX + 32];
-    snprintf(what, sizeof what, "N-d array '%s/%s' (writer)", a->rec.region, a->rec.name);
-    *lfd = -1;
-    int rc = st_nd_dir(&a->x, &a->rec, ST_TIER_DEFAULT_ID, 1, dir);
-    if (rc == STRATA_OK) rc = st_path(err, lockpath, "%s/%s", dir, ST_ND_WRITER_LOCK);
-    if (rc < 0) return rc;
-    *lfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (*lfd < 0) return st_error_errno(err, errno, "cannot open '%s'", lockpath);
-    return st_lock_fd(err, *lfd, 1, ST_LOCK_WRITER, 1, WRITER_WAIT_MS, what);
-}
-
 /* Write every chunk of A (grown to first dimension DIM0) that the write (START, COUNT, STRIDE,
  * BUF) touches, as new files: OUT receives a wchunk for each, OLD the chunk rows they replace.
  * Chunks of the old shape whose extent grows are rewritten too (a contiguous file, or the last
@@ -850,7 +828,7 @@ static int write_chunks(strata_ndarray *a, const uint64_t *start, const uint64_t
 {
     st_ndctx *x = &a->x;
     int level = a->rec.zstd;
-    int arch = st_tier_is_archive(x, a->rec.tier_id);
+    int arch = st_nd_tier_is_archive(x, a->rec.tier_id);
     if (arch < 0) return arch;
     if (arch > 0 && level == 0) level = ST_ARCHIVE_ZSTD;
     st_cat_nd grown = a->rec;
@@ -935,9 +913,9 @@ static int write_impl(strata_ndarray *a, const uint64_t *start_in, const uint64_
     if (rc == STRATA_OK) rc = check_bools(a, count, buf);
     if (rc < 0) return rc;
     /* serialise writers of this array; under the lock, the record as it is now */
-    int lfd;
     st_vec old = ST_VEC(st_cat_chunk), out = ST_VEC(wchunk);
-    ST_TRY(rc = lock_writers(a, &lfd));
+    int lfd = st_nd_lock_writer(&a->x, &a->rec);
+    ST_TRY(rc = lfd);
     ST_TRY(rc = refresh(a));
     if (append) start[0] = a->rec.dims[0];
     if (at != NULL) *at = start[0];

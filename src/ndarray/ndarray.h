@@ -55,7 +55,7 @@ int st_nd_prepare(strata_pool *pool, const char *region, const char *name, strat
 int st_nd_dir(st_ndctx *x, const st_cat_nd *rec, int64_t tier_id, int make, char out[ST_PATH_MAX]);
 
 /* Whether tier TIER_ID is an archive (1), not (0), or a negative status. */
-int st_tier_is_archive(st_ndctx *x, int64_t tier_id);
+int st_nd_tier_is_archive(st_ndctx *x, int64_t tier_id);
 
 /* Stage chunk C of REC (home on an archive tier) to tier TIER_ID: copy, record, then evict
  * older staged copies from the tier if it is over its capacity. STAGED_FILE (ST_CAT_FILE bytes,

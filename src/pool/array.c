@@ -246,11 +246,6 @@ void strata_array_close(strata_array *a)
     }
 }
 
-static int check_pool(strata_pool *pool)
-{
-    return pool == NULL || pool->cat == NULL ? STRATA_EINVAL : STRATA_OK;
-}
-
 /* Validate the arguments every create shares, and return the region record. */
 static int create_prologue(strata_pool *pool, const char *region, const char *name, int dtype,
                            uint64_t length, st_cat_region *r)
@@ -295,7 +290,7 @@ static int array_create(strata_pool *pool, const char *region, const char *name,
                         uint64_t length, const void *data, const char *bytes, strata_array **out)
 {
     if (out != NULL) *out = NULL;
-    if (check_pool(pool) < 0) return STRATA_EINVAL;
+    if (st_pool_check(pool) < 0) return STRATA_EINVAL;
     st_err *err = &pool->err;
     st_cat_region r;
     st_cat_array rec;
@@ -341,7 +336,7 @@ int strata_array_create_from(strata_pool *pool, const char *region, const char *
                              strata_dtype dtype, uint64_t length, const void *data,
                              strata_array **out)
 {
-    if (check_pool(pool) < 0) return STRATA_EINVAL;
+    if (st_pool_check(pool) < 0) return STRATA_EINVAL;
     if (dtype == STRATA_STR)
         return st_error(&pool->err, STRATA_ETYPE,
                         "cannot create string array '%s/%s' from raw data; use "
@@ -361,7 +356,7 @@ int strata_array_create_from(strata_pool *pool, const char *region, const char *
 int strata_array_create_str(strata_pool *pool, const char *region, const char *name, uint64_t n,
                             const int64_t *offsets, const char *bytes, strata_array **out)
 {
-    if (check_pool(pool) < 0) return STRATA_EINVAL;
+    if (st_pool_check(pool) < 0) return STRATA_EINVAL;
     st_err *err = &pool->err;
     if (offsets == NULL)
         return st_error(err, STRATA_EINVAL, "cannot create string array '%s/%s': no offsets",
@@ -399,7 +394,7 @@ static int lookup(strata_pool *pool, const char *region, const char *name, st_ca
 int strata_array_open(strata_pool *pool, const char *region, const char *name, strata_array **out)
 {
     if (out != NULL) *out = NULL;
-    if (check_pool(pool) < 0 || out == NULL) return STRATA_EINVAL;
+    if (st_pool_check(pool) < 0 || out == NULL) return STRATA_EINVAL;
     st_cat_array rec;
     int rc = lookup(pool, region, name, &rec);
     return rc < 0 ? rc : st_array_open_rec(pool, &rec, out);
@@ -428,7 +423,7 @@ static int rec_lock_test(strata_pool *pool, const st_cat_array *rec)
 
 int strata_array_delete(strata_pool *pool, const char *region, const char *name)
 {
-    if (check_pool(pool) < 0) return STRATA_EINVAL;
+    if (st_pool_check(pool) < 0) return STRATA_EINVAL;
     st_cat_array rec;
     int rc = lookup(pool, region, name, &rec);
     if (rc < 0 || (rc = rec_lock_test(pool, &rec)) < 0) return rc;
@@ -514,7 +509,7 @@ static int list_one(void *vctx, const st_cat_array *rec)
 
 int strata_array_list(strata_pool *pool, const char *region, strata_array_list_fn fn, void *ctx)
 {
-    if (check_pool(pool) < 0 || fn == NULL) return STRATA_EINVAL;
+    if (st_pool_check(pool) < 0 || fn == NULL) return STRATA_EINVAL;
     int rc = st_name_check(&pool->err, "region", region);
     if (rc < 0) return rc;
     st_cat_region r;
@@ -527,7 +522,7 @@ int strata_array_list(strata_pool *pool, const char *region, strata_array_list_f
 
 int strata_region_create(strata_pool *pool, const char *region)
 {
-    if (check_pool(pool) < 0) return STRATA_EINVAL;
+    if (st_pool_check(pool) < 0) return STRATA_EINVAL;
     st_err *err = &pool->err;
     int rc = st_name_check(err, "region", region);
     if (rc < 0) return rc;
@@ -555,7 +550,7 @@ done:
 
 int strata_region_exists(strata_pool *pool, const char *region)
 {
-    if (check_pool(pool) < 0) return STRATA_EINVAL;
+    if (st_pool_check(pool) < 0) return STRATA_EINVAL;
     int rc = st_name_check(&pool->err, "region", region);
     if (rc < 0) return rc;
     st_cat_region r;
@@ -575,7 +570,7 @@ static int region_list_one(void *vctx, const st_cat_region *r)
 
 int strata_region_list(strata_pool *pool, strata_name_fn fn, void *ctx)
 {
-    if (check_pool(pool) < 0 || fn == NULL) return STRATA_EINVAL;
+    if (st_pool_check(pool) < 0 || fn == NULL) return STRATA_EINVAL;
     struct region_list_ctx lc = {fn, ctx};
     return st_cat_region_list(&pool->err, pool->cat, region_list_one, &lc);
 }
@@ -591,7 +586,7 @@ static int collect_rec(void *vctx, const st_cat_array *rec)
 
 int strata_region_delete(strata_pool *pool, const char *region, unsigned flags)
 {
-    if (check_pool(pool) < 0) return STRATA_EINVAL;
+    if (st_pool_check(pool) < 0) return STRATA_EINVAL;
     st_err *err = &pool->err;
     int rc = st_name_check(err, "region", region);
     if (rc < 0) return rc;

@@ -323,3 +323,8 @@ void st_pool_mark_deleted(strata_pool *pool, int64_t id)
     for (strata_array *a = pool->live; a != NULL; a = a->next)
         if (a->id == id) atomic_store(&a->deleted, 1);
 }
+
+int st_pool_check(strata_pool *pool)
+{
+    return pool == NULL || pool->cat == NULL ? STRATA_EINVAL : STRATA_OK;
+}

@@ -72,4 +72,7 @@ int st_tier_root(st_err *err, const char *pool_path, const st_cat_tier *t, char 
  * ERR when they do not match. */
 int st_backup_verify(strata_pool *pool, const st_cat_backup *b, st_err *err);
 
+/* STRATA_EINVAL unless POOL is an open pool (the first check of every entry point). */
+int st_pool_check(strata_pool *pool);
+
 #endif /* STRATA_POOL_H */

@@ -27,11 +27,6 @@
 #include "util/name.h"
 #include "util/vec.h"
 
-static int check_pool(strata_pool *pool)
-{
-    return pool == NULL || st_pool_cat(pool) == NULL ? STRATA_EINVAL : STRATA_OK;
-}
-
 /* The target tier TIER (into *T) of a migration of REGION/NAME and its range [*FIRST, *LAST] of
  * UNIT ("chunk", "batch"), *LAST clamped to what the catalog stores. */
 static int migrate_target(strata_pool *pool, const char *region, const char *name, const char *tier,
@@ -58,7 +53,7 @@ int strata_ndarray_migrate(strata_pool *pool, const char *region, const char *na
                            uint64_t *moved)
 {
     if (moved != NULL) *moved = 0;
-    if (check_pool(pool) < 0) return STRATA_EINVAL;
+    if (st_pool_check(pool) < 0) return STRATA_EINVAL;
     st_err *err = st_pool_err(pool);
     st_cat_nd rec;
     st_cat_tier t;

@@ -17,11 +17,6 @@
 #include "util/name.h"
 #include "util/vec.h"
 
-static int check_pool(strata_pool *pool)
-{
-    return pool == NULL || st_pool_cat(pool) == NULL ? STRATA_EINVAL : STRATA_OK;
-}
-
 typedef struct strata_stage {
     pthread_t thread;
     st_err err;
@@ -46,7 +41,7 @@ static void *stage_main(void *arg)
     const st_cat_chunk *c = j->chunks.v;
     j->rc = STRATA_OK;
     for (size_t i = 0; j->rc == STRATA_OK && i < j->chunks.n; i++) {
-        int arch = st_tier_is_archive(&x, c[i].tier_id);
+        int arch = st_nd_tier_is_archive(&x, c[i].tier_id);
         if (arch < 0) {
             j->rc = arch;
         } else if (!arch || c[i].staged_tier) {
@@ -101,7 +96,7 @@ int strata_stage_start(strata_pool *pool, const char *region, const char *name,
 {
     if (out == NULL) return STRATA_EINVAL;
     *out = NULL;
-    if (check_pool(pool) < 0) return STRATA_EINVAL;
+    if (st_pool_check(pool) < 0) return STRATA_EINVAL;
     st_err *err = st_pool_err(pool);
     stage_job *j = calloc(1, sizeof *j);
     if (j == NULL) return st_error(err, STRATA_ENOMEM, "out of memory staging");

@@ -36,17 +36,12 @@ int strata_tier_kind_parse(const char *name, strata_tier_kind *out)
     return STRATA_EINVAL;
 }
 
-static int check_pool(strata_pool *pool)
-{
-    return pool == NULL || st_pool_cat(pool) == NULL ? STRATA_EINVAL : STRATA_OK;
-}
-
 /* ---- tiers ---------------------------------------------------------------------------------- */
 
 int strata_tier_add(strata_pool *pool, const char *name, const char *path, strata_tier_kind kind,
                     uint64_t capacity, double read_bw, double latency)
 {
-    if (check_pool(pool) < 0) return STRATA_EINVAL;
+    if (st_pool_check(pool) < 0) return STRATA_EINVAL;
     st_err *err = st_pool_err(pool);
     int rc = st_name_check(err, "tier", name);
     if (rc < 0) return rc;
@@ -116,7 +111,7 @@ static int describe(strata_pool *pool, const st_cat_tier *t, char root[ST_PATH_M
 
 int strata_tier_list(strata_pool *pool, strata_tier_fn fn, void *ctx)
 {
-    if (check_pool(pool) < 0 || fn == NULL) return STRATA_EINVAL;
+    if (st_pool_check(pool) < 0 || fn == NULL) return STRATA_EINVAL;
     st_vec v = ST_VEC(st_cat_tier);
     int rc = st_cat_tier_list(st_pool_err(pool), st_pool_cat(pool), collect_tier, &v);
     if (rc == STRATA_ENOMEM) rc = st_error(st_pool_err(pool), rc, "out of memory listing tiers");
@@ -132,7 +127,7 @@ int strata_tier_list(strata_pool *pool, strata_tier_fn fn, void *ctx)
 
 int strata_tier_get(strata_pool *pool, const char *name, strata_tier_info *out)
 {
-    if (check_pool(pool) < 0 || out == NULL) return STRATA_EINVAL;
+    if (st_pool_check(pool) < 0 || out == NULL) return STRATA_EINVAL;
     static _Thread_local st_cat_tier t; /* the strings of OUT live until the next call */
     static _Thread_local char root[ST_PATH_MAX];
     int rc = st_name_check(st_pool_err(pool), "tier", name);
@@ -144,7 +139,7 @@ int strata_tier_get(strata_pool *pool, const char *name, strata_tier_info *out)
 int strata_tier_set(strata_pool *pool, const char *name, uint64_t capacity, double read_bw,
                     double latency)
 {
-    if (check_pool(pool) < 0) return STRATA_EINVAL;
+    if (st_pool_check(pool) < 0) return STRATA_EINVAL;
     st_err *err = st_pool_err(pool);
     st_cat_tier t;
     int rc = st_name_check(err, "tier", name);
@@ -161,7 +156,7 @@ int strata_tier_set(strata_pool *pool, const char *name, uint64_t capacity, doub
 
 int strata_tier_remove(strata_pool *pool, const char *name)
 {
-    if (check_pool(pool) < 0) return STRATA_EINVAL;
+    if (st_pool_check(pool) < 0) return STRATA_EINVAL;
     st_err *err = st_pool_err(pool);
     st_cat_tier t;
     st_cat_usage u;
