@@ -116,7 +116,7 @@ int cmd_ingest(cli *c, int argc, char **argv)
 {
     const char *format = NULL, *batch_rows = NULL, *schema = NULL, *delim = NULL, *null = NULL;
     const char *threads = NULL, *column = NULL;
-    int publish_each = 0, quiet = 0, json = 0;
+    int publish_each = 0, quiet = 0;
     cli_opt opts[] = {{"format", 0, &format, NULL},
                       {"batch-rows", 0, &batch_rows, NULL},
                       {"schema", 0, &schema, NULL},
@@ -125,7 +125,7 @@ int cmd_ingest(cli *c, int argc, char **argv)
                       {"threads", 0, &threads, NULL},
                       {"publish-each", 0, NULL, &publish_each},
                       {"quiet", 'q', NULL, &quiet},
-                      {"json", 0, NULL, &json},
+                      CLI_OPT_JSON,
                       {"column", 0, &column, NULL},
                       {0}};
     /* --column repeats: gather them before the generic scan sees the last one only. */
@@ -309,8 +309,8 @@ int cmd_ls(cli *c, int argc, char **argv)
     static const char u[] = "usage: strata ls [REGION]\nList datasets: version, rows, batches, "
                             "bytes.\n";
     char *pos[8];
-    int npos, json = 0;
-    cli_opt opts[] = {{"json", 0, NULL, &json}, {0}};
+    int npos;
+    cli_opt opts[] = {CLI_OPT_JSON, {0}};
     if (argc > 8) return cli_usage_error("ls", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
@@ -360,9 +360,9 @@ int cmd_show(cli *c, int argc, char **argv)
     static const char u[] = "usage: strata show REGION/NAME [--as-of VERSION]\n"
                             "Schema, batches (rows, bytes, min/max), totals and versions.\n";
     char *pos[8];
-    int npos, json = 0;
+    int npos;
     const char *as_of = NULL;
-    cli_opt opts[] = {{"as-of", 0, &as_of, NULL}, {"json", 0, NULL, &json}, {0}};
+    cli_opt opts[] = {{"as-of", 0, &as_of, NULL}, CLI_OPT_JSON, {0}};
     if (argc > 8) return cli_usage_error("show", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
@@ -468,8 +468,8 @@ int cmd_log(cli *c, int argc, char **argv)
     static const char u[] = "usage: strata log REGION/NAME\nEvery version: time and what it "
                             "added. --json prints one object per line.\n";
     char *pos[8];
-    int npos, json = 0;
-    cli_opt opts[] = {{"json", 0, NULL, &json}, {0}};
+    int npos;
+    cli_opt opts[] = {CLI_OPT_JSON, {0}};
     if (argc > 8) return cli_usage_error("log", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
@@ -632,11 +632,14 @@ int cmd_cat(cli *c, int argc, char **argv)
         "[--format csv|tsv|json]\n"
         "Print rows (CSV with a header by default; json: one object per line).\n";
     char *pos[16];
-    int npos, json = 0;
+    int npos;
     const char *columns = NULL, *head = NULL, *as_of = NULL, *format = NULL;
-    cli_opt opts[] = {{"columns", 'c', &columns, NULL}, {"head", 'n', &head, NULL},
-                      {"as-of", 0, &as_of, NULL},       {"format", 'f', &format, NULL},
-                      {"json", 0, NULL, &json},         {0}};
+    cli_opt opts[] = {{"columns", 'c', &columns, NULL},
+                      {"head", 'n', &head, NULL},
+                      {"as-of", 0, &as_of, NULL},
+                      {"format", 'f', &format, NULL},
+                      CLI_OPT_JSON,
+                      {0}};
     if (argc > 16) return cli_usage_error("cat", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
@@ -722,11 +725,14 @@ int cmd_export(cli *c, int argc, char **argv)
         "csv: one file; npy: a directory with one NAME.npy per column, all batches\n"
         "concatenated. Files are written under a temporary name and renamed when complete.\n";
     char *pos[16];
-    int npos, json = 0;
+    int npos;
     const char *columns = NULL, *as_of = NULL, *format = NULL, *out = NULL;
-    cli_opt opts[] = {{"columns", 'c', &columns, NULL}, {"as-of", 0, &as_of, NULL},
-                      {"format", 'f', &format, NULL},   {"out", 'o', &out, NULL},
-                      {"json", 0, NULL, &json},         {0}};
+    cli_opt opts[] = {{"columns", 'c', &columns, NULL},
+                      {"as-of", 0, &as_of, NULL},
+                      {"format", 'f', &format, NULL},
+                      {"out", 'o', &out, NULL},
+                      CLI_OPT_JSON,
+                      {0}};
     if (argc > 16) return cli_usage_error("export", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
@@ -789,8 +795,8 @@ int cmd_check(cli *c, int argc, char **argv)
         "Verify every published batch file (exists, parses as NPY, recorded size and\n"
         "checksum), every array file and every backup; report orphans. Exit 5 on any damage.\n";
     char *pos[8];
-    int npos, json = 0;
-    cli_opt opts[] = {{"json", 0, NULL, &json}, {0}};
+    int npos;
+    cli_opt opts[] = {CLI_OPT_JSON, {0}};
     if (argc > 8) return cli_usage_error("check", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
@@ -825,12 +831,12 @@ int cmd_gc(cli *c, int argc, char **argv)
         "dropped datasets no open snapshot reads; with\n"
         "--keep-versions, expire older versions (no longer readable with --as-of).\n";
     char *pos[8];
-    int npos, json = 0, dry = 0;
+    int npos, dry = 0;
     const char *grace = NULL, *keep = NULL;
     cli_opt opts[] = {{"grace", 0, &grace, NULL},
                       {"keep-versions", 0, &keep, NULL},
                       {"dry-run", 'n', NULL, &dry},
-                      {"json", 0, NULL, &json},
+                      CLI_OPT_JSON,
                       {0}};
     if (argc > 8) return cli_usage_error("gc", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
@@ -880,8 +886,8 @@ int cmd_drop(cli *c, int argc, char **argv)
     static const char u[] = "usage: strata drop REGION/NAME\nDrop a dataset; 'strata gc' frees "
                             "its files once no reader holds them.\n";
     char *pos[8];
-    int npos, json = 0;
-    cli_opt opts[] = {{"json", 0, NULL, &json}, {0}};
+    int npos;
+    cli_opt opts[] = {CLI_OPT_JSON, {0}};
     if (argc > 8) return cli_usage_error("drop", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
@@ -916,10 +922,9 @@ int cmd_demo(cli *c, int argc, char **argv)
         "(default 2024-01-01): pickupzone, dropoffzone (zone ids 1..265), pickuptime,\n"
         "dropofftime (Unix seconds), fare (cents; about 2% over $100).\n";
     char *pos[8];
-    int npos, json = 0;
+    int npos;
     const char *seed = NULL, *start = NULL;
-    cli_opt opts[] = {
-        {"seed", 0, &seed, NULL}, {"start", 0, &start, NULL}, {"json", 0, NULL, &json}, {0}};
+    cli_opt opts[] = {{"seed", 0, &seed, NULL}, {"start", 0, &start, NULL}, CLI_OPT_JSON, {0}};
     if (argc > 8) return cli_usage_error("demo", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;

@@ -243,7 +243,7 @@ static int nd_read(cli *c, strata_ndarray *a, const strata_ndarray_desc *d, cons
 int cmd_nd(cli *c, int argc, char **argv)
 {
     char *pos[16];
-    int npos, unlimited = 0, append = 0, verbose = 0, json = 0;
+    int npos, unlimited = 0, append = 0, verbose = 0;
     const char *dtype = NULL, *shape = NULL, *chunks = NULL, *layout = NULL, *zstd = NULL,
                *tier = NULL, *fill = NULL, *from = NULL, *start = NULL, *count = NULL,
                *stride = NULL, *step = NULL, *out = NULL, *stage_tier = NULL;
@@ -264,7 +264,7 @@ int cmd_nd(cli *c, int argc, char **argv)
                       {"out", 'o', &out, NULL},
                       {"stage-tier", 0, &stage_tier, NULL},
                       {"verbose", 'v', NULL, &verbose},
-                      {"json", 0, NULL, &json},
+                      CLI_OPT_JSON,
                       {0}};
     if (argc > 16) return cli_usage_error("nd", "too many arguments");
     int rc = cli_scan(argc, argv, opts, nd_usage, pos, &npos, 0);
@@ -391,11 +391,14 @@ static int print_tier(void *ctx, const strata_tier_info *t)
 int cmd_tier(cli *c, int argc, char **argv)
 {
     char *pos[16];
-    int npos, json = 0;
+    int npos;
     const char *kind = NULL, *capacity = NULL, *bw = NULL, *latency = NULL;
-    cli_opt opts[] = {{"kind", 'k', &kind, NULL}, {"capacity", 0, &capacity, NULL},
-                      {"read-bw", 0, &bw, NULL},  {"latency", 0, &latency, NULL},
-                      {"json", 0, NULL, &json},   {0}};
+    cli_opt opts[] = {{"kind", 'k', &kind, NULL},
+                      {"capacity", 0, &capacity, NULL},
+                      {"read-bw", 0, &bw, NULL},
+                      {"latency", 0, &latency, NULL},
+                      CLI_OPT_JSON,
+                      {0}};
     if (argc > 16) return cli_usage_error("tier", "too many arguments");
     int rc = cli_scan(argc, argv, opts, tier_usage, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
@@ -491,12 +494,12 @@ static int parse_range(const char *arg, uint64_t *first, uint64_t *last)
 int cmd_migrate(cli *c, int argc, char **argv)
 {
     char *pos[8];
-    int npos, json = 0;
+    int npos;
     const char *to = NULL, *chunks = NULL, *batches = NULL;
     cli_opt opts[] = {{"to", 0, &to, NULL},
                       {"chunks", 0, &chunks, NULL},
                       {"batches", 0, &batches, NULL},
-                      {"json", 0, NULL, &json},
+                      CLI_OPT_JSON,
                       {0}};
     if (argc > 8) return cli_usage_error("migrate", "too many arguments");
     int rc = cli_scan(argc, argv, opts, migrate_usage, pos, &npos, 0);
@@ -541,12 +544,12 @@ static const char stage_usage[] =
 int cmd_stage(cli *c, int argc, char **argv)
 {
     char *pos[8];
-    int npos, json = 0;
+    int npos;
     const char *to = NULL, *start_s = NULL, *count_s = NULL;
     cli_opt opts[] = {{"to", 0, &to, NULL},
                       {"start", 0, &start_s, NULL},
                       {"count", 0, &count_s, NULL},
-                      {"json", 0, NULL, &json},
+                      CLI_OPT_JSON,
                       {0}};
     if (argc > 10) return cli_usage_error("stage", "too many arguments");
     int rc = cli_scan(argc, argv, opts, stage_usage, pos, &npos, 0);
