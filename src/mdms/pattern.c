@@ -126,45 +126,52 @@ static void default_grid(st_pattern *p)
             }
 }
 
-int st_pattern_parse(st_err *err, const char *text, int ndims, int nprocs, st_pattern *out)
+/* One dimension's distribution at *PP into dimension D of OUT: BLOCK, CYCLIC, CYCLIC(k) or *. */
+static int parse_dim(st_err *err, const char *text, const char **pp, int d, st_pattern *out)
 {
-    memset(out, 0, sizeof *out);
-    out->ndims = ndims;
-    out->nprocs = nprocs;
-    if (text == NULL) return st_error(err, STRATA_EINVAL, "the access pattern is NULL");
-    const char *p = text;
+    const char *p = *pp;
+    if (word(&p, "BLOCK")) {
+        out->kind[d] = ST_DIST_BLOCK;
+    } else if (word(&p, "CYCLIC") || strncasecmp(p, "CYCLIC(", 7) == 0) {
+        if (strncasecmp(p, "CYCLIC", 6) == 0) p += 6;
+        out->kind[d] = ST_DIST_CYCLIC;
+        out->k[d] = 1;
+        skip(&p);
+        if (*p == '(') {
+            p++;
+            char *end;
+            unsigned long long k = strtoull(p, &end, 10);
+            if (end == p || k == 0 || k > (1ull << 40))
+                return pfail(err, text, p, "CYCLIC(k) needs a block size k >= 1");
+            out->k[d] = k;
+            p = end;
+            skip(&p);
+            if (*p != ')') return pfail(err, text, p, "expected ')'");
+            p++;
+        }
+    } else if (*p == '*') {
+        out->kind[d] = ST_DIST_NONE;
+        p++;
+    } else {
+        return pfail(err, text, p, "expected BLOCK, CYCLIC, CYCLIC(k) or *");
+    }
+    *pp = p;
+    return STRATA_OK;
+}
+
+/* The distribution "(D0,D1,...)" at *PP, one per dimension of OUT. */
+static int parse_dists(st_err *err, const char *text, const char **pp, st_pattern *out)
+{
+    const char *p = *pp;
+    int d = 0, ndims = out->ndims;
     skip(&p);
     if (*p != '(') return pfail(err, text, p, "expected '(' (for example '(BLOCK,*)')");
     p++;
-    int d = 0;
     for (;;) {
         skip(&p);
         if (d >= ndims) return pfail(err, text, p, "more dimensions than the dataset has");
-        if (word(&p, "BLOCK")) {
-            out->kind[d] = ST_DIST_BLOCK;
-        } else if (word(&p, "CYCLIC") || strncasecmp(p, "CYCLIC(", 7) == 0) {
-            if (strncasecmp(p, "CYCLIC", 6) == 0) p += 6;
-            out->kind[d] = ST_DIST_CYCLIC;
-            out->k[d] = 1;
-            skip(&p);
-            if (*p == '(') {
-                p++;
-                char *end;
-                unsigned long long k = strtoull(p, &end, 10);
-                if (end == p || k == 0 || k > (1ull << 40))
-                    return pfail(err, text, p, "CYCLIC(k) needs a block size k >= 1");
-                out->k[d] = k;
-                p = end;
-                skip(&p);
-                if (*p != ')') return pfail(err, text, p, "expected ')'");
-                p++;
-            }
-        } else if (*p == '*') {
-            out->kind[d] = ST_DIST_NONE;
-            p++;
-        } else {
-            return pfail(err, text, p, "expected BLOCK, CYCLIC, CYCLIC(k) or *");
-        }
+        int rc = parse_dim(err, text, &p, d, out);
+        if (rc < 0) return rc;
         d++;
         skip(&p);
         if (*p == ',') {
@@ -182,28 +189,45 @@ int st_pattern_parse(st_err *err, const char *text, int ndims, int nprocs, st_pa
         snprintf(why, sizeof why, "%d dimensions given, the dataset has %d", d, ndims);
         return pfail(err, text, p, why);
     }
-    int has_grid = 0;
+    *pp = p;
+    return STRATA_OK;
+}
+
+/* The hint "grid=AxB..." at *PP (after "grid="): one process count per dimension. */
+static int parse_grid(st_err *err, const char *text, const char **pp, st_pattern *out)
+{
+    const char *p = *pp;
+    for (int i = 0; i < out->ndims; i++) {
+        char *end;
+        long g = strtol(p, &end, 10);
+        if (end == p || g < 1 || g > 1 << 20)
+            return pfail(err, text, p, "grid=AxB... needs a count >= 1 per dimension");
+        out->grid[i] = (int)g;
+        p = end;
+        if (i + 1 < out->ndims) {
+            if (*p != 'x' && *p != 'X')
+                return pfail(err, text, p,
+                             "grid needs one count per dimension, "
+                             "separated by 'x'");
+            p++;
+        }
+    }
+    *pp = p;
+    return STRATA_OK;
+}
+
+/* The hints after the distribution, to the end of TEXT; *HAS_GRID tells whether grid= was
+ * among them. */
+static int parse_hints(st_err *err, const char *text, const char *p, st_pattern *out, int *has_grid)
+{
     for (;;) {
         skip(&p);
-        if (*p == 0) break;
+        if (*p == 0) return STRATA_OK;
         if (strncasecmp(p, "grid=", 5) == 0) {
             p += 5;
-            for (int i = 0; i < ndims; i++) {
-                char *end;
-                long g = strtol(p, &end, 10);
-                if (end == p || g < 1 || g > 1 << 20)
-                    return pfail(err, text, p, "grid=AxB... needs a count >= 1 per dimension");
-                out->grid[i] = (int)g;
-                p = end;
-                if (i + 1 < ndims) {
-                    if (*p != 'x' && *p != 'X')
-                        return pfail(err, text, p,
-                                     "grid needs one count per dimension, "
-                                     "separated by 'x'");
-                    p++;
-                }
-            }
-            has_grid = 1;
+            int rc = parse_grid(err, text, &p, out);
+            if (rc < 0) return rc;
+            *has_grid = 1;
         } else if (strncasecmp(p, "request=", 8) == 0) {
             p += 8;
             const char *v = p;
@@ -234,36 +258,55 @@ int st_pattern_parse(st_err *err, const char *text, int ndims, int nprocs, st_pa
                          "read-write, once, repeated, request=SIZE)");
         }
     }
+}
+
+/* A given grid: count 1 on every '*' dimension, and counts that multiply to nprocs. */
+static int check_grid(st_err *err, const char *text, const st_pattern *out)
+{
+    /* counts are at most 2^20 each: stop multiplying past INT32_MAX so that 8 of them
+     * cannot overflow (and wrap around to NPROCS) */
+    int64_t prod = 1;
+    for (int i = 0; i < out->ndims; i++) {
+        if (out->kind[i] == ST_DIST_NONE && out->grid[i] != 1)
+            return st_error(err, STRATA_EINVAL,
+                            "bad access pattern '%s': dimension %d is '*', so its grid count "
+                            "must be 1, not %d",
+                            text, i, out->grid[i]);
+        if (prod <= INT32_MAX) prod *= out->grid[i];
+    }
+    if (prod != out->nprocs) {
+        char n[32];
+        if (prod > INT32_MAX)
+            snprintf(n, sizeof n, "more than %d", INT32_MAX);
+        else
+            snprintf(n, sizeof n, "%" PRId64, prod);
+        return st_error(err, STRATA_EINVAL,
+                        "access pattern '%s' has a grid of %s processes, but there are %d; "
+                        "give a grid whose counts multiply to %d",
+                        text, n, out->nprocs, out->nprocs);
+    }
+    return STRATA_OK;
+}
+
+int st_pattern_parse(st_err *err, const char *text, int ndims, int nprocs, st_pattern *out)
+{
+    memset(out, 0, sizeof *out);
+    out->ndims = ndims;
+    out->nprocs = nprocs;
+    if (text == NULL) return st_error(err, STRATA_EINVAL, "the access pattern is NULL");
+    const char *p = text;
+    int has_grid = 0, rc;
+    ST_TRY(rc = parse_dists(err, text, &p, out));
+    ST_TRY(rc = parse_hints(err, text, p, out, &has_grid));
+    if (has_grid)
+        ST_TRY(rc = check_grid(err, text, out));
+    else
+        default_grid(out);
     int ndist = 0;
     for (int i = 0; i < ndims; i++) ndist += out->kind[i] != ST_DIST_NONE;
-    if (has_grid) {
-        /* counts are at most 2^20 each: stop multiplying past INT32_MAX so that 8 of them
-         * cannot overflow (and wrap around to NPROCS) */
-        int64_t prod = 1;
-        for (int i = 0; i < ndims; i++) {
-            if (out->kind[i] == ST_DIST_NONE && out->grid[i] != 1)
-                return st_error(err, STRATA_EINVAL,
-                                "bad access pattern '%s': dimension %d is '*', so its grid count "
-                                "must be 1, not %d",
-                                text, i, out->grid[i]);
-            if (prod <= INT32_MAX) prod *= out->grid[i];
-        }
-        if (prod != nprocs) {
-            char n[32];
-            if (prod > INT32_MAX)
-                snprintf(n, sizeof n, "more than %d", INT32_MAX);
-            else
-                snprintf(n, sizeof n, "%" PRId64, prod);
-            return st_error(err, STRATA_EINVAL,
-                            "access pattern '%s' has a grid of %s processes, but there are %d; "
-                            "give a grid whose counts multiply to %d",
-                            text, n, nprocs, nprocs);
-        }
-    } else {
-        default_grid(out);
-    }
     out->replicated = ndist == 0 && nprocs > 1;
-    return STRATA_OK;
+done:
+    return rc;
 }
 
 void st_pattern_record(const st_pattern *p, st_cat_access *out)
