@@ -11,7 +11,7 @@
 #include "strata.h"
 
 /* A byte count with an optional K, M, G or T suffix (powers of 1024) into *OUT; -1 if bad. */
-int parse_bytes(const char *s, uint64_t *out);
+int cli_parse_bytes(const char *s, uint64_t *out);
 
 /* Exit codes (docs/cli.md). */
 enum {

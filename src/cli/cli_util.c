@@ -247,7 +247,7 @@ void cli_json_strn(FILE *f, const char *s, size_t n)
 }
 
 /* A byte count with an optional K, M, G or T suffix (powers of 1024). */
-int parse_bytes(const char *s, uint64_t *out)
+int cli_parse_bytes(const char *s, uint64_t *out)
 {
     char *end;
     double v = strtod(s, &end);

@@ -250,7 +250,7 @@ int cmd_update(cli *c, int argc, char **argv)
     strata_update_opts o = {0};
     o.full = full;
     o.auto_only = autoo;
-    if (mem != NULL && parse_bytes(mem, &o.mem) != 0)
+    if (mem != NULL && cli_parse_bytes(mem, &o.mem) != 0)
         return cli_usage_error("update", "--mem takes bytes (e.g. 512M, 4G)");
     if (mem != NULL && o.mem < (1u << 20)) {
         fprintf(stderr,

@@ -467,9 +467,9 @@ int cmd_tier(cli *c, int argc, char **argv)
     if (!set && (kind == NULL || strata_tier_kind_parse(kind, &k) != STRATA_OK))
         return cli_usage_error("tier", "--kind is memory, ssd, disk or archive");
     uint64_t cap = 0, rbw = 0;
-    if (capacity && parse_bytes(capacity, &cap) != 0)
+    if (capacity && cli_parse_bytes(capacity, &cap) != 0)
         return cli_usage_error("tier", "--capacity needs a size such as 10G");
-    if (bw && parse_bytes(bw, &rbw) != 0)
+    if (bw && cli_parse_bytes(bw, &rbw) != 0)
         return cli_usage_error("tier", "--read-bw needs bytes per second such as 100M");
     double lat = 0;
     if (latency) {
