@@ -146,37 +146,103 @@ static int sel_range_error(NdObject *nd, long long i, int dim, uint64_t size)
     return -1;
 }
 
+/* Count the keys of ITEMS that name a dimension into *USED (all but one '...'), refusing a
+ * second ellipsis and more keys than the N-d array ND has dimensions. */
+static int sel_count_keys(NdObject *nd, PyObject *items, Py_ssize_t *used)
+{
+    Py_ssize_t nk = PyTuple_GET_SIZE(items), ell = -1;
+    int n = nd->ndims;
+    *used = 0;
+    for (Py_ssize_t i = 0; i < nk; i++) {
+        if (PyTuple_GET_ITEM(items, i) != Py_Ellipsis) {
+            (*used)++;
+        } else if (ell >= 0) {
+            pyst_raise(STRATA_EINVAL, "an index can only have a single ellipsis ('...')");
+            return -1;
+        } else {
+            ell = i;
+        }
+    }
+    if (*used > n) {
+        char msg[PYST_ERRMSG_MAX];
+        snprintf(msg, sizeof msg,
+                 "too many indices for N-d array '%s': it has %d dimension%s, %zd were given",
+                 nd_name(nd), n, n == 1 ? "" : "s", *used);
+        pyst_raise(STRATA_ERANGE, msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Slice K (NULL: the whole dimension) of dimension DIM, of size SIZE, into S. */
+static int sel_slice(PyObject *k, uint64_t size, int dim, nd_sel *s)
+{
+    Py_ssize_t start = 0, stop = (Py_ssize_t)size, step = 1, len = stop;
+    if (k != NULL) {
+        if (PySlice_Unpack(k, &start, &stop, &step) < 0) {
+            if (PyErr_ExceptionMatches(PyExc_ValueError)) {
+                PyErr_Clear();
+                pyst_raise(STRATA_EINVAL, "slice step cannot be zero");
+            }
+            return -1;
+        }
+        len = PySlice_AdjustIndices((Py_ssize_t)size, &start, &stop, step);
+    }
+    s->count[dim] = (uint64_t)len;
+    s->reversed[dim] = step < 0;
+    s->stride[dim] = (uint64_t)(step < 0 ? -step : step);
+    s->start[dim] = len == 0 ? 0 : (uint64_t)(step < 0 ? start + (len - 1) * step : start);
+    if (step < 0 && len > 1) s->any_post = 1;
+    if (s->stride[dim] != 1 && len > 1) s->unit = 0;
+    if (len <= 1) s->stride[dim] = 1;
+    return 0;
+}
+
+/* Integer K (negative: from the end) of dimension DIM, of size SIZE, into S: the dimension is
+ * dropped from the result. */
+static int sel_int(NdObject *nd, PyObject *k, uint64_t size, int dim, nd_sel *s)
+{
+    long long v = PyLong_AsLongLong(k);
+    if (v == -1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return -1;
+        PyErr_Clear();
+        return sel_range_error(nd, LLONG_MAX, dim, size);
+    }
+    long long j = v < 0 ? v + (long long)size : v;
+    if (j < 0 || (uint64_t)j >= size) return sel_range_error(nd, v, dim, size);
+    s->start[dim] = (uint64_t)j;
+    s->count[dim] = 1;
+    s->stride[dim] = 1;
+    s->drop[dim] = 1;
+    s->any_post = 1;
+    return 0;
+}
+
+/* Refuse K, which is no basic index. */
+static int sel_bad_key(NdObject *nd, PyObject *k)
+{
+    PyObject *r = PyObject_Repr(k);
+    char msg[PYST_ERRMSG_MAX];
+    snprintf(msg, sizeof msg,
+             "N-d array '%s' takes basic indices (ints, slices, '...'), not %.200s: read "
+             "a rectangle, then index the ndarray",
+             nd_name(nd), r != NULL ? PyUnicode_AsUTF8(r) : "?");
+    Py_XDECREF(r);
+    PyErr_Clear();
+    pyst_raise(STRATA_EINVAL, msg);
+    return -1;
+}
+
 /* KEY (numpy basic indexing) against DIMS into S. */
 static int sel_parse(NdObject *nd, PyObject *key, const uint64_t *dims, nd_sel *s)
 {
-    int n = nd->ndims;
+    int n = nd->ndims, rc = -1;
     memset(s, 0, sizeof *s);
     s->ndims = n;
     PyObject *items = PyTuple_Check(key) ? Py_NewRef(key) : PyTuple_Pack(1, key);
     if (items == NULL) return -1;
-    Py_ssize_t nk = PyTuple_GET_SIZE(items), ell = -1, used = 0;
-    for (Py_ssize_t i = 0; i < nk; i++) {
-        PyObject *k = PyTuple_GET_ITEM(items, i);
-        if (k == Py_Ellipsis) {
-            if (ell >= 0) {
-                Py_DECREF(items);
-                pyst_raise(STRATA_EINVAL, "an index can only have a single ellipsis ('...')");
-                return -1;
-            }
-            ell = i;
-        } else {
-            used++;
-        }
-    }
-    if (used > n) {
-        Py_DECREF(items);
-        char msg[PYST_ERRMSG_MAX];
-        snprintf(msg, sizeof msg,
-                 "too many indices for N-d array '%s': it has %d dimension%s, %zd were given",
-                 nd_name(nd), n, n == 1 ? "" : "s", used);
-        pyst_raise(STRATA_ERANGE, msg);
-        return -1;
-    }
+    Py_ssize_t nk = PyTuple_GET_SIZE(items), used;
+    if (sel_count_keys(nd, items, &used) < 0) goto done;
     s->unit = 1;
     int dim = 0;
     for (Py_ssize_t i = 0; i < nk || dim < n; i++) {
@@ -188,68 +254,23 @@ static int sel_parse(NdObject *nd, PyObject *key, const uint64_t *dims, nd_sel *
                 s->count[dim] = dims[dim];
                 s->stride[dim] = 1;
             }
-            continue;
-        }
-        if (k == NULL || (PySlice_Check(k))) {
-            Py_ssize_t start = 0, stop = (Py_ssize_t)dims[dim], step = 1, len = stop;
-            if (k != NULL) {
-                if (PySlice_Unpack(k, &start, &stop, &step) < 0) {
-                    Py_DECREF(items);
-                    if (PyErr_ExceptionMatches(PyExc_ValueError)) {
-                        PyErr_Clear();
-                        pyst_raise(STRATA_EINVAL, "slice step cannot be zero");
-                    }
-                    return -1;
-                }
-                len = PySlice_AdjustIndices((Py_ssize_t)dims[dim], &start, &stop, step);
-            }
-            s->count[dim] = (uint64_t)len;
-            s->reversed[dim] = step < 0;
-            s->stride[dim] = (uint64_t)(step < 0 ? -step : step);
-            s->start[dim] = len == 0 ? 0 : (uint64_t)(step < 0 ? start + (len - 1) * step : start);
-            if (step < 0 && len > 1) s->any_post = 1;
-            if (s->stride[dim] != 1 && len > 1) s->unit = 0;
-            if (len <= 1) s->stride[dim] = 1;
+        } else if (k == NULL || PySlice_Check(k)) {
+            if (sel_slice(k, dims[dim], dim, s) < 0) goto done;
             dim++;
-            continue;
-        }
-        if (PyIndex_Check(k) && !PyBool_Check(k) && !PyArray_Check(k)) {
-            long long v = PyLong_AsLongLong(k);
-            if (v == -1 && PyErr_Occurred()) {
-                Py_DECREF(items);
-                if (!PyErr_ExceptionMatches(PyExc_OverflowError)) return -1;
-                PyErr_Clear();
-                return sel_range_error(nd, LLONG_MAX, dim, dims[dim]);
-            }
-            long long j = v < 0 ? v + (long long)dims[dim] : v;
-            if (j < 0 || (uint64_t)j >= dims[dim]) {
-                Py_DECREF(items);
-                return sel_range_error(nd, v, dim, dims[dim]);
-            }
-            s->start[dim] = (uint64_t)j;
-            s->count[dim] = 1;
-            s->stride[dim] = 1;
-            s->drop[dim] = 1;
-            s->any_post = 1;
+        } else if (PyIndex_Check(k) && !PyBool_Check(k) && !PyArray_Check(k)) {
+            if (sel_int(nd, k, dims[dim], dim, s) < 0) goto done;
             dim++;
-            continue;
+        } else {
+            sel_bad_key(nd, k);
+            goto done;
         }
-        PyObject *r = PyObject_Repr(k);
-        char msg[PYST_ERRMSG_MAX];
-        snprintf(msg, sizeof msg,
-                 "N-d array '%s' takes basic indices (ints, slices, '...'), not %.200s: read "
-                 "a rectangle, then index the ndarray",
-                 nd_name(nd), r != NULL ? PyUnicode_AsUTF8(r) : "?");
-        Py_XDECREF(r);
-        PyErr_Clear();
-        Py_DECREF(items);
-        pyst_raise(STRATA_EINVAL, msg);
-        return -1;
     }
-    Py_DECREF(items);
     for (int d = 0; d < n; d++)
         if (s->count[d] == 0) s->empty = 1;
-    return 0;
+    rc = 0;
+done:
+    Py_DECREF(items);
+    return rc;
 }
 
 /* The key that turns a buffer of the counts into numpy's result (see the top). */

@@ -366,37 +366,142 @@ static void bind_bcol(sqlite3_stmt *s, int64_t batch_id, int pos, const st_cat_b
     sqlite3_bind_int64(s, 12, bc->tier_id > 0 ? bc->tier_id : ST_TIER_DEFAULT_ID);
 }
 
-int st_cat_apply(st_err *err, st_catalog *cat, int64_t id, int64_t expected_version,
-                 st_cat_change *ch, int64_t *new_version)
+/* The state of dataset ID: its VERSION (which must still be EXPECTED), the id of its next row
+ * and the sequence number of its next batch. */
+static int read_state(st_err *err, st_catalog *cat, int64_t id, int64_t expected, int64_t *version,
+                      int64_t *next_row, int64_t *seq)
 {
     sqlite3_stmt *s = NULL;
-    int rc = st_cat_begin(err, cat);
+    int rc = prep(err, cat, D_STATE, &s);
     if (rc < 0) return rc;
-    ST_TRY(rc = prep(err, cat, D_STATE, &s));
     sqlite3_bind_int64(s, 1, id);
     rc = sqlite3_step(s);
     if (rc != SQLITE_ROW) {
         rc = rc == SQLITE_DONE ? st_error(err, STRATA_ENOTFOUND, "the dataset was dropped")
                                : st_cat_db_error(err, cat, rc, "read the dataset state");
         st_cat_done(s);
-        goto done;
+        return rc;
     }
-    int64_t version = sqlite3_column_int64(s, 0), next_row = sqlite3_column_int64(s, 1);
-    int64_t seq = sqlite3_column_int64(s, 2);
+    *version = sqlite3_column_int64(s, 0);
+    *next_row = sqlite3_column_int64(s, 1);
+    *seq = sqlite3_column_int64(s, 2);
     st_cat_done(s);
-    if (version != expected_version) {
-        rc = st_error(err, STRATA_ECONFLICT,
-                      "the dataset moved from version %lld to %lld while the batches were "
-                      "written",
-                      (long long)expected_version, (long long)version);
+    if (*version != expected)
+        return st_error(err, STRATA_ECONFLICT,
+                        "the dataset moved from version %lld to %lld while the batches were "
+                        "written",
+                        (long long)expected, (long long)*version);
+    return STRATA_OK;
+}
+
+/* Retire every live batch of dataset ID at version V. */
+static int retire_live(st_err *err, st_catalog *cat, int64_t id, int64_t v)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prep(err, cat, D_RETIRE, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, v);
+    return st_cat_step_done(err, cat, s, "retire batches");
+}
+
+/* Insert batch NB of dataset ID (version V) and its NCOLS columns COLS (those with a file). */
+static int insert_batch(st_err *err, st_catalog *cat, int64_t id, int64_t v, const st_cat_batch *nb,
+                        const st_cat_bcol *cols, int ncols)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+    ST_TRY(rc = prep(err, cat, D_BATCH_INSERT, &s));
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, nb->seq);
+    sqlite3_bind_int64(s, 3, nb->first_row);
+    sqlite3_bind_int64(s, 4, nb->nrows);
+    sqlite3_bind_int64(s, 5, v);
+    sqlite3_bind_text(s, 6, nb->token, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 7, nb->created_ns);
+    ST_TRY(rc = st_cat_step_done(err, cat, s, "insert a batch"));
+    int64_t batch_id = sqlite3_last_insert_rowid(cat->db);
+    for (int c = 0; c < ncols; c++) {
+        if (cols[c].file[0] == '\0') continue;
+        ST_TRY(rc = prep(err, cat, D_BCOL_INSERT, &s));
+        bind_bcol(s, batch_id, c, &cols[c], v);
+        ST_TRY(rc = st_cat_step_done(err, cat, s, "insert a batch column"));
+    }
+done:
+    return rc;
+}
+
+/* Insert a computed column FL into the live batch it belongs to (at version V). */
+static int insert_fill(st_err *err, st_catalog *cat, int64_t id, int64_t v, const st_cat_fill *fl)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+    ST_TRY(rc = prep(err, cat, D_BATCH_ID, &s));
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, fl->seq);
+    rc = sqlite3_step(s);
+    int64_t batch_id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+    st_cat_done(s);
+    if (batch_id < 0) {
+        rc = rc == SQLITE_DONE ? st_error(err, STRATA_ECONFLICT, "batch %lld is no longer live",
+                                          (long long)fl->seq)
+                               : st_cat_db_error(err, cat, rc, "find a batch");
         goto done;
     }
+    ST_TRY(rc = prep(err, cat, D_BCOL_INSERT, &s));
+    bind_bcol(s, batch_id, fl->position, &fl->col, v);
+    ST_TRY(rc = st_cat_step_done(err, cat, s, "insert a derived column"));
+done:
+    return rc;
+}
+
+/* Record how far derivation M has consumed its source. */
+static int insert_mark(st_err *err, st_catalog *cat, const st_cat_mark *m)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prep(err, cat, D_MARK, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, m->deriv_id);
+    sqlite3_bind_int64(s, 2, m->consumed);
+    sqlite3_bind_int64(s, 3, m->source_seq);
+    sqlite3_bind_int64(s, 4, m->source_version);
+    return st_cat_step_done(err, cat, s, "mark what was consumed");
+}
+
+/* Record version V of dataset ID made at NOW (NB new batches of ROWS rows, NEXT_ROW the id of
+ * the next row) and make it the dataset's current one. */
+static int record_version(st_err *err, st_catalog *cat, int64_t id, int64_t v, int64_t now, int nb,
+                          int64_t rows, int64_t next_row)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+    ST_TRY(rc = prep(err, cat, D_VERSION_INSERT, &s));
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, v);
+    sqlite3_bind_int64(s, 3, now);
+    sqlite3_bind_int64(s, 4, nb);
+    sqlite3_bind_int64(s, 5, rows);
+    sqlite3_bind_int64(s, 6, next_row);
+    ST_TRY(rc = st_cat_step_done(err, cat, s, "insert a version"));
+    ST_TRY(rc = prep(err, cat, D_BUMP, &s));
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, v);
+    sqlite3_bind_int64(s, 3, next_row);
+    ST_TRY(rc = st_cat_step_done(err, cat, s, "bump the version"));
+done:
+    return rc;
+}
+
+int st_cat_apply(st_err *err, st_catalog *cat, int64_t id, int64_t expected_version,
+                 st_cat_change *ch, int64_t *new_version)
+{
+    int rc = st_cat_begin(err, cat);
+    if (rc < 0) return rc;
+    int64_t version = 0, next_row = 0, seq = 0;
+    ST_TRY(rc = read_state(err, cat, id, expected_version, &version, &next_row, &seq));
     int64_t v = version + 1, rows = 0, now = st_now_ns();
     if (ch->retire_all) {
-        ST_TRY(rc = prep(err, cat, D_RETIRE, &s));
-        sqlite3_bind_int64(s, 1, id);
-        sqlite3_bind_int64(s, 2, v);
-        ST_TRY(rc = st_cat_step_done(err, cat, s, "retire batches"));
+        ST_TRY(rc = retire_live(err, cat, id, v));
         next_row = 0;
     }
     for (int b = 0; b < ch->nb; b++) {
@@ -405,63 +510,12 @@ int st_cat_apply(st_err *err, st_catalog *cat, int64_t id, int64_t expected_vers
         nb->first_row = next_row + rows;
         nb->version = v;
         rows += nb->nrows;
-        ST_TRY(rc = prep(err, cat, D_BATCH_INSERT, &s));
-        sqlite3_bind_int64(s, 1, id);
-        sqlite3_bind_int64(s, 2, nb->seq);
-        sqlite3_bind_int64(s, 3, nb->first_row);
-        sqlite3_bind_int64(s, 4, nb->nrows);
-        sqlite3_bind_int64(s, 5, v);
-        sqlite3_bind_text(s, 6, nb->token, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 7, nb->created_ns);
-        ST_TRY(rc = st_cat_step_done(err, cat, s, "insert a batch"));
-        int64_t batch_id = sqlite3_last_insert_rowid(cat->db);
-        for (int c = 0; c < ch->ncols; c++) {
-            const st_cat_bcol *bc = &ch->cols[(size_t)b * (size_t)ch->ncols + (size_t)c];
-            if (bc->file[0] == '\0') continue;
-            ST_TRY(rc = prep(err, cat, D_BCOL_INSERT, &s));
-            bind_bcol(s, batch_id, c, bc, v);
-            ST_TRY(rc = st_cat_step_done(err, cat, s, "insert a batch column"));
-        }
+        ST_TRY(rc = insert_batch(err, cat, id, v, nb, &ch->cols[(size_t)b * (size_t)ch->ncols],
+                                 ch->ncols));
     }
-    for (int f = 0; f < ch->nfills; f++) {
-        const st_cat_fill *fl = &ch->fills[f];
-        ST_TRY(rc = prep(err, cat, D_BATCH_ID, &s));
-        sqlite3_bind_int64(s, 1, id);
-        sqlite3_bind_int64(s, 2, fl->seq);
-        rc = sqlite3_step(s);
-        int64_t batch_id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
-        st_cat_done(s);
-        if (batch_id < 0) {
-            rc = rc == SQLITE_DONE ? st_error(err, STRATA_ECONFLICT, "batch %lld is no longer live",
-                                              (long long)fl->seq)
-                                   : st_cat_db_error(err, cat, rc, "find a batch");
-            goto done;
-        }
-        ST_TRY(rc = prep(err, cat, D_BCOL_INSERT, &s));
-        bind_bcol(s, batch_id, fl->position, &fl->col, v);
-        ST_TRY(rc = st_cat_step_done(err, cat, s, "insert a derived column"));
-    }
-    for (int m = 0; m < ch->nmarks; m++) {
-        ST_TRY(rc = prep(err, cat, D_MARK, &s));
-        sqlite3_bind_int64(s, 1, ch->marks[m].deriv_id);
-        sqlite3_bind_int64(s, 2, ch->marks[m].consumed);
-        sqlite3_bind_int64(s, 3, ch->marks[m].source_seq);
-        sqlite3_bind_int64(s, 4, ch->marks[m].source_version);
-        ST_TRY(rc = st_cat_step_done(err, cat, s, "mark what was consumed"));
-    }
-    ST_TRY(rc = prep(err, cat, D_VERSION_INSERT, &s));
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, v);
-    sqlite3_bind_int64(s, 3, now);
-    sqlite3_bind_int64(s, 4, ch->nb);
-    sqlite3_bind_int64(s, 5, rows);
-    sqlite3_bind_int64(s, 6, next_row + rows);
-    ST_TRY(rc = st_cat_step_done(err, cat, s, "insert a version"));
-    ST_TRY(rc = prep(err, cat, D_BUMP, &s));
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, v);
-    sqlite3_bind_int64(s, 3, next_row + rows);
-    ST_TRY(rc = st_cat_step_done(err, cat, s, "bump the version"));
+    for (int f = 0; f < ch->nfills; f++) ST_TRY(rc = insert_fill(err, cat, id, v, &ch->fills[f]));
+    for (int m = 0; m < ch->nmarks; m++) ST_TRY(rc = insert_mark(err, cat, &ch->marks[m]));
+    ST_TRY(rc = record_version(err, cat, id, v, now, ch->nb, rows, next_row + rows));
     ST_TRY(rc = st_cat_commit(err, cat));
     *new_version = v;
     return STRATA_OK;

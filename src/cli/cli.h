@@ -11,7 +11,7 @@
 #include "strata.h"
 
 /* A byte count with an optional K, M, G or T suffix (powers of 1024) into *OUT; -1 if bad. */
-int parse_bytes(const char *s, uint64_t *out);
+int cli_parse_bytes(const char *s, uint64_t *out);
 
 /* Exit codes (docs/cli.md). */
 enum {
@@ -32,13 +32,22 @@ typedef struct cli {
 } cli;
 
 /* One option of a command: "--name" (and an optional one-letter alias). A flag sets *flag;
- * an option with an argument stores it in *value. */
+ * an option with an argument stores it in *value; with neither, the flag is accepted and
+ * stored nowhere (CLI_OPT_JSON). */
 typedef struct cli_opt {
     const char *name;
     char short_name;
     const char **value;
     int *flag;
 } cli_opt;
+
+/* "--json" in the options of a command that has JSON output: main() has already set c->json
+ * from the whole command line, so the scan only has to accept it. Commands without JSON output
+ * leave it out, and the scan refuses it as an unknown option. */
+#define CLI_OPT_JSON                                                                               \
+    {                                                                                              \
+        "json", 0, NULL, NULL                                                                      \
+    }
 
 /* Scan ARGV[1..ARGC): known options are consumed; everything else (including negative numbers
  * such as -8 and anything after "--") goes to POS in order. Returns EXIT_OK, EXIT_USAGE after

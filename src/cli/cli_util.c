@@ -55,12 +55,12 @@ int cli_scan(int argc, char **argv, const cli_opt *opts, const char *usage, char
             fprintf(stderr, "strata: unknown option '%s'\n%s", a, usage);
             return EXIT_USAGE;
         }
-        if (o->flag != NULL) {
+        if (o->value == NULL) {
             if (inline_val != NULL) {
                 fprintf(stderr, "strata: option '--%s' takes no value\n", o->name);
                 return EXIT_USAGE;
             }
-            *o->flag = 1;
+            if (o->flag != NULL) *o->flag = 1;
         } else if (inline_val != NULL) {
             *o->value = inline_val;
         } else {
@@ -256,7 +256,7 @@ void cli_json_strn(FILE *f, const char *s, size_t n)
 }
 
 /* A byte count with an optional K, M, G or T suffix (powers of 1024). */
-int parse_bytes(const char *s, uint64_t *out)
+int cli_parse_bytes(const char *s, uint64_t *out)
 {
     char *end;
     double v = strtod(s, &end);

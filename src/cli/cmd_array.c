@@ -34,7 +34,7 @@ static const char usage[] =
 /* Options of every array subcommand (each uses the ones it needs). */
 typedef struct {
     const char *from, *out, *timeout;
-    int shared, no_checksum, json;
+    int shared, no_checksum;
 } array_opts;
 
 #define NAMEBUF (2 * STRATA_NAME_MAX + 2)
@@ -519,7 +519,7 @@ int cmd_array(cli *c, int argc, char **argv)
                       {"timeout", 't', &o.timeout, NULL},
                       {"shared", 0, NULL, &o.shared},
                       {"no-checksum", 0, NULL, &o.no_checksum},
-                      {"json", 0, NULL, &o.json},
+                      CLI_OPT_JSON,
                       {0}};
     char **pos = calloc((size_t)argc + 1, sizeof *pos);
     if (pos == NULL) return EXIT_IO;

@@ -13,8 +13,8 @@ static const char usage[] = "usage: strata backup ls\n"
 int cmd_backup(cli *c, int argc, char **argv)
 {
     char *pos[16];
-    int npos, json = 0;
-    cli_opt opts[] = {{"json", 0, NULL, &json}, {0}};
+    int npos;
+    cli_opt opts[] = {CLI_OPT_JSON, {0}};
     if (argc > 16) return cli_usage_error("backup", "too many arguments");
     int rc = cli_scan(argc, argv, opts, usage, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;

@@ -112,113 +112,157 @@ static int npy_dir(const char *dir, char ***names, char ***files, int *n)
     return EXIT_OK;
 }
 
+/* The options of one 'strata ingest', as given. */
+typedef struct {
+    const char *format, *batch_rows, *schema, *delim, *null, *threads, *column;
+    int publish_each, quiet;
+} ingest_args;
+
+/* Move every --column NAME=FILE of ARGV (they repeat, and the generic scan keeps only the last
+ * one) to COLS_KV, the other arguments to ARGS. */
+static void gather_columns(int argc, char **argv, char **cols_kv, int *ncol_kv, char **args,
+                           int *nargs)
+{
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--column") == 0 && i + 1 < argc)
+            cols_kv[(*ncol_kv)++] = argv[++i];
+        else if (strncmp(argv[i], "--column=", 9) == 0)
+            cols_kv[(*ncol_kv)++] = argv[i] + 9;
+        else
+            args[(*nargs)++] = argv[i];
+    }
+}
+
+/* The library's options from A's --batch-rows, --threads, --delimiter, --null, --schema and
+ * --publish-each. */
+static int ingest_opts_from(const ingest_args *a, strata_ingest_opts *o)
+{
+    uint64_t v;
+    if (a->batch_rows != NULL) {
+        if (cli_parse_u64(a->batch_rows, &v) != 0 || v == 0)
+            return cli_usage_error("ingest", "--batch-rows takes a positive number of rows");
+        o->batch_rows = v;
+    }
+    if (a->threads != NULL) {
+        if (cli_parse_u64(a->threads, &v) != 0 || v > 4096)
+            return cli_usage_error("ingest", "--threads takes a number of threads");
+        o->nthreads = (int)v;
+    }
+    if (a->delim != NULL) {
+        if (strcmp(a->delim, "tab") == 0 || strcmp(a->delim, "\\t") == 0)
+            o->delimiter = '\t';
+        else if (strlen(a->delim) == 1)
+            o->delimiter = a->delim[0];
+        else
+            return cli_usage_error("ingest", "--delimiter takes one character (or 'tab')");
+    }
+    o->null_marker = a->null;
+    o->schema = a->schema;
+    o->publish_each = a->publish_each;
+    return EXIT_OK;
+}
+
+/* Whether the input is NPY: --format if given, else --column pairs, a .npy file or a
+ * directory as the first FILE. */
+static int input_is_npy(const char *format, int ncol_kv, char **pos, int npos, int *is_npy)
+{
+    *is_npy = format != NULL ? strcmp(format, "npy") == 0 : ncol_kv > 0;
+    if (format != NULL && strcmp(format, "npy") != 0 && strcmp(format, "csv") != 0)
+        return cli_usage_error("ingest", "--format is csv or npy");
+    if (format == NULL && npos >= 2) {
+        struct stat st;
+        *is_npy = ends_with(pos[1], ".npy") || (stat(pos[1], &st) == 0 && S_ISDIR(st.st_mode));
+    }
+    return EXIT_OK;
+}
+
+/* The NPY columns to ingest: the --column NAME=FILE pairs, or every NAME.npy of the one
+ * directory given. */
+static int npy_columns(char **cols_kv, int ncol_kv, char **pos, int npos, char ***names,
+                       char ***files, int *nnames)
+{
+    if (ncol_kv == 0) {
+        if (npos != 2)
+            return cli_usage_error("ingest", "NPY ingest takes one directory, or --column pairs");
+        return npy_dir(pos[1], names, files, nnames);
+    }
+    *names = calloc((size_t)ncol_kv, sizeof **names);
+    *files = calloc((size_t)ncol_kv, sizeof **files);
+    for (int i = 0; i < ncol_kv; i++) {
+        char *eq = strchr(cols_kv[i], '=');
+        if (eq == NULL)
+            return cli_usage_error("ingest", "--column takes NAME=FILE.npy, not '%s'", cols_kv[i]);
+        (*names)[i] = strndup(cols_kv[i], (size_t)(eq - cols_kv[i]));
+        (*files)[i] = strdup(eq + 1);
+    }
+    *nnames = ncol_kv;
+    return EXIT_OK;
+}
+
+/* What was ingested: a JSON object on stdout with --json, else a line on stderr unless
+ * --quiet. */
+static void print_ingested(const cli *c, const char *region, const char *name,
+                           const strata_ingest_stats *stats, int quiet)
+{
+    char hb[32];
+    human_bytes((double)stats->bytes_read, hb, sizeof hb);
+    if (c->json)
+        printf("{\"dataset\":\"%s/%s\",\"rows\":%llu,\"batches\":%llu,\"bytes\":%llu,"
+               "\"seconds\":%.3f,\"version\":%lld}\n",
+               region, name, (unsigned long long)stats->rows, (unsigned long long)stats->batches,
+               (unsigned long long)stats->bytes_read, stats->seconds, (long long)stats->version);
+    else if (!quiet)
+        fprintf(
+            stderr,
+            "ingested %llu rows in %llu batch(es) from %llu file(s) (%s) in %.2f s (%.0f MB/s); "
+            "%s/%s is at version %lld\n",
+            (unsigned long long)stats->rows, (unsigned long long)stats->batches,
+            (unsigned long long)stats->files, hb, stats->seconds,
+            stats->seconds > 0 ? (double)stats->bytes_read / stats->seconds / 1e6 : 0.0, region,
+            name, (long long)stats->version);
+}
+
 int cmd_ingest(cli *c, int argc, char **argv)
 {
-    const char *format = NULL, *batch_rows = NULL, *schema = NULL, *delim = NULL, *null = NULL;
-    const char *threads = NULL, *column = NULL;
-    int publish_each = 0, quiet = 0, json = 0;
-    cli_opt opts[] = {{"format", 0, &format, NULL},
-                      {"batch-rows", 0, &batch_rows, NULL},
-                      {"schema", 0, &schema, NULL},
-                      {"delimiter", 'd', &delim, NULL},
-                      {"null", 0, &null, NULL},
-                      {"threads", 0, &threads, NULL},
-                      {"publish-each", 0, NULL, &publish_each},
-                      {"quiet", 'q', NULL, &quiet},
-                      {"json", 0, NULL, &json},
-                      {"column", 0, &column, NULL},
+    ingest_args a = {0};
+    cli_opt opts[] = {{"format", 0, &a.format, NULL},
+                      {"batch-rows", 0, &a.batch_rows, NULL},
+                      {"schema", 0, &a.schema, NULL},
+                      {"delimiter", 'd', &a.delim, NULL},
+                      {"null", 0, &a.null, NULL},
+                      {"threads", 0, &a.threads, NULL},
+                      {"publish-each", 0, NULL, &a.publish_each},
+                      {"quiet", 'q', NULL, &a.quiet},
+                      CLI_OPT_JSON,
+                      {"column", 0, &a.column, NULL},
                       {0}};
-    /* --column repeats: gather them before the generic scan sees the last one only. */
     char **cols_kv = calloc((size_t)argc + 1, sizeof *cols_kv);
     char **args = calloc((size_t)argc + 1, sizeof *args);
     char **pos = calloc((size_t)argc + 1, sizeof *pos);
-    int ncol_kv = 0, nargs = 0, npos, rc;
-    if (cols_kv == NULL || args == NULL || pos == NULL) return EXIT_IO;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--column") == 0 && i + 1 < argc)
-            cols_kv[ncol_kv++] = argv[++i];
-        else if (strncmp(argv[i], "--column=", 9) == 0)
-            cols_kv[ncol_kv++] = argv[i] + 9;
-        else
-            args[nargs++] = argv[i];
-    }
-    rc = cli_scan(nargs, args, opts, ingest_usage, pos, &npos, 0);
     char **names = NULL, **files = NULL;
-    int nnames = 0;
-    if (rc != EXIT_OK) goto out;
+    int ncol_kv = 0, nargs = 0, npos, nnames = 0, is_npy, rc;
+    if (cols_kv == NULL || args == NULL || pos == NULL) return EXIT_IO;
+    gather_columns(argc, argv, cols_kv, &ncol_kv, args, &nargs);
+    if ((rc = cli_scan(nargs, args, opts, ingest_usage, pos, &npos, 0)) != EXIT_OK) goto done;
     if (npos < 1 || (npos < 2 && ncol_kv == 0)) {
         rc = cli_usage_error("ingest", "'ingest' needs REGION/NAME and at least one FILE");
-        goto out;
+        goto done;
     }
     char buf[NAMEBUF];
     const char *region, *name;
-    if ((rc = cli_split("ingest", pos[0], buf, sizeof buf, &region, &name)) != EXIT_OK) goto out;
+    if ((rc = cli_split("ingest", pos[0], buf, sizeof buf, &region, &name)) != EXIT_OK) goto done;
     strata_ingest_opts o = {0};
-    uint64_t v;
-    if (batch_rows != NULL) {
-        if (cli_parse_u64(batch_rows, &v) != 0 || v == 0) {
-            rc = cli_usage_error("ingest", "--batch-rows takes a positive number of rows");
-            goto out;
-        }
-        o.batch_rows = v;
-    }
-    if (threads != NULL) {
-        if (cli_parse_u64(threads, &v) != 0 || v > 4096) {
-            rc = cli_usage_error("ingest", "--threads takes a number of threads");
-            goto out;
-        }
-        o.nthreads = (int)v;
-    }
-    if (delim != NULL) {
-        if (strcmp(delim, "tab") == 0 || strcmp(delim, "\\t") == 0)
-            o.delimiter = '\t';
-        else if (strlen(delim) == 1)
-            o.delimiter = delim[0];
-        else {
-            rc = cli_usage_error("ingest", "--delimiter takes one character (or 'tab')");
-            goto out;
-        }
-    }
-    o.null_marker = null;
-    o.schema = schema;
-    o.publish_each = publish_each;
-    struct progress_ctx pc = {!quiet && !c->json && isatty(2)};
+    if ((rc = ingest_opts_from(&a, &o)) != EXIT_OK) goto done;
+    struct progress_ctx pc = {!a.quiet && !c->json && isatty(2)};
     o.progress = show_progress;
     o.progress_ctx = &pc;
-    int is_npy = format != NULL ? strcmp(format, "npy") == 0 : ncol_kv > 0;
-    if (format != NULL && strcmp(format, "npy") != 0 && strcmp(format, "csv") != 0) {
-        rc = cli_usage_error("ingest", "--format is csv or npy");
-        goto out;
-    }
-    if (format == NULL && npos >= 2) {
-        struct stat st;
-        is_npy = ends_with(pos[1], ".npy") || (stat(pos[1], &st) == 0 && S_ISDIR(st.st_mode));
-    }
-    if ((rc = cli_open_pool(c)) != EXIT_OK) goto out;
+    if ((rc = input_is_npy(a.format, ncol_kv, pos, npos, &is_npy)) != EXIT_OK) goto done;
+    if ((rc = cli_open_pool(c)) != EXIT_OK) goto done;
     strata_ingest_stats stats;
     int st;
     if (is_npy) {
-        if (ncol_kv > 0) {
-            names = calloc((size_t)ncol_kv, sizeof *names);
-            files = calloc((size_t)ncol_kv, sizeof *files);
-            for (int i = 0; i < ncol_kv; i++) {
-                char *eq = strchr(cols_kv[i], '=');
-                if (eq == NULL) {
-                    rc = cli_usage_error("ingest", "--column takes NAME=FILE.npy, not '%s'",
-                                         cols_kv[i]);
-                    goto out;
-                }
-                names[i] = strndup(cols_kv[i], (size_t)(eq - cols_kv[i]));
-                files[i] = strdup(eq + 1);
-            }
-            nnames = ncol_kv;
-        } else {
-            if (npos != 2) {
-                rc = cli_usage_error("ingest", "NPY ingest takes one directory, or --column pairs");
-                goto out;
-            }
-            if ((rc = npy_dir(pos[1], &names, &files, &nnames)) != EXIT_OK) goto out;
-        }
+        rc = npy_columns(cols_kv, ncol_kv, pos, npos, &names, &files, &nnames);
+        if (rc != EXIT_OK) goto done;
         st = strata_ingest_npy(c->pool, region, name, (const char *const *)names,
                                (const char *const *)files, nnames, &o, &stats);
     } else {
@@ -228,26 +272,11 @@ int cmd_ingest(cli *c, int argc, char **argv)
     if (pc.tty) fputs("\r\033[K", stderr);
     if (st < 0) {
         rc = cli_fail(c, st);
-        goto out;
+        goto done;
     }
-    char hb[32];
-    human_bytes((double)stats.bytes_read, hb, sizeof hb);
-    if (c->json)
-        printf("{\"dataset\":\"%s/%s\",\"rows\":%llu,\"batches\":%llu,\"bytes\":%llu,"
-               "\"seconds\":%.3f,\"version\":%lld}\n",
-               region, name, (unsigned long long)stats.rows, (unsigned long long)stats.batches,
-               (unsigned long long)stats.bytes_read, stats.seconds, (long long)stats.version);
-    else if (!quiet)
-        fprintf(
-            stderr,
-            "ingested %llu rows in %llu batch(es) from %llu file(s) (%s) in %.2f s (%.0f MB/s); "
-            "%s/%s is at version %lld\n",
-            (unsigned long long)stats.rows, (unsigned long long)stats.batches,
-            (unsigned long long)stats.files, hb, stats.seconds,
-            stats.seconds > 0 ? (double)stats.bytes_read / stats.seconds / 1e6 : 0.0, region, name,
-            (long long)stats.version);
+    print_ingested(c, region, name, &stats, a.quiet);
     rc = EXIT_OK;
-out:
+done:
     for (int i = 0; i < nnames; i++) {
         if (names) free(names[i]);
         if (files) free(files[i]);
@@ -309,8 +338,8 @@ int cmd_ls(cli *c, int argc, char **argv)
     static const char u[] = "usage: strata ls [REGION]\nList datasets: version, rows, batches, "
                             "bytes.\n";
     char *pos[8];
-    int npos, json = 0;
-    cli_opt opts[] = {{"json", 0, NULL, &json}, {0}};
+    int npos;
+    cli_opt opts[] = {CLI_OPT_JSON, {0}};
     if (argc > 8) return cli_usage_error("ls", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
@@ -360,9 +389,9 @@ int cmd_show(cli *c, int argc, char **argv)
     static const char u[] = "usage: strata show REGION/NAME [--as-of VERSION]\n"
                             "Schema, batches (rows, bytes, min/max), totals and versions.\n";
     char *pos[8];
-    int npos, json = 0;
+    int npos;
     const char *as_of = NULL;
-    cli_opt opts[] = {{"as-of", 0, &as_of, NULL}, {"json", 0, NULL, &json}, {0}};
+    cli_opt opts[] = {{"as-of", 0, &as_of, NULL}, CLI_OPT_JSON, {0}};
     if (argc > 8) return cli_usage_error("show", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
@@ -468,8 +497,8 @@ int cmd_log(cli *c, int argc, char **argv)
     static const char u[] = "usage: strata log REGION/NAME\nEvery version: time and what it "
                             "added. --json prints one object per line.\n";
     char *pos[8];
-    int npos, json = 0;
-    cli_opt opts[] = {{"json", 0, NULL, &json}, {0}};
+    int npos;
+    cli_opt opts[] = {CLI_OPT_JSON, {0}};
     if (argc > 8) return cli_usage_error("log", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
@@ -632,11 +661,14 @@ int cmd_cat(cli *c, int argc, char **argv)
         "[--format csv|tsv|json]\n"
         "Print rows (CSV with a header by default; json: one object per line).\n";
     char *pos[16];
-    int npos, json = 0;
+    int npos;
     const char *columns = NULL, *head = NULL, *as_of = NULL, *format = NULL;
-    cli_opt opts[] = {{"columns", 'c', &columns, NULL}, {"head", 'n', &head, NULL},
-                      {"as-of", 0, &as_of, NULL},       {"format", 'f', &format, NULL},
-                      {"json", 0, NULL, &json},         {0}};
+    cli_opt opts[] = {{"columns", 'c', &columns, NULL},
+                      {"head", 'n', &head, NULL},
+                      {"as-of", 0, &as_of, NULL},
+                      {"format", 'f', &format, NULL},
+                      CLI_OPT_JSON,
+                      {0}};
     if (argc > 16) return cli_usage_error("cat", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
@@ -722,11 +754,14 @@ int cmd_export(cli *c, int argc, char **argv)
         "csv: one file; npy: a directory with one NAME.npy per column, all batches\n"
         "concatenated. Files are written under a temporary name and renamed when complete.\n";
     char *pos[16];
-    int npos, json = 0;
+    int npos;
     const char *columns = NULL, *as_of = NULL, *format = NULL, *out = NULL;
-    cli_opt opts[] = {{"columns", 'c', &columns, NULL}, {"as-of", 0, &as_of, NULL},
-                      {"format", 'f', &format, NULL},   {"out", 'o', &out, NULL},
-                      {"json", 0, NULL, &json},         {0}};
+    cli_opt opts[] = {{"columns", 'c', &columns, NULL},
+                      {"as-of", 0, &as_of, NULL},
+                      {"format", 'f', &format, NULL},
+                      {"out", 'o', &out, NULL},
+                      CLI_OPT_JSON,
+                      {0}};
     if (argc > 16) return cli_usage_error("export", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
@@ -789,8 +824,8 @@ int cmd_check(cli *c, int argc, char **argv)
         "Verify every published batch file (exists, parses as NPY, recorded size and\n"
         "checksum), every array file and every backup; report orphans. Exit 5 on any damage.\n";
     char *pos[8];
-    int npos, json = 0;
-    cli_opt opts[] = {{"json", 0, NULL, &json}, {0}};
+    int npos;
+    cli_opt opts[] = {CLI_OPT_JSON, {0}};
     if (argc > 8) return cli_usage_error("check", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
@@ -825,12 +860,12 @@ int cmd_gc(cli *c, int argc, char **argv)
         "dropped datasets no open snapshot reads; with\n"
         "--keep-versions, expire older versions (no longer readable with --as-of).\n";
     char *pos[8];
-    int npos, json = 0, dry = 0;
+    int npos, dry = 0;
     const char *grace = NULL, *keep = NULL;
     cli_opt opts[] = {{"grace", 0, &grace, NULL},
                       {"keep-versions", 0, &keep, NULL},
                       {"dry-run", 'n', NULL, &dry},
-                      {"json", 0, NULL, &json},
+                      CLI_OPT_JSON,
                       {0}};
     if (argc > 8) return cli_usage_error("gc", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
@@ -880,8 +915,8 @@ int cmd_drop(cli *c, int argc, char **argv)
     static const char u[] = "usage: strata drop REGION/NAME\nDrop a dataset; 'strata gc' frees "
                             "its files once no reader holds them.\n";
     char *pos[8];
-    int npos, json = 0;
-    cli_opt opts[] = {{"json", 0, NULL, &json}, {0}};
+    int npos;
+    cli_opt opts[] = {CLI_OPT_JSON, {0}};
     if (argc > 8) return cli_usage_error("drop", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
@@ -916,10 +951,9 @@ int cmd_demo(cli *c, int argc, char **argv)
         "(default 2024-01-01): pickupzone, dropoffzone (zone ids 1..265), pickuptime,\n"
         "dropofftime (Unix seconds), fare (cents; about 2% over $100).\n";
     char *pos[8];
-    int npos, json = 0;
+    int npos;
     const char *seed = NULL, *start = NULL;
-    cli_opt opts[] = {
-        {"seed", 0, &seed, NULL}, {"start", 0, &start, NULL}, {"json", 0, NULL, &json}, {0}};
+    cli_opt opts[] = {{"seed", 0, &seed, NULL}, {"start", 0, &start, NULL}, CLI_OPT_JSON, {0}};
     if (argc > 8) return cli_usage_error("demo", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;

@@ -30,7 +30,7 @@ int cmd_derive(cli *c, int argc, char **argv)
         "The new dataset's 'index' column holds parent row positions. Run 'strata update'\n"
         "to compute it.\n";
     char *pos[32];
-    int npos, desc = 0, global = 0, json = 0;
+    int npos, desc = 0, global = 0;
     const char *from = NULL, *filter = NULL, *sort = NULL, *sort_runs = NULL, *topk = NULL,
                *groupby = NULL, *agg = NULL;
     cli_opt opts[] = {{"from", 0, &from, NULL},
@@ -42,7 +42,7 @@ int cmd_derive(cli *c, int argc, char **argv)
                       {"agg", 0, &agg, NULL},
                       {"desc", 0, NULL, &desc},
                       {"global", 0, NULL, &global},
-                      {"json", 0, NULL, &json},
+                      CLI_OPT_JSON,
                       {0}};
     if (argc > 32) return cli_usage_error("derive", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
@@ -108,11 +108,14 @@ int cmd_column(cli *c, int argc, char **argv)
         "  --expr 'EXPR'                          arithmetic over the dataset's columns\n"
         "Run 'strata update' to compute it.\n";
     char *pos[16];
-    int npos, json = 0;
+    int npos;
     const char *gather = NULL, *scatter = NULL, *expr = NULL, *def = NULL;
-    cli_opt opts[] = {{"gather", 0, &gather, NULL}, {"scatter", 0, &scatter, NULL},
-                      {"expr", 0, &expr, NULL},     {"default", 0, &def, NULL},
-                      {"json", 0, NULL, &json},     {0}};
+    cli_opt opts[] = {{"gather", 0, &gather, NULL},
+                      {"scatter", 0, &scatter, NULL},
+                      {"expr", 0, &expr, NULL},
+                      {"default", 0, &def, NULL},
+                      CLI_OPT_JSON,
+                      {0}};
     if (argc > 16) return cli_usage_error("column", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
@@ -232,11 +235,14 @@ int cmd_update(cli *c, int argc, char **argv)
         "descendants), oldest first: incrementally, or from scratch with --full.\n"
         "--auto: only what 'strata auto' registered. --mem: budget for sorts (512M, 4G).\n";
     char *pos[16];
-    int npos, full = 0, autoo = 0, json = 0;
+    int npos, full = 0, autoo = 0;
     const char *mem = NULL, *threads = NULL;
-    cli_opt opts[] = {{"full", 0, NULL, &full}, {"auto", 0, NULL, &autoo},
-                      {"mem", 0, &mem, NULL},   {"threads", 0, &threads, NULL},
-                      {"json", 0, NULL, &json}, {0}};
+    cli_opt opts[] = {{"full", 0, NULL, &full},
+                      {"auto", 0, NULL, &autoo},
+                      {"mem", 0, &mem, NULL},
+                      {"threads", 0, &threads, NULL},
+                      CLI_OPT_JSON,
+                      {0}};
     if (argc > 16) return cli_usage_error("update", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
@@ -244,7 +250,7 @@ int cmd_update(cli *c, int argc, char **argv)
     strata_update_opts o = {0};
     o.full = full;
     o.auto_only = autoo;
-    if (mem != NULL && parse_bytes(mem, &o.mem) != 0)
+    if (mem != NULL && cli_parse_bytes(mem, &o.mem) != 0)
         return cli_usage_error("update", "--mem takes bytes (e.g. 512M, 4G)");
     if (mem != NULL && o.mem < (1u << 20)) {
         fprintf(stderr,
@@ -277,8 +283,8 @@ int cmd_auto(cli *c, int argc, char **argv)
                             "Register a derived dataset (with its columns and ancestors) for\n"
                             "automatic update ('strata update --auto', 'strata watch').\n";
     char *pos[8];
-    int npos, off = 0, json = 0;
-    cli_opt opts[] = {{"off", 0, NULL, &off}, {"json", 0, NULL, &json}, {0}};
+    int npos, off = 0;
+    cli_opt opts[] = {{"off", 0, NULL, &off}, CLI_OPT_JSON, {0}};
     if (argc > 8) return cli_usage_error("auto", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
@@ -312,9 +318,9 @@ int cmd_watch(cli *c, int argc, char **argv)
         "catalog changes (a publish), and at least every S seconds (default 5). Stops on\n"
         "SIGINT or SIGTERM.\n";
     char *pos[8];
-    int npos, json = 0;
+    int npos;
     const char *interval = NULL;
-    cli_opt opts[] = {{"interval", 0, &interval, NULL}, {"json", 0, NULL, &json}, {0}};
+    cli_opt opts[] = {{"interval", 0, &interval, NULL}, CLI_OPT_JSON, {0}};
     if (argc > 8) return cli_usage_error("watch", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
@@ -448,8 +454,8 @@ int cmd_lineage(cli *c, int argc, char **argv)
                             "The derivation graph around REGION/NAME: sources, operations, what\n"
                             "was consumed, fresh or stale. --dot: Graphviz (stale in red).\n";
     char *pos[8];
-    int npos, dot = 0, json = 0;
-    cli_opt opts[] = {{"dot", 0, NULL, &dot}, {"json", 0, NULL, &json}, {0}};
+    int npos, dot = 0;
+    cli_opt opts[] = {{"dot", 0, NULL, &dot}, CLI_OPT_JSON, {0}};
     if (argc > 8) return cli_usage_error("lineage", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;

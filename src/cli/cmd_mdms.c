@@ -172,9 +172,9 @@ static const char runs_usage[] =
 int cmd_runs(cli *c, int argc, char **argv)
 {
     char *pos[8];
-    int npos, json = 0;
+    int npos;
     const char *where = NULL;
-    cli_opt opts[] = {{"where", 'w', &where, NULL}, {"json", 0, NULL, &json}, {0}};
+    cli_opt opts[] = {{"where", 'w', &where, NULL}, CLI_OPT_JSON, {0}};
     if (argc > 8) return cli_usage_error("runs", "too many arguments");
     int rc = cli_scan(argc, argv, opts, runs_usage, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
@@ -249,12 +249,10 @@ static const char find_usage[] =
 int cmd_find(cli *c, int argc, char **argv)
 {
     char *pos[10];
-    int npos, json = 0;
+    int npos;
     const char *where = NULL, *dataset = NULL;
-    cli_opt opts[] = {{"where", 'w', &where, NULL},
-                      {"dataset", 'd', &dataset, NULL},
-                      {"json", 0, NULL, &json},
-                      {0}};
+    cli_opt opts[] = {
+        {"where", 'w', &where, NULL}, {"dataset", 'd', &dataset, NULL}, CLI_OPT_JSON, {0}};
     if (argc > 10) return cli_usage_error("find", "too many arguments");
     int rc = cli_scan(argc, argv, opts, find_usage, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
@@ -280,12 +278,10 @@ static const char explain_usage[] =
 int cmd_explain(cli *c, int argc, char **argv)
 {
     char *pos[10];
-    int npos, json = 0;
+    int npos;
     const char *pattern = NULL, *procs = NULL;
-    cli_opt opts[] = {{"pattern", 'p', &pattern, NULL},
-                      {"procs", 'n', &procs, NULL},
-                      {"json", 0, NULL, &json},
-                      {0}};
+    cli_opt opts[] = {
+        {"pattern", 'p', &pattern, NULL}, {"procs", 'n', &procs, NULL}, CLI_OPT_JSON, {0}};
     if (argc > 10) return cli_usage_error("explain", "too many arguments");
     int rc = cli_scan(argc, argv, opts, explain_usage, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
@@ -361,10 +357,10 @@ static const char tool_usage[] =
 int cmd_tool(cli *c, int argc, char **argv)
 {
     char *pos[10];
-    int npos, json = 0;
+    int npos;
     const char *kind = NULL, *command = NULL;
     cli_opt opts[] = {
-        {"kind", 'k', &kind, NULL}, {"command", 0, &command, NULL}, {"json", 0, NULL, &json}, {0}};
+        {"kind", 'k', &kind, NULL}, {"command", 0, &command, NULL}, CLI_OPT_JSON, {0}};
     if (argc > 10) return cli_usage_error("tool", "too many arguments");
     int rc = cli_scan(argc, argv, opts, tool_usage, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;

@@ -240,31 +240,125 @@ static int nd_read(cli *c, strata_ndarray *a, const strata_ndarray_desc *d, cons
     return st < 0 ? cli_fail(c, st) : EXIT_OK;
 }
 
+/* The options of one 'strata nd', as given. */
+typedef struct {
+    const char *dtype, *shape, *chunks, *layout, *zstd, *tier, *fill, *from, *start, *count,
+        *stride, *step, *out, *stage_tier;
+    int unlimited, append, verbose;
+} nd_args;
+
+static int nd_ls(cli *c, char **pos, int npos)
+{
+    int rc;
+    if (npos != 2) return cli_usage_error("nd", "'nd ls' takes one REGION");
+    if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+    cli_names lc = {c->json, 0};
+    if (c->json) fputs("{\"arrays\":[", stdout);
+    int st = strata_ndarray_list(c->pool, pos[1], cli_print_name, &lc);
+    if (c->json) fputs("]}\n", stdout);
+    return st < 0 ? cli_fail(c, st) : EXIT_OK;
+}
+
+static int nd_rm(cli *c, const char *region, const char *name)
+{
+    int rc;
+    if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+    int st = strata_ndarray_delete(c->pool, region, name);
+    if (st < 0) return cli_fail(c, st);
+    if (!c->json) printf("deleted N-d array %s/%s\n", region, name);
+    return EXIT_OK;
+}
+
+/* 'nd read' with --verbose: then also what was staged from the archive and read. */
+static int nd_read_verbose(cli *c, strata_ndarray *a, const strata_ndarray_desc *d,
+                           const nd_args *o, const char *region, const char *name)
+{
+    int rc = nd_read(c, a, d, o->start, o->count, o->stride, o->step, o->out);
+    strata_ndarray_desc after;
+    if (rc == EXIT_OK && o->verbose && strata_ndarray_info(a, &after) == STRATA_OK &&
+        after.staged_on_demand > d->staged_on_demand)
+        fprintf(stderr,
+                "strata: staged %" PRIu64 " chunk(s) of '%s/%s' from the archive on demand\n",
+                after.staged_on_demand - d->staged_on_demand, region, name);
+    if (rc == EXIT_OK && o->verbose && strata_ndarray_info(a, &after) == STRATA_OK)
+        fprintf(stderr,
+                "strata: read %" PRIu64 " chunk file(s); staged %" PRIu64 " from the archive "
+                "on demand (%" PRIu64 " bytes)\n",
+                after.chunks_read, after.staged_on_demand, after.staged_bytes);
+    return rc;
+}
+
+/* 'nd write': the NPY file --from at --start, or appended along dimension 0. */
+static int nd_write(cli *c, strata_ndarray *a, const strata_ndarray_desc *d, const nd_args *o,
+                    const char *region, const char *name)
+{
+    uint64_t s[STRATA_ND_MAXDIMS] = {0}, at = 0;
+    int n = o->start ? parse_list(o->start, s, STRATA_ND_MAXDIMS) : 0;
+    if (o->start && n != d->ndims)
+        return cli_usage_error("nd", "--start needs %d numbers, one per dimension", d->ndims);
+    int st = strata_ndarray_write_npy(a, o->append ? NULL : s, o->from, &at);
+    if (st < 0) return cli_fail(c, st);
+    if (c->json)
+        printf("{\"written\":true,\"at\":%" PRIu64 "}\n", at);
+    else
+        printf("wrote %s into %s/%s at index %" PRIu64 " of dimension 0\n", o->from, region, name,
+               at);
+    return EXIT_OK;
+}
+
+/* 'nd info', 'nd read' and 'nd write': open the array (staging from --stage-tier) and run SUB
+ * on it. */
+static int nd_open_and_run(cli *c, const char *sub, const nd_args *o, const char *region,
+                           const char *name)
+{
+    int rc;
+    if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+    strata_ndarray_open_opts oo = {.stage_tier = o->stage_tier,
+                                   .hints = o->verbose ? STRATA_ND_VERBOSE : 0};
+    strata_ndarray *a;
+    int st = strata_ndarray_open(c->pool, region, name, &oo, &a);
+    if (st < 0) return cli_fail(c, st);
+    strata_ndarray_desc d;
+    if ((st = strata_ndarray_info(a, &d)) < 0) {
+        rc = cli_fail(c, st);
+        goto done;
+    }
+    if (strcmp(sub, "info") == 0) {
+        print_info(&d, c->json);
+        rc = EXIT_OK;
+    } else if (strcmp(sub, "read") == 0) {
+        rc = nd_read_verbose(c, a, &d, o, region, name);
+    } else {
+        rc = nd_write(c, a, &d, o, region, name);
+    }
+done:
+    strata_ndarray_close(a);
+    return rc;
+}
+
 int cmd_nd(cli *c, int argc, char **argv)
 {
     char *pos[16];
-    int npos, unlimited = 0, append = 0, verbose = 0, json = 0;
-    const char *dtype = NULL, *shape = NULL, *chunks = NULL, *layout = NULL, *zstd = NULL,
-               *tier = NULL, *fill = NULL, *from = NULL, *start = NULL, *count = NULL,
-               *stride = NULL, *step = NULL, *out = NULL, *stage_tier = NULL;
-    cli_opt opts[] = {{"dtype", 't', &dtype, NULL},
-                      {"shape", 0, &shape, NULL},
-                      {"chunks", 0, &chunks, NULL},
-                      {"layout", 0, &layout, NULL},
-                      {"zstd", 0, &zstd, NULL},
-                      {"tier", 0, &tier, NULL},
-                      {"fill", 0, &fill, NULL},
-                      {"unlimited", 0, NULL, &unlimited},
-                      {"from", 0, &from, NULL},
-                      {"append", 0, NULL, &append},
-                      {"start", 0, &start, NULL},
-                      {"count", 0, &count, NULL},
-                      {"stride", 0, &stride, NULL},
-                      {"step", 0, &step, NULL},
-                      {"out", 'o', &out, NULL},
-                      {"stage-tier", 0, &stage_tier, NULL},
-                      {"verbose", 'v', NULL, &verbose},
-                      {"json", 0, NULL, &json},
+    int npos;
+    nd_args o = {0};
+    cli_opt opts[] = {{"dtype", 't', &o.dtype, NULL},
+                      {"shape", 0, &o.shape, NULL},
+                      {"chunks", 0, &o.chunks, NULL},
+                      {"layout", 0, &o.layout, NULL},
+                      {"zstd", 0, &o.zstd, NULL},
+                      {"tier", 0, &o.tier, NULL},
+                      {"fill", 0, &o.fill, NULL},
+                      {"unlimited", 0, NULL, &o.unlimited},
+                      {"from", 0, &o.from, NULL},
+                      {"append", 0, NULL, &o.append},
+                      {"start", 0, &o.start, NULL},
+                      {"count", 0, &o.count, NULL},
+                      {"stride", 0, &o.stride, NULL},
+                      {"step", 0, &o.step, NULL},
+                      {"out", 'o', &o.out, NULL},
+                      {"stage-tier", 0, &o.stage_tier, NULL},
+                      {"verbose", 'v', NULL, &o.verbose},
+                      CLI_OPT_JSON,
                       {0}};
     if (argc > 16) return cli_usage_error("nd", "too many arguments");
     int rc = cli_scan(argc, argv, opts, nd_usage, pos, &npos, 0);
@@ -272,85 +366,23 @@ int cmd_nd(cli *c, int argc, char **argv)
     if (npos < 1)
         return cli_usage_error("nd", "missing subcommand (create, write, read, info, ls or rm)");
     const char *sub = pos[0];
-    if (strcmp(sub, "ls") == 0) {
-        if (npos != 2) return cli_usage_error("nd", "'nd ls' takes one REGION");
-        if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
-        cli_names lc = {c->json, 0};
-        if (c->json) fputs("{\"arrays\":[", stdout);
-        int st = strata_ndarray_list(c->pool, pos[1], cli_print_name, &lc);
-        if (c->json) fputs("]}\n", stdout);
-        return st < 0 ? cli_fail(c, st) : EXIT_OK;
-    }
+    if (strcmp(sub, "ls") == 0) return nd_ls(c, pos, npos);
     if (npos != 2) return cli_usage_error("nd", "'nd %s' takes one REGION/NAME", sub);
     char buf[2 * STRATA_NAME_MAX + 2];
     const char *region, *name;
     if ((rc = cli_split("nd", pos[1], buf, sizeof buf, &region, &name)) != EXIT_OK) return rc;
     if (strcmp(sub, "create") == 0)
-        return nd_create(c, region, name, dtype, shape, chunks, layout, zstd, tier, fill,
-                         unlimited);
-    if (strcmp(sub, "rm") == 0) {
-        if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
-        int st = strata_ndarray_delete(c->pool, region, name);
-        if (st < 0) return cli_fail(c, st);
-        if (!c->json) printf("deleted N-d array %s/%s\n", region, name);
-        return EXIT_OK;
-    }
+        return nd_create(c, region, name, o.dtype, o.shape, o.chunks, o.layout, o.zstd, o.tier,
+                         o.fill, o.unlimited);
+    if (strcmp(sub, "rm") == 0) return nd_rm(c, region, name);
     if (strcmp(sub, "info") != 0 && strcmp(sub, "read") != 0 && strcmp(sub, "write") != 0)
         return cli_usage_error("nd", "unknown subcommand '%s'", sub);
     if (strcmp(sub, "write") == 0) {
-        if (from == NULL) return cli_usage_error("nd", "'nd write' needs --from FILE.npy");
-        if ((start == NULL) == !append)
+        if (o.from == NULL) return cli_usage_error("nd", "'nd write' needs --from FILE.npy");
+        if ((o.start == NULL) == !o.append)
             return cli_usage_error("nd", "'nd write' needs --start I0,I1,... or --append");
     }
-    if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
-    strata_ndarray_open_opts oo = {.stage_tier = stage_tier,
-                                   .hints = verbose ? STRATA_ND_VERBOSE : 0};
-    strata_ndarray *a;
-    int st = strata_ndarray_open(c->pool, region, name, &oo, &a);
-    if (st < 0) return cli_fail(c, st);
-    strata_ndarray_desc d;
-    st = strata_ndarray_info(a, &d);
-    if (st < 0) {
-        strata_ndarray_close(a);
-        return cli_fail(c, st);
-    }
-    if (strcmp(sub, "info") == 0) {
-        print_info(&d, c->json);
-        rc = EXIT_OK;
-    } else if (strcmp(sub, "read") == 0) {
-        rc = nd_read(c, a, &d, start, count, stride, step, out);
-        strata_ndarray_desc after;
-        if (rc == EXIT_OK && verbose && strata_ndarray_info(a, &after) == STRATA_OK &&
-            after.staged_on_demand > d.staged_on_demand)
-            fprintf(stderr,
-                    "strata: staged %" PRIu64 " chunk(s) of '%s/%s' from the archive on demand\n",
-                    after.staged_on_demand - d.staged_on_demand, region, name);
-        if (rc == EXIT_OK && verbose && strata_ndarray_info(a, &after) == STRATA_OK)
-            fprintf(stderr,
-                    "strata: read %" PRIu64 " chunk file(s); staged %" PRIu64 " from the archive "
-                    "on demand (%" PRIu64 " bytes)\n",
-                    after.chunks_read, after.staged_on_demand, after.staged_bytes);
-    } else {
-        uint64_t s[STRATA_ND_MAXDIMS] = {0}, at = 0;
-        int n = start ? parse_list(start, s, STRATA_ND_MAXDIMS) : 0;
-        if (start && n != d.ndims) {
-            rc = cli_usage_error("nd", "--start needs %d numbers, one per dimension", d.ndims);
-        } else {
-            st = strata_ndarray_write_npy(a, append ? NULL : s, from, &at);
-            if (st < 0) {
-                rc = cli_fail(c, st);
-            } else {
-                rc = EXIT_OK;
-                if (c->json)
-                    printf("{\"written\":true,\"at\":%" PRIu64 "}\n", at);
-                else
-                    printf("wrote %s into %s/%s at index %" PRIu64 " of dimension 0\n", from,
-                           region, name, at);
-            }
-        }
-    }
-    strata_ndarray_close(a);
-    return rc;
+    return nd_open_and_run(c, sub, &o, region, name);
 }
 
 /* ---- tier ----------------------------------------------------------------------------------- */
@@ -391,11 +423,14 @@ static int print_tier(void *ctx, const strata_tier_info *t)
 int cmd_tier(cli *c, int argc, char **argv)
 {
     char *pos[16];
-    int npos, json = 0;
+    int npos;
     const char *kind = NULL, *capacity = NULL, *bw = NULL, *latency = NULL;
-    cli_opt opts[] = {{"kind", 'k', &kind, NULL}, {"capacity", 0, &capacity, NULL},
-                      {"read-bw", 0, &bw, NULL},  {"latency", 0, &latency, NULL},
-                      {"json", 0, NULL, &json},   {0}};
+    cli_opt opts[] = {{"kind", 'k', &kind, NULL},
+                      {"capacity", 0, &capacity, NULL},
+                      {"read-bw", 0, &bw, NULL},
+                      {"latency", 0, &latency, NULL},
+                      CLI_OPT_JSON,
+                      {0}};
     if (argc > 16) return cli_usage_error("tier", "too many arguments");
     int rc = cli_scan(argc, argv, opts, tier_usage, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
@@ -432,9 +467,9 @@ int cmd_tier(cli *c, int argc, char **argv)
     if (!set && (kind == NULL || strata_tier_kind_parse(kind, &k) != STRATA_OK))
         return cli_usage_error("tier", "--kind is memory, ssd, disk or archive");
     uint64_t cap = 0, rbw = 0;
-    if (capacity && parse_bytes(capacity, &cap) != 0)
+    if (capacity && cli_parse_bytes(capacity, &cap) != 0)
         return cli_usage_error("tier", "--capacity needs a size such as 10G");
-    if (bw && parse_bytes(bw, &rbw) != 0)
+    if (bw && cli_parse_bytes(bw, &rbw) != 0)
         return cli_usage_error("tier", "--read-bw needs bytes per second such as 100M");
     double lat = 0;
     if (latency) {
@@ -491,12 +526,12 @@ static int parse_range(const char *arg, uint64_t *first, uint64_t *last)
 int cmd_migrate(cli *c, int argc, char **argv)
 {
     char *pos[8];
-    int npos, json = 0;
+    int npos;
     const char *to = NULL, *chunks = NULL, *batches = NULL;
     cli_opt opts[] = {{"to", 0, &to, NULL},
                       {"chunks", 0, &chunks, NULL},
                       {"batches", 0, &batches, NULL},
-                      {"json", 0, NULL, &json},
+                      CLI_OPT_JSON,
                       {0}};
     if (argc > 8) return cli_usage_error("migrate", "too many arguments");
     int rc = cli_scan(argc, argv, opts, migrate_usage, pos, &npos, 0);
@@ -541,12 +576,12 @@ static const char stage_usage[] =
 int cmd_stage(cli *c, int argc, char **argv)
 {
     char *pos[8];
-    int npos, json = 0;
+    int npos;
     const char *to = NULL, *start_s = NULL, *count_s = NULL;
     cli_opt opts[] = {{"to", 0, &to, NULL},
                       {"start", 0, &start_s, NULL},
                       {"count", 0, &count_s, NULL},
-                      {"json", 0, NULL, &json},
+                      CLI_OPT_JSON,
                       {0}};
     if (argc > 10) return cli_usage_error("stage", "too many arguments");
     int rc = cli_scan(argc, argv, opts, stage_usage, pos, &npos, 0);

@@ -14,8 +14,8 @@ static const char usage[] = "usage: strata region create NAME\n"
 int cmd_region(cli *c, int argc, char **argv)
 {
     char *pos[16];
-    int npos, force = 0, json = 0;
-    cli_opt opts[] = {{"force", 'f', NULL, &force}, {"json", 0, NULL, &json}, {0}};
+    int npos, force = 0;
+    cli_opt opts[] = {{"force", 'f', NULL, &force}, CLI_OPT_JSON, {0}};
     if (argc > 16) return cli_usage_error("region", "too many arguments");
     int rc = cli_scan(argc, argv, opts, usage, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;

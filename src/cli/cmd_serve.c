@@ -100,7 +100,7 @@ static int serve_parse(int argc, char **argv, srv_opts *o)
     if (o->allow_host && strlen(o->allow_host) >= sizeof((srv *)0)->allow_hosts)
         return cli_usage_error("serve", "--allow-host: the list is too long");
     o->max_body = 1 << 20;
-    if (max_body && parse_bytes(max_body, &o->max_body) != 0)
+    if (max_body && cli_parse_bytes(max_body, &o->max_body) != 0)
         return cli_usage_error("serve", "--max-body needs a size such as 1M");
     if (opt_long("threads", threads, 4, 1, SRV_MAX_HANDLES - 1, &o->threads) < 0 ||
         opt_long("timeout", timeout, 30, 1, 86400, &o->timeout) < 0 ||

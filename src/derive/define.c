@@ -413,6 +413,96 @@ done:
     return rc;
 }
 
+/* A derived column being defined by strata_column_derive. */
+typedef struct {
+    strata_pool *pool;
+    st_err *err;
+    const char *region, *name; /* the dataset that gets the column */
+    const strata_column_spec *spec;
+    st_dspec ds;
+    st_cat_column col;
+    st_cat_deriv *dv;
+} coldef;
+
+/* expr: the column is an expression over the dataset's own columns XS (dataset ID). */
+static int define_expr(coldef *k, const st_schema *xs, int64_t id)
+{
+    const char *expr = k->spec->expr;
+    if (expr == NULL || expr[0] == '\0' || strlen(expr) >= sizeof k->ds.expr)
+        return st_error(k->err, STRATA_EINVAL, "expr needs an expression (at most %zu bytes)",
+                        sizeof k->ds.expr - 1);
+    snprintf(k->ds.expr, sizeof k->ds.expr, "%s", expr);
+    for (char *p = k->ds.expr; *p; p++)
+        if (*p == '\n' || *p == '\r') *p = ' ';
+    st_expr *e = NULL;
+    int rc = st_expr_parse(k->err, k->ds.expr, xs->cols, xs->ncols, &e);
+    if (rc < 0) return rc;
+    k->col.dtype = (int)st_expr_type(e);
+    st_expr_free(e);
+    k->dv->source_id = id;
+    return STRATA_OK;
+}
+
+/* scatter: the source (dataset SRC_ID) must be derived directly from the dataset (ID); its
+ * column, not a string one, goes back to the rows it came from, the others get --default. */
+static int define_scatter(coldef *k, int64_t id, int64_t src_id)
+{
+    const strata_column_spec *spec = k->spec;
+    st_index_of ci;
+    int rc = st_derive_index_of(k->pool, src_id, &ci);
+    if (rc < 0) return rc;
+    if (!ci.found || ci.dv.source_id != id)
+        return st_error(k->err, STRATA_EINVAL,
+                        "cannot scatter '%s/%s.%s' into '%s/%s': '%s/%s' is not derived "
+                        "directly from '%s/%s'",
+                        spec->src_region, spec->src_name, spec->src_column, k->region, k->name,
+                        spec->src_region, spec->src_name, k->region, k->name);
+    if (k->col.dtype == STRATA_STR)
+        return st_error(k->err, STRATA_ETYPE, "cannot scatter string column '%s'",
+                        spec->src_column);
+    char why[64];
+    double scratch[2];
+    const char *v = spec->default_value ? spec->default_value : "";
+    if (strata_value_parse((strata_dtype)k->col.dtype, v, scratch, why) != STRATA_OK)
+        return st_error(k->err, STRATA_EINVAL, "scatter --default '%s' %s", v, why);
+    snprintf(k->ds.defval, sizeof k->ds.defval, "%s", v);
+    k->dv->destroys_order = ci.dv.destroys_order;
+    return STRATA_OK;
+}
+
+/* gather and scatter: the column comes from column src_column of src_region/src_name, whose
+ * schema is loaded into SS (the caller frees it). XI is the index of the dataset (ID): a
+ * gather needs it to point at the source. */
+static int define_from_source(coldef *k, const st_index_of *xi, int64_t id, st_schema *ss)
+{
+    const strata_column_spec *spec = k->spec;
+    st_err *err = k->err;
+    if (spec->src_region == NULL || spec->src_name == NULL || spec->src_column == NULL)
+        return st_error(err, STRATA_EINVAL, "%s needs REGION/DATASET.COLUMN", spec->op);
+    int rc = st_dataset_names_check(k->pool, spec->src_region, spec->src_name);
+    if (rc < 0) return rc;
+    st_cat_dataset sd;
+    rc = st_schema_load(k->pool, spec->src_region, spec->src_name, &sd, ss);
+    if (rc == STRATA_ENOTFOUND)
+        st_error(err, rc, "cannot %s from '%s/%s': it does not exist", spec->op, spec->src_region,
+                 spec->src_name);
+    if (rc < 0) return rc;
+    int sc = find_col(err, ss, spec->src_name, spec->src_column, spec->op);
+    if (sc < 0) return sc;
+    k->col.dtype = ss->cat[sc].dtype;
+    k->dv->source_id = sd.id;
+    snprintf(k->dv->source_column, sizeof k->dv->source_column, "%s", spec->src_column);
+    if (k->ds.op == ST_OP_GATHER && (!xi->found || xi->dv.source_id != sd.id))
+        return st_error(err, STRATA_EINVAL,
+                        "cannot gather into '%s/%s' from '%s/%s': %s; gather from the dataset "
+                        "it is derived from",
+                        k->region, k->name, spec->src_region, spec->src_name,
+                        xi->found ? "it is not derived from that dataset"
+                                  : "it is not a derived dataset (it has no index)");
+    if (k->ds.op == ST_OP_SCATTER) return define_scatter(k, id, sd.id);
+    return STRATA_OK;
+}
+
 int strata_column_derive(strata_pool *pool, const char *region, const char *name,
                          const char *column, const strata_column_spec *spec)
 {
@@ -427,103 +517,37 @@ int strata_column_derive(strata_pool *pool, const char *region, const char *name
                         "unknown column operation '%s': use gather, scatter "
                         "or expr",
                         spec->op);
-    st_cat_dataset d, sd;
+    st_cat_dataset d;
     st_schema xs, ss = {0};
     if ((rc = st_schema_load(pool, region, name, &d, &xs)) < 0) return rc;
-    st_dspec ds;
-    memset(&ds, 0, sizeof ds);
-    ds.op = (st_op)op;
-    st_cat_deriv *dv = calloc(1, sizeof *dv);
-    if (dv == NULL) {
+    coldef k = {.pool = pool, .err = err, .region = region, .name = name, .spec = spec};
+    k.ds.op = (st_op)op;
+    if ((k.dv = calloc(1, sizeof *k.dv)) == NULL) {
         rc = st_error(err, STRATA_ENOMEM, "out of memory");
         goto done;
     }
-    st_cat_column col;
-    memset(&col, 0, sizeof col);
-    snprintf(col.name, sizeof col.name, "%s", column);
+    snprintf(k.col.name, sizeof k.col.name, "%s", column);
     if (st_schema_find(&xs, column) >= 0) {
         rc = st_error(err, STRATA_EEXIST, "dataset '%s/%s' already has a column '%s'", region, name,
                       column);
         goto done;
     }
-    dv->dataset_id = d.id;
-    snprintf(dv->target, sizeof dv->target, "%s", column);
+    k.dv->dataset_id = d.id;
+    snprintf(k.dv->target, sizeof k.dv->target, "%s", column);
     st_index_of xi;
     ST_TRY(rc = st_derive_index_of(pool, d.id, &xi));
-    dv->destroys_order = xi.found && xi.dv.destroys_order;
-    if (op == ST_OP_EXPR) {
-        if (spec->expr == NULL || spec->expr[0] == '\0' || strlen(spec->expr) >= sizeof ds.expr) {
-            rc = st_error(err, STRATA_EINVAL, "expr needs an expression (at most %zu bytes)",
-                          sizeof ds.expr - 1);
-            goto done;
-        }
-        snprintf(ds.expr, sizeof ds.expr, "%s", spec->expr);
-        for (char *p = ds.expr; *p; p++)
-            if (*p == '\n' || *p == '\r') *p = ' ';
-        st_expr *e = NULL;
-        ST_TRY(rc = st_expr_parse(err, ds.expr, xs.cols, xs.ncols, &e));
-        col.dtype = (int)st_expr_type(e);
-        st_expr_free(e);
-        dv->source_id = d.id;
-    } else {
-        if (spec->src_region == NULL || spec->src_name == NULL || spec->src_column == NULL) {
-            rc = st_error(err, STRATA_EINVAL, "%s needs REGION/DATASET.COLUMN", spec->op);
-            goto done;
-        }
-        ST_TRY(rc = st_dataset_names_check(pool, spec->src_region, spec->src_name));
-        rc = st_schema_load(pool, spec->src_region, spec->src_name, &sd, &ss);
-        if (rc == STRATA_ENOTFOUND)
-            st_error(err, rc, "cannot %s from '%s/%s': it does not exist", spec->op,
-                     spec->src_region, spec->src_name);
-        if (rc < 0) goto done;
-        int sc = find_col(err, &ss, spec->src_name, spec->src_column, spec->op);
-        if ((rc = sc) < 0) goto done;
-        col.dtype = ss.cat[sc].dtype;
-        dv->source_id = sd.id;
-        snprintf(dv->source_column, sizeof dv->source_column, "%s", spec->src_column);
-        if (op == ST_OP_GATHER && (!xi.found || xi.dv.source_id != sd.id)) {
-            rc = st_error(err, STRATA_EINVAL,
-                          "cannot gather into '%s/%s' from '%s/%s': %s; gather from the dataset "
-                          "it is derived from",
-                          region, name, spec->src_region, spec->src_name,
-                          xi.found ? "it is not derived from that dataset"
-                                   : "it is not a derived dataset (it has no index)");
-            goto done;
-        }
-        if (op == ST_OP_SCATTER) {
-            st_index_of ci;
-            ST_TRY(rc = st_derive_index_of(pool, sd.id, &ci));
-            if (!ci.found || ci.dv.source_id != d.id) {
-                rc = st_error(err, STRATA_EINVAL,
-                              "cannot scatter '%s/%s.%s' into '%s/%s': '%s/%s' is not derived "
-                              "directly from '%s/%s'",
-                              spec->src_region, spec->src_name, spec->src_column, region, name,
-                              spec->src_region, spec->src_name, region, name);
-                goto done;
-            }
-            if (col.dtype == STRATA_STR) {
-                rc = st_error(err, STRATA_ETYPE, "cannot scatter string column '%s'",
-                              spec->src_column);
-                goto done;
-            }
-            char why[64];
-            double scratch[2];
-            const char *v = spec->default_value ? spec->default_value : "";
-            if (strata_value_parse((strata_dtype)col.dtype, v, scratch, why) != STRATA_OK) {
-                rc = st_error(err, STRATA_EINVAL, "scatter --default '%s' %s", v, why);
-                goto done;
-            }
-            snprintf(ds.defval, sizeof ds.defval, "%s", v);
-            dv->destroys_order = ci.dv.destroys_order;
-        }
-    }
-    snprintf(dv->op, sizeof dv->op, "%s", st_op_name(ds.op));
-    ST_TRY(rc = st_dspec_encode(&ds, dv->args, sizeof dv->args));
-    rc = st_cat_derive_column(err, st_pool_cat(pool), &col, dv);
+    k.dv->destroys_order = xi.found && xi.dv.destroys_order;
+    if (op == ST_OP_EXPR)
+        ST_TRY(rc = define_expr(&k, &xs, d.id));
+    else
+        ST_TRY(rc = define_from_source(&k, &xi, d.id, &ss));
+    snprintf(k.dv->op, sizeof k.dv->op, "%s", st_op_name(k.ds.op));
+    ST_TRY(rc = st_dspec_encode(&k.ds, k.dv->args, sizeof k.dv->args));
+    rc = st_cat_derive_column(err, st_pool_cat(pool), &k.col, k.dv);
     if (rc == STRATA_EEXIST)
         st_error(err, rc, "dataset '%s/%s' already has a column '%s'", region, name, column);
 done:
-    free(dv);
+    free(k.dv);
     st_schema_free(&xs);
     st_schema_free(&ss);
     return rc;

@@ -100,8 +100,8 @@ static void batch_span(const strata_snapshot *s, uint64_t b, uint64_t at, uint64
 }
 
 /* Column COL of source rows [R0, R1) of S, concatenated into slot C of T (owned). */
-static int col_concat(job *j, strata_snapshot *s, uint64_t r0, uint64_t r1, int col, st_table *t,
-                      int c)
+static int col_concat(st_upd_job *j, strata_snapshot *s, uint64_t r0, uint64_t r1, int col,
+                      st_table *t, int c)
 {
     strata_dtype dt = (strata_dtype)st_snapshot_schema(s)->cat[col].dtype;
     uint64_t n = r1 - r0, b0 = st_snapshot_batch_of(s, r0, 0);
@@ -161,7 +161,7 @@ nomem:
 }
 
 /* Slot C of DST = slot SC of SRC at rows PERM[0..M). */
-static int col_permute(job *j, const st_table *src, int sc, const uint64_t *perm, uint64_t m,
+static int col_permute(st_upd_job *j, const st_table *src, int sc, const uint64_t *perm, uint64_t m,
                        st_table *dst, int c)
 {
     strata_dtype dt = src->dt[sc];
@@ -221,7 +221,7 @@ static void plan_free(plan *p)
     for (int c = 0; c < ST_TBL_MAX; c++) st_expr_free(p->e[c]);
 }
 
-static const st_cat_deriv *group_object(const job *j, const char *target)
+static const st_cat_deriv *group_object(const st_upd_job *j, const char *target)
 {
     for (size_t g = 0; g < j->ngroup; g++)
         if (strcmp(j->group[g].target, target) == 0) return &j->group[g];
@@ -230,14 +230,14 @@ static const st_cat_deriv *group_object(const job *j, const char *target)
 
 /* The columns after the keys, in order, while each is gathered from S or an expression, is
  * updated in this job, and is present in every previous output batch. */
-static void plan_carry(job *j, strata_snapshot *s, size_t nold, plan *p)
+static void plan_carry(st_upd_job *j, strata_snapshot *s, size_t nold, plan *p)
 {
     for (int pos = p->nc; pos < j->sch.ncols && pos < ST_TBL_MAX; pos++) {
         const st_cat_deriv *dv = group_object(j, j->sch.cat[pos].name);
         st_dspec cs;
         if (dv == NULL || st_dspec_decode(NULL, dv->op, dv->args, &cs) < 0) return;
         for (size_t b = 0; b < nold; b++)
-            if (WB(j, b).cols[pos].file[0] == '\0') return;
+            if (ST_UPD_WB(j, b).cols[pos].file[0] == '\0') return;
         if (cs.op == ST_OP_GATHER) {
             if (strcmp(dv->source_region, st_snapshot_rec(s)->region) != 0 ||
                 strcmp(dv->source, st_snapshot_rec(s)->name) != 0)
@@ -271,7 +271,7 @@ static double col_width(strata_snapshot *s, int col, uint64_t r0, uint64_t r1)
     return rows ? (double)bytes / (double)rows + 8 : 16;
 }
 
-static void plan_size(job *j, strata_snapshot *s, uint64_t r0, uint64_t r1, plan *p)
+static void plan_size(st_upd_job *j, strata_snapshot *s, uint64_t r0, uint64_t r1, plan *p)
 {
     /* While sorting: the keys, the argsort's images and scratch (3 x 8), the permutation; then
      * the sorted table and one column being permuted. */
@@ -290,7 +290,7 @@ static void plan_size(job *j, strata_snapshot *s, uint64_t r0, uint64_t r1, plan
 /* ---- sorted chunks -------------------------------------------------------------------------- */
 
 /* Source rows [R0, R1) of S, sorted (or their top k), as a table of the plan's columns. */
-static int sorted_chunk(job *j, strata_snapshot *s, const plan *p, uint64_t r0, uint64_t r1,
+static int sorted_chunk(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_t r0, uint64_t r1,
                         st_table *out)
 {
     uint64_t n = r1 - r0, m = n;
@@ -378,7 +378,7 @@ static void spill_free(spill *sp)
     sp->n = 0;
 }
 
-static int spill_write(job *j, const st_table *t, spill *sp)
+static int spill_write(st_upd_job *j, const st_table *t, spill *sp)
 {
     int rc = STRATA_OK;
     sp->n = 0;
@@ -425,7 +425,8 @@ static void run_unmap(srun *r)
 }
 
 /* Map LEN bytes at OFFSET of the file behind FD into slot S of R. */
-static int window(job *j, srun *r, int s, int fd, uint64_t offset, uint64_t len, const char **out)
+static int window(st_upd_job *j, srun *r, int s, int fd, uint64_t offset, uint64_t len,
+                  const char **out)
 {
     static const char empty[1];
     if (len == 0) {
@@ -444,7 +445,7 @@ static int window(job *j, srun *r, int s, int fd, uint64_t offset, uint64_t len,
 }
 
 /* Bring the next rows of R into view: 1 if there are some, 0 at the end, or an error. */
-static int run_next(job *j, srun *r, int nc)
+static int run_next(st_upd_job *j, srun *r, int nc)
 {
     run_unmap(r);
     r->i = 0;
@@ -458,9 +459,9 @@ static int run_next(job *j, srun *r, int nc)
         return r->cur.rows > 0;
     }
     if (r->kind == RUN_DISK) {
-        while (r->b < r->nb && WB(j, r->b).b.nrows == 0) r->b++;
+        while (r->b < r->nb && ST_UPD_WB(j, r->b).b.nrows == 0) r->b++;
         if (r->b == r->nb) return 0;
-        const wbatch *w = &WB(j, r->b++);
+        const st_upd_wbatch *w = &ST_UPD_WB(j, r->b++);
         for (int c = 0; c < nc; c++) {
             int rc =
                 st_upd_map(j, w, c, &r->maps[c], &r->bmaps[c], &r->cur.data[c], &r->cur.bytes[c]);
@@ -500,8 +501,8 @@ static int run_next(job *j, srun *r, int nc)
 
 /* Rows are appended in blocks, buffered, and cut into output batches of j->out_rows rows. */
 typedef struct mwriter {
-    job *j;
-    outw ow;
+    st_upd_job *j;
+    st_upd_outw ow;
     int open, nc;
     uint64_t rows, nbuf;
     char *buf[ST_TBL_MAX];
@@ -513,7 +514,7 @@ enum { MW_BUF = 4096 };
 
 static int mw_flush(mwriter *m)
 {
-    job *j = m->j;
+    st_upd_job *j = m->j;
     int rc = STRATA_OK;
     if (m->nbuf == 0) return rc;
     if (!m->open) {
@@ -579,7 +580,7 @@ static int mw_rows(mwriter *m, const st_table *t, uint64_t from, uint64_t count)
     return STRATA_OK;
 }
 
-static int mw_init(mwriter *m, job *j, int nc)
+static int mw_init(mwriter *m, st_upd_job *j, int nc)
 {
     memset(m, 0, sizeof *m);
     m->j = j;
@@ -627,7 +628,7 @@ static void heap_down(const plan *p, srun **h, size_t n, size_t i)
 }
 
 /* Merge the runs into output batches, at most LIMIT rows. */
-static int merge_runs(job *j, const plan *p, srun *runs, size_t nr, uint64_t limit)
+static int merge_runs(st_upd_job *j, const plan *p, srun *runs, size_t nr, uint64_t limit)
 {
     mwriter m;
     srun **h = calloc(nr + 1, sizeof *h);
@@ -685,7 +686,7 @@ done:
 
 /* ---- the refresh ---------------------------------------------------------------------------- */
 
-int st_upd_order(job *j, const st_dspec *sp, strata_snapshot *s, const int *keycols,
+int st_upd_order(st_upd_job *j, const st_dspec *sp, strata_snapshot *s, const int *keycols,
                  uint64_t consumed, size_t nold)
 {
     plan p;

@@ -37,7 +37,7 @@
 /* Rows per output batch of an order-destroying operation (fewer under a small --mem). */
 #define ST_OUT_ROWS ((uint64_t)1 << 20)
 
-int st_upd_progress(job *j, uint64_t done, uint64_t rows)
+int st_upd_progress(st_upd_job *j, uint64_t done, uint64_t rows)
 {
     j->ev.done = done;
     j->ev.rows += rows;
@@ -47,7 +47,7 @@ int st_upd_progress(job *j, uint64_t done, uint64_t rows)
     return STRATA_OK;
 }
 
-static void begin_object(job *j, const char *object, const char *mode, uint64_t total)
+static void begin_object(st_upd_job *j, const char *object, const char *mode, uint64_t total)
 {
     j->ev.object = object;
     j->ev.mode = mode;
@@ -58,8 +58,8 @@ static void begin_object(job *j, const char *object, const char *mode, uint64_t 
 
 static int load_batch(void *vctx, const st_cat_batch *b, const st_cat_bcol *cols)
 {
-    job *j = vctx;
-    wbatch *w = st_vec_push(&j->wb);
+    st_upd_job *j = vctx;
+    st_upd_wbatch *w = st_vec_push(&j->wb);
     if (w == NULL) return STRATA_ENOMEM;
     memset(w, 0, sizeof *w);
     w->b = *b;
@@ -72,7 +72,7 @@ static int load_batch(void *vctx, const st_cat_batch *b, const st_cat_bcol *cols
     return 0;
 }
 
-static int remember_file(job *j, const st_cat_bcol *bc)
+static int remember_file(st_upd_job *j, const st_cat_bcol *bc)
 {
     for (int k = 0; k < 2; k++) {
         const char *f = k ? bc->bytes_file : bc->file;
@@ -84,8 +84,8 @@ static int remember_file(job *j, const st_cat_bcol *bc)
     return STRATA_OK;
 }
 
-int st_upd_map(job *j, const wbatch *w, int col, st_npy_map *m, st_npy_map *mb, const void **data,
-               const char **bytes)
+int st_upd_map(st_upd_job *j, const st_upd_wbatch *w, int col, st_npy_map *m, st_npy_map *mb,
+               const void **data, const char **bytes)
 {
     const st_cat_bcol *bc = &w->cols[col];
     memset(m, 0, sizeof *m);
@@ -115,7 +115,7 @@ int st_upd_map(job *j, const wbatch *w, int col, st_npy_map *m, st_npy_map *mb, 
 
 /* ---- output batches ----------------------------------------------------------------------- */
 
-int st_upd_out_begin(job *j, outw *ow, int n)
+int st_upd_out_begin(st_upd_job *j, st_upd_outw *ow, int n)
 {
     ow->n = n > 0 ? n : st_dataset_schema(j->ds)->ncols;
     int rc = STRATA_OK;
@@ -126,15 +126,15 @@ int st_upd_out_begin(job *j, outw *ow, int n)
     return rc;
 }
 
-void st_upd_out_abort(outw *ow)
+void st_upd_out_abort(st_upd_outw *ow)
 {
     for (int c = 0; c < ow->n; c++) st_colw_abort(&ow->w[c]);
 }
 
 /* Complete the batch being written: a new working batch. */
-int st_upd_out_end(job *j, outw *ow)
+int st_upd_out_end(st_upd_job *j, st_upd_outw *ow)
 {
-    wbatch w;
+    st_upd_wbatch w;
     memset(&w, 0, sizeof w);
     w.is_new = 1;
     w.cols = calloc((size_t)j->sch.ncols, sizeof *w.cols);
@@ -155,7 +155,7 @@ int st_upd_out_end(job *j, outw *ow)
             st_colw_abort(&ow->w[c]);
         }
     }
-    wbatch *slot = rc == STRATA_OK ? st_vec_push(&j->wb) : NULL;
+    st_upd_wbatch *slot = rc == STRATA_OK ? st_vec_push(&j->wb) : NULL;
     if (slot == NULL) {
         free(w.cols);
         return rc < 0 ? rc : st_error(j->err, STRATA_ENOMEM, "out of memory");
@@ -168,9 +168,9 @@ int st_upd_out_end(job *j, outw *ow)
 }
 
 /* One output batch holding only the index IDX[0..N). */
-static int out_index(job *j, const uint64_t *idx, uint64_t n)
+static int out_index(st_upd_job *j, const uint64_t *idx, uint64_t n)
 {
-    outw ow;
+    st_upd_outw ow;
     int rc = st_upd_out_begin(j, &ow, 0);
     if (rc == STRATA_OK) rc = st_colw_append(j->err, &ow.w[0], idx, n);
     if (rc < 0) {
@@ -195,7 +195,7 @@ typedef struct gplan {
     int arg[ST_TBL_MAX];
 } gplan;
 
-static int gplan_build(job *j, const st_dspec *sp, const st_schema *src, gplan *g)
+static int gplan_build(st_upd_job *j, const st_dspec *sp, const st_schema *src, gplan *g)
 {
     memset(g, 0, sizeof *g);
     g->op[0] = ST_AGG_MIN;
@@ -250,7 +250,7 @@ static int gplan_build(job *j, const st_dspec *sp, const st_schema *src, gplan *
 }
 
 /* Partial groups of source batch B. */
-static int groups_of_batch(job *j, strata_snapshot *s, uint64_t b, const st_dspec *sp,
+static int groups_of_batch(st_upd_job *j, strata_snapshot *s, uint64_t b, const st_dspec *sp,
                            const gplan *g, st_groups *out)
 {
     uint64_t n = (uint64_t)st_snapshot_batches(s)[b].nrows, first = st_snapshot_row_start(s)[b];
@@ -295,10 +295,11 @@ static int groups_of_batch(job *j, strata_snapshot *s, uint64_t b, const st_dspe
 }
 
 /* The previous output (working batches [0, NOLD)) as groups. */
-static int groups_of_output(job *j, size_t nold, const st_dspec *sp, const gplan *g, st_groups *out)
+static int groups_of_output(st_upd_job *j, size_t nold, const st_dspec *sp, const gplan *g,
+                            st_groups *out)
 {
     uint64_t n = 0;
-    for (size_t b = 0; b < nold; b++) n += (uint64_t)WB(j, b).b.nrows;
+    for (size_t b = 0; b < nold; b++) n += (uint64_t)ST_UPD_WB(j, b).b.nrows;
     memset(out, 0, sizeof *out);
     out->nkeys = sp->nkeys;
     out->naggs = g->nslots;
@@ -320,13 +321,13 @@ static int groups_of_output(job *j, size_t nold, const st_dspec *sp, const gplan
     uint64_t at = 0;
     size_t nk = (size_t)sp->nkeys, na = (size_t)g->nslots;
     for (size_t b = 0; b < nold && rc == STRATA_OK; b++) {
-        uint64_t m = (uint64_t)WB(j, b).b.nrows;
+        uint64_t m = (uint64_t)ST_UPD_WB(j, b).b.nrows;
         for (int c = 0; c < st_dataset_schema(j->ds)->ncols && rc == STRATA_OK; c++) {
             if (g->what[c] == 4) continue;
             st_npy_map mp, mb;
             const void *data;
             const char *bytes;
-            if ((rc = st_upd_map(j, &WB(j, b), c, &mp, &mb, &data, &bytes)) < 0) break;
+            if ((rc = st_upd_map(j, &ST_UPD_WB(j, b), c, &mp, &mb, &data, &bytes)) < 0) break;
             const int64_t *iv = data;
             const double *fv = data;
             for (uint64_t i = 0; i < m; i++) {
@@ -357,7 +358,7 @@ static int groups_of_output(job *j, size_t nold, const st_dspec *sp, const gplan
     return rc;
 }
 
-static int groups_out(job *j, const st_groups *gr, const gplan *g)
+static int groups_out(st_upd_job *j, const st_groups *gr, const gplan *g)
 {
     int rc = STRATA_OK;
     size_t nk = (size_t)gr->nkeys, na = (size_t)gr->naggs;
@@ -366,7 +367,7 @@ static int groups_out(job *j, const st_groups *gr, const gplan *g)
     if (buf == NULL) return st_error(j->err, STRATA_ENOMEM, "out of memory");
     for (uint64_t start = 0; start < gr->n && rc == STRATA_OK; start += j->out_rows) {
         uint64_t end = start + j->out_rows < gr->n ? start + j->out_rows : gr->n;
-        outw ow;
+        st_upd_outw ow;
         if ((rc = st_upd_out_begin(j, &ow, 0)) < 0) break;
         for (int c = 0; c < ow.n && rc == STRATA_OK; c++) {
             for (uint64_t s = start; s < end && rc == STRATA_OK; s += CH) {
@@ -413,7 +414,7 @@ static int groups_out(job *j, const st_groups *gr, const gplan *g)
 /* ---- the index of a derived dataset -------------------------------------------------------- */
 
 /* Positions of the rows of source batch B that an order-preserving op keeps, in its order. */
-static int index_of_batch(job *j, strata_snapshot *s, uint64_t b, const st_dspec *sp,
+static int index_of_batch(st_upd_job *j, strata_snapshot *s, uint64_t b, const st_dspec *sp,
                           const st_expr *e, const int *keycols, uint64_t **out, uint64_t *count)
 {
     uint64_t n = (uint64_t)st_snapshot_batches(s)[b].nrows, first = st_snapshot_row_start(s)[b];
@@ -463,14 +464,14 @@ static int index_of_batch(job *j, strata_snapshot *s, uint64_t b, const st_dspec
     return STRATA_OK;
 }
 
-void st_upd_retire(job *j)
+void st_upd_retire(st_upd_job *j)
 {
     for (size_t i = 0; i < j->wb.n; i++)
-        if (!WB(j, i).is_new) WB(j, i).retired = 1;
+        if (!ST_UPD_WB(j, i).is_new) ST_UPD_WB(j, i).retired = 1;
     j->retire_all = 1;
 }
 
-static int push_mark(job *j, int64_t id, int64_t consumed, int64_t seq, int64_t version)
+static int push_mark(st_upd_job *j, int64_t id, int64_t consumed, int64_t seq, int64_t version)
 {
     st_cat_mark *m = st_vec_push(&j->marks);
     if (m == NULL) return st_error(j->err, STRATA_ENOMEM, "out of memory");
@@ -478,7 +479,7 @@ static int push_mark(job *j, int64_t id, int64_t consumed, int64_t seq, int64_t 
     return STRATA_OK;
 }
 
-static int update_index(job *j, const st_cat_deriv *dv)
+static int update_index(st_upd_job *j, const st_cat_deriv *dv)
 {
     st_dspec sp;
     int rc = st_dspec_decode(j->err, dv->op, dv->args, &sp);
@@ -578,7 +579,7 @@ done:
 /* ---- derived columns ----------------------------------------------------------------------- */
 
 /* Index IDX[I] must name a row of parent P. */
-static int check_index(job *j, const strata_snapshot *p, const uint64_t *idx, uint64_t i)
+static int check_index(st_upd_job *j, const strata_snapshot *p, const uint64_t *idx, uint64_t i)
 {
     if (idx[i] < st_snapshot_nrows(p)) return STRATA_OK;
     return st_error(j->err, STRATA_ECORRUPT,
@@ -590,7 +591,7 @@ static int check_index(job *j, const strata_snapshot *p, const uint64_t *idx, ui
 
 /* Gather column PC of parent P at the N positions IDX into W. The index is bucketed by parent
  * batch, and the parent is read one batch at a time. */
-static int gather_into(job *j, strata_snapshot *p, int pc, const uint64_t *idx, uint64_t n,
+static int gather_into(st_upd_job *j, strata_snapshot *p, int pc, const uint64_t *idx, uint64_t n,
                        st_colw *w)
 {
     strata_dtype dt = (strata_dtype)st_snapshot_schema(p)->cat[pc].dtype;
@@ -663,7 +664,7 @@ static int gather_into(job *j, strata_snapshot *p, int pc, const uint64_t *idx, 
 }
 
 /* Scatter child C's column CC onto rows [FIRST, FIRST+N) of the parent: DEF elsewhere. */
-static int scatter_into(job *j, strata_snapshot *c, int cc, uint64_t first, uint64_t n,
+static int scatter_into(st_upd_job *j, strata_snapshot *c, int cc, uint64_t first, uint64_t n,
                         const void *def, st_colw *w)
 {
     strata_dtype dt = (strata_dtype)st_snapshot_schema(c)->cat[cc].dtype;
@@ -697,7 +698,7 @@ static int scatter_into(job *j, strata_snapshot *c, int cc, uint64_t first, uint
 
 /* The working batch BI gets column POS from W: a new batch holds it directly, an existing one
  * gets a fill. */
-static int place_column(job *j, size_t bi, int pos, st_colw *w)
+static int place_column(st_upd_job *j, size_t bi, int pos, st_colw *w)
 {
     char token[ST_TOKEN_LEN + 1];
     st_random_token(token);
@@ -705,7 +706,7 @@ static int place_column(job *j, size_t bi, int pos, st_colw *w)
     int rc = st_colw_finish(j->err, w, st_dataset_path(j->ds), token, pos, &bc);
     if (rc == STRATA_OK) rc = remember_file(j, &bc);
     if (rc < 0) return rc;
-    wbatch *wb = &WB(j, bi);
+    st_upd_wbatch *wb = &ST_UPD_WB(j, bi);
     if (wb->is_new) {
         wb->cols[pos] = bc;
     } else {
@@ -720,7 +721,7 @@ static int place_column(job *j, size_t bi, int pos, st_colw *w)
     return STRATA_OK;
 }
 
-static int update_column(job *j, const st_cat_deriv *dv)
+static int update_column(st_upd_job *j, const st_cat_deriv *dv)
 {
     st_dspec sp;
     int rc = st_dspec_decode(j->err, dv->op, dv->args, &sp);
@@ -759,11 +760,11 @@ static int update_column(job *j, const st_cat_deriv *dv)
         ST_TRY(rc = st_derive_index_of(j->pool, st_snapshot_rec(src)->id, &fi));
         size_t live = 0, first_live = j->wb.n;
         for (size_t i = 0; i < j->wb.n; i++)
-            if (!WB(j, i).retired) {
+            if (!ST_UPD_WB(j, i).retired) {
                 if (first_live == j->wb.n) first_live = i;
                 live++;
             }
-        int64_t fseq = first_live < j->wb.n ? WB(j, first_live).b.seq : 0;
+        int64_t fseq = first_live < j->wb.n ? ST_UPD_WB(j, first_live).b.seq : 0;
         covered = fi.found && (fi.dv.consumed == 0 || fi.dv.source_seq == fseq)
                       ? first_live + (size_t)fi.dv.consumed
                       : 0;
@@ -775,9 +776,9 @@ static int update_column(job *j, const st_cat_deriv *dv)
         /* Written with the new batches by the merge of the index. */
         uint64_t nb = 0, rows = 0;
         for (size_t i = 0; i < j->wb.n; i++)
-            if (WB(j, i).is_new && !WB(j, i).retired) {
+            if (ST_UPD_WB(j, i).is_new && !ST_UPD_WB(j, i).retired) {
                 nb++;
-                rows += (uint64_t)WB(j, i).b.nrows;
+                rows += (uint64_t)ST_UPD_WB(j, i).b.nrows;
             }
         begin_object(j, dv->target, "merged", nb);
         ST_TRY(rc = st_upd_progress(j, nb, rows));
@@ -788,7 +789,9 @@ static int update_column(job *j, const st_cat_deriv *dv)
     /* The targets: live batches without the column (all of them when recomputing). */
     uint64_t total = 0;
     for (size_t i = 0; i < covered; i++)
-        if (!WB(j, i).retired && (recompute_all || WB(j, i).cols[pos].file[0] == '\0')) total++;
+        if (!ST_UPD_WB(j, i).retired &&
+            (recompute_all || ST_UPD_WB(j, i).cols[pos].file[0] == '\0'))
+            total++;
     if (total == 0) {
         j->st->fresh++;
         goto done;
@@ -800,7 +803,7 @@ static int update_column(job *j, const st_cat_deriv *dv)
                  total);
     uint64_t done_n = 0;
     for (size_t i = 0; i < covered && rc == STRATA_OK; i++) {
-        wbatch *wb = &WB(j, i);
+        st_upd_wbatch *wb = &ST_UPD_WB(j, i);
         if (wb->retired || (!recompute_all && wb->cols[pos].file[0] != '\0')) continue;
         uint64_t n = (uint64_t)wb->b.nrows;
         st_colw w;
@@ -854,9 +857,9 @@ done:
 
 /* ---- one dataset's group of objects ------------------------------------------------------- */
 
-static void job_free(job *j)
+static void job_free(st_upd_job *j)
 {
-    for (size_t i = 0; i < j->wb.n; i++) free(WB(j, i).cols);
+    for (size_t i = 0; i < j->wb.n; i++) free(ST_UPD_WB(j, i).cols);
     st_vec_free(&j->wb);
     st_vec_free(&j->fills);
     st_vec_free(&j->marks);
@@ -865,7 +868,7 @@ static void job_free(job *j)
     strata_dataset_close(j->ds);
 }
 
-static void remove_files(job *j)
+static void remove_files(st_upd_job *j)
 {
     char path[ST_PATH_MAX];
     for (size_t i = 0; i < j->files.n; i++)
@@ -883,22 +886,22 @@ static int collect_deriv(void *vctx, const st_cat_deriv *dv)
     return 0;
 }
 
-static int publish(job *j)
+static int publish(st_upd_job *j)
 {
     st_vec nb = ST_VEC(st_cat_batch);
     size_t ncols = (size_t)j->sch.ncols, count = 0;
-    for (size_t i = 0; i < j->wb.n; i++) count += WB(j, i).is_new;
+    for (size_t i = 0; i < j->wb.n; i++) count += ST_UPD_WB(j, i).is_new;
     st_cat_bcol *cols = calloc(count * ncols + 1, sizeof *cols);
     int rc = cols == NULL ? STRATA_ENOMEM : STRATA_OK;
     for (size_t i = 0; i < j->wb.n && rc == STRATA_OK; i++) {
-        if (!WB(j, i).is_new) continue;
+        if (!ST_UPD_WB(j, i).is_new) continue;
         st_cat_batch *b = st_vec_push(&nb);
         if (b == NULL) {
             rc = STRATA_ENOMEM;
             break;
         }
-        *b = WB(j, i).b;
-        memcpy(&cols[(nb.n - 1) * ncols], WB(j, i).cols, ncols * sizeof *cols);
+        *b = ST_UPD_WB(j, i).b;
+        memcpy(&cols[(nb.n - 1) * ncols], ST_UPD_WB(j, i).cols, ncols * sizeof *cols);
     }
     if (rc == STRATA_ENOMEM) rc = st_error(j->err, rc, "out of memory publishing");
     if (rc == STRATA_OK) {
@@ -921,7 +924,7 @@ static int publish(job *j)
 static int process_group(strata_pool *pool, const strata_update_opts *o, strata_update_stats *st,
                          const st_cat_deriv *group, size_t ngroup)
 {
-    job j;
+    st_upd_job j;
     memset(&j, 0, sizeof j);
     j.pool = pool;
     j.err = st_pool_err(pool);
@@ -931,7 +934,7 @@ static int process_group(strata_pool *pool, const strata_update_opts *o, strata_
     j.out_rows = ST_OUT_ROWS;
     if (o->mem > 0 && o->mem / 64 < j.out_rows)
         j.out_rows = o->mem / 64 > 1024 ? o->mem / 64 : 1024;
-    j.wb = (st_vec)ST_VEC(wbatch);
+    j.wb = (st_vec)ST_VEC(st_upd_wbatch);
     j.fills = (st_vec)ST_VEC(st_cat_fill);
     j.marks = (st_vec)ST_VEC(st_cat_mark);
     j.files = (st_vec)ST_VEC(char[ST_CAT_FILE]);

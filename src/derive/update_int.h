@@ -15,14 +15,14 @@
 #define ST_TBL_MAX 40
 
 /* A batch of the working view. */
-typedef struct wbatch {
+typedef struct st_upd_wbatch {
     st_cat_batch b;
     st_cat_bcol *cols; /* one per column of the full schema */
     int is_new;
     int retired;
-} wbatch;
+} st_upd_wbatch;
 
-typedef struct job {
+typedef struct st_upd_job {
     strata_pool *pool;
     st_err *err;
     const strata_update_opts *o;
@@ -31,7 +31,7 @@ typedef struct job {
     uint64_t out_rows;
     strata_dataset *ds; /* holds the writer lock; its schema: the intrinsic columns */
     st_schema sch;      /* every column */
-    st_vec wb;          /* wbatch */
+    st_vec wb;          /* st_upd_wbatch */
     int retire_all;
     st_vec fills; /* st_cat_fill */
     st_vec marks; /* st_cat_mark */
@@ -43,32 +43,32 @@ typedef struct job {
     /* progress of the current object */
     strata_update_event ev;
     double t0;
-} job;
+} st_upd_job;
 
-#define WB(j, i) (((wbatch *)(j)->wb.v)[i])
+#define ST_UPD_WB(j, i) (((st_upd_wbatch *)(j)->wb.v)[i])
 
 /* Report progress of the current object: DONE of its total, ROWS more rows. */
-int st_upd_progress(job *j, uint64_t done, uint64_t rows);
+int st_upd_progress(st_upd_job *j, uint64_t done, uint64_t rows);
 
 /* Map column COL of working batch W: its values (strings: offsets) into M, the bytes of a string
  * column into MB; *DATA and *BYTES point at them. STRATA_ESTALE if the column is not computed. */
-int st_upd_map(job *j, const wbatch *w, int col, st_npy_map *m, st_npy_map *mb, const void **data,
-               const char **bytes);
+int st_upd_map(st_upd_job *j, const st_upd_wbatch *w, int col, st_npy_map *m, st_npy_map *mb,
+               const void **data, const char **bytes);
 
 /* Retire every batch of the working view that was there before: a refresh replaces them. */
-void st_upd_retire(job *j);
+void st_upd_retire(st_upd_job *j);
 
 /* An output batch being written: one writer per column of the dataset's intrinsic schema. */
-typedef struct outw {
+typedef struct st_upd_outw {
     st_colw w[ST_TBL_MAX];
     int n; /* columns */
-} outw;
+} st_upd_outw;
 
 /* Start an output batch of the first N columns of the schema (0: the intrinsic ones). */
-int st_upd_out_begin(job *j, outw *ow, int n);
-void st_upd_out_abort(outw *ow);
+int st_upd_out_begin(st_upd_job *j, st_upd_outw *ow, int n);
+void st_upd_out_abort(st_upd_outw *ow);
 /* Complete it: a new working batch. */
-int st_upd_out_end(job *j, outw *ow);
+int st_upd_out_end(st_upd_job *j, st_upd_outw *ow);
 
 /* Rows of columns, row-addressable: numeric values, or string offsets (n+1) into bytes. The
  * string at row i is BYTES[OFF[i] - BOFF, OFF[i+1] - BOFF). */
@@ -92,8 +92,8 @@ int st_table_argsort(st_err *err, const st_table *t, int first, int nk, uint64_t
  * [CONSUMED, nbatches) sorted (in memory, or in runs spilled to disk under --mem) and merged with
  * the previous output, working batches [0, NOLD). Derived columns of the dataset that follow its
  * keys and are gathered from S or computed by expressions are carried through the merge (see
- * job.carry_to). The previous batches must already be retired. */
-int st_upd_order(job *j, const st_dspec *sp, strata_snapshot *s, const int *keycols,
+ * st_upd_job.carry_to). The previous batches must already be retired. */
+int st_upd_order(st_upd_job *j, const st_dspec *sp, strata_snapshot *s, const int *keycols,
                  uint64_t consumed, size_t nold);
 
 #endif /* STRATA_UPDATE_INT_H */

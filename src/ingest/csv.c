@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,272 +120,340 @@ typedef struct {
     size_t end;
     char *scratch; /* unescaped quoted fields */
     size_t scap;
+    char *msg; /* a failure's message (without the line) and its offending byte */
+    size_t msglen;
+    size_t *err_pos;
     uint8_t stop[256]; /* bytes that end an unquoted field */
 } pstate;
 
-/* Store value V (N bytes, QUOTED or not) of field F into B. Returns 0, or -1 with MSG set. */
-static int store(pstate *ps, int f, st_colbuf *b, const char *v, size_t n, int quoted, char *msg,
-                 size_t msglen)
+/* Record a failure at byte POS with a printf-style message; returns CODE. */
+__attribute__((cold, format(printf, 4, 5))) static int fail(pstate *ps, size_t pos, int code,
+                                                            const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ps->msg, ps->msglen, fmt, ap);
+    va_end(ap);
+    *ps->err_pos = pos;
+    return code;
+}
+
+static int store_nomem(pstate *ps)
+{
+    snprintf(ps->msg, ps->msglen, "out of memory");
+    return -2;
+}
+
+/* Append string V (N bytes; none for a null) of field F to B, which must be valid UTF-8. */
+static inline int store_str(pstate *ps, int f, st_colbuf *b, const char *v, size_t n, int is_null)
+{
+    if (grow(&b->v, &b->cap, b->n + 2, 8) < 0 || grow(&b->bytes, &b->bcap, b->nb + n, 1) < 0)
+        return store_nomem(ps);
+    if (b->n == 0) ((int64_t *)(void *)b->v)[0] = 0;
+    if (!is_null) {
+        size_t ok = st_utf8_valid_prefix(v, n);
+        if (ok != n) {
+            snprintf(ps->msg, ps->msglen, "column '%s': invalid UTF-8 at byte %zu of the value",
+                     ps->c->names[f], ok + 1);
+            return -1;
+        }
+        if (n > 0) memcpy(b->bytes + b->nb, v, n); /* bytes is NULL before the first */
+        b->nb += n;
+    }
+    ((int64_t *)(void *)b->v)[++b->n] = (int64_t)b->nb;
+    return 0;
+}
+
+/* A null of field F, of numeric dtype DT: NaN for floats, refused for the rest. */
+static int store_null(pstate *ps, int f, st_colbuf *b, strata_dtype dt)
+{
+    if (dt == STRATA_F64) {
+        ((double *)(void *)b->v)[b->n++] = NAN;
+        return 0;
+    }
+    if (dt == STRATA_F32) {
+        ((float *)(void *)b->v)[b->n++] = NAN;
+        return 0;
+    }
+    snprintf(ps->msg, ps->msglen,
+             "column '%s' (%s): the value is missing (%s has no null; fill it in, or "
+             "declare the column f64 or str)",
+             ps->c->names[f], strata_dtype_name(dt), strata_dtype_name(dt));
+    return -1;
+}
+
+/* Parse V (N bytes) as the integer dtype DT narrower than 64 bits into SLOT, range-checked;
+ * returns an ST_PARSE_ status (SLOT is written only on success). */
+static inline int parse_narrow(const char *v, size_t n, strata_dtype dt, char *slot)
+{
+    int64_t x;
+    static const int64_t lo[] = {
+        [STRATA_I8] = INT8_MIN, [STRATA_I16] = INT16_MIN, [STRATA_I32] = INT32_MIN,
+        [STRATA_U8] = 0,        [STRATA_U16] = 0,         [STRATA_U32] = 0};
+    static const int64_t hi[] = {
+        [STRATA_I8] = INT8_MAX,  [STRATA_I16] = INT16_MAX,  [STRATA_I32] = INT32_MAX,
+        [STRATA_U8] = UINT8_MAX, [STRATA_U16] = UINT16_MAX, [STRATA_U32] = UINT32_MAX};
+    int rc = st_parse_i64(v, n, &x);
+    if (rc == ST_PARSE_OK && (x < lo[dt] || x > hi[dt])) rc = ST_PARSE_OVERFLOW;
+    if (rc != ST_PARSE_OK) return rc;
+    switch (strata_dtype_size(dt)) {
+    case 1: {
+        uint8_t y = (uint8_t)x;
+        memcpy(slot, &y, 1);
+        break;
+    }
+    case 2: {
+        uint16_t y = (uint16_t)x;
+        memcpy(slot, &y, 2);
+        break;
+    }
+    default: {
+        uint32_t y = (uint32_t)x;
+        memcpy(slot, &y, 4);
+    }
+    }
+    return rc;
+}
+
+/* Parse V (N bytes) as DT into slot b->n of B (not counted yet); an ST_PARSE_ status. */
+static inline int parse_value(st_colbuf *b, strata_dtype dt, const char *v, size_t n)
+{
+    switch (dt) {
+    case STRATA_I64:
+        return st_parse_i64(v, n, &((int64_t *)(void *)b->v)[b->n]);
+    case STRATA_F64:
+        return st_parse_f64(v, n, &((double *)(void *)b->v)[b->n]);
+    case STRATA_BOOL:
+        return st_parse_bool(v, n, &((uint8_t *)b->v)[b->n]);
+    case STRATA_F32: {
+        double x;
+        int rc = st_parse_f64(v, n, &x);
+        if (rc == ST_PARSE_OK && isfinite(x) && fabs(x) > 3.4028234663852886e38)
+            rc = ST_PARSE_OVERFLOW;
+        ((float *)(void *)b->v)[b->n] = (float)x;
+        return rc;
+    }
+    case STRATA_U64:
+        return st_parse_u64(v, n, &((uint64_t *)(void *)b->v)[b->n]);
+    default:
+        return parse_narrow(v, n, dt, b->v + b->n * strata_dtype_size(dt));
+    }
+}
+
+/* Word the failure RC of parsing value V (N bytes) of field F as DT; returns -1. */
+__attribute__((cold)) static int value_error(pstate *ps, int f, strata_dtype dt, const char *v,
+                                             size_t n, int rc)
+{
+    char shown[200];
+    show(shown, sizeof shown, v, n);
+    if (rc == ST_PARSE_OVERFLOW)
+        snprintf(ps->msg, ps->msglen, "column '%s': '%s' is out of range for %s (overflow)",
+                 ps->c->names[f], shown, strata_dtype_name(dt));
+    else
+        snprintf(ps->msg, ps->msglen, "column '%s': cannot parse '%s' as %s", ps->c->names[f],
+                 shown, strata_dtype_name(dt));
+    return -1;
+}
+
+/* Store value V (N bytes, QUOTED or not) of field F into B. Returns 0, or -1 (bad value) or -2
+ * (out of memory) with ps->msg set. */
+static inline int store(pstate *ps, int f, st_colbuf *b, const char *v, size_t n, int quoted)
 {
     const st_csv *c = ps->c;
     strata_dtype dt = c->dtypes[f];
     int is_null = !quoted && n == c->null_len && memcmp(v, c->null_marker, n) == 0;
-    char shown[200];
-    if (dt == STRATA_STR) {
-        if (grow(&b->v, &b->cap, b->n + 2, 8) < 0 || grow(&b->bytes, &b->bcap, b->nb + n, 1) < 0)
-            goto nomem;
-        if (b->n == 0) ((int64_t *)(void *)b->v)[0] = 0;
-        if (!is_null) {
-            size_t ok = st_utf8_valid_prefix(v, n);
-            if (ok != n) {
-                snprintf(msg, msglen, "column '%s': invalid UTF-8 at byte %zu of the value",
-                         c->names[f], ok + 1);
-                return -1;
-            }
-            if (n > 0) memcpy(b->bytes + b->nb, v, n); /* bytes is NULL before the first */
-            b->nb += n;
+    if (dt == STRATA_STR) return store_str(ps, f, b, v, n, is_null);
+    if (grow(&b->v, &b->cap, b->n + 1, strata_dtype_size(dt)) < 0) return store_nomem(ps);
+    if (is_null) return store_null(ps, f, b, dt);
+    int rc = parse_value(b, dt, v, n);
+    if (rc != ST_PARSE_OK) return value_error(ps, f, dt, v, n, rc);
+    b->n++;
+    return 0;
+}
+
+/* Fast path for field F of an integer column at *PP: parse the digits while scanning the
+ * field. Returns 1 with the value stored and *PP past the field's delimiter; 0 on any surprise
+ * (a quote, a sign elsewhere, a long number, another character), for the general path, which
+ * also words the errors; or STRATA_ENOMEM. */
+static inline int fast_i64(pstate *ps, int f, st_colbuf *cols, size_t *pp)
+{
+    const st_csv *c = ps->c;
+    const char *d = ps->d;
+    size_t end = ps->end, p = *pp, q = p;
+    if (p >= end || d[p] == '"') return 0;
+    int neg = d[q] == '-';
+    q += (size_t)neg;
+    uint64_t acc = 0;
+    size_t start = q;
+    while (q < end && q - start < 18 && (unsigned)(d[q] - '0') <= 9)
+        acc = acc * 10 + (uint64_t)(d[q++] - '0');
+    int last = f == c->ncols - 1;
+    int ends = q == end || (last ? d[q] == '\n' || (d[q] == '\r' && q + 1 < end && d[q + 1] == '\n')
+                                 : d[q] == c->delim);
+    if (q == start || !ends) return 0;
+    st_colbuf *b = &cols[c->target[f]];
+    if (b->n == b->cap && grow(&b->v, &b->cap, b->n + 1, 8) < 0)
+        return fail(ps, p, STRATA_ENOMEM, "out of memory");
+    int64_t x = neg ? -(int64_t)acc : (int64_t)acc;
+    memcpy(b->v + b->n * 8, &x, 8);
+    b->n++;
+    *pp = q < end ? q + (d[q] == '\r' ? 2 : 1) : q;
+    return 1;
+}
+
+/* Replace each "" of the quoted field *V (*N bytes) by one quote, in ps->scratch. */
+static int unescape(pstate *ps, size_t fstart, const char **v, size_t *n)
+{
+    if (*n > ps->scap) {
+        char *g = realloc(ps->scratch, *n);
+        if (g == NULL) return fail(ps, fstart, STRATA_ENOMEM, "out of memory");
+        ps->scratch = g;
+        ps->scap = *n;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < *n; i++) {
+        ps->scratch[k++] = (*v)[i];
+        if ((*v)[i] == '"') i++;
+    }
+    *v = ps->scratch;
+    *n = k;
+    return STRATA_OK;
+}
+
+/* Scan the quoted field F whose opening quote is at *PP into *V, *N; *PP ends after the
+ * closing quote (and a \r before \n). */
+static inline int scan_quoted(pstate *ps, int f, size_t *pp, const char **v, size_t *n)
+{
+    const char *d = ps->d;
+    size_t end = ps->end, fstart = *pp, s = fstart + 1, p = s;
+    int esc = 0;
+    for (;;) {
+        const char *q = memchr(d + p, '"', end - p);
+        if (q == NULL)
+            return fail(ps, fstart, STRATA_EINVAL,
+                        "column '%s': unterminated quoted field (no closing '\"')",
+                        ps->c->names[f]);
+        p = (size_t)(q - d) + 1;
+        if (p < end && d[p] == '"') {
+            esc = 1;
+            p++;
+            continue;
         }
-        ((int64_t *)(void *)b->v)[++b->n] = (int64_t)b->nb;
-        return 0;
+        break;
     }
-    if (grow(&b->v, &b->cap, b->n + 1, strata_dtype_size(dt)) < 0) goto nomem;
-    int rc = ST_PARSE_OK;
-    if (is_null) {
-        if (dt == STRATA_F64 || dt == STRATA_F32) {
-            if (dt == STRATA_F64)
-                ((double *)(void *)b->v)[b->n++] = NAN;
-            else
-                ((float *)(void *)b->v)[b->n++] = NAN;
-            return 0;
+    *v = d + s;
+    *n = p - 1 - s;
+    if (esc) { /* "" stands for one quote */
+        int rc = unescape(ps, fstart, v, n);
+        if (rc < 0) return rc;
+    }
+    if (p < end && d[p] == '\r' && p + 1 < end && d[p + 1] == '\n') p++;
+    *pp = p;
+    return STRATA_OK;
+}
+
+/* Scan the unquoted field F at *PP into *V, *N (without a \r before \n); *PP ends at the byte
+ * that ends it. */
+static inline int scan_unquoted(pstate *ps, int f, size_t *pp, const char **v, size_t *n)
+{
+    const char *d = ps->d;
+    size_t end = ps->end, s = *pp, p = s;
+    while (p < end && !ps->stop[(unsigned char)d[p]]) p++;
+    if (p < end && d[p] == '"')
+        return fail(ps, p, STRATA_EINVAL,
+                    "column '%s': a quote inside an unquoted field (quote the whole "
+                    "field and double the quote)",
+                    ps->c->names[f]);
+    *v = d + s;
+    *n = p - s;
+    if (*n > 0 && (*v)[*n - 1] == '\r' && (p == end || d[p] == '\n')) (*n)--;
+    *pp = p;
+    return STRATA_OK;
+}
+
+/* Word what follows the last field at P when it is not the line's end. */
+__attribute__((cold)) static int trailing_error(pstate *ps, int f, size_t p)
+{
+    const st_csv *c = ps->c;
+    const char *d = ps->d;
+    int nf = c->ncols;
+    if (d[p] == c->delim) {
+        int extra = 1;
+        for (size_t q = p + 1; q < ps->end && d[q] != '\n'; q++) extra += d[q] == c->delim;
+        return fail(ps, p, STRATA_EINVAL, "the line has %d fields or more; %d are expected",
+                    nf + extra, nf);
+    }
+    return fail(ps, p, STRATA_EINVAL, "column '%s': unexpected '%c' after a quoted field",
+                c->names[f], d[p]);
+}
+
+/* Step *PP past the delimiter after field F, or past the line's end after the last field. */
+static inline int field_end(pstate *ps, int f, size_t *pp)
+{
+    const char *d = ps->d;
+    size_t end = ps->end, p = *pp;
+    int nf = ps->c->ncols;
+    if (f < nf - 1) {
+        if (p < end && d[p] == ps->c->delim) {
+            *pp = p + 1;
+            return STRATA_OK;
         }
-        snprintf(msg, msglen,
-                 "column '%s' (%s): the value is missing (%s has no null; fill it in, or "
-                 "declare the column f64 or str)",
-                 c->names[f], strata_dtype_name(dt), strata_dtype_name(dt));
-        return -1;
+        return fail(ps, p, STRATA_EINVAL, "the line has %d field(s); %d are expected", f + 1, nf);
     }
-    switch (dt) {
-    case STRATA_I64:
-        rc = st_parse_i64(v, n, &((int64_t *)(void *)b->v)[b->n]);
-        break;
-    case STRATA_F64:
-        rc = st_parse_f64(v, n, &((double *)(void *)b->v)[b->n]);
-        break;
-    case STRATA_BOOL:
-        rc = st_parse_bool(v, n, &((uint8_t *)b->v)[b->n]);
-        break;
-    case STRATA_F32: {
-        double x;
-        rc = st_parse_f64(v, n, &x);
-        if (rc == ST_PARSE_OK && isfinite(x) && fabs(x) > 3.4028234663852886e38)
-            rc = ST_PARSE_OVERFLOW;
-        ((float *)(void *)b->v)[b->n] = (float)x;
-        break;
+    if (p < end && d[p] == '\n') {
+        *pp = p + 1;
+        return STRATA_OK;
     }
-    case STRATA_U64:
-        rc = st_parse_u64(v, n, &((uint64_t *)(void *)b->v)[b->n]);
-        break;
-    default: { /* narrower integers */
-        int64_t x;
-        static const int64_t lo[] = {
-            [STRATA_I8] = INT8_MIN, [STRATA_I16] = INT16_MIN, [STRATA_I32] = INT32_MIN,
-            [STRATA_U8] = 0,        [STRATA_U16] = 0,         [STRATA_U32] = 0};
-        static const int64_t hi[] = {
-            [STRATA_I8] = INT8_MAX,  [STRATA_I16] = INT16_MAX,  [STRATA_I32] = INT32_MAX,
-            [STRATA_U8] = UINT8_MAX, [STRATA_U16] = UINT16_MAX, [STRATA_U32] = UINT32_MAX};
-        rc = st_parse_i64(v, n, &x);
-        if (rc == ST_PARSE_OK && (x < lo[dt] || x > hi[dt])) rc = ST_PARSE_OVERFLOW;
-        if (rc == ST_PARSE_OK) {
-            char *slot = b->v + b->n * strata_dtype_size(dt);
-            switch (strata_dtype_size(dt)) {
-            case 1: {
-                uint8_t y = (uint8_t)x;
-                memcpy(slot, &y, 1);
-                break;
-            }
-            case 2: {
-                uint16_t y = (uint16_t)x;
-                memcpy(slot, &y, 2);
-                break;
-            }
-            default: {
-                uint32_t y = (uint32_t)x;
-                memcpy(slot, &y, 4);
-            }
-            }
-        }
+    if (p < end) return trailing_error(ps, f, p);
+    return STRATA_OK;
+}
+
+/* Parse field F of the record at *PP into its column; *PP ends past the field's delimiter. */
+static inline int parse_field(pstate *ps, int f, st_colbuf *cols, size_t *pp)
+{
+    size_t fstart = *pp;
+    const char *v = NULL; /* set by the scans when they succeed */
+    size_t n = 0;
+    int quoted = 0, rc;
+    if (ps->c->dtypes[f] == STRATA_I64 && (rc = fast_i64(ps, f, cols, pp)) != 0)
+        return rc < 0 ? rc : STRATA_OK;
+    if (*pp < ps->end && ps->d[*pp] == '"') {
+        quoted = 1;
+        rc = scan_quoted(ps, f, pp, &v, &n);
+    } else {
+        rc = scan_unquoted(ps, f, pp, &v, &n);
     }
+    if (rc < 0) return rc;
+    if ((rc = field_end(ps, f, pp)) < 0) return rc;
+    int s = store(ps, f, &cols[ps->c->target[f]], v, n, quoted);
+    if (s != 0) {
+        *ps->err_pos = fstart;
+        return s == -2 ? STRATA_ENOMEM : STRATA_EINVAL;
     }
-    if (rc == ST_PARSE_OK) {
-        b->n++;
-        return 0;
-    }
-    show(shown, sizeof shown, v, n);
-    if (rc == ST_PARSE_OVERFLOW)
-        snprintf(msg, msglen, "column '%s': '%s' is out of range for %s (overflow)", c->names[f],
-                 shown, strata_dtype_name(dt));
-    else
-        snprintf(msg, msglen, "column '%s': cannot parse '%s' as %s", c->names[f], shown,
-                 strata_dtype_name(dt));
-    return -1;
-nomem:
-    snprintf(msg, msglen, "out of memory");
-    return -2;
+    return STRATA_OK;
 }
 
 /* Parse records in [begin, end), at most MAX_ROWS of them. */
 static int parse_range(const st_csv *c, size_t begin, size_t end, st_colbuf *cols,
                        uint64_t max_rows, uint64_t *rows, size_t *err_pos, char *msg, size_t msglen)
 {
-    pstate ps = {.c = c, .d = c->data, .end = end};
-    memset(ps.stop, 0, sizeof ps.stop);
+    pstate ps = {
+        .c = c, .d = c->data, .end = end, .msg = msg, .msglen = msglen, .err_pos = err_pos};
     ps.stop[(unsigned char)c->delim] = ps.stop['\n'] = ps.stop['"'] = 1;
     const char *d = c->data;
     size_t p = begin;
     uint64_t nrec = 0;
-    int rc = STRATA_OK;
-    int nf = c->ncols;
-    const strata_dtype *dtypes = c->dtypes;
+    int rc = STRATA_OK, nf = c->ncols;
     while (p < end && nrec < max_rows) {
         /* blank lines: skipped in files of several columns */
         if (nf > 1 && (d[p] == '\n' || (d[p] == '\r' && p + 1 < end && d[p + 1] == '\n'))) {
             p += d[p] == '\r' ? 2 : 1;
             continue;
         }
-        size_t line_start = p;
-        for (int f = 0; f < nf; f++) {
-            size_t fstart = p;
-            const char *v;
-            size_t n;
-            int quoted = 0;
-            /* Fast path for integer columns: parse the digits while scanning the field. Any
-             * surprise (a quote, a sign elsewhere, a long number, another character) falls back
-             * to the general path below, which also words the errors. */
-            if (dtypes[f] == STRATA_I64 && p < end && d[p] != '"') {
-                size_t q = p;
-                int neg = d[q] == '-';
-                q += (size_t)neg;
-                uint64_t acc = 0;
-                size_t start = q;
-                while (q < end && q - start < 18 && (unsigned)(d[q] - '0') <= 9)
-                    acc = acc * 10 + (uint64_t)(d[q++] - '0');
-                int last = f == nf - 1;
-                int ends = q == end ||
-                           (last ? d[q] == '\n' || (d[q] == '\r' && q + 1 < end && d[q + 1] == '\n')
-                                 : d[q] == c->delim);
-                if (q > start && ends) {
-                    st_colbuf *b = &cols[c->target[f]];
-                    if (b->n == b->cap && grow(&b->v, &b->cap, b->n + 1, 8) < 0) {
-                        snprintf(msg, msglen, "out of memory");
-                        *err_pos = fstart;
-                        rc = STRATA_ENOMEM;
-                        goto out;
-                    }
-                    int64_t x = neg ? -(int64_t)acc : (int64_t)acc;
-                    memcpy(b->v + b->n * 8, &x, 8);
-                    b->n++;
-                    p = q < end ? q + (d[q] == '\r' ? 2 : 1) : q;
-                    continue;
-                }
-            }
-            if (p < end && d[p] == '"') {
-                quoted = 1;
-                size_t s = ++p;
-                int esc = 0;
-                for (;;) {
-                    const char *q = memchr(d + p, '"', end - p);
-                    if (q == NULL) {
-                        *err_pos = fstart;
-                        snprintf(msg, msglen,
-                                 "column '%s': unterminated quoted field (no closing '\"')",
-                                 c->names[f]);
-                        rc = STRATA_EINVAL;
-                        goto out;
-                    }
-                    p = (size_t)(q - d) + 1;
-                    if (p < end && d[p] == '"') {
-                        esc = 1;
-                        p++;
-                        continue;
-                    }
-                    break;
-                }
-                v = d + s;
-                n = p - 1 - s;
-                if (esc) { /* "" stands for one quote */
-                    if (n > ps.scap) {
-                        char *g = realloc(ps.scratch, n);
-                        if (g == NULL) {
-                            snprintf(msg, msglen, "out of memory");
-                            rc = STRATA_ENOMEM;
-                            *err_pos = fstart;
-                            goto out;
-                        }
-                        ps.scratch = g;
-                        ps.scap = n;
-                    }
-                    size_t k = 0;
-                    for (size_t i = 0; i < n; i++) {
-                        ps.scratch[k++] = v[i];
-                        if (v[i] == '"') i++;
-                    }
-                    v = ps.scratch;
-                    n = k;
-                }
-                if (p < end && d[p] == '\r' && p + 1 < end && d[p + 1] == '\n') p++;
-            } else {
-                size_t s = p;
-                while (p < end && !ps.stop[(unsigned char)d[p]]) p++;
-                if (p < end && d[p] == '"') {
-                    *err_pos = p;
-                    snprintf(msg, msglen,
-                             "column '%s': a quote inside an unquoted field (quote the whole "
-                             "field and double the quote)",
-                             c->names[f]);
-                    rc = STRATA_EINVAL;
-                    goto out;
-                }
-                v = d + s;
-                n = p - s;
-                if (n > 0 && v[n - 1] == '\r' && (p == end || d[p] == '\n')) n--;
-            }
-            int last = f == nf - 1;
-            if (!last) {
-                if (p < end && d[p] == c->delim) {
-                    p++;
-                } else {
-                    *err_pos = p;
-                    snprintf(msg, msglen, "the line has %d field(s); %d are expected", f + 1, nf);
-                    rc = STRATA_EINVAL;
-                    goto out;
-                }
-            } else if (p < end && d[p] == '\n') {
-                p++;
-            } else if (p < end) {
-                *err_pos = p;
-                if (d[p] == c->delim) {
-                    int extra = 1;
-                    for (size_t q = p + 1; q < end && d[q] != '\n'; q++) extra += d[q] == c->delim;
-                    snprintf(msg, msglen, "the line has %d fields or more; %d are expected",
-                             nf + extra, nf);
-                } else {
-                    snprintf(msg, msglen, "column '%s': unexpected '%c' after a quoted field",
-                             c->names[f], d[p]);
-                }
-                rc = STRATA_EINVAL;
-                goto out;
-            }
-            int s = store(&ps, f, &cols[c->target[f]], v, n, quoted, msg, msglen);
-            if (s != 0) {
-                *err_pos = fstart;
-                rc = s == -2 ? STRATA_ENOMEM : STRATA_EINVAL;
-                goto out;
-            }
-        }
-        (void)line_start;
+        for (int f = 0; f < nf; f++) ST_TRY(rc = parse_field(&ps, f, cols, &p));
         nrec++;
     }
-out:
+done:
     free(ps.scratch);
     *rows = nrec;
     return rc;

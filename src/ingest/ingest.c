@@ -218,92 +218,217 @@ static int match_header(ingest *g, st_csv *c, char **hdr, int nf, int *target, s
     return STRATA_OK;
 }
 
+/* Refuse a header that is not one: a number among the names (the file has no header line), a
+ * name given twice, or one that is not a valid column name. */
+static int check_header(st_err *err, const char *path, char **hdr, int nf)
+{
+    for (int i = 0; i < nf; i++) {
+        double y;
+        char shown[64];
+        snprintf(shown, sizeof shown, "%.40s", hdr[i]);
+        if (hdr[i][0] != '\0' && st_parse_f64(hdr[i], strlen(hdr[i]), &y) == ST_PARSE_OK)
+            return st_error(err, STRATA_EINVAL,
+                            "%s:1: the header is missing: the first line holds data ('%s'), not "
+                            "column names; add a header line",
+                            path, shown);
+        for (int j = 0; j < i; j++)
+            if (strcmp(hdr[i], hdr[j]) == 0)
+                return st_error(err, STRATA_EINVAL, "%s:1: column '%s' appears twice in the header",
+                                path, hdr[i]);
+        if (st_name_check(err, "column", hdr[i]) < 0) {
+            char why[ST_ERRMSG_MAX];
+            st_err_copy(err, why, sizeof why);
+            return st_error(err, STRATA_EINVAL, "%s:1: bad header field %d: %s", path, i + 1, why);
+        }
+    }
+    return STRATA_OK;
+}
+
+/* Open the dataset of G, creating it when missing with the columns of --schema, or else with
+ * the header's names and the dtypes inferred from the first rows of C. */
+static int open_or_create_dataset(ingest *g, st_csv *c, char **hdr, int nf)
+{
+    st_err *err = st_pool_err(g->pool);
+    strata_column *cols = NULL;
+    char **snames = NULL;
+    int ncols = 0, rc;
+    if (g->o.schema != NULL) {
+        if ((rc = parse_schema(err, g->o.schema, &cols, &snames, &ncols)) < 0) return rc;
+    } else {
+        strata_dtype *inf = malloc((size_t)nf * sizeof *inf);
+        cols = calloc((size_t)nf, sizeof *cols);
+        if (inf == NULL || cols == NULL) {
+            free(inf);
+            free(cols);
+            return st_error(err, STRATA_ENOMEM, "out of memory");
+        }
+        c->ncols = nf;
+        st_csv_infer(c, nf, inf, ST_INFER_ROWS);
+        for (int i = 0; i < nf; i++) {
+            cols[i].name = hdr[i];
+            cols[i].dtype = inf[i];
+        }
+        ncols = nf;
+        free(inf);
+    }
+    rc = ensure_dataset(g, cols, ncols);
+    for (int i = 0; snames != NULL && i < ncols; i++) free(snames[i]);
+    free(snames);
+    free(cols);
+    return rc;
+}
+
+/* One file being parsed: its per-thread column buffers and chunk starts. */
+typedef struct {
+    st_csv *c;
+    int nt, ncols;
+    st_colbuf *bufs; /* nt * ncols */
+    size_t *starts;  /* nt + 1 */
+} fileparse;
+
+/* Split the segment [SEG_START, SEG_END), blocks [BLOCK, B1), into one chunk per thread at
+ * record boundaries (fp->starts). */
+static void split_segment(fileparse *fp, size_t seg_start, size_t seg_end, size_t block, size_t b1)
+{
+    int nt = fp->nt;
+    fp->starts[0] = seg_start;
+    for (int t = 1; t < nt; t++) {
+        size_t blk = block + (b1 - block) * (size_t)t / (size_t)nt;
+        size_t s = st_csv_record_start(fp->c, blk);
+        if (s < fp->starts[t - 1]) s = fp->starts[t - 1];
+        if (s > seg_end) s = seg_end;
+        fp->starts[t] = s;
+    }
+    fp->starts[nt] = seg_end;
+}
+
+/* Record the error of chunk T, which failed at EPOS with MSG. The chunk is reparsed serially
+ * from the segment start: with malformed quotes a chunk may have started in the wrong place,
+ * and the first error is the one to name. */
+static int chunk_error(fileparse *fp, st_err *err, size_t seg_start, int t, int code, size_t epos,
+                       const char *chunk_msg)
+{
+    const st_csv *c = fp->c;
+    st_colbuf *tmp = calloc((size_t)fp->ncols, sizeof *tmp);
+    size_t pos = epos;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", chunk_msg);
+    if (tmp != NULL) {
+        for (int k = 0; k < fp->ncols; k++) tmp[k].dtype = fp->bufs[k].dtype;
+        uint64_t r;
+        if (st_csv_parse(c, seg_start, fp->starts[t + 1], tmp, &r, &pos, msg, sizeof msg) ==
+            STRATA_OK) {
+            pos = epos;
+            snprintf(msg, sizeof msg, "%s", chunk_msg);
+        }
+        for (int k = 0; k < fp->ncols; k++) st_colbuf_free(&tmp[k]);
+        free(tmp);
+    }
+    char where[ST_PATH_MAX + 64];
+    st_csv_locate(c, pos, where, sizeof where);
+    return st_error(err, code, "%s: %s", where, msg);
+}
+
+/* Parse the chunks of fp->starts in parallel, then feed their rows in order to the batches
+ * (or name the first bad field). */
+static int parse_segment(ingest *g, fileparse *fp, size_t seg_start)
+{
+    st_err *err = st_pool_err(g->pool);
+    int nt = fp->nt, ncols = fp->ncols, rc = STRATA_OK;
+    uint64_t *rows = calloc((size_t)nt, sizeof *rows);
+    int *crc = calloc((size_t)nt, sizeof *crc);
+    size_t *epos = calloc((size_t)nt, sizeof *epos);
+    char(*msgs)[512] = calloc((size_t)nt, sizeof *msgs);
+    if (rows == NULL || crc == NULL || epos == NULL || msgs == NULL) {
+        rc = st_error(err, STRATA_ENOMEM, "out of memory");
+        goto done;
+    }
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+    for (int t = 0; t < nt; t++) {
+        st_colbuf *mine = &fp->bufs[(size_t)t * (size_t)ncols];
+        for (int k = 0; k < ncols; k++) st_colbuf_reset(&mine[k]);
+        crc[t] = st_csv_parse(fp->c, fp->starts[t], fp->starts[t + 1], mine, &rows[t], &epos[t],
+                              msgs[t], sizeof msgs[t]);
+    }
+    for (int t = 0; t < nt; t++) {
+        if (crc[t] < 0) {
+            rc = chunk_error(fp, err, seg_start, t, crc[t], epos[t], msgs[t]);
+            goto done;
+        }
+        ST_TRY(rc = feed(g, &fp->bufs[(size_t)t * (size_t)ncols], rows[t]));
+    }
+done:
+    free(rows);
+    free(crc);
+    free(epos);
+    free(msgs);
+    return rc;
+}
+
+/* Parse the body of the file in segments of ST_SEGMENT_BLOCKS blocks per thread, reporting
+ * progress after each. */
+static int parse_segments(ingest *g, fileparse *fp, uint64_t bytes_before)
+{
+    const st_csv *c = fp->c;
+    size_t seg_start = c->body;
+    size_t block = c->body / c->block;
+    while (seg_start < c->size) {
+        size_t b1 = block + (size_t)ST_SEGMENT_BLOCKS * (size_t)fp->nt;
+        if (b1 > c->nblocks) b1 = c->nblocks;
+        size_t seg_end = b1 >= c->nblocks ? c->size : st_csv_record_start(c, b1);
+        split_segment(fp, seg_start, seg_end, block, b1);
+        int rc = parse_segment(g, fp, seg_start);
+        if (rc < 0) return rc;
+        progress(g, bytes_before + seg_end);
+        seg_start = seg_end;
+        block = b1;
+    }
+    return STRATA_OK;
+}
+
+/* The file's last batch: committed when each file has its batch (even of zero rows), and with
+ * --batch-rows when it holds rows; else dropped. */
+static int finish_file_batch(ingest *g)
+{
+    if (g->batch != NULL && (g->batch_fill > 0 || g->o.batch_rows == 0)) return commit_batch(g);
+    if (g->batch != NULL) {
+        strata_batch_abort(g->batch);
+        g->batch = NULL;
+    }
+    return STRATA_OK;
+}
+
 static int ingest_file(ingest *g, const char *path, uint64_t *bytes_before)
 {
-    strata_pool *pool = g->pool;
-    st_err *err = st_pool_err(pool);
+    st_err *err = st_pool_err(g->pool);
     st_csv c;
     char **hdr = NULL;
-    int nf = 0, nt = g->o.nthreads;
+    int nf = 0, nt = g->o.nthreads, ncols = 0;
     int *target = NULL;
     strata_dtype *dtypes = NULL;
     const char **names = NULL;
-    st_colbuf *bufs = NULL; /* nt * ncols */
-    size_t *starts = NULL;
+    fileparse fp = {.c = &c, .nt = nt};
     int rc = st_csv_open(err, &c, path, g->o.delimiter);
     if (rc < 0) return rc;
     c.null_marker = g->o.null_marker;
     c.null_len = strlen(g->o.null_marker);
     ST_TRY(rc = st_csv_header(err, &c, &hdr, &nf));
-    /* A header names the columns: a number there means the file has no header line. */
-    for (int i = 0; i < nf; i++) {
-        double y;
-        char shown[64];
-        snprintf(shown, sizeof shown, "%.40s", hdr[i]);
-        if (hdr[i][0] != '\0' && st_parse_f64(hdr[i], strlen(hdr[i]), &y) == ST_PARSE_OK) {
-            rc = st_error(err, STRATA_EINVAL,
-                          "%s:1: the header is missing: the first line holds data ('%s'), not "
-                          "column names; add a header line",
-                          path, shown);
-            goto done;
-        }
-        for (int j = 0; j < i; j++)
-            if (strcmp(hdr[i], hdr[j]) == 0) {
-                rc = st_error(err, STRATA_EINVAL, "%s:1: column '%s' appears twice in the header",
-                              path, hdr[i]);
-                goto done;
-            }
-        if (st_name_check(err, "column", hdr[i]) < 0) {
-            char why[ST_ERRMSG_MAX];
-            st_err_copy(err, why, sizeof why);
-            rc = st_error(err, STRATA_EINVAL, "%s:1: bad header field %d: %s", path, i + 1, why);
-            goto done;
-        }
-    }
-    if (g->ds == NULL) {
-        strata_column *cols = NULL;
-        char **snames = NULL;
-        int ncols = 0;
-        if (g->o.schema != NULL) {
-            ST_TRY(rc = parse_schema(err, g->o.schema, &cols, &snames, &ncols));
-        } else {
-            strata_dtype *inf = malloc((size_t)nf * sizeof *inf);
-            cols = calloc((size_t)nf, sizeof *cols);
-            if (inf == NULL || cols == NULL) {
-                free(inf);
-                free(cols);
-                rc = st_error(err, STRATA_ENOMEM, "out of memory");
-                goto done;
-            }
-            c.ncols = nf;
-            st_csv_infer(&c, nf, inf, ST_INFER_ROWS);
-            for (int i = 0; i < nf; i++) {
-                cols[i].name = hdr[i];
-                cols[i].dtype = inf[i];
-            }
-            ncols = nf;
-            free(inf);
-        }
-        rc = ensure_dataset(g, cols, ncols);
-        for (int i = 0; snames != NULL && i < ncols; i++) free(snames[i]);
-        free(snames);
-        free(cols);
-        if (rc < 0) goto done;
-    }
-    int ncols = st_dataset_schema(g->ds)->ncols;
+    ST_TRY(rc = check_header(err, path, hdr, nf));
+    if (g->ds == NULL) ST_TRY(rc = open_or_create_dataset(g, &c, hdr, nf));
+    ncols = fp.ncols = st_dataset_schema(g->ds)->ncols;
     target = calloc((size_t)nf, sizeof *target);
     dtypes = calloc((size_t)nf, sizeof *dtypes);
     names = calloc((size_t)nf, sizeof *names);
-    bufs = calloc((size_t)nt * (size_t)ncols, sizeof *bufs);
-    starts = calloc((size_t)nt + 1, sizeof *starts);
-    if (target == NULL || dtypes == NULL || names == NULL || bufs == NULL || starts == NULL) {
+    fp.bufs = calloc((size_t)nt * (size_t)ncols, sizeof *fp.bufs);
+    fp.starts = calloc((size_t)nt + 1, sizeof *fp.starts);
+    if (target == NULL || dtypes == NULL || names == NULL || fp.bufs == NULL || fp.starts == NULL) {
         rc = st_error(err, STRATA_ENOMEM, "out of memory");
         goto done;
     }
     ST_TRY(rc = match_header(g, &c, hdr, nf, target, dtypes, names));
     for (int t = 0; t < nt; t++)
         for (int k = 0; k < ncols; k++)
-            bufs[(size_t)t * (size_t)ncols + (size_t)k].dtype =
+            fp.bufs[(size_t)t * (size_t)ncols + (size_t)k].dtype =
                 (strata_dtype)st_dataset_schema(g->ds)->cat[k].dtype;
     c.ncols = nf;
     c.target = target;
@@ -311,90 +436,15 @@ static int ingest_file(ingest *g, const char *path, uint64_t *bytes_before)
     c.names = names;
     ST_TRY(rc = st_csv_index(err, &c, nt));
     ST_TRY(rc = open_batch(g)); /* one batch per file at least, even of zero rows */
-    size_t seg_start = c.body;
-    size_t block = c.body / c.block;
-    while (seg_start < c.size) {
-        size_t b1 = block + (size_t)ST_SEGMENT_BLOCKS * (size_t)nt;
-        if (b1 > c.nblocks) b1 = c.nblocks;
-        size_t seg_end = b1 >= c.nblocks ? c.size : st_csv_record_start(&c, b1);
-        starts[0] = seg_start;
-        for (int t = 1; t < nt; t++) {
-            size_t blk = block + (b1 - block) * (size_t)t / (size_t)nt;
-            size_t s = st_csv_record_start(&c, blk);
-            if (s < starts[t - 1]) s = starts[t - 1];
-            if (s > seg_end) s = seg_end;
-            starts[t] = s;
-        }
-        starts[nt] = seg_end;
-        uint64_t *rows = calloc((size_t)nt, sizeof *rows);
-        int *crc = calloc((size_t)nt, sizeof *crc);
-        size_t *epos = calloc((size_t)nt, sizeof *epos);
-        char(*msgs)[512] = calloc((size_t)nt, sizeof *msgs);
-        if (rows == NULL || crc == NULL || epos == NULL || msgs == NULL) {
-            free(rows);
-            free(crc);
-            free(epos);
-            free(msgs);
-            rc = st_error(err, STRATA_ENOMEM, "out of memory");
-            goto done;
-        }
-#pragma omp parallel for num_threads(nt) schedule(static, 1)
-        for (int t = 0; t < nt; t++) {
-            st_colbuf *mine = &bufs[(size_t)t * (size_t)ncols];
-            for (int k = 0; k < ncols; k++) st_colbuf_reset(&mine[k]);
-            crc[t] = st_csv_parse(&c, starts[t], starts[t + 1], mine, &rows[t], &epos[t], msgs[t],
-                                  sizeof msgs[t]);
-        }
-        for (int t = 0; t < nt && rc == STRATA_OK; t++) {
-            if (crc[t] < 0) {
-                /* Reparse serially from the segment start: with malformed quotes a chunk may
-                 * have started in the wrong place, and the first error is the one to name. */
-                st_colbuf *tmp = calloc((size_t)ncols, sizeof *tmp);
-                size_t pos = epos[t];
-                char msg[512];
-                snprintf(msg, sizeof msg, "%s", msgs[t]);
-                if (tmp != NULL) {
-                    for (int k = 0; k < ncols; k++) tmp[k].dtype = bufs[k].dtype;
-                    uint64_t r;
-                    if (st_csv_parse(&c, seg_start, starts[t + 1], tmp, &r, &pos, msg,
-                                     sizeof msg) == STRATA_OK) {
-                        pos = epos[t];
-                        snprintf(msg, sizeof msg, "%s", msgs[t]);
-                    }
-                    for (int k = 0; k < ncols; k++) st_colbuf_free(&tmp[k]);
-                    free(tmp);
-                }
-                char where[ST_PATH_MAX + 64];
-                st_csv_locate(&c, pos, where, sizeof where);
-                rc = st_error(err, crc[t], "%s: %s", where, msg);
-                break;
-            }
-            rc = feed(g, &bufs[(size_t)t * (size_t)ncols], rows[t]);
-        }
-        free(rows);
-        free(crc);
-        free(epos);
-        free(msgs);
-        if (rc < 0) goto done;
-        progress(g, *bytes_before + seg_end);
-        seg_start = seg_end;
-        block = b1;
-    }
-    /* The file's last batch: always with one batch per file (even of zero rows), and when it
-     * holds rows with --batch-rows. */
-    if (g->batch != NULL && (g->batch_fill > 0 || g->o.batch_rows == 0)) {
-        rc = commit_batch(g);
-    } else if (g->batch != NULL) {
-        strata_batch_abort(g->batch);
-        g->batch = NULL;
-    }
+    ST_TRY(rc = parse_segments(g, &fp, *bytes_before));
+    rc = finish_file_batch(g);
+    /* counted even when the last commit failed, as the whole call fails then anyway */
     *bytes_before += c.size;
     g->stats->files++;
 done:
-    for (int i = 0; bufs != NULL && i < nt * (g->ds ? st_dataset_schema(g->ds)->ncols : 0); i++)
-        st_colbuf_free(&bufs[i]);
-    free(bufs);
-    free(starts);
+    for (int i = 0; fp.bufs != NULL && i < nt * ncols; i++) st_colbuf_free(&fp.bufs[i]);
+    free(fp.bufs);
+    free(fp.starts);
     free(target);
     free(dtypes);
     free(names);

@@ -126,45 +126,52 @@ static void default_grid(st_pattern *p)
             }
 }
 
-int st_pattern_parse(st_err *err, const char *text, int ndims, int nprocs, st_pattern *out)
+/* One dimension's distribution at *PP into dimension D of OUT: BLOCK, CYCLIC, CYCLIC(k) or *. */
+static int parse_dim(st_err *err, const char *text, const char **pp, int d, st_pattern *out)
 {
-    memset(out, 0, sizeof *out);
-    out->ndims = ndims;
-    out->nprocs = nprocs;
-    if (text == NULL) return st_error(err, STRATA_EINVAL, "the access pattern is NULL");
-    const char *p = text;
+    const char *p = *pp;
+    if (word(&p, "BLOCK")) {
+        out->kind[d] = ST_DIST_BLOCK;
+    } else if (word(&p, "CYCLIC") || strncasecmp(p, "CYCLIC(", 7) == 0) {
+        if (strncasecmp(p, "CYCLIC", 6) == 0) p += 6;
+        out->kind[d] = ST_DIST_CYCLIC;
+        out->k[d] = 1;
+        skip(&p);
+        if (*p == '(') {
+            p++;
+            char *end;
+            unsigned long long k = strtoull(p, &end, 10);
+            if (end == p || k == 0 || k > (1ull << 40))
+                return pfail(err, text, p, "CYCLIC(k) needs a block size k >= 1");
+            out->k[d] = k;
+            p = end;
+            skip(&p);
+            if (*p != ')') return pfail(err, text, p, "expected ')'");
+            p++;
+        }
+    } else if (*p == '*') {
+        out->kind[d] = ST_DIST_NONE;
+        p++;
+    } else {
+        return pfail(err, text, p, "expected BLOCK, CYCLIC, CYCLIC(k) or *");
+    }
+    *pp = p;
+    return STRATA_OK;
+}
+
+/* The distribution "(D0,D1,...)" at *PP, one per dimension of OUT. */
+static int parse_dists(st_err *err, const char *text, const char **pp, st_pattern *out)
+{
+    const char *p = *pp;
+    int d = 0, ndims = out->ndims;
     skip(&p);
     if (*p != '(') return pfail(err, text, p, "expected '(' (for example '(BLOCK,*)')");
     p++;
-    int d = 0;
     for (;;) {
         skip(&p);
         if (d >= ndims) return pfail(err, text, p, "more dimensions than the dataset has");
-        if (word(&p, "BLOCK")) {
-            out->kind[d] = ST_DIST_BLOCK;
-        } else if (word(&p, "CYCLIC") || strncasecmp(p, "CYCLIC(", 7) == 0) {
-            if (strncasecmp(p, "CYCLIC", 6) == 0) p += 6;
-            out->kind[d] = ST_DIST_CYCLIC;
-            out->k[d] = 1;
-            skip(&p);
-            if (*p == '(') {
-                p++;
-                char *end;
-                unsigned long long k = strtoull(p, &end, 10);
-                if (end == p || k == 0 || k > (1ull << 40))
-                    return pfail(err, text, p, "CYCLIC(k) needs a block size k >= 1");
-                out->k[d] = k;
-                p = end;
-                skip(&p);
-                if (*p != ')') return pfail(err, text, p, "expected ')'");
-                p++;
-            }
-        } else if (*p == '*') {
-            out->kind[d] = ST_DIST_NONE;
-            p++;
-        } else {
-            return pfail(err, text, p, "expected BLOCK, CYCLIC, CYCLIC(k) or *");
-        }
+        int rc = parse_dim(err, text, &p, d, out);
+        if (rc < 0) return rc;
         d++;
         skip(&p);
         if (*p == ',') {
@@ -182,28 +189,45 @@ int st_pattern_parse(st_err *err, const char *text, int ndims, int nprocs, st_pa
         snprintf(why, sizeof why, "%d dimensions given, the dataset has %d", d, ndims);
         return pfail(err, text, p, why);
     }
-    int has_grid = 0;
+    *pp = p;
+    return STRATA_OK;
+}
+
+/* The hint "grid=AxB..." at *PP (after "grid="): one process count per dimension. */
+static int parse_grid(st_err *err, const char *text, const char **pp, st_pattern *out)
+{
+    const char *p = *pp;
+    for (int i = 0; i < out->ndims; i++) {
+        char *end;
+        long g = strtol(p, &end, 10);
+        if (end == p || g < 1 || g > 1 << 20)
+            return pfail(err, text, p, "grid=AxB... needs a count >= 1 per dimension");
+        out->grid[i] = (int)g;
+        p = end;
+        if (i + 1 < out->ndims) {
+            if (*p != 'x' && *p != 'X')
+                return pfail(err, text, p,
+                             "grid needs one count per dimension, "
+                             "separated by 'x'");
+            p++;
+        }
+    }
+    *pp = p;
+    return STRATA_OK;
+}
+
+/* The hints after the distribution, to the end of TEXT; *HAS_GRID tells whether grid= was
+ * among them. */
+static int parse_hints(st_err *err, const char *text, const char *p, st_pattern *out, int *has_grid)
+{
     for (;;) {
         skip(&p);
-        if (*p == 0) break;
+        if (*p == 0) return STRATA_OK;
         if (strncasecmp(p, "grid=", 5) == 0) {
             p += 5;
-            for (int i = 0; i < ndims; i++) {
-                char *end;
-                long g = strtol(p, &end, 10);
-                if (end == p || g < 1 || g > 1 << 20)
-                    return pfail(err, text, p, "grid=AxB... needs a count >= 1 per dimension");
-                out->grid[i] = (int)g;
-                p = end;
-                if (i + 1 < ndims) {
-                    if (*p != 'x' && *p != 'X')
-                        return pfail(err, text, p,
-                                     "grid needs one count per dimension, "
-                                     "separated by 'x'");
-                    p++;
-                }
-            }
-            has_grid = 1;
+            int rc = parse_grid(err, text, &p, out);
+            if (rc < 0) return rc;
+            *has_grid = 1;
         } else if (strncasecmp(p, "request=", 8) == 0) {
             p += 8;
             const char *v = p;
@@ -234,36 +258,55 @@ int st_pattern_parse(st_err *err, const char *text, int ndims, int nprocs, st_pa
                          "read-write, once, repeated, request=SIZE)");
         }
     }
+}
+
+/* A given grid: count 1 on every '*' dimension, and counts that multiply to nprocs. */
+static int check_grid(st_err *err, const char *text, const st_pattern *out)
+{
+    /* counts are at most 2^20 each: stop multiplying past INT32_MAX so that 8 of them
+     * cannot overflow (and wrap around to NPROCS) */
+    int64_t prod = 1;
+    for (int i = 0; i < out->ndims; i++) {
+        if (out->kind[i] == ST_DIST_NONE && out->grid[i] != 1)
+            return st_error(err, STRATA_EINVAL,
+                            "bad access pattern '%s': dimension %d is '*', so its grid count "
+                            "must be 1, not %d",
+                            text, i, out->grid[i]);
+        if (prod <= INT32_MAX) prod *= out->grid[i];
+    }
+    if (prod != out->nprocs) {
+        char n[32];
+        if (prod > INT32_MAX)
+            snprintf(n, sizeof n, "more than %d", INT32_MAX);
+        else
+            snprintf(n, sizeof n, "%" PRId64, prod);
+        return st_error(err, STRATA_EINVAL,
+                        "access pattern '%s' has a grid of %s processes, but there are %d; "
+                        "give a grid whose counts multiply to %d",
+                        text, n, out->nprocs, out->nprocs);
+    }
+    return STRATA_OK;
+}
+
+int st_pattern_parse(st_err *err, const char *text, int ndims, int nprocs, st_pattern *out)
+{
+    memset(out, 0, sizeof *out);
+    out->ndims = ndims;
+    out->nprocs = nprocs;
+    if (text == NULL) return st_error(err, STRATA_EINVAL, "the access pattern is NULL");
+    const char *p = text;
+    int has_grid = 0, rc;
+    ST_TRY(rc = parse_dists(err, text, &p, out));
+    ST_TRY(rc = parse_hints(err, text, p, out, &has_grid));
+    if (has_grid)
+        ST_TRY(rc = check_grid(err, text, out));
+    else
+        default_grid(out);
     int ndist = 0;
     for (int i = 0; i < ndims; i++) ndist += out->kind[i] != ST_DIST_NONE;
-    if (has_grid) {
-        /* counts are at most 2^20 each: stop multiplying past INT32_MAX so that 8 of them
-         * cannot overflow (and wrap around to NPROCS) */
-        int64_t prod = 1;
-        for (int i = 0; i < ndims; i++) {
-            if (out->kind[i] == ST_DIST_NONE && out->grid[i] != 1)
-                return st_error(err, STRATA_EINVAL,
-                                "bad access pattern '%s': dimension %d is '*', so its grid count "
-                                "must be 1, not %d",
-                                text, i, out->grid[i]);
-            if (prod <= INT32_MAX) prod *= out->grid[i];
-        }
-        if (prod != nprocs) {
-            char n[32];
-            if (prod > INT32_MAX)
-                snprintf(n, sizeof n, "more than %d", INT32_MAX);
-            else
-                snprintf(n, sizeof n, "%" PRId64, prod);
-            return st_error(err, STRATA_EINVAL,
-                            "access pattern '%s' has a grid of %s processes, but there are %d; "
-                            "give a grid whose counts multiply to %d",
-                            text, n, nprocs, nprocs);
-        }
-    } else {
-        default_grid(out);
-    }
     out->replicated = ndist == 0 && nprocs > 1;
-    return STRATA_OK;
+done:
+    return rc;
 }
 
 void st_pattern_record(const st_pattern *p, st_cat_access *out)
@@ -536,166 +579,220 @@ double st_cost_collective(double useful, double runs, int procs)
            runs / np * ST_COST_RUN;
 }
 
-int st_plan(st_err *err, const st_pattern *p, const st_plan_in *in, strata_plan *out)
+/* A chunked dataset: each chunk file is moved whole by the process holding its first element.
+ * TOTAL is the dataset's size in bytes, REC its distribution in words. */
+static int plan_chunked(st_err *err, const st_pattern *p, const st_plan_in *in,
+                        const st_cat_access *rec, uint64_t total, strata_plan *out)
 {
-    memset(out, 0, sizeof *out);
-    out->procs = p->nprocs;
-    st_cat_access rec;
-    st_pattern_record(p, &rec);
-    static const char *const layouts[] = {"chunked", "row-major", "column-major"};
-    const char *layout = layouts[in->layout];
-    uint64_t total = in->esz;
-    for (int d = 0; d < in->ndims; d++) total *= in->dims[d];
-    char b1[32], b2[32];
     int s = in->forced;
-    if (in->layout == STRATA_LAYOUT_CHUNKED) {
-        if (s != ST_IO_AUTO && s != ST_IO_CHUNKED)
-            return st_error(err, STRATA_EINVAL,
-                            "STRATA_IO_STRATEGY=%s cannot move a chunked dataset (only chunked "
-                            "applies)",
-                            st_io_name(s));
-        uint64_t chunks = 1;
-        for (int d = 0; d < in->ndims; d++)
-            chunks *= (in->dims[d] + in->chunk[d] - 1) / in->chunk[d];
-        out->requests = chunks;
-        out->bytes = total;
-        out->estimate =
-            st_cost_io((double)chunks / p->nprocs, (double)total / p->nprocs, in->latency, in->bw) +
-            (p->nprocs > 1 ? (double)total / p->nprocs / ST_COST_XCHG_BW : 0);
-        out->useful = p->replicated ? total * (uint64_t)p->nprocs : total;
-        snprintf(out->strategy, sizeof out->strategy, "chunked");
-        fmt_bytes(b1, sizeof b1, (double)total / (double)chunks);
-        say(out->reason, sizeof out->reason,
-            "stored in %" PRIu64 " chunks of about %s: each chunk file is %s by the one "
-            "process holding its first element (about %" PRIu64 " per process), no file is "
-            "shared, and the pieces of %s are exchanged in memory",
-            chunks, b1, in->load ? "read" : "written",
-            (chunks + (uint64_t)p->nprocs - 1) / (uint64_t)p->nprocs, rec.dist);
-    } else {
-        if (s == ST_IO_CHUNKED)
-            return st_error(err, STRATA_EINVAL,
-                            "STRATA_IO_STRATEGY=chunked needs a chunked dataset; this one is %s",
-                            layout);
-        if (s == ST_IO_COLLECTIVE && (!in->mpi || p->nprocs < 2))
-            return st_error(err, STRATA_EINVAL,
-                            "STRATA_IO_STRATEGY=collective needs MPI and more than one process "
-                            "(here: %s, %d process%s)",
-                            in->mpi ? "MPI" : "no MPI", p->nprocs, p->nprocs == 1 ? "" : "es");
-        if (s == ST_IO_SIEVE && !in->load && p->nprocs > 1 && !p->replicated)
-            return st_error(err, STRATA_EINVAL,
-                            "STRATA_IO_STRATEGY=sieve cannot write: several processes would "
-                            "rewrite each other's spans");
-        uint64_t runs = 0, maxruns = 0, useful = 0, span = 0, sieve_reqs = 0;
-        uint64_t maxuseful = 0, maxspan = 0, maxsieve = 0;
-        uint64_t lo = UINT64_MAX, hi = 0;
-        int fortran = in->layout == STRATA_LAYOUT_COL;
-        int procs = p->replicated && !in->load ? 1 : p->nprocs;
-        for (int r = 0; r < procs; r++) {
-            st_walk_count w = {0};
-            int rc = st_piece_walk(err, p, in->dims, fortran, r, st_walk_count_fn, &w);
-            if (rc < 0) return rc;
-            runs += w.runs;
-            if (w.runs > maxruns) maxruns = w.runs;
-            useful += w.elems * in->esz;
-            if (w.elems * in->esz > maxuseful) maxuseful = w.elems * in->esz;
-            if (w.runs) {
-                uint64_t sp = (w.last - w.first + 1) * in->esz;
-                uint64_t sr = (sp + ST_SIEVE_MAX - 1) / ST_SIEVE_MAX;
-                span += sp;
-                sieve_reqs += sr;
-                if (sp > maxspan) maxspan = sp;
-                if (sr > maxsieve) maxsieve = sr;
-                if (w.first < lo) lo = w.first;
-                if (w.last > hi) hi = w.last;
-            }
-        }
-        double density = span ? (double)useful / (double)span : 1;
-        /* the estimates: the slowest process's time */
-        uint64_t domain = hi >= lo && lo != UINT64_MAX ? (hi - lo + 1) * in->esz : 0;
-        uint64_t cb = p->request > 0 ? p->request : (uint64_t)16 << 20;
-        uint64_t creqs = domain ? (domain + cb - 1) / cb : 0;
-        double np = p->nprocs > 0 ? p->nprocs : 1;
-        double cost[ST_IO_NSTRATEGIES] = {0};
-        cost[ST_IO_INDEPENDENT] =
-            st_cost_io((double)maxruns, (double)maxuseful, in->latency, in->bw);
-        cost[ST_IO_CONTIGUOUS] = cost[ST_IO_INDEPENDENT];
-        cost[ST_IO_SIEVE] = st_cost_io((double)maxsieve, (double)maxspan, in->latency, in->bw) +
-                            (double)maxuseful / ST_COST_MEM_BW;
-        cost[ST_IO_COLLECTIVE] =
-            st_cost_io((double)creqs / np, (double)domain / np, in->latency, in->bw) +
-            st_cost_collective((double)useful, (double)runs, p->nprocs);
-        int can_coll = p->nprocs > 1 && in->mpi && !p->replicated;
-        int can_sieve = in->load || p->nprocs == 1 || p->replicated;
-        if (s == ST_IO_AUTO) {
-            if (maxruns <= 1) {
-                s = ST_IO_CONTIGUOUS;
-            } else {
-                s = ST_IO_INDEPENDENT;
-                if (can_sieve && cost[ST_IO_SIEVE] < cost[s]) s = ST_IO_SIEVE;
-                if (can_coll && cost[ST_IO_COLLECTIVE] < cost[s]) s = ST_IO_COLLECTIVE;
-            }
-        }
-        snprintf(out->strategy, sizeof out->strategy, "%s", st_io_name(s));
-        out->useful = useful;
-        out->estimate = cost[s];
-        uint64_t avg = runs ? useful / runs : 0;
-        fmt_bytes(b1, sizeof b1, (double)avg);
-        /* why not the others */
-        char alt[160] = "";
-        if (maxruns > 1) {
-            size_t k = 0;
-            for (int a = ST_IO_SIEVE; a <= ST_IO_INDEPENDENT; a++) {
-                if (a == s || (a == ST_IO_COLLECTIVE && !can_coll) ||
-                    (a == ST_IO_SIEVE && !can_sieve) || k >= sizeof alt)
-                    continue;
-                say(alt + k, sizeof alt - k, "%s %s %.3g ms", k ? "," : "; estimated",
-                    st_io_name(a), 1e3 * cost[a]);
-                k = strlen(alt);
-            }
-            if (k && k < sizeof alt)
-                say(alt + k, sizeof alt - k, " against %.3g ms%s", 1e3 * cost[s],
-                    in->forced == ST_IO_AUTO ? "" : " (forced by STRATA_IO_STRATEGY)");
-        }
-        switch (s) {
-        case ST_IO_CONTIGUOUS:
-        case ST_IO_INDEPENDENT:
-            out->requests = runs;
-            out->bytes = useful;
-            if (maxruns <= 1)
-                say(out->reason, sizeof out->reason,
-                    "each process's piece of %s is one contiguous run of the %s file: one "
-                    "request of %s each",
-                    rec.dist, layout, b1);
-            else
-                say(out->reason, sizeof out->reason,
-                    "%s on a %s file: one request per run, %" PRIu64
-                    " runs of about %s in all (%.0f%% of the spans they cover) on a tier of "
-                    "%.3g ms per request%s",
-                    rec.dist, layout, runs, b1, 100 * density, 1e3 * in->latency, alt);
-            break;
-        case ST_IO_SIEVE:
-            out->requests = sieve_reqs;
-            out->bytes = span;
-            say(out->reason, sizeof out->reason,
-                "%s on a %s file: %" PRIu64 " runs of about %s fill %.0f%% of the span "
-                "they cover, so each process reads its span in slabs of at most %d MiB and "
-                "extracts its runs (%" PRIu64 " requests instead of %" PRIu64 ")%s",
-                rec.dist, layout, runs, b1, 100 * density, (int)(ST_SIEVE_MAX >> 20), sieve_reqs,
-                runs, alt);
-            break;
-        default: { /* collective */
-            out->requests = creqs;
-            out->bytes = domain;
-            fmt_bytes(b2, sizeof b2, (double)cb);
-            say(out->reason, sizeof out->reason,
-                "%s on a %s file: %d processes need %" PRIu64 " interleaved runs of about "
-                "%s; two-phase collective MPI-IO reads the covering domain in %" PRIu64
-                " requests of up to %s (cb_buffer_size) and redistributes the pieces%s",
-                rec.dist, layout, p->nprocs, runs, b1, out->requests, b2, alt);
-            break;
-        }
+    char b1[32];
+    if (s != ST_IO_AUTO && s != ST_IO_CHUNKED)
+        return st_error(err, STRATA_EINVAL,
+                        "STRATA_IO_STRATEGY=%s cannot move a chunked dataset (only chunked "
+                        "applies)",
+                        st_io_name(s));
+    uint64_t chunks = 1;
+    for (int d = 0; d < in->ndims; d++) chunks *= (in->dims[d] + in->chunk[d] - 1) / in->chunk[d];
+    out->requests = chunks;
+    out->bytes = total;
+    out->estimate =
+        st_cost_io((double)chunks / p->nprocs, (double)total / p->nprocs, in->latency, in->bw) +
+        (p->nprocs > 1 ? (double)total / p->nprocs / ST_COST_XCHG_BW : 0);
+    out->useful = p->replicated ? total * (uint64_t)p->nprocs : total;
+    snprintf(out->strategy, sizeof out->strategy, "chunked");
+    fmt_bytes(b1, sizeof b1, (double)total / (double)chunks);
+    say(out->reason, sizeof out->reason,
+        "stored in %" PRIu64 " chunks of about %s: each chunk file is %s by the one "
+        "process holding its first element (about %" PRIu64 " per process), no file is "
+        "shared, and the pieces of %s are exchanged in memory",
+        chunks, b1, in->load ? "read" : "written",
+        (chunks + (uint64_t)p->nprocs - 1) / (uint64_t)p->nprocs, rec->dist);
+    return STRATA_OK;
+}
+
+/* Refuse a strategy forced by STRATA_IO_STRATEGY that cannot move this flat (row- or
+ * column-major) dataset. */
+static int check_forced_flat(st_err *err, const st_pattern *p, const st_plan_in *in,
+                             const char *layout)
+{
+    int s = in->forced;
+    if (s == ST_IO_CHUNKED)
+        return st_error(err, STRATA_EINVAL,
+                        "STRATA_IO_STRATEGY=chunked needs a chunked dataset; this one is %s",
+                        layout);
+    if (s == ST_IO_COLLECTIVE && (!in->mpi || p->nprocs < 2))
+        return st_error(err, STRATA_EINVAL,
+                        "STRATA_IO_STRATEGY=collective needs MPI and more than one process "
+                        "(here: %s, %d process%s)",
+                        in->mpi ? "MPI" : "no MPI", p->nprocs, p->nprocs == 1 ? "" : "es");
+    if (s == ST_IO_SIEVE && !in->load && p->nprocs > 1 && !p->replicated)
+        return st_error(err, STRATA_EINVAL,
+                        "STRATA_IO_STRATEGY=sieve cannot write: several processes would "
+                        "rewrite each other's spans");
+    return STRATA_OK;
+}
+
+/* What the processes' runs of a flat file add up to: sums over the processes and the
+ * largest of one process (max...), in bytes except the run and request counts. */
+typedef struct {
+    uint64_t runs, maxruns, useful, maxuseful, span, maxspan, sieve_reqs, maxsieve;
+    uint64_t lo, hi; /* the first and last element any process touches */
+    uint64_t cb;     /* collective: bytes per request (cb_buffer_size) */
+    uint64_t domain; /* collective: bytes of the domain covering every run, and its requests */
+    uint64_t creqs;
+} flatruns;
+
+/* Walk every process's pieces of the flat file (once when a replicated dataset is written). */
+static int count_runs(st_err *err, const st_pattern *p, const st_plan_in *in, flatruns *fr)
+{
+    memset(fr, 0, sizeof *fr);
+    fr->lo = UINT64_MAX;
+    int fortran = in->layout == STRATA_LAYOUT_COL;
+    int procs = p->replicated && !in->load ? 1 : p->nprocs;
+    for (int r = 0; r < procs; r++) {
+        st_walk_count w = {0};
+        int rc = st_piece_walk(err, p, in->dims, fortran, r, st_walk_count_fn, &w);
+        if (rc < 0) return rc;
+        fr->runs += w.runs;
+        if (w.runs > fr->maxruns) fr->maxruns = w.runs;
+        fr->useful += w.elems * in->esz;
+        if (w.elems * in->esz > fr->maxuseful) fr->maxuseful = w.elems * in->esz;
+        if (w.runs) {
+            uint64_t sp = (w.last - w.first + 1) * in->esz;
+            uint64_t sr = (sp + ST_SIEVE_MAX - 1) / ST_SIEVE_MAX;
+            fr->span += sp;
+            fr->sieve_reqs += sr;
+            if (sp > fr->maxspan) fr->maxspan = sp;
+            if (sr > fr->maxsieve) fr->maxsieve = sr;
+            if (w.first < fr->lo) fr->lo = w.first;
+            if (w.last > fr->hi) fr->hi = w.last;
         }
     }
+    return STRATA_OK;
+}
+
+/* The flat strategies' estimates (the slowest process's time) into COST, after sizing the
+ * collective's covering domain in FR. */
+static void flat_costs(const st_pattern *p, const st_plan_in *in, flatruns *fr, double *cost)
+{
+    fr->cb = p->request > 0 ? p->request : (uint64_t)16 << 20;
+    fr->domain = fr->hi >= fr->lo && fr->lo != UINT64_MAX ? (fr->hi - fr->lo + 1) * in->esz : 0;
+    fr->creqs = fr->domain ? (fr->domain + fr->cb - 1) / fr->cb : 0;
+    double np = p->nprocs > 0 ? p->nprocs : 1;
+    cost[ST_IO_INDEPENDENT] =
+        st_cost_io((double)fr->maxruns, (double)fr->maxuseful, in->latency, in->bw);
+    cost[ST_IO_CONTIGUOUS] = cost[ST_IO_INDEPENDENT];
+    cost[ST_IO_SIEVE] = st_cost_io((double)fr->maxsieve, (double)fr->maxspan, in->latency, in->bw) +
+                        (double)fr->maxuseful / ST_COST_MEM_BW;
+    cost[ST_IO_COLLECTIVE] =
+        st_cost_io((double)fr->creqs / np, (double)fr->domain / np, in->latency, in->bw) +
+        st_cost_collective((double)fr->useful, (double)fr->runs, p->nprocs);
+}
+
+/* Why not the others: "; estimated sieve 1 ms, independent 2 ms against 0.5 ms" into ALT,
+ * for the strategies that could move the data (S is the chosen one). */
+static void why_not_others(char *alt, size_t cap, const st_plan_in *in, const double *cost, int s,
+                           int can_coll, int can_sieve)
+{
+    size_t k = 0;
+    alt[0] = '\0';
+    for (int a = ST_IO_SIEVE; a <= ST_IO_INDEPENDENT; a++) {
+        if (a == s || (a == ST_IO_COLLECTIVE && !can_coll) || (a == ST_IO_SIEVE && !can_sieve) ||
+            k >= cap)
+            continue;
+        say(alt + k, cap - k, "%s %s %.3g ms", k ? "," : "; estimated", st_io_name(a),
+            1e3 * cost[a]);
+        k = strlen(alt);
+    }
+    if (k && k < cap)
+        say(alt + k, cap - k, " against %.3g ms%s", 1e3 * cost[s],
+            in->forced == ST_IO_AUTO ? "" : " (forced by STRATA_IO_STRATEGY)");
+}
+
+/* The requests, bytes and reason of strategy S for a flat file. */
+static void explain_flat(strata_plan *out, int s, const st_pattern *p, const st_plan_in *in,
+                         const flatruns *fr, const char *dist, const char *layout, const char *alt)
+{
+    char b1[32], b2[32];
+    uint64_t runs = fr->runs;
+    double density = fr->span ? (double)fr->useful / (double)fr->span : 1;
+    fmt_bytes(b1, sizeof b1, (double)(runs ? fr->useful / runs : 0));
+    switch (s) {
+    case ST_IO_CONTIGUOUS:
+    case ST_IO_INDEPENDENT:
+        out->requests = runs;
+        out->bytes = fr->useful;
+        if (fr->maxruns <= 1)
+            say(out->reason, sizeof out->reason,
+                "each process's piece of %s is one contiguous run of the %s file: one "
+                "request of %s each",
+                dist, layout, b1);
+        else
+            say(out->reason, sizeof out->reason,
+                "%s on a %s file: one request per run, %" PRIu64
+                " runs of about %s in all (%.0f%% of the spans they cover) on a tier of "
+                "%.3g ms per request%s",
+                dist, layout, runs, b1, 100 * density, 1e3 * in->latency, alt);
+        break;
+    case ST_IO_SIEVE:
+        out->requests = fr->sieve_reqs;
+        out->bytes = fr->span;
+        say(out->reason, sizeof out->reason,
+            "%s on a %s file: %" PRIu64 " runs of about %s fill %.0f%% of the span "
+            "they cover, so each process reads its span in slabs of at most %d MiB and "
+            "extracts its runs (%" PRIu64 " requests instead of %" PRIu64 ")%s",
+            dist, layout, runs, b1, 100 * density, (int)(ST_SIEVE_MAX >> 20), fr->sieve_reqs, runs,
+            alt);
+        break;
+    default: /* collective */
+        out->requests = fr->creqs;
+        out->bytes = fr->domain;
+        fmt_bytes(b2, sizeof b2, (double)fr->cb);
+        say(out->reason, sizeof out->reason,
+            "%s on a %s file: %d processes need %" PRIu64 " interleaved runs of about "
+            "%s; two-phase collective MPI-IO reads the covering domain in %" PRIu64
+            " requests of up to %s (cb_buffer_size) and redistributes the pieces%s",
+            dist, layout, p->nprocs, runs, b1, out->requests, b2, alt);
+        break;
+    }
+}
+
+/* A flat (row- or column-major) file: count the runs of every process, estimate each strategy
+ * and take the forced one, or the cheapest that can move the data. */
+static int plan_flat(st_err *err, const st_pattern *p, const st_plan_in *in,
+                     const st_cat_access *rec, const char *layout, strata_plan *out)
+{
+    int s = in->forced, rc;
+    flatruns fr;
+    ST_TRY(rc = check_forced_flat(err, p, in, layout));
+    ST_TRY(rc = count_runs(err, p, in, &fr));
+    double cost[ST_IO_NSTRATEGIES] = {0};
+    flat_costs(p, in, &fr, cost);
+    int can_coll = p->nprocs > 1 && in->mpi && !p->replicated;
+    int can_sieve = in->load || p->nprocs == 1 || p->replicated;
+    if (s == ST_IO_AUTO) {
+        if (fr.maxruns <= 1) {
+            s = ST_IO_CONTIGUOUS;
+        } else {
+            s = ST_IO_INDEPENDENT;
+            if (can_sieve && cost[ST_IO_SIEVE] < cost[s]) s = ST_IO_SIEVE;
+            if (can_coll && cost[ST_IO_COLLECTIVE] < cost[s]) s = ST_IO_COLLECTIVE;
+        }
+    }
+    snprintf(out->strategy, sizeof out->strategy, "%s", st_io_name(s));
+    out->useful = fr.useful;
+    out->estimate = cost[s];
+    char alt[160] = "";
+    if (fr.maxruns > 1) why_not_others(alt, sizeof alt, in, cost, s, can_coll, can_sieve);
+    explain_flat(out, s, p, in, &fr, rec->dist, layout, alt);
+done:
+    return rc;
+}
+
+/* Prefetching (sequential loads) and prestaging (loads from an archive tier), with their
+ * reasons appended. */
+static void plan_hints(const st_pattern *p, const st_plan_in *in, strata_plan *out)
+{
     if (in->load && p->sequential && !in->no_prefetch) out->prefetch = 1;
     if (in->load && in->archive) out->prestage = 1;
     size_t len = strlen(out->reason);
@@ -707,5 +804,23 @@ int st_plan(st_err *err, const st_pattern *p, const st_plan_in *in, strata_plan 
     if (out->prefetch && len < sizeof out->reason)
         say(out->reason + len, sizeof out->reason - len,
             "; sequential hint: the next iteration is prefetched while this one is used");
-    return STRATA_OK;
+}
+
+int st_plan(st_err *err, const st_pattern *p, const st_plan_in *in, strata_plan *out)
+{
+    memset(out, 0, sizeof *out);
+    out->procs = p->nprocs;
+    st_cat_access rec;
+    st_pattern_record(p, &rec);
+    static const char *const layouts[] = {"chunked", "row-major", "column-major"};
+    uint64_t total = in->esz;
+    for (int d = 0; d < in->ndims; d++) total *= in->dims[d];
+    int rc;
+    if (in->layout == STRATA_LAYOUT_CHUNKED)
+        ST_TRY(rc = plan_chunked(err, p, in, &rec, total, out));
+    else
+        ST_TRY(rc = plan_flat(err, p, in, &rec, layouts[in->layout], out));
+    plan_hints(p, in, out);
+done:
+    return rc;
 }
