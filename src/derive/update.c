@@ -721,76 +721,152 @@ static int place_column(st_upd_job *j, size_t bi, int pos, st_colw *w)
     return STRATA_OK;
 }
 
-static int update_column(st_upd_job *j, const st_cat_deriv *dv)
-{
+/* What one derived column is computed from. */
+typedef struct colsrc {
     st_dspec sp;
-    int rc = st_dspec_decode(j->err, dv->op, dv->args, &sp);
+    int pos;              /* the column's position */
+    strata_snapshot *src; /* gather, scatter: the source dataset */
+    int sc;               /* its column */
+    st_expr *e;           /* expr: over the columns before POS */
+    double def[2];        /* scatter: the default value */
+} colsrc;
+
+/* A scatter column: the parent batches the child has consumed (later ones would get defaults):
+ * *COVERED; and a child that destroys order is recomputed whole when it changed. */
+static int scatter_coverage(st_upd_job *j, const st_cat_deriv *dv, colsrc *cs, uint64_t *covered,
+                            int *recompute_all)
+{
+    char why[64];
+    strata_dtype dt = (strata_dtype)st_snapshot_schema(cs->src)->cat[cs->sc].dtype;
+    if (strata_value_parse(dt, cs->sp.defval, cs->def, why) < 0)
+        return st_error(j->err, STRATA_ECORRUPT, "scatter default '%s' %s", cs->sp.defval, why);
+    st_index_of fi;
+    int rc = st_derive_index_of(j->pool, st_snapshot_rec(cs->src)->id, &fi);
     if (rc < 0) return rc;
-    int pos = st_schema_find(&j->sch, dv->target);
-    if (pos < 0)
+    size_t first_live = j->wb.n;
+    for (size_t i = 0; i < j->wb.n && first_live == j->wb.n; i++)
+        if (!ST_UPD_WB(j, i).retired) first_live = i;
+    int64_t fseq = first_live < j->wb.n ? ST_UPD_WB(j, first_live).b.seq : 0;
+    *covered = fi.found && (fi.dv.consumed == 0 || fi.dv.source_seq == fseq)
+                   ? first_live + (size_t)fi.dv.consumed
+                   : 0;
+    if (*covered > j->wb.n) *covered = j->wb.n;
+    if (fi.dv.destroys_order || st_op_destroys_order((st_op)st_op_parse(fi.dv.op)))
+        *recompute_all |= dv->source_version != st_snapshot_version(cs->src);
+    return STRATA_OK;
+}
+
+/* Open what the column is computed from: the source's snapshot and column, or the expression. */
+static int colsrc_open(st_upd_job *j, const st_cat_deriv *dv, colsrc *cs)
+{
+    int rc = st_dspec_decode(j->err, dv->op, dv->args, &cs->sp);
+    if (rc < 0) return rc;
+    cs->pos = st_schema_find(&j->sch, dv->target);
+    if (cs->pos < 0)
         return st_error(j->err, STRATA_ECORRUPT, "derived column '%s' has no schema entry",
                         dv->target);
-    strata_snapshot *src = NULL;
-    st_expr *e = NULL;
-    int sc = -1;
+    /* The columns before this one: what it was defined over. */
+    if (cs->sp.op == ST_OP_EXPR)
+        return st_expr_parse(j->err, cs->sp.expr, j->sch.cols, cs->pos, &cs->e);
+    rc = strata_snapshot_open(j->pool, dv->source_region, dv->source, 0, &cs->src);
+    if (rc < 0) return rc;
+    cs->sc = st_schema_find(st_snapshot_schema(cs->src), dv->source_column);
+    if (cs->sc < 0)
+        return st_error(j->err, STRATA_ENOTFOUND, "'%s/%s' has no column '%s' any more",
+                        dv->source_region, dv->source, dv->source_column);
+    return STRATA_OK;
+}
+
+/* Evaluate the expression of CS over working batch WB's N rows into W. */
+static int expr_into(st_upd_job *j, st_upd_wbatch *wb, const colsrc *cs, uint64_t n, st_colw *w)
+{
+    int pos = cs->pos;
+    st_expr_input *in = calloc((size_t)pos + 1, sizeof *in);
+    st_npy_map *maps = calloc(2 * (size_t)pos + 2, sizeof *maps);
+    void *out = malloc(n * strata_dtype_size(st_expr_type(cs->e)) + 1);
+    int rc = STRATA_OK;
+    if (in == NULL || maps == NULL || out == NULL) {
+        rc = st_error(j->err, STRATA_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int c = 0; c < pos; c++)
+        if (st_expr_uses(cs->e, c))
+            ST_TRY(rc = st_upd_map(j, wb, c, &maps[2 * c], &maps[2 * c + 1], &in[c].data,
+                                   &in[c].bytes));
+    ST_TRY(rc = st_expr_eval(j->err, cs->e, in, n, out, j->nt));
+    rc = st_colw_append(j->err, w, out, n);
+done:
+    for (int c = 0; maps != NULL && c < 2 * pos + 2; c++) st_npy_unmap(&maps[c]);
+    free(in);
+    free(maps);
+    free(out);
+    return rc;
+}
+
+/* Compute the column of CS for working batch BI and place it. */
+static int column_batch(st_upd_job *j, size_t bi, const colsrc *cs)
+{
+    st_upd_wbatch *wb = &ST_UPD_WB(j, bi);
+    uint64_t n = (uint64_t)wb->b.nrows;
+    st_colw w;
+    int rc =
+        st_colw_open(j->err, &w, st_dataset_path(j->ds), (strata_dtype)j->sch.cat[cs->pos].dtype);
+    if (rc < 0) return rc;
+    if (cs->sp.op == ST_OP_GATHER) {
+        st_npy_map m, mb;
+        const void *idx;
+        const char *unused;
+        rc = st_upd_map(j, wb, 0, &m, &mb, &idx, &unused);
+        if (rc == STRATA_OK) rc = gather_into(j, cs->src, cs->sc, idx, n, &w);
+        st_npy_unmap(&m);
+        st_npy_unmap(&mb);
+    } else if (cs->sp.op == ST_OP_SCATTER) {
+        rc = scatter_into(j, cs->src, cs->sc, (uint64_t)wb->b.first_row, n, cs->def, &w);
+    } else {
+        rc = expr_into(j, wb, cs, n, &w);
+    }
+    if (rc < 0) {
+        st_colw_abort(&w);
+        return rc;
+    }
+    return place_column(j, bi, cs->pos, &w);
+}
+
+/* A column the merge of the index wrote with the new batches: count it, mark it consumed. */
+static int column_merged(st_upd_job *j, const st_cat_deriv *dv, const colsrc *cs, uint64_t covered)
+{
+    uint64_t nb = 0, rows = 0;
+    for (size_t i = 0; i < j->wb.n; i++)
+        if (ST_UPD_WB(j, i).is_new && !ST_UPD_WB(j, i).retired) {
+            nb++;
+            rows += (uint64_t)ST_UPD_WB(j, i).b.nrows;
+        }
+    begin_object(j, dv->target, "merged", nb);
+    int rc = st_upd_progress(j, nb, rows);
+    if (rc < 0) return rc;
+    j->st->refreshed++;
+    return push_mark(j, dv->id, (int64_t)covered, 0,
+                     cs->src != NULL ? st_snapshot_version(cs->src) : 0);
+}
+
+static int update_column(st_upd_job *j, const st_cat_deriv *dv)
+{
+    colsrc cs = {.sc = -1};
     uint64_t covered = j->wb.n; /* working batches (in order) the column can be computed for */
     int recompute_all = j->o->full;
-    double def[2] = {0, 0};
-    if (sp.op != ST_OP_EXPR) {
-        ST_TRY(rc = strata_snapshot_open(j->pool, dv->source_region, dv->source, 0, &src));
-        sc = st_schema_find(st_snapshot_schema(src), dv->source_column);
-        if (sc < 0) {
-            rc = st_error(j->err, STRATA_ENOTFOUND, "'%s/%s' has no column '%s' any more",
-                          dv->source_region, dv->source, dv->source_column);
-            goto done;
-        }
-    }
-    if (sp.op == ST_OP_EXPR) {
-        /* The columns before this one: what it was defined over. */
-        ST_TRY(rc = st_expr_parse(j->err, sp.expr, j->sch.cols, pos, &e));
-    } else if (sp.op == ST_OP_SCATTER) {
-        char why[64];
-        if (strata_value_parse((strata_dtype)st_snapshot_schema(src)->cat[sc].dtype, sp.defval, def,
-                               why) < 0) {
-            rc = st_error(j->err, STRATA_ECORRUPT, "scatter default '%s' %s", sp.defval, why);
-            goto done;
-        }
-        /* Only the parent batches the child has consumed: later ones would get defaults. */
-        st_index_of fi;
-        ST_TRY(rc = st_derive_index_of(j->pool, st_snapshot_rec(src)->id, &fi));
-        size_t live = 0, first_live = j->wb.n;
-        for (size_t i = 0; i < j->wb.n; i++)
-            if (!ST_UPD_WB(j, i).retired) {
-                if (first_live == j->wb.n) first_live = i;
-                live++;
-            }
-        int64_t fseq = first_live < j->wb.n ? ST_UPD_WB(j, first_live).b.seq : 0;
-        covered = fi.found && (fi.dv.consumed == 0 || fi.dv.source_seq == fseq)
-                      ? first_live + (size_t)fi.dv.consumed
-                      : 0;
-        if (covered > j->wb.n) covered = j->wb.n;
-        if (fi.dv.destroys_order || st_op_destroys_order((st_op)st_op_parse(fi.dv.op)))
-            recompute_all |= dv->source_version != st_snapshot_version(src);
-    }
-    if (pos >= st_dataset_schema(j->ds)->ncols && pos < j->carry_to) {
-        /* Written with the new batches by the merge of the index. */
-        uint64_t nb = 0, rows = 0;
-        for (size_t i = 0; i < j->wb.n; i++)
-            if (ST_UPD_WB(j, i).is_new && !ST_UPD_WB(j, i).retired) {
-                nb++;
-                rows += (uint64_t)ST_UPD_WB(j, i).b.nrows;
-            }
-        begin_object(j, dv->target, "merged", nb);
-        ST_TRY(rc = st_upd_progress(j, nb, rows));
-        j->st->refreshed++;
-        rc = push_mark(j, dv->id, (int64_t)covered, 0, src != NULL ? st_snapshot_version(src) : 0);
+    int rc = colsrc_open(j, dv, &cs);
+    ST_TRY(rc);
+    if (cs.sp.op == ST_OP_SCATTER)
+        ST_TRY(rc = scatter_coverage(j, dv, &cs, &covered, &recompute_all));
+    if (cs.pos >= st_dataset_schema(j->ds)->ncols && cs.pos < j->carry_to) {
+        rc = column_merged(j, dv, &cs, covered);
         goto done;
     }
     /* The targets: live batches without the column (all of them when recomputing). */
     uint64_t total = 0;
     for (size_t i = 0; i < covered; i++)
         if (!ST_UPD_WB(j, i).retired &&
-            (recompute_all || ST_UPD_WB(j, i).cols[pos].file[0] == '\0'))
+            (recompute_all || ST_UPD_WB(j, i).cols[cs.pos].file[0] == '\0'))
             total++;
     if (total == 0) {
         j->st->fresh++;
@@ -802,56 +878,21 @@ static int update_column(st_upd_job *j, const st_cat_deriv *dv)
                                  : "incremental",
                  total);
     uint64_t done_n = 0;
-    for (size_t i = 0; i < covered && rc == STRATA_OK; i++) {
+    for (size_t i = 0; i < covered; i++) {
         st_upd_wbatch *wb = &ST_UPD_WB(j, i);
-        if (wb->retired || (!recompute_all && wb->cols[pos].file[0] != '\0')) continue;
-        uint64_t n = (uint64_t)wb->b.nrows;
-        st_colw w;
-        ST_TRY(rc = st_colw_open(j->err, &w, st_dataset_path(j->ds),
-                                 (strata_dtype)j->sch.cat[pos].dtype));
-        if (sp.op == ST_OP_GATHER) {
-            st_npy_map m, mb;
-            const void *idx;
-            const char *unused;
-            rc = st_upd_map(j, wb, 0, &m, &mb, &idx, &unused);
-            if (rc == STRATA_OK) rc = gather_into(j, src, sc, idx, n, &w);
-            st_npy_unmap(&m);
-            st_npy_unmap(&mb);
-        } else if (sp.op == ST_OP_SCATTER) {
-            rc = scatter_into(j, src, sc, (uint64_t)wb->b.first_row, n, def, &w);
-        } else {
-            st_expr_input *in = calloc((size_t)pos + 1, sizeof *in);
-            st_npy_map *maps = calloc(2 * (size_t)pos + 2, sizeof *maps);
-            size_t esz = strata_dtype_size(st_expr_type(e));
-            void *out = malloc(n * esz + 1);
-            if (in == NULL || maps == NULL || out == NULL)
-                rc = st_error(j->err, STRATA_ENOMEM, "out of memory");
-            for (int c = 0; c < pos && rc == STRATA_OK; c++)
-                if (st_expr_uses(e, c))
-                    rc = st_upd_map(j, wb, c, &maps[2 * c], &maps[2 * c + 1], &in[c].data,
-                                    &in[c].bytes);
-            if (rc == STRATA_OK) rc = st_expr_eval(j->err, e, in, n, out, j->nt);
-            if (rc == STRATA_OK) rc = st_colw_append(j->err, &w, out, n);
-            for (int c = 0; maps != NULL && c < 2 * pos + 2; c++) st_npy_unmap(&maps[c]);
-            free(in);
-            free(maps);
-            free(out);
-        }
-        if (rc == STRATA_OK)
-            rc = place_column(j, i, pos, &w);
-        else
-            st_colw_abort(&w);
-        if (rc == STRATA_OK) rc = st_upd_progress(j, ++done_n, n);
+        if (wb->retired || (!recompute_all && wb->cols[cs.pos].file[0] != '\0')) continue;
+        ST_TRY(rc = column_batch(j, i, &cs));
+        ST_TRY(rc = st_upd_progress(j, ++done_n, (uint64_t)wb->b.nrows));
     }
-    if (rc < 0) goto done;
     if (recompute_all || j->retire_all)
         j->st->refreshed++;
     else
         j->st->incremental++;
-    rc = push_mark(j, dv->id, (int64_t)covered, 0, src != NULL ? st_snapshot_version(src) : 0);
+    rc =
+        push_mark(j, dv->id, (int64_t)covered, 0, cs.src != NULL ? st_snapshot_version(cs.src) : 0);
 done:
-    st_expr_free(e);
-    strata_snapshot_close(src);
+    st_expr_free(cs.e);
+    strata_snapshot_close(cs.src);
     return rc;
 }
 
