@@ -102,14 +102,15 @@ int st_upd_map(st_upd_job *j, const st_upd_wbatch *w, int col, st_npy_map *m, st
     strata_pool *pool = st_dataset_pool(j->ds);
     int rc = st_bcol_path(pool, st_dataset_rec(j->ds), st_dataset_path(j->ds), bc->tier_id,
                           bc->file, path);
-    if (rc == STRATA_OK) rc = st_npy_map_any(j->err, path, m);
-    if (rc == STRATA_OK) *data = m->data;
-    if (rc == STRATA_OK && bc->bytes_file[0] != '\0') {
-        rc = st_bcol_path(pool, st_dataset_rec(j->ds), st_dataset_path(j->ds), bc->tier_id,
-                          bc->bytes_file, path);
-        if (rc == STRATA_OK) rc = st_npy_map_any(j->err, path, mb);
-        if (rc == STRATA_OK) *bytes = mb->data;
-    }
+    ST_TRY(rc);
+    ST_TRY(rc = st_npy_map_any(j->err, path, m));
+    *data = m->data;
+    if (bc->bytes_file[0] == '\0') return STRATA_OK;
+    ST_TRY(rc = st_bcol_path(pool, st_dataset_rec(j->ds), st_dataset_path(j->ds), bc->tier_id,
+                             bc->bytes_file, path));
+    ST_TRY(rc = st_npy_map_any(j->err, path, mb));
+    *bytes = mb->data;
+done:
     return rc;
 }
 
@@ -568,8 +569,9 @@ static int update_index(st_upd_job *j, const st_cat_deriv *dv)
         rc = st_upd_order(j, &sp, s, keycols, consumed, consumed > 0 ? nold : 0);
         j->st->refreshed++;
     }
-    if (rc == STRATA_OK) rc = push_mark(j, dv->id, (int64_t)nsb, first_seq, st_snapshot_version(s));
-    if (rc == STRATA_OK) j->changed = 1;
+    ST_TRY(rc);
+    ST_TRY(rc = push_mark(j, dv->id, (int64_t)nsb, first_seq, st_snapshot_version(s)));
+    j->changed = 1;
 done:
     st_expr_free(e);
     strata_snapshot_close(s);
@@ -1202,24 +1204,28 @@ int strata_update(strata_pool *pool, const char *region, const char *name,
 int strata_auto(strata_pool *pool, const char *region, const char *name, int on)
 {
     if (pool == NULL) return STRATA_EINVAL;
+    st_err *err = st_pool_err(pool);
     st_vec g;
-    int rc = load_graph(pool, &g);
-    if (rc == STRATA_OK) rc = scope_of(pool, region, name, &g, 0);
-    int any = 0;
-    for (size_t i = 0; i < g.n && rc == STRATA_OK; i++) any |= NODE(&g, i).in_scope;
-    if (rc == STRATA_OK && !any)
-        rc = st_error(st_pool_err(pool), STRATA_EINVAL,
+    int rc = load_graph(pool, &g), any = 0, began = 0;
+    ST_TRY(rc);
+    ST_TRY(rc = scope_of(pool, region, name, &g, 0));
+    for (size_t i = 0; i < g.n; i++) any |= NODE(&g, i).in_scope;
+    if (!any) {
+        rc = st_error(err, STRATA_EINVAL,
                       "'%s/%s' is not derived: register a derived dataset (its ancestors come "
                       "with it)",
                       region, name ? name : "*");
-    if (rc == STRATA_OK) rc = st_cat_begin(st_pool_err(pool), st_pool_cat(pool));
-    for (size_t i = 0; i < g.n && rc == STRATA_OK; i++)
+        goto done;
+    }
+    ST_TRY(rc = st_cat_begin(err, st_pool_cat(pool)));
+    began = 1;
+    for (size_t i = 0; i < g.n; i++)
         if (NODE(&g, i).in_scope)
-            rc = st_cat_deriv_set_auto(st_pool_err(pool), st_pool_cat(pool), NODE(&g, i).dv.id, on);
-    if (rc == STRATA_OK)
-        rc = st_cat_commit(st_pool_err(pool), st_pool_cat(pool));
-    else if (any)
-        st_cat_rollback(st_pool_cat(pool));
+            ST_TRY(rc = st_cat_deriv_set_auto(err, st_pool_cat(pool), NODE(&g, i).dv.id, on));
+    rc = st_cat_commit(err, st_pool_cat(pool));
+    began = rc < 0;
+done:
+    if (began) st_cat_rollback(st_pool_cat(pool));
     st_vec_free(&g);
     return rc;
 }

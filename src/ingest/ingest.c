@@ -519,6 +519,58 @@ int strata_ingest_csv(strata_pool *pool, const char *region, const char *name,
     return finish(&g, rc);
 }
 
+/* Map the NCOLS column files FILES (named COLNAMES): 1-D, equally long; COLS receives their
+ * names and dtypes. */
+static int npy_map_columns(ingest *g, const char *const *colnames, const char *const *files,
+                           int ncols, st_npy_map *m, strata_column *cols)
+{
+    st_err *err = st_pool_err(g->pool);
+    for (int i = 0; i < ncols; i++) {
+        int rc = st_name_check(err, "column", colnames[i]);
+        if (rc < 0) return rc;
+        if ((rc = st_npy_map_file(err, files[i], &m[i])) < 0) return rc;
+        if (m[i].info.ndim != 1)
+            return st_error(err, STRATA_EINVAL, "'%s' has %d dimensions; a column file must be 1-D",
+                            files[i], m[i].info.ndim);
+        if (m[i].info.count != m[0].info.count)
+            return st_error(
+                err, STRATA_EINVAL,
+                "'%s' holds %llu values but '%s' holds %llu; columns must be equally long",
+                files[i], (unsigned long long)m[i].info.count, files[0],
+                (unsigned long long)m[0].info.count);
+        cols[i].name = colnames[i];
+        cols[i].dtype = m[i].info.dtype;
+        g->total_bytes += m[i].len;
+    }
+    return STRATA_OK;
+}
+
+/* Match the mapped files M to the dataset's columns by name and dtype: VIEW, in schema order,
+ * receives a zero-copy view of each file. */
+static int npy_bind_columns(ingest *g, const char *const *colnames, const char *const *files,
+                            int ncols, const st_npy_map *m, st_colbuf *view)
+{
+    st_err *err = st_pool_err(g->pool);
+    const st_schema *sch = st_dataset_schema(g->ds);
+    if (sch->ncols != ncols)
+        return st_error(err, STRATA_EINVAL, "dataset '%s/%s' has %d columns; %d files were given",
+                        g->region, g->name, sch->ncols, ncols);
+    for (int i = 0; i < ncols; i++) {
+        int col = st_schema_find(sch, colnames[i]);
+        if (col < 0)
+            return st_error(err, STRATA_EINVAL, "dataset '%s/%s' has no column '%s'", g->region,
+                            g->name, colnames[i]);
+        if (sch->cat[col].dtype != (int)m[i].info.dtype)
+            return st_error(err, STRATA_ETYPE, "'%s' holds %s but column '%s' of '%s/%s' is %s",
+                            files[i], strata_dtype_name(m[i].info.dtype), colnames[i], g->region,
+                            g->name, strata_dtype_name((strata_dtype)sch->cat[col].dtype));
+        view[col].dtype = m[i].info.dtype;
+        view[col].v = (char *)(uintptr_t)m[i].data;
+        view[col].n = m[i].info.count;
+    }
+    return STRATA_OK;
+}
+
 int strata_ingest_npy(strata_pool *pool, const char *region, const char *name,
                       const char *const *colnames, const char *const *files, int ncols,
                       const strata_ingest_opts *opts, strata_ingest_stats *stats)
@@ -535,60 +587,22 @@ int strata_ingest_npy(strata_pool *pool, const char *region, const char *name,
     init(&g, pool, region, name, opts, stats, &local);
     st_npy_map *m = calloc((size_t)ncols, sizeof *m);
     strata_column *cols = calloc((size_t)ncols, sizeof *cols);
-    int *target = calloc((size_t)ncols, sizeof *target);
     st_colbuf *view = calloc((size_t)ncols, sizeof *view);
-    if (m == NULL || cols == NULL || target == NULL || view == NULL) {
+    if (m == NULL || cols == NULL || view == NULL) {
         rc = st_error(err, STRATA_ENOMEM, "out of memory");
         goto done;
     }
-    for (int i = 0; i < ncols && rc == STRATA_OK; i++) {
-        rc = st_name_check(err, "column", colnames[i]);
-        if (rc == STRATA_OK) rc = st_npy_map_file(err, files[i], &m[i]);
-        if (rc == STRATA_OK && m[i].info.ndim != 1)
-            rc = st_error(err, STRATA_EINVAL, "'%s' has %d dimensions; a column file must be 1-D",
-                          files[i], m[i].info.ndim);
-        if (rc == STRATA_OK && m[i].info.count != m[0].info.count)
-            rc =
-                st_error(err, STRATA_EINVAL,
-                         "'%s' holds %llu values but '%s' holds %llu; columns must be equally long",
-                         files[i], (unsigned long long)m[i].info.count, files[0],
-                         (unsigned long long)m[0].info.count);
-        cols[i].name = colnames[i];
-        cols[i].dtype = m[i].info.dtype;
-        g.total_bytes += m[i].len;
-    }
-    if (rc == STRATA_OK) rc = ensure_dataset(&g, cols, ncols);
-    if (rc == STRATA_OK && st_dataset_schema(g.ds)->ncols != ncols)
-        rc = st_error(err, STRATA_EINVAL, "dataset '%s/%s' has %d columns; %d files were given",
-                      region, name, st_dataset_schema(g.ds)->ncols, ncols);
-    for (int i = 0; i < ncols && rc == STRATA_OK; i++) {
-        int col = st_schema_find(st_dataset_schema(g.ds), colnames[i]);
-        if (col < 0)
-            rc = st_error(err, STRATA_EINVAL, "dataset '%s/%s' has no column '%s'", region, name,
-                          colnames[i]);
-        else if (st_dataset_schema(g.ds)->cat[col].dtype != (int)m[i].info.dtype)
-            rc = st_error(err, STRATA_ETYPE, "'%s' holds %s but column '%s' of '%s/%s' is %s",
-                          files[i], strata_dtype_name(m[i].info.dtype), colnames[i], region, name,
-                          strata_dtype_name((strata_dtype)st_dataset_schema(g.ds)->cat[col].dtype));
-        else {
-            target[i] = col;
-            /* a zero-copy view of the file as a column buffer, in schema order */
-            view[col].dtype = m[i].info.dtype;
-            view[col].v = (char *)(uintptr_t)m[i].data;
-            view[col].n = m[i].info.count;
-        }
-    }
-    if (rc == STRATA_OK) rc = open_batch(&g);
-    if (rc == STRATA_OK) rc = feed(&g, view, m[0].info.count);
-    if (rc == STRATA_OK) {
-        g.stats->files = (uint64_t)ncols;
-        progress(&g, g.total_bytes);
-    }
+    ST_TRY(rc = npy_map_columns(&g, colnames, files, ncols, m, cols));
+    ST_TRY(rc = ensure_dataset(&g, cols, ncols));
+    ST_TRY(rc = npy_bind_columns(&g, colnames, files, ncols, m, view));
+    ST_TRY(rc = open_batch(&g));
+    ST_TRY(rc = feed(&g, view, m[0].info.count));
+    g.stats->files = (uint64_t)ncols;
+    progress(&g, g.total_bytes);
 done:
     for (int i = 0; m != NULL && i < ncols; i++) st_npy_unmap(&m[i]);
     free(m);
     free(cols);
-    free(target);
     free(view);
     return finish(&g, rc);
 }
