@@ -46,28 +46,24 @@ static int collect_tier_rec(void *vctx, const st_cat_tier *t)
 static int scan_tier(st_walk *w, const st_cat_tier *t, const st_vec *regions)
 {
     strata_pool *pool = w->pool;
-    st_nameset rdirs = ST_NAMESET;
+    st_nameset rdirs = ST_NAMESET, known = ST_NAMESET;
     char root[ST_PATH_MAX], dir[ST_PATH_MAX];
     const st_cat_region *reg = regions->v;
-    int rc = st_tier_root(st_pool_err(pool), st_pool_path(pool), t, root);
-    for (size_t i = 0; rc == STRATA_OK && i < regions->n; i++)
-        rc = st_nameset_add(&rdirs, reg[i].dir);
-    ST_TRY(rc);
+    int rc;
+    ST_TRY(rc = st_tier_root(st_pool_err(pool), st_pool_path(pool), t, root));
+    for (size_t i = 0; i < regions->n; i++) ST_TRY(rc = st_nameset_add(&rdirs, reg[i].dir));
     st_nameset_sort(&rdirs);
     ST_TRY(rc = st_walk_scan_dir(w, root, &rdirs, 0));
     for (size_t i = 0; i < regions->n && !w->stop; i++) {
         if (st_path(NULL, dir, "%s/%s", root, reg[i].dir) < 0 || access(dir, F_OK) != 0) continue;
-        st_nameset known = ST_NAMESET;
-        rc = st_nd_dirs(pool, reg[i].id, &known);
-        if (rc == STRATA_OK) rc = st_store_dirs(pool, reg[i].id, &known);
-        if (rc == STRATA_OK) {
-            st_nameset_sort(&known);
-            rc = st_walk_scan_dir(w, dir, &known, 0);
-        }
-        st_nameset_free(&known);
-        ST_TRY(rc);
+        st_nameset_free(&known); /* the previous region's, empty again */
+        ST_TRY(rc = st_nd_dirs(pool, reg[i].id, &known));
+        ST_TRY(rc = st_store_dirs(pool, reg[i].id, &known));
+        st_nameset_sort(&known);
+        ST_TRY(rc = st_walk_scan_dir(w, dir, &known, 0));
     }
 done:
+    st_nameset_free(&known);
     st_nameset_free(&rdirs);
     return rc;
 }
@@ -76,12 +72,14 @@ static int scan_tiers(st_walk *w)
 {
     strata_pool *pool = w->pool;
     st_vec regions = ST_VEC(st_cat_region), tiers = ST_VEC(st_cat_tier);
-    int rc = st_cat_region_list(st_pool_err(pool), st_pool_cat(pool), collect_region_rec, &regions);
-    if (rc == STRATA_OK)
-        rc = st_cat_tier_list(st_pool_err(pool), st_pool_cat(pool), collect_tier_rec, &tiers);
+    int rc;
+    ST_TRY(rc = st_cat_region_list(st_pool_err(pool), st_pool_cat(pool), collect_region_rec,
+                                   &regions));
+    ST_TRY(rc = st_cat_tier_list(st_pool_err(pool), st_pool_cat(pool), collect_tier_rec, &tiers));
     const st_cat_tier *t = tiers.v;
-    for (size_t i = 0; rc == STRATA_OK && i < tiers.n && !w->stop; i++)
-        if (t[i].id != ST_TIER_DEFAULT_ID) rc = scan_tier(w, &t[i], &regions);
+    for (size_t i = 0; i < tiers.n && !w->stop; i++)
+        if (t[i].id != ST_TIER_DEFAULT_ID) ST_TRY(rc = scan_tier(w, &t[i], &regions));
+done:
     st_vec_free(&tiers);
     st_vec_free(&regions);
     return rc;
@@ -98,8 +96,8 @@ static int visit_region(st_walk *w, const st_cat_region *reg, const char *only_n
     strata_pool *pool = w->pool;
     st_nameset known = ST_NAMESET;
     char dir[ST_PATH_MAX], rel[ST_PATH_MAX];
-    int rc = st_region_dir(pool, reg->dir, dir);
-    ST_TRY(rc);
+    int rc;
+    ST_TRY(rc = st_region_dir(pool, reg->dir, dir));
     ST_TRY(rc = st_store_walk(w, reg, only_name, &known));
     ST_TRY(rc = st_nd_walk(w, reg, only_name, &known));
     if (only_name != NULL) goto done;
@@ -128,14 +126,14 @@ done:
 static int find_target(strata_pool *pool, const char *region, const char *name, st_cat_region *reg)
 {
     st_err *err = st_pool_err(pool);
-    int rc = st_name_check(err, "region", region);
-    if (rc == STRATA_OK) rc = st_cat_region_get(err, st_pool_cat(pool), region, reg);
-    if (rc < 0 || name == NULL) return rc;
+    int rc;
+    if ((rc = st_name_check(err, "region", region)) < 0) return rc;
+    if ((rc = st_cat_region_get(err, st_pool_cat(pool), region, reg)) < 0 || name == NULL)
+        return rc;
     st_cat_dataset d;
     st_cat_nd nd;
-    rc = st_name_check(err, "dataset", name);
-    if (rc == STRATA_OK)
-        rc = st_cat_dataset_get(err, st_pool_cat(pool), region, name, &d, NULL, NULL);
+    if ((rc = st_name_check(err, "dataset", name)) < 0) return rc;
+    rc = st_cat_dataset_get(err, st_pool_cat(pool), region, name, &d, NULL, NULL);
     /* or an N-d array of that name */
     if (rc == STRATA_ENOTFOUND && st_cat_nd_get(NULL, st_pool_cat(pool), region, name, &nd) == 0)
         rc = STRATA_OK;
@@ -151,13 +149,13 @@ static int visit_pool(st_walk *w, const st_nameset *trash)
     st_vec regions = ST_VEC(st_cat_region);
     st_nameset known = ST_NAMESET;
     char dir[ST_PATH_MAX];
-    int rc = st_cat_region_list(err, st_pool_cat(pool), collect_region_rec, &regions);
+    int rc;
+    ST_TRY(rc = st_cat_region_list(err, st_pool_cat(pool), collect_region_rec, &regions));
     const st_cat_region *reg = regions.v;
-    for (size_t i = 0; rc == STRATA_OK && i < regions.n && !w->stop; i++) {
-        rc = st_nameset_add(&known, reg[i].dir);
-        if (rc == STRATA_OK) rc = visit_region(w, &reg[i], NULL, trash);
+    for (size_t i = 0; i < regions.n && !w->stop; i++) {
+        ST_TRY(rc = st_nameset_add(&known, reg[i].dir));
+        ST_TRY(rc = visit_region(w, &reg[i], NULL, trash));
     }
-    ST_TRY(rc);
     ST_TRY(rc = st_path(err, dir, "%s/%s", st_pool_path(pool), ST_POOL_DATA));
     st_nameset_sort(&known);
     ST_TRY(rc = st_walk_scan_dir(w, dir, &known, 0));
@@ -173,14 +171,16 @@ static int run_pool(st_walk *w, const char *region, const char *name)
 {
     strata_pool *pool = w->pool;
     st_nameset trash = ST_NAMESET;
-    int rc = st_store_trash_names(pool, &trash);
-    if (rc == STRATA_OK && region != NULL) {
-        st_cat_region reg;
-        rc = find_target(pool, region, name, &reg);
-        if (rc == STRATA_OK) rc = visit_region(w, &reg, name, &trash);
-    } else if (rc == STRATA_OK) {
+    st_cat_region reg;
+    int rc;
+    ST_TRY(rc = st_store_trash_names(pool, &trash));
+    if (region == NULL) {
         rc = visit_pool(w, &trash);
+        goto done;
     }
+    ST_TRY(rc = find_target(pool, region, name, &reg));
+    rc = visit_region(w, &reg, name, &trash);
+done:
     st_nameset_free(&trash);
     if (rc == STRATA_ENOMEM) st_error(st_pool_err(pool), rc, "out of memory checking the pool");
     return rc;

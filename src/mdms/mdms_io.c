@@ -8,6 +8,10 @@
  * makes them durable on every process, and only then does rank 0 publish the array, its chunks
  * and the execution row in one catalog transaction: a process killed before that leaves orphans
  * and no trace in the catalog.
+ *
+ * Errors here keep the chained form `if (rc == STRATA_OK) rc = ...; rc = st_m_agree(m, rc);`, not
+ * ST_TRY: every rank must reach every collective call (st_m_agree, MPI_*) in the same order, so a
+ * rank whose local step failed must not jump over them to an exit label.
  */
 #include <errno.h>
 #include <fcntl.h>

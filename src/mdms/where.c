@@ -140,8 +140,10 @@ int st_m_where_compile(st_err *err, st_catalog *cat, int64_t region_id, const ch
                       "'%s' is not a registered application; register it with "
                       "strata app register",
                       app);
-    if (rc == STRATA_OK) rc = st_cat_where_names(err, &schema, exec, &names, &nn);
-    if (rc == STRATA_OK) rc = st_m_where_sql(err, where, names, nn, out);
+    ST_TRY(rc);
+    ST_TRY(rc = st_cat_where_names(err, &schema, exec, &names, &nn));
+    rc = st_m_where_sql(err, where, names, nn, out);
+done:
     free(names);
     st_vec_free(&schema);
     return rc;
@@ -151,8 +153,10 @@ int st_m_run_match(st_err *err, st_catalog *cat, int64_t region_id, const char *
                    const char *where, int64_t *run_id)
 {
     st_cat_where w;
-    int rc = st_m_where_compile(err, cat, region_id, app, where, 0, &w);
-    if (rc == STRATA_OK) rc = st_cat_run_latest(err, cat, region_id, app, &w, run_id);
+    int rc;
+    ST_TRY(rc = st_m_where_compile(err, cat, region_id, app, where, 0, &w));
+    rc = st_cat_run_latest(err, cat, region_id, app, &w, run_id);
+done:
     if (rc == STRATA_ENOTFOUND)
         rc = st_error(err, rc, "no run of '%s' matches '%s'", app, where ? where : "");
     st_m_where_clear(&w);
@@ -167,24 +171,23 @@ int st_m_where_check(st_err *err, const char *where, const char *const *attrs, s
     st_vec schema = ST_VEC(st_cat_attr_def);
     st_cat_where_name *names = NULL;
     size_t nn = 0;
-    int rc = STRATA_OK;
-    for (size_t i = 0; i < nattrs && rc == STRATA_OK; i++) {
+    st_cat_where w = {0};
+    int rc;
+    for (size_t i = 0; i < nattrs; i++) {
         st_cat_attr_def *d = st_vec_push(&schema);
         if (d == NULL) {
             rc = st_error(err, STRATA_ENOMEM, "out of memory");
-            break;
+            goto done;
         }
         memset(d, 0, sizeof *d);
         snprintf(d->name, sizeof d->name, "%s", attrs[i]);
     }
-    if (rc == STRATA_OK) rc = st_cat_where_names(err, &schema, exec, &names, &nn);
-    st_cat_where w = {0};
-    if (rc == STRATA_OK) rc = st_m_where_sql(err, where, names, nn, &w);
-    if (rc == STRATA_OK) {
-        *sql = w.sql;
-        *nbinds = w.nvals;
-        w.sql = NULL;
-    }
+    ST_TRY(rc = st_cat_where_names(err, &schema, exec, &names, &nn));
+    ST_TRY(rc = st_m_where_sql(err, where, names, nn, &w));
+    *sql = w.sql;
+    *nbinds = w.nvals;
+    w.sql = NULL;
+done:
     st_m_where_clear(&w);
     free(names);
     st_vec_free(&schema);

@@ -91,27 +91,43 @@ static int check_chunk(void *vctx, const st_cat_chunk *c)
     return r->stop;
 }
 
+/* Scan the directory of ND on tier TIER for orphans: files that FILES (its nd_file list) does
+ * not name. */
+static int scan_tier(st_walk *r, const st_cat_nd *nd, int64_t tier, const st_vec *files)
+{
+    st_nameset known = ST_NAMESET;
+    char dir[ST_PATH_MAX];
+    const nd_file *f = files->v;
+    int rc;
+    ST_TRY(rc = nd_dir(r, nd, tier, dir));
+    if (tier == ST_TIER_DEFAULT_ID) ST_TRY(rc = st_nameset_add(&known, ST_ND_WRITER_LOCK));
+    for (size_t i = 0; i < files->n; i++)
+        if (f[i].tier_id == tier) ST_TRY(rc = st_nameset_add(&known, f[i].file));
+    st_nameset_sort(&known);
+    rc = st_walk_scan_dir(r, dir, &known, 1);
+done:
+    st_nameset_free(&known);
+    return rc;
+}
+
 /* N-d array ND: verify its chunks (not in gc) and scan its directory on every tier holding a
  * file of it (and the default tier) for orphans. */
 static int visit_nd(st_walk *r, const st_cat_nd *nd)
 {
     strata_pool *pool = r->pool;
     st_vec files = ST_VEC(nd_file);
-    int rc = STRATA_OK;
+    char ddir[ST_PATH_MAX], lockpath[ST_PATH_MAX];
+    int hold = -1, rc = STRATA_OK;
     if (!r->gc) {
         chunk_ctx k = {r, nd, STRATA_OK};
         rc = st_cat_nd_chunks(st_pool_err(pool), st_pool_cat(pool), nd->id, 0, INT64_MAX,
                               check_chunk, &k);
-        if (rc >= 0) rc = k.rc;
+        ST_TRY(rc = rc < 0 ? rc : k.rc);
     }
     /* orphans, with the writers and stagers held off */
-    char ddir[ST_PATH_MAX];
-    int hold = -1;
-    if (rc == STRATA_OK) rc = nd_dir(r, nd, ST_TIER_DEFAULT_ID, ddir);
-    char lockpath[ST_PATH_MAX];
-    if (rc == STRATA_OK)
-        rc = st_path(st_pool_err(pool), lockpath, "%s/%s", ddir, ST_ND_WRITER_LOCK);
-    if (rc < 0 || !st_walk_hold(r, lockpath, &hold)) return rc < 0 ? rc : STRATA_OK;
+    ST_TRY(rc = nd_dir(r, nd, ST_TIER_DEFAULT_ID, ddir));
+    ST_TRY(rc = st_path(st_pool_err(pool), lockpath, "%s/%s", ddir, ST_ND_WRITER_LOCK));
+    if (!st_walk_hold(r, lockpath, &hold)) goto done;
     rc = st_cat_nd_files(st_pool_err(pool), st_pool_cat(pool), nd->id, collect_nd_file, &files);
     int64_t tiers[64];
     int nt = 0;
@@ -122,20 +138,8 @@ static int visit_nd(st_walk *r, const st_cat_nd *nd)
         for (int t = 0; t < nt; t++) seen |= tiers[t] == f[i].tier_id;
         if (!seen && nt < 64) tiers[nt++] = f[i].tier_id;
     }
-    for (int t = 0; rc >= 0 && t < nt && !r->stop; t++) {
-        st_nameset known = ST_NAMESET;
-        char dir[ST_PATH_MAX];
-        rc = nd_dir(r, nd, tiers[t], dir);
-        if (rc == STRATA_OK && tiers[t] == ST_TIER_DEFAULT_ID)
-            rc = st_nameset_add(&known, ST_ND_WRITER_LOCK);
-        for (size_t i = 0; rc == STRATA_OK && i < files.n; i++)
-            if (f[i].tier_id == tiers[t]) rc = st_nameset_add(&known, f[i].file);
-        if (rc == STRATA_OK) {
-            st_nameset_sort(&known);
-            rc = st_walk_scan_dir(r, dir, &known, 1);
-        }
-        st_nameset_free(&known);
-    }
+    for (int t = 0; rc >= 0 && t < nt && !r->stop; t++) rc = scan_tier(r, nd, tiers[t], &files);
+done:
     if (hold >= 0) close(hold);
     st_vec_free(&files);
     return rc < 0 ? rc : STRATA_OK;
@@ -147,13 +151,16 @@ int st_nd_walk(st_walk *r, const st_cat_region *reg, const char *only_name,
                st_nameset *region_known)
 {
     st_vec v = ST_VEC(st_cat_nd);
-    int rc = st_cat_nd_list(st_pool_err(r->pool), st_pool_cat(r->pool), reg->id, collect_nd, &v);
+    int rc;
+    ST_TRY(rc =
+               st_cat_nd_list(st_pool_err(r->pool), st_pool_cat(r->pool), reg->id, collect_nd, &v));
     const st_cat_nd *nd = v.v;
-    for (size_t i = 0; rc == STRATA_OK && i < v.n && !r->stop; i++) {
+    for (size_t i = 0; i < v.n && !r->stop; i++) {
         if (only_name != NULL && strcmp(nd[i].name, only_name) != 0) continue;
-        rc = st_nameset_add(region_known, nd[i].dir);
-        if (rc == STRATA_OK) rc = visit_nd(r, &nd[i]);
+        ST_TRY(rc = st_nameset_add(region_known, nd[i].dir));
+        ST_TRY(rc = visit_nd(r, &nd[i]));
     }
+done:
     st_vec_free(&v);
     return rc;
 }

@@ -384,9 +384,8 @@ static int chunk_box(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, c
         }
     }
     char dir[ST_PATH_MAX], path[ST_PATH_MAX];
-    rc = st_nd_dir(x, rec, tier, 0, dir);
-    if (rc == STRATA_OK) rc = st_path(x->err, path, "%s/%s", dir, file);
-    if (rc < 0) return rc;
+    if ((rc = st_nd_dir(x, rec, tier, 0, dir)) < 0) return rc;
+    if ((rc = st_path(x->err, path, "%s/%s", dir, file)) < 0) return rc;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? NEED_REPLAN
@@ -543,8 +542,7 @@ int strata_ndarray_read_strided(strata_ndarray *a, const uint64_t *start, const 
     int rc = st_cat_nd_get(st_pool_err(a->pool), st_pool_cat(a->pool), a->rec.region, a->rec.name,
                            &a->rec);
     size_t bytes = 0;
-    if (rc == STRATA_OK) rc = check_rect(a, start, count, stride, &bytes);
-    if (rc < 0) return rc;
+    if (rc < 0 || (rc = check_rect(a, start, count, stride, &bytes)) < 0) return rc;
     a->reads++;
     if (a->pf != NULL && st_nd_prefetch_take(a, start, count, stride, buf, bytes)) {
         a->prefetched++;
@@ -633,8 +631,7 @@ int strata_ndarray_summary(strata_ndarray *a, const uint64_t *start, const uint6
     a->x.ntiers = 0;
     int rc = st_cat_nd_get(err, st_pool_cat(a->pool), a->rec.region, a->rec.name, &a->rec);
     size_t bytes = 0;
-    if (rc == STRATA_OK) rc = check_rect(a, start, count, ones, &bytes);
-    if (rc < 0) return rc;
+    if (rc < 0 || (rc = check_rect(a, start, count, ones, &bytes)) < 0) return rc;
     const st_cat_nd *r = &a->rec;
     if (r->dtype == STRATA_STR)
         return st_error(err, STRATA_ETYPE,

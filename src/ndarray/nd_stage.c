@@ -37,8 +37,10 @@ static int staged_path(st_ndctx *x, const st_cat_staged *s, char path[ST_PATH_MA
     char dir[ST_PATH_MAX];
     st_err *keep = x->err;
     x->err = NULL;
-    int rc = st_nd_dir(x, &rec, s->tier_id, 0, dir);
-    if (rc == STRATA_OK) rc = st_path(NULL, path, "%s/%s", dir, s->file);
+    int rc;
+    ST_TRY(rc = st_nd_dir(x, &rec, s->tier_id, 0, dir));
+    rc = st_path(NULL, path, "%s/%s", dir, s->file);
+done:
     x->err = keep;
     return rc;
 }
@@ -102,8 +104,9 @@ int st_nd_evict(st_ndctx *x, int64_t tier_id, uint64_t need)
     evict_ctx ec = {x, &v};
     rc = st_cat_staged_list(x->err, x->cat, tier_id, collect_victim, &ec);
     if (rc == STRATA_ENOMEM) rc = st_error(x->err, rc, "out of memory evicting staged copies");
+    ST_TRY(rc);
     if (v.n > 1) qsort(v.v, v.n, sizeof(victim), by_use);
-    for (size_t i = 0; rc == STRATA_OK && i < v.n && used + need > t.capacity; i++) {
+    for (size_t i = 0; i < v.n && used + need > t.capacity; i++) {
         const st_cat_staged *s = &((victim *)v.v)[i].s;
         char path[ST_PATH_MAX];
         if (staged_path(x, s, path) < 0) continue;
@@ -120,14 +123,16 @@ int st_nd_evict(st_ndctx *x, int64_t tier_id, uint64_t need)
             x->evicted++;
         }
         if (fd >= 0) close(fd);
+        ST_TRY(rc);
     }
-    st_vec_free(&v);
-    if (rc == STRATA_OK && used + need > t.capacity)
+    if (used + need > t.capacity)
         rc = st_error(x->err, STRATA_ENOSPC,
                       "tier '%s' is over its capacity: %" PRIu64 " of %" PRIu64
                       " bytes used, %" PRIu64 " more needed, and no staged copy can be evicted "
                       "(raise --capacity or migrate data away)",
                       t.name, used, t.capacity, need);
+done:
+    st_vec_free(&v);
     return rc;
 }
 
@@ -141,21 +146,21 @@ int st_nd_copy_chunk(st_ndctx *x, const st_cat_nd *rec, int64_t idx, int64_t fro
     if (arch < 0) return arch;
     int level = rec->zstd ? rec->zstd : (arch ? ST_ARCHIVE_ZSTD : 0);
     char sdir[ST_PATH_MAX], spath[ST_PATH_MAX], ddir[ST_PATH_MAX], tok[ST_TOKEN_LEN + 1];
-    st_chunkbuf cb;
-    int rc = st_nd_dir(x, rec, from, 0, sdir);
-    if (rc == STRATA_OK) rc = st_path(x->err, spath, "%s/%s", sdir, file);
-    if (rc == STRATA_OK) rc = st_chunk_read(x->err, spath, &cb);
-    if (rc < 0) return rc;
+    st_chunkbuf cb = {0};
+    int rc;
+    ST_TRY(rc = st_nd_dir(x, rec, from, 0, sdir));
+    ST_TRY(rc = st_path(x->err, spath, "%s/%s", sdir, file));
+    ST_TRY(rc = st_chunk_read(x->err, spath, &cb));
     *read_bytes = cb.stored;
     st_random_token(tok);
     snprintf(new_name, ST_CAT_FILE, "%c%" PRId64 ".%s.npy%s", prefix, idx, tok,
              level > 0 ? ".zst" : "");
-    rc = st_nd_dir(x, rec, to, 1, ddir);
-    if (rc == STRATA_OK)
-        rc = st_chunk_write(x->err, ddir, new_name, cb.info.dtype, cb.info.ndim, cb.info.shape,
-                            cb.info.fortran_order, cb.data,
-                            cb.info.count * strata_dtype_size(cb.info.dtype), level, stored);
-    if (rc == STRATA_OK) rc = st_fsync_dir(x->err, ddir);
+    ST_TRY(rc = st_nd_dir(x, rec, to, 1, ddir));
+    ST_TRY(rc = st_chunk_write(x->err, ddir, new_name, cb.info.dtype, cb.info.ndim, cb.info.shape,
+                               cb.info.fortran_order, cb.data,
+                               cb.info.count * strata_dtype_size(cb.info.dtype), level, stored));
+    rc = st_fsync_dir(x->err, ddir);
+done:
     st_chunk_release(&cb);
     return rc;
 }
@@ -175,25 +180,24 @@ int st_nd_stage_chunk(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, 
     if (rc < 0) return rc;
     /* the copy is in flight until the catalog names it: gc must not take it for an orphan */
     char dir[ST_PATH_MAX], lockpath[ST_PATH_MAX];
-    rc = st_nd_dir(x, rec, ST_TIER_DEFAULT_ID, 1, dir);
-    if (rc == STRATA_OK) rc = st_path(x->err, lockpath, "%s/%s", dir, ST_ND_WRITER_LOCK);
-    int hold = rc < 0 ? rc
-                      : st_lock_path(x->err, lockpath, 1, 0, ST_LOCK_INFLIGHT, 1, 30000,
-                                     "an N-d array's files in flight");
+    if ((rc = st_nd_dir(x, rec, ST_TIER_DEFAULT_ID, 1, dir)) < 0) return rc;
+    if ((rc = st_path(x->err, lockpath, "%s/%s", dir, ST_ND_WRITER_LOCK)) < 0) return rc;
+    int hold = st_lock_path(x->err, lockpath, 1, 0, ST_LOCK_INFLIGHT, 1, 30000,
+                            "an N-d array's files in flight");
     if (hold < 0) return hold;
     char name[ST_CAT_FILE] = "";
     uint64_t got = 0, stored = 0;
-    rc = st_nd_copy_chunk(x, rec, c->idx, c->tier_id, c->file, tier_id, 's', name, &got, &stored);
-    if (rc == STRATA_OK)
-        rc = st_cat_staged_set(x->err, x->cat, rec->id, c->idx, c->file, tier_id, name, stored);
-    if (rc < 0 && name[0]) st_nd_remove_file(x, rec, tier_id, name);
-    close(hold);
-    if (rc < 0) return rc;
+    ST_TRY(rc = st_nd_copy_chunk(x, rec, c->idx, c->tier_id, c->file, tier_id, 's', name, &got,
+                                 &stored));
+    ST_TRY(rc = st_cat_staged_set(x->err, x->cat, rec->id, c->idx, c->file, tier_id, name, stored));
     if (c->staged_tier) st_nd_remove_file(x, rec, c->staged_tier, c->staged_file);
     if (staged_file != NULL) snprintf(staged_file, ST_CAT_FILE, "%s", name);
     x->staged++;
     x->staged_bytes += stored;
-    return STRATA_OK;
+done:
+    if (rc < 0 && name[0]) st_nd_remove_file(x, rec, tier_id, name);
+    close(hold);
+    return rc;
 }
 
 /* ---- the writers' lock ---------------------------------------------------------------------- */
@@ -202,9 +206,9 @@ int st_nd_lock_writer(st_ndctx *x, const st_cat_nd *rec)
 {
     char dir[ST_PATH_MAX], lockpath[ST_PATH_MAX], what[2 * STRATA_NAME_MAX + 32];
     snprintf(what, sizeof what, "N-d array '%s/%s' (writer)", rec->region, rec->name);
-    int rc = st_nd_dir(x, rec, ST_TIER_DEFAULT_ID, 1, dir);
-    if (rc == STRATA_OK) rc = st_path(x->err, lockpath, "%s/%s", dir, ST_ND_WRITER_LOCK);
-    if (rc < 0) return rc;
+    int rc;
+    if ((rc = st_nd_dir(x, rec, ST_TIER_DEFAULT_ID, 1, dir)) < 0) return rc;
+    if ((rc = st_path(x->err, lockpath, "%s/%s", dir, ST_ND_WRITER_LOCK)) < 0) return rc;
     int lfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (lfd < 0) return st_error_errno(x->err, errno, "cannot open '%s'", lockpath);
     rc = st_lock_fd(x->err, lfd, 1, ST_LOCK_WRITER, 1, ST_ND_WRITER_WAIT_MS, what);

@@ -70,15 +70,16 @@ int st_nd_dir(st_ndctx *x, const st_cat_nd *rec, int64_t tier_id, int make, char
 {
     int archive;
     const char *root;
-    int rc = tier_of(x, tier_id, &archive, &root);
-    if (rc == STRATA_OK) rc = st_path(x->err, out, "%s/%s/%s", root, rec->region_dir, rec->dir);
-    if (rc == STRATA_OK && make) {
-        char rdir[ST_PATH_MAX];
-        rc = st_path(x->err, rdir, "%s/%s", root, rec->region_dir);
-        if (rc == STRATA_OK) rc = st_mkdir(x->err, root, 1);
-        if (rc == STRATA_OK) rc = st_mkdir(x->err, rdir, 1);
-        if (rc == STRATA_OK) rc = st_mkdir(x->err, out, 1);
-    }
+    char rdir[ST_PATH_MAX];
+    int rc;
+    ST_TRY(rc = tier_of(x, tier_id, &archive, &root));
+    ST_TRY(rc = st_path(x->err, out, "%s/%s/%s", root, rec->region_dir, rec->dir));
+    if (!make) goto done;
+    ST_TRY(rc = st_path(x->err, rdir, "%s/%s", root, rec->region_dir));
+    ST_TRY(rc = st_mkdir(x->err, root, 1));
+    ST_TRY(rc = st_mkdir(x->err, rdir, 1));
+    rc = st_mkdir(x->err, out, 1);
+done:
     return rc;
 }
 
@@ -217,9 +218,10 @@ int strata_ndarray_create(strata_pool *pool, const char *region, const char *nam
     /* the directories first: a crash before the insert leaves orphans that gc removes */
     int hold = st_pool_create_begin(pool);
     if (hold < 0) return hold;
-    rc = st_nd_dir(&x, &rec, ST_TIER_DEFAULT_ID, 1, dir);
-    if (rc == STRATA_OK) rc = st_nd_dir(&x, &rec, tier_id, 1, dir);
-    if (rc == STRATA_OK) rc = st_cat_nd_insert(err, st_pool_cat(pool), &rec);
+    ST_TRY(rc = st_nd_dir(&x, &rec, ST_TIER_DEFAULT_ID, 1, dir));
+    ST_TRY(rc = st_nd_dir(&x, &rec, tier_id, 1, dir));
+    ST_TRY(rc = st_cat_nd_insert(err, st_pool_cat(pool), &rec));
+done:
     if (rc < 0) {
         x.err = NULL;
         if (st_nd_dir(&x, &rec, ST_TIER_DEFAULT_ID, 0, dir) == STRATA_OK) st_rm_tree(NULL, dir);
@@ -247,28 +249,28 @@ int strata_ndarray_open(strata_pool *pool, const char *region, const char *name,
     a->magic = ST_ND_LIVE;
     a->pool = pool;
     st_ndctx_init(&a->x, pool);
-    rc = st_cat_nd_get(err, st_pool_cat(pool), region, name, &a->rec);
-    if (rc == STRATA_OK && opts != NULL) {
-        a->hints = opts->hints;
-        if (opts->stage_tier != NULL) {
-            st_cat_tier t;
-            rc = st_cat_tier_get(err, st_pool_cat(pool), opts->stage_tier, &t);
-            if (rc == STRATA_OK && t.kind == STRATA_TIER_ARCHIVE)
-                rc = st_error(err, STRATA_EINVAL, "cannot stage to tier '%s': it is an archive",
-                              t.name);
-            if (rc == STRATA_OK) a->x.stage_tier = t.id;
-        }
-    }
     size_t cap = opts && opts->cache_bytes ? opts->cache_bytes : ST_ND_CACHE_DEFAULT;
-    if (rc == STRATA_OK && cap != SIZE_MAX) rc = st_nd_cache_new(&a->x, cap);
+    ST_TRY(rc = st_cat_nd_get(err, st_pool_cat(pool), region, name, &a->rec));
+    if (opts != NULL) a->hints = opts->hints;
+    if (opts != NULL && opts->stage_tier != NULL) {
+        st_cat_tier t;
+        ST_TRY(rc = st_cat_tier_get(err, st_pool_cat(pool), opts->stage_tier, &t));
+        if (t.kind == STRATA_TIER_ARCHIVE) {
+            rc =
+                st_error(err, STRATA_EINVAL, "cannot stage to tier '%s': it is an archive", t.name);
+            goto done;
+        }
+        a->x.stage_tier = t.id;
+    }
+    if (cap != SIZE_MAX) ST_TRY(rc = st_nd_cache_new(&a->x, cap));
+    a->esz = strata_dtype_size((strata_dtype)a->rec.dtype);
+    *out = a;
+done:
     if (rc < 0) {
         st_nd_cache_free(&a->x);
         free(a);
-        return rc;
     }
-    a->esz = strata_dtype_size((strata_dtype)a->rec.dtype);
-    *out = a;
-    return STRATA_OK;
+    return rc;
 }
 
 static int nd_check(strata_ndarray *a)
@@ -370,11 +372,13 @@ int strata_ndarray_list(strata_pool *pool, const char *region, strata_name_fn fn
 {
     if (st_pool_check(pool) < 0 || fn == NULL) return STRATA_EINVAL;
     st_cat_region r;
-    int rc = st_name_check(st_pool_err(pool), "region", region);
-    if (rc == STRATA_OK) rc = st_cat_region_get(st_pool_err(pool), st_pool_cat(pool), region, &r);
-    if (rc < 0) return rc;
     list_ctx c = {fn, ctx};
-    return st_cat_nd_list(st_pool_err(pool), st_pool_cat(pool), r.id, list_one, &c);
+    int rc;
+    ST_TRY(rc = st_name_check(st_pool_err(pool), "region", region));
+    ST_TRY(rc = st_cat_region_get(st_pool_err(pool), st_pool_cat(pool), region, &r));
+    rc = st_cat_nd_list(st_pool_err(pool), st_pool_cat(pool), r.id, list_one, &c);
+done:
+    return rc;
 }
 
 static int note_tier(void *vctx, const st_cat_tier *t)
@@ -391,28 +395,31 @@ int strata_ndarray_delete(strata_pool *pool, const char *region, const char *nam
     if (st_pool_check(pool) < 0) return STRATA_EINVAL;
     st_err *err = st_pool_err(pool);
     st_cat_nd rec;
-    int rc = st_name_check(err, "region", region);
-    if (rc == STRATA_OK) rc = st_name_check(err, "N-d array", name);
-    if (rc == STRATA_OK) rc = st_cat_nd_get(err, st_pool_cat(pool), region, name, &rec);
-    if (rc < 0) return rc;
+    int rc;
+    if ((rc = st_name_check(err, "region", region)) < 0) return rc;
+    if ((rc = st_name_check(err, "N-d array", name)) < 0) return rc;
+    if ((rc = st_cat_nd_get(err, st_pool_cat(pool), region, name, &rec)) < 0) return rc;
     /* every tier may hold a directory of it (home chunks, staged copies, or left empty) */
     st_vec tiers = ST_VEC(int64_t);
     rc = st_cat_tier_list(err, st_pool_cat(pool), note_tier, &tiers);
     if (rc == STRATA_ENOMEM) rc = st_error(err, rc, "out of memory deleting '%s/%s'", region, name);
-    if (rc == STRATA_OK && (rc = st_cat_begin(err, st_pool_cat(pool))) == STRATA_OK) {
-        rc = st_cat_nd_delete(err, st_pool_cat(pool), rec.id);
-        if (rc == STRATA_OK) rc = st_cat_commit(err, st_pool_cat(pool));
-        if (rc < 0) st_cat_rollback(st_pool_cat(pool));
+    ST_TRY(rc);
+    ST_TRY(rc = st_cat_begin(err, st_pool_cat(pool)));
+    if ((rc = st_cat_nd_delete(err, st_pool_cat(pool), rec.id)) < 0 ||
+        (rc = st_cat_commit(err, st_pool_cat(pool))) < 0) {
+        st_cat_rollback(st_pool_cat(pool));
+        goto done;
     }
     /* the files: best effort (leftovers are orphans that gc removes) */
     st_ndctx x;
     st_ndctx_init(&x, pool);
     x.err = NULL;
-    for (size_t i = 0; rc == STRATA_OK && i < tiers.n; i++) {
+    for (size_t i = 0; i < tiers.n; i++) {
         char dir[ST_PATH_MAX];
         if (st_nd_dir(&x, &rec, ((int64_t *)tiers.v)[i], 0, dir) == STRATA_OK)
             st_rm_tree(NULL, dir);
     }
+done:
     st_vec_free(&tiers);
     return rc;
 }
@@ -582,12 +589,14 @@ int st_nd_put_chunk(st_ndctx *x, const st_cat_nd *rec, const char *dir, int64_t 
 
 int st_nd_begin_new(st_ndctx *x, const st_cat_nd *rec, char home[ST_PATH_MAX], int *level)
 {
-    int rc = st_nd_dir(x, rec, ST_TIER_DEFAULT_ID, 1, home);
-    if (rc == STRATA_OK) rc = st_nd_dir(x, rec, rec->tier_id, 1, home);
-    int arch = rc == STRATA_OK ? st_nd_tier_is_archive(x, rec->tier_id) : rc;
-    if (arch < 0) return arch;
-    *level = rec->zstd ? rec->zstd : (arch ? ST_ARCHIVE_ZSTD : 0);
-    return STRATA_OK;
+    int rc;
+    ST_TRY(rc = st_nd_dir(x, rec, ST_TIER_DEFAULT_ID, 1, home));
+    ST_TRY(rc = st_nd_dir(x, rec, rec->tier_id, 1, home));
+    ST_TRY(rc = st_nd_tier_is_archive(x, rec->tier_id)); /* 1: an archive */
+    *level = rec->zstd ? rec->zstd : (rc ? ST_ARCHIVE_ZSTD : 0);
+    rc = STRATA_OK;
+done:
+    return rc;
 }
 
 int st_nd_file_open(st_ndctx *x, const st_cat_nd *rec, const char *home, const char *token,
@@ -604,9 +613,10 @@ int st_nd_file_open(st_ndctx *x, const st_cat_nd *rec, const char *home, const c
     for (int d = 0; d < rec->ndims; d++) total *= rec->dims[d];
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) return st_error_errno(x->err, errno, "cannot create '%s'", path);
-    rc = st_pwrite_full(x->err, fd, h, hl, 0, path);
-    if (rc == STRATA_OK && ftruncate(fd, (off_t)(hl + total * strata_dtype_size(dt))) != 0)
+    ST_TRY(rc = st_pwrite_full(x->err, fd, h, hl, 0, path));
+    if (ftruncate(fd, (off_t)(hl + total * strata_dtype_size(dt))) != 0)
         rc = st_error_errno(x->err, errno, "cannot size '%s'", path);
+done:
     close(fd);
     return rc;
 }
@@ -615,9 +625,9 @@ int st_nd_file_seal(st_ndctx *x, const st_cat_nd *rec, const char *home, const c
                     st_cat_chunk *out)
 {
     st_chunkbuf cb;
-    int rc = st_fsync_dir(x->err, home);
-    if (rc == STRATA_OK) rc = st_chunk_read(x->err, path, &cb);
-    if (rc < 0) return rc;
+    int rc;
+    ST_TRY(rc = st_fsync_dir(x->err, home));
+    ST_TRY(rc = st_chunk_read(x->err, path, &cb));
     uint64_t total = 1;
     for (int d = 0; d < rec->ndims; d++) total *= rec->dims[d];
     memset(out, 0, sizeof *out);
@@ -629,7 +639,8 @@ int st_nd_file_seal(st_ndctx *x, const st_cat_nd *rec, const char *home, const c
     minmax((strata_dtype)rec->dtype, cb.data, total, &out->min, &out->max);
     out->bytes = cb.stored;
     st_chunk_release(&cb);
-    return STRATA_OK;
+done:
+    return rc;
 }
 
 int st_nd_commit_new(st_ndctx *x, st_cat_nd *rec, st_cat_chunk *chunks, int n, st_cat_execrow *e)
@@ -721,38 +732,34 @@ static int write_chunk(strata_ndarray *a, st_ndctx *x, const nd_grid *g, const s
         if (prev != NULL) {
             char dir[ST_PATH_MAX], path[ST_PATH_MAX];
             st_chunkbuf cb;
-            rc = st_nd_dir(x, rec, prev->tier_id, 0, dir);
-            if (rc == STRATA_OK) rc = st_path(x->err, path, "%s/%s", dir, prev->file);
-            if (rc == STRATA_OK) rc = st_chunk_read(x->err, path, &cb);
-            if (rc == STRATA_OK) {
-                /* the stored extent may be smaller than the chunk's extent now */
-                uint64_t have[ST_ND_MAXDIMS], oe[ST_ND_MAXDIMS];
-                int64_t ost[ST_ND_MAXDIMS];
-                for (int d = 0; d < n; d++) {
-                    have[d] = d < cb.info.ndim ? cb.info.shape[d] : 1;
-                    oe[d] = have[d] < e[d] ? have[d] : e[d];
-                }
-                st_nd_strides(n, have, cb.info.fortran_order, esz, ost);
-                st_nd_copy_box(n, oe, esz, cb.data, ost, nb, cst);
-                st_chunk_release(&cb);
+            ST_TRY(rc = st_nd_dir(x, rec, prev->tier_id, 0, dir));
+            ST_TRY(rc = st_path(x->err, path, "%s/%s", dir, prev->file));
+            ST_TRY(rc = st_chunk_read(x->err, path, &cb));
+            /* the stored extent may be smaller than the chunk's extent now */
+            uint64_t have[ST_ND_MAXDIMS], oe[ST_ND_MAXDIMS];
+            int64_t ost[ST_ND_MAXDIMS];
+            for (int d = 0; d < n; d++) {
+                have[d] = d < cb.info.ndim ? cb.info.shape[d] : 1;
+                oe[d] = have[d] < e[d] ? have[d] : e[d];
             }
+            st_nd_strides(n, have, cb.info.fortran_order, esz, ost);
+            st_nd_copy_box(n, oe, esz, cb.data, ost, nb, cst);
+            st_chunk_release(&cb);
         }
     }
-    if (rc == STRATA_OK) {
-        /* the written part */
-        st_nd_strides(n, count, 0, esz, bst);
-        const char *src = buf;
-        char *to = nb;
-        for (int d = 0; d < n; d++) {
-            src += (int64_t)klo[d] * bst[d];
-            to += (int64_t)(start[d] + klo[d] * stride[d] - o[d]) * cst[d];
-            dst[d] = (int64_t)stride[d] * cst[d];
-        }
-        st_nd_copy_box(n, kn, esz, src, bst, to, dst);
-        rc = st_nd_dir(x, rec, tier_id, 1, w->dir);
-        if (rc == STRATA_OK)
-            rc = st_nd_put_chunk(x, rec, w->dir, w->c.idx, NULL, level, e, nb, &w->c);
+    /* the written part */
+    st_nd_strides(n, count, 0, esz, bst);
+    const char *src = buf;
+    char *to = nb;
+    for (int d = 0; d < n; d++) {
+        src += (int64_t)klo[d] * bst[d];
+        to += (int64_t)(start[d] + klo[d] * stride[d] - o[d]) * cst[d];
+        dst[d] = (int64_t)stride[d] * cst[d];
     }
+    st_nd_copy_box(n, kn, esz, src, bst, to, dst);
+    ST_TRY(rc = st_nd_dir(x, rec, tier_id, 1, w->dir));
+    rc = st_nd_put_chunk(x, rec, w->dir, w->c.idx, NULL, level, e, nb, &w->c);
+done:
     st_free_big(nb);
     return rc < 0 ? rc : 1;
 }
@@ -907,15 +914,14 @@ static int write_impl(strata_ndarray *a, const uint64_t *start_in, const uint64_
     uint64_t ones[ST_ND_MAXDIMS] = {1, 1, 1, 1, 1, 1, 1, 1};
     if (stride == NULL) stride = ones;
     uint64_t dim0;
-    int rc = refresh(a);
-    if (append) start[0] = a->rec.dims[0];
-    if (rc == STRATA_OK) rc = bounds(a, "write", start, count, stride, 1, &dim0);
-    if (rc == STRATA_OK) rc = check_bools(a, count, buf);
-    if (rc < 0) return rc;
-    /* serialise writers of this array; under the lock, the record as it is now */
     st_vec old = ST_VEC(st_cat_chunk), out = ST_VEC(wchunk);
-    int lfd = st_nd_lock_writer(&a->x, &a->rec);
-    ST_TRY(rc = lfd);
+    int lfd = -1, rc;
+    ST_TRY(rc = refresh(a));
+    if (append) start[0] = a->rec.dims[0];
+    ST_TRY(rc = bounds(a, "write", start, count, stride, 1, &dim0));
+    ST_TRY(rc = check_bools(a, count, buf));
+    /* serialise writers of this array; under the lock, the record as it is now */
+    ST_TRY(rc = lfd = st_nd_lock_writer(&a->x, &a->rec));
     ST_TRY(rc = refresh(a));
     if (append) start[0] = a->rec.dims[0];
     if (at != NULL) *at = start[0];
@@ -997,20 +1003,24 @@ int strata_ndarray_write_npy(strata_ndarray *a, const uint64_t *start, const cha
     else if (have > n)
         rc = st_error(err, STRATA_EINVAL, "'%s' has %d dimensions, '%s/%s' only %d", path, have,
                       r->region, r->name, n);
-    for (int d = 0; rc == STRATA_OK && d < n; d++) {
+    ST_TRY(rc);
+    for (int d = 0; d < n; d++) {
         count[d] = d < n - have ? 1 : cb.info.shape[d - (n - have)];
-        if (count[d] == 0)
+        if (count[d] == 0) {
             rc = st_error(err, STRATA_EINVAL, "'%s' is empty (dimension %d is 0)", path,
                           d - (n - have));
+            goto done;
+        }
     }
-    if (rc == STRATA_OK && start == NULL && !r->unlimited)
+    if (start == NULL && !r->unlimited) {
         rc = st_error(err, STRATA_EINVAL,
                       "cannot append '%s' to '%s/%s': its first dimension is not unlimited", path,
                       r->region, r->name);
-    if (rc == STRATA_OK) {
-        rc = write_impl(a, start, count, NULL, cb.data, start == NULL, at);
-        if (rc == STRATA_OK && at != NULL && start != NULL) *at = start[0];
+        goto done;
     }
+    ST_TRY(rc = write_impl(a, start, count, NULL, cb.data, start == NULL, at));
+    if (at != NULL && start != NULL) *at = start[0];
+done:
     st_chunk_release(&cb);
     return rc;
 }
@@ -1030,24 +1040,25 @@ int strata_ndarray_read_npy(strata_ndarray *a, const uint64_t *start, const uint
     if (buf == NULL)
         return st_error(err, STRATA_ENOMEM, "out of memory reading %.0f bytes of '%s/%s'", total,
                         a->rec.region, a->rec.name);
-    rc = strata_ndarray_read_strided(a, start, count, stride, buf);
-    if (rc == STRATA_OK) {
-        char dir[ST_PATH_MAX];
-        const char *slash = strrchr(path, '/');
-        const char *base = slash ? slash + 1 : path;
-        if (slash == NULL)
-            rc = st_path(err, dir, ".");
-        else if (slash == path)
-            rc = st_path(err, dir, "/");
-        else
-            rc = st_path(err, dir, "%.*s", (int)(slash - path), path);
-        if (rc == STRATA_OK && base[0] == '\0')
-            rc = st_error(err, STRATA_EINVAL, "'%s' names a directory, not a file", path);
-        if (rc == STRATA_OK)
-            rc = st_chunk_write(err, dir, base, (strata_dtype)a->rec.dtype, a->rec.ndims, count, 0,
-                                buf, (size_t)total, 0, NULL);
-        if (rc == STRATA_OK) rc = st_fsync_dir(err, dir);
+    char dir[ST_PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    ST_TRY(rc = strata_ndarray_read_strided(a, start, count, stride, buf));
+    if (slash == NULL)
+        rc = st_path(err, dir, ".");
+    else if (slash == path)
+        rc = st_path(err, dir, "/");
+    else
+        rc = st_path(err, dir, "%.*s", (int)(slash - path), path);
+    ST_TRY(rc);
+    if (base[0] == '\0') {
+        rc = st_error(err, STRATA_EINVAL, "'%s' names a directory, not a file", path);
+        goto done;
     }
+    ST_TRY(rc = st_chunk_write(err, dir, base, (strata_dtype)a->rec.dtype, a->rec.ndims, count, 0,
+                               buf, (size_t)total, 0, NULL));
+    rc = st_fsync_dir(err, dir);
+done:
     st_free_big(buf);
     return rc;
 }

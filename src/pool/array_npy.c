@@ -14,9 +14,10 @@ int strata_array_create_npy(strata_pool *pool, const char *region, const char *n
     if (out != NULL) *out = NULL;
     if (pool == NULL) return STRATA_EINVAL;
     st_npy_map m;
-    int rc = st_npy_map_file(&pool->err, path, &m);
-    if (rc == STRATA_OK)
-        rc = strata_array_create_from(pool, region, name, m.info.dtype, m.info.count, m.data, out);
+    int rc;
+    ST_TRY(rc = st_npy_map_file(&pool->err, path, &m));
+    rc = strata_array_create_from(pool, region, name, m.info.dtype, m.info.count, m.data, out);
+done:
     st_npy_unmap(&m);
     return rc;
 }

@@ -157,6 +157,21 @@ done:
     return rc;
 }
 
+/* Restore backup B (mapped in BM) as the new array REGION/NAME, creating the region if need
+ * be. */
+static int restore_new(strata_pool *pool, const st_cat_backup *b, const backup_maps *bm,
+                       const char *region, const char *name)
+{
+    int rc = strata_region_exists(pool, region);
+    if (rc == STRATA_ENOTFOUND) rc = strata_region_create(pool, region);
+    if (rc < 0) return rc;
+    if (b->dtype == STRATA_STR)
+        return strata_array_create_str(pool, region, name, b->length,
+                                       (const int64_t *)bm->data.data, bm->bytes.data, NULL);
+    return strata_array_create_from(pool, region, name, (strata_dtype)b->dtype, b->length,
+                                    bm->data.data, NULL);
+}
+
 int strata_backup_restore(strata_pool *pool, const char *backup, const char *region,
                           const char *name)
 {
@@ -172,34 +187,30 @@ int strata_backup_restore(strata_pool *pool, const char *backup, const char *reg
     if ((rc = backup_map(pool, &b, &bm)) < 0) return rc;
     strata_array *a = NULL;
     rc = strata_array_open(pool, region, name, &a);
-    if (rc == STRATA_OK) {
-        if (a->dtype != (strata_dtype)b.dtype || a->dtype == STRATA_STR)
-            rc = st_error(
-                err, STRATA_ETYPE, "cannot restore backup '%s' (%s) into array '%s/%s' (%s)%s",
-                backup, strata_dtype_name((strata_dtype)b.dtype), region, name,
-                strata_dtype_name(a->dtype),
-                a->dtype == STRATA_STR ? ": string arrays are immutable; delete it first" : "");
-        else if (a->length != b.length)
-            rc = st_error(err, STRATA_ERANGE,
-                          "cannot restore backup '%s' of %llu elements into array '%s/%s' of "
-                          "%llu",
-                          backup, (unsigned long long)b.length, region, name,
-                          (unsigned long long)a->length);
-        if (rc == STRATA_OK) rc = strata_array_put(a, 0, b.length, bm.data.data);
-        if (rc == STRATA_OK) rc = strata_array_flush(a);
-        strata_array_close(a);
-    } else if (rc == STRATA_ENOTFOUND) {
-        rc = strata_region_exists(pool, region);
-        if (rc == STRATA_ENOTFOUND) rc = strata_region_create(pool, region);
-        if (rc == STRATA_OK) {
-            if (b.dtype == STRATA_STR)
-                rc = strata_array_create_str(pool, region, name, b.length,
-                                             (const int64_t *)bm.data.data, bm.bytes.data, NULL);
-            else
-                rc = strata_array_create_from(pool, region, name, (strata_dtype)b.dtype, b.length,
-                                              bm.data.data, NULL);
-        }
+    if (rc == STRATA_ENOTFOUND) {
+        rc = restore_new(pool, &b, &bm, region, name);
+        goto done;
     }
+    ST_TRY(rc);
+    if (a->dtype != (strata_dtype)b.dtype || a->dtype == STRATA_STR) {
+        rc = st_error(
+            err, STRATA_ETYPE, "cannot restore backup '%s' (%s) into array '%s/%s' (%s)%s", backup,
+            strata_dtype_name((strata_dtype)b.dtype), region, name, strata_dtype_name(a->dtype),
+            a->dtype == STRATA_STR ? ": string arrays are immutable; delete it first" : "");
+        goto done;
+    }
+    if (a->length != b.length) {
+        rc = st_error(err, STRATA_ERANGE,
+                      "cannot restore backup '%s' of %llu elements into array '%s/%s' of "
+                      "%llu",
+                      backup, (unsigned long long)b.length, region, name,
+                      (unsigned long long)a->length);
+        goto done;
+    }
+    ST_TRY(rc = strata_array_put(a, 0, b.length, bm.data.data));
+    rc = strata_array_flush(a);
+done:
+    strata_array_close(a);
     backup_unmap(&bm);
     return rc;
 }

@@ -319,13 +319,14 @@ static int hash_range(st_err *err, int fd, uint64_t off, uint64_t len, XXH64_sta
     char *buf = malloc(BUF);
     if (buf == NULL) return st_error(err, STRATA_ENOMEM, "out of memory");
     int rc = STRATA_OK;
-    while (len > 0 && rc == STRATA_OK) {
+    while (len > 0) {
         size_t k = len < BUF ? (size_t)len : BUF;
-        rc = st_pread_full(err, fd, buf, k, off, path);
-        if (rc == STRATA_OK) XXH64_update(state, buf, k);
+        ST_TRY(rc = st_pread_full(err, fd, buf, k, off, path));
+        XXH64_update(state, buf, k);
         off += k;
         len -= k;
     }
+done:
     free(buf);
     return rc;
 }
@@ -337,8 +338,8 @@ static int colfile_finish(st_err *err, st_colfile *cf, const char *dir, const ch
     char hdr[ST_NPY_HEADER_MAX];
     size_t hlen = st_npy_header_fixed(hdr, descr, count);
     int rc = st_pwrite_full(err, cf->w.fd, hdr, hlen, 0, cf->w.tmp);
-    if (rc == STRATA_OK) rc = st_wfile_publish(err, &cf->w, dir, name);
-    return rc;
+    if (rc < 0) return rc;
+    return st_wfile_publish(err, &cf->w, dir, name);
 }
 
 /* Complete W as file TOKEN.POS.npy (strings: and TOKEN.POS.bytes.npy) in DIR, durable but for
@@ -365,15 +366,15 @@ static int colw_finish(st_err *err, st_colw *w, const char *dir, const char *tok
     XXH64_state_t *h = XXH64_createState();
     if (h == NULL) return st_error(err, STRATA_ENOMEM, "out of memory");
     XXH64_reset(h, 0);
-    rc = hash_range(err, cf->w.fd, ST_NPY_FIXED_HEADER, cf->bytes, h, cf->w.tmp);
-    if (rc == STRATA_OK)
-        rc = hash_range(err, bf->w.fd, ST_NPY_FIXED_HEADER, bf->bytes, h, bf->w.tmp);
-    if (rc == STRATA_OK) bc->checksum = XXH64_digest(h);
-    XXH64_freeState(h);
     snprintf(bc->bytes_file, sizeof bc->bytes_file, "%s.%d.bytes.npy", token, pos);
     bc->bytes += bf->bytes;
-    if (rc == STRATA_OK) rc = colfile_finish(err, bf, dir, "|u1", bf->bytes, bc->bytes_file);
-    if (rc == STRATA_OK) rc = colfile_finish(err, cf, dir, "<i8", nrows + 1, bc->file);
+    ST_TRY(rc = hash_range(err, cf->w.fd, ST_NPY_FIXED_HEADER, cf->bytes, h, cf->w.tmp));
+    ST_TRY(rc = hash_range(err, bf->w.fd, ST_NPY_FIXED_HEADER, bf->bytes, h, bf->w.tmp));
+    bc->checksum = XXH64_digest(h);
+    ST_TRY(rc = colfile_finish(err, bf, dir, "|u1", bf->bytes, bc->bytes_file));
+    rc = colfile_finish(err, cf, dir, "<i8", nrows + 1, bc->file);
+done:
+    XXH64_freeState(h);
     return rc;
 }
 
@@ -392,32 +393,41 @@ int strata_batch_commit(strata_batch *b)
     st_err *err = st_pool_err(ds->pool);
     int n = ds->schema.ncols, rc = STRATA_OK;
     uint64_t nrows = b->cols[0].data.n;
-    for (int c = 1; c < n && rc == STRATA_OK; c++)
-        if (b->cols[c].data.n != nrows)
+    st_cat_bcol *cols = NULL;
+    for (int c = 1; c < n; c++) {
+        if (b->cols[c].data.n != nrows) {
             rc = st_error(err, STRATA_EINVAL,
                           "cannot commit a batch of '%s/%s': column '%s' has %llu rows but "
                           "column '%s' has %llu",
                           ds->d.region, ds->d.name, ds->schema.cat[0].name,
                           (unsigned long long)nrows, ds->schema.cat[c].name,
                           (unsigned long long)b->cols[c].data.n);
-    if (rc == STRATA_OK && ds->npending == ds->cap) {
+            goto done;
+        }
+    }
+    if (ds->npending == ds->cap) {
         int cap = ds->cap ? 2 * ds->cap : 8;
         st_cat_batch *g = realloc(ds->pending, (size_t)cap * sizeof *g);
         if (g != NULL) ds->pending = g;
         st_cat_bcol *gc =
             g ? realloc(ds->pending_cols, (size_t)cap * (size_t)n * sizeof *gc) : NULL;
-        if (gc == NULL)
+        if (gc == NULL) {
             rc = st_error(err, STRATA_ENOMEM, "out of memory committing a batch");
-        else {
-            ds->pending_cols = gc;
-            ds->cap = cap;
+            goto done;
         }
+        ds->pending_cols = gc;
+        ds->cap = cap;
     }
-    st_cat_bcol *cols =
-        rc == STRATA_OK ? &ds->pending_cols[(size_t)ds->npending * (size_t)n] : NULL;
-    for (int c = 0; c < n && rc == STRATA_OK; c++)
-        rc = colw_finish(err, &b->cols[c], ds->dir, b->token, c, &cols[c]);
-    if (rc == STRATA_OK) rc = st_fsync_dir(err, ds->dir);
+    cols = &ds->pending_cols[(size_t)ds->npending * (size_t)n];
+    for (int c = 0; c < n; c++)
+        ST_TRY(rc = colw_finish(err, &b->cols[c], ds->dir, b->token, c, &cols[c]));
+    ST_TRY(rc = st_fsync_dir(err, ds->dir));
+    st_cat_batch *pb = &ds->pending[ds->npending++];
+    memset(pb, 0, sizeof *pb);
+    pb->nrows = (int64_t)nrows;
+    snprintf(pb->token, sizeof pb->token, "%s", b->token);
+    pb->created_ns = b->created_ns;
+done:
     if (rc < 0) {
         /* Files already renamed are removed; the rest go with the batch. */
         char path[ST_PATH_MAX];
@@ -429,16 +439,9 @@ int strata_batch_commit(strata_batch *b)
                 st_path(NULL, path, "%s/%s", ds->dir, cols[c].bytes_file) == 0)
                 unlink(path);
         }
-        batch_free(b);
-        return rc;
     }
-    st_cat_batch *pb = &ds->pending[ds->npending++];
-    memset(pb, 0, sizeof *pb);
-    pb->nrows = (int64_t)nrows;
-    snprintf(pb->token, sizeof pb->token, "%s", b->token);
-    pb->created_ns = b->created_ns;
     batch_free(b);
-    return STRATA_OK;
+    return rc;
 }
 
 void strata_batch_abort(strata_batch *b)
@@ -453,10 +456,10 @@ int st_dataset_apply(strata_dataset *ds, st_cat_change *ch, int64_t *new_version
         return st_error(err, STRATA_EINVAL, "cannot publish to '%s/%s' without its writer lock",
                         ds->d.region, ds->d.name);
     int64_t v = 0;
-    int rc = st_fsync_dir(err, ds->dir);
-    if (rc == STRATA_OK)
-        rc = st_cat_apply(err, st_pool_cat(ds->pool), ds->d.id, ds->base_version, ch, &v);
-    if (rc < 0) return rc;
+    int rc;
+    if ((rc = st_fsync_dir(err, ds->dir)) < 0) return rc;
+    if ((rc = st_cat_apply(err, st_pool_cat(ds->pool), ds->d.id, ds->base_version, ch, &v)) < 0)
+        return rc;
     ds->d.version = v;
     ds->base_version = v;
     if (ch->retire_all) {

@@ -151,19 +151,40 @@ int st_dataset_sweep(strata_pool *pool, const st_cat_dataset *d, const char *dir
         return STRATA_OK;
     }
     st_vec garbage = ST_VEC(ds_file);
+    struct sweep_ctx c = {pool, d, dir, 0, 0};
+    const ds_file *g;
     rc = st_cat_garbage(st_pool_err(pool), st_pool_cat(pool), d->id, add_ds_file, &garbage);
     if (rc == STRATA_ENOMEM) rc = st_error(st_pool_err(pool), rc, "out of memory listing garbage");
+    ST_TRY(rc);
     /* The rows first: a crash then leaves orphans (removed later), never rows without files. */
-    if (rc == STRATA_OK && garbage.n > 0)
-        rc = st_cat_garbage_drop(st_pool_err(pool), st_pool_cat(pool), d->id);
-    struct sweep_ctx c = {pool, d, dir, 0, 0};
-    const ds_file *g = garbage.v;
-    for (size_t i = 0; rc == STRATA_OK && i < garbage.n; i++)
-        sweep_file(&c, g[i].tier_id, g[i].file);
+    if (garbage.n > 0)
+        ST_TRY(rc = st_cat_garbage_drop(st_pool_err(pool), st_pool_cat(pool), d->id));
+    g = garbage.v;
+    for (size_t i = 0; i < garbage.n; i++) sweep_file(&c, g[i].tier_id, g[i].file);
+done:
     st_vec_free(&garbage);
     close(fd);
     *files = c.files;
     *bytes = c.bytes;
+    return rc;
+}
+
+/* Scan the directory of D on tier TIER for orphans: files that FILES[FROM..] on that tier do not
+ * name. */
+static int scan_tier(st_walk *r, const st_cat_dataset *d, int64_t tier, const st_vec *files,
+                     size_t from)
+{
+    const ds_file *f = files->v;
+    st_nameset tk = ST_NAMESET;
+    char tdir[ST_PATH_MAX];
+    int rc;
+    ST_TRY(rc = st_dataset_tier_dir(r->pool, d, tier, 0, tdir));
+    for (size_t j = from; j < files->n; j++)
+        if (f[j].tier_id == tier) ST_TRY(rc = st_nameset_add(&tk, f[j].file));
+    st_nameset_sort(&tk);
+    rc = st_walk_scan_dir(r, tdir, &tk, 1);
+done:
+    st_nameset_free(&tk);
     return rc;
 }
 
@@ -174,70 +195,57 @@ static int visit_dataset(st_walk *r, const st_cat_dataset *rec, st_nameset *regi
     st_schema schema;
     int rc = st_schema_load(pool, rec->region, rec->name, &d, &schema);
     if (rc < 0) return rc;
-    char dir[ST_PATH_MAX];
+    char dir[ST_PATH_MAX], lockpath[ST_PATH_MAX];
     st_nameset known = ST_NAMESET;
-    if ((rc = st_dataset_dir(pool, &d, dir)) == STRATA_OK) rc = st_nameset_add(region_known, d.dir);
-    if (rc == STRATA_OK) rc = st_nameset_add(&known, ST_WRITER_LOCK);
-    if (rc == STRATA_OK) rc = st_nameset_add(&known, ST_READERS_LOCK);
+    st_vec files = ST_VEC(ds_file);
+    const ds_file *f;
+    int hold = -1;
     ds_ctx c = {r, &d, &schema, dir, &known, STRATA_OK};
-    if (rc == STRATA_OK && d.version > 0)
+    ST_TRY(rc = st_dataset_dir(pool, &d, dir));
+    ST_TRY(rc = st_nameset_add(region_known, d.dir));
+    ST_TRY(rc = st_nameset_add(&known, ST_WRITER_LOCK));
+    ST_TRY(rc = st_nameset_add(&known, ST_READERS_LOCK));
+    if (d.version > 0)
         rc = st_cat_batches(st_pool_err(pool), st_pool_cat(pool), d.id, d.version, schema.ncols,
                             check_batch, &c);
     if (rc == STRATA_OK) rc = c.rc;
-    if (rc == STRATA_OK && access(dir, F_OK) != 0) {
+    if (rc != STRATA_OK) goto done; /* > 0: the walk was stopped */
+    if (access(dir, F_OK) != 0) {
         st_walk_report(r, "dataset", dir, "directory is missing", 0);
-        st_nameset_free(&known);
-        st_schema_free(&schema);
-        return rc;
+        goto done;
     }
     /* Orphans: with the writers held off, every file the catalog names (those of replaced
      * batches and superseded columns too, until gc), with its tier. */
-    int hold = -1;
-    char lockpath[ST_PATH_MAX];
-    if (rc == STRATA_OK && (st_path(NULL, lockpath, "%s/%s", dir, ST_WRITER_LOCK) < 0 ||
-                            !st_walk_hold(r, lockpath, &hold))) {
-        st_nameset_free(&known);
-        st_schema_free(&schema);
-        return rc;
-    }
-    st_vec files = ST_VEC(ds_file);
-    if (rc == STRATA_OK)
-        rc = st_cat_dataset_files(st_pool_err(pool), st_pool_cat(pool), d.id, add_ds_file, &files);
+    if (st_path(NULL, lockpath, "%s/%s", dir, ST_WRITER_LOCK) < 0 ||
+        !st_walk_hold(r, lockpath, &hold))
+        goto done;
+    rc = st_cat_dataset_files(st_pool_err(pool), st_pool_cat(pool), d.id, add_ds_file, &files);
     if (rc == STRATA_ENOMEM) rc = st_error(st_pool_err(pool), rc, "out of memory listing files");
-    const ds_file *f = files.v;
-    for (size_t i = 0; rc == STRATA_OK && i < files.n; i++)
-        if (f[i].tier_id == ST_TIER_DEFAULT_ID) rc = st_nameset_add(&known, f[i].file);
-    if (rc == STRATA_OK && r->gc && !r->dry_run) {
+    ST_TRY(rc);
+    f = files.v;
+    for (size_t i = 0; i < files.n; i++)
+        if (f[i].tier_id == ST_TIER_DEFAULT_ID) ST_TRY(rc = st_nameset_add(&known, f[i].file));
+    if (r->gc && !r->dry_run) {
         uint64_t nfiles = 0, bytes = 0;
         rc = st_dataset_sweep(pool, &d, dir, &nfiles, &bytes);
         if (r->stats != NULL) {
             r->stats->replaced_removed += nfiles;
             r->stats->bytes_freed += bytes;
         }
+        ST_TRY(rc);
     }
-    if (rc == STRATA_OK) {
-        st_nameset_sort(&known);
-        rc = st_walk_scan_dir(r, dir, &known, 1);
-    }
-    st_nameset_free(&known);
+    st_nameset_sort(&known);
+    ST_TRY(rc = st_walk_scan_dir(r, dir, &known, 1));
     /* its directory on every other tier holding files of it */
-    for (size_t i = 0; rc >= 0 && i < files.n && !r->stop; i++) {
+    for (size_t i = 0; i < files.n && !r->stop; i++) {
         int64_t t = f[i].tier_id;
         int seen = t == ST_TIER_DEFAULT_ID;
         for (size_t j = 0; j < i && !seen; j++) seen = f[j].tier_id == t;
-        if (seen) continue;
-        st_nameset tk = ST_NAMESET;
-        char tdir[ST_PATH_MAX];
-        rc = st_dataset_tier_dir(pool, &d, t, 0, tdir);
-        for (size_t j = i; rc == STRATA_OK && j < files.n; j++)
-            if (f[j].tier_id == t) rc = st_nameset_add(&tk, f[j].file);
-        if (rc == STRATA_OK) {
-            st_nameset_sort(&tk);
-            rc = st_walk_scan_dir(r, tdir, &tk, 1);
-        }
-        st_nameset_free(&tk);
+        if (!seen) ST_TRY(rc = scan_tier(r, &d, t, &files, i));
     }
+done:
     if (hold >= 0) close(hold);
+    st_nameset_free(&known);
     st_vec_free(&files);
     st_schema_free(&schema);
     return rc;
@@ -330,10 +338,10 @@ static int sweep_trash(void *vctx, int64_t id, const char *path, int64_t ds, int
     }
     uint64_t bytes = st_tree_bytes(abs);
     if (!c->dry_run) {
-        int rc = st_rm_tree(st_pool_err(c->pool), abs);
-        if (rc == STRATA_OK)
-            rc = st_cat_trash_delete(st_pool_err(c->pool), st_pool_cat(c->pool), id);
-        if (rc < 0) return c->rc = rc;
+        int rc;
+        if ((rc = st_rm_tree(st_pool_err(c->pool), abs)) < 0 ||
+            (rc = st_cat_trash_delete(st_pool_err(c->pool), st_pool_cat(c->pool), id)) < 0)
+            return c->rc = rc;
     }
     c->stats->datasets_removed++;
     c->stats->bytes_freed += bytes;
@@ -396,8 +404,10 @@ int st_store_expire(strata_pool *pool, int64_t keep_versions, int dry_run, strat
     int rc = st_cat_begin(err, st_pool_cat(pool));
     if (rc < 0) return rc;
     rc = st_cat_region_list(err, st_pool_cat(pool), expire_region, &ec);
-    if (rc == STRATA_OK || rc == 1) rc = ec.rc;
-    if (rc == STRATA_OK) return st_cat_commit(err, st_pool_cat(pool));
-    st_cat_rollback(st_pool_cat(pool));
+    if (rc == STRATA_OK || rc == 1) rc = ec.rc; /* 1: expire_region stopped at ec.rc */
+    ST_TRY(rc);
+    rc = st_cat_commit(err, st_pool_cat(pool));
+done:
+    if (rc < 0) st_cat_rollback(st_pool_cat(pool)); /* a no-op after a failed commit */
     return rc;
 }

@@ -33,9 +33,9 @@ static int migrate_target(strata_pool *pool, const char *region, const char *nam
                           const char *unit, uint64_t *first, uint64_t *last, st_cat_tier *t)
 {
     st_err *err = st_pool_err(pool);
-    int rc = st_name_check(err, "tier", tier);
-    if (rc == STRATA_OK) rc = st_cat_tier_get(err, st_pool_cat(pool), tier, t);
-    if (rc < 0) return rc;
+    int rc;
+    if ((rc = st_name_check(err, "tier", tier)) < 0) return rc;
+    if ((rc = st_cat_tier_get(err, st_pool_cat(pool), tier, t)) < 0) return rc;
     if (*first > *last || *first > INT64_MAX)
         return st_error(err, STRATA_EINVAL,
                         "cannot migrate '%s/%s': empty %s range %" PRIu64 "-%" PRIu64, region, name,
@@ -48,6 +48,45 @@ static int migrate_target(strata_pool *pool, const char *region, const char *nam
 
 #define MOVE_BATCH 32 /* chunks made durable together and switched in one transaction */
 
+/* Move the chunks C[IDX[0..NB)] of REC to tier TIER: the copies made durable, then switched in
+ * one transaction; after the commit the sources go, after a failure the copies. */
+static int move_chunks(strata_pool *pool, st_ndctx *x, const st_cat_nd *rec, int64_t tier,
+                       const st_cat_chunk *c, const size_t *idx, int nb, uint64_t *moved)
+{
+    st_err *err = st_pool_err(pool);
+    char names[MOVE_BATCH][ST_CAT_FILE];
+    uint64_t sizes[MOVE_BATCH];
+    int rc, in_tx = 0;
+    for (int k = 0; k < nb; k++) names[k][0] = '\0';
+    for (int k = 0; k < nb; k++) {
+        const st_cat_chunk *m = &c[idx[k]];
+        uint64_t got;
+        ST_TRY(rc = st_nd_copy_chunk(x, rec, m->idx, m->tier_id, m->file, tier, 'c', names[k], &got,
+                                     &sizes[k]));
+    }
+    ST_TRY(rc = st_cat_begin(err, st_pool_cat(pool)));
+    in_tx = 1;
+    for (int k = 0; k < nb; k++) {
+        const st_cat_chunk *m = &c[idx[k]];
+        ST_TRY(rc = st_cat_chunk_move(err, st_pool_cat(pool), rec->id, m->idx, m->file, tier,
+                                      names[k], sizes[k]));
+    }
+    rc = st_cat_commit(err, st_pool_cat(pool));
+done:
+    if (in_tx && rc < 0) st_cat_rollback(st_pool_cat(pool)); /* a no-op after a failed commit */
+    for (int k = 0; k < nb; k++) {
+        const st_cat_chunk *m = &c[idx[k]];
+        if (rc < 0) {
+            st_nd_remove_file(x, rec, tier, names[k]);
+        } else {
+            st_nd_remove_file(x, rec, m->tier_id, m->file);
+            if (m->staged_tier) st_nd_remove_file(x, rec, m->staged_tier, m->staged_file);
+            if (moved != NULL) (*moved)++;
+        }
+    }
+    return rc;
+}
+
 int strata_ndarray_migrate(strata_pool *pool, const char *region, const char *name,
                            const char *tier, uint64_t first_chunk, uint64_t last_chunk,
                            uint64_t *moved)
@@ -57,69 +96,39 @@ int strata_ndarray_migrate(strata_pool *pool, const char *region, const char *na
     st_err *err = st_pool_err(pool);
     st_cat_nd rec;
     st_cat_tier t;
-    int rc = st_name_check(err, "region", region);
-    if (rc == STRATA_OK) rc = st_name_check(err, "N-d array", name);
-    if (rc == STRATA_OK) rc = st_cat_nd_get(err, st_pool_cat(pool), region, name, &rec);
-    if (rc == STRATA_OK)
-        rc = migrate_target(pool, region, name, tier, "chunk", &first_chunk, &last_chunk, &t);
-    if (rc < 0) return rc;
     st_ndctx x;
     st_ndctx_init(&x, pool);
-    /* writers wait while chunks move (a write would replace a chunk under us) */
-    int lfd = st_nd_lock_writer(&x, &rec);
-    if (lfd < 0) return lfd;
     st_vec v = ST_VEC(st_cat_chunk);
+    int lfd = -1, rc;
+    ST_TRY(rc = st_name_check(err, "region", region));
+    ST_TRY(rc = st_name_check(err, "N-d array", name));
+    ST_TRY(rc = st_cat_nd_get(err, st_pool_cat(pool), region, name, &rec));
+    ST_TRY(rc = migrate_target(pool, region, name, tier, "chunk", &first_chunk, &last_chunk, &t));
+    /* writers wait while chunks move (a write would replace a chunk under us) */
+    ST_TRY(rc = lfd = st_nd_lock_writer(&x, &rec));
     rc = st_cat_nd_chunks(err, st_pool_cat(pool), rec.id, (int64_t)first_chunk, (int64_t)last_chunk,
                           st_nd_push_chunk, &v);
     if (rc == STRATA_ENOMEM) rc = st_error(err, rc, "out of memory listing chunks");
-    st_cat_chunk *c = v.v;
+    ST_TRY(rc);
+    const st_cat_chunk *c = v.v;
     /* capacity: what moves in must fit (staged copies make room) */
     uint64_t incoming = 0;
     for (size_t i = 0; i < v.n; i++)
         if (c[i].tier_id != t.id) incoming += c[i].bytes;
-    if (rc == STRATA_OK && t.capacity > 0) rc = st_nd_evict(&x, t.id, incoming);
-    size_t i = 0;
-    while (rc == STRATA_OK && i < v.n) {
-        char names[MOVE_BATCH][ST_CAT_FILE];
-        uint64_t sizes[MOVE_BATCH];
+    if (t.capacity > 0) ST_TRY(rc = st_nd_evict(&x, t.id, incoming));
+    for (size_t i = 0; i < v.n;) {
         size_t idx[MOVE_BATCH];
         int nb = 0;
-        for (; i < v.n && nb < MOVE_BATCH && rc == STRATA_OK; i++) {
-            if (c[i].tier_id == t.id) continue;
-            uint64_t got;
-            names[nb][0] = '\0';
-            rc = st_nd_copy_chunk(&x, &rec, c[i].idx, c[i].tier_id, c[i].file, t.id, 'c', names[nb],
-                                  &got, &sizes[nb]);
-            idx[nb++] = i;
-        }
-        int in_tx = 0;
-        if (rc == STRATA_OK && nb > 0 && (rc = st_cat_begin(err, st_pool_cat(pool))) == STRATA_OK)
-            in_tx = 1;
-        for (int k = 0; rc == STRATA_OK && k < nb; k++) {
-            const st_cat_chunk *m = &c[idx[k]];
-            rc = st_cat_chunk_move(err, st_pool_cat(pool), rec.id, m->idx, m->file, t.id, names[k],
-                                   sizes[k]);
-        }
-        if (in_tx && rc == STRATA_OK)
-            rc = st_cat_commit(err, st_pool_cat(pool));
-        else if (in_tx)
-            st_cat_rollback(st_pool_cat(pool));
-        for (int k = 0; k < nb; k++) {
-            const st_cat_chunk *m = &c[idx[k]];
-            if (rc < 0) {
-                st_nd_remove_file(&x, &rec, t.id, names[k]);
-            } else {
-                st_nd_remove_file(&x, &rec, m->tier_id, m->file);
-                if (m->staged_tier) st_nd_remove_file(&x, &rec, m->staged_tier, m->staged_file);
-                if (moved != NULL) (*moved)++;
-            }
-        }
+        for (; i < v.n && nb < MOVE_BATCH; i++)
+            if (c[i].tier_id != t.id) idx[nb++] = i;
+        if (nb > 0) ST_TRY(rc = move_chunks(pool, &x, &rec, t.id, c, idx, nb, moved));
     }
     /* a whole array moved: its new data goes there too */
-    if (rc == STRATA_OK && first_chunk == 0 && last_chunk == INT64_MAX && rec.tier_id != t.id)
+    if (first_chunk == 0 && last_chunk == INT64_MAX && rec.tier_id != t.id)
         rc = st_cat_nd_set_tier(err, st_pool_cat(pool), rec.id, t.id);
+done:
     st_vec_free(&v);
-    close(lfd);
+    if (lfd >= 0) close(lfd);
     return rc;
 }
 
@@ -149,9 +158,10 @@ static int copy_file(strata_pool *pool, const strata_dataset *ds, int64_t from, 
 {
     char spath[ST_PATH_MAX];
     st_chunkbuf cb;
-    int rc = st_bcol_path(pool, st_dataset_rec(ds), st_dataset_path(ds), from, file, spath);
-    if (rc == STRATA_OK) rc = st_chunk_read(st_pool_err(pool), spath, &cb);
-    if (rc < 0) return rc;
+    int rc;
+    if ((rc = st_bcol_path(pool, st_dataset_rec(ds), st_dataset_path(ds), from, file, spath)) < 0)
+        return rc;
+    if ((rc = st_chunk_read(st_pool_err(pool), spath, &cb)) < 0) return rc;
     uint64_t size = 0;
     rc = st_chunk_write(st_pool_err(pool), ddir, name, cb.info.dtype, cb.info.ndim, cb.info.shape,
                         cb.info.fortran_order, cb.data,
@@ -178,33 +188,35 @@ static int move_rows(strata_pool *pool, strata_dataset *ds, const st_cat_tier *t
     int level = archive ? ST_ARCHIVE_ZSTD : 0;
     char files[MOVE_ROWS][ST_CAT_FILE], bfiles[MOVE_ROWS][ST_CAT_FILE];
     uint64_t stored[MOVE_ROWS];
-    int done[MOVE_ROWS] = {0};
-    int rc = STRATA_OK, k = 0;
-    for (; k < n && rc == STRATA_OK; k++) {
+    int switched[MOVE_ROWS] = {0};
+    int rc, k, copied = 0, in_tx = 0;
+    for (k = 0; k < n; k++) {
         stored[k] = 0;
         bfiles[k][0] = '\0';
         tier_name(m[k].file, archive, files[k]);
-        rc = copy_file(pool, ds, m[k].tier_id, m[k].file, ddir, files[k], level, &stored[k]);
-        if (rc == STRATA_OK && m[k].bytes_file[0] != '\0') {
+        copied = k + 1;
+        ST_TRY(rc =
+                   copy_file(pool, ds, m[k].tier_id, m[k].file, ddir, files[k], level, &stored[k]));
+        if (m[k].bytes_file[0] != '\0') {
             tier_name(m[k].bytes_file, archive, bfiles[k]);
-            rc = copy_file(pool, ds, m[k].tier_id, m[k].bytes_file, ddir, bfiles[k], level,
-                           &stored[k]);
+            ST_TRY(rc = copy_file(pool, ds, m[k].tier_id, m[k].bytes_file, ddir, bfiles[k], level,
+                                  &stored[k]));
         }
     }
-    int copied = k;
-    if (rc == STRATA_OK) rc = st_fsync_dir(err, ddir);
-    int in_tx = rc == STRATA_OK && (rc = st_cat_begin(err, st_pool_cat(pool))) == STRATA_OK;
-    for (k = 0; rc == STRATA_OK && k < n; k++) {
-        rc = st_cat_bcol_move(err, st_pool_cat(pool), &m[k], t->id, files[k], bfiles[k], stored[k]);
-        if (rc >= 0) done[k] = rc, rc = STRATA_OK;
+    ST_TRY(rc = st_fsync_dir(err, ddir));
+    ST_TRY(rc = st_cat_begin(err, st_pool_cat(pool)));
+    in_tx = 1;
+    for (k = 0; k < n; k++) {
+        ST_TRY(rc = st_cat_bcol_move(err, st_pool_cat(pool), &m[k], t->id, files[k], bfiles[k],
+                                     stored[k]));
+        switched[k] = rc;
     }
-    if (in_tx && rc == STRATA_OK)
-        rc = st_cat_commit(err, st_pool_cat(pool));
-    else if (in_tx)
-        st_cat_rollback(st_pool_cat(pool));
+    rc = st_cat_commit(err, st_pool_cat(pool));
+done:
+    if (in_tx && rc < 0) st_cat_rollback(st_pool_cat(pool)); /* a no-op after a failed commit */
     /* after the commit the sources go; after a failure (or a row gc dropped) the copies */
     for (k = 0; k < copied; k++) {
-        int keep_new = rc == STRATA_OK && done[k];
+        int keep_new = rc == STRATA_OK && switched[k];
         int64_t tier = keep_new ? m[k].tier_id : t->id;
         remove_file(pool, ds, tier, keep_new ? m[k].file : files[k]);
         remove_file(pool, ds, tier, keep_new ? m[k].bytes_file : bfiles[k]);
@@ -233,24 +245,25 @@ int strata_dataset_migrate(strata_pool *pool, const char *region, const char *na
         return rc;
     }
     st_vec v = ST_VEC(st_cat_bmove);
-    rc = st_cat_bcol_movable(err, st_pool_cat(pool), st_dataset_rec(ds)->id, (int64_t)first_batch,
-                             (int64_t)last_batch, t.id, push_move, &v);
+    ST_TRY(rc =
+               st_cat_bcol_movable(err, st_pool_cat(pool), st_dataset_rec(ds)->id,
+                                   (int64_t)first_batch, (int64_t)last_batch, t.id, push_move, &v));
     const st_cat_bmove *m = v.v;
     /* capacity: what moves in must fit (staged copies of N-d chunks make room) */
     uint64_t incoming = 0;
     for (size_t i = 0; i < v.n; i++) incoming += m[i].stored;
-    if (rc == STRATA_OK && t.capacity > 0) {
+    if (t.capacity > 0) {
         st_ndctx x;
         st_ndctx_init(&x, pool);
-        rc = st_nd_evict(&x, t.id, incoming);
+        ST_TRY(rc = st_nd_evict(&x, t.id, incoming));
     }
     char ddir[ST_PATH_MAX];
-    if (rc == STRATA_OK && v.n > 0)
-        rc = st_dataset_tier_dir(pool, st_dataset_rec(ds), t.id, 1, ddir);
-    for (size_t i = 0; rc == STRATA_OK && i < v.n; i += MOVE_ROWS) {
+    if (v.n > 0) ST_TRY(rc = st_dataset_tier_dir(pool, st_dataset_rec(ds), t.id, 1, ddir));
+    for (size_t i = 0; i < v.n; i += MOVE_ROWS) {
         int n = v.n - i < MOVE_ROWS ? (int)(v.n - i) : MOVE_ROWS;
-        rc = move_rows(pool, ds, &t, ddir, &m[i], n, moved);
+        ST_TRY(rc = move_rows(pool, ds, &t, ddir, &m[i], n, moved));
     }
+done:
     st_vec_free(&v);
     st_dataset_unlock(ds);
     strata_dataset_close(ds);

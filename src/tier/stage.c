@@ -103,60 +103,66 @@ int strata_stage_start(strata_pool *pool, const char *region, const char *name,
     st_err_init(&j->err);
     j->chunks = (st_vec)ST_VEC(st_cat_chunk);
     st_cat_tier t;
-    int rc = st_name_check(err, "region", region);
-    if (rc == STRATA_OK) rc = st_name_check(err, "N-d array", name);
-    if (rc == STRATA_OK) rc = st_cat_nd_get(err, st_pool_cat(pool), region, name, &j->rec);
-    if (rc == STRATA_OK) rc = st_cat_tier_get(err, st_pool_cat(pool), tier ? tier : "default", &t);
-    if (rc == STRATA_OK && t.kind == STRATA_TIER_ARCHIVE)
+    nd_grid g;
+    uint64_t clo[ST_ND_MAXDIMS], chi[ST_ND_MAXDIMS];
+    char path[ST_PATH_MAX];
+    int rc;
+    ST_TRY(rc = st_name_check(err, "region", region));
+    ST_TRY(rc = st_name_check(err, "N-d array", name));
+    ST_TRY(rc = st_cat_nd_get(err, st_pool_cat(pool), region, name, &j->rec));
+    ST_TRY(rc = st_cat_tier_get(err, st_pool_cat(pool), tier ? tier : "default", &t));
+    if (t.kind == STRATA_TIER_ARCHIVE) {
         rc = st_error(err, STRATA_EINVAL,
                       "cannot stage to tier '%s': it is an archive; stage to "
                       "a fast tier",
                       t.name);
-    nd_grid g;
-    uint64_t clo[ST_ND_MAXDIMS], chi[ST_ND_MAXDIMS];
-    if (rc == STRATA_OK) {
-        st_nd_grid(&j->rec, &g);
-        for (int d = 0; d < g.n && rc == STRATA_OK; d++) {
-            uint64_t s = start ? start[d] : 0, n = count ? count[d] : g.dims[d];
-            if (g.dims[d] == 0) {
-                n = 0;
-            } else if (n == 0 || s >= g.dims[d] || n > g.dims[d] - s) {
-                rc = st_error(err, STRATA_ERANGE,
-                              "cannot stage '%s/%s': [%" PRIu64 ", %" PRIu64 ") is outside "
-                              "dimension %d of size %" PRIu64,
-                              region, name, s, s + n, d, g.dims[d]);
-                break;
-            }
-            clo[d] = s / g.chunk[d];
-            chi[d] = n ? (s + n - 1) / g.chunk[d] : 0;
-            if (j->rec.layout != STRATA_LAYOUT_CHUNKED) clo[d] = chi[d] = 0;
-        }
+        goto done;
     }
-    if (rc == STRATA_OK && g.dims[0] > 0) {
+    st_nd_grid(&j->rec, &g);
+    for (int d = 0; d < g.n; d++) {
+        uint64_t s = start ? start[d] : 0, n = count ? count[d] : g.dims[d];
+        if (g.dims[d] == 0) {
+            n = 0;
+        } else if (n == 0 || s >= g.dims[d] || n > g.dims[d] - s) {
+            rc = st_error(err, STRATA_ERANGE,
+                          "cannot stage '%s/%s': [%" PRIu64 ", %" PRIu64 ") is outside "
+                          "dimension %d of size %" PRIu64,
+                          region, name, s, s + n, d, g.dims[d]);
+            goto done;
+        }
+        clo[d] = s / g.chunk[d];
+        chi[d] = n ? (s + n - 1) / g.chunk[d] : 0;
+        if (j->rec.layout != STRATA_LAYOUT_CHUNKED) clo[d] = chi[d] = 0;
+    }
+    if (g.dims[0] > 0) {
         box_ctx b = {&g, clo, chi, &j->chunks};
         rc = st_cat_nd_chunks(err, st_pool_cat(pool), j->rec.id, st_nd_linear(&g, clo),
                               st_nd_linear(&g, chi), keep_in_box, &b);
         if (rc == STRATA_ENOMEM) rc = st_error(err, rc, "out of memory staging");
+        ST_TRY(rc);
     }
     j->tier = t.id;
     j->stats.chunks_needed = j->chunks.n;
-    char path[ST_PATH_MAX];
-    if (rc == STRATA_OK) rc = st_path(err, path, "%s/%s", st_pool_path(pool), ST_POOL_CATALOG);
-    if (rc == STRATA_OK && (j->pool_path = strdup(st_pool_path(pool))) == NULL)
+    ST_TRY(rc = st_path(err, path, "%s/%s", st_pool_path(pool), ST_POOL_CATALOG));
+    if ((j->pool_path = strdup(st_pool_path(pool))) == NULL) {
         rc = st_error(err, STRATA_ENOMEM, "out of memory staging");
-    if (rc == STRATA_OK) rc = st_cat_open(err, path, &j->cat);
-    if (rc == STRATA_OK && pthread_create(&j->thread, NULL, stage_main, j) != 0)
+        goto done;
+    }
+    ST_TRY(rc = st_cat_open(err, path, &j->cat));
+    if (pthread_create(&j->thread, NULL, stage_main, j) != 0) {
         rc = st_error(err, STRATA_ENOMEM, "cannot start the staging thread");
+        goto done;
+    }
+    *out = j;
+done:
     if (rc < 0) {
         if (j->cat) st_cat_close(j->cat);
         free(j->pool_path);
         st_vec_free(&j->chunks);
         st_err_destroy(&j->err);
         free(j);
-        return rc;
     }
-    *out = j;
-    return STRATA_OK;
+    return rc;
 }
 
 int strata_stage_wait(strata_stage *j, strata_stage_stats *stats, char *errbuf, size_t errlen)

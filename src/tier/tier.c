@@ -93,9 +93,9 @@ static int describe(strata_pool *pool, const st_cat_tier *t, char root[ST_PATH_M
                     strata_tier_info *out)
 {
     st_cat_usage u;
-    int rc = st_tier_root(st_pool_err(pool), st_pool_path(pool), t, root);
-    if (rc == STRATA_OK) rc = st_cat_tier_usage(st_pool_err(pool), st_pool_cat(pool), t->id, &u);
-    if (rc < 0) return rc;
+    int rc;
+    if ((rc = st_tier_root(st_pool_err(pool), st_pool_path(pool), t, root)) < 0) return rc;
+    if ((rc = st_cat_tier_usage(st_pool_err(pool), st_pool_cat(pool), t->id, &u)) < 0) return rc;
     memset(out, 0, sizeof *out);
     out->name = t->name;
     out->path = root;
@@ -115,12 +115,14 @@ int strata_tier_list(strata_pool *pool, strata_tier_fn fn, void *ctx)
     st_vec v = ST_VEC(st_cat_tier);
     int rc = st_cat_tier_list(st_pool_err(pool), st_pool_cat(pool), collect_tier, &v);
     if (rc == STRATA_ENOMEM) rc = st_error(st_pool_err(pool), rc, "out of memory listing tiers");
-    for (size_t i = 0; rc == STRATA_OK && i < v.n; i++) {
+    ST_TRY(rc);
+    for (size_t i = 0; rc == STRATA_OK && i < v.n; i++) { /* FN returns non-zero to stop */
         char root[ST_PATH_MAX];
         strata_tier_info info;
-        rc = describe(pool, &((st_cat_tier *)v.v)[i], root, &info);
-        if (rc == STRATA_OK) rc = fn(ctx, &info);
+        ST_TRY(rc = describe(pool, &((st_cat_tier *)v.v)[i], root, &info));
+        rc = fn(ctx, &info);
     }
+done:
     st_vec_free(&v);
     return rc;
 }
@@ -130,10 +132,10 @@ int strata_tier_get(strata_pool *pool, const char *name, strata_tier_info *out)
     if (st_pool_check(pool) < 0 || out == NULL) return STRATA_EINVAL;
     static _Thread_local st_cat_tier t; /* the strings of OUT live until the next call */
     static _Thread_local char root[ST_PATH_MAX];
-    int rc = st_name_check(st_pool_err(pool), "tier", name);
-    if (rc == STRATA_OK) rc = st_cat_tier_get(st_pool_err(pool), st_pool_cat(pool), name, &t);
-    if (rc == STRATA_OK) rc = describe(pool, &t, root, out);
-    return rc;
+    int rc;
+    if ((rc = st_name_check(st_pool_err(pool), "tier", name)) < 0) return rc;
+    if ((rc = st_cat_tier_get(st_pool_err(pool), st_pool_cat(pool), name, &t)) < 0) return rc;
+    return describe(pool, &t, root, out);
 }
 
 int strata_tier_set(strata_pool *pool, const char *name, uint64_t capacity, double read_bw,
@@ -142,9 +144,9 @@ int strata_tier_set(strata_pool *pool, const char *name, uint64_t capacity, doub
     if (st_pool_check(pool) < 0) return STRATA_EINVAL;
     st_err *err = st_pool_err(pool);
     st_cat_tier t;
-    int rc = st_name_check(err, "tier", name);
-    if (rc == STRATA_OK) rc = st_cat_tier_get(err, st_pool_cat(pool), name, &t);
-    if (rc < 0) return rc;
+    int rc;
+    if ((rc = st_name_check(err, "tier", name)) < 0) return rc;
+    if ((rc = st_cat_tier_get(err, st_pool_cat(pool), name, &t)) < 0) return rc;
     if (!(read_bw >= 0) || !(latency >= 0))
         return st_error(err, STRATA_EINVAL,
                         "cannot set tier '%s': bandwidth and latency must not be negative", name);
@@ -160,9 +162,9 @@ int strata_tier_remove(strata_pool *pool, const char *name)
     st_err *err = st_pool_err(pool);
     st_cat_tier t;
     st_cat_usage u;
-    int rc = st_name_check(err, "tier", name);
-    if (rc == STRATA_OK) rc = st_cat_tier_get(err, st_pool_cat(pool), name, &t);
-    if (rc < 0) return rc;
+    int rc;
+    if ((rc = st_name_check(err, "tier", name)) < 0) return rc;
+    if ((rc = st_cat_tier_get(err, st_pool_cat(pool), name, &t)) < 0) return rc;
     if (t.id == ST_TIER_DEFAULT_ID)
         return st_error(err, STRATA_ECONFLICT, "the default tier cannot be removed");
     if ((rc = st_cat_tier_usage(err, st_pool_cat(pool), t.id, &u)) < 0) return rc;
@@ -176,9 +178,10 @@ int strata_tier_remove(strata_pool *pool, const char *name)
     st_ndctx_init(&x, pool);
     rc = st_cat_begin(err, st_pool_cat(pool));
     if (rc < 0) return rc;
-    rc = st_nd_unlink_staged(&x, t.id);
-    if (rc == STRATA_OK) rc = st_cat_tier_delete(err, st_pool_cat(pool), t.id);
-    if (rc == STRATA_OK) return st_cat_commit(err, st_pool_cat(pool));
-    st_cat_rollback(st_pool_cat(pool));
+    ST_TRY(rc = st_nd_unlink_staged(&x, t.id));
+    ST_TRY(rc = st_cat_tier_delete(err, st_pool_cat(pool), t.id));
+    rc = st_cat_commit(err, st_pool_cat(pool));
+done:
+    if (rc < 0) st_cat_rollback(st_pool_cat(pool)); /* a no-op after a failed commit */
     return rc;
 }
