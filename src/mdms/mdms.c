@@ -4,7 +4,7 @@
  *
  * Rank 0 of an MDMS communicator does every catalog write and sends what the others need;
  * every process has its own pool handle. A status is agreed after each collective step
- * (st_m_agree), so that all processes fail together, with the failing process's message.
+ * (st_mdms_agree), so that all processes fail together, with the failing process's message.
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -30,7 +30,7 @@ static int multi(const strata_mdms *m)
 }
 #endif
 
-int st_m_bcast(strata_mdms *m, void *buf, size_t n)
+int st_mdms_bcast(strata_mdms *m, void *buf, size_t n)
 {
 #ifdef STRATA_HAVE_MPI
     if (multi(m)) {
@@ -49,7 +49,7 @@ int st_m_bcast(strata_mdms *m, void *buf, size_t n)
     return STRATA_OK;
 }
 
-int st_m_agree(strata_mdms *m, int rc)
+int st_mdms_agree(strata_mdms *m, int rc)
 {
 #ifdef STRATA_HAVE_MPI
     if (!multi(m)) return rc;
@@ -70,7 +70,7 @@ int st_m_agree(strata_mdms *m, int rc)
 #endif
 }
 
-double st_m_max(strata_mdms *m, double v)
+double st_mdms_max(strata_mdms *m, double v)
 {
 #ifdef STRATA_HAVE_MPI
     if (multi(m)) {
@@ -84,7 +84,7 @@ double st_m_max(strata_mdms *m, double v)
     return v;
 }
 
-uint64_t st_m_sum(strata_mdms *m, uint64_t v)
+uint64_t st_mdms_sum(strata_mdms *m, uint64_t v)
 {
 #ifdef STRATA_HAVE_MPI
     if (multi(m)) {
@@ -251,7 +251,7 @@ int strata_mdms_init(strata_pool *pool, const char *app, const void *comm, strat
                           "strata_app_register() or strata app register",
                           app);
     }
-    rc = st_m_agree(m, rc);
+    rc = st_mdms_agree(m, rc);
     if (rc < 0) {
         m->run = 0;
         strata_mdms_finalize(m);
@@ -340,9 +340,9 @@ int strata_run_begin(strata_mdms *m, const strata_attr *attrs, int n, int64_t *r
                                n, &id);
     }
     free(vals);
-    rc = st_m_agree(m, rc);
+    rc = st_mdms_agree(m, rc);
     if (rc < 0) return rc;
-    st_m_bcast(m, &id, sizeof id);
+    st_mdms_bcast(m, &id, sizeof id);
     m->run = id;
     if (run != NULL) *run = id;
     return STRATA_OK;
@@ -358,7 +358,7 @@ int strata_run_end(strata_mdms *m, int ok)
     else if (m->rank == 0)
         rc = st_cat_run_end(st_pool_err(m->pool), st_pool_cat(m->pool), m->run,
                             ok ? "done" : "failed");
-    rc = st_m_agree(m, rc);
+    rc = st_mdms_agree(m, rc);
     if (rc == STRATA_OK) m->run = 0;
     return rc;
 }
@@ -569,7 +569,7 @@ int strata_assoc_create(strata_mdms *m, const char *const *names, int n, strata_
         rc = st_cat_assoc_insert(err, st_pool_cat(m->pool), m->region_id, m->run, (int)dtype, ndims,
                                  dims, names, n, &ap, &as->sp, &as->assoc_id);
     }
-    rc = st_m_agree(m, rc);
+    rc = st_mdms_agree(m, rc);
     if (rc < 0) {
         if (as != NULL) {
             as->m = NULL;
@@ -612,7 +612,7 @@ int strata_assoc_get(strata_mdms *m, const char *run_or_query, const char *const
             if (rc == STRATA_ENOTFOUND)
                 rc = st_error(err, rc, "no run of '%s' has dataset '%s'", m->app, names[0]);
         } else {
-            rc = st_m_run_match(err, st_pool_cat(pool), m->region_id, m->app, q, &got.run);
+            rc = st_mdms_run_match(err, st_pool_cat(pool), m->region_id, m->app, q, &got.run);
         }
         for (int i = 0; i < n && rc == STRATA_OK; i++) {
             int dt, nd;
@@ -635,9 +635,9 @@ int strata_assoc_get(strata_mdms *m, const char *run_or_query, const char *const
             }
         }
     }
-    rc = st_m_agree(m, rc);
+    rc = st_mdms_agree(m, rc);
     if (rc < 0) return rc;
-    st_m_bcast(m, &got, sizeof got);
+    st_mdms_bcast(m, &got, sizeof got);
     strata_assoc *as = NULL;
     rc = assoc_new(m, names, n, (strata_dtype)got.dtype, got.ndims, got.dims, access_pattern, &as);
     if (rc == STRATA_OK && m->rank == 0) {
@@ -645,7 +645,7 @@ int strata_assoc_get(strata_mdms *m, const char *run_or_query, const char *const
         st_pattern_record(&as->pat, &ap);
         rc = st_cat_access_put(err, st_pool_cat(pool), got.run, names, n, "load", &ap);
     }
-    rc = st_m_agree(m, rc);
+    rc = st_mdms_agree(m, rc);
     if (rc < 0) {
         if (as != NULL) {
             free(as->names);
@@ -726,7 +726,7 @@ int strata_save(strata_assoc *as, const char *name, int64_t iteration, const voi
                       iteration);
     if (rc == STRATA_OK && local_buf == NULL && as->local_elems > 0)
         rc = st_error(err, STRATA_EINVAL, "strata_save: the buffer is NULL");
-    rc = st_m_agree(as->m, rc);
+    rc = st_mdms_agree(as->m, rc);
     if (rc < 0) return rc;
     return st_mdms_save(as, name, iteration, local_buf);
 }
@@ -763,7 +763,7 @@ int strata_load(strata_assoc *as, const char *name, int64_t iteration, void *loc
     if (assoc_check(as) < 0) return STRATA_EINVAL;
     int rc = load_ready(as, "strata_load", name,
                         local_buf == NULL && as->local_elems > 0 ? "the buffer" : NULL);
-    rc = st_m_agree(as->m, rc);
+    rc = st_mdms_agree(as->m, rc);
     if (rc < 0) return rc;
     return st_mdms_load(as, name, iteration, local_buf, NULL);
 }
@@ -773,7 +773,7 @@ int strata_load_view(strata_assoc *as, const char *name, int64_t iteration, cons
     if (piece == NULL) return STRATA_EINVAL;
     *piece = NULL;
     if (assoc_check(as) < 0) return STRATA_EINVAL;
-    int rc = st_m_agree(as->m, load_ready(as, "strata_load_view", name, NULL));
+    int rc = st_mdms_agree(as->m, load_ready(as, "strata_load_view", name, NULL));
     if (rc < 0) return rc;
     return st_mdms_load(as, name, iteration, NULL, piece);
 }
@@ -793,7 +793,7 @@ int strata_load_list(strata_assoc *as, const char *name, int64_t iteration, cons
                           "strata_load_list: index[%" PRIu64 "] = %" PRIu64
                           " is outside the dataset's %" PRIu64 " elements",
                           i, index[i], total);
-    rc = st_m_agree(as->m, rc);
+    rc = st_mdms_agree(as->m, rc);
     if (rc < 0) return rc;
     return st_mdms_load_list(as, name, iteration, index, n, buf);
 }
@@ -921,10 +921,10 @@ int strata_runs(strata_pool *pool, const char *app, const char *where,
     int rc = app_region(pool, app, &rid);
     if (rc < 0) return rc;
     st_cat_where w;
-    rc = st_m_where_compile(st_pool_err(pool), st_pool_cat(pool), rid, app, where, 0, &w);
+    rc = st_mdms_where_compile(st_pool_err(pool), st_pool_cat(pool), rid, app, where, 0, &w);
     if (rc == STRATA_OK)
         rc = st_cat_runs(st_pool_err(pool), st_pool_cat(pool), rid, app, &w, fn, ctx);
-    st_m_where_clear(&w);
+    st_mdms_where_clear(&w);
     return rc;
 }
 
@@ -936,10 +936,10 @@ int strata_find(strata_pool *pool, const char *app, const char *dataset, const c
     int rc = app_region(pool, app, &rid);
     if (rc < 0) return rc;
     st_cat_where w;
-    rc = st_m_where_compile(st_pool_err(pool), st_pool_cat(pool), rid, app, where, 1, &w);
+    rc = st_mdms_where_compile(st_pool_err(pool), st_pool_cat(pool), rid, app, where, 1, &w);
     if (rc == STRATA_OK)
         rc = st_cat_find(st_pool_err(pool), st_pool_cat(pool), rid, app, dataset, &w, fn, ctx);
-    st_m_where_clear(&w);
+    st_mdms_where_clear(&w);
     return rc;
 }
 

@@ -210,12 +210,12 @@ struct strata_assoc {
 };
 
 /* Collective helpers (no-ops with one process). */
-int st_m_bcast(strata_mdms *m, void *buf, size_t n);
+int st_mdms_bcast(strata_mdms *m, void *buf, size_t n);
 /* Every process's RC combined: the most severe (lowest) status, with the message of the process
  * that had it copied into everyone's pool error. */
-int st_m_agree(strata_mdms *m, int rc);
-double st_m_max(strata_mdms *m, double v);
-uint64_t st_m_sum(strata_mdms *m, uint64_t v);
+int st_mdms_agree(strata_mdms *m, int rc);
+double st_mdms_max(strata_mdms *m, double v);
+uint64_t st_mdms_sum(strata_mdms *m, uint64_t v);
 
 /* The data movement (mdms_io.c). */
 int st_mdms_save(strata_assoc *as, const char *name, int64_t iteration, const void *buf);

@@ -9,9 +9,9 @@
  * and the execution row in one catalog transaction: a process killed before that leaves orphans
  * and no trace in the catalog.
  *
- * Errors here keep the chained form `if (rc == STRATA_OK) rc = ...; rc = st_m_agree(m, rc);`, not
- * ST_TRY: every rank must reach every collective call (st_m_agree, MPI_*) in the same order, so a
- * rank whose local step failed must not jump over them to an exit label.
+ * Errors here keep the chained form `if (rc == STRATA_OK) rc = ...; rc = st_mdms_agree(m, rc);`,
+ * not ST_TRY: every rank must reach every collective call (st_mdms_agree, MPI_*) in the same order,
+ * so a rank whose local step failed must not jump over them to an exit label.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -182,7 +182,7 @@ static int resolve(strata_assoc *as, const char *name, int64_t iteration, st_sou
     strata_mdms *m = as->m;
     memset(src, 0, sizeof *src);
     int rc = m->rank == 0 ? resolve_local(as, name, iteration, src) : STRATA_OK;
-    rc = st_m_agree(m, rc);
+    rc = st_mdms_agree(m, rc);
     if (rc < 0) {
         source_free(src);
         return rc;
@@ -194,7 +194,7 @@ static int resolve(strata_assoc *as, const char *name, int64_t iteration, st_sou
         double latency, bw;
     } h = {src->rec,    src->data_offset, src->bloblen, src->nfiles,
            src->staged, src->latency,     src->bw};
-    st_m_bcast(m, &h, sizeof h);
+    st_mdms_bcast(m, &h, sizeof h);
     if (m->rank != 0) {
         src->rec = h.rec;
         src->data_offset = h.data_offset;
@@ -208,10 +208,10 @@ static int resolve(strata_assoc *as, const char *name, int64_t iteration, st_sou
         rc = src->idx && src->blob ? STRATA_OK
                                    : st_error(st_pool_err(m->pool), STRATA_ENOMEM, "out of memory");
     }
-    rc = st_m_agree(m, rc);
+    rc = st_mdms_agree(m, rc);
     if (rc == STRATA_OK) {
-        st_m_bcast(m, src->idx, (size_t)src->nfiles * sizeof *src->idx);
-        st_m_bcast(m, src->blob, src->bloblen);
+        st_mdms_bcast(m, src->idx, (size_t)src->nfiles * sizeof *src->idx);
+        st_mdms_bcast(m, src->blob, src->bloblen);
         src->paths = calloc((size_t)src->nfiles + 1, sizeof *src->paths);
         if (src->paths == NULL) rc = st_error(st_pool_err(m->pool), STRATA_ENOMEM, "out of memory");
         size_t off = 0;
@@ -220,7 +220,7 @@ static int resolve(strata_assoc *as, const char *name, int64_t iteration, st_sou
             off += strlen(src->blob + off) + 1;
         }
     }
-    rc = st_m_agree(m, rc);
+    rc = st_mdms_agree(m, rc);
     if (rc < 0) source_free(src);
     return rc;
 }
@@ -417,13 +417,13 @@ static int collective_io(strata_assoc *as, const char *path, uint64_t hdr, int f
         else if (write)
             piece_transpose(as, buf, mem, 1);
     }
-    rc = st_m_agree(m, rc);
+    rc = st_mdms_agree(m, rc);
     MPI_File fh;
     int e = MPI_SUCCESS;
     if (rc == STRATA_OK) {
         e = MPI_File_open(m->comm, path, write ? MPI_MODE_WRONLY : MPI_MODE_RDONLY, info, &fh);
         if (e != MPI_SUCCESS) rc = mpi_fail(err, e, "open", path);
-        rc = st_m_agree(m, rc);
+        rc = st_mdms_agree(m, rc);
         if (rc == STRATA_OK) {
             e = MPI_File_set_view(fh, (MPI_Offset)hdr, etype, ftype, "native", info);
             if (e == MPI_SUCCESS) {
@@ -442,7 +442,7 @@ static int collective_io(strata_assoc *as, const char *path, uint64_t hdr, int f
     MPI_Info_free(&info);
     MPI_Type_free(&ftype);
     MPI_Type_free(&etype);
-    return st_m_agree(m, rc);
+    return st_mdms_agree(m, rc);
 }
 #endif
 
@@ -672,7 +672,7 @@ static int exchange(strata_assoc *as, const cgrid *g, int save, char **ch, char 
     for (int r = 0; rc == STRATA_OK && r < P; r++)
         for (uint64_t c = 0; c < g->total; c++) off += xchg_copy(&x, r, c, off, 1);
 #ifdef STRATA_HAVE_MPI
-    rc = st_m_agree(m, rc);
+    rc = st_mdms_agree(m, rc);
     if (rc == STRATA_OK && mpi_on(m)) rc = xchg_alltoall(&x);
 #endif
     /* unpack, by source, then chunk */
@@ -819,7 +819,7 @@ static int save_contiguous(strata_assoc *as, const save_head *h, int strategy, c
     o->mine = calloc(1, sizeof *o->mine);
     int rc = o->mine ? STRATA_OK : st_error(x.err, STRATA_ENOMEM, "out of memory");
     if (rc == STRATA_OK) rc = st_nd_file_open(&x, &h->rec, h->dir, h->tok, m->rank == 0, path, &hl);
-    rc = st_m_agree(m, rc);
+    rc = st_mdms_agree(m, rc);
     int writer = !(as->pat.replicated && m->rank != 0);
     if (rc == STRATA_OK) {
 #ifdef STRATA_HAVE_MPI
@@ -833,7 +833,7 @@ static int save_contiguous(strata_assoc *as, const save_head *h, int strategy, c
             rc = piece_io(as, path, hl, fortran, 0, 1, (void *)buf, &o->requests, &o->bytes);
     }
     (void)strategy;
-    rc = st_m_agree(m, rc);
+    rc = st_mdms_agree(m, rc);
     if (rc == STRATA_OK && m->rank == 0) {
         /* durable, then the checksum over what every process wrote */
         rc = st_nd_file_seal(&x, &h->rec, h->dir, path, &o->mine[0]);
@@ -862,9 +862,9 @@ static int save_chunked(strata_assoc *as, const save_head *h, const void *buf, s
         if (ch[c] == NULL) rc = st_error(x.err, STRATA_ENOMEM, "out of memory");
         owned++;
     }
-    rc = st_m_agree(m, rc);
+    rc = st_mdms_agree(m, rc);
     if (rc == STRATA_OK) rc = exchange(as, &g, 1, ch, (char *)buf);
-    rc = st_m_agree(m, rc);
+    rc = st_mdms_agree(m, rc);
     if (rc == STRATA_OK && (o->mine = calloc((size_t)owned + 1, sizeof *o->mine)) == NULL)
         rc = st_error(x.err, STRATA_ENOMEM, "out of memory");
     for (uint64_t c = 0; rc == STRATA_OK && c < g.total; c++) {
@@ -879,7 +879,7 @@ static int save_chunked(strata_assoc *as, const save_head *h, const void *buf, s
     }
     for (uint64_t c = 0; ch != NULL && c < g.total; c++) st_free_big(ch[c]);
     free(ch);
-    rc = st_m_agree(m, rc);
+    rc = st_mdms_agree(m, rc);
     if (rc == STRATA_OK && m->rank == 0) rc = st_fsync_dir(x.err, h->dir);
     return rc;
 }
@@ -959,18 +959,18 @@ int st_mdms_save(strata_assoc *as, const char *name, int64_t iteration, const vo
         if (hold < 0) rc = hold;
     }
     if (rc == STRATA_OK && m->rank == 0) rc = save_prepare(as, name, iteration, &h);
-    rc = st_m_agree(m, rc);
+    rc = st_mdms_agree(m, rc);
     if (rc < 0) {
         st_pool_create_end(hold);
         return rc;
     }
-    st_m_bcast(m, &h, sizeof h);
+    st_mdms_bcast(m, &h, sizeof h);
     save_out o = {0};
     if (h.rec.layout != STRATA_LAYOUT_CHUNKED)
         rc = save_contiguous(as, &h, st_io_parse(pl.strategy), buf, &o);
     else
         rc = save_chunked(as, &h, buf, &o);
-    rc = st_m_agree(m, rc);
+    rc = st_mdms_agree(m, rc);
     /* everything is durable: statistics, then rank 0 publishes */
     st_cat_execrow e;
     memset(&e, 0, sizeof e);
@@ -980,11 +980,11 @@ int st_mdms_save(strata_assoc *as, const char *name, int64_t iteration, const vo
         stats_of(as, buf, &e);
         save_gather(as, &h, &o, &all, &nall);
     }
-    save_out tot = {.requests = st_m_sum(m, o.requests), .bytes = st_m_sum(m, o.bytes)};
-    e.seconds = st_m_max(m, st_mono_s() - t0);
+    save_out tot = {.requests = st_mdms_sum(m, o.requests), .bytes = st_mdms_sum(m, o.bytes)};
+    e.seconds = st_mdms_max(m, st_mono_s() - t0);
     if (rc == STRATA_OK && m->rank == 0)
         rc = save_publish(as, name, iteration, &h, all, nall, &e, &pl, &tot);
-    rc = st_m_agree(m, rc);
+    rc = st_mdms_agree(m, rc);
     if (rc < 0 && m->rank == 0) {
         /* unpublished files are orphans; remove what we can name */
         st_ndctx x;
@@ -1129,7 +1129,7 @@ static void prefetch_next(strata_assoc *as, const char *name, int64_t iteration)
     if (m->rank == 0 &&
         st_cat_exec_next(NULL, st_pool_cat(m->pool), as->run, name, iteration, &next) != STRATA_OK)
         next = -1;
-    st_m_bcast(m, &next, sizeof next);
+    st_mdms_bcast(m, &next, sizeof next);
     if (next < 0) return;
     st_prefetch *pf = calloc(1, sizeof *pf);
     int rc = pf ? STRATA_OK : STRATA_ENOMEM;
@@ -1140,7 +1140,7 @@ static void prefetch_next(strata_assoc *as, const char *name, int64_t iteration)
         pf->iteration = next;
         pf->slot = free_slot(as);
     }
-    rc = st_m_agree(m, rc);
+    rc = st_mdms_agree(m, rc);
     if (rc == STRATA_OK) rc = resolve(as, name, next, &pf->src);
     if (rc < 0) {
         if (pf) {
@@ -1198,7 +1198,7 @@ int st_mdms_load(strata_assoc *as, const char *name, int64_t iteration, void *bu
         buf = slot_buf(as, slot);
         if (buf == NULL) rc = st_error(err, STRATA_ENOMEM, "out of memory");
     }
-    rc = st_m_agree(m, rc);
+    rc = st_mdms_agree(m, rc);
     if (rc < 0) {
         st_mdms_prefetch_stop(as);
         return rc;
@@ -1223,7 +1223,7 @@ int st_mdms_load(strata_assoc *as, const char *name, int64_t iteration, void *bu
             rc = chunks_alloc(as, src, &ch, err);
             if (rc == STRATA_OK) rc = load_files(as, src, 0, NULL, ch, err, &requests, &bytes);
         }
-        rc = st_m_agree(m, rc);
+        rc = st_mdms_agree(m, rc);
         cgrid g;
         cgrid_init(&g, &src->rec);
         if (rc == STRATA_OK) rc = exchange(as, &g, 0, ch, buf);
@@ -1243,7 +1243,7 @@ int st_mdms_load(strata_assoc *as, const char *name, int64_t iteration, void *bu
         }
     }
     (void)s;
-    rc = st_m_agree(m, rc);
+    rc = st_mdms_agree(m, rc);
     if (!use_pf) {
         chunks_free(src, ch);
         source_free(&own);
@@ -1252,8 +1252,8 @@ int st_mdms_load(strata_assoc *as, const char *name, int64_t iteration, void *bu
     }
     as->shown = slot;
     if (view != NULL) *view = rc == STRATA_OK ? buf : NULL;
-    uint64_t treq = st_m_sum(m, requests), tbytes = st_m_sum(m, bytes);
-    double secs = st_m_max(m, st_mono_s() - t0);
+    uint64_t treq = st_mdms_sum(m, requests), tbytes = st_mdms_sum(m, bytes);
+    double secs = st_mdms_max(m, st_mono_s() - t0);
     if (rc == STRATA_OK && m->rank == 0)
         st_mdms_event(m, as->run, name, iteration, "load", use_pf ? "prefetched" : pl.strategy,
                       treq, tbytes, secs);
@@ -1367,7 +1367,7 @@ static int list_strategy(lload *l, uint64_t nu, uint64_t nruns, uint64_t span)
             double coll =
                 st_cost_io(1, (double)(span * esz), src->latency, src->bw) +
                 st_cost_collective((double)(nu * esz) * m->size, (double)nruns * m->size, m->size);
-            if (st_m_max(m, coll) < st_m_max(m, mine)) s = ST_IO_COLLECTIVE;
+            if (st_mdms_max(m, coll) < st_mdms_max(m, mine)) s = ST_IO_COLLECTIVE;
         }
     }
     if (s == ST_IO_COLLECTIVE && !mpi_on(m)) s = ST_IO_SIEVE;
@@ -1388,7 +1388,7 @@ static int list_collective(lload *l, char *u, uint64_t nu, int rc)
     uint64_t k = 0;
     for (uint64_t i = 0; disp && i < l->n; i++)
         if (i == 0 || l->e[i].f != l->e[i - 1].f) disp[k++] = (MPI_Aint)(l->e[i].f * esz);
-    rc = st_m_agree(m, rc);
+    rc = st_mdms_agree(m, rc);
     if (rc < 0) {
         free(disp);
         return rc;
@@ -1404,7 +1404,7 @@ static int list_collective(lload *l, char *u, uint64_t nu, int rc)
     MPI_File fh;
     int ec = MPI_File_open(m->comm, path, MPI_MODE_RDONLY, info, &fh);
     if (ec != MPI_SUCCESS) rc = mpi_fail(err, ec, "open", path);
-    rc = st_m_agree(m, rc);
+    rc = st_mdms_agree(m, rc);
     if (rc == STRATA_OK) {
         MPI_Status st;
         ec = MPI_File_set_view(fh, (MPI_Offset)l->src->data_offset, etype, ftype, "native", info);
@@ -1525,9 +1525,9 @@ int st_mdms_load_list(strata_assoc *as, const char *name, int64_t iteration, con
     }
     free(l.e);
     source_free(&src);
-    rc = st_m_agree(m, rc);
-    uint64_t treq = st_m_sum(m, l.requests), tbytes = st_m_sum(m, l.bytes);
-    double secs = st_m_max(m, st_mono_s() - t0);
+    rc = st_mdms_agree(m, rc);
+    uint64_t treq = st_mdms_sum(m, l.requests), tbytes = st_mdms_sum(m, l.bytes);
+    double secs = st_mdms_max(m, st_mono_s() - t0);
     if (rc == STRATA_OK && m->rank == 0)
         st_mdms_event(m, as->run, name, iteration, "load-list", strategy, treq, tbytes, secs);
     memset(&as->last, 0, sizeof as->last);

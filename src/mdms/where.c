@@ -97,7 +97,7 @@ static int emit_node(sqlbuf *b, const st_expr_node *n)
     return rc;
 }
 
-void st_m_where_clear(st_cat_where *w)
+void st_mdms_where_clear(st_cat_where *w)
 {
     if (w == NULL) return;
     for (size_t i = 0; i < w->nvals; i++) free(w->vals[i].s);
@@ -106,8 +106,8 @@ void st_m_where_clear(st_cat_where *w)
     memset(w, 0, sizeof *w);
 }
 
-int st_m_where_sql(st_err *err, const char *where, const st_cat_where_name *names, size_t nnames,
-                   st_cat_where *out)
+int st_mdms_where_sql(st_err *err, const char *where, const st_cat_where_name *names, size_t nnames,
+                      st_cat_where *out)
 {
     memset(out, 0, sizeof *out);
     const char **known = calloc(nnames + 1, sizeof *known);
@@ -123,12 +123,12 @@ int st_m_where_sql(st_err *err, const char *where, const st_cat_where_name *name
     out->sql = b.sql;
     out->vals = b.vals.v;
     out->nvals = b.vals.n;
-    if (rc < 0) st_m_where_clear(out);
+    if (rc < 0) st_mdms_where_clear(out);
     return rc;
 }
 
-int st_m_where_compile(st_err *err, st_catalog *cat, int64_t region_id, const char *app,
-                       const char *where, int exec, st_cat_where *out)
+int st_mdms_where_compile(st_err *err, st_catalog *cat, int64_t region_id, const char *app,
+                          const char *where, int exec, st_cat_where *out)
 {
     memset(out, 0, sizeof *out);
     st_vec schema = ST_VEC(st_cat_attr_def);
@@ -142,29 +142,29 @@ int st_m_where_compile(st_err *err, st_catalog *cat, int64_t region_id, const ch
                       app);
     ST_TRY(rc);
     ST_TRY(rc = st_cat_where_names(err, &schema, exec, &names, &nn));
-    rc = st_m_where_sql(err, where, names, nn, out);
+    rc = st_mdms_where_sql(err, where, names, nn, out);
 done:
     free(names);
     st_vec_free(&schema);
     return rc;
 }
 
-int st_m_run_match(st_err *err, st_catalog *cat, int64_t region_id, const char *app,
-                   const char *where, int64_t *run_id)
+int st_mdms_run_match(st_err *err, st_catalog *cat, int64_t region_id, const char *app,
+                      const char *where, int64_t *run_id)
 {
     st_cat_where w;
     int rc;
-    ST_TRY(rc = st_m_where_compile(err, cat, region_id, app, where, 0, &w));
+    ST_TRY(rc = st_mdms_where_compile(err, cat, region_id, app, where, 0, &w));
     rc = st_cat_run_latest(err, cat, region_id, app, &w, run_id);
 done:
     if (rc == STRATA_ENOTFOUND)
         rc = st_error(err, rc, "no run of '%s' matches '%s'", app, where ? where : "");
-    st_m_where_clear(&w);
+    st_mdms_where_clear(&w);
     return rc;
 }
 
-int st_m_where_check(st_err *err, const char *where, const char *const *attrs, size_t nattrs,
-                     int exec, char **sql, size_t *nbinds)
+int st_mdms_where_check(st_err *err, const char *where, const char *const *attrs, size_t nattrs,
+                        int exec, char **sql, size_t *nbinds)
 {
     *sql = NULL;
     *nbinds = 0;
@@ -183,12 +183,12 @@ int st_m_where_check(st_err *err, const char *where, const char *const *attrs, s
         snprintf(d->name, sizeof d->name, "%s", attrs[i]);
     }
     ST_TRY(rc = st_cat_where_names(err, &schema, exec, &names, &nn));
-    ST_TRY(rc = st_m_where_sql(err, where, names, nn, &w));
+    ST_TRY(rc = st_mdms_where_sql(err, where, names, nn, &w));
     *sql = w.sql;
     *nbinds = w.nvals;
     w.sql = NULL;
 done:
-    st_m_where_clear(&w);
+    st_mdms_where_clear(&w);
     free(names);
     st_vec_free(&schema);
     return rc;

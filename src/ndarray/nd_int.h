@@ -32,7 +32,7 @@ typedef struct st_ndscratch {
 } st_ndscratch;
 
 /* The prefetch of the next step (STRATA_ND_SEQUENTIAL). */
-typedef struct nd_prefetch {
+typedef struct st_ndprefetch {
     pthread_t thread;
     int running; /* a thread was started and not joined */
     st_err err;
@@ -43,7 +43,7 @@ typedef struct nd_prefetch {
     void *buf;
     size_t cap;
     int rc;
-} nd_prefetch;
+} st_ndprefetch;
 
 enum { ST_ND_LIVE = 0x4e444152, ST_ND_CLOSED = 0x4e44434c };
 
@@ -56,7 +56,7 @@ struct strata_ndarray {
     st_ndctx x;
     char tier_name[STRATA_NAME_MAX + 1];
     uint64_t reads, prefetched;
-    nd_prefetch *pf;
+    st_ndprefetch *pf;
 };
 
 /* Read the rectangle of REC into BUF (C order), as strata_ndarray_read_strided() describes.
@@ -66,7 +66,7 @@ int st_nd_read(st_ndctx *x, const st_cat_nd *rec, const uint64_t *start, const u
 
 /* Chunk rows of REC with grid coordinates in the box [CLO, CHI] (and some outside it), sorted
  * by index, into OUT (a vector of st_cat_chunk); st_nd_find_chunk() finds one by index. */
-int st_nd_collect(st_ndctx *x, const st_cat_nd *rec, const nd_grid *g, const uint64_t *clo,
+int st_nd_collect(st_ndctx *x, const st_cat_nd *rec, const st_ndgrid *g, const uint64_t *clo,
                   const uint64_t *chi, struct st_vec *out);
 const st_cat_chunk *st_nd_find_chunk(const struct st_vec *v, int64_t idx);
 

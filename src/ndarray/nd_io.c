@@ -111,7 +111,7 @@ typedef struct centry {
     int live;
 } centry;
 
-struct nd_cache {
+struct st_ndcache {
     size_t cap, used;
     uint64_t tick;
     centry *e;
@@ -122,7 +122,7 @@ struct nd_cache {
 
 int st_nd_cache_new(st_ndctx *x, size_t cap)
 {
-    struct nd_cache *c = calloc(1, sizeof *c);
+    struct st_ndcache *c = calloc(1, sizeof *c);
     if (c == NULL) return st_error(x->err, STRATA_ENOMEM, "out of memory for a chunk cache");
     c->cap = cap;
     c->free_head = -1;
@@ -132,7 +132,7 @@ int st_nd_cache_new(st_ndctx *x, size_t cap)
 
 void st_nd_cache_free(st_ndctx *x)
 {
-    struct nd_cache *c = x->cache;
+    struct st_ndcache *c = x->cache;
     if (c == NULL) return;
     for (int i = 0; i < c->n; i++)
         if (c->e[i].live) st_chunk_release(&c->e[i].cb);
@@ -142,7 +142,7 @@ void st_nd_cache_free(st_ndctx *x)
     x->cache = NULL;
 }
 
-static const st_chunkbuf *cache_get(struct nd_cache *c, const char *file)
+static const st_chunkbuf *cache_get(struct st_ndcache *c, const char *file)
 {
     if (c == NULL || c->nbuckets == 0) return NULL;
     uint64_t h = XXH64(file, strlen(file), 0);
@@ -154,7 +154,7 @@ static const st_chunkbuf *cache_get(struct nd_cache *c, const char *file)
     return NULL;
 }
 
-static void cache_unlink(struct nd_cache *c, int i)
+static void cache_unlink(struct st_ndcache *c, int i)
 {
     int *p = &c->heads[c->e[i].hash & (uint64_t)(c->nbuckets - 1)];
     while (*p != i) p = &c->e[*p].next;
@@ -166,7 +166,7 @@ static void cache_unlink(struct nd_cache *c, int i)
     c->free_head = i;
 }
 
-static int cache_grow(struct nd_cache *c)
+static int cache_grow(struct st_ndcache *c)
 {
     int room = c->room ? c->room * 2 : 64;
     centry *e = realloc(c->e, (size_t)room * sizeof *e);
@@ -198,7 +198,7 @@ static int cache_grow(struct nd_cache *c)
 
 /* Keep CB (taking ownership) under FILE: returns the cached copy, or NULL when it does not fit
  * (the caller keeps and releases CB). */
-static const st_chunkbuf *cache_put(struct nd_cache *c, const char *file, st_chunkbuf *cb)
+static const st_chunkbuf *cache_put(struct st_ndcache *c, const char *file, st_chunkbuf *cb)
 {
     if (c == NULL || cb->len > c->cap) return NULL;
     while (c->used + cb->len > c->cap) {
@@ -431,7 +431,7 @@ static int read_pass(st_ndctx *x, const st_cat_nd *rec, const uint64_t *start,
                      const uint64_t *count, const uint64_t *stride, char *buf, st_vec *chunks,
                      st_ndscratch *s)
 {
-    nd_grid g;
+    st_ndgrid g;
     st_nd_grid(rec, &g);
     int n = g.n;
     size_t esz = strata_dtype_size((strata_dtype)rec->dtype);
@@ -665,12 +665,12 @@ int strata_ndarray_summary(strata_ndarray *a, const uint64_t *start, const uint6
 
 static void *prefetch_main(void *arg)
 {
-    nd_prefetch *pf = arg;
+    st_ndprefetch *pf = arg;
     pf->rc = st_nd_read(&pf->x, &pf->rec, pf->start, pf->count, pf->stride, pf->buf);
     return NULL;
 }
 
-static void prefetch_join(nd_prefetch *pf)
+static void prefetch_join(st_ndprefetch *pf)
 {
     if (pf->running) {
         pthread_join(pf->thread, NULL);
@@ -680,7 +680,7 @@ static void prefetch_join(nd_prefetch *pf)
 
 void st_nd_prefetch_stop(strata_ndarray *a)
 {
-    nd_prefetch *pf = a->pf;
+    st_ndprefetch *pf = a->pf;
     if (pf == NULL) return;
     prefetch_join(pf);
     if (pf->cat != NULL) st_cat_close(pf->cat);
@@ -697,7 +697,7 @@ void st_nd_prefetch_next(strata_ndarray *a, const uint64_t *start, const uint64_
     if (start[0] + stride[0] >= r->dims[0]) return; /* no next step yet */
     size_t bytes = a->esz;
     for (int d = 0; d < r->ndims; d++) bytes *= count[d];
-    nd_prefetch *pf = a->pf;
+    st_ndprefetch *pf = a->pf;
     if (pf == NULL) {
         if ((pf = calloc(1, sizeof *pf)) == NULL) return; /* prefetch is an optimisation */
         st_err_init(&pf->err);
@@ -736,7 +736,7 @@ void st_nd_prefetch_next(strata_ndarray *a, const uint64_t *start, const uint64_
 int st_nd_prefetch_take(strata_ndarray *a, const uint64_t *start, const uint64_t *count,
                         const uint64_t *stride, void *buf, size_t bytes)
 {
-    nd_prefetch *pf = a->pf;
+    st_ndprefetch *pf = a->pf;
     if (!pf->running) return 0;
     int same = pf->rec.version == a->rec.version;
     for (int d = 0; d < a->rec.ndims && same; d++)

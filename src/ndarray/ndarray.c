@@ -23,7 +23,7 @@
 #include "util/name.h"
 #include "util/vec.h"
 
-void st_nd_grid(const st_cat_nd *rec, nd_grid *g)
+void st_nd_grid(const st_cat_nd *rec, st_ndgrid *g)
 {
     g->n = rec->ndims;
     for (int d = 0; d < g->n; d++) {
@@ -34,7 +34,7 @@ void st_nd_grid(const st_cat_nd *rec, nd_grid *g)
     }
 }
 
-int64_t st_nd_linear(const nd_grid *g, const uint64_t *c)
+int64_t st_nd_linear(const st_ndgrid *g, const uint64_t *c)
 {
     int64_t idx = 0;
     for (int d = 0; d < g->n; d++) idx = idx * (int64_t)(d ? g->grid[d] : 1) + (int64_t)c[d];
@@ -323,7 +323,7 @@ int strata_ndarray_info(strata_ndarray *a, strata_ndarray_desc *out)
     out->name = r->name;
     out->dtype = (strata_dtype)r->dtype;
     out->ndims = r->ndims;
-    nd_grid g;
+    st_ndgrid g;
     st_nd_grid(r, &g);
     out->chunks_total = 1;
     for (int d = 0; d < r->ndims; d++) {
@@ -511,7 +511,7 @@ const st_cat_chunk *st_nd_find_chunk(const st_vec *v, int64_t idx)
     return v->n ? bsearch(&idx, v->v, v->n, sizeof(st_cat_chunk), cmp_idx) : NULL;
 }
 
-int st_nd_collect(st_ndctx *x, const st_cat_nd *rec, const nd_grid *g, const uint64_t *clo,
+int st_nd_collect(st_ndctx *x, const st_cat_nd *rec, const st_ndgrid *g, const uint64_t *clo,
                   const uint64_t *chi, st_vec *out)
 {
     out->n = 0;
@@ -645,7 +645,7 @@ done:
 
 int st_nd_commit_new(st_ndctx *x, st_cat_nd *rec, st_cat_chunk *chunks, int n, st_cat_execrow *e)
 {
-    nd_grid g;
+    st_ndgrid g;
     st_nd_grid(rec, &g);
     const char **coords = calloc((size_t)n + 1, sizeof *coords);
     char(*text)[ST_ND_MAXDIMS * 21] = calloc((size_t)n + 1, sizeof *text);
@@ -684,7 +684,7 @@ void st_nd_discard_new(st_ndctx *x, const st_cat_nd *rec)
 
 /* Write the chunk at grid coordinates C of the write (START, COUNT, STRIDE, BUF) of A, whose
  * shape is now G; fills W. Returns 0 when the chunk holds no selected element. */
-static int write_chunk(strata_ndarray *a, st_ndctx *x, const nd_grid *g, const st_vec *old,
+static int write_chunk(strata_ndarray *a, st_ndctx *x, const st_ndgrid *g, const st_vec *old,
                        const uint64_t *c, const uint64_t *start, const uint64_t *count,
                        const uint64_t *stride, const char *buf, int64_t tier_id, int level,
                        wchunk *w)
@@ -840,7 +840,7 @@ static int write_chunks(strata_ndarray *a, const uint64_t *start, const uint64_t
     if (arch > 0 && level == 0) level = ST_ARCHIVE_ZSTD;
     st_cat_nd grown = a->rec;
     grown.dims[0] = dim0;
-    nd_grid g;
+    st_ndgrid g;
     st_nd_grid(&grown, &g);
     uint64_t clo[ST_ND_MAXDIMS], chi[ST_ND_MAXDIMS], c[ST_ND_MAXDIMS];
     for (int d = 0; d < g.n; d++) {

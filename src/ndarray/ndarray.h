@@ -28,8 +28,8 @@ typedef struct st_ndctx {
     st_err *err;
     st_catalog *cat;
     const char *pool_path;
-    int64_t stage_tier;     /* where reads stage archive chunks */
-    struct nd_cache *cache; /* NULL: none */
+    int64_t stage_tier;       /* where reads stage archive chunks */
+    struct st_ndcache *cache; /* NULL: none */
     /* tiers already looked up (their kind and root never change while they hold data), so that
      * reading a chunk costs no catalog query for its tier */
     struct {
@@ -124,15 +124,15 @@ int st_nd_dirs(strata_pool *pool, int64_t region_id, st_nameset *known);
 
 /* The chunk grid of REC at its current shape: per dimension the extent, the chunk extent and
  * the number of chunks. */
-typedef struct nd_grid {
+typedef struct st_ndgrid {
     int n;
     uint64_t dims[ST_ND_MAXDIMS], chunk[ST_ND_MAXDIMS], grid[ST_ND_MAXDIMS];
-} nd_grid;
+} st_ndgrid;
 
-void st_nd_grid(const st_cat_nd *rec, nd_grid *g);
+void st_nd_grid(const st_cat_nd *rec, st_ndgrid *g);
 
 /* Linear index of chunk coordinates C (the first dimension slowest). */
-int64_t st_nd_linear(const nd_grid *g, const uint64_t *c);
+int64_t st_nd_linear(const st_ndgrid *g, const uint64_t *c);
 
 /* Evict least recently used staged copies from tier TIER_ID until NEED more bytes fit in its
  * capacity (or nothing more can go: STRATA_ENOSPC). A tier without a capacity takes anything. */

@@ -68,7 +68,7 @@ static void *stage_main(void *arg)
 }
 
 typedef struct {
-    const nd_grid *g;
+    const st_ndgrid *g;
     const uint64_t *clo, *chi;
     st_vec *out;
 } box_ctx;
@@ -103,7 +103,7 @@ int strata_stage_start(strata_pool *pool, const char *region, const char *name,
     st_err_init(&j->err);
     j->chunks = (st_vec)ST_VEC(st_cat_chunk);
     st_cat_tier t;
-    nd_grid g;
+    st_ndgrid g;
     uint64_t clo[ST_ND_MAXDIMS], chi[ST_ND_MAXDIMS];
     char path[ST_PATH_MAX];
     int rc;

@@ -108,10 +108,10 @@ static void an_older_catalog_is_migrated_forward_on_open(void **state)
     int64_t run = 0;
     assert_int_equal(st_cat_run_insert(&e, c, r.id, "u", "h", 4, vals, 2, &run), STRATA_OK);
     int64_t found = 0;
-    assert_int_equal(st_m_run_match(&e, c, r.id, "old", "grid = 64 and label = 'x'", &found),
+    assert_int_equal(st_mdms_run_match(&e, c, r.id, "old", "grid = 64 and label = 'x'", &found),
                      STRATA_OK);
     assert_int_equal(found, run);
-    assert_int_equal(st_m_run_match(&e, c, r.id, "old", "grid > 64", &found), STRATA_ENOTFOUND);
+    assert_int_equal(st_mdms_run_match(&e, c, r.id, "old", "grid > 64", &found), STRATA_ENOTFOUND);
     /* version 7: the statistics cache */
     strata_summary sum = {.count = 3, .min = 1, .max = 3, .mean = 2, .std = 1, .version = 1};
     assert_int_equal(st_cat_summary_put(&e, c, ST_SUMMARY_COLUMN, d.id, "a", 7, &sum, 100),
@@ -370,7 +370,7 @@ static void where_refused(const char *where, const char *want)
     st_err_init(&e);
     char *sql = (char *)&e;
     size_t nb = 99;
-    int rc = st_m_where_check(&e, where, attrs, 2, 1, &sql, &nb);
+    int rc = st_mdms_where_check(&e, where, attrs, 2, 1, &sql, &nb);
     if (rc != STRATA_EINVAL) fail_msg("'%.60s': %s, not EINVAL", where, strata_errname(rc));
     assert_null(sql);
     assert_int_equal(nb, 0);
@@ -385,7 +385,7 @@ static void where_sql_is(const char *where, const char *want, size_t nbinds)
     st_err_init(&e);
     char *sql;
     size_t nb;
-    if (st_m_where_check(&e, where, attrs, 2, 1, &sql, &nb) != STRATA_OK)
+    if (st_mdms_where_check(&e, where, attrs, 2, 1, &sql, &nb) != STRATA_OK)
         fail_msg("'%.60s' refused: %s", where, e.msg);
     if (want != NULL && strcmp(sql, want) != 0) fail_msg("sql '%s', expected '%s'", sql, want);
     assert_int_equal(nb, nbinds);

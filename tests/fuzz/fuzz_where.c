@@ -55,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     st_err_init(&err);
     char *sql = NULL;
     size_t nb = 0;
-    int rc = st_m_where_check(&err, text, attrs, 3, exec, &sql, &nb);
+    int rc = st_mdms_where_check(&err, text, attrs, 3, exec, &sql, &nb);
     if (rc != STRATA_OK) {
         CHECK(rc == STRATA_EINVAL || rc == STRATA_ENOMEM);
         CHECK(sql == NULL && nb == 0 && err.msg[0] != '\0');

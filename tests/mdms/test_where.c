@@ -26,10 +26,10 @@ static void conditions_become_sql_with_bound_values(void **state)
     st_err e;
     st_err_init(&e);
     st_cat_where w;
-    assert_int_equal(st_m_where_sql(&e,
-                                    "not ((grid == 1) or label <> \"x\") AND dataset = 't' "
-                                    "or mean >= -1.5e2",
-                                    names, nn, &w),
+    assert_int_equal(st_mdms_where_sql(&e,
+                                       "not ((grid == 1) or label <> \"x\") AND dataset = 't' "
+                                       "or mean >= -1.5e2",
+                                       names, nn, &w),
                      STRATA_OK);
     assert_string_equal(w.sql, "NOT ((a.\"grid\" = ?2) OR a.\"label\" != ?3) AND e.dataset = ?4 "
                                "OR e.mean >= ?5");
@@ -41,21 +41,21 @@ static void conditions_become_sql_with_bound_values(void **state)
     assert_string_equal(w.vals[2].s, "t");
     assert_int_equal(w.vals[3].type, STRATA_ATTR_FLOAT);
     assert_true(w.vals[3].f == -150.0);
-    st_m_where_clear(&w);
+    st_mdms_where_clear(&w);
     /* no condition: every run */
-    assert_int_equal(st_m_where_sql(&e, "  ", names, nn, &w), STRATA_OK);
+    assert_int_equal(st_mdms_where_sql(&e, "  ", names, nn, &w), STRATA_OK);
     assert_string_equal(w.sql, "1");
     assert_int_equal(w.nvals, 0);
-    st_m_where_clear(&w);
-    assert_int_equal(st_m_where_sql(&e, NULL, names, nn, &w), STRATA_OK);
+    st_mdms_where_clear(&w);
+    assert_int_equal(st_mdms_where_sql(&e, NULL, names, nn, &w), STRATA_OK);
     assert_string_equal(w.sql, "1");
-    st_m_where_clear(&w);
+    st_mdms_where_clear(&w);
     /* the user's text never reaches the SQL: a value with quotes is a parameter */
-    assert_int_equal(st_m_where_sql(&e, "label = \"'); DROP TABLE run; --\"", names, nn, &w),
+    assert_int_equal(st_mdms_where_sql(&e, "label = \"'); DROP TABLE run; --\"", names, nn, &w),
                      STRATA_OK);
     assert_string_equal(w.sql, "a.\"label\" = ?2");
     assert_string_equal(w.vals[0].s, "'); DROP TABLE run; --");
-    st_m_where_clear(&w);
+    st_mdms_where_clear(&w);
     st_err_destroy(&e);
     free(names);
 }
@@ -68,7 +68,7 @@ static void where_refused(const char *where, const char *want)
     st_err e;
     st_err_init(&e);
     st_cat_where w;
-    int rc = st_m_where_sql(&e, where, names, nn, &w);
+    int rc = st_mdms_where_sql(&e, where, names, nn, &w);
     if (rc != STRATA_EINVAL) fail_msg("'%s': %s, not EINVAL", where, strata_errname(rc));
     assert_null(w.sql);
     assert_int_equal(w.nvals, 0);
