@@ -643,11 +643,13 @@ int st_cat_runs(st_err *err, st_catalog *cat, int64_t region_id, const char *app
     sqlite3_stmt *s = NULL;
     strata_attr *attrs = NULL;
     int rc = app_schema(err, cat, region_id, app, &schema);
-    if (rc == STRATA_OK)
-        rc = query(err, cat, region_id, RUN_HEAD, "run r", where->sql, "ORDER BY r.id DESC",
-                   &schema, where, &s);
-    if (rc == STRATA_OK && (attrs = calloc(schema.n + 1, sizeof *attrs)) == NULL)
+    ST_TRY(rc);
+    ST_TRY(rc = query(err, cat, region_id, RUN_HEAD, "run r", where->sql, "ORDER BY r.id DESC",
+                      &schema, where, &s));
+    if ((attrs = calloc(schema.n + 1, sizeof *attrs)) == NULL) {
         rc = st_error(err, STRATA_ENOMEM, "out of memory");
+        goto done;
+    }
     while (rc == STRATA_OK) {
         int step = sqlite3_step(s);
         if (step == SQLITE_DONE) break;
@@ -669,6 +671,7 @@ int st_cat_runs(st_err *err, st_catalog *cat, int64_t region_id, const char *app
         r.nattrs = (int)schema.n;
         rc = fn(ctx, &r);
     }
+done:
     sqlite3_finalize(s);
     free(attrs);
     st_vec_free(&schema);
@@ -682,11 +685,44 @@ int st_cat_run_latest(st_err *err, st_catalog *cat, int64_t region_id, const cha
     sqlite3_stmt *s = NULL;
     int rc = app_schema(err, cat, region_id, app, &schema);
     st_vec none = ST_VEC(st_cat_attr_def);
-    if (rc == STRATA_OK)
-        rc = query(err, cat, region_id, "MAX(r.id)", "run r", where->sql, "", &none, where, &s);
-    if (rc == STRATA_OK) rc = one_int(err, cat, s, run_id, "run a query");
+    ST_TRY(rc);
+    ST_TRY(rc = query(err, cat, region_id, "MAX(r.id)", "run r", where->sql, "", &none, where, &s));
+    rc = one_int(err, cat, s, run_id, "run a query");
+done:
     st_vec_free(&schema);
     return rc;
+}
+
+/* The execution row at S's cursor (the columns of st_cat_find()'s query) as the public view X,
+ * whose strings point into S. */
+static void exec_info_of(sqlite3_stmt *s, const char *app, strata_exec_info *x)
+{
+    static const char *const layouts[] = {"chunked", "row-major", "column-major"};
+    st_cat_execrow e;
+    read_exec(s, &e);
+    memset(x, 0, sizeof *x);
+    x->run = e.run_id;
+    x->iteration = e.iteration;
+    x->app = app;
+    x->dataset = (const char *)sqlite3_column_text(s, 1);
+    x->array = (const char *)sqlite3_column_text(s, 16);
+    x->dtype = (strata_dtype)sqlite3_column_int(s, 17);
+    x->ndims = sqlite3_column_int(s, 18);
+    st_cat_dims_parse((const char *)sqlite3_column_text(s, 19), x->dims, ST_ND_MAXDIMS);
+    int lay = sqlite3_column_int(s, 20);
+    x->layout = lay >= 0 && lay <= 2 ? layouts[lay] : "?";
+    x->tier = (const char *)sqlite3_column_text(s, 21);
+    x->strategy = (const char *)sqlite3_column_text(s, 7);
+    x->bytes = e.bytes;
+    x->files = e.files;
+    x->seconds = e.seconds;
+    x->nprocs = e.nprocs;
+    x->min = e.min;
+    x->max = e.max;
+    x->mean = e.mean;
+    x->std = e.std;
+    memcpy(x->hist, e.hist, sizeof x->hist);
+    x->created_ns = e.created_ns;
 }
 
 int st_cat_find(st_err *err, st_catalog *cat, int64_t region_id, const char *app,
@@ -698,26 +734,24 @@ int st_cat_find(st_err *err, st_catalog *cat, int64_t region_id, const char *app
     sqlite3_stmt *s = NULL;
     const char *cond = where->sql;
     int rc = app_schema(err, cat, region_id, app, &schema);
-    if (rc == STRATA_OK && dataset != NULL) {
+    ST_TRY(rc);
+    if (dataset != NULL) {
         /* the dataset is one more bound value, after the condition's */
-        full = malloc(strlen(cond) + 64);
-        if (full == NULL)
+        if ((full = malloc(strlen(cond) + 64)) == NULL) {
             rc = st_error(err, STRATA_ENOMEM, "out of memory");
-        else
-            sprintf(full, "(%s) AND e.dataset = ?%d", cond, (int)where->nvals + 2);
+            goto done;
+        }
+        sprintf(full, "(%s) AND e.dataset = ?%d", cond, (int)where->nvals + 2);
     }
-    if (rc == STRATA_OK)
-        rc = query(err, cat, region_id,
-                   "e.run_id, e.dataset, e.iteration, e.array_id, e.tier_id, e.files, e.bytes, "
-                   "e.strategy, e.seconds, e.nprocs, e.min, e.max, e.mean, e.std, e.hist, "
-                   "e.created_ns, n.name, n.dtype, n.ndims, n.dims, n.layout, t.name",
-                   "execution e JOIN run r ON r.id = e.run_id JOIN ndarray n ON n.id = "
-                   "e.array_id JOIN tier t ON t.id = e.tier_id",
-                   full ? full : cond, "ORDER BY e.run_id, e.dataset, e.iteration", &schema, where,
-                   &s);
-    if (rc == STRATA_OK && dataset != NULL)
-        sqlite3_bind_text(s, (int)where->nvals + 2, dataset, -1, SQLITE_STATIC);
-    static const char *const layouts[] = {"chunked", "row-major", "column-major"};
+    ST_TRY(rc = query(err, cat, region_id,
+                      "e.run_id, e.dataset, e.iteration, e.array_id, e.tier_id, e.files, "
+                      "e.bytes, e.strategy, e.seconds, e.nprocs, e.min, e.max, e.mean, e.std, "
+                      "e.hist, e.created_ns, n.name, n.dtype, n.ndims, n.dims, n.layout, t.name",
+                      "execution e JOIN run r ON r.id = e.run_id JOIN ndarray n ON n.id = "
+                      "e.array_id JOIN tier t ON t.id = e.tier_id",
+                      full ? full : cond, "ORDER BY e.run_id, e.dataset, e.iteration", &schema,
+                      where, &s));
+    if (dataset != NULL) sqlite3_bind_text(s, (int)where->nvals + 2, dataset, -1, SQLITE_STATIC);
     while (rc == STRATA_OK) {
         int step = sqlite3_step(s);
         if (step == SQLITE_DONE) break;
@@ -725,33 +759,11 @@ int st_cat_find(st_err *err, st_catalog *cat, int64_t region_id, const char *app
             rc = st_cat_db_error(err, cat, step, "run a query");
             break;
         }
-        st_cat_execrow e;
-        read_exec(s, &e);
-        strata_exec_info x = {0};
-        x.run = e.run_id;
-        x.iteration = e.iteration;
-        x.app = app;
-        x.dataset = (const char *)sqlite3_column_text(s, 1);
-        x.array = (const char *)sqlite3_column_text(s, 16);
-        x.dtype = (strata_dtype)sqlite3_column_int(s, 17);
-        x.ndims = sqlite3_column_int(s, 18);
-        st_cat_dims_parse((const char *)sqlite3_column_text(s, 19), x.dims, ST_ND_MAXDIMS);
-        int lay = sqlite3_column_int(s, 20);
-        x.layout = lay >= 0 && lay <= 2 ? layouts[lay] : "?";
-        x.tier = (const char *)sqlite3_column_text(s, 21);
-        x.strategy = (const char *)sqlite3_column_text(s, 7);
-        x.bytes = e.bytes;
-        x.files = e.files;
-        x.seconds = e.seconds;
-        x.nprocs = e.nprocs;
-        x.min = e.min;
-        x.max = e.max;
-        x.mean = e.mean;
-        x.std = e.std;
-        memcpy(x.hist, e.hist, sizeof x.hist);
-        x.created_ns = e.created_ns;
+        strata_exec_info x;
+        exec_info_of(s, app, &x);
         rc = fn(ctx, &x);
     }
+done:
     sqlite3_finalize(s);
     free(full);
     st_vec_free(&schema);

@@ -252,8 +252,10 @@ int st_cat_tier_usage(st_err *err, st_catalog *cat, int64_t id, st_cat_usage *ou
 {
     int64_t v[5] = {0};
     int rc = ints(err, cat, N_TIER_HOME, id, &v[0], &v[1]);
-    if (rc == STRATA_OK) rc = ints(err, cat, N_TIER_STAGED, id, &v[2], &v[3]);
-    if (rc == STRATA_OK) rc = ints(err, cat, N_TIER_ARRAYS, id, &v[4], NULL);
+    ST_TRY(rc);
+    ST_TRY(rc = ints(err, cat, N_TIER_STAGED, id, &v[2], &v[3]));
+    ST_TRY(rc = ints(err, cat, N_TIER_ARRAYS, id, &v[4], NULL));
+done:
     out->home_bytes = (uint64_t)v[0];
     out->home_files = (uint64_t)v[1];
     out->staged_bytes = (uint64_t)v[2];
@@ -395,9 +397,11 @@ int st_cat_nd_list(st_err *err, st_catalog *cat, int64_t region_id,
 int st_cat_nd_delete(st_err *err, st_catalog *cat, int64_t id)
 {
     int rc = st_cat_summary_drop(err, cat, ST_SUMMARY_REGION, id);
-    if (rc == STRATA_OK) rc = exec_id(err, cat, N_ND_DEL_STAGED, id, -1, "delete staged copies");
-    if (rc == STRATA_OK) rc = exec_id(err, cat, N_ND_DEL_CHUNKS, id, -1, "delete chunks");
-    if (rc == STRATA_OK) rc = exec_id(err, cat, N_ND_DELETE, id, -1, "delete an N-d array");
+    ST_TRY(rc);
+    ST_TRY(rc = exec_id(err, cat, N_ND_DEL_STAGED, id, -1, "delete staged copies"));
+    ST_TRY(rc = exec_id(err, cat, N_ND_DEL_CHUNKS, id, -1, "delete chunks"));
+    rc = exec_id(err, cat, N_ND_DELETE, id, -1, "delete an N-d array");
+done:
     return rc;
 }
 
@@ -458,10 +462,12 @@ int st_cat_nd_commit(st_err *err, st_catalog *cat, int64_t id, int64_t expected_
 {
     int rc = st_cat_begin(err, cat);
     if (rc < 0) return rc;
-    rc = st_cat_nd_commit_tx(err, cat, id, expected_version, dims, ndims, chunks, coords, n,
-                             new_version);
-    if (rc == STRATA_OK) rc = st_cat_commit(err, cat);
-    if (rc < 0) st_cat_rollback(cat);
+    ST_TRY(rc = st_cat_nd_commit_tx(err, cat, id, expected_version, dims, ndims, chunks, coords, n,
+                                    new_version));
+    ST_TRY(rc = st_cat_commit(err, cat));
+    return STRATA_OK;
+done:
+    st_cat_rollback(cat);
     return rc;
 }
 
@@ -519,11 +525,10 @@ int st_cat_chunk_move(st_err *err, st_catalog *cat, int64_t id, int64_t idx, con
     sqlite3_bind_int64(s, 4, new_tier);
     sqlite3_bind_text(s, 5, new_file, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 6, (int64_t)new_bytes);
-    rc = st_cat_step_done(err, cat, s, "move a chunk");
-    if (rc == STRATA_OK && sqlite3_changes(cat->db) != 1)
-        rc = st_error(err, STRATA_ECONFLICT, "chunk %" PRId64 " was rewritten meanwhile", idx);
-    if (rc == STRATA_OK) rc = exec_id(err, cat, N_STAGED_DEL_IDX, id, idx, "drop a staged copy");
-    return rc;
+    if ((rc = st_cat_step_done(err, cat, s, "move a chunk")) < 0) return rc;
+    if (sqlite3_changes(cat->db) != 1)
+        return st_error(err, STRATA_ECONFLICT, "chunk %" PRId64 " was rewritten meanwhile", idx);
+    return exec_id(err, cat, N_STAGED_DEL_IDX, id, idx, "drop a staged copy");
 }
 
 int st_cat_staged_set(st_err *err, st_catalog *cat, int64_t id, int64_t idx, const char *home_file,

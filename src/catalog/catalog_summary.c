@@ -118,13 +118,13 @@ int st_cat_summary_put(st_err *err, st_catalog *cat, int kind, int64_t object_id
     int busy = cat->busy_ms;
     st_cat_set_busy_timeout(cat, wait_ms);
     int rc = st_cat_begin(err, cat);
-    if (rc == STRATA_OK) {
-        rc = put(err, cat, kind, object_id, part, fingerprint, sum);
-        if (rc == STRATA_OK)
-            rc = st_cat_commit(err, cat);
-        else
-            st_cat_rollback(cat);
+    ST_TRY(rc);
+    if ((rc = put(err, cat, kind, object_id, part, fingerprint, sum)) < 0) {
+        st_cat_rollback(cat);
+        goto done;
     }
+    rc = st_cat_commit(err, cat);
+done:
     st_cat_set_busy_timeout(cat, busy);
     return rc;
 }

@@ -136,6 +136,39 @@ static int app_region(strata_pool *pool, const char *app, int64_t *region_id)
     return rc;
 }
 
+/* Check the N run attributes SCHEMA (names, types, no name twice ignoring case) into DEFS. */
+static int attr_defs(st_err *err, const strata_attr_def *schema, int n, st_cat_attr_def *defs)
+{
+    for (int i = 0; i < n; i++) {
+        int rc = attr_name_check(err, schema[i].name);
+        if (rc < 0) return rc;
+        if ((unsigned)schema[i].type > STRATA_ATTR_TEXT)
+            return st_error(err, STRATA_EINVAL, "run attribute '%s' has an unknown type %d",
+                            schema[i].name, (int)schema[i].type);
+        for (int j = 0; j < i; j++)
+            if (strcasecmp(schema[i].name, schema[j].name) == 0) /* SQL columns ignore case */
+                return st_error(
+                    err, STRATA_EEXIST, "run attribute '%s' is given twice%s", schema[i].name,
+                    strcmp(schema[i].name, schema[j].name) ? " (names ignore case)" : "");
+        snprintf(defs[i].name, sizeof defs[i].name, "%s", schema[i].name);
+        defs[i].type = (int)schema[i].type;
+    }
+    return STRATA_OK;
+}
+
+/* The region of application APP, created if it does not exist yet. */
+static int app_region_make(strata_pool *pool, const char *app, st_cat_region *r)
+{
+    st_err *err = st_pool_err(pool);
+    int rc = st_cat_region_get(NULL, st_pool_cat(pool), app, r);
+    if (rc == STRATA_OK) return rc;
+    if (rc == STRATA_ENOTFOUND) {
+        rc = strata_region_create(pool, app);
+        if (rc < 0 && rc != STRATA_EEXIST) return rc;
+    }
+    return st_cat_region_get(err, st_pool_cat(pool), app, r);
+}
+
 int strata_app_register(strata_pool *pool, const char *app, const strata_attr_def *schema, int n)
 {
     if (pool == NULL) return STRATA_EINVAL;
@@ -147,35 +180,13 @@ int strata_app_register(strata_pool *pool, const char *app, const strata_attr_de
                         n);
     st_cat_attr_def *defs = calloc((size_t)n + 1, sizeof *defs);
     if (defs == NULL) return st_error(err, STRATA_ENOMEM, "out of memory");
-    for (int i = 0; i < n && rc == STRATA_OK; i++) {
-        rc = attr_name_check(err, schema[i].name);
-        if (rc == STRATA_OK && (unsigned)schema[i].type > STRATA_ATTR_TEXT)
-            rc = st_error(err, STRATA_EINVAL, "run attribute '%s' has an unknown type %d",
-                          schema[i].name, (int)schema[i].type);
-        for (int j = 0; j < i && rc == STRATA_OK; j++)
-            if (strcasecmp(schema[i].name, schema[j].name) == 0) /* SQL columns ignore case */
-                rc = st_error(err, STRATA_EEXIST, "run attribute '%s' is given twice%s",
-                              schema[i].name,
-                              strcmp(schema[i].name, schema[j].name) ? " (names ignore case)" : "");
-        if (rc == STRATA_OK) {
-            snprintf(defs[i].name, sizeof defs[i].name, "%s", schema[i].name);
-            defs[i].type = (int)schema[i].type;
-        }
-    }
     st_cat_region r;
-    if (rc == STRATA_OK) {
-        rc = st_cat_region_get(NULL, st_pool_cat(pool), app, &r);
-        if (rc == STRATA_ENOTFOUND) {
-            rc = strata_region_create(pool, app);
-            if (rc == STRATA_EEXIST) rc = STRATA_OK;
-            if (rc == STRATA_OK) rc = st_cat_region_get(err, st_pool_cat(pool), app, &r);
-        } else if (rc < 0) {
-            rc = st_cat_region_get(err, st_pool_cat(pool), app, &r);
-        }
-    }
     char host[256] = "localhost";
     gethostname(host, sizeof host - 1);
-    if (rc == STRATA_OK) rc = st_cat_app_register(err, st_pool_cat(pool), r.id, host, defs, n);
+    ST_TRY(rc = attr_defs(err, schema, n, defs));
+    ST_TRY(rc = app_region_make(pool, app, &r));
+    rc = st_cat_app_register(err, st_pool_cat(pool), r.id, host, defs, n);
+done:
     free(defs);
     return rc;
 }
