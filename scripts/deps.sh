@@ -9,6 +9,7 @@ PACKAGES=(
     libsqlite3-dev                  # the catalog
     libxxhash-dev                   # checksums
     libzstd-dev                     # compressed chunks and archive tiers
+    libsnappy-dev zlib1g-dev        # Parquet pages (src/format): SNAPPY and GZIP codecs
     libmicrohttpd-dev libjansson-dev  # strata serve: HTTP and JSON
     curl                            # the strata serve API tests
     chromium                        # the strata serve browser tests (headless, via playwright-core)
