@@ -9,7 +9,8 @@
  * footer and returns the schema and row groups. st_pq_read_column() then decodes one column
  * chunk of one row group into the representation below. Every length, offset, count and varint
  * is checked against the buffer; a malformed file fails with STRATA_ECORRUPT, a feature we do
- * not implement (nested columns, DELTA_* encodings, LZ4/BROTLI/LZO) with STRATA_EUNSUPPORTED,
+ * not implement (nested columns, INT96, FIXED_LEN_BYTE_ARRAY, LZ4/BROTLI/LZO) with
+ * STRATA_EUNSUPPORTED,
  * and the message names the row group, column and page.
  *
  * Writing: st_pq_writer_open() takes the columns' names and types and a write callback (or
@@ -155,8 +156,9 @@ const char *st_pq_created_by(const st_pq_file *f);
 const st_pq_chunk *st_pq_chunk_at(const st_pq_file *f, int rg, int col);
 
 /* Decode column COL of row group RG into *OUT (zeroed first; st_pq_values_release() it; on
- * failure nothing is left to release). Encodings PLAIN, PLAIN_DICTIONARY/RLE_DICTIONARY and RLE
- * (booleans); data pages v1 and v2. */
+ * failure nothing is left to release). Encodings PLAIN, PLAIN_DICTIONARY/RLE_DICTIONARY, RLE
+ * (booleans), DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY and
+ * BYTE_STREAM_SPLIT; data pages v1 and v2. */
 int st_pq_read_column(st_pq_file *f, int rg, int col, st_pq_values *out);
 
 /* ---- writing ----------------------------------------------------------------------------- */

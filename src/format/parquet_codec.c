@@ -250,3 +250,87 @@ int st_pq_rle_decode(const uint8_t *p, size_t len, int bit_width, uint32_t *out,
     }
     return STRATA_OK;
 }
+
+/* ---- DELTA_BINARY_PACKED (Encodings.md) ------------------------------------------------------ */
+
+static int delta_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*p >= end) return STRATA_ECORRUPT;
+        uint8_t b = *(*p)++;
+        x |= (uint64_t)(b & 0x7F) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return STRATA_OK;
+        }
+    }
+    return STRATA_ECORRUPT;
+}
+
+/* Bits [J * BW, (J + 1) * BW) of Q, least significant first. */
+static uint64_t unpack(const uint8_t *q, uint64_t j, int bw)
+{
+    uint64_t v = 0, bit = j * (uint64_t)bw;
+    for (int b = 0; b < bw;) {
+        int off = (int)(bit & 7), take = 8 - off < bw - b ? 8 - off : bw - b;
+        v |= (uint64_t)((q[bit >> 3] >> off) & ((1u << take) - 1)) << b;
+        b += take;
+        bit += (uint64_t)take;
+    }
+    return v;
+}
+
+int st_pq_delta_decode(const uint8_t *p, size_t len, int64_t *out, int64_t count, size_t *used,
+                       const char **why)
+{
+    const uint8_t *start = p, *end = p + len;
+    uint64_t block, mini, total, first;
+    if (delta_varint(&p, end, &block) < 0 || delta_varint(&p, end, &mini) < 0 ||
+        delta_varint(&p, end, &total) < 0 || delta_varint(&p, end, &first) < 0) {
+        *why = "delta header runs past the end";
+        return STRATA_ECORRUPT;
+    }
+    if (block == 0 || block % 128 != 0 || block > (1u << 24) || mini == 0 || block % mini != 0 ||
+        (block / mini) % 32 != 0) {
+        *why = "delta block sizes out of range";
+        return STRATA_ECORRUPT;
+    }
+    if (total < (uint64_t)count) {
+        *why = "delta values fewer than the page's";
+        return STRATA_ECORRUPT;
+    }
+    uint64_t vpm = block / mini, prev = (first >> 1) ^ -(first & 1);
+    int64_t i = 0;
+    if (count > 0) out[i++] = (int64_t)prev;
+    while (i < count) {
+        uint64_t zmin;
+        if (delta_varint(&p, end, &zmin) < 0 || mini > (uint64_t)(end - p)) {
+            *why = "delta block header runs past the end";
+            return STRATA_ECORRUPT;
+        }
+        uint64_t min_delta = (zmin >> 1) ^ -(zmin & 1);
+        const uint8_t *widths = p;
+        p += mini;
+        for (uint64_t m = 0; m < mini && i < count; m++) {
+            int bw = widths[m];
+            if (bw > 64) {
+                *why = "delta bit width over 64";
+                return STRATA_ECORRUPT;
+            }
+            uint64_t nbytes = vpm * (uint64_t)bw / 8;
+            uint64_t take = vpm < (uint64_t)(count - i) ? vpm : (uint64_t)(count - i);
+            if ((take * (uint64_t)bw + 7) / 8 > (uint64_t)(end - p)) {
+                *why = "delta miniblock runs past the end";
+                return STRATA_ECORRUPT;
+            }
+            for (uint64_t j = 0; j < take; j++) {
+                prev += min_delta + unpack(p, j, bw);
+                out[i++] = (int64_t)prev;
+            }
+            p += nbytes < (uint64_t)(end - p) ? nbytes : (uint64_t)(end - p);
+        }
+    }
+    *used = (size_t)(p - start);
+    return STRATA_OK;
+}

@@ -2,8 +2,9 @@
  * parquet_decode.c -- one column chunk of one row group into values and a validity bitmap:
  * walks its pages (dictionary, data v1 and v2), decompresses each, decodes the definition
  * levels (RLE/bit-packed hybrid, maximum level 1) and the values (PLAIN, dictionary indices,
- * RLE booleans). Every size is checked against the chunk's bytes; the output is bounded by the
- * file's st_pq_limits.
+ * RLE booleans, DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY and
+ * BYTE_STREAM_SPLIT). Every size is checked against the chunk's bytes; the output is bounded by
+ * the file's st_pq_limits.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@ typedef struct {
     int64_t *dict_off;
     uint8_t *pbuf; /* the current page, decompressed */
     uint32_t *lv, *ix;
+    int64_t *dense; /* 2 * (n + 1): delta-decoded values, or prefix and suffix lengths */
 } dec;
 
 static int derr(dec *d, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -259,12 +261,97 @@ static int levels(dec *d, const uint8_t *p, size_t len, int64_t nv, int64_t *nn)
     return STRATA_OK;
 }
 
+/* DELTA_BINARY_PACKED INT32 or INT64 values. */
+static int values_delta(dec *d, const uint32_t *lv, int64_t nv, int64_t nn, const uint8_t *p, size_t len)
+{
+    const char *why = "";
+    size_t used;
+    if (d->c->type != ST_PQ_INT32 && d->c->type != ST_PQ_INT64)
+        return derr(d, STRATA_ECORRUPT, "DELTA_BINARY_PACKED values of type %s", st_pq_type_name(d->c->type));
+    if (st_pq_delta_decode(p, len, d->dense, nn, &used, &why) < 0)
+        return derr(d, STRATA_ECORRUPT, "DELTA_BINARY_PACKED values: %s", why);
+    int64_t j = 0;
+    for (int64_t i = 0; i < nv; i++) {
+        if (lv != NULL && !lv[i]) continue;
+        if (d->c->type == ST_PQ_INT32) ((int32_t *)d->v.values)[d->done + i] = (int32_t)(uint32_t)d->dense[j++];
+        else ((int64_t *)d->v.values)[d->done + i] = d->dense[j++];
+    }
+    return STRATA_OK;
+}
+
+/* BYTE_STREAM_SPLIT: byte K of value J at P[K * NN + J]. */
+static int values_split(dec *d, const uint32_t *lv, int64_t nv, int64_t nn, const uint8_t *p, size_t len)
+{
+    int w = width_of(d->c->type);
+    if (w < 4 || (uint64_t)nn * (uint64_t)w > len)
+        return derr(d, STRATA_ECORRUPT, "BYTE_STREAM_SPLIT: %lld values of type %s in %zu bytes",
+                    (long long)nn, st_pq_type_name(d->c->type), len);
+    uint8_t *out = d->v.values;
+    int64_t j = 0;
+    for (int64_t i = 0; i < nv; i++) {
+        if (lv != NULL && !lv[i]) continue;
+        for (int k = 0; k < w; k++) out[(d->done + i) * w + k] = p[(int64_t)k * nn + j];
+        j++;
+    }
+    return STRATA_OK;
+}
+
+/* DELTA_LENGTH_BYTE_ARRAY (PREFIX NULL) or DELTA_BYTE_ARRAY: the strings' lengths delta-encoded,
+ * then their bytes; DELTA_BYTE_ARRAY first gives each string's prefix shared with the previous. */
+static int values_delta_strings(dec *d, int enc, const uint32_t *lv, int64_t nv, int64_t nn,
+                                const uint8_t *p, size_t len)
+{
+    const char *why = "";
+    size_t used = 0;
+    int64_t *pre = d->dense + d->n + 1, *lens = d->dense;
+    if (d->c->type != ST_PQ_BYTE_ARRAY)
+        return derr(d, STRATA_ECORRUPT, "%s values of type %s", st_pq_encoding_name(enc),
+                    st_pq_type_name(d->c->type));
+    if (enc == ST_PQ_ENC_DELTA_BYTE_ARRAY) {
+        if (st_pq_delta_decode(p, len, pre, nn, &used, &why) < 0)
+            return derr(d, STRATA_ECORRUPT, "prefix lengths: %s", why);
+        p += used, len -= used;
+    }
+    if (st_pq_delta_decode(p, len, lens, nn, &used, &why) < 0)
+        return derr(d, STRATA_ECORRUPT, "string lengths: %s", why);
+    p += used, len -= used;
+    int64_t j = 0, last = -1; /* the offset of the previous string, for its prefix */
+    size_t pos = 0;
+    for (int64_t i = 0; i < nv; i++) {
+        int64_t row = d->done + i;
+        if (lv != NULL && !lv[i]) {
+            d->v.offsets[row + 1] = d->nbytes;
+            continue;
+        }
+        int64_t l = lens[j], pl = enc == ST_PQ_ENC_DELTA_BYTE_ARRAY ? pre[j] : 0;
+        j++;
+        int64_t prev_len = last < 0 ? 0 : d->nbytes - last;
+        if (l < 0 || (uint64_t)l > len - pos || pl < 0 || pl > prev_len)
+            return derr(d, STRATA_ECORRUPT, "string %lld: length %lld (prefix %lld) runs past the page",
+                        (long long)row, (long long)l, (long long)pl);
+        int rc = bytes_reserve(d, pl + l);
+        if (rc < 0) return rc;
+        int64_t start = d->nbytes;
+        if (pl > 0) memmove(d->v.bytes + start, d->v.bytes + last, (size_t)pl);
+        if (l > 0) memcpy(d->v.bytes + start + pl, p + pos, (size_t)l);
+        pos += (size_t)l;
+        d->nbytes += pl + l;
+        d->v.offsets[row + 1] = d->nbytes;
+        last = start;
+    }
+    return STRATA_OK;
+}
+
 static int data_values(dec *d, int enc, const uint32_t *lv, int64_t nv, int64_t nn, const uint8_t *p, size_t len)
 {
     if (enc == ST_PQ_ENC_PLAIN) return values_plain(d, lv, nv, nn, p, len);
     if (enc == ST_PQ_ENC_PLAIN_DICTIONARY || enc == ST_PQ_ENC_RLE_DICTIONARY)
         return values_dict(d, lv, nv, nn, p, len);
     if (enc == ST_PQ_ENC_RLE && d->c->type == ST_PQ_BOOLEAN) return values_rle_bool(d, lv, nv, nn, p, len);
+    if (enc == ST_PQ_ENC_DELTA_BINARY_PACKED) return values_delta(d, lv, nv, nn, p, len);
+    if (enc == ST_PQ_ENC_BYTE_STREAM_SPLIT) return values_split(d, lv, nv, nn, p, len);
+    if (enc == ST_PQ_ENC_DELTA_LENGTH_BYTE_ARRAY || enc == ST_PQ_ENC_DELTA_BYTE_ARRAY)
+        return values_delta_strings(d, enc, lv, nv, nn, p, len);
     return derr(d, STRATA_EUNSUPPORTED, "encoding %s is not supported", st_pq_encoding_name(enc));
 }
 
@@ -367,7 +454,9 @@ static int alloc_output(dec *d)
     if (d->c->optional) d->v.validity = calloc(n / 8 + 1, 1);
     d->lv = malloc((n + 1) * sizeof *d->lv);
     d->ix = malloc((n + 1) * sizeof *d->ix);
+    d->dense = malloc(2 * (n + 1) * sizeof *d->dense);
     if ((w > 0 ? d->v.values == NULL : d->v.offsets == NULL) || d->lv == NULL || d->ix == NULL ||
+        d->dense == NULL ||
         (d->c->optional && d->v.validity == NULL))
         return derr(d, STRATA_ENOMEM, "out of memory for %lld rows", (long long)d->n);
     if (w == 0) return bytes_reserve(d, 0);
@@ -421,6 +510,7 @@ done:
     free(d.dict_off);
     free(d.lv);
     free(d.ix);
+    free(d.dense);
     return rc;
 }
 

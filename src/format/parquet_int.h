@@ -103,6 +103,12 @@ const char *st_pq_type_name(int type);
 int st_pq_rle_decode(const uint8_t *p, size_t len, int bit_width, uint32_t *out, int64_t count,
                      const char **why);
 
+/* Decode COUNT values of DELTA_BINARY_PACKED from P[0..LEN) into OUT (wrapping 64-bit sums;
+ * INT32 callers keep the low 32 bits); *USED: the bytes its blocks took, where the next section
+ * of a DELTA_LENGTH_BYTE_ARRAY page starts. */
+int st_pq_delta_decode(const uint8_t *p, size_t len, int64_t *out, int64_t count, size_t *used,
+                       const char **why);
+
 /* Encodings (parquet.thrift Encoding). */
 enum {
     ST_PQ_ENC_PLAIN = 0,

@@ -38,7 +38,12 @@ await con.run(`CREATE TABLE t AS SELECT
     CASE WHEN range % 7 = 0 THEN NULL ELSE range % 3 = 0 END AS b,
     CASE WHEN range % 11 = 0 THEN NULL ELSE 's' || (range % 50)::VARCHAR END AS s,
     CASE WHEN range % 13 = 0 THEN NULL
-         ELSE TIMESTAMP '2020-01-01' + to_seconds(range::BIGINT) END AS ts
+         ELSE TIMESTAMP '2020-01-01' + to_seconds(range::BIGINT) END AS ts,
+    (range % 10)::INTEGER AS k32,
+    CASE WHEN range % 9 = 0 THEN NULL ELSE (range % 7) * 1000000000000 END::BIGINT AS k64,
+    ((range % 6) / 2.0)::DOUBLE AS kf64,
+    ('prefix_shared_' || (range // 3)::VARCHAR) AS sp,
+    -range::BIGINT * 3 AS neg
   FROM range(${N})`);
 
 // The canonical text of a Parquet file as DuckDB reads it (pq_dump's format).
