@@ -5,8 +5,9 @@
  *                                columns separated by tabs, in a canonical text: integers in
  *                                decimal, booleans 0/1, FLOAT and DOUBLE as the hex of their
  *                                bits, strings as the hex of their bytes, nulls as N
- *   pq_dump --write FILE CODEC   write a file of known columns through the Parquet writer
- *                                (CODEC: uncompressed, snappy, gzip, zstd)
+ *   pq_dump --write FILE CODEC [ROWS]  write a file of known columns through the Parquet writer
+ *                                (CODEC: uncompressed, snappy, gzip, zstd), two row groups of
+ *                                ROWS rows (at most and by default 3000)
  * Exit status 0 on success; on failure the library's message on stderr and status 1, or 3 when
  * the file uses a feature the reader refuses (STRATA_EUNSUPPORTED).
  */
@@ -94,7 +95,7 @@ static int file_write(void *ctx, const void *buf, size_t len)
 }
 
 /* Columns i32, i64, f64, f32, b, s, ts as the DuckDB side's table, nulls included. */
-static int write_file(const char *path, const char *codec_name)
+static int write_file(const char *path, const char *codec_name, int64_t rows)
 {
     static const char *codecs[] = {"uncompressed", "snappy", "gzip", "", "", "", "zstd"};
     int codec = -1;
@@ -141,7 +142,10 @@ static int write_file(const char *path, const char *codec_name)
         off[i + 1] = off[i] + (null ? 0 : sprintf((char *)bytes + off[i], "s%d", (int)(i % 50)));
         ts[i] = null ? 0 : 1577836800000000LL + i * 1000000;
     }
-    for (int c = 0; c < NCOLS; c++) v[c].null_count = v[c].validity ? NROWS / 5 : 0;
+    for (int c = 0; c < NCOLS; c++) {
+        v[c].n = rows;
+        v[c].null_count = v[c].validity ? (rows + 4) / 5 : 0;
+    }
     FILE *out = fopen(path, "wb");
     if (out == NULL) {
         perror(path);
@@ -168,7 +172,11 @@ static int write_file(const char *path, const char *codec_name)
 int main(int argc, char **argv)
 {
     if (argc == 2) return dump(argv[1]);
-    if (argc == 4 && strcmp(argv[1], "--write") == 0) return write_file(argv[2], argv[3]);
-    fprintf(stderr, "usage: pq_dump FILE | pq_dump --write FILE CODEC\n");
+    if ((argc == 4 || argc == 5) && strcmp(argv[1], "--write") == 0) {
+        long rows = argc == 5 ? atol(argv[4]) : 3000;
+        if (rows < 0 || rows > 3000) rows = 3000;
+        return write_file(argv[2], argv[3], rows);
+    }
+    fprintf(stderr, "usage: pq_dump FILE | pq_dump --write FILE CODEC [ROWS]\n");
     return 2;
 }

@@ -367,8 +367,8 @@ static void writer_refuses_bad_columns(void **state)
 
 /* A file of one column (TYPE, OPTIONAL) of NROWS rows whose chunk is PAGES[0..LEN) (starting
  * with the dictionary page when DICT), uncompressed. */
-static void build_file(st_pq_type type, int optional, int64_t nrows, const uint8_t *pages,
-                       size_t len, int dict, st_pq_buf *buf)
+static void build_file_codec(st_pq_type type, int optional, int64_t nrows, const uint8_t *pages,
+                             size_t len, int dict, st_pq_codec codec, st_pq_buf *buf)
 {
     memset(buf, 0, sizeof *buf);
     st_pq_buf_write(buf, "PAR1", 4);
@@ -393,7 +393,7 @@ static void build_file(st_pq_type type, int optional, int64_t nrows, const uint8
     st_tc_w_struct(&t, 0);
     st_tc_w_struct(&t, 3);
     st_tc_w_i32(&t, 1, type);
-    st_tc_w_i32(&t, 4, 0);
+    st_tc_w_i32(&t, 4, codec);
     st_tc_w_i64(&t, 5, nrows);
     st_tc_w_i64(&t, 7, (int64_t)len);
     st_tc_w_i64(&t, 9, 4); /* with a dictionary the data page follows it; the reader starts at 4 */
@@ -407,6 +407,12 @@ static void build_file(st_pq_type type, int optional, int64_t nrows, const uint8
     st_pq_buf_write(buf, t.p, t.len);
     st_pq_buf_write(buf, tail, 8);
     st_tc_writer_free(&t);
+}
+
+static void build_file(st_pq_type type, int optional, int64_t nrows, const uint8_t *pages,
+                       size_t len, int dict, st_pq_buf *buf)
+{
+    build_file_codec(type, optional, nrows, pages, len, dict, ST_PQ_UNCOMPRESSED, buf);
 }
 
 /* Append a page of TYPE with BODY to P. */
@@ -680,6 +686,152 @@ static void nested_schema_refused(void **state)
     st_err_destroy(&err);
 }
 
+/* ---- DELTA encodings ------------------------------------------------------------------------ */
+
+static int bits_of(uint64_t x)
+{
+    int b = 0;
+    while (x) b++, x >>= 1;
+    return b;
+}
+
+/* DELTA_BINARY_PACKED of V[0..N): blocks of 128 values in 4 miniblocks of 32, as Encodings.md. */
+static void delta_encode(st_tc_writer *w, const int64_t *v, int64_t n)
+{
+    st_tc_w_varint(w, 128);
+    st_tc_w_varint(w, 4);
+    st_tc_w_varint(w, (uint64_t)n);
+    st_tc_w_varint(w, ((uint64_t)(n ? v[0] : 0) << 1) ^ (uint64_t)((n ? v[0] : 0) >> 63));
+    for (int64_t b = 1; b < n; b += 128) {
+        int64_t m = n - b < 128 ? n - b : 128;
+        uint64_t d[128] = {0};
+        int64_t min = INT64_MAX;
+        for (int64_t i = 0; i < m; i++) {
+            int64_t delta = (int64_t)((uint64_t)v[b + i] - (uint64_t)v[b + i - 1]);
+            min = delta < min ? delta : min;
+            d[i] = (uint64_t)delta;
+        }
+        st_tc_w_varint(w, ((uint64_t)min << 1) ^ (uint64_t)(min >> 63));
+        int bw[4] = {0};
+        for (int64_t i = 0; i < m; i++) {
+            d[i] -= (uint64_t)min;
+            int k = bits_of(d[i]);
+            if (k > bw[i / 32]) bw[i / 32] = k;
+        }
+        for (int k = 0; k < 4; k++) st_tc_w_byte(w, (uint8_t)bw[k]);
+        for (int k = 0; k < 4 && k * 32 < m; k++) {
+            uint8_t bytes[32 * 8] = {0};
+            for (int j = 0; j < 32; j++)
+                for (int t = 0; t < bw[k]; t++)
+                    if ((d[k * 32 + j] >> t) & 1) {
+                        int bit = j * bw[k] + t;
+                        bytes[bit / 8] |= (uint8_t)(1u << (bit % 8));
+                    }
+            for (int q = 0; q < 4 * bw[k]; q++) st_tc_w_byte(w, bytes[q]);
+        }
+    }
+}
+
+static void delta_binary_packed_decodes(void **state)
+{
+    (void)state;
+    /* Encodings.md's example: 7 5 3 1 2 3 4 5 */
+    const uint8_t spec[] = {0x80, 0x01, 0x04, 0x08, 0x0E, 0x03, 0x02, 0x00, 0x00, 0x00,
+                            0xC0, 0x3F, 0, 0, 0, 0, 0, 0};
+    int64_t out[300];
+    size_t used;
+    const char *why = "";
+    assert_int_equal(st_pq_delta_decode(spec, sizeof spec, out, 8, &used, &why), STRATA_OK);
+    int64_t want[8] = {7, 5, 3, 1, 2, 3, 4, 5};
+    assert_memory_equal(out, want, sizeof want);
+    assert_int_equal(used, sizeof spec);
+    assert_int_equal(st_pq_delta_decode(spec, sizeof spec - 7, out, 8, &used, &why), STRATA_ECORRUPT);
+    assert_string_equal(why, "delta miniblock runs past the end");
+
+    /* our encoder's blocks, with extremes that wrap, decode back */
+    int64_t v[300];
+    srand(3);
+    for (int i = 0; i < 300; i++) v[i] = (int64_t)(((uint64_t)rand() << 33) ^ (uint64_t)rand()) >> (i % 60);
+    v[10] = INT64_MIN, v[11] = INT64_MAX, v[12] = INT64_MIN;
+    st_tc_writer w = {0};
+    delta_encode(&w, v, 300);
+    assert_int_equal(st_pq_delta_decode(w.p, w.len, out, 300, &used, &why), STRATA_OK);
+    assert_memory_equal(out, v, sizeof v);
+    assert_int_equal(used, w.len);
+    /* a cut fails, or (when it removes only the last miniblock's padding) decodes the same */
+    for (size_t cut = 0; cut < w.len; cut++) {
+        memset(out, 0, sizeof out);
+        if (st_pq_delta_decode(w.p, cut, out, 300, &used, &why) == STRATA_OK) {
+            assert_true(cut > w.len - 8 * 32);
+            assert_memory_equal(out, v, sizeof v);
+        }
+    }
+    st_tc_writer_free(&w);
+}
+
+/* A DELTA_BYTE_ARRAY page of an optional string column: apple, null, applesauce, apply, b. */
+static void delta_byte_array_page_decodes(void **state)
+{
+    (void)state;
+    st_err err;
+    st_err_init(&err);
+    st_tc_writer body = {0};
+    uint8_t def[] = {2, 0, 0, 0, 0x03, 0x1D}; /* v1 levels: length 2, one group: 1 0 1 1 1 */
+    for (size_t i = 0; i < sizeof def; i++) st_tc_w_byte(&body, def[i]);
+    int64_t pre[4] = {0, 5, 4, 0}, suf[4] = {5, 5, 1, 1};
+    delta_encode(&body, pre, 4);
+    delta_encode(&body, suf, 4);
+    for (const char *c = "applesauceyb"; *c; c++) st_tc_w_byte(&body, (uint8_t)*c);
+    st_tc_writer p = {0};
+    add_page(&p, ST_PQ_DATA_PAGE, 5, ST_PQ_ENC_DELTA_BYTE_ARRAY, body.p, body.len);
+    st_pq_buf buf;
+    build_file(ST_PQ_BYTE_ARRAY, 1, 5, p.p, p.len, 0, &buf);
+    st_pq_file *f;
+    assert_pq(st_pq_open(&err, buf.data, buf.len, "dba.parquet", NULL, &f), STRATA_OK, &err);
+    st_pq_values v;
+    assert_pq(st_pq_read_column(f, 0, 0, &v), STRATA_OK, &err);
+    int64_t off[6] = {0, 5, 5, 15, 20, 21};
+    assert_memory_equal(v.offsets, off, sizeof off);
+    assert_memory_equal(v.bytes, "appleapplesauceapplyb", 21);
+    assert_int_equal(v.null_count, 1);
+    st_pq_values_release(&v);
+    st_pq_close(f);
+    free(buf.data);
+    st_tc_writer_free(&p);
+    st_tc_writer_free(&body);
+    st_err_destroy(&err);
+}
+
+static void unsupported_codec_and_limits_fail_with_their_reason(void **state)
+{
+    (void)state;
+    st_err err;
+    st_err_init(&err);
+    st_tc_writer p = {0};
+    uint8_t body[8] = {0};
+    add_page(&p, ST_PQ_DATA_PAGE, 2, ST_PQ_ENC_PLAIN, body, sizeof body);
+    st_pq_buf buf;
+    build_file_codec(ST_PQ_INT32, 0, 2, p.p, p.len, 0, ST_PQ_LZ4, &buf);
+    st_pq_file *f;
+    assert_pq(st_pq_open(&err, buf.data, buf.len, "z.parquet", NULL, &f), STRATA_OK, &err);
+    st_pq_values v;
+    assert_pq(st_pq_read_column(f, 0, 0, &v), STRATA_EUNSUPPORTED, &err);
+    assert_string_equal(err.msg, "cannot read column 'col' of row group 0 of 'z.parquet', page 0: "
+                                 "codec LZ4 is not supported");
+    st_pq_close(f);
+    free(buf.data);
+    st_pq_limits lim = {1, 0};
+    build_file(ST_PQ_INT32, 0, 2, p.p, p.len, 0, &buf);
+    assert_pq(st_pq_open(&err, buf.data, buf.len, "z.parquet", &lim, &f), STRATA_OK, &err);
+    assert_pq(st_pq_read_column(f, 0, 0, &v), STRATA_ERANGE, &err);
+    assert_string_equal(err.msg, "cannot read column 'col' of row group 0 of 'z.parquet': "
+                                 "2 rows, over the limit of 1");
+    st_pq_close(f);
+    free(buf.data);
+    st_tc_writer_free(&p);
+    st_err_destroy(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -699,6 +851,9 @@ int main(void)
         cmocka_unit_test(lying_page_size_fails),
         cmocka_unit_test(random_corruption_never_crashes),
         cmocka_unit_test(nested_schema_refused),
+        cmocka_unit_test(delta_binary_packed_decodes),
+        cmocka_unit_test(delta_byte_array_page_decodes),
+        cmocka_unit_test(unsupported_codec_and_limits_fail_with_their_reason),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
