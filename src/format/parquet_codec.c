@@ -14,23 +14,17 @@
 
 const char *st_pq_codec_name(int codec)
 {
-    static const char *names[] = {"UNCOMPRESSED", "SNAPPY", "GZIP",    "LZO",
-                                  "BROTLI",       "LZ4",    "ZSTD",    "LZ4_RAW"};
+    static const char *names[] = {"UNCOMPRESSED", "SNAPPY", "GZIP", "LZO",
+                                  "BROTLI",       "LZ4",    "ZSTD", "LZ4_RAW"};
     return codec >= 0 && codec < 8 ? names[codec] : "unknown";
 }
 
 const char *st_pq_encoding_name(int enc)
 {
-    static const char *names[] = {"PLAIN",
-                                  "GROUP_VAR_INT",
-                                  "PLAIN_DICTIONARY",
-                                  "RLE",
-                                  "BIT_PACKED",
-                                  "DELTA_BINARY_PACKED",
-                                  "DELTA_LENGTH_BYTE_ARRAY",
-                                  "DELTA_BYTE_ARRAY",
-                                  "RLE_DICTIONARY",
-                                  "BYTE_STREAM_SPLIT"};
+    static const char *names[] = {
+        "PLAIN",          "GROUP_VAR_INT",       "PLAIN_DICTIONARY",        "RLE",
+        "BIT_PACKED",     "DELTA_BINARY_PACKED", "DELTA_LENGTH_BYTE_ARRAY", "DELTA_BYTE_ARRAY",
+        "RLE_DICTIONARY", "BYTE_STREAM_SPLIT"};
     return enc >= 0 && enc < 10 ? names[enc] : "unknown";
 }
 
@@ -137,8 +131,8 @@ static int gzip(const uint8_t *src, size_t src_len, uint8_t **dst, size_t *dst_l
     return STRATA_OK;
 }
 
-int st_pq_compress(st_pq_codec codec, int level, const uint8_t *src, size_t src_len,
-                   uint8_t **dst, size_t *dst_len)
+int st_pq_compress(st_pq_codec codec, int level, const uint8_t *src, size_t src_len, uint8_t **dst,
+                   size_t *dst_len)
 {
     uint8_t *out = NULL;
     size_t n = 0;

@@ -53,12 +53,16 @@ static int derr(dec *d, int code, const char *fmt, ...)
 static int width_of(st_pq_type t)
 {
     switch (t) {
-    case ST_PQ_BOOLEAN: return 1;
+    case ST_PQ_BOOLEAN:
+        return 1;
     case ST_PQ_INT32:
-    case ST_PQ_FLOAT: return 4;
+    case ST_PQ_FLOAT:
+        return 4;
     case ST_PQ_INT64:
-    case ST_PQ_DOUBLE: return 8;
-    default: return 0;
+    case ST_PQ_DOUBLE:
+        return 8;
+    default:
+        return 0;
     }
 }
 
@@ -77,7 +81,8 @@ static int bytes_reserve(dec *d, int64_t more)
     int64_t cap = d->bytes_cap ? d->bytes_cap : 4096;
     while (cap < d->nbytes + more) cap *= 2;
     uint8_t *b = realloc(d->v.bytes, (size_t)cap);
-    if (b == NULL) return derr(d, STRATA_ENOMEM, "out of memory for %lld string bytes", (long long)cap);
+    if (b == NULL)
+        return derr(d, STRATA_ENOMEM, "out of memory for %lld string bytes", (long long)cap);
     d->v.bytes = b;
     d->bytes_cap = cap;
     return STRATA_OK;
@@ -90,7 +95,8 @@ static int inflate_page(dec *d, const uint8_t *src, size_t src_len, int64_t len,
     if (len < 0 || len > MAX_PAGE)
         return derr(d, STRATA_ECORRUPT, "page size %lld out of range", (long long)len);
     uint8_t *b = malloc((size_t)len + 1);
-    if (b == NULL) return derr(d, STRATA_ENOMEM, "out of memory for a page of %lld bytes", (long long)len);
+    if (b == NULL)
+        return derr(d, STRATA_ENOMEM, "out of memory for a page of %lld bytes", (long long)len);
     int rc = st_pq_decompress(d->ch->codec, src, src_len, b, (size_t)len, &why);
     if (rc < 0) {
         free(b);
@@ -112,7 +118,8 @@ static int read_dict(dec *d, const st_pq_page *pg, const uint8_t *p, size_t len)
         return derr(d, STRATA_EUNSUPPORTED, "dictionary encoding %s is not supported",
                     st_pq_encoding_name(pg->encoding));
     if (n < 0 || (w > 0 && (uint64_t)n * (uint64_t)w > len) || (w == 0 && (uint64_t)n * 4 > len))
-        return derr(d, STRATA_ECORRUPT, "dictionary of %lld values in %zu bytes", (long long)n, len);
+        return derr(d, STRATA_ECORRUPT, "dictionary of %lld values in %zu bytes", (long long)n,
+                    len);
     d->has_dict = 1;
     d->dict_n = n;
     if (w > 0) {
@@ -124,7 +131,9 @@ static int read_dict(dec *d, const st_pq_page *pg, const uint8_t *p, size_t len)
     if (d->dict_off == NULL) return derr(d, STRATA_ENOMEM, "out of memory for the dictionary");
     size_t pos = 0;
     for (int64_t i = 0; i < n; i++) {
-        if (len - pos < 4) return derr(d, STRATA_ECORRUPT, "dictionary string %lld runs past the page", (long long)i);
+        if (len - pos < 4)
+            return derr(d, STRATA_ECORRUPT, "dictionary string %lld runs past the page",
+                        (long long)i);
         uint32_t l = le32(p + pos);
         if (l > len - pos - 4)
             return derr(d, STRATA_ECORRUPT, "dictionary string %lld of %u bytes runs past the page",
@@ -156,12 +165,14 @@ static void dict_string(dec *d, uint32_t k, const uint8_t **s, int64_t *l)
 }
 
 /* Place NN values of this page (NV rows, levels in d->lv, or all valid when LV is NULL). */
-static int values_plain(dec *d, const uint32_t *lv, int64_t nv, int64_t nn, const uint8_t *p, size_t len)
+static int values_plain(dec *d, const uint32_t *lv, int64_t nv, int64_t nn, const uint8_t *p,
+                        size_t len)
 {
     int w = width_of(d->c->type);
     int64_t j = 0;
     if (d->c->type == ST_PQ_BOOLEAN) {
-        if ((uint64_t)(nn + 7) / 8 > len) return derr(d, STRATA_ECORRUPT, "%lld booleans in %zu bytes", (long long)nn, len);
+        if ((uint64_t)(nn + 7) / 8 > len)
+            return derr(d, STRATA_ECORRUPT, "%lld booleans in %zu bytes", (long long)nn, len);
         uint8_t *out = d->v.values;
         for (int64_t i = 0; i < nv; i++)
             if (lv == NULL || lv[i]) {
@@ -172,7 +183,8 @@ static int values_plain(dec *d, const uint32_t *lv, int64_t nv, int64_t nn, cons
     }
     if (w > 0) {
         if ((uint64_t)nn * (uint64_t)w > len)
-            return derr(d, STRATA_ECORRUPT, "%lld values of %d bytes in %zu bytes", (long long)nn, w, len);
+            return derr(d, STRATA_ECORRUPT, "%lld values of %d bytes in %zu bytes", (long long)nn,
+                        w, len);
         uint8_t *out = d->v.values;
         for (int64_t i = 0; i < nv; i++)
             if (lv == NULL || lv[i]) memcpy(out + (d->done + i) * w, p + (j++) * w, (size_t)w);
@@ -185,10 +197,12 @@ static int values_plain(dec *d, const uint32_t *lv, int64_t nv, int64_t nn, cons
             d->v.offsets[row + 1] = d->nbytes;
             continue;
         }
-        if (len - pos < 4) return derr(d, STRATA_ECORRUPT, "string %lld runs past the page", (long long)row);
+        if (len - pos < 4)
+            return derr(d, STRATA_ECORRUPT, "string %lld runs past the page", (long long)row);
         uint32_t l = le32(p + pos);
         if (l > len - pos - 4)
-            return derr(d, STRATA_ECORRUPT, "string %lld of %u bytes runs past the page", (long long)row, l);
+            return derr(d, STRATA_ECORRUPT, "string %lld of %u bytes runs past the page",
+                        (long long)row, l);
         int rc = put_string(d, row, p + pos + 4, l);
         if (rc < 0) return rc;
         pos += 4 + (size_t)l;
@@ -196,11 +210,14 @@ static int values_plain(dec *d, const uint32_t *lv, int64_t nv, int64_t nn, cons
     return STRATA_OK;
 }
 
-static int values_dict(dec *d, const uint32_t *lv, int64_t nv, int64_t nn, const uint8_t *p, size_t len)
+static int values_dict(dec *d, const uint32_t *lv, int64_t nv, int64_t nn, const uint8_t *p,
+                       size_t len)
 {
     const char *why = "";
-    if (!d->has_dict) return derr(d, STRATA_ECORRUPT, "dictionary-encoded values but no dictionary page");
-    if (nn > 0 && len < 1) return derr(d, STRATA_ECORRUPT, "dictionary indices without their bit width");
+    if (!d->has_dict)
+        return derr(d, STRATA_ECORRUPT, "dictionary-encoded values but no dictionary page");
+    if (nn > 0 && len < 1)
+        return derr(d, STRATA_ECORRUPT, "dictionary indices without their bit width");
     if (nn > 0 && st_pq_rle_decode(p + 1, len - 1, p[0], d->ix, nn, &why) < 0)
         return derr(d, STRATA_ECORRUPT, "dictionary indices: %s", why);
     int w = width_of(d->c->type);
@@ -216,7 +233,8 @@ static int values_dict(dec *d, const uint32_t *lv, int64_t nv, int64_t nn, const
             return derr(d, STRATA_ECORRUPT, "dictionary index %u out of range (%lld entries)", k,
                         (long long)d->dict_n);
         if (w > 0) {
-            memcpy((uint8_t *)d->v.values + row * w, d->dict_vals + (size_t)k * (size_t)w, (size_t)w);
+            memcpy((uint8_t *)d->v.values + row * w, d->dict_vals + (size_t)k * (size_t)w,
+                   (size_t)w);
         } else {
             const uint8_t *s;
             int64_t l;
@@ -228,10 +246,12 @@ static int values_dict(dec *d, const uint32_t *lv, int64_t nv, int64_t nn, const
     return STRATA_OK;
 }
 
-static int values_rle_bool(dec *d, const uint32_t *lv, int64_t nv, int64_t nn, const uint8_t *p, size_t len)
+static int values_rle_bool(dec *d, const uint32_t *lv, int64_t nv, int64_t nn, const uint8_t *p,
+                           size_t len)
 {
     const char *why = "";
-    if (len < 4 || le32(p) > len - 4) return derr(d, STRATA_ECORRUPT, "RLE booleans' length runs past the page");
+    if (len < 4 || le32(p) > len - 4)
+        return derr(d, STRATA_ECORRUPT, "RLE booleans' length runs past the page");
     if (st_pq_rle_decode(p + 4, le32(p), 1, d->ix, nn, &why) < 0)
         return derr(d, STRATA_ECORRUPT, "RLE booleans: %s", why);
     uint8_t *out = d->v.values;
@@ -262,25 +282,30 @@ static int levels(dec *d, const uint8_t *p, size_t len, int64_t nv, int64_t *nn)
 }
 
 /* DELTA_BINARY_PACKED INT32 or INT64 values. */
-static int values_delta(dec *d, const uint32_t *lv, int64_t nv, int64_t nn, const uint8_t *p, size_t len)
+static int values_delta(dec *d, const uint32_t *lv, int64_t nv, int64_t nn, const uint8_t *p,
+                        size_t len)
 {
     const char *why = "";
     size_t used;
     if (d->c->type != ST_PQ_INT32 && d->c->type != ST_PQ_INT64)
-        return derr(d, STRATA_ECORRUPT, "DELTA_BINARY_PACKED values of type %s", st_pq_type_name(d->c->type));
+        return derr(d, STRATA_ECORRUPT, "DELTA_BINARY_PACKED values of type %s",
+                    st_pq_type_name(d->c->type));
     if (st_pq_delta_decode(p, len, d->dense, nn, &used, &why) < 0)
         return derr(d, STRATA_ECORRUPT, "DELTA_BINARY_PACKED values: %s", why);
     int64_t j = 0;
     for (int64_t i = 0; i < nv; i++) {
         if (lv != NULL && !lv[i]) continue;
-        if (d->c->type == ST_PQ_INT32) ((int32_t *)d->v.values)[d->done + i] = (int32_t)(uint32_t)d->dense[j++];
-        else ((int64_t *)d->v.values)[d->done + i] = d->dense[j++];
+        if (d->c->type == ST_PQ_INT32)
+            ((int32_t *)d->v.values)[d->done + i] = (int32_t)(uint32_t)d->dense[j++];
+        else
+            ((int64_t *)d->v.values)[d->done + i] = d->dense[j++];
     }
     return STRATA_OK;
 }
 
 /* BYTE_STREAM_SPLIT: byte K of value J at P[K * NN + J]. */
-static int values_split(dec *d, const uint32_t *lv, int64_t nv, int64_t nn, const uint8_t *p, size_t len)
+static int values_split(dec *d, const uint32_t *lv, int64_t nv, int64_t nn, const uint8_t *p,
+                        size_t len)
 {
     int w = width_of(d->c->type);
     if (w < 4 || (uint64_t)nn * (uint64_t)w > len)
@@ -327,8 +352,9 @@ static int values_delta_strings(dec *d, int enc, const uint32_t *lv, int64_t nv,
         j++;
         int64_t prev_len = last < 0 ? 0 : d->nbytes - last;
         if (l < 0 || (uint64_t)l > len - pos || pl < 0 || pl > prev_len)
-            return derr(d, STRATA_ECORRUPT, "string %lld: length %lld (prefix %lld) runs past the page",
-                        (long long)row, (long long)l, (long long)pl);
+            return derr(d, STRATA_ECORRUPT,
+                        "string %lld: length %lld (prefix %lld) runs past the page", (long long)row,
+                        (long long)l, (long long)pl);
         int rc = bytes_reserve(d, pl + l);
         if (rc < 0) return rc;
         int64_t start = d->nbytes;
@@ -342,12 +368,14 @@ static int values_delta_strings(dec *d, int enc, const uint32_t *lv, int64_t nv,
     return STRATA_OK;
 }
 
-static int data_values(dec *d, int enc, const uint32_t *lv, int64_t nv, int64_t nn, const uint8_t *p, size_t len)
+static int data_values(dec *d, int enc, const uint32_t *lv, int64_t nv, int64_t nn,
+                       const uint8_t *p, size_t len)
 {
     if (enc == ST_PQ_ENC_PLAIN) return values_plain(d, lv, nv, nn, p, len);
     if (enc == ST_PQ_ENC_PLAIN_DICTIONARY || enc == ST_PQ_ENC_RLE_DICTIONARY)
         return values_dict(d, lv, nv, nn, p, len);
-    if (enc == ST_PQ_ENC_RLE && d->c->type == ST_PQ_BOOLEAN) return values_rle_bool(d, lv, nv, nn, p, len);
+    if (enc == ST_PQ_ENC_RLE && d->c->type == ST_PQ_BOOLEAN)
+        return values_rle_bool(d, lv, nv, nn, p, len);
     if (enc == ST_PQ_ENC_DELTA_BINARY_PACKED) return values_delta(d, lv, nv, nn, p, len);
     if (enc == ST_PQ_ENC_BYTE_STREAM_SPLIT) return values_split(d, lv, nv, nn, p, len);
     if (enc == ST_PQ_ENC_DELTA_LENGTH_BYTE_ARRAY || enc == ST_PQ_ENC_DELTA_BYTE_ARRAY)
@@ -366,7 +394,8 @@ static int data_page(dec *d, const st_pq_page *pg, const uint8_t *body)
         return derr(d, STRATA_ECORRUPT, "page of %lld values, %lld left of the chunk's %lld",
                     (long long)nv, (long long)(d->n - d->done), (long long)d->n);
     if (pg->type == ST_PQ_DATA_PAGE) {
-        ST_TRY(rc = inflate_page(d, body, (size_t)pg->compressed_size, pg->uncompressed_size, &d->pbuf));
+        ST_TRY(rc = inflate_page(d, body, (size_t)pg->compressed_size, pg->uncompressed_size,
+                                 &d->pbuf));
         vp = d->pbuf;
         vlen = (size_t)pg->uncompressed_size;
         if (d->c->optional) {
@@ -387,8 +416,8 @@ static int data_page(dec *d, const st_pq_page *pg, const uint8_t *body)
     } else {
         if (pg->rep_len != 0 || pg->def_len < 0 || pg->def_len > pg->compressed_size ||
             pg->def_len > pg->uncompressed_size) {
-            rc = derr(d, STRATA_ECORRUPT, "level lengths %d and %d do not fit the page", pg->rep_len,
-                      pg->def_len);
+            rc = derr(d, STRATA_ECORRUPT, "level lengths %d and %d do not fit the page",
+                      pg->rep_len, pg->def_len);
             goto done;
         }
         lvp = body;
@@ -408,9 +437,11 @@ static int data_page(dec *d, const st_pq_page *pg, const uint8_t *body)
     if (lvp != NULL && d->c->optional) {
         ST_TRY(rc = levels(d, lvp, lvlen, nv, &nn));
     } else if (d->c->optional) {
-        for (int64_t i = 0; i < nv; i++) d->v.validity[(d->done + i) >> 3] |= (uint8_t)(1u << ((d->done + i) & 7));
+        for (int64_t i = 0; i < nv; i++)
+            d->v.validity[(d->done + i) >> 3] |= (uint8_t)(1u << ((d->done + i) & 7));
     }
-    ST_TRY(rc = data_values(d, pg->encoding, lvp != NULL && d->c->optional ? d->lv : NULL, nv, nn, vp, vlen));
+    ST_TRY(rc = data_values(d, pg->encoding, lvp != NULL && d->c->optional ? d->lv : NULL, nv, nn,
+                            vp, vlen));
     d->done += nv;
 done:
     free(d->pbuf);
@@ -425,16 +456,18 @@ static int one_page(dec *d, const uint8_t **pos, const uint8_t *end)
     st_pq_page pg;
     st_tc_reader_init(&r, *pos, (size_t)(end - *pos));
     if (st_pq_page_header_read(&r, &pg) < 0)
-        return derr(d, STRATA_ECORRUPT, "bad page header: %s at byte %zu of the file", r.why ? r.why : "?",
-                    (size_t)(*pos - d->f->data) + st_tc_pos(&r));
+        return derr(d, STRATA_ECORRUPT, "bad page header: %s at byte %zu of the file",
+                    r.why ? r.why : "?", (size_t)(*pos - d->f->data) + st_tc_pos(&r));
     const uint8_t *body = *pos + st_tc_pos(&r);
     if ((size_t)pg.compressed_size > (size_t)(end - body))
-        return derr(d, STRATA_ECORRUPT, "page size %d runs past the end of the column chunk (%zu bytes left)",
+        return derr(d, STRATA_ECORRUPT,
+                    "page size %d runs past the end of the column chunk (%zu bytes left)",
                     pg.compressed_size, (size_t)(end - body));
     *pos = body + pg.compressed_size;
     if (pg.type == ST_PQ_DICTIONARY_PAGE) {
         if (!pg.has_header) return derr(d, STRATA_ECORRUPT, "dictionary page without its header");
-        ST_TRY(rc = inflate_page(d, body, (size_t)pg.compressed_size, pg.uncompressed_size, &d->dict_page));
+        ST_TRY(rc = inflate_page(d, body, (size_t)pg.compressed_size, pg.uncompressed_size,
+                                 &d->dict_page));
         ST_TRY(rc = read_dict(d, &pg, d->dict_page, (size_t)pg.uncompressed_size));
     } else if (pg.type == ST_PQ_DATA_PAGE || pg.type == ST_PQ_DATA_PAGE_V2) {
         ST_TRY(rc = data_page(d, &pg, body));
@@ -449,15 +482,16 @@ static int alloc_output(dec *d)
     int w = width_of(d->c->type);
     d->v.type = d->c->type;
     d->v.n = d->n;
-    if (w > 0) d->v.values = calloc(n + 1, (size_t)w);
-    else d->v.offsets = calloc(n + 1, sizeof *d->v.offsets);
+    if (w > 0)
+        d->v.values = calloc(n + 1, (size_t)w);
+    else
+        d->v.offsets = calloc(n + 1, sizeof *d->v.offsets);
     if (d->c->optional) d->v.validity = calloc(n / 8 + 1, 1);
     d->lv = malloc((n + 1) * sizeof *d->lv);
     d->ix = malloc((n + 1) * sizeof *d->ix);
     d->dense = malloc(2 * (n + 1) * sizeof *d->dense);
     if ((w > 0 ? d->v.values == NULL : d->v.offsets == NULL) || d->lv == NULL || d->ix == NULL ||
-        d->dense == NULL ||
-        (d->c->optional && d->v.validity == NULL))
+        d->dense == NULL || (d->c->optional && d->v.validity == NULL))
         return derr(d, STRATA_ENOMEM, "out of memory for %lld rows", (long long)d->n);
     if (w == 0) return bytes_reserve(d, 0);
     return STRATA_OK;
@@ -470,7 +504,8 @@ int st_pq_read_column(st_pq_file *f, int rg, int col, st_pq_values *out)
     memset(&d, 0, sizeof d);
     memset(out, 0, sizeof *out);
     if (rg < 0 || rg >= f->nrg || col < 0 || col >= f->ncols)
-        return st_error(f->err, STRATA_ERANGE, "no column %d of row group %d in '%s'", col, rg, f->name);
+        return st_error(f->err, STRATA_ERANGE, "no column %d of row group %d in '%s'", col, rg,
+                        f->name);
     d.f = f;
     d.rg = rg;
     d.col = col;
@@ -488,7 +523,8 @@ int st_pq_read_column(st_pq_file *f, int rg, int col, st_pq_values *out)
         goto done;
     }
     ST_TRY(rc = alloc_output(&d));
-    int64_t start = d.ch->dictionary_page_offset >= 0 ? d.ch->dictionary_page_offset : d.ch->data_page_offset;
+    int64_t start =
+        d.ch->dictionary_page_offset >= 0 ? d.ch->dictionary_page_offset : d.ch->data_page_offset;
     const uint8_t *pos = f->data + start, *end = pos + d.ch->total_compressed_size;
     for (d.page = 0; d.done < d.n; d.page++) {
         if (pos >= end) {

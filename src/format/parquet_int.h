@@ -34,8 +34,8 @@ enum {
 
 typedef struct {
     const uint8_t *base, *p, *end;
-    const char *why;             /* the first failure, static text */
-    int depth;                   /* structs open */
+    const char *why;               /* the first failure, static text */
+    int depth;                     /* structs open */
     int16_t last[ST_TC_MAX_DEPTH]; /* the last field id of each open struct */
 } st_tc_reader;
 
@@ -91,8 +91,8 @@ void st_tc_writer_free(st_tc_writer *w);
 int st_pq_decompress(st_pq_codec codec, const uint8_t *src, size_t src_len, uint8_t *dst,
                      size_t dst_len, const char **why);
 /* Compress SRC into a new buffer *dst (malloc) of *dst_len bytes. */
-int st_pq_compress(st_pq_codec codec, int level, const uint8_t *src, size_t src_len,
-                   uint8_t **dst, size_t *dst_len);
+int st_pq_compress(st_pq_codec codec, int level, const uint8_t *src, size_t src_len, uint8_t **dst,
+                   size_t *dst_len);
 const char *st_pq_codec_name(int codec);
 const char *st_pq_encoding_name(int enc);
 const char *st_pq_type_name(int type);
@@ -123,7 +123,12 @@ enum {
 };
 
 /* Page types. */
-enum { ST_PQ_DATA_PAGE = 0, ST_PQ_INDEX_PAGE = 1, ST_PQ_DICTIONARY_PAGE = 2, ST_PQ_DATA_PAGE_V2 = 3 };
+enum {
+    ST_PQ_DATA_PAGE = 0,
+    ST_PQ_INDEX_PAGE = 1,
+    ST_PQ_DICTIONARY_PAGE = 2,
+    ST_PQ_DATA_PAGE_V2 = 3
+};
 
 /* A page header as read. */
 typedef struct {

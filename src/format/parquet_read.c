@@ -150,10 +150,14 @@ static int read_schema_el(st_tc_reader *r, schema_el *s)
         } else if ((id == 1 || id == 3 || id == 5 || id == 6) && t == ST_TC_I32) {
             if (read_int(r, t, &v) < 0) return STRATA_ECORRUPT;
             if (v < -1 || v > 1 << 30) v = 1 << 30; /* out of every range checked below */
-            if (id == 1) s->type = (int)v;
-            else if (id == 3) s->rep = (int)v;
-            else if (id == 5) s->num_children = (int)v;
-            else s->converted = (int)v;
+            if (id == 1)
+                s->type = (int)v;
+            else if (id == 3)
+                s->rep = (int)v;
+            else if (id == 5)
+                s->num_children = (int)v;
+            else
+                s->converted = (int)v;
         } else if (st_tc_skip(r, t) < 0) {
             return STRATA_ECORRUPT;
         }
@@ -171,10 +175,14 @@ static int read_stats(st_tc_reader *r, st_pq_stats *st)
     while ((e = next(r, &id, &t)) == 0) {
         if (t == ST_TC_BINARY && (id == 1 || id == 2 || id == 5 || id == 6)) {
             if (st_tc_binary(r, &p, &n) < 0) return STRATA_ECORRUPT;
-            if (id == 1) max_old = p, max_old_len = n;
-            else if (id == 2) min_old = p, min_old_len = n;
-            else if (id == 5) st->max = p, st->max_len = n;
-            else st->min = p, st->min_len = n;
+            if (id == 1)
+                max_old = p, max_old_len = n;
+            else if (id == 2)
+                min_old = p, min_old_len = n;
+            else if (id == 5)
+                st->max = p, st->max_len = n;
+            else
+                st->min = p, st->min_len = n;
         } else if (id == 3 && t == ST_TC_I64) {
             if (st_tc_i64(r, &st->null_count) < 0) return STRATA_ECORRUPT;
         } else if (st_tc_skip(r, t) < 0) {
@@ -206,13 +214,27 @@ static int read_colmeta(st_tc_reader *r, chunk_el *c)
         }
         if (read_int(r, t, &v) < 0) return STRATA_ECORRUPT;
         switch (id) {
-        case 1: c->type = (int)v; break;
-        case 4: c->c.codec = (st_pq_codec)v; break;
-        case 5: c->c.num_values = v; break;
-        case 6: c->c.total_uncompressed_size = v; break;
-        case 7: c->c.total_compressed_size = v; break;
-        case 9: c->c.data_page_offset = v; break;
-        default: c->c.dictionary_page_offset = v; break;
+        case 1:
+            c->type = (int)v;
+            break;
+        case 4:
+            c->c.codec = (st_pq_codec)v;
+            break;
+        case 5:
+            c->c.num_values = v;
+            break;
+        case 6:
+            c->c.total_uncompressed_size = v;
+            break;
+        case 7:
+            c->c.total_compressed_size = v;
+            break;
+        case 9:
+            c->c.data_page_offset = v;
+            break;
+        default:
+            c->c.dictionary_page_offset = v;
+            break;
         }
     }
     return e < 0 ? e : STRATA_OK;
@@ -288,7 +310,8 @@ static int read_footer(footer *ft)
             ft->rgs = calloc((size_t)ft->nrg + 1, sizeof *ft->rgs);
             if (ft->rgs == NULL) return ft->oom = 1, STRATA_ENOMEM;
             for (int64_t i = 0; i < ft->nrg; i++)
-                if (read_rowgroup(ft, &ft->rgs[i]) < 0) return ft->oom ? STRATA_ENOMEM : STRATA_ECORRUPT;
+                if (read_rowgroup(ft, &ft->rgs[i]) < 0)
+                    return ft->oom ? STRATA_ENOMEM : STRATA_ECORRUPT;
         } else if (id == 3 && t == ST_TC_I64) {
             if (st_tc_i64(r, &ft->num_rows) < 0) return STRATA_ECORRUPT;
         } else if (id == 6 && t == ST_TC_BINARY) {
@@ -333,7 +356,8 @@ static st_pq_logical from_converted(int ct)
     return lt;
 }
 
-static int perr(st_pq_file *f, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int perr(st_pq_file *f, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int perr(st_pq_file *f, int code, const char *fmt, ...)
 {
     char msg[512];
@@ -348,7 +372,8 @@ static int check_schema(st_pq_file *f, footer *ft)
 {
     if (ft->nschema < 1 || ft->schema[0].num_children < 0 ||
         ft->schema[0].num_children != ft->nschema - 1)
-        return perr(f, STRATA_ECORRUPT, "the schema's root does not have its %lld elements as children",
+        return perr(f, STRATA_ECORRUPT,
+                    "the schema's root does not have its %lld elements as children",
                     (long long)(ft->nschema - 1));
     f->ncols = (int)(ft->nschema - 1);
     f->cols = calloc((size_t)f->ncols + 1, sizeof *f->cols);
@@ -362,7 +387,8 @@ static int check_schema(st_pq_file *f, footer *ft)
         name[s->name_len] = '\0';
         c->name = name;
         if (s->num_children > 0 || s->rep == 2)
-            return perr(f, STRATA_EUNSUPPORTED, "column '%s': nested types are not supported", name);
+            return perr(f, STRATA_EUNSUPPORTED, "column '%s': nested types are not supported",
+                        name);
         if (s->type < 0 || s->type > ST_PQ_FIXED_LEN_BYTE_ARRAY)
             return perr(f, STRATA_ECORRUPT, "column '%s' has no valid physical type", name);
         if (s->rep != 0 && s->rep != 1)
@@ -380,13 +406,14 @@ static int check_chunk(st_pq_file *f, int rg, int col, chunk_el *c, size_t data_
     const char *name = f->cols[col].name;
     if (c->has_file_path)
         return perr(f, STRATA_EUNSUPPORTED,
-                    "column '%s' of row group %d is in another file, which is not supported", name, rg);
+                    "column '%s' of row group %d is in another file, which is not supported", name,
+                    rg);
     if (!c->has_meta || c->type < 0 || (int)c->c.codec < 0 || c->c.num_values < 0 ||
         c->c.data_page_offset < 0 || c->c.total_compressed_size < 0)
         return perr(f, STRATA_ECORRUPT, "column '%s' of row group %d lacks its metadata", name, rg);
     if (c->type != (int)f->cols[col].type)
-        return perr(f, STRATA_ECORRUPT, "column '%s' of row group %d is %s, the schema says %s", name,
-                    rg, st_pq_type_name(c->type), st_pq_type_name(f->cols[col].type));
+        return perr(f, STRATA_ECORRUPT, "column '%s' of row group %d is %s, the schema says %s",
+                    name, rg, st_pq_type_name(c->type), st_pq_type_name(f->cols[col].type));
     int64_t start = c->c.data_page_offset;
     if (c->c.dictionary_page_offset > 0 && c->c.dictionary_page_offset < start)
         start = c->c.dictionary_page_offset;
@@ -395,8 +422,8 @@ static int check_chunk(st_pq_file *f, int rg, int col, chunk_el *c, size_t data_
     if (start < 4 || (uint64_t)start > data_end ||
         (uint64_t)c->c.total_compressed_size > data_end - (uint64_t)start)
         return perr(f, STRATA_ECORRUPT,
-                    "column '%s' of row group %d: its bytes %lld..+%lld are not inside the file", name,
-                    rg, (long long)start, (long long)c->c.total_compressed_size);
+                    "column '%s' of row group %d: its bytes %lld..+%lld are not inside the file",
+                    name, rg, (long long)start, (long long)c->c.total_compressed_size);
     return STRATA_OK;
 }
 
@@ -419,10 +446,9 @@ static int check_rowgroups(st_pq_file *f, footer *ft, size_t data_end)
         for (int c = 0; c < f->ncols; c++) {
             ST_TRY(rc = check_chunk(f, g, c, &e->cols[c], data_end));
             if (e->cols[c].c.num_values != e->num_rows)
-                return perr(f, STRATA_ECORRUPT,
-                            "column '%s' of row group %d has %lld values for %lld rows",
-                            f->cols[c].name, g, (long long)e->cols[c].c.num_values,
-                            (long long)e->num_rows);
+                return perr(
+                    f, STRATA_ECORRUPT, "column '%s' of row group %d has %lld values for %lld rows",
+                    f->cols[c].name, g, (long long)e->cols[c].c.num_values, (long long)e->num_rows);
             f->chunks[(size_t)g * (size_t)f->ncols + (size_t)c] = e->cols[c].c;
         }
     }
@@ -438,7 +464,8 @@ int st_pq_open(st_err *err, const void *data, size_t size, const char *name,
     memset(&ft, 0, sizeof ft);
     *out = NULL;
     st_pq_file *f = calloc(1, sizeof *f);
-    if (f == NULL) return st_error(err, STRATA_ENOMEM, "cannot read parquet file '%s': out of memory", name);
+    if (f == NULL)
+        return st_error(err, STRATA_ENOMEM, "cannot read parquet file '%s': out of memory", name);
     f->err = err;
     f->data = data;
     f->size = size;
@@ -452,8 +479,8 @@ int st_pq_open(st_err *err, const void *data, size_t size, const char *name,
     }
     const uint8_t *p = data;
     if (size < 12 || memcmp(p, "PAR1", 4) != 0 || memcmp(p + size - 4, "PAR1", 4) != 0) {
-        rc = perr(f, STRATA_ECORRUPT, size < 12 ? "file of %zu bytes is too short" : "no PAR1 magic (%zu bytes)",
-                  size);
+        rc = perr(f, STRATA_ECORRUPT,
+                  size < 12 ? "file of %zu bytes is too short" : "no PAR1 magic (%zu bytes)", size);
         goto done;
     }
     uint32_t mlen = (uint32_t)p[size - 8] | (uint32_t)p[size - 7] << 8 |
@@ -479,7 +506,8 @@ int st_pq_open(st_err *err, const void *data, size_t size, const char *name,
         goto done;
     }
     f->num_rows = ft.num_rows;
-    if (ft.created_by != NULL) f->created_by = strndup((const char *)ft.created_by, ft.created_by_len);
+    if (ft.created_by != NULL)
+        f->created_by = strndup((const char *)ft.created_by, ft.created_by_len);
     ST_TRY(rc = check_schema(f, &ft));
     ST_TRY(rc = check_rowgroups(f, &ft, mstart));
 done:

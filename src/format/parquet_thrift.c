@@ -349,10 +349,14 @@ static int page_sub_read(st_tc_reader *r, st_pq_page *pg, int kind)
             continue;
         }
         int want = -1; /* which field this is */
-        if (id == 1) want = 0;
-        else if (kind == ST_PQ_DATA_PAGE && id >= 2 && id <= 4) want = id;
-        else if (kind == ST_PQ_DICTIONARY_PAGE && id == 2) want = 2;
-        else if (kind == ST_PQ_DATA_PAGE_V2 && id >= 2 && id <= 6) want = 10 + id;
+        if (id == 1)
+            want = 0;
+        else if (kind == ST_PQ_DATA_PAGE && id >= 2 && id <= 4)
+            want = id;
+        else if (kind == ST_PQ_DICTIONARY_PAGE && id == 2)
+            want = 2;
+        else if (kind == ST_PQ_DATA_PAGE_V2 && id >= 2 && id <= 6)
+            want = 10 + id;
         if (want < 0 || (t != ST_TC_I32 && t != ST_TC_I16 && t != ST_TC_BYTE)) {
             if (st_tc_skip(r, t) < 0) return STRATA_ECORRUPT;
             continue;
@@ -361,15 +365,32 @@ static int page_sub_read(st_tc_reader *r, st_pq_page *pg, int kind)
         if (v < INT32_MIN || v > INT32_MAX) return fail(r, "page header field out of range");
         int32_t x = (int32_t)v;
         switch (want) {
-        case 0: pg->num_values = x; break;
-        case 2: pg->encoding = x; break;
-        case 3: pg->def_encoding = x; break;
-        case 12: pg->num_nulls = x; break;
-        case 13: pg->num_rows = x; break;
-        case 14: pg->encoding = x; break;
-        case 15: pg->def_len = x; break;
-        case 16: pg->rep_len = x; break;
-        default: break;
+        case 0:
+            pg->num_values = x;
+            break;
+        case 2:
+            pg->encoding = x;
+            break;
+        case 3:
+            pg->def_encoding = x;
+            break;
+        case 12:
+            pg->num_nulls = x;
+            break;
+        case 13:
+            pg->num_rows = x;
+            break;
+        case 14:
+            pg->encoding = x;
+            break;
+        case 15:
+            pg->def_len = x;
+            break;
+        case 16:
+            pg->rep_len = x;
+            break;
+        default:
+            break;
         }
     }
 }
@@ -391,12 +412,17 @@ int st_pq_page_header_read(st_tc_reader *r, st_pq_page *pg)
         if (id >= 1 && id <= 3 && t == ST_TC_I32) {
             if (st_tc_int(r, t, &v) < 0) return STRATA_ECORRUPT;
             if (v < INT32_MIN || v > INT32_MAX) return fail(r, "page header field out of range");
-            if (id == 1) pg->type = (int)v;
-            else if (id == 2) pg->uncompressed_size = (int32_t)v;
-            else pg->compressed_size = (int32_t)v;
+            if (id == 1)
+                pg->type = (int)v;
+            else if (id == 2)
+                pg->uncompressed_size = (int32_t)v;
+            else
+                pg->compressed_size = (int32_t)v;
             seen |= 1 << id;
         } else if (t == ST_TC_STRUCT && (id == 5 || id == 7 || id == 8)) {
-            int kind = id == 5 ? ST_PQ_DATA_PAGE : id == 7 ? ST_PQ_DICTIONARY_PAGE : ST_PQ_DATA_PAGE_V2;
+            int kind = id == 5   ? ST_PQ_DATA_PAGE
+                       : id == 7 ? ST_PQ_DICTIONARY_PAGE
+                                 : ST_PQ_DATA_PAGE_V2;
             if (st_tc_struct_begin(r) < 0 || page_sub_read(r, pg, kind) < 0) return STRATA_ECORRUPT;
             if (kind == pg->type) pg->has_header = 1;
         } else if (st_tc_skip(r, t) < 0) {

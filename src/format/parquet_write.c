@@ -62,7 +62,10 @@ static int out(st_pq_writer *w, const void *p, size_t n)
 
 static int width_of(st_pq_type t)
 {
-    return t == ST_PQ_BOOLEAN ? 1 : t == ST_PQ_INT32 || t == ST_PQ_FLOAT ? 4 : t == ST_PQ_BYTE_ARRAY ? 0 : 8;
+    return t == ST_PQ_BOOLEAN                     ? 1
+           : t == ST_PQ_INT32 || t == ST_PQ_FLOAT ? 4
+           : t == ST_PQ_BYTE_ARRAY                ? 0
+                                                  : 8;
 }
 
 void st_pq_writer_free(st_pq_writer *w)
@@ -108,8 +111,10 @@ int st_pq_writer_open(st_err *err, const st_pq_colspec *cols, int ncols,
             goto done;
         }
         st_pq_type t = cols[c].type;
-        if (t == ST_PQ_INT96 || t == ST_PQ_FIXED_LEN_BYTE_ARRAY || (int)t < 0 || t > ST_PQ_FIXED_LEN_BYTE_ARRAY) {
-            rc = st_error(err, STRATA_EUNSUPPORTED, "cannot write parquet column '%s': type %s is not supported",
+        if (t == ST_PQ_INT96 || t == ST_PQ_FIXED_LEN_BYTE_ARRAY || (int)t < 0 ||
+            t > ST_PQ_FIXED_LEN_BYTE_ARRAY) {
+            rc = st_error(err, STRATA_EUNSUPPORTED,
+                          "cannot write parquet column '%s': type %s is not supported",
                           w->cols[c].name, st_pq_type_name(t));
             goto done;
         }
@@ -141,7 +146,8 @@ static int is_valid(const st_pq_values *v, int64_t i)
 static int cmp_fixed(st_pq_type t, const void *a, const void *b)
 {
     switch (t) {
-    case ST_PQ_BOOLEAN: return (int)*(const uint8_t *)a - (int)*(const uint8_t *)b;
+    case ST_PQ_BOOLEAN:
+        return (int)*(const uint8_t *)a - (int)*(const uint8_t *)b;
     case ST_PQ_INT32: {
         int32_t x, y;
         memcpy(&x, a, 4), memcpy(&y, b, 4);
@@ -201,8 +207,10 @@ static int column_stats(const st_pq_values *v, col_meta *m)
         if (w > 0) {
             const uint8_t *p = (const uint8_t *)v->values + i * w;
             if (is_nan(v->type, p)) continue;
-            if (imin < 0 || cmp_fixed(v->type, p, (const uint8_t *)v->values + imin * w) < 0) imin = i;
-            if (imax < 0 || cmp_fixed(v->type, p, (const uint8_t *)v->values + imax * w) > 0) imax = i;
+            if (imin < 0 || cmp_fixed(v->type, p, (const uint8_t *)v->values + imin * w) < 0)
+                imin = i;
+            if (imax < 0 || cmp_fixed(v->type, p, (const uint8_t *)v->values + imax * w) > 0)
+                imax = i;
         } else {
             const uint8_t *s = v->bytes + v->offsets[i];
             size_t l = (size_t)(v->offsets[i + 1] - v->offsets[i]);
@@ -222,15 +230,21 @@ static int column_stats(const st_pq_values *v, col_meta *m)
         m->min_len = m->max_len = (size_t)w;
         /* a zero minimum is written as -0.0 and a zero maximum as +0.0 (parquet.thrift) */
         if (v->type == ST_PQ_DOUBLE || v->type == ST_PQ_FLOAT) {
-            double lo = v->type == ST_PQ_DOUBLE ? *(double *)(void *)m->min : *(float *)(void *)m->min;
-            double hi = v->type == ST_PQ_DOUBLE ? *(double *)(void *)m->max : *(float *)(void *)m->max;
+            double lo =
+                v->type == ST_PQ_DOUBLE ? *(double *)(void *)m->min : *(float *)(void *)m->min;
+            double hi =
+                v->type == ST_PQ_DOUBLE ? *(double *)(void *)m->max : *(float *)(void *)m->max;
             if (lo == 0.0) {
-                if (v->type == ST_PQ_DOUBLE) *(double *)(void *)m->min = -0.0;
-                else *(float *)(void *)m->min = -0.0f;
+                if (v->type == ST_PQ_DOUBLE)
+                    *(double *)(void *)m->min = -0.0;
+                else
+                    *(float *)(void *)m->min = -0.0f;
             }
             if (hi == 0.0) {
-                if (v->type == ST_PQ_DOUBLE) *(double *)(void *)m->max = 0.0;
-                else *(float *)(void *)m->max = 0.0f;
+                if (v->type == ST_PQ_DOUBLE)
+                    *(double *)(void *)m->max = 0.0;
+                else
+                    *(float *)(void *)m->max = 0.0f;
             }
         }
         return STRATA_OK;
@@ -282,7 +296,8 @@ static void page_body(const st_pq_colspec *s, const st_pq_values *v, st_tc_write
     } else if (w > 0) {
         for (int64_t i = 0; i < n; i++)
             if (is_valid(v, i))
-                for (int k = 0; k < w; k++) st_tc_w_byte(b, ((const uint8_t *)v->values)[i * w + k]);
+                for (int k = 0; k < w; k++)
+                    st_tc_w_byte(b, ((const uint8_t *)v->values)[i * w + k]);
     } else {
         for (int64_t i = 0; i < n; i++) {
             if (!is_valid(v, i)) continue;
@@ -298,18 +313,24 @@ static int check_values(st_pq_writer *w, int c, const st_pq_values *v, int64_t n
 {
     const st_pq_colspec *s = &w->cols[c];
     const char *bad = NULL;
-    if (v->type != s->type) bad = "its values are of another type";
-    else if (v->n != n) bad = "its length differs from the first column's";
-    else if (v->validity != NULL && !s->optional) bad = "it is REQUIRED but has a validity bitmap";
-    else if (s->type == ST_PQ_BYTE_ARRAY && (v->offsets == NULL || v->offsets[0] != 0 || (n > 0 && v->bytes == NULL)))
+    if (v->type != s->type)
+        bad = "its values are of another type";
+    else if (v->n != n)
+        bad = "its length differs from the first column's";
+    else if (v->validity != NULL && !s->optional)
+        bad = "it is REQUIRED but has a validity bitmap";
+    else if (s->type == ST_PQ_BYTE_ARRAY &&
+             (v->offsets == NULL || v->offsets[0] != 0 || (n > 0 && v->bytes == NULL)))
         bad = "its string offsets are missing";
-    else if (s->type != ST_PQ_BYTE_ARRAY && v->values == NULL && n > 0) bad = "its values are missing";
+    else if (s->type != ST_PQ_BYTE_ARRAY && v->values == NULL && n > 0)
+        bad = "its values are missing";
     else if (s->type == ST_PQ_BYTE_ARRAY)
         for (int64_t i = 0; i < n && bad == NULL; i++)
             if (v->offsets[i + 1] < v->offsets[i] || v->offsets[i + 1] - v->offsets[i] > INT32_MAX)
                 bad = "its string offsets are not ascending, or a string is over 2 GiB";
     if (bad != NULL)
-        return st_error(w->err, STRATA_EINVAL, "cannot write parquet column '%s': %s", s->name, bad);
+        return st_error(w->err, STRATA_EINVAL, "cannot write parquet column '%s': %s", s->name,
+                        bad);
     return STRATA_OK;
 }
 
@@ -321,7 +342,8 @@ static int write_chunk(st_pq_writer *w, int c, const st_pq_values *v, col_meta *
     size_t zlen = 0;
     const char *name = w->cols[c].name;
     if (column_stats(v, m) < 0) {
-        rc = st_error(w->err, STRATA_ENOMEM, "cannot write parquet column '%s': out of memory", name);
+        rc = st_error(w->err, STRATA_ENOMEM, "cannot write parquet column '%s': out of memory",
+                      name);
         goto done;
     }
     page_body(&w->cols[c], v, &body);
@@ -332,7 +354,8 @@ static int write_chunk(st_pq_writer *w, int c, const st_pq_values *v, col_meta *
     }
     rc = st_pq_compress(w->opts.codec, w->opts.zstd_level, body.p, body.len, &z, &zlen);
     if (rc < 0 || zlen > INT32_MAX) {
-        rc = st_error(w->err, rc < 0 ? rc : STRATA_ERANGE, "cannot write parquet column '%s': cannot compress its page", name);
+        rc = st_error(w->err, rc < 0 ? rc : STRATA_ERANGE,
+                      "cannot write parquet column '%s': cannot compress its page", name);
         goto done;
     }
     st_pq_page pg = {0};
@@ -343,7 +366,8 @@ static int write_chunk(st_pq_writer *w, int c, const st_pq_values *v, col_meta *
     pg.encoding = ST_PQ_ENC_PLAIN;
     st_pq_page_header_write(&hdr, &pg);
     if (hdr.oom) {
-        rc = st_error(w->err, STRATA_ENOMEM, "cannot write parquet column '%s': out of memory", name);
+        rc = st_error(w->err, STRATA_ENOMEM, "cannot write parquet column '%s': out of memory",
+                      name);
         goto done;
     }
     m->data_page_offset = w->pos;
@@ -363,19 +387,22 @@ int st_pq_writer_write(st_pq_writer *w, const st_pq_values *cols)
     int rc = STRATA_OK;
     int64_t n = cols[0].n;
     if (n < 0 || n > INT32_MAX)
-        return st_error(w->err, STRATA_ERANGE, "cannot write a parquet row group of %lld rows", (long long)n);
+        return st_error(w->err, STRATA_ERANGE, "cannot write a parquet row group of %lld rows",
+                        (long long)n);
     for (int c = 0; c < w->ncols; c++) ST_TRY(rc = check_values(w, c, &cols[c], n));
     if (w->nrg == w->rg_cap) {
         int cap = w->rg_cap ? w->rg_cap * 2 : 8;
         rg_meta *g = realloc(w->rgs, (size_t)cap * sizeof *g);
-        if (g == NULL) return st_error(w->err, STRATA_ENOMEM, "cannot write parquet: out of memory");
+        if (g == NULL)
+            return st_error(w->err, STRATA_ENOMEM, "cannot write parquet: out of memory");
         w->rgs = g;
         w->rg_cap = cap;
     }
     rg_meta *g = &w->rgs[w->nrg];
     memset(g, 0, sizeof *g);
     g->cols = calloc((size_t)w->ncols, sizeof *g->cols);
-    if (g->cols == NULL) return st_error(w->err, STRATA_ENOMEM, "cannot write parquet: out of memory");
+    if (g->cols == NULL)
+        return st_error(w->err, STRATA_ENOMEM, "cannot write parquet: out of memory");
     g->num_rows = n;
     w->nrg++; /* kept even on failure, so that st_pq_writer_free() frees its statistics */
     for (int c = 0; c < w->ncols; c++) {
@@ -393,14 +420,18 @@ static int converted_of(const st_pq_colspec *s)
 {
     const st_pq_logical *l = &s->logical;
     switch (l->kind) {
-    case ST_PQ_LT_STRING: return 0;
-    case ST_PQ_LT_DATE: return 6;
-    case ST_PQ_LT_TIMESTAMP: return l->unit == ST_PQ_MILLIS ? 9 : l->unit == ST_PQ_MICROS ? 10 : -1;
+    case ST_PQ_LT_STRING:
+        return 0;
+    case ST_PQ_LT_DATE:
+        return 6;
+    case ST_PQ_LT_TIMESTAMP:
+        return l->unit == ST_PQ_MILLIS ? 9 : l->unit == ST_PQ_MICROS ? 10 : -1;
     case ST_PQ_LT_INTEGER: {
         int k = l->bit_width == 8 ? 0 : l->bit_width == 16 ? 1 : l->bit_width == 32 ? 2 : 3;
         return (l->is_signed ? 15 : 11) + k;
     }
-    default: return -1;
+    default:
+        return -1;
     }
 }
 

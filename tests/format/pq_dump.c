@@ -29,9 +29,15 @@ static void print_value(const st_pq_values *v, int64_t i)
         return;
     }
     switch (v->type) {
-    case ST_PQ_BOOLEAN: printf("%d", ((const uint8_t *)v->values)[i]); break;
-    case ST_PQ_INT32: printf("%" PRId32, ((const int32_t *)v->values)[i]); break;
-    case ST_PQ_INT64: printf("%" PRId64, ((const int64_t *)v->values)[i]); break;
+    case ST_PQ_BOOLEAN:
+        printf("%d", ((const uint8_t *)v->values)[i]);
+        break;
+    case ST_PQ_INT32:
+        printf("%" PRId32, ((const int32_t *)v->values)[i]);
+        break;
+    case ST_PQ_INT64:
+        printf("%" PRId64, ((const int64_t *)v->values)[i]);
+        break;
     case ST_PQ_FLOAT: {
         uint32_t b;
         memcpy(&b, (const uint8_t *)v->values + 4 * i, 4);

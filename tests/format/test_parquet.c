@@ -139,15 +139,18 @@ static void make_values(st_pq_type type, int nulls, st_pq_values *v)
     if (nulls) {
         v->validity = calloc(N / 8 + 1, 1);
         for (int i = 0; i < N; i++)
-            if (i % 3 != 0) v->validity[i / 8] |= (uint8_t)(1u << (i % 8));
-            else v->null_count++;
+            if (i % 3 != 0)
+                v->validity[i / 8] |= (uint8_t)(1u << (i % 8));
+            else
+                v->null_count++;
     }
     if (type == ST_PQ_BYTE_ARRAY) {
         v->offsets = calloc(N + 1, sizeof *v->offsets);
         v->bytes = malloc(N * 16);
         for (int i = 0; i < N; i++) {
             int l = 0;
-            if (!nulls || i % 3 != 0) l = sprintf((char *)v->bytes + v->offsets[i], "s%d", i * 7 % 101);
+            if (!nulls || i % 3 != 0)
+                l = sprintf((char *)v->bytes + v->offsets[i], "s%d", i * 7 % 101);
             v->offsets[i + 1] = v->offsets[i] + l;
         }
         return;
@@ -158,11 +161,21 @@ static void make_values(st_pq_type type, int nulls, st_pq_values *v)
         if (nulls && i % 3 == 0) continue;
         int64_t x = (int64_t)i * 7919 % 2003 - 1000;
         switch (type) {
-        case ST_PQ_BOOLEAN: ((uint8_t *)v->values)[i] = (uint8_t)(x & 1); break;
-        case ST_PQ_INT32: ((int32_t *)v->values)[i] = (int32_t)x; break;
-        case ST_PQ_INT64: ((int64_t *)v->values)[i] = x * 1000000007LL; break;
-        case ST_PQ_FLOAT: ((float *)v->values)[i] = (float)x / 4; break;
-        default: ((double *)v->values)[i] = (double)x / 3; break;
+        case ST_PQ_BOOLEAN:
+            ((uint8_t *)v->values)[i] = (uint8_t)(x & 1);
+            break;
+        case ST_PQ_INT32:
+            ((int32_t *)v->values)[i] = (int32_t)x;
+            break;
+        case ST_PQ_INT64:
+            ((int64_t *)v->values)[i] = x * 1000000007LL;
+            break;
+        case ST_PQ_FLOAT:
+            ((float *)v->values)[i] = (float)x / 4;
+            break;
+        default:
+            ((double *)v->values)[i] = (double)x / 3;
+            break;
         }
     }
 }
@@ -178,7 +191,9 @@ static void assert_values_equal(const st_pq_values *a, const st_pq_values *b)
         assert_memory_equal(a->offsets, b->offsets, (size_t)(a->n + 1) * sizeof(int64_t));
         assert_memory_equal(a->bytes, b->bytes, (size_t)a->offsets[a->n]);
     } else {
-        size_t w = a->type == ST_PQ_BOOLEAN ? 1 : a->type == ST_PQ_INT32 || a->type == ST_PQ_FLOAT ? 4 : 8;
+        size_t w = a->type == ST_PQ_BOOLEAN                           ? 1
+                   : a->type == ST_PQ_INT32 || a->type == ST_PQ_FLOAT ? 4
+                                                                      : 8;
         assert_memory_equal(a->values, b->values, (size_t)a->n * w);
     }
 }
@@ -188,7 +203,7 @@ static void free_values(st_pq_values *v)
     st_pq_values_release(v);
 }
 
-static const st_pq_type all_types[] = {ST_PQ_BOOLEAN, ST_PQ_INT32, ST_PQ_INT64,
+static const st_pq_type all_types[] = {ST_PQ_BOOLEAN, ST_PQ_INT32,  ST_PQ_INT64,
                                        ST_PQ_FLOAT,   ST_PQ_DOUBLE, ST_PQ_BYTE_ARRAY};
 #define NTYPES 6
 
@@ -217,7 +232,8 @@ static void write_file(st_pq_codec codec, st_pq_buf *buf, st_pq_values *cols)
     st_pq_write_opts opts = {.codec = codec};
     st_pq_writer *w;
     memset(buf, 0, sizeof *buf);
-    assert_pq(st_pq_writer_open(&err, spec, 2 * NTYPES, &opts, st_pq_buf_write, buf, &w), STRATA_OK, &err);
+    assert_pq(st_pq_writer_open(&err, spec, 2 * NTYPES, &opts, st_pq_buf_write, buf, &w), STRATA_OK,
+              &err);
     assert_pq(st_pq_writer_write(w, cols), STRATA_OK, &err);
     assert_pq(st_pq_writer_write(w, cols), STRATA_OK, &err);
     assert_pq(st_pq_writer_close(w), STRATA_OK, &err);
@@ -315,7 +331,8 @@ static void empty_row_group_and_all_null_column_round_trip(void **state)
     assert_pq(st_pq_writer_open(&err, &spec, 1, NULL, st_pq_buf_write, &buf, &w), STRATA_OK, &err);
     int64_t vals[10] = {0};
     uint8_t valid[2] = {0, 0};
-    st_pq_values v = {.type = ST_PQ_INT64, .n = 10, .values = vals, .validity = valid, .null_count = 10};
+    st_pq_values v = {
+        .type = ST_PQ_INT64, .n = 10, .values = vals, .validity = valid, .null_count = 10};
     assert_pq(st_pq_writer_write(w, &v), STRATA_OK, &err);
     v.n = 0;
     assert_pq(st_pq_writer_write(w, &v), STRATA_OK, &err);
@@ -350,14 +367,16 @@ static void writer_refuses_bad_columns(void **state)
     uint8_t valid = 5;
     st_pq_values v = {.type = ST_PQ_INT32, .n = 3, .values = vals, .validity = &valid};
     assert_pq(st_pq_writer_write(w, &v), STRATA_EINVAL, &err);
-    assert_msg_has(&err, "cannot write parquet column 'r': it is REQUIRED but has a validity bitmap");
+    assert_msg_has(&err,
+                   "cannot write parquet column 'r': it is REQUIRED but has a validity bitmap");
     v.validity = NULL;
     v.type = ST_PQ_INT64;
     assert_pq(st_pq_writer_write(w, &v), STRATA_EINVAL, &err);
     assert_msg_has(&err, "its values are of another type");
     st_pq_writer_free(w);
     st_pq_write_opts opts = {.codec = ST_PQ_LZ4};
-    assert_pq(st_pq_writer_open(&err, &spec, 1, &opts, st_pq_buf_write, &buf, &w), STRATA_EUNSUPPORTED, &err);
+    assert_pq(st_pq_writer_open(&err, &spec, 1, &opts, st_pq_buf_write, &buf, &w),
+              STRATA_EUNSUPPORTED, &err);
     assert_msg_has(&err, "codec LZ4 is not supported");
     free(buf.data);
     st_err_destroy(&err);
@@ -403,7 +422,8 @@ static void build_file_codec(st_pq_type type, int optional, int64_t nrows, const
     st_tc_w_i64(&t, 3, nrows);
     st_tc_w_end(&t);
     st_tc_w_end(&t);
-    uint8_t tail[8] = {(uint8_t)t.len, (uint8_t)(t.len >> 8), (uint8_t)(t.len >> 16), 0, 'P', 'A', 'R', '1'};
+    uint8_t tail[8] = {
+        (uint8_t)t.len, (uint8_t)(t.len >> 8), (uint8_t)(t.len >> 16), 0, 'P', 'A', 'R', '1'};
     st_pq_buf_write(buf, t.p, t.len);
     st_pq_buf_write(buf, tail, 8);
     st_tc_writer_free(&t);
@@ -419,8 +439,11 @@ static void build_file(st_pq_type type, int optional, int64_t nrows, const uint8
 static void add_page(st_tc_writer *p, int type, int num_values, int encoding, const uint8_t *body,
                      size_t len)
 {
-    st_pq_page pg = {.type = type, .uncompressed_size = (int32_t)len, .compressed_size = (int32_t)len,
-                     .num_values = num_values, .encoding = encoding};
+    st_pq_page pg = {.type = type,
+                     .uncompressed_size = (int32_t)len,
+                     .compressed_size = (int32_t)len,
+                     .num_values = num_values,
+                     .encoding = encoding};
     st_pq_page_header_write(p, &pg);
     for (size_t i = 0; i < len; i++) st_tc_w_byte(p, body[i]);
 }
@@ -486,7 +509,7 @@ static void v2_page_with_rle_booleans_decodes(void **state)
     st_err err;
     st_err_init(&err);
     st_tc_writer p = {0};
-    uint8_t def[] = {0x03, 0x0D};                 /* one bit-packed group: 1 0 1 1 */
+    uint8_t def[] = {0x03, 0x0D};              /* one bit-packed group: 1 0 1 1 */
     uint8_t vals[] = {2, 0, 0, 0, 0x03, 0x05}; /* length 2, bit-packed group: 1 0 1 */
     uint8_t body[sizeof def + sizeof vals];
     memcpy(body, def, sizeof def);
@@ -537,7 +560,8 @@ static void bad_magic_and_truncated_footer_fail(void **state)
     st_pq_file *f = NULL;
 
     char want[128];
-    snprintf(want, sizeof want, "cannot read parquet file 'm.parquet': no PAR1 magic (%zu bytes)", buf.len);
+    snprintf(want, sizeof want, "cannot read parquet file 'm.parquet': no PAR1 magic (%zu bytes)",
+             buf.len);
     buf.data[buf.len - 1] = 'X';
     assert_pq(st_pq_open(&err, buf.data, buf.len, "m.parquet", NULL, &f), STRATA_ECORRUPT, &err);
     assert_string_equal(err.msg, want);
@@ -546,8 +570,9 @@ static void bad_magic_and_truncated_footer_fail(void **state)
     uint8_t *len = buf.data + buf.len - 8;
     memset(len, 0xFF, 4);
     assert_pq(st_pq_open(&err, buf.data, buf.len, "m.parquet", NULL, &f), STRATA_ECORRUPT, &err);
-    assert_string_equal(err.msg, "cannot read parquet file 'm.parquet': footer length 4294967295 is "
-                                 "more than the file holds");
+    assert_string_equal(err.msg,
+                        "cannot read parquet file 'm.parquet': footer length 4294967295 is "
+                        "more than the file holds");
     free(buf.data);
     st_err_destroy(&err);
 }
@@ -584,7 +609,8 @@ static void truncations_fail_cleanly(void **state)
     }
     /* a too-short file and a wrong magic: the exact messages */
     assert_pq(st_pq_open(&err, buf.data, 8, "t.parquet", NULL, &f), STRATA_ECORRUPT, &err);
-    assert_string_equal(err.msg, "cannot read parquet file 't.parquet': file of 8 bytes is too short");
+    assert_string_equal(err.msg,
+                        "cannot read parquet file 't.parquet': file of 8 bytes is too short");
     memcpy(cut, buf.data, buf.len);
     cut[0] = 'X';
     assert_pq(st_pq_open(&err, cut, buf.len, "t.parquet", NULL, &f), STRATA_ECORRUPT, &err);
@@ -601,8 +627,11 @@ static void lying_page_size_fails(void **state)
     st_err_init(&err);
     st_tc_writer p = {0};
     uint8_t body[8] = {1, 0, 0, 0, 2, 0, 0, 0};
-    st_pq_page pg = {.type = ST_PQ_DATA_PAGE, .uncompressed_size = 8, .compressed_size = 800,
-                     .num_values = 2, .encoding = ST_PQ_ENC_PLAIN};
+    st_pq_page pg = {.type = ST_PQ_DATA_PAGE,
+                     .uncompressed_size = 8,
+                     .compressed_size = 800,
+                     .num_values = 2,
+                     .encoding = ST_PQ_ENC_PLAIN};
     st_pq_page_header_write(&p, &pg);
     for (size_t i = 0; i < sizeof body; i++) st_tc_w_byte(&p, body[i]);
     st_pq_buf buf;
@@ -611,8 +640,9 @@ static void lying_page_size_fails(void **state)
     assert_pq(st_pq_open(&err, buf.data, buf.len, "l.parquet", NULL, &f), STRATA_OK, &err);
     st_pq_values v;
     assert_pq(st_pq_read_column(f, 0, 0, &v), STRATA_ECORRUPT, &err);
-    assert_string_equal(err.msg, "cannot read column 'col' of row group 0 of 'l.parquet', page 0: "
-                                 "page size 800 runs past the end of the column chunk (8 bytes left)");
+    assert_string_equal(err.msg,
+                        "cannot read column 'col' of row group 0 of 'l.parquet', page 0: "
+                        "page size 800 runs past the end of the column chunk (8 bytes left)");
     st_pq_close(f);
     free(buf.data);
     st_tc_writer_free(&p);
@@ -678,9 +708,11 @@ static void nested_schema_refused(void **state)
     uint8_t tail[8] = {(uint8_t)t.len, 0, 0, 0, 'P', 'A', 'R', '1'};
     st_pq_buf_write(&buf, tail, 8);
     st_pq_file *f;
-    assert_pq(st_pq_open(&err, buf.data, buf.len, "n.parquet", NULL, &f), STRATA_EUNSUPPORTED, &err);
-    assert_string_equal(err.msg,
-                        "cannot read parquet file 'n.parquet': column 'tags': nested types are not supported");
+    assert_pq(st_pq_open(&err, buf.data, buf.len, "n.parquet", NULL, &f), STRATA_EUNSUPPORTED,
+              &err);
+    assert_string_equal(
+        err.msg,
+        "cannot read parquet file 'n.parquet': column 'tags': nested types are not supported");
     st_tc_writer_free(&t);
     free(buf.data);
     st_err_destroy(&err);
@@ -736,8 +768,8 @@ static void delta_binary_packed_decodes(void **state)
 {
     (void)state;
     /* Encodings.md's example: 7 5 3 1 2 3 4 5 */
-    const uint8_t spec[] = {0x80, 0x01, 0x04, 0x08, 0x0E, 0x03, 0x02, 0x00, 0x00, 0x00,
-                            0xC0, 0x3F, 0, 0, 0, 0, 0, 0};
+    const uint8_t spec[] = {0x80, 0x01, 0x04, 0x08, 0x0E, 0x03, 0x02, 0x00, 0x00,
+                            0x00, 0xC0, 0x3F, 0,    0,    0,    0,    0,    0};
     int64_t out[300];
     size_t used;
     const char *why = "";
@@ -745,13 +777,15 @@ static void delta_binary_packed_decodes(void **state)
     int64_t want[8] = {7, 5, 3, 1, 2, 3, 4, 5};
     assert_memory_equal(out, want, sizeof want);
     assert_int_equal(used, sizeof spec);
-    assert_int_equal(st_pq_delta_decode(spec, sizeof spec - 7, out, 8, &used, &why), STRATA_ECORRUPT);
+    assert_int_equal(st_pq_delta_decode(spec, sizeof spec - 7, out, 8, &used, &why),
+                     STRATA_ECORRUPT);
     assert_string_equal(why, "delta miniblock runs past the end");
 
     /* our encoder's blocks, with extremes that wrap, decode back */
     int64_t v[300];
     srand(3);
-    for (int i = 0; i < 300; i++) v[i] = (int64_t)(((uint64_t)rand() << 33) ^ (uint64_t)rand()) >> (i % 60);
+    for (int i = 0; i < 300; i++)
+        v[i] = (int64_t)(((uint64_t)rand() << 33) ^ (uint64_t)rand()) >> (i % 60);
     v[10] = INT64_MIN, v[11] = INT64_MAX, v[12] = INT64_MIN;
     st_tc_writer w = {0};
     delta_encode(&w, v, 300);
