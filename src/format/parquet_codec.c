@@ -103,6 +103,29 @@ int st_pq_decompress(st_pq_codec codec, const uint8_t *src, size_t src_len, uint
     }
 }
 
+size_t st_pq_decompress_bound(st_pq_codec codec, const uint8_t *src, size_t src_len)
+{
+    switch (codec) {
+    case ST_PQ_UNCOMPRESSED:
+        return src_len;
+    case ST_PQ_SNAPPY: {
+        size_t n;
+        return snappy_uncompressed_length((const char *)src, src_len, &n) == SNAPPY_OK ? n : 0;
+    }
+    case ST_PQ_GZIP: /* deflate expands at most 1032:1 */
+        return src_len > SIZE_MAX / 1032 - 1024 ? SIZE_MAX - 1 : src_len * 1032 + 1024;
+    case ST_PQ_ZSTD: {
+        unsigned long long n = ZSTD_getFrameContentSize(src, src_len);
+        if (n == ZSTD_CONTENTSIZE_ERROR) return 0;
+        if (n != ZSTD_CONTENTSIZE_UNKNOWN) return n < SIZE_MAX ? (size_t)n : SIZE_MAX - 1;
+        /* a block of at most 128 KiB takes at least 4 bytes (an RLE block) */
+        return src_len > SIZE_MAX / 32768 - 131072 ? SIZE_MAX - 1 : src_len * 32768 + 131072;
+    }
+    default:
+        return SIZE_MAX;
+    }
+}
+
 static int gzip(const uint8_t *src, size_t src_len, uint8_t **dst, size_t *dst_len)
 {
     z_stream z;

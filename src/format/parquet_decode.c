@@ -7,6 +7,7 @@
  * the file's st_pq_limits.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,14 @@ static int inflate_page(dec *d, const uint8_t *src, size_t src_len, int64_t len,
     const char *why = "";
     if (len < 0 || len > MAX_PAGE)
         return derr(d, STRATA_ECORRUPT, "page size %lld out of range", (long long)len);
+    size_t bound = st_pq_decompress_bound(d->ch->codec, src, src_len);
+    if (bound == SIZE_MAX)
+        return derr(d, STRATA_EUNSUPPORTED, "codec %s is not supported",
+                    st_pq_codec_name(d->ch->codec));
+    if ((uint64_t)len > bound)
+        return derr(d, STRATA_ECORRUPT,
+                    "page claims %lld bytes uncompressed, more than its %zu %s bytes hold",
+                    (long long)len, src_len, st_pq_codec_name(d->ch->codec));
     uint8_t *b = malloc((size_t)len + 1);
     if (b == NULL)
         return derr(d, STRATA_ENOMEM, "out of memory for a page of %lld bytes", (long long)len);

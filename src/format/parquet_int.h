@@ -5,6 +5,7 @@
 #ifndef STRATA_FORMAT_PARQUET_INT_H
 #define STRATA_FORMAT_PARQUET_INT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "format/parquet.h"
@@ -69,6 +70,8 @@ typedef struct {
 } st_tc_writer;
 
 void st_tc_w_byte(st_tc_writer *w, uint8_t b);
+/* N bytes as they are (the writer also serves as a growing byte buffer for page bodies). */
+void st_tc_w_raw(st_tc_writer *w, const void *p, size_t n);
 void st_tc_w_varint(st_tc_writer *w, uint64_t v);
 void st_tc_w_field(st_tc_writer *w, int16_t id, int type);
 void st_tc_w_i32(st_tc_writer *w, int16_t id, int32_t v);
@@ -90,6 +93,10 @@ void st_tc_writer_free(st_tc_writer *w);
  * decompress to that size, STRATA_EUNSUPPORTED for a codec we do not have. *why: static text. */
 int st_pq_decompress(st_pq_codec codec, const uint8_t *src, size_t src_len, uint8_t *dst,
                      size_t dst_len, const char **why);
+/* The most bytes SRC[0..SRC_LEN) compressed with CODEC can decompress to, so that a page's
+ * claimed size is checked before it is allocated; SIZE_MAX for a codec we do not have. For ZSTD
+ * the frame's content size when it is recorded (it is checked again after decompressing). */
+size_t st_pq_decompress_bound(st_pq_codec codec, const uint8_t *src, size_t src_len);
 /* Compress SRC into a new buffer *dst (malloc) of *dst_len bytes. */
 int st_pq_compress(st_pq_codec codec, int level, const uint8_t *src, size_t src_len, uint8_t **dst,
                    size_t *dst_len);

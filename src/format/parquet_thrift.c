@@ -231,6 +231,11 @@ static void put(st_tc_writer *w, const void *p, size_t n)
     w->len += n;
 }
 
+void st_tc_w_raw(st_tc_writer *w, const void *p, size_t n)
+{
+    put(w, p, n);
+}
+
 void st_tc_w_byte(st_tc_writer *w, uint8_t b)
 {
     put(w, &b, 1);

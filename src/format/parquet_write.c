@@ -275,7 +275,7 @@ static void page_body(const st_pq_colspec *s, const st_pq_values *v, st_tc_write
         st_tc_writer h = {0};
         st_tc_w_varint(&h, groups << 1 | 1);
         put_le32(b, (uint32_t)(h.len + groups));
-        for (size_t k = 0; k < h.len; k++) st_tc_w_byte(b, h.p[k]);
+        st_tc_w_raw(b, h.p, h.len);
         st_tc_writer_free(&h);
         for (uint64_t g = 0; g < groups; g++) {
             uint8_t x = v->validity ? v->validity[g] : 0xFF;
@@ -293,18 +293,17 @@ static void page_body(const st_pq_colspec *s, const st_pq_values *v, st_tc_write
             if (++nb == 8) st_tc_w_byte(b, acc), acc = 0, nb = 0;
         }
         if (nb) st_tc_w_byte(b, acc);
+    } else if (w > 0 && v->validity == NULL) {
+        st_tc_w_raw(b, v->values, (size_t)n * (size_t)w);
     } else if (w > 0) {
         for (int64_t i = 0; i < n; i++)
-            if (is_valid(v, i))
-                for (int k = 0; k < w; k++)
-                    st_tc_w_byte(b, ((const uint8_t *)v->values)[i * w + k]);
+            if (is_valid(v, i)) st_tc_w_raw(b, (const uint8_t *)v->values + i * w, (size_t)w);
     } else {
         for (int64_t i = 0; i < n; i++) {
             if (!is_valid(v, i)) continue;
             size_t l = (size_t)(v->offsets[i + 1] - v->offsets[i]);
             put_le32(b, (uint32_t)l);
-            const uint8_t *p = v->bytes + v->offsets[i];
-            for (size_t k = 0; k < l; k++) st_tc_w_byte(b, p[k]);
+            st_tc_w_raw(b, v->bytes + v->offsets[i], l);
         }
     }
 }

@@ -854,6 +854,24 @@ static void unsupported_codec_and_limits_fail_with_their_reason(void **state)
                                  "codec LZ4 is not supported");
     st_pq_close(f);
     free(buf.data);
+    /* a page claiming more bytes than its compressed ones can hold is not allocated */
+    st_tc_writer big = {0};
+    st_pq_page pg = {.type = ST_PQ_DATA_PAGE,
+                     .uncompressed_size = 1 << 29,
+                     .compressed_size = (int32_t)sizeof body,
+                     .num_values = 2,
+                     .encoding = ST_PQ_ENC_PLAIN};
+    st_pq_page_header_write(&big, &pg);
+    st_tc_w_raw(&big, body, sizeof body);
+    build_file_codec(ST_PQ_INT32, 0, 2, big.p, big.len, 0, ST_PQ_GZIP, &buf);
+    assert_pq(st_pq_open(&err, buf.data, buf.len, "z.parquet", NULL, &f), STRATA_OK, &err);
+    assert_pq(st_pq_read_column(f, 0, 0, &v), STRATA_ECORRUPT, &err);
+    assert_string_equal(err.msg, "cannot read column 'col' of row group 0 of 'z.parquet', page 0: "
+                                 "page claims 536870912 bytes uncompressed, more than its 8 GZIP "
+                                 "bytes hold");
+    st_pq_close(f);
+    free(buf.data);
+    st_tc_writer_free(&big);
     st_pq_limits lim = {1, 0};
     build_file(ST_PQ_INT32, 0, 2, p.p, p.len, 0, &buf);
     assert_pq(st_pq_open(&err, buf.data, buf.len, "z.parquet", &lim, &f), STRATA_OK, &err);
