@@ -3,7 +3,7 @@
 //      INTEGER/BIGINT/DOUBLE/FLOAT/BOOLEAN/VARCHAR/TIMESTAMP) and reads them back in a canonical
 //      text; pq_dump reads them with our reader; the two texts must be equal.
 //   2. pq_dump --write writes a file with each codec; DuckDB reads it; DuckDB's text and our
-//      reader's must be equal.
+//      reader's must be equal, and the statistics DuckDB reads from its footer must be right.
 // Usage: node tests/format/duckdb_parquet.mjs PQ_DUMP [WORKDIR]
 //   PQ_DUMP: build/tests/pq_dump. DuckDB's Node package comes from bench/node (bench/lib.sh
 //   installs it) or DUCKDB_NODE_API (the path of its lib/index.js).
@@ -146,6 +146,19 @@ for (const codec of codecs) {
     continue;
   }
   report(name, ourText(file), theirs);
+  // the statistics we wrote, as DuckDB reads them: each of our two row groups holds the same rows
+  const meta = (await con.runAndReadAll(`SELECT path_in_schema, stats_min_value, stats_max_value,
+      stats_null_count FROM parquet_metadata('${file}') WHERE row_group_id = 0`)).getRows();
+  for (const [col, lo, hi, nulls] of meta) {
+    const [want] = (await con.runAndReadAll(`SELECT min("${col}")::VARCHAR, max("${col}")::VARCHAR,
+        (count(*) - count("${col}")) // 2 FROM read_parquet('${file}')`)).getRows();
+    const numeric = ['i32', 'i64', 's'].includes(col);
+    if (Number(nulls) !== Number(want[2]) || (numeric && (lo !== want[0] || hi !== want[1]))) {
+      failures++;
+      console.log(`FAIL     ${name}: statistics of ${col}: min ${lo} max ${hi} nulls ${nulls}, ` +
+                  `expected ${want[0]} ${want[1]} ${want[2]}`);
+    }
+  }
 }
 writeFileSync(`${work}/done`, failures ? 'FAIL\n' : 'ok\n');
 console.log(failures ? `duckdb_parquet: ${failures} failure(s)` : 'duckdb_parquet: all cases agree');
