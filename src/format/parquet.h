@@ -15,7 +15,8 @@
  *
  * Writing: st_pq_writer_open() takes the columns' names and types and a write callback (or
  * st_pq_buf_write for a growing memory buffer); each st_pq_writer_write() adds one row group
- * (PLAIN encoding, data page v1, one page per column chunk, statistics); st_pq_writer_close()
+ * (PLAIN or dictionary encoding, data page v1, one data page per column chunk, statistics);
+ * st_pq_writer_close()
  * writes the footer and "PAR1".
  *
  * No global state, no printing: errors go to the caller's st_err.
@@ -187,6 +188,9 @@ typedef struct {
 typedef struct {
     st_pq_codec codec; /* UNCOMPRESSED (the zero default), SNAPPY, GZIP or ZSTD */
     int zstd_level;    /* 0: 3 */
+    /* 1: a column chunk with at most half as many distinct values as non-null rows (booleans
+     * never) is written as a dictionary page and the values' ids (PLAIN_DICTIONARY); 0: PLAIN */
+    int dictionary;
 } st_pq_write_opts;
 
 typedef struct st_pq_writer st_pq_writer;

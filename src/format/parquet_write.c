@@ -1,19 +1,23 @@
 /*
  * parquet_write.c -- columns into a Parquet file: "PAR1", then per row group and column one
  * data page v1 (definition levels for optional columns as one bit-packed run, which is the
- * validity bitmap itself; PLAIN values; compressed with the chosen codec), and at the end the
+ * validity bitmap itself; PLAIN values, or ids into a dictionary page before it; compressed with
+ * the chosen codec), and at the end the
  * FileMetaData with each chunk's statistics, its length and "PAR1".
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "format/parquet_int.h"
 
 typedef struct {
     int64_t data_page_offset, total_uncompressed, total_compressed, null_count;
-    uint8_t min[8], max[8]; /* fixed-width types */
-    uint8_t *smin, *smax;   /* BYTE_ARRAY: copies */
+    int64_t dictionary_page_offset; /* -1: PLAIN */
+    uint8_t min[8], max[8];         /* fixed-width types */
+    uint8_t *smin, *smax;           /* BYTE_ARRAY: copies */
     size_t min_len, max_len;
     int has_minmax;
 } col_meta;
@@ -266,7 +270,8 @@ static void put_le32(st_tc_writer *b, uint32_t x)
 
 /* The uncompressed page: definition levels (optional columns) and PLAIN values. Built in a
  * st_tc_writer, used here as a growing byte buffer. */
-static void page_body(const st_pq_colspec *s, const st_pq_values *v, st_tc_writer *b)
+/* The definition levels of an optional column. */
+static void page_levels(const st_pq_colspec *s, const st_pq_values *v, st_tc_writer *b)
 {
     int64_t n = v->n;
     if (s->optional) {
@@ -283,6 +288,25 @@ static void page_body(const st_pq_colspec *s, const st_pq_values *v, st_tc_write
             st_tc_w_byte(b, x);
         }
     }
+}
+
+/* Row I's value, PLAIN-encoded. */
+static void plain_value(const st_pq_values *v, int64_t i, st_tc_writer *b)
+{
+    int w = width_of(v->type);
+    if (w > 0) {
+        st_tc_w_raw(b, (const uint8_t *)v->values + i * w, (size_t)w);
+        return;
+    }
+    size_t l = (size_t)(v->offsets[i + 1] - v->offsets[i]);
+    put_le32(b, (uint32_t)l);
+    st_tc_w_raw(b, v->bytes + v->offsets[i], l);
+}
+
+/* The valid rows' values, PLAIN-encoded. */
+static void page_plain(const st_pq_values *v, st_tc_writer *b)
+{
+    int64_t n = v->n;
     int w = width_of(v->type);
     if (v->type == ST_PQ_BOOLEAN) {
         uint8_t acc = 0;
@@ -295,15 +319,108 @@ static void page_body(const st_pq_colspec *s, const st_pq_values *v, st_tc_write
         if (nb) st_tc_w_byte(b, acc);
     } else if (w > 0 && v->validity == NULL) {
         st_tc_w_raw(b, v->values, (size_t)n * (size_t)w);
-    } else if (w > 0) {
-        for (int64_t i = 0; i < n; i++)
-            if (is_valid(v, i)) st_tc_w_raw(b, (const uint8_t *)v->values + i * w, (size_t)w);
     } else {
-        for (int64_t i = 0; i < n; i++) {
-            if (!is_valid(v, i)) continue;
-            size_t l = (size_t)(v->offsets[i + 1] - v->offsets[i]);
-            put_le32(b, (uint32_t)l);
-            st_tc_w_raw(b, v->bytes + v->offsets[i], l);
+        for (int64_t i = 0; i < n; i++)
+            if (is_valid(v, i)) plain_value(v, i, b);
+    }
+}
+
+/* ---- dictionaries --------------------------------------------------------------------------- */
+
+/* A column chunk's dictionary: its distinct values in order of first appearance (as the row
+ * holding each) and the id of every valid row's value. */
+typedef struct {
+    int64_t *rows, ndistinct;
+    uint32_t *ids;
+    int64_t nids;
+} dict_build;
+
+static const void *value_at(const st_pq_values *v, int64_t i, size_t *len)
+{
+    int w = width_of(v->type);
+    if (w > 0) {
+        *len = (size_t)w;
+        return (const uint8_t *)v->values + i * w;
+    }
+    *len = (size_t)(v->offsets[i + 1] - v->offsets[i]);
+    return v->bytes + v->offsets[i];
+}
+
+static void dict_free(dict_build *d)
+{
+    free(d->rows);
+    free(d->ids);
+    memset(d, 0, sizeof *d);
+}
+
+/* Build V's dictionary into D when it pays: 1 when the chunk has at most half as many distinct
+ * values as valid rows (compared by their bytes), 0 when not (or for booleans), STRATA_ENOMEM. */
+static int dict_build_of(const st_pq_values *v, dict_build *d)
+{
+    int rc = 0;
+    int64_t *slots = NULL;
+    memset(d, 0, sizeof *d);
+    int64_t nn = 0;
+    for (int64_t i = 0; i < v->n; i++) nn += is_valid(v, i);
+    int64_t limit = nn / 2;
+    if (v->type == ST_PQ_BOOLEAN || limit < 1) return 0;
+    size_t cap = 16;
+    while (cap < 2 * (size_t)limit + 2) cap *= 2;
+    slots = malloc(cap * sizeof *slots);
+    d->rows = malloc((size_t)limit * sizeof *d->rows);
+    d->ids = malloc((size_t)nn * sizeof *d->ids);
+    if (slots == NULL || d->rows == NULL || d->ids == NULL) {
+        rc = STRATA_ENOMEM;
+        goto done;
+    }
+    memset(slots, 0xFF, cap * sizeof *slots);
+    for (int64_t i = 0; i < v->n; i++) {
+        if (!is_valid(v, i)) continue;
+        size_t len, olen;
+        const void *p = value_at(v, i, &len);
+        size_t h = (size_t)XXH3_64bits(p, len) & (cap - 1);
+        for (;; h = (h + 1) & (cap - 1)) {
+            if (slots[h] < 0) {
+                if (d->ndistinct == limit) goto done; /* rc 0: not worth it */
+                slots[h] = d->ndistinct;
+                d->rows[d->ndistinct++] = i;
+                break;
+            }
+            const void *q = value_at(v, d->rows[slots[h]], &olen);
+            if (olen == len && memcmp(p, q, len) == 0) break;
+        }
+        d->ids[d->nids++] = (uint32_t)slots[h];
+    }
+    rc = 1;
+done:
+    free(slots);
+    if (rc != 1) dict_free(d);
+    return rc;
+}
+
+/* The dictionary page's body: the distinct values, PLAIN. */
+static void dict_page(const st_pq_values *v, const dict_build *d, st_tc_writer *b)
+{
+    for (int64_t k = 0; k < d->ndistinct; k++) plain_value(v, d->rows[k], b);
+}
+
+/* The data page's values: the ids' bit width, then one bit-packed run of them. */
+static void page_ids(const dict_build *d, st_tc_writer *b)
+{
+    int bw = 1;
+    while (bw < 32 && ((uint64_t)1 << bw) < (uint64_t)d->ndistinct) bw++;
+    st_tc_w_byte(b, (uint8_t)bw);
+    uint64_t groups = ((uint64_t)d->nids + 7) / 8;
+    st_tc_w_varint(b, groups << 1 | 1);
+    uint64_t acc = 0;
+    int nacc = 0;
+    for (uint64_t i = 0; i < groups * 8; i++) {
+        acc |= (uint64_t)(i < (uint64_t)d->nids ? d->ids[i] : 0) << nacc;
+        nacc += bw;
+        while (nacc >= 8) {
+            st_tc_w_byte(b, (uint8_t)acc);
+            acc >>= 8;
+            nacc -= 8;
         }
     }
 }
@@ -333,51 +450,78 @@ static int check_values(st_pq_writer *w, int c, const st_pq_values *v, int64_t n
     return STRATA_OK;
 }
 
-static int write_chunk(st_pq_writer *w, int c, const st_pq_values *v, col_meta *m)
+/* Compress BODY and write it with its page header (TYPE, NVALUES, ENCODING); add its sizes to M. */
+static int write_page(st_pq_writer *w, const char *name, const st_tc_writer *body, int type,
+                      int64_t nvalues, int encoding, col_meta *m)
 {
     int rc = STRATA_OK;
-    st_tc_writer body = {0}, hdr = {0};
+    st_tc_writer hdr = {0};
     uint8_t *z = NULL;
     size_t zlen = 0;
-    const char *name = w->cols[c].name;
-    if (column_stats(v, m) < 0) {
-        rc = st_error(w->err, STRATA_ENOMEM, "cannot write parquet column '%s': out of memory",
-                      name);
-        goto done;
-    }
-    page_body(&w->cols[c], v, &body);
-    if (body.oom || body.len > INT32_MAX) {
-        rc = st_error(w->err, body.oom ? STRATA_ENOMEM : STRATA_ERANGE,
+    if (body->oom || body->len > INT32_MAX) {
+        rc = st_error(w->err, body->oom ? STRATA_ENOMEM : STRATA_ERANGE,
                       "cannot write parquet column '%s': its page is too large", name);
         goto done;
     }
-    rc = st_pq_compress(w->opts.codec, w->opts.zstd_level, body.p, body.len, &z, &zlen);
+    rc = st_pq_compress(w->opts.codec, w->opts.zstd_level, body->p, body->len, &z, &zlen);
     if (rc < 0 || zlen > INT32_MAX) {
         rc = st_error(w->err, rc < 0 ? rc : STRATA_ERANGE,
                       "cannot write parquet column '%s': cannot compress its page", name);
         goto done;
     }
     st_pq_page pg = {0};
-    pg.type = ST_PQ_DATA_PAGE;
-    pg.uncompressed_size = (int32_t)body.len;
+    pg.type = type;
+    pg.uncompressed_size = (int32_t)body->len;
     pg.compressed_size = (int32_t)zlen;
-    pg.num_values = (int32_t)v->n;
-    pg.encoding = ST_PQ_ENC_PLAIN;
+    pg.num_values = (int32_t)nvalues;
+    pg.encoding = encoding;
     st_pq_page_header_write(&hdr, &pg);
     if (hdr.oom) {
         rc = st_error(w->err, STRATA_ENOMEM, "cannot write parquet column '%s': out of memory",
                       name);
         goto done;
     }
-    m->data_page_offset = w->pos;
-    m->total_uncompressed = (int64_t)(hdr.len + body.len);
-    m->total_compressed = (int64_t)(hdr.len + zlen);
+    m->total_uncompressed += (int64_t)(hdr.len + body->len);
+    m->total_compressed += (int64_t)(hdr.len + zlen);
     ST_TRY(rc = out(w, hdr.p, hdr.len));
     ST_TRY(rc = out(w, z, zlen));
 done:
-    st_tc_writer_free(&body);
     st_tc_writer_free(&hdr);
     free(z);
+    return rc;
+}
+
+static int write_chunk(st_pq_writer *w, int c, const st_pq_values *v, col_meta *m)
+{
+    int rc = STRATA_OK;
+    st_tc_writer body = {0}, dbody = {0};
+    dict_build d = {0};
+    const char *name = w->cols[c].name;
+    m->dictionary_page_offset = -1;
+    if (column_stats(v, m) < 0 || (w->opts.dictionary && (rc = dict_build_of(v, &d)) < 0)) {
+        rc = st_error(w->err, STRATA_ENOMEM, "cannot write parquet column '%s': out of memory",
+                      name);
+        goto done;
+    }
+    if (rc == 1) {
+        m->dictionary_page_offset = w->pos;
+        dict_page(v, &d, &dbody);
+        ST_TRY(rc = write_page(w, name, &dbody, ST_PQ_DICTIONARY_PAGE, d.ndistinct,
+                               ST_PQ_ENC_PLAIN_DICTIONARY, m));
+    }
+    page_levels(&w->cols[c], v, &body);
+    if (m->dictionary_page_offset >= 0)
+        page_ids(&d, &body);
+    else
+        page_plain(v, &body);
+    m->data_page_offset = w->pos;
+    ST_TRY(rc = write_page(
+               w, name, &body, ST_PQ_DATA_PAGE, v->n,
+               m->dictionary_page_offset >= 0 ? ST_PQ_ENC_PLAIN_DICTIONARY : ST_PQ_ENC_PLAIN, m));
+done:
+    st_tc_writer_free(&body);
+    st_tc_writer_free(&dbody);
+    dict_free(&d);
     return rc;
 }
 
@@ -483,11 +627,13 @@ static void write_colmeta(st_pq_writer *w, st_tc_writer *t, int c, const col_met
 {
     const st_pq_colspec *s = &w->cols[c];
     st_tc_w_struct(t, 0); /* ColumnChunk */
-    st_tc_w_i64(t, 2, m->data_page_offset);
+    st_tc_w_i64(t, 2,
+                m->dictionary_page_offset >= 0 ? m->dictionary_page_offset : m->data_page_offset);
     st_tc_w_struct(t, 3);
     st_tc_w_i32(t, 1, s->type);
     st_tc_w_list(t, 2, ST_TC_I32, 2);
-    st_tc_w_elem_i32(t, ST_PQ_ENC_PLAIN);
+    st_tc_w_elem_i32(t,
+                     m->dictionary_page_offset >= 0 ? ST_PQ_ENC_PLAIN_DICTIONARY : ST_PQ_ENC_PLAIN);
     st_tc_w_elem_i32(t, ST_PQ_ENC_RLE);
     st_tc_w_list(t, 3, ST_TC_BINARY, 1);
     st_tc_w_elem_binary(t, s->name, strlen(s->name));
@@ -496,6 +642,7 @@ static void write_colmeta(st_pq_writer *w, st_tc_writer *t, int c, const col_met
     st_tc_w_i64(t, 6, m->total_uncompressed);
     st_tc_w_i64(t, 7, m->total_compressed);
     st_tc_w_i64(t, 9, m->data_page_offset);
+    if (m->dictionary_page_offset >= 0) st_tc_w_i64(t, 11, m->dictionary_page_offset);
     st_tc_w_struct(t, 12);
     st_tc_w_i64(t, 3, m->null_count);
     if (m->has_minmax) {

@@ -127,8 +127,8 @@ for (const version of ['v1', 'v2']) {
 }
 
 // 2. We write, DuckDB reads.
-for (const codec of codecs) {
-  const name = `strata_${codec}`;
+for (const codec of codecs.flatMap((c) => [c, `${c}+dict`])) {
+  const name = `strata_${codec.replace('+', '_')}`;
   const file = `${work}/${name}.parquet`;
   try {
     execFileSync(pqDump, ['--write', file, codec], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -6,7 +6,8 @@
  *                                decimal, booleans 0/1, FLOAT and DOUBLE as the hex of their
  *                                bits, strings as the hex of their bytes, nulls as N
  *   pq_dump --write FILE CODEC [ROWS]  write a file of known columns through the Parquet writer
- *                                (CODEC: uncompressed, snappy, gzip, zstd), two row groups of
+ *                                (CODEC: uncompressed, snappy, gzip, zstd; +dict for dictionary
+ *                                encoding), two row groups of
  *                                ROWS rows (at most and by default 3000)
  * Exit status 0 on success; on failure the library's message on stderr and status 1, or 3 when
  * the file uses a feature the reader refuses (STRATA_EUNSUPPORTED).
@@ -105,8 +106,10 @@ static int write_file(const char *path, const char *codec_name, int64_t rows)
 {
     static const char *codecs[] = {"uncompressed", "snappy", "gzip", "", "", "", "zstd"};
     int codec = -1;
+    size_t cl = strcspn(codec_name, "+");
     for (int k = 0; k < 7; k++)
-        if (*codecs[k] && strcmp(codecs[k], codec_name) == 0) codec = k;
+        if (*codecs[k] && strlen(codecs[k]) == cl && strncmp(codecs[k], codec_name, cl) == 0)
+            codec = k;
     if (codec < 0) {
         fprintf(stderr, "pq_dump: unknown codec %s\n", codec_name);
         return 2;
@@ -140,9 +143,9 @@ static int write_file(const char *path, const char *codec_name, int64_t rows)
         int null = i % 5 == 0;
         for (int c = 0; c < NCOLS; c++)
             if (!null) valid[c][i >> 3] |= (uint8_t)(1u << (i & 7));
-        i32[i] = null ? 0 : (int32_t)(i * 7919 % 2003 - 1000);
+        i32[i] = null ? 0 : (int32_t)((i * 7919 % 2003 - 1000) % 200);
         i64[i] = i * 1000000007LL;
-        f64[i] = null ? 0 : (double)i / 3;
+        f64[i] = null ? 0 : (double)(i % 40) / 3;
         f32[i] = (float)i / 4;
         b[i] = null ? 0 : i % 3 == 0;
         off[i + 1] = off[i] + (null ? 0 : sprintf((char *)bytes + off[i], "s%d", (int)(i % 50)));
@@ -159,7 +162,8 @@ static int write_file(const char *path, const char *codec_name, int64_t rows)
     }
     st_err err;
     st_err_init(&err);
-    st_pq_write_opts opts = {.codec = (st_pq_codec)codec};
+    st_pq_write_opts opts = {.codec = (st_pq_codec)codec,
+                             .dictionary = strcmp(codec_name + cl, "+dict") == 0};
     st_pq_writer *w = NULL;
     int rc = st_pq_writer_open(&err, spec, NCOLS, &opts, file_write, out, &w);
     if (rc == STRATA_OK) rc = st_pq_writer_write(w, v);

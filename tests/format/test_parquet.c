@@ -165,7 +165,7 @@ static void make_values(st_pq_type type, int nulls, st_pq_values *v)
             ((uint8_t *)v->values)[i] = (uint8_t)(x & 1);
             break;
         case ST_PQ_INT32:
-            ((int32_t *)v->values)[i] = (int32_t)x;
+            ((int32_t *)v->values)[i] = (int32_t)(x % 100);
             break;
         case ST_PQ_INT64:
             ((int64_t *)v->values)[i] = x * 1000000007LL;
@@ -174,7 +174,7 @@ static void make_values(st_pq_type type, int nulls, st_pq_values *v)
             ((float *)v->values)[i] = (float)x / 4;
             break;
         default:
-            ((double *)v->values)[i] = (double)x / 3;
+            ((double *)v->values)[i] = (double)(x % 50) / 3;
             break;
         }
     }
@@ -208,7 +208,7 @@ static const st_pq_type all_types[] = {ST_PQ_BOOLEAN, ST_PQ_INT32,  ST_PQ_INT64,
 #define NTYPES 6
 
 /* A file of every type twice (required, optional with nulls), two row groups, with CODEC. */
-static void write_file(st_pq_codec codec, st_pq_buf *buf, st_pq_values *cols)
+static void write_file(st_pq_codec codec, int dict, st_pq_buf *buf, st_pq_values *cols)
 {
     st_err err;
     st_err_init(&err);
@@ -229,7 +229,7 @@ static void write_file(st_pq_codec codec, st_pq_buf *buf, st_pq_values *cols)
         if (spec[k].type == ST_PQ_INT32 && k >= NTYPES) spec[k].logical.kind = ST_PQ_LT_DATE;
         make_values(spec[k].type, k >= NTYPES, &cols[k]);
     }
-    st_pq_write_opts opts = {.codec = codec};
+    st_pq_write_opts opts = {.codec = codec, .dictionary = dict};
     st_pq_writer *w;
     memset(buf, 0, sizeof *buf);
     assert_pq(st_pq_writer_open(&err, spec, 2 * NTYPES, &opts, st_pq_buf_write, buf, &w), STRATA_OK,
@@ -240,13 +240,13 @@ static void write_file(st_pq_codec codec, st_pq_buf *buf, st_pq_values *cols)
     st_err_destroy(&err);
 }
 
-static void round_trip(st_pq_codec codec)
+static void round_trip(st_pq_codec codec, int dict)
 {
     st_err err;
     st_err_init(&err);
     st_pq_buf buf;
     st_pq_values cols[2 * NTYPES];
-    write_file(codec, &buf, cols);
+    write_file(codec, dict, &buf, cols);
     st_pq_file *f;
     assert_pq(st_pq_open(&err, buf.data, buf.len, "rt.parquet", NULL, &f), STRATA_OK, &err);
     assert_int_equal(st_pq_ncolumns(f), 2 * NTYPES);
@@ -268,6 +268,12 @@ static void round_trip(st_pq_codec codec)
         for (int g = 0; g < 2; g++) {
             const st_pq_chunk *ch = st_pq_chunk_at(f, g, k);
             assert_int_equal(ch->codec, codec);
+            /* dictionaries where they pay: low-cardinality INT32, DOUBLE and strings */
+            int want_dict = dict && (c->type == ST_PQ_INT32 || c->type == ST_PQ_DOUBLE ||
+                                     c->type == ST_PQ_BYTE_ARRAY);
+            if ((ch->dictionary_page_offset >= 0) != want_dict)
+                fail_msg("column %d (%s) of row group %d: dictionary %lld, expected %d", k, c->name,
+                         g, (long long)ch->dictionary_page_offset, want_dict);
             assert_int_equal(ch->stats.null_count, cols[k].null_count);
             assert_non_null(ch->stats.min);
             st_pq_values got;
@@ -299,25 +305,29 @@ static void round_trip(st_pq_codec codec)
 static void round_trip_uncompressed(void **state)
 {
     (void)state;
-    round_trip(ST_PQ_UNCOMPRESSED);
+    round_trip(ST_PQ_UNCOMPRESSED, 0);
+    round_trip(ST_PQ_UNCOMPRESSED, 1);
 }
 
 static void round_trip_snappy(void **state)
 {
     (void)state;
-    round_trip(ST_PQ_SNAPPY);
+    round_trip(ST_PQ_SNAPPY, 0);
+    round_trip(ST_PQ_SNAPPY, 1);
 }
 
 static void round_trip_gzip(void **state)
 {
     (void)state;
-    round_trip(ST_PQ_GZIP);
+    round_trip(ST_PQ_GZIP, 0);
+    round_trip(ST_PQ_GZIP, 1);
 }
 
 static void round_trip_zstd(void **state)
 {
     (void)state;
-    round_trip(ST_PQ_ZSTD);
+    round_trip(ST_PQ_ZSTD, 0);
+    round_trip(ST_PQ_ZSTD, 1);
 }
 
 static void empty_row_group_and_all_null_column_round_trip(void **state)
@@ -555,7 +565,7 @@ static void bad_magic_and_truncated_footer_fail(void **state)
     st_err_init(&err);
     st_pq_buf buf;
     st_pq_values cols[2 * NTYPES];
-    write_file(ST_PQ_SNAPPY, &buf, cols);
+    write_file(ST_PQ_SNAPPY, 0, &buf, cols);
     for (int k = 0; k < 2 * NTYPES; k++) free_values(&cols[k]);
     st_pq_file *f = NULL;
 
@@ -584,7 +594,7 @@ static void truncations_fail_cleanly(void **state)
     st_err_init(&err);
     st_pq_buf buf;
     st_pq_values cols[2 * NTYPES];
-    write_file(ST_PQ_UNCOMPRESSED, &buf, cols);
+    write_file(ST_PQ_UNCOMPRESSED, 1, &buf, cols);
     for (int k = 0; k < 2 * NTYPES; k++) free_values(&cols[k]);
     /* the footer cut short, its length kept: the length is then more than the file holds */
     uint8_t *cut = malloc(buf.len);
@@ -656,7 +666,7 @@ static void random_corruption_never_crashes(void **state)
     st_err_init(&err);
     st_pq_buf buf;
     st_pq_values cols[2 * NTYPES];
-    write_file(ST_PQ_UNCOMPRESSED, &buf, cols);
+    write_file(ST_PQ_UNCOMPRESSED, 1, &buf, cols);
     for (int k = 0; k < 2 * NTYPES; k++) free_values(&cols[k]);
     uint8_t *c = malloc(buf.len);
     srand(7);
