@@ -7,7 +7,8 @@
 // Usage: node tests/format/duckdb_parquet.mjs PQ_DUMP [WORKDIR]
 //   PQ_DUMP: build/tests/pq_dump. DuckDB's Node package comes from bench/node (bench/lib.sh
 //   installs it) or DUCKDB_NODE_API (the path of its lib/index.js).
-// Exit status: 0 when every case matches; 1 when one differs or fails. Cases our reader refuses
+// Exit status: 0 when every case matches; 1 when one differs or fails; 77 (skipped) without
+// DuckDB. Cases our reader refuses
 // (exit 3 of pq_dump: an encoding we do not implement) are reported as "refused" and do not fail.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -17,7 +18,13 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const api = process.env.DUCKDB_NODE_API ||
   resolve(here, '../../bench/node/node_modules/@duckdb/node-api/lib/index.js');
-const { DuckDBInstance } = await import(api);
+let DuckDBInstance;
+try {
+  ({ DuckDBInstance } = await import(api));
+} catch (e) {
+  console.log(`duckdb_parquet: skipped, DuckDB's Node package is not at ${api} (bench/lib.sh)`);
+  process.exit(77);
+}
 const pqDump = process.argv[2];
 const work = process.argv[3] || '/tmp/strata-duckdb-parquet';
 if (!pqDump) {
