@@ -159,7 +159,9 @@ const st_pq_chunk *st_pq_chunk_at(const st_pq_file *f, int rg, int col);
 /* Decode column COL of row group RG into *OUT (zeroed first; st_pq_values_release() it; on
  * failure nothing is left to release). Encodings PLAIN, PLAIN_DICTIONARY/RLE_DICTIONARY, RLE
  * (booleans), DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY, DELTA_BYTE_ARRAY and
- * BYTE_STREAM_SPLIT; data pages v1 and v2. */
+ * BYTE_STREAM_SPLIT; data pages v1 and v2. F is only read, so several threads may decode columns
+ * of one file at once (their messages go to the same st_err, which locks). Memory: the output,
+ * one decompressed page, and scratch of 24 bytes per row of the largest page. */
 int st_pq_read_column(st_pq_file *f, int rg, int col, st_pq_values *out);
 
 /* ---- writing ----------------------------------------------------------------------------- */

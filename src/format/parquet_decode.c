@@ -31,8 +31,11 @@ typedef struct {
     uint8_t *dict_vals;
     int64_t *dict_off;
     uint8_t *pbuf; /* the current page, decompressed */
+    /* scratch for one page of up to SCRATCH rows: levels, dictionary ids or RLE booleans, and
+     * 2 * SCRATCH delta-decoded values (or prefix and suffix lengths) */
+    int64_t scratch;
     uint32_t *lv, *ix;
-    int64_t *dense; /* 2 * (n + 1): delta-decoded values, or prefix and suffix lengths */
+    int64_t *dense;
 } dec;
 
 static int derr(dec *d, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -337,7 +340,7 @@ static int values_delta_strings(dec *d, int enc, const uint32_t *lv, int64_t nv,
 {
     const char *why = "";
     size_t used = 0;
-    int64_t *pre = d->dense + d->n + 1, *lens = d->dense;
+    int64_t *pre = d->dense + d->scratch + 1, *lens = d->dense;
     if (d->c->type != ST_PQ_BYTE_ARRAY)
         return derr(d, STRATA_ECORRUPT, "%s values of type %s", st_pq_encoding_name(enc),
                     st_pq_type_name(d->c->type));
@@ -392,6 +395,25 @@ static int data_values(dec *d, int enc, const uint32_t *lv, int64_t nv, int64_t 
     return derr(d, STRATA_EUNSUPPORTED, "encoding %s is not supported", st_pq_encoding_name(enc));
 }
 
+/* Scratch room for a page of NV rows (NV is at most the chunk's rows, which are bounded). */
+static int scratch(dec *d, int64_t nv)
+{
+    if (d->lv != NULL && nv <= d->scratch) return STRATA_OK;
+    free(d->lv);
+    free(d->ix);
+    free(d->dense);
+    d->lv = malloc((size_t)(nv + 1) * sizeof *d->lv);
+    d->ix = malloc((size_t)(nv + 1) * sizeof *d->ix);
+    d->dense = malloc(2 * (size_t)(nv + 1) * sizeof *d->dense);
+    d->scratch = nv;
+    if (d->lv == NULL || d->ix == NULL || d->dense == NULL) {
+        free(d->lv);
+        d->lv = NULL; /* so that the next page tries again, and nothing is read from it */
+        return derr(d, STRATA_ENOMEM, "out of memory for a page of %lld rows", (long long)nv);
+    }
+    return STRATA_OK;
+}
+
 static int data_page(dec *d, const st_pq_page *pg, const uint8_t *body)
 {
     int rc = STRATA_OK;
@@ -402,6 +424,7 @@ static int data_page(dec *d, const st_pq_page *pg, const uint8_t *body)
     if (nv < 0 || nv > d->n - d->done)
         return derr(d, STRATA_ECORRUPT, "page of %lld values, %lld left of the chunk's %lld",
                     (long long)nv, (long long)(d->n - d->done), (long long)d->n);
+    ST_TRY(rc = scratch(d, nv));
     if (pg->type == ST_PQ_DATA_PAGE) {
         ST_TRY(rc = inflate_page(d, body, (size_t)pg->compressed_size, pg->uncompressed_size,
                                  &d->pbuf));
@@ -496,11 +519,8 @@ static int alloc_output(dec *d)
     else
         d->v.offsets = calloc(n + 1, sizeof *d->v.offsets);
     if (d->c->optional) d->v.validity = calloc(n / 8 + 1, 1);
-    d->lv = malloc((n + 1) * sizeof *d->lv);
-    d->ix = malloc((n + 1) * sizeof *d->ix);
-    d->dense = malloc(2 * (n + 1) * sizeof *d->dense);
-    if ((w > 0 ? d->v.values == NULL : d->v.offsets == NULL) || d->lv == NULL || d->ix == NULL ||
-        d->dense == NULL || (d->c->optional && d->v.validity == NULL))
+    if ((w > 0 ? d->v.values == NULL : d->v.offsets == NULL) ||
+        (d->c->optional && d->v.validity == NULL))
         return derr(d, STRATA_ENOMEM, "out of memory for %lld rows", (long long)d->n);
     if (w == 0) return bytes_reserve(d, 0);
     return STRATA_OK;
@@ -526,7 +546,7 @@ int st_pq_read_column(st_pq_file *f, int rg, int col, st_pq_values *out)
         rc = derr(&d, STRATA_EUNSUPPORTED, "type %s is not supported", st_pq_type_name(d.c->type));
         goto done;
     }
-    if (d.n > f->lim.max_rows) {
+    if (d.n > f->lim.max_rows || (uint64_t)d.n > SIZE_MAX / 32) {
         rc = derr(&d, STRATA_ERANGE, "%lld rows, over the limit of %lld", (long long)d.n,
                   (long long)f->lim.max_rows);
         goto done;
