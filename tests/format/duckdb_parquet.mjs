@@ -22,8 +22,9 @@ let DuckDBInstance;
 try {
   ({ DuckDBInstance } = await import(api));
 } catch (e) {
-  console.log(`duckdb_parquet: skipped, DuckDB's Node package is not at ${api} (bench/lib.sh)`);
-  process.exit(77);
+  // In CI the peer must be there (scripts/deps.sh installs it): a missing peer is a failure.
+  console.log(`duckdb_parquet: DuckDB's Node package is not at ${api}; run scripts/deps.sh`);
+  process.exit(process.env.CI ? 1 : 77);
 }
 const pqDump = process.argv[2];
 const work = process.argv[3] || '/tmp/strata-duckdb-parquet';
