@@ -9,6 +9,7 @@ PACKAGES=(
     libsqlite3-dev                  # the catalog
     libxxhash-dev                   # checksums
     libzstd-dev                     # compressed chunks and archive tiers
+    libsnappy-dev zlib1g-dev        # Parquet pages (src/format): SNAPPY and GZIP codecs
     libmicrohttpd-dev libjansson-dev  # strata serve: HTTP and JSON
     curl                            # the strata serve API tests
     chromium                        # the strata serve browser tests (headless, via playwright-core)
@@ -41,6 +42,16 @@ web_modules() {
     (cd "$web" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 }
 
+# DuckDB's Node package, pinned by bench/node/package-lock.json: the benchmarks' peer and the
+# Parquet tests' (tests/format/duckdb_parquet.mjs).
+duckdb_modules() {
+    local node
+    node="$(dirname "$0")/../bench/node"
+    [ -d "$node/node_modules/@duckdb/node-api" ] && return 0
+    echo "deps: npm ci in bench/node"
+    (cd "$node" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
 missing=()
 for p in "${PACKAGES[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -50,6 +61,7 @@ done
 if [ ${#missing[@]} -eq 0 ]; then
     echo "deps: all ${#PACKAGES[@]} packages present"
     web_modules
+    duckdb_modules
     exit 0
 fi
 
@@ -66,3 +78,4 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "deps: installed ${missing[*]}"
 web_modules
+duckdb_modules

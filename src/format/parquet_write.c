@@ -1,0 +1,702 @@
+/*
+ * parquet_write.c -- columns into a Parquet file: "PAR1", then per row group and column one
+ * data page v1 (definition levels for optional columns as one bit-packed run, which is the
+ * validity bitmap itself; PLAIN values, or ids into a dictionary page before it; compressed with
+ * the chosen codec), and at the end the
+ * FileMetaData with each chunk's statistics, its length and "PAR1".
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#include "format/parquet_int.h"
+
+typedef struct {
+    int64_t data_page_offset, total_uncompressed, total_compressed, null_count;
+    int64_t dictionary_page_offset; /* -1: PLAIN */
+    uint8_t min[8], max[8];         /* fixed-width types */
+    uint8_t *smin, *smax;           /* BYTE_ARRAY: copies */
+    size_t min_len, max_len;
+    int has_minmax;
+} col_meta;
+
+typedef struct {
+    int64_t num_rows, total_bytes;
+    col_meta *cols;
+} rg_meta;
+
+struct st_pq_writer {
+    st_err *err;
+    st_pq_colspec *cols;
+    int ncols;
+    st_pq_write_opts opts;
+    st_pq_write_fn write;
+    void *ctx;
+    int64_t pos;
+    rg_meta *rgs;
+    int nrg, rg_cap;
+    int64_t num_rows;
+};
+
+int st_pq_buf_write(void *buf, const void *data, size_t len)
+{
+    st_pq_buf *b = buf;
+    if (b->len + len > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + len) cap *= 2;
+        uint8_t *p = realloc(b->data, cap);
+        if (p == NULL) return STRATA_ENOMEM;
+        b->data = p;
+        b->cap = cap;
+    }
+    if (len) memcpy(b->data + b->len, data, len);
+    b->len += len;
+    return STRATA_OK;
+}
+
+static int out(st_pq_writer *w, const void *p, size_t n)
+{
+    int rc = w->write(w->ctx, p, n);
+    if (rc < 0) return st_error(w->err, rc, "cannot write parquet data: %s", strata_strerror(rc));
+    w->pos += (int64_t)n;
+    return STRATA_OK;
+}
+
+static int width_of(st_pq_type t)
+{
+    return t == ST_PQ_BOOLEAN                     ? 1
+           : t == ST_PQ_INT32 || t == ST_PQ_FLOAT ? 4
+           : t == ST_PQ_BYTE_ARRAY                ? 0
+                                                  : 8;
+}
+
+void st_pq_writer_free(st_pq_writer *w)
+{
+    if (w == NULL) return;
+    for (int g = 0; g < w->nrg; g++) {
+        for (int c = 0; c < w->ncols; c++) {
+            free(w->rgs[g].cols[c].smin);
+            free(w->rgs[g].cols[c].smax);
+        }
+        free(w->rgs[g].cols);
+    }
+    free(w->rgs);
+    for (int c = 0; w->cols != NULL && c < w->ncols; c++) free((char *)w->cols[c].name);
+    free(w->cols);
+    free(w);
+}
+
+int st_pq_writer_open(st_err *err, const st_pq_colspec *cols, int ncols,
+                      const st_pq_write_opts *opts, st_pq_write_fn write, void *ctx,
+                      st_pq_writer **out_w)
+{
+    int rc = STRATA_OK;
+    *out_w = NULL;
+    if (ncols < 1) return st_error(err, STRATA_EINVAL, "cannot write parquet: no columns");
+    st_pq_writer *w = calloc(1, sizeof *w);
+    if (w == NULL) return st_error(err, STRATA_ENOMEM, "cannot write parquet: out of memory");
+    w->err = err;
+    w->write = write;
+    w->ctx = ctx;
+    if (opts != NULL) w->opts = *opts;
+    w->cols = calloc((size_t)ncols, sizeof *w->cols);
+    if (w->cols == NULL) {
+        free(w);
+        return st_error(err, STRATA_ENOMEM, "cannot write parquet: out of memory");
+    }
+    w->ncols = ncols;
+    for (int c = 0; c < ncols; c++) {
+        w->cols[c] = cols[c];
+        w->cols[c].name = strdup(cols[c].name ? cols[c].name : "");
+        if (w->cols[c].name == NULL) {
+            rc = st_error(err, STRATA_ENOMEM, "cannot write parquet: out of memory");
+            goto done;
+        }
+        st_pq_type t = cols[c].type;
+        if (t == ST_PQ_INT96 || t == ST_PQ_FIXED_LEN_BYTE_ARRAY || (int)t < 0 ||
+            t > ST_PQ_FIXED_LEN_BYTE_ARRAY) {
+            rc = st_error(err, STRATA_EUNSUPPORTED,
+                          "cannot write parquet column '%s': type %s is not supported",
+                          w->cols[c].name, st_pq_type_name(t));
+            goto done;
+        }
+    }
+    st_pq_codec k = w->opts.codec;
+    if (k != ST_PQ_UNCOMPRESSED && k != ST_PQ_SNAPPY && k != ST_PQ_GZIP && k != ST_PQ_ZSTD) {
+        rc = st_error(err, STRATA_EUNSUPPORTED, "cannot write parquet: codec %s is not supported",
+                      st_pq_codec_name(k));
+        goto done;
+    }
+    ST_TRY(rc = out(w, "PAR1", 4));
+done:
+    if (rc < 0) {
+        st_pq_writer_free(w);
+        return rc;
+    }
+    *out_w = w;
+    return STRATA_OK;
+}
+
+/* ---- one column chunk --------------------------------------------------------------------- */
+
+static int is_valid(const st_pq_values *v, int64_t i)
+{
+    return v->validity == NULL || ((v->validity[i >> 3] >> (i & 7)) & 1);
+}
+
+/* Compare fixed-width values A and B of type T: <0, 0, >0. */
+static int cmp_fixed(st_pq_type t, const void *a, const void *b)
+{
+    switch (t) {
+    case ST_PQ_BOOLEAN:
+        return (int)*(const uint8_t *)a - (int)*(const uint8_t *)b;
+    case ST_PQ_INT32: {
+        int32_t x, y;
+        memcpy(&x, a, 4), memcpy(&y, b, 4);
+        return (x > y) - (x < y);
+    }
+    case ST_PQ_INT64: {
+        int64_t x, y;
+        memcpy(&x, a, 8), memcpy(&y, b, 8);
+        return (x > y) - (x < y);
+    }
+    case ST_PQ_FLOAT: {
+        float x, y;
+        memcpy(&x, a, 4), memcpy(&y, b, 4);
+        return (x > y) - (x < y);
+    }
+    default: {
+        double x, y;
+        memcpy(&x, a, 8), memcpy(&y, b, 8);
+        return (x > y) - (x < y);
+    }
+    }
+}
+
+static int is_nan(st_pq_type t, const void *p)
+{
+    if (t == ST_PQ_FLOAT) {
+        float x;
+        memcpy(&x, p, 4);
+        return isnan(x);
+    }
+    if (t == ST_PQ_DOUBLE) {
+        double x;
+        memcpy(&x, p, 8);
+        return isnan(x);
+    }
+    return 0;
+}
+
+static int cmp_bytes(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+    if (c != 0 || al == bl) return c;
+    return al < bl ? -1 : 1;
+}
+
+/* Statistics of column V into M. */
+static int column_stats(const st_pq_values *v, col_meta *m)
+{
+    int w = width_of(v->type);
+    int64_t imin = -1, imax = -1;
+    m->null_count = 0;
+    for (int64_t i = 0; i < v->n; i++) {
+        if (!is_valid(v, i)) {
+            m->null_count++;
+            continue;
+        }
+        if (w > 0) {
+            const uint8_t *p = (const uint8_t *)v->values + i * w;
+            if (is_nan(v->type, p)) continue;
+            if (imin < 0 || cmp_fixed(v->type, p, (const uint8_t *)v->values + imin * w) < 0)
+                imin = i;
+            if (imax < 0 || cmp_fixed(v->type, p, (const uint8_t *)v->values + imax * w) > 0)
+                imax = i;
+        } else {
+            const uint8_t *s = v->bytes + v->offsets[i];
+            size_t l = (size_t)(v->offsets[i + 1] - v->offsets[i]);
+            if (imin < 0 || cmp_bytes(s, l, v->bytes + v->offsets[imin],
+                                      (size_t)(v->offsets[imin + 1] - v->offsets[imin])) < 0)
+                imin = i;
+            if (imax < 0 || cmp_bytes(s, l, v->bytes + v->offsets[imax],
+                                      (size_t)(v->offsets[imax + 1] - v->offsets[imax])) > 0)
+                imax = i;
+        }
+    }
+    if (imin < 0) return STRATA_OK;
+    m->has_minmax = 1;
+    if (w > 0) {
+        memcpy(m->min, (const uint8_t *)v->values + imin * w, (size_t)w);
+        memcpy(m->max, (const uint8_t *)v->values + imax * w, (size_t)w);
+        m->min_len = m->max_len = (size_t)w;
+        /* a zero minimum is written as -0.0 and a zero maximum as +0.0 (parquet.thrift) */
+        if (v->type == ST_PQ_DOUBLE || v->type == ST_PQ_FLOAT) {
+            double lo =
+                v->type == ST_PQ_DOUBLE ? *(double *)(void *)m->min : *(float *)(void *)m->min;
+            double hi =
+                v->type == ST_PQ_DOUBLE ? *(double *)(void *)m->max : *(float *)(void *)m->max;
+            if (lo == 0.0) {
+                if (v->type == ST_PQ_DOUBLE)
+                    *(double *)(void *)m->min = -0.0;
+                else
+                    *(float *)(void *)m->min = -0.0f;
+            }
+            if (hi == 0.0) {
+                if (v->type == ST_PQ_DOUBLE)
+                    *(double *)(void *)m->max = 0.0;
+                else
+                    *(float *)(void *)m->max = 0.0f;
+            }
+        }
+        return STRATA_OK;
+    }
+    m->min_len = (size_t)(v->offsets[imin + 1] - v->offsets[imin]);
+    m->max_len = (size_t)(v->offsets[imax + 1] - v->offsets[imax]);
+    m->smin = malloc(m->min_len + 1);
+    m->smax = malloc(m->max_len + 1);
+    if (m->smin == NULL || m->smax == NULL) return STRATA_ENOMEM;
+    memcpy(m->smin, v->bytes + v->offsets[imin], m->min_len);
+    memcpy(m->smax, v->bytes + v->offsets[imax], m->max_len);
+    return STRATA_OK;
+}
+
+static void put_le32(st_tc_writer *b, uint32_t x)
+{
+    for (int k = 0; k < 4; k++) st_tc_w_byte(b, (uint8_t)(x >> (8 * k)));
+}
+
+/* The uncompressed page: definition levels (optional columns) and PLAIN values. Built in a
+ * st_tc_writer, used here as a growing byte buffer. */
+/* The definition levels of an optional column. */
+static void page_levels(const st_pq_colspec *s, const st_pq_values *v, st_tc_writer *b)
+{
+    int64_t n = v->n;
+    if (s->optional) {
+        /* one bit-packed run of ceil(n/8) groups of width 1: the validity bitmap's layout */
+        uint64_t groups = ((uint64_t)n + 7) / 8;
+        st_tc_writer h = {0};
+        st_tc_w_varint(&h, groups << 1 | 1);
+        put_le32(b, (uint32_t)(h.len + groups));
+        st_tc_w_raw(b, h.p, h.len);
+        st_tc_writer_free(&h);
+        for (uint64_t g = 0; g < groups; g++) {
+            uint8_t x = v->validity ? v->validity[g] : 0xFF;
+            if (g == groups - 1 && (n & 7)) x &= (uint8_t)((1u << (n & 7)) - 1);
+            st_tc_w_byte(b, x);
+        }
+    }
+}
+
+/* Row I's value, PLAIN-encoded. */
+static void plain_value(const st_pq_values *v, int64_t i, st_tc_writer *b)
+{
+    int w = width_of(v->type);
+    if (w > 0) {
+        st_tc_w_raw(b, (const uint8_t *)v->values + i * w, (size_t)w);
+        return;
+    }
+    size_t l = (size_t)(v->offsets[i + 1] - v->offsets[i]);
+    put_le32(b, (uint32_t)l);
+    st_tc_w_raw(b, v->bytes + v->offsets[i], l);
+}
+
+/* The valid rows' values, PLAIN-encoded. */
+static void page_plain(const st_pq_values *v, st_tc_writer *b)
+{
+    int64_t n = v->n;
+    int w = width_of(v->type);
+    if (v->type == ST_PQ_BOOLEAN) {
+        uint8_t acc = 0;
+        int nb = 0;
+        for (int64_t i = 0; i < n; i++) {
+            if (!is_valid(v, i)) continue;
+            if (((const uint8_t *)v->values)[i]) acc |= (uint8_t)(1u << nb);
+            if (++nb == 8) st_tc_w_byte(b, acc), acc = 0, nb = 0;
+        }
+        if (nb) st_tc_w_byte(b, acc);
+    } else if (w > 0 && v->validity == NULL) {
+        st_tc_w_raw(b, v->values, (size_t)n * (size_t)w);
+    } else {
+        for (int64_t i = 0; i < n; i++)
+            if (is_valid(v, i)) plain_value(v, i, b);
+    }
+}
+
+/* ---- dictionaries --------------------------------------------------------------------------- */
+
+/* A column chunk's dictionary: its distinct values in order of first appearance (as the row
+ * holding each) and the id of every valid row's value. */
+typedef struct {
+    int64_t *rows, ndistinct;
+    uint32_t *ids;
+    int64_t nids;
+} dict_build;
+
+static const void *value_at(const st_pq_values *v, int64_t i, size_t *len)
+{
+    int w = width_of(v->type);
+    if (w > 0) {
+        *len = (size_t)w;
+        return (const uint8_t *)v->values + i * w;
+    }
+    *len = (size_t)(v->offsets[i + 1] - v->offsets[i]);
+    return v->bytes + v->offsets[i];
+}
+
+static void dict_free(dict_build *d)
+{
+    free(d->rows);
+    free(d->ids);
+    memset(d, 0, sizeof *d);
+}
+
+/* Build V's dictionary into D when it pays: 1 when the chunk has at most half as many distinct
+ * values as valid rows (compared by their bytes), 0 when not (or for booleans), STRATA_ENOMEM. */
+static int dict_build_of(const st_pq_values *v, dict_build *d)
+{
+    int rc = 0;
+    int64_t *slots = NULL;
+    memset(d, 0, sizeof *d);
+    int64_t nn = 0;
+    for (int64_t i = 0; i < v->n; i++) nn += is_valid(v, i);
+    int64_t limit = nn / 2;
+    if (v->type == ST_PQ_BOOLEAN || limit < 1) return 0;
+    size_t cap = 16;
+    while (cap < 2 * (size_t)limit + 2) cap *= 2;
+    slots = malloc(cap * sizeof *slots);
+    d->rows = malloc((size_t)limit * sizeof *d->rows);
+    d->ids = malloc((size_t)nn * sizeof *d->ids);
+    if (slots == NULL || d->rows == NULL || d->ids == NULL) {
+        rc = STRATA_ENOMEM;
+        goto done;
+    }
+    memset(slots, 0xFF, cap * sizeof *slots);
+    for (int64_t i = 0; i < v->n; i++) {
+        if (!is_valid(v, i)) continue;
+        size_t len, olen;
+        const void *p = value_at(v, i, &len);
+        size_t h = (size_t)XXH3_64bits(p, len) & (cap - 1);
+        for (;; h = (h + 1) & (cap - 1)) {
+            if (slots[h] < 0) {
+                if (d->ndistinct == limit) goto done; /* rc 0: not worth it */
+                slots[h] = d->ndistinct;
+                d->rows[d->ndistinct++] = i;
+                break;
+            }
+            const void *q = value_at(v, d->rows[slots[h]], &olen);
+            if (olen == len && memcmp(p, q, len) == 0) break;
+        }
+        d->ids[d->nids++] = (uint32_t)slots[h];
+    }
+    rc = 1;
+done:
+    free(slots);
+    if (rc != 1) dict_free(d);
+    return rc;
+}
+
+/* The dictionary page's body: the distinct values, PLAIN. */
+static void dict_page(const st_pq_values *v, const dict_build *d, st_tc_writer *b)
+{
+    for (int64_t k = 0; k < d->ndistinct; k++) plain_value(v, d->rows[k], b);
+}
+
+/* The data page's values: the ids' bit width, then one bit-packed run of them. */
+static void page_ids(const dict_build *d, st_tc_writer *b)
+{
+    int bw = 1;
+    while (bw < 32 && ((uint64_t)1 << bw) < (uint64_t)d->ndistinct) bw++;
+    st_tc_w_byte(b, (uint8_t)bw);
+    uint64_t groups = ((uint64_t)d->nids + 7) / 8;
+    st_tc_w_varint(b, groups << 1 | 1);
+    uint64_t acc = 0;
+    int nacc = 0;
+    for (uint64_t i = 0; i < groups * 8; i++) {
+        acc |= (uint64_t)(i < (uint64_t)d->nids ? d->ids[i] : 0) << nacc;
+        nacc += bw;
+        while (nacc >= 8) {
+            st_tc_w_byte(b, (uint8_t)acc);
+            acc >>= 8;
+            nacc -= 8;
+        }
+    }
+}
+
+static int check_values(st_pq_writer *w, int c, const st_pq_values *v, int64_t n)
+{
+    const st_pq_colspec *s = &w->cols[c];
+    const char *bad = NULL;
+    if (v->type != s->type)
+        bad = "its values are of another type";
+    else if (v->n != n)
+        bad = "its length differs from the first column's";
+    else if (v->validity != NULL && !s->optional)
+        bad = "it is REQUIRED but has a validity bitmap";
+    else if (s->type == ST_PQ_BYTE_ARRAY &&
+             (v->offsets == NULL || v->offsets[0] != 0 || (n > 0 && v->bytes == NULL)))
+        bad = "its string offsets are missing";
+    else if (s->type != ST_PQ_BYTE_ARRAY && v->values == NULL && n > 0)
+        bad = "its values are missing";
+    else if (s->type == ST_PQ_BYTE_ARRAY)
+        for (int64_t i = 0; i < n && bad == NULL; i++)
+            if (v->offsets[i + 1] < v->offsets[i] || v->offsets[i + 1] - v->offsets[i] > INT32_MAX)
+                bad = "its string offsets are not ascending, or a string is over 2 GiB";
+    if (bad != NULL)
+        return st_error(w->err, STRATA_EINVAL, "cannot write parquet column '%s': %s", s->name,
+                        bad);
+    return STRATA_OK;
+}
+
+/* Compress BODY and write it with its page header (TYPE, NVALUES, ENCODING); add its sizes to M. */
+static int write_page(st_pq_writer *w, const char *name, const st_tc_writer *body, int type,
+                      int64_t nvalues, int encoding, col_meta *m)
+{
+    int rc = STRATA_OK;
+    st_tc_writer hdr = {0};
+    uint8_t *z = NULL;
+    size_t zlen = 0;
+    if (body->oom || body->len > INT32_MAX) {
+        rc = st_error(w->err, body->oom ? STRATA_ENOMEM : STRATA_ERANGE,
+                      "cannot write parquet column '%s': its page is too large", name);
+        goto done;
+    }
+    rc = st_pq_compress(w->opts.codec, w->opts.zstd_level, body->p, body->len, &z, &zlen);
+    if (rc < 0 || zlen > INT32_MAX) {
+        rc = st_error(w->err, rc < 0 ? rc : STRATA_ERANGE,
+                      "cannot write parquet column '%s': cannot compress its page", name);
+        goto done;
+    }
+    st_pq_page pg = {0};
+    pg.type = type;
+    pg.uncompressed_size = (int32_t)body->len;
+    pg.compressed_size = (int32_t)zlen;
+    pg.num_values = (int32_t)nvalues;
+    pg.encoding = encoding;
+    st_pq_page_header_write(&hdr, &pg);
+    if (hdr.oom) {
+        rc = st_error(w->err, STRATA_ENOMEM, "cannot write parquet column '%s': out of memory",
+                      name);
+        goto done;
+    }
+    m->total_uncompressed += (int64_t)(hdr.len + body->len);
+    m->total_compressed += (int64_t)(hdr.len + zlen);
+    ST_TRY(rc = out(w, hdr.p, hdr.len));
+    ST_TRY(rc = out(w, z, zlen));
+done:
+    st_tc_writer_free(&hdr);
+    free(z);
+    return rc;
+}
+
+static int write_chunk(st_pq_writer *w, int c, const st_pq_values *v, col_meta *m)
+{
+    int rc = STRATA_OK;
+    st_tc_writer body = {0}, dbody = {0};
+    dict_build d = {0};
+    const char *name = w->cols[c].name;
+    m->dictionary_page_offset = -1;
+    if (column_stats(v, m) < 0 || (w->opts.dictionary && (rc = dict_build_of(v, &d)) < 0)) {
+        rc = st_error(w->err, STRATA_ENOMEM, "cannot write parquet column '%s': out of memory",
+                      name);
+        goto done;
+    }
+    if (rc == 1) {
+        m->dictionary_page_offset = w->pos;
+        dict_page(v, &d, &dbody);
+        ST_TRY(rc = write_page(w, name, &dbody, ST_PQ_DICTIONARY_PAGE, d.ndistinct,
+                               ST_PQ_ENC_PLAIN_DICTIONARY, m));
+    }
+    page_levels(&w->cols[c], v, &body);
+    if (m->dictionary_page_offset >= 0)
+        page_ids(&d, &body);
+    else
+        page_plain(v, &body);
+    m->data_page_offset = w->pos;
+    ST_TRY(rc = write_page(
+               w, name, &body, ST_PQ_DATA_PAGE, v->n,
+               m->dictionary_page_offset >= 0 ? ST_PQ_ENC_PLAIN_DICTIONARY : ST_PQ_ENC_PLAIN, m));
+done:
+    st_tc_writer_free(&body);
+    st_tc_writer_free(&dbody);
+    dict_free(&d);
+    return rc;
+}
+
+int st_pq_writer_write(st_pq_writer *w, const st_pq_values *cols)
+{
+    int rc = STRATA_OK;
+    int64_t n = cols[0].n;
+    if (n < 0 || n > INT32_MAX)
+        return st_error(w->err, STRATA_ERANGE, "cannot write a parquet row group of %lld rows",
+                        (long long)n);
+    for (int c = 0; c < w->ncols; c++) ST_TRY(rc = check_values(w, c, &cols[c], n));
+    if (w->nrg == w->rg_cap) {
+        int cap = w->rg_cap ? w->rg_cap * 2 : 8;
+        rg_meta *g = realloc(w->rgs, (size_t)cap * sizeof *g);
+        if (g == NULL)
+            return st_error(w->err, STRATA_ENOMEM, "cannot write parquet: out of memory");
+        w->rgs = g;
+        w->rg_cap = cap;
+    }
+    rg_meta *g = &w->rgs[w->nrg];
+    memset(g, 0, sizeof *g);
+    g->cols = calloc((size_t)w->ncols, sizeof *g->cols);
+    if (g->cols == NULL)
+        return st_error(w->err, STRATA_ENOMEM, "cannot write parquet: out of memory");
+    g->num_rows = n;
+    w->nrg++; /* kept even on failure, so that st_pq_writer_free() frees its statistics */
+    for (int c = 0; c < w->ncols; c++) {
+        ST_TRY(rc = write_chunk(w, c, &cols[c], &g->cols[c]));
+        g->total_bytes += g->cols[c].total_uncompressed;
+    }
+    w->num_rows += n;
+done:
+    return rc;
+}
+
+/* ---- the footer --------------------------------------------------------------------------- */
+
+static int converted_of(const st_pq_colspec *s)
+{
+    const st_pq_logical *l = &s->logical;
+    switch (l->kind) {
+    case ST_PQ_LT_STRING:
+        return 0;
+    case ST_PQ_LT_DATE:
+        return 6;
+    case ST_PQ_LT_TIMESTAMP:
+        return l->unit == ST_PQ_MILLIS ? 9 : l->unit == ST_PQ_MICROS ? 10 : -1;
+    case ST_PQ_LT_INTEGER: {
+        int k = l->bit_width == 8 ? 0 : l->bit_width == 16 ? 1 : l->bit_width == 32 ? 2 : 3;
+        return (l->is_signed ? 15 : 11) + k;
+    }
+    default:
+        return -1;
+    }
+}
+
+static void write_logical(st_tc_writer *t, const st_pq_logical *l)
+{
+    if (l->kind == ST_PQ_LT_NONE || l->kind == ST_PQ_LT_OTHER) return;
+    st_tc_w_struct(t, 10);
+    if (l->kind == ST_PQ_LT_STRING || l->kind == ST_PQ_LT_DATE) {
+        st_tc_w_struct(t, l->kind == ST_PQ_LT_STRING ? 1 : 6);
+        st_tc_w_end(t);
+    } else if (l->kind == ST_PQ_LT_TIMESTAMP) {
+        st_tc_w_struct(t, 8);
+        st_tc_w_bool(t, 1, l->utc);
+        st_tc_w_struct(t, 2);
+        st_tc_w_struct(t, (int16_t)(l->unit == ST_PQ_MILLIS ? 1 : l->unit == ST_PQ_NANOS ? 3 : 2));
+        st_tc_w_end(t);
+        st_tc_w_end(t);
+        st_tc_w_end(t);
+    } else {
+        st_tc_w_struct(t, 10);
+        st_tc_w_field(t, 1, ST_TC_BYTE);
+        st_tc_w_byte(t, (uint8_t)l->bit_width);
+        st_tc_w_bool(t, 2, l->is_signed);
+        st_tc_w_end(t);
+    }
+    st_tc_w_end(t);
+}
+
+static void write_schema(st_pq_writer *w, st_tc_writer *t)
+{
+    st_tc_w_list(t, 2, ST_TC_STRUCT, w->ncols + 1);
+    st_tc_w_struct(t, 0);
+    st_tc_w_binary(t, 4, "schema", 6);
+    st_tc_w_i32(t, 5, w->ncols);
+    st_tc_w_end(t);
+    for (int c = 0; c < w->ncols; c++) {
+        const st_pq_colspec *s = &w->cols[c];
+        st_tc_w_struct(t, 0);
+        st_tc_w_i32(t, 1, s->type);
+        st_tc_w_i32(t, 3, s->optional ? 1 : 0);
+        st_tc_w_binary(t, 4, s->name, strlen(s->name));
+        int ct = converted_of(s);
+        if (ct >= 0) st_tc_w_i32(t, 6, ct);
+        write_logical(t, &s->logical);
+        st_tc_w_end(t);
+    }
+}
+
+static void write_colmeta(st_pq_writer *w, st_tc_writer *t, int c, const col_meta *m, int64_t nrows)
+{
+    const st_pq_colspec *s = &w->cols[c];
+    st_tc_w_struct(t, 0); /* ColumnChunk */
+    st_tc_w_i64(t, 2,
+                m->dictionary_page_offset >= 0 ? m->dictionary_page_offset : m->data_page_offset);
+    st_tc_w_struct(t, 3);
+    st_tc_w_i32(t, 1, s->type);
+    st_tc_w_list(t, 2, ST_TC_I32, 2);
+    st_tc_w_elem_i32(t,
+                     m->dictionary_page_offset >= 0 ? ST_PQ_ENC_PLAIN_DICTIONARY : ST_PQ_ENC_PLAIN);
+    st_tc_w_elem_i32(t, ST_PQ_ENC_RLE);
+    st_tc_w_list(t, 3, ST_TC_BINARY, 1);
+    st_tc_w_elem_binary(t, s->name, strlen(s->name));
+    st_tc_w_i32(t, 4, w->opts.codec);
+    st_tc_w_i64(t, 5, nrows);
+    st_tc_w_i64(t, 6, m->total_uncompressed);
+    st_tc_w_i64(t, 7, m->total_compressed);
+    st_tc_w_i64(t, 9, m->data_page_offset);
+    if (m->dictionary_page_offset >= 0) st_tc_w_i64(t, 11, m->dictionary_page_offset);
+    st_tc_w_struct(t, 12);
+    st_tc_w_i64(t, 3, m->null_count);
+    if (m->has_minmax) {
+        st_tc_w_binary(t, 5, m->smax ? m->smax : m->max, m->max_len);
+        st_tc_w_binary(t, 6, m->smin ? m->smin : m->min, m->min_len);
+    }
+    st_tc_w_end(t);
+    st_tc_w_end(t);
+    st_tc_w_end(t);
+}
+
+static void write_footer(st_pq_writer *w, st_tc_writer *t)
+{
+    st_tc_w_struct(t, 0);
+    st_tc_w_i32(t, 1, 1);
+    write_schema(w, t);
+    st_tc_w_i64(t, 3, w->num_rows);
+    st_tc_w_list(t, 4, ST_TC_STRUCT, w->nrg);
+    for (int g = 0; g < w->nrg; g++) {
+        rg_meta *r = &w->rgs[g];
+        st_tc_w_struct(t, 0);
+        st_tc_w_list(t, 1, ST_TC_STRUCT, w->ncols);
+        for (int c = 0; c < w->ncols; c++) write_colmeta(w, t, c, &r->cols[c], r->num_rows);
+        st_tc_w_i64(t, 2, r->total_bytes);
+        st_tc_w_i64(t, 3, r->num_rows);
+        st_tc_w_end(t);
+    }
+    st_tc_w_binary(t, 6, "strata", 6);
+    st_tc_w_list(t, 7, ST_TC_STRUCT, w->ncols); /* ColumnOrder: TYPE_ORDER for every column */
+    for (int c = 0; c < w->ncols; c++) {
+        st_tc_w_struct(t, 0);
+        st_tc_w_struct(t, 1);
+        st_tc_w_end(t);
+        st_tc_w_end(t);
+    }
+    st_tc_w_end(t);
+}
+
+int st_pq_writer_close(st_pq_writer *w)
+{
+    int rc = STRATA_OK;
+    st_tc_writer t = {0};
+    write_footer(w, &t);
+    if (t.oom || t.len > UINT32_MAX) {
+        rc = st_error(w->err, STRATA_ENOMEM, "cannot write parquet footer: out of memory");
+        goto done;
+    }
+    uint8_t tail[8];
+    for (int k = 0; k < 4; k++) tail[k] = (uint8_t)(t.len >> (8 * k));
+    memcpy(tail + 4, "PAR1", 4);
+    ST_TRY(rc = out(w, t.p, t.len));
+    ST_TRY(rc = out(w, tail, 8));
+done:
+    st_tc_writer_free(&t);
+    st_pq_writer_free(w);
+    return rc;
+}
