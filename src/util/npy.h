@@ -21,7 +21,7 @@
 
 typedef struct st_npy_info {
     strata_dtype dtype;
-    char descr[8];
+    char descr[16];
     int fortran_order;
     int ndim;
     uint64_t shape[ST_NPY_MAX_DIMS];
