@@ -82,7 +82,10 @@ typedef enum {
 } strata_error;
 
 /* Element types. STRATA_BOOL is one byte (0 or 1). STRATA_STR is a variable-length UTF-8
- * string, stored packed: an int64 offsets array of n+1 entries plus a uint8 bytes array. */
+ * string, stored packed: an int64 offsets array of n+1 entries plus a uint8 bytes array.
+ * STRATA_TS is a timestamp: int64 nanoseconds since 1970-01-01T00:00:00 UTC (numpy's
+ * datetime64[ns], Arrow's timestamp[ns, UTC]), stored, sorted and compared as an int64, read and
+ * written as ISO 8601. The numbers are stored in catalogs: new types are added at the end. */
 typedef enum {
     STRATA_I8,
     STRATA_I16,
@@ -95,7 +98,8 @@ typedef enum {
     STRATA_F32,
     STRATA_F64,
     STRATA_BOOL,
-    STRATA_STR
+    STRATA_STR,
+    STRATA_TS
 } strata_dtype;
 
 typedef struct strata_pool strata_pool;
@@ -141,10 +145,22 @@ STRATA_API const char *strata_dtype_name(strata_dtype dtype);
 /* Parse a dtype name as written by strata_dtype_name(). STRATA_EINVAL if NAME is not one. */
 STRATA_API int strata_dtype_parse(const char *name, strata_dtype *out);
 
-/* TEXT as one value of numeric or bool DTYPE into OUT (decimal integers, floats as strtod reads
- * them, true/false/1/0), range checked. Returns STRATA_OK, or STRATA_EINVAL with WHY (room for 64
- * bytes) completing "'TEXT' ..." (e.g. "is out of range for i8"). */
+/* TEXT as one value of numeric, bool or ts DTYPE into OUT (decimal integers, floats as strtod
+ * reads them, true/false/1/0; for STRATA_TS an ISO 8601 date or date and time, "2024-01-31",
+ * "2024-01-31 13:45:00", "2024-01-31T13:45:00.123456789+01:00" (a 'Z' or an offset is converted
+ * to UTC; without one the time is taken as UTC), or an integer count of nanoseconds), range
+ * checked. Returns STRATA_OK, or STRATA_EINVAL with WHY (room for 64 bytes) completing "'TEXT'
+ * ..." (e.g. "is out of range for i8", "is not a timestamp: month 13"). */
 STRATA_API int strata_value_parse(strata_dtype dtype, const char *text, void *out, char *why);
+
+/* Room for the text of any timestamp written by strata_ts_format(), with its NUL. */
+#define STRATA_TS_FORMAT_MAX 32
+
+/* The timestamp NS (nanoseconds since the epoch) as ISO 8601 in UTC into OUT, which has room for
+ * STRATA_TS_FORMAT_MAX bytes: "2024-01-31T13:45:00Z", with fractional digits only when they are
+ * not zero, in groups of three (".500", ".000001", ".123456789"). Returns the length written,
+ * without the NUL. strata_value_parse(STRATA_TS) reads every such text back to NS. */
+STRATA_API size_t strata_ts_format(int64_t ns, char *out);
 
 /* ---------------------------------------------------------------------------------------------
  * Pools

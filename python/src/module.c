@@ -434,6 +434,7 @@ int pyst_npy_type(strata_dtype dt)
     case STRATA_I32:
         return NPY_INT32;
     case STRATA_I64:
+    case STRATA_TS: /* int64 nanoseconds: .view('M8[ns]') gives datetime64 */
         return NPY_INT64;
     case STRATA_U8:
         return NPY_UINT8;

@@ -203,6 +203,14 @@ void cli_print_value(FILE *f, strata_dtype dtype, const void *p, int json)
     case STRATA_BOOL:
         fputs(*(const uint8_t *)p ? "true" : "false", f);
         break;
+    case STRATA_TS: {
+        char ts[STRATA_TS_FORMAT_MAX];
+        int64_t ns;
+        memcpy(&ns, p, sizeof ns);
+        strata_ts_format(ns, ts);
+        fprintf(f, json ? "\"%s\"" : "%s", ts);
+        break;
+    }
     default:
         break;
     }

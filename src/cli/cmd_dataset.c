@@ -380,7 +380,11 @@ static void print_stat_value(const strata_column *col, const strata_column_stats
         printf("%.17g", max ? cs->max : cs->min);
     else if (col->dtype == STRATA_U64)
         printf("%llu", (unsigned long long)(max ? cs->max_i : cs->min_i));
-    else
+    else if (col->dtype == STRATA_TS) {
+        char ts[STRATA_TS_FORMAT_MAX];
+        strata_ts_format(max ? cs->max_i : cs->min_i, ts);
+        fputs(ts, stdout);
+    } else
         printf("%lld", (long long)(max ? cs->max_i : cs->min_i));
 }
 

@@ -197,7 +197,7 @@ void st_dspec_describe(const st_dspec *spec, const st_cat_deriv *dv, char *out, 
 
 static int is_integer(strata_dtype dt)
 {
-    return dt <= STRATA_U64 || dt == STRATA_BOOL;
+    return dt <= STRATA_U64 || dt == STRATA_BOOL || dt == STRATA_TS;
 }
 
 static int is_float(strata_dtype dt)
@@ -253,7 +253,8 @@ int st_derive_columns(st_err *err, const st_dspec *spec, const st_schema *parent
                             spec->key[i]);
         /* Sorts and global top-k keep their keys (merges need them); groupby its keys. */
         if (spec->op == ST_OP_SORT || spec->op == ST_OP_TOPK_GLOBAL || spec->op == ST_OP_GROUPBY) {
-            n = add_col(cols, n, spec->key[i], spec->op == ST_OP_GROUPBY ? STRATA_I64 : dt);
+            strata_dtype kt = spec->op == ST_OP_GROUPBY && dt != STRATA_TS ? STRATA_I64 : dt;
+            n = add_col(cols, n, spec->key[i], kt);
             if (n < 0)
                 return st_error(err, STRATA_EINVAL, "key '%s' is named twice or is 'index'",
                                 spec->key[i]);
@@ -271,7 +272,10 @@ int st_derive_columns(st_err *err, const st_dspec *spec, const st_schema *parent
         if (dt == STRATA_STR)
             return st_error(err, STRATA_ETYPE, "cannot %s column '%s': it holds strings",
                             agg_names[op], spec->agg_col[a]);
-        strata_dtype vt = is_float(dt) ? STRATA_F64 : STRATA_I64;
+        /* the min and max of timestamps are timestamps; their sum is a plain int64 */
+        strata_dtype vt = is_float(dt)                                                ? STRATA_F64
+                          : dt == STRATA_TS && (op == ST_AGG_MIN || op == ST_AGG_MAX) ? STRATA_TS
+                                                                                      : STRATA_I64;
         char name[STRATA_NAME_MAX + 8];
         /* mean is kept as sum and count: mean:X adds sum_X too. */
         snprintf(name, sizeof name, "%s_%s", op == ST_AGG_MEAN ? "sum" : agg_names[op],

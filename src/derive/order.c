@@ -48,7 +48,7 @@ static int str_cmp(const st_table *a, int ca, uint64_t i, const st_table *b, int
 static inline uint64_t key_image(strata_dtype dt, const void *data, uint64_t i, int desc)
 {
     uint64_t x;
-    if (dt == STRATA_I64)
+    if (dt == STRATA_I64 || dt == STRATA_TS)
         x = (uint64_t)((const int64_t *)data)[i] ^ ((uint64_t)1 << 63);
     else if (dt == STRATA_U64)
         x = ((const uint64_t *)data)[i];

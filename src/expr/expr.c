@@ -26,6 +26,7 @@
 #include <strings.h>
 
 #include "util/par.h"
+#include "util/ts.h"
 
 #define ST_EXPR_BLOCK 4096
 /* One temporary: a block of 8-byte values (bools use its first ST_EXPR_BLOCK bytes). */
@@ -210,7 +211,39 @@ static const char *tname(strata_dtype t)
     return t == STRATA_STR    ? "a string"
            : t == STRATA_BOOL ? "a bool"
            : t == STRATA_F64  ? "f64"
+           : t == STRATA_TS   ? "ts"
                               : "i64";
+}
+
+/* Bind the string literal S, compared with a timestamp, as the timestamp it spells. */
+static int ts_literal(parser *p, node *s)
+{
+    int64_t v;
+    char why[64];
+    if (st_ts_parse(s->s, s->slen, &v, why, sizeof why) < 0)
+        return perr(p, s->at, "type error: '%s' %s", s->s, why);
+    free(s->s);
+    s->s = NULL;
+    s->kind = ST_EXPR_INT;
+    s->type = STRATA_TS;
+    s->i = v;
+    return STRATA_OK;
+}
+
+/* The type of arithmetic OP (+ - * / %) on A and B, or -1 when it has none: timestamps take a
+ * duration in ns added or subtracted (ts), and give one when subtracted (i64). */
+static int arith_type(int op, strata_dtype a, strata_dtype b)
+{
+    if (a != STRATA_TS && b != STRATA_TS) {
+        if (!numeric(a) || !numeric(b)) return -1;
+        return a == STRATA_F64 || b == STRATA_F64 ? STRATA_F64 : STRATA_I64;
+    }
+    if (op == ST_EXPR_SUB && a == STRATA_TS && b == STRATA_TS) return STRATA_I64;
+    if (op == ST_EXPR_SUB && a == STRATA_TS && b == STRATA_I64) return STRATA_TS;
+    if (op == ST_EXPR_ADD &&
+        ((a == STRATA_TS && b == STRATA_I64) || (a == STRATA_I64 && b == STRATA_TS)))
+        return STRATA_TS;
+    return -1;
 }
 
 /* Whether the LEN bytes at NAME are one of a tree's known names (always, when it has none). */
@@ -343,38 +376,84 @@ static int read_name(parser *p, size_t at, const char *t, char *name)
     return STRATA_OK;
 }
 
+/* floor_to's unit, its second argument ('second', 'minute', 'hour' or 'day'), into N->i. */
+static int floor_unit(parser *p, size_t at, node *n)
+{
+    static const struct {
+        const char *name;
+        int64_t ns;
+    } units[] = {{"second", ST_NS_PER_SEC},
+                 {"minute", 60 * ST_NS_PER_SEC},
+                 {"hour", 3600 * ST_NS_PER_SEC},
+                 {"day", ST_NS_PER_DAY}};
+    for (size_t i = 0; n->b->kind == ST_EXPR_STR && i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(n->b->s, units[i].name) == 0) {
+            n->i = units[i].ns;
+            node_free(n->b);
+            n->b = NULL;
+            return STRATA_OK;
+        }
+    return perr(p, at, "%s", "floor_to() takes a unit: 'second', 'minute', 'hour' or 'day'");
+}
+
+/* Type-check the call N of function NAME (at AT) and set its type. */
+static int call_type(parser *p, size_t at, const char *name, node *n)
+{
+    int f = n->op;
+    strata_dtype ta = n->a->type == STRATA_BOOL ? STRATA_I64 : n->a->type;
+    strata_dtype tb = n->b ? (n->b->type == STRATA_BOOL ? STRATA_I64 : n->b->type) : ta;
+    if (f >= ST_EXPR_YEAR) {
+        if (ta != STRATA_TS) return perr(p, at, "%s() needs a timestamp, not %s", name, tname(ta));
+        n->type = f == ST_EXPR_FLOOR_TO ? STRATA_TS : STRATA_I64;
+    } else if (f == ST_EXPR_I64 || f == ST_EXPR_F64) { /* i64(ts): its nanoseconds */
+        if (!numeric(ta) && ta != STRATA_TS)
+            return perr(p, at, "%s() needs a number or a timestamp, not %s", name, tname(ta));
+        n->type = f == ST_EXPR_I64 ? STRATA_I64 : STRATA_F64;
+    } else if ((f == ST_EXPR_MIN || f == ST_EXPR_MAX) && (ta == STRATA_TS || tb == STRATA_TS)) {
+        if (ta != tb)
+            return perr(p, at, "%s() needs two numbers or two timestamps, not %s and %s", name,
+                        tname(ta), tname(tb));
+        n->type = STRATA_TS;
+    } else {
+        if (!numeric(ta) || !numeric(tb))
+            return perr(p, at, "%s() needs numbers, not %s", name, tname(numeric(ta) ? tb : ta));
+        n->type = ta == STRATA_F64 || tb == STRATA_F64 ? STRATA_F64 : STRATA_I64;
+    }
+    return STRATA_OK;
+}
+
 /* The call of the function NAME at AT, the cursor on its '('. */
 static int parse_call(parser *p, size_t at, const char *name, node **out)
 {
-    static const char *funcs[] = {"abs", "min", "max", "i64", "f64"};
+    static const char *funcs[] = {"abs",   "min", "max",  "i64",    "f64", "year",
+                                  "month", "day", "hour", "minute", "dow", "floor_to"};
     int f = -1;
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < (int)(sizeof funcs / sizeof funcs[0]); i++)
         if (strcmp(name, funcs[i]) == 0) f = i;
-    if (f < 0) return perr(p, at, "unknown function '%s' (use abs, min, max, i64, f64)", name);
+    if (f < 0)
+        return perr(p, at,
+                    "unknown function '%s' (use abs, min, max, i64, f64, year, month, day, hour, "
+                    "minute, dow, floor_to)",
+                    name);
     p->pos++;
     node *n;
     int rc = mk(p, at, ST_EXPR_CALL, STRATA_I64, &n);
     if (rc < 0) return rc;
     n->op = f;
     rc = parse_or(p, &n->a);
-    if (rc == STRATA_OK && (f == ST_EXPR_MIN || f == ST_EXPR_MAX)) {
+    if (rc == STRATA_OK && (f == ST_EXPR_MIN || f == ST_EXPR_MAX || f == ST_EXPR_FLOOR_TO)) {
         if (!punct(p, ","))
             rc = perr(p, p->pos, "%s() takes two arguments: expected ','", name);
         else
             rc = parse_or(p, &n->b);
     }
     if (rc == STRATA_OK && !punct(p, ")")) rc = perr(p, p->pos, "%s", "expected ')'");
-    if (rc == STRATA_OK && p->bind && (!numeric(n->a->type) || (n->b && !numeric(n->b->type))))
-        rc = perr(p, at, "%s() needs numbers", name);
+    if (rc == STRATA_OK && f == ST_EXPR_FLOOR_TO) rc = floor_unit(p, at, n);
+    if (rc == STRATA_OK && p->bind) rc = call_type(p, at, name, n);
     if (rc < 0) {
         node_free(n);
         return rc;
     }
-    strata_dtype ta = n->a->type == STRATA_BOOL ? STRATA_I64 : n->a->type;
-    strata_dtype tb = n->b ? (n->b->type == STRATA_BOOL ? STRATA_I64 : n->b->type) : ta;
-    n->type = f == ST_EXPR_I64   ? STRATA_I64
-              : f == ST_EXPR_F64 ? STRATA_F64
-                                 : (ta == STRATA_F64 || tb == STRATA_F64 ? STRATA_F64 : STRATA_I64);
     *out = n;
     return STRATA_OK;
 }
@@ -390,6 +469,7 @@ static int parse_column(parser *p, size_t at, const char *name, node **out)
             int rc = mk(p, at, ST_EXPR_NAME,
                         ct == STRATA_STR                         ? STRATA_STR
                         : ct == STRATA_BOOL                      ? STRATA_BOOL
+                        : ct == STRATA_TS                        ? STRATA_TS
                         : (ct == STRATA_F32 || ct == STRATA_F64) ? STRATA_F64
                                                                  : STRATA_I64,
                         &n);
@@ -476,6 +556,15 @@ static int binary(parser *p, int op, size_t at, node *a, node *b, node **out)
     if (op == ST_EXPR_AND || op == ST_EXPR_OR) {
         bad = a->type != STRATA_BOOL || b->type != STRATA_BOOL;
         n->type = STRATA_BOOL;
+    } else if (op >= ST_EXPR_LT && p->bind && (a->type == STRATA_TS || b->type == STRATA_TS)) {
+        /* a timestamp compares with a timestamp, or with a literal that spells one */
+        node *lit = a->type == STRATA_STR ? a : b->type == STRATA_STR ? b : NULL;
+        if (lit != NULL && lit->kind == ST_EXPR_STR && (rc = ts_literal(p, lit)) < 0) {
+            node_free(n);
+            return rc;
+        }
+        bad = a->type != b->type;
+        n->type = STRATA_BOOL;
     } else if (op >= ST_EXPR_LT) {
         if (a->type == STRATA_STR || b->type == STRATA_STR)
             bad = a->type != b->type || (op != ST_EXPR_EQ && op != ST_EXPR_NE);
@@ -483,8 +572,9 @@ static int binary(parser *p, int op, size_t at, node *a, node *b, node **out)
             bad = !numeric(a->type) || !numeric(b->type);
         n->type = STRATA_BOOL;
     } else {
-        bad = !numeric(a->type) || !numeric(b->type);
-        n->type = a->type == STRATA_F64 || b->type == STRATA_F64 ? STRATA_F64 : STRATA_I64;
+        int t = arith_type(op, a->type, b->type);
+        bad = t < 0;
+        n->type = t < 0 ? STRATA_I64 : (strata_dtype)t;
     }
     if (bad && p->bind) {
         node_free(n);
@@ -854,6 +944,7 @@ static void load_col(evalctx *c, const node *n, void *out)
         for (uint64_t i = 0; i < m; i++) oi[i] = ((const int32_t *)d)[lo + i];
         break;
     case STRATA_I64:
+    case STRATA_TS:
         memcpy(oi, (const int64_t *)d + lo, m * 8);
         break;
     case STRATA_U8:
@@ -978,14 +1069,51 @@ static int64_t to_i64(double x)
     return (int64_t)x;
 }
 
+/* year, month, day, hour, minute, dow and floor_to of N's timestamp argument into OUT. */
+static void eval_ts_call(evalctx *c, const node *n, int64_t *out)
+{
+    eval(c, n->a, out);
+    uint64_t m = c->m;
+    int64_t unit = n->op == ST_EXPR_HOUR ? 3600 * ST_NS_PER_SEC : 60 * ST_NS_PER_SEC;
+    switch (n->op) {
+    case ST_EXPR_HOUR:
+    case ST_EXPR_MINUTE: /* of the day, of the hour */
+        for (uint64_t i = 0; i < m; i++) {
+            int64_t r = out[i] % (unit * (n->op == ST_EXPR_HOUR ? 24 : 60));
+            out[i] = st_floordiv(r < 0 ? r + unit * (n->op == ST_EXPR_HOUR ? 24 : 60) : r, unit);
+        }
+        break;
+    case ST_EXPR_DOW: /* 1970-01-01 was a Thursday, 3 counting from Monday */
+        for (uint64_t i = 0; i < m; i++) {
+            int64_t d = (st_floordiv(out[i], ST_NS_PER_DAY) + 3) % 7;
+            out[i] = d < 0 ? d + 7 : d;
+        }
+        break;
+    case ST_EXPR_FLOOR_TO: /* wraps like i64 arithmetic below the earliest whole unit */
+        for (uint64_t i = 0; i < m; i++) out[i] = wrap_mul(st_floordiv(out[i], n->i), n->i);
+        break;
+    default: /* year, month, day */
+        for (uint64_t i = 0; i < m; i++) {
+            int64_t y;
+            unsigned mo, d;
+            st_civil_from_days(st_floordiv(out[i], ST_NS_PER_DAY), &y, &mo, &d);
+            out[i] = n->op == ST_EXPR_YEAR ? y : n->op == ST_EXPR_MONTH ? (int64_t)mo : (int64_t)d;
+        }
+    }
+}
+
 /* min, max, abs, i64 and f64 of N's arguments into OUT. */
 static void eval_call(evalctx *c, const node *n, void *out)
 {
     uint64_t m = c->m;
     int64_t *oi = out;
     double *of = out;
+    if (n->op >= ST_EXPR_YEAR) {
+        eval_ts_call(c, n, out);
+        return;
+    }
     strata_dtype t = n->op == ST_EXPR_I64 || n->op == ST_EXPR_F64 ? n->a->type : n->type;
-    if (t == STRATA_BOOL) t = STRATA_I64;
+    if (t == STRATA_BOOL || t == STRATA_TS) t = STRATA_I64;
     void *a = out, *b = NULL;
     if (n->b != NULL)
         eval_operands(c, n->a, n->b, t, t, out, &a, &b);

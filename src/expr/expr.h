@@ -87,7 +87,14 @@ typedef enum st_expr_func {
     ST_EXPR_MIN,
     ST_EXPR_MAX,
     ST_EXPR_I64,
-    ST_EXPR_F64
+    ST_EXPR_F64,
+    ST_EXPR_YEAR, /* the calendar fields of a timestamp, in UTC: i64 */
+    ST_EXPR_MONTH,
+    ST_EXPR_DAY,
+    ST_EXPR_HOUR,
+    ST_EXPR_MINUTE,
+    ST_EXPR_DOW,     /* day of the week, Monday 0 (pandas' dayofweek) */
+    ST_EXPR_FLOOR_TO /* floor_to(ts, 'hour'): the unit's nanoseconds in the node's i */
 } st_expr_func;
 
 /* One node of a parsed expression. A tree is plain data: its users walk it. */
@@ -103,7 +110,7 @@ typedef struct st_expr_node {
     int parens; /* pairs of parentheses written around the node (conditions only) */
     struct st_expr_node *a, *b; /* operands (b: BIN, and CALL of min and max) */
     /* set by st_expr_parse() only, which binds names to columns and types every node: */
-    strata_dtype type; /* STRATA_I64, STRATA_F64, STRATA_BOOL or STRATA_STR */
+    strata_dtype type; /* STRATA_I64, STRATA_F64, STRATA_BOOL, STRATA_STR or STRATA_TS */
     int col;           /* NAME: the column's index */
     strata_dtype coltype;
     int need; /* temporaries its evaluation takes besides its output (expr.c) */
@@ -137,7 +144,7 @@ int st_expr_parse(st_err *err, const char *text, const strata_column *cols, int 
                   st_expr **out);
 void st_expr_free(st_expr *e);
 
-/* The result type: STRATA_I64, STRATA_F64 or STRATA_BOOL. */
+/* The result type: STRATA_I64, STRATA_F64, STRATA_BOOL or STRATA_TS (int64 ns, as i64). */
 strata_dtype st_expr_type(const st_expr *e);
 
 /* The scratch memory one evaluating thread takes for E, in bytes (the evaluation plan's

@@ -17,6 +17,7 @@
 
 #include "util/fileio.h"
 #include "util/parse.h"
+#include "util/ts.h"
 
 int st_csv_open(st_err *err, st_csv *c, const char *path, char delim)
 {
@@ -215,6 +216,14 @@ static inline int parse_narrow(const char *v, size_t n, strata_dtype dt, char *s
     return rc;
 }
 
+/* A timestamp: ISO 8601 (checked cheaply for its YYYY- start first), or integer nanoseconds. */
+static inline int parse_ts(const char *v, size_t n, int64_t *slot)
+{
+    if (!st_ts_looks_iso(v, n)) return st_parse_i64(v, n, slot);
+    char why[8]; /* the error is worded again, in full, by value_error */
+    return st_ts_parse(v, n, slot, why, sizeof why) == 0 ? ST_PARSE_OK : ST_PARSE_BAD;
+}
+
 /* Parse V (N bytes) as DT into slot b->n of B (not counted yet); an ST_PARSE_ status. */
 static inline int parse_value(st_colbuf *b, strata_dtype dt, const char *v, size_t n)
 {
@@ -235,6 +244,8 @@ static inline int parse_value(st_colbuf *b, strata_dtype dt, const char *v, size
     }
     case STRATA_U64:
         return st_parse_u64(v, n, &((uint64_t *)(void *)b->v)[b->n]);
+    case STRATA_TS:
+        return parse_ts(v, n, &((int64_t *)(void *)b->v)[b->n]);
     default:
         return parse_narrow(v, n, dt, b->v + b->n * strata_dtype_size(dt));
     }
@@ -246,7 +257,11 @@ __attribute__((cold)) static int value_error(pstate *ps, int f, strata_dtype dt,
 {
     char shown[200];
     show(shown, sizeof shown, v, n);
-    if (rc == ST_PARSE_OVERFLOW)
+    char why[64];
+    int64_t unused;
+    if (dt == STRATA_TS && st_ts_looks_iso(v, n) && st_ts_parse(v, n, &unused, why, sizeof why) < 0)
+        snprintf(ps->msg, ps->msglen, "column '%s': '%s' %s", ps->c->names[f], shown, why);
+    else if (rc == ST_PARSE_OVERFLOW)
         snprintf(ps->msg, ps->msglen, "column '%s': '%s' is out of range for %s (overflow)",
                  ps->c->names[f], shown, strata_dtype_name(dt));
     else
@@ -626,9 +641,9 @@ void st_csv_infer(const st_csv *c, int nfields, strata_dtype *out, uint64_t maxr
     char msg[256];
     parse_range(&s, c->body, c->size, cols, maxrows, &rows, &pos, msg, sizeof msg);
     for (int i = 0; i < nfields; i++) {
-        int all_int = 1, all_num = 1, any = 0, nulls = 0;
+        int all_int = 1, all_num = 1, all_ts = 1, any = 0, nulls = 0;
         const int64_t *off = (const int64_t *)(void *)cols[i].v;
-        for (uint64_t r = 0; r < cols[i].n && all_num; r++) {
+        for (uint64_t r = 0; r < cols[i].n && (all_num || all_ts); r++) {
             size_t n = (size_t)(off[r + 1] - off[r]);
             if (n == 0) { /* nulls were stored as empty strings (bytes may still be NULL) */
                 nulls++;
@@ -638,13 +653,19 @@ void st_csv_infer(const st_csv *c, int nfields, strata_dtype *out, uint64_t maxr
             any = 1;
             int64_t x;
             double y;
+            char why[8];
+            /* a timestamp has a date part: "2024-01-31..."; a bare integer stays an integer */
+            if (all_ts && (!st_ts_looks_iso(v, n) || st_ts_parse(v, n, &x, why, sizeof why) < 0))
+                all_ts = 0;
             if (all_int && st_parse_i64(v, n, &x) != ST_PARSE_OK) all_int = 0;
-            if (!all_int && st_parse_f64(v, n, &y) != ST_PARSE_OK) all_num = 0;
+            if (!all_int && all_num && st_parse_f64(v, n, &y) != ST_PARSE_OK) all_num = 0;
         }
         if (any && all_int && nulls == 0)
             out[i] = STRATA_I64;
         else if (any && all_num)
             out[i] = STRATA_F64;
+        else if (any && all_ts && nulls == 0)
+            out[i] = STRATA_TS;
     }
 done:
     for (int i = 0; cols != NULL && i < nfields; i++) st_colbuf_free(&cols[i]);

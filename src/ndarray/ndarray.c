@@ -450,6 +450,7 @@ static void minmax(strata_dtype dtype, const void *p, uint64_t n, double *lo, do
         MM(int32_t);
         break;
     case STRATA_I64:
+    case STRATA_TS:
         MM(int64_t);
         break;
     case STRATA_U8:

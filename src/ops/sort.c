@@ -29,6 +29,7 @@ uint64_t st_key_bits(strata_dtype dtype, const void *keys, uint64_t i)
     case STRATA_I32:
         return (uint64_t)(int64_t)((const int32_t *)keys)[i] ^ sign;
     case STRATA_I64:
+    case STRATA_TS:
         return (uint64_t)((const int64_t *)keys)[i] ^ sign;
     case STRATA_U8:
     case STRATA_BOOL:
@@ -233,6 +234,7 @@ static void store_image(strata_dtype dtype, void *keys, uint64_t i, uint64_t img
         ((int32_t *)keys)[i] = (int32_t)(int64_t)(img ^ sign);
         break;
     case STRATA_I64:
+    case STRATA_TS:
         ((int64_t *)keys)[i] = (int64_t)(img ^ sign);
         break;
     case STRATA_U8:

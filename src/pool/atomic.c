@@ -123,6 +123,7 @@ int strata_array_atomic(strata_array *a, strata_atomic_op op, uint64_t index, co
         atomic_int32_t(op, p, v.i32, e.i32, old);
         break;
     case STRATA_I64:
+    case STRATA_TS:
         atomic_int64_t(op, p, v.i64, e.i64, old);
         break;
     case STRATA_U32:

@@ -75,6 +75,11 @@ static json_t *value_json(strata_dtype t, const void *p, uint64_t i)
         return real_json(((const float *)p)[i]);
     case STRATA_F64:
         return real_json(((const double *)p)[i]);
+    case STRATA_TS: {
+        char ts[STRATA_TS_FORMAT_MAX];
+        strata_ts_format(((const int64_t *)p)[i], ts);
+        return json_string(ts);
+    }
     default:
         return json_null();
     }

@@ -182,6 +182,7 @@ static void update_stats(st_colfile *cf, strata_dtype dtype, const void *values,
         ST_MINMAX_INT(int32_t);
         break;
     case STRATA_I64:
+    case STRATA_TS:
         ST_MINMAX_INT(int64_t);
         break;
     case STRATA_U8:

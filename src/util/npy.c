@@ -167,6 +167,63 @@ static int parse_shape(cursor *c, st_npy_info *out)
     }
 }
 
+/* Whether DESCR is a little-endian datetime64 ("<M8[us]"); *NS receives ns per unit. */
+static int ts_unit(const char *descr, int64_t *ns)
+{
+    static const struct {
+        const char *unit;
+        int64_t ns;
+    } units[] = {{"ns", 1},
+                 {"us", 1000},
+                 {"ms", 1000000},
+                 {"s", 1000000000LL},
+                 {"m", 60000000000LL},
+                 {"h", 3600000000000LL},
+                 {"D", 86400000000000LL}};
+    if ((descr[0] != '<' && descr[0] != '=') || strncmp(descr + 1, "M8[", 3) != 0) return 0;
+    size_t n = strlen(descr + 4);
+    if (n < 2 || descr[4 + n - 1] != ']') return 0;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strlen(units[i].unit) == n - 1 && strncmp(descr + 4, units[i].unit, n - 1) == 0) {
+            *ns = units[i].ns;
+            return 1;
+        }
+    return 0;
+}
+
+/* Convert the M->info.count datetime64 values at M->data from M->info.ts_unit to ns, into an
+ * allocation that replaces the mapping. */
+static int ts_to_ns(st_err *err, const char *path, st_npy_map *m)
+{
+    uint64_t n = m->info.count;
+    int64_t unit = m->info.ts_unit, *out = malloc(n > 0 ? n * 8 : 1);
+    if (out == NULL)
+        return st_error(err, STRATA_ENOMEM, "out of memory converting '%s' to ns", path);
+    for (uint64_t i = 0; i < n; i++) {
+        int64_t v;
+        memcpy(&v, m->data + i * 8, 8);
+        if (v == INT64_MIN) { /* NaT */
+            out[i] = v;
+        } else if (__builtin_mul_overflow(v, unit, &out[i]) || out[i] == INT64_MIN) {
+            free(out);
+            return st_error(err, STRATA_ERANGE,
+                            "'%s': value %llu (%lld in %s) is out of range for ts (int64 ns: "
+                            "years 1677 to 2262)",
+                            path, (unsigned long long)i, (long long)v, m->info.descr);
+        }
+    }
+    if (m->heap)
+        free(m->map);
+    else
+        munmap(m->map, m->len);
+    m->map = out;
+    m->len = n * 8;
+    m->heap = 1;
+    m->data = (const char *)out;
+    m->info.ts_unit = 1;
+    return STRATA_OK;
+}
+
 static int npy_parse(st_err *err, const void *buf, size_t len, const char *where, int fortran_ok,
                      st_npy_info *out)
 {
@@ -236,10 +293,13 @@ static int npy_parse(st_err *err, const void *buf, size_t len, const char *where
                         "'%s' holds big-endian data (%s); convert it with "
                         "numpy.astype('<%s') first",
                         where, out->descr, out->descr + 1);
-    if (st_dtype_from_descr(norm, &out->dtype) < 0)
+    out->ts_unit = 1;
+    if (ts_unit(norm, &out->ts_unit))
+        out->dtype = STRATA_TS;
+    else if (st_dtype_from_descr(norm, &out->dtype) < 0)
         return st_error(err, STRATA_ETYPE,
                         "'%s' has npy dtype '%s', which strata does not store (use one of "
-                        "i1 i2 i4 i8 u1 u2 u4 u8 f4 f8 b1)",
+                        "i1 i2 i4 i8 u1 u2 u4 u8 f4 f8 b1 M8)",
                         where, out->descr);
     if (out->fortran_order && out->ndim > 1 && !fortran_ok)
         return st_error(err, STRATA_EUNSUPPORTED,
@@ -256,7 +316,13 @@ int st_npy_parse(st_err *err, const void *buf, size_t len, const char *where, st
 
 int st_npy_parse_nd(st_err *err, const void *buf, size_t len, const char *where, st_npy_info *out)
 {
-    return npy_parse(err, buf, len, where, 1, out);
+    int rc = npy_parse(err, buf, len, where, 1, out);
+    if (rc == STRATA_OK && out->ts_unit != 1) /* only st_npy_map_file() converts units */
+        return st_error(err, STRATA_EUNSUPPORTED,
+                        "'%s' holds %s; N-d arrays read datetime64[ns] only (numpy: "
+                        "a.astype('M8[ns]'))",
+                        where, out->descr);
+    return rc;
 }
 
 int st_npy_map_file(st_err *err, const char *path, st_npy_map *m)
@@ -315,6 +381,7 @@ int st_npy_map_file(st_err *err, const char *path, st_npy_map *m)
         m->heap = 1;
         m->data = copy;
     }
+    if (m->info.ts_unit != 1) return ts_to_ns(err, path, m);
     return STRATA_OK;
 }
 

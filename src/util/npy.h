@@ -21,12 +21,13 @@
 
 typedef struct st_npy_info {
     strata_dtype dtype;
-    char descr[8];
+    char descr[16];
     int fortran_order;
     int ndim;
     uint64_t shape[ST_NPY_MAX_DIMS];
     uint64_t count;     /* product of the shape */
     size_t data_offset; /* where the elements start */
+    int64_t ts_unit;    /* STRATA_TS: nanoseconds per unit of the file's datetime64 (1 for ns) */
 } st_npy_info;
 
 /* Write into OUT the header of a 1-D array of N elements with NPY descriptor DESCR; returns its
@@ -69,6 +70,9 @@ int st_npy_aligned(const void *data, strata_dtype dtype);
  * parser's code) if it is not a valid NPY file of a Strata dtype, or shorter than its header
  * says. When the data does not start at a multiple of its element size it is copied into an
  * aligned allocation (as numpy.load reads a file into memory): m->data is always aligned.
+ * datetime64 in another unit than ns (D, h, m, s, ms, us) is converted to ns in an allocation
+ * (NaT stays NaT; a value outside the int64 ns range is STRATA_ERANGE), so that m->data always
+ * holds the values of m->info.dtype and m->info.ts_unit is 1.
  * st_npy_unmap() releases it (also after a failure). */
 int st_npy_map_file(st_err *err, const char *path, st_npy_map *m);
 void st_npy_unmap(st_npy_map *m);

@@ -8,6 +8,8 @@
  */
 #include "util/parse.h"
 
+#include "util/ts.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -242,6 +244,19 @@ int strata_value_parse(strata_dtype dtype, const char *text, void *out, char *wh
         } else {
             *(double *)out = v;
         }
+        return 0;
+    }
+    case STRATA_TS: {
+        size_t n = strlen(text);
+        if (st_ts_looks_iso(text, n))
+            return st_ts_parse(text, n, out, why, 64) < 0 ? STRATA_EINVAL : 0;
+        long long v = strtoll(text, &end, 10);
+        if (end == text || *end != '\0') {
+            snprintf(why, 64, "is not a timestamp (ISO 8601 or integer nanoseconds)");
+            return STRATA_EINVAL;
+        }
+        if (errno == ERANGE) goto range;
+        *(int64_t *)out = (int64_t)v;
         return 0;
     }
     case STRATA_BOOL:
