@@ -539,6 +539,17 @@ STRATA_API int strata_batch_append(strata_batch *b, int col, const void *values,
 STRATA_API int strata_batch_append_str(strata_batch *b, int col, const int64_t *offsets,
                                        const char *bytes, uint64_t n);
 
+/* As strata_batch_append() and strata_batch_append_str(), for a column with nulls: bit i of VALID
+ * (Arrow's layout: bit i % 8 of byte i / 8) is set when value i is present and clear when it is
+ * null; VALID NULL means all present. A null's slot in VALUES (its string) is ignored: it is
+ * stored as zero (an empty string). A batch column stores its validity bitmap only when it has a
+ * null. */
+STRATA_API int strata_batch_append_nullable(strata_batch *b, int col, const void *values,
+                                            const uint8_t *valid, uint64_t n);
+STRATA_API int strata_batch_append_str_nullable(strata_batch *b, int col, const int64_t *offsets,
+                                                const char *bytes, const uint8_t *valid,
+                                                uint64_t n);
+
 /* The index of column NAME in B's schema, or STRATA_ENOTFOUND. */
 STRATA_API int strata_batch_column(strata_batch *b, const char *name, int *col);
 
@@ -599,10 +610,12 @@ typedef struct strata_batch_info {
 
 typedef struct strata_column_stats {
     uint64_t bytes;
-    uint64_t checksum;    /* xxHash64 of the data (strings: offsets, then bytes) */
+    uint64_t checksum;    /* xxHash64 of the data (strings: offsets, then bytes; then the
+                           * validity bitmap, if any) */
     int has_minmax;       /* numeric columns with at least one value */
     double min, max;      /* as doubles */
     int64_t min_i, max_i; /* exact, for integer and bool columns (u64: the bit pattern) */
+    uint64_t nulls;       /* null values (min and max are of the others) */
 } strata_column_stats;
 
 STRATA_API int strata_snapshot_batch(strata_snapshot *s, uint64_t batch, strata_batch_info *out);
@@ -614,6 +627,12 @@ STRATA_API int strata_snapshot_stats(strata_snapshot *s, uint64_t batch, int col
 STRATA_API int strata_snapshot_map(strata_snapshot *s, uint64_t batch, int col, const void **data);
 STRATA_API int strata_snapshot_map_str(strata_snapshot *s, uint64_t batch, int col,
                                        const int64_t **offsets, const char **bytes);
+
+/* The validity bitmap of column COL of batch BATCH (Arrow's layout, see
+ * strata_batch_append_nullable), or NULL in *VALID when that batch column has no nulls. Valid until
+ * the snapshot is closed. */
+STRATA_API int strata_snapshot_map_valid(strata_snapshot *s, uint64_t batch, int col,
+                                         const uint8_t **valid);
 
 /* Copy rows [ROW, ROW+COUNT) of column COL (row positions in the snapshot, 0-based) into DST,
  * across batches. Not for string columns (STRATA_ETYPE). */

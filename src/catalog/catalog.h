@@ -18,7 +18,7 @@
 
 /* The schema version this library writes; catalogs of older versions are migrated forward on
  * open, newer ones are refused. */
-#define ST_CAT_VERSION 7
+#define ST_CAT_VERSION 8
 
 #define ST_CAT_FILE 48 /* room for a data file name: TOKEN.bytes.npy */
 
@@ -142,13 +142,23 @@ typedef struct st_cat_bcol {
     int64_t tier_id; /* where its files live; 0 or ST_TIER_DEFAULT_ID: the dataset directory */
     int64_t version; /* the version that wrote it (a derived column can be rewritten) */
     char file[ST_CAT_FILE];
-    char bytes_file[ST_CAT_FILE];
+    char bytes_file[ST_CAT_FILE]; /* strings: their bytes; else "" */
+    char valid_file[ST_CAT_FILE]; /* with nulls: the validity bitmap; else "" */
+    uint64_t nulls;
     uint64_t bytes;
     uint64_t checksum;
     int has_minmax;
     int64_t min_i, max_i; /* integer and bool columns (u64 as its bit pattern) */
     double min_f, max_f;  /* float columns */
 } st_cat_bcol;
+
+/* A batch column has up to three files: its data (for strings, their offsets), a string column's
+ * bytes, and the validity bitmap of a column with nulls. File K of BC, "" when it has none. */
+#define ST_BCOL_FILES 3
+static inline const char *st_cat_bcol_file(const st_cat_bcol *bc, int k)
+{
+    return k == 0 ? bc->file : k == 1 ? bc->bytes_file : bc->valid_file;
+}
 
 typedef struct st_cat_dsversion {
     int64_t version, created_ns, batches, rows, total_rows;
@@ -247,7 +257,7 @@ int st_cat_bcol_where(st_err *err, st_catalog *cat, int64_t id, int64_t seq, int
 typedef struct st_cat_bmove {
     int64_t batch_id, seq, version, tier_id;
     int position;
-    char file[ST_CAT_FILE], bytes_file[ST_CAT_FILE];
+    char files[ST_BCOL_FILES][ST_CAT_FILE]; /* as st_cat_bcol_file() orders them */
     uint64_t bytes, stored;
 } st_cat_bmove;
 
@@ -255,10 +265,10 @@ typedef struct st_cat_bmove {
 int st_cat_bcol_movable(st_err *err, st_catalog *cat, int64_t id, int64_t lo, int64_t hi,
                         int64_t to, int (*fn)(void *ctx, const st_cat_bmove *m), void *ctx);
 
-/* Record that M now lives on tier TO as FILE (and BYTES_FILE), STORED bytes: 1 when switched, 0
+/* Record that M now lives on tier TO as FILES (named as M's), STORED bytes: 1 when switched, 0
  * when the row no longer names M's files (gc dropped it). Inside the caller's transaction. */
 int st_cat_bcol_move(st_err *err, st_catalog *cat, const st_cat_bmove *m, int64_t to,
-                     const char *file, const char *bytes_file, uint64_t stored);
+                     char files[ST_BCOL_FILES][ST_CAT_FILE], uint64_t stored);
 
 /* Delete the rows of that garbage and expire the versions that could read it. */
 int st_cat_garbage_drop(st_err *err, st_catalog *cat, int64_t id);

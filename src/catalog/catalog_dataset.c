@@ -85,13 +85,13 @@ static const char *const sql[] = {
                                   "token, created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [D_BCOL_INSERT - D_INSERT] =
         "INSERT INTO batch_column (batch_id, position, file, bytes_file, bytes, checksum, min_i, "
-        "max_i, min_f, max_f, version, tier_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-        "?11, ?12)",
+        "max_i, min_f, max_f, version, tier_id, valid_file, nulls) VALUES (?1, ?2, ?3, ?4, ?5, "
+        "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     /* Live batches at ?2, each column's versions in order (the caller keeps the last). */
     [D_BATCHES - D_INSERT] =
         "SELECT b.seq, b.first_row, b.nrows, b.version, b.token, b.created_ns, c.position, "
         "c.file, c.bytes_file, c.bytes, c.checksum, c.min_i, c.max_i, c.min_f, c.max_f, "
-        "c.tier_id, c.version FROM "
+        "c.tier_id, c.version, c.valid_file, c.nulls FROM "
         "batch b JOIN batch_column c ON c.batch_id = b.id WHERE b.dataset_id = ?1 AND "
         "b.version <= ?2 AND (b.retired IS NULL OR b.retired > ?2) AND c.version <= ?2 "
         "ORDER BY b.seq, c.position, c.version",
@@ -114,24 +114,28 @@ static const char *const sql[] = {
     [D_BATCH_ID - D_INSERT] = "SELECT id FROM batch WHERE dataset_id = ?1 AND seq = ?2 AND "
                               "retired IS NULL",
     [D_FILES - D_INSERT] =
-        "SELECT c.file, c.bytes_file, c.tier_id FROM batch_column c JOIN batch b ON "
-        "b.id = c.batch_id WHERE b.dataset_id = ?1",
+        "SELECT c.file, c.bytes_file, c.valid_file, c.tier_id FROM batch_column c JOIN batch b "
+        "ON b.id = c.batch_id WHERE b.dataset_id = ?1",
     [D_GARBAGE - D_INSERT] =
-        "SELECT c.file, c.bytes_file, c.tier_id FROM batch_column c JOIN batch b ON b.id = "
-        "c.batch_id WHERE b.dataset_id = ?1 AND (b.retired IS NOT NULL OR EXISTS (SELECT 1 FROM "
+        "SELECT c.file, c.bytes_file, c.valid_file, c.tier_id FROM batch_column c JOIN batch b "
+        "ON b.id = c.batch_id WHERE b.dataset_id = ?1 AND (b.retired IS NOT NULL OR EXISTS (SELECT "
+        "1 FROM "
         "batch_column n "
         "WHERE n.batch_id = c.batch_id AND n.position = c.position AND n.version > c.version))",
     [D_BCOL_WHERE - D_INSERT] =
-        "SELECT c.tier_id, c.file, c.bytes_file FROM batch_column c JOIN batch b ON b.id = "
-        "c.batch_id WHERE b.dataset_id = ?1 AND b.seq = ?2 AND c.position = ?3 AND c.version = ?4",
+        "SELECT c.tier_id, c.file, c.bytes_file, c.valid_file FROM batch_column c JOIN batch b "
+        "ON b.id = c.batch_id WHERE b.dataset_id = ?1 AND b.seq = ?2 AND c.position = ?3 AND "
+        "c.version = ?4",
     [D_BCOL_MOVABLE - D_INSERT] =
         "SELECT b.id, b.seq, c.position, c.version, c.tier_id, c.file, c.bytes_file, c.bytes, "
-        "COALESCE(c.stored, c.bytes) FROM batch_column c JOIN batch b ON b.id = c.batch_id WHERE "
+        "COALESCE(c.stored, c.bytes), c.valid_file FROM batch_column c JOIN batch b ON b.id = "
+        "c.batch_id WHERE "
         "b.dataset_id = ?1 AND b.seq BETWEEN ?2 AND ?3 AND c.tier_id <> ?4 AND c.file <> '' "
         "ORDER BY b.seq, c.position, c.version",
     [D_BCOL_MOVE - D_INSERT] =
-        "UPDATE batch_column SET tier_id = ?5, file = ?6, bytes_file = ?7, stored = ?8 WHERE "
-        "batch_id = ?1 AND position = ?2 AND version = ?3 AND tier_id = ?4 AND file = ?9",
+        "UPDATE batch_column SET tier_id = ?5, file = ?6, bytes_file = ?7, stored = ?8, "
+        "valid_file = ?10 WHERE batch_id = ?1 AND position = ?2 AND version = ?3 AND tier_id = ?4 "
+        "AND file = ?9",
     [D_HORIZON - D_INSERT] =
         "SELECT MAX(COALESCE((SELECT MAX(retired) FROM batch WHERE dataset_id = ?1), 0), "
         "COALESCE((SELECT MAX(n.version) FROM batch_column n JOIN batch b ON b.id = n.batch_id "
@@ -345,16 +349,22 @@ static void bind_stat(sqlite3_stmt *s, int col, int has, int is_float, int64_t i
         sqlite3_bind_int64(s, col, i);
 }
 
+/* A file name, or NULL for none. */
+static void bind_name(sqlite3_stmt *s, int col, const char *name)
+{
+    if (name[0])
+        sqlite3_bind_text(s, col, name, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, col);
+}
+
 static void bind_bcol(sqlite3_stmt *s, int64_t batch_id, int pos, const st_cat_bcol *bc,
                       int64_t version)
 {
     sqlite3_bind_int64(s, 1, batch_id);
     sqlite3_bind_int(s, 2, pos);
     sqlite3_bind_text(s, 3, bc->file, -1, SQLITE_STATIC);
-    if (bc->bytes_file[0])
-        sqlite3_bind_text(s, 4, bc->bytes_file, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, 4);
+    bind_name(s, 4, bc->bytes_file);
     sqlite3_bind_int64(s, 5, (int64_t)bc->bytes);
     sqlite3_bind_int64(s, 6, (int64_t)bc->checksum);
     int is_float = bc->has_minmax == 2;
@@ -364,6 +374,8 @@ static void bind_bcol(sqlite3_stmt *s, int64_t batch_id, int pos, const st_cat_b
     bind_stat(s, 10, is_float, 1, 0, bc->max_f);
     sqlite3_bind_int64(s, 11, version);
     sqlite3_bind_int64(s, 12, bc->tier_id > 0 ? bc->tier_id : ST_TIER_DEFAULT_ID);
+    bind_name(s, 13, bc->valid_file);
+    sqlite3_bind_int64(s, 14, (int64_t)bc->nulls);
 }
 
 /* The state of dataset ID: its VERSION (which must still be EXPECTED), the id of its next row
@@ -573,6 +585,8 @@ int st_cat_batches(st_err *err, st_catalog *cat, int64_t id, int64_t version, in
         }
         c->tier_id = sqlite3_column_int64(s, 15);
         c->version = sqlite3_column_int64(s, 16);
+        st_cat_text(c->valid_file, sizeof c->valid_file, s, 17);
+        c->nulls = (uint64_t)sqlite3_column_int64(s, 18);
     }
     if (stop == 0 && rc != SQLITE_DONE) stop = st_cat_db_error(err, cat, rc, "read batches");
     if (stop == 0 && have) stop = fn(ctx, &b, cols);
@@ -709,7 +723,7 @@ static int list_files(st_err *err, st_catalog *cat, int q, int64_t id,
     sqlite3_bind_int64(s, 1, id);
     st_vec names = ST_VEC(tier_file);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        for (int c = 0; c < 2; c++) {
+        for (int c = 0; c < ST_BCOL_FILES; c++) {
             if (sqlite3_column_type(s, c) == SQLITE_NULL) continue;
             tier_file *slot = st_vec_push(&names);
             if (slot == NULL) {
@@ -717,7 +731,7 @@ static int list_files(st_err *err, st_catalog *cat, int q, int64_t id,
                 st_vec_free(&names);
                 return st_error(err, STRATA_ENOMEM, "out of memory listing files");
             }
-            slot->tier_id = sqlite3_column_int64(s, 2);
+            slot->tier_id = sqlite3_column_int64(s, ST_BCOL_FILES);
             st_cat_text(slot->file, ST_CAT_FILE, s, c);
         }
     }
@@ -756,6 +770,7 @@ int st_cat_bcol_where(st_err *err, st_catalog *cat, int64_t id, int64_t seq, int
         out->tier_id = sqlite3_column_int64(s, 0);
         st_cat_text(out->file, sizeof out->file, s, 1);
         st_cat_text(out->bytes_file, sizeof out->bytes_file, s, 2);
+        st_cat_text(out->valid_file, sizeof out->valid_file, s, 3);
         rc = STRATA_OK;
     } else {
         rc = rc == SQLITE_DONE ? STRATA_ENOTFOUND
@@ -773,8 +788,9 @@ static void read_bmove(sqlite3_stmt *s, void *row)
     m->position = sqlite3_column_int(s, 2);
     m->version = sqlite3_column_int64(s, 3);
     m->tier_id = sqlite3_column_int64(s, 4);
-    st_cat_text(m->file, sizeof m->file, s, 5);
-    st_cat_text(m->bytes_file, sizeof m->bytes_file, s, 6);
+    st_cat_text(m->files[0], sizeof m->files[0], s, 5);
+    st_cat_text(m->files[1], sizeof m->files[1], s, 6);
+    st_cat_text(m->files[2], sizeof m->files[2], s, 9);
     m->bytes = (uint64_t)sqlite3_column_int64(s, 7);
     m->stored = (uint64_t)sqlite3_column_int64(s, 8);
 }
@@ -798,7 +814,7 @@ int st_cat_bcol_movable(st_err *err, st_catalog *cat, int64_t id, int64_t lo, in
 }
 
 int st_cat_bcol_move(st_err *err, st_catalog *cat, const st_cat_bmove *m, int64_t to,
-                     const char *file, const char *bytes_file, uint64_t stored)
+                     char files[ST_BCOL_FILES][ST_CAT_FILE], uint64_t stored)
 {
     sqlite3_stmt *s = NULL;
     int rc = prep(err, cat, D_BCOL_MOVE, &s);
@@ -808,13 +824,11 @@ int st_cat_bcol_move(st_err *err, st_catalog *cat, const st_cat_bmove *m, int64_
     sqlite3_bind_int64(s, 3, m->version);
     sqlite3_bind_int64(s, 4, m->tier_id);
     sqlite3_bind_int64(s, 5, to);
-    sqlite3_bind_text(s, 6, file, -1, SQLITE_STATIC);
-    if (bytes_file[0])
-        sqlite3_bind_text(s, 7, bytes_file, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(s, 7);
+    sqlite3_bind_text(s, 6, files[0], -1, SQLITE_STATIC);
+    bind_name(s, 7, files[1]);
     sqlite3_bind_int64(s, 8, (int64_t)stored);
-    sqlite3_bind_text(s, 9, m->file, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 9, m->files[0], -1, SQLITE_STATIC);
+    bind_name(s, 10, files[2]);
     if ((rc = st_cat_step_done(err, cat, s, "move a batch column")) < 0) return rc;
     return sqlite3_changes(cat->db) == 1;
 }

@@ -304,6 +304,10 @@ static const char *const migrations[ST_CAT_VERSION] = {
     "  seconds REAL NOT NULL,"
     "  created_ns INTEGER NOT NULL,"
     "  UNIQUE (kind, object_id, part, fingerprint));",
+    /* 7 -> 8: nullable columns: a batch column with nulls names its validity bitmap file and
+     * counts its nulls. */
+    "ALTER TABLE batch_column ADD COLUMN valid_file TEXT;"
+    "ALTER TABLE batch_column ADD COLUMN nulls INTEGER NOT NULL DEFAULT 0;",
 };
 
 enum {

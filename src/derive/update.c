@@ -74,8 +74,8 @@ static int load_batch(void *vctx, const st_cat_batch *b, const st_cat_bcol *cols
 
 static int remember_file(st_upd_job *j, const st_cat_bcol *bc)
 {
-    for (int k = 0; k < 2; k++) {
-        const char *f = k ? bc->bytes_file : bc->file;
+    for (int k = 0; k < ST_BCOL_FILES; k++) {
+        const char *f = st_cat_bcol_file(bc, k);
         if (f[0] == '\0') continue;
         char(*slot)[ST_CAT_FILE] = st_vec_push(&j->files);
         if (slot == NULL) return st_error(j->err, STRATA_ENOMEM, "out of memory");

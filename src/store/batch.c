@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "store/store_int.h"
+#include "util/bits.h"
 #include "util/dtype.h"
 
 int st_dataset_lock(strata_dataset *ds)
@@ -69,6 +70,7 @@ void st_colw_abort(st_colw *w)
 {
     colfile_abort(&w->data);
     colfile_abort(&w->sbytes);
+    colfile_abort(&w->valid);
 }
 
 static void batch_free(strata_batch *b)
@@ -95,8 +97,9 @@ static int colfile_open(st_err *err, st_colfile *cf, const char *dir)
 int st_colw_open(st_err *err, st_colw *w, const char *dir, strata_dtype dtype)
 {
     memset(w, 0, sizeof *w);
-    w->data.w.fd = w->sbytes.w.fd = -1;
+    w->data.w.fd = w->sbytes.w.fd = w->valid.w.fd = -1;
     w->dtype = dtype;
+    w->dir = dir;
     int rc = colfile_open(err, &w->data, dir);
     if (rc < 0 || dtype != STRATA_STR) return rc;
     if ((rc = colfile_open(err, &w->sbytes, dir)) < 0) return rc;
@@ -130,7 +133,8 @@ int strata_batch_begin(strata_dataset *ds, strata_batch **out)
         ds->open_batches--;
         return st_error(st_pool_err(ds->pool), STRATA_ENOMEM, "out of memory");
     }
-    for (int c = 0; c < n; c++) b->cols[c].data.w.fd = b->cols[c].sbytes.w.fd = -1;
+    for (int c = 0; c < n; c++)
+        b->cols[c].data.w.fd = b->cols[c].sbytes.w.fd = b->cols[c].valid.w.fd = -1;
     st_random_token(b->token);
     b->created_ns = st_now_ns();
     for (int c = 0; c < n && rc == STRATA_OK; c++)
@@ -226,6 +230,12 @@ static int colfile_write(st_err *err, st_colfile *cf, const void *p, size_t len)
 
 int strata_batch_append(strata_batch *b, int col, const void *values, uint64_t n)
 {
+    return strata_batch_append_nullable(b, col, values, NULL, n);
+}
+
+int strata_batch_append_nullable(strata_batch *b, int col, const void *values, const uint8_t *valid,
+                                 uint64_t n)
+{
     int rc = check_col(b, col);
     if (rc < 0) return rc;
     st_err *err = st_pool_err(b->ds->pool);
@@ -238,12 +248,12 @@ int strata_batch_append(strata_batch *b, int col, const void *values, uint64_t n
     if (values == NULL) return st_error(err, STRATA_EINVAL, "append: no values");
     if (dt == STRATA_BOOL)
         for (uint64_t i = 0; i < n; i++)
-            if (((const uint8_t *)values)[i] > 1)
+            if (((const uint8_t *)values)[i] > 1 && st_bit(valid, i))
                 return st_error(err, STRATA_EINVAL,
                                 "bool column '%s': value %u at position %llu is not 0 or 1",
                                 b->ds->schema.cat[col].name, ((const uint8_t *)values)[i],
                                 (unsigned long long)i);
-    return st_colw_append(err, &b->cols[col], values, n);
+    return st_colw_append_valid(err, &b->cols[col], values, valid, 0, n);
 }
 
 int st_colw_append(st_err *err, st_colw *w, const void *values, uint64_t n)
@@ -260,6 +270,12 @@ int st_colw_append(st_err *err, st_colw *w, const void *values, uint64_t n)
 int strata_batch_append_str(strata_batch *b, int col, const int64_t *offsets, const char *bytes,
                             uint64_t n)
 {
+    return strata_batch_append_str_nullable(b, col, offsets, bytes, NULL, n);
+}
+
+int strata_batch_append_str_nullable(strata_batch *b, int col, const int64_t *offsets,
+                                     const char *bytes, const uint8_t *valid, uint64_t n)
+{
     int rc = check_col(b, col);
     if (rc < 0) return rc;
     st_err *err = st_pool_err(b->ds->pool);
@@ -275,7 +291,7 @@ int strata_batch_append_str(strata_batch *b, int col, const int64_t *offsets, co
                             b->ds->schema.cat[col].name, (unsigned long long)i + 1);
     uint64_t len = (uint64_t)(offsets[n] - offsets[0]);
     if (len > 0 && bytes == NULL) return st_error(err, STRATA_EINVAL, "append: no bytes");
-    return st_colw_append_str(err, &b->cols[col], offsets, bytes, n);
+    return st_colw_append_str_valid(err, &b->cols[col], offsets, bytes, valid, 0, n);
 }
 
 int st_colw_append_str(st_err *err, st_colw *w, const int64_t *offsets, const char *bytes,
@@ -301,17 +317,6 @@ int st_colw_append_str(st_err *err, st_colw *w, const int64_t *offsets, const ch
     return STRATA_OK;
 }
 
-int strata_batch_column(strata_batch *b, const char *name, int *col)
-{
-    if (b == NULL || name == NULL || col == NULL) return STRATA_EINVAL;
-    int c = st_schema_find(&b->ds->schema, name);
-    if (c < 0)
-        return st_error(st_pool_err(b->ds->pool), STRATA_ENOTFOUND,
-                        "dataset '%s/%s' has no column '%s'", b->ds->d.region, b->ds->d.name, name);
-    *col = c;
-    return STRATA_OK;
-}
-
 /* Hash LEN bytes of FD from OFF into STATE. */
 static int hash_range(st_err *err, int fd, uint64_t off, uint64_t len, XXH64_state_t *state,
                       const char *path)
@@ -330,6 +335,121 @@ static int hash_range(st_err *err, int fd, uint64_t off, uint64_t len, XXH64_sta
 done:
     free(buf);
     return rc;
+}
+
+/* ---- validity ------------------------------------------------------------------------------ */
+
+enum { VBUF = 4096 }; /* bytes of bitmap written at a time */
+
+/* Start W's bitmap with its ROWS rows so far, all valid. */
+static int valid_start(st_err *err, st_colw *w, uint64_t rows)
+{
+    int rc = colfile_open(err, &w->valid, w->dir);
+    if (rc < 0) return rc;
+    uint8_t buf[VBUF];
+    memset(buf, 0xFF, sizeof buf);
+    for (uint64_t left = rows >> 3; left > 0;) {
+        size_t k = left < VBUF ? (size_t)left : VBUF;
+        if ((rc = colfile_write(err, &w->valid, buf, k)) < 0) return rc;
+        left -= k;
+    }
+    w->vbyte = (uint8_t)((1u << (rows & 7)) - 1);
+    return STRATA_OK;
+}
+
+/* Append the validity of N rows, bits [BIT0, BIT0 + N) of VALID with NULLS clear, to W's bitmap
+ * (started at the first null). Called before the rows' values, while W->data.n counts the rows
+ * before them. */
+static int colw_valid(st_err *err, st_colw *w, const uint8_t *valid, uint64_t bit0, uint64_t n,
+                      uint64_t nulls)
+{
+    uint64_t row = w->data.n;
+    int rc = STRATA_OK;
+    if (nulls == 0 && w->valid.w.fd < 0) return STRATA_OK;
+    if (w->valid.w.fd < 0 && (rc = valid_start(err, w, row)) < 0) return rc;
+    uint8_t buf[VBUF];
+    for (uint64_t i = 0; i < n;) {
+        uint64_t at = row & 7, m = n - i < VBUF * 8 - at ? n - i : VBUF * 8 - at;
+        buf[0] = w->vbyte;
+        st_bits_copy(buf, at, valid, bit0 + i, m);
+        uint64_t total = at + m;
+        if ((rc = colfile_write(err, &w->valid, buf, (size_t)(total >> 3))) < 0) return rc;
+        w->vbyte = (total & 7) ? (uint8_t)(buf[total >> 3] & ((1u << (total & 7)) - 1)) : 0;
+        row += m;
+        i += m;
+    }
+    w->nulls += nulls;
+    return STRATA_OK;
+}
+
+int st_colw_append_valid(st_err *err, st_colw *w, const void *values, const uint8_t *valid,
+                         uint64_t bit0, uint64_t n)
+{
+    uint64_t nulls = st_bits_nulls(valid, bit0, n);
+    int rc = colw_valid(err, w, valid, bit0, n, nulls);
+    if (rc < 0 || nulls == 0) return rc < 0 ? rc : st_colw_append(err, w, values, n);
+    /* Null slots are stored as zero, so equal data has equal bytes, and skip the statistics. */
+    size_t esz = strata_dtype_size(w->dtype);
+    enum { PIECE = 4096 };
+    unsigned char buf[PIECE * 8];
+    for (uint64_t i = 0; i < n;) {
+        uint64_t k = n - i < PIECE ? n - i : PIECE;
+        memcpy(buf, (const unsigned char *)values + i * esz, (size_t)k * esz);
+        for (uint64_t r = 0; r < k;) {
+            uint64_t e = st_bits_run(valid, bit0 + i + r, bit0 + i + k) - bit0 - i;
+            if (st_bit(valid, bit0 + i + r))
+                update_stats(&w->data, w->dtype, buf + r * esz, e - r);
+            else
+                memset(buf + r * esz, 0, (size_t)(e - r) * esz);
+            r = e;
+        }
+        if ((rc = colfile_write(err, &w->data, buf, (size_t)k * esz)) < 0) return rc;
+        w->data.n += k;
+        i += k;
+    }
+    return STRATA_OK;
+}
+
+int st_colw_append_str_valid(st_err *err, st_colw *w, const int64_t *offsets, const char *bytes,
+                             const uint8_t *valid, uint64_t bit0, uint64_t n)
+{
+    uint64_t nulls = st_bits_nulls(valid, bit0, n);
+    int rc = colw_valid(err, w, valid, bit0, n, nulls);
+    if (rc < 0 || nulls == 0) return rc < 0 ? rc : st_colw_append_str(err, w, offsets, bytes, n);
+    /* A null string is stored empty. */
+    static const int64_t empty[1024];
+    for (uint64_t r = 0; r < n && rc == STRATA_OK;) {
+        uint64_t e = st_bits_run(valid, bit0 + r, bit0 + n) - bit0;
+        if (st_bit(valid, bit0 + r)) {
+            rc = st_colw_append_str(err, w, offsets + r, bytes + (offsets[r] - offsets[0]), e - r);
+        } else {
+            for (uint64_t i = r; i < e && rc == STRATA_OK; i += 1023) {
+                uint64_t k = e - i < 1023 ? e - i : 1023;
+                rc = st_colw_append_str(err, w, empty, NULL, k);
+            }
+        }
+        r = e;
+    }
+    return rc;
+}
+
+/* Complete W's bitmap (its last, partial byte) and add its bytes to hash state H. */
+static int valid_finish(st_err *err, st_colw *w, XXH64_state_t *h)
+{
+    int rc = STRATA_OK;
+    if ((w->data.n & 7) && (rc = colfile_write(err, &w->valid, &w->vbyte, 1)) < 0) return rc;
+    return hash_range(err, w->valid.w.fd, ST_NPY_FIXED_HEADER, w->valid.bytes, h, w->valid.w.tmp);
+}
+
+int strata_batch_column(strata_batch *b, const char *name, int *col)
+{
+    if (b == NULL || name == NULL || col == NULL) return STRATA_EINVAL;
+    int c = st_schema_find(&b->ds->schema, name);
+    if (c < 0)
+        return st_error(st_pool_err(b->ds->pool), STRATA_ENOTFOUND,
+                        "dataset '%s/%s' has no column '%s'", b->ds->d.region, b->ds->d.name, name);
+    *col = c;
+    return STRATA_OK;
 }
 
 /* Write the header of CF for COUNT elements of DESCR, make it durable and give it its name. */
@@ -359,23 +479,33 @@ static int colw_finish(st_err *err, st_colw *w, const char *dir, const char *tok
     bc->max_i = cf->max_i;
     bc->min_f = cf->min_f;
     bc->max_f = cf->max_f;
-    if (w->dtype != STRATA_STR) {
-        bc->checksum = XXH64_digest(cf->hash);
-        return colfile_finish(err, cf, dir, st_dtype_descr(w->dtype), nrows, bc->file);
+    /* The checksum covers the values (string offsets, then bytes), then the validity bitmap, in
+     * file order. */
+    XXH64_state_t *h = cf->hash;
+    if (w->dtype == STRATA_STR) {
+        if ((h = XXH64_createState()) == NULL) return st_error(err, STRATA_ENOMEM, "out of memory");
+        XXH64_reset(h, 0);
+        snprintf(bc->bytes_file, sizeof bc->bytes_file, "%s.%d.bytes.npy", token, pos);
+        bc->bytes += bf->bytes;
+        ST_TRY(rc = hash_range(err, cf->w.fd, ST_NPY_FIXED_HEADER, cf->bytes, h, cf->w.tmp));
+        ST_TRY(rc = hash_range(err, bf->w.fd, ST_NPY_FIXED_HEADER, bf->bytes, h, bf->w.tmp));
     }
-    /* The checksum covers offsets, then bytes, in file order. */
-    XXH64_state_t *h = XXH64_createState();
-    if (h == NULL) return st_error(err, STRATA_ENOMEM, "out of memory");
-    XXH64_reset(h, 0);
-    snprintf(bc->bytes_file, sizeof bc->bytes_file, "%s.%d.bytes.npy", token, pos);
-    bc->bytes += bf->bytes;
-    ST_TRY(rc = hash_range(err, cf->w.fd, ST_NPY_FIXED_HEADER, cf->bytes, h, cf->w.tmp));
-    ST_TRY(rc = hash_range(err, bf->w.fd, ST_NPY_FIXED_HEADER, bf->bytes, h, bf->w.tmp));
+    if (w->valid.w.fd >= 0) {
+        ST_TRY(rc = valid_finish(err, w, h));
+        snprintf(bc->valid_file, sizeof bc->valid_file, "%s.%d.valid.npy", token, pos);
+        bc->nulls = w->nulls;
+        bc->bytes += w->valid.bytes;
+        ST_TRY(rc = colfile_finish(err, &w->valid, dir, "|u1", w->valid.bytes, bc->valid_file));
+    }
     bc->checksum = XXH64_digest(h);
-    ST_TRY(rc = colfile_finish(err, bf, dir, "|u1", bf->bytes, bc->bytes_file));
-    rc = colfile_finish(err, cf, dir, "<i8", nrows + 1, bc->file);
+    if (w->dtype == STRATA_STR) {
+        ST_TRY(rc = colfile_finish(err, bf, dir, "|u1", bf->bytes, bc->bytes_file));
+        rc = colfile_finish(err, cf, dir, "<i8", nrows + 1, bc->file);
+    } else {
+        rc = colfile_finish(err, cf, dir, st_dtype_descr(w->dtype), nrows, bc->file);
+    }
 done:
-    XXH64_freeState(h);
+    if (h != cf->hash) XXH64_freeState(h);
     return rc;
 }
 
@@ -433,12 +563,12 @@ done:
         /* Files already renamed are removed; the rest go with the batch. */
         char path[ST_PATH_MAX];
         for (int c = 0; cols != NULL && c < n; c++) {
-            if (b->cols[c].data.w.tmp[0] == '\0' &&
-                st_path(NULL, path, "%s/%s", ds->dir, cols[c].file) == 0)
-                unlink(path);
-            if (cols[c].bytes_file[0] && b->cols[c].sbytes.w.tmp[0] == '\0' &&
-                st_path(NULL, path, "%s/%s", ds->dir, cols[c].bytes_file) == 0)
-                unlink(path);
+            const st_colfile *cf[ST_BCOL_FILES] = {&b->cols[c].data, &b->cols[c].sbytes,
+                                                   &b->cols[c].valid};
+            for (int f = 0; f < ST_BCOL_FILES; f++)
+                if (st_cat_bcol_file(&cols[c], f)[0] && cf[f]->w.tmp[0] == '\0' &&
+                    st_path(NULL, path, "%s/%s", ds->dir, st_cat_bcol_file(&cols[c], f)) == 0)
+                    unlink(path);
         }
     }
     batch_free(b);

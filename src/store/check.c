@@ -65,15 +65,23 @@ static void check_file(ds_ctx *c, const st_cat_batch *b, int col, const st_cat_b
         uint64_t len = count * strata_dtype_size(stored);
         XXH64_update(h, m.data, len);
         uint64_t bytes = len;
-        if (dt == STRATA_STR) {
-            if (st_bcol_path(pool, c->d, c->dir, bc->tier_id, bc->bytes_file, bpath) == 0 &&
-                st_npy_map_any(&e, bpath, &mb) == STRATA_OK) {
+        /* then the string bytes and the validity bitmap, in the checksum's order */
+        for (int f = 1; f < ST_BCOL_FILES && problem[0] == '\0'; f++) {
+            const char *file = st_cat_bcol_file(bc, f);
+            if (file[0] == '\0') continue;
+            if (st_bcol_path(pool, c->d, c->dir, bc->tier_id, file, bpath) == 0 &&
+                st_npy_map_any(&e, bpath, &mb) == STRATA_OK && mb.info.dtype == STRATA_U8) {
                 XXH64_update(h, mb.data, mb.info.count);
                 bytes += mb.info.count;
+                if (f == 2 && mb.info.count != ((uint64_t)b->nrows + 7) / 8)
+                    snprintf(problem, sizeof problem,
+                             "its validity bitmap '%s' holds %llu bytes for %lld rows", bpath,
+                             (unsigned long long)mb.info.count, (long long)b->nrows);
             } else {
-                snprintf(problem, sizeof problem, "its bytes file '%s' is missing or damaged",
-                         bpath);
+                snprintf(problem, sizeof problem, "its %s file '%s' is missing or damaged",
+                         f == 1 ? "bytes" : "validity", bpath);
             }
+            st_npy_unmap(&mb);
         }
         uint64_t sum = XXH64_digest(h);
         XXH64_freeState(h);

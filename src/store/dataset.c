@@ -211,10 +211,10 @@ static void discard_pending(strata_dataset *ds)
         for (int c = 0; c < ds->schema.ncols; c++) {
             const st_cat_bcol *bc =
                 &ds->pending_cols[(size_t)b * (size_t)ds->schema.ncols + (size_t)c];
-            if (st_path(NULL, path, "%s/%s", ds->dir, bc->file) == STRATA_OK) unlink(path);
-            if (bc->bytes_file[0] &&
-                st_path(NULL, path, "%s/%s", ds->dir, bc->bytes_file) == STRATA_OK)
-                unlink(path);
+            for (int f = 0; f < ST_BCOL_FILES; f++)
+                if (st_cat_bcol_file(bc, f)[0] &&
+                    st_path(NULL, path, "%s/%s", ds->dir, st_cat_bcol_file(bc, f)) == STRATA_OK)
+                    unlink(path);
         }
     ds->npending = 0;
 }

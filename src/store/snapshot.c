@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "store/store_int.h"
+#include "util/bits.h"
 #include "util/chunkfile.h"
 #include "util/copy.h"
 #include "util/name.h"
@@ -113,9 +114,12 @@ int strata_snapshot_open(strata_pool *pool, const char *region, const char *name
         if (rc < 0) goto done;
     }
     s->row_start = calloc(s->nbatches + 1, sizeof *s->row_start);
-    s->maps = calloc(s->nbatches * (size_t)s->schema.ncols + 1, sizeof *s->maps);
-    s->bmaps = calloc(s->nbatches * (size_t)s->schema.ncols + 1, sizeof *s->bmaps);
-    if (s->row_start == NULL || s->maps == NULL || s->bmaps == NULL) {
+    int nomem = s->row_start == NULL;
+    for (int f = 0; f < ST_BCOL_FILES; f++) {
+        s->maps[f] = calloc(s->nbatches * (size_t)s->schema.ncols + 1, sizeof *s->maps[f]);
+        nomem |= s->maps[f] == NULL;
+    }
+    if (nomem) {
         rc = st_error(err, STRATA_ENOMEM, "out of memory opening a snapshot");
         goto done;
     }
@@ -134,21 +138,24 @@ done:
     return STRATA_OK;
 }
 
+/* Unmap the files of batch column I. */
+static void unmap_bc(strata_snapshot *s, size_t i)
+{
+    for (int f = 0; f < ST_BCOL_FILES; f++)
+        if (s->maps[f] != NULL) st_npy_unmap(&s->maps[f][i]);
+}
+
 void strata_snapshot_close(strata_snapshot *s)
 {
     if (s == NULL) return;
     size_t n = s->nbatches * (size_t)s->schema.ncols;
-    for (size_t i = 0; s->maps != NULL && i < n; i++) {
-        st_npy_unmap(&s->maps[i]);
-        st_npy_unmap(&s->bmaps[i]);
-    }
+    for (size_t i = 0; i < n; i++) unmap_bc(s, i);
     if (s->lock_fd >= 0) close(s->lock_fd); /* releases the hold on the dataset */
     st_schema_free(&s->schema);
     free(s->batches);
     free(s->bcols);
     free(s->row_start);
-    free(s->maps);
-    free(s->bmaps);
+    for (int f = 0; f < ST_BCOL_FILES; f++) free(s->maps[f]);
     free(s);
 }
 
@@ -214,6 +221,7 @@ int strata_snapshot_stats(strata_snapshot *s, uint64_t batch, int col, strata_co
     memset(out, 0, sizeof *out);
     out->bytes = bc->bytes;
     out->checksum = bc->checksum;
+    out->nulls = bc->nulls;
     out->has_minmax = bc->has_minmax != 0;
     if (bc->has_minmax == 1) {
         int u64 = s->schema.cat[col].dtype == STRATA_U64;
@@ -235,14 +243,13 @@ static int map_files(strata_snapshot *s, uint64_t batch, int col, char path[ST_P
     size_t i = batch * (size_t)s->schema.ncols + (size_t)col;
     const st_cat_bcol *bc = &s->bcols[i];
     st_err *err = st_pool_err(s->pool);
-    st_npy_unmap(&s->maps[i]);
-    st_npy_unmap(&s->bmaps[i]);
-    int rc;
-    ST_TRY(rc = st_bcol_path(s->pool, &s->d, s->dir, bc->tier_id, bc->file, path));
-    ST_TRY(rc = st_npy_map_any(err, path, &s->maps[i]));
-    if (bc->bytes_file[0] != '\0') {
-        ST_TRY(rc = st_bcol_path(s->pool, &s->d, s->dir, bc->tier_id, bc->bytes_file, path));
-        rc = st_npy_map_any(err, path, &s->bmaps[i]);
+    unmap_bc(s, i);
+    int rc = STRATA_OK;
+    for (int f = 0; f < ST_BCOL_FILES && rc == STRATA_OK; f++) {
+        const char *file = st_cat_bcol_file(bc, f);
+        if (file[0] == '\0') continue;
+        ST_TRY(rc = st_bcol_path(s->pool, &s->d, s->dir, bc->tier_id, file, path));
+        rc = st_npy_map_any(err, path, &s->maps[f][i]);
     }
 done:
     return rc;
@@ -252,7 +259,7 @@ done:
 static int map_bc(strata_snapshot *s, uint64_t batch, int col)
 {
     size_t i = batch * (size_t)s->schema.ncols + (size_t)col;
-    if (s->maps[i].map != NULL) return STRATA_OK;
+    if (s->maps[0][i].map != NULL) return STRATA_OK;
     st_err *err = st_pool_err(s->pool);
     const st_cat_bcol *bc = &s->bcols[i];
     if (bc->file[0] == '\0')
@@ -276,18 +283,20 @@ static int map_bc(strata_snapshot *s, uint64_t batch, int col)
     ST_TRY(rc);
     strata_dtype stored = dt == STRATA_STR ? STRATA_I64 : dt;
     uint64_t count = dt == STRATA_STR ? nrows + 1 : nrows;
-    if (s->maps[i].info.dtype != stored || s->maps[i].info.count != count) {
+    if (s->maps[0][i].info.dtype != stored || s->maps[0][i].info.count != count) {
         rc = STRATA_ECORRUPT;
         goto done;
     }
     if (dt == STRATA_STR) {
-        const int64_t *off = (const int64_t *)(const void *)s->maps[i].data;
-        if (off[0] != 0 || (uint64_t)off[nrows] != s->bmaps[i].info.count) rc = STRATA_ECORRUPT;
+        const int64_t *off = (const int64_t *)(const void *)s->maps[0][i].data;
+        if (off[0] != 0 || (uint64_t)off[nrows] != s->maps[1][i].info.count) rc = STRATA_ECORRUPT;
     }
+    if (bc->valid_file[0] != '\0' &&
+        (s->maps[2][i].info.dtype != STRATA_U8 || s->maps[2][i].info.count != st_bits_bytes(nrows)))
+        rc = STRATA_ECORRUPT;
 done:
     if (rc < 0) {
-        st_npy_unmap(&s->maps[i]);
-        st_npy_unmap(&s->bmaps[i]);
+        unmap_bc(s, i);
         return st_error(err, STRATA_ECORRUPT,
                         "cannot read batch %llu column '%s' of '%s/%s': file '%s' is missing or "
                         "damaged; run 'strata check'",
@@ -303,7 +312,7 @@ int strata_snapshot_map(strata_snapshot *s, uint64_t batch, int col, const void 
     if (rc < 0) return rc;
     if (data == NULL) return st_error(st_pool_err(s->pool), STRATA_EINVAL, "map: no pointer given");
     if ((rc = map_bc(s, batch, col)) < 0) return rc;
-    *data = s->maps[batch * (size_t)s->schema.ncols + (size_t)col].data;
+    *data = s->maps[0][batch * (size_t)s->schema.ncols + (size_t)col].data;
     return STRATA_OK;
 }
 
@@ -318,8 +327,20 @@ int strata_snapshot_map_str(strata_snapshot *s, uint64_t batch, int col, const i
                         strata_dtype_name((strata_dtype)s->schema.cat[col].dtype));
     if ((rc = map_bc(s, batch, col)) < 0) return rc;
     size_t i = batch * (size_t)s->schema.ncols + (size_t)col;
-    if (offsets != NULL) *offsets = (const int64_t *)(const void *)s->maps[i].data;
-    if (bytes != NULL) *bytes = s->bmaps[i].data;
+    if (offsets != NULL) *offsets = (const int64_t *)(const void *)s->maps[0][i].data;
+    if (bytes != NULL) *bytes = s->maps[1][i].data;
+    return STRATA_OK;
+}
+
+int strata_snapshot_map_valid(strata_snapshot *s, uint64_t batch, int col, const uint8_t **valid)
+{
+    int rc = check_bc(s, batch, col);
+    if (rc < 0) return rc;
+    if (valid == NULL)
+        return st_error(st_pool_err(s->pool), STRATA_EINVAL, "map: no pointer given");
+    if ((rc = map_bc(s, batch, col)) < 0) return rc;
+    size_t i = batch * (size_t)s->schema.ncols + (size_t)col;
+    *valid = s->bcols[i].valid_file[0] ? (const uint8_t *)s->maps[2][i].data : NULL;
     return STRATA_OK;
 }
 
@@ -365,7 +386,7 @@ int strata_snapshot_read(strata_snapshot *s, int col, uint64_t row, uint64_t cou
         uint64_t off = row - s->row_start[b];
         uint64_t k = s->row_start[b + 1] - row;
         if (k > count) k = count;
-        st_par_memcpy(out, s->maps[b * (size_t)s->schema.ncols + (size_t)col].data + off * esz,
+        st_par_memcpy(out, s->maps[0][b * (size_t)s->schema.ncols + (size_t)col].data + off * esz,
                       k * esz, nt);
         out += k * esz;
         row += k;
@@ -377,9 +398,7 @@ int strata_snapshot_read(strata_snapshot *s, int col, uint64_t row, uint64_t cou
 void st_snapshot_release(strata_snapshot *s, uint64_t batch)
 {
     for (int c = 0; batch < s->nbatches && c < s->schema.ncols; c++) {
-        size_t i = batch * (size_t)s->schema.ncols + (size_t)c;
-        st_npy_unmap(&s->maps[i]);
-        st_npy_unmap(&s->bmaps[i]);
+        unmap_bc(s, batch * (size_t)s->schema.ncols + (size_t)c);
     }
 }
 

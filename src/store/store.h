@@ -69,10 +69,16 @@ typedef struct st_colfile {
     double min_f, max_f;
 } st_colfile;
 
-/* A column writer: one column of one batch streamed into its file (strings: two files). */
+/* A column writer: one column of one batch streamed into its file (strings: two files), and its
+ * validity bitmap, started at the first null (Arrow's layout: bit i of byte i / 8, LSB first,
+ * set when row i has a value). */
 typedef struct st_colw {
     st_colfile data;   /* values or string offsets */
     st_colfile sbytes; /* string bytes (unused for other dtypes) */
+    st_colfile valid;  /* the validity bitmap, once a null was appended (fd -1 before) */
+    uint64_t nulls;
+    uint8_t vbyte;   /* the bits of the last, partial byte of the bitmap */
+    const char *dir; /* where the files are (the caller's string, which outlives W) */
     strata_dtype dtype;
 } st_colw;
 
@@ -83,6 +89,13 @@ int st_colw_append(st_err *err, st_colw *w, const void *values, uint64_t n);
 /* Append N strings: string i is BYTES[OFFSETS[i] - OFFSETS[0], OFFSETS[i+1] - OFFSETS[0]). */
 int st_colw_append_str(st_err *err, st_colw *w, const int64_t *offsets, const char *bytes,
                        uint64_t n);
+/* As st_colw_append and st_colw_append_str, with the validity of the N rows in bits [BIT0,
+ * BIT0 + N) of VALID (NULL: all valid). A null row is stored as zero (an empty string) and takes
+ * no part in the statistics. */
+int st_colw_append_valid(st_err *err, st_colw *w, const void *values, const uint8_t *valid,
+                         uint64_t bit0, uint64_t n);
+int st_colw_append_str_valid(st_err *err, st_colw *w, const int64_t *offsets, const char *bytes,
+                             const uint8_t *valid, uint64_t bit0, uint64_t n);
 /* Complete the file as DIR/TOKEN.POS.npy, fsynced (the caller fsyncs DIR); BC receives its
  * record. W is released, also on failure. */
 int st_colw_finish(st_err *err, st_colw *w, const char *dir, const char *token, int pos,

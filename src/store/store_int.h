@@ -47,11 +47,11 @@ struct strata_snapshot {
     int64_t version;
     uint64_t nbatches, nrows, bytes;
     st_cat_batch *batches;
-    st_cat_bcol *bcols;  /* nbatches * ncols */
-    uint64_t *row_start; /* nbatches + 1 cumulative row counts */
-    st_npy_map *maps;    /* nbatches * ncols, mapped on first use */
-    st_npy_map *bmaps;   /* string bytes */
-    int lock_fd;         /* DDIR/.readers, locked shared while open */
+    st_cat_bcol *bcols;              /* nbatches * ncols */
+    uint64_t *row_start;             /* nbatches + 1 cumulative row counts */
+    st_npy_map *maps[ST_BCOL_FILES]; /* nbatches * ncols of each file of a batch column (as
+                                      * st_cat_bcol_file() orders them), mapped on first use */
+    int lock_fd;                     /* DDIR/.readers, locked shared while open */
 };
 
 #endif /* STRATA_STORE_INT_H */

@@ -186,20 +186,18 @@ static int move_rows(strata_pool *pool, strata_dataset *ds, const st_cat_tier *t
     st_err *err = st_pool_err(pool);
     int archive = t->kind == STRATA_TIER_ARCHIVE;
     int level = archive ? ST_ARCHIVE_ZSTD : 0;
-    char files[MOVE_ROWS][ST_CAT_FILE], bfiles[MOVE_ROWS][ST_CAT_FILE];
+    char files[MOVE_ROWS][ST_BCOL_FILES][ST_CAT_FILE];
     uint64_t stored[MOVE_ROWS];
     int switched[MOVE_ROWS] = {0};
     int rc, k, copied = 0, in_tx = 0;
+    memset(files, 0, sizeof files);
     for (k = 0; k < n; k++) {
         stored[k] = 0;
-        bfiles[k][0] = '\0';
-        tier_name(m[k].file, archive, files[k]);
         copied = k + 1;
-        ST_TRY(rc =
-                   copy_file(pool, ds, m[k].tier_id, m[k].file, ddir, files[k], level, &stored[k]));
-        if (m[k].bytes_file[0] != '\0') {
-            tier_name(m[k].bytes_file, archive, bfiles[k]);
-            ST_TRY(rc = copy_file(pool, ds, m[k].tier_id, m[k].bytes_file, ddir, bfiles[k], level,
+        for (int f = 0; f < ST_BCOL_FILES; f++) {
+            if (m[k].files[f][0] == '\0') continue;
+            tier_name(m[k].files[f], archive, files[k][f]);
+            ST_TRY(rc = copy_file(pool, ds, m[k].tier_id, m[k].files[f], ddir, files[k][f], level,
                                   &stored[k]));
         }
     }
@@ -207,8 +205,7 @@ static int move_rows(strata_pool *pool, strata_dataset *ds, const st_cat_tier *t
     ST_TRY(rc = st_cat_begin(err, st_pool_cat(pool)));
     in_tx = 1;
     for (k = 0; k < n; k++) {
-        ST_TRY(rc = st_cat_bcol_move(err, st_pool_cat(pool), &m[k], t->id, files[k], bfiles[k],
-                                     stored[k]));
+        ST_TRY(rc = st_cat_bcol_move(err, st_pool_cat(pool), &m[k], t->id, files[k], stored[k]));
         switched[k] = rc;
     }
     rc = st_cat_commit(err, st_pool_cat(pool));
@@ -218,8 +215,8 @@ done:
     for (k = 0; k < copied; k++) {
         int keep_new = rc == STRATA_OK && switched[k];
         int64_t tier = keep_new ? m[k].tier_id : t->id;
-        remove_file(pool, ds, tier, keep_new ? m[k].file : files[k]);
-        remove_file(pool, ds, tier, keep_new ? m[k].bytes_file : bfiles[k]);
+        for (int f = 0; f < ST_BCOL_FILES; f++)
+            remove_file(pool, ds, tier, keep_new ? m[k].files[f] : files[k][f]);
         if (keep_new) (*moved)++;
     }
     return rc;

@@ -530,6 +530,97 @@ static void a_summary_stops_at_the_interrupt_check_and_caches_nothing(void **sta
     strata_dataset_close(ds);
 }
 
+/* Nullable columns: the validity bitmap is stored only for a batch column with nulls, null slots
+ * are stored as zero (empty strings), statistics skip them, and check verifies the bitmap. */
+static void nulls_are_stored_as_a_bitmap_only_when_present(void **state)
+{
+    fixture *f = *state;
+    assert_ok(f->pool, strata_dataset_create(f->pool, "r", "n", trip_cols, 4));
+    strata_dataset *ds;
+    assert_ok(f->pool, strata_dataset_open(f->pool, "r", "n", &ds));
+    enum { N = 21 };
+    int64_t fare[N], off[N + 1];
+    double dist[N];
+    uint8_t paid[N], valid[3] = {0}, none[3] = {0xFF, 0xFF, 0xFF};
+    char bytes[N * 4];
+    off[0] = 0;
+    for (int i = 0; i < N; i++) {
+        fare[i] = 1000 - i;
+        dist[i] = i;
+        paid[i] = 7; /* not a bool: ignored where null */
+        if (i % 3 != 2) {
+            valid[i / 8] |= (uint8_t)(1u << (i % 8));
+            paid[i] = (uint8_t)(i & 1);
+        }
+        off[i + 1] = off[i] + sprintf(bytes + off[i], "s%d", i);
+    }
+    strata_batch *b;
+    /* batch 0: nulls in pieces that cross byte boundaries; batch 1: no nulls, so no bitmap */
+    for (int batch = 0; batch < 2; batch++) {
+        const uint8_t *v = batch == 0 ? valid : none;
+        assert_ok(f->pool, strata_batch_begin(ds, &b));
+        assert_ok(f->pool, strata_batch_append_str_nullable(b, 0, off, bytes, v, N));
+        assert_ok(f->pool, strata_batch_append(b, 1, fare, 2)); /* valid so far */
+        uint8_t tail[3] = {0};
+        for (int i = 2; i < N; i++)
+            if (v[i / 8] >> (i % 8) & 1) tail[(i - 2) / 8] |= (uint8_t)(1u << ((i - 2) % 8));
+        assert_ok(f->pool, strata_batch_append_nullable(b, 1, fare + 2, tail, N - 2));
+        assert_ok(f->pool, strata_batch_append_nullable(b, 2, dist, v, N));
+        uint8_t ones[N];
+        memset(ones, 1, sizeof ones);
+        assert_ok(f->pool, strata_batch_append_nullable(b, 3, batch == 0 ? paid : ones, v, N));
+        assert_ok(f->pool, strata_batch_commit(b));
+    }
+    int64_t version;
+    assert_ok(f->pool, strata_publish(ds, &version));
+    strata_dataset_close(ds);
+
+    strata_snapshot *s;
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "n", 0, &s));
+    for (int c = 0; c < 4; c++) {
+        const uint8_t *got;
+        assert_ok(f->pool, strata_snapshot_map_valid(s, 0, c, &got));
+        assert_non_null(got);
+        for (int i = 0; i < N; i++) assert_int_equal(got[i / 8] >> (i % 8) & 1, i % 3 != 2);
+        assert_ok(f->pool, strata_snapshot_map_valid(s, 1, c, &got));
+        assert_null(got);
+        strata_column_stats st;
+        assert_ok(f->pool, strata_snapshot_stats(s, 0, c, &st));
+        assert_int_equal(st.nulls, 7);
+        assert_ok(f->pool, strata_snapshot_stats(s, 1, c, &st));
+        assert_int_equal(st.nulls, 0);
+    }
+    const int64_t *o;
+    const char *by;
+    const void *data;
+    assert_ok(f->pool, strata_snapshot_map_str(s, 0, 0, &o, &by));
+    assert_int_equal(o[3] - o[2], 0); /* row 2 is null: stored empty */
+    assert_memory_equal(by + o[1], "s1", 2);
+    assert_memory_equal(by + o[3], "s3", 2);
+    assert_ok(f->pool, strata_snapshot_map(s, 0, 1, &data));
+    assert_int_equal(((const int64_t *)data)[2], 0);
+    assert_int_equal(((const int64_t *)data)[3], 997);
+    strata_column_stats st;
+    assert_ok(f->pool, strata_snapshot_stats(s, 0, 1, &st));
+    assert_int_equal(st.max_i, 1000);
+    assert_int_equal(st.min_i, 981); /* row 20 (980) is null */
+    assert_ok(f->pool, strata_snapshot_map(s, 0, 3, &data));
+    assert_int_equal(((const uint8_t *)data)[2], 0);
+    strata_snapshot_close(s);
+    uint64_t damaged = 1;
+    assert_ok(f->pool, strata_check(f->pool, NULL, NULL, NULL, NULL, &damaged));
+    assert_int_equal(damaged, 0);
+    /* a damaged bitmap is found */
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "f=$(ls %s/data/*/*/*.1.valid.npy | head -1); "
+             "printf '\\x00' | dd of=$f bs=1 seek=129 conv=notrunc 2>/dev/null",
+             f->path);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(strata_check(f->pool, NULL, NULL, NULL, NULL, &damaged), STRATA_ECORRUPT);
+    assert_int_equal(damaged, 1);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
@@ -546,6 +637,7 @@ int main(void)
         T(gc_never_removes_a_writers_unpublished_files),
         T(gc_leaves_what_a_creator_is_making),
         T(a_summary_stops_at_the_interrupt_check_and_caches_nothing),
+        T(nulls_are_stored_as_a_bitmap_only_when_present),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,39 @@
+/*
+ * bits.h -- validity bitmaps in Arrow's layout: bit i is bit (i % 8) of byte i / 8, set when row
+ * i has a value, clear when it is null. A NULL bitmap means every row is valid.
+ */
+#ifndef STRATA_UTIL_BITS_H
+#define STRATA_UTIL_BITS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+static inline int st_bit(const uint8_t *bits, uint64_t i)
+{
+    return bits == NULL || (bits[i >> 3] >> (i & 7) & 1);
+}
+
+static inline void st_bit_set(uint8_t *bits, uint64_t i, int on)
+{
+    if (on)
+        bits[i >> 3] |= (uint8_t)(1u << (i & 7));
+    else
+        bits[i >> 3] &= (uint8_t) ~(1u << (i & 7));
+}
+
+/* Bytes of a bitmap of N bits. */
+static inline size_t st_bits_bytes(uint64_t n)
+{
+    return (size_t)((n + 7) >> 3);
+}
+
+/* Clear bits in [BIT0, BIT0 + N) of BITS (NULL: none). */
+uint64_t st_bits_nulls(const uint8_t *bits, uint64_t bit0, uint64_t n);
+
+/* Copy bits [SBIT0, SBIT0 + N) of SRC (NULL: all set) to [DBIT0, DBIT0 + N) of DST. */
+void st_bits_copy(uint8_t *dst, uint64_t dbit0, const uint8_t *src, uint64_t sbit0, uint64_t n);
+
+/* The end of the run of rows of equal validity that starts at row I (< END) of BITS. */
+uint64_t st_bits_run(const uint8_t *bits, uint64_t i, uint64_t end);
+
+#endif /* STRATA_UTIL_BITS_H */
