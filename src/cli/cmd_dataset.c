@@ -374,7 +374,8 @@ static int open_snapshot(cli *c, const char *cmd, const char *arg, const char *a
     return st < 0 ? cli_fail(c, st) : EXIT_OK;
 }
 
-static void print_stat_value(const strata_column *col, const strata_column_stats *cs, int max)
+static void print_stat_value(const strata_column *col, const strata_column_stats *cs, int max,
+                             int json)
 {
     if (col->dtype == STRATA_F32 || col->dtype == STRATA_F64)
         printf("%.17g", max ? cs->max : cs->min);
@@ -383,9 +384,57 @@ static void print_stat_value(const strata_column *col, const strata_column_stats
     else if (col->dtype == STRATA_TS) {
         char ts[STRATA_TS_FORMAT_MAX];
         strata_ts_format(max ? cs->max_i : cs->min_i, ts);
-        fputs(ts, stdout);
+        printf(json ? "\"%s\"" : "%s", ts);
     } else
         printf("%lld", (long long)(max ? cs->max_i : cs->min_i));
+}
+
+/* The statistics of batch B of S for 'show': min..max and nulls per column (JSON: "stats" and
+ * "nulls" objects). */
+static void show_batch_stats(cli *c, strata_snapshot *s, const strata_dataset_desc *d, uint64_t b)
+{
+    int first = 1;
+    for (int col = 0; col < d->ncols; col++) {
+        strata_column_stats cs;
+        if (strata_snapshot_stats(s, b, col, &cs) != STRATA_OK || !cs.has_minmax) continue;
+        if (c->json) {
+            printf("%s", first ? "" : ",");
+            cli_json_str(stdout, d->columns[col].name);
+            fputs(":[", stdout);
+            if (isfinite(cs.min))
+                print_stat_value(&d->columns[col], &cs, 0, c->json);
+            else
+                fputs("null", stdout);
+            fputc(',', stdout);
+            if (isfinite(cs.max))
+                print_stat_value(&d->columns[col], &cs, 1, c->json);
+            else
+                fputs("null", stdout);
+            fputc(']', stdout);
+        } else {
+            printf(" %s=", d->columns[col].name);
+            print_stat_value(&d->columns[col], &cs, 0, c->json);
+            fputs("..", stdout);
+            print_stat_value(&d->columns[col], &cs, 1, c->json);
+        }
+        first = 0;
+    }
+    if (c->json) fputs("},\"nulls\":{", stdout);
+    first = 1;
+    for (int col = 0; col < d->ncols; col++) {
+        strata_column_stats cs;
+        if (strata_snapshot_stats(s, b, col, &cs) != STRATA_OK || cs.nulls == 0) continue;
+        if (c->json) {
+            printf("%s", first ? "" : ",");
+            cli_json_str(stdout, d->columns[col].name);
+            printf(":%llu", (unsigned long long)cs.nulls);
+        } else {
+            printf("%s%s:%llu", first ? "  nulls " : " ", d->columns[col].name,
+                   (unsigned long long)cs.nulls);
+        }
+        first = 0;
+    }
+    if (c->json) fputc('}', stdout);
 }
 
 int cmd_show(cli *c, int argc, char **argv)
@@ -438,33 +487,8 @@ int cmd_show(cli *c, int argc, char **argv)
                    (unsigned long long)bi.first_row, (unsigned long long)bi.nrows,
                    (long long)bi.version);
         }
-        int first = 1;
-        for (int col = 0; col < d.ncols; col++) {
-            strata_column_stats cs;
-            if (strata_snapshot_stats(s, b, col, &cs) != STRATA_OK || !cs.has_minmax) continue;
-            if (c->json) {
-                printf("%s", first ? "" : ",");
-                cli_json_str(stdout, d.columns[col].name);
-                fputs(":[", stdout);
-                if (isfinite(cs.min))
-                    print_stat_value(&d.columns[col], &cs, 0);
-                else
-                    fputs("null", stdout);
-                fputc(',', stdout);
-                if (isfinite(cs.max))
-                    print_stat_value(&d.columns[col], &cs, 1);
-                else
-                    fputs("null", stdout);
-                fputc(']', stdout);
-            } else {
-                printf(" %s=", d.columns[col].name);
-                print_stat_value(&d.columns[col], &cs, 0);
-                fputs("..", stdout);
-                print_stat_value(&d.columns[col], &cs, 1);
-            }
-            first = 0;
-        }
-        fputs(c->json ? "}}" : "\n", stdout);
+        show_batch_stats(c, s, &d, b);
+        fputs(c->json ? "}" : "\n", stdout);
     }
     if (c->json) fputs("]", stdout);
     /* Where it comes from and what comes from it. */
@@ -555,7 +579,8 @@ static int print_rows(cli *c, strata_snapshot *s, const int *cols, int nc, uint6
     const void **ptr = calloc((size_t)nc, sizeof *ptr);
     const int64_t **off = calloc((size_t)nc, sizeof *off);
     const char **bytes = calloc((size_t)nc, sizeof *bytes);
-    if (ptr == NULL || off == NULL || bytes == NULL) return EXIT_IO;
+    const uint8_t **valid = calloc((size_t)nc, sizeof *valid);
+    if (ptr == NULL || off == NULL || bytes == NULL || valid == NULL) return EXIT_IO;
     int rc = EXIT_OK;
     for (uint64_t b = 0; b < d.nbatches && printed < head && rc == EXIT_OK; b++) {
         strata_batch_info bi;
@@ -564,6 +589,7 @@ static int print_rows(cli *c, strata_snapshot *s, const int *cols, int nc, uint6
             int st = d.columns[cols[i]].dtype == STRATA_STR
                          ? strata_snapshot_map_str(s, b, cols[i], &off[i], &bytes[i])
                          : strata_snapshot_map(s, b, cols[i], &ptr[i]);
+            if (st >= 0) st = strata_snapshot_map_valid(s, b, cols[i], &valid[i]);
             if (st < 0) rc = cli_fail(c, st);
         }
         for (uint64_t r = 0; r < bi.nrows && printed < head && rc == EXIT_OK; r++, printed++) {
@@ -577,7 +603,9 @@ static int print_rows(cli *c, strata_snapshot *s, const int *cols, int nc, uint6
                 } else if (i) {
                     fputc(delim, out);
                 }
-                if (dt == STRATA_STR) {
+                if (valid[i] != NULL && !(valid[i][r >> 3] >> (r & 7) & 1)) {
+                    if (fmt == FMT_JSON) fputs("null", out); /* CSV: the empty field */
+                } else if (dt == STRATA_STR) {
                     const char *sp = bytes[i] + off[i][r];
                     size_t n = (size_t)(off[i][r + 1] - off[i][r]);
                     if (fmt == FMT_JSON)
@@ -586,11 +614,6 @@ static int print_rows(cli *c, strata_snapshot *s, const int *cols, int nc, uint6
                         csv_field(out, sp, n, delim);
                 } else {
                     const char *p = (const char *)ptr[i] + r * strata_dtype_size(dt);
-                    if (fmt != FMT_JSON && (dt == STRATA_F64 || dt == STRATA_F32)) {
-                        double x = dt == STRATA_F64 ? *(const double *)(const void *)p
-                                                    : (double)*(const float *)(const void *)p;
-                        if (isnan(x)) continue; /* a null: the empty field */
-                    }
                     cli_print_value(out, dt, p, fmt == FMT_JSON);
                 }
             }
@@ -600,6 +623,7 @@ static int print_rows(cli *c, strata_snapshot *s, const int *cols, int nc, uint6
     free(ptr);
     free(off);
     free(bytes);
+    free(valid);
     return rc;
 }
 

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "ingest/csv.h"
+#include "util/bits.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -101,16 +102,44 @@ static int grow(char **p, uint64_t *cap, uint64_t need, size_t esz)
     return 0;
 }
 
+int st_colbuf_null(st_colbuf *b)
+{
+    if (grow((char **)&b->nulls, &b->ncap, b->nnull + 1, sizeof *b->nulls) < 0) return -1;
+    b->nulls[b->nnull++] = b->n;
+    return 0;
+}
+
+int st_colbuf_valid(const st_colbuf *b, uint64_t from, uint64_t k, uint8_t **valid)
+{
+    *valid = NULL;
+    uint64_t lo = 0, hi = b->nnull; /* the first null at or after FROM */
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (b->nulls[mid] < from)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == b->nnull || b->nulls[lo] >= from + k) return STRATA_OK;
+    if ((*valid = malloc(st_bits_bytes(k))) == NULL) return STRATA_ENOMEM;
+    memset(*valid, 0xFF, st_bits_bytes(k));
+    for (uint64_t i = lo; i < b->nnull && b->nulls[i] < from + k; i++)
+        st_bit_set(*valid, b->nulls[i] - from, 0);
+    return STRATA_OK;
+}
+
 void st_colbuf_reset(st_colbuf *b)
 {
     b->n = 0;
     b->nb = 0;
+    b->nnull = 0;
 }
 
 void st_colbuf_free(st_colbuf *b)
 {
     free(b->v);
     free(b->bytes);
+    free(b->nulls);
     memset(b, 0, sizeof *b);
 }
 
@@ -151,6 +180,7 @@ static inline int store_str(pstate *ps, int f, st_colbuf *b, const char *v, size
     if (grow(&b->v, &b->cap, b->n + 2, 8) < 0 || grow(&b->bytes, &b->bcap, b->nb + n, 1) < 0)
         return store_nomem(ps);
     if (b->n == 0) ((int64_t *)(void *)b->v)[0] = 0;
+    if (is_null && st_colbuf_null(b) < 0) return store_nomem(ps);
     if (!is_null) {
         size_t ok = st_utf8_valid_prefix(v, n);
         if (ok != n) {
@@ -165,22 +195,13 @@ static inline int store_str(pstate *ps, int f, st_colbuf *b, const char *v, size
     return 0;
 }
 
-/* A null of field F, of numeric dtype DT: NaN for floats, refused for the rest. */
-static int store_null(pstate *ps, int f, st_colbuf *b, strata_dtype dt)
+/* A null of field F, of numeric dtype DT: a zero value, and the row recorded as null. */
+static int store_null(pstate *ps, st_colbuf *b, strata_dtype dt)
 {
-    if (dt == STRATA_F64) {
-        ((double *)(void *)b->v)[b->n++] = NAN;
-        return 0;
-    }
-    if (dt == STRATA_F32) {
-        ((float *)(void *)b->v)[b->n++] = NAN;
-        return 0;
-    }
-    snprintf(ps->msg, ps->msglen,
-             "column '%s' (%s): the value is missing (%s has no null; fill it in, or "
-             "declare the column f64 or str)",
-             ps->c->names[f], strata_dtype_name(dt), strata_dtype_name(dt));
-    return -1;
+    memset(b->v + b->n * strata_dtype_size(dt), 0, strata_dtype_size(dt));
+    if (st_colbuf_null(b) < 0) return store_nomem(ps);
+    b->n++;
+    return 0;
 }
 
 /* Parse V (N bytes) as the integer dtype DT narrower than 64 bits into SLOT, range-checked;
@@ -279,7 +300,7 @@ static inline int store(pstate *ps, int f, st_colbuf *b, const char *v, size_t n
     int is_null = !quoted && n == c->null_len && memcmp(v, c->null_marker, n) == 0;
     if (dt == STRATA_STR) return store_str(ps, f, b, v, n, is_null);
     if (grow(&b->v, &b->cap, b->n + 1, strata_dtype_size(dt)) < 0) return store_nomem(ps);
-    if (is_null) return store_null(ps, f, b, dt);
+    if (is_null) return store_null(ps, b, dt);
     int rc = parse_value(b, dt, v, n);
     if (rc != ST_PARSE_OK) return value_error(ps, f, dt, v, n, rc);
     b->n++;
@@ -641,15 +662,16 @@ void st_csv_infer(const st_csv *c, int nfields, strata_dtype *out, uint64_t maxr
     char msg[256];
     parse_range(&s, c->body, c->size, cols, maxrows, &rows, &pos, msg, sizeof msg);
     for (int i = 0; i < nfields; i++) {
-        int all_int = 1, all_num = 1, all_ts = 1, any = 0, nulls = 0;
+        int all_int = 1, all_num = 1, all_ts = 1, any = 0;
         const int64_t *off = (const int64_t *)(void *)cols[i].v;
+        uint64_t nx = 0; /* the next null */
         for (uint64_t r = 0; r < cols[i].n && (all_num || all_ts); r++) {
-            size_t n = (size_t)(off[r + 1] - off[r]);
-            if (n == 0) { /* nulls were stored as empty strings (bytes may still be NULL) */
-                nulls++;
+            if (nx < cols[i].nnull && cols[i].nulls[nx] == r) {
+                nx++;
                 continue;
             }
-            const char *v = cols[i].bytes + off[r];
+            size_t n = (size_t)(off[r + 1] - off[r]);
+            const char *v = n ? cols[i].bytes + off[r] : ""; /* bytes may still be NULL */
             any = 1;
             int64_t x;
             double y;
@@ -660,11 +682,11 @@ void st_csv_infer(const st_csv *c, int nfields, strata_dtype *out, uint64_t maxr
             if (all_int && st_parse_i64(v, n, &x) != ST_PARSE_OK) all_int = 0;
             if (!all_int && all_num && st_parse_f64(v, n, &y) != ST_PARSE_OK) all_num = 0;
         }
-        if (any && all_int && nulls == 0)
+        if (any && all_int)
             out[i] = STRATA_I64;
         else if (any && all_num)
             out[i] = STRATA_F64;
-        else if (any && all_ts && nulls == 0)
+        else if (any && all_ts)
             out[i] = STRATA_TS;
     }
 done:

@@ -21,7 +21,16 @@ typedef struct st_colbuf {
     uint64_t n, cap;
     char *bytes; /* strings: the bytes */
     uint64_t nb, bcap;
+    uint64_t *nulls; /* the rows that are null, ascending (their values are zero or empty) */
+    uint64_t nnull, ncap;
 } st_colbuf;
+
+/* Record that row B->N (about to be counted) is null: 0, or -1 when out of memory. */
+int st_colbuf_null(st_colbuf *b);
+
+/* The validity of rows [FROM, FROM + K) of B as a bitmap (util/bits.h) in *VALID (malloc'ed;
+ * NULL when none of them is null): STRATA_OK or STRATA_ENOMEM. */
+int st_colbuf_valid(const st_colbuf *b, uint64_t from, uint64_t k, uint8_t **valid);
 
 typedef struct st_csv {
     const char *path;
@@ -68,7 +77,8 @@ int st_csv_parse(const st_csv *c, size_t begin, size_t end, st_colbuf *cols, uin
 void st_csv_locate(const st_csv *c, size_t pos, char *out, size_t len);
 
 /* Infer column types from up to MAXROWS records after the header: i64 if every non-null value
- * is an integer (and no nulls), f64 if every non-null value is a number, else str. */
+ * is an integer, f64 if every non-null value is a number, ts if every one is an ISO 8601 date
+ * and time, else str (also when every value is null). */
 void st_csv_infer(const st_csv *c, int nfields, strata_dtype *out, uint64_t maxrows);
 
 void st_colbuf_free(st_colbuf *b);

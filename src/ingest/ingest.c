@@ -143,15 +143,20 @@ static int append_rows(ingest *g, st_colbuf *cols, uint64_t from, uint64_t k)
     int nt = g->o.nthreads;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(min : rc)
     for (int c = 0; c < n; c++) {
-        int r;
-        if (cols[c].dtype == STRATA_STR) {
+        uint8_t *valid;
+        int r = st_colbuf_valid(&cols[c], from, k, &valid);
+        if (r < 0) {
+            r = st_error(st_pool_err(g->pool), r, "out of memory");
+        } else if (cols[c].dtype == STRATA_STR) {
             /* BYTES must point at the first appended string (offsets are relative to it). */
             const int64_t *off = (const int64_t *)(void *)cols[c].v + from;
-            r = strata_batch_append_str(g->batch, c, off, cols[c].bytes + off[0], k);
+            r = strata_batch_append_str_nullable(g->batch, c, off, cols[c].bytes + off[0], valid,
+                                                 k);
         } else {
-            r = strata_batch_append(g->batch, c,
-                                    cols[c].v + from * strata_dtype_size(cols[c].dtype), k);
+            r = strata_batch_append_nullable(
+                g->batch, c, cols[c].v + from * strata_dtype_size(cols[c].dtype), valid, k);
         }
+        free(valid);
         if (r < rc) rc = r;
     }
     return rc;
