@@ -757,6 +757,41 @@ STRATA_API int strata_ingest_npy(strata_pool *pool, const char *region, const ch
                                  const char *const *colnames, const char *const *files, int ncols,
                                  const strata_ingest_opts *opts, strata_ingest_stats *stats);
 
+/* Ingest the NFILES Parquet files FILES into dataset NAME of REGION, creating the region and the
+ * dataset (schema from the first file's columns) when they do not exist; later files must have
+ * the same column names and types (in any order). Each row group becomes a batch (with
+ * OPTS->batch_rows, batches of that many rows instead); all are published together, or nothing.
+ * Types: BOOLEAN -> bool; INT32 -> i32 (INTEGER(8|16|32, signed or not) -> i8 i16 i32 u8 u16
+ * u32; DATE -> ts at midnight UTC); INT64 -> i64 (INTEGER(64, unsigned) -> u64; TIMESTAMP of
+ * any unit -> ts); FLOAT -> f32; DOUBLE -> f64; BYTE_ARRAY (STRING or none, valid UTF-8) -> str;
+ * OPTIONAL columns keep their nulls. Encodings PLAIN, dictionary, RLE/bit-packed, DELTA_* and
+ * BYTE_STREAM_SPLIT, data pages v1 and v2, codecs UNCOMPRESSED, SNAPPY, GZIP and ZSTD. Nested
+ * columns, INT96, FIXED_LEN_BYTE_ARRAY, DECIMAL and other logical types, LZ4, BROTLI and LZO
+ * fail with STRATA_EUNSUPPORTED naming the file and column; a damaged file with STRATA_ECORRUPT
+ * naming the file, row group, column and page. OPTS->delimiter, null_marker and schema do not
+ * apply. */
+STRATA_API int strata_ingest_parquet(strata_pool *pool, const char *region, const char *name,
+                                     const char *const *files, int nfiles,
+                                     const strata_ingest_opts *opts, strata_ingest_stats *stats);
+
+/* How strata_export_parquet() writes. Zero fields take the defaults. */
+typedef struct strata_export_opts {
+    const char *compression; /* "snappy" (default), "zstd", "gzip" or "none" */
+    int level;               /* zstd level; 0: 3 */
+    int dictionary;          /* 0: dictionary-encode a column chunk with few distinct values (at
+                              * most half its rows); -1: never (PLAIN) */
+} strata_export_opts;
+
+/* Write the columns COLS (NCOLS indexes; NULL: every column) of snapshot S as the Parquet file
+ * PATH: each non-empty batch a row group, with column statistics (min, max, null count). A
+ * column with nulls is OPTIONAL, the others REQUIRED; types map back as strata_ingest_parquet
+ * reads them (i8..u32 as INT32 with an INTEGER logical type, u64 as INT64 INTEGER(64, unsigned),
+ * ts as INT64 TIMESTAMP(NANOS, UTC), str as BYTE_ARRAY STRING). The file is written under a
+ * temporary name beside PATH and renamed when complete and durable: a failed export leaves
+ * nothing (and an existing PATH as it was). Memory: one batch's columns at a time. */
+STRATA_API int strata_export_parquet(strata_snapshot *s, const int *cols, int ncols,
+                                     const char *path, const strata_export_opts *opts);
+
 /* ---------------------------------------------------------------------------------------------
  * Derived datasets and columns, lineage, update
  *

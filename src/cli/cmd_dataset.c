@@ -38,15 +38,15 @@ static void human_bytes(double b, char *out, size_t len)
 
 static const char ingest_usage[] =
     "usage: strata ingest REGION/NAME FILE... [options]\n"
-    "Ingest CSV or NPY files into a dataset (created on first use, with its region).\n"
-    "  --format csv|npy      default: npy for .npy files and directories, else csv\n"
+    "Ingest CSV, NPY or Parquet files into a dataset (created on first use, with its region).\n"
+    "  --format csv|npy|parquet  default: npy for .npy files and directories, parquet for\n"
+    "                        .parquet files, else csv. Parquet: each row group a batch\n"
     "  --batch-rows N        split each file into batches of N rows (default: one per file)\n"
     "  --schema a:i64,b:str  the schema of a new dataset (default: from the CSV header and\n"
-    "                        its first 1000 rows: i64, f64 or str)\n"
+    "                        its first 1000 rows: i64, f64, ts or str)\n"
     "  --delimiter C         CSV field delimiter (default ','; 'tab' for a tab)\n"
-    "  --null S              CSV null marker (default: the empty field). Nulls become NaN in\n"
-    "                        float columns and \"\" in string columns; integer and bool\n"
-    "                        columns refuse them\n"
+    "  --null S              CSV null marker (default: the empty field; a quoted \"\" is an\n"
+    "                        empty string, not a null)\n"
     "  --column NAME=FILE    NPY: a column from one file (repeatable); or give a directory\n"
     "                        holding NAME.npy per column\n"
     "  --publish-each        publish every batch as it is written (default: all batches of\n"
@@ -162,16 +162,25 @@ static int ingest_opts_from(const ingest_args *a, strata_ingest_opts *o)
     return EXIT_OK;
 }
 
-/* Whether the input is NPY: --format if given, else --column pairs, a .npy file or a
- * directory as the first FILE. */
-static int input_is_npy(const char *format, int ncol_kv, char **pos, int npos, int *is_npy)
+enum { IN_CSV, IN_NPY, IN_PARQUET };
+
+/* The input's format: --format if given, else NPY for --column pairs, a .npy file or a
+ * directory as the first FILE, Parquet for a .parquet file, else CSV. */
+static int input_format(const char *format, int ncol_kv, char **pos, int npos, int *in)
 {
-    *is_npy = format != NULL ? strcmp(format, "npy") == 0 : ncol_kv > 0;
-    if (format != NULL && strcmp(format, "npy") != 0 && strcmp(format, "csv") != 0)
-        return cli_usage_error("ingest", "--format is csv or npy");
-    if (format == NULL && npos >= 2) {
+    static const char *const names[] = {
+        [IN_CSV] = "csv", [IN_NPY] = "npy", [IN_PARQUET] = "parquet"};
+    for (*in = 0; format != NULL && *in < 3 && strcmp(format, names[*in]) != 0; (*in)++) continue;
+    if (format != NULL && *in == 3)
+        return cli_usage_error("ingest", "--format is csv, npy or parquet");
+    if (format != NULL) return EXIT_OK;
+    *in = ncol_kv > 0 ? IN_NPY : IN_CSV;
+    if (npos >= 2) {
         struct stat st;
-        *is_npy = ends_with(pos[1], ".npy") || (stat(pos[1], &st) == 0 && S_ISDIR(st.st_mode));
+        if (ends_with(pos[1], ".npy") || (stat(pos[1], &st) == 0 && S_ISDIR(st.st_mode)))
+            *in = IN_NPY;
+        else if (ends_with(pos[1], ".parquet") || ends_with(pos[1], ".pq"))
+            *in = IN_PARQUET;
     }
     return EXIT_OK;
 }
@@ -240,7 +249,7 @@ int cmd_ingest(cli *c, int argc, char **argv)
     char **args = calloc((size_t)argc + 1, sizeof *args);
     char **pos = calloc((size_t)argc + 1, sizeof *pos);
     char **names = NULL, **files = NULL;
-    int ncol_kv = 0, nargs = 0, npos, nnames = 0, is_npy, rc;
+    int ncol_kv = 0, nargs = 0, npos, nnames = 0, in, rc;
     if (cols_kv == NULL || args == NULL || pos == NULL) return EXIT_IO;
     gather_columns(argc, argv, cols_kv, &ncol_kv, args, &nargs);
     if ((rc = cli_scan(nargs, args, opts, ingest_usage, pos, &npos, 0)) != EXIT_OK) goto done;
@@ -256,15 +265,18 @@ int cmd_ingest(cli *c, int argc, char **argv)
     struct progress_ctx pc = {!a.quiet && !c->json && isatty(2)};
     o.progress = show_progress;
     o.progress_ctx = &pc;
-    if ((rc = input_is_npy(a.format, ncol_kv, pos, npos, &is_npy)) != EXIT_OK) goto done;
+    if ((rc = input_format(a.format, ncol_kv, pos, npos, &in)) != EXIT_OK) goto done;
     if ((rc = cli_open_pool(c)) != EXIT_OK) goto done;
     strata_ingest_stats stats;
     int st;
-    if (is_npy) {
+    if (in == IN_NPY) {
         rc = npy_columns(cols_kv, ncol_kv, pos, npos, &names, &files, &nnames);
         if (rc != EXIT_OK) goto done;
         st = strata_ingest_npy(c->pool, region, name, (const char *const *)names,
                                (const char *const *)files, nnames, &o, &stats);
+    } else if (in == IN_PARQUET) {
+        st = strata_ingest_parquet(c->pool, region, name, (const char *const *)pos + 1, npos - 1,
+                                   &o, &stats);
     } else {
         st = strata_ingest_csv(c->pool, region, name, (const char *const *)pos + 1, npos - 1, &o,
                                &stats);
@@ -544,7 +556,7 @@ int cmd_log(cli *c, int argc, char **argv)
 /* Write S (N bytes) as a CSV field: quoted when it holds the delimiter, a quote, CR or LF. */
 static void csv_field(FILE *f, const char *s, size_t n, char delim)
 {
-    int quote = n == 0 ? 0 : 0;
+    int quote = n == 0; /* "" is an empty string; an empty field is a null */
     for (size_t i = 0; i < n && !quote; i++)
         quote = s[i] == delim || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
     if (!quote) {
@@ -678,7 +690,9 @@ static int parse_format(const char *cmd, const char *f, int *fmt)
     else if (strcmp(f, "json") == 0)
         *fmt = FMT_JSON;
     else
-        return cli_usage_error(cmd, "--format is csv, tsv or json");
+        return cli_usage_error(cmd, strcmp(cmd, "export") == 0
+                                        ? "--format is csv, tsv, json, npy or parquet"
+                                        : "--format is csv, tsv or json");
     return EXIT_OK;
 }
 
@@ -777,17 +791,19 @@ static int export_npy(cli *c, strata_snapshot *s, const int *cols, int nc, const
 int cmd_export(cli *c, int argc, char **argv)
 {
     static const char u[] =
-        "usage: strata export REGION/NAME --format csv|npy --out PATH [--columns a,b] "
-        "[--as-of V]\n"
+        "usage: strata export REGION/NAME --format csv|tsv|json|npy|parquet --out PATH\n"
+        "       [--columns a,b] [--as-of V] [--compression snappy|zstd|gzip|none]\n"
         "csv: one file; npy: a directory with one NAME.npy per column, all batches\n"
-        "concatenated. Files are written under a temporary name and renamed when complete.\n";
+        "concatenated; parquet: one file, a row group per batch (--compression: default\n"
+        "snappy). Files are written under a temporary name and renamed when complete.\n";
     char *pos[16];
     int npos;
-    const char *columns = NULL, *as_of = NULL, *format = NULL, *out = NULL;
+    const char *columns = NULL, *as_of = NULL, *format = NULL, *out = NULL, *comp = NULL;
     cli_opt opts[] = {{"columns", 'c', &columns, NULL},
                       {"as-of", 0, &as_of, NULL},
                       {"format", 'f', &format, NULL},
                       {"out", 'o', &out, NULL},
+                      {"compression", 0, &comp, NULL},
                       CLI_OPT_JSON,
                       {0}};
     if (argc > 16) return cli_usage_error("export", "too many arguments");
@@ -795,15 +811,23 @@ int cmd_export(cli *c, int argc, char **argv)
     if (rc != EXIT_OK) return rc;
     if (npos != 1 || out == NULL)
         return cli_usage_error("export", "'export' takes REGION/NAME --out PATH");
+    if (format == NULL && (ends_with(out, ".parquet") || ends_with(out, ".pq"))) format = "parquet";
     int npy = format != NULL && strcmp(format, "npy") == 0;
+    int parquet = format != NULL && strcmp(format, "parquet") == 0;
     int fmt = FMT_CSV;
-    if (!npy && (rc = parse_format("export", format, &fmt)) != EXIT_OK) return rc;
+    if (!npy && !parquet && (rc = parse_format("export", format, &fmt)) != EXIT_OK) return rc;
+    if (comp != NULL && !parquet)
+        return cli_usage_error("export", "--compression applies to --format parquet");
     strata_snapshot *s;
     if ((rc = open_snapshot(c, "export", pos[0], as_of, &s)) != EXIT_OK) return rc;
     int *cols = NULL, nc = 0;
     rc = pick_columns(c, s, columns, &cols, &nc);
     if (rc == EXIT_OK && npy) {
         rc = export_npy(c, s, cols, nc, out);
+    } else if (rc == EXIT_OK && parquet) {
+        strata_export_opts eo = {.compression = comp};
+        int st = strata_export_parquet(s, cols, nc, out, &eo);
+        if (st < 0) rc = cli_fail(c, st);
     } else if (rc == EXIT_OK) {
         char tmp[4200];
         snprintf(tmp, sizeof tmp, "%s.tmp-%d", out, (int)getpid());

@@ -112,6 +112,12 @@ int st_colbuf_null(st_colbuf *b)
 int st_colbuf_valid(const st_colbuf *b, uint64_t from, uint64_t k, uint8_t **valid)
 {
     *valid = NULL;
+    if (b->valid != NULL) {
+        if (st_bits_nulls(b->valid, from, k) == 0) return STRATA_OK;
+        if ((*valid = malloc(st_bits_bytes(k))) == NULL) return STRATA_ENOMEM;
+        st_bits_copy(*valid, 0, b->valid, from, k);
+        return STRATA_OK;
+    }
     uint64_t lo = 0, hi = b->nnull; /* the first null at or after FROM */
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;

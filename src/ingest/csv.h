@@ -23,6 +23,7 @@ typedef struct st_colbuf {
     uint64_t nb, bcap;
     uint64_t *nulls; /* the rows that are null, ascending (their values are zero or empty) */
     uint64_t nnull, ncap;
+    const uint8_t *valid; /* or: a validity bitmap of the n rows (util/bits.h), not owned */
 } st_colbuf;
 
 /* Record that row B->N (about to be counted) is null: 0, or -1 when out of memory. */

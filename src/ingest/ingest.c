@@ -18,8 +18,7 @@
 #include <omp.h>
 #endif
 
-#include "ingest/csv.h"
-#include "store/store.h"
+#include "ingest/ingest.h"
 #include "util/dtype.h"
 #include "util/name.h"
 #include "util/npy.h"
@@ -82,7 +81,7 @@ done:
 }
 
 /* The state of one ingest call. */
-typedef struct {
+struct st_ingest {
     strata_pool *pool;
     const char *region, *name;
     strata_ingest_opts o;
@@ -93,7 +92,9 @@ typedef struct {
     int created; /* this call created the dataset: drop it again on failure */
     strata_batch *batch;
     uint64_t batch_fill;
-} ingest;
+    strata_ingest_stats local; /* the stats when the caller wants none */
+};
+typedef struct st_ingest ingest;
 
 static int ensure_dataset(ingest *g, const strata_column *cols, int ncols)
 {
@@ -610,4 +611,75 @@ done:
     free(cols);
     free(view);
     return finish(&g, rc);
+}
+
+/* ---- the interface for the format readers (ingest.h) --------------------------------------- */
+
+int st_ingest_start(strata_pool *pool, const char *region, const char *name,
+                    const strata_ingest_opts *opts, strata_ingest_stats *stats, st_ingest **out)
+{
+    *out = NULL;
+    if (pool == NULL) return STRATA_EINVAL;
+    st_err *err = st_pool_err(pool);
+    int rc = st_name_check(err, "region", region);
+    if (rc == STRATA_OK) rc = st_name_check(err, "dataset", name);
+    if (rc < 0) return rc;
+    st_ingest *g = malloc(sizeof *g);
+    if (g == NULL) return st_error(err, STRATA_ENOMEM, "out of memory");
+    init(g, pool, region, name, opts, stats, &g->local);
+    *out = g;
+    return STRATA_OK;
+}
+
+int st_ingest_dataset(st_ingest *g, const strata_column *cols, int ncols, const st_schema **schema)
+{
+    int rc = g->ds != NULL ? STRATA_OK : ensure_dataset(g, cols, ncols);
+    if (rc == STRATA_OK && schema != NULL) *schema = st_dataset_schema(g->ds);
+    return rc;
+}
+
+int st_ingest_feed(st_ingest *g, st_colbuf *cols, uint64_t rows)
+{
+    int rc = open_batch(g);
+    return rc < 0 ? rc : feed(g, cols, rows);
+}
+
+int st_ingest_unit_done(st_ingest *g)
+{
+    int rc = g->o.batch_rows == 0 ? open_batch(g) : STRATA_OK;
+    return rc < 0 ? rc : finish_file_batch(g);
+}
+
+void st_ingest_progress(st_ingest *g, uint64_t bytes, uint64_t total, uint64_t files)
+{
+    if (total > 0) g->total_bytes = total;
+    g->stats->files = files;
+    progress(g, bytes);
+}
+
+const strata_ingest_opts *st_ingest_opts(const st_ingest *g)
+{
+    return &g->o;
+}
+
+st_err *st_ingest_err(const st_ingest *g)
+{
+    return st_pool_err(g->pool);
+}
+
+const char *st_ingest_region(const st_ingest *g)
+{
+    return g->region;
+}
+
+const char *st_ingest_name(const st_ingest *g)
+{
+    return g->name;
+}
+
+int st_ingest_finish(st_ingest *g, int rc)
+{
+    rc = finish(g, rc);
+    free(g);
+    return rc;
 }

@@ -1,0 +1,539 @@
+/*
+ * parquet_io.c -- Parquet files in and out of datasets.
+ *
+ * strata_ingest_parquet: every row group becomes a batch (or batches of opts->batch_rows, which
+ * then run across row groups and files); the columns of a row group are decoded in parallel by
+ * the codec of src/format and appended without copies where the layouts agree (numbers, bools,
+ * large_utf8 strings, validity bitmaps); timestamps are scaled to nanoseconds, narrow integers
+ * narrowed. All files of a call are published as one version, or nothing.
+ *
+ * strata_export_parquet: every non-empty batch of a snapshot becomes a row group, its columns
+ * handed to the writer straight from the mapped batch files (narrow integers widened to INT32).
+ * The file is written under a temporary name in the target's directory and renamed when
+ * complete and durable, so a failed export leaves nothing behind.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "format/parquet.h"
+#include "ingest/ingest.h"
+#include "util/bits.h"
+#include "util/dtype.h"
+#include "util/fileio.h"
+#include "util/parse.h"
+
+/* ---- types -------------------------------------------------------------------------------- */
+
+/* The dataset dtype of Parquet column C of FILE, or STRATA_EUNSUPPORTED naming what is not read. */
+static int pq_dtype(st_err *err, const char *file, const st_pq_column *c, strata_dtype *out)
+{
+    const st_pq_logical *lt = &c->logical;
+    const char *why = NULL;
+    switch (c->type) {
+    case ST_PQ_BOOLEAN:
+        *out = STRATA_BOOL;
+        break;
+    case ST_PQ_INT32:
+        if (lt->kind == ST_PQ_LT_DATE) {
+            *out = STRATA_TS;
+        } else if (lt->kind == ST_PQ_LT_INTEGER && lt->bit_width == 8) {
+            *out = lt->is_signed ? STRATA_I8 : STRATA_U8;
+        } else if (lt->kind == ST_PQ_LT_INTEGER && lt->bit_width == 16) {
+            *out = lt->is_signed ? STRATA_I16 : STRATA_U16;
+        } else if (lt->kind == ST_PQ_LT_INTEGER && !lt->is_signed) {
+            *out = STRATA_U32;
+        } else if (lt->kind == ST_PQ_LT_NONE || lt->kind == ST_PQ_LT_INTEGER) {
+            *out = STRATA_I32;
+        } else {
+            why = "a logical type other than INTEGER or DATE (e.g. DECIMAL or TIME)";
+        }
+        break;
+    case ST_PQ_INT64:
+        if (lt->kind == ST_PQ_LT_TIMESTAMP)
+            *out = STRATA_TS;
+        else if (lt->kind == ST_PQ_LT_INTEGER && !lt->is_signed)
+            *out = STRATA_U64;
+        else if (lt->kind == ST_PQ_LT_NONE || lt->kind == ST_PQ_LT_INTEGER)
+            *out = STRATA_I64;
+        else
+            why = "a logical type other than INTEGER or TIMESTAMP (e.g. DECIMAL or TIME)";
+        break;
+    case ST_PQ_FLOAT:
+        *out = STRATA_F32;
+        break;
+    case ST_PQ_DOUBLE:
+        *out = STRATA_F64;
+        break;
+    case ST_PQ_BYTE_ARRAY:
+        if (lt->kind == ST_PQ_LT_STRING || lt->kind == ST_PQ_LT_NONE)
+            *out = STRATA_STR;
+        else
+            why = "a BYTE_ARRAY logical type other than STRING (e.g. DECIMAL, JSON or BSON)";
+        break;
+    default:
+        why = "a physical type Strata does not read (INT96 or FIXED_LEN_BYTE_ARRAY)";
+    }
+    if (why != NULL)
+        return st_error(err, STRATA_EUNSUPPORTED,
+                        "%s: column '%s' has %s; convert it to a number, timestamp or string "
+                        "before ingesting",
+                        file, c->name, why);
+    return STRATA_OK;
+}
+
+/* Nanoseconds per unit of a Parquet TIMESTAMP (DATE: per day). */
+static int64_t ts_scale(const st_pq_column *c)
+{
+    if (c->logical.kind == ST_PQ_LT_DATE) return INT64_C(86400000000000);
+    switch (c->logical.unit) {
+    case ST_PQ_MILLIS:
+        return 1000000;
+    case ST_PQ_MICROS:
+        return 1000;
+    default:
+        return 1;
+    }
+}
+
+/* ---- ingest ------------------------------------------------------------------------------- */
+
+/* One file being ingested. */
+typedef struct {
+    const char *path;
+    void *map;
+    size_t size;
+    st_pq_file *f;
+    int ncols;
+    int *col_of;        /* schema column -> file column */
+    st_pq_values *vals; /* per schema column, of the row group being appended */
+    int64_t **widened;  /* per schema column: DATE days widened to ns */
+    st_colbuf *bufs;    /* per schema column: views of VALS */
+} pqin;
+
+static int pqin_open(st_err *err, pqin *in, const char *path)
+{
+    memset(in, 0, sizeof *in);
+    in->path = path;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? st_error(err, STRATA_ENOTFOUND, "file '%s' not found", path)
+                               : st_error_errno(err, errno, "cannot open '%s'", path);
+    struct stat sb;
+    int rc = STRATA_OK;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        rc = st_error(err, STRATA_EINVAL, "'%s' is not a regular file", path);
+    } else if (sb.st_size > 0) {
+        in->size = (size_t)sb.st_size;
+        in->map = mmap(NULL, in->size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (in->map == MAP_FAILED) {
+            in->map = NULL;
+            rc = st_error_errno(err, errno, "cannot map '%s'", path);
+        }
+    }
+    close(fd);
+    if (rc == STRATA_OK) rc = st_pq_open(err, in->map ? in->map : "", in->size, path, NULL, &in->f);
+    return rc;
+}
+
+static void pqin_close(pqin *in)
+{
+    for (int c = 0; in->vals != NULL && in->widened != NULL && c < in->ncols; c++) {
+        st_pq_values_release(&in->vals[c]);
+        free(in->widened[c]);
+    }
+    free(in->col_of);
+    free(in->vals);
+    free(in->widened);
+    free(in->bufs);
+    st_pq_close(in->f);
+    if (in->map != NULL) munmap(in->map, in->size);
+}
+
+/* The file's columns as a dataset schema (for a new dataset): COLS[i] names point into the
+ * file. */
+static int pq_columns(st_err *err, pqin *in, strata_column **cols, int *ncols)
+{
+    int n = st_pq_ncolumns(in->f);
+    if (n < 1 || n > STRATA_MAX_COLUMNS)
+        return st_error(err, STRATA_EINVAL, "%s: %d columns (1 to %d are ingested)", in->path, n,
+                        STRATA_MAX_COLUMNS);
+    *cols = calloc((size_t)n, sizeof **cols);
+    if (*cols == NULL) return st_error(err, STRATA_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        const st_pq_column *c = st_pq_column_at(in->f, i);
+        (*cols)[i].name = c->name;
+        int rc = pq_dtype(err, in->path, c, &(*cols)[i].dtype);
+        if (rc < 0) return rc;
+    }
+    *ncols = n;
+    return STRATA_OK;
+}
+
+/* Match the file's columns to schema SCH by name and dtype. */
+static int pq_bind(st_err *err, pqin *in, const strata_column *fcols, int nf, const st_schema *sch,
+                   const char *region, const char *name)
+{
+    in->ncols = sch->ncols;
+    in->col_of = calloc((size_t)sch->ncols, sizeof *in->col_of);
+    in->vals = calloc((size_t)sch->ncols, sizeof *in->vals);
+    in->widened = calloc((size_t)sch->ncols, sizeof *in->widened);
+    in->bufs = calloc((size_t)sch->ncols, sizeof *in->bufs);
+    if (!in->col_of || !in->vals || !in->widened || !in->bufs)
+        return st_error(err, STRATA_ENOMEM, "out of memory");
+    if (nf != sch->ncols)
+        return st_error(err, STRATA_EINVAL,
+                        "%s has %d columns but dataset '%s/%s' has %d; the columns must match by "
+                        "name",
+                        in->path, nf, region, name, sch->ncols);
+    for (int c = 0; c < sch->ncols; c++) {
+        int k = 0;
+        while (k < nf && strcmp(fcols[k].name, sch->cat[c].name) != 0) k++;
+        if (k == nf)
+            return st_error(err, STRATA_EINVAL, "%s has no column '%s' of dataset '%s/%s'",
+                            in->path, sch->cat[c].name, region, name);
+        if ((int)fcols[k].dtype != sch->cat[c].dtype)
+            return st_error(err, STRATA_ETYPE,
+                            "%s: column '%s' holds %s but dataset '%s/%s' has it as %s", in->path,
+                            fcols[k].name, strata_dtype_name(fcols[k].dtype), region, name,
+                            strata_dtype_name((strata_dtype)sch->cat[c].dtype));
+        in->col_of[c] = k;
+        in->bufs[c].dtype = fcols[k].dtype;
+    }
+    return STRATA_OK;
+}
+
+/* Make V (column C of the file, of dtype DT) a view in B: scaled to nanoseconds, narrowed,
+ * widened or checked as DT needs. */
+static int pq_view(st_err *err, pqin *in, int col, const st_pq_column *c, strata_dtype dt, int rg)
+{
+    st_pq_values *v = &in->vals[col];
+    st_colbuf *b = &in->bufs[col];
+    b->n = (uint64_t)v->n;
+    b->valid = v->validity;
+    b->v = v->values;
+    if (dt == STRATA_STR) {
+        b->v = (char *)v->offsets;
+        b->bytes = (char *)v->bytes;
+        size_t len = v->n > 0 ? (size_t)v->offsets[v->n] : 0, ok;
+        if ((ok = st_utf8_valid_prefix(b->bytes ? b->bytes : "", len)) != len)
+            return st_error(err, STRATA_EINVAL,
+                            "%s: row group %d column '%s': invalid UTF-8 at byte %zu of the "
+                            "column's strings (Strata's strings are UTF-8)",
+                            in->path, rg, c->name, ok + 1);
+    } else if (dt == STRATA_TS) {
+        int64_t scale = ts_scale(c), *t = v->values;
+        if (c->type == ST_PQ_INT32) { /* DATE: days */
+            free(in->widened[col]);
+            if ((t = in->widened[col] = malloc((size_t)v->n * 8 + 8)) == NULL)
+                return st_error(err, STRATA_ENOMEM, "out of memory");
+            for (int64_t i = 0; i < v->n; i++) t[i] = ((const int32_t *)v->values)[i];
+            b->v = (char *)t;
+        }
+        for (int64_t i = 0; scale != 1 && i < v->n; i++) {
+            if (__builtin_mul_overflow(t[i], scale, &t[i]))
+                return st_error(err, STRATA_ERANGE,
+                                "%s: row group %d column '%s' row %lld: the timestamp is outside "
+                                "the nanosecond range (years 1677 to 2262)",
+                                in->path, rg, c->name, (long long)i);
+        }
+    } else if (dt == STRATA_I8 || dt == STRATA_U8 || dt == STRATA_I16 || dt == STRATA_U16) {
+        /* narrowed in place: element i moves to a lower address than it came from */
+        const int32_t *src = v->values;
+        for (int64_t i = 0; i < v->n; i++) {
+            if (dt == STRATA_I8 || dt == STRATA_U8)
+                ((uint8_t *)v->values)[i] = (uint8_t)src[i];
+            else
+                ((uint16_t *)v->values)[i] = (uint16_t)src[i];
+        }
+    }
+    return STRATA_OK;
+}
+
+/* Decode row group RG of IN (columns in parallel) and feed it. */
+static int pq_rowgroup(st_ingest *g, pqin *in, int rg)
+{
+    st_err *err = st_ingest_err(g);
+    int n = in->ncols, rc = STRATA_OK;
+    int nt = st_ingest_opts(g)->nthreads;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(min : rc)
+    for (int c = 0; c < n; c++) {
+        st_pq_values_release(&in->vals[c]);
+        const st_pq_column *pc = st_pq_column_at(in->f, in->col_of[c]);
+        int r = st_pq_read_column(in->f, rg, in->col_of[c], &in->vals[c]);
+        if (r == STRATA_OK) r = pq_view(err, in, c, pc, in->bufs[c].dtype, rg);
+        if (r < rc) rc = r;
+    }
+    if (rc < 0) return rc;
+    rc = st_ingest_feed(g, in->bufs, (uint64_t)st_pq_rowgroup_rows(in->f, rg));
+    return rc < 0 ? rc : st_ingest_unit_done(g);
+}
+
+static int pq_ingest_file(st_ingest *g, const char *path, uint64_t *done, uint64_t total,
+                          uint64_t files)
+{
+    st_err *err = st_ingest_err(g);
+    pqin in;
+    strata_column *fcols = NULL;
+    const st_schema *sch;
+    int nf = 0, rc = pqin_open(err, &in, path);
+    ST_TRY(rc);
+    ST_TRY(rc = pq_columns(err, &in, &fcols, &nf));
+    ST_TRY(rc = st_ingest_dataset(g, fcols, nf, &sch));
+    ST_TRY(rc = pq_bind(err, &in, fcols, nf, sch, st_ingest_region(g), st_ingest_name(g)));
+    for (int rg = 0; rg < st_pq_nrowgroups(in.f) && rc == STRATA_OK; rg++)
+        rc = pq_rowgroup(g, &in, rg);
+    *done += in.size;
+    st_ingest_progress(g, *done, total, files + 1);
+done:
+    free(fcols);
+    pqin_close(&in);
+    return rc;
+}
+
+int strata_ingest_parquet(strata_pool *pool, const char *region, const char *name,
+                          const char *const *files, int nfiles, const strata_ingest_opts *opts,
+                          strata_ingest_stats *stats)
+{
+    st_ingest *g;
+    int rc = st_ingest_start(pool, region, name, opts, stats, &g);
+    if (rc < 0) return rc;
+    if (files == NULL || nfiles < 1)
+        return st_ingest_finish(g, st_error(st_ingest_err(g), STRATA_EINVAL, "no files to ingest"));
+    uint64_t total = 0, done = 0;
+    for (int i = 0; i < nfiles; i++) {
+        struct stat sb;
+        if (stat(files[i], &sb) == 0) total += (uint64_t)sb.st_size;
+    }
+    for (int i = 0; i < nfiles && rc == STRATA_OK; i++)
+        rc = pq_ingest_file(g, files[i], &done, total, (uint64_t)i);
+    return st_ingest_finish(g, rc);
+}
+
+/* ---- export ------------------------------------------------------------------------------- */
+
+/* The Parquet column for a dataset column of DT. */
+static st_pq_colspec pq_spec(const char *name, strata_dtype dt, int optional)
+{
+    st_pq_colspec c = {.name = name, .optional = optional};
+    switch (dt) {
+    case STRATA_BOOL:
+        c.type = ST_PQ_BOOLEAN;
+        break;
+    case STRATA_I8:
+    case STRATA_I16:
+    case STRATA_I32:
+    case STRATA_U8:
+    case STRATA_U16:
+    case STRATA_U32:
+        c.type = ST_PQ_INT32;
+        c.logical.kind = ST_PQ_LT_INTEGER;
+        c.logical.bit_width = (int)strata_dtype_size(dt) * 8;
+        c.logical.is_signed = dt == STRATA_I8 || dt == STRATA_I16 || dt == STRATA_I32;
+        break;
+    case STRATA_U64:
+        c.type = ST_PQ_INT64;
+        c.logical = (st_pq_logical){.kind = ST_PQ_LT_INTEGER, .bit_width = 64, .is_signed = 0};
+        break;
+    case STRATA_TS:
+        c.type = ST_PQ_INT64;
+        c.logical = (st_pq_logical){.kind = ST_PQ_LT_TIMESTAMP, .unit = ST_PQ_NANOS, .utc = 1};
+        break;
+    case STRATA_F32:
+        c.type = ST_PQ_FLOAT;
+        break;
+    case STRATA_F64:
+        c.type = ST_PQ_DOUBLE;
+        break;
+    case STRATA_STR:
+        c.type = ST_PQ_BYTE_ARRAY;
+        c.logical.kind = ST_PQ_LT_STRING;
+        break;
+    default:
+        c.type = ST_PQ_INT64;
+    }
+    return c;
+}
+
+/* The file being written. */
+typedef struct {
+    st_err *err;
+    st_wfile w;
+    uint64_t off;
+} pqout;
+
+static int pqout_write(void *ctx, const void *buf, size_t len)
+{
+    pqout *o = ctx;
+    int rc = st_pwrite_full(o->err, o->w.fd, buf, len, o->off, o->w.tmp);
+    o->off += len;
+    return rc;
+}
+
+/* Column COL (dataset column DCOL, of DT) of batch B of S as writer input V; WIDE holds the
+ * widened values of a narrow integer column. */
+static int pq_batch_column(strata_snapshot *s, uint64_t b, int dcol, strata_dtype dt,
+                           uint64_t nrows, st_pq_values *v, int32_t **wide)
+{
+    const void *data;
+    const uint8_t *valid;
+    int rc = strata_snapshot_map_valid(s, b, dcol, &valid);
+    if (rc < 0) return rc;
+    v->n = (int64_t)nrows;
+    v->validity = (uint8_t *)valid;
+    v->null_count = (int64_t)st_bits_nulls(valid, 0, nrows);
+    if (dt == STRATA_STR) {
+        const int64_t *off;
+        const char *bytes;
+        if ((rc = strata_snapshot_map_str(s, b, dcol, &off, &bytes)) < 0) return rc;
+        v->offsets = (int64_t *)off;
+        v->bytes = (uint8_t *)bytes;
+        return STRATA_OK;
+    }
+    if ((rc = strata_snapshot_map(s, b, dcol, &data)) < 0) return rc;
+    v->values = (void *)data;
+    size_t esz = strata_dtype_size(dt);
+    if (esz >= 4 || dt == STRATA_BOOL) return STRATA_OK;
+    free(*wide);
+    if ((*wide = malloc(nrows * 4 + 4)) == NULL) return STRATA_ENOMEM;
+    for (uint64_t i = 0; i < nrows; i++) {
+        switch (dt) {
+        case STRATA_I8:
+            (*wide)[i] = ((const int8_t *)data)[i];
+            break;
+        case STRATA_U8:
+            (*wide)[i] = ((const uint8_t *)data)[i];
+            break;
+        case STRATA_I16:
+            (*wide)[i] = ((const int16_t *)data)[i];
+            break;
+        default:
+            (*wide)[i] = ((const uint16_t *)data)[i];
+        }
+    }
+    v->values = *wide;
+    return STRATA_OK;
+}
+
+/* Write every non-empty batch of S as a row group of W. */
+static int pq_write_batches(strata_snapshot *s, const strata_dataset_desc *d, const int *cols,
+                            int nc, st_pq_writer *w)
+{
+    st_pq_values *v = calloc((size_t)nc, sizeof *v);
+    int32_t **wide = calloc((size_t)nc, sizeof *wide);
+    int rc = v && wide ? STRATA_OK : STRATA_ENOMEM;
+    for (uint64_t b = 0; b < d->nbatches && rc == STRATA_OK; b++) {
+        strata_batch_info bi;
+        ST_TRY(rc = strata_snapshot_batch(s, b, &bi));
+        if (bi.nrows == 0) continue;
+        for (int i = 0; i < nc && rc == STRATA_OK; i++) {
+            memset(&v[i], 0, sizeof v[i]);
+            v[i].type = pq_spec("", d->columns[cols[i]].dtype, 0).type;
+            rc = pq_batch_column(s, b, cols[i], d->columns[cols[i]].dtype, bi.nrows, &v[i],
+                                 &wide[i]);
+        }
+        if (rc == STRATA_OK) rc = st_pq_writer_write(w, v);
+        st_snapshot_release(s, b); /* bounded memory: one batch mapped at a time */
+    }
+done:
+    for (int i = 0; wide != NULL && i < nc; i++) free(wide[i]);
+    free(wide);
+    free(v);
+    return rc;
+}
+
+/* The writer's options from OPTS. */
+static int pq_write_opts(st_err *err, const strata_export_opts *opts, st_pq_write_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->codec = ST_PQ_SNAPPY;
+    o->dictionary = opts == NULL || opts->dictionary >= 0;
+    const char *c = opts != NULL && opts->compression != NULL ? opts->compression : "snappy";
+    if (strcmp(c, "snappy") == 0)
+        o->codec = ST_PQ_SNAPPY;
+    else if (strcmp(c, "zstd") == 0)
+        o->codec = ST_PQ_ZSTD;
+    else if (strcmp(c, "gzip") == 0)
+        o->codec = ST_PQ_GZIP;
+    else if (strcmp(c, "none") == 0 || strcmp(c, "uncompressed") == 0)
+        o->codec = ST_PQ_UNCOMPRESSED;
+    else
+        return st_error(err, STRATA_EINVAL,
+                        "unknown compression '%s': use snappy, zstd, gzip or none", c);
+    if (opts != NULL) o->zstd_level = opts->level;
+    return STRATA_OK;
+}
+
+/* The columns to export: COLS, or every column when COLS is NULL. *OUT: free(). */
+static int export_columns(st_err *err, const strata_dataset_desc *d, const int *cols, int nc,
+                          int **out, int *nout)
+{
+    if (cols != NULL && nc < 1) return st_error(err, STRATA_EINVAL, "no columns to export");
+    int n = cols != NULL ? nc : d->ncols;
+    if ((*out = malloc((size_t)n * sizeof **out + 1)) == NULL)
+        return st_error(err, STRATA_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        (*out)[i] = cols != NULL ? cols[i] : i;
+        if ((*out)[i] < 0 || (*out)[i] >= d->ncols)
+            return st_error(err, STRATA_ERANGE, "column index %d is out of range", (*out)[i]);
+    }
+    *nout = n;
+    return STRATA_OK;
+}
+
+int strata_export_parquet(strata_snapshot *s, const int *cols, int ncols, const char *path,
+                          const strata_export_opts *opts)
+{
+    if (s == NULL || path == NULL) return STRATA_EINVAL;
+    st_err *err = st_pool_err(st_snapshot_pool(s));
+    strata_dataset_desc d;
+    st_pq_write_opts wo;
+    st_pq_writer *w = NULL;
+    st_pq_colspec *spec = NULL;
+    int *pick = NULL, nc = 0;
+    char dir[ST_PATH_MAX], base[ST_PATH_MAX];
+    pqout out = {.err = err, .w = {.fd = -1}};
+    int rc = strata_snapshot_info(s, &d);
+    ST_TRY(rc);
+    ST_TRY(rc = pq_write_opts(err, opts, &wo));
+    ST_TRY(rc = export_columns(err, &d, cols, ncols, &pick, &nc));
+    if ((spec = calloc((size_t)nc, sizeof *spec)) == NULL) {
+        rc = st_error(err, STRATA_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < nc; i++) {
+        int optional = 0;
+        for (uint64_t b = 0; b < d.nbatches && !optional; b++) {
+            strata_column_stats cs;
+            ST_TRY(rc = strata_snapshot_stats(s, b, pick[i], &cs));
+            optional = cs.nulls > 0;
+        }
+        spec[i] = pq_spec(d.columns[pick[i]].name, d.columns[pick[i]].dtype, optional);
+    }
+    ST_TRY(rc = st_path(err, dir, "%s", path));
+    ST_TRY(rc = st_path(err, base, "%s", path));
+    const char *ddir = dirname(dir), *name = basename(base);
+    ST_TRY(rc = st_wfile_open(err, &out.w, ddir));
+    ST_TRY(rc = st_pq_writer_open(err, spec, nc, &wo, pqout_write, &out, &w));
+    rc = pq_write_batches(s, &d, pick, nc, w);
+    if (rc < 0) goto done;
+    rc = st_pq_writer_close(w);
+    w = NULL;
+    ST_TRY(rc);
+    ST_TRY(rc = st_wfile_publish(err, &out.w, ddir, name));
+    rc = st_fsync_dir(err, ddir);
+done:
+    if (rc == STRATA_ENOMEM) st_error(err, rc, "out of memory exporting to '%s'", path);
+    st_pq_writer_free(w);
+    st_wfile_abort(&out.w);
+    free(spec);
+    free(pick);
+    return rc;
+}
