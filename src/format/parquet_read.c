@@ -370,6 +370,12 @@ static int perr(st_pq_file *f, int code, const char *fmt, ...)
 
 static int check_schema(st_pq_file *f, footer *ft)
 {
+    for (int64_t i = 1; i < ft->nschema; i++) /* a group (LIST, MAP, STRUCT) or repeated leaf */
+        if (ft->schema[i].num_children > 0 || ft->schema[i].rep == 2)
+            return perr(f, STRATA_EUNSUPPORTED,
+                        "column '%.*s': nested types (LIST, MAP, STRUCT) are not supported",
+                        (int)(ft->schema[i].name_len > 200 ? 200 : ft->schema[i].name_len),
+                        ft->schema[i].name ? (const char *)ft->schema[i].name : "");
     if (ft->nschema < 1 || ft->schema[0].num_children < 0 ||
         ft->schema[0].num_children != ft->nschema - 1)
         return perr(f, STRATA_ECORRUPT,

@@ -118,6 +118,16 @@ typedef struct {
     st_colbuf *bufs;    /* per schema column: views of VALS */
 } pqin;
 
+/* A damaged input file is bad input (exit 3), not damage to the pool: STRATA_ECORRUPT from the
+ * codec becomes STRATA_EINVAL, its message kept. */
+static int bad_input(st_err *err, int rc)
+{
+    if (rc != STRATA_ECORRUPT) return rc;
+    char keep[ST_ERRMSG_MAX];
+    st_err_copy(err, keep, sizeof keep);
+    return st_error(err, STRATA_EINVAL, "%s (the file is damaged or not Parquet)", keep);
+}
+
 static int pqin_open(st_err *err, pqin *in, const char *path)
 {
     memset(in, 0, sizeof *in);
@@ -140,7 +150,7 @@ static int pqin_open(st_err *err, pqin *in, const char *path)
     }
     close(fd);
     if (rc == STRATA_OK) rc = st_pq_open(err, in->map ? in->map : "", in->size, path, NULL, &in->f);
-    return rc;
+    return bad_input(err, rc);
 }
 
 static void pqin_close(pqin *in)
@@ -267,7 +277,7 @@ static int pq_rowgroup(st_ingest *g, pqin *in, int rg)
     for (int c = 0; c < n; c++) {
         st_pq_values_release(&in->vals[c]);
         const st_pq_column *pc = st_pq_column_at(in->f, in->col_of[c]);
-        int r = st_pq_read_column(in->f, rg, in->col_of[c], &in->vals[c]);
+        int r = bad_input(err, st_pq_read_column(in->f, rg, in->col_of[c], &in->vals[c]));
         if (r == STRATA_OK) r = pq_view(err, in, c, pc, in->bufs[c].dtype, rg);
         if (r < rc) rc = r;
     }
