@@ -98,7 +98,7 @@ int main(int argc, char **argv)
     /* Expressions over the rows as two columns: an arithmetic column, and a filter (predicate
      * evaluated to a mask, then compacted), the way derived data computes them. */
     strata_column cols[2] = {{"a", STRATA_I64}, {"b", STRATA_I64}};
-    st_expr_input in[2] = {{k, NULL}, {v, NULL}};
+    st_expr_input in[2] = {{k, NULL, NULL}, {v, NULL, NULL}};
     for (uint64_t i = 0; i < m; i++) v[i] = k[i] >> 3;
     st_err err;
     st_err_init(&err);

@@ -340,7 +340,7 @@ static int sorted_chunk(st_upd_job *j, strata_snapshot *s, const plan *p, uint64
         }
         /* An expression over the columns before it, all in the table. */
         st_expr_input in[ST_TBL_MAX];
-        for (int x = 0; x < c; x++) in[x] = (st_expr_input){out->data[x], out->bytes[x]};
+        for (int x = 0; x < c; x++) in[x] = (st_expr_input){out->data[x], out->bytes[x], NULL};
         strata_dtype dt = st_expr_type(p->e[c]);
         void *v = st_alloc_big(m * strata_dtype_size(dt) + 1);
         if (v == NULL) {

@@ -14,6 +14,7 @@
  * the evaluators allocate exactly 1 + need(root) slots per thread.
  */
 #include "expr/expr.h"
+#include "util/bits.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -918,6 +919,8 @@ typedef struct {
     uint64_t m;  /* rows in the block */
     char *stack; /* temporaries: cap slots of ST_EXPR_SLOT bytes */
     int top, cap;
+    uint8_t *masks; /* the validity pass: vcap masks of ST_EXPR_BLOCK bytes */
+    int vtop, vcap;
 } evalctx;
 
 static void *push(evalctx *c)
@@ -1304,28 +1307,146 @@ static void eval(evalctx *c, const node *n, void *out)
     }
 }
 
+/* ---- nulls --------------------------------------------------------------------------------- */
+
+static uint8_t *vpush(evalctx *c)
+{
+    assert(c->vtop < c->vcap);
+    return c->masks + (size_t)(c->vtop++) * ST_EXPR_BLOCK;
+}
+
+static int eval_valid(evalctx *c, const node *n, uint8_t *mask);
+
+/* The validity of A and B, the one needing more temporaries first: into MASK (1: all valid, MASK
+ * not written) and *TB (a pushed mask the caller pops; 1: all valid, not written). */
+static int valid_pair(evalctx *c, const node *a, const node *b, uint8_t *mask, uint8_t **tb,
+                      int *vb)
+{
+    *tb = vpush(c);
+    if (a->need >= b->need) {
+        int va = eval_valid(c, a, mask);
+        *vb = eval_valid(c, b, *tb);
+        return va;
+    }
+    *vb = eval_valid(c, b, *tb);
+    return eval_valid(c, a, mask);
+}
+
+/* Kleene logic: MASK := validity of A op B (op and, or) given the validity MASK of A and TB of B
+ * and their values, computed again here (rare: only where an operand has nulls). */
+static void valid_logic(evalctx *c, const node *n, uint8_t *mask, const uint8_t *tb)
+{
+    uint8_t *xa = push(c), *xb = push(c);
+    eval(c, n->a, xa);
+    eval(c, n->b, xb);
+    int dominant = n->op == ST_EXPR_OR; /* the value that decides alone: false for and */
+    for (uint64_t i = 0; i < c->m; i++)
+        mask[i] = (uint8_t)((mask[i] & tb[i]) | (mask[i] & (xa[i] == dominant)) |
+                            (tb[i] & (xb[i] == dominant)));
+    c->top -= 2;
+}
+
+/* The validity of N over the block into MASK (one byte per row, 1 when valid): returns 1, MASK
+ * not written, when every row is valid. */
+static int eval_valid(evalctx *c, const node *n, uint8_t *mask)
+{
+    switch (n->kind) {
+    case ST_EXPR_NAME: {
+        const uint8_t *v = c->in[n->col].valid;
+        if (v == NULL || st_bits_nulls(v, c->lo, c->m) == 0) return 1;
+        for (uint64_t i = 0; i < c->m; i++) mask[i] = (uint8_t)st_bit(v, c->lo + i);
+        return 0;
+    }
+    case ST_EXPR_NEG:
+    case ST_EXPR_NOT:
+        return eval_valid(c, n->a, mask);
+    case ST_EXPR_CALL:
+    case ST_EXPR_BIN:
+        break;
+    default:
+        return 1; /* a literal */
+    }
+    if (n->b == NULL) return eval_valid(c, n->a, mask);
+    uint8_t *tb;
+    int vb, va = valid_pair(c, n->a, n->b, mask, &tb, &vb);
+    if (va && vb) {
+        c->vtop--;
+        return 1;
+    }
+    if (va) memset(mask, 1, c->m);
+    if (vb) memset(tb, 1, c->m);
+    if (n->kind == ST_EXPR_BIN && (n->op == ST_EXPR_AND || n->op == ST_EXPR_OR))
+        valid_logic(c, n, mask, tb);
+    else
+        for (uint64_t i = 0; i < c->m; i++) mask[i] &= tb[i];
+    c->vtop--;
+    return 0;
+}
+
+/* Whether any column E reads holds a null in rows [0, N). */
+static int any_nulls(const st_expr *e, const st_expr_input *inputs, uint64_t n)
+{
+    if (inputs == NULL) return 0;
+    for (int i = 0; i < e->ncols; i++)
+        if (e->uses[i] && inputs[i].valid != NULL && st_bits_nulls(inputs[i].valid, 0, n) > 0)
+            return 1;
+    return 0;
+}
+
 int st_expr_eval(st_err *err, const st_expr *e, const st_expr_input *inputs, uint64_t n, void *out,
                  int nthreads)
 {
+    return st_expr_eval_nulls(err, e, inputs, n, out, NULL, NULL, nthreads);
+}
+
+int st_expr_eval_nulls(st_err *err, const st_expr *e, const st_expr_input *inputs, uint64_t n,
+                       void *out, uint8_t *valid, uint64_t *nulls, int nthreads)
+{
+    if (nulls != NULL) *nulls = 0;
     if (n == 0) return STRATA_OK;
+    if (valid != NULL) memset(valid, 0xFF, st_bits_bytes(n));
+    int has = any_nulls(e, inputs, n);
     size_t esz = e->root->type == STRATA_BOOL ? 1 : 8;
     uint64_t nblocks = (n + ST_EXPR_BLOCK - 1) / ST_EXPR_BLOCK;
     int nt = nthreads < 1 ? 1 : nthreads;
     if ((uint64_t)nt > nblocks) nt = (int)nblocks;
-    size_t per = (size_t)e->slots * ST_EXPR_SLOT;
+    int cap = has ? 2 * e->slots + 2 : e->slots, vcap = has ? e->slots + 2 : 0;
+    size_t per = (size_t)cap * ST_EXPR_SLOT + (size_t)vcap * ST_EXPR_BLOCK;
     char *stacks = malloc((size_t)nt * per);
-    if (stacks == NULL)
+    uint64_t *counts = calloc((size_t)nt, sizeof *counts);
+    if (stacks == NULL || counts == NULL) {
+        free(stacks);
+        free(counts);
         return st_error(err, STRATA_ENOMEM, "out of memory evaluating an expression");
+    }
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (uint64_t b = 0; b < nblocks; b++) {
         int t = st_thread_num();
-        evalctx c = {inputs, b * ST_EXPR_BLOCK, 0, stacks + (size_t)t * per, 0, e->slots};
+        char *mine = stacks + (size_t)t * per;
+        evalctx c = {inputs,
+                     b * ST_EXPR_BLOCK,
+                     0,
+                     mine,
+                     0,
+                     cap,
+                     (uint8_t *)mine + (size_t)cap * ST_EXPR_SLOT,
+                     0,
+                     vcap};
         c.m = n - c.lo < ST_EXPR_BLOCK ? n - c.lo : ST_EXPR_BLOCK;
         char *res = push(&c);
         eval(&c, e->root, res);
         memcpy((char *)out + c.lo * esz, res, c.m * esz);
+        uint8_t *mask = has ? vpush(&c) : NULL;
+        if (has && !eval_valid(&c, e->root, mask)) {
+            for (uint64_t i = 0; i < c.m; i++) counts[t] += !mask[i];
+            /* blocks are whole bytes of the bitmap (ST_EXPR_BLOCK % 8 == 0): no sharing */
+            for (uint64_t i = 0; valid != NULL && i < c.m; i++)
+                if (!mask[i]) st_bit_set(valid, c.lo + i, 0);
+        }
     }
+    for (int t = 0; nulls != NULL && t < nt; t++) *nulls += counts[t];
     free(stacks);
+    free(counts);
     return STRATA_OK;
 }
 
@@ -1339,7 +1460,9 @@ int st_expr_filter(st_err *err, const st_expr *e, const st_expr_input *inputs, u
     uint64_t nblocks = (n + ST_EXPR_BLOCK - 1) / ST_EXPR_BLOCK;
     int nt = nthreads < 1 ? 1 : nthreads;
     if ((uint64_t)nt > nblocks) nt = (int)nblocks;
-    size_t per = (size_t)e->slots * ST_EXPR_SLOT;
+    int has = any_nulls(e, inputs, n);
+    int cap = has ? 2 * e->slots + 2 : e->slots, vcap = has ? e->slots + 2 : 0;
+    size_t per = (size_t)cap * ST_EXPR_SLOT + (size_t)vcap * ST_EXPR_BLOCK;
     char *stacks = malloc((size_t)nt * per);
     uint64_t *counts = calloc((size_t)nt, sizeof *counts);
     uint64_t *starts = calloc((size_t)nt, sizeof *starts);
@@ -1359,10 +1482,22 @@ int st_expr_filter(st_err *err, const st_expr *e, const st_expr_input *inputs, u
         uint64_t o = b0 * ST_EXPR_BLOCK, end = b1 * ST_EXPR_BLOCK < n ? b1 * ST_EXPR_BLOCK : n;
         starts[t] = o;
         for (uint64_t b = b0; b < b1; b++) {
-            evalctx c = {inputs, b * ST_EXPR_BLOCK, 0, stacks + (size_t)t * per, 0, e->slots};
+            char *mine = stacks + (size_t)t * per;
+            evalctx c = {inputs,
+                         b * ST_EXPR_BLOCK,
+                         0,
+                         mine,
+                         0,
+                         cap,
+                         (uint8_t *)mine + (size_t)cap * ST_EXPR_SLOT,
+                         0,
+                         vcap};
             c.m = n - c.lo < ST_EXPR_BLOCK ? n - c.lo : ST_EXPR_BLOCK;
             uint8_t *mask = push(&c);
             eval(&c, e->root, mask);
+            uint8_t *vm = has ? vpush(&c) : NULL; /* null is not true: the row is left out */
+            if (has && !eval_valid(&c, e->root, vm))
+                for (uint64_t i = 0; i < c.m; i++) mask[i] &= vm[i];
             for (uint64_t i = 0; i < c.m; i++) {
                 if (o < end) out[o] = c.lo + i; /* kept only when selected: no data branch */
                 o += mask[i];

@@ -154,10 +154,12 @@ size_t st_expr_scratch(const st_expr *e);
 /* Whether column I is used by E. */
 int st_expr_uses(const st_expr *e, int col);
 
-/* A column's data for evaluation: numeric values, or string offsets and bytes. */
+/* A column's data for evaluation: numeric values, or string offsets and bytes, and which rows
+ * are null. */
 typedef struct st_expr_input {
-    const void *data;  /* values (strings: the n+1 offsets) */
-    const char *bytes; /* strings: the bytes */
+    const void *data;     /* values (strings: the n+1 offsets) */
+    const char *bytes;    /* strings: the bytes */
+    const uint8_t *valid; /* a validity bitmap (util/bits.h); NULL: no nulls */
 } st_expr_input;
 
 /* Evaluate E over N rows; INPUTS[i] holds column i (only the used ones are read). OUT receives
@@ -165,9 +167,17 @@ typedef struct st_expr_input {
 int st_expr_eval(st_err *err, const st_expr *e, const st_expr_input *inputs, uint64_t n, void *out,
                  int nthreads);
 
-/* The positions of the rows where the bool expression E holds, in order, into OUT (room for N
- * positions); *COUNT receives how many. Each block's mask is compacted while it is in cache (no
- * mask array is written), in parallel; the result is the same for any thread count. */
+/* As st_expr_eval, with nulls as in SQL: an operation or function with a null operand is null,
+ * except that false and null is false and true or null is true (Kleene logic). VALID (room for
+ * N bits, may be NULL) receives the result's validity bitmap and *NULLS (may be NULL) how many
+ * rows are null; a null row's value is unspecified. With no input column holding a null this is
+ * st_expr_eval and VALID is all set. */
+int st_expr_eval_nulls(st_err *err, const st_expr *e, const st_expr_input *inputs, uint64_t n,
+                       void *out, uint8_t *valid, uint64_t *nulls, int nthreads);
+
+/* The positions of the rows where the bool expression E holds (is true, not null), in order, into
+ * OUT (room for N positions); *COUNT receives how many. Each block's mask is compacted while it is
+ * in cache (no mask array is written), in parallel; the result is the same for any thread count. */
 int st_expr_filter(st_err *err, const st_expr *e, const st_expr_input *inputs, uint64_t n,
                    uint64_t *out, uint64_t *count, int nthreads);
 

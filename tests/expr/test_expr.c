@@ -174,9 +174,9 @@ static void *run(const char *text, strata_dtype want, int nthreads)
     st_expr *x;
     if (st_expr_parse(&e, text, cols, NC, &x) != STRATA_OK) fail_msg("'%s': %s", text, e.msg);
     assert_int_equal(st_expr_type(x), want);
-    st_expr_input in[NC] = {{fare, NULL},   {dist, NULL}, {zoff, zbytes},
-                            {doff, dbytes}, {paid, NULL}, {small, NULL},
-                            {big, NULL},    {f4, NULL},   {tw, NULL}};
+    st_expr_input in[NC] = {{fare, NULL, NULL},   {dist, NULL, NULL}, {zoff, zbytes, NULL},
+                            {doff, dbytes, NULL}, {paid, NULL, NULL}, {small, NULL, NULL},
+                            {big, NULL, NULL},    {f4, NULL, NULL},   {tw, NULL, NULL}};
     void *out = malloc(N * 8);
     assert_int_equal(st_expr_eval(&e, x, in, N, out, nthreads), STRATA_OK);
     st_expr_free(x);
@@ -275,9 +275,9 @@ static void fused_filter_equals_mask_then_compact(void **state)
     st_err_init(&e);
     st_expr *x;
     assert_int_equal(st_expr_parse(&e, "fare > 0 and dist < 500 or paid", cols, NC, &x), STRATA_OK);
-    st_expr_input in[NC] = {{fare, NULL},   {dist, NULL}, {zoff, zbytes},
-                            {doff, dbytes}, {paid, NULL}, {small, NULL},
-                            {big, NULL},    {f4, NULL},   {tw, NULL}};
+    st_expr_input in[NC] = {{fare, NULL, NULL},   {dist, NULL, NULL}, {zoff, zbytes, NULL},
+                            {doff, dbytes, NULL}, {paid, NULL, NULL}, {small, NULL, NULL},
+                            {big, NULL, NULL},    {f4, NULL, NULL},   {tw, NULL, NULL}};
     uint8_t *mask = malloc(N);
     assert_int_equal(st_expr_eval(&e, x, in, N, mask, 1), STRATA_OK);
     uint64_t *want = malloc(N * 8), w = 0;
@@ -380,9 +380,10 @@ static void *run_every(const char *text, strata_dtype want, int nt, size_t *scra
         fail_msg("'%.60s...': %s", text, e.msg);
     assert_int_equal(st_expr_type(x), want);
     if (scratch != NULL) *scratch = st_expr_scratch(x);
-    st_expr_input in[NE] = {{e8, NULL},   {e16, NULL},  {e32, NULL},  {e64, NULL},
-                            {eu8, NULL},  {eu16, NULL}, {eu32, NULL}, {eu64, NULL},
-                            {ef32, NULL}, {ef64, NULL}, {eb, NULL},   {esoff, esbytes}};
+    st_expr_input in[NE] = {{e8, NULL, NULL},   {e16, NULL, NULL},  {e32, NULL, NULL},
+                            {e64, NULL, NULL},  {eu8, NULL, NULL},  {eu16, NULL, NULL},
+                            {eu32, NULL, NULL}, {eu64, NULL, NULL}, {ef32, NULL, NULL},
+                            {ef64, NULL, NULL}, {eb, NULL, NULL},   {esoff, esbytes, NULL}};
     void *out = malloc(NR * 8);
     assert_int_equal(st_expr_eval(&e, x, in, NR, out, nt), STRATA_OK);
     if (want == STRATA_BOOL) {
@@ -567,6 +568,120 @@ static void mixed_comparisons_strings_and_calls_fit_their_scratch(void **state)
     }
 }
 
+/* Nulls as in SQL: an operation with a null operand is null, Kleene logic for and/or, a filter
+ * keeps only true rows; over several blocks, any thread count, and bit offsets. */
+static void nulls_propagate_with_kleene_logic(void **state)
+{
+    (void)state;
+    enum { R = 3 * 4096 + 77 };
+    static const strata_column nc[] = {
+        {"a", STRATA_I64}, {"b", STRATA_F64}, {"c", STRATA_BOOL}, {"s", STRATA_STR}};
+    int64_t *a = malloc(R * 8), *soff = malloc((R + 1) * 8);
+    double *b = malloc(R * 8);
+    uint8_t *c = malloc(R), va[R / 8 + 1] = {0}, vb[R / 8 + 1] = {0}, vc[R / 8 + 1] = {0};
+    char *sbytes = malloc(R);
+    soff[0] = 0;
+    for (int i = 0; i < R; i++) {
+        a[i] = i % 10;
+        b[i] = i * 0.5;
+        c[i] = (uint8_t)(i % 3 == 0);
+        sbytes[i] = (char)('a' + i % 2);
+        soff[i + 1] = i + 1;
+        if (i % 7 != 0) va[i / 8] |= (uint8_t)(1u << (i % 8));
+        if (i % 5 != 1) vb[i / 8] |= (uint8_t)(1u << (i % 8));
+        if (i % 4 != 2) vc[i / 8] |= (uint8_t)(1u << (i % 8));
+        if (i % 7 == 0) a[i] = 0; /* null slots hold zero, as stored */
+    }
+    st_expr_input in[4] = {{a, NULL, va}, {b, NULL, vb}, {c, NULL, vc}, {soff, sbytes, NULL}};
+    /* expected: value and validity per row, -1 for null */
+    struct {
+        const char *text;
+        int (*want)(int i); /* 0/1 for bools, the value for integers; -1: null */
+    } cases[] = {
+        {"a + 1", NULL},       {"a > 4 and c", NULL},   {"a > 4 or c", NULL},
+        {"not c", NULL},       {"min(a, b) < 3", NULL}, {"s == 'a' or a > 100", NULL},
+        {"c and false", NULL}, {"c or true", NULL},
+    };
+    for (int nt = 1; nt <= 3; nt += 2) {
+        for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+            st_err e;
+            st_err_init(&e);
+            st_expr *x;
+            if (st_expr_parse(&e, cases[k].text, nc, 4, &x) != STRATA_OK) fail_msg("%s", e.msg);
+            void *out = malloc(R * 8);
+            uint8_t valid[R / 8 + 1];
+            uint64_t nulls = 0, want_nulls = 0;
+            assert_int_equal(st_expr_eval_nulls(&e, x, in, R, out, valid, &nulls, nt), STRATA_OK);
+            for (int i = 0; i < R; i++) {
+                int na = i % 7 == 0, nb = i % 5 == 1, ncn = i % 4 == 2, ok;
+                int64_t v = 0;
+                int ci = c[i], gt = a[i] > 4;
+                switch (k) {
+                case 0:
+                    ok = !na;
+                    v = a[i] + 1;
+                    break;
+                case 1:
+                    ok = (!na && !ncn) || (!na && !gt) || (!ncn && !ci);
+                    v = gt && ci;
+                    break;
+                case 2:
+                    ok = (!na && !ncn) || (!na && gt) || (!ncn && ci);
+                    v = gt || ci;
+                    break;
+                case 3:
+                    ok = !ncn;
+                    v = !ci;
+                    break;
+                case 4:
+                    ok = !na && !nb;
+                    v = (a[i] < b[i] ? (double)a[i] : b[i]) < 3;
+                    break;
+                case 5:
+                    ok = sbytes[i] == 'a' || !na;
+                    v = sbytes[i] == 'a' || a[i] > 100;
+                    break;
+                case 6:
+                    ok = 1;
+                    v = 0;
+                    break;
+                default:
+                    ok = 1;
+                    v = 1;
+                    break;
+                }
+                want_nulls += !ok;
+                if (((valid[i / 8] >> (i % 8)) & 1) != ok)
+                    fail_msg("'%s' row %d: validity %d, want %d", cases[k].text, i, !ok, ok);
+                int64_t got =
+                    st_expr_type(x) == STRATA_BOOL ? ((uint8_t *)out)[i] : ((int64_t *)out)[i];
+                if (ok && got != v)
+                    fail_msg("'%s' row %d: %lld, want %lld", cases[k].text, i, (long long)got,
+                             (long long)v);
+            }
+            assert_int_equal(nulls, want_nulls);
+            if (st_expr_type(x) == STRATA_BOOL) { /* a filter keeps the true, valid rows */
+                uint64_t *idx = malloc(R * 8), cnt, j = 0;
+                assert_int_equal(st_expr_filter(&e, x, in, R, idx, &cnt, nt), STRATA_OK);
+                for (int i = 0; i < R; i++)
+                    if ((valid[i / 8] >> (i % 8) & 1) && ((uint8_t *)out)[i]) {
+                        assert_true(j < cnt);
+                        assert_int_equal(idx[j++], i);
+                    }
+                assert_int_equal(j, cnt);
+                free(idx);
+            }
+            free(out);
+            st_expr_free(x);
+        }
+    }
+    free(a);
+    free(b);
+    free(c);
+    free(soff);
+    free(sbytes);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -578,6 +693,7 @@ int main(void)
         cmocka_unit_test(left_deep_chains_fit_their_scratch),
         cmocka_unit_test(right_deep_and_balanced_trees_fit_their_scratch),
         cmocka_unit_test(mixed_comparisons_strings_and_calls_fit_their_scratch),
+        cmocka_unit_test(nulls_propagate_with_kleene_logic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
