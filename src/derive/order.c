@@ -108,6 +108,9 @@ static int col_concat(st_upd_job *j, strata_snapshot *s, uint64_t r0, uint64_t r
     t->dt[c] = dt;
     t->boff[c] = 0;
     int rc = STRATA_OK;
+    /* order-destroying operations do not carry nulls yet: refused, naming the column */
+    for (uint64_t b = b0; b < st_snapshot_nbatches(s) && st_snapshot_row_start(s)[b] < r1; b++)
+        if ((rc = st_upd_no_nulls(j, s, b, col, "a sort or a global top-k")) < 0) return rc;
     if (dt != STRATA_STR) {
         size_t esz = strata_dtype_size(dt);
         char *buf = st_alloc_big(n * esz + 1);

@@ -28,6 +28,7 @@
 #include "derive/update_int.h"
 #include "expr/expr.h"
 #include "ops/ops.h"
+#include "util/bits.h"
 #include "util/chunkfile.h"
 #include "util/dtype.h"
 #include "util/name.h"
@@ -111,6 +112,21 @@ int st_upd_map(st_upd_job *j, const st_upd_wbatch *w, int col, st_npy_map *m, st
     ST_TRY(rc = st_npy_map_any(j->err, path, mb));
     *bytes = mb->data;
 done:
+    return rc;
+}
+
+int st_upd_map_valid(st_upd_job *j, const st_upd_wbatch *w, int col, st_npy_map *mv,
+                     const uint8_t **valid)
+{
+    const st_cat_bcol *bc = &w->cols[col];
+    memset(mv, 0, sizeof *mv);
+    *valid = NULL;
+    if (bc->valid_file[0] == '\0') return STRATA_OK;
+    char path[ST_PATH_MAX];
+    int rc = st_bcol_path(st_dataset_pool(j->ds), st_dataset_rec(j->ds), st_dataset_path(j->ds),
+                          bc->tier_id, bc->valid_file, path);
+    if (rc == STRATA_OK) rc = st_npy_map_any(j->err, path, mv);
+    if (rc == STRATA_OK) *valid = (const uint8_t *)mv->data;
     return rc;
 }
 
@@ -263,6 +279,7 @@ static int groups_of_batch(st_upd_job *j, strata_snapshot *s, uint64_t b, const 
         const void *p;
         keys[k] = malloc(n * sizeof(int64_t) + 8);
         if (keys[k] == NULL) rc = STRATA_ENOMEM;
+        if (rc == STRATA_OK) rc = st_upd_no_nulls(j, s, b, g->keycol[k], "groupby");
         if (rc == STRATA_OK) rc = strata_snapshot_map(s, b, g->keycol[k], &p);
         if (rc == STRATA_OK)
             st_convert(keys[k], STRATA_I64, p,
@@ -282,7 +299,8 @@ static int groups_of_batch(st_upd_job *j, strata_snapshot *s, uint64_t b, const 
             continue;
         }
         const void *p;
-        rc = strata_snapshot_map(s, b, g->col[a], &p);
+        rc = st_upd_no_nulls(j, s, b, g->col[a], "groupby");
+        if (rc == STRATA_OK) rc = strata_snapshot_map(s, b, g->col[a], &p);
         if (rc == STRATA_OK)
             st_convert(vals[a], g->is_float[a] ? STRATA_F64 : STRATA_I64, p,
                        (strata_dtype)st_snapshot_schema(s)->cat[g->col[a]].dtype, n);
@@ -414,6 +432,21 @@ static int groups_out(st_upd_job *j, const st_groups *gr, const gplan *g)
 
 /* ---- the index of a derived dataset -------------------------------------------------------- */
 
+int st_upd_no_nulls(st_upd_job *j, strata_snapshot *s, uint64_t b, int col, const char *what)
+{
+    const st_cat_bcol *bc =
+        &st_snapshot_bcols(s)[b * (size_t)st_snapshot_schema(s)->ncols + (size_t)col];
+    if (bc->nulls == 0) return STRATA_OK;
+    return st_error(j->err, STRATA_EUNSUPPORTED,
+                    "column '%s' of '%s/%s' has %llu nulls in batch %lld; %s does not take "
+                    "nulls yet: derive from a filter that leaves them out (--filter "
+                    "'not is_null(%s)')",
+                    st_snapshot_schema(s)->cat[col].name, st_snapshot_rec(s)->region,
+                    st_snapshot_rec(s)->name, (unsigned long long)bc->nulls,
+                    (long long)st_snapshot_batches(s)[b].seq, what,
+                    st_snapshot_schema(s)->cat[col].name);
+}
+
 /* Positions of the rows of source batch B that an order-preserving op keeps, in its order. */
 static int index_of_batch(st_upd_job *j, strata_snapshot *s, uint64_t b, const st_dspec *sp,
                           const st_expr *e, const int *keycols, uint64_t **out, uint64_t *count)
@@ -432,6 +465,7 @@ static int index_of_batch(st_upd_job *j, strata_snapshot *s, uint64_t b, const s
                 rc = strata_snapshot_map_str(s, b, c, (const int64_t **)&in[c].data, &in[c].bytes);
             else
                 rc = strata_snapshot_map(s, b, c, &in[c].data);
+            if (rc == STRATA_OK) rc = strata_snapshot_map_valid(s, b, c, &in[c].valid);
         }
         if (rc == STRATA_OK) rc = st_expr_filter(j->err, e, in, n, idx, count, j->nt);
         free(in);
@@ -446,6 +480,7 @@ static int index_of_batch(st_upd_job *j, strata_snapshot *s, uint64_t b, const s
                                              &k.bytes[i]);
             else
                 rc = strata_snapshot_map(s, b, keycols[i], &k.data[i]);
+            if (rc == STRATA_OK) rc = st_upd_no_nulls(j, s, b, keycols[i], st_op_name(sp->op));
         }
         if (rc == STRATA_OK && sp->op == ST_OP_SORT_RUNS) {
             rc = st_table_argsort(j->err, &k, 0, k.n, n, idx, sp->desc, j->nt);
@@ -591,6 +626,26 @@ static int check_index(st_upd_job *j, const strata_snapshot *p, const uint64_t *
                     st_snapshot_rec(p)->name);
 }
 
+/* The validity of the output positions [FROM, TO) of a gather (ORD: their order, or NULL for
+ * FROM..TO) from rows IDX - FIRST of a parent batch whose bitmap is V, into *VALID (N bits,
+ * allocated all valid at the first null). */
+static int gather_valid(st_upd_job *j, const uint8_t *v, const uint64_t *idx, uint64_t first,
+                        const uint64_t *ord, uint64_t from, uint64_t to, uint64_t n,
+                        uint8_t **valid)
+{
+    for (uint64_t k = from; k < to; k++) {
+        uint64_t i = ord != NULL ? ord[k] : k;
+        if (st_bit(v, idx[i] - first)) continue;
+        if (*valid == NULL) {
+            if ((*valid = malloc(st_bits_bytes(n) + 1)) == NULL)
+                return st_error(j->err, STRATA_ENOMEM, "out of memory");
+            memset(*valid, 0xFF, st_bits_bytes(n) + 1);
+        }
+        st_bit_set(*valid, i, 0);
+    }
+    return STRATA_OK;
+}
+
 /* Gather column PC of parent P at the N positions IDX into W. The index is bucketed by parent
  * batch, and the parent is read one batch at a time. */
 static int gather_into(st_upd_job *j, strata_snapshot *p, int pc, const uint64_t *idx, uint64_t n,
@@ -605,10 +660,14 @@ static int gather_into(st_upd_job *j, strata_snapshot *p, int pc, const uint64_t
             at = st_snapshot_batch_of(p, idx[i], at);
             const int64_t *o;
             const char *by;
+            const uint8_t *v;
             rc = strata_snapshot_map_str(p, at, pc, &o, &by);
+            if (rc == STRATA_OK) rc = strata_snapshot_map_valid(p, at, pc, &v);
             uint64_t r = idx[i] - st_snapshot_row_start(p)[at];
+            uint8_t one = (uint8_t)st_bit(v, r);
             /* string r is by[o[r], o[r + 1]); the writer takes bytes from its first offset */
-            if (rc == STRATA_OK) rc = st_colw_append_str(j->err, w, o + r, by + o[r], 1);
+            if (rc == STRATA_OK)
+                rc = st_colw_append_str_valid(j->err, w, o + r, by + o[r], &one, 0, 1);
         }
         return rc;
     }
@@ -617,6 +676,7 @@ static int gather_into(st_upd_job *j, strata_snapshot *p, int pc, const uint64_t
     uint32_t *pb = malloc((n + 1) * sizeof *pb);
     uint64_t *start = calloc(st_snapshot_nbatches(p) + 2, sizeof *start);
     uint64_t *ord = NULL;
+    uint8_t *valid = NULL; /* the output's validity, once a null is gathered */
     int rc = STRATA_OK, sorted = 1;
     if (out == NULL || pb == NULL || start == NULL)
         rc = st_error(j->err, STRATA_ENOMEM, "out of memory gathering %llu values",
@@ -647,7 +707,11 @@ static int gather_into(st_upd_job *j, strata_snapshot *p, int pc, const uint64_t
         uint64_t from = start[b], to = start[b + 1];
         if (to == from) continue;
         const void *data;
+        const uint8_t *v;
         rc = strata_snapshot_map(p, b, pc, &data);
+        if (rc == STRATA_OK) rc = strata_snapshot_map_valid(p, b, pc, &v);
+        if (rc == STRATA_OK && v != NULL)
+            rc = gather_valid(j, v, idx, st_snapshot_row_start(p)[b], ord, from, to, n, &valid);
         if (rc < 0) break;
         if (ord == NULL)
             st_gather(esz, data, idx + from, st_snapshot_row_start(p)[b], NULL, to - from,
@@ -657,11 +721,12 @@ static int gather_into(st_upd_job *j, strata_snapshot *p, int pc, const uint64_t
                       j->nt);
         if (j->o->mem > 0) st_snapshot_release(p, b);
     }
-    if (rc == STRATA_OK) rc = st_colw_append(j->err, w, out, n);
+    if (rc == STRATA_OK) rc = st_colw_append_valid(j->err, w, out, valid, 0, n);
     free(out);
     free(pb);
     free(start);
     free(ord);
+    free(valid);
     return rc;
 }
 
@@ -672,6 +737,7 @@ static int scatter_into(st_upd_job *j, strata_snapshot *c, int cc, uint64_t firs
     strata_dtype dt = (strata_dtype)st_snapshot_schema(c)->cat[cc].dtype;
     size_t esz = strata_dtype_size(dt);
     char *out = malloc(n * esz + 1);
+    uint8_t *valid = NULL; /* once a child column has nulls */
     if (out == NULL) return st_error(j->err, STRATA_ENOMEM, "out of memory");
     for (uint64_t i = 0; i < n; i++) memcpy(out + i * esz, def, esz);
     int rc = STRATA_OK;
@@ -682,19 +748,30 @@ static int scatter_into(st_upd_job *j, strata_snapshot *c, int cc, uint64_t firs
         uint64_t lo = (uint64_t)st.min_i, hi = (uint64_t)st.max_i;
         if (hi < first || lo >= first + n) continue; /* no row of this child batch lands here */
         const void *ip, *vp;
+        const uint8_t *cv;
         rc = strata_snapshot_map(c, b, 0, &ip);
         if (rc == STRATA_OK) rc = strata_snapshot_map(c, b, cc, &vp);
+        if (rc == STRATA_OK) rc = strata_snapshot_map_valid(c, b, cc, &cv);
+        if (rc == STRATA_OK && cv != NULL && valid == NULL) {
+            if ((valid = malloc(st_bits_bytes(n) + 1)) == NULL)
+                rc = st_error(j->err, STRATA_ENOMEM, "out of memory");
+            else
+                memset(valid, 0xFF, st_bits_bytes(n) + 1);
+        }
         if (rc < 0) break;
         const uint64_t *idx = ip;
         const char *val = vp;
         uint64_t m = (uint64_t)st_snapshot_batches(c)[b].nrows;
         for (uint64_t r = 0; r < m; r++) {
             uint64_t off = idx[r] - first;
-            if (off < n) memcpy(out + off * esz, val + r * esz, esz);
+            if (off >= n) continue;
+            memcpy(out + off * esz, val + r * esz, esz);
+            if (valid != NULL) st_bit_set(valid, off, st_bit(cv, r));
         }
     }
-    if (rc == STRATA_OK) rc = st_colw_append(j->err, w, out, n);
+    if (rc == STRATA_OK) rc = st_colw_append_valid(j->err, w, out, valid, 0, n);
     free(out);
+    free(valid);
     return rc;
 }
 
@@ -784,24 +861,29 @@ static int expr_into(st_upd_job *j, st_upd_wbatch *wb, const colsrc *cs, uint64_
 {
     int pos = cs->pos;
     st_expr_input *in = calloc((size_t)pos + 1, sizeof *in);
-    st_npy_map *maps = calloc(2 * (size_t)pos + 2, sizeof *maps);
+    st_npy_map *maps = calloc(3 * (size_t)pos + 3, sizeof *maps);
     void *out = malloc(n * strata_dtype_size(st_expr_type(cs->e)) + 1);
+    uint8_t *valid = malloc(st_bits_bytes(n) + 1);
+    uint64_t nulls = 0;
     int rc = STRATA_OK;
-    if (in == NULL || maps == NULL || out == NULL) {
+    if (in == NULL || maps == NULL || out == NULL || valid == NULL) {
         rc = st_error(j->err, STRATA_ENOMEM, "out of memory");
         goto done;
     }
-    for (int c = 0; c < pos; c++)
-        if (st_expr_uses(cs->e, c))
-            ST_TRY(rc = st_upd_map(j, wb, c, &maps[2 * c], &maps[2 * c + 1], &in[c].data,
-                                   &in[c].bytes));
-    ST_TRY(rc = st_expr_eval(j->err, cs->e, in, n, out, j->nt));
-    rc = st_colw_append(j->err, w, out, n);
+    for (int c = 0; c < pos; c++) {
+        if (!st_expr_uses(cs->e, c)) continue;
+        ST_TRY(rc =
+                   st_upd_map(j, wb, c, &maps[3 * c], &maps[3 * c + 1], &in[c].data, &in[c].bytes));
+        ST_TRY(rc = st_upd_map_valid(j, wb, c, &maps[3 * c + 2], &in[c].valid));
+    }
+    ST_TRY(rc = st_expr_eval_nulls(j->err, cs->e, in, n, out, valid, &nulls, j->nt));
+    rc = st_colw_append_valid(j->err, w, out, nulls > 0 ? valid : NULL, 0, n);
 done:
-    for (int c = 0; maps != NULL && c < 2 * pos + 2; c++) st_npy_unmap(&maps[c]);
+    for (int c = 0; maps != NULL && c < 3 * pos + 3; c++) st_npy_unmap(&maps[c]);
     free(in);
     free(maps);
     free(out);
+    free(valid);
     return rc;
 }
 

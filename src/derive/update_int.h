@@ -55,6 +55,15 @@ int st_upd_progress(st_upd_job *j, uint64_t done, uint64_t rows);
 int st_upd_map(st_upd_job *j, const st_upd_wbatch *w, int col, st_npy_map *m, st_npy_map *mb,
                const void **data, const char **bytes);
 
+/* The validity bitmap of column COL of working batch W into MV: *VALID, NULL when it has no
+ * nulls. */
+int st_upd_map_valid(st_upd_job *j, const st_upd_wbatch *w, int col, st_npy_map *mv,
+                     const uint8_t **valid);
+
+/* STRATA_EUNSUPPORTED, naming the column and what to do, when column COL of batch B of S holds
+ * nulls, which WHAT (an operation) does not take yet. */
+int st_upd_no_nulls(st_upd_job *j, strata_snapshot *s, uint64_t b, int col, const char *what);
+
 /* Retire every batch of the working view that was there before: a refresh replaces them. */
 void st_upd_retire(st_upd_job *j);
 

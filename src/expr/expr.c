@@ -403,7 +403,9 @@ static int call_type(parser *p, size_t at, const char *name, node *n)
     int f = n->op;
     strata_dtype ta = n->a->type == STRATA_BOOL ? STRATA_I64 : n->a->type;
     strata_dtype tb = n->b ? (n->b->type == STRATA_BOOL ? STRATA_I64 : n->b->type) : ta;
-    if (f >= ST_EXPR_YEAR) {
+    if (f == ST_EXPR_IS_NULL) {
+        n->type = STRATA_BOOL;
+    } else if (f >= ST_EXPR_YEAR) {
         if (ta != STRATA_TS) return perr(p, at, "%s() needs a timestamp, not %s", name, tname(ta));
         n->type = f == ST_EXPR_FLOOR_TO ? STRATA_TS : STRATA_I64;
     } else if (f == ST_EXPR_I64 || f == ST_EXPR_F64) { /* i64(ts): its nanoseconds */
@@ -426,15 +428,15 @@ static int call_type(parser *p, size_t at, const char *name, node *n)
 /* The call of the function NAME at AT, the cursor on its '('. */
 static int parse_call(parser *p, size_t at, const char *name, node **out)
 {
-    static const char *funcs[] = {"abs",   "min", "max",  "i64",    "f64", "year",
-                                  "month", "day", "hour", "minute", "dow", "floor_to"};
+    static const char *funcs[] = {"abs", "min",  "max",    "i64", "f64",      "year",   "month",
+                                  "day", "hour", "minute", "dow", "floor_to", "is_null"};
     int f = -1;
     for (int i = 0; i < (int)(sizeof funcs / sizeof funcs[0]); i++)
         if (strcmp(name, funcs[i]) == 0) f = i;
     if (f < 0)
         return perr(p, at,
                     "unknown function '%s' (use abs, min, max, i64, f64, year, month, day, hour, "
-                    "minute, dow, floor_to)",
+                    "minute, dow, floor_to, is_null)",
                     name);
     p->pos++;
     node *n;
@@ -1106,11 +1108,23 @@ static void eval_ts_call(evalctx *c, const node *n, int64_t *out)
 }
 
 /* min, max, abs, i64 and f64 of N's arguments into OUT. */
+static int eval_valid(evalctx *c, const node *n, uint8_t *mask);
+static uint8_t *vpush(evalctx *c);
+
 static void eval_call(evalctx *c, const node *n, void *out)
 {
     uint64_t m = c->m;
     int64_t *oi = out;
     double *of = out;
+    if (n->op == ST_EXPR_IS_NULL) { /* the validity of its argument, inverted */
+        uint8_t *ob = out, *mask = c->vcap > 0 ? vpush(c) : NULL;
+        if (mask == NULL || eval_valid(c, n->a, mask))
+            memset(ob, 0, m);
+        else
+            for (uint64_t i = 0; i < m; i++) ob[i] = !mask[i];
+        if (mask != NULL) c->vtop--;
+        return;
+    }
     if (n->op >= ST_EXPR_YEAR) {
         eval_ts_call(c, n, out);
         return;
@@ -1361,6 +1375,8 @@ static int eval_valid(evalctx *c, const node *n, uint8_t *mask)
     case ST_EXPR_NOT:
         return eval_valid(c, n->a, mask);
     case ST_EXPR_CALL:
+        if (n->op == ST_EXPR_IS_NULL) return 1;
+        break;
     case ST_EXPR_BIN:
         break;
     default:
@@ -1410,7 +1426,7 @@ int st_expr_eval_nulls(st_err *err, const st_expr *e, const st_expr_input *input
     uint64_t nblocks = (n + ST_EXPR_BLOCK - 1) / ST_EXPR_BLOCK;
     int nt = nthreads < 1 ? 1 : nthreads;
     if ((uint64_t)nt > nblocks) nt = (int)nblocks;
-    int cap = has ? 2 * e->slots + 2 : e->slots, vcap = has ? e->slots + 2 : 0;
+    int cap = has ? 3 * e->slots + 4 : e->slots, vcap = has ? 2 * e->slots + 4 : 0;
     size_t per = (size_t)cap * ST_EXPR_SLOT + (size_t)vcap * ST_EXPR_BLOCK;
     char *stacks = malloc((size_t)nt * per);
     uint64_t *counts = calloc((size_t)nt, sizeof *counts);
@@ -1461,7 +1477,7 @@ int st_expr_filter(st_err *err, const st_expr *e, const st_expr_input *inputs, u
     int nt = nthreads < 1 ? 1 : nthreads;
     if ((uint64_t)nt > nblocks) nt = (int)nblocks;
     int has = any_nulls(e, inputs, n);
-    int cap = has ? 2 * e->slots + 2 : e->slots, vcap = has ? e->slots + 2 : 0;
+    int cap = has ? 3 * e->slots + 4 : e->slots, vcap = has ? 2 * e->slots + 4 : 0;
     size_t per = (size_t)cap * ST_EXPR_SLOT + (size_t)vcap * ST_EXPR_BLOCK;
     char *stacks = malloc((size_t)nt * per);
     uint64_t *counts = calloc((size_t)nt, sizeof *counts);

@@ -7,7 +7,8 @@
  *   unary   := '-' unary | atom
  *   atom    := NUMBER | 'STRING' | true | false | COLUMN | FUNC '(' expr (',' expr)* ')'
  *            | '(' expr ')'
- *   FUNC    := abs | min | max | i64 | f64
+ *   FUNC    := abs | min | max | i64 | f64 | year | month | day | hour | minute | dow
+ *            | floor_to | is_null
  *
  * Types: integer columns (and bool in arithmetic) compute as i64, floats as f64; an operation on
  * an i64 and an f64 is done in f64. Comparisons and and/or/not give bool; and/or/not take bools
@@ -93,8 +94,9 @@ typedef enum st_expr_func {
     ST_EXPR_DAY,
     ST_EXPR_HOUR,
     ST_EXPR_MINUTE,
-    ST_EXPR_DOW,     /* day of the week, Monday 0 (pandas' dayofweek) */
-    ST_EXPR_FLOOR_TO /* floor_to(ts, 'hour'): the unit's nanoseconds in the node's i */
+    ST_EXPR_DOW,      /* day of the week, Monday 0 (pandas' dayofweek) */
+    ST_EXPR_FLOOR_TO, /* floor_to(ts, 'hour'): the unit's nanoseconds in the node's i */
+    ST_EXPR_IS_NULL   /* is_null(x): bool, never null */
 } st_expr_func;
 
 /* One node of a parsed expression. A tree is plain data: its users walk it. */

@@ -668,10 +668,10 @@ void st_csv_infer(const st_csv *c, int nfields, strata_dtype *out, uint64_t maxr
     char msg[256];
     parse_range(&s, c->body, c->size, cols, maxrows, &rows, &pos, msg, sizeof msg);
     for (int i = 0; i < nfields; i++) {
-        int all_int = 1, all_num = 1, all_ts = 1, any = 0;
+        int all_int = 1, all_num = 1, all_ts = 1, all_bool = 1, any = 0;
         const int64_t *off = (const int64_t *)(void *)cols[i].v;
         uint64_t nx = 0; /* the next null */
-        for (uint64_t r = 0; r < cols[i].n && (all_num || all_ts); r++) {
+        for (uint64_t r = 0; r < cols[i].n && (all_num || all_ts || all_bool); r++) {
             if (nx < cols[i].nnull && cols[i].nulls[nx] == r) {
                 nx++;
                 continue;
@@ -685,6 +685,8 @@ void st_csv_infer(const st_csv *c, int nfields, strata_dtype *out, uint64_t maxr
             /* a timestamp has a date part: "2024-01-31..."; a bare integer stays an integer */
             if (all_ts && (!st_ts_looks_iso(v, n) || st_ts_parse(v, n, &x, why, sizeof why) < 0))
                 all_ts = 0;
+            uint8_t bv; /* a bool is a word: 0 and 1 stay integers */
+            if (all_bool && (n < 4 || st_parse_bool(v, n, &bv) != ST_PARSE_OK)) all_bool = 0;
             if (all_int && st_parse_i64(v, n, &x) != ST_PARSE_OK) all_int = 0;
             if (!all_int && all_num && st_parse_f64(v, n, &y) != ST_PARSE_OK) all_num = 0;
         }
@@ -694,6 +696,8 @@ void st_csv_infer(const st_csv *c, int nfields, strata_dtype *out, uint64_t maxr
             out[i] = STRATA_F64;
         else if (any && all_ts)
             out[i] = STRATA_TS;
+        else if (any && all_bool)
+            out[i] = STRATA_BOOL;
     }
 done:
     for (int i = 0; cols != NULL && i < nfields; i++) st_colbuf_free(&cols[i]);

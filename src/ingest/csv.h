@@ -79,7 +79,8 @@ void st_csv_locate(const st_csv *c, size_t pos, char *out, size_t len);
 
 /* Infer column types from up to MAXROWS records after the header: i64 if every non-null value
  * is an integer, f64 if every non-null value is a number, ts if every one is an ISO 8601 date
- * and time, else str (also when every value is null). */
+ * and time, bool if every one is true or false (any case), else str (also when every value is
+ * null). */
 void st_csv_infer(const st_csv *c, int nfields, strata_dtype *out, uint64_t maxrows);
 
 void st_colbuf_free(st_colbuf *b);
