@@ -643,13 +643,14 @@ STRATA_API int strata_snapshot_read(strata_snapshot *s, int col, uint64_t row, u
 
 /* Summary statistics of a numeric column or an N-d array region. */
 typedef struct strata_summary {
-    uint64_t count;                  /* values counted (NaNs are not) */
+    uint64_t count;                  /* values counted (NaNs and nulls are not) */
     uint64_t nan;                    /* NaNs skipped */
     double min, max, mean, std;      /* std: population; all NaN when count is 0 */
     uint64_t hist[STRATA_HIST_BINS]; /* equal bins over [min, max]; max falls in the last */
     int64_t version;                 /* of the dataset or array summarised */
     double seconds;                  /* how long computing it took */
     int cached;                      /* 1: read from the catalog; 0: computed by this call */
+    uint64_t nulls;                  /* nulls skipped (dataset columns) */
 } strata_summary;
 
 /* Statistics of numeric or bool column COL over all rows of snapshot S, computed in two passes
@@ -773,6 +774,15 @@ STRATA_API int strata_ingest_npy(strata_pool *pool, const char *region, const ch
 STRATA_API int strata_ingest_parquet(strata_pool *pool, const char *region, const char *name,
                                      const char *const *files, int nfiles,
                                      const strata_ingest_opts *opts, strata_ingest_stats *stats);
+
+/* Write the columns COLS (NCOLS indexes; NULL: every column) of snapshot S as NPY files in
+ * directory DIR (created if needed): NAME.npy per column, all batches concatenated. Strings are
+ * fixed-width unicode ('<U' + the longest string's length), which numpy.load maps without
+ * pickle; ts is '<M8[ns]'. A column with nulls also gets NAME.valid.npy, a bool array (True: a
+ * value); its nulls are NaN in float columns, NaT in timestamps, "" in strings and 0 otherwise.
+ * Files are written under temporary names and renamed when all are complete and durable: a
+ * failed export leaves nothing behind. Memory: one batch at a time. */
+STRATA_API int strata_export_npy(strata_snapshot *s, const int *cols, int ncols, const char *dir);
 
 /* How strata_export_parquet() writes. Zero fields take the defaults. */
 typedef struct strata_export_opts {

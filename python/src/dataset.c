@@ -1117,30 +1117,79 @@ static PyObject *snapshot_getitem(SnapshotObject *s, PyObject *key)
     return read_rows(s, col, 0, s->nrows, 1);
 }
 
+/* Rows [START, STOP) from the optional arguments (negative: from the end), checked. */
+static int rows_arg(SnapshotObject *s, PyObject *start_obj, PyObject *stop_obj, int64_t *start,
+                    int64_t *stop)
+{
+    if (pyst_opt_int64(start_obj, 0, start, "start") < 0 ||
+        pyst_opt_int64(stop_obj, (int64_t)s->nrows, stop, "stop") < 0)
+        return -1;
+    if (*start < 0) *start += (int64_t)s->nrows;
+    if (*stop < 0) *stop += (int64_t)s->nrows;
+    if (*start < 0 || *stop > (int64_t)s->nrows || *start > *stop) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "rows [%lld, %lld) are out of range for a snapshot of %llu rows",
+                 (long long)*start, (long long)*stop, (unsigned long long)s->nrows);
+        pyst_raise(STRATA_ERANGE, msg);
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *snapshot_read(SnapshotObject *s, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"column", "start", "stop", "copy", NULL};
     PyObject *key, *start_obj = Py_None, *stop_obj = Py_None;
     int copy = 0;
+    int64_t start, stop;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OO$p:read", kwlist, &key, &start_obj, &stop_obj,
                                      &copy) ||
-        snapshot_check(s) < 0)
+        snapshot_check(s) < 0 || rows_arg(s, start_obj, stop_obj, &start, &stop) < 0)
         return NULL;
-    int64_t start, stop;
-    if (pyst_opt_int64(start_obj, 0, &start, "start") < 0 ||
-        pyst_opt_int64(stop_obj, (int64_t)s->nrows, &stop, "stop") < 0)
-        return NULL;
-    if (start < 0) start += (int64_t)s->nrows;
-    if (stop < 0) stop += (int64_t)s->nrows;
-    if (start < 0 || stop > (int64_t)s->nrows || start > stop) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "rows [%lld, %lld) are out of range for a snapshot of %llu rows",
-                 (long long)start, (long long)stop, (unsigned long long)s->nrows);
-        return pyst_raise(STRATA_ERANGE, msg);
-    }
     int col = snapshot_column(s, key);
     if (col < 0) return NULL;
     return read_rows(s, col, (uint64_t)start, (uint64_t)(stop - start), !copy);
+}
+
+/* valid(column, start=None, stop=None): None when rows [START, STOP) of COLUMN hold no null,
+ * else a bool array, True where a row has a value. */
+static PyObject *snapshot_valid(SnapshotObject *s, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"column", "start", "stop", NULL};
+    PyObject *key, *start_obj = Py_None, *stop_obj = Py_None;
+    int64_t start, stop;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|OO:valid", kwlist, &key, &start_obj, &stop_obj) ||
+        snapshot_check(s) < 0 || rows_arg(s, start_obj, stop_obj, &start, &stop) < 0)
+        return NULL;
+    int col = snapshot_column(s, key);
+    if (col < 0) return NULL;
+    PyArrayObject *out = NULL;
+    for (uint64_t row = (uint64_t)start; row < (uint64_t)stop;) {
+        uint64_t b = batch_of(s, row),
+                 end = s->start[b + 1] < (uint64_t)stop ? s->start[b + 1] : (uint64_t)stop;
+        const uint8_t *v;
+        if (snapshot_lock(s) < 0) goto fail;
+        int rc = strata_snapshot_map_valid(s->s, b, col, &v);
+        if (rc < 0) pyst_raise_pool(s->pool, rc);
+        pyst_unlock(s->pool);
+        if (rc < 0) goto fail;
+        if (v != NULL && out == NULL) {
+            npy_intp dim = (npy_intp)(stop - start);
+            if ((out = (PyArrayObject *)PyArray_SimpleNew(1, &dim, NPY_BOOL)) == NULL) goto fail;
+            memset(PyArray_DATA(out), 1, (size_t)dim);
+        }
+        uint8_t *dst = out != NULL ? (uint8_t *)PyArray_DATA(out) : NULL;
+        for (uint64_t r = row; v != NULL && r < end; r++) {
+            uint64_t i = r - s->start[b];
+            dst[r - (uint64_t)start] = (uint8_t)(v[i >> 3] >> (i & 7) & 1);
+        }
+        row = end;
+    }
+    if (out == NULL) Py_RETURN_NONE;
+    return (PyObject *)out;
+fail:
+    Py_XDECREF(out);
+    return NULL;
 }
 
 static Py_ssize_t snapshot_len(SnapshotObject *s)
@@ -1437,6 +1486,12 @@ static PyMethodDef snapshot_methods[] = {
      "read-only view when they lie in one batch (unless COPY), else one copy. String columns\n"
      "give an object array of str. Raises NotFound for an unknown column, OutOfRange for rows\n"
      "outside the snapshot, Stale for a derived column not yet computed."},
+    {"valid", (PyCFunction)(void (*)(void))snapshot_valid, METH_VARARGS | METH_KEYWORDS,
+     "valid(column, start=None, stop=None)\n--\n\nWhich rows [START, STOP) of COLUMN have a "
+     "value:\n"
+     "None when none of them is null, else a bool array (True: a value, False: null). snap[c]\n"
+     "and read() give such a column as a numpy masked array; to_pandas() as pandas' nullable\n"
+     "types."},
     {"batch", (PyCFunction)(void (*)(void))snapshot_batch, METH_VARARGS | METH_KEYWORDS,
      "batch(i, columns=None)\n--\n\n{column: array} of batch I (negative counts from the end):\n"
      "zero-copy, read-only numpy views of the batch's mapped files (string columns: object\n"

@@ -271,8 +271,62 @@ class Writer(_strata.Writer):
         return self._append(cols)
 
 
+def _masked(a, valid):
+    """A with its nulls: A itself when VALID is None (no nulls), else a numpy masked array."""
+    if valid is None:
+        return a
+    return np.ma.MaskedArray(a, mask=~valid)
+
+
+def _pandas_column(a):
+    """A column for pandas: nulls as pandas writes them (NaN for floats, the nullable Int64 and
+    boolean types, NaT, None for strings)."""
+    if not isinstance(a, np.ma.MaskedArray):
+        return a
+    import pandas as pd
+    mask = np.ma.getmaskarray(a).copy()
+    v = np.asarray(a.data)
+    kind = v.dtype.kind
+    if kind == "f":
+        out = v.copy()
+        out[mask] = np.nan
+        return out
+    if kind in "iu":
+        return pd.arrays.IntegerArray(v.copy(), mask)
+    if kind == "b":
+        return pd.arrays.BooleanArray(v.astype(bool), mask)
+    if kind == "M":
+        out = v.copy()
+        out[mask] = np.datetime64("NaT")
+        return out
+    out = v.astype(object)
+    out[mask] = None
+    return out
+
+
 class Snapshot(_strata.Snapshot):
     __doc__ = _strata.Snapshot.__doc__
+
+    def __getitem__(self, column):
+        """COLUMN as a numpy array (a zero-copy view when it lies in one batch): a masked array
+        (numpy.ma) when it holds nulls."""
+        return _masked(super().__getitem__(column), self.valid(column))
+
+    def read(self, column, start=None, stop=None, *, copy=False):
+        return _masked(super().read(column, start, stop, copy=copy),
+                       self.valid(column, start, stop))
+
+    read.__doc__ = _strata.Snapshot.read.__doc__ + (
+        "\nA column with nulls in those rows comes as a numpy masked array.")
+
+    def batch(self, i, columns=None):
+        views = super().batch(i, columns)
+        info = self.batch_info(i)
+        lo, hi = info["start"], info["start"] + info["rows"]
+        return {c: _masked(a, self.valid(c, lo, hi)) for c, a in views.items()}
+
+    batch.__doc__ = _strata.Snapshot.batch.__doc__ + (
+        "\nA column with nulls in the batch comes as a numpy masked array.")
 
     def __iter__(self):
         return iter(self.columns)
@@ -304,10 +358,11 @@ class Snapshot(_strata.Snapshot):
 
     def to_pandas(self, columns=None):
         """The snapshot (COLUMNS, None: all) as a pandas DataFrame (a copy; str columns are
-        object columns of str)."""
+        object columns of str). Nulls become NaN in float columns, pandas' nullable Int64 (and
+        the like) and boolean types, NaT in timestamps and None in strings."""
         import pandas as pd
         cols = self.columns if columns is None else list(columns)
-        data = {c: self[c] for c in cols}
+        data = {c: _pandas_column(self[c]) for c in cols}
         return pd.DataFrame(data, columns=cols, copy=True)
 
     def to_numpy(self, columns=None):

@@ -95,7 +95,9 @@ static int npy_dir(const char *dir, char ***names, char ***files, int *n)
     *n = 0;
     for (int i = 0; i < k; i++) {
         const char *e = list[i]->d_name;
-        if (e[0] != '.' && ends_with(e, ".npy") && *names && *files) {
+        /* NAME.valid.npy is the validity of column NAME, which the library reads beside it */
+        if (e[0] != '.' && ends_with(e, ".npy") && !ends_with(e, ".valid.npy") && *names &&
+            *files) {
             (*names)[*n] = strndup(e, strlen(e) - 4);
             size_t len = strlen(dir) + strlen(e) + 2;
             (*files)[*n] = malloc(len);
@@ -734,60 +736,6 @@ int cmd_cat(cli *c, int argc, char **argv)
     return rc;
 }
 
-/* Export as NPY: one file per column, all batches concatenated, in directory OUT. */
-static int export_npy(cli *c, strata_snapshot *s, const int *cols, int nc, const char *out)
-{
-    strata_dataset_desc d;
-    strata_snapshot_info(s, &d);
-    if (mkdir(out, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "strata: cannot create directory '%s': %s\n", out, strerror(errno));
-        return EXIT_IO;
-    }
-    /* Each column streams batch by batch into a temporary file that is renamed when complete:
-     * memory stays bounded by one batch. */
-    for (int i = 0; i < nc; i++) {
-        const strata_column *col = &d.columns[cols[i]];
-        if (col->dtype == STRATA_STR) {
-            fprintf(stderr,
-                    "strata: column '%s' holds strings; NPY export covers numeric and bool "
-                    "columns (use --columns, or --format csv)\n",
-                    col->name);
-            return EXIT_BADINPUT;
-        }
-        char path[4096], tmp[4200];
-        snprintf(path, sizeof path, "%s/%s.npy", out, col->name);
-        snprintf(tmp, sizeof tmp, "%s/.tmp-%s.npy", out, col->name);
-        FILE *f = fopen(tmp, "wb");
-        if (f == NULL) {
-            fprintf(stderr, "strata: cannot create '%s': %s\n", tmp, strerror(errno));
-            return EXIT_IO;
-        }
-        char hdr[256];
-        int hl = strata_npy_header(col->dtype, d.nrows, hdr, sizeof hdr);
-        if (hl > 0) fwrite(hdr, 1, (size_t)hl, f);
-        int rc = EXIT_OK;
-        for (uint64_t b = 0; b < d.nbatches && rc == EXIT_OK; b++) {
-            strata_batch_info bi;
-            const void *p;
-            strata_snapshot_batch(s, b, &bi);
-            int st = strata_snapshot_map(s, b, cols[i], &p);
-            if (st < 0)
-                rc = cli_fail(c, st);
-            else if (fwrite(p, strata_dtype_size(col->dtype), bi.nrows, f) != bi.nrows)
-                rc = EXIT_IO;
-        }
-        if (fflush(f) != 0 || fsync(fileno(f)) != 0) rc = EXIT_IO;
-        fclose(f);
-        if (rc == EXIT_OK && rename(tmp, path) != 0) rc = EXIT_IO;
-        if (rc != EXIT_OK) {
-            unlink(tmp);
-            if (rc == EXIT_IO) fprintf(stderr, "strata: cannot write '%s'\n", path);
-            return rc;
-        }
-    }
-    return EXIT_OK;
-}
-
 int cmd_export(cli *c, int argc, char **argv)
 {
     static const char u[] =
@@ -823,7 +771,8 @@ int cmd_export(cli *c, int argc, char **argv)
     int *cols = NULL, nc = 0;
     rc = pick_columns(c, s, columns, &cols, &nc);
     if (rc == EXIT_OK && npy) {
-        rc = export_npy(c, s, cols, nc, out);
+        int st = strata_export_npy(s, cols, nc, out);
+        if (st < 0) rc = cli_fail(c, st);
     } else if (rc == EXIT_OK && parquet) {
         strata_export_opts eo = {.compression = comp};
         int st = strata_export_parquet(s, cols, nc, out, &eo);

@@ -19,6 +19,7 @@
 #endif
 
 #include "ingest/ingest.h"
+#include "util/bits.h"
 #include "util/dtype.h"
 #include "util/name.h"
 #include "util/npy.h"
@@ -551,10 +552,39 @@ static int npy_map_columns(ingest *g, const char *const *colnames, const char *c
     return STRATA_OK;
 }
 
+/* The validity of column file FILE (N values): the bool array in FILE's sibling NAME.valid.npy
+ * (as strata_export_npy writes it) as a bitmap in *BITS, or NULL when there is none. */
+static int npy_validity(ingest *g, const char *file, uint64_t n, uint8_t **bits)
+{
+    st_err *err = st_pool_err(g->pool);
+    char path[ST_PATH_MAX];
+    size_t len = strlen(file);
+    *bits = NULL;
+    if (len < 4 || strcmp(file + len - 4, ".npy") != 0) return STRATA_OK;
+    int rc = st_path(err, path, "%.*s.valid.npy", (int)(len - 4), file);
+    struct stat sb;
+    if (rc < 0 || stat(path, &sb) != 0) return STRATA_OK;
+    st_npy_map v;
+    if ((rc = st_npy_map_file(err, path, &v)) < 0) return rc;
+    if (v.info.dtype != STRATA_BOOL || v.info.ndim != 1 || v.info.count != n) {
+        rc = st_error(err, STRATA_EINVAL,
+                      "'%s' must be a 1-D bool array of %llu values (the validity of '%s')", path,
+                      (unsigned long long)n, file);
+    } else if ((*bits = calloc(st_bits_bytes(n) + 1, 1)) == NULL) {
+        rc = st_error(err, STRATA_ENOMEM, "out of memory");
+    } else {
+        for (uint64_t i = 0; i < n; i++)
+            if (((const uint8_t *)v.data)[i]) st_bit_set(*bits, i, 1);
+    }
+    st_npy_unmap(&v);
+    return rc;
+}
+
 /* Match the mapped files M to the dataset's columns by name and dtype: VIEW, in schema order,
- * receives a zero-copy view of each file. */
+ * receives a zero-copy view of each file, and BITS the validity bitmaps of files that have one
+ * (NAME.valid.npy beside NAME.npy). */
 static int npy_bind_columns(ingest *g, const char *const *colnames, const char *const *files,
-                            int ncols, const st_npy_map *m, st_colbuf *view)
+                            int ncols, const st_npy_map *m, st_colbuf *view, uint8_t **bits)
 {
     st_err *err = st_pool_err(g->pool);
     const st_schema *sch = st_dataset_schema(g->ds);
@@ -573,6 +603,9 @@ static int npy_bind_columns(ingest *g, const char *const *colnames, const char *
         view[col].dtype = m[i].info.dtype;
         view[col].v = (char *)(uintptr_t)m[i].data;
         view[col].n = m[i].info.count;
+        int rc = npy_validity(g, files[i], m[i].info.count, &bits[col]);
+        if (rc < 0) return rc;
+        view[col].valid = bits[col];
     }
     return STRATA_OK;
 }
@@ -594,22 +627,25 @@ int strata_ingest_npy(strata_pool *pool, const char *region, const char *name,
     st_npy_map *m = calloc((size_t)ncols, sizeof *m);
     strata_column *cols = calloc((size_t)ncols, sizeof *cols);
     st_colbuf *view = calloc((size_t)ncols, sizeof *view);
-    if (m == NULL || cols == NULL || view == NULL) {
+    uint8_t **bits = calloc((size_t)ncols, sizeof *bits);
+    if (m == NULL || cols == NULL || view == NULL || bits == NULL) {
         rc = st_error(err, STRATA_ENOMEM, "out of memory");
         goto done;
     }
     ST_TRY(rc = npy_map_columns(&g, colnames, files, ncols, m, cols));
     ST_TRY(rc = ensure_dataset(&g, cols, ncols));
-    ST_TRY(rc = npy_bind_columns(&g, colnames, files, ncols, m, view));
+    ST_TRY(rc = npy_bind_columns(&g, colnames, files, ncols, m, view, bits));
     ST_TRY(rc = open_batch(&g));
     ST_TRY(rc = feed(&g, view, m[0].info.count));
     g.stats->files = (uint64_t)ncols;
     progress(&g, g.total_bytes);
 done:
     for (int i = 0; m != NULL && i < ncols; i++) st_npy_unmap(&m[i]);
+    for (int i = 0; bits != NULL && i < ncols; i++) free(bits[i]);
     free(m);
     free(cols);
     free(view);
+    free(bits);
     return finish(&g, rc);
 }
 

@@ -11,6 +11,7 @@
 
 #include "catalog/catalog.h"
 #include "store/store_int.h"
+#include "util/bits.h"
 #include "util/fileio.h"
 
 /* How long a cache write waits for the catalog before giving up (the summary is still
@@ -67,17 +68,22 @@ static int column_pass(void *ctx, const st_stats *p1, st_stats *acc)
     size_t esz = strata_dtype_size(c->dtype);
     for (uint64_t b = 0; b < c->s->nbatches; b++) {
         const void *data;
+        const uint8_t *valid;
         int rc = strata_snapshot_map(c->s, b, c->col, &data);
+        if (rc == STRATA_OK) rc = strata_snapshot_map_valid(c->s, b, c->col, &valid);
         if (rc < 0) return rc;
         uint64_t n = (uint64_t)c->s->batches[b].nrows;
-        for (uint64_t at = 0; at < n; at += SUMMARY_PIECE) {
+        for (uint64_t at = 0; at < n;) {
             if ((rc = st_summary_interrupted(c->s->pool, c->what)) < 0) return rc;
-            uint64_t k = n - at < SUMMARY_PIECE ? n - at : SUMMARY_PIECE;
+            /* a run of valid rows (nulls take no part), at most a piece */
+            uint64_t end = n - at < SUMMARY_PIECE ? n : at + SUMMARY_PIECE;
+            end = st_bits_run(valid, at, end);
             const char *piece = (const char *)data + at * esz;
-            if (p1 == NULL)
-                st_stats_pass1(c->dtype, piece, k, acc);
-            else
-                st_stats_pass2(c->dtype, piece, k, st_stats_mean(p1), p1->min, p1->max, acc);
+            if (st_bit(valid, at) && p1 == NULL)
+                st_stats_pass1(c->dtype, piece, end - at, acc);
+            else if (st_bit(valid, at))
+                st_stats_pass2(c->dtype, piece, end - at, st_stats_mean(p1), p1->min, p1->max, acc);
+            at = end;
         }
     }
     return STRATA_OK;
@@ -111,6 +117,10 @@ int strata_snapshot_summary(strata_snapshot *s, int col, strata_summary *out)
     char what[3 * STRATA_NAME_MAX + 32];
     snprintf(what, sizeof what, "column '%s' of '%s/%s'", name, s->d.region, s->d.name);
     colpass c = {s, col, dt, what};
-    return st_summary(s->pool, ST_SUMMARY_COLUMN, s->d.id, name, fp, s->version, column_pass, &c,
-                      out);
+    int rc =
+        st_summary(s->pool, ST_SUMMARY_COLUMN, s->d.id, name, fp, s->version, column_pass, &c, out);
+    out->nulls = 0;
+    for (uint64_t b = 0; rc == STRATA_OK && b < s->nbatches; b++)
+        out->nulls += s->bcols[b * (size_t)s->schema.ncols + (size_t)col].nulls;
+    return rc;
 }

@@ -17,7 +17,7 @@ expect 0 '{"zone":"JFK, T4","fare":1250,"dist":12.5}
 {"zone":"LGA","fare":-300,"dist":3}' -- "$S" cat taxi/trips --format json --head 2
 expect 0 $'fare\n1250\n-300\n99000' -- "$S" cat taxi/trips --columns fare
 expect 0 "" -- "$S" ingest taxi/trips "$T/b.csv" "$T/b.csv" --quiet
-expect 0 "taxi/trips	v2	5 rows	3 batches	171 B" -- "$S" ls
+expect 0 "taxi/trips	v2	5 rows	3 batches	172 B" -- "$S" ls
 expect 0 "" -- sh -c "'$S' log taxi/trips | grep -q '^v2 .* +2 batch(es), +2 rows, 5 rows in all$'"
 expect 0 "" -- sh -c "'$S' show taxi/trips | grep -q '^columns   zone:str fare:i64 dist:f64$'"
 expect 0 "" -- sh -c "'$S' show taxi/trips | grep -q 'fare=-300..99000 dist=3..12.5'"
@@ -29,7 +29,7 @@ expect_err 2 "has no column 'tip'" -- "$S" cat taxi/trips --columns tip
 # bad input: exit 3, the place named, nothing published
 printf 'zone,fare,dist\nQueens,12x,1\n' >"$T/bad.csv"
 expect_err 3 "bad.csv:2:8: column 'fare': cannot parse '12x' as i64" -- "$S" ingest taxi/trips "$T/b.csv" "$T/bad.csv"
-expect 0 "taxi/trips	v2	5 rows	3 batches	171 B" -- "$S" ls taxi
+expect 0 "taxi/trips	v2	5 rows	3 batches	172 B" -- "$S" ls taxi
 printf 'zone,fare\nX,1\n' >"$T/short.csv"
 expect_err 3 "the header lacks column 'dist'" -- "$S" ingest taxi/trips "$T/short.csv"
 expect_err 3 "the file is empty" -- sh -c ": > '$T/empty.csv'; '$S' ingest taxi/new '$T/empty.csv'"
@@ -47,8 +47,19 @@ expect 0 "" -- "$S" export taxi/trips --format csv --out "$T/out.csv"
 expect 0 "" -- "$S" ingest taxi/copy "$T/out.csv" --quiet
 expect 0 "$("$S" cat taxi/trips)" -- "$S" cat taxi/copy
 expect 0 "" -- "$S" export taxi/trips --format npy --columns fare,dist --out "$T/npy"
-expect 0 $'dist.npy\nfare.npy' -- ls "$T/npy"
-expect_err 3 "holds strings" -- "$S" export taxi/trips --format npy --out "$T/npy2"
+expect 0 $'dist.npy\ndist.valid.npy\nfare.npy' -- ls "$T/npy"
+# strings as fixed-width unicode, nulls in NAME.valid.npy (and NaN in floats); a failed export
+# leaves nothing
+expect 0 "" -- "$S" export taxi/trips --format npy --out "$T/npy2"
+expect 0 $'dist.npy\ndist.valid.npy\nfare.npy\nzone.npy' -- ls "$T/npy2"
+if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+    expect 0 "<U7 ['JFK, T4', 'LGA', 'EWR', 'Midtown', 'Midtown'] [True, True, False, True, True] nan" -- /usr/bin/python3 -c "
+import numpy as np
+z = np.load('$T/npy2/zone.npy', mmap_mode='r'); v = np.load('$T/npy2/dist.valid.npy')
+print(z.dtype, z.tolist(), v.tolist(), np.load('$T/npy2/dist.npy')[2])"
+fi
+expect_err 2 "not found" -- "$S" export taxi/nope --format npy --out "$T/npy3"
+expect 1 "" -- test -e "$T/npy3"
 expect 0 "" -- "$S" ingest taxi/fromnpy "$T/npy" --quiet
 expect 0 $'dist,fare\n12.5,1250\n3,-300\n,99000\n1.25,4100\n1.25,4100' -- "$S" cat taxi/fromnpy
 

@@ -77,8 +77,14 @@ def test_delimiter_null_and_string_schema(pool, tmp_path):
     with pool.snapshot("t/tsv") as snap:
         assert snap.schema_names == {"a": "i32", "b": "f32", "c": "str"}
         np.testing.assert_array_equal(snap["a"], np.array([1, 2, 3], "i4"))
-        np.testing.assert_array_equal(snap["b"], np.array([2.5, np.nan, -0.125], "f4"))
-        assert list(snap["c"]) == ["x", "", ""]
+        b = snap["b"]                                      # a null: a masked array
+        assert isinstance(b, np.ma.MaskedArray) and b.dtype == np.float32
+        assert b.mask.tolist() == [False, True, False]
+        assert b.tolist() == [2.5, None, -0.125]
+        assert snap["c"].tolist() == ["x", None, ""]          # the marker is null, "" is not
+        assert snap.valid("a") is None and snap.valid("c").tolist() == [True, False, True]
+        df = snap.to_pandas()
+        assert np.isnan(df.b[1]) and df.c[1] is None and df.c[2] == ""
     with pytest.raises(strata.InvalidArgument) as e:
         pool.ingest("t/tsv", path, delimiter="ab")
     assert str(e.value) == "delimiter must be one character (e.g. ',' or '\\t')"
