@@ -535,7 +535,7 @@ static int npy_map_columns(ingest *g, const char *const *colnames, const char *c
     for (int i = 0; i < ncols; i++) {
         int rc = st_name_check(err, "column", colnames[i]);
         if (rc < 0) return rc;
-        if ((rc = st_npy_map_file(err, files[i], &m[i])) < 0) return rc;
+        if ((rc = st_npy_map_file_str(err, files[i], &m[i])) < 0) return rc;
         if (m[i].info.ndim != 1)
             return st_error(err, STRATA_EINVAL, "'%s' has %d dimensions; a column file must be 1-D",
                             files[i], m[i].info.ndim);
@@ -548,6 +548,83 @@ static int npy_map_columns(ingest *g, const char *const *colnames, const char *c
         cols[i].name = colnames[i];
         cols[i].dtype = m[i].info.dtype;
         g->total_bytes += m[i].len;
+    }
+    return STRATA_OK;
+}
+
+/* Encode code point CP as UTF-8 at OUT; its length, or 0 if it is no Unicode scalar value. */
+static int utf8_put(uint32_t cp, char *out)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | cp >> 6);
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if ((cp >= 0xD800 && cp < 0xE000) || cp > 0x10FFFF) return 0;
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | cp >> 12);
+        out[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | cp >> 18);
+    out[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+    out[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* The fixed-width strings of M (numpy '<U' or '|S', zero-padded) as UTF-8 offsets and bytes
+ * in B (owned by B: st_colbuf_free). FILE names it in messages. */
+static int npy_strings(st_err *err, const char *file, const st_npy_map *m, st_colbuf *b)
+{
+    uint64_t n = m->info.count, w = m->info.str_width;
+    int u = m->info.str_kind == 'U';
+    int64_t *off = malloc((n + 1) * sizeof *off);
+    char *bytes = malloc(n * w * (u ? 4 : 1) + 1);
+    if (off == NULL || bytes == NULL) {
+        free(off);
+        free(bytes);
+        return st_error(err, STRATA_ENOMEM, "out of memory reading the strings of '%s'", file);
+    }
+    b->v = (char *)off;
+    b->bytes = bytes;
+    b->n = n;
+    off[0] = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        int64_t at = off[i];
+        if (u) {
+            const uint8_t *rec = (const uint8_t *)m->data + i * w * 4;
+            uint64_t len = w;
+            while (len > 0 && memcmp(rec + (len - 1) * 4, "\0\0\0\0", 4) == 0) len--;
+            for (uint64_t k = 0; k < len; k++) {
+                uint32_t cp = (uint32_t)rec[4 * k] | (uint32_t)rec[4 * k + 1] << 8 |
+                              (uint32_t)rec[4 * k + 2] << 16 | (uint32_t)rec[4 * k + 3] << 24;
+                int l = utf8_put(cp, bytes + at);
+                if (l == 0)
+                    return st_error(err, STRATA_EINVAL,
+                                    "'%s' element %llu: U+%X is not a Unicode character", file,
+                                    (unsigned long long)i, cp);
+                at += l;
+            }
+        } else {
+            const char *rec = m->data + i * w;
+            uint64_t len = w;
+            while (len > 0 && rec[len - 1] == '\0') len--;
+            size_t ok = st_utf8_valid_prefix(rec, (size_t)len);
+            if (ok != len)
+                return st_error(err, STRATA_EINVAL,
+                                "'%s' element %llu: invalid UTF-8 at byte %zu (strata's strings "
+                                "are UTF-8; decode the bytes first)",
+                                file, (unsigned long long)i, ok + 1);
+            memcpy(bytes + at, rec, (size_t)len);
+            at += (int64_t)len;
+        }
+        off[i + 1] = at;
     }
     return STRATA_OK;
 }
@@ -582,9 +659,10 @@ static int npy_validity(ingest *g, const char *file, uint64_t n, uint8_t **bits)
 
 /* Match the mapped files M to the dataset's columns by name and dtype: VIEW, in schema order,
  * receives a zero-copy view of each file, and BITS the validity bitmaps of files that have one
- * (NAME.valid.npy beside NAME.npy). */
+ * (NAME.valid.npy beside NAME.npy); OWN holds the UTF-8 form of fixed-width string files. */
 static int npy_bind_columns(ingest *g, const char *const *colnames, const char *const *files,
-                            int ncols, const st_npy_map *m, st_colbuf *view, uint8_t **bits)
+                            int ncols, const st_npy_map *m, st_colbuf *view, uint8_t **bits,
+                            st_colbuf *own)
 {
     st_err *err = st_pool_err(g->pool);
     const st_schema *sch = st_dataset_schema(g->ds);
@@ -603,7 +681,15 @@ static int npy_bind_columns(ingest *g, const char *const *colnames, const char *
         view[col].dtype = m[i].info.dtype;
         view[col].v = (char *)(uintptr_t)m[i].data;
         view[col].n = m[i].info.count;
-        int rc = npy_validity(g, files[i], m[i].info.count, &bits[col]);
+        int rc = STRATA_OK;
+        if (m[i].info.dtype == STRATA_STR &&
+            (rc = npy_strings(err, files[i], &m[i], &own[col])) < 0)
+            return rc;
+        if (m[i].info.dtype == STRATA_STR) {
+            view[col].v = own[col].v;
+            view[col].bytes = own[col].bytes;
+        }
+        rc = npy_validity(g, files[i], m[i].info.count, &bits[col]);
         if (rc < 0) return rc;
         view[col].valid = bits[col];
     }
@@ -628,13 +714,14 @@ int strata_ingest_npy(strata_pool *pool, const char *region, const char *name,
     strata_column *cols = calloc((size_t)ncols, sizeof *cols);
     st_colbuf *view = calloc((size_t)ncols, sizeof *view);
     uint8_t **bits = calloc((size_t)ncols, sizeof *bits);
-    if (m == NULL || cols == NULL || view == NULL || bits == NULL) {
+    st_colbuf *own = calloc((size_t)ncols, sizeof *own);
+    if (m == NULL || cols == NULL || view == NULL || bits == NULL || own == NULL) {
         rc = st_error(err, STRATA_ENOMEM, "out of memory");
         goto done;
     }
     ST_TRY(rc = npy_map_columns(&g, colnames, files, ncols, m, cols));
     ST_TRY(rc = ensure_dataset(&g, cols, ncols));
-    ST_TRY(rc = npy_bind_columns(&g, colnames, files, ncols, m, view, bits));
+    ST_TRY(rc = npy_bind_columns(&g, colnames, files, ncols, m, view, bits, own));
     ST_TRY(rc = open_batch(&g));
     ST_TRY(rc = feed(&g, view, m[0].info.count));
     g.stats->files = (uint64_t)ncols;
@@ -642,6 +729,8 @@ int strata_ingest_npy(strata_pool *pool, const char *region, const char *name,
 done:
     for (int i = 0; m != NULL && i < ncols; i++) st_npy_unmap(&m[i]);
     for (int i = 0; bits != NULL && i < ncols; i++) free(bits[i]);
+    for (int i = 0; own != NULL && i < ncols; i++) st_colbuf_free(&own[i]);
+    free(own);
     free(m);
     free(cols);
     free(view);

@@ -224,7 +224,23 @@ static int ts_to_ns(st_err *err, const char *path, st_npy_map *m)
     return STRATA_OK;
 }
 
-static int npy_parse(st_err *err, const void *buf, size_t len, const char *where, int fortran_ok,
+/* Whether DESCR is a fixed-width string ("<U12": UTF-32, "|S12": bytes): its kind and width. */
+static int str_descr(const char *descr, char *kind, uint64_t *width)
+{
+    if ((descr[0] != '<' && descr[0] != '|' && descr[0] != '=') ||
+        (descr[1] != 'U' && descr[1] != 'S') || descr[2] < '1' || descr[2] > '9')
+        return 0;
+    char *end;
+    unsigned long long w = strtoull(descr + 2, &end, 10);
+    if (*end != '\0' || w > (1u << 24)) return 0;
+    *kind = descr[1];
+    *width = w;
+    return 1;
+}
+
+enum { NPY_FORTRAN_OK = 1, NPY_STR_OK = 2 }; /* what npy_parse() accepts beyond the default */
+
+static int npy_parse(st_err *err, const void *buf, size_t len, const char *where, int flags,
                      st_npy_info *out)
 {
     const unsigned char *b = buf;
@@ -296,12 +312,14 @@ static int npy_parse(st_err *err, const void *buf, size_t len, const char *where
     out->ts_unit = 1;
     if (ts_unit(norm, &out->ts_unit))
         out->dtype = STRATA_TS;
+    else if ((flags & NPY_STR_OK) && str_descr(out->descr, &out->str_kind, &out->str_width))
+        out->dtype = STRATA_STR;
     else if (st_dtype_from_descr(norm, &out->dtype) < 0)
         return st_error(err, STRATA_ETYPE,
                         "'%s' has npy dtype '%s', which strata does not store (use one of "
                         "i1 i2 i4 i8 u1 u2 u4 u8 f4 f8 b1 M8)",
                         where, out->descr);
-    if (out->fortran_order && out->ndim > 1 && !fortran_ok)
+    if (out->fortran_order && out->ndim > 1 && !(flags & NPY_FORTRAN_OK))
         return st_error(err, STRATA_EUNSUPPORTED,
                         "'%s' is in Fortran order; save it with numpy.ascontiguousarray first",
                         where);
@@ -316,7 +334,7 @@ int st_npy_parse(st_err *err, const void *buf, size_t len, const char *where, st
 
 int st_npy_parse_nd(st_err *err, const void *buf, size_t len, const char *where, st_npy_info *out)
 {
-    int rc = npy_parse(err, buf, len, where, 1, out);
+    int rc = npy_parse(err, buf, len, where, NPY_FORTRAN_OK, out);
     if (rc == STRATA_OK && out->ts_unit != 1) /* only st_npy_map_file() converts units */
         return st_error(err, STRATA_EUNSUPPORTED,
                         "'%s' holds %s; N-d arrays read datetime64[ns] only (numpy: "
@@ -325,7 +343,19 @@ int st_npy_parse_nd(st_err *err, const void *buf, size_t len, const char *where,
     return rc;
 }
 
+static int map_file(st_err *err, const char *path, int strings, st_npy_map *m);
+
 int st_npy_map_file(st_err *err, const char *path, st_npy_map *m)
+{
+    return map_file(err, path, 0, m);
+}
+
+int st_npy_map_file_str(st_err *err, const char *path, st_npy_map *m)
+{
+    return map_file(err, path, 1, m);
+}
+
+static int map_file(st_err *err, const char *path, int strings, st_npy_map *m)
 {
     memset(m, 0, sizeof *m);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -355,16 +385,18 @@ int st_npy_map_file(st_err *err, const char *path, st_npy_map *m)
         m->map = NULL;
         return st_error_errno(err, errno, "cannot map '%s'", path);
     }
-    int rc = st_npy_parse(err, m->map, m->len, path, &m->info);
+    int rc = npy_parse(err, m->map, m->len, path, strings ? NPY_STR_OK : 0, &m->info);
     if (rc < 0) return rc;
-    size_t esz = strata_dtype_size(m->info.dtype);
+    size_t esz = m->info.dtype != STRATA_STR ? strata_dtype_size(m->info.dtype)
+                 : m->info.str_kind == 'U'   ? (size_t)m->info.str_width * 4
+                                             : (size_t)m->info.str_width;
     if (m->info.count > (m->len - m->info.data_offset) / esz)
         return st_error(err, STRATA_EINVAL,
                         "'%s' is truncated: its header announces %llu elements but it holds %zu "
                         "bytes of data",
                         path, (unsigned long long)m->info.count, m->len - m->info.data_offset);
     m->data = (const char *)m->map + m->info.data_offset;
-    if (!st_npy_aligned(m->data, m->info.dtype)) {
+    if (m->info.dtype != STRATA_STR && !st_npy_aligned(m->data, m->info.dtype)) {
         /* typed loads from m->data must be aligned: copy the elements (malloc aligns for any
          * type) and drop the mapping */
         size_t bytes = (size_t)m->info.count * esz;

@@ -28,6 +28,8 @@ typedef struct st_npy_info {
     uint64_t count;     /* product of the shape */
     size_t data_offset; /* where the elements start */
     int64_t ts_unit;    /* STRATA_TS: nanoseconds per unit of the file's datetime64 (1 for ns) */
+    char str_kind;      /* STRATA_STR (st_npy_map_file_str only): 'U' (UTF-32) or 'S' (bytes) */
+    uint64_t str_width; /* STRATA_STR: characters per element */
 } st_npy_info;
 
 /* Write into OUT the header of a 1-D array of N elements with NPY descriptor DESCR; returns its
@@ -75,5 +77,9 @@ int st_npy_aligned(const void *data, strata_dtype dtype);
  * holds the values of m->info.dtype and m->info.ts_unit is 1.
  * st_npy_unmap() releases it (also after a failure). */
 int st_npy_map_file(st_err *err, const char *path, st_npy_map *m);
+/* As st_npy_map_file(), also reading numpy's fixed-width strings ('<U' + width: UTF-32 code
+ * points, '|S' + width: bytes; each zero-padded) as info.dtype STRATA_STR with their kind and
+ * width; m->data is then the raw records. */
+int st_npy_map_file_str(st_err *err, const char *path, st_npy_map *m);
 void st_npy_unmap(st_npy_map *m);
 #endif /* STRATA_UTIL_NPY_H */

@@ -100,3 +100,26 @@ check "ingest of unaligned files" $'a,b,c\n1.5,-2199023255552,-7\n-2.25,-1099511
 check "nd write from an unaligned file" $'0 0.25 0.5 0.75\n1 1.25 1.5 1.75\n2 2.25 2.5 2.75' \
     "$("$S" nd read np/grid)"
 echo "unaligned npy files read correctly"
+
+# numpy's fixed-width strings ('<U', '|S') ingest as str; strings export as '<U' that numpy maps;
+# NAME.valid.npy carries nulls both ways; bad strings are refused with the element named
+"$PY" - "$T" <<'PY'
+import sys, numpy as np
+t = sys.argv[1]
+import os
+os.makedirs(t + "/s", exist_ok=True)
+np.save(t + "/s/u.npy", np.array(["héllo", "", "wörld€", "aaa"], dtype="<U8"))
+np.save(t + "/s/b.npy", np.array([b"ab", b"", b"xyz", b"q"], dtype="S3"))
+np.save(t + "/s/i.npy", np.arange(4))
+np.save(t + "/s/i.valid.npy", np.array([True, False, True, True]))
+np.save(t + "/bad.npy", np.array([b"\xff"], dtype="S1"))
+PY
+"$S" ingest np/s "$T/s" --quiet
+check "fixed-width strings and a validity file ingest" $'b,i,u\nab,0,héllo\n"",,""\nxyz,2,wörld€\nq,3,aaa' \
+    "$("$S" cat np/s)"
+"$S" export np/s --format npy --out "$T/s_out"
+check "strings export as <U, nulls as NAME.valid.npy" "<U6 ['héllo', '', 'wörld€', 'aaa'] [True, False, True, True]" \
+    "$("$PY" -c "import numpy as np; u = np.load('$T/s_out/u.npy', mmap_mode='r'); print(u.dtype, u.tolist(), np.load('$T/s_out/i.valid.npy').tolist())")"
+msg=$("$S" ingest np/bad --column "x=$T/bad.npy" 2>&1 >/dev/null) || true
+check "bad bytes refused" "strata: '$T/bad.npy' element 0: invalid UTF-8 at byte 1 (strata's strings are UTF-8; decode the bytes first)" "$msg"
+echo "numpy strings and validity files read and written correctly"
