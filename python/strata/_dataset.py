@@ -307,14 +307,20 @@ def _pandas_column(a):
 class Snapshot(_strata.Snapshot):
     __doc__ = _strata.Snapshot.__doc__
 
+    def _typed(self, column, a):
+        """A as the column's numpy type: ts as datetime64[ns] (a view, no copy)."""
+        if a.dtype == np.int64 and self.schema_names.get(column) == "ts":
+            return a.view("M8[ns]")
+        return a
+
     def __getitem__(self, column):
-        """COLUMN as a numpy array (a zero-copy view when it lies in one batch): a masked array
-        (numpy.ma) when it holds nulls."""
-        return _masked(super().__getitem__(column), self.valid(column))
+        """COLUMN as a numpy array (a zero-copy view when it lies in one batch; ts columns as
+        datetime64[ns]): a masked array (numpy.ma) when it holds nulls."""
+        return _masked(self._typed(column, super().__getitem__(column)), self.valid(column))
 
     def read(self, column, start=None, stop=None, *, copy=False):
-        return _masked(super().read(column, start, stop, copy=copy),
-                       self.valid(column, start, stop))
+        a = self._typed(column, super().read(column, start, stop, copy=copy))
+        return _masked(a, self.valid(column, start, stop))
 
     read.__doc__ = _strata.Snapshot.read.__doc__ + (
         "\nA column with nulls in those rows comes as a numpy masked array.")
@@ -323,7 +329,7 @@ class Snapshot(_strata.Snapshot):
         views = super().batch(i, columns)
         info = self.batch_info(i)
         lo, hi = info["start"], info["start"] + info["rows"]
-        return {c: _masked(a, self.valid(c, lo, hi)) for c, a in views.items()}
+        return {c: _masked(self._typed(c, a), self.valid(c, lo, hi)) for c, a in views.items()}
 
     batch.__doc__ = _strata.Snapshot.batch.__doc__ + (
         "\nA column with nulls in the batch comes as a numpy masked array.")

@@ -657,6 +657,22 @@ static int npy_validity(ingest *g, const char *file, uint64_t n, uint8_t **bits)
     return rc;
 }
 
+/* The NaTs (int64 minimum) of the N timestamps T are nulls: cleared in *BITS (allocated, all
+ * valid, at the first NaT when NULL). */
+static int nat_nulls(ingest *g, const int64_t *t, uint64_t n, uint8_t **bits)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        if (t[i] != INT64_MIN) continue;
+        if (*bits == NULL) {
+            if ((*bits = malloc(st_bits_bytes(n) + 1)) == NULL)
+                return st_error(st_pool_err(g->pool), STRATA_ENOMEM, "out of memory");
+            memset(*bits, 0xFF, st_bits_bytes(n) + 1);
+        }
+        st_bit_set(*bits, i, 0);
+    }
+    return STRATA_OK;
+}
+
 /* Match the mapped files M to the dataset's columns by name and dtype: VIEW, in schema order,
  * receives a zero-copy view of each file, and BITS the validity bitmaps of files that have one
  * (NAME.valid.npy beside NAME.npy); OWN holds the UTF-8 form of fixed-width string files. */
@@ -690,6 +706,9 @@ static int npy_bind_columns(ingest *g, const char *const *colnames, const char *
             view[col].bytes = own[col].bytes;
         }
         rc = npy_validity(g, files[i], m[i].info.count, &bits[col]);
+        if (rc == STRATA_OK && m[i].info.dtype == STRATA_TS)
+            rc = nat_nulls(g, (const int64_t *)(const void *)m[i].data, m[i].info.count,
+                           &bits[col]);
         if (rc < 0) return rc;
         view[col].valid = bits[col];
     }
