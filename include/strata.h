@@ -784,6 +784,93 @@ STRATA_API int strata_ingest_parquet(strata_pool *pool, const char *region, cons
  * failed export leaves nothing behind. Memory: one batch at a time. */
 STRATA_API int strata_export_npy(strata_snapshot *s, const int *cols, int ncols, const char *dir);
 
+/* ---------------------------------------------------------------------------------------------
+ * Arrow: the C Data Interface and the C Stream Interface (arrow.apache.org/docs/format/
+ * CDataInterface.html), declared here as the specification gives them
+ * ------------------------------------------------------------------------------------------- */
+
+#ifndef ARROW_C_DATA_INTERFACE
+#define ARROW_C_DATA_INTERFACE
+#define ARROW_FLAG_DICTIONARY_ORDERED 1
+#define ARROW_FLAG_NULLABLE           2
+#define ARROW_FLAG_MAP_KEYS_SORTED    4
+struct ArrowSchema {
+    const char *format;
+    const char *name;
+    const char *metadata;
+    int64_t flags;
+    int64_t n_children;
+    struct ArrowSchema **children;
+    struct ArrowSchema *dictionary;
+    void (*release)(struct ArrowSchema *);
+    void *private_data;
+};
+struct ArrowArray {
+    int64_t length;
+    int64_t null_count;
+    int64_t offset;
+    int64_t n_buffers;
+    int64_t n_children;
+    const void **buffers;
+    struct ArrowArray **children;
+    struct ArrowArray *dictionary;
+    void (*release)(struct ArrowArray *);
+    void *private_data;
+};
+#endif
+#ifndef ARROW_C_STREAM_INTERFACE
+#define ARROW_C_STREAM_INTERFACE
+struct ArrowArrayStream {
+    int (*get_schema)(struct ArrowArrayStream *, struct ArrowSchema *out);
+    int (*get_next)(struct ArrowArrayStream *, struct ArrowArray *out);
+    const char *(*get_last_error)(struct ArrowArrayStream *);
+    void (*release)(struct ArrowArrayStream *);
+    void *private_data;
+};
+#endif
+
+/* Export the columns COLS (NCOLS indexes; NULL: every column) of snapshot S as an Arrow stream
+ * into *OUT: its schema a struct ("+s") of one field per column (nullable; bool "b", integers
+ * "c s i l C S I L", floats "f g", str "U" (large_utf8), ts "tsn:UTC"), then one struct array
+ * per batch. Zero-copy: the arrays' buffers point into the mapped batch files (values, string
+ * offsets and bytes, validity bitmaps as stored); only bool columns are packed into bits. The
+ * stream reads its own snapshot of S's version, so S may be closed at once; the files stay
+ * mapped (and safe from gc) until the stream and every array it produced are released, from any
+ * thread. A derived column not computed for every batch fails with STRATA_ESTALE. */
+STRATA_API int strata_snapshot_arrow_stream(strata_snapshot *s, const int *cols, int ncols,
+                                            struct ArrowArrayStream *out);
+
+/* Ingest the Arrow stream STREAM (of struct arrays: record batches) into dataset NAME of
+ * REGION, creating it from the stream's schema when it does not exist (otherwise the columns
+ * must match it in order, names and types). Each array becomes a batch (OPTS->batch_rows
+ * splits or joins them); all are published together, or nothing. Read: bool, int8..int64,
+ * uint8..uint64, float, double, utf8 and large_utf8 (UTF-8 checked), timestamps of any unit
+ * and time zone (to ns, UTC), date32 and date64 (to ts); validity bitmaps as nulls. Values,
+ * large_utf8 strings and byte-aligned bitmaps are appended from the arrays' own buffers. Other
+ * types fail with STRATA_EUNSUPPORTED naming the column. STREAM is consumed: released before
+ * this returns, also on failure. */
+STRATA_API int strata_ingest_arrow_stream(strata_pool *pool, const char *region, const char *name,
+                                          struct ArrowArrayStream *stream,
+                                          const strata_ingest_opts *opts,
+                                          strata_ingest_stats *stats);
+
+/* Ingest the NFILES Arrow IPC files FILES (the file format, also called Feather v2) into
+ * dataset NAME of REGION, as strata_ingest_arrow_stream would their record batches: each record
+ * batch a batch, the dataset created from the first file's schema, all files published
+ * together or nothing. Uncompressed and ZSTD-compressed buffers, dictionary-encoded strings;
+ * LZ4 compression, nested and other types fail with STRATA_EUNSUPPORTED naming the file and
+ * column; a damaged file with STRATA_EINVAL naming the file, batch, column and buffer. */
+STRATA_API int strata_ingest_arrow(strata_pool *pool, const char *region, const char *name,
+                                   const char *const *files, int nfiles,
+                                   const strata_ingest_opts *opts, strata_ingest_stats *stats);
+
+/* Write the columns COLS (NCOLS indexes; NULL: every column) of snapshot S as the Arrow IPC
+ * file PATH: a record batch per batch, uncompressed, types as strata_snapshot_arrow_stream gives
+ * them. Written under a temporary name beside PATH and renamed when complete and durable: a
+ * failed export leaves nothing. */
+STRATA_API int strata_export_arrow(strata_snapshot *s, const int *cols, int ncols,
+                                   const char *path);
+
 /* How strata_export_parquet() writes. Zero fields take the defaults. */
 typedef struct strata_export_opts {
     const char *compression; /* "snappy" (default), "zstd", "gzip" or "none" */

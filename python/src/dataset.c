@@ -1151,6 +1151,45 @@ static PyObject *snapshot_read(SnapshotObject *s, PyObject *args, PyObject *kw)
     return read_rows(s, col, (uint64_t)start, (uint64_t)(stop - start), !copy);
 }
 
+/* The PyCapsule of an exported stream: released unless a consumer moved it out. */
+static void stream_capsule_free(PyObject *cap)
+{
+    struct ArrowArrayStream *st = PyCapsule_GetPointer(cap, "arrow_array_stream");
+    if (st != NULL && st->release != NULL) st->release(st);
+    free(st);
+}
+
+/* __arrow_c_stream__(requested_schema=None): the snapshot as an Arrow C stream in a PyCapsule
+ * (the Arrow PyCapsule interface), zero-copy; REQUESTED_SCHEMA is ignored (the schema is the
+ * snapshot's). */
+static PyObject *snapshot_arrow_c_stream(SnapshotObject *s, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"requested_schema", NULL};
+    PyObject *requested = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|O:__arrow_c_stream__", kwlist, &requested) ||
+        snapshot_check(s) < 0)
+        return NULL;
+    struct ArrowArrayStream *st = calloc(1, sizeof *st);
+    if (st == NULL) return PyErr_NoMemory();
+    if (snapshot_lock(s) < 0) {
+        free(st);
+        return NULL;
+    }
+    int rc = strata_snapshot_arrow_stream(s->s, NULL, 0, st);
+    if (rc < 0) pyst_raise_pool(s->pool, rc);
+    pyst_unlock(s->pool);
+    if (rc < 0) {
+        free(st);
+        return NULL;
+    }
+    PyObject *cap = PyCapsule_New(st, "arrow_array_stream", stream_capsule_free);
+    if (cap == NULL) {
+        st->release(st);
+        free(st);
+    }
+    return cap;
+}
+
 /* valid(column, start=None, stop=None): None when rows [START, STOP) of COLUMN hold no null,
  * else a bool array, True where a row has a value. */
 static PyObject *snapshot_valid(SnapshotObject *s, PyObject *args, PyObject *kw)
@@ -1486,6 +1525,12 @@ static PyMethodDef snapshot_methods[] = {
      "read-only view when they lie in one batch (unless COPY), else one copy. String columns\n"
      "give an object array of str. Raises NotFound for an unknown column, OutOfRange for rows\n"
      "outside the snapshot, Stale for a derived column not yet computed."},
+    {"__arrow_c_stream__", (PyCFunction)(void (*)(void))snapshot_arrow_c_stream,
+     METH_VARARGS | METH_KEYWORDS,
+     "__arrow_c_stream__(requested_schema=None)\n--\n\nThe snapshot as an Arrow C stream "
+     "(a PyCapsule named\n'arrow_array_stream'): one record batch per batch, zero-copy views of "
+     "the mapped\nfiles (bool columns packed into bits). pyarrow.RecordBatchReader.from_stream("
+     "snap),\npolars.from_arrow and DuckDB read it. REQUESTED_SCHEMA is ignored."},
     {"valid", (PyCFunction)(void (*)(void))snapshot_valid, METH_VARARGS | METH_KEYWORDS,
      "valid(column, start=None, stop=None)\n--\n\nWhich rows [START, STOP) of COLUMN have a "
      "value:\n"

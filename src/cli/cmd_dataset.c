@@ -38,9 +38,10 @@ static void human_bytes(double b, char *out, size_t len)
 
 static const char ingest_usage[] =
     "usage: strata ingest REGION/NAME FILE... [options]\n"
-    "Ingest CSV, NPY or Parquet files into a dataset (created on first use, with its region).\n"
-    "  --format csv|npy|parquet  default: npy for .npy files and directories, parquet for\n"
-    "                        .parquet files, else csv. Parquet: each row group a batch\n"
+    "Ingest CSV, NPY, Parquet or Arrow IPC files into a dataset (created on first use).\n"
+    "  --format csv|npy|parquet|arrow  default: npy for .npy files and directories, parquet\n"
+    "                        for .parquet, arrow for .arrow and .feather, else csv.\n"
+    "                        Parquet: a batch per row group; arrow: per record batch\n"
     "  --batch-rows N        split each file into batches of N rows (default: one per file)\n"
     "  --schema a:i64,b:str  the schema of a new dataset (default: from the CSV header and\n"
     "                        its first 1000 rows: i64, f64, ts or str)\n"
@@ -164,17 +165,18 @@ static int ingest_opts_from(const ingest_args *a, strata_ingest_opts *o)
     return EXIT_OK;
 }
 
-enum { IN_CSV, IN_NPY, IN_PARQUET };
+enum { IN_CSV, IN_NPY, IN_PARQUET, IN_ARROW, IN_FORMATS };
 
 /* The input's format: --format if given, else NPY for --column pairs, a .npy file or a
  * directory as the first FILE, Parquet for a .parquet file, else CSV. */
 static int input_format(const char *format, int ncol_kv, char **pos, int npos, int *in)
 {
     static const char *const names[] = {
-        [IN_CSV] = "csv", [IN_NPY] = "npy", [IN_PARQUET] = "parquet"};
-    for (*in = 0; format != NULL && *in < 3 && strcmp(format, names[*in]) != 0; (*in)++) continue;
-    if (format != NULL && *in == 3)
-        return cli_usage_error("ingest", "--format is csv, npy or parquet");
+        [IN_CSV] = "csv", [IN_NPY] = "npy", [IN_PARQUET] = "parquet", [IN_ARROW] = "arrow"};
+    for (*in = 0; format != NULL && *in < IN_FORMATS && strcmp(format, names[*in]) != 0; (*in)++)
+        continue;
+    if (format != NULL && *in == IN_FORMATS)
+        return cli_usage_error("ingest", "--format is csv, npy, parquet or arrow");
     if (format != NULL) return EXIT_OK;
     *in = ncol_kv > 0 ? IN_NPY : IN_CSV;
     if (npos >= 2) {
@@ -183,6 +185,8 @@ static int input_format(const char *format, int ncol_kv, char **pos, int npos, i
             *in = IN_NPY;
         else if (ends_with(pos[1], ".parquet") || ends_with(pos[1], ".pq"))
             *in = IN_PARQUET;
+        else if (ends_with(pos[1], ".arrow") || ends_with(pos[1], ".feather"))
+            *in = IN_ARROW;
     }
     return EXIT_OK;
 }
@@ -279,6 +283,9 @@ int cmd_ingest(cli *c, int argc, char **argv)
     } else if (in == IN_PARQUET) {
         st = strata_ingest_parquet(c->pool, region, name, (const char *const *)pos + 1, npos - 1,
                                    &o, &stats);
+    } else if (in == IN_ARROW) {
+        st = strata_ingest_arrow(c->pool, region, name, (const char *const *)pos + 1, npos - 1, &o,
+                                 &stats);
     } else {
         st = strata_ingest_csv(c->pool, region, name, (const char *const *)pos + 1, npos - 1, &o,
                                &stats);
@@ -693,7 +700,7 @@ static int parse_format(const char *cmd, const char *f, int *fmt)
         *fmt = FMT_JSON;
     else
         return cli_usage_error(cmd, strcmp(cmd, "export") == 0
-                                        ? "--format is csv, tsv, json, npy or parquet"
+                                        ? "--format is csv, tsv, json, npy, parquet or arrow"
                                         : "--format is csv, tsv or json");
     return EXIT_OK;
 }
@@ -739,11 +746,12 @@ int cmd_cat(cli *c, int argc, char **argv)
 int cmd_export(cli *c, int argc, char **argv)
 {
     static const char u[] =
-        "usage: strata export REGION/NAME --format csv|tsv|json|npy|parquet --out PATH\n"
+        "usage: strata export REGION/NAME --format csv|tsv|json|npy|parquet|arrow --out PATH\n"
         "       [--columns a,b] [--as-of V] [--compression snappy|zstd|gzip|none]\n"
         "csv: one file; npy: a directory with one NAME.npy per column, all batches\n"
         "concatenated; parquet: one file, a row group per batch (--compression: default\n"
-        "snappy). Files are written under a temporary name and renamed when complete.\n";
+        "snappy); arrow: an Arrow IPC file (Feather v2), a record batch per batch. Files are\n"
+        "written under a temporary name and renamed when complete.\n";
     char *pos[16];
     int npos;
     const char *columns = NULL, *as_of = NULL, *format = NULL, *out = NULL, *comp = NULL;
@@ -760,10 +768,14 @@ int cmd_export(cli *c, int argc, char **argv)
     if (npos != 1 || out == NULL)
         return cli_usage_error("export", "'export' takes REGION/NAME --out PATH");
     if (format == NULL && (ends_with(out, ".parquet") || ends_with(out, ".pq"))) format = "parquet";
+    if (format == NULL && (ends_with(out, ".arrow") || ends_with(out, ".feather")))
+        format = "arrow";
     int npy = format != NULL && strcmp(format, "npy") == 0;
+    int arrow = format != NULL && strcmp(format, "arrow") == 0;
     int parquet = format != NULL && strcmp(format, "parquet") == 0;
     int fmt = FMT_CSV;
-    if (!npy && !parquet && (rc = parse_format("export", format, &fmt)) != EXIT_OK) return rc;
+    if (!npy && !parquet && !arrow && (rc = parse_format("export", format, &fmt)) != EXIT_OK)
+        return rc;
     if (comp != NULL && !parquet)
         return cli_usage_error("export", "--compression applies to --format parquet");
     strata_snapshot *s;
@@ -772,6 +784,9 @@ int cmd_export(cli *c, int argc, char **argv)
     rc = pick_columns(c, s, columns, &cols, &nc);
     if (rc == EXIT_OK && npy) {
         int st = strata_export_npy(s, cols, nc, out);
+        if (st < 0) rc = cli_fail(c, st);
+    } else if (rc == EXIT_OK && arrow) {
+        int st = strata_export_arrow(s, cols, nc, out);
         if (st < 0) rc = cli_fail(c, st);
     } else if (rc == EXIT_OK && parquet) {
         strata_export_opts eo = {.compression = comp};

@@ -707,8 +707,8 @@ static int npy_bind_columns(ingest *g, const char *const *colnames, const char *
         }
         rc = npy_validity(g, files[i], m[i].info.count, &bits[col]);
         if (rc == STRATA_OK && m[i].info.dtype == STRATA_TS)
-            rc = nat_nulls(g, (const int64_t *)(const void *)m[i].data, m[i].info.count,
-                           &bits[col]);
+            rc =
+                nat_nulls(g, (const int64_t *)(const void *)m[i].data, m[i].info.count, &bits[col]);
         if (rc < 0) return rc;
         view[col].valid = bits[col];
     }

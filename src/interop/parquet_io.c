@@ -13,18 +13,13 @@
  * complete and durable, so a failed export leaves nothing behind.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "format/parquet.h"
-#include "ingest/ingest.h"
+#include "interop/interop_int.h"
 #include "util/bits.h"
 #include "util/dtype.h"
 #include "util/fileio.h"
@@ -108,8 +103,7 @@ static int64_t ts_scale(const st_pq_column *c)
 /* One file being ingested. */
 typedef struct {
     const char *path;
-    void *map;
-    size_t size;
+    st_infile in;
     st_pq_file *f;
     int ncols;
     int *col_of;        /* schema column -> file column */
@@ -132,24 +126,9 @@ static int pqin_open(st_err *err, pqin *in, const char *path)
 {
     memset(in, 0, sizeof *in);
     in->path = path;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? st_error(err, STRATA_ENOTFOUND, "file '%s' not found", path)
-                               : st_error_errno(err, errno, "cannot open '%s'", path);
-    struct stat sb;
-    int rc = STRATA_OK;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        rc = st_error(err, STRATA_EINVAL, "'%s' is not a regular file", path);
-    } else if (sb.st_size > 0) {
-        in->size = (size_t)sb.st_size;
-        in->map = mmap(NULL, in->size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (in->map == MAP_FAILED) {
-            in->map = NULL;
-            rc = st_error_errno(err, errno, "cannot map '%s'", path);
-        }
-    }
-    close(fd);
-    if (rc == STRATA_OK) rc = st_pq_open(err, in->map ? in->map : "", in->size, path, NULL, &in->f);
+    int rc = st_infile_map(err, path, &in->in);
+    if (rc == STRATA_OK)
+        rc = st_pq_open(err, in->in.data ? in->in.data : "", in->in.size, path, NULL, &in->f);
     return bad_input(err, rc);
 }
 
@@ -164,7 +143,7 @@ static void pqin_close(pqin *in)
     free(in->widened);
     free(in->bufs);
     st_pq_close(in->f);
-    if (in->map != NULL) munmap(in->map, in->size);
+    st_infile_unmap(&in->in);
 }
 
 /* The file's columns as a dataset schema (for a new dataset): COLS[i] names point into the
@@ -300,7 +279,7 @@ static int pq_ingest_file(st_ingest *g, const char *path, uint64_t *done, uint64
     ST_TRY(rc = pq_bind(err, &in, fcols, nf, sch, st_ingest_region(g), st_ingest_name(g)));
     for (int rg = 0; rg < st_pq_nrowgroups(in.f) && rc == STRATA_OK; rg++)
         rc = pq_rowgroup(g, &in, rg);
-    *done += in.size;
+    *done += in.in.size;
     st_ingest_progress(g, *done, total, files + 1);
 done:
     free(fcols);
@@ -370,21 +349,6 @@ static st_pq_colspec pq_spec(const char *name, strata_dtype dt, int optional)
         c.type = ST_PQ_INT64;
     }
     return c;
-}
-
-/* The file being written. */
-typedef struct {
-    st_err *err;
-    st_wfile w;
-    uint64_t off;
-} pqout;
-
-static int pqout_write(void *ctx, const void *buf, size_t len)
-{
-    pqout *o = ctx;
-    int rc = st_pwrite_full(o->err, o->w.fd, buf, len, o->off, o->w.tmp);
-    o->off += len;
-    return rc;
 }
 
 /* Column COL (dataset column DCOL, of DT) of batch B of S as writer input V; WIDE holds the
@@ -508,8 +472,7 @@ int strata_export_parquet(strata_snapshot *s, const int *cols, int ncols, const 
     st_pq_writer *w = NULL;
     st_pq_colspec *spec = NULL;
     int *pick = NULL, nc = 0;
-    char dir[ST_PATH_MAX], base[ST_PATH_MAX];
-    pqout out = {.err = err, .w = {.fd = -1}};
+    st_outfile out = {.w = {.fd = -1}};
     int rc = strata_snapshot_info(s, &d);
     ST_TRY(rc);
     ST_TRY(rc = pq_write_opts(err, opts, &wo));
@@ -527,22 +490,18 @@ int strata_export_parquet(strata_snapshot *s, const int *cols, int ncols, const 
         }
         spec[i] = pq_spec(d.columns[pick[i]].name, d.columns[pick[i]].dtype, optional);
     }
-    ST_TRY(rc = st_path(err, dir, "%s", path));
-    ST_TRY(rc = st_path(err, base, "%s", path));
-    const char *ddir = dirname(dir), *name = basename(base);
-    ST_TRY(rc = st_wfile_open(err, &out.w, ddir));
-    ST_TRY(rc = st_pq_writer_open(err, spec, nc, &wo, pqout_write, &out, &w));
+    ST_TRY(rc = st_outfile_open(err, &out, path));
+    ST_TRY(rc = st_pq_writer_open(err, spec, nc, &wo, st_outfile_write, &out, &w));
     rc = pq_write_batches(s, &d, pick, nc, w);
     if (rc < 0) goto done;
     rc = st_pq_writer_close(w);
     w = NULL;
     ST_TRY(rc);
-    ST_TRY(rc = st_wfile_publish(err, &out.w, ddir, name));
-    rc = st_fsync_dir(err, ddir);
+    rc = st_outfile_publish(&out);
 done:
     if (rc == STRATA_ENOMEM) st_error(err, rc, "out of memory exporting to '%s'", path);
     st_pq_writer_free(w);
-    st_wfile_abort(&out.w);
+    st_outfile_abort(&out);
     free(spec);
     free(pick);
     return rc;

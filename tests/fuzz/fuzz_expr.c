@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "expr/expr.h"
+#include "util/bits.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -47,6 +48,12 @@ static double vy[MAXROWS];
 static int64_t soff[MAXROWS + 1], toff[MAXROWS + 1];
 static char sbytes[MAXROWS * 4], tbytes[MAXROWS * 4];
 static int filled;
+/* nulls (when the input's first byte asks): validity bitmaps of some columns, and their copies
+ * shifted to start at the row inputs() starts at */
+static const int nullable[] = {0, 3, 9, 10, 11};
+#define NNULL ((int)(sizeof nullable / sizeof nullable[0]))
+static uint8_t base_valid[NNULL][MAXROWS / 8 + 1], shifted[NNULL][MAXROWS / 8 + 1];
+static int use_nulls;
 
 /* Values with the edges: zero, one, minus one, the extremes, NaN, infinities, -0.0. */
 static void fill(void)
@@ -86,6 +93,14 @@ static void fill(void)
         memcpy(tbytes + toff[i], strv[l], strl[l]);
         toff[i + 1] = toff[i] + (int64_t)strl[l];
     }
+    uint64_t x = 88172645463325252ull; /* xorshift: a few nulls in each nullable column */
+    for (int k = 0; k < NNULL; k++)
+        for (int r = 0; r < MAXROWS; r++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            st_bit_set(base_valid[k], (uint64_t)r, (x % 5) != 0);
+        }
     filled = 1;
 }
 
@@ -100,6 +115,11 @@ static void inputs(st_expr_input *in, uint64_t lo)
     }
     in[11].bytes = sbytes;
     in[12].bytes = tbytes;
+    for (int i = 0; i < NC; i++) in[i].valid = NULL;
+    for (int k = 0; use_nulls && k < NNULL; k++) {
+        st_bits_copy(shifted[k], 0, base_valid[k], lo, MAXROWS - lo);
+        in[nullable[k]].valid = shifted[k];
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -126,18 +146,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(st_expr_scratch(e) <= (size_t)(1 + 10) * 4096 * 8); /* 1024 nodes: <= 10 + output */
     size_t esz = t == STRATA_BOOL ? 1 : 8;
 
+    use_nulls = (data[0] & 0x40) != 0;
     st_expr_input in[NC];
     inputs(in, 0);
     char *all = malloc(n * 8), *part = malloc(n * 8);
+    uint8_t vall[MAXROWS / 8 + 1], v1[MAXROWS / 8 + 1], v2[MAXROWS / 8 + 1];
+    uint64_t nall, n1, n2;
     CHECK(all != NULL && part != NULL);
-    CHECK(st_expr_eval(&err, e, in, n, all, 1) == STRATA_OK);
-    /* two parts */
+    CHECK(st_expr_eval_nulls(&err, e, in, n, all, vall, &nall, 1) == STRATA_OK);
+    CHECK(nall == st_bits_nulls(vall, 0, n) && (use_nulls || nall == 0));
+    /* two parts: the same values and the same nulls */
     uint64_t k = n / 3 + (uint64_t)data[0] % 5;
     if (k > n) k = n;
-    CHECK(st_expr_eval(&err, e, in, k, part, 1) == STRATA_OK);
+    CHECK(st_expr_eval_nulls(&err, e, in, k, part, v1, &n1, 1) == STRATA_OK);
     inputs(in, k);
-    CHECK(st_expr_eval(&err, e, in, n - k, part + k * esz, 1) == STRATA_OK);
+    CHECK(st_expr_eval_nulls(&err, e, in, n - k, part + k * esz, v2, &n2, 1) == STRATA_OK);
     CHECK(memcmp(all, part, n * esz) == 0);
+    CHECK(n1 + n2 == nall);
+    for (uint64_t r = 0; r < n; r++)
+        CHECK(st_bit(vall, r) == (r < k ? st_bit(v1, r) : st_bit(v2, r - k)));
     /* one row at a time */
     if (n <= 64) {
         for (uint64_t r = 0; r < n; r++) {
@@ -155,7 +182,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(st_expr_filter(&err, e, in, n, pos, &cnt, 1) == STRATA_OK);
         for (uint64_t r = 0; r < n; r++) {
             CHECK(all[r] == 0 || all[r] == 1);
-            if (all[r]) CHECK(w < cnt && pos[w++] == r);
+            if (all[r] && st_bit(vall, r)) CHECK(w < cnt && pos[w++] == r);
         }
         CHECK(w == cnt);
         free(pos);

@@ -1,0 +1,77 @@
+/*
+ * files.c -- input files mapped whole and output files published whole (interop_int.h).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "interop/interop_int.h"
+
+int st_infile_map(st_err *err, const char *path, st_infile *in)
+{
+    memset(in, 0, sizeof *in);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? st_error(err, STRATA_ENOTFOUND, "file '%s' not found", path)
+                               : st_error_errno(err, errno, "cannot open '%s'", path);
+    struct stat sb;
+    int rc = STRATA_OK;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        rc = st_error(err, STRATA_EINVAL, "'%s' is not a regular file", path);
+    } else if (sb.st_size > 0) {
+        void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) {
+            rc = st_error_errno(err, errno, "cannot map '%s'", path);
+        } else {
+            in->data = m;
+            in->size = (size_t)sb.st_size;
+        }
+    }
+    close(fd);
+    return rc;
+}
+
+void st_infile_unmap(st_infile *in)
+{
+    if (in->data != NULL) munmap((void *)(uintptr_t)in->data, in->size);
+    memset(in, 0, sizeof *in);
+}
+
+int st_outfile_open(st_err *err, st_outfile *o, const char *path)
+{
+    memset(o, 0, sizeof *o);
+    o->err = err;
+    o->w.fd = -1;
+    char a[ST_PATH_MAX], b[ST_PATH_MAX];
+    int rc = st_path(err, a, "%s", path);
+    if (rc == STRATA_OK) rc = st_path(err, b, "%s", path);
+    if (rc < 0) return rc;
+    snprintf(o->dir, sizeof o->dir, "%s", dirname(a));
+    snprintf(o->name, sizeof o->name, "%s", basename(b));
+    return st_wfile_open(err, &o->w, o->dir);
+}
+
+int st_outfile_write(void *ctx, const void *buf, size_t len)
+{
+    st_outfile *o = ctx;
+    int rc = st_pwrite_full(o->err, o->w.fd, buf, len, o->off, o->w.tmp);
+    o->off += len;
+    return rc;
+}
+
+int st_outfile_publish(st_outfile *o)
+{
+    int rc = st_wfile_publish(o->err, &o->w, o->dir, o->name);
+    return rc < 0 ? rc : st_fsync_dir(o->err, o->dir);
+}
+
+void st_outfile_abort(st_outfile *o)
+{
+    st_wfile_abort(&o->w);
+}

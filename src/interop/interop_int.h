@@ -1,0 +1,39 @@
+/*
+ * interop_int.h -- what the format connectors of src/interop share: input files mapped whole,
+ * output files written under a temporary name and renamed when complete, and the Arrow stream
+ * importer. Private to src/interop.
+ */
+#ifndef STRATA_INTEROP_INT_H
+#define STRATA_INTEROP_INT_H
+
+#include "ingest/ingest.h"
+#include "util/fileio.h"
+
+/* An input file mapped read-only (an empty file maps to no memory). */
+typedef struct {
+    const void *data;
+    size_t size;
+} st_infile;
+
+int st_infile_map(st_err *err, const char *path, st_infile *in);
+void st_infile_unmap(st_infile *in);
+
+/* An output file: written as DIR/.tmp-TOKEN through st_outfile_write (a codec's write
+ * callback), then made durable and renamed to PATH by st_outfile_publish; st_outfile_abort
+ * removes what is left (a no-op after a publish). */
+typedef struct {
+    st_err *err;
+    st_wfile w;
+    uint64_t off;
+    char dir[ST_PATH_MAX], name[ST_PATH_MAX];
+} st_outfile;
+
+int st_outfile_open(st_err *err, st_outfile *o, const char *path);
+int st_outfile_write(void *ctx, const void *buf, size_t len);
+int st_outfile_publish(st_outfile *o);
+void st_outfile_abort(st_outfile *o);
+
+/* Append the arrays of STREAM (not released here) to G, one batch each. */
+int st_arrow_import(st_ingest *g, struct ArrowArrayStream *stream);
+
+#endif /* STRATA_INTEROP_INT_H */

@@ -1,0 +1,104 @@
+"""The Arrow PyCapsule interface: snap.__arrow_c_stream__() hands a consumer the C stream; here
+the consumer is ctypes walking the C structs as the Arrow specification lays them out (pyarrow is
+not in Debian 12), checking the schema, the zero-copy buffers and the nulls."""
+import ctypes
+
+import numpy as np
+
+import strata
+
+
+class ArrowSchema(ctypes.Structure):
+    pass
+
+
+ArrowSchema._fields_ = [
+    ("format", ctypes.c_char_p), ("name", ctypes.c_char_p), ("metadata", ctypes.c_char_p),
+    ("flags", ctypes.c_int64), ("n_children", ctypes.c_int64),
+    ("children", ctypes.POINTER(ctypes.POINTER(ArrowSchema))),
+    ("dictionary", ctypes.POINTER(ArrowSchema)),
+    ("release", ctypes.CFUNCTYPE(None, ctypes.POINTER(ArrowSchema))),
+    ("private_data", ctypes.c_void_p)]
+
+
+class ArrowArray(ctypes.Structure):
+    pass
+
+
+ArrowArray._fields_ = [
+    ("length", ctypes.c_int64), ("null_count", ctypes.c_int64), ("offset", ctypes.c_int64),
+    ("n_buffers", ctypes.c_int64), ("n_children", ctypes.c_int64),
+    ("buffers", ctypes.POINTER(ctypes.c_void_p)),
+    ("children", ctypes.POINTER(ctypes.POINTER(ArrowArray))),
+    ("dictionary", ctypes.POINTER(ArrowArray)),
+    ("release", ctypes.CFUNCTYPE(None, ctypes.POINTER(ArrowArray))),
+    ("private_data", ctypes.c_void_p)]
+
+
+class ArrowArrayStream(ctypes.Structure):
+    _fields_ = [
+        ("get_schema", ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ArrowSchema))),
+        ("get_next", ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ArrowArray))),
+        ("get_last_error", ctypes.CFUNCTYPE(ctypes.c_char_p, ctypes.c_void_p)),
+        ("release", ctypes.CFUNCTYPE(None, ctypes.c_void_p)),
+        ("private_data", ctypes.c_void_p)]
+
+
+def stream_of(capsule):
+    get = ctypes.pythonapi.PyCapsule_GetPointer
+    get.restype = ctypes.c_void_p
+    get.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    return ctypes.cast(get(capsule, b"arrow_array_stream"), ctypes.POINTER(ArrowArrayStream))
+
+
+def test_arrow_c_stream_is_the_snapshot(pool):
+    ds = pool.create_dataset("t/a", {"x": "i64", "y": "f64", "z": "str"})
+    with ds.writer() as w:
+        w.append(x=np.arange(5), y=np.linspace(0, 1, 5), z=["a", "bb", "", "ccc", "d"])
+        w.append(x=np.arange(3) + 10, y=np.ones(3), z=["x", "y", "z"])
+    with pool.snapshot("t/a") as snap:
+        cap = snap.__arrow_c_stream__()
+        st = stream_of(cap)
+        sp = ctypes.cast(st, ctypes.c_void_p)
+        sc = ArrowSchema()
+        assert st.contents.get_schema(sp, ctypes.byref(sc)) == 0
+        assert sc.format == b"+s" and sc.n_children == 3
+        kids = [sc.children[i].contents for i in range(3)]
+        assert [(k.name, k.format) for k in kids] == [(b"x", b"l"), (b"y", b"g"), (b"z", b"U")]
+        sc.release(ctypes.byref(sc))
+        got = {"x": [], "y": [], "z": []}
+        while True:
+            a = ArrowArray()
+            assert st.contents.get_next(sp, ctypes.byref(a)) == 0
+            if not a.release:
+                break
+            n = a.length
+            cx, cy, cz = (a.children[i].contents for i in range(3))
+            got["x"] += list((ctypes.c_int64 * n).from_address(cx.buffers[1]))
+            got["y"] += list((ctypes.c_double * n).from_address(cy.buffers[1]))
+            off = (ctypes.c_int64 * (n + 1)).from_address(cz.buffers[1])
+            data = ctypes.string_at(cz.buffers[2], off[n]) if off[n] else b""
+            got["z"] += [data[off[i]:off[i + 1]].decode() for i in range(n)]
+            a.release(ctypes.byref(a))
+        assert got["x"] == list(snap["x"]) and got["y"] == list(snap["y"])
+        assert got["z"] == list(snap["z"])
+        del cap   # the capsule releases the stream
+
+
+def test_nulls_travel_as_validity_bitmaps(pool, tmp_path):
+    path = tmp_path / "n.csv"
+    path.write_text("a,b\n1,x\n,y\n3,\n")
+    pool.ingest("t/n", path)
+    with pool.snapshot("t/n") as snap:
+        cap = snap.__arrow_c_stream__()   # the capsule owns the stream: keep it alive
+        st = stream_of(cap)
+        sp = ctypes.cast(st, ctypes.c_void_p)
+        a = ArrowArray()
+        assert st.contents.get_next(sp, ctypes.byref(a)) == 0
+        ca, cb = a.children[0].contents, a.children[1].contents
+        assert (ca.null_count, cb.null_count) == (1, 1)
+        assert ctypes.c_uint8.from_address(ca.buffers[0]).value & 7 == 0b101
+        assert ctypes.c_uint8.from_address(cb.buffers[0]).value & 7 == 0b011
+        a.release(ctypes.byref(a))
+        st.contents.release(sp)   # a consumer that moved the stream out releases it itself
+        del cap                   # and the capsule then only frees the struct
