@@ -413,6 +413,8 @@ static int column(rbatch *b, int c, uint32_t node, uint32_t *bi, uint64_t n, str
     uint64_t plen;
     int rc = buffer(b, (*bi)++, nulls > 0 ? (n + 7) / 8 : 0, &p, &plen);
     if (rc < 0) return rc;
+    /* the bitmap, not the node's count, says which rows are null (a file may disagree) */
+    if (nulls > 0) nulls = (int64_t)st_bits_nulls(p, 0, n);
     buf[0] = nulls > 0 ? p : NULL;
     const ipc_type *t = fd->dict ? &fd->index : &fd->t;
     if (t->type == IPC_T_UTF8 || t->type == IPC_T_LARGE_UTF8) {
