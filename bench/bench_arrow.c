@@ -111,8 +111,8 @@ int main(int argc, char **argv)
             return 1;
         }
         double t = export_all(p, name, &bytes);
-        printf("arrow_%llu_s %.9f\nbytes_%llu %llu\nmemcpy_%llu_s %.6f\n", (unsigned long long)n,
-               t, (unsigned long long)n, (unsigned long long)bytes, (unsigned long long)n,
+        printf("arrow_%llu_s %.9f\nbytes_%llu %llu\nmemcpy_%llu_s %.6f\n", (unsigned long long)n, t,
+               (unsigned long long)n, (unsigned long long)bytes, (unsigned long long)n,
                memcpy_all(bytes));
     }
     strata_pool_close(p);

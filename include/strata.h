@@ -780,8 +780,9 @@ STRATA_API int strata_ingest_parquet(strata_pool *pool, const char *region, cons
  * fixed-width unicode ('<U' + the longest string's length), which numpy.load maps without
  * pickle; ts is '<M8[ns]'. A column with nulls also gets NAME.valid.npy, a bool array (True: a
  * value); its nulls are NaN in float columns, NaT in timestamps, "" in strings and 0 otherwise.
- * Files are written under temporary names and renamed when all are complete and durable: a
- * failed export leaves nothing behind. Memory: one batch at a time. */
+ * The files are written into a new directory beside DIR, made durable, which then takes DIR's
+ * place (an existing DIR is replaced as a whole): a failed export leaves nothing behind and DIR
+ * as it was. Memory: one batch at a time. */
 STRATA_API int strata_export_npy(strata_snapshot *s, const int *cols, int ncols, const char *dir);
 
 /* ---------------------------------------------------------------------------------------------

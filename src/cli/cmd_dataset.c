@@ -802,9 +802,14 @@ int cmd_export(cli *c, int argc, char **argv)
         } else {
             setvbuf(f, NULL, _IOFBF, 1 << 20);
             rc = print_rows(c, s, cols, nc, UINT64_MAX, fmt, f);
-            if (fflush(f) != 0 || fsync(fileno(f)) != 0) rc = EXIT_IO;
-            fclose(f);
-            if (rc == EXIT_OK && rename(tmp, out) != 0) rc = EXIT_IO;
+            int e = 0;
+            if ((fflush(f) != 0 || fsync(fileno(f)) != 0) && rc == EXIT_OK) e = errno;
+            if (fclose(f) != 0 && rc == EXIT_OK && e == 0) e = errno;
+            if (rc == EXIT_OK && e == 0 && rename(tmp, out) != 0) e = errno;
+            if (e != 0) {
+                fprintf(stderr, "strata: cannot write '%s': %s\n", out, strerror(e));
+                rc = EXIT_IO;
+            }
             if (rc != EXIT_OK) unlink(tmp);
         }
     }

@@ -6,9 +6,10 @@
  * length in code points (UTF-32, zero-padded), which numpy.load maps like any other array
  * (object arrays would need pickle and cannot be mapped); a first pass finds that length. A
  * column with nulls also gets NAME.valid.npy, a bool array (True: a value), and its nulls are
- * stored as zero, NaN in float columns, NaT in timestamps and "" in strings. Every file is
- * written under a temporary name and renamed only when all of them are complete and durable: a
- * failed export leaves nothing (and removes the directory when it created it).
+ * stored as zero, NaN in float columns, NaT in timestamps and "" in strings. The files are
+ * written into a new directory beside DIR, made durable, and that directory then takes DIR's
+ * place (an existing DIR is replaced as a whole): a failed export leaves nothing behind and DIR
+ * as it was.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -196,34 +197,59 @@ done:
     return rc;
 }
 
+/* Put the complete directory TMP in the place of DIR: DIR, if it exists, is moved aside first
+ * and removed after, or moved back if TMP cannot take its place. */
+static int replace_dir(st_err *err, const char *tmp, const char *dir, const char *token)
+{
+    char old[ST_PATH_MAX], parent[ST_PATH_MAX];
+    struct stat sb;
+    int had = stat(dir, &sb) == 0, rc = STRATA_OK;
+    ST_TRY(rc = st_path(err, old, "%s.old-%s", dir, token));
+    ST_TRY(rc = st_path(err, parent, "%s/..", dir));
+    if (had && !S_ISDIR(sb.st_mode))
+        ST_TRY(rc = st_error(err, STRATA_EEXIST, "'%s' exists and is not a directory", dir));
+    if (had) ST_TRY(rc = st_rename(err, dir, old));
+    if ((rc = st_rename(err, tmp, dir)) < 0) {
+        if (had) (void)rename(old, dir);
+        goto done;
+    }
+    rc = st_fsync_dir(err, parent);
+    if (had) (void)st_rm_tree(NULL, old); /* the new directory is in place: the old may go */
+done:
+    return rc;
+}
+
 int strata_export_npy(strata_snapshot *s, const int *cols, int ncols, const char *dir)
 {
     if (s == NULL || dir == NULL) return STRATA_EINVAL;
     st_err *err = st_pool_err(st_snapshot_pool(s));
     strata_dataset_desc d;
-    int rc = strata_snapshot_info(s, &d), made = 0, n = cols != NULL ? ncols : d.ncols;
+    int rc = strata_snapshot_info(s, &d), n = cols != NULL ? ncols : d.ncols;
     if (rc < 0) return rc;
     if (n < 1) return st_error(err, STRATA_EINVAL, "no columns to export");
+    /* everything is written into a new directory beside DIR, which then takes DIR's place */
+    char token[ST_TOKEN_LEN + 1], tmp[ST_PATH_MAX];
+    st_random_token(token);
+    if ((rc = st_path(err, tmp, "%s.tmp-%s", dir, token)) < 0) return rc;
+    if (mkdir(tmp, 0755) != 0)
+        return st_error_errno(err, errno, "cannot create directory '%s'", tmp);
     npyfile *f = calloc(2 * (size_t)n, sizeof *f);
-    if (f == NULL) return st_error(err, STRATA_ENOMEM, "out of memory");
-    for (int i = 0; i < 2 * n; i++) f[i].w.fd = -1;
-    if (mkdir(dir, 0755) == 0)
-        made = 1;
-    else if (errno != EEXIST)
-        ST_TRY(rc = st_error_errno(err, errno, "cannot create directory '%s'", dir));
+    if (f == NULL) rc = st_error(err, STRATA_ENOMEM, "out of memory");
+    for (int i = 0; f != NULL && i < 2 * n; i++) f[i].w.fd = -1;
     for (int i = 0; i < n && rc == STRATA_OK; i++) {
         int col = cols != NULL ? cols[i] : i;
         if (col < 0 || col >= d.ncols)
             ST_TRY(rc = st_error(err, STRATA_ERANGE, "column index %d is out of range", col));
-        rc = export_column(err, s, &d, col, dir, &f[2 * i]);
+        rc = export_column(err, s, &d, col, tmp, &f[2 * i]);
     }
-    /* all complete: make them durable and give them their names */
+    /* all complete: make them durable and give them their names, still out of sight */
     for (int i = 0; i < 2 * n && rc == STRATA_OK; i++)
-        if (f[i].w.fd >= 0) rc = st_wfile_publish(err, &f[i].w, dir, f[i].name);
-    if (rc == STRATA_OK) rc = st_fsync_dir(err, dir);
+        if (f[i].w.fd >= 0) rc = st_wfile_publish(err, &f[i].w, tmp, f[i].name);
+    if (rc == STRATA_OK) rc = st_fsync_dir(err, tmp);
+    if (rc == STRATA_OK) rc = replace_dir(err, tmp, dir, token);
 done:
-    for (int i = 0; i < 2 * n; i++) st_wfile_abort(&f[i].w);
-    if (rc < 0 && made) rmdir(dir); /* fails, as it should, if anything was published in it */
+    for (int i = 0; f != NULL && i < 2 * n; i++) st_wfile_abort(&f[i].w);
+    if (rc < 0) (void)st_rm_tree(NULL, tmp);
     free(f);
     return rc;
 }

@@ -36,6 +36,13 @@ np.save('$T/step.npy', (np.arange(24 * 20, dtype=np.float64).reshape(1, 24, 20) 
 np.save('$T/block.npy', np.full((8, 8), 7, dtype=np.int32))"
 fi
 
+# Parquet and Arrow inputs, written by strata from a scratch pool (with nulls: a blank fare)
+printf 'pickupzone,fare,note\n1,250,a\n2,,bb\n3,700,\n' >"$T/nulls.csv"
+"$S" -P "$T/src" init >/dev/null
+"$S" -P "$T/src" ingest taxi/h1 "$T/h1.csv" --batch-rows 300 --quiet
+"$S" -P "$T/src" export taxi/h1 --out "$T/h1.parquet" >/dev/null
+"$S" -P "$T/src" export taxi/h1 --out "$T/h1.arrow" >/dev/null
+
 # ---- scenarios: setup (builds the pool at $W/pool), the command, what readers see -------------
 setup_base() {
     st init >/dev/null
@@ -124,6 +131,20 @@ state_tiers() {
 state_arrays() {
     unit demo/a sh -c "'$S' -P '$W/pool' array get demo/a | head -8"
     st backup ls 2>&1 | while read -r b _; do echo "## backup $b"; echo "$b"; done
+}
+# exports: the work directory holds the pool and, after the command, the complete output and
+# nothing else (no temporary file left behind)
+state_export() {
+    echo "## output"
+    ls -A "$W"
+    for f in "$W"/out*; do
+        [ -e "$f" ] || continue
+        if [ -d "$f" ]; then ls -A "$f"; cat "$f"/* | md5sum; else md5sum <"$f"; fi
+    done
+}
+setup_nulls() {
+    setup_base
+    st ingest taxi/n "$T/nulls.csv" --quiet
 }
 state_gc() {
     state_derived
@@ -254,6 +275,12 @@ if [ $have_numpy = 1 ]; then
     scenario nd-migrate setup_tiers state_tiers st migrate sim/a --to tape
     scenario stage setup_staged state_tiers st stage sim/a --start 0,0 --count 12,12
 fi
+scenario ingest-parquet setup_base state_base st ingest taxi/new "$T/h1.parquet" --quiet
+scenario ingest-arrow setup_base state_base st ingest taxi/new "$T/h1.arrow" --quiet
+scenario export-parquet setup_nulls state_export st export taxi/n --out "$W/out.parquet"
+scenario export-arrow setup_nulls state_export st export taxi/n --out "$W/out.arrow"
+scenario export-npy setup_nulls state_export st export taxi/n --format npy --out "$W/out"
+scenario export-csv setup_nulls state_export st export taxi/n --format csv --out "$W/out.csv"
 scenario backup setup_arrays state_arrays st array backup demo/a bk2
 scenario restore setup_arrays state_arrays st array restore bk1 demo/a
 scenario gc setup_gc state_gc st gc --grace 0 --keep-versions 1
