@@ -291,7 +291,8 @@ def test_definition_errors(pool, pool_path, cli, tmp_path):
         (dict(groupby="k"), strata.InvalidArgument, "groupby needs agg="),
         (dict(filter="nope > 1"), strata.InvalidArgument, "unknown column 'nope' at 1:1"),
         (dict(filter="v + 1"), strata.TypeMismatch, "a filter needs a bool expression"),
-        (dict(groupby="f", agg="count"), strata.TypeMismatch, "group-by key 'f' is f64"),
+        (dict(groupby="f", agg="quantile:v:2"), strata.InvalidArgument,
+         r"quantile '2' in 'quantile:v:2' is not a number in \[0, 1\]"),
         (dict(groupby="k", agg="avg:v"), strata.InvalidArgument, "unknown aggregate 'avg'"),
         (dict(sort="nope"), strata.NotFound, "nope"),
     ]
