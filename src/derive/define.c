@@ -348,10 +348,9 @@ static int var_state(st_err *err, st_cat_column *cols, st_gout *roles, int n, in
 }
 
 /* The aggregate columns of group-by SPEC after the first N columns. */
-static int agg_columns(st_err *err, const st_dspec *spec, const st_schema *parent,
+static int agg_columns(st_err *err, const st_dspec *spec, const st_schema *parent, const char *ds,
                        st_cat_column *cols, st_gout *roles, int n)
 {
-    char ds[] = "the parent";
     int rc = STRATA_OK;
     for (int a = 0; a < spec->naggs; a++) {
         int op = spec->agg_op[a];
@@ -363,9 +362,9 @@ static int agg_columns(st_err *err, const st_dspec *spec, const st_schema *paren
         if (dt == STRATA_STR && op != ST_AGG_COUNT_COL && op != ST_AGG_MIN && op != ST_AGG_MAX &&
             op != ST_AGG_FIRST && op != ST_AGG_LAST && op != ST_AGG_COUNT_DISTINCT)
             return st_error(err, STRATA_ETYPE,
-                            "cannot %s column '%s' of the parent: it holds strings (strings take "
+                            "cannot %s column '%s' of '%s': it holds strings (strings take "
                             "count:COL, min, max, first, last and count_distinct)",
-                            agg_names[op], col);
+                            agg_names[op], col, ds);
         char name[STRATA_NAME_MAX + 1];
         if (op == ST_AGG_MEAN) { /* mean is kept as sum and count: mean:X adds sum_X too */
             ST_TRY(rc = agg_colname(err, ST_AGG_SUM, col, 0, name, sizeof name));
@@ -383,10 +382,10 @@ done:
     return rc;
 }
 
-int st_derive_columns(st_err *err, const st_dspec *spec, const st_schema *parent,
+int st_derive_columns(st_err *err, const st_dspec *spec, const st_schema *parent, const char *pname,
                       st_cat_column *cols, st_gout *roles)
 {
-    char ds[2 * STRATA_NAME_MAX + 2] = "the parent";
+    const char *ds = pname != NULL ? pname : "the parent";
     int n = add_col(cols, 0, "index", STRATA_U64);
     if (roles != NULL) roles[0] = (st_gout){ST_GOUT_INDEX, 0, 0};
     int keyed = spec->op != ST_OP_FILTER;
@@ -419,7 +418,7 @@ int st_derive_columns(st_err *err, const st_dspec *spec, const st_schema *parent
     if (roles != NULL) roles[n] = (st_gout){ST_GOUT_COUNT, 0, 0};
     if ((n = add_col(cols, n, "count", STRATA_I64)) < 0)
         return st_error(err, STRATA_EINVAL, "a group-by key may not be named 'count'");
-    return agg_columns(err, spec, parent, cols, roles, n);
+    return agg_columns(err, spec, parent, ds, cols, roles, n);
 }
 
 static int find_index(void *vctx, const st_cat_deriv *dv)
@@ -508,7 +507,9 @@ int strata_derive(strata_pool *pool, const char *region, const char *name, const
             goto done;
         }
     }
-    int ncols = st_derive_columns(err, &ds, &ps, cols, NULL);
+    char pname[2 * STRATA_NAME_MAX + 2];
+    snprintf(pname, sizeof pname, "%s/%s", src_region, src_name);
+    int ncols = st_derive_columns(err, &ds, &ps, pname, cols, NULL);
     if ((rc = ncols) < 0) goto done;
     st_index_of pi;
     ST_TRY(rc = st_derive_index_of(pool, pd.id, &pi));

@@ -66,11 +66,12 @@ typedef struct st_gout {
     int what, op, arg;
 } st_gout;
 
-/* The output columns of derived dataset SPEC over parent schema PARENT: names and dtypes into
+/* The output columns of derived dataset SPEC over parent schema PARENT (named PNAME in messages,
+ * "REGION/NAME"; NULL: "the parent"): names and dtypes into
  * COLS (room for ST_DERIVE_MAX_COLS), and for a group-by what each holds into ROLES (if not
  * NULL, same room); returns how many, or a negative status with a message (unknown or
  * unsuitable columns). */
-int st_derive_columns(st_err *err, const st_dspec *spec, const st_schema *parent,
+int st_derive_columns(st_err *err, const st_dspec *spec, const st_schema *parent, const char *pname,
                       st_cat_column *cols, st_gout *roles);
 
 /* The index derivation of dataset ID, if it is a derived dataset (FOUND). */

@@ -245,7 +245,7 @@ static int gplan_build(st_upd_job *j, const st_dspec *sp, const st_schema *src, 
     }
     st_cat_column *cols = calloc(ST_DERIVE_MAX_COLS, sizeof *cols);
     if (cols == NULL) return st_error(j->err, STRATA_ENOMEM, "out of memory");
-    int rc = g->ncols = st_derive_columns(j->err, sp, src, cols, g->role);
+    int rc = g->ncols = st_derive_columns(j->err, sp, src, NULL, cols, g->role);
     if (rc >= 0 && g->ncols != st_dataset_schema(j->ds)->ncols) rc = STRATA_ECORRUPT;
     for (int c = 0; rc >= 0 && c < g->ncols; c++)
         if (strcmp(cols[c].name, j->sch.cat[c].name) != 0 || cols[c].dtype != j->sch.cat[c].dtype)

@@ -125,7 +125,7 @@ PY
 done
 
 # errors name the column and what to do
-expect_err 3 "cannot median column 'name'" -- "$S" derive t/bad --from t/src --groupby fk --agg median:name
+expect_err 3 "cannot median column 'name' of 't/src': it holds strings" -- "$S" derive t/bad --from t/src --groupby fk --agg median:name
 expect_err 3 "strings take count:COL, min, max, first, last and count_distinct" -- "$S" derive t/bad --from t/src --groupby fk --agg sum:name
 expect_err 3 "needs a quantile: quantile:COL:Q" -- "$S" derive t/bad --from t/src --groupby fk --agg quantile:x
 expect_err 3 "quantile '1.5' in 'quantile:x:1.5' is not a number in [0, 1]" -- "$S" derive t/bad --from t/src --groupby fk --agg quantile:x:1.5
