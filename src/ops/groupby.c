@@ -154,7 +154,7 @@ static inline void fold_i(int64_t *x, int op, int64_t v, int first)
 }
 
 /* Fold row R's input of aggregate A into group GRP. */
-static int fold(gpart *p, uint64_t grp, int a, const gin *in, uint64_t r)
+static inline int fold(gpart *p, uint64_t grp, int a, const gin *in, uint64_t r)
 {
     st_groups *g = &p->g;
     int op = in->op;
@@ -181,35 +181,30 @@ static int fold(gpart *p, uint64_t grp, int a, const gin *in, uint64_t r)
     return STRATA_OK;
 }
 
-/* The group of row R (NW words W; stored with stride nkeys + 1), created if new. */
-static int find_group(gpart *p, uint64_t **table, uint64_t *tcap, uint64_t *cap,
-                      const int64_t *const *w, int nw, uint64_t r, uint64_t h, uint64_t *out)
+/* The hash table of one thread's groups: group index + 1 per slot, 0 for empty. */
+typedef struct gtable {
+    uint64_t *slot;
+    uint64_t cap, mask;
+    uint64_t gcap; /* groups allocated */
+} gtable;
+
+/* A new group for row R (NW words W, hash slot SLOT): stored with stride nkeys + 1, the null
+ * mask 0 when there is none; the table grows at half full. */
+static int new_group(gpart *p, gtable *t, const int64_t *const *w, int nw, uint64_t r,
+                     uint64_t slot, uint64_t *out)
 {
     st_groups *g = &p->g;
     size_t st = (size_t)g->nkeys + 1;
-    uint64_t mask = *tcap - 1, slot = (h >> 8) & mask;
-    for (;;) {
-        uint64_t e = (*table)[slot];
-        if (e == 0) break;
-        const int64_t *k = g->keys + (e - 1) * st;
-        int same = 1;
-        for (int i = 0; i < nw && same; i++) same = k[i] == w[i][r];
-        if (same) {
-            *out = e - 1;
-            return STRATA_OK;
-        }
-        slot = (slot + 1) & mask;
-    }
-    int rc = st_groups_grow(g, cap, g->n + 1);
+    int rc = st_groups_grow(g, &t->gcap, g->n + 1);
     if (rc < 0) return rc;
     uint64_t grp = g->n++;
     for (int i = 0; i < nw; i++) g->keys[grp * st + (size_t)i] = w[i][r];
-    if (nw < (int)st) g->keys[grp * st + st - 1] = 0; /* no null mask: nothing null */
+    if (nw < (int)st) g->keys[grp * st + st - 1] = 0;
     st_groups_zero(g, grp);
-    (*table)[slot] = grp + 1;
+    t->slot[slot] = grp + 1;
     *out = grp;
-    if (g->n * 2 <= *tcap) return STRATA_OK;
-    uint64_t ncap = *tcap * 2; /* rehash */
+    if (g->n * 2 <= t->cap) return STRATA_OK;
+    uint64_t ncap = t->cap * 2; /* rehash */
     uint64_t *nt = calloc(ncap, sizeof *nt);
     if (nt == NULL) return STRATA_ENOMEM;
     for (uint64_t x = 0; x < g->n; x++) {
@@ -217,29 +212,45 @@ static int find_group(gpart *p, uint64_t **table, uint64_t *tcap, uint64_t *cap,
         while (nt[s] != 0) s = (s + 1) & (ncap - 1);
         nt[s] = x + 1;
     }
-    free(*table);
-    *table = nt;
-    *tcap = ncap;
+    free(t->slot);
+    t->slot = nt;
+    t->cap = ncap;
+    t->mask = ncap - 1;
     return STRATA_OK;
 }
 
-/* Accumulate the rows whose hash falls in partition PART of NPART into P. */
+/* Accumulate the rows whose hash falls in partition PART of NPART into P: the hot loop. */
 static int accumulate(gpart *p, const int64_t *const *w, int nw, uint64_t n, const gin *in,
                       int part, int npart)
 {
-    uint64_t cap = 0, tcap = 1024;
-    uint64_t *table = calloc(tcap, sizeof *table); /* group index + 1; 0 is empty */
-    if (table == NULL) return STRATA_ENOMEM;
+    gtable t = {calloc(1024, sizeof(uint64_t)), 1024, 1023, 0};
+    if (t.slot == NULL) return STRATA_ENOMEM;
     int rc = STRATA_OK, na = p->g.naggs;
+    size_t st = (size_t)p->g.nkeys + 1;
     for (uint64_t r = 0; r < n; r++) {
         uint64_t h = hash_row(w, nw, r), grp;
         if ((int)(h % (uint64_t)npart) != part) continue;
-        ST_TRY(rc = find_group(p, &table, &tcap, &cap, w, nw, r, h, &grp));
+        uint64_t slot = (h >> 8) & t.mask;
+        for (;;) {
+            uint64_t e = t.slot[slot];
+            if (e == 0) {
+                ST_TRY(rc = new_group(p, &t, w, nw, r, slot, &grp));
+                break;
+            }
+            const int64_t *k = p->g.keys + (e - 1) * st;
+            int same = 1;
+            for (int i = 0; i < nw && same; i++) same = k[i] == w[i][r];
+            if (same) {
+                grp = e - 1;
+                break;
+            }
+            slot = (slot + 1) & t.mask;
+        }
         p->g.count[grp]++;
         for (int a = 0; a < na; a++) ST_TRY(rc = fold(p, grp, a, &in[a], r));
     }
 done:
-    free(table);
+    free(t.slot);
     return rc;
 }
 
