@@ -173,7 +173,7 @@ static void keys_text(const st_dspec *spec, char *out, size_t cap)
 
 int st_dspec_encode(const st_dspec *spec, char *out, size_t cap)
 {
-    char keys[ST_MAX_KEYS * (STRATA_NAME_MAX + 1) + 8], aggs[ST_MAX_AGGS * 80];
+    char keys[ST_MAX_KEYS * (STRATA_NAME_MAX + 1) + 8], aggs[ST_CAT_ARGS];
     keys_text(spec, keys, sizeof keys);
     aggs_text(spec, aggs, sizeof aggs);
     int n = snprintf(out, cap, "expr=%s\nkeys=%s\naggs=%s\nk=%llu\ndesc=%d\ndefault=%s\n",
@@ -220,7 +220,7 @@ int st_dspec_decode(st_err *err, const char *op, const char *args, st_dspec *out
 
 void st_dspec_describe(const st_dspec *spec, const st_cat_deriv *dv, char *out, size_t cap)
 {
-    char keys[ST_MAX_KEYS * (STRATA_NAME_MAX + 1) + 8], aggs[ST_MAX_AGGS * 80];
+    char keys[ST_MAX_KEYS * (STRATA_NAME_MAX + 1) + 8], aggs[ST_CAT_ARGS];
     keys_text(spec, keys, sizeof keys);
     aggs_text(spec, aggs, sizeof aggs);
     const char *desc = spec->desc ? " --desc" : "";
@@ -438,17 +438,10 @@ int st_derive_index_of(strata_pool *pool, int64_t id, st_index_of *out)
     return st_cat_derivs(st_pool_err(pool), st_pool_cat(pool), id, find_index, out);
 }
 
-int strata_derive(strata_pool *pool, const char *region, const char *name, const char *src_region,
-                  const char *src_name, const strata_derive_spec *spec)
+/* SPEC (the API's form) as DS, its names and aggregates checked. */
+static int dspec_of(st_err *err, const strata_derive_spec *spec, st_dspec *out)
 {
-    if (pool == NULL || spec == NULL || spec->op == NULL) return STRATA_EINVAL;
-    st_err *err = st_pool_err(pool);
-    int rc = st_dataset_names_check(pool, region, name);
-    if (rc == STRATA_OK) rc = st_dataset_names_check(pool, src_region, src_name);
-    if (rc < 0) return rc;
-    if (strcmp(region, src_region) == 0 && strcmp(name, src_name) == 0)
-        return st_error(err, STRATA_EINVAL,
-                        "'%s/%s' cannot be derived from itself: that is a cycle", region, name);
+    int rc;
     st_dspec ds;
     memset(&ds, 0, sizeof ds);
     int op = st_op_parse(spec->op);
@@ -479,6 +472,24 @@ int strata_derive(strata_pool *pool, const char *region, const char *name, const
             return st_error(err, STRATA_EINVAL, "groupby needs --agg (e.g. count,sum:fare)");
         if ((rc = parse_aggs(err, spec->aggs, &ds)) < 0) return rc;
     }
+    *out = ds;
+    return STRATA_OK;
+}
+
+int strata_derive(strata_pool *pool, const char *region, const char *name, const char *src_region,
+                  const char *src_name, const strata_derive_spec *spec)
+{
+    if (pool == NULL || spec == NULL || spec->op == NULL) return STRATA_EINVAL;
+    st_err *err = st_pool_err(pool);
+    int rc = st_dataset_names_check(pool, region, name);
+    if (rc == STRATA_OK) rc = st_dataset_names_check(pool, src_region, src_name);
+    if (rc < 0) return rc;
+    if (strcmp(region, src_region) == 0 && strcmp(name, src_name) == 0)
+        return st_error(err, STRATA_EINVAL,
+                        "'%s/%s' cannot be derived from itself: that is a cycle", region, name);
+    st_dspec ds;
+    if ((rc = dspec_of(err, spec, &ds)) < 0) return rc;
+    int op = (int)ds.op;
     /* The parent, with every column it has (derived ones included). */
     st_cat_dataset pd;
     st_schema ps;
@@ -515,7 +526,13 @@ int strata_derive(strata_pool *pool, const char *region, const char *name, const
     ST_TRY(rc = st_derive_index_of(pool, pd.id, &pi));
     dv->source_id = pd.id;
     snprintf(dv->op, sizeof dv->op, "%s", st_op_name(ds.op));
-    ST_TRY(rc = st_dspec_encode(&ds, dv->args, sizeof dv->args));
+    if ((rc = st_dspec_encode(&ds, dv->args, sizeof dv->args)) < 0) {
+        rc = st_error(err, rc,
+                      "the definition of '%s/%s' is too long (at most %zu bytes): use "
+                      "fewer or shorter keys and aggregates",
+                      region, name, sizeof dv->args - 1);
+        goto done;
+    }
     dv->destroys_order = st_op_destroys_order(ds.op) || (pi.found && pi.dv.destroys_order);
     /* The dataset: its directory first, then the rows (as strata_dataset_create). */
     st_cat_region r;
