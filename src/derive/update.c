@@ -382,24 +382,38 @@ done:
     return rc;
 }
 
-/* The previous output (working batches [0, NOLD)) as groups, merged into *ACC (*HAVE: it holds
- * groups). */
+/* The previous output (working batches [0, NOLD)) as groups, into *ACC (*HAVE: it holds
+ * groups). The batches hold disjoint sorted runs of groups: they are merged pairwise, in rounds,
+ * so each group is copied about log2(NOLD) times, and no arithmetic happens. */
 static int groups_of_output(st_upd_job *j, size_t nold, const st_dspec *sp, const gplan *g,
                             st_groups *acc, int *have)
 {
     int rc = STRATA_OK;
-    for (size_t b = 0; b < nold && rc == STRATA_OK; b++) {
-        st_groups part;
-        if ((rc = groups_of_obatch(j, b, sp, g, &part)) < 0) break;
-        if (!*have) {
-            *acc = part;
-            *have = 1;
-            continue;
+    size_t n = 0;
+    st_groups *parts = calloc(nold + 1, sizeof *parts);
+    if (parts == NULL) return st_error(j->err, STRATA_ENOMEM, "out of memory");
+    for (; n < nold; n++) ST_TRY(rc = groups_of_obatch(j, n, sp, g, &parts[n]));
+    while (n > 1) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i += 2, m++) {
+            if (i + 1 < n && rc == STRATA_OK) {
+                rc = st_groups_merge(&parts[i], &parts[i + 1]);
+                if (rc < 0) rc = st_error(j->err, rc, "out of memory merging groups");
+            }
+            if (i + 1 < n) st_groups_free(&parts[i + 1]);
+            parts[m] = parts[i];
         }
-        rc = st_groups_merge(acc, &part);
-        if (rc < 0) rc = st_error(j->err, rc, "out of memory merging groups");
-        st_groups_free(&part);
+        n = m;
+        ST_TRY(rc);
     }
+    if (n == 1) {
+        *acc = parts[0];
+        *have = 1;
+        n = 0;
+    }
+done:
+    for (size_t i = 0; i < n; i++) st_groups_free(&parts[i]);
+    free(parts);
     return rc;
 }
 
