@@ -472,6 +472,41 @@ static void groups_loaded_back_merge_like_the_originals(void **state)
     st_groups_free(&l);
 }
 
+static void string_and_float_keys_give_the_same_bits_for_any_thread_count(void **state)
+{
+    (void)state;
+    fill();
+    static int ids[N];
+    static int64_t off[N + 1];
+    static char bytes[N * 8];
+    for (int i = 0; i < N; i++) ids[i] = (int)(iv[i] % 300);
+    pack(ids, N, off, bytes);
+    st_gcol keys[2] = {{STRATA_STR, off, bytes, NULL}, col(STRATA_F64, fv)};
+    st_agg aggs[5] = {agg(ST_AGG_VAR, STRATA_F64, fv),
+                      agg(ST_AGG_MEDIAN, STRATA_I64, k1),
+                      {ST_AGG_COUNT_DISTINCT, {STRATA_STR, off, bytes, NULL}, 0},
+                      {ST_AGG_LAST, {STRATA_STR, off, bytes, NULL}, 0},
+                      agg(ST_AGG_SUM, STRATA_F64, fv)};
+    st_groups g1, g3;
+    assert_int_equal(st_groupby(keys, 2, N, aggs, 5, &g1, 1), 0);
+    assert_int_equal(st_groupby(keys, 2, N, aggs, 5, &g3, 3), 0);
+    assert_true(g1.n > 1000);
+    assert_int_equal(g1.n, g3.n);
+    assert_memory_equal(g1.keys, g3.keys, g1.n * 3 * 8);
+    assert_memory_equal(g1.nval, g3.nval, g1.n * 5 * 8);
+    assert_memory_equal(g1.ival, g3.ival, g1.n * 5 * 8);
+    assert_memory_equal(g1.fval, g3.fval, g1.n * 5 * 8);
+    assert_memory_equal(g1.m2, g3.m2, g1.n * 5 * 8);
+    assert_memory_equal(g1.hoff[1], g3.hoff[1], (g1.n + 1) * 8);
+    assert_memory_equal(g1.hval[1], g3.hval[1], g1.hoff[1][g1.n] * 8);
+    assert_int_equal(g1.kdict[0].n, 301); /* "" (pack: negative ids) and s0 .. s299 */
+    assert_int_equal(g1.adict[3].n, g3.adict[3].n);
+    assert_memory_equal(g1.adict[3].bytes, g3.adict[3].bytes,
+                        (size_t)g1.adict[3].off[g1.adict[3].n]);
+    st_groups_free(&g1);
+    st_groups_free(&g3);
+}
+
 static void bad_arguments_are_refused(void **state)
 {
     (void)state;
@@ -499,6 +534,7 @@ int main(void)
         cmocka_unit_test(every_aggregate_matches_a_naive_reference),
         cmocka_unit_test(null_keys_are_one_group_last_and_null_inputs_are_skipped),
         cmocka_unit_test(groups_loaded_back_merge_like_the_originals),
+        cmocka_unit_test(string_and_float_keys_give_the_same_bits_for_any_thread_count),
         cmocka_unit_test(bad_arguments_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
