@@ -314,12 +314,14 @@ static int agg_colname(st_err *err, int op, const char *col, double q, char *out
     return STRATA_OK;
 }
 
-/* Add column NAME of DT holding ROLE, unless SHARED and already there. */
-static int add_gcol(st_err *err, st_cat_column *cols, st_gout *roles, int n, const char *name,
-                    strata_dtype dt, st_gout role, int shared)
+/* Add column NAME of DT holding ROLE, unless SHARED and already there as an aggregate's (from
+ * column FIRST on: a key of that name is a clash). */
+static int add_gcol(st_err *err, st_cat_column *cols, st_gout *roles, int n, int first,
+                    const char *name, strata_dtype dt, st_gout role, int shared)
 {
-    if (st_schema_find(&(st_schema){.ncols = n, .cat = cols}, name) >= 0) {
-        if (shared) return n;
+    int at = st_schema_find(&(st_schema){.ncols = n, .cat = cols}, name);
+    if (at >= 0) {
+        if (shared && at >= first) return n;
         return st_error(err, STRATA_EINVAL,
                         "group-by column '%s' is asked twice (or a key has its name)", name);
     }
@@ -332,8 +334,8 @@ static int add_gcol(st_err *err, st_cat_column *cols, st_gout *roles, int n, con
 }
 
 /* The state columns a var:COL or std:COL keeps (aggregate A), unless already there. */
-static int var_state(st_err *err, st_cat_column *cols, st_gout *roles, int n, int op, int a,
-                     const char *col)
+static int var_state(st_err *err, st_cat_column *cols, st_gout *roles, int n, int first, int op,
+                     int a, const char *col)
 {
     char name[STRATA_NAME_MAX + 16];
     const char *pre[2] = {"wmean", "m2"};
@@ -341,7 +343,7 @@ static int var_state(st_err *err, st_cat_column *cols, st_gout *roles, int n, in
         snprintf(name, sizeof name, "%s_%s", pre[i], col);
         if (strlen(name) > STRATA_NAME_MAX)
             return st_error(err, STRATA_ENAME, "aggregate column name '%s' is too long", name);
-        n = add_gcol(err, cols, roles, n, name, STRATA_F64,
+        n = add_gcol(err, cols, roles, n, first, name, STRATA_F64,
                      (st_gout){i == 0 ? ST_GOUT_WMEAN : ST_GOUT_M2, op, a}, 1);
     }
     return n;
@@ -351,7 +353,7 @@ static int var_state(st_err *err, st_cat_column *cols, st_gout *roles, int n, in
 static int agg_columns(st_err *err, const st_dspec *spec, const st_schema *parent, const char *ds,
                        st_cat_column *cols, st_gout *roles, int n)
 {
-    int rc = STRATA_OK;
+    int rc = STRATA_OK, first = n;
     for (int a = 0; a < spec->naggs; a++) {
         int op = spec->agg_op[a];
         if (op == ST_AGG_COUNT) continue;
@@ -368,13 +370,13 @@ static int agg_columns(st_err *err, const st_dspec *spec, const st_schema *paren
         char name[STRATA_NAME_MAX + 1];
         if (op == ST_AGG_MEAN) { /* mean is kept as sum and count: mean:X adds sum_X too */
             ST_TRY(rc = agg_colname(err, ST_AGG_SUM, col, 0, name, sizeof name));
-            ST_TRY(rc = n = add_gcol(err, cols, roles, n, name, agg_dtype(ST_AGG_SUM, dt),
+            ST_TRY(rc = n = add_gcol(err, cols, roles, n, first, name, agg_dtype(ST_AGG_SUM, dt),
                                      (st_gout){ST_GOUT_VALUE, ST_AGG_SUM, a}, 1));
         }
         if (op == ST_AGG_VAR || op == ST_AGG_STD) /* their merge state */
-            ST_TRY(rc = n = var_state(err, cols, roles, n, op, a, col));
+            ST_TRY(rc = n = var_state(err, cols, roles, n, first, op, a, col));
         ST_TRY(rc = agg_colname(err, op, col, spec->agg_q[a], name, sizeof name));
-        ST_TRY(rc = n = add_gcol(err, cols, roles, n, name, agg_dtype(op, dt),
+        ST_TRY(rc = n = add_gcol(err, cols, roles, n, first, name, agg_dtype(op, dt),
                                  (st_gout){ST_GOUT_VALUE, op, a}, op == ST_AGG_SUM));
     }
     return n;

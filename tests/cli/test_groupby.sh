@@ -154,5 +154,8 @@ expect_err 3 "needs a quantile: quantile:COL:Q" -- "$S" derive t/bad --from t/sr
 expect_err 3 "quantile '1.5' in 'quantile:x:1.5' is not a number in [0, 1]" -- "$S" derive t/bad --from t/src --groupby fk --agg quantile:x:1.5
 expect_err 3 "aggregate 'var:x:2' in 'var:x:2' takes one column" -- "$S" derive t/bad --from t/src --groupby fk --agg var:x:2
 expect_err 3 "group-by column 'var_x' is asked twice" -- "$S" derive t/bad --from t/src --groupby fk --agg var:x,var:x
+printf 'sum_v,v\n1,2\n' >"$T/clash.csv"
+expect 0 "" -- "$S" ingest t/clash "$T/clash.csv" --quiet
+expect_err 3 "group-by column 'sum_v' is asked twice (or a key has its name)" -- "$S" derive t/bad --from t/clash --groupby sum_v --agg mean:v
 
 finish "group-by CLI"
