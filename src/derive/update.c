@@ -14,7 +14,10 @@
  * merges the sorted run of the new rows into its previous output (its key columns are kept for
  * that), a global top-k merges the new rows' top-k with the previous k, a group-by merges the
  * new batches' partial aggregates, batch by batch, into the previous groups. A full recompute
- * folds over the same batches in the same order, so its bytes equal the incremental result.
+ * folds over the same batches in the same order, so its bytes equal the incremental result. A
+ * group-by with a holistic aggregate (count_distinct, median, quantile) has no output to merge
+ * into (its groups' values are not stored): every update recomputes it from all batches, merging
+ * their partial groups in a binary counter's order.
  * When a source was refreshed (its batches replaced), its dependents recompute from scratch.
  */
 #define _GNU_SOURCE
@@ -382,38 +385,59 @@ done:
     return rc;
 }
 
-/* The previous output (working batches [0, NOLD)) as groups, into *ACC (*HAVE: it holds
- * groups). The batches hold disjoint sorted runs of groups: they are merged pairwise, in rounds,
- * so each group is copied about log2(NOLD) times, and no arithmetic happens. */
-static int groups_of_output(st_upd_job *j, size_t nold, const st_dspec *sp, const gplan *g,
-                            st_groups *acc, int *have)
+/* Groups merged in a binary counter's order: a part pushed merges with the part before it while
+ * both hold as many pushes, so each group is copied about log2(pushes) times, and parts stay in
+ * push order (earlier rows first). */
+typedef struct gstack {
+    st_groups g[64];
+    int level[64];
+    int n;
+} gstack;
+
+static int gstack_merge_top(st_upd_job *j, gstack *k)
+{
+    int rc = st_groups_merge(&k->g[k->n - 2], &k->g[k->n - 1]);
+    st_groups_free(&k->g[--k->n]);
+    k->level[k->n - 1]++;
+    return rc < 0 ? st_error(j->err, rc, "out of memory merging groups") : STRATA_OK;
+}
+
+/* Push PART (K owns it from here, also on failure). */
+static int gstack_push(st_upd_job *j, gstack *k, st_groups *part)
 {
     int rc = STRATA_OK;
-    size_t n = 0;
-    st_groups *parts = calloc(nold + 1, sizeof *parts);
-    if (parts == NULL) return st_error(j->err, STRATA_ENOMEM, "out of memory");
-    for (; n < nold; n++) ST_TRY(rc = groups_of_obatch(j, n, sp, g, &parts[n]));
-    while (n > 1) {
-        size_t m = 0;
-        for (size_t i = 0; i < n; i += 2, m++) {
-            if (i + 1 < n && rc == STRATA_OK) {
-                rc = st_groups_merge(&parts[i], &parts[i + 1]);
-                if (rc < 0) rc = st_error(j->err, rc, "out of memory merging groups");
-            }
-            if (i + 1 < n) st_groups_free(&parts[i + 1]);
-            parts[m] = parts[i];
-        }
-        n = m;
-        ST_TRY(rc);
-    }
-    if (n == 1) {
-        *acc = parts[0];
+    k->g[k->n] = *part;
+    k->level[k->n++] = 0;
+    while (rc == STRATA_OK && k->n >= 2 && k->level[k->n - 1] == k->level[k->n - 2])
+        rc = gstack_merge_top(j, k);
+    return rc;
+}
+
+/* Merge what is left into *ACC (*HAVE: it holds groups); K is empty after. */
+static int gstack_finish(st_upd_job *j, gstack *k, st_groups *acc, int *have)
+{
+    int rc = STRATA_OK;
+    while (rc == STRATA_OK && k->n >= 2) rc = gstack_merge_top(j, k);
+    if (rc == STRATA_OK && k->n == 1) {
+        *acc = k->g[0];
         *have = 1;
-        n = 0;
+        k->n = 0;
     }
-done:
-    for (size_t i = 0; i < n; i++) st_groups_free(&parts[i]);
-    free(parts);
+    while (k->n > 0) st_groups_free(&k->g[--k->n]);
+    return rc;
+}
+
+/* The previous output (working batches [0, NOLD)) as groups, pushed on K: each batch holds a
+ * sorted run of groups disjoint from the others', so these merges do no arithmetic. */
+static int groups_of_output(st_upd_job *j, size_t nold, const st_dspec *sp, const gplan *g,
+                            gstack *k)
+{
+    int rc = STRATA_OK;
+    for (size_t b = 0; b < nold && rc == STRATA_OK; b++) {
+        st_groups part;
+        rc = groups_of_obatch(j, b, sp, g, &part);
+        if (rc == STRATA_OK) rc = gstack_push(j, k, &part);
+    }
     return rc;
 }
 
@@ -596,22 +620,29 @@ static int push_mark(st_upd_job *j, int64_t id, int64_t consumed, int64_t seq, i
 /* Group-by SP of source S: the groups of source batches [CONSUMED, nbatches), merged batch by
  * batch into the previous output (working batches [0, NOLD)) when CONSUMED > 0. A full
  * recompute folds the same batches in the same order from the first, so both give the same
- * bytes. */
+ * bytes. A holistic one always starts from the first batch (CONSUMED 0) and merges in the
+ * binary counter's order (each group copied log2(batches) times, not once per batch). */
 static int update_groupby(st_upd_job *j, const st_dspec *sp, strata_snapshot *s, uint64_t consumed,
                           size_t nold)
 {
     gplan g;
     st_groups acc;
-    memset(&acc, 0, sizeof acc);
-    int have = 0, rc = STRATA_OK;
+    gstack *k = calloc(1, sizeof *k);
+    int have = 0, rc = k != NULL ? STRATA_OK : st_error(j->err, STRATA_ENOMEM, "out of memory");
     uint64_t nsb = st_snapshot_nbatches(s);
     const st_cat_batch *batches = st_snapshot_batches(s);
+    ST_TRY(rc);
     ST_TRY(rc = gplan_build(j, sp, st_snapshot_schema(s), &g));
-    if (consumed > 0) ST_TRY(rc = groups_of_output(j, nold, sp, &g, &acc, &have));
+    if (consumed > 0) { /* the previous groups, then the new batches' folded in one by one */
+        ST_TRY(rc = groups_of_output(j, nold, sp, &g, k));
+        ST_TRY(rc = gstack_finish(j, k, &acc, &have));
+    }
     for (uint64_t b = consumed; b < nsb && rc == STRATA_OK; b++) {
         st_groups part;
         rc = groups_of_batch(j, s, b, sp, &g, &part);
-        if (rc == STRATA_OK && !have) {
+        if (rc == STRATA_OK && g.holistic) { /* recomputed whole: any fixed order will do */
+            rc = gstack_push(j, k, &part);
+        } else if (rc == STRATA_OK && !have) {
             acc = part;
             have = 1;
         } else if (rc == STRATA_OK) {
@@ -622,12 +653,15 @@ static int update_groupby(st_upd_job *j, const st_dspec *sp, strata_snapshot *s,
         st_snapshot_release(s, b);
         if (rc == STRATA_OK) rc = st_upd_progress(j, b - consumed + 1, (uint64_t)batches[b].nrows);
     }
+    if (rc == STRATA_OK && g.holistic) rc = gstack_finish(j, k, &acc, &have);
     if (rc == STRATA_OK) {
         st_upd_retire(j);
         rc = groups_out(j, &acc, &g);
     }
 done:
+    while (k != NULL && k->n > 0) st_groups_free(&k->g[--k->n]); /* after a failure */
     if (have) st_groups_free(&acc);
+    free(k);
     j->st->refreshed++;
     return rc;
 }
