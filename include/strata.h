@@ -909,7 +909,7 @@ typedef struct strata_derive_spec {
     const char *op;   /* "filter", "sort", "sort_runs", "topk" or "groupby" */
     const char *expr; /* filter: a bool expression over the parent's columns */
     const char *keys; /* sort, sort_runs, groupby: "col[,col...]"; topk: one column */
-    const char *aggs; /* groupby: "sum:col,count,mean:col,min:col,max:col" */
+    const char *aggs; /* groupby: "count,sum:col,mean:col,quantile:col:0.9,..." (docs/guide.md) */
     uint64_t k;       /* topk: how many rows (>= 1) */
     int desc;         /* sort, sort_runs, topk: descending order */
     int global;       /* topk: over the whole dataset, not per batch */

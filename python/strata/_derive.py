@@ -13,7 +13,8 @@ import re
 
 from . import _strata
 
-_AGG_OPS = ("sum", "count", "mean", "min", "max")
+_AGG_OPS = ("sum", "count", "mean", "min", "max", "var", "std", "first", "last",
+            "count_distinct", "median", "quantile:Q")
 
 
 def _error(cls, errname, msg):
@@ -40,9 +41,18 @@ def _keys(value, what):
     return ",".join(keys)
 
 
+def _agg_item(op, col):
+    """(op, column) as text: 'mean:fare', 'quantile:fare:0.9' for ('quantile:0.9', 'fare')."""
+    if op == "count":
+        return "count"
+    if op.startswith("quantile:"):
+        return f"quantile:{col}:{op[len('quantile:'):]}"
+    return f"{op}:{col}"
+
+
 def _aggs(agg):
-    """'sum:fare,count', ['sum:fare', ('mean', 'fare'), 'count'] or {'fare': ['sum', 'mean'],
-    'count': None} -> 'sum:fare,mean:fare,count'."""
+    """'sum:fare,count', ['sum:fare', ('mean', 'fare'), 'count'] or {'fare': ['sum', 'mean',
+    'quantile:0.9'], 'count': None} -> 'sum:fare,mean:fare,quantile:fare:0.9,count'."""
     if isinstance(agg, str):
         return agg
     items = []
@@ -55,14 +65,14 @@ def _aggs(agg):
                 if not isinstance(op, str):
                     raise _invalid(f"agg: the aggregates of column {col!r} must be names "
                                    f"({', '.join(_AGG_OPS)}), not {op!r}")
-                items.append("count" if op == "count" else f"{op}:{col}")
+                items.append(_agg_item(op, col))
     elif isinstance(agg, (list, tuple)):
         for a in agg:
             if isinstance(a, str):
                 items.append(a)
             elif isinstance(a, (list, tuple)) and len(a) == 2 and all(
                     isinstance(x, str) for x in a):
-                items.append("count" if a[0] == "count" else f"{a[0]}:{a[1]}")
+                items.append(_agg_item(a[0], a[1]))
             else:
                 raise _invalid(f"agg: {a!r} is not 'op:column', 'count' or (op, column)")
     else:
@@ -158,10 +168,12 @@ class DerivePoolMixin:
                                                                   global_=True: over everything
             groupby='zone' (or a list), agg=...                   groups and aggregates
 
-        agg is 'sum:fare,count,mean:fare,min:fare,max:fare', a list of such items or of
-        (op, column) pairs, or a dict {column: op or [ops]} (the key 'count' counts rows). The
-        group-by output has 'index' (each group's first row), the keys (i64), 'count', then
-        sum_X, min_X, max_X, and for mean both sum_X and mean_X. filter, sort_runs and per-batch
+        agg is 'sum:fare,count,mean:fare,median:fare,quantile:fare:0.9', a list of such items or
+        of (op, column) pairs, or a dict {column: op or [ops]} (the key 'count' counts rows; the
+        op 'quantile:0.9' names its Q). Ops: count, sum, mean, min, max, var, std (ddof 1),
+        first, last, count_distinct, median, quantile. Keys may be of any dtype. The group-by
+        output has 'index' (each group's first row), the keys (in their dtypes), 'count', then
+        the aggregates' columns (sum_X, mean_X, q0_9_X, ...), in ascending key order, NaN last. filter, sort_runs and per-batch
         topk preserve the order of batches and update incrementally; sort, global topk and
         groupby merge what is new into their previous output.
 

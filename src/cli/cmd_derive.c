@@ -26,7 +26,11 @@ int cmd_derive(cli *c, int argc, char **argv)
         "  --sort-runs COL[,COL...]            each batch sorted on its own\n"
         "  --topk COL:K [--global]             the first K rows of COL's order per batch,\n"
         "                                      or over everything with --global\n"
-        "  --groupby KEY[,KEY...] --agg sum:COL,count,mean:COL,min:COL,max:COL\n"
+        "  --groupby KEY[,KEY...] --agg AGG[,AGG...]\n"
+        "                                      keys of any type; AGG: count, count:COL,\n"
+        "                                      sum:COL, mean:COL, min:COL, max:COL, first:COL,\n"
+        "                                      last:COL, var:COL, std:COL, count_distinct:COL,\n"
+        "                                      median:COL, quantile:COL:Q\n"
         "The new dataset's 'index' column holds parent row positions. Run 'strata update'\n"
         "to compute it.\n";
     char *pos[32];

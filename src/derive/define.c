@@ -39,11 +39,26 @@ int st_op_destroys_order(st_op op)
     return op == ST_OP_SORT || op == ST_OP_TOPK_GLOBAL || op == ST_OP_GROUPBY;
 }
 
-static const char *const agg_names[] = {[ST_AGG_COUNT] = "count",
-                                        [ST_AGG_SUM] = "sum",
-                                        [ST_AGG_MIN] = "min",
-                                        [ST_AGG_MAX] = "max",
-                                        [ST_AGG_MEAN] = "mean"};
+static const char *const agg_names[ST_AGG_NOPS] = {[ST_AGG_COUNT] = "count",
+                                                   [ST_AGG_SUM] = "sum",
+                                                   [ST_AGG_MIN] = "min",
+                                                   [ST_AGG_MAX] = "max",
+                                                   [ST_AGG_MEAN] = "mean",
+                                                   [ST_AGG_COUNT_COL] = "count",
+                                                   [ST_AGG_VAR] = "var",
+                                                   [ST_AGG_STD] = "std",
+                                                   [ST_AGG_FIRST] = "first",
+                                                   [ST_AGG_LAST] = "last",
+                                                   [ST_AGG_COUNT_DISTINCT] = "count_distinct",
+                                                   [ST_AGG_MEDIAN] = "median",
+                                                   [ST_AGG_QUANTILE] = "quantile"};
+
+/* Q as the shortest text that reads back as Q. */
+static void q_text(double q, char *out, size_t cap)
+{
+    snprintf(out, cap, "%.15g", q);
+    if (strtod(out, NULL) != q) snprintf(out, cap, "%.17g", q);
+}
 
 /* "a,b,c" into NAMES (at most MAX); returns how many or -1. */
 static int split_names(st_err *err, const char *what, const char *text, int max,
@@ -70,26 +85,61 @@ static int split_names(st_err *err, const char *what, const char *text, int max,
     return n;
 }
 
-/* "sum:fare,count,mean:fare" into SPEC's aggregates. */
+/* The op of aggregate item NAME (before its first colon), COL its column or NULL: -1 if none. */
+static int agg_op_of(const char *name, const char *col)
+{
+    if (strcmp(name, "count") == 0) return col ? ST_AGG_COUNT_COL : ST_AGG_COUNT;
+    for (int a = ST_AGG_SUM; a < ST_AGG_NOPS; a++)
+        if (a != ST_AGG_COUNT_COL && strcmp(name, agg_names[a]) == 0) return a;
+    return -1;
+}
+
+/* The Q of "quantile:COL:Q" (text after the second colon). */
+static int parse_q(st_err *err, const char *item, const char *qs, double *q)
+{
+    char *end;
+    if (qs == NULL || *qs == '\0')
+        return st_error(err, STRATA_EINVAL,
+                        "aggregate '%s' needs a quantile: quantile:COL:Q with Q in [0, 1] "
+                        "(quantile:fare:0.9)",
+                        item);
+    *q = strtod(qs, &end);
+    if (*end != '\0' || !(*q >= 0 && *q <= 1))
+        return st_error(err, STRATA_EINVAL, "quantile '%s' in '%s' is not a number in [0, 1]", qs,
+                        item);
+    return STRATA_OK;
+}
+
+/* "sum:fare,count,mean:fare,quantile:fare:0.9" into SPEC's aggregates. */
 static int parse_aggs(st_err *err, const char *text, st_dspec *spec)
 {
     char items[ST_MAX_AGGS][STRATA_NAME_MAX + 1];
     int n = split_names(err, "aggregates", text, ST_MAX_AGGS, items);
     if (n < 0) return n;
     for (int i = 0; i < n; i++) {
-        char *colon = strchr(items[i], ':');
+        char item[STRATA_NAME_MAX + 1];
+        snprintf(item, sizeof item, "%s", items[i]);
+        char *colon = strchr(items[i], ':'), *qs = NULL;
         if (colon) *colon = '\0';
-        int op = -1;
-        for (int a = 0; a < 5; a++)
-            if (strcmp(items[i], agg_names[a]) == 0) op = a;
+        if (colon && (qs = strchr(colon + 1, ':')) != NULL) *qs++ = '\0';
+        int op = agg_op_of(items[i], colon ? colon + 1 : NULL);
         if (op < 0)
             return st_error(err, STRATA_EINVAL,
-                            "unknown aggregate '%s' in '%s': use sum:COL, count, mean:COL, "
-                            "min:COL or max:COL",
+                            "unknown aggregate '%s' in '%s': use count, count:COL, sum:COL, "
+                            "mean:COL, min:COL, max:COL, var:COL, std:COL, first:COL, last:COL, "
+                            "count_distinct:COL, median:COL or quantile:COL:Q",
                             items[i], text);
-        if ((op == ST_AGG_COUNT) != (colon == NULL))
-            return st_error(err, STRATA_EINVAL, "aggregate '%s' in '%s' %s", items[i], text,
-                            op == ST_AGG_COUNT ? "takes no column" : "needs a column (op:COL)");
+        if (op != ST_AGG_COUNT && (colon == NULL || colon[1] == '\0'))
+            return st_error(err, STRATA_EINVAL, "aggregate '%s' in '%s' needs a column (%s:COL)",
+                            item, text, items[i]);
+        if (qs != NULL && op != ST_AGG_QUANTILE)
+            return st_error(err, STRATA_EINVAL, "aggregate '%s' in '%s' takes one column (%s:COL)",
+                            item, text, items[i]);
+        spec->agg_q[i] = 0;
+        if (op == ST_AGG_QUANTILE) {
+            int rc = parse_q(err, item, qs, &spec->agg_q[i]);
+            if (rc < 0) return rc;
+        }
         spec->agg_op[i] = op;
         snprintf(spec->agg_col[i], sizeof spec->agg_col[i], "%s", colon ? colon + 1 : "");
     }
@@ -101,10 +151,16 @@ static void aggs_text(const st_dspec *spec, char *out, size_t cap)
 {
     size_t len = 0;
     out[0] = '\0';
-    for (int i = 0; i < spec->naggs && len < cap; i++)
-        len += (size_t)snprintf(out + len, cap - len, "%s%s%s%s", i ? "," : "",
+    for (int i = 0; i < spec->naggs && len < cap; i++) {
+        char q[40] = "";
+        if (spec->agg_op[i] == ST_AGG_QUANTILE) {
+            q[0] = ':';
+            q_text(spec->agg_q[i], q + 1, sizeof q - 1);
+        }
+        len += (size_t)snprintf(out + len, cap - len, "%s%s%s%s%s", i ? "," : "",
                                 agg_names[spec->agg_op[i]], spec->agg_col[i][0] ? ":" : "",
-                                spec->agg_col[i]);
+                                spec->agg_col[i], q);
+    }
 }
 
 static void keys_text(const st_dspec *spec, char *out, size_t cap)
@@ -117,7 +173,7 @@ static void keys_text(const st_dspec *spec, char *out, size_t cap)
 
 int st_dspec_encode(const st_dspec *spec, char *out, size_t cap)
 {
-    char keys[ST_MAX_KEYS * (STRATA_NAME_MAX + 1) + 8], aggs[ST_MAX_AGGS * 80];
+    char keys[ST_MAX_KEYS * (STRATA_NAME_MAX + 1) + 8], aggs[ST_CAT_ARGS];
     keys_text(spec, keys, sizeof keys);
     aggs_text(spec, aggs, sizeof aggs);
     int n = snprintf(out, cap, "expr=%s\nkeys=%s\naggs=%s\nk=%llu\ndesc=%d\ndefault=%s\n",
@@ -164,7 +220,7 @@ int st_dspec_decode(st_err *err, const char *op, const char *args, st_dspec *out
 
 void st_dspec_describe(const st_dspec *spec, const st_cat_deriv *dv, char *out, size_t cap)
 {
-    char keys[ST_MAX_KEYS * (STRATA_NAME_MAX + 1) + 8], aggs[ST_MAX_AGGS * 80];
+    char keys[ST_MAX_KEYS * (STRATA_NAME_MAX + 1) + 8], aggs[ST_CAT_ARGS];
     keys_text(spec, keys, sizeof keys);
     aggs_text(spec, aggs, sizeof aggs);
     const char *desc = spec->desc ? " --desc" : "";
@@ -195,11 +251,6 @@ void st_dspec_describe(const st_dspec *spec, const st_cat_deriv *dv, char *out, 
     }
 }
 
-static int is_integer(strata_dtype dt)
-{
-    return dt <= STRATA_U64 || dt == STRATA_BOOL || dt == STRATA_TS;
-}
-
 static int is_float(strata_dtype dt)
 {
     return dt == STRATA_F32 || dt == STRATA_F64;
@@ -225,11 +276,120 @@ static int add_col(st_cat_column *cols, int n, const char *name, strata_dtype dt
     return n + 1;
 }
 
-int st_derive_columns(st_err *err, const st_dspec *spec, const st_schema *parent,
-                      st_cat_column *cols)
+/* The dtype of aggregate OP's output column over a column of DT. */
+static strata_dtype agg_dtype(int op, strata_dtype dt)
 {
-    char ds[2 * STRATA_NAME_MAX + 2] = "the parent";
+    switch (op) {
+    case ST_AGG_SUM:
+        return is_float(dt) ? STRATA_F64 : STRATA_I64; /* the sum of timestamps is plain int64 */
+    case ST_AGG_MIN:
+    case ST_AGG_MAX:
+    case ST_AGG_FIRST:
+    case ST_AGG_LAST:
+        return dt == STRATA_STR || dt == STRATA_TS ? dt : is_float(dt) ? STRATA_F64 : STRATA_I64;
+    case ST_AGG_COUNT_COL:
+    case ST_AGG_COUNT_DISTINCT:
+        return STRATA_I64;
+    default:
+        return STRATA_F64;
+    }
+}
+
+/* The name of aggregate OP's column over COL: "sum_fare", "q0_9_fare" (quantile 0.9). */
+static int agg_colname(st_err *err, int op, const char *col, double q, char *out, size_t cap)
+{
+    char pre[48];
+    if (op == ST_AGG_QUANTILE) {
+        char t[40];
+        q_text(q, t, sizeof t);
+        for (char *c = t; *c; c++)
+            if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z'))) *c = '_';
+        snprintf(pre, sizeof pre, "q%s", t);
+    } else {
+        snprintf(pre, sizeof pre, "%s", agg_names[op]);
+    }
+    int n = snprintf(out, cap, "%s_%s", pre, col);
+    if (n < 0 || (size_t)n > STRATA_NAME_MAX || (size_t)n >= cap)
+        return st_error(err, STRATA_ENAME, "aggregate column name '%s_%s' is too long", pre, col);
+    return STRATA_OK;
+}
+
+/* Add column NAME of DT holding ROLE, unless SHARED and already there as an aggregate's (from
+ * column FIRST on: a key of that name is a clash). */
+static int add_gcol(st_err *err, st_cat_column *cols, st_gout *roles, int n, int first,
+                    const char *name, strata_dtype dt, st_gout role, int shared)
+{
+    int at = st_schema_find(&(st_schema){.ncols = n, .cat = cols}, name);
+    if (at >= 0) {
+        if (shared && at >= first) return n;
+        return st_error(err, STRATA_EINVAL,
+                        "group-by column '%s' is asked twice (or a key has its name)", name);
+    }
+    if (n >= ST_DERIVE_MAX_COLS)
+        return st_error(err, STRATA_EINVAL,
+                        "a group-by has at most %d output columns: ask for fewer aggregates",
+                        ST_DERIVE_MAX_COLS);
+    if (roles != NULL) roles[n] = role;
+    return add_col(cols, n, name, dt);
+}
+
+/* The state columns a var:COL or std:COL keeps (aggregate A), unless already there. */
+static int var_state(st_err *err, st_cat_column *cols, st_gout *roles, int n, int first, int op,
+                     int a, const char *col)
+{
+    char name[STRATA_NAME_MAX + 16];
+    const char *pre[2] = {"wmean", "m2"};
+    for (int i = 0; i < 2 && n >= 0; i++) {
+        snprintf(name, sizeof name, "%s_%s", pre[i], col);
+        if (strlen(name) > STRATA_NAME_MAX)
+            return st_error(err, STRATA_ENAME, "aggregate column name '%s' is too long", name);
+        n = add_gcol(err, cols, roles, n, first, name, STRATA_F64,
+                     (st_gout){i == 0 ? ST_GOUT_WMEAN : ST_GOUT_M2, op, a}, 1);
+    }
+    return n;
+}
+
+/* The aggregate columns of group-by SPEC after the first N columns. */
+static int agg_columns(st_err *err, const st_dspec *spec, const st_schema *parent, const char *ds,
+                       st_cat_column *cols, st_gout *roles, int n)
+{
+    int rc = STRATA_OK, first = n;
+    for (int a = 0; a < spec->naggs; a++) {
+        int op = spec->agg_op[a];
+        if (op == ST_AGG_COUNT) continue;
+        const char *col = spec->agg_col[a];
+        int c = find_col(err, parent, ds, col, "aggregate");
+        if (c < 0) return c;
+        strata_dtype dt = (strata_dtype)parent->cat[c].dtype;
+        if (dt == STRATA_STR && op != ST_AGG_COUNT_COL && op != ST_AGG_MIN && op != ST_AGG_MAX &&
+            op != ST_AGG_FIRST && op != ST_AGG_LAST && op != ST_AGG_COUNT_DISTINCT)
+            return st_error(err, STRATA_ETYPE,
+                            "cannot %s column '%s' of '%s': it holds strings (strings take "
+                            "count:COL, min, max, first, last and count_distinct)",
+                            agg_names[op], col, ds);
+        char name[STRATA_NAME_MAX + 1];
+        if (op == ST_AGG_MEAN) { /* mean is kept as sum and count: mean:X adds sum_X too */
+            ST_TRY(rc = agg_colname(err, ST_AGG_SUM, col, 0, name, sizeof name));
+            ST_TRY(rc = n = add_gcol(err, cols, roles, n, first, name, agg_dtype(ST_AGG_SUM, dt),
+                                     (st_gout){ST_GOUT_VALUE, ST_AGG_SUM, a}, 1));
+        }
+        if (op == ST_AGG_VAR || op == ST_AGG_STD) /* their merge state */
+            ST_TRY(rc = n = var_state(err, cols, roles, n, first, op, a, col));
+        ST_TRY(rc = agg_colname(err, op, col, spec->agg_q[a], name, sizeof name));
+        ST_TRY(rc = n = add_gcol(err, cols, roles, n, first, name, agg_dtype(op, dt),
+                                 (st_gout){ST_GOUT_VALUE, op, a}, op == ST_AGG_SUM));
+    }
+    return n;
+done:
+    return rc;
+}
+
+int st_derive_columns(st_err *err, const st_dspec *spec, const st_schema *parent, const char *pname,
+                      st_cat_column *cols, st_gout *roles)
+{
+    const char *ds = pname != NULL ? pname : "the parent";
     int n = add_col(cols, 0, "index", STRATA_U64);
+    if (roles != NULL) roles[0] = (st_gout){ST_GOUT_INDEX, 0, 0};
     int keyed = spec->op != ST_OP_FILTER;
     if (keyed && spec->nkeys < 1)
         return st_error(err, STRATA_EINVAL, "%s needs at least one key column",
@@ -243,58 +403,24 @@ int st_derive_columns(st_err *err, const st_dspec *spec, const st_schema *parent
         int c = find_col(err, parent, ds, spec->key[i], "key");
         if (c < 0) return c;
         strata_dtype dt = (strata_dtype)parent->cat[c].dtype;
-        if (spec->op == ST_OP_GROUPBY && !is_integer(dt))
-            return st_error(err, STRATA_ETYPE,
-                            "group-by key '%s' is %s: group-by keys must be integer or bool "
-                            "columns",
-                            spec->key[i], strata_dtype_name(dt));
         if ((spec->op == ST_OP_TOPK || spec->op == ST_OP_TOPK_GLOBAL) && dt == STRATA_STR)
             return st_error(err, STRATA_ETYPE, "topk column '%s' is str: topk takes numbers",
                             spec->key[i]);
-        /* Sorts and global top-k keep their keys (merges need them); groupby its keys. */
+        /* Sorts and global top-k keep their keys (merges need them); groupby its keys, each in
+         * its own dtype. */
         if (spec->op == ST_OP_SORT || spec->op == ST_OP_TOPK_GLOBAL || spec->op == ST_OP_GROUPBY) {
-            strata_dtype kt = spec->op == ST_OP_GROUPBY && dt != STRATA_TS ? STRATA_I64 : dt;
-            n = add_col(cols, n, spec->key[i], kt);
+            if (roles != NULL) roles[n] = (st_gout){ST_GOUT_KEY, 0, i};
+            n = add_col(cols, n, spec->key[i], dt);
             if (n < 0)
                 return st_error(err, STRATA_EINVAL, "key '%s' is named twice or is 'index'",
                                 spec->key[i]);
         }
     }
     if (spec->op != ST_OP_GROUPBY) return n;
+    if (roles != NULL) roles[n] = (st_gout){ST_GOUT_COUNT, 0, 0};
     if ((n = add_col(cols, n, "count", STRATA_I64)) < 0)
         return st_error(err, STRATA_EINVAL, "a group-by key may not be named 'count'");
-    for (int a = 0; a < spec->naggs; a++) {
-        int op = spec->agg_op[a];
-        if (op == ST_AGG_COUNT) continue;
-        int c = find_col(err, parent, ds, spec->agg_col[a], "aggregate");
-        if (c < 0) return c;
-        strata_dtype dt = (strata_dtype)parent->cat[c].dtype;
-        if (dt == STRATA_STR)
-            return st_error(err, STRATA_ETYPE, "cannot %s column '%s': it holds strings",
-                            agg_names[op], spec->agg_col[a]);
-        /* the min and max of timestamps are timestamps; their sum is a plain int64 */
-        strata_dtype vt = is_float(dt)                                                ? STRATA_F64
-                          : dt == STRATA_TS && (op == ST_AGG_MIN || op == ST_AGG_MAX) ? STRATA_TS
-                                                                                      : STRATA_I64;
-        char name[STRATA_NAME_MAX + 8];
-        /* mean is kept as sum and count: mean:X adds sum_X too. */
-        snprintf(name, sizeof name, "%s_%s", op == ST_AGG_MEAN ? "sum" : agg_names[op],
-                 spec->agg_col[a]);
-        if (strlen(name) > STRATA_NAME_MAX)
-            return st_error(err, STRATA_ENAME, "aggregate column name '%s' is too long", name);
-        if (st_schema_find(&(st_schema){.ncols = n, .cat = cols}, name) < 0)
-            n = add_col(cols, n, name, vt);
-        else if (op != ST_AGG_MEAN)
-            return st_error(err, STRATA_EINVAL, "aggregate %s:%s is asked twice", agg_names[op],
-                            spec->agg_col[a]);
-        if (op == ST_AGG_MEAN) {
-            snprintf(name, sizeof name, "mean_%s", spec->agg_col[a]);
-            if ((n = add_col(cols, n, name, STRATA_F64)) < 0)
-                return st_error(err, STRATA_EINVAL, "aggregate mean:%s is asked twice",
-                                spec->agg_col[a]);
-        }
-    }
-    return n;
+    return agg_columns(err, spec, parent, ds, cols, roles, n);
 }
 
 static int find_index(void *vctx, const st_cat_deriv *dv)
@@ -314,17 +440,10 @@ int st_derive_index_of(strata_pool *pool, int64_t id, st_index_of *out)
     return st_cat_derivs(st_pool_err(pool), st_pool_cat(pool), id, find_index, out);
 }
 
-int strata_derive(strata_pool *pool, const char *region, const char *name, const char *src_region,
-                  const char *src_name, const strata_derive_spec *spec)
+/* SPEC (the API's form) as DS, its names and aggregates checked. */
+static int dspec_of(st_err *err, const strata_derive_spec *spec, st_dspec *out)
 {
-    if (pool == NULL || spec == NULL || spec->op == NULL) return STRATA_EINVAL;
-    st_err *err = st_pool_err(pool);
-    int rc = st_dataset_names_check(pool, region, name);
-    if (rc == STRATA_OK) rc = st_dataset_names_check(pool, src_region, src_name);
-    if (rc < 0) return rc;
-    if (strcmp(region, src_region) == 0 && strcmp(name, src_name) == 0)
-        return st_error(err, STRATA_EINVAL,
-                        "'%s/%s' cannot be derived from itself: that is a cycle", region, name);
+    int rc;
     st_dspec ds;
     memset(&ds, 0, sizeof ds);
     int op = st_op_parse(spec->op);
@@ -355,6 +474,24 @@ int strata_derive(strata_pool *pool, const char *region, const char *name, const
             return st_error(err, STRATA_EINVAL, "groupby needs --agg (e.g. count,sum:fare)");
         if ((rc = parse_aggs(err, spec->aggs, &ds)) < 0) return rc;
     }
+    *out = ds;
+    return STRATA_OK;
+}
+
+int strata_derive(strata_pool *pool, const char *region, const char *name, const char *src_region,
+                  const char *src_name, const strata_derive_spec *spec)
+{
+    if (pool == NULL || spec == NULL || spec->op == NULL) return STRATA_EINVAL;
+    st_err *err = st_pool_err(pool);
+    int rc = st_dataset_names_check(pool, region, name);
+    if (rc == STRATA_OK) rc = st_dataset_names_check(pool, src_region, src_name);
+    if (rc < 0) return rc;
+    if (strcmp(region, src_region) == 0 && strcmp(name, src_name) == 0)
+        return st_error(err, STRATA_EINVAL,
+                        "'%s/%s' cannot be derived from itself: that is a cycle", region, name);
+    st_dspec ds;
+    if ((rc = dspec_of(err, spec, &ds)) < 0) return rc;
+    int op = (int)ds.op;
     /* The parent, with every column it has (derived ones included). */
     st_cat_dataset pd;
     st_schema ps;
@@ -365,7 +502,7 @@ int strata_derive(strata_pool *pool, const char *region, const char *name, const
                      name, src_region, src_name);
         return rc;
     }
-    st_cat_column *cols = calloc(2 + ST_MAX_KEYS + 2 * ST_MAX_AGGS, sizeof *cols);
+    st_cat_column *cols = calloc(ST_DERIVE_MAX_COLS, sizeof *cols);
     st_cat_deriv *dv = calloc(1, sizeof *dv);
     if (cols == NULL || dv == NULL) {
         rc = st_error(err, STRATA_ENOMEM, "out of memory");
@@ -383,13 +520,21 @@ int strata_derive(strata_pool *pool, const char *region, const char *name, const
             goto done;
         }
     }
-    int ncols = st_derive_columns(err, &ds, &ps, cols);
+    char pname[2 * STRATA_NAME_MAX + 2];
+    snprintf(pname, sizeof pname, "%s/%s", src_region, src_name);
+    int ncols = st_derive_columns(err, &ds, &ps, pname, cols, NULL);
     if ((rc = ncols) < 0) goto done;
     st_index_of pi;
     ST_TRY(rc = st_derive_index_of(pool, pd.id, &pi));
     dv->source_id = pd.id;
     snprintf(dv->op, sizeof dv->op, "%s", st_op_name(ds.op));
-    ST_TRY(rc = st_dspec_encode(&ds, dv->args, sizeof dv->args));
+    if ((rc = st_dspec_encode(&ds, dv->args, sizeof dv->args)) < 0) {
+        rc = st_error(err, rc,
+                      "the definition of '%s/%s' is too long (at most %zu bytes): use "
+                      "fewer or shorter keys and aggregates",
+                      region, name, sizeof dv->args - 1);
+        goto done;
+    }
     dv->destroys_order = st_op_destroys_order(ds.op) || (pi.found && pi.dv.destroys_order);
     /* The dataset: its directory first, then the rows (as strata_dataset_create). */
     st_cat_region r;

@@ -36,6 +36,7 @@ typedef struct st_dspec {
     int naggs;
     int agg_op[ST_MAX_AGGS]; /* ST_AGG_* */
     char agg_col[ST_MAX_AGGS][STRATA_NAME_MAX + 1];
+    double agg_q[ST_MAX_AGGS]; /* quantile:COL:Q */
     uint64_t k;
     int desc;
     char defval[64];
@@ -53,11 +54,25 @@ int st_dspec_decode(st_err *err, const char *op, const char *args, st_dspec *out
 /* The arguments as a command line gives them ("fare,pickuptime --desc"). */
 void st_dspec_describe(const st_dspec *spec, const st_cat_deriv *dv, char *out, size_t cap);
 
-/* The output columns of derived dataset SPEC over parent schema PARENT: names and dtypes into
- * COLS (room for 2 + ST_MAX_KEYS + 2 * ST_MAX_AGGS); returns how many, or a negative status with
- * a message (unknown or unsuitable columns). */
-int st_derive_columns(st_err *err, const st_dspec *spec, const st_schema *parent,
-                      st_cat_column *cols);
+/* Most columns a derived dataset's definition gives it. */
+#define ST_DERIVE_MAX_COLS 40
+
+/* What a group-by output column holds: the index, key ARG, the row count, the value of
+ * aggregate ARG of the spec (OP: its op, or ST_AGG_SUM for the sum_X a mean:X keeps), or state
+ * that variances keep for incremental merges (wmean_X: the running mean, m2_X: the sum of squared
+ * deviations, of aggregate ARG's column). */
+enum { ST_GOUT_INDEX, ST_GOUT_KEY, ST_GOUT_COUNT, ST_GOUT_VALUE, ST_GOUT_WMEAN, ST_GOUT_M2 };
+typedef struct st_gout {
+    int what, op, arg;
+} st_gout;
+
+/* The output columns of derived dataset SPEC over parent schema PARENT (named PNAME in messages,
+ * "REGION/NAME"; NULL: "the parent"): names and dtypes into
+ * COLS (room for ST_DERIVE_MAX_COLS), and for a group-by what each holds into ROLES (if not
+ * NULL, same room); returns how many, or a negative status with a message (unknown or
+ * unsuitable columns). */
+int st_derive_columns(st_err *err, const st_dspec *spec, const st_schema *parent, const char *pname,
+                      st_cat_column *cols, st_gout *roles);
 
 /* The index derivation of dataset ID, if it is a derived dataset (FOUND). */
 typedef struct st_index_of {

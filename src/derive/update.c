@@ -14,7 +14,10 @@
  * merges the sorted run of the new rows into its previous output (its key columns are kept for
  * that), a global top-k merges the new rows' top-k with the previous k, a group-by merges the
  * new batches' partial aggregates, batch by batch, into the previous groups. A full recompute
- * folds over the same batches in the same order, so its bytes equal the incremental result.
+ * folds over the same batches in the same order, so its bytes equal the incremental result. A
+ * group-by with a holistic aggregate (count_distinct, median, quantile) has no output to merge
+ * into (its groups' values are not stored): every update recomputes it from all batches, merging
+ * their partial groups in a binary counter's order.
  * When a source was refreshed (its batches replaced), its dependents recompute from scratch.
  */
 #define _GNU_SOURCE
@@ -199,70 +202,109 @@ static int out_index(st_upd_job *j, const uint64_t *idx, uint64_t n)
 
 /* ---- group-by ------------------------------------------------------------------------------ */
 
-/* The aggregate slots of a group-by: slot 0 is the first row of each group (the index). */
+/* The aggregate slots of a group-by (slot 0 is the first row of each group: the index) and what
+ * each output column holds (st_derive_columns). */
 typedef struct gplan {
     int nslots;
     int op[ST_GROUP_SLOTS];
-    int is_float[ST_GROUP_SLOTS];
-    int col[ST_GROUP_SLOTS]; /* source column (-1: the row ids) */
-    char name[ST_GROUP_SLOTS][STRATA_NAME_MAX + 1];
+    strata_dtype in[ST_GROUP_SLOTS]; /* what the slot reads: STRATA_I64, STRATA_F64, STRATA_STR */
+    int col[ST_GROUP_SLOTS];         /* source column (-1: the row ids) */
+    double q[ST_GROUP_SLOTS];
     int keycol[ST_MAX_KEYS];
-    /* per output column: what it holds */
-    int what[ST_TBL_MAX]; /* 0 index, 1 key, 2 count, 3 slot, 4 mean of slot */
-    int arg[ST_TBL_MAX];
+    strata_dtype kdt[ST_MAX_KEYS];
+    int ncols;
+    st_gout role[ST_DERIVE_MAX_COLS];
+    int slot[ST_DERIVE_MAX_COLS];
+    int holistic; /* some slot keeps every value: updates recompute from every batch */
 } gplan;
+
+/* The slot aggregate OP of a column is computed from. */
+static int slot_op(int op)
+{
+    return op == ST_AGG_MEAN ? ST_AGG_SUM : op == ST_AGG_STD ? ST_AGG_VAR : op;
+}
+
+/* The slot of output column C (an aggregate value or state), added if new. */
+static int gplan_slot(st_upd_job *j, const st_dspec *sp, const st_schema *src, gplan *g, int c)
+{
+    const st_gout *r = &g->role[c];
+    int op = slot_op(r->what == ST_GOUT_VALUE ? r->op : ST_AGG_VAR);
+    int col = st_schema_find(src, sp->agg_col[r->arg]);
+    double q = op == ST_AGG_QUANTILE ? sp->agg_q[r->arg] : 0;
+    if (col < 0)
+        return st_error(j->err, STRATA_ENOTFOUND, "the parent lost column '%s'",
+                        sp->agg_col[r->arg]);
+    for (int s = 1; s < g->nslots; s++)
+        if (g->op[s] == op && g->col[s] == col && g->q[s] == q) return g->slot[c] = s;
+    if (g->nslots == ST_GROUP_SLOTS)
+        return st_error(j->err, STRATA_ECORRUPT, "group-by needs more than %d aggregate slots",
+                        ST_GROUP_SLOTS);
+    int s = g->nslots++;
+    strata_dtype dt = (strata_dtype)src->cat[col].dtype;
+    g->op[s] = op;
+    g->col[s] = col;
+    g->q[s] = q;
+    g->in[s] = dt == STRATA_STR                       ? STRATA_STR
+               : dt == STRATA_F32 || dt == STRATA_F64 ? STRATA_F64
+                                                      : STRATA_I64;
+    g->holistic |= st_agg_holistic(op);
+    return g->slot[c] = s;
+}
 
 static int gplan_build(st_upd_job *j, const st_dspec *sp, const st_schema *src, gplan *g)
 {
     memset(g, 0, sizeof *g);
     g->op[0] = ST_AGG_MIN;
+    g->in[0] = STRATA_I64;
     g->col[0] = -1;
     g->nslots = 1;
-    for (int k = 0; k < sp->nkeys; k++) g->keycol[k] = st_schema_find(src, sp->key[k]);
-    for (int a = 0; a < sp->naggs; a++) {
-        int op = sp->agg_op[a] == ST_AGG_MEAN ? ST_AGG_SUM : sp->agg_op[a];
-        if (op == ST_AGG_COUNT) continue;
-        int c = st_schema_find(src, sp->agg_col[a]);
-        if (c < 0)
-            return st_error(j->err, STRATA_ENOTFOUND, "the parent lost column '%s'",
-                            sp->agg_col[a]);
-        int found = 0;
-        for (int s = 1; s < g->nslots; s++) found |= g->op[s] == op && g->col[s] == c;
-        if (found) continue;
-        int s = g->nslots++;
-        g->op[s] = op;
-        g->col[s] = c;
-        strata_dtype dt = (strata_dtype)src->cat[c].dtype;
-        g->is_float[s] = dt == STRATA_F32 || dt == STRATA_F64;
-        snprintf(g->name[s], sizeof g->name[s], "%s", sp->agg_col[a]);
+    for (int k = 0; k < sp->nkeys; k++) {
+        g->keycol[k] = st_schema_find(src, sp->key[k]);
+        g->kdt[k] = (strata_dtype)src->cat[g->keycol[k]].dtype;
     }
-    /* Output columns, by their names (see st_derive_columns). */
-    int n = st_dataset_schema(j->ds)->ncols;
-    for (int c = 0; c < n; c++) {
-        const char *nm = j->sch.cat[c].name;
-        if (c == 0) {
-            g->what[c] = 0;
-        } else if (c <= sp->nkeys) {
-            g->what[c] = 1;
-            g->arg[c] = c - 1;
-        } else if (c == sp->nkeys + 1) {
-            g->what[c] = 2;
-        } else {
-            int op = strncmp(nm, "sum_", 4) == 0   ? ST_AGG_SUM
-                     : strncmp(nm, "min_", 4) == 0 ? ST_AGG_MIN
-                     : strncmp(nm, "max_", 4) == 0 ? ST_AGG_MAX
-                                                   : ST_AGG_MEAN;
-            const char *col = nm + (op == ST_AGG_MEAN ? 5 : 4);
-            int want = op == ST_AGG_MEAN ? ST_AGG_SUM : op;
-            g->what[c] = op == ST_AGG_MEAN ? 4 : 3;
-            g->arg[c] = -1;
-            for (int s = 1; s < g->nslots; s++)
-                if (g->op[s] == want && strcmp(g->name[s], col) == 0) g->arg[c] = s;
-            if (g->arg[c] < 0)
-                return st_error(j->err, STRATA_ECORRUPT, "group-by column '%s' has no aggregate",
-                                nm);
-        }
+    st_cat_column *cols = calloc(ST_DERIVE_MAX_COLS, sizeof *cols);
+    if (cols == NULL) return st_error(j->err, STRATA_ENOMEM, "out of memory");
+    int rc = g->ncols = st_derive_columns(j->err, sp, src, NULL, cols, g->role);
+    if (rc >= 0 && g->ncols != st_dataset_schema(j->ds)->ncols) rc = STRATA_ECORRUPT;
+    for (int c = 0; rc >= 0 && c < g->ncols; c++)
+        if (strcmp(cols[c].name, j->sch.cat[c].name) != 0 || cols[c].dtype != j->sch.cat[c].dtype)
+            rc = STRATA_ECORRUPT;
+    if (rc == STRATA_ECORRUPT)
+        rc = st_error(j->err, rc, "the group-by's columns no longer match its parent's types");
+    for (int c = 0; rc >= 0 && c < g->ncols; c++)
+        if (g->role[c].what >= ST_GOUT_VALUE) rc = gplan_slot(j, sp, src, g, c);
+    free(cols);
+    return rc < 0 ? rc : STRATA_OK;
+}
+
+/* Input of slot A from source batch B (N rows from FIRST) into AG; *OWN what was allocated. */
+static int slot_input(strata_snapshot *s, uint64_t b, uint64_t n, uint64_t first, const gplan *g,
+                      int a, st_agg *ag, void **own)
+{
+    memset(ag, 0, sizeof *ag);
+    ag->op = g->op[a];
+    ag->q = g->q[a];
+    ag->in.dtype = g->in[a];
+    if (g->col[a] < 0 || g->in[a] == STRATA_STR) {
+        if (g->col[a] >= 0)
+            return strata_snapshot_map_str(s, b, g->col[a], (const int64_t **)&ag->in.data,
+                                           &ag->in.bytes);
+        int64_t *ids = *own = malloc(n * sizeof *ids + 8);
+        if (ids == NULL) return STRATA_ENOMEM;
+        for (uint64_t i = 0; i < n; i++) ids[i] = (int64_t)(first + i);
+        ag->in.data = ids;
+        return STRATA_OK;
     }
+    strata_dtype dt = st_dtype_phys((strata_dtype)st_snapshot_schema(s)->cat[g->col[a]].dtype);
+    const void *p;
+    int rc = strata_snapshot_map(s, b, g->col[a], &p);
+    if (rc < 0 || dt == g->in[a]) {
+        ag->in.data = p;
+        return rc;
+    }
+    if ((*own = malloc(n * 8 + 8)) == NULL) return STRATA_ENOMEM;
+    st_convert(*own, g->in[a], p, dt, n);
+    ag->in.data = *own;
     return STRATA_OK;
 }
 
@@ -271,116 +313,233 @@ static int groups_of_batch(st_upd_job *j, strata_snapshot *s, uint64_t b, const 
                            const gplan *g, st_groups *out)
 {
     uint64_t n = (uint64_t)st_snapshot_batches(s)[b].nrows, first = st_snapshot_row_start(s)[b];
-    int64_t *keys[ST_MAX_KEYS] = {0};
-    void *vals[ST_GROUP_SLOTS] = {0};
+    st_gcol keys[ST_MAX_KEYS];
+    void *own[ST_GROUP_SLOTS] = {0};
     st_agg aggs[ST_GROUP_SLOTS];
     int rc = STRATA_OK;
-    for (int k = 0; k < sp->nkeys && rc == STRATA_OK; k++) {
-        const void *p;
-        keys[k] = malloc(n * sizeof(int64_t) + 8);
-        if (keys[k] == NULL) rc = STRATA_ENOMEM;
-        if (rc == STRATA_OK) rc = st_upd_no_nulls(j, s, b, g->keycol[k], "groupby");
-        if (rc == STRATA_OK) rc = strata_snapshot_map(s, b, g->keycol[k], &p);
-        if (rc == STRATA_OK)
-            st_convert(keys[k], STRATA_I64, p,
-                       (strata_dtype)st_snapshot_schema(s)->cat[g->keycol[k]].dtype, n);
+    memset(keys, 0, sizeof keys);
+    for (int k = 0; k < sp->nkeys; k++) {
+        keys[k].dtype = g->kdt[k];
+        ST_TRY(rc = st_upd_no_nulls(j, s, b, g->keycol[k], "groupby"));
+        if (g->kdt[k] == STRATA_STR)
+            ST_TRY(rc = strata_snapshot_map_str(s, b, g->keycol[k], (const int64_t **)&keys[k].data,
+                                                &keys[k].bytes));
+        else
+            ST_TRY(rc = strata_snapshot_map(s, b, g->keycol[k], &keys[k].data));
     }
-    for (int a = 0; a < g->nslots && rc == STRATA_OK; a++) {
-        vals[a] = malloc(n * 8 + 8);
-        if (vals[a] == NULL) {
-            rc = STRATA_ENOMEM;
-            break;
-        }
-        aggs[a].op = g->op[a];
-        aggs[a].is_float = g->is_float[a];
-        aggs[a].values = vals[a];
-        if (g->col[a] < 0) {
-            for (uint64_t i = 0; i < n; i++) ((int64_t *)vals[a])[i] = (int64_t)(first + i);
-            continue;
-        }
-        const void *p;
-        rc = st_upd_no_nulls(j, s, b, g->col[a], "groupby");
-        if (rc == STRATA_OK) rc = strata_snapshot_map(s, b, g->col[a], &p);
-        if (rc == STRATA_OK)
-            st_convert(vals[a], g->is_float[a] ? STRATA_F64 : STRATA_I64, p,
-                       (strata_dtype)st_snapshot_schema(s)->cat[g->col[a]].dtype, n);
+    for (int a = 0; a < g->nslots; a++) {
+        if (g->col[a] >= 0) ST_TRY(rc = st_upd_no_nulls(j, s, b, g->col[a], "groupby"));
+        ST_TRY(rc = slot_input(s, b, n, first, g, a, &aggs[a], &own[a]));
     }
-    if (rc == STRATA_OK)
-        rc = st_groupby((const int64_t *const *)keys, sp->nkeys, n, aggs, g->nslots, out, j->nt);
-    for (int k = 0; k < ST_MAX_KEYS; k++) free(keys[k]);
-    for (int a = 0; a < 16; a++) free(vals[a]);
+    rc = st_groupby(keys, sp->nkeys, n, aggs, g->nslots, out, j->nt);
+done:
+    for (int a = 0; a < ST_GROUP_SLOTS; a++) free(own[a]);
     if (rc == STRATA_ENOMEM) rc = st_error(j->err, rc, "out of memory grouping a batch");
+    if (rc == STRATA_EINVAL) rc = st_error(j->err, rc, "group-by cannot aggregate these inputs");
     return rc;
 }
 
-/* The previous output (working batches [0, NOLD)) as groups. */
-static int groups_of_output(st_upd_job *j, size_t nold, const st_dspec *sp, const gplan *g,
+/* Stored column C (mapped at DATA, BYTES; M rows) into groups OUT. */
+static int load_col(st_groups *out, const gplan *g, int c, const void *data, const char *bytes,
+                    uint64_t m)
+{
+    const int64_t *iv = data;
+    const double *fv = data;
+    size_t na = (size_t)g->nslots;
+    int s = g->slot[c], what = g->role[c].what, op = g->role[c].op;
+    if (what == ST_GOUT_INDEX || what == ST_GOUT_COUNT) {
+        for (uint64_t i = 0; i < m; i++) {
+            if (what == ST_GOUT_INDEX)
+                out->ival[i * na] = iv[i];
+            else
+                out->count[i] = iv[i];
+        }
+        return STRATA_OK;
+    }
+    if (what == ST_GOUT_KEY || (what == ST_GOUT_VALUE && slot_op(op) != op)) return STRATA_OK;
+    if (what == ST_GOUT_VALUE && (op == ST_AGG_COUNT_COL || op == ST_AGG_VAR)) return STRATA_OK;
+    if (g->in[s] == STRATA_STR)
+        return st_groups_set_str(out, s, &(st_gcol){STRATA_STR, data, bytes, NULL});
+    for (uint64_t i = 0; i < m; i++) {
+        size_t x = i * na + (size_t)s;
+        if (what == ST_GOUT_M2)
+            out->m2[x] = fv[i];
+        else if (what == ST_GOUT_WMEAN || g->in[s] == STRATA_F64)
+            out->fval[x] = fv[i];
+        else
+            out->ival[x] = iv[i];
+    }
+    return STRATA_OK;
+}
+
+/* Working batch B of the previous output as groups. */
+static int groups_of_obatch(st_upd_job *j, size_t b, const st_dspec *sp, const gplan *g,
                             st_groups *out)
 {
-    uint64_t n = 0;
-    for (size_t b = 0; b < nold; b++) n += (uint64_t)ST_UPD_WB(j, b).b.nrows;
-    memset(out, 0, sizeof *out);
-    out->nkeys = sp->nkeys;
-    out->naggs = g->nslots;
-    for (int a = 0; a < g->nslots; a++) {
-        out->agg_op[a] = g->op[a];
-        out->agg_float[a] = g->is_float[a];
-    }
-    out->n = n;
-    out->keys = malloc((n * (uint64_t)sp->nkeys + 1) * sizeof *out->keys);
-    out->count = malloc((n + 1) * sizeof *out->count);
-    out->ival = calloc(n * (uint64_t)g->nslots + 1, sizeof *out->ival);
-    out->fval = calloc(n * (uint64_t)g->nslots + 1, sizeof *out->fval);
-    if (out->keys == NULL || out->count == NULL || out->ival == NULL || out->fval == NULL) {
-        st_groups_free(out);
-        return st_error(j->err, STRATA_ENOMEM, "out of memory reading %llu groups",
-                        (unsigned long long)n);
-    }
-    int rc = STRATA_OK;
-    uint64_t at = 0;
-    size_t nk = (size_t)sp->nkeys, na = (size_t)g->nslots;
-    for (size_t b = 0; b < nold && rc == STRATA_OK; b++) {
-        uint64_t m = (uint64_t)ST_UPD_WB(j, b).b.nrows;
-        for (int c = 0; c < st_dataset_schema(j->ds)->ncols && rc == STRATA_OK; c++) {
-            if (g->what[c] == 4) continue;
-            st_npy_map mp, mb;
-            const void *data;
-            const char *bytes;
-            if ((rc = st_upd_map(j, &ST_UPD_WB(j, b), c, &mp, &mb, &data, &bytes)) < 0) break;
-            const int64_t *iv = data;
-            const double *fv = data;
-            for (uint64_t i = 0; i < m; i++) {
-                uint64_t grp = at + i;
-                switch (g->what[c]) {
-                case 0:
-                    out->ival[grp * na] = iv[i];
-                    break;
-                case 1:
-                    out->keys[grp * nk + (size_t)g->arg[c]] = iv[i];
-                    break;
-                case 2:
-                    out->count[grp] = iv[i];
-                    break;
-                default:
-                    if (g->is_float[g->arg[c]])
-                        out->fval[grp * na + (size_t)g->arg[c]] = fv[i];
-                    else
-                        out->ival[grp * na + (size_t)g->arg[c]] = iv[i];
-                }
-            }
-            st_npy_unmap(&mp);
-            st_npy_unmap(&mb);
-        }
-        at += m;
-    }
+    const st_upd_wbatch *w = &ST_UPD_WB(j, b);
+    uint64_t m = (uint64_t)w->b.nrows;
+    st_npy_map mp[ST_DERIVE_MAX_COLS], mb[ST_DERIVE_MAX_COLS];
+    const void *data[ST_DERIVE_MAX_COLS];
+    const char *bytes[ST_DERIVE_MAX_COLS];
+    st_gcol keys[ST_MAX_KEYS];
+    int rc = STRATA_OK, c = 0;
+    st_groups_init(out, sp->nkeys, g->kdt, g->nslots, g->op, g->in, g->q);
+    for (; c < g->ncols; c++) ST_TRY(rc = st_upd_map(j, w, c, &mp[c], &mb[c], &data[c], &bytes[c]));
+    for (int x = 0; x < g->ncols; x++)
+        if (g->role[x].what == ST_GOUT_KEY)
+            keys[g->role[x].arg] = (st_gcol){g->kdt[g->role[x].arg], data[x], bytes[x], NULL};
+    ST_TRY(rc = st_groups_set_keys(out, keys, m));
+    for (int x = 0; x < g->ncols; x++) ST_TRY(rc = load_col(out, g, x, data[x], bytes[x], m));
+    for (uint64_t i = 0; i < m; i++) /* no nulls yet: every input of a group counted */
+        for (int a = 0; a < g->nslots; a++)
+            out->nval[i * (size_t)g->nslots + (size_t)a] = out->count[i];
+done:
+    if (rc == STRATA_ENOMEM || rc == STRATA_EINVAL)
+        rc = st_error(j->err, rc, "cannot read %llu groups back", (unsigned long long)m);
     if (rc < 0) st_groups_free(out);
+    for (int x = 0; x < c; x++) {
+        st_npy_unmap(&mp[x]);
+        st_npy_unmap(&mb[x]);
+    }
+    return rc;
+}
+
+/* Groups merged in a binary counter's order: a part pushed merges with the part before it while
+ * both hold as many pushes, so each group is copied about log2(pushes) times, and parts stay in
+ * push order (earlier rows first). */
+typedef struct gstack {
+    st_groups g[64];
+    int level[64];
+    int n;
+} gstack;
+
+static int gstack_merge_top(st_upd_job *j, gstack *k)
+{
+    int rc = st_groups_merge(&k->g[k->n - 2], &k->g[k->n - 1]);
+    st_groups_free(&k->g[--k->n]);
+    k->level[k->n - 1]++;
+    return rc < 0 ? st_error(j->err, rc, "out of memory merging groups") : STRATA_OK;
+}
+
+/* Push PART (K owns it from here, also on failure). */
+static int gstack_push(st_upd_job *j, gstack *k, st_groups *part)
+{
+    int rc = STRATA_OK;
+    k->g[k->n] = *part;
+    k->level[k->n++] = 0;
+    while (rc == STRATA_OK && k->n >= 2 && k->level[k->n - 1] == k->level[k->n - 2])
+        rc = gstack_merge_top(j, k);
+    return rc;
+}
+
+/* Merge what is left into *ACC (*HAVE: it holds groups); K is empty after. */
+static int gstack_finish(st_upd_job *j, gstack *k, st_groups *acc, int *have)
+{
+    int rc = STRATA_OK;
+    while (rc == STRATA_OK && k->n >= 2) rc = gstack_merge_top(j, k);
+    if (rc == STRATA_OK && k->n == 1) {
+        *acc = k->g[0];
+        *have = 1;
+        k->n = 0;
+    }
+    while (k->n > 0) st_groups_free(&k->g[--k->n]);
+    return rc;
+}
+
+/* The previous output (working batches [0, NOLD)) as groups, pushed on K: each batch holds a
+ * sorted run of groups disjoint from the others', so these merges do no arithmetic. */
+static int groups_of_output(st_upd_job *j, size_t nold, const st_dspec *sp, const gplan *g,
+                            gstack *k)
+{
+    int rc = STRATA_OK;
+    for (size_t b = 0; b < nold && rc == STRATA_OK; b++) {
+        st_groups part;
+        rc = groups_of_obatch(j, b, sp, g, &part);
+        if (rc == STRATA_OK) rc = gstack_push(j, k, &part);
+    }
+    return rc;
+}
+
+/* Output column C of groups [S, E) of GR as numbers of the column's dtype into BUF. */
+static void out_numbers(const st_groups *gr, const gplan *g, int c, strata_dtype dt, uint64_t s,
+                        uint64_t e, char *buf)
+{
+    size_t na = (size_t)gr->naggs, esz = strata_dtype_size(dt);
+    int a = g->slot[c], what = g->role[c].what, op = g->role[c].op;
+    for (uint64_t x = s; x < e; x++) {
+        char *o = buf + (x - s) * esz;
+        size_t i = x * na + (size_t)a;
+        int64_t iv = 0;
+        double fv = 0;
+        int isf = 0;
+        switch (what) {
+        case ST_GOUT_INDEX:
+            iv = gr->ival[x * na];
+            break;
+        case ST_GOUT_KEY:
+            if (st_groups_key(gr, x, g->role[c].arg, o, NULL, NULL)) memset(o, 0, esz);
+            continue;
+        case ST_GOUT_COUNT:
+            iv = gr->count[x];
+            break;
+        case ST_GOUT_WMEAN:
+            fv = gr->fval[i], isf = 1;
+            break;
+        case ST_GOUT_M2:
+            fv = gr->m2[i], isf = 1;
+            break;
+        default:
+            if (op == ST_AGG_COUNT_COL || op == ST_AGG_COUNT_DISTINCT)
+                iv = gr->nval[i];
+            else if (op != ST_AGG_SUM && op != ST_AGG_MIN && op != ST_AGG_MAX &&
+                     op != ST_AGG_FIRST && op != ST_AGG_LAST)
+                fv = st_groups_value(gr, x, a), isf = 1; /* of the slot: sum, var, ... */
+            else if (gr->agg_dtype[a] == STRATA_F64)
+                fv = gr->fval[i], isf = 1;
+            else
+                iv = gr->ival[i];
+        }
+        if (what == ST_GOUT_VALUE && op == ST_AGG_MEAN) fv /= (double)gr->nval[i]; /* of sum */
+        if (what == ST_GOUT_VALUE && op == ST_AGG_STD) fv = sqrt(fv);              /* of var */
+        if (isf)
+            memcpy(o, &fv, 8);
+        else
+            memcpy(o, &iv, 8);
+    }
+}
+
+/* Output column C of groups [S, E) of GR as strings appended to W. */
+static int out_strings(st_upd_job *j, const st_groups *gr, const gplan *g, int c, uint64_t s,
+                       uint64_t e, st_colw *w)
+{
+    int64_t *off = malloc((e - s + 1) * sizeof *off);
+    st_vec bytes = ST_VEC(char);
+    int rc = off ? STRATA_OK : STRATA_ENOMEM;
+    if (off != NULL) off[0] = 0;
+    for (uint64_t x = s; x < e && rc == STRATA_OK; x++) {
+        const char *p = "";
+        size_t len = 0;
+        if (g->role[c].what == ST_GOUT_KEY)
+            st_groups_key(gr, x, g->role[c].arg, NULL, &p, &len);
+        else
+            st_groups_str(gr, x, g->slot[c], &p, &len);
+        char *at = st_vec_grow(&bytes, len);
+        if (at == NULL && len > 0) rc = STRATA_ENOMEM;
+        if (at != NULL) memcpy(at, p, len);
+        off[x - s + 1] = (int64_t)bytes.n;
+    }
+    if (rc == STRATA_OK)
+        rc = st_colw_append_str(j->err, w, off, bytes.v ? bytes.v : "", e - s);
+    else
+        rc = st_error(j->err, rc, "out of memory");
+    free(off);
+    st_vec_free(&bytes);
     return rc;
 }
 
 static int groups_out(st_upd_job *j, const st_groups *gr, const gplan *g)
 {
     int rc = STRATA_OK;
-    size_t nk = (size_t)gr->nkeys, na = (size_t)gr->naggs;
     enum { CH = 4096 };
     char *buf = malloc(CH * 8);
     if (buf == NULL) return st_error(j->err, STRATA_ENOMEM, "out of memory");
@@ -389,36 +548,15 @@ static int groups_out(st_upd_job *j, const st_groups *gr, const gplan *g)
         st_upd_outw ow;
         if ((rc = st_upd_out_begin(j, &ow, 0)) < 0) break;
         for (int c = 0; c < ow.n && rc == STRATA_OK; c++) {
+            strata_dtype dt = (strata_dtype)j->sch.cat[c].dtype;
             for (uint64_t s = start; s < end && rc == STRATA_OK; s += CH) {
                 uint64_t e = s + CH < end ? s + CH : end;
-                int64_t *iv = (int64_t *)(void *)buf;
-                double *fv = (double *)(void *)buf;
-                for (uint64_t x = s; x < e; x++) {
-                    uint64_t i = x - s;
-                    int a = g->arg[c];
-                    switch (g->what[c]) {
-                    case 0:
-                        iv[i] = gr->ival[x * na];
-                        break;
-                    case 1:
-                        iv[i] = gr->keys[x * nk + (size_t)a];
-                        break;
-                    case 2:
-                        iv[i] = gr->count[x];
-                        break;
-                    case 3:
-                        if (g->is_float[a])
-                            fv[i] = gr->fval[x * na + (size_t)a];
-                        else
-                            iv[i] = gr->ival[x * na + (size_t)a];
-                        break;
-                    default:
-                        fv[i] = (g->is_float[a] ? gr->fval[x * na + (size_t)a]
-                                                : (double)gr->ival[x * na + (size_t)a]) /
-                                (double)gr->count[x];
-                    }
+                if (dt == STRATA_STR) {
+                    rc = out_strings(j, gr, g, c, s, e, &ow.w[c]);
+                } else {
+                    out_numbers(gr, g, c, dt, s, e, buf);
+                    rc = st_colw_append(j->err, &ow.w[c], buf, e - s);
                 }
-                rc = st_colw_append(j->err, &ow.w[c], buf, e - s);
             }
         }
         if (rc == STRATA_OK)
@@ -515,6 +653,63 @@ static int push_mark(st_upd_job *j, int64_t id, int64_t consumed, int64_t seq, i
     return STRATA_OK;
 }
 
+/* Group-by SP of source S: the groups of source batches [CONSUMED, nbatches), merged batch by
+ * batch into the previous output (working batches [0, NOLD)) when CONSUMED > 0. A full
+ * recompute folds the same batches in the same order from the first, so both give the same
+ * bytes. A holistic one always starts from the first batch (CONSUMED 0) and merges in the
+ * binary counter's order (each group copied log2(batches) times, not once per batch). */
+static int update_groupby(st_upd_job *j, const st_dspec *sp, strata_snapshot *s, uint64_t consumed,
+                          size_t nold)
+{
+    gplan g;
+    st_groups acc;
+    gstack *k = calloc(1, sizeof *k);
+    int have = 0, rc = k != NULL ? STRATA_OK : st_error(j->err, STRATA_ENOMEM, "out of memory");
+    uint64_t nsb = st_snapshot_nbatches(s);
+    const st_cat_batch *batches = st_snapshot_batches(s);
+    ST_TRY(rc);
+    ST_TRY(rc = gplan_build(j, sp, st_snapshot_schema(s), &g));
+    if (consumed > 0) { /* the previous groups, then the new batches' folded in one by one */
+        ST_TRY(rc = groups_of_output(j, nold, sp, &g, k));
+        ST_TRY(rc = gstack_finish(j, k, &acc, &have));
+    }
+    for (uint64_t b = consumed; b < nsb && rc == STRATA_OK; b++) {
+        st_groups part;
+        rc = groups_of_batch(j, s, b, sp, &g, &part);
+        if (rc == STRATA_OK && g.holistic) { /* recomputed whole: any fixed order will do */
+            rc = gstack_push(j, k, &part);
+        } else if (rc == STRATA_OK && !have) {
+            acc = part;
+            have = 1;
+        } else if (rc == STRATA_OK) {
+            rc = st_groups_merge(&acc, &part);
+            if (rc < 0) rc = st_error(j->err, rc, "out of memory merging groups");
+            st_groups_free(&part);
+        }
+        st_snapshot_release(s, b);
+        if (rc == STRATA_OK) rc = st_upd_progress(j, b - consumed + 1, (uint64_t)batches[b].nrows);
+    }
+    if (rc == STRATA_OK && g.holistic) rc = gstack_finish(j, k, &acc, &have);
+    if (rc == STRATA_OK) {
+        st_upd_retire(j);
+        rc = groups_out(j, &acc, &g);
+    }
+done:
+    while (k != NULL && k->n > 0) st_groups_free(&k->g[--k->n]); /* after a failure */
+    if (have) st_groups_free(&acc);
+    free(k);
+    j->st->refreshed++;
+    return rc;
+}
+
+/* Whether group-by SP has a holistic aggregate (its updates recompute from every batch). */
+static int groupby_holistic(const st_dspec *sp)
+{
+    for (int a = 0; sp->op == ST_OP_GROUPBY && a < sp->naggs; a++)
+        if (st_agg_holistic(sp->agg_op[a])) return 1;
+    return 0;
+}
+
 static int update_index(st_upd_job *j, const st_cat_deriv *dv)
 {
     st_dspec sp;
@@ -546,7 +741,7 @@ static int update_index(st_upd_job *j, const st_cat_deriv *dv)
         j->st->fresh++;
         goto done;
     }
-    if (!valid) consumed = 0;
+    if (!valid || groupby_holistic(&sp)) consumed = 0;
     int destroys = st_op_destroys_order(sp.op);
     const char *mode = j->o->full ? "full" : destroys || consumed == 0 ? "refresh" : "incremental";
     begin_object(j, "index", mode, nsb - consumed);
@@ -568,36 +763,7 @@ static int update_index(st_upd_job *j, const st_cat_deriv *dv)
         else
             j->st->incremental++;
     } else if (sp.op == ST_OP_GROUPBY) {
-        gplan g;
-        st_groups acc;
-        memset(&acc, 0, sizeof acc);
-        int have = 0;
-        ST_TRY(rc = gplan_build(j, &sp, st_snapshot_schema(s), &g));
-        if (consumed > 0) {
-            ST_TRY(rc = groups_of_output(j, nold, &sp, &g, &acc));
-            have = 1;
-        }
-        for (uint64_t b = consumed; b < nsb && rc == STRATA_OK; b++) {
-            st_groups part;
-            rc = groups_of_batch(j, s, b, &sp, &g, &part);
-            if (rc == STRATA_OK && !have) {
-                acc = part;
-                have = 1;
-            } else if (rc == STRATA_OK) {
-                rc = st_groups_merge(&acc, &part);
-                if (rc < 0) rc = st_error(j->err, rc, "out of memory merging groups");
-                st_groups_free(&part);
-            }
-            st_snapshot_release(s, b);
-            if (rc == STRATA_OK)
-                rc = st_upd_progress(j, b - consumed + 1, (uint64_t)batches[b].nrows);
-        }
-        if (rc == STRATA_OK) {
-            st_upd_retire(j);
-            rc = groups_out(j, &acc, &g);
-        }
-        if (have) st_groups_free(&acc);
-        j->st->refreshed++;
+        ST_TRY(rc = update_groupby(j, &sp, s, consumed, nold));
     } else {
         /* sort and global topk: the new rows' sorted runs, merged into the previous output */
         st_upd_retire(j);

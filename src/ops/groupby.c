@@ -1,11 +1,17 @@
 /*
- * groupby.c -- hash group-by with sum, count, min, max and mean, and the merge of partial
- * results that incremental group-by is built on.
+ * groupby.c -- hash group-by over keys of any dtype (normalised to 64-bit words by gkey.c) with
+ * count, sum, min, max, mean, var, std, first, last and the holistic count_distinct, median and
+ * quantile, and the merge of partial results that incremental group-by is built on.
  *
- * Determinism: rows are partitioned among threads by the hash of their key, and each thread
- * scans every row in order, accumulating only its own groups. Every group therefore sees its rows
- * in row order, so float sums are the same for any thread count. The groups of all threads are
- * then sorted by key.
+ * Determinism: the keys are normalised first, on one thread (string dictionaries). Rows are then
+ * partitioned among threads by the hash of their key words, and each thread scans every row in
+ * order, accumulating only its own groups. Every group therefore sees its rows in row order, so
+ * float sums and variances are the same for any thread count. The groups of all threads are
+ * then sorted by key, and the values a holistic aggregate keeps are sorted within each group.
+ *
+ * Nulls: a null key is word 0 plus its bit in the group's null mask (the word after the keys),
+ * so it is one group of its own, sorted after every value of its column; a null input is skipped
+ * by every aggregate but COUNT.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -15,154 +21,272 @@
 #include <omp.h>
 #endif
 
-#include "ops/ops.h"
+#include "ops/ops_int.h"
 #include "util/error.h"
+#include "util/vec.h"
 
-static uint64_t hash_keys(const int64_t *const *keys, int nk, uint64_t row)
+/* An aggregate's input, ready for the hot loop: integer words (strings: ranks) or doubles. */
+typedef struct gin {
+    int op, isf;
+    const int64_t *iv;
+    const double *fv;
+    const uint8_t *valid;
+} gin;
+
+/* A value a holistic aggregate keeps, for group GRP of one thread's part. */
+typedef struct hpair {
+    uint64_t grp;
+    int64_t w;
+} hpair;
+
+/* One thread's groups and the values its holistic aggregates collected. */
+typedef struct gpart {
+    st_groups g;
+    st_vec h[ST_GROUP_SLOTS];
+} gpart;
+
+static inline uint64_t mix(uint64_t h, uint64_t x)
+{
+    h ^= x + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
+    h *= 0xBF58476D1CE4E5B9ull;
+    return h ^ (h >> 31);
+}
+
+static uint64_t hash_row(const int64_t *const *w, int nw, uint64_t row)
 {
     uint64_t h = 0x9E3779B97F4A7C15ull;
-    for (int k = 0; k < nk; k++) {
-        h ^= (uint64_t)keys[k][row] + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
-        h *= 0xBF58476D1CE4E5B9ull;
-        h ^= h >> 31;
-    }
+    for (int k = 0; k < nw; k++) h = mix(h, (uint64_t)w[k][row]);
     return h;
 }
 
-/* Room for NEED groups in G (capacity *CAP). STRATA_ENOMEM leaves G valid, its arrays possibly
- * grown. */
-static int grow_groups(st_groups *g, uint64_t *cap, uint64_t need)
+static uint64_t hash_stored(const int64_t *k, int nw)
+{
+    uint64_t h = 0x9E3779B97F4A7C15ull;
+    for (int i = 0; i < nw; i++) h = mix(h, (uint64_t)k[i]);
+    return h;
+}
+
+static size_t na_of(const st_groups *g)
+{
+    return (size_t)(g->naggs ? g->naggs : 1);
+}
+
+/* Room for NEED groups in G (capacity *CAP). STRATA_ENOMEM leaves G valid. */
+int st_groups_grow(st_groups *g, uint64_t *cap, uint64_t need)
 {
     if (need <= *cap) return STRATA_OK;
     uint64_t c = *cap ? *cap * 2 : 1024;
     while (c < need) c *= 2;
-    int64_t *k = realloc(g->keys, c * (size_t)g->nkeys * sizeof *k);
+    size_t nk = (size_t)g->nkeys + 1, na = na_of(g);
+    int64_t *k = realloc(g->keys, c * nk * sizeof *k);
     if (k == NULL) return STRATA_ENOMEM;
     g->keys = k;
     int64_t *cnt = realloc(g->count, c * sizeof *cnt);
     if (cnt == NULL) return STRATA_ENOMEM;
     g->count = cnt;
-    size_t na = (size_t)(g->naggs ? g->naggs : 1);
+    int64_t *nv = realloc(g->nval, c * na * sizeof *nv);
+    if (nv == NULL) return STRATA_ENOMEM;
+    g->nval = nv;
     int64_t *iv = realloc(g->ival, c * na * sizeof *iv);
     if (iv == NULL) return STRATA_ENOMEM;
     g->ival = iv;
     double *fv = realloc(g->fval, c * na * sizeof *fv);
     if (fv == NULL) return STRATA_ENOMEM;
     g->fval = fv;
+    double *m2 = realloc(g->m2, c * na * sizeof *m2);
+    if (m2 == NULL) return STRATA_ENOMEM;
+    g->m2 = m2;
     *cap = c;
     return STRATA_OK;
 }
 
-/* Fold row value into group slot. */
-static void fold(st_groups *g, uint64_t grp, int a, const st_agg *agg, uint64_t row, int first)
+/* Group GRP's aggregates, zeroed. */
+void st_groups_zero(st_groups *g, uint64_t grp)
 {
-    size_t s = grp * (size_t)g->naggs + (size_t)a;
-    int op = agg->op;
-    if (op == ST_AGG_COUNT) return;
-    if (agg->is_float) {
-        double v = ((const double *)agg->values)[row];
-        if (op == ST_AGG_SUM || op == ST_AGG_MEAN) {
-            g->fval[s] = first ? v : g->fval[s] + v;
-        } else if (!isnan(v)) {
-            double cur = g->fval[s];
-            if (first || isnan(cur) || (op == ST_AGG_MIN ? v < cur : v > cur)) g->fval[s] = v;
-        } else if (first) {
-            g->fval[s] = NAN; /* stays NaN only while the group has no number */
-        }
-    } else {
-        int64_t v = ((const int64_t *)agg->values)[row];
-        if (op == ST_AGG_SUM || op == ST_AGG_MEAN)
-            g->ival[s] = first ? v : (int64_t)((uint64_t)g->ival[s] + (uint64_t)v);
-        else if (first || (op == ST_AGG_MIN ? v < g->ival[s] : v > g->ival[s]))
-            g->ival[s] = v;
+    size_t na = na_of(g);
+    g->count[grp] = 0;
+    memset(g->nval + grp * na, 0, na * sizeof *g->nval);
+    memset(g->ival + grp * na, 0, na * sizeof *g->ival);
+    memset(g->fval + grp * na, 0, na * sizeof *g->fval);
+    memset(g->m2 + grp * na, 0, na * sizeof *g->m2);
+}
+
+static inline void fold_f(double *x, int op, double v, int first)
+{
+    switch (op) {
+    case ST_AGG_SUM:
+    case ST_AGG_MEAN:
+        *x = first ? v : *x + v;
+        break;
+    case ST_AGG_MIN:
+    case ST_AGG_MAX: /* NaN stays only while the group has no number */
+        if (first || (!isnan(v) && (isnan(*x) || (op == ST_AGG_MIN ? v < *x : v > *x)))) *x = v;
+        break;
+    case ST_AGG_FIRST:
+        if (first || (isnan(*x) && !isnan(v))) *x = v;
+        break;
+    case ST_AGG_LAST:
+        if (first || !isnan(v)) *x = v;
+        break;
     }
 }
 
-/* Accumulate the rows whose hash falls in partition PART of NPART into G. */
-static int accumulate(st_groups *g, const int64_t *const *keys, uint64_t n, const st_agg *aggs,
+static inline void fold_i(int64_t *x, int op, int64_t v, int first)
+{
+    switch (op) {
+    case ST_AGG_SUM:
+    case ST_AGG_MEAN:
+        *x = first ? v : (int64_t)((uint64_t)*x + (uint64_t)v);
+        break;
+    case ST_AGG_MIN:
+        if (first || v < *x) *x = v;
+        break;
+    case ST_AGG_MAX:
+        if (first || v > *x) *x = v;
+        break;
+    case ST_AGG_FIRST:
+        if (first) *x = v;
+        break;
+    case ST_AGG_LAST:
+        *x = v;
+        break;
+    }
+}
+
+/* Fold row R's input of aggregate A into group GRP. */
+static inline int fold(gpart *p, uint64_t grp, int a, const gin *in, uint64_t r)
+{
+    st_groups *g = &p->g;
+    int op = in->op;
+    if (op == ST_AGG_COUNT || !st_gvalid(in->valid, r)) return STRATA_OK;
+    size_t s = grp * (size_t)g->naggs + (size_t)a;
+    int64_t nv = g->nval[s];
+    if (st_agg_holistic(op)) {
+        if (in->isf && isnan(in->fv[r])) return STRATA_OK;
+        int64_t w = in->isf ? st_gword_f64(in->fv[r]) : in->iv[r];
+        hpair *h = st_vec_push(&p->h[a]);
+        if (h == NULL) return STRATA_ENOMEM;
+        *h = (hpair){grp, w};
+    } else if (op == ST_AGG_VAR || op == ST_AGG_STD) { /* Welford */
+        double v = in->isf ? in->fv[r] : (double)in->iv[r];
+        double d = v - g->fval[s];
+        g->fval[s] += d / (double)(nv + 1);
+        g->m2[s] += d * (v - g->fval[s]);
+    } else if (in->isf) {
+        fold_f(g->fval + s, op, in->fv[r], nv == 0);
+    } else {
+        fold_i(g->ival + s, op, in->iv[r], nv == 0);
+    }
+    g->nval[s] = nv + 1;
+    return STRATA_OK;
+}
+
+/* The hash table of one thread's groups: group index + 1 per slot, 0 for empty. */
+typedef struct gtable {
+    uint64_t *slot;
+    uint64_t cap, mask;
+    uint64_t gcap; /* groups allocated */
+} gtable;
+
+/* A new group for row R (NW words W, hash slot SLOT): stored with stride nkeys + 1, the null
+ * mask 0 when there is none; the table grows at half full. */
+static int new_group(gpart *p, gtable *t, const int64_t *const *w, int nw, uint64_t r,
+                     uint64_t slot, uint64_t *out)
+{
+    st_groups *g = &p->g;
+    size_t st = (size_t)g->nkeys + 1;
+    int rc = st_groups_grow(g, &t->gcap, g->n + 1);
+    if (rc < 0) return rc;
+    uint64_t grp = g->n++;
+    for (int i = 0; i < nw; i++) g->keys[grp * st + (size_t)i] = w[i][r];
+    if (nw < (int)st) g->keys[grp * st + st - 1] = 0;
+    st_groups_zero(g, grp);
+    t->slot[slot] = grp + 1;
+    *out = grp;
+    if (g->n * 2 <= t->cap) return STRATA_OK;
+    uint64_t ncap = t->cap * 2; /* rehash */
+    uint64_t *nt = calloc(ncap, sizeof *nt);
+    if (nt == NULL) return STRATA_ENOMEM;
+    for (uint64_t x = 0; x < g->n; x++) {
+        uint64_t s = (hash_stored(g->keys + x * st, nw) >> 8) & (ncap - 1);
+        while (nt[s] != 0) s = (s + 1) & (ncap - 1);
+        nt[s] = x + 1;
+    }
+    free(t->slot);
+    t->slot = nt;
+    t->cap = ncap;
+    t->mask = ncap - 1;
+    return STRATA_OK;
+}
+
+/* Accumulate the rows whose hash falls in partition PART of NPART into P: the hot loop. */
+static int accumulate(gpart *p, const int64_t *const *w, int nw, uint64_t n, const gin *in,
                       int part, int npart)
 {
-    uint64_t cap = 0, tcap = 1024, tmask = tcap - 1;
-    uint64_t *table = calloc(tcap, sizeof *table); /* group index + 1; 0 is empty */
-    if (table == NULL) return STRATA_ENOMEM;
-    int rc = STRATA_OK, nk = g->nkeys;
+    gtable t = {calloc(1024, sizeof(uint64_t)), 1024, 1023, 0};
+    if (t.slot == NULL) return STRATA_ENOMEM;
+    int rc = STRATA_OK, na = p->g.naggs;
+    size_t st = (size_t)p->g.nkeys + 1;
     for (uint64_t r = 0; r < n; r++) {
-        uint64_t h = hash_keys(keys, nk, r);
+        uint64_t h = hash_row(w, nw, r), grp;
         if ((int)(h % (uint64_t)npart) != part) continue;
-        uint64_t slot = (h >> 8) & tmask, grp;
+        uint64_t slot = (h >> 8) & t.mask;
         for (;;) {
-            uint64_t e = table[slot];
+            uint64_t e = t.slot[slot];
             if (e == 0) {
-                ST_TRY(rc = grow_groups(g, &cap, g->n + 1));
-                grp = g->n++;
-                for (int k = 0; k < nk; k++) g->keys[grp * (size_t)nk + (size_t)k] = keys[k][r];
-                g->count[grp] = 0;
-                /* both slots of every aggregate are defined (one of them stays unused) */
-                size_t na = (size_t)(g->naggs ? g->naggs : 1);
-                memset(g->ival + grp * na, 0, na * sizeof *g->ival);
-                memset(g->fval + grp * na, 0, na * sizeof *g->fval);
-                table[slot] = grp + 1;
+                ST_TRY(rc = new_group(p, &t, w, nw, r, slot, &grp));
                 break;
             }
-            grp = e - 1;
+            const int64_t *k = p->g.keys + (e - 1) * st;
             int same = 1;
-            for (int k = 0; k < nk && same; k++)
-                same = g->keys[grp * (size_t)nk + (size_t)k] == keys[k][r];
-            if (same) break;
-            slot = (slot + 1) & tmask;
-        }
-        int first = g->count[grp] == 0;
-        g->count[grp]++;
-        for (int a = 0; a < g->naggs; a++) fold(g, grp, a, &aggs[a], r, first);
-        if (g->n * 2 > tcap) { /* rehash */
-            uint64_t ncap = tcap * 2;
-            uint64_t *nt = calloc(ncap, sizeof *nt);
-            if (nt == NULL) {
-                rc = STRATA_ENOMEM;
-                goto done;
+            for (int i = 0; i < nw && same; i++) same = k[i] == w[i][r];
+            if (same) {
+                grp = e - 1;
+                break;
             }
-            for (uint64_t x = 0; x < g->n; x++) {
-                uint64_t hh = 0x9E3779B97F4A7C15ull;
-                for (int k = 0; k < nk; k++) {
-                    hh ^= (uint64_t)g->keys[x * (size_t)nk + (size_t)k] + 0x9E3779B97F4A7C15ull +
-                          (hh << 6) + (hh >> 2);
-                    hh *= 0xBF58476D1CE4E5B9ull;
-                    hh ^= hh >> 31;
-                }
-                uint64_t s = (hh >> 8) & (ncap - 1);
-                while (nt[s] != 0) s = (s + 1) & (ncap - 1);
-                nt[s] = x + 1;
-            }
-            free(table);
-            table = nt;
-            tcap = ncap;
-            tmask = ncap - 1;
+            slot = (slot + 1) & t.mask;
         }
+        p->g.count[grp]++;
+        for (int a = 0; a < na; a++) ST_TRY(rc = fold(p, grp, a, &in[a], r));
     }
 done:
-    free(table);
+    free(t.slot);
     return rc;
 }
 
-static int key_cmp(const st_groups *g, uint64_t a, uint64_t b)
+/* -1, 0 or 1 as group A of G orders before, with or after group B of H: key by key, a null key
+ * after every value. */
+int st_groups_cmp(const st_groups *g, uint64_t a, const st_groups *h, uint64_t b)
 {
+    size_t st = (size_t)g->nkeys + 1;
+    const int64_t *x = g->keys + a * st, *y = h->keys + b * st;
+    uint64_t mx = (uint64_t)x[st - 1], my = (uint64_t)y[st - 1];
     for (int k = 0; k < g->nkeys; k++) {
-        int64_t x = g->keys[a * (size_t)g->nkeys + (size_t)k];
-        int64_t y = g->keys[b * (size_t)g->nkeys + (size_t)k];
-        if (x != y) return x < y ? -1 : 1;
+        int nx = (int)(mx >> k & 1), ny = (int)(my >> k & 1);
+        if (nx != ny) return nx ? 1 : -1;
+        if (x[k] != y[k]) return x[k] < y[k] ? -1 : 1;
     }
     return 0;
 }
 
-/* Reorder G's groups by key (insertion into a sorted permutation via merge sort). */
-static int sort_groups(st_groups *g)
+/* ARR (N rows of W int64 or double words) reordered by PERM. */
+static int permute(void **arr, size_t esz, uint64_t n, size_t w, const uint64_t *perm)
+{
+    char *out = malloc(n * w * esz + 1), *in = *arr;
+    if (out == NULL) return STRATA_ENOMEM;
+    for (uint64_t i = 0; i < n; i++) memcpy(out + i * w * esz, in + perm[i] * w * esz, w * esz);
+    free(*arr);
+    *arr = out;
+    return STRATA_OK;
+}
+
+/* Reorder G's groups by key (a stable merge sort); *PERMP (malloc'd) gets the old position of
+ * each new one. */
+static int sort_groups(st_groups *g, uint64_t **permp)
 {
     uint64_t n = g->n;
-    if (n < 2) return STRATA_OK;
     int rc = STRATA_OK;
-    int64_t *keys = NULL, *count = NULL, *iv = NULL;
-    double *fv = NULL;
-    uint64_t *perm = malloc(n * sizeof *perm), *tmp = malloc(n * sizeof *tmp);
+    uint64_t *perm = malloc((n + 1) * sizeof *perm), *tmp = malloc((n + 1) * sizeof *tmp);
     if (perm == NULL || tmp == NULL) {
         rc = STRATA_ENOMEM;
         goto done;
@@ -173,7 +297,7 @@ static int sort_groups(st_groups *g)
             uint64_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
             uint64_t i = lo, j = mid, o = lo;
             while (i < mid && j < hi)
-                tmp[o++] = key_cmp(g, perm[i], perm[j]) <= 0 ? perm[i++] : perm[j++];
+                tmp[o++] = st_groups_cmp(g, perm[i], g, perm[j]) <= 0 ? perm[i++] : perm[j++];
             while (i < mid) tmp[o++] = perm[i++];
             while (j < hi) tmp[o++] = perm[j++];
         }
@@ -181,49 +305,43 @@ static int sort_groups(st_groups *g)
         perm = tmp;
         tmp = x;
     }
-    st_groups s = *g;
-    size_t nk = (size_t)g->nkeys, na = (size_t)(g->naggs ? g->naggs : 1);
-    keys = malloc(n * nk * sizeof *keys);
-    count = malloc(n * sizeof *count);
-    iv = malloc(n * na * sizeof *iv);
-    fv = malloc(n * na * sizeof *fv);
-    if (keys == NULL || count == NULL || iv == NULL || fv == NULL) {
-        free(keys);
-        free(count);
-        free(iv);
-        free(fv);
-        rc = STRATA_ENOMEM;
-        goto done;
-    }
-    for (uint64_t i = 0; i < n; i++) {
-        uint64_t p = perm[i];
-        memcpy(keys + i * nk, s.keys + p * nk, nk * sizeof *keys);
-        count[i] = s.count[p];
-        memcpy(iv + i * na, s.ival + p * na, na * sizeof *iv);
-        memcpy(fv + i * na, s.fval + p * na, na * sizeof *fv);
-    }
-    free(g->keys);
-    free(g->count);
-    free(g->ival);
-    free(g->fval);
-    g->keys = keys;
-    g->count = count;
-    g->ival = iv;
-    g->fval = fv;
+    size_t na = na_of(g);
+    ST_TRY(rc = permute((void **)&g->keys, 8, n, (size_t)g->nkeys + 1, perm));
+    ST_TRY(rc = permute((void **)&g->count, 8, n, 1, perm));
+    ST_TRY(rc = permute((void **)&g->nval, 8, n, na, perm));
+    ST_TRY(rc = permute((void **)&g->ival, 8, n, na, perm));
+    ST_TRY(rc = permute((void **)&g->fval, 8, n, na, perm));
+    ST_TRY(rc = permute((void **)&g->m2, 8, n, na, perm));
+    *permp = perm;
+    perm = NULL;
 done:
     free(perm);
     free(tmp);
     return rc;
 }
 
-static void init_like(st_groups *g, int nkeys, const int *ops, const int *floats, int naggs)
+void st_groups_shape_like(st_groups *g, const st_groups *like)
+{
+    memset(g, 0, sizeof *g);
+    g->nkeys = like->nkeys;
+    g->naggs = like->naggs;
+    memcpy(g->key_dtype, like->key_dtype, sizeof g->key_dtype);
+    memcpy(g->agg_op, like->agg_op, sizeof g->agg_op);
+    memcpy(g->agg_dtype, like->agg_dtype, sizeof g->agg_dtype);
+    memcpy(g->agg_q, like->agg_q, sizeof g->agg_q);
+}
+
+void st_groups_init(st_groups *g, int nkeys, const strata_dtype *kdt, int naggs, const int *ops,
+                    const strata_dtype *adt, const double *q)
 {
     memset(g, 0, sizeof *g);
     g->nkeys = nkeys;
     g->naggs = naggs;
-    for (int a = 0; a < naggs; a++) {
+    for (int k = 0; k < nkeys && k < ST_GROUP_KEYS; k++) g->key_dtype[k] = kdt[k];
+    for (int a = 0; a < naggs && a < ST_GROUP_SLOTS; a++) {
         g->agg_op[a] = ops[a];
-        g->agg_float[a] = floats[a];
+        g->agg_dtype[a] = adt[a];
+        g->agg_q[a] = q != NULL ? q[a] : 0;
     }
 }
 
@@ -231,133 +349,221 @@ static void init_like(st_groups *g, int nkeys, const int *ops, const int *floats
 static int append_groups(st_groups *dst, uint64_t *cap, const st_groups *src)
 {
     if (src->n == 0) return STRATA_OK;
-    int rc = grow_groups(dst, cap, dst->n + src->n);
+    int rc = st_groups_grow(dst, cap, dst->n + src->n);
     if (rc < 0) return rc;
-    size_t nk = (size_t)dst->nkeys, na = (size_t)(dst->naggs ? dst->naggs : 1);
-    memcpy(dst->keys + dst->n * nk, src->keys, src->n * nk * sizeof *dst->keys);
-    memcpy(dst->count + dst->n, src->count, src->n * sizeof *dst->count);
-    memcpy(dst->ival + dst->n * na, src->ival, src->n * na * sizeof *dst->ival);
-    memcpy(dst->fval + dst->n * na, src->fval, src->n * na * sizeof *dst->fval);
-    dst->n += src->n;
+    size_t nk = (size_t)dst->nkeys + 1, na = na_of(dst), n = src->n;
+    memcpy(dst->keys + dst->n * nk, src->keys, n * nk * sizeof *dst->keys);
+    memcpy(dst->count + dst->n, src->count, n * sizeof *dst->count);
+    memcpy(dst->nval + dst->n * na, src->nval, n * na * sizeof *dst->nval);
+    memcpy(dst->ival + dst->n * na, src->ival, n * na * sizeof *dst->ival);
+    memcpy(dst->fval + dst->n * na, src->fval, n * na * sizeof *dst->fval);
+    memcpy(dst->m2 + dst->n * na, src->m2, n * na * sizeof *dst->m2);
+    dst->n += n;
     return STRATA_OK;
 }
 
-int st_groupby(const int64_t *const *keys, int nkeys, uint64_t n, const st_agg *aggs, int naggs,
-               st_groups *out, int nthreads)
+static int cmp_i64(const void *a, const void *b)
 {
-    if (nkeys < 1 || nkeys > 8 || naggs < 0 || naggs > ST_GROUP_SLOTS) return STRATA_EINVAL;
-    int ops[ST_GROUP_SLOTS], floats[ST_GROUP_SLOTS];
-    for (int a = 0; a < naggs; a++) {
-        ops[a] = aggs[a].op;
-        floats[a] = aggs[a].is_float;
-    }
-    int nt = nthreads < 1 ? 1 : nthreads;
-    if (n < ((uint64_t)1 << 16)) nt = 1;
-    st_groups *parts = calloc((size_t)nt, sizeof *parts);
-    int *rcs = calloc((size_t)nt, sizeof *rcs);
-    if (parts == NULL || rcs == NULL) {
-        free(parts);
-        free(rcs);
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Holistic slot A of G from the values the parts collected (groups numbered as appended: part t
+ * from BASE[t]); INV maps those numbers to sorted positions. */
+static int build_holistic(st_groups *g, int a, gpart *parts, int nt, const uint64_t *base,
+                          const uint64_t *inv)
+{
+    uint64_t total = 0, n = g->n;
+    for (int t = 0; t < nt; t++) total += parts[t].h[a].n;
+    uint64_t *off = calloc(n + 2, sizeof *off);
+    int64_t *val = malloc((total + 1) * sizeof *val);
+    if (off == NULL || val == NULL) {
+        free(off);
+        free(val);
         return STRATA_ENOMEM;
     }
-#pragma omp parallel for num_threads(nt) schedule(static, 1)
-    for (int t = 0; t < nt; t++) {
-        init_like(&parts[t], nkeys, ops, floats, naggs);
-        rcs[t] = accumulate(&parts[t], keys, n, aggs, t, nt);
+    for (int t = 0; t < nt; t++)
+        for (size_t i = 0; i < parts[t].h[a].n; i++)
+            off[inv[base[t] + ((hpair *)parts[t].h[a].v)[i].grp] + 2]++;
+    for (uint64_t i = 0; i < n; i++) off[i + 2] += off[i + 1];
+    for (int t = 0; t < nt; t++)
+        for (size_t i = 0; i < parts[t].h[a].n; i++) {
+            const hpair *h = (hpair *)parts[t].h[a].v + i;
+            val[off[inv[base[t] + h->grp] + 1]++] = h->w;
+        }
+    /* off[i] is now group i's start */
+    uint64_t o = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t s = off[i], e = off[i + 1];
+        qsort(val + s, e - s, sizeof *val, cmp_i64);
+        off[i] = o;
+        for (uint64_t x = s; x < e; x++)
+            if (g->agg_op[a] != ST_AGG_COUNT_DISTINCT || x == s || val[x] != val[x - 1])
+                val[o++] = val[x];
+        g->nval[i * (size_t)g->naggs + (size_t)a] = (int64_t)(o - off[i]);
     }
-    int rc = STRATA_OK;
-    init_like(out, nkeys, ops, floats, naggs);
-    uint64_t cap = 0;
-    for (int t = 0; t < nt; t++) { /* every part is freed, whatever failed */
-        if (rc == STRATA_OK) rc = rcs[t] < 0 ? rcs[t] : append_groups(out, &cap, &parts[t]);
-        st_groups_free(&parts[t]);
-    }
-    free(parts);
-    free(rcs);
-    if (rc == STRATA_OK) rc = sort_groups(out);
-    if (rc < 0) st_groups_free(out);
+    off[n] = o;
+    g->hoff[a] = off;
+    g->hval[a] = val;
+    return STRATA_OK;
+}
+
+/* Drop the strings of string slot A's dictionary that no group's value uses any more. */
+int st_groups_prune(st_groups *g, int a)
+{
+    int op = g->agg_op[a];
+    st_gdict *d = &g->adict[a];
+    if (g->agg_dtype[a] != STRATA_STR || st_agg_holistic(op) || op == ST_AGG_COUNT_COL)
+        return STRATA_OK;
+    uint8_t *used = calloc(d->n + 1, 1);
+    int64_t *map = malloc((d->n + 1) * sizeof *map);
+    int rc = used && map ? STRATA_OK : STRATA_ENOMEM;
+    size_t na = (size_t)g->naggs;
+    for (uint64_t i = 0; i < g->n && rc == STRATA_OK; i++)
+        if (g->nval[i * na + (size_t)a] > 0) used[g->ival[i * na + (size_t)a]] = 1;
+    if (rc == STRATA_OK) rc = st_gdict_prune(d, used, map);
+    for (uint64_t i = 0; i < g->n && rc == STRATA_OK; i++)
+        if (g->nval[i * na + (size_t)a] > 0)
+            g->ival[i * na + (size_t)a] = map[g->ival[i * na + (size_t)a]];
+    free(used);
+    free(map);
     return rc;
 }
 
-int st_groups_merge(st_groups *dst, const st_groups *src)
+/* Inputs of the group-by: key words W (NW of them, the null mask last if any key has nulls) and
+ * aggregate inputs IN; OWN collects what was allocated. */
+typedef struct ginputs {
+    const int64_t *w[ST_GROUP_KEYS + 1];
+    int nw;
+    gin in[ST_GROUP_SLOTS];
+    int64_t *own[ST_GROUP_KEYS + 1 + ST_GROUP_SLOTS];
+    int nown;
+} ginputs;
+
+static int check_agg(const st_agg *ag)
 {
-    /* Both are sorted by key: a linear merge. */
-    st_groups m;
-    init_like(&m, dst->nkeys, dst->agg_op, dst->agg_float, dst->naggs);
-    uint64_t cap = 0, i = 0, j = 0;
-    size_t nk = (size_t)dst->nkeys, na = (size_t)dst->naggs;
-    while (i < dst->n || j < src->n) {
-        int c;
-        if (i == dst->n)
-            c = 1;
-        else if (j == src->n)
-            c = -1;
-        else {
-            c = 0;
-            for (size_t k = 0; k < nk && c == 0; k++) {
-                int64_t x = dst->keys[i * nk + k], y = src->keys[j * nk + k];
-                c = x < y ? -1 : x > y;
-            }
-        }
-        int rc = grow_groups(&m, &cap, m.n + 1);
-        if (rc < 0) {
-            st_groups_free(&m);
-            return rc;
-        }
-        uint64_t g = m.n++;
-        const st_groups *from = c <= 0 ? dst : src;
-        uint64_t at = c <= 0 ? i : j;
-        memcpy(m.keys + g * nk, from->keys + at * nk, nk * sizeof *m.keys);
-        m.count[g] = from->count[at];
-        if (na) {
-            memcpy(m.ival + g * na, from->ival + at * na, na * sizeof *m.ival);
-            memcpy(m.fval + g * na, from->fval + at * na, na * sizeof *m.fval);
-        }
-        if (c == 0) { /* combine SRC's partial into DST's: DST's rows come first */
-            m.count[g] += src->count[j];
-            for (size_t a = 0; a < na; a++) {
-                int op = dst->agg_op[a];
-                size_t s = g * na + a, t = j * na + a;
-                if (op == ST_AGG_COUNT) continue;
-                if (dst->agg_float[a]) {
-                    double x = m.fval[s], y = src->fval[t];
-                    if (op == ST_AGG_SUM || op == ST_AGG_MEAN)
-                        m.fval[s] = x + y;
-                    else if (isnan(x) || (!isnan(y) && (op == ST_AGG_MIN ? y < x : y > x)))
-                        m.fval[s] = y;
-                } else {
-                    int64_t x = m.ival[s], y = src->ival[t];
-                    if (op == ST_AGG_SUM || op == ST_AGG_MEAN)
-                        m.ival[s] = (int64_t)((uint64_t)x + (uint64_t)y);
-                    else if (op == ST_AGG_MIN ? y < x : y > x)
-                        m.ival[s] = y;
-                }
-            }
-        }
-        if (c <= 0) i++;
-        if (c >= 0) j++;
-    }
-    st_groups_free(dst);
-    *dst = m;
+    int op = ag->op;
+    strata_dtype dt = ag->in.dtype;
+    if (op < 0 || op >= ST_AGG_NOPS) return STRATA_EINVAL;
+    if (op == ST_AGG_COUNT) return STRATA_OK;
+    if (dt != STRATA_I64 && dt != STRATA_F64 && dt != STRATA_STR) return STRATA_EINVAL;
+    if (dt == STRATA_STR && op != ST_AGG_COUNT_COL && op != ST_AGG_MIN && op != ST_AGG_MAX &&
+        op != ST_AGG_FIRST && op != ST_AGG_LAST && op != ST_AGG_COUNT_DISTINCT)
+        return STRATA_EINVAL;
+    if (op == ST_AGG_QUANTILE && !(ag->q >= 0 && ag->q <= 1)) return STRATA_EINVAL;
     return STRATA_OK;
 }
 
-double st_groups_value(const st_groups *g, uint64_t grp, int a)
+static int prepare(st_groups *out, const st_gcol *keys, int nkeys, uint64_t n, const st_agg *aggs,
+                   int naggs, ginputs *gi)
 {
-    size_t s = grp * (size_t)g->naggs + (size_t)a;
-    int op = g->agg_op[a];
-    if (op == ST_AGG_COUNT) return (double)g->count[grp];
-    double v = g->agg_float[a] ? g->fval[s] : (double)g->ival[s];
-    return op == ST_AGG_MEAN ? v / (double)g->count[grp] : v;
+    int rc = STRATA_OK, anynull = 0;
+    memset(gi, 0, sizeof *gi);
+    for (int k = 0; k < nkeys; k++) {
+        ST_TRY(rc = st_gwords(&keys[k], n, &gi->w[k], &gi->own[gi->nown], &out->kdict[k]));
+        gi->nown++;
+        anynull |= keys[k].valid != NULL;
+    }
+    gi->nw = nkeys;
+    if (anynull) {
+        int64_t *mask = calloc(n + 1, sizeof *mask);
+        if (mask == NULL) return STRATA_ENOMEM;
+        gi->own[gi->nown++] = mask;
+        for (int k = 0; k < nkeys; k++)
+            for (uint64_t r = 0; keys[k].valid && r < n; r++)
+                if (!st_gvalid(keys[k].valid, r)) mask[r] |= (int64_t)1 << k;
+        gi->w[gi->nw++] = mask;
+    }
+    for (int a = 0; a < naggs; a++) {
+        gin *in = &gi->in[a];
+        in->op = aggs[a].op;
+        in->valid = aggs[a].in.valid;
+        in->isf = aggs[a].in.dtype == STRATA_F64;
+        if (in->op == ST_AGG_COUNT) continue;
+        if (in->isf)
+            in->fv = aggs[a].in.data;
+        else if (aggs[a].in.dtype == STRATA_I64)
+            in->iv = aggs[a].in.data;
+        else {
+            ST_TRY(rc = st_gwords(&aggs[a].in, n, &in->iv, &gi->own[gi->nown], &out->adict[a]));
+            gi->nown++;
+        }
+    }
+done:
+    return rc;
 }
 
-void st_groups_free(st_groups *g)
+/* OUT := the parts' groups, sorted, with their holistic values and pruned dictionaries. */
+static int collect(st_groups *out, gpart *parts, int nt)
 {
-    free(g->keys);
-    free(g->count);
-    free(g->ival);
-    free(g->fval);
-    g->keys = g->count = g->ival = NULL;
-    g->fval = NULL;
-    g->n = 0;
+    uint64_t cap = 0, base[64], *perm = NULL, *inv = NULL;
+    int rc = STRATA_OK;
+    for (int t = 0; t < nt; t++) {
+        base[t] = out->n;
+        ST_TRY(rc = append_groups(out, &cap, &parts[t].g));
+    }
+    ST_TRY(rc = sort_groups(out, &perm));
+    inv = malloc((out->n + 1) * sizeof *inv);
+    if (inv == NULL) {
+        rc = STRATA_ENOMEM;
+        goto done;
+    }
+    for (uint64_t i = 0; i < out->n; i++) inv[perm[i]] = i;
+    for (int a = 0; a < out->naggs; a++) {
+        if (st_agg_holistic(out->agg_op[a]))
+            ST_TRY(rc = build_holistic(out, a, parts, nt, base, inv));
+        ST_TRY(rc = st_groups_prune(out, a));
+    }
+done:
+    free(perm);
+    free(inv);
+    return rc;
+}
+
+int st_groupby(const st_gcol *keys, int nkeys, uint64_t n, const st_agg *aggs, int naggs,
+               st_groups *out, int nthreads)
+{
+    if (nkeys < 1 || nkeys > ST_GROUP_KEYS || naggs < 0 || naggs > ST_GROUP_SLOTS)
+        return STRATA_EINVAL;
+    int ops[ST_GROUP_SLOTS], rc = STRATA_OK;
+    strata_dtype kdt[ST_GROUP_KEYS], adt[ST_GROUP_SLOTS];
+    double q[ST_GROUP_SLOTS];
+    for (int k = 0; k < nkeys; k++) kdt[k] = keys[k].dtype;
+    for (int a = 0; a < naggs; a++) {
+        if (check_agg(&aggs[a]) < 0) return STRATA_EINVAL;
+        ops[a] = aggs[a].op;
+        adt[a] = aggs[a].op == ST_AGG_COUNT ? STRATA_I64 : aggs[a].in.dtype;
+        q[a] = aggs[a].q;
+    }
+    st_groups_init(out, nkeys, kdt, naggs, ops, adt, q);
+    int nt = nthreads < 1 ? 1 : nthreads > 64 ? 64 : nthreads;
+    if (n < ((uint64_t)1 << 16)) nt = 1;
+    ginputs gi;
+    memset(&gi, 0, sizeof gi);
+    gpart *parts = calloc((size_t)nt, sizeof *parts);
+    int *rcs = calloc((size_t)nt, sizeof *rcs);
+    if (parts == NULL || rcs == NULL) {
+        rc = STRATA_ENOMEM;
+        goto done;
+    }
+    ST_TRY(rc = prepare(out, keys, nkeys, n, aggs, naggs, &gi));
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+    for (int t = 0; t < nt; t++) {
+        st_groups_init(&parts[t].g, nkeys, kdt, naggs, ops, adt, q);
+        for (int a = 0; a < ST_GROUP_SLOTS; a++) parts[t].h[a] = (st_vec)ST_VEC(hpair);
+        rcs[t] = accumulate(&parts[t], gi.w, gi.nw, n, gi.in, t, nt);
+    }
+    for (int t = 0; t < nt; t++)
+        if (rcs[t] < 0) rc = rcs[t];
+    if (rc == STRATA_OK) rc = collect(out, parts, nt);
+done:
+    for (int t = 0; parts != NULL && t < nt; t++) {
+        st_groups_free(&parts[t].g);
+        for (int a = 0; a < ST_GROUP_SLOTS; a++) st_vec_free(&parts[t].h[a]);
+    }
+    for (int i = 0; parts != NULL && i < gi.nown; i++) free(gi.own[i]);
+    free(parts);
+    free(rcs);
+    if (rc < 0) st_groups_free(out);
+    return rc;
 }

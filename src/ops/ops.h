@@ -66,44 +66,137 @@ void st_gather(size_t esz, const void *src, const uint64_t *idx, uint64_t base, 
 
 /* ---- group-by -------------------------------------------------------------------------------- */
 
-enum { ST_AGG_COUNT, ST_AGG_SUM, ST_AGG_MIN, ST_AGG_MAX, ST_AGG_MEAN };
+/* Aggregates. COUNT counts rows and takes no input; every other one skips null inputs.
+ * COUNT_COL counts non-null inputs. VAR and STD are the sample ones (ddof 1, as pandas): NaN for
+ * fewer than two values. FIRST and LAST are the first and last non-null input in row order. The
+ * last three are holistic: a group keeps its sorted values (COUNT_DISTINCT: its distinct ones),
+ * so they merge exactly too, at the cost of memory proportional to the rows. MEDIAN is the mean of
+ * the two middle values for an even count; QUANTILE(q) interpolates linearly between the values
+ * at positions floor and ceil of q * (count - 1) (pandas' and numpy's default). Float inputs: NaN
+ * is skipped by MIN, MAX, FIRST, LAST and the holistic ones, and propagates through SUM, MEAN,
+ * VAR and STD (IEEE arithmetic). */
+enum {
+    ST_AGG_COUNT,
+    ST_AGG_SUM,
+    ST_AGG_MIN,
+    ST_AGG_MAX,
+    ST_AGG_MEAN,
+    ST_AGG_COUNT_COL,
+    ST_AGG_VAR,
+    ST_AGG_STD,
+    ST_AGG_FIRST,
+    ST_AGG_LAST,
+    ST_AGG_COUNT_DISTINCT,
+    ST_AGG_MEDIAN,
+    ST_AGG_QUANTILE,
+    ST_AGG_NOPS
+};
 
-/* One aggregate: OP over VALUES (N values; as i64 when IS_FLOAT is 0, else f64; unused for
- * COUNT). */
+/* Whether aggregate OP keeps every value of a group (see above). */
+static inline int st_agg_holistic(int op)
+{
+    return op >= ST_AGG_COUNT_DISTINCT;
+}
+
+/* A column the group-by reads. Keys may be of any dtype; aggregate inputs are STRATA_I64,
+ * STRATA_F64 or STRATA_STR (the caller converts other numbers). A string column is N+1 int64
+ * offsets in DATA into BYTES (row i is BYTES[off[i], off[i+1])). VALID is an Arrow validity
+ * bitmap (bit i, LSB first, set: row i is valid); NULL means every row is valid. */
+typedef struct st_gcol {
+    strata_dtype dtype;
+    const void *data;
+    const char *bytes;
+    const uint8_t *valid;
+} st_gcol;
+
+/* One aggregate: OP over IN (unused for COUNT); Q for QUANTILE, in [0, 1]. String inputs take
+ * COUNT_COL, MIN, MAX, FIRST, LAST and COUNT_DISTINCT only. */
 typedef struct st_agg {
     int op;
-    int is_float;
-    const void *values;
+    st_gcol in;
+    double q;
 } st_agg;
 
-/* Groups and their aggregates, sorted by key (lexicographic over the NKEYS keys). Partial results
- * merge with st_groups_merge(): sums and counts add, min/max combine, mean is kept as sum and
- * count; merging the groups of two row ranges gives the groups of their union. */
-/* Aggregate slots of st_groups (the update engine keeps one for the first row of each group). */
+/* The distinct strings of a key or aggregate input, sorted bytewise: a string is represented by
+ * its rank here, so ranks order like the strings. OFF has N+1 entries into BYTES. */
+typedef struct st_gdict {
+    uint64_t n;
+    int64_t *off;
+    char *bytes;
+} st_gdict;
+
+#define ST_GROUP_KEYS  8
 #define ST_GROUP_SLOTS 16
 
+/* Groups and their aggregates, sorted by key: lexicographically over the keys, each key in its
+ * dtype's order (integers and timestamps numerically, floats numerically with -0 = +0 and every
+ * NaN one value sorted after +inf, strings bytewise), a null key after every value of its column.
+ * Each key is kept as a 64-bit word that orders like it (strings: their rank in KDICT) and row
+ * KEYS[g * (nkeys + 1) + nkeys] holds the null mask of group g (bit k: key k is null, its word 0).
+ * Partial results merge with st_groups_merge(); merging the groups of two row ranges gives the
+ * groups of their union (float sums, means and variances up to rounding: merge in a fixed order
+ * for fixed bits). Per aggregate slot a (index g * naggs + a): NVAL the non-null inputs; IVAL the
+ * integer sum/min/max/first/last (strings: rank in ADICT[a]); FVAL the float ones and the running
+ * mean of VAR/STD; M2 their sum of squared deviations; holistic slots keep group g's sorted
+ * values (as st_groups_word() images) in HVAL[a][HOFF[a][g], HOFF[a][g+1]). */
 typedef struct st_groups {
     int nkeys, naggs;
-    int agg_op[ST_GROUP_SLOTS], agg_float[ST_GROUP_SLOTS];
+    strata_dtype key_dtype[ST_GROUP_KEYS];
+    int agg_op[ST_GROUP_SLOTS];
+    strata_dtype agg_dtype[ST_GROUP_SLOTS];
+    double agg_q[ST_GROUP_SLOTS];
     uint64_t n;     /* groups */
-    int64_t *keys;  /* n * nkeys */
+    int64_t *keys;  /* n * (nkeys + 1) */
     int64_t *count; /* rows per group */
-    int64_t *ival;  /* n * naggs: integer sum/min/max */
-    double *fval;   /* n * naggs: float sum/min/max (NaN excluded from min/max, included in sum) */
+    int64_t *nval;  /* n * naggs */
+    int64_t *ival;
+    double *fval;
+    double *m2;
+    st_gdict kdict[ST_GROUP_KEYS];
+    st_gdict adict[ST_GROUP_SLOTS];
+    uint64_t *hoff[ST_GROUP_SLOTS];
+    int64_t *hval[ST_GROUP_SLOTS];
 } st_groups;
 
-/* Group N rows by NKEYS i64 key columns KEYS[k] (at most 8 keys, 16 aggregates), computing AGGS.
- * Float sums add in row order within each group, whatever NTHREADS. Returns STRATA_OK,
- * STRATA_ENOMEM, or STRATA_EINVAL for more keys or aggregates than that. OUT: st_groups_free(). */
-int st_groupby(const int64_t *const *keys, int nkeys, uint64_t n, const st_agg *aggs, int naggs,
+/* Group N rows by the NKEYS columns KEYS (1 to 8), computing the NAGGS aggregates AGGS (at most
+ * 16). Each group folds its rows in row order, whatever NTHREADS, so the result is the same for
+ * any thread count. Returns STRATA_OK, STRATA_ENOMEM, or STRATA_EINVAL (counts, an aggregate that
+ * does not take its input's dtype). OUT: st_groups_free(). */
+int st_groupby(const st_gcol *keys, int nkeys, uint64_t n, const st_agg *aggs, int naggs,
                st_groups *out, int nthreads);
 
-/* DST := groups of DST and SRC together (same keys and aggregates). STRATA_OK or STRATA_ENOMEM
- * (DST is then unchanged). */
+/* DST := groups of DST and SRC together (same keys and aggregates); DST's rows count as the
+ * earlier ones (FIRST, LAST). STRATA_OK or STRATA_ENOMEM (DST is then unusable: free it). */
 int st_groups_merge(st_groups *dst, const st_groups *src);
 
-/* The value of aggregate A for group G as a double (mean: sum / count; count: the count). */
+/* An empty G shaped for NKEYS keys of KDT and NAGGS aggregates OPS over inputs ADT (with Q). */
+void st_groups_init(st_groups *g, int nkeys, const strata_dtype *kdt, int naggs, const int *ops,
+                    const strata_dtype *adt, const double *q);
+
+/* Load N groups into G (from st_groups_init(), empty): their keys KEYS (N distinct rows in the
+ * order of the groups), with zeroed counts and aggregates for the caller to fill, and
+ * st_groups_set_str() for string aggregate values. Holistic aggregates cannot be loaded.
+ * STRATA_OK, STRATA_ENOMEM or STRATA_EINVAL. */
+int st_groups_set_keys(st_groups *g, const st_gcol *keys, uint64_t n);
+
+/* Set the value of string aggregate A of every group from VALS (g->n strings). */
+int st_groups_set_str(st_groups *g, int a, const st_gcol *vals);
+
+/* Whether aggregate A of group GRP is null (no non-null input; never for COUNT, COUNT_COL and
+ * COUNT_DISTINCT). */
+int st_groups_null(const st_groups *g, uint64_t grp, int a);
+
+/* The value of aggregate A of group GRP as a double: counts, sums, means, variances, medians,
+ * quantiles, numeric min/max/first/last; NaN when null. */
 double st_groups_value(const st_groups *g, uint64_t grp, int a);
+
+/* Key K of group GRP: whether it is null, and else its value into OUT (numeric keys: one value
+ * of the key's dtype; string keys: *S and *LEN point into G's dictionary, valid until G
+ * changes). */
+int st_groups_key(const st_groups *g, uint64_t grp, int k, void *out, const char **s, size_t *len);
+
+/* String aggregate A of group GRP (its ival is a rank in ADICT[a]). */
+void st_groups_str(const st_groups *g, uint64_t grp, int a, const char **s, size_t *len);
 
 void st_groups_free(st_groups *g);
 #endif /* STRATA_OPS_H */

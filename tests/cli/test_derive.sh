@@ -190,7 +190,7 @@ expect_err 2 "parent 'taxi/gone' does not exist" -- "$S" derive taxi/b6 --from t
 expect_err 3 "cycle" -- "$S" derive taxi/trips --from taxi/trips --sort fare
 expect_err 4 "already exists" -- "$S" derive taxi/expensive --from taxi/trips --sort fare
 expect_err 2 "has no column 'x'" -- "$S" derive taxi/b7 --from taxi/trips --sort x
-expect_err 3 "unknown aggregate 'median'" -- "$S" derive taxi/b8 --from taxi/trips --groupby pickupzone --agg median:fare
+expect_err 3 "unknown aggregate 'mode'" -- "$S" derive taxi/b8 --from taxi/trips --groupby pickupzone --agg mode:fare
 expect_err 3 "is not derived from that dataset" -- "$S" column taxi/expensive.z --gather taxi/byfare.fare
 expect_err 3 "is not a derived dataset" -- "$S" column taxi/trips.z --gather taxi/expensive.fare
 expect_err 3 "--default '1e99' is not a i64 number" -- "$S" column taxi/trips.z --scatter taxi/expensive.fare --default 1e99

@@ -3,6 +3,8 @@
  * merge of order-destroying datasets against a recomputation, resuming after an update that
  * stopped, and automatic update. The objects an update works on are observed through its
  * progress events; results are checked value by value with strata_snapshot_read(). */
+#include <math.h>
+
 #include "test_util.h"
 
 /* ---- data --------------------------------------------------------------------------------- */
@@ -352,6 +354,106 @@ static void a_full_update_gives_the_bytes_of_the_incremental_one(void **state)
     free(rec);
 }
 
+/* Publish one batch of N rows of (k f64, s str, v f64); S is "a|b|c". */
+static void add_fsv(strata_pool *pool, const double *k, const char *s, const double *v, uint64_t n)
+{
+    strata_dataset *ds;
+    strata_batch *b;
+    int64_t off[16] = {0};
+    char bytes[128];
+    uint64_t i = 0, len = 0;
+    for (const char *c = s; i < n; c++) {
+        if (*c == '|' || *c == '\0') {
+            off[++i] = (int64_t)len;
+            continue;
+        }
+        bytes[len++] = *c;
+    }
+    assert_ok(pool, strata_dataset_open(pool, "r", "fsv", &ds));
+    assert_ok(pool, strata_batch_begin(ds, &b));
+    assert_ok(pool, strata_batch_append(b, 0, k, n));
+    assert_ok(pool, strata_batch_append_str(b, 1, off, bytes, n));
+    assert_ok(pool, strata_batch_append(b, 2, v, n));
+    assert_ok(pool, strata_batch_commit(b));
+    assert_ok(pool, strata_publish(ds, NULL));
+    strata_dataset_close(ds);
+}
+
+/* String column COL of r/NAME (one batch) as "a|b|c". */
+static void assert_strs(strata_pool *pool, const char *name, const char *col, const char *want)
+{
+    strata_snapshot *s;
+    const int64_t *off;
+    const char *bytes;
+    int c;
+    char got[256] = "";
+    size_t len = 0;
+    assert_ok(pool, strata_snapshot_open(pool, "r", name, 0, &s));
+    assert_ok(pool, strata_snapshot_column(s, col, &c));
+    assert_ok(pool, strata_snapshot_map_str(s, 0, c, &off, &bytes));
+    strata_dataset_desc d;
+    assert_ok(pool, strata_snapshot_info(s, &d));
+    for (uint64_t i = 0; i < d.nrows; i++)
+        len += (size_t)snprintf(got + len, sizeof got - len, "%s%.*s", i ? "|" : "",
+                                (int)(off[i + 1] - off[i]), bytes + off[i]);
+    strata_snapshot_close(s);
+    assert_string_equal(got, want);
+}
+
+static void groupbys_on_float_and_string_keys_merge_like_a_full_update(void **state)
+{
+    fixture *f = *state;
+    strata_pool *p = f->pool;
+    strata_column cols[] = {{"k", STRATA_F64}, {"s", STRATA_STR}, {"v", STRATA_F64}};
+    assert_ok(p, strata_dataset_create(p, "r", "fsv", cols, 3));
+    double k1[] = {2, NAN, -0.0}, v1[] = {0.1, 0.2, 0.3};
+    double k2[] = {0.0, -1.5, -NAN, 2}, v2[] = {1.5, 2.5, -0.7, 1e10};
+    double k3[] = {-1.5, 0.0}, v3[] = {3.25, 0.1};
+    strata_derive_spec gs = {
+        .op = "groupby", .keys = "s,k", .aggs = "count,sum:v,var:v,std:v,max:s,first:v,last:v"};
+    strata_derive_spec gk = {.op = "groupby", .keys = "k", .aggs = "count,median:v,max:s"};
+    add_fsv(p, k1, "b|a|b", v1, 3);
+    assert_ok(p, strata_derive(p, "r", "gs", "r", "fsv", &gs));
+    assert_ok(p, strata_derive(p, "r", "gk", "r", "fsv", &gk));
+    strata_update_stats st;
+    assert_ok(p, strata_update(p, "r", NULL, NULL, NULL));
+    add_fsv(p, k2, "ab|b|a|", v2, 4);
+    assert_ok(p, strata_update(p, "r", NULL, NULL, NULL));
+    add_fsv(p, k3, "b|b", v3, 2);
+    assert_ok(p, strata_update(p, "r", NULL, NULL, &st));
+    assert_int_equal(st.batches_read, 1 + 3); /* gs merges the new batch; gk's median rereads */
+    /* (s, k) ascending, NaN last: ("",2) (a,NaN)x2 (ab,0) (b,-1.5)x2 (b,0)x2 (b,2) */
+    assert_strs(p, "gs", "s", "|a|ab|b|b|b");
+    assert_strs(p, "gs", "max_s", "|a|ab|b|b|b");
+    int64_t cnt[] = {1, 2, 1, 2, 2, 1};
+    assert_col(p, "gs", "count", cnt, 6);
+    assert_strs(p, "gk", "max_s", "b|b|b|a");
+    int64_t kcnt[] = {2, 3, 2, 2}; /* -1.5, 0 (-0.0 and 0.0), 2, NaN */
+    assert_col(p, "gk", "count", kcnt, 4);
+    uint64_t n;
+    int64_t *med = read_col(p, "r", "gk", "median_v", &n);
+    double m[4];
+    memcpy(m, med, sizeof m);
+    free(med);
+    assert_true(m[0] == (2.5 + 3.25) / 2 && m[1] == 0.3 && m[2] == (0.1 + 1e10) / 2);
+    /* --full gives the same bytes */
+    const char *gcols[] = {"index", "k",     "count", "sum_v",   "wmean_v",
+                           "m2_v",  "var_v", "std_v", "first_v", "last_v"};
+    int64_t *before[10];
+    for (int c = 0; c < 10; c++) before[c] = read_col(p, "r", "gs", gcols[c], &n);
+    strata_update_opts full = {.full = 1};
+    assert_ok(p, strata_update(p, "r", NULL, &full, NULL));
+    for (int c = 0; c < 10; c++) {
+        uint64_t n2;
+        int64_t *after = read_col(p, "r", "gs", gcols[c], &n2);
+        assert_int_equal(n2, n);
+        assert_memory_equal(before[c], after, n * 8);
+        free(after);
+        free(before[c]);
+    }
+    assert_strs(p, "gs", "s", "|a|ab|b|b|b");
+}
+
 /* ---- resume ------------------------------------------------------------------------------- */
 
 /* src (3 batches) -> f (filter, with a gathered) and s (sort). */
@@ -504,6 +606,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             sorts_and_groupbys_merged_batch_by_batch_equal_a_recomputation, fixture_setup,
             fixture_teardown),
+        cmocka_unit_test_setup_teardown(groupbys_on_float_and_string_keys_merge_like_a_full_update,
+                                        fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(a_full_update_gives_the_bytes_of_the_incremental_one,
                                         fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(

@@ -1,6 +1,10 @@
-/* Group-by against a naive reference: keys sorted, counts, integer and float aggregates (NaN in
- * min/max), identical for any thread count, and merging partials equals aggregating parts. */
+/* Group-by against naive references: keys of every dtype sorted in their order (NaN one group,
+ * last; -0 = +0; strings bytewise; null keys one group, last), every aggregate (count, sums,
+ * min/max, mean, var/std with ddof 1, first/last, count_distinct, median, quantile), null inputs
+ * skipped, the same bits for any thread count, and merging partials equals aggregating the
+ * union. */
 #include <math.h>
+#include <string.h>
 
 #include "ops/ops.h"
 #include "test_util.h"
@@ -19,6 +23,16 @@ static void fill(void)
         iv[i] = rand_r(&seed) % 100000 - 50000;
         fv[i] = rand_r(&seed) % 50 == 0 ? NAN : (double)(rand_r(&seed) % 10000) / 7.0;
     }
+}
+
+static st_gcol col(strata_dtype dt, const void *data)
+{
+    return (st_gcol){dt, data, NULL, NULL};
+}
+
+static st_agg agg(int op, strata_dtype dt, const void *data)
+{
+    return (st_agg){op, {dt, data, NULL, NULL}, 0};
 }
 
 /* Naive reference over rows [lo, hi) for the group (a, b): count, sum of iv, min iv, max fv
@@ -45,28 +59,27 @@ static void groupby_matches_reference_for_any_thread_count(void **state)
 {
     (void)state;
     fill();
-    const int64_t *keys[2] = {k1, k2};
-    st_agg aggs[5] = {{ST_AGG_COUNT, 0, NULL},
-                      {ST_AGG_SUM, 0, iv},
-                      {ST_AGG_MIN, 0, iv},
-                      {ST_AGG_MAX, 1, fv},
-                      {ST_AGG_SUM, 1, fv}};
+    st_gcol keys[2] = {col(STRATA_I64, k1), col(STRATA_I64, k2)};
+    st_agg aggs[5] = {agg(ST_AGG_COUNT, STRATA_I64, NULL), agg(ST_AGG_SUM, STRATA_I64, iv),
+                      agg(ST_AGG_MIN, STRATA_I64, iv), agg(ST_AGG_MAX, STRATA_F64, fv),
+                      agg(ST_AGG_SUM, STRATA_F64, fv)};
     st_groups g1, g3;
     assert_int_equal(st_groupby(keys, 2, N, aggs, 5, &g1, 1), 0);
     assert_int_equal(st_groupby(keys, 2, N, aggs, 5, &g3, 3), 0);
     assert_int_equal(g1.n, 17 * 5);
     assert_int_equal(g3.n, g1.n);
-    assert_memory_equal(g1.keys, g3.keys, g1.n * 2 * 8);
+    assert_memory_equal(g1.keys, g3.keys, g1.n * 3 * 8);
     assert_memory_equal(g1.ival, g3.ival, g1.n * 5 * 8);
     assert_memory_equal(g1.fval, g3.fval, g1.n * 5 * 8); /* float sums too: row order */
     for (uint64_t g = 0; g < g1.n; g++) {
+        int64_t a = g1.keys[3 * g], b = g1.keys[3 * g + 1];
+        assert_int_equal(g1.keys[3 * g + 2], 0); /* no null key */
         if (g > 0)
-            assert_true(
-                g1.keys[2 * g - 2] < g1.keys[2 * g] ||
-                (g1.keys[2 * g - 2] == g1.keys[2 * g] && g1.keys[2 * g - 1] < g1.keys[2 * g + 1]));
+            assert_true(g1.keys[3 * g - 3] < a ||
+                        (g1.keys[3 * g - 3] == a && g1.keys[3 * g - 2] < b));
         int64_t cnt, isum, imin;
         double fmax, fsum;
-        reference(g1.keys[2 * g], g1.keys[2 * g + 1], 0, N, &cnt, &isum, &imin, &fmax, &fsum);
+        reference(a, b, 0, N, &cnt, &isum, &imin, &fmax, &fsum);
         assert_int_equal(g1.count[g], cnt);
         assert_true(st_groups_value(&g1, g, 0) == (double)cnt);
         assert_true(g1.ival[g * 5 + 1] == isum);
@@ -79,38 +92,434 @@ static void groupby_matches_reference_for_any_thread_count(void **state)
     st_groups_free(&g3);
 }
 
+/* Every slot of A and B equal, bit for bit (holistic values too). */
+static void assert_groups_equal(const st_groups *a, const st_groups *b)
+{
+    size_t na = (size_t)a->naggs;
+    assert_int_equal(a->n, b->n);
+    assert_memory_equal(a->keys, b->keys, a->n * (size_t)(a->nkeys + 1) * 8);
+    assert_memory_equal(a->count, b->count, a->n * 8);
+    assert_memory_equal(a->nval, b->nval, a->n * na * 8);
+    for (uint64_t g = 0; g < a->n; g++)
+        for (int s = 0; s < a->naggs; s++) {
+            double x = st_groups_value(a, g, s), y = st_groups_value(b, g, s);
+            assert_true(isnan(x) ? isnan(y) : x == y);
+        }
+}
+
 static void merging_partials_equals_aggregating_the_parts(void **state)
 {
     (void)state;
     fill();
     int cut = 70001;
-    const int64_t *keys_a[2] = {k1, k2}, *keys_b[2] = {k1 + cut, k2 + cut};
-    st_agg aggs_a[3] = {{ST_AGG_MEAN, 0, iv}, {ST_AGG_MIN, 0, iv}, {ST_AGG_MAX, 1, fv}};
-    st_agg aggs_b[3] = {
-        {ST_AGG_MEAN, 0, iv + cut}, {ST_AGG_MIN, 0, iv + cut}, {ST_AGG_MAX, 1, fv + cut}};
+    st_gcol keys_a[2] = {col(STRATA_I64, k1), col(STRATA_I64, k2)};
+    st_gcol keys_b[2] = {col(STRATA_I64, k1 + cut), col(STRATA_I64, k2 + cut)};
+    int ops[8] = {ST_AGG_MEAN,           ST_AGG_MIN,     ST_AGG_MAX,
+                  ST_AGG_FIRST,          ST_AGG_LAST,    ST_AGG_MEDIAN,
+                  ST_AGG_COUNT_DISTINCT, ST_AGG_QUANTILE};
+    st_agg aggs_a[9], aggs_b[9];
+    for (int a = 0; a < 8; a++) {
+        strata_dtype dt = a % 2 ? STRATA_I64 : STRATA_F64;
+        const void *d = a % 2 ? (const void *)iv : (const void *)fv;
+        aggs_a[a] = agg(ops[a], dt, d);
+        aggs_b[a] = agg(ops[a], dt, a % 2 ? (const void *)(iv + cut) : (const void *)(fv + cut));
+        aggs_a[a].q = aggs_b[a].q = 0.3;
+    }
     st_groups a, b, all;
-    assert_int_equal(st_groupby(keys_a, 2, (uint64_t)cut, aggs_a, 3, &a, 2), 0);
-    assert_int_equal(st_groupby(keys_b, 2, (uint64_t)(N - cut), aggs_b, 3, &b, 2), 0);
-    assert_int_equal(st_groupby(keys_a, 2, N, aggs_a, 3, &all, 2), 0);
+    assert_int_equal(st_groupby(keys_a, 2, (uint64_t)cut, aggs_a, 8, &a, 2), 0);
+    assert_int_equal(st_groupby(keys_b, 2, (uint64_t)(N - cut), aggs_b, 8, &b, 2), 0);
+    assert_int_equal(st_groupby(keys_a, 2, N, aggs_a, 8, &all, 2), 0);
     assert_int_equal(st_groups_merge(&a, &b), 0);
     assert_int_equal(a.n, all.n);
-    assert_memory_equal(a.keys, all.keys, a.n * 2 * 8);
+    assert_memory_equal(a.keys, all.keys, a.n * 3 * 8);
     assert_memory_equal(a.count, all.count, a.n * 8);
-    assert_memory_equal(a.ival, all.ival, a.n * 3 * 8); /* integer sums and min: exact */
-    for (uint64_t g = 0; g < a.n; g++) {
-        assert_true(a.fval[g * 3 + 2] == all.fval[g * 3 + 2]);
-        assert_true(st_groups_value(&a, g, 0) == st_groups_value(&all, g, 0)); /* mean */
-    }
+    for (uint64_t g = 0; g < a.n; g++)
+        for (int s = 1; s < 8; s++) { /* all exact but the float mean (slot 0) */
+            double x = st_groups_value(&a, g, s), y = st_groups_value(&all, g, s);
+            assert_true(isnan(x) ? isnan(y) : x == y);
+        }
     /* merging into an empty result, and an empty input */
     st_groups none;
-    assert_int_equal(st_groupby(keys_a, 2, 0, aggs_a, 3, &none, 2), 0);
+    assert_int_equal(st_groupby(keys_a, 2, 0, aggs_a, 8, &none, 2), 0);
     assert_int_equal(none.n, 0);
     assert_int_equal(st_groups_merge(&none, &all), 0);
-    assert_int_equal(none.n, all.n);
+    assert_groups_equal(&none, &all);
     st_groups_free(&a);
     st_groups_free(&b);
     st_groups_free(&all);
     st_groups_free(&none);
+}
+
+static void float_keys_nan_is_one_group_last_and_negative_zero_is_zero(void **state)
+{
+    (void)state;
+    double k[9] = {2.5, -0.0, NAN, 0.0, -INFINITY, -NAN, 2.5, INFINITY, -1e-30};
+    float kf[9];
+    for (int i = 0; i < 9; i++) kf[i] = (float)k[i];
+    int64_t v[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    st_agg aggs[2] = {agg(ST_AGG_SUM, STRATA_I64, v), agg(ST_AGG_FIRST, STRATA_I64, v)};
+    double want_k[6] = {-INFINITY, -1e-30, 0.0, 2.5, INFINITY, NAN};
+    int64_t want_sum[6] = {5, 9, 6, 8, 8, 9}, want_first[6] = {5, 9, 2, 1, 8, 3};
+    for (int f = 0; f < 2; f++) {
+        st_gcol key = f ? col(STRATA_F32, kf) : col(STRATA_F64, k);
+        st_groups g;
+        assert_int_equal(st_groupby(&key, 1, 9, aggs, 2, &g, 1), 0);
+        assert_int_equal(g.n, 6);
+        for (uint64_t i = 0; i < 6; i++) {
+            double d = 0;
+            float x = 0;
+            assert_int_equal(st_groups_key(&g, i, 0, f ? (void *)&x : (void *)&d, NULL, NULL), 0);
+            if (f) d = (double)x;
+            double w = f ? (double)(float)want_k[i] : want_k[i];
+            assert_true(isnan(w) ? isnan(d) : d == w);
+            if (i == 2) assert_false(signbit(d)); /* +0 stands for both zeros */
+            assert_int_equal(g.ival[i * 2], want_sum[i]);
+            assert_int_equal(g.ival[i * 2 + 1], want_first[i]);
+        }
+        st_groups_free(&g);
+    }
+}
+
+/* Strings "s<id>" packed: OFF, BYTES from ids. */
+static void pack(const int *ids, int n, int64_t *off, char *bytes)
+{
+    off[0] = 0;
+    for (int i = 0; i < n; i++) {
+        int len = ids[i] < 0 ? 0 : sprintf(bytes + off[i], "s%d", ids[i]);
+        off[i + 1] = off[i] + len;
+    }
+}
+
+static void string_keys_sort_bytewise_and_merge_unites_dictionaries(void **state)
+{
+    (void)state;
+    int a_ids[6] = {3, 10, 3, -1, 2, 10}, b_ids[5] = {11, 2, 1, -1, 3};
+    int64_t ao[7], bo[6], v[6] = {1, 2, 3, 4, 5, 6};
+    char ab[64], bb[64];
+    pack(a_ids, 6, ao, ab);
+    pack(b_ids, 5, bo, bb);
+    st_gcol ka = {STRATA_STR, ao, ab, NULL}, kb = {STRATA_STR, bo, bb, NULL};
+    st_agg aa[2] = {agg(ST_AGG_SUM, STRATA_I64, v), {ST_AGG_MAX, {STRATA_STR, ao, ab, NULL}, 0}};
+    st_agg ba[2] = {agg(ST_AGG_SUM, STRATA_I64, v), {ST_AGG_MAX, {STRATA_STR, bo, bb, NULL}, 0}};
+    st_groups a, b;
+    assert_int_equal(st_groupby(&ka, 1, 6, aa, 2, &a, 2), 0);
+    assert_int_equal(st_groupby(&kb, 1, 5, ba, 2, &b, 2), 0);
+    assert_int_equal(a.n, 4); /* "", s10, s2, s3 */
+    assert_int_equal(st_groups_merge(&a, &b), 0);
+    const char *want[6] = {"", "s1", "s10", "s11", "s2", "s3"};
+    int64_t sums[6] = {4 + 4, 3, 2 + 6, 1, 5 + 2, 1 + 3 + 5};
+    assert_int_equal(a.n, 6);
+    for (uint64_t i = 0; i < 6; i++) {
+        const char *s, *m;
+        size_t len, mlen;
+        assert_int_equal(st_groups_key(&a, i, 0, NULL, &s, &len), 0);
+        assert_int_equal(len, strlen(want[i]));
+        assert_memory_equal(s, want[i], len);
+        assert_int_equal(a.ival[i * 2], sums[i]);
+        st_groups_str(&a, i, 1, &m, &mlen); /* the max of a string group is itself */
+        assert_int_equal(mlen, len);
+        assert_memory_equal(m, s, len);
+    }
+    st_groups_free(&a);
+    st_groups_free(&b);
+}
+
+static void integer_bool_ts_and_u64_keys_keep_their_order_and_values(void **state)
+{
+    (void)state;
+    int8_t i8[4] = {-3, 5, -3, 127};
+    uint16_t u16[4] = {65535, 1, 65535, 0};
+    uint8_t bl[4] = {1, 0, 1, 1};
+    uint64_t u64[4] = {UINT64_MAX, 1, UINT64_MAX, (uint64_t)1 << 63};
+    int64_t ts[4] = {-1000000000, 5, -1000000000, INT64_MIN};
+    struct {
+        strata_dtype dt;
+        const void *d;
+        uint64_t ngroups;
+    } cases[5] = {{STRATA_I8, i8, 3},
+                  {STRATA_U16, u16, 3},
+                  {STRATA_BOOL, bl, 2},
+                  {STRATA_U64, u64, 3},
+                  {STRATA_TS, ts, 3}};
+    for (int c = 0; c < 5; c++) {
+        st_gcol key = col(cases[c].dt, cases[c].d);
+        st_agg cnt = agg(ST_AGG_COUNT, STRATA_I64, NULL);
+        st_groups g;
+        assert_int_equal(st_groupby(&key, 1, 4, &cnt, 1, &g, 1), 0);
+        assert_int_equal(g.n, cases[c].ngroups);
+        uint64_t prev = 0;
+        for (uint64_t i = 0; i < g.n; i++) {
+            uint64_t x = 0; /* the key in its dtype, widened for ordering */
+            char buf[8] = {0};
+            assert_int_equal(st_groups_key(&g, i, 0, buf, NULL, NULL), 0);
+            size_t esz = strata_dtype_size(cases[c].dt);
+            int found = 0;
+            for (int r = 0; r < 4; r++)
+                found |= memcmp((const char *)cases[c].d + (size_t)r * esz, buf, esz) == 0;
+            assert_true(found);
+            memcpy(&x, buf, esz);
+            if (cases[c].dt == STRATA_I8) x = (uint64_t)(int64_t)(int8_t)x ^ ((uint64_t)1 << 63);
+            if (cases[c].dt == STRATA_TS) x ^= (uint64_t)1 << 63;
+            if (i > 0) assert_true(x > prev);
+            prev = x;
+        }
+        st_groups_free(&g);
+    }
+}
+
+static void multi_key_mixes_string_float_and_integer_keys(void **state)
+{
+    (void)state;
+    int ids[6] = {2, 1, 2, 1, 2, 2};
+    int64_t off[7];
+    char bytes[32];
+    pack(ids, 6, off, bytes);
+    double f[6] = {NAN, 1.0, -0.0, 1.0, 0.0, NAN};
+    int32_t i32[6] = {7, 7, 7, 8, 7, 7};
+    st_gcol keys[3] = {{STRATA_STR, off, bytes, NULL}, col(STRATA_F64, f), col(STRATA_I32, i32)};
+    st_agg cnt = agg(ST_AGG_COUNT, STRATA_I64, NULL);
+    st_groups g;
+    assert_int_equal(st_groupby(keys, 3, 6, &cnt, 1, &g, 1), 0);
+    /* (s1,1,7) (s1,1,8) (s2,0,7)x2 (s2,NaN,7)x2 */
+    assert_int_equal(g.n, 4);
+    int64_t want[4] = {1, 1, 2, 2};
+    for (uint64_t i = 0; i < 4; i++) assert_int_equal(g.count[i], want[i]);
+    int32_t k3;
+    double kf2;
+    assert_int_equal(st_groups_key(&g, 1, 2, &k3, NULL, NULL), 0);
+    assert_int_equal(k3, 8);
+    assert_int_equal(st_groups_key(&g, 3, 1, &kf2, NULL, NULL), 0);
+    assert_true(isnan(kf2));
+    st_groups_free(&g);
+}
+
+/* Sample variance, median and linear quantile of the sorted X[0..n), as pandas. */
+static double ref_var(const double *x, int n)
+{
+    double m = 0, s = 0;
+    for (int i = 0; i < n; i++) m += x[i];
+    m /= n;
+    for (int i = 0; i < n; i++) s += (x[i] - m) * (x[i] - m);
+    return n < 2 ? NAN : s / (n - 1);
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void every_aggregate_matches_a_naive_reference(void **state)
+{
+    (void)state;
+    fill();
+    uint64_t n = 50000;
+    int ops[8] = {ST_AGG_VAR,  ST_AGG_STD,    ST_AGG_FIRST,          ST_AGG_LAST,
+                  ST_AGG_MEAN, ST_AGG_MEDIAN, ST_AGG_COUNT_DISTINCT, ST_AGG_QUANTILE};
+    st_agg aggs[8];
+    for (int a = 0; a < 8; a++) aggs[a] = agg(ops[a], STRATA_I64, iv);
+    aggs[7].q = 0.9;
+    st_gcol key = col(STRATA_I64, k1);
+    st_groups g;
+    assert_int_equal(st_groupby(&key, 1, n, aggs, 8, &g, 2), 0);
+    double *x = malloc(n * sizeof *x);
+    for (uint64_t i = 0; i < g.n; i++) {
+        int m = 0, first = -1, last = -1;
+        for (uint64_t r = 0; r < n; r++)
+            if (k1[r] == g.keys[i * 2]) {
+                x[m++] = (double)iv[r];
+                if (first < 0) first = (int)r;
+                last = (int)r;
+            }
+        double var = ref_var(x, m), mean = 0;
+        for (int r = 0; r < m; r++) mean += x[r];
+        assert_true(fabs(st_groups_value(&g, i, 0) - var) <= 1e-9 * var);
+        assert_true(fabs(st_groups_value(&g, i, 1) - sqrt(var)) <= 1e-9 * sqrt(var));
+        assert_true(st_groups_value(&g, i, 2) == (double)iv[first]);
+        assert_true(st_groups_value(&g, i, 3) == (double)iv[last]);
+        assert_true(fabs(st_groups_value(&g, i, 4) - mean / m) < 1e-9);
+        qsort(x, (size_t)m, sizeof *x, cmp_d);
+        double med = m % 2 ? x[m / 2] : (x[m / 2 - 1] + x[m / 2]) / 2;
+        assert_true(st_groups_value(&g, i, 5) == med);
+        int distinct = 0;
+        for (int r = 0; r < m; r++) distinct += r == 0 || x[r] != x[r - 1];
+        assert_true(st_groups_value(&g, i, 6) == distinct);
+        double at = 0.9 * (m - 1), fr = at - floor(at);
+        int lo = (int)at;
+        double q = fr == 0 ? x[lo] : x[lo] + (x[lo + 1] - x[lo]) * fr;
+        assert_true(st_groups_value(&g, i, 7) == q);
+    }
+    free(x);
+    st_groups_free(&g);
+}
+
+static void null_keys_are_one_group_last_and_null_inputs_are_skipped(void **state)
+{
+    (void)state;
+    /* rows: key (null where bit clear), value (null where bit clear) */
+    int64_t k[8] = {1, 99, 2, 1, 98, 2, 1, 97};
+    int64_t v[8] = {10, 20, 30, 40, 50, 60, 70, 80};
+    double f[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    uint8_t kvalid[1] = {0x6D}; /* 0110 1101: rows 1, 4, 7 null */
+    uint8_t vvalid[1] = {0xB6}; /* 1011 0110: rows 0, 3, 6 null */
+    st_gcol key = {STRATA_I64, k, NULL, kvalid};
+    st_agg aggs[6] = {agg(ST_AGG_COUNT, STRATA_I64, NULL),
+                      {ST_AGG_COUNT_COL, {STRATA_I64, v, NULL, vvalid}, 0},
+                      {ST_AGG_SUM, {STRATA_I64, v, NULL, vvalid}, 0},
+                      {ST_AGG_MEAN, {STRATA_F64, f, NULL, vvalid}, 0},
+                      {ST_AGG_MIN, {STRATA_F64, f, NULL, vvalid}, 0},
+                      {ST_AGG_MEDIAN, {STRATA_F64, f, NULL, vvalid}, 0}};
+    st_groups g;
+    assert_int_equal(st_groupby(&key, 1, 8, aggs, 6, &g, 1), 0);
+    assert_int_equal(g.n, 3); /* 1, 2, null */
+    int64_t kk;
+    assert_int_equal(st_groups_key(&g, 0, 0, &kk, NULL, NULL), 0);
+    assert_int_equal(kk, 1);
+    assert_int_equal(st_groups_key(&g, 2, 0, &kk, NULL, NULL), 1); /* the null group, last */
+    /* key 1: rows 0 3 6, every value null; key 2: rows 2 5; null: rows 1 4 7 */
+    assert_true(st_groups_value(&g, 0, 0) == 3);
+    assert_true(st_groups_value(&g, 0, 1) == 0);
+    assert_true(st_groups_null(&g, 0, 2));
+    assert_true(isnan(st_groups_value(&g, 0, 3)));
+    assert_true(isnan(st_groups_value(&g, 0, 5)));
+    assert_true(st_groups_value(&g, 1, 1) == 2);
+    assert_true(st_groups_value(&g, 1, 2) == 90);
+    assert_true(st_groups_value(&g, 1, 3) == 4.5);
+    assert_true(st_groups_value(&g, 2, 0) == 3);
+    assert_true(st_groups_value(&g, 2, 2) == 150);
+    assert_true(st_groups_value(&g, 2, 4) == 2);
+    assert_true(st_groups_value(&g, 2, 5) == 5);
+    /* a second part without nulls merges with the null group kept apart */
+    st_gcol key2 = col(STRATA_I64, k);
+    st_agg aggs2[6];
+    memcpy(aggs2, aggs, sizeof aggs);
+    for (int a = 1; a < 6; a++) aggs2[a].in.valid = NULL;
+    st_groups h;
+    assert_int_equal(st_groupby(&key2, 1, 8, aggs2, 6, &h, 1), 0);
+    assert_int_equal(st_groups_merge(&g, &h), 0);
+    assert_int_equal(g.n, 3 + 3); /* 1 2 97 98 99 null */
+    assert_int_equal(st_groups_key(&g, 5, 0, &kk, NULL, NULL), 1);
+    assert_true(st_groups_value(&g, 0, 2) == 120); /* key 1: only the second part's values */
+    assert_true(st_groups_value(&g, 0, 0) == 6);
+    st_groups_free(&g);
+    st_groups_free(&h);
+}
+
+static void groups_loaded_back_merge_like_the_originals(void **state)
+{
+    (void)state;
+    fill();
+    int ids[N / 100];
+    static int64_t off[N / 100 + 1];
+    static char bytes[N / 100 * 8];
+    for (int i = 0; i < N / 100; i++) ids[i] = (int)(k1[i] * 3 + k2[i]);
+    pack(ids, N / 100, off, bytes);
+    uint64_t n = N / 100;
+    st_gcol keys[2] = {{STRATA_STR, off, bytes, NULL}, col(STRATA_I64, k2)};
+    st_agg aggs[3] = {agg(ST_AGG_VAR, STRATA_F64, fv),
+                      agg(ST_AGG_LAST, STRATA_I64, iv),
+                      {ST_AGG_FIRST, {STRATA_STR, off, bytes, NULL}, 0}};
+    st_groups a, b;
+    assert_int_equal(st_groupby(keys, 2, n, aggs, 3, &a, 1), 0);
+    assert_int_equal(st_groupby(keys, 2, n, aggs, 3, &b, 1), 0);
+    /* rebuild A from its keys and state, as the update engine reads a stored output */
+    st_groups l;
+    int ops[3] = {ST_AGG_VAR, ST_AGG_LAST, ST_AGG_FIRST};
+    strata_dtype kdt[2] = {STRATA_STR, STRATA_I64}, adt[3] = {STRATA_F64, STRATA_I64, STRATA_STR};
+    st_groups_init(&l, 2, kdt, 3, ops, adt, NULL);
+    int64_t *ko = malloc((a.n + 1) * 8), *k2v = malloc(a.n * 8), *so = malloc((a.n + 1) * 8);
+    char *kb = malloc(a.n * 8 + 1), *sb = malloc(a.n * 8 + 1);
+    ko[0] = so[0] = 0;
+    for (uint64_t i = 0; i < a.n; i++) {
+        const char *s;
+        size_t len;
+        st_groups_key(&a, i, 0, NULL, &s, &len);
+        memcpy(kb + ko[i], s, len);
+        ko[i + 1] = ko[i] + (int64_t)len;
+        st_groups_key(&a, i, 1, &k2v[i], NULL, NULL);
+        st_groups_str(&a, i, 2, &s, &len);
+        memcpy(sb + so[i], s, len);
+        so[i + 1] = so[i] + (int64_t)len;
+    }
+    st_gcol lk[2] = {{STRATA_STR, ko, kb, NULL}, col(STRATA_I64, k2v)};
+    assert_int_equal(st_groups_set_keys(&l, lk, a.n), 0);
+    assert_int_equal(st_groups_set_str(&l, 2, &(st_gcol){STRATA_STR, so, sb, NULL}), 0);
+    for (uint64_t i = 0; i < a.n; i++) {
+        l.count[i] = a.count[i];
+        for (int s = 0; s < 3; s++) l.nval[i * 3 + (size_t)s] = a.nval[i * 3 + (size_t)s];
+        l.fval[i * 3] = a.fval[i * 3];
+        l.m2[i * 3] = a.m2[i * 3];
+        l.ival[i * 3 + 1] = a.ival[i * 3 + 1];
+    }
+    assert_int_equal(st_groups_merge(&a, &b), 0);
+    assert_int_equal(st_groups_merge(&l, &b), 0);
+    assert_groups_equal(&l, &a);
+    for (uint64_t i = 0; i < a.n; i++) {
+        const char *s, *t;
+        size_t ls, lt;
+        st_groups_str(&a, i, 2, &s, &ls);
+        st_groups_str(&l, i, 2, &t, &lt);
+        assert_int_equal(ls, lt);
+        assert_memory_equal(s, t, ls);
+    }
+    free(ko);
+    free(k2v);
+    free(so);
+    free(kb);
+    free(sb);
+    st_groups_free(&a);
+    st_groups_free(&b);
+    st_groups_free(&l);
+}
+
+static void string_and_float_keys_give_the_same_bits_for_any_thread_count(void **state)
+{
+    (void)state;
+    fill();
+    static int ids[N];
+    static int64_t off[N + 1];
+    static char bytes[N * 8];
+    for (int i = 0; i < N; i++) ids[i] = (int)(iv[i] % 300);
+    pack(ids, N, off, bytes);
+    st_gcol keys[2] = {{STRATA_STR, off, bytes, NULL}, col(STRATA_F64, fv)};
+    st_agg aggs[5] = {agg(ST_AGG_VAR, STRATA_F64, fv),
+                      agg(ST_AGG_MEDIAN, STRATA_I64, k1),
+                      {ST_AGG_COUNT_DISTINCT, {STRATA_STR, off, bytes, NULL}, 0},
+                      {ST_AGG_LAST, {STRATA_STR, off, bytes, NULL}, 0},
+                      agg(ST_AGG_SUM, STRATA_F64, fv)};
+    st_groups g1, g3;
+    assert_int_equal(st_groupby(keys, 2, N, aggs, 5, &g1, 1), 0);
+    assert_int_equal(st_groupby(keys, 2, N, aggs, 5, &g3, 3), 0);
+    assert_true(g1.n > 1000);
+    assert_int_equal(g1.n, g3.n);
+    assert_memory_equal(g1.keys, g3.keys, g1.n * 3 * 8);
+    assert_memory_equal(g1.nval, g3.nval, g1.n * 5 * 8);
+    assert_memory_equal(g1.ival, g3.ival, g1.n * 5 * 8);
+    assert_memory_equal(g1.fval, g3.fval, g1.n * 5 * 8);
+    assert_memory_equal(g1.m2, g3.m2, g1.n * 5 * 8);
+    assert_memory_equal(g1.hoff[1], g3.hoff[1], (g1.n + 1) * 8);
+    assert_memory_equal(g1.hval[1], g3.hval[1], g1.hoff[1][g1.n] * 8);
+    assert_int_equal(g1.kdict[0].n, 301); /* "" (pack: negative ids) and s0 .. s299 */
+    assert_int_equal(g1.adict[3].n, g3.adict[3].n);
+    assert_memory_equal(g1.adict[3].bytes, g3.adict[3].bytes,
+                        (size_t)g1.adict[3].off[g1.adict[3].n]);
+    st_groups_free(&g1);
+    st_groups_free(&g3);
+}
+
+static void bad_arguments_are_refused(void **state)
+{
+    (void)state;
+    int64_t k[1] = {1};
+    int64_t off[2] = {0, 1};
+    st_gcol key = col(STRATA_I64, k);
+    st_groups g;
+    st_agg bad[3] = {{ST_AGG_MEDIAN, {STRATA_STR, off, "x", NULL}, 0},
+                     {ST_AGG_QUANTILE, {STRATA_I64, k, NULL, NULL}, 1.5},
+                     {ST_AGG_NOPS, {STRATA_I64, k, NULL, NULL}, 0}};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(st_groupby(&key, 1, 1, &bad[i], 1, &g, 1), STRATA_EINVAL);
+    assert_int_equal(st_groupby(&key, 0, 1, NULL, 0, &g, 1), STRATA_EINVAL);
 }
 
 int main(void)
@@ -118,6 +527,15 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(groupby_matches_reference_for_any_thread_count),
         cmocka_unit_test(merging_partials_equals_aggregating_the_parts),
+        cmocka_unit_test(float_keys_nan_is_one_group_last_and_negative_zero_is_zero),
+        cmocka_unit_test(string_keys_sort_bytewise_and_merge_unites_dictionaries),
+        cmocka_unit_test(integer_bool_ts_and_u64_keys_keep_their_order_and_values),
+        cmocka_unit_test(multi_key_mixes_string_float_and_integer_keys),
+        cmocka_unit_test(every_aggregate_matches_a_naive_reference),
+        cmocka_unit_test(null_keys_are_one_group_last_and_null_inputs_are_skipped),
+        cmocka_unit_test(groups_loaded_back_merge_like_the_originals),
+        cmocka_unit_test(string_and_float_keys_give_the_same_bits_for_any_thread_count),
+        cmocka_unit_test(bad_arguments_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

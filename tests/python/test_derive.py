@@ -291,7 +291,8 @@ def test_definition_errors(pool, pool_path, cli, tmp_path):
         (dict(groupby="k"), strata.InvalidArgument, "groupby needs agg="),
         (dict(filter="nope > 1"), strata.InvalidArgument, "unknown column 'nope' at 1:1"),
         (dict(filter="v + 1"), strata.TypeMismatch, "a filter needs a bool expression"),
-        (dict(groupby="f", agg="count"), strata.TypeMismatch, "group-by key 'f' is f64"),
+        (dict(groupby="f", agg="quantile:v:2"), strata.InvalidArgument,
+         r"quantile '2' in 'quantile:v:2' is not a number in \[0, 1\]"),
         (dict(groupby="k", agg="avg:v"), strata.InvalidArgument, "unknown aggregate 'avg'"),
         (dict(sort="nope"), strata.NotFound, "nope"),
     ]
@@ -332,12 +333,22 @@ def test_definition_errors(pool, pool_path, cli, tmp_path):
 def test_agg_forms_are_equivalent(pool, pool_path, cli, tmp_path):
     df = make_frame(np.random.default_rng(8), 2 * BATCH)
     ingest(cli, pool_path, tmp_path, df)
-    pool.derive("t/a", "t/base", groupby=["k"], agg="count,sum:v,min:f")
-    pool.derive("t/b", "t/base", groupby="k", agg=["count", ("sum", "v"), "min:f"])
-    pool.derive("t/c", "t/base", groupby=("k",), agg={"count": None, "v": "sum", "f": ["min"]})
+    pool.derive("t/a", "t/base", groupby=["k"], agg="count,sum:v,min:f,quantile:f:0.9,median:v")
+    pool.derive("t/b", "t/base", groupby="k",
+                agg=["count", ("sum", "v"), "min:f", ("quantile:0.9", "f"), ("median", "v")])
+    pool.derive("t/c", "t/base", groupby=("k",),
+                agg={"count": None, "v": "sum", "f": ["min", "quantile:0.9"]})
+    pool.derive("t/d", "t/base", groupby="f", agg={"v": ["median", "std"]})  # a float key
     pool.update()
-    for c in ("index", "k", "count", "sum_v", "min_f"):
+    for c in ("index", "k", "count", "sum_v", "min_f", "q0_9_f"):
         a = col(pool, f"t/a.{c}")
         assert col(pool, f"t/b.{c}").tobytes() == a.tobytes()
         assert col(pool, f"t/c.{c}").tobytes() == a.tobytes()
     np.testing.assert_array_equal(col(pool, "t/a.sum_v"), df.groupby("k").v.sum().to_numpy())
+    np.testing.assert_array_equal(col(pool, "t/a.q0_9_f"),
+                                  df.groupby("k").f.quantile(0.9).to_numpy())
+    np.testing.assert_array_equal(col(pool, "t/b.median_v"), df.groupby("k").v.median().to_numpy())
+    g = df.groupby("f", sort=True)
+    np.testing.assert_array_equal(col(pool, "t/d.f"), g.size().index.to_numpy())
+    np.testing.assert_array_equal(col(pool, "t/d.median_v"), g.v.median().to_numpy())
+    np.testing.assert_allclose(col(pool, "t/d.std_v"), g.v.std().to_numpy(), rtol=1e-12)

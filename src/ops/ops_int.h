@@ -1,0 +1,50 @@
+/*
+ * ops_int.h -- what the group-by files of src/ops share: keys and aggregate inputs normalised to
+ * 64-bit words that order like the values, and the string dictionaries behind string words.
+ */
+#ifndef STRATA_OPS_INT_H
+#define STRATA_OPS_INT_H
+
+#include "ops/ops.h"
+
+/* The word of a double: -0 as +0, every NaN as INT64_MAX (after +inf), signed order = numeric
+ * order. */
+int64_t st_gword_f64(double v);
+double st_gword_to_f64(int64_t w);
+
+/* Whether row R of VALID is valid (NULL: every row). */
+static inline int st_gvalid(const uint8_t *valid, uint64_t r)
+{
+    return valid == NULL || ((valid[r >> 3] >> (r & 7)) & 1);
+}
+
+/* The N rows of C as words: *W points at them; *OWN is what was allocated for them (NULL when
+ * *W is C's own int64 data, for i64 and ts columns without nulls). Null rows get word 0. String
+ * columns are replaced by their rank in DICT (built here; st_gdict_free()). STRATA_OK or
+ * STRATA_ENOMEM. */
+int st_gwords(const st_gcol *c, uint64_t n, const int64_t **w, int64_t **own, st_gdict *dict);
+
+/* The value of word W of numeric DTYPE into OUT (one element of DTYPE). */
+void st_gword_put(strata_dtype dtype, int64_t w, void *out);
+
+/* U := the sorted union of A and B; *MA and *MB (malloc'd) map their ranks to U's. */
+int st_gdict_union(const st_gdict *a, const st_gdict *b, st_gdict *u, int64_t **ma, int64_t **mb);
+
+/* Keep only the strings of D whose USED flag is set; MAP (D->n) receives the new ranks. */
+int st_gdict_prune(st_gdict *d, const uint8_t *used, int64_t *map);
+
+void st_gdict_free(st_gdict *d);
+
+/* Shared by groupby.c and gmerge.c. */
+/* Room for NEED groups in G (capacity *CAP); STRATA_ENOMEM leaves G valid. */
+int st_groups_grow(st_groups *g, uint64_t *cap, uint64_t need);
+/* Group GRP's count and aggregates, zeroed. */
+void st_groups_zero(st_groups *g, uint64_t grp);
+/* -1, 0 or 1 as group A of G orders before, with or after group B of H. */
+int st_groups_cmp(const st_groups *g, uint64_t a, const st_groups *h, uint64_t b);
+/* G := empty, with LIKE's keys and aggregates. */
+void st_groups_shape_like(st_groups *g, const st_groups *like);
+/* Drop the strings of string slot A's dictionary that no group's value uses any more. */
+int st_groups_prune(st_groups *g, int a);
+
+#endif /* STRATA_OPS_INT_H */
