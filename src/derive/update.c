@@ -320,7 +320,7 @@ static int groups_of_batch(st_upd_job *j, strata_snapshot *s, uint64_t b, const 
     memset(keys, 0, sizeof keys);
     for (int k = 0; k < sp->nkeys; k++) {
         keys[k].dtype = g->kdt[k];
-        ST_TRY(rc = st_upd_no_nulls(j, s, b, g->keycol[k], "groupby"));
+        ST_TRY(rc = strata_snapshot_map_valid(s, b, g->keycol[k], &keys[k].valid));
         if (g->kdt[k] == STRATA_STR)
             ST_TRY(rc = strata_snapshot_map_str(s, b, g->keycol[k], (const int64_t **)&keys[k].data,
                                                 &keys[k].bytes));
@@ -328,8 +328,9 @@ static int groups_of_batch(st_upd_job *j, strata_snapshot *s, uint64_t b, const 
             ST_TRY(rc = strata_snapshot_map(s, b, g->keycol[k], &keys[k].data));
     }
     for (int a = 0; a < g->nslots; a++) {
-        if (g->col[a] >= 0) ST_TRY(rc = st_upd_no_nulls(j, s, b, g->col[a], "groupby"));
         ST_TRY(rc = slot_input(s, b, n, first, g, a, &aggs[a], &own[a]));
+        if (g->col[a] >= 0)
+            ST_TRY(rc = strata_snapshot_map_valid(s, b, g->col[a], &aggs[a].in.valid));
     }
     rc = st_groupby(keys, sp->nkeys, n, aggs, g->nslots, out, j->nt);
 done:
@@ -508,9 +509,28 @@ static void out_numbers(const st_groups *gr, const gplan *g, int c, strata_dtype
     }
 }
 
-/* Output column C of groups [S, E) of GR as strings appended to W. */
+/* The validity of output column C of groups [S, E) of GR into BITS, or NULL when none of them
+ * is null: a null key, or an aggregate with no non-null input. */
+static const uint8_t *out_valid(const st_groups *gr, const gplan *g, int c, uint64_t s, uint64_t e,
+                                uint8_t *bits)
+{
+    int what = g->role[c].what, nulls = 0;
+    if (what != ST_GOUT_KEY && what != ST_GOUT_VALUE) return NULL;
+    for (uint64_t x = s; x < e; x++) {
+        int64_t v;
+        const char *str;
+        size_t len;
+        int null = what == ST_GOUT_KEY ? st_groups_key(gr, x, g->role[c].arg, &v, &str, &len)
+                                       : st_groups_null(gr, x, g->slot[c]);
+        st_bit_set(bits, x - s, !null);
+        nulls += null;
+    }
+    return nulls ? bits : NULL;
+}
+
+/* Output column C of groups [S, E) of GR (validity VALID) as strings appended to W. */
 static int out_strings(st_upd_job *j, const st_groups *gr, const gplan *g, int c, uint64_t s,
-                       uint64_t e, st_colw *w)
+                       uint64_t e, const uint8_t *valid, st_colw *w)
 {
     int64_t *off = malloc((e - s + 1) * sizeof *off);
     st_vec bytes = ST_VEC(char);
@@ -529,7 +549,7 @@ static int out_strings(st_upd_job *j, const st_groups *gr, const gplan *g, int c
         off[x - s + 1] = (int64_t)bytes.n;
     }
     if (rc == STRATA_OK)
-        rc = st_colw_append_str(j->err, w, off, bytes.v ? bytes.v : "", e - s);
+        rc = st_colw_append_str_valid(j->err, w, off, bytes.v ? bytes.v : "", valid, 0, e - s);
     else
         rc = st_error(j->err, rc, "out of memory");
     free(off);
@@ -542,6 +562,7 @@ static int groups_out(st_upd_job *j, const st_groups *gr, const gplan *g)
     int rc = STRATA_OK;
     enum { CH = 4096 };
     char *buf = malloc(CH * 8);
+    uint8_t bits[CH / 8];
     if (buf == NULL) return st_error(j->err, STRATA_ENOMEM, "out of memory");
     for (uint64_t start = 0; start < gr->n && rc == STRATA_OK; start += j->out_rows) {
         uint64_t end = start + j->out_rows < gr->n ? start + j->out_rows : gr->n;
@@ -551,11 +572,12 @@ static int groups_out(st_upd_job *j, const st_groups *gr, const gplan *g)
             strata_dtype dt = (strata_dtype)j->sch.cat[c].dtype;
             for (uint64_t s = start; s < end && rc == STRATA_OK; s += CH) {
                 uint64_t e = s + CH < end ? s + CH : end;
+                const uint8_t *valid = out_valid(gr, g, c, s, e, bits);
                 if (dt == STRATA_STR) {
-                    rc = out_strings(j, gr, g, c, s, e, &ow.w[c]);
+                    rc = out_strings(j, gr, g, c, s, e, valid, &ow.w[c]);
                 } else {
                     out_numbers(gr, g, c, dt, s, e, buf);
-                    rc = st_colw_append(j->err, &ow.w[c], buf, e - s);
+                    rc = st_colw_append_valid(j->err, &ow.w[c], buf, valid, 0, e - s);
                 }
             }
         }
@@ -702,12 +724,32 @@ done:
     return rc;
 }
 
-/* Whether group-by SP has a holistic aggregate (its updates recompute from every batch). */
-static int groupby_holistic(const st_dspec *sp)
+/* Whether group-by SP of S recomputes from every batch: it has a holistic aggregate, or a key
+ * or aggregated column has a null in some batch (its output keeps no per-aggregate count of
+ * the non-null inputs to merge with). */
+static int groupby_recomputes(const st_dspec *sp, strata_snapshot *s)
 {
-    for (int a = 0; sp->op == ST_OP_GROUPBY && a < sp->naggs; a++)
+    if (sp->op != ST_OP_GROUPBY) return 0;
+    for (int a = 0; a < sp->naggs; a++)
         if (st_agg_holistic(sp->agg_op[a])) return 1;
-    return 0;
+    const st_schema *sch = st_snapshot_schema(s);
+    int ncols = sch->ncols;
+    uint8_t *used = calloc((size_t)ncols + 1, 1);
+    if (used == NULL) return 1; /* recomputing is always right */
+    for (int k = 0; k < sp->nkeys; k++) {
+        int c = st_schema_find(sch, sp->key[k]);
+        if (c >= 0) used[c] = 1;
+    }
+    for (int a = 0; a < sp->naggs; a++) {
+        int c = sp->agg_col[a][0] ? st_schema_find(sch, sp->agg_col[a]) : -1;
+        if (c >= 0) used[c] = 1;
+    }
+    int nulls = 0;
+    for (uint64_t b = 0; b < st_snapshot_nbatches(s) && !nulls; b++)
+        for (int c = 0; c < ncols && !nulls; c++)
+            nulls = used[c] && st_snapshot_bcols(s)[b * (size_t)ncols + (size_t)c].nulls > 0;
+    free(used);
+    return nulls;
 }
 
 static int update_index(st_upd_job *j, const st_cat_deriv *dv)
@@ -741,7 +783,7 @@ static int update_index(st_upd_job *j, const st_cat_deriv *dv)
         j->st->fresh++;
         goto done;
     }
-    if (!valid || groupby_holistic(&sp)) consumed = 0;
+    if (!valid || groupby_recomputes(&sp, s)) consumed = 0;
     int destroys = st_op_destroys_order(sp.op);
     const char *mode = j->o->full ? "full" : destroys || consumed == 0 ? "refresh" : "incremental";
     begin_object(j, "index", mode, nsb - consumed);

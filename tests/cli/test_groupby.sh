@@ -19,7 +19,7 @@ $PY - "$T" <<'PY'
 import sys, random
 t = sys.argv[1]
 rng = random.Random(20)
-fks = ["1.5", "-0.0", "0.0", "nan", "nan", "-3", "2.25", "1e300"]  # no blanks: a blank is a null, which group-by does not take yet
+fks = ["1.5", "-0.0", "0.0", "nan", "nan", "-3", "2.25", "1e300"]  # nulls: tests/cli/test_nulls.sh (pandas would merge them with NaN)
 sks = ["apple", "banana", "b a", "Zed", "\u00e9clair", "cherry", "apple pie"]
 tks = ["2024-01-31T13:45:00Z", "2024-01-31T13:45:00.5Z", "1969-12-31T23:59:59Z",
        "2024-03-01T00:00:00Z"]
