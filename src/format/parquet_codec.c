@@ -197,6 +197,28 @@ int st_pq_compress(st_pq_codec codec, int level, const uint8_t *src, size_t src_
 
 /* ---- RLE / bit-packed hybrid ----------------------------------------------------------------- */
 
+/* N values of BITS bits each (at most 32), packed LSB first from P (NBYTES bytes), into OUT. */
+static void unpack_bits(const uint8_t *p, uint64_t nbytes, int bits, uint32_t *out, uint64_t n)
+{
+    uint64_t mask = bits == 32 ? 0xFFFFFFFFull : (1ull << bits) - 1, bitpos = 0, k = 0;
+    if (bits == 0) {
+        memset(out, 0, n * sizeof *out);
+        return;
+    }
+    /* whole 64-bit loads while 8 bytes remain from the value's first byte */
+    for (; k < n && (bitpos >> 3) + 8 <= nbytes; k++, bitpos += (uint64_t)bits) {
+        uint64_t w;
+        memcpy(&w, p + (bitpos >> 3), 8);
+        out[k] = (uint32_t)((w >> (bitpos & 7)) & mask);
+    }
+    for (; k < n; k++) { /* the tail, byte by byte */
+        uint64_t v = 0;
+        for (int b = 0; b < bits; b++, bitpos++)
+            v |= (uint64_t)((p[bitpos >> 3] >> (bitpos & 7)) & 1) << b;
+        out[k] = (uint32_t)v;
+    }
+}
+
 int st_pq_rle_decode(const uint8_t *p, size_t len, int bit_width, uint32_t *out, int64_t count,
                      const char **why)
 {
@@ -233,13 +255,9 @@ int st_pq_rle_decode(const uint8_t *p, size_t len, int bit_width, uint32_t *out,
             }
             uint64_t nvals = bit_width ? nbytes * 8 / (uint64_t)bit_width : groups * 8;
             if (nvals > groups * 8) nvals = groups * 8;
-            uint64_t bitpos = 0;
-            for (uint64_t k = 0; k < nvals && i < count; k++, i++) {
-                uint64_t v = 0;
-                for (int b = 0; b < bit_width; b++, bitpos++)
-                    v |= (uint64_t)((p[bitpos >> 3] >> (bitpos & 7)) & 1) << b;
-                out[i] = (uint32_t)v;
-            }
+            uint64_t take = nvals < (uint64_t)(count - i) ? nvals : (uint64_t)(count - i);
+            unpack_bits(p, nbytes, bit_width, out + i, take);
+            i += (int64_t)take;
             if (i < count && nvals < groups * 8) {
                 *why = "bit-packed run runs past the end";
                 return STRATA_ECORRUPT;

@@ -234,6 +234,21 @@ static int values_dict(dec *d, const uint32_t *lv, int64_t nv, int64_t nn, const
         return derr(d, STRATA_ECORRUPT, "dictionary indices: %s", why);
     int w = width_of(d->c->type);
     int64_t j = 0;
+    if (lv == NULL && (w == 4 || w == 8)) { /* the common case: no nulls, 4- or 8-byte values */
+        for (int64_t i = 0; i < nv; i++)
+            if (d->ix[i] >= d->dict_n)
+                return derr(d, STRATA_ECORRUPT, "dictionary index %u out of range (%lld entries)",
+                            d->ix[i], (long long)d->dict_n);
+        /* fixed-size copies: one load and store each (the dictionary may be unaligned) */
+        uint8_t *o = (uint8_t *)d->v.values + d->done * w;
+        if (w == 4)
+            for (int64_t i = 0; i < nv; i++)
+                memcpy(o + 4 * i, d->dict_vals + 4 * (size_t)d->ix[i], 4);
+        else
+            for (int64_t i = 0; i < nv; i++)
+                memcpy(o + 8 * i, d->dict_vals + 8 * (size_t)d->ix[i], 8);
+        return STRATA_OK;
+    }
     for (int64_t i = 0; i < nv; i++) {
         int64_t row = d->done + i;
         if (lv != NULL && !lv[i]) {
