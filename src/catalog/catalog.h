@@ -525,8 +525,8 @@ int st_cat_exec_next(st_err *err, st_catalog *cat, int64_t run_id, const char *d
                      int64_t iteration, int64_t *next);
 
 /* Publish a save in one transaction: insert the N-d array REC (its id is set), record its N
- * chunk rows and shape, insert the execution row E (its array_id is set). STRATA_EEXIST if the
- * iteration was saved already. */
+ * chunk rows and shape, insert the execution row E (its array_id is set; E NULL: a new array
+ * that is no save, such as an import). STRATA_EEXIST if the iteration was saved already. */
 int st_cat_save_commit(st_err *err, st_catalog *cat, st_cat_nd *rec, const st_cat_chunk *chunks,
                        const char *const *coords, int n, st_cat_execrow *e);
 

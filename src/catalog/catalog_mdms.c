@@ -457,6 +457,7 @@ int st_cat_save_commit(st_err *err, st_catalog *cat, st_cat_nd *rec, const st_ca
     ST_TRY(rc = st_cat_nd_insert(err, cat, rec));
     ST_TRY(rc = st_cat_nd_commit_tx(err, cat, rec->id, 0, rec->dims, rec->ndims, chunks, coords, n,
                                     &rec->version));
+    if (e == NULL) return st_cat_commit(err, cat);
     ST_TRY(rc = prepare(err, cat,
                         "INSERT INTO execution (run_id, dataset, iteration, array_id, tier_id, "
                         "files, bytes, strategy, seconds, nprocs, min, max, mean, std, hist, "

@@ -19,6 +19,7 @@
 #endif
 
 #include "ingest/csv.h"
+#include "ingest/ingest.h"
 #include "store/store.h"
 #include "util/dtype.h"
 #include "util/name.h"
@@ -605,4 +606,76 @@ done:
     free(cols);
     free(view);
     return finish(&g, rc);
+}
+
+/* ---- the interface for other readers (ingest/ingest.h) ----------------------------------- */
+
+struct st_ingest {
+    ingest g;
+    strata_ingest_stats local;
+};
+
+int st_ingest_begin(strata_pool *pool, const char *region, const char *name,
+                    const strata_ingest_opts *opts, strata_ingest_stats *stats, st_ingest **out)
+{
+    *out = NULL;
+    if (pool == NULL) return STRATA_EINVAL;
+    st_err *err = st_pool_err(pool);
+    int rc = st_name_check(err, "region", region);
+    if (rc == STRATA_OK) rc = st_name_check(err, "dataset", name);
+    if (rc < 0) return rc;
+    st_ingest *x = calloc(1, sizeof *x);
+    if (x == NULL) return st_error(err, STRATA_ENOMEM, "out of memory");
+    init(&x->g, pool, region, name, opts, stats, &x->local);
+    *out = x;
+    return STRATA_OK;
+}
+
+int st_ingest_bind(st_ingest *x, const strata_column *cols, int ncols, const char *source,
+                   int *order)
+{
+    ingest *g = &x->g;
+    st_err *err = st_pool_err(g->pool);
+    int rc;
+    if (g->ds == NULL && (rc = ensure_dataset(g, cols, ncols)) < 0) return rc;
+    const st_schema *sch = st_dataset_schema(g->ds);
+    if (sch->ncols != ncols)
+        return st_error(err, STRATA_EINVAL, "%s has %d columns but dataset '%s/%s' has %d", source,
+                        ncols, g->region, g->name, sch->ncols);
+    for (int i = 0; i < ncols; i++) {
+        int col = st_schema_find(sch, cols[i].name);
+        if (col < 0)
+            return st_error(err, STRATA_EINVAL, "%s: column '%s' is not in dataset '%s/%s'", source,
+                            cols[i].name, g->region, g->name);
+        if (sch->cat[col].dtype != (int)cols[i].dtype)
+            return st_error(err, STRATA_ETYPE, "%s: column '%s' holds %s but '%s/%s' has it as %s",
+                            source, cols[i].name, strata_dtype_name(cols[i].dtype), g->region,
+                            g->name, strata_dtype_name((strata_dtype)sch->cat[col].dtype));
+        order[i] = col;
+    }
+    return STRATA_OK;
+}
+
+int st_ingest_feed(st_ingest *x, st_colbuf *bufs, uint64_t rows, uint64_t bytes_read)
+{
+    ingest *g = &x->g;
+    int rc = feed(g, bufs, rows);
+    if (rc == STRATA_OK) progress(g, bytes_read);
+    return rc;
+}
+
+void st_ingest_files(st_ingest *x, uint64_t files)
+{
+    x->g.stats->files += files;
+}
+
+int st_ingest_end(st_ingest *x, int rc)
+{
+    if (x == NULL) return rc;
+    /* a source of zero rows still adds its (empty) batch, as an empty CSV file does */
+    if (rc == STRATA_OK && x->g.ds != NULL && x->g.batch == NULL && x->g.stats->batches == 0)
+        rc = open_batch(&x->g);
+    rc = finish(&x->g, rc);
+    free(x);
+    return rc;
 }

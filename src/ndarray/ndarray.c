@@ -279,6 +279,16 @@ static int nd_check(strata_ndarray *a)
     return STRATA_OK;
 }
 
+strata_pool *st_nd_pool(const strata_ndarray *a)
+{
+    return a->pool;
+}
+
+const st_cat_nd *st_nd_rec(const strata_ndarray *a)
+{
+    return &a->rec;
+}
+
 void strata_ndarray_close(strata_ndarray *a)
 {
     if (a == NULL || a->magic != ST_ND_LIVE) return;

@@ -394,6 +394,11 @@ int strata_snapshot_column_ready(strata_snapshot *s, int col)
     return 1;
 }
 
+strata_pool *st_snapshot_pool(const strata_snapshot *s)
+{
+    return s->pool;
+}
+
 const st_schema *st_snapshot_schema(const strata_snapshot *s)
 {
     return &s->schema;

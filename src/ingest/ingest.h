@@ -1,0 +1,45 @@
+/*
+ * ingest.h -- the ingest layer's interface for the layers above it (interop).
+ *
+ * An ingest call is one st_ingest: the dataset is opened (or created from the source's columns),
+ * the source's columns are bound to the schema by name and dtype, rows are fed in slabs in
+ * schema order (split into batches by opts->batch_rows, as CSV and NPY ingest do), and the end
+ * publishes every batch of the call at once or, on any failure, nothing: a dataset the call
+ * created is dropped again. Readers of other formats (HDF5, later Parquet and Arrow) bring the
+ * values; this is the one path by which they become batches.
+ */
+#ifndef STRATA_INGEST_H
+#define STRATA_INGEST_H
+
+#include <stdint.h>
+
+#include "ingest/csv.h"
+#include "util/error.h"
+
+typedef struct st_ingest st_ingest;
+
+/* Start an ingest call into REGION/NAME (names checked). OPTS and STATS may be NULL. *OUT is
+ * released by st_ingest_end(), which must be called whatever happens. */
+int st_ingest_begin(strata_pool *pool, const char *region, const char *name,
+                    const strata_ingest_opts *opts, strata_ingest_stats *stats, st_ingest **out);
+
+/* Open the dataset, creating it (and its region) with the NCOLS columns COLS when it does not
+ * exist; otherwise COLS must be exactly its columns (names, in any order, and dtypes).
+ * ORDER[i] receives the schema position of COLS[i]. SOURCE names the input in messages
+ * ("data.h5:/group"). STRATA_EINVAL / STRATA_ETYPE on a mismatch. */
+int st_ingest_bind(st_ingest *g, const strata_column *cols, int ncols, const char *source,
+                   int *order);
+
+/* Append ROWS rows: BUFS[k] holds the values of schema column k (dtype of the column; strings:
+ * ROWS+1 offsets and their bytes). BYTES_READ, the input consumed so far, is reported to the
+ * progress callback. A later validity bitmap per column would travel in st_colbuf. */
+int st_ingest_feed(st_ingest *g, st_colbuf *bufs, uint64_t rows, uint64_t bytes_read);
+
+/* Count FILES input files (for the statistics). */
+void st_ingest_files(st_ingest *g, uint64_t files);
+
+/* Finish the call begun by st_ingest_begin() with status RC: publish (RC == STRATA_OK) or undo
+ * everything; the message of the first failure is kept. Returns the final status; frees G. */
+int st_ingest_end(st_ingest *g, int rc);
+
+#endif /* STRATA_INGEST_H */
