@@ -4,7 +4,8 @@
 #   2. src/cli, src/serve and python/src include only strata.h and headers of their own folder
 #      (the CLI may also include the server's interface, serve/serve.h, to start it);
 #   3. a layer includes only its own headers and those of the layers below it, in the order
-#      util < catalog, format < pool < store < ops, expr < derive, ingest, ndarray < tier < mdms, check;
+#      util < catalog, format < pool < store < ops, expr < derive, ingest, ndarray < tier, interop
+#      < mdms, check;
 #   4. the catalog calls that make data visible (a dataset's change set, N-d chunks) and the
 #      chunk and column file writers are called only from the folders that own that data.
 # Violations listed in scripts/layers.allow (the debt being paid off, one "FILE -> HEADER" per
@@ -23,7 +24,7 @@ rank() { # the layer rank of a folder of src/, or nothing for folders outside th
     store) echo 3 ;;
     ops | expr) echo 4 ;;
     derive | ingest | ndarray) echo 5 ;;
-    tier) echo 6 ;;
+    tier | interop) echo 6 ;;
     mdms | check) echo 7 ;;
     *) echo "" ;;
     esac
