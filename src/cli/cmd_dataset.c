@@ -38,8 +38,10 @@ static void human_bytes(double b, char *out, size_t len)
 
 static const char ingest_usage[] =
     "usage: strata ingest REGION/NAME FILE... [options]\n"
-    "Ingest CSV or NPY files into a dataset (created on first use, with its region).\n"
-    "  --format csv|npy      default: npy for .npy files and directories, else csv\n"
+    "Ingest CSV, NPY or HDF5 files into a dataset (created on first use, with its region).\n"
+    "  --format csv|npy|hdf5 default: npy for .npy files and directories, hdf5 for .h5 and\n"
+    "                        .hdf5 files, else csv\n"
+    "  --path /GROUP         HDF5: the group holding one 1-D dataset per column (default /)\n"
     "  --batch-rows N        split each file into batches of N rows (default: one per file)\n"
     "  --schema a:i64,b:str  the schema of a new dataset (default: from the CSV header and\n"
     "                        its first 1000 rows: i64, f64 or str)\n"
@@ -55,7 +57,8 @@ static const char ingest_usage[] =
     "  --quiet               no progress on a terminal\n"
     "Bad input (wrong field count, unparsable value, overflow, unterminated quote, invalid\n"
     "UTF-8, empty file, missing header, schema mismatch) exits 3 naming file:line:column and\n"
-    "publishes nothing.\n";
+    "publishes nothing; bad or unsupported HDF5 input (a compound type, a 2-D column ...)\n"
+    "exits 3 naming FILE:/GROUP/COLUMN.\n";
 
 struct progress_ctx {
     int tty;
@@ -114,7 +117,7 @@ static int npy_dir(const char *dir, char ***names, char ***files, int *n)
 
 /* The options of one 'strata ingest', as given. */
 typedef struct {
-    const char *format, *batch_rows, *schema, *delim, *null, *threads, *column;
+    const char *format, *batch_rows, *schema, *delim, *null, *threads, *column, *path;
     int publish_each, quiet;
 } ingest_args;
 
@@ -162,16 +165,28 @@ static int ingest_opts_from(const ingest_args *a, strata_ingest_opts *o)
     return EXIT_OK;
 }
 
-/* Whether the input is NPY: --format if given, else --column pairs, a .npy file or a
- * directory as the first FILE. */
-static int input_is_npy(const char *format, int ncol_kv, char **pos, int npos, int *is_npy)
+enum { IN_CSV, IN_NPY, IN_HDF5 };
+
+/* The input format: --format if given, else NPY for --column pairs, a .npy file or a
+ * directory as the first FILE, HDF5 for a .h5 or .hdf5 file, else CSV. */
+static int input_format(const char *format, int ncol_kv, char **pos, int npos, int *kind)
 {
-    *is_npy = format != NULL ? strcmp(format, "npy") == 0 : ncol_kv > 0;
-    if (format != NULL && strcmp(format, "npy") != 0 && strcmp(format, "csv") != 0)
-        return cli_usage_error("ingest", "--format is csv or npy");
-    if (format == NULL && npos >= 2) {
+    *kind = ncol_kv > 0 ? IN_NPY : IN_CSV;
+    if (format != NULL) {
+        if (strcmp(format, "npy") == 0)
+            *kind = IN_NPY;
+        else if (strcmp(format, "hdf5") == 0)
+            *kind = IN_HDF5;
+        else if (strcmp(format, "csv") == 0)
+            *kind = IN_CSV;
+        else
+            return cli_usage_error("ingest", "--format is csv, npy or hdf5");
+    } else if (npos >= 2) {
         struct stat st;
-        *is_npy = ends_with(pos[1], ".npy") || (stat(pos[1], &st) == 0 && S_ISDIR(st.st_mode));
+        if (ends_with(pos[1], ".npy") || (stat(pos[1], &st) == 0 && S_ISDIR(st.st_mode)))
+            *kind = IN_NPY;
+        else if (ends_with(pos[1], ".h5") || ends_with(pos[1], ".hdf5"))
+            *kind = IN_HDF5;
     }
     return EXIT_OK;
 }
@@ -235,12 +250,13 @@ int cmd_ingest(cli *c, int argc, char **argv)
                       {"quiet", 'q', NULL, &a.quiet},
                       CLI_OPT_JSON,
                       {"column", 0, &a.column, NULL},
+                      {"path", 0, &a.path, NULL},
                       {0}};
     char **cols_kv = calloc((size_t)argc + 1, sizeof *cols_kv);
     char **args = calloc((size_t)argc + 1, sizeof *args);
     char **pos = calloc((size_t)argc + 1, sizeof *pos);
     char **names = NULL, **files = NULL;
-    int ncol_kv = 0, nargs = 0, npos, nnames = 0, is_npy, rc;
+    int ncol_kv = 0, nargs = 0, npos, nnames = 0, kind, rc;
     if (cols_kv == NULL || args == NULL || pos == NULL) return EXIT_IO;
     gather_columns(argc, argv, cols_kv, &ncol_kv, args, &nargs);
     if ((rc = cli_scan(nargs, args, opts, ingest_usage, pos, &npos, 0)) != EXIT_OK) goto done;
@@ -256,11 +272,21 @@ int cmd_ingest(cli *c, int argc, char **argv)
     struct progress_ctx pc = {!a.quiet && !c->json && isatty(2)};
     o.progress = show_progress;
     o.progress_ctx = &pc;
-    if ((rc = input_is_npy(a.format, ncol_kv, pos, npos, &is_npy)) != EXIT_OK) goto done;
+    if ((rc = input_format(a.format, ncol_kv, pos, npos, &kind)) != EXIT_OK) goto done;
+    if (kind == IN_HDF5 && npos != 2) {
+        rc = cli_usage_error("ingest", "HDF5 ingest takes one FILE (and --path /GROUP)");
+        goto done;
+    }
+    if (kind != IN_HDF5 && a.path != NULL) {
+        rc = cli_usage_error("ingest", "--path is for HDF5 input (--format hdf5)");
+        goto done;
+    }
     if ((rc = cli_open_pool(c)) != EXIT_OK) goto done;
     strata_ingest_stats stats;
     int st;
-    if (is_npy) {
+    if (kind == IN_HDF5) {
+        st = strata_ingest_hdf5(c->pool, region, name, pos[1], a.path, &o, &stats);
+    } else if (kind == IN_NPY) {
         rc = npy_columns(cols_kv, ncol_kv, pos, npos, &names, &files, &nnames);
         if (rc != EXIT_OK) goto done;
         st = strata_ingest_npy(c->pool, region, name, (const char *const *)names,
@@ -753,17 +779,23 @@ static int export_npy(cli *c, strata_snapshot *s, const int *cols, int nc, const
 int cmd_export(cli *c, int argc, char **argv)
 {
     static const char u[] =
-        "usage: strata export REGION/NAME --format csv|npy --out PATH [--columns a,b] "
+        "usage: strata export REGION/NAME --format csv|npy|hdf5 --out PATH [--columns a,b] "
         "[--as-of V]\n"
+        "                     [--path /GROUP] [--gzip L]\n"
         "csv: one file; npy: a directory with one NAME.npy per column, all batches\n"
-        "concatenated. Files are written under a temporary name and renamed when complete.\n";
+        "concatenated; hdf5: one file whose group --path (default /) holds one 1-D dataset per\n"
+        "column (--gzip L: deflate level 1-9). Files are written under a temporary name and\n"
+        "renamed when complete.\n";
     char *pos[16];
     int npos;
-    const char *columns = NULL, *as_of = NULL, *format = NULL, *out = NULL;
+    const char *columns = NULL, *as_of = NULL, *format = NULL, *out = NULL, *path = NULL;
+    const char *gzip = NULL;
     cli_opt opts[] = {{"columns", 'c', &columns, NULL},
                       {"as-of", 0, &as_of, NULL},
                       {"format", 'f', &format, NULL},
                       {"out", 'o', &out, NULL},
+                      {"path", 0, &path, NULL},
+                      {"gzip", 0, &gzip, NULL},
                       CLI_OPT_JSON,
                       {0}};
     if (argc > 16) return cli_usage_error("export", "too many arguments");
@@ -772,14 +804,25 @@ int cmd_export(cli *c, int argc, char **argv)
     if (npos != 1 || out == NULL)
         return cli_usage_error("export", "'export' takes REGION/NAME --out PATH");
     int npy = format != NULL && strcmp(format, "npy") == 0;
+    int hdf5 = format != NULL && strcmp(format, "hdf5") == 0;
     int fmt = FMT_CSV;
-    if (!npy && (rc = parse_format("export", format, &fmt)) != EXIT_OK) return rc;
+    strata_hdf5_opts ho = {0};
+    uint64_t level = 0;
+    if (!npy && !hdf5 && (rc = parse_format("export", format, &fmt)) != EXIT_OK) return rc;
+    if (!hdf5 && (path != NULL || gzip != NULL))
+        return cli_usage_error("export", "--path and --gzip are for --format hdf5");
+    if (gzip != NULL && (cli_parse_u64(gzip, &level) != 0 || level < 1 || level > 9))
+        return cli_usage_error("export", "--gzip takes a deflate level from 1 to 9");
+    ho.gzip_level = (int)level;
     strata_snapshot *s;
     if ((rc = open_snapshot(c, "export", pos[0], as_of, &s)) != EXIT_OK) return rc;
     int *cols = NULL, nc = 0;
     rc = pick_columns(c, s, columns, &cols, &nc);
     if (rc == EXIT_OK && npy) {
         rc = export_npy(c, s, cols, nc, out);
+    } else if (rc == EXIT_OK && hdf5) {
+        int st = strata_export_hdf5(s, cols, nc, out, path, &ho);
+        if (st < 0) rc = cli_fail(c, st);
     } else if (rc == EXIT_OK) {
         char tmp[4200];
         snprintf(tmp, sizeof tmp, "%s.tmp-%d", out, (int)getpid());

@@ -83,6 +83,8 @@ static const char nd_usage[] =
     "       strata nd read R/NAME [--start ...] [--count ...] [--stride ...] [--step S]\n"
     "                 [--out FILE.npy] [--stage-tier T] [--verbose]\n"
     "       strata nd info R/NAME\n"
+    "       strata nd import R/NAME FILE.h5 --path /DATASET [--tier T] [--zstd L|none]\n"
+    "       strata nd export R/NAME --out FILE.h5 --path /DATASET [--gzip L|none]\n"
     "       strata nd ls REGION\n"
     "       strata nd rm R/NAME\n"
     "N-d arrays: up to 8 dimensions, stored in chunks (one subfile each), or contiguous in row- "
@@ -92,7 +94,10 @@ static const char nd_usage[] =
     "--start/--count\n"
     "numbers than dimensions they apply to the last dimensions, the leading ones being --step\n"
     "(default 0) with count 1; a missing --count reads to the end, so --step S alone reads all\n"
-    "of step S. Archive data is staged on demand (--verbose says so).\n";
+    "of step S. Archive data is staged on demand (--verbose says so).\n"
+    "import/export: an HDF5 dataset <-> an N-d array with its shape, chunk shape, fill value\n"
+    "and compression (docs/formats.md); the import publishes the array whole or not at all,\n"
+    "the export writes a temporary file renamed onto FILE when complete.\n";
 
 static int nd_create(cli *c, const char *region, const char *name, const char *dtype_s,
                      const char *shape_s, const char *chunks_s, const char *layout_s,
@@ -243,9 +248,61 @@ static int nd_read(cli *c, strata_ndarray *a, const strata_ndarray_desc *d, cons
 /* The options of one 'strata nd', as given. */
 typedef struct {
     const char *dtype, *shape, *chunks, *layout, *zstd, *tier, *fill, *from, *start, *count,
-        *stride, *step, *out, *stage_tier;
+        *stride, *step, *out, *stage_tier, *path, *gzip;
     int unlimited, append, verbose;
 } nd_args;
+
+/* A compression level option: a number in [0, MAX] or "none" (-1). */
+static int parse_level(const char *opt, const char *s, int max, int *out)
+{
+    uint64_t v;
+    if (s == NULL) return EXIT_OK;
+    if (strcmp(s, "none") == 0) {
+        *out = -1;
+        return EXIT_OK;
+    }
+    if (cli_parse_u64(s, &v) != 0 || v < 1 || v > (uint64_t)max)
+        return cli_usage_error("nd", "--%s takes a level from 1 to %d, or none", opt, max);
+    *out = (int)v;
+    return EXIT_OK;
+}
+
+/* 'nd import R/NAME FILE --path /DATASET': an HDF5 dataset into a new array. */
+static int nd_import(cli *c, const nd_args *o, const char *region, const char *name,
+                     const char *file)
+{
+    strata_hdf5_opts ho = {.tier = o->tier};
+    int rc;
+    if (o->path == NULL) return cli_usage_error("nd", "'nd import' needs --path /DATASET");
+    if ((rc = parse_level("zstd", o->zstd, 19, &ho.zstd_level)) != EXIT_OK) return rc;
+    if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+    int st = strata_ndarray_import_hdf5(c->pool, region, name, file, o->path, &ho);
+    if (st < 0) return cli_fail(c, st);
+    if (c->json)
+        printf("{\"imported\":true,\"array\":\"%s/%s\"}\n", region, name);
+    else
+        printf("imported %s:%s into %s/%s\n", file, o->path, region, name);
+    return EXIT_OK;
+}
+
+/* 'nd export R/NAME --out FILE --path /DATASET': the array into a new HDF5 file. */
+static int nd_export(cli *c, strata_ndarray *a, const nd_args *o, const char *region,
+                     const char *name)
+{
+    strata_hdf5_opts ho = {0};
+    int rc = parse_level("gzip", o->gzip, 9, &ho.gzip_level);
+    if (rc != EXIT_OK) return rc;
+    int st = strata_ndarray_export_hdf5(a, o->out, o->path, &ho);
+    if (st < 0) return cli_fail(c, st);
+    if (c->json) {
+        fputs("{\"exported\":true,\"file\":", stdout);
+        cli_json_str(stdout, o->out);
+        fputs("}\n", stdout);
+    } else {
+        printf("exported %s/%s to %s:%s\n", region, name, o->out, o->path);
+    }
+    return EXIT_OK;
+}
 
 static int nd_ls(cli *c, char **pos, int npos)
 {
@@ -328,6 +385,8 @@ static int nd_open_and_run(cli *c, const char *sub, const nd_args *o, const char
         rc = EXIT_OK;
     } else if (strcmp(sub, "read") == 0) {
         rc = nd_read_verbose(c, a, &d, o, region, name);
+    } else if (strcmp(sub, "export") == 0) {
+        rc = nd_export(c, a, o, region, name);
     } else {
         rc = nd_write(c, a, &d, o, region, name);
     }
@@ -358,16 +417,21 @@ int cmd_nd(cli *c, int argc, char **argv)
                       {"out", 'o', &o.out, NULL},
                       {"stage-tier", 0, &o.stage_tier, NULL},
                       {"verbose", 'v', NULL, &o.verbose},
+                      {"path", 0, &o.path, NULL},
+                      {"gzip", 0, &o.gzip, NULL},
                       CLI_OPT_JSON,
                       {0}};
     if (argc > 16) return cli_usage_error("nd", "too many arguments");
     int rc = cli_scan(argc, argv, opts, nd_usage, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
     if (npos < 1)
-        return cli_usage_error("nd", "missing subcommand (create, write, read, info, ls or rm)");
+        return cli_usage_error(
+            "nd", "missing subcommand (create, write, read, info, import, export, ls or rm)");
     const char *sub = pos[0];
     if (strcmp(sub, "ls") == 0) return nd_ls(c, pos, npos);
-    if (npos != 2) return cli_usage_error("nd", "'nd %s' takes one REGION/NAME", sub);
+    int import = strcmp(sub, "import") == 0;
+    if (import && npos != 3) return cli_usage_error("nd", "'nd import' takes REGION/NAME and FILE");
+    if (!import && npos != 2) return cli_usage_error("nd", "'nd %s' takes one REGION/NAME", sub);
     char buf[2 * STRATA_NAME_MAX + 2];
     const char *region, *name;
     if ((rc = cli_split("nd", pos[1], buf, sizeof buf, &region, &name)) != EXIT_OK) return rc;
@@ -375,8 +439,12 @@ int cmd_nd(cli *c, int argc, char **argv)
         return nd_create(c, region, name, o.dtype, o.shape, o.chunks, o.layout, o.zstd, o.tier,
                          o.fill, o.unlimited);
     if (strcmp(sub, "rm") == 0) return nd_rm(c, region, name);
-    if (strcmp(sub, "info") != 0 && strcmp(sub, "read") != 0 && strcmp(sub, "write") != 0)
+    if (import) return nd_import(c, &o, region, name, pos[2]);
+    if (strcmp(sub, "info") != 0 && strcmp(sub, "read") != 0 && strcmp(sub, "write") != 0 &&
+        strcmp(sub, "export") != 0)
         return cli_usage_error("nd", "unknown subcommand '%s'", sub);
+    if (strcmp(sub, "export") == 0 && (o.out == NULL || o.path == NULL))
+        return cli_usage_error("nd", "'nd export' needs --out FILE.h5 and --path /DATASET");
     if (strcmp(sub, "write") == 0) {
         if (o.from == NULL) return cli_usage_error("nd", "'nd write' needs --from FILE.npy");
         if ((o.start == NULL) == !o.append)
