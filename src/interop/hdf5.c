@@ -1099,18 +1099,21 @@ static int h5_box_io(st_err *err, hid_t did, hid_t mt, int n, const uint64_t *lo
                      const uint64_t *ext, void *buf, int write, const char *where)
 {
     hid_t fs = H5I_INVALID_HID, ms = H5I_INVALID_HID;
-    int ok = h5_select_box(did, n, lo, ext, &fs, &ms) == 0 &&
-             (write ? H5Dwrite(did, mt, ms, fs, H5P_DEFAULT, buf)
-                    : H5Dread(did, mt, ms, fs, H5P_DEFAULT, buf)) >= 0;
+    int rc = STRATA_OK;
+    if (h5_select_box(did, n, lo, ext, &fs, &ms) < 0 ||
+        (write ? H5Dwrite(did, mt, ms, fs, H5P_DEFAULT, buf)
+               : H5Dread(did, mt, ms, fs, H5P_DEFAULT, buf)) < 0) {
+        /* before any other HDF5 call, which would clear the error stack */
+        char at[24 * STRATA_ND_MAXDIMS] = "";
+        for (int d = 0; d < n; d++)
+            snprintf(at + strlen(at), sizeof at - strlen(at), "%s%llu", d ? "," : "",
+                     (unsigned long long)lo[d]);
+        rc = h5_fail(err, STRATA_EIO, "%s: cannot %s the block at [%s]", where,
+                     write ? "write" : "read", at);
+    }
     h5_close(ms);
     h5_close(fs);
-    if (ok) return STRATA_OK;
-    char at[24 * STRATA_ND_MAXDIMS] = "";
-    for (int d = 0; d < n; d++)
-        snprintf(at + strlen(at), sizeof at - strlen(at), "%s%llu", d ? "," : "",
-                 (unsigned long long)lo[d]);
-    return h5_fail(err, STRATA_EIO, "%s: cannot %s the block at [%s]", where,
-                   write ? "write" : "read", at);
+    return rc;
 }
 
 /* ---- N-d import: an HDF5 dataset into a new array -------------------------------------------- */
