@@ -932,6 +932,19 @@ STRATA_API int strata_tier_get(strata_pool *pool, const char *name, strata_tier_
  * the rectangle (with strides: of the strided selection).
  * ------------------------------------------------------------------------------------------- */
 
+/* Attributes: named, typed values, of MDMS runs and of N-d arrays. */
+typedef enum { STRATA_ATTR_INT, STRATA_ATTR_FLOAT, STRATA_ATTR_TEXT } strata_attr_type;
+
+/* One attribute value (the member of TYPE is used; for a run, an INT given for a FLOAT
+ * converts). */
+typedef struct strata_attr {
+    const char *name;
+    strata_attr_type type;
+    int64_t i;
+    double f;
+    const char *s;
+} strata_attr;
+
 #define STRATA_ND_MAXDIMS 8
 
 typedef struct strata_ndarray strata_ndarray;
@@ -1007,6 +1020,21 @@ STRATA_API int strata_ndarray_list(strata_pool *pool, const char *region, strata
 
 /* The array's description, as of now (re-read from the catalog); strings owned by A. */
 STRATA_API int strata_ndarray_info(strata_ndarray *a, strata_ndarray_desc *out);
+
+/* Set attribute ATTR of A (replacing one of the same name): a name valid as a Strata name (see
+ * the conventions above) not starting with "strata_" (reserved for Strata's own metadata in
+ * exported files), and an INT, FLOAT or TEXT value (TEXT: valid UTF-8, S not NULL). Attributes
+ * are kept in the catalog with the array, deleted with it, and carried to and from HDF5
+ * attributes by strata_ndarray_export_hdf5() and strata_ndarray_import_hdf5(). */
+STRATA_API int strata_ndarray_attr_set(strata_ndarray *a, const strata_attr *attr);
+
+/* Delete attribute NAME of A; STRATA_ENOTFOUND if A has none of that name. */
+STRATA_API int strata_ndarray_attr_delete(strata_ndarray *a, const char *name);
+
+/* Call FN for every attribute of A, in name order (FN returning non-zero stops the walk, and
+ * that value is returned). The attribute's strings are valid during the call only. */
+STRATA_API int strata_ndarray_attr_list(strata_ndarray *a,
+                                        int (*fn)(void *ctx, const strata_attr *attr), void *ctx);
 
 /* Write the rectangle START[ndims] + COUNT[ndims] from BUF. Every count >= 1. Writing past the
  * end of an unlimited first dimension grows it (the gap reads as the fill value); elsewhere
@@ -1121,6 +1149,9 @@ typedef struct strata_hdf5_opts {
     int zstd_level;      /* N-d import: zstd level of the new array's chunks; 0: from the file
                           * (its strata_zstd_level attribute, else 3 when it is compressed, else
                           * none); -1: uncompressed */
+    int skip_attrs;      /* N-d import: leave out the dataset's attributes that are no single
+                          * int, float or string (or whose name is no valid attribute name);
+                          * default: such an attribute fails the import */
 } strata_hdf5_opts;
 
 /* Ingest the group H5PATH (NULL: "/") of HDF5 file FILE into dataset NAME of REGION, created
@@ -1145,10 +1176,12 @@ STRATA_API int strata_export_hdf5(strata_snapshot *s, const int *cols, int ncols
 
 /* Create N-d array REGION/NAME (and its region) from the numeric or bool HDF5 dataset H5PATH of
  * FILE: its shape, its dtype, its chunk shape (a contiguous dataset becomes a row-major array),
- * its fill value, an unlimited first dimension; compression per OPTS->zstd_level. The data is
+ * its fill value, an unlimited first dimension, its attributes (strata_ndarray_attr_set: each
+ * scalar int, bool, float or string attribute not named strata_*; any other fails with
+ * STRATA_EUNSUPPORTED unless OPTS->skip_attrs); compression per OPTS->zstd_level. The data is
  * copied one HDF5 chunk at a time (contiguous data in slabs of at most 8 MiB) into new files and
- * the array is published whole at the end, or not at all. STRATA_EEXIST if the array exists.
- * Only OPTS->tier and zstd_level apply; OPTS may be NULL. */
+ * the array is published whole, with its attributes, at the end, or not at all. STRATA_EEXIST
+ * if the array exists. Only OPTS->tier, zstd_level and skip_attrs apply; OPTS may be NULL. */
 STRATA_API int strata_ndarray_import_hdf5(strata_pool *pool, const char *region, const char *name,
                                           const char *file, const char *h5path,
                                           const strata_hdf5_opts *opts);
@@ -1157,9 +1190,10 @@ STRATA_API int strata_ndarray_import_hdf5(strata_pool *pool, const char *region,
  * shape (an unlimited first dimension stays extensible), dtype and fill value; a chunked array
  * keeps its chunk shape, a contiguous one is written contiguous (chunked in slabs when it is
  * compressed or unlimited); compression per OPTS->gzip_level. Read and written one chunk (or
- * 8 MiB slab) at a time. Attributes: strata_array ("region/name"), strata_layout ("chunked",
- * "row" or "col") and, for a zstd array, strata_zstd_level, which an import reads back. Only
- * OPTS->gzip_level applies; OPTS may be NULL. */
+ * 8 MiB slab) at a time. Attributes: the array's own (int64, float64 or UTF-8 string scalars),
+ * and strata_array ("region/name"), strata_layout ("chunked", "row" or "col") and, for a zstd
+ * array, strata_zstd_level, which an import reads back. Only OPTS->gzip_level applies; OPTS may
+ * be NULL. */
 STRATA_API int strata_ndarray_export_hdf5(strata_ndarray *a, const char *file, const char *h5path,
                                           const strata_hdf5_opts *opts);
 
@@ -1224,8 +1258,6 @@ STRATA_API int strata_ndarray_export_hdf5(strata_ndarray *a, const char *file, c
  * library itself reads no environment variable). */
 STRATA_API int strata_pool_set_io_strategy(strata_pool *pool, const char *spec);
 
-typedef enum { STRATA_ATTR_INT, STRATA_ATTR_FLOAT, STRATA_ATTR_TEXT } strata_attr_type;
-
 /* One attribute of a run schema. Names: a letter or '_', then letters, digits, '_' (at most 63),
  * not one of the names queries use for other things (run, dataset, iteration, min, max, mean,
  * std, bytes, user, status, started, ended, nprocs, strategy, seconds). */
@@ -1233,15 +1265,6 @@ typedef struct strata_attr_def {
     const char *name;
     strata_attr_type type;
 } strata_attr_def;
-
-/* One attribute value of a run (the member of TYPE is used; an INT given for a FLOAT converts). */
-typedef struct strata_attr {
-    const char *name;
-    strata_attr_type type;
-    int64_t i;
-    double f;
-    const char *s;
-} strata_attr;
 
 /* Register application APP (its region is created if missing) with the run schema SCHEMA[N].
  * Registering again adds new attributes; an attribute whose type changes fails with

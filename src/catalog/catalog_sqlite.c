@@ -304,6 +304,13 @@ static const char *const migrations[ST_CAT_VERSION] = {
     "  seconds REAL NOT NULL,"
     "  created_ns INTEGER NOT NULL,"
     "  UNIQUE (kind, object_id, part, fingerprint));",
+    /* 7 -> 8: attributes of N-d arrays (named, typed values; HDF5 attributes in and out). */
+    "CREATE TABLE ndattr ("
+    "  array_id INTEGER NOT NULL REFERENCES ndarray(id),"
+    "  name TEXT NOT NULL,"
+    "  type INTEGER NOT NULL,"
+    "  value,"
+    "  PRIMARY KEY (array_id, name)) WITHOUT ROWID;",
 };
 
 enum {
