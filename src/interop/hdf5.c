@@ -270,32 +270,29 @@ static const char *h5_dtype_of(hid_t t, strata_dtype *out)
 
 /* ---- attributes ---------------------------------------------------------------------------- */
 
-/* The text of string attribute NAME of OBJ into BUF: 1 when there is one, 0 when there is
- * none or it is no scalar string. */
-static int h5_attr_text(hid_t obj, const char *name, char *buf, size_t len)
+/* The text of the scalar string attribute NAME of OBJ, malloc'ed (the caller frees it), or NULL
+ * when there is none, it is no scalar string, or memory is short. */
+static char *h5_attr_strdup(hid_t obj, const char *name)
 {
     hid_t a = H5I_INVALID_HID, ft = H5I_INVALID_HID, mt = H5I_INVALID_HID;
     hid_t sp = H5I_INVALID_HID;
-    int found = 0;
-    buf[0] = '\0';
-    if (H5Aexists(obj, name) <= 0) return 0;
+    char *out = NULL;
+    if (H5Aexists(obj, name) <= 0) goto done;
     if ((a = H5Aopen(obj, name, H5P_DEFAULT)) < 0) goto done;
     if ((ft = H5Aget_type(a)) < 0 || H5Tget_class(ft) != H5T_STRING) goto done;
     if ((sp = H5Aget_space(a)) < 0 || H5Sget_simple_extent_npoints(sp) != 1) goto done;
     if (H5Tis_variable_str(ft) > 0) {
         char *p = NULL;
         if ((mt = h5_vstr_type(H5Tget_cset(ft))) < 0 || H5Aread(a, mt, &p) < 0) goto done;
-        snprintf(buf, len, "%s", p ? p : "");
+        out = strdup(p ? p : "");
         H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, &p);
-        found = 1;
     } else {
         size_t sz = H5Tget_size(ft);
-        char *tmp = calloc(1, sz + 1);
-        if (tmp != NULL && (mt = H5Tcopy(ft)) >= 0 && H5Aread(a, mt, tmp) >= 0) {
-            snprintf(buf, len, "%s", tmp);
-            found = 1;
+        out = calloc(1, sz + 1);
+        if (out != NULL && ((mt = H5Tcopy(ft)) < 0 || H5Aread(a, mt, out) < 0)) {
+            free(out);
+            out = NULL;
         }
-        free(tmp);
     }
 done:
     h5_close(mt);
@@ -303,7 +300,16 @@ done:
     h5_close(ft);
     h5_close(a);
     H5Eclear2(H5E_DEFAULT);
-    return found;
+    return out;
+}
+
+/* As h5_attr_strdup(), into BUF (truncated to LEN): 1 when there is such an attribute, else 0. */
+static int h5_attr_text(hid_t obj, const char *name, char *buf, size_t len)
+{
+    char *t = h5_attr_strdup(obj, name);
+    snprintf(buf, len, "%s", t ? t : "");
+    free(t);
+    return t != NULL;
 }
 
 /* Integer attribute NAME of OBJ into *OUT: 1 when there is one, else 0. */
@@ -319,22 +325,36 @@ static int h5_attr_int(hid_t obj, const char *name, int64_t *out)
     return ok;
 }
 
-/* Write scalar attribute NAME of OBJ: the string TEXT (variable-length UTF-8, as h5py writes a
- * str) or, TEXT NULL, the int64 VALUE. */
-static int h5_attr_put(st_err *err, hid_t obj, const char *name, const char *text, int64_t value,
-                       const char *where)
+/* Write scalar attribute NAME of OBJ of type T (a STRATA_ATTR_*): the string A->s (variable-
+ * length UTF-8, as h5py writes a str), the int64 A->i or the double A->f. */
+static int h5_attr_write(st_err *err, hid_t obj, const strata_attr *a, const char *where)
 {
     hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t t = text ? h5_vstr_type(H5T_CSET_UTF8) : H5Tcopy(H5T_NATIVE_INT64);
-    hid_t a = H5I_INVALID_HID;
+    hid_t t = a->type == STRATA_ATTR_TEXT  ? h5_vstr_type(H5T_CSET_UTF8)
+              : a->type == STRATA_ATTR_INT ? H5Tcopy(H5T_NATIVE_INT64)
+                                           : H5Tcopy(H5T_NATIVE_DOUBLE);
+    hid_t h = H5I_INVALID_HID;
+    const void *v = a->type == STRATA_ATTR_TEXT  ? (const void *)&a->s
+                    : a->type == STRATA_ATTR_INT ? (const void *)&a->i
+                                                 : (const void *)&a->f;
     int rc = STRATA_OK;
-    if (sp < 0 || t < 0 || (a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
-        (text ? H5Awrite(a, t, &text) : H5Awrite(a, t, &value)) < 0)
-        rc = h5_fail(err, STRATA_EIO, "%s: cannot write attribute '%s'", where, name);
-    h5_close(a);
+    if (sp < 0 || t < 0 || (h = H5Acreate2(obj, a->name, t, sp, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
+        H5Awrite(h, t, v) < 0)
+        rc = h5_fail(err, STRATA_EIO, "%s: cannot write attribute '%s'", where, a->name);
+    h5_close(h);
     h5_close(t);
     h5_close(sp);
     return rc;
+}
+
+/* Write the string (TEXT) or int64 (TEXT NULL: VALUE) attribute NAME of OBJ. */
+static int h5_attr_put(st_err *err, hid_t obj, const char *name, const char *text, int64_t value,
+                       const char *where)
+{
+    strata_attr a = {.name = name, .type = text ? STRATA_ATTR_TEXT : STRATA_ATTR_INT};
+    a.s = text;
+    a.i = value;
+    return h5_attr_write(err, obj, &a, where);
 }
 
 /* "FILE:/a/b" for messages: WHERE of PATH (NULL: "/") in FILE, with NAME below it (may be
@@ -1216,6 +1236,128 @@ done:
     return rc;
 }
 
+/* The attributes of an imported dataset, as N-d array attributes (names and texts owned). */
+typedef struct h5attrs {
+    st_err *err;
+    const char *where;
+    int skip; /* leave out what is not carried, rather than fail */
+    int rc;
+    strata_attr *v;
+    int n, cap;
+} h5attrs;
+
+static void h5attrs_free(h5attrs *l)
+{
+    for (int i = 0; i < l->n; i++) {
+        free((char *)(uintptr_t)l->v[i].name);
+        free((char *)(uintptr_t)l->v[i].s);
+    }
+    free(l->v);
+    l->v = NULL;
+    l->n = l->cap = 0;
+}
+
+/* The value of attribute H (type FT, one element) into A, or the feature it uses. */
+static const char *h5attr_value(hid_t obj, const char *name, hid_t h, hid_t ft, strata_attr *a)
+{
+    H5T_class_t c = H5Tget_class(ft);
+    if (c == H5T_STRING) {
+        a->type = STRATA_ATTR_TEXT;
+        a->s = h5_attr_strdup(obj, name); /* owned by the list from here */
+        return a->s ? NULL : "an unreadable string";
+    }
+    if (c == H5T_INTEGER && H5Tget_size(ft) == 8 && H5Tget_sign(ft) == H5T_SGN_NONE) {
+        uint64_t u;
+        if (H5Aread(h, H5T_NATIVE_UINT64, &u) < 0) return "an unreadable integer";
+        a->type = u > INT64_MAX ? STRATA_ATTR_FLOAT : STRATA_ATTR_INT; /* docs/formats.md */
+        a->i = (int64_t)u;
+        a->f = (double)u;
+        return NULL;
+    }
+    if (c == H5T_INTEGER || (c == H5T_ENUM && h5_is_bool(ft))) {
+        a->type = STRATA_ATTR_INT;
+        return H5Aread(h, H5T_NATIVE_INT64, &a->i) < 0 ? "an unreadable integer" : NULL;
+    }
+    if (c == H5T_FLOAT) {
+        a->type = STRATA_ATTR_FLOAT;
+        return H5Aread(h, H5T_NATIVE_DOUBLE, &a->f) < 0 ? "an unreadable float" : NULL;
+    }
+    strata_dtype unused;
+    const char *why = h5_dtype_of(ft, &unused);
+    return why ? why : "a type that is not carried";
+}
+
+/* H5Aiterate2 callback: attribute NAME of LOC into the list CTX (Strata's own strata_*
+ * attributes are metadata, read elsewhere). Returns -1 to stop on a failure (l->rc). */
+static herr_t h5attr_visit(hid_t loc, const char *name, const H5A_info_t *info, void *ctx)
+{
+    h5attrs *l = ctx;
+    (void)info;
+    if (strncmp(name, "strata_", 7) == 0) return 0;
+    hid_t h = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t ft = h >= 0 ? H5Aget_type(h) : H5I_INVALID_HID;
+    hid_t sp = h >= 0 ? H5Aget_space(h) : H5I_INVALID_HID;
+    strata_attr a = {.name = name};
+    char why[64] = "";
+    const char *bad = NULL;
+    hssize_t np = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+    if (ft < 0 || np < 0) {
+        bad = "an unreadable attribute";
+    } else if (np != 1) {
+        snprintf(why, sizeof why, "an array of %lld values", (long long)np);
+        bad = why;
+    } else {
+        bad = h5attr_value(loc, name, h, ft, &a);
+    }
+    h5_close(sp);
+    h5_close(ft);
+    h5_close(h);
+    H5Eclear2(H5E_DEFAULT);
+    char msg[ST_ERRMSG_MAX];
+    if (bad == NULL && st_nd_attr_check(NULL, &a, l->where) < 0)
+        bad = "a name or text Strata refuses";
+    if (bad != NULL) {
+        free((char *)(uintptr_t)a.s);
+        if (l->skip) return 0;
+        snprintf(msg, sizeof msg, "%s", bad);
+        l->rc = st_error(l->err, STRATA_EUNSUPPORTED,
+                         "%s: attribute '%s': %s is not supported (N-d array attributes are one "
+                         "int, float or UTF-8 string; --skip-attrs leaves such attributes out)",
+                         l->where, name, msg);
+        return -1;
+    }
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 8;
+        strata_attr *v = realloc(l->v, (size_t)cap * sizeof *v);
+        if (v == NULL) {
+            free((char *)(uintptr_t)a.s);
+            l->rc = st_error(l->err, STRATA_ENOMEM, "out of memory");
+            return -1;
+        }
+        l->v = v;
+        l->cap = cap;
+    }
+    a.name = strdup(name);
+    l->v[l->n++] = a;
+    if (a.name == NULL || (a.type == STRATA_ATTR_TEXT && a.s == NULL)) {
+        l->rc = st_error(l->err, STRATA_ENOMEM, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* Read the attributes of H's dataset into L. */
+static int h5nd_attrs(h5nd *h, h5attrs *l)
+{
+    hsize_t idx = 0;
+    l->err = h->err;
+    l->where = h->where;
+    if (H5Aiterate2(h->did, H5_INDEX_NAME, H5_ITER_INC, &idx, h5attr_visit, l) < 0 &&
+        l->rc == STRATA_OK)
+        l->rc = h5_fail(h->err, STRATA_EIO, "%s: cannot list its attributes", h->where);
+    return l->rc;
+}
+
 /* Copy H chunk by chunk into the chunk files of REC in HOME; *CHUNKS receives their records. */
 static int import_chunks(h5nd *h, st_ndctx *x, const st_cat_nd *rec, const char *home, int level,
                          st_cat_chunk **chunks, int *nchunks)
@@ -1301,9 +1443,10 @@ static strata_ndarray_opts import_opts(const h5nd *h, const strata_hdf5_opts *o)
     return no;
 }
 
-/* Create REC from H and write its data into new files; publish it in one transaction. */
+/* Create REC from H and write its data into new files; publish it, with the attributes L, in
+ * one transaction. */
 static int import_publish(strata_pool *pool, h5nd *h, const char *region, const char *name,
-                          const strata_hdf5_opts *o)
+                          const strata_hdf5_opts *o, const h5attrs *l)
 {
     strata_ndarray_opts no = import_opts(h, o);
     st_cat_nd rec;
@@ -1333,7 +1476,7 @@ static int import_publish(strata_pool *pool, h5nd *h, const char *region, const 
         nchunks = 1;
     }
     ST_TRY(rc = st_fsync_dir(h->err, home));
-    rc = st_nd_commit_new(&x, &rec, chunks, nchunks, NULL);
+    rc = st_nd_commit_new(&x, &rec, chunks, nchunks, l->v, l->n, NULL);
 done:
     if (rc < 0 && prepared) st_nd_discard_new(&x, &rec);
     if (hold >= 0) st_pool_create_end(hold);
@@ -1349,6 +1492,7 @@ int strata_ndarray_import_hdf5(strata_pool *pool, const char *region, const char
     strata_hdf5_opts o;
     h5nd h = {.err = err, .fid = H5I_INVALID_HID, .did = H5I_INVALID_HID};
     h.mtype = H5I_INVALID_HID;
+    h5attrs attrs = {.skip = opts != NULL && opts->skip_attrs};
     h5guard gd;
     int rc = h5_opts(err, opts, &o);
     if (rc < 0) return rc;
@@ -1361,12 +1505,14 @@ int strata_ndarray_import_hdf5(strata_pool *pool, const char *region, const char
     if ((rc = st_name_check(err, "N-d array", name)) < 0) return rc;
     h5_enter(&gd);
     ST_TRY(rc = h5nd_open(&h, file, h5path));
+    ST_TRY(rc = h5nd_attrs(&h, &attrs));
     rc = strata_region_exists(pool, region);
     if (rc == STRATA_ENOTFOUND) rc = strata_region_create(pool, region);
     if (rc == STRATA_EEXIST) rc = STRATA_OK;
     ST_TRY(rc);
-    rc = import_publish(pool, &h, region, name, &o);
+    rc = import_publish(pool, &h, region, name, &o, &attrs);
 done:
+    h5attrs_free(&attrs);
     h5nd_close(&h);
     h5_leave(&gd);
     return rc;
@@ -1443,6 +1589,25 @@ static int export_boxes(st_err *err, strata_ndarray *a, const strata_ndarray_des
     return rc;
 }
 
+typedef struct attr_out {
+    st_err *err;
+    hid_t did;
+    const char *where;
+} attr_out;
+
+static int attr_out_one(void *ctx, const strata_attr *a)
+{
+    const attr_out *o = ctx;
+    return h5_attr_write(o->err, o->did, a, o->where);
+}
+
+/* A's attributes as scalar HDF5 attributes of DID: int64, double or variable-length UTF-8. */
+static int export_attrs(st_err *err, strata_ndarray *a, hid_t did, const char *where)
+{
+    attr_out o = {err, did, where};
+    return strata_ndarray_attr_list(a, attr_out_one, &o);
+}
+
 /* Split "/a/b/leaf" into the group "/a/b" and the leaf. */
 static int split_path(st_err *err, const char *path, char *group, size_t glen, const char **leaf)
 {
@@ -1506,6 +1671,7 @@ int strata_ndarray_export_hdf5(strata_ndarray *a, const char *file, const char *
                             0, where));
     if (d.zstd_level > 0)
         ST_TRY(rc = h5_attr_put(err, did, "strata_zstd_level", NULL, d.zstd_level, where));
+    ST_TRY(rc = export_attrs(err, a, did, where));
 done:
     h5_close(did);
     h5_close(mt);

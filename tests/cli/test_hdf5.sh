@@ -94,6 +94,16 @@ with h5py.File(f"{t}/damaged.h5", "w") as f:
 with h5py.File(f"{t}/nd.h5", "w") as f:
     a = np.arange(7 * 9 * 5, dtype=np.float32).reshape(7, 9, 5) / 3
     d = put(f, "sim/temp", a, chunks=(3, 4, 5), compression="gzip", fillvalue=-1.5)
+    d.attrs["units"] = "K"
+    d.attrs["scale"] = 0.25
+    d.attrs["step"] = np.int16(-3)
+    d.attrs["ok"] = np.bool_(True)
+    d.attrs["code"] = np.bytes_(b"abc")
+    d.attrs["huge"] = np.uint64(2**64 - 1)
+    d.attrs["strata_layout"] = "col"  # Strata's own metadata: not an attribute of the array
+    e = put(f, "vecattr", np.arange(3))
+    e.attrs["origin"] = [0.0, 1.0, 2.0]
+    e.attrs["name"] = "kept"
     put(f, "contig", np.arange(1000 * 3000, dtype=np.int16).reshape(1000, 3000) % 777)
     put(f, "grow", rng.integers(0, 2, (4, 3)).astype(bool), maxshape=(None, 3), chunks=(1, 3))
     put(f, "u", rng.integers(0, 2**64 - 1, 100, dtype=np.uint64, endpoint=True), chunks=(7,))
@@ -225,6 +235,10 @@ for a, p in (("temp", "sim/temp"), ("contig", "contig"), ("grow", "grow"), ("u",
     assert d.fillvalue == s.fillvalue, (a, d.fillvalue, s.fillvalue)
     assert d.attrs["strata_array"] == "n/" + a
     assert d.attrs["strata_layout"] == ("row" if a == "contig" else "chunked")
+    for k, v in s.attrs.items():  # the source's own attributes came through
+        if not k.startswith("strata_"):
+            v = v.decode() if isinstance(v, bytes) else v  # strings go out as UTF-8 str
+            assert d.attrs[k] == v, (a, k, d.attrs[k], v)
 # temp was gzip: strata keeps it as zstd level 3, exported as gzip (no zstd plugin here) with
 # the level as an attribute
 d = h5py.File(f"{t}/nd_temp.h5", "r")["x/temp"]
@@ -233,6 +247,26 @@ assert d.attrs["strata_zstd_level"] == 3
 assert h5py.File(f"{t}/nd_contig.h5", "r")["x/contig"].compression is None
 print("ok")
 PY
+# attributes: h5py's scalar attributes become the array's (int, float, text), and go back out
+expect 0 '{"code":"abc","huge":1.8446744073709552e+19,"ok":1,"scale":0.25,"step":-3,"units":"K"}' -- \
+    sh -c "'$S' --json nd info n/temp | $PY -c 'import json, sys; print(json.dumps(json.load(sys.stdin)[\"attrs\"], separators=(\",\",\":\")))'"
+expect 0 "" -- "$S" nd attr n/temp note="hello, world" --rm step
+expect 0 'code = "abc"
+huge = 1.8446744073709552e+19
+note = "hello, world"
+ok = 1
+scale = 0.25
+units = "K"' -- "$S" nd attr n/temp
+expect 0 "" -- sh -c "'$S' nd export n/temp --out '$T/attrs.h5' --path /t >/dev/null"
+expect 0 "{'code': 'abc', 'huge': 1.8446744073709552e+19, 'note': 'hello, world', 'ok': 1, 'scale': 0.25, 'strata_array': 'n/temp', 'strata_layout': 'chunked', 'strata_zstd_level': 3, 'units': 'K'}" -- \
+    "$PY" -c "import h5py; print(dict(sorted(h5py.File('$T/attrs.h5')['t'].attrs.items())))"
+expect_err 3 "strata: $T/nd.h5:/vecattr: attribute 'origin': an array of 3 values is not supported (N-d array attributes are one int, float or UTF-8 string; --skip-attrs leaves such attributes out)" -- \
+    "$S" nd import n/v "$T/nd.h5" --path /vecattr
+expect 0 'name = "kept"' -- sh -c "'$S' nd import n/v '$T/nd.h5' --path /vecattr --skip-attrs >/dev/null && '$S' nd attr n/v"
+expect_err 3 "strata: N-d array 'n/v': attribute 'strata_x': names starting with 'strata_' are reserved" -- "$S" nd attr n/v strata_x=1
+expect_err 2 "strata: N-d array 'n/v' has no attribute 'nope'" -- "$S" nd attr n/v --rm nope
+expect 0 "" -- sh -c "'$S' nd rm n/v >/dev/null"
+
 # a strata array (zstd 5, chunks not dividing the shape) out and back in
 "$PY" -c "import numpy as np; np.save('$T/w.npy', np.arange(50*70, dtype='<f8').reshape(50, 70) * 0.5)"
 expect 0 "" -- sh -c "'$S' nd create n/w --dtype f64 --shape 50,70 --chunks 16,32 --zstd 5 --fill 2.5 >/dev/null"
