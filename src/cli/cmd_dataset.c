@@ -191,6 +191,18 @@ static int input_format(const char *format, int ncol_kv, char **pos, int npos, i
     return EXIT_OK;
 }
 
+/* Options that only some input formats take. */
+static int check_format_args(const ingest_args *a, int kind, int npos)
+{
+    if (kind == IN_HDF5 && npos != 2)
+        return cli_usage_error("ingest", "HDF5 ingest takes one FILE (and --path /GROUP)");
+    if (kind == IN_HDF5 && (a->schema || a->delim || a->null))
+        return cli_usage_error("ingest", "--schema, --delimiter and --null are for CSV input");
+    if (kind != IN_HDF5 && a->path != NULL)
+        return cli_usage_error("ingest", "--path is for HDF5 input (--format hdf5)");
+    return EXIT_OK;
+}
+
 /* The NPY columns to ingest: the --column NAME=FILE pairs, or every NAME.npy of the one
  * directory given. */
 static int npy_columns(char **cols_kv, int ncol_kv, char **pos, int npos, char ***names,
@@ -273,14 +285,7 @@ int cmd_ingest(cli *c, int argc, char **argv)
     o.progress = show_progress;
     o.progress_ctx = &pc;
     if ((rc = input_format(a.format, ncol_kv, pos, npos, &kind)) != EXIT_OK) goto done;
-    if (kind == IN_HDF5 && npos != 2) {
-        rc = cli_usage_error("ingest", "HDF5 ingest takes one FILE (and --path /GROUP)");
-        goto done;
-    }
-    if (kind != IN_HDF5 && a.path != NULL) {
-        rc = cli_usage_error("ingest", "--path is for HDF5 input (--format hdf5)");
-        goto done;
-    }
+    if ((rc = check_format_args(&a, kind, npos)) != EXIT_OK) goto done;
     if ((rc = cli_open_pool(c)) != EXIT_OK) goto done;
     strata_ingest_stats stats;
     int st;
@@ -776,6 +781,18 @@ static int export_npy(cli *c, strata_snapshot *s, const int *cols, int nc, const
     return EXIT_OK;
 }
 
+/* --path and --gzip of an HDF5 export, refused for other formats. */
+static int hdf5_export_opts(int hdf5, const char *path, const char *gzip, strata_hdf5_opts *ho)
+{
+    uint64_t level = 0;
+    if (!hdf5 && (path != NULL || gzip != NULL))
+        return cli_usage_error("export", "--path and --gzip are for --format hdf5");
+    if (gzip != NULL && (cli_parse_u64(gzip, &level) != 0 || level < 1 || level > 9))
+        return cli_usage_error("export", "--gzip takes a deflate level from 1 to 9");
+    ho->gzip_level = (int)level;
+    return EXIT_OK;
+}
+
 int cmd_export(cli *c, int argc, char **argv)
 {
     static const char u[] =
@@ -807,13 +824,8 @@ int cmd_export(cli *c, int argc, char **argv)
     int hdf5 = format != NULL && strcmp(format, "hdf5") == 0;
     int fmt = FMT_CSV;
     strata_hdf5_opts ho = {0};
-    uint64_t level = 0;
     if (!npy && !hdf5 && (rc = parse_format("export", format, &fmt)) != EXIT_OK) return rc;
-    if (!hdf5 && (path != NULL || gzip != NULL))
-        return cli_usage_error("export", "--path and --gzip are for --format hdf5");
-    if (gzip != NULL && (cli_parse_u64(gzip, &level) != 0 || level < 1 || level > 9))
-        return cli_usage_error("export", "--gzip takes a deflate level from 1 to 9");
-    ho.gzip_level = (int)level;
+    if ((rc = hdf5_export_opts(hdf5, path, gzip, &ho)) != EXIT_OK) return rc;
     strata_snapshot *s;
     if ((rc = open_snapshot(c, "export", pos[0], as_of, &s)) != EXIT_OK) return rc;
     int *cols = NULL, nc = 0;

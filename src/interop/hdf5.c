@@ -525,7 +525,10 @@ static int h5col_types(h5in *in, h5col *c, hid_t ft)
     } else {
         c->fsize = H5Tget_size(ft);
         c->mtype = H5Tcopy(ft);
-        if (c->mtype >= 0 && H5Tset_strpad(c->mtype, H5T_STR_NULLPAD) < 0) h5_close(c->mtype);
+        if (c->mtype >= 0 && H5Tset_strpad(c->mtype, H5T_STR_NULLPAD) < 0) {
+            h5_close(c->mtype);
+            c->mtype = H5I_INVALID_HID;
+        }
     }
     if (c->mtype < 0)
         return h5_fail(in->err, STRATA_EIO, "%s: cannot make its memory type", c->where);
@@ -543,7 +546,12 @@ static int h5col_open(h5in *in, h5col *c, const char *name, int first)
     st_err *err = in->err;
     hid_t sp = H5I_INVALID_HID, ft = H5I_INVALID_HID, dcpl = H5I_INVALID_HID;
     int rc, compressed;
-    ST_TRY(rc = st_name_check(err, "column", name));
+    if ((rc = st_name_check(err, "column", name)) < 0) {
+        char why[ST_ERRMSG_MAX];
+        st_err_copy(err, why, sizeof why);
+        rc = st_error(err, rc, "%s: %s", c->where, why);
+        goto done;
+    }
     if ((c->did = H5Dopen2(in->gid, name, H5P_DEFAULT)) < 0) {
         rc = h5_fail(err, STRATA_EIO, "%s: cannot open the dataset", c->where);
         goto done;
