@@ -64,6 +64,12 @@ with h5py.File(f"{t}/in.h5", "w") as f:
         d2 = g2.create_dataset(k, data=g[k][:10])
         for a, v in g[k].attrs.items():
             d2.attrs[a] = v
+    # more rows than one 65536-row slab, the last slab partial
+    big = f.create_group("big")
+    m = 150001
+    put(big, "id", np.arange(m, dtype=np.int64), chunks=(10000,), compression="gzip")
+    put(big, "s", np.array([str(i) * (i % 4) for i in range(m)], dtype=object),
+        dtype=h5py.string_dtype(), chunks=(7000,))
     e = f.create_group("empty")
     put(e, "x", np.zeros(0, dtype=np.int32))
     # bad inputs
@@ -104,7 +110,8 @@ with h5py.File(f"{t}/nd.h5", "w") as f:
     e = put(f, "vecattr", np.arange(3))
     e.attrs["origin"] = [0.0, 1.0, 2.0]
     e.attrs["name"] = "kept"
-    put(f, "contig", np.arange(1000 * 3000, dtype=np.int16).reshape(1000, 3000) % 777)
+    # 12 MB: more than one 8 MiB slab, the last one partial
+    put(f, "contig", (np.arange(3000 * 2000, dtype=np.int64).reshape(3000, 2000) % 777).astype(np.int16))
     put(f, "grow", rng.integers(0, 2, (4, 3)).astype(bool), maxshape=(None, 3), chunks=(1, 3))
     put(f, "u", rng.integers(0, 2**64 - 1, 100, dtype=np.uint64, endpoint=True), chunks=(7,))
     put(f, "strs", np.array(["a", "b"], dtype=object), dtype=h5py.string_dtype())
@@ -172,6 +179,17 @@ expect 0 "" -- "$S" ingest t/trips "$T/in.h5" --format hdf5 --path /more --quiet
 expect 0 "t/trips	v2	1010 rows	5 batches" -- sh -c "'$S' ls t | cut -f1-4"
 expect 0 "" -- "$S" ingest t/empty "$T/in.h5" --path /empty --quiet
 expect 0 "t/empty	v1	0 rows	1 batches" -- sh -c "'$S' ls t | grep empty | cut -f1-4"
+
+# a group bigger than one slab, in batches that do not divide it
+expect 0 "" -- "$S" ingest t/big "$T/in.h5" --path /big --batch-rows 40000 --quiet
+expect 0 "t/big	v1	150001 rows	4 batches" -- sh -c "'$S' ls t | grep big | cut -f1-4"
+expect 0 "" -- "$S" export t/big --format hdf5 --out "$T/big.h5"
+expect 0 "ok" -- "$PY" -c "
+import h5py, numpy as np
+a, b = h5py.File('$T/in.h5')['big'], h5py.File('$T/big.h5')
+assert np.array_equal(a['id'][()], b['id'][()])
+assert list(a['s'].asstr()[()]) == list(b['s'].asstr()[()])
+print('ok')"
 
 # ---- export: h5py reads back values, dtypes, chunks, filter, attributes ----------------------------
 expect 0 "" -- "$S" export t/trips --format hdf5 --out "$T/out.h5" --path /a/trips --gzip 5
