@@ -121,6 +121,17 @@ static void h5_close(hid_t id)
     }
 }
 
+/* Close the dataset *DID of an export, checking: HDF5 writes the chunks it caches when the
+ * dataset is closed, so a failure may show only here. */
+static int h5_close_written(st_err *err, hid_t *did, int rc, const char *where)
+{
+    if (*did < 0) return rc;
+    herr_t r = H5Dclose(*did);
+    *did = H5I_INVALID_HID;
+    if (r < 0 && rc == STRATA_OK) return h5_fail(err, STRATA_EIO, "%s: cannot complete", where);
+    return rc;
+}
+
 /* ---- types --------------------------------------------------------------------------------- */
 
 /* h5py's bool: an enum over a signed 8-bit integer with FALSE = 0 and TRUE = 1. */
@@ -815,12 +826,14 @@ static int h5out_create(h5out *o, const char *path)
     st_random_token(tok);
     int rc = st_path(o->err, o->tmp, "%s.tmp-%s", o->file, tok);
     if (rc < 0) return rc;
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    o->fid = H5Fcreate(o->tmp, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
-    h5_close(fapl);
+    o->fid = H5Fcreate(o->tmp, H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT);
     if (o->fid < 0) {
+        rc = h5_fail(o->err, STRATA_EIO, "cannot create '%s.tmp-...' for '%s'", o->file, o->file);
+        /* a failure after the file was made (writing its superblock) leaves it: the fresh name
+         * is ours alone */
+        unlink(o->tmp);
         o->tmp[0] = '\0';
-        return h5_fail(o->err, STRATA_EIO, "cannot create '%s.tmp-...' for '%s'", o->file, o->file);
+        return rc;
     }
     if (path == NULL || strcmp(path, "/") == 0) {
         o->gid = H5Gopen2(o->fid, "/", H5P_DEFAULT);
@@ -999,7 +1012,7 @@ static int export_column(h5out *o, strata_snapshot *s, int col, const strata_col
         ST_TRY(rc = h5_attr_put(o->err, did, "units", ST_H5_TS_UNITS, 0, where));
     }
 done:
-    h5_close(did);
+    rc = h5_close_written(o->err, &did, rc, where);
     h5_close(mt);
     return rc;
 }
@@ -1681,7 +1694,7 @@ int strata_ndarray_export_hdf5(strata_ndarray *a, const char *file, const char *
         ST_TRY(rc = h5_attr_put(err, did, "strata_zstd_level", NULL, d.zstd_level, where));
     ST_TRY(rc = export_attrs(err, a, did, where));
 done:
-    h5_close(did);
+    rc = h5_close_written(err, &did, rc, where);
     h5_close(mt);
     rc = h5out_finish(&out, rc);
     h5_leave(&gd);

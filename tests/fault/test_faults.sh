@@ -35,6 +35,21 @@ import numpy as np
 np.save('$T/step.npy', (np.arange(24 * 20, dtype=np.float64).reshape(1, 24, 20) * 1.5))
 np.save('$T/block.npy', np.full((8, 8), 7, dtype=np.int32))"
 fi
+have_h5py=0
+if $PY -c "import h5py" 2>/dev/null; then
+    have_h5py=1
+    $PY -c "
+import h5py, numpy as np
+with h5py.File('$T/in.h5', 'w') as f:
+    g = f.create_group('g')
+    n = 700
+    g.create_dataset('id', data=np.arange(n, dtype=np.int64), chunks=(100,), compression='gzip')
+    g.create_dataset('s', data=np.array([str(i) * (i % 5) for i in range(n)], dtype=object),
+                     dtype=h5py.string_dtype())
+    d = f.create_dataset('nd', data=np.arange(30 * 20, dtype=np.float32).reshape(30, 20),
+                         chunks=(8, 8), compression='gzip')
+    d.attrs['units'] = 'K'"
+fi
 
 # ---- scenarios: setup (builds the pool at $W/pool), the command, what readers see -------------
 setup_base() {
@@ -124,6 +139,23 @@ state_tiers() {
 state_arrays() {
     unit demo/a sh -c "'$S' -P '$W/pool' array get demo/a | head -8"
     st backup ls 2>&1 | while read -r b _; do echo "## backup $b"; echo "$b"; done
+}
+state_hdf5() {
+    ds_unit h/n
+    unit sim/h sh -c "'$S' -P '$W/pool' nd info sim/h | grep -e shape -e attrs; '$S' -P '$W/pool' nd read sim/h --start 5,5 --count 10,10"
+}
+state_export() { # the exported file: absent, or whole (as h5py reads it)
+    unit out.h5 $PY -c "
+import h5py, os, sys
+p = '$W/out.h5'
+if not os.path.exists(p): sys.exit(print('absent'))
+g = h5py.File(p)['t']
+print(sorted(g), [g[k].shape for k in sorted(g)], int(g['fare'][()].sum()))"
+    unit leftovers sh -c "ls '$W' | grep -c tmp- || true"
+}
+setup_hdf5() {
+    setup_base
+    st ingest h/t "$T/h0.csv" --quiet
 }
 state_gc() {
     state_derived
@@ -253,6 +285,11 @@ if [ $have_numpy = 1 ]; then
     scenario nd-write setup_tiers state_tiers st nd write sim/a --from "$T/step.npy" --append
     scenario nd-migrate setup_tiers state_tiers st migrate sim/a --to tape
     scenario stage setup_staged state_tiers st stage sim/a --start 0,0 --count 12,12
+fi
+if [ $have_h5py = 1 ]; then
+    scenario hdf5-ingest setup_hdf5 state_hdf5 st ingest h/n "$T/in.h5" --path /g --batch-rows 200 --quiet
+    scenario nd-import setup_hdf5 state_hdf5 st nd import sim/h "$T/in.h5" --path /nd
+    scenario hdf5-export setup_base state_export st export taxi/t --format hdf5 --out "$W/out.h5" --path /t
 fi
 scenario backup setup_arrays state_arrays st array backup demo/a bk2
 scenario restore setup_arrays state_arrays st array restore bk1 demo/a
