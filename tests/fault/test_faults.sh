@@ -153,9 +153,22 @@ g = h5py.File(p)['t']
 print(sorted(g), [g[k].shape for k in sorted(g)], int(g['fare'][()].sum()))"
     unit leftovers sh -c "ls '$W' | grep -c tmp- || true"
 }
+state_ndexport() {
+    unit nd.h5 $PY -c "
+import h5py, os, sys
+p = '$W/nd.h5'
+if not os.path.exists(p): sys.exit(print('absent'))
+d = h5py.File(p)['x']
+print(d.shape, d.chunks, d.compression, float(d[()].sum()), dict(d.attrs))"
+    unit leftovers sh -c "ls '$W' | grep -c tmp- || true"
+}
 setup_hdf5() {
     setup_base
     st ingest h/t "$T/h0.csv" --quiet
+}
+setup_ndexport() {
+    setup_base
+    st nd import sim/h "$T/in.h5" --path /nd >/dev/null
 }
 state_gc() {
     state_derived
@@ -290,6 +303,7 @@ if [ $have_h5py = 1 ]; then
     scenario hdf5-ingest setup_hdf5 state_hdf5 st ingest h/n "$T/in.h5" --path /g --batch-rows 200 --quiet
     scenario nd-import setup_hdf5 state_hdf5 st nd import sim/h "$T/in.h5" --path /nd
     scenario hdf5-export setup_base state_export st export taxi/t --format hdf5 --out "$W/out.h5" --path /t
+    scenario nd-export setup_ndexport state_ndexport st nd export sim/h --out "$W/nd.h5" --path /x
 fi
 scenario backup setup_arrays state_arrays st array backup demo/a bk2
 scenario restore setup_arrays state_arrays st array restore bk1 demo/a
