@@ -739,16 +739,27 @@ done:
     return rc;
 }
 
-/* Read every row of the group, ST_H5_SLAB at a time, into the ingest G (ORDER: the schema
- * position of each column). A validity bitmap, when nulls come, is one more read per column. */
+/* Read every row of the group, a slab of rows at a time (ST_H5_SLAB, or about 64 MiB of wide
+ * rows), into the ingest G (ORDER: the schema position of each column). A validity bitmap, when
+ * nulls come, is one more read per column. */
 static int h5in_copy(h5in *in, st_ingest *g, const int *order)
 {
     st_colbuf *bufs = calloc((size_t)in->n, sizeof *bufs);
     int rc = STRATA_OK;
     if (bufs == NULL) return st_error(in->err, STRATA_ENOMEM, "out of memory");
-    for (int i = 0; i < in->n; i++) bufs[order[i]].dtype = in->cols[i].dtype;
-    for (uint64_t r0 = 0; r0 < in->nrows; r0 += ST_H5_SLAB) {
-        uint64_t k = in->nrows - r0 < ST_H5_SLAB ? in->nrows - r0 : ST_H5_SLAB;
+    /* rows per slab: ST_H5_SLAB, fewer when rows are wide (long fixed-length strings) */
+    uint64_t row_bytes = 0, slab;
+    for (int i = 0; i < in->n; i++) {
+        const h5col *c = &in->cols[i];
+        bufs[order[i]].dtype = c->dtype;
+        row_bytes += c->dtype != STRATA_STR ? strata_dtype_size(c->dtype)
+                     : c->vlen              ? 2 * sizeof(char *)
+                                            : 2 * c->fsize + sizeof(int64_t);
+    }
+    slab = ST_H5_SLAB_BYTES * 8 / (row_bytes ? row_bytes : 1);
+    slab = slab < 1 ? 1 : slab > ST_H5_SLAB ? ST_H5_SLAB : slab;
+    for (uint64_t r0 = 0; r0 < in->nrows; r0 += slab) {
+        uint64_t k = in->nrows - r0 < slab ? in->nrows - r0 : slab;
         for (int i = 0; i < in->n; i++) {
             h5col *c = &in->cols[i];
             st_colbuf *b = &bufs[order[i]];

@@ -70,6 +70,11 @@ with h5py.File(f"{t}/in.h5", "w") as f:
     put(big, "id", np.arange(m, dtype=np.int64), chunks=(10000,), compression="gzip")
     put(big, "s", np.array([str(i) * (i % 4) for i in range(m)], dtype=object),
         dtype=h5py.string_dtype(), chunks=(7000,))
+    # wide rows: 100 kB fixed-length strings, read in slabs of fewer rows
+    w = f.create_group("wide")
+    put(w, "s", np.array([(b"%d" % i) * (i % 7) for i in range(1000)], dtype="S100000"),
+        chunks=(50,), compression="gzip")
+    put(w, "i", np.arange(1000, dtype=np.int16))
     e = f.create_group("empty")
     put(e, "x", np.zeros(0, dtype=np.int32))
     # bad inputs
@@ -190,6 +195,14 @@ a, b = h5py.File('$T/in.h5')['big'], h5py.File('$T/big.h5')
 assert np.array_equal(a['id'][()], b['id'][()])
 assert list(a['s'].asstr()[()]) == list(b['s'].asstr()[()])
 print('ok')"
+
+expect 0 "" -- "$S" ingest t/wide "$T/in.h5" --path /wide --quiet
+expect 0 "ok" -- sh -c "'$S' export t/wide --format csv --out '$T/wide.csv' && $PY -c \"
+import csv
+rows = list(csv.reader(open('$T/wide.csv')))
+assert rows[0] == ['i', 's'] and len(rows) == 1001
+assert all(r == [str(i), str(i) * (i % 7)] for i, r in enumerate(rows[1:]))
+print('ok')\""
 
 # ---- export: h5py reads back values, dtypes, chunks, filter, attributes ----------------------------
 expect 0 "" -- "$S" export t/trips --format hdf5 --out "$T/out.h5" --path /a/trips --gzip 5
