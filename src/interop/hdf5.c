@@ -272,7 +272,7 @@ char *st_h5_attr_strdup(hid_t obj, const char *name)
         char *p = NULL;
         if ((mt = st_h5_vstr_type(H5Tget_cset(ft))) < 0 || H5Aread(a, mt, &p) < 0) goto done;
         out = strdup(p ? p : "");
-        H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, &p);
+        st_h5_reclaim(mt, sp, &p);
     } else {
         size_t sz = H5Tget_size(ft);
         out = calloc(1, sz + 1);

@@ -20,6 +20,14 @@
 #define ST_H5_TS_UNITS   "nanoseconds since 1970-01-01 00:00:00"
 #define ST_H5_WHERE      (ST_PATH_MAX + 512) /* "FILE:/HDF5/PATH" */
 
+/* Free the variable-length data HDF5 allocated when it read BUF (H5Treclaim since 1.12, where
+ * H5Dvlen_reclaim is deprecated). */
+#if H5_VERSION_GE(1, 12, 0)
+#define st_h5_reclaim(type, space, buf) H5Treclaim((type), (space), H5P_DEFAULT, (buf))
+#else
+#define st_h5_reclaim(type, space, buf) H5Dvlen_reclaim((type), (space), H5P_DEFAULT, (buf))
+#endif
+
 /* HDF5's automatic error printing of the calling thread, as it was before a call. */
 typedef struct st_h5guard {
     H5E_auto2_t fn;

@@ -287,7 +287,7 @@ static int h5col_read_str(h5in *in, h5col *c, st_colbuf *b, uint64_t r0, uint64_
     got = 1;
     rc = pack_strings(in, c, b, c->vlen ? (char **)(void *)raw : NULL, c->vlen ? NULL : raw, r0, k);
 done:
-    if (got && c->vlen) H5Dvlen_reclaim(c->mtype, ms, H5P_DEFAULT, raw);
+    if (got && c->vlen) st_h5_reclaim(c->mtype, ms, raw);
     st_h5_close(ms);
     st_h5_close(fs);
     free(raw);
