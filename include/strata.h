@@ -1084,6 +1084,19 @@ STRATA_API int strata_tier_get(strata_pool *pool, const char *name, strata_tier_
  * the rectangle (with strides: of the strided selection).
  * ------------------------------------------------------------------------------------------- */
 
+/* Attributes: named, typed values, of MDMS runs and of N-d arrays. */
+typedef enum { STRATA_ATTR_INT, STRATA_ATTR_FLOAT, STRATA_ATTR_TEXT } strata_attr_type;
+
+/* One attribute value (the member of TYPE is used; for a run, an INT given for a FLOAT
+ * converts). */
+typedef struct strata_attr {
+    const char *name;
+    strata_attr_type type;
+    int64_t i;
+    double f;
+    const char *s;
+} strata_attr;
+
 #define STRATA_ND_MAXDIMS 8
 
 typedef struct strata_ndarray strata_ndarray;
@@ -1159,6 +1172,21 @@ STRATA_API int strata_ndarray_list(strata_pool *pool, const char *region, strata
 
 /* The array's description, as of now (re-read from the catalog); strings owned by A. */
 STRATA_API int strata_ndarray_info(strata_ndarray *a, strata_ndarray_desc *out);
+
+/* Set attribute ATTR of A (replacing one of the same name): a name valid as a Strata name (see
+ * the conventions above) not starting with "strata_" (reserved for Strata's own metadata in
+ * exported files), and an INT, FLOAT or TEXT value (TEXT: valid UTF-8, S not NULL). Attributes
+ * are kept in the catalog with the array, deleted with it, and carried to and from HDF5
+ * attributes by strata_ndarray_export_hdf5() and strata_ndarray_import_hdf5(). */
+STRATA_API int strata_ndarray_attr_set(strata_ndarray *a, const strata_attr *attr);
+
+/* Delete attribute NAME of A; STRATA_ENOTFOUND if A has none of that name. */
+STRATA_API int strata_ndarray_attr_delete(strata_ndarray *a, const char *name);
+
+/* Call FN for every attribute of A, in name order (FN returning non-zero stops the walk, and
+ * that value is returned). The attribute's strings are valid during the call only. */
+STRATA_API int strata_ndarray_attr_list(strata_ndarray *a,
+                                        int (*fn)(void *ctx, const strata_attr *attr), void *ctx);
 
 /* Write the rectangle START[ndims] + COUNT[ndims] from BUF. Every count >= 1. Writing past the
  * end of an unlimited first dimension grows it (the gap reads as the fill value); elsewhere
@@ -1246,6 +1274,82 @@ STRATA_API int strata_stage_wait(strata_stage *stage, strata_stage_stats *stats,
                                  size_t errlen);
 
 /* ---------------------------------------------------------------------------------------------
+ * HDF5 files: datasets and N-d arrays in and out (docs/formats.md, "HDF5")
+ *
+ * A dataset is an HDF5 group holding one 1-D HDF5 dataset per column, all equally long; an N-d
+ * array is one HDF5 dataset. Types: int8..int64 and uint8..uint64 <-> i8..u64, float32/64 <->
+ * f32/f64, h5py's bool (an enum of int8, FALSE = 0 and TRUE = 1) <-> bool, strings (variable-
+ * or fixed-length, ASCII or UTF-8; exported variable-length UTF-8) <-> str, and an int64
+ * dataset with the string attribute strata_dtype = "ts" <-> ts (exported with it and with
+ * units = "nanoseconds since 1970-01-01 00:00:00"). Anything else (compound, enum, reference,
+ * array, opaque types, float16, nested groups as columns, a column of more than one dimension,
+ * a filter this HDF5 library lacks) fails with STRATA_EUNSUPPORTED (or STRATA_EINVAL for
+ * malformed input) and a message naming the file, the HDF5 path and the feature. Exports
+ * write a temporary file beside FILE and rename it onto FILE when complete (replacing FILE);
+ * a failed export leaves no file. These calls may run on several threads at once with a
+ * thread-safe HDF5 (Debian's); HDF5's automatic error printing is turned off for the calling
+ * thread while they run and restored after.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct strata_hdf5_opts {
+    int gzip_level;      /* exports: deflate level 1..9 of every HDF5 chunk; 0: datasets
+                          * uncompressed, N-d arrays as the array is (its zstd through HDF5's
+                          * zstd plugin, filter 32015, when installed, else gzip level 6);
+                          * -1: uncompressed */
+    uint64_t chunk_rows; /* dataset export: rows per HDF5 chunk; 0: 65536 */
+    const char *tier;    /* N-d import: the tier of the new array; NULL: "default" */
+    int zstd_level;      /* N-d import: zstd level of the new array's chunks; 0: from the file
+                          * (its strata_zstd_level attribute, else 3 when it is compressed, else
+                          * none); -1: uncompressed */
+    int skip_attrs;      /* N-d import: leave out the dataset's attributes that are no single
+                          * int, float or string (or whose name is no valid attribute name);
+                          * default: such an attribute fails the import */
+} strata_hdf5_opts;
+
+/* Ingest the group H5PATH (NULL: "/") of HDF5 file FILE into dataset NAME of REGION, created
+ * (with its region) when it does not exist, with the group's datasets as its columns in name
+ * order; otherwise their names and dtypes must be the dataset's columns. Rows are read in slabs
+ * of 65536 and split into batches as OPTS->batch_rows says (0: one batch); everything is
+ * published at once, or nothing (a dataset created by the call is dropped again). Only
+ * OPTS->batch_rows, publish_each, nthreads and the progress callback apply. OPTS and STATS may
+ * be NULL. */
+STRATA_API int strata_ingest_hdf5(strata_pool *pool, const char *region, const char *name,
+                                  const char *file, const char *h5path,
+                                  const strata_ingest_opts *opts, strata_ingest_stats *stats);
+
+/* Export the NCOLS columns COLS (indexes; NULL: all) of snapshot S into the group H5PATH (NULL
+ * or "/": the root group; intermediate groups are made) of a new HDF5 file FILE: one 1-D HDF5
+ * dataset per column, every batch in order, chunked by OPTS->chunk_rows and extensible along
+ * its one dimension. The group gets the attributes strata_dataset ("region/name") and
+ * strata_version. A string holding a NUL byte cannot be an HDF5 string: STRATA_EINVAL. OPTS may
+ * be NULL. */
+STRATA_API int strata_export_hdf5(strata_snapshot *s, const int *cols, int ncols, const char *file,
+                                  const char *h5path, const strata_hdf5_opts *opts);
+
+/* Create N-d array REGION/NAME (and its region) from the numeric or bool HDF5 dataset H5PATH of
+ * FILE: its shape, its dtype, its chunk shape (a contiguous dataset becomes a row-major array),
+ * its fill value, an unlimited first dimension, its attributes (strata_ndarray_attr_set: each
+ * scalar int, bool, float or string attribute not named strata_*; any other fails with
+ * STRATA_EUNSUPPORTED unless OPTS->skip_attrs); compression per OPTS->zstd_level. The data is
+ * copied one HDF5 chunk at a time (contiguous data in slabs of at most 8 MiB) into new files and
+ * the array is published whole, with its attributes, at the end, or not at all. STRATA_EEXIST
+ * if the array exists. Only OPTS->tier, zstd_level and skip_attrs apply; OPTS may be NULL. */
+STRATA_API int strata_ndarray_import_hdf5(strata_pool *pool, const char *region, const char *name,
+                                          const char *file, const char *h5path,
+                                          const strata_hdf5_opts *opts);
+
+/* Write A into a new HDF5 file FILE as the dataset H5PATH ("/group/name"; groups are made): its
+ * shape (an unlimited first dimension stays extensible), dtype and fill value; a chunked array
+ * keeps its chunk shape, a contiguous one is written contiguous (chunked in slabs when it is
+ * compressed or unlimited); compression per OPTS->gzip_level. Read and written one chunk (or
+ * 8 MiB slab) at a time. Attributes: the array's own (int64, float64 or UTF-8 string scalars),
+ * and strata_array ("region/name"), strata_layout ("chunked", "row" or "col") and, for a zstd
+ * array, strata_zstd_level, which an import reads back. Only OPTS->gzip_level applies; OPTS may
+ * be NULL. */
+STRATA_API int strata_ndarray_export_hdf5(strata_ndarray *a, const char *file, const char *h5path,
+                                          const strata_hdf5_opts *opts);
+
+/* ---------------------------------------------------------------------------------------------
  * The MDMS layer: applications, runs, associations, access and storage patterns, save and load
  *
  * An application is a region with a run schema: the attributes (typed) that each of its runs
@@ -1306,8 +1410,6 @@ STRATA_API int strata_stage_wait(strata_stage *stage, strata_stage_stats *stats,
  * library itself reads no environment variable). */
 STRATA_API int strata_pool_set_io_strategy(strata_pool *pool, const char *spec);
 
-typedef enum { STRATA_ATTR_INT, STRATA_ATTR_FLOAT, STRATA_ATTR_TEXT } strata_attr_type;
-
 /* One attribute of a run schema. Names: a letter or '_', then letters, digits, '_' (at most 63),
  * not one of the names queries use for other things (run, dataset, iteration, min, max, mean,
  * std, bytes, user, status, started, ended, nprocs, strategy, seconds). */
@@ -1315,15 +1417,6 @@ typedef struct strata_attr_def {
     const char *name;
     strata_attr_type type;
 } strata_attr_def;
-
-/* One attribute value of a run (the member of TYPE is used; an INT given for a FLOAT converts). */
-typedef struct strata_attr {
-    const char *name;
-    strata_attr_type type;
-    int64_t i;
-    double f;
-    const char *s;
-} strata_attr;
 
 /* Register application APP (its region is created if missing) with the run schema SCHEMA[N].
  * Registering again adds new attributes; an attribute whose type changes fails with

@@ -77,6 +77,7 @@ owners=(
     "st_cat_nd_commit_tx:catalog ndarray"
     "st_cat_save_commit:catalog ndarray"     # an mdms save's new array: st_nd_commit_new
     "st_cat_nd_insert:catalog ndarray"
+    "st_cat_nd_attr_put:catalog ndarray"    # N-d attributes: the ndarray layer
     "st_chunk_write:util ndarray tier"       # chunk files: the ndarray writer and the tier mover
     "st_colw_open:store derive ingest"       # column files: the store's column writer
 )

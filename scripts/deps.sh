@@ -10,6 +10,7 @@ PACKAGES=(
     libxxhash-dev                   # checksums
     libzstd-dev                     # compressed chunks and archive tiers
     libsnappy-dev zlib1g-dev        # Parquet pages (src/format): SNAPPY and GZIP codecs
+    libhdf5-dev                     # HDF5 import and export (src/interop)
     libmicrohttpd-dev libjansson-dev  # strata serve: HTTP and JSON
     curl                            # the strata serve API tests
     chromium                        # the strata serve browser tests (headless, via playwright-core)
@@ -17,6 +18,7 @@ PACKAGES=(
     python3-numpy                   # numpy interoperability test and benchmark peer
     python3-dev                     # the Python package strata (a C extension)
     python3-pandas python3-pytest   # its tests (results compared with pandas)
+    python3-h5py                    # the HDF5 tests' peer (tests/cli/test_hdf5.sh)
     python3-mpi4py                  # its MPI test (MDMS saves from Python under mpirun)
     clang-format                    # formatting check
     clang libomp-dev                # the suite is also built with clang (and its OpenMP)
@@ -28,10 +30,7 @@ PACKAGES=(
 command -v node >/dev/null || PACKAGES+=(nodejs)
 command -v npm >/dev/null || PACKAGES+=(npm)
 
-# `deps.sh --bench` also installs the benchmark peers (HDF5; DuckDB comes from npm).
-if [ "${1:-}" = "--bench" ]; then
-    PACKAGES+=(libhdf5-dev)
-fi
+# The benchmark peers: HDF5 is installed above (the library links it); DuckDB comes from npm.
 
 # npm packages pinned by tests/web/package-lock.json (playwright-core, without its own browser).
 web_modules() {

@@ -18,7 +18,7 @@
 
 /* The schema version this library writes; catalogs of older versions are migrated forward on
  * open, newer ones are refused. */
-#define ST_CAT_VERSION 8
+#define ST_CAT_VERSION 9
 
 #define ST_CAT_FILE 48 /* room for a data file name: TOKEN.bytes.npy */
 
@@ -395,6 +395,14 @@ int st_cat_nd_list(st_err *err, st_catalog *cat, int64_t region_id,
                    int (*fn)(void *ctx, const st_cat_nd *nd), void *ctx);
 /* Delete array ID with its chunk and staged records (in the caller's transaction). */
 int st_cat_nd_delete(st_err *err, st_catalog *cat, int64_t id);
+
+/* Attributes of N-d array ARRAY_ID: set (insert or replace) A, delete NAME (STRATA_ENOTFOUND if
+ * it has none of that name), or call FN for each in name order (its strings live during the
+ * call). */
+int st_cat_nd_attr_put(st_err *err, st_catalog *cat, int64_t array_id, const strata_attr *a);
+int st_cat_nd_attr_delete(st_err *err, st_catalog *cat, int64_t array_id, const char *name);
+int st_cat_nd_attr_list(st_err *err, st_catalog *cat, int64_t array_id,
+                        int (*fn)(void *ctx, const strata_attr *a), void *ctx);
 /* The same for every array of region REGION_ID (in the caller's transaction). */
 int st_cat_nd_delete_region(st_err *err, st_catalog *cat, int64_t region_id);
 
@@ -535,10 +543,12 @@ int st_cat_exec_next(st_err *err, st_catalog *cat, int64_t run_id, const char *d
                      int64_t iteration, int64_t *next);
 
 /* Publish a save in one transaction: insert the N-d array REC (its id is set), record its N
- * chunk rows and shape, insert the execution row E (its array_id is set). STRATA_EEXIST if the
- * iteration was saved already. */
+ * chunk rows and shape and its NATTRS attributes ATTRS, insert the execution row E (its
+ * array_id is set; E NULL: a new array that is no save, such as an import). STRATA_EEXIST if
+ * the iteration was saved already. */
 int st_cat_save_commit(st_err *err, st_catalog *cat, st_cat_nd *rec, const st_cat_chunk *chunks,
-                       const char *const *coords, int n, st_cat_execrow *e);
+                       const char *const *coords, int n, const strata_attr *attrs, int nattrs,
+                       st_cat_execrow *e);
 
 /* One I/O event: a save, load or list load. */
 typedef struct st_cat_ioev {

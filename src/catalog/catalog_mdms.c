@@ -449,7 +449,8 @@ int st_cat_exec_next(st_err *err, st_catalog *cat, int64_t run_id, const char *d
 }
 
 int st_cat_save_commit(st_err *err, st_catalog *cat, st_cat_nd *rec, const st_cat_chunk *chunks,
-                       const char *const *coords, int n, st_cat_execrow *e)
+                       const char *const *coords, int n, const strata_attr *attrs, int nattrs,
+                       st_cat_execrow *e)
 {
     sqlite3_stmt *s = NULL;
     int rc = st_cat_begin(err, cat);
@@ -457,6 +458,8 @@ int st_cat_save_commit(st_err *err, st_catalog *cat, st_cat_nd *rec, const st_ca
     ST_TRY(rc = st_cat_nd_insert(err, cat, rec));
     ST_TRY(rc = st_cat_nd_commit_tx(err, cat, rec->id, 0, rec->dims, rec->ndims, chunks, coords, n,
                                     &rec->version));
+    for (int i = 0; i < nattrs; i++) ST_TRY(rc = st_cat_nd_attr_put(err, cat, rec->id, &attrs[i]));
+    if (e == NULL) return st_cat_commit(err, cat);
     ST_TRY(rc = prepare(err, cat,
                         "INSERT INTO execution (run_id, dataset, iteration, array_id, tier_id, "
                         "files, bytes, strategy, seconds, nprocs, min, max, mean, std, hist, "

@@ -45,6 +45,10 @@ enum {
     N_FILES,
     N_SET_TIER,
     N_TIER_SET,
+    N_ATTR_PUT,
+    N_ATTR_DEL,
+    N_ATTR_LIST,
+    N_ND_DEL_ATTRS,
     N_END
 };
 _Static_assert(N_END <= ST_CAT_SUMMARY_FIRST, "too many N-d statements");
@@ -111,6 +115,12 @@ static const char *const sql[] = {
     [N_SET_TIER - N_TIER_INSERT] = "UPDATE ndarray SET tier_id = ?2 WHERE id = ?1",
     [N_FILES - N_TIER_INSERT] = "SELECT tier_id, file, 0 FROM ndchunk WHERE array_id = ?1 UNION "
                                 "ALL SELECT tier_id, file, 1 FROM ndstaged WHERE array_id = ?1",
+    [N_ATTR_PUT - N_TIER_INSERT] =
+        "INSERT OR REPLACE INTO ndattr (array_id, name, type, value) VALUES (?1, ?2, ?3, ?4)",
+    [N_ATTR_DEL - N_TIER_INSERT] = "DELETE FROM ndattr WHERE array_id = ?1 AND name = ?2",
+    [N_ATTR_LIST - N_TIER_INSERT] =
+        "SELECT name, type, value FROM ndattr WHERE array_id = ?1 ORDER BY name",
+    [N_ND_DEL_ATTRS - N_TIER_INSERT] = "DELETE FROM ndattr WHERE array_id = ?1",
 };
 
 static int prep(st_err *err, st_catalog *cat, int q, sqlite3_stmt **out)
@@ -400,6 +410,7 @@ int st_cat_nd_delete(st_err *err, st_catalog *cat, int64_t id)
     ST_TRY(rc);
     ST_TRY(rc = exec_id(err, cat, N_ND_DEL_STAGED, id, -1, "delete staged copies"));
     ST_TRY(rc = exec_id(err, cat, N_ND_DEL_CHUNKS, id, -1, "delete chunks"));
+    ST_TRY(rc = exec_id(err, cat, N_ND_DEL_ATTRS, id, -1, "delete attributes"));
     rc = exec_id(err, cat, N_ND_DELETE, id, -1, "delete an N-d array");
 done:
     return rc;
@@ -422,6 +433,60 @@ int st_cat_nd_delete_region(st_err *err, st_catalog *cat, int64_t region_id)
     /* more than 64: the rows deleted above are gone, so the next query finds the rest */
     if (rc == STRATA_OK && more) return st_cat_nd_delete_region(err, cat, region_id);
     return rc;
+}
+
+/* ---- attributes ------------------------------------------------------------------------------ */
+
+int st_cat_nd_attr_put(st_err *err, st_catalog *cat, int64_t array_id, const strata_attr *a)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prep(err, cat, N_ATTR_PUT, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, array_id);
+    sqlite3_bind_text(s, 2, a->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, (int)a->type);
+    if (a->type == STRATA_ATTR_INT)
+        sqlite3_bind_int64(s, 4, a->i);
+    else if (a->type == STRATA_ATTR_FLOAT)
+        sqlite3_bind_double(s, 4, a->f);
+    else
+        sqlite3_bind_text(s, 4, a->s ? a->s : "", -1, SQLITE_STATIC);
+    return st_cat_step_done(err, cat, s, "set an N-d array attribute");
+}
+
+int st_cat_nd_attr_delete(st_err *err, st_catalog *cat, int64_t array_id, const char *name)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prep(err, cat, N_ATTR_DEL, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, array_id);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+    rc = st_cat_step_done(err, cat, s, "delete an N-d array attribute");
+    if (rc == STRATA_OK && sqlite3_changes(cat->db) == 0) return STRATA_ENOTFOUND;
+    return rc;
+}
+
+int st_cat_nd_attr_list(st_err *err, st_catalog *cat, int64_t array_id,
+                        int (*fn)(void *ctx, const strata_attr *a), void *ctx)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = prep(err, cat, N_ATTR_LIST, &s);
+    if (rc < 0) return rc;
+    sqlite3_bind_int64(s, 1, array_id);
+    int stop = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        strata_attr a = {0};
+        a.name = (const char *)sqlite3_column_text(s, 0);
+        a.type = (strata_attr_type)sqlite3_column_int(s, 1);
+        a.i = sqlite3_column_int64(s, 2);
+        a.f = sqlite3_column_double(s, 2);
+        a.s = a.type == STRATA_ATTR_TEXT ? (const char *)sqlite3_column_text(s, 2) : NULL;
+        if ((stop = fn(ctx, &a)) != 0) break;
+    }
+    if (stop == 0 && rc != SQLITE_DONE)
+        stop = st_cat_db_error(err, cat, rc, "list N-d array attributes");
+    st_cat_done(s);
+    return stop;
 }
 
 /* ---- chunks --------------------------------------------------------------------------------- */

@@ -308,6 +308,13 @@ static const char *const migrations[ST_CAT_VERSION] = {
      * counts its nulls. */
     "ALTER TABLE batch_column ADD COLUMN valid_file TEXT;"
     "ALTER TABLE batch_column ADD COLUMN nulls INTEGER NOT NULL DEFAULT 0;",
+    /* 8 -> 9: attributes of N-d arrays (named, typed values; HDF5 attributes in and out). */
+    "CREATE TABLE ndattr ("
+    "  array_id INTEGER NOT NULL REFERENCES ndarray(id),"
+    "  name TEXT NOT NULL,"
+    "  type INTEGER NOT NULL,"
+    "  value,"
+    "  PRIMARY KEY (array_id, name)) WITHOUT ROWID;",
 };
 
 enum {

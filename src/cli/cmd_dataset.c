@@ -38,10 +38,12 @@ static void human_bytes(double b, char *out, size_t len)
 
 static const char ingest_usage[] =
     "usage: strata ingest REGION/NAME FILE... [options]\n"
-    "Ingest CSV, NPY, Parquet or Arrow IPC files into a dataset (created on first use).\n"
-    "  --format csv|npy|parquet|arrow  default: npy for .npy files and directories, parquet\n"
-    "                        for .parquet, arrow for .arrow and .feather, else csv.\n"
-    "                        Parquet: a batch per row group; arrow: per record batch\n"
+    "Ingest CSV, NPY, Parquet, Arrow IPC or HDF5 files into a dataset (created on first use).\n"
+    "  --format csv|npy|parquet|arrow|hdf5  default: npy for .npy files and directories,\n"
+    "                        parquet for .parquet, arrow for .arrow and .feather, hdf5 for\n"
+    "                        .h5 and .hdf5, else csv. Parquet: a batch per row group; arrow:\n"
+    "                        per record batch\n"
+    "  --path /GROUP         HDF5: the group holding one 1-D dataset per column (default /)\n"
     "  --batch-rows N        split each file into batches of N rows (default: one per file)\n"
     "  --schema a:i64,b:str  the schema of a new dataset (default: from the CSV header and\n"
     "                        its first 1000 rows: i64, f64, ts or str)\n"
@@ -56,7 +58,8 @@ static const char ingest_usage[] =
     "  --quiet               no progress on a terminal\n"
     "Bad input (wrong field count, unparsable value, overflow, unterminated quote, invalid\n"
     "UTF-8, empty file, missing header, schema mismatch) exits 3 naming file:line:column and\n"
-    "publishes nothing.\n";
+    "publishes nothing; bad or unsupported Parquet, Arrow or HDF5 input (a nested or\n"
+    "compound type, a 2-D column ...) exits 3 naming the file and the column.\n";
 
 struct progress_ctx {
     int tty;
@@ -117,7 +120,7 @@ static int npy_dir(const char *dir, char ***names, char ***files, int *n)
 
 /* The options of one 'strata ingest', as given. */
 typedef struct {
-    const char *format, *batch_rows, *schema, *delim, *null, *threads, *column;
+    const char *format, *batch_rows, *schema, *delim, *null, *threads, *column, *path;
     int publish_each, quiet;
 } ingest_args;
 
@@ -165,18 +168,21 @@ static int ingest_opts_from(const ingest_args *a, strata_ingest_opts *o)
     return EXIT_OK;
 }
 
-enum { IN_CSV, IN_NPY, IN_PARQUET, IN_ARROW, IN_FORMATS };
+enum { IN_CSV, IN_NPY, IN_PARQUET, IN_ARROW, IN_HDF5, IN_FORMATS };
 
 /* The input's format: --format if given, else NPY for --column pairs, a .npy file or a
  * directory as the first FILE, Parquet for a .parquet file, else CSV. */
 static int input_format(const char *format, int ncol_kv, char **pos, int npos, int *in)
 {
-    static const char *const names[] = {
-        [IN_CSV] = "csv", [IN_NPY] = "npy", [IN_PARQUET] = "parquet", [IN_ARROW] = "arrow"};
+    static const char *const names[] = {[IN_CSV] = "csv",
+                                        [IN_NPY] = "npy",
+                                        [IN_PARQUET] = "parquet",
+                                        [IN_ARROW] = "arrow",
+                                        [IN_HDF5] = "hdf5"};
     for (*in = 0; format != NULL && *in < IN_FORMATS && strcmp(format, names[*in]) != 0; (*in)++)
         continue;
     if (format != NULL && *in == IN_FORMATS)
-        return cli_usage_error("ingest", "--format is csv, npy, parquet or arrow");
+        return cli_usage_error("ingest", "--format is csv, npy, parquet, arrow or hdf5");
     if (format != NULL) return EXIT_OK;
     *in = ncol_kv > 0 ? IN_NPY : IN_CSV;
     if (npos >= 2) {
@@ -187,7 +193,21 @@ static int input_format(const char *format, int ncol_kv, char **pos, int npos, i
             *in = IN_PARQUET;
         else if (ends_with(pos[1], ".arrow") || ends_with(pos[1], ".feather"))
             *in = IN_ARROW;
+        else if (ends_with(pos[1], ".h5") || ends_with(pos[1], ".hdf5"))
+            *in = IN_HDF5;
     }
+    return EXIT_OK;
+}
+
+/* Options that only some input formats take. */
+static int check_format_args(const ingest_args *a, int in, int npos)
+{
+    if (in == IN_HDF5 && npos != 2)
+        return cli_usage_error("ingest", "HDF5 ingest takes one FILE (and --path /GROUP)");
+    if ((in == IN_HDF5 || in == IN_PARQUET || in == IN_ARROW) && (a->schema || a->delim || a->null))
+        return cli_usage_error("ingest", "--schema, --delimiter and --null are for CSV input");
+    if (in != IN_HDF5 && a->path != NULL)
+        return cli_usage_error("ingest", "--path is for HDF5 input (--format hdf5)");
     return EXIT_OK;
 }
 
@@ -250,6 +270,7 @@ int cmd_ingest(cli *c, int argc, char **argv)
                       {"quiet", 'q', NULL, &a.quiet},
                       CLI_OPT_JSON,
                       {"column", 0, &a.column, NULL},
+                      {"path", 0, &a.path, NULL},
                       {0}};
     char **cols_kv = calloc((size_t)argc + 1, sizeof *cols_kv);
     char **args = calloc((size_t)argc + 1, sizeof *args);
@@ -272,10 +293,13 @@ int cmd_ingest(cli *c, int argc, char **argv)
     o.progress = show_progress;
     o.progress_ctx = &pc;
     if ((rc = input_format(a.format, ncol_kv, pos, npos, &in)) != EXIT_OK) goto done;
+    if ((rc = check_format_args(&a, in, npos)) != EXIT_OK) goto done;
     if ((rc = cli_open_pool(c)) != EXIT_OK) goto done;
     strata_ingest_stats stats;
     int st;
-    if (in == IN_NPY) {
+    if (in == IN_HDF5) {
+        st = strata_ingest_hdf5(c->pool, region, name, pos[1], a.path, &o, &stats);
+    } else if (in == IN_NPY) {
         rc = npy_columns(cols_kv, ncol_kv, pos, npos, &names, &files, &nnames);
         if (rc != EXIT_OK) goto done;
         st = strata_ingest_npy(c->pool, region, name, (const char *const *)names,
@@ -700,7 +724,7 @@ static int parse_format(const char *cmd, const char *f, int *fmt)
         *fmt = FMT_JSON;
     else
         return cli_usage_error(cmd, strcmp(cmd, "export") == 0
-                                        ? "--format is csv, tsv, json, npy, parquet or arrow"
+                                        ? "--format is csv, tsv, json, npy, parquet, arrow or hdf5"
                                         : "--format is csv, tsv or json");
     return EXIT_OK;
 }
@@ -743,23 +767,41 @@ int cmd_cat(cli *c, int argc, char **argv)
     return rc;
 }
 
+/* --path and --gzip of an HDF5 export, refused for other formats. */
+static int hdf5_export_opts(int hdf5, const char *path, const char *gzip, strata_hdf5_opts *ho)
+{
+    uint64_t level = 0;
+    if (!hdf5 && (path != NULL || gzip != NULL))
+        return cli_usage_error("export", "--path and --gzip are for --format hdf5");
+    if (gzip != NULL && (cli_parse_u64(gzip, &level) != 0 || level < 1 || level > 9))
+        return cli_usage_error("export", "--gzip takes a deflate level from 1 to 9");
+    ho->gzip_level = (int)level;
+    return EXIT_OK;
+}
+
 int cmd_export(cli *c, int argc, char **argv)
 {
     static const char u[] =
-        "usage: strata export REGION/NAME --format csv|tsv|json|npy|parquet|arrow --out PATH\n"
+        "usage: strata export REGION/NAME --format csv|tsv|json|npy|parquet|arrow|hdf5 --out PATH\n"
         "       [--columns a,b] [--as-of V] [--compression snappy|zstd|gzip|none]\n"
+        "       [--path /GROUP] [--gzip L]\n"
         "csv: one file; npy: a directory with one NAME.npy per column, all batches\n"
         "concatenated; parquet: one file, a row group per batch (--compression: default\n"
-        "snappy); arrow: an Arrow IPC file (Feather v2), a record batch per batch. Files are\n"
-        "written under a temporary name and renamed when complete.\n";
+        "snappy); arrow: an Arrow IPC file (Feather v2), a record batch per batch; hdf5: one\n"
+        "file whose group --path (default /) holds one 1-D dataset per column (--gzip L:\n"
+        "deflate level 1-9). Files are written under a temporary name and renamed when\n"
+        "complete.\n";
     char *pos[16];
     int npos;
     const char *columns = NULL, *as_of = NULL, *format = NULL, *out = NULL, *comp = NULL;
+    const char *path = NULL, *gzip = NULL;
     cli_opt opts[] = {{"columns", 'c', &columns, NULL},
                       {"as-of", 0, &as_of, NULL},
                       {"format", 'f', &format, NULL},
                       {"out", 'o', &out, NULL},
                       {"compression", 0, &comp, NULL},
+                      {"path", 0, &path, NULL},
+                      {"gzip", 0, &gzip, NULL},
                       CLI_OPT_JSON,
                       {0}};
     if (argc > 16) return cli_usage_error("export", "too many arguments");
@@ -770,12 +812,17 @@ int cmd_export(cli *c, int argc, char **argv)
     if (format == NULL && (ends_with(out, ".parquet") || ends_with(out, ".pq"))) format = "parquet";
     if (format == NULL && (ends_with(out, ".arrow") || ends_with(out, ".feather")))
         format = "arrow";
+    if (format == NULL && (ends_with(out, ".h5") || ends_with(out, ".hdf5"))) format = "hdf5";
+    int hdf5 = format != NULL && strcmp(format, "hdf5") == 0;
+    strata_hdf5_opts ho = {0};
     int npy = format != NULL && strcmp(format, "npy") == 0;
     int arrow = format != NULL && strcmp(format, "arrow") == 0;
     int parquet = format != NULL && strcmp(format, "parquet") == 0;
     int fmt = FMT_CSV;
-    if (!npy && !parquet && !arrow && (rc = parse_format("export", format, &fmt)) != EXIT_OK)
+    if (!npy && !parquet && !arrow && !hdf5 &&
+        (rc = parse_format("export", format, &fmt)) != EXIT_OK)
         return rc;
+    if ((rc = hdf5_export_opts(hdf5, path, gzip, &ho)) != EXIT_OK) return rc;
     if (comp != NULL && !parquet)
         return cli_usage_error("export", "--compression applies to --format parquet");
     strata_snapshot *s;
@@ -784,6 +831,9 @@ int cmd_export(cli *c, int argc, char **argv)
     rc = pick_columns(c, s, columns, &cols, &nc);
     if (rc == EXIT_OK && npy) {
         int st = strata_export_npy(s, cols, nc, out);
+        if (st < 0) rc = cli_fail(c, st);
+    } else if (rc == EXIT_OK && hdf5) {
+        int st = strata_export_hdf5(s, cols, nc, out, path, &ho);
         if (st < 0) rc = cli_fail(c, st);
     } else if (rc == EXIT_OK && arrow) {
         int st = strata_export_arrow(s, cols, nc, out);

@@ -2,7 +2,9 @@
  * cmd_nd.c -- strata nd create|write|read|info|ls|rm, strata tier add|ls|rm, strata migrate,
  * strata stage: chunked N-d arrays and the storage tiers they live on.
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,6 +85,9 @@ static const char nd_usage[] =
     "       strata nd read R/NAME [--start ...] [--count ...] [--stride ...] [--step S]\n"
     "                 [--out FILE.npy] [--stage-tier T] [--verbose]\n"
     "       strata nd info R/NAME\n"
+    "       strata nd import R/NAME FILE.h5 --path /DATASET [--tier T] [--zstd L|none]\n"
+    "       strata nd export R/NAME --out FILE.h5 --path /DATASET [--gzip L|none]\n"
+    "       strata nd attr R/NAME [KEY=VALUE ...] [--rm KEY]\n"
     "       strata nd ls REGION\n"
     "       strata nd rm R/NAME\n"
     "N-d arrays: up to 8 dimensions, stored in chunks (one subfile each), or contiguous in row- "
@@ -92,7 +97,13 @@ static const char nd_usage[] =
     "--start/--count\n"
     "numbers than dimensions they apply to the last dimensions, the leading ones being --step\n"
     "(default 0) with count 1; a missing --count reads to the end, so --step S alone reads all\n"
-    "of step S. Archive data is staged on demand (--verbose says so).\n";
+    "of step S. Archive data is staged on demand (--verbose says so).\n"
+    "import/export: an HDF5 dataset <-> an N-d array with its shape, chunk shape, fill value\n"
+    "and compression (docs/formats.md); the import publishes the array whole or not at all,\n"
+    "the export writes a temporary file renamed onto FILE when complete; attributes travel as\n"
+    "HDF5 attributes (--skip-attrs leaves out those that are no single int, float or string).\n"
+    "attr: set attributes (a VALUE that parses as an integer is an int, as a number a float,\n"
+    "else text), delete one (--rm), or list them (also shown by 'nd info').\n";
 
 static int nd_create(cli *c, const char *region, const char *name, const char *dtype_s,
                      const char *shape_s, const char *chunks_s, const char *layout_s,
@@ -147,8 +158,38 @@ static int nd_create(cli *c, const char *region, const char *name, const char *d
     return EXIT_OK;
 }
 
-static void print_info(const strata_ndarray_desc *d, int json)
+#define ATTR_PLAIN INT32_MIN
+
+/* One attribute: "name = value" (text in quotes), or "name":value in JSON. */
+static int print_attr(void *ctx, const strata_attr *a)
 {
+    int *n = ctx; /* JSON: attributes printed so far; text: -1 (the first line of nd info),
+                   * less (its next lines), ATTR_PLAIN (lines of nd attr) */
+    if (*n >= 0) {
+        if ((*n)++) fputc(',', stdout);
+        cli_json_str(stdout, a->name);
+        fputc(':', stdout);
+    } else if (*n == ATTR_PLAIN) {
+        printf("%s = ", a->name);
+    } else {
+        printf("  %-8s %s = ", *n == -1 ? "attrs" : "", a->name);
+        (*n)--;
+    }
+    if (a->type == STRATA_ATTR_INT)
+        printf("%" PRId64, a->i);
+    else if (a->type == STRATA_ATTR_FLOAT && *n >= 0 && !isfinite(a->f))
+        fputs("null", stdout);
+    else if (a->type == STRATA_ATTR_FLOAT)
+        printf("%.17g", a->f);
+    else
+        cli_json_str(stdout, a->s);
+    if (*n < 0) fputc('\n', stdout);
+    return 0;
+}
+
+static void print_info(strata_ndarray *a, const strata_ndarray_desc *d, int json)
+{
+    int n = json ? 0 : -1;
     if (json) {
         fputs("{\"region\":", stdout);
         cli_json_str(stdout, d->region);
@@ -162,8 +203,10 @@ static void print_info(const strata_ndarray_desc *d, int json)
                d->unlimited ? "true" : "false", d->zstd_level);
         cli_json_str(stdout, d->tier);
         printf(",\"chunks_total\":%" PRIu64 ",\"chunks_written\":%" PRIu64 ",\"bytes\":%" PRIu64
-               ",\"version\":%" PRId64 "}\n",
+               ",\"version\":%" PRId64 ",\"attrs\":{",
                d->chunks_total, d->chunks_written, d->bytes, d->version);
+        strata_ndarray_attr_list(a, print_attr, &n);
+        fputs("}}\n", stdout);
         return;
     }
     printf("%s/%s\n  dtype    %s\n  shape    ", d->region, d->name, strata_dtype_name(d->dtype));
@@ -179,6 +222,7 @@ static void print_info(const strata_ndarray_desc *d, int json)
     printf("  tier     %s\n  written  %" PRIu64 " of %" PRIu64 " chunks, %" PRIu64
            " bytes\n  version  %" PRId64 "\n",
            d->tier, d->chunks_written, d->chunks_total, d->bytes, d->version);
+    strata_ndarray_attr_list(a, print_attr, &n);
 }
 
 /* Print a read region as text: rows of the last dimension, a blank line between 2-D slices. */
@@ -243,9 +287,111 @@ static int nd_read(cli *c, strata_ndarray *a, const strata_ndarray_desc *d, cons
 /* The options of one 'strata nd', as given. */
 typedef struct {
     const char *dtype, *shape, *chunks, *layout, *zstd, *tier, *fill, *from, *start, *count,
-        *stride, *step, *out, *stage_tier;
-    int unlimited, append, verbose;
+        *stride, *step, *out, *stage_tier, *path, *gzip, *rm;
+    int unlimited, append, verbose, skip_attrs;
 } nd_args;
+
+/* KEY=VALUE as an attribute: an int if VALUE is one, else a float if it is a number, else
+ * text. A points into KV (modified). */
+static int parse_attr(char *kv, strata_attr *a)
+{
+    char *eq = strchr(kv, '=');
+    if (eq == NULL || eq == kv)
+        return cli_usage_error("nd", "'nd attr' takes KEY=VALUE, not '%s'", kv);
+    *eq = '\0';
+    memset(a, 0, sizeof *a);
+    a->name = kv;
+    const char *v = eq + 1;
+    char *end;
+    errno = 0;
+    long long i = strtoll(v, &end, 10);
+    if (*v != '\0' && *end == '\0' && errno == 0) {
+        a->type = STRATA_ATTR_INT;
+        a->i = i;
+        return EXIT_OK;
+    }
+    errno = 0;
+    double f = strtod(v, &end);
+    if (*v != '\0' && *end == '\0' && errno == 0) {
+        a->type = STRATA_ATTR_FLOAT;
+        a->f = f;
+        return EXIT_OK;
+    }
+    a->type = STRATA_ATTR_TEXT;
+    a->s = v;
+    return EXIT_OK;
+}
+
+/* 'nd attr R/NAME [KEY=VALUE ...] [--rm KEY]': set, delete, or list the attributes. */
+static int nd_attr(cli *c, strata_ndarray *a, const nd_args *o, char **kv, int nkv)
+{
+    int n = c->json ? 0 : ATTR_PLAIN, st = STRATA_OK;
+    for (int i = 0; i < nkv && st == STRATA_OK; i++) {
+        strata_attr at;
+        int rc = parse_attr(kv[i], &at);
+        if (rc != EXIT_OK) return rc;
+        st = strata_ndarray_attr_set(a, &at);
+    }
+    if (st == STRATA_OK && o->rm != NULL) st = strata_ndarray_attr_delete(a, o->rm);
+    if (st < 0) return cli_fail(c, st);
+    if (nkv > 0 || o->rm != NULL) return EXIT_OK;
+    if (c->json) fputs("{\"attrs\":{", stdout);
+    st = strata_ndarray_attr_list(a, print_attr, &n);
+    if (c->json) fputs("}}\n", stdout);
+    return st < 0 ? cli_fail(c, st) : EXIT_OK;
+}
+
+/* A compression level option: a number in [0, MAX] or "none" (-1). */
+static int parse_level(const char *opt, const char *s, int max, int *out)
+{
+    uint64_t v;
+    if (s == NULL) return EXIT_OK;
+    if (strcmp(s, "none") == 0) {
+        *out = -1;
+        return EXIT_OK;
+    }
+    if (cli_parse_u64(s, &v) != 0 || v < 1 || v > (uint64_t)max)
+        return cli_usage_error("nd", "--%s takes a level from 1 to %d, or none", opt, max);
+    *out = (int)v;
+    return EXIT_OK;
+}
+
+/* 'nd import R/NAME FILE --path /DATASET': an HDF5 dataset into a new array. */
+static int nd_import(cli *c, const nd_args *o, const char *region, const char *name,
+                     const char *file)
+{
+    strata_hdf5_opts ho = {.tier = o->tier, .skip_attrs = o->skip_attrs};
+    int rc;
+    if (o->path == NULL) return cli_usage_error("nd", "'nd import' needs --path /DATASET");
+    if ((rc = parse_level("zstd", o->zstd, 19, &ho.zstd_level)) != EXIT_OK) return rc;
+    if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+    int st = strata_ndarray_import_hdf5(c->pool, region, name, file, o->path, &ho);
+    if (st < 0) return cli_fail(c, st);
+    if (c->json)
+        printf("{\"imported\":true,\"array\":\"%s/%s\"}\n", region, name);
+    else
+        printf("imported %s:%s into %s/%s\n", file, o->path, region, name);
+    return EXIT_OK;
+}
+
+/* 'nd export R/NAME --out FILE --path /DATASET': the array into a new HDF5 file. */
+static int nd_export(cli *c, strata_ndarray *a, const nd_args *o, const char *region,
+                     const char *name)
+{
+    strata_hdf5_opts ho = {0};
+    int rc = parse_level("gzip", o->gzip, 9, &ho.gzip_level);
+    if (rc != EXIT_OK) return rc;
+    int st = strata_ndarray_export_hdf5(a, o->out, o->path, &ho);
+    if (st < 0) return cli_fail(c, st);
+    if (c->json) {
+        fputs("{\"exported\":true,\"file\":", stdout);
+        cli_json_str(stdout, o->out);
+        fputs("}\n", stdout);
+    } else {
+        printf("exported %s/%s to %s:%s\n", region, name, o->out, o->path);
+    }
+    return EXIT_OK;
+}
 
 static int nd_ls(cli *c, char **pos, int npos)
 {
@@ -309,7 +455,7 @@ static int nd_write(cli *c, strata_ndarray *a, const strata_ndarray_desc *d, con
 /* 'nd info', 'nd read' and 'nd write': open the array (staging from --stage-tier) and run SUB
  * on it. */
 static int nd_open_and_run(cli *c, const char *sub, const nd_args *o, const char *region,
-                           const char *name)
+                           const char *name, char **kv, int nkv)
 {
     int rc;
     if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
@@ -324,10 +470,14 @@ static int nd_open_and_run(cli *c, const char *sub, const nd_args *o, const char
         goto done;
     }
     if (strcmp(sub, "info") == 0) {
-        print_info(&d, c->json);
+        print_info(a, &d, c->json);
         rc = EXIT_OK;
     } else if (strcmp(sub, "read") == 0) {
         rc = nd_read_verbose(c, a, &d, o, region, name);
+    } else if (strcmp(sub, "export") == 0) {
+        rc = nd_export(c, a, o, region, name);
+    } else if (strcmp(sub, "attr") == 0) {
+        rc = nd_attr(c, a, o, kv, nkv);
     } else {
         rc = nd_write(c, a, &d, o, region, name);
     }
@@ -358,16 +508,25 @@ int cmd_nd(cli *c, int argc, char **argv)
                       {"out", 'o', &o.out, NULL},
                       {"stage-tier", 0, &o.stage_tier, NULL},
                       {"verbose", 'v', NULL, &o.verbose},
+                      {"path", 0, &o.path, NULL},
+                      {"gzip", 0, &o.gzip, NULL},
+                      {"rm", 0, &o.rm, NULL},
+                      {"skip-attrs", 0, NULL, &o.skip_attrs},
                       CLI_OPT_JSON,
                       {0}};
     if (argc > 16) return cli_usage_error("nd", "too many arguments");
     int rc = cli_scan(argc, argv, opts, nd_usage, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
     if (npos < 1)
-        return cli_usage_error("nd", "missing subcommand (create, write, read, info, ls or rm)");
+        return cli_usage_error(
+            "nd", "missing subcommand (create, write, read, info, attr, import, export, ls or rm)");
     const char *sub = pos[0];
     if (strcmp(sub, "ls") == 0) return nd_ls(c, pos, npos);
-    if (npos != 2) return cli_usage_error("nd", "'nd %s' takes one REGION/NAME", sub);
+    int import = strcmp(sub, "import") == 0;
+    int attr = strcmp(sub, "attr") == 0;
+    if (import && npos != 3) return cli_usage_error("nd", "'nd import' takes REGION/NAME and FILE");
+    if (!import && !(attr && npos >= 2) && npos != 2)
+        return cli_usage_error("nd", "'nd %s' takes one REGION/NAME", sub);
     char buf[2 * STRATA_NAME_MAX + 2];
     const char *region, *name;
     if ((rc = cli_split("nd", pos[1], buf, sizeof buf, &region, &name)) != EXIT_OK) return rc;
@@ -375,14 +534,19 @@ int cmd_nd(cli *c, int argc, char **argv)
         return nd_create(c, region, name, o.dtype, o.shape, o.chunks, o.layout, o.zstd, o.tier,
                          o.fill, o.unlimited);
     if (strcmp(sub, "rm") == 0) return nd_rm(c, region, name);
-    if (strcmp(sub, "info") != 0 && strcmp(sub, "read") != 0 && strcmp(sub, "write") != 0)
+    if (import) return nd_import(c, &o, region, name, pos[2]);
+    if (attr) return nd_open_and_run(c, sub, &o, region, name, pos + 2, npos - 2);
+    if (strcmp(sub, "info") != 0 && strcmp(sub, "read") != 0 && strcmp(sub, "write") != 0 &&
+        strcmp(sub, "export") != 0)
         return cli_usage_error("nd", "unknown subcommand '%s'", sub);
+    if (strcmp(sub, "export") == 0 && (o.out == NULL || o.path == NULL))
+        return cli_usage_error("nd", "'nd export' needs --out FILE.h5 and --path /DATASET");
     if (strcmp(sub, "write") == 0) {
         if (o.from == NULL) return cli_usage_error("nd", "'nd write' needs --from FILE.npy");
         if ((o.start == NULL) == !o.append)
             return cli_usage_error("nd", "'nd write' needs --start I0,I1,... or --append");
     }
-    return nd_open_and_run(c, sub, &o, region, name);
+    return nd_open_and_run(c, sub, &o, region, name, NULL, 0);
 }
 
 /* ---- tier ----------------------------------------------------------------------------------- */

@@ -19,6 +19,7 @@
 #endif
 
 #include "ingest/ingest.h"
+#include "store/store.h"
 #include "util/bits.h"
 #include "util/dtype.h"
 #include "util/name.h"
@@ -757,9 +758,9 @@ done:
     return finish(&g, rc);
 }
 
-/* ---- the interface for the format readers (ingest.h) --------------------------------------- */
+/* ---- the interface for other readers (ingest/ingest.h) ----------------------------------- */
 
-int st_ingest_start(strata_pool *pool, const char *region, const char *name,
+int st_ingest_begin(strata_pool *pool, const char *region, const char *name,
                     const strata_ingest_opts *opts, strata_ingest_stats *stats, st_ingest **out)
 {
     *out = NULL;
@@ -775,17 +776,35 @@ int st_ingest_start(strata_pool *pool, const char *region, const char *name,
     return STRATA_OK;
 }
 
-int st_ingest_dataset(st_ingest *g, const strata_column *cols, int ncols, const st_schema **schema)
+int st_ingest_bind(st_ingest *g, const strata_column *cols, int ncols, const char *source,
+                   int *order)
 {
-    int rc = g->ds != NULL ? STRATA_OK : ensure_dataset(g, cols, ncols);
-    if (rc == STRATA_OK && schema != NULL) *schema = st_dataset_schema(g->ds);
-    return rc;
+    st_err *err = st_pool_err(g->pool);
+    int rc;
+    if (g->ds == NULL && (rc = ensure_dataset(g, cols, ncols)) < 0) return rc;
+    const st_schema *sch = st_dataset_schema(g->ds);
+    if (sch->ncols != ncols)
+        return st_error(err, STRATA_EINVAL, "%s has %d columns but dataset '%s/%s' has %d", source,
+                        ncols, g->region, g->name, sch->ncols);
+    for (int i = 0; i < ncols; i++) {
+        int col = st_schema_find(sch, cols[i].name);
+        if (col < 0)
+            return st_error(err, STRATA_EINVAL, "%s: column '%s' is not in dataset '%s/%s'", source,
+                            cols[i].name, g->region, g->name);
+        if (sch->cat[col].dtype != (int)cols[i].dtype)
+            return st_error(err, STRATA_ETYPE, "%s: column '%s' holds %s but '%s/%s' has it as %s",
+                            source, cols[i].name, strata_dtype_name(cols[i].dtype), g->region,
+                            g->name, strata_dtype_name((strata_dtype)sch->cat[col].dtype));
+        order[i] = col;
+    }
+    return STRATA_OK;
 }
 
-int st_ingest_feed(st_ingest *g, st_colbuf *cols, uint64_t rows)
+int st_ingest_feed(st_ingest *g, st_colbuf *bufs, uint64_t rows, uint64_t bytes_read)
 {
-    int rc = open_batch(g);
-    return rc < 0 ? rc : feed(g, cols, rows);
+    int rc = feed(g, bufs, rows);
+    if (rc == STRATA_OK) progress(g, bytes_read);
+    return rc;
 }
 
 int st_ingest_unit_done(st_ingest *g)
@@ -794,11 +813,14 @@ int st_ingest_unit_done(st_ingest *g)
     return rc < 0 ? rc : finish_file_batch(g);
 }
 
-void st_ingest_progress(st_ingest *g, uint64_t bytes, uint64_t total, uint64_t files)
+void st_ingest_files(st_ingest *g, uint64_t files)
 {
-    if (total > 0) g->total_bytes = total;
-    g->stats->files = files;
-    progress(g, bytes);
+    g->stats->files += files;
+}
+
+void st_ingest_total(st_ingest *g, uint64_t total)
+{
+    g->total_bytes = total;
 }
 
 const strata_ingest_opts *st_ingest_opts(const st_ingest *g)
@@ -811,18 +833,12 @@ st_err *st_ingest_err(const st_ingest *g)
     return st_pool_err(g->pool);
 }
 
-const char *st_ingest_region(const st_ingest *g)
+int st_ingest_end(st_ingest *g, int rc)
 {
-    return g->region;
-}
-
-const char *st_ingest_name(const st_ingest *g)
-{
-    return g->name;
-}
-
-int st_ingest_finish(st_ingest *g, int rc)
-{
+    if (g == NULL) return rc;
+    /* a source of zero rows still adds its (empty) batch, as an empty CSV file does */
+    if (rc == STRATA_OK && g->ds != NULL && g->batch == NULL && g->stats->batches == 0)
+        rc = open_batch(g);
     rc = finish(g, rc);
     free(g);
     return rc;

@@ -1,49 +1,57 @@
 /*
- * ingest.h -- the ingest layer's interface for the layers above it: the machinery of one ingest
- * call, which the format readers of src/interop drive as strata_ingest_csv and
- * strata_ingest_npy do.
+ * ingest.h -- the ingest layer's interface for the layers above it (interop): the machinery of
+ * one ingest call, which the readers of other formats (Parquet, Arrow, HDF5) drive as
+ * strata_ingest_csv and strata_ingest_npy do.
  *
- * One call: st_ingest_start(); st_ingest_dataset() opens the dataset or creates it (and its
- * region) from the reader's columns; st_ingest_feed() appends rows, given as column buffers in
- * the dataset's schema order, splitting them into batches at opts->batch_rows;
- * st_ingest_unit_done() ends what the reader calls a unit (a file, a row group): its batch is
- * committed when batch_rows is 0 (one batch per unit, even of zero rows) or when it holds rows;
- * st_ingest_finish() publishes every batch of the call as one version, or on failure publishes
- * nothing and drops a dataset the call created.
+ * An ingest call is one st_ingest: the dataset is opened (or created from the source's columns)
+ * and the source's columns bound to the schema by name and dtype; rows are fed in slabs in
+ * schema order, split into batches at opts->batch_rows; st_ingest_unit_done() ends what the
+ * reader calls a unit (a row group, a record batch): its batch is committed when batch_rows is
+ * 0 (one batch per unit, even of zero rows) or when it holds rows; the end publishes every batch
+ * of the call at once or, on any failure, nothing: a dataset the call created is dropped again.
+ * This is the one path by which other formats' values become batches.
  */
 #ifndef STRATA_INGEST_H
 #define STRATA_INGEST_H
 
+#include <stdint.h>
+
 #include "ingest/csv.h"
-#include "store/store.h"
+#include "util/error.h"
 
 typedef struct st_ingest st_ingest;
 
-/* Start ingesting into REGION/NAME (names checked). OPTS and STATS may be NULL. On failure
- * *OUT is NULL and nothing is left to finish. */
-int st_ingest_start(strata_pool *pool, const char *region, const char *name,
+/* Start an ingest call into REGION/NAME (names checked). OPTS and STATS may be NULL. *OUT is
+ * released by st_ingest_end(), which must be called whatever happens. On failure *OUT is NULL
+ * and there is nothing to end. */
+int st_ingest_begin(strata_pool *pool, const char *region, const char *name,
                     const strata_ingest_opts *opts, strata_ingest_stats *stats, st_ingest **out);
 
-/* Open the dataset, or create it with the NCOLS columns COLS when it does not exist; *SCHEMA
- * (may be NULL) receives its schema, which the buffers fed must follow. */
-int st_ingest_dataset(st_ingest *g, const strata_column *cols, int ncols, const st_schema **schema);
+/* Open the dataset, creating it (and its region) with the NCOLS columns COLS when it does not
+ * exist; otherwise COLS must be exactly its columns (names, in any order, and dtypes).
+ * ORDER[i] receives the schema position of COLS[i]. SOURCE names the input in messages
+ * ("data.h5:/group"). STRATA_EINVAL / STRATA_ETYPE on a mismatch. */
+int st_ingest_bind(st_ingest *g, const strata_column *cols, int ncols, const char *source,
+                   int *order);
 
-/* Append ROWS rows of COLS (one buffer per column of the schema). */
-int st_ingest_feed(st_ingest *g, st_colbuf *cols, uint64_t rows);
+/* Append ROWS rows: BUFS[k] holds the values of schema column k (dtype of the column; strings:
+ * ROWS+1 offsets and their bytes; nulls as st_colbuf says). BYTES_READ, the input consumed so
+ * far, is reported to the progress callback. */
+int st_ingest_feed(st_ingest *g, st_colbuf *bufs, uint64_t rows, uint64_t bytes_read);
 
 /* End a unit of input (see above). */
 int st_ingest_unit_done(st_ingest *g);
 
-/* Progress: BYTES of TOTAL read so far (TOTAL 0: unknown, keep the last), FILES done. */
-void st_ingest_progress(st_ingest *g, uint64_t bytes, uint64_t total, uint64_t files);
+/* Count FILES input files (for the statistics); announce TOTAL bytes of input (for progress). */
+void st_ingest_files(st_ingest *g, uint64_t files);
+void st_ingest_total(st_ingest *g, uint64_t total);
 
-/* The call's options (defaults filled in), error slot and target. */
+/* The call's options (defaults filled in) and error slot. */
 const strata_ingest_opts *st_ingest_opts(const st_ingest *g);
 st_err *st_ingest_err(const st_ingest *g);
-const char *st_ingest_region(const st_ingest *g);
-const char *st_ingest_name(const st_ingest *g);
 
-/* Publish or undo (RC: the call's status so far) and free G; returns the call's status. */
-int st_ingest_finish(st_ingest *g, int rc);
+/* Finish the call begun by st_ingest_begin() with status RC: publish (RC == STRATA_OK) or undo
+ * everything; the message of the first failure is kept. Returns the final status; frees G. */
+int st_ingest_end(st_ingest *g, int rc);
 
 #endif /* STRATA_INGEST_H */

@@ -314,8 +314,12 @@ typedef struct {
     strata_column *cols;
     const char **formats;
     int64_t *scale;
-    st_colbuf *bufs;
-    void **owned; /* per column, up to 3 allocations of the current array */
+    st_colbuf *bufs;  /* per stream column */
+    st_colbuf *sbufs; /* the same in schema order */
+    int *order;       /* stream column -> schema column */
+    void **owned;     /* per column, up to 3 allocations of the current array */
+    const char *source;
+    uint64_t bytes_read;
 } ximport;
 
 static void *own(ximport *im, int c, size_t bytes)
@@ -425,7 +429,10 @@ static int import_schema(ximport *im, struct ArrowSchema *sc)
     im->scale = calloc(n, sizeof *im->scale);
     im->bufs = calloc(n, sizeof *im->bufs);
     im->owned = calloc(3 * n, sizeof *im->owned);
-    if (!im->cols || !im->formats || !im->scale || !im->bufs || !im->owned)
+    im->sbufs = calloc(n, sizeof *im->sbufs);
+    im->order = calloc(n, sizeof *im->order);
+    if (!im->cols || !im->formats || !im->scale || !im->bufs || !im->owned || !im->sbufs ||
+        !im->order)
         return st_error(im->err, STRATA_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         const struct ArrowSchema *c = sc->children[i];
@@ -454,7 +461,8 @@ static int import_array(ximport *im, const struct ArrowArray *a)
     uint64_t n = (uint64_t)a->length;
     for (int c = 0; c < im->n && rc == STRATA_OK; c++)
         rc = import_column(im, c, a->children[c], a->offset + a->children[c]->offset, n);
-    if (rc == STRATA_OK) rc = st_ingest_feed(im->g, im->bufs, n);
+    for (int c = 0; c < im->n && rc == STRATA_OK; c++) im->sbufs[im->order[c]] = im->bufs[c];
+    if (rc == STRATA_OK) rc = st_ingest_feed(im->g, im->sbufs, n, im->bytes_read);
     if (rc == STRATA_OK) rc = st_ingest_unit_done(im->g);
     drop_owned(im);
     return rc;
@@ -469,17 +477,8 @@ static int import_stream(ximport *im, struct ArrowArrayStream *st)
         return st_error(im->err, rc == ENOMEM ? STRATA_ENOMEM : STRATA_EIO,
                         "the arrow stream gave no schema: %s", e ? e : strerror(rc));
     }
-    const st_schema *sch;
     rc = import_schema(im, &sc);
-    if (rc == STRATA_OK) rc = st_ingest_dataset(im->g, im->cols, im->n, &sch);
-    for (int c = 0; rc == STRATA_OK && c < im->n; c++)
-        if (st_schema_find(sch, im->cols[c].name) != c ||
-            sch->cat[c].dtype != (int)im->cols[c].dtype)
-            rc = st_error(im->err, STRATA_ETYPE,
-                          "arrow column %d ('%s', %s) does not match column %d of dataset "
-                          "'%s/%s'",
-                          c, im->cols[c].name, strata_dtype_name(im->cols[c].dtype), c,
-                          st_ingest_region(im->g), st_ingest_name(im->g));
+    if (rc == STRATA_OK) rc = st_ingest_bind(im->g, im->cols, im->n, im->source, im->order);
     while (rc == STRATA_OK) {
         struct ArrowArray a = {0};
         int e = st->get_next(st, &a);
@@ -500,15 +499,18 @@ static int import_stream(ximport *im, struct ArrowArrayStream *st)
     return rc;
 }
 
-int st_arrow_import(st_ingest *g, struct ArrowArrayStream *stream)
+int st_arrow_import(st_ingest *g, struct ArrowArrayStream *stream, const char *source,
+                    uint64_t bytes_read)
 {
-    ximport im = {.g = g, .err = st_ingest_err(g)};
+    ximport im = {.g = g, .err = st_ingest_err(g), .source = source, .bytes_read = bytes_read};
     int rc = import_stream(&im, stream);
     drop_owned(&im);
     free(im.cols);
     free(im.formats);
     free(im.scale);
     free(im.bufs);
+    free(im.sbufs);
+    free(im.order);
     free(im.owned);
     return rc;
 }
@@ -518,11 +520,11 @@ int strata_ingest_arrow_stream(strata_pool *pool, const char *region, const char
                                strata_ingest_stats *stats)
 {
     st_ingest *g;
-    int rc = st_ingest_start(pool, region, name, opts, stats, &g);
+    int rc = st_ingest_begin(pool, region, name, opts, stats, &g);
     if (rc == STRATA_OK && (stream == NULL || stream->release == NULL))
         rc = st_error(st_ingest_err(g), STRATA_EINVAL, "no arrow stream (or one already released)");
     else if (rc == STRATA_OK)
-        rc = st_arrow_import(g, stream);
+        rc = st_arrow_import(g, stream, "the arrow stream", 0);
     if (stream != NULL && stream->release != NULL) stream->release(stream);
-    return g != NULL ? st_ingest_finish(g, rc) : rc;
+    return g != NULL ? st_ingest_end(g, rc) : rc;
 }

@@ -57,8 +57,7 @@ static int bad_input(st_err *err, int rc)
     return st_error(err, STRATA_EINVAL, "%s (the file is damaged or not an Arrow IPC file)", keep);
 }
 
-static int ingest_file(st_ingest *g, const char *path, uint64_t *done, uint64_t total,
-                       uint64_t files)
+static int ingest_file(st_ingest *g, const char *path, uint64_t *done)
 {
     st_err *err = st_ingest_err(g);
     st_infile in;
@@ -67,10 +66,10 @@ static int ingest_file(st_ingest *g, const char *path, uint64_t *done, uint64_t 
     if (rc == STRATA_OK) rc = st_ipc_open(err, in.data ? in.data : "", in.size, path, &s.r);
     if (rc == STRATA_OK) {
         struct ArrowArrayStream st = {ipc_get_schema, ipc_get_next, ipc_get_error, ipc_release, &s};
-        rc = st_arrow_import(g, &st);
+        rc = st_arrow_import(g, &st, path, *done);
     }
     *done += in.size;
-    if (rc == STRATA_OK) st_ingest_progress(g, *done, total, files + 1);
+    if (rc == STRATA_OK) st_ingest_files(g, 1);
     st_ipc_close(s.r);
     st_infile_unmap(&in);
     return bad_input(err, rc);
@@ -81,18 +80,18 @@ int strata_ingest_arrow(strata_pool *pool, const char *region, const char *name,
                         strata_ingest_stats *stats)
 {
     st_ingest *g;
-    int rc = st_ingest_start(pool, region, name, opts, stats, &g);
+    int rc = st_ingest_begin(pool, region, name, opts, stats, &g);
     if (rc < 0) return rc;
     if (files == NULL || nfiles < 1)
-        return st_ingest_finish(g, st_error(st_ingest_err(g), STRATA_EINVAL, "no files to ingest"));
+        return st_ingest_end(g, st_error(st_ingest_err(g), STRATA_EINVAL, "no files to ingest"));
     uint64_t total = 0, done = 0;
     for (int i = 0; i < nfiles; i++) {
         struct stat sb;
         if (stat(files[i], &sb) == 0) total += (uint64_t)sb.st_size;
     }
-    for (int i = 0; i < nfiles && rc == STRATA_OK; i++)
-        rc = ingest_file(g, files[i], &done, total, (uint64_t)i);
-    return st_ingest_finish(g, rc);
+    st_ingest_total(g, total);
+    for (int i = 0; i < nfiles && rc == STRATA_OK; i++) rc = ingest_file(g, files[i], &done);
+    return st_ingest_end(g, rc);
 }
 
 int strata_export_arrow(strata_snapshot *s, const int *cols, int ncols, const char *path)

@@ -7,6 +7,7 @@
 #define STRATA_INTEROP_INT_H
 
 #include "ingest/ingest.h"
+#include "store/store.h"
 #include "util/fileio.h"
 
 /* An input file mapped read-only (an empty file maps to no memory). */
@@ -33,7 +34,9 @@ int st_outfile_write(void *ctx, const void *buf, size_t len);
 int st_outfile_publish(st_outfile *o);
 void st_outfile_abort(st_outfile *o);
 
-/* Append the arrays of STREAM (not released here) to G, one batch each. */
-int st_arrow_import(st_ingest *g, struct ArrowArrayStream *stream);
+/* Append the arrays of STREAM (not released here) to G, one batch each; SOURCE names it in
+ * messages, BYTES_READ is the input read before it (progress). */
+int st_arrow_import(st_ingest *g, struct ArrowArrayStream *stream, const char *source,
+                    uint64_t bytes_read);
 
 #endif /* STRATA_INTEROP_INT_H */

@@ -110,6 +110,7 @@ typedef struct {
     st_pq_values *vals; /* per schema column, of the row group being appended */
     int64_t **widened;  /* per schema column: DATE days widened to ns */
     st_colbuf *bufs;    /* per schema column: views of VALS */
+    uint64_t before;    /* bytes of the call's input before this file (progress) */
 } pqin;
 
 /* A damaged input file is bad input (exit 3), not damage to the pool: STRATA_ECORRUPT from the
@@ -166,37 +167,26 @@ static int pq_columns(st_err *err, pqin *in, strata_column **cols, int *ncols)
     return STRATA_OK;
 }
 
-/* Match the file's columns to schema SCH by name and dtype. */
-static int pq_bind(st_err *err, pqin *in, const strata_column *fcols, int nf, const st_schema *sch,
-                   const char *region, const char *name)
+/* Bind the file's NF columns FCOLS to the dataset (st_ingest_bind: by name and dtype) and set up
+ * the buffers of IN in schema order. */
+static int pq_bind(st_ingest *g, pqin *in, const strata_column *fcols, int nf)
 {
-    in->ncols = sch->ncols;
-    in->col_of = calloc((size_t)sch->ncols, sizeof *in->col_of);
-    in->vals = calloc((size_t)sch->ncols, sizeof *in->vals);
-    in->widened = calloc((size_t)sch->ncols, sizeof *in->widened);
-    in->bufs = calloc((size_t)sch->ncols, sizeof *in->bufs);
-    if (!in->col_of || !in->vals || !in->widened || !in->bufs)
-        return st_error(err, STRATA_ENOMEM, "out of memory");
-    if (nf != sch->ncols)
-        return st_error(err, STRATA_EINVAL,
-                        "%s has %d columns but dataset '%s/%s' has %d; the columns must match by "
-                        "name",
-                        in->path, nf, region, name, sch->ncols);
-    for (int c = 0; c < sch->ncols; c++) {
-        int k = 0;
-        while (k < nf && strcmp(fcols[k].name, sch->cat[c].name) != 0) k++;
-        if (k == nf)
-            return st_error(err, STRATA_EINVAL, "%s has no column '%s' of dataset '%s/%s'",
-                            in->path, sch->cat[c].name, region, name);
-        if ((int)fcols[k].dtype != sch->cat[c].dtype)
-            return st_error(err, STRATA_ETYPE,
-                            "%s: column '%s' holds %s but dataset '%s/%s' has it as %s", in->path,
-                            fcols[k].name, strata_dtype_name(fcols[k].dtype), region, name,
-                            strata_dtype_name((strata_dtype)sch->cat[c].dtype));
-        in->col_of[c] = k;
-        in->bufs[c].dtype = fcols[k].dtype;
+    st_err *err = st_ingest_err(g);
+    int *order = calloc((size_t)nf, sizeof *order);
+    in->ncols = nf;
+    in->col_of = calloc((size_t)nf, sizeof *in->col_of);
+    in->vals = calloc((size_t)nf, sizeof *in->vals);
+    in->widened = calloc((size_t)nf, sizeof *in->widened);
+    in->bufs = calloc((size_t)nf, sizeof *in->bufs);
+    int rc = order && in->col_of && in->vals && in->widened && in->bufs
+                 ? st_ingest_bind(g, fcols, nf, in->path, order)
+                 : st_error(err, STRATA_ENOMEM, "out of memory");
+    for (int k = 0; rc == STRATA_OK && k < nf; k++) {
+        in->col_of[order[k]] = k; /* schema column order[k] is the file's column k */
+        in->bufs[order[k]].dtype = fcols[k].dtype;
     }
-    return STRATA_OK;
+    free(order);
+    return rc;
 }
 
 /* Make V (column C of the file, of dtype DT) a view in B: scaled to nanoseconds, narrowed,
@@ -261,26 +251,24 @@ static int pq_rowgroup(st_ingest *g, pqin *in, int rg)
         if (r < rc) rc = r;
     }
     if (rc < 0) return rc;
-    rc = st_ingest_feed(g, in->bufs, (uint64_t)st_pq_rowgroup_rows(in->f, rg));
+    rc = st_ingest_feed(g, in->bufs, (uint64_t)st_pq_rowgroup_rows(in->f, rg), in->before);
     return rc < 0 ? rc : st_ingest_unit_done(g);
 }
 
-static int pq_ingest_file(st_ingest *g, const char *path, uint64_t *done, uint64_t total,
-                          uint64_t files)
+static int pq_ingest_file(st_ingest *g, const char *path, uint64_t *done)
 {
     st_err *err = st_ingest_err(g);
     pqin in;
     strata_column *fcols = NULL;
-    const st_schema *sch;
     int nf = 0, rc = pqin_open(err, &in, path);
+    in.before = *done;
     ST_TRY(rc);
     ST_TRY(rc = pq_columns(err, &in, &fcols, &nf));
-    ST_TRY(rc = st_ingest_dataset(g, fcols, nf, &sch));
-    ST_TRY(rc = pq_bind(err, &in, fcols, nf, sch, st_ingest_region(g), st_ingest_name(g)));
+    ST_TRY(rc = pq_bind(g, &in, fcols, nf));
     for (int rg = 0; rg < st_pq_nrowgroups(in.f) && rc == STRATA_OK; rg++)
         rc = pq_rowgroup(g, &in, rg);
     *done += in.in.size;
-    st_ingest_progress(g, *done, total, files + 1);
+    st_ingest_files(g, 1);
 done:
     free(fcols);
     pqin_close(&in);
@@ -292,18 +280,18 @@ int strata_ingest_parquet(strata_pool *pool, const char *region, const char *nam
                           strata_ingest_stats *stats)
 {
     st_ingest *g;
-    int rc = st_ingest_start(pool, region, name, opts, stats, &g);
+    int rc = st_ingest_begin(pool, region, name, opts, stats, &g);
     if (rc < 0) return rc;
     if (files == NULL || nfiles < 1)
-        return st_ingest_finish(g, st_error(st_ingest_err(g), STRATA_EINVAL, "no files to ingest"));
+        return st_ingest_end(g, st_error(st_ingest_err(g), STRATA_EINVAL, "no files to ingest"));
     uint64_t total = 0, done = 0;
     for (int i = 0; i < nfiles; i++) {
         struct stat sb;
         if (stat(files[i], &sb) == 0) total += (uint64_t)sb.st_size;
     }
-    for (int i = 0; i < nfiles && rc == STRATA_OK; i++)
-        rc = pq_ingest_file(g, files[i], &done, total, (uint64_t)i);
-    return st_ingest_finish(g, rc);
+    st_ingest_total(g, total);
+    for (int i = 0; i < nfiles && rc == STRATA_OK; i++) rc = pq_ingest_file(g, files[i], &done);
+    return st_ingest_end(g, rc);
 }
 
 /* ---- export ------------------------------------------------------------------------------- */

@@ -935,7 +935,7 @@ static int save_publish(strata_assoc *as, const char *name, int64_t iteration, s
     for (int i = 0; i < nall; i++) e->bytes += all[i].bytes;
     snprintf(e->strategy, sizeof e->strategy, "%s", pl->strategy);
     e->nprocs = m->size;
-    int rc = st_nd_commit_new(&x, &h->rec, all, nall, e);
+    int rc = st_nd_commit_new(&x, &h->rec, all, nall, NULL, 0, e);
     if (rc == STRATA_OK)
         st_mdms_event(m, as->run, name, iteration, "save", pl->strategy, tot->requests, tot->bytes,
                       e->seconds);

@@ -21,6 +21,7 @@
 #include "ndarray/nd_int.h"
 #include "util/dtype.h"
 #include "util/name.h"
+#include "util/parse.h"
 #include "util/vec.h"
 
 void st_nd_grid(const st_cat_nd *rec, st_ndgrid *g)
@@ -279,6 +280,16 @@ static int nd_check(strata_ndarray *a)
     return STRATA_OK;
 }
 
+strata_pool *st_nd_pool(const strata_ndarray *a)
+{
+    return a->pool;
+}
+
+const st_cat_nd *st_nd_rec(const strata_ndarray *a)
+{
+    return &a->rec;
+}
+
 void strata_ndarray_close(strata_ndarray *a)
 {
     if (a == NULL || a->magic != ST_ND_LIVE) return;
@@ -310,6 +321,59 @@ static int count_chunk(void *vctx, const st_cat_chunk *c)
     k->n++;
     k->bytes += c->bytes;
     return 0;
+}
+
+/* ---- attributes ------------------------------------------------------------------------------ */
+
+int st_nd_attr_check(st_err *err, const strata_attr *attr, const char *where)
+{
+    if (attr == NULL || attr->name == NULL)
+        return st_error(err, STRATA_EINVAL, "%s: an attribute needs a name", where);
+    int rc = st_name_check(err, "attribute", attr->name);
+    if (rc < 0) return rc;
+    if (strncmp(attr->name, "strata_", 7) == 0)
+        return st_error(err, STRATA_EINVAL,
+                        "%s: attribute '%s': names starting with 'strata_' are reserved", where,
+                        attr->name);
+    if ((unsigned)attr->type > STRATA_ATTR_TEXT)
+        return st_error(err, STRATA_EINVAL, "%s: attribute '%s' has an unknown type %d", where,
+                        attr->name, (int)attr->type);
+    if (attr->type == STRATA_ATTR_TEXT &&
+        (attr->s == NULL || st_utf8_valid_prefix(attr->s, strlen(attr->s)) != strlen(attr->s)))
+        return st_error(err, STRATA_EINVAL, "%s: attribute '%s' needs valid UTF-8 text", where,
+                        attr->name);
+    return STRATA_OK;
+}
+
+int strata_ndarray_attr_set(strata_ndarray *a, const strata_attr *attr)
+{
+    if (nd_check(a) < 0) return STRATA_EINVAL;
+    st_err *err = st_pool_err(a->pool);
+    char where[2 * STRATA_NAME_MAX + 16];
+    snprintf(where, sizeof where, "N-d array '%s/%s'", a->rec.region, a->rec.name);
+    int rc = st_nd_attr_check(err, attr, where);
+    if (rc < 0) return rc;
+    rc = st_cat_nd_attr_put(err, st_pool_cat(a->pool), a->rec.id, attr);
+    if (rc == STRATA_ECONFLICT) return st_error(err, STRATA_ENOTFOUND, "%s was deleted", where);
+    return rc;
+}
+
+int strata_ndarray_attr_delete(strata_ndarray *a, const char *name)
+{
+    if (nd_check(a) < 0 || name == NULL) return STRATA_EINVAL;
+    st_err *err = st_pool_err(a->pool);
+    int rc = st_cat_nd_attr_delete(err, st_pool_cat(a->pool), a->rec.id, name);
+    if (rc == STRATA_ENOTFOUND)
+        return st_error(err, rc, "N-d array '%s/%s' has no attribute '%s'", a->rec.region,
+                        a->rec.name, name);
+    return rc;
+}
+
+int strata_ndarray_attr_list(strata_ndarray *a, int (*fn)(void *ctx, const strata_attr *attr),
+                             void *ctx)
+{
+    if (nd_check(a) < 0 || fn == NULL) return STRATA_EINVAL;
+    return st_cat_nd_attr_list(st_pool_err(a->pool), st_pool_cat(a->pool), a->rec.id, fn, ctx);
 }
 
 int strata_ndarray_info(strata_ndarray *a, strata_ndarray_desc *out)
@@ -644,7 +708,8 @@ done:
     return rc;
 }
 
-int st_nd_commit_new(st_ndctx *x, st_cat_nd *rec, st_cat_chunk *chunks, int n, st_cat_execrow *e)
+int st_nd_commit_new(st_ndctx *x, st_cat_nd *rec, st_cat_chunk *chunks, int n,
+                     const strata_attr *attrs, int nattrs, st_cat_execrow *e)
 {
     st_ndgrid g;
     st_nd_grid(rec, &g);
@@ -666,7 +731,7 @@ int st_nd_commit_new(st_ndctx *x, st_cat_nd *rec, st_cat_chunk *chunks, int n, s
         coords[i] = text[i];
         chunks[i].version = 1;
     }
-    rc = st_cat_save_commit(x->err, x->cat, rec, chunks, coords, n, e);
+    rc = st_cat_save_commit(x->err, x->cat, rec, chunks, coords, n, attrs, nattrs, e);
 done:
     free(coords);
     free(text);

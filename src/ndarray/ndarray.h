@@ -42,6 +42,11 @@ typedef struct st_ndctx {
     uint64_t chunks_read, cache_hits, staged, staged_bytes, evicted;
 } st_ndctx;
 
+/* What an open array handle holds: its pool and its record as of the last call on it. Owned by
+ * A, valid until it is closed. */
+strata_pool *st_nd_pool(const strata_ndarray *a);
+const st_cat_nd *st_nd_rec(const strata_ndarray *a);
+
 /* A context on POOL's error and catalog (staging to the default tier, no cache). */
 void st_ndctx_init(st_ndctx *x, strata_pool *pool);
 
@@ -91,9 +96,14 @@ int st_nd_file_open(st_ndctx *x, const st_cat_nd *rec, const char *home, const c
 int st_nd_file_seal(st_ndctx *x, const st_cat_nd *rec, const char *home, const char *path,
                     st_cat_chunk *out);
 
-/* Publish new array REC with its N chunks (their coordinates are derived here) and, in the same
- * transaction, the execution row E of the save. */
-int st_nd_commit_new(st_ndctx *x, st_cat_nd *rec, st_cat_chunk *chunks, int n, st_cat_execrow *e);
+/* Publish new array REC with its N chunks (their coordinates are derived here), its NATTRS
+ * attributes ATTRS (checked by the caller with st_nd_attr_check) and, in the same transaction,
+ * the execution row E of the save (NULL for an array that is no mdms save: an import). */
+int st_nd_commit_new(st_ndctx *x, st_cat_nd *rec, st_cat_chunk *chunks, int n,
+                     const strata_attr *attrs, int nattrs, st_cat_execrow *e);
+
+/* Check ATTR as strata_ndarray_attr_set() does (WHERE names the array in messages). */
+int st_nd_attr_check(st_err *err, const strata_attr *attr, const char *where);
 
 /* Remove the directories of REC, which was never published (best effort: leftovers are orphans
  * that gc removes). */

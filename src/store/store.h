@@ -142,6 +142,7 @@ uint64_t st_snapshot_nbatches(const strata_snapshot *s);
 const st_cat_batch *st_snapshot_batches(const strata_snapshot *s);
 const st_cat_bcol *st_snapshot_bcols(const strata_snapshot *s);
 const uint64_t *st_snapshot_row_start(const strata_snapshot *s);
+/* The pool S was opened on (whose error context records S's failures). */
 strata_pool *st_snapshot_pool(const strata_snapshot *s);
 
 /* The store's part of a check or gc (pool/walk.h, src/check). */

@@ -65,23 +65,23 @@ static void an_older_catalog_is_migrated_forward_on_open(void **state)
     st_catalog *c;
     assert_int_equal(st_cat_create(&e, p, &c), STRATA_OK);
     st_cat_close(c);
-    /* Make it a version-1 catalog: the tables versions 2 to 7 added do not exist yet. */
+    /* Make it a version-1 catalog: the tables versions 2 to 8 added do not exist yet. */
     sqlite3 *db;
     assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
     assert_int_equal(
-        sqlite3_exec(
-            db,
-            "DROP TABLE stats_cache; DROP TABLE tool; DROP TABLE io_event; DROP TABLE execution;"
-            "DROP TABLE storage_pattern; DROP TABLE access_pattern;"
-            "DROP TABLE assoc_dataset; DROP TABLE assoc; DROP TABLE run;"
-            "DROP TABLE app_attr; DROP TABLE app;"
-            "DROP TABLE ndstaged; DROP TABLE ndchunk; DROP TABLE ndarray; DROP TABLE tier;"
-            "DROP TABLE derivation; DROP TABLE trash; DROP TABLE batch_column;"
-            "DROP TABLE batch; DROP TABLE dataset_version;"
-            "DROP TABLE dataset_column; DROP TABLE dataset;"
-            "INSERT INTO region (name, dir, created_ns) VALUES ('old', 'd', 1);"
-            "UPDATE schema_version SET version = 1",
-            0, 0, 0),
+        sqlite3_exec(db,
+                     "DROP TABLE ndattr; DROP TABLE stats_cache; DROP TABLE tool; DROP TABLE "
+                     "io_event; DROP TABLE execution;"
+                     "DROP TABLE storage_pattern; DROP TABLE access_pattern;"
+                     "DROP TABLE assoc_dataset; DROP TABLE assoc; DROP TABLE run;"
+                     "DROP TABLE app_attr; DROP TABLE app;"
+                     "DROP TABLE ndstaged; DROP TABLE ndchunk; DROP TABLE ndarray; DROP TABLE tier;"
+                     "DROP TABLE derivation; DROP TABLE trash; DROP TABLE batch_column;"
+                     "DROP TABLE batch; DROP TABLE dataset_version;"
+                     "DROP TABLE dataset_column; DROP TABLE dataset;"
+                     "INSERT INTO region (name, dir, created_ns) VALUES ('old', 'd', 1);"
+                     "UPDATE schema_version SET version = 1",
+                     0, 0, 0),
         SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(st_cat_open(&e, p, &c), STRATA_OK);

@@ -35,6 +35,21 @@ import numpy as np
 np.save('$T/step.npy', (np.arange(24 * 20, dtype=np.float64).reshape(1, 24, 20) * 1.5))
 np.save('$T/block.npy', np.full((8, 8), 7, dtype=np.int32))"
 fi
+have_h5py=0
+if $PY -c "import h5py" 2>/dev/null; then
+    have_h5py=1
+    $PY -c "
+import h5py, numpy as np
+with h5py.File('$T/in.h5', 'w') as f:
+    g = f.create_group('g')
+    n = 700
+    g.create_dataset('id', data=np.arange(n, dtype=np.int64), chunks=(100,), compression='gzip')
+    g.create_dataset('s', data=np.array([str(i) * (i % 5) for i in range(n)], dtype=object),
+                     dtype=h5py.string_dtype())
+    d = f.create_dataset('nd', data=np.arange(30 * 20, dtype=np.float32).reshape(30, 20),
+                         chunks=(8, 8), compression='gzip')
+    d.attrs['units'] = 'K'"
+fi
 
 # Parquet and Arrow inputs, written by strata from a scratch pool (with nulls: a blank fare)
 printf 'pickupzone,fare,note\n1,250,a\n2,,bb\n3,700,\n' >"$T/nulls.csv"
@@ -145,6 +160,36 @@ state_export() {
 setup_nulls() {
     setup_base
     st ingest taxi/n "$T/nulls.csv" --quiet
+}
+state_hdf5() {
+    ds_unit h/n
+    unit sim/h sh -c "'$S' -P '$W/pool' nd info sim/h | grep -e shape -e attrs; '$S' -P '$W/pool' nd read sim/h --start 5,5 --count 10,10"
+}
+state_h5export() { # the exported file: absent, or whole (as h5py reads it)
+    unit out.h5 $PY -c "
+import h5py, os, sys
+p = '$W/out.h5'
+if not os.path.exists(p): sys.exit(print('absent'))
+g = h5py.File(p)['t']
+print(sorted(g), [g[k].shape for k in sorted(g)], int(g['fare'][()].sum()))"
+    unit leftovers sh -c "ls '$W' | grep -c tmp- || true"
+}
+state_ndexport() {
+    unit nd.h5 $PY -c "
+import h5py, os, sys
+p = '$W/nd.h5'
+if not os.path.exists(p): sys.exit(print('absent'))
+d = h5py.File(p)['x']
+print(d.shape, d.chunks, d.compression, float(d[()].sum()), dict(d.attrs))"
+    unit leftovers sh -c "ls '$W' | grep -c tmp- || true"
+}
+setup_hdf5() {
+    setup_base
+    st ingest h/t "$T/h0.csv" --quiet
+}
+setup_ndexport() {
+    setup_base
+    st nd import sim/h "$T/in.h5" --path /nd >/dev/null
 }
 state_gc() {
     state_derived
@@ -281,6 +326,12 @@ scenario export-parquet setup_nulls state_export st export taxi/n --out "$W/out.
 scenario export-arrow setup_nulls state_export st export taxi/n --out "$W/out.arrow"
 scenario export-npy setup_nulls state_export st export taxi/n --format npy --out "$W/out"
 scenario export-csv setup_nulls state_export st export taxi/n --format csv --out "$W/out.csv"
+if [ $have_h5py = 1 ]; then
+    scenario hdf5-ingest setup_hdf5 state_hdf5 st ingest h/n "$T/in.h5" --path /g --batch-rows 200 --quiet
+    scenario nd-import setup_hdf5 state_hdf5 st nd import sim/h "$T/in.h5" --path /nd
+    scenario hdf5-export setup_base state_h5export st export taxi/t --format hdf5 --out "$W/out.h5" --path /t
+    scenario nd-export setup_ndexport state_ndexport st nd export sim/h --out "$W/nd.h5" --path /x
+fi
 scenario backup setup_arrays state_arrays st array backup demo/a bk2
 scenario restore setup_arrays state_arrays st array restore bk1 demo/a
 scenario gc setup_gc state_gc st gc --grace 0 --keep-versions 1

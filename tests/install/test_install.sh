@@ -16,7 +16,7 @@ test -f "$T/prefix/include/strata.h"
 LD_LIBRARY_PATH=$(pkg-config --variable=libdir strata) "$T/tiny" "$T/pool1" | grep -qx "strata 0.1.0: 0 42"
 # static
 "$CC" -std=c11 -Wall -Werror $(pkg-config --cflags strata) "$SRC/tiny.c" -o "$T/tiny_static" \
-    "$(pkg-config --variable=libdir strata)/libstrata.a" $(pkg-config --static --libs-only-l --libs-only-other strata | sed 's/-lstrata//')
+    "$(pkg-config --variable=libdir strata)/libstrata.a" $(pkg-config --static --libs strata | sed 's/-lstrata\b//')
 "$T/tiny_static" "$T/pool2" | grep -qx "strata 0.1.0: 0 42"
 # the installed command
 "$T/prefix/bin/strata" -P "$T/pool1" array get demo/a 2 1 | grep -qx 42
