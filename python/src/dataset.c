@@ -1795,22 +1795,61 @@ fail:
     return NULL;
 }
 
+/* _ingest_arrow(name, capsule, *, batch_rows, publish_each): ingest the Arrow C stream in
+ * CAPSULE (from an object's __arrow_c_stream__), which it consumes. */
+static PyObject *pool_ingest_arrow(PoolObject *p, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"name", "capsule", "batch_rows", "publish_each", NULL};
+    const char *full;
+    PyObject *cap, *batch_rows = Py_None;
+    int publish_each = 0;
+    char region[NAMEBUF], name[NAMEBUF];
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "sO|$Op:_ingest_arrow", kwlist, &full, &cap,
+                                     &batch_rows, &publish_each) ||
+        pyst_split(full, region, name, "dataset") < 0 || pyst_pool_check(p) < 0)
+        return NULL;
+    struct ArrowArrayStream *in = PyCapsule_GetPointer(cap, "arrow_array_stream");
+    if (in == NULL) return NULL;
+    if (in->release == NULL) return pyst_raise(STRATA_EINVAL, "the arrow stream was consumed");
+    strata_ingest_opts o;
+    memset(&o, 0, sizeof o);
+    int64_t v;
+    if (pyst_opt_int64(batch_rows, 0, &v, "batch_rows") < 0) return NULL;
+    if (v < 0 || (batch_rows != Py_None && v == 0))
+        return pyst_raise(STRATA_EINVAL, "batch_rows must be a positive number of rows");
+    o.batch_rows = (uint64_t)v;
+    o.publish_each = publish_each;
+    /* move the stream out of the capsule: the ingest releases it */
+    struct ArrowArrayStream st = *in;
+    in->release = NULL;
+    strata_ingest_stats stats;
+    memset(&stats, 0, sizeof stats);
+    pyst_status status;
+    PYST_CALL_NOGIL(p, status, strata_ingest_arrow_stream(p->pool, region, name, &st, &o, &stats));
+    if (PYST_FAILED(status)) return pyst_fail(&status);
+    return Py_BuildValue("KKKKLd", (unsigned long long)stats.files, (unsigned long long)stats.rows,
+                         (unsigned long long)stats.bytes_read, (unsigned long long)stats.batches,
+                         (long long)stats.version, stats.seconds);
+}
+
 /* _ingest(name, files, columns=None, *, schema, batch_rows, delimiter, null, publish_each,
- * threads, progress): CSV FILES, or NPY FILES of COLUMNS. Returns (files, rows, bytes_read,
- * batches, version, seconds). */
+ * threads, progress, format, path): CSV FILES, NPY FILES of COLUMNS, or Parquet, Arrow IPC or
+ * HDF5 (FORMAT; PATH: the HDF5 group) FILES. Returns (files, rows, bytes_read, batches,
+ * version, seconds). */
 static PyObject *pool_ingest(PoolObject *p, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"name",       "files",     "columns", "schema",
-                             "batch_rows", "delimiter", "null",    "publish_each",
-                             "threads",    "progress",  NULL};
-    const char *full, *schema = NULL, *delimiter = NULL, *null_marker = NULL;
+    static char *kwlist[] = {
+        "name",         "files",   "columns",  "schema", "batch_rows", "delimiter", "null",
+        "publish_each", "threads", "progress", "format", "path",       NULL};
+    const char *full, *schema = NULL, *delimiter = NULL, *null_marker = NULL, *format = NULL;
+    const char *h5path = NULL;
     PyObject *files, *columns = Py_None, *batch_rows = Py_None, *threads = Py_None,
                      *progress = Py_None;
     int publish_each = 0;
     char region[NAMEBUF], name[NAMEBUF];
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "sO|O$zOzzpOO:_ingest", kwlist, &full, &files,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "sO|O$zOzzpOOzz:_ingest", kwlist, &full, &files,
                                      &columns, &schema, &batch_rows, &delimiter, &null_marker,
-                                     &publish_each, &threads, &progress) ||
+                                     &publish_each, &threads, &progress, &format, &h5path) ||
         pyst_split(full, region, name, "dataset") < 0 || pyst_pool_check(p) < 0)
         return NULL;
     strata_ingest_opts o;
@@ -1857,6 +1896,16 @@ static PyObject *pool_ingest(PoolObject *p, PyObject *args, PyObject *kw)
     if (cv != NULL)
         PYST_CALL_NOGIL(p, st,
                         strata_ingest_npy(p->pool, region, name, cv, fv, nfiles, &o, &stats));
+    else if (format != NULL && strcmp(format, "parquet") == 0)
+        PYST_CALL_NOGIL(p, st,
+                        strata_ingest_parquet(p->pool, region, name, fv, nfiles, &o, &stats));
+    else if (format != NULL && strcmp(format, "arrow") == 0)
+        PYST_CALL_NOGIL(p, st, strata_ingest_arrow(p->pool, region, name, fv, nfiles, &o, &stats));
+    else if (format != NULL && strcmp(format, "hdf5") == 0)
+        PYST_CALL_NOGIL(p, st,
+                        nfiles == 1
+                            ? strata_ingest_hdf5(p->pool, region, name, fv[0], h5path, &o, &stats)
+                            : STRATA_EINVAL);
     else
         PYST_CALL_NOGIL(p, st, strata_ingest_csv(p->pool, region, name, fv, nfiles, &o, &stats));
     if (PYST_FAILED(st)) {
@@ -2025,6 +2074,9 @@ PyMethodDef pyst_pool_dataset_methods[] = {
     {"writer", (PyCFunction)(void (*)(void))pool_writer, METH_VARARGS | METH_KEYWORDS,
      "writer(name, lock_timeout=None)\n--\n\nA Writer of dataset 'region/name'; see "
      "Dataset.writer."},
+    {"_ingest_arrow", (PyCFunction)(void (*)(void))pool_ingest_arrow, METH_VARARGS | METH_KEYWORDS,
+     "_ingest_arrow(name, capsule, *, batch_rows=None, publish_each=False)\n--\n\n"
+     "Ingest the Arrow C stream of a PyCapsule (use Pool.ingest)."},
     {"_ingest", (PyCFunction)(void (*)(void))pool_ingest, METH_VARARGS | METH_KEYWORDS,
      "_ingest(name, files, columns=None, *, ...)\n--\n\nThe library's CSV/NPY ingest (internal; "
      "see ingest)."},

@@ -424,7 +424,7 @@ class DatasetPoolMixin:
         return self._create_dataset(name, _schema_pairs(schema))
 
     def ingest(self, name, files, format=None, schema=None, batch_rows=None, progress=None,
-               delimiter=None, null=None, publish_each=False, threads=None):
+               delimiter=None, null=None, publish_each=False, threads=None, path=None):
         """Ingest data into dataset 'region/name', creating it (and its region) when it does
         not exist; returns an IngestStats (files, rows, bytes_read, batches, version, seconds).
 
@@ -434,13 +434,21 @@ class DatasetPoolMixin:
           - NPY files (format='npy', inferred for '.npy' paths and directories): a dict
             {column: path}, a list of '.npy' paths (column = file name without '.npy'), or a
             directory holding NAME.npy per column; they form one batch (split by BATCH_ROWS);
+          - Parquet files (format='parquet', inferred for '.parquet'): a batch per row group;
+          - Arrow IPC files (format='arrow', inferred for '.arrow' and '.feather'): a batch per
+            record batch;
+          - an HDF5 file (format='hdf5', inferred for '.h5' and '.hdf5'): PATH names the group
+            holding one 1-D dataset per column (default '/');
+          - any object with __arrow_c_stream__ (a pyarrow Table or RecordBatchReader, a polars
+            DataFrame, a strata Snapshot): its record batches, read zero-copy where they can be;
           - a pandas DataFrame or a dict {column: array or list}: written through a Writer.
-        FORMAT: 'csv' or 'npy' (None: from the extension). SCHEMA for a new dataset: a dict or
-        'name:dtype,...' (None: inferred -- from a CSV's header and first 1000 rows as i64, f64
-        or str; from NPY or array dtypes). BATCH_ROWS: rows per batch (None: one batch per
-        file). DELIMITER: a one-character CSV delimiter (default ','). NULL: the CSV text of a
-        null (default the empty field): NaN in float columns, '' in str columns, refused in
-        integer columns. PUBLISH_EACH: publish every batch as written (default: all batches
+        FORMAT: 'csv', 'npy', 'parquet', 'arrow' or 'hdf5' (None: from the extension). SCHEMA
+        for a new CSV dataset: a dict or 'name:dtype,...' (None: inferred -- from a CSV's header
+        and first 1000 rows as i64, f64, ts, bool or str; from the other formats' types).
+        BATCH_ROWS: rows per batch (None: one batch per file, row group or record batch).
+        DELIMITER: a one-character CSV delimiter (default ','). NULL: the CSV text of a null
+        (default the empty field; a quoted "" is an empty string), in any column type.
+        PUBLISH_EACH: publish every batch as written (default: all batches
         of the call are published together as one version, or none). THREADS: CSV parser
         threads (None: the pool's setting).
 
@@ -454,6 +462,10 @@ class DatasetPoolMixin:
         InvalidArgument (or TypeMismatch, OutOfRange) naming file:line:column and the text,
         and nothing is published (a dataset this call created is dropped again). Missing
         files raise NotFound."""
+        if hasattr(files, "__arrow_c_stream__") and not _is_dataframe(files):
+            r = self._ingest_arrow(name, files.__arrow_c_stream__(), batch_rows=batch_rows,
+                                   publish_each=bool(publish_each))
+            return IngestStats(*r)
         if _is_dataframe(files) or isinstance(files, Mapping) and format != "npy" and not (
                 files and all(isinstance(v, (str, os.PathLike)) for v in files.values())):
             return self._ingest_data(name, files, schema, batch_rows, progress, publish_each)
@@ -474,7 +486,10 @@ class DatasetPoolMixin:
             if fmt is None:
                 first = paths[0]
                 first_s = os.fsdecode(first)
-                fmt = "npy" if first_s.endswith(".npy") or os.path.isdir(first_s) else "csv"
+                exts = {".parquet": "parquet", ".pq": "parquet", ".arrow": "arrow",
+                        ".feather": "arrow", ".h5": "hdf5", ".hdf5": "hdf5"}
+                fmt = "npy" if first_s.endswith(".npy") or os.path.isdir(first_s) else next(
+                    (f for e, f in exts.items() if first_s.endswith(e)), "csv")
             columns = None
             if fmt == "npy":
                 if len(paths) == 1 and os.path.isdir(paths[0]):
@@ -489,8 +504,11 @@ class DatasetPoolMixin:
                 if None in columns:
                     raise _strata.InvalidArgument(
                         "NPY ingest takes a dict {column: path}, '.npy' files or a directory")
-        if fmt not in ("csv", "npy"):
-            raise _strata.InvalidArgument(f"format must be 'csv' or 'npy', not {fmt!r}")
+        if fmt not in ("csv", "npy", "parquet", "arrow", "hdf5"):
+            raise _strata.InvalidArgument(
+                f"format must be 'csv', 'npy', 'parquet', 'arrow' or 'hdf5', not {fmt!r}")
+        if path is not None and fmt != "hdf5":
+            raise _strata.InvalidArgument("path is the group of an HDF5 file (format='hdf5')")
         schema_s = _schema_string(schema) if schema is not None else None
         cb, bar = _progress_callable(progress)
         wrapped = None
@@ -500,7 +518,9 @@ class DatasetPoolMixin:
         try:
             r = self._ingest(name, paths, columns, schema=schema_s, batch_rows=batch_rows,
                              delimiter=delimiter, null=null, publish_each=bool(publish_each),
-                             threads=threads, progress=wrapped)
+                             threads=threads, progress=wrapped,
+                             format=fmt if fmt in ("parquet", "arrow", "hdf5") else None,
+                             path=path)
         finally:
             if bar is not None:
                 bar.close()

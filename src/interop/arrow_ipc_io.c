@@ -48,15 +48,6 @@ static void ipc_release(struct ArrowArrayStream *st)
     st->release = NULL;
 }
 
-/* A damaged input file is bad input: STRATA_ECORRUPT becomes STRATA_EINVAL, its message kept. */
-static int bad_input(st_err *err, int rc)
-{
-    if (rc != STRATA_ECORRUPT) return rc;
-    char keep[ST_ERRMSG_MAX];
-    st_err_copy(err, keep, sizeof keep);
-    return st_error(err, STRATA_EINVAL, "%s (the file is damaged or not an Arrow IPC file)", keep);
-}
-
 static int ingest_file(st_ingest *g, const char *path, uint64_t *done)
 {
     st_err *err = st_ingest_err(g);
@@ -72,7 +63,7 @@ static int ingest_file(st_ingest *g, const char *path, uint64_t *done)
     if (rc == STRATA_OK) st_ingest_files(g, 1);
     st_ipc_close(s.r);
     st_infile_unmap(&in);
-    return bad_input(err, rc);
+    return st_input_damaged(err, "an Arrow IPC file", rc);
 }
 
 int strata_ingest_arrow(strata_pool *pool, const char *region, const char *name,

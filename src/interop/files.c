@@ -75,3 +75,11 @@ void st_outfile_abort(st_outfile *o)
 {
     st_wfile_abort(&o->w);
 }
+
+int st_input_damaged(st_err *err, const char *kind, int rc)
+{
+    if (rc != STRATA_ECORRUPT) return rc;
+    char keep[ST_ERRMSG_MAX];
+    st_err_copy(err, keep, sizeof keep);
+    return st_error(err, STRATA_EINVAL, "%s (the file is damaged or not %s)", keep, kind);
+}

@@ -19,6 +19,10 @@ typedef struct {
 int st_infile_map(st_err *err, const char *path, st_infile *in);
 void st_infile_unmap(st_infile *in);
 
+/* A damaged input file is bad input (exit 3), not damage to the pool: RC STRATA_ECORRUPT from a
+ * codec becomes STRATA_EINVAL, its message kept and KIND named ("Parquet"); other RC pass. */
+int st_input_damaged(st_err *err, const char *kind, int rc);
+
 /* An output file: written as DIR/.tmp-TOKEN through st_outfile_write (a codec's write
  * callback), then made durable and renamed to PATH by st_outfile_publish; st_outfile_abort
  * removes what is left (a no-op after a publish). */

@@ -113,16 +113,6 @@ typedef struct {
     uint64_t before;    /* bytes of the call's input before this file (progress) */
 } pqin;
 
-/* A damaged input file is bad input (exit 3), not damage to the pool: STRATA_ECORRUPT from the
- * codec becomes STRATA_EINVAL, its message kept. */
-static int bad_input(st_err *err, int rc)
-{
-    if (rc != STRATA_ECORRUPT) return rc;
-    char keep[ST_ERRMSG_MAX];
-    st_err_copy(err, keep, sizeof keep);
-    return st_error(err, STRATA_EINVAL, "%s (the file is damaged or not Parquet)", keep);
-}
-
 static int pqin_open(st_err *err, pqin *in, const char *path)
 {
     memset(in, 0, sizeof *in);
@@ -130,7 +120,7 @@ static int pqin_open(st_err *err, pqin *in, const char *path)
     int rc = st_infile_map(err, path, &in->in);
     if (rc == STRATA_OK)
         rc = st_pq_open(err, in->in.data ? in->in.data : "", in->in.size, path, NULL, &in->f);
-    return bad_input(err, rc);
+    return st_input_damaged(err, "Parquet", rc);
 }
 
 static void pqin_close(pqin *in)
@@ -246,7 +236,8 @@ static int pq_rowgroup(st_ingest *g, pqin *in, int rg)
     for (int c = 0; c < n; c++) {
         st_pq_values_release(&in->vals[c]);
         const st_pq_column *pc = st_pq_column_at(in->f, in->col_of[c]);
-        int r = bad_input(err, st_pq_read_column(in->f, rg, in->col_of[c], &in->vals[c]));
+        int r = st_input_damaged(err, "Parquet",
+                                 st_pq_read_column(in->f, rg, in->col_of[c], &in->vals[c]));
         if (r == STRATA_OK) r = pq_view(err, in, c, pc, in->bufs[c].dtype, rg);
         if (r < rc) rc = r;
     }

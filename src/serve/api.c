@@ -393,15 +393,28 @@ typedef struct page {
     size_t max_text;
 } page;
 
+/* Whether row R is null in validity bitmap V (NULL: no nulls). */
+static int row_null(const uint8_t *v, uint64_t r)
+{
+    return v != NULL && !((v[r >> 3] >> (r & 7)) & 1);
+}
+
 static int page_fill(void *ctx, uint64_t batch, uint64_t in, uint64_t n, uint64_t at)
 {
     page *pg = ctx;
+    const uint8_t *valid; /* a null is JSON null */
+    int vrc = strata_snapshot_map_valid(pg->s, batch, pg->col, &valid);
+    if (vrc < 0) return vrc;
     if (pg->dtype == STRATA_STR) {
         const int64_t *o;
         const char *bytes;
         int rc = strata_snapshot_map_str(pg->s, batch, pg->col, &o, &bytes);
         if (rc < 0) return rc;
         for (uint64_t i = 0; i < n; i++) {
+            if (row_null(valid, in + i)) {
+                json_array_append_new(json_array_get(pg->rows, at + i), json_null());
+                continue;
+            }
             const char *str = bytes + (o[in + i] - o[0]);
             size_t len = (size_t)(o[in + i + 1] - o[in + i]);
             if ((*pg->text += len) > pg->max_text) return STRATA_ERANGE;
@@ -416,7 +429,9 @@ static int page_fill(void *ctx, uint64_t batch, uint64_t in, uint64_t n, uint64_
     size_t esz = strata_dtype_size(pg->dtype);
     for (uint64_t i = 0; i < n; i++)
         json_array_append_new(json_array_get(pg->rows, at + i),
-                              value_json(pg->dtype, (const char *)data + in * esz, i));
+                              row_null(valid, in + i)
+                                  ? json_null()
+                                  : value_json(pg->dtype, (const char *)data + in * esz, i));
     return 0;
 }
 

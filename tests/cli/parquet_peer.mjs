@@ -28,7 +28,7 @@ const [strata, work] = process.argv.slice(2);
 rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
 const env = { ...process.env, STRATA_POOL: `${work}/pool` };
-const run = (...args) => spawnSync(strata, args, { env, encoding: 'utf8' });
+const run = (...args) => spawnSync(strata, args, { env, encoding: 'utf8', maxBuffer: 1 << 30 });
 let fails = 0;
 const fail = (msg) => { console.log(`FAIL: ${msg}`); fails++; };
 const must = (r, what) => { if (r.status !== 0) fail(`${what}: exit ${r.status}: ${r.stderr}`); return r; };

@@ -102,3 +102,32 @@ def test_nulls_travel_as_validity_bitmaps(pool, tmp_path):
         a.release(ctypes.byref(a))
         st.contents.release(sp)   # a consumer that moved the stream out releases it itself
         del cap                   # and the capsule then only frees the struct
+
+
+def test_formats_and_arrow_producers_ingest(pool, tmp_path):
+    """Parquet and Arrow IPC files by extension, and any __arrow_c_stream__ producer (here a
+    snapshot: a zero-copy round trip through the capsule), land as the same data."""
+    path = tmp_path / "n.csv"
+    path.write_text("a,b,t\n1,x,2024-01-01\n,y,\n3,,2024-01-03T12:00:00Z\n")
+    pool.ingest("t/src", path)
+    with pool.snapshot("t/src") as snap:
+        want = snap.to_pandas()
+        st = pool.ingest("t/copy", snap)          # through __arrow_c_stream__
+        assert (st.rows, st.batches) == (3, 1)
+    with pool.snapshot("t/copy") as c:
+        assert c.schema_names == {"a": "i64", "b": "str", "t": "ts"}
+        assert c.to_pandas().equals(want)
+        assert c["t"].dtype == np.dtype("M8[ns]") and c["t"].mask.tolist() == [False, True, False]
+
+
+def test_parquet_and_arrow_files_by_extension(pool, pool_path, cli, tmp_path):
+    path = tmp_path / "n.csv"
+    path.write_text("a,b\n1,x\n,y\n3,\n")
+    cli(pool_path, "ingest", "t/src", str(path), "--quiet")
+    for ext in ("parquet", "arrow"):
+        out = tmp_path / f"n.{ext}"
+        cli(pool_path, "export", "t/src", "--out", str(out))
+        st = pool.ingest(f"t/{ext}", out)
+        assert (st.files, st.rows) == (1, 3)
+        with pool.snapshot(f"t/{ext}") as s:
+            assert s["a"].tolist() == [1, None, 3] and s["b"].tolist() == ["x", "y", None]

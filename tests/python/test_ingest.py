@@ -114,8 +114,12 @@ def test_bad_csv_names_file_and_line_and_publishes_nothing(pool, tmp_path):
         pool.ingest("t/ok", [])
     assert str(e.value) == "ingest: no files given"
     with pytest.raises(strata.InvalidArgument) as e:
+        pool.ingest("t/ok", good, format="xlsx")
+    assert str(e.value) == "format must be 'csv', 'npy', 'parquet', 'arrow' or 'hdf5', not 'xlsx'"
+    with pytest.raises(strata.InvalidArgument) as e:       # a CSV read as Parquet: bad input
         pool.ingest("t/ok", good, format="parquet")
-    assert str(e.value) == "format must be 'csv' or 'npy', not 'parquet'"
+    assert str(e.value).startswith(f"cannot read parquet file '{good}': ")
+    assert str(e.value).endswith("(the file is damaged or not Parquet)")
     with pytest.raises(strata.InvalidArgument) as e:
         pool.ingest("t/ok", good, batch_rows=0)
     assert str(e.value) == ("batch_rows must be a positive number of rows (None: one batch per "

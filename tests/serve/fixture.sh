@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A pool for the serve tests: taxi/trips (20 000 rows in 4 batches), a derived filter with a
+# A pool for the serve tests: taxi/trips (20 000 rows in 4 batches), taxi/nulls (3 rows with
+# nulls), a derived filter with a
 # gathered column, an N-d array sim/field (64 x 48 f64, value = row index, so a heat map is dark
 # at the top and bright at the bottom), and two astro3d runs (one process).
 #     fixture.sh STRATA EXAMPLES_DIR POOL WORKDIR
@@ -11,6 +12,8 @@ S=$1 EX=$2 P=$3 W=$4
 "$S" -P "$P" derive taxi/expensive --from taxi/trips --filter 'fare > 10000' >/dev/null
 "$S" -P "$P" column taxi/expensive.fare --gather taxi/trips.fare >/dev/null
 "$S" -P "$P" update >/dev/null
+printf 'id,fare,zone\n1,10,a\n2,,\n3,30,""\n' >"$W/nulls.csv"
+"$S" -P "$P" ingest taxi/nulls "$W/nulls.csv" >/dev/null 2>&1
 /usr/bin/python3 - "$W/field.npy" <<'PY'
 import sys, numpy as np
 a = np.repeat(np.arange(64, dtype=np.float64)[:, None], 48, axis=1)

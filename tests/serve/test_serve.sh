@@ -57,7 +57,7 @@ check 404 GET /static/nope.js
 check 404 GET /other
 
 # ---- reading --------------------------------------------------------------------------------
-check 200 GET /api/regions && body_has '{"name":"taxi","datasets":2,"arrays":0}'
+check 200 GET /api/regions && body_has '{"name":"taxi","datasets":3,"arrays":0}'
 check 200 GET /api/regions/taxi/datasets && body_has '"name":"trips","rows":20000,"batches":4'
 check 404 GET /api/regions/nope/datasets && body_has "region 'nope' not found"
 check 200 GET /api/datasets/taxi/trips
@@ -69,6 +69,7 @@ want=$("$S" -P "$P" cat taxi/trips --columns fare,pickupzone --format json | sed
 [ "$(jq_py "d['rows']")" = "$want" ] || { echo "FAIL: rows $(jq_py "d['rows']") want $want"; fails=$((fails + 1)); }
 check 200 GET '/api/datasets/taxi/trips/rows?offset=19999&limit=10' && [ "$(jq_py "len(d['rows'])")" = 1 ] || { echo "FAIL: last page"; fails=$((fails + 1)); }
 check 200 GET '/api/datasets/taxi/trips/rows?as_of=1&limit=1' && body_has '"version":1'
+check 200 GET '/api/datasets/taxi/nulls/rows' && body_has '[2,null,null],[3,30,""]'
 check 404 GET '/api/datasets/taxi/trips/rows?as_of=9' && body_has '"code":"ENOTFOUND"'
 check 404 GET '/api/datasets/taxi/trips/rows?columns=fare,nope' && body_has "has no column 'nope'"
 check 400 GET '/api/datasets/taxi/trips/rows?offset=-1' && body_has 'offset=-1'
