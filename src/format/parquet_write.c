@@ -197,13 +197,58 @@ static int cmp_bytes(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
     return al < bl ? -1 : 1;
 }
 
+/* The rows of the smallest and largest of V's N values of TYPE (none null; NaN skipped) into
+ * *IMIN and *IMAX (-1 when there is none): typed loops for the common types. */
+#define ST_PQ_MINMAX(T, SKIP)                                                                      \
+    do {                                                                                           \
+        const T *x = (const T *)v->values;                                                         \
+        for (int64_t i = 0; i < v->n; i++) {                                                       \
+            T y;                                                                                   \
+            memcpy(&y, &x[i], sizeof y);                                                           \
+            if (SKIP) continue;                                                                    \
+            if (*imin < 0 || y < lo) lo = y, *imin = i;                                            \
+            if (*imax < 0 || y > hi) hi = y, *imax = i;                                            \
+        }                                                                                          \
+    } while (0)
+
+static int fixed_minmax(const st_pq_values *v, int64_t *imin, int64_t *imax)
+{
+    *imin = *imax = -1;
+    if (v->validity != NULL) return 0; /* with nulls: the general loop */
+    switch (v->type) {
+    case ST_PQ_INT32: {
+        int32_t lo = 0, hi = 0;
+        ST_PQ_MINMAX(int32_t, 0);
+        return 1;
+    }
+    case ST_PQ_INT64: {
+        int64_t lo = 0, hi = 0;
+        ST_PQ_MINMAX(int64_t, 0);
+        return 1;
+    }
+    case ST_PQ_DOUBLE: {
+        double lo = 0, hi = 0;
+        ST_PQ_MINMAX(double, isnan(y));
+        return 1;
+    }
+    case ST_PQ_FLOAT: {
+        float lo = 0, hi = 0;
+        ST_PQ_MINMAX(float, isnan(y));
+        return 1;
+    }
+    default:
+        return 0;
+    }
+}
+
 /* Statistics of column V into M. */
 static int column_stats(const st_pq_values *v, col_meta *m)
 {
     int w = width_of(v->type);
     int64_t imin = -1, imax = -1;
     m->null_count = 0;
-    for (int64_t i = 0; i < v->n; i++) {
+    int fast = fixed_minmax(v, &imin, &imax);
+    for (int64_t i = 0; !fast && i < v->n; i++) {
         if (!is_valid(v, i)) {
             m->null_count++;
             continue;
@@ -374,22 +419,39 @@ static int dict_build_of(const st_pq_values *v, dict_build *d)
         goto done;
     }
     memset(slots, 0xFF, cap * sizeof *slots);
+    int w = width_of(v->type);
+    /* a chunk whose first rows are mostly distinct will not pay: stop early */
+    int64_t probe = nn < 4096 ? nn : 4096;
     for (int64_t i = 0; i < v->n; i++) {
         if (!is_valid(v, i)) continue;
-        size_t len, olen;
-        const void *p = value_at(v, i, &len);
-        size_t h = (size_t)XXH3_64bits(p, len) & (cap - 1);
-        for (;; h = (h + 1) & (cap - 1)) {
-            if (slots[h] < 0) {
-                if (d->ndistinct == limit) goto done; /* rc 0: not worth it */
-                slots[h] = d->ndistinct;
-                d->rows[d->ndistinct++] = i;
-                break;
+        if (d->nids == probe && 4 * d->ndistinct > 3 * probe) goto done; /* rc 0 */
+        size_t h;
+        int64_t slot;
+        if (w == 8 || w == 4) { /* fixed width: one multiply hashes, one compare matches */
+            uint64_t x = 0, y = 0;
+            memcpy(&x, (const uint8_t *)v->values + i * w, (size_t)w);
+            h = (size_t)((x * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
+            for (;; h = (h + 1) & (cap - 1)) {
+                if ((slot = slots[h]) < 0) break;
+                memcpy(&y, (const uint8_t *)v->values + d->rows[slot] * w, (size_t)w);
+                if (x == y) break;
             }
-            const void *q = value_at(v, d->rows[slots[h]], &olen);
-            if (olen == len && memcmp(p, q, len) == 0) break;
+        } else {
+            size_t len, olen;
+            const void *p = value_at(v, i, &len);
+            h = (size_t)XXH3_64bits(p, len) & (cap - 1);
+            for (;; h = (h + 1) & (cap - 1)) {
+                if ((slot = slots[h]) < 0) break;
+                const void *q = value_at(v, d->rows[slot], &olen);
+                if (olen == len && memcmp(p, q, len) == 0) break;
+            }
         }
-        d->ids[d->nids++] = (uint32_t)slots[h];
+        if (slot < 0) {
+            if (d->ndistinct == limit) goto done; /* rc 0: not worth it */
+            slot = slots[h] = d->ndistinct;
+            d->rows[d->ndistinct++] = i;
+        }
+        d->ids[d->nids++] = (uint32_t)slot;
     }
     rc = 1;
 done:
@@ -414,15 +476,22 @@ static void page_ids(const dict_build *d, st_tc_writer *b)
     st_tc_w_varint(b, groups << 1 | 1);
     uint64_t acc = 0;
     int nacc = 0;
+    uint8_t buf[4096];
+    size_t nb = 0;
     for (uint64_t i = 0; i < groups * 8; i++) {
         acc |= (uint64_t)(i < (uint64_t)d->nids ? d->ids[i] : 0) << nacc;
         nacc += bw;
         while (nacc >= 8) {
-            st_tc_w_byte(b, (uint8_t)acc);
+            buf[nb++] = (uint8_t)acc;
             acc >>= 8;
             nacc -= 8;
         }
+        if (nb > sizeof buf - 8) {
+            st_tc_w_raw(b, buf, nb);
+            nb = 0;
+        }
     }
+    st_tc_w_raw(b, buf, nb);
 }
 
 static int check_values(st_pq_writer *w, int c, const st_pq_values *v, int64_t n)
