@@ -193,6 +193,7 @@ typedef struct {
     /* 1: a column chunk with at most half as many distinct values as non-null rows (booleans
      * never) is written as a dictionary page and the values' ids (PLAIN_DICTIONARY); 0: PLAIN */
     int dictionary;
+    int nthreads; /* column chunks encoded at once; 0: 1 */
 } st_pq_write_opts;
 
 typedef struct st_pq_writer st_pq_writer;

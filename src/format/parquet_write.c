@@ -519,48 +519,55 @@ static int check_values(st_pq_writer *w, int c, const st_pq_values *v, int64_t n
     return STRATA_OK;
 }
 
-/* Compress BODY and write it with its page header (TYPE, NVALUES, ENCODING); add its sizes to M. */
-static int write_page(st_pq_writer *w, const char *name, const st_tc_writer *body, int type,
-                      int64_t nvalues, int encoding, col_meta *m)
+/* A column chunk encoded but not yet written: its pages (the dictionary's first, if any), each a
+ * page header and a compressed body. Chunks are encoded in parallel and written in order. */
+typedef struct {
+    st_tc_writer hdr[2];
+    uint8_t *z[2];
+    size_t zlen[2];
+    int npages, dict;
+} chunk_enc;
+
+static void chunk_free(chunk_enc *e)
 {
-    int rc = STRATA_OK;
-    st_tc_writer hdr = {0};
-    uint8_t *z = NULL;
-    size_t zlen = 0;
-    if (body->oom || body->len > INT32_MAX) {
-        rc = st_error(w->err, body->oom ? STRATA_ENOMEM : STRATA_ERANGE,
-                      "cannot write parquet column '%s': its page is too large", name);
-        goto done;
+    for (int k = 0; k < 2; k++) {
+        st_tc_writer_free(&e->hdr[k]);
+        free(e->z[k]);
     }
-    rc = st_pq_compress(w->opts.codec, w->opts.zstd_level, body->p, body->len, &z, &zlen);
-    if (rc < 0 || zlen > INT32_MAX) {
-        rc = st_error(w->err, rc < 0 ? rc : STRATA_ERANGE,
-                      "cannot write parquet column '%s': cannot compress its page", name);
-        goto done;
-    }
+    memset(e, 0, sizeof *e);
+}
+
+/* Compress BODY and give it its page header (TYPE, NVALUES, ENCODING) as E's next page; add its
+ * sizes to M. */
+static int encode_page(st_pq_writer *w, const char *name, const st_tc_writer *body, int type,
+                       int64_t nvalues, int encoding, col_meta *m, chunk_enc *e)
+{
+    int k = e->npages++;
+    if (body->oom || body->len > INT32_MAX)
+        return st_error(w->err, body->oom ? STRATA_ENOMEM : STRATA_ERANGE,
+                        "cannot write parquet column '%s': its page is too large", name);
+    int rc = st_pq_compress(w->opts.codec, w->opts.zstd_level, body->p, body->len, &e->z[k],
+                            &e->zlen[k]);
+    if (rc < 0 || e->zlen[k] > INT32_MAX)
+        return st_error(w->err, rc < 0 ? rc : STRATA_ERANGE,
+                        "cannot write parquet column '%s': cannot compress its page", name);
     st_pq_page pg = {0};
     pg.type = type;
     pg.uncompressed_size = (int32_t)body->len;
-    pg.compressed_size = (int32_t)zlen;
+    pg.compressed_size = (int32_t)e->zlen[k];
     pg.num_values = (int32_t)nvalues;
     pg.encoding = encoding;
-    st_pq_page_header_write(&hdr, &pg);
-    if (hdr.oom) {
-        rc = st_error(w->err, STRATA_ENOMEM, "cannot write parquet column '%s': out of memory",
-                      name);
-        goto done;
-    }
-    m->total_uncompressed += (int64_t)(hdr.len + body->len);
-    m->total_compressed += (int64_t)(hdr.len + zlen);
-    ST_TRY(rc = out(w, hdr.p, hdr.len));
-    ST_TRY(rc = out(w, z, zlen));
-done:
-    st_tc_writer_free(&hdr);
-    free(z);
-    return rc;
+    st_pq_page_header_write(&e->hdr[k], &pg);
+    if (e->hdr[k].oom)
+        return st_error(w->err, STRATA_ENOMEM, "cannot write parquet column '%s': out of memory",
+                        name);
+    m->total_uncompressed += (int64_t)(e->hdr[k].len + body->len);
+    m->total_compressed += (int64_t)(e->hdr[k].len + e->zlen[k]);
+    return STRATA_OK;
 }
 
-static int write_chunk(st_pq_writer *w, int c, const st_pq_values *v, col_meta *m)
+/* Encode column C's values V into E: statistics into M, a dictionary when it pays. */
+static int encode_chunk(st_pq_writer *w, int c, const st_pq_values *v, col_meta *m, chunk_enc *e)
 {
     int rc = STRATA_OK;
     st_tc_writer body = {0}, dbody = {0};
@@ -572,25 +579,38 @@ static int write_chunk(st_pq_writer *w, int c, const st_pq_values *v, col_meta *
                       name);
         goto done;
     }
-    if (rc == 1) {
-        m->dictionary_page_offset = w->pos;
+    e->dict = rc == 1;
+    if (e->dict) {
         dict_page(v, &d, &dbody);
-        ST_TRY(rc = write_page(w, name, &dbody, ST_PQ_DICTIONARY_PAGE, d.ndistinct,
-                               ST_PQ_ENC_PLAIN_DICTIONARY, m));
+        ST_TRY(rc = encode_page(w, name, &dbody, ST_PQ_DICTIONARY_PAGE, d.ndistinct,
+                                ST_PQ_ENC_PLAIN_DICTIONARY, m, e));
     }
     page_levels(&w->cols[c], v, &body);
-    if (m->dictionary_page_offset >= 0)
+    if (e->dict)
         page_ids(&d, &body);
     else
         page_plain(v, &body);
-    m->data_page_offset = w->pos;
-    ST_TRY(rc = write_page(
-               w, name, &body, ST_PQ_DATA_PAGE, v->n,
-               m->dictionary_page_offset >= 0 ? ST_PQ_ENC_PLAIN_DICTIONARY : ST_PQ_ENC_PLAIN, m));
+    rc = encode_page(w, name, &body, ST_PQ_DATA_PAGE, v->n,
+                     e->dict ? ST_PQ_ENC_PLAIN_DICTIONARY : ST_PQ_ENC_PLAIN, m, e);
 done:
     st_tc_writer_free(&body);
     st_tc_writer_free(&dbody);
     dict_free(&d);
+    return rc;
+}
+
+/* Write the pages of E, recording where they start in M. */
+static int emit_chunk(st_pq_writer *w, const chunk_enc *e, col_meta *m)
+{
+    int rc = STRATA_OK;
+    for (int k = 0; k < e->npages && rc == STRATA_OK; k++) {
+        if (e->dict && k == 0)
+            m->dictionary_page_offset = w->pos;
+        else
+            m->data_page_offset = w->pos;
+        rc = out(w, e->hdr[k].p, e->hdr[k].len);
+        if (rc == STRATA_OK) rc = out(w, e->z[k], e->zlen[k]);
+    }
     return rc;
 }
 
@@ -617,11 +637,22 @@ int st_pq_writer_write(st_pq_writer *w, const st_pq_values *cols)
         return st_error(w->err, STRATA_ENOMEM, "cannot write parquet: out of memory");
     g->num_rows = n;
     w->nrg++; /* kept even on failure, so that st_pq_writer_free() frees its statistics */
+    chunk_enc *enc = calloc((size_t)w->ncols, sizeof *enc);
+    if (enc == NULL) return st_error(w->err, STRATA_ENOMEM, "cannot write parquet: out of memory");
+    int nt = w->opts.nthreads > 1 ? w->opts.nthreads : 1;
+    /* the column chunks are encoded in parallel, then written in order */
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(min : rc)
     for (int c = 0; c < w->ncols; c++) {
-        ST_TRY(rc = write_chunk(w, c, &cols[c], &g->cols[c]));
+        int r = encode_chunk(w, c, &cols[c], &g->cols[c], &enc[c]);
+        if (r < rc) rc = r;
+    }
+    for (int c = 0; c < w->ncols && rc == STRATA_OK; c++) {
+        rc = emit_chunk(w, &enc[c], &g->cols[c]);
         g->total_bytes += g->cols[c].total_uncompressed;
     }
-    w->num_rows += n;
+    for (int c = 0; c < w->ncols; c++) chunk_free(&enc[c]);
+    free(enc);
+    if (rc == STRATA_OK) w->num_rows += n;
 done:
     return rc;
 }

@@ -455,6 +455,7 @@ int strata_export_parquet(strata_snapshot *s, const int *cols, int ncols, const 
     int rc = strata_snapshot_info(s, &d);
     ST_TRY(rc);
     ST_TRY(rc = pq_write_opts(err, opts, &wo));
+    wo.nthreads = st_pool_threads(st_snapshot_pool(s));
     ST_TRY(rc = export_columns(err, &d, cols, ncols, &pick, &nc));
     if ((spec = calloc((size_t)nc, sizeof *spec)) == NULL) {
         rc = st_error(err, STRATA_ENOMEM, "out of memory");
