@@ -398,6 +398,38 @@ static void dict_free(dict_build *d)
     memset(d, 0, sizeof *d);
 }
 
+/* dict_build_of() for N fixed-width values of type T without nulls: the values hashed by one
+ * multiply into the open-addressing table SLOTS (CAP, a power of two), at most LIMIT distinct. */
+#define ST_PQ_DICT_FIXED(NAME, T)                                                                  \
+    static int NAME(const st_pq_values *v, dict_build *d, int64_t *slots, size_t cap,              \
+                    int64_t limit)                                                                 \
+    {                                                                                              \
+        const T *x = (const T *)v->values;                                                         \
+        int64_t probe = v->n < 4096 ? v->n : 4096;                                                 \
+        for (int64_t i = 0; i < v->n; i++) {                                                       \
+            if (i == probe && 4 * d->ndistinct > 3 * probe) return 0; /* mostly distinct */        \
+            T a;                                                                                   \
+            memcpy(&a, &x[i], sizeof a);                                                           \
+            size_t h = (size_t)(((uint64_t)a * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);          \
+            int64_t slot;                                                                          \
+            for (;; h = (h + 1) & (cap - 1)) {                                                     \
+                if ((slot = slots[h]) < 0) break;                                                  \
+                T b;                                                                               \
+                memcpy(&b, &x[d->rows[slot]], sizeof b);                                           \
+                if (memcmp(&a, &b, sizeof a) == 0) break; /* bytes: NaNs and -0 kept apart */      \
+            }                                                                                      \
+            if (slot < 0) {                                                                        \
+                if (d->ndistinct == limit) return 0; /* not worth it */                            \
+                slot = slots[h] = d->ndistinct;                                                    \
+                d->rows[d->ndistinct++] = i;                                                       \
+            }                                                                                      \
+            d->ids[d->nids++] = (uint32_t)slot;                                                    \
+        }                                                                                          \
+        return 1;                                                                                  \
+    }
+ST_PQ_DICT_FIXED(dict_fixed8, uint64_t)
+ST_PQ_DICT_FIXED(dict_fixed4, uint32_t)
+
 /* Build V's dictionary into D when it pays: 1 when the chunk has at most half as many distinct
  * values as valid rows (compared by their bytes), 0 when not (or for booleans), STRATA_ENOMEM. */
 static int dict_build_of(const st_pq_values *v, dict_build *d)
@@ -420,6 +452,10 @@ static int dict_build_of(const st_pq_values *v, dict_build *d)
     }
     memset(slots, 0xFF, cap * sizeof *slots);
     int w = width_of(v->type);
+    if (v->validity == NULL && (w == 8 || w == 4)) {
+        rc = w == 8 ? dict_fixed8(v, d, slots, cap, limit) : dict_fixed4(v, d, slots, cap, limit);
+        goto done;
+    }
     /* a chunk whose first rows are mostly distinct will not pay: stop early */
     int64_t probe = nn < 4096 ? nn : 4096;
     for (int64_t i = 0; i < v->n; i++) {
