@@ -1151,6 +1151,56 @@ static PyObject *snapshot_read(SnapshotObject *s, PyObject *args, PyObject *kw)
     return read_rows(s, col, (uint64_t)start, (uint64_t)(stop - start), !copy);
 }
 
+/* _export(path, format, columns=None, compression=None, group=None): the snapshot's COLUMNS
+ * (names; None: all) written as FORMAT ('parquet', 'arrow', 'npy' or 'hdf5') at PATH, with the
+ * GIL released. */
+static PyObject *snapshot_export(SnapshotObject *s, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"path", "format", "columns", "compression", "group", NULL};
+    const char *path, *format, *compression = NULL, *group = NULL;
+    PyObject *columns = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "ss|Ozz:_export", kwlist, &path, &format, &columns,
+                                     &compression, &group) ||
+        snapshot_check(s) < 0)
+        return NULL;
+    int *cols = NULL, nc = 0;
+    if (columns != Py_None) {
+        PyObject *seq = PySequence_Fast(columns, "columns must be a list of names");
+        if (seq == NULL) return NULL;
+        nc = (int)PySequence_Fast_GET_SIZE(seq);
+        cols = malloc((size_t)nc * sizeof *cols + 1);
+        for (int i = 0; cols != NULL && i < nc; i++)
+            if ((cols[i] = snapshot_column(s, PySequence_Fast_GET_ITEM(seq, i))) < 0) {
+                free(cols);
+                cols = NULL;
+                nc = -1;
+            }
+        Py_DECREF(seq);
+        if (cols == NULL) return nc < 0 ? NULL : PyErr_NoMemory();
+    }
+    strata_export_opts po = {.compression = compression};
+    strata_hdf5_opts ho = {0};
+    pyst_status st;
+    if (busy_begin((ChildObject *)s) < 0) {
+        free(cols);
+        return NULL;
+    }
+    if (strcmp(format, "parquet") == 0)
+        PYST_CALL_NOGIL(s->pool, st, strata_export_parquet(s->s, cols, nc, path, &po));
+    else if (strcmp(format, "arrow") == 0)
+        PYST_CALL_NOGIL(s->pool, st, strata_export_arrow(s->s, cols, nc, path));
+    else if (strcmp(format, "npy") == 0)
+        PYST_CALL_NOGIL(s->pool, st, strata_export_npy(s->s, cols, nc, path));
+    else if (strcmp(format, "hdf5") == 0)
+        PYST_CALL_NOGIL(s->pool, st, strata_export_hdf5(s->s, cols, nc, path, group, &ho));
+    else
+        pyst_status_take(s->pool, STRATA_EINVAL, &st);
+    busy_end((ChildObject *)s);
+    free(cols);
+    if (PYST_FAILED(st)) return pyst_fail(&st);
+    Py_RETURN_NONE;
+}
+
 /* The PyCapsule of an exported stream: released unless a consumer moved it out. */
 static void stream_capsule_free(PyObject *cap)
 {
@@ -1525,6 +1575,9 @@ static PyMethodDef snapshot_methods[] = {
      "read-only view when they lie in one batch (unless COPY), else one copy. String columns\n"
      "give an object array of str. Raises NotFound for an unknown column, OutOfRange for rows\n"
      "outside the snapshot, Stale for a derived column not yet computed."},
+    {"_export", (PyCFunction)(void (*)(void))snapshot_export, METH_VARARGS | METH_KEYWORDS,
+     "_export(path, format, columns=None, compression=None, group=None)\n--\n\n"
+     "Write the snapshot as a file (use Snapshot.export)."},
     {"__arrow_c_stream__", (PyCFunction)(void (*)(void))snapshot_arrow_c_stream,
      METH_VARARGS | METH_KEYWORDS,
      "__arrow_c_stream__(requested_schema=None)\n--\n\nThe snapshot as an Arrow C stream "

@@ -325,6 +325,29 @@ class Snapshot(_strata.Snapshot):
     read.__doc__ = _strata.Snapshot.read.__doc__ + (
         "\nA column with nulls in those rows comes as a numpy masked array.")
 
+    def export(self, path, format=None, columns=None, compression=None, group=None):
+        """Write COLUMNS (None: all) of this snapshot to PATH as FORMAT: 'parquet' (a row group
+        per batch; COMPRESSION 'snappy' (default), 'zstd', 'gzip' or 'none'), 'arrow' (an
+        Arrow IPC file, a record batch per batch), 'npy' (a directory of NAME.npy, strings as
+        '<U', NAME.valid.npy for nulls) or 'hdf5' (GROUP, default '/', holds one 1-D dataset
+        per column). FORMAT None: from PATH's extension ('.parquet', '.arrow', '.feather',
+        '.h5', '.hdf5'; else 'npy'). The file is written under a temporary name and renamed
+        when complete: a failure leaves nothing. The GIL is released meanwhile."""
+        p = os.fspath(path)
+        if format is None:
+            exts = {".parquet": "parquet", ".pq": "parquet", ".arrow": "arrow",
+                    ".feather": "arrow", ".h5": "hdf5", ".hdf5": "hdf5"}
+            format = next((f for e, f in exts.items() if os.fsdecode(p).endswith(e)), "npy")
+        if format not in ("parquet", "arrow", "npy", "hdf5"):
+            raise _strata.InvalidArgument(
+                f"format must be 'parquet', 'arrow', 'npy' or 'hdf5', not {format!r}")
+        if compression is not None and format != "parquet":
+            raise _strata.InvalidArgument("compression is for format='parquet'")
+        if group is not None and format != "hdf5":
+            raise _strata.InvalidArgument("group is for format='hdf5'")
+        self._export(os.fsdecode(p), format, None if columns is None else list(columns),
+                     compression, group)
+
     def batch(self, i, columns=None):
         views = super().batch(i, columns)
         info = self.batch_info(i)

@@ -2,8 +2,10 @@
 the consumer is ctypes walking the C structs as the Arrow specification lays them out (pyarrow is
 not in Debian 12), checking the schema, the zero-copy buffers and the nulls."""
 import ctypes
+import os
 
 import numpy as np
+import pytest
 
 import strata
 
@@ -131,3 +133,22 @@ def test_parquet_and_arrow_files_by_extension(pool, pool_path, cli, tmp_path):
         assert (st.files, st.rows) == (1, 3)
         with pool.snapshot(f"t/{ext}") as s:
             assert s["a"].tolist() == [1, None, 3] and s["b"].tolist() == ["x", "y", None]
+
+
+def test_snapshot_export_round_trips(pool, tmp_path):
+    path = tmp_path / "n.csv"
+    path.write_text("a,b,t\n1,x,2024-01-01\n,y,\n3,,2024-01-03T12:00:00Z\n")
+    pool.ingest("t/src", path)
+    with pool.snapshot("t/src") as snap:
+        want = snap.to_pandas()
+        for name in ("n.parquet", "n.arrow", "n.h5"):
+            snap.export(tmp_path / name)
+            pool.ingest(f"t/{name.replace('.', '_')}", tmp_path / name)
+        snap.export(tmp_path / "npy", columns=["a", "b"])
+        assert sorted(os.listdir(tmp_path / "npy")) == ["a.npy", "a.valid.npy", "b.npy", "b.valid.npy"]
+        assert np.load(tmp_path / "npy" / "b.npy").tolist() == ["x", "y", ""]
+        with pytest.raises(strata.InvalidArgument):
+            snap.export(tmp_path / "x.parquet", compression="lz77")
+    for name in ("n_parquet", "n_arrow"):
+        with pool.snapshot(f"t/{name}") as c:
+            assert c.to_pandas().equals(want), name
