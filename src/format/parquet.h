@@ -208,6 +208,10 @@ int st_pq_writer_open(st_err *err, const st_pq_colspec *cols, int ncols,
  * be the column's), all of the same length. */
 int st_pq_writer_write(st_pq_writer *w, const st_pq_values *cols);
 
+/* Write NGROUPS row groups, GROUPS[k] as st_pq_writer_write() takes one: their column chunks
+ * are encoded in parallel (opts.nthreads), which balances better than one group's columns. */
+int st_pq_writer_write_groups(st_pq_writer *w, const st_pq_values *const *groups, int ngroups);
+
 /* Write the footer (FileMetaData, its length, "PAR1") and free W, also on failure. */
 int st_pq_writer_close(st_pq_writer *w);
 

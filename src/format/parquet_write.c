@@ -650,14 +650,10 @@ static int emit_chunk(st_pq_writer *w, const chunk_enc *e, col_meta *m)
     return rc;
 }
 
-int st_pq_writer_write(st_pq_writer *w, const st_pq_values *cols)
+/* Room for and the metadata of a new row group of N rows (kept even on failure, so that
+ * st_pq_writer_free() frees its statistics). */
+static int new_group(st_pq_writer *w, int64_t n, rg_meta **out)
 {
-    int rc = STRATA_OK;
-    int64_t n = cols[0].n;
-    if (n < 0 || n > INT32_MAX)
-        return st_error(w->err, STRATA_ERANGE, "cannot write a parquet row group of %lld rows",
-                        (long long)n);
-    for (int c = 0; c < w->ncols; c++) ST_TRY(rc = check_values(w, c, &cols[c], n));
     if (w->nrg == w->rg_cap) {
         int cap = w->rg_cap ? w->rg_cap * 2 : 8;
         rg_meta *g = realloc(w->rgs, (size_t)cap * sizeof *g);
@@ -672,23 +668,49 @@ int st_pq_writer_write(st_pq_writer *w, const st_pq_values *cols)
     if (g->cols == NULL)
         return st_error(w->err, STRATA_ENOMEM, "cannot write parquet: out of memory");
     g->num_rows = n;
-    w->nrg++; /* kept even on failure, so that st_pq_writer_free() frees its statistics */
-    chunk_enc *enc = calloc((size_t)w->ncols, sizeof *enc);
-    if (enc == NULL) return st_error(w->err, STRATA_ENOMEM, "cannot write parquet: out of memory");
-    int nt = w->opts.nthreads > 1 ? w->opts.nthreads : 1;
-    /* the column chunks are encoded in parallel, then written in order */
+    w->nrg++;
+    *out = g;
+    return STRATA_OK;
+}
+
+int st_pq_writer_write(st_pq_writer *w, const st_pq_values *cols)
+{
+    return st_pq_writer_write_groups(w, &cols, 1);
+}
+
+int st_pq_writer_write_groups(st_pq_writer *w, const st_pq_values *const *groups, int ngroups)
+{
+    int rc = STRATA_OK, nc = w->ncols;
+    if (ngroups < 1) return STRATA_OK;
+    for (int k = 0; k < ngroups; k++) {
+        int64_t n = groups[k][0].n;
+        if (n < 0 || n > INT32_MAX)
+            return st_error(w->err, STRATA_ERANGE, "cannot write a parquet row group of %lld rows",
+                            (long long)n);
+        for (int c = 0; c < nc; c++) ST_TRY(rc = check_values(w, c, &groups[k][c], n));
+    }
+    rg_meta **g = calloc((size_t)ngroups, sizeof *g);
+    chunk_enc *enc = calloc((size_t)ngroups * (size_t)nc, sizeof *enc);
+    if (g == NULL || enc == NULL) rc = st_error(w->err, STRATA_ENOMEM, "out of memory");
+    for (int k = 0; k < ngroups && rc == STRATA_OK; k++) rc = new_group(w, groups[k][0].n, &g[k]);
+    int nt = w->opts.nthreads > 1 ? w->opts.nthreads : 1,
+        items = rc == STRATA_OK ? ngroups * nc : 0;
+    /* every column chunk of every group is encoded in parallel, then all are written in order */
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(min : rc)
-    for (int c = 0; c < w->ncols; c++) {
-        int r = encode_chunk(w, c, &cols[c], &g->cols[c], &enc[c]);
+    for (int x = 0; x < items; x++) {
+        int k = x / nc, c = x % nc;
+        int r = encode_chunk(w, c, &groups[k][c], &g[k]->cols[c], &enc[x]);
         if (r < rc) rc = r;
     }
-    for (int c = 0; c < w->ncols && rc == STRATA_OK; c++) {
-        rc = emit_chunk(w, &enc[c], &g->cols[c]);
-        g->total_bytes += g->cols[c].total_uncompressed;
+    for (int x = 0; x < items && rc == STRATA_OK; x++) {
+        rg_meta *gk = g[x / nc];
+        rc = emit_chunk(w, &enc[x], &gk->cols[x % nc]);
+        gk->total_bytes += gk->cols[x % nc].total_uncompressed;
     }
-    for (int c = 0; c < w->ncols; c++) chunk_free(&enc[c]);
+    for (int x = 0; x < items; x++) chunk_free(&enc[x]);
+    for (int k = 0; rc == STRATA_OK && k < ngroups; k++) w->num_rows += groups[k][0].n;
     free(enc);
-    if (rc == STRATA_OK) w->num_rows += n;
+    free(g);
 done:
     return rc;
 }

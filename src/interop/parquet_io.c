@@ -375,30 +375,43 @@ static int pq_batch_column(strata_snapshot *s, uint64_t b, int dcol, strata_dtyp
     return STRATA_OK;
 }
 
-/* Write every non-empty batch of S as a row group of W. */
+/* Write every non-empty batch of S as a row group of W, NT batches at a time (their column
+ * chunks encoded in parallel): memory of NT batches' mappings and encodings. */
 static int pq_write_batches(strata_snapshot *s, const strata_dataset_desc *d, const int *cols,
-                            int nc, st_pq_writer *w)
+                            int nc, st_pq_writer *w, int nt)
 {
-    st_pq_values *v = calloc((size_t)nc, sizeof *v);
-    int32_t **wide = calloc((size_t)nc, sizeof *wide);
-    int rc = v && wide ? STRATA_OK : STRATA_ENOMEM;
-    for (uint64_t b = 0; b < d->nbatches && rc == STRATA_OK; b++) {
+    int ng = nt > 1 ? 2 * nt : 1, k = 0;
+    st_pq_values *v = calloc((size_t)ng * (size_t)nc, sizeof *v);
+    int32_t **wide = calloc((size_t)ng * (size_t)nc, sizeof *wide);
+    const st_pq_values **groups = calloc((size_t)ng, sizeof *groups);
+    uint64_t *held = calloc((size_t)ng, sizeof *held);
+    int rc = v && wide && groups && held ? STRATA_OK : STRATA_ENOMEM;
+    for (uint64_t b = 0; b <= d->nbatches && rc == STRATA_OK; b++) {
+        if (k > 0 && (k == ng || b == d->nbatches)) { /* a full set, or the last: write it */
+            rc = st_pq_writer_write_groups(w, groups, k);
+            for (int x = 0; x < k; x++) st_snapshot_release(s, held[x]); /* bounded memory */
+            k = 0;
+        }
         strata_batch_info bi;
+        if (b == d->nbatches || rc < 0) continue;
         ST_TRY(rc = strata_snapshot_batch(s, b, &bi));
         if (bi.nrows == 0) continue;
+        st_pq_values *gv = &v[(size_t)k * (size_t)nc];
         for (int i = 0; i < nc && rc == STRATA_OK; i++) {
-            memset(&v[i], 0, sizeof v[i]);
-            v[i].type = pq_spec("", d->columns[cols[i]].dtype, 0).type;
-            rc = pq_batch_column(s, b, cols[i], d->columns[cols[i]].dtype, bi.nrows, &v[i],
-                                 &wide[i]);
+            memset(&gv[i], 0, sizeof gv[i]);
+            gv[i].type = pq_spec("", d->columns[cols[i]].dtype, 0).type;
+            rc = pq_batch_column(s, b, cols[i], d->columns[cols[i]].dtype, bi.nrows, &gv[i],
+                                 &wide[(size_t)k * (size_t)nc + (size_t)i]);
         }
-        if (rc == STRATA_OK) rc = st_pq_writer_write(w, v);
-        st_snapshot_release(s, b); /* bounded memory: one batch mapped at a time */
+        groups[k] = gv;
+        held[k++] = b;
     }
 done:
-    for (int i = 0; wide != NULL && i < nc; i++) free(wide[i]);
+    for (int i = 0; wide != NULL && i < ng * nc; i++) free(wide[i]);
     free(wide);
     free(v);
+    free(groups);
+    free(held);
     return rc;
 }
 
@@ -472,7 +485,7 @@ int strata_export_parquet(strata_snapshot *s, const int *cols, int ncols, const 
     }
     ST_TRY(rc = st_outfile_open(err, &out, path));
     ST_TRY(rc = st_pq_writer_open(err, spec, nc, &wo, st_outfile_write, &out, &w));
-    rc = pq_write_batches(s, &d, pick, nc, w);
+    rc = pq_write_batches(s, &d, pick, nc, w, wo.nthreads);
     if (rc < 0) goto done;
     rc = st_pq_writer_close(w);
     w = NULL;
