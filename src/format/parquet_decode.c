@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "format/parquet_int.h"
+#include "util/bits.h"
 
 #define MAX_PAGE (1 << 30) /* bytes of one decompressed page */
 
@@ -296,12 +297,12 @@ static int levels(dec *d, const uint8_t *p, size_t len, int64_t nv, int64_t *nn)
     if (st_pq_rle_decode(p, len, 1, d->lv, nv, &why) < 0)
         return derr(d, STRATA_ECORRUPT, "definition levels: %s", why);
     int64_t k = 0;
-    for (int64_t i = 0; i < nv; i++) {
-        int64_t row = d->done + i;
-        if (d->lv[i]) {
-            d->v.validity[row >> 3] |= (uint8_t)(1u << (row & 7));
-            k++;
-        }
+    for (int64_t i = 0; i < nv; i++) k += d->lv[i] != 0;
+    if (k == nv) { /* a page without nulls (a writer may make every column OPTIONAL) */
+        st_bits_fill(d->v.validity, (uint64_t)d->done, (uint64_t)nv, 1);
+    } else {
+        for (int64_t i = 0; i < nv; i++)
+            if (d->lv[i]) st_bit_set(d->v.validity, (uint64_t)(d->done + i), 1);
     }
     d->v.null_count += nv - k;
     *nn = k;
@@ -484,11 +485,12 @@ static int data_page(dec *d, const st_pq_page *pg, const uint8_t *body)
     if (lvp != NULL && d->c->optional) {
         ST_TRY(rc = levels(d, lvp, lvlen, nv, &nn));
     } else if (d->c->optional) {
-        for (int64_t i = 0; i < nv; i++)
-            d->v.validity[(d->done + i) >> 3] |= (uint8_t)(1u << ((d->done + i) & 7));
+        st_bits_fill(d->v.validity, (uint64_t)d->done, (uint64_t)nv, 1);
     }
-    ST_TRY(rc = data_values(d, pg->encoding, lvp != NULL && d->c->optional ? d->lv : NULL, nv, nn,
-                            vp, vlen));
+    /* the levels matter to the values only where a row is null: without, the fast paths */
+    ST_TRY(rc =
+               data_values(d, pg->encoding, lvp != NULL && d->c->optional && nn < nv ? d->lv : NULL,
+                           nv, nn, vp, vlen));
     d->done += nv;
 done:
     free(d->pbuf);

@@ -100,6 +100,9 @@ static int64_t ts_scale(const st_pq_column *c)
 
 /* ---- ingest ------------------------------------------------------------------------------- */
 
+/* Row groups decoded at once: their column chunks in parallel, which balances the threads. */
+#define PQ_SETS 2
+
 /* One file being ingested. */
 typedef struct {
     const char *path;
@@ -107,9 +110,9 @@ typedef struct {
     st_pq_file *f;
     int ncols;
     int *col_of;        /* schema column -> file column */
-    st_pq_values *vals; /* per schema column, of the row group being appended */
-    int64_t **widened;  /* per schema column: DATE days widened to ns */
-    st_colbuf *bufs;    /* per schema column: views of VALS */
+    st_pq_values *vals; /* PQ_SETS * ncols: per row group decoded at once and schema column */
+    int64_t **widened;  /* the same: DATE days widened to ns */
+    st_colbuf *bufs;    /* the same: views of VALS */
     uint64_t before;    /* bytes of the call's input before this file (progress) */
 } pqin;
 
@@ -125,7 +128,7 @@ static int pqin_open(st_err *err, pqin *in, const char *path)
 
 static void pqin_close(pqin *in)
 {
-    for (int c = 0; in->vals != NULL && in->widened != NULL && c < in->ncols; c++) {
+    for (int c = 0; in->vals != NULL && in->widened != NULL && c < PQ_SETS * in->ncols; c++) {
         st_pq_values_release(&in->vals[c]);
         free(in->widened[c]);
     }
@@ -165,15 +168,15 @@ static int pq_bind(st_ingest *g, pqin *in, const strata_column *fcols, int nf)
     int *order = calloc((size_t)nf, sizeof *order);
     in->ncols = nf;
     in->col_of = calloc((size_t)nf, sizeof *in->col_of);
-    in->vals = calloc((size_t)nf, sizeof *in->vals);
-    in->widened = calloc((size_t)nf, sizeof *in->widened);
-    in->bufs = calloc((size_t)nf, sizeof *in->bufs);
+    in->vals = calloc(PQ_SETS * (size_t)nf, sizeof *in->vals);
+    in->widened = calloc(PQ_SETS * (size_t)nf, sizeof *in->widened);
+    in->bufs = calloc(PQ_SETS * (size_t)nf, sizeof *in->bufs);
     int rc = order && in->col_of && in->vals && in->widened && in->bufs
                  ? st_ingest_bind(g, fcols, nf, in->path, order)
                  : st_error(err, STRATA_ENOMEM, "out of memory");
     for (int k = 0; rc == STRATA_OK && k < nf; k++) {
         in->col_of[order[k]] = k; /* schema column order[k] is the file's column k */
-        in->bufs[order[k]].dtype = fcols[k].dtype;
+        for (int x = 0; x < PQ_SETS; x++) in->bufs[x * nf + order[k]].dtype = fcols[k].dtype;
     }
     free(order);
     return rc;
@@ -226,24 +229,29 @@ static int pq_view(st_err *err, pqin *in, int col, const st_pq_column *c, strata
     return STRATA_OK;
 }
 
-/* Decode row group RG of IN (columns in parallel) and feed it. */
-static int pq_rowgroup(st_ingest *g, pqin *in, int rg)
+/* Decode row groups [RG, RG + K) of IN (K <= PQ_SETS; every column chunk in parallel) and feed
+ * them in order. */
+static int pq_rowgroups(st_ingest *g, pqin *in, int rg, int k)
 {
     st_err *err = st_ingest_err(g);
     int n = in->ncols, rc = STRATA_OK;
     int nt = st_ingest_opts(g)->nthreads;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(min : rc)
-    for (int c = 0; c < n; c++) {
-        st_pq_values_release(&in->vals[c]);
+    for (int x = 0; x < k * n; x++) {
+        int c = x % n, r;
+        st_pq_values_release(&in->vals[x]);
         const st_pq_column *pc = st_pq_column_at(in->f, in->col_of[c]);
-        int r = st_input_damaged(err, "Parquet",
-                                 st_pq_read_column(in->f, rg, in->col_of[c], &in->vals[c]));
-        if (r == STRATA_OK) r = pq_view(err, in, c, pc, in->bufs[c].dtype, rg);
+        r = st_input_damaged(err, "Parquet",
+                             st_pq_read_column(in->f, rg + x / n, in->col_of[c], &in->vals[x]));
+        if (r == STRATA_OK) r = pq_view(err, in, x, pc, in->bufs[x].dtype, rg + x / n);
         if (r < rc) rc = r;
     }
-    if (rc < 0) return rc;
-    rc = st_ingest_feed(g, in->bufs, (uint64_t)st_pq_rowgroup_rows(in->f, rg), in->before);
-    return rc < 0 ? rc : st_ingest_unit_done(g);
+    for (int y = 0; y < k && rc == STRATA_OK; y++) {
+        rc = st_ingest_feed(g, &in->bufs[y * n], (uint64_t)st_pq_rowgroup_rows(in->f, rg + y),
+                            in->before);
+        if (rc == STRATA_OK) rc = st_ingest_unit_done(g);
+    }
+    return rc;
 }
 
 static int pq_ingest_file(st_ingest *g, const char *path, uint64_t *done)
@@ -256,8 +264,10 @@ static int pq_ingest_file(st_ingest *g, const char *path, uint64_t *done)
     ST_TRY(rc);
     ST_TRY(rc = pq_columns(err, &in, &fcols, &nf));
     ST_TRY(rc = pq_bind(g, &in, fcols, nf));
-    for (int rg = 0; rg < st_pq_nrowgroups(in.f) && rc == STRATA_OK; rg++)
-        rc = pq_rowgroup(g, &in, rg);
+    for (int rg = 0; rg < st_pq_nrowgroups(in.f) && rc == STRATA_OK; rg += PQ_SETS) {
+        int k = st_pq_nrowgroups(in.f) - rg < PQ_SETS ? st_pq_nrowgroups(in.f) - rg : PQ_SETS;
+        rc = pq_rowgroups(g, &in, rg, k);
+    }
     *done += in.in.size;
     st_ingest_files(g, 1);
 done:

@@ -42,3 +42,14 @@ uint64_t st_bits_run(const uint8_t *bits, uint64_t i, uint64_t end)
         if (st_bit(bits, i) != on) return i;
     return end;
 }
+
+void st_bits_fill(uint8_t *bits, uint64_t bit0, uint64_t n, int on)
+{
+    uint64_t i = bit0, end = bit0 + n;
+    for (; i < end && (i & 7); i++) st_bit_set(bits, i, on);
+    if (end - i >= 8) {
+        memset(bits + (i >> 3), on ? 0xFF : 0, (size_t)((end - i) >> 3));
+        i += (end - i) & ~(uint64_t)7;
+    }
+    for (; i < end; i++) st_bit_set(bits, i, on);
+}

@@ -33,6 +33,9 @@ uint64_t st_bits_nulls(const uint8_t *bits, uint64_t bit0, uint64_t n);
 /* Copy bits [SBIT0, SBIT0 + N) of SRC (NULL: all set) to [DBIT0, DBIT0 + N) of DST. */
 void st_bits_copy(uint8_t *dst, uint64_t dbit0, const uint8_t *src, uint64_t sbit0, uint64_t n);
 
+/* Set (ON) or clear bits [BIT0, BIT0 + N) of BITS. */
+void st_bits_fill(uint8_t *bits, uint64_t bit0, uint64_t n, int on);
+
 /* The end of the run of rows of equal validity that starts at row I (< END) of BITS. */
 uint64_t st_bits_run(const uint8_t *bits, uint64_t i, uint64_t end);
 
