@@ -515,6 +515,8 @@ static int one_page(dec *d, const uint8_t **pos, const uint8_t *end)
     *pos = body + pg.compressed_size;
     if (pg.type == ST_PQ_DICTIONARY_PAGE) {
         if (!pg.has_header) return derr(d, STRATA_ECORRUPT, "dictionary page without its header");
+        if (d->dict_page != NULL)
+            return derr(d, STRATA_ECORRUPT, "a second dictionary page in one column chunk");
         ST_TRY(rc = inflate_page(d, body, (size_t)pg.compressed_size, pg.uncompressed_size,
                                  &d->dict_page));
         ST_TRY(rc = read_dict(d, &pg, d->dict_page, (size_t)pg.uncompressed_size));
