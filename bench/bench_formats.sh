@@ -18,14 +18,6 @@ duckdb_ready || { echo "bench: DuckDB is needed (scripts/deps.sh)" >&2; exit 1; 
 S=$PWD/$BUILD/strata
 bench_scratch formats-bench
 out=$D/results
-timed() {
-    local t0 t1
-    t0=$(date +%s%N)
-    "$@" >/dev/null
-    t1=$(date +%s%N)
-    awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.6f", ns / 1e9 }'
-}
-min() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a < b) ? a : b }'; }
 echo "bench: Parquet of $ROWS taxi rows on $base, $(nproc) cores"
 "$S" demo taxi "$ROWS" "$D/taxi.csv" --seed 7
 (cd bench/node && node duckdb_parquet.mjs make "$D/taxi.csv" "$D/taxi.parquet" zstd 122880)

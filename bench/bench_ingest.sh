@@ -15,15 +15,6 @@ duckdb_ready && have_duckdb=1
 S=$PWD/$BUILD/strata
 bench_scratch ingest-bench
 out=$D/results
-# run a command; print its wall time in seconds (integer nanoseconds: no bc needed)
-timed() {
-    local t0 t1
-    t0=$(date +%s%N)
-    "$@" >/dev/null
-    t1=$(date +%s%N)
-    awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.6f", ns / 1e9 }'
-}
-min() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a < b) ? a : b }'; }
 echo "bench: CSV of $ROWS taxi rows on $base, $(nproc) cores"
 "$S" demo taxi "$ROWS" "$D/taxi.csv" --seed 7
 echo "csv_bytes $(stat -c %s "$D/taxi.csv")" >"$out"

@@ -31,3 +31,14 @@ bench_scratch() {
     D=$(mktemp -d "$base/strata-$1-XXXXXX")
     trap 'rm -rf "$D"' EXIT
 }
+
+# timed COMMAND...: run it (output dropped); print its wall time in seconds (integer nanoseconds:
+# no bc needed). min A B: the smaller, B empty meaning none yet.
+timed() {
+    local t0 t1
+    t0=$(date +%s%N)
+    "$@" >/dev/null
+    t1=$(date +%s%N)
+    awk -v ns=$((t1 - t0)) 'BEGIN { printf "%.6f", ns / 1e9 }'
+}
+min() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a < b) ? a : b }'; }

@@ -1409,6 +1409,27 @@ static int any_nulls(const st_expr *e, const st_expr_input *inputs, uint64_t n)
     return 0;
 }
 
+/* The evaluation of block B of N rows, its temporaries in MINE: CAP value slots, then VCAP
+ * validity masks. */
+static evalctx block_ctx(const st_expr_input *in, uint64_t b, uint64_t n, char *mine, int cap,
+                         int vcap)
+{
+    evalctx c = {
+        in,  b * ST_EXPR_BLOCK, 0, mine, 0, cap, (uint8_t *)mine + (size_t)cap * ST_EXPR_SLOT, 0,
+        vcap};
+    c.m = n - c.lo < ST_EXPR_BLOCK ? n - c.lo : ST_EXPR_BLOCK;
+    return c;
+}
+
+/* The temporaries of one evaluating thread of E: *CAP value slots and *VCAP validity masks (HAS:
+ * an input has nulls), their bytes returned. */
+static size_t stack_size(const st_expr *e, int has, int *cap, int *vcap)
+{
+    *cap = has ? 3 * e->slots + 4 : e->slots;
+    *vcap = has ? 2 * e->slots + 4 : 0;
+    return (size_t)*cap * ST_EXPR_SLOT + (size_t)*vcap * ST_EXPR_BLOCK;
+}
+
 int st_expr_eval(st_err *err, const st_expr *e, const st_expr_input *inputs, uint64_t n, void *out,
                  int nthreads)
 {
@@ -1426,8 +1447,8 @@ int st_expr_eval_nulls(st_err *err, const st_expr *e, const st_expr_input *input
     uint64_t nblocks = (n + ST_EXPR_BLOCK - 1) / ST_EXPR_BLOCK;
     int nt = nthreads < 1 ? 1 : nthreads;
     if ((uint64_t)nt > nblocks) nt = (int)nblocks;
-    int cap = has ? 3 * e->slots + 4 : e->slots, vcap = has ? 2 * e->slots + 4 : 0;
-    size_t per = (size_t)cap * ST_EXPR_SLOT + (size_t)vcap * ST_EXPR_BLOCK;
+    int cap, vcap;
+    size_t per = stack_size(e, has, &cap, &vcap);
     char *stacks = malloc((size_t)nt * per);
     uint64_t *counts = calloc((size_t)nt, sizeof *counts);
     if (stacks == NULL || counts == NULL) {
@@ -1438,17 +1459,7 @@ int st_expr_eval_nulls(st_err *err, const st_expr *e, const st_expr_input *input
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (uint64_t b = 0; b < nblocks; b++) {
         int t = st_thread_num();
-        char *mine = stacks + (size_t)t * per;
-        evalctx c = {inputs,
-                     b * ST_EXPR_BLOCK,
-                     0,
-                     mine,
-                     0,
-                     cap,
-                     (uint8_t *)mine + (size_t)cap * ST_EXPR_SLOT,
-                     0,
-                     vcap};
-        c.m = n - c.lo < ST_EXPR_BLOCK ? n - c.lo : ST_EXPR_BLOCK;
+        evalctx c = block_ctx(inputs, b, n, stacks + (size_t)t * per, cap, vcap);
         char *res = push(&c);
         eval(&c, e->root, res);
         memcpy((char *)out + c.lo * esz, res, c.m * esz);
@@ -1477,8 +1488,8 @@ int st_expr_filter(st_err *err, const st_expr *e, const st_expr_input *inputs, u
     int nt = nthreads < 1 ? 1 : nthreads;
     if ((uint64_t)nt > nblocks) nt = (int)nblocks;
     int has = any_nulls(e, inputs, n);
-    int cap = has ? 3 * e->slots + 4 : e->slots, vcap = has ? 2 * e->slots + 4 : 0;
-    size_t per = (size_t)cap * ST_EXPR_SLOT + (size_t)vcap * ST_EXPR_BLOCK;
+    int cap, vcap;
+    size_t per = stack_size(e, has, &cap, &vcap);
     char *stacks = malloc((size_t)nt * per);
     uint64_t *counts = calloc((size_t)nt, sizeof *counts);
     uint64_t *starts = calloc((size_t)nt, sizeof *starts);
@@ -1498,17 +1509,7 @@ int st_expr_filter(st_err *err, const st_expr *e, const st_expr_input *inputs, u
         uint64_t o = b0 * ST_EXPR_BLOCK, end = b1 * ST_EXPR_BLOCK < n ? b1 * ST_EXPR_BLOCK : n;
         starts[t] = o;
         for (uint64_t b = b0; b < b1; b++) {
-            char *mine = stacks + (size_t)t * per;
-            evalctx c = {inputs,
-                         b * ST_EXPR_BLOCK,
-                         0,
-                         mine,
-                         0,
-                         cap,
-                         (uint8_t *)mine + (size_t)cap * ST_EXPR_SLOT,
-                         0,
-                         vcap};
-            c.m = n - c.lo < ST_EXPR_BLOCK ? n - c.lo : ST_EXPR_BLOCK;
+            evalctx c = block_ctx(inputs, b, n, stacks + (size_t)t * per, cap, vcap);
             uint8_t *mask = push(&c);
             eval(&c, e->root, mask);
             uint8_t *vm = has ? vpush(&c) : NULL; /* null is not true: the row is left out */

@@ -83,3 +83,22 @@ int st_input_damaged(st_err *err, const char *kind, int rc)
     st_err_copy(err, keep, sizeof keep);
     return st_error(err, STRATA_EINVAL, "%s (the file is damaged or not %s)", keep, kind);
 }
+
+int st_ingest_each_file(strata_pool *pool, const char *region, const char *name,
+                        const char *const *files, int nfiles, const strata_ingest_opts *opts,
+                        strata_ingest_stats *stats, st_ingest_file_fn fn)
+{
+    st_ingest *g;
+    int rc = st_ingest_begin(pool, region, name, opts, stats, &g);
+    if (rc < 0) return rc;
+    if (files == NULL || nfiles < 1)
+        return st_ingest_end(g, st_error(st_ingest_err(g), STRATA_EINVAL, "no files to ingest"));
+    uint64_t total = 0, done = 0;
+    for (int i = 0; i < nfiles; i++) {
+        struct stat sb;
+        if (stat(files[i], &sb) == 0) total += (uint64_t)sb.st_size;
+    }
+    st_ingest_total(g, total);
+    for (int i = 0; i < nfiles && rc == STRATA_OK; i++) rc = fn(g, files[i], &done);
+    return st_ingest_end(g, rc);
+}

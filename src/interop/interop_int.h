@@ -38,6 +38,14 @@ int st_outfile_write(void *ctx, const void *buf, size_t len);
 int st_outfile_publish(st_outfile *o);
 void st_outfile_abort(st_outfile *o);
 
+/* One ingest call over the NFILES FILES: FN(G, FILE, DONE) reads each (DONE: the bytes of the
+ * files before it, which FN advances), progress counted against their total size; all
+ * published together or nothing. */
+typedef int (*st_ingest_file_fn)(st_ingest *g, const char *path, uint64_t *done);
+int st_ingest_each_file(strata_pool *pool, const char *region, const char *name,
+                        const char *const *files, int nfiles, const strata_ingest_opts *opts,
+                        strata_ingest_stats *stats, st_ingest_file_fn fn);
+
 /* Append the arrays of STREAM (not released here) to G, one batch each; SOURCE names it in
  * messages, BYTES_READ is the input read before it (progress). */
 int st_arrow_import(st_ingest *g, struct ArrowArrayStream *stream, const char *source,
