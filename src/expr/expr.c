@@ -1334,25 +1334,24 @@ static int eval_valid(evalctx *c, const node *n, uint8_t *mask);
 /* The validity of A and B, the one needing more temporaries first: into MASK (1: all valid, MASK
  * not written) and *TB (a pushed mask the caller pops; 1: all valid, not written). */
 static int valid_pair(evalctx *c, const node *a, const node *b, uint8_t *mask, uint8_t **tb,
-                      int *vb)
+                      int *vb, int *swapped)
 {
+    /* the heavier operand into MASK before the other's mask is pushed, as eval_operands does:
+     * masks in use stay within the plan's bound, however deep the tree */
+    *swapped = a->need < b->need;
+    int v1 = eval_valid(c, *swapped ? b : a, mask);
     *tb = vpush(c);
-    if (a->need >= b->need) {
-        int va = eval_valid(c, a, mask);
-        *vb = eval_valid(c, b, *tb);
-        return va;
-    }
-    *vb = eval_valid(c, b, *tb);
-    return eval_valid(c, a, mask);
+    *vb = eval_valid(c, *swapped ? a : b, *tb);
+    return v1;
 }
 
 /* Kleene logic: MASK := validity of A op B (op and, or) given the validity MASK of A and TB of B
  * and their values, computed again here (rare: only where an operand has nulls). */
-static void valid_logic(evalctx *c, const node *n, uint8_t *mask, const uint8_t *tb)
+static void valid_logic(evalctx *c, const node *n, uint8_t *mask, const uint8_t *tb, int swapped)
 {
-    uint8_t *xa = push(c), *xb = push(c);
-    eval(c, n->a, xa);
-    eval(c, n->b, xb);
+    uint8_t *xa = push(c), *xb = push(c); /* the values of the operands MASK and TB are of */
+    eval(c, swapped ? n->b : n->a, xa);
+    eval(c, swapped ? n->a : n->b, xb);
     int dominant = n->op == ST_EXPR_OR; /* the value that decides alone: false for and */
     for (uint64_t i = 0; i < c->m; i++)
         mask[i] = (uint8_t)((mask[i] & tb[i]) | (mask[i] & (xa[i] == dominant)) |
@@ -1384,7 +1383,7 @@ static int eval_valid(evalctx *c, const node *n, uint8_t *mask)
     }
     if (n->b == NULL) return eval_valid(c, n->a, mask);
     uint8_t *tb;
-    int vb, va = valid_pair(c, n->a, n->b, mask, &tb, &vb);
+    int vb, swapped, va = valid_pair(c, n->a, n->b, mask, &tb, &vb, &swapped);
     if (va && vb) {
         c->vtop--;
         return 1;
@@ -1392,7 +1391,7 @@ static int eval_valid(evalctx *c, const node *n, uint8_t *mask)
     if (va) memset(mask, 1, c->m);
     if (vb) memset(tb, 1, c->m);
     if (n->kind == ST_EXPR_BIN && (n->op == ST_EXPR_AND || n->op == ST_EXPR_OR))
-        valid_logic(c, n, mask, tb);
+        valid_logic(c, n, mask, tb, swapped);
     else
         for (uint64_t i = 0; i < c->m; i++) mask[i] &= tb[i];
     c->vtop--;
