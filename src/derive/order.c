@@ -25,6 +25,7 @@
 #include "derive/update_int.h"
 #include "expr/expr.h"
 #include "ops/ops.h"
+#include "util/bits.h"
 #include "util/dtype.h"
 
 /* ---- tables -------------------------------------------------------------------------------- */
@@ -76,14 +77,32 @@ static int row_cmp(const st_table *a, uint64_t i, const st_table *b, uint64_t j,
     return 0;
 }
 
+/* Move the rows of PERM (N) whose key is null in VALID after the others, keeping both orders. */
+static int nulls_last(const uint8_t *valid, uint64_t n, uint64_t *perm)
+{
+    uint64_t *nulls = malloc((n + 1) * sizeof *nulls), k = 0, m = 0;
+    if (nulls == NULL) return STRATA_ENOMEM;
+    for (uint64_t j = 0; j < n; j++) {
+        if (st_bit(valid, perm[j]))
+            perm[k++] = perm[j];
+        else
+            nulls[m++] = perm[j];
+    }
+    memcpy(perm + k, nulls, m * sizeof *nulls);
+    free(nulls);
+    return STRATA_OK;
+}
+
 int st_table_argsort(st_err *err, const st_table *t, int first, int nk, uint64_t n, uint64_t *perm,
                      int desc, int nt)
 {
-    /* The last key first, then up: each pass is stable. */
+    /* The last key first, then up: each pass is stable; a key with nulls then moves them last
+     * (ascending and descending alike), keeping the order of the keys after it among them. */
     for (int i = first + nk - 1; i >= first; i--) {
         const uint64_t *in = i == first + nk - 1 ? NULL : perm;
         int rc = t->dt[i] == STRATA_STR ? st_argsort_str(t->data[i], t->bytes[i], n, in, perm, desc)
                                         : st_argsort(t->dt[i], t->data[i], n, in, perm, desc, nt);
+        if (rc == STRATA_OK && t->valid[i] != NULL) rc = nulls_last(t->valid[i], n, perm);
         if (rc < 0)
             return st_error(err, rc, "out of memory sorting %llu rows", (unsigned long long)n);
     }

@@ -88,6 +88,8 @@ typedef struct st_table {
     const void *data[ST_TBL_MAX];
     const char *bytes[ST_TBL_MAX];
     int64_t boff[ST_TBL_MAX];
+    const uint8_t
+        *valid[ST_TBL_MAX];    /* validity bitmaps (NULL: no nulls); argsort puts nulls last */
     void *own[2 * ST_TBL_MAX]; /* buffers the table owns */
 } st_table;
 

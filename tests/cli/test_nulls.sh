@@ -100,6 +100,18 @@ elif [ -n "${CI:-}" ]; then
     fails=$((fails + 1))
 fi
 
+# sort_runs and per-run top-k put nulls last, ascending and descending (as pandas'
+# sort_values(na_position='last', kind='stable')); a top-k takes nulls only when values run out
+run derive taxi/runs --from taxi/t --sort-runs fare
+run derive taxi/runsd --from taxi/t --sort-runs fare --desc
+run derive taxi/top5 --from taxi/t --topk fare:5
+run derive taxi/top5d --from taxi/t --topk fare:5 --desc
+run update
+expect 0 $'index\n0\n2\n3\n1\n4\n5\n6' -- "$S" cat taxi/runs
+expect 0 $'index\n3\n2\n0\n1\n4\n6\n5' -- "$S" cat taxi/runsd
+expect 0 $'index\n0\n2\n3\n1\n4\n5\n6' -- "$S" cat taxi/top5
+expect 0 $'index\n3\n2\n0\n1\n4\n6\n5' -- "$S" cat taxi/top5d
+
 # operations that do not take nulls yet refuse, naming the column and what to do
 expect 0 "" -- sh -c "'$S' derive taxi/s --from taxi/t --sort fare >/dev/null"
 expect_err 3 "column 'fare' of 'taxi/t' has 2 nulls in batch 0; a sort or a global top-k does not take nulls yet" -- "$S" update taxi/s
