@@ -32,7 +32,7 @@
 
 void st_table_free(st_table *t)
 {
-    for (int i = 0; i < 2 * ST_TBL_MAX; i++) free(t->own[i]);
+    for (int i = 0; i < 3 * ST_TBL_MAX; i++) free(t->own[i]);
     memset(t, 0, sizeof *t);
 }
 
@@ -58,12 +58,17 @@ static inline uint64_t key_image(strata_dtype dt, const void *data, uint64_t i, 
     return desc ? ~x : x;
 }
 
-/* Compare row I of A with row J of B by columns [FIRST, FIRST + NK). */
+/* Compare row I of A with row J of B by columns [FIRST, FIRST + NK); a null comes after every
+ * value, ascending and descending, and equals another null. */
 static int row_cmp(const st_table *a, uint64_t i, const st_table *b, uint64_t j, int first, int nk,
                    int desc)
 {
     for (int k = first; k < first + nk; k++) {
-        int c;
+        int c, va = st_bit(a->valid[k], i), vb = st_bit(b->valid[k], j);
+        if (!va || !vb) {
+            if (va != vb) return va ? -1 : 1;
+            continue;
+        }
         if (a->dt[k] == STRATA_STR) {
             c = str_cmp(a, k, i, b, k, j);
             if (desc) c = -c;
@@ -109,6 +114,39 @@ int st_table_argsort(st_err *err, const st_table *t, int first, int nk, uint64_t
     return STRATA_OK;
 }
 
+int st_table_topk(st_upd_job *j, const st_table *t, int c, uint64_t n, const st_dspec *sp,
+                  uint64_t *idx, uint64_t *count)
+{
+    const uint8_t *v = t->valid[c];
+    uint64_t nv = n - st_bits_nulls(v, 0, n);
+    if (nv == n) {
+        int64_t got = st_topk(t->dt[c], t->data[c], n, sp->k, sp->desc, idx, j->nt);
+        if (got < 0) return st_error(j->err, (int)got, "out of memory in topk");
+        *count = (uint64_t)got;
+        return STRATA_OK;
+    }
+    /* the valid rows' keys, compacted; their top; then nulls in row order */
+    size_t esz = strata_dtype_size(t->dt[c]);
+    char *keys = st_alloc_big(nv * esz + 8);
+    uint64_t *rows = st_alloc_big((nv + 1) * sizeof *rows), m = 0;
+    int rc = keys && rows ? STRATA_OK : st_error(j->err, STRATA_ENOMEM, "out of memory in topk");
+    for (uint64_t i = 0; rc == STRATA_OK && i < n; i++)
+        if (st_bit(v, i)) {
+            memcpy(keys + m * esz, (const char *)t->data[c] + i * esz, esz);
+            rows[m++] = i;
+        }
+    int64_t got = rc == STRATA_OK ? st_topk(t->dt[c], keys, nv, sp->k, sp->desc, idx, j->nt) : 0;
+    if (got < 0) rc = st_error(j->err, (int)got, "out of memory in topk");
+    uint64_t k = got > 0 ? (uint64_t)got : 0;
+    for (uint64_t i = 0; i < k; i++) idx[i] = rows[idx[i]];
+    for (uint64_t i = 0; rc == STRATA_OK && i < n && k < sp->k; i++)
+        if (!st_bit(v, i)) idx[k++] = i;
+    *count = k;
+    free(keys);
+    free(rows);
+    return rc;
+}
+
 /* The rows of batch B of S from source position AT up to R1, as rows [*LO, *HI) of the batch. */
 static void batch_span(const strata_snapshot *s, uint64_t b, uint64_t at, uint64_t r1, uint64_t *lo,
                        uint64_t *hi)
@@ -118,7 +156,34 @@ static void batch_span(const strata_snapshot *s, uint64_t b, uint64_t at, uint64
     *hi = (start[b + 1] < r1 ? start[b + 1] : r1) - start[b];
 }
 
-/* Column COL of source rows [R0, R1) of S, concatenated into slot C of T (owned). */
+/* The validity of column COL over source rows [R0, R1) of S into slot C of T (owned); none when no
+ * batch there has a null. */
+static int valid_concat(strata_snapshot *s, uint64_t r0, uint64_t r1, int col, st_table *t, int c)
+{
+    size_t ncols = (size_t)st_snapshot_schema(s)->ncols;
+    uint64_t nulls = 0, b0 = st_snapshot_batch_of(s, r0, 0);
+    for (uint64_t b = b0; b < st_snapshot_nbatches(s) && st_snapshot_row_start(s)[b] < r1; b++)
+        nulls += st_snapshot_bcols(s)[b * ncols + (size_t)col].nulls;
+    t->valid[c] = NULL;
+    if (nulls == 0) return STRATA_OK;
+    uint8_t *v = st_alloc_big(st_bits_bytes(r1 - r0) + 1);
+    if (v == NULL) return STRATA_ENOMEM;
+    t->own[2 * ST_TBL_MAX + c] = v;
+    t->valid[c] = v;
+    int rc = STRATA_OK;
+    for (uint64_t b = b0, at = r0; at < r1 && rc == STRATA_OK; b++) {
+        const uint8_t *bv;
+        uint64_t lo, hi;
+        batch_span(s, b, at, r1, &lo, &hi);
+        rc = strata_snapshot_map_valid(s, b, col, &bv);
+        if (rc == STRATA_OK) st_bits_copy(v, at - r0, bv, lo, hi - lo);
+        at += hi - lo;
+    }
+    return rc;
+}
+
+/* Column COL of source rows [R0, R1) of S, with its validity, concatenated into slot C of T
+ * (owned). */
 static int col_concat(st_upd_job *j, strata_snapshot *s, uint64_t r0, uint64_t r1, int col,
                       st_table *t, int c)
 {
@@ -126,10 +191,9 @@ static int col_concat(st_upd_job *j, strata_snapshot *s, uint64_t r0, uint64_t r
     uint64_t n = r1 - r0, b0 = st_snapshot_batch_of(s, r0, 0);
     t->dt[c] = dt;
     t->boff[c] = 0;
-    int rc = STRATA_OK;
-    /* order-destroying operations do not carry nulls yet: refused, naming the column */
-    for (uint64_t b = b0; b < st_snapshot_nbatches(s) && st_snapshot_row_start(s)[b] < r1; b++)
-        if ((rc = st_upd_no_nulls(j, s, b, col, "a sort or a global top-k")) < 0) return rc;
+    int rc = valid_concat(s, r0, r1, col, t, c);
+    if (rc == STRATA_ENOMEM) goto nomem;
+    if (rc < 0) return rc;
     if (dt != STRATA_STR) {
         size_t esz = strata_dtype_size(dt);
         char *buf = st_alloc_big(n * esz + 1);
@@ -189,6 +253,14 @@ static int col_permute(st_upd_job *j, const st_table *src, int sc, const uint64_
     strata_dtype dt = src->dt[sc];
     dst->dt[c] = dt;
     dst->boff[c] = 0;
+    dst->valid[c] = NULL;
+    if (src->valid[sc] != NULL) {
+        uint8_t *v = st_alloc_big(st_bits_bytes(m) + 1);
+        if (v == NULL) goto nomem;
+        dst->own[2 * ST_TBL_MAX + c] = v;
+        dst->valid[c] = v;
+        for (uint64_t i = 0; i < m; i++) st_bit_set(v, i, st_bit(src->valid[sc], perm[i]));
+    }
     if (dt != STRATA_STR) {
         size_t esz = strata_dtype_size(dt);
         char *out = st_alloc_big(m * esz + 1);
@@ -222,9 +294,11 @@ static void col_drop(st_table *t, int c)
 {
     free(t->own[2 * c]);
     free(t->own[2 * c + 1]);
-    t->own[2 * c] = t->own[2 * c + 1] = NULL;
+    free(t->own[2 * ST_TBL_MAX + c]);
+    t->own[2 * c] = t->own[2 * c + 1] = t->own[2 * ST_TBL_MAX + c] = NULL;
     t->data[c] = NULL;
     t->bytes[c] = NULL;
+    t->valid[c] = NULL;
 }
 
 /* ---- the plan: which columns go through the merge ------------------------------------------ */
@@ -332,12 +406,7 @@ static int sorted_chunk(st_upd_job *j, strata_snapshot *s, const plan *p, uint64
     if (p->sp->op == ST_OP_SORT) {
         ST_TRY(rc = st_table_argsort(j->err, &raw, 1, p->nk, n, perm, p->sp->desc, j->nt));
     } else {
-        int64_t got = st_topk(raw.dt[1], raw.data[1], n, p->sp->k, p->sp->desc, perm, j->nt);
-        if (got < 0) {
-            rc = st_error(j->err, (int)got, "out of memory in topk");
-            goto done;
-        }
-        m = (uint64_t)got;
+        ST_TRY(rc = st_table_topk(j, &raw, 1, n, p->sp, perm, &m));
     }
     out->rows = m;
     uint64_t *idx = st_alloc_big((m + 1) * sizeof *idx);
@@ -362,17 +431,22 @@ static int sorted_chunk(st_upd_job *j, strata_snapshot *s, const plan *p, uint64
         }
         /* An expression over the columns before it, all in the table. */
         st_expr_input in[ST_TBL_MAX];
-        for (int x = 0; x < c; x++) in[x] = (st_expr_input){out->data[x], out->bytes[x], NULL};
+        for (int x = 0; x < c; x++)
+            in[x] = (st_expr_input){out->data[x], out->bytes[x], out->valid[x]};
         strata_dtype dt = st_expr_type(p->e[c]);
         void *v = st_alloc_big(m * strata_dtype_size(dt) + 1);
-        if (v == NULL) {
+        uint8_t *valid = st_alloc_big(st_bits_bytes(m) + 1);
+        out->own[2 * c] = v;
+        out->own[2 * ST_TBL_MAX + c] = valid;
+        if (v == NULL || valid == NULL) {
             rc = st_error(j->err, STRATA_ENOMEM, "out of memory");
             goto done;
         }
-        out->own[2 * c] = v;
         out->data[c] = v;
         out->dt[c] = dt;
-        ST_TRY(rc = st_expr_eval(j->err, p->e[c], in, m, v, j->nt));
+        uint64_t nulls = 0;
+        ST_TRY(rc = st_expr_eval_nulls(j->err, p->e[c], in, m, v, valid, &nulls, j->nt));
+        out->valid[c] = nulls > 0 ? valid : NULL;
     }
 done:
     for (uint64_t b = st_snapshot_batch_of(s, r0, 0);
@@ -410,9 +484,11 @@ static int spill_write(st_upd_job *j, const st_table *t, spill *sp)
         sp->n = c + 1;
         if (rc < 0) break;
         if (t->dt[c] == STRATA_STR)
-            rc = st_colw_append_str(j->err, &sp->w[c], t->data[c], t->bytes[c], t->rows);
+            rc = st_colw_append_str_valid(j->err, &sp->w[c], t->data[c], t->bytes[c], t->valid[c],
+                                          0, t->rows);
         else
-            rc = st_colw_append(j->err, &sp->w[c], t->data[c], t->rows);
+            rc = st_colw_append_valid(j->err, &sp->w[c], t->data[c], t->valid[c], 0, t->rows);
+        if (rc == STRATA_OK) rc = st_colw_sync_valid(j->err, &sp->w[c]);
     }
     return rc;
 }
@@ -429,9 +505,9 @@ typedef struct srun {
     uint64_t at, win;
     st_table cur; /* the rows in view */
     uint64_t i;   /* the next of them */
-    st_npy_map maps[ST_TBL_MAX], bmaps[ST_TBL_MAX];
-    void *wmap[2 * ST_TBL_MAX];
-    size_t wlen[2 * ST_TBL_MAX];
+    st_npy_map maps[ST_TBL_MAX], bmaps[ST_TBL_MAX], vmaps[ST_TBL_MAX];
+    void *wmap[3 * ST_TBL_MAX]; /* RUN_SPILL: windows as the table's own[] */
+    size_t wlen[3 * ST_TBL_MAX];
 } srun;
 
 static void run_unmap(srun *r)
@@ -439,8 +515,9 @@ static void run_unmap(srun *r)
     for (int c = 0; c < ST_TBL_MAX; c++) {
         st_npy_unmap(&r->maps[c]);
         st_npy_unmap(&r->bmaps[c]);
+        st_npy_unmap(&r->vmaps[c]);
     }
-    for (int c = 0; c < 2 * ST_TBL_MAX; c++) {
+    for (int c = 0; c < 3 * ST_TBL_MAX; c++) {
         if (r->wmap[c] != NULL) munmap(r->wmap[c], r->wlen[c]);
         r->wmap[c] = NULL;
     }
@@ -487,6 +564,7 @@ static int run_next(st_upd_job *j, srun *r, int nc)
         for (int c = 0; c < nc; c++) {
             int rc =
                 st_upd_map(j, w, c, &r->maps[c], &r->bmaps[c], &r->cur.data[c], &r->cur.bytes[c]);
+            if (rc == STRATA_OK) rc = st_upd_map_valid(j, w, c, &r->vmaps[c], &r->cur.valid[c]);
             if (rc < 0) return rc;
             r->cur.dt[c] = (strata_dtype)j->sch.cat[c].dtype;
             r->cur.boff[c] = 0;
@@ -513,6 +591,14 @@ static int run_next(st_upd_job *j, srun *r, int nc)
             if (rc < 0) return rc;
             r->cur.boff[c] = o[0];
         }
+        /* the window starts at a whole byte of the bitmap: R->win is a multiple of 8 */
+        r->cur.valid[c] = NULL;
+        if (w->valid.w.fd >= 0) {
+            rc = window(j, r, 2 * ST_TBL_MAX + c, w->valid.w.fd, ST_NPY_FIXED_HEADER + r->at / 8,
+                        st_bits_bytes(n), &p);
+            if (rc < 0) return rc;
+            r->cur.valid[c] = (const uint8_t *)p;
+        }
     }
     r->cur.rows = n;
     r->at += n;
@@ -528,6 +614,7 @@ typedef struct mwriter {
     int open, nc;
     uint64_t rows, nbuf;
     char *buf[ST_TBL_MAX];
+    uint8_t *vbuf[ST_TBL_MAX]; /* the validity of the buffered rows */
     st_vec sbytes[ST_TBL_MAX]; /* string columns: bytes of the buffered rows */
     st_vec soff[ST_TBL_MAX];   /* their offsets (n+1) */
 } mwriter;
@@ -545,9 +632,10 @@ static int mw_flush(mwriter *m)
     }
     for (int c = 0; c < m->nc && rc == STRATA_OK; c++) {
         if (j->sch.cat[c].dtype == STRATA_STR)
-            rc = st_colw_append_str(j->err, &m->ow.w[c], m->soff[c].v, m->sbytes[c].v, m->nbuf);
+            rc = st_colw_append_str_valid(j->err, &m->ow.w[c], m->soff[c].v, m->sbytes[c].v,
+                                          m->vbuf[c], 0, m->nbuf);
         else
-            rc = st_colw_append(j->err, &m->ow.w[c], m->buf[c], m->nbuf);
+            rc = st_colw_append_valid(j->err, &m->ow.w[c], m->buf[c], m->vbuf[c], 0, m->nbuf);
         m->sbytes[c].n = 0;
         m->soff[c].n = 0;
     }
@@ -573,6 +661,7 @@ static int mw_rows(mwriter *m, const st_table *t, uint64_t from, uint64_t count)
         uint64_t k = count < room ? count : room;
         if (k > left) k = left;
         for (int c = 0; c < m->nc; c++) {
+            st_bits_copy(m->vbuf[c], m->nbuf, t->valid[c], from, k);
             if (t->dt[c] == STRATA_STR) {
                 const int64_t *o = t->data[c];
                 if (m->soff[c].n == 0) {
@@ -609,9 +698,10 @@ static int mw_init(mwriter *m, st_upd_job *j, int nc)
     m->nc = nc;
     for (int c = 0; c < nc; c++) {
         m->buf[c] = malloc(MW_BUF * 8);
+        m->vbuf[c] = malloc(MW_BUF / 8);
         m->sbytes[c] = (st_vec)ST_VEC(char);
         m->soff[c] = (st_vec)ST_VEC(int64_t);
-        if (m->buf[c] == NULL) return STRATA_ENOMEM;
+        if (m->buf[c] == NULL || m->vbuf[c] == NULL) return STRATA_ENOMEM;
     }
     return STRATA_OK;
 }
@@ -621,6 +711,7 @@ static void mw_free(mwriter *m)
     if (m->open) st_upd_out_abort(&m->ow);
     for (int c = 0; c < m->nc; c++) {
         free(m->buf[c]);
+        free(m->vbuf[c]);
         st_vec_free(&m->sbytes[c]);
         st_vec_free(&m->soff[c]);
     }
@@ -744,7 +835,7 @@ int st_upd_order(st_upd_job *j, const st_dspec *sp, strata_snapshot *s, const in
     uint64_t win = UINT64_MAX;
     if (j->o->mem > 0) {
         double rows = (double)j->o->mem / 2 / (double)(nr + 1) / (p.row_bytes + 16);
-        win = rows < 1024 ? 1024 : (uint64_t)rows;
+        win = rows < 1024 ? 1024 : (uint64_t)rows / 8 * 8;
     }
     for (uint64_t c = 0; c < nchunks && rc == STRATA_OK; c++) {
         uint64_t a = r0 + c * chunk, e = a + chunk < r1 ? a + chunk : r1;

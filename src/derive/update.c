@@ -592,56 +592,6 @@ static int groups_out(st_upd_job *j, const st_groups *gr, const gplan *g)
 
 /* ---- the index of a derived dataset -------------------------------------------------------- */
 
-int st_upd_no_nulls(st_upd_job *j, strata_snapshot *s, uint64_t b, int col, const char *what)
-{
-    const st_cat_bcol *bc =
-        &st_snapshot_bcols(s)[b * (size_t)st_snapshot_schema(s)->ncols + (size_t)col];
-    if (bc->nulls == 0) return STRATA_OK;
-    return st_error(j->err, STRATA_EUNSUPPORTED,
-                    "column '%s' of '%s/%s' has %llu nulls in batch %lld; %s does not take "
-                    "nulls yet: derive from a filter that leaves them out (--filter "
-                    "'not is_null(%s)')",
-                    st_snapshot_schema(s)->cat[col].name, st_snapshot_rec(s)->region,
-                    st_snapshot_rec(s)->name, (unsigned long long)bc->nulls,
-                    (long long)st_snapshot_batches(s)[b].seq, what,
-                    st_snapshot_schema(s)->cat[col].name);
-}
-
-/* The top SP->k of the N keys of K (column 0) into IDX, *COUNT of them: nulls count as after
- * every value (ascending and descending), so they fill in only when fewer values are there. */
-static int topk_nulls_last(st_upd_job *j, const st_table *k, uint64_t n, const st_dspec *sp,
-                           uint64_t *idx, uint64_t *count)
-{
-    const uint8_t *v = k->valid[0];
-    uint64_t nv = n - st_bits_nulls(v, 0, n);
-    if (v == NULL || nv == n) {
-        int64_t got = st_topk(k->dt[0], k->data[0], n, sp->k, sp->desc, idx, j->nt);
-        if (got < 0) return st_error(j->err, (int)got, "out of memory in topk");
-        *count = (uint64_t)got;
-        return STRATA_OK;
-    }
-    /* the valid rows' keys, compacted; their top; then nulls in row order */
-    size_t esz = strata_dtype_size(k->dt[0]);
-    char *keys = malloc(nv * esz + 8);
-    uint64_t *rows = malloc((nv + 1) * sizeof *rows), m = 0;
-    int rc = keys && rows ? STRATA_OK : st_error(j->err, STRATA_ENOMEM, "out of memory in topk");
-    for (uint64_t i = 0; rc == STRATA_OK && i < n; i++)
-        if (st_bit(v, i)) {
-            memcpy(keys + m * esz, (const char *)k->data[0] + i * esz, esz);
-            rows[m++] = i;
-        }
-    int64_t got = rc == STRATA_OK ? st_topk(k->dt[0], keys, nv, sp->k, sp->desc, idx, j->nt) : 0;
-    if (got < 0) rc = st_error(j->err, (int)got, "out of memory in topk");
-    uint64_t c = got > 0 ? (uint64_t)got : 0;
-    for (uint64_t i = 0; i < c; i++) idx[i] = rows[idx[i]];
-    for (uint64_t i = 0; rc == STRATA_OK && i < n && c < sp->k; i++)
-        if (!st_bit(v, i)) idx[c++] = i;
-    *count = c;
-    free(keys);
-    free(rows);
-    return rc;
-}
-
 /* Positions of the rows of source batch B that an order-preserving op keeps, in its order. */
 static int index_of_batch(st_upd_job *j, strata_snapshot *s, uint64_t b, const st_dspec *sp,
                           const st_expr *e, const int *keycols, uint64_t **out, uint64_t *count)
@@ -681,7 +631,7 @@ static int index_of_batch(st_upd_job *j, strata_snapshot *s, uint64_t b, const s
             rc = st_table_argsort(j->err, &k, 0, k.n, n, idx, sp->desc, j->nt);
             *count = n;
         } else if (rc == STRATA_OK) {
-            rc = topk_nulls_last(j, &k, n, sp, idx, count);
+            rc = st_table_topk(j, &k, 0, n, sp, idx, count);
         }
     }
     for (uint64_t i = 0; i < *count; i++) idx[i] += first;

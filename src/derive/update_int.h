@@ -60,10 +60,6 @@ int st_upd_map(st_upd_job *j, const st_upd_wbatch *w, int col, st_npy_map *m, st
 int st_upd_map_valid(st_upd_job *j, const st_upd_wbatch *w, int col, st_npy_map *mv,
                      const uint8_t **valid);
 
-/* STRATA_EUNSUPPORTED, naming the column and what to do, when column COL of batch B of S holds
- * nulls, which WHAT (an operation) does not take yet. */
-int st_upd_no_nulls(st_upd_job *j, strata_snapshot *s, uint64_t b, int col, const char *what);
-
 /* Retire every batch of the working view that was there before: a refresh replaces them. */
 void st_upd_retire(st_upd_job *j);
 
@@ -88,9 +84,9 @@ typedef struct st_table {
     const void *data[ST_TBL_MAX];
     const char *bytes[ST_TBL_MAX];
     int64_t boff[ST_TBL_MAX];
-    const uint8_t
-        *valid[ST_TBL_MAX];    /* validity bitmaps (NULL: no nulls); argsort puts nulls last */
-    void *own[2 * ST_TBL_MAX]; /* buffers the table owns */
+    const uint8_t *valid[ST_TBL_MAX]; /* validity bitmaps (NULL: no nulls): nulls sort last */
+    void *own[3 * ST_TBL_MAX];        /* buffers the table owns: column C's values 2C, bytes 2C + 1,
+                                       * validity 2 ST_TBL_MAX + C */
 } st_table;
 
 void st_table_free(st_table *t);
@@ -98,6 +94,12 @@ void st_table_free(st_table *t);
 /* Stable multi-key argsort of the N rows of T by columns [FIRST, FIRST + NK) into PERM. */
 int st_table_argsort(st_err *err, const st_table *t, int first, int nk, uint64_t n, uint64_t *perm,
                      int desc, int nt);
+
+/* The top SP->k rows of the N rows of T by column C into IDX, *COUNT of them, in order: a null
+ * key comes after every value (ascending and descending), so nulls fill in only when fewer values
+ * are there. */
+int st_table_topk(st_upd_job *j, const st_table *t, int c, uint64_t n, const st_dspec *sp,
+                  uint64_t *idx, uint64_t *count);
 
 /* The sort or global top-k SP of source S by columns KEYCOLS: the rows of source batches
  * [CONSUMED, nbatches) sorted (in memory, or in runs spilled to disk under --mem) and merged with

@@ -4,6 +4,9 @@
  * Ingest reads the group's columns a slab of rows at a time and feeds them to the ingest layer
  * (ingest/ingest.h), which batches and publishes them, or nothing. Export writes every batch of
  * a snapshot, column by column, from the mapped batch files, into a new file (hdf5.c).
+ *
+ * Nulls travel as in NPY files: a column NAME with nulls has a bool dataset NAME.valid beside it,
+ * true where a row has a value. On ingest such a dataset is the validity of NAME, not a column.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -14,6 +17,7 @@
 #include "ingest/ingest.h"
 #include "interop/hdf5_int.h"
 #include "store/store.h"
+#include "util/bits.h"
 #include "util/name.h"
 #include "util/parse.h"
 
@@ -26,6 +30,8 @@ typedef struct h5col {
     strata_dtype dtype;
     int vlen;     /* strings: variable-length (else fixed, FSIZE bytes each) */
     size_t fsize; /* fixed-length strings: bytes per value */
+    int vcol;     /* the column holding this one's validity (NAME.valid), or -1 */
+    int valid_of; /* the column whose validity this one is, or -1 */
     char where[ST_H5_WHERE];
 } h5col;
 
@@ -139,6 +145,7 @@ static int h5col_open(h5in *in, h5col *c, const char *name, int first)
     }
     hsize_t len;
     H5Sget_simple_extent_dims(sp, &len, NULL);
+    c->vcol = c->valid_of = -1;
     const char *why = st_h5_dtype_of(ft, &c->dtype);
     if (why != NULL) {
         rc = st_error(err, STRATA_EUNSUPPORTED, "%s: %s is not supported", c->where, why);
@@ -159,6 +166,23 @@ done:
     st_h5_close(ft);
     st_h5_close(sp);
     return rc;
+}
+
+/* A bool dataset NAME.valid beside a dataset NAME is NAME's validity (as NPY's NAME.valid.npy). */
+static void pair_validity(h5in *in)
+{
+    for (int v = 0; v < in->n; v++) {
+        h5col *c = &in->cols[v];
+        size_t len = strlen(c->name);
+        if (c->dtype != STRATA_BOOL || len <= 6 || strcmp(c->name + len - 6, ".valid") != 0)
+            continue;
+        for (int i = 0; i < in->n; i++)
+            if (i != v && strlen(in->cols[i].name) == len - 6 &&
+                memcmp(in->cols[i].name, c->name, len - 6) == 0 && in->cols[i].valid_of < 0) {
+                in->cols[i].vcol = v;
+                c->valid_of = i;
+            }
+    }
 }
 
 /* Find the group's columns: its links in name order; each must be a 1-D dataset. */
@@ -204,6 +228,7 @@ static int h5in_scan(h5in *in)
                             "%s: a named datatype is not supported as a column", c->where);
         ST_TRY(rc = h5col_open(in, c, name, i == 0));
     }
+    pair_validity(in);
 done:
     return rc;
 }
@@ -294,19 +319,37 @@ done:
     return rc;
 }
 
+/* Read rows [R0, R0+K) of the bool column V (a validity) into BITS (room for K bits), using BYTES
+ * (room for K) to read into. */
+static int h5col_read_valid(h5in *in, h5col *v, uint64_t r0, uint64_t k, uint8_t *bytes,
+                            uint8_t *bits)
+{
+    int rc = h5col_read(in, v, r0, k, bytes);
+    for (uint64_t i = 0; rc == STRATA_OK && i < k; i++) st_bit_set(bits, i, bytes[i] != 0);
+    return rc;
+}
+
 /* Read every row of the group, a slab of rows at a time (ST_H5_SLAB, or about 64 MiB of wide
- * rows), into the ingest G (ORDER: the schema position of each column). A validity bitmap, when
- * nulls come, is one more read per column. */
+ * rows), into the ingest G (ORDER: the schema position of each column, -1 for a validity). */
 static int h5in_copy(h5in *in, st_ingest *g, const int *order)
 {
     st_colbuf *bufs = calloc((size_t)in->n, sizeof *bufs);
+    uint8_t *vbytes = malloc(ST_H5_SLAB), **vbits = calloc((size_t)in->n, sizeof *vbits);
     int rc = STRATA_OK;
-    if (bufs == NULL) return st_error(in->err, STRATA_ENOMEM, "out of memory");
+    if (bufs == NULL || vbytes == NULL || vbits == NULL) {
+        rc = st_error(in->err, STRATA_ENOMEM, "out of memory");
+        goto done;
+    }
     /* rows per slab: ST_H5_SLAB, fewer when rows are wide (long fixed-length strings) */
     uint64_t row_bytes = 0, slab;
     for (int i = 0; i < in->n; i++) {
         const h5col *c = &in->cols[i];
+        if (order[i] < 0) continue;
         bufs[order[i]].dtype = c->dtype;
+        if (c->vcol >= 0 && (vbits[i] = malloc(st_bits_bytes(ST_H5_SLAB))) == NULL) {
+            rc = st_error(in->err, STRATA_ENOMEM, "out of memory");
+            goto done;
+        }
         row_bytes += c->dtype != STRATA_STR ? strata_dtype_size(c->dtype)
                      : c->vlen              ? 2 * sizeof(char *)
                                             : 2 * c->fsize + sizeof(int64_t);
@@ -317,7 +360,12 @@ static int h5in_copy(h5in *in, st_ingest *g, const int *order)
         uint64_t k = in->nrows - r0 < slab ? in->nrows - r0 : slab;
         for (int i = 0; i < in->n; i++) {
             h5col *c = &in->cols[i];
+            if (order[i] < 0) continue;
             st_colbuf *b = &bufs[order[i]];
+            if (c->vcol >= 0) {
+                ST_TRY(rc = h5col_read_valid(in, &in->cols[c->vcol], r0, k, vbytes, vbits[i]));
+                b->valid = vbits[i];
+            }
             if (c->dtype == STRATA_STR) {
                 ST_TRY(rc = h5col_read_str(in, c, b, r0, k));
             } else {
@@ -330,8 +378,14 @@ static int h5in_copy(h5in *in, st_ingest *g, const int *order)
         ST_TRY(rc = st_ingest_feed(g, bufs, k, done_bytes));
     }
 done:
-    for (int i = 0; i < in->n; i++) st_colbuf_free(&bufs[i]);
+    for (int i = 0; bufs != NULL && i < in->n; i++) {
+        bufs[i].valid = NULL;
+        st_colbuf_free(&bufs[i]);
+        free(vbits != NULL ? vbits[i] : NULL);
+    }
     free(bufs);
+    free(vbits);
+    free(vbytes);
     return rc;
 }
 
@@ -353,17 +407,23 @@ int strata_ingest_hdf5(strata_pool *pool, const char *region, const char *name, 
     st_h5_enter(&gd);
     ST_TRY(rc = h5in_open(&in));
     ST_TRY(rc = h5in_scan(&in));
-    cols = calloc((size_t)in.n, sizeof *cols);
-    order = calloc((size_t)in.n, sizeof *order);
+    size_t nmem = in.n > 0 ? (size_t)in.n : 1; /* h5in_scan() found one or more */
+    cols = calloc(nmem, sizeof *cols);
+    order = calloc(nmem, sizeof *order);
     if (cols == NULL || order == NULL) {
         rc = st_error(err, STRATA_ENOMEM, "out of memory");
         goto done;
     }
+    int ncols = 0;
     for (int i = 0; i < in.n; i++) {
-        cols[i].name = in.cols[i].name;
-        cols[i].dtype = in.cols[i].dtype;
+        if (in.cols[i].valid_of >= 0) continue;
+        cols[ncols].name = in.cols[i].name;
+        cols[ncols++].dtype = in.cols[i].dtype;
     }
-    ST_TRY(rc = st_ingest_bind(g, cols, in.n, in.where, order));
+    ST_TRY(rc = st_ingest_bind(g, cols, ncols, in.where, order));
+    /* ORDER by the group's members: a validity takes no place in the schema */
+    for (int i = in.n - 1, k = ncols - 1; i >= 0; i--)
+        order[i] = in.cols[i].valid_of >= 0 ? -1 : order[k--];
     ST_TRY(rc = h5in_copy(&in, g, order));
     st_ingest_files(g, 1);
 done:
@@ -471,7 +531,87 @@ static int export_batch(st_err *err, strata_snapshot *s, uint64_t b, int col, st
     return rc;
 }
 
-/* Write column COL of S as dataset NAME of O's group. */
+/* Whether column COL of S holds a null in one of its NBATCHES batches: 1, 0, or an error. */
+static int has_nulls(strata_snapshot *s, int col, uint64_t nbatches)
+{
+    for (uint64_t b = 0; b < nbatches; b++) {
+        strata_batch_info bi;
+        const uint8_t *v = NULL;
+        int rc = strata_snapshot_batch(s, b, &bi);
+        if (rc == STRATA_OK && bi.nrows > 0) rc = strata_snapshot_map_valid(s, b, col, &v);
+        if (rc < 0) return rc;
+        if (v != NULL && st_bits_nulls(v, 0, bi.nrows) > 0) return 1;
+    }
+    return 0;
+}
+
+/* STRATA_EINVAL when one of the NCOLS columns COLS of S to export is named X.valid and column X,
+ * also exported, has nulls: its validity would go there. */
+static int validity_clash(st_err *err, strata_snapshot *s, const strata_dataset_desc *d,
+                          const int *cols, int ncols, const char *file, const char *gpath)
+{
+    for (int i = 0; i < ncols; i++)
+        for (int k = 0; k < ncols; k++) {
+            const char *a = d->columns[cols ? cols[i] : i].name;
+            const char *v = d->columns[cols ? cols[k] : k].name;
+            size_t la = strlen(a);
+            if (strncmp(v, a, la) != 0 || strcmp(v + la, ".valid") != 0) continue;
+            int rc = has_nulls(s, cols ? cols[i] : i, d->nbatches);
+            if (rc < 0) return rc;
+            char where[ST_H5_WHERE];
+            st_h5_where(where, sizeof where, file, gpath, v, NULL, 0);
+            if (rc > 0)
+                return st_error(err, STRATA_EINVAL,
+                                "%s: column '%s' has nulls, whose validity goes here, but a column "
+                                "of that name is exported too; leave one of them out (--columns)",
+                                where, a);
+        }
+    return STRATA_OK;
+}
+
+/* Write the validity of column COL of S (which has nulls) as bool dataset NAME.valid of O's group,
+ * true where a row has a value. */
+static int export_validity(st_h5out *o, strata_snapshot *s, int col, const char *name,
+                           uint64_t nrows, uint64_t nbatches, const strata_hdf5_opts *opts,
+                           const char *gpath)
+{
+    char vname[STRATA_NAME_MAX + 8], where[ST_H5_WHERE];
+    snprintf(vname, sizeof vname, "%s.valid", name);
+    st_h5_where(where, sizeof where, o->file, gpath, vname, NULL, 0);
+    hid_t mt = st_h5_mem_type(STRATA_BOOL), did = H5I_INVALID_HID;
+    uint8_t *buf = malloc(ST_H5_SLAB);
+    int rc = STRATA_OK;
+    if (mt < 0 || buf == NULL) {
+        rc = mt < 0 ? st_h5_fail(o->err, STRATA_EIO, "%s: cannot make its type", where)
+                    : st_error(o->err, STRATA_ENOMEM, "out of memory");
+        goto done;
+    }
+    uint64_t chunk = opts->chunk_rows ? opts->chunk_rows : ST_H5_SLAB;
+    did = h5_create_1d(o, vname, mt, nrows, chunk, opts->gzip_level, where);
+    if (did < 0) {
+        rc = STRATA_EIO;
+        goto done;
+    }
+    for (uint64_t b = 0, r0 = 0; b < nbatches; b++) {
+        strata_batch_info bi;
+        const uint8_t *v;
+        ST_TRY(rc = strata_snapshot_batch(s, b, &bi));
+        ST_TRY(rc = bi.nrows ? strata_snapshot_map_valid(s, b, col, &v) : STRATA_OK);
+        for (uint64_t i = 0; i < bi.nrows && rc == STRATA_OK; i += ST_H5_SLAB) {
+            uint64_t k = bi.nrows - i < ST_H5_SLAB ? bi.nrows - i : ST_H5_SLAB;
+            for (uint64_t x = 0; x < k; x++) buf[x] = (uint8_t)st_bit(v, i + x);
+            rc = h5_write_rows(o->err, did, mt, r0 + i, k, buf, where);
+        }
+        r0 += bi.nrows;
+    }
+done:
+    rc = st_h5_close_written(o->err, &did, rc, where);
+    st_h5_close(mt);
+    free(buf);
+    return rc;
+}
+
+/* Write column COL of S as dataset NAME of O's group (and its validity when it has nulls). */
 static int export_column(st_h5out *o, strata_snapshot *s, int col, const strata_column *c,
                          const strata_hdf5_opts *opts, const char *gpath)
 {
@@ -503,6 +643,8 @@ static int export_column(st_h5out *o, strata_snapshot *s, int col, const strata_
         ST_TRY(rc = st_h5_attr_put(o->err, did, "strata_dtype", "ts", 0, where));
         ST_TRY(rc = st_h5_attr_put(o->err, did, "units", ST_H5_TS_UNITS, 0, where));
     }
+    ST_TRY(rc = has_nulls(s, col, d.nbatches));
+    if (rc > 0) rc = export_validity(o, s, col, c->name, d.nrows, d.nbatches, opts, gpath);
 done:
     rc = st_h5_close_written(o->err, &did, rc, where);
     st_h5_close(mt);
@@ -530,6 +672,7 @@ int strata_export_hdf5(strata_snapshot *s, const int *cols, int ncols, const cha
             return st_error(err, STRATA_ERANGE, "'%s/%s' has no column %d", d.region, d.name,
                             cols[i]);
     const char *gpath = h5path ? h5path : "/";
+    if ((rc = validity_clash(err, s, &d, cols, ncols, file, gpath)) < 0) return rc;
     st_h5_enter(&gd);
     ST_TRY(rc = st_h5out_create(&out, gpath));
     char where[ST_H5_WHERE], ds[2 * STRATA_NAME_MAX + 2];

@@ -382,6 +382,13 @@ static int colw_valid(st_err *err, st_colw *w, const uint8_t *valid, uint64_t bi
     return STRATA_OK;
 }
 
+int st_colw_sync_valid(st_err *err, st_colw *w)
+{
+    if (w->valid.w.fd < 0 || (w->data.n & 7) == 0) return STRATA_OK;
+    return st_pwrite_full(err, w->valid.w.fd, &w->vbyte, 1, ST_NPY_FIXED_HEADER + w->valid.bytes,
+                          w->valid.w.tmp);
+}
+
 int st_colw_append_valid(st_err *err, st_colw *w, const void *values, const uint8_t *valid,
                          uint64_t bit0, uint64_t n)
 {

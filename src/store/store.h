@@ -96,6 +96,9 @@ int st_colw_append_valid(st_err *err, st_colw *w, const void *values, const uint
                          uint64_t bit0, uint64_t n);
 int st_colw_append_str_valid(st_err *err, st_colw *w, const int64_t *offsets, const char *bytes,
                              const uint8_t *valid, uint64_t bit0, uint64_t n);
+/* Write the last, partial byte of W's validity bitmap in place (nothing if it has no bitmap), so
+ * that the rows appended so far can be read from its files while W stays open: spilled runs. */
+int st_colw_sync_valid(st_err *err, st_colw *w);
 /* Complete the file as DIR/TOKEN.POS.npy, fsynced (the caller fsyncs DIR); BC receives its
  * record. W is released, also on failure. */
 int st_colw_finish(st_err *err, st_colw *w, const char *dir, const char *token, int pos,

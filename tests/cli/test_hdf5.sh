@@ -7,7 +7,7 @@
 # N-d array goes h5py -> nd import -> nd export -> h5py unchanged; bad input (truncated file, a
 # dataset where a group is wanted, a 2-D column, columns of different lengths, unsupported types,
 # a damaged chunk) fails with its exact message and publishes nothing; a failed export leaves no
-# file. Skipped (exit 77) without h5py, except under CI=true, where that is a failure.
+# file; nulls go out and come back as a bool NAME.valid beside the column. Skipped (exit 77) without h5py, except under CI=true, where that is a failure.
 set -uo pipefail
 S=$1
 PY=/usr/bin/python3
@@ -240,6 +240,36 @@ expect 0 "$("$S" cat t/trips)" -- "$S" cat t/back
 expect 0 "" -- "$S" export t/trips --format hdf5 --out "$T/root.h5" --columns when,flag
 expect 0 "['flag', 'when'] (1010,) None" -- "$PY" -c "
 import h5py; f = h5py.File('$T/root.h5'); print(sorted(f), f['when'].chunks, f['when'].compression)"
+
+# ---- nulls: a column with nulls has a bool NAME.valid beside it (as NPY), both ways ------------------
+printf 'id,fare,zone,at\n1,10,north,2024-01-01 10:00:00\n2,,,\n3,30,"",2024-01-01 12:00:00\n' >"$T/nulls.csv"
+expect 0 "" -- "$S" ingest t/nulls "$T/nulls.csv" --quiet
+expect 0 "" -- "$S" export t/nulls --format hdf5 --out "$T/nulls.h5" --path /n
+expect 0 "['at', 'at.valid', 'fare', 'fare.valid', 'id', 'zone', 'zone.valid'] [1 0 1] bool [10  0 30] [True, False, True]" -- "$PY" -c "
+import h5py, numpy as np; g = h5py.File('$T/nulls.h5')['n']
+m = np.ma.masked_array(g['fare'][()], mask=~g['fare.valid'][()])
+print(sorted(g), g['fare.valid'][()].astype(int), g['fare.valid'].dtype, g['fare'][()], list(~m.mask))"
+expect 0 "" -- "$S" ingest t/nulls2 "$T/nulls.h5" --format hdf5 --path /n --quiet
+expect 0 "$("$S" cat t/nulls)" -- "$S" cat t/nulls2 --columns id,fare,zone,at
+expect 0 "columns   at:ts fare:i64 id:i64 zone:str" -- sh -c "'$S' show t/nulls2 | grep '^columns'"
+# h5py writes a masked column: a NAME.valid that is not bool, or names no column, is a column
+expect 0 "" -- "$PY" -c "
+import h5py, numpy as np
+with h5py.File('$T/masked.h5', 'w') as f:
+    f['x'] = np.arange(5, dtype='f8'); f['x.valid'] = np.array([1, 0, 1, 1, 0], dtype=bool)
+    f['y.valid'] = np.ones(5, dtype=bool); f['z'] = np.arange(5); f['z.valid'] = np.ones(5, dtype='i4')"
+expect 0 "" -- "$S" ingest t/masked "$T/masked.h5" --format hdf5 --quiet
+expect 0 'x,y.valid,z,z.valid
+0,true,0,1
+,true,1,1
+2,true,2,1
+3,true,3,1
+,true,4,1' -- "$S" cat t/masked
+# a column named like another's validity cannot be exported beside it
+printf 'a,a.valid\n,1\n' >"$T/clash.csv"
+expect 0 "" -- "$S" ingest t/clash "$T/clash.csv" --quiet
+expect_err 3 "strata: $T/clash.h5:/a.valid: column 'a' has nulls, whose validity goes here, but a column of that name is exported too; leave one of them out (--columns)" -- \
+    "$S" export t/clash --format hdf5 --out "$T/clash.h5"
 
 # ---- N-d arrays: h5py -> import -> export -> h5py --------------------------------------------------
 for a in sim/temp contig grow u; do
