@@ -640,6 +640,133 @@ static PyObject *nd_info(NdObject *nd, PyObject *noargs)
         "prefetched", (unsigned long long)d.prefetched);
 }
 
+/* Attributes copied out of the library's walk (which runs without the GIL). */
+typedef struct attr_copy {
+    strata_attr *v;
+    size_t n, cap;
+    int nomem;
+} attr_copy;
+
+static int attr_collect(void *ctx, const strata_attr *a)
+{
+    attr_copy *c = ctx;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 16;
+        strata_attr *v = realloc(c->v, cap * sizeof *v);
+        if (v == NULL) return c->nomem = 1;
+        c->v = v;
+        c->cap = cap;
+    }
+    strata_attr *d = &c->v[c->n];
+    *d = *a;
+    d->name = strdup(a->name);
+    d->s = a->type == STRATA_ATTR_TEXT ? strdup(a->s) : NULL;
+    if (d->name == NULL || (a->type == STRATA_ATTR_TEXT && d->s == NULL)) {
+        free((char *)d->name);
+        free((char *)d->s);
+        return c->nomem = 1;
+    }
+    c->n++;
+    return 0;
+}
+
+static PyObject *nd_attrs_dict(NdObject *nd, PyObject *noargs)
+{
+    (void)noargs;
+    if (nd_check(nd) < 0) return NULL;
+    attr_copy c = {0};
+    pyst_status st;
+    PYST_CALL_NOGIL(nd->pool, st, strata_ndarray_attr_list(nd->a, attr_collect, &c));
+    PyObject *out = NULL;
+    if (c.nomem)
+        PyErr_NoMemory();
+    else if (PYST_FAILED(st))
+        pyst_fail(&st);
+    else
+        out = PyDict_New();
+    for (size_t i = 0; i < c.n; i++) {
+        const strata_attr *a = &c.v[i];
+        PyObject *v = NULL;
+        if (out != NULL)
+            v = a->type == STRATA_ATTR_INT     ? PyLong_FromLongLong(a->i)
+                : a->type == STRATA_ATTR_FLOAT ? PyFloat_FromDouble(a->f)
+                                               : PyUnicode_FromString(a->s);
+        if (v == NULL || PyDict_SetItemString(out, a->name, v) < 0) Py_CLEAR(out);
+        Py_XDECREF(v);
+        free((char *)a->name);
+        free((char *)a->s);
+    }
+    free(c.v);
+    return out;
+}
+
+static PyObject *nd_attr_set(NdObject *nd, PyObject *args)
+{
+    const char *name;
+    PyObject *value;
+    if (!PyArg_ParseTuple(args, "sO:_attr_set", &name, &value) || nd_check(nd) < 0) return NULL;
+    strata_attr a = {.name = name};
+    if (PyBool_Check(value) || PyLong_Check(value)) {
+        a.type = STRATA_ATTR_INT;
+        a.i = PyLong_AsLongLong(value);
+    } else if (PyFloat_Check(value)) {
+        a.type = STRATA_ATTR_FLOAT;
+        a.f = PyFloat_AsDouble(value);
+    } else if (PyUnicode_Check(value)) {
+        a.type = STRATA_ATTR_TEXT;
+        a.s = PyUnicode_AsUTF8(value);
+    } else {
+        char msg[STRATA_NAME_MAX + 128];
+        snprintf(msg, sizeof msg, "attribute '%.*s': an int, a float or a str, not %.40s",
+                 STRATA_NAME_MAX, name, Py_TYPE(value)->tp_name);
+        return pyst_raise(STRATA_ETYPE, msg);
+    }
+    if (PyErr_Occurred()) return NULL;
+    pyst_status st;
+    PYST_CALL_NOGIL(nd->pool, st, strata_ndarray_attr_set(nd->a, &a));
+    if (PYST_FAILED(st)) return pyst_fail(&st);
+    Py_RETURN_NONE;
+}
+
+static PyObject *nd_attr_delete(NdObject *nd, PyObject *args)
+{
+    const char *name;
+    if (!PyArg_ParseTuple(args, "s:_attr_delete", &name) || nd_check(nd) < 0) return NULL;
+    pyst_status st;
+    PYST_CALL_NOGIL(nd->pool, st, strata_ndarray_attr_delete(nd->a, name));
+    if (PYST_FAILED(st)) return pyst_fail(&st);
+    Py_RETURN_NONE;
+}
+
+/* gzip=None: as the array is; False or 0: uncompressed; 1..9: deflate at that level. */
+static PyObject *nd_export_hdf5(NdObject *nd, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"file", "path", "gzip", NULL};
+    PyObject *file_o, *gzip_o = Py_None;
+    const char *path;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&s|$O:export_hdf5", kwlist, PyUnicode_FSConverter,
+                                     &file_o, &path, &gzip_o))
+        return NULL;
+    strata_hdf5_opts o = {0};
+    int64_t level = 0;
+    if (gzip_o == Py_False)
+        o.gzip_level = -1;
+    else if (pyst_opt_int64(gzip_o, 0, &level, "gzip") < 0)
+        goto fail;
+    else if (gzip_o != Py_None)
+        o.gzip_level = level == 0 ? -1 : (int)(level > 9 || level < 0 ? 99 : level);
+    if (nd_check(nd) < 0) goto fail;
+    pyst_status st;
+    PYST_CALL_NOGIL(nd->pool, st,
+                    strata_ndarray_export_hdf5(nd->a, PyBytes_AS_STRING(file_o), path, &o));
+    Py_DECREF(file_o);
+    if (PYST_FAILED(st)) return pyst_fail(&st);
+    Py_RETURN_NONE;
+fail:
+    Py_DECREF(file_o);
+    return NULL;
+}
+
 static PyObject *nd_enter(NdObject *nd, PyObject *noargs)
 {
     (void)noargs;
@@ -773,6 +900,16 @@ static PyMethodDef nd_methods[] = {
      "chunks_total, chunks_written, bytes (stored), version (writes committed), and this\n"
      "handle's counters: reads, chunks_read, cache_hits, staged_on_demand, staged_bytes,\n"
      "prefetched."},
+    {"export_hdf5", (PyCFunction)(void (*)(void))nd_export_hdf5, METH_VARARGS | METH_KEYWORDS,
+     "export_hdf5(file, path, *, gzip=None)\n--\n\n"
+     "Write the array into a new HDF5 FILE as dataset PATH ('/group/name'; groups are made):\n"
+     "shape (an unlimited first dimension stays extensible), dtype, fill value, chunk shape,\n"
+     "attributes. GZIP: None keeps the compression the array has (zstd through HDF5's zstd\n"
+     "plugin when installed, else gzip), False or 0 writes it uncompressed, 1..9 deflates.\n"
+     "The file appears whole or not at all. h5py reads it."},
+    {"_attrs", (PyCFunction)nd_attrs_dict, METH_NOARGS, "The attributes as a dict (nd.attrs)."},
+    {"_attr_set", (PyCFunction)nd_attr_set, METH_VARARGS, "nd.attrs[name] = value."},
+    {"_attr_delete", (PyCFunction)nd_attr_delete, METH_VARARGS, "del nd.attrs[name]."},
     {"close", (PyCFunction)pyst_child_close_meth, METH_NOARGS,
      "close()\n--\n\nClose the handle (waiting for its prefetch). Calling it again does nothing."},
     {"__enter__", (PyCFunction)nd_enter, METH_NOARGS, NULL},
@@ -978,6 +1115,43 @@ static PyObject *pool_ndarray(PoolObject *p, PyObject *args, PyObject *kw)
     PyObject *nd = nd_new(p, h, region, name);
     if (nd != NULL) ((NdObject *)nd)->verbose = verbose;
     return nd;
+}
+
+static PyObject *pool_import_ndarray(PoolObject *p, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"name", "file", "path", "tier", "zstd", "skip_attrs", NULL};
+    const char *full, *path, *tier = NULL;
+    PyObject *file_o, *zstd_o = Py_None;
+    int skip = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "sO&s|$zOp:import_ndarray", kwlist, &full,
+                                     PyUnicode_FSConverter, &file_o, &path, &tier, &zstd_o, &skip))
+        return NULL;
+    char region[STRATA_NAME_MAX + 1], name[STRATA_NAME_MAX + 1];
+    strata_hdf5_opts o = {.tier = tier, .skip_attrs = skip};
+    int64_t level = 0;
+    PyObject *out = NULL;
+    if (pyst_split(full, region, name, "N-d array") < 0 || pyst_pool_check(p) < 0) goto done;
+    if (zstd_o == Py_False)
+        o.zstd_level = -1;
+    else if (pyst_opt_int64(zstd_o, 0, &level, "zstd") < 0)
+        goto done;
+    else if (zstd_o != Py_None)
+        o.zstd_level = level == 0 ? -1 : (int)(level > 22 || level < 0 ? 99 : level);
+    if (pyst_region_ensure(p, region) < 0) goto done;
+    pyst_status st;
+    strata_ndarray *h = NULL;
+    PYST_CALL_NOGIL(
+        p, st,
+        strata_ndarray_import_hdf5(p->pool, region, name, PyBytes_AS_STRING(file_o), path, &o));
+    if (PYST_FAILED(st)) {
+        pyst_fail(&st);
+        goto done;
+    }
+    PYST_CALL_NOGIL(p, st, strata_ndarray_open(p->pool, region, name, NULL, &h));
+    out = PYST_FAILED(st) ? pyst_fail(&st) : nd_new(p, h, region, name);
+done:
+    Py_DECREF(file_o);
+    return out;
 }
 
 static int list_in_region(void *ctx, const char *name)
@@ -1442,6 +1616,15 @@ PyMethodDef pyst_pool_nd_methods[] = {
      "zstd chunks (None: 64 MiB; -1: none). SEQUENTIAL: reads go step after step, so step\n"
      "i+1 is prefetched while i is used. STAGE_TIER: where reads stage archive data\n"
      "(default 'default'); VERBOSE reports on-demand staging on stderr. NotFound if missing."},
+    {"import_ndarray", (PyCFunction)(void (*)(void))pool_import_ndarray,
+     METH_VARARGS | METH_KEYWORDS,
+     "import_ndarray(name, file, path, *, tier=None, zstd=None, skip_attrs=False)\n--\n\n"
+     "Create N-d array 'region/name' from the numeric or bool HDF5 dataset PATH of FILE (as\n"
+     "written by h5py: contiguous or chunked, gzip ...) and return it open: shape, dtype, chunk\n"
+     "shape (contiguous: row-major), fill value, an unlimited first dimension, attributes\n"
+     "(scalar int, float or str; any other raises Unsupported unless SKIP_ATTRS). ZSTD: None\n"
+     "takes the file's (compressed data becomes zstd level 3), False or 0 stores it\n"
+     "uncompressed, 1..19 that level. TIER: where the data goes. Nothing is left on failure."},
     {"ndarrays", (PyCFunction)pool_ndarrays, METH_VARARGS,
      "ndarrays(region=None)\n--\n\nNames ('region/name') of the N-d arrays of REGION, or of\n"
      "every region."},

@@ -321,3 +321,69 @@ def test_children_keep_the_pool_open(pool_path):
     nd.close()
     with pytest.raises(strata.InvalidArgument, match="closed"):
         nd[0]
+
+
+# ---- HDF5 and attributes ---------------------------------------------------------------------
+
+
+def test_hdf5_import_export_attrs(pool, tmp_path):
+    """h5py writes a chunked gzip dataset with attributes; import_ndarray keeps shape, chunks,
+    dtype, values and attributes; attrs reads and edits them as h5py's .attrs; export_hdf5
+    writes what h5py reads back equal, with the chosen compression; failures raise and leave
+    nothing."""
+    h5py = pytest.importorskip("h5py")
+    src, out = str(tmp_path / "in.h5"), str(tmp_path / "out.h5")
+    data = np.random.default_rng(3).normal(size=(4, 6, 5)).astype("f4")
+    with h5py.File(src, "w") as f:
+        d = f.create_dataset("fields/temp", data=data, chunks=(1, 3, 5), compression="gzip",
+                             maxshape=(None, 6, 5))
+        d.attrs["units"] = "K"
+        d.attrs["step"] = 3
+        d.attrs["ratio"] = 0.25
+        f.create_dataset("flags", data=np.arange(7) % 2 == 0)
+    nd = pool.import_ndarray("sim/temp", src, "/fields/temp")
+    assert isinstance(nd, strata.NdArray)
+    assert (nd.shape, nd.chunks, nd.dtype) == ((4, 6, 5), (1, 3, 5), np.float32)
+    np.testing.assert_array_equal(nd[...], data)
+    assert dict(nd.attrs) == {"ratio": 0.25, "step": 3, "units": "K"}
+    assert nd.info()["unlimited"] and nd.info()["zstd"] == 3
+    nd.attrs["units"] = "degC"
+    nd.attrs["scale"] = 2
+    del nd.attrs["step"]
+    assert sorted(nd.attrs) == ["ratio", "scale", "units"] and "step" not in nd.attrs
+    assert nd.attrs["units"] == "degC" and nd.attrs.get("step", -1) == -1
+    with pytest.raises(KeyError):
+        del nd.attrs["step"]
+    with pytest.raises(strata.TypeMismatch, match="an int, a float or a str, not list"):
+        nd.attrs["bad"] = [1, 2]
+    with pytest.raises(strata.InvalidArgument, match="names starting with 'strata_' are reserved"):
+        nd.attrs["strata_x"] = 1
+    nd.append(np.ones((6, 5), "f4"))
+    nd.export_hdf5(out, "/a/temp", gzip=4)
+    with h5py.File(out) as f:
+        t = f["a/temp"]
+        assert (t.shape, t.maxshape, t.chunks) == ((5, 6, 5), (None, 6, 5), (1, 3, 5))
+        assert (t.compression, t.compression_opts) == ("gzip", 4)
+        np.testing.assert_array_equal(t[:4], data)
+        np.testing.assert_array_equal(t[4], np.ones((6, 5), "f4"))
+        assert {k: t.attrs[k] for k in ("units", "scale", "ratio")} == \
+            {"units": "degC", "scale": 2, "ratio": 0.25}
+    nd.export_hdf5(out, "/plain", gzip=False)
+    with h5py.File(out) as f:
+        assert list(f) == ["plain"] and f["plain"].compression is None
+    # the copy comes back equal, stored uncompressed with zstd=False
+    back = pool.import_ndarray("sim/back", out, "/plain", zstd=False)
+    np.testing.assert_array_equal(back[...], nd[...])
+    assert back.info()["zstd"] == 0 and back.attrs["units"] == "degC"
+    flags = pool.import_ndarray("sim/flags", src, "/flags")
+    assert flags.dtype == np.bool_ and list(flags[...]) == [True, False] * 3 + [True]
+    with pytest.raises(strata.Exists):
+        pool.import_ndarray("sim/temp", src, "/fields/temp")
+    with pytest.raises(strata.NotFound, match="no such object"):
+        pool.import_ndarray("sim/none", src, "/fields/nope")
+    with pytest.raises(strata.InvalidArgument, match="a group"):
+        pool.import_ndarray("sim/none", src, "/fields")
+    assert "sim/none" not in pool.ndarrays("sim")
+    with pytest.raises(strata.Error):
+        nd.export_hdf5(str(tmp_path / "no" / "x.h5"), "/t")
+    assert not (tmp_path / "no").exists()
