@@ -379,19 +379,23 @@ static int groups_of_obatch(st_upd_job *j, size_t b, const st_dspec *sp, const g
 {
     const st_upd_wbatch *w = &ST_UPD_WB(j, b);
     uint64_t m = (uint64_t)w->b.nrows;
-    st_npy_map mp[ST_DERIVE_MAX_COLS], mb[ST_DERIVE_MAX_COLS];
+    st_npy_map mp[ST_DERIVE_MAX_COLS], mb[ST_DERIVE_MAX_COLS], mv[ST_MAX_KEYS];
     const void *data[ST_DERIVE_MAX_COLS];
     const char *bytes[ST_DERIVE_MAX_COLS];
     st_gcol keys[ST_MAX_KEYS];
-    int rc = STRATA_OK, c = 0;
+    int rc = STRATA_OK, c = 0, nv = 0;
     st_groups_init(out, sp->nkeys, g->kdt, g->nslots, g->op, g->in, g->q);
     for (; c < g->ncols; c++) ST_TRY(rc = st_upd_map(j, w, c, &mp[c], &mb[c], &data[c], &bytes[c]));
     for (int x = 0; x < g->ncols; x++)
-        if (g->role[x].what == ST_GOUT_KEY)
-            keys[g->role[x].arg] = (st_gcol){g->kdt[g->role[x].arg], data[x], bytes[x], NULL};
+        if (g->role[x].what == ST_GOUT_KEY) { /* the null group's key is null */
+            st_gcol *k = &keys[g->role[x].arg];
+            *k = (st_gcol){g->kdt[g->role[x].arg], data[x], bytes[x], NULL};
+            ST_TRY(rc = st_upd_map_valid(j, w, x, &mv[nv++], &k->valid));
+        }
     ST_TRY(rc = st_groups_set_keys(out, keys, m));
     for (int x = 0; x < g->ncols; x++) ST_TRY(rc = load_col(out, g, x, data[x], bytes[x], m));
-    for (uint64_t i = 0; i < m; i++) /* no nulls yet: every input of a group counted */
+    /* aggregated columns have no nulls here (groupby_recomputes()): every input counted */
+    for (uint64_t i = 0; i < m; i++)
         for (int a = 0; a < g->nslots; a++)
             out->nval[i * (size_t)g->nslots + (size_t)a] = out->count[i];
 done:
@@ -402,6 +406,7 @@ done:
         st_npy_unmap(&mp[x]);
         st_npy_unmap(&mb[x]);
     }
+    for (int x = 0; x < nv; x++) st_npy_unmap(&mv[x]);
     return rc;
 }
 
@@ -707,9 +712,9 @@ done:
     return rc;
 }
 
-/* Whether group-by SP of S recomputes from every batch: it has a holistic aggregate, or a key
- * or aggregated column has a null in some batch (its output keeps no per-aggregate count of
- * the non-null inputs to merge with). */
+/* Whether group-by SP of S recomputes from every batch: it has a holistic aggregate, or an
+ * aggregated column has a null in some batch (its output keeps no per-aggregate count of the
+ * non-null inputs to merge with). Null keys merge: the null group is a group as any other. */
 static int groupby_recomputes(const st_dspec *sp, strata_snapshot *s)
 {
     if (sp->op != ST_OP_GROUPBY) return 0;
@@ -719,10 +724,6 @@ static int groupby_recomputes(const st_dspec *sp, strata_snapshot *s)
     int ncols = sch->ncols;
     uint8_t *used = calloc((size_t)ncols + 1, 1);
     if (used == NULL) return 1; /* recomputing is always right */
-    for (int k = 0; k < sp->nkeys; k++) {
-        int c = st_schema_find(sch, sp->key[k]);
-        if (c >= 0) used[c] = 1;
-    }
     for (int a = 0; a < sp->naggs; a++) {
         int c = sp->agg_col[a][0] ? st_schema_find(sch, sp->agg_col[a]) : -1;
         if (c >= 0) used[c] = 1;
