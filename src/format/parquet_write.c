@@ -398,11 +398,54 @@ static void dict_free(dict_build *d)
     memset(d, 0, sizeof *d);
 }
 
+/* The open-addressing table of a dictionary being built: slot -> distinct id, -1 when free. It
+ * starts small and doubles while it is more than half full, so a chunk whose values turn out
+ * mostly distinct (found after a few thousand rows) costs no table the size of the chunk. */
+typedef struct {
+    int64_t *slots;
+    size_t cap; /* a power of two */
+} dict_table;
+
+static size_t dict_hash(const st_pq_values *v, int w, int64_t row, size_t cap)
+{
+    if (w == 8 || w == 4) { /* fixed width: one multiply */
+        uint64_t x = 0;
+        memcpy(&x, (const uint8_t *)v->values + row * w, (size_t)w);
+        return (size_t)((x * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
+    }
+    size_t len;
+    const void *p = value_at(v, row, &len);
+    return (size_t)XXH3_64bits(p, len) & (cap - 1);
+}
+
+static int dict_table_init(dict_table *t, size_t cap)
+{
+    t->cap = cap;
+    t->slots = malloc(cap * sizeof *t->slots);
+    if (t->slots == NULL) return STRATA_ENOMEM;
+    memset(t->slots, 0xFF, cap * sizeof *t->slots);
+    return STRATA_OK;
+}
+
+/* Double T and put D's distinct values back in. */
+static int dict_table_grow(dict_table *t, const st_pq_values *v, int w, const dict_build *d)
+{
+    dict_table n;
+    if (dict_table_init(&n, 2 * t->cap) < 0) return STRATA_ENOMEM;
+    for (int64_t k = 0; k < d->ndistinct; k++) {
+        size_t h = dict_hash(v, w, d->rows[k], n.cap);
+        while (n.slots[h] >= 0) h = (h + 1) & (n.cap - 1);
+        n.slots[h] = k;
+    }
+    free(t->slots);
+    *t = n;
+    return STRATA_OK;
+}
+
 /* dict_build_of() for N fixed-width values of type T without nulls: the values hashed by one
- * multiply into the open-addressing table SLOTS (CAP, a power of two), at most LIMIT distinct. */
+ * multiply into table T, at most LIMIT distinct. 1 (built), 0 (not worth it), STRATA_ENOMEM. */
 #define ST_PQ_DICT_FIXED(NAME, T)                                                                  \
-    static int NAME(const st_pq_values *v, dict_build *d, int64_t *slots, size_t cap,              \
-                    int64_t limit)                                                                 \
+    static int NAME(const st_pq_values *v, dict_build *d, dict_table *t, int64_t limit)            \
     {                                                                                              \
         const T *x = (const T *)v->values;                                                         \
         int64_t probe = v->n < 4096 ? v->n : 4096;                                                 \
@@ -410,18 +453,21 @@ static void dict_free(dict_build *d)
             if (i == probe && 4 * d->ndistinct > 3 * probe) return 0; /* mostly distinct */        \
             T a;                                                                                   \
             memcpy(&a, &x[i], sizeof a);                                                           \
-            size_t h = (size_t)(((uint64_t)a * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);          \
+            size_t mask = t->cap - 1, h = (size_t)(((uint64_t)a * 0x9E3779B97F4A7C15ull) >> 32);   \
             int64_t slot;                                                                          \
-            for (;; h = (h + 1) & (cap - 1)) {                                                     \
-                if ((slot = slots[h]) < 0) break;                                                  \
+            for (h &= mask;; h = (h + 1) & mask) {                                                 \
+                if ((slot = t->slots[h]) < 0) break;                                               \
                 T b;                                                                               \
                 memcpy(&b, &x[d->rows[slot]], sizeof b);                                           \
                 if (memcmp(&a, &b, sizeof a) == 0) break; /* bytes: NaNs and -0 kept apart */      \
             }                                                                                      \
             if (slot < 0) {                                                                        \
                 if (d->ndistinct == limit) return 0; /* not worth it */                            \
-                slot = slots[h] = d->ndistinct;                                                    \
+                slot = t->slots[h] = d->ndistinct;                                                 \
                 d->rows[d->ndistinct++] = i;                                                       \
+                if (2 * (size_t)d->ndistinct > t->cap &&                                           \
+                    dict_table_grow(t, v, (int)sizeof(T), d) < 0)                                  \
+                    return STRATA_ENOMEM;                                                          \
             }                                                                                      \
             d->ids[d->nids++] = (uint32_t)slot;                                                    \
         }                                                                                          \
@@ -435,25 +481,21 @@ ST_PQ_DICT_FIXED(dict_fixed4, uint32_t)
 static int dict_build_of(const st_pq_values *v, dict_build *d)
 {
     int rc = 0;
-    int64_t *slots = NULL;
+    dict_table t = {0};
     memset(d, 0, sizeof *d);
     int64_t nn = 0;
     for (int64_t i = 0; i < v->n; i++) nn += is_valid(v, i);
     int64_t limit = nn / 2;
     if (v->type == ST_PQ_BOOLEAN || limit < 1) return 0;
-    size_t cap = 16;
-    while (cap < 2 * (size_t)limit + 2) cap *= 2;
-    slots = malloc(cap * sizeof *slots);
     d->rows = malloc((size_t)limit * sizeof *d->rows);
     d->ids = malloc((size_t)nn * sizeof *d->ids);
-    if (slots == NULL || d->rows == NULL || d->ids == NULL) {
+    if (d->rows == NULL || d->ids == NULL || dict_table_init(&t, 4096) < 0) {
         rc = STRATA_ENOMEM;
         goto done;
     }
-    memset(slots, 0xFF, cap * sizeof *slots);
     int w = width_of(v->type);
     if (v->validity == NULL && (w == 8 || w == 4)) {
-        rc = w == 8 ? dict_fixed8(v, d, slots, cap, limit) : dict_fixed4(v, d, slots, cap, limit);
+        rc = w == 8 ? dict_fixed8(v, d, &t, limit) : dict_fixed4(v, d, &t, limit);
         goto done;
     }
     /* a chunk whose first rows are mostly distinct will not pay: stop early */
@@ -461,37 +503,28 @@ static int dict_build_of(const st_pq_values *v, dict_build *d)
     for (int64_t i = 0; i < v->n; i++) {
         if (!is_valid(v, i)) continue;
         if (d->nids == probe && 4 * d->ndistinct > 3 * probe) goto done; /* rc 0 */
-        size_t h;
+        size_t len, olen;
+        const void *p = value_at(v, i, &len);
         int64_t slot;
-        if (w == 8 || w == 4) { /* fixed width: one multiply hashes, one compare matches */
-            uint64_t x = 0, y = 0;
-            memcpy(&x, (const uint8_t *)v->values + i * w, (size_t)w);
-            h = (size_t)((x * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
-            for (;; h = (h + 1) & (cap - 1)) {
-                if ((slot = slots[h]) < 0) break;
-                memcpy(&y, (const uint8_t *)v->values + d->rows[slot] * w, (size_t)w);
-                if (x == y) break;
+        for (size_t h = dict_hash(v, w, i, t.cap);; h = (h + 1) & (t.cap - 1)) {
+            if ((slot = t.slots[h]) < 0) {
+                if (d->ndistinct == limit) goto done; /* rc 0: not worth it */
+                slot = t.slots[h] = d->ndistinct;
+                d->rows[d->ndistinct++] = i;
+                if (2 * (size_t)d->ndistinct > t.cap && dict_table_grow(&t, v, w, d) < 0) {
+                    rc = STRATA_ENOMEM;
+                    goto done;
+                }
+                break;
             }
-        } else {
-            size_t len, olen;
-            const void *p = value_at(v, i, &len);
-            h = (size_t)XXH3_64bits(p, len) & (cap - 1);
-            for (;; h = (h + 1) & (cap - 1)) {
-                if ((slot = slots[h]) < 0) break;
-                const void *q = value_at(v, d->rows[slot], &olen);
-                if (olen == len && memcmp(p, q, len) == 0) break;
-            }
-        }
-        if (slot < 0) {
-            if (d->ndistinct == limit) goto done; /* rc 0: not worth it */
-            slot = slots[h] = d->ndistinct;
-            d->rows[d->ndistinct++] = i;
+            const void *q = value_at(v, d->rows[slot], &olen);
+            if (olen == len && memcmp(p, q, len) == 0) break;
         }
         d->ids[d->nids++] = (uint32_t)slot;
     }
     rc = 1;
 done:
-    free(slots);
+    free(t.slots);
     if (rc != 1) dict_free(d);
     return rc;
 }

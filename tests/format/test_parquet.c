@@ -240,6 +240,67 @@ static void write_file(st_pq_codec codec, int dict, st_pq_buf *buf, st_pq_values
     st_err_destroy(&err);
 }
 
+/* Dictionaries bigger than the builder's first table (4096 slots): 60000 rows of INT64 with
+ * 20000 distinct values, strings with 9000 distinct values and nulls, and a column that turns out
+ * to have too many distinct values after its first rows; each comes back equal, the first two
+ * dictionary-encoded, the last PLAIN. */
+static void large_dictionaries_round_trip(void **state)
+{
+    (void)state;
+    enum { R = 60000 };
+    st_err err;
+    st_err_init(&err);
+    st_pq_colspec spec[3] = {{.name = "i", .type = ST_PQ_INT64},
+                             {.name = "s", .type = ST_PQ_BYTE_ARRAY, .optional = 1},
+                             {.name = "late", .type = ST_PQ_INT64}};
+    spec[1].logical.kind = ST_PQ_LT_STRING;
+    st_pq_values cols[3];
+    memset(cols, 0, sizeof cols);
+    int64_t *iv = calloc(R, 8), *late = calloc(R, 8);
+    for (int i = 0; i < R; i++) {
+        iv[i] = (int64_t)(i / 3 % 20000) * 1000003 - 5; /* repeats early: worth a dictionary */
+        late[i] = i < 8000 ? i % 3 : i; /* few distinct values first, then all distinct */
+    }
+    cols[0] = (st_pq_values){.type = ST_PQ_INT64, .n = R, .values = iv};
+    cols[2] = (st_pq_values){.type = ST_PQ_INT64, .n = R, .values = late};
+    st_pq_values *sv = &cols[1];
+    sv->type = ST_PQ_BYTE_ARRAY;
+    sv->n = R;
+    sv->offsets = calloc(R + 1, sizeof *sv->offsets);
+    sv->bytes = malloc((size_t)R * 16);
+    sv->validity = calloc(R / 8 + 1, 1);
+    for (int i = 0; i < R; i++) {
+        int l = 0;
+        if (i % 5 != 2) {
+            sv->validity[i / 8] |= (uint8_t)(1u << (i % 8));
+            l = sprintf((char *)sv->bytes + sv->offsets[i], "v%d", i / 2 % 9000);
+        } else {
+            sv->null_count++;
+        }
+        sv->offsets[i + 1] = sv->offsets[i] + l;
+    }
+    st_pq_write_opts opts = {.codec = ST_PQ_SNAPPY, .dictionary = 1};
+    st_pq_writer *w;
+    st_pq_buf buf;
+    memset(&buf, 0, sizeof buf);
+    assert_pq(st_pq_writer_open(&err, spec, 3, &opts, st_pq_buf_write, &buf, &w), STRATA_OK, &err);
+    assert_pq(st_pq_writer_write(w, cols), STRATA_OK, &err);
+    assert_pq(st_pq_writer_close(w), STRATA_OK, &err);
+    st_pq_file *f;
+    assert_pq(st_pq_open(&err, buf.data, buf.len, "big.parquet", NULL, &f), STRATA_OK, &err);
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(st_pq_chunk_at(f, 0, k)->dictionary_page_offset >= 0, k < 2);
+        st_pq_values got;
+        assert_pq(st_pq_read_column(f, 0, k, &got), STRATA_OK, &err);
+        assert_values_equal(&got, &cols[k]);
+        st_pq_values_release(&got);
+    }
+    st_pq_close(f);
+    for (int k = 0; k < 3; k++) free_values(&cols[k]);
+    free(buf.data);
+    st_err_destroy(&err);
+}
+
 static void round_trip(st_pq_codec codec, int dict)
 {
     st_err err;
@@ -902,6 +963,7 @@ int main(void)
         cmocka_unit_test(round_trip_snappy),
         cmocka_unit_test(round_trip_gzip),
         cmocka_unit_test(round_trip_zstd),
+        cmocka_unit_test(large_dictionaries_round_trip),
         cmocka_unit_test(empty_row_group_and_all_null_column_round_trip),
         cmocka_unit_test(writer_refuses_bad_columns),
         cmocka_unit_test(dictionary_pages_decode),
