@@ -27,9 +27,12 @@ run_suite() {
 # The crash tests kill each write path at random points this many times in the release build;
 # the other builds check the same code more slowly and keep fewer (STRATA_LONG=1: 1000 each).
 STRATA_CRASH_PER_PATH=${STRATA_CRASH_PER_PATH:-50} run_suite build/release -DCMAKE_BUILD_TYPE=Release
-# The same suite built by clang, so that the code stays warning-free with both compilers.
+# The same suite built by clang, so that the code stays warning-free with both compilers and
+# behaves the same; the fault-injection and kill -9 suites, which drive the same write paths
+# for minutes, run in the release and sanitizer builds only (CI's time budget).
 if command -v clang >/dev/null; then
-    STRATA_CRASH_PER_PATH=10 CC=clang run_suite build/clang -DCMAKE_BUILD_TYPE=Release -DSTRATA_BENCH=OFF
+    CTEST_ARGS="-E ^(test_faults|test_.*_crash)$" CC=clang \
+        run_suite build/clang -DCMAKE_BUILD_TYPE=Release -DSTRATA_BENCH=OFF
 fi
 # detect_leaks stays on; halt on the first UBSan report so that CI fails on it.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
