@@ -7,6 +7,7 @@ PACKAGES=(
     gcc libc6-dev make cmake pkgconf  # build
     libopenmpi-dev openmpi-bin      # MPI: collective I/O of the MDMS layer and its tests
     libsqlite3-dev                  # the catalog
+    libpq-dev postgresql            # the catalog on PostgreSQL, and the server its tests start
     libxxhash-dev                   # checksums
     libzstd-dev                     # compressed chunks and archive tiers
     libsnappy-dev zlib1g-dev        # Parquet pages (src/format): SNAPPY and GZIP codecs

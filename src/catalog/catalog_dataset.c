@@ -137,10 +137,11 @@ static const char *const sql[] = {
         "valid_file = ?10 WHERE batch_id = ?1 AND position = ?2 AND version = ?3 AND tier_id = ?4 "
         "AND file = ?9",
     [D_HORIZON - D_INSERT] =
-        "SELECT MAX(COALESCE((SELECT MAX(retired) FROM batch WHERE dataset_id = ?1), 0), "
-        "COALESCE((SELECT MAX(n.version) FROM batch_column n JOIN batch b ON b.id = n.batch_id "
-        "WHERE b.dataset_id = ?1 AND EXISTS (SELECT 1 FROM batch_column o WHERE o.batch_id = "
-        "n.batch_id AND o.position = n.position AND o.version < n.version)), 0))",
+        "SELECT MAX(h) FROM (SELECT COALESCE((SELECT MAX(retired) FROM batch WHERE dataset_id = "
+        "?1), 0) AS h UNION ALL SELECT COALESCE((SELECT MAX(n.version) FROM batch_column n JOIN "
+        "batch b ON b.id = n.batch_id WHERE b.dataset_id = ?1 AND EXISTS (SELECT 1 FROM "
+        "batch_column o WHERE o.batch_id = n.batch_id AND o.position = n.position AND o.version < "
+        "n.version)), 0)) AS horizon",
     [D_DEL_GARBAGE_COLS - D_INSERT] =
         "DELETE FROM batch_column WHERE batch_id IN (SELECT id FROM batch WHERE dataset_id = ?1) "
         "AND EXISTS (SELECT 1 FROM batch_column n WHERE n.batch_id = batch_column.batch_id AND "
@@ -154,58 +155,58 @@ static const char *const sql[] = {
                                 "JOIN region r ON r.id = d.region_id WHERE d.region_id = ?1",
 };
 
-static int prep(st_err *err, st_catalog *cat, int q, sqlite3_stmt **out)
+static int prep(st_err *err, st_catalog *cat, int q, st_dbstmt **out)
 {
     return st_cat_prepare(err, cat, q, sql[q - D_INSERT], out);
 }
 
-static void read_dataset(sqlite3_stmt *s, void *row)
+static void read_dataset(st_dbstmt *s, void *row)
 {
     st_cat_dataset *d = row;
-    d->id = sqlite3_column_int64(s, 0);
-    d->region_id = sqlite3_column_int64(s, 1);
+    d->id = st_db_col_int64(s, 0);
+    d->region_id = st_db_col_int64(s, 1);
     st_cat_text(d->region, sizeof d->region, s, 2);
     st_cat_text(d->region_dir, sizeof d->region_dir, s, 3);
     st_cat_text(d->name, sizeof d->name, s, 4);
     st_cat_text(d->dir, sizeof d->dir, s, 5);
-    d->version = sqlite3_column_int64(s, 6);
-    d->next_row = sqlite3_column_int64(s, 7);
-    d->created_ns = sqlite3_column_int64(s, 8);
+    d->version = st_db_col_int64(s, 6);
+    d->next_row = st_db_col_int64(s, 7);
+    d->created_ns = st_db_col_int64(s, 8);
 }
 
 /* Run statement Q bound to one integer, expecting no rows. */
 static int exec_id(st_err *err, st_catalog *cat, int q, int64_t id, const char *doing)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, q, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 1, id);
     return st_cat_step_done(err, cat, s, doing);
 }
 
 int st_cat_dataset_insert_tx(st_err *err, st_catalog *cat, st_cat_dataset *d,
                              const st_cat_column *cols, int ncols)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, D_INSERT, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, d->region_id);
-    sqlite3_bind_text(s, 2, d->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, d->dir, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, d->created_ns);
+    st_db_bind_int64(s, 1, d->region_id);
+    st_db_bind_text(s, 2, d->name);
+    st_db_bind_text(s, 3, d->dir);
+    st_db_bind_int64(s, 4, d->created_ns);
     rc = st_cat_step_done(err, cat, s, "insert a dataset");
     if (rc == STRATA_EEXIST)
         rc = st_error(err, rc, "dataset '%s/%s' already exists", d->region, d->name);
     if (rc < 0) return rc;
-    d->id = sqlite3_last_insert_rowid(cat->db);
+    d->id = st_db_last_id(cat->db);
     d->version = d->next_row = 0;
     for (int i = 0; i < ncols; i++) {
         if ((rc = prep(err, cat, D_COL_INSERT, &s)) < 0) return rc;
-        sqlite3_bind_int64(s, 1, d->id);
-        sqlite3_bind_int(s, 2, i);
-        sqlite3_bind_text(s, 3, cols[i].name, -1, SQLITE_STATIC);
-        sqlite3_bind_int(s, 4, cols[i].dtype);
-        sqlite3_bind_int(s, 5, cols[i].kind);
+        st_db_bind_int64(s, 1, d->id);
+        st_db_bind_int64(s, 2, i);
+        st_db_bind_text(s, 3, cols[i].name);
+        st_db_bind_int64(s, 4, cols[i].dtype);
+        st_db_bind_int64(s, 5, cols[i].kind);
         rc = st_cat_step_done(err, cat, s, "insert a column");
         if (rc == STRATA_EEXIST)
             rc = st_error(err, STRATA_EINVAL, "dataset '%s/%s': column '%s' is named twice",
@@ -230,16 +231,16 @@ int st_cat_dataset_insert(st_err *err, st_catalog *cat, st_cat_dataset *d,
 int st_cat_dataset_get(st_err *err, st_catalog *cat, const char *region, const char *name,
                        st_cat_dataset *d, st_cat_column *cols, int *ncols)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, D_GET, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_text(s, 1, region, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
+    st_db_bind_text(s, 1, region);
+    st_db_bind_text(s, 2, name);
+    rc = st_db_step(s);
+    if (rc == ST_DB_ROW) {
         read_dataset(s, d);
         rc = STRATA_OK;
-    } else if (rc == SQLITE_DONE) {
+    } else if (rc == ST_DB_DONE) {
         rc = STRATA_ENOTFOUND;
     } else {
         rc = st_cat_db_error(err, cat, rc, "look up a dataset");
@@ -253,17 +254,16 @@ int st_cat_dataset_get(st_err *err, st_catalog *cat, const char *region, const c
     }
     if (rc < 0 || cols == NULL) return rc;
     if ((rc = prep(err, cat, D_COLS, &s)) < 0) return rc;
-    sqlite3_bind_int64(s, 1, d->id);
+    st_db_bind_int64(s, 1, d->id);
     int n = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < ST_CAT_MAX_COLUMNS) {
+    while ((rc = st_db_step(s)) == ST_DB_ROW && n < ST_CAT_MAX_COLUMNS) {
         st_cat_text(cols[n].name, sizeof cols[n].name, s, 0);
-        cols[n].dtype = sqlite3_column_int(s, 1);
-        cols[n].kind = sqlite3_column_int(s, 2);
+        cols[n].dtype = st_db_col_int(s, 1);
+        cols[n].kind = st_db_col_int(s, 2);
         n++;
     }
-    int code = rc == SQLITE_DONE || rc == SQLITE_ROW
-                   ? STRATA_OK
-                   : st_cat_db_error(err, cat, rc, "read columns");
+    int code = rc == ST_DB_DONE || rc == ST_DB_ROW ? STRATA_OK
+                                                   : st_cat_db_error(err, cat, rc, "read columns");
     st_cat_done(s);
     *ncols = n;
     return code;
@@ -272,10 +272,10 @@ int st_cat_dataset_get(st_err *err, st_catalog *cat, const char *region, const c
 int st_cat_dataset_list(st_err *err, st_catalog *cat, int64_t region_id,
                         int (*fn)(void *, const st_cat_dataset *), void *ctx)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, D_LIST, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, region_id);
+    st_db_bind_int64(s, 1, region_id);
     st_vec rows = ST_VEC(st_cat_dataset);
     int stop = st_cat_collect(err, cat, s, &rows, read_dataset, "list datasets");
     for (size_t i = 0; i < rows.n && stop == 0; i++) stop = fn(ctx, (st_cat_dataset *)rows.v + i);
@@ -286,12 +286,12 @@ int st_cat_dataset_list(st_err *err, st_catalog *cat, int64_t region_id,
 /* Trash the directory and delete every row of dataset ID (inside the caller's transaction). */
 static int retire(st_err *err, st_catalog *cat, int64_t id, const char *path)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, D_TRASH_INSERT, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_text(s, 1, path, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 2, id);
-    sqlite3_bind_int64(s, 3, st_now_ns());
+    st_db_bind_text_copy(s, 1, path);
+    st_db_bind_int64(s, 2, id);
+    st_db_bind_int64(s, 3, st_now_ns());
     if ((rc = st_cat_step_done(err, cat, s, "trash a dataset")) < 0) return rc;
     if ((rc = st_cat_deriv_delete_dataset(err, cat, id)) < 0) return rc;
     if ((rc = st_cat_summary_drop(err, cat, ST_SUMMARY_COLUMN, id)) < 0) return rc;
@@ -318,19 +318,19 @@ typedef struct {
     char path[2 * ST_CAT_FILE + 8];
 } region_ds;
 
-static void read_region_ds(sqlite3_stmt *s, void *row)
+static void read_region_ds(st_dbstmt *s, void *row)
 {
     region_ds *it = row;
-    it->id = sqlite3_column_int64(s, 0);
+    it->id = st_db_col_int64(s, 0);
     st_cat_text(it->path, sizeof it->path, s, 1);
 }
 
 int st_cat_dataset_retire_region(st_err *err, st_catalog *cat, int64_t region_id)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, D_REGION_IDS, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, region_id);
+    st_db_bind_int64(s, 1, region_id);
     st_vec v = ST_VEC(region_ds);
     rc = st_cat_collect(err, cat, s, &v, read_region_ds, "list the region's datasets");
     const region_ds *it = v.v;
@@ -339,43 +339,43 @@ int st_cat_dataset_retire_region(st_err *err, st_catalog *cat, int64_t region_id
     return rc;
 }
 
-static void bind_stat(sqlite3_stmt *s, int col, int has, int is_float, int64_t i, double f)
+static void bind_stat(st_dbstmt *s, int col, int has, int is_float, int64_t i, double f)
 {
     if (!has)
-        sqlite3_bind_null(s, col);
+        st_db_bind_null(s, col);
     else if (is_float)
-        sqlite3_bind_double(s, col, f);
+        st_db_bind_double(s, col, f);
     else
-        sqlite3_bind_int64(s, col, i);
+        st_db_bind_int64(s, col, i);
 }
 
 /* A file name, or NULL for none. */
-static void bind_name(sqlite3_stmt *s, int col, const char *name)
+static void bind_name(st_dbstmt *s, int col, const char *name)
 {
     if (name[0])
-        sqlite3_bind_text(s, col, name, -1, SQLITE_STATIC);
+        st_db_bind_text(s, col, name);
     else
-        sqlite3_bind_null(s, col);
+        st_db_bind_null(s, col);
 }
 
-static void bind_bcol(sqlite3_stmt *s, int64_t batch_id, int pos, const st_cat_bcol *bc,
+static void bind_bcol(st_dbstmt *s, int64_t batch_id, int pos, const st_cat_bcol *bc,
                       int64_t version)
 {
-    sqlite3_bind_int64(s, 1, batch_id);
-    sqlite3_bind_int(s, 2, pos);
-    sqlite3_bind_text(s, 3, bc->file, -1, SQLITE_STATIC);
+    st_db_bind_int64(s, 1, batch_id);
+    st_db_bind_int64(s, 2, pos);
+    st_db_bind_text(s, 3, bc->file);
     bind_name(s, 4, bc->bytes_file);
-    sqlite3_bind_int64(s, 5, (int64_t)bc->bytes);
-    sqlite3_bind_int64(s, 6, (int64_t)bc->checksum);
+    st_db_bind_int64(s, 5, (int64_t)bc->bytes);
+    st_db_bind_int64(s, 6, (int64_t)bc->checksum);
     int is_float = bc->has_minmax == 2;
     bind_stat(s, 7, bc->has_minmax == 1, 0, bc->min_i, 0);
     bind_stat(s, 8, bc->has_minmax == 1, 0, bc->max_i, 0);
     bind_stat(s, 9, is_float, 1, 0, bc->min_f);
     bind_stat(s, 10, is_float, 1, 0, bc->max_f);
-    sqlite3_bind_int64(s, 11, version);
-    sqlite3_bind_int64(s, 12, bc->tier_id > 0 ? bc->tier_id : ST_TIER_DEFAULT_ID);
+    st_db_bind_int64(s, 11, version);
+    st_db_bind_int64(s, 12, bc->tier_id > 0 ? bc->tier_id : ST_TIER_DEFAULT_ID);
     bind_name(s, 13, bc->valid_file);
-    sqlite3_bind_int64(s, 14, (int64_t)bc->nulls);
+    st_db_bind_int64(s, 14, (int64_t)bc->nulls);
 }
 
 /* The state of dataset ID: its VERSION (which must still be EXPECTED), the id of its next row
@@ -383,20 +383,20 @@ static void bind_bcol(sqlite3_stmt *s, int64_t batch_id, int pos, const st_cat_b
 static int read_state(st_err *err, st_catalog *cat, int64_t id, int64_t expected, int64_t *version,
                       int64_t *next_row, int64_t *seq)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, D_STATE, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, id);
-    rc = sqlite3_step(s);
-    if (rc != SQLITE_ROW) {
-        rc = rc == SQLITE_DONE ? st_error(err, STRATA_ENOTFOUND, "the dataset was dropped")
-                               : st_cat_db_error(err, cat, rc, "read the dataset state");
+    st_db_bind_int64(s, 1, id);
+    rc = st_db_step(s);
+    if (rc != ST_DB_ROW) {
+        rc = rc == ST_DB_DONE ? st_error(err, STRATA_ENOTFOUND, "the dataset was dropped")
+                              : st_cat_db_error(err, cat, rc, "read the dataset state");
         st_cat_done(s);
         return rc;
     }
-    *version = sqlite3_column_int64(s, 0);
-    *next_row = sqlite3_column_int64(s, 1);
-    *seq = sqlite3_column_int64(s, 2);
+    *version = st_db_col_int64(s, 0);
+    *next_row = st_db_col_int64(s, 1);
+    *seq = st_db_col_int64(s, 2);
     st_cat_done(s);
     if (*version != expected)
         return st_error(err, STRATA_ECONFLICT,
@@ -409,11 +409,11 @@ static int read_state(st_err *err, st_catalog *cat, int64_t id, int64_t expected
 /* Retire every live batch of dataset ID at version V. */
 static int retire_live(st_err *err, st_catalog *cat, int64_t id, int64_t v)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, D_RETIRE, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, v);
+    st_db_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 2, v);
     return st_cat_step_done(err, cat, s, "retire batches");
 }
 
@@ -421,18 +421,18 @@ static int retire_live(st_err *err, st_catalog *cat, int64_t id, int64_t v)
 static int insert_batch(st_err *err, st_catalog *cat, int64_t id, int64_t v, const st_cat_batch *nb,
                         const st_cat_bcol *cols, int ncols)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc;
     ST_TRY(rc = prep(err, cat, D_BATCH_INSERT, &s));
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, nb->seq);
-    sqlite3_bind_int64(s, 3, nb->first_row);
-    sqlite3_bind_int64(s, 4, nb->nrows);
-    sqlite3_bind_int64(s, 5, v);
-    sqlite3_bind_text(s, 6, nb->token, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 7, nb->created_ns);
+    st_db_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 2, nb->seq);
+    st_db_bind_int64(s, 3, nb->first_row);
+    st_db_bind_int64(s, 4, nb->nrows);
+    st_db_bind_int64(s, 5, v);
+    st_db_bind_text(s, 6, nb->token);
+    st_db_bind_int64(s, 7, nb->created_ns);
     ST_TRY(rc = st_cat_step_done(err, cat, s, "insert a batch"));
-    int64_t batch_id = sqlite3_last_insert_rowid(cat->db);
+    int64_t batch_id = st_db_last_id(cat->db);
     for (int c = 0; c < ncols; c++) {
         if (cols[c].file[0] == '\0') continue;
         ST_TRY(rc = prep(err, cat, D_BCOL_INSERT, &s));
@@ -446,18 +446,18 @@ done:
 /* Insert a computed column FL into the live batch it belongs to (at version V). */
 static int insert_fill(st_err *err, st_catalog *cat, int64_t id, int64_t v, const st_cat_fill *fl)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc;
     ST_TRY(rc = prep(err, cat, D_BATCH_ID, &s));
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, fl->seq);
-    rc = sqlite3_step(s);
-    int64_t batch_id = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+    st_db_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 2, fl->seq);
+    rc = st_db_step(s);
+    int64_t batch_id = rc == ST_DB_ROW ? st_db_col_int64(s, 0) : -1;
     st_cat_done(s);
     if (batch_id < 0) {
-        rc = rc == SQLITE_DONE ? st_error(err, STRATA_ECONFLICT, "batch %lld is no longer live",
-                                          (long long)fl->seq)
-                               : st_cat_db_error(err, cat, rc, "find a batch");
+        rc = rc == ST_DB_DONE ? st_error(err, STRATA_ECONFLICT, "batch %lld is no longer live",
+                                         (long long)fl->seq)
+                              : st_cat_db_error(err, cat, rc, "find a batch");
         goto done;
     }
     ST_TRY(rc = prep(err, cat, D_BCOL_INSERT, &s));
@@ -470,13 +470,13 @@ done:
 /* Record how far derivation M has consumed its source. */
 static int insert_mark(st_err *err, st_catalog *cat, const st_cat_mark *m)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, D_MARK, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, m->deriv_id);
-    sqlite3_bind_int64(s, 2, m->consumed);
-    sqlite3_bind_int64(s, 3, m->source_seq);
-    sqlite3_bind_int64(s, 4, m->source_version);
+    st_db_bind_int64(s, 1, m->deriv_id);
+    st_db_bind_int64(s, 2, m->consumed);
+    st_db_bind_int64(s, 3, m->source_seq);
+    st_db_bind_int64(s, 4, m->source_version);
     return st_cat_step_done(err, cat, s, "mark what was consumed");
 }
 
@@ -485,20 +485,20 @@ static int insert_mark(st_err *err, st_catalog *cat, const st_cat_mark *m)
 static int record_version(st_err *err, st_catalog *cat, int64_t id, int64_t v, int64_t now, int nb,
                           int64_t rows, int64_t next_row)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc;
     ST_TRY(rc = prep(err, cat, D_VERSION_INSERT, &s));
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, v);
-    sqlite3_bind_int64(s, 3, now);
-    sqlite3_bind_int64(s, 4, nb);
-    sqlite3_bind_int64(s, 5, rows);
-    sqlite3_bind_int64(s, 6, next_row);
+    st_db_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 2, v);
+    st_db_bind_int64(s, 3, now);
+    st_db_bind_int64(s, 4, nb);
+    st_db_bind_int64(s, 5, rows);
+    st_db_bind_int64(s, 6, next_row);
     ST_TRY(rc = st_cat_step_done(err, cat, s, "insert a version"));
     ST_TRY(rc = prep(err, cat, D_BUMP, &s));
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, v);
-    sqlite3_bind_int64(s, 3, next_row);
+    st_db_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 2, v);
+    st_db_bind_int64(s, 3, next_row);
     ST_TRY(rc = st_cat_step_done(err, cat, s, "bump the version"));
 done:
     return rc;
@@ -539,20 +539,20 @@ done:
 int st_cat_batches(st_err *err, st_catalog *cat, int64_t id, int64_t version, int ncols,
                    int (*fn)(void *, const st_cat_batch *, const st_cat_bcol *), void *ctx)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, D_BATCHES, &s);
     if (rc < 0) return rc;
     st_cat_bcol *cols = calloc((size_t)(ncols > 0 ? ncols : 1), sizeof *cols);
     if (cols == NULL) return st_error(err, STRATA_ENOMEM, "out of memory reading batches");
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, version);
+    st_db_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 2, version);
     /* Rows come batch by batch, columns in order. The statement stays open across callbacks:
      * callbacks must not use the catalog. */
     st_cat_batch b;
     int stop = 0, have = 0;
-    while (stop == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        int64_t seq = sqlite3_column_int64(s, 0);
-        int pos = sqlite3_column_int(s, 6);
+    while (stop == 0 && (rc = st_db_step(s)) == ST_DB_ROW) {
+        int64_t seq = st_db_col_int64(s, 0);
+        int pos = st_db_col_int(s, 6);
         if (have && seq != b.seq) {
             stop = fn(ctx, &b, cols);
             have = 0;
@@ -560,11 +560,11 @@ int st_cat_batches(st_err *err, st_catalog *cat, int64_t id, int64_t version, in
         }
         if (!have) {
             b.seq = seq;
-            b.first_row = sqlite3_column_int64(s, 1);
-            b.nrows = sqlite3_column_int64(s, 2);
-            b.version = sqlite3_column_int64(s, 3);
+            b.first_row = st_db_col_int64(s, 1);
+            b.nrows = st_db_col_int64(s, 2);
+            b.version = st_db_col_int64(s, 3);
             st_cat_text(b.token, sizeof b.token, s, 4);
-            b.created_ns = sqlite3_column_int64(s, 5);
+            b.created_ns = st_db_col_int64(s, 5);
             memset(cols, 0, (size_t)ncols * sizeof *cols);
             have = 1;
         }
@@ -572,53 +572,53 @@ int st_cat_batches(st_err *err, st_catalog *cat, int64_t id, int64_t version, in
         st_cat_bcol *c = &cols[pos];
         st_cat_text(c->file, sizeof c->file, s, 7);
         st_cat_text(c->bytes_file, sizeof c->bytes_file, s, 8);
-        c->bytes = (uint64_t)sqlite3_column_int64(s, 9);
-        c->checksum = (uint64_t)sqlite3_column_int64(s, 10);
-        if (sqlite3_column_type(s, 11) != SQLITE_NULL) {
+        c->bytes = (uint64_t)st_db_col_int64(s, 9);
+        c->checksum = (uint64_t)st_db_col_int64(s, 10);
+        if (!st_db_col_null(s, 11)) {
             c->has_minmax = 1;
-            c->min_i = sqlite3_column_int64(s, 11);
-            c->max_i = sqlite3_column_int64(s, 12);
-        } else if (sqlite3_column_type(s, 13) != SQLITE_NULL) {
+            c->min_i = st_db_col_int64(s, 11);
+            c->max_i = st_db_col_int64(s, 12);
+        } else if (!st_db_col_null(s, 13)) {
             c->has_minmax = 2;
-            c->min_f = sqlite3_column_double(s, 13);
-            c->max_f = sqlite3_column_double(s, 14);
+            c->min_f = st_db_col_double(s, 13);
+            c->max_f = st_db_col_double(s, 14);
         }
-        c->tier_id = sqlite3_column_int64(s, 15);
-        c->version = sqlite3_column_int64(s, 16);
+        c->tier_id = st_db_col_int64(s, 15);
+        c->version = st_db_col_int64(s, 16);
         st_cat_text(c->valid_file, sizeof c->valid_file, s, 17);
-        c->nulls = (uint64_t)sqlite3_column_int64(s, 18);
+        c->nulls = (uint64_t)st_db_col_int64(s, 18);
     }
-    if (stop == 0 && rc != SQLITE_DONE) stop = st_cat_db_error(err, cat, rc, "read batches");
+    if (stop == 0 && rc != ST_DB_DONE) stop = st_cat_db_error(err, cat, rc, "read batches");
     if (stop == 0 && have) stop = fn(ctx, &b, cols);
     st_cat_done(s);
     free(cols);
     return stop;
 }
 
-static void read_version(sqlite3_stmt *s, st_cat_dsversion *v)
+static void read_version(st_dbstmt *s, st_cat_dsversion *v)
 {
-    v->version = sqlite3_column_int64(s, 0);
-    v->created_ns = sqlite3_column_int64(s, 1);
-    v->batches = sqlite3_column_int64(s, 2);
-    v->rows = sqlite3_column_int64(s, 3);
-    v->total_rows = sqlite3_column_int64(s, 4);
-    v->expired = sqlite3_column_int(s, 5);
+    v->version = st_db_col_int64(s, 0);
+    v->created_ns = st_db_col_int64(s, 1);
+    v->batches = st_db_col_int64(s, 2);
+    v->rows = st_db_col_int64(s, 3);
+    v->total_rows = st_db_col_int64(s, 4);
+    v->expired = st_db_col_int(s, 5);
 }
 
 int st_cat_versions(st_err *err, st_catalog *cat, int64_t id,
                     int (*fn)(void *, const st_cat_dsversion *), void *ctx)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, D_VERSIONS, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 1, id);
     int stop = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = st_db_step(s)) == ST_DB_ROW) {
         st_cat_dsversion v;
         read_version(s, &v);
         if ((stop = fn(ctx, &v)) != 0) break;
     }
-    if (stop == 0 && rc != SQLITE_DONE) stop = st_cat_db_error(err, cat, rc, "read versions");
+    if (stop == 0 && rc != ST_DB_DONE) stop = st_cat_db_error(err, cat, rc, "read versions");
     st_cat_done(s);
     return stop;
 }
@@ -626,17 +626,17 @@ int st_cat_versions(st_err *err, st_catalog *cat, int64_t id,
 int st_cat_version_get(st_err *err, st_catalog *cat, int64_t id, int64_t version,
                        st_cat_dsversion *out)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, D_VERSION_GET, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, version);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
+    st_db_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 2, version);
+    rc = st_db_step(s);
+    if (rc == ST_DB_ROW) {
         read_version(s, out);
         rc = STRATA_OK;
     } else {
-        rc = rc == SQLITE_DONE ? STRATA_ENOTFOUND : st_cat_db_error(err, cat, rc, "read a version");
+        rc = rc == ST_DB_DONE ? STRATA_ENOTFOUND : st_cat_db_error(err, cat, rc, "read a version");
     }
     st_cat_done(s);
     return rc;
@@ -644,11 +644,11 @@ int st_cat_version_get(st_err *err, st_catalog *cat, int64_t id, int64_t version
 
 int st_cat_versions_expire(st_err *err, st_catalog *cat, int64_t id, int64_t keep_from)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, D_EXPIRE, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, keep_from);
+    st_db_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 2, keep_from);
     return st_cat_step_done(err, cat, s, "expire versions");
 }
 
@@ -657,19 +657,19 @@ typedef struct {
     char path[ST_PATH_MAX];
 } trash_row;
 
-static void read_trash(sqlite3_stmt *s, void *row)
+static void read_trash(st_dbstmt *s, void *row)
 {
     trash_row *it = row;
-    it->id = sqlite3_column_int64(s, 0);
+    it->id = st_db_col_int64(s, 0);
     st_cat_text(it->path, sizeof it->path, s, 1);
-    it->ds = sqlite3_column_int64(s, 2);
-    it->created = sqlite3_column_int64(s, 3);
+    it->ds = st_db_col_int64(s, 2);
+    it->created = st_db_col_int64(s, 3);
 }
 
 int st_cat_trash_list(st_err *err, st_catalog *cat,
                       int (*fn)(void *, int64_t, const char *, int64_t, int64_t), void *ctx)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, D_TRASH_LIST, &s);
     if (rc < 0) return rc;
     st_vec v = ST_VEC(trash_row);
@@ -689,15 +689,15 @@ int st_cat_trash_delete(st_err *err, st_catalog *cat, int64_t id)
 int st_cat_totals(st_err *err, st_catalog *cat, int64_t id, int64_t version, uint64_t *nbatches,
                   uint64_t *bytes)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, D_TOTALS, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, version);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *nbatches = (uint64_t)sqlite3_column_int64(s, 0);
-        *bytes = (uint64_t)sqlite3_column_int64(s, 1);
+    st_db_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 2, version);
+    rc = st_db_step(s);
+    if (rc == ST_DB_ROW) {
+        *nbatches = (uint64_t)st_db_col_int64(s, 0);
+        *bytes = (uint64_t)st_db_col_int64(s, 1);
         rc = STRATA_OK;
     } else {
         rc = st_cat_db_error(err, cat, rc, "count batches");
@@ -717,26 +717,26 @@ typedef struct {
 static int list_files(st_err *err, st_catalog *cat, int q, int64_t id,
                       int (*fn)(void *, int64_t, const char *), void *ctx)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, q, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 1, id);
     st_vec names = ST_VEC(tier_file);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = st_db_step(s)) == ST_DB_ROW) {
         for (int c = 0; c < ST_BCOL_FILES; c++) {
-            if (sqlite3_column_type(s, c) == SQLITE_NULL) continue;
+            if (st_db_col_null(s, c)) continue;
             tier_file *slot = st_vec_push(&names);
             if (slot == NULL) {
                 st_cat_done(s);
                 st_vec_free(&names);
                 return st_error(err, STRATA_ENOMEM, "out of memory listing files");
             }
-            slot->tier_id = sqlite3_column_int64(s, ST_BCOL_FILES);
+            slot->tier_id = st_db_col_int64(s, ST_BCOL_FILES);
             st_cat_text(slot->file, ST_CAT_FILE, s, c);
         }
     }
     st_cat_done(s);
-    int stop = rc == SQLITE_DONE ? 0 : st_cat_db_error(err, cat, rc, "list files");
+    int stop = rc == ST_DB_DONE ? 0 : st_cat_db_error(err, cat, rc, "list files");
     const tier_file *f = names.v;
     for (size_t i = 0; i < names.n && stop == 0; i++) stop = fn(ctx, f[i].tier_id, f[i].file);
     st_vec_free(&names);
@@ -758,53 +758,53 @@ int st_cat_garbage(st_err *err, st_catalog *cat, int64_t id,
 int st_cat_bcol_where(st_err *err, st_catalog *cat, int64_t id, int64_t seq, int pos,
                       int64_t version, st_cat_bcol *out)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, D_BCOL_WHERE, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, seq);
-    sqlite3_bind_int(s, 3, pos);
-    sqlite3_bind_int64(s, 4, version);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        out->tier_id = sqlite3_column_int64(s, 0);
+    st_db_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 2, seq);
+    st_db_bind_int64(s, 3, pos);
+    st_db_bind_int64(s, 4, version);
+    rc = st_db_step(s);
+    if (rc == ST_DB_ROW) {
+        out->tier_id = st_db_col_int64(s, 0);
         st_cat_text(out->file, sizeof out->file, s, 1);
         st_cat_text(out->bytes_file, sizeof out->bytes_file, s, 2);
         st_cat_text(out->valid_file, sizeof out->valid_file, s, 3);
         rc = STRATA_OK;
     } else {
-        rc = rc == SQLITE_DONE ? STRATA_ENOTFOUND
-                               : st_cat_db_error(err, cat, rc, "find a batch column");
+        rc = rc == ST_DB_DONE ? STRATA_ENOTFOUND
+                              : st_cat_db_error(err, cat, rc, "find a batch column");
     }
     st_cat_done(s);
     return rc;
 }
 
-static void read_bmove(sqlite3_stmt *s, void *row)
+static void read_bmove(st_dbstmt *s, void *row)
 {
     st_cat_bmove *m = row;
-    m->batch_id = sqlite3_column_int64(s, 0);
-    m->seq = sqlite3_column_int64(s, 1);
-    m->position = sqlite3_column_int(s, 2);
-    m->version = sqlite3_column_int64(s, 3);
-    m->tier_id = sqlite3_column_int64(s, 4);
+    m->batch_id = st_db_col_int64(s, 0);
+    m->seq = st_db_col_int64(s, 1);
+    m->position = st_db_col_int(s, 2);
+    m->version = st_db_col_int64(s, 3);
+    m->tier_id = st_db_col_int64(s, 4);
     st_cat_text(m->files[0], sizeof m->files[0], s, 5);
     st_cat_text(m->files[1], sizeof m->files[1], s, 6);
     st_cat_text(m->files[2], sizeof m->files[2], s, 9);
-    m->bytes = (uint64_t)sqlite3_column_int64(s, 7);
-    m->stored = (uint64_t)sqlite3_column_int64(s, 8);
+    m->bytes = (uint64_t)st_db_col_int64(s, 7);
+    m->stored = (uint64_t)st_db_col_int64(s, 8);
 }
 
 int st_cat_bcol_movable(st_err *err, st_catalog *cat, int64_t id, int64_t lo, int64_t hi,
                         int64_t to, int (*fn)(void *, const st_cat_bmove *), void *ctx)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, D_BCOL_MOVABLE, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, lo);
-    sqlite3_bind_int64(s, 3, hi);
-    sqlite3_bind_int64(s, 4, to);
+    st_db_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 2, lo);
+    st_db_bind_int64(s, 3, hi);
+    st_db_bind_int64(s, 4, to);
     st_vec rows = ST_VEC(st_cat_bmove);
     int stop = st_cat_collect(err, cat, s, &rows, read_bmove, "list batches to move");
     const st_cat_bmove *m = rows.v;
@@ -816,33 +816,33 @@ int st_cat_bcol_movable(st_err *err, st_catalog *cat, int64_t id, int64_t lo, in
 int st_cat_bcol_move(st_err *err, st_catalog *cat, const st_cat_bmove *m, int64_t to,
                      char files[ST_BCOL_FILES][ST_CAT_FILE], uint64_t stored)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, D_BCOL_MOVE, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, m->batch_id);
-    sqlite3_bind_int(s, 2, m->position);
-    sqlite3_bind_int64(s, 3, m->version);
-    sqlite3_bind_int64(s, 4, m->tier_id);
-    sqlite3_bind_int64(s, 5, to);
-    sqlite3_bind_text(s, 6, files[0], -1, SQLITE_STATIC);
+    st_db_bind_int64(s, 1, m->batch_id);
+    st_db_bind_int64(s, 2, m->position);
+    st_db_bind_int64(s, 3, m->version);
+    st_db_bind_int64(s, 4, m->tier_id);
+    st_db_bind_int64(s, 5, to);
+    st_db_bind_text(s, 6, files[0]);
     bind_name(s, 7, files[1]);
-    sqlite3_bind_int64(s, 8, (int64_t)stored);
-    sqlite3_bind_text(s, 9, m->files[0], -1, SQLITE_STATIC);
+    st_db_bind_int64(s, 8, (int64_t)stored);
+    st_db_bind_text(s, 9, m->files[0]);
     bind_name(s, 10, files[2]);
     if ((rc = st_cat_step_done(err, cat, s, "move a batch column")) < 0) return rc;
-    return sqlite3_changes(cat->db) == 1;
+    return st_db_changes(cat->db) == 1;
 }
 
 int st_cat_garbage_drop(st_err *err, st_catalog *cat, int64_t id)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = st_cat_begin(err, cat);
     if (rc < 0) return rc;
     ST_TRY(rc = prep(err, cat, D_HORIZON, &s));
-    sqlite3_bind_int64(s, 1, id);
-    rc = sqlite3_step(s);
-    int64_t horizon = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-    rc = rc == SQLITE_ROW ? STRATA_OK : st_cat_db_error(err, cat, rc, "find the garbage");
+    st_db_bind_int64(s, 1, id);
+    rc = st_db_step(s);
+    int64_t horizon = rc == ST_DB_ROW ? st_db_col_int64(s, 0) : 0;
+    rc = rc == ST_DB_ROW ? STRATA_OK : st_cat_db_error(err, cat, rc, "find the garbage");
     st_cat_done(s);
     if (rc < 0) goto done;
     static const int order[] = {D_DEL_GARBAGE_COLS, D_DEL_RETIRED_COLS, D_DEL_RETIRED};

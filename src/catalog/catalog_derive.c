@@ -47,7 +47,7 @@ static const char *const sql[] = {
                                 "kind) VALUES (?1, ?2, ?3, ?4, ?5)",
 };
 
-static int prep(st_err *err, st_catalog *cat, int q, sqlite3_stmt **out)
+static int prep(st_err *err, st_catalog *cat, int q, st_dbstmt **out)
 {
     return st_cat_prepare(err, cat, q, sql[q - V_INSERT], out);
 }
@@ -55,21 +55,21 @@ static int prep(st_err *err, st_catalog *cat, int q, sqlite3_stmt **out)
 /* Insert DV (its dataset_id set) inside the caller's transaction. */
 static int insert_deriv(st_err *err, st_catalog *cat, st_cat_deriv *dv)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, V_INSERT, &s);
     if (rc < 0) return rc;
     dv->created_ns = st_now_ns();
-    sqlite3_bind_int64(s, 1, dv->dataset_id);
-    sqlite3_bind_text(s, 2, dv->target, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, dv->op, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, dv->args, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, dv->source_id);
-    sqlite3_bind_text(s, 6, dv->source_column, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 7, dv->destroys_order);
-    sqlite3_bind_int64(s, 8, dv->created_ns);
+    st_db_bind_int64(s, 1, dv->dataset_id);
+    st_db_bind_text(s, 2, dv->target);
+    st_db_bind_text(s, 3, dv->op);
+    st_db_bind_text(s, 4, dv->args);
+    st_db_bind_int64(s, 5, dv->source_id);
+    st_db_bind_text(s, 6, dv->source_column);
+    st_db_bind_int64(s, 7, dv->destroys_order);
+    st_db_bind_int64(s, 8, dv->created_ns);
     rc = st_cat_step_done(err, cat, s, "insert a derivation");
     if (rc == STRATA_ECONFLICT) rc = st_error(err, rc, "the source dataset was dropped meanwhile");
-    if (rc == STRATA_OK) dv->id = sqlite3_last_insert_rowid(cat->db);
+    if (rc == STRATA_OK) dv->id = st_db_last_id(cat->db);
     return rc;
 }
 
@@ -89,14 +89,14 @@ done:
 
 int st_cat_derive_column(st_err *err, st_catalog *cat, const st_cat_column *col, st_cat_deriv *dv)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = st_cat_begin(err, cat);
     if (rc < 0) return rc;
     ST_TRY(rc = prep(err, cat, V_NEXT_POS, &s));
-    sqlite3_bind_int64(s, 1, dv->dataset_id);
-    rc = sqlite3_step(s);
-    int pos = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
-    rc = rc == SQLITE_ROW ? STRATA_OK : st_cat_db_error(err, cat, rc, "count columns");
+    st_db_bind_int64(s, 1, dv->dataset_id);
+    rc = st_db_step(s);
+    int pos = rc == ST_DB_ROW ? st_db_col_int(s, 0) : -1;
+    rc = rc == ST_DB_ROW ? STRATA_OK : st_cat_db_error(err, cat, rc, "count columns");
     st_cat_done(s);
     if (rc < 0) goto done;
     if (pos >= ST_CAT_MAX_COLUMNS) {
@@ -105,11 +105,11 @@ int st_cat_derive_column(st_err *err, st_catalog *cat, const st_cat_column *col,
         goto done;
     }
     ST_TRY(rc = prep(err, cat, V_COL_INSERT, &s));
-    sqlite3_bind_int64(s, 1, dv->dataset_id);
-    sqlite3_bind_int(s, 2, pos);
-    sqlite3_bind_text(s, 3, col->name, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 4, col->dtype);
-    sqlite3_bind_int(s, 5, ST_COL_DERIVED);
+    st_db_bind_int64(s, 1, dv->dataset_id);
+    st_db_bind_int64(s, 2, pos);
+    st_db_bind_text(s, 3, col->name);
+    st_db_bind_int64(s, 4, col->dtype);
+    st_db_bind_int64(s, 5, ST_COL_DERIVED);
     rc = st_cat_step_done(err, cat, s, "insert a column");
     if (rc == STRATA_EEXIST) rc = st_error(err, rc, "column '%s' already exists", col->name);
     if (rc < 0) goto done;
@@ -120,35 +120,35 @@ done:
     return rc;
 }
 
-static void read_deriv(sqlite3_stmt *s, void *row)
+static void read_deriv(st_dbstmt *s, void *row)
 {
     st_cat_deriv *v = row;
-    v->id = sqlite3_column_int64(s, 0);
-    v->dataset_id = sqlite3_column_int64(s, 1);
+    v->id = st_db_col_int64(s, 0);
+    v->dataset_id = st_db_col_int64(s, 1);
     st_cat_text(v->region, sizeof v->region, s, 2);
     st_cat_text(v->dataset, sizeof v->dataset, s, 3);
     st_cat_text(v->target, sizeof v->target, s, 4);
     st_cat_text(v->op, sizeof v->op, s, 5);
     st_cat_text(v->args, sizeof v->args, s, 6);
-    v->source_id = sqlite3_column_int64(s, 7);
+    v->source_id = st_db_col_int64(s, 7);
     st_cat_text(v->source_region, sizeof v->source_region, s, 8);
     st_cat_text(v->source, sizeof v->source, s, 9);
     st_cat_text(v->source_column, sizeof v->source_column, s, 10);
-    v->destroys_order = sqlite3_column_int(s, 11);
-    v->consumed = sqlite3_column_int64(s, 12);
-    v->source_seq = sqlite3_column_int64(s, 13);
-    v->source_version = sqlite3_column_int64(s, 14);
-    v->auto_update = sqlite3_column_int(s, 15);
-    v->created_ns = sqlite3_column_int64(s, 16);
+    v->destroys_order = st_db_col_int(s, 11);
+    v->consumed = st_db_col_int64(s, 12);
+    v->source_seq = st_db_col_int64(s, 13);
+    v->source_version = st_db_col_int64(s, 14);
+    v->auto_update = st_db_col_int(s, 15);
+    v->created_ns = st_db_col_int64(s, 16);
 }
 
 int st_cat_derivs(st_err *err, st_catalog *cat, int64_t dataset_id,
                   int (*fn)(void *, const st_cat_deriv *), void *ctx)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, dataset_id > 0 ? V_LIST : V_LIST_ALL, &s);
     if (rc < 0) return rc;
-    if (dataset_id > 0) sqlite3_bind_int64(s, 1, dataset_id);
+    if (dataset_id > 0) st_db_bind_int64(s, 1, dataset_id);
     st_vec rows = ST_VEC(st_cat_deriv);
     int stop = st_cat_collect(err, cat, s, &rows, read_deriv, "list derivations");
     for (size_t i = 0; i < rows.n && stop == 0; i++) stop = fn(ctx, (st_cat_deriv *)rows.v + i);
@@ -158,19 +158,19 @@ int st_cat_derivs(st_err *err, st_catalog *cat, int64_t dataset_id,
 
 int st_cat_deriv_set_auto(st_err *err, st_catalog *cat, int64_t id, int on)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, V_AUTO, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int(s, 2, on != 0);
+    st_db_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 2, on != 0);
     return st_cat_step_done(err, cat, s, "register for automatic update");
 }
 
 int st_cat_deriv_delete_dataset(st_err *err, st_catalog *cat, int64_t id)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, V_DEL, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 1, id);
     return st_cat_step_done(err, cat, s, "delete derivations");
 }

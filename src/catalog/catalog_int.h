@@ -5,9 +5,8 @@
 #ifndef STRATA_CATALOG_INT_H
 #define STRATA_CATALOG_INT_H
 
-#include <sqlite3.h>
-
 #include "catalog/catalog.h"
+#include "catalog/db.h"
 #include "util/vec.h"
 
 /* Statement cache slots: catalog_sqlite.c uses [0, 32), catalog_dataset.c [32, 96),
@@ -20,35 +19,35 @@
 #define ST_CAT_DERIVE_FIRST  96
 
 struct st_catalog {
-    sqlite3 *db;
-    char *path;
+    st_db *db;
+    char *path; /* the SQLite file, or the PostgreSQL catalog's description (for messages) */
     int busy_ms;
-    sqlite3_stmt *stmt[ST_CAT_SLOTS];
+    st_dbstmt *stmt[ST_CAT_SLOTS];
 };
 
-/* Map an SQLite result code to a Strata status and record a message naming DOING. */
+/* Map a database result code to a Strata status and record a message naming DOING. */
 int st_cat_db_error(st_err *err, st_catalog *cat, int rc, const char *doing);
 
 /* The cached statement of SLOT, prepared from SQL on first use. */
-int st_cat_prepare(st_err *err, st_catalog *cat, int slot, const char *sql, sqlite3_stmt **out);
+int st_cat_prepare(st_err *err, st_catalog *cat, int slot, const char *sql, st_dbstmt **out);
 
 /* Reset a cached statement so it can be used again and holds no read lock. */
-void st_cat_done(sqlite3_stmt *s);
+void st_cat_done(st_dbstmt *s);
 
 /* Step a statement that returns no rows, then reset it. */
-int st_cat_step_done(st_err *err, st_catalog *cat, sqlite3_stmt *s, const char *doing);
+int st_cat_step_done(st_err *err, st_catalog *cat, st_dbstmt *s, const char *doing);
 
 /* Step S to its end, reading each row with READ into a new element of V (whose element size is
  * READ's row), then reset S. So the caller can run its callbacks after the statement is done,
  * free to use the catalog. On failure V keeps what was read; the caller frees it. */
-int st_cat_collect(st_err *err, st_catalog *cat, sqlite3_stmt *s, st_vec *v,
-                   void (*read)(sqlite3_stmt *s, void *row), const char *doing);
+int st_cat_collect(st_err *err, st_catalog *cat, st_dbstmt *s, st_vec *v,
+                   void (*read)(st_dbstmt *s, void *row), const char *doing);
 
 /* Run static SQL (DDL, transaction control). */
 int st_cat_exec(st_err *err, st_catalog *cat, const char *sql, const char *doing);
 
 /* Copy text column COL of the current row into DST ("" for NULL). */
-void st_cat_text(char *dst, size_t cap, sqlite3_stmt *s, int col);
+void st_cat_text(char *dst, size_t cap, st_dbstmt *s, int col);
 
 /* Retire every dataset of region REGION_ID: their directories go to the trash, their rows are
  * deleted. Part of the caller's transaction. */

@@ -14,68 +14,68 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "catalog/catalog_int.h"
 #include "util/fileio.h"
 
 static const char *const type_sql[] = {"INTEGER", "REAL", "TEXT"};
 
-static int prepare(st_err *err, st_catalog *cat, const char *sql, sqlite3_stmt **s,
-                   const char *doing)
+static int prepare(st_err *err, st_catalog *cat, const char *sql, st_dbstmt **s, const char *doing)
 {
-    int rc = sqlite3_prepare_v2(cat->db, sql, -1, s, NULL);
-    if (rc != SQLITE_OK) return st_cat_db_error(err, cat, rc, doing);
+    int rc = st_db_prepare(cat->db, sql, s);
+    if (rc != ST_DB_OK) return st_cat_db_error(err, cat, rc, doing);
     return STRATA_OK;
 }
 
 /* Step S (a statement that returns no rows) once and finalize it. */
-static int step_final(st_err *err, st_catalog *cat, sqlite3_stmt *s, const char *doing)
+static int step_final(st_err *err, st_catalog *cat, st_dbstmt *s, const char *doing)
 {
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? STRATA_OK : st_cat_db_error(err, cat, rc, doing);
+    int rc = st_db_step(s);
+    st_db_finalize(s);
+    return rc == ST_DB_DONE ? STRATA_OK : st_cat_db_error(err, cat, rc, doing);
 }
 
 /* Run SQL that takes no parameters and returns no rows. */
 static int run_sql(st_err *err, st_catalog *cat, const char *sql, const char *doing)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prepare(err, cat, sql, &s, doing);
     return rc < 0 ? rc : step_final(err, cat, s, doing);
 }
 
 int st_cat_app_schema(st_err *err, st_catalog *cat, int64_t region_id, st_vec *out)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prepare(err, cat, "SELECT COUNT(*) FROM app WHERE region_id = ?1", &s,
                      "look up an application");
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, region_id);
-    int found = sqlite3_step(s) == SQLITE_ROW && sqlite3_column_int(s, 0) > 0;
-    sqlite3_finalize(s);
+    st_db_bind_int64(s, 1, region_id);
+    int found = st_db_step(s) == ST_DB_ROW && st_db_col_int(s, 0) > 0;
+    st_db_finalize(s);
     if (!found) return STRATA_ENOTFOUND;
     rc = prepare(err, cat, "SELECT name, type FROM app_attr WHERE region_id = ?1 ORDER BY pos", &s,
                  "read a run schema");
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, region_id);
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    st_db_bind_int64(s, 1, region_id);
+    while ((rc = st_db_step(s)) == ST_DB_ROW) {
         st_cat_attr_def *d = st_vec_push(out);
         if (d == NULL) {
-            sqlite3_finalize(s);
+            st_db_finalize(s);
             return st_error(err, STRATA_ENOMEM, "out of memory reading a run schema");
         }
         st_cat_text(d->name, sizeof d->name, s, 0);
-        d->type = sqlite3_column_int(s, 1);
+        d->type = st_db_col_int(s, 1);
     }
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? STRATA_OK : st_cat_db_error(err, cat, rc, "read a run schema");
+    st_db_finalize(s);
+    return rc == ST_DB_DONE ? STRATA_OK : st_cat_db_error(err, cat, rc, "read a run schema");
 }
 
 int st_cat_app_register(st_err *err, st_catalog *cat, int64_t region_id, const char *host,
                         const st_cat_attr_def *defs, int n)
 {
     st_vec have = ST_VEC(st_cat_attr_def);
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     char sql[512];
     int rc = st_cat_begin(err, cat);
     if (rc < 0) return rc;
@@ -85,9 +85,9 @@ int st_cat_app_register(st_err *err, st_catalog *cat, int64_t region_id, const c
         ST_TRY(rc = prepare(err, cat,
                             "INSERT INTO app (region_id, host, created_ns) VALUES (?1, ?2, ?3)", &s,
                             "register an application"));
-        sqlite3_bind_int64(s, 1, region_id);
-        sqlite3_bind_text(s, 2, host, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 3, st_now_ns());
+        st_db_bind_int64(s, 1, region_id);
+        st_db_bind_text(s, 2, host);
+        st_db_bind_int64(s, 3, st_now_ns());
         ST_TRY(rc = step_final(err, cat, s, "register an application"));
         snprintf(sql, sizeof sql,
                  "CREATE TABLE run_attr_%" PRId64
@@ -101,7 +101,7 @@ int st_cat_app_register(st_err *err, st_catalog *cat, int64_t region_id, const c
         for (size_t k = 0; k < have.n; k++) {
             const st_cat_attr_def *h = &((st_cat_attr_def *)have.v)[k];
             /* SQL column names ignore case: "Grid" would be the column "grid" */
-            if (sqlite3_stricmp(h->name, d->name) != 0) continue;
+            if (strcasecmp(h->name, d->name) != 0) continue;
             if (strcmp(h->name, d->name) != 0) {
                 rc = st_error(err, STRATA_EEXIST,
                               "run attribute '%s' differs from the registered '%s' only in case; "
@@ -123,10 +123,10 @@ int st_cat_app_register(st_err *err, st_catalog *cat, int64_t region_id, const c
                             "INSERT INTO app_attr (region_id, name, type, pos) VALUES (?1, ?2, "
                             "?3, ?4)",
                             &s, "register a run attribute"));
-        sqlite3_bind_int64(s, 1, region_id);
-        sqlite3_bind_text(s, 2, d->name, -1, SQLITE_STATIC);
-        sqlite3_bind_int(s, 3, d->type);
-        sqlite3_bind_int64(s, 4, (int64_t)have.n);
+        st_db_bind_int64(s, 1, region_id);
+        st_db_bind_text(s, 2, d->name);
+        st_db_bind_int64(s, 3, d->type);
+        st_db_bind_int64(s, 4, (int64_t)have.n);
         ST_TRY(rc = step_final(err, cat, s, "register a run attribute"));
         st_cat_attr_def *h = st_vec_push(&have);
         if (h == NULL) ST_TRY(rc = st_error(err, STRATA_ENOMEM, "out of memory"));
@@ -150,20 +150,20 @@ done:
 int st_cat_run_insert(st_err *err, st_catalog *cat, int64_t region_id, const char *user,
                       const char *host, int nprocs, const strata_attr *attrs, int n, int64_t *id)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = st_cat_begin(err, cat);
     if (rc < 0) return rc;
     ST_TRY(rc = prepare(err, cat,
                         "INSERT INTO run (region_id, user, host, nprocs, status, started_ns) "
                         "VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
                         &s, "insert a run"));
-    sqlite3_bind_int64(s, 1, region_id);
-    sqlite3_bind_text(s, 2, user, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, host, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 4, nprocs);
-    sqlite3_bind_int64(s, 5, st_now_ns());
+    st_db_bind_int64(s, 1, region_id);
+    st_db_bind_text(s, 2, user);
+    st_db_bind_text(s, 3, host);
+    st_db_bind_int64(s, 4, nprocs);
+    st_db_bind_int64(s, 5, st_now_ns());
     ST_TRY(rc = step_final(err, cat, s, "insert a run"));
-    *id = sqlite3_last_insert_rowid(cat->db);
+    *id = st_db_last_id(cat->db);
     /* INSERT INTO run_attr_R (run_id, "a", "b") VALUES (?1, ?2, ?3) */
     char sql[4096];
     size_t len =
@@ -176,14 +176,14 @@ int st_cat_run_insert(st_err *err, st_catalog *cat, int64_t region_id, const cha
     if (len < sizeof sql) len += (size_t)snprintf(sql + len, sizeof sql - len, ")");
     if (len >= sizeof sql) ST_TRY(rc = st_error(err, STRATA_EINVAL, "too many run attributes"));
     ST_TRY(rc = prepare(err, cat, sql, &s, "record the run attributes"));
-    sqlite3_bind_int64(s, 1, *id);
+    st_db_bind_int64(s, 1, *id);
     for (int i = 0; i < n; i++) {
         if (attrs[i].type == STRATA_ATTR_INT)
-            sqlite3_bind_int64(s, i + 2, attrs[i].i);
+            st_db_bind_int64(s, i + 2, attrs[i].i);
         else if (attrs[i].type == STRATA_ATTR_FLOAT)
-            sqlite3_bind_double(s, i + 2, attrs[i].f);
+            st_db_bind_double(s, i + 2, attrs[i].f);
         else
-            sqlite3_bind_text(s, i + 2, attrs[i].s, -1, SQLITE_STATIC);
+            st_db_bind_text(s, i + 2, attrs[i].s);
     }
     ST_TRY(rc = step_final(err, cat, s, "record the run attributes"));
     return st_cat_commit(err, cat);
@@ -194,71 +194,74 @@ done:
 
 int st_cat_run_end(st_err *err, st_catalog *cat, int64_t id, const char *status)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prepare(err, cat, "UPDATE run SET status = ?2, ended_ns = ?3 WHERE id = ?1", &s,
                      "end a run");
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_text(s, 2, status, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, st_now_ns());
+    st_db_bind_int64(s, 1, id);
+    st_db_bind_text(s, 2, status);
+    st_db_bind_int64(s, 3, st_now_ns());
     return step_final(err, cat, s, "end a run");
 }
 
 /* The first column of the one row of S (bound by the caller) as an int64; ENOTFOUND if none. */
-static int one_int(st_err *err, st_catalog *cat, sqlite3_stmt *s, int64_t *out, const char *doing)
+static int one_int(st_err *err, st_catalog *cat, st_dbstmt *s, int64_t *out, const char *doing)
 {
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *out = sqlite3_column_int64(s, 0);
-        rc = sqlite3_column_type(s, 0) == SQLITE_NULL ? STRATA_ENOTFOUND : STRATA_OK;
+    int rc = st_db_step(s);
+    if (rc == ST_DB_ROW) {
+        *out = st_db_col_int64(s, 0);
+        rc = st_db_col_null(s, 0) ? STRATA_ENOTFOUND : STRATA_OK;
     } else {
-        rc = rc == SQLITE_DONE ? STRATA_ENOTFOUND : st_cat_db_error(err, cat, rc, doing);
+        rc = rc == ST_DB_DONE ? STRATA_ENOTFOUND : st_cat_db_error(err, cat, rc, doing);
     }
-    sqlite3_finalize(s);
+    st_db_finalize(s);
     return rc;
 }
 
 int st_cat_run_region(st_err *err, st_catalog *cat, int64_t id, int64_t *region_id)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prepare(err, cat, "SELECT region_id FROM run WHERE id = ?1", &s, "look up a run");
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 1, id);
     return one_int(err, cat, s, region_id, "look up a run");
 }
 
 static int access_insert(st_err *err, st_catalog *cat, int64_t run_id, const char *name,
                          const char *purpose, const st_cat_access *ap)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prepare(err, cat,
-                     "INSERT OR REPLACE INTO access_pattern (run_id, dataset, purpose, dist, grid, "
-                     "nprocs, order_hint, mode, reuse, request, recorded_ns) VALUES (?1, ?2, ?3, "
-                     "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                     "INSERT INTO access_pattern (run_id, dataset, purpose, dist, grid, nprocs, "
+                     "order_hint, mode, reuse, request, recorded_ns) VALUES (?1, ?2, ?3, ?4, ?5, "
+                     "?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (run_id, dataset, purpose) DO UPDATE "
+                     "SET dist = excluded.dist, grid = excluded.grid, nprocs = excluded.nprocs, "
+                     "order_hint = excluded.order_hint, mode = excluded.mode, reuse = "
+                     "excluded.reuse, request = excluded.request, recorded_ns = "
+                     "excluded.recorded_ns",
                      &s, "record an access pattern");
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, run_id);
-    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, purpose, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, ap->dist, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, ap->grid, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 6, ap->nprocs);
-    sqlite3_bind_text(s, 7, ap->order, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 8, ap->mode, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 9, ap->reuse, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 10, (int64_t)ap->request);
-    sqlite3_bind_int64(s, 11, st_now_ns());
-    rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? STRATA_OK
-                             : st_cat_db_error(err, cat, rc, "record an access pattern");
+    st_db_bind_int64(s, 1, run_id);
+    st_db_bind_text(s, 2, name);
+    st_db_bind_text(s, 3, purpose);
+    st_db_bind_text(s, 4, ap->dist);
+    st_db_bind_text(s, 5, ap->grid);
+    st_db_bind_int64(s, 6, ap->nprocs);
+    st_db_bind_text(s, 7, ap->order);
+    st_db_bind_text(s, 8, ap->mode);
+    st_db_bind_text(s, 9, ap->reuse);
+    st_db_bind_int64(s, 10, (int64_t)ap->request);
+    st_db_bind_int64(s, 11, st_now_ns());
+    rc = st_db_step(s);
+    st_db_finalize(s);
+    return rc == ST_DB_DONE ? STRATA_OK : st_cat_db_error(err, cat, rc, "record an access pattern");
 }
 
 int st_cat_assoc_insert(st_err *err, st_catalog *cat, int64_t region_id, int64_t run_id, int dtype,
                         int ndims, const uint64_t *dims, const char *const *names, int n,
                         const st_cat_access *ap, const st_cat_storage *sp, int64_t *assoc_id)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     char text[ST_ND_MAXDIMS * 21];
     int rc = st_cat_begin(err, cat);
     if (rc < 0) return rc;
@@ -267,33 +270,34 @@ int st_cat_assoc_insert(st_err *err, st_catalog *cat, int64_t region_id, int64_t
                         "?2, ?3, ?4, ?5)",
                         &s, "insert an association"));
     st_cat_dims_format(text, sizeof text, dims, ndims);
-    sqlite3_bind_int64(s, 1, run_id);
-    sqlite3_bind_int(s, 2, dtype);
-    sqlite3_bind_int(s, 3, ndims);
-    sqlite3_bind_text(s, 4, text, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, st_now_ns());
+    st_db_bind_int64(s, 1, run_id);
+    st_db_bind_int64(s, 2, dtype);
+    st_db_bind_int64(s, 3, ndims);
+    st_db_bind_text(s, 4, text);
+    st_db_bind_int64(s, 5, st_now_ns());
     ST_TRY(rc = step_final(err, cat, s, "insert an association"));
-    *assoc_id = sqlite3_last_insert_rowid(cat->db);
+    *assoc_id = st_db_last_id(cat->db);
     for (int i = 0; i < n; i++) {
         ST_TRY(rc = prepare(err, cat,
                             "INSERT INTO assoc_dataset (assoc_id, dataset) VALUES (?1, ?2)", &s,
                             "add a dataset to an association"));
-        sqlite3_bind_int64(s, 1, *assoc_id);
-        sqlite3_bind_text(s, 2, names[i], -1, SQLITE_STATIC);
+        st_db_bind_int64(s, 1, *assoc_id);
+        st_db_bind_text(s, 2, names[i]);
         ST_TRY(rc = step_final(err, cat, s, "add a dataset to an association"));
         ST_TRY(rc = access_insert(err, cat, run_id, names[i], "save", ap));
         ST_TRY(rc = prepare(err, cat,
-                            "INSERT OR REPLACE INTO storage_pattern (region_id, dataset, layout, "
-                            "chunk, tier_id, zstd) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                            "INSERT INTO storage_pattern (region_id, dataset, layout, chunk, "
+                            "tier_id, zstd) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT "
+                            "(region_id, dataset) DO UPDATE SET layout = excluded.layout, chunk "
+                            "= excluded.chunk, tier_id = excluded.tier_id, zstd = excluded.zstd",
                             &s, "record a storage pattern"));
         st_cat_dims_format(text, sizeof text, sp->chunk, sp->ndims);
-        sqlite3_bind_int64(s, 1, region_id);
-        sqlite3_bind_text(s, 2, names[i], -1, SQLITE_STATIC);
-        sqlite3_bind_int(s, 3, sp->layout);
-        sqlite3_bind_text(s, 4, sp->layout == STRATA_LAYOUT_CHUNKED ? text : "", -1,
-                          SQLITE_TRANSIENT);
-        sqlite3_bind_int64(s, 5, sp->tier_id);
-        sqlite3_bind_int(s, 6, sp->zstd);
+        st_db_bind_int64(s, 1, region_id);
+        st_db_bind_text(s, 2, names[i]);
+        st_db_bind_int64(s, 3, sp->layout);
+        st_db_bind_text_copy(s, 4, sp->layout == STRATA_LAYOUT_CHUNKED ? text : "");
+        st_db_bind_int64(s, 5, sp->tier_id);
+        st_db_bind_int64(s, 6, sp->zstd);
         ST_TRY(rc = step_final(err, cat, s, "record a storage pattern"));
     }
     return st_cat_commit(err, cat);
@@ -316,69 +320,69 @@ int st_cat_access_put(st_err *err, st_catalog *cat, int64_t run_id, const char *
 int st_cat_storage_get(st_err *err, st_catalog *cat, int64_t region_id, const char *dataset,
                        st_cat_storage *out)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prepare(err, cat,
                      "SELECT layout, chunk, tier_id, zstd FROM storage_pattern WHERE region_id = "
                      "?1 AND dataset = ?2",
                      &s, "read a storage pattern");
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, region_id);
-    sqlite3_bind_text(s, 2, dataset, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
+    st_db_bind_int64(s, 1, region_id);
+    st_db_bind_text(s, 2, dataset);
+    rc = st_db_step(s);
+    if (rc == ST_DB_ROW) {
         memset(out, 0, sizeof *out);
-        out->layout = sqlite3_column_int(s, 0);
-        const char *c = (const char *)sqlite3_column_text(s, 1);
+        out->layout = st_db_col_int(s, 0);
+        const char *c = (const char *)st_db_col_text(s, 1);
         out->ndims = c && *c ? st_cat_dims_parse(c, out->chunk, ST_ND_MAXDIMS) : 0;
-        out->tier_id = sqlite3_column_int64(s, 2);
-        out->zstd = sqlite3_column_int(s, 3);
+        out->tier_id = st_db_col_int64(s, 2);
+        out->zstd = st_db_col_int(s, 3);
         rc = STRATA_OK;
     } else {
-        rc = rc == SQLITE_DONE ? STRATA_ENOTFOUND
-                               : st_cat_db_error(err, cat, rc, "read a storage pattern");
+        rc = rc == ST_DB_DONE ? STRATA_ENOTFOUND
+                              : st_cat_db_error(err, cat, rc, "read a storage pattern");
     }
-    sqlite3_finalize(s);
+    st_db_finalize(s);
     return rc;
 }
 
 int st_cat_assoc_find(st_err *err, st_catalog *cat, int64_t run_id, const char *dataset, int *dtype,
                       int *ndims, uint64_t *dims)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prepare(err, cat,
                      "SELECT a.dtype, a.ndims, a.dims FROM assoc a JOIN assoc_dataset d ON "
                      "d.assoc_id = a.id WHERE a.run_id = ?1 AND d.dataset = ?2 ORDER BY a.id "
                      "DESC LIMIT 1",
                      &s, "look up an association");
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, run_id);
-    sqlite3_bind_text(s, 2, dataset, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *dtype = sqlite3_column_int(s, 0);
-        *ndims = sqlite3_column_int(s, 1);
-        st_cat_dims_parse((const char *)sqlite3_column_text(s, 2), dims, ST_ND_MAXDIMS);
+    st_db_bind_int64(s, 1, run_id);
+    st_db_bind_text(s, 2, dataset);
+    rc = st_db_step(s);
+    if (rc == ST_DB_ROW) {
+        *dtype = st_db_col_int(s, 0);
+        *ndims = st_db_col_int(s, 1);
+        st_cat_dims_parse((const char *)st_db_col_text(s, 2), dims, ST_ND_MAXDIMS);
         rc = STRATA_OK;
     } else {
-        rc = rc == SQLITE_DONE ? STRATA_ENOTFOUND
-                               : st_cat_db_error(err, cat, rc, "look up an association");
+        rc = rc == ST_DB_DONE ? STRATA_ENOTFOUND
+                              : st_cat_db_error(err, cat, rc, "look up an association");
     }
-    sqlite3_finalize(s);
+    st_db_finalize(s);
     return rc;
 }
 
 int st_cat_last_run(st_err *err, st_catalog *cat, int64_t region_id, const char *dataset,
                     int64_t *run_id)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prepare(err, cat,
                      "SELECT MAX(r.id) FROM run r JOIN assoc a ON a.run_id = r.id JOIN "
                      "assoc_dataset d ON d.assoc_id = a.id WHERE r.region_id = ?1 AND d.dataset "
                      "= ?2",
                      &s, "find the last run");
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, region_id);
-    sqlite3_bind_text(s, 2, dataset, -1, SQLITE_STATIC);
+    st_db_bind_int64(s, 1, region_id);
+    st_db_bind_text(s, 2, dataset);
     return one_int(err, cat, s, run_id, "find the last run");
 }
 
@@ -386,65 +390,65 @@ int st_cat_last_run(st_err *err, st_catalog *cat, int64_t region_id, const char 
     "SELECT e.run_id, e.dataset, e.iteration, e.array_id, e.tier_id, e.files, e.bytes, "           \
     "e.strategy, e.seconds, e.nprocs, e.min, e.max, e.mean, e.std, e.hist, e.created_ns "
 
-static void read_exec(sqlite3_stmt *s, st_cat_execrow *e)
+static void read_exec(st_dbstmt *s, st_cat_execrow *e)
 {
     memset(e, 0, sizeof *e);
-    e->run_id = sqlite3_column_int64(s, 0);
+    e->run_id = st_db_col_int64(s, 0);
     st_cat_text(e->dataset, sizeof e->dataset, s, 1);
-    e->iteration = sqlite3_column_int64(s, 2);
-    e->array_id = sqlite3_column_int64(s, 3);
-    e->tier_id = sqlite3_column_int64(s, 4);
-    e->files = (uint64_t)sqlite3_column_int64(s, 5);
-    e->bytes = (uint64_t)sqlite3_column_int64(s, 6);
+    e->iteration = st_db_col_int64(s, 2);
+    e->array_id = st_db_col_int64(s, 3);
+    e->tier_id = st_db_col_int64(s, 4);
+    e->files = (uint64_t)st_db_col_int64(s, 5);
+    e->bytes = (uint64_t)st_db_col_int64(s, 6);
     st_cat_text(e->strategy, sizeof e->strategy, s, 7);
-    e->seconds = sqlite3_column_double(s, 8);
-    e->nprocs = sqlite3_column_int(s, 9);
-    e->min = sqlite3_column_double(s, 10);
-    e->max = sqlite3_column_double(s, 11);
-    e->mean = sqlite3_column_double(s, 12);
-    e->std = sqlite3_column_double(s, 13);
-    const void *h = sqlite3_column_blob(s, 14);
-    if (h != NULL && sqlite3_column_bytes(s, 14) == (int)sizeof e->hist)
+    e->seconds = st_db_col_double(s, 8);
+    e->nprocs = st_db_col_int(s, 9);
+    e->min = st_db_col_double(s, 10);
+    e->max = st_db_col_double(s, 11);
+    e->mean = st_db_col_double(s, 12);
+    e->std = st_db_col_double(s, 13);
+    const void *h = st_db_col_blob(s, 14);
+    if (h != NULL && st_db_col_bytes(s, 14) == (int)sizeof e->hist)
         memcpy(e->hist, h, sizeof e->hist);
-    e->created_ns = sqlite3_column_int64(s, 15);
+    e->created_ns = st_db_col_int64(s, 15);
 }
 
 int st_cat_exec_get(st_err *err, st_catalog *cat, int64_t run_id, const char *dataset,
                     int64_t iteration, st_cat_execrow *out)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prepare(err, cat,
                      EXEC_COLUMNS "FROM execution e WHERE e.run_id = ?1 AND e.dataset = ?2 AND "
                                   "e.iteration = ?3",
                      &s, "read an execution");
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, run_id);
-    sqlite3_bind_text(s, 2, dataset, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, iteration);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
+    st_db_bind_int64(s, 1, run_id);
+    st_db_bind_text(s, 2, dataset);
+    st_db_bind_int64(s, 3, iteration);
+    rc = st_db_step(s);
+    if (rc == ST_DB_ROW) {
         read_exec(s, out);
         rc = STRATA_OK;
     } else {
-        rc = rc == SQLITE_DONE ? STRATA_ENOTFOUND
-                               : st_cat_db_error(err, cat, rc, "read an execution");
+        rc = rc == ST_DB_DONE ? STRATA_ENOTFOUND
+                              : st_cat_db_error(err, cat, rc, "read an execution");
     }
-    sqlite3_finalize(s);
+    st_db_finalize(s);
     return rc;
 }
 
 int st_cat_exec_next(st_err *err, st_catalog *cat, int64_t run_id, const char *dataset,
                      int64_t iteration, int64_t *next)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prepare(err, cat,
                      "SELECT MIN(iteration) FROM execution WHERE run_id = ?1 AND dataset = ?2 "
                      "AND iteration > ?3",
                      &s, "find the next iteration");
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, run_id);
-    sqlite3_bind_text(s, 2, dataset, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, iteration);
+    st_db_bind_int64(s, 1, run_id);
+    st_db_bind_text(s, 2, dataset);
+    st_db_bind_int64(s, 3, iteration);
     return one_int(err, cat, s, next, "find the next iteration");
 }
 
@@ -452,7 +456,7 @@ int st_cat_save_commit(st_err *err, st_catalog *cat, st_cat_nd *rec, const st_ca
                        const char *const *coords, int n, const strata_attr *attrs, int nattrs,
                        st_cat_execrow *e)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = st_cat_begin(err, cat);
     if (rc < 0) return rc;
     ST_TRY(rc = st_cat_nd_insert(err, cat, rec));
@@ -468,22 +472,22 @@ int st_cat_save_commit(st_err *err, st_catalog *cat, st_cat_nd *rec, const st_ca
                         &s, "record an execution"));
     e->array_id = rec->id;
     e->created_ns = st_now_ns();
-    sqlite3_bind_int64(s, 1, e->run_id);
-    sqlite3_bind_text(s, 2, e->dataset, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, e->iteration);
-    sqlite3_bind_int64(s, 4, e->array_id);
-    sqlite3_bind_int64(s, 5, e->tier_id);
-    sqlite3_bind_int64(s, 6, (int64_t)e->files);
-    sqlite3_bind_int64(s, 7, (int64_t)e->bytes);
-    sqlite3_bind_text(s, 8, e->strategy, -1, SQLITE_STATIC);
-    sqlite3_bind_double(s, 9, e->seconds);
-    sqlite3_bind_int(s, 10, e->nprocs);
-    sqlite3_bind_double(s, 11, e->min);
-    sqlite3_bind_double(s, 12, e->max);
-    sqlite3_bind_double(s, 13, e->mean);
-    sqlite3_bind_double(s, 14, e->std);
-    sqlite3_bind_blob(s, 15, e->hist, sizeof e->hist, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 16, e->created_ns);
+    st_db_bind_int64(s, 1, e->run_id);
+    st_db_bind_text(s, 2, e->dataset);
+    st_db_bind_int64(s, 3, e->iteration);
+    st_db_bind_int64(s, 4, e->array_id);
+    st_db_bind_int64(s, 5, e->tier_id);
+    st_db_bind_int64(s, 6, (int64_t)e->files);
+    st_db_bind_int64(s, 7, (int64_t)e->bytes);
+    st_db_bind_text(s, 8, e->strategy);
+    st_db_bind_double(s, 9, e->seconds);
+    st_db_bind_int64(s, 10, e->nprocs);
+    st_db_bind_double(s, 11, e->min);
+    st_db_bind_double(s, 12, e->max);
+    st_db_bind_double(s, 13, e->mean);
+    st_db_bind_double(s, 14, e->std);
+    st_db_bind_blob_copy(s, 15, e->hist, sizeof e->hist);
+    st_db_bind_int64(s, 16, e->created_ns);
     ST_TRY(rc = step_final(err, cat, s, "record an execution"));
     return st_cat_commit(err, cat);
 done:
@@ -494,7 +498,7 @@ done:
 int st_cat_io_events(st_err *err, st_catalog *cat, const st_cat_ioev *ev, size_t n)
 {
     if (n == 0) return STRATA_OK;
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = st_cat_begin(err, cat);
     if (rc < 0) return rc;
     for (size_t i = 0; i < n && rc == STRATA_OK; i++) {
@@ -504,16 +508,16 @@ int st_cat_io_events(st_err *err, st_catalog *cat, const st_cat_ioev *ev, size_t
                      "?9, ?10)",
                      &s, "record an I/O event");
         if (rc < 0) break;
-        sqlite3_bind_int64(s, 1, ev[i].run_id);
-        sqlite3_bind_text(s, 2, ev[i].dataset, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 3, ev[i].iteration);
-        sqlite3_bind_text(s, 4, ev[i].op, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 5, ev[i].strategy, -1, SQLITE_STATIC);
-        sqlite3_bind_int(s, 6, ev[i].nprocs);
-        sqlite3_bind_int64(s, 7, (int64_t)ev[i].requests);
-        sqlite3_bind_int64(s, 8, (int64_t)ev[i].bytes);
-        sqlite3_bind_double(s, 9, ev[i].seconds);
-        sqlite3_bind_int64(s, 10, ev[i].at_ns);
+        st_db_bind_int64(s, 1, ev[i].run_id);
+        st_db_bind_text(s, 2, ev[i].dataset);
+        st_db_bind_int64(s, 3, ev[i].iteration);
+        st_db_bind_text(s, 4, ev[i].op);
+        st_db_bind_text(s, 5, ev[i].strategy);
+        st_db_bind_int64(s, 6, ev[i].nprocs);
+        st_db_bind_int64(s, 7, (int64_t)ev[i].requests);
+        st_db_bind_int64(s, 8, (int64_t)ev[i].bytes);
+        st_db_bind_double(s, 9, ev[i].seconds);
+        st_db_bind_int64(s, 10, ev[i].at_ns);
         rc = step_final(err, cat, s, "record an I/O event");
     }
     if (rc == STRATA_OK) return st_cat_commit(err, cat);
@@ -527,17 +531,17 @@ int st_cat_io_events(st_err *err, st_catalog *cat, const st_cat_ioev *ev, size_t
  * and parameters. Here it is only placed in a query and its values bound. */
 
 /* Bind W's values to ?2, ?3 ... of S (?1 is the region). */
-static void bind_all(sqlite3_stmt *s, const st_cat_where *w)
+static void bind_all(st_dbstmt *s, const st_cat_where *w)
 {
     for (size_t i = 0; i < w->nvals; i++) {
         const st_cat_value *b = &w->vals[i];
         int k = (int)i + 2;
         if (b->type == STRATA_ATTR_INT)
-            sqlite3_bind_int64(s, k, b->i);
+            st_db_bind_int64(s, k, b->i);
         else if (b->type == STRATA_ATTR_FLOAT)
-            sqlite3_bind_double(s, k, b->f);
+            st_db_bind_double(s, k, b->f);
         else
-            sqlite3_bind_text(s, k, b->s, -1, SQLITE_STATIC);
+            st_db_bind_text(s, k, b->s);
     }
 }
 
@@ -578,7 +582,7 @@ int st_cat_where_names(st_err *err, const st_vec *schema, int exec, st_cat_where
 }
 
 /* The attribute columns of the current row, from column FIRST on, into ATTRS. */
-static void read_attrs(sqlite3_stmt *s, int first, const st_vec *schema, strata_attr *attrs)
+static void read_attrs(st_dbstmt *s, int first, const st_vec *schema, strata_attr *attrs)
 {
     for (size_t i = 0; i < schema->n; i++) {
         const st_cat_attr_def *d = &((const st_cat_attr_def *)schema->v)[i];
@@ -586,14 +590,14 @@ static void read_attrs(sqlite3_stmt *s, int first, const st_vec *schema, strata_
         int col = first + (int)i;
         memset(a, 0, sizeof *a);
         a->name = d->name;
-        if (sqlite3_column_type(s, col) == SQLITE_NULL) {
+        if (st_db_col_null(s, col)) {
             a->type = (strata_attr_type)-1;
             continue;
         }
         a->type = (strata_attr_type)d->type;
-        a->i = sqlite3_column_int64(s, col);
-        a->f = sqlite3_column_double(s, col);
-        a->s = (const char *)sqlite3_column_text(s, col);
+        a->i = st_db_col_int64(s, col);
+        a->f = st_db_col_double(s, col);
+        a->s = (const char *)st_db_col_text(s, col);
     }
 }
 
@@ -601,7 +605,7 @@ static void read_attrs(sqlite3_stmt *s, int first, const st_vec *schema, strata_
  * W's values bound (COND is W's SQL, or that and more). */
 static int query(st_err *err, st_catalog *cat, int64_t region_id, const char *head,
                  const char *from, const char *cond, const char *tail, const st_vec *schema,
-                 const st_cat_where *w, sqlite3_stmt **out)
+                 const st_cat_where *w, st_dbstmt **out)
 {
     size_t cap = strlen(head) + strlen(from) + strlen(cond) + strlen(tail) + 256 +
                  schema->n * (ST_ATTR_NAME + 8);
@@ -618,7 +622,7 @@ static int query(st_err *err, st_catalog *cat, int64_t region_id, const char *he
     int rc = prepare(err, cat, sql, out, "run a query");
     free(sql);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(*out, 1, region_id);
+    st_db_bind_int64(*out, 1, region_id);
     bind_all(*out, w);
     return STRATA_OK;
 }
@@ -643,7 +647,7 @@ int st_cat_runs(st_err *err, st_catalog *cat, int64_t region_id, const char *app
                 void *ctx)
 {
     st_vec schema = ST_VEC(st_cat_attr_def);
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     strata_attr *attrs = NULL;
     int rc = app_schema(err, cat, region_id, app, &schema);
     ST_TRY(rc);
@@ -654,28 +658,28 @@ int st_cat_runs(st_err *err, st_catalog *cat, int64_t region_id, const char *app
         goto done;
     }
     while (rc == STRATA_OK) {
-        int step = sqlite3_step(s);
-        if (step == SQLITE_DONE) break;
-        if (step != SQLITE_ROW) {
+        int step = st_db_step(s);
+        if (step == ST_DB_DONE) break;
+        if (step != ST_DB_ROW) {
             rc = st_cat_db_error(err, cat, step, "run a query");
             break;
         }
         strata_run_info r = {0};
-        r.id = sqlite3_column_int64(s, 0);
+        r.id = st_db_col_int64(s, 0);
         r.app = app;
-        r.user = (const char *)sqlite3_column_text(s, 1);
-        r.host = (const char *)sqlite3_column_text(s, 2);
-        r.status = (const char *)sqlite3_column_text(s, 3);
-        r.started_ns = sqlite3_column_int64(s, 4);
-        r.ended_ns = sqlite3_column_int64(s, 5);
-        r.nprocs = sqlite3_column_int(s, 6);
+        r.user = (const char *)st_db_col_text(s, 1);
+        r.host = (const char *)st_db_col_text(s, 2);
+        r.status = (const char *)st_db_col_text(s, 3);
+        r.started_ns = st_db_col_int64(s, 4);
+        r.ended_ns = st_db_col_int64(s, 5);
+        r.nprocs = st_db_col_int(s, 6);
         read_attrs(s, 7, &schema, attrs);
         r.attrs = attrs;
         r.nattrs = (int)schema.n;
         rc = fn(ctx, &r);
     }
 done:
-    sqlite3_finalize(s);
+    st_db_finalize(s);
     free(attrs);
     st_vec_free(&schema);
     return rc;
@@ -685,7 +689,7 @@ int st_cat_run_latest(st_err *err, st_catalog *cat, int64_t region_id, const cha
                       const st_cat_where *where, int64_t *run_id)
 {
     st_vec schema = ST_VEC(st_cat_attr_def);
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = app_schema(err, cat, region_id, app, &schema);
     st_vec none = ST_VEC(st_cat_attr_def);
     ST_TRY(rc);
@@ -698,7 +702,7 @@ done:
 
 /* The execution row at S's cursor (the columns of st_cat_find()'s query) as the public view X,
  * whose strings point into S. */
-static void exec_info_of(sqlite3_stmt *s, const char *app, strata_exec_info *x)
+static void exec_info_of(st_dbstmt *s, const char *app, strata_exec_info *x)
 {
     static const char *const layouts[] = {"chunked", "row-major", "column-major"};
     st_cat_execrow e;
@@ -707,15 +711,15 @@ static void exec_info_of(sqlite3_stmt *s, const char *app, strata_exec_info *x)
     x->run = e.run_id;
     x->iteration = e.iteration;
     x->app = app;
-    x->dataset = (const char *)sqlite3_column_text(s, 1);
-    x->array = (const char *)sqlite3_column_text(s, 16);
-    x->dtype = (strata_dtype)sqlite3_column_int(s, 17);
-    x->ndims = sqlite3_column_int(s, 18);
-    st_cat_dims_parse((const char *)sqlite3_column_text(s, 19), x->dims, ST_ND_MAXDIMS);
-    int lay = sqlite3_column_int(s, 20);
+    x->dataset = (const char *)st_db_col_text(s, 1);
+    x->array = (const char *)st_db_col_text(s, 16);
+    x->dtype = (strata_dtype)st_db_col_int(s, 17);
+    x->ndims = st_db_col_int(s, 18);
+    st_cat_dims_parse((const char *)st_db_col_text(s, 19), x->dims, ST_ND_MAXDIMS);
+    int lay = st_db_col_int(s, 20);
     x->layout = lay >= 0 && lay <= 2 ? layouts[lay] : "?";
-    x->tier = (const char *)sqlite3_column_text(s, 21);
-    x->strategy = (const char *)sqlite3_column_text(s, 7);
+    x->tier = (const char *)st_db_col_text(s, 21);
+    x->strategy = (const char *)st_db_col_text(s, 7);
     x->bytes = e.bytes;
     x->files = e.files;
     x->seconds = e.seconds;
@@ -734,7 +738,7 @@ int st_cat_find(st_err *err, st_catalog *cat, int64_t region_id, const char *app
 {
     st_vec schema = ST_VEC(st_cat_attr_def);
     char *full = NULL;
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     const char *cond = where->sql;
     int rc = app_schema(err, cat, region_id, app, &schema);
     ST_TRY(rc);
@@ -754,11 +758,11 @@ int st_cat_find(st_err *err, st_catalog *cat, int64_t region_id, const char *app
                       "e.array_id JOIN tier t ON t.id = e.tier_id",
                       full ? full : cond, "ORDER BY e.run_id, e.dataset, e.iteration", &schema,
                       where, &s));
-    if (dataset != NULL) sqlite3_bind_text(s, (int)where->nvals + 2, dataset, -1, SQLITE_STATIC);
+    if (dataset != NULL) st_db_bind_text(s, (int)where->nvals + 2, dataset);
     while (rc == STRATA_OK) {
-        int step = sqlite3_step(s);
-        if (step == SQLITE_DONE) break;
-        if (step != SQLITE_ROW) {
+        int step = st_db_step(s);
+        if (step == ST_DB_DONE) break;
+        if (step != ST_DB_ROW) {
             rc = st_cat_db_error(err, cat, step, "run a query");
             break;
         }
@@ -767,7 +771,7 @@ int st_cat_find(st_err *err, st_catalog *cat, int64_t region_id, const char *app
         rc = fn(ctx, &x);
     }
 done:
-    sqlite3_finalize(s);
+    st_db_finalize(s);
     free(full);
     st_vec_free(&schema);
     return rc;
@@ -776,16 +780,17 @@ done:
 int st_cat_tool_put(st_err *err, st_catalog *cat, const char *name, const char *kind,
                     const char *command)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prepare(err, cat,
-                     "INSERT OR REPLACE INTO tool (name, kind, command, created_ns) VALUES (?1, "
-                     "?2, ?3, ?4)",
+                     "INSERT INTO tool (name, kind, command, created_ns) VALUES (?1, ?2, ?3, ?4) "
+                     "ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, command = "
+                     "excluded.command, created_ns = excluded.created_ns",
                      &s, "register a tool");
     if (rc < 0) return rc;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, command, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, st_now_ns());
+    st_db_bind_text(s, 1, name);
+    st_db_bind_text(s, 2, kind);
+    st_db_bind_text(s, 3, command);
+    st_db_bind_int64(s, 4, st_now_ns());
     return step_final(err, cat, s, "register a tool");
 }
 
@@ -793,19 +798,19 @@ int st_cat_tool_list(st_err *err, st_catalog *cat,
                      int (*fn)(void *ctx, const char *name, const char *kind, const char *command),
                      void *ctx)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc =
         prepare(err, cat, "SELECT name, kind, command FROM tool ORDER BY name", &s, "list tools");
     while (rc == STRATA_OK) {
-        int step = sqlite3_step(s);
-        if (step == SQLITE_DONE) break;
-        if (step != SQLITE_ROW) {
+        int step = st_db_step(s);
+        if (step == ST_DB_DONE) break;
+        if (step != ST_DB_ROW) {
             rc = st_cat_db_error(err, cat, step, "list tools");
             break;
         }
-        rc = fn(ctx, (const char *)sqlite3_column_text(s, 0),
-                (const char *)sqlite3_column_text(s, 1), (const char *)sqlite3_column_text(s, 2));
+        rc = fn(ctx, (const char *)st_db_col_text(s, 0), (const char *)st_db_col_text(s, 1),
+                (const char *)st_db_col_text(s, 2));
     }
-    sqlite3_finalize(s);
+    st_db_finalize(s);
     return rc;
 }

@@ -99,15 +99,20 @@ static const char *const sql[] = {
     [N_VERSION - N_TIER_INSERT] = "SELECT version FROM ndarray WHERE id = ?1",
     [N_SET_SHAPE - N_TIER_INSERT] = "UPDATE ndarray SET dims = ?2, version = ?3 WHERE id = ?1",
     [N_CHUNK_PUT - N_TIER_INSERT] =
-        "INSERT OR REPLACE INTO ndchunk (array_id, idx, coords, tier_id, file, bytes, checksum, "
-        "min, max, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO ndchunk (array_id, idx, coords, tier_id, file, bytes, checksum, min, max, "
+        "version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (array_id, idx) DO "
+        "UPDATE SET coords = excluded.coords, tier_id = excluded.tier_id, file = excluded.file, "
+        "bytes = excluded.bytes, checksum = excluded.checksum, min = excluded.min, max = "
+        "excluded.max, version = excluded.version",
     [N_STAGED_DEL_IDX - N_TIER_INSERT] = "DELETE FROM ndstaged WHERE array_id = ?1 AND idx = ?2",
     [N_CHUNK_MOVE - N_TIER_INSERT] =
         "UPDATE ndchunk SET tier_id = ?4, file = ?5, bytes = ?6 WHERE array_id = ?1 AND idx = ?2 "
         "AND file = ?3",
     [N_STAGED_SET - N_TIER_INSERT] =
-        "INSERT OR REPLACE INTO ndstaged (array_id, idx, tier_id, file, bytes, staged_ns) SELECT "
-        "?1, ?2, ?4, ?5, ?6, ?7 FROM ndchunk WHERE array_id = ?1 AND idx = ?2 AND file = ?3",
+        "INSERT INTO ndstaged (array_id, idx, tier_id, file, bytes, staged_ns) SELECT ?1, ?2, ?4, "
+        "?5, ?6, ?7 FROM ndchunk WHERE array_id = ?1 AND idx = ?2 AND file = ?3 ON CONFLICT "
+        "(array_id, idx) DO UPDATE SET tier_id = excluded.tier_id, file = excluded.file, bytes = "
+        "excluded.bytes, staged_ns = excluded.staged_ns",
     [N_STAGED_DROP - N_TIER_INSERT] =
         "DELETE FROM ndstaged WHERE array_id = ?1 AND idx = ?2 AND file = ?3",
     [N_STAGED_LIST - N_TIER_INSERT] = STAGED_COLUMNS "WHERE s.tier_id = ?1 ORDER BY s.staged_ns",
@@ -116,14 +121,15 @@ static const char *const sql[] = {
     [N_FILES - N_TIER_INSERT] = "SELECT tier_id, file, 0 FROM ndchunk WHERE array_id = ?1 UNION "
                                 "ALL SELECT tier_id, file, 1 FROM ndstaged WHERE array_id = ?1",
     [N_ATTR_PUT - N_TIER_INSERT] =
-        "INSERT OR REPLACE INTO ndattr (array_id, name, type, value) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO ndattr (array_id, name, type, value) VALUES (?1, ?2, ?3, ?4) ON CONFLICT "
+        "(array_id, name) DO UPDATE SET type = excluded.type, value = excluded.value",
     [N_ATTR_DEL - N_TIER_INSERT] = "DELETE FROM ndattr WHERE array_id = ?1 AND name = ?2",
     [N_ATTR_LIST - N_TIER_INSERT] =
         "SELECT name, type, value FROM ndattr WHERE array_id = ?1 ORDER BY name",
     [N_ND_DEL_ATTRS - N_TIER_INSERT] = "DELETE FROM ndattr WHERE array_id = ?1",
 };
 
-static int prep(st_err *err, st_catalog *cat, int q, sqlite3_stmt **out)
+static int prep(st_err *err, st_catalog *cat, int q, st_dbstmt **out)
 {
     return st_cat_prepare(err, cat, q, sql[q - N_TIER_INSERT], out);
 }
@@ -151,47 +157,46 @@ int st_cat_dims_parse(const char *text, uint64_t *dims, int max)
 
 /* ---- tiers ---------------------------------------------------------------------------------- */
 
-static void read_tier(sqlite3_stmt *s, st_cat_tier *t)
+static void read_tier(st_dbstmt *s, st_cat_tier *t)
 {
-    t->id = sqlite3_column_int64(s, 0);
+    t->id = st_db_col_int64(s, 0);
     st_cat_text(t->name, sizeof t->name, s, 1);
     st_cat_text(t->path, sizeof t->path, s, 2);
-    t->kind = sqlite3_column_int(s, 3);
-    t->capacity = (uint64_t)sqlite3_column_int64(s, 4);
-    t->read_bw = sqlite3_column_double(s, 5);
-    t->latency = sqlite3_column_double(s, 6);
-    t->created_ns = sqlite3_column_int64(s, 7);
+    t->kind = st_db_col_int(s, 3);
+    t->capacity = (uint64_t)st_db_col_int64(s, 4);
+    t->read_bw = st_db_col_double(s, 5);
+    t->latency = st_db_col_double(s, 6);
+    t->created_ns = st_db_col_int64(s, 7);
 }
 
 int st_cat_tier_insert(st_err *err, st_catalog *cat, st_cat_tier *t)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, N_TIER_INSERT, &s);
     if (rc < 0) return rc;
     t->created_ns = st_now_ns();
-    sqlite3_bind_text(s, 1, t->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, t->path, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 3, t->kind);
-    sqlite3_bind_int64(s, 4, (int64_t)t->capacity);
-    sqlite3_bind_double(s, 5, t->read_bw);
-    sqlite3_bind_double(s, 6, t->latency);
-    sqlite3_bind_int64(s, 7, t->created_ns);
+    st_db_bind_text(s, 1, t->name);
+    st_db_bind_text(s, 2, t->path);
+    st_db_bind_int64(s, 3, t->kind);
+    st_db_bind_int64(s, 4, (int64_t)t->capacity);
+    st_db_bind_double(s, 5, t->read_bw);
+    st_db_bind_double(s, 6, t->latency);
+    st_db_bind_int64(s, 7, t->created_ns);
     rc = st_cat_step_done(err, cat, s, "insert a tier");
     if (rc == STRATA_EEXIST)
         return st_error(err, rc, "tier '%s' already exists, or another tier uses '%s'", t->name,
                         t->path);
-    if (rc == STRATA_OK) t->id = sqlite3_last_insert_rowid(cat->db);
+    if (rc == STRATA_OK) t->id = st_db_last_id(cat->db);
     return rc;
 }
 
-static int tier_one(st_err *err, st_catalog *cat, sqlite3_stmt *s, const char *what,
-                    st_cat_tier *out)
+static int tier_one(st_err *err, st_catalog *cat, st_dbstmt *s, const char *what, st_cat_tier *out)
 {
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
+    int rc = st_db_step(s);
+    if (rc == ST_DB_ROW) {
         read_tier(s, out);
         rc = STRATA_OK;
-    } else if (rc == SQLITE_DONE) {
+    } else if (rc == ST_DB_DONE) {
         rc = st_error(err, STRATA_ENOTFOUND, "tier %s not found (see 'strata tier ls')", what);
     } else {
         rc = st_cat_db_error(err, cat, rc, "read a tier");
@@ -202,10 +207,10 @@ static int tier_one(st_err *err, st_catalog *cat, sqlite3_stmt *s, const char *w
 
 int st_cat_tier_get(st_err *err, st_catalog *cat, const char *name, st_cat_tier *out)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, N_TIER_GET, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    st_db_bind_text(s, 1, name);
     char what[STRATA_NAME_MAX + 3];
     snprintf(what, sizeof what, "'%s'", name);
     return tier_one(err, cat, s, what, out);
@@ -213,10 +218,10 @@ int st_cat_tier_get(st_err *err, st_catalog *cat, const char *name, st_cat_tier 
 
 int st_cat_tier_get_id(st_err *err, st_catalog *cat, int64_t id, st_cat_tier *out)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, N_TIER_GET_ID, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 1, id);
     char what[32];
     snprintf(what, sizeof what, "#%" PRId64, id);
     return tier_one(err, cat, s, what, out);
@@ -225,16 +230,16 @@ int st_cat_tier_get_id(st_err *err, st_catalog *cat, int64_t id, st_cat_tier *ou
 int st_cat_tier_list(st_err *err, st_catalog *cat, int (*fn)(void *ctx, const st_cat_tier *t),
                      void *ctx)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, N_TIER_LIST, &s);
     if (rc < 0) return rc;
     int stop = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = st_db_step(s)) == ST_DB_ROW) {
         st_cat_tier t;
         read_tier(s, &t);
         if ((stop = fn(ctx, &t)) != 0) break;
     }
-    if (stop == 0 && rc != SQLITE_DONE) stop = st_cat_db_error(err, cat, rc, "list tiers");
+    if (stop == 0 && rc != ST_DB_DONE) stop = st_cat_db_error(err, cat, rc, "list tiers");
     st_cat_done(s);
     return stop;
 }
@@ -242,14 +247,14 @@ int st_cat_tier_list(st_err *err, st_catalog *cat, int (*fn)(void *ctx, const st
 /* Run a one-row query of up to two integers about ID. */
 static int ints(st_err *err, st_catalog *cat, int q, int64_t id, int64_t *a, int64_t *b)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, q, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, id);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *a = sqlite3_column_int64(s, 0);
-        if (b != NULL) *b = sqlite3_column_int64(s, 1);
+    st_db_bind_int64(s, 1, id);
+    rc = st_db_step(s);
+    if (rc == ST_DB_ROW) {
+        *a = st_db_col_int64(s, 0);
+        if (b != NULL) *b = st_db_col_int64(s, 1);
         rc = STRATA_OK;
     } else {
         rc = st_cat_db_error(err, cat, rc, "measure a tier");
@@ -277,11 +282,11 @@ done:
 /* Run statement Q binding ID (and IDX when >= 0) with no result rows. */
 static int exec_id(st_err *err, st_catalog *cat, int q, int64_t id, int64_t idx, const char *doing)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, q, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, id);
-    if (idx >= 0) sqlite3_bind_int64(s, 2, idx);
+    st_db_bind_int64(s, 1, id);
+    if (idx >= 0) st_db_bind_int64(s, 2, idx);
     return st_cat_step_done(err, cat, s, doing);
 }
 
@@ -295,88 +300,88 @@ int st_cat_tier_delete(st_err *err, st_catalog *cat, int64_t id)
 
 int st_cat_tier_set(st_err *err, st_catalog *cat, const st_cat_tier *t)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, N_TIER_SET, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, t->id);
-    sqlite3_bind_int64(s, 2, (int64_t)t->capacity);
-    sqlite3_bind_double(s, 3, t->read_bw);
-    sqlite3_bind_double(s, 4, t->latency);
+    st_db_bind_int64(s, 1, t->id);
+    st_db_bind_int64(s, 2, (int64_t)t->capacity);
+    st_db_bind_double(s, 3, t->read_bw);
+    st_db_bind_double(s, 4, t->latency);
     return st_cat_step_done(err, cat, s, "update a tier");
 }
 
 /* ---- arrays --------------------------------------------------------------------------------- */
 
-static void read_nd(sqlite3_stmt *s, st_cat_nd *n)
+static void read_nd(st_dbstmt *s, st_cat_nd *n)
 {
     memset(n, 0, sizeof *n);
-    n->id = sqlite3_column_int64(s, 0);
-    n->region_id = sqlite3_column_int64(s, 1);
+    n->id = st_db_col_int64(s, 0);
+    n->region_id = st_db_col_int64(s, 1);
     st_cat_text(n->region, sizeof n->region, s, 2);
     st_cat_text(n->region_dir, sizeof n->region_dir, s, 3);
     st_cat_text(n->name, sizeof n->name, s, 4);
     st_cat_text(n->dir, sizeof n->dir, s, 5);
-    n->dtype = sqlite3_column_int(s, 6);
-    n->ndims = sqlite3_column_int(s, 7);
-    const char *t = (const char *)sqlite3_column_text(s, 8);
+    n->dtype = st_db_col_int(s, 6);
+    n->ndims = st_db_col_int(s, 7);
+    const char *t = (const char *)st_db_col_text(s, 8);
     if (t != NULL) st_cat_dims_parse(t, n->dims, ST_ND_MAXDIMS);
-    t = (const char *)sqlite3_column_text(s, 9);
+    t = (const char *)st_db_col_text(s, 9);
     if (t != NULL) st_cat_dims_parse(t, n->chunk, ST_ND_MAXDIMS);
-    n->layout = sqlite3_column_int(s, 10);
-    n->unlimited = sqlite3_column_int(s, 11);
-    n->zstd = sqlite3_column_int(s, 12);
-    int fl = sqlite3_column_bytes(s, 13);
-    const void *f = sqlite3_column_blob(s, 13);
+    n->layout = st_db_col_int(s, 10);
+    n->unlimited = st_db_col_int(s, 11);
+    n->zstd = st_db_col_int(s, 12);
+    int fl = st_db_col_bytes(s, 13);
+    const void *f = st_db_col_blob(s, 13);
     if (f != NULL) memcpy(n->fill, f, fl < 8 ? (size_t)fl : 8);
-    n->tier_id = sqlite3_column_int64(s, 14);
-    n->version = sqlite3_column_int64(s, 15);
-    n->created_ns = sqlite3_column_int64(s, 16);
+    n->tier_id = st_db_col_int64(s, 14);
+    n->version = st_db_col_int64(s, 15);
+    n->created_ns = st_db_col_int64(s, 16);
 }
 
 int st_cat_nd_insert(st_err *err, st_catalog *cat, st_cat_nd *nd)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, N_ND_INSERT, &s);
     if (rc < 0) return rc;
     char dims[ST_ND_MAXDIMS * 21], chunk[ST_ND_MAXDIMS * 21];
     st_cat_dims_format(dims, sizeof dims, nd->dims, nd->ndims);
     st_cat_dims_format(chunk, sizeof chunk, nd->chunk, nd->ndims);
     nd->created_ns = st_now_ns();
-    sqlite3_bind_int64(s, 1, nd->region_id);
-    sqlite3_bind_text(s, 2, nd->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, nd->dir, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 4, nd->dtype);
-    sqlite3_bind_int(s, 5, nd->ndims);
-    sqlite3_bind_text(s, 6, dims, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 7, chunk, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 8, nd->layout);
-    sqlite3_bind_int(s, 9, nd->unlimited);
-    sqlite3_bind_int(s, 10, nd->zstd);
-    sqlite3_bind_blob(s, 11, nd->fill, sizeof nd->fill, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 12, nd->tier_id);
-    sqlite3_bind_int64(s, 13, nd->created_ns);
+    st_db_bind_int64(s, 1, nd->region_id);
+    st_db_bind_text(s, 2, nd->name);
+    st_db_bind_text(s, 3, nd->dir);
+    st_db_bind_int64(s, 4, nd->dtype);
+    st_db_bind_int64(s, 5, nd->ndims);
+    st_db_bind_text(s, 6, dims);
+    st_db_bind_text(s, 7, chunk);
+    st_db_bind_int64(s, 8, nd->layout);
+    st_db_bind_int64(s, 9, nd->unlimited);
+    st_db_bind_int64(s, 10, nd->zstd);
+    st_db_bind_blob_copy(s, 11, nd->fill, sizeof nd->fill);
+    st_db_bind_int64(s, 12, nd->tier_id);
+    st_db_bind_int64(s, 13, nd->created_ns);
     rc = st_cat_step_done(err, cat, s, "insert an N-d array");
     if (rc == STRATA_EEXIST)
         return st_error(err, rc, "N-d array '%s/%s' already exists", nd->region, nd->name);
     if (rc == STRATA_ECONFLICT)
         return st_error(err, rc, "region '%s' or the tier was removed meanwhile", nd->region);
-    if (rc == STRATA_OK) nd->id = sqlite3_last_insert_rowid(cat->db);
+    if (rc == STRATA_OK) nd->id = st_db_last_id(cat->db);
     return rc;
 }
 
 int st_cat_nd_get(st_err *err, st_catalog *cat, const char *region, const char *name,
                   st_cat_nd *out)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, N_ND_GET, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_text(s, 1, region, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
+    st_db_bind_text(s, 1, region);
+    st_db_bind_text(s, 2, name);
+    rc = st_db_step(s);
+    if (rc == ST_DB_ROW) {
         read_nd(s, out);
         rc = STRATA_OK;
-    } else if (rc == SQLITE_DONE) {
+    } else if (rc == ST_DB_DONE) {
         rc = st_error(err, STRATA_ENOTFOUND, "N-d array '%s/%s' not found (see 'strata nd ls %s')",
                       region, name, region);
     } else {
@@ -389,17 +394,17 @@ int st_cat_nd_get(st_err *err, st_catalog *cat, const char *region, const char *
 int st_cat_nd_list(st_err *err, st_catalog *cat, int64_t region_id,
                    int (*fn)(void *ctx, const st_cat_nd *nd), void *ctx)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, N_ND_LIST, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, region_id);
+    st_db_bind_int64(s, 1, region_id);
     int stop = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = st_db_step(s)) == ST_DB_ROW) {
         st_cat_nd n;
         read_nd(s, &n);
         if ((stop = fn(ctx, &n)) != 0) break;
     }
-    if (stop == 0 && rc != SQLITE_DONE) stop = st_cat_db_error(err, cat, rc, "list N-d arrays");
+    if (stop == 0 && rc != ST_DB_DONE) stop = st_cat_db_error(err, cat, rc, "list N-d arrays");
     st_cat_done(s);
     return stop;
 }
@@ -418,16 +423,16 @@ done:
 
 int st_cat_nd_delete_region(st_err *err, st_catalog *cat, int64_t region_id)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, N_ND_DEL_REGION, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, region_id);
+    st_db_bind_int64(s, 1, region_id);
     int64_t ids[64];
     int n = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < 64) ids[n++] = sqlite3_column_int64(s, 0);
-    int more = rc == SQLITE_ROW;
-    rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? STRATA_OK
-                                               : st_cat_db_error(err, cat, rc, "list N-d arrays");
+    while ((rc = st_db_step(s)) == ST_DB_ROW && n < 64) ids[n++] = st_db_col_int64(s, 0);
+    int more = rc == ST_DB_ROW;
+    rc = rc == ST_DB_ROW || rc == ST_DB_DONE ? STRATA_OK
+                                             : st_cat_db_error(err, cat, rc, "list N-d arrays");
     st_cat_done(s);
     for (int i = 0; rc == STRATA_OK && i < n; i++) rc = st_cat_nd_delete(err, cat, ids[i]);
     /* more than 64: the rows deleted above are gone, so the next query finds the rest */
@@ -439,51 +444,51 @@ int st_cat_nd_delete_region(st_err *err, st_catalog *cat, int64_t region_id)
 
 int st_cat_nd_attr_put(st_err *err, st_catalog *cat, int64_t array_id, const strata_attr *a)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, N_ATTR_PUT, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, array_id);
-    sqlite3_bind_text(s, 2, a->name, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 3, (int)a->type);
+    st_db_bind_int64(s, 1, array_id);
+    st_db_bind_text(s, 2, a->name);
+    st_db_bind_int64(s, 3, (int)a->type);
     if (a->type == STRATA_ATTR_INT)
-        sqlite3_bind_int64(s, 4, a->i);
+        st_db_bind_int64(s, 4, a->i);
     else if (a->type == STRATA_ATTR_FLOAT)
-        sqlite3_bind_double(s, 4, a->f);
+        st_db_bind_double(s, 4, a->f);
     else
-        sqlite3_bind_text(s, 4, a->s ? a->s : "", -1, SQLITE_STATIC);
+        st_db_bind_text(s, 4, a->s ? a->s : "");
     return st_cat_step_done(err, cat, s, "set an N-d array attribute");
 }
 
 int st_cat_nd_attr_delete(st_err *err, st_catalog *cat, int64_t array_id, const char *name)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, N_ATTR_DEL, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, array_id);
-    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+    st_db_bind_int64(s, 1, array_id);
+    st_db_bind_text(s, 2, name);
     rc = st_cat_step_done(err, cat, s, "delete an N-d array attribute");
-    if (rc == STRATA_OK && sqlite3_changes(cat->db) == 0) return STRATA_ENOTFOUND;
+    if (rc == STRATA_OK && st_db_changes(cat->db) == 0) return STRATA_ENOTFOUND;
     return rc;
 }
 
 int st_cat_nd_attr_list(st_err *err, st_catalog *cat, int64_t array_id,
                         int (*fn)(void *ctx, const strata_attr *a), void *ctx)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, N_ATTR_LIST, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, array_id);
+    st_db_bind_int64(s, 1, array_id);
     int stop = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = st_db_step(s)) == ST_DB_ROW) {
         strata_attr a = {0};
-        a.name = (const char *)sqlite3_column_text(s, 0);
-        a.type = (strata_attr_type)sqlite3_column_int(s, 1);
-        a.i = sqlite3_column_int64(s, 2);
-        a.f = sqlite3_column_double(s, 2);
-        a.s = a.type == STRATA_ATTR_TEXT ? (const char *)sqlite3_column_text(s, 2) : NULL;
+        a.name = (const char *)st_db_col_text(s, 0);
+        a.type = (strata_attr_type)st_db_col_int(s, 1);
+        a.i = st_db_col_int64(s, 2);
+        a.f = st_db_col_double(s, 2);
+        a.s = a.type == STRATA_ATTR_TEXT ? (const char *)st_db_col_text(s, 2) : NULL;
         if ((stop = fn(ctx, &a)) != 0) break;
     }
-    if (stop == 0 && rc != SQLITE_DONE)
+    if (stop == 0 && rc != ST_DB_DONE)
         stop = st_cat_db_error(err, cat, rc, "list N-d array attributes");
     st_cat_done(s);
     return stop;
@@ -494,29 +499,29 @@ int st_cat_nd_attr_list(st_err *err, st_catalog *cat, int64_t array_id,
 int st_cat_nd_chunks(st_err *err, st_catalog *cat, int64_t id, int64_t lo, int64_t hi,
                      int (*fn)(void *ctx, const st_cat_chunk *c), void *ctx)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, N_CHUNKS, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, lo);
-    sqlite3_bind_int64(s, 3, hi);
+    st_db_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 2, lo);
+    st_db_bind_int64(s, 3, hi);
     int stop = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = st_db_step(s)) == ST_DB_ROW) {
         st_cat_chunk c;
-        c.idx = sqlite3_column_int64(s, 0);
-        c.tier_id = sqlite3_column_int64(s, 1);
+        c.idx = st_db_col_int64(s, 0);
+        c.tier_id = st_db_col_int64(s, 1);
         st_cat_text(c.file, sizeof c.file, s, 2);
-        c.bytes = (uint64_t)sqlite3_column_int64(s, 3);
-        c.checksum = (uint64_t)sqlite3_column_int64(s, 4);
-        c.min = sqlite3_column_double(s, 5);
-        c.max = sqlite3_column_double(s, 6);
-        c.version = sqlite3_column_int64(s, 7);
-        c.staged_tier = sqlite3_column_int64(s, 8);
+        c.bytes = (uint64_t)st_db_col_int64(s, 3);
+        c.checksum = (uint64_t)st_db_col_int64(s, 4);
+        c.min = st_db_col_double(s, 5);
+        c.max = st_db_col_double(s, 6);
+        c.version = st_db_col_int64(s, 7);
+        c.staged_tier = st_db_col_int64(s, 8);
         st_cat_text(c.staged_file, sizeof c.staged_file, s, 9);
-        c.staged_bytes = (uint64_t)sqlite3_column_int64(s, 10);
+        c.staged_bytes = (uint64_t)st_db_col_int64(s, 10);
         if ((stop = fn(ctx, &c)) != 0) break;
     }
-    if (stop == 0 && rc != SQLITE_DONE) stop = st_cat_db_error(err, cat, rc, "read chunks");
+    if (stop == 0 && rc != ST_DB_DONE) stop = st_cat_db_error(err, cat, rc, "read chunks");
     st_cat_done(s);
     return stop;
 }
@@ -540,7 +545,7 @@ int st_cat_nd_commit_tx(st_err *err, st_catalog *cat, int64_t id, int64_t expect
                         const uint64_t *dims, int ndims, const st_cat_chunk *chunks,
                         const char *const *coords, int n, int64_t *new_version)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int64_t version = -1;
     int rc;
     ST_TRY(rc = ints(err, cat, N_VERSION, id, &version, NULL));
@@ -553,23 +558,23 @@ int st_cat_nd_commit_tx(st_err *err, st_catalog *cat, int64_t id, int64_t expect
     char text[ST_ND_MAXDIMS * 21];
     st_cat_dims_format(text, sizeof text, dims, ndims);
     ST_TRY(rc = prep(err, cat, N_SET_SHAPE, &s));
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_text(s, 2, text, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, version + 1);
+    st_db_bind_int64(s, 1, id);
+    st_db_bind_text(s, 2, text);
+    st_db_bind_int64(s, 3, version + 1);
     ST_TRY(rc = st_cat_step_done(err, cat, s, "record the array's shape"));
     for (int i = 0; i < n; i++) {
         const st_cat_chunk *c = &chunks[i];
         ST_TRY(rc = prep(err, cat, N_CHUNK_PUT, &s));
-        sqlite3_bind_int64(s, 1, id);
-        sqlite3_bind_int64(s, 2, c->idx);
-        sqlite3_bind_text(s, 3, coords[i], -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 4, c->tier_id);
-        sqlite3_bind_text(s, 5, c->file, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 6, (int64_t)c->bytes);
-        sqlite3_bind_int64(s, 7, (int64_t)c->checksum);
-        sqlite3_bind_double(s, 8, c->min);
-        sqlite3_bind_double(s, 9, c->max);
-        sqlite3_bind_int64(s, 10, version + 1);
+        st_db_bind_int64(s, 1, id);
+        st_db_bind_int64(s, 2, c->idx);
+        st_db_bind_text(s, 3, coords[i]);
+        st_db_bind_int64(s, 4, c->tier_id);
+        st_db_bind_text(s, 5, c->file);
+        st_db_bind_int64(s, 6, (int64_t)c->bytes);
+        st_db_bind_int64(s, 7, (int64_t)c->checksum);
+        st_db_bind_double(s, 8, c->min);
+        st_db_bind_double(s, 9, c->max);
+        st_db_bind_int64(s, 10, version + 1);
         ST_TRY(rc = st_cat_step_done(err, cat, s, "record a chunk"));
         ST_TRY(rc = exec_id(err, cat, N_STAGED_DEL_IDX, id, c->idx, "drop a staged copy"));
     }
@@ -581,17 +586,17 @@ done:
 int st_cat_chunk_move(st_err *err, st_catalog *cat, int64_t id, int64_t idx, const char *file,
                       int64_t new_tier, const char *new_file, uint64_t new_bytes)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, N_CHUNK_MOVE, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, idx);
-    sqlite3_bind_text(s, 3, file, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, new_tier);
-    sqlite3_bind_text(s, 5, new_file, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 6, (int64_t)new_bytes);
+    st_db_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 2, idx);
+    st_db_bind_text(s, 3, file);
+    st_db_bind_int64(s, 4, new_tier);
+    st_db_bind_text(s, 5, new_file);
+    st_db_bind_int64(s, 6, (int64_t)new_bytes);
     if ((rc = st_cat_step_done(err, cat, s, "move a chunk")) < 0) return rc;
-    if (sqlite3_changes(cat->db) != 1)
+    if (st_db_changes(cat->db) != 1)
         return st_error(err, STRATA_ECONFLICT, "chunk %" PRId64 " was rewritten meanwhile", idx);
     return exec_id(err, cat, N_STAGED_DEL_IDX, id, idx, "drop a staged copy");
 }
@@ -599,54 +604,54 @@ int st_cat_chunk_move(st_err *err, st_catalog *cat, int64_t id, int64_t idx, con
 int st_cat_staged_set(st_err *err, st_catalog *cat, int64_t id, int64_t idx, const char *home_file,
                       int64_t tier_id, const char *file, uint64_t bytes)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, N_STAGED_SET, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, idx);
-    sqlite3_bind_text(s, 3, home_file, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, tier_id);
-    sqlite3_bind_text(s, 5, file, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 6, (int64_t)bytes);
-    sqlite3_bind_int64(s, 7, st_now_ns());
+    st_db_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 2, idx);
+    st_db_bind_text(s, 3, home_file);
+    st_db_bind_int64(s, 4, tier_id);
+    st_db_bind_text(s, 5, file);
+    st_db_bind_int64(s, 6, (int64_t)bytes);
+    st_db_bind_int64(s, 7, st_now_ns());
     rc = st_cat_step_done(err, cat, s, "record a staged copy");
-    if (rc == STRATA_OK && sqlite3_changes(cat->db) != 1)
+    if (rc == STRATA_OK && st_db_changes(cat->db) != 1)
         rc = st_error(err, STRATA_ECONFLICT, "chunk %" PRId64 " was rewritten meanwhile", idx);
     return rc;
 }
 
 int st_cat_staged_drop(st_err *err, st_catalog *cat, int64_t id, int64_t idx, const char *file)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, N_STAGED_DROP, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, idx);
-    sqlite3_bind_text(s, 3, file, -1, SQLITE_STATIC);
+    st_db_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 2, idx);
+    st_db_bind_text(s, 3, file);
     return st_cat_step_done(err, cat, s, "forget a staged copy");
 }
 
 int st_cat_staged_list(st_err *err, st_catalog *cat, int64_t tier_id,
                        int (*fn)(void *ctx, const st_cat_staged *s), void *ctx)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, tier_id ? N_STAGED_LIST : N_STAGED_LIST_ALL, &s);
     if (rc < 0) return rc;
-    if (tier_id) sqlite3_bind_int64(s, 1, tier_id);
+    if (tier_id) st_db_bind_int64(s, 1, tier_id);
     int stop = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = st_db_step(s)) == ST_DB_ROW) {
         st_cat_staged g;
-        g.array_id = sqlite3_column_int64(s, 0);
-        g.idx = sqlite3_column_int64(s, 1);
-        g.tier_id = sqlite3_column_int64(s, 2);
+        g.array_id = st_db_col_int64(s, 0);
+        g.idx = st_db_col_int64(s, 1);
+        g.tier_id = st_db_col_int64(s, 2);
         st_cat_text(g.region_dir, sizeof g.region_dir, s, 3);
         st_cat_text(g.dir, sizeof g.dir, s, 4);
         st_cat_text(g.file, sizeof g.file, s, 5);
-        g.bytes = (uint64_t)sqlite3_column_int64(s, 6);
-        g.staged_ns = sqlite3_column_int64(s, 7);
+        g.bytes = (uint64_t)st_db_col_int64(s, 6);
+        g.staged_ns = st_db_col_int64(s, 7);
         if ((stop = fn(ctx, &g)) != 0) break;
     }
-    if (stop == 0 && rc != SQLITE_DONE) stop = st_cat_db_error(err, cat, rc, "list staged copies");
+    if (stop == 0 && rc != ST_DB_DONE) stop = st_cat_db_error(err, cat, rc, "list staged copies");
     st_cat_done(s);
     return stop;
 }
@@ -654,17 +659,16 @@ int st_cat_staged_list(st_err *err, st_catalog *cat, int64_t tier_id,
 int st_cat_nd_files(st_err *err, st_catalog *cat, int64_t id,
                     int (*fn)(void *ctx, int64_t tier_id, const char *file, int staged), void *ctx)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prep(err, cat, N_FILES, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 1, id);
     int stop = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *f = (const char *)sqlite3_column_text(s, 1);
-        if ((stop = fn(ctx, sqlite3_column_int64(s, 0), f ? f : "", sqlite3_column_int(s, 2))) != 0)
-            break;
+    while ((rc = st_db_step(s)) == ST_DB_ROW) {
+        const char *f = (const char *)st_db_col_text(s, 1);
+        if ((stop = fn(ctx, st_db_col_int64(s, 0), f ? f : "", st_db_col_int(s, 2))) != 0) break;
     }
-    if (stop == 0 && rc != SQLITE_DONE) stop = st_cat_db_error(err, cat, rc, "list chunk files");
+    if (stop == 0 && rc != ST_DB_DONE) stop = st_cat_db_error(err, cat, rc, "list chunk files");
     st_cat_done(s);
     return stop;
 }

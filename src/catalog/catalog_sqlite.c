@@ -1,5 +1,6 @@
 /*
- * catalog_sqlite.c -- the catalog on SQLite (WAL mode, one connection per pool handle).
+ * catalog_sqlite.c -- the catalog's schema, connection and core tables, on SQLite (WAL mode) or
+ * PostgreSQL (db.h), one connection per pool handle.
  *
  * Every statement is a static string prepared once and cached on the connection; names and
  * values only ever travel as bound parameters. The schema is created by the list of migrations
@@ -9,7 +10,6 @@
 #include "catalog/catalog_int.h"
 
 #include <errno.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,45 +363,48 @@ static const char *const queries[Q_COUNT] = {
     [Q_BACKUP_DELETE] = "DELETE FROM backup WHERE id = ?1",
 };
 
-/* Map an SQLite result to a Strata status, with a message. */
+/* Map a database result to a Strata status, with a message. */
 int st_cat_db_error(st_err *err, st_catalog *cat, int rc, const char *doing)
 {
     int code;
     const char *hint = "";
-    switch (rc & 0xFF) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
+    switch ((st_db_rc)rc) {
+    case ST_DB_BUSY:
         code = STRATA_ELOCKED;
         hint = "; another process held the catalog longer than the busy timeout";
         break;
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
+    case ST_DB_CORRUPT:
         code = STRATA_ECORRUPT;
         hint = "; the catalog is damaged: restore the pool from a copy";
         break;
-    case SQLITE_FULL:
+    case ST_DB_FULL:
         code = STRATA_ENOSPC;
         break;
-    case SQLITE_READONLY:
-    case SQLITE_PERM:
-    case SQLITE_AUTH:
-    case SQLITE_CANTOPEN:
+    case ST_DB_READONLY:
+    case ST_DB_PERM:
         code = STRATA_EPERM;
         break;
-    case SQLITE_CONSTRAINT:
-        /* A unique name taken, or (foreign key) a region deleted by another process meanwhile. */
-        code = rc == SQLITE_CONSTRAINT_FOREIGNKEY ? STRATA_ECONFLICT : STRATA_EEXIST;
-        if (code == STRATA_ECONFLICT) hint = "; its region was deleted meanwhile";
+    case ST_DB_UNIQUE:
+        code = STRATA_EEXIST; /* a unique name taken */
         break;
-    case SQLITE_NOMEM:
+    case ST_DB_FOREIGN: /* a region deleted by another process meanwhile */
+        code = STRATA_ECONFLICT;
+        hint = "; its region was deleted meanwhile";
+        break;
+    case ST_DB_NOMEM:
         code = STRATA_ENOMEM;
+        break;
+    case ST_DB_CONN:
+        code = STRATA_EIO;
+        hint = "; is the catalog's PostgreSQL server running and reachable?";
         break;
     default:
         code = STRATA_EIO;
     }
+    st_db *db = cat != NULL ? cat->db : NULL;
     /* What the file system said, when SQLite reports a refusal that was really a failed system
      * call: a disk that is full or failing is no permission problem. */
-    int sys = cat != NULL && cat->db != NULL ? sqlite3_system_errno(cat->db) : 0;
+    int sys = st_db_sys_errno(db);
     char syshint[160] = "";
     if (code == STRATA_EPERM || code == STRATA_EIO) {
         if (sys == ENOSPC || sys == EDQUOT) code = STRATA_ENOSPC;
@@ -411,85 +414,65 @@ int st_cat_db_error(st_err *err, st_catalog *cat, int rc, const char *doing)
     }
     /* SQLite opens a file it cannot create or write (its WAL, its shared memory) read-only and
      * then refuses to write: on a writable file system that was a failed disk, not a permission */
-    if ((rc & 0xFF) == SQLITE_READONLY && code == STRATA_EPERM && cat != NULL &&
-        cat->path != NULL && !st_dir_of_is_readonly(cat->path)) {
+    if (rc == ST_DB_READONLY && db != NULL && st_db_kind_of(db) == ST_DB_SQLITE &&
+        !st_dir_of_is_readonly(cat->path)) {
         code = STRATA_EIO;
         hint = "; its files could not be opened for writing although the file system is "
                "writable: is the disk full or failing?";
     }
-    const char *msg = cat != NULL && cat->db != NULL ? sqlite3_errmsg(cat->db) : sqlite3_errstr(rc);
     return st_error(err, code, "catalog '%s': cannot %s: %s%s%s", cat != NULL ? cat->path : "?",
-                    doing, msg, syshint, hint);
+                    doing, db != NULL ? st_db_errmsg(db) : "out of memory", syshint, hint);
 }
 
-int st_cat_prepare(st_err *err, st_catalog *cat, int slot, const char *sql, sqlite3_stmt **out)
+int st_cat_prepare(st_err *err, st_catalog *cat, int slot, const char *sql, st_dbstmt **out)
 {
     if (cat->stmt[slot] == NULL) {
-        int rc =
-            sqlite3_prepare_v3(cat->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &cat->stmt[slot], NULL);
-        if (rc != SQLITE_OK) return st_cat_db_error(err, cat, rc, "prepare a statement");
+        int rc = st_db_prepare(cat->db, sql, &cat->stmt[slot]);
+        if (rc != ST_DB_OK) return st_cat_db_error(err, cat, rc, "prepare a statement");
     }
     *out = cat->stmt[slot];
     return STRATA_OK;
 }
 
-static int prepare(st_err *err, st_catalog *cat, int q, sqlite3_stmt **out)
+static int prepare(st_err *err, st_catalog *cat, int q, st_dbstmt **out)
 {
     return st_cat_prepare(err, cat, q, queries[q], out);
 }
 
-void st_cat_done(sqlite3_stmt *s)
+void st_cat_done(st_dbstmt *s)
 {
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
+    st_db_reset(s);
 }
 
 int st_cat_exec(st_err *err, st_catalog *cat, const char *sql, const char *doing)
 {
-    int rc = sqlite3_exec(cat->db, sql, NULL, NULL, NULL);
-    if (rc != SQLITE_OK) return st_cat_db_error(err, cat, rc, doing);
+    int rc = st_db_exec(cat->db, sql);
+    if (rc != ST_DB_OK) return st_cat_db_error(err, cat, rc, doing);
     return STRATA_OK;
 }
 
-void st_cat_text(char *dst, size_t cap, sqlite3_stmt *s, int col)
+void st_cat_text(char *dst, size_t cap, st_dbstmt *s, int col)
 {
-    const unsigned char *t = sqlite3_column_text(s, col);
-    snprintf(dst, cap, "%s", t != NULL ? (const char *)t : "");
+    const char *t = st_db_col_text(s, col);
+    snprintf(dst, cap, "%s", t != NULL ? t : "");
 }
 
-static int cat_alloc(st_err *err, const char *path, int flags, st_catalog **out)
+static int cat_alloc(st_err *err, const char *path, int create, st_catalog **out)
 {
     st_catalog *cat = calloc(1, sizeof *cat);
     if (cat == NULL || (cat->path = strdup(path)) == NULL) {
         free(cat);
         return st_error(err, STRATA_ENOMEM, "out of memory opening catalog '%s'", path);
     }
-    int rc = sqlite3_open_v2(path, &cat->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK) {
+    int rc = st_db_open_sqlite(path, create, &cat->db);
+    if (rc != ST_DB_OK) {
         int code = st_cat_db_error(err, cat, rc, "open it");
         st_cat_close(cat);
         return code;
     }
-    sqlite3_extended_result_codes(cat->db, 1);
     st_cat_set_busy_timeout(cat, 10000);
     *out = cat;
     return STRATA_OK;
-}
-
-/* Per-connection settings: WAL for concurrent readers, FULL sync so that a committed publish
- * survives power loss, foreign keys on. */
-static int configure(st_err *err, st_catalog *cat)
-{
-    /* Keep the WAL (and its index) when the last connection closes: creating and deleting them
-     * on every open costs more than a small region read (inode allocation dominates). The
-     * size limit 0 truncates the kept WAL after the closing checkpoint, so that the next open
-     * finds it empty: no frames to recover, nothing to checkpoint when it closes again. */
-    int persist = 1;
-    sqlite3_file_control(cat->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
-    return st_cat_exec(err, cat,
-                       "PRAGMA journal_mode=WAL; PRAGMA journal_size_limit=0; "
-                       "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
-                       "configure the connection");
 }
 
 static int migrate(st_err *err, st_catalog *cat, int from)
@@ -514,26 +497,23 @@ int st_cat_create(st_err *err, const char *path, st_catalog **out)
 {
     st_catalog *cat;
     *out = NULL;
-    int rc = cat_alloc(err, path,
-                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXRESCODE, &cat);
+    int rc = cat_alloc(err, path, 1, &cat);
     if (rc < 0) return rc;
-    ST_TRY(rc = configure(err, cat));
     ST_TRY(rc = migrate(err, cat, 0));
-    sqlite3_stmt *s;
-    rc = sqlite3_prepare_v2(cat->db,
-                            "INSERT INTO pool (id, format, created_ns, created_by) "
-                            "VALUES (1, ?1, ?2, ?3)",
-                            -1, &s, NULL);
-    if (rc == SQLITE_OK) {
-        sqlite3_bind_int(s, 1, STRATA_POOL_FORMAT);
-        sqlite3_bind_int64(s, 2, st_now_ns());
-        sqlite3_bind_text(s, 3, "strata " STRATA_VERSION_STRING, -1, SQLITE_STATIC);
-        rc = sqlite3_step(s);
-        sqlite3_finalize(s);
+    st_dbstmt *s;
+    rc = st_db_prepare(cat->db,
+                       "INSERT INTO pool (id, format, created_ns, created_by) "
+                       "VALUES (1, ?1, ?2, ?3)",
+                       &s);
+    if (rc == ST_DB_OK) {
+        st_db_bind_int64(s, 1, STRATA_POOL_FORMAT);
+        st_db_bind_int64(s, 2, st_now_ns());
+        st_db_bind_text(s, 3, "strata " STRATA_VERSION_STRING);
+        rc = st_db_step(s);
+        st_db_finalize(s);
     }
-    /* rc is SQLite's (positive) code here */
-    rc = rc == SQLITE_DONE || rc == SQLITE_OK ? STRATA_OK
-                                              : st_cat_db_error(err, cat, rc, "record the pool");
+    rc = rc == ST_DB_DONE || rc == ST_DB_OK ? STRATA_OK
+                                            : st_cat_db_error(err, cat, rc, "record the pool");
     ST_TRY(rc);
     *out = cat;
     cat = NULL;
@@ -546,16 +526,15 @@ int st_cat_open(st_err *err, const char *path, st_catalog **out)
 {
     st_catalog *cat;
     *out = NULL;
-    int rc = cat_alloc(err, path, SQLITE_OPEN_READWRITE, &cat);
+    int rc = cat_alloc(err, path, 0, &cat);
     if (rc < 0) {
-        if (rc == STRATA_EPERM) /* SQLITE_CANTOPEN: the file is missing or unreadable */
+        if (rc == STRATA_EPERM) /* the file is missing or unreadable */
             return st_error(err, STRATA_ECORRUPT,
                             "catalog '%s' is missing or cannot be opened; the pool is damaged",
                             path);
         return rc;
     }
     int version = 0;
-    ST_TRY(rc = configure(err, cat));
     ST_TRY(rc = st_cat_version(err, cat, &version));
     if (version > ST_CAT_VERSION) {
         rc = st_error(err, STRATA_EUNSUPPORTED,
@@ -575,8 +554,8 @@ done:
 void st_cat_close(st_catalog *cat)
 {
     if (cat == NULL) return;
-    for (int i = 0; i < ST_CAT_SLOTS; i++) sqlite3_finalize(cat->stmt[i]);
-    sqlite3_close_v2(cat->db);
+    for (int i = 0; i < ST_CAT_SLOTS; i++) st_db_finalize(cat->stmt[i]);
+    st_db_close(cat->db);
     free(cat->path);
     free(cat);
 }
@@ -584,27 +563,28 @@ void st_cat_close(st_catalog *cat)
 void st_cat_set_busy_timeout(st_catalog *cat, int ms)
 {
     cat->busy_ms = ms;
-    sqlite3_busy_timeout(cat->db, ms);
+    st_db_set_busy_timeout(cat->db, ms);
 }
 
 int st_cat_integrity(st_err *err, st_catalog *cat)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(cat->db, "PRAGMA integrity_check(4)", -1, &s, NULL);
+    if (st_db_kind_of(cat->db) != ST_DB_SQLITE) return STRATA_OK; /* the server checks itself */
+    st_dbstmt *s = NULL;
+    int rc = st_db_prepare(cat->db, "PRAGMA integrity_check(4)", &s);
     char found[1024] = "";
     size_t used = 0;
-    if (rc == SQLITE_OK) rc = SQLITE_ROW;
-    while (rc == SQLITE_ROW && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *line = (const char *)sqlite3_column_text(s, 0);
+    if (rc == ST_DB_OK) rc = ST_DB_ROW;
+    while (rc == ST_DB_ROW && (rc = st_db_step(s)) == ST_DB_ROW) {
+        const char *line = st_db_col_text(s, 0);
         if (line == NULL || strcmp(line, "ok") == 0) continue;
         int n = snprintf(found + used, sizeof found - used, "%s%s", used ? "; " : "", line);
         if (n > 0) used = used + (size_t)n < sizeof found ? used + (size_t)n : sizeof found - 1;
     }
     for (char *c = found; *c; c++)
         if (*c == '\n') *c = ' '; /* one line for people and logs */
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE && rc != SQLITE_OK && found[0] == '\0')
-        snprintf(found, sizeof found, "%s", sqlite3_errstr(rc));
+    st_db_finalize(s);
+    if (rc != ST_DB_DONE && rc != ST_DB_OK && found[0] == '\0')
+        snprintf(found, sizeof found, "%s", st_db_errmsg(cat->db));
     if (found[0] == '\0') return STRATA_OK;
     return st_error(err, STRATA_ECORRUPT,
                     "catalog '%s' is damaged (SQLite's integrity check: %s); the data files are "
@@ -615,87 +595,86 @@ int st_cat_integrity(st_err *err, st_catalog *cat)
 
 int st_cat_version(st_err *err, st_catalog *cat, int *version)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(cat->db, queries[Q_VERSION], -1, &s, NULL);
-    if (rc != SQLITE_OK) {
-        if ((rc & 0xFF) == SQLITE_ERROR) /* no schema_version table */
-            return st_error(err, STRATA_ECORRUPT,
-                            "catalog '%s' is not a strata catalog (no schema_version table)",
-                            cat->path);
-        return st_cat_db_error(err, cat, rc, "read the schema version");
-    }
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *version = sqlite3_column_int(s, 0);
+    st_dbstmt *s = NULL;
+    int rc = st_db_prepare(cat->db, queries[Q_VERSION], &s);
+    if (rc == ST_DB_OK) rc = st_db_step(s); /* PostgreSQL reports a missing table here */
+    if (rc == ST_DB_ROW) {
+        *version = st_db_col_int(s, 0);
         rc = STRATA_OK;
-    } else if (rc == SQLITE_DONE) {
+    } else if (rc == ST_DB_DONE) {
         rc = st_error(err, STRATA_ECORRUPT, "catalog '%s' has no schema version", cat->path);
+    } else if (rc == ST_DB_NOTABLE) {
+        rc = st_error(err, STRATA_ECORRUPT,
+                      "catalog '%s' is not a strata catalog (no schema_version table)", cat->path);
     } else {
         rc = st_cat_db_error(err, cat, rc, "read the schema version");
     }
-    sqlite3_finalize(s);
+    st_db_finalize(s);
     return rc;
 }
 
 int st_cat_begin(st_err *err, st_catalog *cat)
 {
-    return st_cat_exec(err, cat, "BEGIN IMMEDIATE", "begin a transaction");
+    int rc = st_db_begin(cat->db);
+    return rc == ST_DB_OK ? STRATA_OK : st_cat_db_error(err, cat, rc, "begin a transaction");
 }
 
 int st_cat_commit(st_err *err, st_catalog *cat)
 {
-    int rc = st_cat_exec(err, cat, "COMMIT", "commit");
-    if (rc < 0) st_cat_rollback(cat);
+    int rc = st_db_commit(cat->db);
+    if (rc == ST_DB_OK) return STRATA_OK;
+    rc = st_cat_db_error(err, cat, rc, "commit");
+    st_cat_rollback(cat);
     return rc;
 }
 
 void st_cat_rollback(st_catalog *cat)
 {
-    if (!sqlite3_get_autocommit(cat->db)) sqlite3_exec(cat->db, "ROLLBACK", NULL, NULL, NULL);
+    st_db_rollback(cat->db);
 }
 
 /* Run a statement that returns no rows. */
-int st_cat_step_done(st_err *err, st_catalog *cat, sqlite3_stmt *s, const char *doing)
+int st_cat_step_done(st_err *err, st_catalog *cat, st_dbstmt *s, const char *doing)
 {
-    int rc = sqlite3_step(s);
+    int rc = st_db_step(s);
     st_cat_done(s);
-    if (rc != SQLITE_DONE) return st_cat_db_error(err, cat, rc, doing);
+    if (rc != ST_DB_DONE) return st_cat_db_error(err, cat, rc, doing);
     return STRATA_OK;
 }
 
-static void read_region(sqlite3_stmt *s, st_cat_region *r)
+static void read_region(st_dbstmt *s, st_cat_region *r)
 {
-    r->id = sqlite3_column_int64(s, 0);
+    r->id = st_db_col_int64(s, 0);
     st_cat_text(r->name, sizeof r->name, s, 1);
     st_cat_text(r->dir, sizeof r->dir, s, 2);
-    r->created_ns = sqlite3_column_int64(s, 3);
+    r->created_ns = st_db_col_int64(s, 3);
 }
 
 int st_cat_region_insert(st_err *err, st_catalog *cat, st_cat_region *r)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prepare(err, cat, Q_REGION_INSERT, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_text(s, 1, r->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, r->dir, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, r->created_ns);
+    st_db_bind_text(s, 1, r->name);
+    st_db_bind_text(s, 2, r->dir);
+    st_db_bind_int64(s, 3, r->created_ns);
     rc = st_cat_step_done(err, cat, s, "insert a region");
     if (rc == STRATA_EEXIST) return st_error(err, rc, "region '%s' already exists", r->name);
-    if (rc == STRATA_OK) r->id = sqlite3_last_insert_rowid(cat->db);
+    if (rc == STRATA_OK) r->id = st_db_last_id(cat->db);
     return rc;
 }
 
 int st_cat_region_get(st_err *err, st_catalog *cat, const char *name, st_cat_region *out)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prepare(err, cat, Q_REGION_GET, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
+    st_db_bind_text(s, 1, name);
+    rc = st_db_step(s);
+    if (rc == ST_DB_ROW) {
         read_region(s, out);
         rc = STRATA_OK;
-    } else if (rc == SQLITE_DONE) {
+    } else if (rc == ST_DB_DONE) {
         rc = st_error(err, STRATA_ENOTFOUND, "region '%s' not found", name);
     } else {
         rc = st_cat_db_error(err, cat, rc, "look up a region");
@@ -704,7 +683,7 @@ int st_cat_region_get(st_err *err, st_catalog *cat, const char *name, st_cat_reg
     return rc;
 }
 
-static void read_region_row(sqlite3_stmt *s, void *row)
+static void read_region_row(st_dbstmt *s, void *row)
 {
     read_region(s, row);
 }
@@ -712,7 +691,7 @@ static void read_region_row(sqlite3_stmt *s, void *row)
 int st_cat_region_list(st_err *err, st_catalog *cat, int (*fn)(void *, const st_cat_region *),
                        void *ctx)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prepare(err, cat, Q_REGION_LIST, &s);
     if (rc < 0) return rc;
     /* Read the rows first: the callback may call back into the catalog, and must see it as it
@@ -727,71 +706,71 @@ int st_cat_region_list(st_err *err, st_catalog *cat, int (*fn)(void *, const st_
 
 int st_cat_region_delete(st_err *err, st_catalog *cat, int64_t id)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = st_cat_dataset_retire_region(err, cat, id);
     if (rc == STRATA_OK) rc = st_cat_nd_delete_region(err, cat, id);
     if (rc < 0) return rc;
     rc = prepare(err, cat, Q_REGION_DELETE_ARRAYS, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 1, id);
     rc = st_cat_step_done(err, cat, s, "delete the arrays of a region");
     if (rc < 0) return rc;
     rc = prepare(err, cat, Q_REGION_DELETE, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 1, id);
     return st_cat_step_done(err, cat, s, "delete a region");
 }
 
-static void read_array(sqlite3_stmt *s, void *row)
+static void read_array(st_dbstmt *s, void *row)
 {
     st_cat_array *a = row;
-    a->id = sqlite3_column_int64(s, 0);
-    a->region_id = sqlite3_column_int64(s, 1);
+    a->id = st_db_col_int64(s, 0);
+    a->region_id = st_db_col_int64(s, 1);
     st_cat_text(a->region, sizeof a->region, s, 2);
     st_cat_text(a->region_dir, sizeof a->region_dir, s, 3);
     st_cat_text(a->name, sizeof a->name, s, 4);
-    a->dtype = sqlite3_column_int(s, 5);
-    a->length = (uint64_t)sqlite3_column_int64(s, 6);
+    a->dtype = st_db_col_int(s, 5);
+    a->length = (uint64_t)st_db_col_int64(s, 6);
     st_cat_text(a->file, sizeof a->file, s, 7);
     st_cat_text(a->bytes_file, sizeof a->bytes_file, s, 8);
-    a->created_ns = sqlite3_column_int64(s, 9);
+    a->created_ns = st_db_col_int64(s, 9);
 }
 
 int st_cat_array_insert(st_err *err, st_catalog *cat, st_cat_array *a)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prepare(err, cat, Q_ARRAY_INSERT, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, a->region_id);
-    sqlite3_bind_text(s, 2, a->name, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 3, a->dtype);
-    sqlite3_bind_int64(s, 4, (int64_t)a->length);
-    sqlite3_bind_text(s, 5, a->file, -1, SQLITE_STATIC);
+    st_db_bind_int64(s, 1, a->region_id);
+    st_db_bind_text(s, 2, a->name);
+    st_db_bind_int64(s, 3, a->dtype);
+    st_db_bind_int64(s, 4, (int64_t)a->length);
+    st_db_bind_text(s, 5, a->file);
     if (a->bytes_file[0] != '\0')
-        sqlite3_bind_text(s, 6, a->bytes_file, -1, SQLITE_STATIC);
+        st_db_bind_text(s, 6, a->bytes_file);
     else
-        sqlite3_bind_null(s, 6);
-    sqlite3_bind_int64(s, 7, a->created_ns);
+        st_db_bind_null(s, 6);
+    st_db_bind_int64(s, 7, a->created_ns);
     rc = st_cat_step_done(err, cat, s, "insert an array");
     if (rc == STRATA_EEXIST)
         return st_error(err, rc, "array '%s/%s' already exists", a->region, a->name);
-    if (rc == STRATA_OK) a->id = sqlite3_last_insert_rowid(cat->db);
+    if (rc == STRATA_OK) a->id = st_db_last_id(cat->db);
     return rc;
 }
 
 int st_cat_array_get(st_err *err, st_catalog *cat, const char *region, const char *name,
                      st_cat_array *out)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prepare(err, cat, Q_ARRAY_GET, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_text(s, 1, region, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
+    st_db_bind_text(s, 1, region);
+    st_db_bind_text(s, 2, name);
+    rc = st_db_step(s);
+    if (rc == ST_DB_ROW) {
         read_array(s, out);
         rc = STRATA_OK;
-    } else if (rc == SQLITE_DONE) {
+    } else if (rc == ST_DB_DONE) {
         rc = STRATA_ENOTFOUND;
     } else {
         rc = st_cat_db_error(err, cat, rc, "look up an array");
@@ -805,11 +784,11 @@ int st_cat_array_get(st_err *err, st_catalog *cat, const char *region, const cha
     return rc;
 }
 
-int st_cat_collect(st_err *err, st_catalog *cat, sqlite3_stmt *s, st_vec *v,
-                   void (*read)(sqlite3_stmt *, void *), const char *doing)
+int st_cat_collect(st_err *err, st_catalog *cat, st_dbstmt *s, st_vec *v,
+                   void (*read)(st_dbstmt *, void *), const char *doing)
 {
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = st_db_step(s)) == ST_DB_ROW) {
         void *row = st_vec_push(v);
         if (row == NULL) {
             st_cat_done(s);
@@ -818,16 +797,16 @@ int st_cat_collect(st_err *err, st_catalog *cat, sqlite3_stmt *s, st_vec *v,
         read(s, row);
     }
     st_cat_done(s);
-    return rc == SQLITE_DONE ? STRATA_OK : st_cat_db_error(err, cat, rc, doing);
+    return rc == ST_DB_DONE ? STRATA_OK : st_cat_db_error(err, cat, rc, doing);
 }
 
 int st_cat_array_list(st_err *err, st_catalog *cat, int64_t region_id,
                       int (*fn)(void *, const st_cat_array *), void *ctx)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prepare(err, cat, Q_ARRAY_LIST, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, region_id);
+    st_db_bind_int64(s, 1, region_id);
     /* Read the rows first: the callback may call back into the catalog. */
     st_vec rows = ST_VEC(st_cat_array);
     int stop = st_cat_collect(err, cat, s, &rows, read_array, "list arrays");
@@ -838,59 +817,59 @@ int st_cat_array_list(st_err *err, st_catalog *cat, int64_t region_id,
 
 int st_cat_array_delete(st_err *err, st_catalog *cat, int64_t id)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prepare(err, cat, Q_ARRAY_DELETE, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 1, id);
     return st_cat_step_done(err, cat, s, "delete an array");
 }
 
-static void read_backup(sqlite3_stmt *s, st_cat_backup *b)
+static void read_backup(st_dbstmt *s, st_cat_backup *b)
 {
-    b->id = sqlite3_column_int64(s, 0);
+    b->id = st_db_col_int64(s, 0);
     st_cat_text(b->name, sizeof b->name, s, 1);
     st_cat_text(b->source, sizeof b->source, s, 2);
-    b->dtype = sqlite3_column_int(s, 3);
-    b->length = (uint64_t)sqlite3_column_int64(s, 4);
+    b->dtype = st_db_col_int(s, 3);
+    b->length = (uint64_t)st_db_col_int64(s, 4);
     st_cat_text(b->file, sizeof b->file, s, 5);
     st_cat_text(b->bytes_file, sizeof b->bytes_file, s, 6);
-    b->checksum = (uint64_t)sqlite3_column_int64(s, 7);
-    b->created_ns = sqlite3_column_int64(s, 8);
+    b->checksum = (uint64_t)st_db_col_int64(s, 7);
+    b->created_ns = st_db_col_int64(s, 8);
 }
 
 int st_cat_backup_insert(st_err *err, st_catalog *cat, st_cat_backup *b)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prepare(err, cat, Q_BACKUP_INSERT, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_text(s, 1, b->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, b->source, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 3, b->dtype);
-    sqlite3_bind_int64(s, 4, (int64_t)b->length);
-    sqlite3_bind_text(s, 5, b->file, -1, SQLITE_STATIC);
+    st_db_bind_text(s, 1, b->name);
+    st_db_bind_text(s, 2, b->source);
+    st_db_bind_int64(s, 3, b->dtype);
+    st_db_bind_int64(s, 4, (int64_t)b->length);
+    st_db_bind_text(s, 5, b->file);
     if (b->bytes_file[0] != '\0')
-        sqlite3_bind_text(s, 6, b->bytes_file, -1, SQLITE_STATIC);
+        st_db_bind_text(s, 6, b->bytes_file);
     else
-        sqlite3_bind_null(s, 6);
-    sqlite3_bind_int64(s, 7, (int64_t)b->checksum);
-    sqlite3_bind_int64(s, 8, b->created_ns);
+        st_db_bind_null(s, 6);
+    st_db_bind_int64(s, 7, (int64_t)b->checksum);
+    st_db_bind_int64(s, 8, b->created_ns);
     rc = st_cat_step_done(err, cat, s, "insert a backup");
     if (rc == STRATA_EEXIST) return st_error(err, rc, "backup '%s' already exists", b->name);
-    if (rc == STRATA_OK) b->id = sqlite3_last_insert_rowid(cat->db);
+    if (rc == STRATA_OK) b->id = st_db_last_id(cat->db);
     return rc;
 }
 
 int st_cat_backup_get(st_err *err, st_catalog *cat, const char *name, st_cat_backup *out)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prepare(err, cat, Q_BACKUP_GET, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
+    st_db_bind_text(s, 1, name);
+    rc = st_db_step(s);
+    if (rc == ST_DB_ROW) {
         read_backup(s, out);
         rc = STRATA_OK;
-    } else if (rc == SQLITE_DONE) {
+    } else if (rc == ST_DB_DONE) {
         rc = st_error(err, STRATA_ENOTFOUND, "backup '%s' not found", name);
     } else {
         rc = st_cat_db_error(err, cat, rc, "look up a backup");
@@ -902,25 +881,25 @@ int st_cat_backup_get(st_err *err, st_catalog *cat, const char *name, st_cat_bac
 int st_cat_backup_list(st_err *err, st_catalog *cat, int (*fn)(void *, const st_cat_backup *),
                        void *ctx)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prepare(err, cat, Q_BACKUP_LIST, &s);
     if (rc < 0) return rc;
     int stop = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = st_db_step(s)) == ST_DB_ROW) {
         st_cat_backup b;
         read_backup(s, &b);
         if ((stop = fn(ctx, &b)) != 0) break;
     }
-    if (stop == 0 && rc != SQLITE_DONE) stop = st_cat_db_error(err, cat, rc, "list backups");
+    if (stop == 0 && rc != ST_DB_DONE) stop = st_cat_db_error(err, cat, rc, "list backups");
     st_cat_done(s);
     return stop;
 }
 
 int st_cat_backup_delete(st_err *err, st_catalog *cat, int64_t id)
 {
-    sqlite3_stmt *s = NULL;
+    st_dbstmt *s = NULL;
     int rc = prepare(err, cat, Q_BACKUP_DELETE, &s);
     if (rc < 0) return rc;
-    sqlite3_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 1, id);
     return st_cat_step_done(err, cat, s, "delete a backup");
 }
