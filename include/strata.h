@@ -47,8 +47,9 @@ extern "C" {
 #define STRATA_VERSION_MINOR  1
 #define STRATA_VERSION_PATCH  0
 #define STRATA_VERSION_STRING "0.1.0"
-/* Pool format written by this library; pools of a newer format are refused. */
-#define STRATA_POOL_FORMAT 1
+/* The newest pool format this library reads (it writes 1, or 2 for a catalog on PostgreSQL);
+ * pools of a newer format are refused. */
+#define STRATA_POOL_FORMAT 2
 /* Longest name (region, array, backup) in bytes, not counting the terminating NUL. */
 #define STRATA_NAME_MAX 255
 
@@ -175,6 +176,31 @@ STRATA_API int strata_pool_create(const char *path, strata_pool **out);
  * damaged. On failure *out is NULL; since there is then no handle to ask strata_errmsg(), use
  * strata_pool_open_err() to get the detailed message. *out: strata_pool_close(). */
 STRATA_API int strata_pool_open(const char *path, strata_pool **out);
+
+/* Options of strata_pool_create_with(). */
+typedef struct strata_pool_opts {
+    /* Where the catalog goes. NULL or "": the STRATA_CATALOG environment variable when it is
+     * set, else SQLite inside the pool directory (one machine). Otherwise a PostgreSQL database,
+     * as a libpq connection string: a URI ("postgresql://user@host:5432/db") or key=value words
+     * ("host=db1 dbname=strata"); no password belongs here: libpq takes it from PGPASSFILE,
+     * ~/.pgpass or PGSERVICE (or the server trusts the user). The connection string is
+     * recorded in the pool's marker file, so that every later open of PATH finds the catalog. */
+    const char *catalog;
+    /* PostgreSQL: the schema of this pool's tables (several pools share one database, a schema
+     * each); NULL: "strata_" followed by the pool directory's name and a random token. */
+    const char *schema;
+    int connect_timeout_s; /* PostgreSQL: how long a connection attempt may take; 0: 10 s */
+} strata_pool_opts;
+
+/* As strata_pool_create_err(), with OPTS (NULL: the defaults). STRATA_EIO (with a message
+ * naming the server and what to do) when the PostgreSQL server cannot be reached; nothing is
+ * created then. */
+STRATA_API int strata_pool_create_with(const char *path, const strata_pool_opts *opts,
+                                       strata_pool **out, char *errbuf, size_t errlen);
+
+/* Where POOL's catalog is, for people, into BUF (LEN bytes, NUL-terminated): "sqlite
+ * POOL/catalog.db", or "postgresql CONNINFO schema SCHEMA". */
+STRATA_API int strata_pool_catalog(strata_pool *pool, char *buf, size_t len);
 
 /* As strata_pool_create() and strata_pool_open(), but on failure also write a detailed
  * message (NUL-terminated, truncated to ERRLEN bytes) into ERRBUF when it is not NULL. */

@@ -3,8 +3,8 @@
  *
  * The catalog records what exists (regions, arrays, backups) and where its bytes are. It is the
  * single source of truth: a data file that no catalog row names is an orphan, never an array.
- * The implementation today is SQLite in WAL mode inside the pool directory (catalog_sqlite.c);
- * callers see only these functions, so that another backend (PostgreSQL) can stand behind them.
+ * It lives in SQLite (WAL mode, inside the pool directory) or in a PostgreSQL schema (a pool
+ * shared by many nodes); db.h hides which: callers see only these functions.
  *
  * All functions take the caller's error context and set a message on failure. Lookups return
  * STRATA_ENOTFOUND (with a message naming what is missing) as an ordinary result.
@@ -56,12 +56,33 @@ typedef struct st_cat_backup {
     int64_t created_ns;
 } st_cat_backup;
 
-/* Create a new catalog at PATH (which must not exist) with the current schema. */
-int st_cat_create(st_err *err, const char *path, st_catalog **out);
+/* Where a catalog lives: an SQLite file (in the pool directory), or a schema of a PostgreSQL
+ * database, reached with a libpq connection string (a URI or key=value words; passwords come
+ * from libpq's own sources: PGPASSFILE, ~/.pgpass, PGSERVICE). */
+#define ST_CAT_CONNINFO 1024
+#define ST_CAT_SCHEMA   64
+typedef struct st_cat_loc {
+    int pg;                         /* 0: SQLite */
+    char path[4096];                /* SQLite: the file */
+    char conninfo[ST_CAT_CONNINFO]; /* PostgreSQL */
+    char schema[ST_CAT_SCHEMA];     /* PostgreSQL: the pool's schema */
+    int connect_timeout_s;          /* PostgreSQL: 0: 10 s */
+} st_cat_loc;
 
-/* Open the catalog at PATH: STRATA_ECORRUPT if it is missing or not a readable catalog,
- * STRATA_EUNSUPPORTED if its schema is newer than ST_CAT_VERSION; older schemas are migrated. */
-int st_cat_open(st_err *err, const char *path, st_catalog **out);
+/* Create a new catalog at W (an SQLite file that must not exist, or a PostgreSQL schema that
+ * must hold no catalog yet) with the current schema. */
+int st_cat_create(st_err *err, const st_cat_loc *w, st_catalog **out);
+
+/* Open the catalog at W: STRATA_ECORRUPT if it is missing or not a readable catalog,
+ * STRATA_EUNSUPPORTED if its schema is newer than ST_CAT_VERSION; older schemas are migrated.
+ * An unreachable PostgreSQL server is STRATA_EIO, naming it and what to do. */
+int st_cat_open(st_err *err, const st_cat_loc *w, st_catalog **out);
+
+/* Where CAT is (to open another connection to it, from another thread). */
+const st_cat_loc *st_cat_loc_of(const st_catalog *cat);
+
+/* Whether CAT is on PostgreSQL. */
+int st_cat_is_pg(const st_catalog *cat);
 
 void st_cat_close(st_catalog *cat);
 

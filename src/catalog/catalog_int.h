@@ -20,7 +20,8 @@
 
 struct st_catalog {
     st_db *db;
-    char *path; /* the SQLite file, or the PostgreSQL catalog's description (for messages) */
+    char *path; /* for messages: the SQLite file, or the PostgreSQL server, database and schema */
+    st_cat_loc loc;
     int busy_ms;
     st_dbstmt *stmt[ST_CAT_SLOTS];
 };

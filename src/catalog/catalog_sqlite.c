@@ -457,16 +457,30 @@ void st_cat_text(char *dst, size_t cap, st_dbstmt *s, int col)
     snprintf(dst, cap, "%s", t != NULL ? t : "");
 }
 
-static int cat_alloc(st_err *err, const char *path, int create, st_catalog **out)
+/* A new handle on the catalog at W, connected (CREATE: the SQLite file, or the PostgreSQL schema,
+ * may be made). */
+static int cat_alloc(st_err *err, const st_cat_loc *w, int create, st_catalog **out)
 {
     st_catalog *cat = calloc(1, sizeof *cat);
-    if (cat == NULL || (cat->path = strdup(path)) == NULL) {
+    char name[sizeof w->path + ST_CAT_SCHEMA + 32];
+    if (w->pg)
+        snprintf(name, sizeof name, "%s (schema %s)", w->conninfo, w->schema);
+    else
+        snprintf(name, sizeof name, "%s", w->path);
+    if (cat == NULL || (cat->path = strdup(name)) == NULL) {
         free(cat);
-        return st_error(err, STRATA_ENOMEM, "out of memory opening catalog '%s'", path);
+        return st_error(err, STRATA_ENOMEM, "out of memory opening catalog '%s'", name);
     }
-    int rc = st_db_open_sqlite(path, create, &cat->db);
+    cat->loc = *w;
+    int rc = w->pg ? st_db_open_pg(w->conninfo, w->schema, create, w->connect_timeout_s, &cat->db)
+                   : st_db_open_sqlite(w->path, create, &cat->db);
     if (rc != ST_DB_OK) {
         int code = st_cat_db_error(err, cat, rc, "open it");
+        if (rc == ST_DB_CONN)
+            code = st_error(err, STRATA_EIO,
+                            "cannot reach the catalog at %s: %s; is PostgreSQL running there, "
+                            "and does the database exist?",
+                            w->conninfo, st_db_errmsg(cat->db));
         st_cat_close(cat);
         return code;
     }
@@ -475,12 +489,45 @@ static int cat_alloc(st_err *err, const char *path, int create, st_catalog **out
     return STRATA_OK;
 }
 
+const st_cat_loc *st_cat_loc_of(const st_catalog *cat)
+{
+    return &cat->loc;
+}
+
+int st_cat_is_pg(const st_catalog *cat)
+{
+    return cat->loc.pg;
+}
+
+/* PostgreSQL: a migration whose SQLite text does not translate (db_pg.h), and what must follow
+ * one (identity sequences past rows inserted with explicit ids). NULL: as translated, nothing. */
+static const char *pg_migration(int v)
+{
+    /* 8 -> 9: SQLite's untyped value column holds ints, floats and text; here text */
+    return v == 8 ? "CREATE TABLE ndattr ("
+                    "  array_id INTEGER NOT NULL REFERENCES ndarray(id),"
+                    "  name TEXT NOT NULL,"
+                    "  type INTEGER NOT NULL,"
+                    "  value TEXT,"
+                    "  PRIMARY KEY (array_id, name));"
+                  : NULL;
+}
+
+static const char *pg_after_migration(int v)
+{
+    return v == 3 ? "SELECT setval(pg_get_serial_sequence('tier', 'id'), 1)" : NULL;
+}
+
 static int migrate(st_err *err, st_catalog *cat, int from)
 {
     int rc = st_cat_begin(err, cat);
     if (rc < 0) return rc;
     for (int v = from; v < ST_CAT_VERSION; v++) {
-        rc = st_cat_exec(err, cat, migrations[v], "migrate the schema");
+        const char *pg = cat->loc.pg ? pg_migration(v) : NULL;
+        const char *after = cat->loc.pg ? pg_after_migration(v) : NULL;
+        rc = st_cat_exec(err, cat, pg != NULL ? pg : migrations[v], "migrate the schema");
+        if (rc == STRATA_OK && after != NULL)
+            rc = st_cat_exec(err, cat, after, "migrate the schema");
         if (rc < 0) goto fail;
     }
     char sql[64];
@@ -493,12 +540,23 @@ fail:
     return rc;
 }
 
-int st_cat_create(st_err *err, const char *path, st_catalog **out)
+int st_cat_create(st_err *err, const st_cat_loc *w, st_catalog **out)
 {
     st_catalog *cat;
     *out = NULL;
-    int rc = cat_alloc(err, path, 1, &cat);
+    int rc = cat_alloc(err, w, 1, &cat);
     if (rc < 0) return rc;
+    if (w->pg) { /* a schema of its own: one that holds a catalog already is another pool's */
+        int version = 0;
+        rc = st_cat_version(err, cat, &version);
+        if (rc == STRATA_OK) {
+            rc = st_error(err, STRATA_EEXIST,
+                          "schema '%s' of %s already holds a strata catalog (another pool's?); "
+                          "choose another schema",
+                          w->schema, w->conninfo);
+            goto done;
+        }
+    }
     ST_TRY(rc = migrate(err, cat, 0));
     st_dbstmt *s;
     rc = st_db_prepare(cat->db,
@@ -522,13 +580,14 @@ done:
     return rc;
 }
 
-int st_cat_open(st_err *err, const char *path, st_catalog **out)
+int st_cat_open(st_err *err, const st_cat_loc *w, st_catalog **out)
 {
     st_catalog *cat;
+    const char *path = w->pg ? w->conninfo : w->path;
     *out = NULL;
-    int rc = cat_alloc(err, path, 0, &cat);
+    int rc = cat_alloc(err, w, 0, &cat);
     if (rc < 0) {
-        if (rc == STRATA_EPERM) /* the file is missing or unreadable */
+        if (rc == STRATA_EPERM && !w->pg) /* the file is missing or unreadable */
             return st_error(err, STRATA_ECORRUPT,
                             "catalog '%s' is missing or cannot be opened; the pool is damaged",
                             path);

@@ -47,6 +47,14 @@ static int put(st_vec *o, const char *s, size_t n)
     return 0;
 }
 
+static int put_lower(st_vec *o, const char *s, size_t n)
+{
+    char *d = st_vec_grow(o, n);
+    if (d == NULL) return -1;
+    for (size_t i = 0; i < n; i++) d[i] = (char)tolower((unsigned char)s[i]);
+    return 0;
+}
+
 static int puts_(st_vec *o, const char *s)
 {
     return put(o, s, strlen(s));
@@ -105,8 +113,8 @@ char *st_pg_translate(const char *sql, int *nparams)
                 bad |= puts_(&o, "BYTEA");
             else if (word_is(p, n, "TEXT") && ddl)
                 bad |= puts_(&o, "TEXT COLLATE \"C\"");
-            else if (word_is(p, n, "USER"))
-                bad |= puts_(&o, "\"user\"");
+            else if (word_is(p, n, "USER") || word_is(p, n, "ARRAY")) /* reserved words here */
+                bad |= put(&o, "\"", 1) || put_lower(&o, p, n) || put(&o, "\"", 1);
             else if (word_is(p, n, "WITHOUT") && word_is(nx, m, "ROWID"))
                 n = (size_t)(nx + m - p); /* dropped */
             else

@@ -42,8 +42,8 @@ void st_pg_finalize(st_pgstmt *s);
 /* The PostgreSQL form of SQL written for SQLite (db.h): ?N parameters as $N, the schema's types
  * as PostgreSQL's (INTEGER is BIGINT, REAL DOUBLE PRECISION, BLOB BYTEA, TEXT compared
  * bytewise as SQLite does, an INTEGER PRIMARY KEY an identity column), no WITHOUT ROWID, and
- * the column name user quoted. A new string (free it), or NULL when out of memory. *NPARAMS
- * (may be NULL) receives the highest parameter number. */
+ * the names user and array (reserved words there) quoted. A new string (free it), or NULL when out
+ * of memory. *NPARAMS (may be NULL) receives the highest parameter number. */
 char *st_pg_translate(const char *sql, int *nparams);
 
 #endif /* STRATA_CATALOG_DB_PG_H */

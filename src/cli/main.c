@@ -12,7 +12,8 @@ static const char usage[] =
     "Strata keeps named, typed arrays in a shared storage pool.\n"
     "\n"
     "commands:\n"
-    "  init [PATH]                 create a pool (default: the pool path below)\n"
+    "  init [PATH] [--catalog PG]  create a pool (catalog: SQLite inside, or PostgreSQL)\n"
+    "  info                        the pool, its catalog, what it holds\n"
     "  region create|ls|rm         manage regions (namespaces of a pool)\n"
     "  array create|ls|info|rm     manage arrays\n"
     "  array put|get|add|cas       read and write array elements\n"
@@ -59,27 +60,98 @@ static const char usage[] =
 
 static int cmd_init(cli *c, int argc, char **argv)
 {
-    static const char u[] = "usage: strata init [PATH]\n"
-                            "Create a new pool in PATH (a new or empty directory).\n";
+    static const char u[] =
+        "usage: strata init [PATH] [--catalog CONNINFO [--schema NAME]]\n"
+        "Create a new pool in PATH (a new or empty directory). Its catalog is SQLite inside\n"
+        "PATH, or with --catalog (default: $STRATA_CATALOG) a PostgreSQL database, for a pool\n"
+        "that many nodes share: a URI (postgresql://user@host:5432/db) or libpq's key=value\n"
+        "words (host=db1 dbname=strata). The password comes from ~/.pgpass, PGPASSFILE or\n"
+        "PGSERVICE, never from the command line. --schema: the pool's schema in that database\n"
+        "(default strata_DIRNAME_TOKEN); several pools can share one database.\n";
+    const char *catalog = NULL, *schema = NULL;
+    const cli_opt opts[] = {
+        {"catalog", 0, &catalog, NULL}, {"schema", 0, &schema, NULL}, CLI_OPT_JSON, {0}};
     char *pos[8];
     int npos = 0;
-    if (argc > 8) return cli_usage_error("init", "too many arguments");
-    int rc = cli_scan(argc, argv, NULL, u, pos, &npos, 0);
+    if (argc > 12) return cli_usage_error("init", "too many arguments");
+    int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
     if (npos > 1) return cli_usage_error("init", "too many arguments");
+    if (schema != NULL && catalog == NULL && getenv("STRATA_CATALOG") == NULL)
+        return cli_usage_error("init", "--schema goes with --catalog (a PostgreSQL catalog)");
     const char *path = npos == 1 ? pos[0] : c->pool_path;
     char err[1024];
-    rc = strata_pool_create_err(path, &c->pool, err, sizeof err);
+    strata_pool_opts po = {.catalog = catalog, .schema = schema};
+    rc = strata_pool_create_with(path, &po, &c->pool, err, sizeof err);
     if (rc < 0) {
         fprintf(stderr, "strata: %s\n", err);
         return cli_exit_code(rc);
     }
+    char where[2048];
+    strata_pool_catalog(c->pool, where, sizeof where);
     if (c->json) {
         fputs("{\"pool\":", stdout);
         cli_json_str(stdout, path);
+        fputs(",\"catalog\":", stdout);
+        cli_json_str(stdout, where);
         fputs(",\"created\":true}\n", stdout);
     } else {
-        printf("created pool %s\n", path);
+        printf("created pool %s (catalog: %s)\n", path, where);
+    }
+    return EXIT_OK;
+}
+
+static int count_name(void *ctx, const char *name)
+{
+    (void)name;
+    (*(uint64_t *)ctx)++;
+    return 0;
+}
+
+typedef struct info_count {
+    strata_pool *pool;
+    uint64_t regions, datasets, ndarrays;
+} info_count;
+
+static int count_region(void *ctx, const char *region)
+{
+    info_count *n = ctx;
+    n->regions++;
+    int rc = strata_dataset_list(n->pool, region, count_name, &n->datasets);
+    if (rc == STRATA_OK) rc = strata_ndarray_list(n->pool, region, count_name, &n->ndarrays);
+    return rc;
+}
+
+static int cmd_info(cli *c, int argc, char **argv)
+{
+    static const char u[] = "usage: strata info [--json]\n"
+                            "The pool: where it is, its catalog (SQLite in the pool, or a\n"
+                            "PostgreSQL database and schema), and how many regions, datasets and\n"
+                            "N-d arrays it holds.\n";
+    const cli_opt opts[] = {CLI_OPT_JSON, {0}};
+    char *pos[2];
+    int npos = 0;
+    int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
+    if (rc != EXIT_OK) return rc;
+    if (npos > 0) return cli_usage_error("info", "too many arguments");
+    if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+    char where[2048];
+    info_count n = {.pool = c->pool};
+    rc = strata_pool_catalog(c->pool, where, sizeof where);
+    if (rc == STRATA_OK) rc = strata_region_list(c->pool, count_region, &n);
+    if (rc < 0) return cli_fail(c, rc);
+    if (c->json) {
+        fputs("{\"pool\":", stdout);
+        cli_json_str(stdout, strata_pool_path(c->pool));
+        fputs(",\"catalog\":", stdout);
+        cli_json_str(stdout, where);
+        printf(",\"regions\":%llu,\"datasets\":%llu,\"ndarrays\":%llu}\n",
+               (unsigned long long)n.regions, (unsigned long long)n.datasets,
+               (unsigned long long)n.ndarrays);
+    } else {
+        printf("pool      %s\ncatalog   %s\nregions   %llu\ndatasets  %llu\nndarrays  %llu\n",
+               strata_pool_path(c->pool), where, (unsigned long long)n.regions,
+               (unsigned long long)n.datasets, (unsigned long long)n.ndarrays);
     }
     return EXIT_OK;
 }
@@ -129,16 +201,17 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(cli *, int, char **);
     } commands[] = {
-        {"nd", cmd_nd},           {"tier", cmd_tier},       {"migrate", cmd_migrate},
-        {"app", cmd_app},         {"runs", cmd_runs},       {"find", cmd_find},
-        {"explain", cmd_explain}, {"tool", cmd_tool},       {"stage", cmd_stage},
-        {"init", cmd_init},       {"region", cmd_region},   {"array", cmd_array},
-        {"backup", cmd_backup},   {"ingest", cmd_ingest},   {"ls", cmd_ls},
-        {"show", cmd_show},       {"log", cmd_log},         {"cat", cmd_cat},
-        {"export", cmd_export},   {"check", cmd_check},     {"gc", cmd_gc},
-        {"drop", cmd_drop},       {"demo", cmd_demo},       {"derive", cmd_derive},
-        {"column", cmd_column},   {"update", cmd_update},   {"auto", cmd_auto},
-        {"watch", cmd_watch},     {"lineage", cmd_lineage}, {"serve", cmd_serve},
+        {"nd", cmd_nd},           {"tier", cmd_tier},     {"migrate", cmd_migrate},
+        {"app", cmd_app},         {"runs", cmd_runs},     {"find", cmd_find},
+        {"explain", cmd_explain}, {"tool", cmd_tool},     {"stage", cmd_stage},
+        {"init", cmd_init},       {"info", cmd_info},     {"region", cmd_region},
+        {"array", cmd_array},     {"backup", cmd_backup}, {"ingest", cmd_ingest},
+        {"ls", cmd_ls},           {"show", cmd_show},     {"log", cmd_log},
+        {"cat", cmd_cat},         {"export", cmd_export}, {"check", cmd_check},
+        {"gc", cmd_gc},           {"drop", cmd_drop},     {"demo", cmd_demo},
+        {"derive", cmd_derive},   {"column", cmd_column}, {"update", cmd_update},
+        {"auto", cmd_auto},       {"watch", cmd_watch},   {"lineage", cmd_lineage},
+        {"serve", cmd_serve},
     };
     int rc = -1;
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)

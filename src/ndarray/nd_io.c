@@ -701,9 +701,7 @@ void st_nd_prefetch_next(strata_ndarray *a, const uint64_t *start, const uint64_
     if (pf == NULL) {
         if ((pf = calloc(1, sizeof *pf)) == NULL) return; /* prefetch is an optimisation */
         st_err_init(&pf->err);
-        char path[ST_PATH_MAX];
-        if (st_path(NULL, path, "%s/%s", st_pool_path(a->pool), ST_POOL_CATALOG) < 0 ||
-            st_cat_open(&pf->err, path, &pf->cat) < 0) {
+        if (st_cat_open(&pf->err, st_cat_loc_of(st_pool_cat(a->pool)), &pf->cat) < 0) {
             st_err_destroy(&pf->err);
             free(pf);
             return;

@@ -112,24 +112,50 @@ static int dir_is_free(st_err *err, const char *dir)
     return STRATA_OK;
 }
 
-static int write_marker(st_err *err, const char *dir)
+/* The marker file: "strata pool", the format, and for a catalog on PostgreSQL its connection
+ * string and schema (format 2: a strata that predates it refuses the pool rather than look for
+ * catalog.db). */
+enum { MARKER_MAX = 4096 };
+
+static int write_marker(st_err *err, const char *dir, const st_cat_loc *w)
 {
-    st_wfile w;
-    char text[64];
-    int n = snprintf(text, sizeof text, "strata pool\nformat %d\n", STRATA_POOL_FORMAT);
-    int rc = st_wfile_open(err, &w, dir);
+    st_wfile w_;
+    char text[MARKER_MAX];
+    int n = w->pg ? snprintf(text, sizeof text,
+                             "strata pool\nformat 2\ncatalog postgresql\nconninfo %s\nschema %s\n",
+                             w->conninfo, w->schema)
+                  : snprintf(text, sizeof text, "strata pool\nformat 1\n");
+    if (n < 0 || (size_t)n >= sizeof text)
+        return st_error(err, STRATA_EINVAL, "the catalog's connection string is too long");
+    int rc = st_wfile_open(err, &w_, dir);
     if (rc < 0) return rc;
-    rc = st_pwrite_full(err, w.fd, text, (size_t)n, 0, w.tmp);
+    rc = st_pwrite_full(err, w_.fd, text, (size_t)n, 0, w_.tmp);
     if (rc < 0) {
-        st_wfile_abort(&w);
+        st_wfile_abort(&w_);
         return rc;
     }
-    return st_wfile_publish(err, &w, dir, ST_POOL_MARKER);
+    return st_wfile_publish(err, &w_, dir, ST_POOL_MARKER);
 }
 
-/* Check the marker of the pool at DIR: STRATA_ENOTFOUND if DIR is not a pool,
- * STRATA_EUNSUPPORTED if its format is newer than ours. */
-static int read_marker(st_err *err, const char *dir)
+/* The value of line "KEY value" of marker TEXT into OUT (LEN): 1 if found. */
+static int marker_line(const char *text, const char *key, char *out, size_t len)
+{
+    size_t k = strlen(key);
+    for (const char *l = text; l != NULL && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+        if (strncmp(l, key, k) != 0 || l[k] != ' ') continue;
+        const char *v = l + k + 1, *e = strchr(v, '\n');
+        size_t n = e ? (size_t)(e - v) : strlen(v);
+        if (n >= len) return 0;
+        memcpy(out, v, n);
+        out[n] = '\0';
+        return 1;
+    }
+    return 0;
+}
+
+/* Check the marker of the pool at DIR and find its catalog (W): STRATA_ENOTFOUND if DIR is not
+ * a pool, STRATA_EUNSUPPORTED if its format is newer than ours. */
+static int read_marker(st_err *err, const char *dir, st_cat_loc *w)
 {
     struct stat st;
     if (stat(dir, &st) != 0) {
@@ -151,7 +177,7 @@ static int read_marker(st_err *err, const char *dir)
                             dir, ST_POOL_MARKER);
         return st_error_errno(err, errno, "cannot open '%s'", path);
     }
-    char text[64] = {0};
+    char text[MARKER_MAX] = {0};
     ssize_t n = read(fd, text, sizeof text - 1);
     close(fd);
     int format = 0;
@@ -163,40 +189,119 @@ static int read_marker(st_err *err, const char *dir)
                         "pool '%s' has format %d, newer than this strata supports (%d); upgrade "
                         "strata",
                         dir, format, STRATA_POOL_FORMAT);
+    memset(w, 0, sizeof *w);
+    char kind[32];
+    if (!marker_line(text, "catalog", kind, sizeof kind)) /* SQLite, in the pool */
+        return st_path(err, w->path, "%s/%s", dir, ST_POOL_CATALOG);
+    w->pg = 1;
+    if (strcmp(kind, "postgresql") != 0 ||
+        !marker_line(text, "conninfo", w->conninfo, sizeof w->conninfo) ||
+        !marker_line(text, "schema", w->schema, sizeof w->schema))
+        return st_error(err, STRATA_ECORRUPT,
+                        "'%s' is damaged: its catalog lines are not 'catalog postgresql', "
+                        "'conninfo ...' and 'schema ...'",
+                        path);
     return STRATA_OK;
 }
 
-int strata_pool_create_err(const char *path, strata_pool **out, char *errbuf, size_t errlen)
+/* The schema of a new pool at PATH: "strata_", its directory's name (letters, digits and _
+ * only, lowercased, at most 32), "_", a random token. */
+static void default_schema(const char *path, char *out, size_t len)
+{
+    const char *base = strrchr(path, '/');
+    base = base != NULL && base[1] != '\0' ? base + 1 : path;
+    char name[33];
+    size_t k = 0;
+    for (const char *c = base; *c && k < sizeof name - 1; c++)
+        if ((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9'))
+            name[k++] = *c;
+        else if (*c >= 'A' && *c <= 'Z')
+            name[k++] = (char)(*c - 'A' + 'a');
+        else if (k > 0 && name[k - 1] != '_')
+            name[k++] = '_';
+    name[k] = '\0';
+    char token[ST_TOKEN_LEN + 1];
+    st_random_token(token);
+    for (char *t = token; *t; t++)
+        if (*t >= 'A' && *t <= 'Z') *t = (char)(*t - 'A' + 'a');
+    snprintf(out, len, "strata_%s_%.8s", name, token);
+}
+
+/* Where the catalog of a new pool at PATH goes, per OPTS. */
+static int catalog_where(st_err *err, const char *path, const strata_pool_opts *opts, st_cat_loc *w)
+{
+    memset(w, 0, sizeof *w);
+    const char *ci = opts != NULL ? opts->catalog : NULL;
+    if (ci == NULL || ci[0] == '\0') ci = getenv("STRATA_CATALOG");
+    if (ci == NULL || ci[0] == '\0' || strcmp(ci, "sqlite") == 0)
+        return st_path(err, w->path, "%s/%s", path, ST_POOL_CATALOG);
+    w->pg = 1;
+    w->connect_timeout_s = opts != NULL ? opts->connect_timeout_s : 0;
+    if (strlen(ci) >= sizeof w->conninfo || strchr(ci, '\n') != NULL)
+        return st_error(err, STRATA_EINVAL,
+                        "the catalog's connection string is too long or holds a line break");
+    snprintf(w->conninfo, sizeof w->conninfo, "%s", ci);
+    const char *schema = opts != NULL ? opts->schema : NULL;
+    if (schema == NULL || schema[0] == '\0') {
+        default_schema(path, w->schema, sizeof w->schema);
+        return STRATA_OK;
+    }
+    for (const char *c = schema; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
+            return st_error(err, STRATA_ENAME,
+                            "schema '%s': use lowercase letters, digits and _ only", schema);
+    if (strlen(schema) >= sizeof w->schema || (schema[0] >= '0' && schema[0] <= '9'))
+        return st_error(err, STRATA_ENAME,
+                        "schema '%s': at most %d characters, not starting with a digit", schema,
+                        ST_CAT_SCHEMA - 1);
+    snprintf(w->schema, sizeof w->schema, "%s", schema);
+    return STRATA_OK;
+}
+
+int strata_pool_create_with(const char *path, const strata_pool_opts *opts, strata_pool **out,
+                            char *errbuf, size_t errlen)
 {
     st_err err;
     st_err_init(&err);
     strata_pool *p = NULL;
     char sub[ST_PATH_MAX];
-    int rc = STRATA_OK;
+    st_cat_loc w;
+    int rc = STRATA_OK, made = 0;
     if (out == NULL || path == NULL || path[0] == '\0') {
         rc = st_error(&err, STRATA_EINVAL, "pool path is missing");
         goto done;
     }
     *out = NULL;
     ST_TRY(rc = dir_is_free(&err, path));
+    ST_TRY(rc = catalog_where(&err, path, opts, &w));
     ST_TRY(rc = st_mkdir(&err, path, 1));
+    made = 1;
     /* The marker comes last: a crash part-way leaves a directory that is not yet a pool. */
     ST_TRY(rc = st_path(&err, sub, "%s/%s", path, ST_POOL_DATA));
     ST_TRY(rc = st_mkdir(&err, sub, 0));
     ST_TRY(rc = st_path(&err, sub, "%s/%s", path, ST_POOL_BACKUPS));
     ST_TRY(rc = st_mkdir(&err, sub, 0));
     ST_TRY(rc = pool_alloc(&err, path, &p));
-    ST_TRY(rc = st_path(&err, sub, "%s/%s", path, ST_POOL_CATALOG));
-    ST_TRY(rc = st_cat_create(&err, sub, &p->cat));
-    ST_TRY(rc = write_marker(&err, path));
+    ST_TRY(rc = st_cat_create(&err, &w, &p->cat));
+    ST_TRY(rc = write_marker(&err, path, &w));
     ST_TRY(rc = st_fsync_dir(&err, path));
     *out = p;
     p = NULL;
 done:
     strata_pool_close(p);
+    if (rc < 0 && made && w.pg) { /* nothing created: the directories go again */
+        char d[ST_PATH_MAX];
+        if (st_path(NULL, d, "%s/%s", path, ST_POOL_DATA) == STRATA_OK) rmdir(d);
+        if (st_path(NULL, d, "%s/%s", path, ST_POOL_BACKUPS) == STRATA_OK) rmdir(d);
+    }
     if (rc < 0) st_err_copy(&err, errbuf, errlen);
     st_err_destroy(&err);
     return rc;
+}
+
+int strata_pool_create_err(const char *path, strata_pool **out, char *errbuf, size_t errlen)
+{
+    return strata_pool_create_with(path, NULL, out, errbuf, errlen);
 }
 
 int strata_pool_open_err(const char *path, strata_pool **out, char *errbuf, size_t errlen)
@@ -204,22 +309,21 @@ int strata_pool_open_err(const char *path, strata_pool **out, char *errbuf, size
     st_err err;
     st_err_init(&err);
     strata_pool *p = NULL;
-    char sub[ST_PATH_MAX];
+    st_cat_loc w;
     int rc = STRATA_OK;
     if (out == NULL || path == NULL || path[0] == '\0') {
         rc = st_error(&err, STRATA_EINVAL, "pool path is missing");
         goto done;
     }
     *out = NULL;
-    ST_TRY(rc = read_marker(&err, path));
+    ST_TRY(rc = read_marker(&err, path, &w));
     ST_TRY(rc = pool_alloc(&err, path, &p));
-    ST_TRY(rc = st_path(&err, sub, "%s/%s", path, ST_POOL_CATALOG));
-    if (access(sub, F_OK) != 0) {
+    if (!w.pg && access(w.path, F_OK) != 0) {
         rc = st_error(&err, STRATA_ECORRUPT, "pool '%s' is damaged: its catalog '%s' is missing",
-                      path, sub);
+                      path, w.path);
         goto done;
     }
-    ST_TRY(rc = st_cat_open(&err, sub, &p->cat));
+    ST_TRY(rc = st_cat_open(&err, &w, &p->cat));
     *out = p;
     p = NULL;
 done:
@@ -227,6 +331,15 @@ done:
     if (rc < 0) st_err_copy(&err, errbuf, errlen);
     st_err_destroy(&err);
     return rc;
+}
+
+int strata_pool_catalog(strata_pool *pool, char *buf, size_t len)
+{
+    if (pool == NULL || buf == NULL || len == 0) return STRATA_EINVAL;
+    const st_cat_loc *w = st_cat_loc_of(pool->cat);
+    int n = w->pg ? snprintf(buf, len, "postgresql %s schema %s", w->conninfo, w->schema)
+                  : snprintf(buf, len, "sqlite %s", w->path);
+    return n >= 0 && (size_t)n < len ? STRATA_OK : STRATA_ERANGE;
 }
 
 int strata_pool_create(const char *path, strata_pool **out)

@@ -105,7 +105,6 @@ int strata_stage_start(strata_pool *pool, const char *region, const char *name,
     st_cat_tier t;
     st_ndgrid g;
     uint64_t clo[ST_ND_MAXDIMS], chi[ST_ND_MAXDIMS];
-    char path[ST_PATH_MAX];
     int rc;
     ST_TRY(rc = st_name_check(err, "region", region));
     ST_TRY(rc = st_name_check(err, "N-d array", name));
@@ -143,12 +142,11 @@ int strata_stage_start(strata_pool *pool, const char *region, const char *name,
     }
     j->tier = t.id;
     j->stats.chunks_needed = j->chunks.n;
-    ST_TRY(rc = st_path(err, path, "%s/%s", st_pool_path(pool), ST_POOL_CATALOG));
     if ((j->pool_path = strdup(st_pool_path(pool))) == NULL) {
         rc = st_error(err, STRATA_ENOMEM, "out of memory staging");
         goto done;
     }
-    ST_TRY(rc = st_cat_open(err, path, &j->cat));
+    ST_TRY(rc = st_cat_open(err, st_cat_loc_of(st_pool_cat(pool)), &j->cat));
     if (pthread_create(&j->thread, NULL, stage_main, j) != 0) {
         rc = st_error(err, STRATA_ENOMEM, "cannot start the staging thread");
         goto done;

@@ -15,6 +15,15 @@ static char *db_path(void)
     return p;
 }
 
+/* The location of the SQLite catalog file P (a static: one at a time). */
+static const st_cat_loc *sqlite_at(const char *p)
+{
+    static st_cat_loc loc;
+    memset(&loc, 0, sizeof loc);
+    snprintf(loc.path, sizeof loc.path, "%s", p);
+    return &loc;
+}
+
 static void create_then_open_has_current_version(void **state)
 {
     (void)state;
@@ -22,15 +31,15 @@ static void create_then_open_has_current_version(void **state)
     st_err e;
     st_err_init(&e);
     st_catalog *c;
-    assert_int_equal(st_cat_create(&e, p, &c), STRATA_OK);
+    assert_int_equal(st_cat_create(&e, sqlite_at(p), &c), STRATA_OK);
     st_cat_close(c);
-    assert_int_equal(st_cat_open(&e, p, &c), STRATA_OK);
+    assert_int_equal(st_cat_open(&e, sqlite_at(p), &c), STRATA_OK);
     int v = 0;
     assert_int_equal(st_cat_version(&e, c, &v), STRATA_OK);
     assert_int_equal(v, ST_CAT_VERSION);
     st_cat_close(c);
     /* creating over an existing catalog is refused */
-    assert_int_not_equal(st_cat_create(&e, p, &c), STRATA_OK);
+    assert_int_not_equal(st_cat_create(&e, sqlite_at(p), &c), STRATA_OK);
     st_err_destroy(&e);
     unlink(p);
     free(p);
@@ -43,13 +52,13 @@ static void newer_schema_is_refused(void **state)
     st_err e;
     st_err_init(&e);
     st_catalog *c;
-    assert_int_equal(st_cat_create(&e, p, &c), STRATA_OK);
+    assert_int_equal(st_cat_create(&e, sqlite_at(p), &c), STRATA_OK);
     st_cat_close(c);
     sqlite3 *db;
     assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "UPDATE schema_version SET version = 99", 0, 0, 0), 0);
     sqlite3_close(db);
-    assert_int_equal(st_cat_open(&e, p, &c), STRATA_EUNSUPPORTED);
+    assert_int_equal(st_cat_open(&e, sqlite_at(p), &c), STRATA_EUNSUPPORTED);
     assert_non_null(strstr(e.msg, "99"));
     assert_null(c);
     st_err_destroy(&e);
@@ -63,7 +72,7 @@ static void an_older_catalog_is_migrated_forward_on_open(void **state)
     st_err e;
     st_err_init(&e);
     st_catalog *c;
-    assert_int_equal(st_cat_create(&e, p, &c), STRATA_OK);
+    assert_int_equal(st_cat_create(&e, sqlite_at(p), &c), STRATA_OK);
     st_cat_close(c);
     /* Make it a version-1 catalog: the tables versions 2 to 8 added do not exist yet. */
     sqlite3 *db;
@@ -84,7 +93,7 @@ static void an_older_catalog_is_migrated_forward_on_open(void **state)
                      0, 0, 0),
         SQLITE_OK);
     sqlite3_close(db);
-    assert_int_equal(st_cat_open(&e, p, &c), STRATA_OK);
+    assert_int_equal(st_cat_open(&e, sqlite_at(p), &c), STRATA_OK);
     int v = 0;
     assert_int_equal(st_cat_version(&e, c, &v), STRATA_OK);
     assert_int_equal(v, ST_CAT_VERSION);
@@ -133,7 +142,7 @@ static void summaries_are_cached_by_content_and_trimmed(void **state)
     st_err e;
     st_err_init(&e);
     st_catalog *c;
-    assert_int_equal(st_cat_create(&e, p, &c), STRATA_OK);
+    assert_int_equal(st_cat_create(&e, sqlite_at(p), &c), STRATA_OK);
     strata_summary sum = {.count = 5,
                           .nan = 2,
                           .min = -1.5,
@@ -189,7 +198,7 @@ static void summaries_are_cached_by_content_and_trimmed(void **state)
              ST_SUMMARY_KEEP);
     assert_int_equal(sqlite3_exec(db, sql, 0, 0, 0), SQLITE_OK);
     sqlite3_close(db);
-    assert_int_equal(st_cat_open(&e, p, &c), STRATA_OK);
+    assert_int_equal(st_cat_open(&e, sqlite_at(p), &c), STRATA_OK);
     assert_int_equal(st_cat_summary_put(&e, c, ST_SUMMARY_COLUMN, 7, "new1", 1, &sum, 100),
                      STRATA_OK);
     assert_int_equal(st_cat_summary_put(&e, c, ST_SUMMARY_COLUMN, 7, "new2", 1, &sum, 100),
@@ -225,12 +234,12 @@ static void foreign_database_and_garbage_are_corrupt(void **state)
     assert_int_equal(sqlite3_exec(db, "CREATE TABLE t(x)", 0, 0, 0), 0);
     sqlite3_close(db);
     st_catalog *c;
-    assert_int_equal(st_cat_open(&e, p, &c), STRATA_ECORRUPT);
+    assert_int_equal(st_cat_open(&e, sqlite_at(p), &c), STRATA_ECORRUPT);
     assert_non_null(strstr(e.msg, "not a strata catalog"));
     FILE *f = fopen(p, "w");
     for (int i = 0; i < 4096; i++) fputc('G', f);
     fclose(f);
-    assert_int_equal(st_cat_open(&e, p, &c), STRATA_ECORRUPT);
+    assert_int_equal(st_cat_open(&e, sqlite_at(p), &c), STRATA_ECORRUPT);
     assert_null(c);
     st_err_destroy(&e);
     free(p);
@@ -257,7 +266,7 @@ static void records_round_trip_and_constraints_hold(void **state)
     st_err e;
     st_err_init(&e);
     st_catalog *c;
-    assert_int_equal(st_cat_create(&e, p, &c), STRATA_OK);
+    assert_int_equal(st_cat_create(&e, sqlite_at(p), &c), STRATA_OK);
     st_cat_region r = {.name = "taxi", .dir = "d1", .created_ns = 5};
     assert_int_equal(st_cat_region_insert(&e, c, &r), STRATA_OK);
     assert_true(r.id > 0);
@@ -334,8 +343,8 @@ static void a_held_write_lock_times_out_as_elocked(void **state)
     st_err e;
     st_err_init(&e);
     st_catalog *c1, *c2;
-    assert_int_equal(st_cat_create(&e, p, &c1), STRATA_OK);
-    assert_int_equal(st_cat_open(&e, p, &c2), STRATA_OK);
+    assert_int_equal(st_cat_create(&e, sqlite_at(p), &c1), STRATA_OK);
+    assert_int_equal(st_cat_open(&e, sqlite_at(p), &c2), STRATA_OK);
     st_cat_set_busy_timeout(c2, 50);
     assert_int_equal(st_cat_begin(&e, c1), STRATA_OK);
     assert_int_equal(st_cat_begin(&e, c2), STRATA_ELOCKED);
