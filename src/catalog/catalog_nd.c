@@ -73,7 +73,7 @@ static const char *const sql[] = {
     [N_TIER_HOME - N_TIER_INSERT] =
         "SELECT COALESCE(SUM(b), 0), COUNT(*) FROM (SELECT bytes AS b FROM ndchunk WHERE "
         "tier_id = ?1 UNION ALL SELECT COALESCE(stored, bytes) FROM batch_column WHERE "
-        "tier_id = ?1)",
+        "tier_id = ?1) AS home",
     [N_TIER_STAGED - N_TIER_INSERT] =
         "SELECT COALESCE(SUM(bytes), 0), COUNT(*) FROM ndstaged WHERE tier_id = ?1",
     [N_TIER_ARRAYS - N_TIER_INSERT] = "SELECT COUNT(*) FROM ndarray WHERE tier_id = ?1",

@@ -67,7 +67,8 @@ static int cmd_init(cli *c, int argc, char **argv)
         "that many nodes share: a URI (postgresql://user@host:5432/db) or libpq's key=value\n"
         "words (host=db1 dbname=strata). The password comes from ~/.pgpass, PGPASSFILE or\n"
         "PGSERVICE, never from the command line. --schema: the pool's schema in that database\n"
-        "(default strata_DIRNAME_TOKEN); several pools can share one database.\n";
+        "(default strata_DIRNAME_TOKEN); several pools can share one database. --catalog\n"
+        "sqlite: SQLite even when STRATA_CATALOG is set.\n";
     const char *catalog = NULL, *schema = NULL;
     const cli_opt opts[] = {
         {"catalog", 0, &catalog, NULL}, {"schema", 0, &schema, NULL}, CLI_OPT_JSON, {0}};
@@ -96,7 +97,10 @@ static int cmd_init(cli *c, int argc, char **argv)
         cli_json_str(stdout, where);
         fputs(",\"created\":true}\n", stdout);
     } else {
-        printf("created pool %s (catalog: %s)\n", path, where);
+        if (strncmp(where, "sqlite ", 7) == 0)
+            printf("created pool %s\n", path);
+        else
+            printf("created pool %s (catalog: %s)\n", path, where);
     }
     return EXIT_OK;
 }

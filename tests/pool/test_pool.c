@@ -81,22 +81,43 @@ static void not_a_pool_newer_pool_and_damaged_catalog_are_clear_errors(void **st
     fputs("garbage", m);
     fclose(m);
     assert_int_equal(strata_pool_open_err(p, &pool, err, sizeof err), STRATA_ECORRUPT);
+    const char *pg = getenv("STRATA_CATALOG");
+    if (pg != NULL && pg[0] != '\0') {
+        /* a marker naming a schema that holds no catalog; a server that cannot be reached */
+        m = fopen(f, "w");
+        fprintf(m, "strata pool\nformat 2\ncatalog postgresql\nconninfo %s\nschema nosuch\n", pg);
+        fclose(m);
+        assert_int_equal(strata_pool_open_err(p, &pool, err, sizeof err), STRATA_ECORRUPT);
+        assert_non_null(strstr(err, "is not a strata catalog (no schema_version table)"));
+        m = fopen(f, "w");
+        fputs("strata pool\nformat 2\ncatalog postgresql\nconninfo host=127.0.0.1 port=1 "
+              "dbname=strata connect_timeout=3\nschema nosuch\n",
+              m);
+        fclose(m);
+        assert_int_equal(strata_pool_open_err(p, &pool, err, sizeof err), STRATA_EIO);
+        assert_non_null(strstr(err, "cannot reach the catalog at host=127.0.0.1 port=1"));
+        assert_non_null(strstr(err, "is PostgreSQL running there"));
+        assert_null(pool);
+    }
     m = fopen(f, "w");
     fputs("strata pool\nformat 1\n", m);
     fclose(m);
-    /* a damaged catalog */
-    snprintf(f, sizeof f, "%s/catalog.db-wal", p); /* the WAL outlives connections */
-    unlink(f);
-    snprintf(f, sizeof f, "%s/catalog.db-shm", p);
-    unlink(f);
     snprintf(f, sizeof f, "%s/catalog.db", p);
-    int fd = open(f, O_WRONLY);
-    assert_true(fd >= 0);
-    assert_int_equal(pwrite(fd, "this is not sqlite at all!", 26, 0), 26);
-    close(fd);
-    assert_int_equal(strata_pool_open_err(p, &pool, err, sizeof err), STRATA_ECORRUPT);
-    assert_non_null(strstr(err, "catalog"));
-    assert_null(pool);
+    if (pg == NULL || pg[0] == '\0') {
+        /* a damaged catalog */
+        snprintf(f, sizeof f, "%s/catalog.db-wal", p); /* the WAL outlives connections */
+        unlink(f);
+        snprintf(f, sizeof f, "%s/catalog.db-shm", p);
+        unlink(f);
+        snprintf(f, sizeof f, "%s/catalog.db", p);
+        int fd = open(f, O_WRONLY);
+        assert_true(fd >= 0);
+        assert_int_equal(pwrite(fd, "this is not sqlite at all!", 26, 0), 26);
+        close(fd);
+        assert_int_equal(strata_pool_open_err(p, &pool, err, sizeof err), STRATA_ECORRUPT);
+        assert_non_null(strstr(err, "catalog"));
+        assert_null(pool);
+    }
     /* a missing catalog */
     unlink(f);
     assert_int_equal(strata_pool_open_err(p, &pool, err, sizeof err), STRATA_ECORRUPT);
