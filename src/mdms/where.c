@@ -118,7 +118,7 @@ int st_mdms_where_sql(st_err *err, const char *where, const st_cat_where_name *n
     int rc = st_expr_parse_tree(err, where, &syntax, &tree);
     free(known);
     sqlbuf b = {err, names, nnames, NULL, 0, 0, ST_VEC(st_cat_value)};
-    if (rc == STRATA_OK) rc = tree == NULL ? emit(&b, "1") : emit_node(&b, tree);
+    if (rc == STRATA_OK) rc = tree == NULL ? emit(&b, "1 = 1") : emit_node(&b, tree);
     st_expr_tree_free(tree);
     out->sql = b.sql;
     out->vals = b.vals.v;

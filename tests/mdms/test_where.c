@@ -44,11 +44,11 @@ static void conditions_become_sql_with_bound_values(void **state)
     st_mdms_where_clear(&w);
     /* no condition: every run */
     assert_int_equal(st_mdms_where_sql(&e, "  ", names, nn, &w), STRATA_OK);
-    assert_string_equal(w.sql, "1");
+    assert_string_equal(w.sql, "1 = 1");
     assert_int_equal(w.nvals, 0);
     st_mdms_where_clear(&w);
     assert_int_equal(st_mdms_where_sql(&e, NULL, names, nn, &w), STRATA_OK);
-    assert_string_equal(w.sql, "1");
+    assert_string_equal(w.sql, "1 = 1");
     st_mdms_where_clear(&w);
     /* the user's text never reaches the SQL: a value with quotes is a parameter */
     assert_int_equal(st_mdms_where_sql(&e, "label = \"'); DROP TABLE run; --\"", names, nn, &w),

@@ -442,7 +442,9 @@ check 403 POST /api/derive "${AUTH[@]}" -d '{}' && body_has 'read-only'
 # the statistics computed by the first server live in the catalog: this one finds them
 check 200 GET /api/datasets/taxi/trips/columns/fare/stats && body_has '"cached":true'
 check 200 GET '/api/arrays/sim/field/stats?start=0,0&count=64,48' && body_has '"cached":true'
-[ "$(/usr/bin/python3 -c "import sqlite3; print(sqlite3.connect('$P/catalog.db').execute('SELECT COUNT(*) FROM stats_cache WHERE part IN (\'fare\', \'0+64,0+48\')').fetchone()[0])")" = 2 ] || { echo "FAIL: stats_cache rows"; fails=$((fails + 1)); }
+if [ -f "$P/catalog.db" ]; then # (on PostgreSQL the same rows are in the pool's schema)
+    [ "$(/usr/bin/python3 -c "import sqlite3; print(sqlite3.connect('$P/catalog.db').execute('SELECT COUNT(*) FROM stats_cache WHERE part IN (\'fare\', \'0+64,0+48\')').fetchone()[0])")" = 2 ] || { echo "FAIL: stats_cache rows"; fails=$((fails + 1)); }
+fi
 check 200 GET /api/regions
 U=$RW
 
