@@ -427,7 +427,7 @@ int st_cat_db_error(st_err *err, st_catalog *cat, int rc, const char *doing)
 int st_cat_prepare(st_err *err, st_catalog *cat, int slot, const char *sql, st_dbstmt **out)
 {
     if (cat->stmt[slot] == NULL) {
-        int rc = st_db_prepare(cat->db, sql, &cat->stmt[slot]);
+        int rc = st_db_prepare_persistent(cat->db, sql, &cat->stmt[slot]);
         if (rc != ST_DB_OK) return st_cat_db_error(err, cat, rc, "prepare a statement");
     }
     *out = cat->stmt[slot];

@@ -181,24 +181,34 @@ int64_t st_db_changes(const st_db *db)
 
 /* ---- statements ---------------------------------------------------------------------------- */
 
-st_db_rc st_db_prepare(st_db *db, const char *sql, st_dbstmt **out)
+static st_db_rc prepare(st_db *db, const char *sql, int persistent, st_dbstmt **out)
 {
     st_dbstmt *s = *out = calloc(1, sizeof *s);
     if (s == NULL) return ST_DB_NOMEM;
     s->db = db;
     st_db_rc rc;
     if (db->kind == ST_DB_PG) {
-        rc = st_pg_prepare(db->pg, sql, &s->pg);
+        rc = st_pg_prepare(db->pg, sql, persistent, &s->pg);
     } else {
         db->msg[0] = '\0';
-        rc = from_sqlite(
-            db->h, sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->s, NULL));
+        unsigned flags = persistent ? SQLITE_PREPARE_PERSISTENT : 0;
+        rc = from_sqlite(db->h, sqlite3_prepare_v3(db->h, sql, -1, flags, &s->s, NULL));
     }
     if (rc != ST_DB_OK) {
         st_db_finalize(s);
         *out = NULL;
     }
     return rc;
+}
+
+st_db_rc st_db_prepare(st_db *db, const char *sql, st_dbstmt **out)
+{
+    return prepare(db, sql, 0, out);
+}
+
+st_db_rc st_db_prepare_persistent(st_db *db, const char *sql, st_dbstmt **out)
+{
+    return prepare(db, sql, 1, out);
 }
 
 void st_db_bind_int64(st_dbstmt *s, int i, int64_t v)

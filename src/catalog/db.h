@@ -81,6 +81,8 @@ int64_t st_db_changes(const st_db *db);
 /* Statements. Parameters are numbered from 1 (?1 in the SQL); columns from 0. A bound string
  * or blob must stay valid until the statement is reset, except with the _copy variants. */
 st_db_rc st_db_prepare(st_db *db, const char *sql, st_dbstmt **out);
+/* As st_db_prepare, for a statement kept and run many times (the catalog's cached ones). */
+st_db_rc st_db_prepare_persistent(st_db *db, const char *sql, st_dbstmt **out);
 void st_db_bind_int64(st_dbstmt *s, int i, int64_t v);
 void st_db_bind_double(st_dbstmt *s, int i, double v);
 void st_db_bind_text(st_dbstmt *s, int i, const char *v);

@@ -143,6 +143,8 @@ struct st_pg {
     int lock_timeout_ms;
     int in_tx; /* a transaction this handle began */
     int64_t changes;
+    int epoch; /* connections made so far: prepared statements live as long as one */
+    int named; /* server-side statements prepared on it */
     char msg[1024];
 };
 
@@ -151,6 +153,10 @@ struct st_pgstmt {
     char *sql;
     int n;             /* parameters */
     int write;         /* INSERT, UPDATE or DELETE */
+    int persistent;    /* prepared on the server once (by name), run many times */
+    char pname[24];    /* its name there; "" before */
+    int pepoch;        /* the connection it was prepared on */
+    Oid *ptypes;       /* the parameter types it was prepared with */
     const char **vals; /* n each */
     int *lens, *fmts;
     Oid *types;
@@ -279,29 +285,25 @@ static st_db_rc ensure(st_pg *pg)
         return ST_DB_CONN;
     }
     PQreset(pg->c);
+    pg->epoch++; /* its prepared statements are gone */
     if (PQstatus(pg->c) != CONNECTION_OK) return fail(pg, NULL);
     return session(pg, 0);
-}
-
-/* Take the pool's writer lock for the current transaction. */
-static st_db_rc writer_lock(st_pg *pg)
-{
-    char sql[80];
-    snprintf(sql, sizeof sql, "SELECT pg_advisory_xact_lock(%lld)", (long long)pg->lock_key);
-    return raw(pg, sql);
 }
 
 st_db_rc st_pg_begin(st_pg *pg)
 {
     st_db_rc rc = ensure(pg);
-    if (rc == ST_DB_OK) rc = raw(pg, "BEGIN");
-    if (rc == ST_DB_OK) pg->in_tx = 1;
-    if (rc == ST_DB_OK && (rc = writer_lock(pg)) != ST_DB_OK) {
+    char sql[96];
+    /* one round trip: the transaction and the pool's writer lock */
+    snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(%lld)", (long long)pg->lock_key);
+    if (rc == ST_DB_OK) rc = raw(pg, sql);
+    if (rc == ST_DB_OK) {
+        pg->in_tx = 1;
+    } else if (PQtransactionStatus(pg->c) != PQTRANS_IDLE) {
         char keep[sizeof pg->msg];
         memcpy(keep, pg->msg, sizeof keep);
         raw(pg, "ROLLBACK");
         memcpy(pg->msg, keep, sizeof keep);
-        pg->in_tx = 0;
     }
     return rc;
 }
@@ -341,11 +343,12 @@ int64_t st_pg_changes(const st_pg *pg)
 
 /* ---- statements ------------------------------------------------------------------------------ */
 
-st_db_rc st_pg_prepare(st_pg *pg, const char *sql, st_pgstmt **out)
+st_db_rc st_pg_prepare(st_pg *pg, const char *sql, int persistent, st_pgstmt **out)
 {
     st_pgstmt *s = *out = calloc(1, sizeof *s);
     if (s == NULL) return ST_DB_NOMEM;
     s->pg = pg;
+    s->persistent = persistent;
     s->sql = st_pg_translate(sql, &s->n);
     size_t n = (size_t)s->n + 1, k;
     const char *w = next_word(sql, &k);
@@ -355,9 +358,10 @@ st_db_rc st_pg_prepare(st_pg *pg, const char *sql, st_pgstmt **out)
     s->lens = calloc(n, sizeof *s->lens);
     s->fmts = calloc(n, sizeof *s->fmts);
     s->types = calloc(n, sizeof *s->types);
+    s->ptypes = calloc(n, sizeof *s->ptypes);
     s->own = calloc(n, sizeof *s->own);
     if (s->sql == NULL || s->vals == NULL || s->lens == NULL || s->fmts == NULL ||
-        s->types == NULL || s->own == NULL) {
+        s->types == NULL || s->ptypes == NULL || s->own == NULL) {
         st_pg_finalize(s);
         *out = NULL;
         return ST_DB_NOMEM;
@@ -419,6 +423,32 @@ void st_pg_bind_null(st_pgstmt *s, int i)
     bind(s, i, NULL, NULL, 0, 0, 0);
 }
 
+/* A persistent statement is prepared on the server, by name, on first use on each connection,
+ * and again when its parameters' types change (a NULL bound where a value was, or back). */
+static st_db_rc prepare_named(st_pgstmt *s)
+{
+    st_pg *pg = s->pg;
+    size_t tb = (size_t)s->n * sizeof *s->types;
+    if (s->pname[0] != '\0' && s->pepoch == pg->epoch && memcmp(s->ptypes, s->types, tb) == 0)
+        return ST_DB_OK;
+    if (s->pname[0] != '\0' && s->pepoch == pg->epoch) { /* the old one goes */
+        char sql[48];
+        snprintf(sql, sizeof sql, "DEALLOCATE %s", s->pname);
+        raw(pg, sql);
+    }
+    snprintf(s->pname, sizeof s->pname, "strata_%d", ++pg->named);
+    PGresult *r = PQprepare(pg->c, s->pname, s->sql, s->n, s->types);
+    st_db_rc rc = PQresultStatus(r) == PGRES_COMMAND_OK ? ST_DB_OK : fail(pg, r);
+    PQclear(r);
+    if (rc != ST_DB_OK) {
+        s->pname[0] = '\0';
+        return rc;
+    }
+    memcpy(s->ptypes, s->types, tb);
+    s->pepoch = pg->epoch;
+    return ST_DB_OK;
+}
+
 /* Run S's statement (a write outside a transaction in one of its own, under the lock). */
 static st_db_rc run(st_pgstmt *s)
 {
@@ -426,8 +456,11 @@ static st_db_rc run(st_pgstmt *s)
     st_db_rc rc = ensure(pg);
     int own_tx = rc == ST_DB_OK && s->write && !pg->in_tx;
     if (own_tx && (rc = st_pg_begin(pg)) != ST_DB_OK) return rc;
+    if (rc == ST_DB_OK && s->persistent) rc = prepare_named(s);
     if (rc == ST_DB_OK) {
-        s->res = PQexecParams(pg->c, s->sql, s->n, s->types, s->vals, s->lens, s->fmts, 0);
+        s->res = s->pname[0] != '\0'
+                     ? PQexecPrepared(pg->c, s->pname, s->n, s->vals, s->lens, s->fmts, 0)
+                     : PQexecParams(pg->c, s->sql, s->n, s->types, s->vals, s->lens, s->fmts, 0);
         ExecStatusType t = PQresultStatus(s->res);
         if (t == PGRES_TUPLES_OK || t == PGRES_COMMAND_OK) {
             s->nrows = t == PGRES_TUPLES_OK ? PQntuples(s->res) : 0;
@@ -533,6 +566,7 @@ void st_pg_finalize(st_pgstmt *s)
     free(s->lens);
     free(s->fmts);
     free(s->types);
+    free(s->ptypes);
     free(s->own);
     free(s);
 }

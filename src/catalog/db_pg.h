@@ -24,7 +24,8 @@ int st_pg_in_tx(const st_pg *pg);
 int64_t st_pg_last_id(st_pg *pg);
 int64_t st_pg_changes(const st_pg *pg);
 
-st_db_rc st_pg_prepare(st_pg *pg, const char *sql, st_pgstmt **out);
+/* PERSISTENT: run many times over the connection's life (prepared on the server by name). */
+st_db_rc st_pg_prepare(st_pg *pg, const char *sql, int persistent, st_pgstmt **out);
 void st_pg_bind_int64(st_pgstmt *s, int i, int64_t v);
 void st_pg_bind_double(st_pgstmt *s, int i, double v);
 void st_pg_bind_text(st_pgstmt *s, int i, const char *v, int copy);
