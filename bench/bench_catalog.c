@@ -4,7 +4,7 @@
  * PostgreSQL: bench/bench_catalog.sh runs it on both, same run).
  *
  *   bench_catalog POOL latency N          N publishes of a 100-row batch, one process: prints
- *                                         "publish_us MEDIAN P90"
+ *                                         "publish_us MEDIAN P90 MEAN"
  *   bench_catalog POOL throughput N P     P processes, each N/P publishes into a dataset of its
  *                                         own: prints "publishes_per_s RATE"
  *
@@ -77,8 +77,10 @@ int main(int argc, char **argv)
     if (strcmp(argv[2], "latency") == 0) {
         double *t = calloc((size_t)n, sizeof *t);
         publishes(path, "latency", n, t);
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += t[i];
         qsort(t, (size_t)n, sizeof *t, cmp_double);
-        printf("publish_us %.0f %.0f\n", t[n / 2] * 1e6, t[n * 9 / 10] * 1e6);
+        printf("publish_us %.0f %.0f %.0f\n", t[n / 2] * 1e6, t[n * 9 / 10] * 1e6, sum / n * 1e6);
         free(t);
         return 0;
     }

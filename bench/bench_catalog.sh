@@ -28,10 +28,10 @@ for cat in sqlite pg; do
     "$S" init "$D/lat" --catalog "$ci" >/dev/null
     "$S" init "$D/one" --catalog "$ci" >/dev/null
     "$S" init "$D/four" --catalog "$ci" >/dev/null
-    read -r _ med p90 < <("$B" "$D/lat" latency "$N")
+    read -r _ med p90 mean < <("$B" "$D/lat" latency "$N")
     read -r _ one < <("$B" "$D/one" throughput "$N" 1)
     read -r _ four < <("$B" "$D/four" throughput "$N" 4)
-    printf '  %-10s publish %6s us median, %6s us p90;  %6s publishes/s from 1 process, %6s from 4 (%.2fx)\n' \
-        "$cat" "$med" "$p90" "$one" "$four" "$(awk -v a="$four" -v b="$one" 'BEGIN { print a / b }')"
+    printf '  %-7s publish %5s us median, %5s p90, %5s mean;  %6s publishes/s from 1 process, %6s from 4 (%.2fx)\n' \
+        "$cat" "$med" "$p90" "$mean" "$one" "$four" "$(awk -v a="$four" -v b="$one" 'BEGIN { print a / b }')"
 done
 echo "goals: a publish on PostgreSQL <= 3 ms on loopback; 4 writers >= 3x the rate of one"

@@ -520,8 +520,8 @@ static const char *pg_after_migration(int v)
 
 static int migrate(st_err *err, st_catalog *cat, int from)
 {
-    int rc = st_cat_begin(err, cat);
-    if (rc < 0) return rc;
+    int rc = st_db_begin_exclusive(cat->db);
+    if (rc != ST_DB_OK) return st_cat_db_error(err, cat, rc, "begin a transaction");
     for (int v = from; v < ST_CAT_VERSION; v++) {
         const char *pg = cat->loc.pg ? pg_migration(v) : NULL;
         const char *after = cat->loc.pg ? pg_after_migration(v) : NULL;

@@ -147,7 +147,12 @@ st_db_rc st_db_exec(st_db *db, const char *sql)
 
 st_db_rc st_db_begin(st_db *db)
 {
-    return db->kind == ST_DB_PG ? st_pg_begin(db->pg) : st_db_exec(db, "BEGIN IMMEDIATE");
+    return db->kind == ST_DB_PG ? st_pg_begin(db->pg, 0) : st_db_exec(db, "BEGIN IMMEDIATE");
+}
+
+st_db_rc st_db_begin_exclusive(st_db *db)
+{
+    return db->kind == ST_DB_PG ? st_pg_begin(db->pg, 1) : st_db_exec(db, "BEGIN IMMEDIATE");
 }
 
 st_db_rc st_db_commit(st_db *db)

@@ -67,8 +67,12 @@ void st_db_set_busy_timeout(st_db *db, int ms);
 st_db_rc st_db_exec(st_db *db, const char *sql);
 
 /* Transactions. st_db_begin: a write transaction; on SQLite it takes the database's write
- * lock at once (BEGIN IMMEDIATE). st_db_in_tx: whether one is open. */
+ * lock at once (BEGIN IMMEDIATE); on PostgreSQL the pool's lock shared: write transactions of
+ * different objects run at once (each object's writers are serialised by its own writer lock,
+ * and constraints catch the rest), while st_db_begin_exclusive (schema changes) excludes them
+ * all. st_db_in_tx: whether one is open. */
 st_db_rc st_db_begin(st_db *db);
+st_db_rc st_db_begin_exclusive(st_db *db);
 st_db_rc st_db_commit(st_db *db);
 void st_db_rollback(st_db *db);
 int st_db_in_tx(const st_db *db);

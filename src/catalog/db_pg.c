@@ -290,12 +290,14 @@ static st_db_rc ensure(st_pg *pg)
     return session(pg, 0);
 }
 
-st_db_rc st_pg_begin(st_pg *pg)
+st_db_rc st_pg_begin(st_pg *pg, int exclusive)
 {
     st_db_rc rc = ensure(pg);
-    char sql[96];
-    /* one round trip: the transaction and the pool's writer lock */
-    snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(%lld)", (long long)pg->lock_key);
+    char sql[112];
+    /* one round trip: the transaction and the pool's lock, shared by the writers of different
+     * objects (each object has a writer lock of its own), exclusive for schema changes */
+    snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock%s(%lld)",
+             exclusive ? "" : "_shared", (long long)pg->lock_key);
     if (rc == ST_DB_OK) rc = raw(pg, sql);
     if (rc == ST_DB_OK) {
         pg->in_tx = 1;
@@ -455,7 +457,7 @@ static st_db_rc run(st_pgstmt *s)
     st_pg *pg = s->pg;
     st_db_rc rc = ensure(pg);
     int own_tx = rc == ST_DB_OK && s->write && !pg->in_tx;
-    if (own_tx && (rc = st_pg_begin(pg)) != ST_DB_OK) return rc;
+    if (own_tx && (rc = st_pg_begin(pg, 0)) != ST_DB_OK) return rc;
     if (rc == ST_DB_OK && s->persistent) rc = prepare_named(s);
     if (rc == ST_DB_OK) {
         s->res = s->pname[0] != '\0'

@@ -19,7 +19,7 @@ void st_pg_close(st_pg *pg);
 const char *st_pg_errmsg(const st_pg *pg);
 void st_pg_set_lock_timeout(st_pg *pg, int ms);
 st_db_rc st_pg_exec(st_pg *pg, const char *sql);
-st_db_rc st_pg_begin(st_pg *pg);
+st_db_rc st_pg_begin(st_pg *pg, int exclusive);
 int st_pg_in_tx(const st_pg *pg);
 int64_t st_pg_last_id(st_pg *pg);
 int64_t st_pg_changes(const st_pg *pg);

@@ -3,12 +3,14 @@
 # STRATA_LONG=1), in separate processes:
 #   - `strata gc --grace 0` in a loop (every orphan is "old": only the writers' locks protect
 #     their unpublished files),
-#   - 3 writers, each ingesting 3 files at a time (many batches committed before one publish)
-#     into its own dataset,
+#   - writers ingesting 3 files at a time (many batches committed before one publish): one into
+#     each of 3 datasets, or STRATA_TORTURE_WRITERS per dataset into STRATA_TORTURE_DATASETS
+#     datasets (they wait for each other's writer lock),
 #   - a creator racing two first ingests into each new dataset (both must succeed: the second
 #     waits and appends),
 #   - an N-d writer appending steps to arrays it creates, and reading them back,
-#   - an update loop over a filter, a gathered column and a sort of the first dataset,
+#   - an update loop (STRATA_TORTURE_UPDATERS of them) over a filter, a gathered column and a
+#     sort of the first dataset,
 #   - 4 readers checking that every snapshot is consistent (whole commands' worth of rows; the
 #     filter holds on every row; the sort is sorted and complete).
 # Then: no command failed, nothing was lost (every dataset has exactly the rows of its successful
@@ -21,6 +23,9 @@ trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
 . "$(dirname "$0")/lib.sh"
 export STRATA_POOL=$T/pool
 SECS=${STRATA_TORTURE_SECONDS:-20}
+NDS=${STRATA_TORTURE_DATASETS:-3}
+WPER=${STRATA_TORTURE_WRITERS:-1}
+NUPD=${STRATA_TORTURE_UPDATERS:-1}
 [ "${STRATA_LONG:-0}" = 1 ] && SECS=${STRATA_TORTURE_SECONDS:-300}
 ROWS=1500 # rows per file; a writer ingests 3 files per command
 "$S" init >/dev/null
@@ -48,14 +53,14 @@ gc_loop() {
     done
     echo "$n $bad"
 }
-writer() { # DATASET: ingests of 3 files, counted when they succeed
+writer() { # DATASET ID: ingests of 3 files, counted when they succeed
     local n=0 bad=0
     while running; do
         if "$S" ingest "taxi/$1" "$T/h0.csv" "$T/h1.csv" "$T/h2.csv" --batch-rows 100 \
-            >/dev/null 2>"$T/w$1.err"; then
+            >/dev/null 2>"$T/w$2.err"; then
             n=$((n + 1))
         else
-            bad=$((bad + 1)); cat "$T/w$1.err"
+            bad=$((bad + 1)); cat "$T/w$2.err"
         fi
     done
     echo "$n $bad"
@@ -86,10 +91,10 @@ nd_writer() {
     done
     echo "$n $bad"
 }
-updater() {
+updater() { # ID
     local n=0 bad=0
     while running; do
-        "$S" update >/dev/null 2>"$T/u.err" || { bad=$((bad + 1)); cat "$T/u.err"; }
+        "$S" update >/dev/null 2>"$T/u$1.err" || { bad=$((bad + 1)); cat "$T/u$1.err"; }
         n=$((n + 1))
     done
     echo "$n $bad"
@@ -111,15 +116,22 @@ reader() {
     echo "$n $bad"
 }
 gc_loop >"$T/o.gc" &
-writer d1 >"$T/o.d1" &
-writer d2 >"$T/o.d2" &
-writer d3 >"$T/o.d3" &
+OUTS="gc new nd r1 r2 r3 r4"
+for d in $(seq 1 "$NDS"); do
+    for w in $(seq 1 "$WPER"); do
+        writer "d$d" "d${d}_$w" >"$T/o.d${d}_$w" &
+        OUTS="$OUTS d${d}_$w"
+    done
+done
 creator >"$T/o.new" &
 nd_writer >"$T/o.nd" &
-updater >"$T/o.upd" &
+for u in $(seq 1 "$NUPD"); do
+    updater "$u" >"$T/o.upd$u" &
+    OUTS="$OUTS upd$u"
+done
 for r in 1 2 3 4; do reader $r >"$T/o.r$r" & done
 wait
-for o in gc d1 d2 d3 new nd upd r1 r2 r3 r4; do
+for o in $OUTS; do
     last=$(tail -n 1 "$T/o.$o")
     set -- $last
     if [ "${2:-x}" != 0 ]; then
@@ -131,11 +143,16 @@ done
 echo
 # nothing lost: every dataset holds exactly the rows of its successful ingests
 rows_of() { "$S" --json show "$1" | sed 's/.*"rows":\([0-9]*\).*"bytes".*/\1/'; }
-n1=$(tail -n 1 "$T/o.d1" | cut -d' ' -f1)
+ingests_of() { # DATASET: the successful ingests of its writers
+    local n=0 w
+    for w in $(seq 1 "$WPER"); do n=$((n + $(tail -n 1 "$T/o.${1}_$w" | cut -d' ' -f1))); done
+    echo "$n"
+}
+n1=$(ingests_of d1)
 expect 0 $(((n1 + 1) * 3 * ROWS)) -- rows_of taxi/d1
-for d in d2 d3; do
-    nd=$(tail -n 1 "$T/o.$d" | cut -d' ' -f1)
-    [ "$nd" -gt 0 ] && expect 0 $((nd * 3 * ROWS)) -- rows_of taxi/$d
+for d in $(seq 2 "$NDS"); do
+    nd=$(ingests_of "d$d")
+    [ "$nd" -gt 0 ] && expect 0 $((nd * 3 * ROWS)) -- rows_of "taxi/d$d"
 done
 nnew=$(tail -n 1 "$T/o.new" | cut -d' ' -f1)
 for i in $(seq 0 $((nnew - 1))); do expect 0 $((2 * ROWS)) -- rows_of new/n$i; done
