@@ -603,12 +603,20 @@ static PyObject *mod_register(PyObject *self, PyObject *args, PyObject *kw)
 
 static int pool_init(PoolObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"path", "create", "threads", "busy_timeout", NULL};
+    static char *kwlist[] = {"path",    "create", "threads", "busy_timeout",
+                             "catalog", "schema", NULL};
     PyObject *path_obj;
     int create = 0, threads = -1, busy = -1;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$pii:Pool", kwlist, PyUnicode_FSDecoder,
-                                     &path_obj, &create, &threads, &busy))
+    const char *catalog = NULL, *schema = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$piizz:Pool", kwlist, PyUnicode_FSDecoder,
+                                     &path_obj, &create, &threads, &busy, &catalog, &schema))
         return -1;
+    if ((catalog != NULL || schema != NULL) && !create) {
+        Py_DECREF(path_obj);
+        pyst_raise(STRATA_EINVAL, "catalog= and schema= are for a new pool (create=True); an "
+                                  "existing pool's marker names its catalog");
+        return -1;
+    }
     if (self->mu != NULL) {
         Py_DECREF(path_obj);
         PyErr_SetString(PyExc_RuntimeError, "Pool.__init__ called twice: open a new Pool");
@@ -623,8 +631,10 @@ static int pool_init(PoolObject *self, PyObject *args, PyObject *kw)
     char errbuf[PYST_ERRMSG_MAX] = "";
     strata_pool *pool = NULL;
     int rc;
-    Py_BEGIN_ALLOW_THREADS rc = create ? strata_pool_create_err(path, &pool, errbuf, sizeof errbuf)
-                                       : strata_pool_open_err(path, &pool, errbuf, sizeof errbuf);
+    strata_pool_opts po = {.catalog = catalog, .schema = schema};
+    Py_BEGIN_ALLOW_THREADS rc =
+        create ? strata_pool_create_with(path, &po, &pool, errbuf, sizeof errbuf)
+               : strata_pool_open_err(path, &pool, errbuf, sizeof errbuf);
     Py_END_ALLOW_THREADS Py_DECREF(bytes);
     if (rc == STRATA_ENOTFOUND && !create) {
         size_t n = strlen(errbuf);
@@ -814,8 +824,21 @@ PyMethodDef pyst_pool_core_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static PyObject *pool_get_catalog(PoolObject *p, void *c)
+{
+    (void)c;
+    char where[2048];
+    if (pyst_pool_lock(p) < 0) return NULL;
+    int rc = strata_pool_catalog(p->pool, where, sizeof where);
+    pyst_unlock(p);
+    if (rc < 0) return pyst_raise(rc, "cannot describe the catalog");
+    return PyUnicode_FromString(where);
+}
+
 static PyGetSetDef pool_getset[] = {
     {"path", (getter)pool_get_path, NULL, "The pool's directory.", NULL},
+    {"catalog", (getter)pool_get_catalog, NULL,
+     "Where the catalog is: 'sqlite POOL/catalog.db' or 'postgresql CONNINFO schema S'.", NULL},
     {"closed", (getter)pool_get_closed, NULL, "True once close() was called.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
@@ -826,10 +849,14 @@ PyTypeObject PoolType = {
     .tp_dealloc = (destructor)pool_dealloc,
     .tp_repr = (reprfunc)pool_repr,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "Pool(path, create=False, *, threads=None, busy_timeout=None)\n--\n\n"
+    .tp_doc = "Pool(path, create=False, *, threads=None, busy_timeout=None, catalog=None,\n"
+              "     schema=None)\n--\n\n"
               "A Strata pool: a directory of data files and a catalog, shared by every process\n"
               "that opens it. create=True makes a new pool (the directory must not exist or be\n"
-              "empty); otherwise NotFound when PATH holds no pool. A context manager: the pool\n"
+              "empty); otherwise NotFound when PATH holds no pool. CATALOG (new pools): a\n"
+              "PostgreSQL connection string (postgresql://user@host/db, or host=... dbname=...)\n"
+              "for a pool many nodes share, SCHEMA its schema there; default $STRATA_CATALOG,\n"
+              "else SQLite inside the pool. A context manager: the pool\n"
               "closes at the end of the with-block. THREADS sets the data-path threads (see\n"
               "set_threads); BUSY_TIMEOUT the milliseconds a catalog writer waits for another\n"
               "process before raising Locked.",

@@ -109,3 +109,24 @@ def test_views_of_all_kinds_outlive_their_objects_and_pool(pool_path):
     assert col.sum() == 4950 and batch[99] == 99
     del col, batch
     gc.collect()
+
+
+def test_pool_catalog(tmp_path):
+    """Pool.catalog says where the catalog is; catalog='sqlite' forces SQLite whatever
+    STRATA_CATALOG says; catalog= and schema= only go with create=True; under STRATA_CATALOG (the
+    PostgreSQL suites) a new pool's catalog is there, in a schema of its own."""
+    import os
+    with strata.Pool(str(tmp_path / "s"), create=True, catalog="sqlite") as p:
+        assert p.catalog == "sqlite " + str(tmp_path / "s" / "catalog.db")
+    with pytest.raises(strata.InvalidArgument, match="are for a new pool"):
+        strata.Pool(str(tmp_path / "s"), catalog="sqlite")
+    pg = os.environ.get("STRATA_CATALOG")
+    if not pg:
+        return
+    with strata.Pool(str(tmp_path / "p"), create=True, schema="py_catalog_test") as p:
+        assert p.catalog == "postgresql " + pg + " schema py_catalog_test"
+        p.create_array("r/a", data=[1, 2, 3])
+    with strata.Pool(str(tmp_path / "p")) as p:
+        assert list(p.array("r/a")[:]) == [1, 2, 3]
+    with pytest.raises(strata.Exists, match="already holds a strata catalog"):
+        strata.Pool(str(tmp_path / "q"), create=True, schema="py_catalog_test")
