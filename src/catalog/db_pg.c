@@ -179,6 +179,8 @@ static st_db_rc fail(st_pg *pg, const PGresult *r)
     const char *m = r != NULL ? PQresultErrorMessage(r) : "";
     if (m == NULL || m[0] == '\0') m = PQerrorMessage(pg->c);
     snprintf(pg->msg, sizeof pg->msg, "%s", m != NULL ? m : "");
+    for (char *c = pg->msg; *c; c++) /* one line, for people and logs */
+        if (*c == '\n' || *c == '\t') *c = ' ';
     size_t len = strlen(pg->msg);
     while (len > 0 && (pg->msg[len - 1] == '\n' || pg->msg[len - 1] == ' ')) pg->msg[--len] = '\0';
     const char *st = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
@@ -203,6 +205,13 @@ static st_db_rc raw(st_pg *pg, const char *sql)
     PGresult *r = PQexec(pg->c, sql);
     ExecStatusType t = PQresultStatus(r);
     st_db_rc rc = t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK ? ST_DB_OK : fail(pg, r);
+    /* a COMMIT of a transaction that failed is answered with ROLLBACK */
+    if (rc == ST_DB_OK && strncasecmp(sql, "COMMIT", 6) == 0 &&
+        strcmp(PQcmdStatus(r), "ROLLBACK") == 0) {
+        snprintf(pg->msg, sizeof pg->msg,
+                 "the transaction had failed and was rolled back instead of committed");
+        rc = ST_DB_ERROR;
+    }
     if (rc == ST_DB_OK && t == PGRES_COMMAND_OK) pg->changes = atoll(PQcmdTuples(r));
     PQclear(r);
     return rc;
