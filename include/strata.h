@@ -198,6 +198,15 @@ typedef struct strata_pool_opts {
 STRATA_API int strata_pool_create_with(const char *path, const strata_pool_opts *opts,
                                        strata_pool **out, char *errbuf, size_t errlen);
 
+/* Move the catalog of the pool at PATH to TO (TO->catalog "sqlite": back into the pool's
+ * directory): a new catalog is created there, every row copied in one transaction, and the
+ * pool's marker switched to it. Refused with STRATA_ELOCKED, naming what, while any other
+ * process has the pool open (writers, readers, a server); nothing changes then. The old catalog
+ * stays as it was: SQLite's file renamed catalog.db.moved, a PostgreSQL schema left for you to
+ * drop. STRATA_EEXIST when TO's SQLite file or schema already holds a catalog. */
+STRATA_API int strata_pool_move_catalog(const char *path, const strata_pool_opts *to, char *errbuf,
+                                        size_t errlen);
+
 /* Where POOL's catalog is, for people, into BUF (LEN bytes, NUL-terminated): "sqlite
  * POOL/catalog.db", or "postgresql CONNINFO schema SCHEMA". */
 STRATA_API int strata_pool_catalog(strata_pool *pool, char *buf, size_t len);

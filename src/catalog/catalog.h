@@ -84,6 +84,11 @@ const st_cat_loc *st_cat_loc_of(const st_catalog *cat);
 /* Whether CAT is on PostgreSQL. */
 int st_cat_is_pg(const st_catalog *cat);
 
+/* How many other processes have the catalog at W open, into *OTHERS (SQLite: whether any other
+ * process holds its WAL index's "open" lock, 0 or 1; PostgreSQL: the other strata sessions on
+ * the pool's schema, by their application_name). CAT: an open handle on W, or NULL. */
+int st_cat_others(st_err *err, const st_cat_loc *w, st_catalog *cat, int *others);
+
 void st_cat_close(st_catalog *cat);
 
 /* How long a writer waits for another process's transaction before STRATA_ELOCKED. */
@@ -520,6 +525,18 @@ int st_cat_app_register(st_err *err, st_catalog *cat, int64_t region_id, const c
 /* The run schema of application REGION_ID into OUT (a vector of st_cat_attr_def, in order).
  * STRATA_ENOTFOUND if the region is not a registered application. */
 int st_cat_app_schema(st_err *err, st_catalog *cat, int64_t region_id, struct st_vec *out);
+
+/* Make the run table of application REGION_ID from its registered attributes (app_attr), as
+ * registering them made it: for a catalog being copied (st_cat_copy). */
+int st_cat_run_table_make(st_err *err, st_catalog *cat, int64_t region_id);
+
+/* Copy every row of catalog FROM into TO, a catalog just created (st_cat_create) at the same
+ * schema version, in one transaction of TO: the tables, the applications' run tables, and on
+ * PostgreSQL the identity sequences past the copied ids. */
+int st_cat_copy(st_err *err, st_catalog *from, st_catalog *to);
+
+/* Close CAT, a catalog just created, and remove it: its SQLite file, or its PostgreSQL schema. */
+void st_cat_discard(st_catalog *cat);
 
 /* Insert a run of REGION_ID with its attribute values ATTRS[N] (validated by the caller). */
 int st_cat_run_insert(st_err *err, st_catalog *cat, int64_t region_id, const char *user,

@@ -44,6 +44,41 @@ static int run_sql(st_err *err, st_catalog *cat, const char *sql, const char *do
     return rc < 0 ? rc : step_final(err, cat, s, doing);
 }
 
+/* The run table of application REGION_ID, without attributes yet. */
+static int run_table_create(st_err *err, st_catalog *cat, int64_t region_id)
+{
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE run_attr_%" PRId64 " (run_id INTEGER PRIMARY KEY REFERENCES run(id))",
+             region_id);
+    return run_sql(err, cat, sql, "create a run table");
+}
+
+/* Attribute D as a column of the run table of REGION_ID, indexed. */
+static int run_table_add(st_err *err, st_catalog *cat, int64_t region_id, const st_cat_attr_def *d)
+{
+    char sql[STRATA_NAME_MAX * 2 + 160];
+    snprintf(sql, sizeof sql, "ALTER TABLE run_attr_%" PRId64 " ADD COLUMN \"%s\" %s", region_id,
+             d->name, type_sql[d->type]);
+    int rc = run_sql(err, cat, sql, "add a run attribute");
+    if (rc < 0) return rc;
+    snprintf(sql, sizeof sql,
+             "CREATE INDEX run_attr_%" PRId64 "_%s ON run_attr_%" PRId64 " (\"%s\")", region_id,
+             d->name, region_id, d->name);
+    return run_sql(err, cat, sql, "index a run attribute");
+}
+
+int st_cat_run_table_make(st_err *err, st_catalog *cat, int64_t region_id)
+{
+    st_vec have = ST_VEC(st_cat_attr_def);
+    int rc = st_cat_app_schema(err, cat, region_id, &have);
+    if (rc == STRATA_OK) rc = run_table_create(err, cat, region_id);
+    for (size_t k = 0; rc == STRATA_OK && k < have.n; k++)
+        rc = run_table_add(err, cat, region_id, &((st_cat_attr_def *)have.v)[k]);
+    st_vec_free(&have);
+    return rc;
+}
+
 int st_cat_app_schema(st_err *err, st_catalog *cat, int64_t region_id, st_vec *out)
 {
     st_dbstmt *s = NULL;
@@ -76,7 +111,6 @@ int st_cat_app_register(st_err *err, st_catalog *cat, int64_t region_id, const c
 {
     st_vec have = ST_VEC(st_cat_attr_def);
     st_dbstmt *s = NULL;
-    char sql[512];
     int rc = st_cat_begin(err, cat);
     if (rc < 0) return rc;
     int known = st_cat_app_schema(err, cat, region_id, &have);
@@ -89,11 +123,7 @@ int st_cat_app_register(st_err *err, st_catalog *cat, int64_t region_id, const c
         st_db_bind_text(s, 2, host);
         st_db_bind_int64(s, 3, st_now_ns());
         ST_TRY(rc = step_final(err, cat, s, "register an application"));
-        snprintf(sql, sizeof sql,
-                 "CREATE TABLE run_attr_%" PRId64
-                 " (run_id INTEGER PRIMARY KEY REFERENCES run(id))",
-                 region_id);
-        ST_TRY(rc = run_sql(err, cat, sql, "create a run table"));
+        ST_TRY(rc = run_table_create(err, cat, region_id));
     }
     for (int i = 0; i < n; i++) {
         const st_cat_attr_def *d = &defs[i];
@@ -131,13 +161,7 @@ int st_cat_app_register(st_err *err, st_catalog *cat, int64_t region_id, const c
         st_cat_attr_def *h = st_vec_push(&have);
         if (h == NULL) ST_TRY(rc = st_error(err, STRATA_ENOMEM, "out of memory"));
         *h = *d;
-        snprintf(sql, sizeof sql, "ALTER TABLE run_attr_%" PRId64 " ADD COLUMN \"%s\" %s",
-                 region_id, d->name, type_sql[d->type]);
-        ST_TRY(rc = run_sql(err, cat, sql, "add a run attribute"));
-        snprintf(sql, sizeof sql,
-                 "CREATE INDEX run_attr_%" PRId64 "_%s ON run_attr_%" PRId64 " (\"%s\")", region_id,
-                 d->name, region_id, d->name);
-        ST_TRY(rc = run_sql(err, cat, sql, "index a run attribute"));
+        ST_TRY(rc = run_table_add(err, cat, region_id, d));
     }
     st_vec_free(&have);
     return st_cat_commit(err, cat);

@@ -309,6 +309,33 @@ int st_db_col_null(st_dbstmt *s, int c)
     return s->pg != NULL ? st_pg_col_null(s->pg, c) : sqlite3_column_type(s->s, c) == SQLITE_NULL;
 }
 
+int st_db_col_count(st_dbstmt *s)
+{
+    return s->pg != NULL ? st_pg_col_count(s->pg) : sqlite3_column_count(s->s);
+}
+
+const char *st_db_col_name(st_dbstmt *s, int c)
+{
+    return s->pg != NULL ? st_pg_col_name(s->pg, c) : sqlite3_column_name(s->s, c);
+}
+
+st_db_type st_db_col_type(st_dbstmt *s, int c)
+{
+    if (s->pg != NULL) return st_pg_col_type(s->pg, c);
+    switch (sqlite3_column_type(s->s, c)) {
+    case SQLITE_INTEGER:
+        return ST_DB_INT;
+    case SQLITE_FLOAT:
+        return ST_DB_FLOAT;
+    case SQLITE_TEXT:
+        return ST_DB_TEXT;
+    case SQLITE_BLOB:
+        return ST_DB_BLOB;
+    default:
+        return ST_DB_NULL;
+    }
+}
+
 void st_db_reset(st_dbstmt *s)
 {
     if (s->pg != NULL) {

@@ -101,6 +101,11 @@ const char *st_db_col_text(st_dbstmt *s, int c); /* NULL for SQL NULL */
 const void *st_db_col_blob(st_dbstmt *s, int c);
 int st_db_col_bytes(st_dbstmt *s, int c);
 int st_db_col_null(st_dbstmt *s, int c);
+/* The columns of S's result, column C's name, and the type of its value in the current row. */
+typedef enum { ST_DB_NULL, ST_DB_INT, ST_DB_FLOAT, ST_DB_TEXT, ST_DB_BLOB } st_db_type;
+int st_db_col_count(st_dbstmt *s);
+const char *st_db_col_name(st_dbstmt *s, int c);
+st_db_type st_db_col_type(st_dbstmt *s, int c);
 /* Make S ready to run again (its bindings cleared); a running statement releases its read. */
 void st_db_reset(st_dbstmt *s);
 void st_db_finalize(st_dbstmt *s);

@@ -254,9 +254,12 @@ st_db_rc st_pg_open(const char *conninfo, const char *schema, int create, int co
     pg->lock_timeout_ms = 10000;
     char timeout[16];
     snprintf(timeout, sizeof timeout, "%d", connect_timeout_s > 0 ? connect_timeout_s : 10);
-    /* ours first: what CONNINFO says overrides them */
+    /* ours first: what CONNINFO says overrides them; the application name tells the pool's
+     * sessions apart (st_cat_others) */
+    char app[64];
+    snprintf(app, sizeof app, "strata:%.56s", schema); /* PostgreSQL keeps 63 bytes */
     const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *vals[] = {timeout, "strata", conninfo, NULL};
+    const char *vals[] = {timeout, app, conninfo, NULL};
     pg->c = PQconnectdbParams(keys, vals, 1);
     if (pg->c == NULL) return ST_DB_NOMEM;
     if (PQstatus(pg->c) != CONNECTION_OK) return fail(pg, NULL);
@@ -548,6 +551,36 @@ const void *st_pg_col_blob(st_pgstmt *s, int c, size_t *n)
 int st_pg_col_null(st_pgstmt *s, int c)
 {
     return value(s, c) == NULL;
+}
+
+int st_pg_col_count(st_pgstmt *s)
+{
+    return s->res != NULL ? PQnfields(s->res) : 0;
+}
+
+const char *st_pg_col_name(st_pgstmt *s, int c)
+{
+    return s->res != NULL ? PQfname(s->res, c) : NULL;
+}
+
+st_db_type st_pg_col_type(st_pgstmt *s, int c)
+{
+    if (value(s, c) == NULL) return ST_DB_NULL;
+    switch (PQftype(s->res, c)) {
+    case 16: /* bool */
+    case 20: /* int8 */
+    case 21: /* int2 */
+    case 23: /* int4 */
+        return ST_DB_INT;
+    case 700:  /* float4 */
+    case 701:  /* float8 */
+    case 1700: /* numeric */
+        return ST_DB_FLOAT;
+    case OID_BYTEA:
+        return ST_DB_BLOB;
+    default:
+        return ST_DB_TEXT;
+    }
 }
 
 void st_pg_reset(st_pgstmt *s)

@@ -37,6 +37,9 @@ double st_pg_col_double(st_pgstmt *s, int c);
 const char *st_pg_col_text(st_pgstmt *s, int c);
 const void *st_pg_col_blob(st_pgstmt *s, int c, size_t *n);
 int st_pg_col_null(st_pgstmt *s, int c);
+int st_pg_col_count(st_pgstmt *s);
+const char *st_pg_col_name(st_pgstmt *s, int c);
+st_db_type st_pg_col_type(st_pgstmt *s, int c);
 void st_pg_reset(st_pgstmt *s);
 void st_pg_finalize(st_pgstmt *s);
 

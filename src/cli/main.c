@@ -14,6 +14,7 @@ static const char usage[] =
     "commands:\n"
     "  init [PATH] [--catalog PG]  create a pool (catalog: SQLite inside, or PostgreSQL)\n"
     "  info                        the pool, its catalog, what it holds\n"
+    "  catalog migrate --to PG     move the catalog to PostgreSQL (or back: --to sqlite)\n"
     "  region create|ls|rm         manage regions (namespaces of a pool)\n"
     "  array create|ls|info|rm     manage arrays\n"
     "  array put|get|add|cas       read and write array elements\n"
@@ -102,6 +103,45 @@ static int cmd_init(cli *c, int argc, char **argv)
         else
             printf("created pool %s (catalog: %s)\n", path, where);
     }
+    return EXIT_OK;
+}
+
+static int cmd_catalog(cli *c, int argc, char **argv)
+{
+    static const char u[] =
+        "usage: strata catalog migrate --to CONNINFO|sqlite [--schema NAME]\n"
+        "Move the pool's catalog: into a PostgreSQL database (--to a URI or key=value words;\n"
+        "--schema as for init), or back into the pool's directory (--to sqlite). Every row is\n"
+        "copied in one transaction and the pool's marker is switched to the new catalog. Refused\n"
+        "(exit 4) while any other process has the pool open. The old catalog stays: SQLite's\n"
+        "file as catalog.db.moved, a PostgreSQL schema for you to drop (DROP SCHEMA ... "
+        "CASCADE).\n";
+    const char *to = NULL, *schema = NULL;
+    const cli_opt opts[] = {{"to", 0, &to, NULL}, {"schema", 0, &schema, NULL}, {0}};
+    char *pos[4];
+    int npos = 0;
+    int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
+    if (rc != EXIT_OK) return rc;
+    if (npos != 1 || strcmp(pos[0], "migrate") != 0)
+        return cli_usage_error("catalog", "the subcommand is 'migrate'");
+    if (to == NULL) return cli_usage_error("catalog", "migrate needs --to CONNINFO or --to sqlite");
+    char err[1024], before[2048] = "", after[2048] = "";
+    strata_pool *p = NULL;
+    if (strata_pool_open_err(c->pool_path, &p, err, sizeof err) == STRATA_OK) {
+        strata_pool_catalog(p, before, sizeof before);
+        strata_pool_close(p);
+    }
+    strata_pool_opts po = {.catalog = to, .schema = schema};
+    rc = strata_pool_move_catalog(c->pool_path, &po, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "strata: %s\n", err);
+        return cli_exit_code(rc);
+    }
+    if (strata_pool_open_err(c->pool_path, &p, err, sizeof err) == STRATA_OK) {
+        strata_pool_catalog(p, after, sizeof after);
+        strata_pool_close(p);
+    }
+    printf("moved the catalog of %s\n  from %s\n  to   %s\n", c->pool_path, before, after);
     return EXIT_OK;
 }
 
@@ -208,14 +248,14 @@ int main(int argc, char **argv)
         {"nd", cmd_nd},           {"tier", cmd_tier},     {"migrate", cmd_migrate},
         {"app", cmd_app},         {"runs", cmd_runs},     {"find", cmd_find},
         {"explain", cmd_explain}, {"tool", cmd_tool},     {"stage", cmd_stage},
-        {"init", cmd_init},       {"info", cmd_info},     {"region", cmd_region},
-        {"array", cmd_array},     {"backup", cmd_backup}, {"ingest", cmd_ingest},
-        {"ls", cmd_ls},           {"show", cmd_show},     {"log", cmd_log},
-        {"cat", cmd_cat},         {"export", cmd_export}, {"check", cmd_check},
-        {"gc", cmd_gc},           {"drop", cmd_drop},     {"demo", cmd_demo},
-        {"derive", cmd_derive},   {"column", cmd_column}, {"update", cmd_update},
-        {"auto", cmd_auto},       {"watch", cmd_watch},   {"lineage", cmd_lineage},
-        {"serve", cmd_serve},
+        {"init", cmd_init},       {"info", cmd_info},     {"catalog", cmd_catalog},
+        {"region", cmd_region},   {"array", cmd_array},   {"backup", cmd_backup},
+        {"ingest", cmd_ingest},   {"ls", cmd_ls},         {"show", cmd_show},
+        {"log", cmd_log},         {"cat", cmd_cat},       {"export", cmd_export},
+        {"check", cmd_check},     {"gc", cmd_gc},         {"drop", cmd_drop},
+        {"demo", cmd_demo},       {"derive", cmd_derive}, {"column", cmd_column},
+        {"update", cmd_update},   {"auto", cmd_auto},     {"watch", cmd_watch},
+        {"lineage", cmd_lineage}, {"serve", cmd_serve},
     };
     int rc = -1;
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)

@@ -333,6 +333,77 @@ done:
     return rc;
 }
 
+/* STRATA_ELOCKED when another process has the catalog at W open (CAT: ours, or NULL). */
+static int refuse_others(st_err *err, const char *path, const st_cat_loc *w, st_catalog *cat)
+{
+    int others = 0;
+    int rc = st_cat_others(err, w, cat, &others);
+    if (rc < 0 || others == 0) return rc;
+    return st_error(err, STRATA_ELOCKED,
+                    "pool '%s' is open in %d other process(es) (writers, readers, a server): "
+                    "close them first; nothing was moved",
+                    path, others);
+}
+
+/* The catalog at W made no more: SQLite's file renamed PATH/catalog.db.moved (its WAL and index
+ * removed), a PostgreSQL schema left as it is. */
+static void retire_catalog(const char *path, const st_cat_loc *w)
+{
+    if (w->pg) return;
+    char to[ST_PATH_MAX], f[ST_PATH_MAX];
+    if (st_path(NULL, to, "%s/%s.moved", path, ST_POOL_CATALOG) == STRATA_OK) rename(w->path, to);
+    if (st_path(NULL, f, "%s-wal", w->path) == STRATA_OK) unlink(f);
+    if (st_path(NULL, f, "%s-shm", w->path) == STRATA_OK) unlink(f);
+}
+
+int strata_pool_move_catalog(const char *path, const strata_pool_opts *to, char *errbuf,
+                             size_t errlen)
+{
+    st_err err;
+    st_err_init(&err);
+    st_cat_loc from, dest;
+    st_catalog *src = NULL, *dst = NULL;
+    int rc = STRATA_OK, made = 0;
+    if (path == NULL || to == NULL || to->catalog == NULL || to->catalog[0] == '\0') {
+        rc = st_error(&err, STRATA_EINVAL, "where the catalog goes is missing");
+        goto done;
+    }
+    ST_TRY(rc = read_marker(&err, path, &from));
+    ST_TRY(rc = catalog_where(&err, path, to, &dest));
+    if (!from.pg && !dest.pg) {
+        rc = st_error(&err, STRATA_EINVAL, "pool '%s' already has its catalog in SQLite", path);
+        goto done;
+    }
+    if (!dest.pg && access(dest.path, F_OK) == 0) {
+        rc = st_error(&err, STRATA_EEXIST,
+                      "'%s' exists (a catalog moved away earlier?): rename or remove it first",
+                      dest.path);
+        goto done;
+    }
+    ST_TRY(rc = refuse_others(&err, path, &from, NULL));
+    ST_TRY(rc = st_cat_open(&err, &from, &src));
+    ST_TRY(rc = refuse_others(&err, path, &from, src));
+    ST_TRY(rc = st_cat_create(&err, &dest, &dst));
+    made = 1;
+    ST_TRY(rc = st_cat_copy(&err, src, dst));
+    ST_TRY(rc = refuse_others(&err, path, &from, src)); /* one came meanwhile: undo */
+    ST_TRY(rc = write_marker(&err, path, &dest));
+    ST_TRY(rc = st_fsync_dir(&err, path));
+    made = 0;
+    st_cat_close(src);
+    src = NULL;
+    retire_catalog(path, &from);
+done:
+    st_cat_close(src);
+    if (made) /* nothing moved: the new catalog goes again */
+        st_cat_discard(dst);
+    else
+        st_cat_close(dst);
+    if (rc < 0) st_err_copy(&err, errbuf, errlen);
+    st_err_destroy(&err);
+    return rc;
+}
+
 int strata_pool_catalog(strata_pool *pool, char *buf, size_t len)
 {
     if (pool == NULL || buf == NULL || len == 0) return STRATA_EINVAL;

@@ -4,6 +4,9 @@
 #     pool's catalog holds, a catalog of a newer schema version, a marker naming a schema with
 #     no catalog; each a clear error and exit code, and nothing created;
 #   - several pools in one database, a schema each, that do not see each other;
+#   - strata catalog migrate: SQLite to PostgreSQL and back, every dataset, derived result, run,
+#     saved iteration, N-d array and attribute kept; refused while another process has the pool
+#     open;
 #   - kill -9 of writers (ingest, update) at random points: check clean after gc, a rerun gives
 #     the bytes of an uninterrupted run;
 #   - kill -9 of the PostgreSQL server itself (pg_ctl stop -m immediate) during ingest and update:
@@ -74,6 +77,77 @@ sed 's/^schema pool_two$/schema pool_none/' "$T/marker" >"$T/p2/STRATA_POOL"
 expect_err 5 "is not a strata catalog (no schema_version table)" -- "$S" -P "$T/p2" info
 sed 's/^catalog postgresql$/catalog oracle/' "$T/marker" >"$T/p2/STRATA_POOL"
 expect_err 5 "its catalog lines are not 'catalog postgresql'" -- "$S" -P "$T/p2" info
+
+# ---- strata catalog migrate: SQLite -> PostgreSQL -> SQLite, everything kept ------------------------
+M=$T/mv
+export PYTHONPATH=$(dirname "$S")/python${PYTHONPATH:+:$PYTHONPATH} # the build's package
+"$S" -P "$M" init --catalog sqlite >/dev/null
+"$S" demo taxi 3000 "$T/m.csv" --seed 5 >/dev/null
+"$S" -P "$M" ingest taxi/trips "$T/m.csv" --batch-rows 700 --quiet
+"$S" -P "$M" derive taxi/byfare --from taxi/trips --sort fare >/dev/null
+"$S" -P "$M" column taxi/byfare.zone --gather taxi/trips.pickupzone >/dev/null
+"$S" -P "$M" derive taxi/zones --from taxi/trips --groupby pickupzone --agg count,mean:fare >/dev/null
+"$S" -P "$M" update >/dev/null
+/usr/bin/python3 - "$M" <<'PY' || { echo "FAIL: the MDMS and N-d setup"; fails=$((fails + 1)); }
+import sys, numpy as np, strata
+with strata.Pool(sys.argv[1]) as pool:
+    pool.register_app("sim", grid=int, dt=float, solver=str)
+    with pool.mdms("sim") as m:
+        with m.run(grid=64, dt=0.5, solver="cg"):
+            with m.create(["temp"], "f64", (6, 8), "(BLOCK,*)") as a:
+                for it in range(3):
+                    a.save("temp", it, np.arange(48.0).reshape(6, 8) * (it + 1))
+    nd = pool.create_ndarray("sim/field", "f32", (4, 8), chunks=(2, 4))
+    nd[...] = np.arange(32, dtype="float32").reshape(4, 8)
+    nd.attrs["units"] = "K"
+    nd.summary()
+PY
+state() { # POOL: everything a user sees
+    {
+        for d in trips byfare zones; do "$S" -P "$1" cat "taxi/$d"; done
+        "$S" -P "$1" runs sim --json
+        "$S" -P "$1" find sim --json
+        "$S" -P "$1" nd read sim/field --start 0,0 --count 4,8
+        "$S" -P "$1" nd attr sim/field
+        "$S" -P "$1" ls taxi | cut -f1-4
+    } 2>&1
+}
+state "$M" >"$T/state0"
+# (not vacuous: the state holds the run, its saves, the array and its attribute)
+for want in '"attributes":{"grid":64,"dt":0.5,"solver":"cg"}' '"dataset":"temp","iteration":2' \
+    '24 25 26 27 28 29 30 31' 'units = "K"' 'taxi/zones'; do
+    grep -qF "$want" "$T/state0" || { echo "FAIL: the pool's state lacks $want"; fails=$((fails + 1)); }
+done
+expect 0 "" -- sh -c "'$S' -P '$M' catalog migrate --to '$CI_' --schema moved | grep -q '^  to   postgresql $CI_ schema moved$'"
+expect 0 "catalog   postgresql $CI_ schema moved" -- sh -c "'$S' -P '$M' info | grep '^catalog'"
+state "$M" >"$T/state1"
+expect 0 "" -- cmp "$T/state0" "$T/state1"
+expect 0 "ok: no damage found" -- "$S" -P "$M" check
+[ -f "$M/catalog.db.moved" ] && [ ! -f "$M/catalog.db" ] || { echo "FAIL: the old SQLite catalog was not kept aside"; fails=$((fails + 1)); }
+# it keeps working there: new batches, an update, a new dataset; ids continue after the copies
+expect 0 "" -- "$S" -P "$M" ingest taxi/trips "$T/m.csv" --batch-rows 700 --quiet
+expect 0 "" -- sh -c "'$S' -P '$M' update >/dev/null"
+expect 0 "" -- "$S" -P "$M" ingest taxi/more "$T/m.csv" --quiet
+state "$M" >"$T/state2"
+# while another process has the pool open, it is refused and nothing changes
+/usr/bin/python3 -c "import strata, sys, time; p = strata.Pool(sys.argv[1]); time.sleep(30)" "$M" &
+holder=$!
+sleep 1
+expect_err 4 "is open in 1 other process(es) (writers, readers, a server): close them first; nothing was moved" -- \
+    "$S" -P "$M" catalog migrate --to sqlite
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
+expect 0 "catalog   postgresql $CI_ schema moved" -- sh -c "'$S' -P '$M' info | grep '^catalog'"
+# back into the pool's directory (catalog.db.moved is in the way of nothing: a new catalog.db)
+expect 0 "" -- sh -c "'$S' -P '$M' catalog migrate --to sqlite | grep -q '^  to   sqlite $M/catalog.db$'"
+state "$M" >"$T/state3"
+expect 0 "" -- cmp "$T/state2" "$T/state3"
+expect 0 "ok: no damage found" -- "$S" -P "$M" check
+expect_err 3 "already has its catalog in SQLite" -- "$S" -P "$M" catalog migrate --to sqlite
+expect_err 4 "schema 'moved' of $CI_ already holds a strata catalog" -- \
+    "$S" -P "$M" catalog migrate --to "$CI_" --schema moved
+expect 0 "catalog   sqlite $M/catalog.db" -- sh -c "'$S' -P '$M' info | grep '^catalog'"
+expect_err 1 "migrate needs --to CONNINFO or --to sqlite" -- "$S" -P "$M" catalog migrate
 
 # ---- kill -9 of writers --------------------------------------------------------------------------
 "$S" demo taxi 40000 "$T/h1.csv" --seed 1 >/dev/null
