@@ -81,6 +81,13 @@ expect_err 5 "its catalog lines are not 'catalog postgresql'" -- "$S" -P "$T/p2"
 # ---- strata catalog migrate: SQLite -> PostgreSQL -> SQLite, everything kept ------------------------
 M=$T/mv
 export PYTHONPATH=$(dirname "$S")/python${PYTHONPATH:+:$PYTHONPATH} # the build's package
+py() { # Debian's interpreter; in a sanitizer build with the ASan runtime preloaded
+    if [ -n "${STRATA_PY_PRELOAD:-}" ]; then
+        LD_PRELOAD=$STRATA_PY_PRELOAD ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 /usr/bin/python3 "$@"
+    else
+        /usr/bin/python3 "$@"
+    fi
+}
 "$S" -P "$M" init --catalog sqlite >/dev/null
 "$S" demo taxi 3000 "$T/m.csv" --seed 5 >/dev/null
 "$S" -P "$M" ingest taxi/trips "$T/m.csv" --batch-rows 700 --quiet
@@ -88,7 +95,7 @@ export PYTHONPATH=$(dirname "$S")/python${PYTHONPATH:+:$PYTHONPATH} # the build'
 "$S" -P "$M" column taxi/byfare.zone --gather taxi/trips.pickupzone >/dev/null
 "$S" -P "$M" derive taxi/zones --from taxi/trips --groupby pickupzone --agg count,mean:fare >/dev/null
 "$S" -P "$M" update >/dev/null
-/usr/bin/python3 - "$M" <<'PY' || { echo "FAIL: the MDMS and N-d setup"; fails=$((fails + 1)); }
+py - "$M" <<'PY' || { echo "FAIL: the MDMS and N-d setup"; fails=$((fails + 1)); }
 import sys, numpy as np, strata
 with strata.Pool(sys.argv[1]) as pool:
     pool.register_app("sim", grid=int, dt=float, solver=str)
@@ -130,7 +137,7 @@ expect 0 "" -- sh -c "'$S' -P '$M' update >/dev/null"
 expect 0 "" -- "$S" -P "$M" ingest taxi/more "$T/m.csv" --quiet
 state "$M" >"$T/state2"
 # while another process has the pool open, it is refused and nothing changes
-/usr/bin/python3 -c "import strata, sys, time; p = strata.Pool(sys.argv[1]); time.sleep(30)" "$M" &
+py -c "import strata, sys, time; p = strata.Pool(sys.argv[1]); time.sleep(30)" "$M" &
 holder=$!
 sleep 1
 expect_err 4 "is open in 1 other process(es) (writers, readers, a server): close them first; nothing was moved" -- \
