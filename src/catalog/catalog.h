@@ -91,6 +91,39 @@ int st_cat_others(st_err *err, const st_cat_loc *w, st_catalog *cat, int *others
 
 void st_cat_close(st_catalog *cat);
 
+/* ---- locks between processes and nodes (catalog_lock.c) ----------------------------------- */
+
+/* A lock of the pool: the lock file PATH in the directory of object OBJ ("dataset 12", "nd 3",
+ * "pool"), bytes [START, START+LEN) of it (LEN 0: the whole file). With an SQLite catalog it is
+ * an OFD lock on PATH; with PostgreSQL, session advisory locks on the catalog's connection
+ * (keyed by the schema, OBJ, PATH's file name and the byte; PATH itself is not used), which
+ * hold across nodes whatever the file system. */
+typedef struct st_cat_lockref {
+    const char *path;
+    const char *obj;
+    uint64_t start, len;
+} st_cat_lockref;
+
+/* Lock AT shared or EXCLUSIVE, waiting at most TIMEOUT_MS (0: try once; negative: forever);
+ * CREATE: create a missing lock file. Returns a hold (>= 0) for st_cat_unlock(), or an error
+ * (STRATA_ELOCKED on timeout, naming WHAT; SQLite: STRATA_ENOTFOUND when the file is missing).
+ * Two holds of one handle conflict as two holders in two processes do. */
+int st_cat_lock(st_err *err, st_catalog *cat, const st_cat_lockref *at, int create, int exclusive,
+                int timeout_ms, const char *what);
+
+/* Whether anyone (this handle too) holds a lock on AT: STRATA_OK when nobody, STRATA_ELOCKED,
+ * STRATA_ENOTFOUND when an SQLite pool's lock file is missing (nobody ever locked it), or
+ * another error. */
+int st_cat_lock_probe(st_catalog *cat, const st_cat_lockref *at);
+
+/* Release HOLD (negative: nothing). */
+void st_cat_unlock(st_catalog *cat, int hold);
+
+/* Whether HOLD is still held: on PostgreSQL a connection made again after the server dropped
+ * it has lost the old session's locks. Exact inside a transaction (the session cannot change
+ * until it ends). */
+int st_cat_lock_live(const st_catalog *cat, int hold);
+
 /* How long a writer waits for another process's transaction before STRATA_ELOCKED. */
 void st_cat_set_busy_timeout(st_catalog *cat, int ms);
 
@@ -232,10 +265,12 @@ typedef struct st_cat_change {
     int nfills;
     const st_cat_mark *marks;
     int nmarks;
+    const int *hold; /* the writer's lock (st_cat_lock): publish only while it is live */
 } st_cat_change;
 
 /* Apply CH to dataset ID in one transaction, failing with STRATA_ECONFLICT unless the dataset is
- * still at EXPECTED_VERSION; returns the new version. After a retire, row ids restart at 0. */
+ * still at EXPECTED_VERSION and CH's hold (when given) is live; returns the new version. After a
+ * retire, row ids restart at 0. */
 int st_cat_apply(st_err *err, st_catalog *cat, int64_t id, int64_t expected_version,
                  st_cat_change *ch, int64_t *new_version);
 

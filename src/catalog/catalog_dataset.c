@@ -510,6 +510,14 @@ int st_cat_apply(st_err *err, st_catalog *cat, int64_t id, int64_t expected_vers
     int rc = st_cat_begin(err, cat);
     if (rc < 0) return rc;
     int64_t version = 0, next_row = 0, seq = 0;
+    if (ch->hold != NULL && !st_cat_lock_live(cat, *ch->hold)) {
+        /* its files may be gone: while the lock was lost, gc could take them for orphans */
+        rc = st_error(err, STRATA_ECONFLICT,
+                      "the writer lock was lost when the connection to catalog '%s' dropped; "
+                      "nothing was published: write the batches again",
+                      cat->path);
+        goto done;
+    }
     ST_TRY(rc = read_state(err, cat, id, expected_version, &version, &next_row, &seq));
     int64_t v = version + 1, rows = 0, now = st_now_ns();
     if (ch->retire_all) {

@@ -10,13 +10,26 @@
 #include "util/vec.h"
 
 /* Statement cache slots: catalog_sqlite.c uses [0, 32), catalog_dataset.c [32, 96),
- * catalog_derive.c [96, 128), catalog_nd.c [128, 168), catalog_summary.c [168, 176). */
-#define ST_CAT_SLOTS         176
+ * catalog_derive.c [96, 128), catalog_nd.c [128, 168), catalog_summary.c [168, 176),
+ * catalog_lock.c [176, 180). */
+#define ST_CAT_SLOTS         180
+#define ST_CAT_LOCK_FIRST    176
 #define ST_CAT_ND_FIRST      128
 #define ST_CAT_SUMMARY_FIRST 168
 #define ST_CAT_DATASET_SLOTS 32
 #define ST_CAT_DATASET_FIRST 32
 #define ST_CAT_DERIVE_FIRST  96
+
+/* A lock this handle holds on PostgreSQL (catalog_lock.c): its advisory keys, and the session
+ * they were taken on. */
+#define ST_CAT_HOLD_KEYS 2
+typedef struct st_cat_hold {
+    int64_t key[ST_CAT_HOLD_KEYS];
+    int nkeys;
+    int exclusive;
+    int session;
+    int used;
+} st_cat_hold;
 
 struct st_catalog {
     st_db *db;
@@ -24,6 +37,7 @@ struct st_catalog {
     st_cat_loc loc;
     int busy_ms;
     st_dbstmt *stmt[ST_CAT_SLOTS];
+    st_vec holds; /* st_cat_hold, indexed by hold number (PostgreSQL) */
 };
 
 /* Map a database result code to a Strata status and record a message naming DOING. */

@@ -472,6 +472,7 @@ static int cat_alloc(st_err *err, const st_cat_loc *w, int create, st_catalog **
         return st_error(err, STRATA_ENOMEM, "out of memory opening catalog '%s'", name);
     }
     cat->loc = *w;
+    cat->holds = (st_vec)ST_VEC(st_cat_hold);
     int rc = w->pg ? st_db_open_pg(w->conninfo, w->schema, create, w->connect_timeout_s, &cat->db)
                    : st_db_open_sqlite(w->path, create, &cat->db);
     if (rc != ST_DB_OK) {
@@ -614,7 +615,8 @@ void st_cat_close(st_catalog *cat)
 {
     if (cat == NULL) return;
     for (int i = 0; i < ST_CAT_SLOTS; i++) st_db_finalize(cat->stmt[i]);
-    st_db_close(cat->db);
+    st_db_close(cat->db); /* the server releases the session's locks */
+    st_vec_free(&cat->holds);
     free(cat->path);
     free(cat);
 }

@@ -116,6 +116,11 @@ st_db_kind st_db_kind_of(const st_db *db)
     return db->kind;
 }
 
+int st_db_session(const st_db *db)
+{
+    return db->kind == ST_DB_PG ? st_pg_session(db->pg) : 0;
+}
+
 const char *st_db_errmsg(const st_db *db)
 {
     if (db == NULL) return "out of memory";

@@ -54,6 +54,11 @@ st_db_rc st_db_open_pg(const char *conninfo, const char *schema, int create, int
 void st_db_close(st_db *db);
 st_db_kind st_db_kind_of(const st_db *db);
 
+/* Which server session DB is on: PostgreSQL counts the connections made (a connection the
+ * server dropped is made again between transactions, and what the old session held -- its
+ * advisory locks, its prepared statements -- is gone); SQLite's is always 0. */
+int st_db_session(const st_db *db);
+
 /* The message of the last failure on DB ("" if none), and the errno behind it (SQLite's
  * failed system call; 0 when unknown). */
 const char *st_db_errmsg(const st_db *db);

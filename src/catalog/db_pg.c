@@ -222,7 +222,10 @@ static st_db_rc session(st_pg *pg, int create)
 {
     char sql[320];
     PQsetNoticeProcessor(pg->c, quiet, NULL);
-    st_db_rc rc = raw(pg, "SET client_min_messages = warning");
+    /* a node that dies without closing its connection: the server notices within about a
+     * minute (TCP keepalives; not needed on a Unix socket) and releases its session's locks */
+    st_db_rc rc = raw(pg, "SET client_min_messages = warning; SET tcp_keepalives_idle = 30; "
+                          "SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3");
     if (rc == ST_DB_OK && create) {
         snprintf(sql, sizeof sql, "CREATE SCHEMA IF NOT EXISTS \"%s\"", pg->schema);
         rc = raw(pg, sql);
@@ -276,6 +279,11 @@ void st_pg_close(st_pg *pg)
 const char *st_pg_errmsg(const st_pg *pg)
 {
     return pg != NULL ? pg->msg : "out of memory";
+}
+
+int st_pg_session(const st_pg *pg)
+{
+    return pg->epoch;
 }
 
 void st_pg_set_lock_timeout(st_pg *pg, int ms)

@@ -17,6 +17,7 @@ st_db_rc st_pg_open(const char *conninfo, const char *schema, int create, int co
                     st_pg **out);
 void st_pg_close(st_pg *pg);
 const char *st_pg_errmsg(const st_pg *pg);
+int st_pg_session(const st_pg *pg);
 void st_pg_set_lock_timeout(st_pg *pg, int ms);
 st_db_rc st_pg_exec(st_pg *pg, const char *sql);
 st_db_rc st_pg_begin(st_pg *pg, int exclusive);

@@ -237,7 +237,9 @@ int strata_gc(strata_pool *pool, const strata_gc_opts *opts, strata_gc_stats *st
     if (!o.dry_run) {
         if ((rc = st_path(err, lockpath, "%s/%s", st_pool_path(pool), ST_POOL_GCLOCK)) < 0)
             return rc;
-        gclock = st_lock_path(err, lockpath, 1, 1, 0, 0, ST_GC_WAIT_MS, "the pool's gc lock");
+        st_cat_lockref at = {lockpath, "pool", 0, 0};
+        gclock =
+            st_cat_lock(err, st_pool_cat(pool), &at, 1, 1, ST_GC_WAIT_MS, "the pool's gc lock");
         if (gclock < 0 && gclock != STRATA_ELOCKED)
             return st_error(err, gclock, "cannot collect garbage in pool '%s': %s",
                             st_pool_path(pool), strata_errmsg(pool));
@@ -245,7 +247,7 @@ int strata_gc(strata_pool *pool, const strata_gc_opts *opts, strata_gc_stats *st
     w.outer_held = gclock >= 0 || o.dry_run;
     if (!w.outer_held && !o.dry_run) stats->busy_skipped++;
     rc = run_pool(&w, NULL, NULL);
-    if (gclock >= 0) close(gclock);
+    st_cat_unlock(st_pool_cat(pool), gclock);
     if (rc < 0) return rc;
     if (o.keep_versions > 0) rc = st_store_expire(pool, o.keep_versions, o.dry_run, stats);
     return rc;

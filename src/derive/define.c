@@ -554,7 +554,7 @@ int strata_derive(strata_pool *pool, const char *region, const char *name, const
     rc = st_dataset_mkdir(pool, &r, name, &d, dir);
     if (rc == STRATA_OK) rc = st_cat_derive_dataset(err, st_pool_cat(pool), &d, cols, ncols, dv);
     if (rc < 0) rmdir(dir);
-    st_pool_create_end(hold);
+    st_pool_create_end(pool, hold);
 done:
     free(cols);
     free(dv);

@@ -453,7 +453,7 @@ static int import_publish(strata_pool *pool, h5nd *h, const char *region, const 
     rc = st_nd_commit_new(&x, &rec, chunks, nchunks, l->v, l->n, NULL);
 done:
     if (rc < 0 && prepared) st_nd_discard_new(&x, &rec);
-    if (hold >= 0) st_pool_create_end(hold);
+    st_pool_create_end(pool, hold);
     free(chunks);
     return rc;
 }

@@ -961,7 +961,7 @@ int st_mdms_save(strata_assoc *as, const char *name, int64_t iteration, const vo
     if (rc == STRATA_OK && m->rank == 0) rc = save_prepare(as, name, iteration, &h);
     rc = st_mdms_agree(m, rc);
     if (rc < 0) {
-        st_pool_create_end(hold);
+        st_pool_create_end(pool, hold);
         return rc;
     }
     st_mdms_bcast(m, &h, sizeof h);
@@ -991,7 +991,7 @@ int st_mdms_save(strata_assoc *as, const char *name, int64_t iteration, const vo
         st_ndctx_init(&x, pool);
         st_nd_discard_new(&x, &h.rec);
     }
-    st_pool_create_end(hold);
+    st_pool_create_end(pool, hold);
     free(o.mine);
     free(all);
     as->last = pl;

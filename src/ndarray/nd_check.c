@@ -127,7 +127,9 @@ static int visit_nd(st_walk *r, const st_cat_nd *nd)
     /* orphans, with the writers and stagers held off */
     ST_TRY(rc = nd_dir(r, nd, ST_TIER_DEFAULT_ID, ddir));
     ST_TRY(rc = st_path(st_pool_err(pool), lockpath, "%s/%s", ddir, ST_ND_WRITER_LOCK));
-    if (!st_walk_hold(r, lockpath, &hold)) goto done;
+    char obj[32];
+    snprintf(obj, sizeof obj, "nd %lld", (long long)nd->id);
+    if (!st_walk_hold(r, lockpath, obj, &hold)) goto done;
     rc = st_cat_nd_files(st_pool_err(pool), st_pool_cat(pool), nd->id, collect_nd_file, &files);
     int64_t tiers[64];
     int nt = 0;
@@ -140,7 +142,7 @@ static int visit_nd(st_walk *r, const st_cat_nd *nd)
     }
     for (int t = 0; rc >= 0 && t < nt && !r->stop; t++) rc = scan_tier(r, nd, tiers[t], &files);
 done:
-    if (hold >= 0) close(hold);
+    st_cat_unlock(st_pool_cat(pool), hold);
     st_vec_free(&files);
     return rc < 0 ? rc : STRATA_OK;
 }

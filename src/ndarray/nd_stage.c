@@ -182,8 +182,10 @@ int st_nd_stage_chunk(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, 
     char dir[ST_PATH_MAX], lockpath[ST_PATH_MAX];
     if ((rc = st_nd_dir(x, rec, ST_TIER_DEFAULT_ID, 1, dir)) < 0) return rc;
     if ((rc = st_path(x->err, lockpath, "%s/%s", dir, ST_ND_WRITER_LOCK)) < 0) return rc;
-    int hold = st_lock_path(x->err, lockpath, 1, 0, ST_LOCK_INFLIGHT, 1, 30000,
-                            "an N-d array's files in flight");
+    char obj[32];
+    snprintf(obj, sizeof obj, "nd %lld", (long long)rec->id);
+    st_cat_lockref at = {lockpath, obj, ST_LOCK_INFLIGHT, 1};
+    int hold = st_cat_lock(x->err, x->cat, &at, 1, 0, 30000, "an N-d array's files in flight");
     if (hold < 0) return hold;
     char name[ST_CAT_FILE] = "";
     uint64_t got = 0, stored = 0;
@@ -196,7 +198,7 @@ int st_nd_stage_chunk(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, 
     x->staged_bytes += stored;
 done:
     if (rc < 0 && name[0]) st_nd_remove_file(x, rec, tier_id, name);
-    close(hold);
+    st_cat_unlock(x->cat, hold);
     return rc;
 }
 
@@ -209,12 +211,8 @@ int st_nd_lock_writer(st_ndctx *x, const st_cat_nd *rec)
     int rc;
     if ((rc = st_nd_dir(x, rec, ST_TIER_DEFAULT_ID, 1, dir)) < 0) return rc;
     if ((rc = st_path(x->err, lockpath, "%s/%s", dir, ST_ND_WRITER_LOCK)) < 0) return rc;
-    int lfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (lfd < 0) return st_error_errno(x->err, errno, "cannot open '%s'", lockpath);
-    rc = st_lock_fd(x->err, lfd, 1, ST_LOCK_WRITER, 1, ST_ND_WRITER_WAIT_MS, what);
-    if (rc < 0) {
-        close(lfd);
-        return rc;
-    }
-    return lfd;
+    char obj[32];
+    snprintf(obj, sizeof obj, "nd %lld", (long long)rec->id);
+    st_cat_lockref at = {lockpath, obj, ST_LOCK_WRITER, 1};
+    return st_cat_lock(x->err, x->cat, &at, 1, 1, ST_ND_WRITER_WAIT_MS, what);
 }

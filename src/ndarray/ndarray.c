@@ -228,7 +228,7 @@ done:
         if (st_nd_dir(&x, &rec, ST_TIER_DEFAULT_ID, 0, dir) == STRATA_OK) st_rm_tree(NULL, dir);
         if (st_nd_dir(&x, &rec, tier_id, 0, dir) == STRATA_OK) st_rm_tree(NULL, dir);
     }
-    st_pool_create_end(hold);
+    st_pool_create_end(pool, hold);
     if (rc < 0) return rc;
     if (out == NULL) return rc;
     return strata_ndarray_open(pool, region, name, NULL, out);
@@ -1009,7 +1009,7 @@ done:;
     st_vec_free(&old);
     st_vec_free(&out);
     if (rc == STRATA_OK) rc = refresh(a);
-    if (lfd >= 0) close(lfd); /* releases the lock */
+    st_cat_unlock(a->x.cat, lfd);
     return rc;
 }
 

@@ -163,7 +163,7 @@ int st_nd_copy_chunk(st_ndctx *x, const st_cat_nd *rec, int64_t idx, int64_t fro
 void st_nd_remove_file(st_ndctx *x, const st_cat_nd *rec, int64_t tier, const char *file);
 
 /* Take REC's writers' lock (waiting up to 30 s), so that no write replaces a chunk meanwhile.
- * Returns the lock's file descriptor (close it to release), or an error. */
+ * Returns the hold (release it with st_cat_unlock on X's catalog), or an error. */
 int st_nd_lock_writer(st_ndctx *x, const st_cat_nd *rec);
 
 #endif /* STRATA_NDARRAY_H */

@@ -314,7 +314,7 @@ static int array_create(strata_pool *pool, const char *region, const char *name,
     /* The publish: one catalog row. Before it the files are orphans; after it, an array. */
     ST_TRY(rc = st_cat_array_insert(err, pool->cat, &rec));
 done:
-    st_pool_create_end(hold);
+    st_pool_create_end(pool, hold);
     if (rc < 0) {
         char path[ST_PATH_MAX];
         if (st_path(NULL, path, "%s/%s", dir, rec.file) == STRATA_OK) unlink(path);
@@ -544,7 +544,7 @@ int strata_region_create(strata_pool *pool, const char *region)
     ST_TRY(rc = st_cat_region_insert(err, pool->cat, &r));
 done:
     if (rc < 0) rmdir(dir);
-    st_pool_create_end(hold);
+    st_pool_create_end(pool, hold);
     return rc;
 }
 

@@ -140,7 +140,7 @@ int strata_array_backup(strata_array *a, const char *backup)
     rc = st_array_write_files(err, dir, a->dtype, a->length, a->data, a->bytes, b.file,
                               b.bytes_file);
     if (rc < 0) { /* it removed what it wrote */
-        st_pool_create_end(hold);
+        st_pool_create_end(pool, hold);
         return rc;
     }
     char path[ST_PATH_MAX];
@@ -148,7 +148,7 @@ int strata_array_backup(strata_array *a, const char *backup)
     ST_TRY(rc = st_fsync_dir(err, dir));
     ST_TRY(rc = st_cat_backup_insert(err, pool->cat, &b));
 done:
-    st_pool_create_end(hold);
+    st_pool_create_end(pool, hold);
     if (rc < 0) {
         if (st_path(NULL, path, "%s/%s", dir, b.file) == STRATA_OK) st_unlink(NULL, path);
         if (b.bytes_file[0] && st_path(NULL, path, "%s/%s", dir, b.bytes_file) == STRATA_OK)

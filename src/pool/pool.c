@@ -480,7 +480,8 @@ int st_pool_create_begin(strata_pool *pool)
     char path[ST_PATH_MAX];
     int rc = st_path(&pool->err, path, "%s/%s", pool->path, ST_POOL_GCLOCK);
     if (rc < 0) return rc;
-    rc = st_lock_path(&pool->err, path, 1, 0, 0, 0, ST_CREATE_WAIT_MS, "the pool's gc lock");
+    st_cat_lockref at = {path, "pool", 0, 0};
+    rc = st_cat_lock(&pool->err, pool->cat, &at, 1, 0, ST_CREATE_WAIT_MS, "the pool's gc lock");
     if (rc == STRATA_ELOCKED)
         st_error(&pool->err, rc,
                  "pool '%s' is being garbage-collected (waited %d s for 'strata gc' to finish); "
@@ -489,9 +490,9 @@ int st_pool_create_begin(strata_pool *pool)
     return rc;
 }
 
-void st_pool_create_end(int fd)
+void st_pool_create_end(strata_pool *pool, int hold)
 {
-    if (fd >= 0) close(fd); /* releases the lock */
+    st_cat_unlock(pool->cat, hold);
 }
 
 int strata_pool_set_interrupt(strata_pool *pool, strata_interrupt_fn fn, void *ctx)

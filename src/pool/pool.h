@@ -60,10 +60,11 @@ int st_region_dir(strata_pool *pool, const char *rdir, char out[ST_PATH_MAX]);
  * directory, an array's files, a dataset's or an N-d array's directory, a backup): hold the
  * pool's gc lock (POOL/.gclock) shared from before the first file is made until the catalog
  * names it. gc holds it exclusively while it removes orphans that are in no object's directory,
- * so it never removes a thing half made. Returns a descriptor for st_pool_create_end(), or an
- * error (STRATA_ELOCKED when a gc held the pool for ST_CREATE_WAIT_MS). */
+ * so it never removes a thing half made (st_cat_lock: across nodes when the catalog is on
+ * PostgreSQL). Returns a hold for st_pool_create_end(), or an error (STRATA_ELOCKED when a gc
+ * held the pool for ST_CREATE_WAIT_MS). */
 int st_pool_create_begin(strata_pool *pool);
-void st_pool_create_end(int fd);
+void st_pool_create_end(strata_pool *pool, int hold);
 
 /* The root directory of tier T ("POOL/data" for the default tier). */
 int st_tier_root(st_err *err, const char *pool_path, const st_cat_tier *t, char out[ST_PATH_MAX]);

@@ -94,19 +94,19 @@ int st_walk_scan_dir(st_walk *r, const char *dir, const st_nameset *known, int i
     return STRATA_OK;
 }
 
-int st_walk_hold(st_walk *r, const char *path, int *fd)
+int st_walk_hold(st_walk *r, const char *path, const char *obj, int *hold)
 {
-    *fd = -1;
+    *hold = -1;
     int quiet;
+    st_cat_lockref at = {path, obj, ST_LOCK_WRITER, 2};
+    st_catalog *cat = st_pool_cat(r->pool);
     if (!r->gc || r->dry_run) {
-        int f = open(path, O_RDONLY | O_CLOEXEC);
-        if (f < 0) return 1; /* never written */
-        quiet = st_lock_probe(NULL, f, ST_LOCK_WRITER, 2, path) == STRATA_OK;
-        close(f);
+        int rc = st_cat_lock_probe(cat, &at);
+        quiet = rc == STRATA_OK || rc == STRATA_ENOTFOUND; /* ENOTFOUND: never written */
     } else {
-        *fd = st_lock_path(NULL, path, 1, 1, ST_LOCK_WRITER, 2, 0, path);
-        quiet = *fd >= 0 || *fd == STRATA_ENOTFOUND; /* no directory: nothing to remove */
-        if (*fd < 0) *fd = -1;
+        *hold = st_cat_lock(NULL, cat, &at, 1, 1, 0, path);
+        quiet = *hold >= 0 || *hold == STRATA_ENOTFOUND; /* no directory: nothing to remove */
+        if (*hold < 0) *hold = -1;
     }
     if (!quiet && r->stats != NULL) r->stats->busy_skipped++;
     return quiet;

@@ -49,11 +49,12 @@ void st_walk_report(st_walk *w, const char *what, const char *path, const char *
  * the pool's gc lock is held. A missing DIR has no orphans. */
 int st_walk_scan_dir(st_walk *w, const char *dir, const st_nameset *known, int inside);
 
-/* Hold off the writers of an object whose writer lock file is LOCKPATH while its orphans are
- * looked for. gc takes both writer bytes exclusively without waiting (*FD, closed by the
- * caller); check and a dry run only probe them. 1: the object is quiet (no writer, no file in
- * flight; a writer starting now waits for *FD); 0: busy, its orphans are left for the next run. */
-int st_walk_hold(st_walk *w, const char *lockpath, int *fd);
+/* Hold off the writers of object OBJ ("dataset 12", "nd 3"), whose writer lock file is LOCKPATH,
+ * while its orphans are looked for. gc takes both writer bytes exclusively without waiting
+ * (*HOLD, which the caller releases with st_cat_unlock); check and a dry run only probe them.
+ * 1: the object is quiet (no writer, no file in flight; a writer starting now waits for *HOLD);
+ * 0: busy, its orphans are left for the next run. */
+int st_walk_hold(st_walk *w, const char *lockpath, const char *obj, int *hold);
 
 /* The pool's own files: the plain arrays of region REGION (verified unless gc; their file names
  * added to KNOWN, the entries of the region directory) and the backups (verified unless gc;

@@ -28,20 +28,17 @@ int st_dataset_lock(strata_dataset *ds)
     snprintf(what, sizeof what, "dataset '%s/%s'", ds->d.region, ds->d.name);
     int rc = st_path(err, path, "%s/%s", ds->dir, ST_WRITER_LOCK);
     if (rc < 0) return rc;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return st_error(err, STRATA_ENOTFOUND, "%s was dropped; its directory is gone", what);
-        return st_error_errno(err, errno, "cannot open '%s'", path);
-    }
-    rc = st_lock_fd(err, fd, 1, ST_LOCK_WRITER, 1, ds->lock_timeout_ms, what);
-    if (rc < 0) {
-        close(fd);
-        if (rc == STRATA_ELOCKED)
-            st_error(err, rc, "%s has another writer (waited %d ms); try again later", what,
-                     ds->lock_timeout_ms);
-        return rc;
-    }
+    char obj[32];
+    snprintf(obj, sizeof obj, "dataset %lld", (long long)ds->d.id);
+    st_cat_lockref at = {path, obj, ST_LOCK_WRITER, 1};
+    st_catalog *cat = st_pool_cat(ds->pool);
+    int hold = st_cat_lock(err, cat, &at, 1, 1, ds->lock_timeout_ms, what);
+    if (hold == STRATA_ENOTFOUND)
+        return st_error(err, STRATA_ENOTFOUND, "%s was dropped; its directory is gone", what);
+    if (hold == STRATA_ELOCKED)
+        return st_error(err, hold, "%s has another writer (waited %d ms); try again later", what,
+                        ds->lock_timeout_ms);
+    if (hold < 0) return hold;
     /* With the lock held nobody else publishes: start from the current version. */
     st_cat_dataset fresh;
     rc = st_cat_dataset_get(err, st_pool_cat(ds->pool), ds->d.region, ds->d.name, &fresh, NULL,
@@ -50,12 +47,12 @@ int st_dataset_lock(strata_dataset *ds)
         rc = st_error(err, STRATA_ECONFLICT, "%s was dropped and created again; open it again",
                       what);
     if (rc < 0) {
-        close(fd);
+        st_cat_unlock(cat, hold);
         return rc;
     }
     ds->d = fresh;
     ds->base_version = fresh.version;
-    ds->lock_fd = fd;
+    ds->hold = hold;
     return STRATA_OK;
 }
 
@@ -121,7 +118,7 @@ int strata_batch_begin(strata_dataset *ds, strata_batch **out)
         return st_error(st_pool_err(ds->pool), STRATA_EPERM,
                         "dataset '%s/%s' is derived: only 'strata update' writes its batches",
                         ds->d.region, ds->d.name);
-    if (ds->lock_fd < 0 && (rc = st_dataset_lock(ds)) < 0) return rc;
+    if (ds->hold < 0 && (rc = st_dataset_lock(ds)) < 0) return rc;
     int n = ds->schema.ncols;
     strata_batch *b = calloc(1, sizeof *b);
     if (b == NULL) return st_error(st_pool_err(ds->pool), STRATA_ENOMEM, "out of memory");
@@ -590,12 +587,13 @@ void strata_batch_abort(strata_batch *b)
 int st_dataset_apply(strata_dataset *ds, st_cat_change *ch, int64_t *new_version)
 {
     st_err *err = st_pool_err(ds->pool);
-    if (ds->lock_fd < 0)
+    if (ds->hold < 0)
         return st_error(err, STRATA_EINVAL, "cannot publish to '%s/%s' without its writer lock",
                         ds->d.region, ds->d.name);
     int64_t v = 0;
     int rc;
     if ((rc = st_fsync_dir(err, ds->dir)) < 0) return rc;
+    ch->hold = &ds->hold;
     if ((rc = st_cat_apply(err, st_pool_cat(ds->pool), ds->d.id, ds->base_version, ch, &v)) < 0)
         return rc;
     ds->d.version = v;

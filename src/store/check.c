@@ -152,12 +152,11 @@ int st_dataset_sweep(strata_pool *pool, const st_cat_dataset *d, const char *dir
     char path[ST_PATH_MAX];
     int rc = st_path(st_pool_err(pool), path, "%s/%s", dir, ST_READERS_LOCK);
     if (rc < 0) return rc;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return STRATA_OK; /* the dataset is being dropped */
-    if (st_lock_fd(NULL, fd, 1, 0, 0, 0, path) != STRATA_OK) {
-        close(fd);
-        return STRATA_OK;
-    }
+    char obj[32];
+    snprintf(obj, sizeof obj, "dataset %lld", (long long)d->id);
+    st_cat_lockref at = {path, obj, 0, 0};
+    int hold = st_cat_lock(NULL, st_pool_cat(pool), &at, 1, 1, 0, path);
+    if (hold < 0) return STRATA_OK; /* read, or being dropped */
     st_vec garbage = ST_VEC(ds_file);
     struct sweep_ctx c = {pool, d, dir, 0, 0};
     const ds_file *g;
@@ -171,7 +170,7 @@ int st_dataset_sweep(strata_pool *pool, const st_cat_dataset *d, const char *dir
     for (size_t i = 0; i < garbage.n; i++) sweep_file(&c, g[i].tier_id, g[i].file);
 done:
     st_vec_free(&garbage);
-    close(fd);
+    st_cat_unlock(st_pool_cat(pool), hold);
     *files = c.files;
     *bytes = c.bytes;
     return rc;
@@ -224,8 +223,10 @@ static int visit_dataset(st_walk *r, const st_cat_dataset *rec, st_nameset *regi
     }
     /* Orphans: with the writers held off, every file the catalog names (those of replaced
      * batches and superseded columns too, until gc), with its tier. */
+    char obj[32];
+    snprintf(obj, sizeof obj, "dataset %lld", (long long)d.id);
     if (st_path(NULL, lockpath, "%s/%s", dir, ST_WRITER_LOCK) < 0 ||
-        !st_walk_hold(r, lockpath, &hold))
+        !st_walk_hold(r, lockpath, obj, &hold))
         goto done;
     rc = st_cat_dataset_files(st_pool_err(pool), st_pool_cat(pool), d.id, add_ds_file, &files);
     if (rc == STRATA_ENOMEM) rc = st_error(st_pool_err(pool), rc, "out of memory listing files");
@@ -252,7 +253,7 @@ static int visit_dataset(st_walk *r, const st_cat_dataset *rec, st_nameset *regi
         if (!seen) ST_TRY(rc = scan_tier(r, &d, t, &files, i));
     }
 done:
-    if (hold >= 0) close(hold);
+    st_cat_unlock(st_pool_cat(pool), hold);
     st_nameset_free(&known);
     st_vec_free(&files);
     st_schema_free(&schema);
@@ -320,27 +321,24 @@ typedef struct {
     int rc;
 } trash_ctx;
 
-/* Is anyone reading the dataset directory DIR (a shared lock on its .readers file)? */
-static int held_by_readers(const char *dir)
+/* Is anyone reading dataset DS, whose directory is DIR (its readers' lock held)? */
+static int held_by_readers(strata_pool *pool, int64_t ds, const char *dir)
 {
-    char path[ST_PATH_MAX];
+    char path[ST_PATH_MAX], obj[32];
     if (st_path(NULL, path, "%s/%s", dir, ST_READERS_LOCK) < 0) return 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    int held = st_lock_probe(NULL, fd, 0, 0, path) == STRATA_ELOCKED;
-    close(fd);
-    return held;
+    snprintf(obj, sizeof obj, "dataset %lld", (long long)ds);
+    st_cat_lockref at = {path, obj, 0, 0};
+    return st_cat_lock_probe(st_pool_cat(pool), &at) == STRATA_ELOCKED;
 }
 
 static int sweep_trash(void *vctx, int64_t id, const char *path, int64_t ds, int64_t created)
 {
     (void)created;
-    (void)ds;
     trash_ctx *c = vctx;
     char abs[ST_PATH_MAX];
     if (st_path(st_pool_err(c->pool), abs, "%s/%s", st_pool_path(c->pool), path) < 0)
         return c->rc = STRATA_ENAME;
-    if (held_by_readers(abs)) {
+    if (held_by_readers(c->pool, ds, abs)) {
         c->stats->datasets_held++;
         return 0;
     }

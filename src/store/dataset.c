@@ -160,7 +160,7 @@ int strata_dataset_create(strata_pool *pool, const char *region, const char *nam
     rc = st_cat_dataset_insert(err, st_pool_cat(pool), &d, cc, ncols);
     if (rc < 0) rmdir(dir);
 done:
-    st_pool_create_end(hold);
+    st_pool_create_end(pool, hold);
     free(cc);
     return rc;
 }
@@ -181,7 +181,7 @@ int st_dataset_open(strata_pool *pool, const char *region, const char *name, int
     strata_dataset *ds = calloc(1, sizeof *ds);
     if (ds == NULL) return st_error(st_pool_err(pool), STRATA_ENOMEM, "out of memory");
     ds->pool = pool;
-    ds->lock_fd = -1;
+    ds->hold = -1;
     ds->lock_timeout_ms = 10000;
     ST_TRY(rc = st_schema_load(pool, region, name, &ds->d, &ds->schema));
     ST_TRY(rc = st_dataset_dir(pool, &ds->d, ds->dir));
@@ -221,8 +221,8 @@ static void discard_pending(strata_dataset *ds)
 
 void st_dataset_unlock(strata_dataset *ds)
 {
-    if (ds->lock_fd >= 0) close(ds->lock_fd); /* releases the OFD lock */
-    ds->lock_fd = -1;
+    st_cat_unlock(st_pool_cat(ds->pool), ds->hold);
+    ds->hold = -1;
 }
 
 void strata_dataset_close(strata_dataset *ds)

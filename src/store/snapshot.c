@@ -1,9 +1,10 @@
 /*
  * snapshot.c -- consistent, immutable views of a dataset at one version.
  *
- * A reader holds a shared OFD lock on its dataset's DDIR/.readers file for as long as its
- * snapshot is open; strata_gc removes a dropped dataset's directory only when nobody holds that
- * lock, and the kernel drops the lock when a reader dies. Readers never write the catalog, so
+ * A reader holds its dataset's readers' lock (DDIR/.readers, shared: an OFD lock on the file, or
+ * with a PostgreSQL catalog an advisory lock of the reader's session, st_cat_lock) for as long as
+ * its snapshot is open; strata_gc removes a dropped dataset's directory only when nobody holds
+ * that lock, and the lock goes when a reader dies. Readers never write the catalog, so
  * any number of them never slow a writer. The lock is taken before the dataset's record is read
  * a second time: if a drop slipped in between, the snapshot fails cleanly with ENOTFOUND, never
  * with files pulled from under it. Batches are immutable, so once the version and its batch
@@ -50,6 +51,35 @@ static int collect_batch(void *vctx, const st_cat_batch *b, const st_cat_bcol *c
     return 0;
 }
 
+/* Hold the dataset of S for gc: its readers' lock LOCKPATH, shared. */
+static int hold_readers(strata_snapshot *s, const char *lockpath)
+{
+    st_err *err = st_pool_err(s->pool);
+    st_catalog *cat = st_pool_cat(s->pool);
+    char obj[32];
+    snprintf(obj, sizeof obj, "dataset %lld", (long long)s->d.id);
+    st_cat_lockref at = {lockpath, obj, 0, 0};
+    if (st_cat_is_pg(cat)) {
+        int rc = st_cat_lock(err, cat, &at, 0, 0, -1, lockpath);
+        if (rc >= 0) s->hold = rc;
+        return rc < 0 ? rc : STRATA_OK;
+    }
+    int fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    /* a pool on a read-only file system (or readable only): a shared lock needs only read
+     * access, and where the file cannot even be made no gc can run to remove anything */
+    if (fd < 0 && (errno == EROFS || errno == EACCES || errno == EPERM)) {
+        fd = open(lockpath, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT && access(s->dir, F_OK) == 0) errno = EROFS;
+    }
+    if (fd < 0 && errno != EROFS)
+        return errno == ENOENT ? st_error(err, STRATA_ENOTFOUND, "dataset '%s/%s' was dropped",
+                                          s->d.region, s->d.name)
+                               : st_error_errno(err, errno, "cannot open '%s'", lockpath);
+    if (fd < 0) return STRATA_OK;
+    s->hold = fd; /* an OFD lock: the hold is the file */
+    return st_lock_fd(err, fd, 0, 0, 0, -1, lockpath);
+}
+
 int strata_snapshot_open(strata_pool *pool, const char *region, const char *name, int64_t as_of,
                          strata_snapshot **out)
 {
@@ -62,26 +92,13 @@ int strata_snapshot_open(strata_pool *pool, const char *region, const char *name
     strata_snapshot *s = calloc(1, sizeof *s);
     if (s == NULL) return st_error(err, STRATA_ENOMEM, "out of memory");
     s->pool = pool;
-    s->lock_fd = -1;
+    s->hold = -1;
     char lockpath[ST_PATH_MAX];
     ST_TRY(rc = st_schema_load(pool, region, name, &s->d, &s->schema));
     ST_TRY(rc = st_dataset_dir(pool, &s->d, s->dir));
     /* Hold the dataset for gc, then make sure it was not dropped before the lock was taken. */
     ST_TRY(rc = st_path(err, lockpath, "%s/%s", s->dir, ST_READERS_LOCK));
-    s->lock_fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    /* a pool on a read-only file system (or readable only): a shared lock needs only read
-     * access, and where the file cannot even be made no gc can run to remove anything */
-    if (s->lock_fd < 0 && (errno == EROFS || errno == EACCES || errno == EPERM)) {
-        s->lock_fd = open(lockpath, O_RDONLY | O_CLOEXEC);
-        if (s->lock_fd < 0 && errno == ENOENT && access(s->dir, F_OK) == 0) errno = EROFS;
-    }
-    if (s->lock_fd < 0 && errno != EROFS) {
-        rc = errno == ENOENT
-                 ? st_error(err, STRATA_ENOTFOUND, "dataset '%s/%s' was dropped", region, name)
-                 : st_error_errno(err, errno, "cannot open '%s'", lockpath);
-        goto done;
-    }
-    if (s->lock_fd >= 0) ST_TRY(rc = st_lock_fd(err, s->lock_fd, 0, 0, 0, -1, lockpath));
+    ST_TRY(rc = hold_readers(s, lockpath));
     st_cat_dataset now;
     ST_TRY(rc = st_cat_dataset_get(err, st_pool_cat(pool), region, name, &now, NULL, NULL));
     if (now.id != s->d.id) {
@@ -150,7 +167,7 @@ void strata_snapshot_close(strata_snapshot *s)
     if (s == NULL) return;
     size_t n = s->nbatches * (size_t)s->schema.ncols;
     for (size_t i = 0; i < n; i++) unmap_bc(s, i);
-    if (s->lock_fd >= 0) close(s->lock_fd); /* releases the hold on the dataset */
+    st_cat_unlock(st_pool_cat(s->pool), s->hold); /* releases the hold on the dataset */
     st_schema_free(&s->schema);
     free(s->batches);
     free(s->bcols);

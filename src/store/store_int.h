@@ -21,7 +21,7 @@ struct strata_dataset {
     st_cat_dataset d;
     st_schema schema;
     char dir[ST_PATH_MAX];
-    int lock_fd; /* the .writer file while the writer lock is held, else -1 */
+    int hold; /* the writer lock (st_cat_lock) while held, else -1 */
     int lock_timeout_ms;
     int64_t base_version; /* the version when the lock was taken */
     /* committed, not yet published */
@@ -51,7 +51,7 @@ struct strata_snapshot {
     uint64_t *row_start;             /* nbatches + 1 cumulative row counts */
     st_npy_map *maps[ST_BCOL_FILES]; /* nbatches * ncols of each file of a batch column (as
                                       * st_cat_bcol_file() orders them), mapped on first use */
-    int lock_fd;                     /* DDIR/.readers, locked shared while open */
+    int hold;                        /* DDIR/.readers, locked shared while open */
 };
 
 #endif /* STRATA_STORE_INT_H */

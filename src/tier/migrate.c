@@ -128,7 +128,7 @@ int strata_ndarray_migrate(strata_pool *pool, const char *region, const char *na
         rc = st_cat_nd_set_tier(err, st_pool_cat(pool), rec.id, t.id);
 done:
     st_vec_free(&v);
-    if (lfd >= 0) close(lfd);
+    st_cat_unlock(x.cat, lfd);
     return rc;
 }
 

@@ -478,7 +478,7 @@ static void gc_leaves_what_a_creator_is_making(void **state)
     usleep(20000);
     assert_int_equal(gc_in_child(f), 10);
     assert_int_equal(access(half, F_OK), 0);
-    st_pool_create_end(hold);
+    st_pool_create_end(f->pool, hold);
     assert_int_equal(gc_in_child(f), 1);
     assert_int_equal(access(half, F_OK), -1);
 }
