@@ -310,6 +310,15 @@ static st_db_rc ensure(st_pg *pg)
     return session(pg, 0);
 }
 
+/* A statement outside a transaction found the connection gone (the server restarted, or ended
+ * an idle session): nothing of it ran. Whether a connection could be made again, to run it once
+ * more: what a long-running `watch` or `serve` needs after a server restart. */
+static int reconnected(st_pg *pg, st_db_rc rc)
+{
+    return rc == ST_DB_CONN && !pg->in_tx && PQstatus(pg->c) != CONNECTION_OK &&
+           ensure(pg) == ST_DB_OK;
+}
+
 st_db_rc st_pg_begin(st_pg *pg, int exclusive)
 {
     st_db_rc rc = ensure(pg);
@@ -319,6 +328,7 @@ st_db_rc st_pg_begin(st_pg *pg, int exclusive)
     snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock%s(%lld)",
              exclusive ? "" : "_shared", (long long)pg->lock_key);
     if (rc == ST_DB_OK) rc = raw(pg, sql);
+    if (reconnected(pg, rc)) rc = raw(pg, sql);
     if (rc == ST_DB_OK) {
         pg->in_tx = 1;
     } else if (PQtransactionStatus(pg->c) != PQTRANS_IDLE) {
@@ -471,14 +481,11 @@ static st_db_rc prepare_named(st_pgstmt *s)
     return ST_DB_OK;
 }
 
-/* Run S's statement (a write outside a transaction in one of its own, under the lock). */
-static st_db_rc run(st_pgstmt *s)
+/* Send S's statement and take its result. */
+static st_db_rc send_stmt(st_pgstmt *s)
 {
     st_pg *pg = s->pg;
-    st_db_rc rc = ensure(pg);
-    int own_tx = rc == ST_DB_OK && s->write && !pg->in_tx;
-    if (own_tx && (rc = st_pg_begin(pg, 0)) != ST_DB_OK) return rc;
-    if (rc == ST_DB_OK && s->persistent) rc = prepare_named(s);
+    st_db_rc rc = s->persistent ? prepare_named(s) : ST_DB_OK;
     if (rc == ST_DB_OK) {
         s->res = s->pname[0] != '\0'
                      ? PQexecPrepared(pg->c, s->pname, s->n, s->vals, s->lens, s->fmts, 0)
@@ -490,6 +497,22 @@ static st_db_rc run(st_pgstmt *s)
         } else {
             rc = fail(pg, s->res);
         }
+    }
+    return rc;
+}
+
+/* Run S's statement (a write outside a transaction in one of its own, under the lock). */
+static st_db_rc run(st_pgstmt *s)
+{
+    st_pg *pg = s->pg;
+    st_db_rc rc = ensure(pg);
+    int own_tx = rc == ST_DB_OK && s->write && !pg->in_tx;
+    if (own_tx && (rc = st_pg_begin(pg, 0)) != ST_DB_OK) return rc;
+    if (rc == ST_DB_OK) rc = send_stmt(s);
+    if (reconnected(pg, rc)) { /* a read outside a transaction (a write has its own) */
+        PQclear(s->res);
+        s->res = NULL;
+        rc = send_stmt(s);
     }
     if (own_tx) {
         int64_t changes = pg->changes;

@@ -294,8 +294,117 @@ static void a_dead_reader_holds_nothing(void **state)
     strata_gc_stats gs;
     strata_gc_opts go = {.grace_s = -1};
     assert_ok(f->pool, strata_gc(f->pool, &go, &gs));
+    /* PostgreSQL releases a session's locks when its server process sees the client gone: at
+     * once on a closed socket, but after the client's exit, not before */
+    for (int i = 0; i < 100 && gs.datasets_held == 1 && st_cat_is_pg(f->pool->cat); i++) {
+        usleep(20000);
+        assert_ok(f->pool, strata_gc(f->pool, &go, &gs));
+    }
     assert_int_equal(gs.datasets_held, 0);
     assert_int_equal(gs.datasets_removed, 1);
+}
+
+/* Two handles on one pool are two processes as far as locks go: writers exclude each other,
+ * and one handle's snapshot keeps the other's gc from a dropped dataset. */
+static void two_pool_handles_are_two_lock_holders(void **state)
+{
+    fixture *f = *state;
+    strata_pool *p2;
+    assert_ok(f->pool, strata_pool_open(f->path, &p2));
+    assert_ok(f->pool, strata_dataset_create(f->pool, "r", "w", trip_cols + 1, 1));
+    strata_dataset *a, *b;
+    strata_batch *ba, *bb;
+    assert_ok(f->pool, strata_dataset_open(f->pool, "r", "w", &a));
+    assert_ok(p2, strata_dataset_open(p2, "r", "w", &b));
+    assert_ok(f->pool, strata_batch_begin(a, &ba));
+    assert_ok(p2, strata_dataset_set_lock_timeout(b, 50));
+    assert_status(p2, strata_batch_begin(b, &bb), STRATA_ELOCKED);
+    assert_errmsg_has(p2, "another writer");
+    int64_t v = 1;
+    assert_ok(f->pool, strata_batch_append(ba, 0, &v, 1));
+    assert_ok(f->pool, strata_batch_commit(ba));
+    /* gc from the other handle leaves the writer's unpublished batch alone */
+    strata_gc_stats gs;
+    strata_gc_opts go = {.grace_s = -1};
+    assert_ok(p2, strata_gc(p2, &go, &gs));
+    assert_true(gs.busy_skipped >= 1);
+    assert_ok(f->pool, strata_publish(a, NULL));
+    assert_ok(p2, strata_batch_begin(b, &bb));
+    strata_batch_abort(bb);
+    strata_dataset_close(a);
+    strata_dataset_close(b);
+    strata_snapshot *s;
+    assert_ok(p2, strata_snapshot_open(p2, "r", "w", 0, &s));
+    assert_ok(f->pool, strata_dataset_drop(f->pool, "r", "w"));
+    assert_ok(f->pool, strata_gc(f->pool, &go, &gs));
+    assert_int_equal(gs.datasets_held, 1);
+    int64_t got = 0;
+    assert_ok(p2, strata_snapshot_read(s, 0, 0, 1, &got));
+    assert_int_equal(got, 1);
+    strata_snapshot_close(s);
+    assert_ok(f->pool, strata_gc(f->pool, &go, &gs));
+    assert_int_equal(gs.datasets_removed, 1);
+    strata_pool_close(p2);
+}
+
+/* Is there a file named NAME anywhere under DIR? */
+static int tree_has(const char *dir, const char *name)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "test -n \"$(find '%s' -name '%s' | head -1)\"", dir, name);
+    return system(cmd) == 0;
+}
+
+/* On PostgreSQL the locks are the server's: a pool on a file system without working locks
+ * (NFS without lockd) is safe, and no lock file is made. A writer whose session the server
+ * ended has lost its lock: its publish says so and publishes nothing. */
+static void pg_locks_are_the_servers(void **state)
+{
+    fixture *f = *state;
+    if (!st_cat_is_pg(f->pool->cat)) skip();
+    assert_ok(f->pool, strata_dataset_create(f->pool, "r", "w", trip_cols + 1, 1));
+    strata_dataset *a;
+    strata_batch *ba;
+    assert_ok(f->pool, strata_dataset_open(f->pool, "r", "w", &a));
+    assert_ok(f->pool, strata_batch_begin(a, &ba));
+    int64_t v = 1;
+    assert_ok(f->pool, strata_batch_append(ba, 0, &v, 1));
+    assert_ok(f->pool, strata_batch_commit(ba));
+    strata_snapshot *s;
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "w", 0, &s));
+    assert_false(tree_has(f->path, ".writer"));
+    assert_false(tree_has(f->path, ".readers"));
+    strata_snapshot_close(s);
+    /* the server ends the writer's session (as when it restarts, or a node's link dies) */
+    char where[8192], cmd[8400];
+    assert_ok(f->pool, strata_pool_catalog(f->pool, where, sizeof where));
+    const char *schema = strstr(where, " schema ");
+    assert_non_null(schema);
+    snprintf(cmd, sizeof cmd,
+             "psql -qAt -d \"$STRATA_CATALOG\" -c \"SELECT count(pg_terminate_backend(pid)) FROM "
+             "pg_stat_activity WHERE application_name = 'strata:%s'\" | grep -qx 1",
+             schema + 8);
+    assert_int_equal(system(cmd), 0);
+    /* another handle takes the lock at once: the server released it with the session */
+    strata_pool *p2;
+    strata_dataset *b;
+    strata_batch *bb;
+    assert_ok(f->pool, strata_pool_open(f->path, &p2));
+    assert_ok(p2, strata_dataset_open(p2, "r", "w", &b));
+    assert_ok(p2, strata_dataset_set_lock_timeout(b, 5000));
+    assert_ok(p2, strata_batch_begin(b, &bb));
+    strata_batch_abort(bb);
+    strata_dataset_close(b);
+    strata_pool_close(p2);
+    /* the first writer reconnects, sees its lock gone, and publishes nothing */
+    assert_status(f->pool, strata_publish(a, NULL), STRATA_ECONFLICT);
+    assert_errmsg_has(f->pool, "writer lock was lost");
+    strata_dataset_close(a);
+    strata_dataset_desc info;
+    assert_ok(f->pool, strata_dataset_open(f->pool, "r", "w", &a));
+    assert_ok(f->pool, strata_dataset_info(a, &info));
+    assert_int_equal(info.version, 0);
+    strata_dataset_close(a);
 }
 
 static void a_snapshot_of_a_dataset_dropped_meanwhile_fails_cleanly(void **state)
@@ -632,6 +741,8 @@ int main(void)
         T(a_second_writer_waits_then_fails_with_elocked),
         T(drop_keeps_open_snapshots_readable),
         T(a_dead_reader_holds_nothing),
+        T(two_pool_handles_are_two_lock_holders),
+        T(pg_locks_are_the_servers),
         T(a_snapshot_of_a_dataset_dropped_meanwhile_fails_cleanly),
         T(summaries_are_exact_and_cached_in_the_catalog),
         T(gc_never_removes_a_writers_unpublished_files),
