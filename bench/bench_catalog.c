@@ -7,6 +7,13 @@
  *                                         "publish_us MEDIAN P90 MEAN"
  *   bench_catalog POOL throughput N P     P processes, each N/P publishes into a dataset of its
  *                                         own: prints "publishes_per_s RATE"
+ *   bench_catalog POOL populate N RUNS    application "sim" (attribute grid), RUNS runs that save
+ *                                         N iterations in all of a 16-value dataset "t": prints
+ *                                         "saves_per_s RATE"
+ *   bench_catalog POOL find N PER_RUN     catalog-heavy reads, best of N: strata_find over every
+ *                                         saved iteration, over one run's (a condition on an
+ *                                         attribute), and over the last 10 iterations of each
+ *                                         run: prints "find_ms ALL ONE_RUN LAST10 ROWS"
  *
  * POOL exists (strata init); the datasets are made here.
  */
@@ -65,15 +72,97 @@ static void publishes(const char *path, const char *name, int n, double *t)
     strata_pool_close(p);
 }
 
+/* RUNS runs of "sim", N saves of dataset "t" in all. */
+static void populate(const char *path, int n, int runs)
+{
+    strata_pool *p;
+    int rc = strata_pool_open(path, &p);
+    if (rc < 0) die(NULL, "open", rc);
+    strata_attr_def schema[] = {{"grid", STRATA_ATTR_INT}};
+    if ((rc = strata_app_register(p, "sim", schema, 1)) < 0) die(p, "register", rc);
+    strata_mdms *m;
+    if ((rc = strata_mdms_init(p, "sim", NULL, &m)) < 0) die(p, "mdms", rc);
+    double buf[16] = {0};
+    uint64_t dims[1] = {16};
+    const char *names[] = {"t"};
+    double t0 = now();
+    for (int r = 0; r < runs; r++) {
+        strata_attr a = {.name = "grid", .type = STRATA_ATTR_INT, .i = r};
+        strata_assoc *as;
+        if ((rc = strata_run_begin(m, &a, 1, NULL)) < 0) die(p, "run", rc);
+        if ((rc = strata_assoc_create(m, names, 1, STRATA_F64, 1, dims, "(block)", NULL, &as)) <
+                0 ||
+            (rc = strata_save_begin(as)) < 0)
+            die(p, "assoc", rc);
+        for (int i = 0; i < n / runs; i++) {
+            buf[0] = i;
+            if ((rc = strata_save(as, "t", i, buf)) < 0) die(p, "save", rc);
+        }
+        if ((rc = strata_save_end(as)) < 0) die(p, "save end", rc);
+        strata_assoc_close(as);
+        if ((rc = strata_run_end(m, 1)) < 0) die(p, "run end", rc);
+    }
+    printf("saves_per_s %.0f\n", (double)(n / runs * runs) / (now() - t0));
+    strata_mdms_finalize(m);
+    strata_pool_close(p);
+}
+
+static int count_row(void *ctx, const strata_exec_info *e)
+{
+    (void)e;
+    ++*(long *)ctx;
+    return 0;
+}
+
+/* The best of N strata_find calls with WHERE; its rows into *ROWS. */
+static double find_ms(strata_pool *p, const char *where, int n, long *rows)
+{
+    double best = 1e30;
+    for (int i = 0; i < n; i++) {
+        long k = 0;
+        double t0 = now();
+        int rc = strata_find(p, "sim", "t", where, count_row, &k);
+        if (rc < 0) die(p, "find", rc);
+        double t = now() - t0;
+        if (t < best) best = t;
+        *rows = k;
+    }
+    return best * 1e3;
+}
+
+static void finds(const char *path, int n, int per_run)
+{
+    strata_pool *p;
+    int rc = strata_pool_open(path, &p);
+    if (rc < 0) die(NULL, "open", rc);
+    long all, one, last;
+    double a = find_ms(p, NULL, n, &all);
+    double o = find_ms(p, "grid = 7", n, &one);
+    char cond[64];
+    snprintf(cond, sizeof cond, "iteration >= %d", per_run - 10);
+    double l = find_ms(p, cond, n, &last);
+    printf("find_ms %.2f %.2f %.2f %ld %ld %ld\n", a, o, l, all, one, last);
+    strata_pool_close(p);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: bench_catalog POOL latency N | POOL throughput N PROCS\n");
+        fprintf(stderr, "usage: bench_catalog POOL latency N | POOL throughput N PROCS | "
+                        "POOL populate N RUNS | POOL find N PER_RUN\n");
         return 1;
     }
     const char *path = argv[1];
     int n = atoi(argv[3]);
     if (n < 1) n = 1;
+    if (strcmp(argv[2], "populate") == 0) {
+        populate(path, n, argc > 4 && atoi(argv[4]) > 0 ? atoi(argv[4]) : 100);
+        return 0;
+    }
+    if (strcmp(argv[2], "find") == 0) {
+        finds(path, n, argc > 4 ? atoi(argv[4]) : 1000);
+        return 0;
+    }
     if (strcmp(argv[2], "latency") == 0) {
         double *t = calloc((size_t)n, sizeof *t);
         publishes(path, "latency", n, t);

@@ -104,10 +104,18 @@ st_db_rc st_db_open_pg(const char *conninfo, const char *schema, int create, int
 void st_db_close(st_db *db)
 {
     if (db == NULL) return;
-    if (db->kind == ST_DB_PG)
-        st_pg_close(db->pg);
-    else
+    if (db->kind == ST_DB_PG) {
+        st_pg_close(db->pg); /* the server keeps its statistics itself (autovacuum) */
+    } else {
+        /* SQLite's advice: the planner's statistics, refreshed when a table the connection
+         * used has none or has grown much (without them a find by run attribute scans every
+         * saved iteration). Never waits: another writer busy means next time. */
+        if (db->h != NULL && !sqlite3_db_readonly(db->h, "main")) {
+            sqlite3_busy_timeout(db->h, 0);
+            sqlite3_exec(db->h, "PRAGMA optimize", NULL, NULL, NULL);
+        }
         sqlite3_close_v2(db->h);
+    }
     free(db);
 }
 
