@@ -89,9 +89,13 @@ char *st_pg_translate(const char *sql, int *nparams)
             int k = 0;
             p++;
             if (isdigit((unsigned char)*p)) {
-                while (isdigit((unsigned char)*p)) k = k * 10 + (*p++ - '0');
+                while (isdigit((unsigned char)*p)) {
+                    if (k <= ST_PG_MAX_PARAM) k = k * 10 + (*p - '0');
+                    p++;
+                }
+                if (k > ST_PG_MAX_PARAM) k = ST_PG_MAX_PARAM;
             } else {
-                k = ++bare;
+                k = bare < ST_PG_MAX_PARAM ? ++bare : bare;
             }
             np = k > np ? k : np;
             snprintf(num, sizeof num, "$%d", k);

@@ -48,7 +48,9 @@ void st_pg_finalize(st_pgstmt *s);
  * as PostgreSQL's (INTEGER is BIGINT, REAL DOUBLE PRECISION, BLOB BYTEA, TEXT compared
  * bytewise as SQLite does, an INTEGER PRIMARY KEY an identity column), no WITHOUT ROWID, and
  * the names user and array (reserved words there) quoted. A new string (free it), or NULL when out
- * of memory. *NPARAMS (may be NULL) receives the highest parameter number. */
+ * of memory. *NPARAMS (may be NULL) receives the highest parameter number (numbers past
+ * ST_PG_MAX_PARAM, PostgreSQL's limit, become it). */
+#define ST_PG_MAX_PARAM 65535
 char *st_pg_translate(const char *sql, int *nparams);
 
 #endif /* STRATA_CATALOG_DB_PG_H */

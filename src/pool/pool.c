@@ -137,6 +137,22 @@ static int write_marker(st_err *err, const char *dir, const st_cat_loc *w)
     return st_wfile_publish(err, &w_, dir, ST_POOL_MARKER);
 }
 
+/* Whether SCHEMA can name a pool's schema: lowercase letters, digits and _, not starting with a
+ * digit, at most ST_CAT_SCHEMA - 1 characters. */
+static int schema_check(st_err *err, const char *schema)
+{
+    for (const char *c = schema; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
+            return st_error(err, STRATA_ENAME,
+                            "schema '%s': use lowercase letters, digits and _ only", schema);
+    if (schema[0] == '\0' || strlen(schema) >= ST_CAT_SCHEMA ||
+        (schema[0] >= '0' && schema[0] <= '9'))
+        return st_error(err, STRATA_ENAME,
+                        "schema '%s': 1 to %d characters, not starting with a digit", schema,
+                        ST_CAT_SCHEMA - 1);
+    return STRATA_OK;
+}
+
 /* The value of line "KEY value" of marker TEXT into OUT (LEN): 1 if found. */
 static int marker_line(const char *text, const char *key, char *out, size_t len)
 {
@@ -180,8 +196,17 @@ static int read_marker(st_err *err, const char *dir, st_cat_loc *w)
     char text[MARKER_MAX] = {0};
     ssize_t n = read(fd, text, sizeof text - 1);
     close(fd);
+    if (n < 0) return st_error_errno(err, errno, "cannot read '%s'", path);
+    return st_pool_marker_parse(err, dir, path, text, (size_t)n, w);
+}
+
+int st_pool_marker_parse(st_err *err, const char *dir, const char *path, const char *text, size_t n,
+                         st_cat_loc *w)
+{
     int format = 0;
-    if (n <= 0 || sscanf(text, "strata pool\nformat %d", &format) != 1 || format < 1)
+    memset(w, 0, sizeof *w);
+    if (n == 0 || memchr(text, '\0', n) != NULL ||
+        sscanf(text, "strata pool\nformat %d", &format) != 1 || format < 1)
         return st_error(err, STRATA_ECORRUPT, "'%s' is damaged: '%s' is not a pool marker", dir,
                         path);
     if (format > STRATA_POOL_FORMAT)
@@ -189,14 +214,14 @@ static int read_marker(st_err *err, const char *dir, st_cat_loc *w)
                         "pool '%s' has format %d, newer than this strata supports (%d); upgrade "
                         "strata",
                         dir, format, STRATA_POOL_FORMAT);
-    memset(w, 0, sizeof *w);
     char kind[32];
     if (!marker_line(text, "catalog", kind, sizeof kind)) /* SQLite, in the pool */
         return st_path(err, w->path, "%s/%s", dir, ST_POOL_CATALOG);
     w->pg = 1;
     if (strcmp(kind, "postgresql") != 0 ||
-        !marker_line(text, "conninfo", w->conninfo, sizeof w->conninfo) ||
-        !marker_line(text, "schema", w->schema, sizeof w->schema))
+        !marker_line(text, "conninfo", w->conninfo, sizeof w->conninfo) || w->conninfo[0] == '\0' ||
+        !marker_line(text, "schema", w->schema, sizeof w->schema) ||
+        schema_check(NULL, w->schema) < 0)
         return st_error(err, STRATA_ECORRUPT,
                         "'%s' is damaged: its catalog lines are not 'catalog postgresql', "
                         "'conninfo ...' and 'schema ...'",
@@ -246,16 +271,9 @@ static int catalog_where(st_err *err, const char *path, const strata_pool_opts *
         default_schema(path, w->schema, sizeof w->schema);
         return STRATA_OK;
     }
-    for (const char *c = schema; *c; c++)
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
-            return st_error(err, STRATA_ENAME,
-                            "schema '%s': use lowercase letters, digits and _ only", schema);
-    if (strlen(schema) >= sizeof w->schema || (schema[0] >= '0' && schema[0] <= '9'))
-        return st_error(err, STRATA_ENAME,
-                        "schema '%s': at most %d characters, not starting with a digit", schema,
-                        ST_CAT_SCHEMA - 1);
-    snprintf(w->schema, sizeof w->schema, "%s", schema);
-    return STRATA_OK;
+    int rc = schema_check(err, schema);
+    if (rc == STRATA_OK) snprintf(w->schema, sizeof w->schema, "%s", schema);
+    return rc;
 }
 
 int strata_pool_create_with(const char *path, const strata_pool_opts *opts, strata_pool **out,

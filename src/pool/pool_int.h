@@ -82,4 +82,11 @@ int st_file_lock_test(st_err *err, const char *path, const char *what);
 /* xxHash64 of an array's data (strings: offsets, then bytes). */
 uint64_t st_array_checksum(const strata_array *a);
 
+/* Parse TEXT (N bytes), the marker file PATH of the pool at DIR, into the catalog's location W:
+ * STRATA_ECORRUPT naming PATH when it is no marker (or names a PostgreSQL catalog without a
+ * connection string or with a schema that cannot be one), STRATA_EUNSUPPORTED when its format
+ * is newer than this library's. */
+int st_pool_marker_parse(st_err *err, const char *dir, const char *path, const char *text, size_t n,
+                         st_cat_loc *w);
+
 #endif /* STRATA_POOL_INT_H */
