@@ -289,10 +289,8 @@ static int slot_input(strata_snapshot *s, uint64_t b, uint64_t n, uint64_t first
         if (g->col[a] >= 0)
             return strata_snapshot_map_str(s, b, g->col[a], (const int64_t **)&ag->in.data,
                                            &ag->in.bytes);
-        int64_t *ids = *own = malloc(n * sizeof *ids + 8);
-        if (ids == NULL) return STRATA_ENOMEM;
-        for (uint64_t i = 0; i < n; i++) ids[i] = (int64_t)(first + i);
-        ag->in.data = ids;
+        ag->rowid = 1; /* the group's first row */
+        ag->first_row = (int64_t)first;
         return STRATA_OK;
     }
     strata_dtype dt = st_dtype_phys((strata_dtype)st_snapshot_schema(s)->cat[g->col[a]].dtype);

@@ -25,13 +25,7 @@
 #include "util/error.h"
 #include "util/vec.h"
 
-/* An aggregate's input, ready for the hot loop: integer words (strings: ranks) or doubles. */
-typedef struct gin {
-    int op, isf;
-    const int64_t *iv;
-    const double *fv;
-    const uint8_t *valid;
-} gin;
+typedef st_gin gin;
 
 /* A value a holistic aggregate keeps, for group GRP of one thread's part. */
 typedef struct hpair {
@@ -480,7 +474,10 @@ static int prepare(st_groups *out, const st_gcol *keys, int nkeys, uint64_t n, c
         in->valid = aggs[a].in.valid;
         in->isf = aggs[a].in.dtype == STRATA_F64;
         if (in->op == ST_AGG_COUNT) continue;
-        if (in->isf)
+        if (aggs[a].rowid) {
+            in->rowid = 1;
+            in->row0 = aggs[a].first_row;
+        } else if (in->isf)
             in->fv = aggs[a].in.data;
         else if (aggs[a].in.dtype == STRATA_I64)
             in->iv = aggs[a].in.data;
@@ -491,6 +488,22 @@ static int prepare(st_groups *out, const st_gcol *keys, int nkeys, uint64_t n, c
     }
 done:
     return rc;
+}
+
+/* The hash path reads row ids from memory. */
+static int rowids(ginputs *gi, uint64_t n)
+{
+    for (int a = 0; a < ST_GROUP_SLOTS; a++) {
+        gin *in = &gi->in[a];
+        if (!in->rowid) continue;
+        int64_t *ids = malloc(n * sizeof *ids + 8);
+        if (ids == NULL) return STRATA_ENOMEM;
+        gi->own[gi->nown++] = ids;
+        for (uint64_t i = 0; i < n; i++) ids[i] = in->row0 + (int64_t)i;
+        in->iv = ids;
+        in->rowid = 0;
+    }
+    return STRATA_OK;
 }
 
 /* OUT := the parts' groups, sorted, with their holistic values and pruned dictionaries. */
@@ -547,6 +560,13 @@ int st_groupby(const st_gcol *keys, int nkeys, uint64_t n, const st_agg *aggs, i
         goto done;
     }
     ST_TRY(rc = prepare(out, keys, nkeys, n, aggs, naggs, &gi));
+    /* one key over a small range: direct indexing (gdense.c) */
+    ST_TRY(rc = st_gdense(gi.w, gi.nw, nkeys, n, gi.in, naggs, out, nt));
+    if (rc == 1) {
+        rc = STRATA_OK;
+        goto done;
+    }
+    ST_TRY(rc = rowids(&gi, n));
 #pragma omp parallel for num_threads(nt) schedule(static, 1)
     for (int t = 0; t < nt; t++) {
         st_groups_init(&parts[t].g, nkeys, kdt, naggs, ops, adt, q);

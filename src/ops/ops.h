@@ -110,11 +110,14 @@ typedef struct st_gcol {
 } st_gcol;
 
 /* One aggregate: OP over IN (unused for COUNT); Q for QUANTILE, in [0, 1]. String inputs take
- * COUNT_COL, MIN, MAX, FIRST, LAST and COUNT_DISTINCT only. */
+ * COUNT_COL, MIN, MAX, FIRST, LAST and COUNT_DISTINCT only. ROWID: the input is the row's id,
+ * FIRST_ROW + its position (IN unused; its dtype I64): no column need hold them. */
 typedef struct st_agg {
     int op;
     st_gcol in;
     double q;
+    int rowid;
+    int64_t first_row;
 } st_agg;
 
 /* The distinct strings of a key or aggregate input, sorted bytewise: a string is represented by

@@ -35,6 +35,28 @@ int st_gdict_prune(st_gdict *d, const uint8_t *used, int64_t *map);
 
 void st_gdict_free(st_gdict *d);
 
+/* An aggregate's input, ready for the hot loop: integer words (strings: ranks) or doubles. */
+typedef struct st_gin {
+    int op, isf;
+    const int64_t *iv;
+    const double *fv;
+    const uint8_t *valid;
+    int rowid; /* the input is ROW0 + the row's position (IV unused) */
+    int64_t row0;
+} st_gin;
+
+/* The dense group-by (gdense.c): one key (NKEYS 1) whose NW words W (the key's, then its null
+ * mask when it has nulls) span fewer than ST_GDENSE_MAX values, and aggregates IN[NAGGS] among
+ * count, count_col, sum, mean, min and max. 1: OUT (initialised, empty) holds the groups, as
+ * st_groupby() would give them, float sums added in blocks of ST_GDENSE_BLOCK rows (more when
+ * the partials would pass ST_GDENSE_PARTIALS doubles) in block order; 0: not taken (nothing
+ * done); STRATA_ENOMEM. */
+#define ST_GDENSE_MAX      65536
+#define ST_GDENSE_BLOCK    65536
+#define ST_GDENSE_PARTIALS (4u << 20)
+int st_gdense(const int64_t *const *w, int nw, int nkeys, uint64_t n, const st_gin *in, int naggs,
+              st_groups *out, int nt);
+
 /* Shared by groupby.c and gmerge.c. */
 /* Room for NEED groups in G (capacity *CAP); STRATA_ENOMEM leaves G valid. */
 int st_groups_grow(st_groups *g, uint64_t *cap, uint64_t need);

@@ -32,7 +32,7 @@ static st_gcol col(strata_dtype dt, const void *data)
 
 static st_agg agg(int op, strata_dtype dt, const void *data)
 {
-    return (st_agg){op, {dt, data, NULL, NULL}, 0};
+    return (st_agg){op, {dt, data, NULL, NULL}, 0, 0, 0};
 }
 
 /* Naive reference over rows [lo, hi) for the group (a, b): count, sum of iv, min iv, max fv
@@ -199,8 +199,10 @@ static void string_keys_sort_bytewise_and_merge_unites_dictionaries(void **state
     pack(a_ids, 6, ao, ab);
     pack(b_ids, 5, bo, bb);
     st_gcol ka = {STRATA_STR, ao, ab, NULL}, kb = {STRATA_STR, bo, bb, NULL};
-    st_agg aa[2] = {agg(ST_AGG_SUM, STRATA_I64, v), {ST_AGG_MAX, {STRATA_STR, ao, ab, NULL}, 0}};
-    st_agg ba[2] = {agg(ST_AGG_SUM, STRATA_I64, v), {ST_AGG_MAX, {STRATA_STR, bo, bb, NULL}, 0}};
+    st_agg aa[2] = {agg(ST_AGG_SUM, STRATA_I64, v),
+                    {ST_AGG_MAX, {STRATA_STR, ao, ab, NULL}, 0, 0, 0}};
+    st_agg ba[2] = {agg(ST_AGG_SUM, STRATA_I64, v),
+                    {ST_AGG_MAX, {STRATA_STR, bo, bb, NULL}, 0, 0, 0}};
     st_groups a, b;
     assert_int_equal(st_groupby(&ka, 1, 6, aa, 2, &a, 2), 0);
     assert_int_equal(st_groupby(&kb, 1, 5, ba, 2, &b, 2), 0);
@@ -364,11 +366,11 @@ static void null_keys_are_one_group_last_and_null_inputs_are_skipped(void **stat
     uint8_t vvalid[1] = {0xB6}; /* 1011 0110: rows 0, 3, 6 null */
     st_gcol key = {STRATA_I64, k, NULL, kvalid};
     st_agg aggs[6] = {agg(ST_AGG_COUNT, STRATA_I64, NULL),
-                      {ST_AGG_COUNT_COL, {STRATA_I64, v, NULL, vvalid}, 0},
-                      {ST_AGG_SUM, {STRATA_I64, v, NULL, vvalid}, 0},
-                      {ST_AGG_MEAN, {STRATA_F64, f, NULL, vvalid}, 0},
-                      {ST_AGG_MIN, {STRATA_F64, f, NULL, vvalid}, 0},
-                      {ST_AGG_MEDIAN, {STRATA_F64, f, NULL, vvalid}, 0}};
+                      {ST_AGG_COUNT_COL, {STRATA_I64, v, NULL, vvalid}, 0, 0, 0},
+                      {ST_AGG_SUM, {STRATA_I64, v, NULL, vvalid}, 0, 0, 0},
+                      {ST_AGG_MEAN, {STRATA_F64, f, NULL, vvalid}, 0, 0, 0},
+                      {ST_AGG_MIN, {STRATA_F64, f, NULL, vvalid}, 0, 0, 0},
+                      {ST_AGG_MEDIAN, {STRATA_F64, f, NULL, vvalid}, 0, 0, 0}};
     st_groups g;
     assert_int_equal(st_groupby(&key, 1, 8, aggs, 6, &g, 1), 0);
     assert_int_equal(g.n, 3); /* 1, 2, null */
@@ -418,7 +420,7 @@ static void groups_loaded_back_merge_like_the_originals(void **state)
     st_gcol keys[2] = {{STRATA_STR, off, bytes, NULL}, col(STRATA_I64, k2)};
     st_agg aggs[3] = {agg(ST_AGG_VAR, STRATA_F64, fv),
                       agg(ST_AGG_LAST, STRATA_I64, iv),
-                      {ST_AGG_FIRST, {STRATA_STR, off, bytes, NULL}, 0}};
+                      {ST_AGG_FIRST, {STRATA_STR, off, bytes, NULL}, 0, 0, 0}};
     st_groups a, b;
     assert_int_equal(st_groupby(keys, 2, n, aggs, 3, &a, 1), 0);
     assert_int_equal(st_groupby(keys, 2, n, aggs, 3, &b, 1), 0);
@@ -484,8 +486,8 @@ static void string_and_float_keys_give_the_same_bits_for_any_thread_count(void *
     st_gcol keys[2] = {{STRATA_STR, off, bytes, NULL}, col(STRATA_F64, fv)};
     st_agg aggs[5] = {agg(ST_AGG_VAR, STRATA_F64, fv),
                       agg(ST_AGG_MEDIAN, STRATA_I64, k1),
-                      {ST_AGG_COUNT_DISTINCT, {STRATA_STR, off, bytes, NULL}, 0},
-                      {ST_AGG_LAST, {STRATA_STR, off, bytes, NULL}, 0},
+                      {ST_AGG_COUNT_DISTINCT, {STRATA_STR, off, bytes, NULL}, 0, 0, 0},
+                      {ST_AGG_LAST, {STRATA_STR, off, bytes, NULL}, 0, 0, 0},
                       agg(ST_AGG_SUM, STRATA_F64, fv)};
     st_groups g1, g3;
     assert_int_equal(st_groupby(keys, 2, N, aggs, 5, &g1, 1), 0);
@@ -514,9 +516,9 @@ static void bad_arguments_are_refused(void **state)
     int64_t off[2] = {0, 1};
     st_gcol key = col(STRATA_I64, k);
     st_groups g;
-    st_agg bad[3] = {{ST_AGG_MEDIAN, {STRATA_STR, off, "x", NULL}, 0},
-                     {ST_AGG_QUANTILE, {STRATA_I64, k, NULL, NULL}, 1.5},
-                     {ST_AGG_NOPS, {STRATA_I64, k, NULL, NULL}, 0}};
+    st_agg bad[3] = {{ST_AGG_MEDIAN, {STRATA_STR, off, "x", NULL}, 0, 0, 0},
+                     {ST_AGG_QUANTILE, {STRATA_I64, k, NULL, NULL}, 1.5, 0, 0},
+                     {ST_AGG_NOPS, {STRATA_I64, k, NULL, NULL}, 0, 0, 0}};
     for (int i = 0; i < 3; i++)
         assert_int_equal(st_groupby(&key, 1, 1, &bad[i], 1, &g, 1), STRATA_EINVAL);
     assert_int_equal(st_groupby(&key, 0, 1, NULL, 0, &g, 1), STRATA_EINVAL);
