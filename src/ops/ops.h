@@ -162,9 +162,11 @@ typedef struct st_groups {
 } st_groups;
 
 /* Group N rows by the NKEYS columns KEYS (1 to 8), computing the NAGGS aggregates AGGS (at most
- * 16). Each group folds its rows in row order, whatever NTHREADS, so the result is the same for
- * any thread count. Returns STRATA_OK, STRATA_ENOMEM, or STRATA_EINVAL (counts, an aggregate that
- * does not take its input's dtype). OUT: st_groups_free(). */
+ * 16). The result is the same, bit for bit, for any NTHREADS: each group folds its rows in row
+ * order, except that one key over a small range (and only count, sums, means and extrema) is
+ * grouped by direct indexing, whose float sums add blocks of ST_GDENSE_BLOCK rows (each in row
+ * order) in block order. Returns STRATA_OK, STRATA_ENOMEM, or STRATA_EINVAL (counts, an aggregate
+ * that does not take its input's dtype). OUT: st_groups_free(). */
 int st_groupby(const st_gcol *keys, int nkeys, uint64_t n, const st_agg *aggs, int naggs,
                st_groups *out, int nthreads);
 
