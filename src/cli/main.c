@@ -1,6 +1,7 @@
 /*
  * main.c -- the strata command: global options and dispatch to subcommands.
  */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -202,6 +203,12 @@ static int cmd_info(cli *c, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* The kernels allocate and free buffers of the batches' size, batch after batch. Served by
+     * mmap, each would come back as fresh pages that the kernel faults in and zeroes every time
+     * (a third of a group-by's time): keep freed memory in the heap for the next batch. A
+     * command is one short-lived process; the library itself sets nothing of the sort. */
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);
     cli c = {0};
     c.pool_path = getenv("STRATA_POOL");
     if (c.pool_path == NULL || c.pool_path[0] == '\0') c.pool_path = "strata.pool";

@@ -330,7 +330,13 @@ static int groups_of_batch(st_upd_job *j, strata_snapshot *s, uint64_t b, const 
         if (g->col[a] >= 0)
             ST_TRY(rc = strata_snapshot_map_valid(s, b, g->col[a], &aggs[a].in.valid));
     }
-    rc = st_groupby(keys, sp->nkeys, n, aggs, g->nslots, out, j->nt);
+    /* one integer key without nulls: its range is in the batch's statistics */
+    const st_cat_bcol *kc =
+        st_snapshot_bcols(s) + b * (uint64_t)st_snapshot_schema(s)->ncols + (uint64_t)g->keycol[0];
+    int64_t range[2] = {kc->min_i, kc->max_i};
+    int told = sp->nkeys == 1 && (g->kdt[0] == STRATA_I64 || g->kdt[0] == STRATA_TS) &&
+               keys[0].valid == NULL && kc->has_minmax && kc->nulls == 0;
+    rc = st_groupby_range(keys, sp->nkeys, n, aggs, g->nslots, told ? range : NULL, out, j->nt);
 done:
     for (int a = 0; a < ST_GROUP_SLOTS; a++) free(own[a]);
     if (rc == STRATA_ENOMEM) rc = st_error(j->err, rc, "out of memory grouping a batch");

@@ -61,10 +61,11 @@ static int key_range(const int64_t *w, const int64_t *mask, uint64_t n, int nt, 
 /* What one thread accumulates: per group, its count, and per aggregate its non-null inputs and
  * integer sum or float minimum/maximum; float sums go to the block partials. */
 typedef struct dpart {
-    int64_t *cnt;  /* G */
-    int64_t *nval; /* naggs * G */
-    int64_t *ival; /* naggs * G */
-    double *fval;  /* naggs * G */
+    int bad;                       /* a key outside the range it was told */
+    int64_t *cnt;                  /* G */
+    int64_t *nval[ST_GROUP_SLOTS]; /* G each, for inputs with nulls */
+    int64_t *ival[ST_GROUP_SLOTS]; /* G each, for integer sums and extrema */
+    double *fval[ST_GROUP_SLOTS];  /* G each, for float extrema */
 } dpart;
 
 typedef struct dplan {
@@ -72,6 +73,7 @@ typedef struct dplan {
     const st_gin *in;
     int naggs;
     int64_t lo;
+    int told; /* the range came from the caller: check every key against it */
     uint64_t n, g, block, nblocks;
     int fslot[ST_GROUP_SLOTS]; /* the block-partial index of a float sum, else -1 */
     int same[ST_GROUP_SLOTS];  /* an earlier slot computing the same thing, else -1 */
@@ -106,9 +108,8 @@ static void fold_chunk(const dplan *p, const dpart *t, int a, const uint32_t *id
                        uint64_t r1, double *fb)
 {
     const st_gin *in = &p->in[a];
-    uint64_t g = p->g;
-    int64_t *nv = t->nval + (size_t)a * g, *iv = t->ival + (size_t)a * g;
-    double *fv = t->fval + (size_t)a * g;
+    int64_t *nv = t->nval[a], *iv = t->ival[a];
+    double *fv = t->fval[a];
     const uint8_t *valid = in->valid;
     for (uint64_t r = r0; r < r1; r++) {
         uint32_t x = idx[r - r0];
@@ -147,7 +148,7 @@ static void fold_first_row(const dplan *p, const dpart *t, int a, const uint32_t
                            uint64_t r1)
 {
     const st_gin *in = &p->in[a];
-    int64_t *iv = t->ival + (size_t)a * p->g;
+    int64_t *iv = t->ival[a];
     for (uint64_t r = r0; r < r1; r++) {
         uint32_t x = idx[r - r0];
         if (iv[x] == INT64_MAX) iv[x] = in->row0 + (int64_t)r;
@@ -159,7 +160,7 @@ static void fold_chunk_fast(const dplan *p, const dpart *t, int a, const uint32_
                             uint64_t r1, double *fb)
 {
     const st_gin *in = &p->in[a];
-    int64_t *iv = t->ival + (size_t)a * p->g;
+    int64_t *iv = t->ival[a];
     uint64_t m = r1 - r0;
     if (is_sum(in->op) && in->isf) {
         const double *v = in->fv + r0;
@@ -173,7 +174,7 @@ static void fold_chunk_fast(const dplan *p, const dpart *t, int a, const uint32_
     }
 }
 
-static void fold_block(const dplan *p, const dpart *t, uint64_t b, uint32_t *idx)
+static void fold_block(const dplan *p, dpart *t, uint64_t b, uint32_t *idx)
 {
     uint64_t end = (b + 1) * p->block < p->n ? (b + 1) * p->block : p->n;
     double *fbb = p->fblk + b * (uint64_t)p->nfs * p->g;
@@ -181,7 +182,20 @@ static void fold_block(const dplan *p, const dpart *t, uint64_t b, uint32_t *idx
     for (uint64_t r0 = b * p->block; r0 < end; r0 += CHUNK) {
         uint64_t r1 = r0 + CHUNK < end ? r0 + CHUNK : end, m = r1 - r0;
         const int64_t *w = p->w + r0;
-        for (uint64_t i = 0; i < m; i++) idx[i] = (uint32_t)((uint64_t)w[i] - (uint64_t)p->lo);
+        if (p->told) {
+            uint64_t out = 0, top = p->g - 1;
+            for (uint64_t i = 0; i < m; i++) {
+                uint64_t d = (uint64_t)w[i] - (uint64_t)p->lo;
+                out |= d > top;
+                idx[i] = (uint32_t)d;
+            }
+            if (out) {
+                t->bad = 1;
+                return;
+            }
+        } else {
+            for (uint64_t i = 0; i < m; i++) idx[i] = (uint32_t)((uint64_t)w[i] - (uint64_t)p->lo);
+        }
         if (p->mask != NULL)
             for (uint64_t i = 0; i < m; i++)
                 if (p->mask[r0 + i] != 0) idx[i] = (uint32_t)(p->g - 1);
@@ -201,18 +215,22 @@ static void fold_block(const dplan *p, const dpart *t, uint64_t b, uint32_t *idx
 
 static int part_alloc(dpart *t, const dplan *p)
 {
-    size_t g = p->g, na = (size_t)(p->naggs ? p->naggs : 1);
-    t->cnt = calloc(g, sizeof *t->cnt);
-    t->nval = calloc(g * na, sizeof *t->nval);
-    t->ival = malloc(g * na * sizeof *t->ival);
-    t->fval = malloc(g * na * sizeof *t->fval);
-    if (!t->cnt || !t->nval || !t->ival || !t->fval) return STRATA_ENOMEM;
+    size_t g = p->g;
+    if ((t->cnt = calloc(g, sizeof *t->cnt)) == NULL) return STRATA_ENOMEM;
     for (int a = 0; a < p->naggs; a++) {
-        int op = p->in[a].op;
-        int64_t i0 = op == ST_AGG_MIN ? INT64_MAX : op == ST_AGG_MAX ? INT64_MIN : 0;
-        for (size_t x = 0; x < g; x++) {
-            t->ival[(size_t)a * g + x] = i0;
-            t->fval[(size_t)a * g + x] = NAN;
+        const st_gin *in = &p->in[a];
+        int op = in->op;
+        if (p->same[a] >= 0 || op == ST_AGG_COUNT) continue;
+        if (in->valid != NULL && (t->nval[a] = calloc(g, sizeof *t->nval[a])) == NULL)
+            return STRATA_ENOMEM;
+        if (op == ST_AGG_COUNT_COL || p->fslot[a] >= 0) continue;
+        if (in->isf) {
+            if ((t->fval[a] = malloc(g * sizeof *t->fval[a])) == NULL) return STRATA_ENOMEM;
+            for (size_t x = 0; x < g; x++) t->fval[a][x] = NAN;
+        } else {
+            int64_t i0 = op == ST_AGG_MIN ? INT64_MAX : op == ST_AGG_MAX ? INT64_MIN : 0;
+            if ((t->ival[a] = malloc(g * sizeof *t->ival[a])) == NULL) return STRATA_ENOMEM;
+            for (size_t x = 0; x < g; x++) t->ival[a][x] = i0;
         }
     }
     return STRATA_OK;
@@ -221,9 +239,11 @@ static int part_alloc(dpart *t, const dplan *p)
 static void part_free(dpart *t)
 {
     free(t->cnt);
-    free(t->nval);
-    free(t->ival);
-    free(t->fval);
+    for (int a = 0; a < ST_GROUP_SLOTS; a++) {
+        free(t->nval[a]);
+        free(t->ival[a]);
+        free(t->fval[a]);
+    }
 }
 
 /* Slot A of group index X, over the parts in thread order, into output group O. */
@@ -231,16 +251,16 @@ static void combine_slot(const dplan *p, const dpart *parts, int nt, uint64_t x,
                          st_groups *out, uint64_t o)
 {
     int s = p->same[a] >= 0 ? p->same[a] : a, op = p->in[s].op;
-    size_t g = p->g, at = o * (size_t)out->naggs + (size_t)a, k = (size_t)s * g + x;
+    size_t g = p->g, at = o * (size_t)out->naggs + (size_t)a;
     int64_t nv = 0, iv = 0;
     double fv = NAN;
     int seen = 0;
     for (int t = 0; t < nt; t++) {
-        int64_t tn = p->in[s].valid != NULL ? parts[t].nval[k] : parts[t].cnt[x];
+        int64_t tn = p->in[s].valid != NULL ? parts[t].nval[s][x] : parts[t].cnt[x];
         if (tn == 0) continue;
         nv += tn;
-        int64_t ti = parts[t].ival[k];
-        double tf = parts[t].fval[k];
+        int64_t ti = parts[t].ival[s] != NULL ? parts[t].ival[s][x] : 0;
+        double tf = parts[t].fval[s] != NULL ? parts[t].fval[s][x] : NAN;
         if (op == ST_AGG_SUM || op == ST_AGG_MEAN) {
             iv = (int64_t)((uint64_t)iv + (uint64_t)ti);
         } else if (op == ST_AGG_MIN || op == ST_AGG_MAX) {
@@ -289,30 +309,23 @@ static int collect(const dplan *p, const dpart *parts, int nt, st_groups *out)
     return STRATA_OK;
 }
 
-int st_gdense(const int64_t *const *w, int nw, int nkeys, uint64_t n, const st_gin *in, int naggs,
-              st_groups *out, int nt)
+/* Group with plan P (its range set): 1 done, 0 a key was outside a range the caller told, or
+ * STRATA_ENOMEM. */
+static int run(dplan *p, int nt, st_groups *out)
 {
-    if (nkeys != 1 || n == 0) return 0;
-    for (int a = 0; a < naggs; a++)
-        if (!takes(&in[a])) return 0;
-    dplan p = {.w = w[0], .mask = nw > 1 ? w[1] : NULL, .in = in, .naggs = naggs, .n = n};
-    int64_t hi;
-    if (!key_range(p.w, p.mask, n, nt, &p.lo, &hi)) p.lo = hi = 0; /* only nulls */
-    if ((uint64_t)hi - (uint64_t)p.lo >= ST_GDENSE_MAX) return 0;
-    p.g = (uint64_t)hi - (uint64_t)p.lo + 1 + (p.mask != NULL);
-    plan_slots(&p);
+    plan_slots(p);
     /* blocks: the float partials stay within ST_GDENSE_PARTIALS doubles */
-    p.block = ST_GDENSE_BLOCK;
-    uint64_t per = (uint64_t)p.nfs * p.g;
-    if (per > 0 && (n / p.block + 1) * per > ST_GDENSE_PARTIALS)
-        p.block = (n / (ST_GDENSE_PARTIALS / per) + 1 + CHUNK - 1) / CHUNK * CHUNK;
-    p.nblocks = (n + p.block - 1) / p.block;
-    int rc = STRATA_OK;
+    p->block = ST_GDENSE_BLOCK;
+    uint64_t per = (uint64_t)p->nfs * p->g, n = p->n;
+    if (per > 0 && (n / p->block + 1) * per > ST_GDENSE_PARTIALS)
+        p->block = (n / (ST_GDENSE_PARTIALS / per) + 1 + CHUNK - 1) / CHUNK * CHUNK;
+    p->nblocks = (n + p->block - 1) / p->block;
+    int rc = STRATA_OK, bad = 0;
     dpart *parts = calloc((size_t)nt, sizeof *parts);
-    p.fblk = malloc((p.nblocks * per + 1) * sizeof *p.fblk);
+    p->fblk = malloc((p->nblocks * per + 1) * sizeof *p->fblk);
     uint32_t *idx = malloc((size_t)nt * CHUNK * sizeof *idx);
-    if (parts == NULL || p.fblk == NULL || idx == NULL) rc = STRATA_ENOMEM;
-    for (int t = 0; t < nt && rc == STRATA_OK; t++) rc = part_alloc(&parts[t], &p);
+    if (parts == NULL || p->fblk == NULL || idx == NULL) rc = STRATA_ENOMEM;
+    for (int t = 0; t < nt && rc == STRATA_OK; t++) rc = part_alloc(&parts[t], p);
     if (rc == STRATA_OK) {
 #pragma omp parallel num_threads(nt)
         {
@@ -321,14 +334,45 @@ int st_gdense(const int64_t *const *w, int nw, int nkeys, uint64_t n, const st_g
             t = omp_get_thread_num();
 #endif
 #pragma omp for schedule(static)
-            for (uint64_t b = 0; b < p.nblocks; b++)
-                fold_block(&p, &parts[t], b, idx + (size_t)t * CHUNK);
+            for (uint64_t b = 0; b < p->nblocks; b++)
+                if (!parts[t].bad) fold_block(p, &parts[t], b, idx + (size_t)t * CHUNK);
         }
-        rc = collect(&p, parts, nt, out);
+        for (int t = 0; t < nt; t++) bad |= parts[t].bad;
+        if (!bad) rc = collect(p, parts, nt, out);
     }
     for (int t = 0; parts != NULL && t < nt; t++) part_free(&parts[t]);
     free(parts);
-    free(p.fblk);
+    free(p->fblk);
     free(idx);
-    return rc < 0 ? rc : 1;
+    return rc < 0 ? rc : !bad;
+}
+
+int st_gdense(const int64_t *const *w, int nw, int nkeys, uint64_t n, const st_gin *in, int naggs,
+              const int64_t *range_hint, st_groups *out, int nt)
+{
+    if (nkeys != 1 || n == 0) return 0;
+    for (int a = 0; a < naggs; a++)
+        if (!takes(&in[a])) return 0;
+    dplan p = {.w = w[0], .mask = nw > 1 ? w[1] : NULL, .in = in, .naggs = naggs, .n = n};
+    for (int pass = 0; pass < 2; pass++) {
+        int64_t hi;
+        p.told = pass == 0 && range_hint != NULL && p.mask == NULL;
+        if (p.told) {
+            p.lo = range_hint[0];
+            hi = range_hint[1];
+        } else if (!key_range(p.w, p.mask, n, nt, &p.lo, &hi)) {
+            p.lo = hi = 0; /* only nulls */
+        }
+        /* a small range, or one no wider than twice the rows (arrays of the groups' size, as a
+         * hash table's would be, but no hashing or probing) */
+        uint64_t range = (uint64_t)hi - (uint64_t)p.lo;
+        if (hi < p.lo || (range >= ST_GDENSE_MAX && (range >= 2 * n || range >= ST_GDENSE_LARGE))) {
+            if (p.told) continue; /* a wrong hint: the keys themselves say */
+            return 0;
+        }
+        p.g = range + 1 + (p.mask != NULL);
+        int rc = run(&p, nt, out);
+        if (rc != 0) return rc;
+    }
+    return 0;
 }

@@ -162,13 +162,15 @@ static int unite_slot(st_groups *dst, st_groups *s, int a, srcown *own)
 static void copy_group(st_groups *m, uint64_t grp, const st_groups *from, uint64_t at)
 {
     size_t nk = (size_t)m->nkeys + 1, na = (size_t)(m->naggs ? m->naggs : 1);
-    memcpy(m->keys + grp * nk, from->keys + at * nk, nk * sizeof *m->keys);
+    for (size_t k = 0; k < nk; k++) m->keys[grp * nk + k] = from->keys[at * nk + k];
     m->count[grp] = from->count[at];
     if (m->naggs == 0) return;
-    memcpy(m->nval + grp * na, from->nval + at * na, na * sizeof *m->nval);
-    memcpy(m->ival + grp * na, from->ival + at * na, na * sizeof *m->ival);
-    memcpy(m->fval + grp * na, from->fval + at * na, na * sizeof *m->fval);
-    memcpy(m->m2 + grp * na, from->m2 + at * na, na * sizeof *m->m2);
+    for (size_t a = 0; a < na; a++) { /* a few words: no memcpy call */
+        m->nval[grp * na + a] = from->nval[at * na + a];
+        m->ival[grp * na + a] = from->ival[at * na + a];
+        m->fval[grp * na + a] = from->fval[at * na + a];
+        m->m2[grp * na + a] = from->m2[at * na + a];
+    }
 }
 
 /* Holistic slot A of merged group GRP: D's group I (if DI) and S's group J (if SJ). */
@@ -209,6 +211,7 @@ static int merge_lists(st_groups *m, const st_groups *d, const st_groups *s, st_
     uint64_t cap = 0, hcap = 0, i = 0, j = 0;
     int rc = STRATA_OK;
     ST_TRY(rc = grow_hoff(m, &hcap, 1));
+    ST_TRY(rc = st_groups_grow(m, &cap, d->n + s->n + 1)); /* at most: no realloc in the loop */
     while (i < d->n || j < s->n) {
         int c = i == d->n ? 1 : j == s->n ? -1 : st_groups_cmp(d, i, s, j);
         ST_TRY(rc = st_groups_grow(m, &cap, m->n + 1));

@@ -263,54 +263,56 @@ int st_groups_cmp(const st_groups *g, uint64_t a, const st_groups *h, uint64_t b
     return 0;
 }
 
-/* ARR (N rows of W int64 or double words) reordered by PERM. */
-static int permute(void **arr, size_t esz, uint64_t n, size_t w, const uint64_t *perm)
+/* ARR (N rows of W 8-byte words) reordered by PERM. */
+static int permute(void **arr, uint64_t n, size_t w, const uint64_t *perm)
 {
-    char *out = malloc(n * w * esz + 1), *in = *arr;
+    uint64_t *out = malloc(n * w * 8 + 8), *in = *arr;
     if (out == NULL) return STRATA_ENOMEM;
-    for (uint64_t i = 0; i < n; i++) memcpy(out + i * w * esz, in + perm[i] * w * esz, w * esz);
+    if (w == 1)
+        for (uint64_t i = 0; i < n; i++) out[i] = in[perm[i]];
+    else
+        for (uint64_t i = 0; i < n; i++)
+            for (size_t x = 0; x < w; x++) out[i * w + x] = in[perm[i] * w + x];
     free(*arr);
     *arr = out;
     return STRATA_OK;
 }
 
-/* Reorder G's groups by key (a stable merge sort); *PERMP (malloc'd) gets the old position of
- * each new one. */
+/* Reorder G's groups by key: stable radix argsorts chained from the last key to the first,
+ * each key by its word and then by its null bit (nulls last); *PERMP (malloc'd) gets the old
+ * position of each new one. */
 static int sort_groups(st_groups *g, uint64_t **permp)
 {
     uint64_t n = g->n;
-    int rc = STRATA_OK;
-    uint64_t *perm = malloc((n + 1) * sizeof *perm), *tmp = malloc((n + 1) * sizeof *tmp);
-    if (perm == NULL || tmp == NULL) {
+    size_t st = (size_t)g->nkeys + 1;
+    int rc = STRATA_OK, first = 1;
+    uint64_t *perm = malloc((n + 1) * sizeof *perm);
+    int64_t *col = malloc((n + 1) * sizeof *col);
+    if (perm == NULL || col == NULL) {
         rc = STRATA_ENOMEM;
         goto done;
     }
     for (uint64_t i = 0; i < n; i++) perm[i] = i;
-    for (uint64_t w = 1; w < n; w *= 2) {
-        for (uint64_t lo = 0; lo < n; lo += 2 * w) {
-            uint64_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
-            uint64_t i = lo, j = mid, o = lo;
-            while (i < mid && j < hi)
-                tmp[o++] = st_groups_cmp(g, perm[i], g, perm[j]) <= 0 ? perm[i++] : perm[j++];
-            while (i < mid) tmp[o++] = perm[i++];
-            while (j < hi) tmp[o++] = perm[j++];
-        }
-        uint64_t *x = perm;
-        perm = tmp;
-        tmp = x;
+    for (int k = g->nkeys - 1; k >= 0 && n > 1; k--) {
+        for (uint64_t i = 0; i < n; i++) col[i] = g->keys[i * st + (size_t)k];
+        ST_TRY(rc = st_argsort(STRATA_I64, col, n, first ? NULL : perm, perm, 0, 1));
+        first = 0;
+        int64_t nulls = 0;
+        for (uint64_t i = 0; i < n; i++) nulls |= col[i] = g->keys[i * st + st - 1] >> k & 1;
+        if (nulls) ST_TRY(rc = st_argsort(STRATA_I64, col, n, perm, perm, 0, 1));
     }
     size_t na = na_of(g);
-    ST_TRY(rc = permute((void **)&g->keys, 8, n, (size_t)g->nkeys + 1, perm));
-    ST_TRY(rc = permute((void **)&g->count, 8, n, 1, perm));
-    ST_TRY(rc = permute((void **)&g->nval, 8, n, na, perm));
-    ST_TRY(rc = permute((void **)&g->ival, 8, n, na, perm));
-    ST_TRY(rc = permute((void **)&g->fval, 8, n, na, perm));
-    ST_TRY(rc = permute((void **)&g->m2, 8, n, na, perm));
+    ST_TRY(rc = permute((void **)&g->keys, n, st, perm));
+    ST_TRY(rc = permute((void **)&g->count, n, 1, perm));
+    ST_TRY(rc = permute((void **)&g->nval, n, na, perm));
+    ST_TRY(rc = permute((void **)&g->ival, n, na, perm));
+    ST_TRY(rc = permute((void **)&g->fval, n, na, perm));
+    ST_TRY(rc = permute((void **)&g->m2, n, na, perm));
     *permp = perm;
     perm = NULL;
 done:
     free(perm);
-    free(tmp);
+    free(col);
     return rc;
 }
 
@@ -536,6 +538,12 @@ done:
 int st_groupby(const st_gcol *keys, int nkeys, uint64_t n, const st_agg *aggs, int naggs,
                st_groups *out, int nthreads)
 {
+    return st_groupby_range(keys, nkeys, n, aggs, naggs, NULL, out, nthreads);
+}
+
+int st_groupby_range(const st_gcol *keys, int nkeys, uint64_t n, const st_agg *aggs, int naggs,
+                     const int64_t *range, st_groups *out, int nthreads)
+{
     if (nkeys < 1 || nkeys > ST_GROUP_KEYS || naggs < 0 || naggs > ST_GROUP_SLOTS)
         return STRATA_EINVAL;
     int ops[ST_GROUP_SLOTS], rc = STRATA_OK;
@@ -561,7 +569,7 @@ int st_groupby(const st_gcol *keys, int nkeys, uint64_t n, const st_agg *aggs, i
     }
     ST_TRY(rc = prepare(out, keys, nkeys, n, aggs, naggs, &gi));
     /* one key over a small range: direct indexing (gdense.c) */
-    ST_TRY(rc = st_gdense(gi.w, gi.nw, nkeys, n, gi.in, naggs, out, nt));
+    ST_TRY(rc = st_gdense(gi.w, gi.nw, nkeys, n, gi.in, naggs, range, out, nt));
     if (rc == 1) {
         rc = STRATA_OK;
         goto done;

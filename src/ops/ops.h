@@ -170,6 +170,12 @@ typedef struct st_groups {
 int st_groupby(const st_gcol *keys, int nkeys, uint64_t n, const st_agg *aggs, int naggs,
                st_groups *out, int nthreads);
 
+/* st_groupby() told the smallest and largest value of its one i64 or ts key without nulls
+ * (RANGE[2], e.g. from the batch's statistics; NULL: unknown), which spares a pass over the keys.
+ * A key found outside it is no error: the range is then read from the keys. */
+int st_groupby_range(const st_gcol *keys, int nkeys, uint64_t n, const st_agg *aggs, int naggs,
+                     const int64_t *range, st_groups *out, int nthreads);
+
 /* DST := groups of DST and SRC together (same keys and aggregates); DST's rows count as the
  * earlier ones (FIRST, LAST). STRATA_OK or STRATA_ENOMEM (DST is then unusable: free it). */
 int st_groups_merge(st_groups *dst, const st_groups *src);

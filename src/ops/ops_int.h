@@ -46,16 +46,19 @@ typedef struct st_gin {
 } st_gin;
 
 /* The dense group-by (gdense.c): one key (NKEYS 1) whose NW words W (the key's, then its null
- * mask when it has nulls) span fewer than ST_GDENSE_MAX values, and aggregates IN[NAGGS] among
+ * mask when it has nulls) span fewer than ST_GDENSE_MAX values (or fewer than twice the rows N
+ * and ST_GDENSE_LARGE), and aggregates IN[NAGGS] among
  * count, count_col, sum, mean, min and max. 1: OUT (initialised, empty) holds the groups, as
  * st_groupby() would give them, float sums added in blocks of ST_GDENSE_BLOCK rows (more when
  * the partials would pass ST_GDENSE_PARTIALS doubles) in block order; 0: not taken (nothing
- * done); STRATA_ENOMEM. */
+ * done); STRATA_ENOMEM. RANGE_HINT (may be NULL): the smallest and largest key, known already
+ * (the batch's statistics); checked on every row, and ignored if a key falls outside. */
 #define ST_GDENSE_MAX      65536
+#define ST_GDENSE_LARGE    (1u << 22)
 #define ST_GDENSE_BLOCK    65536
 #define ST_GDENSE_PARTIALS (4u << 20)
 int st_gdense(const int64_t *const *w, int nw, int nkeys, uint64_t n, const st_gin *in, int naggs,
-              st_groups *out, int nt);
+              const int64_t *range_hint, st_groups *out, int nt);
 
 /* Shared by groupby.c and gmerge.c. */
 /* Room for NEED groups in G (capacity *CAP); STRATA_ENOMEM leaves G valid. */

@@ -546,6 +546,17 @@ static void a_small_key_range_is_grouped_densely_with_the_same_results(void **st
         assert_int_equal(st_groupby(two, 2, N, aggs, 8, &h, 2), 0);
         assert_groups_equal(&d1, &d2);
         assert_groups_equal(&d1, &d3);
+        /* told the keys' range: the exact one, a wider one, and a wrong one (a key outside:
+         * the keys are read instead) give the same groups */
+        int64_t exact[2] = {1000 - 8 * 3, 1000 + 8 * 3}, wide[2] = {0, 2000},
+                wrong[2] = {990, 1000};
+        const int64_t *ranges[3] = {exact, wide, wrong};
+        for (int x = 0; x < 3 && !nulls; x++) {
+            st_groups r;
+            assert_int_equal(st_groupby_range(&one, 1, N, aggs, 8, ranges[x], &r, 2), 0);
+            assert_groups_equal(&d1, &r);
+            st_groups_free(&r);
+        }
         assert_int_equal(d1.n, h.n);
         assert_int_equal(d1.n, 17 + nulls);
         assert_memory_equal(d1.count, h.count, d1.n * 8);

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Group-by end to end (`strata update --full` of a group-by: the batches read from the pool, the
+# groups computed, merged batch by batch and written) against DuckDB's GROUP BY over the same
+# rows already in memory (its load not timed), 2 threads each, best of REPS, same run:
+#   - taxi: 20 M trips (20 batches of 1 M), 265 pickup zones: count, sum and mean of the fare;
+#   - H2O-style, 10 M rows (10 batches): int keys of 100, 10 000 and 1 000 000 values, count,
+#     sum of an i64 and mean of an f64 column.
+#     bench/bench_groupby.sh [BUILD_DIR] [REPS]   (defaults: build/release, 5)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build/release}
+REPS=${2:-5}
+. bench/lib.sh
+bench_build "$BUILD" strata
+S=$PWD/$BUILD/strata
+bench_scratch groupby
+export STRATA_POOL=$D/pool
+"$S" init >/dev/null
+"$S" demo taxi 1000000 "$D/taxi.csv" --seed 1 >/dev/null
+for i in $(seq 1 20); do "$S" ingest taxi/trips "$D/taxi.csv" >/dev/null 2>&1; done
+/usr/bin/python3 - "$D/h2o" <<'PY'
+import os, sys
+import numpy as np
+d = sys.argv[1]
+os.makedirs(d)
+r = np.random.default_rng(7)
+n = 10_000_000
+np.save(f"{d}/k100.npy", r.integers(1, 101, n, dtype=np.int64))
+np.save(f"{d}/k10k.npy", r.integers(1, 10_001, n, dtype=np.int64))
+np.save(f"{d}/k1m.npy", r.integers(1, 1_000_001, n, dtype=np.int64))
+np.save(f"{d}/v.npy", r.integers(1, 6, n, dtype=np.int64))
+np.save(f"{d}/f.npy", np.round(r.uniform(0, 100, n), 6))
+PY
+"$S" ingest h2o/x "$D/h2o" --batch-rows 1000000 >/dev/null
+"$S" export h2o/x --format parquet --out "$D/h2o.parquet" >/dev/null
+"$S" derive taxi/zones --from taxi/trips --groupby pickupzone --agg count,sum:fare,mean:fare >/dev/null
+for k in k100 k10k k1m; do
+    "$S" derive "h2o/g_$k" --from h2o/x --groupby "$k" --agg count,sum:v,mean:f >/dev/null
+done
+"$S" --threads 2 update >/dev/null
+best() { # NAME: the best of REPS `update --full` times (the command's own timing, seconds)
+    local b="" t
+    for _ in $(seq 1 "$REPS"); do
+        t=$("$S" --threads 2 update --full "$1" | sed -n 's/.* in \([0-9.]*\) s$/\1/p')
+        b=$(min "$t" "$b")
+    done
+    echo "$b"
+}
+declare -A ours
+for ds in taxi/zones h2o/g_k100 h2o/g_k10k h2o/g_k1m; do ours[$ds]=$(best "$ds"); done
+q='SELECT pickupzone, count(*), sum(fare), avg(fare) FROM t GROUP BY pickupzone'
+out=$(node bench/node/duckdb_groupby.mjs "$D/taxi.csv" 20 2 "$REPS" "taxi/zones=$q")
+for k in k100 k10k k1m; do
+    q="SELECT $k, count(*), sum(v), avg(f) FROM t GROUP BY $k"
+    out+=$'\n'$(node bench/node/duckdb_groupby.mjs "$D/h2o.parquet" 1 2 "$REPS" "h2o/g_$k=$q")
+done
+echo "bench: group-by end to end (strata update --full) vs DuckDB GROUP BY in memory, 2 threads, best of $REPS"
+while read -r tag name secs groups; do
+    [ "$tag" = duckdb_groupby_s ] || continue
+    printf '  %-12s %8s groups  strata %8.4f s  duckdb %8.4f s  ratio %5.2fx\n' "$name" "$groups" \
+        "${ours[$name]}" "$secs" "$(awk -v a="$secs" -v b="${ours[$name]}" 'BEGIN { print a / b }')"
+done <<<"$out"
+echo "goal: >= 1.5x DuckDB (ratio = DuckDB's time / Strata's)"
