@@ -61,11 +61,12 @@ static int key_range(const int64_t *w, const int64_t *mask, uint64_t n, int nt, 
 /* What one thread accumulates: per group, its count, and per aggregate its non-null inputs and
  * integer sum or float minimum/maximum; float sums go to the block partials. */
 typedef struct dpart {
-    int bad;                       /* a key outside the range it was told */
-    int64_t *cnt;                  /* G */
-    int64_t *nval[ST_GROUP_SLOTS]; /* G each, for inputs with nulls */
-    int64_t *ival[ST_GROUP_SLOTS]; /* G each, for integer sums and extrema */
-    double *fval[ST_GROUP_SLOTS];  /* G each, for float extrema */
+    int bad;                         /* a key outside the range it was told */
+    uint64_t firsts[ST_GROUP_SLOTS]; /* groups whose first row is known (row id slots) */
+    int64_t *cnt;                    /* G */
+    int64_t *nval[ST_GROUP_SLOTS];   /* G each, for inputs with nulls */
+    int64_t *ival[ST_GROUP_SLOTS];   /* G each, for integer sums and extrema */
+    double *fval[ST_GROUP_SLOTS];    /* G each, for float extrema */
 } dpart;
 
 typedef struct dplan {
@@ -143,16 +144,23 @@ static void fold_chunk(const dplan *p, const dpart *t, int a, const uint32_t *id
     }
 }
 
-/* The smallest row id of each group: its first row (rows go in order within a thread). */
-static void fold_first_row(const dplan *p, const dpart *t, int a, const uint32_t *idx, uint64_t r0,
+/* The smallest row id of each group: its first row (rows go in order within a thread). Once
+ * every group of the range has one, the rest of the thread's rows change nothing. */
+static void fold_first_row(const dplan *p, dpart *t, int a, const uint32_t *idx, uint64_t r0,
                            uint64_t r1)
 {
+    if (t->firsts[a] == p->g) return;
     const st_gin *in = &p->in[a];
     int64_t *iv = t->ival[a];
+    uint64_t found = 0;
     for (uint64_t r = r0; r < r1; r++) {
         uint32_t x = idx[r - r0];
-        if (iv[x] == INT64_MAX) iv[x] = in->row0 + (int64_t)r;
+        if (iv[x] == INT64_MAX) {
+            iv[x] = in->row0 + (int64_t)r;
+            found++;
+        }
     }
+    t->firsts[a] += found;
 }
 
 /* The common case without nulls, as loops the compiler keeps tight. */
@@ -284,26 +292,37 @@ static void combine_slot(const dplan *p, const dpart *parts, int nt, uint64_t x,
 /* OUT := the groups with rows, in key order (the null group last). */
 static int collect(const dplan *p, const dpart *parts, int nt, st_groups *out)
 {
-    uint64_t ng = 0, cap = 0;
-    for (uint64_t x = 0; x < p->g; x++) {
+    uint64_t ng = 0, cap = 0, g = p->g;
+    uint64_t *pos = malloc((g + 1) * sizeof *pos); /* output position + 1, 0: no rows */
+    if (pos == NULL) return STRATA_ENOMEM;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (uint64_t x = 0; x < g; x++) {
         int64_t c = 0;
         for (int t = 0; t < nt; t++) c += parts[t].cnt[x];
-        ng += c > 0;
+        pos[x] = c > 0;
     }
+    for (uint64_t x = 0; x < g; x++)
+        if (pos[x]) pos[x] = ++ng;
     int rc = st_groups_grow(out, &cap, ng ? ng : 1);
-    if (rc < 0) return rc;
+    if (rc < 0) {
+        free(pos);
+        return rc;
+    }
     size_t st = (size_t)out->nkeys + 1;
-    for (uint64_t x = 0; x < p->g; x++) {
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (uint64_t x = 0; x < g; x++) {
+        if (pos[x] == 0) continue;
+        uint64_t o = pos[x] - 1;
         int64_t c = 0;
         for (int t = 0; t < nt; t++) c += parts[t].cnt[x];
-        if (c == 0) continue;
-        uint64_t o = out->n++;
-        int null = p->mask != NULL && x == p->g - 1;
+        int null = p->mask != NULL && x == g - 1;
         out->keys[o * st] = null ? 0 : (int64_t)((uint64_t)p->lo + x);
         out->keys[o * st + 1] = null;
         out->count[o] = c;
         for (int a = 0; a < p->naggs; a++) combine_slot(p, parts, nt, x, a, out, o);
     }
+    out->n = ng;
+    free(pos);
     for (int a = 0; a < out->naggs; a++)
         if ((rc = st_groups_prune(out, a)) < 0) return rc;
     return STRATA_OK;
@@ -325,19 +344,27 @@ static int run(dplan *p, int nt, st_groups *out)
     p->fblk = malloc((p->nblocks * per + 1) * sizeof *p->fblk);
     uint32_t *idx = malloc((size_t)nt * CHUNK * sizeof *idx);
     if (parts == NULL || p->fblk == NULL || idx == NULL) rc = STRATA_ENOMEM;
-    for (int t = 0; t < nt && rc == STRATA_OK; t++) rc = part_alloc(&parts[t], p);
     if (rc == STRATA_OK) {
+        int arc[64] = {0}; /* each thread makes (and first touches) its own arrays */
 #pragma omp parallel num_threads(nt)
         {
             int t = 0;
 #ifdef _OPENMP
             t = omp_get_thread_num();
 #endif
+            arc[t] = part_alloc(&parts[t], p);
+            parts[t].bad |= arc[t] < 0;
+#pragma omp barrier
 #pragma omp for schedule(static)
             for (uint64_t b = 0; b < p->nblocks; b++)
                 if (!parts[t].bad) fold_block(p, &parts[t], b, idx + (size_t)t * CHUNK);
         }
-        for (int t = 0; t < nt; t++) bad |= parts[t].bad;
+        for (int t = 0; t < nt; t++) {
+            bad |= parts[t].bad;
+            if (arc[t] < 0) rc = arc[t];
+            /* a thread the runtime did not start (a thread limit): empty arrays */
+            if (rc == STRATA_OK && parts[t].cnt == NULL) rc = part_alloc(&parts[t], p);
+        }
         if (!bad) rc = collect(p, parts, nt, out);
     }
     for (int t = 0; parts != NULL && t < nt; t++) part_free(&parts[t]);

@@ -213,7 +213,16 @@ static int merge_lists(st_groups *m, const st_groups *d, const st_groups *s, st_
     ST_TRY(rc = grow_hoff(m, &hcap, 1));
     ST_TRY(rc = st_groups_grow(m, &cap, d->n + s->n + 1)); /* at most: no realloc in the loop */
     while (i < d->n || j < s->n) {
-        int c = i == d->n ? 1 : j == s->n ? -1 : st_groups_cmp(d, i, s, j);
+        int c;
+        if (i == d->n || j == s->n) {
+            c = i == d->n ? 1 : -1;
+        } else if (d->nkeys == 1) { /* inline: null bit, then the word */
+            int64_t nx = d->keys[2 * i + 1], ny = s->keys[2 * j + 1];
+            int64_t x = d->keys[2 * i], y = s->keys[2 * j];
+            c = nx != ny ? (nx ? 1 : -1) : (x > y) - (x < y);
+        } else {
+            c = st_groups_cmp(d, i, s, j);
+        }
         ST_TRY(rc = st_groups_grow(m, &cap, m->n + 1));
         ST_TRY(rc = grow_hoff(m, &hcap, m->n + 1));
         uint64_t g = m->n++;
