@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The kernels of derived data against numpy and DuckDB on the same data, in one run: sort and
-# stable argsort of N random i64 keys (numpy, DuckDB ORDER BY with 2 threads); filter compaction,
-# gathers and expressions over M rows (numpy).
+# The kernels of derived data against their peers on the same data, in one run: sort and stable
+# argsort of N random i64 keys (numpy; DuckDB ORDER BY with 2 threads; Highway's vqsort on one
+# thread and ips4o on 2, from bench/peers/sort_peers.cc when libhwy-dev and libips4o-dev are
+# installed); filter compaction, gathers and expressions over M rows (numpy).
 #     bench/bench_ops.sh [BUILD_DIR] [N] [RANGE] [M]
 #     (defaults: build/release, 50000000, full 64 bits, 2 N)
 set -euo pipefail
@@ -16,6 +17,9 @@ bench_scratch ops
 out=$D/results
 "$BUILD/bench/bench_ops" "$D" "$N" "$RANGE" "$M" >"$out"
 /usr/bin/python3 bench/numpy_ops.py $(awk '$1 ~ /_path$/ { print $1 "=" $2 }' "$out") >>"$out"
+if [ -x "$BUILD/bench/sort_peers" ]; then
+    "$BUILD/bench/sort_peers" "$(awk '$1 == "keys_path" { print $2 }' "$out")" 2 3 >>"$out"
+fi
 if duckdb_ready; then
     node bench/node/duckdb_sort.mjs "$(awk '$1 == "keys_path" { print $2 }' "$out")" 2 3 >>"$out"
 fi
@@ -31,6 +35,10 @@ awk -v range="$RANGE" '
         row("st_sort", "sort_s", "duckdb_sort_s", "DuckDB ORDER BY (2 thr)")
         row("st_argsort (stable)", "argsort_s", "numpy_argsort_s", "np.argsort(kind=stable)")
         row("st_argsort (stable)", "argsort_s", "duckdb_argsort_s", "DuckDB ORDER BY k, pos")
+        row("st_sort", "sort_s", "vqsort_sort_s", "vqsort (1 thread)")
+        row("st_sort", "sort_s", "ips4o_sort_s", "ips4o (2 threads)")
+        row("st_argsort (stable)", "argsort_s", "vqsort_argsort_s", "vqsort (key,pos) 128-bit")
+        row("st_argsort (stable)", "argsort_s", "ips4o_argsort_s", "ips4o (key,pos) pairs")
         printf "rows: %d, 2 threads (memcpy of the %d MB column: %.3f s, the bandwidth bound):\n", v["m"], v["m"] * 8 / 1e6, v["memcpy_s"]
         row("st_filter_mask (25%)", "filter_s", "numpy_filter_s", "np.flatnonzero")
         row("st_gather at the 25% rows", "gather_sel_s", "numpy_gather_sel_s", "a[idx]")
@@ -41,6 +49,7 @@ awk -v range="$RANGE" '
         if (v["expr_filter_selected"] != v["numpy_expr_filter_selected"]) print "  WARNING: filter counts differ"
         if (v["argsort_check"] != v["numpy_argsort_check"]) print "  WARNING: argsort results differ"
         if (v["duckdb_argsort_check"] != "" && v["argsort_check"] != v["duckdb_argsort_check"]) print "  WARNING: DuckDB argsort differs"
+        if (v["vqsort_argsort_check"] != "" && v["argsort_check"] != v["vqsort_argsort_check"]) print "  WARNING: vqsort argsort differs"
         if (v["gather_check"] != v["numpy_gather_check"]) print "  WARNING: gather results differ"
         print "targets: sort/argsort >= 10x numpy and >= 5x DuckDB; filter, gather, expr >= 2x numpy"
     }' "$out"

@@ -24,6 +24,7 @@ PACKAGES=(
     clang-format                    # formatting check
     clang libomp-dev                # the suite is also built with clang (and its OpenMP)
     procps                          # pkill, used by the CLI tests
+    g++ libhwy-dev libips4o-dev     # the sorting peers of bench/bench_ops.sh (vqsort, ips4o)
 )
 
 # Node.js and npm drive the browser tests (and DuckDB, a benchmark peer). A machine may already
