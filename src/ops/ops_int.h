@@ -60,6 +60,20 @@ typedef struct st_gin {
 int st_gdense(const int64_t *const *w, int nw, int nkeys, uint64_t n, const st_gin *in, int naggs,
               const int64_t *range_hint, st_groups *out, int nt);
 
+/* Highway's vqsort (vqsort.cc; built with STRATA_HAVE_VQSORT): sort N 64-bit keys K in place;
+ * or sort the N pairs (K, IDX) stably by key into OUT_K and OUT_IDX, through SCRATCH (16 N
+ * bytes, 16-byte aligned). */
+#ifdef __cplusplus
+extern "C" {
+#endif
+void st_vqsort_i64(int64_t *k, uint64_t n, int desc);
+void st_vqsort_keys(uint64_t *k, uint64_t n);
+void st_vqsort_pairs(const uint64_t *k, const uint64_t *idx, uint64_t *out_k, uint64_t *out_idx,
+                     uint64_t n, void *scratch);
+#ifdef __cplusplus
+}
+#endif
+
 /* Shared by groupby.c and gmerge.c. */
 /* Room for NEED groups in G (capacity *CAP); STRATA_ENOMEM leaves G valid. */
 int st_groups_grow(st_groups *g, uint64_t *cap, uint64_t need);

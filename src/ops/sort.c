@@ -7,11 +7,16 @@
  * passes). Each pass: per-thread histograms over fixed chunks, offsets digit-major then
  * thread-minor, and a scatter in which each thread places its chunk in order; the result is the
  * unique stable order, whatever the number of threads.
+ *
+ * Built with Highway (STRATA_HAVE_VQSORT, vqsort.cc), the buckets of the first (MSD) pass of a
+ * large array are sorted by vqsort instead: plain keys as they are, pairs as 128-bit records
+ * (image, position in the bucket), whose ties go by position: the same unique stable order. A
+ * large i64 values sort skips the images altogether (sort_i64).
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "ops/ops.h"
+#include "ops/ops_int.h"
 #include "util/error.h"
 #include "util/fileio.h"
 #include "util/par.h"
@@ -176,6 +181,21 @@ static int radix_sort(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, 
             uint64_t a = start[d], len = start[d + 1] - start[d];
             if (len == 0) continue;
             uint64_t *bi = idx != NULL ? idx + a : NULL, *bti = idx != NULL ? tidx + a : NULL;
+#ifdef STRATA_HAVE_VQSORT
+            /* vqsort (Highway) beats our byte passes on a bucket: keys in place, pairs as
+             * 128-bit records tie-broken by position, so the same stable order */
+            if (idx == NULL) {
+                memcpy(k + a, tk + a, len * sizeof *k);
+                st_vqsort_keys(k + a, len);
+                continue;
+            }
+            void *rec = len > 1 ? malloc(len * 16) : NULL;
+            if (rec != NULL) {
+                st_vqsort_pairs(tk + a, bti, k + a, bi, len, rec);
+                free(rec);
+                continue;
+            }
+#endif
             /* sorted in TK (radix_pairs leaves its result in its first buffers), then back */
             if (len > 1 &&
                 radix_pairs(tk + a, bti, k + a, bi, len, key_diff(tk + a, len, 1), 1) < 0)
@@ -270,11 +290,68 @@ done:
     return rc;
 }
 
+#ifdef STRATA_HAVE_VQSORT
+/* Sort N i64 keys in place: one MSD pass on the top 8 bits in which they differ (of their
+ * images, complemented when DESC) into a scratch copy, then each bucket sorted by vqsort and
+ * copied back while it is hot. The keys are read three times and written twice. */
+static int sort_i64(int64_t *keys, uint64_t n, int desc, int nt)
+{
+    const uint64_t sign = (uint64_t)1 << 63, flip = desc ? ~sign : sign;
+    uint64_t diff = 0;
+#pragma omp parallel for num_threads(nt) reduction(| : diff) schedule(static)
+    for (uint64_t i = 1; i < n; i++) diff |= (uint64_t)keys[i] ^ (uint64_t)keys[0];
+    if (diff == 0) return STRATA_OK;
+    int top = 63 - __builtin_clzll(diff), shift = top >= 7 ? top - 7 : 0;
+    int64_t *tk = st_alloc_big(n * sizeof *tk);
+    uint64_t(*hist)[256] = calloc((size_t)nt, sizeof *hist);
+    uint64_t start[257];
+    int rc = tk == NULL || hist == NULL ? STRATA_ENOMEM : STRATA_OK;
+    if (rc == STRATA_OK) {
+#pragma omp parallel num_threads(nt)
+        {
+            int t = st_thread_num();
+            uint64_t lo, hi, *h = hist[t];
+            st_chunk(n, t, st_team_size(), &lo, &hi);
+            for (uint64_t i = lo; i < hi; i++) h[(((uint64_t)keys[i] ^ flip) >> shift) & 0xFF]++;
+#pragma omp barrier
+#pragma omp single
+            {
+                uint64_t sum = 0;
+                for (int d = 0; d < 256; d++) {
+                    start[d] = sum;
+                    for (int u = 0; u < nt; u++) {
+                        uint64_t c = hist[u][d];
+                        hist[u][d] = sum;
+                        sum += c;
+                    }
+                }
+                start[256] = sum;
+            }
+            for (uint64_t i = lo; i < hi; i++)
+                tk[h[(((uint64_t)keys[i] ^ flip) >> shift) & 0xFF]++] = keys[i];
+        }
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+        for (int d = 0; d < 256; d++) {
+            uint64_t a = start[d], len = start[d + 1] - a;
+            if (len > 1) st_vqsort_i64(tk + a, len, desc);
+            memcpy(keys + a, tk + a, len * sizeof *keys);
+        }
+    }
+    st_free_big(tk);
+    free(hist);
+    return rc;
+}
+#endif
+
 int st_sort(strata_dtype dtype, void *keys, uint64_t n, int desc, int nthreads)
 {
     if (n == 0) return STRATA_OK;
     int nt = nthreads_for(n, nthreads);
     if (is_float(dtype)) return sort_floats(dtype, keys, n, desc, nt);
+#ifdef STRATA_HAVE_VQSORT
+    if ((dtype == STRATA_I64 || dtype == STRATA_TS) && n >= ST_MSD_MIN)
+        return sort_i64(keys, n, desc, nt);
+#endif
     uint64_t *k = st_alloc_big(n * sizeof *k), *tk = st_alloc_big(n * sizeof *tk);
     int rc = STRATA_ENOMEM;
     if (k == NULL || tk == NULL) goto done;

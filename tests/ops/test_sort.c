@@ -183,6 +183,28 @@ static void large_sorts_are_identical_for_any_thread_count(void **state)
     assert_memory_equal(p1, p4, n * 8);
     for (uint64_t i = 1; i < n; i++)
         assert_true(w[p1[i - 1]] > w[p1[i]] || (w[p1[i - 1]] == w[p1[i]] && p1[i - 1] < p1[i]));
+    /* the values sort of full 64-bit keys (vqsort's buckets when built with it): the argsort's
+     * order, descending its reverse, for 1 and 3 threads */
+    int64_t *s1 = malloc(n * 8), *s3 = malloc(n * 8);
+    memcpy(s1, w, n * 8);
+    memcpy(s3, w, n * 8);
+    assert_int_equal(st_sort(STRATA_I64, s1, n, 1, 1), 0);
+    assert_int_equal(st_sort(STRATA_I64, s3, n, 1, 3), 0);
+    assert_memory_equal(s1, s3, n * 8);
+    for (uint64_t i = 0; i < n; i++) assert_true(s1[i] == w[p1[i]]);
+    memcpy(s3, w, n * 8);
+    assert_int_equal(st_sort(STRATA_I64, s3, n, 0, 2), 0);
+    for (uint64_t i = 0; i < n; i++) assert_true(s3[i] == s1[n - 1 - i]);
+    free(s1);
+    free(s3);
+    /* a chained two-key argsort of a large array (PERM_IN, in place): by K then W, stably */
+    for (uint64_t i = 0; i < n; i++) p4[i] = i;
+    assert_int_equal(st_argsort(STRATA_I64, w, n, NULL, p4, 0, 2), 0);
+    assert_int_equal(st_argsort(STRATA_I64, k, n, p4, p4, 0, 2), 0);
+    for (uint64_t i = 1; i < n; i++) {
+        uint64_t a = p4[i - 1], b = p4[i];
+        assert_true(k[a] < k[b] || (k[a] == k[b] && (w[a] < w[b] || (w[a] == w[b] && a < b))));
+    }
     free(w);
     assert_int_equal(st_argsort(STRATA_I64, k, n, NULL, p1, 0, 1), 0);
     /* values sort agrees with the argsort */

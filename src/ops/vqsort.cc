@@ -1,0 +1,48 @@
+// vqsort.cc -- the narrow C interface to Highway's vqsort (Debian libhwy-dev), which sort.c uses
+// for the buckets of its MSD pass: sorting networks and vectorised partitioning with AVX-512
+// where the machine has it (Highway picks the instruction set at run time). No exceptions, no
+// C++ runtime of our own: the library is called and nothing else.
+#include <hwy/contrib/sort/vqsort.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+extern "C" {
+void st_vqsort_i64(int64_t *k, uint64_t n, int desc);
+void st_vqsort_keys(uint64_t *k, uint64_t n);
+void st_vqsort_pairs(const uint64_t *k, const uint64_t *idx, uint64_t *out_k, uint64_t *out_idx,
+                     uint64_t n, void *scratch);
+}
+
+extern "C" void st_vqsort_i64(int64_t *k, uint64_t n, int desc)
+{
+    hwy::Sorter sorter;
+    if (desc)
+        sorter(k, (size_t)n, hwy::SortDescending());
+    else
+        sorter(k, (size_t)n, hwy::SortAscending());
+}
+
+extern "C" void st_vqsort_keys(uint64_t *k, uint64_t n)
+{
+    hwy::Sorter sorter;
+    sorter(k, (size_t)n, hwy::SortAscending());
+}
+
+extern "C" void st_vqsort_pairs(const uint64_t *k, const uint64_t *idx, uint64_t *out_k,
+                                uint64_t *out_idx, uint64_t n, void *scratch)
+{
+    // (key, position in the input) as one 128-bit record, the key in the high half: ties go by
+    // position, so the order is the unique stable one; the positions then pick the indices
+    hwy::uint128_t *r = static_cast<hwy::uint128_t *>(scratch);
+    for (uint64_t i = 0; i < n; i++) {
+        r[i].lo = i;
+        r[i].hi = k[i];
+    }
+    hwy::Sorter sorter;
+    sorter(r, (size_t)n, hwy::SortAscending());
+    for (uint64_t i = 0; i < n; i++) {
+        out_k[i] = r[i].hi;
+        out_idx[i] = idx[r[i].lo];
+    }
+}
