@@ -24,7 +24,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -110,13 +109,6 @@ static int try_hold(st_err *err, st_catalog *cat, st_cat_hold *h)
     return 1;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int keep_hold(st_err *err, st_catalog *cat, const st_cat_hold *h)
 {
     st_cat_hold *o = cat->holds.v;
@@ -141,21 +133,15 @@ int st_cat_lock(st_err *err, st_catalog *cat, const st_cat_lockref *at, int crea
         return st_lock_path(err, at->path, create, exclusive, at->start, at->len, timeout_ms, what);
     st_cat_hold h = {.exclusive = exclusive, .used = 1};
     lock_keys(cat, at, &h);
-    int64_t deadline = timeout_ms < 0 ? INT64_MAX : mono_ms() + timeout_ms;
-    long sleep_us = 200;
+    int64_t deadline = st_deadline_ms(timeout_ms);
+    long sleep_us = ST_BACKOFF_FIRST_US;
     for (;;) {
         int rc = try_hold(err, cat, &h);
         if (rc < 0) return rc;
         if (rc == 1) return keep_hold(err, cat, &h);
-        int64_t now = mono_ms();
-        if (now >= deadline)
+        if (!st_backoff(deadline, &sleep_us))
             return st_error(err, STRATA_ELOCKED, "%s is locked by another holder (waited %d ms)",
                             what, timeout_ms < 0 ? 0 : timeout_ms);
-        int64_t left_ms = deadline - now;
-        long left_us = left_ms > 1000000 ? 1000000000L : (long)(left_ms * 1000);
-        struct timespec ts = {0, (sleep_us < left_us ? sleep_us : left_us) * 1000};
-        nanosleep(&ts, NULL);
-        if (sleep_us < 20000) sleep_us *= 2;
     }
 }
 

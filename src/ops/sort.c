@@ -90,12 +90,13 @@ static uint64_t key_diff(const uint64_t *k, uint64_t n, int nt)
     return diff;
 }
 
-/* One stable counting pass over the 8 bits of the keys at SHIFT: (SRC_K, SRC_I) into
- * (DST_K, DST_I) (the I arrays may be NULL). HIST is scratch for NT threads; START, if set,
- * receives the 257 bucket boundaries. */
+/* One stable counting pass over the 8 bits at SHIFT of the keys XOR FLIP (0 for images; raw
+ * i64 keys pass the flip that makes them images): (SRC_K, SRC_I) into (DST_K, DST_I) (the I
+ * arrays may be NULL). HIST is scratch for NT threads; START, if set, receives the 257 bucket
+ * boundaries. */
 static void radix_pass(const uint64_t *src_k, const uint64_t *src_i, uint64_t *dst_k,
-                       uint64_t *dst_i, uint64_t n, int shift, uint64_t (*hist)[256], int nt,
-                       uint64_t *start)
+                       uint64_t *dst_i, uint64_t n, int shift, uint64_t flip, uint64_t (*hist)[256],
+                       int nt, uint64_t *start)
 {
     memset(hist, 0, (size_t)nt * sizeof *hist);
 #pragma omp parallel num_threads(nt)
@@ -104,7 +105,7 @@ static void radix_pass(const uint64_t *src_k, const uint64_t *src_i, uint64_t *d
         uint64_t lo, hi;
         st_chunk(n, t, st_team_size(), &lo, &hi);
         uint64_t *h = hist[t];
-        for (uint64_t i = lo; i < hi; i++) h[(src_k[i] >> shift) & 0xFF]++;
+        for (uint64_t i = lo; i < hi; i++) h[((src_k[i] ^ flip) >> shift) & 0xFF]++;
 #pragma omp barrier
 #pragma omp single
         {
@@ -121,12 +122,13 @@ static void radix_pass(const uint64_t *src_k, const uint64_t *src_i, uint64_t *d
         }
         if (src_i != NULL) {
             for (uint64_t i = lo; i < hi; i++) {
-                uint64_t pos = h[(src_k[i] >> shift) & 0xFF]++;
+                uint64_t pos = h[((src_k[i] ^ flip) >> shift) & 0xFF]++;
                 dst_k[pos] = src_k[i];
                 dst_i[pos] = src_i[i];
             }
         } else {
-            for (uint64_t i = lo; i < hi; i++) dst_k[h[(src_k[i] >> shift) & 0xFF]++] = src_k[i];
+            for (uint64_t i = lo; i < hi; i++)
+                dst_k[h[((src_k[i] ^ flip) >> shift) & 0xFF]++] = src_k[i];
         }
     }
 }
@@ -142,7 +144,7 @@ static int radix_pairs(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx,
     if (hist == NULL) return STRATA_ENOMEM;
     for (int byte = 0; byte < 8; byte++) {
         if (((diff >> (8 * byte)) & 0xFF) == 0) continue;
-        radix_pass(src_k, src_i, dst_k, dst_i, n, 8 * byte, hist, nt, NULL);
+        radix_pass(src_k, src_i, dst_k, dst_i, n, 8 * byte, 0, hist, nt, NULL);
         uint64_t *x = src_k;
         src_k = dst_k;
         dst_k = x;
@@ -174,7 +176,7 @@ static int radix_sort(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, 
     uint64_t *start = calloc(257, sizeof *start);
     int rc = hist == NULL || start == NULL ? STRATA_ENOMEM : STRATA_OK;
     if (rc == STRATA_OK) {
-        radix_pass(k, idx, tk, tidx, n, shift, hist, nt, start);
+        radix_pass(k, idx, tk, tidx, n, shift, 0, hist, nt, start);
         int failed = 0;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(| : failed)
         for (int d = 0; d < 256; d++) {
@@ -297,9 +299,7 @@ done:
 static int sort_i64(int64_t *keys, uint64_t n, int desc, int nt)
 {
     const uint64_t sign = (uint64_t)1 << 63, flip = desc ? ~sign : sign;
-    uint64_t diff = 0;
-#pragma omp parallel for num_threads(nt) reduction(| : diff) schedule(static)
-    for (uint64_t i = 1; i < n; i++) diff |= (uint64_t)keys[i] ^ (uint64_t)keys[0];
+    uint64_t diff = key_diff((const uint64_t *)keys, n, nt); /* the images' too: XOR cancels */
     if (diff == 0) return STRATA_OK;
     int top = 63 - __builtin_clzll(diff), shift = top >= 7 ? top - 7 : 0;
     int64_t *tk = st_alloc_big(n * sizeof *tk);
@@ -307,29 +307,8 @@ static int sort_i64(int64_t *keys, uint64_t n, int desc, int nt)
     uint64_t start[257];
     int rc = tk == NULL || hist == NULL ? STRATA_ENOMEM : STRATA_OK;
     if (rc == STRATA_OK) {
-#pragma omp parallel num_threads(nt)
-        {
-            int t = st_thread_num();
-            uint64_t lo, hi, *h = hist[t];
-            st_chunk(n, t, st_team_size(), &lo, &hi);
-            for (uint64_t i = lo; i < hi; i++) h[(((uint64_t)keys[i] ^ flip) >> shift) & 0xFF]++;
-#pragma omp barrier
-#pragma omp single
-            {
-                uint64_t sum = 0;
-                for (int d = 0; d < 256; d++) {
-                    start[d] = sum;
-                    for (int u = 0; u < nt; u++) {
-                        uint64_t c = hist[u][d];
-                        hist[u][d] = sum;
-                        sum += c;
-                    }
-                }
-                start[256] = sum;
-            }
-            for (uint64_t i = lo; i < hi; i++)
-                tk[h[(((uint64_t)keys[i] ^ flip) >> shift) & 0xFF]++] = keys[i];
-        }
+        radix_pass((const uint64_t *)keys, NULL, (uint64_t *)tk, NULL, n, shift, flip, hist, nt,
+                   start);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
         for (int d = 0; d < 256; d++) {
             uint64_t a = start[d], len = start[d + 1] - a;

@@ -200,25 +200,36 @@ static int ofd(int fd, int cmd, short type, uint64_t start, uint64_t len)
     return fcntl(fd, cmd, &fl);
 }
 
+int64_t st_deadline_ms(int timeout_ms)
+{
+    return timeout_ms < 0 ? INT64_MAX : mono_ms() + timeout_ms;
+}
+
+int st_backoff(int64_t deadline, long *sleep_us)
+{
+    int64_t now = mono_ms();
+    if (now >= deadline) return 0;
+    int64_t left_ms = deadline - now; /* INT64_MAX - now when waiting forever */
+    long left_us = left_ms > 1000000 ? 1000000000L : (long)(left_ms * 1000);
+    struct timespec ts = {0, (*sleep_us < left_us ? *sleep_us : left_us) * 1000};
+    nanosleep(&ts, NULL);
+    if (*sleep_us < 20000) *sleep_us *= 2;
+    return 1;
+}
+
 int st_lock_fd(st_err *err, int fd, int exclusive, uint64_t start, uint64_t len, int timeout_ms,
                const char *what)
 {
     short type = exclusive ? F_WRLCK : F_RDLCK;
-    int64_t deadline = timeout_ms < 0 ? INT64_MAX : mono_ms() + timeout_ms;
-    long sleep_us = 200;
+    int64_t deadline = st_deadline_ms(timeout_ms);
+    long sleep_us = ST_BACKOFF_FIRST_US;
     for (;;) {
         if (ofd(fd, F_OFD_SETLK, type, start, len) == 0) return STRATA_OK;
         if (errno != EAGAIN && errno != EACCES && errno != EINTR)
             return st_error_errno(err, errno, "cannot lock %s", what);
-        int64_t now = mono_ms();
-        if (now >= deadline)
+        if (!st_backoff(deadline, &sleep_us))
             return st_error(err, STRATA_ELOCKED, "%s is locked by another holder (waited %d ms)",
                             what, timeout_ms < 0 ? 0 : timeout_ms);
-        int64_t left_ms = deadline - now; /* INT64_MAX - now when waiting forever */
-        long left_us = left_ms > 1000000 ? 1000000000L : (long)(left_ms * 1000);
-        struct timespec ts = {0, (sleep_us < left_us ? sleep_us : left_us) * 1000};
-        nanosleep(&ts, NULL);
-        if (sleep_us < 20000) sleep_us *= 2;
     }
 }
 

@@ -58,6 +58,13 @@ int st_rmdir_files(st_err *err, const char *dir);
 int st_lock_fd(st_err *err, int fd, int exclusive, uint64_t start, uint64_t len, int timeout_ms,
                const char *what);
 
+/* Polls that wait for a lock: the deadline TIMEOUT_MS from now (negative: never), and a sleep
+ * before the next try, growing from ST_BACKOFF_FIRST_US (*SLEEP_US) up to 20 ms and never past
+ * DEADLINE; 0 (no sleep) once DEADLINE has passed. No signals, no threads. */
+#define ST_BACKOFF_FIRST_US 200
+int64_t st_deadline_ms(int timeout_ms);
+int st_backoff(int64_t deadline, long *sleep_us);
+
 /* Release an OFD lock taken with st_lock_fd(). */
 int st_unlock_fd(st_err *err, int fd, uint64_t start, uint64_t len, const char *what);
 
