@@ -119,9 +119,10 @@ char *st_pg_translate(const char *sql, int *nparams)
                 bad |= puts_(&o, "TEXT COLLATE \"C\"");
             else if (word_is(p, n, "USER") || word_is(p, n, "ARRAY")) /* reserved words here */
                 bad |= put(&o, "\"", 1) || put_lower(&o, p, n) || put(&o, "\"", 1);
-            else if (word_is(p, n, "WITHOUT") && word_is(nx, m, "ROWID"))
-                n = (size_t)(nx + m - p); /* dropped */
-            else
+            else if (word_is(p, n, "WITHOUT") && word_is(nx, m, "ROWID")) {
+                n = (size_t)(nx + m - p); /* dropped; a '-' on each side must not meet */
+                if (o.n > 0 && ((char *)o.v)[o.n - 1] == '-') bad |= put(&o, " ", 1);
+            } else
                 bad |= put(&o, p, n);
             p += n;
         } else {
