@@ -27,6 +27,7 @@
 #include "ops/ops.h"
 #include "util/bits.h"
 #include "util/dtype.h"
+#include "util/par.h"
 
 /* ---- tables -------------------------------------------------------------------------------- */
 
@@ -612,14 +613,12 @@ typedef struct mwriter {
     st_upd_job *j;
     st_upd_outw ow;
     int open, nc;
-    uint64_t rows, nbuf;
+    uint64_t rows, nbuf, cap; /* rows written, buffered, and room in the buffers */
     char *buf[ST_TBL_MAX];
     uint8_t *vbuf[ST_TBL_MAX]; /* the validity of the buffered rows */
     st_vec sbytes[ST_TBL_MAX]; /* string columns: bytes of the buffered rows */
     st_vec soff[ST_TBL_MAX];   /* their offsets (n+1) */
 } mwriter;
-
-enum { MW_BUF = 4096 };
 
 static int mw_flush(mwriter *m)
 {
@@ -653,13 +652,27 @@ static int mw_cut(mwriter *m)
     return rc;
 }
 
+/* Rows the buffer takes now: up to COUNT, within the buffer and the current output batch. */
+static uint64_t mw_room(const mwriter *m, uint64_t count)
+{
+    uint64_t room = m->cap - m->nbuf, left = m->j->out_rows - m->rows % m->j->out_rows;
+    uint64_t k = count < room ? count : room;
+    return k < left ? k : left;
+}
+
+/* K more rows are in the buffer: flush it when full, cut the batch when it is complete. */
+static int mw_took(mwriter *m, uint64_t k)
+{
+    m->nbuf += k;
+    m->rows += k;
+    return m->rows % m->j->out_rows == 0 ? mw_cut(m) : m->nbuf == m->cap ? mw_flush(m) : 0;
+}
+
 /* Append rows [FROM, FROM + COUNT) of T. */
 static int mw_rows(mwriter *m, const st_table *t, uint64_t from, uint64_t count)
 {
     while (count > 0) {
-        uint64_t room = MW_BUF - m->nbuf, left = m->j->out_rows - m->rows % m->j->out_rows;
-        uint64_t k = count < room ? count : room;
-        if (k > left) k = left;
+        uint64_t k = mw_room(m, count);
         for (int c = 0; c < m->nc; c++) {
             st_bits_copy(m->vbuf[c], m->nbuf, t->valid[c], from, k);
             if (t->dt[c] == STRATA_STR) {
@@ -681,24 +694,23 @@ static int mw_rows(mwriter *m, const st_table *t, uint64_t from, uint64_t count)
                 memcpy(m->buf[c] + m->nbuf * esz, (const char *)t->data[c] + from * esz, k * esz);
             }
         }
-        m->nbuf += k;
-        m->rows += k;
         from += k;
         count -= k;
-        int rc = m->rows % m->j->out_rows == 0 ? mw_cut(m) : m->nbuf == MW_BUF ? mw_flush(m) : 0;
+        int rc = mw_took(m, k);
         if (rc < 0) return rc;
     }
     return STRATA_OK;
 }
 
-static int mw_init(mwriter *m, st_upd_job *j, int nc)
+static int mw_init(mwriter *m, st_upd_job *j, int nc, uint64_t cap)
 {
     memset(m, 0, sizeof *m);
     m->j = j;
     m->nc = nc;
+    m->cap = cap;
     for (int c = 0; c < nc; c++) {
-        m->buf[c] = malloc(MW_BUF * 8);
-        m->vbuf[c] = malloc(MW_BUF / 8);
+        m->buf[c] = malloc(cap * 8);
+        m->vbuf[c] = malloc(cap / 8 + 1);
         m->sbytes[c] = (st_vec)ST_VEC(char);
         m->soff[c] = (st_vec)ST_VEC(int64_t);
         if (m->buf[c] == NULL || m->vbuf[c] == NULL) return STRATA_ENOMEM;
@@ -745,7 +757,7 @@ static int merge_runs(st_upd_job *j, const plan *p, srun *runs, size_t nr, uint6
 {
     mwriter m;
     srun **h = calloc(nr + 1, sizeof *h);
-    int rc = mw_init(&m, j, p->nc);
+    int rc = mw_init(&m, j, p->nc, 4096);
     if (rc < 0 || h == NULL) {
         rc = st_error(j->err, STRATA_ENOMEM, "out of memory merging");
         goto done;
@@ -797,6 +809,163 @@ done:
     return rc;
 }
 
+/* ---- a whole sort straight from the batches --------------------------------------------------- */
+
+/* A single-key sort with nothing to merge (no previous output, one chunk), whose key and gathered
+ * columns hold numbers and no nulls: the key's mapped batches are sorted into 16-byte records
+ * (st_argsort_segs), and the output is written block by block from them -- the index from the
+ * positions, the key from the images, each gathered column straight from its mapped batches,
+ * each expression over the block's columns -- so that no column is ever copied whole. The rows
+ * and bytes are those of the chunked path. */
+
+#define DIRECT_BLOCK      65536
+#define DIRECT_SLOT_SHIFT 16
+
+typedef struct direct {
+    const plan *p;
+    const st_srec *rec;
+    int desc;
+    const void **seg[ST_TBL_MAX]; /* the mapped batches of the key and of each gathered column */
+    const uint64_t *start;        /* the batches' first rows (NSEG + 1) */
+    size_t nseg;
+    uint32_t *slot; /* the batch holding row start[0] + (q << DIRECT_SLOT_SHIFT) */
+} direct;
+
+static int direct_ok(strata_snapshot *s, const plan *p, size_t nold, uint64_t consumed)
+{
+    if (p->sp->op != ST_OP_SORT || p->nk != 1 || nold > 0) return 0;
+    const st_schema *sch = st_snapshot_schema(s);
+    const st_cat_bcol *bcols = st_snapshot_bcols(s);
+    for (int c = 1; c < p->nc; c++) {
+        if (p->src[c] < 0) continue; /* an expression */
+        if (sch->cat[p->src[c]].dtype == STRATA_STR) return 0;
+        for (uint64_t b = consumed; b < st_snapshot_nbatches(s); b++)
+            if (bcols[b * (uint64_t)sch->ncols + (uint64_t)p->src[c]].nulls > 0) return 0;
+    }
+    return 1;
+}
+
+/* Element POS (a source row) of column C. */
+static inline const char *direct_at(const direct *d, int c, uint64_t pos, size_t esz)
+{
+    size_t s = d->slot[(pos - d->start[0]) >> DIRECT_SLOT_SHIFT];
+    while (d->start[s + 1] <= pos) s++;
+    return (const char *)d->seg[c][s] + (pos - d->start[s]) * esz;
+}
+
+#define DIRECT_GATHER(T)                                                                           \
+    for (uint64_t i = lo; i < hi; i++) ((T *)out)[i] = *(const T *)direct_at(d, c, rec[i].pos, sizeof(T))
+
+/* Rows [LO, HI) of the block whose records are REC: column C into OUT. */
+static void direct_fill(const direct *d, int c, strata_dtype dt, const st_srec *rec, uint64_t lo,
+                        uint64_t hi, void *out)
+{
+    size_t esz = strata_dtype_size(dt);
+    if (c == 0) {
+        for (uint64_t i = lo; i < hi; i++) ((uint64_t *)out)[i] = rec[i].pos;
+    } else if (c == 1 && (dt == STRATA_I64 || dt == STRATA_TS)) {
+        uint64_t flip = ((uint64_t)1 << 63) ^ (d->desc ? ~(uint64_t)0 : 0);
+        for (uint64_t i = lo; i < hi; i++) ((int64_t *)out)[i] = (int64_t)(rec[i].img ^ flip);
+    } else if (c == 1) {
+        /* a NaN's bits come from the batch: its payload and sign survive */
+        for (uint64_t i = lo; i < hi; i++) {
+            char *o = (char *)out + i * esz;
+            if (rec[i].img == UINT64_MAX && (dt == STRATA_F32 || dt == STRATA_F64))
+                memcpy(o, direct_at(d, c, rec[i].pos, esz), esz);
+            else
+                st_key_from_image(dt, rec[i].img, d->desc, o);
+        }
+    } else if (esz == 8) {
+        DIRECT_GATHER(uint64_t);
+    } else if (esz == 4) {
+        DIRECT_GATHER(uint32_t);
+    } else if (esz == 2) {
+        DIRECT_GATHER(uint16_t);
+    } else {
+        DIRECT_GATHER(uint8_t);
+    }
+}
+
+/* Write the output from the sorted records, in blocks of DIRECT_BLOCK rows. */
+static int direct_write(st_upd_job *j, const direct *d, uint64_t n)
+{
+    const plan *p = d->p;
+    mwriter m;
+    int rc = mw_init(&m, j, p->nc, DIRECT_BLOCK);
+    if (rc < 0) rc = st_error(j->err, STRATA_ENOMEM, "out of memory writing the sorted rows");
+    for (uint64_t from = 0; rc == STRATA_OK && from < n;) {
+        uint64_t k = mw_room(&m, n - from); /* the buffer is empty: every block starts at 0 */
+        const st_srec *rec = d->rec + from;
+        int nt = k < (DIRECT_BLOCK >> 2) ? 1 : j->nt;
+#pragma omp parallel num_threads(nt)
+        {
+            uint64_t lo, hi;
+            st_chunk(k, st_thread_num(), st_team_size(), &lo, &hi);
+            for (int c = 0; c < p->nc; c++)
+                if (c <= p->nk || p->src[c] >= 0)
+                    direct_fill(d, c, (strata_dtype)j->sch.cat[c].dtype, rec, lo, hi, m.buf[c]);
+        }
+        st_expr_input in[ST_TBL_MAX];
+        for (int c = 0; c < p->nc && rc == STRATA_OK; c++) {
+            if (c <= p->nk || p->src[c] >= 0) {
+                st_bits_fill(m.vbuf[c], 0, k, 1);
+                in[c] = (st_expr_input){m.buf[c], NULL, NULL};
+                continue;
+            }
+            uint64_t nulls = 0;
+            rc = st_expr_eval_nulls(j->err, p->e[c], in, k, m.buf[c], m.vbuf[c], &nulls, j->nt);
+            in[c] = (st_expr_input){m.buf[c], NULL, nulls > 0 ? m.vbuf[c] : NULL};
+        }
+        from += k;
+        if (rc == STRATA_OK) rc = mw_took(&m, k);
+        if (rc == STRATA_OK && m.nbuf > 0) rc = mw_flush(&m);
+    }
+    if (rc == STRATA_ENOMEM) rc = st_error(j->err, rc, "out of memory writing the sorted rows");
+    if (rc == STRATA_OK) rc = mw_cut(&m);
+    mw_free(&m);
+    return rc;
+}
+
+/* The whole sort of source rows [start[consumed], end) of S (direct_ok() holds). */
+static int direct_sort(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_t consumed)
+{
+    uint64_t nb = st_snapshot_nbatches(s);
+    const uint64_t *start = st_snapshot_row_start(s) + consumed;
+    size_t nseg = (size_t)(nb - consumed);
+    uint64_t n = start[nseg] - start[0], nslot = (n >> DIRECT_SLOT_SHIFT) + 1;
+    direct d = {.p = p, .desc = p->sp->desc, .start = start, .nseg = nseg};
+    d.slot = malloc(nslot * sizeof *d.slot);
+    st_srec *rec = st_alloc_big(n * sizeof *rec + 1);
+    d.rec = rec;
+    int rc = d.slot == NULL || rec == NULL ? STRATA_ENOMEM : STRATA_OK;
+    for (int c = 1; c < p->nc && rc == STRATA_OK; c++) {
+        if (p->src[c] < 0) continue;
+        if ((d.seg[c] = calloc(nseg + 1, sizeof *d.seg[c])) == NULL) rc = STRATA_ENOMEM;
+        for (size_t b = 0; b < nseg && rc == STRATA_OK; b++)
+            rc = strata_snapshot_map(s, consumed + b, p->src[c], &d.seg[c][b]);
+    }
+    if (rc == STRATA_ENOMEM)
+        rc = st_error(j->err, rc, "out of memory sorting %llu rows", (unsigned long long)n);
+    if (rc == STRATA_OK) {
+        size_t b = 0;
+        for (uint64_t q = 0; q < nslot; q++) {
+            while (b + 1 < nseg && start[b + 1] <= start[0] + (q << DIRECT_SLOT_SHIFT)) b++;
+            d.slot[q] = (uint32_t)b;
+        }
+        strata_dtype kt = (strata_dtype)st_snapshot_schema(s)->cat[p->src[1]].dtype;
+        rc = st_argsort_segs(kt, d.seg[1], start, nseg, d.desc, rec, j->nt);
+        if (rc < 0)
+            rc = st_error(j->err, rc, "out of memory sorting %llu rows", (unsigned long long)n);
+    }
+    if (rc == STRATA_OK) rc = st_upd_progress(j, j->ev.total, n);
+    if (rc == STRATA_OK) rc = direct_write(j, &d, n);
+    for (size_t b = 0; b < nseg; b++) st_snapshot_release(s, consumed + b);
+    for (int c = 0; c < ST_TBL_MAX; c++) free(d.seg[c]);
+    free(d.slot);
+    st_free_big(rec);
+    return rc;
+}
+
 /* ---- the refresh ---------------------------------------------------------------------------- */
 
 int st_upd_order(st_upd_job *j, const st_dspec *sp, strata_snapshot *s, const int *keycols,
@@ -813,6 +982,13 @@ int st_upd_order(st_upd_job *j, const st_dspec *sp, strata_snapshot *s, const in
     uint64_t r0 = st_snapshot_row_start(s)[consumed],
              r1 = st_snapshot_row_start(s)[st_snapshot_nbatches(s)], n = r1 - r0;
     plan_size(j, s, r0, r1, &p);
+    if (direct_ok(s, &p, nold, consumed) &&
+        (j->o->mem == 0 || (double)n * p.row_bytes <= (double)j->o->mem / 2)) {
+        int rc = direct_sort(j, s, &p, consumed);
+        if (rc == STRATA_OK) j->carry_to = p.nc;
+        plan_free(&p);
+        return rc;
+    }
     /* Chunks fit in half the budget: the rest is for the merge's windows and the writer. */
     uint64_t chunk = n > 0 ? n : 1;
     if (j->o->mem > 0) {

@@ -56,6 +56,25 @@ uint64_t st_key_bits(strata_dtype dtype, const void *keys, uint64_t i);
 /* The image the sorts order by: st_key_bits, inverted for DESC except that NaN stays last. */
 uint64_t st_key_image(strata_dtype dtype, const void *keys, uint64_t i, int desc);
 
+/* A sort record: the order-preserving image of a key (st_key_image) and the key's row position,
+ * laid out as a little-endian 128-bit integer (image high), so that sorting the records as
+ * integers sorts by key, ties by position: the stable order. */
+typedef struct st_srec {
+    uint64_t pos, img;
+} st_srec;
+
+/* Stable argsort of the keys of NSEG segments (segment S: KEYS[S], numeric DTYPE, rows START[S]
+ * to START[S + 1] of the whole; START has NSEG + 1 entries) into the N = START[NSEG] - START[0]
+ * records REC, in key order (DESC: descending; NaN last either way), positions counted from
+ * START[0]'s row. Input already in order (or strictly in reverse) costs one reading pass; fewer
+ * than 65 536 distinct images, a counting sort. STRATA_OK or STRATA_ENOMEM. */
+int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t *start,
+                    size_t nseg, int desc, st_srec *rec, int nthreads);
+
+/* The key of numeric DTYPE whose sort image (st_key_image with DESC) is IMG, into OUT (one
+ * element). Exact for every key but NaN, which comes back as the canonical quiet NaN. */
+void st_key_from_image(strata_dtype dtype, uint64_t img, int desc, void *out);
+
 /* ---- gather ---------------------------------------------------------------------------------- */
 
 /* OUT[i] = SRC[IDX[i] - BASE] for the N elements i < N (ESZ bytes each). With POS, only the N

@@ -62,7 +62,7 @@ int st_gdense(const int64_t *const *w, int nw, int nkeys, uint64_t n, const st_g
 
 /* Highway's vqsort (vqsort.cc; built with STRATA_HAVE_VQSORT): sort N 64-bit keys K in place;
  * or sort the N pairs (K, IDX) stably by key into OUT_K and OUT_IDX, through SCRATCH (16 N
- * bytes, 16-byte aligned). */
+ * bytes, 16-byte aligned); or sort N records in place by (image, position). */
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -70,9 +70,16 @@ void st_vqsort_i64(int64_t *k, uint64_t n, int desc);
 void st_vqsort_keys(uint64_t *k, uint64_t n);
 void st_vqsort_pairs(const uint64_t *k, const uint64_t *idx, uint64_t *out_k, uint64_t *out_idx,
                      uint64_t n, void *scratch);
+void st_vqsort_recs(void *rec, uint64_t n);
 #ifdef __cplusplus
 }
 #endif
+
+/* The LSD radix passes of sort.c, shared with sortrec.c: the bits in which N keys K differ from
+ * the first; a stable sort of the pairs (K, IDX) by K over the bytes of DIFF (see sort.c). */
+uint64_t st_key_diff(const uint64_t *k, uint64_t n, int nt);
+int st_radix_pairs(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, uint64_t n,
+                   uint64_t diff, int nt);
 
 /* Shared by groupby.c and gmerge.c. */
 /* Room for NEED groups in G (capacity *CAP); STRATA_ENOMEM leaves G valid. */

@@ -82,7 +82,7 @@ static int nthreads_for(uint64_t n, int nthreads)
 }
 
 /* The bits in which the N keys K differ from the first. */
-static uint64_t key_diff(const uint64_t *k, uint64_t n, int nt)
+uint64_t st_key_diff(const uint64_t *k, uint64_t n, int nt)
 {
     uint64_t diff = 0;
 #pragma omp parallel for num_threads(nt) reduction(| : diff) schedule(static)
@@ -134,9 +134,9 @@ static void radix_pass(const uint64_t *src_k, const uint64_t *src_i, uint64_t *d
 }
 
 /* Sort (K, IDX) pairs of length N by K, stably: LSD over the bytes in which the keys differ
- * (DIFF, from key_diff()). The result ends in K/IDX (the buffers are swapped as needed); TK/TIDX
+ * (DIFF, from st_key_diff()). The result ends in K/IDX (the buffers are swapped as needed); TK/TIDX
  * are scratch of the same size. IDX may be NULL (keys only). */
-static int radix_pairs(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, uint64_t n,
+int st_radix_pairs(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, uint64_t n,
                        uint64_t diff, int nt)
 {
     uint64_t *src_k = k, *src_i = idx, *dst_k = tk, *dst_i = tidx;
@@ -163,14 +163,14 @@ static int radix_pairs(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx,
 /* Below this many keys the LSD passes run over the whole array; above, one MSD pass first. */
 #define ST_MSD_MIN ((uint64_t)1 << 18)
 
-/* Sort (K, IDX) pairs as radix_pairs() does, into K/IDX. Large arrays take one stable MSD pass on
+/* Sort (K, IDX) pairs as st_radix_pairs() does, into K/IDX. Large arrays take one stable MSD pass on
  * the top 8 bits that differ, into TK/TIDX; then each bucket (small enough to stay in cache) is
- * sorted on its own by radix_pairs() and copied back while it is hot. Buckets go to threads
+ * sorted on its own by st_radix_pairs() and copied back while it is hot. Buckets go to threads
  * dynamically, but each is sorted by one thread, so the result does not depend on NT. */
 static int radix_sort(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, uint64_t n, int nt)
 {
-    uint64_t diff = key_diff(k, n, nt);
-    if (n < ST_MSD_MIN || diff == 0) return radix_pairs(k, idx, tk, tidx, n, diff, nt);
+    uint64_t diff = st_key_diff(k, n, nt);
+    if (n < ST_MSD_MIN || diff == 0) return st_radix_pairs(k, idx, tk, tidx, n, diff, nt);
     int top = 63 - __builtin_clzll(diff), shift = top >= 7 ? top - 7 : 0;
     uint64_t(*hist)[256] = calloc((size_t)nt, sizeof *hist);
     uint64_t *start = calloc(257, sizeof *start);
@@ -200,7 +200,7 @@ static int radix_sort(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, 
 #endif
             /* sorted in TK (radix_pairs leaves its result in its first buffers), then back */
             if (len > 1 &&
-                radix_pairs(tk + a, bti, k + a, bi, len, key_diff(tk + a, len, 1), 1) < 0)
+                st_radix_pairs(tk + a, bti, k + a, bi, len, st_key_diff(tk + a, len, 1), 1) < 0)
                 failed = 1;
             memcpy(k + a, tk + a, len * sizeof *k);
             if (idx != NULL) memcpy(idx + a, tidx + a, len * sizeof *idx);
@@ -299,7 +299,7 @@ done:
 static int sort_i64(int64_t *keys, uint64_t n, int desc, int nt)
 {
     const uint64_t sign = (uint64_t)1 << 63, flip = desc ? ~sign : sign;
-    uint64_t diff = key_diff((const uint64_t *)keys, n, nt); /* the images' too: XOR cancels */
+    uint64_t diff = st_key_diff((const uint64_t *)keys, n, nt); /* the images' too: XOR cancels */
     if (diff == 0) return STRATA_OK;
     int top = 63 - __builtin_clzll(diff), shift = top >= 7 ? top - 7 : 0;
     int64_t *tk = st_alloc_big(n * sizeof *tk);

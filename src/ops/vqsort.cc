@@ -12,6 +12,7 @@ void st_vqsort_i64(int64_t *k, uint64_t n, int desc);
 void st_vqsort_keys(uint64_t *k, uint64_t n);
 void st_vqsort_pairs(const uint64_t *k, const uint64_t *idx, uint64_t *out_k, uint64_t *out_idx,
                      uint64_t n, void *scratch);
+void st_vqsort_recs(void *rec, uint64_t n);
 }
 
 extern "C" void st_vqsort_i64(int64_t *k, uint64_t n, int desc)
@@ -45,4 +46,11 @@ extern "C" void st_vqsort_pairs(const uint64_t *k, const uint64_t *idx, uint64_t
         out_k[i] = r[i].hi;
         out_idx[i] = idx[r[i].lo];
     }
+}
+
+extern "C" void st_vqsort_recs(void *rec, uint64_t n)
+{
+    // st_srec {pos, img} is hwy::uint128_t {lo, hi}: by image, ties by position
+    hwy::Sorter sorter;
+    sorter(static_cast<hwy::uint128_t *>(rec), (size_t)n, hwy::SortAscending());
 }

@@ -1,0 +1,325 @@
+/*
+ * sortrec.c -- the stable argsort of a key column given as segments (the mapped batches of a
+ * column) into 16-byte records (position, image): what the full sort of a derived dataset uses,
+ * so that neither the keys nor their images are ever copied into arrays of their own, and the
+ * sorted keys come back from the images without a gather.
+ *
+ * One pass finds the images' range and whether they are in order already (non-decreasing: the
+ * records are written in order; strictly decreasing: in reverse). A range of fewer than
+ * ST_SREC_DENSE values is sorted by counting: one histogram pass, one placing pass. Otherwise one
+ * MSD pass places the records into up to 2^ST_SREC_BITS buckets by the top bits of
+ * (image - min), and each bucket is sorted as 128-bit integers (image high, position low, so ties
+ * go by position) by Highway's vqsort, or without Highway by LSD radix. Every pass gives each
+ * thread a fixed range of rows and places them digit-major, thread-minor: the result is the
+ * unique stable order, whatever the number of threads.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/ops_int.h"
+#include "util/par.h"
+
+#define ST_SREC_DENSE ((uint64_t)1 << 16)
+#define ST_SREC_BITS  11
+#define ST_SREC_BLOCK 2048
+
+typedef struct segs {
+    strata_dtype dt;
+    const void *const *keys;
+    const uint64_t *start;
+    size_t nseg;
+    int desc;
+} segs;
+
+/* Images of keys [I0, I0 + N) of one segment into OUT. */
+static void images(strata_dtype dt, const void *keys, uint64_t i0, uint64_t n, int desc,
+                   uint64_t *out)
+{
+    const uint64_t sign = (uint64_t)1 << 63, x = desc ? ~(uint64_t)0 : 0;
+    switch (dt) {
+    case STRATA_I64:
+    case STRATA_TS: {
+        const int64_t *k = (const int64_t *)keys + i0;
+        for (uint64_t i = 0; i < n; i++) out[i] = ((uint64_t)k[i] ^ sign) ^ x;
+        break;
+    }
+    case STRATA_U64: {
+        const uint64_t *k = (const uint64_t *)keys + i0;
+        for (uint64_t i = 0; i < n; i++) out[i] = k[i] ^ x;
+        break;
+    }
+    case STRATA_I32: {
+        const int32_t *k = (const int32_t *)keys + i0;
+        for (uint64_t i = 0; i < n; i++) out[i] = ((uint64_t)(int64_t)k[i] ^ sign) ^ x;
+        break;
+    }
+    case STRATA_F64: {
+        const uint64_t *k = (const uint64_t *)keys + i0, exp = 0x7FF0000000000000ull;
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t u = k[i], img = (u & sign ? ~u : u | sign) ^ x;
+            out[i] = (u & exp) == exp && (u & ~(exp | sign)) ? UINT64_MAX : img;
+        }
+        break;
+    }
+    default:
+        for (uint64_t i = 0; i < n; i++) out[i] = st_key_image(dt, keys, i0 + i, desc);
+    }
+}
+
+/* Images of rows [LO, LO + N) of the whole (positions from the first segment's start) into OUT;
+ * *S is a segment at or before LO's, advanced to it. */
+static void seg_images(const segs *g, size_t *s, uint64_t lo, uint64_t n, uint64_t *out)
+{
+    uint64_t base = g->start[0];
+    while (n > 0) {
+        while (g->start[*s + 1] - base <= lo) (*s)++;
+        uint64_t s0 = g->start[*s] - base, m = g->start[*s + 1] - base - lo;
+        if (m > n) m = n;
+        images(g->dt, g->keys[*s], lo - s0, m, g->desc, out);
+        out += m;
+        lo += m;
+        n -= m;
+    }
+}
+
+/* The first segment holding row LO of the whole. */
+static size_t seg_of(const segs *g, uint64_t lo)
+{
+    size_t a = 0, b = g->nseg; /* start[a] - base <= lo < start[b] - base */
+    while (b - a > 1) {
+        size_t m = (a + b) / 2;
+        if (g->start[m] - g->start[0] <= lo)
+            a = m;
+        else
+            b = m;
+    }
+    return a;
+}
+
+typedef struct scan {
+    uint64_t min, max, first, last;
+    int up, down; /* non-decreasing; strictly decreasing */
+} scan;
+
+/* The range of the images, and whether they are in order already. */
+static void scan_images(const segs *g, uint64_t n, int nt, scan *out)
+{
+    scan sc[64];
+    if (nt > 64) nt = 64;
+#pragma omp parallel num_threads(nt)
+    {
+        int t = st_thread_num(), nteam = st_team_size();
+        uint64_t lo, hi, buf[ST_SREC_BLOCK], mn = UINT64_MAX, mx = 0, prev = 0;
+        int up = 1, down = 1;
+        st_chunk(n, t, nteam, &lo, &hi);
+        size_t s = seg_of(g, lo);
+        scan *my = &sc[t];
+        my->first = 0;
+        for (uint64_t r = lo; r < hi; r += ST_SREC_BLOCK) {
+            uint64_t m = hi - r < ST_SREC_BLOCK ? hi - r : ST_SREC_BLOCK;
+            seg_images(g, &s, r, m, buf);
+            if (r == lo) my->first = prev = buf[0];
+            for (uint64_t i = 0; i < m; i++) {
+                uint64_t v = buf[i];
+                mn = v < mn ? v : mn;
+                mx = v > mx ? v : mx;
+                up &= v >= prev;
+                down &= v < prev || (r == lo && i == 0);
+                prev = v;
+            }
+        }
+        *my = (scan){mn, mx, my->first, prev, up, down};
+        if (lo == hi) *my = (scan){UINT64_MAX, 0, 0, 0, 1, 1};
+#pragma omp barrier
+#pragma omp single
+        {
+            *out = (scan){UINT64_MAX, 0, 0, 0, 1, 1};
+            int seen = 0;
+            for (int u = 0; u < nteam; u++) {
+                uint64_t ulo, uhi;
+                st_chunk(n, u, nteam, &ulo, &uhi);
+                if (ulo == uhi) continue;
+                out->min = sc[u].min < out->min ? sc[u].min : out->min;
+                out->max = sc[u].max > out->max ? sc[u].max : out->max;
+                out->up &= sc[u].up && (!seen || out->last <= sc[u].first);
+                out->down &= sc[u].down && (!seen || out->last > sc[u].first);
+                out->last = sc[u].last;
+                seen = 1;
+            }
+        }
+    }
+}
+
+/* The records of rows in order (REVERSE: in reverse order). */
+static void fill_in_order(const segs *g, uint64_t n, int reverse, st_srec *rec, int nt)
+{
+#pragma omp parallel num_threads(nt)
+    {
+        uint64_t lo, hi, buf[ST_SREC_BLOCK], base = g->start[0];
+        st_chunk(n, st_thread_num(), st_team_size(), &lo, &hi);
+        size_t s = seg_of(g, lo);
+        for (uint64_t r = lo; r < hi; r += ST_SREC_BLOCK) {
+            uint64_t m = hi - r < ST_SREC_BLOCK ? hi - r : ST_SREC_BLOCK;
+            seg_images(g, &s, r, m, buf);
+            for (uint64_t i = 0; i < m; i++) {
+                uint64_t at = reverse ? n - 1 - (r + i) : r + i;
+                rec[at] = (st_srec){base + r + i, buf[i]};
+            }
+        }
+    }
+}
+
+/* One stable placing pass by digit (image - MIN) >> SHIFT (NB digits) into REC; START receives
+ * the NB + 1 bucket boundaries. HIST: NT x NB counters. */
+static void place(const segs *g, uint64_t n, uint64_t min, int shift, uint64_t nb, uint64_t *hist,
+                  uint64_t *start, st_srec *rec, int nt)
+{
+    memset(hist, 0, (size_t)nt * nb * sizeof *hist);
+#pragma omp parallel num_threads(nt)
+    {
+        int t = st_thread_num(), nteam = st_team_size();
+        uint64_t lo, hi, buf[ST_SREC_BLOCK], base = g->start[0], *h = hist + (uint64_t)t * nb;
+        st_chunk(n, t, nteam, &lo, &hi);
+        size_t s0 = seg_of(g, lo), s = s0;
+        for (uint64_t r = lo; r < hi; r += ST_SREC_BLOCK) {
+            uint64_t m = hi - r < ST_SREC_BLOCK ? hi - r : ST_SREC_BLOCK;
+            seg_images(g, &s, r, m, buf);
+            for (uint64_t i = 0; i < m; i++) h[(buf[i] - min) >> shift]++;
+        }
+#pragma omp barrier
+#pragma omp single
+        {
+            uint64_t sum = 0;
+            for (uint64_t d = 0; d < nb; d++) {
+                start[d] = sum;
+                for (int u = 0; u < nteam; u++) {
+                    uint64_t c = hist[(uint64_t)u * nb + d];
+                    hist[(uint64_t)u * nb + d] = sum;
+                    sum += c;
+                }
+            }
+            start[nb] = sum;
+        }
+        s = s0;
+        for (uint64_t r = lo; r < hi; r += ST_SREC_BLOCK) {
+            uint64_t m = hi - r < ST_SREC_BLOCK ? hi - r : ST_SREC_BLOCK;
+            seg_images(g, &s, r, m, buf);
+            for (uint64_t i = 0; i < m; i++)
+                rec[h[(buf[i] - min) >> shift]++] = (st_srec){base + r + i, buf[i]};
+        }
+    }
+}
+
+/* Sort the N records of one bucket by (image, position). */
+static int sort_bucket(st_srec *rec, uint64_t n)
+{
+#ifdef STRATA_HAVE_VQSORT
+    st_vqsort_recs(rec, n);
+    return STRATA_OK;
+#else
+    /* placed in position order: a stable sort by image alone gives (image, position) */
+    uint64_t *k = malloc(4 * n * sizeof *k);
+    if (k == NULL) return STRATA_ENOMEM;
+    uint64_t *idx = k + n, *tk = k + 2 * n, *tidx = k + 3 * n;
+    for (uint64_t i = 0; i < n; i++) {
+        k[i] = rec[i].img;
+        idx[i] = rec[i].pos;
+    }
+    int rc = st_radix_pairs(k, idx, tk, tidx, n, st_key_diff(k, n, 1), 1);
+    for (uint64_t i = 0; rc == STRATA_OK && i < n; i++) rec[i] = (st_srec){idx[i], k[i]};
+    free(k);
+    return rc;
+#endif
+}
+
+int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t *start,
+                    size_t nseg, int desc, st_srec *rec, int nthreads)
+{
+    uint64_t n = start[nseg] - start[0];
+    if (n == 0) return STRATA_OK;
+    segs g = {dtype, keys, start, nseg, desc};
+    int nt = n < ((uint64_t)1 << 16) || nthreads < 1 ? 1 : nthreads;
+    scan sc;
+    scan_images(&g, n, nt, &sc);
+    if (sc.up || sc.down) {
+        fill_in_order(&g, n, !sc.up, rec, nt);
+        return STRATA_OK;
+    }
+    uint64_t range = sc.max - sc.min, nb;
+    int shift = 0;
+    if (range < ST_SREC_DENSE) {
+        nb = range + 1;
+    } else {
+        int bits = 64 - __builtin_clzll(range), db = bits < ST_SREC_BITS ? bits : ST_SREC_BITS;
+        shift = bits - db;
+        nb = (range >> shift) + 1;
+    }
+    uint64_t *hist = malloc(((size_t)nt * nb + nb + 1) * sizeof *hist);
+    if (hist == NULL) return STRATA_ENOMEM;
+    uint64_t *bstart = hist + (size_t)nt * nb;
+    place(&g, n, sc.min, shift, nb, hist, bstart, rec, nt);
+    int failed = 0;
+    if (shift > 0) {
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(| : failed)
+        for (uint64_t d = 0; d < nb; d++) {
+            uint64_t a = bstart[d], len = bstart[d + 1] - a;
+            if (len > 1 && sort_bucket(rec + a, len) < 0) failed = 1;
+        }
+    }
+    free(hist);
+    return failed ? STRATA_ENOMEM : STRATA_OK;
+}
+
+void st_key_from_image(strata_dtype dtype, uint64_t img, int desc, void *out)
+{
+    const uint64_t sign = (uint64_t)1 << 63;
+    if (dtype == STRATA_F32 || dtype == STRATA_F64) {
+        if (img == UINT64_MAX) { /* NaN */
+            if (dtype == STRATA_F64) {
+                uint64_t u = 0x7FF8000000000000ull;
+                memcpy(out, &u, 8);
+            } else {
+                uint32_t u = 0x7FC00000u;
+                memcpy(out, &u, 4);
+            }
+            return;
+        }
+        if (desc) img = ~img;
+        if (dtype == STRATA_F64) {
+            uint64_t u = img & sign ? img ^ sign : ~img;
+            memcpy(out, &u, 8);
+        } else {
+            uint32_t u = (uint32_t)(img & 0x80000000u ? img ^ 0x80000000u : ~img);
+            memcpy(out, &u, 4);
+        }
+        return;
+    }
+    if (desc) img = ~img;
+    switch (dtype) {
+    case STRATA_I8:
+        *(int8_t *)out = (int8_t)(int64_t)(img ^ sign);
+        break;
+    case STRATA_I16:
+        *(int16_t *)out = (int16_t)(int64_t)(img ^ sign);
+        break;
+    case STRATA_I32:
+        *(int32_t *)out = (int32_t)(int64_t)(img ^ sign);
+        break;
+    case STRATA_I64:
+    case STRATA_TS:
+        *(int64_t *)out = (int64_t)(img ^ sign);
+        break;
+    case STRATA_U8:
+    case STRATA_BOOL:
+        *(uint8_t *)out = (uint8_t)img;
+        break;
+    case STRATA_U16:
+        *(uint16_t *)out = (uint16_t)img;
+        break;
+    case STRATA_U32:
+        *(uint32_t *)out = (uint32_t)img;
+        break;
+    default:
+        *(uint64_t *)out = img;
+    }
+}
