@@ -629,15 +629,19 @@ static int mw_flush(mwriter *m)
         if ((rc = st_upd_out_begin(j, &m->ow, m->nc)) < 0) return rc;
         m->open = 1;
     }
-    for (int c = 0; c < m->nc && rc == STRATA_OK; c++) {
+    /* Large blocks: the columns (hashed, summarised and written each on its own) in parallel. */
+    int crc[ST_TBL_MAX], nt = m->nbuf >= 16384 ? j->nt : 1;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int c = 0; c < m->nc; c++) {
         if (j->sch.cat[c].dtype == STRATA_STR)
-            rc = st_colw_append_str_valid(j->err, &m->ow.w[c], m->soff[c].v, m->sbytes[c].v,
-                                          m->vbuf[c], 0, m->nbuf);
+            crc[c] = st_colw_append_str_valid(j->err, &m->ow.w[c], m->soff[c].v, m->sbytes[c].v,
+                                              m->vbuf[c], 0, m->nbuf);
         else
-            rc = st_colw_append_valid(j->err, &m->ow.w[c], m->buf[c], m->vbuf[c], 0, m->nbuf);
+            crc[c] = st_colw_append_valid(j->err, &m->ow.w[c], m->buf[c], m->vbuf[c], 0, m->nbuf);
         m->sbytes[c].n = 0;
         m->soff[c].n = 0;
     }
+    for (int c = 0; c < m->nc && rc == STRATA_OK; c++) rc = crc[c];
     m->nbuf = 0;
     return rc;
 }
@@ -809,7 +813,8 @@ done:
     return rc;
 }
 
-/* ---- a whole sort straight from the batches --------------------------------------------------- */
+/* ---- a whole sort straight from the batches ---------------------------------------------------
+ */
 
 /* A single-key sort with nothing to merge (no previous output, one chunk), whose key and gathered
  * columns hold numbers and no nulls: the key's mapped batches are sorted into 16-byte records
@@ -853,8 +858,14 @@ static inline const char *direct_at(const direct *d, int c, uint64_t pos, size_t
     return (const char *)d->seg[c][s] + (pos - d->start[s]) * esz;
 }
 
+/* Random reads: each element's line is asked for DIRECT_AHEAD rows before it is needed. */
+#define DIRECT_AHEAD 16
 #define DIRECT_GATHER(T)                                                                           \
-    for (uint64_t i = lo; i < hi; i++) ((T *)out)[i] = *(const T *)direct_at(d, c, rec[i].pos, sizeof(T))
+    for (uint64_t i = lo; i < hi; i++) {                                                           \
+        if (i + DIRECT_AHEAD < hi)                                                                 \
+            __builtin_prefetch(direct_at(d, c, rec[i + DIRECT_AHEAD].pos, sizeof(T)));             \
+        ((T *)out)[i] = *(const T *)direct_at(d, c, rec[i].pos, sizeof(T));                        \
+    }
 
 /* Rows [LO, HI) of the block whose records are REC: column C into OUT. */
 static void direct_fill(const direct *d, int c, strata_dtype dt, const st_srec *rec, uint64_t lo,
@@ -926,6 +937,37 @@ static int direct_write(st_upd_job *j, const direct *d, uint64_t n)
     return rc;
 }
 
+/* The smallest and largest sort image of column COL in batches [B0, end) of S, from their
+ * statistics into HINT; 0 when a batch has none. */
+static int key_hint(strata_snapshot *s, int col, uint64_t b0, int desc, uint64_t hint[2])
+{
+    const st_schema *sch = st_snapshot_schema(s);
+    strata_dtype dt = (strata_dtype)sch->cat[col].dtype;
+    int isf = dt == STRATA_F32 || dt == STRATA_F64;
+    hint[0] = UINT64_MAX;
+    hint[1] = 0;
+    for (uint64_t b = b0; b < st_snapshot_nbatches(s); b++) {
+        const st_cat_bcol *bc = &st_snapshot_bcols(s)[b * (uint64_t)sch->ncols + (uint64_t)col];
+        if (st_snapshot_batches(s)[b].nrows == 0) continue;
+        if (bc->has_minmax != (isf ? 2 : 1)) return 0;
+        for (int e = 0; e < 2; e++) {
+            char v[8];
+            if (dt == STRATA_F32) {
+                float f = (float)(e ? bc->max_f : bc->min_f);
+                memcpy(v, &f, 4);
+            } else if (isf) {
+                memcpy(v, e ? &bc->max_f : &bc->min_f, 8);
+            } else { /* the low bytes of the 64-bit value: the value in the column's type */
+                memcpy(v, e ? &bc->max_i : &bc->min_i, strata_dtype_size(dt));
+            }
+            uint64_t img = st_key_image(dt, v, 0, desc);
+            hint[0] = img < hint[0] ? img : hint[0];
+            hint[1] = img > hint[1] ? img : hint[1];
+        }
+    }
+    return 1;
+}
+
 /* The whole sort of source rows [start[consumed], end) of S (direct_ok() holds). */
 static int direct_sort(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_t consumed)
 {
@@ -953,7 +995,9 @@ static int direct_sort(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_
             d.slot[q] = (uint32_t)b;
         }
         strata_dtype kt = (strata_dtype)st_snapshot_schema(s)->cat[p->src[1]].dtype;
-        rc = st_argsort_segs(kt, d.seg[1], start, nseg, d.desc, rec, j->nt);
+        uint64_t hint[2];
+        int hinted = key_hint(s, p->src[1], consumed, d.desc, hint);
+        rc = st_argsort_segs(kt, d.seg[1], start, nseg, d.desc, hinted ? hint : NULL, rec, j->nt);
         if (rc < 0)
             rc = st_error(j->err, rc, "out of memory sorting %llu rows", (unsigned long long)n);
     }

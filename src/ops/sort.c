@@ -137,7 +137,7 @@ static void radix_pass(const uint64_t *src_k, const uint64_t *src_i, uint64_t *d
  * (DIFF, from st_key_diff()). The result ends in K/IDX (the buffers are swapped as needed); TK/TIDX
  * are scratch of the same size. IDX may be NULL (keys only). */
 int st_radix_pairs(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, uint64_t n,
-                       uint64_t diff, int nt)
+                   uint64_t diff, int nt)
 {
     uint64_t *src_k = k, *src_i = idx, *dst_k = tk, *dst_i = tidx;
     uint64_t(*hist)[256] = calloc((size_t)nt, sizeof *hist);
@@ -163,8 +163,8 @@ int st_radix_pairs(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, uin
 /* Below this many keys the LSD passes run over the whole array; above, one MSD pass first. */
 #define ST_MSD_MIN ((uint64_t)1 << 18)
 
-/* Sort (K, IDX) pairs as st_radix_pairs() does, into K/IDX. Large arrays take one stable MSD pass on
- * the top 8 bits that differ, into TK/TIDX; then each bucket (small enough to stay in cache) is
+/* Sort (K, IDX) pairs as st_radix_pairs() does, into K/IDX. Large arrays take one stable MSD pass
+ * on the top 8 bits that differ, into TK/TIDX; then each bucket (small enough to stay in cache) is
  * sorted on its own by st_radix_pairs() and copied back while it is hot. Buckets go to threads
  * dynamically, but each is sorted by one thread, so the result does not depend on NT. */
 static int radix_sort(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, uint64_t n, int nt)

@@ -99,41 +99,70 @@ static size_t seg_of(const segs *g, uint64_t lo)
 typedef struct scan {
     uint64_t min, max, first, last;
     int up, down; /* non-decreasing; strictly decreasing */
+    int out;      /* an image outside the digits' range */
+    int team;     /* the team that counted the histograms */
 } scan;
 
-/* The range of the images, and whether they are in order already. */
-static void scan_images(const segs *g, uint64_t n, int nt, scan *out)
+/* How images become bucket digits: (image - MIN) >> SHIFT, for images up to MIN + RANGE. */
+typedef struct digits {
+    uint64_t min, range, nb;
+    int shift;
+} digits;
+
+static void digits_for(uint64_t min, uint64_t max, digits *dg)
+{
+    dg->min = min;
+    dg->range = max - min;
+    dg->shift = 0;
+    if (dg->range >= ST_SREC_DENSE) {
+        int bits = 64 - __builtin_clzll(dg->range);
+        dg->shift = bits - (bits < ST_SREC_BITS ? bits : ST_SREC_BITS);
+    }
+    dg->nb = (dg->range >> dg->shift) + 1;
+}
+
+/* The range of the images and whether they are in order already; with DG, each thread's
+ * histogram of digits too (HIST: NT x DG->nb), unless an image falls outside DG's range. */
+static void scan_images(const segs *g, uint64_t n, int nt, const digits *dg, uint64_t *hist,
+                        scan *out)
 {
     scan sc[64];
-    if (nt > 64) nt = 64;
 #pragma omp parallel num_threads(nt)
     {
-        int t = st_thread_num(), nteam = st_team_size();
-        uint64_t lo, hi, buf[ST_SREC_BLOCK], mn = UINT64_MAX, mx = 0, prev = 0;
+        int t = st_thread_num(), nteam = st_team_size(), bad = 0;
+        uint64_t lo, hi, buf[ST_SREC_BLOCK], mn = UINT64_MAX, mx = 0, prev = 0, first = 0;
         int up = 1, down = 1;
         st_chunk(n, t, nteam, &lo, &hi);
         size_t s = seg_of(g, lo);
-        scan *my = &sc[t];
-        my->first = 0;
+        uint64_t *h = dg != NULL ? hist + (uint64_t)t * dg->nb : NULL;
+        if (h != NULL) memset(h, 0, dg->nb * sizeof *h);
         for (uint64_t r = lo; r < hi; r += ST_SREC_BLOCK) {
             uint64_t m = hi - r < ST_SREC_BLOCK ? hi - r : ST_SREC_BLOCK;
             seg_images(g, &s, r, m, buf);
-            if (r == lo) my->first = prev = buf[0];
+            if (r == lo) first = prev = buf[0];
+            down &= r == lo || buf[0] < prev;
             for (uint64_t i = 0; i < m; i++) {
                 uint64_t v = buf[i];
                 mn = v < mn ? v : mn;
                 mx = v > mx ? v : mx;
                 up &= v >= prev;
-                down &= v < prev || (r == lo && i == 0);
+                down &= i == 0 || v < buf[i - 1];
                 prev = v;
             }
+            if (h != NULL && !bad) {
+                for (uint64_t i = 0; i < m; i++) {
+                    uint64_t v = buf[i] - dg->min;
+                    bad |= v > dg->range;
+                    h[(v > dg->range ? 0 : v) >> dg->shift]++;
+                }
+            }
         }
-        *my = (scan){mn, mx, my->first, prev, up, down};
-        if (lo == hi) *my = (scan){UINT64_MAX, 0, 0, 0, 1, 1};
+        sc[t] = lo == hi ? (scan){UINT64_MAX, 0, 0, 0, 1, 1, 0, 0}
+                         : (scan){mn, mx, first, prev, up, down, bad, 0};
 #pragma omp barrier
 #pragma omp single
         {
-            *out = (scan){UINT64_MAX, 0, 0, 0, 1, 1};
+            *out = (scan){UINT64_MAX, 0, 0, 0, 1, 1, 0, nteam};
             int seen = 0;
             for (int u = 0; u < nteam; u++) {
                 uint64_t ulo, uhi;
@@ -143,6 +172,7 @@ static void scan_images(const segs *g, uint64_t n, int nt, scan *out)
                 out->max = sc[u].max > out->max ? sc[u].max : out->max;
                 out->up &= sc[u].up && (!seen || out->last <= sc[u].first);
                 out->down &= sc[u].down && (!seen || out->last > sc[u].first);
+                out->out |= sc[u].out;
                 out->last = sc[u].last;
                 seen = 1;
             }
@@ -169,22 +199,26 @@ static void fill_in_order(const segs *g, uint64_t n, int reverse, st_srec *rec, 
     }
 }
 
-/* One stable placing pass by digit (image - MIN) >> SHIFT (NB digits) into REC; START receives
- * the NB + 1 bucket boundaries. HIST: NT x NB counters. */
-static void place(const segs *g, uint64_t n, uint64_t min, int shift, uint64_t nb, uint64_t *hist,
+/* One stable placing pass by digit into REC; START receives the NB + 1 bucket boundaries. HIST
+ * (NT x NB counters) holds each thread's counts already when COUNTED is the team's size. */
+static void place(const segs *g, uint64_t n, const digits *dg, uint64_t *hist, int counted,
                   uint64_t *start, st_srec *rec, int nt)
 {
-    memset(hist, 0, (size_t)nt * nb * sizeof *hist);
+    uint64_t nb = dg->nb, min = dg->min;
+    int shift = dg->shift;
 #pragma omp parallel num_threads(nt)
     {
         int t = st_thread_num(), nteam = st_team_size();
         uint64_t lo, hi, buf[ST_SREC_BLOCK], base = g->start[0], *h = hist + (uint64_t)t * nb;
         st_chunk(n, t, nteam, &lo, &hi);
         size_t s0 = seg_of(g, lo), s = s0;
-        for (uint64_t r = lo; r < hi; r += ST_SREC_BLOCK) {
-            uint64_t m = hi - r < ST_SREC_BLOCK ? hi - r : ST_SREC_BLOCK;
-            seg_images(g, &s, r, m, buf);
-            for (uint64_t i = 0; i < m; i++) h[(buf[i] - min) >> shift]++;
+        if (counted != nteam) {
+            memset(h, 0, nb * sizeof *h);
+            for (uint64_t r = lo; r < hi; r += ST_SREC_BLOCK) {
+                uint64_t m = hi - r < ST_SREC_BLOCK ? hi - r : ST_SREC_BLOCK;
+                seg_images(g, &s, r, m, buf);
+                for (uint64_t i = 0; i < m; i++) h[(buf[i] - min) >> shift]++;
+            }
         }
 #pragma omp barrier
 #pragma omp single
@@ -232,36 +266,42 @@ static int sort_bucket(st_srec *rec, uint64_t n)
 #endif
 }
 
-int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t *start,
-                    size_t nseg, int desc, st_srec *rec, int nthreads)
+int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t *start, size_t nseg,
+                    int desc, const uint64_t *hint, st_srec *rec, int nthreads)
 {
     uint64_t n = start[nseg] - start[0];
     if (n == 0) return STRATA_OK;
     segs g = {dtype, keys, start, nseg, desc};
-    int nt = n < ((uint64_t)1 << 16) || nthreads < 1 ? 1 : nthreads;
+    int nt = n < ((uint64_t)1 << 16) || nthreads < 1 ? 1 : nthreads > 64 ? 64 : nthreads;
+    digits dg;
+    uint64_t *hist = NULL;
     scan sc;
-    scan_images(&g, n, nt, &sc);
+    /* With the range known, the first pass counts digits too: two passes over the keys, not
+     * three. The hint is checked on every key; a wrong one costs the third pass. */
+    if (hint != NULL && hint[0] <= hint[1]) {
+        digits_for(hint[0], hint[1], &dg);
+        if ((hist = malloc(((size_t)nt * dg.nb + dg.nb + 1) * sizeof *hist)) == NULL)
+            return STRATA_ENOMEM;
+    }
+    scan_images(&g, n, nt, hist != NULL ? &dg : NULL, hist, &sc);
     if (sc.up || sc.down) {
         fill_in_order(&g, n, !sc.up, rec, nt);
+        free(hist);
         return STRATA_OK;
     }
-    uint64_t range = sc.max - sc.min, nb;
-    int shift = 0;
-    if (range < ST_SREC_DENSE) {
-        nb = range + 1;
-    } else {
-        int bits = 64 - __builtin_clzll(range), db = bits < ST_SREC_BITS ? bits : ST_SREC_BITS;
-        shift = bits - db;
-        nb = (range >> shift) + 1;
+    int counted = hist != NULL && !sc.out ? sc.team : 0;
+    if (!counted) {
+        free(hist);
+        digits_for(sc.min, sc.max, &dg);
+        if ((hist = malloc(((size_t)nt * dg.nb + dg.nb + 1) * sizeof *hist)) == NULL)
+            return STRATA_ENOMEM;
     }
-    uint64_t *hist = malloc(((size_t)nt * nb + nb + 1) * sizeof *hist);
-    if (hist == NULL) return STRATA_ENOMEM;
-    uint64_t *bstart = hist + (size_t)nt * nb;
-    place(&g, n, sc.min, shift, nb, hist, bstart, rec, nt);
+    uint64_t *bstart = hist + (size_t)nt * dg.nb;
+    place(&g, n, &dg, hist, counted, bstart, rec, nt);
     int failed = 0;
-    if (shift > 0) {
+    if (dg.shift > 0) {
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(| : failed)
-        for (uint64_t d = 0; d < nb; d++) {
+        for (uint64_t d = 0; d < dg.nb; d++) {
             uint64_t a = bstart[d], len = bstart[d + 1] - a;
             if (len > 1 && sort_bucket(rec + a, len) < 0) failed = 1;
         }

@@ -243,4 +243,78 @@ expect_err 3 "expression nested deeper than 64" -- "$S" derive chain/bad --from 
 expect_err 3 "expression too long: more than 1024 operators and operands" -- \
     "$S" column chain/all.z --expr "a$(printf '+a%.0s' $(seq 600))"
 expect_err 2 "not found" -- "$S" show chain/bad
+# ---- a whole single-key sort, straight from the batches -----------------------------------------
+# f64 keys with NaNs of two payloads and both signs, -0.0 and +0.0, infinities and duplicates, in
+# batches of uneven size (one empty), with a gathered i32 column and an expression: ascending and
+# descending, the key's bytes (NaN payloads too) and order as numpy's stable argsort with NaN
+# last; the same bytes incrementally, under --mem, and for 1 thread.
+if [ "$have_numpy" = 1 ]; then
+    "$PY" - "$T" <<'PY'
+import sys, numpy as np
+t = sys.argv[1]
+rng = np.random.default_rng(5)
+for b, n in enumerate([70000, 0, 1, 90000, 40000]):
+    k = rng.integers(-50, 50, n).astype(np.float64) / 4
+    u = k.view(np.uint64)
+    sel = rng.random(n)
+    u[sel < 0.01] = 0x7FF8000000000001
+    u[(sel >= 0.01) & (sel < 0.02)] = 0xFFF0000000000123
+    k[(sel >= 0.02) & (sel < 0.03)] = -0.0
+    k[(sel >= 0.03) & (sel < 0.04)] = np.inf
+    k[(sel >= 0.04) & (sel < 0.05)] = -np.inf
+    if b == 3:
+        k[: n // 2] = rng.random(n // 2) * 1e9  # a wide range: the MSD path
+    np.save(f"{t}/k{b}.npy", k)
+    np.save(f"{t}/v{b}.npy", rng.integers(-1000, 1000, n).astype(np.int32))
+PY
+    for b in 0 1 2 3; do run ingest fl/t --column k="$T/k$b.npy" --column v="$T/v$b.npy"; done
+    for d in asc desc; do
+        flag=; [ "$d" = desc ] && flag=--desc
+        run derive "fl/$d" --from fl/t --sort k $flag
+        run column "fl/$d.v" --gather fl/t.v
+        run column "fl/$d.w" --expr 'v * 2'
+    done
+    run update fl
+    run ingest fl/t --column k="$T/k4.npy" --column v="$T/v4.npy"
+    run update fl
+    for d in asc desc; do run export "fl/$d" --format npy --out "$T/fl_inc_$d"; done
+    run update --full fl
+    for d in asc desc; do run export "fl/$d" --format npy --out "$T/fl_full_$d"; done
+    "$S" --threads 1 update --full fl --mem 1M >/dev/null
+    for d in asc desc; do run export "fl/$d" --format npy --out "$T/fl_mem_$d"; done
+    "$S" --threads 1 update --full fl >/dev/null
+    for d in asc desc; do run export "fl/$d" --format npy --out "$T/fl_one_$d"; done
+    for d in asc desc; do
+        for c in index k v w; do
+            for how in inc mem one; do
+                cmp -s "$T/fl_${how}_$d/$c.npy" "$T/fl_full_$d/$c.npy" ||
+                    { echo "FAIL: fl/$d.$c: $how differs from --full"; fails=$((fails + 1)); }
+            done
+        done
+    done
+    "$PY" - "$T" <<'PY' || { echo "FAIL: numpy disagrees with the single-key f64 sort"; fails=$((fails + 1)); }
+import sys, numpy as np
+t = sys.argv[1]
+k = np.concatenate([np.load(f"{t}/k{b}.npy") for b in range(5)])
+v = np.concatenate([np.load(f"{t}/v{b}.npy") for b in range(5)])
+nan = np.isnan(k)
+# totalOrder: -0.0 before +0.0; numpy's sort treats them as equal, so sort by (value, sign) and
+# put NaN last in both directions, stably
+key = np.where(nan, 0, k) + 0.0
+neg0 = (k == 0) & np.signbit(k)
+ok = True
+for d in ("asc", "desc"):
+    s = -1 if d == "desc" else 1
+    order = np.lexsort((np.where(neg0, -1, 0) * s, key * s, nan))
+    got = {c: np.load(f"{t}/fl_full_{d}/{c}.npy") for c in ("index", "k", "v", "w")}
+    if not np.array_equal(got["index"], order):
+        bad = np.flatnonzero(got["index"] != order)[:5]
+        print(f"  {d}: order differs at {bad}: got {got['index'][bad]} want {order[bad]}")
+        ok = False
+    ok &= np.array_equal(got["k"].view(np.uint64), k[order].view(np.uint64))
+    ok &= np.array_equal(got["v"], v[order]) and np.array_equal(got["w"], v[order].astype(np.int64) * 2)
+sys.exit(0 if ok else 1)
+PY
+fi
+
 finish derive

@@ -397,6 +397,118 @@ static void gather_matches_reference_for_every_width(void **state)
     free(pos);
 }
 
+/* Check the records of KEYS (N of T, cut into segments at CUT[0..NCUT)) sorted by
+ * st_argsort_segs against st_argsort's permutation (itself checked against the reference), and
+ * each image against its key, for 1 and 3 threads, with no hint, the exact hint and a wrong one. */
+static void check_segs(strata_dtype t, const void *keys, uint64_t n, const uint64_t *cut,
+                       size_t ncut, int desc, const char *what)
+{
+    size_t esz = strata_dtype_size(t);
+    const void *seg[16];
+    uint64_t start[17];
+    size_t nseg = 0;
+    start[0] = 1000; /* positions count from the first segment's row */
+    for (size_t c = 0; c <= ncut; c++) {
+        uint64_t lo = c == 0 ? 0 : cut[c - 1], hi = c == ncut ? n : cut[c];
+        seg[nseg] = (const char *)keys + lo * esz;
+        start[nseg + 1] = 1000 + hi;
+        nseg++;
+    }
+    uint64_t *want = malloc((n + 1) * 8), exact[2] = {UINT64_MAX, 0};
+    assert_int_equal(st_argsort(t, keys, n, NULL, want, desc, 2), 0);
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t img = st_key_image(t, keys, i, desc);
+        exact[0] = img < exact[0] ? img : exact[0];
+        exact[1] = img > exact[1] ? img : exact[1];
+    }
+    uint64_t narrow[2] = {exact[0] + 1, exact[1] > 0 ? exact[1] - 1 : 0};
+    const uint64_t *hints[] = {NULL, exact, narrow};
+    for (int h = 0; h < 3; h++)
+        for (int nt = 1; nt <= 3; nt += 2) {
+            st_srec *rec = malloc((n + 1) * sizeof *rec);
+            assert_int_equal(st_argsort_segs(t, seg, start, nseg, desc, hints[h], rec, nt), 0);
+            for (uint64_t i = 0; i < n; i++) {
+                if (rec[i].pos != 1000 + want[i])
+                    fail_msg("%s: dtype %s n %llu desc %d hint %d threads %d: row %llu is %llu, "
+                             "not %llu",
+                             what, strata_dtype_name(t), (unsigned long long)n, desc, h, nt,
+                             (unsigned long long)i, (unsigned long long)rec[i].pos - 1000,
+                             (unsigned long long)want[i]);
+                assert_true(rec[i].img == st_key_image(t, keys, want[i], desc));
+                /* the key comes back from its image (NaN as the canonical NaN) */
+                char back[8];
+                st_key_from_image(t, rec[i].img, desc, back);
+                if (rec[i].img != UINT64_MAX || (t != STRATA_F32 && t != STRATA_F64))
+                    assert_memory_equal(back, (const char *)keys + want[i] * esz, esz);
+            }
+            free(rec);
+        }
+    free(want);
+}
+
+static void segmented_argsort_is_the_stable_argsort(void **state)
+{
+    (void)state;
+    unsigned seed = 99;
+    strata_dtype types[] = {STRATA_I8,  STRATA_I16, STRATA_I32, STRATA_I64,  STRATA_U8, STRATA_U32,
+                            STRATA_U64, STRATA_F32, STRATA_F64, STRATA_BOOL, STRATA_TS};
+    uint64_t sizes[] = {1, 2, 1000, 70000, 300000};
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++)
+        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+            strata_dtype t = types[ti];
+            uint64_t n = sizes[si];
+            if (n > 1000 && t != STRATA_I64 && t != STRATA_F64 && t != STRATA_I32) continue;
+            size_t esz = strata_dtype_size(t);
+            char *keys = malloc(n * 8 + 8);
+            uint64_t cut[5] = {0, n / 3, n / 3, n / 2 + 1 < n ? n / 2 + 1 : n, n};
+            for (int mode = 0; mode < 6; mode++) {
+                if (mode == 5) { /* strictly decreasing */
+                    for (uint64_t i = 0; i < n; i++) {
+                        int64_t v = (int64_t)(n - i) * 3;
+                        double f = (double)v;
+                        float g = (float)v;
+                        memcpy(keys + i * esz,
+                               t == STRATA_F64   ? (const void *)&f
+                               : t == STRATA_F32 ? (const void *)&g
+                                                 : (const void *)&v,
+                               esz);
+                    }
+                } else if (mode == 0) { /* random, full range, duplicates, specials */
+                    fill_random(t, keys, n, &seed);
+                } else if (mode == 1) { /* few distinct values: counting */
+                    for (uint64_t i = 0; i < n; i++) {
+                        int64_t v = rand_r(&seed) % 300;
+                        double f = (double)v;
+                        float g = (float)v;
+                        memcpy(keys + i * esz,
+                               t == STRATA_F64   ? (const void *)&f
+                               : t == STRATA_F32 ? (const void *)&g
+                                                 : (const void *)&v,
+                               esz);
+                        if (t == STRATA_BOOL) keys[i] &= 1;
+                    }
+                } else { /* in order, in reverse, all equal: from the random keys' argsort */
+                    fill_random(t, keys, n, &seed);
+                    uint64_t *perm = malloc(n * 8);
+                    char *copy = malloc(n * esz);
+                    assert_int_equal(st_argsort(t, keys, n, NULL, perm, mode == 3, 1), 0);
+                    memcpy(copy, keys, n * esz);
+                    for (uint64_t i = 0; i < n; i++)
+                        memcpy(keys + i * esz, copy + (mode == 4 ? 0 : perm[i]) * esz, esz);
+                    free(perm);
+                    free(copy);
+                }
+                static const char *what[] = {"random",     "few distinct", "in order",
+                                             "in reverse", "all equal",    "decreasing"};
+                for (int desc = 0; desc < 2; desc++) {
+                    check_segs(t, keys, n, NULL, 0, desc, what[mode]);
+                    check_segs(t, keys, n, cut, 5, desc, what[mode]); /* two empty segments */
+                }
+            }
+            free(keys);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -409,6 +521,7 @@ int main(void)
         cmocka_unit_test(filter_keeps_selected_positions_in_order),
         cmocka_unit_test(kernels_inside_a_parallel_region_cover_every_row),
         cmocka_unit_test(gather_matches_reference_for_every_width),
+        cmocka_unit_test(segmented_argsort_is_the_stable_argsort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
