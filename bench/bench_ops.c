@@ -82,6 +82,23 @@ int main(int argc, char **argv)
     long long check = 0;
     for (uint64_t i = 0; i < n; i += n / 1000 + 1) check += k[perm[i]] & 1023;
     printf("argsort_check %lld\n", check);
+    /* Inputs with structure: already sorted, sorted in reverse, and 1000 distinct keys. The
+     * random keys are saved in RES and put back after. */
+    memcpy(res, k, n * 8);
+    memcpy(v, k, n * 8);
+    if (st_sort(STRATA_I64, v, n, 0, 2) < 0) return 1;
+    static const char *shape[] = {"sorted", "reversed", "few"};
+    for (int sh = 0; sh < 3; sh++) {
+        for (uint64_t i = 0; i < n; i++)
+            k[i] = sh == 0 ? v[i] : sh == 1 ? v[n - 1 - i] : (int64_t)((uint64_t)res[i] % 1000);
+        char name[64];
+        snprintf(name, sizeof name, "sort_%s_s", shape[sh]);
+        TIME(name, 3, memcpy(perm, k, n * 8);
+             if (st_sort(STRATA_I64, (int64_t *)perm, n, 0, 2) < 0) return 1);
+        snprintf(name, sizeof name, "argsort_%s_s", shape[sh]);
+        TIME(name, 3, if (st_argsort(STRATA_I64, k, n, NULL, perm, 0, 2) < 0) return 1);
+    }
+    memcpy(k, res, n * 8);
 
     /* The physical limit of a pass over the M rows: a copy (read 8 bytes, write 8 bytes). */
     TIME("memcpy_s", 3, memcpy(res, k, m * 8));

@@ -997,7 +997,8 @@ static int direct_sort(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_
         strata_dtype kt = (strata_dtype)st_snapshot_schema(s)->cat[p->src[1]].dtype;
         uint64_t hint[2];
         int hinted = key_hint(s, p->src[1], consumed, d.desc, hint);
-        rc = st_argsort_segs(kt, d.seg[1], start, nseg, d.desc, hinted ? hint : NULL, rec, j->nt);
+        rc = st_argsort_segs(kt, d.seg[1], start, nseg, d.desc, hinted ? hint : NULL, rec, NULL,
+                             j->nt);
         if (rc < 0)
             rc = st_error(j->err, rc, "out of memory sorting %llu rows", (unsigned long long)n);
     }

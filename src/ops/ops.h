@@ -66,12 +66,13 @@ typedef struct st_srec {
 /* Stable argsort of the keys of NSEG segments (segment S: KEYS[S], numeric DTYPE, rows START[S]
  * to START[S + 1] of the whole; START has NSEG + 1 entries) into the N = START[NSEG] - START[0]
  * records REC, in key order (DESC: descending; NaN last either way), positions counted from
- * START[0]'s row. HINT (may be NULL): the smallest and largest image, when known (batch
- * statistics); checked on every key, a wrong hint costs one more pass. Input already in order
- * (or strictly in reverse) is written in order after one reading pass; a range of fewer than
- * 65 536 images is sorted by counting. STRATA_OK or STRATA_ENOMEM. */
+ * START[0]'s row; or, with REC NULL, only the positions into PERM (N). HINT (may be NULL): the
+ * smallest and largest image, when known (batch statistics); checked on every key, a wrong hint
+ * costs one more pass. Input already in order (or strictly in reverse) is written in order after
+ * one reading pass; a range of fewer than 65 536 images is sorted by counting. STRATA_OK or
+ * STRATA_ENOMEM. */
 int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t *start, size_t nseg,
-                    int desc, const uint64_t *hint, st_srec *rec, int nthreads);
+                    int desc, const uint64_t *hint, st_srec *rec, uint64_t *perm, int nthreads);
 
 /* The key of numeric DTYPE whose sort image (st_key_image with DESC) is IMG, into OUT (one
  * element). Exact for every key but NaN, which comes back as the canonical quiet NaN. */

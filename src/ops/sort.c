@@ -217,6 +217,12 @@ int st_argsort(strata_dtype dtype, const void *keys, uint64_t n, const uint64_t 
 {
     if (n == 0) return STRATA_OK;
     int nt = nthreads_for(n, nthreads);
+    if (perm_in == NULL && n >= ST_MSD_MIN) {
+        /* one segment through sortrec.c: input in order, few distinct keys and wide ranges each
+         * take their own path */
+        uint64_t start[2] = {0, n};
+        return st_argsort_segs(dtype, &keys, start, 1, desc, NULL, NULL, perm, nt);
+    }
     uint64_t *k = st_alloc_big(n * sizeof *k), *tk = st_alloc_big(n * sizeof *tk);
     uint64_t *tidx = st_alloc_big(n * sizeof *tidx);
     int rc = STRATA_ENOMEM;
@@ -322,11 +328,108 @@ static int sort_i64(int64_t *keys, uint64_t n, int desc, int nt)
 }
 #endif
 
+/* Large i64 value sorts with structure. 1: the keys were in order already, or in reverse (now
+ * reversed: equal values are equal bytes), or fall in a window of ST_SORT_DENSE values around
+ * the first keys' range (now counted out); 0: none of these (KEYS unchanged). The order check
+ * stops at a thread's first key out of order and the window is guessed from the first keys, so
+ * random input costs next to nothing. */
+#define ST_SORT_DENSE ((uint64_t)1 << 16)
+static int sort_i64_shaped(int64_t *keys, uint64_t n, int desc, int nt)
+{
+    int up[64], down[64];
+    if (nt > 64) nt = 64;
+    int team = 1;
+#pragma omp parallel num_threads(nt)
+    {
+        int t = st_thread_num(), u = 1, d = 1;
+        uint64_t lo, hi;
+        team = st_team_size();
+        st_chunk(n, t, team, &lo, &hi);
+        for (uint64_t i = lo + 1; i < hi && (u || d); i++) {
+            int64_t a = keys[i - 1], b = keys[i];
+            u &= desc ? a >= b : a <= b;
+            d &= desc ? a <= b : a >= b;
+        }
+        up[t] = u;
+        down[t] = d;
+    }
+    int u = 1, d = 1;
+    for (int t = 0; t < team; t++) {
+        uint64_t lo, hi;
+        st_chunk(n, t, team, &lo, &hi);
+        u &= up[t];
+        d &= down[t];
+        if (t > 0 && lo > 0 && lo < hi) {
+            int64_t a = keys[lo - 1], b = keys[lo];
+            u &= desc ? a >= b : a <= b;
+            d &= desc ? a <= b : a >= b;
+        }
+    }
+    if (u) return 1;
+    if (d) {
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (uint64_t i = 0; i < n / 2; i++) {
+            int64_t x = keys[i];
+            keys[i] = keys[n - 1 - i];
+            keys[n - 1 - i] = x;
+        }
+        return 1;
+    }
+    /* The range: guessed from the first keys, the histogram counted in the same pass as the
+     * range is checked; a wrong guess costs one more pass. */
+    uint64_t smin = UINT64_MAX, smax = 0, sn = n < 65536 ? n : 65536;
+    for (uint64_t i = 0; i < sn; i++) {
+        uint64_t v = (uint64_t)keys[i] ^ ((uint64_t)1 << 63); /* order-preserving */
+        smin = v < smin ? v : smin;
+        smax = v > smax ? v : smax;
+    }
+    if (smax - smin >= ST_SORT_DENSE / 2) return 0;
+    uint64_t slack = (ST_SORT_DENSE - (smax - smin)) / 2, nv = ST_SORT_DENSE;
+    uint64_t base = smin >= slack ? smin - slack : 0;
+    if (base > UINT64_MAX - nv) base = UINT64_MAX - nv + 1;
+    int64_t mn = (int64_t)(base ^ ((uint64_t)1 << 63));
+    uint64_t *cnt = calloc((size_t)(nt + 1) * nv, sizeof *cnt);
+    if (cnt == NULL) return 0;
+    int out = 0;
+#pragma omp parallel num_threads(nt) reduction(| : out)
+    {
+        uint64_t lo, hi, *h = cnt + (uint64_t)(st_thread_num() + 1) * nv;
+        st_chunk(n, st_thread_num(), st_team_size(), &lo, &hi);
+        for (uint64_t i = lo; i < hi; i++) {
+            uint64_t v = (uint64_t)keys[i] - (uint64_t)mn;
+            out |= v >= nv;
+            h[v < nv ? v : 0]++;
+        }
+    }
+    if (out) {
+        free(cnt);
+        return 0;
+    }
+    /* CNT[v] := where value v's run starts, in the order asked for */
+    uint64_t at = 0;
+    for (uint64_t x = 0; x < nv; x++) {
+        uint64_t v = desc ? nv - 1 - x : x, c = 0;
+        for (int t = 1; t <= nt; t++) c += cnt[(uint64_t)t * nv + v];
+        cnt[v] = at;
+        at += c;
+    }
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
+    for (uint64_t v = 0; v < nv; v++) {
+        uint64_t a = cnt[v], e = desc ? (v == 0 ? n : cnt[v - 1]) : (v + 1 < nv ? cnt[v + 1] : n);
+        for (uint64_t i = a; i < e; i++) keys[i] = (int64_t)((uint64_t)mn + v);
+    }
+    free(cnt);
+    return 1;
+}
+
 int st_sort(strata_dtype dtype, void *keys, uint64_t n, int desc, int nthreads)
 {
     if (n == 0) return STRATA_OK;
     int nt = nthreads_for(n, nthreads);
     if (is_float(dtype)) return sort_floats(dtype, keys, n, desc, nt);
+    if ((dtype == STRATA_I64 || dtype == STRATA_TS) && n >= ST_MSD_MIN &&
+        sort_i64_shaped(keys, n, desc, nt))
+        return STRATA_OK;
 #ifdef STRATA_HAVE_VQSORT
     if ((dtype == STRATA_I64 || dtype == STRATA_TS) && n >= ST_MSD_MIN)
         return sort_i64(keys, n, desc, nt);

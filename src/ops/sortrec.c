@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "ops/ops_int.h"
+#include "util/fileio.h"
 #include "util/par.h"
 
 #define ST_SREC_DENSE ((uint64_t)1 << 16)
@@ -180,8 +181,9 @@ static void scan_images(const segs *g, uint64_t n, int nt, const digits *dg, uin
     }
 }
 
-/* The records of rows in order (REVERSE: in reverse order). */
-static void fill_in_order(const segs *g, uint64_t n, int reverse, st_srec *rec, int nt)
+/* The records (or positions, into PERM) of rows in order (REVERSE: in reverse order). */
+static void fill_in_order(const segs *g, uint64_t n, int reverse, st_srec *rec, uint64_t *perm,
+                          int nt)
 {
 #pragma omp parallel num_threads(nt)
     {
@@ -190,6 +192,11 @@ static void fill_in_order(const segs *g, uint64_t n, int reverse, st_srec *rec, 
         size_t s = seg_of(g, lo);
         for (uint64_t r = lo; r < hi; r += ST_SREC_BLOCK) {
             uint64_t m = hi - r < ST_SREC_BLOCK ? hi - r : ST_SREC_BLOCK;
+            if (perm != NULL) {
+                for (uint64_t i = 0; i < m; i++)
+                    perm[reverse ? n - 1 - (r + i) : r + i] = base + r + i;
+                continue;
+            }
             seg_images(g, &s, r, m, buf);
             for (uint64_t i = 0; i < m; i++) {
                 uint64_t at = reverse ? n - 1 - (r + i) : r + i;
@@ -199,10 +206,11 @@ static void fill_in_order(const segs *g, uint64_t n, int reverse, st_srec *rec, 
     }
 }
 
-/* One stable placing pass by digit into REC; START receives the NB + 1 bucket boundaries. HIST
- * (NT x NB counters) holds each thread's counts already when COUNTED is the team's size. */
+/* One stable placing pass by digit into REC (or only the positions, into PERM); START receives
+ * the NB + 1 bucket boundaries. HIST (NT x NB counters) holds each thread's counts already when
+ * COUNTED is the team's size. */
 static void place(const segs *g, uint64_t n, const digits *dg, uint64_t *hist, int counted,
-                  uint64_t *start, st_srec *rec, int nt)
+                  uint64_t *start, st_srec *rec, uint64_t *perm, int nt)
 {
     uint64_t nb = dg->nb, min = dg->min;
     int shift = dg->shift;
@@ -238,8 +246,11 @@ static void place(const segs *g, uint64_t n, const digits *dg, uint64_t *hist, i
         for (uint64_t r = lo; r < hi; r += ST_SREC_BLOCK) {
             uint64_t m = hi - r < ST_SREC_BLOCK ? hi - r : ST_SREC_BLOCK;
             seg_images(g, &s, r, m, buf);
-            for (uint64_t i = 0; i < m; i++)
-                rec[h[(buf[i] - min) >> shift]++] = (st_srec){base + r + i, buf[i]};
+            if (perm != NULL)
+                for (uint64_t i = 0; i < m; i++) perm[h[(buf[i] - min) >> shift]++] = base + r + i;
+            else
+                for (uint64_t i = 0; i < m; i++)
+                    rec[h[(buf[i] - min) >> shift]++] = (st_srec){base + r + i, buf[i]};
         }
     }
 }
@@ -267,7 +278,7 @@ static int sort_bucket(st_srec *rec, uint64_t n)
 }
 
 int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t *start, size_t nseg,
-                    int desc, const uint64_t *hint, st_srec *rec, int nthreads)
+                    int desc, const uint64_t *hint, st_srec *rec, uint64_t *perm, int nthreads)
 {
     uint64_t n = start[nseg] - start[0];
     if (n == 0) return STRATA_OK;
@@ -285,7 +296,7 @@ int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t 
     }
     scan_images(&g, n, nt, hist != NULL ? &dg : NULL, hist, &sc);
     if (sc.up || sc.down) {
-        fill_in_order(&g, n, !sc.up, rec, nt);
+        fill_in_order(&g, n, !sc.up, rec, perm, nt);
         free(hist);
         return STRATA_OK;
     }
@@ -297,15 +308,24 @@ int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t 
             return STRATA_ENOMEM;
     }
     uint64_t *bstart = hist + (size_t)nt * dg.nb;
-    place(&g, n, &dg, hist, counted, bstart, rec, nt);
+    /* Positions only: a counting sort places them straight; buckets need the records. */
+    st_srec *own = NULL;
+    if (rec == NULL && dg.shift > 0 && (rec = own = st_alloc_big(n * sizeof *rec)) == NULL) {
+        free(hist);
+        return STRATA_ENOMEM;
+    }
+    place(&g, n, &dg, hist, counted, bstart, rec, dg.shift > 0 ? NULL : perm, nt);
     int failed = 0;
     if (dg.shift > 0) {
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(| : failed)
         for (uint64_t d = 0; d < dg.nb; d++) {
             uint64_t a = bstart[d], len = bstart[d + 1] - a;
             if (len > 1 && sort_bucket(rec + a, len) < 0) failed = 1;
+            if (own != NULL)
+                for (uint64_t i = a; i < a + len; i++) perm[i] = rec[i].pos;
         }
     }
+    st_free_big(own);
     free(hist);
     return failed ? STRATA_ENOMEM : STRATA_OK;
 }

@@ -426,7 +426,13 @@ static void check_segs(strata_dtype t, const void *keys, uint64_t n, const uint6
     for (int h = 0; h < 3; h++)
         for (int nt = 1; nt <= 3; nt += 2) {
             st_srec *rec = malloc((n + 1) * sizeof *rec);
-            assert_int_equal(st_argsort_segs(t, seg, start, nseg, desc, hints[h], rec, nt), 0);
+            assert_int_equal(st_argsort_segs(t, seg, start, nseg, desc, hints[h], rec, NULL, nt),
+                             0);
+            uint64_t *pos = malloc((n + 1) * 8);
+            assert_int_equal(st_argsort_segs(t, seg, start, nseg, desc, hints[h], NULL, pos, nt),
+                             0);
+            for (uint64_t i = 0; i < n; i++) assert_true(pos[i] == rec[i].pos);
+            free(pos);
             for (uint64_t i = 0; i < n; i++) {
                 if (rec[i].pos != 1000 + want[i])
                     fail_msg("%s: dtype %s n %llu desc %d hint %d threads %d: row %llu is %llu, "
@@ -509,6 +515,40 @@ static void segmented_argsort_is_the_stable_argsort(void **state)
         }
 }
 
+/* The value sort's shortcuts for large i64 arrays -- in order, in reverse (with duplicates), a
+ * narrow window of values, a window guessed wrong from the first keys, values at the ends of the
+ * range -- against the values at the argsort's order, ascending and descending. */
+static void value_sort_shortcuts_match_the_argsort(void **state)
+{
+    (void)state;
+    unsigned seed = 31;
+    uint64_t n = (uint64_t)1 << 19;
+    int64_t *k = malloc(n * 8), *got = malloc(n * 8);
+    uint64_t *perm = malloc(n * 8);
+    for (int shape = 0; shape < 6; shape++)
+        for (int desc = 0; desc < 2; desc++) {
+            for (uint64_t i = 0; i < n; i++) {
+                int64_t r = rand_r(&seed) % 1000;
+                k[i] = shape == 0   ? (int64_t)(i / 3)              /* in order, duplicates */
+                       : shape == 1 ? (int64_t)((n - i) / 3)        /* in reverse, duplicates */
+                       : shape == 2 ? r - 500                       /* 1000 values */
+                       : shape == 3 ? (i < 70000 ? r : r * 1000000) /* the guess is wrong */
+                       : shape == 4 ? INT64_MAX - r                 /* at the top */
+                                    : INT64_MIN + r;                /* at the bottom */
+            }
+            assert_int_equal(st_argsort(STRATA_I64, k, n, NULL, perm, desc, 2), 0);
+            memcpy(got, k, n * 8);
+            assert_int_equal(st_sort(STRATA_I64, got, n, desc, 3), 0);
+            for (uint64_t i = 0; i < n; i++)
+                if (got[i] != k[perm[i]])
+                    fail_msg("shape %d desc %d: value %llu is %lld, not %lld", shape, desc,
+                             (unsigned long long)i, (long long)got[i], (long long)k[perm[i]]);
+        }
+    free(k);
+    free(got);
+    free(perm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -522,6 +562,7 @@ int main(void)
         cmocka_unit_test(kernels_inside_a_parallel_region_cover_every_row),
         cmocka_unit_test(gather_matches_reference_for_every_width),
         cmocka_unit_test(segmented_argsort_is_the_stable_argsort),
+        cmocka_unit_test(value_sort_shortcuts_match_the_argsort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
