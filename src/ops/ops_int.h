@@ -60,20 +60,21 @@ typedef struct st_gin {
 int st_gdense(const int64_t *const *w, int nw, int nkeys, uint64_t n, const st_gin *in, int naggs,
               const int64_t *range_hint, st_groups *out, int nt);
 
-/* Highway's vqsort (vqsort.cc; built with STRATA_HAVE_VQSORT): sort N 64-bit keys K in place;
- * or sort the N pairs (K, IDX) stably by key into OUT_K and OUT_IDX, through SCRATCH (16 N
- * bytes, 16-byte aligned); or sort N records in place by (image, position). */
-#ifdef __cplusplus
-extern "C" {
-#endif
-void st_vqsort_i64(int64_t *k, uint64_t n, int desc);
-void st_vqsort_keys(uint64_t *k, uint64_t n);
-void st_vqsort_pairs(const uint64_t *k, const uint64_t *idx, uint64_t *out_k, uint64_t *out_idx,
-                     uint64_t n, void *scratch);
-void st_vqsort_recs(void *rec, uint64_t n);
-#ifdef __cplusplus
-}
-#endif
+/* Highway's vqsort: the functions of the module vqsort.cc is built as (vqload.c). Sort N 64-bit
+ * keys K in place; sort the N pairs (K, IDX) stably by key into OUT_K and OUT_IDX through
+ * SCRATCH (16 N bytes, 16-byte aligned); sort N st_srec records in place by (image, position).
+ * st_vq_open: 1 when the module is loaded (V holds its functions, to st_vq_close() after the
+ * sort), 0 when it is not there (V's functions NULL: sort without it). */
+typedef struct st_vq {
+    void *h;
+    void (*i64)(int64_t *k, uint64_t n, int desc);
+    void (*keys)(uint64_t *k, uint64_t n);
+    void (*pairs)(const uint64_t *k, const uint64_t *idx, uint64_t *out_k, uint64_t *out_idx,
+                  uint64_t n, void *scratch);
+    void (*recs)(void *rec, uint64_t n);
+} st_vq;
+int st_vq_open(st_vq *v);
+void st_vq_close(st_vq *v);
 
 /* The LSD radix passes of sort.c, shared with sortrec.c: the bits in which N keys K differ from
  * the first; a stable sort of the pairs (K, IDX) by K over the bytes of DIFF (see sort.c). */

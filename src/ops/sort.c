@@ -8,7 +8,7 @@
  * thread-minor, and a scatter in which each thread places its chunk in order; the result is the
  * unique stable order, whatever the number of threads.
  *
- * Built with Highway (STRATA_HAVE_VQSORT, vqsort.cc), the buckets of the first (MSD) pass of a
+ * With Highway's vqsort (vqsort.cc, loaded by vqload.c), the buckets of the first (MSD) pass of a
  * large array are sorted by vqsort instead: plain keys as they are, pairs as 128-bit records
  * (image, position in the bucket), whose ties go by position: the same unique stable order. A
  * large i64 values sort skips the images altogether (sort_i64).
@@ -166,8 +166,10 @@ int st_radix_pairs(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, uin
 /* Sort (K, IDX) pairs as st_radix_pairs() does, into K/IDX. Large arrays take one stable MSD pass
  * on the top 8 bits that differ, into TK/TIDX; then each bucket (small enough to stay in cache) is
  * sorted on its own by st_radix_pairs() and copied back while it is hot. Buckets go to threads
- * dynamically, but each is sorted by one thread, so the result does not depend on NT. */
-static int radix_sort(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, uint64_t n, int nt)
+ * dynamically, but each is sorted by one thread, so the result does not depend on NT. With VQ
+ * loaded, vqsort sorts the buckets. */
+static int radix_sort_vq(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, uint64_t n,
+                         int nt, const st_vq *vq)
 {
     uint64_t diff = st_key_diff(k, n, nt);
     if (n < ST_MSD_MIN || diff == 0) return st_radix_pairs(k, idx, tk, tidx, n, diff, nt);
@@ -183,21 +185,19 @@ static int radix_sort(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, 
             uint64_t a = start[d], len = start[d + 1] - start[d];
             if (len == 0) continue;
             uint64_t *bi = idx != NULL ? idx + a : NULL, *bti = idx != NULL ? tidx + a : NULL;
-#ifdef STRATA_HAVE_VQSORT
             /* vqsort (Highway) beats our byte passes on a bucket: keys in place, pairs as
              * 128-bit records tie-broken by position, so the same stable order */
-            if (idx == NULL) {
+            if (vq->keys != NULL && idx == NULL) {
                 memcpy(k + a, tk + a, len * sizeof *k);
-                st_vqsort_keys(k + a, len);
+                vq->keys(k + a, len);
                 continue;
             }
-            void *rec = len > 1 ? malloc(len * 16) : NULL;
+            void *rec = vq->pairs != NULL && len > 1 ? malloc(len * 16) : NULL;
             if (rec != NULL) {
-                st_vqsort_pairs(tk + a, bti, k + a, bi, len, rec);
+                vq->pairs(tk + a, bti, k + a, bi, len, rec);
                 free(rec);
                 continue;
             }
-#endif
             /* sorted in TK (radix_pairs leaves its result in its first buffers), then back */
             if (len > 1 &&
                 st_radix_pairs(tk + a, bti, k + a, bi, len, st_key_diff(tk + a, len, 1), 1) < 0)
@@ -209,6 +209,19 @@ static int radix_sort(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, 
     }
     free(hist);
     free(start);
+    return rc;
+}
+
+/* radix_sort_vq() with vqsort when its module is there. */
+static int radix_sort(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, uint64_t n, int nt)
+{
+    st_vq vq;
+    if (n >= ST_MSD_MIN)
+        st_vq_open(&vq);
+    else
+        memset(&vq, 0, sizeof vq);
+    int rc = radix_sort_vq(k, idx, tk, tidx, n, nt, &vq);
+    st_vq_close(&vq);
     return rc;
 }
 
@@ -298,11 +311,10 @@ done:
     return rc;
 }
 
-#ifdef STRATA_HAVE_VQSORT
 /* Sort N i64 keys in place: one MSD pass on the top 8 bits in which they differ (of their
  * images, complemented when DESC) into a scratch copy, then each bucket sorted by vqsort and
  * copied back while it is hot. The keys are read three times and written twice. */
-static int sort_i64(int64_t *keys, uint64_t n, int desc, int nt)
+static int sort_i64(int64_t *keys, uint64_t n, int desc, int nt, const st_vq *vq)
 {
     const uint64_t sign = (uint64_t)1 << 63, flip = desc ? ~sign : sign;
     uint64_t diff = st_key_diff((const uint64_t *)keys, n, nt); /* the images' too: XOR cancels */
@@ -318,7 +330,7 @@ static int sort_i64(int64_t *keys, uint64_t n, int desc, int nt)
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
         for (int d = 0; d < 256; d++) {
             uint64_t a = start[d], len = start[d + 1] - a;
-            if (len > 1) st_vqsort_i64(tk + a, len, desc);
+            if (len > 1) vq->i64(tk + a, len, desc);
             memcpy(keys + a, tk + a, len * sizeof *keys);
         }
     }
@@ -326,7 +338,6 @@ static int sort_i64(int64_t *keys, uint64_t n, int desc, int nt)
     free(hist);
     return rc;
 }
-#endif
 
 /* Large i64 value sorts with structure. 1: the keys were in order already, or in reverse (now
  * reversed: equal values are equal bytes), or fall in a window of ST_SORT_DENSE values around
@@ -430,10 +441,14 @@ int st_sort(strata_dtype dtype, void *keys, uint64_t n, int desc, int nthreads)
     if ((dtype == STRATA_I64 || dtype == STRATA_TS) && n >= ST_MSD_MIN &&
         sort_i64_shaped(keys, n, desc, nt))
         return STRATA_OK;
-#ifdef STRATA_HAVE_VQSORT
-    if ((dtype == STRATA_I64 || dtype == STRATA_TS) && n >= ST_MSD_MIN)
-        return sort_i64(keys, n, desc, nt);
-#endif
+    if ((dtype == STRATA_I64 || dtype == STRATA_TS) && n >= ST_MSD_MIN) {
+        st_vq vq;
+        if (st_vq_open(&vq)) {
+            int rc = sort_i64(keys, n, desc, nt, &vq);
+            st_vq_close(&vq);
+            return rc;
+        }
+    }
     uint64_t *k = st_alloc_big(n * sizeof *k), *tk = st_alloc_big(n * sizeof *tk);
     int rc = STRATA_ENOMEM;
     if (k == NULL || tk == NULL) goto done;

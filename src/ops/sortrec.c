@@ -9,7 +9,7 @@
  * ST_SREC_DENSE values is sorted by counting: one histogram pass, one placing pass. Otherwise one
  * MSD pass places the records into up to 2^ST_SREC_BITS buckets by the top bits of
  * (image - min), and each bucket is sorted as 128-bit integers (image high, position low, so ties
- * go by position) by Highway's vqsort, or without Highway by LSD radix. Every pass gives each
+ * go by position) by Highway's vqsort (vqload.c), or without it by LSD radix. Every pass gives each
  * thread a fixed range of rows and places them digit-major, thread-minor: the result is the
  * unique stable order, whatever the number of threads.
  */
@@ -255,13 +255,13 @@ static void place(const segs *g, uint64_t n, const digits *dg, uint64_t *hist, i
     }
 }
 
-/* Sort the N records of one bucket by (image, position). */
-static int sort_bucket(st_srec *rec, uint64_t n)
+/* Sort the N records of one bucket by (image, position): by vqsort when VQ is loaded. */
+static int sort_bucket(st_srec *rec, uint64_t n, const st_vq *vq)
 {
-#ifdef STRATA_HAVE_VQSORT
-    st_vqsort_recs(rec, n);
-    return STRATA_OK;
-#else
+    if (vq->recs != NULL) {
+        vq->recs(rec, n);
+        return STRATA_OK;
+    }
     /* placed in position order: a stable sort by image alone gives (image, position) */
     uint64_t *k = malloc(4 * n * sizeof *k);
     if (k == NULL) return STRATA_ENOMEM;
@@ -274,7 +274,6 @@ static int sort_bucket(st_srec *rec, uint64_t n)
     for (uint64_t i = 0; rc == STRATA_OK && i < n; i++) rec[i] = (st_srec){idx[i], k[i]};
     free(k);
     return rc;
-#endif
 }
 
 int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t *start, size_t nseg,
@@ -317,13 +316,16 @@ int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t 
     place(&g, n, &dg, hist, counted, bstart, rec, dg.shift > 0 ? NULL : perm, nt);
     int failed = 0;
     if (dg.shift > 0) {
+        st_vq vq;
+        st_vq_open(&vq);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(| : failed)
         for (uint64_t d = 0; d < dg.nb; d++) {
             uint64_t a = bstart[d], len = bstart[d + 1] - a;
-            if (len > 1 && sort_bucket(rec + a, len) < 0) failed = 1;
+            if (len > 1 && sort_bucket(rec + a, len, &vq) < 0) failed = 1;
             if (own != NULL)
                 for (uint64_t i = a; i < a + len; i++) perm[i] = rec[i].pos;
         }
+        st_vq_close(&vq);
     }
     st_free_big(own);
     free(hist);

@@ -1,5 +1,6 @@
-// vqsort.cc -- the narrow C interface to Highway's vqsort (Debian libhwy-dev), which sort.c uses
-// for the buckets of its MSD pass: sorting networks and vectorised partitioning with AVX-512
+// vqsort.cc -- the narrow C interface to Highway's vqsort (Debian libhwy-dev), built as the module
+// libstrata_vqsort.so that vqload.c loads for the sorts that use it (sort.c, sortrec.c: the
+// buckets of their MSD passes): sorting networks and vectorised partitioning with AVX-512
 // where the machine has it (Highway picks the instruction set at run time). No exceptions, no
 // C++ runtime of our own: the library is called and nothing else.
 #include <hwy/contrib/sort/vqsort.h>
@@ -7,12 +8,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// The module's only exports (everything else is hidden), looked up by vqload.c.
+#define ST_VQ_EXPORT __attribute__((visibility("default")))
 extern "C" {
-void st_vqsort_i64(int64_t *k, uint64_t n, int desc);
-void st_vqsort_keys(uint64_t *k, uint64_t n);
-void st_vqsort_pairs(const uint64_t *k, const uint64_t *idx, uint64_t *out_k, uint64_t *out_idx,
-                     uint64_t n, void *scratch);
-void st_vqsort_recs(void *rec, uint64_t n);
+ST_VQ_EXPORT void st_vqsort_i64(int64_t *k, uint64_t n, int desc);
+ST_VQ_EXPORT void st_vqsort_keys(uint64_t *k, uint64_t n);
+ST_VQ_EXPORT void st_vqsort_pairs(const uint64_t *k, const uint64_t *idx, uint64_t *out_k,
+                                  uint64_t *out_idx, uint64_t n, void *scratch);
+ST_VQ_EXPORT void st_vqsort_recs(void *rec, uint64_t n);
 }
 
 extern "C" void st_vqsort_i64(int64_t *k, uint64_t n, int desc)

@@ -18,6 +18,11 @@ LD_LIBRARY_PATH=$(pkg-config --variable=libdir strata) "$T/tiny" "$T/pool1" | gr
 "$CC" -std=c11 -Wall -Werror $(pkg-config --cflags strata) "$SRC/tiny.c" -o "$T/tiny_static" \
     "$(pkg-config --variable=libdir strata)/libstrata.a" $(pkg-config --static --libs strata | sed 's/-lstrata\b//')
 "$T/tiny_static" "$T/pool2" | grep -qx "strata 0.1.0: 0 42"
+# Highway's vqsort module (when the build has it) beside the library, where vqload.c looks
+if [ -f "$BUILD/libstrata_vqsort.so" ]; then
+    test -f "$(pkg-config --variable=libdir strata)/libstrata_vqsort.so"
+    ! pkg-config --static --libs strata | grep -q hwy
+fi
 # the installed command
 "$T/prefix/bin/strata" -P "$T/pool1" array get demo/a 2 1 | grep -qx 42
 # the installed Python package (when the build has it): importable from the prefix's
@@ -25,6 +30,7 @@ LD_LIBRARY_PATH=$(pkg-config --variable=libdir strata) "$T/tiny" "$T/pool1" | gr
 PYDIR=$(find "$T/prefix" -name "_strata*.so" -path "*strata*" 2>/dev/null | head -1)
 if [ -n "$PYDIR" ]; then
     SITE=$(dirname "$(dirname "$PYDIR")")
+    [ ! -f "$BUILD/libstrata_vqsort.so" ] || test -f "$(dirname "$PYDIR")/libstrata_vqsort.so"
     (cd "$T" && PYTHONPATH=$SITE /usr/bin/python3 -c "
 import strata, sys
 assert strata.__file__.startswith('$SITE'), strata.__file__
