@@ -313,6 +313,27 @@ static inline int store(pstate *ps, int f, st_colbuf *b, const char *v, size_t n
     return 0;
 }
 
+/* How many of the 8 bytes W (the first byte lowest) are decimal digits before the first that is
+ * not. A byte's +6 can carry only out of a non-digit, into bytes after it, which do not count. */
+static inline int swar_digits(uint64_t w)
+{
+    uint64_t t = ((w & 0xF0F0F0F0F0F0F0F0ull) |
+                  (((w + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) >> 4)) ^
+                 0x3333333333333333ull;
+    return t == 0 ? 8 : __builtin_ctzll(t) >> 3;
+}
+
+/* The value of the first N (1 to 8) bytes of W, all digits: moved up so that the bytes below are
+ * leading zeros, then combined in pairs, fours and eights (Lemire's eight-digit parse). */
+static inline uint64_t swar_value(uint64_t w, int n)
+{
+    uint64_t v = (w & 0x0F0F0F0F0F0F0F0Full) << (8 * (8 - n));
+    v = v * 10 + (v >> 8);
+    return (((v & 0x000000FF000000FFull) * (100 + (1000000ull << 32))) +
+            (((v >> 16) & 0x000000FF000000FFull) * (1 + (10000ull << 32)))) >>
+           32;
+}
+
 /* Fast path for field F of an integer column at *PP: parse the digits while scanning the
  * field. Returns 1 with the value stored and *PP past the field's delimiter; 0 on any surprise
  * (a quote, a sign elsewhere, a long number, another character), for the general path, which
@@ -327,6 +348,24 @@ static inline int fast_i64(pstate *ps, int f, st_colbuf *cols, size_t *pp)
     q += (size_t)neg;
     uint64_t acc = 0;
     size_t start = q;
+    if (end - q >= 16) { /* up to 15 digits eight at a time; more go the byte-wise way */
+        uint64_t w1, w2;
+        memcpy(&w1, d + q, 8);
+        int n1 = swar_digits(w1);
+        if (n1 < 8) {
+            acc = n1 > 0 ? swar_value(w1, n1) : 0;
+            q += (size_t)n1;
+        } else {
+            memcpy(&w2, d + q + 8, 8);
+            int n2 = swar_digits(w2);
+            if (n2 < 8) {
+                static const uint64_t pow10[8] = {1,     10,     100,     1000,
+                                                  10000, 100000, 1000000, 10000000};
+                acc = swar_value(w1, 8) * pow10[n2] + (n2 > 0 ? swar_value(w2, n2) : 0);
+                q += 8 + (size_t)n2;
+            }
+        }
+    }
     while (q < end && q - start < 18 && (unsigned)(d[q] - '0') <= 9)
         acc = acc * 10 + (uint64_t)(d[q++] - '0');
     int last = f == c->ncols - 1;

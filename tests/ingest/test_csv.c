@@ -541,6 +541,56 @@ static void npy_ingest(void **state)
     strata_array_close(b);
 }
 
+/* Integers of every length from 1 to 19 digits, with and without a sign and leading zeros, at
+ * every distance from the end of the file (the parser reads eight bytes at a time where there
+ * is room), followed by a delimiter, a line end, a CRLF or the end: the values of strtoll. */
+static void integers_of_every_length(void **state)
+{
+    fixture *f = *state;
+    unsigned seed = 5;
+    size_t cap = 1 << 16, len = 0;
+    char *text = malloc(cap);
+    int64_t want[2][200];
+    int nrow = 0;
+    len += (size_t)snprintf(text + len, cap - len, "a,b\n");
+    for (int digits = 1; digits <= 19; digits++)
+        for (int v = 0; v < 8; v++) {
+            char num[2][32];
+            for (int c = 0; c < 2; c++) {
+                int k = 0;
+                if ((v + c) & 1) num[c][k++] = '-';
+                for (int i = 0; i < digits; i++) {
+                    int dmax = digits == 19 && i == 0 ? 8 : 9;
+                    num[c][k++] = (char)('0' + (v == 3 && i < 2 ? 0 : rand_r(&seed) % (dmax + 1)));
+                }
+                num[c][k] = '\0';
+                want[c][nrow] = strtoll(num[c], NULL, 10);
+            }
+            const char *eol = v == 5 ? "\r\n" : "\n";
+            len += (size_t)snprintf(text + len, cap - len, "%s,%s%s", num[0], num[1], eol);
+            nrow++;
+        }
+    len -= 1; /* the last line ends at the end of the file */
+    text[len] = '\0';
+    char *path = write_file(f, "ints.csv", text, len);
+    const char *files[1] = {path};
+    strata_ingest_opts o = {.schema = "a:i64,b:i64"};
+    assert_ok(f->pool, strata_ingest_csv(f->pool, "r", "ints", files, 1, &o, NULL));
+    strata_snapshot *snap;
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "ints", 0, &snap));
+    for (int c = 0; c < 2; c++) {
+        const void *p;
+        assert_ok(f->pool, strata_snapshot_map(snap, 0, c, &p));
+        for (int r = 0; r < nrow; r++)
+            if (((const int64_t *)p)[r] != want[c][r])
+                fail_msg("row %d column %d: %lld, not %lld", r, c,
+                         (long long)((const int64_t *)p)[r], (long long)want[c][r]);
+    }
+    strata_snapshot_close(snap);
+    free(path);
+    free(text);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
@@ -559,6 +609,7 @@ int main(void)
         T(an_empty_column_and_a_bare_byte_order_mark),
         T(quoted_fields_keep_their_bytes_exactly),
         T(npy_ingest),
+        T(integers_of_every_length),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
