@@ -24,6 +24,7 @@
 #include "store/summary.h"
 #include "util/dtype.h"
 #include "util/fileio.h"
+#include "util/par.h"
 
 /* ---- box copies ----------------------------------------------------------------------------- */
 
@@ -349,7 +350,6 @@ static int plain_box(st_ndctx *x, const st_cat_nd *rec, int fd, const char *path
         src = s->buf;
     }
     box_copy(&info, b, src, lo, hi);
-    x->chunks_read++;
     return STRATA_OK;
 }
 
@@ -404,6 +404,7 @@ static int chunk_box(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, c
     if (!st_chunk_is_zst(file)) rc = plain_box(x, rec, fd, path, b, s);
     if (rc <= 0) {
         close(fd);
+        x->chunks_read += rc == STRATA_OK;
         return rc;
     }
     /* compressed (or an unusual header): decode the whole file and keep it; FD stays open
@@ -426,11 +427,87 @@ static int chunk_box(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, c
 
 /* ---- reading a rectangle -------------------------------------------------------------------- */
 
+/* ---- reading plain chunks in parallel ------------------------------------------------------ */
+
+/* The box of a plain chunk file on a fast tier, not staged and not cached: read by any thread
+ * (an open, one or two preads, a copy into its own part of the buffer). */
+typedef struct nd_job {
+    nd_box b;
+    const st_cat_chunk *row;
+    int dir; /* its directory, in the pass's list */
+    int rc;  /* STRATA_OK, an error, NEED_REPLAN, or 1: read it the ordinary way */
+} nd_job;
+
+/* The directories of the tiers a pass reads from. */
+typedef struct nd_dirs {
+    int n;
+    int64_t tier[ST_ND_TIER_MEMO];
+    char path[ST_ND_TIER_MEMO][ST_PATH_MAX];
+} nd_dirs;
+
+/* Whether chunk ROW can be read as a job; its directory's index in D. */
+static int job_ok(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *row, nd_dirs *d, int *dir)
+{
+    if (row->staged_tier != 0 || st_chunk_is_zst(row->file) || cache_get(x->cache, row->file))
+        return 0;
+    if (st_nd_tier_is_archive(x, row->tier_id) != 0) return 0;
+    for (int i = 0; i < d->n; i++)
+        if (d->tier[i] == row->tier_id) {
+            *dir = i;
+            return 1;
+        }
+    if (d->n == ST_ND_TIER_MEMO || st_nd_dir(x, rec, row->tier_id, 0, d->path[d->n]) < 0) return 0;
+    d->tier[d->n] = row->tier_id;
+    *dir = d->n++;
+    return 1;
+}
+
+static int job_run(st_ndctx *x, const st_cat_nd *rec, const nd_dirs *d, nd_job *jb,
+                   st_ndscratch *s)
+{
+    char path[ST_PATH_MAX];
+    int rc = st_path(x->err, path, "%s/%s", d->path[jb->dir], jb->row->file);
+    if (rc < 0) return rc;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? NEED_REPLAN
+                               : st_error_errno(x->err, errno, "cannot open '%s'", path);
+    rc = plain_box(x, rec, fd, path, &jb->b, s);
+    close(fd);
+    return rc;
+}
+
+/* Run the N jobs J, on the context's threads when there are several; those that need the
+ * ordinary way (an unusual header) go it after. */
+static int jobs_run(st_ndctx *x, const st_cat_nd *rec, const nd_dirs *d, nd_job *j, size_t n,
+                    st_ndscratch *s)
+{
+    int nt = x->nthreads > 1 && n >= 4 ? (x->nthreads < 16 ? x->nthreads : 16) : 1;
+    st_ndscratch more[16];
+    memset(more, 0, sizeof more);
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (size_t i = 0; i < n; i++) {
+        int t = st_thread_num();
+        j[i].rc = job_run(x, rec, d, &j[i], t == 0 ? s : &more[t]);
+    }
+    for (int t = 1; t < 16; t++) free(more[t].buf);
+    int rc = STRATA_OK;
+    for (size_t i = 0; i < n && rc == STRATA_OK; i++) {
+        if (j[i].rc == 1) j[i].rc = chunk_box(x, rec, j[i].row, &j[i].b, s);
+        else x->chunks_read += j[i].rc == STRATA_OK;
+        rc = j[i].rc;
+    }
+    return rc;
+}
+
 /* One pass over the chunk box; NEED_REPLAN when a listed file vanished. */
 static int read_pass(st_ndctx *x, const st_cat_nd *rec, const uint64_t *start,
                      const uint64_t *count, const uint64_t *stride, char *buf, st_vec *chunks,
-                     st_ndscratch *s)
+                     st_vec *jobs, st_ndscratch *s)
 {
+    nd_dirs dirs;
+    dirs.n = 0;
+    jobs->n = 0;
     st_ndgrid g;
     st_nd_grid(rec, &g);
     int n = g.n;
@@ -465,31 +542,38 @@ static int read_pass(st_ndctx *x, const st_cat_nd *rec, const uint64_t *start,
         }
         if (!empty) {
             const st_cat_chunk *row = st_nd_find_chunk(chunks, st_nd_linear(&g, c));
-            if (row == NULL)
+            int dir;
+            if (row == NULL) {
                 st_nd_fill_box(n, b.kn, esz, rec->fill, b.dst, b.dsel);
-            else if ((rc = chunk_box(x, rec, row, &b, s)) != STRATA_OK)
+            } else if (x->nthreads > 1 && job_ok(x, rec, row, &dirs, &dir)) {
+                nd_job *jb = st_vec_push(jobs);
+                if (jb == NULL) return st_error(x->err, STRATA_ENOMEM, "out of memory reading");
+                *jb = (nd_job){b, row, dir, 0};
+            } else if ((rc = chunk_box(x, rec, row, &b, s)) != STRATA_OK) {
                 return rc;
+            }
         }
         int d = n - 1;
         for (; d >= 0; d--) {
             if (++c[d] <= chi[d]) break;
             c[d] = clo[d];
         }
-        if (d < 0) return STRATA_OK;
+        if (d < 0) return jobs_run(x, rec, &dirs, jobs->v, jobs->n, s);
     }
 }
 
 int st_nd_read(st_ndctx *x, const st_cat_nd *rec, const uint64_t *start, const uint64_t *count,
                const uint64_t *stride, void *buf)
 {
-    st_vec chunks = ST_VEC(st_cat_chunk);
+    st_vec chunks = ST_VEC(st_cat_chunk), jobs = ST_VEC(nd_job);
     st_ndscratch s = {NULL, 0};
     int rc = STRATA_OK;
     for (int tries = 0; tries < ST_ND_RETRIES; tries++) {
-        rc = read_pass(x, rec, start, count, stride, buf, &chunks, &s);
+        rc = read_pass(x, rec, start, count, stride, buf, &chunks, &jobs, &s);
         if (rc != NEED_REPLAN) break;
     }
     st_vec_free(&chunks);
+    st_vec_free(&jobs);
     free(s.buf);
     if (rc == NEED_REPLAN)
         rc = st_error(x->err, STRATA_ECONFLICT,

@@ -99,6 +99,7 @@ void st_ndctx_init(st_ndctx *x, strata_pool *pool)
     x->cat = st_pool_cat(pool);
     x->pool_path = st_pool_path(pool);
     x->stage_tier = ST_TIER_DEFAULT_ID;
+    x->nthreads = st_pool_threads(pool);
 }
 
 /* ---- create, open, close -------------------------------------------------------------------- */

@@ -38,6 +38,7 @@ typedef struct st_ndctx {
         char root[ST_PATH_MAX];
     } tiers[ST_ND_TIER_MEMO];
     int ntiers;
+    int nthreads; /* for the plain chunks of a read (the pool's threads) */
     /* counters */
     uint64_t chunks_read, cache_hits, staged, staged_bytes, evicted;
 } st_ndctx;
