@@ -462,8 +462,7 @@ static int job_ok(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *row, nd
     return 1;
 }
 
-static int job_run(st_ndctx *x, const st_cat_nd *rec, const nd_dirs *d, nd_job *jb,
-                   st_ndscratch *s)
+static int job_run(st_ndctx *x, const st_cat_nd *rec, const nd_dirs *d, nd_job *jb, st_ndscratch *s)
 {
     char path[ST_PATH_MAX];
     int rc = st_path(x->err, path, "%s/%s", d->path[jb->dir], jb->row->file);
@@ -493,8 +492,10 @@ static int jobs_run(st_ndctx *x, const st_cat_nd *rec, const nd_dirs *d, nd_job 
     for (int t = 1; t < 16; t++) free(more[t].buf);
     int rc = STRATA_OK;
     for (size_t i = 0; i < n && rc == STRATA_OK; i++) {
-        if (j[i].rc == 1) j[i].rc = chunk_box(x, rec, j[i].row, &j[i].b, s);
-        else x->chunks_read += j[i].rc == STRATA_OK;
+        if (j[i].rc == 1)
+            j[i].rc = chunk_box(x, rec, j[i].row, &j[i].b, s);
+        else
+            x->chunks_read += j[i].rc == STRATA_OK;
         rc = j[i].rc;
     }
     return rc;

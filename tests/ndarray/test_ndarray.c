@@ -187,11 +187,16 @@ static void random_rectangles_match_reference(void **state)
     static const strata_dtype all[] = {STRATA_I8,  STRATA_I16, STRATA_I32, STRATA_I64,
                                        STRATA_U8,  STRATA_U16, STRATA_U32, STRATA_U64,
                                        STRATA_F32, STRATA_F64, STRATA_BOOL};
-    /* every dtype in every dimensionality, chunked; every layout and compression with f32 and
+    /* every dtype in every dimensionality, chunked, the plain chunks of a read on 1 thread and
+     * on 3 (each into its own part of the buffer); every layout and compression with f32 and
      * i16 */
-    for (int n = 1; n <= 4; n++)
-        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-            exercise(f->pool, n, all[i], STRATA_LAYOUT_CHUNKED, 0, 4);
+    for (int th = 1; th <= 3; th += 2) {
+        assert_ok(f->pool, strata_pool_set_threads(f->pool, th));
+        for (int n = 1; n <= 4; n++)
+            for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+                exercise(f->pool, n, all[i], STRATA_LAYOUT_CHUNKED, 0, 4);
+    }
+    assert_ok(f->pool, strata_pool_set_threads(f->pool, 2));
     for (int n = 1; n <= 4; n++)
         for (int layout = 0; layout < 3; layout++)
             for (int z = 0; z <= 1; z++) {
