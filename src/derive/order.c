@@ -834,6 +834,8 @@ typedef struct direct {
     const uint64_t *start;        /* the batches' first rows (NSEG + 1) */
     size_t nseg;
     uint32_t *slot; /* the batch holding row start[0] + (q << DIRECT_SLOT_SHIFT) */
+    const uint64_t *carried[ST_TBL_MAX]; /* 8-byte gathered columns, sorted with the records */
+    int carry_done;                      /* ... when the sort could carry them */
 } direct;
 
 static int direct_ok(strata_snapshot *s, const plan *p, size_t nold, uint64_t consumed)
@@ -886,6 +888,9 @@ static void direct_fill(const direct *d, int c, strata_dtype dt, const st_srec *
             else
                 st_key_from_image(dt, rec[i].img, d->desc, o);
         }
+    } else if (d->carried[c] != NULL && d->carry_done) {
+        memcpy((uint64_t *)out + lo, d->carried[c] + (uint64_t)(rec - d->rec) + lo,
+               (hi - lo) * sizeof(uint64_t));
     } else if (esz == 8) {
         DIRECT_GATHER(uint64_t);
     } else if (esz == 4) {
@@ -976,6 +981,8 @@ static int direct_sort(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_
     size_t nseg = (size_t)(nb - consumed);
     uint64_t n = start[nseg] - start[0], nslot = (n >> DIRECT_SLOT_SHIFT) + 1;
     direct d = {.p = p, .desc = p->sp->desc, .start = start, .nseg = nseg};
+    st_carry cy;
+    memset(&cy, 0, sizeof cy);
     d.slot = malloc(nslot * sizeof *d.slot);
     st_srec *rec = st_alloc_big(n * sizeof *rec + 1);
     d.rec = rec;
@@ -997,8 +1004,23 @@ static int direct_sort(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_
         strata_dtype kt = (strata_dtype)st_snapshot_schema(s)->cat[p->src[1]].dtype;
         uint64_t hint[2];
         int hinted = key_hint(s, p->src[1], consumed, d.desc, hint);
-        rc = st_argsort_segs(kt, d.seg[1], start, nseg, d.desc, hinted ? hint : NULL, rec, NULL,
-                             j->nt);
+        /* 8-byte gathered columns ride along with the sort: read in row order, not at random */
+        for (int c = p->nk + 1; c < p->nc && rc == STRATA_OK; c++) {
+            if (p->src[c] < 0 || cy.n == ST_CARRY_MAX ||
+                strata_dtype_size((strata_dtype)j->sch.cat[c].dtype) != 8)
+                continue;
+            if ((cy.out[cy.n] = st_alloc_big(n * sizeof(uint64_t) + 1)) == NULL) {
+                rc = st_error(j->err, STRATA_ENOMEM, "out of memory sorting %llu rows",
+                              (unsigned long long)n);
+                break;
+            }
+            cy.seg[cy.n] = d.seg[c];
+            d.carried[c] = cy.out[cy.n++];
+        }
+        if (rc == STRATA_OK)
+            rc = st_argsort_segs(kt, d.seg[1], start, nseg, d.desc, hinted ? hint : NULL, rec, NULL,
+                                 &cy, j->nt);
+        d.carry_done = cy.done;
         if (rc < 0)
             rc = st_error(j->err, rc, "out of memory sorting %llu rows", (unsigned long long)n);
     }
@@ -1006,6 +1028,7 @@ static int direct_sort(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_
     if (rc == STRATA_OK) rc = direct_write(j, &d, n);
     for (size_t b = 0; b < nseg; b++) st_snapshot_release(s, consumed + b);
     for (int c = 0; c < ST_TBL_MAX; c++) free(d.seg[c]);
+    for (int c = 0; c < cy.n; c++) st_free_big(cy.out[c]);
     free(d.slot);
     st_free_big(rec);
     return rc;

@@ -63,16 +63,29 @@ typedef struct st_srec {
     uint64_t pos, img;
 } st_srec;
 
+/* Columns carried along a sort of records: N columns of 8-byte values cut into segments as the
+ * keys are (SEG[c][s]), placed into OUT[c] (N values each) in the records' order -- the values
+ * of a gathered column, read in row order instead of gathered at random. The sort carries them
+ * when it places every record once (input in order, or a counting sort) and then sets DONE;
+ * after a sort by buckets DONE stays 0 and OUT is untouched. */
+#define ST_CARRY_MAX 8
+typedef struct st_carry {
+    int n, done;
+    const void *const *seg[ST_CARRY_MAX];
+    uint64_t *out[ST_CARRY_MAX];
+} st_carry;
+
 /* Stable argsort of the keys of NSEG segments (segment S: KEYS[S], numeric DTYPE, rows START[S]
  * to START[S + 1] of the whole; START has NSEG + 1 entries) into the N = START[NSEG] - START[0]
  * records REC, in key order (DESC: descending; NaN last either way), positions counted from
- * START[0]'s row; or, with REC NULL, only the positions into PERM (N). HINT (may be NULL): the
- * smallest and largest image, when known (batch statistics); checked on every key, a wrong hint
- * costs one more pass. Input already in order (or strictly in reverse) is written in order after
- * one reading pass; a range of fewer than 65 536 images is sorted by counting. STRATA_OK or
- * STRATA_ENOMEM. */
+ * START[0]'s row, CARRY's columns (may be NULL) with them; or, with REC NULL, only the positions
+ * into PERM (N). HINT (may be NULL): the smallest and largest image, when known (batch
+ * statistics); checked on every key, a wrong hint costs one more pass. Input already in order
+ * (or strictly in reverse) is written in order after one reading pass; a range of fewer than
+ * 65 536 images is sorted by counting. STRATA_OK or STRATA_ENOMEM. */
 int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t *start, size_t nseg,
-                    int desc, const uint64_t *hint, st_srec *rec, uint64_t *perm, int nthreads);
+                    int desc, const uint64_t *hint, st_srec *rec, uint64_t *perm, st_carry *carry,
+                    int nthreads);
 
 /* The key of numeric DTYPE whose sort image (st_key_image with DESC) is IMG, into OUT (one
  * element). Exact for every key but NaN, which comes back as the canonical quiet NaN. */

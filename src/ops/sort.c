@@ -234,7 +234,7 @@ int st_argsort(strata_dtype dtype, const void *keys, uint64_t n, const uint64_t 
         /* one segment through sortrec.c: input in order, few distinct keys and wide ranges each
          * take their own path */
         uint64_t start[2] = {0, n};
-        return st_argsort_segs(dtype, &keys, start, 1, desc, NULL, NULL, perm, nt);
+        return st_argsort_segs(dtype, &keys, start, 1, desc, NULL, NULL, perm, NULL, nt);
     }
     uint64_t *k = st_alloc_big(n * sizeof *k), *tk = st_alloc_big(n * sizeof *tk);
     uint64_t *tidx = st_alloc_big(n * sizeof *tidx);

@@ -21,7 +21,7 @@
 #include "util/par.h"
 
 #define ST_SREC_DENSE ((uint64_t)1 << 16)
-#define ST_SREC_BITS  11
+#define ST_SREC_BITS  12
 #define ST_SREC_BLOCK 2048
 
 typedef struct segs {
@@ -77,6 +77,23 @@ static void seg_images(const segs *g, size_t *s, uint64_t lo, uint64_t n, uint64
         uint64_t s0 = g->start[*s] - base, m = g->start[*s + 1] - base - lo;
         if (m > n) m = n;
         images(g->dt, g->keys[*s], lo - s0, m, g->desc, out);
+        out += m;
+        lo += m;
+        n -= m;
+    }
+}
+
+/* The 8-byte values of rows [LO, LO + N) of a column cut as G's keys are (its segments SEG) into
+ * OUT; *S as for seg_images(). */
+static void seg_words(const segs *g, const void *const *seg, size_t *s, uint64_t lo, uint64_t n,
+                      uint64_t *out)
+{
+    uint64_t base = g->start[0];
+    while (n > 0) {
+        while (g->start[*s + 1] - base <= lo) (*s)++;
+        uint64_t s0 = g->start[*s] - base, m = g->start[*s + 1] - base - lo;
+        if (m > n) m = n;
+        memcpy(out, (const uint64_t *)seg[*s] + (lo - s0), m * sizeof *out);
         out += m;
         lo += m;
         n -= m;
@@ -181,15 +198,16 @@ static void scan_images(const segs *g, uint64_t n, int nt, const digits *dg, uin
     }
 }
 
-/* The records (or positions, into PERM) of rows in order (REVERSE: in reverse order). */
+/* The records (or positions, into PERM) of rows in order (REVERSE: in reverse order), the
+ * carried columns with them. */
 static void fill_in_order(const segs *g, uint64_t n, int reverse, st_srec *rec, uint64_t *perm,
-                          int nt)
+                          const st_carry *cy, int nt)
 {
 #pragma omp parallel num_threads(nt)
     {
         uint64_t lo, hi, buf[ST_SREC_BLOCK], base = g->start[0];
         st_chunk(n, st_thread_num(), st_team_size(), &lo, &hi);
-        size_t s = seg_of(g, lo);
+        size_t s = seg_of(g, lo), s0 = s;
         for (uint64_t r = lo; r < hi; r += ST_SREC_BLOCK) {
             uint64_t m = hi - r < ST_SREC_BLOCK ? hi - r : ST_SREC_BLOCK;
             if (perm != NULL) {
@@ -202,15 +220,22 @@ static void fill_in_order(const segs *g, uint64_t n, int reverse, st_srec *rec, 
                 uint64_t at = reverse ? n - 1 - (r + i) : r + i;
                 rec[at] = (st_srec){base + r + i, buf[i]};
             }
+            for (int c = 0; cy != NULL && c < cy->n; c++) {
+                size_t cs = s0;
+                seg_words(g, cy->seg[c], &cs, r, m, buf);
+                for (uint64_t i = 0; i < m; i++)
+                    cy->out[c][reverse ? n - 1 - (r + i) : r + i] = buf[i];
+            }
+            s0 = s;
         }
     }
 }
 
 /* One stable placing pass by digit into REC (or only the positions, into PERM); START receives
  * the NB + 1 bucket boundaries. HIST (NT x NB counters) holds each thread's counts already when
- * COUNTED is the team's size. */
+ * COUNTED is the team's size. Carried columns (CY) go to the same places. */
 static void place(const segs *g, uint64_t n, const digits *dg, uint64_t *hist, int counted,
-                  uint64_t *start, st_srec *rec, uint64_t *perm, int nt)
+                  uint64_t *start, st_srec *rec, uint64_t *perm, const st_carry *cy, int nt)
 {
     uint64_t nb = dg->nb, min = dg->min;
     int shift = dg->shift;
@@ -243,14 +268,30 @@ static void place(const segs *g, uint64_t n, const digits *dg, uint64_t *hist, i
             start[nb] = sum;
         }
         s = s0;
+        uint64_t dst[ST_SREC_BLOCK];
         for (uint64_t r = lo; r < hi; r += ST_SREC_BLOCK) {
             uint64_t m = hi - r < ST_SREC_BLOCK ? hi - r : ST_SREC_BLOCK;
+            size_t sb = s;
             seg_images(g, &s, r, m, buf);
-            if (perm != NULL)
+            if (perm != NULL) {
                 for (uint64_t i = 0; i < m; i++) perm[h[(buf[i] - min) >> shift]++] = base + r + i;
-            else
+                continue;
+            }
+            if (cy == NULL || cy->n == 0) {
                 for (uint64_t i = 0; i < m; i++)
                     rec[h[(buf[i] - min) >> shift]++] = (st_srec){base + r + i, buf[i]};
+                continue;
+            }
+            for (uint64_t i = 0; i < m; i++) {
+                uint64_t at = h[(buf[i] - min) >> shift]++;
+                dst[i] = at;
+                rec[at] = (st_srec){base + r + i, buf[i]};
+            }
+            for (int c = 0; c < cy->n; c++) {
+                size_t cs = sb;
+                seg_words(g, cy->seg[c], &cs, r, m, buf);
+                for (uint64_t i = 0; i < m; i++) cy->out[c][dst[i]] = buf[i];
+            }
         }
     }
 }
@@ -277,7 +318,8 @@ static int sort_bucket(st_srec *rec, uint64_t n, const st_vq *vq)
 }
 
 int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t *start, size_t nseg,
-                    int desc, const uint64_t *hint, st_srec *rec, uint64_t *perm, int nthreads)
+                    int desc, const uint64_t *hint, st_srec *rec, uint64_t *perm, st_carry *carry,
+                    int nthreads)
 {
     uint64_t n = start[nseg] - start[0];
     if (n == 0) return STRATA_OK;
@@ -294,8 +336,10 @@ int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t 
             return STRATA_ENOMEM;
     }
     scan_images(&g, n, nt, hist != NULL ? &dg : NULL, hist, &sc);
+    if (carry != NULL && (carry->n == 0 || rec == NULL)) carry = NULL;
     if (sc.up || sc.down) {
-        fill_in_order(&g, n, !sc.up, rec, perm, nt);
+        fill_in_order(&g, n, !sc.up, rec, perm, carry, nt);
+        if (carry != NULL) carry->done = 1;
         free(hist);
         return STRATA_OK;
     }
@@ -313,7 +357,11 @@ int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t 
         free(hist);
         return STRATA_ENOMEM;
     }
-    place(&g, n, &dg, hist, counted, bstart, rec, dg.shift > 0 ? NULL : perm, nt);
+    /* carried columns go along with a counting sort; after one with buckets to sort, they
+     * would have to follow each bucket's order, which costs more than the caller's gather */
+    if (dg.shift > 0) carry = NULL;
+    place(&g, n, &dg, hist, counted, bstart, rec, dg.shift > 0 ? NULL : perm, carry, nt);
+    if (carry != NULL) carry->done = 1;
     int failed = 0;
     if (dg.shift > 0) {
         st_vq vq;

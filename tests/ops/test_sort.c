@@ -400,6 +400,8 @@ static void gather_matches_reference_for_every_width(void **state)
 /* Check the records of KEYS (N of T, cut into segments at CUT[0..NCUT)) sorted by
  * st_argsort_segs against st_argsort's permutation (itself checked against the reference), and
  * each image against its key, for 1 and 3 threads, with no hint, the exact hint and a wrong one. */
+static int carried; /* sorts that carried their column (some must) */
+
 static void check_segs(strata_dtype t, const void *keys, uint64_t n, const uint64_t *cut,
                        size_t ncut, int desc, const char *what)
 {
@@ -426,11 +428,22 @@ static void check_segs(strata_dtype t, const void *keys, uint64_t n, const uint6
     for (int h = 0; h < 3; h++)
         for (int nt = 1; nt <= 3; nt += 2) {
             st_srec *rec = malloc((n + 1) * sizeof *rec);
-            assert_int_equal(st_argsort_segs(t, seg, start, nseg, desc, hints[h], rec, NULL, nt),
-                             0);
+            /* a carried column: row r's value is r * 7 + 3, cut as the keys are */
+            uint64_t *cval = malloc((n + 1) * 8), *cout = malloc((n + 1) * 8);
+            const void *cseg[16];
+            for (uint64_t r = 0; r < n; r++) cval[r] = r * 7 + 3;
+            for (size_t k = 0; k < nseg; k++) cseg[k] = cval + (start[k] - 1000);
+            st_carry cy = {.n = 1, .seg = {cseg}, .out = {cout}};
+            assert_int_equal(
+                st_argsort_segs(t, seg, start, nseg, desc, hints[h], rec, NULL, &cy, nt), 0);
+            for (uint64_t i = 0; cy.done && i < n; i++)
+                assert_true(cout[i] == (rec[i].pos - 1000) * 7 + 3);
+            carried += cy.done;
+            free(cval);
+            free(cout);
             uint64_t *pos = malloc((n + 1) * 8);
-            assert_int_equal(st_argsort_segs(t, seg, start, nseg, desc, hints[h], NULL, pos, nt),
-                             0);
+            assert_int_equal(
+                st_argsort_segs(t, seg, start, nseg, desc, hints[h], NULL, pos, NULL, nt), 0);
             for (uint64_t i = 0; i < n; i++) assert_true(pos[i] == rec[i].pos);
             free(pos);
             for (uint64_t i = 0; i < n; i++) {
@@ -513,6 +526,7 @@ static void segmented_argsort_is_the_stable_argsort(void **state)
             }
             free(keys);
         }
+    assert_true(carried > 100);
 }
 
 /* The value sort's shortcuts for large i64 arrays -- in order, in reverse (with duplicates), a
