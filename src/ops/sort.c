@@ -260,39 +260,6 @@ static int is_float(strata_dtype t)
     return t == STRATA_F32 || t == STRATA_F64;
 }
 
-/* Inverse of the integer images (floats are sorted through argsort: NaN payloads survive). */
-static void store_image(strata_dtype dtype, void *keys, uint64_t i, uint64_t img)
-{
-    const uint64_t sign = (uint64_t)1 << 63;
-    switch (dtype) {
-    case STRATA_I8:
-        ((int8_t *)keys)[i] = (int8_t)(int64_t)(img ^ sign);
-        break;
-    case STRATA_I16:
-        ((int16_t *)keys)[i] = (int16_t)(int64_t)(img ^ sign);
-        break;
-    case STRATA_I32:
-        ((int32_t *)keys)[i] = (int32_t)(int64_t)(img ^ sign);
-        break;
-    case STRATA_I64:
-    case STRATA_TS:
-        ((int64_t *)keys)[i] = (int64_t)(img ^ sign);
-        break;
-    case STRATA_U8:
-    case STRATA_BOOL:
-        ((uint8_t *)keys)[i] = (uint8_t)img;
-        break;
-    case STRATA_U16:
-        ((uint16_t *)keys)[i] = (uint16_t)img;
-        break;
-    case STRATA_U32:
-        ((uint32_t *)keys)[i] = (uint32_t)img;
-        break;
-    default:
-        ((uint64_t *)keys)[i] = img;
-    }
-}
-
 /* Floats: through their argsort, so that NaN payloads survive. */
 static int sort_floats(strata_dtype dtype, void *keys, uint64_t n, int desc, int nt)
 {
@@ -456,7 +423,8 @@ int st_sort(strata_dtype dtype, void *keys, uint64_t n, int desc, int nthreads)
     for (uint64_t i = 0; i < n; i++) k[i] = sort_image(dtype, keys, i, desc);
     ST_TRY(rc = radix_sort(k, NULL, tk, NULL, n, nt));
 #pragma omp parallel for num_threads(nt) schedule(static)
-    for (uint64_t i = 0; i < n; i++) store_image(dtype, keys, i, desc ? ~k[i] : k[i]);
+    for (uint64_t i = 0; i < n; i++)
+        st_key_from_image(dtype, k[i], desc, (char *)keys + i * strata_dtype_size(dtype));
 done:
     st_free_big(k);
     st_free_big(tk);
