@@ -855,8 +855,15 @@ static int direct_ok(strata_snapshot *s, const plan *p, size_t nold, uint64_t co
 /* Element POS (a source row) of column C. */
 static inline const char *direct_at(const direct *d, int c, uint64_t pos, size_t esz)
 {
-    size_t s = d->slot[(pos - d->start[0]) >> DIRECT_SLOT_SHIFT];
-    while (d->start[s + 1] <= pos) s++;
+    uint64_t q = (pos - d->start[0]) >> DIRECT_SLOT_SHIFT;
+    size_t s = d->slot[q], e = d->slot[q + 1]; /* the batch is one of [s, e] */
+    while (s < e) {                            /* many small batches: halve, not walk */
+        size_t m = (s + e + 1) / 2;
+        if (d->start[m] <= pos)
+            s = m;
+        else
+            e = m - 1;
+    }
     return (const char *)d->seg[c][s] + (pos - d->start[s]) * esz;
 }
 
@@ -936,8 +943,7 @@ static int direct_write(st_upd_job *j, const direct *d, uint64_t n)
         if (rc == STRATA_OK) rc = mw_took(&m, k);
         if (rc == STRATA_OK && m.nbuf > 0) rc = mw_flush(&m);
     }
-    if (rc == STRATA_ENOMEM) rc = st_error(j->err, rc, "out of memory writing the sorted rows");
-    if (rc == STRATA_OK) rc = mw_cut(&m);
+    if (rc == STRATA_OK) rc = mw_cut(&m); /* every failure above has its message already */
     mw_free(&m);
     return rc;
 }
@@ -979,7 +985,7 @@ static int direct_sort(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_
     uint64_t nb = st_snapshot_nbatches(s);
     const uint64_t *start = st_snapshot_row_start(s) + consumed;
     size_t nseg = (size_t)(nb - consumed);
-    uint64_t n = start[nseg] - start[0], nslot = (n >> DIRECT_SLOT_SHIFT) + 1;
+    uint64_t n = start[nseg] - start[0], nslot = (n >> DIRECT_SLOT_SHIFT) + 2;
     direct d = {.p = p, .desc = p->sp->desc, .start = start, .nseg = nseg};
     st_carry cy;
     memset(&cy, 0, sizeof cy);

@@ -435,8 +435,10 @@ typedef struct nd_job {
     nd_box b;
     const st_cat_chunk *row;
     int dir; /* its directory, in the pass's list */
-    int rc;  /* STRATA_OK, an error, NEED_REPLAN, or 1: read it the ordinary way */
+    int rc;  /* STRATA_OK, an error, NEED_REPLAN, or JOB_ORDINARY */
 } nd_job;
+
+#define JOB_ORDINARY 2 /* an unusual file: read it the ordinary way, after the others */
 
 /* The directories of the tiers a pass reads from. */
 typedef struct nd_dirs {
@@ -473,7 +475,7 @@ static int job_run(st_ndctx *x, const st_cat_nd *rec, const nd_dirs *d, nd_job *
                                : st_error_errno(x->err, errno, "cannot open '%s'", path);
     rc = plain_box(x, rec, fd, path, &jb->b, s);
     close(fd);
-    return rc;
+    return rc == 1 ? JOB_ORDINARY : rc;
 }
 
 /* Run the N jobs J, on the context's threads when there are several; those that need the
@@ -492,7 +494,7 @@ static int jobs_run(st_ndctx *x, const st_cat_nd *rec, const nd_dirs *d, nd_job 
     for (int t = 1; t < 16; t++) free(more[t].buf);
     int rc = STRATA_OK;
     for (size_t i = 0; i < n && rc == STRATA_OK; i++) {
-        if (j[i].rc == 1)
+        if (j[i].rc == JOB_ORDINARY)
             j[i].rc = chunk_box(x, rec, j[i].row, &j[i].b, s);
         else
             x->chunks_read += j[i].rc == STRATA_OK;
@@ -624,6 +626,7 @@ int strata_ndarray_read_strided(strata_ndarray *a, const uint64_t *start, const 
     if (buf == NULL)
         return st_error(st_pool_err(a->pool), STRATA_EINVAL, "read: the buffer is NULL");
     a->x.ntiers = 0; /* tiers may have been removed and added since the last call */
+    a->x.nthreads = st_pool_threads(a->pool); /* set again: a forked child sets 1 */
     int rc = st_cat_nd_get(st_pool_err(a->pool), st_pool_cat(a->pool), a->rec.region, a->rec.name,
                            &a->rec);
     size_t bytes = 0;
@@ -714,6 +717,7 @@ int strata_ndarray_summary(strata_ndarray *a, const uint64_t *start, const uint6
     if (out == NULL) return st_error(err, STRATA_EINVAL, "summary: no output given");
     static const uint64_t ones[ST_ND_MAXDIMS] = {1, 1, 1, 1, 1, 1, 1, 1};
     a->x.ntiers = 0;
+    a->x.nthreads = st_pool_threads(a->pool);
     int rc = st_cat_nd_get(err, st_pool_cat(a->pool), a->rec.region, a->rec.name, &a->rec);
     size_t bytes = 0;
     if (rc < 0 || (rc = check_rect(a, start, count, ones, &bytes)) < 0) return rc;

@@ -304,6 +304,7 @@ void strata_ndarray_close(strata_ndarray *a)
 static int refresh(strata_ndarray *a)
 {
     a->x.ntiers = 0; /* tiers may have been removed and added since the last call */
+    a->x.nthreads = st_pool_threads(a->pool); /* set again: a forked child sets 1 */
     int rc = st_cat_nd_get(st_pool_err(a->pool), st_pool_cat(a->pool), a->rec.region, a->rec.name,
                            &a->rec);
     if (rc == STRATA_ENOTFOUND)

@@ -74,6 +74,8 @@ typedef struct st_vq {
     void (*recs)(void *rec, uint64_t n);
 } st_vq;
 int st_vq_open(st_vq *v);
+/* The version of the module's functions (st_vqsort_abi() in vqsort.cc): bumped when they change. */
+#define ST_VQ_ABI 1
 void st_vq_close(st_vq *v);
 
 /* The LSD radix passes of sort.c, shared with sortrec.c: the bits in which N keys K differ from

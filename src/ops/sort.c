@@ -321,8 +321,9 @@ static int sort_i64_shaped(int64_t *keys, uint64_t n, int desc, int nt)
     {
         int t = st_thread_num(), u = 1, d = 1;
         uint64_t lo, hi;
-        team = st_team_size();
-        st_chunk(n, t, team, &lo, &hi);
+        int nteam = st_team_size();
+        if (t == 0) team = nteam;
+        st_chunk(n, t, nteam, &lo, &hi);
         for (uint64_t i = lo + 1; i < hi && (u || d); i++) {
             int64_t a = keys[i - 1], b = keys[i];
             u &= desc ? a >= b : a <= b;

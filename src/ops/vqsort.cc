@@ -16,6 +16,13 @@ ST_VQ_EXPORT void st_vqsort_keys(uint64_t *k, uint64_t n);
 ST_VQ_EXPORT void st_vqsort_pairs(const uint64_t *k, const uint64_t *idx, uint64_t *out_k,
                                   uint64_t *out_idx, uint64_t n, void *scratch);
 ST_VQ_EXPORT void st_vqsort_recs(void *rec, uint64_t n);
+ST_VQ_EXPORT int st_vqsort_abi(void);
+}
+
+// ST_VQ_ABI of ops_int.h: the library uses a module only when the two agree.
+extern "C" int st_vqsort_abi(void)
+{
+    return 1;
 }
 
 extern "C" void st_vqsort_i64(int64_t *k, uint64_t n, int desc)
