@@ -405,31 +405,9 @@ void st_key_from_image(strata_dtype dtype, uint64_t img, int desc, void *out)
         return;
     }
     if (desc) img = ~img;
-    switch (dtype) {
-    case STRATA_I8:
-        *(int8_t *)out = (int8_t)(int64_t)(img ^ sign);
-        break;
-    case STRATA_I16:
-        *(int16_t *)out = (int16_t)(int64_t)(img ^ sign);
-        break;
-    case STRATA_I32:
-        *(int32_t *)out = (int32_t)(int64_t)(img ^ sign);
-        break;
-    case STRATA_I64:
-    case STRATA_TS:
-        *(int64_t *)out = (int64_t)(img ^ sign);
-        break;
-    case STRATA_U8:
-    case STRATA_BOOL:
-        *(uint8_t *)out = (uint8_t)img;
-        break;
-    case STRATA_U16:
-        *(uint16_t *)out = (uint16_t)img;
-        break;
-    case STRATA_U32:
-        *(uint32_t *)out = (uint32_t)img;
-        break;
-    default:
-        *(uint64_t *)out = img;
-    }
+    /* signed integers had their sign bit flipped; the low bytes are the value (little-endian) */
+    int is_signed = dtype == STRATA_I8 || dtype == STRATA_I16 || dtype == STRATA_I32 ||
+                    dtype == STRATA_I64 || dtype == STRATA_TS;
+    uint64_t v = is_signed ? img ^ sign : img;
+    memcpy(out, &v, strata_dtype_size(dtype));
 }

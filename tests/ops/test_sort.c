@@ -465,6 +465,18 @@ static void check_segs(strata_dtype t, const void *keys, uint64_t n, const uint6
     free(want);
 }
 
+/* Integer V as key I of type T (floats by value; integers by their low bytes). */
+static void put_int(strata_dtype t, char *keys, uint64_t i, int64_t v)
+{
+    double f = (double)v;
+    float g = (float)v;
+    memcpy(keys + i * strata_dtype_size(t),
+           t == STRATA_F64   ? (const void *)&f
+           : t == STRATA_F32 ? (const void *)&g
+                             : (const void *)&v,
+           strata_dtype_size(t));
+}
+
 static void segmented_argsort_is_the_stable_argsort(void **state)
 {
     (void)state;
@@ -486,26 +498,14 @@ static void segmented_argsort_is_the_stable_argsort(void **state)
                 if (mode == 5) { /* strictly decreasing */
                     for (uint64_t i = 0; i < n; i++) {
                         int64_t v = (int64_t)(n - i) * 3;
-                        double f = (double)v;
-                        float g = (float)v;
-                        memcpy(keys + i * esz,
-                               t == STRATA_F64   ? (const void *)&f
-                               : t == STRATA_F32 ? (const void *)&g
-                                                 : (const void *)&v,
-                               esz);
+                        put_int(t, keys, i, v);
                     }
                 } else if (mode == 0) { /* random, full range, duplicates, specials */
                     fill_random(t, keys, n, &seed);
                 } else if (mode == 1) { /* few distinct values: counting */
                     for (uint64_t i = 0; i < n; i++) {
                         int64_t v = rand_r(&seed) % 300;
-                        double f = (double)v;
-                        float g = (float)v;
-                        memcpy(keys + i * esz,
-                               t == STRATA_F64   ? (const void *)&f
-                               : t == STRATA_F32 ? (const void *)&g
-                                                 : (const void *)&v,
-                               esz);
+                        put_int(t, keys, i, v);
                         if (t == STRATA_BOOL) keys[i] &= 1;
                     }
                 } else { /* in order, in reverse, all equal: from the random keys' argsort */
