@@ -344,6 +344,84 @@ done:
     return rc;
 }
 
+/* The smallest and largest key of every source batch into RANGE (1), or 0 when some batch has
+ * no statistics for it, a null key, or a null in an aggregated column. */
+static int batches_range(strata_snapshot *s, const gplan *g, int64_t range[2])
+{
+    const st_schema *sch = st_snapshot_schema(s);
+    const st_cat_batch *batches = st_snapshot_batches(s);
+    range[0] = INT64_MAX;
+    range[1] = INT64_MIN;
+    for (uint64_t b = 0; b < st_snapshot_nbatches(s); b++) {
+        const st_cat_bcol *bc = st_snapshot_bcols(s) + b * (uint64_t)sch->ncols;
+        const st_cat_bcol *kc = &bc[g->keycol[0]];
+        if (batches[b].nrows == 0) continue;
+        if (!kc->has_minmax || kc->nulls > 0) return 0;
+        for (int a = 0; a < g->nslots; a++)
+            if (g->col[a] >= 0 && bc[g->col[a]].nulls > 0) return 0;
+        range[0] = kc->min_i < range[0] ? kc->min_i : range[0];
+        range[1] = kc->max_i > range[1] ? kc->max_i : range[1];
+    }
+    return range[0] <= range[1];
+}
+
+/* Fold source batch B into F (1), or 0 when it cannot be (st_gfold_add()). */
+static int fold_batch(st_upd_job *j, strata_snapshot *s, uint64_t b, const gplan *g, st_gfold *f)
+{
+    uint64_t n = (uint64_t)st_snapshot_batches(s)[b].nrows, first = st_snapshot_row_start(s)[b];
+    const st_cat_bcol *kc =
+        st_snapshot_bcols(s) + b * (uint64_t)st_snapshot_schema(s)->ncols + (uint64_t)g->keycol[0];
+    int64_t range[2] = {kc->min_i, kc->max_i};
+    st_gcol key = {g->kdt[0], NULL, NULL, NULL};
+    void *own[ST_GROUP_SLOTS] = {0};
+    st_agg aggs[ST_GROUP_SLOTS];
+    int rc = n == 0 ? 1 : strata_snapshot_map(s, b, g->keycol[0], &key.data);
+    for (int a = 0; a < g->nslots && rc >= 0 && n > 0; a++)
+        rc = slot_input(s, b, n, first, g, a, &aggs[a], &own[a]);
+    if (rc >= 0 && n > 0) rc = st_gfold_add(f, &key, n, aggs, range);
+    for (int a = 0; a < ST_GROUP_SLOTS; a++) free(own[a]);
+    if (rc == STRATA_ENOMEM) rc = st_error(j->err, rc, "out of memory grouping a batch");
+    return rc;
+}
+
+/* The groups of every source batch of a group-by of one small-range integer key, folded into
+ * arrays indexed by the key (st_gfold) rather than grouped batch by batch and merged: ACC (1),
+ * or 0 when this does not apply (ACC untouched). */
+static int groups_folded(st_upd_job *j, strata_snapshot *s, const st_dspec *sp, const gplan *g,
+                         st_groups *acc)
+{
+    uint64_t nsb = st_snapshot_nbatches(s);
+    const st_cat_batch *batches = st_snapshot_batches(s);
+    int64_t range[2];
+    if (sp->nkeys != 1 || !batches_range(s, g, range)) return 0;
+    st_agg shape[ST_GROUP_SLOTS];
+    for (int a = 0; a < g->nslots; a++) {
+        memset(&shape[a], 0, sizeof shape[a]);
+        shape[a].op = g->op[a];
+        shape[a].in.dtype = g->in[a];
+        shape[a].rowid = g->col[a] < 0;
+    }
+    st_gfold *f;
+    uint64_t rows = st_snapshot_row_start(s)[nsb];
+    int rc = st_gfold_begin(&f, g->kdt[0], range, rows, shape, g->nslots, j->nt);
+    if (rc == STRATA_ENOMEM) return st_error(j->err, rc, "out of memory grouping");
+    for (uint64_t b = 0; b < nsb && rc == 1; b++) {
+        rc = fold_batch(j, s, b, g, f);
+        st_snapshot_release(s, b);
+        if (rc == 1) {
+            int prc = st_upd_progress(j, b + 1, (uint64_t)batches[b].nrows);
+            rc = prc < 0 ? prc : rc;
+        }
+    }
+    if (rc == 1) {
+        rc = st_gfold_end(f, acc);
+        if (rc != 1) st_groups_free(acc);
+        if (rc == STRATA_ENOMEM) rc = st_error(j->err, rc, "out of memory collecting groups");
+    }
+    st_gfold_free(f);
+    return rc;
+}
+
 /* Stored column C (mapped at DATA, BYTES; M rows) into groups OUT. */
 static int load_col(st_groups *out, const gplan *g, int c, const void *data, const char *bytes,
                     uint64_t m)
@@ -686,8 +764,12 @@ static int update_groupby(st_upd_job *j, const st_dspec *sp, strata_snapshot *s,
     if (consumed > 0) { /* the previous groups, then the new batches' folded in one by one */
         ST_TRY(rc = groups_of_output(j, nold, sp, &g, k));
         ST_TRY(rc = gstack_finish(j, k, &acc, &have));
+    } else if (!g.holistic) { /* every batch: folded by key when the key allows */
+        ST_TRY(rc = groups_folded(j, s, sp, &g, &acc));
+        have = rc == 1;
+        rc = STRATA_OK;
     }
-    for (uint64_t b = consumed; b < nsb && rc == STRATA_OK; b++) {
+    for (uint64_t b = have && consumed == 0 ? nsb : consumed; b < nsb && rc == STRATA_OK; b++) {
         st_groups part;
         rc = groups_of_batch(j, s, b, sp, &g, &part);
         if (rc == STRATA_OK && g.holistic) { /* recomputed whole: any fixed order will do */

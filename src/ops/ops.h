@@ -211,6 +211,29 @@ int st_groupby(const st_gcol *keys, int nkeys, uint64_t n, const st_agg *aggs, i
 int st_groupby_range(const st_gcol *keys, int nkeys, uint64_t n, const st_agg *aggs, int naggs,
                      const int64_t *range, st_groups *out, int nthreads);
 
+/* The group-by of one i64 or ts key without nulls over a small range, folded call by call (a
+ * dataset's batches, in order) into arrays indexed by the key: the same groups, bit for bit, as
+ * st_groupby_range() of each call's rows (told the call's RANGE) merged in call order with
+ * st_groups_merge(), without making and merging the groups of each call. It takes counts, and
+ * sums, means, minima and maxima of i64 and f64 inputs without nulls (float minima and maxima
+ * not: their ties between -0 and +0 depend on the threads' rows).
+ *   st_gfold_begin: keys of KDT within RANGE[2] over ROWS rows in all, aggregates AGGS[NAGGS]
+ *     (their inputs' data not read yet); 1: *F made (st_gfold_free()), 0: not taken (the range
+ *     is too wide, or an aggregate it does not take), or STRATA_ENOMEM.
+ *   st_gfold_add: fold N rows of KEY whose smallest and largest key are RANGE (e.g. the batch's
+ *     statistics), with AGGS (as at begin, their inputs these rows'). 1: folded; 0: not (a key
+ *     outside RANGE, or rows st_groupby_range() would not group the same way): F is then of no
+ *     use, and the group-by is to be done call by call; or STRATA_ENOMEM.
+ *   st_gfold_end: OUT := the groups (st_groups_free(), also when 0 or an error is returned):
+ *     1, 0 when a call was not folded, or STRATA_ENOMEM. */
+typedef struct st_gfold st_gfold;
+int st_gfold_begin(st_gfold **f, strata_dtype kdt, const int64_t range[2], uint64_t rows,
+                   const st_agg *aggs, int naggs, int nthreads);
+int st_gfold_add(st_gfold *f, const st_gcol *key, uint64_t n, const st_agg *aggs,
+                 const int64_t range[2]);
+int st_gfold_end(st_gfold *f, st_groups *out);
+void st_gfold_free(st_gfold *f);
+
 /* DST := groups of DST and SRC together (same keys and aggregates); DST's rows count as the
  * earlier ones (FIRST, LAST). STRATA_OK or STRATA_ENOMEM (DST is then unusable: free it). */
 int st_groups_merge(st_groups *dst, const st_groups *src);

@@ -597,6 +597,136 @@ static void a_small_key_range_is_grouped_densely_with_the_same_results(void **st
     st_groups_free(&d);
 }
 
+/* The aggregates of the batch of rows [S, S + N): count, sum and minimum of iv, mean and sum
+ * of f (the same input), maximum of iv, count_col of f, the first row (ids from ROW0). */
+static void batch_aggs(st_agg *a, int64_t s, const double *f, int64_t row0)
+{
+    a[0] = agg(ST_AGG_COUNT, STRATA_I64, NULL);
+    a[1] = agg(ST_AGG_SUM, STRATA_I64, iv + s);
+    a[2] = agg(ST_AGG_MIN, STRATA_I64, iv + s);
+    a[3] = agg(ST_AGG_MEAN, STRATA_F64, f + s);
+    a[4] = agg(ST_AGG_SUM, STRATA_F64, f + s);
+    a[5] = agg(ST_AGG_MAX, STRATA_I64, iv + s);
+    a[6] = agg(ST_AGG_COUNT_COL, STRATA_F64, f + s);
+    a[7] = (st_agg){ST_AGG_MIN, {STRATA_I64, NULL, NULL, NULL}, 0, 1, row0};
+}
+
+/* The smallest and largest of N keys K into R. */
+static void key_range_of(const int64_t *k, int64_t n, int64_t r[2])
+{
+    r[0] = INT64_MAX;
+    r[1] = INT64_MIN;
+    for (int64_t i = 0; i < n; i++) {
+        r[0] = k[i] < r[0] ? k[i] : r[0];
+        r[1] = k[i] > r[1] ? k[i] : r[1];
+    }
+}
+
+/* A group-by folded batch by batch into one accumulator (st_gfold, what a full refresh of a
+ * group-by does) gives the bits of each batch grouped alone and merged in batch order (what the
+ * incremental update does), for any thread count, keys of i64 and ts, batches whose ranges
+ * differ; and it declines what it cannot do the same way. */
+static void folding_batches_equals_merging_each_batchs_groups(void **state)
+{
+    (void)state;
+    fill();
+    static int64_t key[N];
+    static double f[N];
+    unsigned seed = 9;
+    for (int i = 0; i < N; i++) {
+        /* batch 2's keys span a narrower window; values of mixed magnitudes (the order of the
+         * additions shows in the bits), a few -0, one group's NaN */
+        key[i] = i >= 160000 && i < 190000 ? 6000 + (int64_t)(rand_r(&seed) % 700)
+                                           : 5000 + (int64_t)(rand_r(&seed) % 3000);
+        f[i] = (double)(rand_r(&seed) % 100000) / 7.0 * (i % 5 == 0 ? 1e6 : 1.0);
+        if (i % 997 == 0) f[i] = -0.0;
+        if (key[i] == 5001 && i % 2 == 0) f[i] = NAN; /* one group's sums NaN */
+    }
+    const int64_t cut[] = {0, 150000, 160000, 190000, 190500, N}; /* 5 batches; 3 blocks in one */
+    for (int ts = 0; ts < 2; ts++)
+        for (int nt = 1; nt <= 3; nt++) {
+            strata_dtype kdt = ts ? STRATA_TS : STRATA_I64;
+            st_groups ref, got;
+            int have = 0;
+            int64_t all[2];
+            key_range_of(key, N, all);
+            st_agg a[8];
+            batch_aggs(a, 0, f, 0);
+            st_gfold *fo;
+            assert_int_equal(st_gfold_begin(&fo, kdt, all, N, a, 8, nt), 1);
+            for (int b = 0; b < 5; b++) {
+                int64_t s = cut[b], n = cut[b + 1] - cut[b], r[2];
+                st_gcol k = {kdt, key + s, NULL, NULL};
+                st_groups part;
+                key_range_of(key + s, n, r);
+                batch_aggs(a, s, f, 100 + s);
+                assert_int_equal(st_groupby_range(&k, 1, (uint64_t)n, a, 8, r, &part, nt), 0);
+                if (have) {
+                    assert_int_equal(st_groups_merge(&ref, &part), 0);
+                    st_groups_free(&part);
+                } else {
+                    ref = part;
+                    have = 1;
+                }
+                assert_int_equal(st_gfold_add(fo, &k, (uint64_t)n, a, r), 1);
+            }
+            assert_int_equal(st_gfold_end(fo, &got), 1);
+            st_gfold_free(fo);
+            assert_groups_equal(&ref, &got);
+            assert_int_equal(got.key_dtype[0], kdt);
+            assert_memory_equal(ref.keys, got.keys, ref.n * 16);
+            assert_memory_equal(ref.ival, got.ival, ref.n * 8 * 8);
+            assert_memory_equal(ref.fval, got.fval, ref.n * 8 * 8); /* float sums: their bits */
+            for (uint64_t g = 0; g < got.n; g++) { /* blocks in order, then batches in order */
+                double total = -0.0;
+                for (int b = 0; b < 5; b++) {
+                    double sum = -0.0;
+                    for (int64_t b0 = cut[b]; b0 < cut[b + 1]; b0 += ST_GDENSE_BLOCK) {
+                        double part = -0.0;
+                        for (int64_t i = b0; i < cut[b + 1] && i < b0 + ST_GDENSE_BLOCK; i++)
+                            if (key[i] == got.keys[2 * g]) part += f[i];
+                        sum += part;
+                    }
+                    total += sum;
+                }
+                assert_memory_equal(&got.fval[g * 8 + 4], &total, 8);
+            }
+            st_groups_free(&ref);
+            st_groups_free(&got);
+        }
+    /* declined: a float minimum, a range too wide for the rows, an input with nulls, a key
+     * outside the range the batch told */
+    int64_t all[2], r[2];
+    key_range_of(key, N, all);
+    st_gfold *fo;
+    st_agg a[8];
+    batch_aggs(a, 0, f, 0);
+    st_agg fmin = agg(ST_AGG_MIN, STRATA_F64, f);
+    assert_int_equal(st_gfold_begin(&fo, STRATA_I64, all, N, &fmin, 1, 2), 0);
+    int64_t wide[2] = {0, (int64_t)1 << 40};
+    assert_int_equal(st_gfold_begin(&fo, STRATA_I64, wide, N, a, 8, 2), 0);
+    assert_int_equal(st_gfold_begin(&fo, STRATA_F64, all, N, a, 8, 2), 0);
+    static uint8_t valid[N / 8 + 1];
+    memset(valid, 0xff, sizeof valid);
+    st_gcol k = col(STRATA_I64, key);
+    st_groups got;
+    for (int x = 0; x < 2; x++) {
+        assert_int_equal(st_gfold_begin(&fo, STRATA_I64, all, N, a, 8, 2), 1);
+        key_range_of(key, N, r);
+        if (x == 0) {
+            a[1].in.valid = valid;
+        } else {
+            r[1] = r[0] + 10; /* a key outside what the batch told */
+        }
+        assert_int_equal(st_gfold_add(fo, &k, N, a, r), 0);
+        assert_int_equal(st_gfold_add(fo, &k, N, a, all), 0); /* of no use after */
+        assert_int_equal(st_gfold_end(fo, &got), 0);
+        st_groups_free(&got);
+        st_gfold_free(fo);
+        a[1].in.valid = NULL;
+    }
+}
+
 static void bad_arguments_are_refused(void **state)
 {
     (void)state;
@@ -626,6 +756,7 @@ int main(void)
         cmocka_unit_test(groups_loaded_back_merge_like_the_originals),
         cmocka_unit_test(string_and_float_keys_give_the_same_bits_for_any_thread_count),
         cmocka_unit_test(a_small_key_range_is_grouped_densely_with_the_same_results),
+        cmocka_unit_test(folding_batches_equals_merging_each_batchs_groups),
         cmocka_unit_test(bad_arguments_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
