@@ -252,10 +252,11 @@ static int chunk_index(const dplan *p, uint64_t r0, uint64_t m, uint32_t *idx)
     return 1;
 }
 
-/* The common case in one pass over the rows (every slot a count, a sum without nulls or the
- * first row): a row's words are one cache line, fetched ahead. */
-static void fold_fused(const dplan *p, dpart *t, const dview *v, const uint32_t *idx, uint64_t r0,
-                       uint64_t m, double *fbb)
+/* The common case in one pass over rows [R0, R0 + M) (every slot a count, a sum without nulls
+ * or the first row): a row's words are one cache line, fetched ahead when many. The group
+ * indices go through IDX (some shapes compute them inline). 0: a key outside the told range. */
+static int fold_fused(const dplan *p, dpart *t, const dview *v, uint32_t *idx, uint64_t r0,
+                      uint64_t m, double *fbb)
 {
     const st_gacc *acc = p->acc;
     uint64_t sw = acc->words, rw[ST_GROUP_SLOTS], iw[ST_GROUP_SLOTS];
@@ -281,22 +282,28 @@ static void fold_fused(const dplan *p, dpart *t, const dview *v, const uint32_t 
     }
     uint64_t found[ST_GROUP_SLOTS] = {0};
     int64_t *cnt = v->cnt;
-    if (ni <= 1 && nr == 0 && nf <= 1 && !acc->big) { /* the commonest: loops unswitched */
-        const int64_t *i0 = ni ? iv[0] : NULL;
+    if (ni <= 1 && nr == 0 && nf <= 1 && !acc->big && p->mask == NULL) {
+        /* the commonest: one pass, the group index of each row computed in it; loops
+         * unswitched. A key outside the range counts in group 0 before it is found out. */
+        const int64_t *i0 = ni ? iv[0] : NULL, *w = p->w + r0;
         const double *f0 = nf ? fv[0] : NULL;
         double *b0 = nf ? fb[0] : NULL;
-        uint64_t w0 = ni ? iw[0] : 0;
+        uint64_t w0 = ni ? iw[0] : 0, top = p->g - 1, out = 0, lo = (uint64_t)p->lo;
         for (uint64_t i = 0; i < m; i++) {
+            if ((i & 7) == 0) __builtin_prefetch(w + i + AHEAD);
             if ((i & 7) == 0 && ni) __builtin_prefetch(i0 + i + AHEAD);
             if ((i & 7) == 0 && nf) __builtin_prefetch(f0 + i + AHEAD);
-            uint32_t x = idx[i];
+            uint64_t x = (uint64_t)w[i] - lo;
+            out |= x > top;
+            x = x > top ? 0 : x;
             int64_t *rec = cnt + x * sw;
             rec[0]++;
             if (ni) rec[w0] = (int64_t)((uint64_t)rec[w0] + (uint64_t)i0[i]);
             if (nf) b0[x] += f0[i];
         }
-        return;
+        return !out;
     }
+    if (!chunk_index(p, r0, m, idx)) return 0;
     for (uint64_t i = 0; i < m; i++) {
         if (acc->big && i + 16 < m) __builtin_prefetch(cnt + idx[i + 16] * sw, 1);
         for (int k = 0; (i & 7) == 0 && k < ni; k++) __builtin_prefetch(iv[k] + i + AHEAD);
@@ -314,6 +321,7 @@ static void fold_fused(const dplan *p, dpart *t, const dview *v, const uint32_t 
         for (int k = 0; k < nf; k++) fb[k][x] += fv[k][i];
     }
     for (int k = 0; k < nr; k++) t->firsts[ra[k]] += found[k];
+    return 1;
 }
 
 static void fold_block(const dplan *p, dpart *t, uint64_t b, uint32_t *idx)
@@ -331,14 +339,11 @@ static void fold_block(const dplan *p, dpart *t, uint64_t b, uint32_t *idx)
     for (uint64_t i = 0; i < (uint64_t)acc->nfs * p->g; i++) fbb[i] = -0.0;
     for (uint64_t r0 = b * p->block; r0 < end; r0 += CHUNK) {
         uint64_t r1 = r0 + CHUNK < end ? r0 + CHUNK : end, m = r1 - r0;
-        if (!chunk_index(p, r0, m, idx)) {
+        if (acc->fused ? !fold_fused(p, t, &v, idx, r0, m, fbb) : !chunk_index(p, r0, m, idx)) {
             t->bad = 1;
             return;
         }
-        if (acc->fused) {
-            fold_fused(p, t, &v, idx, r0, m, fbb);
-            continue;
-        }
+        if (acc->fused) continue;
         for (uint64_t i = 0; i < m; i++) v.cnt[idx[i] * sw]++;
         for (int a = 0; a < acc->naggs; a++) {
             if (acc->same[a] >= 0 || p->in[a].op == ST_AGG_COUNT) continue;

@@ -710,8 +710,9 @@ static void folding_batches_equals_merging_each_batchs_groups(void **state)
     memset(valid, 0xff, sizeof valid);
     st_gcol k = col(STRATA_I64, key);
     st_groups got;
-    for (int x = 0; x < 2; x++) {
-        assert_int_equal(st_gfold_begin(&fo, STRATA_I64, all, N, a, 8, 2), 1);
+    for (int x = 0; x < 3; x++) {
+        int na = x == 2 ? 2 : 8; /* count and a sum: the one-pass fold that indexes inline */
+        assert_int_equal(st_gfold_begin(&fo, STRATA_I64, all, N, a, na, 2), 1);
         key_range_of(key, N, r);
         if (x == 0) {
             a[1].in.valid = valid;
@@ -720,6 +721,14 @@ static void folding_batches_equals_merging_each_batchs_groups(void **state)
         }
         assert_int_equal(st_gfold_add(fo, &k, N, a, r), 0);
         assert_int_equal(st_gfold_add(fo, &k, N, a, all), 0); /* of no use after */
+        if (x == 2) { /* told a wrong range, the one-batch group-by reads the keys instead */
+            st_groups told, plain;
+            assert_int_equal(st_groupby_range(&k, 1, N, a, 2, r, &told, 2), 0);
+            assert_int_equal(st_groupby(&k, 1, N, a, 2, &plain, 2), 0);
+            assert_groups_equal(&told, &plain);
+            st_groups_free(&told);
+            st_groups_free(&plain);
+        }
         assert_int_equal(st_gfold_end(fo, &got), 0);
         st_groups_free(&got);
         st_gfold_free(fo);
