@@ -344,10 +344,12 @@ done:
     return rc;
 }
 
-/* The smallest and largest key of every source batch into RANGE (1), or 0 when some batch has
- * no statistics for it, a null key, or a null in an aggregated column. */
+/* The smallest and largest key of every source batch into RANGE (1; string keys: 1, RANGE
+ * unused), or 0 when some batch has no statistics for it, a null key, or a null in an aggregated
+ * column. */
 static int batches_range(strata_snapshot *s, const gplan *g, int64_t range[2])
 {
+    int str = g->kdt[0] == STRATA_STR;
     const st_schema *sch = st_snapshot_schema(s);
     const st_cat_batch *batches = st_snapshot_batches(s);
     range[0] = INT64_MAX;
@@ -356,13 +358,13 @@ static int batches_range(strata_snapshot *s, const gplan *g, int64_t range[2])
         const st_cat_bcol *bc = st_snapshot_bcols(s) + b * (uint64_t)sch->ncols;
         const st_cat_bcol *kc = &bc[g->keycol[0]];
         if (batches[b].nrows == 0) continue;
-        if (!kc->has_minmax || kc->nulls > 0) return 0;
+        if ((!str && !kc->has_minmax) || kc->nulls > 0) return 0;
         for (int a = 0; a < g->nslots; a++)
             if (g->col[a] >= 0 && bc[g->col[a]].nulls > 0) return 0;
         range[0] = kc->min_i < range[0] ? kc->min_i : range[0];
         range[1] = kc->max_i > range[1] ? kc->max_i : range[1];
     }
-    return range[0] <= range[1];
+    return str || range[0] <= range[1];
 }
 
 /* Fold source batch B into F (1), or 0 when it cannot be (st_gfold_add()). */
@@ -375,7 +377,11 @@ static int fold_batch(st_upd_job *j, strata_snapshot *s, uint64_t b, const gplan
     st_gcol key = {g->kdt[0], NULL, NULL, NULL};
     void *own[ST_GROUP_SLOTS] = {0};
     st_agg aggs[ST_GROUP_SLOTS];
-    int rc = n == 0 ? 1 : strata_snapshot_map(s, b, g->keycol[0], &key.data);
+    int rc =
+        n == 0 ? 1
+        : g->kdt[0] == STRATA_STR
+            ? strata_snapshot_map_str(s, b, g->keycol[0], (const int64_t **)&key.data, &key.bytes)
+            : strata_snapshot_map(s, b, g->keycol[0], &key.data);
     for (int a = 0; a < g->nslots && rc >= 0 && n > 0; a++)
         rc = slot_input(s, b, n, first, g, a, &aggs[a], &own[a]);
     if (rc >= 0 && n > 0) rc = st_gfold_add(f, &key, n, aggs, range);
@@ -384,9 +390,9 @@ static int fold_batch(st_upd_job *j, strata_snapshot *s, uint64_t b, const gplan
     return rc;
 }
 
-/* The groups of every source batch of a group-by of one small-range integer key, folded into
- * arrays indexed by the key (st_gfold) rather than grouped batch by batch and merged: ACC (1),
- * or 0 when this does not apply (ACC untouched). */
+/* The groups of every source batch of a group-by of one small-range integer key or one string
+ * key, folded into arrays indexed by the key or the string's id (st_gfold) rather than grouped
+ * batch by batch and merged: ACC (1), or 0 when this does not apply (ACC untouched). */
 static int groups_folded(st_upd_job *j, strata_snapshot *s, const st_dspec *sp, const gplan *g,
                          st_groups *acc)
 {

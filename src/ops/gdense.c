@@ -29,6 +29,7 @@
 
 #include "ops/ops_int.h"
 #include "util/fileio.h"
+#include "util/vec.h"
 
 #define CHUNK 4096
 #define AHEAD 512 /* rows a column is fetched ahead (a fault-around maps 16 pages) */
@@ -100,12 +101,14 @@ typedef struct st_gacc {
     int fslot[ST_GROUP_SLOTS]; /* the float-sum index of a slot, else -1 */
     int same[ST_GROUP_SLOTS];  /* an earlier slot computing the same thing, else -1 */
     int64_t lo;
-    uint64_t g;
+    uint64_t g;   /* groups */
+    uint64_t cap; /* groups the arrays hold (string keys: more as they come) */
     dpart *parts;
     double *facc;    /* nfs * g float sums, in call order */
     double *fblk;    /* one call's block partials */
     uint64_t fblk_n; /* doubles FBLK holds */
     uint32_t *idx;   /* nt * CHUNK group indices */
+    uint32_t *pidx;  /* nt * CHUNK partial indices, when a call's differ (dplan.lw) */
 } st_gacc;
 
 /* One call: its rows, and the window of the accumulator its keys span. */
@@ -117,6 +120,10 @@ typedef struct dplan {
     uint64_t off; /* the window's first group in the accumulator */
     int told;     /* the range came from the caller: check every key against it */
     uint64_t n, g, block, nblocks;
+    uint64_t gblk; /* the groups the block size is a function of (G unless the call says) */
+    /* string keys: each row's index among the call's own strings (LW), which the float
+     * partials use, and the group of each (LMAP); NULL: the partials use the group index */
+    const uint32_t *lw, *lmap;
     double *fblk; /* nblocks * nfs * g partial float sums */
 } dplan;
 
@@ -150,9 +157,16 @@ static void plan_slots(st_gacc *a, int many)
     }
 }
 
-/* Fold rows [R0, R1) (their group indices IDX) of aggregate A into view V / block partial FB. */
-static void fold_chunk(const dplan *p, const dview *v, int a, const uint32_t *idx, uint64_t r0,
-                       uint64_t r1, double *fb)
+/* The groups a block's float partials of call P hold: the call's own strings, or its window. */
+static inline uint64_t part_groups(const dplan *p)
+{
+    return p->lw != NULL ? p->gblk : p->g;
+}
+
+/* Fold rows [R0, R1) (their group indices IDX, partial indices PIDX) of aggregate A into view V
+ * / block partial FB. */
+static void fold_chunk(const dplan *p, const dview *v, int a, const uint32_t *idx,
+                       const uint32_t *pidx, uint64_t r0, uint64_t r1, double *fb)
 {
     const st_gin *in = &p->in[a];
     int64_t *nv = v->nval[a], *iv = v->ival[a];
@@ -168,7 +182,7 @@ static void fold_chunk(const dplan *p, const dview *v, int a, const uint32_t *id
         case ST_AGG_SUM:
         case ST_AGG_MEAN:
             if (in->isf)
-                fb[x] += in->fv[r];
+                fb[pidx[r - r0]] += in->fv[r];
             else
                 iv[xw] = (int64_t)((uint64_t)iv[xw] + (uint64_t)in->iv[r]);
             break;
@@ -213,26 +227,27 @@ static void fold_first_row(const dplan *p, dpart *t, const dview *v, int a, cons
 }
 
 /* The common case without nulls, as loops the compiler keeps tight. */
-static void fold_chunk_fast(const dplan *p, const dview *v, int a, const uint32_t *idx, uint64_t r0,
-                            uint64_t r1, double *fb)
+static void fold_chunk_fast(const dplan *p, const dview *v, int a, const uint32_t *idx,
+                            const uint32_t *pidx, uint64_t r0, uint64_t r1, double *fb)
 {
     const st_gin *in = &p->in[a];
     uint64_t m = r1 - r0;
     if (is_sum(in->op) && in->isf) {
         const double *d = in->fv + r0;
-        for (uint64_t i = 0; i < m; i++) fb[idx[i]] += d[i];
+        for (uint64_t i = 0; i < m; i++) fb[pidx[i]] += d[i];
     } else if (is_sum(in->op)) {
         const int64_t *d = in->iv + r0;
         uint64_t *s = (uint64_t *)v->ival[a], sw = p->acc->words;
         for (uint64_t i = 0; i < m; i++) s[idx[i] * sw] += (uint64_t)d[i];
     } else if (in->op != ST_AGG_COUNT_COL) {
-        fold_chunk(p, v, a, idx, r0, r1, fb);
+        fold_chunk(p, v, a, idx, pidx, r0, r1, fb);
     }
 }
 
 /* The group indices of rows [R0, R0 + M) into IDX; 0 when a key is outside a told range. */
-static int chunk_index(const dplan *p, uint64_t r0, uint64_t m, uint32_t *idx)
+static int chunk_index(const dplan *p, uint64_t r0, uint64_t m, uint32_t *idx, uint32_t *pidx)
 {
+    if (p->lw != NULL) memcpy(pidx, p->lw + r0, m * sizeof *pidx);
     const int64_t *w = p->w + r0;
     if (p->told) {
         uint64_t out = 0, top = p->g - 1;
@@ -255,8 +270,8 @@ static int chunk_index(const dplan *p, uint64_t r0, uint64_t m, uint32_t *idx)
 /* The common case in one pass over rows [R0, R0 + M) (every slot a count, a sum without nulls
  * or the first row): a row's words are one cache line, fetched ahead when many. The group
  * indices go through IDX (some shapes compute them inline). 0: a key outside the told range. */
-static int fold_fused(const dplan *p, dpart *t, const dview *v, uint32_t *idx, uint64_t r0,
-                      uint64_t m, double *fbb)
+static int fold_fused(const dplan *p, dpart *t, const dview *v, uint32_t *idx, uint32_t *pidx,
+                      uint64_t r0, uint64_t m, double *fbb)
 {
     const st_gacc *acc = p->acc;
     uint64_t sw = acc->words, rw[ST_GROUP_SLOTS], iw[ST_GROUP_SLOTS];
@@ -273,7 +288,7 @@ static int fold_fused(const dplan *p, dpart *t, const dview *v, uint32_t *idx, u
             row0[nr] = in->row0 + (int64_t)r0;
             rw[nr++] = acc->ival_w[a];
         } else if (!in->rowid && in->isf) {
-            fb[nf] = fbb + (uint64_t)acc->fslot[a] * p->g;
+            fb[nf] = fbb + (uint64_t)acc->fslot[a] * part_groups(p);
             fv[nf++] = in->fv + r0;
         } else if (!in->rowid) {
             iw[ni] = acc->ival_w[a];
@@ -282,7 +297,7 @@ static int fold_fused(const dplan *p, dpart *t, const dview *v, uint32_t *idx, u
     }
     uint64_t found[ST_GROUP_SLOTS] = {0};
     int64_t *cnt = v->cnt;
-    if (ni <= 1 && nr == 0 && nf <= 1 && !acc->big && p->mask == NULL) {
+    if (ni <= 1 && nr == 0 && nf <= 1 && !acc->big && p->mask == NULL && p->lw == NULL) {
         /* the commonest: one pass, the group index of each row computed in it; loops
          * unswitched. A key outside the range counts in group 0 before it is found out. */
         const int64_t *i0 = ni ? iv[0] : NULL, *w = p->w + r0;
@@ -303,7 +318,7 @@ static int fold_fused(const dplan *p, dpart *t, const dview *v, uint32_t *idx, u
         }
         return !out;
     }
-    if (!chunk_index(p, r0, m, idx)) return 0;
+    if (!chunk_index(p, r0, m, idx, pidx)) return 0;
     for (uint64_t i = 0; i < m; i++) {
         if (acc->big && i + 16 < m) __builtin_prefetch(cnt + idx[i + 16] * sw, 1);
         for (int k = 0; (i & 7) == 0 && k < ni; k++) __builtin_prefetch(iv[k] + i + AHEAD);
@@ -318,17 +333,18 @@ static int fold_fused(const dplan *p, dpart *t, const dview *v, uint32_t *idx, u
                 rec[rw[k]] = row0[k] + (int64_t)i;
                 found[k]++;
             }
-        for (int k = 0; k < nf; k++) fb[k][x] += fv[k][i];
+        for (int k = 0; k < nf; k++) fb[k][pidx[i]] += fv[k][i];
     }
     for (int k = 0; k < nr; k++) t->firsts[ra[k]] += found[k];
     return 1;
 }
 
-static void fold_block(const dplan *p, dpart *t, uint64_t b, uint32_t *idx)
+static void fold_block(const dplan *p, dpart *t, uint64_t b, uint32_t *idx, uint32_t *pidx)
 {
     const st_gacc *acc = p->acc;
-    uint64_t end = (b + 1) * p->block < p->n ? (b + 1) * p->block : p->n;
-    double *fbb = p->fblk + b * (uint64_t)acc->nfs * p->g;
+    uint64_t end = (b + 1) * p->block < p->n ? (b + 1) * p->block : p->n, gp = part_groups(p);
+    double *fbb = p->fblk + b * (uint64_t)acc->nfs * gp;
+    if (p->lw == NULL) pidx = idx; /* the partials use the group index */
     uint64_t sw = acc->words, ow = p->off * sw;
     dview v = {.cnt = t->cnt + ow};
     for (int a = 0; a < acc->naggs; a++) {
@@ -336,10 +352,11 @@ static void fold_block(const dplan *p, dpart *t, uint64_t b, uint32_t *idx)
         v.ival[a] = t->ival[a] ? t->ival[a] + ow : NULL;
         v.fval[a] = t->fval[a] ? t->fval[a] + p->off : NULL;
     }
-    for (uint64_t i = 0; i < (uint64_t)acc->nfs * p->g; i++) fbb[i] = -0.0;
+    for (uint64_t i = 0; i < (uint64_t)acc->nfs * gp; i++) fbb[i] = -0.0;
     for (uint64_t r0 = b * p->block; r0 < end; r0 += CHUNK) {
         uint64_t r1 = r0 + CHUNK < end ? r0 + CHUNK : end, m = r1 - r0;
-        if (acc->fused ? !fold_fused(p, t, &v, idx, r0, m, fbb) : !chunk_index(p, r0, m, idx)) {
+        if (acc->fused ? !fold_fused(p, t, &v, idx, pidx, r0, m, fbb)
+                       : !chunk_index(p, r0, m, idx, pidx)) {
             t->bad = 1;
             return;
         }
@@ -347,13 +364,13 @@ static void fold_block(const dplan *p, dpart *t, uint64_t b, uint32_t *idx)
         for (uint64_t i = 0; i < m; i++) v.cnt[idx[i] * sw]++;
         for (int a = 0; a < acc->naggs; a++) {
             if (acc->same[a] >= 0 || p->in[a].op == ST_AGG_COUNT) continue;
-            double *fb = acc->fslot[a] >= 0 ? fbb + (uint64_t)acc->fslot[a] * p->g : NULL;
+            double *fb = acc->fslot[a] >= 0 ? fbb + (uint64_t)acc->fslot[a] * gp : NULL;
             if (p->in[a].rowid)
                 fold_first_row(p, t, &v, a, idx, r0, r1);
             else if (p->in[a].valid == NULL)
-                fold_chunk_fast(p, &v, a, idx, r0, r1, fb);
+                fold_chunk_fast(p, &v, a, idx, pidx, r0, r1, fb);
             else
-                fold_chunk(p, &v, a, idx, r0, r1, fb);
+                fold_chunk(p, &v, a, idx, pidx, r0, r1, fb);
         }
     }
 }
@@ -378,7 +395,7 @@ static void plan_words(st_gacc *acc)
     }
     acc->words = w;
     /* groups whose words do not stay in the caches: fetched ahead */
-    acc->big = acc->g * w * sizeof(int64_t) > ((size_t)256 << 10);
+    acc->big = acc->cap * w * sizeof(int64_t) > ((size_t)256 << 10);
     acc->fused = 1;
     for (int a = 0; a < acc->naggs; a++) {
         const st_gin *in = &acc->in[a];
@@ -389,7 +406,7 @@ static void plan_words(st_gacc *acc)
 
 static int part_alloc(dpart *t, const st_gacc *acc)
 {
-    size_t g = acc->g, sw = acc->words;
+    size_t g = acc->cap, sw = acc->words;
     if ((t->cnt = st_alloc_big(g * sw * sizeof *t->cnt)) == NULL) return STRATA_ENOMEM;
     for (size_t x = 0; x < g; x++) memcpy(t->cnt + x * sw, acc->init, sw * sizeof *acc->init);
     for (int a = 0; a < acc->naggs; a++) {
@@ -422,6 +439,7 @@ static void acc_free(st_gacc *acc)
     st_free_big(acc->facc);
     st_free_big(acc->fblk);
     free(acc->idx);
+    free(acc->pidx);
     free(acc);
 }
 
@@ -437,14 +455,16 @@ static int acc_new(st_gacc **accp, const st_gin *in, int naggs, int64_t lo, uint
     acc->naggs = naggs;
     acc->mask = mask;
     acc->lo = lo;
-    acc->g = g;
+    acc->g = acc->cap = g;
     memcpy(acc->in, in, (size_t)naggs * sizeof *in);
     plan_slots(acc, many);
     plan_words(acc);
     acc->parts = calloc((size_t)nt, sizeof *acc->parts);
     acc->facc = st_alloc_big(((uint64_t)acc->nfs * g + 1) * sizeof *acc->facc);
     acc->idx = malloc((size_t)nt * CHUNK * sizeof *acc->idx);
-    if (acc->parts == NULL || acc->facc == NULL || acc->idx == NULL) return STRATA_ENOMEM;
+    acc->pidx = malloc((size_t)nt * CHUNK * sizeof *acc->pidx);
+    if (acc->parts == NULL || acc->facc == NULL || acc->idx == NULL || acc->pidx == NULL)
+        return STRATA_ENOMEM;
     for (uint64_t i = 0; i < (uint64_t)acc->nfs * g; i++) acc->facc[i] = -0.0;
     int arc[64] = {0}; /* each thread makes (and first touches) its own arrays */
 #pragma omp parallel num_threads(nt)
@@ -463,18 +483,53 @@ static int acc_new(st_gacc **accp, const st_gin *in, int naggs, int64_t lo, uint
     return STRATA_OK;
 }
 
+/* Room for G groups in the accumulator (string keys: the new ones zeroed as at the start). */
+static int acc_grow(st_gacc *acc, uint64_t g)
+{
+    if (g > acc->cap) {
+        uint64_t cap = acc->cap * 2 > g ? acc->cap * 2 : g, sw = acc->words,
+                 nfs = (uint64_t)acc->nfs;
+        for (int t = 0; t < acc->nt; t++) {
+            dpart *pt = &acc->parts[t];
+            int64_t *c = st_alloc_big(cap * sw * sizeof *c);
+            if (c == NULL) return STRATA_ENOMEM;
+            memcpy(c, pt->cnt, acc->cap * sw * sizeof *c);
+            for (uint64_t x = acc->cap; x < cap; x++) memcpy(c + x * sw, acc->init, sw * sizeof *c);
+            st_free_big(pt->cnt);
+            pt->cnt = c;
+            for (int a = 0; a < acc->naggs; a++) {
+                if (pt->nval[a] != NULL) pt->nval[a] = c + acc->nval_w[a];
+                if (pt->ival[a] != NULL) pt->ival[a] = c + acc->ival_w[a];
+                if (pt->fval[a] != NULL) return STRATA_ENOMEM; /* float extrema: one call only */
+            }
+        }
+        double *fa = st_alloc_big((nfs * cap + 1) * sizeof *fa);
+        if (fa == NULL) return STRATA_ENOMEM;
+        for (uint64_t f = 0; f < nfs; f++) {
+            memcpy(fa + f * cap, acc->facc + f * acc->cap, acc->cap * sizeof *fa);
+            for (uint64_t x = acc->cap; x < cap; x++) fa[f * cap + x] = -0.0;
+        }
+        st_free_big(acc->facc);
+        acc->facc = fa;
+        acc->cap = cap;
+        acc->big = cap * sw * sizeof(int64_t) > ((size_t)256 << 10);
+    }
+    acc->g = g;
+    return STRATA_OK;
+}
+
 /* Add the block partials of call P to the accumulator's float sums, block by block in order. */
 static void add_partials(const dplan *p)
 {
     const st_gacc *acc = p->acc;
-    uint64_t nfs = (uint64_t)acc->nfs, g = p->g;
+    uint64_t nfs = (uint64_t)acc->nfs, g = part_groups(p);
     if (nfs == 0) return;
 #pragma omp parallel for num_threads(acc->nt) schedule(static)
     for (uint64_t x = 0; x < g; x++)
         for (uint64_t f = 0; f < nfs; f++) {
             double s = -0.0;
             for (uint64_t b = 0; b < p->nblocks; b++) s += p->fblk[(b * nfs + f) * g + x];
-            acc->facc[f * acc->g + p->off + x] += s;
+            acc->facc[f * acc->cap + (p->lw != NULL ? p->lmap[x] : p->off + x)] += s;
         }
 }
 
@@ -485,13 +540,14 @@ static int acc_fold(st_gacc *acc, dplan *p)
     /* blocks: the float partials stay within ST_GDENSE_PARTIALS doubles */
     p->acc = acc;
     p->block = ST_GDENSE_BLOCK;
-    uint64_t per = (uint64_t)acc->nfs * p->g, n = p->n;
+    uint64_t gb = p->gblk ? p->gblk : p->g, per = (uint64_t)acc->nfs * gb, n = p->n;
     if (per > 0 && (n / p->block + 1) * per > ST_GDENSE_PARTIALS)
         p->block = (n / (ST_GDENSE_PARTIALS / per) + 1 + CHUNK - 1) / CHUNK * CHUNK;
     p->nblocks = (n + p->block - 1) / p->block;
-    uint64_t need = p->nblocks * per + 1;
-    if (need > acc->fblk_n) {
+    uint64_t need = p->nblocks * (uint64_t)acc->nfs * part_groups(p) + 1;
+    if (need > acc->fblk_n) { /* grown by half at least: fresh pages cost their zeroing */
         st_free_big(acc->fblk);
+        need = need > acc->fblk_n + acc->fblk_n / 2 ? need : acc->fblk_n + acc->fblk_n / 2;
         if ((acc->fblk = st_alloc_big(need * sizeof *acc->fblk)) == NULL) {
             acc->fblk_n = 0;
             return STRATA_ENOMEM;
@@ -508,7 +564,9 @@ static int acc_fold(st_gacc *acc, dplan *p)
 #endif
 #pragma omp for schedule(static)
         for (uint64_t b = 0; b < p->nblocks; b++)
-            if (!acc->parts[t].bad) fold_block(p, &acc->parts[t], b, acc->idx + (size_t)t * CHUNK);
+            if (!acc->parts[t].bad)
+                fold_block(p, &acc->parts[t], b, acc->idx + (size_t)t * CHUNK,
+                           acc->pidx + (size_t)t * CHUNK);
     }
     for (int t = 0; t < acc->nt; t++) bad |= acc->parts[t].bad;
     if (bad) return 0;
@@ -540,7 +598,7 @@ static void combine_slot(const st_gacc *acc, uint64_t x, int a, st_groups *out, 
         }
         seen = 1;
     }
-    if (acc->fslot[s] >= 0) fv = acc->facc[(uint64_t)acc->fslot[s] * acc->g + x];
+    if (acc->fslot[s] >= 0) fv = acc->facc[(uint64_t)acc->fslot[s] * acc->cap + x];
     if (op == ST_AGG_COUNT) nv = 0; /* COUNT keeps no input count (fold() in groupby.c) */
     out->nval[at] = nv;
     out->ival[at] = nv > 0 && !acc->in[s].isf ? iv : 0;
@@ -628,6 +686,14 @@ struct st_gfold {
     int ops[ST_GROUP_SLOTS];
     double q[ST_GROUP_SLOTS];
     int bad; /* a call was not folded: the result would not be st_groupby()'s */
+    /* string keys: the distinct strings in order of first appearance (their id), a hash table
+     * of id + 1 (0: empty), and the last call each id was seen in (to count a call's own) */
+    st_vec bytes;
+    int64_t *off;         /* G + 1 */
+    uint64_t *tab;        /* tab_entry()s */
+    uint32_t *seen, *loc; /* loc: the id's index among the strings of the call that saw it */
+    uint64_t *hash;       /* of each id's string */
+    uint64_t ng, tcap, ocap, calls;
 };
 
 /* The input of aggregate AG for the hot loop; 0 if the dense fold of several calls cannot take it.
@@ -657,8 +723,11 @@ int st_gfold_begin(st_gfold **fp, strata_dtype kdt, const int64_t range[2], uint
                    const st_agg *aggs, int naggs, int nthreads)
 {
     *fp = NULL;
-    if ((kdt != STRATA_I64 && kdt != STRATA_TS) || naggs < 0 || naggs > ST_GROUP_SLOTS ||
-        range[1] < range[0] || !dense_range((uint64_t)range[1] - (uint64_t)range[0], rows))
+    int str = kdt == STRATA_STR;
+    if ((kdt != STRATA_I64 && kdt != STRATA_TS && !str) || naggs < 0 || naggs > ST_GROUP_SLOTS)
+        return 0;
+    if (!str &&
+        (range[1] < range[0] || !dense_range((uint64_t)range[1] - (uint64_t)range[0], rows)))
         return 0;
     st_gin in[ST_GROUP_SLOTS];
     for (int a = 0; a < naggs; a++)
@@ -667,20 +736,248 @@ int st_gfold_begin(st_gfold **fp, strata_dtype kdt, const int64_t range[2], uint
     if (f == NULL) return STRATA_ENOMEM;
     f->naggs = naggs;
     f->kdt = kdt;
+    f->bytes = (st_vec)ST_VEC(char);
     for (int a = 0; a < naggs; a++) {
         f->ops[a] = aggs[a].op;
         f->adt[a] = aggs[a].op == ST_AGG_COUNT ? STRATA_I64 : aggs[a].in.dtype;
         f->q[a] = aggs[a].q;
     }
     int nt = nthreads < 1 ? 1 : nthreads > 64 ? 64 : nthreads;
-    uint64_t g = (uint64_t)range[1] - (uint64_t)range[0] + 1;
-    int rc = acc_new(&f->acc, in, naggs, range[0], g, 0, 1, nt);
+    uint64_t g = str ? 1024 : (uint64_t)range[1] - (uint64_t)range[0] + 1;
+    int rc = acc_new(&f->acc, in, naggs, str ? 0 : range[0], g, 0, 1, nt);
+    if (rc == STRATA_OK && str) {
+        f->acc->g = 0; /* none yet: the strings come call by call */
+        f->tcap = f->ocap = 1024;
+        f->tab = calloc(f->tcap, sizeof *f->tab);
+        f->hash = malloc(f->ocap * sizeof *f->hash);
+        f->seen = calloc(f->ocap, sizeof *f->seen);
+        f->loc = calloc(f->ocap, sizeof *f->loc);
+        f->off = calloc(f->ocap + 1, sizeof *f->off);
+        if (f->tab == NULL || f->hash == NULL || f->seen == NULL || f->loc == NULL ||
+            f->off == NULL)
+            rc = STRATA_ENOMEM;
+    }
     if (rc < 0) {
         st_gfold_free(f);
         return rc;
     }
     *fp = f;
     return 1;
+}
+
+/* The table entry of string id ID whose hash is H: the hash's high half beside id + 1. */
+static inline uint64_t tab_entry(uint64_t h, uint64_t id)
+{
+    return (h >> 32 << 32) | (id + 1);
+}
+
+/* Room for one more string id in F's dictionary (its hash table at most half full). */
+static int dict_room(st_gfold *f)
+{
+    if (f->ng + 1 > f->ocap) {
+        uint64_t cap = f->ocap * 2;
+        uint64_t *h = realloc(f->hash, cap * sizeof *h);
+        if (h != NULL) f->hash = h;
+        uint32_t *sn = realloc(f->seen, cap * sizeof *sn);
+        if (sn != NULL) f->seen = sn;
+        uint32_t *lc = realloc(f->loc, cap * sizeof *lc);
+        if (lc != NULL) f->loc = lc;
+        int64_t *o = realloc(f->off, (cap + 1) * sizeof *o);
+        if (o != NULL) f->off = o;
+        if (h == NULL || sn == NULL || lc == NULL || o == NULL) return STRATA_ENOMEM;
+        memset(f->seen + f->ocap, 0, (cap - f->ocap) * sizeof *f->seen);
+        f->ocap = cap;
+    }
+    if ((f->ng + 1) * 2 > f->tcap) {
+        uint64_t cap = f->tcap * 2;
+        uint64_t *t = calloc(cap, sizeof *t);
+        if (t == NULL) return STRATA_ENOMEM;
+        for (uint64_t id = 0; id < f->ng; id++) {
+            uint64_t sl = f->hash[id] & (cap - 1);
+            while (t[sl] != 0) sl = (sl + 1) & (cap - 1);
+            t[sl] = tab_entry(f->hash[id], id);
+        }
+        free(f->tab);
+        f->tab = t;
+        f->tcap = cap;
+    }
+    return STRATA_OK;
+}
+
+/* Whether the LEN bytes at A and B are the same (short ones without a call). */
+static inline int same_bytes(const char *a, const char *b, size_t len)
+{
+    if (len > 16) return memcmp(a, b, len) == 0;
+    for (size_t i = 0; i < len; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+
+/* The id of the LEN bytes at STR (hash H) in F's dictionary, or GF_NONE when it holds none. */
+#define GF_NONE UINT64_MAX
+static uint64_t find_id(const st_gfold *f, const char *str, size_t len, uint64_t h)
+{
+    const char *dict = f->bytes.v ? (const char *)f->bytes.v : "";
+    uint64_t sl = h & (f->tcap - 1), tag = h >> 32 << 32;
+    for (;;) {
+        uint64_t e = f->tab[sl];
+        if (e == 0) return GF_NONE;
+        uint64_t id = (e & 0xffffffffu) - 1;
+        if ((e & ~(uint64_t)0xffffffffu) == tag && (size_t)(f->off[id + 1] - f->off[id]) == len &&
+            same_bytes(dict + f->off[id], str, len))
+            return id;
+        sl = (sl + 1) & (f->tcap - 1);
+    }
+}
+
+/* The id of the LEN bytes at STR (hash H), added to F's dictionary if new; GF_NONE: out of
+ * memory, or 2^32 - 2 strings. */
+static uint64_t add_id(st_gfold *f, const char *str, size_t len, uint64_t h)
+{
+    uint64_t id = find_id(f, str, len, h);
+    if (id != GF_NONE) return id;
+    if (f->ng >= UINT32_MAX - 1 || dict_room(f) < 0) return GF_NONE;
+    char *at = st_vec_grow(&f->bytes, len);
+    if (at == NULL && len > 0) return GF_NONE;
+    if (len > 0) memcpy(at, str, len);
+    id = f->ng++;
+    f->hash[id] = h;
+    f->off[id + 1] = (int64_t)f->bytes.n;
+    uint64_t sl = h & (f->tcap - 1);
+    while (f->tab[sl] != 0) sl = (sl + 1) & (f->tcap - 1);
+    f->tab[sl] = tab_entry(h, id);
+    return id;
+}
+
+/* Look rows [R0, R1) of KEY up in F's dictionary (read only): IDS their ids (GF_NONE when new),
+ * HS their hashes. Rows go in chunks whose table slots, then candidate strings, are fetched
+ * ahead (a large dictionary misses the caches at every step). */
+static void find_rows(const st_gfold *f, const st_gcol *key, uint64_t r0, uint64_t r1, int64_t *ids,
+                      uint64_t *hs)
+{
+    enum { CH = 32 };
+    const int64_t *off = key->data;
+    uint64_t cand[CH];
+    for (; r0 < r1; r0 += CH) {
+        uint64_t m = r1 - r0 < CH ? r1 - r0 : CH, *h = hs + r0;
+        for (uint64_t i = 0; i < m; i++) {
+            h[i] = st_gstr_hash(key->bytes + off[r0 + i], (size_t)(off[r0 + i + 1] - off[r0 + i]));
+            __builtin_prefetch(&f->tab[h[i] & (f->tcap - 1)]);
+        }
+        for (uint64_t i = 0; i < m; i++) {
+            uint64_t e = f->tab[h[i] & (f->tcap - 1)];
+            cand[i] = e != 0 && (e >> 32) == (h[i] >> 32) ? (e & 0xffffffffu) - 1 : GF_NONE;
+            if (cand[i] != GF_NONE) __builtin_prefetch(&f->off[cand[i]]);
+        }
+        for (uint64_t i = 0; i < m; i++)
+            if (cand[i] != GF_NONE) __builtin_prefetch((const char *)f->bytes.v + f->off[cand[i]]);
+        for (uint64_t i = 0; i < m; i++) {
+            uint64_t r = r0 + i;
+            ids[r] = (int64_t)find_id(f, key->bytes + off[r], (size_t)(off[r + 1] - off[r]), h[i]);
+        }
+    }
+}
+
+/* Whether the float partials of a call over F's strings use the call's own strings (LW): when
+ * the dictionary is large (block partials of all of it would be filled and added for nothing). */
+static int local_index(const st_gfold *f)
+{
+    return f->ng > ST_GDENSE_MAX;
+}
+
+/* How many distinct ids (below G) the N of IDS hold, on NT threads; 0 when out of memory. */
+static uint64_t count_ids(const int64_t *ids, uint64_t n, uint64_t g, int nt)
+{
+    uint64_t words = (g + 63) / 64, total = 0;
+    uint64_t *bits = calloc((size_t)nt * words + 1, sizeof *bits);
+    if (bits == NULL) return 0;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int t = 0; t < nt; t++) {
+        uint64_t per = (n + (uint64_t)nt - 1) / (uint64_t)nt, a = (uint64_t)t * per;
+        uint64_t *b = bits + (size_t)t * words;
+        for (uint64_t r = a; r < a + per && r < n; r++)
+            b[(uint64_t)ids[r] >> 6] |= (uint64_t)1 << ((uint64_t)ids[r] & 63);
+    }
+    for (uint64_t w = 0; w < words; w++) {
+        uint64_t x = 0;
+        for (int t = 0; t < nt; t++) x |= bits[(size_t)t * words + w];
+        total += (uint64_t)__builtin_popcountll(x);
+    }
+    free(bits);
+    return total;
+}
+
+/* The ids of the N strings of KEY into IDS (new strings added to F's dictionary), and into *ND
+ * how many distinct strings they hold; when local_index(), LW: each row's index among them,
+ * LMAP: the id of each.
+ * The rows are looked up on NT threads (the dictionary read only), then the new strings added in
+ * row order. STRATA_OK, STRATA_ENOMEM, or STRATA_ERANGE past 2^32 - 2 distinct strings. */
+static int intern_call(st_gfold *f, const st_gcol *key, uint64_t n, int64_t *ids, uint32_t *lw,
+                       uint32_t *lmap, uint64_t *nd, int nt)
+{
+    const int64_t *off = key->data;
+    uint64_t *hs = malloc((n + 1) * sizeof *hs);
+    if (hs == NULL) return STRATA_ENOMEM;
+    uint64_t per = (n + (uint64_t)nt - 1) / (uint64_t)nt;
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+    for (int t = 0; t < nt; t++) {
+        uint64_t a = (uint64_t)t * per, b = a + per < n ? a + per : n;
+        if (a < b) find_rows(f, key, a, b, ids, hs);
+    }
+    uint32_t call = (uint32_t)++f->calls;
+    uint64_t distinct = 0;
+    int rc = STRATA_OK;
+    for (uint64_t r = 0; r < n && rc == STRATA_OK; r++) {
+        if (ids[r] != (int64_t)GF_NONE) continue;
+        uint64_t id = add_id(f, key->bytes + off[r], (size_t)(off[r + 1] - off[r]), hs[r]);
+        if (id == GF_NONE) rc = f->ng >= UINT32_MAX - 1 ? STRATA_ERANGE : STRATA_ENOMEM;
+        ids[r] = (int64_t)id;
+    }
+    free(hs);
+    if (rc < 0) return rc;
+    if (!local_index(f)) { /* few strings: which the call holds, from a bitmap per thread */
+        *nd = count_ids(ids, n, f->ng, nt);
+        return *nd > 0 ? STRATA_OK : STRATA_ENOMEM;
+    }
+    for (uint64_t r = 0; r < n; r++) {
+        uint64_t id = (uint64_t)ids[r];
+        if (f->seen[id] != call) {
+            f->seen[id] = call;
+            f->loc[id] = (uint32_t)distinct;
+            lmap[distinct++] = (uint32_t)id;
+        }
+        lw[r] = f->loc[id];
+    }
+    *nd = distinct;
+    return STRATA_OK;
+}
+
+/* Fold N rows of string KEY: interned, then folded by id, in the blocks st_groupby_range()
+ * takes for them alone (it groups a call's strings by their rank among the call's own). */
+static int add_strings(st_gfold *f, const st_gcol *key, uint64_t n, const st_gin *in)
+{
+    st_gacc *acc = f->acc;
+    uint64_t nd = 0;
+    if (key->dtype != STRATA_STR || key->valid != NULL) return 0;
+    int64_t *ids = malloc((n + 1) * sizeof *ids);
+    uint32_t *lw = malloc((n + 1) * sizeof *lw), *lmap = malloc((n + 1) * sizeof *lmap);
+    int rc =
+        ids && lw && lmap ? intern_call(f, key, n, ids, lw, lmap, &nd, acc->nt) : STRATA_ENOMEM;
+    if (rc == STRATA_ERANGE) rc = 0; /* ids past 32 bits: grouped call by call */
+    if (rc == STRATA_OK && acc->nfs > 0 && !dense_range(nd - 1, n)) rc = 0;
+    if (rc == STRATA_OK) rc = acc_grow(acc, f->ng);
+    if (rc == STRATA_OK) {
+        dplan p = {.w = ids, .in = in, .n = n, .lo = 0, .g = acc->g, .gblk = nd};
+        if (local_index(f)) { /* partials of the call's strings only */
+            p.lw = lw;
+            p.lmap = lmap;
+        }
+        rc = acc_fold(acc, &p);
+    }
+    free(ids);
+    free(lw);
+    free(lmap);
+    return rc;
 }
 
 int st_gfold_add(st_gfold *f, const st_gcol *key, uint64_t n, const st_agg *aggs,
@@ -691,12 +988,17 @@ int st_gfold_add(st_gfold *f, const st_gcol *key, uint64_t n, const st_agg *aggs
     if (f->bad) return 0;
     if (n == 0) return 1;
     f->bad = 1; /* until folded */
+    for (int a = 0; a < f->naggs; a++)
+        if (!fold_input(&aggs[a], &in[a]) || in[a].isf != acc->in[a].isf) return 0;
+    if (f->kdt == STRATA_STR) {
+        int rc = add_strings(f, key, n, in);
+        if (rc == 1) f->bad = 0;
+        return rc;
+    }
     if ((key->dtype != STRATA_I64 && key->dtype != STRATA_TS) || key->valid != NULL ||
         range[1] < range[0] || range[0] < acc->lo ||
         (uint64_t)range[1] - (uint64_t)acc->lo >= acc->g)
         return 0;
-    for (int a = 0; a < f->naggs; a++)
-        if (!fold_input(&aggs[a], &in[a]) || in[a].isf != acc->in[a].isf) return 0;
     /* float sums take the blocks st_groupby_range() takes for these rows alone, which it folds
      * densely only over a range such as this */
     uint64_t range_n = (uint64_t)range[1] - (uint64_t)range[0];
@@ -709,11 +1011,57 @@ int st_gfold_add(st_gfold *f, const st_gcol *key, uint64_t n, const st_agg *aggs
     return rc;
 }
 
+/* OUT's groups (one per string id, in id order) into the order of their strings, their key
+ * words the strings' ranks in OUT's key dictionary. */
+static int sort_strings(st_gfold *f, st_groups *out)
+{
+    uint64_t n = f->ng, *perm = malloc((n + 1) * sizeof *perm);
+    size_t na = (size_t)out->naggs, nb = na * sizeof(int64_t);
+    st_groups s;
+    int rc = perm != NULL ? STRATA_OK : STRATA_ENOMEM;
+    const char *bytes = f->bytes.v ? f->bytes.v : "";
+    if (rc == STRATA_OK) rc = st_argsort_str(f->off, bytes, n, NULL, perm, 0);
+    st_groups_shape_like(&s, out);
+    uint64_t cap = 0;
+    if (rc == STRATA_OK) rc = st_groups_grow(&s, &cap, n ? n : 1);
+    st_gdict *d = &s.kdict[0];
+    if (rc == STRATA_OK) {
+        d->off = malloc((n + 1) * sizeof *d->off);
+        d->bytes = malloc(f->bytes.n + 1);
+        if (d->off == NULL || d->bytes == NULL) rc = STRATA_ENOMEM;
+    }
+    if (rc == STRATA_OK) {
+        d->n = n;
+        d->off[0] = 0;
+        for (uint64_t k = 0; k < n; k++) {
+            uint64_t id = perm[k];
+            size_t len = (size_t)(f->off[id + 1] - f->off[id]);
+            memcpy(d->bytes + d->off[k], bytes + f->off[id], len);
+            d->off[k + 1] = d->off[k] + (int64_t)len;
+            s.keys[2 * k] = (int64_t)k;
+            s.keys[2 * k + 1] = 0;
+            s.count[k] = out->count[id];
+            memcpy(s.nval + k * na, out->nval + id * na, nb);
+            memcpy(s.ival + k * na, out->ival + id * na, nb);
+            memcpy(s.fval + k * na, out->fval + id * na, nb);
+            memcpy(s.m2 + k * na, out->m2 + id * na, nb);
+        }
+        s.n = n;
+        st_groups_free(out);
+        *out = s;
+    } else {
+        st_groups_free(&s);
+    }
+    free(perm);
+    return rc;
+}
+
 int st_gfold_end(st_gfold *f, st_groups *out)
 {
     st_groups_init(out, 1, &f->kdt, f->naggs, f->ops, f->adt, f->q);
     if (f->bad) return 0;
     int rc = collect(f->acc, out);
+    if (rc == STRATA_OK && f->kdt == STRATA_STR) rc = sort_strings(f, out);
     return rc < 0 ? rc : 1;
 }
 
@@ -721,5 +1069,11 @@ void st_gfold_free(st_gfold *f)
 {
     if (f == NULL) return;
     acc_free(f->acc);
+    st_vec_free(&f->bytes);
+    free(f->off);
+    free(f->tab);
+    free(f->hash);
+    free(f->seen);
+    free(f->loc);
     free(f);
 }

@@ -117,7 +117,7 @@ static void num_words(const st_gcol *c, uint64_t n, int64_t *out)
     }
 }
 
-static uint64_t str_hash(const char *s, size_t len)
+uint64_t st_gstr_hash(const char *s, size_t len)
 {
     uint64_t h = 0xcbf29ce484222325ull;
     for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
@@ -156,7 +156,7 @@ static int64_t intern(const st_gcol *c, uint64_t n, int64_t *out, uint64_t *rep)
         if (!st_gvalid(c->valid, r)) continue;
         const char *s = c->bytes + off[r];
         size_t len = (size_t)(off[r + 1] - off[r]);
-        uint64_t slot = str_hash(s, len) & (cap - 1);
+        uint64_t slot = st_gstr_hash(s, len) & (cap - 1);
         while (tab[slot] != 0) {
             uint64_t q = rep[tab[slot] - 1];
             if ((size_t)(off[q + 1] - off[q]) == len && memcmp(c->bytes + off[q], s, len) == 0)
@@ -175,7 +175,7 @@ static int64_t intern(const st_gcol *c, uint64_t n, int64_t *out, uint64_t *rep)
                 cap *= 2;
                 for (uint64_t id = 0; id < m; id++) {
                     uint64_t q = rep[id], sl;
-                    sl = str_hash(c->bytes + off[q], (size_t)(off[q + 1] - off[q])) & (cap - 1);
+                    sl = st_gstr_hash(c->bytes + off[q], (size_t)(off[q + 1] - off[q])) & (cap - 1);
                     while (nt[sl] != 0) sl = (sl + 1) & (cap - 1);
                     nt[sl] = id + 1;
                 }

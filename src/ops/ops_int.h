@@ -24,6 +24,9 @@ static inline int st_gvalid(const uint8_t *valid, uint64_t r)
  * STRATA_ENOMEM. */
 int st_gwords(const st_gcol *c, uint64_t n, const int64_t **w, int64_t **own, st_gdict *dict);
 
+/* The hash of the LEN bytes at S (string interning). */
+uint64_t st_gstr_hash(const char *s, size_t len);
+
 /* The value of word W of numeric DTYPE into OUT (one element of DTYPE). */
 void st_gword_put(strata_dtype dtype, int64_t w, void *out);
 

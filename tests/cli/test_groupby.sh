@@ -41,10 +41,12 @@ declare -A AGG=(
     [byt]="tk|count,median:x,median:v,quantile:v:0.25,quantile:x:0.9,count_distinct:v,count_distinct:x,count_distinct:name"
     [bym]="sk,fk,tk|count,sum:v,mean:x,first:x,last:v,max:name,var:x"
     [byv]="v|count,sum:v,mean:x,sum:x,min:v,max:v,count:x"
+    [bysk]="sk|count,sum:v,mean:x,max:v"
 )
-# byv: one integer key over a small range, which a full refresh folds batch by batch into arrays
-# indexed by the key (st_gfold) while the incremental update merges each batch's groups
-NAMES="byf bys byt bym byv"
+# byv and bysk: one integer key over a small range, one string key, which a full refresh folds
+# batch by batch into arrays indexed by the key or its string's id (st_gfold) while the
+# incremental update merges each batch's groups
+NAMES="byf bys byt bym byv bysk"
 for b in 0 1 2 3 4; do
     expect 0 "" -- "$S" ingest t/src "$T/b$b.csv" --schema "$SCHEMA" --quiet
     if [ "$b" = 0 ]; then

@@ -736,6 +736,84 @@ static void folding_batches_equals_merging_each_batchs_groups(void **state)
     }
 }
 
+/* String keys folded batch by batch (st_gfold over a dictionary of the strings seen so far) give
+ * the groups of each batch grouped alone and merged in batch order, bit for bit, sorted bytewise
+ * with their dictionary: few distinct strings, and more than ST_GDENSE_MAX (the float partials
+ * then index the batch's own strings), for 1 to 3 threads. */
+static void folding_string_batches_equals_merging_each_batchs_groups(void **state)
+{
+    (void)state;
+    fill();
+    enum { W = 12 };
+    static char bytes[N * W];
+    static int64_t off[N + 1];
+    static double f[N];
+    const int64_t cut[] = {0, 150000, 160000, 190000, 190500, N};
+    for (int many = 0; many < 2; many++) {
+        unsigned seed = 11;
+        off[0] = 0;
+        for (int i = 0; i < N; i++) { /* "" and strings that prefix others, of varied lengths */
+            unsigned k = (unsigned)rand_r(&seed) % (many ? 90000u : 37u);
+            int len =
+                k == 0 ? 0 : snprintf(bytes + off[i], W, "s%u", k * 7u % (many ? 90001u : 41u));
+            off[i + 1] = off[i] + len;
+            f[i] = (double)(rand_r(&seed) % 100000) / 7.0 * (i % 5 == 0 ? 1e6 : 1.0);
+            if (i % 997 == 0) f[i] = -0.0;
+        }
+        for (int nt = 1; nt <= 3; nt++) {
+            st_groups ref, got;
+            int have = 0;
+            st_agg a[8];
+            batch_aggs(a, 0, f, 0);
+            st_gfold *fo;
+            int64_t none[2] = {0, 0};
+            assert_int_equal(st_gfold_begin(&fo, STRATA_STR, none, N, a, 8, nt), 1);
+            for (int b = 0; b < 5; b++) {
+                int64_t s = cut[b], n = cut[b + 1] - cut[b];
+                st_gcol k = {STRATA_STR, off + s, bytes, NULL};
+                st_groups part;
+                batch_aggs(a, s, f, 100 + s);
+                assert_int_equal(st_groupby(&k, 1, (uint64_t)n, a, 8, &part, nt), 0);
+                if (have) {
+                    assert_int_equal(st_groups_merge(&ref, &part), 0);
+                    st_groups_free(&part);
+                } else {
+                    ref = part;
+                    have = 1;
+                }
+                assert_int_equal(st_gfold_add(fo, &k, (uint64_t)n, a, none), 1);
+            }
+            assert_int_equal(st_gfold_end(fo, &got), 1);
+            st_gfold_free(fo);
+            assert_groups_equal(&ref, &got);
+            assert_memory_equal(ref.keys, got.keys, ref.n * 16);
+            assert_memory_equal(ref.ival, got.ival, ref.n * 8 * 8);
+            assert_memory_equal(ref.fval, got.fval, ref.n * 8 * 8);
+            assert_int_equal(ref.kdict[0].n, got.kdict[0].n);
+            assert_memory_equal(ref.kdict[0].off, got.kdict[0].off, (ref.kdict[0].n + 1) * 8);
+            assert_memory_equal(ref.kdict[0].bytes, got.kdict[0].bytes,
+                                (size_t)ref.kdict[0].off[ref.kdict[0].n]);
+            assert_true(many ? got.n > ST_GDENSE_MAX : got.n <= 41);
+            st_groups_free(&ref);
+            st_groups_free(&got);
+        }
+    }
+    /* declined: a key with nulls, and a key that is not a string */
+    static uint8_t valid[N / 8 + 1];
+    memset(valid, 0xff, sizeof valid);
+    st_gcol k = {STRATA_STR, off, bytes, valid};
+    st_agg a[8];
+    batch_aggs(a, 0, f, 0);
+    int64_t none[2] = {0, 0};
+    st_gfold *fo;
+    st_groups got;
+    assert_int_equal(st_gfold_begin(&fo, STRATA_STR, none, N, a, 8, 2), 1);
+    assert_int_equal(st_gfold_add(fo, &k, N, a, none), 0);
+    assert_int_equal(st_gfold_end(fo, &got), 0);
+    st_groups_free(&got);
+    st_gfold_free(fo);
+}
+
 static void bad_arguments_are_refused(void **state)
 {
     (void)state;
@@ -766,6 +844,7 @@ int main(void)
         cmocka_unit_test(string_and_float_keys_give_the_same_bits_for_any_thread_count),
         cmocka_unit_test(a_small_key_range_is_grouped_densely_with_the_same_results),
         cmocka_unit_test(folding_batches_equals_merging_each_batchs_groups),
+        cmocka_unit_test(folding_string_batches_equals_merging_each_batchs_groups),
         cmocka_unit_test(bad_arguments_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
