@@ -4,7 +4,9 @@
 # rows already in memory (its load not timed), 2 threads each, best of REPS, same run:
 #   - taxi: 20 M trips (20 batches of 1 M), 265 pickup zones: count, sum and mean of the fare;
 #   - H2O-style, 10 M rows (10 batches): int keys of 100, 10 000 and 1 000 000 values, count,
-#     sum of an i64 and mean of an f64 column.
+#     sum of an i64 and mean of an f64 column;
+#   - the same with string keys (H2O's id1, 100 values "id001"..., and id3, 1 M values
+#     "id0000000001"...) and with 1 M int keys spread over 2^40 (no small range: hashed).
 # Also printed: the floor, bench_touch's time to map the same columns from the pool and add up
 # every value (pages faulted in as in a new process): no pass over these columns takes less.
 #     bench/bench_groupby.sh [BUILD_DIR] [REPS]   (defaults: build/release, 5)
@@ -32,12 +34,28 @@ np.save(f"{d}/k10k.npy", r.integers(1, 10_001, n, dtype=np.int64))
 np.save(f"{d}/k1m.npy", r.integers(1, 1_000_001, n, dtype=np.int64))
 np.save(f"{d}/v.npy", r.integers(1, 6, n, dtype=np.int64))
 np.save(f"{d}/f.npy", np.round(r.uniform(0, 100, n), 6))
+y = d + "y"
+os.makedirs(y)
+r = np.random.default_rng(8)
+ids = np.array([f"id{i:03d}" for i in range(1, 101)], dtype="S5")
+np.save(f"{y}/id1.npy", ids[r.integers(0, 100, n)])
+i3 = r.integers(1, 1_000_001, n)
+np.save(f"{y}/id3.npy", np.char.add(b"id", np.char.zfill(i3.astype("S10"), 10)))
+wide = r.choice(2**40, 1_000_000, replace=False).astype(np.int64)
+np.save(f"{y}/kw.npy", wide[r.integers(0, 1_000_000, n)])
+np.save(f"{y}/v.npy", r.integers(1, 6, n, dtype=np.int64))
+np.save(f"{y}/f.npy", np.round(r.uniform(0, 100, n), 6))
 PY
 "$S" ingest h2o/x "$D/h2o" --batch-rows 1000000 >/dev/null
+"$S" ingest h2o/y "$D/h2oy" --batch-rows 1000000 >/dev/null
 "$S" export h2o/x --format parquet --out "$D/h2o.parquet" >/dev/null
+"$S" export h2o/y --format parquet --out "$D/h2oy.parquet" >/dev/null
 "$S" derive taxi/zones --from taxi/trips --groupby pickupzone --agg count,sum:fare,mean:fare >/dev/null
 for k in k100 k10k k1m; do
     "$S" derive "h2o/g_$k" --from h2o/x --groupby "$k" --agg count,sum:v,mean:f >/dev/null
+done
+for k in id1 id3 kw; do
+    "$S" derive "h2o/g_$k" --from h2o/y --groupby "$k" --agg count,sum:v,mean:f >/dev/null
 done
 "$S" --threads 2 update >/dev/null
 best() { # NAME: the best of REPS `update --full` times (the command's own timing, seconds)
@@ -50,8 +68,9 @@ best() { # NAME: the best of REPS `update --full` times (the command's own timin
 }
 declare -A ours floor
 declare -A cols=([taxi/zones]="taxi/trips pickupzone fare" [h2o/g_k100]="h2o/x k100 v f"
-    [h2o/g_k10k]="h2o/x k10k v f" [h2o/g_k1m]="h2o/x k1m v f")
-for ds in taxi/zones h2o/g_k100 h2o/g_k10k h2o/g_k1m; do
+    [h2o/g_k10k]="h2o/x k10k v f" [h2o/g_k1m]="h2o/x k1m v f" [h2o/g_id1]="h2o/y v f"
+    [h2o/g_id3]="h2o/y v f" [h2o/g_kw]="h2o/y kw v f")
+for ds in taxi/zones h2o/g_k100 h2o/g_k10k h2o/g_k1m h2o/g_id1 h2o/g_id3 h2o/g_kw; do
     ours[$ds]=$(best "$ds")
     # shellcheck disable=SC2086 # the dataset and its columns, split
     floor[$ds]=$("$BUILD/bench/bench_touch" "$D/pool" ${cols[$ds]%% *} 2 ${cols[$ds]#* } |
@@ -63,6 +82,9 @@ for k in k100 k10k k1m; do
     q="SELECT $k, count(*), sum(v), avg(f) FROM t GROUP BY $k"
     out+=$'\n'$(node bench/node/duckdb_groupby.mjs "$D/h2o.parquet" 1 2 "$REPS" "h2o/g_$k=$q")
 done
+qs=()
+for k in id1 id3 kw; do qs+=("h2o/g_$k=SELECT $k, count(*), sum(v), avg(f) FROM t GROUP BY $k"); done
+out+=$'\n'$(node bench/node/duckdb_groupby.mjs "$D/h2oy.parquet" 1 2 "$REPS" "${qs[@]}")
 echo "bench: group-by end to end (strata update --full) vs DuckDB GROUP BY in memory, 2 threads, best of $REPS"
 while read -r tag name secs groups; do
     [ "$tag" = duckdb_groupby_s ] || continue

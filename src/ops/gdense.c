@@ -81,6 +81,7 @@ static int key_range(const int64_t *w, const int64_t *mask, uint64_t n, int nt, 
  * integer sum or extremum (the words of a group side by side, WORDS apart from the next group's:
  * a row's updates touch one cache line), and float extrema; float sums go to block partials. */
 typedef struct dpart {
+    int self;                        /* the part's thread */
     int bad;                         /* a key outside the range it was told */
     uint64_t firsts[ST_GROUP_SLOTS]; /* groups whose first row is known (row id slots) */
     int64_t *cnt;                    /* G * WORDS, the array of all the words */
@@ -124,6 +125,11 @@ typedef struct dplan {
     /* string keys: each row's index among the call's own strings (LW), which the float
      * partials use, and the group of each (LMAP); NULL: the partials use the group index */
     const uint32_t *lw, *lmap;
+    uint64_t nloc; /* the call's own keys (LW's range) */
+    /* threads take groups, not blocks: each reads every row, folding its own groups' (the group
+     * index modulo the threads), all in one block: each group's rows in row order */
+    int bygroup;
+    int team;     /* the threads folding (bygroup: the modulus) */
     double *fblk; /* nblocks * nfs * g partial float sums */
 } dplan;
 
@@ -160,7 +166,7 @@ static void plan_slots(st_gacc *a, int many)
 /* The groups a block's float partials of call P hold: the call's own strings, or its window. */
 static inline uint64_t part_groups(const dplan *p)
 {
-    return p->lw != NULL ? p->gblk : p->g;
+    return p->lw != NULL ? p->nloc : p->g;
 }
 
 /* Fold rows [R0, R1) (their group indices IDX, partial indices PIDX) of aggregate A into view V
@@ -297,7 +303,8 @@ static int fold_fused(const dplan *p, dpart *t, const dview *v, uint32_t *idx, u
     }
     uint64_t found[ST_GROUP_SLOTS] = {0};
     int64_t *cnt = v->cnt;
-    if (ni <= 1 && nr == 0 && nf <= 1 && !acc->big && p->mask == NULL && p->lw == NULL) {
+    if (ni <= 1 && nr == 0 && nf <= 1 && !acc->big && p->mask == NULL && p->lw == NULL &&
+        !p->bygroup) {
         /* the commonest: one pass, the group index of each row computed in it; loops
          * unswitched. A key outside the range counts in group 0 before it is found out. */
         const int64_t *i0 = ni ? iv[0] : NULL, *w = p->w + r0;
@@ -324,6 +331,7 @@ static int fold_fused(const dplan *p, dpart *t, const dview *v, uint32_t *idx, u
         for (int k = 0; (i & 7) == 0 && k < ni; k++) __builtin_prefetch(iv[k] + i + AHEAD);
         for (int k = 0; (i & 7) == 0 && k < nf; k++) __builtin_prefetch(fv[k] + i + AHEAD);
         uint32_t x = idx[i];
+        if (p->bygroup && (int)(x % (uint32_t)p->team) != t->self) continue;
         int64_t *rec = cnt + x * sw;
         rec[0]++;
         for (int k = 0; k < ni; k++)
@@ -352,7 +360,7 @@ static void fold_block(const dplan *p, dpart *t, uint64_t b, uint32_t *idx, uint
         v.ival[a] = t->ival[a] ? t->ival[a] + ow : NULL;
         v.fval[a] = t->fval[a] ? t->fval[a] + p->off : NULL;
     }
-    for (uint64_t i = 0; i < (uint64_t)acc->nfs * gp; i++) fbb[i] = -0.0;
+    for (uint64_t i = 0; i < (uint64_t)acc->nfs * gp && !p->bygroup; i++) fbb[i] = -0.0;
     for (uint64_t r0 = b * p->block; r0 < end; r0 += CHUNK) {
         uint64_t r1 = r0 + CHUNK < end ? r0 + CHUNK : end, m = r1 - r0;
         if (acc->fused ? !fold_fused(p, t, &v, idx, pidx, r0, m, fbb)
@@ -476,6 +484,7 @@ static int acc_new(st_gacc **accp, const st_gin *in, int naggs, int64_t lo, uint
         arc[t] = part_alloc(&acc->parts[t], acc);
     }
     for (int t = 0; t < nt; t++) {
+        acc->parts[t].self = t;
         if (arc[t] < 0) return arc[t];
         /* a thread the runtime did not start (a thread limit): its arrays made here */
         if (acc->parts[t].cnt == NULL && part_alloc(&acc->parts[t], acc) < 0) return STRATA_ENOMEM;
@@ -539,9 +548,9 @@ static int acc_fold(st_gacc *acc, dplan *p)
 {
     /* blocks: the float partials stay within ST_GDENSE_PARTIALS doubles */
     p->acc = acc;
-    p->block = ST_GDENSE_BLOCK;
+    p->block = p->bygroup ? p->n : ST_GDENSE_BLOCK;
     uint64_t gb = p->gblk ? p->gblk : p->g, per = (uint64_t)acc->nfs * gb, n = p->n;
-    if (per > 0 && (n / p->block + 1) * per > ST_GDENSE_PARTIALS)
+    if (!p->bygroup && per > 0 && (n / p->block + 1) * per > ST_GDENSE_PARTIALS)
         p->block = (n / (ST_GDENSE_PARTIALS / per) + 1 + CHUNK - 1) / CHUNK * CHUNK;
     p->nblocks = (n + p->block - 1) / p->block;
     uint64_t need = p->nblocks * (uint64_t)acc->nfs * part_groups(p) + 1;
@@ -555,18 +564,26 @@ static int acc_fold(st_gacc *acc, dplan *p)
         acc->fblk_n = need;
     }
     p->fblk = acc->fblk;
+    p->team = 1;
     int bad = 0;
+    if (p->bygroup) /* one block, its partials shared by the threads */
+        for (uint64_t i = 0; i < (uint64_t)acc->nfs * part_groups(p); i++) p->fblk[i] = -0.0;
 #pragma omp parallel num_threads(acc->nt)
     {
         int t = 0;
 #ifdef _OPENMP
         t = omp_get_thread_num();
+#pragma omp single
+        p->team = omp_get_num_threads();
 #endif
+        uint32_t *idx = acc->idx + (size_t)t * CHUNK, *pidx = acc->pidx + (size_t)t * CHUNK;
+        if (p->bygroup) {
+            fold_block(p, &acc->parts[t], 0, idx, pidx);
+        } else {
 #pragma omp for schedule(static)
-        for (uint64_t b = 0; b < p->nblocks; b++)
-            if (!acc->parts[t].bad)
-                fold_block(p, &acc->parts[t], b, acc->idx + (size_t)t * CHUNK,
-                           acc->pidx + (size_t)t * CHUNK);
+            for (uint64_t b = 0; b < p->nblocks; b++)
+                if (!acc->parts[t].bad) fold_block(p, &acc->parts[t], b, idx, pidx);
+        }
     }
     for (int t = 0; t < acc->nt; t++) bad |= acc->parts[t].bad;
     if (bad) return 0;
@@ -602,7 +619,7 @@ static void combine_slot(const st_gacc *acc, uint64_t x, int a, st_groups *out, 
     if (op == ST_AGG_COUNT) nv = 0; /* COUNT keeps no input count (fold() in groupby.c) */
     out->nval[at] = nv;
     out->ival[at] = nv > 0 && !acc->in[s].isf ? iv : 0;
-    out->fval[at] = nv > 0 && acc->in[s].isf ? fv : 0;
+    out->fval[at] = nv > 0 && acc->in[s].isf && op != ST_AGG_COUNT_COL ? fv : 0; /* as fold() */
     out->m2[at] = 0;
 }
 
@@ -685,7 +702,8 @@ struct st_gfold {
     strata_dtype kdt, adt[ST_GROUP_SLOTS];
     int ops[ST_GROUP_SLOTS];
     double q[ST_GROUP_SLOTS];
-    int bad; /* a call was not folded: the result would not be st_groupby()'s */
+    int bad;    /* a call was not folded: the result would not be st_groupby()'s */
+    int hashed; /* the keys go through the dictionary (strings, or integers spread wide) */
     /* string keys: the distinct strings in order of first appearance (their id), a hash table
      * of id + 1 (0: empty), and the last call each id was seen in (to count a call's own) */
     st_vec bytes;
@@ -693,6 +711,7 @@ struct st_gfold {
     uint64_t *tab;        /* tab_entry()s */
     uint32_t *seen, *loc; /* loc: the id's index among the strings of the call that saw it */
     uint64_t *hash;       /* of each id's string */
+    int64_t *vals;        /* integer keys spread too wide for a range: each id's key */
     uint64_t ng, tcap, ocap, calls;
 };
 
@@ -726,9 +745,9 @@ int st_gfold_begin(st_gfold **fp, strata_dtype kdt, const int64_t range[2], uint
     int str = kdt == STRATA_STR;
     if ((kdt != STRATA_I64 && kdt != STRATA_TS && !str) || naggs < 0 || naggs > ST_GROUP_SLOTS)
         return 0;
-    if (!str &&
-        (range[1] < range[0] || !dense_range((uint64_t)range[1] - (uint64_t)range[0], rows)))
-        return 0;
+    /* keys spread wider than a range of arrays: through a dictionary, as strings are */
+    int hashed =
+        str || range[1] < range[0] || !dense_range((uint64_t)range[1] - (uint64_t)range[0], rows);
     st_gin in[ST_GROUP_SLOTS];
     for (int a = 0; a < naggs; a++)
         if (!fold_input(&aggs[a], &in[a])) return 0;
@@ -736,6 +755,7 @@ int st_gfold_begin(st_gfold **fp, strata_dtype kdt, const int64_t range[2], uint
     if (f == NULL) return STRATA_ENOMEM;
     f->naggs = naggs;
     f->kdt = kdt;
+    f->hashed = hashed;
     f->bytes = (st_vec)ST_VEC(char);
     for (int a = 0; a < naggs; a++) {
         f->ops[a] = aggs[a].op;
@@ -743,18 +763,19 @@ int st_gfold_begin(st_gfold **fp, strata_dtype kdt, const int64_t range[2], uint
         f->q[a] = aggs[a].q;
     }
     int nt = nthreads < 1 ? 1 : nthreads > 64 ? 64 : nthreads;
-    uint64_t g = str ? 1024 : (uint64_t)range[1] - (uint64_t)range[0] + 1;
-    int rc = acc_new(&f->acc, in, naggs, str ? 0 : range[0], g, 0, 1, nt);
-    if (rc == STRATA_OK && str) {
-        f->acc->g = 0; /* none yet: the strings come call by call */
+    uint64_t g = hashed ? 1024 : (uint64_t)range[1] - (uint64_t)range[0] + 1;
+    int rc = acc_new(&f->acc, in, naggs, hashed ? 0 : range[0], g, 0, 1, nt);
+    if (rc == STRATA_OK && hashed) {
+        f->acc->g = 0; /* none yet: the keys come call by call */
         f->tcap = f->ocap = 1024;
         f->tab = calloc(f->tcap, sizeof *f->tab);
         f->hash = malloc(f->ocap * sizeof *f->hash);
         f->seen = calloc(f->ocap, sizeof *f->seen);
         f->loc = calloc(f->ocap, sizeof *f->loc);
+        f->vals = calloc(f->ocap, sizeof *f->vals);
         f->off = calloc(f->ocap + 1, sizeof *f->off);
         if (f->tab == NULL || f->hash == NULL || f->seen == NULL || f->loc == NULL ||
-            f->off == NULL)
+            f->vals == NULL || f->off == NULL)
             rc = STRATA_ENOMEM;
     }
     if (rc < 0) {
@@ -782,9 +803,11 @@ static int dict_room(st_gfold *f)
         if (sn != NULL) f->seen = sn;
         uint32_t *lc = realloc(f->loc, cap * sizeof *lc);
         if (lc != NULL) f->loc = lc;
+        int64_t *vs = realloc(f->vals, cap * sizeof *vs);
+        if (vs != NULL) f->vals = vs;
         int64_t *o = realloc(f->off, (cap + 1) * sizeof *o);
         if (o != NULL) f->off = o;
-        if (h == NULL || sn == NULL || lc == NULL || o == NULL) return STRATA_ENOMEM;
+        if (h == NULL || sn == NULL || lc == NULL || vs == NULL || o == NULL) return STRATA_ENOMEM;
         memset(f->seen + f->ocap, 0, (cap - f->ocap) * sizeof *f->seen);
         f->ocap = cap;
     }
@@ -849,6 +872,60 @@ static uint64_t add_id(st_gfold *f, const char *str, size_t len, uint64_t h)
     return id;
 }
 
+/* The hash of integer V (a 64-bit finaliser). */
+static inline uint64_t int_hash(int64_t v)
+{
+    uint64_t x = (uint64_t)v;
+    x = (x ^ (x >> 33)) * 0xff51afd7ed558ccdull;
+    x = (x ^ (x >> 33)) * 0xc4ceb9fe1a85ec53ull;
+    return x ^ (x >> 33);
+}
+
+/* The id of integer V (hash H) in F's dictionary, or GF_NONE. */
+static uint64_t find_int(const st_gfold *f, int64_t v, uint64_t h)
+{
+    uint64_t sl = h & (f->tcap - 1), tag = h >> 32 << 32;
+    for (;;) {
+        uint64_t e = f->tab[sl];
+        if (e == 0) return GF_NONE;
+        uint64_t id = (e & 0xffffffffu) - 1;
+        if ((e & ~(uint64_t)0xffffffffu) == tag && f->vals[id] == v) return id;
+        sl = (sl + 1) & (f->tcap - 1);
+    }
+}
+
+/* Row R of KEY: its hash; its id in F's dictionary (GF_NONE: none); its id, added if new
+ * (GF_NONE: out of memory or 2^32 - 2 keys). */
+static inline uint64_t row_hash(const st_gcol *key, uint64_t r)
+{
+    const int64_t *v = key->data;
+    if (key->dtype != STRATA_STR) return int_hash(v[r]);
+    return st_gstr_hash(key->bytes + v[r], (size_t)(v[r + 1] - v[r]));
+}
+
+static inline uint64_t row_find(const st_gfold *f, const st_gcol *key, uint64_t r, uint64_t h)
+{
+    const int64_t *v = key->data;
+    if (key->dtype != STRATA_STR) return find_int(f, v[r], h);
+    return find_id(f, key->bytes + v[r], (size_t)(v[r + 1] - v[r]), h);
+}
+
+static uint64_t row_add(st_gfold *f, const st_gcol *key, uint64_t r, uint64_t h)
+{
+    const int64_t *v = key->data;
+    if (key->dtype == STRATA_STR) return add_id(f, key->bytes + v[r], (size_t)(v[r + 1] - v[r]), h);
+    uint64_t id = find_int(f, v[r], h);
+    if (id != GF_NONE) return id;
+    if (f->ng >= UINT32_MAX - 1 || dict_room(f) < 0) return GF_NONE;
+    id = f->ng++;
+    f->hash[id] = h;
+    f->vals[id] = v[r];
+    uint64_t sl = h & (f->tcap - 1);
+    while (f->tab[sl] != 0) sl = (sl + 1) & (f->tcap - 1);
+    f->tab[sl] = tab_entry(h, id);
+    return id;
+}
+
 /* Look rows [R0, R1) of KEY up in F's dictionary (read only): IDS their ids (GF_NONE when new),
  * HS their hashes. Rows go in chunks whose table slots, then candidate strings, are fetched
  * ahead (a large dictionary misses the caches at every step). */
@@ -856,25 +933,23 @@ static void find_rows(const st_gfold *f, const st_gcol *key, uint64_t r0, uint64
                       uint64_t *hs)
 {
     enum { CH = 32 };
-    const int64_t *off = key->data;
+    int str = key->dtype == STRATA_STR;
     uint64_t cand[CH];
     for (; r0 < r1; r0 += CH) {
         uint64_t m = r1 - r0 < CH ? r1 - r0 : CH, *h = hs + r0;
         for (uint64_t i = 0; i < m; i++) {
-            h[i] = st_gstr_hash(key->bytes + off[r0 + i], (size_t)(off[r0 + i + 1] - off[r0 + i]));
+            h[i] = row_hash(key, r0 + i);
             __builtin_prefetch(&f->tab[h[i] & (f->tcap - 1)]);
         }
         for (uint64_t i = 0; i < m; i++) {
             uint64_t e = f->tab[h[i] & (f->tcap - 1)];
             cand[i] = e != 0 && (e >> 32) == (h[i] >> 32) ? (e & 0xffffffffu) - 1 : GF_NONE;
-            if (cand[i] != GF_NONE) __builtin_prefetch(&f->off[cand[i]]);
+            if (cand[i] != GF_NONE)
+                __builtin_prefetch(str ? (const void *)&f->off[cand[i]] : &f->vals[cand[i]]);
         }
-        for (uint64_t i = 0; i < m; i++)
+        for (uint64_t i = 0; i < m && str; i++)
             if (cand[i] != GF_NONE) __builtin_prefetch((const char *)f->bytes.v + f->off[cand[i]]);
-        for (uint64_t i = 0; i < m; i++) {
-            uint64_t r = r0 + i;
-            ids[r] = (int64_t)find_id(f, key->bytes + off[r], (size_t)(off[r + 1] - off[r]), h[i]);
-        }
+        for (uint64_t i = 0; i < m; i++) ids[r0 + i] = (int64_t)row_find(f, key, r0 + i, h[i]);
     }
 }
 
@@ -915,7 +990,6 @@ static uint64_t count_ids(const int64_t *ids, uint64_t n, uint64_t g, int nt)
 static int intern_call(st_gfold *f, const st_gcol *key, uint64_t n, int64_t *ids, uint32_t *lw,
                        uint32_t *lmap, uint64_t *nd, int nt)
 {
-    const int64_t *off = key->data;
     uint64_t *hs = malloc((n + 1) * sizeof *hs);
     if (hs == NULL) return STRATA_ENOMEM;
     uint64_t per = (n + (uint64_t)nt - 1) / (uint64_t)nt;
@@ -929,7 +1003,7 @@ static int intern_call(st_gfold *f, const st_gcol *key, uint64_t n, int64_t *ids
     int rc = STRATA_OK;
     for (uint64_t r = 0; r < n && rc == STRATA_OK; r++) {
         if (ids[r] != (int64_t)GF_NONE) continue;
-        uint64_t id = add_id(f, key->bytes + off[r], (size_t)(off[r + 1] - off[r]), hs[r]);
+        uint64_t id = row_add(f, key, r, hs[r]);
         if (id == GF_NONE) rc = f->ng >= UINT32_MAX - 1 ? STRATA_ERANGE : STRATA_ENOMEM;
         ids[r] = (int64_t)id;
     }
@@ -952,23 +1026,39 @@ static int intern_call(st_gfold *f, const st_gcol *key, uint64_t n, int64_t *ids
     return STRATA_OK;
 }
 
-/* Fold N rows of string KEY: interned, then folded by id, in the blocks st_groupby_range()
- * takes for them alone (it groups a call's strings by their rank among the call's own). */
-static int add_strings(st_gfold *f, const st_gcol *key, uint64_t n, const st_gin *in)
+/* Fold N rows of KEY through F's dictionary (strings, or integers spread wide whose smallest
+ * and largest are RANGE): each row's key's id, then folded by id in the way st_groupby_range()
+ * folds these rows alone -- in blocks when it would group them by direct indexing (strings: by
+ * their rank among the call's own), else each group's rows in row order (its hash path), the
+ * threads taking groups. */
+static int add_hashed(st_gfold *f, const st_gcol *key, uint64_t n, const st_gin *in,
+                      const int64_t range[2])
 {
     st_gacc *acc = f->acc;
-    uint64_t nd = 0;
-    if (key->dtype != STRATA_STR || key->valid != NULL) return 0;
+    uint64_t nd = 0, gb;
+    int str = f->kdt == STRATA_STR, dense;
+    if ((key->dtype == STRATA_STR) != str || key->valid != NULL) return 0;
     int64_t *ids = malloc((n + 1) * sizeof *ids);
     uint32_t *lw = malloc((n + 1) * sizeof *lw), *lmap = malloc((n + 1) * sizeof *lmap);
     int rc =
         ids && lw && lmap ? intern_call(f, key, n, ids, lw, lmap, &nd, acc->nt) : STRATA_ENOMEM;
-    if (rc == STRATA_ERANGE) rc = 0; /* ids past 32 bits: grouped call by call */
-    if (rc == STRATA_OK && acc->nfs > 0 && !dense_range(nd - 1, n)) rc = 0;
-    if (rc == STRATA_OK) rc = acc_grow(acc, f->ng);
-    if (rc == STRATA_OK) {
-        dplan p = {.w = ids, .in = in, .n = n, .lo = 0, .g = acc->g, .gblk = nd};
-        if (local_index(f)) { /* partials of the call's strings only */
+    int take = rc != STRATA_ERANGE; /* ids past 32 bits: grouped call by call */
+    if (rc == STRATA_ERANGE) rc = STRATA_OK;
+    if (str) {
+        dense = dense_range(nd - 1, n);
+        gb = nd;
+    } else {
+        dense = range[1] >= range[0] && dense_range((uint64_t)range[1] - (uint64_t)range[0], n);
+        gb = (uint64_t)range[1] - (uint64_t)range[0] + 1;
+    }
+    /* each group's rows in row order, the threads taking groups: fold_fused() only */
+    take &= acc->nfs == 0 || dense || acc->fused;
+    if (rc == STRATA_OK && take) rc = acc_grow(acc, f->ng);
+    if (rc == STRATA_OK && !take) rc = 0;
+    if (rc == STRATA_OK && take) {
+        dplan p = {.w = ids, .in = in, .n = n, .lo = 0, .g = acc->g, .gblk = gb, .nloc = nd};
+        p.bygroup = acc->nfs > 0 && !dense;
+        if (local_index(f)) { /* partials of the call's own keys only */
             p.lw = lw;
             p.lmap = lmap;
         }
@@ -990,8 +1080,8 @@ int st_gfold_add(st_gfold *f, const st_gcol *key, uint64_t n, const st_agg *aggs
     f->bad = 1; /* until folded */
     for (int a = 0; a < f->naggs; a++)
         if (!fold_input(&aggs[a], &in[a]) || in[a].isf != acc->in[a].isf) return 0;
-    if (f->kdt == STRATA_STR) {
-        int rc = add_strings(f, key, n, in);
+    if (f->hashed) {
+        int rc = add_hashed(f, key, n, in, range);
         if (rc == 1) f->bad = 0;
         return rc;
     }
@@ -1011,41 +1101,45 @@ int st_gfold_add(st_gfold *f, const st_gcol *key, uint64_t n, const st_agg *aggs
     return rc;
 }
 
-/* OUT's groups (one per string id, in id order) into the order of their strings, their key
- * words the strings' ranks in OUT's key dictionary. */
-static int sort_strings(st_gfold *f, st_groups *out)
+/* OUT's groups (one per key id, in id order) into the order of their keys: integers by value
+ * (their key words), strings bytewise (their words the strings' ranks in OUT's dictionary). */
+static int sort_keys(st_gfold *f, st_groups *out)
 {
     uint64_t n = f->ng, *perm = malloc((n + 1) * sizeof *perm);
     size_t na = (size_t)out->naggs, nb = na * sizeof(int64_t);
-    st_groups s;
-    int rc = perm != NULL ? STRATA_OK : STRATA_ENOMEM;
+    int str = f->kdt == STRATA_STR, rc = perm != NULL ? STRATA_OK : STRATA_ENOMEM;
     const char *bytes = f->bytes.v ? f->bytes.v : "";
-    if (rc == STRATA_OK) rc = st_argsort_str(f->off, bytes, n, NULL, perm, 0);
+    st_groups s;
+    st_gdict *d = &s.kdict[0];
+    if (rc == STRATA_OK)
+        rc = str ? st_argsort_str(f->off, bytes, n, NULL, perm, 0)
+                 : st_argsort(STRATA_I64, f->vals, n, NULL, perm, 0, f->acc->nt);
     st_groups_shape_like(&s, out);
     uint64_t cap = 0;
     if (rc == STRATA_OK) rc = st_groups_grow(&s, &cap, n ? n : 1);
-    st_gdict *d = &s.kdict[0];
-    if (rc == STRATA_OK) {
+    if (rc == STRATA_OK && str) {
         d->off = malloc((n + 1) * sizeof *d->off);
         d->bytes = malloc(f->bytes.n + 1);
         if (d->off == NULL || d->bytes == NULL) rc = STRATA_ENOMEM;
+        if (rc == STRATA_OK) d->off[0] = 0;
+        d->n = rc == STRATA_OK ? n : 0;
     }
-    if (rc == STRATA_OK) {
-        d->n = n;
-        d->off[0] = 0;
-        for (uint64_t k = 0; k < n; k++) {
-            uint64_t id = perm[k];
+    for (uint64_t k = 0; k < n && rc == STRATA_OK; k++) {
+        uint64_t id = perm[k];
+        if (str) {
             size_t len = (size_t)(f->off[id + 1] - f->off[id]);
             memcpy(d->bytes + d->off[k], bytes + f->off[id], len);
             d->off[k + 1] = d->off[k] + (int64_t)len;
-            s.keys[2 * k] = (int64_t)k;
-            s.keys[2 * k + 1] = 0;
-            s.count[k] = out->count[id];
-            memcpy(s.nval + k * na, out->nval + id * na, nb);
-            memcpy(s.ival + k * na, out->ival + id * na, nb);
-            memcpy(s.fval + k * na, out->fval + id * na, nb);
-            memcpy(s.m2 + k * na, out->m2 + id * na, nb);
         }
+        s.keys[2 * k] = str ? (int64_t)k : f->vals[id];
+        s.keys[2 * k + 1] = 0;
+        s.count[k] = out->count[id];
+        memcpy(s.nval + k * na, out->nval + id * na, nb);
+        memcpy(s.ival + k * na, out->ival + id * na, nb);
+        memcpy(s.fval + k * na, out->fval + id * na, nb);
+        memcpy(s.m2 + k * na, out->m2 + id * na, nb);
+    }
+    if (rc == STRATA_OK) {
         s.n = n;
         st_groups_free(out);
         *out = s;
@@ -1061,7 +1155,7 @@ int st_gfold_end(st_gfold *f, st_groups *out)
     st_groups_init(out, 1, &f->kdt, f->naggs, f->ops, f->adt, f->q);
     if (f->bad) return 0;
     int rc = collect(f->acc, out);
-    if (rc == STRATA_OK && f->kdt == STRATA_STR) rc = sort_strings(f, out);
+    if (rc == STRATA_OK && f->hashed) rc = sort_keys(f, out);
     return rc < 0 ? rc : 1;
 }
 
@@ -1075,5 +1169,6 @@ void st_gfold_free(st_gfold *f)
     free(f->hash);
     free(f->seen);
     free(f->loc);
+    free(f->vals);
     free(f);
 }

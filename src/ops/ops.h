@@ -211,17 +211,17 @@ int st_groupby(const st_gcol *keys, int nkeys, uint64_t n, const st_agg *aggs, i
 int st_groupby_range(const st_gcol *keys, int nkeys, uint64_t n, const st_agg *aggs, int naggs,
                      const int64_t *range, st_groups *out, int nthreads);
 
-/* The group-by of one key without nulls -- i64 or ts over a small range, or strings -- folded
- * call by call (a dataset's batches, in order) into arrays indexed by the key (strings: by their
- * id in a dictionary of the strings seen so far, sorted at the end): the same groups, bit for
+/* The group-by of one key without nulls -- i64 or ts, or strings -- folded call by call (a
+ * dataset's batches, in order) into arrays indexed by the key over a small range, else by the
+ * key's id in a dictionary of the keys seen so far (sorted at the end): the same groups, bit for
  * bit, as st_groupby_range() of each call's rows (told the call's RANGE) merged in call order
  * with st_groups_merge(), without making and merging the groups of each call. It takes counts,
  * and sums, means, minima and maxima of i64 and f64 inputs without nulls (float minima and
  * maxima not: their ties between -0 and +0 depend on the threads' rows).
  *   st_gfold_begin: keys of KDT (STRATA_I64, STRATA_TS: within RANGE[2]; STRATA_STR: RANGE
  *     unused) over ROWS rows in all, aggregates AGGS[NAGGS] (their inputs' data not read yet);
- *     1: *F made (st_gfold_free()), 0: not taken (the range is too wide, or an aggregate it does
- *     not take), or STRATA_ENOMEM.
+ *     1: *F made (st_gfold_free()), 0: not taken (an aggregate it does not take), or
+ *     STRATA_ENOMEM.
  *   st_gfold_add: fold N rows of KEY whose smallest and largest key are RANGE (e.g. the batch's
  *     statistics; strings: unused), with AGGS (as at begin, their inputs these rows'). 1:
  *     folded; 0: not (a key outside RANGE, or rows st_groupby_range() would not group the same

@@ -42,11 +42,12 @@ declare -A AGG=(
     [bym]="sk,fk,tk|count,sum:v,mean:x,first:x,last:v,max:name,var:x"
     [byv]="v|count,sum:v,mean:x,sum:x,min:v,max:v,count:x"
     [bysk]="sk|count,sum:v,mean:x,max:v"
+    [bytk]="tk|count,sum:v,mean:x,count:x"
 )
-# byv and bysk: one integer key over a small range, one string key, which a full refresh folds
-# batch by batch into arrays indexed by the key or its string's id (st_gfold) while the
-# incremental update merges each batch's groups
-NAMES="byf bys byt bym byv bysk"
+# byv, bysk and bytk: one integer key over a small range, one string key and one timestamp key
+# spread over decades, which a full refresh folds batch by batch into arrays indexed by the key
+# or its id in a dictionary (st_gfold) while the incremental update merges each batch's groups
+NAMES="byf bys byt bym byv bysk bytk"
 for b in 0 1 2 3 4; do
     expect 0 "" -- "$S" ingest t/src "$T/b$b.csv" --schema "$SCHEMA" --quiet
     if [ "$b" = 0 ]; then

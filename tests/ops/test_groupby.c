@@ -611,6 +611,15 @@ static void batch_aggs(st_agg *a, int64_t s, const double *f, int64_t row0)
     a[7] = (st_agg){ST_AGG_MIN, {STRATA_I64, NULL, NULL, NULL}, 0, 1, row0};
 }
 
+/* Spread keys (SPREAD 2) fold the rows of a hashed batch in one pass, the threads taking groups:
+ * the minimum and maximum (not folded in that pass) become a count and a mean of iv. */
+static void spread_aggs(st_agg *a, int spread, int64_t s)
+{
+    if (spread != 2) return;
+    a[2] = agg(ST_AGG_COUNT_COL, STRATA_I64, iv + s);
+    a[5] = agg(ST_AGG_MEAN, STRATA_I64, iv + s);
+}
+
 /* The smallest and largest of N keys K into R. */
 static void key_range_of(const int64_t *k, int64_t n, int64_t r[2])
 {
@@ -625,7 +634,7 @@ static void key_range_of(const int64_t *k, int64_t n, int64_t r[2])
 /* A group-by folded batch by batch into one accumulator (st_gfold, what a full refresh of a
  * group-by does) gives the bits of each batch grouped alone and merged in batch order (what the
  * incremental update does), for any thread count, keys of i64 and ts, batches whose ranges
- * differ; and it declines what it cannot do the same way. */
+ * differ, keys spread too wide for a range; and it declines what it cannot do the same way. */
 static void folding_batches_equals_merging_each_batchs_groups(void **state)
 {
     (void)state;
@@ -643,23 +652,30 @@ static void folding_batches_equals_merging_each_batchs_groups(void **state)
         if (key[i] == 5001 && i % 2 == 0) f[i] = NAN; /* one group's sums NaN */
     }
     const int64_t cut[] = {0, 150000, 160000, 190000, 190500, N}; /* 5 batches; 3 blocks in one */
-    for (int ts = 0; ts < 2; ts++)
+    /* spread: the first three batches' keys spread over 2^42 (hashed, alone and in all: each
+     * group's rows in row order), the last two's over a small range (their blocks) */
+    static int64_t spread[N];
+    for (int i = 0; i < N; i++) spread[i] = i < cut[3] ? (key[i] - 5000) << 30 : key[i];
+    for (int ts = 0; ts < 3; ts++)
         for (int nt = 1; nt <= 3; nt++) {
-            strata_dtype kdt = ts ? STRATA_TS : STRATA_I64;
+            strata_dtype kdt = ts == 1 ? STRATA_TS : STRATA_I64;
+            const int64_t *kk = ts == 2 ? spread : key;
             st_groups ref, got;
             int have = 0;
             int64_t all[2];
-            key_range_of(key, N, all);
+            key_range_of(kk, N, all);
             st_agg a[8];
             batch_aggs(a, 0, f, 0);
+            spread_aggs(a, ts, 0);
             st_gfold *fo;
             assert_int_equal(st_gfold_begin(&fo, kdt, all, N, a, 8, nt), 1);
             for (int b = 0; b < 5; b++) {
                 int64_t s = cut[b], n = cut[b + 1] - cut[b], r[2];
-                st_gcol k = {kdt, key + s, NULL, NULL};
+                st_gcol k = {kdt, kk + s, NULL, NULL};
                 st_groups part;
-                key_range_of(key + s, n, r);
+                key_range_of(kk + s, n, r);
                 batch_aggs(a, s, f, 100 + s);
+                spread_aggs(a, ts, s);
                 assert_int_equal(st_groupby_range(&k, 1, (uint64_t)n, a, 8, r, &part, nt), 0);
                 if (have) {
                     assert_int_equal(st_groups_merge(&ref, &part), 0);
@@ -677,7 +693,7 @@ static void folding_batches_equals_merging_each_batchs_groups(void **state)
             assert_memory_equal(ref.keys, got.keys, ref.n * 16);
             assert_memory_equal(ref.ival, got.ival, ref.n * 8 * 8);
             assert_memory_equal(ref.fval, got.fval, ref.n * 8 * 8); /* float sums: their bits */
-            for (uint64_t g = 0; g < got.n; g++) { /* blocks in order, then batches in order */
+            for (uint64_t g = 0; g < got.n && ts < 2; g++) { /* blocks in order, then batches */
                 double total = -0.0;
                 for (int b = 0; b < 5; b++) {
                     double sum = -0.0;
@@ -703,8 +719,14 @@ static void folding_batches_equals_merging_each_batchs_groups(void **state)
     batch_aggs(a, 0, f, 0);
     st_agg fmin = agg(ST_AGG_MIN, STRATA_F64, f);
     assert_int_equal(st_gfold_begin(&fo, STRATA_I64, all, N, &fmin, 1, 2), 0);
-    int64_t wide[2] = {0, (int64_t)1 << 40};
-    assert_int_equal(st_gfold_begin(&fo, STRATA_I64, wide, N, a, 8, 2), 0);
+    int64_t wide[2] = {0, (int64_t)1 << 40}; /* taken: through the dictionary */
+    assert_int_equal(st_gfold_begin(&fo, STRATA_I64, wide, N, a, 8, 2), 1);
+    /* ... but not a batch of keys spread wide with a minimum: not in the one-pass fold */
+    int64_t sr[2];
+    key_range_of(spread, cut[1], sr);
+    st_gcol sk = col(STRATA_I64, spread);
+    assert_int_equal(st_gfold_add(fo, &sk, (uint64_t)cut[1], a, sr), 0);
+    st_gfold_free(fo);
     assert_int_equal(st_gfold_begin(&fo, STRATA_F64, all, N, a, 8, 2), 0);
     static uint8_t valid[N / 8 + 1];
     memset(valid, 0xff, sizeof valid);
