@@ -1013,15 +1013,41 @@ static int intern_call(st_gfold *f, const st_gcol *key, uint64_t n, int64_t *ids
         *nd = count_ids(ids, n, f->ng, nt);
         return *nd > 0 ? STRATA_OK : STRATA_ENOMEM;
     }
-    for (uint64_t r = 0; r < n; r++) {
-        uint64_t id = (uint64_t)ids[r];
-        if (f->seen[id] != call) {
-            f->seen[id] = call;
-            f->loc[id] = (uint32_t)distinct;
-            lmap[distinct++] = (uint32_t)id;
+    /* the call's own ids, numbered in any order (only the partials' layout depends on it): each
+     * thread lists the ids it saw first (an atomic exchange of their mark), then numbers them
+     * from its offset among the threads' lists */
+    uint32_t *first = malloc((per * (uint64_t)nt + 1) * sizeof *first);
+    uint64_t cnt[64] = {0};
+    if (first == NULL) return STRATA_ENOMEM;
+    uint64_t base[64];
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+    for (int t = 0; t < nt; t++) {
+        uint32_t *mine = first + (uint64_t)t * per;
+        uint64_t a = (uint64_t)t * per, b = a + per < n ? a + per : n, k = 0;
+        for (uint64_t r = a; r < b; r++) {
+            uint64_t id = (uint64_t)ids[r];
+            uint32_t old;
+#pragma omp atomic capture
+            {
+                old = f->seen[id];
+                f->seen[id] = call;
+            }
+            if (old != call) mine[k++] = (uint32_t)id;
         }
-        lw[r] = f->loc[id];
+        cnt[t] = k;
     }
+    for (int t = 0; t < nt; t++) base[t] = t == 0 ? 0 : base[t - 1] + cnt[t - 1];
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+    for (int t = 0; t < nt; t++)
+        for (uint64_t i = 0; i < cnt[t]; i++) {
+            uint32_t id = first[(uint64_t)t * per + i];
+            f->loc[id] = (uint32_t)(base[t] + i);
+            lmap[base[t] + i] = id;
+        }
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (uint64_t r = 0; r < n; r++) lw[r] = f->loc[ids[r]];
+    free(first);
+    for (int t = 0; t < nt; t++) distinct += cnt[t];
     *nd = distinct;
     return STRATA_OK;
 }
