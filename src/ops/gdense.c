@@ -623,8 +623,9 @@ static void combine_slot(const st_gacc *acc, uint64_t x, int a, st_groups *out, 
     out->m2[at] = 0;
 }
 
-/* OUT := the groups with rows, in key order (the null group last). */
-static int collect(const st_gacc *acc, st_groups *out)
+/* OUT := the groups with rows, in key order (the null group last), their key words the key's.
+ * AT (may be NULL): the position of each group, every one of which has rows; KW its key word. */
+static int collect(const st_gacc *acc, st_groups *out, const uint64_t *at, const int64_t *kw)
 {
     uint64_t ng = 0, cap = 0, g = acc->g;
     int nt = acc->nt;
@@ -633,11 +634,12 @@ static int collect(const st_gacc *acc, st_groups *out)
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (uint64_t x = 0; x < g; x++) {
         int64_t c = 0;
-        for (int t = 0; t < nt; t++) c += acc->parts[t].cnt[x * acc->words];
-        pos[x] = c > 0;
+        for (int t = 0; t < nt && at == NULL; t++) c += acc->parts[t].cnt[x * acc->words];
+        pos[x] = at != NULL ? at[x] + 1 : c > 0;
     }
-    for (uint64_t x = 0; x < g; x++)
+    for (uint64_t x = 0; x < g && at == NULL; x++)
         if (pos[x]) pos[x] = ++ng;
+    if (at != NULL) ng = g;
     int rc = st_groups_grow(out, &cap, ng ? ng : 1);
     if (rc < 0) {
         free(pos);
@@ -651,7 +653,7 @@ static int collect(const st_gacc *acc, st_groups *out)
         int64_t c = 0;
         for (int t = 0; t < nt; t++) c += acc->parts[t].cnt[x * acc->words];
         int null = acc->mask && x == g - 1;
-        out->keys[o * st] = null ? 0 : (int64_t)((uint64_t)acc->lo + x);
+        out->keys[o * st] = null ? 0 : kw != NULL ? kw[x] : (int64_t)((uint64_t)acc->lo + x);
         out->keys[o * st + 1] = null;
         out->count[o] = c;
         for (int a = 0; a < acc->naggs; a++) combine_slot(acc, x, a, out, o);
@@ -687,7 +689,7 @@ int st_gdense(const int64_t *const *w, int nw, int nkeys, uint64_t n, const st_g
         st_gacc *acc;
         int rc = acc_new(&acc, in, naggs, p.lo, p.g, p.mask != NULL, 0, nt);
         if (rc == STRATA_OK) rc = acc_fold(acc, &p);
-        if (rc == 1) rc = collect(acc, out) < 0 ? STRATA_ENOMEM : 1;
+        if (rc == 1) rc = collect(acc, out, NULL, NULL) < 0 ? STRATA_ENOMEM : 1;
         acc_free(acc);
         if (rc != 0) return rc;
     }
@@ -1127,22 +1129,21 @@ int st_gfold_add(st_gfold *f, const st_gcol *key, uint64_t n, const st_agg *aggs
     return rc;
 }
 
-/* OUT's groups (one per key id, in id order) into the order of their keys: integers by value
- * (their key words), strings bytewise (their words the strings' ranks in OUT's dictionary). */
-static int sort_keys(st_gfold *f, st_groups *out)
+/* OUT := the groups of F's dictionary in the order of their keys: integers by value (their key
+ * words), strings bytewise (their words the strings' ranks in OUT's key dictionary). */
+static int collect_keys(st_gfold *f, st_groups *out)
 {
-    uint64_t n = f->ng, *perm = malloc((n + 1) * sizeof *perm);
-    size_t na = (size_t)out->naggs, nb = na * sizeof(int64_t);
+    uint64_t n = f->ng, *perm = malloc((n + 1) * sizeof *perm), *at = NULL;
+    int64_t *kw = NULL;
     int str = f->kdt == STRATA_STR, rc = perm != NULL ? STRATA_OK : STRATA_ENOMEM;
     const char *bytes = f->bytes.v ? f->bytes.v : "";
-    st_groups s;
-    st_gdict *d = &s.kdict[0];
+    st_gdict *d = &out->kdict[0];
     if (rc == STRATA_OK)
         rc = str ? st_argsort_str(f->off, bytes, n, NULL, perm, 0)
                  : st_argsort(STRATA_I64, f->vals, n, NULL, perm, 0, f->acc->nt);
-    st_groups_shape_like(&s, out);
-    uint64_t cap = 0;
-    if (rc == STRATA_OK) rc = st_groups_grow(&s, &cap, n ? n : 1);
+    at = malloc((n + 1) * sizeof *at);
+    kw = malloc((n + 1) * sizeof *kw);
+    if (at == NULL || kw == NULL) rc = STRATA_ENOMEM;
     if (rc == STRATA_OK && str) {
         d->off = malloc((n + 1) * sizeof *d->off);
         d->bytes = malloc(f->bytes.n + 1);
@@ -1152,27 +1153,18 @@ static int sort_keys(st_gfold *f, st_groups *out)
     }
     for (uint64_t k = 0; k < n && rc == STRATA_OK; k++) {
         uint64_t id = perm[k];
+        at[id] = k;
+        kw[id] = str ? (int64_t)k : f->vals[id];
         if (str) {
             size_t len = (size_t)(f->off[id + 1] - f->off[id]);
             memcpy(d->bytes + d->off[k], bytes + f->off[id], len);
             d->off[k + 1] = d->off[k] + (int64_t)len;
         }
-        s.keys[2 * k] = str ? (int64_t)k : f->vals[id];
-        s.keys[2 * k + 1] = 0;
-        s.count[k] = out->count[id];
-        memcpy(s.nval + k * na, out->nval + id * na, nb);
-        memcpy(s.ival + k * na, out->ival + id * na, nb);
-        memcpy(s.fval + k * na, out->fval + id * na, nb);
-        memcpy(s.m2 + k * na, out->m2 + id * na, nb);
     }
-    if (rc == STRATA_OK) {
-        s.n = n;
-        st_groups_free(out);
-        *out = s;
-    } else {
-        st_groups_free(&s);
-    }
+    if (rc == STRATA_OK) rc = collect(f->acc, out, at, kw);
     free(perm);
+    free(at);
+    free(kw);
     return rc;
 }
 
@@ -1180,8 +1172,7 @@ int st_gfold_end(st_gfold *f, st_groups *out)
 {
     st_groups_init(out, 1, &f->kdt, f->naggs, f->ops, f->adt, f->q);
     if (f->bad) return 0;
-    int rc = collect(f->acc, out);
-    if (rc == STRATA_OK && f->hashed) rc = sort_keys(f, out);
+    int rc = f->hashed ? collect_keys(f, out) : collect(f->acc, out, NULL, NULL);
     return rc < 0 ? rc : 1;
 }
 
