@@ -929,10 +929,11 @@ static uint64_t row_add(st_gfold *f, const st_gcol *key, uint64_t r, uint64_t h)
 }
 
 /* Look rows [R0, R1) of KEY up in F's dictionary (read only): IDS their ids (GF_NONE when new),
- * HS their hashes. Rows go in chunks whose table slots, then candidate strings, are fetched
- * ahead (a large dictionary misses the caches at every step). */
+ * HS their hashes, the bit of each id found set in BITS (when not NULL). Rows go in chunks whose
+ * table slots, then candidate strings, are fetched ahead (a large dictionary misses the caches at
+ * every step). */
 static void find_rows(const st_gfold *f, const st_gcol *key, uint64_t r0, uint64_t r1, int64_t *ids,
-                      uint64_t *hs)
+                      uint64_t *hs, uint64_t *bits)
 {
     enum { CH = 32 };
     int str = key->dtype == STRATA_STR;
@@ -951,7 +952,12 @@ static void find_rows(const st_gfold *f, const st_gcol *key, uint64_t r0, uint64
         }
         for (uint64_t i = 0; i < m && str; i++)
             if (cand[i] != GF_NONE) __builtin_prefetch((const char *)f->bytes.v + f->off[cand[i]]);
-        for (uint64_t i = 0; i < m; i++) ids[r0 + i] = (int64_t)row_find(f, key, r0 + i, h[i]);
+        for (uint64_t i = 0; i < m; i++) {
+            uint64_t id = row_find(f, key, r0 + i, h[i]);
+            ids[r0 + i] = (int64_t)id;
+            uint64_t bit = (uint64_t)1 << (id & 63);
+            if (bits != NULL && id != GF_NONE && !(bits[id >> 6] & bit)) bits[id >> 6] |= bit;
+        }
     }
 }
 
@@ -962,43 +968,30 @@ static int local_index(const st_gfold *f)
     return f->ng > ST_GDENSE_MAX;
 }
 
-/* How many distinct ids (below G) the N of IDS hold, on NT threads; 0 when out of memory. */
-static uint64_t count_ids(const int64_t *ids, uint64_t n, uint64_t g, int nt)
-{
-    uint64_t words = (g + 63) / 64, total = 0;
-    uint64_t *bits = calloc((size_t)nt * words + 1, sizeof *bits);
-    if (bits == NULL) return 0;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int t = 0; t < nt; t++) {
-        uint64_t per = (n + (uint64_t)nt - 1) / (uint64_t)nt, a = (uint64_t)t * per;
-        uint64_t *b = bits + (size_t)t * words;
-        for (uint64_t r = a; r < a + per && r < n; r++)
-            b[(uint64_t)ids[r] >> 6] |= (uint64_t)1 << ((uint64_t)ids[r] & 63);
-    }
-    for (uint64_t w = 0; w < words; w++) {
-        uint64_t x = 0;
-        for (int t = 0; t < nt; t++) x |= bits[(size_t)t * words + w];
-        total += (uint64_t)__builtin_popcountll(x);
-    }
-    free(bits);
-    return total;
-}
-
-/* The ids of the N strings of KEY into IDS (new strings added to F's dictionary), and into *ND
- * how many distinct strings they hold; when local_index(), LW: each row's index among them,
- * LMAP: the id of each.
+/* The ids of the N keys of KEY into IDS (new keys added to F's dictionary), and into *ND how
+ * many distinct keys they hold; when *LOCAL (local_index() as the call starts), LW: each row's
+ * index among them, LMAP: the id of each.
  * The rows are looked up on NT threads (the dictionary read only), then the new strings added in
  * row order. STRATA_OK, STRATA_ENOMEM, or STRATA_ERANGE past 2^32 - 2 distinct strings. */
 static int intern_call(st_gfold *f, const st_gcol *key, uint64_t n, int64_t *ids, uint32_t *lw,
-                       uint32_t *lmap, uint64_t *nd, int nt)
+                       uint32_t *lmap, uint64_t *nd, int *local, int nt)
 {
+    /* few keys: which the call holds from a bitmap per thread, set as the rows are looked up
+     * (those added by the call are new to it, hence distinct); many: numbered (LW) below */
+    uint64_t ng0 = f->ng, words = (ng0 + 511) / 512 * 8; /* whole cache lines per thread */
+    *local = local_index(f);
     uint64_t *hs = malloc((n + 1) * sizeof *hs);
-    if (hs == NULL) return STRATA_ENOMEM;
+    uint64_t *bits = *local ? NULL : calloc((size_t)nt * words + 1, sizeof *bits);
+    if (hs == NULL || (!*local && bits == NULL)) {
+        free(hs);
+        free(bits);
+        return STRATA_ENOMEM;
+    }
     uint64_t per = (n + (uint64_t)nt - 1) / (uint64_t)nt;
 #pragma omp parallel for num_threads(nt) schedule(static, 1)
     for (int t = 0; t < nt; t++) {
         uint64_t a = (uint64_t)t * per, b = a + per < n ? a + per : n;
-        if (a < b) find_rows(f, key, a, b, ids, hs);
+        if (a < b) find_rows(f, key, a, b, ids, hs, bits ? bits + (size_t)t * words : NULL);
     }
     uint32_t call = (uint32_t)++f->calls;
     uint64_t distinct = 0;
@@ -1010,11 +1003,16 @@ static int intern_call(st_gfold *f, const st_gcol *key, uint64_t n, int64_t *ids
         ids[r] = (int64_t)id;
     }
     free(hs);
-    if (rc < 0) return rc;
-    if (!local_index(f)) { /* few strings: which the call holds, from a bitmap per thread */
-        *nd = count_ids(ids, n, f->ng, nt);
-        return *nd > 0 ? STRATA_OK : STRATA_ENOMEM;
+    if (rc == STRATA_OK && !*local) {
+        for (uint64_t w = 0; w < words; w++) {
+            uint64_t x = 0;
+            for (int t = 0; t < nt; t++) x |= bits[(size_t)t * words + w];
+            distinct += (uint64_t)__builtin_popcountll(x);
+        }
+        *nd = distinct + (f->ng - ng0);
     }
+    free(bits);
+    if (rc < 0 || !*local) return rc;
     /* the call's own ids, numbered in any order (only the partials' layout depends on it): each
      * thread lists the ids it saw first (an atomic exchange of their mark), then numbers them
      * from its offset among the threads' lists */
@@ -1064,12 +1062,12 @@ static int add_hashed(st_gfold *f, const st_gcol *key, uint64_t n, const st_gin 
 {
     st_gacc *acc = f->acc;
     uint64_t nd = 0, gb;
-    int str = f->kdt == STRATA_STR, dense;
+    int str = f->kdt == STRATA_STR, dense, local = 0;
     if ((key->dtype == STRATA_STR) != str || key->valid != NULL) return 0;
     int64_t *ids = malloc((n + 1) * sizeof *ids);
     uint32_t *lw = malloc((n + 1) * sizeof *lw), *lmap = malloc((n + 1) * sizeof *lmap);
-    int rc =
-        ids && lw && lmap ? intern_call(f, key, n, ids, lw, lmap, &nd, acc->nt) : STRATA_ENOMEM;
+    int rc = ids && lw && lmap ? intern_call(f, key, n, ids, lw, lmap, &nd, &local, acc->nt)
+                               : STRATA_ENOMEM;
     int take = rc != STRATA_ERANGE; /* ids past 32 bits: grouped call by call */
     if (rc == STRATA_ERANGE) rc = STRATA_OK;
     if (str) {
@@ -1086,7 +1084,7 @@ static int add_hashed(st_gfold *f, const st_gcol *key, uint64_t n, const st_gin 
     if (rc == STRATA_OK && take) {
         dplan p = {.w = ids, .in = in, .n = n, .lo = 0, .g = acc->g, .gblk = gb, .nloc = nd};
         p.bygroup = acc->nfs > 0 && !dense;
-        if (local_index(f)) { /* partials of the call's own keys only */
+        if (local) { /* partials of the call's own keys only */
             p.lw = lw;
             p.lmap = lmap;
         }
