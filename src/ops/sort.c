@@ -442,22 +442,18 @@ static int str_cmp(const int64_t *off, const char *bytes, uint64_t a, uint64_t b
     return la < lb ? -1 : la > lb;
 }
 
-int st_argsort_str(const int64_t *offsets, const char *bytes, uint64_t n, const uint64_t *perm_in,
-                   uint64_t *perm, int desc)
+/* Sort positions POS[0..N) of strings (OFF, BYTES) stably by str_cmp (DESC: descending) by
+ * bottom-up merging through TMP (room for N). */
+static void str_merge_sort(const int64_t *off, const char *bytes, uint64_t *pos, uint64_t *tmp,
+                           uint64_t n, int desc)
 {
-    if (n == 0) return STRATA_OK;
-    uint64_t *tmp = malloc(n * sizeof *tmp);
-    if (tmp == NULL) return STRATA_ENOMEM;
-    for (uint64_t i = 0; i < n; i++) tmp[i] = perm_in != NULL ? perm_in[i] : i;
-    memcpy(perm, tmp, n * sizeof *perm);
-    /* Bottom-up merge sort: stable. */
-    uint64_t *src = perm, *dst = tmp;
+    uint64_t *src = pos, *dst = tmp;
     for (uint64_t w = 1; w < n; w *= 2) {
         for (uint64_t lo = 0; lo < n; lo += 2 * w) {
             uint64_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
             uint64_t i = lo, j = mid, o = lo;
             while (i < mid && j < hi) {
-                int c = str_cmp(offsets, bytes, src[i], src[j]);
+                int c = str_cmp(off, bytes, src[i], src[j]);
                 if (desc) c = -c;
                 dst[o++] = c <= 0 ? src[i++] : src[j++];
             }
@@ -468,9 +464,77 @@ int st_argsort_str(const int64_t *offsets, const char *bytes, uint64_t n, const 
         src = dst;
         dst = x;
     }
-    if (src != perm) memcpy(perm, src, n * sizeof *perm);
-    free(tmp);
-    return STRATA_OK;
+    if (src != pos) memcpy(pos, src, n * sizeof *pos);
+}
+
+/* Bytes [DEPTH, DEPTH + 8) of string I, big-endian and zero-padded (their order is the bytes'),
+ * and into *REM how many of them it has: 9 when it goes on past them. */
+static uint64_t str_chunk(const int64_t *off, const char *bytes, uint64_t i, size_t depth,
+                          uint64_t *rem)
+{
+    size_t len = (size_t)(off[i + 1] - off[i]), r = len > depth ? len - depth : 0;
+    const unsigned char *p = (const unsigned char *)bytes + off[i] + depth;
+    uint64_t k = 0;
+    for (size_t b = 0; b < 8; b++) k = (k << 8) | (b < r ? p[b] : 0);
+    *rem = r > 8 ? 9 : r;
+    return k;
+}
+
+#define STR_RADIX_MIN   1024
+#define STR_RADIX_DEPTH 256 /* bytes: the recursion's depth stays bounded */
+
+/* Sort positions POS[0..N) of strings that agree on their first DEPTH bytes, stably, eight
+ * bytes at a time: a stable argsort by the next eight bytes and how many of them each string
+ * has (a string that ends sorts before the same bytes going on), then each run of strings equal
+ * so far and going on, from DEPTH + 8. Few strings, and strings equal past STR_RADIX_DEPTH
+ * bytes, are merged whole. */
+static int str_sort_from(const int64_t *off, const char *bytes, uint64_t *pos, uint64_t n,
+                         size_t depth, int desc)
+{
+    if (n < 2) return STRATA_OK;
+    if (n < STR_RADIX_MIN || depth >= STR_RADIX_DEPTH) { /* few, or long shared prefixes */
+        uint64_t *tmp = malloc(n * sizeof *tmp);
+        if (tmp == NULL) return STRATA_ENOMEM;
+        str_merge_sort(off, bytes, pos, tmp, n, desc);
+        free(tmp);
+        return STRATA_OK;
+    }
+    uint64_t *key = malloc(n * sizeof *key), *rem = malloc(n * sizeof *rem);
+    uint64_t *p1 = malloc(n * sizeof *p1), *p2 = malloc(n * sizeof *p2);
+    int rc = key && rem && p1 && p2 ? STRATA_OK : STRATA_ENOMEM;
+    for (uint64_t j = 0; j < n && rc == STRATA_OK; j++)
+        key[j] = str_chunk(off, bytes, pos[j], depth, &rem[j]);
+    if (rc == STRATA_OK) rc = st_argsort(STRATA_U64, rem, n, NULL, p1, desc, 1);
+    if (rc == STRATA_OK) rc = st_argsort(STRATA_U64, key, n, p1, p2, desc, 1);
+    if (rc < 0) goto done;
+    /* the positions in sorted order into POS, their keys into P1 and lengths into KEY's room
+     * through REM: each array read whole before it is overwritten */
+    for (uint64_t j = 0; j < n; j++) p1[j] = pos[p2[j]];
+    memcpy(pos, p1, n * sizeof *pos);
+    for (uint64_t j = 0; j < n; j++) p1[j] = key[p2[j]];
+    for (uint64_t j = 0; j < n; j++) key[j] = rem[p2[j]];
+    uint64_t *ks = p1, *rs = key;
+    for (uint64_t s0 = 0; s0 < n && rc == STRATA_OK;) {
+        uint64_t e = s0 + 1;
+        while (e < n && ks[e] == ks[s0] && rs[e] == rs[s0]) e++;
+        if (e - s0 > 1 && rs[s0] == 9)
+            rc = str_sort_from(off, bytes, pos + s0, e - s0, depth + 8, desc);
+        s0 = e;
+    }
+done:
+    free(key);
+    free(rem);
+    free(p1);
+    free(p2);
+    return rc;
+}
+
+int st_argsort_str(const int64_t *offsets, const char *bytes, uint64_t n, const uint64_t *perm_in,
+                   uint64_t *perm, int desc)
+{
+    if (n == 0) return STRATA_OK;
+    for (uint64_t i = 0; i < n; i++) perm[i] = perm_in != NULL ? perm_in[i] : i;
+    return str_sort_from(offsets, bytes, perm, n, 0, desc);
 }
 
 /* ---- merge and top-k --------------------------------------------------------------------- */

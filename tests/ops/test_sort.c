@@ -254,6 +254,71 @@ static void strings_sort_bytewise_and_stably(void **state)
     assert_memory_equal(perm, wantd, sizeof wantd);
 }
 
+/* The reference order of entries A and B of REF_IN (positions into REF_OFF, REF_BYTES):
+ * bytewise, a prefix first, then by their place in REF_IN (a stable sort). */
+static const int64_t *ref_off;
+static const char *ref_bytes;
+static const uint64_t *ref_in;
+static int ref_desc;
+static int str_ref_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b, i = ref_in[x], j = ref_in[y];
+    size_t li = (size_t)(ref_off[i + 1] - ref_off[i]), lj = (size_t)(ref_off[j + 1] - ref_off[j]);
+    int c = memcmp(ref_bytes + ref_off[i], ref_bytes + ref_off[j], li < lj ? li : lj);
+    if (c == 0) c = (li > lj) - (li < lj);
+    if (ref_desc) c = -c;
+    return c != 0 ? c : (x > y) - (x < y);
+}
+
+/* Many strings sort like a stable bytewise sort: shared prefixes of every length (past 8, 16 and
+ * the 256 bytes after which runs are merged whole), zero bytes inside and at the end, empty
+ * strings, prefixes of others, repeats and bytes past 0x7f; ascending and descending, with and
+ * without positions given, below and above the size at which eight bytes go at a time. */
+static void many_strings_sort_like_a_stable_bytewise_sort(void **state)
+{
+    (void)state;
+    const uint64_t sizes[2] = {700, 60000};
+    for (int z = 0; z < 2; z++) {
+        uint64_t n = sizes[z];
+        int64_t *off = malloc((n + 1) * sizeof *off);
+        char *bytes = malloc(n * 300);
+        uint64_t *perm = malloc(n * sizeof *perm), *want = malloc(n * sizeof *want);
+        uint64_t *in = malloc(n * sizeof *in);
+        unsigned seed = 31;
+        off[0] = 0;
+        for (uint64_t i = 0; i < n; i++) {
+            unsigned kind = (unsigned)rand_r(&seed) % 6;
+            size_t pre = kind == 0 ? 0 : kind == 1 ? 7 : kind == 2 ? 12 : kind == 3 ? 261 : 16;
+            size_t len = pre + (size_t)rand_r(&seed) % 4;
+            char *b = bytes + off[i];
+            for (size_t k = 0; k < pre; k++) b[k] = (char)('a' + k % 3);
+            for (size_t k = pre; k < len; k++) {
+                unsigned r = (unsigned)rand_r(&seed) % 5;
+                b[k] = r == 0 ? '\0' : r == 1 ? (char)0xc3 : (char)('a' + r);
+            }
+            off[i + 1] = off[i] + (int64_t)len;
+        }
+        ref_off = off;
+        ref_bytes = bytes;
+        for (int desc = 0; desc < 2; desc++)
+            for (int given = 0; given < 2; given++) {
+                for (uint64_t i = 0; i < n; i++) in[i] = given ? (i * 7919) % n : i;
+                for (uint64_t i = 0; i < n; i++) want[i] = i;
+                ref_in = in;
+                ref_desc = desc;
+                qsort(want, n, sizeof *want, str_ref_cmp);
+                for (uint64_t i = 0; i < n; i++) want[i] = in[want[i]];
+                assert_int_equal(st_argsort_str(off, bytes, n, given ? in : NULL, perm, desc), 0);
+                assert_memory_equal(perm, want, n * sizeof *perm);
+            }
+        free(off);
+        free(bytes);
+        free(perm);
+        free(want);
+        free(in);
+    }
+}
+
 static void merge_of_sorted_runs_is_the_stable_sort(void **state)
 {
     (void)state;
@@ -572,6 +637,7 @@ int main(void)
         cmocka_unit_test(multi_key_sort_by_chaining),
         cmocka_unit_test(large_sorts_are_identical_for_any_thread_count),
         cmocka_unit_test(strings_sort_bytewise_and_stably),
+        cmocka_unit_test(many_strings_sort_like_a_stable_bytewise_sort),
         cmocka_unit_test(merge_of_sorted_runs_is_the_stable_sort),
         cmocka_unit_test(topk_is_the_head_of_the_stable_sort),
         cmocka_unit_test(filter_keeps_selected_positions_in_order),
