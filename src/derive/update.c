@@ -346,10 +346,11 @@ done:
 
 /* The smallest and largest key of every source batch into RANGE (1; string keys: 1, RANGE
  * unused), or 0 when some batch has no statistics for it, a null key, or a null in an aggregated
- * column. */
-static int batches_range(strata_snapshot *s, const gplan *g, int64_t range[2])
+ * column. *DENSE: whether every batch's own keys would be grouped by direct indexing. */
+static int batches_range(strata_snapshot *s, const gplan *g, int64_t range[2], int *dense)
 {
     int str = g->kdt[0] == STRATA_STR;
+    *dense = 1;
     const st_schema *sch = st_snapshot_schema(s);
     const st_cat_batch *batches = st_snapshot_batches(s);
     range[0] = INT64_MAX;
@@ -363,6 +364,8 @@ static int batches_range(strata_snapshot *s, const gplan *g, int64_t range[2])
             if (g->col[a] >= 0 && bc[g->col[a]].nulls > 0) return 0;
         range[0] = kc->min_i < range[0] ? kc->min_i : range[0];
         range[1] = kc->max_i > range[1] ? kc->max_i : range[1];
+        int64_t own[2] = {kc->min_i, kc->max_i};
+        *dense &= str || st_gfold_dense(own, (uint64_t)batches[b].nrows);
     }
     return str || range[0] <= range[1];
 }
@@ -399,14 +402,20 @@ static int groups_folded(st_upd_job *j, strata_snapshot *s, const st_dspec *sp, 
     uint64_t nsb = st_snapshot_nbatches(s);
     const st_cat_batch *batches = st_snapshot_batches(s);
     int64_t range[2];
-    if (sp->nkeys != 1 || !batches_range(s, g, range)) return 0;
+    int dense, fsum = 0;
+    uint64_t rows0 = j->ev.rows;
+    if (sp->nkeys != 1 || !batches_range(s, g, range, &dense)) return 0;
     st_agg shape[ST_GROUP_SLOTS];
     for (int a = 0; a < g->nslots; a++) {
         memset(&shape[a], 0, sizeof shape[a]);
         shape[a].op = g->op[a];
         shape[a].in.dtype = g->in[a];
         shape[a].rowid = g->col[a] < 0;
+        fsum |= g->op[a] == ST_AGG_SUM && g->in[a] == STRATA_F64;
     }
+    /* float sums are blocked as each batch alone would be: a batch too sparse for direct
+     * indexing would end the fold by the key's range, not one through the dictionary */
+    if (fsum && !dense) range[0] = 1, range[1] = 0;
     st_gfold *f;
     uint64_t rows = st_snapshot_row_start(s)[nsb];
     int rc = st_gfold_begin(&f, g->kdt[0], range, rows, shape, g->nslots, j->nt);
@@ -424,6 +433,7 @@ static int groups_folded(st_upd_job *j, strata_snapshot *s, const st_dspec *sp, 
         if (rc != 1) st_groups_free(acc);
         if (rc == STRATA_ENOMEM) rc = st_error(j->err, rc, "out of memory collecting groups");
     }
+    if (rc == 0) j->ev.rows = rows0; /* the batches are grouped again, one by one */
     st_gfold_free(f);
     return rc;
 }

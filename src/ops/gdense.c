@@ -61,6 +61,11 @@ static int dense_range(uint64_t range, uint64_t n)
     return range < ST_GDENSE_MAX || (range < 2 * n && range < ST_GDENSE_LARGE);
 }
 
+int st_gfold_dense(const int64_t range[2], uint64_t rows)
+{
+    return range[1] >= range[0] && dense_range((uint64_t)range[1] - (uint64_t)range[0], rows);
+}
+
 /* The smallest and largest key word of the non-null rows; 0 if there is none. */
 static int key_range(const int64_t *w, const int64_t *mask, uint64_t n, int nt, int64_t *lo,
                      int64_t *hi)
@@ -550,8 +555,10 @@ static int acc_fold(st_gacc *acc, dplan *p)
     p->acc = acc;
     p->block = p->bygroup ? p->n : ST_GDENSE_BLOCK;
     uint64_t gb = p->gblk ? p->gblk : p->g, per = (uint64_t)acc->nfs * gb, n = p->n;
-    if (!p->bygroup && per > 0 && (n / p->block + 1) * per > ST_GDENSE_PARTIALS)
-        p->block = (n / (ST_GDENSE_PARTIALS / per) + 1 + CHUNK - 1) / CHUNK * CHUNK;
+    if (!p->bygroup && per > 0 && (n / p->block + 1) * per > ST_GDENSE_PARTIALS) {
+        uint64_t fit = ST_GDENSE_PARTIALS / per; /* blocks that fit; none: one block */
+        p->block = ((fit > 0 ? n / fit + 1 : n) + CHUNK - 1) / CHUNK * CHUNK;
+    }
     p->nblocks = (n + p->block - 1) / p->block;
     uint64_t need = p->nblocks * (uint64_t)acc->nfs * part_groups(p) + 1;
     if (need > acc->fblk_n) { /* grown by half at least: fresh pages cost their zeroing */
@@ -961,15 +968,16 @@ static void find_rows(const st_gfold *f, const st_gcol *key, uint64_t r0, uint64
     }
 }
 
-/* Whether the float partials of a call over F's strings use the call's own strings (LW): when
- * the dictionary is large (block partials of all of it would be filled and added for nothing). */
-static int local_index(const st_gfold *f)
+/* Whether the float partials of a call holding ND of the NG keys of a dictionary use the call's
+ * own keys (LW): when the dictionary is large, or much larger than the call's keys (block
+ * partials of all of it would be filled and added for nothing). */
+static int local_index(uint64_t ng, uint64_t nd)
 {
-    return f->ng > ST_GDENSE_MAX;
+    return ng > ST_GDENSE_MAX || (ng > 4096 && ng > 4 * nd);
 }
 
 /* The ids of the N keys of KEY into IDS (new keys added to F's dictionary), and into *ND how
- * many distinct keys they hold; when *LOCAL (local_index() as the call starts), LW: each row's
+ * many distinct keys they hold; when *LOCAL (local_index()), LW: each row's
  * index among them, LMAP: the id of each.
  * The rows are looked up on NT threads (the dictionary read only), then the new strings added in
  * row order. STRATA_OK, STRATA_ENOMEM, or STRATA_ERANGE past 2^32 - 2 distinct strings. */
@@ -979,7 +987,7 @@ static int intern_call(st_gfold *f, const st_gcol *key, uint64_t n, int64_t *ids
     /* few keys: which the call holds from a bitmap per thread, set as the rows are looked up
      * (those added by the call are new to it, hence distinct); many: numbered (LW) below */
     uint64_t ng0 = f->ng, words = (ng0 + 511) / 512 * 8; /* whole cache lines per thread */
-    *local = local_index(f);
+    *local = ng0 > ST_GDENSE_MAX;
     uint64_t *hs = malloc((n + 1) * sizeof *hs);
     uint64_t *bits = *local ? NULL : calloc((size_t)nt * words + 1, sizeof *bits);
     if (hs == NULL || (!*local && bits == NULL)) {
@@ -1010,6 +1018,8 @@ static int intern_call(st_gfold *f, const st_gcol *key, uint64_t n, int64_t *ids
             distinct += (uint64_t)__builtin_popcountll(x);
         }
         *nd = distinct + (f->ng - ng0);
+        *local = local_index(f->ng, *nd); /* few of many: numbered below after all */
+        distinct = 0;
     }
     free(bits);
     if (rc < 0 || !*local) return rc;
@@ -1106,6 +1116,11 @@ int st_gfold_add(st_gfold *f, const st_gcol *key, uint64_t n, const st_agg *aggs
     f->bad = 1; /* until folded */
     for (int a = 0; a < f->naggs; a++)
         if (!fold_input(&aggs[a], &in[a]) || in[a].isf != acc->in[a].isf) return 0;
+    /* two float sums of one input: the per-call path shares their partials, which sizes its
+     * blocks differently */
+    for (int a = 0; a < f->naggs; a++)
+        for (int b = 0; b < a; b++)
+            if (acc->fslot[a] >= 0 && acc->fslot[b] >= 0 && in[a].fv == in[b].fv) return 0;
     if (f->hashed) {
         int rc = add_hashed(f, key, n, in, range);
         if (rc == 1) f->bad = 0;

@@ -597,15 +597,19 @@ static void a_small_key_range_is_grouped_densely_with_the_same_results(void **st
     st_groups_free(&d);
 }
 
-/* The aggregates of the batch of rows [S, S + N): count, sum and minimum of iv, mean and sum
- * of f (the same input), maximum of iv, count_col of f, the first row (ids from ROW0). */
+/* The aggregates of the batch of rows [S, S + N): count, sum and minimum of iv, mean of f and
+ * sum of a copy of f (two float sums: one of them alone would share the other's partials per
+ * batch, which st_gfold declines), maximum of iv, count_col of f, the first row (ids from
+ * ROW0). */
+static double fcopy[N];
 static void batch_aggs(st_agg *a, int64_t s, const double *f, int64_t row0)
 {
+    if (s == 0) memcpy(fcopy, f, sizeof fcopy);
     a[0] = agg(ST_AGG_COUNT, STRATA_I64, NULL);
     a[1] = agg(ST_AGG_SUM, STRATA_I64, iv + s);
     a[2] = agg(ST_AGG_MIN, STRATA_I64, iv + s);
     a[3] = agg(ST_AGG_MEAN, STRATA_F64, f + s);
-    a[4] = agg(ST_AGG_SUM, STRATA_F64, f + s);
+    a[4] = agg(ST_AGG_SUM, STRATA_F64, fcopy + s);
     a[5] = agg(ST_AGG_MAX, STRATA_I64, iv + s);
     a[6] = agg(ST_AGG_COUNT_COL, STRATA_F64, f + s);
     a[7] = (st_agg){ST_AGG_MIN, {STRATA_I64, NULL, NULL, NULL}, 0, 1, row0};
@@ -721,7 +725,14 @@ static void folding_batches_equals_merging_each_batchs_groups(void **state)
     assert_int_equal(st_gfold_begin(&fo, STRATA_I64, all, N, &fmin, 1, 2), 0);
     int64_t wide[2] = {0, (int64_t)1 << 40}; /* taken: through the dictionary */
     assert_int_equal(st_gfold_begin(&fo, STRATA_I64, wide, N, a, 8, 2), 1);
-    /* ... but not a batch of keys spread wide with a minimum: not in the one-pass fold */
+    /* ... but not a batch of keys spread wide with a minimum: not in the one-pass fold; nor two
+     * float sums of one input */
+    st_agg two[2] = {agg(ST_AGG_SUM, STRATA_F64, f), agg(ST_AGG_MEAN, STRATA_F64, f)};
+    st_gfold *f2;
+    st_gcol kk = col(STRATA_I64, key);
+    assert_int_equal(st_gfold_begin(&f2, STRATA_I64, all, N, two, 2, 2), 1);
+    assert_int_equal(st_gfold_add(f2, &kk, N, two, all), 0);
+    st_gfold_free(f2);
     int64_t sr[2];
     key_range_of(spread, cut[1], sr);
     st_gcol sk = col(STRATA_I64, spread);
