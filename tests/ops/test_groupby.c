@@ -769,6 +769,78 @@ static void folding_batches_equals_merging_each_batchs_groups(void **state)
     }
 }
 
+/* Many groups with float sums (block partials of 150 000 groups) in the one-pass fold: the fold
+ * and each batch alone both give the naive blocks-then-batches sums, bit for bit, for 1 to 3
+ * threads. */
+static void folding_many_groups_sums_floats_block_by_block(void **state)
+{
+    (void)state;
+    fill();
+    static int64_t key[N];
+    static double f[N];
+    unsigned seed = 13;
+    for (int i = 0; i < N; i++) {
+        key[i] = (int64_t)(rand_r(&seed) % 150000);
+        f[i] = (double)(rand_r(&seed) % 100000) / 7.0 * (i % 5 == 0 ? 1e6 : 1.0);
+        if (i % 997 == 0) f[i] = -0.0;
+    }
+    const int64_t cut[] = {0, 100001, N};
+    for (int nt = 1; nt <= 3; nt++) {
+        st_groups ref, got;
+        int have = 0;
+        int64_t all[2];
+        key_range_of(key, N, all);
+        st_agg a[8];
+        batch_aggs(a, 0, f, 0);
+        spread_aggs(a, 2, 0); /* the one-pass fold's aggregates */
+        st_gfold *fo;
+        assert_int_equal(st_gfold_begin(&fo, STRATA_I64, all, N, a, 8, nt), 1);
+        for (int b = 0; b < 2; b++) {
+            int64_t s = cut[b], n = cut[b + 1] - cut[b], r[2];
+            st_gcol k = {STRATA_I64, key + s, NULL, NULL};
+            st_groups part;
+            key_range_of(key + s, n, r);
+            batch_aggs(a, s, f, 100 + s);
+            spread_aggs(a, 2, s);
+            assert_int_equal(st_groupby_range(&k, 1, (uint64_t)n, a, 8, r, &part, nt), 0);
+            if (have) {
+                assert_int_equal(st_groups_merge(&ref, &part), 0);
+                st_groups_free(&part);
+            } else {
+                ref = part;
+                have = 1;
+            }
+            assert_int_equal(st_gfold_add(fo, &k, (uint64_t)n, a, r), 1);
+        }
+        assert_int_equal(st_gfold_end(fo, &got), 1);
+        st_gfold_free(fo);
+        assert_true(got.n > ST_GDENSE_MAX);
+        assert_groups_equal(&ref, &got);
+        assert_memory_equal(ref.fval, got.fval, ref.n * 8 * 8);
+        for (uint64_t g = 0; g < got.n && nt == 1; g += 997) { /* a sample of the groups */
+            double want = -0.0;
+            for (int c = 0; c < 2; c++) { /* each batch's blocks, as st_gdense sizes them */
+                int64_t n = cut[c + 1] - cut[c], r[2];
+                key_range_of(key + cut[c], n, r);
+                uint64_t per = 2 * (uint64_t)(r[1] - r[0] + 1), block = ST_GDENSE_BLOCK;
+                if (((uint64_t)n / block + 1) * per > ST_GDENSE_PARTIALS)
+                    block = ((uint64_t)n / (ST_GDENSE_PARTIALS / per) + 1 + 4095) / 4096 * 4096;
+                double sum = -0.0;
+                for (int64_t b0 = cut[c]; b0 < cut[c + 1]; b0 += (int64_t)block) {
+                    double part = -0.0;
+                    for (int64_t i = b0; i < cut[c + 1] && i < b0 + (int64_t)block; i++)
+                        if (key[i] == got.keys[2 * g]) part += f[i];
+                    sum += part;
+                }
+                want += sum;
+            }
+            assert_memory_equal(&got.fval[g * 8 + 3], &want, 8);
+        }
+        st_groups_free(&ref);
+        st_groups_free(&got);
+    }
+}
+
 /* String keys folded batch by batch (st_gfold over a dictionary of the strings seen so far) give
  * the groups of each batch grouped alone and merged in batch order, bit for bit, sorted bytewise
  * with their dictionary: few distinct strings, and more than ST_GDENSE_MAX (the float partials
@@ -877,6 +949,7 @@ int main(void)
         cmocka_unit_test(string_and_float_keys_give_the_same_bits_for_any_thread_count),
         cmocka_unit_test(a_small_key_range_is_grouped_densely_with_the_same_results),
         cmocka_unit_test(folding_batches_equals_merging_each_batchs_groups),
+        cmocka_unit_test(folding_many_groups_sums_floats_block_by_block),
         cmocka_unit_test(folding_string_batches_equals_merging_each_batchs_groups),
         cmocka_unit_test(bad_arguments_are_refused),
     };
