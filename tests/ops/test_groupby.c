@@ -635,6 +635,48 @@ static void key_range_of(const int64_t *k, int64_t n, int64_t r[2])
     }
 }
 
+/* The NB batches [CUT[b], CUT[b + 1]) of key K (KDT; strings: offsets K into BYTES), with the
+ * aggregates of batch_aggs() over F (spread_aggs() SPREAD), on NT threads: grouped batch by
+ * batch (each told its range) and merged in batch order into *REF, and folded by st_gfold into
+ * *GOT. */
+static void fold_and_merge(strata_dtype kdt, const int64_t *k, const char *bytes,
+                           const int64_t *cut, int nb, const double *f, int spread, int nt,
+                           st_groups *ref, st_groups *got)
+{
+    int str = kdt == STRATA_STR, have = 0;
+    int64_t all[2] = {0, 0};
+    if (!str) key_range_of(k, cut[nb], all);
+    st_agg a[8];
+    batch_aggs(a, 0, f, 0);
+    spread_aggs(a, spread, 0);
+    st_gfold *fo;
+    assert_int_equal(st_gfold_begin(&fo, kdt, all, (uint64_t)cut[nb], a, 8, nt), 1);
+    for (int b = 0; b < nb; b++) {
+        int64_t s = cut[b], n = cut[b + 1] - cut[b], r[2] = {0, 0};
+        st_gcol key = {kdt, k + s, bytes, NULL};
+        st_groups part;
+        if (!str) key_range_of(k + s, n, r);
+        batch_aggs(a, s, f, 100 + s);
+        spread_aggs(a, spread, s);
+        assert_int_equal(st_groupby_range(&key, 1, (uint64_t)n, a, 8, str ? NULL : r, &part, nt),
+                         0);
+        if (have) {
+            assert_int_equal(st_groups_merge(ref, &part), 0);
+            st_groups_free(&part);
+        } else {
+            *ref = part;
+            have = 1;
+        }
+        assert_int_equal(st_gfold_add(fo, &key, (uint64_t)n, a, r), 1);
+    }
+    assert_int_equal(st_gfold_end(fo, got), 1);
+    st_gfold_free(fo);
+    assert_groups_equal(ref, got);
+    assert_memory_equal(ref->keys, got->keys, ref->n * 16);
+    assert_memory_equal(ref->ival, got->ival, ref->n * 8 * 8);
+    assert_memory_equal(ref->fval, got->fval, ref->n * 8 * 8); /* float sums: their bits */
+}
+
 /* A group-by folded batch by batch into one accumulator (st_gfold, what a full refresh of a
  * group-by does) gives the bits of each batch grouped alone and merged in batch order (what the
  * incremental update does), for any thread count, keys of i64 and ts, batches whose ranges
@@ -665,38 +707,8 @@ static void folding_batches_equals_merging_each_batchs_groups(void **state)
             strata_dtype kdt = ts == 1 ? STRATA_TS : STRATA_I64;
             const int64_t *kk = ts == 2 ? spread : key;
             st_groups ref, got;
-            int have = 0;
-            int64_t all[2];
-            key_range_of(kk, N, all);
-            st_agg a[8];
-            batch_aggs(a, 0, f, 0);
-            spread_aggs(a, ts, 0);
-            st_gfold *fo;
-            assert_int_equal(st_gfold_begin(&fo, kdt, all, N, a, 8, nt), 1);
-            for (int b = 0; b < 5; b++) {
-                int64_t s = cut[b], n = cut[b + 1] - cut[b], r[2];
-                st_gcol k = {kdt, kk + s, NULL, NULL};
-                st_groups part;
-                key_range_of(kk + s, n, r);
-                batch_aggs(a, s, f, 100 + s);
-                spread_aggs(a, ts, s);
-                assert_int_equal(st_groupby_range(&k, 1, (uint64_t)n, a, 8, r, &part, nt), 0);
-                if (have) {
-                    assert_int_equal(st_groups_merge(&ref, &part), 0);
-                    st_groups_free(&part);
-                } else {
-                    ref = part;
-                    have = 1;
-                }
-                assert_int_equal(st_gfold_add(fo, &k, (uint64_t)n, a, r), 1);
-            }
-            assert_int_equal(st_gfold_end(fo, &got), 1);
-            st_gfold_free(fo);
-            assert_groups_equal(&ref, &got);
+            fold_and_merge(kdt, kk, NULL, cut, 5, f, ts, nt, &ref, &got);
             assert_int_equal(got.key_dtype[0], kdt);
-            assert_memory_equal(ref.keys, got.keys, ref.n * 16);
-            assert_memory_equal(ref.ival, got.ival, ref.n * 8 * 8);
-            assert_memory_equal(ref.fval, got.fval, ref.n * 8 * 8); /* float sums: their bits */
             for (uint64_t g = 0; g < got.n && ts < 2; g++) { /* blocks in order, then batches */
                 double total = -0.0;
                 for (int b = 0; b < 5; b++) {
@@ -787,36 +799,8 @@ static void folding_many_groups_sums_floats_block_by_block(void **state)
     const int64_t cut[] = {0, 100001, N};
     for (int nt = 1; nt <= 3; nt++) {
         st_groups ref, got;
-        int have = 0;
-        int64_t all[2];
-        key_range_of(key, N, all);
-        st_agg a[8];
-        batch_aggs(a, 0, f, 0);
-        spread_aggs(a, 2, 0); /* the one-pass fold's aggregates */
-        st_gfold *fo;
-        assert_int_equal(st_gfold_begin(&fo, STRATA_I64, all, N, a, 8, nt), 1);
-        for (int b = 0; b < 2; b++) {
-            int64_t s = cut[b], n = cut[b + 1] - cut[b], r[2];
-            st_gcol k = {STRATA_I64, key + s, NULL, NULL};
-            st_groups part;
-            key_range_of(key + s, n, r);
-            batch_aggs(a, s, f, 100 + s);
-            spread_aggs(a, 2, s);
-            assert_int_equal(st_groupby_range(&k, 1, (uint64_t)n, a, 8, r, &part, nt), 0);
-            if (have) {
-                assert_int_equal(st_groups_merge(&ref, &part), 0);
-                st_groups_free(&part);
-            } else {
-                ref = part;
-                have = 1;
-            }
-            assert_int_equal(st_gfold_add(fo, &k, (uint64_t)n, a, r), 1);
-        }
-        assert_int_equal(st_gfold_end(fo, &got), 1);
-        st_gfold_free(fo);
+        fold_and_merge(STRATA_I64, key, NULL, cut, 2, f, 2, nt, &ref, &got);
         assert_true(got.n > ST_GDENSE_MAX);
-        assert_groups_equal(&ref, &got);
-        assert_memory_equal(ref.fval, got.fval, ref.n * 8 * 8);
         for (uint64_t g = 0; g < got.n && nt == 1; g += 997) { /* a sample of the groups */
             double want = -0.0;
             for (int c = 0; c < 2; c++) { /* each batch's blocks, as st_gdense sizes them */
@@ -867,33 +851,7 @@ static void folding_string_batches_equals_merging_each_batchs_groups(void **stat
         }
         for (int nt = 1; nt <= 3; nt++) {
             st_groups ref, got;
-            int have = 0;
-            st_agg a[8];
-            batch_aggs(a, 0, f, 0);
-            st_gfold *fo;
-            int64_t none[2] = {0, 0};
-            assert_int_equal(st_gfold_begin(&fo, STRATA_STR, none, N, a, 8, nt), 1);
-            for (int b = 0; b < 5; b++) {
-                int64_t s = cut[b], n = cut[b + 1] - cut[b];
-                st_gcol k = {STRATA_STR, off + s, bytes, NULL};
-                st_groups part;
-                batch_aggs(a, s, f, 100 + s);
-                assert_int_equal(st_groupby(&k, 1, (uint64_t)n, a, 8, &part, nt), 0);
-                if (have) {
-                    assert_int_equal(st_groups_merge(&ref, &part), 0);
-                    st_groups_free(&part);
-                } else {
-                    ref = part;
-                    have = 1;
-                }
-                assert_int_equal(st_gfold_add(fo, &k, (uint64_t)n, a, none), 1);
-            }
-            assert_int_equal(st_gfold_end(fo, &got), 1);
-            st_gfold_free(fo);
-            assert_groups_equal(&ref, &got);
-            assert_memory_equal(ref.keys, got.keys, ref.n * 16);
-            assert_memory_equal(ref.ival, got.ival, ref.n * 8 * 8);
-            assert_memory_equal(ref.fval, got.fval, ref.n * 8 * 8);
+            fold_and_merge(STRATA_STR, off, bytes, cut, 5, f, 0, nt, &ref, &got);
             assert_int_equal(ref.kdict[0].n, got.kdict[0].n);
             assert_memory_equal(ref.kdict[0].off, got.kdict[0].off, (ref.kdict[0].n + 1) * 8);
             assert_memory_equal(ref.kdict[0].bytes, got.kdict[0].bytes,
