@@ -393,8 +393,8 @@ static int fold_batch(st_upd_job *j, strata_snapshot *s, uint64_t b, const gplan
     return rc;
 }
 
-/* The groups of every source batch of a group-by of one small-range integer key or one string
- * key, folded into arrays indexed by the key or the string's id (st_gfold) rather than grouped
+/* The groups of every source batch of a group-by of one integer or string key without nulls,
+ * folded into arrays indexed by the key or its id in a dictionary (st_gfold) rather than grouped
  * batch by batch and merged: ACC (1), or 0 when this does not apply (ACC untouched). */
 static int groups_folded(st_upd_job *j, strata_snapshot *s, const st_dspec *sp, const gplan *g,
                          st_groups *acc)
@@ -413,8 +413,8 @@ static int groups_folded(st_upd_job *j, strata_snapshot *s, const st_dspec *sp, 
         shape[a].rowid = g->col[a] < 0;
         fsum |= g->op[a] == ST_AGG_SUM && g->in[a] == STRATA_F64;
     }
-    /* float sums are blocked as each batch alone would be: a batch too sparse for direct
-     * indexing would end the fold by the key's range, not one through the dictionary */
+    /* float sums are added as each batch alone would add them: a batch too sparse for direct
+     * indexing would stop a fold by the key's range, so such a fold goes through the dictionary */
     if (fsum && !dense) range[0] = 1, range[1] = 0;
     st_gfold *f;
     uint64_t rows = st_snapshot_row_start(s)[nsb];
