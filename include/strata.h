@@ -991,6 +991,8 @@ typedef struct strata_update_opts {
                             spills sorted runs to the dataset's directory and merges them */
     int nthreads;        /* 0: the pool's setting */
     int lock_timeout_ms; /* wait for another updater of a dataset; 0: 60 s; < 0: forever */
+    uint64_t batch_rows; /* rows per output batch, and per partition of a sorted dataset (at
+                            least 1024; 0: 1 Mi, or less to fit MEM) */
     strata_update_fn progress;
     void *progress_ctx;
 } strata_update_opts;
@@ -1001,6 +1003,7 @@ typedef struct strata_update_stats {
     uint64_t fresh;       /* objects that had nothing to do */
     uint64_t batches_read, batches_written, rows_read, rows_written;
     uint64_t runs_spilled; /* sorted runs written to disk to stay within the memory budget */
+    uint64_t parts_compacted; /* partitions of sorted datasets whose runs were merged into one */
     double seconds;
 } strata_update_stats;
 

@@ -18,7 +18,7 @@
 
 /* The schema version this library writes; catalogs of older versions are migrated forward on
  * open, newer ones are refused. */
-#define ST_CAT_VERSION 9
+#define ST_CAT_VERSION 10
 
 #define ST_CAT_FILE 48 /* room for a data file name: TOKEN.bytes.npy */
 
@@ -194,7 +194,15 @@ typedef struct st_cat_batch {
     int64_t version; /* the publish that added it */
     char token[ST_CAT_FILE];
     int64_t created_ns;
+    /* A batch of a sorted dataset stored as key-range partitions (docs/format.md): PART orders
+     * the partitions (0: a plain batch; partitions are numbered from 1), RUN the sorted runs of one partition (0 its base, then
+     * its deltas in the order they came), SORT_KEYS the columns after the index that order them
+     * (their number; negative when descending). */
+    int64_t part, run;
+    int sort_keys;
 } st_cat_batch;
+
+#define ST_CAT_SORT_KEYS 16 /* the most key columns of a partitioned dataset */
 
 /* One column of one batch: its file and statistics. */
 typedef struct st_cat_bcol {
@@ -258,6 +266,8 @@ typedef struct st_cat_mark {
 /* Everything one update writes to a dataset, made visible as one version. */
 typedef struct st_cat_change {
     int retire_all;          /* a refresh: every live batch is retired (stays readable as-of) */
+    const int64_t *retire;   /* or these live batches (by seq): a compacted partition's runs */
+    int nretire;
     st_cat_batch *batches;   /* new batches: seq, first_row and version are assigned */
     const st_cat_bcol *cols; /* nb * ncols, batch-major; an empty file name: no such column */
     int nb, ncols;

@@ -40,6 +40,7 @@ enum {
     D_REGION_IDS,
     D_TOTALS,
     D_RETIRE,
+    D_RETIRE_ONE,
     D_BATCH_ID,
     D_FILES,
     D_GARBAGE,
@@ -81,8 +82,9 @@ static const char *const sql[] = {
     [D_BUMP - D_INSERT] = "UPDATE dataset SET version = ?2, next_row = ?3 WHERE id = ?1",
     [D_VERSION_INSERT - D_INSERT] = "INSERT INTO dataset_version (dataset_id, version, created_ns, "
                                     "batches, rows, total_rows) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    [D_BATCH_INSERT - D_INSERT] = "INSERT INTO batch (dataset_id, seq, first_row, nrows, version, "
-                                  "token, created_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [D_BATCH_INSERT - D_INSERT] =
+        "INSERT INTO batch (dataset_id, seq, first_row, nrows, version, token, created_ns, part, "
+        "run, sort_keys) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [D_BCOL_INSERT - D_INSERT] =
         "INSERT INTO batch_column (batch_id, position, file, bytes_file, bytes, checksum, min_i, "
         "max_i, min_f, max_f, version, tier_id, valid_file, nulls) VALUES (?1, ?2, ?3, ?4, ?5, "
@@ -91,7 +93,7 @@ static const char *const sql[] = {
     [D_BATCHES - D_INSERT] =
         "SELECT b.seq, b.first_row, b.nrows, b.version, b.token, b.created_ns, c.position, "
         "c.file, c.bytes_file, c.bytes, c.checksum, c.min_i, c.max_i, c.min_f, c.max_f, "
-        "c.tier_id, c.version, c.valid_file, c.nulls FROM "
+        "c.tier_id, c.version, c.valid_file, c.nulls, b.part, b.run, b.sort_keys FROM "
         "batch b JOIN batch_column c ON c.batch_id = b.id WHERE b.dataset_id = ?1 AND "
         "b.version <= ?2 AND (b.retired IS NULL OR b.retired > ?2) AND c.version <= ?2 "
         "ORDER BY b.seq, c.position, c.version",
@@ -111,6 +113,8 @@ static const char *const sql[] = {
         "n.version <= ?2)",
     [D_RETIRE - D_INSERT] = "UPDATE batch SET retired = ?2 WHERE dataset_id = ?1 AND retired IS "
                             "NULL",
+    [D_RETIRE_ONE - D_INSERT] = "UPDATE batch SET retired = ?3 WHERE dataset_id = ?1 AND seq = ?2 "
+                                "AND retired IS NULL",
     [D_BATCH_ID - D_INSERT] = "SELECT id FROM batch WHERE dataset_id = ?1 AND seq = ?2 AND "
                               "retired IS NULL",
     [D_FILES - D_INSERT] =
@@ -417,6 +421,21 @@ static int retire_live(st_err *err, st_catalog *cat, int64_t id, int64_t v)
     return st_cat_step_done(err, cat, s, "retire batches");
 }
 
+/* Retire live batch SEQ of dataset ID at version V: STRATA_ECONFLICT if it is not live. */
+static int retire_one(st_err *err, st_catalog *cat, int64_t id, int64_t seq, int64_t v)
+{
+    st_dbstmt *s = NULL;
+    int rc = prep(err, cat, D_RETIRE_ONE, &s);
+    if (rc < 0) return rc;
+    st_db_bind_int64(s, 1, id);
+    st_db_bind_int64(s, 2, seq);
+    st_db_bind_int64(s, 3, v);
+    if ((rc = st_cat_step_done(err, cat, s, "retire a batch")) < 0) return rc;
+    if (st_db_changes(cat->db) != 1)
+        return st_error(err, STRATA_ECONFLICT, "batch %lld is no longer live", (long long)seq);
+    return STRATA_OK;
+}
+
 /* Insert batch NB of dataset ID (version V) and its NCOLS columns COLS (those with a file). */
 static int insert_batch(st_err *err, st_catalog *cat, int64_t id, int64_t v, const st_cat_batch *nb,
                         const st_cat_bcol *cols, int ncols)
@@ -431,6 +450,12 @@ static int insert_batch(st_err *err, st_catalog *cat, int64_t id, int64_t v, con
     st_db_bind_int64(s, 5, v);
     st_db_bind_text(s, 6, nb->token);
     st_db_bind_int64(s, 7, nb->created_ns);
+    if (nb->part > 0)
+        st_db_bind_int64(s, 8, nb->part);
+    else
+        st_db_bind_null(s, 8);
+    st_db_bind_int64(s, 9, nb->run);
+    st_db_bind_int64(s, 10, nb->sort_keys);
     ST_TRY(rc = st_cat_step_done(err, cat, s, "insert a batch"));
     int64_t batch_id = st_db_last_id(cat->db);
     for (int c = 0; c < ncols; c++) {
@@ -524,6 +549,7 @@ int st_cat_apply(st_err *err, st_catalog *cat, int64_t id, int64_t expected_vers
         ST_TRY(rc = retire_live(err, cat, id, v));
         next_row = 0;
     }
+    for (int r = 0; r < ch->nretire; r++) ST_TRY(rc = retire_one(err, cat, id, ch->retire[r], v));
     for (int b = 0; b < ch->nb; b++) {
         st_cat_batch *nb = &ch->batches[b];
         nb->seq = seq + b;
@@ -573,6 +599,9 @@ int st_cat_batches(st_err *err, st_catalog *cat, int64_t id, int64_t version, in
             b.version = st_db_col_int64(s, 3);
             st_cat_text(b.token, sizeof b.token, s, 4);
             b.created_ns = st_db_col_int64(s, 5);
+            b.part = st_db_col_null(s, 19) ? 0 : st_db_col_int64(s, 19);
+            b.run = st_db_col_int64(s, 20);
+            b.sort_keys = st_db_col_int(s, 21);
             memset(cols, 0, (size_t)ncols * sizeof *cols);
             have = 1;
         }

@@ -315,6 +315,10 @@ static const char *const migrations[ST_CAT_VERSION] = {
     "  type INTEGER NOT NULL,"
     "  value,"
     "  PRIMARY KEY (array_id, name)) WITHOUT ROWID;",
+    /* 9 -> 10: sorted datasets as key-range partitions, each a base run and delta runs. */
+    "ALTER TABLE batch ADD COLUMN part INTEGER;"
+    "ALTER TABLE batch ADD COLUMN run INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE batch ADD COLUMN sort_keys INTEGER NOT NULL DEFAULT 0;",
 };
 
 enum {

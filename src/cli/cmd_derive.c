@@ -197,12 +197,12 @@ static void print_update_stats(cli *c, const strata_update_stats *s)
     if (c->json)
         printf("{\"incremental\":%llu,\"refreshed\":%llu,\"fresh\":%llu,\"batches_read\":%llu,"
                "\"batches_written\":%llu,\"rows_read\":%llu,\"rows_written\":%llu,"
-               "\"runs_spilled\":%llu,\"seconds\":%.6f}\n",
+               "\"runs_spilled\":%llu,\"parts_compacted\":%llu,\"seconds\":%.6f}\n",
                (unsigned long long)s->incremental, (unsigned long long)s->refreshed,
                (unsigned long long)s->fresh, (unsigned long long)s->batches_read,
                (unsigned long long)s->batches_written, (unsigned long long)s->rows_read,
                (unsigned long long)s->rows_written, (unsigned long long)s->runs_spilled,
-               s->seconds);
+               (unsigned long long)s->parts_compacted, s->seconds);
     else {
         printf("updated: %llu incremental, %llu refreshed, %llu fresh; read %llu batches (%llu "
                "rows), wrote %llu batches (%llu rows)",
@@ -212,6 +212,8 @@ static void print_update_stats(cli *c, const strata_update_stats *s)
                (unsigned long long)s->rows_written);
         if (s->runs_spilled > 0)
             printf(", spilled %llu sorted runs,", (unsigned long long)s->runs_spilled);
+        if (s->parts_compacted > 0)
+            printf(", compacted %llu partitions,", (unsigned long long)s->parts_compacted);
         printf(" in %.3f s\n", s->seconds);
     }
 }
@@ -235,15 +237,19 @@ int cmd_update(cli *c, int argc, char **argv)
 {
     static const char u[] =
         "usage: strata update [REGION[/NAME]] [--full] [--auto] [--mem BYTES] [--threads N]\n"
+        "                     [--batch-rows N]\n"
         "Bring derived datasets and columns up to date (with their ancestors and\n"
         "descendants), oldest first: incrementally, or from scratch with --full.\n"
-        "--auto: only what 'strata auto' registered. --mem: budget for sorts (512M, 4G).\n";
+        "--auto: only what 'strata auto' registered. --mem: budget for sorts (512M, 4G).\n"
+        "--batch-rows: rows per output batch and per partition of a sorted dataset\n"
+        "(at least 1024; default 1048576).\n";
     char *pos[16];
     int npos, full = 0, autoo = 0;
-    const char *mem = NULL, *threads = NULL;
+    const char *mem = NULL, *threads = NULL, *brows = NULL;
     cli_opt opts[] = {{"full", 0, NULL, &full},
                       {"auto", 0, NULL, &autoo},
                       {"mem", 0, &mem, NULL},
+                      {"batch-rows", 0, &brows, NULL},
                       {"threads", 0, &threads, NULL},
                       CLI_OPT_JSON,
                       {0}};
@@ -267,6 +273,8 @@ int cmd_update(cli *c, int argc, char **argv)
     if (threads != NULL && (cli_parse_u64(threads, &nt) != 0 || nt > 4096))
         return cli_usage_error("update", "--threads takes a number from 0 to 4096");
     o.nthreads = (int)nt;
+    if (brows != NULL && (cli_parse_u64(brows, &o.batch_rows) != 0 || o.batch_rows < 1024))
+        return cli_usage_error("update", "--batch-rows takes a number of rows, at least 1024");
     const char *region, *name;
     if ((rc = split_scope("update", npos ? pos[0] : NULL, &region, &name)) != EXIT_OK) return rc;
     if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;

@@ -500,7 +500,8 @@ enum { RUN_MEM, RUN_DISK, RUN_SPILL };
 
 typedef struct srun {
     int kind, id;
-    const st_table *mem; /* RUN_MEM */
+    const st_table *mem; /* RUN_MEM: its rows [lo, hi) (hi 0: all) */
+    uint64_t lo, hi;
     size_t b, nb;        /* RUN_DISK: the next working batch, the end */
     const spill *sp;     /* RUN_SPILL: the next row, the window */
     uint64_t at, win;
@@ -556,7 +557,11 @@ static int run_next(st_upd_job *j, srun *r, int nc)
         r->cur = *r->mem;
         memset(r->cur.own, 0, sizeof r->cur.own);
         r->mem = NULL;
-        return r->cur.rows > 0;
+        if (r->hi > 0) {
+            r->i = r->lo;
+            r->cur.rows = r->hi;
+        }
+        return r->i < r->cur.rows;
     }
     if (r->kind == RUN_DISK) {
         while (r->b < r->nb && ST_UPD_WB(j, r->b).b.nrows == 0) r->b++;
@@ -1040,6 +1045,223 @@ static int direct_sort(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_
     return rc;
 }
 
+/* ---- sorted partitions ---------------------------------------------------------------------- */
+
+/* A sort's output is a sequence of partitions by key, each a base run and delta runs
+ * (src/store/partition.c shows them to readers as one order). An incremental update sorts only
+ * the new rows, cuts them at the partitions' first keys and adds each piece to its partition as a
+ * delta run; a partition whose deltas grow past a share of its base (or past LSM_MAX_RUNS runs)
+ * is compacted instead: its runs and its new rows are merged into new bases, split in two or more
+ * partitions when it grew past the output batch size. A row equal to a partition's first key
+ * belongs to that partition, after the rows already there (they come from earlier source rows):
+ * the rows stay those of the stable sort of the whole source. */
+
+#define LSM_GAP      ((int64_t)1 << 32) /* between the numbers of new partitions */
+#define LSM_MAX_RUNS 32                 /* a partition of this many runs is compacted */
+
+typedef struct lpart {
+    int64_t part, next;  /* its number, and the next partition's (or part + LSM_GAP) */
+    size_t first, nruns; /* its runs: working batches ord[first .. first + nruns) */
+    uint64_t base_rows, delta_rows;
+    int64_t next_run;
+    uint64_t lo, hi; /* the new rows it takes: rows [lo, hi) of the sorted table */
+} lpart;
+
+typedef struct lrun {
+    int64_t part, run;
+    size_t wb;
+} lrun;
+
+static int lrun_cmp(const void *a, const void *b)
+{
+    const lrun *x = a, *y = b;
+    if (x->part != y->part) return x->part < y->part ? -1 : 1;
+    return x->run < y->run ? -1 : x->run > y->run;
+}
+
+/* The tags of a new sort's output: partitions numbered from LSM_GAP on. */
+static void lsm_start(st_upd_job *j, const plan *p)
+{
+    j->lsm.on = p->sp->op == ST_OP_SORT;
+    j->lsm.delta = 0;
+    j->lsm.sort_keys = p->sp->desc ? -p->nk : p->nk;
+    j->lsm.part = j->lsm.step = LSM_GAP;
+}
+
+/* Whether the previous output, working batches [0, NOLD), is partitions of P's order. */
+static int lsm_ok(st_upd_job *j, const plan *p, size_t nold)
+{
+    if (p->sp->op != ST_OP_SORT || nold == 0) return 0;
+    int keys = p->sp->desc ? -p->nk : p->nk;
+    for (size_t b = 0; b < nold; b++) {
+        const st_upd_wbatch *w = &ST_UPD_WB(j, b);
+        if (w->retired || w->is_new || w->b.part <= 0 || w->b.sort_keys != keys) return 0;
+    }
+    return 1;
+}
+
+/* The partitions of working batches [0, NOLD) into *PARTS (*NP), their runs into *ORD. */
+static int lsm_parts(st_upd_job *j, size_t nold, size_t **ord, lpart **parts, size_t *np)
+{
+    lrun *r = malloc(nold * sizeof *r);
+    *ord = malloc(nold * sizeof **ord);
+    *parts = calloc(nold, sizeof **parts);
+    if (r == NULL || *ord == NULL || *parts == NULL) {
+        free(r);
+        return st_error(j->err, STRATA_ENOMEM, "out of memory");
+    }
+    for (size_t b = 0; b < nold; b++) r[b] = (lrun){ST_UPD_WB(j, b).b.part, ST_UPD_WB(j, b).b.run, b};
+    qsort(r, nold, sizeof *r, lrun_cmp);
+    size_t n = 0;
+    for (size_t b = 0; b < nold; b++) {
+        (*ord)[b] = r[b].wb;
+        uint64_t rows = (uint64_t)ST_UPD_WB(j, r[b].wb).b.nrows;
+        if (b == 0 || r[b].part != r[b - 1].part) {
+            if (n > 0) (*parts)[n - 1].next = r[b].part;
+            (*parts)[n++] = (lpart){.part = r[b].part, .next = r[b].part + LSM_GAP, .first = b};
+        }
+        lpart *q = &(*parts)[n - 1];
+        if (q->nruns++ == 0)
+            q->base_rows = rows;
+        else
+            q->delta_rows += rows;
+        q->next_run = r[b].run + 1;
+    }
+    *np = n;
+    free(r);
+    return STRATA_OK;
+}
+
+/* Cut the sorted new rows T at the first key of each partition's base. */
+static int lsm_route(st_upd_job *j, const plan *p, const st_table *t, const size_t *ord,
+                     lpart *parts, size_t np)
+{
+    int rc = STRATA_OK;
+    uint64_t at = 0;
+    for (size_t q = 1; q < np && rc == STRATA_OK; q++) {
+        const st_upd_wbatch *w = &ST_UPD_WB(j, ord[parts[q].first]);
+        st_npy_map m[ST_TBL_MAX], mb[ST_TBL_MAX], mv[ST_TBL_MAX];
+        st_table first;
+        memset(&first, 0, sizeof first);
+        memset(m, 0, sizeof m);
+        memset(mb, 0, sizeof mb);
+        memset(mv, 0, sizeof mv);
+        for (int k = 1; k <= p->nk && rc == STRATA_OK; k++) {
+            rc = st_upd_map(j, w, k, &m[k], &mb[k], &first.data[k], &first.bytes[k]);
+            if (rc == STRATA_OK) rc = st_upd_map_valid(j, w, k, &mv[k], &first.valid[k]);
+            first.dt[k] = (strata_dtype)j->sch.cat[k].dtype;
+        }
+        if (rc == STRATA_OK && w->b.nrows > 0) { /* the first row at or after the base's first */
+            uint64_t lo = at, hi = t->rows;
+            while (lo < hi) {
+                uint64_t mid = lo + (hi - lo) / 2;
+                if (row_cmp(t, mid, &first, 0, 1, p->nk, p->sp->desc) < 0)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            at = lo;
+        }
+        parts[q - 1].hi = at;
+        parts[q].lo = at;
+        for (int k = 1; k <= p->nk; k++) {
+            st_npy_unmap(&m[k]);
+            st_npy_unmap(&mb[k]);
+            st_npy_unmap(&mv[k]);
+        }
+    }
+    parts[np - 1].hi = t->rows;
+    return rc;
+}
+
+/* Whether partition Q, taking K new rows, is compacted: its deltas pass a share of its base
+ * (between 1/4 and 7/16, by partition, so that partitions filled alike are not all compacted by
+ * the same update), or its runs pass LSM_MAX_RUNS. */
+static int lsm_full(const lpart *q, uint64_t k)
+{
+    uint64_t share = 4 + ((uint64_t)q->part * 0x9E3779B97F4A7C15ull >> 62);
+    return q->nruns + 1 > LSM_MAX_RUNS || (q->delta_rows + k) * 16 > q->base_rows * share;
+}
+
+/* Merge partition Q's runs and its new rows of T into new bases. */
+static int lsm_compact(st_upd_job *j, const plan *p, const lpart *q, const size_t *ord,
+                       const st_table *t)
+{
+    srun *runs = calloc(q->nruns + 1, sizeof *runs);
+    if (runs == NULL) return st_error(j->err, STRATA_ENOMEM, "out of memory");
+    size_t nr = 0;
+    for (size_t r = 0; r < q->nruns; r++, nr++) {
+        size_t b = ord[q->first + r];
+        runs[nr] = (srun){.kind = RUN_DISK, .id = (int)nr, .b = b, .nb = b + 1};
+    }
+    if (q->hi > q->lo) {
+        runs[nr] = (srun){.kind = RUN_MEM, .id = (int)nr, .mem = t, .lo = q->lo, .hi = q->hi};
+        nr++;
+    }
+    /* Bases of at most the output batch size, numbered between Q and the next partition. */
+    uint64_t total = q->base_rows + q->delta_rows + (q->hi - q->lo), out_rows = j->out_rows;
+    uint64_t m = (total + out_rows - 1) / out_rows;
+    int64_t step = (q->next - q->part) / (int64_t)(m > 0 ? m : 1);
+    if (step == 0) { /* no numbers left between them: one larger base */
+        m = 1;
+        step = q->next - q->part;
+    }
+    j->out_rows = m > 1 ? (total + m - 1) / m : total + 1;
+    j->lsm.delta = 0;
+    j->lsm.part = q->part;
+    j->lsm.step = step;
+    int rc = merge_runs(j, p, runs, nr, UINT64_MAX);
+    j->out_rows = out_rows;
+    for (size_t r = 0; r < q->nruns; r++) ST_UPD_WB(j, ord[q->first + r]).retired = 1;
+    j->st->parts_compacted++;
+    free(runs);
+    return rc;
+}
+
+/* Rows [Q->lo, Q->hi) of T as delta runs of partition Q. */
+static int lsm_delta(st_upd_job *j, const plan *p, const lpart *q, const st_table *t)
+{
+    mwriter m;
+    int rc = mw_init(&m, j, p->nc, DIRECT_BLOCK);
+    j->lsm.delta = 1;
+    j->lsm.part = q->part;
+    j->lsm.run = q->next_run;
+    if (rc == STRATA_OK) rc = mw_rows(&m, t, q->lo, q->hi - q->lo);
+    if (rc == STRATA_ENOMEM) rc = st_error(j->err, rc, "out of memory writing a sorted run");
+    if (rc == STRATA_OK) rc = mw_cut(&m);
+    mw_free(&m);
+    return rc;
+}
+
+/* The new source rows [R0, R1) of S added to the partitions of the previous output, working
+ * batches [0, NOLD) (lsm_ok() holds). */
+static int lsm_absorb(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_t r0, uint64_t r1,
+                      size_t nold)
+{
+    st_table t;
+    size_t *ord = NULL, np = 0;
+    lpart *parts = NULL;
+    lsm_start(j, p);
+    int rc = lsm_parts(j, nold, &ord, &parts, &np);
+    if (rc == STRATA_OK) rc = sorted_chunk(j, s, p, r0, r1, &t);
+    if (rc < 0) goto done;
+    if ((rc = lsm_route(j, p, &t, ord, parts, np)) == STRATA_OK)
+        rc = st_upd_progress(j, j->ev.total / 2, r1 - r0);
+    for (size_t q = 0; q < np && rc == STRATA_OK; q++) {
+        if (parts[q].hi == parts[q].lo) continue;
+        if (lsm_full(&parts[q], parts[q].hi - parts[q].lo))
+            rc = lsm_compact(j, p, &parts[q], ord, &t);
+        else
+            rc = lsm_delta(j, p, &parts[q], &t);
+    }
+    if (rc == STRATA_OK) rc = st_upd_progress(j, j->ev.total, 0);
+    st_table_free(&t);
+done:
+    free(ord);
+    free(parts);
+    return rc;
+}
+
 /* ---- the refresh ---------------------------------------------------------------------------- */
 
 int st_upd_order(st_upd_job *j, const st_dspec *sp, strata_snapshot *s, const int *keycols,
@@ -1056,10 +1278,21 @@ int st_upd_order(st_upd_job *j, const st_dspec *sp, strata_snapshot *s, const in
     uint64_t r0 = st_snapshot_row_start(s)[consumed],
              r1 = st_snapshot_row_start(s)[st_snapshot_nbatches(s)], n = r1 - r0;
     plan_size(j, s, r0, r1, &p);
+    int fits = j->o->mem == 0 || (double)n * p.row_bytes <= (double)j->o->mem / 2;
+    if (lsm_ok(j, &p, nold) && fits) {
+        int rc = lsm_absorb(j, s, &p, r0, r1, nold);
+        if (rc == STRATA_OK) j->carry_to = p.nc;
+        j->lsm.on = 0;
+        plan_free(&p);
+        return rc;
+    }
+    st_upd_retire(j);
+    lsm_start(j, &p);
     if (direct_ok(s, &p, nold, consumed) &&
         (j->o->mem == 0 || (double)n * p.row_bytes <= (double)j->o->mem / 2)) {
         int rc = direct_sort(j, s, &p, consumed);
         if (rc == STRATA_OK) j->carry_to = p.nc;
+        j->lsm.on = 0;
         plan_free(&p);
         return rc;
     }
@@ -1071,16 +1304,27 @@ int st_upd_order(st_upd_job *j, const st_dspec *sp, strata_snapshot *s, const in
     }
     uint64_t nchunks = (n + chunk - 1) / chunk;
     uint64_t limit = sp->op == ST_OP_SORT ? UINT64_MAX : sp->k;
-    size_t nr = (nold > 0) + (size_t)nchunks;
+    /* The previous output is one run, or when partitioned one run per partition's run, in
+     * order: ties go to the partition, then the run, that came first. */
+    size_t *ord = NULL, np = 0, nprev = nold > 0;
+    lpart *parts = NULL;
+    int rc = STRATA_OK;
+    if (nold > 0 && ST_UPD_WB(j, 0).b.part > 0) {
+        rc = lsm_parts(j, nold, &ord, &parts, &np);
+        nprev = nold;
+    }
+    size_t nr = nprev + (size_t)nchunks;
     srun *runs = calloc(nr + 1, sizeof *runs);
     spill *spills = calloc(nchunks + 1, sizeof *spills);
     st_table one;
     memset(&one, 0, sizeof one);
-    int rc = runs == NULL || spills == NULL ? st_error(j->err, STRATA_ENOMEM, "out of memory")
-                                            : STRATA_OK;
+    if (rc == STRATA_OK && (runs == NULL || spills == NULL))
+        rc = st_error(j->err, STRATA_ENOMEM, "out of memory");
     size_t r = 0;
-    if (rc == STRATA_OK && nold > 0)
-        runs[r++] = (srun){.kind = RUN_DISK, .id = 0, .b = 0, .nb = nold};
+    for (size_t b = 0; rc == STRATA_OK && b < nprev; b++, r++) {
+        size_t at = ord != NULL ? ord[b] : 0, end = ord != NULL ? at + 1 : nold;
+        runs[r] = (srun){.kind = RUN_DISK, .id = (int)r, .b = at, .nb = end};
+    }
     /* Windows of the spilled runs share the other half of the budget. */
     uint64_t win = UINT64_MAX;
     if (j->o->mem > 0) {
@@ -1106,10 +1350,13 @@ int st_upd_order(st_upd_job *j, const st_dspec *sp, strata_snapshot *s, const in
     }
     if (rc == STRATA_OK) rc = merge_runs(j, &p, runs, r, limit);
     if (rc == STRATA_OK) j->carry_to = p.nc;
+    j->lsm.on = 0;
     for (uint64_t c = 0; spills != NULL && c < nchunks; c++) spill_free(&spills[c]);
     st_table_free(&one);
     free(spills);
     free(runs);
+    free(ord);
+    free(parts);
     plan_free(&p);
     return rc;
 }

@@ -165,6 +165,12 @@ int st_upd_out_end(st_upd_job *j, st_upd_outw *ow)
     st_random_token(w.b.token);
     w.b.created_ns = st_now_ns();
     w.b.nrows = (int64_t)ow->w[0].data.n;
+    if (j->lsm.on) {
+        w.b.part = j->lsm.part;
+        w.b.run = j->lsm.delta ? j->lsm.run++ : 0;
+        w.b.sort_keys = j->lsm.sort_keys;
+        if (!j->lsm.delta) j->lsm.part += j->lsm.step;
+    }
     int rc = STRATA_OK;
     const char *dir = st_dataset_path(j->ds);
     for (int c = 0; c < ow->n; c++) {
@@ -893,8 +899,8 @@ static int update_index(st_upd_job *j, const st_cat_deriv *dv)
     } else if (sp.op == ST_OP_GROUPBY) {
         ST_TRY(rc = update_groupby(j, &sp, s, consumed, nold));
     } else {
-        /* sort and global topk: the new rows' sorted runs, merged into the previous output */
-        st_upd_retire(j);
+        /* sort and global topk: the new rows' sorted runs, merged into the previous output, or
+         * a sort's new rows added to its partitions */
         rc = st_upd_order(j, &sp, s, keycols, consumed, consumed > 0 ? nold : 0);
         j->st->refreshed++;
     }
@@ -1308,12 +1314,16 @@ static int collect_deriv(void *vctx, const st_cat_deriv *dv)
 static int publish(st_upd_job *j)
 {
     st_vec nb = ST_VEC(st_cat_batch);
-    size_t ncols = (size_t)j->sch.ncols, count = 0;
+    size_t ncols = (size_t)j->sch.ncols, count = 0, nretire = 0;
     for (size_t i = 0; i < j->wb.n; i++) count += ST_UPD_WB(j, i).is_new;
     st_cat_bcol *cols = calloc(count * ncols + 1, sizeof *cols);
-    int rc = cols == NULL ? STRATA_ENOMEM : STRATA_OK;
+    int64_t *retire = malloc((j->wb.n + 1) * sizeof *retire); /* batches of compacted partitions */
+    int rc = cols == NULL || retire == NULL ? STRATA_ENOMEM : STRATA_OK;
+    for (size_t i = 0; i < j->wb.n && rc == STRATA_OK && !j->retire_all; i++)
+        if (ST_UPD_WB(j, i).retired && !ST_UPD_WB(j, i).is_new)
+            retire[nretire++] = ST_UPD_WB(j, i).b.seq;
     for (size_t i = 0; i < j->wb.n && rc == STRATA_OK; i++) {
-        if (!ST_UPD_WB(j, i).is_new) continue;
+        if (!ST_UPD_WB(j, i).is_new || ST_UPD_WB(j, i).retired) continue;
         st_cat_batch *b = st_vec_push(&nb);
         if (b == NULL) {
             rc = STRATA_ENOMEM;
@@ -1325,6 +1335,8 @@ static int publish(st_upd_job *j)
     if (rc == STRATA_ENOMEM) rc = st_error(j->err, rc, "out of memory publishing");
     if (rc == STRATA_OK) {
         st_cat_change ch = {.retire_all = j->retire_all,
+                            .retire = retire,
+                            .nretire = (int)nretire,
                             .batches = nb.v,
                             .cols = cols,
                             .nb = (int)nb.n,
@@ -1336,6 +1348,7 @@ static int publish(st_upd_job *j)
         rc = st_dataset_apply(j->ds, &ch, NULL);
     }
     free(cols);
+    free(retire);
     st_vec_free(&nb);
     return rc;
 }
@@ -1350,7 +1363,7 @@ static int process_group(strata_pool *pool, const strata_update_opts *o, strata_
     j.o = o;
     j.st = st;
     j.nt = o->nthreads > 0 ? o->nthreads : st_pool_threads(pool);
-    j.out_rows = ST_OUT_ROWS;
+    j.out_rows = o->batch_rows >= 1024 ? o->batch_rows : o->batch_rows > 0 ? 1024 : ST_OUT_ROWS;
     if (o->mem > 0 && o->mem / 64 < j.out_rows)
         j.out_rows = o->mem / 64 > 1024 ? o->mem / 64 : 1024;
     j.wb = (st_vec)ST_VEC(st_upd_wbatch);

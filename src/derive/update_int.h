@@ -40,6 +40,13 @@ typedef struct st_upd_job {
     const st_cat_deriv *group; /* the objects of this dataset being updated, in order */
     size_t ngroup;
     int carry_to; /* columns [ds->schema.ncols, carry_to) were written by an index merge */
+    /* Output batches of a full sort are the runs of partitions (src/store/partition.c):
+     * st_upd_out_end tags each new batch. A base (DELTA 0) takes partition number PART, and
+     * PART moves on by STEP; a delta takes partition PART and run RUN, and RUN moves on. */
+    struct {
+        int on, delta, sort_keys;
+        int64_t part, step, run;
+    } lsm;
     /* progress of the current object */
     strata_update_event ev;
     double t0;
@@ -105,7 +112,9 @@ int st_table_topk(st_upd_job *j, const st_table *t, int c, uint64_t n, const st_
  * [CONSUMED, nbatches) sorted (in memory, or in runs spilled to disk under --mem) and merged with
  * the previous output, working batches [0, NOLD). Derived columns of the dataset that follow its
  * keys and are gathered from S or computed by expressions are carried through the merge (see
- * st_upd_job.carry_to). The previous batches must already be retired. */
+ * st_upd_job.carry_to). The previous batches are retired, but for a sort whose
+ * previous output is partitions (src/store/partition.c): the new rows go to them as delta runs,
+ * and only the partitions compacted are retired. */
 int st_upd_order(st_upd_job *j, const st_dspec *sp, strata_snapshot *s, const int *keycols,
                  uint64_t consumed, size_t nold);
 

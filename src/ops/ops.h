@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "strata.h"
+#include "util/dtype.h" /* st_key_bits, st_sort_image */
 
 /* Positions i < N where MASK[i] is non-zero, in order, into OUT (room for N); returns how many.
  * Branch-free. */
@@ -47,11 +48,6 @@ void st_merge2(strata_dtype dtype, const void *keys, const uint64_t *a, uint64_t
  * (room for min(K, N)); equal keys by position. Returns how many (min(K, N)), or STRATA_ENOMEM. */
 int64_t st_topk(strata_dtype dtype, const void *keys, uint64_t n, uint64_t k, int desc,
                 uint64_t *out, int nthreads);
-
-/* The order-preserving 64-bit image of one key (the radix key): for integers the value with the
- * sign bit flipped (signed), for floats the IEEE totalOrder image with every NaN mapped to the
- * largest image. Exposed for tests and merges. */
-uint64_t st_key_bits(strata_dtype dtype, const void *keys, uint64_t i);
 
 /* The image the sorts order by: st_key_bits, inverted for DESC except that NaN stays last. */
 uint64_t st_key_image(strata_dtype dtype, const void *keys, uint64_t i, int desc);

@@ -21,52 +21,10 @@
 #include "util/fileio.h"
 #include "util/par.h"
 
-#define ST_NAN_IMAGE UINT64_MAX
-
-uint64_t st_key_bits(strata_dtype dtype, const void *keys, uint64_t i)
-{
-    const uint64_t sign = (uint64_t)1 << 63;
-    switch (dtype) {
-    case STRATA_I8:
-        return (uint64_t)(int64_t)((const int8_t *)keys)[i] ^ sign;
-    case STRATA_I16:
-        return (uint64_t)(int64_t)((const int16_t *)keys)[i] ^ sign;
-    case STRATA_I32:
-        return (uint64_t)(int64_t)((const int32_t *)keys)[i] ^ sign;
-    case STRATA_I64:
-    case STRATA_TS:
-        return (uint64_t)((const int64_t *)keys)[i] ^ sign;
-    case STRATA_U8:
-    case STRATA_BOOL:
-        return ((const uint8_t *)keys)[i];
-    case STRATA_U16:
-        return ((const uint16_t *)keys)[i];
-    case STRATA_U32:
-        return ((const uint32_t *)keys)[i];
-    case STRATA_F32: {
-        uint32_t u;
-        memcpy(&u, (const char *)keys + 4 * i, 4);
-        if ((u & 0x7F800000u) == 0x7F800000u && (u & 0x007FFFFFu) != 0) return ST_NAN_IMAGE;
-        return (uint64_t)(u & 0x80000000u ? ~u : u | 0x80000000u);
-    }
-    case STRATA_F64: {
-        uint64_t u;
-        memcpy(&u, (const char *)keys + 8 * i, 8);
-        if ((u & 0x7FF0000000000000ull) == 0x7FF0000000000000ull && (u & 0x000FFFFFFFFFFFFFull))
-            return ST_NAN_IMAGE;
-        return u & sign ? ~u : u | sign;
-    }
-    default: /* STRATA_U64 */
-        return ((const uint64_t *)keys)[i];
-    }
-}
-
-/* The image used for sorting: descending is the complement, except that NaN stays last. */
+/* The image used for sorting (util/dtype.h), inline in the kernels below. */
 static inline uint64_t sort_image(strata_dtype dtype, const void *keys, uint64_t i, int desc)
 {
-    uint64_t k = st_key_bits(dtype, keys, i);
-    if (!desc) return k;
-    return k == ST_NAN_IMAGE && (dtype == STRATA_F32 || dtype == STRATA_F64) ? k : ~k;
+    return st_sort_image(dtype, keys, i, desc);
 }
 
 uint64_t st_key_image(strata_dtype dtype, const void *keys, uint64_t i, int desc)

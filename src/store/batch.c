@@ -598,7 +598,7 @@ int st_dataset_apply(strata_dataset *ds, st_cat_change *ch, int64_t *new_version
         return rc;
     ds->d.version = v;
     ds->base_version = v;
-    if (ch->retire_all) {
+    if (ch->retire_all || ch->nretire > 0) {
         /* The replaced batches go now unless a reader holds them (then at the next gc). */
         uint64_t files, bytes;
         st_dataset_sweep(ds->pool, &ds->d, ds->dir, &files, &bytes);

@@ -129,6 +129,7 @@ int strata_snapshot_open(strata_pool *pool, const char *region, const char *name
                             collect_batch, &c);
         if (c.rc < 0) rc = st_error(err, c.rc, "out of memory reading batches");
         if (rc < 0) goto done;
+        ST_TRY(rc = st_parts_open(s));
     }
     s->row_start = calloc(s->nbatches + 1, sizeof *s->row_start);
     int nomem = s->row_start == NULL;
@@ -167,6 +168,7 @@ void strata_snapshot_close(strata_snapshot *s)
     if (s == NULL) return;
     size_t n = s->nbatches * (size_t)s->schema.ncols;
     for (size_t i = 0; i < n; i++) unmap_bc(s, i);
+    st_parts_close(s);
     st_cat_unlock(st_pool_cat(s->pool), s->hold); /* releases the hold on the dataset */
     st_schema_free(&s->schema);
     free(s->batches);
@@ -253,74 +255,82 @@ int strata_snapshot_stats(strata_snapshot *s, uint64_t batch, int col, strata_co
     return STRATA_OK;
 }
 
-/* Map (or, on an archive tier, decode) the files of BATCH/COL where the snapshot's record says
- * they are; PATH receives the last path tried. */
-static int map_files(strata_snapshot *s, uint64_t batch, int col, char path[ST_PATH_MAX])
+/* Map (or, on an archive tier, decode) the files of BC where the record says they are; PATH
+ * receives the last path tried. */
+static int map_files(strata_snapshot *s, const st_cat_bcol *bc, st_npy_map *m[ST_BCOL_FILES],
+                     char path[ST_PATH_MAX])
 {
-    size_t i = batch * (size_t)s->schema.ncols + (size_t)col;
-    const st_cat_bcol *bc = &s->bcols[i];
     st_err *err = st_pool_err(s->pool);
-    unmap_bc(s, i);
+    for (int f = 0; f < ST_BCOL_FILES; f++) st_npy_unmap(m[f]);
     int rc = STRATA_OK;
     for (int f = 0; f < ST_BCOL_FILES && rc == STRATA_OK; f++) {
         const char *file = st_cat_bcol_file(bc, f);
         if (file[0] == '\0') continue;
         ST_TRY(rc = st_bcol_path(s->pool, &s->d, s->dir, bc->tier_id, file, path));
-        rc = st_npy_map_any(err, path, &s->maps[f][i]);
+        rc = st_npy_map_any(err, path, m[f]);
     }
 done:
     return rc;
 }
 
-/* Map the file of BATCH/COL (and its bytes file), checking it against the catalog. */
-static int map_bc(strata_snapshot *s, uint64_t batch, int col)
+int st_snapshot_map_rec(strata_snapshot *s, const st_cat_batch *b, st_cat_bcol *bc, int col,
+                        st_npy_map *m[ST_BCOL_FILES])
 {
-    size_t i = batch * (size_t)s->schema.ncols + (size_t)col;
-    if (s->maps[0][i].map != NULL) return STRATA_OK;
+    if (m[0]->map != NULL) return STRATA_OK;
     st_err *err = st_pool_err(s->pool);
-    const st_cat_bcol *bc = &s->bcols[i];
     if (bc->file[0] == '\0')
         return st_error(err, STRATA_ESTALE,
                         "column '%s' of '%s/%s' is derived and not yet computed for batch %llu at "
                         "version %lld; run 'strata update %s/%s'",
                         s->schema.cat[col].name, s->d.region, s->d.name,
-                        (unsigned long long)s->batches[batch].seq, (long long)s->version,
-                        s->d.region, s->d.name);
+                        (unsigned long long)b->seq, (long long)s->version, s->d.region, s->d.name);
     strata_dtype dt = (strata_dtype)s->schema.cat[col].dtype;
-    uint64_t nrows = (uint64_t)s->batches[batch].nrows;
+    uint64_t nrows = (uint64_t)b->nrows;
     char path[ST_PATH_MAX] = "";
-    int rc = map_files(s, batch, col, path);
+    int rc = map_files(s, bc, m, path);
     if (rc == STRATA_ENOTFOUND) {
         /* migrated to another tier since the snapshot listed it: same bytes, new place */
-        st_cat_bcol *mbc = &s->bcols[i];
-        ST_TRY(rc = st_cat_bcol_where(err, st_pool_cat(s->pool), s->d.id, s->batches[batch].seq,
-                                      col, mbc->version, mbc));
-        rc = map_files(s, batch, col, path);
+        ST_TRY(rc = st_cat_bcol_where(err, st_pool_cat(s->pool), s->d.id, b->seq, col,
+                                      bc->version, bc));
+        rc = map_files(s, bc, m, path);
     }
     ST_TRY(rc);
     strata_dtype stored = dt == STRATA_STR ? STRATA_I64 : dt;
     uint64_t count = dt == STRATA_STR ? nrows + 1 : nrows;
-    if (s->maps[0][i].info.dtype != stored || s->maps[0][i].info.count != count) {
+    if (m[0]->info.dtype != stored || m[0]->info.count != count) {
         rc = STRATA_ECORRUPT;
         goto done;
     }
     if (dt == STRATA_STR) {
-        const int64_t *off = (const int64_t *)(const void *)s->maps[0][i].data;
-        if (off[0] != 0 || (uint64_t)off[nrows] != s->maps[1][i].info.count) rc = STRATA_ECORRUPT;
+        const int64_t *off = (const int64_t *)(const void *)m[0]->data;
+        if (off[0] != 0 || (uint64_t)off[nrows] != m[1]->info.count) rc = STRATA_ECORRUPT;
     }
     if (bc->valid_file[0] != '\0' &&
-        (s->maps[2][i].info.dtype != STRATA_U8 || s->maps[2][i].info.count != st_bits_bytes(nrows)))
+        (m[2]->info.dtype != STRATA_U8 || m[2]->info.count != st_bits_bytes(nrows)))
         rc = STRATA_ECORRUPT;
 done:
     if (rc < 0) {
-        unmap_bc(s, i);
+        for (int f = 0; f < ST_BCOL_FILES; f++) st_npy_unmap(m[f]);
         return st_error(err, STRATA_ECORRUPT,
                         "cannot read batch %llu column '%s' of '%s/%s': file '%s' is missing or "
                         "damaged; run 'strata check'",
-                        (unsigned long long)s->batches[batch].seq, s->schema.cat[col].name,
-                        s->d.region, s->d.name, path);
+                        (unsigned long long)b->seq, s->schema.cat[col].name, s->d.region,
+                        s->d.name, path);
     }
     return STRATA_OK;
+}
+
+/* Map column COL of BATCH: its files, or the merge of a partition's runs. */
+static int map_bc(strata_snapshot *s, uint64_t batch, int col)
+{
+    size_t i = batch * (size_t)s->schema.ncols + (size_t)col;
+    if (s->maps[0][i].map != NULL) return STRATA_OK;
+    if (s->parts != NULL && s->parts[batch].nruns > 1) return st_parts_map(s, batch, col);
+    /* a partition of one run is that run: its catalog record, for the error and the tier */
+    const st_cat_batch *b =
+        s->parts != NULL ? &s->pbatches[s->parts[batch].run0] : &s->batches[batch];
+    st_npy_map *m[ST_BCOL_FILES] = {&s->maps[0][i], &s->maps[1][i], &s->maps[2][i]};
+    return st_snapshot_map_rec(s, b, &s->bcols[i], col, m);
 }
 
 int strata_snapshot_map(strata_snapshot *s, uint64_t batch, int col, const void **data)

@@ -39,6 +39,20 @@ struct strata_batch {
     int64_t created_ns;
 };
 
+/* A piece of a partition's merged order: rows [FROM, FROM + LEN) of its run RUN. */
+typedef struct st_pseg {
+    uint64_t from, len;
+    uint32_t run;
+} st_pseg;
+
+/* A partition of a sorted dataset, as a snapshot shows it: one batch, the merge of its runs,
+ * the physical batches [RUN0, RUN0 + NRUNS) of the snapshot (sorted by partition, then run). */
+typedef struct st_part {
+    uint64_t run0, nruns;
+    st_pseg *seg; /* the merged order (NSEG pieces), found at the first read; NULL before */
+    size_t nseg;
+} st_part;
+
 struct strata_snapshot {
     strata_pool *pool;
     st_cat_dataset d;
@@ -52,6 +66,27 @@ struct strata_snapshot {
     st_npy_map *maps[ST_BCOL_FILES]; /* nbatches * ncols of each file of a batch column (as
                                       * st_cat_bcol_file() orders them), mapped on first use */
     int hold;                        /* DDIR/.readers, locked shared while open */
+    /* A partitioned (sorted) dataset shows one batch per partition; its runs, the batches of
+     * the catalog, are these (NULL otherwise: the batches above are the catalog's). */
+    st_part *parts;                   /* nbatches */
+    uint64_t nphys;                   /* the runs of every partition */
+    st_cat_batch *pbatches;           /* nphys, by partition then run */
+    st_cat_bcol *pbcols;              /* nphys * ncols */
+    st_npy_map *pmaps[ST_BCOL_FILES]; /* nphys * ncols, mapped while a partition is merged */
+    int sort_keys;                    /* the key columns after the index; < 0: descending */
 };
+
+/* partition.c: the batches S collected from the catalog, regrouped when they are the runs of
+ * partitions (nothing changes otherwise). */
+int st_parts_open(strata_snapshot *s);
+/* Map column COL of partition BATCH of S (more than one run): the merge of its runs, computed
+ * into memory owned by S (s->maps, released by st_snapshot_release). */
+int st_parts_map(strata_snapshot *s, uint64_t batch, int col);
+void st_parts_close(strata_snapshot *s);
+
+/* snapshot.c: map the files of column COL of catalog batch B, whose column record is BC, into
+ * M[0..ST_BCOL_FILES), checked against the record (BC is updated if the files moved tier). */
+int st_snapshot_map_rec(strata_snapshot *s, const st_cat_batch *b, st_cat_bcol *bc, int col,
+                        st_npy_map *m[ST_BCOL_FILES]);
 
 #endif /* STRATA_STORE_INT_H */

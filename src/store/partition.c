@@ -1,0 +1,444 @@
+/*
+ * partition.c -- a sorted dataset stored as key-range partitions, read as one total order.
+ *
+ * A full sort's output (src/derive/order.c) can be a sequence of partitions ordered by key:
+ * partition P holds the rows whose key is at or after its first key and before the next
+ * partition's first key. Each partition is a base run and the delta runs that later updates
+ * added, each sorted by the key columns (the SORT_KEYS columns after the index), every row of a
+ * later run coming from later source rows than those of earlier runs. In the catalog every run is
+ * a batch (part, run); a snapshot shows each partition as one batch: the stable merge of its
+ * runs, ties going to the earlier run, so the rows are those of one stable sort of the whole
+ * source. A partition of one run is read straight from its files. For more, the merge is found
+ * at the first read of the partition, as pieces of runs (the base's rows between the insertion
+ * points of the deltas' rows, which are few), and each column read is copied piece by piece into
+ * memory the snapshot owns until the batch is released.
+ *
+ * The batch a snapshot shows for partition P has the sequence number MAXSEQ + P, MAXSEQ being
+ * the largest of the version: it changes whenever a batch is added anywhere, so a dataset
+ * derived from this one (whose rows moved) sees a new first batch and is refreshed.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_int.h"
+#include "util/bits.h"
+#include "util/dtype.h"
+
+/* ---- regrouping the catalog's batches ------------------------------------------------------ */
+
+typedef struct pkey {
+    int64_t part, run, seq;
+    uint64_t at;
+} pkey;
+
+static int pkey_cmp(const void *a, const void *b)
+{
+    const pkey *x = a, *y = b;
+    if (x->part != y->part) return x->part < y->part ? -1 : 1;
+    if (x->run != y->run) return x->run < y->run ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The record of a partition's column: the sums and bounds of its runs' IN (one per run, STRIDE
+ * apart); no file unless every run has the column. */
+static void merge_bcol(strata_dtype dt, const st_cat_bcol *in, size_t stride, uint64_t nruns,
+                       st_cat_bcol *out)
+{
+    *out = in[0];
+    out->checksum = 0; /* it names no file of its own */
+    for (uint64_t r = 1; r < nruns; r++) {
+        const st_cat_bcol *c = &in[r * stride];
+        if (c->file[0] == '\0') out->file[0] = '\0';
+        if (out->valid_file[0] == '\0') memcpy(out->valid_file, c->valid_file, ST_CAT_FILE);
+        out->bytes += c->bytes;
+        out->nulls += c->nulls;
+        if (c->version > out->version) out->version = c->version;
+        if (c->has_minmax != out->has_minmax) {
+            out->has_minmax = 0;
+        } else if (c->has_minmax == 2) {
+            out->min_f = c->min_f < out->min_f ? c->min_f : out->min_f;
+            out->max_f = c->max_f > out->max_f ? c->max_f : out->max_f;
+        } else if (c->has_minmax == 1 && dt == STRATA_U64) {
+            if ((uint64_t)c->min_i < (uint64_t)out->min_i) out->min_i = c->min_i;
+            if ((uint64_t)c->max_i > (uint64_t)out->max_i) out->max_i = c->max_i;
+        } else if (c->has_minmax == 1) {
+            out->min_i = c->min_i < out->min_i ? c->min_i : out->min_i;
+            out->max_i = c->max_i > out->max_i ? c->max_i : out->max_i;
+        }
+    }
+}
+
+/* The catalog's batches of S, sorted into KEYS; the number of partitions, or an error. */
+static int64_t sort_runs(strata_snapshot *s, pkey *keys)
+{
+    st_err *err = st_pool_err(s->pool);
+    int64_t np = 0;
+    for (uint64_t b = 0; b < s->nbatches; b++) {
+        const st_cat_batch *cb = &s->batches[b];
+        if (cb->part <= 0 || cb->sort_keys == 0 || cb->sort_keys != s->batches[0].sort_keys ||
+            abs(cb->sort_keys) >= s->schema.ncols || abs(cb->sort_keys) > ST_CAT_SORT_KEYS)
+            return st_error(err, STRATA_ECORRUPT,
+                            "batch %lld of '%s/%s' (version %lld) is not a run of the dataset's "
+                            "sorted partitions; run 'strata update --full %s/%s'",
+                            (long long)cb->seq, s->d.region, s->d.name, (long long)s->version,
+                            s->d.region, s->d.name);
+        keys[b] = (pkey){cb->part, cb->run, cb->seq, b};
+    }
+    qsort(keys, s->nbatches, sizeof *keys, pkey_cmp);
+    for (uint64_t b = 0; b < s->nbatches; b++) np += b == 0 || keys[b].part != keys[b - 1].part;
+    return np;
+}
+
+int st_parts_open(strata_snapshot *s)
+{
+    uint64_t n = s->nbatches;
+    size_t nc = (size_t)s->schema.ncols;
+    int any = 0;
+    for (uint64_t b = 0; b < n; b++) any |= s->batches[b].part > 0;
+    if (!any) return STRATA_OK;
+    st_err *err = st_pool_err(s->pool);
+    pkey *keys = malloc(n * sizeof *keys);
+    if (keys == NULL) return st_error(err, STRATA_ENOMEM, "out of memory opening a snapshot");
+    int64_t np = sort_runs(s, keys);
+    if (np < 0) {
+        free(keys);
+        return (int)np;
+    }
+    s->nphys = n;
+    s->pbatches = malloc(n * sizeof *s->pbatches);
+    s->pbcols = malloc(n * nc * sizeof *s->pbcols);
+    s->parts = calloc((size_t)np, sizeof *s->parts);
+    st_cat_batch *lb = calloc((size_t)np, sizeof *lb);
+    st_cat_bcol *lc = calloc((size_t)np * nc + 1, sizeof *lc);
+    int nomem = s->pbatches == NULL || s->pbcols == NULL || s->parts == NULL || lb == NULL ||
+                lc == NULL;
+    for (int f = 0; f < ST_BCOL_FILES; f++) {
+        s->pmaps[f] = calloc(n * nc + 1, sizeof *s->pmaps[f]);
+        nomem |= s->pmaps[f] == NULL;
+    }
+    if (nomem) {
+        free(keys);
+        free(lb);
+        free(lc);
+        return st_error(err, STRATA_ENOMEM, "out of memory opening a snapshot");
+    }
+    int64_t maxseq = 0;
+    for (uint64_t b = 0; b < n; b++) {
+        s->pbatches[b] = s->batches[keys[b].at];
+        memcpy(&s->pbcols[b * nc], &s->bcols[keys[b].at * nc], nc * sizeof *s->pbcols);
+        if (s->pbatches[b].seq > maxseq) maxseq = s->pbatches[b].seq;
+    }
+    free(keys);
+    int64_t p = -1, first_row = 0;
+    for (uint64_t b = 0; b < n; b++) {
+        const st_cat_batch *pb = &s->pbatches[b];
+        if (p < 0 || pb->part != lb[p].part) {
+            p++;
+            s->parts[p].run0 = b;
+            lb[p] = *pb;
+            lb[p].seq = maxseq + 1 + p;
+            lb[p].first_row = first_row;
+            lb[p].nrows = 0;
+            lb[p].run = 0;
+        }
+        s->parts[p].nruns++;
+        lb[p].nrows += pb->nrows;
+        lb[p].run = s->parts[p].nruns - 1; /* its delta runs */
+        if (pb->version > lb[p].version) lb[p].version = pb->version;
+        if (pb->created_ns > lb[p].created_ns) lb[p].created_ns = pb->created_ns;
+        first_row += pb->nrows;
+    }
+    for (int64_t q = 0; q < np; q++)
+        for (size_t c = 0; c < nc; c++)
+            merge_bcol((strata_dtype)s->schema.cat[c].dtype,
+                       &s->pbcols[s->parts[q].run0 * nc + c], nc, s->parts[q].nruns,
+                       &lc[(size_t)q * nc + c]);
+    free(s->batches);
+    free(s->bcols);
+    s->batches = lb;
+    s->bcols = lc;
+    s->nbatches = (uint64_t)np;
+    s->sort_keys = s->pbatches[0].sort_keys;
+    return STRATA_OK;
+}
+
+static void unmap_run_col(strata_snapshot *s, uint64_t pb, int col)
+{
+    size_t i = pb * (size_t)s->schema.ncols + (size_t)col;
+    for (int f = 0; f < ST_BCOL_FILES; f++) st_npy_unmap(&s->pmaps[f][i]);
+}
+
+void st_parts_close(strata_snapshot *s)
+{
+    if (s->parts == NULL) return;
+    for (uint64_t pb = 0; pb < s->nphys; pb++)
+        for (int c = 0; c < s->schema.ncols; c++) unmap_run_col(s, pb, c);
+    for (uint64_t p = 0; p < s->nbatches; p++) free(s->parts[p].seg);
+    for (int f = 0; f < ST_BCOL_FILES; f++) free(s->pmaps[f]);
+    free(s->parts);
+    free(s->pbatches);
+    free(s->pbcols);
+    s->parts = NULL;
+}
+
+/* Map column COL of run PB (a catalog batch of S). */
+static int map_run_col(strata_snapshot *s, uint64_t pb, int col)
+{
+    size_t i = pb * (size_t)s->schema.ncols + (size_t)col;
+    st_npy_map *m[ST_BCOL_FILES] = {&s->pmaps[0][i], &s->pmaps[1][i], &s->pmaps[2][i]};
+    return st_snapshot_map_rec(s, &s->pbatches[pb], &s->pbcols[i], col, m);
+}
+
+/* ---- the merge ----------------------------------------------------------------------------- */
+
+/* The key columns of one run. */
+typedef struct krun {
+    const void *data[ST_CAT_SORT_KEYS];
+    const char *bytes[ST_CAT_SORT_KEYS];
+    const uint8_t *valid[ST_CAT_SORT_KEYS];
+    uint64_t n, at; /* rows, and the next one to place */
+} krun;
+
+typedef struct kmerge {
+    const strata_dtype *dt; /* of key k: dt[k] */
+    int nk, desc;
+    krun *run;
+    st_pseg *seg;
+    size_t nseg, cap;
+} kmerge;
+
+/* Compare row I of run A with row J of run B by the keys; a null comes after every value,
+ * ascending and descending, and equals another null (the order the sort wrote). */
+static int key_cmp(const kmerge *m, const krun *a, uint64_t i, const krun *b, uint64_t j)
+{
+    for (int k = 0; k < m->nk; k++) {
+        int va = st_bit(a->valid[k], i), vb = st_bit(b->valid[k], j), c;
+        if (!va || !vb) {
+            if (va != vb) return va ? -1 : 1;
+            continue;
+        }
+        if (m->dt[k] == STRATA_STR) {
+            const int64_t *oa = a->data[k], *ob = b->data[k];
+            size_t la = (size_t)(oa[i + 1] - oa[i]), lb = (size_t)(ob[j + 1] - ob[j]);
+            int x = memcmp(a->bytes[k] + oa[i], b->bytes[k] + ob[j], la < lb ? la : lb);
+            c = x != 0 ? (x < 0 ? -1 : 1) : (la < lb ? -1 : la > lb);
+            if (m->desc) c = -c;
+        } else {
+            uint64_t x = st_sort_image(m->dt[k], a->data[k], i, m->desc);
+            uint64_t y = st_sort_image(m->dt[k], b->data[k], j, m->desc);
+            c = x < y ? -1 : x > y;
+        }
+        if (c != 0) return c;
+    }
+    return 0;
+}
+
+/* Whether run A's next row comes before run B's (by key, then by run). */
+static int run_before(const kmerge *m, uint32_t a, uint32_t b)
+{
+    int c = key_cmp(m, &m->run[a], m->run[a].at, &m->run[b], m->run[b].at);
+    return c != 0 ? c < 0 : a < b;
+}
+
+static void heap_down(const kmerge *m, uint32_t *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, best = i;
+        if (l < n && run_before(m, h[l], h[best])) best = l;
+        if (l + 1 < n && run_before(m, h[l + 1], h[best])) best = l + 1;
+        if (best == i) return;
+        uint32_t t = h[i];
+        h[i] = h[best];
+        h[best] = t;
+        i = best;
+    }
+}
+
+/* Rows [FROM, FROM + LEN) of run R come next. */
+static int emit(kmerge *m, uint32_t r, uint64_t from, uint64_t len)
+{
+    if (len == 0) return STRATA_OK;
+    st_pseg *last = m->nseg ? &m->seg[m->nseg - 1] : NULL;
+    if (last != NULL && last->run == r && last->from + last->len == from) {
+        last->len += len;
+        return STRATA_OK;
+    }
+    if (m->nseg == m->cap) {
+        size_t cap = m->cap ? 2 * m->cap : 64;
+        st_pseg *g = realloc(m->seg, cap * sizeof *g);
+        if (g == NULL) return STRATA_ENOMEM;
+        m->seg = g;
+        m->cap = cap;
+    }
+    m->seg[m->nseg++] = (st_pseg){from, len, r};
+    return STRATA_OK;
+}
+
+/* The first row of the base at or after its next one whose key is after row I of run D
+ * (galloping: the deltas' rows are few and sorted, so most answers are near). */
+static uint64_t base_after(const kmerge *m, const krun *d, uint64_t i)
+{
+    const krun *b = &m->run[0];
+    uint64_t lo = b->at, hi = lo, step = 1;
+    while (hi < b->n && key_cmp(m, b, hi, d, i) <= 0) {
+        lo = hi + 1;
+        hi += step;
+        step *= 2;
+    }
+    if (hi > b->n) hi = b->n;
+    while (lo < hi) { /* the answer is in [lo, hi] */
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (key_cmp(m, b, mid, d, i) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The merged order of M's runs (base 0, deltas 1..NRUNS-1) as pieces. */
+static int merge_order(kmerge *m, uint32_t nruns)
+{
+    uint32_t *h = malloc(nruns * sizeof *h);
+    if (h == NULL) return STRATA_ENOMEM;
+    size_t n = 0;
+    for (uint32_t r = 1; r < nruns; r++)
+        if (m->run[r].n > 0) h[n++] = r;
+    for (size_t i = n; i-- > 0;) heap_down(m, h, n, i);
+    krun *b = &m->run[0];
+    int rc = STRATA_OK;
+    while (n > 0 && rc == STRATA_OK) {
+        krun *d = &m->run[h[0]];
+        uint64_t e = base_after(m, d, d->at);
+        rc = emit(m, 0, b->at, e - b->at);
+        b->at = e;
+        if (rc == STRATA_OK) rc = emit(m, h[0], d->at, 1);
+        if (++d->at == d->n) h[0] = h[--n];
+        heap_down(m, h, n, 0);
+    }
+    if (rc == STRATA_OK) rc = emit(m, 0, b->at, b->n - b->at);
+    free(h);
+    return rc;
+}
+
+/* Find the merged order of partition P of S. */
+static int part_order(strata_snapshot *s, uint64_t p)
+{
+    st_part *pt = &s->parts[p];
+    size_t nc = (size_t)s->schema.ncols;
+    int nk = abs(s->sort_keys);
+    strata_dtype dt[ST_CAT_SORT_KEYS];
+    for (int k = 0; k < nk; k++) dt[k] = (strata_dtype)s->schema.cat[1 + k].dtype;
+    kmerge m = {.dt = dt, .nk = nk, .desc = s->sort_keys < 0};
+    m.run = calloc(pt->nruns, sizeof *m.run);
+    int rc = m.run == NULL ? STRATA_ENOMEM : STRATA_OK;
+    for (uint64_t r = 0; r < pt->nruns && rc == STRATA_OK; r++) {
+        uint64_t pb = pt->run0 + r;
+        m.run[r].n = (uint64_t)s->pbatches[pb].nrows;
+        for (int k = 0; k < nk && rc == STRATA_OK; k++) {
+            if ((rc = map_run_col(s, pb, 1 + k)) < 0) break;
+            size_t i = pb * nc + (size_t)(1 + k);
+            m.run[r].data[k] = s->pmaps[0][i].data;
+            m.run[r].bytes[k] = s->pmaps[1][i].data;
+            m.run[r].valid[k] = s->pbcols[i].valid_file[0] ? (const uint8_t *)s->pmaps[2][i].data
+                                                           : NULL;
+        }
+    }
+    if (rc == STRATA_OK) rc = merge_order(&m, (uint32_t)pt->nruns);
+    if (rc == STRATA_ENOMEM) rc = st_error(st_pool_err(s->pool), rc, "out of memory merging");
+    if (rc == STRATA_OK) {
+        pt->seg = m.seg;
+        pt->nseg = m.nseg;
+    } else {
+        free(m.seg);
+    }
+    free(m.run);
+    return rc;
+}
+
+/* A heap map of BYTES bytes (at least one) into M, holding COUNT elements of DTYPE. */
+static void *heap_map(st_npy_map *m, size_t bytes, strata_dtype dtype, uint64_t count)
+{
+    memset(m, 0, sizeof *m);
+    void *p = malloc(bytes + 1);
+    if (p == NULL) return NULL;
+    m->map = p;
+    m->len = bytes + 1;
+    m->heap = 1;
+    m->data = p;
+    m->info.dtype = dtype;
+    m->info.count = count;
+    return p;
+}
+
+/* Copy the pieces of partition PT's column COL (its runs' files mapped) into MAPS. */
+static int copy_pieces(strata_snapshot *s, const st_part *pt, int col, uint64_t n, int nulls,
+                       st_npy_map *maps[ST_BCOL_FILES])
+{
+    size_t nc = (size_t)s->schema.ncols;
+    strata_dtype dt = (strata_dtype)s->schema.cat[col].dtype;
+    int str = dt == STRATA_STR;
+    size_t esz = str ? 8 : strata_dtype_size(dt);
+    uint64_t nbytes = 0;
+    for (uint64_t r = 0; str && r < pt->nruns; r++)
+        nbytes += s->pmaps[1][(pt->run0 + r) * nc + (size_t)col].info.count;
+    char *out = heap_map(maps[0], (n + (uint64_t)str) * esz, str ? STRATA_I64 : dt, n + str);
+    char *ob = str ? heap_map(maps[1], nbytes, STRATA_U8, nbytes) : NULL;
+    uint8_t *ov = nulls ? heap_map(maps[2], st_bits_bytes(n), STRATA_U8, st_bits_bytes(n)) : NULL;
+    if (out == NULL || (str && ob == NULL) || (nulls && ov == NULL)) return STRATA_ENOMEM;
+    uint64_t at = 0, bat = 0;
+    if (str) ((int64_t *)(void *)out)[0] = 0;
+    for (size_t g = 0; g < pt->nseg; g++) {
+        const st_pseg *sg = &pt->seg[g];
+        size_t i = (pt->run0 + sg->run) * nc + (size_t)col;
+        const char *src = s->pmaps[0][i].data;
+        if (str) {
+            const int64_t *o = (const int64_t *)(const void *)src;
+            int64_t *oo = (int64_t *)(void *)out;
+            uint64_t len = (uint64_t)(o[sg->from + sg->len] - o[sg->from]);
+            memcpy(ob + bat, s->pmaps[1][i].data + o[sg->from], len);
+            for (uint64_t k = 1; k <= sg->len; k++)
+                oo[at + k] = (int64_t)bat + (o[sg->from + k] - o[sg->from]);
+            bat += len;
+        } else {
+            memcpy(out + at * esz, src + sg->from * esz, sg->len * esz);
+        }
+        if (nulls) {
+            const uint8_t *v =
+                s->pbcols[i].valid_file[0] ? (const uint8_t *)s->pmaps[2][i].data : NULL;
+            st_bits_copy(ov, at, v, sg->from, sg->len);
+        }
+        at += sg->len;
+    }
+    return STRATA_OK;
+}
+
+int st_parts_map(strata_snapshot *s, uint64_t batch, int col)
+{
+    st_part *pt = &s->parts[batch];
+    size_t nc = (size_t)s->schema.ncols, i = batch * nc + (size_t)col;
+    st_err *err = st_pool_err(s->pool);
+    int rc = STRATA_OK;
+    if (s->bcols[i].file[0] == '\0') /* not computed for every run: the error names the first */
+        for (uint64_t r = 0; r < pt->nruns && rc == STRATA_OK; r++)
+            rc = map_run_col(s, pt->run0 + r, col);
+    if (rc == STRATA_OK && pt->seg == NULL) rc = part_order(s, batch);
+    for (uint64_t r = 0; r < pt->nruns && rc == STRATA_OK; r++)
+        rc = map_run_col(s, pt->run0 + r, col);
+    st_npy_map *maps[ST_BCOL_FILES] = {&s->maps[0][i], &s->maps[1][i], &s->maps[2][i]};
+    if (rc == STRATA_OK) {
+        rc = copy_pieces(s, pt, col, (uint64_t)s->batches[batch].nrows,
+                         s->bcols[i].valid_file[0] != '\0', maps);
+        if (rc == STRATA_ENOMEM)
+            rc = st_error(err, rc, "out of memory reading partition %llu of '%s/%s'",
+                          (unsigned long long)batch, s->d.region, s->d.name);
+        if (rc < 0)
+            for (int f = 0; f < ST_BCOL_FILES; f++) st_npy_unmap(maps[f]);
+    }
+    /* the copy is all a reader needs: the runs' files go (the keys too, once ordered) */
+    for (uint64_t r = 0; r < pt->nruns; r++) {
+        unmap_run_col(s, pt->run0 + r, col);
+        for (int k = 1; k <= abs(s->sort_keys); k++) unmap_run_col(s, pt->run0 + r, k);
+    }
+    return rc;
+}
