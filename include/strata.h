@@ -1002,7 +1002,7 @@ typedef struct strata_update_stats {
     uint64_t refreshed;   /* objects recomputed or merged whole (order-destroying, --full) */
     uint64_t fresh;       /* objects that had nothing to do */
     uint64_t batches_read, batches_written, rows_read, rows_written;
-    uint64_t runs_spilled; /* sorted runs written to disk to stay within the memory budget */
+    uint64_t runs_spilled;    /* sorted runs written to disk to stay within the memory budget */
     uint64_t parts_compacted; /* partitions of sorted datasets whose runs were merged into one */
     double seconds;
 } strata_update_stats;

@@ -195,9 +195,9 @@ typedef struct st_cat_batch {
     char token[ST_CAT_FILE];
     int64_t created_ns;
     /* A batch of a sorted dataset stored as key-range partitions (docs/format.md): PART orders
-     * the partitions (0: a plain batch; partitions are numbered from 1), RUN the sorted runs of one partition (0 its base, then
-     * its deltas in the order they came), SORT_KEYS the columns after the index that order them
-     * (their number; negative when descending). */
+     * the partitions (0: a plain batch; partitions are numbered from 1), RUN the sorted runs of one
+     * partition (0 its base, then its deltas in the order they came), SORT_KEYS the columns after
+     * the index that order them (their number; negative when descending). */
     int64_t part, run;
     int sort_keys;
 } st_cat_batch;
@@ -265,8 +265,8 @@ typedef struct st_cat_mark {
 
 /* Everything one update writes to a dataset, made visible as one version. */
 typedef struct st_cat_change {
-    int retire_all;          /* a refresh: every live batch is retired (stays readable as-of) */
-    const int64_t *retire;   /* or these live batches (by seq): a compacted partition's runs */
+    int retire_all;        /* a refresh: every live batch is retired (stays readable as-of) */
+    const int64_t *retire; /* or these live batches (by seq): a compacted partition's runs */
     int nretire;
     st_cat_batch *batches;   /* new batches: seq, first_row and version are assigned */
     const st_cat_bcol *cols; /* nb * ncols, batch-major; an empty file name: no such column */

@@ -502,8 +502,8 @@ typedef struct srun {
     int kind, id;
     const st_table *mem; /* RUN_MEM: its rows [lo, hi) (hi 0: all) */
     uint64_t lo, hi;
-    size_t b, nb;        /* RUN_DISK: the next working batch, the end */
-    const spill *sp;     /* RUN_SPILL: the next row, the window */
+    size_t b, nb;    /* RUN_DISK: the next working batch, the end */
+    const spill *sp; /* RUN_SPILL: the next row, the window */
     uint64_t at, win;
     st_table cur; /* the rows in view */
     uint64_t i;   /* the next of them */
@@ -639,8 +639,9 @@ static int mw_flush(mwriter *m)
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int c = 0; c < m->nc; c++) {
         if (j->sch.cat[c].dtype == STRATA_STR)
-            crc[c] = st_colw_append_str_valid(j->err, &m->ow.w[c], m->soff[c].v, m->sbytes[c].v,
-                                              m->vbuf[c], 0, m->nbuf);
+            crc[c] = st_colw_append_str_valid(j->err, &m->ow.w[c], m->soff[c].v,
+                                              m->sbytes[c].v ? m->sbytes[c].v : "", m->vbuf[c], 0,
+                                              m->nbuf);
         else
             crc[c] = st_colw_append_valid(j->err, &m->ow.w[c], m->buf[c], m->vbuf[c], 0, m->nbuf);
         m->sbytes[c].n = 0;
@@ -692,10 +693,10 @@ static int mw_rows(mwriter *m, const st_table *t, uint64_t from, uint64_t count)
                     *z = 0;
                 }
                 size_t len = (size_t)(o[from + k] - o[from]);
-                char *dst = st_vec_grow(&m->sbytes[c], len);
+                char *dst = len > 0 ? st_vec_grow(&m->sbytes[c], len) : NULL;
                 int64_t *e = st_vec_grow(&m->soff[c], k);
-                if (dst == NULL || e == NULL) return STRATA_ENOMEM;
-                memcpy(dst, t->bytes[c] + (o[from] - t->boff[c]), len);
+                if ((len > 0 && dst == NULL) || e == NULL) return STRATA_ENOMEM;
+                if (len > 0) memcpy(dst, t->bytes[c] + (o[from] - t->boff[c]), len);
                 int64_t base = (int64_t)m->sbytes[c].n - (int64_t)len - o[from];
                 for (uint64_t i = 0; i < k; i++) e[i] = o[from + i + 1] + base;
             } else {
@@ -1110,7 +1111,8 @@ static int lsm_parts(st_upd_job *j, size_t nold, size_t **ord, lpart **parts, si
         free(r);
         return st_error(j->err, STRATA_ENOMEM, "out of memory");
     }
-    for (size_t b = 0; b < nold; b++) r[b] = (lrun){ST_UPD_WB(j, b).b.part, ST_UPD_WB(j, b).b.run, b};
+    for (size_t b = 0; b < nold; b++)
+        r[b] = (lrun){ST_UPD_WB(j, b).b.part, ST_UPD_WB(j, b).b.run, b};
     qsort(r, nold, sizeof *r, lrun_cmp);
     size_t n = 0;
     for (size_t b = 0; b < nold; b++) {

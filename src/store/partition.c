@@ -110,8 +110,8 @@ int st_parts_open(strata_snapshot *s)
     s->parts = calloc((size_t)np, sizeof *s->parts);
     st_cat_batch *lb = calloc((size_t)np, sizeof *lb);
     st_cat_bcol *lc = calloc((size_t)np * nc + 1, sizeof *lc);
-    int nomem = s->pbatches == NULL || s->pbcols == NULL || s->parts == NULL || lb == NULL ||
-                lc == NULL;
+    int nomem =
+        s->pbatches == NULL || s->pbcols == NULL || s->parts == NULL || lb == NULL || lc == NULL;
     for (int f = 0; f < ST_BCOL_FILES; f++) {
         s->pmaps[f] = calloc(n * nc + 1, sizeof *s->pmaps[f]);
         nomem |= s->pmaps[f] == NULL;
@@ -150,9 +150,8 @@ int st_parts_open(strata_snapshot *s)
     }
     for (int64_t q = 0; q < np; q++)
         for (size_t c = 0; c < nc; c++)
-            merge_bcol((strata_dtype)s->schema.cat[c].dtype,
-                       &s->pbcols[s->parts[q].run0 * nc + c], nc, s->parts[q].nruns,
-                       &lc[(size_t)q * nc + c]);
+            merge_bcol((strata_dtype)s->schema.cat[c].dtype, &s->pbcols[s->parts[q].run0 * nc + c],
+                       nc, s->parts[q].nruns, &lc[(size_t)q * nc + c]);
     free(s->batches);
     free(s->bcols);
     s->batches = lb;
@@ -340,8 +339,8 @@ static int part_order(strata_snapshot *s, uint64_t p)
             size_t i = pb * nc + (size_t)(1 + k);
             m.run[r].data[k] = s->pmaps[0][i].data;
             m.run[r].bytes[k] = s->pmaps[1][i].data;
-            m.run[r].valid[k] = s->pbcols[i].valid_file[0] ? (const uint8_t *)s->pmaps[2][i].data
-                                                           : NULL;
+            m.run[r].valid[k] =
+                s->pbcols[i].valid_file[0] ? (const uint8_t *)s->pmaps[2][i].data : NULL;
         }
     }
     if (rc == STRATA_OK) rc = merge_order(&m, (uint32_t)pt->nruns);

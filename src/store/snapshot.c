@@ -282,16 +282,16 @@ int st_snapshot_map_rec(strata_snapshot *s, const st_cat_batch *b, st_cat_bcol *
         return st_error(err, STRATA_ESTALE,
                         "column '%s' of '%s/%s' is derived and not yet computed for batch %llu at "
                         "version %lld; run 'strata update %s/%s'",
-                        s->schema.cat[col].name, s->d.region, s->d.name,
-                        (unsigned long long)b->seq, (long long)s->version, s->d.region, s->d.name);
+                        s->schema.cat[col].name, s->d.region, s->d.name, (unsigned long long)b->seq,
+                        (long long)s->version, s->d.region, s->d.name);
     strata_dtype dt = (strata_dtype)s->schema.cat[col].dtype;
     uint64_t nrows = (uint64_t)b->nrows;
     char path[ST_PATH_MAX] = "";
     int rc = map_files(s, bc, m, path);
     if (rc == STRATA_ENOTFOUND) {
         /* migrated to another tier since the snapshot listed it: same bytes, new place */
-        ST_TRY(rc = st_cat_bcol_where(err, st_pool_cat(s->pool), s->d.id, b->seq, col,
-                                      bc->version, bc));
+        ST_TRY(rc = st_cat_bcol_where(err, st_pool_cat(s->pool), s->d.id, b->seq, col, bc->version,
+                                      bc));
         rc = map_files(s, bc, m, path);
     }
     ST_TRY(rc);
@@ -314,8 +314,8 @@ done:
         return st_error(err, STRATA_ECORRUPT,
                         "cannot read batch %llu column '%s' of '%s/%s': file '%s' is missing or "
                         "damaged; run 'strata check'",
-                        (unsigned long long)b->seq, s->schema.cat[col].name, s->d.region,
-                        s->d.name, path);
+                        (unsigned long long)b->seq, s->schema.cat[col].name, s->d.region, s->d.name,
+                        path);
     }
     return STRATA_OK;
 }
