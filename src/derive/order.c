@@ -1181,7 +1181,9 @@ static int lsm_route(st_upd_job *j, const plan *p, const st_table *t, const size
  * the same update), or its runs pass LSM_MAX_RUNS. */
 static int lsm_full(const lpart *q, uint64_t k)
 {
-    uint64_t share = 4 + ((uint64_t)q->part * 0x9E3779B97F4A7C15ull >> 62);
+    uint64_t h = (uint64_t)q->part * 0x9E3779B97F4A7C15ull;
+    h = (h ^ h >> 29) * 0x9E3779B97F4A7C15ull;
+    uint64_t share = 4 + (h >> 62);
     return q->nruns + 1 > LSM_MAX_RUNS || (q->delta_rows + k) * 16 > q->base_rows * share;
 }
 
