@@ -500,10 +500,9 @@ enum { RUN_MEM, RUN_DISK, RUN_SPILL };
 
 typedef struct srun {
     int kind, id;
-    const st_table *mem; /* RUN_MEM: its rows [lo, hi) (hi 0: all) */
-    uint64_t lo, hi;
-    size_t b, nb;    /* RUN_DISK: the next working batch, the end */
-    const spill *sp; /* RUN_SPILL: the next row, the window */
+    const st_table *mem; /* RUN_MEM */
+    size_t b, nb;        /* RUN_DISK: the next working batch, the end */
+    const spill *sp;     /* RUN_SPILL: the next row, the window */
     uint64_t at, win;
     st_table cur; /* the rows in view */
     uint64_t i;   /* the next of them */
@@ -557,11 +556,7 @@ static int run_next(st_upd_job *j, srun *r, int nc)
         r->cur = *r->mem;
         memset(r->cur.own, 0, sizeof r->cur.own);
         r->mem = NULL;
-        if (r->hi > 0) {
-            r->i = r->lo;
-            r->cur.rows = r->hi;
-        }
-        return r->i < r->cur.rows;
+        return r->cur.rows > 0;
     }
     if (r->kind == RUN_DISK) {
         while (r->b < r->nb && ST_UPD_WB(j, r->b).b.nrows == 0) r->b++;
@@ -1187,38 +1182,159 @@ static int lsm_full(const lpart *q, uint64_t k)
     return q->nruns + 1 > LSM_MAX_RUNS || (q->delta_rows + k) * 16 > q->base_rows * share;
 }
 
+/* Column C of working batch W as a run's column, mapped into M. */
+static int wb_col(st_upd_job *j, const st_upd_wbatch *w, int c, st_npy_map m[3], st_pcol *out)
+{
+    const void *data;
+    const char *bytes;
+    const uint8_t *valid = NULL;
+    int rc = st_upd_map(j, w, c, &m[0], &m[1], &data, &bytes);
+    if (rc == STRATA_OK) rc = st_upd_map_valid(j, w, c, &m[2], &valid);
+    *out = (st_pcol){data, bytes, valid};
+    return rc;
+}
+
+/* Rows [LO, HI) of column C of T as a run's column; its validity copied to start at bit 0 into
+ * *OWN. */
+static int mem_col(st_upd_job *j, const st_table *t, int c, uint64_t lo, uint64_t hi, uint8_t **own,
+                   st_pcol *out)
+{
+    int str = t->dt[c] == STRATA_STR;
+    size_t esz = str ? 8 : strata_dtype_size(t->dt[c]);
+    *out =
+        (st_pcol){(const char *)t->data[c] + lo * esz, str ? t->bytes[c] - t->boff[c] : NULL, NULL};
+    free(*own);
+    *own = NULL;
+    if (t->valid[c] == NULL) return STRATA_OK;
+    if ((*own = malloc(st_bits_bytes(hi - lo) + 1)) == NULL)
+        return st_error(j->err, STRATA_ENOMEM, "out of memory");
+    st_bits_copy(*own, 0, t->valid[c], lo, hi - lo);
+    out->valid = *own;
+    return STRATA_OK;
+}
+
+/* A compaction: partition Q's runs (NR with its new rows, the last) in one order SEG, written
+ * column by column into M new bases of PER rows (the last may have fewer). */
+typedef struct lcomp {
+    const lpart *q;
+    const size_t *ord;
+    const st_table *t;
+    uint32_t nr;
+    uint64_t *n;
+    st_pseg *seg;
+    size_t nseg;
+    st_npy_map (*maps)[3];     /* per run */
+    st_pcol *cols;             /* per run (and per key, while ordering) */
+    uint8_t *vown[ST_TBL_MAX]; /* the new rows' validity, from bit 0, per column mapped */
+} lcomp;
+
+/* Map column C of every run of L into L->cols[r * STRIDE + AT]. */
+static int lcomp_map(st_upd_job *j, lcomp *l, int c, size_t stride, size_t at)
+{
+    int rc = STRATA_OK;
+    for (uint32_t r = 0; r < l->nr && rc == STRATA_OK; r++) {
+        st_pcol *out = &l->cols[r * stride + at];
+        if (r < l->q->nruns)
+            rc =
+                wb_col(j, &ST_UPD_WB(j, l->ord[l->q->first + r]), c, l->maps[r * stride + at], out);
+        else
+            rc = mem_col(j, l->t, c, l->q->lo, l->q->hi, &l->vown[at], out);
+    }
+    return rc;
+}
+
+static void lcomp_unmap(lcomp *l, size_t nmaps)
+{
+    for (size_t i = 0; i < nmaps; i++)
+        for (int f = 0; f < 3; f++) st_npy_unmap(&l->maps[i][f]);
+}
+
+/* Column C of the M new bases OW (PER rows each, TOTAL in all) from L's runs. */
+static int lcomp_column(st_upd_job *j, lcomp *l, int c, st_upd_outw *ow, uint64_t m, uint64_t per,
+                        uint64_t total)
+{
+    int rc = lcomp_map(j, l, c, 1, 0), nulls = 0;
+    strata_dtype dt = (strata_dtype)j->sch.cat[c].dtype;
+    size_t esz = dt == STRATA_STR ? 8 : strata_dtype_size(dt);
+    for (uint32_t r = 0; r < l->nr; r++) nulls |= l->cols[r].valid != NULL;
+    for (uint64_t k = 0; k < m && rc == STRATA_OK; k++) {
+        uint64_t r0 = k * per, r1 = r0 + per < total ? r0 + per : total, rows = r1 - r0;
+        uint64_t nb = dt == STRATA_STR ? st_merge_bytes(l->seg, l->nseg, l->cols, r0, r1) : 0;
+        char *out = st_alloc_big((rows + 1) * esz), *ob = malloc(nb + 1);
+        uint8_t *ov = nulls ? malloc(st_bits_bytes(rows) + 1) : NULL;
+        if (out == NULL || ob == NULL || (nulls && ov == NULL)) {
+            rc = st_error(j->err, STRATA_ENOMEM, "out of memory compacting a partition");
+        } else {
+            st_merge_copy(dt, l->seg, l->nseg, l->cols, r0, r1, out, ob, ov);
+            rc = dt == STRATA_STR
+                     ? st_colw_append_str_valid(j->err, &ow[k].w[c], (const int64_t *)(void *)out,
+                                                ob, ov, 0, rows)
+                     : st_colw_append_valid(j->err, &ow[k].w[c], out, ov, 0, rows);
+        }
+        st_free_big(out);
+        free(ob);
+        free(ov);
+    }
+    lcomp_unmap(l, l->nr);
+    return rc;
+}
+
 /* Merge partition Q's runs and its new rows of T into new bases. */
 static int lsm_compact(st_upd_job *j, const plan *p, const lpart *q, const size_t *ord,
                        const st_table *t)
 {
-    srun *runs = calloc(q->nruns + 1, sizeof *runs);
-    if (runs == NULL) return st_error(j->err, STRATA_ENOMEM, "out of memory");
-    size_t nr = 0;
-    for (size_t r = 0; r < q->nruns; r++, nr++) {
-        size_t b = ord[q->first + r];
-        runs[nr] = (srun){.kind = RUN_DISK, .id = (int)nr, .b = b, .nb = b + 1};
+    lcomp l = {.q = q, .ord = ord, .t = t, .nr = (uint32_t)q->nruns + (q->hi > q->lo)};
+    size_t nk = (size_t)p->nk, nmaps = l.nr * nk;
+    l.n = calloc(l.nr, sizeof *l.n);
+    l.maps = calloc(nmaps, sizeof *l.maps);
+    l.cols = calloc(nmaps, sizeof *l.cols);
+    strata_dtype dt[ST_TBL_MAX];
+    int rc = l.n == NULL || l.maps == NULL || l.cols == NULL
+                 ? st_error(j->err, STRATA_ENOMEM, "out of memory compacting a partition")
+                 : STRATA_OK;
+    /* The order, from the keys of every run. */
+    for (uint32_t r = 0; r < l.nr && rc == STRATA_OK; r++)
+        l.n[r] = r < q->nruns ? (uint64_t)ST_UPD_WB(j, ord[q->first + r]).b.nrows : q->hi - q->lo;
+    for (size_t k = 0; k < nk && rc == STRATA_OK; k++) {
+        dt[k] = (strata_dtype)j->sch.cat[1 + k].dtype;
+        rc = lcomp_map(j, &l, 1 + (int)k, nk, k);
     }
-    if (q->hi > q->lo) {
-        runs[nr] = (srun){.kind = RUN_MEM, .id = (int)nr, .mem = t, .lo = q->lo, .hi = q->hi};
-        nr++;
-    }
+    if (rc == STRATA_OK &&
+        (rc = st_merge_order(dt, p->nk, p->sp->desc, l.cols, l.n, l.nr, &l.seg, &l.nseg)) < 0)
+        rc = st_error(j->err, rc, "out of memory compacting a partition");
+    lcomp_unmap(&l, nmaps);
     /* Bases of at most the output batch size, numbered between Q and the next partition. */
-    uint64_t total = q->base_rows + q->delta_rows + (q->hi - q->lo), out_rows = j->out_rows;
-    uint64_t m = (total + out_rows - 1) / out_rows;
+    uint64_t total = q->base_rows + q->delta_rows + (q->hi - q->lo);
+    uint64_t m = (total + j->out_rows - 1) / j->out_rows;
     int64_t step = (q->next - q->part) / (int64_t)(m > 0 ? m : 1);
     if (step == 0) { /* no numbers left between them: one larger base */
         m = 1;
         step = q->next - q->part;
     }
-    j->out_rows = m > 1 ? (total + m - 1) / m : total + 1;
+    uint64_t per = (total + m - 1) / m;
+    st_upd_outw *ow = calloc(m, sizeof *ow);
+    if (rc == STRATA_OK && ow == NULL) rc = st_error(j->err, STRATA_ENOMEM, "out of memory");
+    uint64_t open = 0;
+    for (; open < m && rc == STRATA_OK; open++) rc = st_upd_out_begin(j, &ow[open], p->nc);
+    for (int c = 0; c < p->nc && rc == STRATA_OK; c++)
+        rc = lcomp_column(j, &l, c, ow, m, per, total);
     j->lsm.delta = 0;
     j->lsm.part = q->part;
     j->lsm.step = step;
-    int rc = merge_runs(j, p, runs, nr, UINT64_MAX);
-    j->out_rows = out_rows;
+    for (uint64_t k = 0; k < open; k++) {
+        if (rc == STRATA_OK)
+            rc = st_upd_out_end(j, &ow[k]);
+        else
+            st_upd_out_abort(&ow[k]);
+    }
     for (size_t r = 0; r < q->nruns; r++) ST_UPD_WB(j, ord[q->first + r]).retired = 1;
     j->st->parts_compacted++;
-    free(runs);
+    free(ow);
+    free(l.n);
+    free(l.maps);
+    free(l.cols);
+    free(l.seg);
+    for (int c = 0; c < ST_TBL_MAX; c++) free(l.vown[c]);
     return rc;
 }
 

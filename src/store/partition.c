@@ -188,43 +188,47 @@ static int map_run_col(strata_snapshot *s, uint64_t pb, int col)
     return st_snapshot_map_rec(s, &s->pbatches[pb], &s->pbcols[i], col, m);
 }
 
-/* ---- the merge ----------------------------------------------------------------------------- */
+/* Column COL of run PB, mapped. */
+static st_pcol run_col(const strata_snapshot *s, uint64_t pb, int col)
+{
+    size_t i = pb * (size_t)s->schema.ncols + (size_t)col;
+    return (st_pcol){s->pmaps[0][i].data, s->pmaps[1][i].data,
+                     s->pbcols[i].valid_file[0] ? (const uint8_t *)s->pmaps[2][i].data : NULL};
+}
 
-/* The key columns of one run. */
-typedef struct krun {
-    const void *data[ST_CAT_SORT_KEYS];
-    const char *bytes[ST_CAT_SORT_KEYS];
-    const uint8_t *valid[ST_CAT_SORT_KEYS];
-    uint64_t n, at; /* rows, and the next one to place */
-} krun;
+/* ---- the merge ----------------------------------------------------------------------------- */
 
 typedef struct kmerge {
     const strata_dtype *dt; /* of key k: dt[k] */
     int nk, desc;
-    krun *run;
+    const st_pcol *keys; /* run r's key k: keys[r * nk + k] */
+    const uint64_t *n;   /* rows of run r */
+    uint64_t *at;        /* the next row of run r to place */
     st_pseg *seg;
     size_t nseg, cap;
 } kmerge;
 
 /* Compare row I of run A with row J of run B by the keys; a null comes after every value,
  * ascending and descending, and equals another null (the order the sort wrote). */
-static int key_cmp(const kmerge *m, const krun *a, uint64_t i, const krun *b, uint64_t j)
+static int key_cmp(const kmerge *m, uint32_t a, uint64_t i, uint32_t b, uint64_t j)
 {
+    const st_pcol *ka = &m->keys[(size_t)a * (size_t)m->nk],
+                  *kb = &m->keys[(size_t)b * (size_t)m->nk];
     for (int k = 0; k < m->nk; k++) {
-        int va = st_bit(a->valid[k], i), vb = st_bit(b->valid[k], j), c;
+        int va = st_bit(ka[k].valid, i), vb = st_bit(kb[k].valid, j), c;
         if (!va || !vb) {
             if (va != vb) return va ? -1 : 1;
             continue;
         }
         if (m->dt[k] == STRATA_STR) {
-            const int64_t *oa = a->data[k], *ob = b->data[k];
+            const int64_t *oa = ka[k].data, *ob = kb[k].data;
             size_t la = (size_t)(oa[i + 1] - oa[i]), lb = (size_t)(ob[j + 1] - ob[j]);
-            int x = memcmp(a->bytes[k] + oa[i], b->bytes[k] + ob[j], la < lb ? la : lb);
+            int x = memcmp(ka[k].bytes + oa[i], kb[k].bytes + ob[j], la < lb ? la : lb);
             c = x != 0 ? (x < 0 ? -1 : 1) : (la < lb ? -1 : la > lb);
             if (m->desc) c = -c;
         } else {
-            uint64_t x = st_sort_image(m->dt[k], a->data[k], i, m->desc);
-            uint64_t y = st_sort_image(m->dt[k], b->data[k], j, m->desc);
+            uint64_t x = st_sort_image(m->dt[k], ka[k].data, i, m->desc);
+            uint64_t y = st_sort_image(m->dt[k], kb[k].data, j, m->desc);
             c = x < y ? -1 : x > y;
         }
         if (c != 0) return c;
@@ -235,7 +239,7 @@ static int key_cmp(const kmerge *m, const krun *a, uint64_t i, const krun *b, ui
 /* Whether run A's next row comes before run B's (by key, then by run). */
 static int run_before(const kmerge *m, uint32_t a, uint32_t b)
 {
-    int c = key_cmp(m, &m->run[a], m->run[a].at, &m->run[b], m->run[b].at);
+    int c = key_cmp(m, a, m->at[a], b, m->at[b]);
     return c != 0 ? c < 0 : a < b;
 }
 
@@ -273,21 +277,20 @@ static int emit(kmerge *m, uint32_t r, uint64_t from, uint64_t len)
     return STRATA_OK;
 }
 
-/* The first row of the base at or after its next one whose key is after row I of run D
- * (galloping: the deltas' rows are few and sorted, so most answers are near). */
-static uint64_t base_after(const kmerge *m, const krun *d, uint64_t i)
+/* The first row of run 0 at or after its next one whose key is after row I of run D
+ * (galloping: the other runs' rows are few and sorted, so most answers are near). */
+static uint64_t base_after(const kmerge *m, uint32_t d, uint64_t i)
 {
-    const krun *b = &m->run[0];
-    uint64_t lo = b->at, hi = lo, step = 1;
-    while (hi < b->n && key_cmp(m, b, hi, d, i) <= 0) {
+    uint64_t lo = m->at[0], hi = lo, step = 1, n = m->n[0];
+    while (hi < n && key_cmp(m, 0, hi, d, i) <= 0) {
         lo = hi + 1;
         hi += step;
         step *= 2;
     }
-    if (hi > b->n) hi = b->n;
+    if (hi > n) hi = n;
     while (lo < hi) { /* the answer is in [lo, hi] */
         uint64_t mid = lo + (hi - lo) / 2;
-        if (key_cmp(m, b, mid, d, i) <= 0)
+        if (key_cmp(m, 0, mid, d, i) <= 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -295,63 +298,115 @@ static uint64_t base_after(const kmerge *m, const krun *d, uint64_t i)
     return lo;
 }
 
-/* The merged order of M's runs (base 0, deltas 1..NRUNS-1) as pieces. */
-static int merge_order(kmerge *m, uint32_t nruns)
+int st_merge_order(const strata_dtype *dt, int nk, int desc, const st_pcol *keys, const uint64_t *n,
+                   uint32_t nruns, st_pseg **seg, size_t *nseg)
 {
-    uint32_t *h = malloc(nruns * sizeof *h);
-    if (h == NULL) return STRATA_ENOMEM;
-    size_t n = 0;
-    for (uint32_t r = 1; r < nruns; r++)
-        if (m->run[r].n > 0) h[n++] = r;
-    for (size_t i = n; i-- > 0;) heap_down(m, h, n, i);
-    krun *b = &m->run[0];
-    int rc = STRATA_OK;
-    while (n > 0 && rc == STRATA_OK) {
-        krun *d = &m->run[h[0]];
-        uint64_t e = base_after(m, d, d->at);
-        rc = emit(m, 0, b->at, e - b->at);
-        b->at = e;
-        if (rc == STRATA_OK) rc = emit(m, h[0], d->at, 1);
-        if (++d->at == d->n) h[0] = h[--n];
-        heap_down(m, h, n, 0);
+    kmerge m = {.dt = dt, .nk = nk, .desc = desc, .keys = keys, .n = n};
+    m.at = calloc(nruns + 1, sizeof *m.at);
+    uint32_t *h = malloc((nruns + 1) * sizeof *h);
+    int rc = m.at == NULL || h == NULL ? STRATA_ENOMEM : STRATA_OK;
+    size_t nh = 0;
+    for (uint32_t r = 1; r < nruns && rc == STRATA_OK; r++)
+        if (n[r] > 0) h[nh++] = r;
+    for (size_t i = nh; i-- > 0;) heap_down(&m, h, nh, i);
+    while (nh > 0 && rc == STRATA_OK) {
+        uint32_t d = h[0];
+        uint64_t e = base_after(&m, d, m.at[d]);
+        rc = emit(&m, 0, m.at[0], e - m.at[0]);
+        m.at[0] = e;
+        if (rc == STRATA_OK) rc = emit(&m, d, m.at[d], 1);
+        if (++m.at[d] == n[d]) h[0] = h[--nh];
+        heap_down(&m, h, nh, 0);
     }
-    if (rc == STRATA_OK) rc = emit(m, 0, b->at, b->n - b->at);
+    if (rc == STRATA_OK && nruns > 0) rc = emit(&m, 0, m.at[0], n[0] - m.at[0]);
     free(h);
+    free(m.at);
+    if (rc < 0) {
+        free(m.seg);
+        m.seg = NULL;
+        m.nseg = 0;
+    }
+    *seg = m.seg;
+    *nseg = m.nseg;
     return rc;
+}
+
+/* Run BODY for each piece of rows [R0, R1) of the order SEG: rows [FROM, FROM + LEN) of run RUN,
+ * which go to AT_ rows after R0. */
+#define FOR_PIECES(seg, nseg, r0, r1, body)                                                        \
+    do {                                                                                           \
+        uint64_t pos_ = 0, at_ = 0;                                                                \
+        for (size_t g_ = 0; g_ < (nseg) && pos_ < (r1); g_++) {                                    \
+            const st_pseg *sg_ = &(seg)[g_];                                                       \
+            uint64_t lo_ = pos_ > (r0) ? pos_ : (r0);                                              \
+            uint64_t hi_ = pos_ + sg_->len < (r1) ? pos_ + sg_->len : (r1);                        \
+            pos_ += sg_->len;                                                                      \
+            if (lo_ >= hi_) continue;                                                              \
+            uint32_t run = sg_->run;                                                               \
+            uint64_t from = sg_->from + (lo_ - (pos_ - sg_->len)), len = hi_ - lo_;                \
+            body;                                                                                  \
+            at_ += len;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+uint64_t st_merge_bytes(const st_pseg *seg, size_t nseg, const st_pcol *cols, uint64_t r0,
+                        uint64_t r1)
+{
+    uint64_t total = 0;
+    FOR_PIECES(seg, nseg, r0, r1, {
+        const int64_t *o = cols[run].data;
+        total += (uint64_t)(o[from + len] - o[from]);
+    });
+    return total;
+}
+
+void st_merge_copy(strata_dtype dtype, const st_pseg *seg, size_t nseg, const st_pcol *cols,
+                   uint64_t r0, uint64_t r1, void *out, char *obytes, uint8_t *ovalid)
+{
+    int str = dtype == STRATA_STR;
+    size_t esz = str ? 8 : strata_dtype_size(dtype);
+    uint64_t bat = 0;
+    if (str) ((int64_t *)out)[0] = 0;
+    FOR_PIECES(seg, nseg, r0, r1, {
+        const st_pcol *c = &cols[run];
+        if (str) {
+            const int64_t *o = c->data;
+            int64_t *oo = (int64_t *)out + at_;
+            uint64_t blen = (uint64_t)(o[from + len] - o[from]);
+            if (blen > 0) memcpy(obytes + bat, c->bytes + o[from], blen);
+            for (uint64_t k = 1; k <= len; k++) oo[k] = (int64_t)bat + (o[from + k] - o[from]);
+            bat += blen;
+        } else {
+            memcpy((char *)out + at_ * esz, (const char *)c->data + from * esz, len * esz);
+        }
+        if (ovalid != NULL) st_bits_copy(ovalid, at_, c->valid, from, len);
+    });
 }
 
 /* Find the merged order of partition P of S. */
 static int part_order(strata_snapshot *s, uint64_t p)
 {
     st_part *pt = &s->parts[p];
-    size_t nc = (size_t)s->schema.ncols;
     int nk = abs(s->sort_keys);
     strata_dtype dt[ST_CAT_SORT_KEYS];
     for (int k = 0; k < nk; k++) dt[k] = (strata_dtype)s->schema.cat[1 + k].dtype;
-    kmerge m = {.dt = dt, .nk = nk, .desc = s->sort_keys < 0};
-    m.run = calloc(pt->nruns, sizeof *m.run);
-    int rc = m.run == NULL ? STRATA_ENOMEM : STRATA_OK;
+    st_pcol *keys = calloc(pt->nruns * (size_t)nk + 1, sizeof *keys);
+    uint64_t *n = calloc(pt->nruns + 1, sizeof *n);
+    int rc = keys == NULL || n == NULL ? STRATA_ENOMEM : STRATA_OK;
     for (uint64_t r = 0; r < pt->nruns && rc == STRATA_OK; r++) {
         uint64_t pb = pt->run0 + r;
-        m.run[r].n = (uint64_t)s->pbatches[pb].nrows;
+        n[r] = (uint64_t)s->pbatches[pb].nrows;
         for (int k = 0; k < nk && rc == STRATA_OK; k++) {
             if ((rc = map_run_col(s, pb, 1 + k)) < 0) break;
-            size_t i = pb * nc + (size_t)(1 + k);
-            m.run[r].data[k] = s->pmaps[0][i].data;
-            m.run[r].bytes[k] = s->pmaps[1][i].data;
-            m.run[r].valid[k] =
-                s->pbcols[i].valid_file[0] ? (const uint8_t *)s->pmaps[2][i].data : NULL;
+            keys[r * (size_t)nk + (size_t)k] = run_col(s, pb, 1 + k);
         }
     }
-    if (rc == STRATA_OK) rc = merge_order(&m, (uint32_t)pt->nruns);
+    if (rc == STRATA_OK)
+        rc = st_merge_order(dt, nk, s->sort_keys < 0, keys, n, (uint32_t)pt->nruns, &pt->seg,
+                            &pt->nseg);
     if (rc == STRATA_ENOMEM) rc = st_error(st_pool_err(s->pool), rc, "out of memory merging");
-    if (rc == STRATA_OK) {
-        pt->seg = m.seg;
-        pt->nseg = m.nseg;
-    } else {
-        free(m.seg);
-    }
-    free(m.run);
+    free(keys);
+    free(n);
     return rc;
 }
 
@@ -370,46 +425,24 @@ static void *heap_map(st_npy_map *m, size_t bytes, strata_dtype dtype, uint64_t 
     return p;
 }
 
-/* Copy the pieces of partition PT's column COL (its runs' files mapped) into MAPS. */
+/* Copy partition PT's column COL (its runs' files mapped) into MAPS. */
 static int copy_pieces(strata_snapshot *s, const st_part *pt, int col, uint64_t n, int nulls,
                        st_npy_map *maps[ST_BCOL_FILES])
 {
-    size_t nc = (size_t)s->schema.ncols;
     strata_dtype dt = (strata_dtype)s->schema.cat[col].dtype;
     int str = dt == STRATA_STR;
     size_t esz = str ? 8 : strata_dtype_size(dt);
-    uint64_t nbytes = 0;
-    for (uint64_t r = 0; str && r < pt->nruns; r++)
-        nbytes += s->pmaps[1][(pt->run0 + r) * nc + (size_t)col].info.count;
+    st_pcol *cols = calloc(pt->nruns + 1, sizeof *cols);
+    if (cols == NULL) return STRATA_ENOMEM;
+    for (uint64_t r = 0; r < pt->nruns; r++) cols[r] = run_col(s, pt->run0 + r, col);
+    uint64_t nbytes = str ? st_merge_bytes(pt->seg, pt->nseg, cols, 0, n) : 0;
     char *out = heap_map(maps[0], (n + (uint64_t)str) * esz, str ? STRATA_I64 : dt, n + str);
     char *ob = str ? heap_map(maps[1], nbytes, STRATA_U8, nbytes) : NULL;
     uint8_t *ov = nulls ? heap_map(maps[2], st_bits_bytes(n), STRATA_U8, st_bits_bytes(n)) : NULL;
-    if (out == NULL || (str && ob == NULL) || (nulls && ov == NULL)) return STRATA_ENOMEM;
-    uint64_t at = 0, bat = 0;
-    if (str) ((int64_t *)(void *)out)[0] = 0;
-    for (size_t g = 0; g < pt->nseg; g++) {
-        const st_pseg *sg = &pt->seg[g];
-        size_t i = (pt->run0 + sg->run) * nc + (size_t)col;
-        const char *src = s->pmaps[0][i].data;
-        if (str) {
-            const int64_t *o = (const int64_t *)(const void *)src;
-            int64_t *oo = (int64_t *)(void *)out;
-            uint64_t len = (uint64_t)(o[sg->from + sg->len] - o[sg->from]);
-            memcpy(ob + bat, s->pmaps[1][i].data + o[sg->from], len);
-            for (uint64_t k = 1; k <= sg->len; k++)
-                oo[at + k] = (int64_t)bat + (o[sg->from + k] - o[sg->from]);
-            bat += len;
-        } else {
-            memcpy(out + at * esz, src + sg->from * esz, sg->len * esz);
-        }
-        if (nulls) {
-            const uint8_t *v =
-                s->pbcols[i].valid_file[0] ? (const uint8_t *)s->pmaps[2][i].data : NULL;
-            st_bits_copy(ov, at, v, sg->from, sg->len);
-        }
-        at += sg->len;
-    }
-    return STRATA_OK;
+    int rc = out == NULL || (str && ob == NULL) || (nulls && ov == NULL) ? STRATA_ENOMEM : 0;
+    if (rc == STRATA_OK) st_merge_copy(dt, pt->seg, pt->nseg, cols, 0, n, out, ob, ov);
+    free(cols);
+    return rc;
 }
 
 int st_parts_map(strata_snapshot *s, uint64_t batch, int col)

@@ -148,6 +148,39 @@ const uint64_t *st_snapshot_row_start(const strata_snapshot *s);
 /* The pool S was opened on (whose error context records S's failures). */
 strata_pool *st_snapshot_pool(const strata_snapshot *s);
 
+/* ---- sorted runs (partition.c): the merge of a partition's runs ------------------------------ */
+
+/* A piece of a merged order: rows [FROM, FROM + LEN) of run RUN. */
+typedef struct st_pseg {
+    uint64_t from, len;
+    uint32_t run;
+} st_pseg;
+
+/* One column of one run: values (strings: int64 offsets, string i at BYTES + off[i]) and the
+ * validity bitmap (NULL: no nulls). */
+typedef struct st_pcol {
+    const void *data;
+    const char *bytes;
+    const uint8_t *valid;
+} st_pcol;
+
+/* The stable merge of NRUNS runs, each sorted by the same NK key columns of types DT (DESC: the
+ * sort was descending; a null after every value, NaN after every number): KEYS[r * NK + k] is
+ * key K of run R, N[r] its rows. Run 0 should be the largest (its rows are placed by galloping;
+ * every other run's row costs a heap step). Equal keys go to the earlier run. The order is
+ * *SEG (*NSEG pieces, malloc'ed). */
+int st_merge_order(const strata_dtype *dt, int nk, int desc, const st_pcol *keys, const uint64_t *n,
+                   uint32_t nruns, st_pseg **seg, size_t *nseg);
+
+/* Rows [R0, R1) of the merged order SEG (NSEG pieces) of runs whose column of DTYPE is COLS[run]:
+ * the values into OUT (strings: R1 - R0 + 1 offsets from 0, the bytes into OBYTES, which has
+ * room for st_merge_bytes() of them), the validity into OVALID unless it is NULL. */
+void st_merge_copy(strata_dtype dtype, const st_pseg *seg, size_t nseg, const st_pcol *cols,
+                   uint64_t r0, uint64_t r1, void *out, char *obytes, uint8_t *ovalid);
+/* The bytes of the strings of rows [R0, R1) of that order. */
+uint64_t st_merge_bytes(const st_pseg *seg, size_t nseg, const st_pcol *cols, uint64_t r0,
+                        uint64_t r1);
+
 /* The store's part of a check or gc (pool/walk.h, src/check). */
 /* Datasets of region REG (ONLY_NAME: just that one): verify their files (not in gc), sweep their
  * garbage (gc), find the orphans in their directories; their directory names go to

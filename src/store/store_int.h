@@ -39,12 +39,6 @@ struct strata_batch {
     int64_t created_ns;
 };
 
-/* A piece of a partition's merged order: rows [FROM, FROM + LEN) of its run RUN. */
-typedef struct st_pseg {
-    uint64_t from, len;
-    uint32_t run;
-} st_pseg;
-
 /* A partition of a sorted dataset, as a snapshot shows it: one batch, the merge of its runs,
  * the physical batches [RUN0, RUN0 + NRUNS) of the snapshot (sorted by partition, then run). */
 typedef struct st_part {
