@@ -1053,7 +1053,7 @@ static int direct_sort(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_
  * the rows stay those of the stable sort of the whole source. */
 
 #define LSM_GAP      ((int64_t)1 << 32) /* between the numbers of new partitions */
-#define LSM_MAX_RUNS 32                 /* a partition of this many runs is compacted */
+#define LSM_MAX_RUNS 64                 /* a partition of this many runs is compacted */
 
 typedef struct lpart {
     int64_t part, next;  /* its number, and the next partition's (or part + LSM_GAP) */
@@ -1172,13 +1172,15 @@ static int lsm_route(st_upd_job *j, const plan *p, const st_table *t, const size
 }
 
 /* Whether partition Q, taking K new rows, is compacted: its deltas pass a share of its base
- * (between 1/4 and 7/16, by partition, so that partitions filled alike are not all compacted by
- * the same update), or its runs pass LSM_MAX_RUNS. */
+ * (1/2, 5/8, 3/4 or 7/8, by partition, so that partitions filled alike are not all compacted by
+ * the same update), or its runs pass LSM_MAX_RUNS. Each compaction rewrites the base: the larger
+ * the share, the fewer times a row is rewritten ((1 + share) / share), and the more rows a
+ * reader merges. */
 static int lsm_full(const lpart *q, uint64_t k)
 {
     uint64_t h = (uint64_t)q->part * 0x9E3779B97F4A7C15ull;
     h = (h ^ h >> 29) * 0x9E3779B97F4A7C15ull;
-    uint64_t share = 4 + (h >> 62);
+    uint64_t share = 8 + 2 * (h >> 62);
     return q->nruns + 1 > LSM_MAX_RUNS || (q->delta_rows + k) * 16 > q->base_rows * share;
 }
 
@@ -1213,8 +1215,7 @@ static int mem_col(st_upd_job *j, const st_table *t, int c, uint64_t lo, uint64_
     return STRATA_OK;
 }
 
-/* A compaction: partition Q's runs (NR with its new rows, the last) in one order SEG, written
- * column by column into M new bases of PER rows (the last may have fewer). */
+/* A compaction: partition Q's runs (NR with its new rows, the last) in one order SEG. */
 typedef struct lcomp {
     const lpart *q;
     const size_t *ord;
@@ -1223,49 +1224,51 @@ typedef struct lcomp {
     uint64_t *n;
     st_pseg *seg;
     size_t nseg;
-    st_npy_map (*maps)[3];     /* per run */
-    st_pcol *cols;             /* per run (and per key, while ordering) */
-    uint8_t *vown[ST_TBL_MAX]; /* the new rows' validity, from bit 0, per column mapped */
 } lcomp;
 
-/* Map column C of every run of L into L->cols[r * STRIDE + AT]. */
-static int lcomp_map(st_upd_job *j, lcomp *l, int c, size_t stride, size_t at)
+/* Column C of every run of L into COLS[r * STRIDE] (mapped into MAPS alike; the new rows'
+ * validity, copied, into *VOWN). */
+static int lcomp_map(st_upd_job *j, const lcomp *l, int c, size_t stride, st_npy_map (*maps)[3],
+                     st_pcol *cols, uint8_t **vown)
 {
     int rc = STRATA_OK;
     for (uint32_t r = 0; r < l->nr && rc == STRATA_OK; r++) {
-        st_pcol *out = &l->cols[r * stride + at];
         if (r < l->q->nruns)
-            rc =
-                wb_col(j, &ST_UPD_WB(j, l->ord[l->q->first + r]), c, l->maps[r * stride + at], out);
+            rc = wb_col(j, &ST_UPD_WB(j, l->ord[l->q->first + r]), c, maps[r * stride],
+                        &cols[r * stride]);
         else
-            rc = mem_col(j, l->t, c, l->q->lo, l->q->hi, &l->vown[at], out);
+            rc = mem_col(j, l->t, c, l->q->lo, l->q->hi, vown, &cols[r * stride]);
     }
     return rc;
 }
 
-static void lcomp_unmap(lcomp *l, size_t nmaps)
+static void maps_unmap(st_npy_map (*maps)[3], size_t n)
 {
-    for (size_t i = 0; i < nmaps; i++)
-        for (int f = 0; f < 3; f++) st_npy_unmap(&l->maps[i][f]);
+    for (size_t i = 0; i < n; i++)
+        for (int f = 0; f < 3; f++) st_npy_unmap(&maps[i][f]);
 }
 
 /* Column C of the M new bases OW (PER rows each, TOTAL in all) from L's runs. */
-static int lcomp_column(st_upd_job *j, lcomp *l, int c, st_upd_outw *ow, uint64_t m, uint64_t per,
-                        uint64_t total)
+static int lcomp_column(st_upd_job *j, const lcomp *l, int c, st_upd_outw *ow, uint64_t m,
+                        uint64_t per, uint64_t total)
 {
-    int rc = lcomp_map(j, l, c, 1, 0), nulls = 0;
+    st_npy_map(*maps)[3] = calloc(l->nr, sizeof *maps);
+    st_pcol *cols = calloc(l->nr, sizeof *cols);
+    uint8_t *vown = NULL;
+    int rc = maps == NULL || cols == NULL ? STRATA_ENOMEM : STRATA_OK, nulls = 0;
+    if (rc == STRATA_OK) rc = lcomp_map(j, l, c, 1, maps, cols, &vown);
     strata_dtype dt = (strata_dtype)j->sch.cat[c].dtype;
     size_t esz = dt == STRATA_STR ? 8 : strata_dtype_size(dt);
-    for (uint32_t r = 0; r < l->nr; r++) nulls |= l->cols[r].valid != NULL;
+    for (uint32_t r = 0; r < l->nr && rc == STRATA_OK; r++) nulls |= cols[r].valid != NULL;
     for (uint64_t k = 0; k < m && rc == STRATA_OK; k++) {
         uint64_t r0 = k * per, r1 = r0 + per < total ? r0 + per : total, rows = r1 - r0;
-        uint64_t nb = dt == STRATA_STR ? st_merge_bytes(l->seg, l->nseg, l->cols, r0, r1) : 0;
+        uint64_t nb = dt == STRATA_STR ? st_merge_bytes(l->seg, l->nseg, cols, r0, r1) : 0;
         char *out = st_alloc_big((rows + 1) * esz), *ob = malloc(nb + 1);
         uint8_t *ov = nulls ? malloc(st_bits_bytes(rows) + 1) : NULL;
         if (out == NULL || ob == NULL || (nulls && ov == NULL)) {
-            rc = st_error(j->err, STRATA_ENOMEM, "out of memory compacting a partition");
+            rc = STRATA_ENOMEM;
         } else {
-            st_merge_copy(dt, l->seg, l->nseg, l->cols, r0, r1, out, ob, ov);
+            st_merge_copy(dt, l->seg, l->nseg, cols, r0, r1, out, ob, ov);
             rc = dt == STRATA_STR
                      ? st_colw_append_str_valid(j->err, &ow[k].w[c], (const int64_t *)(void *)out,
                                                 ob, ov, 0, rows)
@@ -1275,7 +1278,33 @@ static int lcomp_column(st_upd_job *j, lcomp *l, int c, st_upd_outw *ow, uint64_
         free(ob);
         free(ov);
     }
-    lcomp_unmap(l, l->nr);
+    if (maps != NULL) maps_unmap(maps, l->nr);
+    free(maps);
+    free(cols);
+    free(vown);
+    return rc;
+}
+
+/* The merged order of L's runs, from their keys. */
+static int lcomp_order(st_upd_job *j, const plan *p, lcomp *l)
+{
+    size_t nk = (size_t)p->nk, n = l->nr * nk;
+    st_npy_map(*maps)[3] = calloc(n, sizeof *maps);
+    st_pcol *keys = calloc(n, sizeof *keys);
+    uint8_t *vown[ST_TBL_MAX] = {NULL};
+    strata_dtype dt[ST_TBL_MAX];
+    int rc = maps == NULL || keys == NULL ? STRATA_ENOMEM : STRATA_OK;
+    for (size_t k = 0; k < nk && rc == STRATA_OK; k++) {
+        dt[k] = (strata_dtype)j->sch.cat[1 + k].dtype;
+        rc = lcomp_map(j, l, 1 + (int)k, nk, maps + k, keys + k, &vown[k]);
+    }
+    if (rc == STRATA_OK)
+        rc = st_merge_order(dt, p->nk, p->sp->desc, keys, l->n, l->nr, &l->seg, &l->nseg);
+    if (rc == STRATA_ENOMEM) rc = st_error(j->err, rc, "out of memory compacting a partition");
+    if (maps != NULL) maps_unmap(maps, n);
+    free(maps);
+    free(keys);
+    for (size_t k = 0; k < nk; k++) free(vown[k]);
     return rc;
 }
 
@@ -1284,25 +1313,11 @@ static int lsm_compact(st_upd_job *j, const plan *p, const lpart *q, const size_
                        const st_table *t)
 {
     lcomp l = {.q = q, .ord = ord, .t = t, .nr = (uint32_t)q->nruns + (q->hi > q->lo)};
-    size_t nk = (size_t)p->nk, nmaps = l.nr * nk;
     l.n = calloc(l.nr, sizeof *l.n);
-    l.maps = calloc(nmaps, sizeof *l.maps);
-    l.cols = calloc(nmaps, sizeof *l.cols);
-    strata_dtype dt[ST_TBL_MAX];
-    int rc = l.n == NULL || l.maps == NULL || l.cols == NULL
-                 ? st_error(j->err, STRATA_ENOMEM, "out of memory compacting a partition")
-                 : STRATA_OK;
-    /* The order, from the keys of every run. */
+    int rc = l.n == NULL ? st_error(j->err, STRATA_ENOMEM, "out of memory") : STRATA_OK;
     for (uint32_t r = 0; r < l.nr && rc == STRATA_OK; r++)
         l.n[r] = r < q->nruns ? (uint64_t)ST_UPD_WB(j, ord[q->first + r]).b.nrows : q->hi - q->lo;
-    for (size_t k = 0; k < nk && rc == STRATA_OK; k++) {
-        dt[k] = (strata_dtype)j->sch.cat[1 + k].dtype;
-        rc = lcomp_map(j, &l, 1 + (int)k, nk, k);
-    }
-    if (rc == STRATA_OK &&
-        (rc = st_merge_order(dt, p->nk, p->sp->desc, l.cols, l.n, l.nr, &l.seg, &l.nseg)) < 0)
-        rc = st_error(j->err, rc, "out of memory compacting a partition");
-    lcomp_unmap(&l, nmaps);
+    if (rc == STRATA_OK) rc = lcomp_order(j, p, &l);
     /* Bases of at most the output batch size, numbered between Q and the next partition. */
     uint64_t total = q->base_rows + q->delta_rows + (q->hi - q->lo);
     uint64_t m = (total + j->out_rows - 1) / j->out_rows;
@@ -1316,8 +1331,15 @@ static int lsm_compact(st_upd_job *j, const plan *p, const lpart *q, const size_
     if (rc == STRATA_OK && ow == NULL) rc = st_error(j->err, STRATA_ENOMEM, "out of memory");
     uint64_t open = 0;
     for (; open < m && rc == STRATA_OK; open++) rc = st_upd_out_begin(j, &ow[open], p->nc);
-    for (int c = 0; c < p->nc && rc == STRATA_OK; c++)
-        rc = lcomp_column(j, &l, c, ow, m, per, total);
+    /* The columns on the threads: each is copied, hashed, summarised and written on its own. */
+    int crc[ST_TBL_MAX];
+    for (int c = 0; c < p->nc; c++) crc[c] = STRATA_OK;
+    if (rc == STRATA_OK) {
+#pragma omp parallel for num_threads(j->nt) schedule(dynamic, 1)
+        for (int c = 0; c < p->nc; c++) crc[c] = lcomp_column(j, &l, c, ow, m, per, total);
+    }
+    for (int c = 0; c < p->nc && rc == STRATA_OK; c++) rc = crc[c];
+    if (rc == STRATA_ENOMEM) rc = st_error(j->err, rc, "out of memory compacting a partition");
     j->lsm.delta = 0;
     j->lsm.part = q->part;
     j->lsm.step = step;
@@ -1331,10 +1353,7 @@ static int lsm_compact(st_upd_job *j, const plan *p, const lpart *q, const size_
     j->st->parts_compacted++;
     free(ow);
     free(l.n);
-    free(l.maps);
-    free(l.cols);
     free(l.seg);
-    for (int c = 0; c < ST_TBL_MAX; c++) free(l.vown[c]);
     return rc;
 }
 

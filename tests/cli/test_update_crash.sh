@@ -2,8 +2,8 @@
 # Crash: `strata update` is killed with SIGKILL at random points (STRATA_CRASH_PER_PATH trials,
 # default 50, of each of incremental, --full, and --mem 1M, where sorts spill runs to disk;
 # STRATA_LONG=1: 1000 of each); a rerun must give the same bytes as an uninterrupted update, and
-# check must pass. The full sort is stored as partitions of 30000 rows; the new rows (a third of
-# the old) make the incremental update compact some of them and add delta runs to the others.
+# check must pass. The full sort is stored as partitions of 30000 rows; the new rows (two thirds
+# of the old) make the incremental update compact some of them and add delta runs to the others.
 # KEEP=1 keeps the scratch directory.
 set -uo pipefail
 S=$1
@@ -17,7 +17,7 @@ ROWS=${STRATA_CRASH_ROWS:-60000}
 P=$T/state
 export STRATA_POOL=$P
 "$S" init >/dev/null
-for i in 1 2 3 4; do
+for i in 1 2 3 4 5; do
     "$S" demo taxi "$ROWS" "$T/h$i.csv" --seed "$i" --start $((1704067200 + i * 3600)) >/dev/null
 done
 q() { "$S" "$@" >/dev/null 2>&1 || { echo "FAIL: strata $*"; fails=$((fails + 1)); }; }
@@ -34,7 +34,7 @@ q column taxi/trips.flag --scatter taxi/expensive.fare --default 0
 B="--batch-rows $((ROWS / 2))"
 q update $B
 # New batches arrive: the state every trial starts from.
-q ingest taxi/trips "$T/h4.csv" --batch-rows $((ROWS / 2))
+q ingest taxi/trips "$T/h4.csv" "$T/h5.csv" --batch-rows $((ROWS / 2))
 OUTS="expensive runs byfare zones top trips"
 export_all() { # POOL DIR
     mkdir -p "$2"
