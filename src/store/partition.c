@@ -347,6 +347,7 @@ int st_merge_order(const strata_dtype *dt, int nk, int desc, const st_pcol *keys
             body;                                                                                  \
             at_ += len;                                                                            \
         }                                                                                          \
+        (void)at_;                                                                                 \
     } while (0)
 
 uint64_t st_merge_bytes(const st_pseg *seg, size_t nseg, const st_pcol *cols, uint64_t r0,
