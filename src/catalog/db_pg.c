@@ -8,18 +8,19 @@
  * first statement, and a write outside a transaction runs in one of its own; reads never wait.
  * Between transactions a lost connection is re-established once before it is reported; inside
  * one it fails the transaction (the server rolls it back), so a publish is whole or absent.
- * libpq's notices go nowhere: the library does not print.
+ * libpq's notices go nowhere: the library does not print. libpq is loaded by the first open
+ * (pqlib.h), and called through its table.
  */
 #include "catalog/db_pg.h"
 
 #include <ctype.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <xxhash.h>
 
+#include "catalog/pqlib.h"
 #include "util/vec.h"
 
 /* ---- the dialect: SQLite's SQL as PostgreSQL's ---------------------------------------------- */
@@ -142,6 +143,7 @@ char *st_pg_translate(const char *sql, int *nparams)
 enum { OID_BYTEA = 17, OID_INT8 = 20, OID_TEXT = 25, OID_FLOAT8 = 701 };
 
 struct st_pg {
+    const st_pqlib *pq; /* libpq, loaded by the first open */
     PGconn *c;
     char schema[128];
     int64_t lock_key; /* the advisory lock of the pool's writers */
@@ -181,15 +183,15 @@ static void quiet(void *arg, const char *message)
 /* Record PostgreSQL's message of R (or the connection's) and map its SQLSTATE. */
 static st_db_rc fail(st_pg *pg, const PGresult *r)
 {
-    const char *m = r != NULL ? PQresultErrorMessage(r) : "";
-    if (m == NULL || m[0] == '\0') m = PQerrorMessage(pg->c);
+    const char *m = r != NULL ? pg->pq->PQresultErrorMessage(r) : "";
+    if (m == NULL || m[0] == '\0') m = pg->pq->PQerrorMessage(pg->c);
     snprintf(pg->msg, sizeof pg->msg, "%s", m != NULL ? m : "");
     for (char *c = pg->msg; *c; c++) /* one line, for people and logs */
         if (*c == '\n' || *c == '\t') *c = ' ';
     size_t len = strlen(pg->msg);
     while (len > 0 && (pg->msg[len - 1] == '\n' || pg->msg[len - 1] == ' ')) pg->msg[--len] = '\0';
-    const char *st = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    if (PQstatus(pg->c) != CONNECTION_OK || st == NULL) return ST_DB_CONN;
+    const char *st = r != NULL ? pg->pq->PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    if (pg->pq->PQstatus(pg->c) != CONNECTION_OK || st == NULL) return ST_DB_CONN;
     if (strncmp(st, "08", 2) == 0) return ST_DB_CONN;
     if (strcmp(st, "23503") == 0) return ST_DB_FOREIGN;
     if (strncmp(st, "23", 2) == 0) return ST_DB_UNIQUE;
@@ -207,18 +209,18 @@ static st_db_rc fail(st_pg *pg, const PGresult *r)
 /* Run SQL (no parameters) on the connection as it is. */
 static st_db_rc raw(st_pg *pg, const char *sql)
 {
-    PGresult *r = PQexec(pg->c, sql);
-    ExecStatusType t = PQresultStatus(r);
+    PGresult *r = pg->pq->PQexec(pg->c, sql);
+    ExecStatusType t = pg->pq->PQresultStatus(r);
     st_db_rc rc = t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK ? ST_DB_OK : fail(pg, r);
     /* a COMMIT of a transaction that failed is answered with ROLLBACK */
     if (rc == ST_DB_OK && strncasecmp(sql, "COMMIT", 6) == 0 &&
-        strcmp(PQcmdStatus(r), "ROLLBACK") == 0) {
+        strcmp(pg->pq->PQcmdStatus(r), "ROLLBACK") == 0) {
         snprintf(pg->msg, sizeof pg->msg,
                  "the transaction had failed and was rolled back instead of committed");
         rc = ST_DB_ERROR;
     }
-    if (rc == ST_DB_OK && t == PGRES_COMMAND_OK) pg->changes = atoll(PQcmdTuples(r));
-    PQclear(r);
+    if (rc == ST_DB_OK && t == PGRES_COMMAND_OK) pg->changes = atoll(pg->pq->PQcmdTuples(r));
+    pg->pq->PQclear(r);
     return rc;
 }
 
@@ -226,7 +228,7 @@ static st_db_rc raw(st_pg *pg, const char *sql)
 static st_db_rc session(st_pg *pg, int create)
 {
     char sql[320];
-    PQsetNoticeProcessor(pg->c, quiet, NULL);
+    pg->pq->PQsetNoticeProcessor(pg->c, quiet, NULL);
     /* a node that dies without closing its connection: the server notices within about a
      * minute (TCP keepalives; not needed on a Unix socket) and releases its session's locks */
     st_db_rc rc = raw(pg, "SET client_min_messages = warning; SET tcp_keepalives_idle = 30; "
@@ -256,6 +258,8 @@ st_db_rc st_pg_open(const char *conninfo, const char *schema, int create, int co
         return ST_DB_ERROR;
     }
     snprintf(pg->schema, sizeof pg->schema, "%s", schema);
+    pg->pq = st_pq_load(pg->msg, sizeof pg->msg);
+    if (pg->pq == NULL) return ST_DB_ERROR;
     char key[160];
     snprintf(key, sizeof key, "strata catalog %s", schema);
     pg->lock_key = (int64_t)XXH64(key, strlen(key), 0);
@@ -268,16 +272,16 @@ st_db_rc st_pg_open(const char *conninfo, const char *schema, int create, int co
     snprintf(app, sizeof app, "strata:%.56s", schema); /* PostgreSQL keeps 63 bytes */
     const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
     const char *vals[] = {timeout, app, conninfo, NULL};
-    pg->c = PQconnectdbParams(keys, vals, 1);
+    pg->c = pg->pq->PQconnectdbParams(keys, vals, 1);
     if (pg->c == NULL) return ST_DB_NOMEM;
-    if (PQstatus(pg->c) != CONNECTION_OK) return fail(pg, NULL);
+    if (pg->pq->PQstatus(pg->c) != CONNECTION_OK) return fail(pg, NULL);
     return session(pg, create);
 }
 
 void st_pg_close(st_pg *pg)
 {
     if (pg == NULL) return;
-    if (pg->c != NULL) PQfinish(pg->c);
+    if (pg->c != NULL) pg->pq->PQfinish(pg->c);
     free(pg);
 }
 
@@ -302,16 +306,16 @@ void st_pg_set_lock_timeout(st_pg *pg, int ms)
 /* Between transactions: a connection the server dropped is made again, once. */
 static st_db_rc ensure(st_pg *pg)
 {
-    if (PQstatus(pg->c) == CONNECTION_OK) return ST_DB_OK;
+    if (pg->pq->PQstatus(pg->c) == CONNECTION_OK) return ST_DB_OK;
     if (pg->in_tx) {
         snprintf(pg->msg, sizeof pg->msg,
                  "the connection to the catalog was lost inside a transaction: nothing of it "
                  "was committed");
         return ST_DB_CONN;
     }
-    PQreset(pg->c);
+    pg->pq->PQreset(pg->c);
     pg->epoch++; /* its prepared statements are gone */
-    if (PQstatus(pg->c) != CONNECTION_OK) return fail(pg, NULL);
+    if (pg->pq->PQstatus(pg->c) != CONNECTION_OK) return fail(pg, NULL);
     return session(pg, 0);
 }
 
@@ -320,7 +324,7 @@ static st_db_rc ensure(st_pg *pg)
  * more: what a long-running `watch` or `serve` needs after a server restart. */
 static int reconnected(st_pg *pg, st_db_rc rc)
 {
-    return rc == ST_DB_CONN && !pg->in_tx && PQstatus(pg->c) != CONNECTION_OK &&
+    return rc == ST_DB_CONN && !pg->in_tx && pg->pq->PQstatus(pg->c) != CONNECTION_OK &&
            ensure(pg) == ST_DB_OK;
 }
 
@@ -336,7 +340,7 @@ st_db_rc st_pg_begin(st_pg *pg, int exclusive)
     if (reconnected(pg, rc)) rc = raw(pg, sql);
     if (rc == ST_DB_OK) {
         pg->in_tx = 1;
-    } else if (PQtransactionStatus(pg->c) != PQTRANS_IDLE) {
+    } else if (pg->pq->PQtransactionStatus(pg->c) != PQTRANS_IDLE) {
         char keep[sizeof pg->msg];
         memcpy(keep, pg->msg, sizeof keep);
         raw(pg, "ROLLBACK");
@@ -366,10 +370,11 @@ int st_pg_in_tx(const st_pg *pg)
 
 int64_t st_pg_last_id(st_pg *pg)
 {
-    PGresult *r = PQexec(pg->c, "SELECT lastval()");
-    int64_t id =
-        PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? atoll(PQgetvalue(r, 0, 0)) : 0;
-    PQclear(r);
+    PGresult *r = pg->pq->PQexec(pg->c, "SELECT lastval()");
+    int64_t id = pg->pq->PQresultStatus(r) == PGRES_TUPLES_OK && pg->pq->PQntuples(r) == 1
+                     ? atoll(pg->pq->PQgetvalue(r, 0, 0))
+                     : 0;
+    pg->pq->PQclear(r);
     return id;
 }
 
@@ -474,9 +479,9 @@ static st_db_rc prepare_named(st_pgstmt *s)
         raw(pg, sql);
     }
     snprintf(s->pname, sizeof s->pname, "strata_%d", ++pg->named);
-    PGresult *r = PQprepare(pg->c, s->pname, s->sql, s->n, s->types);
-    st_db_rc rc = PQresultStatus(r) == PGRES_COMMAND_OK ? ST_DB_OK : fail(pg, r);
-    PQclear(r);
+    PGresult *r = pg->pq->PQprepare(pg->c, s->pname, s->sql, s->n, s->types);
+    st_db_rc rc = pg->pq->PQresultStatus(r) == PGRES_COMMAND_OK ? ST_DB_OK : fail(pg, r);
+    pg->pq->PQclear(r);
     if (rc != ST_DB_OK) {
         s->pname[0] = '\0';
         return rc;
@@ -492,13 +497,14 @@ static st_db_rc send_stmt(st_pgstmt *s)
     st_pg *pg = s->pg;
     st_db_rc rc = s->persistent ? prepare_named(s) : ST_DB_OK;
     if (rc == ST_DB_OK) {
-        s->res = s->pname[0] != '\0'
-                     ? PQexecPrepared(pg->c, s->pname, s->n, s->vals, s->lens, s->fmts, 0)
-                     : PQexecParams(pg->c, s->sql, s->n, s->types, s->vals, s->lens, s->fmts, 0);
-        ExecStatusType t = PQresultStatus(s->res);
+        s->res =
+            s->pname[0] != '\0'
+                ? pg->pq->PQexecPrepared(pg->c, s->pname, s->n, s->vals, s->lens, s->fmts, 0)
+                : pg->pq->PQexecParams(pg->c, s->sql, s->n, s->types, s->vals, s->lens, s->fmts, 0);
+        ExecStatusType t = pg->pq->PQresultStatus(s->res);
         if (t == PGRES_TUPLES_OK || t == PGRES_COMMAND_OK) {
-            s->nrows = t == PGRES_TUPLES_OK ? PQntuples(s->res) : 0;
-            if (t == PGRES_COMMAND_OK) pg->changes = atoll(PQcmdTuples(s->res));
+            s->nrows = t == PGRES_TUPLES_OK ? pg->pq->PQntuples(s->res) : 0;
+            if (t == PGRES_COMMAND_OK) pg->changes = atoll(pg->pq->PQcmdTuples(s->res));
         } else {
             rc = fail(pg, s->res);
         }
@@ -515,7 +521,7 @@ static st_db_rc run(st_pgstmt *s)
     if (own_tx && (rc = st_pg_begin(pg, 0)) != ST_DB_OK) return rc;
     if (rc == ST_DB_OK) rc = send_stmt(s);
     if (reconnected(pg, rc)) { /* a read outside a transaction (a write has its own) */
-        PQclear(s->res);
+        s->pg->pq->PQclear(s->res);
         s->res = NULL;
         rc = send_stmt(s);
     }
@@ -538,7 +544,7 @@ st_db_rc st_pg_step(st_pgstmt *s)
         st_db_rc rc = run(s);
         if (rc != ST_DB_OK) return rc;
     }
-    if (s->blob != NULL) PQfreemem(s->blob);
+    if (s->blob != NULL) s->pg->pq->PQfreemem(s->blob);
     s->blob = NULL;
     if (s->row < s->nrows) s->row++;
     return s->row < s->nrows ? ST_DB_ROW : ST_DB_DONE;
@@ -546,10 +552,10 @@ st_db_rc st_pg_step(st_pgstmt *s)
 
 static const char *value(st_pgstmt *s, int c)
 {
-    if (s->res == NULL || s->row < 0 || s->row >= s->nrows || c < 0 || c >= PQnfields(s->res) ||
-        PQgetisnull(s->res, s->row, c))
+    if (s->res == NULL || s->row < 0 || s->row >= s->nrows || c < 0 ||
+        c >= s->pg->pq->PQnfields(s->res) || s->pg->pq->PQgetisnull(s->res, s->row, c))
         return NULL;
-    return PQgetvalue(s->res, s->row, c);
+    return s->pg->pq->PQgetvalue(s->res, s->row, c);
 }
 
 int64_t st_pg_col_int64(st_pgstmt *s, int c)
@@ -576,8 +582,8 @@ const void *st_pg_col_blob(st_pgstmt *s, int c, size_t *n)
 {
     const char *v = value(s, c);
     if (v != NULL && (s->blob == NULL || s->blob_col != c)) {
-        if (s->blob != NULL) PQfreemem(s->blob);
-        s->blob = PQunescapeBytea((const unsigned char *)v, &s->blen);
+        if (s->blob != NULL) s->pg->pq->PQfreemem(s->blob);
+        s->blob = s->pg->pq->PQunescapeBytea((const unsigned char *)v, &s->blen);
         s->blob_col = c;
     }
     if (n != NULL) *n = v != NULL && s->blob != NULL ? s->blen : 0;
@@ -591,18 +597,18 @@ int st_pg_col_null(st_pgstmt *s, int c)
 
 int st_pg_col_count(st_pgstmt *s)
 {
-    return s->res != NULL ? PQnfields(s->res) : 0;
+    return s->res != NULL ? s->pg->pq->PQnfields(s->res) : 0;
 }
 
 const char *st_pg_col_name(st_pgstmt *s, int c)
 {
-    return s->res != NULL ? PQfname(s->res, c) : NULL;
+    return s->res != NULL ? s->pg->pq->PQfname(s->res, c) : NULL;
 }
 
 st_db_type st_pg_col_type(st_pgstmt *s, int c)
 {
     if (value(s, c) == NULL) return ST_DB_NULL;
-    switch (PQftype(s->res, c)) {
+    switch (s->pg->pq->PQftype(s->res, c)) {
     case 16: /* bool */
     case 20: /* int8 */
     case 21: /* int2 */
@@ -621,9 +627,9 @@ st_db_type st_pg_col_type(st_pgstmt *s, int c)
 
 void st_pg_reset(st_pgstmt *s)
 {
-    PQclear(s->res);
+    s->pg->pq->PQclear(s->res);
     s->res = NULL;
-    if (s->blob != NULL) PQfreemem(s->blob);
+    if (s->blob != NULL) s->pg->pq->PQfreemem(s->blob);
     s->blob = NULL;
     s->ran = 0;
     s->row = -1;

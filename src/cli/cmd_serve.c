@@ -3,9 +3,12 @@
  * (src/serve) runs with them. The server knows nothing of the command line; this file is the
  * only place where the two meet.
  */
+#include <dlfcn.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <arpa/inet.h>
 
@@ -112,11 +115,45 @@ static int serve_parse(int argc, char **argv, srv_opts *o)
     return EXIT_OK;
 }
 
+/* The server module (SRV_MODULE): beside the command (a build tree), else in the library
+ * folder of an installation (bin/../lib). NULL after printing why. */
+static srv_entry_fn *serve_module(void)
+{
+    char exe[4096], path[4096 + 64];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) exe[n] = '\0';
+    char *slash = n > 0 ? strrchr(exe, '/') : NULL;
+    void *h = NULL;
+    if (slash != NULL) {
+        *slash = '\0';
+        snprintf(path, sizeof path, "%s/%s", exe, SRV_MODULE);
+        h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        if (h == NULL) {
+            snprintf(path, sizeof path, "%s/%s/%s", exe, STRATA_BIN_TO_LIB, SRV_MODULE);
+            h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        }
+    }
+    if (h == NULL) {
+        const char *why = dlerror();
+        fprintf(stderr,
+                "strata serve: cannot load the server, %s (%s): reinstall Strata (cmake "
+                "--install), or run the command of its build tree\n",
+                SRV_MODULE, why != NULL ? why : "not found beside the command");
+        return NULL;
+    }
+    srv_entry_fn *fn;
+    *(void **)&fn = dlsym(h, SRV_MODULE_ENTRY);
+    if (fn == NULL) fprintf(stderr, "strata serve: %s has no %s\n", path, SRV_MODULE_ENTRY);
+    return fn;
+}
+
 int cmd_serve(cli *c, int argc, char **argv)
 {
     srv_opts o;
     int rc = serve_parse(argc, argv, &o);
     if (rc != EXIT_OK) return rc;
+    srv_entry_fn *serve = serve_module();
+    if (serve == NULL) return EXIT_IO;
     if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
-    return cli_exit_code(srv_serve(strata_pool_path(c->pool), &o));
+    return cli_exit_code(serve(strata_pool_path(c->pool), &o, sizeof o));
 }

@@ -509,6 +509,8 @@ int st_h5out_finish(st_h5out *o, int rc)
 int st_h5_opts(st_err *err, const strata_hdf5_opts *in, strata_hdf5_opts *out)
 {
     memset(out, 0, sizeof *out);
+    int rc = st_h5_load(err);
+    if (rc < 0) return rc;
     if (in != NULL) *out = *in;
     if (out->gzip_level < -1 || out->gzip_level > 9)
         return st_error(err, STRATA_EINVAL, "gzip level %d (0 to 9 allowed, -1: none)",

@@ -10,6 +10,7 @@
 #include <hdf5.h>
 #include <stdint.h>
 
+#include "interop/h5lib.h"
 #include "strata.h"
 #include "util/error.h"
 #include "util/fileio.h"
@@ -97,7 +98,8 @@ typedef struct st_h5out {
 int st_h5out_create(st_h5out *o, const char *path);
 int st_h5out_finish(st_h5out *o, int rc);
 
-/* The options of a call with their defaults (IN may be NULL), or STRATA_EINVAL. */
+/* The options of a call with their defaults (IN may be NULL), or STRATA_EINVAL; first loads
+ * HDF5 (st_h5_load), so every entry point calls it before anything else of HDF5. */
 int st_h5_opts(st_err *err, const strata_hdf5_opts *in, strata_hdf5_opts *out);
 
 #endif /* STRATA_INTEROP_HDF5_INT_H */

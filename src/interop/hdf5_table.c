@@ -396,13 +396,15 @@ int strata_ingest_hdf5(strata_pool *pool, const char *region, const char *name, 
     if (pool == NULL) return STRATA_EINVAL;
     st_err *err = st_pool_err(pool);
     if (file == NULL) return st_error(err, STRATA_EINVAL, "no HDF5 file to ingest");
+    int rc = st_h5_load(err);
+    if (rc < 0) return rc;
     st_ingest *g = NULL;
     h5in in = {.err = err, .file = file, .path = h5path ? h5path : "/"};
     in.fid = in.gid = H5I_INVALID_HID;
     strata_column *cols = NULL;
     int *order = NULL;
     st_h5guard gd;
-    int rc = st_ingest_begin(pool, region, name, opts, stats, &g);
+    rc = st_ingest_begin(pool, region, name, opts, stats, &g);
     if (rc < 0) return rc;
     st_h5_enter(&gd);
     ST_TRY(rc = h5in_open(&in));

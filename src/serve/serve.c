@@ -427,6 +427,20 @@ static srv *serve_open(const char *pool_path, const srv_opts *o, const struct so
     return s;
 }
 
+__attribute__((visibility("default"))) srv_entry_fn strata_serve_main;
+
+int strata_serve_main(const char *pool_path, const srv_opts *o, size_t opts_size)
+{
+    if (opts_size != sizeof *o) {
+        fprintf(stderr,
+                "strata serve: %s is of another build than the command: reinstall "
+                "Strata (cmake --install), or run the command of its build tree\n",
+                SRV_MODULE);
+        return STRATA_EINVAL;
+    }
+    return srv_serve(pool_path, o);
+}
+
 int srv_serve(const char *pool_path, const srv_opts *opts)
 {
     const srv_opts o = *opts;

@@ -166,6 +166,14 @@ typedef struct srv_opts {
  * STRATA_ENOMEM). Installs signal handlers for SIGINT and SIGTERM; one call per process. */
 int srv_serve(const char *pool_path, const srv_opts *o);
 
+/* The server is a module of its own, libstrata_serve.so, which `strata serve` loads (the rest of
+ * the command never loads libmicrohttpd and the TLS libraries it needs): its one exported
+ * function, found by this name, is srv_serve behind a check that caller and module agree on
+ * srv_opts (OPTS_SIZE: the caller's sizeof(srv_opts); STRATA_EINVAL when they differ). */
+#define SRV_MODULE       "libstrata_serve.so"
+#define SRV_MODULE_ENTRY "strata_serve_main"
+typedef int srv_entry_fn(const char *pool_path, const srv_opts *o, size_t opts_size);
+
 /* Open S over the pool at POOL_PATH with NHANDLES pool handles (one per worker thread, plus one
  * for the update job) and the default limits; the caller then sets token, read_only and the
  * limits it wants. On failure, a message in ERR (ERRLEN bytes) and a strata status. Release
