@@ -6,6 +6,7 @@
 # of the appends (the mean is the amortised cost: it includes the compactions), each as a share
 # of the full refresh measured in the same run, and the rows rewritten by compactions.
 #     bench/bench_lsm.sh [BUILD_DIR] [BATCHES] [ROWS] [APPENDS]   (defaults: build, 100, 200000, 100)
+# VERBOSE=1 prints each append's time and statistics to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -41,6 +42,7 @@ for i in $(seq 1 "$NA"); do
     out=$("$S" --json update taxi/byfare)
     t1=$(date +%s%N)
     echo $((t1 - t0)) >>"$D/times"
+    [ -z "${VERBOSE:-}" ] || echo "append $i: $(((t1 - t0) / 1000000)) ms: $out" >&2
     c=$(sed -n 's/.*"parts_compacted":\([0-9]*\).*/\1/p' <<<"$out")
     compacted=$((compacted + ${c:-0}))
 done

@@ -1260,24 +1260,32 @@ static int lcomp_column(st_upd_job *j, const lcomp *l, int c, st_upd_outw *ow, u
     strata_dtype dt = (strata_dtype)j->sch.cat[c].dtype;
     size_t esz = dt == STRATA_STR ? 8 : strata_dtype_size(dt);
     for (uint32_t r = 0; r < l->nr && rc == STRATA_OK; r++) nulls |= cols[r].valid != NULL;
+    /* one set of buffers for every base of the partition: memory touched for the first time
+     * costs more than the copy into it (on a VM whose host reclaims freed pages, 50 times more) */
+    uint64_t big = per < total ? per : total, cap = 0;
+    char *out = st_alloc_big((big + 1) * esz), *ob = NULL;
+    uint8_t *ov = nulls ? malloc(st_bits_bytes(big) + 1) : NULL;
+    if (rc == STRATA_OK && (out == NULL || (nulls && ov == NULL))) rc = STRATA_ENOMEM;
     for (uint64_t k = 0; k < m && rc == STRATA_OK; k++) {
         uint64_t r0 = k * per, r1 = r0 + per < total ? r0 + per : total, rows = r1 - r0;
         uint64_t nb = dt == STRATA_STR ? st_merge_bytes(l->seg, l->nseg, cols, r0, r1) : 0;
-        char *out = st_alloc_big((rows + 1) * esz), *ob = malloc(nb + 1);
-        uint8_t *ov = nulls ? malloc(st_bits_bytes(rows) + 1) : NULL;
-        if (out == NULL || ob == NULL || (nulls && ov == NULL)) {
-            rc = STRATA_ENOMEM;
-        } else {
-            st_merge_copy(dt, l->seg, l->nseg, cols, r0, r1, out, ob, ov);
-            rc = dt == STRATA_STR
-                     ? st_colw_append_str_valid(j->err, &ow[k].w[c], (const int64_t *)(void *)out,
-                                                ob, ov, 0, rows)
-                     : st_colw_append_valid(j->err, &ow[k].w[c], out, ov, 0, rows);
+        if (ob == NULL || nb + 1 > cap) {
+            free(ob);
+            cap = nb + 1;
+            if ((ob = malloc(cap)) == NULL) {
+                rc = STRATA_ENOMEM;
+                break;
+            }
         }
-        st_free_big(out);
-        free(ob);
-        free(ov);
+        st_merge_copy(dt, l->seg, l->nseg, cols, r0, r1, out, ob, ov);
+        rc = dt == STRATA_STR
+                 ? st_colw_append_str_valid(j->err, &ow[k].w[c], (const int64_t *)(void *)out, ob,
+                                            ov, 0, rows)
+                 : st_colw_append_valid(j->err, &ow[k].w[c], out, ov, 0, rows);
     }
+    st_free_big(out);
+    free(ob);
+    free(ov);
     if (maps != NULL) maps_unmap(maps, l->nr);
     free(maps);
     free(cols);
