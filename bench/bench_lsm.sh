@@ -6,7 +6,11 @@
 # of the appends (the mean is the amortised cost: it includes the compactions), each as a share
 # of the full refresh measured in the same run, and the rows rewritten by compactions.
 #     bench/bench_lsm.sh [BUILD_DIR] [BATCHES] [ROWS] [APPENDS]   (defaults: build, 100, 200000, 100)
-# VERBOSE=1 prints each append's time and statistics to stderr.
+# VERBOSE=1 prints each append's time and statistics to stderr. WARM=MB writes and deletes MB
+# megabytes of scratch before each timed command (untimed), for a VM whose host takes back the
+# memory a guest frees: there memory touched for the first time after a pause costs ~50 us a page
+# (bench/README.md), which a refresh run right after another one does not pay and an append
+# after an ingest does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -30,7 +34,8 @@ for i in $(seq 1 "$NB"); do add "$i"; done
 "$S" derive taxi/byfare --from taxi/trips --sort fare >/dev/null
 "$S" column taxi/byfare.pickuptime --gather taxi/trips.pickuptime >/dev/null
 "$S" update taxi/byfare >/dev/null
-ns() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null; t1=$(date +%s%N); echo $((t1 - t0)); }
+warm() { [ -z "${WARM:-}" ] || { head -c "${WARM}M" /dev/zero >"$D/warm" && rm -f "$D/warm"; }; }
+ns() { local t0 t1; warm; t0=$(date +%s%N); "$@" >/dev/null; t1=$(date +%s%N); echo $((t1 - t0)); }
 full=$(ns "$S" update --full taxi/byfare)
 full2=$(ns "$S" update --full taxi/byfare)
 [ "$full2" -lt "$full" ] && full=$full2
@@ -38,6 +43,7 @@ full2=$(ns "$S" update --full taxi/byfare)
 compacted=0
 for i in $(seq 1 "$NA"); do
     add $((NB + i))
+    warm
     t0=$(date +%s%N)
     out=$("$S" --json update taxi/byfare)
     t1=$(date +%s%N)

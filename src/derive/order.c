@@ -1046,14 +1046,16 @@ static int direct_sort(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_
 /* A sort's output is a sequence of partitions by key, each a base run and delta runs
  * (src/store/partition.c shows them to readers as one order). An incremental update sorts only
  * the new rows, cuts them at the partitions' first keys and adds each piece to its partition as a
- * delta run; a partition whose deltas grow past a share of its base (or past LSM_MAX_RUNS runs)
- * is compacted instead: its runs and its new rows are merged into new bases, split in two or more
+ * delta run; a partition whose deltas grow past a share of its base, or whose runs pass a count,
+ * is due for compaction (lsm_due); an update compacts the ones most past due within a budget of
+ * rows (lsm_pick): its runs and its new rows are merged into new bases, split in two or more
  * partitions when it grew past the output batch size. A row equal to a partition's first key
  * belongs to that partition, after the rows already there (they come from earlier source rows):
  * the rows stay those of the stable sort of the whole source. */
 
 #define LSM_GAP      ((int64_t)1 << 32) /* between the numbers of new partitions */
-#define LSM_MAX_RUNS 64                 /* a partition of this many runs is compacted */
+#define LSM_MAX_RUNS 128 /* a partition of this many runs is compacted, whatever the budget */
+#define LSM_BUDGET   8   /* an update compacts at most this many times its new rows (or one) */
 
 typedef struct lpart {
     int64_t part, next;  /* its number, and the next partition's (or part + LSM_GAP) */
@@ -1061,6 +1063,8 @@ typedef struct lpart {
     uint64_t base_rows, delta_rows;
     int64_t next_run;
     uint64_t lo, hi; /* the new rows it takes: rows [lo, hi) of the sorted table */
+    double due;      /* lsm_due() */
+    int compact;     /* chosen for compaction by this update */
 } lpart;
 
 typedef struct lrun {
@@ -1171,17 +1175,54 @@ static int lsm_route(st_upd_job *j, const plan *p, const st_table *t, const size
     return rc;
 }
 
-/* Whether partition Q, taking K new rows, is compacted: its deltas pass a share of its base
- * (1/2, 5/8, 3/4 or 7/8, by partition, so that partitions filled alike are not all compacted by
- * the same update), or its runs pass LSM_MAX_RUNS. Each compaction rewrites the base: the larger
+/* How far partition Q, taking K new rows, is toward its compaction (1 or more: due): its deltas
+ * against a share of its base. The share (1/2 to 63/64) differs by partition, so that partitions
+ * filled alike do not fall due in the same update. Each compaction rewrites the base: the larger
  * the share, the fewer times a row is rewritten ((1 + share) / share), and the more rows a
  * reader merges. */
-static int lsm_full(const lpart *q, uint64_t k)
+static double lsm_due(const lpart *q, uint64_t k)
 {
     uint64_t h = (uint64_t)q->part * 0x9E3779B97F4A7C15ull;
     h = (h ^ h >> 29) * 0x9E3779B97F4A7C15ull;
-    uint64_t share = 8 + 2 * (h >> 62);
-    return q->nruns + 1 > LSM_MAX_RUNS || (q->delta_rows + k) * 16 > q->base_rows * share;
+    double share = (double)(32 + (h >> 59)) / 64;
+    return (double)(q->delta_rows + k) / ((double)q->base_rows * share + 1);
+}
+
+static int due_cmp(const void *a, const void *b)
+{
+    const lpart *x = *(const lpart *const *)a, *y = *(const lpart *const *)b;
+    if (x->due != y->due) return x->due > y->due ? -1 : 1;
+    return x->part < y->part ? -1 : x->part > y->part;
+}
+
+/* Choose the partitions of PARTS[NP] that take new rows to compact: every one that would pass
+ * LSM_MAX_RUNS runs, and the due ones most past due first, as long as the rows they rewrite stay
+ * within LSM_BUDGET times the NEW rows (at least one). A compaction rewrites much more than the
+ * update brings: bounded so, the cost is spread over the updates, with no update rewriting most
+ * of the output because many partitions fell due together. A deferred partition takes a delta
+ * run and is chosen by a later update. */
+static int lsm_pick(st_upd_job *j, lpart *parts, size_t np, uint64_t rows)
+{
+    lpart **due = malloc((np ? np : 1) * sizeof *due);
+    if (due == NULL) return st_error(j->err, STRATA_ENOMEM, "out of memory");
+    size_t nd = 0;
+    for (size_t i = 0; i < np; i++) {
+        lpart *q = &parts[i];
+        uint64_t k = q->hi - q->lo;
+        q->compact = k > 0 && q->nruns + 1 > LSM_MAX_RUNS;
+        q->due = k > 0 ? lsm_due(q, k) : 0;
+        if (k > 0 && !q->compact && q->due >= 1) due[nd++] = q;
+    }
+    qsort(due, nd, sizeof *due, due_cmp);
+    uint64_t budget = rows * LSM_BUDGET, spent = 0;
+    for (size_t i = 0; i < nd; i++) {
+        uint64_t cost = due[i]->base_rows + due[i]->delta_rows + (due[i]->hi - due[i]->lo);
+        if (spent > 0 && spent + cost > budget) continue;
+        due[i]->compact = 1;
+        spent += cost;
+    }
+    free(due);
+    return STRATA_OK;
 }
 
 /* Column C of working batch W as a run's column, mapped into M. */
@@ -1393,10 +1434,11 @@ static int lsm_absorb(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_t
     if (rc == STRATA_OK) rc = sorted_chunk(j, s, p, r0, r1, &t);
     if (rc < 0) goto done;
     if ((rc = lsm_route(j, p, &t, ord, parts, np)) == STRATA_OK)
-        rc = st_upd_progress(j, j->ev.total / 2, r1 - r0);
+        rc = lsm_pick(j, parts, np, t.rows);
+    if (rc == STRATA_OK) rc = st_upd_progress(j, j->ev.total / 2, r1 - r0);
     for (size_t q = 0; q < np && rc == STRATA_OK; q++) {
         if (parts[q].hi == parts[q].lo) continue;
-        if (lsm_full(&parts[q], parts[q].hi - parts[q].lo))
+        if (parts[q].compact)
             rc = lsm_compact(j, p, &parts[q], ord, &t);
         else
             rc = lsm_delta(j, p, &parts[q], &t);
