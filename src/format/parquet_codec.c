@@ -3,6 +3,8 @@
  * hybrid of Encodings.md, used for definition levels, dictionary indices and booleans.
  */
 #include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +13,53 @@
 #include <zstd.h>
 
 #include "format/parquet_int.h"
+#include "util/dynlib.h"
+
+/* Snappy, bound by the first page that needs it (util/dynlib.h): the library is C++ and loading
+ * it with its runtime costs every process about 0.5 ms at start. Bound once per process,
+ * read-only afterwards. */
+#ifndef ST_SNAPPY_SONAME
+#define ST_SNAPPY_SONAME "libsnappy.so.1"
+#endif
+#define ST_SNAPPY_FUNCS(X)                                                                         \
+    X(snappy_compress)                                                                             \
+    X(snappy_uncompress) X(snappy_max_compressed_length) X(snappy_uncompressed_length)
+
+typedef struct snappylib {
+#define SN_FIELD(f) __typeof__(f) *f;
+    ST_SNAPPY_FUNCS(SN_FIELD)
+#undef SN_FIELD
+} snappylib;
+
+static pthread_once_t sn_once = PTHREAD_ONCE_INIT;
+static snappylib sn_lib;
+static int sn_ok;
+static char sn_msg[384];
+
+static void sn_bind(void)
+{
+#define SN_NAME(f) #f,
+    static const char *const names[] = {ST_SNAPPY_FUNCS(SN_NAME)};
+#undef SN_NAME
+#define SN_SLOT(f) (void **)&sn_lib.f,
+    void **const slots[] = {ST_SNAPPY_FUNCS(SN_SLOT)};
+#undef SN_SLOT
+    sn_ok = st_dl_bind(ST_SNAPPY_SONAME, "libsnappy1v5", names, slots,
+                       sizeof names / sizeof names[0], 0, sn_msg, sizeof sn_msg) == 0;
+}
+
+/* Snappy's functions, or NULL when the library cannot be loaded. */
+static const snappylib *snappy(void)
+{
+    pthread_once(&sn_once, sn_bind);
+    return sn_ok ? &sn_lib : NULL;
+}
+
+const char *st_pq_codec_missing(int codec)
+{
+    if (codec != ST_PQ_SNAPPY || snappy() != NULL) return NULL;
+    return sn_msg;
+}
 
 const char *st_pq_codec_name(int codec)
 {
@@ -75,12 +124,17 @@ int st_pq_decompress(st_pq_codec codec, const uint8_t *src, size_t src_len, uint
         return STRATA_OK;
     case ST_PQ_SNAPPY: {
         size_t n;
-        if (snappy_uncompressed_length((const char *)src, src_len, &n) != SNAPPY_OK ||
+        const snappylib *sn = snappy();
+        if (sn == NULL) {
+            *why = "codec not supported";
+            return STRATA_EUNSUPPORTED;
+        }
+        if (sn->snappy_uncompressed_length((const char *)src, src_len, &n) != SNAPPY_OK ||
             n != dst_len) {
             *why = "snappy data does not decompress to the page size";
             return STRATA_ECORRUPT;
         }
-        if (snappy_uncompress((const char *)src, src_len, (char *)dst, &n) != SNAPPY_OK ||
+        if (sn->snappy_uncompress((const char *)src, src_len, (char *)dst, &n) != SNAPPY_OK ||
             n != dst_len) {
             *why = "snappy data is corrupt";
             return STRATA_ECORRUPT;
@@ -110,7 +164,9 @@ size_t st_pq_decompress_bound(st_pq_codec codec, const uint8_t *src, size_t src_
         return src_len;
     case ST_PQ_SNAPPY: {
         size_t n;
-        return snappy_uncompressed_length((const char *)src, src_len, &n) == SNAPPY_OK ? n : 0;
+        const snappylib *sn = snappy();
+        if (sn == NULL) return SIZE_MAX;
+        return sn->snappy_uncompressed_length((const char *)src, src_len, &n) == SNAPPY_OK ? n : 0;
     }
     case ST_PQ_GZIP: /* deflate expands at most 1032:1 */
         return src_len > SIZE_MAX / 1032 - 1024 ? SIZE_MAX - 1 : src_len * 1032 + 1024;
@@ -166,15 +222,18 @@ int st_pq_compress(st_pq_codec codec, int level, const uint8_t *src, size_t src_
         if (src_len) memcpy(out, src, src_len);
         n = src_len;
         break;
-    case ST_PQ_SNAPPY:
-        n = snappy_max_compressed_length(src_len);
+    case ST_PQ_SNAPPY: {
+        const snappylib *sn = snappy();
+        if (sn == NULL) return STRATA_EUNSUPPORTED;
+        n = sn->snappy_max_compressed_length(src_len);
         out = malloc(n);
         if (out == NULL) return STRATA_ENOMEM;
-        if (snappy_compress((const char *)src, src_len, (char *)out, &n) != SNAPPY_OK) {
+        if (sn->snappy_compress((const char *)src, src_len, (char *)out, &n) != SNAPPY_OK) {
             free(out);
             return STRATA_ENOMEM;
         }
         break;
+    }
     case ST_PQ_GZIP:
         return gzip(src, src_len, dst, dst_len);
     case ST_PQ_ZSTD:

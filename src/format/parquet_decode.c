@@ -100,9 +100,11 @@ static int inflate_page(dec *d, const uint8_t *src, size_t src_len, int64_t len,
     if (len < 0 || len > MAX_PAGE)
         return derr(d, STRATA_ECORRUPT, "page size %lld out of range", (long long)len);
     size_t bound = st_pq_decompress_bound(d->ch->codec, src, src_len);
-    if (bound == SIZE_MAX)
-        return derr(d, STRATA_EUNSUPPORTED, "codec %s is not supported",
-                    st_pq_codec_name(d->ch->codec));
+    if (bound == SIZE_MAX) {
+        const char *missing = st_pq_codec_missing(d->ch->codec);
+        return derr(d, STRATA_EUNSUPPORTED, "codec %s is not supported%s%s",
+                    st_pq_codec_name(d->ch->codec), missing ? ": " : "", missing ? missing : "");
+    }
     if ((uint64_t)len > bound)
         return derr(d, STRATA_ECORRUPT,
                     "page claims %lld bytes uncompressed, more than its %zu %s bytes hold",

@@ -102,6 +102,9 @@ int st_pq_compress(st_pq_codec codec, int level, const uint8_t *src, size_t src_
                    size_t *dst_len);
 const char *st_pq_codec_name(int codec);
 const char *st_pq_encoding_name(int enc);
+/* Why CODEC is not available although Strata supports it (its library cannot be loaded), or
+ * NULL. */
+const char *st_pq_codec_missing(int codec);
 const char *st_pq_type_name(int type);
 
 /* ---- RLE / bit-packed hybrid (Encodings.md) -------------------------------------------------

@@ -230,9 +230,12 @@ int strata_mdms_init(strata_pool *pool, const char *app, const void *comm, strat
     m->schema = (st_vec)ST_VEC(st_cat_attr_def);
     m->events = (st_vec)ST_VEC(st_cat_ioev);
 #ifdef STRATA_HAVE_MPI
-    m->comm = MPI_COMM_NULL;
     if (comm != NULL) {
-        int init = 0;
+        int init = 0, rc = st_mpi_load(err);
+        if (rc < 0) {
+            free(m);
+            return rc;
+        }
         MPI_Initialized(&init);
         if (!init) {
             free(m);
@@ -241,6 +244,7 @@ int strata_mdms_init(strata_pool *pool, const char *app, const void *comm, strat
                             "initialised; call MPI_Init first");
         }
         MPI_Comm_dup(*(const MPI_Comm *)comm, &m->comm);
+        m->dup = 1;
         MPI_Comm_rank(m->comm, &m->rank);
         MPI_Comm_size(m->comm, &m->size);
     }
@@ -382,7 +386,7 @@ void strata_mdms_finalize(strata_mdms *m)
     st_vec_free(&m->schema);
     st_vec_free(&m->events);
 #ifdef STRATA_HAVE_MPI
-    if (m->comm != MPI_COMM_NULL) MPI_Comm_free(&m->comm);
+    if (m->dup) MPI_Comm_free(&m->comm);
 #endif
     m->magic = 0;
     free(m);

@@ -130,6 +130,8 @@ int st_io_forced(st_err *err, const char *spec, int *strategy, int *no_prefetch)
 
 #ifdef STRATA_HAVE_MPI
 #include <mpi.h>
+
+#include "mdms/mpilib.h"
 #endif
 
 enum { ST_MDMS_LIVE = 0x4d444d53, ST_ASSOC_LIVE = 0x4153534f };
@@ -141,7 +143,8 @@ struct strata_mdms {
     int64_t region_id;
     int rank, size;
 #ifdef STRATA_HAVE_MPI
-    MPI_Comm comm; /* a duplicate of the caller's; MPI_COMM_NULL without one */
+    MPI_Comm comm; /* a duplicate of the caller's (dup set); MPI is bound only then */
+    int dup;
 #endif
     int64_t run;   /* the current run (0: none) */
     st_vec schema; /* st_cat_attr_def */

@@ -148,11 +148,12 @@ expect 0 "deleted region demo" -- "$S" region rm demo --force
 expect 0 "taxi" -- "$S" region ls
 
 # --- libraries loaded when first needed (docs/architecture.md): on a SQLite catalog a command
-# loads neither libpq nor HDF5 nor libmicrohttpd (each is opened by the first call needing it)
+# loads neither libpq nor HDF5, snappy, Open MPI or libmicrohttpd (each is opened by the first
+# call needing it)
 LD_DEBUG=files "$S" region ls 2>"$T/loaded" >/dev/null
 expect 0 "calling init: " -- sh -c "grep -o 'calling init: [^ ]*' '$T/loaded' | head -1 | cut -c1-14"
 if [ -z "${STRATA_CATALOG:-}" ]; then
-    expect 0 "" -- sh -c "! grep -qE 'file=[^ ]*(libpq|libhdf5|libmicrohttpd)' '$T/loaded'"
+    expect 0 "" -- sh -c "! grep -qE 'file=[^ ]*(libpq|libhdf5|libsnappy|libmpi|libmicrohttpd)' '$T/loaded'"
 fi
 
 finish "CLI"
