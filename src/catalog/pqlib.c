@@ -6,8 +6,6 @@
 #include <pthread.h>
 #include <stdio.h>
 
-#include "util/dynlib.h"
-
 #ifndef ST_PQ_SONAME
 #define ST_PQ_SONAME "libpq.so.5"
 #endif
@@ -18,17 +16,7 @@ static st_pqlib pq_lib;
 static int pq_ok;
 static char pq_msg[512];
 
-static void pq_bind(void)
-{
-#define ST_PQ_NAME(f) #f,
-    static const char *const names[] = {ST_PQ_FUNCS(ST_PQ_NAME)};
-#undef ST_PQ_NAME
-#define ST_PQ_SLOT(f) (void **)&pq_lib.f,
-    void **const slots[] = {ST_PQ_FUNCS(ST_PQ_SLOT)};
-#undef ST_PQ_SLOT
-    pq_ok = st_dl_bind(ST_PQ_SONAME, "libpq5", names, slots, sizeof names / sizeof names[0], 0,
-                       pq_msg, sizeof pq_msg) == 0;
-}
+ST_DL_BINDER(pq_bind, pq_lib, pq_ok, pq_msg, ST_PQ_SONAME, "libpq5", ST_PQ_FUNCS, ST_DL_NONE)
 
 const st_pqlib *st_pq_load(char *msg, size_t len)
 {

@@ -9,6 +9,8 @@
 #include <libpq-fe.h>
 #include <stddef.h>
 
+#include "util/dynlib.h"
+
 /* The libpq functions db_pg.c uses. */
 /* clang-format off */
 #define ST_PQ_FUNCS(X)                                                                             \
@@ -20,9 +22,7 @@
 /* clang-format on */
 
 typedef struct st_pqlib {
-#define ST_PQ_FIELD(f) __typeof__(f) *f;
-    ST_PQ_FUNCS(ST_PQ_FIELD)
-#undef ST_PQ_FIELD
+    ST_PQ_FUNCS(ST_DL_FIELD)
 } st_pqlib;
 
 /* libpq's functions, loaded by the first call of the process; NULL (MSG: what is missing and

@@ -26,9 +26,7 @@
     X(snappy_uncompress) X(snappy_max_compressed_length) X(snappy_uncompressed_length)
 
 typedef struct snappylib {
-#define SN_FIELD(f) __typeof__(f) *f;
-    ST_SNAPPY_FUNCS(SN_FIELD)
-#undef SN_FIELD
+    ST_SNAPPY_FUNCS(ST_DL_FIELD)
 } snappylib;
 
 static pthread_once_t sn_once = PTHREAD_ONCE_INIT;
@@ -36,17 +34,8 @@ static snappylib sn_lib;
 static int sn_ok;
 static char sn_msg[384];
 
-static void sn_bind(void)
-{
-#define SN_NAME(f) #f,
-    static const char *const names[] = {ST_SNAPPY_FUNCS(SN_NAME)};
-#undef SN_NAME
-#define SN_SLOT(f) (void **)&sn_lib.f,
-    void **const slots[] = {ST_SNAPPY_FUNCS(SN_SLOT)};
-#undef SN_SLOT
-    sn_ok = st_dl_bind(ST_SNAPPY_SONAME, "libsnappy1v5", names, slots,
-                       sizeof names / sizeof names[0], 0, sn_msg, sizeof sn_msg) == 0;
-}
+ST_DL_BINDER(sn_bind, sn_lib, sn_ok, sn_msg, ST_SNAPPY_SONAME, "libsnappy1v5", ST_SNAPPY_FUNCS,
+             ST_DL_NONE)
 
 /* Snappy's functions, or NULL when the library cannot be loaded. */
 static const snappylib *snappy(void)

@@ -13,6 +13,7 @@
 
 #include <hdf5.h>
 
+#include "util/dynlib.h"
 #include "util/error.h"
 
 /* The HDF5 functions the folder calls (by version where the API changed) and the variables
@@ -45,12 +46,11 @@
     X(H5P_CLS_LINK_CREATE_ID_g)
 /* clang-format on */
 
+#define ST_H5_ALL_FUNCS(X) ST_H5_FUNCS(X) ST_H5_FUNCS_V(X)
+
 typedef struct st_h5lib {
-#define ST_H5_FIELD(f) __typeof__(f) *f;
-    ST_H5_FUNCS(ST_H5_FIELD)
-    ST_H5_FUNCS_V(ST_H5_FIELD)
-    ST_H5_VARS(ST_H5_FIELD)
-#undef ST_H5_FIELD
+    ST_H5_ALL_FUNCS(ST_DL_FIELD)
+    ST_H5_VARS(ST_DL_FIELD)
 } st_h5lib;
 
 /* Load HDF5 (once per process): STRATA_OK, or STRATA_EIO saying what is missing and how to

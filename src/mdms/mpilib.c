@@ -8,7 +8,6 @@
 
 #define ST_MPILIB_BINDING
 #include "mdms/mpilib.h"
-#include "util/dynlib.h"
 
 #ifdef STRATA_MPI_LINKED
 int st_mpi_load(st_err *err)
@@ -27,20 +26,8 @@ static st_mpilib mpi_lib;
 static int mpi_ok;
 static char mpi_msg[512];
 
-static void mpi_bind(void)
-{
-#define ST_MPI_NAME(f) #f,
-    static const char *const names[] = {ST_MPI_FUNCS(ST_MPI_NAME) ST_MPI_VARS(ST_MPI_NAME)};
-#undef ST_MPI_NAME
-#define ST_MPI_SLOT(f) (void **)&mpi_lib.f,
-    void **const slots[] = {ST_MPI_FUNCS(ST_MPI_SLOT) ST_MPI_VARS(ST_MPI_SLOT)};
-#undef ST_MPI_SLOT
-#define ST_MPI_ONE(f) +1
-    size_t nvars = 0 ST_MPI_VARS(ST_MPI_ONE);
-#undef ST_MPI_ONE
-    mpi_ok = st_dl_bind(ST_MPI_SONAME, "libopenmpi3", names, slots, sizeof names / sizeof names[0],
-                        nvars, mpi_msg, sizeof mpi_msg) == 0;
-}
+ST_DL_BINDER(mpi_bind, mpi_lib, mpi_ok, mpi_msg, ST_MPI_SONAME, "libopenmpi3", ST_MPI_FUNCS,
+             ST_MPI_VARS)
 
 int st_mpi_load(st_err *err)
 {

@@ -15,6 +15,7 @@
 
 #include <mpi.h>
 
+#include "util/dynlib.h"
 #include "util/error.h"
 
 /* Load MPI (once per process): STRATA_OK, or STRATA_EUNSUPPORTED saying what is missing. */
@@ -37,10 +38,8 @@ int st_mpi_load(st_err *err);
 /* clang-format on */
 
 typedef struct st_mpilib {
-#define ST_MPI_FIELD(f) __typeof__(f) *f;
-    ST_MPI_FUNCS(ST_MPI_FIELD)
-    ST_MPI_VARS(ST_MPI_FIELD)
-#undef ST_MPI_FIELD
+    ST_MPI_FUNCS(ST_DL_FIELD)
+    ST_MPI_VARS(ST_DL_FIELD)
 } st_mpilib;
 
 /* The table st_mpi_load() bound (only after it succeeded). */

@@ -26,4 +26,27 @@
 int st_dl_bind(const char *soname, const char *pkg, const char *const *names, void **const *slots,
                size_t n, size_t nvars, char *msg, size_t len);
 
+/* A table of a library's symbols is a struct of one pointer per symbol of its X-macro lists
+ * (`X(PQexec) X(PQclear)`), each typed after the symbol's own declaration: `struct {
+ * LIST(ST_DL_FIELD) }`. ST_DL_NONE is the empty list. */
+#define ST_DL_FIELD(f) __typeof__(f) *f;
+#define ST_DL_NONE(X)
+
+/* Define FN, a pthread_once routine that binds the table TABLE (a static struct of the caller)
+ * from SONAME (package PKG): the functions of the list FUNCS, then the variables of VARS; it
+ * sets OK (a static int) and MSG (a static char array) as st_dl_bind says. */
+#define ST_DL_BINDER(fn, table, ok, msg, soname, pkg, FUNCS, VARS)                                 \
+    static void fn(void)                                                                           \
+    {                                                                                              \
+        static const char *const names[] = {FUNCS(ST_DL_NAME_) VARS(ST_DL_NAME_)};                 \
+        __typeof__(table) *st_dl_t_ = &(table);                                                    \
+        void **const slots[] = {FUNCS(ST_DL_SLOT_) VARS(ST_DL_SLOT_)};                             \
+        size_t nvars = 0 VARS(ST_DL_ONE_);                                                         \
+        ok = st_dl_bind(soname, pkg, names, slots, sizeof names / sizeof names[0], nvars, msg,     \
+                        sizeof msg) == 0;                                                          \
+    }
+#define ST_DL_NAME_(f) #f,
+#define ST_DL_SLOT_(f) (void **)&st_dl_t_->f,
+#define ST_DL_ONE_(f)  +1
+
 #endif /* STRATA_UTIL_DYNLIB_H */
