@@ -10,13 +10,7 @@
 #define ST_PQ_SONAME "libpq.so.5"
 #endif
 
-/* Bound once per process (st_dl_bind), read-only afterwards. */
-static pthread_once_t pq_once = PTHREAD_ONCE_INIT;
-static st_pqlib pq_lib;
-static int pq_ok;
-static char pq_msg[512];
-
-ST_DL_BINDER(pq_bind, pq_lib, pq_ok, pq_msg, ST_PQ_SONAME, "libpq5", ST_PQ_FUNCS, ST_DL_NONE)
+ST_DL_LIBRARY(pq, st_pqlib, ST_PQ_SONAME, "libpq5", ST_PQ_FUNCS, ST_DL_NONE)
 
 const st_pqlib *st_pq_load(char *msg, size_t len)
 {

@@ -16,8 +16,7 @@
 #include "util/dynlib.h"
 
 /* Snappy, bound by the first page that needs it (util/dynlib.h): the library is C++ and loading
- * it with its runtime costs every process about 0.5 ms at start. Bound once per process,
- * read-only afterwards. */
+ * it with its runtime costs every process about 0.5 ms at start. */
 #ifndef ST_SNAPPY_SONAME
 #define ST_SNAPPY_SONAME "libsnappy.so.1"
 #endif
@@ -29,13 +28,7 @@ typedef struct snappylib {
     ST_SNAPPY_FUNCS(ST_DL_FIELD)
 } snappylib;
 
-static pthread_once_t sn_once = PTHREAD_ONCE_INIT;
-static snappylib sn_lib;
-static int sn_ok;
-static char sn_msg[384];
-
-ST_DL_BINDER(sn_bind, sn_lib, sn_ok, sn_msg, ST_SNAPPY_SONAME, "libsnappy1v5", ST_SNAPPY_FUNCS,
-             ST_DL_NONE)
+ST_DL_LIBRARY(sn, snappylib, ST_SNAPPY_SONAME, "libsnappy1v5", ST_SNAPPY_FUNCS, ST_DL_NONE)
 
 /* Snappy's functions, or NULL when the library cannot be loaded. */
 static const snappylib *snappy(void)

@@ -12,18 +12,12 @@
 #define ST_H5_SONAME "libhdf5_serial.so.103"
 #endif
 
-/* Bound once per process (st_dl_bind), read-only afterwards. */
-static pthread_once_t h5_once = PTHREAD_ONCE_INIT;
-static st_h5lib h5_lib;
-static int h5_ok;
-static char h5_msg[512];
+ST_DL_LIBRARY(h5, st_h5lib, ST_H5_SONAME, "libhdf5-103-1", ST_H5_ALL_FUNCS, ST_H5_VARS)
 
-ST_DL_BINDER(h5_link, h5_lib, h5_ok, h5_msg, ST_H5_SONAME, "libhdf5-103-1", ST_H5_ALL_FUNCS,
-             ST_H5_VARS)
-
-static void h5_bind(void)
+/* Bind, then open the library (which sets its predefined types). */
+static void h5_init(void)
 {
-    h5_link();
+    h5_bind();
     if (h5_ok && h5_lib.H5open() < 0) {
         h5_ok = 0;
         snprintf(h5_msg, sizeof h5_msg, "H5open() failed");
@@ -32,7 +26,7 @@ static void h5_bind(void)
 
 int st_h5_load(st_err *err)
 {
-    pthread_once(&h5_once, h5_bind);
+    pthread_once(&h5_once, h5_init);
     if (h5_ok) return STRATA_OK;
     return st_error(err, STRATA_EIO, "HDF5 import and export need the HDF5 library: %s", h5_msg);
 }

@@ -20,14 +20,7 @@ int st_mpi_load(st_err *err)
 #define ST_MPI_SONAME "libmpi.so.40"
 #endif
 
-/* Bound once per process (st_dl_bind), read-only afterwards. */
-static pthread_once_t mpi_once = PTHREAD_ONCE_INIT;
-static st_mpilib mpi_lib;
-static int mpi_ok;
-static char mpi_msg[512];
-
-ST_DL_BINDER(mpi_bind, mpi_lib, mpi_ok, mpi_msg, ST_MPI_SONAME, "libopenmpi3", ST_MPI_FUNCS,
-             ST_MPI_VARS)
+ST_DL_LIBRARY(mpi, st_mpilib, ST_MPI_SONAME, "libopenmpi3", ST_MPI_FUNCS, ST_MPI_VARS)
 
 int st_mpi_load(st_err *err)
 {

@@ -15,6 +15,7 @@
 #ifndef STRATA_UTIL_DYNLIB_H
 #define STRATA_UTIL_DYNLIB_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 /* Open SONAME (RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE: never unloaded, so the pointers stay
@@ -32,18 +33,23 @@ int st_dl_bind(const char *soname, const char *pkg, const char *const *names, vo
 #define ST_DL_FIELD(f) __typeof__(f) *f;
 #define ST_DL_NONE(X)
 
-/* Define FN, a pthread_once routine that binds the table TABLE (a static struct of the caller)
- * from SONAME (package PKG): the functions of the list FUNCS, then the variables of VARS; it
- * sets OK (a static int) and MSG (a static char array) as st_dl_bind says. */
-#define ST_DL_BINDER(fn, table, ok, msg, soname, pkg, FUNCS, VARS)                                 \
-    static void fn(void)                                                                           \
+/* Define a library's binding, once per process and read-only afterwards: the statics P_once
+ * (pthread_once_t), P_lib (the table, of type TYPE), P_ok and P_msg (st_dl_bind's outcome), and
+ * P_bind, the pthread_once routine that binds P_lib from SONAME (package PKG): the functions of
+ * the list FUNCS, then the variables of VARS. The caller runs pthread_once(&P_once, P_bind). */
+#define ST_DL_LIBRARY(P, TYPE, soname, pkg, FUNCS, VARS)                                           \
+    static pthread_once_t P##_once = PTHREAD_ONCE_INIT;                                            \
+    static TYPE P##_lib;                                                                           \
+    static int P##_ok;                                                                             \
+    static char P##_msg[512];                                                                      \
+    static void P##_bind(void)                                                                     \
     {                                                                                              \
         static const char *const names[] = {FUNCS(ST_DL_NAME_) VARS(ST_DL_NAME_)};                 \
-        __typeof__(table) *st_dl_t_ = &(table);                                                    \
+        TYPE *st_dl_t_ = &P##_lib;                                                                 \
         void **const slots[] = {FUNCS(ST_DL_SLOT_) VARS(ST_DL_SLOT_)};                             \
         size_t nvars = 0 VARS(ST_DL_ONE_);                                                         \
-        ok = st_dl_bind(soname, pkg, names, slots, sizeof names / sizeof names[0], nvars, msg,     \
-                        sizeof msg) == 0;                                                          \
+        P##_ok = st_dl_bind(soname, pkg, names, slots, sizeof names / sizeof names[0], nvars,      \
+                            P##_msg, sizeof P##_msg) == 0;                                         \
     }
 #define ST_DL_NAME_(f) #f,
 #define ST_DL_SLOT_(f) (void **)&st_dl_t_->f,
