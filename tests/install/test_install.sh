@@ -23,8 +23,17 @@ if [ -f "$BUILD/libstrata_vqsort.so" ]; then
     test -f "$(pkg-config --variable=libdir strata)/libstrata_vqsort.so"
     ! pkg-config --static --libs strata | grep -q hwy
 fi
-# the installed command
+# the installed command, and its server module (lib/libstrata_serve.so, loaded by strata serve)
 "$T/prefix/bin/strata" -P "$T/pool1" array get demo/a 2 1 | grep -qx 42
+"$T/prefix/bin/strata" -P "$T/pool1" serve --listen 127.0.0.1:0 >"$T/serve.out" 2>"$T/serve.err" &
+spid=$!
+for _ in $(seq 100); do grep -q listening "$T/serve.out" 2>/dev/null && break; sleep 0.05; done
+kill "$spid" 2>/dev/null || true
+wait "$spid" 2>/dev/null || true
+grep -q "listening on http://127.0.0.1:" "$T/serve.out" || {
+    echo "the installed strata serve did not start: $(cat "$T/serve.err")"
+    exit 1
+}
 # the installed Python package (when the build has it): importable from the prefix's
 # site-packages, and it reads what the C program wrote
 PYDIR=$(find "$T/prefix" -name "_strata*.so" -path "*strata*" 2>/dev/null | head -1)

@@ -19,5 +19,5 @@ serve_start() {
 compile_snippet() {
     # shellcheck disable=SC2086
     ${SNIPPET_CC:-cc} -std=c11 ${SNIPPET_FLAGS:-} -I"$(dirname "${BASH_SOURCE[0]}")/../../include" "$1" \
-        "$(dirname "$S")/libstrata.a" -lsqlite3 -lpq -lxxhash -lzstd -lpthread -lm -o "$2" 2>"$2.err"
+        "$(dirname "$S")/libstrata.a" -lsqlite3 -lxxhash -lzstd -lz -ldl -lpthread -lm -o "$2" 2>"$2.err"
 }
