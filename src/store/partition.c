@@ -112,10 +112,8 @@ int st_parts_open(strata_snapshot *s)
     st_cat_bcol *lc = calloc((size_t)np * nc + 1, sizeof *lc);
     int nomem =
         s->pbatches == NULL || s->pbcols == NULL || s->parts == NULL || lb == NULL || lc == NULL;
-    for (int f = 0; f < ST_BCOL_FILES; f++) {
-        s->pmaps[f] = calloc(n * nc + 1, sizeof *s->pmaps[f]);
-        nomem |= s->pmaps[f] == NULL;
-    }
+    s->pmaps = calloc(n * nc + 1, sizeof *s->pmaps);
+    nomem |= s->pmaps == NULL;
     if (nomem) {
         free(keys);
         free(lb);
@@ -164,7 +162,7 @@ int st_parts_open(strata_snapshot *s)
 static void unmap_run_col(strata_snapshot *s, uint64_t pb, int col)
 {
     size_t i = pb * (size_t)s->schema.ncols + (size_t)col;
-    for (int f = 0; f < ST_BCOL_FILES; f++) st_npy_unmap(&s->pmaps[f][i]);
+    st_bcmap_drop(s->pmaps, i);
 }
 
 void st_parts_close(strata_snapshot *s)
@@ -173,7 +171,7 @@ void st_parts_close(strata_snapshot *s)
     for (uint64_t pb = 0; pb < s->nphys; pb++)
         for (int c = 0; c < s->schema.ncols; c++) unmap_run_col(s, pb, c);
     for (uint64_t p = 0; p < s->nbatches; p++) free(s->parts[p].seg);
-    for (int f = 0; f < ST_BCOL_FILES; f++) free(s->pmaps[f]);
+    free(s->pmaps);
     free(s->parts);
     free(s->pbatches);
     free(s->pbcols);
@@ -184,7 +182,9 @@ void st_parts_close(strata_snapshot *s)
 static int map_run_col(strata_snapshot *s, uint64_t pb, int col)
 {
     size_t i = pb * (size_t)s->schema.ncols + (size_t)col;
-    st_npy_map *m[ST_BCOL_FILES] = {&s->pmaps[0][i], &s->pmaps[1][i], &s->pmaps[2][i]};
+    st_npy_map *m[ST_BCOL_FILES];
+    if (st_bcmap_get(s->pmaps, i, m) < 0)
+        return st_error(st_pool_err(s->pool), STRATA_ENOMEM, "out of memory");
     return st_snapshot_map_rec(s, &s->pbatches[pb], &s->pbcols[i], col, m);
 }
 
@@ -192,8 +192,9 @@ static int map_run_col(strata_snapshot *s, uint64_t pb, int col)
 static st_pcol run_col(const strata_snapshot *s, uint64_t pb, int col)
 {
     size_t i = pb * (size_t)s->schema.ncols + (size_t)col;
-    return (st_pcol){s->pmaps[0][i].data, s->pmaps[1][i].data,
-                     s->pbcols[i].valid_file[0] ? (const uint8_t *)s->pmaps[2][i].data : NULL};
+    const st_npy_map *m = *s->pmaps[i];
+    return (st_pcol){m[0].data, m[1].data,
+                     s->pbcols[i].valid_file[0] ? (const uint8_t *)m[2].data : NULL};
 }
 
 /* ---- the merge ----------------------------------------------------------------------------- */
@@ -458,7 +459,9 @@ int st_parts_map(strata_snapshot *s, uint64_t batch, int col)
     if (rc == STRATA_OK && pt->seg == NULL) rc = part_order(s, batch);
     for (uint64_t r = 0; r < pt->nruns && rc == STRATA_OK; r++)
         rc = map_run_col(s, pt->run0 + r, col);
-    st_npy_map *maps[ST_BCOL_FILES] = {&s->maps[0][i], &s->maps[1][i], &s->maps[2][i]};
+    st_npy_map *maps[ST_BCOL_FILES];
+    if (rc == STRATA_OK && st_bcmap_get(s->maps, i, maps) < 0)
+        rc = st_error(err, STRATA_ENOMEM, "out of memory");
     if (rc == STRATA_OK) {
         rc = copy_pieces(s, pt, col, (uint64_t)s->batches[batch].nrows,
                          s->bcols[i].valid_file[0] != '\0', maps);

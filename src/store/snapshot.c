@@ -133,10 +133,8 @@ int strata_snapshot_open(strata_pool *pool, const char *region, const char *name
     }
     s->row_start = calloc(s->nbatches + 1, sizeof *s->row_start);
     int nomem = s->row_start == NULL;
-    for (int f = 0; f < ST_BCOL_FILES; f++) {
-        s->maps[f] = calloc(s->nbatches * (size_t)s->schema.ncols + 1, sizeof *s->maps[f]);
-        nomem |= s->maps[f] == NULL;
-    }
+    s->maps = calloc(s->nbatches * (size_t)s->schema.ncols + 1, sizeof *s->maps);
+    nomem |= s->maps == NULL;
     if (nomem) {
         rc = st_error(err, STRATA_ENOMEM, "out of memory opening a snapshot");
         goto done;
@@ -156,11 +154,25 @@ done:
     return STRATA_OK;
 }
 
+int st_bcmap_get(st_bcmap **tab, size_t i, st_npy_map *m[ST_BCOL_FILES])
+{
+    if (tab[i] == NULL && (tab[i] = calloc(1, sizeof *tab[i])) == NULL) return STRATA_ENOMEM;
+    for (int f = 0; f < ST_BCOL_FILES; f++) m[f] = &(*tab[i])[f];
+    return STRATA_OK;
+}
+
+void st_bcmap_drop(st_bcmap **tab, size_t i)
+{
+    if (tab == NULL || tab[i] == NULL) return;
+    for (int f = 0; f < ST_BCOL_FILES; f++) st_npy_unmap(&(*tab[i])[f]);
+    free(tab[i]);
+    tab[i] = NULL;
+}
+
 /* Unmap the files of batch column I. */
 static void unmap_bc(strata_snapshot *s, size_t i)
 {
-    for (int f = 0; f < ST_BCOL_FILES; f++)
-        if (s->maps[f] != NULL) st_npy_unmap(&s->maps[f][i]);
+    st_bcmap_drop(s->maps, i);
 }
 
 void strata_snapshot_close(strata_snapshot *s)
@@ -174,7 +186,7 @@ void strata_snapshot_close(strata_snapshot *s)
     free(s->batches);
     free(s->bcols);
     free(s->row_start);
-    for (int f = 0; f < ST_BCOL_FILES; f++) free(s->maps[f]);
+    free(s->maps);
     free(s);
 }
 
@@ -324,12 +336,14 @@ done:
 static int map_bc(strata_snapshot *s, uint64_t batch, int col)
 {
     size_t i = batch * (size_t)s->schema.ncols + (size_t)col;
-    if (s->maps[0][i].map != NULL) return STRATA_OK;
+    if (s->maps[i] != NULL && (*s->maps[i])[0].map != NULL) return STRATA_OK;
     if (s->parts != NULL && s->parts[batch].nruns > 1) return st_parts_map(s, batch, col);
     /* a partition of one run is that run: its catalog record, for the error and the tier */
     const st_cat_batch *b =
         s->parts != NULL ? &s->pbatches[s->parts[batch].run0] : &s->batches[batch];
-    st_npy_map *m[ST_BCOL_FILES] = {&s->maps[0][i], &s->maps[1][i], &s->maps[2][i]};
+    st_npy_map *m[ST_BCOL_FILES];
+    if (st_bcmap_get(s->maps, i, m) < 0)
+        return st_error(st_pool_err(s->pool), STRATA_ENOMEM, "out of memory");
     return st_snapshot_map_rec(s, b, &s->bcols[i], col, m);
 }
 
@@ -339,7 +353,7 @@ int strata_snapshot_map(strata_snapshot *s, uint64_t batch, int col, const void 
     if (rc < 0) return rc;
     if (data == NULL) return st_error(st_pool_err(s->pool), STRATA_EINVAL, "map: no pointer given");
     if ((rc = map_bc(s, batch, col)) < 0) return rc;
-    *data = s->maps[0][batch * (size_t)s->schema.ncols + (size_t)col].data;
+    *data = (*s->maps[batch * (size_t)s->schema.ncols + (size_t)col])[0].data;
     return STRATA_OK;
 }
 
@@ -354,8 +368,8 @@ int strata_snapshot_map_str(strata_snapshot *s, uint64_t batch, int col, const i
                         strata_dtype_name((strata_dtype)s->schema.cat[col].dtype));
     if ((rc = map_bc(s, batch, col)) < 0) return rc;
     size_t i = batch * (size_t)s->schema.ncols + (size_t)col;
-    if (offsets != NULL) *offsets = (const int64_t *)(const void *)s->maps[0][i].data;
-    if (bytes != NULL) *bytes = s->maps[1][i].data;
+    if (offsets != NULL) *offsets = (const int64_t *)(const void *)(*s->maps[i])[0].data;
+    if (bytes != NULL) *bytes = (*s->maps[i])[1].data;
     return STRATA_OK;
 }
 
@@ -367,7 +381,7 @@ int strata_snapshot_map_valid(strata_snapshot *s, uint64_t batch, int col, const
         return st_error(st_pool_err(s->pool), STRATA_EINVAL, "map: no pointer given");
     if ((rc = map_bc(s, batch, col)) < 0) return rc;
     size_t i = batch * (size_t)s->schema.ncols + (size_t)col;
-    *valid = s->bcols[i].valid_file[0] ? (const uint8_t *)s->maps[2][i].data : NULL;
+    *valid = s->bcols[i].valid_file[0] ? (const uint8_t *)(*s->maps[i])[2].data : NULL;
     return STRATA_OK;
 }
 
@@ -413,7 +427,8 @@ int strata_snapshot_read(strata_snapshot *s, int col, uint64_t row, uint64_t cou
         uint64_t off = row - s->row_start[b];
         uint64_t k = s->row_start[b + 1] - row;
         if (k > count) k = count;
-        st_par_memcpy(out, s->maps[0][b * (size_t)s->schema.ncols + (size_t)col].data + off * esz,
+        st_par_memcpy(out,
+                      (*s->maps[b * (size_t)s->schema.ncols + (size_t)col])[0].data + off * esz,
                       k * esz, nt);
         out += k * esz;
         row += k;

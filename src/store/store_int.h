@@ -47,6 +47,17 @@ typedef struct st_part {
     size_t nseg;
 } st_part;
 
+/* The mappings of a batch column's files (as st_cat_bcol_file() orders them). A snapshot holds
+ * one pointer per batch column, the mappings allocated when the column is first mapped: a
+ * snapshot of many batches costs a pointer per column until it is read (an st_npy_map is ~370
+ * bytes: a table of them zeroed at every open was most of a small update's page faults). */
+typedef st_npy_map st_bcmap[ST_BCOL_FILES];
+
+/* The mappings of entry I of TAB, allocated if need be, into M; STRATA_ENOMEM. */
+int st_bcmap_get(st_bcmap **tab, size_t i, st_npy_map *m[ST_BCOL_FILES]);
+/* Unmap and free entry I of TAB (if any). */
+void st_bcmap_drop(st_bcmap **tab, size_t i);
+
 struct strata_snapshot {
     strata_pool *pool;
     st_cat_dataset d;
@@ -55,19 +66,18 @@ struct strata_snapshot {
     int64_t version;
     uint64_t nbatches, nrows, bytes;
     st_cat_batch *batches;
-    st_cat_bcol *bcols;              /* nbatches * ncols */
-    uint64_t *row_start;             /* nbatches + 1 cumulative row counts */
-    st_npy_map *maps[ST_BCOL_FILES]; /* nbatches * ncols of each file of a batch column (as
-                                      * st_cat_bcol_file() orders them), mapped on first use */
-    int hold;                        /* DDIR/.readers, locked shared while open */
+    st_cat_bcol *bcols;  /* nbatches * ncols */
+    uint64_t *row_start; /* nbatches + 1 cumulative row counts */
+    st_bcmap **maps;     /* nbatches * ncols: a batch column's files, mapped on use */
+    int hold;            /* DDIR/.readers, locked shared while open */
     /* A partitioned (sorted) dataset shows one batch per partition; its runs, the batches of
      * the catalog, are these (NULL otherwise: the batches above are the catalog's). */
-    st_part *parts;                   /* nbatches */
-    uint64_t nphys;                   /* the runs of every partition */
-    st_cat_batch *pbatches;           /* nphys, by partition then run */
-    st_cat_bcol *pbcols;              /* nphys * ncols */
-    st_npy_map *pmaps[ST_BCOL_FILES]; /* nphys * ncols, mapped while a partition is merged */
-    int sort_keys;                    /* the key columns after the index; < 0: descending */
+    st_part *parts;         /* nbatches */
+    uint64_t nphys;         /* the runs of every partition */
+    st_cat_batch *pbatches; /* nphys, by partition then run */
+    st_cat_bcol *pbcols;    /* nphys * ncols */
+    st_bcmap **pmaps;       /* nphys * ncols, mapped while a partition is merged */
+    int sort_keys;          /* the key columns after the index; < 0: descending */
 };
 
 /* partition.c: the batches S collected from the catalog, regrouped when they are the runs of
