@@ -118,8 +118,11 @@ int st_radix_pairs(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, uin
     return STRATA_OK;
 }
 
-/* Below this many keys the LSD passes run over the whole array; above, one MSD pass first. */
-#define ST_MSD_MIN ((uint64_t)1 << 18)
+/* From this many keys on, vqsort is loaded for the buckets (loading it costs ~2.5 ms); from
+ * ST_MSD_SMALL on, one MSD pass comes first, so that the LSD passes run on buckets in cache
+ * instead of over the whole array (200 000 random keys, 2 threads: 5.0 ms down to 3.4 ms). */
+#define ST_MSD_MIN   ((uint64_t)1 << 18)
+#define ST_MSD_SMALL ((uint64_t)1 << 14)
 
 /* Sort (K, IDX) pairs as st_radix_pairs() does, into K/IDX. Large arrays take one stable MSD pass
  * on the top 8 bits that differ, into TK/TIDX; then each bucket (small enough to stay in cache) is
@@ -130,7 +133,7 @@ static int radix_sort_vq(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tid
                          int nt, const st_vq *vq)
 {
     uint64_t diff = st_key_diff(k, n, nt);
-    if (n < ST_MSD_MIN || diff == 0) return st_radix_pairs(k, idx, tk, tidx, n, diff, nt);
+    if (n < ST_MSD_SMALL || diff == 0) return st_radix_pairs(k, idx, tk, tidx, n, diff, nt);
     int top = 63 - __builtin_clzll(diff), shift = top >= 7 ? top - 7 : 0;
     uint64_t(*hist)[256] = calloc((size_t)nt, sizeof *hist);
     uint64_t *start = calloc(257, sizeof *start);

@@ -132,6 +132,48 @@ static void argsort_matches_reference_for_every_dtype(void **state)
             }
 }
 
+/* The reference order by qsort: keys as ref_cmp orders them, ties by position. */
+static strata_dtype q_type;
+static const void *q_keys;
+static int q_desc;
+
+static int q_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    int c = ref_cmp(q_type, q_keys, x, y, q_desc);
+    return c != 0 ? c : (x > y) - (x < y);
+}
+
+/* Tens of thousands of keys take one MSD pass, then LSD passes per bucket (sort.c,
+ * ST_MSD_SMALL): the same stable order as the reference, for 1 and 4 threads. */
+static void mid_sized_argsorts_match_the_reference(void **state)
+{
+    (void)state;
+    unsigned seed = 77;
+    strata_dtype types[] = {STRATA_I64, STRATA_F64, STRATA_U32, STRATA_I16, STRATA_F32};
+    uint64_t sizes[] = {16383, 16384, 70001, 200000};
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++)
+        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
+            for (int desc = 0; desc < 2; desc++) {
+                uint64_t n = sizes[si];
+                void *keys = malloc(n * 8);
+                fill_random(types[ti], keys, n, &seed);
+                uint64_t *want = malloc(n * 8), *got = malloc(n * 8);
+                for (uint64_t i = 0; i < n; i++) want[i] = i;
+                q_type = types[ti], q_keys = keys, q_desc = desc;
+                qsort(want, n, sizeof *want, q_cmp);
+                for (int nt = 1; nt <= 4; nt += 3) {
+                    assert_int_equal(st_argsort(types[ti], keys, n, NULL, got, desc, nt), 0);
+                    if (memcmp(got, want, n * 8) != 0)
+                        fail_msg("dtype %s n %llu desc %d threads %d differs from the reference",
+                                 strata_dtype_name(types[ti]), (unsigned long long)n, desc, nt);
+                }
+                free(keys);
+                free(want);
+                free(got);
+            }
+}
+
 static void multi_key_sort_by_chaining(void **state)
 {
     (void)state;
@@ -634,6 +676,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(argsort_matches_reference_for_every_dtype),
+        cmocka_unit_test(mid_sized_argsorts_match_the_reference),
         cmocka_unit_test(multi_key_sort_by_chaining),
         cmocka_unit_test(large_sorts_are_identical_for_any_thread_count),
         cmocka_unit_test(strings_sort_bytewise_and_stably),
