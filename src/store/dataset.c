@@ -53,11 +53,16 @@ int st_schema_load(strata_pool *pool, const char *region, const char *name, st_c
                    st_schema *out)
 {
     memset(out, 0, sizeof *out);
-    out->cat = calloc(ST_CAT_MAX_COLUMNS, sizeof *out->cat);
+    /* room for the most columns a dataset can have (1 MiB), not zeroed and cut to the columns
+     * read: only the pages written are ever touched (zeroing it was a page fault per 4 KiB at
+     * every dataset and snapshot open) */
+    out->cat = malloc(ST_CAT_MAX_COLUMNS * sizeof *out->cat);
     if (out->cat == NULL) return st_error(st_pool_err(pool), STRATA_ENOMEM, "out of memory");
     int rc;
     ST_TRY(rc = st_cat_dataset_get(st_pool_err(pool), st_pool_cat(pool), region, name, d, out->cat,
                                    &out->ncols));
+    st_cat_column *cut = realloc(out->cat, ((size_t)out->ncols + 1) * sizeof *out->cat);
+    if (cut != NULL) out->cat = cut;
     if ((out->cols = calloc((size_t)out->ncols + 1, sizeof *out->cols)) == NULL) {
         rc = st_error(st_pool_err(pool), STRATA_ENOMEM, "out of memory");
         goto done;
