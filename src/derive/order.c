@@ -184,7 +184,8 @@ static int valid_concat(strata_snapshot *s, uint64_t r0, uint64_t r1, int col, s
 }
 
 /* Column COL of source rows [R0, R1) of S, with its validity, concatenated into slot C of T
- * (owned). */
+ * (owned); fixed-width values within one batch are not copied: T points into S's mapping
+ * (valid while S is open). */
 static int col_concat(st_upd_job *j, strata_snapshot *s, uint64_t r0, uint64_t r1, int col,
                       st_table *t, int c)
 {
@@ -197,6 +198,14 @@ static int col_concat(st_upd_job *j, strata_snapshot *s, uint64_t r0, uint64_t r
     if (rc < 0) return rc;
     if (dt != STRATA_STR) {
         size_t esz = strata_dtype_size(dt);
+        uint64_t lo0, hi0;
+        batch_span(s, b0, r0, r1, &lo0, &hi0);
+        if (hi0 - lo0 == n) { /* one batch: its mapping */
+            const void *p0;
+            rc = strata_snapshot_map(s, b0, col, &p0);
+            if (rc == STRATA_OK) t->data[c] = (const char *)p0 + lo0 * esz;
+            return rc;
+        }
         char *buf = st_alloc_big(n * esz + 1);
         if (buf == NULL) goto nomem;
         t->own[2 * c] = buf;
