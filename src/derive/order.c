@@ -1055,12 +1055,12 @@ static int direct_sort(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_
 /* A sort's output is a sequence of partitions by key, each a base run and delta runs
  * (src/store/partition.c shows them to readers as one order). An incremental update sorts only
  * the new rows, cuts them at the partitions' first keys and adds each piece to its partition as a
- * delta run; a partition whose deltas grow past a share of its base, or whose runs pass a count,
- * is due for compaction (lsm_due); an update compacts the ones most past due within a budget of
- * rows (lsm_pick): its runs and its new rows are merged into new bases, split in two or more
- * partitions when it grew past the output batch size. A row equal to a partition's first key
- * belongs to that partition, after the rows already there (they come from earlier source rows):
- * the rows stay those of the stable sort of the whole source. */
+ * delta run; a partition whose deltas grow past a share of its base is due for compaction
+ * (lsm_due), and an update compacts the ones most past due within a budget of rows, and any that
+ * would pass LSM_MAX_RUNS runs (lsm_pick): its runs and its new rows are merged into new bases,
+ * split in two or more partitions when it grew past the output batch size. A row equal to a
+ * partition's first key belongs to that partition, after the rows already there (they come from
+ * earlier source rows): the rows stay those of the stable sort of the whole source. */
 
 #define LSM_GAP      ((int64_t)1 << 32) /* between the numbers of new partitions */
 #define LSM_MAX_RUNS 128 /* a partition of this many runs is compacted, whatever the budget */

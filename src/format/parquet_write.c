@@ -617,11 +617,11 @@ static int encode_page(st_pq_writer *w, const char *name, const st_tc_writer *bo
                         "cannot write parquet column '%s': its page is too large", name);
     int rc = st_pq_compress(w->opts.codec, w->opts.zstd_level, body->p, body->len, &e->z[k],
                             &e->zlen[k]);
-    if (rc == STRATA_EUNSUPPORTED)
+    if (rc == STRATA_EUNSUPPORTED) {
+        const char *missing = st_pq_codec_missing(w->opts.codec);
         return st_error(w->err, rc, "cannot write parquet column '%s': codec %s: %s", name,
-                        st_pq_codec_name(w->opts.codec),
-                        st_pq_codec_missing(w->opts.codec) ? st_pq_codec_missing(w->opts.codec)
-                                                           : "not supported");
+                        st_pq_codec_name(w->opts.codec), missing ? missing : "not supported");
+    }
     if (rc < 0 || e->zlen[k] > INT32_MAX)
         return st_error(w->err, rc < 0 ? rc : STRATA_ERANGE,
                         "cannot write parquet column '%s': cannot compress its page", name);

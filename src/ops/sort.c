@@ -48,10 +48,6 @@ uint64_t st_key_diff(const uint64_t *k, uint64_t n, int nt)
     return diff;
 }
 
-/* One stable counting pass over the 8 bits at SHIFT of the keys XOR FLIP (0 for images; raw
- * i64 keys pass the flip that makes them images): (SRC_K, SRC_I) into (DST_K, DST_I) (the I
- * arrays may be NULL). HIST is scratch for NT threads; START, if set, receives the 257 bucket
- * boundaries. */
 /* The digits of keys [LO, HI) counted into H. */
 static void radix_count(const uint64_t *src_k, uint64_t lo, uint64_t hi, int shift, uint64_t flip,
                         uint64_t *h)
@@ -92,6 +88,10 @@ static void radix_scatter(const uint64_t *src_k, const uint64_t *src_i, uint64_t
     }
 }
 
+/* One stable counting pass over the 8 bits at SHIFT of the keys XOR FLIP (0 for images; raw
+ * i64 keys pass the flip that makes them images): (SRC_K, SRC_I) into (DST_K, DST_I) (the I
+ * arrays may be NULL). HIST is scratch for NT threads; START, if set, receives the 257 bucket
+ * boundaries. */
 static void radix_pass(const uint64_t *src_k, const uint64_t *src_i, uint64_t *dst_k,
                        uint64_t *dst_i, uint64_t n, int shift, uint64_t flip, uint64_t (*hist)[256],
                        int nt, uint64_t *start)
