@@ -850,7 +850,7 @@ static int update_index(st_upd_job *j, const st_cat_deriv *dv)
     int rc = st_dspec_decode(j->err, dv->op, dv->args, &sp);
     if (rc < 0) return rc;
     strata_snapshot *s = NULL;
-    rc = strata_snapshot_open(j->pool, dv->source_region, dv->source, 0, &s);
+    rc = st_upd_source(j, dv->source_region, dv->source, &s);
     if (rc < 0) return rc;
     st_expr *e = NULL;
     int keycols[ST_MAX_KEYS];
@@ -909,7 +909,6 @@ static int update_index(st_upd_job *j, const st_cat_deriv *dv)
     j->changed = 1;
 done:
     st_expr_free(e);
-    strata_snapshot_close(s);
     return rc;
 }
 
@@ -1147,7 +1146,7 @@ static int colsrc_open(st_upd_job *j, const st_cat_deriv *dv, colsrc *cs)
     /* The columns before this one: what it was defined over. */
     if (cs->sp.op == ST_OP_EXPR)
         return st_expr_parse(j->err, cs->sp.expr, j->sch.cols, cs->pos, &cs->e);
-    rc = strata_snapshot_open(j->pool, dv->source_region, dv->source, 0, &cs->src);
+    rc = st_upd_source(j, dv->source_region, dv->source, &cs->src);
     if (rc < 0) return rc;
     cs->sc = st_schema_find(st_snapshot_schema(cs->src), dv->source_column);
     if (cs->sc < 0)
@@ -1276,14 +1275,37 @@ static int update_column(st_upd_job *j, const st_cat_deriv *dv)
         push_mark(j, dv->id, (int64_t)covered, 0, cs.src != NULL ? st_snapshot_version(cs.src) : 0);
 done:
     st_expr_free(cs.e);
-    strata_snapshot_close(cs.src);
     return rc;
 }
 
 /* ---- one dataset's group of objects ------------------------------------------------------- */
 
+int st_upd_source(st_upd_job *j, const char *region, const char *name, strata_snapshot **out)
+{
+    for (size_t i = 0; i < j->snaps.n; i++) {
+        strata_snapshot *s = ((strata_snapshot **)j->snaps.v)[i];
+        const st_cat_dataset *d = st_snapshot_rec(s);
+        if (strcmp(d->region, region) == 0 && strcmp(d->name, name) == 0) {
+            *out = s;
+            return STRATA_OK;
+        }
+    }
+    strata_snapshot **slot = st_vec_push(&j->snaps);
+    if (slot == NULL) return st_error(j->err, STRATA_ENOMEM, "out of memory");
+    int rc = strata_snapshot_open(j->pool, region, name, 0, slot);
+    if (rc < 0) {
+        j->snaps.n--;
+        return rc;
+    }
+    *out = *slot;
+    return STRATA_OK;
+}
+
 static void job_free(st_upd_job *j)
 {
+    for (size_t i = 0; i < j->snaps.n; i++)
+        strata_snapshot_close(((strata_snapshot **)j->snaps.v)[i]);
+    st_vec_free(&j->snaps);
     for (size_t i = 0; i < j->wb.n; i++) free(ST_UPD_WB(j, i).cols);
     st_vec_free(&j->wb);
     st_vec_free(&j->fills);
@@ -1370,6 +1392,7 @@ static int process_group(strata_pool *pool, const strata_update_opts *o, strata_
     j.fills = (st_vec)ST_VEC(st_cat_fill);
     j.marks = (st_vec)ST_VEC(st_cat_mark);
     j.files = (st_vec)ST_VEC(char[ST_CAT_FILE]);
+    j.snaps = (st_vec)ST_VEC(strata_snapshot *);
     j.group = group;
     j.ngroup = ngroup;
     const char *region = group[0].region, *name = group[0].dataset;

@@ -36,6 +36,7 @@ typedef struct st_upd_job {
     st_vec fills; /* st_cat_fill */
     st_vec marks; /* st_cat_mark */
     st_vec files; /* char[ST_CAT_FILE]: files written, removed if the publish fails */
+    st_vec snaps; /* strata_snapshot *: the sources read, opened once (st_upd_source) */
     int changed;
     const st_cat_deriv *group; /* the objects of this dataset being updated, in order */
     size_t ngroup;
@@ -53,6 +54,11 @@ typedef struct st_upd_job {
 } st_upd_job;
 
 #define ST_UPD_WB(j, i) (((st_upd_wbatch *)(j)->wb.v)[i])
+
+/* The snapshot of source REGION/NAME for J: opened by the first object that reads it and shared
+ * by the others (one catalog read of its batches per update, and every object of the dataset
+ * computed from the same source version); closed with the job. */
+int st_upd_source(st_upd_job *j, const char *region, const char *name, strata_snapshot **out);
 
 /* Report progress of the current object: DONE of its total, ROWS more rows. */
 int st_upd_progress(st_upd_job *j, uint64_t done, uint64_t rows);
