@@ -18,7 +18,7 @@
 
 /* The schema version this library writes; catalogs of older versions are migrated forward on
  * open, newer ones are refused. */
-#define ST_CAT_VERSION 10
+#define ST_CAT_VERSION 11
 
 #define ST_CAT_FILE 48 /* room for a data file name: TOKEN.bytes.npy */
 

@@ -31,7 +31,6 @@ enum {
     D_VERSION_INSERT,
     D_BATCH_INSERT,
     D_BCOL_INSERT,
-    D_BATCHES,
     D_VERSIONS,
     D_VERSION_GET,
     D_EXPIRE,
@@ -52,6 +51,8 @@ enum {
     D_DEL_RETIRED_COLS,
     D_DEL_RETIRED,
     D_MARK,
+    D_LAYOUT,
+    D_LAYOUT_OF_BATCH,
     D_END
 };
 _Static_assert(D_END <= ST_CAT_DERIVE_FIRST, "too many dataset statements");
@@ -89,14 +90,6 @@ static const char *const sql[] = {
         "INSERT INTO batch_column (batch_id, position, file, bytes_file, bytes, checksum, min_i, "
         "max_i, min_f, max_f, version, tier_id, valid_file, nulls) VALUES (?1, ?2, ?3, ?4, ?5, "
         "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-    /* Live batches at ?2, each column's versions in order (the caller keeps the last). */
-    [D_BATCHES - D_INSERT] =
-        "SELECT b.seq, b.first_row, b.nrows, b.version, b.token, b.created_ns, c.position, "
-        "c.file, c.bytes_file, c.bytes, c.checksum, c.min_i, c.max_i, c.min_f, c.max_f, "
-        "c.tier_id, c.version, c.valid_file, c.nulls, b.part, b.run, b.sort_keys FROM "
-        "batch b JOIN batch_column c ON c.batch_id = b.id WHERE b.dataset_id = ?1 AND "
-        "b.version <= ?2 AND (b.retired IS NULL OR b.retired > ?2) AND c.version <= ?2 "
-        "ORDER BY b.seq, c.position, c.version",
     [D_VERSIONS - D_INSERT] = "SELECT version, created_ns, batches, rows, total_rows, expired "
                               "FROM dataset_version WHERE dataset_id = ?1 ORDER BY version",
     [D_VERSION_GET - D_INSERT] = "SELECT version, created_ns, batches, rows, total_rows, expired "
@@ -155,6 +148,11 @@ static const char *const sql[] = {
     [D_DEL_RETIRED - D_INSERT] = "DELETE FROM batch WHERE dataset_id = ?1 AND retired IS NOT NULL",
     [D_MARK - D_INSERT] = "UPDATE derivation SET consumed = ?2, source_seq = ?3, "
                           "source_version = ?4 WHERE id = ?1",
+    /* Something other than new batches changed what versions show of dataset ?1 (or of the
+     * dataset of batch ?1): kept batch lists of it are read again (catalog_batches.c). */
+    [D_LAYOUT - D_INSERT] = "UPDATE dataset SET layout = layout + 1 WHERE id = ?1",
+    [D_LAYOUT_OF_BATCH - D_INSERT] = "UPDATE dataset SET layout = layout + 1 WHERE id = (SELECT "
+                                     "dataset_id FROM batch WHERE id = ?1)",
     [D_REGION_IDS - D_INSERT] = "SELECT d.id, 'data/' || r.dir || '/' || d.dir FROM dataset d "
                                 "JOIN region r ON r.id = d.region_id WHERE d.region_id = ?1",
 };
@@ -559,7 +557,14 @@ int st_cat_apply(st_err *err, st_catalog *cat, int64_t id, int64_t expected_vers
         ST_TRY(rc = insert_batch(err, cat, id, v, nb, &ch->cols[(size_t)b * (size_t)ch->ncols],
                                  ch->ncols));
     }
-    for (int f = 0; f < ch->nfills; f++) ST_TRY(rc = insert_fill(err, cat, id, v, &ch->fills[f]));
+    /* A retire, or a column computed for a batch that was there before, changes the batches of
+     * earlier versions as later versions show them: kept lists of them are stale. */
+    int layout = ch->retire_all || ch->nretire > 0;
+    for (int f = 0; f < ch->nfills; f++) {
+        ST_TRY(rc = insert_fill(err, cat, id, v, &ch->fills[f]));
+        layout |= ch->fills[f].seq < seq;
+    }
+    if (layout) ST_TRY(rc = exec_id(err, cat, D_LAYOUT, id, "record a change of batches"));
     for (int m = 0; m < ch->nmarks; m++) ST_TRY(rc = insert_mark(err, cat, &ch->marks[m]));
     ST_TRY(rc = record_version(err, cat, id, v, now, ch->nb, rows, next_row + rows));
     ST_TRY(rc = st_cat_commit(err, cat));
@@ -568,68 +573,6 @@ int st_cat_apply(st_err *err, st_catalog *cat, int64_t id, int64_t expected_vers
 done:
     st_cat_rollback(cat);
     return rc;
-}
-
-int st_cat_batches(st_err *err, st_catalog *cat, int64_t id, int64_t version, int ncols,
-                   int (*fn)(void *, const st_cat_batch *, const st_cat_bcol *), void *ctx)
-{
-    st_dbstmt *s = NULL;
-    int rc = prep(err, cat, D_BATCHES, &s);
-    if (rc < 0) return rc;
-    st_cat_bcol *cols = calloc((size_t)(ncols > 0 ? ncols : 1), sizeof *cols);
-    if (cols == NULL) return st_error(err, STRATA_ENOMEM, "out of memory reading batches");
-    st_db_bind_int64(s, 1, id);
-    st_db_bind_int64(s, 2, version);
-    /* Rows come batch by batch, columns in order. The statement stays open across callbacks:
-     * callbacks must not use the catalog. */
-    st_cat_batch b;
-    int stop = 0, have = 0;
-    while (stop == 0 && (rc = st_db_step(s)) == ST_DB_ROW) {
-        int64_t seq = st_db_col_int64(s, 0);
-        int pos = st_db_col_int(s, 6);
-        if (have && seq != b.seq) {
-            stop = fn(ctx, &b, cols);
-            have = 0;
-            if (stop) break;
-        }
-        if (!have) {
-            b.seq = seq;
-            b.first_row = st_db_col_int64(s, 1);
-            b.nrows = st_db_col_int64(s, 2);
-            b.version = st_db_col_int64(s, 3);
-            st_cat_text(b.token, sizeof b.token, s, 4);
-            b.created_ns = st_db_col_int64(s, 5);
-            b.part = st_db_col_null(s, 19) ? 0 : st_db_col_int64(s, 19);
-            b.run = st_db_col_int64(s, 20);
-            b.sort_keys = st_db_col_int(s, 21);
-            memset(cols, 0, (size_t)ncols * sizeof *cols);
-            have = 1;
-        }
-        if (pos < 0 || pos >= ncols) continue;
-        st_cat_bcol *c = &cols[pos];
-        st_cat_text(c->file, sizeof c->file, s, 7);
-        st_cat_text(c->bytes_file, sizeof c->bytes_file, s, 8);
-        c->bytes = (uint64_t)st_db_col_int64(s, 9);
-        c->checksum = (uint64_t)st_db_col_int64(s, 10);
-        if (!st_db_col_null(s, 11)) {
-            c->has_minmax = 1;
-            c->min_i = st_db_col_int64(s, 11);
-            c->max_i = st_db_col_int64(s, 12);
-        } else if (!st_db_col_null(s, 13)) {
-            c->has_minmax = 2;
-            c->min_f = st_db_col_double(s, 13);
-            c->max_f = st_db_col_double(s, 14);
-        }
-        c->tier_id = st_db_col_int64(s, 15);
-        c->version = st_db_col_int64(s, 16);
-        st_cat_text(c->valid_file, sizeof c->valid_file, s, 17);
-        c->nulls = (uint64_t)st_db_col_int64(s, 18);
-    }
-    if (stop == 0 && rc != ST_DB_DONE) stop = st_cat_db_error(err, cat, rc, "read batches");
-    if (stop == 0 && have) stop = fn(ctx, &b, cols);
-    st_cat_done(s);
-    free(cols);
-    return stop;
 }
 
 static void read_version(st_dbstmt *s, st_cat_dsversion *v)
@@ -867,7 +810,9 @@ int st_cat_bcol_move(st_err *err, st_catalog *cat, const st_cat_bmove *m, int64_
     st_db_bind_text(s, 9, m->files[0]);
     bind_name(s, 10, files[2]);
     if ((rc = st_cat_step_done(err, cat, s, "move a batch column")) < 0) return rc;
-    return st_db_changes(cat->db) == 1;
+    if (st_db_changes(cat->db) != 1) return 0;
+    rc = exec_id(err, cat, D_LAYOUT_OF_BATCH, m->batch_id, "record a change of batches");
+    return rc < 0 ? rc : 1;
 }
 
 int st_cat_garbage_drop(st_err *err, st_catalog *cat, int64_t id)
@@ -882,7 +827,7 @@ int st_cat_garbage_drop(st_err *err, st_catalog *cat, int64_t id)
     rc = rc == ST_DB_ROW ? STRATA_OK : st_cat_db_error(err, cat, rc, "find the garbage");
     st_cat_done(s);
     if (rc < 0) goto done;
-    static const int order[] = {D_DEL_GARBAGE_COLS, D_DEL_RETIRED_COLS, D_DEL_RETIRED};
+    static const int order[] = {D_DEL_GARBAGE_COLS, D_DEL_RETIRED_COLS, D_DEL_RETIRED, D_LAYOUT};
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
         ST_TRY(rc = exec_id(err, cat, order[i], id, "collect garbage"));
     if (horizon > 0) ST_TRY(rc = st_cat_versions_expire(err, cat, id, horizon));

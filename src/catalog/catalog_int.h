@@ -11,8 +11,9 @@
 
 /* Statement cache slots: catalog_sqlite.c uses [0, 32), catalog_dataset.c [32, 96),
  * catalog_derive.c [96, 128), catalog_nd.c [128, 168), catalog_summary.c [168, 176),
- * catalog_lock.c [176, 180). */
-#define ST_CAT_SLOTS         180
+ * catalog_lock.c [176, 180), catalog_batches.c [180, 184). */
+#define ST_CAT_SLOTS         184
+#define ST_CAT_BATCHES_FIRST 180
 #define ST_CAT_LOCK_FIRST    176
 #define ST_CAT_ND_FIRST      128
 #define ST_CAT_SUMMARY_FIRST 168
@@ -31,6 +32,23 @@ typedef struct st_cat_hold {
     int used;
 } st_cat_hold;
 
+/* The batch list of a dataset at a version, kept by a handle (catalog_batches.c): the next read
+ * of the dataset at the same layout reads only the batches published since. */
+typedef struct st_cat_blist {
+    int64_t id, created_ns, layout, version; /* id 0: an empty slot */
+    int ncols;
+    size_t n, cap;
+    st_cat_batch *b;
+    st_cat_bcol *c; /* n * ncols */
+    uint64_t used;  /* the handle's tick when last read: the oldest slot is reused first */
+} st_cat_blist;
+
+#define ST_CAT_BLISTS    4           /* datasets whose lists a handle keeps */
+#define ST_CAT_BLIST_MAX (64 * 1024) /* batch columns a kept list holds at most (~16 MB) */
+
+/* Free the kept batch lists of CAT. */
+void st_cat_blists_free(st_catalog *cat);
+
 struct st_catalog {
     st_db *db;
     char *path; /* for messages: the SQLite file, or the PostgreSQL server, database and schema */
@@ -38,6 +56,8 @@ struct st_catalog {
     int busy_ms;
     st_dbstmt *stmt[ST_CAT_SLOTS];
     st_vec holds; /* st_cat_hold, indexed by hold number (PostgreSQL) */
+    st_cat_blist blist[ST_CAT_BLISTS];
+    uint64_t tick;
 };
 
 /* Map a database result code to a Strata status and record a message naming DOING. */

@@ -319,6 +319,10 @@ static const char *const migrations[ST_CAT_VERSION] = {
     "ALTER TABLE batch ADD COLUMN part INTEGER;"
     "ALTER TABLE batch ADD COLUMN run INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE batch ADD COLUMN sort_keys INTEGER NOT NULL DEFAULT 0;",
+    /* 10 -> 11: a counter of the changes to a dataset's batches other than new ones (retires,
+     * columns computed for existing batches, tier moves, garbage collection): a handle that kept
+     * a batch list reads only what is new while it has not moved (catalog_batches.c). */
+    "ALTER TABLE dataset ADD COLUMN layout INTEGER NOT NULL DEFAULT 0;",
 };
 
 enum {
@@ -457,8 +461,12 @@ int st_cat_exec(st_err *err, st_catalog *cat, const char *sql, const char *doing
 
 void st_cat_text(char *dst, size_t cap, st_dbstmt *s, int col)
 {
+    if (cap == 0) return;
     const char *t = st_db_col_text(s, col);
-    snprintf(dst, cap, "%s", t != NULL ? t : "");
+    /* a copy, cut to CAP (at a batch list's thousands of names, snprintf was a tenth of it) */
+    size_t n = t != NULL ? strnlen(t, cap - 1) : 0;
+    memcpy(dst, t != NULL ? t : "", n);
+    dst[n] = '\0';
 }
 
 /* A new handle on the catalog at W, connected (CREATE: the SQLite file, or the PostgreSQL schema,
@@ -621,6 +629,7 @@ void st_cat_close(st_catalog *cat)
     for (int i = 0; i < ST_CAT_SLOTS; i++) st_db_finalize(cat->stmt[i]);
     st_db_close(cat->db); /* the server releases the session's locks */
     st_vec_free(&cat->holds);
+    st_cat_blists_free(cat);
     free(cat->path);
     free(cat);
 }

@@ -489,6 +489,188 @@ static void sqlite_sql_translates_for_postgresql(void **state)
     }
 }
 
+/* ---- kept batch lists (catalog_batches.c) ------------------------------------------------- */
+
+/* Every batch of dataset ID at VERSION as one line each (seq, rows, partition, run, and each
+ * column's file, version and tier) into OUT. */
+struct listing {
+    char *out;
+    size_t len, cap;
+    int ncols;
+};
+
+static int list_batch(void *vctx, const st_cat_batch *b, const st_cat_bcol *cols)
+{
+    struct listing *l = vctx;
+    char line[1024];
+    int n = snprintf(line, sizeof line, "%lld:%lld:%lld:%lld:%lld:%s", (long long)b->seq,
+                     (long long)b->first_row, (long long)b->nrows, (long long)b->part,
+                     (long long)b->run, b->token);
+    for (int c = 0; c < l->ncols; c++)
+        n += snprintf(line + n, sizeof line - (size_t)n, " %s@%lld/%lld/%llu", cols[c].file,
+                      (long long)cols[c].version, (long long)cols[c].tier_id,
+                      (unsigned long long)cols[c].checksum);
+    if (l->len + (size_t)n + 2 > l->cap) {
+        l->cap = 2 * (l->cap + (size_t)n + 2);
+        l->out = realloc(l->out, l->cap);
+    }
+    memcpy(l->out + l->len, line, (size_t)n);
+    l->len += (size_t)n;
+    l->out[l->len++] = '\n';
+    l->out[l->len] = '\0';
+    return 0;
+}
+
+static char *listing(st_catalog *c, int64_t id, int ncols)
+{
+    st_err e;
+    st_err_init(&e);
+    st_cat_dataset d;
+    st_cat_column cols[4];
+    int nc = 0;
+    assert_int_equal(st_cat_dataset_get(&e, c, "r", "ds", &d, cols, &nc), STRATA_OK);
+    assert_int_equal(d.id, id);
+    struct listing l = {calloc(1, 1), 0, 1, ncols};
+    assert_int_equal(st_cat_batches(&e, c, id, d.version, ncols, list_batch, &l), 0);
+    return l.out;
+}
+
+/* What handle A (which keeps the lists it read) reads equals what a new handle reads. */
+static void same_as_fresh(st_catalog *a, const char *p, int64_t id)
+{
+    st_err e;
+    st_err_init(&e);
+    st_catalog *f;
+    assert_int_equal(st_cat_open(&e, sqlite_at(p), &f), STRATA_OK);
+    char *want = listing(f, id, 2), *got = listing(a, id, 2);
+    assert_string_equal(got, want);
+    free(want);
+    free(got);
+    st_cat_close(f);
+}
+
+/* Publish NB new batches of 10 rows to ID (column 0 only), retiring RETIRE (if >= 0) and
+ * filling column 1 of batch FILL (if >= 0). */
+static void publish(st_catalog *c, int64_t id, int nb, int64_t retire, int64_t fill)
+{
+    st_err e;
+    st_err_init(&e);
+    st_cat_dataset d;
+    st_cat_column cols[4];
+    int nc = 0;
+    assert_int_equal(st_cat_dataset_get(&e, c, "r", "ds", &d, cols, &nc), STRATA_OK);
+    st_cat_batch b[4];
+    st_cat_bcol bc[8];
+    memset(b, 0, sizeof b);
+    memset(bc, 0, sizeof bc);
+    for (int i = 0; i < nb; i++) {
+        b[i].nrows = 10;
+        snprintf(b[i].token, sizeof b[i].token, "t%lld_%d", (long long)d.version, i);
+        snprintf(bc[2 * i].file, sizeof bc[2 * i].file, "%s.0.npy", b[i].token);
+        bc[2 * i].checksum = (uint64_t)(d.version * 10 + i);
+    }
+    st_cat_fill fl = {.seq = fill, .position = 1};
+    snprintf(fl.col.file, sizeof fl.col.file, "fill%lld.1.npy", (long long)d.version);
+    st_cat_change ch = {.batches = b, .cols = bc, .nb = nb, .ncols = 2};
+    if (retire >= 0) {
+        ch.retire = &retire;
+        ch.nretire = 1;
+    }
+    if (fill >= 0) {
+        ch.fills = &fl;
+        ch.nfills = 1;
+    }
+    int64_t v;
+    assert_int_equal(st_cat_apply(&e, c, id, d.version, &ch, &v), STRATA_OK);
+}
+
+static int first_move(void *ctx, const st_cat_bmove *m)
+{
+    *(st_cat_bmove *)ctx = *m;
+    return 1;
+}
+
+static int64_t new_dataset(st_catalog *c, int64_t created_ns)
+{
+    st_err e;
+    st_err_init(&e);
+    st_cat_region r;
+    assert_int_equal(st_cat_region_get(&e, c, "r", &r), STRATA_OK);
+    st_cat_dataset d = {.region_id = r.id, .name = "ds", .dir = "x", .created_ns = created_ns};
+    st_cat_column cols[2] = {{.name = "a", .dtype = STRATA_I64},
+                             {.name = "b", .dtype = STRATA_I64}};
+    assert_int_equal(st_cat_dataset_insert(&e, c, &d, cols, 2), STRATA_OK);
+    return d.id;
+}
+
+/* A handle keeps the batch lists it read and then reads only newer batches; every other change
+ * of the batches (made through another handle, as by another process) is seen all the same. */
+static void kept_batch_lists_see_every_change(void **state)
+{
+    (void)state;
+    char *p = db_path();
+    st_err e;
+    st_err_init(&e);
+    st_catalog *a, *b;
+    assert_int_equal(st_cat_create(&e, sqlite_at(p), &a), STRATA_OK);
+    assert_int_equal(st_cat_open(&e, sqlite_at(p), &b), STRATA_OK);
+    st_cat_region r = {.name = "r", .dir = "r", .created_ns = 1};
+    assert_int_equal(st_cat_region_insert(&e, a, &r), STRATA_OK);
+    int64_t id = new_dataset(a, 1);
+    publish(b, id, 3, -1, -1);
+    same_as_fresh(a, p, id); /* A keeps the list */
+    publish(b, id, 2, -1, -1);
+    same_as_fresh(a, p, id);  /* only what is new */
+    same_as_fresh(a, p, id);  /* nothing new */
+    publish(b, id, 1, -1, 0); /* a column computed for an old batch */
+    same_as_fresh(a, p, id);
+    publish(b, id, 1, -1, 6); /* ... and for a new one (no change of the old) */
+    same_as_fresh(a, p, id);
+    publish(b, id, 1, 1, -1); /* a retire (compaction) */
+    same_as_fresh(a, p, id);
+    /* a tier move rewrites a row in place */
+    st_cat_tier t = {.name = "fast", .path = "/tmp/fast", .kind = STRATA_TIER_SSD, .created_ns = 1};
+    assert_int_equal(st_cat_tier_insert(&e, b, &t), STRATA_OK);
+    st_cat_bmove m;
+    assert_int_equal(st_cat_bcol_movable(&e, b, id, 0, 100, t.id, first_move, &m), 1);
+    char files[ST_BCOL_FILES][ST_CAT_FILE] = {"moved.npy", "", ""};
+    assert_int_equal(st_cat_begin(&e, b), STRATA_OK);
+    assert_int_equal(st_cat_bcol_move(&e, b, &m, t.id, files, 8), 1);
+    assert_int_equal(st_cat_commit(&e, b), STRATA_OK);
+    same_as_fresh(a, p, id);
+    char *moved = listing(a, id, 2);
+    assert_non_null(strstr(moved, "moved.npy"));
+    free(moved);
+    assert_int_equal(st_cat_garbage_drop(&e, b, id), STRATA_OK);
+    same_as_fresh(a, p, id);
+    /* dropped and made again: SQLite gives the new dataset the old id */
+    assert_int_equal(st_cat_dataset_drop(&e, b, id, "data/r/x"), STRATA_OK);
+    int64_t id2 = new_dataset(b, 2);
+    publish(b, id2, 2, -1, -1);
+    same_as_fresh(a, p, id2);
+    /* lists of more datasets than a handle keeps, read in turn */
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < 6; i++) { /* a handle keeps 4 */
+            char name[16];
+            snprintf(name, sizeof name, "ds%d", i);
+            st_cat_dataset d = {.region_id = r.id, .dir = "y", .created_ns = 3};
+            snprintf(d.name, sizeof d.name, "%s", name);
+            st_cat_column col = {.name = "a", .dtype = STRATA_I64};
+            if (k == 0) assert_int_equal(st_cat_dataset_insert(&e, b, &d, &col, 1), STRATA_OK);
+            st_cat_column cols[4];
+            int nc;
+            assert_int_equal(st_cat_dataset_get(&e, a, "r", name, &d, cols, &nc), STRATA_OK);
+            struct listing l = {calloc(1, 1), 0, 1, 1};
+            assert_int_equal(st_cat_batches(&e, a, d.id, d.version, 1, list_batch, &l), 0);
+            free(l.out);
+        }
+    same_as_fresh(a, p, id2);
+    st_cat_close(a);
+    st_cat_close(b);
+    unlink(p);
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -501,6 +683,7 @@ int main(void)
         cmocka_unit_test(a_held_write_lock_times_out_as_elocked),
         cmocka_unit_test(conditions_nest_at_most_64_deep),
         cmocka_unit_test(sqlite_sql_translates_for_postgresql),
+        cmocka_unit_test(kept_batch_lists_see_every_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
