@@ -379,11 +379,25 @@ static int map_file(st_err *err, const char *path, int strings, st_npy_map *m)
                         (long long)st.st_size);
     }
     m->len = (size_t)st.st_size;
-    m->map = mmap(NULL, m->len, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
-    if (m->map == MAP_FAILED) {
-        m->map = NULL;
-        return st_error_errno(err, errno, "cannot map '%s'", path);
+    if (m->len <= ST_NPY_READ_MAX) {
+        /* a small file is read: mapping it, faulting its pages in and unmapping it (a TLB
+         * shootdown of every CPU running one of our threads) cost more than the copy */
+        m->map = malloc(m->len);
+        m->heap = 1;
+        ssize_t got = m->map != NULL ? pread(fd, m->map, m->len, 0) : -1;
+        int e = errno;
+        close(fd);
+        if (m->map == NULL) return st_error(err, STRATA_ENOMEM, "out of memory reading '%s'", path);
+        if (got < 0) return st_error_errno(err, e, "cannot read '%s'", path);
+        if ((size_t)got != m->len)
+            return st_error(err, STRATA_EIO, "'%s' changed size while it was read", path);
+    } else {
+        m->map = mmap(NULL, m->len, PROT_READ, MAP_SHARED, fd, 0);
+        close(fd);
+        if (m->map == MAP_FAILED) {
+            m->map = NULL;
+            return st_error_errno(err, errno, "cannot map '%s'", path);
+        }
     }
     int rc = npy_parse(err, m->map, m->len, path, strings ? NPY_STR_OK : 0, &m->info);
     if (rc < 0) return rc;
@@ -407,7 +421,7 @@ static int map_file(st_err *err, const char *path, int strings, st_npy_map *m)
                             "byte %zu, not aligned for %s); save it again with numpy.save",
                             bytes, path, m->info.data_offset, strata_dtype_name(m->info.dtype));
         memcpy(copy, m->data, bytes);
-        munmap(m->map, m->len);
+        st_npy_unmap(m);
         m->map = copy;
         m->len = bytes;
         m->heap = 1;

@@ -68,6 +68,9 @@ typedef struct st_npy_map {
  * length), so a file's data may start at any offset. */
 int st_npy_aligned(const void *data, strata_dtype dtype);
 
+/* Files up to this size are read into memory rather than mapped. */
+#define ST_NPY_READ_MAX (64 * 1024)
+
 /* Map the NPY file at PATH. STRATA_ENOTFOUND if it does not exist, STRATA_EINVAL (or the
  * parser's code) if it is not a valid NPY file of a Strata dtype, or shorter than its header
  * says. When the data does not start at a multiple of its element size it is copied into an
