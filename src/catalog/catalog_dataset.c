@@ -94,8 +94,10 @@ static const char *const sql[] = {
                               "FROM dataset_version WHERE dataset_id = ?1 ORDER BY version",
     [D_VERSION_GET - D_INSERT] = "SELECT version, created_ns, batches, rows, total_rows, expired "
                                  "FROM dataset_version WHERE dataset_id = ?1 AND version = ?2",
+    /* only rows not expired yet: rewriting them all made every gc's transaction write pages
+     * in proportion to the dataset's history */
     [D_EXPIRE - D_INSERT] = "UPDATE dataset_version SET expired = 1 WHERE dataset_id = ?1 AND "
-                            "version < ?2",
+                            "version < ?2 AND expired = 0",
     [D_TRASH_LIST - D_INSERT] = "SELECT id, path, dataset_id, created_ns FROM trash ORDER BY id",
     [D_TRASH_DEL - D_INSERT] = "DELETE FROM trash WHERE id = ?1",
     [D_TOTALS - D_INSERT] =
