@@ -107,12 +107,12 @@ int st_upd_map(st_upd_job *j, const st_upd_wbatch *w, int col, st_npy_map *m, st
     int rc = st_bcol_path(pool, st_dataset_rec(j->ds), st_dataset_path(j->ds), bc->tier_id,
                           bc->file, path);
     ST_TRY(rc);
-    ST_TRY(rc = st_npy_map_any(j->err, path, m));
+    ST_TRY(rc = st_npy_load_any(j->err, path, m));
     *data = m->data;
     if (bc->bytes_file[0] == '\0') return STRATA_OK;
     ST_TRY(rc = st_bcol_path(pool, st_dataset_rec(j->ds), st_dataset_path(j->ds), bc->tier_id,
                              bc->bytes_file, path));
-    ST_TRY(rc = st_npy_map_any(j->err, path, mb));
+    ST_TRY(rc = st_npy_load_any(j->err, path, mb));
     *bytes = mb->data;
 done:
     return rc;
@@ -128,7 +128,7 @@ int st_upd_map_valid(st_upd_job *j, const st_upd_wbatch *w, int col, st_npy_map 
     char path[ST_PATH_MAX];
     int rc = st_bcol_path(st_dataset_pool(j->ds), st_dataset_rec(j->ds), st_dataset_path(j->ds),
                           bc->tier_id, bc->valid_file, path);
-    if (rc == STRATA_OK) rc = st_npy_map_any(j->err, path, mv);
+    if (rc == STRATA_OK) rc = st_npy_load_any(j->err, path, mv);
     if (rc == STRATA_OK) *valid = (const uint8_t *)mv->data;
     return rc;
 }
@@ -1297,6 +1297,7 @@ int st_upd_source(st_upd_job *j, const char *region, const char *name, strata_sn
         j->snaps.n--;
         return rc;
     }
+    st_snapshot_load_small(*slot); /* its maps are released when each batch is done */
     *out = *slot;
     return STRATA_OK;
 }

@@ -279,7 +279,7 @@ static int map_files(strata_snapshot *s, const st_cat_bcol *bc, st_npy_map *m[ST
         const char *file = st_cat_bcol_file(bc, f);
         if (file[0] == '\0') continue;
         ST_TRY(rc = st_bcol_path(s->pool, &s->d, s->dir, bc->tier_id, file, path));
-        rc = st_npy_map_any(err, path, m[f]);
+        rc = s->load_small ? st_npy_load_any(err, path, m[f]) : st_npy_map_any(err, path, m[f]);
     }
 done:
     return rc;
@@ -383,6 +383,11 @@ int strata_snapshot_map_valid(strata_snapshot *s, uint64_t batch, int col, const
     size_t i = batch * (size_t)s->schema.ncols + (size_t)col;
     *valid = s->bcols[i].valid_file[0] ? (const uint8_t *)(*s->maps[i])[2].data : NULL;
     return STRATA_OK;
+}
+
+void st_snapshot_load_small(strata_snapshot *s)
+{
+    s->load_small = 1;
 }
 
 uint64_t st_snapshot_batch_of(const strata_snapshot *s, uint64_t row, uint64_t hint)

@@ -38,6 +38,10 @@ int st_dataset_names_check(strata_pool *pool, const char *region, const char *na
 int st_dataset_mkdir(strata_pool *pool, const st_cat_region *r, const char *name, st_cat_dataset *d,
                      char dir[ST_PATH_MAX]);
 
+/* Read the small files of S (st_npy_load_file) instead of mapping them: for a reader that
+ * releases each batch when done with it, not one whose buffers outlive the call (exports). */
+void st_snapshot_load_small(strata_snapshot *s);
+
 /* The batch of S holding snapshot row ROW (< nrows); HINT, a guess, is tried first. */
 uint64_t st_snapshot_batch_of(const strata_snapshot *s, uint64_t row, uint64_t hint);
 

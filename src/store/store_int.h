@@ -70,6 +70,7 @@ struct strata_snapshot {
     uint64_t *row_start; /* nbatches + 1 cumulative row counts */
     st_bcmap **maps;     /* nbatches * ncols: a batch column's files, mapped on use */
     int hold;            /* DDIR/.readers, locked shared while open */
+    int load_small;      /* small files are read, not mapped (st_snapshot_load_small) */
     /* A partitioned (sorted) dataset shows one batch per partition; its runs, the batches of
      * the catalog, are these (NULL otherwise: the batches above are the catalog's). */
     st_part *parts;         /* nbatches */

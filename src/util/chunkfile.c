@@ -141,9 +141,10 @@ done:
     return rc;
 }
 
-int st_npy_map_any(st_err *err, const char *path, st_npy_map *m)
+static int map_any(st_err *err, const char *path, int load, st_npy_map *m)
 {
-    if (!st_chunk_is_zst(path)) return st_npy_map_file(err, path, m);
+    if (!st_chunk_is_zst(path))
+        return load ? st_npy_load_file(err, path, m) : st_npy_map_file(err, path, m);
     memset(m, 0, sizeof *m);
     st_chunkbuf cb;
     int rc = st_chunk_read(err, path, &cb);
@@ -154,6 +155,16 @@ int st_npy_map_any(st_err *err, const char *path, st_npy_map *m)
     m->data = cb.data;
     m->info = cb.info;
     return STRATA_OK;
+}
+
+int st_npy_map_any(st_err *err, const char *path, st_npy_map *m)
+{
+    return map_any(err, path, 0, m);
+}
+
+int st_npy_load_any(st_err *err, const char *path, st_npy_map *m)
+{
+    return map_any(err, path, 1, m);
 }
 
 int st_chunk_write(st_err *err, const char *dir, const char *name, strata_dtype dtype, int ndim,

@@ -36,6 +36,8 @@ void st_chunk_release(st_chunkbuf *c);
 /* The NPY file at PATH as an st_npy_map: mapped when plain, decoded into memory when it ends in
  * ".zst" (st_npy_unmap() releases either). Errors as st_npy_map_file(). */
 int st_npy_map_any(st_err *err, const char *path, st_npy_map *m);
+/* As st_npy_map_any(), a small plain file read rather than mapped (st_npy_load_file()). */
+int st_npy_load_any(st_err *err, const char *path, st_npy_map *m);
 
 /* Write an N-d chunk file durably as DIR/NAME: header for DTYPE and SHAPE[NDIM] (Fortran order
  * when FORTRAN), then the BYTES of elements at DATA; zstd-compressed at LEVEL when LEVEL > 0

@@ -343,19 +343,24 @@ int st_npy_parse_nd(st_err *err, const void *buf, size_t len, const char *where,
     return rc;
 }
 
-static int map_file(st_err *err, const char *path, int strings, st_npy_map *m);
+static int map_file(st_err *err, const char *path, int strings, int load, st_npy_map *m);
 
 int st_npy_map_file(st_err *err, const char *path, st_npy_map *m)
 {
-    return map_file(err, path, 0, m);
+    return map_file(err, path, 0, 0, m);
+}
+
+int st_npy_load_file(st_err *err, const char *path, st_npy_map *m)
+{
+    return map_file(err, path, 0, 1, m);
 }
 
 int st_npy_map_file_str(st_err *err, const char *path, st_npy_map *m)
 {
-    return map_file(err, path, 1, m);
+    return map_file(err, path, 1, 0, m);
 }
 
-static int map_file(st_err *err, const char *path, int strings, st_npy_map *m)
+static int map_file(st_err *err, const char *path, int strings, int load, st_npy_map *m)
 {
     memset(m, 0, sizeof *m);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -379,7 +384,7 @@ static int map_file(st_err *err, const char *path, int strings, st_npy_map *m)
                         (long long)st.st_size);
     }
     m->len = (size_t)st.st_size;
-    if (m->len <= ST_NPY_READ_MAX) {
+    if (load && m->len <= ST_NPY_READ_MAX) {
         /* a small file is read: mapping it, faulting its pages in and unmapping it (a TLB
          * shootdown of every CPU running one of our threads) cost more than the copy */
         m->map = malloc(m->len);

@@ -68,9 +68,6 @@ typedef struct st_npy_map {
  * length), so a file's data may start at any offset. */
 int st_npy_aligned(const void *data, strata_dtype dtype);
 
-/* Files up to this size are read into memory rather than mapped. */
-#define ST_NPY_READ_MAX (64 * 1024)
-
 /* Map the NPY file at PATH. STRATA_ENOTFOUND if it does not exist, STRATA_EINVAL (or the
  * parser's code) if it is not a valid NPY file of a Strata dtype, or shorter than its header
  * says. When the data does not start at a multiple of its element size it is copied into an
@@ -84,5 +81,11 @@ int st_npy_map_file(st_err *err, const char *path, st_npy_map *m);
  * points, '|S' + width: bytes; each zero-padded) as info.dtype STRATA_STR with their kind and
  * width; m->data is then the raw records. */
 int st_npy_map_file_str(st_err *err, const char *path, st_npy_map *m);
+/* As st_npy_map_file(), but a file of at most ST_NPY_READ_MAX bytes is read into an allocation
+ * (m->heap): for a reader that is done with it soon, mapping a small file, faulting its pages in
+ * and unmapping it (a TLB shootdown of every CPU running one of the process's threads) costs more
+ * than the copy. Zero-copy readers (exports whose buffers outlive the call) map. */
+#define ST_NPY_READ_MAX (64 * 1024)
+int st_npy_load_file(st_err *err, const char *path, st_npy_map *m);
 void st_npy_unmap(st_npy_map *m);
 #endif /* STRATA_UTIL_NPY_H */
