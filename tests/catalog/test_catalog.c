@@ -25,6 +25,16 @@ static const st_cat_loc *sqlite_at(const char *p)
     return &loc;
 }
 
+/* A new catalog at P and two handles on it (as two processes would have). */
+static void two_handles(const char *p, st_catalog **a, st_catalog **b)
+{
+    st_err e;
+    st_err_init(&e);
+    assert_int_equal(st_cat_create(&e, sqlite_at(p), a), STRATA_OK);
+    assert_int_equal(st_cat_open(&e, sqlite_at(p), b), STRATA_OK);
+    st_err_destroy(&e);
+}
+
 static void create_then_open_has_current_version(void **state)
 {
     (void)state;
@@ -344,8 +354,7 @@ static void a_held_write_lock_times_out_as_elocked(void **state)
     st_err e;
     st_err_init(&e);
     st_catalog *c1, *c2;
-    assert_int_equal(st_cat_create(&e, sqlite_at(p), &c1), STRATA_OK);
-    assert_int_equal(st_cat_open(&e, sqlite_at(p), &c2), STRATA_OK);
+    two_handles(p, &c1, &c2);
     st_cat_set_busy_timeout(c2, 50);
     assert_int_equal(st_cat_begin(&e, c1), STRATA_OK);
     assert_int_equal(st_cat_begin(&e, c2), STRATA_ELOCKED);
@@ -612,8 +621,7 @@ static void kept_batch_lists_see_every_change(void **state)
     st_err e;
     st_err_init(&e);
     st_catalog *a, *b;
-    assert_int_equal(st_cat_create(&e, sqlite_at(p), &a), STRATA_OK);
-    assert_int_equal(st_cat_open(&e, sqlite_at(p), &b), STRATA_OK);
+    two_handles(p, &a, &b);
     st_cat_region r = {.name = "r", .dir = "r", .created_ns = 1};
     assert_int_equal(st_cat_region_insert(&e, a, &r), STRATA_OK);
     int64_t id = new_dataset(a, 1);
