@@ -575,7 +575,7 @@ static void publish(st_catalog *c, int64_t id, int nb, int64_t retire, int64_t f
     for (int i = 0; i < nb; i++) {
         b[i].nrows = 10;
         snprintf(b[i].token, sizeof b[i].token, "t%lld_%d", (long long)d.version, i);
-        snprintf(bc[2 * i].file, sizeof bc[2 * i].file, "%s.0.npy", b[i].token);
+        snprintf(bc[2 * i].file, sizeof bc[2 * i].file, "%.40s.0.npy", b[i].token);
         bc[2 * i].checksum = (uint64_t)(d.version * 10 + i);
     }
     st_cat_fill fl = {.seq = fill, .position = 1};
