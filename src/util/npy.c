@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "util/dtype.h"
+#include "util/fileio.h"
 
 static const char npy_magic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
 
@@ -389,13 +390,10 @@ static int map_file(st_err *err, const char *path, int strings, int load, st_npy
          * shootdown of every CPU running one of our threads) cost more than the copy */
         m->map = malloc(m->len);
         m->heap = 1;
-        ssize_t got = m->map != NULL ? pread(fd, m->map, m->len, 0) : -1;
-        int e = errno;
+        int rc = m->map != NULL ? st_pread_full(err, fd, m->map, m->len, 0, path)
+                                : st_error(err, STRATA_ENOMEM, "out of memory reading '%s'", path);
         close(fd);
-        if (m->map == NULL) return st_error(err, STRATA_ENOMEM, "out of memory reading '%s'", path);
-        if (got < 0) return st_error_errno(err, e, "cannot read '%s'", path);
-        if ((size_t)got != m->len)
-            return st_error(err, STRATA_EIO, "'%s' changed size while it was read", path);
+        if (rc < 0) return rc;
     } else {
         m->map = mmap(NULL, m->len, PROT_READ, MAP_SHARED, fd, 0);
         close(fd);
