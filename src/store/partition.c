@@ -299,26 +299,113 @@ static uint64_t base_after(const kmerge *m, uint32_t d, uint64_t i)
     return lo;
 }
 
+/* ---- the merge by images: one fixed-width key without nulls ---------------------------------- */
+
+/* A run's next row in the heap of merge_images: its key's image, then its run. */
+typedef struct ihead {
+    uint64_t img;
+    uint32_t run;
+} ihead;
+
+static inline int ihead_before(ihead a, ihead b)
+{
+    return a.img != b.img ? a.img < b.img : a.run < b.run;
+}
+
+static void ihead_down(ihead *h, size_t n, size_t i)
+{
+    ihead x = h[i];
+    for (;;) {
+        size_t l = 2 * i + 1, best = l;
+        if (l >= n) break;
+        if (l + 1 < n && ihead_before(h[l + 1], h[l])) best = l + 1;
+        if (!ihead_before(h[best], x)) break;
+        h[i] = h[best];
+        i = best;
+    }
+    h[i] = x;
+}
+
+static inline uint64_t image_of(const kmerge *m, uint32_t r, uint64_t i)
+{
+    return st_sort_image(m->dt[0], m->keys[r].data, i, m->desc);
+}
+
+/* The first row of run 0 at or after its next one whose image is after X (galloping). */
+static uint64_t base_after_image(const kmerge *m, uint64_t x)
+{
+    uint64_t lo = m->at[0], hi = lo, step = 1, n = m->n[0];
+    while (hi < n && image_of(m, 0, hi) <= x) {
+        lo = hi + 1;
+        hi += step;
+        step *= 2;
+    }
+    if (hi > n) hi = n;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (image_of(m, 0, mid) <= x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The merge of st_merge_order when its one key is fixed-width and has no nulls: the heap holds
+ * each run's next image, so that a step compares two integers, not two rows. The order is the
+ * same: by image (the sort's), then by run. */
+static int merge_images(kmerge *m, uint32_t nruns, ihead *h)
+{
+    size_t nh = 0;
+    for (uint32_t r = 1; r < nruns; r++)
+        if (m->n[r] > 0) h[nh++] = (ihead){image_of(m, r, 0), r};
+    for (size_t i = nh; i-- > 0;) ihead_down(h, nh, i);
+    int rc = STRATA_OK;
+    while (nh > 0 && rc == STRATA_OK) {
+        uint32_t d = h[0].run;
+        uint64_t e = base_after_image(m, h[0].img);
+        rc = emit(m, 0, m->at[0], e - m->at[0]);
+        m->at[0] = e;
+        if (rc == STRATA_OK) rc = emit(m, d, m->at[d], 1);
+        if (++m->at[d] == m->n[d])
+            h[0] = h[--nh];
+        else
+            h[0].img = image_of(m, d, m->at[d]);
+        if (nh > 0) ihead_down(h, nh, 0);
+    }
+    return rc;
+}
+
+/* The merge of the general case: a heap of runs compared row against row by key_cmp(). */
+static int merge_rows(kmerge *m, uint32_t nruns, uint32_t *h)
+{
+    size_t nh = 0;
+    for (uint32_t r = 1; r < nruns; r++)
+        if (m->n[r] > 0) h[nh++] = r;
+    for (size_t i = nh; i-- > 0;) heap_down(m, h, nh, i);
+    int rc = STRATA_OK;
+    while (nh > 0 && rc == STRATA_OK) {
+        uint32_t d = h[0];
+        uint64_t e = base_after(m, d, m->at[d]);
+        rc = emit(m, 0, m->at[0], e - m->at[0]);
+        m->at[0] = e;
+        if (rc == STRATA_OK) rc = emit(m, d, m->at[d], 1);
+        if (++m->at[d] == m->n[d]) h[0] = h[--nh];
+        heap_down(m, h, nh, 0);
+    }
+    return rc;
+}
+
 int st_merge_order(const strata_dtype *dt, int nk, int desc, const st_pcol *keys, const uint64_t *n,
                    uint32_t nruns, st_pseg **seg, size_t *nseg)
 {
     kmerge m = {.dt = dt, .nk = nk, .desc = desc, .keys = keys, .n = n};
+    int images = nk == 1 && dt[0] != STRATA_STR;
+    for (uint32_t r = 0; r < nruns && images; r++) images = keys[r].valid == NULL;
     m.at = calloc(nruns + 1, sizeof *m.at);
-    uint32_t *h = malloc((nruns + 1) * sizeof *h);
+    void *h = malloc((nruns + 1) * (images ? sizeof(ihead) : sizeof(uint32_t)));
     int rc = m.at == NULL || h == NULL ? STRATA_ENOMEM : STRATA_OK;
-    size_t nh = 0;
-    for (uint32_t r = 1; r < nruns && rc == STRATA_OK; r++)
-        if (n[r] > 0) h[nh++] = r;
-    for (size_t i = nh; i-- > 0;) heap_down(&m, h, nh, i);
-    while (nh > 0 && rc == STRATA_OK) {
-        uint32_t d = h[0];
-        uint64_t e = base_after(&m, d, m.at[d]);
-        rc = emit(&m, 0, m.at[0], e - m.at[0]);
-        m.at[0] = e;
-        if (rc == STRATA_OK) rc = emit(&m, d, m.at[d], 1);
-        if (++m.at[d] == n[d]) h[0] = h[--nh];
-        heap_down(&m, h, nh, 0);
-    }
+    if (rc == STRATA_OK) rc = images ? merge_images(&m, nruns, h) : merge_rows(&m, nruns, h);
     if (rc == STRATA_OK && nruns > 0) rc = emit(&m, 0, m.at[0], n[0] - m.at[0]);
     free(h);
     free(m.at);
@@ -362,6 +449,17 @@ uint64_t st_merge_bytes(const st_pseg *seg, size_t nseg, const st_pcol *cols, ui
     return total;
 }
 
+/* LEN values of ESZ bytes from SRC to DST: a merge's pieces are mostly one value long. */
+static inline void copy_values(char *dst, const char *src, uint64_t len, size_t esz)
+{
+    if (len == 1 && esz == 8)
+        memcpy(dst, src, 8);
+    else if (len == 1 && esz == 4)
+        memcpy(dst, src, 4);
+    else
+        memcpy(dst, src, len * esz);
+}
+
 void st_merge_copy(strata_dtype dtype, const st_pseg *seg, size_t nseg, const st_pcol *cols,
                    uint64_t r0, uint64_t r1, void *out, char *obytes, uint8_t *ovalid)
 {
@@ -379,7 +477,7 @@ void st_merge_copy(strata_dtype dtype, const st_pseg *seg, size_t nseg, const st
             for (uint64_t k = 1; k <= len; k++) oo[k] = (int64_t)bat + (o[from + k] - o[from]);
             bat += blen;
         } else {
-            memcpy((char *)out + at_ * esz, (const char *)c->data + from * esz, len * esz);
+            copy_values((char *)out + at_ * esz, (const char *)c->data + from * esz, len, esz);
         }
         if (ovalid != NULL) st_bits_copy(ovalid, at_, c->valid, from, len);
     });
