@@ -20,9 +20,12 @@ static uint64_t rnd(uint64_t *s)
 /* The source r/src: k i64, f f64, s str, v i64 (k and s with nulls). */
 static void create_src(strata_pool *pool)
 {
-    strata_column cols[] = {
-        {"k", STRATA_I64}, {"f", STRATA_F64}, {"s", STRATA_STR}, {"v", STRATA_I64}};
-    assert_ok(pool, strata_dataset_create(pool, "r", "src", cols, 4));
+    strata_column cols[] = {{"k", STRATA_I64},
+                            {"f", STRATA_F64},
+                            {"s", STRATA_STR},
+                            {"v", STRATA_I64},
+                            {"g", STRATA_I32}};
+    assert_ok(pool, strata_dataset_create(pool, "r", "src", cols, 5));
 }
 
 /* Publish N random rows (few distinct keys: many ties) as one batch; V counts rows from *ID. */
@@ -30,6 +33,7 @@ static void add_rows(strata_pool *pool, uint64_t n, uint64_t *seed, int64_t *id)
 {
     int64_t *k = malloc(n * sizeof *k), *v = malloc(n * sizeof *v), *off = malloc((n + 1) * 8);
     double *f = malloc(n * sizeof *f);
+    int32_t *g = malloc(n * sizeof *g);
     char *bytes = malloc(n * 4 + 1);
     uint8_t *kvalid = calloc(n / 8 + 1, 1), *svalid = calloc(n / 8 + 1, 1);
     off[0] = 0;
@@ -37,6 +41,7 @@ static void add_rows(strata_pool *pool, uint64_t n, uint64_t *seed, int64_t *id)
         k[i] = (int64_t)(rnd(seed) % 200) - 100;
         f[i] = rnd(seed) % 50 == 0 ? NAN : (double)(rnd(seed) % 97) / 4 - 10;
         v[i] = (*id)++;
+        g[i] = (int32_t)(rnd(seed) % 50) - 25;
         int len = (int)(rnd(seed) % 4);
         for (int c = 0; c < len; c++) bytes[off[i] + c] = (char)('a' + rnd(seed) % 3);
         off[i + 1] = off[i] + len;
@@ -51,6 +56,7 @@ static void add_rows(strata_pool *pool, uint64_t n, uint64_t *seed, int64_t *id)
     assert_ok(pool, strata_batch_append(b, 1, f, n));
     assert_ok(pool, strata_batch_append_str_nullable(b, 2, off, bytes, svalid, n));
     assert_ok(pool, strata_batch_append(b, 3, v, n));
+    assert_ok(pool, strata_batch_append(b, 4, g, n));
     assert_ok(pool, strata_batch_commit(b));
     assert_ok(pool, strata_publish(ds, NULL));
     strata_dataset_close(ds);
@@ -58,6 +64,7 @@ static void add_rows(strata_pool *pool, uint64_t n, uint64_t *seed, int64_t *id)
     free(v);
     free(off);
     free(f);
+    free(g);
     free(bytes);
     free(kvalid);
     free(svalid);
@@ -68,8 +75,8 @@ static void derive_sort(strata_pool *pool, const char *name, const char *keys, i
 {
     strata_derive_spec sp = {.op = "sort", .keys = keys, .desc = desc};
     assert_ok(pool, strata_derive(pool, "r", name, "r", "src", &sp));
-    const char *cols[] = {"k", "f", "s", "v"};
-    for (int c = 0; c < 4; c++) {
+    const char *cols[] = {"k", "f", "s", "v", "g"};
+    for (int c = 0; c < 5; c++) {
         if (strstr(keys, cols[c]) != NULL) continue;
         strata_column_spec g = {
             .op = "gather", .src_region = "r", .src_name = "src", .src_column = cols[c]};
@@ -195,6 +202,12 @@ static void float_keys_with_nans(void **state)
     appends_match_full_sorts(((fixture *)*state)->pool, "f", 0);
 }
 
+/* one fixed-width key without nulls: the merge compares the keys' images */
+static void small_integer_keys_without_nulls_descending(void **state)
+{
+    appends_match_full_sorts(((fixture *)*state)->pool, "g", 1);
+}
+
 static void string_then_integer_keys_descending(void **state)
 {
     appends_match_full_sorts(((fixture *)*state)->pool, "s,k", 1);
@@ -304,6 +317,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(integer_keys_with_nulls, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(integer_keys_descending, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(float_keys_with_nans, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(small_integer_keys_without_nulls_descending, fixture_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(string_then_integer_keys_descending, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(an_open_snapshot_keeps_its_rows_across_compaction,
