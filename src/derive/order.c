@@ -1298,6 +1298,35 @@ static void maps_unmap(st_npy_map (*maps)[3], size_t n)
         for (int f = 0; f < 3; f++) st_npy_unmap(&maps[i][f]);
 }
 
+/* Rows [R0, R1) of L's merged order, from piece *G (which starts at row *POS), of column C
+ * (runs COLS, DT) appended to W through OUT, OB (*CAP bytes, grown) and OV, in blocks of
+ * DIRECT_BLOCK rows: a block stays in the cache between the copy and the write, where a buffer
+ * of the whole base would be memory touched for the first time (on a VM whose host reclaims
+ * freed pages, 50 times dearer than the copy). *G and *POS move on to the piece holding R1. */
+static int lcomp_rows(st_upd_job *j, const lcomp *l, strata_dtype dt, const st_pcol *cols,
+                      uint64_t r0, uint64_t r1, size_t *g, uint64_t *pos, st_colw *w, char *out,
+                      char **ob, uint64_t *cap, uint8_t *ov)
+{
+    int rc = STRATA_OK;
+    for (uint64_t a = r0; a < r1 && rc == STRATA_OK; a += DIRECT_BLOCK) {
+        uint64_t e = a + DIRECT_BLOCK < r1 ? a + DIRECT_BLOCK : r1;
+        const st_pseg *sg = l->seg + *g;
+        size_t ns = l->nseg - *g;
+        uint64_t nb = dt == STRATA_STR ? st_merge_bytes(sg, ns, cols, a - *pos, e - *pos) : 0;
+        if (*ob == NULL || nb + 1 > *cap) {
+            free(*ob);
+            *cap = nb + 1;
+            if ((*ob = malloc(*cap)) == NULL) return STRATA_ENOMEM;
+        }
+        st_merge_copy(dt, sg, ns, cols, a - *pos, e - *pos, out, *ob, ov);
+        rc = dt == STRATA_STR ? st_colw_append_str_valid(j->err, w, (const int64_t *)(void *)out,
+                                                         *ob, ov, 0, e - a)
+                              : st_colw_append_valid(j->err, w, out, ov, 0, e - a);
+        while (*g < l->nseg && *pos + l->seg[*g].len <= e) *pos += l->seg[(*g)++].len;
+    }
+    return rc;
+}
+
 /* Column C of the M new bases OW (PER rows each, TOTAL in all) from L's runs. */
 static int lcomp_column(st_upd_job *j, const lcomp *l, int c, st_upd_outw *ow, uint64_t m,
                         uint64_t per, uint64_t total)
@@ -1310,30 +1339,16 @@ static int lcomp_column(st_upd_job *j, const lcomp *l, int c, st_upd_outw *ow, u
     strata_dtype dt = (strata_dtype)j->sch.cat[c].dtype;
     size_t esz = dt == STRATA_STR ? 8 : strata_dtype_size(dt);
     for (uint32_t r = 0; r < l->nr && rc == STRATA_OK; r++) nulls |= cols[r].valid != NULL;
-    /* one set of buffers for every base of the partition: memory touched for the first time
-     * costs more than the copy into it (on a VM whose host reclaims freed pages, 50 times more) */
-    uint64_t big = per < total ? per : total, cap = 0;
-    char *out = st_alloc_big((big + 1) * esz), *ob = NULL;
-    uint8_t *ov = nulls ? malloc(st_bits_bytes(big) + 1) : NULL;
+    char *out = malloc((DIRECT_BLOCK + 1) * esz), *ob = NULL;
+    uint8_t *ov = nulls ? malloc(st_bits_bytes(DIRECT_BLOCK) + 1) : NULL;
     if (rc == STRATA_OK && (out == NULL || (nulls && ov == NULL))) rc = STRATA_ENOMEM;
+    uint64_t cap = 0, pos = 0;
+    size_t g = 0;
     for (uint64_t k = 0; k < m && rc == STRATA_OK; k++) {
-        uint64_t r0 = k * per, r1 = r0 + per < total ? r0 + per : total, rows = r1 - r0;
-        uint64_t nb = dt == STRATA_STR ? st_merge_bytes(l->seg, l->nseg, cols, r0, r1) : 0;
-        if (ob == NULL || nb + 1 > cap) {
-            free(ob);
-            cap = nb + 1;
-            if ((ob = malloc(cap)) == NULL) {
-                rc = STRATA_ENOMEM;
-                break;
-            }
-        }
-        st_merge_copy(dt, l->seg, l->nseg, cols, r0, r1, out, ob, ov);
-        rc = dt == STRATA_STR
-                 ? st_colw_append_str_valid(j->err, &ow[k].w[c], (const int64_t *)(void *)out, ob,
-                                            ov, 0, rows)
-                 : st_colw_append_valid(j->err, &ow[k].w[c], out, ov, 0, rows);
+        uint64_t r0 = k * per, r1 = r0 + per < total ? r0 + per : total;
+        rc = lcomp_rows(j, l, dt, cols, r0, r1, &g, &pos, &ow[k].w[c], out, &ob, &cap, ov);
     }
-    st_free_big(out);
+    free(out);
     free(ob);
     free(ov);
     if (maps != NULL) maps_unmap(maps, l->nr);
