@@ -30,7 +30,7 @@ q derive taxi/byfare --from taxi/trips --sort fare
 q column taxi/byfare.pickuptime --gather taxi/trips.pickuptime
 q derive taxi/zones --from taxi/trips --groupby pickupzone --agg count,sum:fare,mean:fare
 q update
-secs() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null; t1=$(date +%s%N); echo "scale=4; ($t1 - $t0) / 1000000000" | bc; }
+secs() { local t0 t1; t0=${EPOCHREALTIME//[.,]/}; "$@" >/dev/null; t1=${EPOCHREALTIME//[.,]/}; echo "scale=4; $((10#$t1 - 10#$t0)) / 1000000" | bc; }
 declare -A full inc
 for chain in top byfare zones; do full[$chain]=$(secs "$S" update --full "taxi/$chain"); done
 q ingest taxi/trips "$D/h.csv"

@@ -35,7 +35,7 @@ for i in $(seq 1 "$NB"); do add "$i"; done
 "$S" column taxi/byfare.pickuptime --gather taxi/trips.pickuptime >/dev/null
 "$S" update taxi/byfare >/dev/null
 warm() { [ -z "${WARM:-}" ] || { head -c "${WARM}M" /dev/zero >"$D/warm" && rm -f "$D/warm"; }; }
-ns() { local t0 t1; warm; t0=$(date +%s%N); "$@" >/dev/null; t1=$(date +%s%N); echo $((t1 - t0)); }
+ns() { local t0 t1; warm; t0=${EPOCHREALTIME//[.,]/}; "$@" >/dev/null; t1=${EPOCHREALTIME//[.,]/}; echo $(((10#$t1 - 10#$t0) * 1000)); }
 full=$(ns "$S" update --full taxi/byfare)
 full2=$(ns "$S" update --full taxi/byfare)
 [ "$full2" -lt "$full" ] && full=$full2
@@ -44,11 +44,11 @@ compacted=0
 for i in $(seq 1 "$NA"); do
     add $((NB + i))
     warm
-    t0=$(date +%s%N)
+    t0=${EPOCHREALTIME//[.,]/}
     out=$("$S" --json update taxi/byfare)
-    t1=$(date +%s%N)
-    echo $((t1 - t0)) >>"$D/times"
-    [ -z "${VERBOSE:-}" ] || echo "append $i: $(((t1 - t0) / 1000000)) ms: $out" >&2
+    t1=${EPOCHREALTIME//[.,]/}
+    echo $(((10#$t1 - 10#$t0) * 1000)) >>"$D/times"
+    [ -z "${VERBOSE:-}" ] || echo "append $i: $(((10#$t1 - 10#$t0) / 1000)) ms: $out" >&2
     c=$(sed -n 's/.*"parts_compacted":\([0-9]*\).*/\1/p' <<<"$out")
     compacted=$((compacted + ${c:-0}))
 done

@@ -624,7 +624,8 @@ typedef struct mwriter {
     int open, nc;
     uint64_t rows, nbuf, cap; /* rows written, buffered, and room in the buffers */
     char *buf[ST_TBL_MAX];
-    uint8_t *vbuf[ST_TBL_MAX]; /* the validity of the buffered rows */
+    uint8_t *vbuf[ST_TBL_MAX]; /* the validity of the buffered rows, if NULLS */
+    int nulls[ST_TBL_MAX];     /* whether VBUF holds it (else every buffered row is valid) */
     st_vec sbytes[ST_TBL_MAX]; /* string columns: bytes of the buffered rows */
     st_vec soff[ST_TBL_MAX];   /* their offsets (n+1) */
 } mwriter;
@@ -644,10 +645,12 @@ static int mw_flush(mwriter *m)
     for (int c = 0; c < m->nc; c++) {
         if (j->sch.cat[c].dtype == STRATA_STR)
             crc[c] = st_colw_append_str_valid(j->err, &m->ow.w[c], m->soff[c].v,
-                                              m->sbytes[c].v ? m->sbytes[c].v : "", m->vbuf[c], 0,
-                                              m->nbuf);
+                                              m->sbytes[c].v ? m->sbytes[c].v : "",
+                                              m->nulls[c] ? m->vbuf[c] : NULL, 0, m->nbuf);
         else
-            crc[c] = st_colw_append_valid(j->err, &m->ow.w[c], m->buf[c], m->vbuf[c], 0, m->nbuf);
+            crc[c] = st_colw_append_valid(j->err, &m->ow.w[c], m->buf[c],
+                                          m->nulls[c] ? m->vbuf[c] : NULL, 0, m->nbuf);
+        m->nulls[c] = 0;
         m->sbytes[c].n = 0;
         m->soff[c].n = 0;
     }
@@ -688,7 +691,11 @@ static int mw_rows(mwriter *m, const st_table *t, uint64_t from, uint64_t count)
     while (count > 0) {
         uint64_t k = mw_room(m, count);
         for (int c = 0; c < m->nc; c++) {
-            st_bits_copy(m->vbuf[c], m->nbuf, t->valid[c], from, k);
+            if (t->valid[c] != NULL && !m->nulls[c]) { /* the rows before were all valid */
+                st_bits_fill(m->vbuf[c], 0, m->nbuf, 1);
+                m->nulls[c] = 1;
+            }
+            if (m->nulls[c]) st_bits_copy(m->vbuf[c], m->nbuf, t->valid[c], from, k);
             if (t->dt[c] == STRATA_STR) {
                 const int64_t *o = t->data[c];
                 if (m->soff[c].n == 0) {
@@ -941,12 +948,12 @@ static int direct_write(st_upd_job *j, const direct *d, uint64_t n)
         st_expr_input in[ST_TBL_MAX];
         for (int c = 0; c < p->nc && rc == STRATA_OK; c++) {
             if (c <= p->nk || p->src[c] >= 0) {
-                st_bits_fill(m.vbuf[c], 0, k, 1);
                 in[c] = (st_expr_input){m.buf[c], NULL, NULL};
                 continue;
             }
             uint64_t nulls = 0;
             rc = st_expr_eval_nulls(j->err, p->e[c], in, k, m.buf[c], m.vbuf[c], &nulls, j->nt);
+            m.nulls[c] = nulls > 0;
             in[c] = (st_expr_input){m.buf[c], NULL, nulls > 0 ? m.vbuf[c] : NULL};
         }
         from += k;
@@ -1433,8 +1440,9 @@ static int lsm_compact(st_upd_job *j, const plan *p, const lpart *q, const size_
 /* Rows [Q->lo, Q->hi) of T as delta runs of partition Q. */
 static int lsm_delta(st_upd_job *j, const plan *p, const lpart *q, const st_table *t)
 {
-    mwriter m;
-    int rc = mw_init(&m, j, p->nc, DIRECT_BLOCK);
+    mwriter m; /* a delta is small: a buffer of its size, not of a block */
+    uint64_t n = q->hi - q->lo;
+    int rc = mw_init(&m, j, p->nc, n < DIRECT_BLOCK ? n : DIRECT_BLOCK);
     j->lsm.delta = 1;
     j->lsm.part = q->part;
     j->lsm.run = q->next_run;

@@ -21,6 +21,10 @@ uint64_t st_bits_nulls(const uint8_t *bits, uint64_t bit0, uint64_t n)
 
 void st_bits_copy(uint8_t *dst, uint64_t dbit0, const uint8_t *src, uint64_t sbit0, uint64_t n)
 {
+    if (src == NULL) {
+        st_bits_fill(dst, dbit0, n, 1);
+        return;
+    }
     if (((dbit0 | sbit0) & 7) == 0 && src != NULL) {
         memcpy(dst + (dbit0 >> 3), src + (sbit0 >> 3), (size_t)(n >> 3));
         for (uint64_t i = n & ~(uint64_t)7; i < n; i++)
