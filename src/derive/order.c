@@ -1069,9 +1069,10 @@ static int direct_sort(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_
  * partition's first key belongs to that partition, after the rows already there (they come from
  * earlier source rows): the rows stay those of the stable sort of the whole source. */
 
-#define LSM_GAP      ((int64_t)1 << 32) /* between the numbers of new partitions */
-#define LSM_MAX_RUNS 128 /* a partition of this many runs is compacted, whatever the budget */
-#define LSM_BUDGET   8   /* an update compacts at most this many times its new rows (or one) */
+#define LSM_GAP        ((int64_t)1 << 32) /* between the numbers of new partitions */
+#define LSM_MAX_RUNS   128 /* a partition of this many runs is compacted, whatever the budget */
+#define LSM_BUDGET     8   /* an update compacts at most this many times its new rows (or one) */
+#define LSM_ONE_THREAD ((uint64_t)1 << 20) /* fewer new rows are sorted on one thread */
 
 typedef struct lpart {
     int64_t part, next;  /* its number, and the next partition's (or part + LSM_GAP) */
@@ -1462,22 +1463,30 @@ static int lsm_absorb(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_t
     size_t *ord = NULL, np = 0;
     lpart *parts = NULL;
     lsm_start(j, p);
+    /* Few new rows are sorted and written as deltas on one thread: a second one gains less than
+     * it costs later, when it waits spinning (libgomp's default) through the serial writes and
+     * every unmap must then interrupt its CPU to flush its TLB (about 4 ms of a 200 000-row
+     * append's 20 on the 2-core VM of bench/README.md). Compactions take every thread, after the
+     * deltas. */
+    int nt = j->nt;
+    if (r1 - r0 < LSM_ONE_THREAD) j->nt = 1;
     int rc = lsm_parts(j, nold, &ord, &parts, &np);
     if (rc == STRATA_OK) rc = sorted_chunk(j, s, p, r0, r1, &t);
     if (rc < 0) goto done;
     if ((rc = lsm_route(j, p, &t, ord, parts, np)) == STRATA_OK)
         rc = lsm_pick(j, parts, np, t.rows);
     if (rc == STRATA_OK) rc = st_upd_progress(j, j->ev.total / 2, r1 - r0);
-    for (size_t q = 0; q < np && rc == STRATA_OK; q++) {
-        if (parts[q].hi == parts[q].lo) continue;
-        if (parts[q].compact)
+    /* the deltas first, on one thread; then the compactions, on all */
+    for (size_t q = 0; q < np && rc == STRATA_OK; q++)
+        if (parts[q].hi > parts[q].lo && !parts[q].compact) rc = lsm_delta(j, p, &parts[q], &t);
+    j->nt = nt;
+    for (size_t q = 0; q < np && rc == STRATA_OK; q++)
+        if (parts[q].hi > parts[q].lo && parts[q].compact)
             rc = lsm_compact(j, p, &parts[q], ord, &t);
-        else
-            rc = lsm_delta(j, p, &parts[q], &t);
-    }
     if (rc == STRATA_OK) rc = st_upd_progress(j, j->ev.total, 0);
     st_table_free(&t);
 done:
+    j->nt = nt;
     free(ord);
     free(parts);
     return rc;
