@@ -144,8 +144,9 @@ static int q_cmp(const void *a, const void *b)
     return c != 0 ? c : (x > y) - (x < y);
 }
 
-/* Tens of thousands of keys take one MSD pass, then LSD passes per bucket (sort.c,
- * ST_MSD_SMALL): the same stable order as the reference, for 1 and 4 threads. */
+/* Tens of thousands of keys take one MSD pass, then MSD passes per bucket down to insertion
+ * (sort.c, ST_MSD_SMALL, msd_pairs): the same stable order as the reference, for 1 and 4
+ * threads. */
 static void mid_sized_argsorts_match_the_reference(void **state)
 {
     (void)state;
