@@ -24,7 +24,10 @@
  *     characters, a leading '-' or the sequence ".."; other names fail with STRATA_ENAME.
  *   - Parallel kernels use OpenMP on the pool's threads. GNU OpenMP is not fork-safe: a process
  *     that has run them must not run them again in a child it forks without exec; such a child
- *     sets its pool's threads to 1 (strata_pool_set_threads) or execs.
+ *     sets its pool's threads to 1 (strata_pool_set_threads) or execs. GNU OpenMP's idle
+ *     threads spin for a while before they sleep (OMP_WAIT_POLICY, GOMP_SPINCOUNT): on a machine
+ *     of few cores, a process that interleaves short parallel calls with other work may run
+ *     faster with OMP_WAIT_POLICY=passive in its environment.
  */
 #ifndef STRATA_H
 #define STRATA_H
@@ -989,7 +992,8 @@ typedef struct strata_update_opts {
     int auto_only;       /* only objects registered with strata_auto() */
     uint64_t mem;        /* memory budget in bytes (0: as much as needed); a sort larger than it
                             spills sorted runs to the dataset's directory and merges them */
-    int nthreads;        /* 0: the pool's setting */
+    int nthreads;        /* 0: the pool's setting (an update that adds fewer than 1 Mi rows to a
+                          * partitioned sort sorts them on one thread) */
     int lock_timeout_ms; /* wait for another updater of a dataset; 0: 60 s; < 0: forever */
     uint64_t batch_rows; /* rows per output batch, and per partition of a sorted dataset (at
                             least 1024; 0: 1 Mi, or less to fit MEM) */
