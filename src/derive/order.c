@@ -1069,10 +1069,9 @@ static int direct_sort(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_
  * partition's first key belongs to that partition, after the rows already there (they come from
  * earlier source rows): the rows stay those of the stable sort of the whole source. */
 
-#define LSM_GAP        ((int64_t)1 << 32) /* between the numbers of new partitions */
-#define LSM_MAX_RUNS   128 /* a partition of this many runs is compacted, whatever the budget */
-#define LSM_BUDGET     8   /* an update compacts at most this many times its new rows (or one) */
-#define LSM_ONE_THREAD ((uint64_t)1 << 20) /* fewer new rows are sorted on one thread */
+#define LSM_GAP      ((int64_t)1 << 32) /* between the numbers of new partitions */
+#define LSM_MAX_RUNS 128 /* a partition of this many runs is compacted, whatever the budget */
+#define LSM_BUDGET   8   /* an update compacts at most this many times its new rows (or one) */
 
 typedef struct lpart {
     int64_t part, next;  /* its number, and the next partition's (or part + LSM_GAP) */
@@ -1463,13 +1462,11 @@ static int lsm_absorb(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_t
     size_t *ord = NULL, np = 0;
     lpart *parts = NULL;
     lsm_start(j, p);
-    /* Few new rows are sorted and written as deltas on one thread: a second one gains less than
-     * it costs later, when it waits spinning (libgomp's default) through the serial writes and
-     * every unmap must then interrupt its CPU to flush its TLB (about 4 ms of a 200 000-row
-     * append's 20 on the 2-core VM of bench/README.md). Compactions take every thread, after the
-     * deltas. */
+    /* Few new rows are sorted and written as deltas on one thread (st_upd_threads: about 4 ms of
+     * a 200 000-row append's 20 on the 2-core VM of bench/README.md); the compactions take every
+     * thread, after the deltas. */
     int nt = j->nt;
-    if (r1 - r0 < LSM_ONE_THREAD) j->nt = 1;
+    st_upd_threads(j, r1 - r0);
     int rc = lsm_parts(j, nold, &ord, &parts, &np);
     if (rc == STRATA_OK) rc = sorted_chunk(j, s, p, r0, r1, &t);
     if (rc < 0) goto done;
@@ -1516,6 +1513,8 @@ int st_upd_order(st_upd_job *j, const st_dspec *sp, strata_snapshot *s, const in
         plan_free(&p);
         return rc;
     }
+    /* a global top-k's previous output is its K rows: few new rows make a small step */
+    if (nold > 0 && sp->op != ST_OP_SORT) st_upd_threads(j, n);
     st_upd_retire(j);
     lsm_start(j, &p);
     if (direct_ok(s, &p, nold, consumed) &&

@@ -879,8 +879,10 @@ static int update_index(st_upd_job *j, const st_cat_deriv *dv)
     int destroys = st_op_destroys_order(sp.op);
     const char *mode = j->o->full ? "full" : destroys || consumed == 0 ? "refresh" : "incremental";
     begin_object(j, "index", mode, nsb - consumed);
+    uint64_t rows = st_snapshot_row_start(s)[nsb] - st_snapshot_row_start(s)[consumed];
     j->st->batches_read += nsb - consumed;
-    j->st->rows_read += st_snapshot_row_start(s)[nsb] - st_snapshot_row_start(s)[consumed];
+    j->st->rows_read += rows;
+    if (consumed > 0 && !destroys) st_upd_threads(j, rows); /* a sort decides in st_upd_order */
     if (!destroys) {
         if (consumed == 0 && nold > 0) st_upd_retire(j);
         for (uint64_t b = consumed; b < nsb && rc == STRATA_OK; b++) {
@@ -1246,11 +1248,14 @@ static int update_column(st_upd_job *j, const st_cat_deriv *dv)
         goto done;
     }
     /* The targets: live batches without the column (all of them when recomputing). */
-    uint64_t total = 0;
+    uint64_t total = 0, rows = 0;
     for (size_t i = 0; i < covered; i++)
         if (!ST_UPD_WB(j, i).retired &&
-            (recompute_all || ST_UPD_WB(j, i).cols[cs.pos].file[0] == '\0'))
+            (recompute_all || ST_UPD_WB(j, i).cols[cs.pos].file[0] == '\0')) {
             total++;
+            rows += (uint64_t)ST_UPD_WB(j, i).b.nrows;
+        }
+    if (!recompute_all && !j->retire_all) st_upd_threads(j, rows);
     if (total == 0) {
         j->st->fresh++;
         goto done;
@@ -1279,6 +1284,11 @@ done:
 }
 
 /* ---- one dataset's group of objects ------------------------------------------------------- */
+
+void st_upd_threads(st_upd_job *j, uint64_t rows)
+{
+    if (rows < ST_UPD_ONE_THREAD) j->nt = 1;
+}
 
 int st_upd_source(st_upd_job *j, const char *region, const char *name, strata_snapshot **out)
 {
@@ -1385,7 +1395,7 @@ static int process_group(strata_pool *pool, const strata_update_opts *o, strata_
     j.err = st_pool_err(pool);
     j.o = o;
     j.st = st;
-    j.nt = o->nthreads > 0 ? o->nthreads : st_pool_threads(pool);
+    j.nt = j.nt_all = o->nthreads > 0 ? o->nthreads : st_pool_threads(pool);
     j.out_rows = o->batch_rows >= 1024 ? o->batch_rows : o->batch_rows > 0 ? 1024 : ST_OUT_ROWS;
     if (o->mem > 0 && o->mem / 64 < j.out_rows)
         j.out_rows = o->mem / 64 > 1024 ? o->mem / 64 : 1024;
@@ -1421,6 +1431,7 @@ static int process_group(strata_pool *pool, const strata_update_opts *o, strata_
             if (((st_cat_deriv *)fresh.v)[f].id == group[g].id) dv = (st_cat_deriv *)fresh.v + f;
         if (dv == NULL) continue; /* dropped meanwhile */
         j.ev.object = dv->target[0] ? dv->target : "index";
+        j.nt = j.nt_all;
         rc = dv->target[0] ? update_column(&j, dv) : update_index(&j, dv);
         if (rc < 0) {
             char why[ST_ERRMSG_MAX];

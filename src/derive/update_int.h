@@ -27,7 +27,7 @@ typedef struct st_upd_job {
     st_err *err;
     const strata_update_opts *o;
     strata_update_stats *st;
-    int nt;
+    int nt, nt_all; /* threads for the object at hand (st_upd_threads), and the job's */
     uint64_t out_rows;
     strata_dataset *ds; /* holds the writer lock; its schema: the intrinsic columns */
     st_schema sch;      /* every column */
@@ -54,6 +54,15 @@ typedef struct st_upd_job {
 } st_upd_job;
 
 #define ST_UPD_WB(j, i) (((st_upd_wbatch *)(j)->wb.v)[i])
+
+/* An object's incremental step over ROWS new rows runs on one thread when they are fewer than
+ * ST_UPD_ONE_THREAD: a second thread gains less than it costs later, when it waits spinning
+ * (GNU OpenMP's default) through the serial steps and every unmap must interrupt its CPU to
+ * flush its TLB (a 200 000-row append to the taxi chain of bench/bench_derive.sh: 6 to 24 ms on
+ * two threads, 5.5 to 6 ms on one). Sets J->nt; process_group() resets it to J->nt_all before
+ * each object. */
+#define ST_UPD_ONE_THREAD ((uint64_t)1 << 20)
+void st_upd_threads(st_upd_job *j, uint64_t rows);
 
 /* The snapshot of source REGION/NAME for J: opened by the first object that reads it and shared
  * by the others (one catalog read of its batches per update, and every object of the dataset
