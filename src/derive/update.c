@@ -882,7 +882,8 @@ static int update_index(st_upd_job *j, const st_cat_deriv *dv)
     uint64_t rows = st_snapshot_row_start(s)[nsb] - st_snapshot_row_start(s)[consumed];
     j->st->batches_read += nsb - consumed;
     j->st->rows_read += rows;
-    if (consumed > 0 && !destroys) st_upd_threads(j, rows); /* a sort decides in st_upd_order */
+    if (consumed > 0 && (!destroys || sp.op == ST_OP_GROUPBY)) /* a sort's in st_upd_order */
+        st_upd_threads(j, rows);
     if (!destroys) {
         if (consumed == 0 && nold > 0) st_upd_retire(j);
         for (uint64_t b = consumed; b < nsb && rc == STRATA_OK; b++) {
