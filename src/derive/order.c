@@ -1305,11 +1305,12 @@ static void maps_unmap(st_npy_map (*maps)[3], size_t n)
         for (int f = 0; f < 3; f++) st_npy_unmap(&maps[i][f]);
 }
 
-/* Rows [R0, R1) of L's merged order, from piece *G (which starts at row *POS), of column C
- * (runs COLS, DT) appended to W through OUT, OB (*CAP bytes, grown) and OV, in blocks of
- * DIRECT_BLOCK rows: a block stays in the cache between the copy and the write, where a buffer
- * of the whole base would be memory touched for the first time (on a VM whose host reclaims
- * freed pages, 50 times dearer than the copy). *G and *POS move on to the piece holding R1. */
+/* Rows [R0, R1) of L's merged order, from piece *G (which starts at row *POS), of a column of
+ * type DT (in the runs COLS) appended to W through OUT, OB (*CAP bytes, grown) and OV, in
+ * blocks of DIRECT_BLOCK rows: a block stays in the cache between the copy and the write, where
+ * a buffer of the whole base would be memory touched for the first time (on a VM whose host
+ * reclaims freed pages, 50 times dearer than the copy). *G and *POS move on to the piece holding
+ * R1, where the next call starts looking (from piece 0 the result would be the same, slower). */
 static int lcomp_rows(st_upd_job *j, const lcomp *l, strata_dtype dt, const st_pcol *cols,
                       uint64_t r0, uint64_t r1, size_t *g, uint64_t *pos, st_colw *w, char *out,
                       char **ob, uint64_t *cap, uint8_t *ov)

@@ -299,7 +299,7 @@ static uint64_t base_after(const kmerge *m, uint32_t d, uint64_t i)
     return lo;
 }
 
-/* ---- the merge by images: one fixed-width key without nulls ---------------------------------- */
+/* ---- the merge by images: one fixed-width key without nulls -------------------------------- */
 
 /* A run's next row in the heap of merge_images: its key's image, then its run. */
 typedef struct ihead {

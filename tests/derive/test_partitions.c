@@ -152,24 +152,31 @@ static void assert_same(strata_pool *pool, const char *a, const char *b, int rou
     free(y);
 }
 
+/* A sorted dataset's shape for appends_match(): FIRST rows, then ROUNDS appends of 1 to
+ * APPEND rows, output batches of BATCH rows. */
+typedef struct shape {
+    uint64_t first, append, batch;
+    int rounds, parts; /* more than PARTS partitions at the end (they split as they grow) */
+} shape;
+
 /* Appends of random sizes, each followed by an incremental update of INC and a full one of
  * FULL (same definition): they must read alike every time, and the incremental updates must
  * have written deltas (fewer rows than the full ones) and compacted some partitions. */
-static void appends_match_full_sorts(strata_pool *pool, const char *keys, int desc)
+static void appends_match(strata_pool *pool, const char *keys, int desc, shape sh)
 {
     uint64_t seed = 42;
     int64_t id = 0;
     create_src(pool);
-    add_rows(pool, 6000, &seed, &id);
+    add_rows(pool, sh.first, &seed, &id);
     derive_sort(pool, "inc", keys, desc);
     derive_sort(pool, "full", keys, desc);
-    strata_update_opts o = {.batch_rows = BATCH_ROWS};
-    strata_update_opts full = {.batch_rows = BATCH_ROWS, .full = 1};
+    strata_update_opts o = {.batch_rows = sh.batch};
+    strata_update_opts full = {.batch_rows = sh.batch, .full = 1};
     strata_update_stats st;
     assert_ok(pool, strata_update(pool, "r", "inc", &o, &st));
-    uint64_t compacted = 0, written = 0, rows = 6000;
-    for (int round = 0; round < 30; round++) {
-        uint64_t n = 50 + rnd(&seed) % 600;
+    uint64_t compacted = 0, written = 0, rows = sh.first;
+    for (int round = 0; round < sh.rounds; round++) {
+        uint64_t n = 1 + rnd(&seed) % sh.append;
         add_rows(pool, n, &seed, &id);
         rows += n;
         assert_ok(pool, strata_update(pool, "r", "inc", &o, &st));
@@ -179,12 +186,35 @@ static void appends_match_full_sorts(strata_pool *pool, const char *keys, int de
         assert_same(pool, "inc", "full", round);
     }
     assert_true(compacted > 0);
-    /* 30 appends wrote far fewer rows (index, keys and columns per row) than 30 refreshes */
-    assert_true(written < rows * 30 / 4);
+    /* the appends wrote far fewer rows (index, keys and columns per row) than the refreshes */
+    assert_true(written < rows * (uint64_t)sh.rounds / 4);
     char *x;
     uint64_t nb;
     free((dump(pool, "inc", &x, &nb), x));
-    assert_true(nb > 6); /* partitions, split as they grew */
+    assert_true(nb > (uint64_t)sh.parts); /* partitions, split as they grew */
+}
+
+static void appends_match_full_sorts(strata_pool *pool, const char *keys, int desc)
+{
+    appends_match(
+        pool, keys, desc,
+        (shape){.first = 6000, .append = 650, .batch = BATCH_ROWS, .rounds = 30, .parts = 6});
+}
+
+/* Partitions larger than a compaction's block of rows (order.c: a block is copied and written
+ * at a time, its first and last pieces cut from longer ones), strings and floats. */
+static void compactions_of_large_partitions(void **state)
+{
+    appends_match(
+        ((fixture *)*state)->pool, "s,k", 0,
+        (shape){.first = 140000, .append = 30000, .batch = 70000, .rounds = 10, .parts = 2});
+}
+
+static void compactions_of_large_partitions_by_float(void **state)
+{
+    appends_match(
+        ((fixture *)*state)->pool, "f", 1,
+        (shape){.first = 140000, .append = 30000, .batch = 70000, .rounds = 10, .parts = 2});
 }
 
 static void integer_keys_with_nulls(void **state)
@@ -317,6 +347,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(integer_keys_with_nulls, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(integer_keys_descending, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(float_keys_with_nans, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(compactions_of_large_partitions, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(compactions_of_large_partitions_by_float, fixture_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(small_integer_keys_without_nulls_descending, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(string_then_integer_keys_descending, fixture_setup,
