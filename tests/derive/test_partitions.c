@@ -201,20 +201,13 @@ static void appends_match_full_sorts(strata_pool *pool, const char *keys, int de
         (shape){.first = 6000, .append = 650, .batch = BATCH_ROWS, .rounds = 30, .parts = 6});
 }
 
-/* Partitions larger than a compaction's block of rows (order.c: a block is copied and written
- * at a time, its first and last pieces cut from longer ones), strings and floats. */
+/* Partitions larger than a compaction's block of rows (order.c, DIRECT_BLOCK: a block is copied
+ * and written at a time, its first and last pieces cut from longer ones), by a string key. */
 static void compactions_of_large_partitions(void **state)
 {
     appends_match(
         ((fixture *)*state)->pool, "s,k", 0,
-        (shape){.first = 140000, .append = 30000, .batch = 70000, .rounds = 10, .parts = 2});
-}
-
-static void compactions_of_large_partitions_by_float(void **state)
-{
-    appends_match(
-        ((fixture *)*state)->pool, "f", 1,
-        (shape){.first = 140000, .append = 30000, .batch = 70000, .rounds = 10, .parts = 2});
+        (shape){.first = 100000, .append = 20000, .batch = 66000, .rounds = 8, .parts = 1});
 }
 
 static void integer_keys_with_nulls(void **state)
@@ -348,8 +341,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(integer_keys_descending, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(float_keys_with_nans, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(compactions_of_large_partitions, fixture_setup,
-                                        fixture_teardown),
-        cmocka_unit_test_setup_teardown(compactions_of_large_partitions_by_float, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(small_integer_keys_without_nulls_descending, fixture_setup,
                                         fixture_teardown),
