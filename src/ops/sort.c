@@ -43,6 +43,10 @@ static int nthreads_for(uint64_t n, int nthreads)
 uint64_t st_key_diff(const uint64_t *k, uint64_t n, int nt)
 {
     uint64_t diff = 0;
+    if (nt <= 1) { /* a bucket of a larger sort, on one of its threads: no team of one */
+        for (uint64_t i = 1; i < n; i++) diff |= k[i] ^ k[0];
+        return diff;
+    }
 #pragma omp parallel for num_threads(nt) reduction(| : diff) schedule(static)
     for (uint64_t i = 1; i < n; i++) diff |= k[i] ^ k[0];
     return diff;
@@ -163,14 +167,11 @@ static void msd_pairs(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, 
         }
         return;
     }
-    uint64_t diff = 0;
-    for (uint64_t i = 1; i < n; i++) diff |= k[i] ^ k[0];
+    uint64_t diff = st_key_diff(k, n, 1);
     if (diff == 0) return;
     int top = 63 - __builtin_clzll(diff), shift = top >= 7 ? top - 7 : 0;
-    uint64_t h[256] = {0}, start[257];
-    radix_count(k, 0, n, shift, 0, h);
-    radix_offsets(&h, 1, start);
-    radix_scatter(k, idx, tk, tidx, 0, n, shift, 0, h);
+    uint64_t h[1][256], start[257];
+    radix_pass(k, idx, tk, tidx, n, shift, 0, h, 1, start);
     for (int d = 0; d < 256; d++) {
         uint64_t a = start[d], len = start[d + 1] - start[d];
         if (len > 1)
