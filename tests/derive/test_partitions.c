@@ -198,7 +198,7 @@ static void appends_match_full_sorts(strata_pool *pool, const char *keys, int de
 {
     appends_match(
         pool, keys, desc,
-        (shape){.first = 6000, .append = 650, .batch = BATCH_ROWS, .rounds = 30, .parts = 6});
+        (shape){.first = 6000, .append = 1300, .batch = BATCH_ROWS, .rounds = 15, .parts = 6});
 }
 
 /* Partitions larger than a compaction's block of rows (order.c, DIRECT_BLOCK: a block is copied
