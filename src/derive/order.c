@@ -528,7 +528,7 @@ static void run_unmap(srun *r)
         st_npy_unmap(&r->vmaps[c]);
     }
     for (int c = 0; c < 3 * ST_TBL_MAX; c++) {
-        if (r->wmap[c] != NULL) munmap(r->wmap[c], r->wlen[c]);
+        st_unmap_file(r->wmap[c], r->wlen[c]);
         r->wmap[c] = NULL;
     }
 }

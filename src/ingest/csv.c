@@ -52,7 +52,7 @@ int st_csv_open(st_err *err, st_csv *c, const char *path, char delim)
 
 void st_csv_close(st_csv *c)
 {
-    if (c->data != NULL) munmap((void *)(uintptr_t)c->data, c->size);
+    st_unmap_file((void *)(uintptr_t)c->data, c->size);
     free(c->parity);
     c->data = NULL;
     c->parity = NULL;

@@ -39,7 +39,7 @@ int st_infile_map(st_err *err, const char *path, st_infile *in)
 
 void st_infile_unmap(st_infile *in)
 {
-    if (in->data != NULL) munmap((void *)(uintptr_t)in->data, in->size);
+    st_unmap_file((void *)(uintptr_t)in->data, in->size);
     memset(in, 0, sizeof *in);
 }
 

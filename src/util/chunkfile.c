@@ -25,7 +25,7 @@ void st_chunk_release(st_chunkbuf *c)
 {
     if (c->base != NULL) {
         if (c->mapped)
-            munmap(c->base, c->len);
+            st_unmap_file(c->base, c->len);
         else
             free(c->base);
     }
@@ -90,7 +90,7 @@ static int chunk_load(st_err *err, int fd, const char *path, st_chunkbuf *out)
         return STRATA_OK;
     }
     int rc = unzstd(err, map, len, path, out);
-    munmap(map, len);
+    st_unmap_file(map, len);
     return rc;
 }
 

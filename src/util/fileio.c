@@ -38,6 +38,13 @@ void st_random_token(char out[ST_TOKEN_LEN + 1])
     out[16] = '\0';
 }
 
+void st_unmap_file(void *map, size_t len)
+{
+    if (map == NULL) return;
+    (void)posix_madvise(map, len, POSIX_MADV_SEQUENTIAL); /* advice: nothing to do if refused */
+    munmap(map, len);
+}
+
 int st_path(st_err *err, char *out, const char *fmt, ...)
 {
     va_list ap;

@@ -216,7 +216,7 @@ static int ts_to_ns(st_err *err, const char *path, st_npy_map *m)
     if (m->heap)
         free(m->map);
     else
-        munmap(m->map, m->len);
+        st_unmap_file(m->map, m->len);
     m->map = out;
     m->len = n * 8;
     m->heap = 1;
@@ -444,7 +444,7 @@ void st_npy_unmap(st_npy_map *m)
     if (m->map != NULL && m->heap)
         free(m->map);
     else if (m->map != NULL)
-        munmap(m->map, m->len);
+        st_unmap_file(m->map, m->len);
     m->map = NULL;
     m->heap = 0;
 }
