@@ -100,14 +100,15 @@ static int nulls_last(const uint8_t *valid, uint64_t n, uint64_t *perm)
 }
 
 int st_table_argsort(st_err *err, const st_table *t, int first, int nk, uint64_t n, uint64_t *perm,
-                     int desc, int nt)
+                     int desc, int nt, uint64_t *scratch)
 {
     /* The last key first, then up: each pass is stable; a key with nulls then moves them last
      * (ascending and descending alike), keeping the order of the keys after it among them. */
     for (int i = first + nk - 1; i >= first; i--) {
         const uint64_t *in = i == first + nk - 1 ? NULL : perm;
-        int rc = t->dt[i] == STRATA_STR ? st_argsort_str(t->data[i], t->bytes[i], n, in, perm, desc)
-                                        : st_argsort(t->dt[i], t->data[i], n, in, perm, desc, nt);
+        int rc = t->dt[i] == STRATA_STR
+                     ? st_argsort_str(t->data[i], t->bytes[i], n, in, perm, desc)
+                     : st_argsort_in(t->dt[i], t->data[i], n, in, perm, desc, nt, scratch);
         if (rc == STRATA_OK && t->valid[i] != NULL) rc = nulls_last(t->valid[i], n, perm);
         if (rc < 0)
             return st_error(err, rc, "out of memory sorting %llu rows", (unsigned long long)n);
@@ -256,9 +257,10 @@ nomem:
                     (unsigned long long)n, st_snapshot_schema(s)->cat[col].name);
 }
 
-/* Slot C of DST = slot SC of SRC at rows PERM[0..M). */
+/* Slot C of DST = slot SC of SRC at rows PERM[0..M); fixed-width values into *INTO (M words,
+ * then taken: NULL) when it is not NULL, else into an allocation DST owns. */
 static int col_permute(st_upd_job *j, const st_table *src, int sc, const uint64_t *perm, uint64_t m,
-                       st_table *dst, int c)
+                       st_table *dst, int c, uint64_t **into)
 {
     strata_dtype dt = src->dt[sc];
     dst->dt[c] = dt;
@@ -273,9 +275,12 @@ static int col_permute(st_upd_job *j, const st_table *src, int sc, const uint64_
     }
     if (dt != STRATA_STR) {
         size_t esz = strata_dtype_size(dt);
-        char *out = st_alloc_big(m * esz + 1);
+        char *out = into != NULL && *into != NULL ? (char *)*into : st_alloc_big(m * esz + 1);
         if (out == NULL) goto nomem;
-        dst->own[2 * c] = out;
+        if (into != NULL && *into != NULL)
+            *into = NULL;
+        else
+            dst->own[2 * c] = out;
         dst->data[c] = out;
         st_gather(esz, src->data[sc], perm, 0, NULL, m, out, j->nt);
         return STRATA_OK;
@@ -405,8 +410,11 @@ static int sorted_chunk(st_upd_job *j, strata_snapshot *s, const plan *p, uint64
     memset(out, 0, sizeof *out);
     out->n = p->nc;
     int rc = STRATA_OK;
-    uint64_t *perm = st_alloc_big((n + 1) * sizeof *perm);
-    if (perm == NULL) {
+    /* WS: the argsort's working memory, then the index and the first two fixed-width columns
+     * (memory faulted in once: on a VM a fresh page costs more than the values written to it) */
+    uint64_t *perm = st_alloc_big((n + 1) * sizeof *perm), *ws = st_alloc_big(3 * (n + 1) * 8);
+    out->own[0] = ws;
+    if (perm == NULL || ws == NULL) {
         rc = st_error(j->err, STRATA_ENOMEM, "out of memory sorting %llu rows",
                       (unsigned long long)n);
         goto done;
@@ -414,28 +422,26 @@ static int sorted_chunk(st_upd_job *j, strata_snapshot *s, const plan *p, uint64
     raw.n = p->nc;
     for (int k = 1; k <= p->nk; k++) ST_TRY(rc = col_concat(j, s, r0, r1, p->src[k], &raw, k));
     if (p->sp->op == ST_OP_SORT) {
-        ST_TRY(rc = st_table_argsort(j->err, &raw, 1, p->nk, n, perm, p->sp->desc, j->nt));
+        ST_TRY(rc = st_table_argsort(j->err, &raw, 1, p->nk, n, perm, p->sp->desc, j->nt, ws));
     } else {
         ST_TRY(rc = st_table_topk(j, &raw, 1, n, p->sp, perm, &m));
     }
     out->rows = m;
-    uint64_t *idx = st_alloc_big((m + 1) * sizeof *idx);
-    if (idx == NULL) {
-        rc = st_error(j->err, STRATA_ENOMEM, "out of memory");
-        goto done;
-    }
+    uint64_t *idx = ws, *next[2] = {ws + n + 1, ws + 2 * (n + 1)};
     for (uint64_t i = 0; i < m; i++) idx[i] = r0 + perm[i];
-    out->own[0] = idx;
     out->data[0] = idx;
     out->dt[0] = STRATA_U64;
+    int used = 0; /* of NEXT: a column that takes one sets it to NULL */
     for (int k = 1; k <= p->nk; k++) {
-        ST_TRY(rc = col_permute(j, &raw, k, perm, m, out, k));
+        ST_TRY(rc = col_permute(j, &raw, k, perm, m, out, k, used < 2 ? &next[used] : NULL));
+        used += used < 2 && next[used] == NULL;
         col_drop(&raw, k);
     }
     for (int c = p->nk + 1; c < p->nc; c++) {
         if (p->src[c] >= 0) {
             ST_TRY(rc = col_concat(j, s, r0, r1, p->src[c], &raw, c));
-            ST_TRY(rc = col_permute(j, &raw, c, perm, m, out, c));
+            ST_TRY(rc = col_permute(j, &raw, c, perm, m, out, c, used < 2 ? &next[used] : NULL));
+            used += used < 2 && next[used] == NULL;
             col_drop(&raw, c);
             continue;
         }

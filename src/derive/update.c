@@ -737,7 +737,7 @@ static int index_of_batch(st_upd_job *j, strata_snapshot *s, uint64_t b, const s
             if (rc == STRATA_OK) rc = strata_snapshot_map_valid(s, b, keycols[i], &k.valid[i]);
         }
         if (rc == STRATA_OK && sp->op == ST_OP_SORT_RUNS) {
-            rc = st_table_argsort(j->err, &k, 0, k.n, n, idx, sp->desc, j->nt);
+            rc = st_table_argsort(j->err, &k, 0, k.n, n, idx, sp->desc, j->nt, NULL);
             *count = n;
         } else if (rc == STRATA_OK) {
             rc = st_table_topk(j, &k, 0, n, sp, idx, count);

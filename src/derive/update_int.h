@@ -113,9 +113,10 @@ typedef struct st_table {
 
 void st_table_free(st_table *t);
 
-/* Stable multi-key argsort of the N rows of T by columns [FIRST, FIRST + NK) into PERM. */
+/* Stable multi-key argsort of the N rows of T by columns [FIRST, FIRST + NK) into PERM; SCRATCH
+ * (3 N words, or NULL) as in st_argsort_in. */
 int st_table_argsort(st_err *err, const st_table *t, int first, int nk, uint64_t n, uint64_t *perm,
-                     int desc, int nt);
+                     int desc, int nt, uint64_t *scratch);
 
 /* The top SP->k rows of the N rows of T by column C into IDX, *COUNT of them, in order: a null
  * key comes after every value (ascending and descending), so nulls fill in only when fewer values

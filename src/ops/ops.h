@@ -28,6 +28,10 @@ uint64_t st_filter_mask(const uint8_t *mask, uint64_t n, uint64_t *out, int nthr
  * kernels record no message (they have no error context): the caller says what it was doing. */
 int st_argsort(strata_dtype dtype, const void *keys, uint64_t n, const uint64_t *perm_in,
                uint64_t *perm, int desc, int nthreads);
+/* As st_argsort, with SCRATCH (3 N words, or NULL) as its working memory where it needs any: a
+ * caller that reuses the memory afterwards does not fault in fresh pages twice. */
+int st_argsort_in(strata_dtype dtype, const void *keys, uint64_t n, const uint64_t *perm_in,
+                  uint64_t *perm, int desc, int nthreads, uint64_t *scratch);
 
 /* Stable argsort of N strings (OFFSETS n+1, BYTES), bytewise; PERM_IN and the result as for
  * st_argsort. */

@@ -251,6 +251,12 @@ static int radix_sort(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, 
 int st_argsort(strata_dtype dtype, const void *keys, uint64_t n, const uint64_t *perm_in,
                uint64_t *perm, int desc, int nthreads)
 {
+    return st_argsort_in(dtype, keys, n, perm_in, perm, desc, nthreads, NULL);
+}
+
+int st_argsort_in(strata_dtype dtype, const void *keys, uint64_t n, const uint64_t *perm_in,
+                  uint64_t *perm, int desc, int nthreads, uint64_t *scratch)
+{
     if (n == 0) return STRATA_OK;
     int nt = nthreads_for(n, nthreads);
     if (perm_in == NULL && n >= ST_MSD_MIN) {
@@ -259,8 +265,12 @@ int st_argsort(strata_dtype dtype, const void *keys, uint64_t n, const uint64_t 
         uint64_t start[2] = {0, n};
         return st_argsort_segs(dtype, &keys, start, 1, desc, NULL, NULL, perm, NULL, nt);
     }
-    uint64_t *k = st_alloc_big(n * sizeof *k), *tk = st_alloc_big(n * sizeof *tk);
-    uint64_t *tidx = st_alloc_big(n * sizeof *tidx);
+    uint64_t *k = scratch, *tk = scratch + n, *tidx = scratch + 2 * n;
+    if (scratch == NULL) {
+        k = st_alloc_big(n * sizeof *k);
+        tk = st_alloc_big(n * sizeof *tk);
+        tidx = st_alloc_big(n * sizeof *tidx);
+    }
     int rc = STRATA_ENOMEM;
     if (k == NULL || tk == NULL || tidx == NULL) goto done;
 #pragma omp parallel for num_threads(nt) schedule(static)
@@ -272,9 +282,11 @@ int st_argsort(strata_dtype dtype, const void *keys, uint64_t n, const uint64_t 
     memcpy(perm, tidx, n * sizeof *perm); /* PERM may alias PERM_IN: copied only now */
     rc = radix_sort(k, perm, tk, tidx, n, nt);
 done:
-    st_free_big(k);
-    st_free_big(tk);
-    st_free_big(tidx);
+    if (scratch == NULL) {
+        st_free_big(k);
+        st_free_big(tk);
+        st_free_big(tidx);
+    }
     return rc;
 }
 
