@@ -410,11 +410,12 @@ static int sorted_chunk(st_upd_job *j, strata_snapshot *s, const plan *p, uint64
     memset(out, 0, sizeof *out);
     out->n = p->nc;
     int rc = STRATA_OK;
-    /* WS: the argsort's working memory, then the index and the first two fixed-width columns
-     * (memory faulted in once: on a VM a fresh page costs more than the values written to it) */
-    uint64_t *perm = st_alloc_big((n + 1) * sizeof *perm), *ws = st_alloc_big(3 * (n + 1) * 8);
+    /* WS: the argsort's working memory, then the index and the first two fixed-width columns;
+     * after them the order PERM (memory faulted in once, in one allocation: on a VM a fresh page
+     * costs more than the values written to it) */
+    uint64_t *ws = st_alloc_big(4 * (n + 1) * 8), *perm = ws != NULL ? ws + 3 * (n + 1) : NULL;
     out->own[0] = ws;
-    if (perm == NULL || ws == NULL) {
+    if (ws == NULL) {
         rc = st_error(j->err, STRATA_ENOMEM, "out of memory sorting %llu rows",
                       (unsigned long long)n);
         goto done;
@@ -469,7 +470,6 @@ done:
          b < st_snapshot_nbatches(s) && st_snapshot_row_start(s)[b] < r1; b++)
         st_snapshot_release(s, b);
     st_table_free(&raw);
-    free(perm);
     if (rc < 0) st_table_free(out);
     return rc;
 }
