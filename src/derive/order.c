@@ -275,9 +275,10 @@ static int col_permute(st_upd_job *j, const st_table *src, int sc, const uint64_
     }
     if (dt != STRATA_STR) {
         size_t esz = strata_dtype_size(dt);
-        char *out = into != NULL && *into != NULL ? (char *)*into : st_alloc_big(m * esz + 1);
+        int take = into != NULL && *into != NULL;
+        char *out = take ? (char *)*into : st_alloc_big(m * esz + 1);
         if (out == NULL) goto nomem;
-        if (into != NULL && *into != NULL)
+        if (take)
             *into = NULL;
         else
             dst->own[2 * c] = out;
