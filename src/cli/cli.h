@@ -55,7 +55,23 @@ typedef struct cli_opt {
 int cli_scan(int argc, char **argv, const cli_opt *opts, const char *usage, char **pos, int *npos,
              int stop_at_dashdash_positional);
 
-/* Print "strata: MESSAGE" to stderr; return EXIT_USAGE. */
+/* A usage error's status for cli_report() (no library status: code "EUSAGE", exit 1). */
+#define CLI_EUSAGE 1
+
+/* Report a failure: "strata: MESSAGE" and the HINT line (may be NULL) on stderr, or with
+ * --json one JSON document there, {"error":{"code":"ENOTFOUND","message":...,"hint":...,
+ * "exit":2}}. STATUS: a library status, or CLI_EUSAGE. Returns the exit code for it. */
+int cli_report(int status, const char *hint, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Errors as JSON from now on (main(), when --json is on the command line). */
+void cli_set_json_errors(int on);
+
+/* The one of the N names CANDS closest to WORD (a typo of one or two edits, or the start of only
+ * one of them), or NULL. */
+const char *cli_closest(const char *word, const char *const *cands, size_t n);
+
+/* Print "strata: MESSAGE" and "try 'strata CMD --help'" (as cli_report()); return EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Report a failed library call: print strata_errmsg() (or strata_strerror) to stderr and return

@@ -17,6 +17,126 @@ static int looks_numeric(const char *s)
                            strncmp(s + 1, "inf", 3) == 0 || strncmp(s + 1, "nan", 3) == 0);
 }
 
+/* Errors as JSON on stderr ('--json' anywhere on the command line; main() sets it). The command
+ * is one process: this flag is its own, not the library's. */
+static int json_errors;
+
+void cli_set_json_errors(int on)
+{
+    json_errors = on;
+}
+
+/* The edit distance of A and B (insertions, deletions, substitutions and swaps of neighbours),
+ * or a number above any threshold when either is longer than 63 bytes. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b), d[64][64];
+    if (n >= 64 || m >= 64) return 99;
+    for (size_t i = 0; i <= n; i++) d[i][0] = i;
+    for (size_t j = 0; j <= m; j++) d[0][j] = j;
+    for (size_t i = 1; i <= n; i++)
+        for (size_t j = 1; j <= m; j++) {
+            size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            best = d[i - 1][j] + 1 < best ? d[i - 1][j] + 1 : best;
+            best = d[i][j - 1] + 1 < best ? d[i][j - 1] + 1 : best;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[n][m];
+}
+
+const char *cli_closest(const char *word, const char *const *cands, size_t n)
+{
+    const char *best = NULL;
+    size_t bd = 99, len = strlen(word);
+    /* a typo of one or two edits (one in a short word), or the start of exactly one name */
+    size_t limit = len <= 3 ? 1 : 2;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = edit_distance(word, cands[i]);
+        if (d < bd) {
+            bd = d;
+            best = cands[i];
+        }
+    }
+    if (bd <= limit && bd < len) return best;
+    const char *pre = NULL;
+    for (size_t i = 0; i < n && len >= 2; i++)
+        if (strncmp(cands[i], word, len) == 0) {
+            if (pre != NULL) return NULL; /* ambiguous */
+            pre = cands[i];
+        }
+    return pre;
+}
+
+int cli_report(int status, const char *hint, const char *fmt, ...)
+{
+    char msg[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    int code = status == CLI_EUSAGE ? EXIT_USAGE : cli_exit_code(status);
+    if (!json_errors) {
+        fprintf(stderr, "strata: %s\n", msg);
+        if (hint != NULL && hint[0] != '\0') fprintf(stderr, "%s\n", hint);
+        return code;
+    }
+    const char *name = status == CLI_EUSAGE ? "EUSAGE" : strata_errname(status);
+    if (strncmp(name, "STRATA_", 7) == 0) name += 7;
+    fputs("{\"error\":{\"code\":", stderr);
+    cli_json_str(stderr, name);
+    fputs(",\"message\":", stderr);
+    cli_json_str(stderr, msg);
+    if (hint != NULL && hint[0] != '\0') {
+        fputs(",\"hint\":", stderr);
+        cli_json_str(stderr, hint);
+    }
+    fprintf(stderr, ",\"exit\":%d}}\n", code);
+    return code;
+}
+
+/* The command a usage text is for ("usage: strata array put R/NAME ..." -> "array put"). */
+static void usage_command(const char *usage, char *out, size_t len)
+{
+    const char *p = strstr(usage, "strata ");
+    size_t n = 0;
+    out[0] = '\0';
+    if (p == NULL) return;
+    for (p += 7; *p != '\0' && n + 1 < len;) {
+        size_t w = strspn(p, "abcdefghijklmnopqrstuvwxyz-");
+        if (w == 0 || (p[w] != ' ' && p[w] != '\n' && p[w] != '\0') || n + w + 2 > len) break;
+        if (n > 0) out[n++] = ' ';
+        memcpy(out + n, p, w);
+        n += w;
+        out[n] = '\0';
+        p += w;
+        if (*p != ' ') break;
+        p++;
+    }
+}
+
+/* Report unknown option A of the command of USAGE, naming the closest of OPTS. */
+static int unknown_option(const char *a, const cli_opt *opts, const char *usage)
+{
+    const char *names[64];
+    char cmd[64], hint[256], flag[80];
+    size_t n = 0;
+    for (const cli_opt *p = opts; p != NULL && p->name != NULL && n < 64; p++) names[n++] = p->name;
+    if (n < 64) names[n++] = "help";
+    usage_command(usage, cmd, sizeof cmd);
+    snprintf(flag, sizeof flag, "%.70s", a + strspn(a, "-"));
+    char *eq = strchr(flag, '=');
+    if (eq != NULL) *eq = '\0';
+    const char *best = cli_closest(flag, names, n);
+    if (best != NULL)
+        snprintf(hint, sizeof hint, "did you mean '--%s'? try 'strata %s --help'", best, cmd);
+    else
+        snprintf(hint, sizeof hint, "try 'strata %s --help'", cmd);
+    return cli_report(CLI_EUSAGE, hint, "unknown option '%s' for '%s'", a, cmd);
+}
+
 int cli_scan(int argc, char **argv, const cli_opt *opts, const char *usage, char **pos, int *npos,
              int stop_at_positional)
 {
@@ -51,23 +171,16 @@ int cli_scan(int argc, char **argv, const cli_opt *opts, const char *usage, char
                 break;
             }
         }
-        if (o == NULL) {
-            fprintf(stderr, "strata: unknown option '%s'\n%s", a, usage);
-            return EXIT_USAGE;
-        }
+        if (o == NULL) return unknown_option(a, opts, usage);
         if (o->value == NULL) {
-            if (inline_val != NULL) {
-                fprintf(stderr, "strata: option '--%s' takes no value\n", o->name);
-                return EXIT_USAGE;
-            }
+            if (inline_val != NULL)
+                return cli_report(CLI_EUSAGE, NULL, "option '--%s' takes no value", o->name);
             if (o->flag != NULL) *o->flag = 1;
         } else if (inline_val != NULL) {
             *o->value = inline_val;
         } else {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "strata: option '--%s' needs a value\n", o->name);
-                return EXIT_USAGE;
-            }
+            if (i + 1 >= argc)
+                return cli_report(CLI_EUSAGE, NULL, "option '--%s' needs a value", o->name);
             *o->value = argv[++i];
         }
     }
@@ -78,13 +191,13 @@ int cli_scan(int argc, char **argv, const cli_opt *opts, const char *usage, char
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
+    char msg[2048], hint[128];
     va_list ap;
-    fputs("strata: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\ntry 'strata %s --help'\n", cmd);
-    return EXIT_USAGE;
+    snprintf(hint, sizeof hint, "try 'strata %s --help'", cmd);
+    return cli_report(CLI_EUSAGE, hint, "%s", msg);
 }
 
 int cli_exit_code(int status)
@@ -115,8 +228,7 @@ int cli_fail(cli *c, int status)
 {
     const char *msg = c->pool != NULL ? strata_errmsg(c->pool) : "";
     if (msg == NULL || msg[0] == '\0') msg = strata_strerror(status);
-    fprintf(stderr, "strata: %s%s\n", msg, cli_errwhere(c));
-    return cli_exit_code(status);
+    return cli_report(status, NULL, "%s%s", msg, cli_errwhere(c));
 }
 
 const char *cli_errwhere(cli *c)
@@ -132,10 +244,7 @@ int cli_open_pool(cli *c)
 {
     char err[1024];
     int rc = strata_pool_open_err(c->pool_path, &c->pool, err, sizeof err);
-    if (rc < 0) {
-        fprintf(stderr, "strata: %s\n", err[0] ? err : strata_strerror(rc));
-        return cli_exit_code(rc);
-    }
+    if (rc < 0) return cli_report(rc, NULL, "%s", err[0] ? err : strata_strerror(rc));
     if (c->threads > 0) strata_pool_set_threads(c->pool, c->threads);
     return EXIT_OK;
 }

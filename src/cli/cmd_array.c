@@ -63,8 +63,8 @@ static int read_lines(const char *path, uint64_t *n, int64_t **offsets, char **b
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
-        fprintf(stderr, "strata: cannot open '%s': %s\n", path, strerror(errno));
-        return errno == ENOENT ? EXIT_NOTFOUND : EXIT_IO;
+        return cli_report(errno == ENOENT ? STRATA_ENOTFOUND : STRATA_EIO, NULL,
+                          "cannot open '%s': %s", path, strerror(errno));
     }
     size_t cap = 1024, bcap = 1 << 16, nb = 0, k = 0;
     int64_t *off = malloc(cap * sizeof *off);
@@ -95,13 +95,11 @@ static int read_lines(const char *path, uint64_t *n, int64_t **offsets, char **b
         off[++k] = (int64_t)nb;
     }
     if (ferror(f)) {
-        fprintf(stderr, "strata: cannot read '%s': %s\n", path, strerror(errno));
-        rc = EXIT_IO;
+        rc = cli_report(STRATA_EIO, NULL, "cannot read '%s': %s", path, strerror(errno));
     }
     goto done;
 nomem:
-    fprintf(stderr, "strata: out of memory reading '%s'\n", path);
-    rc = EXIT_IO;
+    rc = cli_report(STRATA_ENOMEM, NULL, "out of memory reading '%s'", path);
 done:
     free(line);
     fclose(f);
@@ -310,16 +308,14 @@ static int do_put(cli *c, char **pos, int npos, const array_opts *o)
         size_t esz = strata_dtype_size(dt);
         char *vals = malloc(count * esz);
         if (vals == NULL) {
-            fprintf(stderr, "strata: out of memory\n");
-            return EXIT_IO;
+            return cli_report(STRATA_ENOMEM, NULL, "out of memory");
         }
         for (uint64_t i = 0; i < count; i++) {
             char why[64], v[8];
             if (strata_value_parse(dt, pos[3 + i], v, why) != 0) {
-                fprintf(stderr, "strata: value '%s' (value %llu) %s\n", pos[3 + i],
-                        (unsigned long long)i + 1, why);
                 free(vals);
-                return EXIT_BADINPUT;
+                return cli_report(STRATA_EINVAL, NULL, "value '%s' (value %llu) %s", pos[3 + i],
+                                  (unsigned long long)i + 1, why);
             }
             memcpy(vals + i * esz, v, esz);
         }
@@ -348,11 +344,10 @@ static int do_get(cli *c, char **pos, int npos, const array_opts *o)
         return st < 0 ? cli_fail(c, st) : EXIT_OK;
     }
     if (start > len || count > len - start) {
-        fprintf(stderr,
-                "strata: cannot get elements [%llu, %llu) of array '%s': its length is %llu\n",
-                (unsigned long long)start, (unsigned long long)(start + count), pos[1],
-                (unsigned long long)len);
-        return EXIT_BADINPUT;
+        return cli_report(STRATA_ERANGE, NULL,
+                          "cannot get elements [%llu, %llu) of array '%s': its length is %llu",
+                          (unsigned long long)start, (unsigned long long)(start + count), pos[1],
+                          (unsigned long long)len);
     }
     if (c->json) {
         fputs("{\"array\":", stdout);
@@ -379,7 +374,7 @@ static int do_get(cli *c, char **pos, int npos, const array_opts *o)
         enum { PAGE = 1 << 16 };
         size_t esz = strata_dtype_size(dt);
         char *buf = malloc(PAGE * esz);
-        if (buf == NULL) return EXIT_IO;
+        if (buf == NULL) return cli_report(STRATA_ENOMEM, NULL, "out of memory");
         for (uint64_t done = 0; done < count;) {
             uint64_t k = count - done < PAGE ? count - done : PAGE;
             int st = strata_array_get(a, start + done, k, buf);
@@ -415,8 +410,7 @@ static int do_atomic(cli *c, char **pos, int npos, int cas)
     char v1[8] = {0}, v2[8] = {0}, old[8] = {0}, why[64];
     for (int i = 0; i < (cas ? 2 : 1); i++) {
         if (strata_value_parse(dt, pos[3 + i], i ? v2 : v1, why) != 0) {
-            fprintf(stderr, "strata: value '%s' %s\n", pos[3 + i], why);
-            return EXIT_BADINPUT;
+            return cli_report(STRATA_EINVAL, NULL, "value '%s' %s", pos[3 + i], why);
         }
     }
     int st = cas ? strata_array_atomic(a, STRATA_ATOMIC_COMPARE_SWAP, index, v2, v1, old)
@@ -453,8 +447,7 @@ static int do_lock(cli *c, char **pos, int npos, const array_opts *o)
     fflush(stdout);
     pid_t pid = fork();
     if (pid < 0) {
-        fprintf(stderr, "strata: cannot start '%s': %s\n", pos[2], strerror(errno));
-        return EXIT_IO;
+        return cli_report(STRATA_EIO, NULL, "cannot start '%s': %s", pos[2], strerror(errno));
     }
     if (pid == 0) {
         execvp(pos[2], pos + 2);
@@ -522,7 +515,7 @@ int cmd_array(cli *c, int argc, char **argv)
                       CLI_OPT_JSON,
                       {0}};
     char **pos = calloc((size_t)argc + 1, sizeof *pos);
-    if (pos == NULL) return EXIT_IO;
+    if (pos == NULL) return cli_report(STRATA_ENOMEM, NULL, "out of memory");
     int npos;
     /* 'lock' passes everything after "--" to its command untouched. */
     int rc = cli_scan(argc, argv, opts, usage, pos, &npos, 0);

@@ -91,8 +91,8 @@ static int npy_dir(const char *dir, char ***names, char ***files, int *n)
     struct dirent **list;
     int k = scandir(dir, &list, NULL, alphasort);
     if (k < 0) {
-        fprintf(stderr, "strata: cannot read directory '%s': %s\n", dir, strerror(errno));
-        return errno == ENOENT ? EXIT_NOTFOUND : EXIT_IO;
+        return cli_report(errno == ENOENT ? STRATA_ENOTFOUND : STRATA_EIO, NULL,
+                          "cannot read directory '%s': %s", dir, strerror(errno));
     }
     *names = calloc((size_t)k + 1, sizeof **names);
     *files = calloc((size_t)k + 1, sizeof **files);
@@ -112,8 +112,7 @@ static int npy_dir(const char *dir, char ***names, char ***files, int *n)
     }
     free(list);
     if (*n == 0) {
-        fprintf(stderr, "strata: directory '%s' holds no .npy files\n", dir);
-        return EXIT_BADINPUT;
+        return cli_report(STRATA_EINVAL, NULL, "directory '%s' holds no .npy files", dir);
     }
     return EXIT_OK;
 }
@@ -277,7 +276,8 @@ int cmd_ingest(cli *c, int argc, char **argv)
     char **pos = calloc((size_t)argc + 1, sizeof *pos);
     char **names = NULL, **files = NULL;
     int ncol_kv = 0, nargs = 0, npos, nnames = 0, in, rc;
-    if (cols_kv == NULL || args == NULL || pos == NULL) return EXIT_IO;
+    if (cols_kv == NULL || args == NULL || pos == NULL)
+        return cli_report(STRATA_ENOMEM, NULL, "out of memory");
     gather_columns(argc, argv, cols_kv, &ncol_kv, args, &nargs);
     if ((rc = cli_scan(nargs, args, opts, ingest_usage, pos, &npos, 0)) != EXIT_OK) goto done;
     if (npos < 1 || (npos < 2 && ncol_kv == 0)) {
@@ -625,7 +625,8 @@ static int print_rows(cli *c, strata_snapshot *s, const int *cols, int nc, uint6
     const int64_t **off = calloc((size_t)nc, sizeof *off);
     const char **bytes = calloc((size_t)nc, sizeof *bytes);
     const uint8_t **valid = calloc((size_t)nc, sizeof *valid);
-    if (ptr == NULL || off == NULL || bytes == NULL || valid == NULL) return EXIT_IO;
+    if (ptr == NULL || off == NULL || bytes == NULL || valid == NULL)
+        return cli_report(STRATA_ENOMEM, NULL, "out of memory");
     int rc = EXIT_OK;
     for (uint64_t b = 0; b < d.nbatches && printed < head && rc == EXIT_OK; b++) {
         strata_batch_info bi;
@@ -678,7 +679,7 @@ static int pick_columns(cli *c, strata_snapshot *s, const char *spec, int **cols
     strata_dataset_desc d;
     strata_snapshot_info(s, &d);
     *cols = calloc((size_t)d.ncols + 1, sizeof **cols);
-    if (*cols == NULL) return EXIT_IO;
+    if (*cols == NULL) return cli_report(STRATA_ENOMEM, NULL, "out of memory");
     if (spec == NULL) {
         /* Every column, except derived columns not yet computed for every batch. */
         int n = 0;
@@ -847,8 +848,7 @@ int cmd_export(cli *c, int argc, char **argv)
         snprintf(tmp, sizeof tmp, "%s.tmp-%d", out, (int)getpid());
         FILE *f = fopen(tmp, "w");
         if (f == NULL) {
-            fprintf(stderr, "strata: cannot create '%s': %s\n", tmp, strerror(errno));
-            rc = EXIT_IO;
+            rc = cli_report(STRATA_EIO, NULL, "cannot create '%s': %s", tmp, strerror(errno));
         } else {
             setvbuf(f, NULL, _IOFBF, 1 << 20);
             rc = print_rows(c, s, cols, nc, UINT64_MAX, fmt, f);
@@ -857,8 +857,7 @@ int cmd_export(cli *c, int argc, char **argv)
             if (fclose(f) != 0 && rc == EXIT_OK && e == 0) e = errno;
             if (rc == EXIT_OK && e == 0 && rename(tmp, out) != 0) e = errno;
             if (e != 0) {
-                fprintf(stderr, "strata: cannot write '%s': %s\n", out, strerror(e));
-                rc = EXIT_IO;
+                rc = cli_report(STRATA_EIO, NULL, "cannot write '%s': %s", out, strerror(e));
             }
             if (rc != EXIT_OK) unlink(tmp);
         }
@@ -915,8 +914,8 @@ int cmd_check(cli *c, int argc, char **argv)
     uint64_t damaged = 0;
     int st = strata_check(c->pool, region, name, print_problem, c, &damaged);
     if (st == STRATA_ECORRUPT) {
-        fprintf(stderr, "strata: %llu damaged item(s)\n", (unsigned long long)damaged);
-        return EXIT_IO;
+        return cli_report(STRATA_ECORRUPT, NULL, "%llu damaged item(s)",
+                          (unsigned long long)damaged);
     }
     if (st < 0) return cli_fail(c, st);
     if (!c->json) printf("ok: no damage found\n");
@@ -1039,8 +1038,7 @@ int cmd_demo(cli *c, int argc, char **argv)
     uint64_t state = s * 0x9E3779B97F4A7C15ull + 1;
     FILE *f = strcmp(pos[2], "-") == 0 ? stdout : fopen(pos[2], "w");
     if (f == NULL) {
-        fprintf(stderr, "strata: cannot create '%s': %s\n", pos[2], strerror(errno));
-        return EXIT_IO;
+        return cli_report(STRATA_EIO, NULL, "cannot create '%s': %s", pos[2], strerror(errno));
     }
     setvbuf(f, NULL, _IOFBF, 1 << 20);
     fputs("pickupzone,dropoffzone,pickuptime,dropofftime,fare\n", f);
@@ -1057,8 +1055,7 @@ int cmd_demo(cli *c, int argc, char **argv)
                 (unsigned long long)(t + dur), (unsigned long long)fare);
     }
     if (fflush(f) != 0 || (f != stdout && fclose(f) != 0)) {
-        fprintf(stderr, "strata: cannot write '%s'\n", pos[2]);
-        return EXIT_IO;
+        return cli_report(STRATA_EIO, NULL, "cannot write '%s'", pos[2]);
     }
     return EXIT_OK;
 }

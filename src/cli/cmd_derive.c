@@ -263,11 +263,10 @@ int cmd_update(cli *c, int argc, char **argv)
     if (mem != NULL && cli_parse_bytes(mem, &o.mem) != 0)
         return cli_usage_error("update", "--mem takes bytes (e.g. 512M, 4G)");
     if (mem != NULL && o.mem < (1u << 20)) {
-        fprintf(stderr,
-                "strata: --mem %s is below the minimum of 1M: an update needs at least "
-                "1 MiB for its buffers\n",
-                mem);
-        return EXIT_BADINPUT;
+        return cli_report(STRATA_EINVAL, NULL,
+                          "--mem %s is below the minimum of 1M: an update needs at least 1 MiB "
+                          "for its buffers",
+                          mem);
     }
     uint64_t nt = 0;
     if (threads != NULL && (cli_parse_u64(threads, &nt) != 0 || nt > 4096))
@@ -367,8 +366,7 @@ int cmd_watch(cli *c, int argc, char **argv)
         strata_update_stats s;
         int st = strata_update(c->pool, npos ? pos[0] : NULL, NULL, &o, &s);
         if (st < 0) {
-            fprintf(stderr, "strata: watch: %s%s\n", strata_errmsg(c->pool), cli_errwhere(c));
-            status = cli_exit_code(st);
+            status = cli_report(st, NULL, "watch: %s%s", strata_errmsg(c->pool), cli_errwhere(c));
         } else if (s.incremental + s.refreshed > 0) {
             print_update_stats(c, &s);
             fflush(stdout);

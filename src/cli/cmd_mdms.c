@@ -34,7 +34,7 @@ int cmd_app(cli *c, int argc, char **argv)
 {
     char **pos = calloc((size_t)argc + 1, sizeof *pos);
     int npos;
-    if (pos == NULL) return EXIT_IO;
+    if (pos == NULL) return cli_report(STRATA_ENOMEM, NULL, "out of memory");
     int rc = cli_scan(argc, argv, NULL, app_usage, pos, &npos, 0);
     if (rc == EXIT_OK && npos < 2) rc = cli_usage_error("app", "missing subcommand or APP");
     if (rc == EXIT_OK && strcmp(pos[0], "schema") == 0) {

@@ -778,8 +778,7 @@ int cmd_stage(cli *c, int argc, char **argv)
     if (st < 0) return cli_fail(c, st);
     st = strata_stage_wait(job, &s, err, sizeof err);
     if (st < 0) {
-        fprintf(stderr, "strata: %s\n", err[0] ? err : strata_strerror(st));
-        return cli_exit_code(st);
+        return cli_report(st, NULL, "%s", err[0] ? err : strata_strerror(st));
     }
     if (c->json)
         printf("{\"chunks_needed\":%" PRIu64 ",\"chunks_staged\":%" PRIu64

@@ -135,15 +135,15 @@ static srv_entry_fn *serve_module(void)
     }
     if (h == NULL) {
         const char *why = dlerror();
-        fprintf(stderr,
-                "strata serve: cannot load the server, %s (%s): reinstall Strata (cmake "
-                "--install), or run the command of its build tree\n",
-                SRV_MODULE, why != NULL ? why : "not found beside the command");
+        cli_report(STRATA_EIO, NULL,
+                   "serve: cannot load the server, %s (%s): reinstall Strata (cmake --install), "
+                   "or run the command of its build tree",
+                   SRV_MODULE, why != NULL ? why : "not found beside the command");
         return NULL;
     }
     srv_entry_fn *fn;
     *(void **)&fn = dlsym(h, SRV_MODULE_ENTRY);
-    if (fn == NULL) fprintf(stderr, "strata serve: %s has no %s\n", path, SRV_MODULE_ENTRY);
+    if (fn == NULL) cli_report(STRATA_EIO, NULL, "serve: %s has no %s", path, SRV_MODULE_ENTRY);
     return fn;
 }
 

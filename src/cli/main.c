@@ -49,7 +49,8 @@ static const char usage[] =
     "  serve                       the web page and the HTTP JSON API (--listen, --read-only)\n"
     "  tool add|ls                 visualisation and analysis tools\n"
     "  demo taxi ROWS OUT.csv      write synthetic taxi trips\n"
-    "  version                     print the version\n"
+    "  version                     print the version (also: strata --version)\n"
+    "  help [COMMAND]              this help, or a command's (= strata COMMAND --help)\n"
     "\n"
     "global options:\n"
     "  -P, --pool PATH   the pool (default: $STRATA_POOL, else ./strata.pool)\n"
@@ -59,6 +60,9 @@ static const char usage[] =
     "\n"
     "exit codes: 0 ok, 1 usage, 2 not found, 3 bad input, 4 conflict or locked,\n"
     "            5 I/O error or corruption\n";
+
+static int cmd_version(cli *c, int argc, char **argv);
+static int cmd_help(cli *c, int argc, char **argv);
 
 static int cmd_init(cli *c, int argc, char **argv)
 {
@@ -86,10 +90,7 @@ static int cmd_init(cli *c, int argc, char **argv)
     char err[1024];
     strata_pool_opts po = {.catalog = catalog, .schema = schema};
     rc = strata_pool_create_with(path, &po, &c->pool, err, sizeof err);
-    if (rc < 0) {
-        fprintf(stderr, "strata: %s\n", err);
-        return cli_exit_code(rc);
-    }
+    if (rc < 0) return cli_report(rc, NULL, "%s", err);
     char where[2048];
     strata_pool_catalog(c->pool, where, sizeof where);
     if (c->json) {
@@ -134,10 +135,7 @@ static int cmd_catalog(cli *c, int argc, char **argv)
     }
     strata_pool_opts po = {.catalog = to, .schema = schema};
     rc = strata_pool_move_catalog(c->pool_path, &po, err, sizeof err);
-    if (rc < 0) {
-        fprintf(stderr, "strata: %s\n", err);
-        return cli_exit_code(rc);
-    }
+    if (rc < 0) return cli_report(rc, NULL, "%s", err);
     if (strata_pool_open_err(c->pool_path, &p, err, sizeof err) == STRATA_OK) {
         strata_pool_catalog(p, after, sizeof after);
         strata_pool_close(p);
@@ -201,6 +199,78 @@ static int cmd_info(cli *c, int argc, char **argv)
     return EXIT_OK;
 }
 
+static const struct command {
+    const char *name;
+    int (*fn)(cli *, int, char **);
+} commands[] = {
+    {"init", cmd_init},     {"info", cmd_info},       {"catalog", cmd_catalog},
+    {"region", cmd_region}, {"array", cmd_array},     {"backup", cmd_backup},
+    {"ingest", cmd_ingest}, {"ls", cmd_ls},           {"show", cmd_show},
+    {"cat", cmd_cat},       {"export", cmd_export},   {"log", cmd_log},
+    {"drop", cmd_drop},     {"check", cmd_check},     {"gc", cmd_gc},
+    {"derive", cmd_derive}, {"column", cmd_column},   {"update", cmd_update},
+    {"auto", cmd_auto},     {"watch", cmd_watch},     {"lineage", cmd_lineage},
+    {"nd", cmd_nd},         {"tier", cmd_tier},       {"migrate", cmd_migrate},
+    {"stage", cmd_stage},   {"app", cmd_app},         {"runs", cmd_runs},
+    {"find", cmd_find},     {"explain", cmd_explain}, {"serve", cmd_serve},
+    {"tool", cmd_tool},     {"demo", cmd_demo},       {"version", cmd_version},
+    {"help", cmd_help},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static const struct command *find_command(const char *name)
+{
+    for (size_t k = 0; k < NCOMMANDS; k++)
+        if (strcmp(name, commands[k].name) == 0) return &commands[k];
+    return NULL;
+}
+
+static int unknown_command(const char *cmd)
+{
+    const char *names[NCOMMANDS];
+    for (size_t k = 0; k < NCOMMANDS; k++) names[k] = commands[k].name;
+    const char *best = cli_closest(cmd, names, NCOMMANDS);
+    char hint[128];
+    if (best != NULL)
+        snprintf(hint, sizeof hint, "did you mean 'strata %s'? the commands: 'strata --help'",
+                 best);
+    else
+        snprintf(hint, sizeof hint, "the commands: 'strata --help'");
+    return cli_report(CLI_EUSAGE, hint, "'%s' is not a strata command", cmd);
+}
+
+static int cmd_version(cli *c, int argc, char **argv)
+{
+    static const char u[] = "usage: strata version [--json]\n"
+                            "The version of strata and the pool format it writes.\n";
+    const cli_opt opts[] = {CLI_OPT_JSON, {0}};
+    char *pos[4];
+    int npos = 0;
+    int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
+    if (rc != EXIT_OK) return rc;
+    if (npos > 0) return cli_usage_error("version", "too many arguments");
+    if (c->json)
+        printf("{\"version\":\"%s\",\"pool_format\":%d}\n", STRATA_VERSION_STRING,
+               STRATA_POOL_FORMAT);
+    else
+        printf("strata %s (pool format %d)\n", STRATA_VERSION_STRING, STRATA_POOL_FORMAT);
+    return EXIT_OK;
+}
+
+/* 'strata help [COMMAND [SUBCOMMAND]]': the usage, or the command's own (= COMMAND --help). */
+static int cmd_help(cli *c, int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stdout);
+        return EXIT_OK;
+    }
+    const struct command *k = find_command(argv[1]);
+    if (k == NULL) return unknown_command(argv[1]);
+    if (k->fn == cmd_help) return cmd_help(c, 1, argv);
+    char *args[4] = {argv[1], argc > 2 ? argv[2] : "--help", "--help", NULL};
+    return k->fn(c, argc > 2 ? 3 : 2, args);
+}
+
 int main(int argc, char **argv)
 {
     /* The kernels allocate and free buffers of the batches' size, batch after batch. Served by
@@ -212,6 +282,10 @@ int main(int argc, char **argv)
     cli c = {0};
     c.pool_path = getenv("STRATA_POOL");
     if (c.pool_path == NULL || c.pool_path[0] == '\0') c.pool_path = "strata.pool";
+    /* --json anywhere before "--": JSON output, and errors as JSON on stderr */
+    for (int j = 1; j < argc && strcmp(argv[j], "--") != 0; j++)
+        if (strcmp(argv[j], "--json") == 0) c.json = 1;
+    cli_set_json_errors(c.json);
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -223,17 +297,24 @@ int main(int argc, char **argv)
             c.json = 1;
         } else if (strcmp(a, "--threads") == 0 && i + 1 < argc) {
             uint64_t n;
-            if (cli_parse_u64(argv[++i], &n) != 0 || n > 4096) {
-                fprintf(stderr, "strata: --threads needs a number from 0 to 4096\n");
-                return EXIT_USAGE;
-            }
+            if (cli_parse_u64(argv[++i], &n) != 0 || n > 4096)
+                return cli_report(CLI_EUSAGE, NULL, "--threads needs a number from 0 to 4096");
             c.threads = (int)n;
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             fputs(usage, stdout);
             return EXIT_OK;
+        } else if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+            char *args[2] = {"version", NULL};
+            return cmd_version(&c, 1, args);
         } else if (a[0] == '-') {
-            fprintf(stderr, "strata: unknown option '%s'\n%s", a, usage);
-            return EXIT_USAGE;
+            static const char *const globals[] = {"pool", "json", "threads", "help", "version"};
+            const char *best = cli_closest(a + strspn(a, "-"), globals, 5);
+            char hint[128];
+            if (best != NULL)
+                snprintf(hint, sizeof hint, "did you mean '--%s'? try 'strata --help'", best);
+            else
+                snprintf(hint, sizeof hint, "try 'strata --help'");
+            return cli_report(CLI_EUSAGE, hint, "unknown option '%s'", a);
         } else {
             break;
         }
@@ -242,42 +323,8 @@ int main(int argc, char **argv)
         fputs(usage, stderr);
         return EXIT_USAGE;
     }
-    /* Options may also follow the command: pick up --json there too. */
-    for (int j = i + 1; j < argc && strcmp(argv[j], "--") != 0; j++)
-        if (strcmp(argv[j], "--json") == 0) c.json = 1;
-    const char *cmd = argv[i];
-    int sub_argc = argc - i;
-    char **sub_argv = argv + i;
-    static const struct {
-        const char *name;
-        int (*fn)(cli *, int, char **);
-    } commands[] = {
-        {"nd", cmd_nd},           {"tier", cmd_tier},     {"migrate", cmd_migrate},
-        {"app", cmd_app},         {"runs", cmd_runs},     {"find", cmd_find},
-        {"explain", cmd_explain}, {"tool", cmd_tool},     {"stage", cmd_stage},
-        {"init", cmd_init},       {"info", cmd_info},     {"catalog", cmd_catalog},
-        {"region", cmd_region},   {"array", cmd_array},   {"backup", cmd_backup},
-        {"ingest", cmd_ingest},   {"ls", cmd_ls},         {"show", cmd_show},
-        {"log", cmd_log},         {"cat", cmd_cat},       {"export", cmd_export},
-        {"check", cmd_check},     {"gc", cmd_gc},         {"drop", cmd_drop},
-        {"demo", cmd_demo},       {"derive", cmd_derive}, {"column", cmd_column},
-        {"update", cmd_update},   {"auto", cmd_auto},     {"watch", cmd_watch},
-        {"lineage", cmd_lineage}, {"serve", cmd_serve},
-    };
-    int rc = -1;
-    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
-        if (strcmp(cmd, commands[k].name) == 0) rc = commands[k].fn(&c, sub_argc, sub_argv);
-    if (rc != -1) {
-    } else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("strata %s (pool format %d)\n", STRATA_VERSION_STRING, STRATA_POOL_FORMAT);
-        rc = EXIT_OK;
-    } else if (strcmp(cmd, "help") == 0) {
-        fputs(usage, stdout);
-        rc = EXIT_OK;
-    } else {
-        fprintf(stderr, "strata: unknown command '%s'\n%s", cmd, usage);
-        rc = EXIT_USAGE;
-    }
+    const struct command *k = find_command(argv[i]);
+    int rc = k != NULL ? k->fn(&c, argc - i, argv + i) : unknown_command(argv[i]);
     strata_pool_close(c.pool);
     if (fflush(stdout) != 0 && rc == EXIT_OK) rc = EXIT_IO;
     return rc == EXIT_HELP ? EXIT_OK : rc;

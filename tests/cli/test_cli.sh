@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib.sh"
 
 # --- help and usage
 expect 0 "" -- sh -c "'$S' --help >/dev/null"
-expect_err 1 "unknown command 'frobnicate'" -- "$S" frobnicate
+expect_err 1 "'frobnicate' is not a strata command" -- "$S" frobnicate
 expect_err 1 "usage:" -- "$S"
 expect 0 "" -- sh -c "'$S' array --help | grep -q 'array lock'"
 expect 0 "" -- sh -c "'$S' region --help | grep -q 'region rm'"
