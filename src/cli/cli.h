@@ -96,7 +96,15 @@ int cli_split(const char *cmd, const char *arg, char *buf, size_t buflen, const 
 /* Parse an unsigned decimal integer; returns 0 on success. */
 int cli_parse_u64(const char *s, uint64_t *out);
 
-/* Print one element of DTYPE at P (JSON style when JSON: null for NaN and infinities). */
+/* The shortest decimal that reads back as V (F32: as the float V), into BUF of CLI_REAL_MAX
+ * bytes: 21.1, not 21.100000000000001; "nan", "inf", "-inf" (static) for the others. */
+#define CLI_REAL_MAX 32
+const char *cli_fmt_real(char *buf, double v, int f32);
+/* Print V so (JSON: null for NaN and infinities). */
+void cli_print_real(FILE *f, double v, int f32, int json);
+
+/* Print one element of DTYPE at P (JSON style when JSON: null for NaN and infinities; floats in
+ * their shortest round-trip form). */
 void cli_print_value(FILE *f, strata_dtype dtype, const void *p, int json);
 
 /* A strata_name_fn that prints names one per line, or as JSON array items when JSON is set.

@@ -423,7 +423,7 @@ static void print_stat_value(const strata_column *col, const strata_column_stats
                              int json)
 {
     if (col->dtype == STRATA_F32 || col->dtype == STRATA_F64)
-        printf("%.17g", max ? cs->max : cs->min);
+        cli_print_real(stdout, max ? cs->max : cs->min, col->dtype == STRATA_F32, json);
     else if (col->dtype == STRATA_U64)
         printf("%llu", (unsigned long long)(max ? cs->max_i : cs->min_i));
     else if (col->dtype == STRATA_TS) {

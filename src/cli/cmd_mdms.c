@@ -113,7 +113,7 @@ static void print_attr(const strata_attr *a, int json)
     } else if (a->type == STRATA_ATTR_INT) {
         printf("%" PRId64, a->i);
     } else if (a->type == STRATA_ATTR_FLOAT) {
-        printf("%.17g", a->f);
+        cli_print_real(stdout, a->f, 0, json);
     } else if (json) {
         cli_json_str(stdout, a->s);
     } else {
@@ -193,10 +193,7 @@ int cmd_runs(cli *c, int argc, char **argv)
 
 static void json_num(double v)
 {
-    if (isfinite(v))
-        printf("%.17g", v);
-    else
-        fputs("null", stdout);
+    cli_print_real(stdout, v, 0, 1);
 }
 
 static int print_exec(void *ctx, const strata_exec_info *e)

@@ -180,7 +180,7 @@ static int print_attr(void *ctx, const strata_attr *a)
     else if (a->type == STRATA_ATTR_FLOAT && *n >= 0 && !isfinite(a->f))
         fputs("null", stdout);
     else if (a->type == STRATA_ATTR_FLOAT)
-        printf("%.17g", a->f);
+        cli_print_real(stdout, a->f, 0, 0);
     else
         cli_json_str(stdout, a->s);
     if (*n < 0) fputc('\n', stdout);

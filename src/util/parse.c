@@ -233,17 +233,18 @@ int strata_value_parse(strata_dtype dtype, const char *text, void *out, char *wh
             *(uint64_t *)out = (uint64_t)v;
         return 0;
     }
-    case STRATA_F32:
+    case STRATA_F32: { /* rounded once, to the nearest float (3.4028235e38 is FLT_MAX's) */
+        float v = strtof(text, &end);
+        if (end == text || *end != '\0') goto not_number;
+        if (errno == ERANGE && isinf(v)) goto range;
+        *(float *)out = v;
+        return 0;
+    }
     case STRATA_F64: {
         double v = strtod(text, &end);
         if (end == text || *end != '\0') goto not_number;
         if (errno == ERANGE && isinf(v)) goto range;
-        if (dtype == STRATA_F32) {
-            if (isfinite(v) && fabs(v) > 3.4028234663852886e38) goto range;
-            *(float *)out = (float)v;
-        } else {
-            *(double *)out = v;
-        }
+        *(double *)out = v;
         return 0;
     }
     case STRATA_TS: {
