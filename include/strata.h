@@ -266,10 +266,15 @@ STRATA_API int strata_region_exists(strata_pool *pool, const char *region);
 /* Call FN for every region of POOL, in name order. */
 STRATA_API int strata_region_list(strata_pool *pool, strata_name_fn fn, void *ctx);
 
-/* Delete REGION with all its arrays (their backups stay). Refuses with STRATA_ELOCKED while any
- * of its arrays is locked by anyone, unless FLAGS has STRATA_FORCE. Handles to its arrays open
- * in this process fail with STRATA_ENOTFOUND from then on; other processes keep reading the
- * unlinked files until they close them (POSIX unlink semantics). */
+/* Delete REGION with all it holds, in one catalog transaction: its datasets (derived ones and
+ * derived columns too; their files wait for strata_gc() while snapshots may read them), its
+ * arrays (their backups stay) and its N-d arrays' records (their chunk files become orphans that
+ * strata_gc() removes: strata_ndarray_delete() them first to remove their files at once).
+ * Refuses with STRATA_ELOCKED while any of its arrays is locked by anyone, unless FLAGS has
+ * STRATA_FORCE; with STRATA_ECONFLICT while a dataset of another region is derived from one of
+ * its datasets; with STRATA_EUNSUPPORTED for an application's region (strata_app_register).
+ * Handles to its arrays open in this process fail with STRATA_ENOTFOUND from then on; other
+ * processes keep reading the unlinked files until they close them (POSIX unlink semantics). */
 STRATA_API int strata_region_delete(strata_pool *pool, const char *region, unsigned flags);
 
 /* ---------------------------------------------------------------------------------------------

@@ -53,6 +53,8 @@ enum {
     D_MARK,
     D_LAYOUT,
     D_LAYOUT_OF_BATCH,
+    D_REGION_DEPENDENT,
+    D_REGION_DEL_DERIV,
     D_END
 };
 _Static_assert(D_END <= ST_CAT_DERIVE_FIRST, "too many dataset statements");
@@ -157,6 +159,14 @@ static const char *const sql[] = {
                                      "dataset_id FROM batch WHERE id = ?1)",
     [D_REGION_IDS - D_INSERT] = "SELECT d.id, 'data/' || r.dir || '/' || d.dir FROM dataset d "
                                 "JOIN region r ON r.id = d.region_id WHERE d.region_id = ?1",
+    /* a dataset of another region derived (or with a column derived) from one of this region */
+    [D_REGION_DEPENDENT - D_INSERT] =
+        "SELECT r.name, d.name, rs.name, s.name FROM derivation v "
+        "JOIN dataset d ON d.id = v.dataset_id JOIN region r ON r.id = d.region_id "
+        "JOIN dataset s ON s.id = v.source_id JOIN region rs ON rs.id = s.region_id "
+        "WHERE s.region_id = ?1 AND d.region_id <> ?1 LIMIT 1",
+    [D_REGION_DEL_DERIV - D_INSERT] = "DELETE FROM derivation WHERE dataset_id IN "
+                                      "(SELECT id FROM dataset WHERE region_id = ?1)",
 };
 
 static int prep(st_err *err, st_catalog *cat, int q, st_dbstmt **out)
@@ -329,10 +339,36 @@ static void read_region_ds(st_dbstmt *s, void *row)
     st_cat_text(it->path, sizeof it->path, s, 1);
 }
 
+/* STRATA_ECONFLICT when a dataset of another region derives from one of REGION_ID's. */
+static int region_dependent(st_err *err, st_catalog *cat, int64_t region_id)
+{
+    st_dbstmt *s = NULL;
+    int rc = prep(err, cat, D_REGION_DEPENDENT, &s);
+    if (rc < 0) return rc;
+    st_db_bind_int64(s, 1, region_id);
+    rc = st_db_step(s);
+    if (rc == ST_DB_ROW) {
+        char n[4][STRATA_NAME_MAX + 1];
+        for (int i = 0; i < 4; i++) st_cat_text(n[i], sizeof n[i], s, i);
+        rc = st_error(err, STRATA_ECONFLICT,
+                      "cannot delete region '%s': dataset '%s/%s' of another region is derived "
+                      "from its '%s/%s'; drop that one first",
+                      n[2], n[0], n[1], n[2], n[3]);
+    } else {
+        rc = rc == ST_DB_DONE ? STRATA_OK : st_cat_db_error(err, cat, rc, "list derivations");
+    }
+    st_cat_done(s);
+    return rc;
+}
+
 int st_cat_dataset_retire_region(st_err *err, st_catalog *cat, int64_t region_id)
 {
     st_dbstmt *s = NULL;
-    int rc = prep(err, cat, D_REGION_IDS, &s);
+    /* derivations among the region's own datasets go first, whatever their order */
+    int rc = region_dependent(err, cat, region_id);
+    if (rc == STRATA_OK)
+        rc = exec_id(err, cat, D_REGION_DEL_DERIV, region_id, "delete the region's derivations");
+    if (rc == STRATA_OK) rc = prep(err, cat, D_REGION_IDS, &s);
     if (rc < 0) return rc;
     st_db_bind_int64(s, 1, region_id);
     st_vec v = ST_VEC(region_ds);

@@ -244,6 +244,8 @@ void st_db_bind_int64(st_dbstmt *s, int i, int64_t v)
 
 void st_db_bind_double(st_dbstmt *s, int i, double v)
 {
+    /* SQLite keeps an integral REAL as an integer, -0.0 as 0: both catalogs store it so */
+    if (v == 0) v = 0.0;
     if (s->pg != NULL)
         st_pg_bind_double(s->pg, i, v);
     else

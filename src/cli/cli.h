@@ -10,6 +10,10 @@
 
 #include "strata.h"
 
+/* B bytes for people: "512 B", "48.0 MB" (powers of 1000) into OUT of LEN bytes. Tables print
+ * these; --json prints the raw count. */
+void cli_human_bytes(double b, char *out, size_t len);
+
 /* A byte count with an optional K, M, G or T suffix (powers of 1024) into *OUT; -1 if bad. */
 int cli_parse_bytes(const char *s, uint64_t *out);
 

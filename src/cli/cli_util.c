@@ -434,6 +434,17 @@ void cli_json_strn(FILE *f, const char *s, size_t n)
     fputc('"', f);
 }
 
+void cli_human_bytes(double b, char *out, size_t len)
+{
+    const char *u[] = {"B", "KB", "MB", "GB", "TB", "PB"};
+    int i = 0;
+    while (b >= 1000 && i < 5) {
+        b /= 1000;
+        i++;
+    }
+    snprintf(out, len, i ? "%.1f %s" : "%.0f %s", b, u[i]);
+}
+
 /* A byte count with an optional K, M, G or T suffix (powers of 1024). */
 int cli_parse_bytes(const char *s, uint64_t *out)
 {

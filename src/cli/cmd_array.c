@@ -250,7 +250,9 @@ static int do_info(cli *c, char **pos, int npos, const array_opts *o)
         printf("array     %s/%s\n", info.region, info.name);
         printf("dtype     %s\n", strata_dtype_name(info.dtype));
         printf("length    %llu\n", (unsigned long long)info.length);
-        printf("bytes     %llu\n", (unsigned long long)info.bytes);
+        char hb[32];
+        cli_human_bytes((double)info.bytes, hb, sizeof hb);
+        printf("bytes     %s\n", hb);
         if (info.has_checksum)
             printf("checksum  xxh64:%016llx\n", (unsigned long long)info.checksum);
         time_t secs = (time_t)(info.created_ns / 1000000000);

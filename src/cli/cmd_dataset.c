@@ -23,17 +23,6 @@ static void iso_time(int64_t ns, char *out, size_t len)
         snprintf(out, len, "?");
 }
 
-static void human_bytes(double b, char *out, size_t len)
-{
-    const char *u[] = {"B", "KB", "MB", "GB", "TB"};
-    int i = 0;
-    while (b >= 1000 && i < 4) {
-        b /= 1000;
-        i++;
-    }
-    snprintf(out, len, i ? "%.1f %s" : "%.0f %s", b, u[i]);
-}
-
 /* ---- ingest ----------------------------------------------------------------------------- */
 
 static const char ingest_usage[] =
@@ -239,7 +228,7 @@ static void print_ingested(const cli *c, const char *region, const char *name,
                            const strata_ingest_stats *stats, int quiet)
 {
     char hb[32];
-    human_bytes((double)stats->bytes_read, hb, sizeof hb);
+    cli_human_bytes((double)stats->bytes_read, hb, sizeof hb);
     if (c->json)
         printf("{\"dataset\":\"%s/%s\",\"rows\":%llu,\"batches\":%llu,\"bytes\":%llu,"
                "\"seconds\":%.3f,\"version\":%lld}\n",
@@ -360,7 +349,7 @@ static int ls_dataset(void *vctx, const char *name)
                    (unsigned long long)d.nrows, (unsigned long long)d.bytes);
         } else {
             char hb[32];
-            human_bytes((double)d.bytes, hb, sizeof hb);
+            cli_human_bytes((double)d.bytes, hb, sizeof hb);
             printf("%s/%s\tv%lld\t%llu rows\t%llu batches\t%s\n", lc->region, name,
                    (long long)d.version, (unsigned long long)d.nrows,
                    (unsigned long long)d.nbatches, hb);
@@ -500,7 +489,7 @@ int cmd_show(cli *c, int argc, char **argv)
     strata_snapshot_info(s, &d);
     char when[32], hb[32];
     iso_time(d.created_ns, when, sizeof when);
-    human_bytes((double)d.bytes, hb, sizeof hb);
+    cli_human_bytes((double)d.bytes, hb, sizeof hb);
     if (c->json) {
         printf("{\"dataset\":\"%s/%s\",\"version\":%lld,\"rows\":%llu,\"bytes\":%llu,\"columns\":[",
                d.region, d.name, (long long)d.version, (unsigned long long)d.nrows,
@@ -958,7 +947,7 @@ int cmd_gc(cli *c, int argc, char **argv)
     int st = strata_gc(c->pool, &o, &s);
     if (st < 0) return cli_fail(c, st);
     char hb[32];
-    human_bytes((double)s.bytes_freed, hb, sizeof hb);
+    cli_human_bytes((double)s.bytes_freed, hb, sizeof hb);
     if (c->json)
         printf("{\"orphans_removed\":%llu,\"datasets_removed\":%llu,\"versions_expired\":%llu,"
                "\"datasets_held\":%llu,\"bytes_freed\":%llu,\"busy_skipped\":%llu,"

@@ -219,9 +219,11 @@ static void print_info(strata_ndarray *a, const strata_ndarray_desc *d, int json
     }
     printf("\n  zstd     %s\n", d->zstd_level ? "yes" : "no");
     if (d->zstd_level) printf("           level %d\n", d->zstd_level);
-    printf("  tier     %s\n  written  %" PRIu64 " of %" PRIu64 " chunks, %" PRIu64
-           " bytes\n  version  %" PRId64 "\n",
-           d->tier, d->chunks_written, d->chunks_total, d->bytes, d->version);
+    char hb[32];
+    cli_human_bytes((double)d->bytes, hb, sizeof hb);
+    printf("  tier     %s\n  written  %" PRIu64 " of %" PRIu64 " chunks, %s\n  version  %" PRId64
+           "\n",
+           d->tier, d->chunks_written, d->chunks_total, hb, d->version);
     strata_ndarray_attr_list(a, print_attr, &n);
 }
 
@@ -577,10 +579,11 @@ static int print_tier(void *ctx, const strata_tier_info *t)
                t->staged, t->files);
         return 0;
     }
-    char cap[32] = "unlimited";
-    if (t->capacity) snprintf(cap, sizeof cap, "%" PRIu64, t->capacity);
-    printf("%-12s %-8s %14" PRIu64 " %14s %8" PRIu64 "  %s\n", t->name,
-           strata_tier_kind_name(t->kind), t->used, cap, t->files, t->path);
+    char cap[32] = "unlimited", used[32];
+    if (t->capacity) cli_human_bytes((double)t->capacity, cap, sizeof cap);
+    cli_human_bytes((double)t->used, used, sizeof used);
+    printf("%-12s %-8s %10s %10s %8" PRIu64 "  %s\n", t->name, strata_tier_kind_name(t->kind), used,
+           cap, t->files, t->path);
     return 0;
 }
 
@@ -607,7 +610,7 @@ int cmd_tier(cli *c, int argc, char **argv)
         if (c->json)
             fputs("{\"tiers\":[", stdout);
         else
-            printf("%-12s %-8s %14s %14s %8s  %s\n", "TIER", "KIND", "USED", "CAPACITY", "FILES",
+            printf("%-12s %-8s %10s %10s %8s  %s\n", "TIER", "KIND", "USED", "CAPACITY", "FILES",
                    "PATH");
         int st = strata_tier_list(c->pool, print_tier, &n);
         if (c->json) fputs("]}\n", stdout);

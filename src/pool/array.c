@@ -592,7 +592,17 @@ int strata_region_delete(strata_pool *pool, const char *region, unsigned flags)
     if (rc < 0) return rc;
     st_cat_region r;
     if ((rc = st_cat_region_get(err, pool->cat, region, &r)) < 0) return rc;
-    st_vec rv = ST_VEC(st_cat_array);
+    st_vec rv = ST_VEC(st_cat_attr_def);
+    rc = st_cat_app_schema(err, pool->cat, r.id, &rv);
+    st_vec_free(&rv);
+    if (rc != STRATA_ENOTFOUND)
+        return rc < 0 ? rc
+                      : st_error(err, STRATA_EUNSUPPORTED,
+                                 "cannot delete region '%s': it is an application's (its runs and "
+                                 "saved iterations live in the catalog), and deleting an "
+                                 "application is not supported yet",
+                                 region);
+    rv = (st_vec)ST_VEC(st_cat_array);
     const st_cat_array *recs = NULL;
     rc = st_cat_array_list(err, pool->cat, r.id, collect_rec, &rv);
     if (rc == STRATA_ENOMEM) rc = st_error(err, rc, "out of memory deleting region '%s'", region);

@@ -331,6 +331,24 @@ static int held_by_readers(strata_pool *pool, int64_t ds, const char *dir)
     return st_cat_lock_probe(st_pool_cat(pool), &at) == STRATA_ELOCKED;
 }
 
+static int names_dir(void *dir, const st_cat_region *r)
+{
+    return strcmp(r->dir, dir) == 0;
+}
+
+/* The region directory that held trashed dataset PATH ("data/RDIR/DDIR"), removed when empty and
+ * named by no region any more (its region was deleted while the dataset waited for gc). */
+static void drop_region_dir(strata_pool *pool, const char *path)
+{
+    const char *a = strchr(path, '/'), *b = a != NULL ? strchr(a + 1, '/') : NULL;
+    char rdir[ST_CAT_FILE], abs[ST_PATH_MAX];
+    if (b == NULL || (size_t)(b - a - 1) >= sizeof rdir) return;
+    memcpy(rdir, a + 1, (size_t)(b - a - 1));
+    rdir[b - a - 1] = '\0';
+    if (st_cat_region_list(st_pool_err(pool), st_pool_cat(pool), names_dir, rdir) != 0) return;
+    if (st_path(NULL, abs, "%s/data/%s", st_pool_path(pool), rdir) == STRATA_OK) rmdir(abs);
+}
+
 static int sweep_trash(void *vctx, int64_t id, const char *path, int64_t ds, int64_t created)
 {
     (void)created;
@@ -348,6 +366,7 @@ static int sweep_trash(void *vctx, int64_t id, const char *path, int64_t ds, int
         if ((rc = st_rm_tree(st_pool_err(c->pool), abs)) < 0 ||
             (rc = st_cat_trash_delete(st_pool_err(c->pool), st_pool_cat(c->pool), id)) < 0)
             return c->rc = rc;
+        drop_region_dir(c->pool, path);
     }
     c->stats->datasets_removed++;
     c->stats->bytes_freed += bytes;

@@ -116,7 +116,7 @@ expect 3 "" -- "$S" array lock demo/a -- sh -c 'exit 3'
 holder=$!
 sleep 0.5
 expect_err 4 "array 'demo/a' is locked by another holder" -- "$S" array lock demo/a --timeout 100 -- true
-expect_err 4 "array 'a' is locked" -- "$S" region rm demo
+expect_err 4 "region 'demo' is not empty: it holds" -- "$S" region rm demo
 expect_err 4 "is locked" -- "$S" array rm demo/a
 wait $holder
 expect 0 "ok" -- "$S" array lock demo/a --shared --timeout 0 -- echo ok
@@ -141,8 +141,9 @@ expect 0 "bk" -- "$S" backup ls
 expect 0 "deleted backup bk" -- "$S" backup rm bk
 expect_err 2 "backup 'bk' not found" -- "$S" array restore bk demo/a
 
-# --- region rm
-expect 0 "deleted region copy" -- "$S" region rm copy
+# --- region rm: a region that holds anything only with --force (golden/region_rm.sh has more)
+expect_err 4 "region 'copy' is not empty: it holds 1 array(s) (copy/a)" -- "$S" region rm copy
+expect 0 "deleted region copy" -- "$S" region rm copy --force
 expect_err 2 "region 'copy' not found" -- "$S" region rm copy
 expect 0 "deleted region demo" -- "$S" region rm demo --force
 expect 0 "taxi" -- "$S" region ls
