@@ -1040,6 +1040,7 @@ typedef struct strata_lineage_info {
     uint64_t consumed;       /* source batches consumed */
     uint64_t source_batches; /* source batches now */
     int fresh;               /* nothing to do for it */
+    int computed;            /* 0: defined, never computed yet (no update has run it) */
 } strata_lineage_info;
 
 typedef int (*strata_lineage_fn)(void *ctx, const strata_lineage_info *info);

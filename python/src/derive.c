@@ -241,13 +241,14 @@ static int lineage_row(void *ctx, const strata_lineage_info *li)
     PyObject *d = NULL;
     if (src_col != NULL && col != NULL)
         d = Py_BuildValue(
-            "{s:N,s:O,s:s,s:s,s:N,s:O,s:O,s:O,s:K,s:K,s:O}", "dataset",
+            "{s:N,s:O,s:s,s:s,s:N,s:O,s:O,s:O,s:K,s:K,s:O,s:O}", "dataset",
             PyUnicode_FromFormat("%s/%s", li->region, li->name), "column", col, "op", li->op,
             "args", li->args, "source", PyUnicode_FromFormat("%s/%s", li->src_region, li->src_name),
             "source_column", src_col, "destroys_order", li->destroys_order ? Py_True : Py_False,
             "auto", li->auto_update ? Py_True : Py_False, "consumed",
             (unsigned long long)li->consumed, "source_batches",
-            (unsigned long long)li->source_batches, "fresh", li->fresh ? Py_True : Py_False);
+            (unsigned long long)li->source_batches, "fresh", li->fresh ? Py_True : Py_False,
+            "computed", li->computed ? Py_True : Py_False);
     Py_XDECREF(src_col);
     Py_XDECREF(col);
     if (d == NULL) return 1;

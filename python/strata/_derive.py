@@ -302,6 +302,7 @@ class DerivePoolMixin:
             auto            registered with auto()
             consumed, source_batches   source batches consumed / there now
             fresh           nothing to do for it (False: run update())
+            computed        False: defined, never computed yet (no update has run it)
         Nodes iterate oldest first. Edges go from what a node reads to the node: source ->
         derived dataset; gathered or scattered column (or its dataset) -> derived column; and a
         derived column's own dataset -> the column.
@@ -314,7 +315,7 @@ class DerivePoolMixin:
                 nodes[ds] = {"kind": "base", "dataset": ds, "column": None, "op": None,
                              "args": None, "source": None, "source_column": None,
                              "destroys_order": False, "auto": False, "consumed": None,
-                             "source_batches": None, "fresh": True}
+                             "source_batches": None, "fresh": True, "computed": True}
 
         def edge(a, b):
             if (a, b) not in edges:

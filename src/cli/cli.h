@@ -93,6 +93,9 @@ int cli_exit_code(int status);
 /* Open the pool of C (c->pool); on failure print why and return an exit code. */
 int cli_open_pool(cli *c);
 
+/* REGION of C's open pool, created when missing (as ingest creates it): a library status. */
+int cli_ensure_region(cli *c, const char *region);
+
 /* Split "REGION/NAME" into its parts (pointers into BUF, of 2*STRATA_NAME_MAX+2 bytes). */
 int cli_split(const char *cmd, const char *arg, char *buf, size_t buflen, const char **region,
               const char **name);

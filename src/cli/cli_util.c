@@ -249,6 +249,14 @@ int cli_open_pool(cli *c)
     return EXIT_OK;
 }
 
+int cli_ensure_region(cli *c, const char *region)
+{
+    int st = strata_region_exists(c->pool, region);
+    if (st == STRATA_ENOTFOUND) st = strata_region_create(c->pool, region);
+    if (st == STRATA_EEXIST) st = STRATA_OK; /* created meanwhile by another process */
+    return st;
+}
+
 int cli_split(const char *cmd, const char *arg, char *buf, size_t buflen, const char **region,
               const char **name)
 {

@@ -50,14 +50,6 @@ static int open_array(cli *c, const char *arg, strata_array **a)
     return st < 0 ? cli_fail(c, st) : EXIT_OK;
 }
 
-static int ensure_region(cli *c, const char *region)
-{
-    int st = strata_region_exists(c->pool, region);
-    if (st == STRATA_ENOTFOUND) st = strata_region_create(c->pool, region);
-    if (st == STRATA_EEXIST) st = STRATA_OK; /* created meanwhile by another process */
-    return st;
-}
-
 /* Read FILE as one string per line into packed offsets and bytes. */
 static int read_lines(const char *path, uint64_t *n, int64_t **offsets, char **bytes)
 {
@@ -143,7 +135,7 @@ static int do_create(cli *c, char **pos, int npos, const array_opts *o)
             return cli_usage_error("array", "LENGTH '%s' is not a non-negative integer", pos[3]);
     }
     if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
-    int st = ensure_region(c, region);
+    int st = cli_ensure_region(c, region);
     if (st == STRATA_OK) {
         if (o->from != NULL && npos == 3) {
             int64_t *off = NULL;

@@ -171,14 +171,29 @@ typedef struct upd_ctx {
     int printed;
 } upd_ctx;
 
+/* The word of the summary line ("incremental", "refreshed") for an object's MODE, and why. */
+static void mode_words(const char *mode, char *out, size_t len)
+{
+    if (strcmp(mode, "incremental") == 0)
+        snprintf(out, len, "incremental");
+    else if (strcmp(mode, "full") == 0)
+        snprintf(out, len, "refreshed (--full)");
+    else if (strcmp(mode, "merged") == 0)
+        snprintf(out, len, "refreshed (merged with its dataset)");
+    else
+        snprintf(out, len, "refreshed");
+}
+
 static int update_progress(void *vctx, const strata_update_event *ev)
 {
     upd_ctx *u = vctx;
+    char mode[48];
+    mode_words(ev->mode, mode, sizeof mode);
     if (!u->tty) {
         /* Not a terminal: one line per object, when it is done. */
         if (ev->done == ev->total && !u->c->json)
             printf("  %s/%s%s%s: %s, %llu %s (%llu rows)\n", ev->region, ev->name,
-                   strcmp(ev->object, "index") ? "." : " ", ev->object, ev->mode,
+                   strcmp(ev->object, "index") ? "." : " ", ev->object, mode,
                    (unsigned long long)ev->total,
                    strcmp(ev->object, "index") ? "batch(es) computed" : "source batch(es) read",
                    (unsigned long long)ev->rows);
@@ -186,8 +201,7 @@ static int update_progress(void *vctx, const strata_update_event *ev)
     }
     double rate = ev->seconds > 0 ? (double)ev->rows / ev->seconds : 0;
     fprintf(stderr, "\r\033[K  %s/%s %s (%s): %llu/%llu batches, %.3g rows/s", ev->region, ev->name,
-            ev->object, ev->mode, (unsigned long long)ev->done, (unsigned long long)ev->total,
-            rate);
+            ev->object, mode, (unsigned long long)ev->done, (unsigned long long)ev->total, rate);
     u->printed = 1;
     return 0;
 }
@@ -211,9 +225,9 @@ static void print_update_stats(cli *c, const strata_update_stats *s)
                (unsigned long long)s->rows_read, (unsigned long long)s->batches_written,
                (unsigned long long)s->rows_written);
         if (s->runs_spilled > 0)
-            printf(", spilled %llu sorted runs,", (unsigned long long)s->runs_spilled);
+            printf(", spilled %llu sorted run(s)", (unsigned long long)s->runs_spilled);
         if (s->parts_compacted > 0)
-            printf(", compacted %llu partitions,", (unsigned long long)s->parts_compacted);
+            printf(", compacted %llu partition(s)", (unsigned long long)s->parts_compacted);
         printf(" in %.3f s\n", s->seconds);
     }
 }
@@ -415,10 +429,11 @@ static int print_lineage(void *vctx, const strata_lineage_info *li)
         printf(",\"op\":\"%s\",\"args\":", li->op);
         cli_json_str(stdout, li->args);
         printf(",\"source\":\"%s/%s\",\"order_destroying\":%s,\"auto\":%s,\"consumed\":%llu,"
-               "\"source_batches\":%llu,\"fresh\":%s}",
+               "\"source_batches\":%llu,\"fresh\":%s,\"computed\":%s}",
                li->src_region, li->src_name, li->destroys_order ? "true" : "false",
                li->auto_update ? "true" : "false", (unsigned long long)li->consumed,
-               (unsigned long long)li->source_batches, li->fresh ? "true" : "false");
+               (unsigned long long)li->source_batches, li->fresh ? "true" : "false",
+               li->computed ? "true" : "false");
     } else if (l->dot) {
         const char *color = li->fresh ? "black" : "red";
         if (li->column)
@@ -436,7 +451,10 @@ static int print_lineage(void *vctx, const strata_lineage_info *li)
         snprintf(target, sizeof target, "%s/%s%s%s", li->region, li->name, li->column ? "." : "",
                  li->column ? li->column : "");
         printf("%-32s = %s %s   (from %s/%s; %s%s%s)\n", target, li->op, li->args, li->src_region,
-               li->src_name, li->fresh ? "fresh" : "STALE",
+               li->src_name,
+               !li->computed ? "never computed"
+               : li->fresh   ? "fresh"
+                             : "STALE",
                li->destroys_order ? ", order-destroying" : "", li->auto_update ? ", auto" : "");
         if (li->column == NULL)
             printf("%-32s   consumed %llu of %llu source batches\n", "",

@@ -243,6 +243,13 @@ static const char find_usage[] =
     "attributes, run, user, status, and dataset, iteration, min, max, mean, std, bytes,\n"
     "strategy, seconds: 'max > 1e6 and iteration >= 100'.\n";
 
+static int first_exec(void *ctx, const strata_exec_info *e)
+{
+    (void)ctx;
+    (void)e;
+    return 1;
+}
+
 int cmd_find(cli *c, int argc, char **argv)
 {
     char *pos[10];
@@ -255,9 +262,15 @@ int cmd_find(cli *c, int argc, char **argv)
     if (rc != EXIT_OK) return rc;
     if (npos != 1) return cli_usage_error("find", "give one APP");
     if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
+    /* a dataset no run of APP saved is a mistake (a typo?), not an empty answer */
+    int st = dataset != NULL ? strata_find(c->pool, pos[0], dataset, NULL, first_exec, NULL) : 1;
+    if (st == 0)
+        return cli_report(STRATA_ENOTFOUND, "'strata find APP' lists what its runs saved",
+                          "no run of %s saved a dataset '%s'", pos[0], dataset);
+    if (st < 0) return cli_fail(c, st);
     run_ctx x = {c->json, 0};
     if (c->json) fputs("{\"datasets\":[", stdout);
-    int st = strata_find(c->pool, pos[0], dataset, where, print_exec, &x);
+    st = strata_find(c->pool, pos[0], dataset, where, print_exec, &x);
     if (c->json) fputs("]}\n", stdout);
     if (st < 0) return cli_fail(c, st);
     if (!c->json && x.n == 0) printf("no saved datasets of %s match\n", pos[0]);

@@ -143,7 +143,9 @@ static int nd_create(cli *c, const char *region, const char *name, const char *d
     }
     int rc = cli_open_pool(c);
     if (rc != EXIT_OK) return rc;
-    int st = strata_ndarray_create(c->pool, region, name, dt, n, shape,
+    int st = cli_ensure_region(c, region);
+    if (st == STRATA_OK)
+        st = strata_ndarray_create(c->pool, region, name, dt, n, shape,
                                    o.layout == STRATA_LAYOUT_CHUNKED ? chunks : NULL, &o, NULL);
     if (st < 0) return cli_fail(c, st);
     if (c->json) {
@@ -367,7 +369,8 @@ static int nd_import(cli *c, const nd_args *o, const char *region, const char *n
     if (o->path == NULL) return cli_usage_error("nd", "'nd import' needs --path /DATASET");
     if ((rc = parse_level("zstd", o->zstd, 19, &ho.zstd_level)) != EXIT_OK) return rc;
     if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
-    int st = strata_ndarray_import_hdf5(c->pool, region, name, file, o->path, &ho);
+    int st = cli_ensure_region(c, region);
+    if (st == STRATA_OK) st = strata_ndarray_import_hdf5(c->pool, region, name, file, o->path, &ho);
     if (st < 0) return cli_fail(c, st);
     if (c->json)
         printf("{\"imported\":true,\"array\":\"%s/%s\"}\n", region, name);

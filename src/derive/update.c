@@ -1458,6 +1458,23 @@ typedef struct node {
 
 #define NODE(gr, i) (((node *)(gr)->v)[i])
 
+/* Whether derived object N of graph G has been computed by an update: an index that consumed a
+ * batch or recorded its source's version; a column that computed a batch, or whose dataset has
+ * none to compute since its own index (if derived) was computed. */
+static int ever_computed(const st_vec *g, const node *n)
+{
+    const st_cat_deriv *d = &n->dv;
+    if (d->consumed > 0) return 1;
+    if (d->target[0] == '\0') return d->source_version > 0;
+    for (size_t i = 0; i < g->n; i++) {
+        const node *o = &NODE(g, i);
+        if (o->dv.target[0] == '\0' && strcmp(o->dv.region, d->region) == 0 &&
+            strcmp(o->dv.dataset, d->dataset) == 0)
+            return ever_computed(g, o);
+    }
+    return 1; /* a column of a base dataset: computed with each batch it has */
+}
+
 static int collect_node(void *vctx, const st_cat_deriv *dv)
 {
     st_vec *v = vctx;
@@ -1682,6 +1699,7 @@ int strata_lineage(strata_pool *pool, const char *region, const char *name, stra
         li.destroys_order = n->dv.destroys_order;
         li.auto_update = n->dv.auto_update;
         li.consumed = (uint64_t)n->dv.consumed;
+        li.computed = ever_computed(&g, n);
         /* Fresh: the index has consumed every source batch (and the source was not refreshed
          * since); a column is computed for every batch of its dataset. */
         strata_snapshot *s = NULL;
@@ -1699,6 +1717,7 @@ int strata_lineage(strata_pool *pool, const char *region, const char *name, stra
             li.fresh = c >= 0 && strata_snapshot_column_ready(s, c) == 1;
         }
         strata_snapshot_close(s);
+        li.fresh &= li.computed; /* nothing to do only once it was done */
         if ((rc = fn(ctx, &li)) != 0) break;
     }
     st_vec_free(&g);

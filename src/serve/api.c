@@ -288,12 +288,13 @@ static int push_version(void *ctx, const strata_version_info *v)
 
 static int push_lineage(void *ctx, const strata_lineage_info *l)
 {
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:I,s:I,s:b}", "region", l->region,
-                          "name", l->name, "op", l->op, "args", l->args ? l->args : "",
-                          "src_region", l->src_region ? l->src_region : "", "src_name",
-                          l->src_name ? l->src_name : "", "destroys_order", l->destroys_order,
-                          "auto", l->auto_update, "consumed", (json_int_t)l->consumed,
-                          "source_batches", (json_int_t)l->source_batches, "fresh", l->fresh);
+    json_t *o =
+        json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:I,s:I,s:b,s:b}", "region", l->region, "name",
+                  l->name, "op", l->op, "args", l->args ? l->args : "", "src_region",
+                  l->src_region ? l->src_region : "", "src_name", l->src_name ? l->src_name : "",
+                  "destroys_order", l->destroys_order, "auto", l->auto_update, "consumed",
+                  (json_int_t)l->consumed, "source_batches", (json_int_t)l->source_batches, "fresh",
+                  l->fresh, "computed", l->computed);
     json_object_set_new(o, "column", l->column ? json_string(l->column) : json_null());
     if (l->src_column) json_object_set_new(o, "src_column", json_string(l->src_column));
     json_array_append_new(ctx, o);

@@ -60,10 +60,10 @@ for b in 0 1 2 3 4; do
 done
 # the last update merged only the new batch into byf, bys and bym, and recomputed byt (holistic
 # aggregates: median, quantile, count_distinct) from every batch
-expect 0 "" -- grep -q "t/byf index: refresh, 1 source batch(es) read" "$T/upd.txt"
-expect 0 "" -- grep -q "t/bys index: refresh, 1 source batch(es) read" "$T/upd.txt"
-expect 0 "" -- grep -q "t/byt index: refresh, 5 source batch(es) read" "$T/upd.txt"
-expect 0 "" -- grep -q "t/bym index: refresh, 1 source batch(es) read" "$T/upd.txt"
+expect 0 "" -- grep -q "t/byf index: refreshed, 1 source batch(es) read" "$T/upd.txt"
+expect 0 "" -- grep -q "t/bys index: refreshed, 1 source batch(es) read" "$T/upd.txt"
+expect 0 "" -- grep -q "t/byt index: refreshed, 5 source batch(es) read" "$T/upd.txt"
+expect 0 "" -- grep -q "t/bym index: refreshed, 1 source batch(es) read" "$T/upd.txt"
 expect 0 "" -- sh -c "'$S' show t/src | grep -q '^batches   5$'"
 for g in $NAMES; do expect 0 "" -- "$S" export "t/$g" --format csv --out "$T/$g.inc.csv"; done
 expect 0 "" -- sh -c "'$S' update --full >/dev/null"

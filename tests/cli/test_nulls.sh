@@ -158,7 +158,7 @@ run update
 run ingest big/t "$T/big2.csv"
 run update
 for d in s d top; do "$S" cat "big/$d" >"$T/inc_$d.csv"; done
-expect 0 "" -- sh -c "'$S' update --full --mem 1M big | grep -q 'spilled [1-9][0-9]* sorted runs'"
+expect 0 "" -- sh -c "'$S' update --full --mem 1M big | grep -q 'spilled [1-9][0-9]* sorted run(s)'"
 for d in s d top; do
     "$S" cat "big/$d" >"$T/mem_$d.csv"
     cmp -s "$T/inc_$d.csv" "$T/mem_$d.csv" ||
@@ -211,8 +211,8 @@ run derive keys/f --from keys/t --groupby zone --agg sum:fare
 run update
 run ingest keys/t "$T/b.csv"
 expect 0 "" -- sh -c "'$S' update >'$T/upd.txt' 2>&1"
-expect 0 "" -- grep -q "keys/g index: refresh, 1 source batch(es) read" "$T/upd.txt"
-expect 0 "" -- grep -q "keys/f index: refresh, 2 source batch(es) read" "$T/upd.txt"
+expect 0 "" -- grep -q "keys/g index: refreshed, 1 source batch(es) read" "$T/upd.txt"
+expect 0 "" -- grep -q "keys/f index: refreshed, 2 source batch(es) read" "$T/upd.txt"
 expect 0 'index,zone,paid,count,sum_id,min_id,last_id
 2,"",true,1,3,3,3
 4,east,false,1,5,5,5

@@ -244,7 +244,10 @@ def test_lineage_graph_auto_and_fresh(pool, pool_path, cli, tmp_path):
     assert f == {"kind": "dataset", "dataset": "t/f", "column": None, "op": "filter",
                  "args": "'v > 0'", "source": "t/base", "source_column": None,
                  "destroys_order": False, "auto": False, "consumed": 0, "source_batches": 2,
-                 "fresh": False}
+                 "fresh": False, "computed": False}
+    # a column of a dataset never computed: never computed either, so not fresh
+    assert fv["computed"] is False and fv["fresh"] is False
+    assert base["computed"] is True
     assert fv["kind"] == "column" and fv["op"] == "gather" and fv["source_column"] == "v"
     assert s["destroys_order"] is True and s["source"] == "t/f"
     # oldest first: a node comes after what it reads
@@ -256,6 +259,7 @@ def test_lineage_graph_auto_and_fresh(pool, pool_path, cli, tmp_path):
     g = pool.lineage("t/s")
     assert g["nodes"]["t/s"]["auto"] and g["nodes"]["t/f"]["auto"]   # with its ancestors
     assert g["nodes"]["t/s"]["fresh"] and g["nodes"]["t/f"]["consumed"] == 2
+    assert all(n["computed"] for n in g["nodes"].values())
     pool.auto("t/s", on=False)
     assert not pool.lineage("t/s")["nodes"]["t/s"]["auto"]
     with pytest.raises(strata.NotFound, match="region 'nowhere' not found"):
