@@ -1050,6 +1050,14 @@ typedef int (*strata_lineage_fn)(void *ctx, const strata_lineage_info *info);
 STRATA_API int strata_lineage(strata_pool *pool, const char *region, const char *name,
                               strata_lineage_fn fn, void *ctx);
 
+/* The positions (within the batch, in order) of the rows of batch BATCH of S where WHERE holds:
+ * a condition in the language of filters over S's columns ('fare > 10000 and zone == 7',
+ * docs/cli.md), nulls as in SQL (a row whose condition is null is left out). *ROWS: malloc'd
+ * (free() it), *N of them. STRATA_EINVAL or STRATA_ETYPE for a bad condition, naming the place;
+ * STRATA_ERANGE for a batch past the last. */
+STRATA_API int strata_snapshot_where(strata_snapshot *s, uint64_t batch, const char *where,
+                                     uint64_t **rows, uint64_t *n);
+
 /* Whether column COL of snapshot S is computed for every batch (derived columns may lag behind
  * their dataset until strata_update() runs): 1 or 0, or a negative status. */
 STRATA_API int strata_snapshot_column_ready(strata_snapshot *s, int col);

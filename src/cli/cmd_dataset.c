@@ -408,19 +408,25 @@ static int open_snapshot(cli *c, const char *cmd, const char *arg, const char *a
     return st < 0 ? cli_fail(c, st) : EXIT_OK;
 }
 
-static void print_stat_value(const strata_column *col, const strata_column_stats *cs, int max,
-                             int json)
+static void print_stat_value_to(FILE *f, const strata_column *col, const strata_column_stats *cs,
+                                int max, int json)
 {
     if (col->dtype == STRATA_F32 || col->dtype == STRATA_F64)
-        cli_print_real(stdout, max ? cs->max : cs->min, col->dtype == STRATA_F32, json);
+        cli_print_real(f, max ? cs->max : cs->min, col->dtype == STRATA_F32, json);
     else if (col->dtype == STRATA_U64)
-        printf("%llu", (unsigned long long)(max ? cs->max_i : cs->min_i));
+        fprintf(f, "%llu", (unsigned long long)(max ? cs->max_i : cs->min_i));
     else if (col->dtype == STRATA_TS) {
         char ts[STRATA_TS_FORMAT_MAX];
         strata_ts_format(max ? cs->max_i : cs->min_i, ts);
-        printf(json ? "\"%s\"" : "%s", ts);
+        fprintf(f, json ? "\"%s\"" : "%s", ts);
     } else
-        printf("%lld", (long long)(max ? cs->max_i : cs->min_i));
+        fprintf(f, "%lld", (long long)(max ? cs->max_i : cs->min_i));
+}
+
+static void print_stat_value(const strata_column *col, const strata_column_stats *cs, int max,
+                             int json)
+{
+    print_stat_value_to(stdout, col, cs, max, json);
 }
 
 /* The statistics of batch B of S for 'show': min..max and nulls per column (JSON: "stats" and
@@ -471,14 +477,122 @@ static void show_batch_stats(cli *c, strata_snapshot *s, const strata_dataset_de
     if (c->json) fputc('}', stdout);
 }
 
+/* One column over every batch: its statistics, and how it is derived. */
+typedef struct col_summary {
+    strata_column_stats all; /* min, max, nulls and bytes over the batches that have it */
+    uint64_t computed;       /* batches it is computed for */
+    char derived[256];       /* "expr 'fare / 100'", or "" for a stored column */
+} col_summary;
+
+typedef struct derived_ctx {
+    const strata_dataset_desc *d;
+    col_summary *cs;
+} derived_ctx;
+
+static int note_derived_col(void *ctx, const strata_lineage_info *li)
+{
+    const derived_ctx *x = ctx;
+    const strata_dataset_desc *d = x->d;
+    col_summary *cs = x->cs;
+    if (li->column == NULL || strcmp(li->region, d->region) || strcmp(li->name, d->name)) return 0;
+    for (int i = 0; i < d->ncols; i++)
+        if (strcmp(d->columns[i].name, li->column) == 0)
+            snprintf(cs[i].derived, sizeof cs[i].derived, "%s %s", li->op, li->args);
+    return 0;
+}
+
+static void summarise_column(strata_snapshot *s, const strata_dataset_desc *d, int col,
+                             col_summary *cs)
+{
+    memset(&cs->all, 0, sizeof cs->all);
+    for (uint64_t b = 0; b < d->nbatches; b++) {
+        strata_column_stats st;
+        strata_batch_info bi;
+        /* a batch column not computed yet (a derived column behind its dataset) has no bytes */
+        if (strata_snapshot_stats(s, b, col, &st) != STRATA_OK ||
+            strata_snapshot_batch(s, b, &bi) != STRATA_OK || (st.bytes == 0 && bi.nrows > 0))
+            continue;
+        cs->computed++;
+        cs->all.bytes += st.bytes;
+        cs->all.nulls += st.nulls;
+        if (!st.has_minmax) continue;
+        int first = !cs->all.has_minmax;
+        cs->all.has_minmax = 1;
+        if (first || st.min < cs->all.min) cs->all.min = st.min, cs->all.min_i = st.min_i;
+        if (first || st.max > cs->all.max) cs->all.max = st.max, cs->all.max_i = st.max_i;
+    }
+}
+
+/* 'show --columns': a line per column (JSON: an object per column). */
+static int show_columns(cli *c, strata_snapshot *s, const strata_dataset_desc *d)
+{
+    col_summary *cs = calloc((size_t)d->ncols + 1, sizeof *cs);
+    if (cs == NULL) return cli_report(STRATA_ENOMEM, NULL, "out of memory");
+    derived_ctx x = {d, cs};
+    int st = strata_lineage(c->pool, d->region, d->name, note_derived_col, &x);
+    if (st < 0) {
+        free(cs);
+        return cli_fail(c, st);
+    }
+    if (c->json)
+        printf("{\"dataset\":\"%s/%s\",\"version\":%lld,\"batches\":%llu,\"columns\":[", d->region,
+               d->name, (long long)d->version, (unsigned long long)d->nbatches);
+    else
+        printf("%-16s %-5s %10s %14s %14s %10s  %s\n", "COLUMN", "DTYPE", "NULLS", "MIN", "MAX",
+               "BYTES", "DERIVED");
+    for (int i = 0; i < d->ncols; i++) {
+        col_summary *k = &cs[i];
+        summarise_column(s, d, i, k);
+        char lo[64] = "", hi[64] = "", hb[32];
+        FILE *m = fmemopen(lo, sizeof lo, "w");
+        if (m != NULL && k->all.has_minmax)
+            print_stat_value_to(m, &d->columns[i], &k->all, 0, c->json);
+        if (m != NULL) fclose(m);
+        m = fmemopen(hi, sizeof hi, "w");
+        if (m != NULL && k->all.has_minmax)
+            print_stat_value_to(m, &d->columns[i], &k->all, 1, c->json);
+        if (m != NULL) fclose(m);
+        if (c->json) {
+            printf("%s{\"name\":", i ? "," : "");
+            cli_json_str(stdout, d->columns[i].name);
+            printf(",\"dtype\":\"%s\",\"nulls\":%llu,\"min\":%s,\"max\":%s,\"bytes\":%llu,"
+                   "\"computed_batches\":%llu,\"derived\":",
+                   strata_dtype_name(d->columns[i].dtype), (unsigned long long)k->all.nulls,
+                   lo[0] ? lo : "null", hi[0] ? hi : "null", (unsigned long long)k->all.bytes,
+                   (unsigned long long)k->computed);
+            if (k->derived[0])
+                cli_json_str(stdout, k->derived);
+            else
+                fputs("null", stdout);
+            fputc('}', stdout);
+            continue;
+        }
+        cli_human_bytes((double)k->all.bytes, hb, sizeof hb);
+        printf("%-16s %-5s %10llu %14s %14s %10s  %s", d->columns[i].name,
+               strata_dtype_name(d->columns[i].dtype), (unsigned long long)k->all.nulls,
+               lo[0] ? lo : "-", hi[0] ? hi : "-", hb, k->derived[0] ? k->derived : "-");
+        if (k->derived[0] && k->computed < d->nbatches)
+            printf(" (computed for %llu of %llu batches: run 'strata update %s/%s')",
+                   (unsigned long long)k->computed, (unsigned long long)d->nbatches, d->region,
+                   d->name);
+        fputc('\n', stdout);
+    }
+    if (c->json) fputs("]}\n", stdout);
+    free(cs);
+    return EXIT_OK;
+}
+
 int cmd_show(cli *c, int argc, char **argv)
 {
-    static const char u[] = "usage: strata show REGION/NAME [--as-of VERSION]\n"
-                            "Schema, batches (rows, bytes, min/max), totals and versions.\n";
+    static const char u[] =
+        "usage: strata show REGION/NAME [--as-of VERSION] [--columns]\n"
+        "Schema, batches (rows, bytes, min/max), totals and versions. --columns: a line per\n"
+        "column instead, over every batch: dtype, nulls, min, max, bytes, and how it is derived.\n";
     char *pos[8];
-    int npos;
+    int npos, columns = 0;
     const char *as_of = NULL;
-    cli_opt opts[] = {{"as-of", 0, &as_of, NULL}, CLI_OPT_JSON, {0}};
+    cli_opt opts[] = {
+        {"as-of", 0, &as_of, NULL}, {"columns", 'c', NULL, &columns}, CLI_OPT_JSON, {0}};
     if (argc > 8) return cli_usage_error("show", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
@@ -487,6 +601,11 @@ int cmd_show(cli *c, int argc, char **argv)
     if ((rc = open_snapshot(c, "show", pos[0], as_of, &s)) != EXIT_OK) return rc;
     strata_dataset_desc d;
     strata_snapshot_info(s, &d);
+    if (columns) {
+        rc = show_columns(c, s, &d);
+        strata_snapshot_close(s);
+        return rc;
+    }
     char when[32], hb[32];
     iso_time(d.created_ns, when, sizeof when);
     cli_human_bytes((double)d.bytes, hb, sizeof hb);
@@ -596,69 +715,146 @@ static void csv_field(FILE *f, const char *s, size_t n, char delim)
 enum { FMT_CSV, FMT_TSV, FMT_JSON };
 
 /* Print rows of S: COLS (NC of them), at most HEAD rows (UINT64_MAX: all). */
-static int print_rows(cli *c, strata_snapshot *s, const int *cols, int nc, uint64_t head, int fmt,
-                      FILE *out)
+/* Which rows to print: those where WHERE holds (NULL: all), from batch FIRST, skipping SKIP of
+ * them, at most LIMIT. */
+typedef struct row_sel {
+    const char *where;
+    uint64_t first, skip, limit;
+} row_sel;
+
+/* The mapped columns of one batch. */
+typedef struct batch_cols {
+    const void **ptr;
+    const int64_t **off;
+    const char **bytes;
+    const uint8_t **valid;
+} batch_cols;
+
+/* The rows of batch B that SEL's condition keeps: *ROWS (malloc'd; NULL: all N rows) and *M. */
+static int batch_rows(cli *c, strata_snapshot *s, uint64_t b, const row_sel *sel, uint64_t n,
+                      uint64_t **rows, uint64_t *m)
+{
+    *rows = NULL;
+    *m = n;
+    if (sel->where == NULL) return EXIT_OK;
+    int st = strata_snapshot_where(s, b, sel->where, rows, m);
+    return st < 0 ? cli_fail(c, st) : EXIT_OK;
+}
+
+/* --tail N: the batch to start from and the rows to skip there, found from the last batch back
+ * (only the batches the tail reaches are filtered). */
+static int tail_start(cli *c, strata_snapshot *s, uint64_t nbatches, row_sel *sel)
+{
+    uint64_t want = sel->limit, got = 0;
+    sel->first = 0;
+    sel->skip = 0;
+    for (uint64_t b = nbatches; b-- > 0 && got < want;) {
+        strata_batch_info bi;
+        uint64_t *rows, m;
+        strata_snapshot_batch(s, b, &bi);
+        int rc = batch_rows(c, s, b, sel, bi.nrows, &rows, &m);
+        free(rows);
+        if (rc != EXIT_OK) return rc;
+        sel->first = b;
+        sel->skip = got + m > want ? got + m - want : 0;
+        got += m;
+    }
+    return EXIT_OK;
+}
+
+static void print_row(const strata_dataset_desc *d, const int *cols, int nc, const batch_cols *bc,
+                      uint64_t r, int fmt, FILE *out)
+{
+    char delim = fmt == FMT_TSV ? '\t' : ',';
+    if (fmt == FMT_JSON) fputc('{', out);
+    for (int i = 0; i < nc; i++) {
+        strata_dtype dt = d->columns[cols[i]].dtype;
+        if (fmt == FMT_JSON) {
+            if (i) fputc(',', out);
+            cli_json_str(out, d->columns[cols[i]].name);
+            fputc(':', out);
+        } else if (i) {
+            fputc(delim, out);
+        }
+        if (bc->valid[i] != NULL && !(bc->valid[i][r >> 3] >> (r & 7) & 1)) {
+            if (fmt == FMT_JSON) fputs("null", out); /* CSV: the empty field */
+        } else if (dt == STRATA_STR) {
+            const char *sp = bc->bytes[i] + bc->off[i][r];
+            size_t n = (size_t)(bc->off[i][r + 1] - bc->off[i][r]);
+            if (fmt == FMT_JSON)
+                cli_json_strn(out, sp, n);
+            else
+                csv_field(out, sp, n, delim);
+        } else {
+            const char *p = (const char *)bc->ptr[i] + r * strata_dtype_size(dt);
+            cli_print_value(out, dt, p, fmt == FMT_JSON);
+        }
+    }
+    fputs(fmt == FMT_JSON ? "}\n" : "\n", out);
+}
+
+static int map_batch(cli *c, strata_snapshot *s, const strata_dataset_desc *d, uint64_t b,
+                     const int *cols, int nc, batch_cols *bc)
+{
+    for (int i = 0; i < nc; i++) {
+        int st = d->columns[cols[i]].dtype == STRATA_STR
+                     ? strata_snapshot_map_str(s, b, cols[i], &bc->off[i], &bc->bytes[i])
+                     : strata_snapshot_map(s, b, cols[i], &bc->ptr[i]);
+        if (st >= 0) st = strata_snapshot_map_valid(s, b, cols[i], &bc->valid[i]);
+        if (st < 0) return cli_fail(c, st);
+    }
+    return EXIT_OK;
+}
+
+static void print_header(const strata_dataset_desc *d, const int *cols, int nc, char delim,
+                         FILE *out)
+{
+    for (int i = 0; i < nc; i++) {
+        if (i) fputc(delim, out);
+        csv_field(out, d->columns[cols[i]].name, strlen(d->columns[cols[i]].name), delim);
+    }
+    fputc('\n', out);
+}
+
+static int print_rows(cli *c, strata_snapshot *s, const int *cols, int nc, const row_sel *sel,
+                      int fmt, FILE *out)
 {
     strata_dataset_desc d;
     strata_snapshot_info(s, &d);
     char delim = fmt == FMT_TSV ? '\t' : ',';
-    if (fmt != FMT_JSON) {
-        for (int i = 0; i < nc; i++) {
-            if (i) fputc(delim, out);
-            csv_field(out, d.columns[cols[i]].name, strlen(d.columns[cols[i]].name), delim);
-        }
-        fputc('\n', out);
-    }
-    uint64_t printed = 0;
-    const void **ptr = calloc((size_t)nc, sizeof *ptr);
-    const int64_t **off = calloc((size_t)nc, sizeof *off);
-    const char **bytes = calloc((size_t)nc, sizeof *bytes);
-    const uint8_t **valid = calloc((size_t)nc, sizeof *valid);
-    if (ptr == NULL || off == NULL || bytes == NULL || valid == NULL)
-        return cli_report(STRATA_ENOMEM, NULL, "out of memory");
+    int header = fmt != FMT_JSON; /* printed once the condition is known to be good */
+    batch_cols bc = {calloc((size_t)nc + 1, sizeof *bc.ptr), calloc((size_t)nc + 1, sizeof *bc.off),
+                     calloc((size_t)nc + 1, sizeof *bc.bytes),
+                     calloc((size_t)nc + 1, sizeof *bc.valid)};
     int rc = EXIT_OK;
-    for (uint64_t b = 0; b < d.nbatches && printed < head && rc == EXIT_OK; b++) {
+    if (bc.ptr == NULL || bc.off == NULL || bc.bytes == NULL || bc.valid == NULL)
+        rc = cli_report(STRATA_ENOMEM, NULL, "out of memory");
+    uint64_t skip = sel->skip, left = sel->limit;
+    for (uint64_t b = sel->first; b < d.nbatches && left > 0 && rc == EXIT_OK; b++) {
         strata_batch_info bi;
+        uint64_t *rows = NULL, m;
         strata_snapshot_batch(s, b, &bi);
-        for (int i = 0; i < nc && rc == EXIT_OK; i++) {
-            int st = d.columns[cols[i]].dtype == STRATA_STR
-                         ? strata_snapshot_map_str(s, b, cols[i], &off[i], &bytes[i])
-                         : strata_snapshot_map(s, b, cols[i], &ptr[i]);
-            if (st >= 0) st = strata_snapshot_map_valid(s, b, cols[i], &valid[i]);
-            if (st < 0) rc = cli_fail(c, st);
+        rc = batch_rows(c, s, b, sel, bi.nrows, &rows, &m);
+        if (rc == EXIT_OK && header) {
+            print_header(&d, cols, nc, delim, out);
+            header = 0;
         }
-        for (uint64_t r = 0; r < bi.nrows && printed < head && rc == EXIT_OK; r++, printed++) {
-            if (fmt == FMT_JSON) fputc('{', out);
-            for (int i = 0; i < nc; i++) {
-                strata_dtype dt = d.columns[cols[i]].dtype;
-                if (fmt == FMT_JSON) {
-                    if (i) fputc(',', out);
-                    cli_json_str(out, d.columns[cols[i]].name);
-                    fputc(':', out);
-                } else if (i) {
-                    fputc(delim, out);
-                }
-                if (valid[i] != NULL && !(valid[i][r >> 3] >> (r & 7) & 1)) {
-                    if (fmt == FMT_JSON) fputs("null", out); /* CSV: the empty field */
-                } else if (dt == STRATA_STR) {
-                    const char *sp = bytes[i] + off[i][r];
-                    size_t n = (size_t)(off[i][r + 1] - off[i][r]);
-                    if (fmt == FMT_JSON)
-                        cli_json_strn(out, sp, n);
-                    else
-                        csv_field(out, sp, n, delim);
-                } else {
-                    const char *p = (const char *)ptr[i] + r * strata_dtype_size(dt);
-                    cli_print_value(out, dt, p, fmt == FMT_JSON);
-                }
-            }
-            fputs(fmt == FMT_JSON ? "}\n" : "\n", out);
+        if (rc == EXIT_OK && skip >= m) { /* the whole batch skipped: not even mapped */
+            skip -= m;
+            free(rows);
+            continue;
         }
+        if (rc == EXIT_OK && m > 0) rc = map_batch(c, s, &d, b, cols, nc, &bc);
+        for (uint64_t k = skip; k < m && left > 0 && rc == EXIT_OK; k++, left--)
+            print_row(&d, cols, nc, &bc, rows != NULL ? rows[k] : k, fmt, out);
+        skip = 0;
+        free(rows);
     }
-    free(ptr);
-    free(off);
-    free(bytes);
-    free(valid);
+    if (rc == EXIT_OK && header) print_header(&d, cols, nc, delim, out);
+    free(bc.ptr);
+    free(bc.off);
+    free(bc.bytes);
+    free(bc.valid);
     return rc;
 }
 
@@ -722,34 +918,52 @@ static int parse_format(const char *cmd, const char *f, int *fmt)
 int cmd_cat(cli *c, int argc, char **argv)
 {
     static const char u[] =
-        "usage: strata cat REGION/NAME [--columns a,b] [--head N] [--as-of V] "
-        "[--format csv|tsv|json]\n"
-        "Print rows (CSV with a header by default; json: one object per line).\n";
-    char *pos[16];
+        "usage: strata cat REGION/NAME [--columns a,b] [--where COND] [--head N] [--offset N]\n"
+        "                  [--tail N] [--as-of V] [--format csv|tsv|json]\n"
+        "Print rows (CSV with a header by default; json: one object per line). --where: only\n"
+        "the rows where COND holds, a condition of the language of filters ('fare > 10000 and\n"
+        "pickupzone == 7'); --offset: skip that many rows first; --head: at most N rows;\n"
+        "--tail: the last N rows (not with --head or --offset).\n";
+    char *pos[24];
     int npos;
-    const char *columns = NULL, *head = NULL, *as_of = NULL, *format = NULL;
+    const char *columns = NULL, *head = NULL, *as_of = NULL, *format = NULL, *where = NULL,
+               *offset = NULL, *tail = NULL;
     cli_opt opts[] = {{"columns", 'c', &columns, NULL},
                       {"head", 'n', &head, NULL},
+                      {"offset", 0, &offset, NULL},
+                      {"tail", 0, &tail, NULL},
+                      {"where", 'w', &where, NULL},
                       {"as-of", 0, &as_of, NULL},
                       {"format", 'f', &format, NULL},
                       CLI_OPT_JSON,
                       {0}};
-    if (argc > 16) return cli_usage_error("cat", "too many arguments");
+    if (argc > 24) return cli_usage_error("cat", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
     if (npos != 1) return cli_usage_error("cat", "'cat' takes REGION/NAME");
     int fmt;
     if ((rc = parse_format("cat", c->json ? "json" : format, &fmt)) != EXIT_OK) return rc;
-    uint64_t n = UINT64_MAX;
-    if (head != NULL && cli_parse_u64(head, &n) != 0)
+    row_sel sel = {where, 0, 0, UINT64_MAX};
+    if (head != NULL && cli_parse_u64(head, &sel.limit) != 0)
         return cli_usage_error("cat", "--head takes a number of rows");
+    if (offset != NULL && cli_parse_u64(offset, &sel.skip) != 0)
+        return cli_usage_error("cat", "--offset takes a number of rows");
+    if (tail != NULL && (head != NULL || offset != NULL))
+        return cli_usage_error("cat", "--tail goes without --head and --offset");
+    if (tail != NULL && cli_parse_u64(tail, &sel.limit) != 0)
+        return cli_usage_error("cat", "--tail takes a number of rows");
     strata_snapshot *s;
     if ((rc = open_snapshot(c, "cat", pos[0], as_of, &s)) != EXIT_OK) return rc;
     int *cols = NULL, nc = 0;
     rc = pick_columns(c, s, columns, &cols, &nc);
+    if (rc == EXIT_OK && tail != NULL) {
+        strata_dataset_desc d;
+        strata_snapshot_info(s, &d);
+        rc = tail_start(c, s, d.nbatches, &sel);
+    }
     static char buf[1 << 16];
     setvbuf(stdout, buf, _IOFBF, sizeof buf);
-    if (rc == EXIT_OK) rc = print_rows(c, s, cols, nc, n, fmt, stdout);
+    if (rc == EXIT_OK) rc = print_rows(c, s, cols, nc, &sel, fmt, stdout);
     fflush(stdout);
     setvbuf(stdout, NULL, _IOLBF, 0);
     free(cols);
@@ -840,7 +1054,8 @@ int cmd_export(cli *c, int argc, char **argv)
             rc = cli_report(STRATA_EIO, NULL, "cannot create '%s': %s", tmp, strerror(errno));
         } else {
             setvbuf(f, NULL, _IOFBF, 1 << 20);
-            rc = print_rows(c, s, cols, nc, UINT64_MAX, fmt, f);
+            row_sel all = {NULL, 0, 0, UINT64_MAX};
+            rc = print_rows(c, s, cols, nc, &all, fmt, f);
             int e = 0;
             if ((fflush(f) != 0 || fsync(fileno(f)) != 0) && rc == EXIT_OK) e = errno;
             if (fclose(f) != 0 && rc == EXIT_OK && e == 0) e = errno;

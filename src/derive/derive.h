@@ -8,8 +8,14 @@
 #define STRATA_DERIVE_H
 
 #include "catalog/catalog.h"
+#include "expr/expr.h"
 #include "ops/ops.h"
 #include "store/store.h"
+
+/* The positions of the rows of batch B of S where bool expression E (parsed against S's schema)
+ * holds, in order, into IDX (room for the batch's rows); *COUNT how many. NT threads. */
+int st_filter_batch(st_err *err, strata_snapshot *s, uint64_t b, const st_expr *e, uint64_t *idx,
+                    uint64_t *count, int nt);
 
 #define ST_MAX_KEYS 8
 #define ST_MAX_AGGS (ST_GROUP_SLOTS - 1) /* one slot holds the first row of each group */

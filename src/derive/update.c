@@ -711,18 +711,7 @@ static int index_of_batch(st_upd_job *j, strata_snapshot *s, uint64_t b, const s
     int rc = STRATA_OK;
     *count = 0;
     if (sp->op == ST_OP_FILTER) {
-        st_expr_input *in = calloc((size_t)st_snapshot_schema(s)->ncols + 1, sizeof *in);
-        if (in == NULL) rc = st_error(j->err, STRATA_ENOMEM, "out of memory");
-        for (int c = 0; c < st_snapshot_schema(s)->ncols && rc == STRATA_OK; c++) {
-            if (!st_expr_uses(e, c)) continue;
-            if (st_snapshot_schema(s)->cat[c].dtype == STRATA_STR)
-                rc = strata_snapshot_map_str(s, b, c, (const int64_t **)&in[c].data, &in[c].bytes);
-            else
-                rc = strata_snapshot_map(s, b, c, &in[c].data);
-            if (rc == STRATA_OK) rc = strata_snapshot_map_valid(s, b, c, &in[c].valid);
-        }
-        if (rc == STRATA_OK) rc = st_expr_filter(j->err, e, in, n, idx, count, j->nt);
-        free(in);
+        rc = st_filter_batch(j->err, s, b, e, idx, count, j->nt);
     } else {
         st_table k;
         memset(&k, 0, sizeof k);

@@ -589,6 +589,41 @@ static void an_auto_only_update_touches_only_registered_objects_and_their_ancest
     assert_col(p, "d", "index", d, 2);
 }
 
+/* strata_snapshot_where: the rows of a batch where a condition holds, in order, the same as a
+ * filter's index; bad conditions refused with the place; a batch past the last refused. */
+static void where_gives_the_rows_a_filter_keeps(void **state)
+{
+    fixture *f = *state;
+    strata_pool *p = f->pool;
+    create_src(p, "r", "src");
+    int64_t a0[] = {5, -1, 7, 0, 9}, g0[] = {1, 2, 3, 4, 5}, a1[] = {-3, 4}, g1[] = {6, 7};
+    add_batch(p, "r", "src", a0, g0, 5);
+    add_batch(p, "r", "src", a1, g1, 2);
+    derive_filter(p, "f", "src", "a > 0 and g != 3");
+    assert_ok(p, strata_update(p, NULL, NULL, NULL, NULL));
+    strata_snapshot *s;
+    assert_ok(p, strata_snapshot_open(p, "r", "src", 0, &s));
+    uint64_t *rows, n, want0[] = {0, 4}, want1[] = {1};
+    assert_ok(p, strata_snapshot_where(s, 0, "a > 0 and g != 3", &rows, &n));
+    assert_int_equal(n, 2);
+    assert_memory_equal(rows, want0, sizeof want0);
+    free(rows);
+    assert_ok(p, strata_snapshot_where(s, 1, "a > 0 and g != 3", &rows, &n));
+    assert_int_equal(n, 1);
+    assert_memory_equal(rows, want1, sizeof want1);
+    free(rows);
+    int64_t idx[] = {0, 4, 6}; /* the filter's index: the same rows, as row positions */
+    assert_col(p, "f", "index", idx, 3);
+    assert_status(p, strata_snapshot_where(s, 0, "a >", &rows, &n), STRATA_EINVAL);
+    assert_string_equal(strata_errmsg(p), "condition 'a >': unexpected end of expression at 1:4");
+    assert_true(rows == NULL && n == 0);
+    assert_status(p, strata_snapshot_where(s, 0, "a + 1", &rows, &n), STRATA_ETYPE);
+    assert_status(p, strata_snapshot_where(s, 0, "b > 1", &rows, &n), STRATA_EINVAL);
+    assert_status(p, strata_snapshot_where(s, 2, "a > 0", &rows, &n), STRATA_ERANGE);
+    assert_int_equal(strata_snapshot_where(s, 0, NULL, &rows, &n), STRATA_EINVAL);
+    strata_snapshot_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -618,6 +653,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             an_auto_only_update_touches_only_registered_objects_and_their_ancestors, fixture_setup,
             fixture_teardown),
+        cmocka_unit_test_setup_teardown(where_gives_the_rows_a_filter_keeps, fixture_setup,
+                                        fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
