@@ -10,7 +10,8 @@ S=$PWD/build/release/strata
 base=/tmp
 [ -d /dev/shm ] && [ -w /dev/shm ] && base=/dev/shm
 DEMO=$(mktemp -d "$base/strata-demo-XXXXXX")
-trap 'rm -rf "$DEMO"' EXIT
+# STRATA_DEMO_KEEP=1 leaves the pool for exploring (its path is printed at the end)
+[ "${STRATA_DEMO_KEEP:-0}" = 1 ] || trap 'rm -rf "$DEMO"' EXIT
 export STRATA_POOL=$DEMO/pool
 
 step() { printf '\n\033[1m$ strata %s\033[0m\n' "$*"; "$S" "$@"; }
@@ -160,3 +161,15 @@ else
 fi
 echo
 echo "demo done."
+if [ "${STRATA_DEMO_KEEP:-0}" = 1 ]; then
+    echo
+    echo "The pool stays at $STRATA_POOL (remove it with: rm -rf $DEMO). Next, try:"
+    echo "  export STRATA_POOL=$STRATA_POOL PATH=$PWD/build/release:\$PATH"
+else
+    echo
+    echo "The demo's pool was removed. To keep it for exploring: STRATA_DEMO_KEEP=1 bash scripts/demo.sh"
+    echo "(it prints where the pool is). Then, with STRATA_POOL set to it and build/release on PATH:"
+fi
+echo "  1. strata cat taxi/trips --where 'fare > 15000' --tail 5    # rows by a condition"
+echo "  2. strata show taxi/zones --columns; strata lineage          # what is derived from what"
+echo "  3. strata serve   # then open http://127.0.0.1:8470/ : datasets, heat maps, lineage"

@@ -73,10 +73,33 @@ if [ "$(id -u)" -ne 0 ]; then
         exit 1
     fi
 fi
+# apt-get, waiting (up to 10 minutes) while another apt or dpkg holds its locks: on a fresh
+# machine unattended-upgrades often runs for the first minutes
+apt_wait() {
+    local err i
+    err=$(mktemp)
+    for i in $(seq 1 120); do
+        if $SUDO apt-get -o DPkg::Lock::Timeout=600 "$@" 2>"$err"; then
+            rm -f "$err"
+            return 0
+        fi
+        if grep -q 'Could not get lock\|Unable to acquire\|Unable to lock\|another process' "$err"; then
+            [ "$i" = 1 ] && echo "deps: another apt or dpkg is running; waiting for it" >&2
+            sleep 5
+            continue
+        fi
+        cat "$err" >&2
+        rm -f "$err"
+        return 1
+    done
+    cat "$err" >&2
+    rm -f "$err"
+    return 1
+}
 echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+apt_wait update -qq
+apt_wait install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "deps: installed ${missing[*]}"
 web_modules
 duckdb_modules

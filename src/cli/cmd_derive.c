@@ -189,16 +189,21 @@ static int update_progress(void *vctx, const strata_update_event *ev)
     upd_ctx *u = vctx;
     char mode[48];
     mode_words(ev->mode, mode, sizeof mode);
-    if (!u->tty) {
-        /* Not a terminal: one line per object, when it is done. */
-        if (ev->done == ev->total && !u->c->json)
-            printf("  %s/%s%s%s: %s, %llu %s (%llu rows)\n", ev->region, ev->name,
-                   strcmp(ev->object, "index") ? "." : " ", ev->object, mode,
-                   (unsigned long long)ev->total,
-                   strcmp(ev->object, "index") ? "batch(es) computed" : "source batch(es) read",
-                   (unsigned long long)ev->rows);
+    /* one line per object when it is done; on a terminal the progress line is cleared first */
+    if (ev->done == ev->total && !u->c->json) {
+        if (u->tty && u->printed) {
+            fputs("\r\033[K", stderr);
+            u->printed = 0;
+        }
+        printf("  %s/%s%s%s: %s, %llu %s (%llu rows)\n", ev->region, ev->name,
+               strcmp(ev->object, "index") ? "." : " ", ev->object, mode,
+               (unsigned long long)ev->total,
+               strcmp(ev->object, "index") ? "batch(es) computed" : "source batch(es) read",
+               (unsigned long long)ev->rows);
+        fflush(stdout);
         return 0;
     }
+    if (!u->tty) return 0;
     double rate = ev->seconds > 0 ? (double)ev->rows / ev->seconds : 0;
     fprintf(stderr, "\r\033[K  %s/%s %s (%s): %llu/%llu batches, %.3g rows/s", ev->region, ev->name,
             ev->object, mode, (unsigned long long)ev->done, (unsigned long long)ev->total, rate);
