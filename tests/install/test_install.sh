@@ -18,6 +18,17 @@ LD_LIBRARY_PATH=$(pkg-config --variable=libdir strata) "$T/tiny" "$T/pool1" | gr
 "$CC" -std=c11 -Wall -Werror $(pkg-config --cflags strata) "$SRC/tiny.c" -o "$T/tiny_static" \
     "$(pkg-config --variable=libdir strata)/libstrata.a" $(pkg-config --static --libs strata | sed 's/-lstrata\b//')
 "$T/tiny_static" "$T/pool2" | grep -qx "strata 0.1.0: 0 42"
+# the pkg-config file names no path of the build machine (OpenMP by its flag, -fopenmp)
+! grep -q "/usr/lib/gcc\|/usr/lib/llvm\|$BUILD" "$PC/strata.pc"
+# find_package(strata CONFIG) with CMake, shared and static; the shared one runs without
+# LD_LIBRARY_PATH (CMake's build RPATH names the prefix's library folder)
+cmake -S "$SRC/consumer" -B "$T/consumer" -DCMAKE_PREFIX_PATH="$T/prefix" \
+    -DCMAKE_C_COMPILER="$CC" >"$T/consumer.log" 2>&1 || { cat "$T/consumer.log"; exit 1; }
+cmake --build "$T/consumer" >>"$T/consumer.log" 2>&1 || { cat "$T/consumer.log"; exit 1; }
+"$T/consumer/tiny" "$T/pool3" | grep -qx "strata 0.1.0: 0 42"
+"$T/consumer/tiny_static" "$T/pool4" | grep -qx "strata 0.1.0: 0 42"
+# the installed command and server module find the prefix's library by their RUNPATH ($ORIGIN)
+readelf -d "$T/prefix/bin/strata" | grep -q 'R.*PATH.*\$ORIGIN'
 # Highway's vqsort module (when the build has it) beside the library, where vqload.c looks
 if [ -f "$BUILD/libstrata_vqsort.so" ]; then
     test -f "$(pkg-config --variable=libdir strata)/libstrata_vqsort.so"
@@ -50,4 +61,4 @@ print('python', strata.__version__, a.dtype)
 ") | grep -qx "python 0.1.0 int64"
     echo "the installed Python package imports from $SITE"
 fi
-echo "install, pkg-config and the installed command work"
+echo "install, pkg-config, find_package(strata CONFIG) and the installed command work"
