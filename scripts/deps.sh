@@ -24,6 +24,7 @@ PACKAGES=(
     clang-format                    # formatting check
     clang libomp-dev                # the suite is also built with clang (and its OpenMP)
     procps                          # pkill, used by the CLI tests
+    zsh                             # the zsh completion's test (completions/_strata)
     g++ libhwy-dev libips4o-dev     # the sorting peers of bench/bench_ops.sh (vqsort, ips4o)
 )
 

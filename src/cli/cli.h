@@ -128,6 +128,9 @@ void cli_json_strn(FILE *f, const char *s, size_t n);
 
 /* Command entry points: ARGV[0] is the command's own name. */
 int cmd_region(cli *c, int argc, char **argv);
+/* 'strata __complete [--commands | WORD]' for the shell completions; COMMANDS: the NCOMMANDS
+ * command names. */
+int cmd_complete(cli *c, const char *const *commands, int ncommands, int argc, char **argv);
 int cmd_app(cli *c, int argc, char **argv);
 int cmd_runs(cli *c, int argc, char **argv);
 int cmd_find(cli *c, int argc, char **argv);

@@ -63,6 +63,7 @@ static const char usage[] =
 
 static int cmd_version(cli *c, int argc, char **argv);
 static int cmd_help(cli *c, int argc, char **argv);
+static int cmd_complete_names(cli *c, int argc, char **argv);
 
 static int cmd_init(cli *c, int argc, char **argv)
 {
@@ -203,18 +204,41 @@ static const struct command {
     const char *name;
     int (*fn)(cli *, int, char **);
 } commands[] = {
-    {"init", cmd_init},     {"info", cmd_info},       {"catalog", cmd_catalog},
-    {"region", cmd_region}, {"array", cmd_array},     {"backup", cmd_backup},
-    {"ingest", cmd_ingest}, {"ls", cmd_ls},           {"show", cmd_show},
-    {"cat", cmd_cat},       {"export", cmd_export},   {"log", cmd_log},
-    {"drop", cmd_drop},     {"check", cmd_check},     {"gc", cmd_gc},
-    {"derive", cmd_derive}, {"column", cmd_column},   {"update", cmd_update},
-    {"auto", cmd_auto},     {"watch", cmd_watch},     {"lineage", cmd_lineage},
-    {"nd", cmd_nd},         {"tier", cmd_tier},       {"migrate", cmd_migrate},
-    {"stage", cmd_stage},   {"app", cmd_app},         {"runs", cmd_runs},
-    {"find", cmd_find},     {"explain", cmd_explain}, {"serve", cmd_serve},
-    {"tool", cmd_tool},     {"demo", cmd_demo},       {"version", cmd_version},
+    {"init", cmd_init},
+    {"info", cmd_info},
+    {"catalog", cmd_catalog},
+    {"region", cmd_region},
+    {"array", cmd_array},
+    {"backup", cmd_backup},
+    {"ingest", cmd_ingest},
+    {"ls", cmd_ls},
+    {"show", cmd_show},
+    {"cat", cmd_cat},
+    {"export", cmd_export},
+    {"log", cmd_log},
+    {"drop", cmd_drop},
+    {"check", cmd_check},
+    {"gc", cmd_gc},
+    {"derive", cmd_derive},
+    {"column", cmd_column},
+    {"update", cmd_update},
+    {"auto", cmd_auto},
+    {"watch", cmd_watch},
+    {"lineage", cmd_lineage},
+    {"nd", cmd_nd},
+    {"tier", cmd_tier},
+    {"migrate", cmd_migrate},
+    {"stage", cmd_stage},
+    {"app", cmd_app},
+    {"runs", cmd_runs},
+    {"find", cmd_find},
+    {"explain", cmd_explain},
+    {"serve", cmd_serve},
+    {"tool", cmd_tool},
+    {"demo", cmd_demo},
+    {"version", cmd_version},
     {"help", cmd_help},
+    {"__complete", cmd_complete_names},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -225,11 +249,21 @@ static const struct command *find_command(const char *name)
     return NULL;
 }
 
-static int unknown_command(const char *cmd)
+/* 'strata __complete WORD' (cmd_complete.c), told the commands' names. */
+static int cmd_complete_names(cli *c, int argc, char **argv)
 {
     const char *names[NCOMMANDS];
     for (size_t k = 0; k < NCOMMANDS; k++) names[k] = commands[k].name;
-    const char *best = cli_closest(cmd, names, NCOMMANDS);
+    return cmd_complete(c, names, (int)NCOMMANDS, argc, argv);
+}
+
+static int unknown_command(const char *cmd)
+{
+    const char *names[NCOMMANDS];
+    size_t n = 0;
+    for (size_t k = 0; k < NCOMMANDS; k++)
+        if (commands[k].name[0] != '_') names[n++] = commands[k].name;
+    const char *best = cli_closest(cmd, names, n);
     char hint[128];
     if (best != NULL)
         snprintf(hint, sizeof hint, "did you mean 'strata %s'? the commands: 'strata --help'",

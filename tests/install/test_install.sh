@@ -27,6 +27,9 @@ cmake -S "$SRC/consumer" -B "$T/consumer" -DCMAKE_PREFIX_PATH="$T/prefix" \
 cmake --build "$T/consumer" >>"$T/consumer.log" 2>&1 || { cat "$T/consumer.log"; exit 1; }
 "$T/consumer/tiny" "$T/pool3" | grep -qx "strata 0.1.0: 0 42"
 "$T/consumer/tiny_static" "$T/pool4" | grep -qx "strata 0.1.0: 0 42"
+# the shell completions, where bash-completion and zsh look
+test -f "$T/prefix/share/bash-completion/completions/strata"
+test -f "$T/prefix/share/zsh/site-functions/_strata"
 # the installed command and server module find the prefix's library by their RUNPATH ($ORIGIN)
 readelf -d "$T/prefix/bin/strata" | grep -q 'R.*PATH.*\$ORIGIN'
 # Highway's vqsort module (when the build has it) beside the library, where vqload.c looks
