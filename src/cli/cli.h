@@ -30,7 +30,8 @@ enum {
 
 typedef struct cli {
     const char *pool_path;
-    int json;
+    int json;   /* --json: one JSON document on stdout */
+    int ndjson; /* --ndjson: one JSON object per line (cat, log, check, watch); json set too */
     int threads;
     strata_pool *pool;
 } cli;
@@ -51,6 +52,11 @@ typedef struct cli_opt {
 #define CLI_OPT_JSON                                                                               \
     {                                                                                              \
         "json", 0, NULL, NULL                                                                      \
+    }
+/* "--ndjson", accepted likewise by the commands that stream (cat, log, check, watch). */
+#define CLI_OPT_NDJSON                                                                             \
+    {                                                                                              \
+        "ndjson", 0, NULL, NULL                                                                    \
     }
 
 /* Scan ARGV[1..ARGC): known options are consumed; everything else (including negative numbers

@@ -654,17 +654,32 @@ int cmd_show(cli *c, int argc, char **argv)
     return n < 0 ? cli_fail(c, n) : EXIT_OK;
 }
 
+/* A listing printed as text, one JSON array (N: items so far), or NDJSON. */
+typedef struct list_ctx {
+    cli *c;
+    uint64_t n;
+} list_ctx;
+
+/* Before item: the separator of a JSON array's items. */
+static void json_item(list_ctx *l)
+{
+    if (l->c->json && !l->c->ndjson && l->n > 0) fputc(',', stdout);
+    l->n++;
+}
+
 static int print_version(void *vctx, const strata_version_info *v)
 {
-    cli *c = vctx;
+    list_ctx *l = vctx;
+    cli *c = l->c;
     char when[32];
     iso_time(v->created_ns, when, sizeof when);
+    json_item(l);
     if (c->json)
         printf("{\"version\":%lld,\"time\":\"%s\",\"batches_added\":%llu,\"rows_added\":%llu,"
-               "\"total_rows\":%llu,\"expired\":%s}\n",
+               "\"total_rows\":%llu,\"expired\":%s}%s",
                (long long)v->version, when, (unsigned long long)v->batches_added,
                (unsigned long long)v->rows_added, (unsigned long long)v->total_rows,
-               v->expired ? "true" : "false");
+               v->expired ? "true" : "false", c->ndjson ? "\n" : "");
     else
         printf("v%-6lld %s  +%llu batch(es), +%llu rows, %llu rows in all%s\n",
                (long long)v->version, when, (unsigned long long)v->batches_added,
@@ -675,11 +690,13 @@ static int print_version(void *vctx, const strata_version_info *v)
 
 int cmd_log(cli *c, int argc, char **argv)
 {
-    static const char u[] = "usage: strata log REGION/NAME\nEvery version: time and what it "
-                            "added. --json prints one object per line.\n";
+    static const char u[] =
+        "usage: strata log REGION/NAME [--json | --ndjson]\n"
+        "Every version: time and what it added. --json: one document\n"
+        "{\"dataset\":..., \"versions\":[...]}; --ndjson: a version per line.\n";
     char *pos[8];
     int npos;
-    cli_opt opts[] = {CLI_OPT_JSON, {0}};
+    cli_opt opts[] = {CLI_OPT_JSON, CLI_OPT_NDJSON, {0}};
     if (argc > 8) return cli_usage_error("log", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
@@ -688,7 +705,10 @@ int cmd_log(cli *c, int argc, char **argv)
     const char *region, *name;
     if ((rc = cli_split("log", pos[0], buf, sizeof buf, &region, &name)) != EXIT_OK) return rc;
     if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
-    int st = strata_dataset_log(c->pool, region, name, print_version, c);
+    list_ctx l = {c, 0};
+    if (c->json && !c->ndjson) printf("{\"dataset\":\"%s/%s\",\"versions\":[", region, name);
+    int st = strata_dataset_log(c->pool, region, name, print_version, &l);
+    if (c->json && !c->ndjson) fputs("]}\n", stdout);
     return st < 0 ? cli_fail(c, st) : EXIT_OK;
 }
 
@@ -712,7 +732,7 @@ static void csv_field(FILE *f, const char *s, size_t n, char delim)
     fputc('"', f);
 }
 
-enum { FMT_CSV, FMT_TSV, FMT_JSON };
+enum { FMT_CSV, FMT_TSV, FMT_JSON, FMT_NDJSON };
 
 /* Print rows of S: COLS (NC of them), at most HEAD rows (UINT64_MAX: all). */
 /* Which rows to print: those where WHERE holds (NULL: all), from batch FIRST, skipping SKIP of
@@ -766,10 +786,11 @@ static void print_row(const strata_dataset_desc *d, const int *cols, int nc, con
                       uint64_t r, int fmt, FILE *out)
 {
     char delim = fmt == FMT_TSV ? '\t' : ',';
-    if (fmt == FMT_JSON) fputc('{', out);
+    int json = fmt == FMT_JSON || fmt == FMT_NDJSON;
+    if (json) fputc('{', out);
     for (int i = 0; i < nc; i++) {
         strata_dtype dt = d->columns[cols[i]].dtype;
-        if (fmt == FMT_JSON) {
+        if (json) {
             if (i) fputc(',', out);
             cli_json_str(out, d->columns[cols[i]].name);
             fputc(':', out);
@@ -777,20 +798,20 @@ static void print_row(const strata_dataset_desc *d, const int *cols, int nc, con
             fputc(delim, out);
         }
         if (bc->valid[i] != NULL && !(bc->valid[i][r >> 3] >> (r & 7) & 1)) {
-            if (fmt == FMT_JSON) fputs("null", out); /* CSV: the empty field */
+            if (json) fputs("null", out); /* CSV: the empty field */
         } else if (dt == STRATA_STR) {
             const char *sp = bc->bytes[i] + bc->off[i][r];
             size_t n = (size_t)(bc->off[i][r + 1] - bc->off[i][r]);
-            if (fmt == FMT_JSON)
+            if (json)
                 cli_json_strn(out, sp, n);
             else
                 csv_field(out, sp, n, delim);
         } else {
             const char *p = (const char *)bc->ptr[i] + r * strata_dtype_size(dt);
-            cli_print_value(out, dt, p, fmt == FMT_JSON);
+            cli_print_value(out, dt, p, json);
         }
     }
-    fputs(fmt == FMT_JSON ? "}\n" : "\n", out);
+    fputs(fmt == FMT_JSON ? "}" : fmt == FMT_NDJSON ? "}\n" : "\n", out);
 }
 
 static int map_batch(cli *c, strata_snapshot *s, const strata_dataset_desc *d, uint64_t b,
@@ -809,6 +830,10 @@ static int map_batch(cli *c, strata_snapshot *s, const strata_dataset_desc *d, u
 static void print_header(const strata_dataset_desc *d, const int *cols, int nc, char delim,
                          FILE *out)
 {
+    if (delim == 0) { /* JSON: the array opens */
+        fputc('[', out);
+        return;
+    }
     for (int i = 0; i < nc; i++) {
         if (i) fputc(delim, out);
         csv_field(out, d->columns[cols[i]].name, strlen(d->columns[cols[i]].name), delim);
@@ -822,7 +847,8 @@ static int print_rows(cli *c, strata_snapshot *s, const int *cols, int nc, const
     strata_dataset_desc d;
     strata_snapshot_info(s, &d);
     char delim = fmt == FMT_TSV ? '\t' : ',';
-    int header = fmt != FMT_JSON; /* printed once the condition is known to be good */
+    int header = fmt != FMT_NDJSON; /* printed once the condition is known to be good */
+    uint64_t printed = 0;
     batch_cols bc = {calloc((size_t)nc + 1, sizeof *bc.ptr), calloc((size_t)nc + 1, sizeof *bc.off),
                      calloc((size_t)nc + 1, sizeof *bc.bytes),
                      calloc((size_t)nc + 1, sizeof *bc.valid)};
@@ -836,7 +862,7 @@ static int print_rows(cli *c, strata_snapshot *s, const int *cols, int nc, const
         strata_snapshot_batch(s, b, &bi);
         rc = batch_rows(c, s, b, sel, bi.nrows, &rows, &m);
         if (rc == EXIT_OK && header) {
-            print_header(&d, cols, nc, delim, out);
+            print_header(&d, cols, nc, fmt == FMT_JSON ? 0 : delim, out);
             header = 0;
         }
         if (rc == EXIT_OK && skip >= m) { /* the whole batch skipped: not even mapped */
@@ -845,12 +871,15 @@ static int print_rows(cli *c, strata_snapshot *s, const int *cols, int nc, const
             continue;
         }
         if (rc == EXIT_OK && m > 0) rc = map_batch(c, s, &d, b, cols, nc, &bc);
-        for (uint64_t k = skip; k < m && left > 0 && rc == EXIT_OK; k++, left--)
+        for (uint64_t k = skip; k < m && left > 0 && rc == EXIT_OK; k++, left--) {
+            if (fmt == FMT_JSON) fputs(printed++ ? ",\n" : "\n", out); /* one array */
             print_row(&d, cols, nc, &bc, rows != NULL ? rows[k] : k, fmt, out);
+        }
         skip = 0;
         free(rows);
     }
-    if (rc == EXIT_OK && header) print_header(&d, cols, nc, delim, out);
+    if (rc == EXIT_OK && header) print_header(&d, cols, nc, fmt == FMT_JSON ? 0 : delim, out);
+    if (rc == EXIT_OK && fmt == FMT_JSON) fputs(printed ? "\n]\n" : "]\n", out);
     free(bc.ptr);
     free(bc.off);
     free(bc.bytes);
@@ -908,10 +937,13 @@ static int parse_format(const char *cmd, const char *f, int *fmt)
         *fmt = FMT_TSV;
     else if (strcmp(f, "json") == 0)
         *fmt = FMT_JSON;
+    else if (strcmp(f, "ndjson") == 0)
+        *fmt = FMT_NDJSON;
     else
         return cli_usage_error(cmd, strcmp(cmd, "export") == 0
-                                        ? "--format is csv, tsv, json, npy, parquet, arrow or hdf5"
-                                        : "--format is csv, tsv or json");
+                                        ? "--format is csv, tsv, json, ndjson, npy, parquet, "
+                                          "arrow or hdf5"
+                                        : "--format is csv, tsv, json or ndjson");
     return EXIT_OK;
 }
 
@@ -919,8 +951,9 @@ int cmd_cat(cli *c, int argc, char **argv)
 {
     static const char u[] =
         "usage: strata cat REGION/NAME [--columns a,b] [--where COND] [--head N] [--offset N]\n"
-        "                  [--tail N] [--as-of V] [--format csv|tsv|json]\n"
-        "Print rows (CSV with a header by default; json: one object per line). --where: only\n"
+        "                  [--tail N] [--as-of V] [--format csv|tsv|json|ndjson]\n"
+        "Print rows (CSV with a header by default; json: one array of objects, also --json;\n"
+        "ndjson: one object per line, also --ndjson). --where: only\n"
         "the rows where COND holds, a condition of the language of filters ('fare > 10000 and\n"
         "pickupzone == 7'); --offset: skip that many rows first; --head: at most N rows;\n"
         "--tail: the last N rows (not with --head or --offset).\n";
@@ -936,13 +969,19 @@ int cmd_cat(cli *c, int argc, char **argv)
                       {"as-of", 0, &as_of, NULL},
                       {"format", 'f', &format, NULL},
                       CLI_OPT_JSON,
+                      CLI_OPT_NDJSON,
                       {0}};
     if (argc > 24) return cli_usage_error("cat", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
     if (npos != 1) return cli_usage_error("cat", "'cat' takes REGION/NAME");
     int fmt;
-    if ((rc = parse_format("cat", c->json ? "json" : format, &fmt)) != EXIT_OK) return rc;
+    if ((rc = parse_format("cat",
+                           c->ndjson ? "ndjson"
+                           : c->json ? "json"
+                                     : format,
+                           &fmt)) != EXIT_OK)
+        return rc;
     row_sel sel = {where, 0, 0, UINT64_MAX};
     if (head != NULL && cli_parse_u64(head, &sel.limit) != 0)
         return cli_usage_error("cat", "--head takes a number of rows");
@@ -1076,7 +1115,9 @@ int cmd_export(cli *c, int argc, char **argv)
 static int print_problem(void *vctx, const char *what, const char *path, const char *problem,
                          int is_orphan)
 {
-    cli *c = vctx;
+    list_ctx *l = vctx;
+    cli *c = l->c;
+    json_item(l);
     if (c->json) {
         fputs("{\"what\":", stdout);
         cli_json_str(stdout, what);
@@ -1084,7 +1125,7 @@ static int print_problem(void *vctx, const char *what, const char *path, const c
         cli_json_str(stdout, path);
         fputs(",\"problem\":", stdout);
         cli_json_str(stdout, problem);
-        printf(",\"orphan\":%s}\n", is_orphan ? "true" : "false");
+        printf(",\"orphan\":%s}%s", is_orphan ? "true" : "false", c->ndjson ? "\n" : "");
     } else {
         printf("%s: %s: %s (%s)\n", is_orphan ? "orphan" : "DAMAGED", what, problem, path);
     }
@@ -1094,12 +1135,13 @@ static int print_problem(void *vctx, const char *what, const char *path, const c
 int cmd_check(cli *c, int argc, char **argv)
 {
     static const char u[] =
-        "usage: strata check [REGION[/NAME]]\n"
+        "usage: strata check [REGION[/NAME]] [--json | --ndjson]\n"
         "Verify every published batch file (exists, parses as NPY, recorded size and\n"
-        "checksum), every array file and every backup; report orphans. Exit 5 on any damage.\n";
+        "checksum), every array file and every backup; report orphans. Exit 5 on any damage.\n"
+        "--json: {\"ok\":..., \"damaged\":N, \"problems\":[...]}; --ndjson: a problem per line.\n";
     char *pos[8];
     int npos;
-    cli_opt opts[] = {CLI_OPT_JSON, {0}};
+    cli_opt opts[] = {CLI_OPT_JSON, CLI_OPT_NDJSON, {0}};
     if (argc > 8) return cli_usage_error("check", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
@@ -1116,7 +1158,12 @@ int cmd_check(cli *c, int argc, char **argv)
     }
     if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
     uint64_t damaged = 0;
-    int st = strata_check(c->pool, region, name, print_problem, c, &damaged);
+    list_ctx l = {c, 0};
+    if (c->json && !c->ndjson) fputs("{\"problems\":[", stdout);
+    int st = strata_check(c->pool, region, name, print_problem, &l, &damaged);
+    if (c->json && !c->ndjson)
+        printf("],\"damaged\":%llu,\"ok\":%s}\n", (unsigned long long)damaged,
+               st == STRATA_OK ? "true" : "false");
     if (st == STRATA_ECORRUPT) {
         return cli_report(STRATA_ECORRUPT, NULL, "%llu damaged item(s)",
                           (unsigned long long)damaged);

@@ -343,17 +343,19 @@ static void on_signal(int sig)
 int cmd_watch(cli *c, int argc, char **argv)
 {
     static const char u[] =
-        "usage: strata watch [REGION] [--interval S]\n"
+        "usage: strata watch [REGION] [--interval S] [--ndjson]\n"
         "Keep the datasets registered with 'strata auto' up to date: update whenever the\n"
         "catalog changes (a publish), and at least every S seconds (default 5). Stops on\n"
         "SIGINT or SIGTERM.\n";
     char *pos[8];
     int npos;
     const char *interval = NULL;
-    cli_opt opts[] = {{"interval", 0, &interval, NULL}, CLI_OPT_JSON, {0}};
+    cli_opt opts[] = {{"interval", 0, &interval, NULL}, CLI_OPT_JSON, CLI_OPT_NDJSON, {0}};
     if (argc > 8) return cli_usage_error("watch", "too many arguments");
     int rc = cli_scan(argc, argv, opts, u, pos, &npos, 0);
     if (rc != EXIT_OK) return rc;
+    if (c->json && !c->ndjson) /* a stream has no one document */
+        return cli_usage_error("watch", "watch streams: --ndjson prints an update per line");
     if (npos > 1) return cli_usage_error("watch", "'watch' takes at most a REGION");
     double secs = 5;
     if (interval != NULL) {

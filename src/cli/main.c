@@ -54,7 +54,9 @@ static const char usage[] =
     "\n"
     "global options:\n"
     "  -P, --pool PATH   the pool (default: $STRATA_POOL, else ./strata.pool)\n"
-    "  --json            machine-readable output\n"
+    "  --json            machine-readable output: one JSON document on stdout (errors:\n"
+    "                    one on stderr)\n"
+    "  --ndjson          one JSON object per line, for streams (cat, log, check, watch)\n"
     "  --threads N       threads for data-path kernels (default: all cores)\n"
     "  -h, --help        this help; 'strata COMMAND --help' for a command\n"
     "\n"
@@ -317,8 +319,10 @@ int main(int argc, char **argv)
     c.pool_path = getenv("STRATA_POOL");
     if (c.pool_path == NULL || c.pool_path[0] == '\0') c.pool_path = "strata.pool";
     /* --json anywhere before "--": JSON output, and errors as JSON on stderr */
-    for (int j = 1; j < argc && strcmp(argv[j], "--") != 0; j++)
+    for (int j = 1; j < argc && strcmp(argv[j], "--") != 0; j++) {
         if (strcmp(argv[j], "--json") == 0) c.json = 1;
+        if (strcmp(argv[j], "--ndjson") == 0) c.json = c.ndjson = 1;
+    }
     cli_set_json_errors(c.json);
     int i = 1;
     for (; i < argc; i++) {
@@ -327,7 +331,7 @@ int main(int argc, char **argv)
             c.pool_path = argv[++i];
         } else if (strncmp(a, "--pool=", 7) == 0) {
             c.pool_path = a + 7;
-        } else if (strcmp(a, "--json") == 0) {
+        } else if (strcmp(a, "--json") == 0 || strcmp(a, "--ndjson") == 0) {
             c.json = 1;
         } else if (strcmp(a, "--threads") == 0 && i + 1 < argc) {
             uint64_t n;
@@ -341,8 +345,9 @@ int main(int argc, char **argv)
             char *args[2] = {"version", NULL};
             return cmd_version(&c, 1, args);
         } else if (a[0] == '-') {
-            static const char *const globals[] = {"pool", "json", "threads", "help", "version"};
-            const char *best = cli_closest(a + strspn(a, "-"), globals, 5);
+            static const char *const globals[] = {"pool",    "json", "ndjson",
+                                                  "threads", "help", "version"};
+            const char *best = cli_closest(a + strspn(a, "-"), globals, 6);
             char hint[128];
             if (best != NULL)
                 snprintf(hint, sizeof hint, "did you mean '--%s'? try 'strata --help'", best);

@@ -1,7 +1,7 @@
 // Arrow IPC files (Feather v2) in and out of datasets, against the npm apache-arrow package:
 //   1. apache-arrow writes a file with every type Strata reads (nulls in each, several record
 //      batches, a dictionary-encoded string column, utf8, timestamps with a time zone, dates);
-//      `strata ingest` reads it (one batch per record batch) and `strata cat --format json`
+//      `strata ingest` reads it (one batch per record batch) and `strata cat --format ndjson`
 //      gives exactly the values apache-arrow reads back from its own file.
 //   2. `strata export --format arrow` writes the dataset; apache-arrow reads Strata's file and
 //      finds the same values, types and nulls.
@@ -92,7 +92,7 @@ for (let r = 0; r < back.numRows; r++) {
 // Strata's JSON, with 64-bit integers kept exact.
 const parse = (line) => JSON.parse(line.replace(/"(i64|u64)":(-?\d+)/g, '"$1":"$2"'));
 function same(ds, what) {
-  const r = must(run('cat', ds, '--format', 'json'), `cat ${ds}`);
+  const r = must(run('cat', ds, '--format', 'ndjson'), `cat ${ds}`);
   const got = r.stdout.trim().split('\n').map(parse);
   if (got.length !== want.length) return fail(`${what}: ${got.length} rows, want ${want.length}`);
   for (let i = 0; i < got.length; i++)
@@ -140,7 +140,7 @@ same('a/back', 'strata -> arrow -> strata');
   const dt = new A.Table({ d: A.vectorFromArray(words, new A.Dictionary(new A.Utf8(), new A.Int32())) });
   writeFileSync(`${work}/dict.arrow`, A.tableToIPC(dt, 'file'));
   must(run('ingest', 'a/dict', `${work}/dict.arrow`, '--quiet'), 'ingest a dictionary');
-  const got = run('cat', 'a/dict', '--format', 'json').stdout.trim().split('\n').map((l) => JSON.parse(l).d);
+  const got = run('cat', 'a/dict', '--format', 'ndjson').stdout.trim().split('\n').map((l) => JSON.parse(l).d);
   if (JSON.stringify(got) !== JSON.stringify(words)) fail(`dictionary column: ${JSON.stringify(got.slice(0, 8))}`);
 }
 

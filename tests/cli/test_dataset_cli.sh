@@ -14,7 +14,7 @@ printf 'zone,fare,dist\nMidtown,4100,1.25\n' >"$T/b.csv"
 expect 0 "" -- "$S" ingest taxi/trips "$T/a.csv" --quiet
 expect 0 $'zone,fare,dist\n"JFK, T4",1250,12.5\nLGA,-300,3\nEWR,99000,' -- "$S" cat taxi/trips
 expect 0 '{"zone":"JFK, T4","fare":1250,"dist":12.5}
-{"zone":"LGA","fare":-300,"dist":3}' -- "$S" cat taxi/trips --format json --head 2
+{"zone":"LGA","fare":-300,"dist":3}' -- "$S" cat taxi/trips --format ndjson --head 2
 expect 0 $'fare\n1250\n-300\n99000' -- "$S" cat taxi/trips --columns fare
 expect 0 "" -- "$S" ingest taxi/trips "$T/b.csv" "$T/b.csv" --quiet
 expect 0 "taxi/trips	v2	5 rows	3 batches	172 B" -- "$S" ls
@@ -126,8 +126,8 @@ cmp -s "$T/crlf.csv" "$T/crlf.exp" || { echo "FAIL: export changed the quoted by
 printf 'id,s\r\n1,"a\r\nb"\r\n2,"\r\n"\r\n' >"$T/crlf2.csv"
 expect 0 "" -- "$S" ingest enc/crlf2 "$T/crlf2.csv" --quiet --threads 2
 expect 0 '{"id":1,"s":"a\r\nb"}
-{"id":2,"s":"\r\n"}' -- "$S" cat enc/crlf2 --format json
-expect 0 '{"id":5,"s":"p\u0000q"}' -- sh -c "'$S' cat enc/crlf --format json | tail -1"
+{"id":2,"s":"\r\n"}' -- "$S" cat enc/crlf2 --format ndjson
+expect 0 '{"id":5,"s":"p\u0000q"}' -- sh -c "'$S' cat enc/crlf --format ndjson | tail -1"
 printf 'a\0b\nc\n' >"$T/lines.txt"
 expect 0 "created array enc/lines (str, 2 elements)" -- "$S" array create enc/lines str --from "$T/lines.txt"
 expect 0 '{"array":"enc/lines","dtype":"str","start":0,"values":["a\u0000b","c"]}' -- "$S" --json array get enc/lines

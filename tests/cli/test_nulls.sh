@@ -34,12 +34,12 @@ expect 0 'id,fare,tip,zone,paid,at
 4,40,4.5,,,2024-01-01T13:00:00Z
 5,,,east,false,2024-01-01T14:00:00Z' -- "$S" cat taxi/t
 expect 0 '{"id":2,"fare":null,"tip":2.5,"zone":"south","paid":false,"at":"2024-01-01T11:00:00Z"}
-{"id":3,"fare":30,"tip":null,"zone":"","paid":true,"at":null}' -- sh -c "'$S' cat taxi/t --format json --head 3 | tail -2"
+{"id":3,"fare":30,"tip":null,"zone":"","paid":true,"at":null}' -- sh -c "'$S' cat taxi/t --format ndjson --head 3 | tail -2"
 # --null: another marker; the empty field is then an empty string
 printf 'id,s\n1,NA\n2,\n' >"$T/na.csv"
 expect 0 "" -- "$S" ingest taxi/na "$T/na.csv" --null NA --schema id:i64,s:str --quiet
 expect 0 '{"id":1,"s":null}
-{"id":2,"s":""}' -- "$S" cat taxi/na --format json
+{"id":2,"s":""}' -- "$S" cat taxi/na --format ndjson
 
 # derived data: a filter keeps only true rows (null or false is null: row 1 goes); expressions
 # propagate nulls; gathers and scatters carry them

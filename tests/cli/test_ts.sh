@@ -28,7 +28,7 @@ expect 0 'id,pickup,dropoff,h,dur,hr
 1,2024-01-31T13:45:00Z,2024-01-31T14:05:30.500Z,13,1230500000000,2024-01-31T13:00:00Z
 2,2024-02-29T22:59:59Z,2024-03-01T00:00:00Z,22,3601000000000,2024-02-29T22:00:00Z
 3,1969-12-31T23:59:59.000001Z,1970-01-01T00:30:00Z,23,1800999999000,1969-12-31T23:00:00Z' -- cat "$T/out.csv"
-expect 0 '{"pickup":"2024-01-31T13:45:00Z","dur":1230500000000}' -- "$S" cat taxi/trips --format json --columns pickup,dur --head 1
+expect 0 '{"pickup":"2024-01-31T13:45:00Z","dur":1230500000000}' -- "$S" cat taxi/trips --format ndjson --columns pickup,dur --head 1
 # the exported CSV reads back as the same timestamps
 expect 0 "" -- "$S" ingest taxi/copy "$T/out.csv" --quiet
 expect 0 "$("$S" cat taxi/trips)" -- "$S" cat taxi/copy

@@ -65,7 +65,7 @@ check 200 GET /api/datasets/taxi/trips
 check 200 GET /api/datasets/taxi/expensive && body_has '"op":"filter"'
 check 200 GET '/api/datasets/taxi/trips/rows?columns=fare,pickupzone&offset=4998&limit=4'
 # the rows match strata cat, across the batch boundary at 5000
-want=$("$S" -P "$P" cat taxi/trips --columns fare,pickupzone --format json | sed -n '4999,5002p' | /usr/bin/python3 -c "import json,sys; print([[r['fare'],r['pickupzone']] for r in map(json.loads,sys.stdin)])")
+want=$("$S" -P "$P" cat taxi/trips --columns fare,pickupzone --format ndjson | sed -n '4999,5002p' | /usr/bin/python3 -c "import json,sys; print([[r['fare'],r['pickupzone']] for r in map(json.loads,sys.stdin)])")
 [ "$(jq_py "d['rows']")" = "$want" ] || { echo "FAIL: rows $(jq_py "d['rows']") want $want"; fails=$((fails + 1)); }
 check 200 GET '/api/datasets/taxi/trips/rows?offset=19999&limit=10' && [ "$(jq_py "len(d['rows'])")" = 1 ] || { echo "FAIL: last page"; fails=$((fails + 1)); }
 check 200 GET '/api/datasets/taxi/trips/rows?as_of=1&limit=1' && body_has '"version":1'
@@ -180,7 +180,7 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 body_has '"state":"done"'
-n=$("$S" -P "$P" cat taxi/cheap --format json | wc -l)
+n=$("$S" -P "$P" cat taxi/cheap --format ndjson | wc -l)
 check 200 GET '/api/datasets/taxi/cheap/rows?limit=10000' && [ "$(jq_py "len(d['rows'])")" = "$n" ] && [ "$n" -gt 0 ] || { echo "FAIL: derived rows ($n)"; fails=$((fails + 1)); }
 check 404 GET /api/jobs/99
 check 201 POST /api/apps "${AUTH[@]}" -d '{"app":"ocean","attrs":[{"name":"depth","type":"float"},{"name":"model","type":"text"}]}' && body_has '{"name":"depth","type":"float"}'
@@ -245,7 +245,8 @@ for what in ds nd a; do
     got=$(cd "$T/run" && PATH=$(dirname "$S"):$PATH bash "$what.sh" 2>&1)
     if [ $what = ds ]; then
         sn_expect "hostile shell snippet" "$(printf '"%s",name\n1,a\n2,b\n40,c' "${HC//\"/\"\"}")" "$got"
-        [ "$(wc -l <"$T/run/$HN.json")" = 3 ] || { echo "FAIL: hostile shell snippet: no $HN.json"; fails=$((fails + 1)); }
+        [ "$(/usr/bin/python3 -c 'import json, sys; print(len(json.load(open(sys.argv[1]))))' "$T/run/$HN.json")" = 3 ] ||
+            { echo "FAIL: hostile shell snippet: no $HN.json of 3 rows"; fails=$((fails + 1)); }
     elif [ $what = nd ]; then
         out=$(/usr/bin/python3 -c "import numpy as np, sys; print(np.load(sys.argv[1]).tolist())" "$T/run/$HN-nd.npy")
         sn_expect "hostile shell snippet's array" "[[7, 8], [9, 10], [11, 12]]" "$out"
