@@ -326,6 +326,7 @@ scenario export-parquet setup_nulls state_export st export taxi/n --out "$W/out.
 scenario export-arrow setup_nulls state_export st export taxi/n --out "$W/out.arrow"
 scenario export-npy setup_nulls state_export st export taxi/n --format npy --out "$W/out"
 scenario export-csv setup_nulls state_export st export taxi/n --format csv --out "$W/out.csv"
+scenario export-json setup_nulls state_export st export taxi/n --format json --out "$W/out.json"
 if [ $have_h5py = 1 ]; then
     scenario hdf5-ingest setup_hdf5 state_hdf5 st ingest h/n "$T/in.h5" --path /g --batch-rows 200 --quiet
     scenario nd-import setup_hdf5 state_hdf5 st nd import sim/h "$T/in.h5" --path /nd
