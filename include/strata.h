@@ -246,6 +246,23 @@ STRATA_API int strata_pool_set_busy_timeout(strata_pool *pool, int ms);
 typedef int (*strata_interrupt_fn)(void *ctx);
 STRATA_API int strata_pool_set_interrupt(strata_pool *pool, strata_interrupt_fn fn, void *ctx);
 
+/* Where a long operation through POOL is, for a progress display: WHAT it is ("migrate
+ * sim/temp"), DONE of TOTAL UNITs ("chunks", "files", "batches", "bytes"; TOTAL 0: not known
+ * ahead). */
+typedef struct strata_work {
+    const char *what, *unit;
+    uint64_t done, total;
+} strata_work;
+typedef void (*strata_work_fn)(void *ctx, const strata_work *w);
+
+/* Call FN(CTX, ...) as the long operations through POOL advance -- migrate, stage, N-d writes
+ * and reads, the NPY, Parquet, Arrow and HDF5 exports, check and gc -- once when each starts
+ * (DONE 0), after each unit of work, and once when it ends (DONE == TOTAL when TOTAL is known),
+ * in the calling thread, as often as the units come: a display limits its own rate. FN must not
+ * call into POOL. NULL (the default) removes it. Ingest and update report through their own
+ * callbacks (strata_ingest_opts, strata_update_opts). */
+STRATA_API int strata_pool_set_work_fn(strata_pool *pool, strata_work_fn fn, void *ctx);
+
 /* ---------------------------------------------------------------------------------------------
  * Regions
  * ------------------------------------------------------------------------------------------- */

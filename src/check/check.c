@@ -152,15 +152,20 @@ static int visit_pool(st_walk *w, const st_nameset *trash)
     int rc;
     ST_TRY(rc = st_cat_region_list(err, st_pool_cat(pool), collect_region_rec, &regions));
     const st_cat_region *reg = regions.v;
+    /* progress: the regions, then the backups and the tiers as one more step */
+    const char *what = w->gc ? "gc" : "check";
     for (size_t i = 0; i < regions.n && !w->stop; i++) {
+        st_pool_work(pool, "regions", i, regions.n + 1, "%s %s", what, reg[i].name);
         ST_TRY(rc = st_nameset_add(&known, reg[i].dir));
         ST_TRY(rc = visit_region(w, &reg[i], NULL, trash));
     }
+    st_pool_work(pool, "regions", regions.n, regions.n + 1, "%s: orphans, backups, tiers", what);
     ST_TRY(rc = st_path(err, dir, "%s/%s", st_pool_path(pool), ST_POOL_DATA));
     st_nameset_sort(&known);
     ST_TRY(rc = st_walk_scan_dir(w, dir, &known, 0));
     ST_TRY(rc = st_walk_backups(w));
     rc = scan_tiers(w);
+    if (rc == STRATA_OK) st_pool_work(pool, "regions", regions.n + 1, regions.n + 1, "%s", what);
 done:
     st_vec_free(&regions);
     st_nameset_free(&known);

@@ -34,7 +34,13 @@ typedef struct cli {
     int ndjson; /* --ndjson: one JSON object per line (cat, log, check, watch); json set too */
     int threads;
     strata_pool *pool;
+    int progress; /* a progress line on the terminal (stderr is one, no --json) */
 } cli;
+
+/* Draw W on the progress line when C has one (cli_open_pool() also gives the pool's long
+ * operations to it); clear that line (before any other output to the terminal). */
+void cli_progress(cli *c, const strata_work *w);
+void cli_progress_clear(void);
 
 /* One option of a command: "--name" (and an optional one-letter alias). A flag sets *flag;
  * an option with an argument stores it in *value; with neither, the flag is accepted and

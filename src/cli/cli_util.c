@@ -7,6 +7,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -24,6 +26,62 @@ static int json_errors;
 void cli_set_json_errors(int on)
 {
     json_errors = on;
+}
+
+/* The progress line on the terminal (stderr): whether one is shown, and when it was drawn. */
+static int progress_shown;
+static double progress_at;
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+void cli_progress_clear(void)
+{
+    if (progress_shown) fputs("\r\033[K", stderr);
+    progress_shown = 0;
+}
+
+static void human_count(const char *unit, uint64_t n, char *out, size_t len)
+{
+    if (strcmp(unit, "bytes") == 0)
+        cli_human_bytes((double)n, out, len);
+    else
+        snprintf(out, len, "%llu", (unsigned long long)n);
+}
+
+/* strata_work_fn of the terminal: "  migrate sim/temp to tape: 1.2 GB of 4.0 GB (30%)", drawn at
+ * most ten times a second, cleared when the work is done. */
+static void show_work(void *ctx, const strata_work *w)
+{
+    (void)ctx;
+    int end = w->total > 0 && w->done >= w->total;
+    double t = now_s();
+    if (end) {
+        cli_progress_clear();
+        return;
+    }
+    if (progress_shown && t - progress_at < 0.1) return;
+    char done[32], total[32];
+    human_count(w->unit, w->done, done, sizeof done);
+    human_count(w->unit, w->total, total, sizeof total);
+    int bytes = strcmp(w->unit, "bytes") == 0; /* their numbers say so already */
+    if (w->total > 0)
+        fprintf(stderr, "\r\033[K  %s: %s of %s%s%s (%.0f%%)", w->what, done, total,
+                bytes ? "" : " ", bytes ? "" : w->unit, 100.0 * (double)w->done / (double)w->total);
+    else
+        fprintf(stderr, "\r\033[K  %s: %s%s%s", w->what, done, bytes ? "" : " ",
+                bytes ? "" : w->unit);
+    progress_shown = 1;
+    progress_at = t;
+}
+
+void cli_progress(cli *c, const strata_work *w)
+{
+    if (c->progress) show_work(NULL, w);
 }
 
 /* The edit distance of A and B (insertions, deletions, substitutions and swaps of neighbours),
@@ -78,6 +136,7 @@ int cli_report(int status, const char *hint, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     int code = status == CLI_EUSAGE ? EXIT_USAGE : cli_exit_code(status);
+    cli_progress_clear();
     if (!json_errors) {
         fprintf(stderr, "strata: %s\n", msg);
         if (hint != NULL && hint[0] != '\0') fprintf(stderr, "%s\n", hint);
@@ -246,6 +305,9 @@ int cli_open_pool(cli *c)
     int rc = strata_pool_open_err(c->pool_path, &c->pool, err, sizeof err);
     if (rc < 0) return cli_report(rc, NULL, "%s", err[0] ? err : strata_strerror(rc));
     if (c->threads > 0) strata_pool_set_threads(c->pool, c->threads);
+    /* long operations draw a progress line on a terminal */
+    c->progress = !c->json && isatty(2);
+    if (c->progress) strata_pool_set_work_fn(c->pool, show_work, NULL);
     return EXIT_OK;
 }
 

@@ -856,9 +856,12 @@ static int print_rows(cli *c, strata_snapshot *s, const int *cols, int nc, const
     if (bc.ptr == NULL || bc.off == NULL || bc.bytes == NULL || bc.valid == NULL)
         rc = cli_report(STRATA_ENOMEM, NULL, "out of memory");
     uint64_t skip = sel->skip, left = sel->limit;
+    char what[2 * STRATA_NAME_MAX + 16];
+    snprintf(what, sizeof what, "export %s/%s", d.region, d.name);
     for (uint64_t b = sel->first; b < d.nbatches && left > 0 && rc == EXIT_OK; b++) {
         strata_batch_info bi;
         uint64_t *rows = NULL, m;
+        if (out != stdout) cli_progress(c, &(strata_work){what, "batches", b, d.nbatches});
         strata_snapshot_batch(s, b, &bi);
         rc = batch_rows(c, s, b, sel, bi.nrows, &rows, &m);
         if (rc == EXIT_OK && header) {

@@ -364,6 +364,7 @@ int main(int argc, char **argv)
     }
     const struct command *k = find_command(argv[i]);
     int rc = k != NULL ? k->fn(&c, argc - i, argv + i) : unknown_command(argv[i]);
+    cli_progress_clear();
     strata_pool_close(c.pool);
     if (fflush(stdout) != 0 && rc == EXIT_OK) rc = EXIT_IO;
     return rc == EXIT_HELP ? EXIT_OK : rc;

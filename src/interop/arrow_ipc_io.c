@@ -86,7 +86,12 @@ int strata_export_arrow(strata_snapshot *s, const int *cols, int ncols, const ch
     if (st.get_schema(&st, &sc) != 0) rc = st_error(err, STRATA_ENOMEM, "out of memory");
     if (rc == STRATA_OK) rc = st_outfile_open(err, &out, path);
     if (rc == STRATA_OK) rc = st_ipc_writer_open(err, &sc, st_outfile_write, &out, &w);
+    strata_dataset_desc d;
+    uint64_t done = 0;
+    strata_snapshot_info(s, &d);
     while (rc == STRATA_OK) {
+        st_pool_work(st_snapshot_pool(s), "batches", done++, d.nbatches, "export %s/%s", d.region,
+                     d.name);
         struct ArrowArray a;
         if (st.get_next(&st, &a) != 0) {
             const char *e = st.get_last_error(&st);
@@ -97,6 +102,9 @@ int strata_export_arrow(strata_snapshot *s, const int *cols, int ncols, const ch
         rc = st_ipc_writer_write(w, &a);
         a.release(&a);
     }
+    if (rc == STRATA_OK)
+        st_pool_work(st_snapshot_pool(s), "batches", d.nbatches, d.nbatches, "export %s/%s",
+                     d.region, d.name);
     if (w != NULL) {
         int c = rc == STRATA_OK ? st_ipc_writer_close(w) : STRATA_OK;
         if (rc != STRATA_OK) st_ipc_writer_free(w);

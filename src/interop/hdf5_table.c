@@ -684,8 +684,10 @@ int strata_export_hdf5(strata_snapshot *s, const int *cols, int ncols, const cha
     ST_TRY(rc = st_h5_attr_put(err, out.gid, "strata_version", NULL, d.version, where));
     for (int i = 0; i < ncols; i++) {
         int col = cols ? cols[i] : i;
+        st_pool_work(st_snapshot_pool(s), "columns", (uint64_t)i, (uint64_t)ncols, "export %s", ds);
         ST_TRY(rc = export_column(&out, s, col, &d.columns[col], &o, gpath));
     }
+    st_pool_work(st_snapshot_pool(s), "columns", (uint64_t)ncols, (uint64_t)ncols, "export %s", ds);
 done:
     rc = st_h5out_finish(&out, rc);
     st_h5_leave(&gd);

@@ -236,12 +236,16 @@ int strata_export_npy(strata_snapshot *s, const int *cols, int ncols, const char
     npyfile *f = calloc(2 * (size_t)n, sizeof *f);
     if (f == NULL) rc = st_error(err, STRATA_ENOMEM, "out of memory");
     for (int i = 0; f != NULL && i < 2 * n; i++) f[i].w.fd = -1;
+    strata_pool *pool = st_snapshot_pool(s);
     for (int i = 0; i < n && rc == STRATA_OK; i++) {
         int col = cols != NULL ? cols[i] : i;
         if (col < 0 || col >= d.ncols)
             ST_TRY(rc = st_error(err, STRATA_ERANGE, "column index %d is out of range", col));
+        st_pool_work(pool, "columns", (uint64_t)i, (uint64_t)n, "export %s/%s", d.region, d.name);
         rc = export_column(err, s, &d, col, tmp, &f[2 * i]);
     }
+    if (rc == STRATA_OK)
+        st_pool_work(pool, "columns", (uint64_t)n, (uint64_t)n, "export %s/%s", d.region, d.name);
     /* all complete: make them durable and give them their names, still out of sight */
     for (int i = 0; i < 2 * n && rc == STRATA_OK; i++)
         if (f[i].w.fd >= 0) rc = st_wfile_publish(err, &f[i].w, tmp, f[i].name);

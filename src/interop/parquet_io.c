@@ -391,6 +391,8 @@ static int pq_write_batches(strata_snapshot *s, const strata_dataset_desc *d, co
             k = 0;
         }
         strata_batch_info bi;
+        st_pool_work(st_snapshot_pool(s), "batches", b, d->nbatches, "export %s/%s", d->region,
+                     d->name);
         if (b == d->nbatches || rc < 0) continue;
         ST_TRY(rc = strata_snapshot_batch(s, b, &bi));
         if (bi.nrows == 0) continue;

@@ -522,6 +522,12 @@ static int read_pass(st_ndctx *x, const st_cat_nd *rec, const uint64_t *start,
     }
     int rc = st_nd_collect(x, rec, &g, clo, chi, chunks);
     if (rc < 0) return rc;
+    /* progress, when someone listens: chunks handled here one by one (those read on the
+     * threads count at the end) */
+    int report = st_pool_has_work_fn(x->pool);
+    uint64_t total = 1, done = 0;
+    for (int d = 0; d < n && report; d++) total *= chi[d] - clo[d] + 1;
+    if (report) st_pool_work(x->pool, "chunks", 0, total, "read %s/%s", rec->region, rec->name);
     int64_t bst[ST_ND_MAXDIMS];
     st_nd_strides(n, count, 0, esz, bst);
     nd_box b = {.n = n, .esz = esz, .stride = stride, .fill = rec->fill};
@@ -556,12 +562,20 @@ static int read_pass(st_ndctx *x, const st_cat_nd *rec, const uint64_t *start,
                 return rc;
             }
         }
+        if (report && ++done % 16 == 0)
+            st_pool_work(x->pool, "chunks", done - jobs->n, total, "read %s/%s", rec->region,
+                         rec->name);
         int d = n - 1;
         for (; d >= 0; d--) {
             if (++c[d] <= chi[d]) break;
             c[d] = clo[d];
         }
-        if (d < 0) return jobs_run(x, rec, &dirs, jobs->v, jobs->n, s);
+        if (d < 0) {
+            rc = jobs_run(x, rec, &dirs, jobs->v, jobs->n, s);
+            if (report && rc == STRATA_OK)
+                st_pool_work(x->pool, "chunks", total, total, "read %s/%s", rec->region, rec->name);
+            return rc;
+        }
     }
 }
 

@@ -100,6 +100,7 @@ void st_ndctx_init(st_ndctx *x, strata_pool *pool)
     x->pool_path = st_pool_path(pool);
     x->stage_tier = ST_TIER_DEFAULT_ID;
     x->nthreads = st_pool_threads(pool);
+    x->pool = pool;
 }
 
 /* ---- create, open, close -------------------------------------------------------------------- */
@@ -910,7 +911,7 @@ static int write_chunks(strata_ndarray *a, const uint64_t *start, const uint64_t
     grown.dims[0] = dim0;
     st_ndgrid g;
     st_nd_grid(&grown, &g);
-    uint64_t clo[ST_ND_MAXDIMS], chi[ST_ND_MAXDIMS], c[ST_ND_MAXDIMS];
+    uint64_t clo[ST_ND_MAXDIMS] = {0}, chi[ST_ND_MAXDIMS] = {0}, c[ST_ND_MAXDIMS];
     for (int d = 0; d < g.n; d++) {
         clo[d] = start[d] / g.chunk[d];
         chi[d] = (start[d] + (count[d] - 1) * stride[d]) / g.chunk[d];
@@ -919,7 +920,13 @@ static int write_chunks(strata_ndarray *a, const uint64_t *start, const uint64_t
         c[d] = clo[d];
     }
     int rc = st_nd_collect(x, &a->rec, &g, clo, chi, old);
+    uint64_t total = 1, done = 0;
+    for (int d = 0; d < g.n; d++) total *= chi[d] - clo[d] + 1;
+    st_pool_work(a->pool, "chunks", 0, total, "write %s/%s", a->rec.region, a->rec.name);
     while (rc == STRATA_OK) {
+        if (done > 0)
+            st_pool_work(a->pool, "chunks", done, total, "write %s/%s", a->rec.region, a->rec.name);
+        done++;
         wchunk *w = st_vec_push(out);
         if (w == NULL)
             return st_error(x->err, STRATA_ENOMEM, "out of memory writing '%s/%s'", a->rec.region,
@@ -935,6 +942,8 @@ static int write_chunks(strata_ndarray *a, const uint64_t *start, const uint64_t
         }
         if (d < 0) break;
     }
+    if (rc == STRATA_OK)
+        st_pool_work(a->pool, "chunks", total, total, "write %s/%s", a->rec.region, a->rec.name);
     return rc;
 }
 

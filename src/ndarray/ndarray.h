@@ -38,7 +38,8 @@ typedef struct st_ndctx {
         char root[ST_PATH_MAX];
     } tiers[ST_ND_TIER_MEMO];
     int ntiers;
-    int nthreads; /* for the plain chunks of a read (the pool's threads) */
+    int nthreads;      /* for the plain chunks of a read (the pool's threads) */
+    strata_pool *pool; /* whose work function hears a read's progress (NULL: none) */
     /* counters */
     uint64_t chunks_read, cache_hits, staged, staged_bytes, evicted;
 } st_ndctx;

@@ -2,6 +2,7 @@
  * pool.c -- create, open and close pools; the pool-wide settings.
  */
 #define _GNU_SOURCE
+#include <stdarg.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -511,6 +512,32 @@ int st_pool_create_begin(strata_pool *pool)
 void st_pool_create_end(strata_pool *pool, int hold)
 {
     st_cat_unlock(pool->cat, hold);
+}
+
+int strata_pool_set_work_fn(strata_pool *pool, strata_work_fn fn, void *ctx)
+{
+    if (pool == NULL) return STRATA_EINVAL;
+    pool->work = fn;
+    pool->work_ctx = ctx;
+    return STRATA_OK;
+}
+
+int st_pool_has_work_fn(const strata_pool *pool)
+{
+    return pool != NULL && pool->work != NULL;
+}
+
+void st_pool_work(strata_pool *pool, const char *unit, uint64_t done, uint64_t total,
+                  const char *fmt, ...)
+{
+    if (pool == NULL || pool->work == NULL) return;
+    char what[2 * STRATA_NAME_MAX + 64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    strata_work w = {what, unit, done, total};
+    pool->work(pool->work_ctx, &w);
 }
 
 int strata_pool_set_interrupt(strata_pool *pool, strata_interrupt_fn fn, void *ctx)

@@ -53,6 +53,13 @@ int st_pool_threads(const strata_pool *pool);
  * no check or it says go on. Calls the check once. */
 int st_pool_interrupted(strata_pool *pool);
 
+/* Report where a long operation is (strata_pool_set_work_fn); nothing when no one listens.
+ * WHAT is formatted from FMT. */
+void st_pool_work(strata_pool *pool, const char *unit, uint64_t done, uint64_t total,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Whether anyone listens (to spare formatting WHAT in a hot loop). */
+int st_pool_has_work_fn(const strata_pool *pool);
+
 /* "POOL/data/RDIR" into OUT. */
 int st_region_dir(strata_pool *pool, const char *rdir, char out[ST_PATH_MAX]);
 

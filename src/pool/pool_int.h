@@ -25,6 +25,8 @@ struct strata_pool {
     int nthreads;                  /* 0: OpenMP default */
     strata_interrupt_fn interrupt; /* strata_pool_set_interrupt(); NULL: none */
     void *interrupt_ctx;
+    strata_work_fn work; /* strata_pool_set_work_fn(); NULL: none */
+    void *work_ctx;
     struct strata_array *live;   /* open handles, newest first */
     struct strata_array *closed; /* tombstones of closed handles, newest first */
     struct strata_array *closed_tail;

@@ -116,12 +116,18 @@ int strata_ndarray_migrate(strata_pool *pool, const char *region, const char *na
     for (size_t i = 0; i < v.n; i++)
         if (c[i].tier_id != t.id) incoming += c[i].bytes;
     if (t.capacity > 0) ST_TRY(rc = st_nd_evict(&x, t.id, incoming));
+    uint64_t done_b = 0;
+    st_pool_work(pool, "bytes", 0, incoming, "migrate %s/%s to %s", region, name, tier);
     for (size_t i = 0; i < v.n;) {
         size_t idx[MOVE_BATCH];
         int nb = 0;
         for (; i < v.n && nb < MOVE_BATCH; i++)
             if (c[i].tier_id != t.id) idx[nb++] = i;
         if (nb > 0) ST_TRY(rc = move_chunks(pool, &x, &rec, t.id, c, idx, nb, moved));
+        for (int k = 0; k < nb; k++) done_b += c[idx[k]].bytes;
+        if (nb > 0)
+            st_pool_work(pool, "bytes", done_b, incoming, "migrate %s/%s to %s", region, name,
+                         tier);
     }
     /* a whole array moved: its new data goes there too */
     if (first_chunk == 0 && last_chunk == INT64_MAX && rec.tier_id != t.id)
@@ -256,9 +262,13 @@ int strata_dataset_migrate(strata_pool *pool, const char *region, const char *na
     }
     char ddir[ST_PATH_MAX];
     if (v.n > 0) ST_TRY(rc = st_dataset_tier_dir(pool, st_dataset_rec(ds), t.id, 1, ddir));
+    uint64_t done_b = 0;
+    st_pool_work(pool, "bytes", 0, incoming, "migrate %s/%s to %s", region, name, tier);
     for (size_t i = 0; i < v.n; i += MOVE_ROWS) {
         int n = v.n - i < MOVE_ROWS ? (int)(v.n - i) : MOVE_ROWS;
         ST_TRY(rc = move_rows(pool, ds, &t, ddir, &m[i], n, moved));
+        for (int k = 0; k < n; k++) done_b += m[i + (size_t)k].stored;
+        st_pool_work(pool, "bytes", done_b, incoming, "migrate %s/%s to %s", region, name, tier);
     }
 done:
     st_vec_free(&v);

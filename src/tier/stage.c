@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ndarray/ndarray.h"
 #include "util/fileio.h"
@@ -19,6 +20,9 @@
 
 typedef struct strata_stage {
     pthread_t thread;
+    strata_pool *pool; /* whose work function strata_stage_wait() reports to */
+    char what[2 * STRATA_NAME_MAX + 32];
+    uint64_t done; /* chunks handled so far (atomic: the waiting thread reads it) */
     st_err err;
     st_catalog *cat;
     char *pool_path;
@@ -61,6 +65,7 @@ static void *stage_main(void *arg)
                 j->stats.bytes_written += x.staged_bytes - before;
             }
         }
+        __atomic_store_n(&j->done, (uint64_t)i + 1, __ATOMIC_RELAXED);
     }
     j->stats.evicted = x.evicted;
     j->stats.seconds = st_mono_s() - t0;
@@ -141,6 +146,8 @@ int strata_stage_start(strata_pool *pool, const char *region, const char *name,
         ST_TRY(rc);
     }
     j->tier = t.id;
+    j->pool = pool;
+    snprintf(j->what, sizeof j->what, "stage %s/%s to %s", region, name, t.name);
     j->stats.chunks_needed = j->chunks.n;
     if ((j->pool_path = strdup(st_pool_path(pool))) == NULL) {
         rc = st_error(err, STRATA_ENOMEM, "out of memory staging");
@@ -166,7 +173,22 @@ done:
 int strata_stage_wait(strata_stage *j, strata_stage_stats *stats, char *errbuf, size_t errlen)
 {
     if (j == NULL) return STRATA_EINVAL;
-    pthread_join(j->thread, NULL);
+    /* the pool's work function hears how far the thread is, in this (the calling) thread */
+    uint64_t total = j->chunks.n;
+    st_pool_work(j->pool, "chunks", 0, total, "%s", j->what);
+    int joined = 0;
+    while (!joined && st_pool_has_work_fn(j->pool)) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 100000000;
+        if (until.tv_nsec >= 1000000000) until.tv_sec++, until.tv_nsec -= 1000000000;
+        joined = pthread_timedjoin_np(j->thread, NULL, &until) == 0;
+        if (!joined)
+            st_pool_work(j->pool, "chunks", __atomic_load_n(&j->done, __ATOMIC_RELAXED), total,
+                         "%s", j->what);
+    }
+    if (!joined) pthread_join(j->thread, NULL);
+    st_pool_work(j->pool, "chunks", total, total, "%s", j->what);
     int rc = j->rc;
     if (stats != NULL) *stats = j->stats;
     if (errbuf != NULL && errlen > 0) st_err_copy(&j->err, errbuf, errlen);

@@ -702,9 +702,70 @@ static void region_summaries_stop_at_the_interrupt_check(void **state)
     strata_ndarray_close(a);
 }
 
+/* What the pool's work function heard: the reports of one operation. */
+typedef struct heard {
+    char what[128], unit[16];
+    uint64_t n, first, last, total, backwards;
+} heard;
+
+static void hear(void *ctx, const strata_work *w)
+{
+    heard *h = ctx;
+    if (h->n > 0 && w->done < h->last) h->backwards++;
+    if (h->n++ == 0) {
+        snprintf(h->what, sizeof h->what, "%s", w->what);
+        snprintf(h->unit, sizeof h->unit, "%s", w->unit);
+        h->first = w->done;
+    }
+    h->last = w->done;
+    h->total = w->total;
+}
+
+/* Long operations report to the pool's work function, from 0 to their total, never backwards:
+ * an N-d write and read (chunks), a migration (bytes), a check (regions); none without it. */
+static void long_operations_report_their_progress(void **state)
+{
+    fixture *f = *state;
+    strata_pool *p = f->pool;
+    uint64_t dims[2] = {64, 64}, chunk[2] = {8, 8}, start[2] = {0, 0};
+    static double buf[64 * 64];
+    strata_ndarray *a;
+    assert_ok(p, strata_ndarray_create(p, "r", "w", STRATA_F64, 2, dims, chunk, NULL, &a));
+    heard h;
+    memset(&h, 0, sizeof h);
+    assert_ok(p, strata_pool_set_work_fn(p, hear, &h));
+    assert_ok(p, strata_ndarray_write(a, start, dims, buf));
+    assert_string_equal(h.what, "write r/w");
+    assert_string_equal(h.unit, "chunks");
+    assert_true(h.n >= 2 && h.first == 0 && h.last == 64 && h.total == 64 && !h.backwards);
+    memset(&h, 0, sizeof h);
+    assert_ok(p, strata_ndarray_read(a, start, dims, buf));
+    assert_true(h.n >= 2 && h.first == 0 && h.last == 64 && h.total == 64 && !h.backwards);
+    assert_string_equal(h.what, "read r/w");
+    char tier[4096];
+    snprintf(tier, sizeof tier, "%s/fast", f->path);
+    assert_ok(p, strata_tier_add(p, "fast", tier, STRATA_TIER_SSD, 0, 0, 0));
+    memset(&h, 0, sizeof h);
+    assert_ok(p, strata_ndarray_migrate(p, "r", "w", "fast", 0, UINT64_MAX, NULL));
+    assert_string_equal(h.what, "migrate r/w to fast");
+    assert_string_equal(h.unit, "bytes");
+    assert_true(h.first == 0 && h.last == h.total && h.total > 0 && !h.backwards);
+    memset(&h, 0, sizeof h);
+    uint64_t damaged = 0;
+    assert_ok(p, strata_check(p, NULL, NULL, NULL, NULL, &damaged));
+    assert_true(h.n >= 2 && h.first == 0 && h.last == h.total && h.total == 2 && !h.backwards);
+    assert_ok(p, strata_pool_set_work_fn(p, NULL, NULL));
+    memset(&h, 0, sizeof h);
+    assert_ok(p, strata_ndarray_read(a, start, dims, buf));
+    assert_int_equal(h.n, 0);
+    strata_ndarray_close(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(long_operations_report_their_progress, fixture_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(random_rectangles_match_reference, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(grows_along_unlimited_dimension, fixture_setup,
