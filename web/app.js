@@ -11,7 +11,7 @@ tokenInput.addEventListener('change', () => sessionStorage.setItem('strata-token
 
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 const enc = encodeURIComponent;
-const plural = (n, what) => `${n} ${what}${n === 1 ? '' : 's'}`;
+const plural = (n, what) => `${n} ${what}${n === 1 ? '' : /(s|ch|sh|x)$/.test(what) ? 'es' : 's'}`;
 
 async function api(path, opts = {}) {
   const headers = opts.body ? { 'Content-Type': 'application/json' } : {};
@@ -27,160 +27,322 @@ function fail(e) {
   main.insertAdjacentHTML('beforeend', `<p class="err">${esc(e.message || e)}</p>`);
 }
 
+// ---- numbers for people -----------------------------------------------------------------------
+function fmtBytes(n) {
+  const u = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];
+  let i = 0;
+  n = Number(n);
+  while (n >= 1000 && i < u.length - 1) { n /= 1000; i++; }
+  return i ? `${n.toFixed(1)} ${u[i]}` : `${n} ${u[i]}`;
+}
+// a number in at most 4 significant digits, as people write it (1.5e+6 -> 1.5e6)
+// (integers as they are, up to 15 digits: an id or a timestamp must not lose its digits)
+const fmtNum = (v) => (v === null || v === undefined ? ''
+  : Number.isInteger(Number(v)) && Math.abs(v) < 1e15 ? String(Number(v))
+  : Math.abs(v) >= 1e6 || (v !== 0 && Math.abs(v) < 1e-3) ? Number(v).toExponential(2).replace('e+', 'e')
+  : String(+Number(v).toPrecision(4)));
+// TICKS nice values covering [lo, hi]
+function ticks(lo, hi, n = 5) {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / n, mag = 10 ** Math.floor(Math.log10(raw)), step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw);
+  const out = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(+v.toPrecision(12));
+  return out;
+}
+
 // ---- colours --------------------------------------------------------------------------------
-// A perceptual dark-blue -> teal -> yellow ramp (viridis-like), t in [0, 1].
-const RAMP = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
-function colour(t) {
+// A perceptual dark-blue -> teal -> yellow ramp (viridis-like), and a diverging blue -> white ->
+// red one for data around zero; t in [0, 1].
+const MAPS = {
+  viridis: [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]],
+  diverging: [[5, 48, 97], [67, 147, 195], [247, 247, 247], [214, 96, 77], [103, 0, 31]],
+};
+const RAMP = MAPS.viridis;
+function colour(t, ramp = RAMP) {
   t = Math.min(1, Math.max(0, t));
-  const x = t * (RAMP.length - 1), i = Math.min(RAMP.length - 2, Math.floor(x)), f = x - i;
-  return RAMP[i].map((a, k) => Math.round(a + f * (RAMP[i + 1][k] - a)));
+  const x = t * (ramp.length - 1), i = Math.min(ramp.length - 2, Math.floor(x)), f = x - i;
+  return ramp[i].map((a, k) => Math.round(a + f * (ramp[i + 1][k] - a)));
 }
 
 // ---- drawing --------------------------------------------------------------------------------
+// Plots keep margins for their axes: the area inside is where data are drawn.
+const HIST = { left: 56, right: 16, top: 22, bottom: 30 };
+function axes(g, w, h, m, xt, yt, xs, ys) {
+  g.strokeStyle = '#888'; g.fillStyle = '#222'; g.font = '11px sans-serif'; g.lineWidth = 1;
+  g.beginPath(); g.moveTo(m.left - 0.5, m.top); g.lineTo(m.left - 0.5, h - m.bottom + 0.5); g.lineTo(w - m.right, h - m.bottom + 0.5); g.stroke();
+  g.textAlign = 'center';
+  xt.forEach((v) => { const x = xs(v); g.fillRect(x, h - m.bottom, 1, 4); g.fillText(fmtNum(v), x, h - m.bottom + 15); });
+  g.textAlign = 'right';
+  yt.forEach((v) => { const y = ys(v); g.fillRect(m.left - 4, y, 4, 1); g.fillText(fmtNum(v), m.left - 6, y + 4); });
+  g.textAlign = 'left';
+}
+
 function drawHistogram(canvas, stats) {
-  const g = canvas.getContext('2d'), w = canvas.width, h = canvas.height, pad = 30;
+  const g = canvas.getContext('2d'), w = canvas.width, h = canvas.height, m = HIST;
   g.fillStyle = '#fff'; g.fillRect(0, 0, w, h);
-  const hist = stats.histogram, top = Math.max(1, ...hist), bw = (w - 2 * pad) / hist.length;
+  const hist = stats.histogram, top = Math.max(1, ...hist), bw = (w - m.left - m.right) / hist.length;
+  const ih = h - m.top - m.bottom, lo = stats.min ?? 0, hi = stats.max ?? 0;
   g.fillStyle = 'rgb(59,82,139)';
   hist.forEach((c, i) => {
-    const bh = (h - 2 * pad) * c / top;
-    g.fillRect(pad + i * bw + 1, h - pad - bh, bw - 2, bh);
+    const bh = ih * c / top;
+    g.fillRect(m.left + i * bw + 1, h - m.bottom - bh, bw - 2, bh);
   });
-  g.fillStyle = '#222'; g.font = '11px sans-serif';
-  g.fillText(String(stats.min), pad, h - 10);
-  const mx = String(stats.max);
-  g.fillText(mx, w - pad - g.measureText(mx).width, h - 10);
-  g.fillText(`n=${stats.count} mean=${(+stats.mean).toPrecision(6)} std=${(+stats.std).toPrecision(6)}`, pad, 14);
+  const xs = (v) => m.left + (hi > lo ? (v - lo) / (hi - lo) : 0) * (w - m.left - m.right);
+  axes(g, w, h, m, ticks(lo, hi), ticks(0, top, 4), xs, (c) => h - m.bottom - ih * c / top);
+  g.fillStyle = '#222';
+  g.fillText(`n=${stats.count} mean=${fmtNum(stats.mean)} std=${fmtNum(stats.std)}   (rows per bin)`, m.left, 14);
+  canvas.onmousemove = (e) => {
+    const i = Math.floor((e.offsetX - m.left) / bw);
+    if (i < 0 || i >= hist.length) return;
+    const b0 = lo + (hi - lo) * i / hist.length, b1 = lo + (hi - lo) * (i + 1) / hist.length;
+    statusBar.textContent = `bin ${i}: [${fmtNum(b0)}, ${fmtNum(b1)}${i === hist.length - 1 ? ']' : ')'}: ${hist[i]} rows`;
+  };
 }
 
-function drawLine(canvas, values) {
-  const g = canvas.getContext('2d'), w = canvas.width, h = canvas.height, pad = 20;
+function drawLine(canvas, values, x0 = 0) {
+  const g = canvas.getContext('2d'), w = canvas.width, h = canvas.height, m = HIST;
   g.fillStyle = '#fff'; g.fillRect(0, 0, w, h);
-  const lo = Math.min(...values), hi = Math.max(...values), span = hi > lo ? hi - lo : 1;
-  g.strokeStyle = 'rgb(33,145,140)'; g.beginPath();
+  const vs = values.filter((v) => v !== null && Number.isFinite(+v)).map(Number);
+  const lo = Math.min(...vs), hi = Math.max(...vs), span = hi > lo ? hi - lo : 1, n = Math.max(1, values.length - 1);
+  const xs = (i) => m.left + (w - m.left - m.right) * (i - x0) / n, ys = (v) => h - m.bottom - (h - m.top - m.bottom) * (v - lo) / span;
+  g.strokeStyle = 'rgb(33,145,140)'; g.lineWidth = 1.5; g.beginPath();
+  let on = false;
   values.forEach((v, i) => {
-    const x = pad + (w - 2 * pad) * i / Math.max(1, values.length - 1), y = h - pad - (h - 2 * pad) * (v - lo) / span;
-    i ? g.lineTo(x, y) : g.moveTo(x, y);
+    if (v === null || !Number.isFinite(+v)) { on = false; return; }
+    on ? g.lineTo(xs(x0 + i), ys(+v)) : g.moveTo(xs(x0 + i), ys(+v));
+    on = true;
   });
   g.stroke();
+  axes(g, w, h, m, ticks(x0, x0 + n), ticks(lo, hi, 4), xs, ys);
+  g.fillStyle = '#222'; g.fillText('value by row', m.left, 14);
+  canvas.onmousemove = (e) => {
+    const i = Math.round((e.offsetX - m.left) / (w - m.left - m.right) * n);
+    if (i >= 0 && i < values.length) statusBar.textContent = `row ${x0 + i}: ${values[i]}`;
+  };
 }
 
-// A heat map of a 2-D region (row-major DATA of ROWS x COLS) with a colour bar on the right.
-// The map is HEAT_BAR pixels narrower than the canvas.
-const HEAT_BAR = 72;
-function drawHeat(canvas, data, rows, cols, lo, hi) {
-  const g = canvas.getContext('2d'), w = canvas.width - HEAT_BAR, h = canvas.height;
-  g.fillStyle = '#fff'; g.fillRect(0, 0, canvas.width, h);
-  const img = g.createImageData(w, h), span = hi > lo ? hi - lo : 1;
+// A heat map of a 2-D grid (row-major DATA of ROWS x COLS cells, each STEP elements of the slice
+// from (R0, C0)) with index axes and a colour bar on the right. O: {map, scale, lo, hi}.
+const HEAT = { left: 52, top: 8, right: 104, bottom: 30 };
+const HEAT_BAR = HEAT.right; // (for older tests: the map is narrower than the canvas by this)
+function heatT(v, o) {
+  if (o.scale === 'log' && o.lo > 0) return Math.log(v / o.lo) / Math.log(o.hi / o.lo || 2);
+  return (v - o.lo) / (o.hi > o.lo ? o.hi - o.lo : 1);
+}
+function drawHeat(canvas, grid, o) {
+  const g = canvas.getContext('2d'), m = HEAT, cw = canvas.width, ch = canvas.height;
+  const w = cw - m.left - m.right, h = ch - m.top - m.bottom, ramp = MAPS[o.map] || RAMP;
+  g.fillStyle = '#fff'; g.fillRect(0, 0, cw, ch);
+  const img = g.createImageData(w, h), { rows, cols, data } = grid;
   for (let y = 0; y < h; y++) {
     const r = Math.min(rows - 1, Math.floor(y * rows / h));
     for (let x = 0; x < w; x++) {
-      const c = Math.min(cols - 1, Math.floor(x * cols / w));
-      const v = data[r * cols + c];
-      const [R, G, B] = v === null ? [255, 255, 255] : colour((v - lo) / span);
-      const o = 4 * (y * w + x);
-      img.data[o] = R; img.data[o + 1] = G; img.data[o + 2] = B; img.data[o + 3] = 255;
+      const v = data[r * cols + Math.min(cols - 1, Math.floor(x * cols / w))];
+      const [R, G, B] = v === null ? [255, 255, 255] : colour(heatT(v, o), ramp);
+      const k = 4 * (y * w + x);
+      img.data[k] = R; img.data[k + 1] = G; img.data[k + 2] = B; img.data[k + 3] = 255;
     }
   }
-  g.putImageData(img, 0, 0);
+  g.putImageData(img, m.left, m.top);
+  // index axes: rows down the left, columns along the bottom
+  const rs = (i) => m.top + (i - grid.r0) * h / (rows * grid.sr), cs = (j) => m.left + (j - grid.c0) * w / (cols * grid.sc);
+  axes(g, cw, ch, m, ticks(grid.c0, grid.c0 + cols * grid.sc - 1).filter((j) => j === Math.round(j)),
+       ticks(grid.r0, grid.r0 + rows * grid.sr - 1).filter((i) => i === Math.round(i)), cs, rs);
+  // the colour bar with its ticks (log: the ticks of the data's range, placed on the log scale)
+  const bx = m.left + w + 10;
   for (let y = 0; y < h; y++) {
-    const [R, G, B] = colour(1 - y / (h - 1));
-    g.fillStyle = `rgb(${R},${G},${B})`; g.fillRect(w + 8, y, 14, 1);
+    const [R, G, B] = colour(1 - y / (h - 1), ramp);
+    g.fillStyle = `rgb(${R},${G},${B})`; g.fillRect(bx, m.top + y, 14, 1);
   }
-  g.fillStyle = '#222'; g.font = '10px sans-serif';
-  const label = (v) => String(+v.toPrecision(6));
-  g.fillText(label(hi), w + 26, 10); g.fillText(label(lo), w + 26, h - 2);
+  g.fillStyle = '#222'; g.font = '11px sans-serif'; g.textAlign = 'left';
+  // the ends, and the nice ticks between that are not too close to them (labels 14 px apart)
+  const ypos = (v) => m.top + (1 - Math.min(1, Math.max(0, heatT(v, o)))) * (h - 1);
+  const inner = ticks(o.lo, o.hi, 4).filter((v) => v > o.lo && v < o.hi && ypos(v) - ypos(o.hi) > 14 && ypos(o.lo) - ypos(v) > 14);
+  const tv = o.hi > o.lo ? [o.lo, ...inner, o.hi] : [o.lo];
+  tv.forEach((v) => {
+    const y = ypos(v);
+    g.fillRect(bx + 14, y, 4, 1);
+    g.fillText(fmtNum(v), bx + 20, Math.min(ch - 4, Math.max(m.top + 9, y + 4)));
+  });
 }
 
 // ---- views ----------------------------------------------------------------------------------
 async function viewRegions() {
   const d = await api('/regions');
   main.innerHTML = '<h2>Regions</h2><div class="cards">' + d.regions.map((r) =>
-    `<a class="card region" href="#/region/${enc(r.name)}"><b>${esc(r.name)}</b><br>${r.datasets} datasets, ${r.arrays} arrays</a>`).join('') + '</div>';
+    `<a class="card region" href="#/region/${enc(r.name)}"><b>${esc(r.name)}</b><br>${plural(r.datasets, 'dataset')}, ${plural(r.arrays, 'N-d array')}, ${plural(r.plain ?? 0, 'array')}</a>`).join('') + '</div>';
 }
 
 async function viewRegion(region) {
   const d = await api(`/regions/${enc(region)}/datasets`);
+  const none = (what) => `<p class="none">no ${what}</p>`;
   main.innerHTML = `<h2>Region ${esc(region)}</h2><h3>Datasets</h3>
-    <table><tr><th class="l">name</th><th>rows</th><th>batches</th><th>version</th><th>bytes</th><th class="l">columns</th></tr>
-    ${d.datasets.map((s) => `<tr><td class="l"><a class="dataset" href="#/dataset/${enc(region)}/${enc(s.name)}">${esc(s.name)}</a></td><td>${s.rows}</td><td>${s.batches}</td><td>${s.version}</td><td>${s.bytes}</td><td class="l">${s.columns.map((c) => esc(c.name + ':' + c.dtype)).join(', ')}</td></tr>`).join('')}</table>
+    ${d.datasets.length ? `<table><tr><th class="l">name</th><th>rows</th><th>batches</th><th>version</th><th>bytes</th><th class="l">columns</th></tr>
+    ${d.datasets.map((s) => `<tr><td class="l"><a class="dataset" href="#/dataset/${enc(region)}/${enc(s.name)}">${esc(s.name)}</a></td><td>${s.rows}</td><td>${s.batches}</td><td>${s.version}</td><td>${fmtBytes(s.bytes)}</td><td class="l">${s.columns.map((c) => esc(c.name + ':' + c.dtype)).join(', ')}</td></tr>`).join('')}</table>` : none('datasets')}
     <h3>N-d arrays</h3>
-    <table><tr><th class="l">name</th><th class="l">dtype</th><th class="l">shape</th><th>bytes</th></tr>
-    ${d.arrays.map((a) => `<tr><td class="l"><a class="array" href="#/array/${enc(region)}/${enc(a.name)}">${esc(a.name)}</a></td><td class="l">${a.dtype}</td><td class="l">${a.dims.join(' × ')}</td><td>${a.bytes}</td></tr>`).join('')}</table>`;
+    ${d.arrays.length ? `<table><tr><th class="l">name</th><th class="l">dtype</th><th class="l">shape</th><th>bytes</th></tr>
+    ${d.arrays.map((a) => `<tr><td class="l"><a class="array" href="#/array/${enc(region)}/${enc(a.name)}">${esc(a.name)}</a></td><td class="l">${a.dtype}</td><td class="l">${a.dims.join(' × ')}</td><td>${fmtBytes(a.bytes)}</td></tr>`).join('')}</table>` : none('N-d arrays')}
+    <h3>Arrays</h3>
+    ${(d.plain || []).length ? `<table id="plain"><tr><th class="l">name</th><th class="l">dtype</th><th>length</th><th>bytes</th></tr>
+    ${d.plain.map((a) => `<tr><td class="l"><a class="plain" href="#/plain/${enc(region)}/${enc(a.name)}">${esc(a.name)}</a></td><td class="l">${a.dtype}</td><td>${a.length}</td><td>${fmtBytes(a.bytes)}</td></tr>`).join('')}</table>` : none('arrays')}`;
 }
 
+// The lineage as a layered graph, left to right: a dataset's layer is one more than that of
+// everything it reads; a node's incoming edges are labelled in a column left of it, one line
+// each, with what the edge does; nodes link to their datasets; stale ones are orange.
+const truncate = (t, n) => (t.length > n ? t.slice(0, n - 1) + '…' : t);
 function lineageSvg(d) {
-  // nodes: this dataset and every dataset in its lineage; edges src -> dst; stale ones orange
-  const nodes = new Map(), edges = [];
-  const key = (r, n) => r + '/' + n;
-  nodes.set(key(d.region, d.name), true);
+  const key = (r, n) => r + '/' + n, nodes = new Map(), edges = [];
+  nodes.set(key(d.region, d.name), { fresh: true, computed: true });
   d.lineage.forEach((l) => {
-    if (l.src_name) nodes.set(key(l.src_region, l.src_name), nodes.get(key(l.src_region, l.src_name)) ?? true);
     const k = key(l.region, l.name);
-    nodes.set(k, (nodes.get(k) ?? true) && l.fresh);
-    if (l.src_name) edges.push([key(l.src_region, l.src_name), k, l.column ? `${l.op} .${l.column}` : l.op, l.fresh]);
+    if (l.src_name && !nodes.has(key(l.src_region, l.src_name))) nodes.set(key(l.src_region, l.src_name), { fresh: true, computed: true });
+    const n = nodes.get(k) ?? { fresh: true, computed: true };
+    n.fresh = n.fresh && l.fresh;
+    n.computed = n.computed && l.computed !== false;
+    nodes.set(k, n);
+    if (l.src_name) {
+      const what = l.column ? `${l.op} .${l.column}` : `${l.op} ${l.args}`.trim();
+      edges.push({ a: key(l.src_region, l.src_name), b: k, label: what, fresh: l.fresh });
+    }
   });
-  const names = [...nodes.keys()], pos = new Map();
-  names.forEach((n, i) => pos.set(n, [20 + 190 * (i % 4), 30 + 70 * Math.floor(i / 4)]));
-  const H = 70 * Math.ceil(names.length / 4) + 20;
-  let s = `<svg id="lineage" width="780" height="${H}" xmlns="http://www.w3.org/2000/svg" font-size="11">`;
-  const onPair = new Map(); // labels of several edges between the same two nodes are stacked
-  edges.forEach(([a, b, label, fresh]) => {
-    if (a === b) return;
-    const [x1, y1] = pos.get(a), [x2, y2] = pos.get(b), k = onPair.get(a + '>' + b) ?? 0;
-    onPair.set(a + '>' + b, k + 1);
-    s += `<line x1="${x1 + 75}" y1="${y1 + 12}" x2="${x2 + 75}" y2="${y2 + 12}" stroke="${fresh ? '#080' : '#b60'}"/>`;
-    s += `<text x="${(x1 + x2) / 2 + 75}" y="${(y1 + y2) / 2 - 4 - 12 * k}" text-anchor="middle">${esc(label)}</text>`;
-  });
-  names.forEach((n) => {
-    const [x, y] = pos.get(n), fresh = nodes.get(n);
-    s += `<rect x="${x}" y="${y}" width="150" height="24" rx="4" fill="${fresh ? '#e8f5e8' : '#fdebd0'}" stroke="${fresh ? '#080' : '#b60'}"/>`;
-    s += `<text x="${x + 6}" y="${y + 16}">${esc(n)}${fresh ? '' : ' (stale)'}</text>`;
+  // layers: longest path from a source
+  const layer = new Map([...nodes.keys()].map((n) => [n, 0]));
+  for (let pass = 0; pass < nodes.size; pass++)
+    edges.forEach((e) => { if (e.a !== e.b && layer.get(e.b) <= layer.get(e.a)) layer.set(e.b, layer.get(e.a) + 1); });
+  const into = new Map([...nodes.keys()].map((n) => [n, edges.filter((e) => e.b === n && e.a !== n)]));
+  const NODE_W = 170, LABEL_W = 170, LINE = 14, cols = Math.max(...layer.values()) + 1, pos = new Map();
+  let H = 0;
+  for (let c = 0; c < cols; c++) {
+    let y = 10;
+    [...nodes.keys()].filter((n) => layer.get(n) === c).forEach((n) => {
+      const block = Math.max(26, LINE * into.get(n).length + 8);
+      pos.set(n, [10 + c * (NODE_W + LABEL_W), y, block]);
+      y += block + 14;
+    });
+    H = Math.max(H, y);
+  }
+  const W = 20 + cols * (NODE_W + LABEL_W);
+  let s = `<svg id="lineage" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" xmlns="http://www.w3.org/2000/svg" font-size="11">`;
+  nodes.forEach((_, n) => {
+    const [x, y, block] = pos.get(n);
+    into.get(n).forEach((e, k) => {
+      const [xa, ya, ba] = pos.get(e.a), ly = y + 12 + LINE * k, colr = e.fresh ? '#080' : '#b60';
+      s += `<path d="M${xa + NODE_W} ${ya + ba / 2} C${xa + NODE_W + 40} ${ya + ba / 2} ${x - LABEL_W - 10} ${ly - 4} ${x - LABEL_W + 2} ${ly - 4} L${x} ${ly - 4}" fill="none" stroke="${colr}"/>`;
+      s += `<text class="edge" x="${x - 4}" y="${ly - 6}" text-anchor="end"><title>${esc(e.label)}</title>${esc(truncate(e.label, 26))}</text>`;
+    });
+    const st = nodes.get(n), fresh = st.fresh, [r, ...rest] = n.split('/');
+    const mark = !st.computed ? ' (never computed)' : fresh ? '' : ' (stale)';
+    s += `<a href="#/dataset/${enc(r)}/${enc(rest.join('/'))}"><rect x="${x}" y="${y + (block - 24) / 2}" width="${NODE_W}" height="24" rx="4" fill="${fresh ? '#e8f5e8' : '#fdebd0'}" stroke="${fresh ? '#080' : '#b60'}"/>`;
+    s += `<text class="node" x="${x + 6}" y="${y + (block - 24) / 2 + 16}"><title>${esc(n + mark)}</title>${esc(truncate(n + mark, 27))}</text></a>`;
   });
   return s + '</svg>';
 }
 
-async function viewDataset(region, name, offset = 0) {
-  const d = await api(`/datasets/${enc(region)}/${enc(name)}`);
+async function viewDataset(region, name, asOf = 0) {
+  const q = asOf ? `?as_of=${asOf}` : '', qa = asOf ? `&as_of=${asOf}` : '';
+  const d = await api(`/datasets/${enc(region)}/${enc(name)}${q}`);
   const numeric = d.columns.filter((c) => c.dtype !== 'str');
   main.innerHTML = `<h2>Dataset ${esc(region)}/${esc(name)}</h2>
-    <p>version ${d.version}, ${d.rows} rows in ${d.batches} batches, ${d.bytes} bytes</p>
-    <h3>Schema</h3><table><tr><th class="l">column</th><th class="l">dtype</th><th class="l">ready</th></tr>
-    ${d.columns.map((c) => `<tr><td class="l">${esc(c.name)}</td><td class="l">${c.dtype}</td><td class="l ${c.ready ? 'fresh' : 'stale'}">${c.ready ? 'yes' : 'not computed'}</td></tr>`).join('')}</table>
+    <p>version <select id="asof">${d.versions.slice().reverse().map((v) => `<option value="${v.version}" ${v.version === d.version ? 'selected' : ''}>${v.version}${v.version === d.versions[d.versions.length - 1].version ? ' (latest)' : ''}</option>`).join('')}</select>,
+    ${d.rows} rows in ${plural(d.batches, 'batch')}, ${fmtBytes(d.bytes)}</p>
+    <h3>Schema</h3><table id="schema"><tr><th class="l">column</th><th class="l">dtype</th><th class="l">ready</th></tr>
+    ${d.columns.map((c) => `<tr><td class="l">${esc(c.name)}</td><td class="l">${c.dtype}</td><td class="l ${c.ready ? 'fresh' : 'stale'}">${c.ready ? 'yes' : 'not computed: run an update'}</td></tr>`).join('')}</table>
     <h3>Rows</h3><div id="rows"></div>
     <h3>Look</h3>
     <label>column <select id="hcol">${numeric.map((c) => `<option>${esc(c.name)}</option>`).join('')}</select></label>
-    <button id="hist">histogram</button> <button id="line">line plot (this page)</button><br>
-    <canvas id="plot" width="640" height="240"></canvas>
+    <button id="hist">histogram</button> <button id="line">line plot (this page)</button>
+    <a id="npy" href="#">download the column (NPY)</a><br>
+    <canvas id="plot" width="640" height="260"></canvas>
     <h3>Batches</h3><table><tr><th>seq</th><th>first row</th><th>rows</th><th>version</th><th class="l">min … max</th></tr>
-    ${d.batch_list.map((b) => `<tr><td>${b.seq}</td><td>${b.first_row}</td><td>${b.rows}</td><td>${b.version}</td><td class="l">${Object.entries(b.stats).filter(([, v]) => 'min' in v).map(([k, v]) => `${esc(k)} ${v.min}…${v.max}`).join('; ')}</td></tr>`).join('')}</table>
+    ${d.batch_list.map((b) => `<tr><td>${b.seq}</td><td>${b.first_row}</td><td>${b.rows}</td><td>${b.version}</td><td class="l">${Object.entries(b.stats).filter(([, v]) => 'min' in v).map(([k, v]) => `${esc(k)} ${fmtNum(v.min)}…${fmtNum(v.max)}`).join('; ')}</td></tr>`).join('')}</table>
     <h3>Versions</h3><table><tr><th>version</th><th>batches added</th><th>rows added</th><th>total rows</th></tr>
     ${d.versions.map((v) => `<tr><td>${v.version}</td><td>${v.batches_added}</td><td>${v.rows_added}</td><td>${v.total_rows}</td></tr>`).join('')}</table>
-    <h3>Lineage</h3>${d.lineage.length ? lineageSvg(d) : '<p>not derived, and nothing derives from it</p>'}
+    <h3>Lineage</h3><div class="scroll">${d.lineage.length ? lineageSvg(d) : '<p>not derived, and nothing derives from it</p>'}</div>
     <h3>Code</h3><div id="code"></div>`;
-  let pageRows = null;
-  const showRows = async (off) => {
-    const p = await api(`/datasets/${enc(region)}/${enc(name)}/rows?offset=${off}&limit=20`);
-    pageRows = p;
-    document.getElementById('rows').innerHTML = `<table id="rowtable"><tr><th>#</th>${p.columns.map((c) => `<th>${esc(c.name)}</th>`).join('')}</tr>
-      ${p.rows.map((r, i) => `<tr><td>${off + i}</td>${r.map((v) => `<td>${esc(v)}</td>`).join('')}</tr>`).join('')}</table>
+  document.getElementById('asof').onchange = (e) => {
+    const v = +e.target.value, latest = d.versions[d.versions.length - 1].version;
+    viewDataset(region, name, v === latest ? 0 : v).catch(fail);
+  };
+  let pageRows = null, sortBy = -1, desc = false;
+  const drawRows = (off, p) => {
+    const order = p.rows.map((_, i) => i);
+    if (sortBy >= 0) order.sort((i, j) => {
+      const a = p.rows[i][sortBy], b = p.rows[j][sortBy];
+      const c = a === b ? 0 : a === null ? 1 : b === null ? -1 : a < b ? -1 : 1;
+      return desc ? -c : c;
+    });
+    document.getElementById('rows').innerHTML = `<div class="scroll"><table id="rowtable"><tr><th>#</th>${p.columns.map((c, k) => `<th class="sort ${c.ready === false ? 'stale' : ''}" data-k="${k}" title="${c.ready === false ? 'not computed for every batch yet: run an update' : 'sort this page'}">${esc(c.name)}${c.ready === false ? ' (not computed)' : ''}${k === sortBy ? (desc ? ' ▼' : ' ▲') : ''}</th>`).join('')}</tr>
+      ${order.map((i) => `<tr><td>${off + i}</td>${p.rows[i].map((v) => `<td>${v === null ? '' : esc(v)}</td>`).join('')}</tr>`).join('')}</table></div>
       <button id="prev" ${off === 0 ? 'disabled' : ''}>previous</button> rows ${off}–${off + p.rows.length - 1} of ${p.total}
-      <button id="next" ${off + 20 >= p.total ? 'disabled' : ''}>next</button>`;
+      <button id="next" ${off + 20 >= p.total ? 'disabled' : ''}>next</button> <a id="csv" href="#">download this page (CSV)</a>`;
+    document.querySelectorAll('#rowtable th.sort').forEach((th) => { th.onclick = () => { const k = +th.dataset.k; desc = k === sortBy ? !desc : false; sortBy = k; drawRows(off, p); }; });
     document.getElementById('prev').onclick = () => showRows(Math.max(0, off - 20)).catch(fail);
     document.getElementById('next').onclick = () => showRows(off + 20).catch(fail);
+    document.getElementById('csv').onclick = (e) => {
+      e.preventDefault();
+      const cell = (v) => (v === null ? '' : /[",\n\r]/.test(String(v)) ? '"' + String(v).replaceAll('"', '""') + '"' : String(v));
+      const text = [p.columns.map((c) => cell(c.name)).join(','), ...p.rows.map((r) => r.map(cell).join(','))].join('\n') + '\n';
+      const a = document.createElement('a');
+      a.href = URL.createObjectURL(new Blob([text], { type: 'text/csv' }));
+      a.download = `${name}-${off}.csv`;
+      a.click();
+    };
   };
-  await showRows(offset);
+  const showRows = async (off) => {
+    const p = await api(`/datasets/${enc(region)}/${enc(name)}/rows?offset=${off}&limit=20${qa}`);
+    pageRows = p;
+    drawRows(off, p);
+  };
+  await showRows(0);
+  const npyLink = () => {
+    const c = document.getElementById('hcol').value;
+    document.getElementById('npy').href = `/api/datasets/${enc(region)}/${enc(name)}/columns/${enc(c)}?format=npy${qa}`;
+  };
+  npyLink();
   document.getElementById('hist').onclick = async () => {
     const c = document.getElementById('hcol').value;
-    const st = await api(`/datasets/${enc(region)}/${enc(name)}/columns/${enc(c)}/stats`).catch(fail);
+    const st = await api(`/datasets/${enc(region)}/${enc(name)}/columns/${enc(c)}/stats${q}`).catch(fail);
     if (st) drawHistogram(document.getElementById('plot'), st);
   };
   document.getElementById('line').onclick = () => {
     const c = document.getElementById('hcol').value, k = pageRows.columns.findIndex((x) => x.name === c);
-    drawLine(document.getElementById('plot'), pageRows.rows.map((r) => r[k]));
+    drawLine(document.getElementById('plot'), pageRows.rows.map((r) => r[k]), pageRows.offset);
   };
-  document.getElementById('hcol').onchange = () =>
+  document.getElementById('hcol').onchange = () => {
+    npyLink();
     showCode(region, name, `&column=${enc(document.getElementById('hcol').value)}`).catch(fail);
+  };
+  await showCode(region, name);
+}
+
+async function viewPlain(region, name, off = 0) {
+  const a = await api(`/plain/${enc(region)}/${enc(name)}`);
+  main.innerHTML = `<h2>Array ${esc(region)}/${esc(name)}</h2>
+    <p>${a.dtype}, ${a.length} elements, ${fmtBytes(a.bytes)}</p>
+    <h3>Values</h3><div id="values"></div>
+    ${a.dtype !== 'str' ? `<h3>Look</h3><button id="hist">histogram</button> <button id="line">line plot (this page)</button><br>
+    <canvas id="plot" width="640" height="260"></canvas>` : ''}
+    <h3>Code</h3><div id="code"></div>`;
+  let page = null;
+  const show = async (o) => {
+    if (a.dtype === 'str') { document.getElementById('values').innerHTML = '<p>(strings: read them with the C or Python snippet)</p>'; return; }
+    page = await api(`/plain/${enc(region)}/${enc(name)}/values?start=${o}&count=100`);
+    document.getElementById('values').innerHTML = `<div class="scroll"><table id="valtable"><tr><th>index</th><th>value</th></tr>
+      ${page.data.map((v, i) => `<tr><td>${o + i}</td><td>${v === null ? '' : esc(v)}</td></tr>`).join('')}</table></div>
+      <button id="prev" ${o === 0 ? 'disabled' : ''}>previous</button> ${o}–${o + page.data.length - 1} of ${a.length}
+      <button id="next" ${o + 100 >= a.length ? 'disabled' : ''}>next</button>`;
+    document.getElementById('prev').onclick = () => show(Math.max(0, o - 100)).catch(fail);
+    document.getElementById('next').onclick = () => show(o + 100).catch(fail);
+  };
+  await show(off);
+  if (a.dtype !== 'str') {
+    document.getElementById('hist').onclick = async () => {
+      const st = await api(`/plain/${enc(region)}/${enc(name)}/stats`).catch(fail);
+      if (st) drawHistogram(document.getElementById('plot'), st);
+    };
+    document.getElementById('line').onclick = () => drawLine(document.getElementById('plot'), page.data, page.start);
+  }
   await showCode(region, name);
 }
 
@@ -199,48 +361,77 @@ async function showCode(region, name, extra = '') {
   document.getElementById('copy-python').onclick = () => copy(py.code);
 }
 
+// A 2-D slice of an N-d array as a heat map: the server reduces it to the canvas (the mean of
+// each cell's elements, computed from the chunks the slice needs), and a zoom reads the smaller
+// region again, at full resolution once it fits. A slider picks the step of the first dimension.
 async function viewArray(region, name) {
   const a = await api(`/arrays/${enc(region)}/${enc(name)}`);
-  const nd = a.dims.length;
+  const nd = a.dims.length, lead = nd > 2 ? nd - 2 : 0;
+  const narrow = window.innerWidth < 700, cw = narrow ? Math.max(320, window.innerWidth - 40) : 720, chh = narrow ? 360 : 520;
   main.innerHTML = `<h2>N-d array ${esc(region)}/${esc(name)}</h2>
-    <p>${a.dtype}, shape ${a.dims.join(' × ')}, ${a.layout}${a.layout === 'chunked' ? ' (chunks ' + a.chunk.join(' × ') + ')' : ''}, tier ${esc(a.tier)}, ${a.bytes} bytes</p>
+    <p>${a.dtype}, shape ${a.dims.join(' × ')}, ${a.layout}${a.layout === 'chunked' ? ' (chunks ' + a.chunk.join(' × ') + ')' : ''}, tier ${esc(a.tier)}, ${fmtBytes(a.bytes)}</p>
     <h3>Heat map</h3>
-    <form id="slice">${nd > 2 ? a.dims.slice(0, nd - 2).map((d, k) => `<label>index ${k} <input name="i${k}" type="number" min="0" max="${d - 1}" value="0"></label>`).join('') : ''}
+    <form id="slice">${lead ? `<label>step <input id="step" name="i0" type="range" min="0" max="${a.dims[0] - 1}" value="0"> <output id="stepv">0</output> of ${a.dims[0] - 1}</label>` : ''}
+    ${a.dims.slice(1, lead).map((d, k) => `<label>index ${k + 1} <input name="i${k + 1}" type="number" min="0" max="${d - 1}" value="0"></label>`).join('')}
     <label>rows <input name="r0" type="number" min="0" value="0"> + <input name="rn" type="number" min="1" value="${a.dims[nd - 2] ?? 1}"></label>
     <label>columns <input name="c0" type="number" min="0" value="0"> + <input name="cn" type="number" min="1" value="${a.dims[nd - 1]}"></label>
+    <label>colours <select name="map"><option>viridis</option><option>diverging</option></select></label>
+    <label>scale <select name="scale"><option>linear</option><option>log</option></select></label>
     <button>draw</button> <button type="button" id="reset">whole slice</button></form>
-    <p>drag on the map to zoom into a region (read again at full resolution)</p>
-    <canvas id="heat" width="560" height="400"></canvas>
+    <p>drag on the map to zoom into a region (read again, at full resolution once it fits); hover for values</p>
+    <canvas id="heat" width="${cw}" height="${chh}"></canvas>
     <h3>Code</h3><div id="code"></div>`;
   const form = document.getElementById('slice'), canvas = document.getElementById('heat');
-  let shown = null;
+  const mw = canvas.width - HEAT.left - HEAT.right, mh = canvas.height - HEAT.top - HEAT.bottom;
+  let shown = null, grid = null;
   const draw = async () => {
-    const f = new FormData(form), lead = [];
-    for (let k = 0; k < nd - 2; k++) lead.push(+f.get('i' + k));
+    const f = new FormData(form), ix = [];
+    for (let k = 0; k < lead; k++) ix.push(+f.get('i' + k));
     const r0 = +f.get('r0'), rn = +f.get('rn'), c0 = +f.get('c0'), cn = +f.get('cn');
-    const start = [...lead, ...(nd >= 2 ? [r0] : []), c0].join(','), count = [...lead.map(() => 1), ...(nd >= 2 ? [rn] : []), cn].join(',');
-    const [reg, st] = await Promise.all([api(`/arrays/${enc(region)}/${enc(name)}/region?start=${start}&count=${count}`), api(`/arrays/${enc(region)}/${enc(name)}/stats?start=${start}&count=${count}`)]);
-    shown = { r0, rn: nd >= 2 ? rn : 1, c0, cn };
-    drawHeat(canvas, reg.data, shown.rn, cn, st.min, st.max);
-    statusBar.textContent = `region start ${start} count ${count}: min ${st.min} max ${st.max} mean ${st.mean}`;
+    const start = [...ix, ...(nd >= 2 ? [r0] : []), c0].join(','), count = [...ix.map(() => 1), ...(nd >= 2 ? [rn] : []), cn].join(',');
+    const t0 = performance.now();
+    const [pv, st] = await Promise.all([
+      api(`/arrays/${enc(region)}/${enc(name)}/preview?start=${start}&count=${count}&width=${mw}&height=${mh}&reduce=mean`),
+      api(`/arrays/${enc(region)}/${enc(name)}/stats?start=${start}&count=${count}`)]);
+    shown = { r0: nd >= 2 ? r0 : 0, rn: nd >= 2 ? rn : 1, c0, cn };
+    grid = { rows: pv.shape[0], cols: pv.shape[1], data: pv.data, r0: shown.r0, c0, sr: pv.step[0], sc: pv.step[1] };
+    const scale = f.get('scale'), o = { map: f.get('map'), scale, lo: st.min, hi: st.max };
+    drawHeat(canvas, grid, o);
+    canvas.dataset.drawn = String(Math.round(performance.now() - t0));
+    const res = pv.step[0] > 1 || pv.step[1] > 1 ? `, shown as the mean of ${pv.step[0]} × ${pv.step[1]} elements per cell` : '';
+    statusBar.textContent = `region start ${start} count ${count}: min ${st.min} max ${st.max} mean ${fmtNum(st.mean)}${res}${scale === 'log' && !(st.min > 0) ? ' (log scale needs positive values: linear)' : ''}`;
     const whole = start.split(',').every((v) => v === '0') && count === a.dims.join(',');
     await showCode(region, name, whole ? '' : `&start=${start}&count=${count}`);
   };
   form.onsubmit = (e) => { e.preventDefault(); draw().catch(fail); };
+  form.querySelectorAll('select').forEach((el) => { el.onchange = () => draw().catch(fail); });
+  const step = document.getElementById('step');
+  if (step) step.oninput = () => { document.getElementById('stepv').textContent = step.value; };
+  if (step) step.onchange = () => draw().catch(fail);
   document.getElementById('reset').onclick = () => {
     form.r0.value = 0; form.c0.value = 0; form.rn.value = a.dims[nd - 2] ?? 1; form.cn.value = a.dims[nd - 1];
     draw().catch(fail);
+  };
+  const cellAt = (x, y) => (grid && x >= HEAT.left && x < HEAT.left + mw && y >= HEAT.top && y < HEAT.top + mh
+    ? [Math.floor((y - HEAT.top) * grid.rows / mh), Math.floor((x - HEAT.left) * grid.cols / mw)] : null);
+  canvas.onmousemove = (e) => {
+    const c = cellAt(e.offsetX, e.offsetY);
+    if (!c) return;
+    const v = grid.data[c[0] * grid.cols + c[1]], i = grid.r0 + c[0] * grid.sr, j = grid.c0 + c[1] * grid.sc;
+    statusBar.textContent = grid.sr > 1 || grid.sc > 1
+      ? `rows ${i}–${i + grid.sr - 1}, columns ${j}–${j + grid.sc - 1}: mean ${fmtNum(v)}`
+      : `row ${i}, column ${j}: ${v}`;
   };
   let from = null;
   canvas.onmousedown = (e) => { from = [e.offsetX, e.offsetY]; };
   canvas.onmouseup = (e) => {
     if (!from || !shown) return;
-    const w = canvas.width - HEAT_BAR, h = canvas.height;
-    const x0 = Math.min(from[0], e.offsetX), x1 = Math.max(from[0], e.offsetX), y0 = Math.min(from[1], e.offsetY), y1 = Math.max(from[1], e.offsetY);
+    const x0 = Math.max(HEAT.left, Math.min(from[0], e.offsetX)) - HEAT.left, x1 = Math.min(HEAT.left + mw, Math.max(from[0], e.offsetX)) - HEAT.left;
+    const y0 = Math.max(HEAT.top, Math.min(from[1], e.offsetY)) - HEAT.top, y1 = Math.min(HEAT.top + mh, Math.max(from[1], e.offsetY)) - HEAT.top;
     from = null;
-    if (x1 - x0 < 4 || y1 - y0 < 4 || x0 >= w) return;
-    form.c0.value = shown.c0 + Math.floor(x0 * shown.cn / w); form.cn.value = Math.max(1, Math.ceil((Math.min(x1, w) - x0) * shown.cn / w));
-    form.r0.value = shown.r0 + Math.floor(y0 * shown.rn / h); form.rn.value = Math.max(1, Math.ceil((y1 - y0) * shown.rn / h));
+    if (x1 - x0 < 4 || y1 - y0 < 4) return;
+    form.c0.value = shown.c0 + Math.floor(x0 * shown.cn / mw); form.cn.value = Math.max(1, Math.ceil((x1 - x0) * shown.cn / mw));
+    form.r0.value = shown.r0 + Math.floor(y0 * shown.rn / mh); form.rn.value = Math.max(1, Math.ceil((y1 - y0) * shown.rn / mh));
     draw().catch(fail);
   };
   await draw();
@@ -318,7 +509,8 @@ async function viewAct() {
     }
     if (j) {
       document.getElementById('progress').value = 1;
-      document.getElementById('job').textContent = `${j.state}: ${j.message}; ${j.stats.incremental} incremental, ${j.stats.refreshed} refreshed, ${j.stats.fresh} fresh, ${j.stats.rows_written} rows written`;
+      const msg = j.message && j.message !== j.state ? ` (${j.message})` : '';
+      document.getElementById('job').textContent = `${j.state}${msg}: ${j.stats.incremental} incremental, ${j.stats.refreshed} refreshed, ${j.stats.fresh} fresh, ${j.stats.rows_written} rows written`;
     }
   };
   document.getElementById('register').onsubmit = async (e) => {
@@ -337,6 +529,7 @@ async function route() {
     if (parts[0] === 'region') await viewRegion(parts[1]);
     else if (parts[0] === 'dataset') await viewDataset(parts[1], parts[2]);
     else if (parts[0] === 'array') await viewArray(parts[1], parts[2]);
+    else if (parts[0] === 'plain') await viewPlain(parts[1], parts[2]);
     else if (parts[0] === 'search') await viewSearch();
     else if (parts[0] === 'act') await viewAct();
     else await viewRegions();

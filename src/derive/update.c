@@ -1461,7 +1461,7 @@ static int ever_computed(const st_vec *g, const node *n)
             strcmp(o->dv.dataset, d->dataset) == 0)
             return ever_computed(g, o);
     }
-    return 1; /* a column of a base dataset: computed with each batch it has */
+    return 1; /* a column of a base dataset (strata_lineage() looks at its batches) */
 }
 
 static int collect_node(void *vctx, const st_cat_deriv *dv)
@@ -1706,6 +1706,8 @@ int strata_lineage(strata_pool *pool, const char *region, const char *name, stra
             li.fresh = c >= 0 && strata_snapshot_column_ready(s, c) == 1;
         }
         strata_snapshot_close(s);
+        /* a column that computed nothing of a dataset that has batches: never computed */
+        if (li.column != NULL && li.consumed == 0 && li.source_batches > 0) li.computed = 0;
         li.fresh &= li.computed; /* nothing to do only once it was done */
         if ((rc = fn(ctx, &li)) != 0) break;
     }

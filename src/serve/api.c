@@ -110,6 +110,242 @@ static json_t *stats_json(const strata_summary *st)
     return o;
 }
 
+/* ---- previews of 2-D slices of any size -------------------------------------------------------
+ */
+
+/* Element I of P (of dtype T) as a double (timestamps: nanoseconds). */
+static double elem_double(strata_dtype t, const void *p, uint64_t i)
+{
+    switch (t) {
+    case STRATA_I8:
+        return ((const int8_t *)p)[i];
+    case STRATA_I16:
+        return ((const int16_t *)p)[i];
+    case STRATA_I32:
+        return ((const int32_t *)p)[i];
+    case STRATA_U8:
+    case STRATA_BOOL:
+        return ((const uint8_t *)p)[i];
+    case STRATA_U16:
+        return ((const uint16_t *)p)[i];
+    case STRATA_U32:
+        return ((const uint32_t *)p)[i];
+    case STRATA_U64:
+        return (double)((const uint64_t *)p)[i];
+    case STRATA_F32:
+        return ((const float *)p)[i];
+    case STRATA_F64:
+        return ((const double *)p)[i];
+    default:
+        return (double)((const int64_t *)p)[i];
+    }
+}
+
+enum { RED_STRIDE, RED_MEAN, RED_MIN, RED_MAX };
+
+/* Pool the tile BUF (TR rows x TC columns, row-major, of dtype T) into OUT (cells of SR x SC
+ * elements; the tile's first cell is output cell (OR, OC) of an output W cells wide): sums and
+ * counts for the mean (NaNs left out), else the extremes. */
+static void pool_tile(strata_dtype t, const void *buf, uint64_t tr, uint64_t tc, uint64_t sr,
+                      uint64_t sc, int red, double *acc, uint64_t *cnt, uint64_t or, uint64_t oc,
+                      uint64_t w)
+{
+    for (uint64_t i = 0; i < tr; i++)
+        for (uint64_t j = 0; j < tc; j++) {
+            double v = elem_double(t, buf, i * tc + j);
+            if (isnan(v)) continue;
+            uint64_t o = (or +i / sr) * w + oc + j / sc;
+            if (red == RED_MEAN)
+                acc[o] += v;
+            else if (cnt[o] == 0 || (red == RED_MIN ? v < acc[o] : v > acc[o]))
+                acc[o] = v;
+            cnt[o]++;
+        }
+}
+
+/* GET .../preview?start&count&width&height&reduce: the 2-D slice START + COUNT (leading counts
+ * 1) reduced to at most WIDTH x HEIGHT cells, each a STEP of the slice's rows and columns: its
+ * first element (reduce=stride: a strided read, touching only the chunks that hold those), or the
+ * mean, minimum or maximum of its elements (read in tiles of at most 2^20 elements). */
+static void api_preview(strata_ndarray *a, const strata_ndarray_desc *d, const srv_req *q,
+                        const uint64_t *start, const uint64_t *count, srv_reply *r, strata_pool *p)
+{
+    int nd = d->ndims;
+    for (int k = 0; k + 2 < nd; k++)
+        if (count[k] != 1) {
+            srv_error(r, 400, "EINVAL", "a preview is of a 2-D slice: count %d must be 1", k);
+            return;
+        }
+    const char *ws = srv_arg(q, "width"), *hs = srv_arg(q, "height"), *rs = srv_arg(q, "reduce");
+    uint64_t w = ws ? strtoull(ws, NULL, 10) : 512, h = hs ? strtoull(hs, NULL, 10) : 512;
+    int red = rs == NULL || strcmp(rs, "mean") == 0 ? RED_MEAN
+              : strcmp(rs, "stride") == 0           ? RED_STRIDE
+              : strcmp(rs, "min") == 0              ? RED_MIN
+              : strcmp(rs, "max") == 0              ? RED_MAX
+                                                    : -1;
+    if (w < 1 || w > 4096 || h < 1 || h > 4096 || red < 0) {
+        srv_error(r, 400, "EINVAL",
+                  "preview: width and height are 1 to 4096, reduce is mean, min, max or stride");
+        return;
+    }
+    uint64_t R = nd >= 2 ? count[nd - 2] : 1, C = count[nd - 1];
+    uint64_t sr = (R + h - 1) / h, sc = (C + w - 1) / w, orr = (R + sr - 1) / sr,
+             oc = (C + sc - 1) / sc, cells = orr * oc;
+    double *acc = calloc(cells + 1, sizeof *acc);
+    uint64_t *cnt = calloc(cells + 1, sizeof *cnt);
+    size_t esz = strata_dtype_size(d->dtype);
+    uint64_t st[STRATA_ND_MAXDIMS], ct[STRATA_ND_MAXDIMS], stride[STRATA_ND_MAXDIMS];
+    memcpy(st, start, (size_t)nd * sizeof *st);
+    for (int k = 0; k < nd; k++) ct[k] = 1, stride[k] = 1;
+    int rc = acc && cnt ? STRATA_OK : STRATA_ENOMEM;
+    void *buf = NULL;
+    if (rc == STRATA_OK && red == RED_STRIDE) {
+        if (nd >= 2) ct[nd - 2] = orr, stride[nd - 2] = sr;
+        ct[nd - 1] = oc;
+        stride[nd - 1] = sc;
+        rc = (buf = malloc(cells * esz + 1)) ? strata_ndarray_read_strided(a, st, ct, stride, buf)
+                                             : STRATA_ENOMEM;
+        for (uint64_t i = 0; rc == STRATA_OK && i < cells; i++) {
+            acc[i] = elem_double(d->dtype, buf, i);
+            cnt[i] = !isnan(acc[i]);
+        }
+    } else if (rc == STRATA_OK) {
+        /* tiles of whole cells: MR cell rows by MC cell columns, at most 2^20 elements */
+        uint64_t cell = sr * sc, mc = oc, mr;
+        while (mc > 1 && cell * mc > ((uint64_t)1 << 20)) mc = (mc + 1) / 2;
+        mr = ((uint64_t)1 << 20) / (cell * mc);
+        mr = mr < 1 ? 1 : mr;
+        rc = (buf = malloc(mr * sr * mc * sc * esz + 1)) ? STRATA_OK : STRATA_ENOMEM;
+        for (uint64_t i = 0; rc == STRATA_OK && i < orr; i += mr)
+            for (uint64_t j = 0; rc == STRATA_OK && j < oc; j += mc) {
+                uint64_t r0 = i * sr, c0 = j * sc;
+                uint64_t tr = (i + mr) * sr < R ? mr * sr : R - r0;
+                uint64_t tc = (j + mc) * sc < C ? mc * sc : C - c0;
+                if (nd >= 2) st[nd - 2] = start[nd - 2] + r0, ct[nd - 2] = tr;
+                st[nd - 1] = start[nd - 1] + c0;
+                ct[nd - 1] = tc;
+                rc = strata_ndarray_read(a, st, ct, buf);
+                if (rc == STRATA_OK)
+                    pool_tile(d->dtype, buf, tr, tc, sr, sc, red, acc, cnt, i, j, oc);
+            }
+    }
+    free(buf);
+    if (rc < 0) {
+        srv_fail(r, p, rc);
+    } else {
+        json_t *vals = json_array();
+        for (uint64_t i = 0; i < cells; i++)
+            json_array_append_new(vals, cnt[i] == 0       ? json_null()
+                                        : red == RED_MEAN ? real_json(acc[i] / (double)cnt[i])
+                                                          : real_json(acc[i]));
+        r->json = json_pack("{s:o,s:[I,I],s:[I,I],s:s,s:o}", "dtype", dtype_json(d->dtype), "shape",
+                            (json_int_t)orr, (json_int_t)oc, "step", (json_int_t)sr, (json_int_t)sc,
+                            "reduce", rs ? rs : "mean", "data", vals);
+    }
+    free(acc);
+    free(cnt);
+}
+
+/* ---- plain arrays -----------------------------------------------------------------------------
+ */
+
+static int push_plain(void *ctx, const strata_array_info *a)
+{
+    json_array_append_new(ctx, json_pack("{s:s,s:o,s:I,s:I}", "name", a->name, "dtype",
+                                         dtype_json(a->dtype), "length", (json_int_t)a->length,
+                                         "bytes", (json_int_t)a->bytes));
+    return 0;
+}
+
+/* The statistics of the N elements of A (numeric): two passes in slabs of 2^20 elements. */
+static int plain_summary(strata_array *a, strata_dtype t, uint64_t n, strata_summary *st)
+{
+    enum { SLAB = 1 << 20 };
+    size_t esz = strata_dtype_size(t);
+    char *buf = malloc((size_t)SLAB * esz);
+    if (buf == NULL) return STRATA_ENOMEM;
+    memset(st, 0, sizeof *st);
+    double sum = 0, sq = 0;
+    int rc = STRATA_OK;
+    for (int pass = 0; pass < 2 && rc == STRATA_OK; pass++)
+        for (uint64_t at = 0; at < n && rc == STRATA_OK; at += SLAB) {
+            uint64_t k = n - at < SLAB ? n - at : SLAB;
+            if ((rc = strata_array_get(a, at, k, buf)) < 0) break;
+            for (uint64_t i = 0; i < k; i++) {
+                double v = elem_double(t, buf, i);
+                if (isnan(v)) {
+                    st->nan += pass == 0;
+                    continue;
+                }
+                if (pass == 0) {
+                    st->min = st->count == 0 || v < st->min ? v : st->min;
+                    st->max = st->count == 0 || v > st->max ? v : st->max;
+                    st->count++;
+                    sum += v;
+                    continue;
+                }
+                double d = v - sum / (double)st->count;
+                sq += d * d;
+                double span = st->max - st->min;
+                int b = span > 0 ? (int)((v - st->min) / span * STRATA_HIST_BINS) : 0;
+                st->hist[b >= STRATA_HIST_BINS ? STRATA_HIST_BINS - 1 : b]++;
+            }
+        }
+    if (st->count > 0) {
+        st->mean = sum / (double)st->count;
+        st->std = sqrt(sq / (double)st->count);
+    }
+    free(buf);
+    return rc;
+}
+
+/* GET /api/plain/{region}/{name}[/values?start&count | /stats]: a plain array's info, a page of
+ * its values (at most the JSON region limit), or its statistics. */
+static void api_plain(srv *sv, const srv_req *q, strata_pool *p, const char *region,
+                      const char *name, const char *what, srv_reply *r)
+{
+    strata_array *a;
+    int rc = strata_array_open(p, region, name, &a);
+    if (rc < 0) {
+        srv_fail(r, p, rc);
+        return;
+    }
+    strata_array_info info;
+    strata_array_stat(a, 0, &info);
+    uint64_t start, count;
+    if (what == NULL) {
+        r->json = json_pack("{s:s,s:s,s:o,s:I,s:I}", "region", region, "name", name, "dtype",
+                            dtype_json(info.dtype), "length", (json_int_t)info.length, "bytes",
+                            (json_int_t)info.bytes);
+    } else if (info.dtype == STRATA_STR) {
+        srv_error(r, 400, "ETYPE", "array '%s/%s' holds strings: its values are not shown here",
+                  region, name);
+    } else if (strcmp(what, "stats") == 0) {
+        strata_summary st;
+        if ((rc = plain_summary(a, info.dtype, info.length, &st)) < 0)
+            srv_fail(r, p, rc);
+        else
+            r->json = stats_json(&st);
+    } else if (arg_u64(q, r, "start", 0, info.length, &start) == 0 &&
+               arg_u64(q, r, "count", 100, sv->max_elements, &count) == 0) {
+        if (count > info.length - start) count = info.length - start;
+        size_t esz = strata_dtype_size(info.dtype);
+        char *buf = malloc(count * esz + 1);
+        rc = buf ? strata_array_get(a, start, count, buf) : STRATA_ENOMEM;
+        if (rc < 0) {
+            srv_fail(r, p, rc);
+        } else {
+            json_t *vals = json_array();
+            for (uint64_t i = 0; i < count; i++)
+                json_array_append_new(vals, value_json(info.dtype, buf, i));
+            r->json = json_pack("{s:o,s:I,s:I,s:o}", "dtype", dtype_json(info.dtype), "length",
+                                (json_int_t)info.length, "start", (json_int_t)start, "data", vals);
+        }
+        free(buf);
+    }
+    strata_array_close(a);
+}
+
 /* ---- long computations ---------------------------------------------------------------------- */
 
 /* A statistics computation of one request: the library asks work_check (its interrupt check)
@@ -204,14 +440,17 @@ static void api_regions(strata_pool *p, srv_reply *r)
     json_t *v;
     json_array_foreach(names, i, v)
     {
-        json_t *ds = json_array(), *nd = json_array();
+        json_t *ds = json_array(), *nd = json_array(), *pl = json_array();
         strata_dataset_list(p, json_string_value(v), push_name, ds);
         strata_ndarray_list(p, json_string_value(v), push_name, nd);
-        json_array_append_new(out, json_pack("{s:O,s:I,s:I}", "name", v, "datasets",
+        strata_array_list(p, json_string_value(v), push_plain, pl);
+        json_array_append_new(out, json_pack("{s:O,s:I,s:I,s:I}", "name", v, "datasets",
                                              (json_int_t)json_array_size(ds), "arrays",
-                                             (json_int_t)json_array_size(nd)));
+                                             (json_int_t)json_array_size(nd), "plain",
+                                             (json_int_t)json_array_size(pl)));
         json_decref(ds);
         json_decref(nd);
+        json_decref(pl);
     }
     json_decref(names);
     r->json = json_pack("{s:o}", "regions", out);
@@ -270,7 +509,10 @@ static void api_region_datasets(strata_pool *p, const char *region, srv_reply *r
         }
         strata_ndarray_close(a);
     }
-    r->json = json_pack("{s:s,s:o,s:o}", "region", region, "datasets", ds, "arrays", nd);
+    json_t *pl = json_array();
+    strata_array_list(p, region, push_plain, pl);
+    r->json =
+        json_pack("{s:s,s:o,s:o,s:o}", "region", region, "datasets", ds, "arrays", nd, "plain", pl);
 out:
     json_decref(names);
     json_decref(arrays);
@@ -400,9 +642,24 @@ static int row_null(const uint8_t *v, uint64_t r)
     return v != NULL && !((v[r >> 3] >> (r & 7)) & 1);
 }
 
+/* Whether column COL of batch B of S is computed (a derived column may lag behind its
+ * dataset: such a batch column has no bytes yet). */
+static int batch_col_ready(strata_snapshot *s, uint64_t b, int col)
+{
+    strata_column_stats cs;
+    strata_batch_info bi;
+    return strata_snapshot_stats(s, b, col, &cs) != STRATA_OK ||
+           strata_snapshot_batch(s, b, &bi) != STRATA_OK || cs.bytes > 0 || bi.nrows == 0;
+}
+
 static int page_fill(void *ctx, uint64_t batch, uint64_t in, uint64_t n, uint64_t at)
 {
     page *pg = ctx;
+    if (!batch_col_ready(pg->s, batch, pg->col)) { /* not computed yet: shown empty */
+        for (uint64_t i = 0; i < n; i++)
+            json_array_append_new(json_array_get(pg->rows, at + i), json_null());
+        return 0;
+    }
     const uint8_t *valid; /* a null is JSON null */
     int vrc = strata_snapshot_map_valid(pg->s, batch, pg->col, &valid);
     if (vrc < 0) return vrc;
@@ -507,16 +764,11 @@ static void api_rows(srv *sv, const srv_req *q, strata_pool *p, const char *regi
     size_t text = 0; /* bytes of the strings on the page */
     for (int k = 0; k < nc && rc == 0; k++) {
         int c = cols[k];
-        json_array_append_new(names, json_pack("{s:s,s:o}", "name", d.columns[c].name, "dtype",
-                                               dtype_json(d.columns[c].dtype)));
-        if (strata_snapshot_column_ready(s, c) != 1) {
-            srv_error(r, 409, "ESTALE",
-                      "column '%s' of '%s/%s' is not computed for every batch yet: POST "
-                      "/api/update first",
-                      d.columns[c].name, region, name);
-            rc = -1;
-            break;
-        }
+        /* a derived column not computed for every batch yet is marked, its missing values
+         * null: it never keeps the rest of the page from being shown */
+        json_array_append_new(names, json_pack("{s:s,s:o,s:b}", "name", d.columns[c].name, "dtype",
+                                               dtype_json(d.columns[c].dtype), "ready",
+                                               strata_snapshot_column_ready(s, c) == 1));
         page pg = {s, c, d.columns[c].dtype, rows, &text, sv->max_page_text};
         rc = rows_walk(s, d.nbatches, off, n, page_fill, &pg);
         if (rc < 0 && text > sv->max_page_text)
@@ -694,6 +946,11 @@ static void api_array(srv *sv, const srv_req *q, strata_pool *p, const char *reg
             strata_ndarray_close(a);
             return;
         }
+    }
+    if (strcmp(what, "preview") == 0) {
+        api_preview(a, &d, q, start, count, r, p);
+        strata_ndarray_close(a);
+        return;
     }
     const char *fmt = srv_arg(q, "format");
     int stats = strcmp(what, "stats") == 0;
@@ -1099,8 +1356,13 @@ void srv_api(srv *s, const srv_req *q, srv_reply *r)
     else if (get && n == 4 && seg_is(q, 1, "arrays"))
         api_array(s, q, p, q->seg[2], q->seg[3], NULL, r);
     else if (get && n == 5 && seg_is(q, 1, "arrays") &&
-             (seg_is(q, 4, "region") || seg_is(q, 4, "stats")))
+             (seg_is(q, 4, "region") || seg_is(q, 4, "stats") || seg_is(q, 4, "preview")))
         api_array(s, q, p, q->seg[2], q->seg[3], q->seg[4], r);
+    else if (get && n == 4 && seg_is(q, 1, "plain"))
+        api_plain(s, q, p, q->seg[2], q->seg[3], NULL, r);
+    else if (get && n == 5 && seg_is(q, 1, "plain") &&
+             (seg_is(q, 4, "values") || seg_is(q, 4, "stats")))
+        api_plain(s, q, p, q->seg[2], q->seg[3], q->seg[4], r);
     else if (get && n == 3 && seg_is(q, 1, "apps"))
         api_app(q, p, q->seg[2], 0, r);
     else if (get && n == 4 && seg_is(q, 1, "apps") && seg_is(q, 3, "runs"))

@@ -2,7 +2,8 @@
 # A pool for the serve tests: taxi/trips (20 000 rows in 4 batches), taxi/nulls (3 rows with
 # nulls), a derived filter with a
 # gathered column, an N-d array sim/field (64 x 48 f64, value = row index, so a heat map is dark
-# at the top and bright at the bottom), and two astro3d runs (one process).
+# at the top and bright at the bottom), a plain array sim/counts (i64, 0 10 20 ... 90), a dataset
+# stale/late whose derived column was never computed, and two astro3d runs (one process).
 #     fixture.sh STRATA EXAMPLES_DIR POOL WORKDIR
 set -eu
 S=$1 EX=$2 P=$3 W=$4
@@ -22,5 +23,17 @@ PY
 "$S" -P "$P" region create sim >/dev/null
 "$S" -P "$P" nd create sim/field --dtype f64 --shape 64,48 --chunks 16,16 >/dev/null
 "$S" -P "$P" nd write sim/field --from "$W/field.npy" --start 0,0 >/dev/null
+# a 5000 x 5000 f32 array (the guide's): value = row + column / 2, for the page's previews
+/usr/bin/python3 - "$W/big.npy" <<'PY'
+import sys, numpy as np
+np.save(sys.argv[1], np.add.outer(np.arange(5000, dtype=np.float32), np.arange(5000, dtype=np.float32) / 2))
+PY
+"$S" -P "$P" nd create sim/big --dtype f32 --shape 5000,5000 --chunks 500,500 >/dev/null
+"$S" -P "$P" nd write sim/big --from "$W/big.npy" --start 0,0 >/dev/null
+rm -f "$W/big.npy"
+"$S" -P "$P" array create sim/counts i64 10 >/dev/null
+"$S" -P "$P" array put sim/counts 0 0 10 20 30 40 50 60 70 80 90 >/dev/null
+"$S" -P "$P" ingest stale/late "$W/nulls.csv" >/dev/null 2>&1
+"$S" -P "$P" column stale/late.twice --expr 'fare * 2' >/dev/null
 STRATA_TEST_NO_MPI=1 "$EX/astro3d" "$P" 12 4 2 >/dev/null 2>&1
 STRATA_TEST_NO_MPI=1 "$EX/astro3d" "$P" 16 6 3 >/dev/null 2>&1

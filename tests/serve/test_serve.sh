@@ -57,7 +57,19 @@ check 404 GET /static/nope.js
 check 404 GET /other
 
 # ---- reading --------------------------------------------------------------------------------
-check 200 GET /api/regions && body_has '{"name":"taxi","datasets":3,"arrays":0}'
+check 200 GET /api/regions && body_has '{"name":"taxi","datasets":3,"arrays":0,"plain":0}'
+check 200 GET /api/regions && body_has '{"name":"sim","datasets":0,"arrays":2,"plain":1}'
+check 200 GET /api/regions/sim/datasets && body_has '"plain":[{"name":"counts","dtype":"i64","length":10,"bytes":80}]'
+# plain arrays: info, a page of values, statistics
+check 200 GET /api/plain/sim/counts && body_has '"length":10'
+check 200 GET '/api/plain/sim/counts/values?start=2&count=3' && body_has '"start":2,"data":[20,30,40]'
+check 200 GET '/api/plain/sim/counts/values?start=8' && body_has '"data":[80,90]'
+check 400 GET '/api/plain/sim/counts/values?start=11'
+check 200 GET /api/plain/sim/counts/stats && body_has '"min":0.0,"max":90.0,"mean":45.0'
+check 404 GET /api/plain/sim/nope
+# a derived column never computed is marked and empty; the other columns are shown
+check 200 GET '/api/datasets/stale/late/rows' && body_has '{"name":"twice","dtype":"i64","ready":false}' &&
+    body_has '[1,10,"a",null],[2,null,null,null]'
 check 200 GET /api/regions/taxi/datasets && body_has '"name":"trips","rows":20000,"batches":4'
 check 404 GET /api/regions/nope/datasets && body_has "region 'nope' not found"
 check 200 GET /api/datasets/taxi/trips
@@ -120,6 +132,17 @@ check 200 GET '/api/arrays/sim/field/region?start=0,0&count=64,48&format=raw'
 check 400 GET '/api/arrays/sim/field/region?start=60,0&count=10,1' && body_has 'outside dimension 0'
 check 400 GET '/api/arrays/sim/field/region?start=0&count=1,1'
 check 200 GET '/api/arrays/sim/field/stats?start=0,0&count=64,48' && body_has '"min":0.0,"max":63.0'
+# previews: a slice reduced to at most width x height cells, each the mean (min, max, or first
+# element) of its step of rows and columns
+check 200 GET '/api/arrays/sim/field/preview?start=0,0&count=64,48&width=24&height=16' &&
+    body_has '"shape":[16,24],"step":[4,2],"reduce":"mean","data":[1.5,1.5,' && body_has ',61.5]'
+check 200 GET '/api/arrays/sim/field/preview?start=0,0&count=64,48&width=24&height=16&reduce=max' &&
+    body_has '"data":[3.0,3.0,'
+check 200 GET '/api/arrays/sim/field/preview?start=0,0&count=64,48&width=24&height=16&reduce=stride' &&
+    body_has '"data":[0.0,0.0,' && body_has ',60.0]'
+check 200 GET '/api/arrays/sim/field/preview?start=10,5&count=3,2' && body_has '"shape":[3,2],"step":[1,1],"reduce":"mean","data":[10.0,10.0,11.0,11.0,12.0,12.0]'
+check 400 GET '/api/arrays/sim/field/preview?start=0,0&count=64,48&width=0' && body_has 'width and height are 1 to 4096'
+check 400 GET '/api/arrays/sim/field/preview?start=0,0&count=64,48&reduce=median'
 check 200 GET /api/apps/astro3d && body_has '{"name":"grid","type":"int"}'
 check 200 GET '/api/apps/astro3d/runs?where=grid%20%3D%2016' && [ "$(jq_py "[r['run'] for r in d['runs']]")" = "[2]" ] || { echo "FAIL: runs where"; fails=$((fails + 1)); }
 check 400 GET '/api/apps/astro3d/runs?where=gird%20%3D%201' && body_has "unknown name 'gird'"

@@ -44,7 +44,7 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
     '--disable-component-update', '--disable-sync'],
 });
-const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
 await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: url });
 const page = await context.newPage();
 const errors = [];
@@ -112,18 +112,18 @@ try {
   await page.locator('#hist').click();
   const barColour = [59, 82, 139];
   await page.waitForFunction(() => {
-    const c = document.getElementById('plot'), d = c.getContext('2d').getImageData(0, c.height - 32, c.width, 1).data;
+    const c = document.getElementById('plot'), d = c.getContext('2d').getImageData(0, c.height - HIST.bottom - 2, c.width, 1).data;
     for (let i = 0; i < d.length; i += 4) if (d[i] === 59 && d[i + 1] === 82 && d[i + 2] === 139) return true;
     return false;
   }, null, { timeout: 10000 });
   const st = await api('/datasets/taxi/trips/columns/fare/stats');
-  const [cw, ch] = await page.evaluate(() => [document.getElementById('plot').width, document.getElementById('plot').height]);
-  const pad = 30, bw = (cw - 2 * pad) / st.histogram.length, top = Math.max(...st.histogram);
+  const [cw, ch, m] = await page.evaluate(() => [document.getElementById('plot').width, document.getElementById('plot').height, HIST]);
+  const bw = (cw - m.left - m.right) / st.histogram.length, top = Math.max(...st.histogram);
   let barsOk = 0;
   for (let i = 0; i < st.histogram.length; i++) {
-    const x = Math.floor(pad + i * bw + bw / 2), c = st.histogram[i];
-    const low = await pixel('#plot', x, ch - pad - 2);
-    const high = await pixel('#plot', x, pad + 2);
+    const x = Math.floor(m.left + i * bw + bw / 2), c = st.histogram[i];
+    const low = await pixel('#plot', x, ch - m.bottom - 2);
+    const high = await pixel('#plot', x, m.top + 2);
     if (c === 0) check(near(low, [255, 255, 255], 0), `bin ${i} is empty but drawn ${low}`);
     else if (c / top > 0.05) check(near(low, barColour, 0), `bin ${i} (${c}) not drawn at its base: ${low}`);
     if (c === top) check(near(high, barColour, 0), `the tallest bin ${i} does not reach the top: ${high}`);
@@ -131,6 +131,11 @@ try {
     barsOk++;
   }
   check(barsOk === 32 && st.histogram.reduce((a, b) => a + b, 0) === 20000, 'the histogram has 32 bins over 20000 rows');
+  // its axes: counts up the left, values along the bottom; hovering a bar names its bin
+  const yAxis = await pixel('#plot', m.left - 1, Math.floor(ch / 2));
+  check(near(yAxis, [136, 136, 136], 30), `the histogram has a y axis: ${yAxis}`);
+  await page.locator('#plot').hover({ position: { x: m.left + bw * 3 + bw / 2, y: ch / 2 } });
+  check(/^bin 3: \[.*\): \d+ rows$/.test(await text('#status')), `hover on bin 3: ${await text('#status')}`);
   await page.locator('#plot').screenshot({ path: join(out, 'histogram.png') });
 
   // a line plot of the page's values
@@ -162,37 +167,129 @@ try {
   // ---- look: the heat map of sim/field (value = row index) ------------------------------------
   await go('#/array/sim/field');
   const heat = '#heat';
-  const [hw, hh] = await page.evaluate(() => [document.getElementById('heat').width - HEAT_BAR, document.getElementById('heat').height]);
-  // rows are drawn top to bottom: row r covers y in [r*hh/64, (r+1)*hh/64)
+  const H = await page.evaluate(() => HEAT);
+  const [cwh, chh] = await page.evaluate(() => [document.getElementById('heat').width, document.getElementById('heat').height]);
+  const hw = cwh - H.left - H.right, hh = chh - H.top - H.bottom;
+  // rows are drawn top to bottom: row r covers map y in [r*hh/64, (r+1)*hh/64)
   const rowAt = (y, rows) => Math.min(rows - 1, Math.floor(y * rows / hh));
+  const mp = (x, y) => pixel(heat, H.left + Math.floor(x), H.top + Math.floor(y));
   for (const [x, y] of [[2, 1], [hw - 2, 1], [hw / 2, hh / 2], [10, hh - 2], [hw - 2, hh - 2], [100, 123]]) {
-    const got = await pixel(heat, Math.floor(x), Math.floor(y)), r = rowAt(Math.floor(y), 64);
+    const got = await mp(x, y), r = rowAt(Math.floor(y), 64);
     check(near(got, colour(r / 63)), `heat map at (${x},${y}) = ${got}, want row ${r}: ${colour(r / 63)}`);
   }
-  check(near(await pixel(heat, 2, 1), [68, 1, 84]), 'the top of the map is dark purple');
-  check(near(await pixel(heat, 2, hh - 1), [253, 231, 37]), 'the bottom of the map is yellow');
-  // the colour bar: yellow (max) at the top, purple (min) at the bottom
-  check(near(await pixel(heat, hw + 14, 0), [253, 231, 37]), 'the colour bar starts at yellow');
-  check(near(await pixel(heat, hw + 14, hh - 1), [68, 1, 84]), 'the colour bar ends at purple');
+  check(near(await mp(2, 1), [68, 1, 84]), 'the top of the map is dark purple');
+  check(near(await mp(2, hh - 1), [253, 231, 37]), 'the bottom of the map is yellow');
+  // the colour bar: yellow (max) at the top, purple (min) at the bottom, right of the map
+  const bar = H.left + hw + 17;
+  check(near(await pixel(heat, bar, H.top), [253, 231, 37]), 'the colour bar starts at yellow');
+  check(near(await pixel(heat, bar, H.top + hh - 1), [68, 1, 84]), 'the colour bar ends at purple');
   check((await text('#status')).includes('min 0 max 63'), 'the status shows the range 0..63');
+  // hovering the map names the element and its value
+  await page.locator(heat).hover({ position: { x: H.left + 5, y: H.top + hh * (40.5 / 64) } });
+  check(/^row 40, column 0: 40$/.test(await text('#status')), `hover: ${await text('#status')}`);
+  // the colour bar's labels fit the canvas (not clipped): the widest ends before its right edge
+  const labels = await page.evaluate(() => {
+    const g = document.getElementById('heat').getContext('2d');
+    g.font = '11px sans-serif';
+    return g.measureText('63').width;
+  });
+  check(H.left + hw + 10 + 20 + labels < cwh, 'the colour bar labels fit');
   await page.locator('#heat').screenshot({ path: join(out, 'heatmap.png') });
   await shot('array');
 
   // zoom: drag over rows 32..47 and columns 0..23; the region is read again at full resolution
   const box = await page.locator(heat).boundingBox();
-  await page.mouse.move(box.x + 1, box.y + hh / 2 + 1);
+  await page.mouse.move(box.x + H.left + 1, box.y + H.top + hh / 2 + 1);
   await page.mouse.down();
-  await page.mouse.move(box.x + hw / 2, box.y + hh * 3 / 4 - 1, { steps: 4 });
+  await page.mouse.move(box.x + H.left + hw / 2, box.y + H.top + hh * 3 / 4 - 1, { steps: 4 });
   await page.mouse.up();
   await page.waitForFunction(() => document.getElementById('status').textContent.includes('start 32,0'), null, { timeout: 10000 });
   const zs = await text('#status');
   check(/start 32,0 count 16,24/.test(zs) && zs.includes('min 32 max 47'), `the zoomed region: ${zs}`);
   // now 16 rows fill the map: its top is row 32 (the new min), its bottom row 47 (the new max)
-  check(near(await pixel(heat, 2, 1), [68, 1, 84]), 'the zoomed map starts at the new minimum');
-  check(near(await pixel(heat, 2, hh - 1), [253, 231, 37]), 'the zoomed map ends at the new maximum');
+  check(near(await mp(2, 1), [68, 1, 84]), 'the zoomed map starts at the new minimum');
+  check(near(await mp(2, hh - 1), [253, 231, 37]), 'the zoomed map ends at the new maximum');
   const mid = rowAt(hh / 2, 16);
-  check(near(await pixel(heat, hw - 2, hh / 2), colour(mid / 15)), `the zoomed map's middle is row ${32 + mid}`);
+  check(near(await mp(hw - 2, hh / 2), colour(mid / 15)), `the zoomed map's middle is row ${32 + mid}`);
   await page.locator('#heat').screenshot({ path: join(out, 'heatmap-zoom.png') });
+
+  // ---- a 5000 x 5000 f32 array: drawn in under 2 s from a downsampled preview whose cells
+  // are the means of their elements; its pixels have the colours of those means ---------------
+  await go('#/array/sim/big');
+  const drawnMs = +(await page.evaluate(() => document.getElementById('heat').dataset.drawn));
+  check(drawnMs > 0 && drawnMs < 2000, `the 5000 x 5000 heat map took ${drawnMs} ms (< 2000)`);
+  const [bw2, bh2] = await page.evaluate(() => {
+    const c = document.getElementById('heat');
+    return [c.width - HEAT.left - HEAT.right, c.height - HEAT.top - HEAT.bottom];
+  });
+  const pv = await api(`/arrays/sim/big/preview?start=0,0&count=5000,5000&width=${bw2}&height=${bh2}&reduce=mean`);
+  const bst = await api('/arrays/sim/big/stats?start=0,0&count=5000,5000');
+  check(pv.shape[0] <= bh2 && pv.shape[1] <= bw2 && pv.step[0] > 1, `the preview fits the map: ${pv.shape} step ${pv.step}`);
+  for (const [x, y] of [[3, 3], [bw2 - 3, 3], [bw2 / 2, bh2 / 2], [3, bh2 - 3], [bw2 - 3, bh2 - 3]]) {
+    const r = Math.min(pv.shape[0] - 1, Math.floor(Math.floor(y) * pv.shape[0] / bh2));
+    const c = Math.min(pv.shape[1] - 1, Math.floor(Math.floor(x) * pv.shape[1] / bw2));
+    const want = colour((pv.data[r * pv.shape[1] + c] - bst.min) / (bst.max - bst.min));
+    const got = await pixel(heat, H.left + Math.floor(x), H.top + Math.floor(y));
+    check(near(got, want), `big heat map at (${x},${y}) = ${got}, want the mean of its cell ${want}`);
+  }
+  check((await text('#status')).includes('shown as the mean of'), `the status says the map is reduced: ${await text('#status')}`);
+  // a diverging map and a log scale redraw it
+  await page.selectOption('#slice select[name=map]', 'diverging');
+  await page.waitForFunction(() => {
+    const d = document.getElementById('heat').getContext('2d').getImageData(HEAT.left + 3, HEAT.top + 3, 1, 1).data;
+    return Math.abs(d[0] - 5) < 12 && Math.abs(d[1] - 48) < 12 && Math.abs(d[2] - 97) < 12; // the diverging map's blue
+  }, null, { timeout: 10000 });
+  await shot('array-big');
+
+  // ---- plain arrays are listed and viewable: values, histogram --------------------------------
+  await go('#/region/sim');
+  const plains = await page.locator('a.plain').allInnerTexts();
+  check(plains.includes('counts'), `plain arrays of sim: ${plains}`);
+  await go('#/plain/sim/counts');
+  const vals = await page.locator('#valtable tr td:nth-child(2)').allInnerTexts();
+  check(vals.join(',') === '0,10,20,30,40,50,60,70,80,90', `the values of sim/counts: ${vals}`);
+  await page.locator('#hist').click();
+  await page.waitForFunction(() => {
+    const c = document.getElementById('plot'), d = c.getContext('2d').getImageData(0, c.height - HIST.bottom - 2, c.width, 1).data;
+    for (let i = 0; i < d.length; i += 4) if (d[i] === 59 && d[i + 1] === 82 && d[i + 2] === 139) return true;
+    return false;
+  }, null, { timeout: 10000 });
+  await shot('plain');
+
+  // ---- a dataset whose derived column was never computed still shows its other columns ----------
+  await go('#/dataset/stale/late');
+  const heads = await page.locator('#rowtable th').allInnerTexts();
+  check(heads.some((h) => h.startsWith('twice') && h.includes('not computed')), `the stale column is marked: ${heads}`);
+  const r1 = await page.locator('#rowtable tr:nth-child(2) td').allInnerTexts();
+  check(r1.join('|') === '0|1|10|a|', `the first row with the stale column empty: ${r1}`);
+  await shot('dataset-stale');
+
+  // ---- the lineage graph: no two labels overlap, nodes link to their datasets -----------------
+  await go('#/dataset/taxi/trips');
+  const overlaps = await page.evaluate(() => {
+    const boxes = [...document.querySelectorAll('#lineage text')].map((t) => t.getBBox());
+    let n = 0;
+    for (let i = 0; i < boxes.length; i++)
+      for (let j = i + 1; j < boxes.length; j++) {
+        const a = boxes[i], b = boxes[j];
+        if (a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height) n++;
+      }
+    return [n, boxes.length];
+  });
+  check(overlaps[0] === 0 && overlaps[1] >= 3, `lineage labels overlap: ${overlaps}`);
+  await page.evaluate(() => { delete document.body.dataset.ready; });
+  await page.locator('#lineage a', { hasText: 'taxi/expensive' }).click();
+  await ready('#/dataset/taxi/expensive');
+
+  // ---- a phone: the main views fit 390 px -------------------------------------------------------
+  await page.setViewportSize({ width: 390, height: 844 });
+  for (const [hash, name] of [['#/', 'phone-regions'], ['#/dataset/taxi/trips', 'phone-dataset'], ['#/array/sim/field', 'phone-array']]) {
+    await go(hash);
+    const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(over <= 0, `${hash} is ${over} px wider than a phone`);
+    await shot(name);
+  }
+  await page.setViewportSize({ width: 1400, height: 900 });
 
   // ---- search: runs by attribute, saved datasets by iteration ---------------------------------
   await go('#/search');
