@@ -175,6 +175,7 @@ async function viewRegions() {
 
 async function viewRegion(region) {
   const d = await api(`/regions/${enc(region)}/datasets`);
+  const runs = await api(`/apps/${enc(region)}/runs`).catch(() => null); // an application's region
   const none = (what) => `<p class="none">no ${what}</p>`;
   main.innerHTML = `<h2>Region ${esc(region)}</h2><h3>Datasets</h3>
     ${d.datasets.length ? `<table><tr><th class="l">name</th><th>rows</th><th>batches</th><th>version</th><th>bytes</th><th class="l">columns</th></tr>
@@ -183,6 +184,8 @@ async function viewRegion(region) {
     ${d.arrays.length ? `<table><tr><th class="l">name</th><th class="l">dtype</th><th class="l">shape</th><th>bytes</th></tr>
     ${d.arrays.map((a) => `<tr><td class="l"><a class="array" href="#/array/${enc(region)}/${enc(a.name)}">${esc(a.name)}</a></td><td class="l">${a.dtype}</td><td class="l">${a.dims.join(' × ')}</td><td>${fmtBytes(a.bytes)}</td></tr>`).join('')}</table>` : none('N-d arrays')}
     <h3>Arrays</h3>
+    ${runs ? `<h3>Runs</h3><table id="runs"><tr><th>run</th><th class="l">status</th><th>processes</th><th class="l">attributes</th></tr>
+    ${runs.runs.map((x) => `<tr><td><a class="run" href="#/run/${enc(region)}/${x.run}">${x.run}</a></td><td class="l">${esc(x.status)}</td><td>${x.nprocs}</td><td class="l">${Object.entries(x.attrs).map(([k, v]) => esc(`${k}=${v}`)).join(', ')}</td></tr>`).join('')}</table>` : ''}
     ${(d.plain || []).length ? `<table id="plain"><tr><th class="l">name</th><th class="l">dtype</th><th>length</th><th>bytes</th></tr>
     ${d.plain.map((a) => `<tr><td class="l"><a class="plain" href="#/plain/${enc(region)}/${enc(a.name)}">${esc(a.name)}</a></td><td class="l">${a.dtype}</td><td>${a.length}</td><td>${fmtBytes(a.bytes)}</td></tr>`).join('')}</table>` : none('arrays')}`;
 }
@@ -437,6 +440,63 @@ async function viewArray(region, name) {
   await draw();
 }
 
+// A run of an application: its attributes, what it saved (each dataset's statistics across its
+// saved iterations as a small plot of min, mean and max), and the I/O planner's choice for a
+// read of one of them (explain).
+async function viewRun(app, run) {
+  const [rs, found] = await Promise.all([api(`/apps/${enc(app)}/runs?where=${enc('run = ' + run)}`),
+    api(`/find?app=${enc(app)}&where=${enc('run = ' + run)}`)]);
+  const r = rs.runs[0];
+  if (!r) throw new Error(`404 ENOTFOUND: application ${app} has no run ${run}`);
+  const by = new Map();
+  found.results.forEach((x) => { if (!by.has(x.dataset)) by.set(x.dataset, []); by.get(x.dataset).push(x); });
+  const dsets = [...by.keys()];
+  main.innerHTML = `<h2>Run ${esc(app)}/${run}</h2>
+    <p>${esc(r.status)}, ${plural(r.nprocs, 'process')}, by ${esc(r.user || '?')} on ${esc(r.host || '?')}, started ${new Date(r.started_ns / 1e6).toISOString()}</p>
+    <h3>Attributes</h3><table id="attrs">${Object.entries(r.attrs).map(([k, v]) => `<tr><th class="l">${esc(k)}</th><td class="l">${esc(v)}</td></tr>`).join('')}</table>
+    <h3>Saved datasets</h3>${dsets.length ? '' : '<p class="none">nothing saved</p>'}
+    ${dsets.map((d, i) => `<h4>${esc(d)}: ${plural(by.get(d).length, 'iteration')}</h4><canvas class="spark" id="spark${i}" width="420" height="140"></canvas>
+      <table><tr><th>iteration</th><th>min</th><th>mean</th><th>max</th><th>std</th><th>bytes</th><th class="l">strategy</th><th class="l">array</th></tr>
+      ${by.get(d).map((x) => `<tr><td>${x.iteration}</td><td>${fmtNum(x.min)}</td><td>${fmtNum(x.mean)}</td><td>${fmtNum(x.max)}</td><td>${fmtNum(x.std)}</td><td>${fmtBytes(x.bytes)}</td><td class="l">${esc(x.strategy)}</td><td class="l"><a href="#/array/${enc(x.app)}/${enc(x.array)}">${esc(x.array)}</a></td></tr>`).join('')}</table>`).join('')}
+    <h3>Explain a read</h3>
+    <form id="explain"><label>dataset <select name="dataset">${dsets.map((d) => `<option>${esc(d)}</option>`).join('')}</select></label>
+      <label>pattern <input name="pattern" value="(BLOCK,BLOCK,*)"></label> <label>processes <input name="procs" type="number" min="1" value="4"></label>
+      <button>explain</button></form><div id="plan"></div>`;
+  dsets.forEach((d, i) => {
+    const xs = by.get(d).slice().sort((a, b) => a.iteration - b.iteration), c = document.getElementById('spark' + i);
+    const g = c.getContext('2d'), m = HIST, w = c.width, h = c.height;
+    g.fillStyle = '#fff'; g.fillRect(0, 0, w, h);
+    const lo = Math.min(...xs.map((x) => x.min)), hi = Math.max(...xs.map((x) => x.max)), span = hi > lo ? hi - lo : 1;
+    const i0 = xs[0].iteration, i1 = xs[xs.length - 1].iteration;
+    const px = (it) => m.left + (w - m.left - m.right) * (i1 > i0 ? (it - i0) / (i1 - i0) : 0.5);
+    const py = (v) => h - m.bottom - (h - m.top - m.bottom) * (v - lo) / span;
+    [['min', '#3b528b'], ['mean', '#21918c'], ['max', '#b60']].forEach(([k, col]) => {
+      g.strokeStyle = col; g.beginPath();
+      xs.forEach((x, j) => (j ? g.lineTo(px(x.iteration), py(x[k])) : g.moveTo(px(x.iteration), py(x[k]))));
+      g.stroke();
+      xs.forEach((x) => { g.fillStyle = col; g.fillRect(px(x.iteration) - 1.5, py(x[k]) - 1.5, 3, 3); });
+    });
+    axes(g, w, h, m, ticks(i0, i1, 4).filter((v) => v === Math.round(v)), ticks(lo, hi, 3), px, py);
+    g.fillStyle = '#222'; g.fillText('min, mean, max by iteration', m.left, 14);
+  });
+  document.getElementById('explain').onsubmit = async (e) => {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    const p = await api(`/explain?app=${enc(app)}&run=${run}&dataset=${enc(f.get('dataset'))}&pattern=${enc(f.get('pattern'))}&procs=${+f.get('procs')}`).catch(fail);
+    if (p) document.getElementById('plan').innerHTML = `<table id="plantable"><tr><th class="l">strategy</th><td class="l"><b>${esc(p.strategy)}</b>${p.prefetch ? ', prefetch' : ''}${p.prestage ? ', prestage' : ''}</td></tr>
+      <tr><th class="l">why</th><td class="l">${esc(p.reason)}</td></tr><tr><th class="l">requests</th><td class="l">${p.requests}</td></tr>
+      <tr><th class="l">bytes read / useful</th><td class="l">${fmtBytes(p.bytes)} / ${fmtBytes(p.useful)}</td></tr><tr><th class="l">estimate</th><td class="l">${fmtNum(p.estimate)} s</td></tr></table>`;
+  };
+}
+
+// Storage tiers: capacity, what is used (a bar), files and staged copies.
+async function viewTiers() {
+  const d = await api('/tiers');
+  main.innerHTML = `<h2>Storage tiers</h2><table id="tiers"><tr><th class="l">tier</th><th class="l">kind</th><th>used</th><th>capacity</th><th class="l"></th><th>files</th><th>staged</th><th class="l">path</th></tr>
+    ${d.tiers.map((t) => `<tr><td class="l">${esc(t.name)}</td><td class="l">${esc(t.kind)}</td><td>${fmtBytes(t.used)}</td><td>${t.capacity ? fmtBytes(t.capacity) : 'unlimited'}</td>
+      <td class="l">${t.capacity ? `<progress max="1" value="${Math.min(1, t.used / t.capacity)}"></progress>` : ''}</td><td>${t.files}</td><td>${fmtBytes(t.staged)}</td><td class="l">${esc(t.path)}</td></tr>`).join('')}</table>`;
+}
+
 async function viewSearch() {
   const d = await api('/regions');
   main.innerHTML = `<h2>Search</h2>
@@ -456,7 +516,7 @@ async function viewSearch() {
     if (!r) return;
     const keys = r.runs.length ? Object.keys(r.runs[0].attrs) : [];
     out.innerHTML = `<table id="result"><tr><th>run</th><th class="l">status</th><th>procs</th>${keys.map((k) => `<th>${esc(k)}</th>`).join('')}</tr>
-      ${r.runs.map((x) => `<tr><td>${x.run}</td><td class="l">${esc(x.status)}</td><td>${x.nprocs}</td>${keys.map((k) => `<td>${esc(x.attrs[k])}</td>`).join('')}</tr>`).join('')}</table><p>${plural(r.runs.length, 'run')}</p>`;
+      ${r.runs.map((x) => `<tr><td><a class="run" href="#/run/${enc(f.get('app'))}/${x.run}">${x.run}</a></td><td class="l">${esc(x.status)}</td><td>${x.nprocs}</td>${keys.map((k) => `<td>${esc(x.attrs[k])}</td>`).join('')}</tr>`).join('')}</table><p>${plural(r.runs.length, 'run')}</p>`;
   };
   document.getElementById('find').onsubmit = async (e) => {
     e.preventDefault();
@@ -464,7 +524,7 @@ async function viewSearch() {
     const r = await api(`/find?app=${enc(f.get('app'))}&dataset=${enc(f.get('dataset'))}&where=${enc(f.get('where'))}`).catch(fail);
     if (!r) return;
     out.innerHTML = `<table id="result"><tr><th>run</th><th class="l">dataset</th><th>iteration</th><th>min</th><th>max</th><th>mean</th><th>std</th><th class="l">array</th></tr>
-      ${r.results.map((x) => `<tr><td>${x.run}</td><td class="l">${esc(x.dataset)}</td><td>${x.iteration}</td><td>${x.min.toPrecision(6)}</td><td>${x.max.toPrecision(6)}</td><td>${x.mean.toPrecision(6)}</td><td>${x.std.toPrecision(6)}</td>
+      ${r.results.map((x) => `<tr><td><a href="#/run/${enc(x.app)}/${x.run}">${x.run}</a></td><td class="l">${esc(x.dataset)}</td><td>${x.iteration}</td><td>${x.min.toPrecision(6)}</td><td>${x.max.toPrecision(6)}</td><td>${x.mean.toPrecision(6)}</td><td>${x.std.toPrecision(6)}</td>
       <td class="l"><a href="#/array/${enc(x.app)}/${enc(x.array)}">${esc(x.array)}</a></td></tr>`).join('')}</table><p>${plural(r.results.length, 'saved dataset')}</p>`;
   };
 }
@@ -530,6 +590,8 @@ async function route() {
     else if (parts[0] === 'dataset') await viewDataset(parts[1], parts[2]);
     else if (parts[0] === 'array') await viewArray(parts[1], parts[2]);
     else if (parts[0] === 'plain') await viewPlain(parts[1], parts[2]);
+    else if (parts[0] === 'run') await viewRun(parts[1], parts[2]);
+    else if (parts[0] === 'tiers') await viewTiers();
     else if (parts[0] === 'search') await viewSearch();
     else if (parts[0] === 'act') await viewAct();
     else await viewRegions();

@@ -1096,6 +1096,32 @@ static void api_find(const srv_req *q, strata_pool *p, srv_reply *r)
                         json_array_size(list) >= 10000);
 }
 
+/* GET /api/explain?app=A&run=R&dataset=D&pattern=P&procs=N: the I/O plan for reading D of run R
+ * of A with access pattern P by N processes, as `strata explain` shows it. */
+static void api_explain(const srv_req *q, strata_pool *p, srv_reply *r)
+{
+    const char *app = srv_arg(q, "app"), *ds = srv_arg(q, "dataset"), *pat = srv_arg(q, "pattern");
+    uint64_t run, procs;
+    if (app == NULL || *app == 0 || ds == NULL || *ds == 0 || pat == NULL || *pat == 0) {
+        srv_error(r, 400, "EINVAL", "explain needs app=, run=, dataset= and pattern= (and procs=)");
+        return;
+    }
+    if (arg_u64(q, r, "run", 1, INT64_MAX, &run) < 0 ||
+        arg_u64(q, r, "procs", 1, 1 << 20, &procs) < 0)
+        return;
+    strata_plan pl;
+    int rc = strata_explain(p, app, (int64_t)run, ds, pat, procs ? (int)procs : 1, &pl);
+    if (rc < 0) {
+        srv_fail(r, p, rc);
+        return;
+    }
+    r->json =
+        json_pack("{s:s,s:s,s:b,s:b,s:i,s:I,s:I,s:I,s:f}", "strategy", pl.strategy, "reason",
+                  pl.reason, "prefetch", pl.prefetch, "prestage", pl.prestage, "procs", pl.procs,
+                  "requests", (json_int_t)pl.requests, "bytes", (json_int_t)pl.bytes, "useful",
+                  (json_int_t)pl.useful, "estimate", pl.estimate);
+}
+
 /* ---- changes (token) ------------------------------------------------------------------------ */
 
 static json_t *body_json(const srv_req *q, srv_reply *r)
@@ -1369,6 +1395,8 @@ void srv_api(srv *s, const srv_req *q, srv_reply *r)
         api_app(q, p, q->seg[2], 1, r);
     else if (get && n == 2 && seg_is(q, 1, "find"))
         api_find(q, p, r);
+    else if (get && n == 2 && seg_is(q, 1, "explain"))
+        api_explain(q, p, r);
     else if (get && n == 2 && seg_is(q, 1, "tiers")) {
         json_t *list = json_array();
         int rc = strata_tier_list(p, push_tier, list);

@@ -309,9 +309,33 @@ try {
   await shot('search');
   // a result links to its array, which opens with a heat map
   await page.evaluate(() => { delete document.body.dataset.ready; });
-  await page.locator('#result a').first().click();
+  await page.locator('#result td:last-child a').first().click();
   await page.waitForSelector('body[data-ready^="#/array/astro3d/"]', { timeout: 15000 });
   check(await page.locator('#heat').count() === 1, 'a search result opens its array');
+
+  // ---- a run: its attributes, its saved datasets across iterations, and explain as a form -------
+  await go('#/run/astro3d/1');
+  check((await text('#attrs')).includes('grid'), `the run's attributes: ${await text('#attrs')}`);
+  const sparkInk = await page.evaluate(() => {
+    const c = document.querySelector('canvas.spark'), d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i] !== 255 || d[i + 1] !== 255 || d[i + 2] !== 255) n++;
+    return n;
+  });
+  check(sparkInk > 200, `the saved iterations' statistics are plotted (${sparkInk} pixels)`);
+  await page.fill('#explain input[name=pattern]', '(BLOCK,BLOCK,*)');
+  await page.locator('#explain button').click();
+  await page.waitForSelector('#plantable', { timeout: 10000 });
+  const plan = await text('#plantable');
+  check(/strategy\s+(contiguous|sieve|collective|independent|chunked)/.test(plan) && plan.includes('why'), `explain: ${plan}`);
+  await shot('run');
+  // the application's region lists its runs, linked to their pages
+  await go('#/region/astro3d');
+  check(await page.locator('#runs a.run').count() >= 2, 'the runs of astro3d are listed');
+  // ---- tiers ----------------------------------------------------------------------------------
+  await go('#/tiers');
+  check((await text('#tiers')).includes('default'), `the tiers: ${await text('#tiers')}`);
+  await shot('tiers');
 
   // ---- act (token): define a derived dataset, run the update and watch it finish; register --------
   await go('#/act');
