@@ -278,7 +278,9 @@ async function viewDataset(region, name, asOf = 0) {
     document.getElementById('rows').innerHTML = `<div class="scroll"><table id="rowtable"><tr><th>#</th>${p.columns.map((c, k) => `<th class="sort ${c.ready === false ? 'stale' : ''}" data-k="${k}" title="${c.ready === false ? 'not computed for every batch yet: run an update' : 'sort this page'}">${esc(c.name)}${c.ready === false ? ' (not computed)' : ''}${k === sortBy ? (desc ? ' ▼' : ' ▲') : ''}</th>`).join('')}</tr>
       ${order.map((i) => `<tr><td>${off + i}</td>${p.rows[i].map((v) => `<td>${v === null ? '' : esc(v)}</td>`).join('')}</tr>`).join('')}</table></div>
       <button id="prev" ${off === 0 ? 'disabled' : ''}>previous</button> rows ${off}–${off + p.rows.length - 1} of ${p.total}
-      <button id="next" ${off + 20 >= p.total ? 'disabled' : ''}>next</button> <a id="csv" href="#">download this page (CSV)</a>`;
+      <button id="next" ${off + 20 >= p.total ? 'disabled' : ''}>next</button> <a id="csv" href="#">download this page (CSV)</a>,
+      the dataset as <a id="parquet" href="/api/datasets/${enc(region)}/${enc(name)}/export?format=parquet${qa}">Parquet</a>
+      or <a id="arrow" href="/api/datasets/${enc(region)}/${enc(name)}/export?format=arrow${qa}">Arrow</a>`;
     document.querySelectorAll('#rowtable th.sort').forEach((th) => { th.onclick = () => { const k = +th.dataset.k; desc = k === sortBy ? !desc : false; sortBy = k; drawRows(off, p); }; });
     document.getElementById('prev').onclick = () => showRows(Math.max(0, off - 20)).catch(fail);
     document.getElementById('next').onclick = () => showRows(off + 20).catch(fail);

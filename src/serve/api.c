@@ -861,6 +861,27 @@ static void api_column_data(srv *sv, const srv_req *q, strata_pool *p, const cha
         srv_stream_column(sv, q, region, name, version, c, npy, r);
 }
 
+/* GET .../export?format=parquet|arrow[&columns=a,b][&as_of=V]: the dataset's view as a file. */
+static void api_export(srv *sv, const srv_req *q, strata_pool *p, const char *region,
+                       const char *name, srv_reply *r)
+{
+    strata_snapshot *s;
+    if (open_snapshot(q, p, region, name, r, &s) < 0) return;
+    strata_dataset_desc d;
+    strata_snapshot_info(s, &d);
+    int cols[STRATA_MAX_COLUMNS], nc = 0;
+    int64_t version = d.version;
+    int bad = pick_columns(q, s, &d, region, name, r, cols, &nc) < 0;
+    strata_snapshot_close(s);
+    if (bad) return;
+    const char *fmt = srv_arg(q, "format");
+    int arrow = fmt && strcmp(fmt, "arrow") == 0;
+    if (fmt == NULL || (!arrow && strcmp(fmt, "parquet") != 0))
+        srv_error(r, 400, "EINVAL", "export: format=parquet or format=arrow");
+    else
+        srv_stream_export(sv, q, region, name, version, cols, nc, arrow, r);
+}
+
 /* ---- N-d arrays ----------------------------------------------------------------------------- */
 
 static json_t *ndarray_json(const strata_ndarray_desc *d)
@@ -1372,6 +1393,8 @@ void srv_api(srv *s, const srv_req *q, srv_reply *r)
         api_region_datasets(p, q->seg[2], r);
     else if (get && n == 4 && seg_is(q, 1, "datasets"))
         api_dataset(q, p, q->seg[2], q->seg[3], r);
+    else if (get && n == 5 && seg_is(q, 1, "datasets") && seg_is(q, 4, "export"))
+        api_export(s, q, p, q->seg[2], q->seg[3], r);
     else if (get && n == 5 && seg_is(q, 1, "datasets") && seg_is(q, 4, "rows"))
         api_rows(s, q, p, q->seg[2], q->seg[3], r);
     else if (get && n == 7 && seg_is(q, 1, "datasets") && seg_is(q, 4, "columns") &&

@@ -206,6 +206,11 @@ void srv_api(srv *s, const srv_req *q, srv_reply *r);
  * (503 when Q's client or the server has too many downloads running). */
 void srv_stream_column(srv *s, const srv_req *q, const char *region, const char *name,
                        int64_t version, int col, int npy, srv_reply *r);
+/* Set R to stream the columns COLS[NCOLS] (NULL: all) of REGION/NAME at VERSION as a Parquet
+ * file (or an Arrow IPC file when ARROW), written by the library's export into a scratch file
+ * of $TMPDIR (unlinked at once), or to why not. */
+void srv_stream_export(srv *s, const srv_req *q, const char *region, const char *name,
+                       int64_t version, const int *cols, int ncols, int arrow, srv_reply *r);
 /* Set R to stream the region START + COUNT (checked, every count >= 1) of N-d array REGION/NAME
  * of NDIMS dimensions, raw in C order; the connection is closed short when the array is written
  * while a region of several slabs is sent. */

@@ -4,10 +4,13 @@
  * with a pool handle of its own (so that a slow reader never holds one a request is waiting
  * for). At most max_streams at once, max_streams_per_client per client address.
  */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "serve.h"
 
@@ -309,5 +312,81 @@ void srv_stream_region(srv *s, const srv_req *q, const char *region, const char 
     g->base.free = region_free;
     r->stream = &g->base;
     r->type = "application/octet-stream";
+    r->status = 200;
+}
+
+/* ---- a dataset as a Parquet or Arrow file ------------------------------------------------------
+ */
+
+/* The file is written by the library's export into a scratch file of the system's temporary
+ * folder (never the pool: a read-only server writes nothing there), unlinked at once, and sent
+ * from its descriptor: the server's memory stays bounded, and the file is gone when the download
+ * ends, sent or not. */
+typedef struct file_stream {
+    srv_stream base;
+    srv *s;
+    strata_pool *pool;
+    int fd;
+} file_stream;
+
+static long file_read(srv_stream *st, uint64_t pos, char *out, size_t max)
+{
+    file_stream *f = (file_stream *)st;
+    ssize_t n = pread(f->fd, out, max, (off_t)pos);
+    return n > 0 ? (long)n : -1;
+}
+
+static void file_free(srv_stream *st)
+{
+    file_stream *f = (file_stream *)st;
+    if (f->fd >= 0) close(f->fd);
+    stream_pool_put(f->s, f->pool);
+    free(f);
+}
+
+void srv_stream_export(srv *s, const srv_req *q, const char *region, const char *name,
+                       int64_t version, const int *cols, int ncols, int arrow, srv_reply *r)
+{
+    file_stream *f = calloc(1, sizeof *f);
+    if (f == NULL) {
+        srv_error(r, 500, "ENOMEM", "out of memory for a download");
+        return;
+    }
+    f->s = s;
+    f->fd = -1;
+    if (stream_begin(s, q, &f->pool, r) < 0) {
+        free(f);
+        return;
+    }
+    const char *tmp = getenv("TMPDIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/strata-export-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    int fd = mkstemp(path);
+    strata_snapshot *snap = NULL;
+    int rc = fd < 0 ? STRATA_EIO : strata_snapshot_open(f->pool, region, name, version, &snap);
+    if (fd >= 0) close(fd); /* the export writes the file under its name anew */
+    if (rc == STRATA_OK)
+        rc = arrow ? strata_export_arrow(snap, cols, ncols, path)
+                   : strata_export_parquet(snap, cols, ncols, path, NULL);
+    strata_snapshot_close(snap);
+    struct stat st;
+    if (rc == STRATA_OK &&
+        ((f->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(f->fd, &st) < 0))
+        rc = STRATA_EIO;
+    if (fd >= 0) unlink(path);
+    if (rc < 0) {
+        if (fd < 0)
+            srv_error(r, 500, "EIO", "cannot make a scratch file in %s for the download",
+                      tmp && *tmp ? tmp : "/tmp");
+        else
+            srv_fail(r, f->pool, rc);
+        file_free(&f->base);
+        return;
+    }
+    f->base.size = (uint64_t)st.st_size;
+    f->base.read = file_read;
+    f->base.free = file_free;
+    r->stream = &f->base;
+    r->type = arrow ? "application/vnd.apache.arrow.file" : "application/vnd.apache.parquet";
     r->status = 200;
 }

@@ -99,6 +99,13 @@ try {
   check(lineage.includes('taxi/expensive') && lineage.includes('filter') && lineage.includes('gather .fare') &&
         !lineage.includes('stale'), `the lineage graph: ${lineage}`);
   await shot('dataset');
+  // the dataset downloads as Parquet and Arrow from the links of the page
+  for (const [id, magic] of [['#parquet', 'PAR1'], ['#arrow', 'ARROW1']]) {
+    const href = await page.locator(id).getAttribute('href');
+    const bytes = new Uint8Array(await (await fetch(url + href)).arrayBuffer());
+    check(new TextDecoder().decode(bytes.slice(0, magic.length)) === magic && bytes.length > 1000,
+          `${id} downloads a ${magic} file (${bytes.length} bytes)`);
+  }
 
   // the next page of rows
   await page.locator('#next').click();
