@@ -268,6 +268,14 @@ async function viewDataset(region, name, asOf = 0) {
     viewDataset(region, name, v === latest ? 0 : v).catch(fail);
   };
   let pageRows = null, sortBy = -1, desc = false;
+  // each column's range over the batches, for the head of the row table
+  const range = new Map();
+  d.batch_list.forEach((b) => Object.entries(b.stats).forEach(([k, v]) => {
+    if (!('min' in v)) return;
+    const r = range.get(k);
+    range.set(k, r ? [Math.min(r[0], v.min), Math.max(r[1], v.max)] : [v.min, v.max]);
+  }));
+  const headStats = (c) => (range.has(c.name) ? `${fmtNum(range.get(c.name)[0])} … ${fmtNum(range.get(c.name)[1])}` : '');
   const drawRows = (off, p) => {
     const order = p.rows.map((_, i) => i);
     if (sortBy >= 0) order.sort((i, j) => {
@@ -276,6 +284,7 @@ async function viewDataset(region, name, asOf = 0) {
       return desc ? -c : c;
     });
     document.getElementById('rows').innerHTML = `<div class="scroll"><table id="rowtable"><tr><th>#</th>${p.columns.map((c, k) => `<th class="sort ${c.ready === false ? 'stale' : ''}" data-k="${k}" title="${c.ready === false ? 'not computed for every batch yet: run an update' : 'sort this page'}">${esc(c.name)}${c.ready === false ? ' (not computed)' : ''}${k === sortBy ? (desc ? ' ▼' : ' ▲') : ''}</th>`).join('')}</tr>
+      <tr class="colstats"><td>min … max</td>${p.columns.map((c) => `<td>${headStats(c)}</td>`).join('')}</tr>
       ${order.map((i) => `<tr><td>${off + i}</td>${p.rows[i].map((v) => `<td>${v === null ? '' : esc(v)}</td>`).join('')}</tr>`).join('')}</table></div>
       <button id="prev" ${off === 0 ? 'disabled' : ''}>previous</button> rows ${off}–${off + p.rows.length - 1} of ${p.total}
       <button id="next" ${off + 20 >= p.total ? 'disabled' : ''}>next</button> <a id="csv" href="#">download this page (CSV)</a>,
@@ -494,9 +503,16 @@ async function viewRun(app, run) {
 // Storage tiers: capacity, what is used (a bar), files and staged copies.
 async function viewTiers() {
   const d = await api('/tiers');
-  main.innerHTML = `<h2>Storage tiers</h2><table id="tiers"><tr><th class="l">tier</th><th class="l">kind</th><th>used</th><th>capacity</th><th class="l"></th><th>files</th><th>staged</th><th class="l">path</th></tr>
+  // what lives on each tier: the N-d arrays whose data goes there (datasets and plain arrays
+  // live on the pool's own tier, default, unless migrated batch by batch)
+  const regions = (await api('/regions')).regions;
+  const lists = await Promise.all(regions.map((r) => api(`/regions/${enc(r.name)}/datasets`)));
+  const lives = new Map(d.tiers.map((t) => [t.name, []]));
+  lists.forEach((l) => l.arrays.forEach((a) => lives.get(a.tier)?.push(`<a href="#/array/${enc(l.region)}/${enc(a.name)}">${esc(l.region + '/' + a.name)}</a>`)));
+  main.innerHTML = `<h2>Storage tiers</h2><div class="scroll"><table id="tiers"><tr><th class="l">tier</th><th class="l">kind</th><th>used</th><th>capacity</th><th class="l"></th><th>files</th><th>staged</th><th class="l">N-d arrays there</th><th class="l">path</th></tr>
     ${d.tiers.map((t) => `<tr><td class="l">${esc(t.name)}</td><td class="l">${esc(t.kind)}</td><td>${fmtBytes(t.used)}</td><td>${t.capacity ? fmtBytes(t.capacity) : 'unlimited'}</td>
-      <td class="l">${t.capacity ? `<progress max="1" value="${Math.min(1, t.used / t.capacity)}"></progress>` : ''}</td><td>${t.files}</td><td>${fmtBytes(t.staged)}</td><td class="l">${esc(t.path)}</td></tr>`).join('')}</table>`;
+      <td class="l">${t.capacity ? `<progress max="1" value="${Math.min(1, t.used / t.capacity)}"></progress>` : ''}</td><td>${t.files}</td><td>${fmtBytes(t.staged)}</td>
+      <td class="l">${(lives.get(t.name) || []).join(', ') || '–'}</td><td class="l">${esc(t.path)}</td></tr>`).join('')}</table></div>`;
 }
 
 async function viewSearch() {

@@ -503,9 +503,9 @@ static void api_region_datasets(strata_pool *p, const char *region, srv_reply *r
             json_t *dims = json_array();
             for (int k = 0; k < d.ndims; k++)
                 json_array_append_new(dims, json_integer((json_int_t)d.dims[k]));
-            json_array_append_new(nd, json_pack("{s:O,s:o,s:o,s:I}", "name", v, "dtype",
+            json_array_append_new(nd, json_pack("{s:O,s:o,s:o,s:I,s:s}", "name", v, "dtype",
                                                 dtype_json(d.dtype), "dims", dims, "bytes",
-                                                (json_int_t)d.bytes));
+                                                (json_int_t)d.bytes, "tier", d.tier ? d.tier : ""));
         }
         strata_ndarray_close(a);
     }

@@ -85,12 +85,16 @@ try {
   await page.locator('a.dataset', { hasText: /^trips$/ }).click();
   await ready('#/dataset/taxi/trips');
   const want = await api('/datasets/taxi/trips/rows?offset=0&limit=20');
-  const cellsOf = (k) => page.locator(`#rowtable tr:nth-child(${k + 2}) td`).allInnerTexts();
+  // the table's head: names, then each column's min … max over the batches; then the rows
+  const cellsOf = (k) => page.locator(`#rowtable tr:nth-child(${k + 3}) td`).allInnerTexts();
   let cells = await cellsOf(0);
   check(cells.length === want.columns.length + 1 && cells[0] === '0' &&
         cells.slice(1).join('|') === want.rows[0].map(String).join('|'),
         `first row shown ${cells} want ${want.rows[0]}`);
-  check(await page.locator('#rowtable tr').count() === 21, 'a page of 20 rows');
+  check(await page.locator('#rowtable tr').count() === 22, 'a page of 20 rows');
+  const fareStats = await api('/datasets/taxi/trips/columns/fare/stats');
+  const head = await page.locator('#rowtable tr.colstats td').allInnerTexts();
+  check(head[head.length - 1] === `${fareStats.min} … ${fareStats.max}`, `the fare column's range at the head: ${head}`);
   check((await text('#rows')).includes('of 20000'), 'the row count');
   const schema = await page.locator('main table').first().innerText();
   check(schema.includes('pickupzone') && schema.includes('fare'), 'the schema');
@@ -109,7 +113,7 @@ try {
 
   // the next page of rows
   await page.locator('#next').click();
-  await page.waitForFunction(() => document.querySelector('#rowtable td').textContent === '20');
+  await page.waitForFunction(() => document.querySelector('#rowtable tr:nth-child(3) td').textContent === '20');
   const want2 = await api('/datasets/taxi/trips/rows?offset=20&limit=20');
   cells = await cellsOf(0);
   check(cells.slice(1).join('|') === want2.rows[0].map(String).join('|'), `row 20 shown ${cells} want ${want2.rows[0]}`);
@@ -267,7 +271,7 @@ try {
   await go('#/dataset/stale/late');
   const heads = await page.locator('#rowtable th').allInnerTexts();
   check(heads.some((h) => h.startsWith('twice') && h.includes('not computed')), `the stale column is marked: ${heads}`);
-  const r1 = await page.locator('#rowtable tr:nth-child(2) td').allInnerTexts();
+  const r1 = await page.locator('#rowtable tr:nth-child(3) td').allInnerTexts();
   check(r1.join('|') === '0|1|10|a|', `the first row with the stale column empty: ${r1}`);
   await shot('dataset-stale');
 
@@ -342,6 +346,7 @@ try {
   // ---- tiers ----------------------------------------------------------------------------------
   await go('#/tiers');
   check((await text('#tiers')).includes('default'), `the tiers: ${await text('#tiers')}`);
+  check((await text('#tiers')).includes('sim/field'), `what lives on the default tier: ${await text('#tiers')}`);
   await shot('tiers');
 
   // ---- act (token): define a derived dataset, run the update and watch it finish; register --------
