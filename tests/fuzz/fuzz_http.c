@@ -99,6 +99,9 @@ static void make_pool(const char *path)
     for (int i = 0; i < 16 * 12; i++) v[i] = i / 12;
     must(p, strata_ndarray_write(a, start, dims, v), "nd write");
     strata_ndarray_close(a);
+    strata_array *pa; /* a plain array, for /api/plain */
+    must(p, strata_array_create(p, "sim", "counts", STRATA_I64, 50, &pa), "array");
+    strata_array_close(pa);
     strata_attr_def attrs[] = {{"grid", STRATA_ATTR_INT}, {"model", STRATA_ATTR_TEXT}};
     must(p, strata_app_register(p, "astro", attrs, 2), "app");
     strata_pool_close(p);
