@@ -191,6 +191,12 @@ static void api_preview(strata_ndarray *a, const strata_ndarray_desc *d, const s
     uint64_t R = nd >= 2 ? count[nd - 2] : 1, C = count[nd - 1];
     uint64_t sr = (R + h - 1) / h, sc = (C + w - 1) / w, orr = (R + sr - 1) / sr,
              oc = (C + sc - 1) / sc, cells = orr * oc;
+    /* cells of over 2^20 elements each (a slice of over 10^12): their first elements, so that
+     * memory stays the cells and one tile whatever the slice */
+    if (red != RED_STRIDE && sr * sc > ((uint64_t)1 << 20)) {
+        red = RED_STRIDE;
+        rs = "stride";
+    }
     double *acc = calloc(cells + 1, sizeof *acc);
     uint64_t *cnt = calloc(cells + 1, sizeof *cnt);
     size_t esz = strata_dtype_size(d->dtype);

@@ -155,6 +155,9 @@ check 200 GET '/api/arrays/sim/field/preview?start=0,0&count=64,48&width=24&heig
     body_has '"data":[0.0,0.0,' && body_has ',60.0]'
 check 200 GET '/api/arrays/sim/field/preview?start=10,5&count=3,2' && body_has '"shape":[3,2],"step":[1,1],"reduce":"mean","data":[10.0,10.0,11.0,11.0,12.0,12.0]'
 check 400 GET '/api/arrays/sim/field/preview?start=0,0&count=64,48&width=0' && body_has 'width and height are 1 to 4096'
+# cells of over 2^20 elements take their first element (memory bounded whatever the slice)
+check 200 GET '/api/arrays/sim/big/preview?start=0,0&count=5000,5000&width=2&height=2' &&
+    body_has '"shape":[2,2],"step":[2500,2500],"reduce":"stride","data":[0.0,1250.0,2500.0,3750.0]'
 check 400 GET '/api/arrays/sim/field/preview?start=0,0&count=64,48&reduce=median'
 check 200 GET /api/apps/astro3d && body_has '{"name":"grid","type":"int"}'
 check 200 GET '/api/apps/astro3d/runs?where=grid%20%3D%2016' && [ "$(jq_py "[r['run'] for r in d['runs']]")" = "[2]" ] || { echo "FAIL: runs where"; fails=$((fails + 1)); }
