@@ -360,6 +360,7 @@ void srv_stream_export(srv *s, const srv_req *q, const char *region, const char 
     }
     const char *tmp = getenv("TMPDIR");
     char path[4096];
+    /* mkstemp's template: it replaces the six X with a unique name and creates the file */
     snprintf(path, sizeof path, "%s/strata-export-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     int fd = mkstemp(path);
     strata_snapshot *snap = NULL;
