@@ -46,7 +46,7 @@ fi
 # the same column (where the package imports: not in the ASan build, whose module needs the
 # runtime preloaded; tests/python covers that build)
 PYPKG=$(dirname "$S")/python
-if PYTHONPATH=$PYPKG /usr/bin/python3 -c "import strata" 2>/dev/null; then
+if (PYTHONPATH=$PYPKG /usr/bin/python3 -c "import strata") >/dev/null 2>&1; then
     if [ -s "$SHOTS/snippet.py" ]; then
         out=$(PYTHONPATH=$PYPKG /usr/bin/python3 "$SHOTS/snippet.py" 2>&1)
         echo "$out" | grep -q "^20000 values, sum" || { echo "FAIL: the copied Python snippet printed: $out"; fails=$((fails + 1)); }
