@@ -1031,6 +1031,8 @@ typedef struct strata_update_stats {
     uint64_t runs_spilled;    /* sorted runs written to disk to stay within the memory budget */
     uint64_t parts_compacted; /* partitions of sorted datasets whose runs were merged into one */
     double seconds;
+    int ranks;        /* processes that shared the update (strata_update_comm), 1 alone */
+    double imbalance; /* the most rows one process worked on over the mean: 1.0 when even */
 } strata_update_stats;
 
 /* Bring the derived objects of REGION/NAME (NAME NULL: every dataset of REGION; REGION NULL: the
@@ -1040,6 +1042,53 @@ typedef struct strata_update_stats {
  * repeat work. OPTS and STATS may be NULL. */
 STRATA_API int strata_update(strata_pool *pool, const char *region, const char *name,
                              const strata_update_opts *opts, strata_update_stats *stats);
+
+/* strata_update() shared by the processes of COMM, the address of an MPI_Comm (libstrata built
+ * with MPI, MPI initialised; NULL: this process alone, as strata_update()). Every process of
+ * COMM calls it with the same arguments and its own handle on the same pool (a directory they
+ * all see, or the same PostgreSQL catalog). Collective.
+ *
+ * The work is split by batch: for an order-preserving index (filter, sort_runs, per-run topk)
+ * each process takes a contiguous block of the new source batches, for a derived column
+ * (gather, scatter, expr) a block of the batches to compute; each writes and fsyncs its own
+ * files, and process 0, which holds the dataset's writer lock, publishes one transaction after
+ * every process reported its files. Order-destroying indexes (sort, global topk, group-by) are
+ * computed by process 0 alone for now. The result is byte-identical to strata_update()'s on one
+ * process. A failure on any process fails the call on all of them with that process's message
+ * (the first by rank), and nothing is published; each process removes the files it wrote.
+ * STATS, on every process: the totals over them, with ranks and imbalance.
+ * STRATA_EUNSUPPORTED if libstrata was built without MPI. strata_mpi.h declares
+ * strata_update_mpi(), which takes the MPI_Comm itself. */
+STRATA_API int strata_update_comm(strata_pool *pool, const char *region, const char *name,
+                                  const strata_update_opts *opts, strata_update_stats *stats,
+                                  const void *comm);
+
+/* strata_ingest_csv() shared by the processes of COMM (the address of an MPI_Comm, as for
+ * strata_update_comm(); NULL: strata_ingest_csv() itself), each called with the same arguments:
+ * the files are split into contiguous blocks, one per process in rank order (the first file to
+ * process 0, which opens the dataset or creates it from that file); each process parses its
+ * files and writes and fsyncs its batches, and process 0, holding the dataset's writer lock
+ * throughout, publishes every process's batches in one version, in file order, once all have
+ * reported them durable. A failure on any process (a bad line, a missing file, a process gone)
+ * fails the call on every process with the first failure's message (by rank), and nothing is
+ * published; the batches written are removed. STATS, on every process: the totals over them.
+ * Collective. STRATA_EUNSUPPORTED if libstrata was built without MPI. */
+STRATA_API int strata_ingest_csv_comm(strata_pool *pool, const char *region, const char *name,
+                                      const char *const *files, int nfiles,
+                                      const strata_ingest_opts *opts, strata_ingest_stats *stats,
+                                      const void *comm);
+
+/* MPI for a program that does not link it (the strata command under mpirun): load Open MPI and
+ * initialise it (MPI_Init_thread, MPI_THREAD_FUNNELED) unless the program already has. On
+ * failure WHY (LEN bytes, may be NULL) says what is missing. *out: strata_mpi_close(), which
+ * finalises MPI if this call initialised it. */
+typedef struct strata_mpi strata_mpi;
+STRATA_API int strata_mpi_open(int *argc, char ***argv, strata_mpi **out, char *why, size_t len);
+/* The address of M's MPI_COMM_WORLD: the COMM of strata_update_comm() and strata_mdms_init(). */
+STRATA_API const void *strata_mpi_world(const strata_mpi *m);
+STRATA_API int strata_mpi_rank(const strata_mpi *m); /* 0 for NULL */
+STRATA_API int strata_mpi_size(const strata_mpi *m); /* 1 for NULL */
+STRATA_API void strata_mpi_close(strata_mpi *m);
 
 /* Register (ON 1) or unregister (ON 0) derived dataset REGION/NAME, with its columns and all its
  * ancestors, for automatic update (strata_update() with auto_only, strata watch). */

@@ -105,6 +105,15 @@ int cli_exit_code(int status);
 /* Open the pool of C (c->pool); on failure print why and return an exit code. */
 int cli_open_pool(cli *c);
 
+/* MPI for a command that shares its work across processes: *M started (strata_mpi_open) when
+ * the command runs under an MPI launcher (OMPI_COMM_WORLD_SIZE or PMI_SIZE above 1) or FORCE
+ * is set, and OFF is not; else NULL. On failure print why and return an exit code. */
+int cli_mpi_start(int force, int off, strata_mpi **m);
+
+/* Threads per process when several share a machine and none were asked for: the processors
+ * over the processes on this node (OMPI_COMM_WORLD_LOCAL_SIZE or MPI_LOCALNRANKS), at least 1. */
+int cli_mpi_threads(const cli *c);
+
 /* REGION of C's open pool, created when missing (as ingest creates it): a library status. */
 int cli_ensure_region(cli *c, const char *region);
 

@@ -299,6 +299,39 @@ const char *cli_errwhere(cli *c)
     return buf;
 }
 
+/* The positive integer in environment variable NAME, else 0. */
+static long env_count(const char *name)
+{
+    const char *v = getenv(name);
+    char *end;
+    long n = v != NULL ? strtol(v, &end, 10) : 0;
+    return v != NULL && end != v && *end == '\0' && n > 0 ? n : 0;
+}
+
+int cli_mpi_start(int force, int off, strata_mpi **m)
+{
+    *m = NULL;
+    long size = env_count("OMPI_COMM_WORLD_SIZE");
+    if (size == 0) size = env_count("PMI_SIZE");
+    if (off || (!force && size <= 1)) return EXIT_OK;
+    char why[512];
+    int st = strata_mpi_open(NULL, NULL, m, why, sizeof why);
+    if (st < 0)
+        return cli_report(st, "run it without mpirun (or with --no-mpi) to update in one process",
+                          "cannot start MPI: %s", why);
+    return EXIT_OK;
+}
+
+int cli_mpi_threads(const cli *c)
+{
+    if (c->threads > 0) return c->threads;
+    long local = env_count("OMPI_COMM_WORLD_LOCAL_SIZE");
+    if (local == 0) local = env_count("MPI_LOCALNRANKS");
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (local <= 1 || cpus <= 0) return 0;
+    return cpus / local > 1 ? (int)(cpus / local) : 1;
+}
+
 int cli_open_pool(cli *c)
 {
     char err[1024];

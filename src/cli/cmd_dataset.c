@@ -45,6 +45,9 @@ static const char ingest_usage[] =
     "                        the command are published together, or none)\n"
     "  --threads N           parser threads\n"
     "  --quiet               no progress on a terminal\n"
+    "  --mpi | --no-mpi      CSV under mpirun (or with --mpi): the processes split the files,\n"
+    "                        each writing its own batches; process 0 publishes them all in one\n"
+    "                        version, in file order. --no-mpi: each process ingests alone\n"
     "Bad input (wrong field count, unparsable value, overflow, unterminated quote, invalid\n"
     "UTF-8, empty file, missing header, schema mismatch) exits 3 naming file:line:column and\n"
     "publishes nothing; bad or unsupported Parquet, Arrow or HDF5 input (a nested or\n"
@@ -109,7 +112,7 @@ static int npy_dir(const char *dir, char ***names, char ***files, int *n)
 /* The options of one 'strata ingest', as given. */
 typedef struct {
     const char *format, *batch_rows, *schema, *delim, *null, *threads, *column, *path;
-    int publish_each, quiet;
+    int publish_each, quiet, mpi, nompi;
 } ingest_args;
 
 /* Move every --column NAME=FILE of ARGV (they repeat, and the generic scan keeps only the last
@@ -245,6 +248,27 @@ static void print_ingested(const cli *c, const char *region, const char *name,
             name, (long long)stats->version);
 }
 
+/* MPI for an ingest under mpirun (or --mpi): CSV files only, published together. */
+static int ingest_mpi_start(cli *c, const ingest_args *a, int in, strata_ingest_opts *o,
+                            strata_mpi **m)
+{
+    *m = NULL;
+    if (a->mpi && a->nompi)
+        return cli_usage_error("ingest", "--mpi and --no-mpi exclude each other");
+    int rc = cli_mpi_start(a->mpi, a->nompi, m);
+    if (rc != EXIT_OK || *m == NULL) return rc;
+    if (in != IN_CSV || a->publish_each) {
+        strata_mpi_close(*m);
+        *m = NULL;
+        return cli_report(STRATA_EINVAL,
+                          "run it without mpirun (or with --no-mpi), or convert the input to CSV",
+                          "ingest across MPI processes takes CSV files published together: not %s",
+                          in != IN_CSV ? "this input format" : "--publish-each");
+    }
+    if (o->nthreads == 0) o->nthreads = cli_mpi_threads(c);
+    return EXIT_OK;
+}
+
 int cmd_ingest(cli *c, int argc, char **argv)
 {
     ingest_args a = {0};
@@ -259,12 +283,15 @@ int cmd_ingest(cli *c, int argc, char **argv)
                       CLI_OPT_JSON,
                       {"column", 0, &a.column, NULL},
                       {"path", 0, &a.path, NULL},
+                      {"mpi", 0, NULL, &a.mpi},
+                      {"no-mpi", 0, NULL, &a.nompi},
                       {0}};
     char **cols_kv = calloc((size_t)argc + 1, sizeof *cols_kv);
     char **args = calloc((size_t)argc + 1, sizeof *args);
     char **pos = calloc((size_t)argc + 1, sizeof *pos);
     char **names = NULL, **files = NULL;
-    int ncol_kv = 0, nargs = 0, npos, nnames = 0, in, rc;
+    int ncol_kv = 0, nargs = 0, npos, nnames = 0, in, rc, rank = 0;
+    strata_mpi *m = NULL;
     if (cols_kv == NULL || args == NULL || pos == NULL)
         return cli_report(STRATA_ENOMEM, NULL, "out of memory");
     gather_columns(argc, argv, cols_kv, &ncol_kv, args, &nargs);
@@ -283,6 +310,9 @@ int cmd_ingest(cli *c, int argc, char **argv)
     o.progress_ctx = &pc;
     if ((rc = input_format(a.format, ncol_kv, pos, npos, &in)) != EXIT_OK) goto done;
     if ((rc = check_format_args(&a, in, npos)) != EXIT_OK) goto done;
+    if ((rc = ingest_mpi_start(c, &a, in, &o, &m)) != EXIT_OK) goto done;
+    rank = strata_mpi_rank(m);
+    if (rank != 0) pc.tty = 0;
     if ((rc = cli_open_pool(c)) != EXIT_OK) goto done;
     strata_ingest_stats stats;
     int st;
@@ -300,17 +330,18 @@ int cmd_ingest(cli *c, int argc, char **argv)
         st = strata_ingest_arrow(c->pool, region, name, (const char *const *)pos + 1, npos - 1, &o,
                                  &stats);
     } else {
-        st = strata_ingest_csv(c->pool, region, name, (const char *const *)pos + 1, npos - 1, &o,
-                               &stats);
+        st = strata_ingest_csv_comm(c->pool, region, name, (const char *const *)pos + 1, npos - 1,
+                                    &o, &stats, strata_mpi_world(m));
     }
     if (pc.tty) fputs("\r\033[K", stderr);
-    if (st < 0) {
-        rc = cli_fail(c, st);
+    if (st < 0) { /* under MPI every process has the error: process 0 says it */
+        rc = rank == 0 ? cli_fail(c, st) : cli_exit_code(st);
         goto done;
     }
-    print_ingested(c, region, name, &stats, a.quiet);
+    if (rank == 0) print_ingested(c, region, name, &stats, a.quiet);
     rc = EXIT_OK;
 done:
+    strata_mpi_close(m);
     for (int i = 0; i < nnames; i++) {
         if (names) free(names[i]);
         if (files) free(files[i]);

@@ -169,6 +169,7 @@ typedef struct upd_ctx {
     cli *c;
     int tty;
     int printed;
+    int quiet; /* a process other than 0 of an update shared under MPI: process 0 says it all */
 } upd_ctx;
 
 /* The word of the summary line ("incremental", "refreshed") for an object's MODE, and why. */
@@ -187,6 +188,7 @@ static void mode_words(const char *mode, char *out, size_t len)
 static int update_progress(void *vctx, const strata_update_event *ev)
 {
     upd_ctx *u = vctx;
+    if (u->quiet) return 0;
     char mode[48];
     mode_words(ev->mode, mode, sizeof mode);
     /* one line per object when it is done; on a terminal the progress line is cleared first */
@@ -216,12 +218,13 @@ static void print_update_stats(cli *c, const strata_update_stats *s)
     if (c->json)
         printf("{\"incremental\":%llu,\"refreshed\":%llu,\"fresh\":%llu,\"batches_read\":%llu,"
                "\"batches_written\":%llu,\"rows_read\":%llu,\"rows_written\":%llu,"
-               "\"runs_spilled\":%llu,\"parts_compacted\":%llu,\"seconds\":%.6f}\n",
+               "\"runs_spilled\":%llu,\"parts_compacted\":%llu,\"ranks\":%d,\"imbalance\":%.3f,"
+               "\"seconds\":%.6f}\n",
                (unsigned long long)s->incremental, (unsigned long long)s->refreshed,
                (unsigned long long)s->fresh, (unsigned long long)s->batches_read,
                (unsigned long long)s->batches_written, (unsigned long long)s->rows_read,
                (unsigned long long)s->rows_written, (unsigned long long)s->runs_spilled,
-               (unsigned long long)s->parts_compacted, s->seconds);
+               (unsigned long long)s->parts_compacted, s->ranks, s->imbalance, s->seconds);
     else {
         printf("updated: %llu incremental, %llu refreshed, %llu fresh; read %llu batches (%llu "
                "rows), wrote %llu batches (%llu rows)",
@@ -233,6 +236,7 @@ static void print_update_stats(cli *c, const strata_update_stats *s)
             printf(", spilled %llu sorted run(s)", (unsigned long long)s->runs_spilled);
         if (s->parts_compacted > 0)
             printf(", compacted %llu partition(s)", (unsigned long long)s->parts_compacted);
+        if (s->ranks > 1) printf(" on %d processes (imbalance %.2f)", s->ranks, s->imbalance);
         printf(" in %.3f s\n", s->seconds);
     }
 }
@@ -256,17 +260,21 @@ int cmd_update(cli *c, int argc, char **argv)
 {
     static const char u[] =
         "usage: strata update [REGION[/NAME]] [--full] [--auto] [--mem BYTES] [--threads N]\n"
-        "                     [--batch-rows N]\n"
+        "                     [--batch-rows N] [--mpi | --no-mpi]\n"
         "Bring derived datasets and columns up to date (with their ancestors and\n"
         "descendants), oldest first: incrementally, or from scratch with --full.\n"
         "--auto: only what 'strata auto' registered. --mem: budget for sorts (512M, 4G).\n"
         "--batch-rows: rows per output batch and per partition of a sorted dataset\n"
-        "(at least 1024; default 1048576).\n";
+        "(at least 1024; default 1048576).\n"
+        "Under mpirun (or with --mpi) the processes share the work, each on its part of\n"
+        "the batches, and process 0 publishes; --no-mpi: each process updates alone.\n";
     char *pos[16];
-    int npos, full = 0, autoo = 0;
+    int npos, full = 0, autoo = 0, mpi = 0, nompi = 0;
     const char *mem = NULL, *threads = NULL, *brows = NULL;
     cli_opt opts[] = {{"full", 0, NULL, &full},
                       {"auto", 0, NULL, &autoo},
+                      {"mpi", 0, NULL, &mpi},
+                      {"no-mpi", 0, NULL, &nompi},
                       {"mem", 0, &mem, NULL},
                       {"batch-rows", 0, &brows, NULL},
                       {"threads", 0, &threads, NULL},
@@ -295,16 +303,25 @@ int cmd_update(cli *c, int argc, char **argv)
         return cli_usage_error("update", "--batch-rows takes a number of rows, at least 1024");
     const char *region, *name;
     if ((rc = split_scope("update", npos ? pos[0] : NULL, &region, &name)) != EXIT_OK) return rc;
-    if ((rc = cli_open_pool(c)) != EXIT_OK) return rc;
-    upd_ctx uc = {c, isatty(2) && !c->json, 0};
+    if (mpi && nompi) return cli_usage_error("update", "--mpi and --no-mpi exclude each other");
+    strata_mpi *m = NULL;
+    if ((rc = cli_mpi_start(mpi, nompi, &m)) != EXIT_OK) return rc;
+    if (m != NULL && o.nthreads == 0) o.nthreads = cli_mpi_threads(c);
+    int rank = strata_mpi_rank(m);
+    if ((rc = cli_open_pool(c)) != EXIT_OK) goto done;
+    upd_ctx uc = {c, isatty(2) && !c->json, 0, rank != 0};
     o.progress = update_progress;
     o.progress_ctx = &uc;
     strata_update_stats s;
-    int st = strata_update(c->pool, region, name, &o, &s);
+    int st = strata_update_comm(c->pool, region, name, &o, &s, strata_mpi_world(m));
     if (uc.printed) fputs("\r\033[K", stderr);
-    if (st < 0) return cli_fail(c, st);
-    print_update_stats(c, &s);
-    return EXIT_OK;
+    if (st < 0) /* every process has the error: process 0 says it */
+        rc = rank == 0 ? cli_fail(c, st) : cli_exit_code(st);
+    else if (rank == 0)
+        print_update_stats(c, &s);
+done:
+    strata_mpi_close(m);
+    return rc;
 }
 
 int cmd_auto(cli *c, int argc, char **argv)

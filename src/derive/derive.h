@@ -11,6 +11,7 @@
 #include "expr/expr.h"
 #include "ops/ops.h"
 #include "store/store.h"
+#include "util/comm.h"
 
 /* The positions of the rows of batch B of S where bool expression E (parsed against S's schema)
  * holds, in order, into IDX (room for the batch's rows); *COUNT how many. NT threads. */
@@ -88,5 +89,10 @@ typedef struct st_index_of {
 } st_index_of;
 
 int st_derive_index_of(strata_pool *pool, int64_t id, st_index_of *out);
+
+/* strata_update() over the processes of COMM (NULL: this one alone), each doing its share
+ * (src/derive/spread.c); collective over COMM. */
+int st_update_run(strata_pool *pool, const char *region, const char *name,
+                  const strata_update_opts *opts, strata_update_stats *stats, const st_comm *comm);
 
 #endif /* STRATA_DERIVE_H */

@@ -1497,6 +1497,392 @@ done:
     return rc;
 }
 
+/* ---- a global top-k spread over processes --------------------------------------------------- */
+
+/* Tables travel as: rows and columns, then per column its type, whether it has a validity
+ * bitmap, its values (strings: offsets from 0, then the bytes) and the bitmap; every section
+ * 8-aligned, so that the next process's message stays aligned too. */
+typedef struct tbuf {
+    char *p;
+    uint64_t n, cap;
+} tbuf;
+
+/* LEN bytes of SRC (or zeros when SRC is NULL) at the end of B, padded to 8 with zeros; the
+ * offset they start at, or -1 when out of memory. */
+static int64_t tbuf_put(tbuf *b, const void *src, uint64_t len)
+{
+    uint64_t need = b->n + (len + 7) / 8 * 8, at = b->n;
+    if (need > b->cap) {
+        uint64_t cap = b->cap ? b->cap : 4096;
+        while (cap < need) cap *= 2;
+        char *q = realloc(b->p, cap);
+        if (q == NULL) return -1;
+        b->p = q;
+        b->cap = cap;
+    }
+    memset(b->p + at, 0, need - at);
+    if (src != NULL && len > 0) memcpy(b->p + at, src, len);
+    b->n = need;
+    return (int64_t)at;
+}
+
+/* Rows [FROM, FROM + N) of T, as a table of its first NC columns, appended to B. */
+static int table_encode_range(st_upd_job *j, tbuf *b, const st_table *t, uint64_t from, uint64_t n,
+                              int nc)
+{
+    uint64_t h[2] = {n, (uint64_t)nc};
+    int64_t ok = tbuf_put(b, h, sizeof h);
+    for (int c = 0; c < nc && ok >= 0; c++) {
+        uint64_t ch[2] = {(uint64_t)t->dt[c], t->valid[c] != NULL};
+        ok = tbuf_put(b, ch, sizeof ch);
+        if (ok >= 0 && t->dt[c] == STRATA_STR) {
+            const int64_t *o = (const int64_t *)t->data[c] + from;
+            int64_t at = tbuf_put(b, NULL, (n + 1) * 8);
+            if ((ok = at) < 0) break;
+            int64_t *q = (int64_t *)(void *)(b->p + at);
+            for (uint64_t i = 0; i <= n; i++) q[i] = o[i] - o[0];
+            ok = tbuf_put(b, t->bytes[c] + (o[0] - t->boff[c]), (uint64_t)(o[n] - o[0]));
+        } else if (ok >= 0) {
+            size_t esz = strata_dtype_size(t->dt[c]);
+            ok = tbuf_put(b, (const char *)t->data[c] + from * esz, n * esz);
+        }
+        if (ok >= 0 && t->valid[c] != NULL) {
+            int64_t at = tbuf_put(b, NULL, st_bits_bytes(n));
+            if ((ok = at) >= 0) st_bits_copy((uint8_t *)b->p + at, 0, t->valid[c], from, n);
+        }
+    }
+    return ok >= 0 ? STRATA_OK : st_error(j->err, STRATA_ENOMEM, "out of memory sending rows");
+}
+
+static int table_encode(st_upd_job *j, tbuf *b, const st_table *t)
+{
+    return table_encode_range(j, b, t, 0, t->rows, t->n);
+}
+
+/* LEN bytes of the message at *Q (up to END), 8-aligned after, or NULL when it is short. */
+static const char *take(const char **q, const char *end, uint64_t len)
+{
+    uint64_t padded = (len + 7) / 8 * 8;
+    if (len > (uint64_t)(end - *q) || padded > (uint64_t)(end - *q)) return NULL;
+    const char *at = *q;
+    *q += padded;
+    return at;
+}
+
+/* The table at *Q (up to END) into T, pointing into the message (T owns nothing); *Q moves past
+ * it. NC: the columns it must have. */
+static int table_decode(st_upd_job *j, const char **q, const char *end, int nc, st_table *t)
+{
+    memset(t, 0, sizeof *t);
+    uint64_t h[2], ch[2];
+    const char *at = take(q, end, sizeof h);
+    if (at == NULL) goto bad;
+    memcpy(h, at, sizeof h);
+    t->rows = h[0];
+    t->n = (int)h[1];
+    if (h[1] != (uint64_t)nc || h[0] > (uint64_t)(end - *q)) goto bad;
+    for (int c = 0; c < t->n; c++) {
+        if ((at = take(q, end, sizeof ch)) == NULL) goto bad;
+        memcpy(ch, at, sizeof ch);
+        t->dt[c] = (strata_dtype)ch[0];
+        if (t->dt[c] == STRATA_STR) {
+            const int64_t *o = (const int64_t *)(const void *)take(q, end, (t->rows + 1) * 8);
+            if (o == NULL || o[0] != 0 || o[t->rows] < 0) goto bad;
+            t->data[c] = o;
+            if ((t->bytes[c] = take(q, end, (uint64_t)o[t->rows])) == NULL) goto bad;
+        } else if ((t->data[c] = take(q, end, t->rows * strata_dtype_size(t->dt[c]))) == NULL) {
+            goto bad;
+        }
+        if (ch[1] && (t->valid[c] = (const uint8_t *)take(q, end, st_bits_bytes(t->rows))) == NULL)
+            goto bad;
+    }
+    return STRATA_OK;
+bad:
+    return st_error(j->err, STRATA_ECORRUPT, "a process sent a top-k that does not parse");
+}
+
+/* The block of new source rows [*A, *E) of S (batches from CONSUMED on) this process takes. */
+static void own_rows(const st_upd_job *j, strata_snapshot *s, uint64_t consumed, uint64_t *a,
+                     uint64_t *e)
+{
+    uint64_t nsb = st_snapshot_nbatches(s), lo = nsb, hi = nsb;
+    for (uint64_t b = consumed; b < nsb; b++)
+        if (st_upd_mine(j, b - consumed, nsb - consumed)) {
+            if (lo == nsb) lo = b;
+            hi = b + 1;
+        }
+    *a = st_snapshot_row_start(s)[lo];
+    *e = st_snapshot_row_start(s)[hi];
+}
+
+/* The top k of this process's rows [A, E) of S, in chunks of CHUNK rows, encoded into B. */
+static int topk_local(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_t a, uint64_t e,
+                      uint64_t chunk, tbuf *b)
+{
+    int rc = STRATA_OK;
+    uint64_t nchunks = (e - a + chunk - 1) / chunk;
+    for (uint64_t c = 0; c < nchunks && rc == STRATA_OK; c++) {
+        uint64_t r0 = a + c * chunk, r1 = r0 + chunk < e ? r0 + chunk : e;
+        st_table t;
+        if ((rc = sorted_chunk(j, s, p, r0, r1, &t)) < 0) break;
+        rc = table_encode(j, b, &t);
+        st_table_free(&t);
+        if (rc == STRATA_OK) rc = st_upd_progress(j, j->ev.total * (c + 1) / nchunks, r1 - r0);
+    }
+    return rc;
+}
+
+/* A global top-k spread over processes: each takes the top k of its block of the new batches
+ * (in chunks within the budget) and sends them to all; the root merges the previous output and
+ * every chunk in row order (by process, then chunk), the order one process would have merged
+ * them in, so the bytes are the same. CHUNK: rows a chunk may hold; NOLD as in st_upd_order. */
+static int topk_spread(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_t consumed,
+                       uint64_t chunk, size_t nold)
+{
+    const st_comm *cm = j->comm;
+    uint64_t a, e, *lens = calloc((size_t)cm->size, sizeof *lens);
+    tbuf b = {0};
+    char *all = NULL;
+    st_table *tabs = NULL;
+    srun *runs = NULL;
+    size_t nt = 0;
+    int rc = lens != NULL ? STRATA_OK : st_error(j->err, STRATA_ENOMEM, "out of memory");
+    own_rows(j, s, consumed, &a, &e);
+    if (rc == STRATA_OK) rc = topk_local(j, s, p, a, e, chunk, &b);
+    rc = st_comm_agree(cm, j->err, rc);
+    if (rc == STRATA_OK) rc = cm->allgather(cm->ctx, j->err, b.p, b.n, (void **)&all, lens);
+    free(b.p);
+    if (rc < 0 || !st_upd_root(j)) goto done;
+    uint64_t total = 0, most = (uint64_t)cm->size;
+    for (int r = 0; r < cm->size; r++) total += lens[r];
+    most += total / 16; /* a table is at least 16 bytes */
+    tabs = calloc(most + 1, sizeof *tabs);
+    runs = calloc(most + 2, sizeof *runs);
+    if (tabs == NULL || runs == NULL) {
+        rc = st_error(j->err, STRATA_ENOMEM, "out of memory");
+        goto done;
+    }
+    size_t nr = 0;
+    if (nold > 0) runs[nr++] = (srun){.kind = RUN_DISK, .id = 0, .b = 0, .nb = nold};
+    const char *q = all;
+    for (int r = 0; r < cm->size && rc == STRATA_OK; r++) {
+        const char *end = q + lens[r];
+        while (q < end && rc == STRATA_OK) {
+            if ((rc = table_decode(j, &q, end, p->nc, &tabs[nt])) < 0) break;
+            runs[nr] = (srun){.kind = RUN_MEM, .id = (int)nr, .mem = &tabs[nt]};
+            nr++;
+            nt++;
+        }
+    }
+    if (rc == STRATA_OK) {
+        st_upd_retire(j);
+        lsm_start(j, p);
+        rc = merge_runs(j, p, runs, nr, p->sp->k);
+    }
+    if (rc == STRATA_OK) j->carry_to = p->nc;
+done:
+    free(runs);
+    free(tabs);
+    free(all);
+    free(lens);
+    return rc;
+}
+
+/* ---- a full sort spread over processes ------------------------------------------------------ */
+
+/* A sort from scratch on several processes: each sorts its block of the source rows; the sorted
+ * sequence is cut at whole output batches (positions P_r, multiples of the batch size, near r N /
+ * size), found exactly by a distributed selection over the local sorted blocks; one exchange
+ * (alltoallv) sends each process the rows of its range from every process, which it merges
+ * (ties by source row: the processes' blocks are in row order) and writes as the output batches
+ * and partitions one process would have written at those positions. */
+
+/* Whether row I of A comes before row J of B in the stable sort: by the keys, then the source
+ * row (column 0), which no two rows share. */
+static int elem_before(const plan *p, const st_table *a, uint64_t i, const st_table *b, uint64_t j)
+{
+    int c = row_cmp(a, i, b, j, 1, p->nk, p->sp->desc);
+    if (c != 0) return c < 0;
+    return ((const uint64_t *)a->data[0])[i] < ((const uint64_t *)b->data[0])[j];
+}
+
+/* The first row in [LO, HI) of sorted T that does not come before row J of B. */
+static uint64_t lower_bound(const plan *p, const st_table *t, uint64_t lo, uint64_t hi,
+                            const st_table *b, uint64_t j)
+{
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (elem_before(p, t, mid, b, j))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* How many rows of this process's sorted T are among the POS first of all processes' rows, into
+ * *CUT; LO and HI bound it (the cuts before and after). Each round every process with rows left
+ * in its window [LO, HI) proposes its window's middle row, weighted by the window's size; the
+ * weighted median proposal is the pivot; the rows before it are counted everywhere; the windows
+ * shrink to the side of POS the pivot is on, by a quarter of the rows left at least. */
+static int select_cut(st_upd_job *j, const plan *p, const st_table *t, uint64_t pos, uint64_t lo,
+                      uint64_t hi, uint64_t *cut)
+{
+    const st_comm *cm = j->comm;
+    int rc = STRATA_OK;
+    uint64_t *lens = calloc((size_t)cm->size, sizeof *lens);
+    st_table *props = calloc((size_t)cm->size, sizeof *props);
+    uint64_t *weight = calloc((size_t)cm->size, sizeof *weight);
+    if (lens == NULL || props == NULL || weight == NULL)
+        rc = st_error(j->err, STRATA_ENOMEM, "out of memory");
+    rc = st_comm_agree(cm, j->err, rc);
+    while (rc == STRATA_OK) {
+        uint64_t v[2] = {lo, hi - lo};
+        if ((rc = cm->allreduce(cm->ctx, j->err, v, 2, ST_COMM_SUM)) < 0) break;
+        if (v[0] == pos || v[1] == 0 || v[0] + v[1] == pos) {
+            *cut = v[0] == pos || v[1] == 0 ? lo : hi;
+            break;
+        }
+        /* the proposal: the window's size, then its middle row (or no row) */
+        tbuf b = {0};
+        uint64_t mid = lo + (hi - lo) / 2, w = hi - lo;
+        rc = tbuf_put(&b, &w, 8) < 0 ? st_error(j->err, STRATA_ENOMEM, "out of memory") : 0;
+        if (rc == STRATA_OK && w > 0) rc = table_encode_range(j, &b, t, mid, 1, p->nk + 1);
+        char *all = NULL;
+        if (rc == STRATA_OK) rc = cm->allgather(cm->ctx, j->err, b.p, b.n, (void **)&all, lens);
+        free(b.p);
+        int best = -1;
+        const char *q = all;
+        for (int r = 0; r < cm->size && rc == STRATA_OK; r++) {
+            const char *end = q + lens[r];
+            memcpy(&weight[r], q, 8);
+            q += 8;
+            if (weight[r] > 0) rc = table_decode(j, &q, end, p->nk + 1, &props[r]);
+            q = end;
+        }
+        /* the weighted median of the proposals, in the sort's order */
+        uint64_t below = 0;
+        for (int r = 0; r < cm->size && rc == STRATA_OK; r++) {
+            if (weight[r] == 0) continue;
+            uint64_t before = 0;
+            for (int x = 0; x < cm->size; x++)
+                if (x != r && weight[x] > 0 && elem_before(p, &props[x], 0, &props[r], 0))
+                    before += weight[x];
+            if (before <= v[1] / 2 && (best < 0 || before > below)) best = r, below = before;
+        }
+        uint64_t at = 0;
+        if (rc == STRATA_OK)
+            at = best == cm->rank ? mid : lower_bound(p, t, lo, hi, &props[best], 0);
+        free(all);
+        uint64_t tot = at;
+        if (rc == STRATA_OK) rc = cm->allreduce(cm->ctx, j->err, &tot, 1, ST_COMM_SUM);
+        if (rc < 0) break;
+        if (tot > pos) { /* the pivot and what follows are past the cut */
+            hi = at;
+        } else if (tot == pos) {
+            *cut = at;
+            break;
+        } else { /* what comes before the pivot, and the pivot, are within it */
+            lo = best == cm->rank ? at + 1 : at;
+        }
+    }
+    free(lens);
+    free(props);
+    free(weight);
+    return rc;
+}
+
+/* Whether the sort of N source rows is spread: every process decides alike, from the same
+ * numbers. Each holds its block three times (sorted, sent, received); an exchange is at most
+ * 2^31 words. */
+static int sort_spreads(const st_upd_job *j, const plan *p, uint64_t n, size_t nold)
+{
+    double per = (double)n / j->comm->size * 1.25 + 1024, need = 3 * per * p->row_bytes;
+    return nold == 0 && (j->o->mem == 0 || need <= (double)j->o->mem / 2) &&
+           per * p->row_bytes < 12e9;
+}
+
+/* This process's rows [A, E) of S sorted into *T (an empty table when it has none). */
+static int sort_local(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_t a, uint64_t e,
+                      st_table *t)
+{
+    if (e > a) return sorted_chunk(j, s, p, a, e, t);
+    memset(t, 0, sizeof *t);
+    t->n = p->nc;
+    for (int c = 0; c < p->nc; c++) t->dt[c] = STRATA_U64;
+    return STRATA_OK;
+}
+
+/* Rows of T cut for each process (CUTS[0..size], from 0 to T's rows) sent, and the rows of this
+ * process's range from every process received as runs and merged into the output. FIRST: the
+ * global position of this process's first row. */
+static int sort_exchange(st_upd_job *j, const plan *p, const st_table *t, const uint64_t *cuts,
+                         uint64_t first)
+{
+    const st_comm *cm = j->comm;
+    tbuf b = {0};
+    uint64_t *sl = calloc((size_t)cm->size, sizeof *sl), *rl = calloc((size_t)cm->size, 8);
+    st_table *tabs = calloc((size_t)cm->size, sizeof *tabs);
+    srun *runs = calloc((size_t)cm->size + 1, sizeof *runs);
+    char *all = NULL;
+    int rc =
+        sl && rl && tabs && runs ? STRATA_OK : st_error(j->err, STRATA_ENOMEM, "out of memory");
+    for (int r = 0; r < cm->size && rc == STRATA_OK; r++) {
+        uint64_t n0 = b.n;
+        rc = table_encode_range(j, &b, t, cuts[r], cuts[r + 1] - cuts[r], p->nc);
+        sl[r] = b.n - n0;
+    }
+    rc = st_comm_agree(cm, j->err, rc);
+    if (rc == STRATA_OK) rc = cm->alltoallv(cm->ctx, j->err, b.p, sl, (void **)&all, rl);
+    free(b.p);
+    const char *q = all;
+    for (int r = 0; r < cm->size && rc == STRATA_OK; r++) {
+        const char *end = q + rl[r];
+        rc = table_decode(j, &q, end, p->nc, &tabs[r]);
+        runs[r] = (srun){.kind = RUN_MEM, .id = r, .mem = &tabs[r]};
+        if (j->work != NULL) *j->work += tabs[r].rows; /* the rows this process merges */
+    }
+    if (rc == STRATA_OK) {
+        if (st_upd_root(j)) st_upd_retire(j);
+        lsm_start(j, p);
+        j->lsm.part = LSM_GAP * (int64_t)(first / j->out_rows + 1);
+        rc = merge_runs(j, p, runs, (size_t)cm->size, UINT64_MAX);
+    }
+    free(all);
+    free(runs);
+    free(tabs);
+    free(rl);
+    free(sl);
+    return rc;
+}
+
+/* The sort of the new source rows of S (batches from CONSUMED on) spread over the processes. */
+static int sort_spread(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_t consumed)
+{
+    const st_comm *cm = j->comm;
+    uint64_t a, e,
+        n = st_snapshot_row_start(s)[st_snapshot_nbatches(s)] - st_snapshot_row_start(s)[consumed];
+    own_rows(j, s, consumed, &a, &e);
+    st_table t;
+    int rc = sort_local(j, s, p, a, e, &t);
+    if (rc == STRATA_OK) rc = st_upd_progress(j, j->ev.total / 2, e - a);
+    uint64_t *cuts = calloc((size_t)cm->size + 1, sizeof *cuts), first = 0;
+    if (rc == STRATA_OK && cuts == NULL) rc = st_error(j->err, STRATA_ENOMEM, "out of memory");
+    rc = st_comm_agree(cm, j->err, rc);
+    if (rc == STRATA_OK) cuts[cm->size] = t.rows; /* cut r: rows before global position P_r */
+    for (int r = 1; r < cm->size && rc == STRATA_OK; r++) {
+        uint64_t pos = (uint64_t)r * (n / (uint64_t)cm->size) / j->out_rows * j->out_rows;
+        if (r == cm->rank) first = pos;
+        rc = select_cut(j, p, &t, pos, cuts[r - 1], t.rows, &cuts[r]);
+    }
+    if (rc == STRATA_OK) rc = sort_exchange(j, p, &t, cuts, first);
+    if (rc == STRATA_OK) j->carry_to = p->nc;
+    j->lsm.on = 0;
+    st_table_free(&t);
+    free(cuts);
+    return rc;
+}
+
 /* ---- the refresh ---------------------------------------------------------------------------- */
 
 int st_upd_order(st_upd_job *j, const st_dspec *sp, strata_snapshot *s, const int *keycols,
@@ -1513,6 +1899,15 @@ int st_upd_order(st_upd_job *j, const st_dspec *sp, strata_snapshot *s, const in
     uint64_t r0 = st_snapshot_row_start(s)[consumed],
              r1 = st_snapshot_row_start(s)[st_snapshot_nbatches(s)], n = r1 - r0;
     plan_size(j, s, r0, r1, &p);
+    if (st_comm_many(j->comm) && sp->op == ST_OP_SORT) { /* spread, or the root alone */
+        int rc = sort_spreads(j, &p, n, nold) ? sort_spread(j, s, &p, consumed)
+                 : st_upd_root(j)             ? 1
+                                              : STRATA_OK;
+        if (rc != 1) {
+            plan_free(&p);
+            return rc;
+        }
+    }
     int fits = j->o->mem == 0 || (double)n * p.row_bytes <= (double)j->o->mem / 2;
     if (lsm_ok(j, &p, nold) && fits) {
         int rc = lsm_absorb(j, s, &p, r0, r1, nold);
@@ -1523,6 +1918,16 @@ int st_upd_order(st_upd_job *j, const st_dspec *sp, strata_snapshot *s, const in
     }
     /* a global top-k's previous output is its K rows: few new rows make a small step */
     if (nold > 0 && sp->op != ST_OP_SORT) st_upd_threads(j, n);
+    uint64_t chunk = n > 0 ? n : 1;
+    if (j->o->mem > 0) { /* chunks fit in half the budget: the rest is for the merge */
+        double rows = (double)j->o->mem / 2 / p.row_bytes;
+        if (rows < (double)chunk) chunk = rows < 1024 ? 1024 : (uint64_t)rows;
+    }
+    if (st_comm_many(j->comm) && sp->op != ST_OP_SORT) {
+        int rc = topk_spread(j, s, &p, consumed, chunk, nold);
+        plan_free(&p);
+        return rc;
+    }
     st_upd_retire(j);
     lsm_start(j, &p);
     if (direct_ok(s, &p, nold, consumed) &&
@@ -1532,12 +1937,6 @@ int st_upd_order(st_upd_job *j, const st_dspec *sp, strata_snapshot *s, const in
         j->lsm.on = 0;
         plan_free(&p);
         return rc;
-    }
-    /* Chunks fit in half the budget: the rest is for the merge's windows and the writer. */
-    uint64_t chunk = n > 0 ? n : 1;
-    if (j->o->mem > 0) {
-        double rows = (double)j->o->mem / 2 / p.row_bytes;
-        if (rows < (double)chunk) chunk = rows < 1024 ? 1024 : (uint64_t)rows;
     }
     uint64_t nchunks = (n + chunk - 1) / chunk;
     uint64_t limit = sp->op == ST_OP_SORT ? UINT64_MAX : sp->k;

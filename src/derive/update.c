@@ -45,7 +45,10 @@ int st_upd_progress(st_upd_job *j, uint64_t done, uint64_t rows)
 {
     j->ev.done = done;
     j->ev.rows += rows;
+    if (j->work != NULL) *j->work += rows;
     j->ev.seconds = st_mono_s() - j->t0;
+    /* spread, an object's last event comes after the sync, with everyone's rows (spread.c) */
+    if (st_comm_many(j->comm) && done >= j->ev.total) return STRATA_OK;
     if (j->o->progress != NULL && j->o->progress(j->o->progress_ctx, &j->ev) != 0)
         return st_error(j->err, STRATA_ECONFLICT, "update cancelled");
     return STRATA_OK;
@@ -58,6 +61,7 @@ static void begin_object(st_upd_job *j, const char *object, const char *mode, ui
     j->ev.total = total;
     j->ev.done = j->ev.rows = 0;
     j->t0 = st_mono_s();
+    j->began = 1;
 }
 
 static int load_batch(void *vctx, const st_cat_batch *b, const st_cat_bcol *cols)
@@ -756,6 +760,72 @@ static int push_mark(st_upd_job *j, int64_t id, int64_t consumed, int64_t seq, i
     return STRATA_OK;
 }
 
+/* Group-by SP of source S spread over processes: each groups its block of the new batches, one
+ * part per batch, and sends the parts to all; the root then merges them in batch order into the
+ * previous groups exactly as one process merges its parts (batch by batch, or a holistic one's in
+ * the binary counter's order), so the float sums are added in the same order and the bytes are
+ * the same. K: update_groupby()'s stack. */
+static int groupby_spread(st_upd_job *j, const st_dspec *sp, strata_snapshot *s, uint64_t consumed,
+                          size_t nold, const gplan *g, gstack *k)
+{
+    const st_comm *cm = j->comm;
+    st_vec v = ST_VEC(char);
+    uint64_t nsb = st_snapshot_nbatches(s), done_n = 0, *lens = calloc((size_t)cm->size, 8);
+    int rc = lens != NULL ? STRATA_OK : st_error(j->err, STRATA_ENOMEM, "out of memory"), have = 0;
+    for (uint64_t b = consumed; b < nsb && rc == STRATA_OK; b++) {
+        if (!st_upd_mine(j, b - consumed, nsb - consumed)) continue;
+        st_groups part;
+        rc = groups_of_batch(j, s, b, sp, g, &part);
+        if (rc == STRATA_OK && st_groups_pack(&part, &v) < 0)
+            rc = st_error(j->err, STRATA_ENOMEM, "out of memory sending groups");
+        if (rc == STRATA_OK || rc == STRATA_ENOMEM) st_groups_free(&part);
+        st_snapshot_release(s, b);
+        if (rc == STRATA_OK)
+            rc = st_upd_progress(j, ++done_n, (uint64_t)st_snapshot_batches(s)[b].nrows);
+    }
+    char *all = NULL;
+    rc = st_comm_agree(cm, j->err, rc);
+    if (rc == STRATA_OK) rc = cm->allgather(cm->ctx, j->err, v.v, v.n, (void **)&all, lens);
+    st_vec_free(&v);
+    if (rc < 0 || !st_upd_root(j)) goto done;
+    st_groups acc;
+    if (consumed > 0) {
+        ST_TRY(rc = groups_of_output(j, nold, sp, g, k));
+        ST_TRY(rc = gstack_finish(j, k, &acc, &have));
+    }
+    uint64_t total = 0;
+    for (int r = 0; r < cm->size; r++) total += lens[r];
+    for (const char *q = all, *end = all + total; q < end && rc == STRATA_OK;) {
+        st_groups part;
+        if ((rc = st_groups_unpack(&q, end, &part)) < 0) {
+            rc = st_error(j->err, rc, "a process sent groups that do not parse");
+        } else if (g->holistic) {
+            rc = gstack_push(j, k, &part);
+        } else if (!have) {
+            acc = part;
+            have = 1;
+        } else {
+            rc = st_groups_merge(&acc, &part);
+            if (rc < 0) rc = st_error(j->err, rc, "out of memory merging groups");
+            st_groups_free(&part);
+        }
+    }
+    if (rc == STRATA_OK && g->holistic) rc = gstack_finish(j, k, &acc, &have);
+    if (rc == STRATA_OK && !have) {
+        st_groups_init(&acc, sp->nkeys, g->kdt, g->nslots, g->op, g->in, g->q);
+        have = 1;
+    }
+    if (rc == STRATA_OK) {
+        st_upd_retire(j);
+        rc = groups_out(j, &acc, g);
+    }
+done:
+    if (have) st_groups_free(&acc);
+    free(all);
+    free(lens);
+    return rc;
+}
+
 /* Group-by SP of source S: the groups of source batches [CONSUMED, nbatches), merged batch by
  * batch into the previous output (working batches [0, NOLD)) when CONSUMED > 0. A full
  * recompute folds the same batches in the same order from the first, so both give the same
@@ -772,6 +842,10 @@ static int update_groupby(st_upd_job *j, const st_dspec *sp, strata_snapshot *s,
     const st_cat_batch *batches = st_snapshot_batches(s);
     ST_TRY(rc);
     ST_TRY(rc = gplan_build(j, sp, st_snapshot_schema(s), &g));
+    if (st_comm_many(j->comm)) {
+        rc = groupby_spread(j, sp, s, consumed, nold, &g, k);
+        goto done;
+    }
     if (consumed > 0) { /* the previous groups, then the new batches' folded in one by one */
         ST_TRY(rc = groups_of_output(j, nold, sp, &g, k));
         ST_TRY(rc = gstack_finish(j, k, &acc, &have));
@@ -875,14 +949,14 @@ static int update_index(st_upd_job *j, const st_cat_deriv *dv)
         st_upd_threads(j, rows);
     if (!destroys) {
         if (consumed == 0 && nold > 0) st_upd_retire(j);
-        for (uint64_t b = consumed; b < nsb && rc == STRATA_OK; b++) {
+        for (uint64_t b = consumed, done_n = 0; b < nsb && rc == STRATA_OK; b++) {
+            if (!st_upd_mine(j, b - consumed, nsb - consumed)) continue;
             uint64_t *idx = NULL, n = 0;
             rc = index_of_batch(j, s, b, &sp, e, keycols, &idx, &n);
             if (rc == STRATA_OK) rc = out_index(j, idx, n);
             free(idx);
             st_snapshot_release(s, b);
-            if (rc == STRATA_OK)
-                rc = st_upd_progress(j, b - consumed + 1, (uint64_t)batches[b].nrows);
+            if (rc == STRATA_OK) rc = st_upd_progress(j, ++done_n, (uint64_t)batches[b].nrows);
         }
         if (consumed == 0)
             j->st->refreshed++;
@@ -1077,6 +1151,11 @@ static int place_column(st_upd_job *j, size_t bi, int pos, st_colw *w)
     if (rc == STRATA_OK) rc = remember_file(j, &bc);
     if (rc < 0) return rc;
     st_upd_wbatch *wb = &ST_UPD_WB(j, bi);
+    if (st_comm_many(j->comm)) { /* sent to the others after the object (spread.c) */
+        st_upd_placed *pl = st_vec_push(&j->placed);
+        if (pl == NULL) return st_error(j->err, STRATA_ENOMEM, "out of memory");
+        *pl = (st_upd_placed){.bi = bi, .pos = pos, .bc = bc};
+    }
     if (wb->is_new) {
         wb->cols[pos] = bc;
     } else {
@@ -1217,7 +1296,11 @@ static int column_merged(st_upd_job *j, const st_cat_deriv *dv, const colsrc *cs
             rows += (uint64_t)ST_UPD_WB(j, i).b.nrows;
         }
     begin_object(j, dv->target, "merged", nb);
-    int rc = st_upd_progress(j, nb, rows);
+    /* shown as the object's rows (counted once, spread), but no work: the merge did it */
+    uint64_t *work = j->work;
+    j->work = NULL;
+    int rc = st_upd_progress(j, nb, st_upd_root(j) ? rows : 0);
+    j->work = work;
     if (rc < 0) return rc;
     j->st->refreshed++;
     return push_mark(j, dv->id, (int64_t)covered, 0,
@@ -1255,10 +1338,11 @@ static int update_column(st_upd_job *j, const st_cat_deriv *dv)
                  : j->retire_all ? "refresh"
                                  : "incremental",
                  total);
-    uint64_t done_n = 0;
+    uint64_t done_n = 0, t = 0;
     for (size_t i = 0; i < covered; i++) {
         st_upd_wbatch *wb = &ST_UPD_WB(j, i);
         if (wb->retired || (!recompute_all && wb->cols[cs.pos].file[0] != '\0')) continue;
+        if (!st_upd_mine(j, t++, total)) continue;
         ST_TRY(rc = column_batch(j, i, &cs));
         ST_TRY(rc = st_upd_progress(j, ++done_n, (uint64_t)wb->b.nrows));
     }
@@ -1290,9 +1374,12 @@ int st_upd_source(st_upd_job *j, const char *region, const char *name, strata_sn
             return STRATA_OK;
         }
     }
+    int64_t version; /* spread: the root's, so that every process reads the same batches */
+    int rc = st_upd_source_version(j, region, name, &version);
+    if (rc < 0) return rc;
     strata_snapshot **slot = st_vec_push(&j->snaps);
     if (slot == NULL) return st_error(j->err, STRATA_ENOMEM, "out of memory");
-    int rc = strata_snapshot_open(j->pool, region, name, 0, slot);
+    rc = strata_snapshot_open(j->pool, region, name, version, slot);
     if (rc < 0) {
         j->snaps.n--;
         return rc;
@@ -1312,6 +1399,8 @@ static void job_free(st_upd_job *j)
     st_vec_free(&j->fills);
     st_vec_free(&j->marks);
     st_vec_free(&j->files);
+    st_vec_free(&j->placed);
+    free(j->retired0);
     st_schema_free(&j->sch);
     strata_dataset_close(j->ds);
 }
@@ -1376,8 +1465,65 @@ static int publish(st_upd_job *j)
     return rc;
 }
 
+/* The job's starting state: the writer lock, the schema, the derivations' marks as they are under
+ * the lock (another updater may have done the work) and the batches. Spread, the root locks and
+ * reads; the others take its derivations and read the batches of the version it read. */
+static int job_load(st_upd_job *j, const char *region, const char *name, st_vec *fresh)
+{
+    strata_pool *pool = j->pool;
+    st_cat_dataset d2;
+    int64_t head[3] = {0, 0, 0}; /* the version, the schema's columns and intrinsic columns */
+    int rc = STRATA_OK;
+    if (st_upd_root(j)) {
+        int ms = j->o->lock_timeout_ms;
+        strata_dataset_set_lock_timeout(j->ds, ms == 0 ? 60000 : ms);
+        rc = st_dataset_lock(j->ds);
+        if (rc == STRATA_OK) rc = st_schema_load(pool, region, name, &d2, &j->sch);
+        if (rc == STRATA_OK)
+            rc = st_cat_derivs(j->err, st_pool_cat(pool), st_dataset_rec(j->ds)->id, collect_deriv,
+                               fresh);
+        head[0] = st_dataset_rec(j->ds)->version;
+        head[1] = j->sch.ncols;
+        head[2] = st_dataset_schema(j->ds)->ncols;
+    }
+    if (st_comm_many(j->comm)) {
+        ST_TRY(rc = st_comm_agree(j->comm, j->err, rc));
+        ST_TRY(rc = j->comm->bcast(j->comm->ctx, j->err, head, sizeof head, 0));
+        ST_TRY(rc = st_upd_bcast_vec(j, fresh));
+        if (!st_upd_root(j)) {
+            rc = st_schema_load(pool, region, name, &d2, &j->sch);
+            if (rc == STRATA_OK &&
+                (head[1] != j->sch.ncols || head[2] != st_dataset_schema(j->ds)->ncols))
+                rc = st_error(j->err, STRATA_ECONFLICT,
+                              "the columns of '%s/%s' changed while the update began; run it "
+                              "again",
+                              region, name);
+        }
+        ST_TRY(rc = st_comm_agree(j->comm, j->err, rc));
+    }
+    ST_TRY(rc);
+    if (head[0] > 0) {
+        rc = st_cat_batches(j->err, st_pool_cat(pool), st_dataset_rec(j->ds)->id, head[0],
+                            j->sch.ncols, load_batch, j);
+        if (rc == STRATA_ENOMEM) rc = st_error(j->err, rc, "out of memory");
+    }
+    rc = st_comm_agree(j->comm, j->err, rc);
+done:
+    return rc;
+}
+
+/* Publish the job (the root), and everyone learns how it went. */
+static int job_publish(st_upd_job *j, int rc)
+{
+    if (rc == STRATA_OK && j->changed && st_upd_root(j)) rc = publish(j);
+    rc = st_comm_agree(j->comm, j->err, rc);
+    if (rc < 0) remove_files(j);
+    return rc;
+}
+
 static int process_group(strata_pool *pool, const strata_update_opts *o, strata_update_stats *st,
-                         const st_cat_deriv *group, size_t ngroup)
+                         const st_comm *comm, uint64_t *work, const st_cat_deriv *group,
+                         size_t ngroup)
 {
     st_upd_job j;
     memset(&j, 0, sizeof j);
@@ -1385,6 +1531,8 @@ static int process_group(strata_pool *pool, const strata_update_opts *o, strata_
     j.err = st_pool_err(pool);
     j.o = o;
     j.st = st;
+    j.comm = comm;
+    j.work = work;
     j.nt = j.nt_all = o->nthreads > 0 ? o->nthreads : st_pool_threads(pool);
     j.out_rows = o->batch_rows >= 1024 ? o->batch_rows : o->batch_rows > 0 ? 1024 : ST_OUT_ROWS;
     if (o->mem > 0 && o->mem / 64 < j.out_rows)
@@ -1394,27 +1542,19 @@ static int process_group(strata_pool *pool, const strata_update_opts *o, strata_
     j.marks = (st_vec)ST_VEC(st_cat_mark);
     j.files = (st_vec)ST_VEC(char[ST_CAT_FILE]);
     j.snaps = (st_vec)ST_VEC(strata_snapshot *);
+    j.placed = (st_vec)ST_VEC(st_upd_placed);
     j.group = group;
     j.ngroup = ngroup;
     const char *region = group[0].region, *name = group[0].dataset;
     j.ev.region = region;
     j.ev.name = name;
     st_vec fresh = ST_VEC(st_cat_deriv);
-    int rc = st_dataset_open(pool, region, name, 1, &j.ds);
-    if (rc < 0) return rc;
-    strata_dataset_set_lock_timeout(j.ds, o->lock_timeout_ms == 0 ? 60000 : o->lock_timeout_ms);
-    ST_TRY(rc = st_dataset_lock(j.ds));
-    st_cat_dataset d2;
-    ST_TRY(rc = st_schema_load(pool, region, name, &d2, &j.sch));
-    /* The marks as they are now, with the lock held: another updater may have done the work. */
-    ST_TRY(rc = st_cat_derivs(j.err, st_pool_cat(pool), st_dataset_rec(j.ds)->id, collect_deriv,
-                              &fresh));
-    if (st_dataset_rec(j.ds)->version > 0) {
-        rc = st_cat_batches(j.err, st_pool_cat(pool), st_dataset_rec(j.ds)->id,
-                            st_dataset_rec(j.ds)->version, j.sch.ncols, load_batch, &j);
-        if (rc == STRATA_ENOMEM) rc = st_error(j.err, rc, "out of memory");
-        if (rc < 0) goto done;
+    int rc = st_comm_agree(comm, j.err, st_dataset_open(pool, region, name, 1, &j.ds));
+    if (rc < 0) {
+        strata_dataset_close(j.ds);
+        return rc;
     }
+    ST_TRY(rc = job_load(&j, region, name, &fresh));
     for (size_t g = 0; g < ngroup && rc == STRATA_OK; g++) {
         const st_cat_deriv *dv = NULL;
         for (size_t f = 0; f < fresh.n; f++)
@@ -1422,16 +1562,17 @@ static int process_group(strata_pool *pool, const strata_update_opts *o, strata_
         if (dv == NULL) continue; /* dropped meanwhile */
         j.ev.object = dv->target[0] ? dv->target : "index";
         j.nt = j.nt_all;
-        rc = dv->target[0] ? update_column(&j, dv) : update_index(&j, dv);
+        rc = st_upd_obj_begin(&j);
+        if (rc == STRATA_OK) rc = dv->target[0] ? update_column(&j, dv) : update_index(&j, dv);
         if (rc < 0) {
             char why[ST_ERRMSG_MAX];
             st_err_copy(j.err, why, sizeof why);
             st_error(j.err, rc, "cannot update %s of '%s/%s': %s",
                      dv->target[0] ? dv->target : "the index", region, name, why);
         }
+        rc = st_upd_sync(&j, rc);
     }
-    if (rc == STRATA_OK && j.changed) rc = publish(&j);
-    if (rc < 0) remove_files(&j);
+    rc = job_publish(&j, rc);
 done:
     st_vec_free(&fresh);
     job_free(&j);
@@ -1567,8 +1708,49 @@ static int scope_of(strata_pool *pool, const char *region, const char *name, st_
     return rc == STRATA_ENOMEM ? st_error(err, rc, "out of memory") : rc;
 }
 
-int strata_update(strata_pool *pool, const char *region, const char *name,
-                  const strata_update_opts *opts, strata_update_stats *stats)
+/* The objects to update, in order: the root's, everywhere. */
+static int update_graph(strata_pool *pool, const char *region, const char *name,
+                        const strata_update_opts *o, const st_comm *comm, st_vec *g)
+{
+    int rc = STRATA_OK;
+    *g = (st_vec)ST_VEC(node);
+    if (comm == NULL || comm->rank == 0) {
+        rc = load_graph(pool, g);
+        if (rc == STRATA_OK) rc = scope_of(pool, region, name, g, 1);
+        for (size_t i = 0; o->auto_only && i < g->n; i++)
+            if (!NODE(g, i).dv.auto_update) NODE(g, i).in_scope = 0;
+    }
+    rc = st_comm_agree(comm, st_pool_err(pool), rc);
+    if (rc == STRATA_OK && st_comm_many(comm)) {
+        st_upd_job j = {.pool = pool, .err = st_pool_err(pool), .comm = comm};
+        rc = st_upd_bcast_vec(&j, g);
+    }
+    return rc;
+}
+
+/* Spread: the work counters summed over the processes, the rest the root's; how unevenly the
+ * work was shared (the most rows one process worked on over the mean). */
+static int update_totals(const st_comm *comm, st_err *err, strata_update_stats *st, uint64_t work)
+{
+    st->ranks = comm != NULL ? comm->size : 1;
+    st->imbalance = 1.0;
+    if (!st_comm_many(comm)) return STRATA_OK;
+    uint64_t sum[5] = {st->batches_written, st->rows_written, st->runs_spilled, st->parts_compacted,
+                       work};
+    uint64_t most = work;
+    int rc = comm->allreduce(comm->ctx, err, sum, 5, ST_COMM_SUM);
+    if (rc == STRATA_OK) rc = comm->allreduce(comm->ctx, err, &most, 1, ST_COMM_MAX);
+    if (rc < 0) return rc;
+    st->batches_written = sum[0];
+    st->rows_written = sum[1];
+    st->runs_spilled = sum[2];
+    st->parts_compacted = sum[3];
+    st->imbalance = sum[4] > 0 ? (double)most * comm->size / (double)sum[4] : 1.0;
+    return STRATA_OK;
+}
+
+int st_update_run(strata_pool *pool, const char *region, const char *name,
+                  const strata_update_opts *opts, strata_update_stats *stats, const st_comm *comm)
 {
     if (pool == NULL) return STRATA_EINVAL;
     strata_update_opts o = {0};
@@ -1577,11 +1759,9 @@ int strata_update(strata_pool *pool, const char *region, const char *name,
     if (stats == NULL) stats = &local;
     memset(stats, 0, sizeof *stats);
     double t0 = st_mono_s();
+    uint64_t work = 0;
     st_vec g;
-    int rc = load_graph(pool, &g);
-    if (rc == STRATA_OK) rc = scope_of(pool, region, name, &g, 1);
-    for (size_t i = 0; o.auto_only && i < g.n; i++)
-        if (!NODE(&g, i).dv.auto_update) NODE(&g, i).in_scope = 0;
+    int rc = update_graph(pool, region, name, &o, comm, &g);
     st_vec group = ST_VEC(st_cat_deriv);
     for (;;) {
         if (rc < 0) break;
@@ -1612,7 +1792,7 @@ int strata_update(strata_pool *pool, const char *region, const char *name,
                 *slot = m->dv;
             }
             if (rc < 0 || group.n == 0) continue;
-            rc = process_group(pool, &o, stats, group.v, group.n);
+            rc = process_group(pool, &o, stats, comm, &work, group.v, group.n);
             for (size_t k = 0; k < g.n; k++)
                 for (size_t q = 0; q < group.n; q++)
                     if (NODE(&g, k).dv.id == ((st_cat_deriv *)group.v)[q].id) NODE(&g, k).done = 1;
@@ -1626,8 +1806,15 @@ int strata_update(strata_pool *pool, const char *region, const char *name,
     }
     st_vec_free(&group);
     st_vec_free(&g);
+    if (rc == STRATA_OK) rc = update_totals(comm, st_pool_err(pool), stats, work);
     stats->seconds = st_mono_s() - t0;
     return rc;
+}
+
+int strata_update(strata_pool *pool, const char *region, const char *name,
+                  const strata_update_opts *opts, strata_update_stats *stats)
+{
+    return st_update_run(pool, region, name, opts, stats, NULL);
 }
 
 /* ---- automatic update and lineage ---------------------------------------------------------- */

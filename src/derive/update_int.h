@@ -8,6 +8,7 @@
 #define STRATA_UPDATE_INT_H
 
 #include "derive/derive.h"
+#include "util/comm.h"
 #include "util/npy.h"
 #include "util/vec.h"
 
@@ -51,7 +52,24 @@ typedef struct st_upd_job {
     /* progress of the current object */
     strata_update_event ev;
     double t0;
+    int began; /* the current object has work (begin_object) */
+    /* An update spread over processes (src/derive/spread.c): COMM, NULL for one process; what
+     * the job was when the current object began (its working batches, fills, which were
+     * retired); the cells this process placed into those batches since; the rows of work this
+     * process did in the whole update (*WORK). */
+    const st_comm *comm;
+    size_t n0, nfills0;
+    uint8_t *retired0;
+    st_vec placed; /* st_upd_placed */
+    uint64_t *work;
 } st_upd_job;
+
+/* A cell a derived column placed into working batch BI before the object began. */
+typedef struct st_upd_placed {
+    uint64_t bi;
+    int64_t pos;
+    st_cat_bcol bc;
+} st_upd_placed;
 
 #define ST_UPD_WB(j, i) (((st_upd_wbatch *)(j)->wb.v)[i])
 
@@ -133,5 +151,35 @@ int st_table_topk(st_upd_job *j, const st_table *t, int c, uint64_t n, const st_
  * and only the partitions compacted are retired. */
 int st_upd_order(st_upd_job *j, const st_dspec *sp, strata_snapshot *s, const int *keycols,
                  uint64_t consumed, size_t nold);
+
+/* ---- an update spread over processes (spread.c) ---- */
+
+/* Whether this process is the job's root (rank 0, or the only one): it holds the writer lock,
+ * computes what is not split, and publishes. */
+static inline int st_upd_root(const st_upd_job *j)
+{
+    return j->comm == NULL || j->comm->rank == 0;
+}
+
+/* Whether item I of N (source batches, or a column's target batches, in order) is this
+ * process's: the processes take contiguous blocks in rank order, so that their outputs,
+ * concatenated in rank order, are in the single process's order. */
+int st_upd_mine(const st_upd_job *j, uint64_t i, uint64_t n);
+
+/* Remember the job's state as the next object begins (what st_upd_sync sends is the change). */
+int st_upd_obj_begin(st_upd_job *j);
+
+/* After an object, with this process's status RC: every process's changes to the working view
+ * (new batches, cells placed, batches retired) applied on every process in rank order, so that
+ * all of them continue from the same view. Returns the first failing process's status (its
+ * message in J->err everywhere), else STRATA_OK. Collective. */
+int st_upd_sync(st_upd_job *j, int rc);
+
+/* The root's vector V on every process (V's element size the same everywhere). Collective. */
+int st_upd_bcast_vec(st_upd_job *j, st_vec *v);
+
+/* The version of REGION/NAME every process reads: the root's latest, broadcast (*VERSION 0 on
+ * one process: the latest). Collective when spread. */
+int st_upd_source_version(st_upd_job *j, const char *region, const char *name, int64_t *version);
 
 #endif /* STRATA_UPDATE_INT_H */

@@ -21,6 +21,7 @@
 #include "ingest/ingest.h"
 #include "store/store.h"
 #include "util/bits.h"
+#include "util/comm.h"
 #include "util/dtype.h"
 #include "util/name.h"
 #include "util/npy.h"
@@ -502,9 +503,132 @@ static int finish(ingest *g, int rc)
     return rc;
 }
 
-int strata_ingest_csv(strata_pool *pool, const char *region, const char *name,
+/* ---- an ingest spread over processes -------------------------------------------------------- */
+
+/* Open the dataset of G as the first file PATH's header says (creating it when missing). */
+static int prepare_dataset(ingest *g, const char *path)
+{
+    st_err *err = st_pool_err(g->pool);
+    st_csv c;
+    char **hdr = NULL;
+    int nf = 0;
+    int rc = st_csv_open(err, &c, path, g->o.delimiter);
+    if (rc < 0) return rc;
+    c.null_marker = g->o.null_marker;
+    c.null_len = strlen(g->o.null_marker);
+    rc = st_csv_header(err, &c, &hdr, &nf);
+    if (rc == STRATA_OK) rc = check_header(err, path, hdr, nf);
+    if (rc == STRATA_OK) rc = open_or_create_dataset(g, &c, hdr, nf);
+    st_csv_free_names(hdr, nf);
+    st_csv_close(&c);
+    return rc;
+}
+
+/* What one process sends the publishing one: its counts, then its committed batches. */
+typedef struct spread_head {
+    uint64_t files, rows, bytes_read, batches, n;
+} spread_head;
+
+/* Every process's committed batches to the root, which publishes them after its own in rank
+ * (so file) order; everyone learns how that went, and the counts summed. */
+static int spread_publish(ingest *g, const st_comm *cm)
+{
+    st_err *err = st_pool_err(g->pool);
+    const st_cat_batch *b;
+    const st_cat_bcol *bc;
+    size_t nc = (size_t)st_dataset_schema(g->ds)->ncols;
+    int n = st_dataset_pending(g->ds, &b, &bc);
+    spread_head h = {g->stats->files, g->stats->rows, g->stats->bytes_read, g->stats->batches,
+                     (uint64_t)n};
+    uint64_t len = sizeof h + (uint64_t)n * (sizeof *b + nc * sizeof *bc), *lens;
+    char *mine = malloc(len), *all = NULL;
+    lens = calloc((size_t)cm->size, sizeof *lens);
+    int rc =
+        mine != NULL && lens != NULL ? STRATA_OK : st_error(err, STRATA_ENOMEM, "out of memory");
+    if (rc == STRATA_OK) {
+        memcpy(mine, &h, sizeof h);
+        memcpy(mine + sizeof h, b, (size_t)n * sizeof *b);
+        memcpy(mine + sizeof h + (size_t)n * sizeof *b, bc, (size_t)n * nc * sizeof *bc);
+    }
+    rc = st_comm_agree(cm, err, rc);
+    if (rc == STRATA_OK) rc = cm->allgather(cm->ctx, err, mine, len, (void **)&all, lens);
+    const char *p = all;
+    spread_head sum = {0};
+    for (int r = 0; r < cm->size && rc == STRATA_OK; p += lens[r++]) {
+        memcpy(&h, p, sizeof h);
+        if (lens[r] != sizeof h + h.n * (sizeof *b + nc * sizeof *bc))
+            rc = st_error(err, STRATA_ECORRUPT, "process %d sent batches that do not parse", r);
+        else if (cm->rank == 0 && r > 0)
+            rc = st_dataset_adopt(
+                g->ds, (const st_cat_batch *)(const void *)(p + sizeof h),
+                (const st_cat_bcol *)(const void *)(p + sizeof h + h.n * sizeof *b), (int)h.n);
+        sum.files += h.files, sum.rows += h.rows, sum.bytes_read += h.bytes_read;
+        sum.batches += h.batches;
+    }
+    if (rc == STRATA_OK && cm->rank == 0) rc = strata_publish(g->ds, &g->stats->version);
+    rc = st_comm_agree(cm, err, rc);
+    if (rc == STRATA_OK) {
+        if (cm->rank != 0) st_dataset_forget_pending(g->ds);
+        uint64_t v = (uint64_t)g->stats->version;
+        rc = cm->bcast(cm->ctx, err, &v, sizeof v, 0);
+        g->stats->version = (int64_t)v;
+        g->stats->files = sum.files, g->stats->rows = sum.rows;
+        g->stats->bytes_read = sum.bytes_read, g->stats->batches = sum.batches;
+    }
+    free(mine);
+    free(all);
+    free(lens);
+    return rc;
+}
+
+/* The CSV files split over the processes of CM, in contiguous blocks (the first to the root, so
+ * that it opens or creates the dataset from the first file before the others start); each
+ * writes its own batches, and the root publishes them all in one version, in file order. */
+static int ingest_spread(ingest *g, const char *const *files, int nfiles, const st_comm *cm)
+{
+    st_err *err = st_pool_err(g->pool);
+    int rc = STRATA_OK;
+    if (cm->rank == 0) {
+        rc = prepare_dataset(g, files[0]);
+        if (rc == STRATA_OK) rc = st_dataset_lock(g->ds);
+    }
+    if ((rc = st_comm_agree(cm, err, rc)) < 0) return rc;
+    if (cm->rank != 0) {
+        rc = strata_dataset_open(g->pool, g->region, g->name, &g->ds);
+        if (rc == STRATA_OK) st_dataset_set_helper(g->ds);
+    }
+    uint64_t n = (uint64_t)nfiles, size = (uint64_t)cm->size, r = (uint64_t)cm->rank;
+    uint64_t lo = (r * n + size - 1) / size, hi = ((r + 1) * n + size - 1) / size, before = 0;
+    for (uint64_t i = lo; i < hi && rc == STRATA_OK; i++) rc = ingest_file(g, files[i], &before);
+    if (g->batch != NULL) {
+        if (rc == STRATA_OK) rc = commit_batch(g);
+        strata_batch_abort(g->batch);
+        g->batch = NULL;
+    }
+    if ((rc = st_comm_agree(cm, err, rc)) < 0) return rc;
+    return spread_publish(g, cm);
+}
+
+/* After a spread ingest: on failure the root drops a dataset it created; every process closes
+ * its handle (a failed one's committed batches are removed with it). */
+static int finish_spread(ingest *g, int rc)
+{
+    if (rc < 0) {
+        char keep[ST_ERRMSG_MAX];
+        st_err_copy(st_pool_err(g->pool), keep, sizeof keep);
+        strata_dataset_close(g->ds);
+        g->ds = NULL;
+        if (g->created && g->stats->version == 0) strata_dataset_drop(g->pool, g->region, g->name);
+        st_error(st_pool_err(g->pool), rc, "%s", keep);
+    }
+    strata_dataset_close(g->ds);
+    g->stats->seconds = st_mono_s() - g->t0;
+    return rc;
+}
+
+int st_ingest_csv_run(strata_pool *pool, const char *region, const char *name,
                       const char *const *files, int nfiles, const strata_ingest_opts *opts,
-                      strata_ingest_stats *stats)
+                      strata_ingest_stats *stats, const st_comm *comm)
 {
     if (pool == NULL) return STRATA_EINVAL;
     st_err *err = st_pool_err(pool);
@@ -522,9 +646,20 @@ int strata_ingest_csv(strata_pool *pool, const char *region, const char *name,
         struct stat st;
         if (stat(files[i], &st) == 0) g.total_bytes += (uint64_t)st.st_size;
     }
+    if (st_comm_many(comm)) {
+        rc = ingest_spread(&g, files, nfiles, comm);
+        return finish_spread(&g, rc);
+    }
     uint64_t before = 0;
     for (int i = 0; i < nfiles && rc == STRATA_OK; i++) rc = ingest_file(&g, files[i], &before);
     return finish(&g, rc);
+}
+
+int strata_ingest_csv(strata_pool *pool, const char *region, const char *name,
+                      const char *const *files, int nfiles, const strata_ingest_opts *opts,
+                      strata_ingest_stats *stats)
+{
+    return st_ingest_csv_run(pool, region, name, files, nfiles, opts, stats, NULL);
 }
 
 /* Map the NCOLS column files FILES (named COLNAMES): 1-D, equally long; COLS receives their

@@ -17,9 +17,18 @@
 #include <stdint.h>
 
 #include "ingest/csv.h"
+#include "util/comm.h"
 #include "util/error.h"
 
 typedef struct st_ingest st_ingest;
+
+/* strata_ingest_csv() with the files split over the processes of COMM (NULL or one process: the
+ * call itself): each parses a contiguous block of the files and writes its batches, and process
+ * 0 publishes all of them in one version, in file order, or nothing when any process failed.
+ * Collective. */
+int st_ingest_csv_run(strata_pool *pool, const char *region, const char *name,
+                      const char *const *files, int nfiles, const strata_ingest_opts *opts,
+                      strata_ingest_stats *stats, const st_comm *comm);
 
 /* Start an ingest call into REGION/NAME (names checked). OPTS and STATS may be NULL. *OUT is
  * released by st_ingest_end(), which must be called whatever happens. On failure *OUT is NULL

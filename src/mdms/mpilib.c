@@ -3,6 +3,7 @@
  * does not see the redirections.
  */
 #ifdef STRATA_HAVE_MPI
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 
@@ -11,6 +12,12 @@
 
 #ifdef STRATA_MPI_LINKED
 int st_mpi_load(st_err *err)
+{
+    (void)err;
+    return STRATA_OK;
+}
+
+int st_mpi_load_global(st_err *err)
 {
     (void)err;
     return STRATA_OK;
@@ -28,6 +35,19 @@ int st_mpi_load(st_err *err)
     if (mpi_ok) return STRATA_OK;
     return st_error(err, STRATA_EUNSUPPORTED, "the MDMS layer's MPI calls need Open MPI: %s",
                     mpi_msg);
+}
+
+int st_mpi_load_global(st_err *err)
+{
+    /* Open MPI's components, which it opens itself, find its symbols in the global scope */
+    if (dlopen(ST_MPI_SONAME, RTLD_NOW | RTLD_GLOBAL | RTLD_NODELETE) == NULL) {
+        const char *why = dlerror();
+        return st_error(err, STRATA_EUNSUPPORTED,
+                        "cannot load Open MPI (%s: %s): install it with 'apt-get install "
+                        "libopenmpi3'",
+                        ST_MPI_SONAME, why != NULL ? why : "not found");
+    }
+    return st_mpi_load(err);
 }
 
 const st_mpilib *st_mpi(void)

@@ -419,3 +419,144 @@ void st_groups_free(st_groups *g)
     g->fval = g->m2 = NULL;
     g->n = 0;
 }
+
+/* ---- groups as bytes ------------------------------------------------------------------------ */
+
+/* Words per group of the aggregate arrays (one when there are no aggregates). */
+static uint64_t na_of(const st_groups *g)
+{
+    return (uint64_t)(g->naggs ? g->naggs : 1);
+}
+
+/* An array: whether it is there and its bytes, then the bytes. */
+static int put_arr(st_vec *v, const void *p, uint64_t len)
+{
+    uint64_t h[2] = {p != NULL, p != NULL ? len : 0};
+    char *at = st_vec_grow(v, sizeof h + (size_t)h[1]);
+    if (at == NULL) return STRATA_ENOMEM;
+    memcpy(at, h, sizeof h);
+    if (h[1] > 0) memcpy(at + sizeof h, p, (size_t)h[1]);
+    return STRATA_OK;
+}
+
+/* The array at *Q (up to END), of LEN bytes when there, copied into *OUT (or NULL). */
+static int get_arr(const char **q, const char *end, uint64_t len, void **out)
+{
+    uint64_t h[2];
+    *out = NULL;
+    if ((uint64_t)(end - *q) < sizeof h) return STRATA_ECORRUPT;
+    memcpy(h, *q, sizeof h);
+    *q += sizeof h;
+    if (!h[0]) return h[1] == 0 ? STRATA_OK : STRATA_ECORRUPT;
+    if (h[1] != len || len > (uint64_t)(end - *q)) return STRATA_ECORRUPT;
+    if ((*out = malloc((size_t)len + 8)) == NULL) return STRATA_ENOMEM;
+    memcpy(*out, *q, (size_t)len);
+    *q += len;
+    return STRATA_OK;
+}
+
+static int put_dict(st_vec *v, const st_gdict *d)
+{
+    int rc = put_arr(v, &d->n, sizeof d->n);
+    if (rc == STRATA_OK) rc = put_arr(v, d->off, (d->n + 1) * 8);
+    if (rc == STRATA_OK) rc = put_arr(v, d->bytes, d->off != NULL ? (uint64_t)d->off[d->n] : 0);
+    return rc;
+}
+
+static int get_dict(const char **q, const char *end, st_gdict *d)
+{
+    uint64_t *n;
+    int rc = get_arr(q, end, 8, (void **)&n);
+    if (rc == STRATA_OK && n == NULL) rc = STRATA_ECORRUPT;
+    if (rc == STRATA_OK && *n > (uint64_t)(end - *q) / 8) rc = STRATA_ECORRUPT;
+    if (rc == STRATA_OK) {
+        d->n = *n;
+        rc = get_arr(q, end, (d->n + 1) * 8, (void **)&d->off);
+    }
+    free(n);
+    if (rc == STRATA_OK && d->off != NULL && (d->off[0] < 0 || d->off[d->n] < d->off[0]))
+        rc = STRATA_ECORRUPT;
+    uint64_t nb = d->off != NULL ? (uint64_t)d->off[d->n] : 0;
+    if (rc == STRATA_OK) rc = get_arr(q, end, nb, (void **)&d->bytes);
+    return rc;
+}
+
+int st_groups_pack(const st_groups *g, st_vec *v)
+{
+    uint64_t nk = (uint64_t)g->nkeys + 1, na = na_of(g), n = g->n;
+    int64_t head[3] = {g->nkeys, g->naggs, (int64_t)g->n};
+    int rc = put_arr(v, head, sizeof head);
+    if (rc == STRATA_OK) rc = put_arr(v, g->key_dtype, sizeof g->key_dtype);
+    if (rc == STRATA_OK) rc = put_arr(v, g->agg_op, sizeof g->agg_op);
+    if (rc == STRATA_OK) rc = put_arr(v, g->agg_dtype, sizeof g->agg_dtype);
+    if (rc == STRATA_OK) rc = put_arr(v, g->agg_q, sizeof g->agg_q);
+    if (rc == STRATA_OK) rc = put_arr(v, g->keys, n * nk * 8);
+    if (rc == STRATA_OK) rc = put_arr(v, g->count, n * 8);
+    if (rc == STRATA_OK) rc = put_arr(v, g->nval, n * na * 8);
+    if (rc == STRATA_OK) rc = put_arr(v, g->ival, n * na * 8);
+    if (rc == STRATA_OK) rc = put_arr(v, g->fval, n * na * 8);
+    if (rc == STRATA_OK) rc = put_arr(v, g->m2, n * na * 8);
+    for (int k = 0; k < ST_GROUP_KEYS && rc == STRATA_OK; k++) rc = put_dict(v, &g->kdict[k]);
+    for (int a = 0; a < ST_GROUP_SLOTS && rc == STRATA_OK; a++) {
+        rc = put_dict(v, &g->adict[a]);
+        if (rc == STRATA_OK) rc = put_arr(v, g->hoff[a], (n + 1) * 8);
+        if (rc == STRATA_OK)
+            rc = put_arr(v, g->hval[a], g->hoff[a] != NULL ? g->hoff[a][n] * 8 : 0);
+    }
+    return rc;
+}
+
+/* The fixed part of the groups at *Q into G (zeroed first). */
+static int unpack_head(const char **q, const char *end, st_groups *g)
+{
+    void *p[5] = {0};
+    int64_t *head;
+    int rc = get_arr(q, end, 3 * 8, &p[0]);
+    if (rc == STRATA_OK) rc = get_arr(q, end, sizeof g->key_dtype, &p[1]);
+    if (rc == STRATA_OK) rc = get_arr(q, end, sizeof g->agg_op, &p[2]);
+    if (rc == STRATA_OK) rc = get_arr(q, end, sizeof g->agg_dtype, &p[3]);
+    if (rc == STRATA_OK) rc = get_arr(q, end, sizeof g->agg_q, &p[4]);
+    for (int i = 0; i < 5 && rc == STRATA_OK; i++)
+        if (p[i] == NULL) rc = STRATA_ECORRUPT;
+    if (rc == STRATA_OK) {
+        head = p[0];
+        if (head[0] < 1 || head[0] > ST_GROUP_KEYS || head[1] < 0 || head[1] > ST_GROUP_SLOTS ||
+            head[2] < 0 || (uint64_t)head[2] > (uint64_t)(end - *q) / 8)
+            rc = STRATA_ECORRUPT;
+    }
+    if (rc == STRATA_OK) {
+        g->nkeys = (int)head[0];
+        g->naggs = (int)head[1];
+        g->n = (uint64_t)head[2];
+        memcpy(g->key_dtype, p[1], sizeof g->key_dtype);
+        memcpy(g->agg_op, p[2], sizeof g->agg_op);
+        memcpy(g->agg_dtype, p[3], sizeof g->agg_dtype);
+        memcpy(g->agg_q, p[4], sizeof g->agg_q);
+    }
+    for (int i = 0; i < 5; i++) free(p[i]);
+    return rc;
+}
+
+int st_groups_unpack(const char **q, const char *end, st_groups *g)
+{
+    memset(g, 0, sizeof *g);
+    int rc = unpack_head(q, end, g);
+    uint64_t nk = (uint64_t)g->nkeys + 1, na = na_of(g), n = g->n;
+    if (rc == STRATA_OK) rc = get_arr(q, end, n * nk * 8, (void **)&g->keys);
+    if (rc == STRATA_OK) rc = get_arr(q, end, n * 8, (void **)&g->count);
+    if (rc == STRATA_OK) rc = get_arr(q, end, n * na * 8, (void **)&g->nval);
+    if (rc == STRATA_OK) rc = get_arr(q, end, n * na * 8, (void **)&g->ival);
+    if (rc == STRATA_OK) rc = get_arr(q, end, n * na * 8, (void **)&g->fval);
+    if (rc == STRATA_OK) rc = get_arr(q, end, n * na * 8, (void **)&g->m2);
+    for (int k = 0; k < ST_GROUP_KEYS && rc == STRATA_OK; k++) rc = get_dict(q, end, &g->kdict[k]);
+    for (int a = 0; a < ST_GROUP_SLOTS && rc == STRATA_OK; a++) {
+        rc = get_dict(q, end, &g->adict[a]);
+        if (rc == STRATA_OK) rc = get_arr(q, end, (n + 1) * 8, (void **)&g->hoff[a]);
+        uint64_t nh = g->hoff[a] != NULL ? g->hoff[a][n] : 0;
+        if (rc == STRATA_OK && nh > (uint64_t)(end - *q) / 8) rc = STRATA_ECORRUPT;
+        if (rc == STRATA_OK) rc = get_arr(q, end, nh * 8, (void **)&g->hval[a]);
+    }
+    if (rc == STRATA_OK && n > 0 && (g->keys == NULL || g->count == NULL)) rc = STRATA_ECORRUPT;
+    if (rc < 0) st_groups_free(g);
+    return rc;
+}

@@ -16,6 +16,7 @@
 
 #include "strata.h"
 #include "util/dtype.h" /* st_key_bits, st_sort_image */
+#include "util/vec.h"
 
 /* Positions i < N where MASK[i] is non-zero, in order, into OUT (room for N); returns how many.
  * Branch-free. */
@@ -243,6 +244,14 @@ void st_gfold_free(st_gfold *f);
 /* DST := groups of DST and SRC together (same keys and aggregates); DST's rows count as the
  * earlier ones (FIRST, LAST). STRATA_OK or STRATA_ENOMEM (DST is then unusable: free it). */
 int st_groups_merge(st_groups *dst, const st_groups *src);
+
+/* G appended to V (a vector of bytes) as bytes that st_groups_unpack() reads back, in the same
+ * binary (the processes of one update): STRATA_OK or STRATA_ENOMEM. */
+int st_groups_pack(const st_groups *g, st_vec *v);
+
+/* The groups packed at *Q (up to END) into G, which owns its memory (st_groups_free()); *Q moves
+ * past them. STRATA_OK, STRATA_ENOMEM, or STRATA_ECORRUPT when they do not parse. */
+int st_groups_unpack(const char **q, const char *end, st_groups *g);
 
 /* An empty G shaped for NKEYS keys of KDT and NAGGS aggregates OPS over inputs ADT (with Q). */
 void st_groups_init(st_groups *g, int nkeys, const strata_dtype *kdt, int naggs, const int *ops,

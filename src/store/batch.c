@@ -118,7 +118,7 @@ int strata_batch_begin(strata_dataset *ds, strata_batch **out)
         return st_error(st_pool_err(ds->pool), STRATA_EPERM,
                         "dataset '%s/%s' is derived: only 'strata update' writes its batches",
                         ds->d.region, ds->d.name);
-    if (ds->hold < 0 && (rc = st_dataset_lock(ds)) < 0) return rc;
+    if (ds->hold < 0 && !ds->helper && (rc = st_dataset_lock(ds)) < 0) return rc;
     int n = ds->schema.ncols;
     strata_batch *b = calloc(1, sizeof *b);
     if (b == NULL) return st_error(st_pool_err(ds->pool), STRATA_ENOMEM, "out of memory");
@@ -521,6 +521,51 @@ int st_colw_finish(st_err *err, st_colw *w, const char *dir, const char *token, 
     return rc;
 }
 
+/* Room for K more pending batches in DS. */
+static int pending_grow(strata_dataset *ds, int k)
+{
+    size_t n = (size_t)ds->schema.ncols;
+    if (ds->npending + k <= ds->cap) return STRATA_OK;
+    int cap = ds->cap ? 2 * ds->cap : 8;
+    while (cap < ds->npending + k) cap *= 2;
+    st_cat_batch *g = realloc(ds->pending, (size_t)cap * sizeof *g);
+    if (g != NULL) ds->pending = g;
+    st_cat_bcol *gc = g ? realloc(ds->pending_cols, (size_t)cap * n * sizeof *gc) : NULL;
+    if (gc == NULL)
+        return st_error(st_pool_err(ds->pool), STRATA_ENOMEM, "out of memory committing a batch");
+    ds->pending_cols = gc;
+    ds->cap = cap;
+    return STRATA_OK;
+}
+
+void st_dataset_set_helper(strata_dataset *ds)
+{
+    ds->helper = 1;
+}
+
+int st_dataset_pending(const strata_dataset *ds, const st_cat_batch **b, const st_cat_bcol **cols)
+{
+    *b = ds->pending;
+    *cols = ds->pending_cols;
+    return ds->npending;
+}
+
+int st_dataset_adopt(strata_dataset *ds, const st_cat_batch *b, const st_cat_bcol *cols, int n)
+{
+    size_t nc = (size_t)ds->schema.ncols;
+    int rc = n > 0 ? pending_grow(ds, n) : STRATA_OK;
+    if (rc < 0) return rc;
+    memcpy(&ds->pending[ds->npending], b, (size_t)n * sizeof *b);
+    memcpy(&ds->pending_cols[(size_t)ds->npending * nc], cols, (size_t)n * nc * sizeof *cols);
+    ds->npending += n;
+    return STRATA_OK;
+}
+
+void st_dataset_forget_pending(strata_dataset *ds)
+{
+    ds->npending = 0;
+}
+
 int strata_batch_commit(strata_batch *b)
 {
     if (b == NULL) return STRATA_EINVAL;
@@ -540,19 +585,7 @@ int strata_batch_commit(strata_batch *b)
             goto done;
         }
     }
-    if (ds->npending == ds->cap) {
-        int cap = ds->cap ? 2 * ds->cap : 8;
-        st_cat_batch *g = realloc(ds->pending, (size_t)cap * sizeof *g);
-        if (g != NULL) ds->pending = g;
-        st_cat_bcol *gc =
-            g ? realloc(ds->pending_cols, (size_t)cap * (size_t)n * sizeof *gc) : NULL;
-        if (gc == NULL) {
-            rc = st_error(err, STRATA_ENOMEM, "out of memory committing a batch");
-            goto done;
-        }
-        ds->pending_cols = gc;
-        ds->cap = cap;
-    }
+    ST_TRY(rc = pending_grow(ds, 1));
     cols = &ds->pending_cols[(size_t)ds->npending * (size_t)n];
     for (int c = 0; c < n; c++)
         ST_TRY(rc = colw_finish(err, &b->cols[c], ds->dir, b->token, c, &cols[c]));

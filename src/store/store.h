@@ -131,6 +131,17 @@ int st_dataset_apply(strata_dataset *ds, st_cat_change *ch, int64_t *new_version
 /* Release DS's writer lock, if held. */
 void st_dataset_unlock(strata_dataset *ds);
 
+/* An ingest spread over processes: one publishes, holding DS's writer lock; the others are its
+ * helpers. A helper's DS writes and commits batches without the lock; its committed batches
+ * (st_dataset_pending: N records, N * ncols column records, owned by DS) go to the publishing
+ * process, which adds them to its own after them (st_dataset_adopt: their files are in DS's
+ * directory already, durable); once published, each helper forgets them
+ * (st_dataset_forget_pending), or else closing DS removes their files. */
+void st_dataset_set_helper(strata_dataset *ds);
+int st_dataset_pending(const strata_dataset *ds, const st_cat_batch **b, const st_cat_bcol **cols);
+int st_dataset_adopt(strata_dataset *ds, const st_cat_batch *b, const st_cat_bcol *cols, int n);
+void st_dataset_forget_pending(strata_dataset *ds);
+
 /* What a dataset handle holds, for the update engine and the tier mover. Pointers are owned by
  * DS and valid until it is closed; the record is re-read by st_dataset_lock(). */
 const st_schema *st_dataset_schema(const strata_dataset *ds);

@@ -30,6 +30,7 @@ struct strata_dataset {
     int npending, cap;
     int open_batches; /* begun, not yet committed or aborted */
     int derived;      /* a derived dataset: written by its derivation only */
+    int helper;       /* writes batches for another process, which holds the lock and publishes */
 };
 
 struct strata_batch {
