@@ -860,7 +860,47 @@ typedef struct direct {
     uint32_t *slot; /* the batch holding row start[0] + (q << DIRECT_SLOT_SHIFT) */
     const uint64_t *carried[ST_TBL_MAX]; /* 8-byte gathered columns, sorted with the records */
     int carry_done;                      /* ... when the sort could carry them */
+    /* when BLK is set, the records are two runs (RUN, their lengths RLEN, the next of each RAT)
+     * merged block by block into BLK as they are written */
+    const st_srec *run[2];
+    uint64_t rlen[2], rat[2];
+    st_srec *blk;
 } direct;
+
+static inline int rec_before(const st_srec *a, const st_srec *b)
+{
+    return a->img < b->img || (a->img == b->img && a->pos < b->pos);
+}
+
+/* Records A (NA) and B (NB), each in order, merged into O; at most K of them, the ones taken of
+ * each counted in *TA and *TB. */
+static void rec_merge2(const st_srec *a, uint64_t na, const st_srec *b, uint64_t nb, st_srec *o,
+                       uint64_t k, uint64_t *ta, uint64_t *tb)
+{
+    uint64_t i = 0, x = 0, w = 0;
+    while (w < k && i < na && x < nb) {
+        int t = rec_before(&b[x], &a[i]);
+        o[w++] = t ? b[x] : a[i];
+        x += (uint64_t)t;
+        i += (uint64_t)!t;
+    }
+    while (w < k && i < na) o[w++] = a[i++];
+    while (w < k && x < nb) o[w++] = b[x++];
+    *ta = i;
+    *tb = x;
+}
+
+/* The next K records of D, which begin at record FROM. */
+static const st_srec *direct_next(direct *d, uint64_t from, uint64_t k)
+{
+    if (d->blk == NULL) return d->rec + from;
+    uint64_t ta, tb;
+    rec_merge2(d->run[0] + d->rat[0], d->rlen[0] - d->rat[0], d->run[1] + d->rat[1],
+               d->rlen[1] - d->rat[1], d->blk, k, &ta, &tb);
+    d->rat[0] += ta;
+    d->rat[1] += tb;
+    return d->blk;
+}
 
 static int direct_ok(strata_snapshot *s, const plan *p, size_t nold, uint64_t consumed)
 {
@@ -934,7 +974,7 @@ static void direct_fill(const direct *d, int c, strata_dtype dt, const st_srec *
 }
 
 /* Write the output from the sorted records, in blocks of DIRECT_BLOCK rows. */
-static int direct_write(st_upd_job *j, const direct *d, uint64_t n)
+static int direct_write(st_upd_job *j, direct *d, uint64_t n)
 {
     const plan *p = d->p;
     mwriter m;
@@ -942,7 +982,7 @@ static int direct_write(st_upd_job *j, const direct *d, uint64_t n)
     if (rc < 0) rc = st_error(j->err, STRATA_ENOMEM, "out of memory writing the sorted rows");
     for (uint64_t from = 0; rc == STRATA_OK && from < n;) {
         uint64_t k = mw_room(&m, n - from); /* the buffer is empty: every block starts at 0 */
-        const st_srec *rec = d->rec + from;
+        const st_srec *rec = direct_next(d, from, k);
         int nt = k < (DIRECT_BLOCK >> 2) ? 1 : j->nt;
 #pragma omp parallel num_threads(nt)
         {
@@ -1003,34 +1043,56 @@ static int key_hint(strata_snapshot *s, int col, uint64_t b0, int desc, uint64_t
     return 1;
 }
 
-/* The whole sort of source rows [start[consumed], end) of S (direct_ok() holds). */
-static int direct_sort(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_t consumed)
+/* Map the batches from CONSUMED on of S for a direct write into *D: the key's and every gathered
+ * column's, and the slots that find a row's batch. */
+static int direct_open(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_t consumed,
+                       direct *d)
 {
     uint64_t nb = st_snapshot_nbatches(s);
     const uint64_t *start = st_snapshot_row_start(s) + consumed;
     size_t nseg = (size_t)(nb - consumed);
     uint64_t n = start[nseg] - start[0], nslot = (n >> DIRECT_SLOT_SHIFT) + 2;
-    direct d = {.p = p, .desc = p->sp->desc, .start = start, .nseg = nseg};
-    st_carry cy;
-    memset(&cy, 0, sizeof cy);
-    d.slot = malloc(nslot * sizeof *d.slot);
-    st_srec *rec = st_alloc_big(n * sizeof *rec + 1);
-    d.rec = rec;
-    int rc = d.slot == NULL || rec == NULL ? STRATA_ENOMEM : STRATA_OK;
+    *d = (direct){.p = p, .desc = p->sp->desc, .start = start, .nseg = nseg};
+    d->slot = malloc(nslot * sizeof *d->slot);
+    int rc = d->slot == NULL ? STRATA_ENOMEM : STRATA_OK;
     for (int c = 1; c < p->nc && rc == STRATA_OK; c++) {
         if (p->src[c] < 0) continue;
-        if ((d.seg[c] = calloc(nseg + 1, sizeof *d.seg[c])) == NULL) rc = STRATA_ENOMEM;
+        if ((d->seg[c] = calloc(nseg + 1, sizeof *d->seg[c])) == NULL) rc = STRATA_ENOMEM;
         for (size_t b = 0; b < nseg && rc == STRATA_OK; b++)
-            rc = strata_snapshot_map(s, consumed + b, p->src[c], &d.seg[c][b]);
+            rc = strata_snapshot_map(s, consumed + b, p->src[c], &d->seg[c][b]);
     }
     if (rc == STRATA_ENOMEM)
-        rc = st_error(j->err, rc, "out of memory sorting %llu rows", (unsigned long long)n);
+        return st_error(j->err, rc, "out of memory sorting %llu rows", (unsigned long long)n);
+    if (rc < 0) return rc;
+    size_t b = 0;
+    for (uint64_t q = 0; q < nslot; q++) {
+        while (b + 1 < nseg && start[b + 1] <= start[0] + (q << DIRECT_SLOT_SHIFT)) b++;
+        d->slot[q] = (uint32_t)b;
+    }
+    return STRATA_OK;
+}
+
+static void direct_close(strata_snapshot *s, uint64_t consumed, direct *d)
+{
+    for (size_t b = 0; b < d->nseg; b++) st_snapshot_release(s, consumed + b);
+    for (int c = 0; c < ST_TBL_MAX; c++) free(d->seg[c]);
+    free(d->slot);
+}
+
+/* The whole sort of source rows [start[consumed], end) of S (direct_ok() holds). */
+static int direct_sort(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_t consumed)
+{
+    direct d;
+    st_carry cy;
+    memset(&cy, 0, sizeof cy);
+    int rc = direct_open(j, s, p, consumed, &d);
+    uint64_t n = d.start[d.nseg] - d.start[0];
+    st_srec *rec = rc == STRATA_OK ? st_alloc_big(n * sizeof *rec + 1) : NULL;
+    d.rec = rec;
+    if (rc == STRATA_OK && rec == NULL)
+        rc = st_error(j->err, STRATA_ENOMEM, "out of memory sorting %llu rows",
+                      (unsigned long long)n);
     if (rc == STRATA_OK) {
-        size_t b = 0;
-        for (uint64_t q = 0; q < nslot; q++) {
-            while (b + 1 < nseg && start[b + 1] <= start[0] + (q << DIRECT_SLOT_SHIFT)) b++;
-            d.slot[q] = (uint32_t)b;
-        }
         strata_dtype kt = (strata_dtype)st_snapshot_schema(s)->cat[p->src[1]].dtype;
         uint64_t hint[2];
         int hinted = key_hint(s, p->src[1], consumed, d.desc, hint);
@@ -1048,18 +1110,16 @@ static int direct_sort(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_
             d.carried[c] = cy.out[cy.n++];
         }
         if (rc == STRATA_OK)
-            rc = st_argsort_segs(kt, d.seg[1], start, nseg, d.desc, hinted ? hint : NULL, rec, NULL,
-                                 &cy, j->nt);
+            rc = st_argsort_segs(kt, d.seg[1], d.start, d.nseg, d.desc, hinted ? hint : NULL, rec,
+                                 NULL, &cy, j->nt);
         d.carry_done = cy.done;
         if (rc < 0)
             rc = st_error(j->err, rc, "out of memory sorting %llu rows", (unsigned long long)n);
     }
     if (rc == STRATA_OK) rc = st_upd_progress(j, j->ev.total, n);
     if (rc == STRATA_OK) rc = direct_write(j, &d, n);
-    for (size_t b = 0; b < nseg; b++) st_snapshot_release(s, consumed + b);
-    for (int c = 0; c < ST_TBL_MAX; c++) free(d.seg[c]);
+    direct_close(s, consumed, &d);
     for (int c = 0; c < cy.n; c++) st_free_big(cy.out[c]);
-    free(d.slot);
     st_free_big(rec);
     return rc;
 }
@@ -1601,16 +1661,25 @@ bad:
     return st_error(j->err, STRATA_ECORRUPT, "a process sent a top-k that does not parse");
 }
 
-/* The block of new source rows [*A, *E) of S (batches from CONSUMED on) this process takes. */
+/* The block of new batches [*LO, *HI) of S (batches from CONSUMED on) this process takes. */
+static void own_batches(const st_upd_job *j, strata_snapshot *s, uint64_t consumed, uint64_t *lo,
+                        uint64_t *hi)
+{
+    uint64_t nsb = st_snapshot_nbatches(s);
+    *lo = *hi = nsb;
+    for (uint64_t b = consumed; b < nsb; b++)
+        if (st_upd_mine(j, b - consumed, nsb - consumed)) {
+            if (*lo == nsb) *lo = b;
+            *hi = b + 1;
+        }
+}
+
+/* The block of new source rows [*A, *E) of S this process takes. */
 static void own_rows(const st_upd_job *j, strata_snapshot *s, uint64_t consumed, uint64_t *a,
                      uint64_t *e)
 {
-    uint64_t nsb = st_snapshot_nbatches(s), lo = nsb, hi = nsb;
-    for (uint64_t b = consumed; b < nsb; b++)
-        if (st_upd_mine(j, b - consumed, nsb - consumed)) {
-            if (lo == nsb) lo = b;
-            hi = b + 1;
-        }
+    uint64_t lo, hi;
+    own_batches(j, s, consumed, &lo, &hi);
     *a = st_snapshot_row_start(s)[lo];
     *e = st_snapshot_row_start(s)[hi];
 }
@@ -1706,13 +1775,36 @@ static int elem_before(const plan *p, const st_table *a, uint64_t i, const st_ta
     return ((const uint64_t *)a->data[0])[i] < ((const uint64_t *)b->data[0])[j];
 }
 
-/* The first row in [LO, HI) of sorted T that does not come before row J of B. */
-static uint64_t lower_bound(const plan *p, const st_table *t, uint64_t lo, uint64_t hi,
-                            const st_table *b, uint64_t j)
+/* A process's sorted rows, as a table's (T) or as records (REC), and the proposals of a round
+ * of select_cut, decoded from every process's message. */
+typedef struct sview {
+    const plan *p;
+    const st_table *t;
+    const st_srec *rec;
+    st_table *props;
+    st_srec *rprops;
+} sview;
+
+/* Whether row I of V comes before proposal R. */
+static int view_before(const sview *v, uint64_t i, int r)
+{
+    return v->rec != NULL ? rec_before(&v->rec[i], &v->rprops[r])
+                          : elem_before(v->p, v->t, i, &v->props[r], 0);
+}
+
+/* Whether proposal X comes before proposal R. */
+static int prop_before(const sview *v, int x, int r)
+{
+    return v->rec != NULL ? rec_before(&v->rprops[x], &v->rprops[r])
+                          : elem_before(v->p, &v->props[x], 0, &v->props[r], 0);
+}
+
+/* The first row in [LO, HI) of V that does not come before proposal R. */
+static uint64_t lower_bound(const sview *v, uint64_t lo, uint64_t hi, int r)
 {
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
-        if (elem_before(p, t, mid, b, j))
+        if (view_before(v, mid, r))
             lo = mid + 1;
         else
             hi = mid;
@@ -1720,20 +1812,40 @@ static uint64_t lower_bound(const plan *p, const st_table *t, uint64_t lo, uint6
     return lo;
 }
 
-/* How many rows of this process's sorted T are among the POS first of all processes' rows, into
+/* Row I of V appended to B as a proposal. */
+static int prop_put(st_upd_job *j, const sview *v, uint64_t i, tbuf *b)
+{
+    if (v->rec == NULL) return table_encode_range(j, b, v->t, i, 1, v->p->nk + 1);
+    return tbuf_put(b, &v->rec[i], sizeof v->rec[i]) < 0
+               ? st_error(j->err, STRATA_ENOMEM, "out of memory")
+               : STRATA_OK;
+}
+
+/* Proposal R decoded from [*Q, END). */
+static int prop_get(st_upd_job *j, sview *v, const char **q, const char *end, int r)
+{
+    if (v->rec == NULL) return table_decode(j, q, end, v->p->nk + 1, &v->props[r]);
+    if (end - *q < (ptrdiff_t)sizeof(st_srec))
+        return st_error(j->err, STRATA_ECORRUPT, "a process sent a cut that does not parse");
+    memcpy(&v->rprops[r], *q, sizeof(st_srec));
+    return STRATA_OK;
+}
+
+/* How many rows of this process's sorted V are among the POS first of all processes' rows, into
  * *CUT; LO and HI bound it (the cuts before and after). Each round every process with rows left
  * in its window [LO, HI) proposes its window's middle row, weighted by the window's size; the
  * weighted median proposal is the pivot; the rows before it are counted everywhere; the windows
  * shrink to the side of POS the pivot is on, by a quarter of the rows left at least. */
-static int select_cut(st_upd_job *j, const plan *p, const st_table *t, uint64_t pos, uint64_t lo,
-                      uint64_t hi, uint64_t *cut)
+static int select_cut(st_upd_job *j, sview *sv, uint64_t pos, uint64_t lo, uint64_t hi,
+                      uint64_t *cut)
 {
     const st_comm *cm = j->comm;
     int rc = STRATA_OK;
     uint64_t *lens = calloc((size_t)cm->size, sizeof *lens);
-    st_table *props = calloc((size_t)cm->size, sizeof *props);
+    sv->props = calloc((size_t)cm->size, sizeof *sv->props);
+    sv->rprops = calloc((size_t)cm->size, sizeof *sv->rprops);
     uint64_t *weight = calloc((size_t)cm->size, sizeof *weight);
-    if (lens == NULL || props == NULL || weight == NULL)
+    if (lens == NULL || sv->props == NULL || sv->rprops == NULL || weight == NULL)
         rc = st_error(j->err, STRATA_ENOMEM, "out of memory");
     rc = st_comm_agree(cm, j->err, rc);
     while (rc == STRATA_OK) {
@@ -1747,7 +1859,7 @@ static int select_cut(st_upd_job *j, const plan *p, const st_table *t, uint64_t 
         tbuf b = {0};
         uint64_t mid = lo + (hi - lo) / 2, w = hi - lo;
         rc = tbuf_put(&b, &w, 8) < 0 ? st_error(j->err, STRATA_ENOMEM, "out of memory") : 0;
-        if (rc == STRATA_OK && w > 0) rc = table_encode_range(j, &b, t, mid, 1, p->nk + 1);
+        if (rc == STRATA_OK && w > 0) rc = prop_put(j, sv, mid, &b);
         char *all = NULL;
         if (rc == STRATA_OK) rc = cm->allgather(cm->ctx, j->err, b.p, b.n, (void **)&all, lens);
         free(b.p);
@@ -1757,7 +1869,7 @@ static int select_cut(st_upd_job *j, const plan *p, const st_table *t, uint64_t 
             const char *end = q + lens[r];
             memcpy(&weight[r], q, 8);
             q += 8;
-            if (weight[r] > 0) rc = table_decode(j, &q, end, p->nk + 1, &props[r]);
+            if (weight[r] > 0) rc = prop_get(j, sv, &q, end, r);
             q = end;
         }
         /* the weighted median of the proposals, in the sort's order */
@@ -1766,13 +1878,11 @@ static int select_cut(st_upd_job *j, const plan *p, const st_table *t, uint64_t 
             if (weight[r] == 0) continue;
             uint64_t before = 0;
             for (int x = 0; x < cm->size; x++)
-                if (x != r && weight[x] > 0 && elem_before(p, &props[x], 0, &props[r], 0))
-                    before += weight[x];
+                if (x != r && weight[x] > 0 && prop_before(sv, x, r)) before += weight[x];
             if (before <= v[1] / 2 && (best < 0 || before > below)) best = r, below = before;
         }
         uint64_t at = 0;
-        if (rc == STRATA_OK)
-            at = best == cm->rank ? mid : lower_bound(p, t, lo, hi, &props[best], 0);
+        if (rc == STRATA_OK) at = best == cm->rank ? mid : lower_bound(sv, lo, hi, best);
         free(all);
         uint64_t tot = at;
         if (rc == STRATA_OK) rc = cm->allreduce(cm->ctx, j->err, &tot, 1, ST_COMM_SUM);
@@ -1787,8 +1897,28 @@ static int select_cut(st_upd_job *j, const plan *p, const st_table *t, uint64_t 
         }
     }
     free(lens);
-    free(props);
+    free(sv->props);
+    free(sv->rprops);
     free(weight);
+    return rc;
+}
+
+/* The cuts of this process's N sorted rows V for every process (CUTS[0..size]): process r takes
+ * the rows from global position r * (the rows / size), rounded down to a whole output batch, its
+ * own into *FIRST. */
+static int spread_cuts(st_upd_job *j, sview *v, uint64_t n, uint64_t rows, uint64_t *cuts,
+                       uint64_t *first)
+{
+    const st_comm *cm = j->comm;
+    int rc = STRATA_OK;
+    cuts[0] = 0;
+    cuts[cm->size] = rows;
+    *first = 0;
+    for (int r = 1; r < cm->size && rc == STRATA_OK; r++) {
+        uint64_t pos = (uint64_t)r * (n / (uint64_t)cm->size) / j->out_rows * j->out_rows;
+        if (r == cm->rank) *first = pos;
+        rc = select_cut(j, v, pos, cuts[r - 1], rows, &cuts[r]);
+    }
     return rc;
 }
 
@@ -1848,11 +1978,98 @@ static int sort_exchange(st_upd_job *j, const plan *p, const st_table *t, const 
         j->lsm.part = LSM_GAP * (int64_t)(first / j->out_rows + 1);
         rc = merge_runs(j, p, runs, (size_t)cm->size, UINT64_MAX);
     }
-    free(all);
+    st_free_big(all);
     free(runs);
     free(tabs);
     free(rl);
     free(sl);
+    return rc;
+}
+
+/* The NR runs of records at BUF (run r: LENS[r] records, consecutive) merged pairwise, round by
+ * round, between BUF and TMP (room for all), until two or fewer are left; into D's runs. */
+static void rec_runs(direct *d, st_srec *buf, st_srec *tmp, uint64_t *lens, int nr)
+{
+    while (nr > 2) {
+        uint64_t at = 0, ta, tb;
+        int k = 0;
+        for (int r = 0; r < nr; r += 2, k++) {
+            uint64_t nb = r + 1 < nr ? lens[r + 1] : 0;
+            rec_merge2(buf + at, lens[r], buf + at + lens[r], nb, tmp + at, UINT64_MAX, &ta, &tb);
+            at += lens[r] + nb;
+            lens[k] = lens[r] + nb;
+        }
+        nr = k;
+        st_srec *x = buf;
+        buf = tmp;
+        tmp = x;
+    }
+    d->rec = buf;
+    d->run[0] = buf;
+    d->rlen[0] = lens[0];
+    d->run[1] = buf + lens[0];
+    d->rlen[1] = nr > 1 ? lens[1] : 0;
+}
+
+/* The sort of the new source rows of S spread over the processes when direct_ok() holds: each
+ * sorts its block of batches into 16-byte records (st_argsort_segs), the processes agree on the
+ * cuts, each sends every other the records of its range, merges what it receives and writes its
+ * range straight from the records and the mapped batches (direct_write); N: the new rows. */
+static int rec_spread(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_t consumed,
+                      uint64_t n)
+{
+    const st_comm *cm = j->comm;
+    direct d;
+    uint64_t lo, hi, first = 0, got = 0;
+    own_batches(j, s, consumed, &lo, &hi);
+    int rc = direct_open(j, s, p, consumed, &d);
+    size_t o = (size_t)(lo - consumed), nseg = (size_t)(hi - lo);
+    uint64_t m = d.start[o + nseg] - d.start[o];
+    st_srec *rec = st_alloc_big(m * sizeof *rec + 1), *all = NULL, *tmp = NULL;
+    uint64_t *cuts = calloc((size_t)cm->size + 1, sizeof *cuts);
+    uint64_t *sl = calloc((size_t)cm->size, 8), *rl = calloc((size_t)cm->size, 8);
+    if (rc == STRATA_OK && (rec == NULL || cuts == NULL || sl == NULL || rl == NULL))
+        rc = st_error(j->err, STRATA_ENOMEM, "out of memory sorting %llu rows",
+                      (unsigned long long)m);
+    if (rc == STRATA_OK && nseg > 0) {
+        strata_dtype kt = (strata_dtype)st_snapshot_schema(s)->cat[p->src[1]].dtype;
+        uint64_t hint[2];
+        int hinted = key_hint(s, p->src[1], consumed, d.desc, hint);
+        rc = st_argsort_segs(kt, d.seg[1] + o, d.start + o, nseg, d.desc, hinted ? hint : NULL, rec,
+                             NULL, NULL, j->nt);
+        if (rc < 0)
+            rc = st_error(j->err, rc, "out of memory sorting %llu rows", (unsigned long long)m);
+    }
+    if (rc == STRATA_OK) rc = st_upd_progress(j, j->ev.total / 2, m);
+    rc = st_comm_agree(cm, j->err, rc);
+    sview v = {.p = p, .rec = rec};
+    if (rc == STRATA_OK) rc = spread_cuts(j, &v, n, m, cuts, &first);
+    for (int r = 0; r < cm->size && rc == STRATA_OK; r++) sl[r] = (cuts[r + 1] - cuts[r]) * 16;
+    if (rc == STRATA_OK) rc = cm->alltoallv(cm->ctx, j->err, rec, sl, (void **)&all, rl);
+    st_free_big(rec);
+    for (int r = 0; r < cm->size && rc == STRATA_OK; r++) got += rl[r] /= 16;
+    /* more than two runs are merged down to two first; the last two as they are written */
+    if (rc == STRATA_OK && cm->size > 2 && (tmp = st_alloc_big(got * sizeof *tmp + 1)) == NULL)
+        rc = st_error(j->err, STRATA_ENOMEM, "out of memory merging %llu rows",
+                      (unsigned long long)got);
+    if (rc == STRATA_OK && (d.blk = malloc(DIRECT_BLOCK * sizeof *d.blk)) == NULL)
+        rc = st_error(j->err, STRATA_ENOMEM, "out of memory merging %llu rows",
+                      (unsigned long long)got);
+    if (rc == STRATA_OK) {
+        rec_runs(&d, all, tmp, rl, cm->size);
+        if (j->work != NULL) *j->work += got; /* the rows this process merges */
+        if (st_upd_root(j)) st_upd_retire(j);
+        lsm_start(j, p);
+        j->lsm.part = LSM_GAP * (int64_t)(first / j->out_rows + 1);
+        rc = direct_write(j, &d, got);
+    }
+    free(d.blk);
+    direct_close(s, consumed, &d);
+    st_free_big(all);
+    st_free_big(tmp);
+    free(cuts);
+    free(sl);
+    free(rl);
     return rc;
 }
 
@@ -1862,6 +2079,12 @@ static int sort_spread(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_
     const st_comm *cm = j->comm;
     uint64_t a, e,
         n = st_snapshot_row_start(s)[st_snapshot_nbatches(s)] - st_snapshot_row_start(s)[consumed];
+    if (direct_ok(s, p, 0, consumed)) {
+        int rc = rec_spread(j, s, p, consumed, n);
+        if (rc == STRATA_OK) j->carry_to = p->nc;
+        j->lsm.on = 0;
+        return rc;
+    }
     own_rows(j, s, consumed, &a, &e);
     st_table t;
     int rc = sort_local(j, s, p, a, e, &t);
@@ -1869,12 +2092,8 @@ static int sort_spread(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_
     uint64_t *cuts = calloc((size_t)cm->size + 1, sizeof *cuts), first = 0;
     if (rc == STRATA_OK && cuts == NULL) rc = st_error(j->err, STRATA_ENOMEM, "out of memory");
     rc = st_comm_agree(cm, j->err, rc);
-    if (rc == STRATA_OK) cuts[cm->size] = t.rows; /* cut r: rows before global position P_r */
-    for (int r = 1; r < cm->size && rc == STRATA_OK; r++) {
-        uint64_t pos = (uint64_t)r * (n / (uint64_t)cm->size) / j->out_rows * j->out_rows;
-        if (r == cm->rank) first = pos;
-        rc = select_cut(j, p, &t, pos, cuts[r - 1], t.rows, &cuts[r]);
-    }
+    sview v = {.p = p, .t = &t};
+    if (rc == STRATA_OK) rc = spread_cuts(j, &v, n, t.rows, cuts, &first);
     if (rc == STRATA_OK) rc = sort_exchange(j, p, &t, cuts, first);
     if (rc == STRATA_OK) j->carry_to = p->nc;
     j->lsm.on = 0;

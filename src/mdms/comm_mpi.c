@@ -17,6 +17,7 @@
 #include "pool/pool.h"
 #include "util/comm.h"
 #include "util/error.h"
+#include "util/fileio.h"
 
 #ifdef STRATA_HAVE_MPI
 #include <mpi.h>
@@ -117,7 +118,7 @@ static int mpi_alltoallv(void *ctx, st_err *err, const void *data, const uint64_
                       "an exchange between the processes passes MPI's 2^31 words per call");
         goto done;
     }
-    if ((all = malloc(total + 8)) == NULL) {
+    if ((all = st_alloc_big(total + 8)) == NULL) {
         rc = st_error(err, STRATA_ENOMEM, "out of memory receiving %llu bytes",
                       (unsigned long long)total);
         goto done;
@@ -133,7 +134,7 @@ done:
     if (rc == STRATA_OK && total > 0)
         *out = all;
     else
-        free(all);
+        st_free_big(all);
     free(m);
     free(cd);
     return rc;
