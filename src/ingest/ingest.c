@@ -374,25 +374,38 @@ done:
     return rc;
 }
 
-/* Parse the body of the file in segments of ST_SEGMENT_BLOCKS blocks per thread, reporting
- * progress after each. */
-static int parse_segments(ingest *g, fileparse *fp, uint64_t bytes_before)
+/* Parse the records of [FROM, TO) (record starts) in segments of ST_SEGMENT_BLOCKS blocks per
+ * thread, reporting progress after each: BYTES_BEFORE, then the bytes from FROM. */
+static int parse_segments(ingest *g, fileparse *fp, uint64_t bytes_before, size_t from, size_t to)
 {
     const st_csv *c = fp->c;
-    size_t seg_start = c->body;
-    size_t block = c->body / c->block;
-    while (seg_start < c->size) {
+    size_t seg_start = from;
+    size_t block = from / c->block;
+    while (seg_start < to) {
         size_t b1 = block + (size_t)ST_SEGMENT_BLOCKS * (size_t)fp->nt;
         if (b1 > c->nblocks) b1 = c->nblocks;
         size_t seg_end = b1 >= c->nblocks ? c->size : st_csv_record_start(c, b1);
+        if (seg_end > to) seg_end = to;
         split_segment(fp, seg_start, seg_end, block, b1);
         int rc = parse_segment(g, fp, seg_start);
         if (rc < 0) return rc;
-        progress(g, bytes_before + seg_end);
+        progress(g, bytes_before + (seg_end - from));
         seg_start = seg_end;
         block = b1;
     }
     return STRATA_OK;
+}
+
+/* Where a piece of C cut at byte X begins: the first record that starts in X's block or after
+ * it (the body's start in the header's block; the file's end past it). Processes that share a
+ * file cut it alike. */
+static size_t piece_start(const st_csv *c, uint64_t x)
+{
+    if (x >= c->size) return c->size;
+    size_t blk = (size_t)(x / c->block);
+    if (blk * c->block <= c->body) return c->body;
+    size_t s = st_csv_record_start(c, blk);
+    return s < c->body ? c->body : s;
 }
 
 /* The file's last batch: committed when each file has its batch (even of zero rows), and with
@@ -407,7 +420,11 @@ static int finish_file_batch(ingest *g)
     return STRATA_OK;
 }
 
-static int ingest_file(ingest *g, const char *path, uint64_t *bytes_before)
+/* The records of PATH that piece_start() puts in [LO, HI) (bytes of the file; 0 and UINT64_MAX:
+ * all of it). The piece at 0 counts the file and holds its batch even when the file has no
+ * rows; another holds a batch only when it has rows. */
+static int ingest_piece(ingest *g, const char *path, uint64_t lo, uint64_t hi,
+                        uint64_t *bytes_before)
 {
     st_err *err = st_pool_err(g->pool);
     st_csv c;
@@ -444,12 +461,13 @@ static int ingest_file(ingest *g, const char *path, uint64_t *bytes_before)
     c.dtypes = dtypes;
     c.names = names;
     ST_TRY(rc = st_csv_index(err, &c, nt));
+    size_t from = piece_start(&c, lo), to = piece_start(&c, hi);
+    g->stats->files += lo == 0;
+    *bytes_before += (to - from) + (lo == 0 ? c.body : 0);
+    if (from == to && (lo > 0 || c.body < c.size)) goto done; /* an empty piece */
     ST_TRY(rc = open_batch(g)); /* one batch per file at least, even of zero rows */
-    ST_TRY(rc = parse_segments(g, &fp, *bytes_before));
+    ST_TRY(rc = parse_segments(g, &fp, *bytes_before - (to - from), from, to));
     rc = finish_file_batch(g);
-    /* counted even when the last commit failed, as the whole call fails then anyway */
-    *bytes_before += c.size;
-    g->stats->files++;
 done:
     for (int i = 0; fp.bufs != NULL && i < nt * ncols; i++) st_colbuf_free(&fp.bufs[i]);
     free(fp.bufs);
@@ -581,9 +599,38 @@ static int spread_publish(ingest *g, const st_comm *cm)
     return rc;
 }
 
-/* The CSV files split over the processes of CM, in contiguous blocks (the first to the root, so
- * that it opens or creates the dataset from the first file before the others start); each
- * writes its own batches, and the root publishes them all in one version, in file order. */
+/* Fewer files than processes: the files' bytes, end to end, cut in equal shares, each process
+ * ingests the pieces of its share (a file cut where a record starts, piece_start()). */
+static int ingest_pieces(ingest *g, const char *const *files, int nfiles, const st_comm *cm)
+{
+    uint64_t total = 0, at = 0, before = 0, r = (uint64_t)cm->rank, size = (uint64_t)cm->size;
+    uint64_t *len = calloc((size_t)nfiles, sizeof *len);
+    if (len == NULL) return st_error(st_pool_err(g->pool), STRATA_ENOMEM, "out of memory");
+    for (int i = 0; i < nfiles; i++) {
+        struct stat st;
+        len[i] = stat(files[i], &st) == 0 ? (uint64_t)st.st_size : 0;
+        total += len[i];
+    }
+    /* my share [s0, s1) of the bytes of all files */
+    uint64_t s0 = (uint64_t)((double)total * (double)r / (double)size),
+             s1 = r + 1 == size ? UINT64_MAX
+                                : (uint64_t)((double)total * (double)(r + 1) / (double)size);
+    int rc = STRATA_OK;
+    for (int i = 0; i < nfiles && rc == STRATA_OK; at += len[i], i++) {
+        uint64_t end = at + len[i];
+        /* the shares it overlaps; an empty file belongs to the share its place falls in */
+        if (!(s0 < end && s1 > at) && !(len[i] == 0 && s0 <= at && at < s1)) continue;
+        uint64_t lo = s0 > at ? s0 - at : 0, hi = s1 < end ? s1 - at : UINT64_MAX;
+        rc = ingest_piece(g, files[i], lo, hi, &before);
+    }
+    free(len);
+    return rc;
+}
+
+/* The CSV files split over the processes of CM: many files in contiguous blocks, fewer files
+ * than processes in pieces (ingest_pieces). The root first opens or creates the dataset from the
+ * first file's header; each process writes its own batches, and the root publishes them all in
+ * one version, in file order. */
 static int ingest_spread(ingest *g, const char *const *files, int nfiles, const st_comm *cm)
 {
     st_err *err = st_pool_err(g->pool);
@@ -599,7 +646,12 @@ static int ingest_spread(ingest *g, const char *const *files, int nfiles, const 
     }
     uint64_t n = (uint64_t)nfiles, size = (uint64_t)cm->size, r = (uint64_t)cm->rank;
     uint64_t lo = (r * n + size - 1) / size, hi = ((r + 1) * n + size - 1) / size, before = 0;
-    for (uint64_t i = lo; i < hi && rc == STRATA_OK; i++) rc = ingest_file(g, files[i], &before);
+    if (nfiles >= cm->size) {
+        for (uint64_t i = lo; i < hi && rc == STRATA_OK; i++)
+            rc = ingest_piece(g, files[i], 0, UINT64_MAX, &before);
+    } else {
+        rc = ingest_pieces(g, files, nfiles, cm);
+    }
     if (g->batch != NULL) {
         if (rc == STRATA_OK) rc = commit_batch(g);
         strata_batch_abort(g->batch);
@@ -651,7 +703,8 @@ int st_ingest_csv_run(strata_pool *pool, const char *region, const char *name,
         return finish_spread(&g, rc);
     }
     uint64_t before = 0;
-    for (int i = 0; i < nfiles && rc == STRATA_OK; i++) rc = ingest_file(&g, files[i], &before);
+    for (int i = 0; i < nfiles && rc == STRATA_OK; i++)
+        rc = ingest_piece(&g, files[i], 0, UINT64_MAX, &before);
     return finish(&g, rc);
 }
 

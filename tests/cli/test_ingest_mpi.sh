@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # strata ingest shared by MPI processes: CSV files split over 1 to 4 processes give the batches
 # (and `strata cat` bytes) of a one-process ingest, in one version; more processes than files;
+# one large file cut in pieces where records start (quoted line ends across the cuts);
 # an append to an existing dataset; a bad line in a file another process parses fails every
 # process with its file:line:column, publishes nothing and leaves no batch file; input other
 # than CSV is refused under MPI; a process killed mid-ingest publishes nothing or everything,
@@ -58,6 +59,38 @@ STRATA_POOL=$P "$S" check >/dev/null 2>&1 || { echo "FAIL: check after the faile
 expect_err 3 "bad.csv:100:" -- env STRATA_POOL="$P" "${MPIRUN[@]}" -np 2 "$S" ingest taxi/other \
     "$T/f1.csv" "$T/bad.csv" --mpi
 expect_err 2 "dataset 'taxi/other' not found" -- env STRATA_POOL="$P" "$S" cat taxi/other
+# one large file (9 MB: 9 blocks) cut in pieces where records start, quoted fields with commas,
+# quotes and line ends across the cuts: the rows of one process, one batch per process
+/usr/bin/python3 - "$T/big.csv" <<'PY'
+import sys
+with open(sys.argv[1], "w", newline="") as f:
+    f.write("id,name,v\n")
+    for i in range(320000):
+        name = f'"line {i}\nwith ""quotes"", commas\nand ends"' if i % 7 == 0 else f"n{i * 31 % 1000}"
+        f.write(f"{i},{name},{i * 0.25}\n")
+PY
+fresh "$T/bigref"
+STRATA_POOL=$T/bigref "$S" ingest t/big "$T/big.csv" --schema id:i64,name:str,v:f64 >/dev/null 2>&1
+STRATA_POOL=$T/bigref "$S" cat t/big >"$T/bigref.csv"
+for np in 2 3 4; do
+    P=$T/big$np
+    fresh "$P"
+    out=$(STRATA_POOL=$P "${MPIRUN[@]}" -np $np "$S" ingest t/big "$T/big.csv" --schema id:i64,name:str,v:f64 --mpi 2>&1)
+    [ $? -eq 0 ] || { echo "FAIL: one file on $np processes: $out"; fails=$((fails + 1)); continue; }
+    grep -q '^ingested 320000 rows in '"$np"' batch(es) from 1 file(s) .*at version 1$' <<<"$out" ||
+        { echo "FAIL: one file on $np processes: summary: $out"; fails=$((fails + 1)); }
+    STRATA_POOL=$P "$S" cat t/big | cmp -s - "$T/bigref.csv" ||
+        { echo "FAIL: one file on $np processes: rows differ"; fails=$((fails + 1)); }
+done
+# a bad field in the last process's piece: its line, counted from the file's start; nothing
+cp "$T/big.csv" "$T/bigbad.csv"
+bl=$(grep -n '^299990,' "$T/bigbad.csv" | cut -d: -f1) # a line number past the quoted line ends
+sed -i "${bl}s/,[^,]*\$/,notanumber/" "$T/bigbad.csv"
+P=$T/big4
+expect_err 3 "bigbad.csv:$bl:13:" -- env STRATA_POOL="$P" "${MPIRUN[@]}" -np 4 "$S" ingest t/big \
+    "$T/bigbad.csv" --mpi
+grep -q "column 'v': cannot parse 'notanumber' as f64" "$T/stderr" || { echo "FAIL: the error: $(cat "$T/stderr")"; fails=$((fails + 1)); }
+STRATA_POOL=$P "$S" cat t/big | cmp -s - "$T/bigref.csv" || { echo "FAIL: a failed ingest changed t/big"; fails=$((fails + 1)); }
 # only CSV is split
 STRATA_POOL=$P "$S" export taxi/trips --format parquet --out "$T/t.parquet" >/dev/null 2>&1
 expect_err 3 "ingest across MPI processes takes CSV files" -- env STRATA_POOL="$P" \
