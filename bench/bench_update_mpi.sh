@@ -63,7 +63,7 @@ what() {
     expensive) echo "filter+3 gathers+expr+sort_runs+topk" ;;
     zones) echo "group-by (count, sum, mean, max)" ;;
     top100) echo "global top-100" ;;
-    byfare) echo "full sort (the root alone)" ;;
+    byfare) echo "full sort (one key: records)" ;;
     esac
 }
 rows=$((NB * ROWS))

@@ -1521,8 +1521,39 @@ static int lsm_delta(st_upd_job *j, const plan *p, const lpart *q, const st_tabl
     return rc;
 }
 
+/* The rows partition Q writes: its delta, or all its rows when compacted; none without new rows. */
+static uint64_t lsm_cost(const lpart *q)
+{
+    uint64_t k = q->hi - q->lo;
+    return k == 0 ? 0 : q->compact ? q->base_rows + q->delta_rows + k : k;
+}
+
+/* The partitions [*QA, *QB) of PARTS[NP] this process writes: spread, contiguous blocks of
+ * about equal cost (a partition goes to the process its first row of cost falls to), alike on
+ * every process; else all. */
+static void lsm_share(const st_upd_job *j, const lpart *parts, size_t np, size_t *qa, size_t *qb)
+{
+    *qa = 0;
+    *qb = np;
+    if (!st_comm_many(j->comm)) return;
+    double total = 0, at = 0, size = j->comm->size;
+    for (size_t q = 0; q < np; q++) total += (double)lsm_cost(&parts[q]);
+    *qa = *qb = np;
+    for (size_t q = 0; q < np; q++) {
+        int owner = total > 0 ? (int)(at * size / total) : 0;
+        if (owner >= j->comm->size) owner = j->comm->size - 1;
+        if (owner == j->comm->rank && *qa == np) *qa = q;
+        if (owner <= j->comm->rank) *qb = q + 1;
+        at += (double)lsm_cost(&parts[q]);
+    }
+    if (*qa == np) *qa = *qb = 0;
+}
+
 /* The new source rows [R0, R1) of S added to the partitions of the previous output, working
- * batches [0, NOLD) (lsm_ok() holds). */
+ * batches [0, NOLD) (lsm_ok() holds). Spread, every process sorts and routes all the new rows
+ * (read from the shared batches: as much as the new rows, never the dataset) and writes the
+ * deltas and compactions of its share of the partitions (lsm_share), in partition order, so
+ * that the new batches come in the order of one process. */
 static int lsm_absorb(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_t r0, uint64_t r1,
                       size_t nold)
 {
@@ -1540,14 +1571,23 @@ static int lsm_absorb(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_t
     if (rc < 0) goto done;
     if ((rc = lsm_route(j, p, &t, ord, parts, np)) == STRATA_OK)
         rc = lsm_pick(j, parts, np, t.rows);
-    if (rc == STRATA_OK) rc = st_upd_progress(j, j->ev.total / 2, r1 - r0);
-    /* the deltas first, on one thread; then the compactions, on all */
-    for (size_t q = 0; q < np && rc == STRATA_OK; q++)
-        if (parts[q].hi > parts[q].lo && !parts[q].compact) rc = lsm_delta(j, p, &parts[q], &t);
+    /* the new rows, counted once when spread; each process's work is the rows it writes */
+    uint64_t *work = j->work;
+    j->work = NULL;
+    if (rc == STRATA_OK) rc = st_upd_progress(j, j->ev.total / 2, st_upd_root(j) ? r1 - r0 : 0);
+    j->work = work;
+    /* a delta on the step's threads, a compaction on all */
+    int few = j->nt;
+    size_t qa, qb;
+    lsm_share(j, parts, np, &qa, &qb);
+    for (size_t q = qa; q < qb && rc == STRATA_OK; q++) {
+        if (parts[q].hi == parts[q].lo) continue;
+        j->nt = parts[q].compact ? nt : few;
+        rc = parts[q].compact ? lsm_compact(j, p, &parts[q], ord, &t)
+                              : lsm_delta(j, p, &parts[q], &t);
+        if (work != NULL && st_comm_many(j->comm)) *work += lsm_cost(&parts[q]);
+    }
     j->nt = nt;
-    for (size_t q = 0; q < np && rc == STRATA_OK; q++)
-        if (parts[q].hi > parts[q].lo && parts[q].compact)
-            rc = lsm_compact(j, p, &parts[q], ord, &t);
     if (rc == STRATA_OK) rc = st_upd_progress(j, j->ev.total, 0);
     st_table_free(&t);
 done:
@@ -2118,17 +2158,18 @@ int st_upd_order(st_upd_job *j, const st_dspec *sp, strata_snapshot *s, const in
     uint64_t r0 = st_snapshot_row_start(s)[consumed],
              r1 = st_snapshot_row_start(s)[st_snapshot_nbatches(s)], n = r1 - r0;
     plan_size(j, s, r0, r1, &p);
+    int fits = j->o->mem == 0 || (double)n * p.row_bytes <= (double)j->o->mem / 2;
+    int lsm = lsm_ok(j, &p, nold) && fits;
     if (st_comm_many(j->comm) && sp->op == ST_OP_SORT) { /* spread, or the root alone */
         int rc = sort_spreads(j, &p, n, nold) ? sort_spread(j, s, &p, consumed)
-                 : st_upd_root(j)             ? 1
+                 : lsm || st_upd_root(j)      ? 1
                                               : STRATA_OK;
         if (rc != 1) {
             plan_free(&p);
             return rc;
         }
     }
-    int fits = j->o->mem == 0 || (double)n * p.row_bytes <= (double)j->o->mem / 2;
-    if (lsm_ok(j, &p, nold) && fits) {
+    if (lsm) {
         int rc = lsm_absorb(j, s, &p, r0, r1, nold);
         if (rc == STRATA_OK) j->carry_to = p.nc;
         j->lsm.on = 0;

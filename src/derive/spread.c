@@ -9,8 +9,11 @@
  * contiguous block of the batches it must compute; each process writes and fsyncs its own files
  * into the dataset's directory. A global top-k and a group-by are split too: each process takes
  * the top k, or the groups of each batch, of its block and the root merges them in batch order,
- * as one process would (order.c, update.c). What is not split yet (a full sort) the root computes
- * alone. After each object, st_upd_sync sends every process's changes to the
+ * as one process would (order.c, update.c). A full sort from scratch is a distributed sort (each
+ * sorts its block, cuts agreed, one exchange, each writes its key range); an incremental sort
+ * gives each process a share of the partitions to write deltas into or compact. What is not split
+ * (a sort from scratch under a --mem too small for a share) the root computes alone. After each
+ * object, st_upd_sync sends every process's changes to the
  * working view to all of them and applies them in rank order, so every process continues from
  * the view one process would have had, and the root publishes it in one transaction. Any failure
  * on any process fails the object everywhere at that sync; nothing is published, and every
