@@ -7,10 +7,11 @@
  * runs everywhere over the same working view, and the work is split by batch: an order-preserving
  * index gives each process a contiguous block of the new source batches, a derived column a
  * contiguous block of the batches it must compute; each process writes and fsyncs its own files
- * into the dataset's directory. A global top-k and a group-by are split too: each process takes
- * the top k, or the groups of each batch, of its block and the root merges them in batch order,
- * as one process would (order.c, update.c). A full sort from scratch is a distributed sort (each
- * sorts its block, cuts agreed, one exchange, each writes its key range); an incremental sort
+ * into the dataset's directory. A global top-k is split too: each process takes the top k of its
+ * block and the root merges them in batch order, as one process would (order.c); a group-by sends
+ * each batch's groups to the process their key hashes to, which folds them in batch order, and
+ * the root unites the disjoint results (update.c). A full sort from scratch is a distributed sort
+ * (each sorts its block, cuts agreed, one exchange, each writes its key range); an incremental sort
  * gives each process a share of the partitions to write deltas into or compact. What is not split
  * (a sort from scratch under a --mem too small for a share) the root computes alone. After each
  * object, st_upd_sync sends every process's changes to the

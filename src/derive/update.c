@@ -760,69 +760,160 @@ static int push_mark(st_upd_job *j, int64_t id, int64_t consumed, int64_t seq, i
     return STRATA_OK;
 }
 
+/* The groups of PART sent on: those whose key hashes to process r packed into OUT[r] (after the
+ * ones already there: batch order). */
+static int groups_scatter(st_upd_job *j, const st_groups *part, st_vec *out)
+{
+    const st_comm *cm = j->comm;
+    uint64_t *ids = malloc((part->n + 1) * sizeof *ids), *dest = malloc((part->n + 1) * 8);
+    int rc = ids != NULL && dest != NULL ? STRATA_OK : STRATA_ENOMEM;
+    for (uint64_t i = 0; i < part->n && rc == STRATA_OK; i++)
+        dest[i] = st_groups_hash(part, i) % (uint64_t)cm->size;
+    for (int r = 0; r < cm->size && rc == STRATA_OK; r++) {
+        uint64_t m = 0;
+        for (uint64_t i = 0; i < part->n; i++)
+            if (dest[i] == (uint64_t)r) ids[m++] = i;
+        st_groups sub;
+        rc = st_groups_pick(part, ids, m, &sub);
+        if (rc == STRATA_OK) rc = st_groups_pack(&sub, &out[r]);
+        st_groups_free(&sub);
+    }
+    free(ids);
+    free(dest);
+    return rc < 0 ? st_error(j->err, rc, "out of memory sending groups") : rc;
+}
+
+/* The groups of G whose key hashes to this process, into G. */
+static int groups_mine(st_upd_job *j, st_groups *g)
+{
+    uint64_t *ids = malloc((g->n + 1) * sizeof *ids), m = 0;
+    if (ids == NULL) return st_error(j->err, STRATA_ENOMEM, "out of memory");
+    for (uint64_t i = 0; i < g->n; i++)
+        if (st_groups_hash(g, i) % (uint64_t)j->comm->size == (uint64_t)j->comm->rank) ids[m++] = i;
+    st_groups sub;
+    int rc = st_groups_pick(g, ids, m, &sub);
+    free(ids);
+    if (rc < 0) return st_error(j->err, rc, "out of memory");
+    st_groups_free(g);
+    *g = sub;
+    return STRATA_OK;
+}
+
+/* The groups packed in the messages ALL (LENS[r] bytes from process r: its length, then its
+ * packed groups, padded to 8) folded into *ACC in order (*HAVE: whether it holds groups), as
+ * one process folds batches; a holistic one's pushed on K instead, unless K is NULL. */
+static int groups_fold(st_upd_job *j, const gplan *g, gstack *k, const char *all,
+                       const uint64_t *lens, st_groups *acc, int *have)
+{
+    int rc = STRATA_OK;
+    for (int r = 0; r < j->comm->size && rc == STRATA_OK; all += lens[r++]) {
+        uint64_t len;
+        if (lens[r] < 8 || (memcpy(&len, all, 8), len > lens[r] - 8))
+            return st_error(j->err, STRATA_ECORRUPT, "process %d sent groups that do not parse", r);
+        for (const char *q = all + 8, *end = q + len; q < end && rc == STRATA_OK;) {
+            st_groups part;
+            if ((rc = st_groups_unpack(&q, end, &part)) < 0) {
+                rc = st_error(j->err, rc, "process %d sent groups that do not parse", r);
+            } else if (k != NULL && g->holistic) {
+                rc = gstack_push(j, k, &part);
+            } else if (!*have) {
+                *acc = part;
+                *have = 1;
+            } else {
+                rc = st_groups_merge(acc, &part);
+                if (rc < 0) rc = st_error(j->err, rc, "out of memory merging groups");
+                st_groups_free(&part);
+            }
+        }
+    }
+    return rc;
+}
+
+/* V's bytes framed for an exchange: their length, then them, padded to 8. */
+static int frame(st_vec *v)
+{
+    uint64_t len = v->n;
+    if (st_vec_grow(v, 8 + (8 - len % 8) % 8) == NULL) return STRATA_ENOMEM;
+    memmove((char *)v->v + 8, v->v, len);
+    memcpy(v->v, &len, 8);
+    memset((char *)v->v + 8 + len, 0, v->n - 8 - len);
+    return STRATA_OK;
+}
+
 /* Group-by SP of source S spread over processes: each groups its block of the new batches, one
- * part per batch, and sends the parts to all; the root then merges them in batch order into the
- * previous groups exactly as one process merges its parts (batch by batch, or a holistic one's in
- * the binary counter's order), so the float sums are added in the same order and the bytes are
- * the same. K: update_groupby()'s stack. */
+ * part per batch, and sends each group to the process its key hashes to (one MPI_Alltoallv);
+ * each folds the groups it receives into its share of the previous groups, in batch order, as
+ * one process folds every batch, so the float sums are added in the same order and the bytes
+ * are the same; the root unites the processes' disjoint groups (no arithmetic) and writes them.
+ * K: update_groupby()'s stack. */
 static int groupby_spread(st_upd_job *j, const st_dspec *sp, strata_snapshot *s, uint64_t consumed,
                           size_t nold, const gplan *g, gstack *k)
 {
     const st_comm *cm = j->comm;
-    st_vec v = ST_VEC(char);
-    uint64_t nsb = st_snapshot_nbatches(s), done_n = 0, *lens = calloc((size_t)cm->size, 8);
-    int rc = lens != NULL ? STRATA_OK : st_error(j->err, STRATA_ENOMEM, "out of memory"), have = 0;
+    size_t np = (size_t)cm->size;
+    st_vec *out = calloc(np, sizeof *out), send = ST_VEC(char), mine = ST_VEC(char);
+    uint64_t nsb = st_snapshot_nbatches(s), done_n = 0, *sl = calloc(np, 8), *rl = calloc(np, 8);
+    int rc = out && sl && rl ? STRATA_OK : st_error(j->err, STRATA_ENOMEM, "out of memory");
+    int have = 0;
+    st_groups acc;
+    char *all = NULL;
+    for (size_t r = 0; r < np && out != NULL; r++) out[r] = (st_vec)ST_VEC(char);
     for (uint64_t b = consumed; b < nsb && rc == STRATA_OK; b++) {
         if (!st_upd_mine(j, b - consumed, nsb - consumed)) continue;
         st_groups part;
         rc = groups_of_batch(j, s, b, sp, g, &part);
-        if (rc == STRATA_OK && st_groups_pack(&part, &v) < 0)
-            rc = st_error(j->err, STRATA_ENOMEM, "out of memory sending groups");
+        if (rc == STRATA_OK) rc = groups_scatter(j, &part, out);
         if (rc == STRATA_OK || rc == STRATA_ENOMEM) st_groups_free(&part);
         st_snapshot_release(s, b);
         if (rc == STRATA_OK)
             rc = st_upd_progress(j, ++done_n, (uint64_t)st_snapshot_batches(s)[b].nrows);
     }
-    char *all = NULL;
-    rc = st_comm_agree(cm, j->err, rc);
-    if (rc == STRATA_OK) rc = cm->allgather(cm->ctx, j->err, v.v, v.n, (void **)&all, lens);
-    st_vec_free(&v);
-    if (rc < 0 || !st_upd_root(j)) goto done;
-    st_groups acc;
-    if (consumed > 0) {
-        ST_TRY(rc = groups_of_output(j, nold, sp, g, k));
-        ST_TRY(rc = gstack_finish(j, k, &acc, &have));
-    }
-    uint64_t total = 0;
-    for (int r = 0; r < cm->size; r++) total += lens[r];
-    for (const char *q = all, *end = all + total; q < end && rc == STRATA_OK;) {
-        st_groups part;
-        if ((rc = st_groups_unpack(&q, end, &part)) < 0) {
-            rc = st_error(j->err, rc, "a process sent groups that do not parse");
-        } else if (g->holistic) {
-            rc = gstack_push(j, k, &part);
-        } else if (!have) {
-            acc = part;
-            have = 1;
-        } else {
-            rc = st_groups_merge(&acc, &part);
-            if (rc < 0) rc = st_error(j->err, rc, "out of memory merging groups");
-            st_groups_free(&part);
+    for (size_t r = 0; r < np && rc == STRATA_OK; r++) {
+        if (frame(&out[r]) < 0 || st_vec_grow(&send, out[r].n) == NULL) {
+            rc = st_error(j->err, STRATA_ENOMEM, "out of memory sending groups");
+            break;
         }
+        memcpy((char *)send.v + send.n - out[r].n, out[r].v, out[r].n);
+        sl[r] = out[r].n;
     }
+    rc = st_comm_agree(cm, j->err, rc);
+    if (rc == STRATA_OK) rc = cm->alltoallv(cm->ctx, j->err, send.v, sl, (void **)&all, rl);
+    st_vec_free(&send);
+    /* this process's share of the previous groups, then the new ones, in batch order */
+    if (rc == STRATA_OK && consumed > 0) {
+        rc = groups_of_output(j, nold, sp, g, k);
+        if (rc == STRATA_OK) rc = gstack_finish(j, k, &acc, &have);
+        if (rc == STRATA_OK && have) rc = groups_mine(j, &acc);
+    }
+    if (rc == STRATA_OK) rc = groups_fold(j, g, k, all, rl, &acc, &have);
+    st_free_big(all);
+    all = NULL;
     if (rc == STRATA_OK && g->holistic) rc = gstack_finish(j, k, &acc, &have);
     if (rc == STRATA_OK && !have) {
         st_groups_init(&acc, sp->nkeys, g->kdt, g->nslots, g->op, g->in, g->q);
         have = 1;
     }
-    if (rc == STRATA_OK) {
+    /* the root unites every process's groups, disjoint, in rank order */
+    if (rc == STRATA_OK && (st_groups_pack(&acc, &mine) < 0 || frame(&mine) < 0))
+        rc = st_error(j->err, STRATA_ENOMEM, "out of memory sending groups");
+    rc = st_comm_agree(cm, j->err, rc);
+    if (rc == STRATA_OK) rc = cm->allgather(cm->ctx, j->err, mine.v, mine.n, (void **)&all, rl);
+    if (rc == STRATA_OK && st_upd_root(j)) {
+        st_groups_free(&acc);
+        have = 0;
+        rc = groups_fold(j, g, NULL, all, rl, &acc, &have);
+    }
+    if (rc == STRATA_OK && st_upd_root(j)) {
         st_upd_retire(j);
         rc = groups_out(j, &acc, g);
     }
-done:
     if (have) st_groups_free(&acc);
+    for (size_t r = 0; r < np && out != NULL; r++) st_vec_free(&out[r]);
+    st_vec_free(&mine);
+    free(out);
     free(all);
-    free(lens);
+    free(sl);
+    free(rl);
     return rc;
 }
 

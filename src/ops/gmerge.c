@@ -560,3 +560,76 @@ int st_groups_unpack(const char **q, const char *end, st_groups *g)
     if (rc < 0) st_groups_free(g);
     return rc;
 }
+
+/* ---- a subset of groups --------------------------------------------------------------------- */
+
+uint64_t st_groups_hash(const st_groups *g, uint64_t grp)
+{
+    size_t nk = (size_t)g->nkeys + 1;
+    const int64_t *key = g->keys + grp * nk;
+    uint64_t nulls = (uint64_t)key[g->nkeys], h = 0x9E3779B97F4A7C15ull ^ nulls;
+    for (int k = 0; k < g->nkeys; k++) {
+        uint64_t x = (uint64_t)key[k];
+        if (g->key_dtype[k] == STRATA_STR && !(nulls >> k & 1)) { /* FNV-1a of the bytes */
+            const st_gdict *d = &g->kdict[k];
+            x = 0xCBF29CE484222325ull;
+            for (int64_t i = d->off[key[k]]; i < d->off[key[k] + 1]; i++)
+                x = (x ^ (uint8_t)d->bytes[i]) * 0x100000001B3ull;
+        }
+        h = (h ^ x) * 0xFF51AFD7ED558CCDull;
+        h ^= h >> 33;
+    }
+    return h;
+}
+
+static int dict_copy(st_gdict *d, const st_gdict *s)
+{
+    memset(d, 0, sizeof *d);
+    if (s->off == NULL) return STRATA_OK;
+    d->off = malloc((size_t)(s->n + 1) * sizeof *d->off);
+    d->bytes = malloc((size_t)s->off[s->n] + 1);
+    if (d->off == NULL || d->bytes == NULL) return STRATA_ENOMEM;
+    d->n = s->n;
+    memcpy(d->off, s->off, (size_t)(s->n + 1) * sizeof *d->off);
+    memcpy(d->bytes, s->bytes, (size_t)s->off[s->n]);
+    return STRATA_OK;
+}
+
+/* Holistic slot A of OUT: the value lists of G's groups IDS[0..M). */
+static int pick_holistic(st_groups *out, const st_groups *g, int a, const uint64_t *ids, uint64_t m)
+{
+    uint64_t nh = 0;
+    for (uint64_t i = 0; i < m; i++) nh += g->hoff[a][ids[i] + 1] - g->hoff[a][ids[i]];
+    out->hoff[a] = malloc((size_t)(m + 1) * sizeof *out->hoff[a]);
+    out->hval[a] = malloc((size_t)nh * sizeof *out->hval[a] + 8);
+    if (out->hoff[a] == NULL || out->hval[a] == NULL) return STRATA_ENOMEM;
+    out->hoff[a][0] = 0;
+    for (uint64_t i = 0; i < m; i++) {
+        uint64_t lo = g->hoff[a][ids[i]], len = g->hoff[a][ids[i] + 1] - lo;
+        memcpy(out->hval[a] + out->hoff[a][i], g->hval[a] + lo, (size_t)len * 8);
+        out->hoff[a][i + 1] = out->hoff[a][i] + len;
+    }
+    return STRATA_OK;
+}
+
+int st_groups_pick(const st_groups *g, const uint64_t *ids, uint64_t m, st_groups *out)
+{
+    st_groups_shape_like(out, g);
+    uint64_t cap = 0;
+    int rc = st_groups_grow(out, &cap, m + 1);
+    for (uint64_t i = 0; i < m && rc == STRATA_OK; i++) copy_group(out, i, g, ids[i]);
+    out->n = rc == STRATA_OK ? m : 0;
+    for (int k = 0; k < g->nkeys && rc == STRATA_OK; k++)
+        rc = dict_copy(&out->kdict[k], &g->kdict[k]);
+    for (int a = 0; a < g->naggs && rc == STRATA_OK; a++) {
+        rc = dict_copy(&out->adict[a], &g->adict[a]);
+        if (rc == STRATA_OK && st_agg_holistic(g->agg_op[a]) && g->hoff[a] != NULL)
+            rc = pick_holistic(out, g, a, ids, m);
+        if (rc == STRATA_OK) rc = st_groups_prune(out, a);
+    }
+    if (rc < 0) {
+        st_groups_free(out);
+        st_groups_shape_like(out, g);
+    }
+    return rc;
+}

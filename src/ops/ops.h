@@ -253,6 +253,15 @@ int st_groups_pack(const st_groups *g, st_vec *v);
  * past them. STRATA_OK, STRATA_ENOMEM, or STRATA_ECORRUPT when they do not parse. */
 int st_groups_unpack(const char **q, const char *end, st_groups *g);
 
+/* A hash of group GRP's keys that is the same for the same keys in any groups: string keys by
+ * their bytes (not their rank in G's dictionary), the others by their word. */
+uint64_t st_groups_hash(const st_groups *g, uint64_t grp);
+
+/* OUT := the M groups IDS of G (in that order: ascending IDS keep them sorted), with copies of
+ * G's key dictionaries and pruned copies of its aggregates'. STRATA_OK or STRATA_ENOMEM (OUT is
+ * then empty). */
+int st_groups_pick(const st_groups *g, const uint64_t *ids, uint64_t m, st_groups *out);
+
 /* An empty G shaped for NKEYS keys of KDT and NAGGS aggregates OPS over inputs ADT (with Q). */
 void st_groups_init(st_groups *g, int nkeys, const strata_dtype *kdt, int naggs, const int *ops,
                     const strata_dtype *adt, const double *q);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Skewed keys across MPI processes: sorts by a key that is the same in every row and by a Zipf
-# key, a group-by and a global top-k of the Zipf key, on 2, 3 and 4 processes. Each gives the
+# key, a group-by and a global top-k of the Zipf key, a group-by of a string key, on 2, 3 and 4
+# processes. Each gives the
 # bytes of one process and numpy's answer (a stable argsort, the groups' counts and sums), and
 # the work stays even: the update's imbalance (the most rows one process worked on over the
 # mean) is at most 1.2.
@@ -23,9 +24,9 @@ for b in range(12):
     z = np.minimum(rng.zipf(1.3, n), 10**6)
     v = rng.integers(0, 10**6, n)
     with open(f"{t}/b{b}.csv", "w") as f:
-        f.write("same,zipf,v\n")
+        f.write("same,zipf,v,tag\n")
         for i in range(n):
-            f.write(f"7,{z[i]},{v[i]}\n")
+            f.write(f"7,{z[i]},{v[i]},t{z[i] % 53}\n")
 EOF
 export STRATA_POOL=$T/ref
 "$S" init >/dev/null
@@ -36,7 +37,9 @@ q column skew/bysame.v --gather skew/t.v
 q derive skew/byzipf --from skew/t --sort zipf
 q derive skew/g --from skew/t --groupby zipf --agg count,sum:v
 q derive skew/top --from skew/t --topk zipf:50 --global --desc
-OUTS="bysame byzipf g top"
+# string keys hashed to their process by their bytes; a float mean and a holistic median
+q derive skew/gs --from skew/t --groupby tag --agg count,sum:v,mean:v,median:v,first:zipf
+OUTS="bysame byzipf g top gs"
 for np in 2 3 4; do cp -a "$T/ref" "$T/np$np"; done
 q update --batch-rows 1024
 for d in $OUTS; do "$S" cat "skew/$d" >"$T/ref_$d.csv"; done
