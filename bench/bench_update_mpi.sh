@@ -3,7 +3,8 @@
 # scaling (batches per process fixed) from 1 to 2 processes, and 4 oversubscribed processes on
 # this machine's cores, for each chain of the taxi pipeline rebuilt with --full; one thread per
 # process, so that the processes are what scales. Against the peer, a plain distributed LSD radix
-# sort (bench/radix_mpi.c) of the same keys with their rows on 2 processes.
+# sort (bench/radix_mpi.c) of the same keys with their rows on 2 processes. Also an incremental
+# sort (one new batch into the partitions) and the ingest of one large CSV file, 1 and 2 processes.
 # Times are the update's own ("in N s" of its summary: from the pool open to the publish, MPI
 # start excluded) and, in brackets, mpirun's wall time.
 #     bench/bench_update_mpi.sh [BUILD_DIR] [BATCHES] [ROWS]   (defaults: build/release, 40, 500000)
@@ -32,8 +33,9 @@ q derive taxi/top --from taxi/expensive --topk fare:10 --desc
 q derive taxi/zones --from taxi/trips --groupby pickupzone --agg count,sum:fare,mean:fare,max:fare
 q derive taxi/top100 --from taxi/trips --topk fare:100 --global --desc
 q derive taxi/byfare --from taxi/trips --sort fare
+q derive taxi/bytime --from taxi/trips --groupby pickuptime --agg count,sum:fare
 q update
-CHAINS="expensive zones top100 byfare"
+CHAINS="expensive zones bytime top100 byfare"
 # run NP CHAIN: "update-seconds wall-seconds" of `update --full taxi/CHAIN` on NP processes (0:
 # no mpirun), one thread each; the best of REPS (default 3) runs
 REPS=${REPS:-3}
@@ -64,6 +66,7 @@ what() {
     zones) echo "group-by (count, sum, mean, max)" ;;
     top100) echo "global top-100" ;;
     byfare) echo "full sort (one key: records)" ;;
+    bytime) echo "group-by, a group per second" ;;
     esac
 }
 rows=$((NB * ROWS))
@@ -78,6 +81,21 @@ for chain in $CHAINS; do
     printf '  %-38s no MPI %6.3f s | np 1 %6.3f s [%5.2f] | np 2 %6.3f s [%5.2f] | np 4 %6.3f s [%5.2f] | strong 1->2: %4.2fx\n' \
         "$(what "$chain")" "$a" "$b" "$bw" "$c" "$cw" "$e" "$ew" "$(echo "scale=3; $b / $c" | bc)"
 done
+# An incremental sort: one new batch into the partitions of taxi/byfare, on copies of the pool
+# (the best of 3 appends each; 1 thread per process).
+for p in one two; do cp -a "$D/pool" "$D/$p"; done
+inc_one="" inc_two=""
+for i in 1 2 3; do
+    for p in one two; do STRATA_POOL=$D/$p "$S" ingest taxi/trips "$D/h.csv" >/dev/null 2>&1; done
+    a=$(STRATA_POOL=$D/one "$S" update taxi/byfare --threads 1 2>&1 | sed -n 's/.* in \([0-9.]*\) s$/\1/p' | tail -1)
+    b=$(STRATA_POOL=$D/two "${MPIRUN[@]}" -np 2 "$S" update --mpi taxi/byfare --threads 1 2>&1 |
+        sed -n 's/.* in \([0-9.]*\) s$/\1/p' | tail -1)
+    inc_one=$(min "$a" "$inc_one")
+    inc_two=$(min "$b" "$inc_two")
+done
+rm -rf "$D/one" "$D/two"
+printf '  %-38s one process %6.3f s | np 2 %6.3f s | 1->2: %4.2fx\n' "sort, 1 new batch (deltas+compactions)" \
+    "$inc_one" "$inc_two" "$(echo "scale=3; $inc_one / $inc_two" | bc)"
 # Weak scaling: twice the batches on twice the processes.
 for i in $(seq 1 "$NB"); do "$S" ingest taxi/trips "$D/h.csv" >/dev/null 2>&1; done
 echo "weak scaling: $((2 * NB)) batches on 2 processes against $NB on 1 (throughput ratio, ideal 2):"
@@ -102,3 +120,17 @@ echo "full sort of $n (key, row) pairs: the peer (distributed LSD radix, 2 proce
 printf '  strata update --full: 1 thread %6.3f s (%4.2fx the peer), 2 threads %6.3f s (%4.2fx), np 2 %6.3f s (%4.2fx)   target >= 2x\n' \
     "$s1" "$(echo "scale=3; $peer / $s1" | bc)" "$s1t" "$(echo "scale=3; $peer / $s1t" | bc)" \
     "$s2" "$(echo "scale=3; $peer / $s2" | bc)"
+# One large CSV file cut over the processes (ingest --mpi), 1 thread each, into a new dataset;
+# the ingest's own time (its summary: the pool open to the publish, MPI start excluded).
+"$S" demo taxi $((ROWS * 16)) "$D/big.csv" --seed 2 >/dev/null
+big=$(du -m "$D/big.csv" | cut -f1)
+own() { sed -n 's/.* in \([0-9.]*\) s (.*/\1/p' | tail -1; }
+i1="" i2=""
+for i in $(seq 1 "$REPS"); do
+    "$S" drop taxi/big >/dev/null 2>&1
+    i1=$(min "$("$S" ingest taxi/big "$D/big.csv" --threads 1 2>&1 | own)" "$i1")
+    "$S" drop taxi/big >/dev/null 2>&1
+    i2=$(min "$("${MPIRUN[@]}" -np 2 "$S" ingest taxi/big "$D/big.csv" --threads 1 --mpi 2>&1 | own)" "$i2")
+done
+printf 'ingest of one %d MB CSV file (%d rows), 1 thread per process:\n' "$big" $((ROWS * 16))
+printf '  one process %6.3f s | np 2 %6.3f s | 1->2: %4.2fx\n' "$i1" "$i2" "$(echo "scale=3; $i1 / $i2" | bc)"
