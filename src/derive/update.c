@@ -403,13 +403,12 @@ static int fold_batch(st_upd_job *j, strata_snapshot *s, uint64_t b, const gplan
     return rc;
 }
 
-/* The groups of every source batch of a group-by of one integer or string key without nulls,
- * folded into arrays indexed by the key or its id in a dictionary (st_gfold) rather than grouped
- * batch by batch and merged: ACC (1), or 0 when this does not apply (ACC untouched). */
+/* The groups of source batches [B0, B1) of a group-by of one integer or string key without
+ * nulls, folded into arrays indexed by the key or its id in a dictionary (st_gfold) rather than
+ * grouped batch by batch and merged: ACC (1), or 0 when this does not apply (ACC untouched). */
 static int groups_folded(st_upd_job *j, strata_snapshot *s, const st_dspec *sp, const gplan *g,
-                         st_groups *acc)
+                         uint64_t b0, uint64_t b1, st_groups *acc)
 {
-    uint64_t nsb = st_snapshot_nbatches(s);
     const st_cat_batch *batches = st_snapshot_batches(s);
     int64_t range[2];
     int dense, fsum = 0;
@@ -427,14 +426,14 @@ static int groups_folded(st_upd_job *j, strata_snapshot *s, const st_dspec *sp, 
      * indexing would stop a fold by the key's range, so such a fold goes through the dictionary */
     if (fsum && !dense) range[0] = 1, range[1] = 0;
     st_gfold *f;
-    uint64_t rows = st_snapshot_row_start(s)[nsb];
+    uint64_t rows = st_snapshot_row_start(s)[b1] - st_snapshot_row_start(s)[b0];
     int rc = st_gfold_begin(&f, g->kdt[0], range, rows, shape, g->nslots, j->nt);
     if (rc == STRATA_ENOMEM) return st_error(j->err, rc, "out of memory grouping");
-    for (uint64_t b = 0; b < nsb && rc == 1; b++) {
+    for (uint64_t b = b0; b < b1 && rc == 1; b++) {
         rc = fold_batch(j, s, b, g, f);
         st_snapshot_release(s, b);
         if (rc == 1) {
-            int prc = st_upd_progress(j, b + 1, (uint64_t)batches[b].nrows);
+            int prc = st_upd_progress(j, b - b0 + 1, (uint64_t)batches[b].nrows);
             rc = prc < 0 ? prc : rc;
         }
     }
@@ -760,6 +759,18 @@ static int push_mark(st_upd_job *j, int64_t id, int64_t consumed, int64_t seq, i
     return STRATA_OK;
 }
 
+/* Whether merging the groups of G gives the same bits however the merges are grouped: no float
+ * sum or mean, no variance (integer sums wrap alike in any order; extrema, first, last and the
+ * holistic aggregates are exact). */
+static int groups_exact(const gplan *g)
+{
+    for (int a = 0; a < g->nslots; a++) {
+        if (g->op[a] == ST_AGG_VAR || g->op[a] == ST_AGG_STD) return 0;
+        if ((g->op[a] == ST_AGG_SUM || g->op[a] == ST_AGG_MEAN) && g->in[a] == STRATA_F64) return 0;
+    }
+    return 1;
+}
+
 /* The groups of PART sent on: those whose key hashes to process r packed into OUT[r] (after the
  * ones already there: batch order). */
 static int groups_scatter(st_upd_job *j, const st_groups *part, st_vec *out)
@@ -841,7 +852,8 @@ static int frame(st_vec *v)
 }
 
 /* Group-by SP of source S spread over processes: each groups its block of the new batches, one
- * part per batch, and sends each group to the process its key hashes to (one MPI_Alltoallv);
+ * part per batch (or, when the merges are exact, one for its whole block), and sends each group
+ * to the process its key hashes to (one MPI_Alltoallv);
  * each folds the groups it receives into its share of the previous groups, in batch order, as
  * one process folds every batch, so the float sums are added in the same order and the bytes
  * are the same; the root unites the processes' disjoint groups (no arithmetic) and writes them.
@@ -858,15 +870,38 @@ static int groupby_spread(st_upd_job *j, const st_dspec *sp, strata_snapshot *s,
     st_groups acc;
     char *all = NULL;
     for (size_t r = 0; r < np && out != NULL; r++) out[r] = (st_vec)ST_VEC(char);
-    for (uint64_t b = consumed; b < nsb && rc == STRATA_OK; b++) {
-        if (!st_upd_mine(j, b - consumed, nsb - consumed)) continue;
+    uint64_t b0 = nsb, b1 = nsb;
+    for (uint64_t b = consumed; b < nsb; b++)
+        if (st_upd_mine(j, b - consumed, nsb - consumed)) b0 = b0 < b ? b0 : b, b1 = b + 1;
+    /* exact merges: the block's groups folded into one part (by the key where it allows) */
+    st_groups blk;
+    int hblk = 0, exact = groups_exact(g), folded = 0;
+    if (rc == STRATA_OK && exact && consumed == 0 && b0 < b1) {
+        rc = groups_folded(j, s, sp, g, b0, b1, &blk);
+        hblk = folded = rc == 1;
+        rc = rc == 1 ? STRATA_OK : rc;
+    }
+    for (uint64_t b = b0; b < b1 && !folded && rc == STRATA_OK; b++) {
         st_groups part;
         rc = groups_of_batch(j, s, b, sp, g, &part);
-        if (rc == STRATA_OK) rc = groups_scatter(j, &part, out);
+        if (rc == STRATA_OK && exact && !hblk) {
+            blk = part;
+            hblk = 1;
+            memset(&part, 0, sizeof part);
+        } else if (rc == STRATA_OK && exact) {
+            if ((rc = st_groups_merge(&blk, &part)) < 0)
+                rc = st_error(j->err, rc, "out of memory merging groups");
+        } else if (rc == STRATA_OK) {
+            rc = groups_scatter(j, &part, out);
+        }
         if (rc == STRATA_OK || rc == STRATA_ENOMEM) st_groups_free(&part);
         st_snapshot_release(s, b);
         if (rc == STRATA_OK)
             rc = st_upd_progress(j, ++done_n, (uint64_t)st_snapshot_batches(s)[b].nrows);
+    }
+    if (hblk) { /* (after a failed merge it is only freed) */
+        if (rc == STRATA_OK) rc = groups_scatter(j, &blk, out);
+        st_groups_free(&blk);
     }
     for (size_t r = 0; r < np && rc == STRATA_OK; r++) {
         if (frame(&out[r]) < 0 || st_vec_grow(&send, out[r].n) == NULL) {
@@ -941,7 +976,7 @@ static int update_groupby(st_upd_job *j, const st_dspec *sp, strata_snapshot *s,
         ST_TRY(rc = groups_of_output(j, nold, sp, &g, k));
         ST_TRY(rc = gstack_finish(j, k, &acc, &have));
     } else if (!g.holistic) { /* every batch: folded by key when the key allows */
-        ST_TRY(rc = groups_folded(j, s, sp, &g, &acc));
+        ST_TRY(rc = groups_folded(j, s, sp, &g, 0, nsb, &acc));
         have = rc == 1;
         rc = STRATA_OK;
     }
