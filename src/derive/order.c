@@ -2084,19 +2084,32 @@ static int rec_spread(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_t
     rc = st_comm_agree(cm, j->err, rc);
     sview v = {.p = p, .rec = rec};
     if (rc == STRATA_OK) rc = spread_cuts(j, &v, n, m, cuts, &first);
-    for (int r = 0; r < cm->size && rc == STRATA_OK; r++) sl[r] = (cuts[r + 1] - cuts[r]) * 16;
-    if (rc == STRATA_OK) rc = cm->alltoallv(cm->ctx, j->err, rec, sl, (void **)&all, rl);
-    st_free_big(rec);
+    /* two processes: each keeps its own run where it is and receives only the other's */
+    int two = cm->size == 2;
+    for (int r = 0; r < cm->size && rc == STRATA_OK; r++)
+        sl[r] = two && r == cm->rank ? 0 : (cuts[r + 1] - cuts[r]) * 16;
+    /* (the rows for each process follow each other: process 0's for 1 start at its cut) */
+    const st_srec *data = two && cm->rank == 0 ? rec + cuts[1] : rec;
+    if (rc == STRATA_OK) rc = cm->alltoallv(cm->ctx, j->err, data, sl, (void **)&all, rl);
+    if (two) rl[cm->rank] = (cuts[cm->rank + 1] - cuts[cm->rank]) * 16;
     for (int r = 0; r < cm->size && rc == STRATA_OK; r++) got += rl[r] /= 16;
+    if (!two) st_free_big(rec), rec = NULL;
     /* more than two runs are merged down to two first; the last two as they are written */
-    if (rc == STRATA_OK && cm->size > 2 && (tmp = st_alloc_big(got * sizeof *tmp + 1)) == NULL)
+    if (rc == STRATA_OK && !two && (tmp = st_alloc_big(got * sizeof *tmp + 1)) == NULL)
         rc = st_error(j->err, STRATA_ENOMEM, "out of memory merging %llu rows",
                       (unsigned long long)got);
     if (rc == STRATA_OK && (d.blk = malloc(DIRECT_BLOCK * sizeof *d.blk)) == NULL)
         rc = st_error(j->err, STRATA_ENOMEM, "out of memory merging %llu rows",
                       (unsigned long long)got);
-    if (rc == STRATA_OK) {
+    if (rc == STRATA_OK && two) {
+        d.run[cm->rank] = rec + cuts[cm->rank];
+        d.run[1 - cm->rank] = all != NULL ? all : rec; /* (none: no pointer from NULL) */
+        for (int r = 0; r < 2; r++) d.rlen[r] = rl[r];
+        d.rec = d.run[0];
+    } else if (rc == STRATA_OK) {
         rec_runs(&d, all, tmp, rl, cm->size);
+    }
+    if (rc == STRATA_OK) {
         if (j->work != NULL) *j->work += got; /* the rows this process merges */
         if (st_upd_root(j)) st_upd_retire(j);
         lsm_start(j, p);
@@ -2105,6 +2118,7 @@ static int rec_spread(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_t
     }
     free(d.blk);
     direct_close(s, consumed, &d);
+    st_free_big(rec);
     st_free_big(all);
     st_free_big(tmp);
     free(cuts);
