@@ -497,6 +497,23 @@ static void init(ingest *g, strata_pool *pool, const char *region, const char *n
     g->t0 = st_mono_s();
 }
 
+/* The end of a call: on failure the dataset is dropped if the call created it (spread: the root
+ * did); the handle is closed (committed, unpublished batches are removed with it). */
+static int finish_close(ingest *g, int rc)
+{
+    if (rc < 0) {
+        char keep[ST_ERRMSG_MAX];
+        st_err_copy(st_pool_err(g->pool), keep, sizeof keep);
+        strata_dataset_close(g->ds);
+        g->ds = NULL;
+        if (g->created && g->stats->version == 0) strata_dataset_drop(g->pool, g->region, g->name);
+        st_error(st_pool_err(g->pool), rc, "%s", keep);
+    }
+    strata_dataset_close(g->ds);
+    g->stats->seconds = st_mono_s() - g->t0;
+    return rc;
+}
+
 /* Publish or undo everything of the call. */
 static int finish(ingest *g, int rc)
 {
@@ -508,17 +525,7 @@ static int finish(ingest *g, int rc)
         g->batch = NULL;
     }
     if (rc == STRATA_OK && g->ds != NULL) rc = strata_publish(g->ds, &g->stats->version);
-    if (rc < 0) {
-        char keep[ST_ERRMSG_MAX];
-        st_err_copy(st_pool_err(g->pool), keep, sizeof keep);
-        strata_dataset_close(g->ds); /* discards committed, unpublished batches */
-        g->ds = NULL;
-        if (g->created && g->stats->version == 0) strata_dataset_drop(g->pool, g->region, g->name);
-        st_error(st_pool_err(g->pool), rc, "%s", keep);
-    }
-    strata_dataset_close(g->ds);
-    g->stats->seconds = st_mono_s() - g->t0;
-    return rc;
+    return finish_close(g, rc);
 }
 
 /* ---- an ingest spread over processes -------------------------------------------------------- */
@@ -565,6 +572,8 @@ static int spread_publish(ingest *g, const st_comm *cm)
         mine != NULL && lens != NULL ? STRATA_OK : st_error(err, STRATA_ENOMEM, "out of memory");
     if (rc == STRATA_OK) {
         memcpy(mine, &h, sizeof h);
+    }
+    if (rc == STRATA_OK && n > 0) { /* (a process may have written none) */
         memcpy(mine + sizeof h, b, (size_t)n * sizeof *b);
         memcpy(mine + sizeof h + (size_t)n * sizeof *b, bc, (size_t)n * nc * sizeof *bc);
     }
@@ -661,23 +670,6 @@ static int ingest_spread(ingest *g, const char *const *files, int nfiles, const 
     return spread_publish(g, cm);
 }
 
-/* After a spread ingest: on failure the root drops a dataset it created; every process closes
- * its handle (a failed one's committed batches are removed with it). */
-static int finish_spread(ingest *g, int rc)
-{
-    if (rc < 0) {
-        char keep[ST_ERRMSG_MAX];
-        st_err_copy(st_pool_err(g->pool), keep, sizeof keep);
-        strata_dataset_close(g->ds);
-        g->ds = NULL;
-        if (g->created && g->stats->version == 0) strata_dataset_drop(g->pool, g->region, g->name);
-        st_error(st_pool_err(g->pool), rc, "%s", keep);
-    }
-    strata_dataset_close(g->ds);
-    g->stats->seconds = st_mono_s() - g->t0;
-    return rc;
-}
-
 int st_ingest_csv_run(strata_pool *pool, const char *region, const char *name,
                       const char *const *files, int nfiles, const strata_ingest_opts *opts,
                       strata_ingest_stats *stats, const st_comm *comm)
@@ -700,7 +692,7 @@ int st_ingest_csv_run(strata_pool *pool, const char *region, const char *name,
     }
     if (st_comm_many(comm)) {
         rc = ingest_spread(&g, files, nfiles, comm);
-        return finish_spread(&g, rc);
+        return finish_close(&g, rc);
     }
     uint64_t before = 0;
     for (int i = 0; i < nfiles && rc == STRATA_OK; i++)
