@@ -1078,6 +1078,18 @@ STRATA_API int strata_ingest_csv_comm(strata_pool *pool, const char *region, con
                                       const strata_ingest_opts *opts, strata_ingest_stats *stats,
                                       const void *comm);
 
+/* strata_ingest_parquet() shared by the processes of COMM (an MPI_Comm *, or NULL: the call
+ * itself): the row groups of all FILES, end to end, are cut in equal shares, one per process in
+ * rank order; process 0 first opens the dataset or creates it from the first file's columns,
+ * each process decodes its row groups and writes and fsyncs their batches, and process 0
+ * publishes every process's batches in one version, in file order: the batches of one process.
+ * Failures as strata_ingest_csv_comm(). Collective. STRATA_EUNSUPPORTED if libstrata was built
+ * without MPI. */
+STRATA_API int strata_ingest_parquet_comm(strata_pool *pool, const char *region, const char *name,
+                                          const char *const *files, int nfiles,
+                                          const strata_ingest_opts *opts,
+                                          strata_ingest_stats *stats, const void *comm);
+
 /* MPI for a program that does not link it (the strata command under mpirun): load Open MPI and
  * initialise it (MPI_Init_thread, MPI_THREAD_FUNNELED) unless the program already has. On
  * failure WHY (LEN bytes, may be NULL) says what is missing. *out: strata_mpi_close(), which

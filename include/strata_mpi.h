@@ -34,6 +34,16 @@ static inline int strata_ingest_mpi(strata_pool *pool, const char *region, const
     return strata_ingest_csv_comm(pool, region, name, files, nfiles, opts, stats, &comm);
 }
 
+/* strata_ingest_parquet() shared by the processes of COMM (strata_ingest_parquet_comm()).
+ * Collective. */
+static inline int strata_ingest_parquet_mpi(strata_pool *pool, const char *region, const char *name,
+                                            const char *const *files, int nfiles,
+                                            const strata_ingest_opts *opts,
+                                            strata_ingest_stats *stats, MPI_Comm comm)
+{
+    return strata_ingest_parquet_comm(pool, region, name, files, nfiles, opts, stats, &comm);
+}
+
 /* strata_mdms_init() over COMM. Collective. */
 static inline int strata_mdms_init_mpi(strata_pool *pool, const char *app, MPI_Comm comm,
                                        strata_mdms **out)

@@ -257,13 +257,15 @@ static int ingest_mpi_start(cli *c, const ingest_args *a, int in, strata_ingest_
         return cli_usage_error("ingest", "--mpi and --no-mpi exclude each other");
     int rc = cli_mpi_start(a->mpi, a->nompi, m);
     if (rc != EXIT_OK || *m == NULL) return rc;
-    if (in != IN_CSV || a->publish_each) {
+    if ((in != IN_CSV && in != IN_PARQUET) || a->publish_each) {
         strata_mpi_close(*m);
         *m = NULL;
         return cli_report(STRATA_EINVAL,
-                          "run it without mpirun (or with --no-mpi), or convert the input to CSV",
-                          "ingest across MPI processes takes CSV files published together: not %s",
-                          in != IN_CSV ? "this input format" : "--publish-each");
+                          "run it without mpirun (or with --no-mpi), or convert the input to CSV "
+                          "or Parquet",
+                          "ingest across MPI processes takes CSV or Parquet files published "
+                          "together: not %s",
+                          a->publish_each ? "--publish-each" : "this input format");
     }
     if (o->nthreads == 0) o->nthreads = cli_mpi_threads(c);
     return EXIT_OK;
@@ -324,8 +326,8 @@ int cmd_ingest(cli *c, int argc, char **argv)
         st = strata_ingest_npy(c->pool, region, name, (const char *const *)names,
                                (const char *const *)files, nnames, &o, &stats);
     } else if (in == IN_PARQUET) {
-        st = strata_ingest_parquet(c->pool, region, name, (const char *const *)pos + 1, npos - 1,
-                                   &o, &stats);
+        st = strata_ingest_parquet_comm(c->pool, region, name, (const char *const *)pos + 1,
+                                        npos - 1, &o, &stats, strata_mpi_world(m));
     } else if (in == IN_ARROW) {
         st = strata_ingest_arrow(c->pool, region, name, (const char *const *)pos + 1, npos - 1, &o,
                                  &stats);

@@ -96,6 +96,7 @@ struct st_ingest {
     strata_batch *batch;
     uint64_t batch_fill;
     strata_ingest_stats local; /* the stats when the caller wants none */
+    const st_comm *cm;         /* spread over these processes (st_ingest_spread) */
 };
 typedef struct st_ingest ingest;
 
@@ -608,6 +609,32 @@ static int spread_publish(ingest *g, const st_comm *cm)
     return rc;
 }
 
+/* After the root opened or created the dataset of G (RC: how that went): the root takes its
+ * writer lock, the others open it as helpers (their batches published by the root). */
+static int spread_ready(ingest *g, const st_comm *cm, int rc)
+{
+    if (cm->rank == 0 && rc == STRATA_OK) rc = st_dataset_lock(g->ds);
+    if ((rc = st_comm_agree(cm, st_pool_err(g->pool), rc)) < 0) return rc;
+    if (cm->rank != 0) {
+        rc = strata_dataset_open(g->pool, g->region, g->name, &g->ds);
+        if (rc == STRATA_OK) st_dataset_set_helper(g->ds);
+    }
+    return rc;
+}
+
+/* The end of a spread call's work (RC: how it went here): the last batch committed, every
+ * process's batches published by the root, or nothing when any failed. */
+static int spread_end(ingest *g, const st_comm *cm, int rc)
+{
+    if (g->batch != NULL) {
+        if (rc == STRATA_OK) rc = commit_batch(g);
+        strata_batch_abort(g->batch);
+        g->batch = NULL;
+    }
+    if ((rc = st_comm_agree(cm, st_pool_err(g->pool), rc)) < 0) return rc;
+    return spread_publish(g, cm);
+}
+
 /* Fewer files than processes: the files' bytes, end to end, cut in equal shares, each process
  * ingests the pieces of its share (a file cut where a record starts, piece_start()). */
 static int ingest_pieces(ingest *g, const char *const *files, int nfiles, const st_comm *cm)
@@ -642,17 +669,8 @@ static int ingest_pieces(ingest *g, const char *const *files, int nfiles, const 
  * one version, in file order. */
 static int ingest_spread(ingest *g, const char *const *files, int nfiles, const st_comm *cm)
 {
-    st_err *err = st_pool_err(g->pool);
-    int rc = STRATA_OK;
-    if (cm->rank == 0) {
-        rc = prepare_dataset(g, files[0]);
-        if (rc == STRATA_OK) rc = st_dataset_lock(g->ds);
-    }
-    if ((rc = st_comm_agree(cm, err, rc)) < 0) return rc;
-    if (cm->rank != 0) {
-        rc = strata_dataset_open(g->pool, g->region, g->name, &g->ds);
-        if (rc == STRATA_OK) st_dataset_set_helper(g->ds);
-    }
+    int rc = cm->rank == 0 ? prepare_dataset(g, files[0]) : STRATA_OK;
+    if ((rc = spread_ready(g, cm, rc)) < 0) return rc;
     uint64_t n = (uint64_t)nfiles, size = (uint64_t)cm->size, r = (uint64_t)cm->rank;
     uint64_t lo = (r * n + size - 1) / size, hi = ((r + 1) * n + size - 1) / size, before = 0;
     if (nfiles >= cm->size) {
@@ -661,13 +679,7 @@ static int ingest_spread(ingest *g, const char *const *files, int nfiles, const 
     } else {
         rc = ingest_pieces(g, files, nfiles, cm);
     }
-    if (g->batch != NULL) {
-        if (rc == STRATA_OK) rc = commit_batch(g);
-        strata_batch_abort(g->batch);
-        g->batch = NULL;
-    }
-    if ((rc = st_comm_agree(cm, err, rc)) < 0) return rc;
-    return spread_publish(g, cm);
+    return spread_end(g, cm, rc);
 }
 
 int st_ingest_csv_run(strata_pool *pool, const char *region, const char *name,
@@ -1013,9 +1025,25 @@ st_err *st_ingest_err(const st_ingest *g)
     return st_pool_err(g->pool);
 }
 
+void st_ingest_spread(st_ingest *g, const st_comm *cm)
+{
+    g->cm = st_comm_many(cm) ? cm : NULL;
+}
+
+int st_ingest_spread_ready(st_ingest *g, int rc)
+{
+    return g->cm != NULL ? spread_ready(g, g->cm, rc) : rc;
+}
+
 int st_ingest_end(st_ingest *g, int rc)
 {
     if (g == NULL) return rc;
+    if (g->cm != NULL) {
+        rc = spread_end(g, g->cm, rc);
+        rc = finish_close(g, rc);
+        free(g);
+        return rc;
+    }
     /* a source of zero rows still adds its (empty) batch, as an empty CSV file does */
     if (rc == STRATA_OK && g->ds != NULL && g->batch == NULL && g->stats->batches == 0)
         rc = open_batch(g);

@@ -59,6 +59,15 @@ void st_ingest_total(st_ingest *g, uint64_t total);
 const strata_ingest_opts *st_ingest_opts(const st_ingest *g);
 st_err *st_ingest_err(const st_ingest *g);
 
+/* Spread the call over the processes of CM (NULL or one process: not spread; CM outlives G).
+ * Each process reads its share of the input and writes its batches; process 0 opens or creates
+ * the dataset (binding the first source's columns) before the others bind theirs: it binds, then
+ * every process calls st_ingest_spread_ready() with how that went (the others with STRATA_OK),
+ * which locks the dataset on process 0 and opens it on the others. st_ingest_end() is then
+ * collective: process 0 publishes every process's batches in rank order, or nothing. */
+void st_ingest_spread(st_ingest *g, const st_comm *cm);
+int st_ingest_spread_ready(st_ingest *g, int rc);
+
 /* Finish the call begun by st_ingest_begin() with status RC: publish (RC == STRATA_OK) or undo
  * everything; the message of the first failure is kept. Returns the final status; frees G. */
 int st_ingest_end(st_ingest *g, int rc);

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "format/parquet.h"
+#include "interop/interop.h"
 #include "interop/interop_int.h"
 #include "util/bits.h"
 #include "util/dtype.h"
@@ -281,6 +282,82 @@ int strata_ingest_parquet(strata_pool *pool, const char *region, const char *nam
                           strata_ingest_stats *stats)
 {
     return st_ingest_each_file(pool, region, name, files, nfiles, opts, stats, pq_ingest_file);
+}
+
+/* Spread: the row groups [LO, HI) of the whole call that are FILE's (its first at AT), read into
+ * G; the file counted by the process whose share holds its first row group (an empty file: its
+ * place), the last process counting a file of none at the very end. */
+static int pq_share(st_ingest *g, const char *file, uint64_t at, uint64_t lo, uint64_t hi, int last,
+                    uint64_t *done)
+{
+    st_err *err = st_ingest_err(g);
+    pqin in;
+    strata_column *fcols = NULL;
+    int nf = 0, rc = pqin_open(err, &in, file);
+    in.before = *done;
+    ST_TRY(rc);
+    uint64_t n = (uint64_t)st_pq_nrowgroups(in.f), a = lo > at ? lo - at : 0;
+    uint64_t e = hi <= at ? 0 : hi - at < n ? hi - at : n;
+    int counts = at >= lo && (at < hi || (last && at == hi));
+    if (counts) st_ingest_files(g, 1);
+    if (a >= e && !counts) goto done; /* (the counting process checks the file's columns) */
+    ST_TRY(rc = pq_columns(err, &in, &fcols, &nf));
+    ST_TRY(rc = pq_bind(g, &in, fcols, nf));
+    for (uint64_t rg = a; rg < e && rc == STRATA_OK; rg += PQ_SETS)
+        rc = pq_rowgroups(g, &in, (int)rg, (int)(e - rg < PQ_SETS ? e - rg : PQ_SETS));
+    *done += in.in.size;
+done:
+    free(fcols);
+    pqin_close(&in);
+    return rc;
+}
+
+/* The row groups of every file, end to end, cut in equal shares over the processes of CM; the
+ * root binds the first file's columns (creating the dataset) first. */
+static int pq_spread(st_ingest *g, const char *const *files, int nfiles, const st_comm *cm)
+{
+    st_err *err = st_ingest_err(g);
+    uint64_t *nrg = calloc((size_t)nfiles, sizeof *nrg), total = 0, done = 0;
+    int rc = nrg != NULL ? STRATA_OK : st_error(err, STRATA_ENOMEM, "out of memory");
+    for (int i = 0; i < nfiles && rc == STRATA_OK; i++) {
+        pqin in;
+        if ((rc = pqin_open(err, &in, files[i])) == STRATA_OK)
+            total += nrg[i] = (uint64_t)st_pq_nrowgroups(in.f);
+        pqin_close(&in);
+    }
+    if (rc == STRATA_OK && cm->rank == 0) {
+        pqin in;
+        strata_column *fcols = NULL;
+        int nf = 0;
+        rc = pqin_open(err, &in, files[0]);
+        if (rc == STRATA_OK) rc = pq_columns(err, &in, &fcols, &nf);
+        if (rc == STRATA_OK) rc = pq_bind(g, &in, fcols, nf);
+        free(fcols);
+        pqin_close(&in);
+    }
+    rc = st_ingest_spread_ready(g, rc);
+    uint64_t r = (uint64_t)cm->rank, size = (uint64_t)cm->size;
+    uint64_t lo = total * r / size, hi = total * (r + 1) / size, at = 0;
+    for (int i = 0; i < nfiles && rc == STRATA_OK; at += nrg[i++])
+        rc = pq_share(g, files[i], at, lo, hi, cm->rank == cm->size - 1, &done);
+    free(nrg);
+    return rc;
+}
+
+int st_ingest_parquet_run(strata_pool *pool, const char *region, const char *name,
+                          const char *const *files, int nfiles, const strata_ingest_opts *opts,
+                          strata_ingest_stats *stats, const st_comm *comm)
+{
+    if (!st_comm_many(comm))
+        return strata_ingest_parquet(pool, region, name, files, nfiles, opts, stats);
+    st_ingest *g;
+    int rc = st_ingest_begin(pool, region, name, opts, stats, &g);
+    if (rc < 0) return rc;
+    st_ingest_spread(g, comm);
+    if (files == NULL || nfiles < 1)
+        rc = st_error(st_ingest_err(g), STRATA_EINVAL, "no files to ingest");
+    if (rc == STRATA_OK) rc = pq_spread(g, files, nfiles, comm);
+    return st_ingest_end(g, rc);
 }
 
 /* ---- export ------------------------------------------------------------------------------- */

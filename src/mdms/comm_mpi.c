@@ -14,6 +14,7 @@
 
 #include "derive/derive.h"
 #include "ingest/ingest.h"
+#include "interop/interop.h"
 #include "pool/pool.h"
 #include "util/comm.h"
 #include "util/error.h"
@@ -223,6 +224,28 @@ int strata_ingest_csv_comm(strata_pool *pool, const char *region, const char *na
     return st_error(st_pool_err(pool), STRATA_EUNSUPPORTED,
                     "strata_ingest_csv_comm: this libstrata was built without MPI; pass NULL as "
                     "the communicator or rebuild with libopenmpi-dev installed");
+#endif
+}
+
+int strata_ingest_parquet_comm(strata_pool *pool, const char *region, const char *name,
+                               const char *const *files, int nfiles, const strata_ingest_opts *opts,
+                               strata_ingest_stats *stats, const void *comm)
+{
+    if (pool == NULL) return STRATA_EINVAL;
+    if (comm == NULL)
+        return st_ingest_parquet_run(pool, region, name, files, nfiles, opts, stats, NULL);
+#ifdef STRATA_HAVE_MPI
+    MPI_Comm dup;
+    st_comm c;
+    int rc = comm_open(st_pool_err(pool), comm, &dup, &c);
+    if (rc < 0) return rc;
+    rc = st_ingest_parquet_run(pool, region, name, files, nfiles, opts, stats, &c);
+    MPI_Comm_free(&dup);
+    return rc;
+#else
+    return st_error(st_pool_err(pool), STRATA_EUNSUPPORTED,
+                    "strata_ingest_parquet_comm: this libstrata was built without MPI; pass NULL "
+                    "as the communicator or rebuild with libopenmpi-dev installed");
 #endif
 }
 

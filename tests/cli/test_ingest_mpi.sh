@@ -3,9 +3,9 @@
 # (and `strata cat` bytes) of a one-process ingest, in one version; more processes than files;
 # one large file cut in pieces where records start (quoted line ends across the cuts);
 # an append to an existing dataset; a bad line in a file another process parses fails every
-# process with its file:line:column, publishes nothing and leaves no batch file; input other
-# than CSV is refused under MPI; a process killed mid-ingest publishes nothing or everything,
-# and the pool checks clean (STRATA_CRASH_TRIALS, default 10; STRATA_LONG=1: 100).
+# process with its file:line:column, publishes nothing and leaves no batch file; Parquet files
+# cut by row group; input other than CSV and Parquet is refused under MPI; a process killed
+# mid-ingest publishes nothing or everything, and the pool checks clean (STRATA_CRASH_TRIALS, default 10; STRATA_LONG=1: 100).
 #     test_ingest_mpi.sh STRATA MPIRUN...
 set -uo pipefail
 S=$1
@@ -91,10 +91,31 @@ expect_err 3 "bigbad.csv:$bl:13:" -- env STRATA_POOL="$P" "${MPIRUN[@]}" -np 4 "
     "$T/bigbad.csv" --mpi
 grep -q "column 'v': cannot parse 'notanumber' as f64" "$T/stderr" || { echo "FAIL: the error: $(cat "$T/stderr")"; fails=$((fails + 1)); }
 STRATA_POOL=$P "$S" cat t/big | cmp -s - "$T/bigref.csv" || { echo "FAIL: a failed ingest changed t/big"; fails=$((fails + 1)); }
-# only CSV is split
-STRATA_POOL=$P "$S" export taxi/trips --format parquet --out "$T/t.parquet" >/dev/null 2>&1
-expect_err 3 "ingest across MPI processes takes CSV files" -- env STRATA_POOL="$P" \
-    "${MPIRUN[@]}" -np 2 "$S" ingest taxi/pq "$T/t.parquet" --mpi
+# Parquet: the row groups of all files (a row group per batch exported) cut over the processes:
+# the batches, rows and bytes of one process; a missing file fails everyone, nothing published
+STRATA_POOL=$T/np4 "$S" export taxi/trips --format parquet --out "$T/t.parquet" >/dev/null 2>&1
+STRATA_POOL=$T/ref "$S" export taxi/trips --format parquet --out "$T/u.parquet" >/dev/null 2>&1
+fresh "$T/pqref"
+STRATA_POOL=$T/pqref "$S" ingest t/pq "$T/t.parquet" "$T/u.parquet" >/dev/null 2>&1
+STRATA_POOL=$T/pqref "$S" cat t/pq >"$T/pqref.csv"
+STRATA_POOL=$T/pqref "$S" ls >"$T/pqref.ls"
+for np in 2 3 4; do
+    Q=$T/pq$np
+    fresh "$Q"
+    out=$(STRATA_POOL=$Q "${MPIRUN[@]}" -np $np "$S" ingest t/pq "$T/t.parquet" "$T/u.parquet" --mpi 2>&1)
+    [ $? -eq 0 ] || { echo "FAIL: Parquet on $np processes: $out"; fails=$((fails + 1)); continue; }
+    grep -q 'from 2 file(s).*at version 1$' <<<"$out" || { echo "FAIL: Parquet np $np: summary: $out"; fails=$((fails + 1)); }
+    STRATA_POOL=$Q "$S" cat t/pq | cmp -s - "$T/pqref.csv" || { echo "FAIL: Parquet np $np: rows differ"; fails=$((fails + 1)); }
+    STRATA_POOL=$Q "$S" ls | cmp -s - "$T/pqref.ls" || { echo "FAIL: Parquet np $np: batches differ: $(STRATA_POOL=$Q "$S" ls)"; fails=$((fails + 1)); }
+    STRATA_POOL=$Q "$S" check >/dev/null 2>&1 || { echo "FAIL: Parquet np $np: check"; fails=$((fails + 1)); }
+done
+expect_err 2 "nothere.parquet' not found" -- env STRATA_POOL="$T/pq4" "${MPIRUN[@]}" -np 3 "$S" ingest t/pq \
+    "$T/t.parquet" "$T/nothere.parquet" --mpi
+expect 0 "$(cat "$T/pqref.ls")" -- env STRATA_POOL="$T/pq4" "$S" ls
+# other formats are not split
+STRATA_POOL=$T/np4 "$S" export taxi/trips --format arrow --out "$T/t.arrow" >/dev/null 2>&1
+expect_err 3 "ingest across MPI processes takes CSV or Parquet files" -- env STRATA_POOL="$P" \
+    "${MPIRUN[@]}" -np 2 "$S" ingest taxi/ar "$T/t.arrow" --mpi
 # a process killed mid-ingest: all or nothing, and a clean pool
 total=$(STRATA_POOL=$T/np1 "$S" ls | awk '{print $3}')
 nothing=0
