@@ -316,12 +316,17 @@ def test_a_signal_handler_interrupts_a_long_stats(pool):
     old = signal.signal(signal.SIGUSR1, handler)
     try:
         with pool.snapshot("t/big") as snap:
+            go = threading.Event()  # the signal only once the call is about to begin: not in
+                                    # t.start(), which a loaded machine can make slow
+
             def kick():
+                go.wait()
                 time.sleep(0.01)
                 os.kill(os.getpid(), signal.SIGUSR1)
             t = threading.Thread(target=kick)
             t.start()
             with pytest.raises(Stop):             # raised from inside the computation
+                go.set()
                 snap.stats("x")
             t.join()
             st = snap.stats("x")
