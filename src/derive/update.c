@@ -771,39 +771,56 @@ static int groups_exact(const gplan *g)
     return 1;
 }
 
+/* The indexes of G's groups in order of the process their key hashes to, ascending within each:
+ * process r's are IDS[OFF[r] .. OFF[r + 1]) (IDS: 2 * G->n words, the second half scratch; OFF:
+ * size + 1). */
+static void groups_by_dest(const st_comm *cm, const st_groups *g, uint64_t *ids, uint64_t *off)
+{
+    uint64_t *dest = ids + g->n;
+    memset(off, 0, ((size_t)cm->size + 1) * sizeof *off);
+    for (uint64_t i = 0; i < g->n; i++) {
+        dest[i] = st_groups_hash(g, i) % (uint64_t)cm->size;
+        off[dest[i] + 1]++;
+    }
+    for (int r = 0; r < cm->size; r++) off[r + 1] += off[r];
+    for (uint64_t i = 0; i < g->n; i++) ids[off[dest[i]]++] = i;
+    for (int r = cm->size; r > 0; r--) off[r] = off[r - 1]; /* back to the starts */
+    off[0] = 0;
+}
+
 /* The groups of PART sent on: those whose key hashes to process r packed into OUT[r] (after the
  * ones already there: batch order). */
 static int groups_scatter(st_upd_job *j, const st_groups *part, st_vec *out)
 {
     const st_comm *cm = j->comm;
-    uint64_t *ids = malloc((part->n + 1) * sizeof *ids), *dest = malloc((part->n + 1) * 8);
-    int rc = ids != NULL && dest != NULL ? STRATA_OK : STRATA_ENOMEM;
-    for (uint64_t i = 0; i < part->n && rc == STRATA_OK; i++)
-        dest[i] = st_groups_hash(part, i) % (uint64_t)cm->size;
+    uint64_t *ids = malloc((2 * part->n + 1) * sizeof *ids);
+    uint64_t *off = malloc((size_t)(cm->size + 1) * 8);
+    int rc = ids != NULL && off != NULL ? STRATA_OK : STRATA_ENOMEM;
+    if (rc == STRATA_OK) groups_by_dest(cm, part, ids, off);
     for (int r = 0; r < cm->size && rc == STRATA_OK; r++) {
-        uint64_t m = 0;
-        for (uint64_t i = 0; i < part->n; i++)
-            if (dest[i] == (uint64_t)r) ids[m++] = i;
         st_groups sub;
-        rc = st_groups_pick(part, ids, m, &sub);
+        rc = st_groups_pick(part, ids + off[r], off[r + 1] - off[r], &sub);
         if (rc == STRATA_OK) rc = st_groups_pack(&sub, &out[r]);
         st_groups_free(&sub);
     }
     free(ids);
-    free(dest);
+    free(off);
     return rc < 0 ? st_error(j->err, rc, "out of memory sending groups") : rc;
 }
 
 /* The groups of G whose key hashes to this process, into G. */
 static int groups_mine(st_upd_job *j, st_groups *g)
 {
-    uint64_t *ids = malloc((g->n + 1) * sizeof *ids), m = 0;
-    if (ids == NULL) return st_error(j->err, STRATA_ENOMEM, "out of memory");
-    for (uint64_t i = 0; i < g->n; i++)
-        if (st_groups_hash(g, i) % (uint64_t)j->comm->size == (uint64_t)j->comm->rank) ids[m++] = i;
+    const st_comm *cm = j->comm;
+    uint64_t *ids = malloc((2 * g->n + 1) * sizeof *ids), *off = malloc((size_t)(cm->size + 1) * 8);
     st_groups sub;
-    int rc = st_groups_pick(g, ids, m, &sub);
+    int rc = ids != NULL && off != NULL ? STRATA_OK : STRATA_ENOMEM;
+    if (rc == STRATA_OK) {
+        groups_by_dest(cm, g, ids, off);
+        rc = st_groups_pick(g, ids + off[cm->rank], off[cm->rank + 1] - off[cm->rank], &sub);
+    }
     free(ids);
+    free(off);
     if (rc < 0) return st_error(j->err, rc, "out of memory");
     st_groups_free(g);
     *g = sub;
@@ -840,14 +857,19 @@ static int groups_fold(st_upd_job *j, const gplan *g, gstack *k, const char *all
     return rc;
 }
 
-/* V's bytes framed for an exchange: their length, then them, padded to 8. */
-static int frame(st_vec *v)
+/* A message of an exchange: its length (set by frame_close), then its bytes, padded to 8. */
+static int frame_open(st_vec *v)
 {
-    uint64_t len = v->n;
-    if (st_vec_grow(v, 8 + (8 - len % 8) % 8) == NULL) return STRATA_ENOMEM;
-    memmove((char *)v->v + 8, v->v, len);
+    return st_vec_grow(v, 8) != NULL ? STRATA_OK : STRATA_ENOMEM;
+}
+
+static int frame_close(st_vec *v)
+{
+    uint64_t len = v->n - 8, pad = (8 - len % 8) % 8;
+    char *p = pad > 0 ? st_vec_grow(v, (size_t)pad) : NULL;
+    if (pad > 0 && p == NULL) return STRATA_ENOMEM;
+    if (pad > 0) memset(p, 0, (size_t)pad);
     memcpy(v->v, &len, 8);
-    memset((char *)v->v + 8 + len, 0, v->n - 8 - len);
     return STRATA_OK;
 }
 
@@ -870,6 +892,8 @@ static int groupby_spread(st_upd_job *j, const st_dspec *sp, strata_snapshot *s,
     st_groups acc;
     char *all = NULL;
     for (size_t r = 0; r < np && out != NULL; r++) out[r] = (st_vec)ST_VEC(char);
+    for (size_t r = 0; r < np && rc == STRATA_OK; r++)
+        if (frame_open(&out[r]) < 0) rc = st_error(j->err, STRATA_ENOMEM, "out of memory");
     uint64_t b0 = nsb, b1 = nsb;
     for (uint64_t b = consumed; b < nsb; b++)
         if (st_upd_mine(j, b - consumed, nsb - consumed)) b0 = b0 < b ? b0 : b, b1 = b + 1;
@@ -904,7 +928,7 @@ static int groupby_spread(st_upd_job *j, const st_dspec *sp, strata_snapshot *s,
         st_groups_free(&blk);
     }
     for (size_t r = 0; r < np && rc == STRATA_OK; r++) {
-        if (frame(&out[r]) < 0 || st_vec_grow(&send, out[r].n) == NULL) {
+        if (frame_close(&out[r]) < 0 || st_vec_grow(&send, out[r].n) == NULL) {
             rc = st_error(j->err, STRATA_ENOMEM, "out of memory sending groups");
             break;
         }
@@ -929,7 +953,8 @@ static int groupby_spread(st_upd_job *j, const st_dspec *sp, strata_snapshot *s,
         have = 1;
     }
     /* the root unites every process's groups, disjoint, in rank order */
-    if (rc == STRATA_OK && (st_groups_pack(&acc, &mine) < 0 || frame(&mine) < 0))
+    if (rc == STRATA_OK &&
+        (frame_open(&mine) < 0 || st_groups_pack(&acc, &mine) < 0 || frame_close(&mine) < 0))
         rc = st_error(j->err, STRATA_ENOMEM, "out of memory sending groups");
     rc = st_comm_agree(cm, j->err, rc);
     if (rc == STRATA_OK) rc = cm->allgather(cm->ctx, j->err, mine.v, mine.n, (void **)&all, rl);
