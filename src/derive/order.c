@@ -624,10 +624,12 @@ static int run_next(st_upd_job *j, srun *r, int nc)
 
 /* ---- the merge writer ----------------------------------------------------------------------- */
 
-/* Rows are appended in blocks, buffered, and cut into output batches of j->out_rows rows. */
+/* Rows are appended in blocks, buffered, and cut into output batches of j->out_rows rows; or,
+ * with a SINK, appended to one sorted run spilled to temporary files. */
 typedef struct mwriter {
     st_upd_job *j;
     st_upd_outw ow;
+    spill *sink;
     int open, nc;
     uint64_t rows, nbuf, cap; /* rows written, buffered, and room in the buffers */
     char *buf[ST_TBL_MAX];
@@ -643,20 +645,28 @@ static int mw_flush(mwriter *m)
     int rc = STRATA_OK;
     if (m->nbuf == 0) return rc;
     if (!m->open) {
-        if ((rc = st_upd_out_begin(j, &m->ow, m->nc)) < 0) return rc;
+        for (int c = 0; m->sink != NULL && c < m->nc && rc == STRATA_OK; c++) {
+            rc = st_colw_open(j->err, &m->sink->w[c], st_dataset_path(j->ds),
+                              (strata_dtype)j->sch.cat[c].dtype);
+            m->sink->n = c + 1;
+        }
+        if (m->sink == NULL) rc = st_upd_out_begin(j, &m->ow, m->nc);
+        if (rc < 0) return rc;
         m->open = 1;
     }
+    st_colw *w = m->sink != NULL ? m->sink->w : m->ow.w;
+    if (m->sink != NULL) m->sink->rows += m->nbuf;
     /* Large blocks: the columns (hashed, summarised and written each on its own) in parallel. */
     int crc[ST_TBL_MAX], nt = m->nbuf >= 16384 ? j->nt : 1;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int c = 0; c < m->nc; c++) {
         if (j->sch.cat[c].dtype == STRATA_STR)
-            crc[c] = st_colw_append_str_valid(j->err, &m->ow.w[c], m->soff[c].v,
+            crc[c] = st_colw_append_str_valid(j->err, &w[c], m->soff[c].v,
                                               m->sbytes[c].v ? m->sbytes[c].v : "",
                                               m->nulls[c] ? m->vbuf[c] : NULL, 0, m->nbuf);
         else
-            crc[c] = st_colw_append_valid(j->err, &m->ow.w[c], m->buf[c],
-                                          m->nulls[c] ? m->vbuf[c] : NULL, 0, m->nbuf);
+            crc[c] = st_colw_append_valid(j->err, &w[c], m->buf[c], m->nulls[c] ? m->vbuf[c] : NULL,
+                                          0, m->nbuf);
         m->nulls[c] = 0;
         m->sbytes[c].n = 0;
         m->soff[c].n = 0;
@@ -669,7 +679,9 @@ static int mw_flush(mwriter *m)
 static int mw_cut(mwriter *m)
 {
     int rc = mw_flush(m);
-    if (rc == STRATA_OK && m->open) {
+    for (int c = 0; m->sink != NULL && m->open && c < m->nc && rc == STRATA_OK; c++)
+        rc = st_colw_sync_valid(m->j->err, &m->sink->w[c]);
+    if (rc == STRATA_OK && m->open && m->sink == NULL) {
         m->open = 0;
         return st_upd_out_end(m->j, &m->ow);
     }
@@ -680,6 +692,7 @@ static int mw_cut(mwriter *m)
 static uint64_t mw_room(const mwriter *m, uint64_t count)
 {
     uint64_t room = m->cap - m->nbuf, left = m->j->out_rows - m->rows % m->j->out_rows;
+    if (m->sink != NULL) left = UINT64_MAX;
     uint64_t k = count < room ? count : room;
     return k < left ? k : left;
 }
@@ -689,7 +702,8 @@ static int mw_took(mwriter *m, uint64_t k)
 {
     m->nbuf += k;
     m->rows += k;
-    return m->rows % m->j->out_rows == 0 ? mw_cut(m) : m->nbuf == m->cap ? mw_flush(m) : 0;
+    if (m->sink == NULL && m->rows % m->j->out_rows == 0) return mw_cut(m);
+    return m->nbuf == m->cap ? mw_flush(m) : 0;
 }
 
 /* Append rows [FROM, FROM + COUNT) of T. */
@@ -748,7 +762,7 @@ static int mw_init(mwriter *m, st_upd_job *j, int nc, uint64_t cap)
 
 static void mw_free(mwriter *m)
 {
-    if (m->open) st_upd_out_abort(&m->ow);
+    if (m->open && m->sink == NULL) st_upd_out_abort(&m->ow);
     for (int c = 0; c < m->nc; c++) {
         free(m->buf[c]);
         free(m->vbuf[c]);
@@ -780,13 +794,13 @@ static void heap_down(const plan *p, srun **h, size_t n, size_t i)
     }
 }
 
-/* Merge the runs into output batches, at most LIMIT rows. */
-static int merge_runs(st_upd_job *j, const plan *p, srun *runs, size_t nr, uint64_t limit)
+/* Merge the runs into M, at most LIMIT rows in all. */
+static int merge_into(st_upd_job *j, const plan *p, srun *runs, size_t nr, uint64_t limit,
+                      mwriter *m)
 {
-    mwriter m;
     srun **h = calloc(nr + 1, sizeof *h);
-    int rc = mw_init(&m, j, p->nc, 4096);
-    if (rc < 0 || h == NULL) {
+    int rc = STRATA_OK;
+    if (h == NULL) {
         rc = st_error(j->err, STRATA_ENOMEM, "out of memory merging");
         goto done;
     }
@@ -800,7 +814,7 @@ static int merge_runs(st_upd_job *j, const plan *p, srun *runs, size_t nr, uint6
         if (got) h[n++] = &runs[r];
     }
     for (size_t i = n; i-- > 0;) heap_down(p, h, n, i);
-    while (n > 0 && m.rows < limit) {
+    while (n > 0 && m->rows < limit) {
         srun *w = h[0];
         /* The winner's rows that still come before every other run's next row go at once. */
         const srun *next = n == 1 ? NULL : n == 2 || run_before(p, h[1], h[2]) ? h[1] : h[2];
@@ -815,8 +829,8 @@ static int merge_runs(st_upd_job *j, const plan *p, srun *runs, size_t nr, uint6
                 end++;
             }
         }
-        if (end - w->i > limit - m.rows) end = w->i + (limit - m.rows);
-        if ((rc = mw_rows(&m, &w->cur, w->i, end - w->i)) < 0) break;
+        if (end - w->i > limit - m->rows) end = w->i + (limit - m->rows);
+        if ((rc = mw_rows(m, &w->cur, w->i, end - w->i)) < 0) break;
         w->i = end;
         if (w->i == w->cur.rows) {
             int got = run_next(j, w, p->nc);
@@ -829,11 +843,24 @@ static int merge_runs(st_upd_job *j, const plan *p, srun *runs, size_t nr, uint6
         heap_down(p, h, n, 0);
     }
     if (rc == STRATA_ENOMEM) rc = st_error(j->err, rc, "out of memory merging");
-    if (rc == STRATA_OK) rc = mw_cut(&m);
 done:
     for (size_t r = 0; r < nr; r++) run_unmap(&runs[r]);
-    mw_free(&m);
     free(h);
+    return rc;
+}
+
+/* Merge the runs into output batches (or, with SINK, into one spilled run), at most LIMIT
+ * rows. */
+static int merge_runs(st_upd_job *j, const plan *p, srun *runs, size_t nr, uint64_t limit,
+                      spill *sink)
+{
+    mwriter m;
+    int rc = mw_init(&m, j, p->nc, 4096);
+    m.sink = sink;
+    if (rc < 0) rc = st_error(j->err, STRATA_ENOMEM, "out of memory merging");
+    if (rc == STRATA_OK) rc = merge_into(j, p, runs, nr, limit, &m);
+    if (rc == STRATA_OK) rc = mw_cut(&m);
+    mw_free(&m);
     return rc;
 }
 
@@ -1786,7 +1813,7 @@ static int topk_spread(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_
     if (rc == STRATA_OK) {
         st_upd_retire(j);
         lsm_start(j, p);
-        rc = merge_runs(j, p, runs, nr, p->sp->k);
+        rc = merge_runs(j, p, runs, nr, p->sp->k, NULL);
     }
     if (rc == STRATA_OK) j->carry_to = p->nc;
 done:
@@ -1943,9 +1970,16 @@ static int select_cut(st_upd_job *j, sview *sv, uint64_t pos, uint64_t lo, uint6
     return rc;
 }
 
+/* The global position of process R's first row of the N sorted rows: r * (N / size), rounded
+ * down to a whole output batch (N for R == size). */
+static uint64_t range_start(const st_upd_job *j, uint64_t n, int r)
+{
+    if (r >= j->comm->size) return n;
+    return (uint64_t)r * (n / (uint64_t)j->comm->size) / j->out_rows * j->out_rows;
+}
+
 /* The cuts of this process's N sorted rows V for every process (CUTS[0..size]): process r takes
- * the rows from global position r * (the rows / size), rounded down to a whole output batch, its
- * own into *FIRST. */
+ * the rows from range_start(r), its own into *FIRST. */
 static int spread_cuts(st_upd_job *j, sview *v, uint64_t n, uint64_t rows, uint64_t *cuts,
                        uint64_t *first)
 {
@@ -1955,7 +1989,7 @@ static int spread_cuts(st_upd_job *j, sview *v, uint64_t n, uint64_t rows, uint6
     cuts[cm->size] = rows;
     *first = 0;
     for (int r = 1; r < cm->size && rc == STRATA_OK; r++) {
-        uint64_t pos = (uint64_t)r * (n / (uint64_t)cm->size) / j->out_rows * j->out_rows;
+        uint64_t pos = range_start(j, n, r);
         if (r == cm->rank) *first = pos;
         rc = select_cut(j, v, pos, cuts[r - 1], rows, &cuts[r]);
     }
@@ -2016,7 +2050,7 @@ static int sort_exchange(st_upd_job *j, const plan *p, const st_table *t, const 
         if (st_upd_root(j)) st_upd_retire(j);
         lsm_start(j, p);
         j->lsm.part = LSM_GAP * (int64_t)(first / j->out_rows + 1);
-        rc = merge_runs(j, p, runs, (size_t)cm->size, UINT64_MAX);
+        rc = merge_runs(j, p, runs, (size_t)cm->size, UINT64_MAX, NULL);
     }
     st_free_big(all);
     free(runs);
@@ -2127,6 +2161,185 @@ static int rec_spread(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_t
     return rc;
 }
 
+/* Rows per sorted chunk of N rows within the budget: half of it (the rest is for the merge). */
+static uint64_t chunk_rows(const st_upd_job *j, const plan *p, uint64_t n)
+{
+    uint64_t chunk = n > 0 ? n : 1;
+    double rows = (double)j->o->mem / 2 / p->row_bytes;
+    if (j->o->mem > 0 && rows < (double)chunk) chunk = rows < 1024 ? 1024 : (uint64_t)rows;
+    return chunk;
+}
+
+/* Rows per window of each of NR spilled runs merged: they share half of the budget. */
+static uint64_t window_rows(const st_upd_job *j, const plan *p, size_t nr)
+{
+    if (j->o->mem == 0) return UINT64_MAX;
+    double rows = (double)j->o->mem / 2 / (double)(nr + 1) / (p->row_bytes + 16);
+    return rows < 1024 ? 1024 : (uint64_t)rows / 8 * 8;
+}
+
+/* Source rows [A, E) of S sorted into one run spilled to OUT, within the budget: chunks sorted
+ * and spilled, then merged through windows. */
+static int local_run(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_t a, uint64_t e,
+                     spill *out)
+{
+    uint64_t chunk = chunk_rows(j, p, e - a), nchunks = (e - a + chunk - 1) / chunk;
+    if (nchunks <= 1) {
+        st_table t;
+        int rc = sort_local(j, s, p, a, e, &t);
+        if (rc == STRATA_OK) rc = spill_write(j, &t, out);
+        st_table_free(&t);
+        return rc;
+    }
+    spill *sp = calloc(nchunks, sizeof *sp);
+    srun *runs = calloc(nchunks, sizeof *runs);
+    int rc = sp && runs ? STRATA_OK : st_error(j->err, STRATA_ENOMEM, "out of memory");
+    uint64_t win = window_rows(j, p, nchunks);
+    for (uint64_t c = 0; c < nchunks && rc == STRATA_OK; c++) {
+        uint64_t r0 = a + c * chunk, r1 = r0 + chunk < e ? r0 + chunk : e;
+        st_table t;
+        if ((rc = sorted_chunk(j, s, p, r0, r1, &t)) < 0) break;
+        rc = spill_write(j, &t, &sp[c]);
+        st_table_free(&t);
+        j->st->runs_spilled++;
+        runs[c] = (srun){.kind = RUN_SPILL, .id = (int)c, .sp = &sp[c], .win = win};
+    }
+    if (rc == STRATA_OK) rc = merge_runs(j, p, runs, (size_t)nchunks, UINT64_MAX, out);
+    j->st->runs_spilled += rc == STRATA_OK;
+    for (uint64_t c = 0; sp != NULL && c < nchunks; c++) spill_free(&sp[c]);
+    free(sp);
+    free(runs);
+    return rc;
+}
+
+/* The rows of this process's spilled sorted run L in view as the table *T (through R's maps:
+ * run_unmap() releases them); an empty one when L has none. */
+static int run_view(st_upd_job *j, strata_snapshot *s, const plan *p, const spill *l, srun *r,
+                    st_table *t)
+{
+    memset(r, 0, sizeof *r);
+    *r = (srun){.kind = RUN_SPILL, .sp = l, .win = UINT64_MAX};
+    if (l->rows == 0) return sort_local(j, s, p, 0, 0, t);
+    int rc = run_next(j, r, p->nc);
+    *t = r->cur;
+    return rc < 0 ? rc : STRATA_OK;
+}
+
+/* The global position where piece Q of NR per process starts: process q / NR's range cut in
+ * pieces of ROUND rows (the last ones empty when its range is shorter). */
+static uint64_t piece_start(const st_upd_job *j, uint64_t n, uint64_t q, uint64_t nr,
+                            uint64_t round)
+{
+    int r = (int)(q / nr);
+    uint64_t a = range_start(j, n, r), e = range_start(j, n, r + 1);
+    uint64_t at = a + (q % nr) * round;
+    return at < e ? at : e;
+}
+
+/* Round T of sort_rounds: the pieces T of every process's range cut from this process's run
+ * (its rows [LC[r * NR + T], LC[r * NR + T + 1]) go to process r), sent, and the pieces this
+ * process receives merged on into M. */
+static int sort_round(st_upd_job *j, strata_snapshot *s, const plan *p, const spill *loc,
+                      const uint64_t *lc, uint64_t nr, uint64_t t, mwriter *m)
+{
+    const st_comm *cm = j->comm;
+    uint64_t *sl = calloc((size_t)cm->size, 8), *rl = calloc((size_t)cm->size, 8);
+    st_table *tabs = calloc((size_t)cm->size, sizeof *tabs), v;
+    srun *runs = calloc((size_t)cm->size + 1, sizeof *runs), vr;
+    tbuf b = {0};
+    char *all = NULL;
+    memset(&vr, 0, sizeof vr);
+    int rc = sl && rl && tabs && runs ? run_view(j, s, p, loc, &vr, &v)
+                                      : st_error(j->err, STRATA_ENOMEM, "out of memory");
+    for (int r = 0; r < cm->size && rc == STRATA_OK; r++) {
+        uint64_t n0 = b.n, from = lc[(uint64_t)r * nr + t], to = lc[(uint64_t)r * nr + t + 1];
+        rc = table_encode_range(j, &b, &v, from, to - from, p->nc);
+        sl[r] = b.n - n0;
+    }
+    run_unmap(&vr);
+    if (rc == STRATA_OK) st_table_free(&v);
+    rc = st_comm_agree(cm, j->err, rc);
+    if (rc == STRATA_OK) rc = cm->alltoallv(cm->ctx, j->err, b.p, sl, (void **)&all, rl);
+    free(b.p);
+    const char *q = all;
+    for (int r = 0; r < cm->size && rc == STRATA_OK; r++) {
+        const char *end = q + rl[r];
+        rc = table_decode(j, &q, end, p->nc, &tabs[r]);
+        runs[r] = (srun){.kind = RUN_MEM, .id = r, .mem = &tabs[r]};
+        if (j->work != NULL) *j->work += tabs[r].rows;
+    }
+    if (rc == STRATA_OK) rc = merge_into(j, p, runs, (size_t)cm->size, UINT64_MAX, m);
+    st_free_big(all);
+    free(runs);
+    free(tabs);
+    free(rl);
+    free(sl);
+    return rc;
+}
+
+/* A sort from scratch spread over the processes when a process's share does not fit its budget
+ * (sort_spreads): each sorts its block into one run spilled to disk (local_run); the sorted
+ * sequence is cut for the processes as by spread_cuts, and each process's range again into
+ * pieces of ROUND rows; round t exchanges the pieces t of every range (one alltoallv of about
+ * ROUND rows each way), and each process merges what it receives on into its output. */
+static int sort_rounds(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_t consumed,
+                       uint64_t n)
+{
+    const st_comm *cm = j->comm;
+    uint64_t a, e, nr = 1, size = (uint64_t)cm->size;
+    own_rows(j, s, consumed, &a, &e);
+    spill loc;
+    memset(&loc, 0, sizeof loc);
+    int rc = local_run(j, s, p, a, e, &loc);
+    if (rc == STRATA_OK) rc = st_upd_progress(j, j->ev.total / 2, e - a);
+    /* a round's rows are held three times: sent, received, decoded */
+    double fit = j->o->mem > 0 ? (double)j->o->mem / 2 / 3 / p->row_bytes : 4e9 / p->row_bytes;
+    uint64_t round = fit < 1024 ? 1024 : (uint64_t)fit;
+    for (int r = 0; r < cm->size; r++) {
+        uint64_t len = range_start(j, n, r + 1) - range_start(j, n, r);
+        if ((len + round - 1) / round > nr) nr = (len + round - 1) / round;
+    }
+    uint64_t *lc = calloc(size * nr + 1, sizeof *lc);
+    if (rc == STRATA_OK && lc == NULL) rc = st_error(j->err, STRATA_ENOMEM, "out of memory");
+    rc = st_comm_agree(cm, j->err, rc);
+    srun vr;
+    st_table v;
+    memset(&vr, 0, sizeof vr);
+    if (rc == STRATA_OK) rc = run_view(j, s, p, &loc, &vr, &v);
+    sview sv = {.p = p, .t = &v};
+    for (uint64_t q = 1; q < size * nr && rc == STRATA_OK; q++) {
+        uint64_t at = piece_start(j, n, q, nr, round);
+        if (at == piece_start(j, n, q - 1, nr, round))
+            lc[q] = lc[q - 1];
+        else
+            rc = select_cut(j, &sv, at, lc[q - 1], v.rows, &lc[q]);
+    }
+    if (lc != NULL) lc[size * nr] = loc.rows;
+    run_unmap(&vr);
+    if (rc == STRATA_OK) st_table_free(&v);
+    mwriter m;
+    int mrc = mw_init(&m, j, p->nc, 4096);
+    if (rc == STRATA_OK && mrc < 0) rc = st_error(j->err, STRATA_ENOMEM, "out of memory merging");
+    if (rc == STRATA_OK) {
+        if (st_upd_root(j)) st_upd_retire(j);
+        lsm_start(j, p);
+        j->lsm.part = LSM_GAP * (int64_t)(range_start(j, n, cm->rank) / j->out_rows + 1);
+    }
+    for (uint64_t t = 0; t < nr && rc == STRATA_OK; t++) {
+        rc = sort_round(j, s, p, &loc, lc, nr, t, &m);
+        if (rc == STRATA_OK)
+            rc = st_upd_progress(j, j->ev.total / 2 + j->ev.total / 2 * (t + 1) / nr, 0);
+        rc = st_comm_agree(cm, j->err, rc);
+    }
+    if (rc == STRATA_OK) rc = mw_cut(&m);
+    if (rc == STRATA_OK) j->carry_to = p->nc;
+    j->lsm.on = 0;
+    mw_free(&m);
+    spill_free(&loc);
+    free(lc);
+    return rc;
+}
+
 /* The sort of the new source rows of S (batches from CONSUMED on) spread over the processes. */
 static int sort_spread(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_t consumed)
 {
@@ -2176,6 +2389,7 @@ int st_upd_order(st_upd_job *j, const st_dspec *sp, strata_snapshot *s, const in
     int lsm = lsm_ok(j, &p, nold) && fits;
     if (st_comm_many(j->comm) && sp->op == ST_OP_SORT) { /* spread, or the root alone */
         int rc = sort_spreads(j, &p, n, nold) ? sort_spread(j, s, &p, consumed)
+                 : nold == 0                  ? sort_rounds(j, s, &p, consumed, n)
                  : lsm || st_upd_root(j)      ? 1
                                               : STRATA_OK;
         if (rc != 1) {
@@ -2192,11 +2406,7 @@ int st_upd_order(st_upd_job *j, const st_dspec *sp, strata_snapshot *s, const in
     }
     /* a global top-k's previous output is its K rows: few new rows make a small step */
     if (nold > 0 && sp->op != ST_OP_SORT) st_upd_threads(j, n);
-    uint64_t chunk = n > 0 ? n : 1;
-    if (j->o->mem > 0) { /* chunks fit in half the budget: the rest is for the merge */
-        double rows = (double)j->o->mem / 2 / p.row_bytes;
-        if (rows < (double)chunk) chunk = rows < 1024 ? 1024 : (uint64_t)rows;
-    }
+    uint64_t chunk = chunk_rows(j, &p, n);
     if (st_comm_many(j->comm) && sp->op != ST_OP_SORT) {
         int rc = topk_spread(j, s, &p, consumed, chunk, nold);
         plan_free(&p);
@@ -2236,11 +2446,7 @@ int st_upd_order(st_upd_job *j, const st_dspec *sp, strata_snapshot *s, const in
         runs[r] = (srun){.kind = RUN_DISK, .id = (int)r, .b = at, .nb = end};
     }
     /* Windows of the spilled runs share the other half of the budget. */
-    uint64_t win = UINT64_MAX;
-    if (j->o->mem > 0) {
-        double rows = (double)j->o->mem / 2 / (double)(nr + 1) / (p.row_bytes + 16);
-        win = rows < 1024 ? 1024 : (uint64_t)rows / 8 * 8;
-    }
+    uint64_t win = window_rows(j, &p, nr);
     for (uint64_t c = 0; c < nchunks && rc == STRATA_OK; c++) {
         uint64_t a = r0 + c * chunk, e = a + chunk < r1 ? a + chunk : r1;
         st_table t;
@@ -2258,7 +2464,7 @@ int st_upd_order(st_upd_job *j, const st_dspec *sp, strata_snapshot *s, const in
         }
         if (rc == STRATA_OK) rc = st_upd_progress(j, j->ev.total * (c + 1) / nchunks, e - a);
     }
-    if (rc == STRATA_OK) rc = merge_runs(j, &p, runs, r, limit);
+    if (rc == STRATA_OK) rc = merge_runs(j, &p, runs, r, limit, NULL);
     if (rc == STRATA_OK) j->carry_to = p.nc;
     j->lsm.on = 0;
     for (uint64_t c = 0; spills != NULL && c < nchunks; c++) spill_free(&spills[c]);

@@ -83,6 +83,8 @@ for trial in $(seq 1 "$TRIALS"); do
     np=$((2 + trial % 3))
     mode="" # every other trial from scratch: the sort spread over the processes too
     [ $((trial % 2)) = 0 ] && mode=--full
+    # every fourth under a small budget: spilled chunks, the ranges exchanged in rounds
+    [ $((trial % 4)) = 0 ] && mode="--full --mem 1M"
     launch "$np" "$W" $B $mode
     us=$((RANDOM * 32768 + RANDOM))
     us=$((us % (span + span / 4)))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Skewed keys across MPI processes: sorts by a key that is the same in every row and by a Zipf
 # key, a group-by and a global top-k of the Zipf key, a group-by of a string key, on 2, 3 and 4
-# processes. Each gives the
+# processes, and on 2 and 4 under a memory budget far below a process's share. Each gives the
 # bytes of one process and numpy's answer (a stable argsort, the groups' counts and sums), and
 # the work stays even: the update's imbalance (the most rows one process worked on over the
 # mean) is at most 1.2.
@@ -40,7 +40,7 @@ q derive skew/top --from skew/t --topk zipf:50 --global --desc
 # string keys hashed to their process by their bytes; a float mean and a holistic median
 q derive skew/gs --from skew/t --groupby tag --agg count,sum:v,mean:v,median:v,first:zipf
 OUTS="bysame byzipf g top gs"
-for np in 2 3 4; do cp -a "$T/ref" "$T/np$np"; done
+for np in 2 3 4 m2 m4; do cp -a "$T/ref" "$T/np$np"; done
 q update --batch-rows 1024
 for d in $OUTS; do "$S" cat "skew/$d" >"$T/ref_$d.csv"; done
 # numpy: the stable argsorts, the groups, the top 50 (the first rows of the largest keys)
@@ -68,12 +68,20 @@ order = np.lexsort((np.arange(len(src["zipf"])), -src["zipf"]))[:50]
 check("global top 50", np.load(f"{t}/top/index.npy"), order)
 sys.exit(0 if ok else 1)
 EOF
-for np in 2 3 4; do
-    out=$(STRATA_POOL=$T/np$np "${MPIRUN[@]}" -np $np "$S" update --mpi --batch-rows 1024 --json 2>&1)
+# m2, m4: 2 and 4 processes under a budget far below their share: each sorts its block in
+# spilled chunks, and the ranges are exchanged in rounds of a few thousand rows
+for np in 2 3 4 m2 m4; do
+    mem=""
+    [ "${np#m}" = "$np" ] || mem="--mem 1M"
+    out=$(STRATA_POOL=$T/np$np "${MPIRUN[@]}" -np ${np#m} "$S" update --mpi --batch-rows 1024 $mem --json 2>&1)
     [ $? -eq 0 ] || { echo "FAIL: np $np: $out"; fails=$((fails + 1)); continue; }
     imb=$(sed -n 's/.*"imbalance":\([0-9.]*\).*/\1/p' <<<"$out")
     ranks=$(sed -n 's/.*"ranks":\([0-9]*\).*/\1/p' <<<"$out")
-    [ "$ranks" = "$np" ] || { echo "FAIL: np $np: ranks $ranks"; fails=$((fails + 1)); }
+    [ "$ranks" = "${np#m}" ] || { echo "FAIL: np $np: ranks $ranks"; fails=$((fails + 1)); }
+    if [ -n "$mem" ]; then
+        spilled=$(sed -n 's/.*"runs_spilled":\([0-9]*\).*/\1/p' <<<"$out")
+        [ "${spilled:-0}" -gt "${np#m}" ] || { echo "FAIL: np $np: $spilled runs spilled"; fails=$((fails + 1)); }
+    fi
     awk -v x="$imb" 'BEGIN { exit !(x != "" && x <= 1.2) }' ||
         { echo "FAIL: np $np: imbalance $imb over 1.2"; fails=$((fails + 1)); }
     echo "info: $np processes, imbalance $imb"
