@@ -705,6 +705,8 @@ int st_gdense(const int64_t *const *w, int nw, int nkeys, uint64_t n, const st_g
 
 /* ---- st_gfold: the dense group-by of several calls ----------------------------------------- */
 
+enum { GF_HASHES, GF_FIRST, GF_IDS, GF_LW, GF_LMAP, GF_SCR };
+
 struct st_gfold {
     st_gacc *acc;
     int naggs;
@@ -722,7 +724,21 @@ struct st_gfold {
     uint64_t *hash;       /* of each id's string */
     int64_t *vals;        /* integer keys spread too wide for a range: each id's key */
     uint64_t ng, tcap, ocap, calls;
+    /* a call's scratch, kept for the next: fresh pages cost their zeroing */
+    void *scr[GF_SCR];
+    size_t scr_n[GF_SCR];
 };
+
+/* Scratch SLOT of F with room for BYTES (its contents undefined), or NULL. */
+static void *gf_scratch(st_gfold *f, int slot, size_t bytes)
+{
+    if (bytes > f->scr_n[slot]) {
+        st_free_big(f->scr[slot]);
+        f->scr[slot] = st_alloc_big(bytes);
+        f->scr_n[slot] = f->scr[slot] != NULL ? bytes : 0;
+    }
+    return f->scr[slot];
+}
 
 /* The input of aggregate AG for the hot loop; 0 if the dense fold of several calls cannot take it.
  */
@@ -836,18 +852,9 @@ static int dict_room(st_gfold *f)
     return STRATA_OK;
 }
 
-/* Whether the LEN bytes at A and B are the same (short ones without a call). */
-static inline int same_bytes(const char *a, const char *b, size_t len)
-{
-    if (len > 16) return memcmp(a, b, len) == 0;
-    for (size_t i = 0; i < len; i++)
-        if (a[i] != b[i]) return 0;
-    return 1;
-}
-
 /* The id of the LEN bytes at STR (hash H) in F's dictionary, or GF_NONE when it holds none. */
 #define GF_NONE UINT64_MAX
-static uint64_t find_id(const st_gfold *f, const char *str, size_t len, uint64_t h)
+static inline uint64_t find_id(const st_gfold *f, const char *str, size_t len, uint64_t h)
 {
     const char *dict = f->bytes.v ? (const char *)f->bytes.v : "";
     uint64_t sl = h & (f->tcap - 1), tag = h >> 32 << 32;
@@ -856,7 +863,7 @@ static uint64_t find_id(const st_gfold *f, const char *str, size_t len, uint64_t
         if (e == 0) return GF_NONE;
         uint64_t id = (e & 0xffffffffu) - 1;
         if ((e & ~(uint64_t)0xffffffffu) == tag && (size_t)(f->off[id + 1] - f->off[id]) == len &&
-            same_bytes(dict + f->off[id], str, len))
+            st_gstr_same(dict + f->off[id], str, len))
             return id;
         sl = (sl + 1) & (f->tcap - 1);
     }
@@ -891,7 +898,7 @@ static inline uint64_t int_hash(int64_t v)
 }
 
 /* The id of integer V (hash H) in F's dictionary, or GF_NONE. */
-static uint64_t find_int(const st_gfold *f, int64_t v, uint64_t h)
+static inline uint64_t find_int(const st_gfold *f, int64_t v, uint64_t h)
 {
     uint64_t sl = h & (f->tcap - 1), tag = h >> 32 << 32;
     for (;;) {
@@ -945,6 +952,15 @@ static void find_rows(const st_gfold *f, const st_gcol *key, uint64_t r0, uint64
     enum { CH = 32 };
     int str = key->dtype == STRATA_STR;
     uint64_t cand[CH];
+    if (f->tcap <= 4096 && f->bytes.n <= 65536) { /* in the first caches: no fetching ahead */
+        for (uint64_t r = r0; r < r1; r++) {
+            uint64_t h = hs[r] = row_hash(key, r), id = row_find(f, key, r, h);
+            ids[r] = (int64_t)id;
+            uint64_t bit = (uint64_t)1 << (id & 63);
+            if (bits != NULL && id != GF_NONE && !(bits[id >> 6] & bit)) bits[id >> 6] |= bit;
+        }
+        return;
+    }
     for (; r0 < r1; r0 += CH) {
         uint64_t m = r1 - r0 < CH ? r1 - r0 : CH, *h = hs + r0;
         for (uint64_t i = 0; i < m; i++) {
@@ -988,10 +1004,9 @@ static int intern_call(st_gfold *f, const st_gcol *key, uint64_t n, int64_t *ids
      * (those added by the call are new to it, hence distinct); many: numbered (LW) below */
     uint64_t ng0 = f->ng, words = (ng0 + 511) / 512 * 8; /* whole cache lines per thread */
     *local = ng0 > ST_GDENSE_MAX;
-    uint64_t *hs = malloc((n + 1) * sizeof *hs);
+    uint64_t *hs = gf_scratch(f, GF_HASHES, (n + 1) * sizeof *hs);
     uint64_t *bits = *local ? NULL : calloc((size_t)nt * words + 1, sizeof *bits);
     if (hs == NULL || (!*local && bits == NULL)) {
-        free(hs);
         free(bits);
         return STRATA_ENOMEM;
     }
@@ -1010,7 +1025,6 @@ static int intern_call(st_gfold *f, const st_gcol *key, uint64_t n, int64_t *ids
         if (id == GF_NONE) rc = f->ng >= UINT32_MAX - 1 ? STRATA_ERANGE : STRATA_ENOMEM;
         ids[r] = (int64_t)id;
     }
-    free(hs);
     if (rc == STRATA_OK && !*local) {
         for (uint64_t w = 0; w < words; w++) {
             uint64_t x = 0;
@@ -1026,7 +1040,7 @@ static int intern_call(st_gfold *f, const st_gcol *key, uint64_t n, int64_t *ids
     /* the call's own ids, numbered in any order (only the partials' layout depends on it): each
      * thread lists the ids it saw first (an atomic exchange of their mark), then numbers them
      * from its offset among the threads' lists */
-    uint32_t *first = malloc((per * (uint64_t)nt + 1) * sizeof *first);
+    uint32_t *first = gf_scratch(f, GF_FIRST, (per * (uint64_t)nt + 1) * sizeof *first);
     uint64_t cnt[64] = {0};
     if (first == NULL) return STRATA_ENOMEM;
     uint64_t base[64];
@@ -1056,7 +1070,6 @@ static int intern_call(st_gfold *f, const st_gcol *key, uint64_t n, int64_t *ids
         }
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (uint64_t r = 0; r < n; r++) lw[r] = f->loc[ids[r]];
-    free(first);
     for (int t = 0; t < nt; t++) distinct += cnt[t];
     *nd = distinct;
     return STRATA_OK;
@@ -1074,8 +1087,9 @@ static int add_hashed(st_gfold *f, const st_gcol *key, uint64_t n, const st_gin 
     uint64_t nd = 0, gb;
     int str = f->kdt == STRATA_STR, dense, local = 0;
     if ((key->dtype == STRATA_STR) != str || key->valid != NULL) return 0;
-    int64_t *ids = malloc((n + 1) * sizeof *ids);
-    uint32_t *lw = malloc((n + 1) * sizeof *lw), *lmap = malloc((n + 1) * sizeof *lmap);
+    int64_t *ids = gf_scratch(f, GF_IDS, (n + 1) * sizeof *ids);
+    uint32_t *lw = gf_scratch(f, GF_LW, (n + 1) * sizeof *lw);
+    uint32_t *lmap = gf_scratch(f, GF_LMAP, (n + 1) * sizeof *lmap);
     int rc = ids && lw && lmap ? intern_call(f, key, n, ids, lw, lmap, &nd, &local, acc->nt)
                                : STRATA_ENOMEM;
     int take = rc != STRATA_ERANGE; /* ids past 32 bits: grouped call by call */
@@ -1100,9 +1114,6 @@ static int add_hashed(st_gfold *f, const st_gcol *key, uint64_t n, const st_gin 
         }
         rc = acc_fold(acc, &p);
     }
-    free(ids);
-    free(lw);
-    free(lmap);
     return rc;
 }
 
@@ -1200,5 +1211,6 @@ void st_gfold_free(st_gfold *f)
     free(f->seen);
     free(f->loc);
     free(f->vals);
+    for (int k = 0; k < GF_SCR; k++) st_free_big(f->scr[k]);
     free(f);
 }

@@ -117,13 +117,6 @@ static void num_words(const st_gcol *c, uint64_t n, int64_t *out)
     }
 }
 
-uint64_t st_gstr_hash(const char *s, size_t len)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
-    return h ^ (h >> 29);
-}
-
 /* The strings of rows REP[0..m) of (OFF, BYTES) packed into D. */
 static int dict_pack(const int64_t *off, const char *bytes, const uint64_t *rep, uint64_t m,
                      st_gdict *d)
@@ -159,7 +152,7 @@ static int64_t intern(const st_gcol *c, uint64_t n, int64_t *out, uint64_t *rep)
         uint64_t slot = st_gstr_hash(s, len) & (cap - 1);
         while (tab[slot] != 0) {
             uint64_t q = rep[tab[slot] - 1];
-            if ((size_t)(off[q + 1] - off[q]) == len && memcmp(c->bytes + off[q], s, len) == 0)
+            if ((size_t)(off[q + 1] - off[q]) == len && st_gstr_same(c->bytes + off[q], s, len))
                 break;
             slot = (slot + 1) & (cap - 1);
         }

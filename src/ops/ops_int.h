@@ -5,6 +5,8 @@
 #ifndef STRATA_OPS_INT_H
 #define STRATA_OPS_INT_H
 
+#include <string.h>
+
 #include "ops/ops.h"
 
 /* The word of a double: -0 as +0, every NaN as INT64_MAX (after +inf), signed order = numeric
@@ -24,8 +26,68 @@ static inline int st_gvalid(const uint8_t *valid, uint64_t r)
  * STRATA_ENOMEM. */
 int st_gwords(const st_gcol *c, uint64_t n, const int64_t **w, int64_t **own, st_gdict *dict);
 
-/* The hash of the LEN bytes at S (string interning). */
-uint64_t st_gstr_hash(const char *s, size_t len);
+/* Up to 8 bytes at S (LEN of them, 0 to 8) as one word, read without passing S + LEN: two
+ * overlapping 4-byte reads, or the first, middle and last byte; with LEN, the word tells the
+ * bytes apart. */
+static inline uint64_t st_gstr_short(const char *s, size_t len)
+{
+    if (len >= 4) {
+        uint32_t x, y;
+        memcpy(&x, s, 4);
+        memcpy(&y, s + len - 4, 4);
+        return (uint64_t)x << 32 | y;
+    }
+    if (len == 0) return 0;
+    return (uint64_t)(unsigned char)s[0] << 16 | (uint64_t)(unsigned char)s[len >> 1] << 8 |
+           (unsigned char)s[len - 1];
+}
+
+static inline uint64_t st_gstr_word(const char *s)
+{
+    uint64_t w;
+    memcpy(&w, s, 8);
+    return w;
+}
+
+/* The 128-bit product of A and B, its halves folded together. */
+static inline uint64_t st_gstr_mix(uint64_t a, uint64_t b)
+{
+    __uint128_t r = (__uint128_t)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+}
+
+/* The hash of the LEN bytes at S (string interning; in memory only, never stored): a word or
+ * two at a time (wyhash's scheme), every byte read once or twice, none past the end. */
+static inline uint64_t st_gstr_hash(const char *s, size_t len)
+{
+    const uint64_t k0 = 0xa0761d6478bd642full, k1 = 0xe7037ed1a0b428dbull,
+                   k2 = 0x8ebc6af09c88c6e3ull;
+    uint64_t seed = k0 ^ (len * k2), a, b;
+    if (len <= 8) {
+        a = st_gstr_short(s, len);
+        b = 0;
+    } else { /* the last 16 bytes at the end, over some already read when more */
+        const char *end = s + len;
+        for (size_t left = len; left > 16; s += 16, left -= 16)
+            seed = st_gstr_mix(st_gstr_word(s) ^ k1, st_gstr_word(s + 8) ^ seed);
+        a = st_gstr_word(len > 16 ? end - 16 : s);
+        b = st_gstr_word(end - 8);
+    }
+    uint64_t x = st_gstr_mix(a ^ k1, b ^ seed ^ k2); /* then Murmur3's finaliser */
+    x = (x ^ (x >> 33)) * 0xff51afd7ed558ccdull;
+    x = (x ^ (x >> 33)) * 0xc4ceb9fe1a85ec53ull;
+    return x ^ (x >> 33);
+}
+
+/* Whether the LEN bytes at A and B are the same (up to 16 without a call). */
+static inline int st_gstr_same(const char *a, const char *b, size_t len)
+{
+    if (len > 16) return memcmp(a, b, len) == 0;
+    if (len > 8)
+        return st_gstr_word(a) == st_gstr_word(b) &&
+               st_gstr_word(a + len - 8) == st_gstr_word(b + len - 8);
+    return st_gstr_short(a, len) == st_gstr_short(b, len);
+}
 
 /* The value of word W of numeric DTYPE into OUT (one element of DTYPE). */
 void st_gword_put(strata_dtype dtype, int64_t w, void *out);

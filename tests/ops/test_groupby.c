@@ -833,18 +833,22 @@ static void folding_string_batches_equals_merging_each_batchs_groups(void **stat
 {
     (void)state;
     fill();
-    enum { W = 12 };
+    enum { W = 48 };
     static char bytes[N * W];
     static int64_t off[N + 1];
     static double f[N];
     const int64_t cut[] = {0, 150000, 160000, 190000, 190500, N};
-    for (int many = 0; many < 2; many++) {
+    static const char pad[] = "abcdefghijklmnopqrstuvwxyzabcdefghijklmn";
+    for (int many = 0; many < 3; many++) {
         unsigned seed = 11;
         off[0] = 0;
         for (int i = 0; i < N; i++) { /* "" and strings that prefix others, of varied lengths */
-            unsigned k = (unsigned)rand_r(&seed) % (many ? 90000u : 37u);
-            int len =
-                k == 0 ? 0 : snprintf(bytes + off[i], W, "s%u", k * 7u % (many ? 90001u : 41u));
+            unsigned k = (unsigned)rand_r(&seed) % (many == 1 ? 90000u : many ? 5000u : 37u);
+            int len = k == 0 ? 0
+                      : many == 2 /* 1 to 44 bytes: the same length differing in the middle */
+                          ? snprintf(bytes + off[i], W, "%.*s%u%.*s", (int)(k % 40), pad, k,
+                                     (int)(k % 3), "zzz")
+                          : snprintf(bytes + off[i], W, "s%u", k * 7u % (many ? 90001u : 41u));
             off[i + 1] = off[i] + len;
             f[i] = (double)(rand_r(&seed) % 100000) / 7.0 * (i % 5 == 0 ? 1e6 : 1.0);
             if (i % 997 == 0) f[i] = -0.0;
@@ -856,7 +860,7 @@ static void folding_string_batches_equals_merging_each_batchs_groups(void **stat
             assert_memory_equal(ref.kdict[0].off, got.kdict[0].off, (ref.kdict[0].n + 1) * 8);
             assert_memory_equal(ref.kdict[0].bytes, got.kdict[0].bytes,
                                 (size_t)ref.kdict[0].off[ref.kdict[0].n]);
-            assert_true(many ? got.n > ST_GDENSE_MAX : got.n <= 41);
+            assert_true(many == 1 ? got.n > ST_GDENSE_MAX : got.n <= (many ? 5000 : 41));
             st_groups_free(&ref);
             st_groups_free(&got);
         }
