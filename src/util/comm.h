@@ -25,8 +25,8 @@ typedef struct st_comm {
     int (*allgather)(void *ctx, st_err *err, const void *data, uint64_t len, void **out,
                      uint64_t *lens);
     /* An exchange: this process's SENDLENS[r] bytes for each process r, consecutive at DATA in
-     * rank order, go to r; *OUT (st_alloc_big'd: huge pages where the kernel allows; the caller
-     * frees it with st_free_big; NULL when it totals 0) receives
+     * rank order, go to r; *OUT (malloc'd; the caller frees it with free() or st_free_big();
+     * NULL when it totals 0) receives
      * what each process sent this one, in rank order, RECVLENS[r] bytes from r. Every length is
      * a multiple of 8. */
     int (*alltoallv)(void *ctx, st_err *err, const void *data, const uint64_t *sendlens, void **out,
