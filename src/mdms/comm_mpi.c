@@ -119,9 +119,10 @@ static int mpi_alltoallv(void *ctx, st_err *err, const void *data, const uint64_
                       "an exchange between the processes passes MPI's 2^31 words per call");
         goto done;
     }
-    /* plain pages: huge ones are compacted for on the spot where the kernel defragments only
-     * for regions that ask (transparent_hugepage/defrag = madvise, Debian's default), which
-     * made this exchange take 0.04 to 0.34 s for 160 MB; 4 KB pages take a steady 0.08 s */
+    /* plain pages: on the 2-core VM a 160 MB exchange into fresh huge pages took 0.04 to 0.34 s
+     * (not compaction: compact_stall stayed 0; first touches the host backs slowly), into 4 KB
+     * pages a steady 0.08 s; MPI writes the buffer once, in order, so huge pages save it
+     * little else */
     if ((all = malloc(total + 8)) == NULL) {
         rc = st_error(err, STRATA_ENOMEM, "out of memory receiving %llu bytes",
                       (unsigned long long)total);
