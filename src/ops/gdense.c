@@ -332,7 +332,10 @@ static int fold_fused(const dplan *p, dpart *t, const dview *v, uint32_t *idx, u
     }
     if (!chunk_index(p, r0, m, idx, pidx)) return 0;
     for (uint64_t i = 0; i < m; i++) {
-        if (acc->big && i + 16 < m) __builtin_prefetch(cnt + idx[i + 16] * sw, 1);
+        if (acc->big && i + 16 < m) {
+            __builtin_prefetch(cnt + idx[i + 16] * sw, 1);
+            for (int k = 0; k < nf; k++) __builtin_prefetch(&fb[k][pidx[i + 16]], 1);
+        }
         for (int k = 0; (i & 7) == 0 && k < ni; k++) __builtin_prefetch(iv[k] + i + AHEAD);
         for (int k = 0; (i & 7) == 0 && k < nf; k++) __builtin_prefetch(fv[k] + i + AHEAD);
         uint32_t x = idx[i];

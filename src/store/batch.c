@@ -256,11 +256,17 @@ int strata_batch_append_nullable(strata_batch *b, int col, const void *values, c
 int st_colw_append(st_err *err, st_colw *w, const void *values, uint64_t n)
 {
     st_colfile *cf = &w->data;
-    if (n == 0) return STRATA_OK;
-    int rc = colfile_write(err, cf, values, n * strata_dtype_size(w->dtype));
-    if (rc < 0) return rc;
-    update_stats(cf, w->dtype, values, n);
-    cf->n += n;
+    size_t esz = strata_dtype_size(w->dtype);
+    /* in blocks of 256 KB: written, hashed and summarised while the block is in the cache */
+    uint64_t block = ((uint64_t)256 << 10) / esz;
+    for (uint64_t at = 0; at < n; at += block) {
+        uint64_t k = n - at < block ? n - at : block;
+        const char *p = (const char *)values + at * esz;
+        int rc = colfile_write(err, cf, p, k * esz);
+        if (rc < 0) return rc;
+        update_stats(cf, w->dtype, p, k);
+        cf->n += k;
+    }
     return STRATA_OK;
 }
 
