@@ -591,6 +591,32 @@ static void integers_of_every_length(void **state)
     free(text);
 }
 
+/* A null marker that reads as a number (-999) is a null in integer columns too, also where
+ * every field is an integer (their fast paths give way to it); quoted, it is the number. */
+static void a_numeric_null_marker_is_a_null_in_integer_columns(void **state)
+{
+    fixture *f = *state;
+    strata_ingest_opts o = {.schema = "a:i64,b:i64,c:i64", .null_marker = "-999"};
+    assert_ok(f->pool, ingest_text(f, "nn",
+                                   "a,b,c\n1,-999,3\n-999,\"5\",6\n7,8,9\n10,11,-999\n"
+                                   "\"-999\",12,13\n",
+                                   &o));
+    strata_snapshot *s;
+    assert_ok(f->pool, strata_snapshot_open(f->pool, "r", "nn", 0, &s));
+    static const int64_t want[3][5] = {{1, 0, 7, 10, -999}, {0, 5, 8, 11, 12}, {3, 6, 9, 0, 13}};
+    static const int nulls[3] = {0x2, 0x1, 0x8}; /* the rows that are null, one bit each */
+    for (int c = 0; c < 3; c++) {
+        int64_t v[5];
+        const uint8_t *valid;
+        assert_ok(f->pool, strata_snapshot_read(s, c, 0, 5, v));
+        assert_memory_equal(v, want[c], sizeof v);
+        assert_ok(f->pool, strata_snapshot_map_valid(s, 0, c, &valid));
+        assert_non_null(valid);
+        assert_int_equal(~valid[0] & 0x1f, nulls[c]);
+    }
+    strata_snapshot_close(s);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
@@ -608,6 +634,7 @@ int main(void)
         T(an_empty_first_string_value_is_empty),
         T(an_empty_column_and_a_bare_byte_order_mark),
         T(quoted_fields_keep_their_bytes_exactly),
+        T(a_numeric_null_marker_is_a_null_in_integer_columns),
         T(npy_ingest),
         T(integers_of_every_length),
     };
