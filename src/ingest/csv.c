@@ -370,8 +370,9 @@ static inline int fast_i64(pstate *ps, int f, st_colbuf *cols, size_t *pp)
     while (q < end && q - start < 18 && (unsigned)(d[q] - '0') <= 9)
         acc = acc * 10 + (uint64_t)(d[q++] - '0');
     int last = f == c->ncols - 1;
-    int ends = q == end || (last ? d[q] == '\n' || (d[q] == '\r' && q + 1 < end && d[q + 1] == '\n')
-                                 : d[q] == c->delim);
+    /* the file's end ends only the last field: a record cut short is the general path's error */
+    int ends = last ? q == end || d[q] == '\n' || (d[q] == '\r' && q + 1 < end && d[q + 1] == '\n')
+                    : q < end && d[q] == c->delim;
     if (q == start || !ends) return 0;
     st_colbuf *b = &cols[c->target[f]];
     if (b->n == b->cap && grow(&b->v, &b->cap, b->n + 1, 8) < 0)

@@ -12,9 +12,12 @@
  *   2. the parallel split of strata ingest: the quote index over small blocks, chunks starting at
  *      st_csv_record_start(), parsed separately and concatenated, must give what one serial
  *      parse gives (same success, same bytes);
- *   3. with typed columns (every dtype, from the input), the chunked and serial parses agree.
+ *   3. with typed columns (every dtype, from the input), the chunked and serial parses agree;
+ *   4. with every column an integer (the fast paths), each value is st_parse_i64's of the field
+ *      read as a string, and the nulls are the same (a null marker "", "NA" or "-9").
  *
- * Input: byte 0 options (delimiter, null marker, typed mode, chunks), byte 1 the index block
+ * Input: byte 0 options (delimiter, null marker, typed mode, chunks, integers only), byte 1 the
+ * index block
  * size, byte 2 and 3 the column types, then the CSV text.
  *     scripts/fuzz.sh fuzz_csv 60
  */
@@ -269,8 +272,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 4) return 0;
     static const char delims[] = {',', ';', '\t', '|'};
     char delim = delims[data[0] & 3];
-    const char *null = data[0] & 4 ? "NA" : "";
-    int typed = (data[0] >> 3) & 1;
+    const char *null = data[0] & 128 ? "-9" : data[0] & 4 ? "NA" : "";
+    int typed = (data[0] >> 3) & 1, ints = (data[0] >> 6) & 1;
     int nchunks = 1 + ((data[0] >> 4) & 3);
     size_t block = 1 + data[1] % 64;
     uint8_t t0 = data[2], t1 = data[3];
@@ -325,7 +328,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char **cnames = calloc((size_t)nf, sizeof *cnames);
     CHECK(dt != NULL && target != NULL && cnames != NULL);
     for (int i = 0; i < nf; i++) {
-        dt[i] = typed ? types[(t0 + (unsigned)i * (t1 | 1u)) % 12] : STRATA_STR;
+        dt[i] = typed && ints ? STRATA_I64
+                : typed       ? types[(t0 + (unsigned)i * (t1 | 1u)) % 12]
+                              : STRATA_STR;
         target[i] = i;
         cnames[i] = names[i];
     }
@@ -364,6 +369,44 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
         }
         strs_free(&r);
+    }
+
+    /* oracle 4: integer columns only (their fast paths) hold what st_parse_i64 makes of the
+     * fields read as strings, and nulls where those are null; they parse exactly when every
+     * field that is not null is an integer */
+    if (typed && ints) {
+        st_csv sc = c;
+        strata_dtype *sdt = calloc((size_t)nf, sizeof *sdt);
+        CHECK(sdt != NULL);
+        for (int i = 0; i < nf; i++) sdt[i] = STRATA_STR;
+        sc.dtypes = sdt;
+        st_colbuf *sv = NULL;
+        uint64_t svrows = 0;
+        int ok = parse(&sc, nf, sc.body, sc.size, &sv, &svrows) == STRATA_OK;
+        for (int i = 0; i < nf && ok; i++) {
+            const int64_t *off = (const int64_t *)(const void *)sv[i].v;
+            const char *bytes = sv[i].bytes != NULL ? sv[i].bytes : ""; /* none: all empty */
+            uint64_t nn = 0;
+            for (uint64_t k = 0; k < svrows && ok; k++) {
+                int is_null = nn < sv[i].nnull && sv[i].nulls[nn] == k;
+                nn += (uint64_t)is_null;
+                int64_t x = 0;
+                if (!is_null && st_parse_i64(bytes + off[k], (size_t)(off[k + 1] - off[k]), &x) !=
+                                    ST_PARSE_OK) {
+                    ok = 0;
+                    break;
+                }
+                if (src != STRATA_OK) continue;
+                uint64_t sn = 0; /* the typed column's nulls before and at row K */
+                while (sn < serial[i].nnull && serial[i].nulls[sn] < k) sn++;
+                CHECK(is_null == (sn < serial[i].nnull && serial[i].nulls[sn] == k));
+                CHECK(((const int64_t *)(const void *)serial[i].v)[k] == x);
+            }
+        }
+        CHECK(ok == (src == STRATA_OK));
+        if (ok) CHECK(svrows == srows);
+        free_cols(sv, nf);
+        free(sdt);
     }
 
     /* oracle 2 and 3: chunks at record starts found through the quote index */

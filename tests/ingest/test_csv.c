@@ -203,6 +203,8 @@ static void bad_inputs_name_the_place_and_publish_nothing(void **state)
         const char *text, *schema, *msg;
     } cases[] = {
         {"a,b\n1,2\n3\n", NULL, "in.csv:3:2: the line has 1 field(s); 2 are expected"},
+        /* a last record cut short at the end of the file, integers (their fast path) */
+        {"a,b\n1,2\n3", "a:i64,b:i64", "in.csv:3:2: the line has 1 field(s); 2 are expected"},
         {"a,b\n1,2\n3,4,5\n", NULL, "in.csv:3:4: the line has 3 fields or more; 2 are expected"},
         {"a,b\n1,2\n3,x\n", "a:i64,b:i64", "in.csv:3:3: column 'b': cannot parse 'x' as i64"},
         {"a\n99999999999999999999\n", "a:i64",
