@@ -160,7 +160,7 @@ typedef struct {
     size_t msglen;
     size_t *err_pos;
     uint8_t stop[256]; /* bytes that end an unquoted field */
-    int int_fast;      /* integers may skip the null check: the null marker is not a number */
+    int int_fast;      /* numbers may skip the null check: the null marker is not one */
 } pstate;
 
 /* Record a failure at byte POS with a printf-style message; returns CODE. */
@@ -384,6 +384,48 @@ static inline int fast_i64(pstate *ps, int f, st_colbuf *cols, size_t *pp)
     return 1;
 }
 
+/* Fast path for field F of an f64 column at *PP: a plain decimal of up to 7 digits before and
+ * 7 after the point (an optional '-'), parsed while scanning, the value rounded once as
+ * st_parse_f64() rounds it (the digits as an exact integer over an exact power of ten). Returns
+ * 1 with the value stored and *PP past the field's delimiter; 0 for the general path (anything
+ * else: an exponent, more digits, a quote, NaN...); or STRATA_ENOMEM. */
+static inline int fast_f64(pstate *ps, int f, st_colbuf *cols, size_t *pp)
+{
+    static const uint64_t ipow[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+    static const double dpow[8] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7};
+    const st_csv *c = ps->c;
+    const char *d = ps->d;
+    size_t end = ps->end, p = *pp;
+    if (end - p < 24) return 0;
+    const char *s = d + p;
+    int neg = *s == '-', n1, n2 = 0;
+    s += neg;
+    uint64_t w, ip, fp = 0;
+    memcpy(&w, s, 8);
+    if ((n1 = swar_digits(w)) == 8) return 0;
+    ip = n1 > 0 ? swar_value(w, n1) : 0;
+    s += n1;
+    if (*s == '.') {
+        memcpy(&w, ++s, 8);
+        if ((n2 = swar_digits(w)) == 8) return 0;
+        fp = n2 > 0 ? swar_value(w, n2) : 0;
+        s += n2;
+    }
+    if (n1 + n2 == 0) return 0;
+    int last = f == c->ncols - 1;
+    size_t q = (size_t)(s - d);
+    if (last ? !(d[q] == '\n' || (d[q] == '\r' && d[q + 1] == '\n')) : d[q] != c->delim) return 0;
+    st_colbuf *b = &cols[c->target[f]];
+    if (b->n == b->cap && grow(&b->v, &b->cap, b->n + 1, 8) < 0)
+        return fail(ps, p, STRATA_ENOMEM, "out of memory");
+    double v = (double)(ip * ipow[n2] + fp) / dpow[n2]; /* exact integer below 10^14 */
+    v = neg ? -v : v;
+    memcpy(b->v + b->n * 8, &v, 8);
+    b->n++;
+    *pp = q + (d[q] == '\r' ? 2 : 1);
+    return 1;
+}
+
 /* Fast path for a record of integer fields only, at *PP, with the fields' buffers FB[NF] at
  * hand: the fields parsed one after the other as fast_i64() does, up to the first surprise
  * (fewer than 24 bytes left, a field that is not 1 to 15 digits after an optional '-' ending
@@ -541,6 +583,8 @@ static inline int parse_field(pstate *ps, int f, st_colbuf *cols, size_t *pp)
     int quoted = 0, rc;
     if (ps->int_fast && ps->c->dtypes[f] == STRATA_I64 && (rc = fast_i64(ps, f, cols, pp)) != 0)
         return rc < 0 ? rc : STRATA_OK;
+    if (ps->int_fast && ps->c->dtypes[f] == STRATA_F64 && (rc = fast_f64(ps, f, cols, pp)) != 0)
+        return rc < 0 ? rc : STRATA_OK;
     if (*pp < ps->end && ps->d[*pp] == '"') {
         quoted = 1;
         rc = scan_quoted(ps, f, pp, &v, &n);
@@ -564,10 +608,12 @@ static int parse_range(const st_csv *c, size_t begin, size_t end, st_colbuf *col
     pstate ps = {
         .c = c, .d = c->data, .end = end, .msg = msg, .msglen = msglen, .err_pos = err_pos};
     ps.stop[(unsigned char)c->delim] = ps.stop['\n'] = ps.stop['"'] = 1;
-    /* a null marker such as -999 must be seen before a number is: no fast integers then */
-    size_t sign = c->null_len > 0 && c->null_marker[0] == '-', i = sign;
-    while (i < c->null_len && (unsigned)(c->null_marker[i] - '0') <= 9) i++;
-    ps.int_fast = !(i == c->null_len && c->null_len > sign);
+    /* a null marker such as -999 or 0.5 must be seen before a number is: no fast paths then */
+    ps.int_fast = c->null_len == 0;
+    for (size_t i = 0; i < c->null_len; i++) {
+        char ch = c->null_marker[i];
+        ps.int_fast |= !((unsigned)(ch - '0') <= 9 || ch == '-' || ch == '.');
+    }
     const char *d = c->data;
     size_t p = begin;
     uint64_t nrec = 0;

@@ -13,8 +13,9 @@
  *      st_csv_record_start(), parsed separately and concatenated, must give what one serial
  *      parse gives (same success, same bytes);
  *   3. with typed columns (every dtype, from the input), the chunked and serial parses agree;
- *   4. with every column an integer (the fast paths), each value is st_parse_i64's of the field
- *      read as a string, and the nulls are the same (a null marker "", "NA" or "-9").
+ *   4. with every column an integer, or every one a double (their fast paths), each value is
+ *      st_parse_i64's (st_parse_f64's, to the bit) of the field read as a string, and the nulls
+ *      are the same (a null marker "", "NA" or "-9").
  *
  * Input: byte 0 options (delimiter, null marker, typed mode, chunks, integers only), byte 1 the
  * index block
@@ -328,7 +329,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char **cnames = calloc((size_t)nf, sizeof *cnames);
     CHECK(dt != NULL && target != NULL && cnames != NULL);
     for (int i = 0; i < nf; i++) {
-        dt[i] = typed && ints ? STRATA_I64
+        dt[i] = typed && ints ? (t0 & 1 ? STRATA_F64 : STRATA_I64)
                 : typed       ? types[(t0 + (unsigned)i * (t1 | 1u)) % 12]
                               : STRATA_STR;
         target[i] = i;
@@ -371,9 +372,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         strs_free(&r);
     }
 
-    /* oracle 4: integer columns only (their fast paths) hold what st_parse_i64 makes of the
-     * fields read as strings, and nulls where those are null; they parse exactly when every
-     * field that is not null is an integer */
+    /* oracle 4: integer (or double) columns only, through their fast paths, hold what
+     * st_parse_i64 (st_parse_f64) makes of the fields read as strings, and nulls where those
+     * are null; they parse exactly when every field that is not null is a number */
     if (typed && ints) {
         st_csv sc = c;
         strata_dtype *sdt = calloc((size_t)nf, sizeof *sdt);
@@ -390,12 +391,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (uint64_t k = 0; k < svrows && ok; k++) {
                 int is_null = nn < sv[i].nnull && sv[i].nulls[nn] == k;
                 nn += (uint64_t)is_null;
-                int64_t x = 0;
-                if (!is_null && st_parse_i64(bytes + off[k], (size_t)(off[k + 1] - off[k]), &x) !=
-                                    ST_PARSE_OK) {
+                int64_t x = 0; /* (doubles: their bits) */
+                double fx = 0;
+                const char *v = bytes + off[k];
+                size_t len = (size_t)(off[k + 1] - off[k]);
+                if (!is_null && (dt[i] == STRATA_F64 ? st_parse_f64(v, len, &fx)
+                                                     : st_parse_i64(v, len, &x)) != ST_PARSE_OK) {
                     ok = 0;
                     break;
                 }
+                if (dt[i] == STRATA_F64) memcpy(&x, &fx, 8);
                 if (src != STRATA_OK) continue;
                 uint64_t sn = 0; /* the typed column's nulls before and at row K */
                 while (sn < serial[i].nnull && serial[i].nulls[sn] < k) sn++;

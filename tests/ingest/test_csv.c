@@ -141,11 +141,17 @@ static void floats_round_trip_exactly(void **state)
         if (i % 3 == 0) {
             memcpy(&x, &bits, sizeof x); /* any bit pattern */
             if (!isfinite(x)) x = 1.0 / (double)(i + 1);
-        } else {
+        } else if (i % 3 == 1) {
             x = (double)(bits % 100000) / 100.0; /* short decimals: the fast path */
+        } else {
+            x = -(double)(bits % 10000000) / 1e6; /* negative, six decimals: the fast path */
         }
         want[i] = x;
-        len += (size_t)sprintf(text + len, i % 3 == 0 ? "%.17g\n" : "%.2f\n", x);
+        len += (size_t)sprintf(text + len,
+                               i % 3 == 0   ? "%.17g\n"
+                               : i % 3 == 1 ? "%.2f\n"
+                                            : "%.6f\n",
+                               x);
     }
     char *path = write_file(f, "floats.csv", text, len);
     const char *files[1] = {path};
