@@ -22,13 +22,7 @@ echo "bench: Parquet of $ROWS taxi rows on $base, $(nproc) cores"
 "$S" demo taxi "$ROWS" "$D/taxi.csv" --seed 7
 (cd bench/node && node duckdb_parquet.mjs make "$D/taxi.csv" "$D/taxi.parquet" zstd 122880)
 echo "parquet_bytes $(stat -c %s "$D/taxi.parquet")" >"$out"
-best=""
-for rep in 1 2 3; do
-    rm -rf "$D/pool"
-    "$S" -P "$D/pool" init >/dev/null
-    best=$(min "$(timed "$S" -P "$D/pool" --threads 2 ingest taxi/trips "$D/taxi.parquet" --quiet)" "$best")
-done
-echo "strata_parquet_read_s $best" >>"$out"
+echo "strata_parquet_read_s $(best_ingest "$D/pool" taxi/trips "$D/taxi.parquet")" >>"$out"
 (cd bench/node && node duckdb_parquet.mjs read "$D/taxi.parquet" 2 3) >>"$out"
 best=""
 for rep in 1 2 3; do

@@ -18,13 +18,7 @@ out=$D/results
 echo "bench: CSV of $ROWS taxi rows on $base, $(nproc) cores"
 "$S" demo taxi "$ROWS" "$D/taxi.csv" --seed 7
 echo "csv_bytes $(stat -c %s "$D/taxi.csv")" >"$out"
-best=""
-for rep in 1 2 3; do
-    rm -rf "$D/pool"
-    "$S" -P "$D/pool" init >/dev/null
-    best=$(min "$(timed "$S" -P "$D/pool" --threads 2 ingest taxi/trips "$D/taxi.csv" --quiet)" "$best")
-done
-echo "strata_csv_s $best" >>"$out"
+echo "strata_csv_s $(best_ingest "$D/pool" taxi/trips "$D/taxi.csv")" >>"$out"
 if [ "$have_duckdb" = 1 ]; then
     node bench/node/duckdb_csv.mjs "$D/taxi.csv" 2 3 >>"$out"
 fi
@@ -48,14 +42,8 @@ pd.DataFrame({
 }).to_csv(sys.argv[1], index=False)
 PY
     echo "mixed_bytes $(stat -c %s "$D/mixed.csv")" >>"$out"
-    best=""
-    for rep in 1 2 3; do
-        rm -rf "$D/mpool"
-        "$S" -P "$D/mpool" init >/dev/null
-        best=$(min "$(timed "$S" -P "$D/mpool" --threads 2 ingest t/mixed "$D/mixed.csv" --quiet)" "$best")
-    done
+    echo "strata_mixed_s $(best_ingest "$D/mpool" t/mixed "$D/mixed.csv")" >>"$out"
     rm -rf "$D/mpool"
-    echo "strata_mixed_s $best" >>"$out"
     if [ "$have_duckdb" = 1 ]; then
         node bench/node/duckdb_csv.mjs "$D/mixed.csv" 2 3 | sed 's/^duckdb_csv_s/duckdb_mixed_s/; s/^duckdb_rows/duckdb_mixed_rows/' >>"$out"
     fi

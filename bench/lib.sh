@@ -44,3 +44,15 @@ timed() {
     awk -v us=$((10#$t1 - 10#$t0)) 'BEGIN { printf "%.6f", us / 1e6 }'
 }
 min() { awk -v a="$1" -v b="$2" 'BEGIN { print (b == "" || a < b) ? a : b }'; }
+
+# best_ingest POOL DATASET FILE: the best of 3 `strata --threads 2 ingest` of FILE into a new
+# pool at POOL each time (the pool left behind), in seconds; S is the strata command.
+best_ingest() {
+    local best="" rep
+    for rep in 1 2 3; do
+        rm -rf "$1"
+        "$S" -P "$1" init >/dev/null
+        best=$(min "$(timed "$S" -P "$1" --threads 2 ingest "$2" "$3" --quiet)" "$best")
+    done
+    echo "$best"
+}

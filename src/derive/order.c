@@ -2017,6 +2017,38 @@ static int sort_local(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_t
     return STRATA_OK;
 }
 
+/* One exchange: rows [LC[r * NR + T], LC[r * NR + T + 1]) of table V go to process r, and what
+ * every process sends this one is decoded into TABS (pointing into *ALL, which the caller frees
+ * with st_free_big) as RUNS of a merge, in rank order. RC: this process's state so far (the
+ * processes agree on it before they exchange). */
+static int exchange_runs(st_upd_job *j, const plan *p, const st_table *v, const uint64_t *lc,
+                         uint64_t nr, uint64_t t, int rc, char **all, st_table *tabs, srun *runs)
+{
+    const st_comm *cm = j->comm;
+    tbuf b = {0};
+    uint64_t *sl = calloc((size_t)cm->size, 8), *rl = calloc((size_t)cm->size, 8);
+    if (rc == STRATA_OK && (sl == NULL || rl == NULL))
+        rc = st_error(j->err, STRATA_ENOMEM, "out of memory");
+    for (int r = 0; r < cm->size && rc == STRATA_OK; r++) {
+        uint64_t n0 = b.n, from = lc[(uint64_t)r * nr + t], to = lc[(uint64_t)r * nr + t + 1];
+        rc = table_encode_range(j, &b, v, from, to - from, p->nc);
+        sl[r] = b.n - n0;
+    }
+    rc = st_comm_agree(cm, j->err, rc);
+    if (rc == STRATA_OK) rc = cm->alltoallv(cm->ctx, j->err, b.p, sl, (void **)all, rl);
+    free(b.p);
+    const char *q = *all;
+    for (int r = 0; r < cm->size && rc == STRATA_OK; r++) {
+        const char *end = q + rl[r];
+        rc = table_decode(j, &q, end, p->nc, &tabs[r]);
+        runs[r] = (srun){.kind = RUN_MEM, .id = r, .mem = &tabs[r]};
+        if (j->work != NULL) *j->work += tabs[r].rows; /* the rows this process merges */
+    }
+    free(sl);
+    free(rl);
+    return rc;
+}
+
 /* Rows of T cut for each process (CUTS[0..size], from 0 to T's rows) sent, and the rows of this
  * process's range from every process received as runs and merged into the output. FIRST: the
  * global position of this process's first row. */
@@ -2024,28 +2056,11 @@ static int sort_exchange(st_upd_job *j, const plan *p, const st_table *t, const 
                          uint64_t first)
 {
     const st_comm *cm = j->comm;
-    tbuf b = {0};
-    uint64_t *sl = calloc((size_t)cm->size, sizeof *sl), *rl = calloc((size_t)cm->size, 8);
     st_table *tabs = calloc((size_t)cm->size, sizeof *tabs);
     srun *runs = calloc((size_t)cm->size + 1, sizeof *runs);
     char *all = NULL;
-    int rc =
-        sl && rl && tabs && runs ? STRATA_OK : st_error(j->err, STRATA_ENOMEM, "out of memory");
-    for (int r = 0; r < cm->size && rc == STRATA_OK; r++) {
-        uint64_t n0 = b.n;
-        rc = table_encode_range(j, &b, t, cuts[r], cuts[r + 1] - cuts[r], p->nc);
-        sl[r] = b.n - n0;
-    }
-    rc = st_comm_agree(cm, j->err, rc);
-    if (rc == STRATA_OK) rc = cm->alltoallv(cm->ctx, j->err, b.p, sl, (void **)&all, rl);
-    free(b.p);
-    const char *q = all;
-    for (int r = 0; r < cm->size && rc == STRATA_OK; r++) {
-        const char *end = q + rl[r];
-        rc = table_decode(j, &q, end, p->nc, &tabs[r]);
-        runs[r] = (srun){.kind = RUN_MEM, .id = r, .mem = &tabs[r]};
-        if (j->work != NULL) *j->work += tabs[r].rows; /* the rows this process merges */
-    }
+    int rc = tabs && runs ? STRATA_OK : st_error(j->err, STRATA_ENOMEM, "out of memory");
+    rc = exchange_runs(j, p, t, cuts, 1, 0, rc, &all, tabs, runs);
     if (rc == STRATA_OK) {
         if (st_upd_root(j)) st_upd_retire(j);
         lsm_start(j, p);
@@ -2055,8 +2070,6 @@ static int sort_exchange(st_upd_job *j, const plan *p, const st_table *t, const 
     st_free_big(all);
     free(runs);
     free(tabs);
-    free(rl);
-    free(sl);
     return rc;
 }
 
@@ -2243,37 +2256,20 @@ static int sort_round(st_upd_job *j, strata_snapshot *s, const plan *p, const sp
                       const uint64_t *lc, uint64_t nr, uint64_t t, mwriter *m)
 {
     const st_comm *cm = j->comm;
-    uint64_t *sl = calloc((size_t)cm->size, 8), *rl = calloc((size_t)cm->size, 8);
     st_table *tabs = calloc((size_t)cm->size, sizeof *tabs), v;
     srun *runs = calloc((size_t)cm->size + 1, sizeof *runs), vr;
-    tbuf b = {0};
     char *all = NULL;
     memset(&vr, 0, sizeof vr);
-    int rc = sl && rl && tabs && runs ? run_view(j, s, p, loc, &vr, &v)
-                                      : st_error(j->err, STRATA_ENOMEM, "out of memory");
-    for (int r = 0; r < cm->size && rc == STRATA_OK; r++) {
-        uint64_t n0 = b.n, from = lc[(uint64_t)r * nr + t], to = lc[(uint64_t)r * nr + t + 1];
-        rc = table_encode_range(j, &b, &v, from, to - from, p->nc);
-        sl[r] = b.n - n0;
-    }
+    memset(&v, 0, sizeof v);
+    int rc = tabs && runs ? run_view(j, s, p, loc, &vr, &v)
+                          : st_error(j->err, STRATA_ENOMEM, "out of memory");
+    rc = exchange_runs(j, p, &v, lc, nr, t, rc, &all, tabs, runs);
     run_unmap(&vr);
-    if (rc == STRATA_OK) st_table_free(&v);
-    rc = st_comm_agree(cm, j->err, rc);
-    if (rc == STRATA_OK) rc = cm->alltoallv(cm->ctx, j->err, b.p, sl, (void **)&all, rl);
-    free(b.p);
-    const char *q = all;
-    for (int r = 0; r < cm->size && rc == STRATA_OK; r++) {
-        const char *end = q + rl[r];
-        rc = table_decode(j, &q, end, p->nc, &tabs[r]);
-        runs[r] = (srun){.kind = RUN_MEM, .id = r, .mem = &tabs[r]};
-        if (j->work != NULL) *j->work += tabs[r].rows;
-    }
+    st_table_free(&v);
     if (rc == STRATA_OK) rc = merge_into(j, p, runs, (size_t)cm->size, UINT64_MAX, m);
     st_free_big(all);
     free(runs);
     free(tabs);
-    free(rl);
-    free(sl);
     return rc;
 }
 
