@@ -160,7 +160,7 @@ typedef struct {
     size_t msglen;
     size_t *err_pos;
     uint8_t stop[256]; /* bytes that end an unquoted field */
-    int int_fast;      /* numbers may skip the null check: the null marker is not one */
+    int num_fast;      /* numbers may skip the null check: the null marker is not one */
 } pstate;
 
 /* Record a failure at byte POS with a printf-style message; returns CODE. */
@@ -335,6 +335,25 @@ static inline uint64_t swar_value(uint64_t w, int n)
            32;
 }
 
+/* The run of decimal digits at S (16 bytes readable there), eight at a time: how many (0 to 15)
+ * with their value in *V, or 16 when there are more (*V unset: the caller's slower way). */
+static inline int swar_number(const char *s, uint64_t *v)
+{
+    static const uint64_t pow10[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+    uint64_t w1, w2;
+    memcpy(&w1, s, 8);
+    int n1 = swar_digits(w1);
+    if (n1 < 8) {
+        *v = n1 > 0 ? swar_value(w1, n1) : 0;
+        return n1;
+    }
+    memcpy(&w2, s + 8, 8);
+    int n2 = swar_digits(w2);
+    if (n2 == 8) return 16;
+    *v = swar_value(w1, 8) * pow10[n2] + (n2 > 0 ? swar_value(w2, n2) : 0);
+    return 8 + n2;
+}
+
 /* Fast path for field F of an integer column at *PP: parse the digits while scanning the
  * field. Returns 1 with the value stored and *PP past the field's delimiter; 0 on any surprise
  * (a quote, a sign elsewhere, a long number, another character), for the general path, which
@@ -350,22 +369,8 @@ static inline int fast_i64(pstate *ps, int f, st_colbuf *cols, size_t *pp)
     uint64_t acc = 0;
     size_t start = q;
     if (end - q >= 16) { /* up to 15 digits eight at a time; more go the byte-wise way */
-        uint64_t w1, w2;
-        memcpy(&w1, d + q, 8);
-        int n1 = swar_digits(w1);
-        if (n1 < 8) {
-            acc = n1 > 0 ? swar_value(w1, n1) : 0;
-            q += (size_t)n1;
-        } else {
-            memcpy(&w2, d + q + 8, 8);
-            int n2 = swar_digits(w2);
-            if (n2 < 8) {
-                static const uint64_t pow10[8] = {1,     10,     100,     1000,
-                                                  10000, 100000, 1000000, 10000000};
-                acc = swar_value(w1, 8) * pow10[n2] + (n2 > 0 ? swar_value(w2, n2) : 0);
-                q += 8 + (size_t)n2;
-            }
-        }
+        int k = swar_number(d + q, &acc);
+        if (k < 16) q += (size_t)k;
     }
     while (q < end && q - start < 18 && (unsigned)(d[q] - '0') <= 9)
         acc = acc * 10 + (uint64_t)(d[q++] - '0');
@@ -384,41 +389,37 @@ static inline int fast_i64(pstate *ps, int f, st_colbuf *cols, size_t *pp)
     return 1;
 }
 
-/* Fast path for field F of an f64 column at *PP: a plain decimal of up to 7 digits before and
- * 7 after the point (an optional '-'), parsed while scanning, the value rounded once as
+/* Fast path for field F of an f64 column at *PP: a plain decimal of up to 15 digits in all
+ * (an optional '-', a point), parsed while scanning, the value rounded once as
  * st_parse_f64() rounds it (the digits as an exact integer over an exact power of ten). Returns
  * 1 with the value stored and *PP past the field's delimiter; 0 for the general path (anything
  * else: an exponent, more digits, a quote, NaN...); or STRATA_ENOMEM. */
 static inline int fast_f64(pstate *ps, int f, st_colbuf *cols, size_t *pp)
 {
-    static const uint64_t ipow[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
-    static const double dpow[8] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7};
+    static const double dpow[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                    1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
     const st_csv *c = ps->c;
     const char *d = ps->d;
     size_t end = ps->end, p = *pp;
-    if (end - p < 24) return 0;
+    if (end - p < 40) return 0;
     const char *s = d + p;
     int neg = *s == '-', n1, n2 = 0;
     s += neg;
-    uint64_t w, ip, fp = 0;
-    memcpy(&w, s, 8);
-    if ((n1 = swar_digits(w)) == 8) return 0;
-    ip = n1 > 0 ? swar_value(w, n1) : 0;
+    uint64_t ip, fp = 0;
+    if ((n1 = swar_number(s, &ip)) == 16) return 0;
     s += n1;
-    if (*s == '.') {
-        memcpy(&w, ++s, 8);
-        if ((n2 = swar_digits(w)) == 8) return 0;
-        fp = n2 > 0 ? swar_value(w, n2) : 0;
-        s += n2;
-    }
-    if (n1 + n2 == 0) return 0;
+    if (*s == '.' && (n2 = swar_number(++s, &fp)) == 16) return 0;
+    s += n2;
+    if (n1 + n2 == 0 || n1 + n2 > 15) return 0;
+    uint64_t scale = 1;
+    for (int k = 0; k < n2; k++) scale *= 10;
     int last = f == c->ncols - 1;
     size_t q = (size_t)(s - d);
     if (last ? !(d[q] == '\n' || (d[q] == '\r' && d[q + 1] == '\n')) : d[q] != c->delim) return 0;
     st_colbuf *b = &cols[c->target[f]];
     if (b->n == b->cap && grow(&b->v, &b->cap, b->n + 1, 8) < 0)
         return fail(ps, p, STRATA_ENOMEM, "out of memory");
-    double v = (double)(ip * ipow[n2] + fp) / dpow[n2]; /* exact integer below 10^14 */
+    double v = (double)(ip * scale + fp) / dpow[n2]; /* an exact integer below 10^15 */
     v = neg ? -v : v;
     memcpy(b->v + b->n * 8, &v, 8);
     b->n++;
@@ -483,28 +484,17 @@ static inline int fast_str(pstate *ps, int f, st_colbuf *cols, size_t *pp)
  * how many fields were stored (*PP past them), or STRATA_ENOMEM. */
 static inline int int_record(pstate *ps, st_colbuf *const *fb, int nf, size_t *pp)
 {
-    static const uint64_t pow10[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
     const char *d = ps->d;
     size_t end = ps->end, p = *pp;
     char delim = ps->c->delim;
     int f = 0;
     for (; f < nf && end - p >= 24; f++) {
         const char *s = d + p;
-        int neg = *s == '-', n;
+        int neg = *s == '-';
         s += neg;
-        uint64_t w1, w2, acc;
-        memcpy(&w1, s, 8);
-        if ((n = swar_digits(w1)) < 8) {
-            if (n == 0) break;
-            acc = swar_value(w1, n);
-        } else {
-            memcpy(&w2, s + 8, 8);
-            int n2 = swar_digits(w2);
-            if (n2 == 8) break;
-            acc = swar_value(w1, 8) * pow10[n2] + (n2 > 0 ? swar_value(w2, n2) : 0);
-            n = 8 + n2;
-        }
-        if (s[n] != (f == nf - 1 ? '\n' : delim)) break;
+        uint64_t acc;
+        int n = swar_number(s, &acc);
+        if (n == 0 || n == 16 || s[n] != (f == nf - 1 ? '\n' : delim)) break;
         st_colbuf *b = fb[f];
         if (b->n == b->cap && grow(&b->v, &b->cap, b->n + 1, 8) < 0)
             return fail(ps, p, STRATA_ENOMEM, "out of memory");
@@ -631,9 +621,9 @@ static inline int parse_field(pstate *ps, int f, st_colbuf *cols, size_t *pp)
     const char *v = NULL; /* set by the scans when they succeed */
     size_t n = 0;
     int quoted = 0, rc;
-    if (ps->int_fast && ps->c->dtypes[f] == STRATA_I64 && (rc = fast_i64(ps, f, cols, pp)) != 0)
+    if (ps->num_fast && ps->c->dtypes[f] == STRATA_I64 && (rc = fast_i64(ps, f, cols, pp)) != 0)
         return rc < 0 ? rc : STRATA_OK;
-    if (ps->int_fast && ps->c->dtypes[f] == STRATA_F64 && (rc = fast_f64(ps, f, cols, pp)) != 0)
+    if (ps->num_fast && ps->c->dtypes[f] == STRATA_F64 && (rc = fast_f64(ps, f, cols, pp)) != 0)
         return rc < 0 ? rc : STRATA_OK;
     if (ps->c->dtypes[f] == STRATA_STR && (rc = fast_str(ps, f, cols, pp)) != 0)
         return rc < 0 ? rc : STRATA_OK;
@@ -661,15 +651,15 @@ static int parse_range(const st_csv *c, size_t begin, size_t end, st_colbuf *col
         .c = c, .d = c->data, .end = end, .msg = msg, .msglen = msglen, .err_pos = err_pos};
     ps.stop[(unsigned char)c->delim] = ps.stop['\n'] = ps.stop['"'] = 1;
     /* a null marker such as -999 or 0.5 must be seen before a number is: no fast paths then */
-    ps.int_fast = c->null_len == 0;
+    ps.num_fast = c->null_len == 0;
     for (size_t i = 0; i < c->null_len; i++) {
         char ch = c->null_marker[i];
-        ps.int_fast |= !((unsigned)(ch - '0') <= 9 || ch == '-' || ch == '.');
+        ps.num_fast |= !((unsigned)(ch - '0') <= 9 || ch == '-' || ch == '.');
     }
     const char *d = c->data;
     size_t p = begin;
     uint64_t nrec = 0;
-    int rc = STRATA_OK, nf = c->ncols, ints = nf <= 64 && ps.int_fast;
+    int rc = STRATA_OK, nf = c->ncols, ints = nf <= 64 && ps.num_fast;
     st_colbuf *fb[64]; /* records of integers only: their fields' buffers, for int_record() */
     for (int f = 0; f < nf && ints; f++) {
         ints = c->dtypes[f] == STRATA_I64;

@@ -952,28 +952,20 @@ static void find_rows(const st_gfold *f, const st_gcol *key, uint64_t r0, uint64
     enum { CH = 32 };
     int str = key->dtype == STRATA_STR;
     uint64_t cand[CH];
-    if (f->tcap <= 4096 && f->bytes.n <= 65536) { /* in the first caches: no fetching ahead */
-        for (uint64_t r = r0; r < r1; r++) {
-            uint64_t h = hs[r] = row_hash(key, r), id = row_find(f, key, r, h);
-            ids[r] = (int64_t)id;
-            uint64_t bit = (uint64_t)1 << (id & 63);
-            if (bits != NULL && id != GF_NONE && !(bits[id >> 6] & bit)) bits[id >> 6] |= bit;
-        }
-        return;
-    }
+    int ahead = f->tcap > 4096 || f->bytes.n > 65536; /* else in the first caches already */
     for (; r0 < r1; r0 += CH) {
         uint64_t m = r1 - r0 < CH ? r1 - r0 : CH, *h = hs + r0;
         for (uint64_t i = 0; i < m; i++) {
             h[i] = row_hash(key, r0 + i);
-            __builtin_prefetch(&f->tab[h[i] & (f->tcap - 1)]);
+            if (ahead) __builtin_prefetch(&f->tab[h[i] & (f->tcap - 1)]);
         }
-        for (uint64_t i = 0; i < m; i++) {
+        for (uint64_t i = 0; i < m && ahead; i++) {
             uint64_t e = f->tab[h[i] & (f->tcap - 1)];
             cand[i] = e != 0 && (e >> 32) == (h[i] >> 32) ? (e & 0xffffffffu) - 1 : GF_NONE;
             if (cand[i] != GF_NONE)
                 __builtin_prefetch(str ? (const void *)&f->off[cand[i]] : &f->vals[cand[i]]);
         }
-        for (uint64_t i = 0; i < m && str; i++)
+        for (uint64_t i = 0; i < m && str && ahead; i++)
             if (cand[i] != GF_NONE) __builtin_prefetch((const char *)f->bytes.v + f->off[cand[i]]);
         for (uint64_t i = 0; i < m; i++) {
             uint64_t id = row_find(f, key, r0 + i, h[i]);
