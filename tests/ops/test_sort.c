@@ -649,16 +649,21 @@ static void value_sort_shortcuts_match_the_argsort(void **state)
     uint64_t n = ((uint64_t)1 << 18) + 4099; /* just past the size the shortcuts start at */
     int64_t *k = malloc(n * 8), *got = malloc(n * 8);
     uint64_t *perm = malloc(n * 8);
-    for (int shape = 0; shape < 6; shape++)
+    for (int shape = 0; shape < 8; shape++)
         for (int desc = 0; desc < 2; desc++) {
             for (uint64_t i = 0; i < n; i++) {
                 int64_t r = rand_r(&seed) % 1000;
                 k[i] = shape == 0   ? (int64_t)(i / 3)              /* in order, duplicates */
                        : shape == 1 ? (int64_t)((n - i) / 3)        /* in reverse, duplicates */
                        : shape == 2 ? r - 500                       /* 1000 values */
-                       : shape == 3 ? (i < 70000 ? r : r * 1000000) /* the guess is wrong */
+                       : shape == 3 ? (i < 70000 ? r : r * 1000000) /* the guesses are wrong */
                        : shape == 4 ? INT64_MAX - r                 /* at the top */
-                                    : INT64_MIN + r;                /* at the bottom */
+                       : shape == 5 ? INT64_MIN + r                 /* at the bottom */
+                       /* most keys in a few of the MSD pass's buckets, a few in each of the
+                        * others: every thread's part of a bucket is a few keys, inside a line */
+                       : shape == 6 ? (i % 61 == 0 ? (r - 500) * 9000000000000000LL / 500 : r)
+                                    /* the first keys wide, the others not */
+                                    : (i < 65536 ? (r - 500) * 9000000000000000LL / 500 : r);
             }
             assert_int_equal(st_argsort(STRATA_I64, k, n, NULL, perm, desc, 2), 0);
             memcpy(got, k, n * 8);
