@@ -5,6 +5,7 @@
 #ifndef STRATA_OPS_INT_H
 #define STRATA_OPS_INT_H
 
+#include <stdint.h>
 #include <string.h>
 
 #include "ops/ops.h"
@@ -148,6 +149,35 @@ void st_vq_close(st_vq *v);
 uint64_t st_key_diff(const uint64_t *k, uint64_t n, int nt);
 int st_radix_pairs(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, uint64_t n,
                    uint64_t diff, int nt);
+
+/* Software write combining for the scatters of the sorts' MSD passes (sort.c, sortrec.c): a
+ * thread's next elements for a bucket gather in a cache line of the thread's own (the slots of
+ * the destination line they fall in) and leave as whole lines with non-temporal stores, which
+ * neither read the destination's lines first nor evict what is still to be read. Lines that are
+ * partly another thread's or another bucket's, at the ends of a thread's part of a bucket, are
+ * written element by element. st_wc_open: for the NB buckets of DST whose next positions are AT
+ * (the thread's part of bucket D starts at AT[D]); 0 when there is no memory for the lines
+ * (scatter without them). st_wc_put: element V (ESZ bytes, a constant that divides 64; DST is
+ * ESZ-aligned) to position P of bucket D. st_wc_close: the partial lines written, given the
+ * positions AT reached; frees W. */
+typedef struct st_wc {
+    unsigned char (*line)[64];
+    uintptr_t *first;
+} st_wc;
+int st_wc_open(st_wc *w, const void *dst, const uint64_t *at, unsigned nb, size_t esz);
+void st_wc_line_out(void *dst, const void *line);
+void st_wc_close(st_wc *w, void *dst, const uint64_t *at, unsigned nb, size_t esz);
+static inline void st_wc_put(st_wc *w, void *dst, unsigned d, uint64_t p, const void *v, size_t esz)
+{
+    uintptr_t a = (uintptr_t)dst + p * esz, off = a & 63;
+    memcpy(w->line[d] + off, v, esz);
+    if (off + esz < 64) return;
+    uintptr_t ls = a + esz - 64;
+    if (ls >= w->first[d])
+        st_wc_line_out((void *)ls, w->line[d]);
+    else
+        memcpy((void *)w->first[d], w->line[d] + (w->first[d] & 63), a + esz - w->first[d]);
+}
 
 /* Shared by groupby.c and gmerge.c. */
 /* Room for NEED groups in G (capacity *CAP); STRATA_ENOMEM leaves G valid. */

@@ -23,6 +23,8 @@
 #define ST_SREC_DENSE ((uint64_t)1 << 16)
 #define ST_SREC_BITS  12
 #define ST_SREC_BLOCK 2048
+#define ST_SREC_GUESS ((uint64_t)1 << 16)
+#define ST_SREC_WC    (1u << ST_SREC_BITS)
 
 typedef struct segs {
     strata_dtype dt;
@@ -269,12 +271,24 @@ static void place(const segs *g, uint64_t n, const digits *dg, uint64_t *hist, i
         }
         s = s0;
         uint64_t dst[ST_SREC_BLOCK];
+        /* whole records, up to ST_SREC_WC buckets: through write combining (ops_int.h) */
+        st_wc w;
+        int wc = rec != NULL && perm == NULL && (cy == NULL || cy->n == 0) && nb <= ST_SREC_WC &&
+                 st_wc_open(&w, rec, h, (unsigned)nb, sizeof *rec);
         for (uint64_t r = lo; r < hi; r += ST_SREC_BLOCK) {
             uint64_t m = hi - r < ST_SREC_BLOCK ? hi - r : ST_SREC_BLOCK;
             size_t sb = s;
             seg_images(g, &s, r, m, buf);
             if (perm != NULL) {
                 for (uint64_t i = 0; i < m; i++) perm[h[(buf[i] - min) >> shift]++] = base + r + i;
+                continue;
+            }
+            if (wc) {
+                for (uint64_t i = 0; i < m; i++) {
+                    unsigned d = (unsigned)((buf[i] - min) >> shift);
+                    st_srec e = {base + r + i, buf[i]};
+                    st_wc_put(&w, rec, d, h[d]++, &e, sizeof e);
+                }
                 continue;
             }
             if (cy == NULL || cy->n == 0) {
@@ -293,6 +307,7 @@ static void place(const segs *g, uint64_t n, const digits *dg, uint64_t *hist, i
                 for (uint64_t i = 0; i < m; i++) cy->out[c][dst[i]] = buf[i];
             }
         }
+        if (wc) st_wc_close(&w, rec, h, (unsigned)nb, sizeof *rec);
     }
 }
 
@@ -317,6 +332,29 @@ static int sort_bucket(st_srec *rec, uint64_t n, const st_vq *vq)
     return rc;
 }
 
+/* A guess at the images' range, from the first ST_SREC_GUESS keys: the aligned block of values, a
+ * power of two long, their range falls in (random keys of any width: all of them). 0 when those
+ * keys are all equal. */
+static int sample_hint(const segs *g, uint64_t n, uint64_t *hint)
+{
+    uint64_t buf[ST_SREC_BLOCK], mn = UINT64_MAX, mx = 0, m = n < ST_SREC_GUESS ? n : ST_SREC_GUESS;
+    size_t s = 0;
+    for (uint64_t r = 0; r < m; r += ST_SREC_BLOCK) {
+        uint64_t k = m - r < ST_SREC_BLOCK ? m - r : ST_SREC_BLOCK;
+        seg_images(g, &s, r, k, buf);
+        for (uint64_t i = 0; i < k; i++) {
+            mn = buf[i] < mn ? buf[i] : mn;
+            mx = buf[i] > mx ? buf[i] : mx;
+        }
+    }
+    if (mn >= mx) return 0;
+    int bits = 64 - __builtin_clzll(mn ^ mx);
+    uint64_t mask = bits == 64 ? UINT64_MAX : ((uint64_t)1 << bits) - 1;
+    hint[0] = mn & ~mask;
+    hint[1] = mx | mask;
+    return 1;
+}
+
 int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t *start, size_t nseg,
                     int desc, const uint64_t *hint, st_srec *rec, uint64_t *perm, st_carry *carry,
                     int nthreads)
@@ -328,8 +366,11 @@ int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t 
     digits dg;
     uint64_t *hist = NULL;
     scan sc;
-    /* With the range known, the first pass counts digits too: two passes over the keys, not
-     * three. The hint is checked on every key; a wrong one costs the third pass. */
+    /* With the range known (or guessed from the first keys), the first pass counts digits too:
+     * two passes over the keys, not three. The hint is checked on every key; a wrong one costs
+     * the third pass. */
+    uint64_t guess[2];
+    if (hint == NULL && sample_hint(&g, n, guess)) hint = guess;
     if (hint != NULL && hint[0] <= hint[1]) {
         digits_for(hint[0], hint[1], &dg);
         if ((hist = malloc(((size_t)nt * dg.nb + dg.nb + 1) * sizeof *hist)) == NULL)
