@@ -150,6 +150,11 @@ uint64_t st_key_diff(const uint64_t *k, uint64_t n, int nt);
 int st_radix_pairs(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, uint64_t n,
                    uint64_t diff, int nt);
 
+/* The counts of the histograms HIST (NT threads x NB digits, thread-major) turned into each
+ * thread's first position per digit: digit-major, thread order within a digit (stable); START
+ * (may be NULL) receives each digit's first position, and the total at START[NB]. */
+void st_digit_offsets(uint64_t *hist, uint64_t nb, int nt, uint64_t *start);
+
 /* Software write combining for the scatters of the sorts' MSD passes (sort.c, sortrec.c): a
  * thread's next elements for a bucket gather in a cache line of the thread's own (the slots of
  * the destination line they fall in) and leave as whole lines with non-temporal stores, which

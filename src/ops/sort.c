@@ -11,7 +11,8 @@
  * With Highway's vqsort (vqsort.cc, loaded by vqload.c), the buckets of the first (MSD) pass of a
  * large array are sorted by vqsort instead: plain keys as they are, pairs as 128-bit records
  * (image, position in the bucket), whose ties go by position: the same unique stable order. A
- * large i64 values sort skips the images altogether (sort_i64).
+ * large i64 values sort skips the images altogether (sort_i64): one MSD pass of 10 bits through
+ * software write combining (st_wc_*, shared with sortrec.c), vqsort on each bucket.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -63,20 +64,25 @@ static void radix_count(const uint64_t *src_k, uint64_t lo, uint64_t hi, int shi
     for (uint64_t i = lo; i < hi; i++) h[((src_k[i] ^ flip) >> shift) & 0xFF]++;
 }
 
-/* The counts of HIST[NT] turned into each thread's first position per digit (digit-major, thread
- * order within a digit: stable); START (may be NULL) receives each digit's first position. */
-static void radix_offsets(uint64_t (*hist)[256], int nt, uint64_t *start)
+/* st_digit_offsets: ops_int.h. */
+void st_digit_offsets(uint64_t *hist, uint64_t nb, int nt, uint64_t *start)
 {
     uint64_t sum = 0;
-    for (int d = 0; d < 256; d++) {
+    for (uint64_t d = 0; d < nb; d++) {
         if (start != NULL) start[d] = sum;
         for (int u = 0; u < nt; u++) {
-            uint64_t c = hist[u][d];
-            hist[u][d] = sum;
+            uint64_t c = hist[(uint64_t)u * nb + d];
+            hist[(uint64_t)u * nb + d] = sum;
             sum += c;
         }
     }
-    if (start != NULL) start[256] = sum;
+    if (start != NULL) start[nb] = sum;
+}
+
+/* The counts of HIST[NT] turned into each thread's first position per digit (st_digit_offsets). */
+static void radix_offsets(uint64_t (*hist)[256], int nt, uint64_t *start)
+{
+    st_digit_offsets(hist[0], 256, nt, start);
 }
 
 /* Keys (and indices) [LO, HI) placed at the positions H gives their digits. */
@@ -433,16 +439,7 @@ static int msd_place(const uint64_t *k, uint64_t n, uint64_t flip, int nt, uint6
 #pragma omp barrier
 #pragma omp single
         {
-            uint64_t sum = 0;
-            for (unsigned d = 0; d < ST_SORT_NB; d++) {
-                start[d] = sum;
-                for (int u = 0; u < team; u++) {
-                    uint64_t c = hist[(uint64_t)u * ST_SORT_NB + d];
-                    hist[(uint64_t)u * ST_SORT_NB + d] = sum;
-                    sum += c;
-                }
-            }
-            start[ST_SORT_NB] = sum;
+            st_digit_offsets(hist, ST_SORT_NB, team, start);
             if (diff != 0 && (*own = st_alloc_big(n * sizeof **tk + 64)) == NULL)
                 rc = STRATA_ENOMEM;
             *tk = (uint64_t *)(((uintptr_t)*own + 63) & ~(uintptr_t)63);

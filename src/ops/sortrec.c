@@ -5,13 +5,15 @@
  * sorted keys come back from the images without a gather.
  *
  * One pass finds the images' range and whether they are in order already (non-decreasing: the
- * records are written in order; strictly decreasing: in reverse). A range of fewer than
- * ST_SREC_DENSE values is sorted by counting: one histogram pass, one placing pass. Otherwise one
- * MSD pass places the records into up to 2^ST_SREC_BITS buckets by the top bits of
- * (image - min), and each bucket is sorted as 128-bit integers (image high, position low, so ties
- * go by position) by Highway's vqsort (vqload.c), or without it by LSD radix. Every pass gives each
- * thread a fixed range of rows and places them digit-major, thread-minor: the result is the
- * unique stable order, whatever the number of threads.
+ * records are written in order; strictly decreasing: in reverse), and counts the digits of a
+ * range known or guessed from the first keys (sample_hint). A range of fewer than
+ * ST_SREC_DENSE values is sorted by counting: one histogram pass, one placing pass. Otherwise
+ * one MSD pass places the records into up to 2^ST_SREC_BITS buckets by the top bits of
+ * (image - min), through write combining (st_wc_*, ops_int.h), and each bucket is sorted as
+ * 128-bit integers (image high, position low, so ties go by position) by Highway's vqsort
+ * (vqload.c), or without it by LSD radix. Every pass gives each thread a fixed range of rows and
+ * places them digit-major, thread-minor: the result is the unique stable order, whatever the
+ * number of threads.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -257,18 +259,7 @@ static void place(const segs *g, uint64_t n, const digits *dg, uint64_t *hist, i
         }
 #pragma omp barrier
 #pragma omp single
-        {
-            uint64_t sum = 0;
-            for (uint64_t d = 0; d < nb; d++) {
-                start[d] = sum;
-                for (int u = 0; u < nteam; u++) {
-                    uint64_t c = hist[(uint64_t)u * nb + d];
-                    hist[(uint64_t)u * nb + d] = sum;
-                    sum += c;
-                }
-            }
-            start[nb] = sum;
-        }
+        st_digit_offsets(hist, nb, nteam, start);
         s = s0;
         uint64_t dst[ST_SREC_BLOCK];
         /* whole records, up to ST_SREC_WC buckets: through write combining (ops_int.h) */
