@@ -1252,6 +1252,63 @@ static void eval_arith(int op, strata_dtype t, uint64_t m, const void *a, const 
 }
 
 /* A binary node: string == and !=, and / or, a comparison or arithmetic, into OUT. */
+/* The comparison N of a column of 8-byte values already of its operands' type T (i64 or ts
+ * for i64, f64 for f64) with a literal, into OB: the values read where they lie and the literal
+ * taken once, instead of both copied into temporaries. 0: N is not of that shape. */
+static int compare_col_lit(evalctx *c, const node *n, strata_dtype t, uint8_t *ob)
+{
+    const node *col = n->a, *lit = n->b;
+    int op = n->op;
+    if (col->kind != ST_EXPR_NAME) { /* literal OP column: column OP' literal */
+        col = n->b;
+        lit = n->a;
+        op = op == ST_EXPR_LT   ? ST_EXPR_GT
+             : op == ST_EXPR_GT ? ST_EXPR_LT
+             : op == ST_EXPR_LE ? ST_EXPR_GE
+             : op == ST_EXPR_GE ? ST_EXPR_LE
+                                : op;
+    }
+    if (col->kind != ST_EXPR_NAME || (lit->kind != ST_EXPR_INT && lit->kind != ST_EXPR_FLOAT))
+        return 0;
+    int ints = t == STRATA_I64 && (col->coltype == STRATA_I64 || col->coltype == STRATA_TS) &&
+               lit->kind == ST_EXPR_INT;
+    if (!ints && !(t == STRATA_F64 && col->coltype == STRATA_F64)) return 0;
+    uint64_t m = c->m;
+    const int64_t *ai = (const int64_t *)c->in[col->col].data + c->lo;
+    const double *af = (const double *)c->in[col->col].data + c->lo;
+    int64_t ki = lit->i;
+    double kf = lit->kind == ST_EXPR_INT ? (double)lit->i : lit->f;
+/* the six comparisons of the M values A with K into OB (the same code for i64 and f64) */
+#define ST_COMPARE_K(A, K)                                                                         \
+    switch (op) {                                                                                  \
+    case ST_EXPR_LT:                                                                               \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] < (K);                                     \
+        break;                                                                                     \
+    case ST_EXPR_LE:                                                                               \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] <= (K);                                    \
+        break;                                                                                     \
+    case ST_EXPR_GT:                                                                               \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] > (K);                                     \
+        break;                                                                                     \
+    case ST_EXPR_GE:                                                                               \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] >= (K);                                    \
+        break;                                                                                     \
+    case ST_EXPR_EQ:                                                                               \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] == (K);                                    \
+        break;                                                                                     \
+    default:                                                                                       \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] != (K);                                    \
+        break;                                                                                     \
+    }
+    if (ints) {
+        ST_COMPARE_K(ai, ki)
+    } else {
+        ST_COMPARE_K(af, kf)
+    }
+#undef ST_COMPARE_K
+    return 1;
+}
+
 static void eval_bin(evalctx *c, const node *n, void *out)
 {
     uint64_t m = c->m;
@@ -1272,6 +1329,7 @@ static void eval_bin(evalctx *c, const node *n, void *out)
         return;
     }
     strata_dtype t = n->a->type == STRATA_F64 || n->b->type == STRATA_F64 ? STRATA_F64 : STRATA_I64;
+    if (n->op >= ST_EXPR_LT && compare_col_lit(c, n, t, ob)) return;
     void *a, *b;
     eval_operands(c, n->a, n->b, t, t, out, &a, &b);
     if (n->op >= ST_EXPR_LT)

@@ -405,6 +405,45 @@ static void same_double(double got, double want, int row)
         fail_msg("row %d: %.17g, expected %.17g", row, got, want);
 }
 
+/* A comparison of an 8-byte column with a literal reads the column where it lies (its own path):
+ * the same bits as through temporaries (COL + 0 is no column), either side, every operator,
+ * integer and float literals, NaN rows, over three blocks. */
+static void column_literal_comparisons_match_the_general_path(void **state)
+{
+    (void)state;
+    fill_every();
+    const char *names[] = {"a64", "f64", "a32"}, *ops[] = {"<", "<=", ">", ">=", "==", "!="};
+    const char *lits[] = {"-5", "8999999999996", "-2500", "2.5", "-3998.5", "1e300", "0"};
+    char fast[128], slow[128];
+    for (int c = 0; c < 3; c++)
+        for (int o = 0; o < 6; o++)
+            for (int l = 0; l < 7; l++)
+                for (int side = 0; side < 2; side++) {
+                    if (side == 0) {
+                        snprintf(fast, sizeof fast, "%s %s %s", names[c], ops[o], lits[l]);
+                        snprintf(slow, sizeof slow, "%s + 0 %s %s", names[c], ops[o], lits[l]);
+                    } else {
+                        snprintf(fast, sizeof fast, "%s %s %s", lits[l], ops[o], names[c]);
+                        snprintf(slow, sizeof slow, "%s %s %s + 0", lits[l], ops[o], names[c]);
+                    }
+                    uint8_t *f = run_every(fast, STRATA_BOOL, 1 + side * 2, NULL);
+                    uint8_t *g = run_every(slow, STRATA_BOOL, 1, NULL);
+                    for (int i = 0; i < NR; i++)
+                        if (f[i] != g[i])
+                            fail_msg("'%s', row %d: %d, but '%s' gives %d", fast, i, f[i], slow,
+                                     g[i]);
+                    free(f);
+                    free(g);
+                }
+    /* and they are the values: a64 == -5 holds at row 0 only, f64 > -3998.5 not at NaN rows */
+    uint8_t *b = run_every("-5 == a64", STRATA_BOOL, 2, NULL);
+    for (int i = 0; i < NR; i++) assert_int_equal(b[i], i == 0);
+    free(b);
+    b = run_every("f64 > -3998.5", STRATA_BOOL, 2, NULL);
+    for (int i = 0; i < NR; i++) assert_int_equal(b[i], !isnan(ef64[i]) && ef64[i] > -3998.5);
+    free(b);
+}
+
 /* a+b+a+b+a+b and six comparisons joined by 'and' overflowed the scratch (it was sized from
  * the nesting, 1 level here, not from the tree) */
 static void left_deep_chains_fit_their_scratch(void **state)
@@ -691,6 +730,7 @@ int main(void)
         cmocka_unit_test(fused_filter_equals_mask_then_compact),
         cmocka_unit_test(nesting_and_size_are_limited_with_clear_errors),
         cmocka_unit_test(left_deep_chains_fit_their_scratch),
+        cmocka_unit_test(column_literal_comparisons_match_the_general_path),
         cmocka_unit_test(right_deep_and_balanced_trees_fit_their_scratch),
         cmocka_unit_test(mixed_comparisons_strings_and_calls_fit_their_scratch),
         cmocka_unit_test(nulls_propagate_with_kleene_logic),
