@@ -7,6 +7,9 @@
 
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "ops/ops.h"
 
@@ -170,8 +173,16 @@ typedef struct st_wc {
     uintptr_t *first;
 } st_wc;
 int st_wc_open(st_wc *w, const void *dst, const uint64_t *at, unsigned nb, size_t esz);
-void st_wc_line_out(void *dst, const void *line);
 void st_wc_close(st_wc *w, void *dst, const uint64_t *at, unsigned nb, size_t esz);
+static inline void st_wc_line_out(void *dst, const void *line)
+{
+#if defined(__SSE2__)
+    for (int j = 0; j < 4; j++)
+        _mm_stream_si128((__m128i *)dst + j, _mm_load_si128((const __m128i *)line + j));
+#else
+    memcpy(dst, line, 64);
+#endif
+}
 static inline void st_wc_put(st_wc *w, void *dst, unsigned d, uint64_t p, const void *v, size_t esz)
 {
     uintptr_t a = (uintptr_t)dst + p * esz, off = a & 63;

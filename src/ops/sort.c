@@ -17,9 +17,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "ops/ops_int.h"
 #include "util/error.h"
@@ -366,16 +363,6 @@ int st_wc_open(st_wc *w, const void *dst, const uint64_t *at, unsigned nb, size_
     }
     for (unsigned d = 0; d < nb; d++) w->first[d] = (uintptr_t)dst + at[d] * esz;
     return 1;
-}
-
-void st_wc_line_out(void *dst, const void *line)
-{
-#if defined(__SSE2__)
-    for (int j = 0; j < 4; j++)
-        _mm_stream_si128((__m128i *)dst + j, _mm_load_si128((const __m128i *)line + j));
-#else
-    memcpy(dst, line, 64);
-#endif
 }
 
 void st_wc_close(st_wc *w, void *dst, const uint64_t *at, unsigned nb, size_t esz)
