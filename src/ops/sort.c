@@ -436,6 +436,21 @@ static int msd_place(const uint64_t *k, uint64_t n, uint64_t flip, int nt, uint6
     return rc;
 }
 
+/* N keys from SRC to DST through non-temporal stores where the machine has them: DST's lines
+ * are not read first (memcpy's stores read each line of a destination not in the cache: 400 MB
+ * more read for the copy back of 50 M keys). */
+static void stream_copy(int64_t *dst, const uint64_t *src, uint64_t n)
+{
+    uint64_t i = 0;
+#if defined(__SSE2__)
+    for (; i < n && ((uintptr_t)(dst + i) & 15) != 0; i++) dst[i] = (int64_t)src[i];
+    for (; i + 2 <= n; i += 2)
+        _mm_stream_si128((__m128i *)(dst + i), _mm_loadu_si128((const __m128i *)(src + i)));
+    _mm_sfence(); /* ordered before whatever the thread does next, the team's barrier too */
+#endif
+    for (; i < n; i++) dst[i] = (int64_t)src[i];
+}
+
 /* Sort N i64 keys in place: one MSD pass (msd_place) into a scratch copy, then each bucket
  * sorted by vqsort and copied back while it is hot. The keys are read three times and written
  * twice. */
@@ -455,7 +470,7 @@ static int sort_i64(int64_t *keys, uint64_t n, int desc, int nt, const st_vq *vq
         for (int d = 0; d < ST_SORT_NB; d++) {
             uint64_t a = start[d], len = start[d + 1] - a;
             if (len > 1) vq->i64((int64_t *)tk + a, len, desc);
-            memcpy(keys + a, tk + a, len * sizeof *keys);
+            stream_copy(keys + a, tk + a, len);
         }
     }
     st_free_big(own);
