@@ -540,20 +540,22 @@ static int sort_i64_shaped(int64_t *keys, uint64_t n, int desc, int nt)
     uint64_t base = smin >= slack ? smin - slack : 0;
     if (base > UINT64_MAX - nv) base = UINT64_MAX - nv + 1;
     int64_t mn = (int64_t)(base ^ ((uint64_t)1 << 63));
-    uint64_t *cnt = calloc((size_t)(nt + 1) * nv, sizeof *cnt);
+    uint64_t *cnt = calloc((size_t)(nt + 1) * nv, sizeof *cnt), seen = 0;
     if (cnt == NULL) return 0;
-    int out = 0;
-#pragma omp parallel num_threads(nt) reduction(| : out)
+        /* a key outside the window shows in the OR of all (NV a power of two); its count goes
+         * anywhere, all of them dropped then (a compare per key instead: 0.055 -> 0.085 s for 50 M
+         * keys on 2 threads) */
+#pragma omp parallel num_threads(nt) reduction(| : seen)
     {
         uint64_t lo, hi, *h = cnt + (uint64_t)(st_thread_num() + 1) * nv;
         st_chunk(n, st_thread_num(), st_team_size(), &lo, &hi);
         for (uint64_t i = lo; i < hi; i++) {
             uint64_t v = (uint64_t)keys[i] - (uint64_t)mn;
-            out |= v >= nv;
-            h[v < nv ? v : 0]++;
+            seen |= v;
+            h[v & (nv - 1)]++;
         }
     }
-    if (out) {
+    if (seen >= nv) {
         free(cnt);
         return 0;
     }

@@ -172,11 +172,13 @@ static void scan_images(const segs *g, uint64_t n, int nt, const digits *dg, uin
                 prev = v;
             }
             if (h != NULL && !bad) {
+                /* an image outside the digits' range is counted in digit 0, and found out by
+                 * the range of the images so far (a test per image costs a third more) */
                 for (uint64_t i = 0; i < m; i++) {
                     uint64_t v = buf[i] - dg->min;
-                    bad |= v > dg->range;
                     h[(v > dg->range ? 0 : v) >> dg->shift]++;
                 }
+                bad = mn < dg->min || mx - dg->min > dg->range;
             }
         }
         sc[t] = lo == hi ? (scan){UINT64_MAX, 0, 0, 0, 1, 1, 0, 0}
@@ -262,14 +264,25 @@ static void place(const segs *g, uint64_t n, const digits *dg, uint64_t *hist, i
         st_digit_offsets(hist, nb, nteam, start);
         s = s0;
         uint64_t dst[ST_SREC_BLOCK];
-        /* whole records, up to ST_SREC_WC buckets: through write combining (ops_int.h) */
+        /* positions, or whole records, up to ST_SREC_WC buckets: through write combining
+         * (ops_int.h) */
         st_wc w;
-        int wc = rec != NULL && perm == NULL && (cy == NULL || cy->n == 0) && nb <= ST_SREC_WC &&
-                 st_wc_open(&w, rec, h, (unsigned)nb, sizeof *rec);
+        void *wdst = perm != NULL ? (void *)perm : (void *)rec;
+        size_t wsz = perm != NULL ? sizeof *perm : sizeof *rec;
+        int wc = (perm != NULL || (rec != NULL && (cy == NULL || cy->n == 0))) &&
+                 nb <= ST_SREC_WC && st_wc_open(&w, wdst, h, (unsigned)nb, wsz);
         for (uint64_t r = lo; r < hi; r += ST_SREC_BLOCK) {
             uint64_t m = hi - r < ST_SREC_BLOCK ? hi - r : ST_SREC_BLOCK;
             size_t sb = s;
             seg_images(g, &s, r, m, buf);
+            if (perm != NULL && wc) {
+                for (uint64_t i = 0; i < m; i++) {
+                    unsigned d = (unsigned)((buf[i] - min) >> shift);
+                    uint64_t pos = base + r + i;
+                    st_wc_put(&w, perm, d, h[d]++, &pos, sizeof pos);
+                }
+                continue;
+            }
             if (perm != NULL) {
                 for (uint64_t i = 0; i < m; i++) perm[h[(buf[i] - min) >> shift]++] = base + r + i;
                 continue;
@@ -298,7 +311,7 @@ static void place(const segs *g, uint64_t n, const digits *dg, uint64_t *hist, i
                 for (uint64_t i = 0; i < m; i++) cy->out[c][dst[i]] = buf[i];
             }
         }
-        if (wc) st_wc_close(&w, rec, h, (unsigned)nb, sizeof *rec);
+        if (wc) st_wc_close(&w, wdst, h, (unsigned)nb, wsz);
     }
 }
 
