@@ -451,6 +451,21 @@ static void stream_copy(int64_t *dst, const uint64_t *src, uint64_t n)
     for (; i < n; i++) dst[i] = (int64_t)src[i];
 }
 
+/* N copies of VAL from DST on, through non-temporal stores as stream_copy() writes. */
+static void stream_fill(int64_t *dst, int64_t val, uint64_t n)
+{
+    uint64_t i = 0;
+#if defined(__SSE2__)
+    if (n >= 64) {
+        __m128i two = _mm_set1_epi64x(val);
+        for (; i < n && ((uintptr_t)(dst + i) & 15) != 0; i++) dst[i] = val;
+        for (; i + 2 <= n; i += 2) _mm_stream_si128((__m128i *)(dst + i), two);
+        _mm_sfence();
+    }
+#endif
+    for (; i < n; i++) dst[i] = val;
+}
+
 /* Sort N i64 keys in place: one MSD pass (msd_place) into a scratch copy, then each bucket
  * sorted by vqsort and copied back while it is hot. The keys are read three times and written
  * twice. */
@@ -570,7 +585,7 @@ static int sort_i64_shaped(int64_t *keys, uint64_t n, int desc, int nt)
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
     for (uint64_t v = 0; v < nv; v++) {
         uint64_t a = cnt[v], e = desc ? (v == 0 ? n : cnt[v - 1]) : (v + 1 < nv ? cnt[v + 1] : n);
-        for (uint64_t i = a; i < e; i++) keys[i] = (int64_t)((uint64_t)mn + v);
+        stream_fill(keys + a, (int64_t)((uint64_t)mn + v), e - a);
     }
     free(cnt);
     return 1;
