@@ -1169,40 +1169,41 @@ static void eval_call(evalctx *c, const node *n, void *out)
     if (n->b != NULL) c->top--;
 }
 
+/* The six comparisons OP of the M pairs X, Y (expressions of the row i) into OB: the same code
+ * for i64 and f64 operands, arrays or a literal (eval_compare, compare_col_lit). */
+#define ST_COMPARE6(X, Y)                                                                          \
+    switch (op) {                                                                                  \
+    case ST_EXPR_LT:                                                                               \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (X) < (Y);                                        \
+        break;                                                                                     \
+    case ST_EXPR_LE:                                                                               \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (X) <= (Y);                                       \
+        break;                                                                                     \
+    case ST_EXPR_GT:                                                                               \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (X) > (Y);                                        \
+        break;                                                                                     \
+    case ST_EXPR_GE:                                                                               \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (X) >= (Y);                                       \
+        break;                                                                                     \
+    case ST_EXPR_EQ:                                                                               \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (X) == (Y);                                       \
+        break;                                                                                     \
+    default:                                                                                       \
+        for (uint64_t i = 0; i < m; i++) ob[i] = (X) != (Y);                                       \
+        break;                                                                                     \
+    }
+
 /* The comparison OP of the M values A and B (both of type T, i64 or f64) into OB. */
 static void eval_compare(int op, strata_dtype t, uint64_t m, const void *a, const void *b,
                          uint8_t *ob)
 {
     const int64_t *ai = a, *bi = b;
     const double *af = a, *bf = b;
-/* The six comparisons of A and B into OB (the same code for i64 and f64 operands). */
-#define ST_COMPARE(A, B)                                                                           \
-    switch (op) {                                                                                  \
-    case ST_EXPR_LT:                                                                               \
-        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] < (B)[i];                                  \
-        break;                                                                                     \
-    case ST_EXPR_LE:                                                                               \
-        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] <= (B)[i];                                 \
-        break;                                                                                     \
-    case ST_EXPR_GT:                                                                               \
-        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] > (B)[i];                                  \
-        break;                                                                                     \
-    case ST_EXPR_GE:                                                                               \
-        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] >= (B)[i];                                 \
-        break;                                                                                     \
-    case ST_EXPR_EQ:                                                                               \
-        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] == (B)[i];                                 \
-        break;                                                                                     \
-    default:                                                                                       \
-        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] != (B)[i];                                 \
-        break;                                                                                     \
-    }
     if (t == STRATA_F64) {
-        ST_COMPARE(af, bf)
+        ST_COMPARE6(af[i], bf[i])
     } else {
-        ST_COMPARE(ai, bi)
+        ST_COMPARE6(ai[i], bi[i])
     }
-#undef ST_COMPARE
 }
 
 /* The arithmetic OP (+ - * / %) of the M values A and B (both of type T) into OUT. */
@@ -1251,7 +1252,6 @@ static void eval_arith(int op, strata_dtype t, uint64_t m, const void *a, const 
     }
 }
 
-/* A binary node: string == and !=, and / or, a comparison or arithmetic, into OUT. */
 /* The comparison N of a column of 8-byte values already of its operands' type T (i64 or ts
  * for i64, f64 for f64) with a literal, into OB: the values read where they lie and the literal
  * taken once, instead of both copied into temporaries. 0: N is not of that shape. */
@@ -1278,37 +1278,15 @@ static int compare_col_lit(evalctx *c, const node *n, strata_dtype t, uint8_t *o
     const double *af = (const double *)c->in[col->col].data + c->lo;
     int64_t ki = lit->i;
     double kf = lit->kind == ST_EXPR_INT ? (double)lit->i : lit->f;
-/* the six comparisons of the M values A with K into OB (the same code for i64 and f64) */
-#define ST_COMPARE_K(A, K)                                                                         \
-    switch (op) {                                                                                  \
-    case ST_EXPR_LT:                                                                               \
-        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] < (K);                                     \
-        break;                                                                                     \
-    case ST_EXPR_LE:                                                                               \
-        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] <= (K);                                    \
-        break;                                                                                     \
-    case ST_EXPR_GT:                                                                               \
-        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] > (K);                                     \
-        break;                                                                                     \
-    case ST_EXPR_GE:                                                                               \
-        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] >= (K);                                    \
-        break;                                                                                     \
-    case ST_EXPR_EQ:                                                                               \
-        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] == (K);                                    \
-        break;                                                                                     \
-    default:                                                                                       \
-        for (uint64_t i = 0; i < m; i++) ob[i] = (A)[i] != (K);                                    \
-        break;                                                                                     \
-    }
     if (ints) {
-        ST_COMPARE_K(ai, ki)
+        ST_COMPARE6(ai[i], ki)
     } else {
-        ST_COMPARE_K(af, kf)
+        ST_COMPARE6(af[i], kf)
     }
-#undef ST_COMPARE_K
     return 1;
 }
 
+/* A binary node: string == and !=, and / or, a comparison or arithmetic, into OUT. */
 static void eval_bin(evalctx *c, const node *n, void *out)
 {
     uint64_t m = c->m;

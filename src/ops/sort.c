@@ -555,11 +555,11 @@ static int sort_i64_shaped(int64_t *keys, uint64_t n, int desc, int nt)
     uint64_t base = smin >= slack ? smin - slack : 0;
     if (base > UINT64_MAX - nv) base = UINT64_MAX - nv + 1;
     int64_t mn = (int64_t)(base ^ ((uint64_t)1 << 63));
+    /* a key outside the window shows in the OR of all (NV a power of two); its count goes
+     * anywhere, all of them dropped then (a compare per key instead: 0.055 -> 0.085 s for 50 M
+     * keys on 2 threads) */
     uint64_t *cnt = calloc((size_t)(nt + 1) * nv, sizeof *cnt), seen = 0;
     if (cnt == NULL) return 0;
-        /* a key outside the window shows in the OR of all (NV a power of two); its count goes
-         * anywhere, all of them dropped then (a compare per key instead: 0.055 -> 0.085 s for 50 M
-         * keys on 2 threads) */
 #pragma omp parallel num_threads(nt) reduction(| : seen)
     {
         uint64_t lo, hi, *h = cnt + (uint64_t)(st_thread_num() + 1) * nv;
