@@ -551,18 +551,23 @@ static void add_partials(const dplan *p)
         }
 }
 
+uint64_t st_gdense_block(uint64_t n, uint64_t per)
+{
+    uint64_t block = ST_GDENSE_BLOCK;
+    if (per > 0 && (n / block + 1) * per > ST_GDENSE_PARTIALS) {
+        uint64_t fit = ST_GDENSE_PARTIALS / per; /* blocks that fit; none: one block */
+        block = ((fit > 0 ? n / fit + 1 : n) + CHUNK - 1) / CHUNK * CHUNK;
+    }
+    return block;
+}
+
 /* Fold call P (its rows, window and told flag set) into the accumulator: 1 done, 0 a key was
  * outside a range the caller told (the accumulator is then unusable), or STRATA_ENOMEM. */
 static int acc_fold(st_gacc *acc, dplan *p)
 {
-    /* blocks: the float partials stay within ST_GDENSE_PARTIALS doubles */
     p->acc = acc;
-    p->block = p->bygroup ? p->n : ST_GDENSE_BLOCK;
-    uint64_t gb = p->gblk ? p->gblk : p->g, per = (uint64_t)acc->nfs * gb, n = p->n;
-    if (!p->bygroup && per > 0 && (n / p->block + 1) * per > ST_GDENSE_PARTIALS) {
-        uint64_t fit = ST_GDENSE_PARTIALS / per; /* blocks that fit; none: one block */
-        p->block = ((fit > 0 ? n / fit + 1 : n) + CHUNK - 1) / CHUNK * CHUNK;
-    }
+    uint64_t gb = p->gblk ? p->gblk : p->g, n = p->n;
+    p->block = p->bygroup ? p->n : st_gdense_block(n, (uint64_t)acc->nfs * gb);
     p->nblocks = (n + p->block - 1) / p->block;
     uint64_t need = p->nblocks * (uint64_t)acc->nfs * part_groups(p) + 1;
     if (need > acc->fblk_n) { /* grown by half at least: fresh pages cost their zeroing */
@@ -719,6 +724,11 @@ struct st_gfold {
     double q[ST_GROUP_SLOTS];
     int bad;    /* a call was not folded: the result would not be st_groupby()'s */
     int hashed; /* the keys go through the dictionary (strings, or integers spread wide) */
+    /* many hashed keys (integers spread wide; strings many of which the first call holds):
+     * folded by partitions instead (gpart.c), the dictionary below unused */
+    st_gpf *pf;
+    int decided;   /* whether the partitions fold the strings, decided at the first call */
+    uint64_t rows; /* in all the calls */
     /* string keys: the distinct strings in order of first appearance (their id), a hash table
      * of id + 1 (0: empty) */
     st_vec bytes;
@@ -794,6 +804,8 @@ int st_gfold_begin(st_gfold **fp, strata_dtype kdt, const int64_t range[2], uint
     int nt = nthreads < 1 ? 1 : nthreads > 64 ? 64 : nthreads;
     uint64_t g = hashed ? 1024 : (uint64_t)range[1] - (uint64_t)range[0] + 1;
     int rc = acc_new(&f->acc, in, naggs, hashed ? 0 : range[0], g, 0, 1, nt);
+    f->rows = rows;
+    if (rc == STRATA_OK && hashed && !str) rc = st_gpf_new(&f->pf, 0, in, naggs, rows, nt);
     if (rc == STRATA_OK && hashed) {
         f->acc->g = 0; /* none yet: the keys come call by call */
         f->tcap = f->ocap = 1024;
@@ -1117,6 +1129,26 @@ static int add_hashed(st_gfold *f, const st_gcol *key, uint64_t n, const st_gin 
     return rc;
 }
 
+/* Whether the first rows of the N of string column KEY hold many distinct strings: more than
+ * the dictionary's fold takes well, whose threads would each read every row (add_hashed()). */
+static int many_strings(const st_gcol *key, uint64_t n)
+{
+    enum { SAMPLE = 65536, TBITS = 17, MANY = 4096 };
+    uint64_t m = n < SAMPLE ? n : SAMPLE, mask = ((uint64_t)1 << TBITS) - 1, d = 0;
+    uint64_t *t = calloc(mask + 1, sizeof *t); /* hashes, 1 set in each: 0 is empty */
+    const int64_t *off = key->data;
+    if (t == NULL) return 0;
+    for (uint64_t r = 0; r < m && d <= MANY; r++) {
+        uint64_t h = st_gstr_hash(key->bytes + off[r], (size_t)(off[r + 1] - off[r])) | 1;
+        uint64_t s = h & mask;
+        while (t[s] != 0 && t[s] != h) s = (s + 1) & mask;
+        d += t[s] == 0;
+        t[s] = h;
+    }
+    free(t);
+    return d > MANY;
+}
+
 int st_gfold_add(st_gfold *f, const st_gcol *key, uint64_t n, const st_agg *aggs,
                  const int64_t range[2])
 {
@@ -1132,6 +1164,22 @@ int st_gfold_add(st_gfold *f, const st_gcol *key, uint64_t n, const st_agg *aggs
     for (int a = 0; a < f->naggs; a++)
         for (int b = 0; b < a; b++)
             if (acc->fslot[a] >= 0 && acc->fslot[b] >= 0 && in[a].fv == in[b].fv) return 0;
+    if (f->hashed && f->kdt == STRATA_STR && !f->decided) {
+        f->decided = 1;
+        int rc = key->dtype == STRATA_STR && many_strings(key, n)
+                     ? st_gpf_new(&f->pf, 1, acc->in, f->naggs, f->rows, acc->nt)
+                     : STRATA_OK;
+        if (rc < 0) {
+            st_gpf_free(f->pf);
+            f->pf = NULL;
+            return rc;
+        }
+    }
+    if (f->pf != NULL) {
+        int rc = st_gpf_add(f->pf, key, n, in, range);
+        if (rc == 1) f->bad = 0;
+        return rc;
+    }
     if (f->hashed) {
         int rc = add_hashed(f, key, n, in, range);
         if (rc == 1) f->bad = 0;
@@ -1196,7 +1244,9 @@ int st_gfold_end(st_gfold *f, st_groups *out)
 {
     st_groups_init(out, 1, &f->kdt, f->naggs, f->ops, f->adt, f->q);
     if (f->bad) return 0;
-    int rc = f->hashed ? collect_keys(f, out) : collect(f->acc, out, NULL, NULL);
+    int rc = f->pf != NULL ? st_gpf_end(f->pf, out)
+             : f->hashed   ? collect_keys(f, out)
+                           : collect(f->acc, out, NULL, NULL);
     return rc < 0 ? rc : 1;
 }
 
@@ -1204,6 +1254,7 @@ void st_gfold_free(st_gfold *f)
 {
     if (f == NULL) return;
     acc_free(f->acc);
+    st_gpf_free(f->pf);
     st_vec_free(&f->bytes);
     free(f->off);
     free(f->tab);

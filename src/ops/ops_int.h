@@ -129,6 +129,23 @@ typedef struct st_gin {
 int st_gdense(const int64_t *const *w, int nw, int nkeys, uint64_t n, const st_gin *in, int naggs,
               const int64_t *range_hint, st_groups *out, int nt);
 
+/* The rows per block of the float sums st_gdense() adds for N rows when PER partial sums make a
+ * block's (the float sums times the groups): ST_GDENSE_BLOCK, or more to keep the partials of
+ * all the blocks within ST_GDENSE_PARTIALS. */
+uint64_t st_gdense_block(uint64_t n, uint64_t per);
+
+/* The fold of st_gfold (gdense.c) over many hashed keys, by partitions (gpart.c): integers
+ * (STR 0) or strings, aggregates IN[NAGGS] as st_gfold takes them, about ROWS rows in all, NT
+ * threads. st_gpf_new: STRATA_OK or STRATA_ENOMEM (*F to st_gpf_free() either way).
+ * st_gpf_add: fold N rows of KEY (the caller's RANGE: as st_gfold_add()): 1, 0 when the key is
+ * not of F's kind or has nulls, or STRATA_ENOMEM (F of no use then). st_gpf_end: the groups
+ * into OUT (initialised by the caller), in key order: STRATA_OK or STRATA_ENOMEM. */
+typedef struct st_gpf st_gpf;
+int st_gpf_new(st_gpf **f, int str, const st_gin *in, int naggs, uint64_t rows, int nt);
+int st_gpf_add(st_gpf *f, const st_gcol *key, uint64_t n, const st_gin *in, const int64_t range[2]);
+int st_gpf_end(st_gpf *f, st_groups *out);
+void st_gpf_free(st_gpf *f);
+
 /* Highway's vqsort: the functions of the module vqsort.cc is built as (vqload.c). Sort N 64-bit
  * keys K in place; sort the N pairs (K, IDX) stably by key into OUT_K and OUT_IDX through
  * SCRATCH (16 N bytes, 16-byte aligned); sort N st_srec records in place by (image, position).

@@ -615,15 +615,6 @@ static void batch_aggs(st_agg *a, int64_t s, const double *f, int64_t row0)
     a[7] = (st_agg){ST_AGG_MIN, {STRATA_I64, NULL, NULL, NULL}, 0, 1, row0};
 }
 
-/* Spread keys (SPREAD 2) fold the rows of a hashed batch in one pass, the threads taking groups:
- * the minimum and maximum (not folded in that pass) become a count and a mean of iv. */
-static void spread_aggs(st_agg *a, int spread, int64_t s)
-{
-    if (spread != 2) return;
-    a[2] = agg(ST_AGG_COUNT_COL, STRATA_I64, iv + s);
-    a[5] = agg(ST_AGG_MEAN, STRATA_I64, iv + s);
-}
-
 /* The smallest and largest of N keys K into R. */
 static void key_range_of(const int64_t *k, int64_t n, int64_t r[2])
 {
@@ -636,19 +627,17 @@ static void key_range_of(const int64_t *k, int64_t n, int64_t r[2])
 }
 
 /* The NB batches [CUT[b], CUT[b + 1]) of key K (KDT; strings: offsets K into BYTES), with the
- * aggregates of batch_aggs() over F (spread_aggs() SPREAD), on NT threads: grouped batch by
- * batch (each told its range) and merged in batch order into *REF, and folded by st_gfold into
- * *GOT. */
+ * aggregates of batch_aggs() over F, on NT threads: grouped batch by batch (each told its range)
+ * and merged in batch order into *REF, and folded by st_gfold into *GOT. */
 static void fold_and_merge(strata_dtype kdt, const int64_t *k, const char *bytes,
-                           const int64_t *cut, int nb, const double *f, int spread, int nt,
-                           st_groups *ref, st_groups *got)
+                           const int64_t *cut, int nb, const double *f, int nt, st_groups *ref,
+                           st_groups *got)
 {
     int str = kdt == STRATA_STR, have = 0;
     int64_t all[2] = {0, 0};
     if (!str) key_range_of(k, cut[nb], all);
     st_agg a[8];
     batch_aggs(a, 0, f, 0);
-    spread_aggs(a, spread, 0);
     st_gfold *fo;
     assert_int_equal(st_gfold_begin(&fo, kdt, all, (uint64_t)cut[nb], a, 8, nt), 1);
     for (int b = 0; b < nb; b++) {
@@ -657,7 +646,6 @@ static void fold_and_merge(strata_dtype kdt, const int64_t *k, const char *bytes
         st_groups part;
         if (!str) key_range_of(k + s, n, r);
         batch_aggs(a, s, f, 100 + s);
-        spread_aggs(a, spread, s);
         assert_int_equal(st_groupby_range(&key, 1, (uint64_t)n, a, 8, str ? NULL : r, &part, nt),
                          0);
         if (have) {
@@ -707,7 +695,7 @@ static void folding_batches_equals_merging_each_batchs_groups(void **state)
             strata_dtype kdt = ts == 1 ? STRATA_TS : STRATA_I64;
             const int64_t *kk = ts == 2 ? spread : key;
             st_groups ref, got;
-            fold_and_merge(kdt, kk, NULL, cut, 5, f, ts, nt, &ref, &got);
+            fold_and_merge(kdt, kk, NULL, cut, 5, f, nt, &ref, &got);
             assert_int_equal(got.key_dtype[0], kdt);
             for (uint64_t g = 0; g < got.n && ts < 2; g++) { /* blocks in order, then batches */
                 double total = -0.0;
@@ -737,18 +725,13 @@ static void folding_batches_equals_merging_each_batchs_groups(void **state)
     assert_int_equal(st_gfold_begin(&fo, STRATA_I64, all, N, &fmin, 1, 2), 0);
     int64_t wide[2] = {0, (int64_t)1 << 40}; /* taken: through the dictionary */
     assert_int_equal(st_gfold_begin(&fo, STRATA_I64, wide, N, a, 8, 2), 1);
-    /* ... but not a batch of keys spread wide with a minimum: not in the one-pass fold; nor two
-     * float sums of one input */
+    /* ... but not two float sums of one input */
     st_agg two[2] = {agg(ST_AGG_SUM, STRATA_F64, f), agg(ST_AGG_MEAN, STRATA_F64, f)};
     st_gfold *f2;
     st_gcol kk = col(STRATA_I64, key);
     assert_int_equal(st_gfold_begin(&f2, STRATA_I64, all, N, two, 2, 2), 1);
     assert_int_equal(st_gfold_add(f2, &kk, N, two, all), 0);
     st_gfold_free(f2);
-    int64_t sr[2];
-    key_range_of(spread, cut[1], sr);
-    st_gcol sk = col(STRATA_I64, spread);
-    assert_int_equal(st_gfold_add(fo, &sk, (uint64_t)cut[1], a, sr), 0);
     st_gfold_free(fo);
     assert_int_equal(st_gfold_begin(&fo, STRATA_F64, all, N, a, 8, 2), 0);
     static uint8_t valid[N / 8 + 1];
@@ -799,7 +782,7 @@ static void folding_many_groups_sums_floats_block_by_block(void **state)
     const int64_t cut[] = {0, 100001, N};
     for (int nt = 1; nt <= 3; nt++) {
         st_groups ref, got;
-        fold_and_merge(STRATA_I64, key, NULL, cut, 2, f, 2, nt, &ref, &got);
+        fold_and_merge(STRATA_I64, key, NULL, cut, 2, f, nt, &ref, &got);
         assert_true(got.n > ST_GDENSE_MAX);
         for (uint64_t g = 0; g < got.n && nt == 1; g += 997) { /* a sample of the groups */
             double want = -0.0;
@@ -819,6 +802,48 @@ static void folding_many_groups_sums_floats_block_by_block(void **state)
                 want += sum;
             }
             assert_memory_equal(&got.fval[g * 8 + 3], &want, 8);
+        }
+        st_groups_free(&ref);
+        st_groups_free(&got);
+    }
+}
+
+/* As many groups, their keys spread too wide for a range (folded by partitions of their hash,
+ * each partition's rows in row order): the fold and each batch alone both give each batch's sum
+ * in row order, added batch by batch, bit for bit, for 1 to 3 threads. */
+static void folding_many_spread_groups_sums_floats_in_row_order(void **state)
+{
+    (void)state;
+    fill();
+    static int64_t key[N];
+    static double f[N];
+    unsigned seed = 17;
+    for (int i = 0; i < N; i++) {
+        key[i] = (int64_t)(rand_r(&seed) % 150000) * ((int64_t)1 << 24) - ((int64_t)1 << 40);
+        f[i] = (double)(rand_r(&seed) % 100000) / 7.0 * (i % 5 == 0 ? 1e6 : 1.0);
+        if (i % 997 == 0) f[i] = -0.0;
+    }
+    const int64_t cut[] = {0, 100001, 100002, N};
+    for (int nt = 1; nt <= 3; nt++) {
+        st_groups ref, got;
+        fold_and_merge(STRATA_I64, key, NULL, cut, 3, f, nt, &ref, &got);
+        assert_true(got.n > ST_GDENSE_MAX);
+        for (uint64_t g = 0; g < got.n && nt == 2; g += 997) { /* a sample of the groups */
+            double want = -0.0;
+            int64_t first = -1, lo = INT64_MAX;
+            for (int c = 0; c < 3; c++) {
+                double sum = -0.0;
+                for (int64_t i = cut[c]; i < cut[c + 1]; i++)
+                    if (key[i] == got.keys[2 * g]) {
+                        sum += f[i];
+                        first = first < 0 ? 100 + i : first;
+                        lo = iv[i] < lo ? iv[i] : lo;
+                    }
+                want += sum;
+            }
+            assert_memory_equal(&got.fval[g * 8 + 3], &want, 8);
+            assert_int_equal(got.ival[g * 8 + 7], first); /* the first row's id */
+            assert_int_equal(got.ival[g * 8 + 2], lo);
         }
         st_groups_free(&ref);
         st_groups_free(&got);
@@ -855,7 +880,7 @@ static void folding_string_batches_equals_merging_each_batchs_groups(void **stat
         }
         for (int nt = 1; nt <= 3; nt++) {
             st_groups ref, got;
-            fold_and_merge(STRATA_STR, off, bytes, cut, 5, f, 0, nt, &ref, &got);
+            fold_and_merge(STRATA_STR, off, bytes, cut, 5, f, nt, &ref, &got);
             assert_int_equal(ref.kdict[0].n, got.kdict[0].n);
             assert_memory_equal(ref.kdict[0].off, got.kdict[0].off, (ref.kdict[0].n + 1) * 8);
             assert_memory_equal(ref.kdict[0].bytes, got.kdict[0].bytes,
@@ -912,6 +937,7 @@ int main(void)
         cmocka_unit_test(a_small_key_range_is_grouped_densely_with_the_same_results),
         cmocka_unit_test(folding_batches_equals_merging_each_batchs_groups),
         cmocka_unit_test(folding_many_groups_sums_floats_block_by_block),
+        cmocka_unit_test(folding_many_spread_groups_sums_floats_in_row_order),
         cmocka_unit_test(folding_string_batches_equals_merging_each_batchs_groups),
         cmocka_unit_test(bad_arguments_are_refused),
     };

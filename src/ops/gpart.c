@@ -1,0 +1,650 @@
+/*
+ * gpart.c -- the fold of a group-by over many groups whose keys are hashed (integers spread too
+ * wide for a range of arrays, or strings), by partitions. Each call's rows are scattered by the
+ * hash of their key into the partitions, stably (a partition holds its rows in row order, with
+ * their key and the aggregates' inputs side by side); then each partition, on one thread, folds
+ * its rows into its own groups through its own hash table, small enough to stay in the caches
+ * where one table over every group would miss them at every row, and no thread reads rows it
+ * does not fold.
+ *
+ * Every group's rows are folded in row order, so the float sums can have the bits
+ * st_groupby_range() gives each call's rows alone: one sum in row order (its hash path), or
+ * block partials added in block order (its dense path, when it would index the call's keys
+ * directly), which each group keeps as the sum of its finished blocks beside the partial of its
+ * current block. A call's sum is added to the group's in call order, as st_groups_merge() adds
+ * the calls' groups. Counts, integer sums and extrema are exact in any order.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/ops_int.h"
+#include "util/fileio.h"
+#include "util/par.h"
+#include "util/vec.h"
+
+#define NO_BLOCK UINT32_MAX /* a call whose float sums are one sum in row order */
+
+/* One partition's groups. A group is one record of GW words (a cache line when it fits): its
+ * key (integers: the key; strings: the length, the first 16 bytes, the offset of all of them in
+ * BYTES), its count and its slots' integer words, then when there are float sums: the call and
+ * block of its partial, this call's sum of finished blocks and its block's partial, and the sums
+ * of the calls before. */
+typedef struct gpp {
+    uint64_t n, cap; /* groups, and room for them */
+    uint64_t tcap;   /* table slots: a power of two, at least twice the groups */
+    uint64_t *tab;   /* (the hash's high half) | (group + 1); 0: empty */
+    uint64_t *grp;   /* cap * gw words */
+    uint64_t *hash;  /* strings: each group's hash (the table grows by them) */
+    uint32_t *seen;  /* cap: the last call that had rows of the group (two passes) */
+    uint32_t *touch; /* cap: the groups this call's rows fell in (float sums to add) */
+    st_vec bytes;    /* strings: the keys' bytes */
+    uint64_t ntouch; /* entries of TOUCH */
+    uint64_t ncall;  /* groups this call's rows fell in (two passes) */
+} gpp;
+
+struct st_gpf {
+    int str, naggs, nt, bits, nfs, nint, nval;
+    int firstrow;                           /* a slot is the first row's id */
+    uint64_t gw;                            /* words per group */
+    uint64_t kw;                            /* a group's key words: its count is word KW */
+    uint64_t mw;                            /* the mark's word (float sums; FC and FS follow) */
+    int op[ST_GROUP_SLOTS];                 /* the slots: their ops */
+    int isf[ST_GROUP_SLOTS];                /* float inputs */
+    int rowid[ST_GROUP_SLOTS];              /* the first row's id */
+    int word[ST_GROUP_SLOTS];               /* the slot's word in a group (0: none) */
+    int val[ST_GROUP_SLOTS];                /* the slot's input among a row's values (-1: none) */
+    int fslot[ST_GROUP_SLOTS];              /* the slot's float sum (-1: none) */
+    uint64_t init[16 + 3 * ST_GROUP_SLOTS]; /* a new group's words after its key */
+    uint32_t call;                          /* calls folded */
+    gpp *part;                              /* 1 << BITS partitions */
+    uint64_t *hist;                         /* nt << BITS */
+    void *rec;                              /* a call's rows, scattered */
+    uint64_t *hs;                           /* strings: a call's hashes */
+    uint32_t *gid;             /* a call's rows' groups, in scattered order (two passes) */
+    size_t rec_n, hs_n, gid_n; /* bytes held */
+};
+
+/* The hash of integer V (a 64-bit finaliser, as the dictionary's). */
+static inline uint64_t int_hash(int64_t v)
+{
+    uint64_t x = (uint64_t)v;
+    x = (x ^ (x >> 33)) * 0xff51afd7ed558ccdull;
+    x = (x ^ (x >> 33)) * 0xc4ceb9fe1a85ec53ull;
+    return x ^ (x >> 33);
+}
+
+/* *P with room for BYTES (contents undefined); 0 when there is no memory. */
+static int room(void **p, size_t *have, size_t bytes)
+{
+    if (bytes <= *have) return 1;
+    st_free_big(*p);
+    *p = st_alloc_big(bytes);
+    *have = *p != NULL ? bytes : 0;
+    return *p != NULL;
+}
+
+/* The words of F's groups from its slots: each group's key, count and integer words, then
+ * its float sums' words (FC: 2 NFS, FS: NFS) after the mark; the initial value of each. */
+static void plan(st_gpf *f, const st_gin *in)
+{
+    uint64_t w = f->kw;
+    f->init[w++] = 0; /* the count */
+    for (int a = 0; a < f->naggs; a++) {
+        int op = in[a].op;
+        f->op[a] = op;
+        f->isf[a] = in[a].isf;
+        f->rowid[a] = in[a].rowid;
+        f->val[a] = f->fslot[a] = -1;
+        if (op == ST_AGG_COUNT || op == ST_AGG_COUNT_COL) continue;
+        if (!in[a].rowid) f->val[a] = f->nval++;
+        f->firstrow |= in[a].rowid;
+        if (in[a].isf) {
+            f->fslot[a] = f->nfs++;
+            continue;
+        }
+        f->word[a] = (int)w;
+        int64_t v = in[a].rowid || op == ST_AGG_MIN ? INT64_MAX : op == ST_AGG_MAX ? INT64_MIN : 0;
+        f->init[w++] = (uint64_t)v;
+        f->nint++;
+    }
+    f->mw = w;
+    if (f->nfs > 0) {
+        double z = -0.0;
+        f->init[w++] = 0; /* no call yet */
+        for (int k = 0; k < 3 * f->nfs; k++) memcpy(&f->init[w++], &z, 8);
+    }
+    f->gw = w <= 8 ? 8 : w; /* a cache line when it fits */
+}
+
+int st_gpf_new(st_gpf **pp, int str, const st_gin *in, int naggs, uint64_t rows, int nt)
+{
+    st_gpf *f = calloc(1, sizeof *f);
+    *pp = f;
+    if (f == NULL) return STRATA_ENOMEM;
+    f->str = str;
+    f->naggs = naggs;
+    f->nt = nt;
+    /* partitions of a few thousand groups at most rows / 2 groups, 16 to 256 of them */
+    f->bits = 4;
+    while (f->bits < 8 && (rows >> 13 >> f->bits) > 0) f->bits++;
+    f->kw = str ? 4 : 1;
+    plan(f, in);
+    f->part = calloc((size_t)1 << f->bits, sizeof *f->part);
+    f->hist = calloc((size_t)nt << f->bits, sizeof *f->hist);
+    if (f->part == NULL || f->hist == NULL) return STRATA_ENOMEM;
+    for (size_t p = 0; p < (size_t)1 << f->bits; p++) f->part[p].bytes = (st_vec)ST_VEC(char);
+    return STRATA_OK;
+}
+
+void st_gpf_free(st_gpf *f)
+{
+    if (f == NULL) return;
+    for (size_t p = 0; f->part != NULL && p < (size_t)1 << f->bits; p++) {
+        gpp *q = &f->part[p];
+        free(q->tab);
+        st_free_big(q->grp);
+        free(q->hash);
+        free(q->seen);
+        free(q->touch);
+        st_vec_free(&q->bytes);
+    }
+    free(f->part);
+    free(f->hist);
+    st_free_big(f->rec);
+    st_free_big(f->hs);
+    st_free_big(f->gid);
+    free(f);
+}
+
+/* Q's groups' records into C words each (64-byte aligned: a record of 8 words is a line). */
+static int grow_groups(const st_gpf *f, gpp *q, uint64_t c)
+{
+    uint64_t *g = st_alloc_big(c * f->gw * 8);
+    if (g == NULL) return STRATA_ENOMEM;
+    if (q->n > 0) memcpy(g, q->grp, q->n * f->gw * 8);
+    st_free_big(q->grp);
+    q->grp = g;
+    return STRATA_OK;
+}
+
+/* The hash of group G of Q. */
+static inline uint64_t group_hash(const st_gpf *f, const gpp *q, uint64_t g)
+{
+    return f->str ? q->hash[g] : int_hash((int64_t)q->grp[g * f->gw]);
+}
+
+/* Room for one more group in Q (its table at most half full). */
+static int part_room(const st_gpf *f, gpp *q)
+{
+    if (q->n + 1 > q->cap) {
+        uint64_t c = q->cap ? q->cap * 2 : 256;
+        uint64_t *h = f->str ? realloc(q->hash, c * 8) : NULL;
+        q->hash = h ? h : q->hash;
+        uint32_t *se = realloc(q->seen, c * 4);
+        q->seen = se ? se : q->seen;
+        uint32_t *to = f->nfs ? realloc(q->touch, c * 4) : NULL;
+        q->touch = to ? to : q->touch;
+        if ((f->str && !h) || !se || (f->nfs && !to) || grow_groups(f, q, c) < 0)
+            return STRATA_ENOMEM;
+        q->cap = c;
+    }
+    if ((q->n + 1) * 2 > q->tcap) {
+        uint64_t c = q->tcap ? q->tcap * 2 : 512;
+        uint64_t *t = calloc(c, sizeof *t);
+        if (t == NULL) return STRATA_ENOMEM;
+        for (uint64_t g = 0; g < q->n; g++) {
+            uint64_t h = group_hash(f, q, g), s = h & (c - 1);
+            while (t[s] != 0) s = (s + 1) & (c - 1);
+            t[s] = (h >> 32 << 32) | (g + 1);
+        }
+        free(q->tab);
+        q->tab = t;
+        q->tcap = c;
+    }
+    return STRATA_OK;
+}
+
+/* A call's rows as scattered: per row, its key (integers) or its hash, its row when needed, and
+ * (strings) its length and first 16 bytes, then the slots' inputs. */
+typedef struct gcall {
+    const st_gcol *key;
+    const st_gin *in;
+    uint64_t n;
+    uint32_t rw;     /* words per row */
+    uint32_t vw;     /* the first value's word */
+    int row;         /* the row is word 1 (strings: shifted left 16 over the length) */
+    uint64_t block;  /* rows per block of the float sums (0: one sum in row order) */
+    uint64_t *start; /* each partition's first row, and the total */
+} gcall;
+
+/* The length of the string of scattered row X: 16 or fewer bytes are in X, after it; 0xffff: a
+ * longer one, read from the call's column. */
+static inline size_t rec_len(const uint64_t *x)
+{
+    return (size_t)(x[1] & 0xffff);
+}
+
+/* Whether group record K holds the key of scattered row X. */
+static inline int same_key(const gcall *c, const gpp *q, const uint64_t *k, const uint64_t *x)
+{
+    if (c->key->dtype != STRATA_STR) return k[0] == x[0];
+    size_t len = rec_len(x);
+    if (len != 0xffff) return k[0] == len && k[1] == x[2] && k[2] == x[3];
+    const int64_t *off = c->key->data; /* long: through the call's column */
+    uint64_t r = x[1] >> 16;
+    len = (size_t)(off[r + 1] - off[r]);
+    return k[0] == len && memcmp((const char *)q->bytes.v + k[3], c->key->bytes + off[r], len) == 0;
+}
+
+/* Group record K := the key of scattered row X (hash H) and the initial words. */
+static int new_key(const st_gpf *f, const gcall *c, gpp *q, uint64_t *k, const uint64_t *x)
+{
+    memcpy(k + f->kw, f->init + f->kw, (f->gw - f->kw) * 8);
+    if (!f->str) {
+        k[0] = x[0];
+        return STRATA_OK;
+    }
+    const char *src = (const char *)&x[2];
+    size_t len = rec_len(x);
+    if (len == 0xffff) {
+        const int64_t *off = c->key->data;
+        uint64_t r = x[1] >> 16;
+        len = (size_t)(off[r + 1] - off[r]);
+        src = c->key->bytes + off[r];
+    }
+    char *at = st_vec_grow(&q->bytes, len);
+    if (at == NULL && len > 0) return STRATA_ENOMEM;
+    if (len > 0) memcpy(at, src, len);
+    k[0] = len;
+    k[1] = k[2] = 0;
+    memcpy(&k[1], src, len < 16 ? len : 16);
+    k[3] = q->bytes.n - len;
+    return STRATA_OK;
+}
+
+/* The group of scattered row X in partition Q, made if new (*G); STRATA_ENOMEM. */
+static int lookup(const st_gpf *f, const gcall *c, gpp *q, const uint64_t *x, uint32_t *gp)
+{
+    uint64_t h = f->str ? x[0] : int_hash((int64_t)x[0]);
+    uint64_t s = h & (q->tcap - 1), tag = h >> 32 << 32;
+    for (; q->tcap > 0;) {
+        uint64_t e = q->tab[s];
+        if (e == 0) break;
+        uint64_t g = (e & 0xffffffffu) - 1;
+        if ((e & ~(uint64_t)0xffffffffu) == tag && same_key(c, q, q->grp + g * f->gw, x)) {
+            *gp = (uint32_t)g;
+            return STRATA_OK;
+        }
+        s = (s + 1) & (q->tcap - 1);
+    }
+    if (q->n >= UINT32_MAX - 1 || part_room(f, q) < 0) return STRATA_ENOMEM;
+    uint64_t g = q->n;
+    if (new_key(f, c, q, q->grp + g * f->gw, x) < 0) return STRATA_ENOMEM;
+    if (f->str) q->hash[g] = h;
+    q->seen[g] = 0;
+    q->n++;
+    s = h & (q->tcap - 1);
+    while (q->tab[s] != 0) s = (s + 1) & (q->tcap - 1);
+    q->tab[s] = tag | (g + 1);
+    *gp = (uint32_t)g;
+    return STRATA_OK;
+}
+
+/* Fold scattered row X into group G of Q. */
+static inline void fold_row(const st_gpf *f, const gcall *c, gpp *q, uint32_t g, const uint64_t *x)
+{
+    int64_t *w = (int64_t *)q->grp + (uint64_t)g * f->gw;
+    const uint64_t *v = x + c->vw;
+    w[f->kw]++;
+    for (int a = 0; a < f->naggs && f->nint > 0; a++) {
+        int k = f->word[a];
+        if (k == 0) continue;
+        int64_t y = (int64_t)v[f->val[a] < 0 ? 0 : f->val[a]];
+        switch (f->op[a]) {
+        case ST_AGG_SUM:
+        case ST_AGG_MEAN:
+            w[k] = (int64_t)((uint64_t)w[k] + (uint64_t)y);
+            break;
+        case ST_AGG_MIN:
+            if (f->rowid[a]) {
+                if (w[k] == INT64_MAX) w[k] = c->in[a].row0 + (int64_t)(x[1] >> (f->str ? 16 : 0));
+            } else if (y < w[k]) {
+                w[k] = y;
+            }
+            break;
+        case ST_AGG_MAX:
+            if (y > w[k]) w[k] = y;
+            break;
+        }
+    }
+    if (f->nfs == 0) return;
+    uint64_t nfs = (uint64_t)f->nfs, b = 0, *mark = (uint64_t *)w + f->mw;
+    if (c->block) b = (x[1] >> (f->str ? 16 : 0)) / c->block;
+    uint64_t m = (uint64_t)f->call << 32 | b;
+    double *fc = (double *)(mark + 1);
+    if (*mark != m) {
+        if (*mark >> 32 != f->call) { /* the call's first row of the group */
+            q->touch[q->ntouch++] = g;
+            for (uint64_t k = 0; k < 2 * nfs; k++) fc[k] = -0.0;
+        } else { /* a new block: the partial added to the blocks before */
+            for (uint64_t k = 0; k < nfs; k++) {
+                fc[k] += fc[nfs + k];
+                fc[nfs + k] = -0.0;
+            }
+        }
+        *mark = m;
+    }
+    for (int a = 0; a < f->naggs; a++)
+        if (f->fslot[a] >= 0) {
+            double d;
+            memcpy(&d, &v[f->val[a]], 8);
+            fc[nfs + (uint64_t)f->fslot[a]] += d;
+        }
+}
+
+/* Row R of call C as scattered into X (its hash H). */
+static inline void put_row(const st_gpf *f, const gcall *c, uint64_t r, uint64_t h, uint64_t *x)
+{
+    if (f->str) {
+        const int64_t *off = c->key->data;
+        size_t len = (size_t)(off[r + 1] - off[r]);
+        x[0] = h;
+        x[1] = r << 16 | (len <= 16 ? len : 0xffff);
+        x[2] = x[3] = 0;
+        if (len <= 16) memcpy(&x[2], c->key->bytes + off[r], len);
+    } else {
+        x[0] = (uint64_t)((const int64_t *)c->key->data)[r];
+        if (c->row) x[1] = r;
+    }
+    uint64_t *v = x + c->vw;
+    for (int a = 0; a < f->naggs; a++) {
+        if (f->val[a] < 0) continue;
+        if (f->isf[a])
+            memcpy(&v[f->val[a]], &c->in[a].fv[r], 8);
+        else
+            v[f->val[a]] = (uint64_t)c->in[a].iv[r];
+    }
+}
+
+/* The float sums' blocks of integer call C whose keys span [LO, HI] and were said to span
+ * RANGE: those st_groupby_range() takes when told RANGE (its direct indexing over the range it
+ * was told when every key is in it, else over the keys' own; else its hash path, one sum). */
+static uint64_t int_block(const st_gpf *f, const gcall *c, const int64_t range[2], int64_t lo,
+                          int64_t hi)
+{
+    int64_t r[2] = {lo, hi};
+    const int64_t *use = NULL;
+    if (range[0] <= range[1] && lo >= range[0] && hi <= range[1] && st_gfold_dense(range, c->n))
+        use = range;
+    else if (st_gfold_dense(r, c->n))
+        use = r;
+    if (use == NULL || f->nfs == 0) return 0;
+    return st_gdense_block(c->n, (uint64_t)f->nfs * ((uint64_t)use[1] - (uint64_t)use[0] + 1));
+}
+
+/* Scatter call C's rows into F's partitions, stably: the hashes counted per thread and
+ * partition (and, integers, the keys' range, which C's blocks and so its rows' words depend on),
+ * then each row written at its thread's next position in its partition. */
+static void scatter(st_gpf *f, gcall *c, const int64_t range[2])
+{
+    uint64_t np = (uint64_t)1 << f->bits, *rec = f->rec;
+    int shift = 64 - f->bits;
+    int64_t lo[64], hi[64];
+    const int64_t *off = c->key->data, *k = c->key->data;
+#pragma omp parallel num_threads(f->nt)
+    {
+        int t = st_thread_num(), team = st_team_size();
+        uint64_t a, b, *h = f->hist + ((uint64_t)t << f->bits);
+        int64_t l = INT64_MAX, u = INT64_MIN;
+        st_chunk(c->n, t, team, &a, &b);
+        memset(h, 0, np * sizeof *h);
+        if (f->str) {
+            for (uint64_t r = a; r < b; r++) {
+                uint64_t x = st_gstr_hash(c->key->bytes + off[r], (size_t)(off[r + 1] - off[r]));
+                f->hs[r] = x;
+                h[x >> shift]++;
+            }
+        } else {
+            for (uint64_t r = a; r < b; r++) {
+                l = k[r] < l ? k[r] : l;
+                u = k[r] > u ? k[r] : u;
+                h[int_hash(k[r]) >> shift]++;
+            }
+        }
+        lo[t] = l;
+        hi[t] = u;
+#pragma omp barrier
+#pragma omp single
+        {
+            st_digit_offsets(f->hist, np, team, c->start);
+            for (int x = 1; x < team; x++) {
+                lo[0] = lo[x] < lo[0] ? lo[x] : lo[0];
+                hi[0] = hi[x] > hi[0] ? hi[x] : hi[0];
+            }
+            if (!f->str) {
+                c->block = int_block(f, c, range, lo[0], hi[0]);
+                c->row = c->block > 0 || f->firstrow;
+                c->vw = 1 + (uint32_t)c->row;
+                c->rw = c->vw + (uint32_t)f->nval;
+            }
+        }
+        for (uint64_t r = a; r < b; r++) {
+            uint64_t x = f->str ? f->hs[r] : int_hash(k[r]);
+            put_row(f, c, r, x, rec + h[x >> shift]++ * c->rw);
+        }
+    }
+}
+
+/* The hash of scattered row X. */
+static inline uint64_t rec_hash(const st_gpf *f, const uint64_t *x)
+{
+    return f->str ? x[0] : int_hash((int64_t)x[0]);
+}
+
+/* Fetch ahead what the lookup of scattered row X in Q will read: its table slot (STEP 0), then
+ * the words of the group in it (STEP 1, the slot read by now). */
+static inline void ahead(const st_gpf *f, const gpp *q, const uint64_t *x, int step)
+{
+    if (q->tcap == 0) return;
+    uint64_t s = rec_hash(f, x) & (q->tcap - 1);
+    if (step == 0) {
+        __builtin_prefetch(&q->tab[s]);
+        return;
+    }
+    uint64_t e = q->tab[s];
+    if (e == 0) return;
+    const uint64_t *k = q->grp + ((e & 0xffffffffu) - 1) * f->gw;
+    __builtin_prefetch(k, 1);
+    if (f->gw > 8) __builtin_prefetch(k + 8, 1);
+}
+
+/* Partition P's rows of call C: looked up (LOOK: their groups made, into GID unless folded at
+ * once, and counted), folded (FOLD), or both; STRATA_ENOMEM. The partition's groups are too
+ * many for the first caches: each row's are fetched ahead, its slot 16 rows before, its group
+ * 8 rows before. */
+static int run_part(st_gpf *f, const gcall *c, uint64_t p, int look, int fold)
+{
+    enum { FAR = 16, NEAR = 8 };
+    gpp *q = &f->part[p];
+    const uint64_t *rec = f->rec;
+    uint64_t a = c->start[p], b = c->start[p + 1], rw = c->rw, nfs = (uint64_t)f->nfs;
+    if (look) q->ncall = 0;
+    if (fold) q->ntouch = 0;
+    for (uint64_t i = a; i < b; i++) {
+        const uint64_t *x = rec + i * rw;
+        uint32_t g;
+        if (look) {
+            if (i + FAR < b) ahead(f, q, x + FAR * rw, 0);
+            if (i + NEAR < b) ahead(f, q, x + NEAR * rw, 1);
+            if (lookup(f, c, q, x, &g) < 0) return STRATA_ENOMEM;
+            if (!fold && q->seen[g] != f->call) {
+                q->seen[g] = f->call;
+                q->ncall++;
+            }
+            if (!fold) f->gid[i] = g;
+        } else {
+            g = f->gid[i];
+            if (i + NEAR < b) {
+                const uint64_t *k = q->grp + f->gid[i + NEAR] * f->gw;
+                __builtin_prefetch(k, 1);
+                if (f->gw > 8) __builtin_prefetch(k + 8, 1);
+            }
+        }
+        if (fold) fold_row(f, c, q, g, x);
+    }
+    for (uint64_t i = 0; fold && i < q->ntouch; i++) { /* the call's sums after the calls' before */
+        double *fc = (double *)(q->grp + q->touch[i] * f->gw + f->mw + 1), *fs = fc + 2 * nfs;
+        for (uint64_t k = 0; k < nfs; k++) fs[k] += fc[k] + fc[nfs + k];
+    }
+    return STRATA_OK;
+}
+
+/* Run every partition of call C (run_part()) on F's threads. */
+static int run_parts(st_gpf *f, const gcall *c, int look, int fold)
+{
+    int rc = STRATA_OK;
+    int64_t np = (int64_t)1 << f->bits;
+#pragma omp parallel for num_threads(f->nt) schedule(dynamic, 1) reduction(min : rc)
+    for (int64_t p = 0; p < np; p++) {
+        int r = run_part(f, c, (uint64_t)p, look, fold);
+        rc = r < rc ? r : rc;
+    }
+    return rc;
+}
+
+int st_gpf_add(st_gpf *f, const st_gcol *key, uint64_t n, const st_gin *in, const int64_t range[2])
+{
+    if ((key->dtype == STRATA_STR) != f->str || key->valid != NULL) return 0;
+    uint64_t np = (uint64_t)1 << f->bits, words = (f->str ? 4 : 2) + (uint64_t)f->nval;
+    gcall c = {.key = key, .in = in, .n = n, .start = malloc((np + 1) * sizeof *c.start)};
+    int two = f->str && f->nfs > 0; /* the blocks depend on the call's keys: looked up first */
+    if (f->str) {
+        c.row = 1;
+        c.vw = 4;
+        c.rw = (uint32_t)words;
+    }
+    if (c.start == NULL || !room(&f->rec, &f->rec_n, (n * words + 1) * 8) ||
+        (f->str && !room((void **)&f->hs, &f->hs_n, (n + 1) * 8)) ||
+        (two && !room((void **)&f->gid, &f->gid_n, (n + 1) * 4))) {
+        free(c.start);
+        return STRATA_ENOMEM;
+    }
+    f->call++;
+    scatter(f, &c, range);
+    int rc = run_parts(f, &c, 1, !two);
+    if (rc == STRATA_OK && two) {
+        uint64_t nd = 0;
+        for (uint64_t p = 0; p < np; p++) nd += f->part[p].ncall;
+        int64_t own[2] = {0, (int64_t)nd - 1};
+        c.block = st_gfold_dense(own, n) ? st_gdense_block(n, (uint64_t)f->nfs * nd) : 0;
+        rc = run_parts(f, &c, 0, 1);
+    }
+    free(c.start);
+    return rc < 0 ? rc : 1;
+}
+
+/* Group L of partition Q into output group O of OUT (its key word KW). */
+static void put_group(const st_gpf *f, const gpp *q, uint64_t l, st_groups *out, uint64_t o,
+                      int64_t kw)
+{
+    const int64_t *w = (const int64_t *)q->grp + l * f->gw;
+    const double *fs = (const double *)(w + f->mw + 1 + 2 * f->nfs);
+    size_t na = (size_t)out->naggs;
+    out->keys[o * 2] = kw;
+    out->keys[o * 2 + 1] = 0;
+    out->count[o] = w[f->kw];
+    for (int a = 0; a < f->naggs; a++) {
+        size_t s = o * na + (size_t)a;
+        int op = f->op[a], some = op != ST_AGG_COUNT; /* COUNT keeps no input count */
+        out->nval[s] = some ? w[f->kw] : 0;
+        out->ival[s] = some && f->word[a] ? w[f->word[a]] : 0;
+        out->fval[s] = some && f->fslot[a] >= 0 ? fs[f->fslot[a]] : 0;
+        out->m2[s] = 0;
+    }
+}
+
+/* The partition of group ID, the partitions' first ids BASE[NP + 1]. */
+static inline uint64_t part_of(const uint64_t *base, uint64_t np, uint64_t id)
+{
+    uint64_t lo = 0, hi = np; /* base[lo] <= id < base[hi] */
+    while (hi - lo > 1) {
+        uint64_t mid = (lo + hi) / 2;
+        if (base[mid] <= id)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* D := the G strings (OFF, BYTES) in the order PERM. */
+static int key_dict(const uint64_t *perm, uint64_t g, const int64_t *off, const char *bytes,
+                    st_gdict *d)
+{
+    d->off = malloc((g + 1) * sizeof *d->off);
+    d->bytes = malloc((size_t)(g ? off[g] : 0) + 1);
+    if (d->off == NULL || d->bytes == NULL) return STRATA_ENOMEM;
+    d->off[0] = 0;
+    for (uint64_t k = 0; k < g; k++) {
+        size_t len = (size_t)(off[perm[k] + 1] - off[perm[k]]);
+        memcpy(d->bytes + d->off[k], bytes + off[perm[k]], len);
+        d->off[k + 1] = d->off[k] + (int64_t)len;
+    }
+    d->n = g;
+    return STRATA_OK;
+}
+
+int st_gpf_end(st_gpf *f, st_groups *out)
+{
+    uint64_t np = (uint64_t)1 << f->bits, g = 0, cap = 0, nb = 0;
+    uint64_t *base = malloc((np + 1) * sizeof *base);
+    if (base == NULL) return STRATA_ENOMEM;
+    for (uint64_t p = 0; p < np; p++) {
+        base[p] = g;
+        g += f->part[p].n;
+        nb += f->part[p].bytes.n;
+    }
+    base[np] = g;
+    uint64_t *perm = malloc((g + 1) * sizeof *perm);
+    int64_t *keys = malloc((g + 1) * sizeof *keys); /* integers: the keys; strings: offsets */
+    char *bytes = f->str ? malloc(nb + 1) : NULL;
+    int rc = perm && keys && (!f->str || bytes) ? STRATA_OK : STRATA_ENOMEM;
+    for (uint64_t p = 0, o = 0; p < np && rc == STRATA_OK; p++) {
+        const gpp *q = &f->part[p];
+        for (uint64_t l = 0; l < q->n; l++) {
+            const uint64_t *k = q->grp + l * f->gw;
+            if (!f->str) {
+                keys[base[p] + l] = (int64_t)k[0];
+                continue;
+            }
+            keys[base[p] + l] = (int64_t)o;
+            memcpy(bytes + o, (const char *)q->bytes.v + k[3], k[0]);
+            o += k[0];
+        }
+    }
+    if (rc == STRATA_OK && f->str) keys[g] = (int64_t)nb;
+    if (rc == STRATA_OK)
+        rc = f->str ? st_argsort_str(keys, bytes ? bytes : "", g, NULL, perm, 0)
+                    : st_argsort(STRATA_I64, keys, g, NULL, perm, 0, f->nt);
+    if (rc == STRATA_OK && f->str) rc = key_dict(perm, g, keys, bytes ? bytes : "", &out->kdict[0]);
+    if (rc == STRATA_OK) rc = st_groups_grow(out, &cap, g ? g : 1);
+
+    if (rc == STRATA_OK) { /* written in key order, each group's record fetched ahead */
+#pragma omp parallel for num_threads(f->nt) schedule(static)
+        for (uint64_t k = 0; k < g; k++) {
+            if (k + 8 < g) {
+                uint64_t id = perm[k + 8], p = part_of(base, np, id);
+                __builtin_prefetch(f->part[p].grp + (id - base[p]) * f->gw);
+            }
+            uint64_t id = perm[k], p = part_of(base, np, id), l = id - base[p];
+            const gpp *q = &f->part[p];
+            put_group(f, q, l, out, k, f->str ? (int64_t)k : (int64_t)q->grp[l * f->gw]);
+        }
+        out->n = g;
+    }
+    free(base);
+    free(perm);
+    free(keys);
+    free(bytes);
+    return rc;
+}
