@@ -22,7 +22,10 @@
 #include "util/par.h"
 #include "util/vec.h"
 
-#define NO_BLOCK UINT32_MAX /* a call whose float sums are one sum in row order */
+/* The calls whose rows wait to be folded together: at most GP_CALLS of them, and at most
+ * GP_PENDING bytes of scattered rows (or one call's, when more). */
+#define GP_CALLS   64
+#define GP_PENDING ((size_t)128 << 20)
 
 /* One partition's groups. A group is one record of GW words (a cache line when it fits): its
  * key (integers: the key; strings: the length, the first 16 bytes, the offset of all of them in
@@ -42,6 +45,23 @@ typedef struct gpp {
     uint64_t ncall;  /* groups this call's rows fell in (two passes) */
 } gpp;
 
+/* A call's rows as scattered: per row, its key (integers) or its hash, its row when needed, and
+ * (strings) its length and first 16 bytes, or where a longer string's bytes were kept, then the
+ * slots' inputs. The rows of several calls wait in F's buffer to be folded together: each
+ * partition's groups are then fetched into the caches once for all of them. */
+typedef struct gcall {
+    uint32_t call;                /* its number, from 1 */
+    uint32_t rw;                  /* words per row */
+    uint32_t vw;                  /* the first value's word */
+    int row;                      /* the row is word 1 (strings: shifted left 16 over the length) */
+    uint64_t n;                   /* rows */
+    uint64_t base;                /* its first row's word in F's buffer */
+    uint64_t block;               /* rows per block of the float sums (0: one sum in row order) */
+    uint64_t *start;              /* each partition's first row, and the total */
+    uint64_t *ncall;              /* strings: each partition's groups the call has rows of */
+    int64_t row0[ST_GROUP_SLOTS]; /* the first row's id of the slots that take it */
+} gcall;
+
 struct st_gpf {
     int str, naggs, nt, bits, nfs, nint, nval;
     int firstrow;                           /* a slot is the first row's id */
@@ -55,13 +75,18 @@ struct st_gpf {
     int val[ST_GROUP_SLOTS];                /* the slot's input among a row's values (-1: none) */
     int fslot[ST_GROUP_SLOTS];              /* the slot's float sum (-1: none) */
     uint64_t init[16 + 3 * ST_GROUP_SLOTS]; /* a new group's words after its key */
-    uint32_t call;                          /* calls folded */
+    uint32_t call;                          /* calls taken */
     gpp *part;                              /* 1 << BITS partitions */
     uint64_t *hist;                         /* nt << BITS */
-    void *rec;                              /* a call's rows, scattered */
-    uint64_t *hs;                           /* strings: a call's hashes */
-    uint32_t *gid;             /* a call's rows' groups, in scattered order (two passes) */
-    size_t rec_n, hs_n, gid_n; /* bytes held */
+    struct gcall *pend;                     /* calls not folded yet (GP_CALLS at most) */
+    int npend;
+    uint64_t *rec;      /* their rows, scattered */
+    size_t rec_n, used; /* bytes held, and used */
+    char *lng;          /* strings longer than 16 bytes of the calls not folded */
+    size_t lng_n, lng_cap;
+    uint64_t *hs;       /* strings: a call's hashes */
+    uint32_t *gid;      /* the rows' groups, in scattered order (two passes) */
+    size_t hs_n, gid_n; /* bytes held */
 };
 
 /* The hash of integer V (a 64-bit finaliser, as the dictionary's). */
@@ -124,14 +149,16 @@ int st_gpf_new(st_gpf **pp, int str, const st_gin *in, int naggs, uint64_t rows,
     f->str = str;
     f->naggs = naggs;
     f->nt = nt;
-    /* partitions of a few thousand groups at most rows / 2 groups, 16 to 256 of them */
+    /* partitions of a thousand groups or so at most rows / 8 groups, 16 to 1024 of them: a
+     * partition's groups stay in the first caches while its rows are folded */
     f->bits = 4;
-    while (f->bits < 8 && (rows >> 13 >> f->bits) > 0) f->bits++;
+    while (f->bits < 10 && (rows >> 13 >> f->bits) > 0) f->bits++;
     f->kw = str ? 4 : 1;
     plan(f, in);
     f->part = calloc((size_t)1 << f->bits, sizeof *f->part);
     f->hist = calloc((size_t)nt << f->bits, sizeof *f->hist);
-    if (f->part == NULL || f->hist == NULL) return STRATA_ENOMEM;
+    f->pend = calloc(GP_CALLS, sizeof *f->pend);
+    if (f->part == NULL || f->hist == NULL || f->pend == NULL) return STRATA_ENOMEM;
     for (size_t p = 0; p < (size_t)1 << f->bits; p++) f->part[p].bytes = (st_vec)ST_VEC(char);
     return STRATA_OK;
 }
@@ -148,6 +175,12 @@ void st_gpf_free(st_gpf *f)
         free(q->touch);
         st_vec_free(&q->bytes);
     }
+    for (int j = 0; f->pend != NULL && j < f->npend; j++) {
+        free(f->pend[j].start);
+        free(f->pend[j].ncall);
+    }
+    free(f->pend);
+    free(f->lng);
     free(f->part);
     free(f->hist);
     st_free_big(f->rec);
@@ -204,40 +237,24 @@ static int part_room(const st_gpf *f, gpp *q)
     return STRATA_OK;
 }
 
-/* A call's rows as scattered: per row, its key (integers) or its hash, its row when needed, and
- * (strings) its length and first 16 bytes, then the slots' inputs. */
-typedef struct gcall {
-    const st_gcol *key;
-    const st_gin *in;
-    uint64_t n;
-    uint32_t rw;     /* words per row */
-    uint32_t vw;     /* the first value's word */
-    int row;         /* the row is word 1 (strings: shifted left 16 over the length) */
-    uint64_t block;  /* rows per block of the float sums (0: one sum in row order) */
-    uint64_t *start; /* each partition's first row, and the total */
-} gcall;
-
 /* The length of the string of scattered row X: 16 or fewer bytes are in X, after it; 0xffff: a
- * longer one, read from the call's column. */
+ * longer one, whose length and offset in F's long strings follow. */
 static inline size_t rec_len(const uint64_t *x)
 {
     return (size_t)(x[1] & 0xffff);
 }
 
 /* Whether group record K holds the key of scattered row X. */
-static inline int same_key(const gcall *c, const gpp *q, const uint64_t *k, const uint64_t *x)
+static inline int same_key(const st_gpf *f, const gpp *q, const uint64_t *k, const uint64_t *x)
 {
-    if (c->key->dtype != STRATA_STR) return k[0] == x[0];
+    if (!f->str) return k[0] == x[0];
     size_t len = rec_len(x);
     if (len != 0xffff) return k[0] == len && k[1] == x[2] && k[2] == x[3];
-    const int64_t *off = c->key->data; /* long: through the call's column */
-    uint64_t r = x[1] >> 16;
-    len = (size_t)(off[r + 1] - off[r]);
-    return k[0] == len && memcmp((const char *)q->bytes.v + k[3], c->key->bytes + off[r], len) == 0;
+    return k[0] == x[3] && memcmp((const char *)q->bytes.v + k[3], f->lng + x[2], x[3]) == 0;
 }
 
 /* Group record K := the key of scattered row X (hash H) and the initial words. */
-static int new_key(const st_gpf *f, const gcall *c, gpp *q, uint64_t *k, const uint64_t *x)
+static int new_key(const st_gpf *f, gpp *q, uint64_t *k, const uint64_t *x)
 {
     memcpy(k + f->kw, f->init + f->kw, (f->gw - f->kw) * 8);
     if (!f->str) {
@@ -247,10 +264,8 @@ static int new_key(const st_gpf *f, const gcall *c, gpp *q, uint64_t *k, const u
     const char *src = (const char *)&x[2];
     size_t len = rec_len(x);
     if (len == 0xffff) {
-        const int64_t *off = c->key->data;
-        uint64_t r = x[1] >> 16;
-        len = (size_t)(off[r + 1] - off[r]);
-        src = c->key->bytes + off[r];
+        len = (size_t)x[3];
+        src = f->lng + x[2];
     }
     char *at = st_vec_grow(&q->bytes, len);
     if (at == NULL && len > 0) return STRATA_ENOMEM;
@@ -263,7 +278,7 @@ static int new_key(const st_gpf *f, const gcall *c, gpp *q, uint64_t *k, const u
 }
 
 /* The group of scattered row X in partition Q, made if new (*G); STRATA_ENOMEM. */
-static int lookup(const st_gpf *f, const gcall *c, gpp *q, const uint64_t *x, uint32_t *gp)
+static int lookup(const st_gpf *f, gpp *q, const uint64_t *x, uint32_t *gp)
 {
     uint64_t h = f->str ? x[0] : int_hash((int64_t)x[0]);
     uint64_t s = h & (q->tcap - 1), tag = h >> 32 << 32;
@@ -271,7 +286,7 @@ static int lookup(const st_gpf *f, const gcall *c, gpp *q, const uint64_t *x, ui
         uint64_t e = q->tab[s];
         if (e == 0) break;
         uint64_t g = (e & 0xffffffffu) - 1;
-        if ((e & ~(uint64_t)0xffffffffu) == tag && same_key(c, q, q->grp + g * f->gw, x)) {
+        if ((e & ~(uint64_t)0xffffffffu) == tag && same_key(f, q, q->grp + g * f->gw, x)) {
             *gp = (uint32_t)g;
             return STRATA_OK;
         }
@@ -279,7 +294,7 @@ static int lookup(const st_gpf *f, const gcall *c, gpp *q, const uint64_t *x, ui
     }
     if (q->n >= UINT32_MAX - 1 || part_room(f, q) < 0) return STRATA_ENOMEM;
     uint64_t g = q->n;
-    if (new_key(f, c, q, q->grp + g * f->gw, x) < 0) return STRATA_ENOMEM;
+    if (new_key(f, q, q->grp + g * f->gw, x) < 0) return STRATA_ENOMEM;
     if (f->str) q->hash[g] = h;
     q->seen[g] = 0;
     q->n++;
@@ -307,7 +322,7 @@ static inline void fold_row(const st_gpf *f, const gcall *c, gpp *q, uint32_t g,
             break;
         case ST_AGG_MIN:
             if (f->rowid[a]) {
-                if (w[k] == INT64_MAX) w[k] = c->in[a].row0 + (int64_t)(x[1] >> (f->str ? 16 : 0));
+                if (w[k] == INT64_MAX) w[k] = c->row0[a] + (int64_t)(x[1] >> (f->str ? 16 : 0));
             } else if (y < w[k]) {
                 w[k] = y;
             }
@@ -320,10 +335,10 @@ static inline void fold_row(const st_gpf *f, const gcall *c, gpp *q, uint32_t g,
     if (f->nfs == 0) return;
     uint64_t nfs = (uint64_t)f->nfs, b = 0, *mark = (uint64_t *)w + f->mw;
     if (c->block) b = (x[1] >> (f->str ? 16 : 0)) / c->block;
-    uint64_t m = (uint64_t)f->call << 32 | b;
+    uint64_t m = (uint64_t)c->call << 32 | b;
     double *fc = (double *)(mark + 1);
     if (*mark != m) {
-        if (*mark >> 32 != f->call) { /* the call's first row of the group */
+        if (*mark >> 32 != c->call) { /* the call's first row of the group */
             q->touch[q->ntouch++] = g;
             for (uint64_t k = 0; k < 2 * nfs; k++) fc[k] = -0.0;
         } else { /* a new block: the partial added to the blocks before */
@@ -342,27 +357,36 @@ static inline void fold_row(const st_gpf *f, const gcall *c, gpp *q, uint32_t g,
         }
 }
 
-/* Row R of call C as scattered into X (its hash H). */
-static inline void put_row(const st_gpf *f, const gcall *c, uint64_t r, uint64_t h, uint64_t *x)
+/* Row R of KEY and IN as scattered into X (its hash H) for call C; a long string's bytes are
+ * copied to LNG + *AT. */
+static inline void put_row(const st_gpf *f, const gcall *c, const st_gcol *key, const st_gin *in,
+                           uint64_t r, uint64_t h, uint64_t *x, uint64_t *at)
 {
     if (f->str) {
-        const int64_t *off = c->key->data;
+        const int64_t *off = key->data;
         size_t len = (size_t)(off[r + 1] - off[r]);
         x[0] = h;
         x[1] = r << 16 | (len <= 16 ? len : 0xffff);
         x[2] = x[3] = 0;
-        if (len <= 16) memcpy(&x[2], c->key->bytes + off[r], len);
+        if (len <= 16) {
+            memcpy(&x[2], key->bytes + off[r], len);
+        } else {
+            memcpy(f->lng + *at, key->bytes + off[r], len);
+            x[2] = *at;
+            x[3] = len;
+            *at += len;
+        }
     } else {
-        x[0] = (uint64_t)((const int64_t *)c->key->data)[r];
+        x[0] = (uint64_t)((const int64_t *)key->data)[r];
         if (c->row) x[1] = r;
     }
     uint64_t *v = x + c->vw;
     for (int a = 0; a < f->naggs; a++) {
         if (f->val[a] < 0) continue;
         if (f->isf[a])
-            memcpy(&v[f->val[a]], &c->in[a].fv[r], 8);
+            memcpy(&v[f->val[a]], &in[a].fv[r], 8);
         else
-            v[f->val[a]] = (uint64_t)c->in[a].iv[r];
+            v[f->val[a]] = (uint64_t)in[a].iv[r];
     }
 }
 
@@ -382,27 +406,43 @@ static uint64_t int_block(const st_gpf *f, const gcall *c, const int64_t range[2
     return st_gdense_block(c->n, (uint64_t)f->nfs * ((uint64_t)use[1] - (uint64_t)use[0] + 1));
 }
 
-/* Scatter call C's rows into F's partitions, stably: the hashes counted per thread and
- * partition (and, integers, the keys' range, which C's blocks and so its rows' words depend on),
- * then each row written at its thread's next position in its partition. */
-static void scatter(st_gpf *f, gcall *c, const int64_t range[2])
+/* Room for NEED more bytes of long strings (the calls' before kept); 0 when there is none. */
+static int lng_room(st_gpf *f, size_t need)
 {
-    uint64_t np = (uint64_t)1 << f->bits, *rec = f->rec;
-    int shift = 64 - f->bits;
+    if (f->lng_n + need <= f->lng_cap) return 1;
+    size_t cap = f->lng_cap * 2 > f->lng_n + need ? f->lng_cap * 2 : f->lng_n + need;
+    char *l = realloc(f->lng, cap);
+    if (l == NULL) return 0;
+    f->lng = l;
+    f->lng_cap = cap;
+    return 1;
+}
+
+/* Scatter the N rows of KEY and IN into F's partitions as call C, stably: the hashes counted per
+ * thread and partition (and, integers, the keys' range, which C's blocks and so its rows' words
+ * depend on; strings, the bytes of the long ones), then each row written at its thread's next
+ * position in its partition. STRATA_ENOMEM (nothing kept) when the long strings do not fit. */
+static int scatter(st_gpf *f, gcall *c, const st_gcol *key, const st_gin *in,
+                   const int64_t range[2])
+{
+    uint64_t np = (uint64_t)1 << f->bits, *rec = f->rec + c->base, lb[64];
+    int shift = 64 - f->bits, rc = STRATA_OK;
     int64_t lo[64], hi[64];
-    const int64_t *off = c->key->data, *k = c->key->data;
+    const int64_t *off = key->data, *k = key->data;
 #pragma omp parallel num_threads(f->nt)
     {
         int t = st_thread_num(), team = st_team_size();
-        uint64_t a, b, *h = f->hist + ((uint64_t)t << f->bits);
+        uint64_t a, b, *h = f->hist + ((uint64_t)t << f->bits), at = 0;
         int64_t l = INT64_MAX, u = INT64_MIN;
         st_chunk(c->n, t, team, &a, &b);
         memset(h, 0, np * sizeof *h);
         if (f->str) {
             for (uint64_t r = a; r < b; r++) {
-                uint64_t x = st_gstr_hash(c->key->bytes + off[r], (size_t)(off[r + 1] - off[r]));
+                size_t len = (size_t)(off[r + 1] - off[r]);
+                uint64_t x = st_gstr_hash(key->bytes + off[r], len);
                 f->hs[r] = x;
                 h[x >> shift]++;
+                at += len > 16 ? len : 0;
             }
         } else {
             for (uint64_t r = a; r < b; r++) {
@@ -413,14 +453,21 @@ static void scatter(st_gpf *f, gcall *c, const int64_t range[2])
         }
         lo[t] = l;
         hi[t] = u;
+        lb[t] = at;
 #pragma omp barrier
 #pragma omp single
         {
             st_digit_offsets(f->hist, np, team, c->start);
-            for (int x = 1; x < team; x++) {
+            uint64_t total = 0;
+            for (int x = 0; x < team; x++) { /* each thread's long strings after the ones before */
+                uint64_t mine = lb[x];
+                lb[x] = f->lng_n + total;
+                total += mine;
                 lo[0] = lo[x] < lo[0] ? lo[x] : lo[0];
                 hi[0] = hi[x] > hi[0] ? hi[x] : hi[0];
             }
+            if (total > 0 && !lng_room(f, total)) rc = STRATA_ENOMEM;
+            f->lng_n += rc == STRATA_OK ? total : 0;
             if (!f->str) {
                 c->block = int_block(f, c, range, lo[0], hi[0]);
                 c->row = c->block > 0 || f->firstrow;
@@ -428,11 +475,13 @@ static void scatter(st_gpf *f, gcall *c, const int64_t range[2])
                 c->rw = c->vw + (uint32_t)f->nval;
             }
         }
-        for (uint64_t r = a; r < b; r++) {
+        at = lb[t];
+        for (uint64_t r = a; r < b && rc == STRATA_OK; r++) {
             uint64_t x = f->str ? f->hs[r] : int_hash(k[r]);
-            put_row(f, c, r, x, rec + h[x >> shift]++ * c->rw);
+            put_row(f, c, key, in, r, x, rec + h[x >> shift]++ * c->rw, &at);
         }
     }
+    return rc;
 }
 
 /* The hash of scattered row X. */
@@ -458,17 +507,16 @@ static inline void ahead(const st_gpf *f, const gpp *q, const uint64_t *x, int s
     if (f->gw > 8) __builtin_prefetch(k + 8, 1);
 }
 
-/* Partition P's rows of call C: looked up (LOOK: their groups made, into GID unless folded at
- * once, and counted), folded (FOLD), or both; STRATA_ENOMEM. The partition's groups are too
+/* Partition P's rows of call C: looked up (LOOK: their groups made, into GID at GI unless folded
+ * at once, and counted), folded (FOLD), or both; STRATA_ENOMEM. The partition's groups are too
  * many for the first caches: each row's are fetched ahead, its slot 16 rows before, its group
  * 8 rows before. */
-static int run_part(st_gpf *f, const gcall *c, uint64_t p, int look, int fold)
+static int run_part(st_gpf *f, const gcall *c, uint64_t p, int look, int fold, uint32_t *gid)
 {
     enum { FAR = 16, NEAR = 8 };
     gpp *q = &f->part[p];
-    const uint64_t *rec = f->rec;
-    uint64_t a = c->start[p], b = c->start[p + 1], rw = c->rw, nfs = (uint64_t)f->nfs;
-    if (look) q->ncall = 0;
+    const uint64_t *rec = f->rec + c->base;
+    uint64_t a = c->start[p], b = c->start[p + 1], rw = c->rw, nfs = (uint64_t)f->nfs, nd = 0;
     if (fold) q->ntouch = 0;
     for (uint64_t i = a; i < b; i++) {
         const uint64_t *x = rec + i * rw;
@@ -476,22 +524,23 @@ static int run_part(st_gpf *f, const gcall *c, uint64_t p, int look, int fold)
         if (look) {
             if (i + FAR < b) ahead(f, q, x + FAR * rw, 0);
             if (i + NEAR < b) ahead(f, q, x + NEAR * rw, 1);
-            if (lookup(f, c, q, x, &g) < 0) return STRATA_ENOMEM;
-            if (!fold && q->seen[g] != f->call) {
-                q->seen[g] = f->call;
-                q->ncall++;
+            if (lookup(f, q, x, &g) < 0) return STRATA_ENOMEM;
+            if (!fold && q->seen[g] != c->call) {
+                q->seen[g] = c->call;
+                nd++;
             }
-            if (!fold) f->gid[i] = g;
+            if (!fold) gid[i] = g;
         } else {
-            g = f->gid[i];
+            g = gid[i];
             if (i + NEAR < b) {
-                const uint64_t *k = q->grp + f->gid[i + NEAR] * f->gw;
+                const uint64_t *k = q->grp + gid[i + NEAR] * f->gw;
                 __builtin_prefetch(k, 1);
                 if (f->gw > 8) __builtin_prefetch(k + 8, 1);
             }
         }
         if (fold) fold_row(f, c, q, g, x);
     }
+    if (look && !fold) c->ncall[p] = nd;
     for (uint64_t i = 0; fold && i < q->ntouch; i++) { /* the call's sums after the calls' before */
         double *fc = (double *)(q->grp + q->touch[i] * f->gw + f->mw + 1), *fs = fc + 2 * nfs;
         for (uint64_t k = 0; k < nfs; k++) fs[k] += fc[k] + fc[nfs + k];
@@ -499,16 +548,49 @@ static int run_part(st_gpf *f, const gcall *c, uint64_t p, int look, int fold)
     return STRATA_OK;
 }
 
-/* Run every partition of call C (run_part()) on F's threads. */
-static int run_parts(st_gpf *f, const gcall *c, int look, int fold)
+/* Every partition of the calls waiting (run_part()), each partition's calls in order, on F's
+ * threads. */
+static int run_parts(st_gpf *f, int look, int fold)
 {
     int rc = STRATA_OK;
     int64_t np = (int64_t)1 << f->bits;
 #pragma omp parallel for num_threads(f->nt) schedule(dynamic, 1) reduction(min : rc)
     for (int64_t p = 0; p < np; p++) {
-        int r = run_part(f, c, (uint64_t)p, look, fold);
+        uint32_t *gid = f->gid;
+        int r = STRATA_OK; /* (RC here is the reduction's, which starts at INT_MAX) */
+        for (int j = 0; j < f->npend && r == STRATA_OK; j++) {
+            r = run_part(f, &f->pend[j], (uint64_t)p, look, fold, gid);
+            gid += f->pend[j].n;
+        }
         rc = r < rc ? r : rc;
     }
+    return rc;
+}
+
+/* Fold the calls waiting. Strings with float sums: the blocks of a call depend on how many
+ * groups it has rows of, known once every partition has looked its rows up. */
+static int flush(st_gpf *f)
+{
+    uint64_t np = (uint64_t)1 << f->bits, rows = 0;
+    int two = f->str && f->nfs > 0, rc = STRATA_OK;
+    for (int j = 0; j < f->npend; j++) rows += f->pend[j].n;
+    if (two && !room((void **)&f->gid, &f->gid_n, (rows + 1) * 4)) rc = STRATA_ENOMEM;
+    if (rc == STRATA_OK) rc = run_parts(f, 1, !two);
+    for (int j = 0; j < f->npend && rc == STRATA_OK && two; j++) {
+        gcall *c = &f->pend[j];
+        uint64_t nd = 0;
+        for (uint64_t p = 0; p < np; p++) nd += c->ncall[p];
+        int64_t own[2] = {0, (int64_t)nd - 1};
+        c->block = st_gfold_dense(own, c->n) ? st_gdense_block(c->n, (uint64_t)f->nfs * nd) : 0;
+    }
+    if (rc == STRATA_OK && two) rc = run_parts(f, 0, 1);
+    for (int j = 0; j < f->npend; j++) {
+        free(f->pend[j].start);
+        free(f->pend[j].ncall);
+    }
+    f->npend = 0;
+    f->used = 0;
+    f->lng_n = 0;
     return rc;
 }
 
@@ -516,31 +598,36 @@ int st_gpf_add(st_gpf *f, const st_gcol *key, uint64_t n, const st_gin *in, cons
 {
     if ((key->dtype == STRATA_STR) != f->str || key->valid != NULL) return 0;
     uint64_t np = (uint64_t)1 << f->bits, words = (f->str ? 4 : 2) + (uint64_t)f->nval;
-    gcall c = {.key = key, .in = in, .n = n, .start = malloc((np + 1) * sizeof *c.start)};
-    int two = f->str && f->nfs > 0; /* the blocks depend on the call's keys: looked up first */
+    size_t need = (size_t)(n * words * 8);
+    int rc = STRATA_OK;
+    if (f->npend > 0 && (f->npend == GP_CALLS || f->used + need > f->rec_n)) rc = flush(f);
+    if (rc == STRATA_OK && f->used + need + 8 > f->rec_n &&
+        !room((void **)&f->rec, &f->rec_n, need + 8 > GP_PENDING ? need + 8 : GP_PENDING))
+        rc = STRATA_ENOMEM;
+    if (rc == STRATA_OK && f->str && !room((void **)&f->hs, &f->hs_n, (n + 1) * 8))
+        rc = STRATA_ENOMEM;
+    if (rc < 0) return rc;
+    gcall *c = &f->pend[f->npend];
+    memset(c, 0, sizeof *c);
+    c->call = ++f->call;
+    c->n = n;
+    c->base = f->used / 8;
+    c->start = malloc((np + 1) * sizeof *c->start);
+    c->ncall = f->str ? malloc(np * sizeof *c->ncall) : NULL;
+    for (int a = 0; a < f->naggs; a++) c->row0[a] = in[a].row0;
     if (f->str) {
-        c.row = 1;
-        c.vw = 4;
-        c.rw = (uint32_t)words;
+        c->row = 1;
+        c->vw = 4;
+        c->rw = (uint32_t)words;
     }
-    if (c.start == NULL || !room(&f->rec, &f->rec_n, (n * words + 1) * 8) ||
-        (f->str && !room((void **)&f->hs, &f->hs_n, (n + 1) * 8)) ||
-        (two && !room((void **)&f->gid, &f->gid_n, (n + 1) * 4))) {
-        free(c.start);
+    if (c->start == NULL || (f->str && c->ncall == NULL) || scatter(f, c, key, in, range) < 0) {
+        free(c->start);
+        free(c->ncall);
         return STRATA_ENOMEM;
     }
-    f->call++;
-    scatter(f, &c, range);
-    int rc = run_parts(f, &c, 1, !two);
-    if (rc == STRATA_OK && two) {
-        uint64_t nd = 0;
-        for (uint64_t p = 0; p < np; p++) nd += f->part[p].ncall;
-        int64_t own[2] = {0, (int64_t)nd - 1};
-        c.block = st_gfold_dense(own, n) ? st_gdense_block(n, (uint64_t)f->nfs * nd) : 0;
-        rc = run_parts(f, &c, 0, 1);
-    }
-    free(c.start);
-    return rc < 0 ? rc : 1;
+    f->npend++;
+    f->used += (size_t)(n * c->rw * 8);
+    return 1;
 }
 
 /* Group L of partition Q into output group O of OUT (its key word KW). */
@@ -596,6 +683,10 @@ static int key_dict(const uint64_t *perm, uint64_t g, const int64_t *off, const 
 
 int st_gpf_end(st_gpf *f, st_groups *out)
 {
+    if (f->npend > 0) {
+        int rc = flush(f);
+        if (rc < 0) return rc;
+    }
     uint64_t np = (uint64_t)1 << f->bits, g = 0, cap = 0, nb = 0;
     uint64_t *base = malloc((np + 1) * sizeof *base);
     if (base == NULL) return STRATA_ENOMEM;

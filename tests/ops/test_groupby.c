@@ -810,7 +810,8 @@ static void folding_many_groups_sums_floats_block_by_block(void **state)
 
 /* As many groups, their keys spread too wide for a range (folded by partitions of their hash,
  * each partition's rows in row order): the fold and each batch alone both give each batch's sum
- * in row order, added batch by batch, bit for bit, for 1 to 3 threads. */
+ * in row order, added batch by batch, bit for bit, for 1 to 3 threads, and over 70 batches
+ * (folded in two goes). */
 static void folding_many_spread_groups_sums_floats_in_row_order(void **state)
 {
     (void)state;
@@ -824,8 +825,13 @@ static void folding_many_spread_groups_sums_floats_in_row_order(void **state)
         if (i % 997 == 0) f[i] = -0.0;
     }
     const int64_t cut[] = {0, 100001, 100002, N};
+    static int64_t many[71]; /* 70 batches: more than wait to be folded together (64) */
+    for (int b = 0; b <= 70; b++) many[b] = b == 70 ? N : (int64_t)b * (N / 70);
+    st_groups ref, got;
+    fold_and_merge(STRATA_I64, key, NULL, many, 70, f, 2, &ref, &got);
+    st_groups_free(&ref);
+    st_groups_free(&got);
     for (int nt = 1; nt <= 3; nt++) {
-        st_groups ref, got;
         fold_and_merge(STRATA_I64, key, NULL, cut, 3, f, nt, &ref, &got);
         assert_true(got.n > ST_GDENSE_MAX);
         for (uint64_t g = 0; g < got.n && nt == 2; g += 997) { /* a sample of the groups */
