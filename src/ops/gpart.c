@@ -681,6 +681,44 @@ static int key_dict(const uint64_t *perm, uint64_t g, const int64_t *off, const 
     return STRATA_OK;
 }
 
+/* PERM := the G string keys of F (numbered as BASE numbers them; OFF into BYTES) in bytewise
+ * order. Keys of 16 bytes or fewer (each group's record holds them): stable radix argsorts of
+ * their length, last 8 and first 8 bytes (big-endian, zero-padded: a string orders before the
+ * same bytes going on), on F's threads; else the general string sort. */
+static int sort_strings(const st_gpf *f, const uint64_t *base, uint64_t g, const int64_t *off,
+                        const char *bytes, uint64_t *perm)
+{
+    uint64_t np = (uint64_t)1 << f->bits, maxlen = 0, minlen = UINT64_MAX;
+    for (uint64_t i = 0; i < g; i++) {
+        uint64_t len = (uint64_t)(off[i + 1] - off[i]);
+        maxlen = len > maxlen ? len : maxlen;
+        minlen = len < minlen ? len : minlen;
+    }
+    if (maxlen > 16) return st_argsort_str(off, bytes, g, NULL, perm, 0);
+    uint64_t *w = malloc((g + 1) * sizeof *w), *tmp = malloc((g + 1) * sizeof *tmp);
+    int rc = w != NULL && tmp != NULL ? STRATA_OK : STRATA_ENOMEM;
+    for (int pass = 0; pass < 3 && rc == STRATA_OK; pass++) {
+        if (pass == 0 && minlen == maxlen) continue; /* one length: no order to add */
+        if (pass == 1 && maxlen <= 8) continue;      /* no second word */
+        for (uint64_t p = 0; p < np; p++) {
+            const gpp *q = &f->part[p];
+            for (uint64_t l = 0; l < q->n; l++) {
+                const uint64_t *k = q->grp + l * f->gw;
+                w[base[p] + l] = pass == 0 ? k[0] : __builtin_bswap64(k[pass == 1 ? 2 : 1]);
+            }
+        }
+        int first = pass == 0 || (pass == 1 && minlen == maxlen) ||
+                    (pass == 2 && minlen == maxlen && maxlen <= 8);
+        rc = st_argsort(STRATA_U64, w, g, first ? NULL : perm, tmp, 0, f->nt);
+        memcpy(perm, tmp, g * sizeof *perm);
+    }
+    if (rc == STRATA_OK && minlen == maxlen && maxlen == 0)
+        for (uint64_t i = 0; i < g; i++) perm[i] = i; /* (one group at most) */
+    free(w);
+    free(tmp);
+    return rc;
+}
+
 int st_gpf_end(st_gpf *f, st_groups *out)
 {
     if (f->npend > 0) {
@@ -715,7 +753,7 @@ int st_gpf_end(st_gpf *f, st_groups *out)
     }
     if (rc == STRATA_OK && f->str) keys[g] = (int64_t)nb;
     if (rc == STRATA_OK)
-        rc = f->str ? st_argsort_str(keys, bytes ? bytes : "", g, NULL, perm, 0)
+        rc = f->str ? sort_strings(f, base, g, keys, bytes ? bytes : "", perm)
                     : st_argsort(STRATA_I64, keys, g, NULL, perm, 0, f->nt);
     if (rc == STRATA_OK && f->str) rc = key_dict(perm, g, keys, bytes ? bytes : "", &out->kdict[0]);
     if (rc == STRATA_OK) rc = st_groups_grow(out, &cap, g ? g : 1);
