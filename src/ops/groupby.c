@@ -4,10 +4,10 @@
  * quantile, and the merge of partial results that incremental group-by is built on.
  *
  * Determinism: the keys are normalised first, on one thread (string dictionaries). Rows are then
- * partitioned among threads by the hash of their key words, and each thread scans every row in
- * order, accumulating only its own groups. Every group therefore sees its rows in row order, so
- * float sums and variances are the same for any thread count. The groups of all threads are
- * then sorted by key, and the values a holistic aggregate keeps are sorted within each group.
+ * split among threads by the hash of their key words (stably: each thread's rows in row order),
+ * and each thread accumulates its own rows' groups. Every group therefore sees its rows in row
+ * order, so float sums and variances are the same for any thread count. The groups of all threads
+ * are then sorted by key, and the values a holistic aggregate keeps are sorted within each group.
  *
  * Nulls: a null key is word 0 plus its bit in the group's null mask (the word after the keys),
  * so it is one group of its own, sorted after every value of its column; a null input is skipped
@@ -23,6 +23,8 @@
 
 #include "ops/ops_int.h"
 #include "util/error.h"
+#include "util/fileio.h"
+#include "util/par.h"
 #include "util/vec.h"
 
 typedef st_gin gin;
@@ -213,17 +215,16 @@ static int new_group(gpart *p, gtable *t, const int64_t *const *w, int nw, uint6
     return STRATA_OK;
 }
 
-/* Accumulate the rows whose hash falls in partition PART of NPART into P: the hot loop. */
-static int accumulate(gpart *p, const int64_t *const *w, int nw, uint64_t n, const gin *in,
-                      int part, int npart)
+/* Accumulate rows ROWS[0..M) into P: the hot loop. ROWS NULL: rows [0, M). */
+static int accumulate(gpart *p, const int64_t *const *w, int nw, const uint32_t *rows, uint64_t m,
+                      const gin *in)
 {
     gtable t = {calloc(1024, sizeof(uint64_t)), 1024, 1023, 0};
     if (t.slot == NULL) return STRATA_ENOMEM;
     int rc = STRATA_OK, na = p->g.naggs;
     size_t st = (size_t)p->g.nkeys + 1;
-    for (uint64_t r = 0; r < n; r++) {
-        uint64_t h = hash_row(w, nw, r), grp;
-        if ((int)(h % (uint64_t)npart) != part) continue;
+    for (uint64_t i = 0; i < m; i++) {
+        uint64_t r = rows != NULL ? rows[i] : i, h = hash_row(w, nw, r), grp;
         uint64_t slot = (h >> 8) & t.mask;
         for (;;) {
             uint64_t e = t.slot[slot];
@@ -233,7 +234,7 @@ static int accumulate(gpart *p, const int64_t *const *w, int nw, uint64_t n, con
             }
             const int64_t *k = p->g.keys + (e - 1) * st;
             int same = 1;
-            for (int i = 0; i < nw && same; i++) same = k[i] == w[i][r];
+            for (int x = 0; x < nw && same; x++) same = k[x] == w[x][r];
             if (same) {
                 grp = e - 1;
                 break;
@@ -246,6 +247,28 @@ static int accumulate(gpart *p, const int64_t *const *w, int nw, uint64_t n, con
 done:
     free(t.slot);
     return rc;
+}
+
+/* The N rows (fewer than 2^32) split by the hash of their key words W (NW) among NT parts, each
+ * part's rows in row order: ROWS (N) the rows of part t from START[t] (NT + 1). Counted on the
+ * threads, each taking a contiguous range of rows; then each thread's rows placed after those
+ * of the threads before (the hashes computed again: cheaper than kept). */
+static void split_rows(const int64_t *const *w, int nw, uint64_t n, int nt, uint32_t *rows,
+                       uint64_t *start)
+{
+    uint64_t cnt[64 * 64];
+#pragma omp parallel num_threads(nt)
+    {
+        int t = st_thread_num(), team = st_team_size();
+        uint64_t a, b, *c = cnt + (size_t)t * (size_t)nt;
+        st_chunk(n, t, team, &a, &b);
+        memset(c, 0, (size_t)nt * sizeof *c);
+        for (uint64_t r = a; r < b; r++) c[hash_row(w, nw, r) % (uint64_t)nt]++;
+#pragma omp barrier
+#pragma omp single
+        st_digit_offsets(cnt, (uint64_t)nt, team, start);
+        for (uint64_t r = a; r < b; r++) rows[c[hash_row(w, nw, r) % (uint64_t)nt]++] = (uint32_t)r;
+    }
 }
 
 /* -1, 0 or 1 as group A of G orders before, with or after group B of H: key by key, a null key
@@ -561,6 +584,8 @@ int st_groupby_range(const st_gcol *keys, int nkeys, uint64_t n, const st_agg *a
     if (n < ((uint64_t)1 << 16)) nt = 1;
     ginputs gi;
     memset(&gi, 0, sizeof gi);
+    uint64_t start[65];
+    uint32_t *rows = NULL;
     gpart *parts = calloc((size_t)nt, sizeof *parts);
     int *rcs = calloc((size_t)nt, sizeof *rcs);
     if (parts == NULL || rcs == NULL) {
@@ -575,11 +600,24 @@ int st_groupby_range(const st_gcol *keys, int nkeys, uint64_t n, const st_agg *a
         goto done;
     }
     ST_TRY(rc = rowids(&gi, n));
+    /* rows split among the threads by the hash of their keys, each reading only its own */
+    if (nt > 1 && n < UINT32_MAX) {
+        if ((rows = st_alloc_big((n + 1) * sizeof *rows)) == NULL) {
+            rc = STRATA_ENOMEM;
+            goto done;
+        }
+        split_rows(gi.w, gi.nw, n, nt, rows, start);
+    } else { /* one thread (or too many rows for the positions): every row on each */
+        nt = 1;
+        start[0] = 0;
+        start[1] = n;
+    }
 #pragma omp parallel for num_threads(nt) schedule(static, 1)
     for (int t = 0; t < nt; t++) {
         st_groups_init(&parts[t].g, nkeys, kdt, naggs, ops, adt, q);
         for (int a = 0; a < ST_GROUP_SLOTS; a++) parts[t].h[a] = (st_vec)ST_VEC(hpair);
-        rcs[t] = accumulate(&parts[t], gi.w, gi.nw, n, gi.in, t, nt);
+        rcs[t] = accumulate(&parts[t], gi.w, gi.nw, rows ? rows + start[t] : NULL,
+                            start[t + 1] - start[t], gi.in);
     }
     for (int t = 0; t < nt; t++)
         if (rcs[t] < 0) rc = rcs[t];
@@ -590,6 +628,7 @@ done:
         for (int a = 0; a < ST_GROUP_SLOTS; a++) st_vec_free(&parts[t].h[a]);
     }
     for (int i = 0; parts != NULL && i < gi.nown; i++) free(gi.own[i]);
+    st_free_big(rows);
     free(parts);
     free(rcs);
     if (rc < 0) st_groups_free(out);
