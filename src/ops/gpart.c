@@ -163,6 +163,18 @@ int st_gpf_new(st_gpf **pp, int str, const st_gin *in, int naggs, uint64_t rows,
     return STRATA_OK;
 }
 
+/* Forget the calls waiting (folded, or F of no use). */
+static void drop_pending(st_gpf *f)
+{
+    for (int j = 0; f->pend != NULL && j < f->npend; j++) {
+        free(f->pend[j].start);
+        free(f->pend[j].ncall);
+    }
+    f->npend = 0;
+    f->used = 0;
+    f->lng_n = 0;
+}
+
 void st_gpf_free(st_gpf *f)
 {
     if (f == NULL) return;
@@ -175,10 +187,7 @@ void st_gpf_free(st_gpf *f)
         free(q->touch);
         st_vec_free(&q->bytes);
     }
-    for (int j = 0; f->pend != NULL && j < f->npend; j++) {
-        free(f->pend[j].start);
-        free(f->pend[j].ncall);
-    }
+    drop_pending(f);
     free(f->pend);
     free(f->lng);
     free(f->part);
@@ -314,7 +323,7 @@ static inline void fold_row(const st_gpf *f, const gcall *c, gpp *q, uint32_t g,
     for (int a = 0; a < f->naggs && f->nint > 0; a++) {
         int k = f->word[a];
         if (k == 0) continue;
-        int64_t y = (int64_t)v[f->val[a] < 0 ? 0 : f->val[a]];
+        int64_t y = f->val[a] >= 0 ? (int64_t)v[f->val[a]] : 0;
         switch (f->op[a]) {
         case ST_AGG_SUM:
         case ST_AGG_MEAN:
@@ -584,13 +593,7 @@ static int flush(st_gpf *f)
         c->block = st_gfold_dense(own, c->n) ? st_gdense_block(c->n, (uint64_t)f->nfs * nd) : 0;
     }
     if (rc == STRATA_OK && two) rc = run_parts(f, 0, 1);
-    for (int j = 0; j < f->npend; j++) {
-        free(f->pend[j].start);
-        free(f->pend[j].ncall);
-    }
-    f->npend = 0;
-    f->used = 0;
-    f->lng_n = 0;
+    drop_pending(f);
     return rc;
 }
 
@@ -598,11 +601,11 @@ int st_gpf_add(st_gpf *f, const st_gcol *key, uint64_t n, const st_gin *in, cons
 {
     if ((key->dtype == STRATA_STR) != f->str || key->valid != NULL) return 0;
     uint64_t np = (uint64_t)1 << f->bits, words = (f->str ? 4 : 2) + (uint64_t)f->nval;
-    size_t need = (size_t)(n * words * 8);
+    size_t need = (size_t)(n * words * 8) + 8;
     int rc = STRATA_OK;
     if (f->npend > 0 && (f->npend == GP_CALLS || f->used + need > f->rec_n)) rc = flush(f);
-    if (rc == STRATA_OK && f->used + need + 8 > f->rec_n &&
-        !room((void **)&f->rec, &f->rec_n, need + 8 > GP_PENDING ? need + 8 : GP_PENDING))
+    if (rc == STRATA_OK && f->used + need > f->rec_n &&
+        !room((void **)&f->rec, &f->rec_n, need > GP_PENDING ? need : GP_PENDING))
         rc = STRATA_ENOMEM;
     if (rc == STRATA_OK && f->str && !room((void **)&f->hs, &f->hs_n, (n + 1) * 8))
         rc = STRATA_ENOMEM;
