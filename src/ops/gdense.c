@@ -551,6 +551,7 @@ static void add_partials(const dplan *p)
         }
 }
 
+/* st_gdense_block: ops_int.h. */
 uint64_t st_gdense_block(uint64_t n, uint64_t per)
 {
     uint64_t block = ST_GDENSE_BLOCK;

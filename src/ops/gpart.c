@@ -5,7 +5,9 @@
  * their key and the aggregates' inputs side by side); then each partition, on one thread, folds
  * its rows into its own groups through its own hash table, small enough to stay in the caches
  * where one table over every group would miss them at every row, and no thread reads rows it
- * does not fold.
+ * does not fold. The scattered rows of several calls wait (bounded: GP_CALLS, GP_PENDING) and
+ * are folded together, so that a partition's groups are fetched into the caches once for all
+ * of them rather than once per call.
  *
  * Every group's rows are folded in row order, so the float sums can have the bits
  * st_groupby_range() gives each call's rows alone: one sum in row order (its hash path), or
@@ -42,7 +44,6 @@ typedef struct gpp {
     uint32_t *touch; /* cap: the groups this call's rows fell in (float sums to add) */
     st_vec bytes;    /* strings: the keys' bytes */
     uint64_t ntouch; /* entries of TOUCH */
-    uint64_t ncall;  /* groups this call's rows fell in (two passes) */
 } gpp;
 
 /* A call's rows as scattered: per row, its key (integers) or its hash, its row when needed, and

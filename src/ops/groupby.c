@@ -607,7 +607,7 @@ int st_groupby_range(const st_gcol *keys, int nkeys, uint64_t n, const st_agg *a
             goto done;
         }
         split_rows(gi.w, gi.nw, n, nt, rows, start);
-    } else { /* one thread (or too many rows for the positions): every row on each */
+    } else { /* one part (or too many rows for 32-bit positions): every row on one thread */
         nt = 1;
         start[0] = 0;
         start[1] = n;
