@@ -747,12 +747,7 @@ struct st_gfold {
 /* Scratch SLOT of F with room for BYTES (its contents undefined), or NULL. */
 static void *gf_scratch(st_gfold *f, int slot, size_t bytes)
 {
-    if (bytes > f->scr_n[slot]) {
-        st_free_big(f->scr[slot]);
-        f->scr[slot] = st_alloc_big(bytes);
-        f->scr_n[slot] = f->scr[slot] != NULL ? bytes : 0;
-    }
-    return f->scr[slot];
+    return st_groom(&f->scr[slot], &f->scr_n[slot], bytes) ? f->scr[slot] : NULL;
 }
 
 /* The input of aggregate AG for the hot loop; 0 if the dense fold of several calls cannot take it.
@@ -901,15 +896,6 @@ static uint64_t add_id(st_gfold *f, const char *str, size_t len, uint64_t h)
     return id;
 }
 
-/* The hash of integer V (a 64-bit finaliser). */
-static inline uint64_t int_hash(int64_t v)
-{
-    uint64_t x = (uint64_t)v;
-    x = (x ^ (x >> 33)) * 0xff51afd7ed558ccdull;
-    x = (x ^ (x >> 33)) * 0xc4ceb9fe1a85ec53ull;
-    return x ^ (x >> 33);
-}
-
 /* The id of integer V (hash H) in F's dictionary, or GF_NONE. */
 static inline uint64_t find_int(const st_gfold *f, int64_t v, uint64_t h)
 {
@@ -928,7 +914,7 @@ static inline uint64_t find_int(const st_gfold *f, int64_t v, uint64_t h)
 static inline uint64_t row_hash(const st_gcol *key, uint64_t r)
 {
     const int64_t *v = key->data;
-    if (key->dtype != STRATA_STR) return int_hash(v[r]);
+    if (key->dtype != STRATA_STR) return st_gint_hash(v[r]);
     return st_gstr_hash(key->bytes + v[r], (size_t)(v[r + 1] - v[r]));
 }
 

@@ -90,25 +90,6 @@ struct st_gpf {
     size_t hs_n, gid_n; /* bytes held */
 };
 
-/* The hash of integer V (a 64-bit finaliser, as the dictionary's). */
-static inline uint64_t int_hash(int64_t v)
-{
-    uint64_t x = (uint64_t)v;
-    x = (x ^ (x >> 33)) * 0xff51afd7ed558ccdull;
-    x = (x ^ (x >> 33)) * 0xc4ceb9fe1a85ec53ull;
-    return x ^ (x >> 33);
-}
-
-/* *P with room for BYTES (contents undefined); 0 when there is no memory. */
-static int room(void **p, size_t *have, size_t bytes)
-{
-    if (bytes <= *have) return 1;
-    st_free_big(*p);
-    *p = st_alloc_big(bytes);
-    *have = *p != NULL ? bytes : 0;
-    return *p != NULL;
-}
-
 /* The words of F's groups from its slots: each group's key, count and integer words, then
  * its float sums' words (FC: 2 NFS, FS: NFS) after the mark; the initial value of each. */
 static void plan(st_gpf *f, const st_gin *in)
@@ -213,7 +194,7 @@ static int grow_groups(const st_gpf *f, gpp *q, uint64_t c)
 /* The hash of group G of Q. */
 static inline uint64_t group_hash(const st_gpf *f, const gpp *q, uint64_t g)
 {
-    return f->str ? q->hash[g] : int_hash((int64_t)q->grp[g * f->gw]);
+    return f->str ? q->hash[g] : st_gint_hash((int64_t)q->grp[g * f->gw]);
 }
 
 /* Room for one more group in Q (its table at most half full). */
@@ -290,7 +271,7 @@ static int new_key(const st_gpf *f, gpp *q, uint64_t *k, const uint64_t *x)
 /* The group of scattered row X in partition Q, made if new (*G); STRATA_ENOMEM. */
 static int lookup(const st_gpf *f, gpp *q, const uint64_t *x, uint32_t *gp)
 {
-    uint64_t h = f->str ? x[0] : int_hash((int64_t)x[0]);
+    uint64_t h = f->str ? x[0] : st_gint_hash((int64_t)x[0]);
     uint64_t s = h & (q->tcap - 1), tag = h >> 32 << 32;
     for (; q->tcap > 0;) {
         uint64_t e = q->tab[s];
@@ -458,7 +439,7 @@ static int scatter(st_gpf *f, gcall *c, const st_gcol *key, const st_gin *in,
             for (uint64_t r = a; r < b; r++) {
                 l = k[r] < l ? k[r] : l;
                 u = k[r] > u ? k[r] : u;
-                h[int_hash(k[r]) >> shift]++;
+                h[st_gint_hash(k[r]) >> shift]++;
             }
         }
         lo[t] = l;
@@ -487,7 +468,7 @@ static int scatter(st_gpf *f, gcall *c, const st_gcol *key, const st_gin *in,
         }
         at = lb[t];
         for (uint64_t r = a; r < b && rc == STRATA_OK; r++) {
-            uint64_t x = f->str ? f->hs[r] : int_hash(k[r]);
+            uint64_t x = f->str ? f->hs[r] : st_gint_hash(k[r]);
             put_row(f, c, key, in, r, x, rec + h[x >> shift]++ * c->rw, &at);
         }
     }
@@ -497,7 +478,7 @@ static int scatter(st_gpf *f, gcall *c, const st_gcol *key, const st_gin *in,
 /* The hash of scattered row X. */
 static inline uint64_t rec_hash(const st_gpf *f, const uint64_t *x)
 {
-    return f->str ? x[0] : int_hash((int64_t)x[0]);
+    return f->str ? x[0] : st_gint_hash((int64_t)x[0]);
 }
 
 /* Fetch ahead what the lookup of scattered row X in Q will read: its table slot (STEP 0), then
@@ -584,7 +565,7 @@ static int flush(st_gpf *f)
     uint64_t np = (uint64_t)1 << f->bits, rows = 0;
     int two = f->str && f->nfs > 0, rc = STRATA_OK;
     for (int j = 0; j < f->npend; j++) rows += f->pend[j].n;
-    if (two && !room((void **)&f->gid, &f->gid_n, (rows + 1) * 4)) rc = STRATA_ENOMEM;
+    if (two && !st_groom((void **)&f->gid, &f->gid_n, (rows + 1) * 4)) rc = STRATA_ENOMEM;
     if (rc == STRATA_OK) rc = run_parts(f, 1, !two);
     for (int j = 0; j < f->npend && rc == STRATA_OK && two; j++) {
         gcall *c = &f->pend[j];
@@ -603,12 +584,12 @@ int st_gpf_add(st_gpf *f, const st_gcol *key, uint64_t n, const st_gin *in, cons
     if ((key->dtype == STRATA_STR) != f->str || key->valid != NULL) return 0;
     uint64_t np = (uint64_t)1 << f->bits, words = (f->str ? 4 : 2) + (uint64_t)f->nval;
     size_t need = (size_t)(n * words * 8) + 8;
-    int rc = STRATA_OK;
+    int rc = STRATA_OK, two = f->str && f->nfs > 0; /* the calls' group counts: flush() */
     if (f->npend > 0 && (f->npend == GP_CALLS || f->used + need > f->rec_n)) rc = flush(f);
     if (rc == STRATA_OK && f->used + need > f->rec_n &&
-        !room((void **)&f->rec, &f->rec_n, need > GP_PENDING ? need : GP_PENDING))
+        !st_groom((void **)&f->rec, &f->rec_n, need > GP_PENDING ? need : GP_PENDING))
         rc = STRATA_ENOMEM;
-    if (rc == STRATA_OK && f->str && !room((void **)&f->hs, &f->hs_n, (n + 1) * 8))
+    if (rc == STRATA_OK && f->str && !st_groom((void **)&f->hs, &f->hs_n, (n + 1) * 8))
         rc = STRATA_ENOMEM;
     if (rc < 0) return rc;
     gcall *c = &f->pend[f->npend];
@@ -617,14 +598,14 @@ int st_gpf_add(st_gpf *f, const st_gcol *key, uint64_t n, const st_gin *in, cons
     c->n = n;
     c->base = f->used / 8;
     c->start = malloc((np + 1) * sizeof *c->start);
-    c->ncall = f->str ? malloc(np * sizeof *c->ncall) : NULL;
+    c->ncall = two ? malloc(np * sizeof *c->ncall) : NULL;
     for (int a = 0; a < f->naggs; a++) c->row0[a] = in[a].row0;
     if (f->str) {
         c->row = 1;
         c->vw = 4;
         c->rw = (uint32_t)words;
     }
-    if (c->start == NULL || (f->str && c->ncall == NULL) || scatter(f, c, key, in, range) < 0) {
+    if (c->start == NULL || (two && c->ncall == NULL) || scatter(f, c, key, in, range) < 0) {
         free(c->start);
         free(c->ncall);
         return STRATA_ENOMEM;

@@ -12,6 +12,7 @@
 #endif
 
 #include "ops/ops.h"
+#include "util/fileio.h"
 
 /* The word of a double: -0 as +0, every NaN as INT64_MAX (after +inf), signed order = numeric
  * order. */
@@ -60,6 +61,27 @@ static inline uint64_t st_gstr_mix(uint64_t a, uint64_t b)
     return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
 
+/* The hash of integer V (group-by keys in memory only, never stored): Murmur3's 64-bit
+ * finaliser. */
+static inline uint64_t st_gint_hash(int64_t v)
+{
+    uint64_t x = (uint64_t)v;
+    x = (x ^ (x >> 33)) * 0xff51afd7ed558ccdull;
+    x = (x ^ (x >> 33)) * 0xc4ceb9fe1a85ec53ull;
+    return x ^ (x >> 33);
+}
+
+/* A buffer *P of *HAVE bytes with room for BYTES (its contents then undefined: a larger one
+ * replaces it), kept from one call to the next; 0 when there is no memory (*P NULL). */
+static inline int st_groom(void **p, size_t *have, size_t bytes)
+{
+    if (bytes <= *have) return 1;
+    st_free_big(*p);
+    *p = st_alloc_big(bytes);
+    *have = *p != NULL ? bytes : 0;
+    return *p != NULL;
+}
+
 /* The hash of the LEN bytes at S (string interning; in memory only, never stored): a word or
  * two at a time (wyhash's scheme), every byte read once or twice, none past the end. */
 static inline uint64_t st_gstr_hash(const char *s, size_t len)
@@ -77,10 +99,7 @@ static inline uint64_t st_gstr_hash(const char *s, size_t len)
         a = st_gstr_word(len > 16 ? end - 16 : s);
         b = st_gstr_word(end - 8);
     }
-    uint64_t x = st_gstr_mix(a ^ k1, b ^ seed ^ k2); /* then Murmur3's finaliser */
-    x = (x ^ (x >> 33)) * 0xff51afd7ed558ccdull;
-    x = (x ^ (x >> 33)) * 0xc4ceb9fe1a85ec53ull;
-    return x ^ (x >> 33);
+    return st_gint_hash((int64_t)st_gstr_mix(a ^ k1, b ^ seed ^ k2));
 }
 
 /* Whether the LEN bytes at A and B are the same (up to 16 without a call). */
