@@ -15,6 +15,9 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "util/fileio.h"
 #include "util/parse.h"
@@ -507,6 +510,218 @@ static inline int int_record(pstate *ps, st_colbuf *const *fb, int nf, size_t *p
     return f;
 }
 
+/* The 64 bytes at S as masks (bit i for byte i): ND, the bytes that are not decimal digits
+ * (where a number's digits end); ST, the delimiter DL, '\n', '"', '\r' and bytes over 0x7f
+ * (where an unquoted ASCII string ends). Each only when asked for. */
+static inline void window_masks(const char *s, char dl, int nd_on, int st_on, uint64_t *nd,
+                                uint64_t *st)
+{
+#if defined(__SSE2__)
+    const __m128i zero = _mm_set1_epi8('0'), nine = _mm_set1_epi8(9), cd = _mm_set1_epi8(dl),
+                  nl = _mm_set1_epi8('\n'), qt = _mm_set1_epi8('"'), cr = _mm_set1_epi8('\r');
+    uint64_t m = 0, t = 0;
+    for (int k = 0; k < 4; k++) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + 16 * k));
+        if (nd_on) {
+            __m128i y = _mm_sub_epi8(x, zero);
+            __m128i digit = _mm_cmpeq_epi8(_mm_max_epu8(y, nine), nine);
+            m |= (uint64_t)(uint16_t)~_mm_movemask_epi8(digit) << (16 * k);
+        }
+        if (st_on) {
+            __m128i e = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, cd), _mm_cmpeq_epi8(x, nl)),
+                                     _mm_or_si128(_mm_cmpeq_epi8(x, qt), _mm_cmpeq_epi8(x, cr)));
+            t |= (uint64_t)(uint16_t)(_mm_movemask_epi8(e) | _mm_movemask_epi8(x)) << (16 * k);
+        }
+    }
+    *nd = m;
+    *st = t;
+#else
+    uint64_t m = 0, t = 0;
+    for (int k = 0; k < 64; k++) {
+        unsigned char ch = (unsigned char)s[k];
+        m |= (uint64_t)(nd_on && (unsigned)(ch - '0') > 9) << k;
+        t |= (uint64_t)(st_on && (ch == (unsigned char)dl || ch == '\n' || ch == '"' ||
+                                  ch == '\r' || ch > 0x7f))
+             << k;
+    }
+    *nd = m;
+    *st = t;
+#endif
+}
+
+/* The bytes [base, base + 64) of a range as masks (window_masks()), moved on as fields are
+ * passed. */
+typedef struct {
+    size_t base;
+    uint64_t m[2]; /* 0: not digits; 1: ends of unquoted strings */
+    int on[2];
+    char delim;
+} rec_window;
+
+static inline void window_at(rec_window *w, const char *d, size_t base)
+{
+    w->base = base;
+    window_masks(d + base, w->delim, w->on[0], w->on[1], &w->m[0], &w->m[1]);
+}
+
+/* Where the run at S of bytes not in mask K ends: 1 with *AT set, or 0 when it runs into the
+ * range's last 80 bytes (the window never starts there: 16 bytes may be read past any end). */
+static inline int run_end(const pstate *ps, rec_window *w, int k, size_t s, size_t *at)
+{
+    for (;;) {
+        size_t off = s > w->base ? s - w->base : 0; /* a run may start in the last window */
+        uint64_t m = off < 64 ? w->m[k] & (~0ull << off) : 0;
+        if (m != 0) {
+            *at = w->base + (size_t)__builtin_ctzll(m);
+            return 1;
+        }
+        if (w->base + 64 + 80 > ps->end) return 0;
+        window_at(w, ps->d, w->base + 64);
+    }
+}
+
+/* The value of the N (1 to 15) digits at S (16 bytes readable), eight at a time. */
+static inline uint64_t digits_value(const char *s, size_t n)
+{
+    static const uint64_t pow10[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+    uint64_t w1, w2;
+    memcpy(&w1, s, 8);
+    if (n <= 8) return swar_value(w1, (int)n);
+    memcpy(&w2, s + 8, 8);
+    return swar_value(w1, 8) * pow10[n - 8] + swar_value(w2, (int)n - 8);
+}
+
+/* Whether records of the types of C go through fast_records(): integers, plain decimals (when
+ * NUM_FAST) and strings, at most 64 fields. */
+static int records_fast(const st_csv *c, int num_fast)
+{
+    if (c->ncols > 64 || c->field_at_a_time) return 0;
+    for (int f = 0; f < c->ncols; f++) {
+        strata_dtype t = c->dtypes[f];
+        if (t != STRATA_STR && !((t == STRATA_I64 || t == STRATA_F64) && num_fast)) return 0;
+    }
+    return 1;
+}
+
+/* Field F of type T at Q into row R of OUT (strings' bytes into B): 1 with *Q past its
+ * delimiter SEP, or 0 for the general path, as fast_i64(), fast_f64() and fast_str() decide;
+ * or STRATA_ENOMEM. */
+static inline int fast_field(pstate *ps, rec_window *w, strata_dtype t, char sep, st_colbuf *b,
+                             int64_t *out, uint64_t r, size_t *qp)
+{
+    static const double dpow[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                    1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    const char *d = ps->d;
+    size_t q = *qp, e;
+    if (t == STRATA_STR) {
+        if (!run_end(ps, w, 1, q, &e) || d[e] != sep) return 0;
+        size_t n = e - q;
+        const st_csv *c = ps->c;
+        if (n == c->null_len && memcmp(d + q, c->null_marker, n) == 0) return 0;
+        uint64_t o = (uint64_t)out[r];
+        if (o + n + 16 > b->bcap && grow(&b->bytes, &b->bcap, o + n + 16, 1) < 0)
+            return fail(ps, q, STRATA_ENOMEM, "out of memory");
+        for (size_t k = 0; k < n; k += 16) memcpy(b->bytes + o + k, d + q + k, 16);
+        out[r + 1] = (int64_t)(o + n);
+        *qp = e + 1;
+        return 1;
+    }
+    size_t neg = d[q] == '-', s = q + neg;
+    if (!run_end(ps, w, 0, s, &e)) return 0;
+    size_t n1 = e - s, n2 = 0;
+    if (t == STRATA_I64) {
+        if (n1 - 1 >= 15 || d[e] != sep) return 0;
+        uint64_t v = digits_value(d + s, n1);
+        out[r] = (int64_t)((v ^ (0 - (uint64_t)neg)) + neg);
+        *qp = e + 1;
+        return 1;
+    }
+    size_t f = e;
+    if (d[e] == '.' && !run_end(ps, w, 0, (f = e + 1), &f)) return 0;
+    n2 = d[e] == '.' ? f - e - 1 : 0;
+    if (n1 + n2 - 1 >= 15 || d[f] != sep) return 0;
+    uint64_t ip = n1 ? digits_value(d + s, n1) : 0, fp = n2 ? digits_value(d + e + 1, n2) : 0;
+    static const uint64_t scale[16] = {1,
+                                       10,
+                                       100,
+                                       1000,
+                                       10000,
+                                       100000,
+                                       1000000,
+                                       10000000,
+                                       100000000,
+                                       1000000000,
+                                       10000000000,
+                                       100000000000,
+                                       1000000000000,
+                                       10000000000000,
+                                       100000000000000,
+                                       1000000000000000};
+    double v = (double)(ip * scale[n2] + fp) / dpow[n2]; /* an exact integer below 10^15 */
+    v = neg ? -v : v;
+    memcpy(&out[r], &v, 8);
+    *qp = f + 1;
+    return 1;
+}
+
+/* Records of integers, plain decimals and unquoted ASCII strings (records_fast()), as many as
+ * come (at most MAX) from *PP, with the fields' buffers FB[NF] at hand (each holding as many
+ * values). Where each field ends is found 64 bytes at a time (masks of the bytes that end a
+ * number or a string), so that where a field starts does not wait on the bytes of the one
+ * before; each number is then read from its known length, eight digits at a time, into room
+ * made for 1024 records at once. The values are those of fast_i64(), fast_f64() and fast_str().
+ * Whole records only: at the first surprise (anything those would leave to the general path, a
+ * blank line, a '\r', the range's last 80 bytes) *PP is left at the record's start. *DONE is how
+ * many records were stored; returns STRATA_OK or STRATA_ENOMEM. */
+static int fast_records(pstate *ps, st_colbuf *const *fb, int nf, size_t *pp, uint64_t max,
+                        uint64_t *done)
+{
+    const st_csv *c = ps->c;
+    size_t p = *pp;
+    uint64_t n0 = fb[0]->n, r = 0;
+    *done = 0;
+    rec_window w = {.delim = c->delim};
+    char sep[64];
+    int64_t *out[64];
+    for (int f = 0; f < nf; f++) {
+        if (fb[f]->n != n0) return STRATA_OK;
+        sep[f] = f == nf - 1 ? '\n' : c->delim;
+        w.on[c->dtypes[f] == STRATA_STR] = 1;
+    }
+    if (ps->end - p < 80) return STRATA_OK;
+    window_at(&w, ps->d, p);
+    for (int surprise = 0; !surprise && r < max;) {
+        uint64_t stop = r + (max - r < 1024 ? max - r : 1024);
+        for (int f = 0; f < nf; f++) {
+            st_colbuf *b = fb[f];
+            int str = c->dtypes[f] == STRATA_STR;
+            if (grow(&b->v, &b->cap, n0 + stop + (uint64_t)str, 8) < 0)
+                return fail(ps, p, STRATA_ENOMEM, "out of memory");
+            out[f] = (int64_t *)(void *)b->v + n0;
+            if (str && n0 == 0) out[f][0] = 0;
+        }
+        for (; r < stop; r++) {
+            size_t q = p;
+            int f = 0, rc = 1;
+            for (; f < nf && rc == 1; f++)
+                rc = fast_field(ps, &w, c->dtypes[f], sep[f], fb[f], out[f], r, &q);
+            if (rc < 0) return rc;
+            if (rc == 0) {
+                surprise = 1;
+                break;
+            }
+            p = q;
+        }
+    }
+    for (int f = 0; f < nf; f++) {
+        fb[f]->n = n0 + r;
+        if (c->dtypes[f] == STRATA_STR) fb[f]->nb = (uint64_t)out[f][r];
+    }
+    *pp = p;
+    *done = r;
+    return STRATA_OK;
+}
+
 /* Replace each "" of the quoted field *V (*N bytes) by one quote, in ps->scratch. */
 static int unescape(pstate *ps, size_t fstart, const char **v, size_t *n)
 {
@@ -660,12 +875,24 @@ static int parse_range(const st_csv *c, size_t begin, size_t end, st_colbuf *col
     size_t p = begin;
     uint64_t nrec = 0;
     int rc = STRATA_OK, nf = c->ncols, ints = nf <= 64 && ps.num_fast;
-    st_colbuf *fb[64]; /* records of integers only: their fields' buffers, for int_record() */
-    for (int f = 0; f < nf && ints; f++) {
-        ints = c->dtypes[f] == STRATA_I64;
+    int recs = records_fast(c, ps.num_fast);
+    st_colbuf *fb[64]; /* the fields' buffers, for int_record() and fast_records() */
+    for (int f = 0; f < nf && recs; f++) {
+        ints &= c->dtypes[f] == STRATA_I64;
         fb[f] = &cols[c->target[f]];
     }
+    ints &= recs;
+    uint64_t skip = 0; /* records left to the general path before fast_records() is tried again */
     while (p < end && nrec < max_rows) {
+        if (recs && skip == 0) {
+            uint64_t k;
+            ST_TRY(rc = fast_records(&ps, fb, nf, &p, max_rows - nrec, &k));
+            nrec += k;
+            skip = k == 0 ? 64 : 0; /* a surprise at once: not again for a while */
+            if (p >= end || nrec >= max_rows) break;
+        } else if (skip > 0) {
+            skip--;
+        }
         /* blank lines: skipped in files of several columns */
         if (nf > 1 && (d[p] == '\n' || (d[p] == '\r' && p + 1 < end && d[p + 1] == '\n'))) {
             p += d[p] == '\r' ? 2 : 1;

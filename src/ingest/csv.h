@@ -48,7 +48,8 @@ typedef struct st_csv {
     size_t body;                /* offset of the first record after the header */
     uint8_t *parity;            /* per block: quotes before it, mod 2 */
     size_t nblocks;
-    size_t block; /* bytes per block of the quote index: ST_CSV_BLOCK (less in tests) */
+    size_t block;        /* bytes per block of the quote index: ST_CSV_BLOCK (less in tests) */
+    int field_at_a_time; /* tests: no fast path of whole records (fast_records() in csv.c) */
 } st_csv;
 
 #define ST_CSV_BLOCK ((size_t)1 << 20)

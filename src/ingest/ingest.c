@@ -28,7 +28,7 @@
 #include "util/parse.h"
 #include "util/fileio.h"
 
-#define ST_SEGMENT_BLOCKS 48 /* per thread: 48 MiB of CSV per thread per segment */
+#define ST_SEGMENT_BLOCKS 4 /* per thread: 4 MiB of CSV per thread per segment */
 #define ST_INFER_ROWS     1000
 
 /* Parse "name:dtype,name:dtype" into COLS (names strdup'ed into NAMES). */

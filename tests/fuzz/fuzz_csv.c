@@ -15,11 +15,14 @@
  *   3. with typed columns (every dtype, from the input), the chunked and serial parses agree;
  *   4. with every column an integer, or every one a double (their fast paths), each value is
  *      st_parse_i64's (st_parse_f64's, to the bit) of the field read as a string, and the nulls
- *      are the same (a null marker "", "NA" or "-9").
+ *      are the same (a null marker "", "NA" or "-9");
+ *   5. with typed columns, the fast path of whole records (integers, decimals and strings found
+ *      64 bytes at a time) gives what parsing one field at a time gives: the same status, error
+ *      position and message, values, strings and nulls.
  *
  * Input: byte 0 options (delimiter, null marker, typed mode, chunks, integers only), byte 1 the
- * index block
- * size, byte 2 and 3 the column types, then the CSV text.
+ * index block size, bytes 2 and 3 the column types (byte 3's top bit: integers, doubles and
+ * strings only), then the CSV text.
  *     scripts/fuzz.sh fuzz_csv 60
  */
 #include <stdint.h>
@@ -329,9 +332,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char **cnames = calloc((size_t)nf, sizeof *cnames);
     CHECK(dt != NULL && target != NULL && cnames != NULL);
     for (int i = 0; i < nf; i++) {
-        dt[i] = typed && ints ? (t0 & 1 ? STRATA_F64 : STRATA_I64)
-                : typed       ? types[(t0 + (unsigned)i * (t1 | 1u)) % 12]
-                              : STRATA_STR;
+        static const strata_dtype three[] = {STRATA_I64, STRATA_F64, STRATA_STR};
+        dt[i] = typed && ints       ? (t0 & 1 ? STRATA_F64 : STRATA_I64)
+                : typed && t1 & 128 ? three[(t0 + (unsigned)i * (t1 | 1u)) % 3]
+                : typed             ? types[(t0 + (unsigned)i * (t1 | 1u)) % 12]
+                                    : STRATA_STR;
         target[i] = i;
         cnames[i] = names[i];
     }
@@ -412,6 +417,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (ok) CHECK(svrows == srows);
         free_cols(sv, nf);
         free(sdt);
+    }
+
+    /* oracle 5: the same, one field at a time */
+    if (typed) {
+        st_csv fc = c;
+        fc.field_at_a_time = 1;
+        st_colbuf *one = calloc((size_t)nf, sizeof *one);
+        CHECK(one != NULL);
+        for (int i = 0; i < nf; i++) one[i].dtype = dt[i];
+        uint64_t orows = 0, rows2 = 0;
+        size_t pos1 = 0, pos2 = 0;
+        char msg1[512] = "", msg2[512] = "";
+        st_colbuf *two = calloc((size_t)nf, sizeof *two);
+        CHECK(two != NULL);
+        for (int i = 0; i < nf; i++) two[i].dtype = dt[i];
+        int r1 = st_csv_parse(&fc, fc.body, fc.size, one, &orows, &pos1, msg1, sizeof msg1);
+        int r2 = st_csv_parse(&c, c.body, c.size, two, &rows2, &pos2, msg2, sizeof msg2);
+        CHECK(r1 == r2 && r1 == src);
+        if (r1 < 0) CHECK(pos1 == pos2 && strcmp(msg1, msg2) == 0);
+        if (r1 == STRATA_OK) {
+            CHECK(orows == srows && same_cols(one, serial, nf, srows));
+            for (int i = 0; i < nf; i++) {
+                CHECK(one[i].nnull == serial[i].nnull);
+                CHECK(one[i].nnull == 0 || memcmp(one[i].nulls, serial[i].nulls,
+                                                  one[i].nnull * sizeof *one[i].nulls) == 0);
+            }
+        }
+        free_cols(one, nf);
+        free_cols(two, nf);
     }
 
     /* oracle 2 and 3: chunks at record starts found through the quote index */
