@@ -144,6 +144,27 @@ void st_colbuf_reset(st_colbuf *b)
     b->nnull = 0;
 }
 
+void st_csv_reserve(const st_csv *c, size_t begin, size_t end, st_colbuf *cols, int ncols)
+{
+    enum { SAMPLE = 65536 };
+    size_t len = end > begin ? end - begin : 0, m = len < SAMPLE ? len : SAMPLE, lines = 0;
+    const char *d = c->data + begin, *q = d;
+    while ((q = memchr(q, '\n', (size_t)(d + m - q))) != NULL) q++, lines++;
+    if (lines == 0) return;
+    uint64_t rows = (uint64_t)len * lines / m / 16 * 17 + 16; /* ~6 % over */
+    for (int k = 0; k < ncols; k++) {
+        st_colbuf *b = &cols[k];
+        uint64_t need = rows + (b->dtype == STRATA_STR);
+        if (b->cap >= need) continue;
+        need += need / 8; /* the next range's guess a little larger: no realloc again */
+        char *g =
+            realloc(b->v, need * strata_dtype_size(b->dtype == STRATA_STR ? STRATA_I64 : b->dtype));
+        if (g == NULL) return; /* the parse grows them as it goes */
+        b->v = g;
+        b->cap = need;
+    }
+}
+
 void st_colbuf_free(st_colbuf *b)
 {
     free(b->v);

@@ -87,4 +87,11 @@ void st_csv_infer(const st_csv *c, int nfields, strata_dtype *out, uint64_t maxr
 void st_colbuf_free(st_colbuf *b);
 void st_colbuf_reset(st_colbuf *b);
 
+/* Room in each of COLS[NCOLS] for about as many values as [BEGIN, END) of C holds records
+ * (guessed from the lines of its first 64 KiB, with ~6 % to spare), so that a parse does not
+ * grow them by doubling: each doubling copies what the buffer holds once the allocator serves
+ * it from its heap, as it does in a process that ingested before. Best effort: nothing on
+ * failure. */
+void st_csv_reserve(const st_csv *c, size_t begin, size_t end, st_colbuf *cols, int ncols);
+
 #endif /* STRATA_INGEST_CSV_H */

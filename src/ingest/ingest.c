@@ -357,6 +357,7 @@ static int parse_segment(ingest *g, fileparse *fp, size_t seg_start)
     for (int t = 0; t < nt; t++) {
         st_colbuf *mine = &fp->bufs[(size_t)t * (size_t)ncols];
         for (int k = 0; k < ncols; k++) st_colbuf_reset(&mine[k]);
+        st_csv_reserve(fp->c, fp->starts[t], fp->starts[t + 1], mine, ncols);
         crc[t] = st_csv_parse(fp->c, fp->starts[t], fp->starts[t + 1], mine, &rows[t], &epos[t],
                               msgs[t], sizeof msgs[t]);
     }
