@@ -338,6 +338,26 @@ static inline int store(pstate *ps, int f, st_colbuf *b, const char *v, size_t n
     return 0;
 }
 
+/* Powers of ten, exact: as integers and as doubles, up to 10^15. */
+static const uint64_t pow10_u[16] = {1ull,
+                                     10ull,
+                                     100ull,
+                                     1000ull,
+                                     10000ull,
+                                     100000ull,
+                                     1000000ull,
+                                     10000000ull,
+                                     100000000ull,
+                                     1000000000ull,
+                                     10000000000ull,
+                                     100000000000ull,
+                                     1000000000000ull,
+                                     10000000000000ull,
+                                     100000000000000ull,
+                                     1000000000000000ull};
+static const double pow10_d[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
 /* How many of the 8 bytes W (the first byte lowest) are decimal digits before the first that is
  * not. A byte's +6 can carry only out of a non-digit, into bytes after it, which do not count. */
 static inline int swar_digits(uint64_t w)
@@ -363,7 +383,6 @@ static inline uint64_t swar_value(uint64_t w, int n)
  * with their value in *V, or 16 when there are more (*V unset: the caller's slower way). */
 static inline int swar_number(const char *s, uint64_t *v)
 {
-    static const uint64_t pow10[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
     uint64_t w1, w2;
     memcpy(&w1, s, 8);
     int n1 = swar_digits(w1);
@@ -374,7 +393,7 @@ static inline int swar_number(const char *s, uint64_t *v)
     memcpy(&w2, s + 8, 8);
     int n2 = swar_digits(w2);
     if (n2 == 8) return 16;
-    *v = swar_value(w1, 8) * pow10[n2] + (n2 > 0 ? swar_value(w2, n2) : 0);
+    *v = swar_value(w1, 8) * pow10_u[n2] + (n2 > 0 ? swar_value(w2, n2) : 0);
     return 8 + n2;
 }
 
@@ -420,8 +439,6 @@ static inline int fast_i64(pstate *ps, int f, st_colbuf *cols, size_t *pp)
  * else: an exponent, more digits, a quote, NaN...); or STRATA_ENOMEM. */
 static inline int fast_f64(pstate *ps, int f, st_colbuf *cols, size_t *pp)
 {
-    static const double dpow[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                    1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
     const st_csv *c = ps->c;
     const char *d = ps->d;
     size_t end = ps->end, p = *pp;
@@ -435,15 +452,13 @@ static inline int fast_f64(pstate *ps, int f, st_colbuf *cols, size_t *pp)
     if (*s == '.' && (n2 = swar_number(++s, &fp)) == 16) return 0;
     s += n2;
     if (n1 + n2 == 0 || n1 + n2 > 15) return 0;
-    uint64_t scale = 1;
-    for (int k = 0; k < n2; k++) scale *= 10;
     int last = f == c->ncols - 1;
     size_t q = (size_t)(s - d);
     if (last ? !(d[q] == '\n' || (d[q] == '\r' && d[q + 1] == '\n')) : d[q] != c->delim) return 0;
     st_colbuf *b = &cols[c->target[f]];
     if (b->n == b->cap && grow(&b->v, &b->cap, b->n + 1, 8) < 0)
         return fail(ps, p, STRATA_ENOMEM, "out of memory");
-    double v = (double)(ip * scale + fp) / dpow[n2]; /* an exact integer below 10^15 */
+    double v = (double)(ip * pow10_u[n2] + fp) / pow10_d[n2]; /* exact below 10^15 */
     v = neg ? -v : v;
     memcpy(b->v + b->n * 8, &v, 8);
     b->n++;
@@ -604,12 +619,11 @@ static inline int run_end(const pstate *ps, rec_window *w, int k, size_t s, size
 /* The value of the N (1 to 15) digits at S (16 bytes readable), eight at a time. */
 static inline uint64_t digits_value(const char *s, size_t n)
 {
-    static const uint64_t pow10[8] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
     uint64_t w1, w2;
     memcpy(&w1, s, 8);
     if (n <= 8) return swar_value(w1, (int)n);
     memcpy(&w2, s + 8, 8);
-    return swar_value(w1, 8) * pow10[n - 8] + swar_value(w2, (int)n - 8);
+    return swar_value(w1, 8) * pow10_u[n - 8] + swar_value(w2, (int)n - 8);
 }
 
 /* Whether records of the types of C go through fast_records(): integers, plain decimals (when
@@ -630,8 +644,6 @@ static int records_fast(const st_csv *c, int num_fast)
 static inline int fast_field(pstate *ps, rec_window *w, strata_dtype t, char sep, st_colbuf *b,
                              int64_t *out, uint64_t r, size_t *qp)
 {
-    static const double dpow[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                    1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
     const char *d = ps->d;
     size_t q = *qp, e;
     if (t == STRATA_STR) {
@@ -649,7 +661,7 @@ static inline int fast_field(pstate *ps, rec_window *w, strata_dtype t, char sep
     }
     size_t neg = d[q] == '-', s = q + neg;
     if (!run_end(ps, w, 0, s, &e)) return 0;
-    size_t n1 = e - s, n2 = 0;
+    size_t n1 = e - s;
     if (t == STRATA_I64) {
         if (n1 - 1 >= 15 || d[e] != sep) return 0;
         uint64_t v = digits_value(d + s, n1);
@@ -657,28 +669,13 @@ static inline int fast_field(pstate *ps, rec_window *w, strata_dtype t, char sep
         *qp = e + 1;
         return 1;
     }
-    size_t f = e;
-    if (d[e] == '.' && !run_end(ps, w, 0, (f = e + 1), &f)) return 0;
-    n2 = d[e] == '.' ? f - e - 1 : 0;
+    size_t f = e; /* a decimal: its end, after the fraction's digits if a point comes */
+    int point = d[e] == '.';
+    if (point && !run_end(ps, w, 0, e + 1, &f)) return 0;
+    size_t n2 = point ? f - e - 1 : 0;
     if (n1 + n2 - 1 >= 15 || d[f] != sep) return 0;
     uint64_t ip = n1 ? digits_value(d + s, n1) : 0, fp = n2 ? digits_value(d + e + 1, n2) : 0;
-    static const uint64_t scale[16] = {1,
-                                       10,
-                                       100,
-                                       1000,
-                                       10000,
-                                       100000,
-                                       1000000,
-                                       10000000,
-                                       100000000,
-                                       1000000000,
-                                       10000000000,
-                                       100000000000,
-                                       1000000000000,
-                                       10000000000000,
-                                       100000000000000,
-                                       1000000000000000};
-    double v = (double)(ip * scale[n2] + fp) / dpow[n2]; /* an exact integer below 10^15 */
+    double v = (double)(ip * pow10_u[n2] + fp) / pow10_d[n2]; /* exact below 10^15 */
     v = neg ? -v : v;
     memcpy(&out[r], &v, 8);
     *qp = f + 1;
