@@ -183,6 +183,21 @@ int st_vq_open(st_vq *v);
 #define ST_VQ_ABI 1
 void st_vq_close(st_vq *v);
 
+/* A bucket of the records' MSD pass (sortrec.c) sorted as 64-bit keys instead of 128-bit records:
+ * the N records REC (in position order, as the pass places them) have images whose offsets from
+ * MIN vary only in their low V bits; each key is the offset above the record's index in the
+ * bucket (IB = ceil(log2 N) bits; the index breaks ties as the position does). When V + IB
+ * passes KBITS (64 in the sorts; fewer in the tests, to exercise it on small buckets), one stable
+ * counting pass by the offsets' top E = V + IB - KBITS bits splits the bucket first, and each part
+ * is sorted alone. st_srec_keys_fit: whether N records with V bits fit so (N >= 2, IB <= KBITS,
+ * E <= ST_SREC_SPLIT). st_srec_sort_keys then sorts them with SORT (ascending 64-bit integers)
+ * through KEY (N keys): the positions into PERM, or with PERM NULL the records back into REC, in
+ * order (through OUT, N records). */
+#define ST_SREC_SPLIT 8
+int st_srec_keys_fit(uint64_t n, int v, int kbits);
+void st_srec_sort_keys(st_srec *rec, uint64_t n, uint64_t min, int v, int kbits, uint64_t *perm,
+                       uint64_t *key, st_srec *out, void (*sort)(uint64_t *k, uint64_t n));
+
 /* The LSD radix passes of sort.c, shared with sortrec.c: the bits in which N keys K differ from
  * the first; a stable sort of the pairs (K, IDX) by K over the bytes of DIFF (see sort.c). */
 uint64_t st_key_diff(const uint64_t *k, uint64_t n, int nt);

@@ -336,6 +336,91 @@ static int sort_bucket(st_srec *rec, uint64_t n, const st_vq *vq)
     return rc;
 }
 
+/* A bucket sorted as 64-bit integers instead of 128-bit records (vqsort sorts those three times
+ * as fast; ops_int.h, st_srec_sort_keys). Buckets up to ST_SREC_FAST records take this path (24
+ * bytes of scratch a record on each thread that sorts one). */
+#define ST_SREC_FAST ((uint64_t)1 << 18)
+
+int st_srec_keys_fit(uint64_t n, int v, int kbits)
+{
+    if (n < 2) return 0;
+    int ib = 64 - __builtin_clzll(n - 1);
+    return ib <= kbits && v + ib - kbits <= ST_SREC_SPLIT;
+}
+
+void st_srec_sort_keys(st_srec *rec, uint64_t n, uint64_t min, int v, int kbits, uint64_t *perm,
+                       uint64_t *key, st_srec *out, void (*sort)(uint64_t *k, uint64_t n))
+{
+    int ib = 64 - __builtin_clzll(n - 1), e = v + ib - kbits > 0 ? v + ib - kbits : 0;
+    int low = v - e; /* offset bits left in a key, above its IB bits of index */
+    uint64_t vmask = v == 64 ? UINT64_MAX : ((uint64_t)1 << v) - 1;
+    uint64_t lmask = ((uint64_t)1 << low) - 1, imask = ((uint64_t)1 << ib) - 1;
+    uint64_t part[(1u << ST_SREC_SPLIT) + 1] = {0};
+    if (e == 0) {
+        for (uint64_t i = 0; i < n; i++) key[i] = ((rec[i].img - min) & vmask) << ib | i;
+        part[1] = n;
+    } else {
+        /* one stable counting pass by the offsets' top E bits (the bucket is in cache) */
+        for (uint64_t i = 0; i < n; i++) part[(((rec[i].img - min) & vmask) >> low) + 1]++;
+        for (unsigned p = 1; p <= (1u << e); p++) part[p] += part[p - 1];
+        uint64_t at[1u << ST_SREC_SPLIT];
+        memcpy(at, part, sizeof at);
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t off = (rec[i].img - min) & vmask;
+            key[at[off >> low]++] = (off & lmask) << ib | i;
+        }
+    }
+    for (unsigned p = 0; p < (1u << e); p++)
+        if (part[p + 1] - part[p] > 1) sort(key + part[p], part[p + 1] - part[p]);
+    if (perm != NULL) {
+        for (uint64_t i = 0; i < n; i++) perm[i] = rec[key[i] & imask].pos;
+        return;
+    }
+    for (uint64_t i = 0; i < n; i++) out[i] = rec[key[i] & imask];
+    memcpy(rec, out, n * sizeof *rec);
+}
+
+/* Sort every bucket (BSTART: NB + 1 boundaries) of REC, the positions into PERM when OWN (the
+ * records are scratch); the buckets' digits are the bits of the images' offsets from MIN above
+ * their low V bits. */
+static int sort_buckets(st_srec *rec, const uint64_t *bstart, uint64_t nb, uint64_t min, int v,
+                        int own, uint64_t *perm, int nt)
+{
+    st_vq vq;
+    st_vq_open(&vq);
+    int failed = 0;
+#pragma omp parallel num_threads(nt) reduction(| : failed)
+    {
+        /* a thread's scratch, allocated by its first bucket that can use it (without it, the
+         * buckets are sorted as records) */
+        uint64_t *key = NULL;
+        st_srec *out = NULL;
+        int tried = 0;
+#pragma omp for schedule(dynamic, 1)
+        for (uint64_t d = 0; d < nb; d++) {
+            uint64_t a = bstart[d], len = bstart[d + 1] - a;
+            int fast = vq.keys != NULL && len <= ST_SREC_FAST && st_srec_keys_fit(len, v, 64);
+            if (fast && !tried) {
+                tried = 1;
+                key = malloc(ST_SREC_FAST * sizeof *key);
+                out = own ? NULL : malloc(ST_SREC_FAST * sizeof *out);
+            }
+            if (fast && key != NULL && (own || out != NULL)) {
+                st_srec_sort_keys(rec + a, len, min, v, 64, own ? perm + a : NULL, key, out,
+                                  vq.keys);
+                continue;
+            }
+            if (len > 1 && sort_bucket(rec + a, len, &vq) < 0) failed = 1;
+            if (own)
+                for (uint64_t i = a; i < a + len; i++) perm[i] = rec[i].pos;
+        }
+        free(key);
+        free(out);
+    }
+    st_vq_close(&vq);
+    return failed ? STRATA_ENOMEM : STRATA_OK;
+}
+
 /* A guess at the images' range, from the first ST_SREC_GUESS keys: the aligned block of values, a
  * power of two long, their range falls in (random keys of any width: all of them). 0 when those
  * keys are all equal. */
@@ -407,22 +492,12 @@ int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t 
     if (dg.shift > 0) carry = NULL;
     place(&g, n, &dg, hist, counted, bstart, rec, dg.shift > 0 ? NULL : perm, carry, nt);
     if (carry != NULL) carry->done = 1;
-    int failed = 0;
-    if (dg.shift > 0) {
-        st_vq vq;
-        st_vq_open(&vq);
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(| : failed)
-        for (uint64_t d = 0; d < dg.nb; d++) {
-            uint64_t a = bstart[d], len = bstart[d + 1] - a;
-            if (len > 1 && sort_bucket(rec + a, len, &vq) < 0) failed = 1;
-            if (own != NULL)
-                for (uint64_t i = a; i < a + len; i++) perm[i] = rec[i].pos;
-        }
-        st_vq_close(&vq);
-    }
+    int rc = dg.shift > 0
+                 ? sort_buckets(rec, bstart, dg.nb, dg.min, dg.shift, own != NULL, perm, nt)
+                 : STRATA_OK;
     st_free_big(own);
     free(hist);
-    return failed ? STRATA_ENOMEM : STRATA_OK;
+    return rc;
 }
 
 void st_key_from_image(strata_dtype dtype, uint64_t img, int desc, void *out)

@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "ops/ops.h"
+#include "ops/ops_int.h"
 #include "test_util.h"
 
 /* The documented order, written independently of the radix images: numbers by value, -0 before
@@ -639,6 +640,91 @@ static void segmented_argsort_is_the_stable_argsort(void **state)
     assert_true(carried > 100);
 }
 
+/* The 64-bit keys a bucket of records is sorted as (st_srec_sort_keys), against a qsort of the
+ * records by (image, position): buckets of every size up to 5000 with offsets of 1 to 64 bits
+ * (duplicates among them), with keys of 64 bits and of fewer, down to the narrowest that fit,
+ * so that the counting pass splits the bucket into up to 2^ST_SREC_SPLIT parts; the positions
+ * alone and the records in order; sorted by qsort and by vqsort when it is there. */
+static int u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void qsort_keys(uint64_t *k, uint64_t n)
+{
+    qsort(k, n, sizeof *k, u64_cmp);
+}
+
+static int srec_cmp(const void *a, const void *b)
+{
+    const st_srec *x = a, *y = b;
+    return x->img != y->img ? (x->img > y->img) - (x->img < y->img)
+                            : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+static void bucket_keys_sort_as_records_do(void **state)
+{
+    (void)state;
+    unsigned seed = 5;
+    st_vq vq;
+    st_vq_open(&vq);
+    void (*sorts[2])(uint64_t *, uint64_t) = {qsort_keys, vq.keys};
+    uint64_t max = 5000, *key = malloc(max * 8), *perm = malloc(max * 8);
+    st_srec *rec = malloc(max * sizeof *rec), *want = malloc(max * sizeof *want);
+    st_srec *got = malloc(max * sizeof *got), *out = malloc(max * sizeof *out);
+    int splits = 0, cases = 0;
+    for (int trial = 0; trial < 400; trial++) {
+        uint64_t n = 2 + (uint64_t)rand_r(&seed) % (trial % 4 == 0 ? 60 : max - 1);
+        int v = 1 + rand_r(&seed) % 64, ib = 64 - __builtin_clzll(n - 1);
+        uint64_t vmask = v == 64 ? UINT64_MAX : (1ull << v) - 1;
+        uint64_t digit = v == 64 ? 0 : (uint64_t)rand_r(&seed) << v; /* the bucket's digit */
+        /* the smallest image, such that the bucket's images do not pass 2^64 */
+        uint64_t r0 = (uint64_t)rand_r(&seed) << 40 ^ (uint64_t)rand_r(&seed) << 9 ^
+                      (uint64_t)rand_r(&seed),
+                 top = digit + vmask;
+        uint64_t min = top == UINT64_MAX ? 0 : r0 % (UINT64_MAX - top + 1);
+        uint64_t pos = (uint64_t)rand_r(&seed);
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t r = (uint64_t)rand_r(&seed) << 42 ^ (uint64_t)rand_r(&seed) << 21 ^
+                         (uint64_t)rand_r(&seed) ^ (uint64_t)rand_r(&seed) << 63;
+            if (i > 0 && rand_r(&seed) % 4 == 0) r = rec[rand_r(&seed) % i].img - min - digit;
+            pos += 1 + (uint64_t)rand_r(&seed) % 3; /* in position order, as placed */
+            rec[i] = (st_srec){pos, min + digit + (r & vmask)};
+        }
+        memcpy(want, rec, n * sizeof *rec);
+        qsort(want, n, sizeof *want, srec_cmp);
+        int narrowest = v + ib - ST_SREC_SPLIT > ib ? v + ib - ST_SREC_SPLIT : ib;
+        int widths[3] = {64, narrowest, narrowest + (64 - narrowest) / 2};
+        for (int w = 0; w < 3; w++)
+            for (int s = 0; s < 2 && sorts[s] != NULL; s++) {
+                int kbits = widths[w] < 64 ? widths[w] : 64;
+                assert_true(st_srec_keys_fit(n, v, kbits) == (v + ib - kbits <= ST_SREC_SPLIT));
+                if (!st_srec_keys_fit(n, v, kbits)) continue;
+                splits += v + ib > kbits;
+                cases++;
+                st_srec_sort_keys(rec, n, min, v, kbits, perm, key, NULL, sorts[s]);
+                for (uint64_t i = 0; i < n; i++)
+                    if (perm[i] != want[i].pos)
+                        fail_msg("n %llu v %d kbits %d sort %d: position %llu is %llu, not %llu",
+                                 (unsigned long long)n, v, kbits, s, (unsigned long long)i,
+                                 (unsigned long long)perm[i], (unsigned long long)want[i].pos);
+                memcpy(got, rec, n * sizeof *rec);
+                st_srec_sort_keys(got, n, min, v, kbits, NULL, key, out, sorts[s]);
+                assert_memory_equal(got, want, n * sizeof *got);
+            }
+    }
+    assert_false(st_srec_keys_fit(1, 10, 64));
+    assert_true(splits > 200 && cases > 800);
+    st_vq_close(&vq);
+    free(key);
+    free(perm);
+    free(rec);
+    free(want);
+    free(got);
+    free(out);
+}
+
 /* The value sort's shortcuts for large i64 arrays -- in order, in reverse (with duplicates), a
  * narrow window of values, a window guessed wrong from the first keys, values at the ends of the
  * range -- against the values at the argsort's order, ascending and descending. */
@@ -694,6 +780,7 @@ int main(void)
         cmocka_unit_test(gather_matches_reference_for_every_width),
         cmocka_unit_test(segmented_argsort_is_the_stable_argsort),
         cmocka_unit_test(value_sort_shortcuts_match_the_argsort),
+        cmocka_unit_test(bucket_keys_sort_as_records_do),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
