@@ -37,6 +37,9 @@ awk -v range="$RANGE" '
         row("st_argsort (stable)", "argsort_s", "duckdb_argsort_s", "DuckDB ORDER BY k, pos")
         row("st_sort", "sort_s", "vqsort_sort_s", "vqsort (1 thread)")
         row("st_sort", "sort_s", "ips4o_sort_s", "ips4o (2 threads)")
+        row("st_sort_to (into new array)", "sort_to_s", "numpy_sort_s", "np.sort")
+        row("st_sort_to (into new array)", "sort_to_s", "vqsort_sort_s", "vqsort (1 thread)")
+        row("st_sort_to (into new array)", "sort_to_s", "ips4o_sort_s", "ips4o (2 threads)")
         row("st_argsort (stable)", "argsort_s", "vqsort_argsort_s", "vqsort (key,pos) 128-bit")
         row("st_argsort (stable)", "argsort_s", "ips4o_argsort_s", "ips4o (key,pos) pairs")
         printf "structured inputs (goal: >= 5x faster than random keys), ours (the st_sort times include\n"
@@ -44,7 +47,8 @@ awk -v range="$RANGE" '
         split("sorted reversed few", sh, " ")
         c = v["sort_copy_s"]
         for (i = 1; i <= 3; i++)
-            printf "  %-9s st_sort %7.3f s (%5.1fx faster [%5.1fx])   st_argsort %7.3f s (%5.1fx faster)\n", sh[i] == "few" ? "1000 keys" : sh[i], v["sort_" sh[i] "_s"], v["sort_s"] / v["sort_" sh[i] "_s"], (v["sort_s"] - c) / (v["sort_" sh[i] "_s"] - c), v["argsort_" sh[i] "_s"], v["argsort_s"] / v["argsort_" sh[i] "_s"]
+            printf "  %-9s st_sort %7.3f s (%5.1fx faster [%5.1fx])   st_sort_to %7.3f s (%5.1fx faster)   st_argsort %7.3f s (%5.1fx faster)\n", sh[i] == "few" ? "1000 keys" : sh[i], v["sort_" sh[i] "_s"], v["sort_s"] / v["sort_" sh[i] "_s"], (v["sort_s"] - c) / (v["sort_" sh[i] "_s"] - c), v["sort_to_" sh[i] "_s"], v["sort_to_s"] / v["sort_to_" sh[i] "_s"], v["argsort_" sh[i] "_s"], v["argsort_s"] / v["argsort_" sh[i] "_s"]
+        if (v["sort_to_differs"] != "") print "  WARNING: st_sort_to differs from st_sort"
         printf "rows: %d, 2 threads (memcpy of the %d MB column: %.3f s, the bandwidth bound):\n", v["m"], v["m"] * 8 / 1e6, v["memcpy_s"]
         row("st_filter_mask (25%)", "filter_s", "numpy_filter_s", "np.flatnonzero")
         row("st_gather at the 25% rows", "gather_sel_s", "numpy_gather_sel_s", "a[idx]")

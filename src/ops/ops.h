@@ -41,6 +41,10 @@ int st_argsort_str(const int64_t *offsets, const char *bytes, uint64_t n, const 
 
 /* Sort N numeric keys in place (the values, not positions). STRATA_OK or STRATA_ENOMEM. */
 int st_sort(strata_dtype dtype, void *keys, uint64_t n, int desc, int nthreads);
+/* Sort the N keys SRC into DST (N keys; DST == SRC sorts in place; otherwise they do not
+ * overlap and SRC is left as it was): large i64 arrays are placed into DST by the MSD pass and
+ * sorted there, without the scratch copy an in-place sort goes through. */
+int st_sort_to(strata_dtype dtype, const void *src, void *dst, uint64_t n, int desc, int nthreads);
 
 /* Merge two sorted runs of positions: A (NA positions) and B (NB), each sorted by KEYS[pos] in
  * the order DESC, into OUT (NA+NB); on equal keys A's come first (the merge of a previous sorted

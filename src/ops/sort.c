@@ -398,11 +398,11 @@ static void wc_scatter(const uint64_t *k, uint64_t lo, uint64_t hi, uint64_t fli
 
 /* The MSD pass of sort_i64(): the keys K (raw i64; FLIP makes them images) counted by digit at a
  * shift guessed from the first keys, while the same pass finds the bits in which they differ (a
- * wrong guess costs a second count), then placed in *TK (allocated here, 64-byte aligned inside
- * *OWN); START receives the ST_SORT_NB + 1 bucket boundaries. 0: done (*OWN NULL: all keys
- * were equal, nothing was placed); STRATA_ENOMEM. */
+ * wrong guess costs a second count), then placed in *TK: DST when given, else memory allocated
+ * here (64-byte aligned inside *OWN); START receives the ST_SORT_NB + 1 bucket boundaries.
+ * 0: done (*TK NULL: all keys were equal, nothing was placed); STRATA_ENOMEM. */
 static int msd_place(const uint64_t *k, uint64_t n, uint64_t flip, int nt, uint64_t *hist,
-                     uint64_t *start, uint64_t **tk, void **own)
+                     uint64_t *start, uint64_t *dst, uint64_t **tk, void **own)
 {
     uint64_t guess = 0, diffs[64], diff = 0;
     int rc = STRATA_OK;
@@ -427,11 +427,15 @@ static int msd_place(const uint64_t *k, uint64_t n, uint64_t flip, int nt, uint6
 #pragma omp single
         {
             st_digit_offsets(hist, ST_SORT_NB, team, start);
-            if (diff != 0 && (*own = st_alloc_big(n * sizeof **tk + 64)) == NULL)
+            *tk = NULL;
+            if (diff != 0 && dst != NULL)
+                *tk = dst;
+            else if (diff != 0 && (*own = st_alloc_big(n * sizeof **tk + 64)) == NULL)
                 rc = STRATA_ENOMEM;
-            *tk = (uint64_t *)(((uintptr_t)*own + 63) & ~(uintptr_t)63);
+            else if (diff != 0)
+                *tk = (uint64_t *)(((uintptr_t)*own + 63) & ~(uintptr_t)63);
         }
-        if (*own != NULL) wc_scatter(k, lo, hi, flip, shift, h, *tk);
+        if (*tk != NULL) wc_scatter(k, lo, hi, flip, shift, h, *tk);
     }
     return rc;
 }
@@ -466,26 +470,36 @@ static void stream_fill(int64_t *dst, int64_t val, uint64_t n)
     for (; i < n; i++) dst[i] = val;
 }
 
-/* Sort N i64 keys in place: one MSD pass (msd_place) into a scratch copy, then each bucket
- * sorted by vqsort and copied back while it is hot. The keys are read three times and written
- * twice. */
-static int sort_i64(int64_t *keys, uint64_t n, int desc, int nt, const st_vq *vq)
+/* Sort the N i64 keys SRC into DST: one MSD pass (msd_place), then each bucket sorted by vqsort.
+ * Into another array, the pass places the keys in DST and each bucket is sorted there (the keys
+ * read twice, written once). In place (DST == SRC), into a scratch copy, each bucket copied back
+ * while it is hot (read three times, written twice). */
+static int sort_i64(const int64_t *src, int64_t *dst, uint64_t n, int desc, int nt, const st_vq *vq)
 {
     const uint64_t sign = (uint64_t)1 << 63;
     if (nt > 64) nt = 64;
     uint64_t *hist = malloc((size_t)nt * ST_SORT_NB * sizeof *hist), *tk = NULL;
     uint64_t *start = malloc((ST_SORT_NB + 1) * sizeof *start);
     void *own = NULL;
-    int rc =
-        hist != NULL && start != NULL
-            ? msd_place((const uint64_t *)keys, n, desc ? ~sign : sign, nt, hist, start, &tk, &own)
-            : STRATA_ENOMEM;
-    if (own != NULL) {
+    int apart = dst != src;
+    int rc = hist != NULL && start != NULL
+                 ? msd_place((const uint64_t *)src, n, desc ? ~sign : sign, nt, hist, start,
+                             apart ? (uint64_t *)dst : NULL, &tk, &own)
+                 : STRATA_ENOMEM;
+    if (rc == STRATA_OK && tk == NULL && apart) { /* all keys equal */
+#pragma omp parallel for num_threads(nt) schedule(static)
+        for (int t = 0; t < nt; t++) {
+            uint64_t lo, hi;
+            st_chunk(n, t, nt, &lo, &hi);
+            stream_copy(dst + lo, (const uint64_t *)src + lo, hi - lo);
+        }
+    }
+    if (tk != NULL) {
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
         for (int d = 0; d < ST_SORT_NB; d++) {
             uint64_t a = start[d], len = start[d + 1] - a;
             if (len > 1) vq->i64((int64_t *)tk + a, len, desc);
-            stream_copy(keys + a, tk + a, len);
+            if (!apart) stream_copy(dst + a, tk + a, len);
         }
     }
     st_free_big(own);
@@ -494,54 +508,82 @@ static int sort_i64(int64_t *keys, uint64_t n, int desc, int nt, const st_vq *vq
     return rc;
 }
 
-/* Large i64 value sorts with structure. 1: the keys were in order already, or in reverse (now
- * reversed: equal values are equal bytes), or fall in a window of ST_SORT_DENSE values around
- * the first keys' range (now counted out); 0: none of these (KEYS unchanged). The order check
- * stops at a thread's first key out of order and the window is guessed from the first keys, so
- * random input costs next to nothing. */
-#define ST_SORT_DENSE ((uint64_t)1 << 16)
-static int sort_i64_shaped(int64_t *keys, uint64_t n, int desc, int nt)
+/* Whether the N keys are in order (*U) or in reverse (*D; equal neighbours allowed in both),
+ * each thread stopping at its first keys out of both orders (random input costs next to nothing).
+ * Into another array (DST != KEYS) the same pass copies each block of keys while it is still in
+ * order to its place in DST, or while only in reverse to its mirrored place: input in order or
+ * in reverse is read once. */
+#define ST_ORDER_BLOCK 512
+static void order_pass(const int64_t *keys, int64_t *dst, uint64_t n, int desc, int nt, int *u,
+                       int *d)
 {
-    int up[64], down[64];
-    if (nt > 64) nt = 64;
-    int team = 1;
+    int up[64], down[64], team = 1;
+    uint64_t both[64]; /* each thread's keys up to here were in both orders (equal) */
 #pragma omp parallel num_threads(nt)
     {
-        int t = st_thread_num(), u = 1, d = 1;
+        int t = st_thread_num(), tu = 1, td = 1, nteam = st_team_size();
         uint64_t lo, hi;
-        int nteam = st_team_size();
         if (t == 0) team = nteam;
         st_chunk(n, t, nteam, &lo, &hi);
-        for (uint64_t i = lo + 1; i < hi && (u || d); i++) {
-            int64_t a = keys[i - 1], b = keys[i];
-            u &= desc ? a >= b : a <= b;
-            d &= desc ? a <= b : a >= b;
+        both[t] = lo;
+        for (uint64_t b = lo; b < hi && (tu || td); b += ST_ORDER_BLOCK) {
+            uint64_t e = hi - b < ST_ORDER_BLOCK ? hi : b + ST_ORDER_BLOCK;
+            for (uint64_t i = b > lo ? b : lo + 1; i < e; i++) {
+                int64_t x = keys[i - 1], y = keys[i];
+                tu &= desc ? x >= y : x <= y;
+                td &= desc ? x <= y : x >= y;
+            }
+            if (dst == keys || !(tu || td)) continue;
+            if (tu)
+                stream_copy(dst + b, (const uint64_t *)keys + b, e - b);
+            else
+                for (uint64_t i = b; i < e; i++) dst[n - 1 - i] = keys[i];
+            if (tu && td) both[t] = e;
         }
-        up[t] = u;
-        down[t] = d;
+        up[t] = tu;
+        down[t] = td;
     }
-    int u = 1, d = 1;
+    *u = *d = 1;
     for (int t = 0; t < team; t++) {
         uint64_t lo, hi;
         st_chunk(n, t, team, &lo, &hi);
-        u &= up[t];
-        d &= down[t];
+        *u &= up[t];
+        *d &= down[t];
         if (t > 0 && lo > 0 && lo < hi) {
-            int64_t a = keys[lo - 1], b = keys[lo];
-            u &= desc ? a >= b : a <= b;
-            d &= desc ? a <= b : a >= b;
+            int64_t x = keys[lo - 1], y = keys[lo];
+            *u &= desc ? x >= y : x <= y;
+            *d &= desc ? x <= y : x >= y;
         }
     }
+    /* in reverse: the keys a thread found in both orders went to DST in order */
+    for (int t = 0; *d && !*u && dst != keys && t < team; t++) {
+        uint64_t lo, hi;
+        st_chunk(n, t, team, &lo, &hi);
+        for (uint64_t i = lo; i < both[t]; i++) dst[n - 1 - i] = keys[i];
+    }
+}
+
+/* Large i64 value sorts with structure. 1: the keys were in order already, or in reverse (now
+ * reversed: equal values are equal bytes; into DST when it is another array), or fall in a window
+ * of ST_SORT_DENSE values around the first keys' range (now counted out); 0: none of these (KEYS
+ * unchanged). The order check stops at a thread's first key out of order and the window is guessed
+ * from the first keys, so random input costs next to nothing. */
+#define ST_SORT_DENSE ((uint64_t)1 << 16)
+static int sort_i64_shaped(const int64_t *keys, int64_t *dst, uint64_t n, int desc, int nt)
+{
+    if (nt > 64) nt = 64;
+    int u, d;
+    order_pass(keys, dst, n, desc, nt, &u, &d);
     if (u) return 1;
-    if (d) {
+    if (d && dst == keys) {
 #pragma omp parallel for num_threads(nt) schedule(static)
         for (uint64_t i = 0; i < n / 2; i++) {
-            int64_t x = keys[i];
-            keys[i] = keys[n - 1 - i];
-            keys[n - 1 - i] = x;
+            int64_t x = dst[i];
+            dst[i] = dst[n - 1 - i];
+            dst[n - 1 - i] = x;
         }
-        return 1;
     }
+    if (d) return 1;
     /* The range: guessed from the first keys, the histogram counted in the same pass as the
      * range is checked; a wrong guess costs one more pass. */
     uint64_t smin = UINT64_MAX, smax = 0, sn = n < 65536 ? n : 65536;
@@ -585,41 +627,45 @@ static int sort_i64_shaped(int64_t *keys, uint64_t n, int desc, int nt)
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 64)
     for (uint64_t v = 0; v < nv; v++) {
         uint64_t a = cnt[v], e = desc ? (v == 0 ? n : cnt[v - 1]) : (v + 1 < nv ? cnt[v + 1] : n);
-        stream_fill(keys + a, (int64_t)((uint64_t)mn + v), e - a);
+        stream_fill(dst + a, (int64_t)((uint64_t)mn + v), e - a);
     }
     free(cnt);
     return 1;
 }
 
-int st_sort(strata_dtype dtype, void *keys, uint64_t n, int desc, int nthreads)
+int st_sort_to(strata_dtype dtype, const void *src, void *dst, uint64_t n, int desc, int nthreads)
 {
     if (n == 0) return STRATA_OK;
     int nt = nthreads_for(n, nthreads);
-    if (is_float(dtype)) return sort_floats(dtype, keys, n, desc, nt);
-    if ((dtype == STRATA_I64 || dtype == STRATA_TS) && n >= ST_MSD_MIN &&
-        sort_i64_shaped(keys, n, desc, nt))
-        return STRATA_OK;
     if ((dtype == STRATA_I64 || dtype == STRATA_TS) && n >= ST_MSD_MIN) {
+        if (sort_i64_shaped(src, dst, n, desc, nt)) return STRATA_OK;
         st_vq vq;
         if (st_vq_open(&vq)) {
-            int rc = sort_i64(keys, n, desc, nt, &vq);
+            int rc = sort_i64(src, dst, n, desc, nt, &vq);
             st_vq_close(&vq);
             return rc;
         }
     }
+    if (dst != src) memcpy(dst, src, n * strata_dtype_size(dtype));
+    if (is_float(dtype)) return sort_floats(dtype, dst, n, desc, nt);
     uint64_t *k = st_alloc_big(n * sizeof *k), *tk = st_alloc_big(n * sizeof *tk);
     int rc = STRATA_ENOMEM;
     if (k == NULL || tk == NULL) goto done;
 #pragma omp parallel for num_threads(nt) schedule(static)
-    for (uint64_t i = 0; i < n; i++) k[i] = sort_image(dtype, keys, i, desc);
+    for (uint64_t i = 0; i < n; i++) k[i] = sort_image(dtype, dst, i, desc);
     ST_TRY(rc = radix_sort(k, NULL, tk, NULL, n, nt));
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (uint64_t i = 0; i < n; i++)
-        st_key_from_image(dtype, k[i], desc, (char *)keys + i * strata_dtype_size(dtype));
+        st_key_from_image(dtype, k[i], desc, (char *)dst + i * strata_dtype_size(dtype));
 done:
     st_free_big(k);
     st_free_big(tk);
     return rc;
+}
+
+int st_sort(strata_dtype dtype, void *keys, uint64_t n, int desc, int nthreads)
+{
+    return st_sort_to(dtype, keys, keys, n, desc, nthreads);
 }
 
 /* ---- strings --------------------------------------------------------------------------------- */

@@ -733,9 +733,9 @@ static void value_sort_shortcuts_match_the_argsort(void **state)
     (void)state;
     unsigned seed = 31;
     uint64_t n = ((uint64_t)1 << 18) + 4099; /* just past the size the shortcuts start at */
-    int64_t *k = malloc(n * 8), *got = malloc(n * 8);
+    int64_t *k = malloc(n * 8), *got = malloc(n * 8), *to = malloc(n * 8), *orig = malloc(n * 8);
     uint64_t *perm = malloc(n * 8);
-    for (int shape = 0; shape < 8; shape++)
+    for (int shape = 0; shape < 10; shape++)
         for (int desc = 0; desc < 2; desc++) {
             for (uint64_t i = 0; i < n; i++) {
                 int64_t r = rand_r(&seed) % 1000;
@@ -748,8 +748,11 @@ static void value_sort_shortcuts_match_the_argsort(void **state)
                        /* most keys in a few of the MSD pass's buckets, a few in each of the
                         * others: every thread's part of a bucket is a few keys, inside a line */
                        : shape == 6 ? (i % 61 == 0 ? (r - 500) * 9000000000000000LL / 500 : r)
-                                    /* the first keys wide, the others not */
-                                    : (i < 65536 ? (r - 500) * 9000000000000000LL / 500 : r);
+                       /* the first keys wide, the others not */
+                       : shape == 7 ? (i < 65536 ? (r - 500) * 9000000000000000LL / 500 : r)
+                       : shape == 8 ? (int64_t)((uint64_t)rand_r(&seed) << 41 ^
+                                                (uint64_t)rand_r(&seed) << 20 ^ (uint64_t)r)
+                                    : -7; /* all equal */
             }
             assert_int_equal(st_argsort(STRATA_I64, k, n, NULL, perm, desc, 2), 0);
             memcpy(got, k, n * 8);
@@ -758,7 +761,24 @@ static void value_sort_shortcuts_match_the_argsort(void **state)
                 if (got[i] != k[perm[i]])
                     fail_msg("shape %d desc %d: value %llu is %lld, not %lld", shape, desc,
                              (unsigned long long)i, (long long)got[i], (long long)k[perm[i]]);
+            /* into another array: the same values, the keys left as they were */
+            memcpy(orig, k, n * 8);
+            memset(to, 0x5a, n * 8);
+            assert_int_equal(st_sort_to(STRATA_I64, k, to, n, desc, 2), 0);
+            assert_memory_equal(to, got, n * 8);
+            assert_memory_equal(k, orig, n * 8);
         }
+    /* the other types into another array: as sorted in place */
+    double *f = malloc(n * 8), *g = malloc(n * 8);
+    for (uint64_t i = 0; i < n; i++) f[i] = i % 101 == 0 ? NAN : (double)(rand_r(&seed) % 5000) / 3;
+    memcpy(g, f, n * 8);
+    assert_int_equal(st_sort(STRATA_F64, g, n, 1, 2), 0);
+    assert_int_equal(st_sort_to(STRATA_F64, f, to, n, 1, 2), 0);
+    assert_memory_equal(to, g, n * 8);
+    free(f);
+    free(g);
+    free(to);
+    free(orig);
     free(k);
     free(got);
     free(perm);
