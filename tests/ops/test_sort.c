@@ -735,7 +735,8 @@ static void value_sort_shortcuts_match_the_argsort(void **state)
     uint64_t n = ((uint64_t)1 << 18) + 4099; /* just past the size the shortcuts start at */
     int64_t *k = malloc(n * 8), *got = malloc(n * 8), *to = malloc(n * 8), *orig = malloc(n * 8);
     uint64_t *perm = malloc(n * 8);
-    for (int shape = 0; shape < 10; shape++)
+    int64_t mid = (int64_t)(n - (n / 2 - 100)) / 3;
+    for (int shape = 0; shape < 11; shape++)
         for (int desc = 0; desc < 2; desc++) {
             for (uint64_t i = 0; i < n; i++) {
                 int64_t r = rand_r(&seed) % 1000;
@@ -752,7 +753,11 @@ static void value_sort_shortcuts_match_the_argsort(void **state)
                        : shape == 7 ? (i < 65536 ? (r - 500) * 9000000000000000LL / 500 : r)
                        : shape == 8 ? (int64_t)((uint64_t)rand_r(&seed) << 41 ^
                                                 (uint64_t)rand_r(&seed) << 20 ^ (uint64_t)r)
-                                    : -7; /* all equal */
+                       : shape == 9 ? -7 /* all equal */
+                       /* in reverse, each thread's first keys equal (in both orders) */
+                       : i < 3000                             ? (int64_t)n
+                       : i >= n / 2 - 100 && i < n / 2 + 2000 ? mid
+                                                              : (int64_t)(n - i) / 3;
             }
             assert_int_equal(st_argsort(STRATA_I64, k, n, NULL, perm, desc, 2), 0);
             memcpy(got, k, n * 8);
