@@ -138,16 +138,20 @@ printf '  one process %6.3f s | np 2 %6.3f s | 1->2: %4.2fx\n' "$i1" "$i2" "$(ec
 # block in spilled chunks, the ranges are exchanged in rounds) against no budget, 2 processes, on
 # the dataset as it is now (twice the batches): the update's time and the larger peak RSS of the
 # two processes (getrusage of each process's child, read by a Python wrapper).
-PEAK='import resource, subprocess, sys
-rc = subprocess.run(sys.argv[1:]).returncode
-print("peak_kb", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+# (each process writes its peak to a file of its own: the processes' output lines, forwarded by
+# mpirun, may interleave)
+PEAK='import os, resource, subprocess, sys
+rc = subprocess.run(sys.argv[2:]).returncode
+with open(sys.argv[1] + "." + os.environ.get("OMPI_COMM_WORLD_RANK", "0"), "w") as f:
+    f.write("%d\n" % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 sys.exit(rc)'
 echo "full sort of $((2 * NB * ROWS)) rows on 2 processes, with and without a budget:"
 for mem in "" "--mem 64M"; do
-    out=$("${MPIRUN[@]}" -np 2 /usr/bin/python3 -c "$PEAK" "$S" update --mpi --full taxi/byfare \
-        --threads 1 $mem 2>&1)
+    rm -f "$D"/peak.*
+    out=$("${MPIRUN[@]}" -np 2 /usr/bin/python3 -c "$PEAK" "$D/peak" "$S" update --mpi --full \
+        taxi/byfare --threads 1 $mem 2>&1)
     t=$(sed -n 's/.* in \([0-9.]*\) s$/\1/p' <<<"$out" | tail -1)
-    kb=$(awk '$1 == "peak_kb" { print $2 }' <<<"$out" | sort -n | tail -1)
+    kb=$(cat "$D"/peak.* | sort -n | tail -1)
     spilled=$(sed -n 's/.*spilled \([0-9]*\) sorted.*/\1/p' <<<"$out" | tail -1)
     printf '  %-12s %6.3f s, peak RSS per process %5d MB, %s runs spilled\n' "${mem:-no budget}" \
         "$t" $((kb / 1024)) "${spilled:-0}"
