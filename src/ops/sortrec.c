@@ -337,8 +337,9 @@ static int sort_bucket(st_srec *rec, uint64_t n, const st_vq *vq)
 }
 
 /* A bucket sorted as 64-bit integers instead of 128-bit records (vqsort sorts those three times
- * as fast; ops_int.h, st_srec_sort_keys). Buckets up to ST_SREC_FAST records take this path (24
- * bytes of scratch a record on each thread that sorts one). */
+ * as fast; ops_int.h, st_srec_sort_keys). Buckets up to ST_SREC_FAST records take this path,
+ * with 24 bytes of scratch a record of the largest bucket on each thread that sorts one: at most
+ * 6 MiB a thread beyond the records. */
 #define ST_SREC_FAST ((uint64_t)1 << 18)
 
 int st_srec_keys_fit(uint64_t n, int v, int kbits)
@@ -389,6 +390,10 @@ static int sort_buckets(st_srec *rec, const uint64_t *bstart, uint64_t nb, uint6
     st_vq vq;
     st_vq_open(&vq);
     int failed = 0;
+    uint64_t most = 0; /* the scratch a thread needs: the largest bucket's */
+    for (uint64_t d = 0; d < nb; d++)
+        if (bstart[d + 1] - bstart[d] > most) most = bstart[d + 1] - bstart[d];
+    if (most > ST_SREC_FAST) most = ST_SREC_FAST;
 #pragma omp parallel num_threads(nt) reduction(| : failed)
     {
         /* a thread's scratch, allocated by its first bucket that can use it (without it, the
@@ -402,8 +407,8 @@ static int sort_buckets(st_srec *rec, const uint64_t *bstart, uint64_t nb, uint6
             int fast = vq.keys != NULL && len <= ST_SREC_FAST && st_srec_keys_fit(len, v, 64);
             if (fast && !tried) {
                 tried = 1;
-                key = malloc(ST_SREC_FAST * sizeof *key);
-                out = own ? NULL : malloc(ST_SREC_FAST * sizeof *out);
+                key = malloc(most * sizeof *key);
+                out = own ? NULL : malloc(most * sizeof *out);
             }
             if (fast && key != NULL && (own || out != NULL)) {
                 st_srec_sort_keys(rec + a, len, min, v, 64, own ? perm + a : NULL, key, out,
