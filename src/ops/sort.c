@@ -596,8 +596,9 @@ static void order_pass(const int64_t *keys, int64_t *dst, uint64_t n, int desc, 
 /* Large i64 value sorts with structure. 1: the keys were in order already, or in reverse (now
  * reversed: equal values are equal bytes; into DST when it is another array), or fall in a window
  * of ST_SORT_DENSE values around the first keys' range (now counted out); 0: none of these (KEYS
- * unchanged). The order check stops at a thread's first key out of order and the window is guessed
- * from the first keys, so random input costs next to nothing. */
+ * unchanged; another DST may hold some of them, to be overwritten). The order check stops at a
+ * thread's first key out of order and the window is guessed from the first keys, so random input
+ * costs next to nothing. */
 #define ST_SORT_DENSE ((uint64_t)1 << 16)
 static int sort_i64_shaped(const int64_t *keys, int64_t *dst, uint64_t n, int desc, int nt)
 {
