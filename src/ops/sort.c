@@ -509,10 +509,12 @@ static int sort_i64(const int64_t *src, int64_t *dst, uint64_t n, int desc, int 
 }
 
 /* Whether the N keys are in order (*U) or in reverse (*D; equal neighbours allowed in both),
- * each thread stopping at its first keys out of both orders (random input costs next to nothing).
- * Into another array (DST != KEYS) the same pass copies each block of keys while it is still in
- * order to its place in DST, or while only in reverse to its mirrored place: input in order or
- * in reverse is read once. */
+ * each thread stopping at its first keys out of order (random input costs next to nothing).
+ * Into another array (DST != KEYS) the same pass copies the keys, in blocks, while they are still
+ * in order: to their places in DST when the first key is not after the last (the keys can only
+ * be in order then; in reverse as well only when all are equal, which is in order), else to
+ * their mirrored places (they can only be in reverse). Each thread then writes only its own
+ * part of DST, or its mirror; input in order or in reverse is read once. */
 #define ST_ORDER_BLOCK 512
 
 /* Whether keys [A - 1, E) are still in order (*U) and in reverse (*D), from what those flags
@@ -533,10 +535,11 @@ static void order_pass(const int64_t *keys, int64_t *dst, uint64_t n, int desc, 
                        int *d)
 {
     int up[64], down[64], team = 1;
-    uint64_t both[64]; /* each thread's keys up to here were in both orders (equal) */
+    /* into another array: which order the keys can be in, the other one's flag dropped */
+    int rev = desc ? keys[0] < keys[n - 1] : keys[0] > keys[n - 1];
     if (dst == keys) {
-        /* in place: one loop to the first keys out of both orders (blocks of it measured
-         * twice as slow) */
+        /* in place: one loop to the first keys out of both orders (in blocks, or in the same
+         * parallel region as the other loop, it measured twice as slow) */
 #pragma omp parallel num_threads(nt)
         {
             int t = st_thread_num(), tu = 1, td = 1, nteam = st_team_size();
@@ -554,20 +557,17 @@ static void order_pass(const int64_t *keys, int64_t *dst, uint64_t n, int desc, 
     } else {
 #pragma omp parallel num_threads(nt)
         {
-            int t = st_thread_num(), tu = 1, td = 1, nteam = st_team_size();
+            int t = st_thread_num(), tu = !rev, td = rev, nteam = st_team_size();
             uint64_t lo, hi;
             if (t == 0) team = nteam;
             st_chunk(n, t, nteam, &lo, &hi);
-            both[t] = lo;
             for (uint64_t b = lo; b < hi && (tu || td); b += ST_ORDER_BLOCK) {
                 uint64_t e = hi - b < ST_ORDER_BLOCK ? hi : b + ST_ORDER_BLOCK;
                 order_block(keys, b > lo ? b : lo + 1, e, desc, &tu, &td);
-                if (!(tu || td)) continue;
                 if (tu)
                     stream_copy(dst + b, (const uint64_t *)keys + b, e - b);
-                else
+                else if (td)
                     for (uint64_t i = b; i < e; i++) dst[n - 1 - i] = keys[i];
-                if (tu && td) both[t] = e;
             }
             up[t] = tu;
             down[t] = td;
@@ -584,12 +584,6 @@ static void order_pass(const int64_t *keys, int64_t *dst, uint64_t n, int desc, 
             *u &= desc ? x >= y : x <= y;
             *d &= desc ? x <= y : x >= y;
         }
-    }
-    /* in reverse: the keys a thread found in both orders went to DST in order */
-    for (int t = 0; *d && !*u && dst != keys && t < team; t++) {
-        uint64_t lo, hi;
-        st_chunk(n, t, team, &lo, &hi);
-        for (uint64_t i = lo; i < both[t]; i++) dst[n - 1 - i] = keys[i];
     }
 }
 
