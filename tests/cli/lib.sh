@@ -41,3 +41,40 @@ finish() {
     fi
     echo "all $1 checks passed"
 }
+
+# mpi_wait JOB LAUNCHER WITHIN: wait for the background job JOB (mpirun, or `timeout` running
+# it), one of whose processes (LAUNCHER's children) was killed. Returns the job's status; 124
+# when one of its processes still ran WITHIN seconds later (the processes did not stop: the job
+# is killed); 125 when every process had ended but the launcher had not returned 20 seconds
+# later. Open MPI's mpirun can miss a process killed while the job starts and wait forever for
+# it, after the others have ended: the launcher is killed then, and the caller counts it apart
+# (the processes, ours, did stop).
+mpi_wait() {
+    local job=$1 launcher=$2 within=$3 t0=$SECONDS ended="" seen=0 p st alive kids
+    while kill -0 "$job" 2>/dev/null && [ "$(ps -o stat= -p "$job" 2>/dev/null | cut -c1)" != Z ]; do
+        alive=0
+        kids=$(pgrep -P "$launcher" 2>/dev/null)
+        for p in $kids; do
+            seen=1
+            st=$(ps -o stat= -p "$p" 2>/dev/null)
+            [ -n "$st" ] && [ "${st:0:1}" != Z ] && alive=1
+        done
+        if [ "$alive" = 1 ]; then
+            ended=""
+            if [ $((SECONDS - t0)) -ge "$within" ]; then
+                kill -9 $kids "$launcher" "$job" 2>/dev/null
+                wait "$job" 2>/dev/null
+                return 124
+            fi
+        elif [ "$seen" = 1 ]; then
+            [ -n "$ended" ] || ended=$SECONDS
+            if [ $((SECONDS - ended)) -ge 20 ]; then
+                kill -9 "$launcher" "$job" 2>/dev/null
+                wait "$job" 2>/dev/null
+                return 125
+            fi
+        fi
+        sleep 0.1
+    done
+    wait "$job"
+}

@@ -15,6 +15,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/strata-ing-mpi-XXXXXX")
 trap 'rm -rf "$T"' EXIT
 . "$(dirname "$0")/lib.sh"
 TRIALS=${STRATA_CRASH_TRIALS:-10}
+STOP_WITHIN=${STRATA_MPI_STOP_WITHIN:-120} # seconds the others may take to stop: a hang fails
 [ "${STRATA_LONG:-0}" = 1 ] && TRIALS=100
 for i in 1 2 3 4 5; do
     "$S" demo taxi $((3000 + i * 1001)) "$T/f$i.csv" --seed "$i" --start $((1704067200 + i * 3600)) >/dev/null
@@ -118,7 +119,7 @@ expect_err 3 "ingest across MPI processes takes CSV or Parquet files" -- env STR
     "${MPIRUN[@]}" -np 2 "$S" ingest taxi/ar "$T/t.arrow" --mpi
 # a process killed mid-ingest: all or nothing, and a clean pool
 total=$(STRATA_POOL=$T/np1 "$S" ls | awk '{print $3}')
-nothing=0
+nothing=0 launcher=0
 fresh "$T/w"
 t0=$(date +%s%N)
 STRATA_POOL=$T/w "${MPIRUN[@]}" -np 3 "$S" ingest taxi/trips $FILES --batch-rows 1500 --mpi >/dev/null 2>&1
@@ -137,7 +138,11 @@ for trial in $(seq 1 "$TRIALS"); do
         pick=$((RANDOM % $(wc -w <<<"$ranks") + 1))
         kill -9 "$(tr ' ' '\n' <<<"$ranks" | sed -n "${pick}p")" 2>/dev/null
     fi
-    wait "$job"
+    mpi_wait "$job" "$job" "$STOP_WITHIN"
+    case $? in
+    124) echo "FAIL: trial $trial: the processes did not stop within ${STOP_WITHIN} s"; fails=$((fails + 1)) ;;
+    125) launcher=$((launcher + 1)) ;;
+    esac
     rows=$(STRATA_POOL=$W "$S" ls 2>/dev/null | awk '{print $3}')
     case "${rows:-0}" in
     0) nothing=$((nothing + 1)) ;;
@@ -148,4 +153,5 @@ for trial in $(seq 1 "$TRIALS"); do
         { echo "FAIL: trial $trial: check: $(cat "$T/check.txt")"; fails=$((fails + 1)); }
 done
 echo "info: $nothing of $TRIALS killed ingests published nothing, the others everything"
+echo "info: $launcher times every process had ended but mpirun did not return (killed)"
 finish ingest-mpi
