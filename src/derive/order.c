@@ -1429,34 +1429,86 @@ static int lcomp_rows(st_upd_job *j, const lcomp *l, strata_dtype dt, const st_p
     return rc;
 }
 
-/* Column C of the M new bases OW (PER rows each, TOTAL in all) from L's runs. */
-static int lcomp_column(st_upd_job *j, const lcomp *l, int c, st_upd_outw *ow, uint64_t m,
-                        uint64_t per, uint64_t total)
+/* Column C of every run of L, mapped once for the tasks that copy it (lcomp_task). */
+typedef struct lccol {
+    st_npy_map (*maps)[3];
+    st_pcol *cols;
+    uint8_t *vown;
+    int nulls;
+} lccol;
+
+static int lccol_map(st_upd_job *j, const lcomp *l, int c, lccol *lc)
 {
-    st_npy_map(*maps)[3] = calloc(l->nr, sizeof *maps);
-    st_pcol *cols = calloc(l->nr, sizeof *cols);
-    uint8_t *vown = NULL;
-    int rc = maps == NULL || cols == NULL ? STRATA_ENOMEM : STRATA_OK, nulls = 0;
-    if (rc == STRATA_OK) rc = lcomp_map(j, l, c, 1, maps, cols, &vown);
+    lc->maps = calloc(l->nr, sizeof *lc->maps);
+    lc->cols = calloc(l->nr, sizeof *lc->cols);
+    if (lc->maps == NULL || lc->cols == NULL) return STRATA_ENOMEM;
+    int rc = lcomp_map(j, l, c, 1, lc->maps, lc->cols, &lc->vown);
+    for (uint32_t r = 0; r < l->nr && rc == STRATA_OK; r++) lc->nulls |= lc->cols[r].valid != NULL;
+    return rc;
+}
+
+static void lccol_free(const lcomp *l, lccol *lc)
+{
+    if (lc->maps != NULL) maps_unmap(lc->maps, l->nr);
+    free(lc->maps);
+    free(lc->cols);
+    free(lc->vown);
+}
+
+/* Rows [R0, R1) of column C (LC) into W, one base's column, starting the search for pieces at
+ * piece G (which starts at row POS). */
+static int lcomp_task(st_upd_job *j, const lcomp *l, int c, const lccol *lc, uint64_t r0,
+                      uint64_t r1, size_t g, uint64_t pos, st_colw *w)
+{
     strata_dtype dt = (strata_dtype)j->sch.cat[c].dtype;
     size_t esz = dt == STRATA_STR ? 8 : strata_dtype_size(dt);
-    for (uint32_t r = 0; r < l->nr && rc == STRATA_OK; r++) nulls |= cols[r].valid != NULL;
     char *out = malloc((DIRECT_BLOCK + 1) * esz), *ob = NULL;
-    uint8_t *ov = nulls ? malloc(st_bits_bytes(DIRECT_BLOCK) + 1) : NULL;
-    if (rc == STRATA_OK && (out == NULL || (nulls && ov == NULL))) rc = STRATA_ENOMEM;
-    uint64_t cap = 0, pos = 0;
-    size_t g = 0;
-    for (uint64_t k = 0; k < m && rc == STRATA_OK; k++) {
-        uint64_t r0 = k * per, r1 = r0 + per < total ? r0 + per : total;
-        rc = lcomp_rows(j, l, dt, cols, r0, r1, &g, &pos, &ow[k].w[c], out, &ob, &cap, ov);
-    }
+    uint8_t *ov = lc->nulls ? malloc(st_bits_bytes(DIRECT_BLOCK) + 1) : NULL;
+    int rc = out == NULL || (lc->nulls && ov == NULL) ? STRATA_ENOMEM : STRATA_OK;
+    uint64_t cap = 0;
+    if (rc == STRATA_OK)
+        rc = lcomp_rows(j, l, dt, lc->cols, r0, r1, &g, &pos, w, out, &ob, &cap, ov);
     free(out);
     free(ob);
     free(ov);
-    if (maps != NULL) maps_unmap(maps, l->nr);
-    free(maps);
-    free(cols);
-    free(vown);
+    return rc;
+}
+
+/* The M new bases OW (PER rows each, TOTAL in all) from L's runs: every column mapped once, then
+ * each column of each base a task of its own (3 columns in 2 bases keep 2 threads busy, where 3
+ * columns alone would leave one idle for a third of the time). */
+static int lcomp_columns(st_upd_job *j, const lcomp *l, int nc, st_upd_outw *ow, uint64_t m,
+                         uint64_t per, uint64_t total)
+{
+    lccol *lc = calloc((size_t)nc, sizeof *lc);
+    size_t *g0 = malloc(m * sizeof *g0), ntask = (size_t)nc * m;
+    uint64_t *p0 = malloc(m * sizeof *p0);
+    int *trc = malloc((ntask ? ntask : 1) * sizeof *trc), rc = STRATA_OK;
+    if (lc == NULL || g0 == NULL || p0 == NULL || trc == NULL) rc = STRATA_ENOMEM;
+    for (size_t k = 0, g = 0, pos = 0; k < m && rc == STRATA_OK; k++) {
+        while (g < l->nseg && pos + l->seg[g].len <= k * per) pos += l->seg[g++].len;
+        g0[k] = g;
+        p0[k] = pos;
+    }
+    if (rc == STRATA_OK) {
+#pragma omp parallel for num_threads(j->nt) schedule(dynamic, 1)
+        for (int c = 0; c < nc; c++) trc[c] = lccol_map(j, l, c, &lc[c]);
+        for (int c = 0; c < nc && rc == STRATA_OK; c++) rc = trc[c];
+    }
+    if (rc == STRATA_OK) {
+#pragma omp parallel for num_threads(j->nt) schedule(dynamic, 1)
+        for (size_t t = 0; t < ntask; t++) {
+            int c = (int)(t / m);
+            uint64_t k = t % m, r0 = k * per, r1 = r0 + per < total ? r0 + per : total;
+            trc[t] = lcomp_task(j, l, c, &lc[c], r0, r1, g0[k], p0[k], &ow[k].w[c]);
+        }
+        for (size_t t = 0; t < ntask && rc == STRATA_OK; t++) rc = trc[t];
+    }
+    for (int c = 0; lc != NULL && c < nc; c++) lccol_free(l, &lc[c]);
+    free(lc);
+    free(g0);
+    free(p0);
+    free(trc);
     return rc;
 }
 
@@ -1506,14 +1558,9 @@ static int lsm_compact(st_upd_job *j, const plan *p, const lpart *q, const size_
     if (rc == STRATA_OK && ow == NULL) rc = st_error(j->err, STRATA_ENOMEM, "out of memory");
     uint64_t open = 0;
     for (; open < m && rc == STRATA_OK; open++) rc = st_upd_out_begin(j, &ow[open], p->nc);
-    /* The columns on the threads: each is copied, hashed, summarised and written on its own. */
-    int crc[ST_TBL_MAX];
-    for (int c = 0; c < p->nc; c++) crc[c] = STRATA_OK;
-    if (rc == STRATA_OK) {
-#pragma omp parallel for num_threads(j->nt) schedule(dynamic, 1)
-        for (int c = 0; c < p->nc; c++) crc[c] = lcomp_column(j, &l, c, ow, m, per, total);
-    }
-    for (int c = 0; c < p->nc && rc == STRATA_OK; c++) rc = crc[c];
+    /* The columns of the bases on the threads: each copied, hashed, summarised and written on
+     * its own. */
+    if (rc == STRATA_OK) rc = lcomp_columns(j, &l, p->nc, ow, m, per, total);
     if (rc == STRATA_ENOMEM) rc = st_error(j->err, rc, "out of memory compacting a partition");
     j->lsm.delta = 0;
     j->lsm.part = q->part;
