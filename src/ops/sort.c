@@ -154,14 +154,6 @@ int st_radix_pairs(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, uin
     return STRATA_OK;
 }
 
-/* The LSD passes st_radix_pairs() makes over keys that differ in the bits DIFF. */
-static int lsd_passes(uint64_t diff)
-{
-    int n = 0;
-    for (int byte = 0; byte < 8; byte++) n += ((diff >> (8 * byte)) & 0xFF) != 0;
-    return n;
-}
-
 #define MSD_INSERT 24 /* msd_pairs() sorts this many pairs or fewer by insertion */
 
 /* Sort (K, IDX) pairs [0, N) by K, stably, with TK/TIDX as scratch (IDX and TIDX may be NULL):
@@ -212,8 +204,7 @@ static int radix_sort_vq(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tid
                          int nt, const st_vq *vq)
 {
     uint64_t diff = st_key_diff(k, n, nt);
-    if (n < ST_MSD_SMALL || lsd_passes(diff) <= 2)
-        return st_radix_pairs(k, idx, tk, tidx, n, diff, nt);
+    if (n < ST_MSD_SMALL || diff == 0) return st_radix_pairs(k, idx, tk, tidx, n, diff, nt);
     int top = 63 - __builtin_clzll(diff), shift = top >= 7 ? top - 7 : 0;
     uint64_t(*hist)[256] = calloc((size_t)nt, sizeof *hist);
     uint64_t *start = calloc(257, sizeof *start);
