@@ -1526,7 +1526,7 @@ static int lcomp_order(st_upd_job *j, const plan *p, lcomp *l)
         rc = lcomp_map(j, l, 1 + (int)k, nk, maps + k, keys + k, &vown[k]);
     }
     if (rc == STRATA_OK)
-        rc = st_merge_order(dt, p->nk, p->sp->desc, keys, l->n, l->nr, &l->seg, &l->nseg);
+        rc = st_merge_order(dt, p->nk, p->sp->desc, keys, l->n, l->nr, j->nt, &l->seg, &l->nseg);
     if (rc == STRATA_ENOMEM) rc = st_error(j->err, rc, "out of memory compacting a partition");
     if (maps != NULL) maps_unmap(maps, n);
     free(maps);

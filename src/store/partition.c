@@ -358,7 +358,7 @@ static int merge_images(kmerge *m, uint32_t nruns, ihead *h)
 {
     size_t nh = 0;
     for (uint32_t r = 1; r < nruns; r++)
-        if (m->n[r] > 0) h[nh++] = (ihead){image_of(m, r, 0), r};
+        if (m->at[r] < m->n[r]) h[nh++] = (ihead){image_of(m, r, m->at[r]), r};
     for (size_t i = nh; i-- > 0;) ihead_down(h, nh, i);
     int rc = STRATA_OK;
     while (nh > 0 && rc == STRATA_OK) {
@@ -381,7 +381,7 @@ static int merge_rows(kmerge *m, uint32_t nruns, uint32_t *h)
 {
     size_t nh = 0;
     for (uint32_t r = 1; r < nruns; r++)
-        if (m->n[r] > 0) h[nh++] = r;
+        if (m->at[r] < m->n[r]) h[nh++] = r;
     for (size_t i = nh; i-- > 0;) heap_down(m, h, nh, i);
     int rc = STRATA_OK;
     while (nh > 0 && rc == STRATA_OK) {
@@ -396,26 +396,106 @@ static int merge_rows(kmerge *m, uint32_t nruns, uint32_t *h)
     return rc;
 }
 
-int st_merge_order(const strata_dtype *dt, int nk, int desc, const st_pcol *keys, const uint64_t *n,
-                   uint32_t nruns, st_pseg **seg, size_t *nseg)
+/* The rows of M's runs from AT[r] up to N[r], merged into M's pieces. */
+static int merge_span(kmerge *m, uint32_t nruns, int images)
 {
-    kmerge m = {.dt = dt, .nk = nk, .desc = desc, .keys = keys, .n = n};
+    void *h = malloc((nruns + 1) * (images ? sizeof(ihead) : sizeof(uint32_t)));
+    if (h == NULL) return STRATA_ENOMEM;
+    int rc = images ? merge_images(m, nruns, h) : merge_rows(m, nruns, h);
+    if (rc == STRATA_OK && nruns > 0) rc = emit(m, 0, m->at[0], m->n[0] - m->at[0]);
+    free(h);
+    return rc;
+}
+
+/* The first row of run R in [LO, HI) whose key comes after row S of run 0 (HI if none). */
+static uint64_t run_upper(const kmerge *m, int images, uint32_t r, uint64_t lo, uint64_t hi,
+                          uint64_t s)
+{
+    uint64_t x = images ? image_of(m, 0, s) : 0;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (images ? image_of(m, r, mid) <= x : key_cmp(m, r, mid, 0, s) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* From this many rows of run 0 on, st_merge_order splits the merge over its threads. */
+#define ST_MERGE_SPLIT ((uint64_t)1 << 16)
+
+/* The pieces of PARTS[NP], in order, as one list in *SEG (*NSEG); a piece continuing the one
+ * before it is joined to it. */
+static int merge_join(kmerge *parts, int np, st_pseg **seg, size_t *nseg)
+{
+    size_t total = 0, at = 0;
+    for (int k = 0; k < np; k++) total += parts[k].nseg;
+    st_pseg *all = malloc((total ? total : 1) * sizeof *all);
+    if (all == NULL) return STRATA_ENOMEM;
+    for (int k = 0; k < np; k++) {
+        const st_pseg *p = parts[k].seg;
+        size_t m = parts[k].nseg;
+        if (m > 0 && at > 0 && all[at - 1].run == p[0].run &&
+            all[at - 1].from + all[at - 1].len == p[0].from) {
+            all[at - 1].len += p[0].len;
+            p++;
+            m--;
+        }
+        if (m > 0) memcpy(all + at, p, m * sizeof *p);
+        at += m;
+    }
+    *seg = all;
+    *nseg = at;
+    return STRATA_OK;
+}
+
+int st_merge_order(const strata_dtype *dt, int nk, int desc, const st_pcol *keys, const uint64_t *n,
+                   uint32_t nruns, int nthreads, st_pseg **seg, size_t *nseg)
+{
     int images = nk == 1 && dt[0] != STRATA_STR;
     for (uint32_t r = 0; r < nruns && images; r++) images = keys[r].valid == NULL;
-    m.at = calloc(nruns + 1, sizeof *m.at);
-    void *h = malloc((nruns + 1) * (images ? sizeof(ihead) : sizeof(uint32_t)));
-    int rc = m.at == NULL || h == NULL ? STRATA_ENOMEM : STRATA_OK;
-    if (rc == STRATA_OK) rc = images ? merge_images(&m, nruns, h) : merge_rows(&m, nruns, h);
-    if (rc == STRATA_OK && nruns > 0) rc = emit(&m, 0, m.at[0], n[0] - m.at[0]);
-    free(h);
-    free(m.at);
-    if (rc < 0) {
-        free(m.seg);
-        m.seg = NULL;
-        m.nseg = 0;
+    /* NP spans of keys, cut at rows of run 0 (every row of every run up to and including its
+     * key, the next span after): merged each on its own, one after the other they are the
+     * whole merge, the same for any NP. */
+    int np = nruns > 1 && nthreads > 1 && n[0] >= ST_MERGE_SPLIT ? nthreads : 1;
+    if (np > 8) np = 8;
+    kmerge *parts = calloc((size_t)np, sizeof *parts);
+    size_t w = nruns + 1; /* cut[k * w + r]: where span k starts in run r; AT: a copy, moved on */
+    uint64_t *cut = calloc(((size_t)np + 1) * w, sizeof *cut), *at = calloc((size_t)np * w, 8);
+    int rc = parts == NULL || cut == NULL || at == NULL ? STRATA_ENOMEM : STRATA_OK, prc[8] = {0};
+    for (int k = 0; k < np && rc == STRATA_OK; k++) {
+        parts[k] = (kmerge){.dt = dt, .nk = nk, .desc = desc, .keys = keys};
+        parts[k].at = at + (size_t)k * w;
+        parts[k].n = cut + (size_t)(k + 1) * w;
     }
-    *seg = m.seg;
-    *nseg = m.nseg;
+    for (uint32_t r = 0; r < nruns && rc == STRATA_OK; r++) {
+        cut[(size_t)np * w + r] = n[r];
+        for (int k = 1; k < np; k++)
+            cut[(size_t)k * w + r] = run_upper(&parts[0], images, r, cut[(size_t)(k - 1) * w + r],
+                                               n[r], n[0] / (uint64_t)np * (uint64_t)k);
+        for (int k = 0; k < np; k++) at[(size_t)k * w + r] = cut[(size_t)k * w + r];
+    }
+    if (rc == STRATA_OK) {
+#pragma omp parallel for num_threads(np) schedule(static, 1)
+        for (int k = 0; k < np; k++) prc[k] = merge_span(&parts[k], nruns, images);
+        for (int k = 0; k < np && rc == STRATA_OK; k++) rc = prc[k];
+    }
+    if (rc == STRATA_OK && np == 1) {
+        *seg = parts[0].seg;
+        *nseg = parts[0].nseg;
+        parts[0].seg = NULL;
+    } else {
+        rc = rc == STRATA_OK ? merge_join(parts, np, seg, nseg) : rc;
+    }
+    for (int k = 0; parts != NULL && k < np; k++) free(parts[k].seg);
+    free(parts);
+    free(cut);
+    free(at);
+    if (rc < 0) {
+        *seg = NULL;
+        *nseg = 0;
+    }
     return rc;
 }
 
@@ -502,8 +582,8 @@ static int part_order(strata_snapshot *s, uint64_t p)
         }
     }
     if (rc == STRATA_OK)
-        rc = st_merge_order(dt, nk, s->sort_keys < 0, keys, n, (uint32_t)pt->nruns, &pt->seg,
-                            &pt->nseg);
+        rc = st_merge_order(dt, nk, s->sort_keys < 0, keys, n, (uint32_t)pt->nruns,
+                            st_pool_threads(s->pool), &pt->seg, &pt->nseg);
     if (rc == STRATA_ENOMEM) rc = st_error(st_pool_err(s->pool), rc, "out of memory merging");
     free(keys);
     free(n);

@@ -183,9 +183,10 @@ typedef struct st_pcol {
  * sort was descending; a null after every value, NaN after every number): KEYS[r * NK + k] is
  * key K of run R, N[r] its rows. Run 0 should be the largest (its rows are placed by galloping;
  * every other run's row costs a heap step). Equal keys go to the earlier run. The order is
- * *SEG (*NSEG pieces, malloc'ed). */
+ * *SEG (*NSEG pieces, malloc'ed), the same for any NTHREADS (a large run 0 splits the merge into
+ * spans of keys, one a thread). */
 int st_merge_order(const strata_dtype *dt, int nk, int desc, const st_pcol *keys, const uint64_t *n,
-                   uint32_t nruns, st_pseg **seg, size_t *nseg);
+                   uint32_t nruns, int nthreads, st_pseg **seg, size_t *nseg);
 
 /* Rows [R0, R1) of the merged order SEG (NSEG pieces) of runs whose column of DTYPE is COLS[run]:
  * the values into OUT (strings: R1 - R0 + 1 offsets from 0, the bytes into OBYTES, which has

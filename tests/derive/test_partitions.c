@@ -7,6 +7,7 @@
  * new rows merges the partitions whole, with the same rows. */
 #include <math.h>
 
+#include "store/store.h"
 #include "test_util.h"
 
 #define BATCH_ROWS 1024 /* rows per partition: small, so that a few thousand rows make many */
@@ -334,9 +335,110 @@ static void an_update_under_a_small_budget_merges_the_partitions(void **state)
     assert_same(pool, "inc", "full", 1);
 }
 
+/* ---- st_merge_order alone: the same order on any number of threads ------------------------- */
+
+typedef struct mrow {
+    int64_t key;
+    int valid;
+    uint32_t run;
+    uint64_t pos;
+} mrow;
+
+static int merge_desc; /* the order mrow_cmp sorts by */
+
+/* By key (a null after every value, both ways), then run, then position: the merge's order. */
+static int mrow_cmp(const void *a, const void *b)
+{
+    const mrow *x = a, *y = b;
+    if (x->valid != y->valid) return x->valid ? -1 : 1;
+    if (x->valid && x->key != y->key) return (x->key < y->key) != merge_desc ? -1 : 1;
+    if (x->run != y->run) return x->run < y->run ? -1 : 1;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+static int i64_cmp(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* NR runs (run 0 of N0 rows, the others small), keys in [0, RANGE), sorted (DESC), with nulls
+ * (last) when NULLS: st_merge_order on 1 to 4 threads against a sort of every row. */
+static void check_merge(uint32_t nr, uint64_t n0, int64_t range, int desc, int nulls,
+                        uint64_t *seed)
+{
+    uint64_t *n = calloc(nr, sizeof *n), total = 0;
+    int64_t **k = calloc(nr, sizeof *k);
+    uint8_t **v = calloc(nr, sizeof *v);
+    st_pcol *keys = calloc(nr, sizeof *keys);
+    for (uint32_t r = 0; r < nr; r++) {
+        n[r] = r == 0 ? n0 : rnd(seed) % 3000;
+        k[r] = malloc((n[r] + 1) * sizeof **k);
+        v[r] = calloc(n[r] / 8 + 1, 1);
+        uint64_t nv = nulls ? n[r] - n[r] / 10 : n[r];
+        for (uint64_t i = 0; i < n[r]; i++) k[r][i] = (int64_t)(rnd(seed) % (uint64_t)range);
+        qsort(k[r], nv, sizeof **k, i64_cmp);
+        for (uint64_t i = 0; desc && i < nv / 2; i++) {
+            int64_t t = k[r][i];
+            k[r][i] = k[r][nv - 1 - i];
+            k[r][nv - 1 - i] = t;
+        }
+        for (uint64_t i = 0; i < nv; i++) v[r][i / 8] |= (uint8_t)(1u << (i % 8));
+        keys[r] = (st_pcol){k[r], NULL, nulls ? v[r] : NULL};
+        total += n[r];
+    }
+    mrow *want = malloc((total + 1) * sizeof *want);
+    uint64_t at = 0;
+    for (uint32_t r = 0; r < nr; r++)
+        for (uint64_t i = 0; i < n[r]; i++)
+            want[at++] = (mrow){k[r][i], !nulls || (v[r][i / 8] >> (i % 8) & 1), r, i};
+    merge_desc = desc;
+    qsort(want, total, sizeof *want, mrow_cmp);
+    strata_dtype dt = STRATA_I64;
+    for (int nt = 1; nt <= 4; nt++) {
+        st_pseg *seg = NULL;
+        size_t nseg = 0;
+        assert_int_equal(st_merge_order(&dt, 1, desc, keys, n, nr, nt, &seg, &nseg), STRATA_OK);
+        at = 0;
+        for (size_t g = 0; g < nseg; g++)
+            for (uint64_t i = 0; i < seg[g].len; i++, at++) {
+                assert_true(at < total);
+                assert_int_equal(seg[g].run, want[at].run);
+                assert_int_equal(seg[g].from + i, want[at].pos);
+            }
+        assert_int_equal(at, total);
+        free(seg);
+    }
+    for (uint32_t r = 0; r < nr; r++) {
+        free(k[r]);
+        free(v[r]);
+    }
+    free(k);
+    free(v);
+    free(n);
+    free(keys);
+    free(want);
+}
+
+static void merge_order_is_the_same_on_any_threads(void **state)
+{
+    (void)state;
+    uint64_t seed = 7;
+    /* run 0 past the split (65 536 rows): by images, and by rows (nulls); many ties, few, none */
+    for (int desc = 0; desc < 2; desc++)
+        for (int nulls = 0; nulls < 2; nulls++) {
+            check_merge(40, 100000, 50, desc, nulls, &seed);
+            check_merge(5, 70000, 1 << 30, desc, nulls, &seed);
+            check_merge(3, 66000, 1, desc, nulls, &seed); /* every key equal */
+            check_merge(1, 80000, 1000, desc, nulls, &seed);
+            check_merge(2, 1000, 100, desc, nulls, &seed); /* too small to split */
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(merge_order_is_the_same_on_any_threads),
         cmocka_unit_test_setup_teardown(integer_keys_with_nulls, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(integer_keys_descending, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(float_keys_with_nans, fixture_setup, fixture_teardown),

@@ -174,6 +174,32 @@ static void mid_sized_argsorts_match_the_reference(void **state)
                 free(want);
                 free(got);
             }
+    /* i64 keys of a narrow range (sort.c, dense_images: sorted by counting from 16 384 keys
+     * on), a range just inside and just past the counting sort's, and one past it from the
+     * 4 097th key on */
+    int64_t ranges[] = {19677, 65536, 65537, 0};
+    for (size_t ri = 0; ri < sizeof ranges / sizeof ranges[0]; ri++)
+        for (int desc = 0; desc < 2; desc++) {
+            uint64_t n = 70001;
+            int64_t *keys = malloc(n * 8);
+            for (uint64_t i = 0; i < n; i++) {
+                int64_t range = ranges[ri] ? ranges[ri] : i < 4096 ? 100 : 1 << 20;
+                keys[i] = 611 - (int64_t)(rand_r(&seed) % (unsigned)range);
+            }
+            uint64_t *want = malloc(n * 8), *got = malloc(n * 8);
+            for (uint64_t i = 0; i < n; i++) want[i] = i;
+            q_type = STRATA_I64, q_keys = keys, q_desc = desc;
+            qsort(want, n, sizeof *want, q_cmp);
+            for (int nt = 1; nt <= 4; nt += 3) {
+                assert_int_equal(st_argsort(STRATA_I64, keys, n, NULL, got, desc, nt), 0);
+                if (memcmp(got, want, n * 8) != 0)
+                    fail_msg("range %lld desc %d threads %d differs from the reference",
+                             (long long)ranges[ri], desc, nt);
+            }
+            free(keys);
+            free(want);
+            free(got);
+        }
 }
 
 static void multi_key_sort_by_chaining(void **state)
