@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -628,7 +629,6 @@ static int run_next(st_upd_job *j, srun *r, int nc)
  * with a SINK, appended to one sorted run spilled to temporary files. */
 typedef struct mwriter {
     st_upd_job *j;
-    st_upd_outw ow;
     spill *sink;
     int open, nc;
     uint64_t rows, nbuf, cap; /* rows written, buffered, and room in the buffers */
@@ -637,6 +637,7 @@ typedef struct mwriter {
     int nulls[ST_TBL_MAX];     /* whether VBUF holds it (else every buffered row is valid) */
     st_vec sbytes[ST_TBL_MAX]; /* string columns: bytes of the buffered rows */
     st_vec soff[ST_TBL_MAX];   /* their offsets (n+1) */
+    st_upd_outw ow;            /* last: mw_init leaves its writers to st_upd_out_begin */
 } mwriter;
 
 static int mw_flush(mwriter *m)
@@ -746,7 +747,10 @@ static int mw_rows(mwriter *m, const st_table *t, uint64_t from, uint64_t count)
 
 static int mw_init(mwriter *m, st_upd_job *j, int nc, uint64_t cap)
 {
-    memset(m, 0, sizeof *m);
+    /* not the output's column writers: ST_TBL_MAX of them, half a megabyte to clear for every
+     * delta run of an append (1 ms of 15 for 20 partitions); st_upd_out_begin sets up those used */
+    memset(m, 0, offsetof(mwriter, ow));
+    m->ow.n = 0;
     m->j = j;
     m->nc = nc;
     m->cap = cap;
