@@ -1485,8 +1485,8 @@ static int lcomp_columns(st_upd_job *j, const lcomp *l, int nc, st_upd_outw *ow,
                          uint64_t per, uint64_t total)
 {
     lccol *lc = calloc((size_t)nc, sizeof *lc);
-    size_t *g0 = malloc(m * sizeof *g0), ntask = (size_t)nc * m;
-    uint64_t *p0 = malloc(m * sizeof *p0);
+    size_t *g0 = malloc((m ? m : 1) * sizeof *g0), ntask = (size_t)nc * m;
+    uint64_t *p0 = malloc((m ? m : 1) * sizeof *p0);
     int *trc = malloc((ntask ? ntask : 1) * sizeof *trc), rc = STRATA_OK;
     if (lc == NULL || g0 == NULL || p0 == NULL || trc == NULL) rc = STRATA_ENOMEM;
     for (size_t k = 0, g = 0, pos = 0; k < m && rc == STRATA_OK; k++) {
