@@ -1197,13 +1197,19 @@ static int gather_into(st_upd_job *j, strata_snapshot *p, int pc, const uint64_t
     if (out == NULL || pb == NULL || start == NULL)
         rc = st_error(j->err, STRATA_ENOMEM, "out of memory gathering %llu values",
                       (unsigned long long)n);
-    uint64_t at = 0;
-    for (uint64_t i = 0; i < n && rc == STRATA_OK; i++) {
-        if ((rc = check_index(j, p, idx, i)) < 0) break;
+    /* by runs of indices in one batch (a filter's output is ascending: one run a batch), so
+     * that an index costs a compare and a store, not two calls and a counter's increment */
+    const uint64_t *rs = st_snapshot_row_start(p);
+    uint64_t at = 0, nrows = st_snapshot_nrows(p);
+    for (uint64_t i = 0, e; i < n && rc == STRATA_OK; i = e) {
+        if (idx[i] >= nrows) {
+            rc = check_index(j, p, idx, i);
+            break;
+        }
         at = st_snapshot_batch_of(p, idx[i], at);
-        pb[i] = (uint32_t)at;
-        sorted &= i == 0 || pb[i] >= pb[i - 1];
-        start[at + 1]++;
+        for (e = i; e < n && idx[e] >= rs[at] && idx[e] < rs[at + 1]; e++) pb[e] = (uint32_t)at;
+        sorted &= i == 0 || at >= pb[i - 1];
+        start[at + 1] += e - i;
     }
     for (uint64_t b = 0; b < st_snapshot_nbatches(p) && rc == STRATA_OK; b++)
         start[b + 1] += start[b];

@@ -180,6 +180,19 @@ if len(out) != len(order) or bad:
 PY
 fi
 
+# ---- a column added to a sorted dataset that has rows: each run's rows gathered by indices in
+# any order (the sort's index), numbers and strings, checked row by row against the source ----
+run column taxi/byfare.later_pt --gather taxi/trips.pickuptime
+run column taxi/byfare.later_fare --gather taxi/trips.fare
+run update taxi/byfare
+"$S" cat taxi/trips --columns pickuptime,fare >"$T/later_src.csv"
+"$S" cat taxi/byfare --columns index,later_pt,later_fare >"$T/later_got.csv"
+awk -F, 'NR == FNR { if (FNR > 1) { pt[FNR - 2] = $1; fa[FNR - 2] = $2 }; next }
+    FNR > 1 { n++; if (!($1 in pt) || pt[$1] != $2 || fa[$1] != $3) bad++ }
+    END { if (bad > 0 || n < 1000) { printf "  %d of %d rows differ\n", bad, n; exit 1 } }' \
+    "$T/later_src.csv" "$T/later_got.csv" ||
+    { echo "FAIL: columns gathered after the sort differ from the source rows"; fails=$((fails + 1)); }
+
 # ---- bad input: clear errors at definition time, nothing created ----------------------------
 expect_err 3 "unknown column 'nope' at 1:1" -- "$S" derive taxi/b1 --from taxi/trips --filter 'nope > 1'
 expect_err 3 "expected" -- "$S" derive taxi/b2 --from taxi/trips --filter 'fare >'
