@@ -145,6 +145,25 @@ static int q_cmp(const void *a, const void *b)
     return c != 0 ? c : (x > y) - (x < y);
 }
 
+/* The argsort of N KEYS of type T (DESC) on 1 and 4 threads against the qsort reference; WHAT
+ * names the case in a failure. */
+static void check_argsort_ref(strata_dtype t, const void *keys, uint64_t n, int desc,
+                              const char *what)
+{
+    uint64_t *want = malloc(n * 8), *got = malloc(n * 8);
+    for (uint64_t i = 0; i < n; i++) want[i] = i;
+    q_type = t, q_keys = keys, q_desc = desc;
+    qsort(want, n, sizeof *want, q_cmp);
+    for (int nt = 1; nt <= 4; nt += 3) {
+        assert_int_equal(st_argsort(t, keys, n, NULL, got, desc, nt), 0);
+        if (memcmp(got, want, n * 8) != 0)
+            fail_msg("%s dtype %s n %llu desc %d threads %d differs from the reference", what,
+                     strata_dtype_name(t), (unsigned long long)n, desc, nt);
+    }
+    free(want);
+    free(got);
+}
+
 /* Tens of thousands of keys take one MSD pass, then MSD passes per bucket down to insertion
  * (sort.c, ST_MSD_SMALL, msd_pairs): the same stable order as the reference, for 1 and 4
  * threads. */
@@ -160,19 +179,8 @@ static void mid_sized_argsorts_match_the_reference(void **state)
                 uint64_t n = sizes[si];
                 void *keys = malloc(n * 8);
                 fill_random(types[ti], keys, n, &seed);
-                uint64_t *want = malloc(n * 8), *got = malloc(n * 8);
-                for (uint64_t i = 0; i < n; i++) want[i] = i;
-                q_type = types[ti], q_keys = keys, q_desc = desc;
-                qsort(want, n, sizeof *want, q_cmp);
-                for (int nt = 1; nt <= 4; nt += 3) {
-                    assert_int_equal(st_argsort(types[ti], keys, n, NULL, got, desc, nt), 0);
-                    if (memcmp(got, want, n * 8) != 0)
-                        fail_msg("dtype %s n %llu desc %d threads %d differs from the reference",
-                                 strata_dtype_name(types[ti]), (unsigned long long)n, desc, nt);
-                }
+                check_argsort_ref(types[ti], keys, n, desc, "random");
                 free(keys);
-                free(want);
-                free(got);
             }
     /* i64 keys of a narrow range (sort.c, dense_images: sorted by counting from 16 384 keys
      * on), a range just inside and just past the counting sort's, and one past it from the
@@ -186,19 +194,10 @@ static void mid_sized_argsorts_match_the_reference(void **state)
                 int64_t range = ranges[ri] ? ranges[ri] : i < 4096 ? 100 : 1 << 20;
                 keys[i] = 611 - (int64_t)(rand_r(&seed) % (unsigned)range);
             }
-            uint64_t *want = malloc(n * 8), *got = malloc(n * 8);
-            for (uint64_t i = 0; i < n; i++) want[i] = i;
-            q_type = STRATA_I64, q_keys = keys, q_desc = desc;
-            qsort(want, n, sizeof *want, q_cmp);
-            for (int nt = 1; nt <= 4; nt += 3) {
-                assert_int_equal(st_argsort(STRATA_I64, keys, n, NULL, got, desc, nt), 0);
-                if (memcmp(got, want, n * 8) != 0)
-                    fail_msg("range %lld desc %d threads %d differs from the reference",
-                             (long long)ranges[ri], desc, nt);
-            }
+            char what[48];
+            snprintf(what, sizeof what, "range %lld", (long long)ranges[ri]);
+            check_argsort_ref(STRATA_I64, keys, n, desc, what);
             free(keys);
-            free(want);
-            free(got);
         }
 }
 
