@@ -145,6 +145,24 @@ done:
     return rc;
 }
 
+static int mpi_sendrecv(void *ctx, st_err *err, int peer, const void *send, uint64_t slen,
+                        void *recv, uint64_t rlen)
+{
+    MPI_Comm comm = *(MPI_Comm *)ctx;
+    const uint64_t piece = (uint64_t)1 << 30; /* MPI's counts are ints */
+    /* as many pieces on both sides: the larger of the two lengths decides, alike on both */
+    for (uint64_t at = 0; at < slen || at < rlen; at += piece) {
+        int sn = at < slen ? (int)(slen - at < piece ? slen - at : piece) : 0;
+        int rn = at < rlen ? (int)(rlen - at < piece ? rlen - at : piece) : 0;
+        const void *sp = sn > 0 ? (const char *)send + at : send; /* (no offset from NULL) */
+        void *rp = rn > 0 ? (char *)recv + at : recv;
+        int mrc = MPI_Sendrecv(sp, sn, MPI_BYTE, peer, 0, rp, rn, MPI_BYTE, peer, 0, comm,
+                               MPI_STATUS_IGNORE);
+        if (mrc != MPI_SUCCESS) return mpi_fail(err, mrc, "exchanging the update's rows");
+    }
+    return STRATA_OK;
+}
+
 static int mpi_bcast(void *ctx, st_err *err, void *data, uint64_t len, int root)
 {
     MPI_Comm comm = *(MPI_Comm *)ctx;
@@ -181,6 +199,7 @@ static int comm_open(st_err *err, const void *comm, MPI_Comm *dup, st_comm *c)
     *c = (st_comm){.ctx = dup,
                    .allgather = mpi_allgather,
                    .alltoallv = mpi_alltoallv,
+                   .sendrecv = mpi_sendrecv,
                    .bcast = mpi_bcast,
                    .allreduce = mpi_allreduce};
     MPI_Comm_rank(*dup, &c->rank);

@@ -35,7 +35,7 @@ int st_mpi_load_global(st_err *err);
     X(MPI_File_read_all) X(MPI_File_set_view) X(MPI_File_sync) X(MPI_File_write_all)               \
     X(MPI_Gather) X(MPI_Gatherv) X(MPI_Info_create) X(MPI_Info_free) X(MPI_Info_set)               \
     X(MPI_Initialized) X(MPI_Type_commit) X(MPI_Type_contiguous) X(MPI_Type_create_darray)         \
-    X(MPI_Type_create_hindexed_block) X(MPI_Type_free)
+    X(MPI_Type_create_hindexed_block) X(MPI_Type_free) X(MPI_Sendrecv)
 #define ST_MPI_VARS(X)                                                                             \
     X(ompi_mpi_byte) X(ompi_mpi_char) X(ompi_mpi_int) X(ompi_mpi_double) X(ompi_mpi_uint64_t)      \
     X(ompi_mpi_2int) X(ompi_mpi_comm_null) X(ompi_mpi_comm_world) X(ompi_mpi_op_max)               \
@@ -77,6 +77,7 @@ const st_mpilib *st_mpi(void);
 #define MPI_Info_free                  (st_mpi()->MPI_Info_free)
 #define MPI_Info_set                   (st_mpi()->MPI_Info_set)
 #define MPI_Initialized                (st_mpi()->MPI_Initialized)
+#define MPI_Sendrecv                   (st_mpi()->MPI_Sendrecv)
 #define MPI_Type_commit                (st_mpi()->MPI_Type_commit)
 #define MPI_Type_contiguous            (st_mpi()->MPI_Type_contiguous)
 #define MPI_Type_create_darray         (st_mpi()->MPI_Type_create_darray)

@@ -31,6 +31,11 @@ typedef struct st_comm {
      * a multiple of 8. */
     int (*alltoallv)(void *ctx, st_err *err, const void *data, const uint64_t *sendlens, void **out,
                      uint64_t *recvlens);
+    /* A swap between this process and PEER, which makes the same call with the lengths the other
+     * way round (not collective: only the two of them call it): SLEN bytes at SEND go to PEER,
+     * and PEER's RLEN bytes land at RECV (a range apart from SEND's). */
+    int (*sendrecv)(void *ctx, st_err *err, int peer, const void *send, uint64_t slen, void *recv,
+                    uint64_t rlen);
     /* ROOT's LEN bytes at DATA to every process's DATA (LEN the same everywhere). */
     int (*bcast)(void *ctx, st_err *err, void *data, uint64_t len, int root);
     /* V[0..N) combined by OP over the processes, in place everywhere. */

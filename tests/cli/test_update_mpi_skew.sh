@@ -27,10 +27,19 @@ for b in range(12):
         f.write("same,zipf,v,tag\n")
         for i in range(n):
             f.write(f"7,{z[i]},{v[i]},t{z[i] % 53}\n")
+# batches that shrink: the first process's block is larger than its range of a sort, so the
+# second receives more rows than it sends
+for b in range(8):
+    n = 6000 - 600 * b
+    with open(f"{t}/d{b}.csv", "w") as f:
+        f.write("same,zipf,v\n")
+        for i in range(n):
+            f.write(f"7,{min(int(rng.zipf(1.3)), 10**6)},{int(rng.integers(0, 10**6))}\n")
 EOF
 export STRATA_POOL=$T/ref
 "$S" init >/dev/null
 for b in $(seq 0 11); do "$S" ingest skew/t "$T/b$b.csv" >/dev/null 2>&1; done
+for b in $(seq 0 7); do "$S" ingest skew/d "$T/d$b.csv" >/dev/null 2>&1; done
 q() { "$S" "$@" >/dev/null 2>"$T/q.err" || { echo "FAIL: strata $*: $(cat "$T/q.err")"; fails=$((fails + 1)); }; }
 q derive skew/bysame --from skew/t --sort same
 q column skew/bysame.v --gather skew/t.v
@@ -39,7 +48,10 @@ q derive skew/g --from skew/t --groupby zipf --agg count,sum:v
 q derive skew/top --from skew/t --topk zipf:50 --global --desc
 # string keys hashed to their process by their bytes; a float mean and a holistic median
 q derive skew/gs --from skew/t --groupby tag --agg count,sum:v,mean:v,median:v,first:zipf
-OUTS="bysame byzipf g top gs"
+q derive skew/dsame --from skew/d --sort same
+q column skew/dsame.v --gather skew/d.v
+q derive skew/dzipf --from skew/d --sort zipf --desc
+OUTS="bysame byzipf g top gs dsame dzipf"
 for np in 2 3 4 m2 m4; do cp -a "$T/ref" "$T/np$np"; done
 q update --batch-rows 1024
 for d in $OUTS; do "$S" cat "skew/$d" >"$T/ref_$d.csv"; done
