@@ -157,29 +157,39 @@ static void scan_images(const segs *g, uint64_t n, int nt, const digits *dg, uin
         st_chunk(n, t, nteam, &lo, &hi);
         size_t s = seg_of(g, lo);
         uint64_t *h = dg != NULL ? hist + (uint64_t)t * dg->nb : NULL;
+        /* (in locals: the counts' stores could alias DG's fields) */
+        const uint64_t dmin = dg != NULL ? dg->min : 0, drange = dg != NULL ? dg->range : 0;
+        const int shift = dg != NULL ? dg->shift : 0;
         if (h != NULL) memset(h, 0, dg->nb * sizeof *h);
         for (uint64_t r = lo; r < hi; r += ST_SREC_BLOCK) {
             uint64_t m = hi - r < ST_SREC_BLOCK ? hi - r : ST_SREC_BLOCK;
             seg_images(g, &s, r, m, buf);
             if (r == lo) first = prev = buf[0];
             down &= r == lo || buf[0] < prev;
+            /* in order or in reverse, as long as the rows may be; neither cannot change */
+            for (uint64_t i = 1; (up || down) && i < m; i++) {
+                up &= buf[i] >= buf[i - 1];
+                down &= buf[i] < buf[i - 1];
+            }
+            up &= buf[0] >= prev;
+            prev = buf[m - 1];
+            if (h == NULL || bad) {
+                for (uint64_t i = 0; i < m; i++) {
+                    mn = buf[i] < mn ? buf[i] : mn;
+                    mx = buf[i] > mx ? buf[i] : mx;
+                }
+                continue;
+            }
+            /* an image outside the digits' range is counted in digit 0, and found out by the
+             * range of the images so far (a test per image costs a third more) */
             for (uint64_t i = 0; i < m; i++) {
                 uint64_t v = buf[i];
                 mn = v < mn ? v : mn;
                 mx = v > mx ? v : mx;
-                up &= v >= prev;
-                down &= i == 0 || v < buf[i - 1];
-                prev = v;
+                v -= dmin;
+                h[(v > drange ? 0 : v) >> shift]++;
             }
-            if (h != NULL && !bad) {
-                /* an image outside the digits' range is counted in digit 0, and found out by
-                 * the range of the images so far (a test per image costs a third more) */
-                for (uint64_t i = 0; i < m; i++) {
-                    uint64_t v = buf[i] - dg->min;
-                    h[(v > dg->range ? 0 : v) >> dg->shift]++;
-                }
-                bad = mn < dg->min || mx - dg->min > dg->range;
-            }
+            bad = mn < dmin || mx - dmin > drange;
         }
         sc[t] = lo == hi ? (scan){UINT64_MAX, 0, 0, 0, 1, 1, 0, 0}
                          : (scan){mn, mx, first, prev, up, down, bad, 0};

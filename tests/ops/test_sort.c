@@ -628,8 +628,8 @@ static void segmented_argsort_is_the_stable_argsort(void **state)
             size_t esz = strata_dtype_size(t);
             char *keys = malloc(n * 8 + 8);
             uint64_t cut[5] = {0, n / 3, n / 3, n / 2 + 1 < n ? n / 2 + 1 : n, n};
-            for (int mode = 0; mode < 6; mode++) {
-                if (mode == 5) { /* strictly decreasing */
+            for (int mode = 0; mode < 8; mode++) {
+                if (mode == 5 || mode == 7) { /* strictly decreasing (7: but for one pair) */
                     for (uint64_t i = 0; i < n; i++) {
                         int64_t v = (int64_t)(n - i) * 3;
                         put_int(t, keys, i, v);
@@ -653,8 +653,23 @@ static void segmented_argsort_is_the_stable_argsort(void **state)
                     free(perm);
                     free(copy);
                 }
-                static const char *what[] = {"random",     "few distinct", "in order",
-                                             "in reverse", "all equal",    "decreasing"};
+                /* 6, 7: in order, or strictly decreasing, but for one pair at the first block's
+                 * end (2 048 keys: sortrec.c's scan) or in the middle */
+                uint64_t at = n > 2048 ? 2047 : n / 2;
+                if (mode >= 6 && at + 1 < n) {
+                    char tmp[8];
+                    memcpy(tmp, keys + at * esz, esz);
+                    memmove(keys + at * esz, keys + (at + 1) * esz, esz);
+                    memcpy(keys + (at + 1) * esz, tmp, esz);
+                }
+                static const char *what[] = {"random",
+                                             "few distinct",
+                                             "in order",
+                                             "in reverse",
+                                             "all equal",
+                                             "decreasing",
+                                             "one pair out of order",
+                                             "one pair out of reverse"};
                 for (int desc = 0; desc < 2; desc++) {
                     check_segs(t, keys, n, NULL, 0, desc, what[mode]);
                     check_segs(t, keys, n, cut, 5, desc, what[mode]); /* two empty segments */
