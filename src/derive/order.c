@@ -2291,8 +2291,8 @@ static int rec_spread(st_upd_job *j, strata_snapshot *s, const plan *p, uint64_t
     uint64_t m = d.start[o + nseg] - d.start[o], room = m;
     uint64_t own = range_start(j, n, cm->rank + 1) - range_start(j, n, cm->rank);
     if (two) room = two_room(j, m, own, &front);
-    st_srec *base = st_alloc_big(room * sizeof *base + 1), *rec = base + front, *all = NULL;
-    st_srec *tmp = NULL;
+    st_srec *base = st_alloc_big(room * sizeof *base + 1), *all = NULL, *tmp = NULL;
+    st_srec *rec = base != NULL ? base + front : NULL;
     uint64_t *cuts = calloc((size_t)cm->size + 1, sizeof *cuts);
     uint64_t *sl = calloc((size_t)cm->size, 8), *rl = calloc((size_t)cm->size, 8);
     if (rc == STRATA_OK && (base == NULL || cuts == NULL || sl == NULL || rl == NULL))
