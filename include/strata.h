@@ -1052,9 +1052,13 @@ STRATA_API int strata_update(strata_pool *pool, const char *region, const char *
  * each process takes a contiguous block of the new source batches, for a derived column
  * (gather, scatter, expr) a block of the batches to compute; each writes and fsyncs its own
  * files, and process 0, which holds the dataset's writer lock, publishes one transaction after
- * every process reported its files. Order-destroying indexes (sort, global topk, group-by) are
- * computed by process 0 alone for now. The result is byte-identical to strata_update()'s on one
- * process. A failure on any process fails the call on all of them with that process's message
+ * every process reported its files. Order-destroying indexes are spread too: a sort from
+ * scratch has each process sort its block, agree on cuts at whole output batches and exchange
+ * the rows of each key range, then write its range's batches and partitions; an incremental
+ * sort has each process write the delta runs and compactions of its share of the partitions; a
+ * global topk is a local topk and one reduction; a group-by folds each process's block, then
+ * merges the groups by key hash, float sums in one fixed order. The result is byte-identical to
+ * strata_update()'s on one process, for any number of processes. A failure on any process fails the call on all of them with that process's message
  * (the first by rank), and nothing is published; each process removes the files it wrote.
  * STATS, on every process: the totals over them, with ranks and imbalance.
  * STRATA_EUNSUPPORTED if libstrata was built without MPI. strata_mpi.h declares
