@@ -1058,11 +1058,11 @@ STRATA_API int strata_update(strata_pool *pool, const char *region, const char *
  * sort has each process write the delta runs and compactions of its share of the partitions; a
  * global topk is a local topk and one reduction; a group-by folds each process's block, then
  * merges the groups by key hash, float sums in one fixed order. The result is byte-identical to
- * strata_update()'s on one process, for any number of processes. A failure on any process fails the call on all of them with that process's message
- * (the first by rank), and nothing is published; each process removes the files it wrote.
- * STATS, on every process: the totals over them, with ranks and imbalance.
- * STRATA_EUNSUPPORTED if libstrata was built without MPI. strata_mpi.h declares
- * strata_update_mpi(), which takes the MPI_Comm itself. */
+ * strata_update()'s on one process, for any number of processes. A failure on any process fails the
+ * call on all of them with that process's message (the first by rank), and nothing is published;
+ * each process removes the files it wrote. STATS, on every process: the totals over them, with
+ * ranks and imbalance. STRATA_EUNSUPPORTED if libstrata was built without MPI. strata_mpi.h
+ * declares strata_update_mpi(), which takes the MPI_Comm itself. */
 STRATA_API int strata_update_comm(strata_pool *pool, const char *region, const char *name,
                                   const strata_update_opts *opts, strata_update_stats *stats,
                                   const void *comm);
