@@ -209,6 +209,10 @@ int st_radix_pairs(uint64_t *k, uint64_t *idx, uint64_t *tk, uint64_t *tidx, uin
  * (may be NULL) receives each digit's first position, and the total at START[NB]. */
 void st_digit_offsets(uint64_t *hist, uint64_t nb, int nt, uint64_t *start);
 
+/* The sort images (st_key_image) of keys [I0, I0 + N) of KEYS into OUT, a loop per type
+ * (sortrec.c). */
+void st_images(strata_dtype dt, const void *keys, uint64_t i0, uint64_t n, int desc, uint64_t *out);
+
 /* Software write combining for the scatters of the sorts' MSD passes (sort.c, sortrec.c): a
  * thread's next elements for a bucket gather in a cache line of the thread's own (the slots of
  * the destination line they fall in) and leave as whole lines with non-temporal stores, which

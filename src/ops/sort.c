@@ -269,12 +269,15 @@ int st_argsort(strata_dtype dtype, const void *keys, uint64_t n, const uint64_t 
 static int dense_images(strata_dtype dtype, const void *keys, uint64_t n, int desc,
                         uint64_t hint[2])
 {
-    uint64_t mn = UINT64_MAX, mx = 0;
-    for (uint64_t i = 0; i < n; i++) {
-        if ((i & 4095) == 0 && i > 0 && mx - mn >= ST_ARG_DENSE) return 0;
-        uint64_t v = sort_image(dtype, keys, i, desc);
-        mn = v < mn ? v : mn;
-        mx = v > mx ? v : mx;
+    uint64_t mn = UINT64_MAX, mx = 0, buf[4096];
+    for (uint64_t i = 0; i < n; i += 4096) {
+        uint64_t m = n - i < 4096 ? n - i : 4096;
+        st_images(dtype, keys, i, m, desc, buf);
+        for (uint64_t x = 0; x < m; x++) {
+            mn = buf[x] < mn ? buf[x] : mn;
+            mx = buf[x] > mx ? buf[x] : mx;
+        }
+        if (mx - mn >= ST_ARG_DENSE) return 0;
     }
     hint[0] = mn;
     hint[1] = mx;

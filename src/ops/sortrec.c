@@ -7,7 +7,8 @@
  * One pass finds the images' range and whether they are in order already (non-decreasing: the
  * records are written in order; strictly decreasing: in reverse), and counts the digits of a
  * range known or guessed from the first keys (sample_hint). A range of fewer than
- * ST_SREC_DENSE values is sorted by counting: one histogram pass, one placing pass. Otherwise
+ * ST_SREC_DENSE values is sorted by counting: one histogram pass, one placing pass (two levels
+ * for more values than write combining has lines for: place2). Otherwise
  * one MSD pass places the records into up to 2^ST_SREC_BITS buckets by the top bits of
  * (image - min), through write combining (st_wc_*, ops_int.h), and each bucket is sorted as
  * 128-bit integers (image high, position low, so ties go by position) by Highway's vqsort
@@ -36,9 +37,8 @@ typedef struct segs {
     int desc;
 } segs;
 
-/* Images of keys [I0, I0 + N) of one segment into OUT. */
-static void images(strata_dtype dt, const void *keys, uint64_t i0, uint64_t n, int desc,
-                   uint64_t *out)
+/* st_images: ops_int.h. */
+void st_images(strata_dtype dt, const void *keys, uint64_t i0, uint64_t n, int desc, uint64_t *out)
 {
     const uint64_t sign = (uint64_t)1 << 63, x = desc ? ~(uint64_t)0 : 0;
     switch (dt) {
@@ -80,7 +80,7 @@ static void seg_images(const segs *g, size_t *s, uint64_t lo, uint64_t n, uint64
         while (g->start[*s + 1] - base <= lo) (*s)++;
         uint64_t s0 = g->start[*s] - base, m = g->start[*s + 1] - base - lo;
         if (m > n) m = n;
-        images(g->dt, g->keys[*s], lo - s0, m, g->desc, out);
+        st_images(g->dt, g->keys[*s], lo - s0, m, g->desc, out);
         out += m;
         lo += m;
         n -= m;
@@ -245,6 +245,143 @@ static void fill_in_order(const segs *g, uint64_t n, int reverse, st_srec *rec, 
             s0 = s;
         }
     }
+}
+
+/* Bits of the first digit of place2(): at most 256 buckets, whose write-combining lines stay in
+ * the first-level cache. */
+#define ST_SREC_COARSE 8
+/* The most rows a bucket of place2()'s first digit may hold: its second pass copies one bucket at
+ * a time to a thread's scratch. */
+#define ST_SREC_LEVEL2 ((uint64_t)1 << 20)
+
+/* place2()'s first pass writes around the caches (write combining) from this many bytes of
+ * output on; below, its second pass finds the rows still in them. */
+#define ST_SREC_CACHED ((uint64_t)8 << 20)
+
+/* The counts of the digits (image - MIN) of rows [LO, HI) of G into H[NB]. */
+static void count_digits(const segs *g, uint64_t lo, uint64_t hi, uint64_t min, uint64_t nb,
+                         uint64_t *h)
+{
+    uint64_t buf[ST_SREC_BLOCK];
+    size_t s = seg_of(g, lo);
+    memset(h, 0, nb * sizeof *h);
+    for (uint64_t r = lo; r < hi; r += ST_SREC_BLOCK) {
+        uint64_t m = hi - r < ST_SREC_BLOCK ? hi - r : ST_SREC_BLOCK;
+        seg_images(g, &s, r, m, buf);
+        for (uint64_t i = 0; i < m; i++) h[buf[i] - min]++;
+    }
+}
+
+/* The second pass of place2(): the rows of coarse bucket C (OUT's elements [CSTART[C],
+ * CSTART[C + 1]), each ESZ bytes) copied to TMP and placed by the rest of their digit, from the
+ * first positions START (NB + 1) of its CS-bit digits. */
+static void place2_bucket(void *out, size_t esz, const uint64_t *cstart, uint64_t c, int cs,
+                          const uint64_t *start, uint64_t nb, uint64_t min, void *tmp)
+{
+    uint64_t a = cstart[c], len = cstart[c + 1] - a, at[1u << ST_SREC_COARSE];
+    uint64_t mask = ((uint64_t)1 << cs) - 1, d0 = c << cs;
+    /* (the last bucket's digits end at NB: START has NB + 1 entries) */
+    memcpy(at, start + d0, (nb - d0 < mask + 1 ? nb - d0 : mask + 1) * sizeof *at);
+    memcpy(tmp, (char *)out + a * esz, len * esz);
+    if (esz == sizeof(uint64_t)) { /* positions, the digit's low bits beside them */
+        const uint64_t *e = tmp;
+        for (uint64_t i = 0; i < len; i++) ((uint64_t *)out)[at[e[i] & mask]++] = e[i] >> 8;
+    } else {
+        const st_srec *e = tmp;
+        for (uint64_t i = 0; i < len; i++) ((st_srec *)out)[at[(e[i].img - min) & mask]++] = e[i];
+    }
+}
+
+/* The first pass of place2(): rows [LO, HI) of G placed in OUT by the top bits of their digit
+ * (image - MIN) >> CS, from this thread's first positions C, through write combining (directly
+ * without its memory); positions with the digit's low bits beside them (8 bytes, PERM), or
+ * records. */
+static void place2_rows(const segs *g, uint64_t lo, uint64_t hi, uint64_t min, int cs, uint64_t ncb,
+                        uint64_t *c, void *out, int perm, int big)
+{
+    uint64_t buf[ST_SREC_BLOCK], base = g->start[0];
+    size_t s = seg_of(g, lo), esz = perm ? sizeof(uint64_t) : sizeof(st_srec);
+    st_wc w;
+    int wc = big && st_wc_open(&w, out, c, (unsigned)ncb, esz);
+    for (uint64_t r = lo; r < hi; r += ST_SREC_BLOCK) {
+        uint64_t m = hi - r < ST_SREC_BLOCK ? hi - r : ST_SREC_BLOCK;
+        seg_images(g, &s, r, m, buf);
+        for (uint64_t i = 0; i < m; i++) {
+            uint64_t d = buf[i] - min, k = d >> cs;
+            if (perm) {
+                uint64_t e = (base + r + i) << 8 | (d & 0xFF);
+                if (wc)
+                    st_wc_put(&w, out, (unsigned)k, c[k]++, &e, sizeof e);
+                else
+                    ((uint64_t *)out)[c[k]++] = e;
+            } else {
+                st_srec e = {base + r + i, buf[i]};
+                if (wc)
+                    st_wc_put(&w, out, (unsigned)k, c[k]++, &e, sizeof e);
+                else
+                    ((st_srec *)out)[c[k]++] = e;
+            }
+        }
+    }
+    if (wc) st_wc_close(&w, out, c, (unsigned)ncb, esz);
+}
+
+/* place() of a dense range (DG's shift 0) of more digits than write combining takes
+ * (ST_SREC_WC), without carried columns, in two passes: the rows placed by the top
+ * ST_SREC_COARSE bits of their digit (place2_rows), then each such bucket, in the caches, by the
+ * rest (place2_bucket). 19 677 values (taxi fares), warm, as one scatter and in two levels:
+ * 200 000 positions 1.3 -> 1.1 ms on one thread, 1.5 -> 0.9 ms on two; 20 M records 324 -> 255
+ * ms, 167 -> 128 ms on two. 0 without placing anything when a bucket of the first digit
+ * would hold more than ST_SREC_LEVEL2 rows, or there is no memory: *COUNTED is then the team
+ * that counted HIST. */
+static int place2(const segs *g, uint64_t n, const digits *dg, uint64_t *hist, int *counted,
+                  uint64_t *start, st_srec *rec, uint64_t *perm, int nt)
+{
+    uint64_t nb = dg->nb, min = dg->min, most = 0;
+    int cs = 64 - __builtin_clzll(nb - 1) - ST_SREC_COARSE; /* nb > ST_SREC_WC: 5 to 8 bits */
+    uint64_t ncb = ((nb - 1) >> cs) + 1;
+    uint64_t *cc = malloc(((size_t)nt * ncb + ncb + 1) * sizeof *cc);
+    size_t esz = perm != NULL ? sizeof *perm : sizeof *rec;
+    void *out = perm != NULL ? (void *)perm : (void *)rec;
+    char *tmp = NULL;
+    int ok = 0;
+    if (cc == NULL) return 0;
+#pragma omp parallel num_threads(nt)
+    {
+        int t = st_thread_num(), nteam = st_team_size();
+        uint64_t lo, hi, *h = hist + (uint64_t)t * nb, *c = cc + (uint64_t)t * ncb;
+        uint64_t *cstart = cc + (uint64_t)nteam * ncb;
+        st_chunk(n, t, nteam, &lo, &hi);
+        if (*counted != nteam) count_digits(g, lo, hi, min, nb, h);
+        memset(c, 0, ncb * sizeof *c);
+        for (uint64_t d = 0; d < nb; d++) c[d >> cs] += h[d];
+#pragma omp barrier
+#pragma omp single
+        {
+            *counted = nteam;
+            for (uint64_t k = 0; k < ncb; k++) {
+                uint64_t tot = 0;
+                for (int u = 0; u < nteam; u++) tot += cc[(uint64_t)u * ncb + k];
+                most = tot > most ? tot : most;
+            }
+            if (most <= ST_SREC_LEVEL2 && (tmp = malloc((size_t)nteam * most * esz + 1)) != NULL) {
+                ok = 1;
+                st_digit_offsets(hist, nb, nteam, start);
+                st_digit_offsets(cc, ncb, nteam, cstart);
+            }
+        }
+        if (ok) {
+            place2_rows(g, lo, hi, min, cs, ncb, c, out, perm != NULL, n * esz > ST_SREC_CACHED);
+#pragma omp barrier
+#pragma omp for schedule(dynamic, 1)
+            for (uint64_t k = 0; k < ncb; k++)
+                place2_bucket(out, esz, cstart, k, cs, start, nb, min,
+                              tmp + (size_t)t * most * esz);
+        }
+    }
+    free(tmp);
+    free(cc);
+    return ok;
 }
 
 /* One stable placing pass by digit into REC (or only the positions, into PERM); START receives
@@ -505,7 +642,10 @@ int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t 
     /* carried columns go along with a counting sort; after one with buckets to sort, they
      * would have to follow each bucket's order, which costs more than the caller's gather */
     if (dg.shift > 0) carry = NULL;
-    place(&g, n, &dg, hist, counted, bstart, rec, dg.shift > 0 ? NULL : perm, carry, nt);
+    uint64_t *pos = dg.shift > 0 ? NULL : perm;
+    if (dg.shift > 0 || dg.nb <= ST_SREC_WC || carry != NULL ||
+        !place2(&g, n, &dg, hist, &counted, bstart, rec, pos, nt))
+        place(&g, n, &dg, hist, counted, bstart, rec, pos, carry, nt);
     if (carry != NULL) carry->done = 1;
     int rc = dg.shift > 0
                  ? sort_buckets(rec, bstart, dg.nb, dg.min, dg.shift, own != NULL, perm, nt)
