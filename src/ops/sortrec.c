@@ -8,7 +8,8 @@
  * records are written in order; strictly decreasing: in reverse), and counts the digits of a
  * range known or guessed from the first keys (sample_hint). A range of fewer than
  * ST_SREC_DENSE values is sorted by counting: one histogram pass, one placing pass (two levels
- * for more values than write combining has lines for: place2). Otherwise
+ * for more values than write combining has lines for, into an output that fits the caches:
+ * place2). Otherwise
  * one MSD pass places the records into up to 2^ST_SREC_BITS buckets by the top bits of
  * (image - min), through write combining (st_wc_*, ops_int.h), and each bucket is sorted as
  * 128-bit integers (image high, position low, so ties go by position) by Highway's vqsort
@@ -247,15 +248,11 @@ static void fill_in_order(const segs *g, uint64_t n, int reverse, st_srec *rec, 
     }
 }
 
-/* Bits of the first digit of place2(): at most 256 buckets, whose write-combining lines stay in
+/* Bits of the first digit of place2(): at most 256 buckets, whose next places stay in
  * the first-level cache. */
 #define ST_SREC_COARSE 8
-/* The most rows a bucket of place2()'s first digit may hold: its second pass copies one bucket at
- * a time to a thread's scratch. */
-#define ST_SREC_LEVEL2 ((uint64_t)1 << 20)
 
-/* place2()'s first pass writes around the caches (write combining) from this many bytes of
- * output on; below, its second pass finds the rows still in them. */
+/* The most bytes of output place2() takes: its second pass finds the rows in the caches. */
 #define ST_SREC_CACHED ((uint64_t)8 << 20)
 
 /* The counts of the digits (image - MIN) of rows [LO, HI) of G into H[NB]. */
@@ -293,47 +290,37 @@ static void place2_bucket(void *out, size_t esz, const uint64_t *cstart, uint64_
 }
 
 /* The first pass of place2(): rows [LO, HI) of G placed in OUT by the top bits of their digit
- * (image - MIN) >> CS, from this thread's first positions C, through write combining (directly
- * without its memory); positions with the digit's low bits beside them (8 bytes, PERM), or
- * records. */
-static void place2_rows(const segs *g, uint64_t lo, uint64_t hi, uint64_t min, int cs, uint64_t ncb,
-                        uint64_t *c, void *out, int perm, int big)
+ * (image - MIN) >> CS, from this thread's first positions C; positions with the digit's low bits
+ * beside them (8 bytes, PERM), or records. */
+static void place2_rows(const segs *g, uint64_t lo, uint64_t hi, uint64_t min, int cs, uint64_t *c,
+                        void *out, int perm)
 {
     uint64_t buf[ST_SREC_BLOCK], base = g->start[0];
-    size_t s = seg_of(g, lo), esz = perm ? sizeof(uint64_t) : sizeof(st_srec);
-    st_wc w;
-    int wc = big && st_wc_open(&w, out, c, (unsigned)ncb, esz);
+    size_t s = seg_of(g, lo);
     for (uint64_t r = lo; r < hi; r += ST_SREC_BLOCK) {
         uint64_t m = hi - r < ST_SREC_BLOCK ? hi - r : ST_SREC_BLOCK;
         seg_images(g, &s, r, m, buf);
-        for (uint64_t i = 0; i < m; i++) {
-            uint64_t d = buf[i] - min, k = d >> cs;
-            if (perm) {
-                uint64_t e = (base + r + i) << 8 | (d & 0xFF);
-                if (wc)
-                    st_wc_put(&w, out, (unsigned)k, c[k]++, &e, sizeof e);
-                else
-                    ((uint64_t *)out)[c[k]++] = e;
-            } else {
-                st_srec e = {base + r + i, buf[i]};
-                if (wc)
-                    st_wc_put(&w, out, (unsigned)k, c[k]++, &e, sizeof e);
-                else
-                    ((st_srec *)out)[c[k]++] = e;
+        if (perm) {
+            for (uint64_t i = 0; i < m; i++) {
+                uint64_t d = buf[i] - min;
+                ((uint64_t *)out)[c[d >> cs]++] = (base + r + i) << 8 | (d & 0xFF);
             }
+        } else {
+            for (uint64_t i = 0; i < m; i++)
+                ((st_srec *)out)[c[(buf[i] - min) >> cs]++] = (st_srec){base + r + i, buf[i]};
         }
     }
-    if (wc) st_wc_close(&w, out, c, (unsigned)ncb, esz);
 }
 
 /* place() of a dense range (DG's shift 0) of more digits than write combining takes
- * (ST_SREC_WC), without carried columns, in two passes: the rows placed by the top
- * ST_SREC_COARSE bits of their digit (place2_rows), then each such bucket, in the caches, by the
- * rest (place2_bucket). 19 677 values (taxi fares), warm, as one scatter and in two levels:
- * 200 000 positions 1.3 -> 1.1 ms on one thread, 1.5 -> 0.9 ms on two; 20 M records 324 -> 255
- * ms, 167 -> 128 ms on two. 0 without placing anything when a bucket of the first digit
- * would hold more than ST_SREC_LEVEL2 rows, or there is no memory: *COUNTED is then the team
- * that counted HIST. */
+ * (ST_SREC_WC), into an output that fits the caches (ST_SREC_CACHED), without carried columns,
+ * in two passes: the rows placed by the top ST_SREC_COARSE bits of their digit (place2_rows),
+ * then each such bucket by the rest (place2_bucket), where one scatter to every value's place
+ * missed the first-level cache at every row. 200 000 positions over 19 677 values (an append's
+ * new taxi fares), warm: 1.3 -> 1.1 ms on one thread, 1.5 -> 0.9 ms on two. (20 M records went
+ * from 324 to 255 ms alone, but 0.47 -> 0.58 s in a whole `update --full` on one thread: the
+ * second pass's reads of buckets of 2 MB from memory, not kept.) 0 without placing anything when
+ * there is no memory: *COUNTED is then the team that counted HIST. */
 static int place2(const segs *g, uint64_t n, const digits *dg, uint64_t *hist, int *counted,
                   uint64_t *start, st_srec *rec, uint64_t *perm, int nt)
 {
@@ -364,14 +351,14 @@ static int place2(const segs *g, uint64_t n, const digits *dg, uint64_t *hist, i
                 for (int u = 0; u < nteam; u++) tot += cc[(uint64_t)u * ncb + k];
                 most = tot > most ? tot : most;
             }
-            if (most <= ST_SREC_LEVEL2 && (tmp = malloc((size_t)nteam * most * esz + 1)) != NULL) {
+            if ((tmp = malloc((size_t)nteam * most * esz + 1)) != NULL) {
                 ok = 1;
                 st_digit_offsets(hist, nb, nteam, start);
                 st_digit_offsets(cc, ncb, nteam, cstart);
             }
         }
         if (ok) {
-            place2_rows(g, lo, hi, min, cs, ncb, c, out, perm != NULL, n * esz > ST_SREC_CACHED);
+            place2_rows(g, lo, hi, min, cs, c, out, perm != NULL);
 #pragma omp barrier
 #pragma omp for schedule(dynamic, 1)
             for (uint64_t k = 0; k < ncb; k++)
@@ -644,6 +631,7 @@ int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t 
     if (dg.shift > 0) carry = NULL;
     uint64_t *pos = dg.shift > 0 ? NULL : perm;
     if (dg.shift > 0 || dg.nb <= ST_SREC_WC || carry != NULL ||
+        n * (pos != NULL ? sizeof *pos : sizeof *rec) > ST_SREC_CACHED ||
         !place2(&g, n, &dg, hist, &counted, bstart, rec, pos, nt))
         place(&g, n, &dg, hist, counted, bstart, rec, pos, carry, nt);
     if (carry != NULL) carry->done = 1;

@@ -684,8 +684,8 @@ static void segmented_argsort_is_the_stable_argsort(void **state)
             }
             free(keys);
         }
-    /* dense ranges of more values than write combining has lines for (sortrec.c, place2: its
-     * first pass through write combining from 8 MB of output on), against the reference */
+    /* dense ranges of more values than write combining has lines for (sortrec.c: in two levels,
+     * place2, up to 8 MB of output; in one pass beyond), against the reference */
     int64_t spans[] = {4097, 19677, 65536};
     uint64_t dn[] = {70001, ((uint64_t)1 << 20) + 3};
     for (size_t si = 0; si < sizeof spans / sizeof spans[0]; si++)
