@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # strata update shared by MPI processes: for 1, 2, 3 and 4 processes, a first update (on 2 and 4
-# processes under --mem 1M; on 3 with 2 threads each) and an incremental one of the taxi pipeline give byte-identical
-# `strata cat` output to a one-process update of a pool built alike; the pool checks clean. With
-# STRATA_CATALOG set, every pool's catalog is on PostgreSQL (test_update_mpi_pg).
+# processes under --mem 1M; on 3 with 2 threads each) and an incremental one of the taxi pipeline
+# give byte-identical `strata cat` output to a one-process update of a pool built alike, whose
+# outputs numpy confirms; the pool checks clean. With STRATA_CATALOG set, every pool's catalog is
+# on PostgreSQL (test_update_mpi_pg).
 #     test_update_mpi.sh STRATA MPIRUN...
 set -uo pipefail
 S=$1
@@ -86,5 +87,43 @@ for round in first incremental; do
             { echo "FAIL: check after np $np ($round)"; fails=$((fails + 1)); }
     done
 done
+# The one-process pool every process count matched, against numpy on the source rows (so each
+# count's bytes are numpy's answers too): the filter, its gathered and computed columns, the full
+# sort by two keys, the group-by, the global top-k.
+export STRATA_POOL=$T/ref
+for d in trips expensive byfare zones top3; do
+    "$S" export "taxi/$d" --format npy --out "$T/n_$d" >/dev/null || echo "FAIL: export taxi/$d"
+done
+/usr/bin/python3 - "$T" <<'PYEOF' || { echo "FAIL: numpy disagrees with the pipeline"; fails=$((fails + 1)); }
+import sys
+import numpy as np
+t = sys.argv[1]
+def col(d, c):
+    a = np.load(f"{t}/n_{d}/{c}.npy")
+    return a.astype(np.int64) if a.dtype.kind in "Mm" else a
+ok = True
+def check(what, got, want, exact=True):
+    global ok
+    same = np.array_equal(got, want) if exact else np.allclose(got, want, rtol=1e-12, atol=0)
+    if not same or len(got) != len(want):
+        print(f"FAIL: {what}: strata {got[:6]} numpy {want[:6]}")
+        ok = False
+fare, pick, drop = col("trips", "fare"), col("trips", "pickuptime"), col("trips", "dropofftime")
+zone, n = col("trips", "pickupzone"), len(fare)
+sel = np.flatnonzero(fare > 10000)
+check("filter fare > 10000", col("expensive", "index"), sel)
+check("its gathered fare", col("expensive", "fare"), fare[sel])
+check("its duration", col("expensive", "duration"), drop[sel] - pick[sel])
+order = np.lexsort((np.arange(n), -pick, -fare))
+check("sort by fare, pickuptime descending", col("byfare", "index"), order)
+keys, inv = np.unique(zone, return_inverse=True)
+cnt, tot = np.bincount(inv), np.bincount(inv, weights=fare)
+check("group keys", col("zones", "pickupzone"), keys)
+check("group counts", col("zones", "count"), cnt)
+check("group sums", col("zones", "sum_fare"), tot.astype(np.int64))
+check("group means", col("zones", "mean_fare"), tot / cnt, exact=False)
+check("global top 3", col("top3", "index"), np.lexsort((np.arange(n), fare))[:3])
+sys.exit(0 if ok else 1)
+PYEOF
 [ "$fails" -eq 0 ] && echo "update across MPI processes: all checks passed"
 exit $((fails > 0))
