@@ -255,9 +255,9 @@ static void fill_in_order(const segs *g, uint64_t n, int reverse, st_srec *rec, 
 /* The most bytes of output place2() takes: its second pass finds the rows in the caches. */
 #define ST_SREC_CACHED ((uint64_t)8 << 20)
 
-/* The counts of the digits (image - MIN) of rows [LO, HI) of G into H[NB]. */
-static void count_digits(const segs *g, uint64_t lo, uint64_t hi, uint64_t min, uint64_t nb,
-                         uint64_t *h)
+/* The counts of the digits (image - MIN) >> SHIFT of rows [LO, HI) of G into H[NB]. */
+static void count_digits(const segs *g, uint64_t lo, uint64_t hi, uint64_t min, int shift,
+                         uint64_t nb, uint64_t *h)
 {
     uint64_t buf[ST_SREC_BLOCK];
     size_t s = seg_of(g, lo);
@@ -265,7 +265,7 @@ static void count_digits(const segs *g, uint64_t lo, uint64_t hi, uint64_t min, 
     for (uint64_t r = lo; r < hi; r += ST_SREC_BLOCK) {
         uint64_t m = hi - r < ST_SREC_BLOCK ? hi - r : ST_SREC_BLOCK;
         seg_images(g, &s, r, m, buf);
-        for (uint64_t i = 0; i < m; i++) h[buf[i] - min]++;
+        for (uint64_t i = 0; i < m; i++) h[(buf[i] - min) >> shift]++;
     }
 }
 
@@ -339,7 +339,7 @@ static int place2(const segs *g, uint64_t n, const digits *dg, uint64_t *hist, i
         uint64_t lo, hi, *h = hist + (uint64_t)t * nb, *c = cc + (uint64_t)t * ncb;
         uint64_t *cstart = cc + (uint64_t)nteam * ncb;
         st_chunk(n, t, nteam, &lo, &hi);
-        if (*counted != nteam) count_digits(g, lo, hi, min, nb, h);
+        if (*counted != nteam) count_digits(g, lo, hi, min, 0, nb, h);
         memset(c, 0, ncb * sizeof *c);
         for (uint64_t d = 0; d < nb; d++) c[d >> cs] += h[d];
 #pragma omp barrier
@@ -384,19 +384,11 @@ static void place(const segs *g, uint64_t n, const digits *dg, uint64_t *hist, i
         int t = st_thread_num(), nteam = st_team_size();
         uint64_t lo, hi, buf[ST_SREC_BLOCK], base = g->start[0], *h = hist + (uint64_t)t * nb;
         st_chunk(n, t, nteam, &lo, &hi);
-        size_t s0 = seg_of(g, lo), s = s0;
-        if (counted != nteam) {
-            memset(h, 0, nb * sizeof *h);
-            for (uint64_t r = lo; r < hi; r += ST_SREC_BLOCK) {
-                uint64_t m = hi - r < ST_SREC_BLOCK ? hi - r : ST_SREC_BLOCK;
-                seg_images(g, &s, r, m, buf);
-                for (uint64_t i = 0; i < m; i++) h[(buf[i] - min) >> shift]++;
-            }
-        }
+        size_t s = seg_of(g, lo);
+        if (counted != nteam) count_digits(g, lo, hi, min, shift, nb, h);
 #pragma omp barrier
 #pragma omp single
         st_digit_offsets(hist, nb, nteam, start);
-        s = s0;
         uint64_t dst[ST_SREC_BLOCK];
         /* positions, or whole records, up to ST_SREC_WC buckets: through write combining
          * (ops_int.h) */
