@@ -375,13 +375,6 @@ static int token_load(srv *s, const char *file, int create)
 
 /* ---- the daemon's run ----------------------------------------------------------------------- */
 
-static volatile sig_atomic_t stop_flag;
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
-
 /* S over the pool at POOL_PATH with the options O (listening on ADDR), its token loaded; NULL after
  * printing why, with a strata status in *RC. */
 static srv *serve_open(const char *pool_path, const srv_opts *o, const struct sockaddr_in *addr,
@@ -455,6 +448,14 @@ int srv_serve(const char *pool_path, const srv_opts *opts)
     daemon_ctx dc = {0};
     if ((dc.s = serve_open(pool_path, &o, &addr, &rc)) == NULL) return rc;
     srv *s = dc.s;
+    /* SIGINT and SIGTERM are blocked in this thread before any other starts (every thread
+     * inherits the mask) and taken by sigwait below: a handler setting a flag for pause() loses
+     * a signal that lands on another thread, or between the flag's test and pause(). */
+    sigset_t stop_set, old_set;
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGINT);
+    sigaddset(&stop_set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_set, &old_set);
     pthread_mutex_init(&dc.wd.mu, NULL);
     pthread_cond_init(&dc.wd.cv, NULL);
     dc.wd.timeout = o.request_timeout;
@@ -492,11 +493,9 @@ int srv_serve(const char *pool_path, const srv_opts *opts)
                info ? info->port : o.port, s->pool_path, o.threads,
                o.read_only ? ", read-only" : "");
         fflush(stdout);
-        struct sigaction sa = {0};
-        sa.sa_handler = on_signal;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        while (!stop_flag) pause();
+        int sig;
+        while (sigwait(&stop_set, &sig) != 0) {
+        }
         MHD_stop_daemon(d);
         pthread_mutex_lock(&s->job_mu);
         int join = s->job.joinable;
@@ -517,5 +516,6 @@ int srv_serve(const char *pool_path, const srv_opts *opts)
     pthread_cond_destroy(&dc.wd.cv);
     srv_release(s);
     free(s);
+    pthread_sigmask(SIG_SETMASK, &old_set, NULL);
     return rc;
 }

@@ -163,7 +163,8 @@ typedef struct srv_opts {
  * http://HOST:PORT/ ..." to stdout when ready and a summary to stderr when stopped. Returns
  * STRATA_OK after a clean stop, or a negative strata status after printing why to stderr
  * (STRATA_EIO: the pool, the token file or the address; STRATA_EINVAL: a bad token or address;
- * STRATA_ENOMEM). Installs signal handlers for SIGINT and SIGTERM; one call per process. */
+ * STRATA_ENOMEM). Blocks SIGINT and SIGTERM in the calling thread (and so in every thread it
+ * starts) and waits for them with sigwait; the mask is restored on return. */
 int srv_serve(const char *pool_path, const srv_opts *o);
 
 /* The server is a module of its own, libstrata_serve.so, which `strata serve` loads (the rest of

@@ -43,6 +43,12 @@ fi
 spid=$!
 for _ in $(seq 100); do grep -q listening "$T/serve.out" 2>/dev/null && break; sleep 0.05; done
 kill "$spid" 2>/dev/null || true
+for _ in $(seq 200); do kill -0 "$spid" 2>/dev/null || break; sleep 0.05; done
+if kill -0 "$spid" 2>/dev/null; then
+    kill -9 "$spid"
+    echo "the installed strata serve did not stop within 10 s of SIGTERM"
+    exit 1
+fi
 wait "$spid" 2>/dev/null || true
 grep -q "listening on http://127.0.0.1:" "$T/serve.out" || {
     echo "the installed strata serve did not start: $(cat "$T/serve.err")"
