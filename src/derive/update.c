@@ -92,6 +92,11 @@ static int remember_file(st_upd_job *j, const st_cat_bcol *bc)
     return STRATA_OK;
 }
 
+void st_upd_release(const st_upd_job *j, strata_snapshot *s, uint64_t b, uint64_t new_batches)
+{
+    if (j->o->mem > 0 || new_batches > ST_UPD_KEEP_MAPS) st_snapshot_release(s, b);
+}
+
 int st_upd_map(st_upd_job *j, const st_upd_wbatch *w, int col, st_npy_map *m, st_npy_map *mb,
                const void **data, const char **bytes)
 {
@@ -1106,7 +1111,7 @@ static int update_index(st_upd_job *j, const st_cat_deriv *dv)
             rc = index_of_batch(j, s, b, &sp, e, keycols, &idx, &n);
             if (rc == STRATA_OK) rc = out_index(j, idx, n);
             free(idx);
-            st_snapshot_release(s, b);
+            st_upd_release(j, s, b, nsb - consumed);
             if (rc == STRATA_OK) rc = st_upd_progress(j, ++done_n, (uint64_t)batches[b].nrows);
         }
         if (consumed == 0)

@@ -82,6 +82,14 @@ typedef struct st_upd_placed {
 #define ST_UPD_ONE_THREAD ((uint64_t)1 << 20)
 void st_upd_threads(st_upd_job *j, uint64_t rows);
 
+/* Whether an object that read batch B of source S, of NEW batches in all, lets go of its files'
+ * mappings (st_snapshot_release) at once. A few new batches without a memory budget are kept
+ * until the job closes the snapshot: the next object over the same source (the columns gathered
+ * from a filter's source) finds them mapped, where mapping them again cost a fault per 16 pages
+ * and a second unmap (bench/README.md, goal 5). */
+#define ST_UPD_KEEP_MAPS 4
+void st_upd_release(const st_upd_job *j, strata_snapshot *s, uint64_t b, uint64_t new_batches);
+
 /* The snapshot of source REGION/NAME for J: opened by the first object that reads it and shared
  * by the others (one catalog read of its batches per update, and every object of the dataset
  * computed from the same source version); closed with the job. */
