@@ -289,6 +289,17 @@ int st_cat_apply(st_err *err, st_catalog *cat, int64_t id, int64_t expected_vers
 int st_cat_batches(st_err *err, st_catalog *cat, int64_t id, int64_t version, int ncols,
                    int (*fn)(void *ctx, const st_cat_batch *b, const st_cat_bcol *cols), void *ctx);
 
+/* The same list without a copy: arrays the handle keeps (catalog_batches.c), shared until
+ * st_cat_bref_release(*REF): *B its *N batches, *C their N * NCOLS columns. Entries never change
+ * once listed; a later read of the dataset that must grow or replace the arrays leaves these to
+ * their holders. 1: shared; 0: the handle does not keep this list (inside a transaction, or too
+ * large a list): call st_cat_batches; or an error. */
+typedef struct st_cat_bref st_cat_bref;
+int st_cat_batches_shared(st_err *err, st_catalog *cat, int64_t id, int64_t version, int ncols,
+                          const st_cat_batch **b, const st_cat_bcol **c, size_t *n,
+                          st_cat_bref **ref);
+void st_cat_bref_release(st_cat_bref *ref);
+
 /* Batches and bytes of dataset ID visible at VERSION. */
 int st_cat_totals(st_err *err, st_catalog *cat, int64_t id, int64_t version, uint64_t *nbatches,
                   uint64_t *bytes);

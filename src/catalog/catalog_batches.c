@@ -109,11 +109,72 @@ static int scan(st_err *err, st_catalog *cat, st_dbstmt *s, int ncols, batch_fn 
     return stop;
 }
 
+/* Arrays of a kept list lent to snapshots: freed by whoever lets go last, the list or one of
+ * them (a snapshot may be closed on another thread than the one reading the catalog). */
+struct st_cat_bref {
+    int refs;
+    st_cat_batch *b;
+    st_cat_bcol *c;
+};
+
+void st_cat_bref_release(st_cat_bref *ref)
+{
+    if (ref == NULL || __atomic_sub_fetch(&ref->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
+    free(ref->b);
+    free(ref->c);
+    free(ref);
+}
+
+/* L's arrays, lent or not, let go of: L has none after. */
+static void blist_drop_arrays(st_cat_blist *l)
+{
+    if (l->ref != NULL) {
+        st_cat_bref_release(l->ref);
+    } else {
+        free(l->b);
+        free(l->c);
+    }
+    l->ref = NULL;
+    l->b = NULL;
+    l->c = NULL;
+}
+
 static void blist_reset(st_cat_blist *l)
 {
-    free(l->b);
-    free(l->c);
+    blist_drop_arrays(l);
     memset(l, 0, sizeof *l);
+}
+
+/* L's arrays with room for CAP batches: grown in place, or, while lent, copied into new ones
+ * (the lent ones stay as they are for their holders). */
+static int blist_grow(st_cat_blist *l, size_t cap)
+{
+    size_t nc = (size_t)(l->ncols ? l->ncols : 1);
+    if (l->ref == NULL) {
+        st_cat_batch *nb = realloc(l->b, cap * sizeof *nb);
+        if (nb == NULL) return STRATA_ENOMEM;
+        l->b = nb;
+        st_cat_bcol *ncl = realloc(l->c, cap * nc * sizeof *ncl);
+        if (ncl == NULL) return STRATA_ENOMEM;
+        l->c = ncl;
+    } else {
+        st_cat_batch *nb = malloc(cap * sizeof *nb);
+        st_cat_bcol *ncl = malloc(cap * nc * sizeof *ncl);
+        if (nb == NULL || ncl == NULL) {
+            free(nb);
+            free(ncl);
+            return STRATA_ENOMEM;
+        }
+        if (l->n > 0) {
+            memcpy(nb, l->b, l->n * sizeof *nb);
+            memcpy(ncl, l->c, l->n * nc * sizeof *ncl);
+        }
+        blist_drop_arrays(l);
+        l->b = nb;
+        l->c = ncl;
+    }
+    l->cap = cap;
+    return STRATA_OK;
 }
 
 void st_cat_blists_free(st_catalog *cat)
@@ -147,19 +208,11 @@ static int keep_batch(void *vctx, const st_cat_batch *b, const st_cat_bcol *cols
     size_t nc = (size_t)l->ncols;
     if ((l->n + 1) * nc > ST_CAT_BLIST_MAX) {
         k->spilled = 1;
+        if (k->fn == NULL) return 1; /* only a kept list was wanted */
         int stop = emit(l, k->fn, k->ctx);
         return stop ? stop : k->fn(k->ctx, b, cols);
     }
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 64;
-        st_cat_batch *nb = realloc(l->b, cap * sizeof *nb);
-        if (nb == NULL) return STRATA_ENOMEM;
-        l->b = nb;
-        st_cat_bcol *ncl = realloc(l->c, cap * (nc ? nc : 1) * sizeof *ncl);
-        if (ncl == NULL) return STRATA_ENOMEM;
-        l->c = ncl;
-        l->cap = cap;
-    }
+    if (l->n == l->cap && blist_grow(l, l->cap ? 2 * l->cap : 64) < 0) return STRATA_ENOMEM;
     l->b[l->n] = *b;
     memcpy(&l->c[l->n * nc], cols, nc * sizeof *cols);
     l->n++;
@@ -203,14 +256,20 @@ static st_cat_blist *blist_find(st_catalog *cat, int64_t id, const int64_t st[3]
     return slot;
 }
 
-int st_cat_batches(st_err *err, st_catalog *cat, int64_t id, int64_t version, int ncols,
-                   int (*fn)(void *, const st_cat_batch *, const st_cat_bcol *), void *ctx)
+/* The batches of dataset ID at VERSION: into *KEPT, the handle's kept list made current (its
+ * batches not yet given to FN); else (*KEPT NULL) all given to FN, read from the catalog (inside
+ * a transaction, an older version, a list too large to keep), or, FN being NULL, none read.
+ * FN's first non-zero result, an error, or 0. */
+static int batches_kept(st_err *err, st_catalog *cat, int64_t id, int64_t version, int ncols,
+                        batch_fn fn, void *ctx, st_cat_blist **kept)
 {
     st_dbstmt *s = NULL;
     int64_t st[3] = {0, 0, 0};
+    *kept = NULL;
     int rc = st_db_in_tx(cat->db) ? 0 : read_state(err, cat, id, st);
     if (rc < 0) return rc;
     if (rc == 0 || version != st[2]) { /* in a transaction, gone, or an older version: read all */
+        if (fn == NULL) return 0;
         if ((rc = prep(err, cat, B_BATCHES, &s)) < 0) return rc;
         st_db_bind_int64(s, 1, id);
         st_db_bind_int64(s, 2, version);
@@ -238,5 +297,36 @@ int st_cat_batches(st_err *err, st_catalog *cat, int64_t id, int64_t version, in
         l->version = version;
     }
     l->used = ++cat->tick;
-    return emit(l, fn, ctx);
+    *kept = l;
+    return 0;
+}
+
+int st_cat_batches(st_err *err, st_catalog *cat, int64_t id, int64_t version, int ncols,
+                   int (*fn)(void *, const st_cat_batch *, const st_cat_bcol *), void *ctx)
+{
+    st_cat_blist *l;
+    int rc = batches_kept(err, cat, id, version, ncols, fn, ctx, &l);
+    return rc == 0 && l != NULL ? emit(l, fn, ctx) : rc;
+}
+
+int st_cat_batches_shared(st_err *err, st_catalog *cat, int64_t id, int64_t version, int ncols,
+                          const st_cat_batch **b, const st_cat_bcol **c, size_t *n,
+                          st_cat_bref **ref)
+{
+    *ref = NULL;
+    st_cat_blist *l;
+    int rc = batches_kept(err, cat, id, version, ncols, NULL, NULL, &l);
+    if (rc < 0) return rc;
+    if (l == NULL) return 0; /* not kept (a list too large stopped with 1) */
+    if (l->ref == NULL) {
+        if ((l->ref = malloc(sizeof *l->ref)) == NULL)
+            return st_error(err, STRATA_ENOMEM, "out of memory reading batches");
+        *l->ref = (st_cat_bref){1, l->b, l->c};
+    }
+    __atomic_add_fetch(&l->ref->refs, 1, __ATOMIC_RELAXED);
+    *b = l->b;
+    *c = l->c;
+    *n = l->n;
+    *ref = l->ref;
+    return 1;
 }

@@ -39,8 +39,9 @@ typedef struct st_cat_blist {
     int ncols;
     size_t n, cap;
     st_cat_batch *b;
-    st_cat_bcol *c; /* n * ncols */
-    uint64_t used;  /* the handle's tick when last read: the oldest slot is reused first */
+    st_cat_bcol *c;   /* n * ncols */
+    st_cat_bref *ref; /* B and C lent to snapshots (st_cat_batches_shared); NULL: not lent */
+    uint64_t used;    /* the handle's tick when last read: the oldest slot is reused first */
 } st_cat_blist;
 
 #define ST_CAT_BLISTS    4           /* datasets whose lists a handle keeps */

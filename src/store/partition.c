@@ -150,8 +150,7 @@ int st_parts_open(strata_snapshot *s)
         for (size_t c = 0; c < nc; c++)
             merge_bcol((strata_dtype)s->schema.cat[c].dtype, &s->pbcols[s->parts[q].run0 * nc + c],
                        nc, s->parts[q].nruns, &lc[(size_t)q * nc + c]);
-    free(s->batches);
-    free(s->bcols);
+    st_snapshot_drop_batches(s);
     s->batches = lb;
     s->bcols = lc;
     s->nbatches = (uint64_t)np;

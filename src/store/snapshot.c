@@ -28,6 +28,8 @@ struct collect {
     strata_snapshot *s;
     size_t cap;
     int rc;
+    st_cat_batch *b; /* the arrays being filled (S's, read-only to it) */
+    st_cat_bcol *c;
 };
 
 static int collect_batch(void *vctx, const st_cat_batch *b, const st_cat_bcol *cols)
@@ -37,18 +39,50 @@ static int collect_batch(void *vctx, const st_cat_batch *b, const st_cat_bcol *c
     size_t n = (size_t)s->schema.ncols;
     if (s->nbatches == c->cap) {
         size_t cap = c->cap ? 2 * c->cap : 16;
-        st_cat_batch *gb = realloc(s->batches, cap * sizeof *gb);
+        st_cat_batch *gb = realloc(c->b, cap * sizeof *gb);
         if (gb == NULL) return c->rc = STRATA_ENOMEM;
-        s->batches = gb;
-        st_cat_bcol *gc = realloc(s->bcols, cap * n * sizeof *gc);
+        s->batches = c->b = gb;
+        st_cat_bcol *gc = realloc(c->c, cap * n * sizeof *gc);
         if (gc == NULL) return c->rc = STRATA_ENOMEM;
-        s->bcols = gc;
+        s->bcols = c->c = gc;
         c->cap = cap;
     }
-    s->batches[s->nbatches] = *b;
-    memcpy(&s->bcols[s->nbatches * n], cols, n * sizeof *cols);
+    c->b[s->nbatches] = *b;
+    memcpy(&c->c[s->nbatches * n], cols, n * sizeof *cols);
     s->nbatches++;
     return 0;
+}
+
+void st_snapshot_drop_batches(strata_snapshot *s)
+{
+    if (s->bref != NULL) {
+        st_cat_bref_release(s->bref);
+    } else {
+        free((void *)s->batches);
+        free((void *)s->bcols);
+    }
+    s->bref = NULL;
+    s->batches = NULL;
+    s->bcols = NULL;
+}
+
+/* S's batches at its version: shared with the catalog handle's kept list where it keeps one (no
+ * copy: a copy of a 160-batch list was a tenth of an increment, bench/README.md), else copied. */
+static int load_batches(strata_snapshot *s)
+{
+    st_err *err = st_pool_err(s->pool);
+    st_catalog *cat = st_pool_cat(s->pool);
+    size_t n;
+    int rc = st_cat_batches_shared(err, cat, s->d.id, s->version, s->schema.ncols, &s->batches,
+                                   &s->bcols, &n, &s->bref);
+    if (rc != 0) {
+        s->nbatches = rc == 1 ? n : 0;
+        return rc < 0 ? rc : STRATA_OK;
+    }
+    struct collect c = {s, 0, STRATA_OK, NULL, NULL};
+    rc = st_cat_batches(err, cat, s->d.id, s->version, s->schema.ncols, collect_batch, &c);
+    if (c.rc < 0) rc = st_error(err, c.rc, "out of memory reading batches");
+    return rc;
 }
 
 /* Hold the dataset of S for gc: its readers' lock LOCKPATH, shared. */
@@ -124,11 +158,7 @@ int strata_snapshot_open(strata_pool *pool, const char *region, const char *name
                           (long long)s->version, region, name);
             goto done;
         }
-        struct collect c = {s, 0, STRATA_OK};
-        rc = st_cat_batches(err, st_pool_cat(pool), s->d.id, s->version, s->schema.ncols,
-                            collect_batch, &c);
-        if (c.rc < 0) rc = st_error(err, c.rc, "out of memory reading batches");
-        if (rc < 0) goto done;
+        ST_TRY(rc = load_batches(s));
         ST_TRY(rc = st_parts_open(s));
     }
     s->row_start = calloc(s->nbatches + 1, sizeof *s->row_start);
@@ -183,8 +213,7 @@ void strata_snapshot_close(strata_snapshot *s)
     st_parts_close(s);
     st_cat_unlock(st_pool_cat(s->pool), s->hold); /* releases the hold on the dataset */
     st_schema_free(&s->schema);
-    free(s->batches);
-    free(s->bcols);
+    st_snapshot_drop_batches(s);
     free(s->row_start);
     free(s->maps);
     free(s);
@@ -285,7 +314,7 @@ done:
     return rc;
 }
 
-int st_snapshot_map_rec(strata_snapshot *s, const st_cat_batch *b, st_cat_bcol *bc, int col,
+int st_snapshot_map_rec(strata_snapshot *s, const st_cat_batch *b, const st_cat_bcol *bc, int col,
                         st_npy_map *m[ST_BCOL_FILES])
 {
     if (m[0]->map != NULL) return STRATA_OK;
@@ -301,10 +330,12 @@ int st_snapshot_map_rec(strata_snapshot *s, const st_cat_batch *b, st_cat_bcol *
     char path[ST_PATH_MAX] = "";
     int rc = map_files(s, bc, m, path);
     if (rc == STRATA_ENOTFOUND) {
-        /* migrated to another tier since the snapshot listed it: same bytes, new place */
+        /* migrated to another tier since the snapshot listed it: same bytes, new place (looked
+         * up into a copy: the listed record may be shared with the catalog handle) */
+        st_cat_bcol moved = *bc;
         ST_TRY(rc = st_cat_bcol_where(err, st_pool_cat(s->pool), s->d.id, b->seq, col, bc->version,
-                                      bc));
-        rc = map_files(s, bc, m, path);
+                                      &moved));
+        rc = map_files(s, &moved, m, path);
     }
     ST_TRY(rc);
     strata_dtype stored = dt == STRATA_STR ? STRATA_I64 : dt;

@@ -66,8 +66,11 @@ struct strata_snapshot {
     char dir[ST_PATH_MAX];
     int64_t version;
     uint64_t nbatches, nrows, bytes;
-    st_cat_batch *batches;
-    st_cat_bcol *bcols;  /* nbatches * ncols */
+    /* the catalog's batches, read-only: shared with the catalog handle's kept list (BREF), or
+     * this snapshot's own (BREF NULL) */
+    const st_cat_batch *batches;
+    const st_cat_bcol *bcols; /* nbatches * ncols */
+    st_cat_bref *bref;
     uint64_t *row_start; /* nbatches + 1 cumulative row counts */
     st_bcmap **maps;     /* nbatches * ncols: a batch column's files, mapped on use */
     int hold;            /* DDIR/.readers, locked shared while open */
@@ -82,6 +85,9 @@ struct strata_snapshot {
     int sort_keys;          /* the key columns after the index; < 0: descending */
 };
 
+/* Let go of S's batches and their columns (shared or its own); S has none after. */
+void st_snapshot_drop_batches(strata_snapshot *s);
+
 /* partition.c: the batches S collected from the catalog, regrouped when they are the runs of
  * partitions (nothing changes otherwise). */
 int st_parts_open(strata_snapshot *s);
@@ -92,7 +98,7 @@ void st_parts_close(strata_snapshot *s);
 
 /* snapshot.c: map the files of column COL of catalog batch B, whose column record is BC, into
  * M[0..ST_BCOL_FILES), checked against the record (BC is updated if the files moved tier). */
-int st_snapshot_map_rec(strata_snapshot *s, const st_cat_batch *b, st_cat_bcol *bc, int col,
+int st_snapshot_map_rec(strata_snapshot *s, const st_cat_batch *b, const st_cat_bcol *bc, int col,
                         st_npy_map *m[ST_BCOL_FILES]);
 
 #endif /* STRATA_STORE_INT_H */

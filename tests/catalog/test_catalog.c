@@ -679,6 +679,86 @@ static void kept_batch_lists_see_every_change(void **state)
     free(p);
 }
 
+/* The listing of N shared batches B (columns C) as list_batch() writes it. */
+static char *shared_listing(const st_cat_batch *b, const st_cat_bcol *c, size_t n, int ncols)
+{
+    struct listing l = {calloc(1, 1), 0, 1, ncols};
+    for (size_t i = 0; i < n; i++) list_batch(&l, &b[i], &c[i * (size_t)ncols]);
+    return l.out;
+}
+
+/* Lists lent to snapshots (st_cat_batches_shared) are the lists st_cat_batches gives, and stay
+ * as they were while held: through new batches that grow the kept arrays, a retire that replaces
+ * them, and the handle's close; every holder lets go in any order (ASan sees the frees). */
+static void shared_batch_lists_stay_as_lent(void **state)
+{
+    (void)state;
+    char *p = db_path();
+    st_err e;
+    st_err_init(&e);
+    st_catalog *a, *b;
+    two_handles(p, &a, &b);
+    st_cat_region r = {.name = "r", .dir = "r", .created_ns = 1};
+    assert_int_equal(st_cat_region_insert(&e, a, &r), STRATA_OK);
+    int64_t id = new_dataset(a, 1);
+    publish(b, id, 3, -1, -1);
+    const st_cat_batch *b1, *b2, *b3;
+    const st_cat_bcol *c1, *c2, *c3;
+    size_t n1, n2, n3;
+    st_cat_bref *r1, *r2, *r3;
+    st_cat_dataset d;
+    st_cat_column cols[4];
+    int nc;
+    assert_int_equal(st_cat_dataset_get(&e, a, "r", "ds", &d, cols, &nc), STRATA_OK);
+    assert_int_equal(st_cat_batches_shared(&e, a, id, d.version, 2, &b1, &c1, &n1, &r1), 1);
+    assert_int_equal(n1, 3);
+    char *l1 = shared_listing(b1, c1, n1, 2), *want = listing(a, id, 2);
+    assert_string_equal(l1, want);
+    free(want);
+    for (int i = 0; i < 20; i++) publish(b, id, 4, -1, -1); /* past the kept arrays' 64 */
+    assert_int_equal(st_cat_dataset_get(&e, a, "r", "ds", &d, cols, &nc), STRATA_OK);
+    assert_int_equal(st_cat_batches_shared(&e, a, id, d.version, 2, &b2, &c2, &n2, &r2), 1);
+    assert_int_equal(n2, 83);
+    char *l2 = shared_listing(b2, c2, n2, 2);
+    want = listing(a, id, 2);
+    assert_string_equal(l2, want);
+    free(want);
+    same_as_fresh(a, p, id);
+    char *again = shared_listing(b1, c1, n1, 2); /* the first lent list, unchanged */
+    assert_string_equal(again, l1);
+    free(again);
+    /* an older version is not kept: read with st_cat_batches */
+    assert_int_equal(st_cat_batches_shared(&e, a, id, d.version - 1, 2, &b3, &c3, &n3, &r3), 0);
+    assert_null(r3);
+    st_cat_bref_release(r1);
+    publish(b, id, 1, 1, -1); /* a retire: the kept list is replaced */
+    assert_int_equal(st_cat_dataset_get(&e, a, "r", "ds", &d, cols, &nc), STRATA_OK);
+    assert_int_equal(st_cat_batches_shared(&e, a, id, d.version, 2, &b3, &c3, &n3, &r3), 1);
+    assert_int_equal(n3, 83);
+    again = shared_listing(b2, c2, n2, 2);
+    assert_string_equal(again, l2);
+    free(again);
+    /* inside a transaction nothing is kept */
+    assert_int_equal(st_cat_begin(&e, a), STRATA_OK);
+    const st_cat_batch *b4;
+    const st_cat_bcol *c4;
+    size_t n4;
+    st_cat_bref *r4;
+    assert_int_equal(st_cat_batches_shared(&e, a, id, d.version, 2, &b4, &c4, &n4, &r4), 0);
+    st_cat_rollback(a);
+    st_cat_close(a); /* the holders outlive the handle */
+    again = shared_listing(b3, c3, n3, 2);
+    assert_non_null(strstr(again, "t"));
+    free(again);
+    st_cat_bref_release(r3);
+    st_cat_bref_release(r2);
+    free(l1);
+    free(l2);
+    st_cat_close(b);
+    unlink(p);
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -692,6 +772,7 @@ int main(void)
         cmocka_unit_test(conditions_nest_at_most_64_deep),
         cmocka_unit_test(sqlite_sql_translates_for_postgresql),
         cmocka_unit_test(kept_batch_lists_see_every_change),
+        cmocka_unit_test(shared_batch_lists_stay_as_lent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
