@@ -612,6 +612,21 @@ static int64_t new_dataset(st_catalog *c, int64_t created_ns)
     return d.id;
 }
 
+/* Two handles A and B on the catalog at P, region R ("r"), and dataset "ds" made through A with
+ * 3 batches published through B; its id. */
+static int64_t two_handles_one_dataset(const char *p, st_catalog **a, st_catalog **b,
+                                       st_cat_region *r)
+{
+    st_err e;
+    st_err_init(&e);
+    two_handles(p, a, b);
+    *r = (st_cat_region){.name = "r", .dir = "r", .created_ns = 1};
+    assert_int_equal(st_cat_region_insert(&e, *a, r), STRATA_OK);
+    int64_t id = new_dataset(*a, 1);
+    publish(*b, id, 3, -1, -1);
+    return id;
+}
+
 /* A handle keeps the batch lists it read and then reads only newer batches; every other change
  * of the batches (made through another handle, as by another process) is seen all the same. */
 static void kept_batch_lists_see_every_change(void **state)
@@ -621,11 +636,8 @@ static void kept_batch_lists_see_every_change(void **state)
     st_err e;
     st_err_init(&e);
     st_catalog *a, *b;
-    two_handles(p, &a, &b);
-    st_cat_region r = {.name = "r", .dir = "r", .created_ns = 1};
-    assert_int_equal(st_cat_region_insert(&e, a, &r), STRATA_OK);
-    int64_t id = new_dataset(a, 1);
-    publish(b, id, 3, -1, -1);
+    st_cat_region r;
+    int64_t id = two_handles_one_dataset(p, &a, &b, &r);
     same_as_fresh(a, p, id); /* A keeps the list */
     publish(b, id, 2, -1, -1);
     same_as_fresh(a, p, id);  /* only what is new */
@@ -687,6 +699,28 @@ static char *shared_listing(const st_cat_batch *b, const st_cat_bcol *c, size_t 
     return l.out;
 }
 
+/* A list lent by handle A: dataset ID at its version less BACK. */
+typedef struct lent {
+    const st_cat_batch *b;
+    const st_cat_bcol *c;
+    size_t n;
+    st_cat_bref *ref;
+    int rc;
+} lent;
+
+static lent lend(st_catalog *a, int64_t id, int64_t back)
+{
+    st_err e;
+    st_err_init(&e);
+    st_cat_dataset d;
+    st_cat_column cols[4];
+    int nc;
+    assert_int_equal(st_cat_dataset_get(&e, a, "r", "ds", &d, cols, &nc), STRATA_OK);
+    lent l = {0};
+    l.rc = st_cat_batches_shared(&e, a, id, d.version - back, 2, &l.b, &l.c, &l.n, &l.ref);
+    return l;
+}
+
 /* Lists lent to snapshots (st_cat_batches_shared) are the lists st_cat_batches gives, and stay
  * as they were while held: through new batches that grow the kept arrays, a retire that replaces
  * them, and the handle's close; every holder lets go in any order (ASan sees the frees). */
@@ -697,63 +731,48 @@ static void shared_batch_lists_stay_as_lent(void **state)
     st_err e;
     st_err_init(&e);
     st_catalog *a, *b;
-    two_handles(p, &a, &b);
-    st_cat_region r = {.name = "r", .dir = "r", .created_ns = 1};
-    assert_int_equal(st_cat_region_insert(&e, a, &r), STRATA_OK);
-    int64_t id = new_dataset(a, 1);
-    publish(b, id, 3, -1, -1);
-    const st_cat_batch *b1, *b2, *b3;
-    const st_cat_bcol *c1, *c2, *c3;
-    size_t n1, n2, n3;
-    st_cat_bref *r1, *r2, *r3;
-    st_cat_dataset d;
-    st_cat_column cols[4];
-    int nc;
-    assert_int_equal(st_cat_dataset_get(&e, a, "r", "ds", &d, cols, &nc), STRATA_OK);
-    assert_int_equal(st_cat_batches_shared(&e, a, id, d.version, 2, &b1, &c1, &n1, &r1), 1);
-    assert_int_equal(n1, 3);
-    char *l1 = shared_listing(b1, c1, n1, 2), *want = listing(a, id, 2);
-    assert_string_equal(l1, want);
+    st_cat_region r;
+    int64_t id = two_handles_one_dataset(p, &a, &b, &r);
+    lent l1 = lend(a, id, 0);
+    assert_int_equal(l1.rc, 1);
+    assert_int_equal(l1.n, 3);
+    char *s1 = shared_listing(l1.b, l1.c, l1.n, 2), *want = listing(a, id, 2);
+    assert_string_equal(s1, want);
     free(want);
     for (int i = 0; i < 20; i++) publish(b, id, 4, -1, -1); /* past the kept arrays' 64 */
-    assert_int_equal(st_cat_dataset_get(&e, a, "r", "ds", &d, cols, &nc), STRATA_OK);
-    assert_int_equal(st_cat_batches_shared(&e, a, id, d.version, 2, &b2, &c2, &n2, &r2), 1);
-    assert_int_equal(n2, 83);
-    char *l2 = shared_listing(b2, c2, n2, 2);
+    lent l2 = lend(a, id, 0);
+    assert_int_equal(l2.rc, 1);
+    assert_int_equal(l2.n, 83);
+    char *s2 = shared_listing(l2.b, l2.c, l2.n, 2);
     want = listing(a, id, 2);
-    assert_string_equal(l2, want);
+    assert_string_equal(s2, want);
     free(want);
     same_as_fresh(a, p, id);
-    char *again = shared_listing(b1, c1, n1, 2); /* the first lent list, unchanged */
-    assert_string_equal(again, l1);
+    char *again = shared_listing(l1.b, l1.c, l1.n, 2); /* the first lent list, unchanged */
+    assert_string_equal(again, s1);
     free(again);
-    /* an older version is not kept: read with st_cat_batches */
-    assert_int_equal(st_cat_batches_shared(&e, a, id, d.version - 1, 2, &b3, &c3, &n3, &r3), 0);
-    assert_null(r3);
-    st_cat_bref_release(r1);
+    lent old = lend(a, id, 1); /* an older version is not kept: read with st_cat_batches */
+    assert_int_equal(old.rc, 0);
+    assert_null(old.ref);
+    st_cat_bref_release(l1.ref);
     publish(b, id, 1, 1, -1); /* a retire: the kept list is replaced */
-    assert_int_equal(st_cat_dataset_get(&e, a, "r", "ds", &d, cols, &nc), STRATA_OK);
-    assert_int_equal(st_cat_batches_shared(&e, a, id, d.version, 2, &b3, &c3, &n3, &r3), 1);
-    assert_int_equal(n3, 83);
-    again = shared_listing(b2, c2, n2, 2);
-    assert_string_equal(again, l2);
+    lent l3 = lend(a, id, 0);
+    assert_int_equal(l3.rc, 1);
+    assert_int_equal(l3.n, 83);
+    again = shared_listing(l2.b, l2.c, l2.n, 2);
+    assert_string_equal(again, s2);
     free(again);
-    /* inside a transaction nothing is kept */
-    assert_int_equal(st_cat_begin(&e, a), STRATA_OK);
-    const st_cat_batch *b4;
-    const st_cat_bcol *c4;
-    size_t n4;
-    st_cat_bref *r4;
-    assert_int_equal(st_cat_batches_shared(&e, a, id, d.version, 2, &b4, &c4, &n4, &r4), 0);
+    assert_int_equal(st_cat_begin(&e, a), STRATA_OK); /* inside a transaction nothing is kept */
+    assert_int_equal(lend(a, id, 0).rc, 0);
     st_cat_rollback(a);
     st_cat_close(a); /* the holders outlive the handle */
-    again = shared_listing(b3, c3, n3, 2);
+    again = shared_listing(l3.b, l3.c, l3.n, 2);
     assert_non_null(strstr(again, "t"));
     free(again);
-    st_cat_bref_release(r3);
-    st_cat_bref_release(r2);
-    free(l1);
-    free(l2);
+    st_cat_bref_release(l3.ref);
+    st_cat_bref_release(l2.ref);
+    free(s1);
+    free(s2);
     st_cat_close(b);
     unlink(p);
     free(p);
