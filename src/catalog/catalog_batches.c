@@ -150,6 +150,12 @@ static void blist_reset(st_cat_blist *l)
 static int blist_grow(st_cat_blist *l, size_t cap)
 {
     size_t nc = (size_t)(l->ncols ? l->ncols : 1);
+    /* lent before, and every snapshot has let go: the arrays are the list's alone again (only
+     * this handle lends, so no one takes a reference meanwhile) */
+    if (l->ref != NULL && __atomic_load_n(&l->ref->refs, __ATOMIC_ACQUIRE) == 1) {
+        free(l->ref);
+        l->ref = NULL;
+    }
     if (l->ref == NULL) {
         st_cat_batch *nb = realloc(l->b, cap * sizeof *nb);
         if (nb == NULL) return STRATA_ENOMEM;

@@ -762,6 +762,16 @@ static void shared_batch_lists_stay_as_lent(void **state)
     again = shared_listing(l2.b, l2.c, l2.n, 2);
     assert_string_equal(again, s2);
     free(again);
+    st_cat_bref_release(l3.ref); /* let go of: its arrays grow in place */
+    for (int i = 0; i < 12; i++) publish(b, id, 4, -1, -1);
+    l3 = lend(a, id, 0);
+    assert_int_equal(l3.rc, 1);
+    assert_int_equal(l3.n, 131);
+    char *s3 = shared_listing(l3.b, l3.c, l3.n, 2);
+    want = listing(a, id, 2);
+    assert_string_equal(s3, want);
+    free(want);
+    free(s3);
     assert_int_equal(st_cat_begin(&e, a), STRATA_OK); /* inside a transaction nothing is kept */
     assert_int_equal(lend(a, id, 0).rc, 0);
     st_cat_rollback(a);
