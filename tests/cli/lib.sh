@@ -2,6 +2,24 @@
 # failures in $fails.
 fails=0
 
+# child_alive PID: PID is still a running child of this shell. A PID bash has already reaped can
+# be given to another process (pid_max is small, and the suite starts thousands), so a plain
+# `kill -0 PID` or `kill PID` may reach another test's process.
+child_alive() {
+    local st
+    { read -r st <"/proc/$1/stat"; } 2>/dev/null || return 1
+    st=${st##*) } # after the command's name: the state, then the parent
+    set -- $st
+    [ "${1:-}" != Z ] && [ "${2:-}" = "$$" ]
+}
+
+# kill_children PID...: SIGTERM each PID that is still a running child of this shell.
+kill_children() {
+    local p
+    for p in "$@"; do child_alive "$p" && kill "$p" 2>/dev/null; done
+    return 0
+}
+
 # expect CODE EXPECTED_STDOUT -- COMMAND...: run, compare the exit code and stdout exactly.
 expect() {
     local code=$1 want=$2

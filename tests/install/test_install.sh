@@ -42,9 +42,10 @@ fi
 "$T/prefix/bin/strata" -P "$T/pool1" serve --listen 127.0.0.1:0 >"$T/serve.out" 2>"$T/serve.err" &
 spid=$!
 for _ in $(seq 100); do grep -q listening "$T/serve.out" 2>/dev/null && break; sleep 0.05; done
+. "$SRC/../cli/lib.sh" # child_alive
 kill "$spid" 2>/dev/null || true
-for _ in $(seq 200); do kill -0 "$spid" 2>/dev/null || break; sleep 0.05; done
-if kill -0 "$spid" 2>/dev/null; then
+for _ in $(seq 200); do child_alive "$spid" || break; sleep 0.05; done
+if child_alive "$spid"; then
     kill -9 "$spid"
     echo "the installed strata serve did not stop within 10 s of SIGTERM"
     exit 1

@@ -12,7 +12,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 T=$(mktemp -d "${TMPDIR:-/tmp}/web.XXXXXX")
 PIDS=()
 cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    kill_children "${PIDS[@]}"
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
     rm -rf "$T"
 }
