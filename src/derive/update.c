@@ -1619,7 +1619,9 @@ static int publish(st_upd_job *j)
                             .nfills = (int)j->fills.n,
                             .marks = j->marks.v,
                             .nmarks = (int)j->marks.n};
-        rc = st_dataset_apply(j->ds, &ch, NULL);
+        /* spread, the processes share the sweep after (job_publish) */
+        rc = st_comm_many(j->comm) ? st_dataset_apply_unswept(j->ds, &ch, NULL)
+                                   : st_dataset_apply(j->ds, &ch, NULL);
     }
     free(cols);
     free(retire);
@@ -1674,12 +1676,35 @@ done:
     return rc;
 }
 
+/* The replaced batches' files removed by every process, each its share, after the root published
+ * (the files of a refresh take as long to free as to write); the root holds the readers off until
+ * all are done. Best effort, as a sweep is: what stays is removed by the next gc. */
+static void spread_sweep(st_upd_job *j)
+{
+    int any = j->retire_all;
+    for (size_t i = 0; i < j->wb.n && !any; i++)
+        any = ST_UPD_WB(j, i).retired && !ST_UPD_WB(j, i).is_new;
+    if (!any) return; /* the same view everywhere: all return */
+    const st_comm *c = j->comm;
+    const st_cat_dataset *d = st_dataset_rec(j->ds);
+    const char *dir = st_dataset_path(j->ds);
+    st_sweep s = {.hold = -1, .files = ST_VEC(st_sweep_file)};
+    if (st_upd_root(j)) st_sweep_begin(j->pool, d, dir, &s);
+    uint64_t files = 0, bytes = 0;
+    if (st_upd_bcast_vec(j, &s.files) == STRATA_OK)
+        st_sweep_files(j->pool, d, dir, &s.files, (size_t)c->rank, (size_t)c->size, &files, &bytes);
+    st_comm_agree(c, j->err, STRATA_OK);
+    st_sweep_end(j->pool, &s);
+}
+
 /* Publish the job (the root), and everyone learns how it went. */
 static int job_publish(st_upd_job *j, int rc)
 {
-    if (rc == STRATA_OK && j->changed && st_upd_root(j)) rc = publish(j);
+    int published = rc == STRATA_OK && j->changed;
+    if (published && st_upd_root(j)) rc = publish(j);
     rc = st_comm_agree(j->comm, j->err, rc);
     if (rc < 0) remove_files(j);
+    if (rc == STRATA_OK && published && st_comm_many(j->comm)) spread_sweep(j);
     return rc;
 }
 

@@ -625,6 +625,17 @@ void strata_batch_abort(strata_batch *b)
 
 int st_dataset_apply(strata_dataset *ds, st_cat_change *ch, int64_t *new_version)
 {
+    int rc = st_dataset_apply_unswept(ds, ch, new_version);
+    if (rc == STRATA_OK && (ch->retire_all || ch->nretire > 0)) {
+        /* The replaced batches go now unless a reader holds them (then at the next gc). */
+        uint64_t files, bytes;
+        st_dataset_sweep(ds->pool, &ds->d, ds->dir, &files, &bytes);
+    }
+    return rc;
+}
+
+int st_dataset_apply_unswept(strata_dataset *ds, st_cat_change *ch, int64_t *new_version)
+{
     st_err *err = st_pool_err(ds->pool);
     if (ds->hold < 0)
         return st_error(err, STRATA_EINVAL, "cannot publish to '%s/%s' without its writer lock",
@@ -637,11 +648,6 @@ int st_dataset_apply(strata_dataset *ds, st_cat_change *ch, int64_t *new_version
         return rc;
     ds->d.version = v;
     ds->base_version = v;
-    if (ch->retire_all || ch->nretire > 0) {
-        /* The replaced batches go now unless a reader holds them (then at the next gc). */
-        uint64_t files, bytes;
-        st_dataset_sweep(ds->pool, &ds->d, ds->dir, &files, &bytes);
-    }
     if (new_version != NULL) *new_version = v;
     return STRATA_OK;
 }

@@ -109,11 +109,7 @@ static int check_batch(void *vctx, const st_cat_batch *b, const st_cat_bcol *col
     return c->r->stop;
 }
 
-/* A file the catalog names, with its tier. */
-typedef struct {
-    int64_t tier_id;
-    char file[ST_CAT_FILE];
-} ds_file;
+typedef st_sweep_file ds_file;
 
 static int add_ds_file(void *vctx, int64_t tier_id, const char *file)
 {
@@ -124,55 +120,59 @@ static int add_ds_file(void *vctx, int64_t tier_id, const char *file)
     return 0;
 }
 
-struct sweep_ctx {
-    strata_pool *pool;
-    const st_cat_dataset *d;
-    const char *dir;
-    uint64_t files, bytes;
-};
-
-static int sweep_file(struct sweep_ctx *c, int64_t tier_id, const char *file)
+int st_sweep_begin(strata_pool *pool, const st_cat_dataset *d, const char *dir, st_sweep *s)
 {
+    s->files = (st_vec)ST_VEC(ds_file);
+    /* An exclusive hold on .readers: no snapshot reads the dataset now, and none can open until
+     * the garbage is gone (they wait for the lock). Busy: try again at the next gc. */
+    char path[ST_PATH_MAX];
+    s->hold = -1;
+    int rc = st_path(st_pool_err(pool), path, "%s/%s", dir, ST_READERS_LOCK);
+    if (rc < 0) return rc;
+    char obj[32];
+    snprintf(obj, sizeof obj, "dataset %lld", (long long)d->id);
+    st_cat_lockref at = {path, obj, 0, 0};
+    s->hold = st_cat_lock(NULL, st_pool_cat(pool), &at, 1, 1, 0, path);
+    if (s->hold < 0) return STRATA_OK; /* read, or being dropped */
+    rc = st_cat_garbage(st_pool_err(pool), st_pool_cat(pool), d->id, add_ds_file, &s->files);
+    if (rc == STRATA_ENOMEM) rc = st_error(st_pool_err(pool), rc, "out of memory listing garbage");
+    /* The rows first: a crash then leaves orphans (removed later), never rows without files. */
+    if (rc == STRATA_OK && s->files.n > 0)
+        rc = st_cat_garbage_drop(st_pool_err(pool), st_pool_cat(pool), d->id);
+    if (rc < 0) s->files.n = 0;
+    return rc;
+}
+
+void st_sweep_files(strata_pool *pool, const st_cat_dataset *d, const char *dir,
+                    const st_vec *files, size_t first, size_t step, uint64_t *nfiles,
+                    uint64_t *bytes)
+{
+    const ds_file *g = files->v;
     char path[ST_PATH_MAX];
     struct stat st;
-    if (st_bcol_path(c->pool, c->d, c->dir, tier_id, file, path) < 0) return 0;
-    if (lstat(path, &st) == 0 && unlink(path) == 0) {
-        c->files++;
-        c->bytes += (uint64_t)st.st_size;
-    }
-    return 0;
+    for (size_t i = first; i < files->n; i += step)
+        if (st_bcol_path(pool, d, dir, g[i].tier_id, g[i].file, path) == 0 &&
+            lstat(path, &st) == 0 && unlink(path) == 0) {
+            ++*nfiles;
+            *bytes += (uint64_t)st.st_size;
+        }
+}
+
+void st_sweep_end(strata_pool *pool, st_sweep *s)
+{
+    st_vec_free(&s->files);
+    if (s->hold >= 0) st_cat_unlock(st_pool_cat(pool), s->hold);
+    s->hold = -1;
 }
 
 int st_dataset_sweep(strata_pool *pool, const st_cat_dataset *d, const char *dir, uint64_t *files,
                      uint64_t *bytes)
 {
     *files = *bytes = 0;
-    /* An exclusive hold on .readers: no snapshot reads the dataset now, and none can open until
-     * the garbage is gone (they wait for the lock). Busy: try again at the next gc. */
-    char path[ST_PATH_MAX];
-    int rc = st_path(st_pool_err(pool), path, "%s/%s", dir, ST_READERS_LOCK);
-    if (rc < 0) return rc;
-    char obj[32];
-    snprintf(obj, sizeof obj, "dataset %lld", (long long)d->id);
-    st_cat_lockref at = {path, obj, 0, 0};
-    int hold = st_cat_lock(NULL, st_pool_cat(pool), &at, 1, 1, 0, path);
-    if (hold < 0) return STRATA_OK; /* read, or being dropped */
-    st_vec garbage = ST_VEC(ds_file);
-    struct sweep_ctx c = {pool, d, dir, 0, 0};
-    const ds_file *g;
-    rc = st_cat_garbage(st_pool_err(pool), st_pool_cat(pool), d->id, add_ds_file, &garbage);
-    if (rc == STRATA_ENOMEM) rc = st_error(st_pool_err(pool), rc, "out of memory listing garbage");
-    ST_TRY(rc);
-    /* The rows first: a crash then leaves orphans (removed later), never rows without files. */
-    if (garbage.n > 0)
-        ST_TRY(rc = st_cat_garbage_drop(st_pool_err(pool), st_pool_cat(pool), d->id));
-    g = garbage.v;
-    for (size_t i = 0; i < garbage.n; i++) sweep_file(&c, g[i].tier_id, g[i].file);
-done:
-    st_vec_free(&garbage);
-    st_cat_unlock(st_pool_cat(pool), hold);
-    *files = c.files;
-    *bytes = c.bytes;
+    st_sweep s;
+    int rc = st_sweep_begin(pool, d, dir, &s);
+    st_sweep_files(pool, d, dir, &s.files, 0, 1, files, bytes);
+    st_sweep_end(pool, &s);
     return rc;
 }
 

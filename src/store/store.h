@@ -114,6 +114,28 @@ void st_colw_abort(st_colw *w);
 int st_dataset_sweep(strata_pool *pool, const st_cat_dataset *d, const char *dir, uint64_t *files,
                      uint64_t *bytes);
 
+/* A file the catalog names, with its tier. */
+typedef struct st_sweep_file {
+    int64_t tier_id;
+    char file[ST_CAT_FILE];
+} st_sweep_file;
+
+/* st_dataset_sweep in steps, so that processes can share the removal: st_sweep_begin holds off
+ * D's readers (an exclusive hold on its .readers lock: busy, it takes nothing), lists the garbage
+ * into S->files (st_sweep_file) and drops its catalog rows (a crash then leaves orphans, never
+ * rows without files); st_sweep_files removes files FIRST, FIRST + STEP, ... of FILES (those
+ * st_sweep_begin listed, here or in another process), adding to *NFILES and *BYTES; st_sweep_end
+ * lets the readers in again and frees S. */
+typedef struct st_sweep {
+    int hold; /* the hold on .readers; -1: none */
+    st_vec files;
+} st_sweep;
+int st_sweep_begin(strata_pool *pool, const st_cat_dataset *d, const char *dir, st_sweep *s);
+void st_sweep_files(strata_pool *pool, const st_cat_dataset *d, const char *dir,
+                    const st_vec *files, size_t first, size_t step, uint64_t *nfiles,
+                    uint64_t *bytes);
+void st_sweep_end(strata_pool *pool, st_sweep *s);
+
 /* Take DS's writer lock (waiting up to its lock timeout) and re-read its record under it. */
 int st_dataset_lock(strata_dataset *ds);
 
@@ -127,6 +149,9 @@ void st_snapshot_release(strata_snapshot *s, uint64_t batch);
  * version its lock was taken at; after a refresh (retire_all) the replaced batches are swept
  * unless a reader holds them. *NEW_VERSION (may be NULL) receives the new version. */
 int st_dataset_apply(strata_dataset *ds, st_cat_change *ch, int64_t *new_version);
+/* As st_dataset_apply without the sweep: the caller removes the replaced batches' files
+ * (st_sweep_begin...), as the processes of a spread update share it. */
+int st_dataset_apply_unswept(strata_dataset *ds, st_cat_change *ch, int64_t *new_version);
 
 /* Release DS's writer lock, if held. */
 void st_dataset_unlock(strata_dataset *ds);

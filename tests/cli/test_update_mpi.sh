@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # strata update shared by MPI processes: for 1, 2, 3 and 4 processes, a first update (on 2 and 4
-# processes under --mem 1M; on 3 with 2 threads each) and an incremental one of the taxi pipeline
-# give byte-identical `strata cat` output to a one-process update of a pool built alike, whose
-# outputs numpy confirms; the pool checks clean. With STRATA_CATALOG set, every pool's catalog is
+# processes under --mem 1M; on 3 with 2 threads each), an incremental one and a refresh (--full)
+# of the taxi pipeline give byte-identical `strata cat` output to a one-process update of a pool
+# built alike, whose outputs numpy confirms; the pool checks clean, and the files of the batches a
+# refresh replaced (removed by all the processes, each its share) are gone: as many files as the
+# one-process pool's, and gc finds no orphan. With STRATA_CATALOG set, every pool's catalog is
 # on PostgreSQL (test_update_mpi_pg).
 #     test_update_mpi.sh STRATA MPIRUN...
 set -uo pipefail
@@ -51,14 +53,17 @@ for p in ref np1 np2 np3 np4; do mkpool "$T/$p"; done
 export STRATA_POOL=$T/ref
 OUTS="expensive runs top byfare bydollars zones top3 ztop zstats zmed trips"
 dump() { for d in $OUTS; do STRATA_POOL=$1 "$S" cat "taxi/$d" >"$2_$d.csv" || echo "FAIL: cat taxi/$d of $1"; done; }
-for round in first incremental; do
+for round in first incremental full; do
     if [ "$round" = incremental ]; then
         for p in ref np1 np2 np3 np4; do
             for i in 7 8 9; do STRATA_POOL=$T/$p "$S" ingest taxi/trips "$T/h$i.csv" >/dev/null 2>&1; done
         done
     fi
     # output batches (and a sort's partitions) of 2048 rows: a sort is cut at whole batches
-    "$S" update --batch-rows 2048 >/dev/null || { echo "FAIL: the one-process update ($round)"; fails=$((fails + 1)); }
+    full=""
+    [ "$round" = full ] && full=--full
+    "$S" update --batch-rows 2048 $full >/dev/null ||
+        { echo "FAIL: the one-process update ($round)"; fails=$((fails + 1)); }
     dump "$T/ref" "$T/ref_$round"
     for np in 1 2 3 4; do
         # a small budget on 2 and 4 processes: the sort spills runs
@@ -66,7 +71,7 @@ for round in first incremental; do
         [ "$round" = first ] && [ $((np % 2)) = 0 ] && extra="--mem 1M"
         # 3 processes of 2 threads each: threads within processes change nothing either
         [ "$np" = 3 ] && extra="--threads 2"
-        out=$(STRATA_POOL=$T/np$np "$@" -np $np "$S" update --mpi --batch-rows 2048 $extra 2>&1)
+        out=$(STRATA_POOL=$T/np$np "$@" -np $np "$S" update --mpi --batch-rows 2048 $full $extra 2>&1)
         if [ $? -ne 0 ]; then
             echo "FAIL: mpirun -np $np strata update ($round): $out"; fails=$((fails + 1)); continue
         fi
@@ -85,6 +90,14 @@ for round in first incremental; do
         done
         STRATA_POOL=$T/np$np "$S" check >/dev/null 2>&1 ||
             { echo "FAIL: check after np $np ($round)"; fails=$((fails + 1)); }
+        nref=$(find "$T/ref/data" -type f | wc -l)
+        nnp=$(find "$T/np$np/data" -type f | wc -l)
+        [ "$nref" = "$nnp" ] ||
+            { echo "FAIL: np $np ($round) left $nnp files in its pool, one process $nref"; fails=$((fails + 1)); }
+        gc=$(STRATA_POOL=$T/np$np "$S" gc 2>&1)
+        case $gc in "removed 0 orphan(s)"*) ;; *)
+            echo "FAIL: np $np ($round): gc found what the update left: $gc"; fails=$((fails + 1)) ;;
+        esac
     done
 done
 # The one-process pool every process count matched, against numpy on the source rows (so each
