@@ -303,9 +303,59 @@ static int check_dtype(st_ndctx *x, const st_cat_nd *rec, const st_npy_info *inf
 /* Spans longer than this that are less than half wanted are read through a mapping. */
 #define SPARSE_SPAN ((uint64_t)1 << 20)
 
+/* At most this many rows are read one pread each (a sparse box); more go through a mapping. */
+#define SPARSE_ROWS 65536
+
+/* S's buffer at least NEED bytes. */
+static int scratch_fit(st_ndctx *x, st_ndscratch *s, size_t need, const char *path)
+{
+    if (s->cap >= need) return STRATA_OK;
+    free(s->buf);
+    s->cap = 0;
+    if ((s->buf = malloc(need)) == NULL)
+        return st_error(x->err, STRATA_ENOMEM, "out of memory reading '%s'", path);
+    s->cap = need;
+    return STRATA_OK;
+}
+
+/* Box B from FD at PATH (element data at byte DATA), whose rows (the innermost dimension) are
+ * contiguous in the file: IN, SSEL and LO as box_span gives them. Each row is one pread, into
+ * the destination when its row is contiguous too, else through the scratch buffer: a small box
+ * of a big contiguous array reads its rows' bytes and nothing else (a mapping would fault in and
+ * tear down a page run around every row). */
+static int box_rows(st_ndctx *x, int fd, const char *path, uint64_t data, const nd_box *b,
+                    const uint64_t *in, const int64_t *ssel, uint64_t lo, st_ndscratch *s)
+{
+    int last = b->n - 1, direct = b->dsel[last] == (int64_t)b->esz;
+    size_t row = (size_t)(in[last] * b->esz);
+    int rc = direct ? STRATA_OK : scratch_fit(x, s, row, path);
+    uint64_t k[ST_ND_MAXDIMS] = {0}, off = data + lo;
+    char *dst = b->dst;
+    for (int d = 0; d < last; d++)
+        if (in[d] == 0) return rc;
+    while (rc == STRATA_OK) {
+        rc = st_pread_full(x->err, fd, direct ? dst : s->buf, row, off, path);
+        if (rc == STRATA_OK && !direct)
+            copy_row(in[last], b->esz, s->buf, (int64_t)b->esz, dst, b->dsel[last]);
+        int d = last - 1;
+        for (; d >= 0; d--) {
+            off += (uint64_t)ssel[d];
+            dst += b->dsel[d];
+            if (++k[d] < in[d]) break;
+            off -= in[d] * (uint64_t)ssel[d];
+            dst -= (int64_t)in[d] * b->dsel[d];
+            k[d] = 0;
+        }
+        if (d < 0) break;
+    }
+    return rc;
+}
+
 /* Box B from the plain chunk file FD at PATH, reading only the bytes it needs: the header, then
- * the span from the first to the last wanted element into the scratch buffer. The page cache is
- * the cache of plain files; 1 when the header does not fit HEAD_READ (read the whole file). */
+ * the span from the first to the last wanted element into the scratch buffer, or, when the span
+ * is large and mostly unwanted, each row of the box. The page cache is the cache of plain files;
+ * 1 when the header does not fit HEAD_READ or a sparse box's rows are not contiguous in the file
+ * (read the whole file). */
 static int plain_box(st_ndctx *x, const st_cat_nd *rec, int fd, const char *path, const nd_box *b,
                      st_ndscratch *s)
 {
@@ -329,22 +379,22 @@ static int plain_box(st_ndctx *x, const st_cat_nd *rec, int fd, const char *path
                         info.count);
     uint64_t in[ST_ND_MAXDIMS], lo, hi;
     int64_t ssel[ST_ND_MAXDIMS];
-    box_span(&info, b, in, ssel, &lo, &hi);
-    uint64_t want = b->esz;
+    int partial = box_span(&info, b, in, ssel, &lo, &hi);
+    uint64_t want = b->esz, rows = 1;
     for (int d = 0; d < b->n; d++) want *= in[d];
-    /* a large sparse span (rows longer than pages, in a big contiguous file): map the file and
-     * touch only the pages the box needs */
-    if (hi - lo > SPARSE_SPAN && want * 2 < hi - lo) return 1;
+    for (int d = 0; d + 1 < b->n; d++) rows *= in[d];
+    /* a large sparse span (rows longer than pages, in a big contiguous file): each row by itself
+     * when rows are contiguous and not too many, else map the file and touch only the pages
+     * the box needs */
+    if (hi - lo > SPARSE_SPAN && want * 2 < hi - lo) {
+        if (ssel[b->n - 1] != (int64_t)b->esz || rows > SPARSE_ROWS) return 1;
+        if (partial) st_nd_fill_box(b->n, b->kn, b->esz, b->fill, b->dst, b->dsel);
+        return box_rows(x, fd, path, info.data_offset, b, in, ssel, lo, s);
+    }
     const char *src = head + info.data_offset + lo;
     if (hi > lo && info.data_offset + hi > got) {
         size_t need = (size_t)(hi - lo);
-        if (s->cap < need) {
-            free(s->buf);
-            s->cap = 0;
-            if ((s->buf = malloc(need)) == NULL)
-                return st_error(x->err, STRATA_ENOMEM, "out of memory reading '%s'", path);
-            s->cap = need;
-        }
+        if ((rc = scratch_fit(x, s, need, path)) < 0) return rc;
         if ((rc = st_pread_full(x->err, fd, s->buf, need, info.data_offset + lo, path)) < 0)
             return rc;
         src = s->buf;

@@ -446,6 +446,30 @@ static void large_files_and_narrow_boxes(void **state)
         }
         strata_ndarray_close(a);
     }
+    /* an array grown past a chunk's file (1000 rows written of a 2000-row chunk, then a row of
+     * the next chunk): a narrow box across both read row by row, the rows past the file's as
+     * the fill */
+    uint64_t d0[2] = {0, NX}, big[2] = {2000, NX}, c1[2] = {1000, NX}, at[2] = {2500, 0},
+             one[2] = {1, 1};
+    int32_t fill = -5, last = 42;
+    strata_ndarray_opts o = {.layout = STRATA_LAYOUT_CHUNKED, .fill = &fill};
+    strata_ndarray *a;
+    assert_ok(p, strata_ndarray_create(p, "r", "grown", STRATA_I32, 2, d0, big, &o, &a));
+    assert_ok(p, strata_ndarray_write(a, z, c1, v));
+    assert_ok(p, strata_ndarray_write(a, at, one, &last));
+    uint64_t s[2] = {0, 0}, c[2] = {2501, 6};
+    int32_t *got = malloc(sizeof(int32_t) * c[0] * c[1]);
+    assert_ok(p, strata_ndarray_read(a, s, c, got));
+    for (uint64_t y = 0; y < c[0]; y++)
+        for (uint64_t x = 0; x < c[1]; x++) {
+            uint64_t r = s[0] + y;
+            int32_t want = r < 1000 ? v[r * NX + x] : r == 2500 && x == 0 ? last : fill;
+            if (got[y * c[1] + x] != want)
+                fail_msg("grown: (%llu, %llu) is %d, expected %d", (unsigned long long)r,
+                         (unsigned long long)x, got[y * c[1] + x], want);
+        }
+    free(got);
+    strata_ndarray_close(a);
     free(v);
 }
 
