@@ -1332,7 +1332,11 @@ STRATA_API int strata_ndarray_attr_list(strata_ndarray *a,
 STRATA_API int strata_ndarray_write(strata_ndarray *a, const uint64_t *start, const uint64_t *count,
                                     const void *buf);
 
-/* Read the rectangle START + COUNT into BUF. STRATA_ERANGE if it is not inside the array. */
+/* Read the rectangle START + COUNT into BUF. STRATA_ERANGE if it is not inside the array. The
+ * pool keeps the plain chunk files a process reads more than once mapped, until it closes (at
+ * most 512 files and 256 MiB of mappings, mostly the page cache's pages; a file removed
+ * meanwhile keeps its pages until its mapping goes): a process that keeps its pool open reads a
+ * region again from memory. */
 STRATA_API int strata_ndarray_read(strata_ndarray *a, const uint64_t *start, const uint64_t *count,
                                    void *buf);
 

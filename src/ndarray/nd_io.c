@@ -357,7 +357,7 @@ static int box_rows(st_ndctx *x, int fd, const char *path, uint64_t data, const 
  * 1 when the header does not fit HEAD_READ or a sparse box's rows are not contiguous in the file
  * (read the whole file). */
 static int plain_box(st_ndctx *x, const st_cat_nd *rec, int fd, const char *path, const nd_box *b,
-                     st_ndscratch *s)
+                     st_ndscratch *s, st_fmaps *keep)
 {
     char head[HEAD_READ];
     struct stat st;
@@ -388,9 +388,11 @@ static int plain_box(st_ndctx *x, const st_cat_nd *rec, int fd, const char *path
      * the box needs */
     if (hi - lo > SPARSE_SPAN && want * 2 < hi - lo) {
         if (ssel[b->n - 1] != (int64_t)b->esz || rows > SPARSE_ROWS) return 1;
+        st_fmaps_keep(keep, path, fd, size);
         if (partial) st_nd_fill_box(b->n, b->kn, b->esz, b->fill, b->dst, b->dsel);
         return box_rows(x, fd, path, info.data_offset, b, in, ssel, lo, s);
     }
+    st_fmaps_keep(keep, path, fd, size); /* the next read of it copies from the mapping */
     const char *src = head + info.data_offset + lo;
     if (hi > lo && info.data_offset + hi > got) {
         size_t need = (size_t)(hi - lo);
@@ -401,6 +403,37 @@ static int plain_box(st_ndctx *x, const st_cat_nd *rec, int fd, const char *path
     }
     box_copy(&info, b, src, lo, hi);
     return STRATA_OK;
+}
+
+/* Box B from the plain chunk file at PATH as the pool keeps it mapped (M): 1 when its header is
+ * unusual (read it the ordinary way). */
+static int mapped_box(const st_cat_nd *rec, const st_fmap *m, const char *path, const nd_box *b)
+{
+    st_npy_info info;
+    st_err quiet;
+    st_err_init(&quiet);
+    int rc =
+        st_npy_parse_nd(&quiet, m->data, m->size < HEAD_READ ? m->size : HEAD_READ, path, &info);
+    st_err_destroy(&quiet);
+    if (rc < 0 || info.dtype != (strata_dtype)rec->dtype ||
+        info.count > (m->size - info.data_offset) / b->esz)
+        return 1;
+    uint64_t in[ST_ND_MAXDIMS], lo, hi;
+    int64_t ssel[ST_ND_MAXDIMS];
+    box_span(&info, b, in, ssel, &lo, &hi);
+    box_copy(&info, b, m->data + info.data_offset + lo, lo, hi);
+    return STRATA_OK;
+}
+
+/* Box B from the home file at PATH if the pool keeps it mapped: STRATA_OK, else 1. */
+static int kept_box(st_ndctx *x, const st_cat_nd *rec, const char *path, const nd_box *b)
+{
+    st_fmaps *fm = x->pool != NULL ? st_pool_fmaps(x->pool) : NULL;
+    const st_fmap *m = st_fmaps_find(fm, path);
+    if (m == NULL) return 1;
+    int rc = mapped_box(rec, m, path, b);
+    st_fmaps_release(fm, m);
+    return rc;
 }
 
 /* Box B of chunk C of REC: from the cache, the staged copy, or the home file (staging it first
@@ -436,6 +469,10 @@ static int chunk_box(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, c
     char dir[ST_PATH_MAX], path[ST_PATH_MAX];
     if ((rc = st_nd_dir(x, rec, tier, 0, dir)) < 0) return rc;
     if ((rc = st_path(x->err, path, "%s/%s", dir, file)) < 0) return rc;
+    if (!staged && !st_chunk_is_zst(file) && kept_box(x, rec, path, b) == STRATA_OK) {
+        x->chunks_read++;
+        return STRATA_OK;
+    }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? NEED_REPLAN
@@ -451,7 +488,9 @@ static int chunk_box(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, c
         futimens(fd, ts);
     }
     rc = 1;
-    if (!st_chunk_is_zst(file)) rc = plain_box(x, rec, fd, path, b, s);
+    if (!st_chunk_is_zst(file))
+        rc = plain_box(x, rec, fd, path, b, s,
+                       staged || x->pool == NULL ? NULL : st_pool_fmaps(x->pool));
     if (rc <= 0) {
         close(fd);
         x->chunks_read += rc == STRATA_OK;
@@ -519,11 +558,12 @@ static int job_run(st_ndctx *x, const st_cat_nd *rec, const nd_dirs *d, nd_job *
     char path[ST_PATH_MAX];
     int rc = st_path(x->err, path, "%s/%s", d->path[jb->dir], jb->row->file);
     if (rc < 0) return rc;
+    if (kept_box(x, rec, path, &jb->b) == STRATA_OK) return STRATA_OK;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? NEED_REPLAN
                                : st_error_errno(x->err, errno, "cannot open '%s'", path);
-    rc = plain_box(x, rec, fd, path, &jb->b, s);
+    rc = plain_box(x, rec, fd, path, &jb->b, s, x->pool != NULL ? st_pool_fmaps(x->pool) : NULL);
     close(fd);
     return rc == 1 ? JOB_ORDINARY : rc;
 }

@@ -52,6 +52,11 @@ int st_pool_interrupted(strata_pool *pool)
     return pool->interrupt != NULL && pool->interrupt(pool->interrupt_ctx) != 0;
 }
 
+st_fmaps *st_pool_fmaps(strata_pool *pool)
+{
+    return pool->maps;
+}
+
 int st_pool_threads(const strata_pool *pool)
 {
 #ifdef _OPENMP
@@ -81,6 +86,7 @@ static int pool_alloc(st_err *err, const char *path, strata_pool **out)
         return st_error(err, STRATA_ENOMEM, "out of memory opening pool '%s'", path);
     }
     st_err_init(&p->err);
+    p->maps = st_fmaps_new(); /* NULL: reads go without */
     *out = p;
     return STRATA_OK;
 }
@@ -451,6 +457,7 @@ void strata_pool_close(strata_pool *pool)
         free(a);
     }
     st_cat_close(pool->cat);
+    st_fmaps_free(pool->maps);
     st_err_destroy(&pool->err);
     free(pool->path);
     free(pool);

@@ -60,6 +60,28 @@ void st_pool_work(strata_pool *pool, const char *unit, uint64_t done, uint64_t t
 /* Whether anyone listens (to spare formatting WHAT in a hot loop). */
 int st_pool_has_work_fn(const strata_pool *pool);
 
+/* Plain files POOL keeps mapped for the reads of a process that keeps it open (fmap.c): only
+ * immutable files (a chunk file's name is new with each version), at most ST_FMAP_ENTRIES of them
+ * and ST_FMAP_BYTES of mappings, the least recently used unmapped first; a file removed while
+ * mapped keeps its pages until its entry goes or the pool closes. Safe from any thread. */
+#define ST_FMAP_ENTRIES 512
+#define ST_FMAP_BYTES   ((size_t)256 << 20)
+typedef struct st_fmap {
+    const char *data;
+    size_t size;
+} st_fmap;
+typedef struct st_fmaps st_fmaps;
+/* POOL's cache (NULL: none, as when it could not be allocated). */
+st_fmaps *st_pool_fmaps(strata_pool *pool);
+st_fmaps *st_fmaps_new(void);
+void st_fmaps_free(st_fmaps *c);
+/* The mapping of the file at PATH, held until st_fmaps_release(); NULL when C does not keep it. */
+const st_fmap *st_fmaps_find(st_fmaps *c, const char *path);
+void st_fmaps_release(st_fmaps *c, const st_fmap *m);
+/* Keep the file at PATH (open as FD, SIZE bytes) mapped; nothing when it is there already, too
+ * large, every entry is held or the mapping fails (the cache only saves work). */
+void st_fmaps_keep(st_fmaps *c, const char *path, int fd, size_t size);
+
 /* "POOL/data/RDIR" into OUT. */
 int st_region_dir(strata_pool *pool, const char *rdir, char out[ST_PATH_MAX]);
 

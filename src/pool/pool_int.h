@@ -32,6 +32,7 @@ struct strata_pool {
     struct strata_array *closed_tail;
     size_t nclosed;
     char io_strategy[128]; /* strata_pool_set_io_strategy() (src/mdms); "": the planner's */
+    st_fmaps *maps;        /* files kept mapped (fmap.c); NULL: none */
 };
 
 /* Closed handles stay as tombstones, so that a second close or a call on a closed handle is

@@ -473,6 +473,45 @@ static void large_files_and_narrow_boxes(void **state)
     free(v);
 }
 
+/* A process that keeps its pool open reads the chunk files it read before from the mappings the
+ * pool keeps (from the second read of a file on): the same values, and after the array is
+ * rewritten (new chunk files) and the old files collected, the new ones. */
+static void reads_again_from_kept_mappings(void **state)
+{
+    fixture *f = *state;
+    strata_pool *p = f->pool;
+    enum { NY = 600, NX = 500 };
+    uint64_t dims[2] = {NY, NX}, z[2] = {0, 0}, chunk[2] = {200, 250};
+    int32_t *v = malloc(sizeof(int32_t) * NY * NX), *got = malloc(sizeof(int32_t) * NY * NX);
+    for (int layout = 0; layout < 2; layout++) {
+        strata_ndarray_opts o = {.layout = layout ? STRATA_LAYOUT_ROW : STRATA_LAYOUT_CHUNKED};
+        strata_ndarray *a;
+        const char *name = layout ? "kept_row" : "kept_grid";
+        assert_ok(p, strata_ndarray_create(p, "r", name, STRATA_I32, 2, dims, layout ? NULL : chunk,
+                                           &o, &a));
+        for (int round = 0; round < 2; round++) {
+            for (size_t i = 0; i < (size_t)NY * NX; i++) v[i] = (int32_t)(i * 7 + 3 + round);
+            assert_ok(p, strata_ndarray_write(a, z, dims, v));
+            assert_ok(p, strata_gc(p, NULL, NULL));
+            for (int k = 0; k < 4; k++) { /* remembered, mapped, then read from the mapping */
+                strata_ndarray *r;
+                assert_ok(p, strata_ndarray_open(p, "r", name, NULL, &r));
+                uint64_t s[2] = {10 + (uint64_t)k, 3}, c[2] = {NY - 20, 17 + (uint64_t)k};
+                assert_ok(p, strata_ndarray_read(r, s, c, got));
+                for (uint64_t y = 0; y < c[0]; y++)
+                    for (uint64_t x = 0; x < c[1]; x++)
+                        if (got[y * c[1] + x] != v[(s[0] + y) * NX + s[1] + x])
+                            fail_msg("%s round %d read %d: (%llu, %llu) differs", name, round, k,
+                                     (unsigned long long)y, (unsigned long long)x);
+                strata_ndarray_close(r);
+            }
+        }
+        strata_ndarray_close(a);
+    }
+    free(v);
+    free(got);
+}
+
 /* Check every row of snapshot S of dataset r/ds (NB batches of 100 rows: v = 3 * row, s =
  * "s<row>"). */
 static void check_ds(strata_pool *p, strata_snapshot *s, uint64_t nb)
@@ -797,6 +836,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(bad_input_is_refused, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(tiers_migrate_stage_evict, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(prefetch_and_cache, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(reads_again_from_kept_mappings, fixture_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(large_files_and_narrow_boxes, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(dataset_batches_between_tiers, fixture_setup,

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "pool/pool.h"
 #include "test_util.h"
 
 /* ---- pools ---------------------------------------------------------------------------------- */
@@ -575,10 +576,81 @@ static void settings_are_checked(void **state)
     assert_int_equal(strata_dtype_size((strata_dtype)-1), 0);
 }
 
+/* ---- files kept mapped (fmap.c) ------------------------------------------------------------ */
+
+/* A file of SIZE bytes (byte i = i * K) at PATH, open for reading. */
+static int fmap_file(const char *path, size_t size, int k)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    for (size_t i = 0; i < size; i++) fputc((int)(i * (size_t)k) & 0xff, fp);
+    fclose(fp);
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    return fd;
+}
+
+static void files_are_mapped_on_their_second_read_and_evicted_oldest_first(void **state)
+{
+    (void)state;
+    st_fmaps *c = st_fmaps_new();
+    assert_non_null(c);
+    char *a = scratch_path("fa"), *b = scratch_path("fb");
+    int fa = fmap_file(a, 10000, 3), fb = fmap_file(b, 20000, 5);
+    assert_null(st_fmaps_find(c, a));
+    st_fmaps_keep(c, a, fa, 10000); /* the first read: remembered only */
+    assert_null(st_fmaps_find(c, a));
+    st_fmaps_keep(c, a, fa, 10000); /* the second: mapped */
+    const st_fmap *m = st_fmaps_find(c, a);
+    assert_non_null(m);
+    assert_int_equal(m->size, 10000);
+    assert_int_equal((unsigned char)m->data[7777], (7777 * 3) & 0xff);
+    /* a removed file keeps its bytes while mapped */
+    unlink(a);
+    st_fmaps_keep(c, a, fa, 10000); /* there already: nothing */
+    const st_fmap *m2 = st_fmaps_find(c, a);
+    assert_ptr_equal(m2, m);
+    assert_int_equal((unsigned char)m2->data[9999], (9999 * 3) & 0xff);
+    st_fmaps_release(c, m2);
+    st_fmaps_release(c, m);
+    /* too large for the cache: never kept */
+    st_fmaps_keep(c, b, fb, ST_FMAP_BYTES + 1);
+    st_fmaps_keep(c, b, fb, ST_FMAP_BYTES + 1);
+    assert_null(st_fmaps_find(c, b));
+    /* more files than entries: the least recently used go, a held one stays */
+    st_fmaps_keep(c, b, fb, 20000);
+    st_fmaps_keep(c, b, fb, 20000);
+    const st_fmap *held = st_fmaps_find(c, b);
+    assert_non_null(held);
+    for (int i = 0; i < ST_FMAP_ENTRIES + 10; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "/nowhere/%d", i);
+        st_fmaps_keep(c, name, fb, 20000); /* remembered, never mapped: no read of it */
+    }
+    assert_null(st_fmaps_find(c, a)); /* evicted */
+    assert_ptr_equal(st_fmaps_find(c, b), held);
+    assert_int_equal((unsigned char)held->data[12345], (12345 * 5) & 0xff);
+    st_fmaps_release(c, held);
+    st_fmaps_release(c, held);
+    close(fa);
+    close(fb);
+    unlink(b);
+    st_fmaps_free(c);
+    st_fmaps_free(NULL);
+    assert_null(st_fmaps_find(NULL, a));
+    st_fmaps_keep(NULL, a, -1, 1);
+    for (char **p = (char *[]){a, b, NULL}; *p != NULL; p++) {
+        *strrchr(*p, '/') = '\0';
+        rmdir(*p);
+        free(*p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(create_open_close_round_trip),
+        cmocka_unit_test(files_are_mapped_on_their_second_read_and_evicted_oldest_first),
         cmocka_unit_test(find_or_create_reads_naturally),
         cmocka_unit_test(not_a_pool_newer_pool_and_damaged_catalog_are_clear_errors),
         cmocka_unit_test_setup_teardown(regions_create_list_delete, fixture_setup,

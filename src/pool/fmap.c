@@ -1,0 +1,151 @@
+/*
+ * fmap.c -- plain files a pool keeps mapped, for a process that keeps its pool open and reads
+ * regions again and again (a viewer, a server, an analysis loop): a read then copies the bytes
+ * it wants from pages already mapped, instead of opening, reading through the kernel and closing
+ * every file, or faulting in and tearing down a fresh mapping each time.
+ *
+ * Only immutable files go in (chunk files, whose name is new with every version): an entry never
+ * goes stale. A file read once is only remembered; its second read maps it (a process that reads
+ * each file once pays no mapping). Lookups by path through an open-addressed table of path hashes;
+ * the least recently used entries no read holds are unmapped when the cache passes ST_FMAP_ENTRIES
+ * files or ST_FMAP_BYTES bytes of mappings. A file removed while mapped keeps its pages until its
+ * entry goes (at the latest when the pool closes). A mutex guards the cache: a prefetch thread
+ * reads through the same pool.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <xxhash.h>
+
+#include "pool/pool_int.h"
+
+typedef struct fent {
+    char *path;
+    uint64_t hash;
+    st_fmap m;
+    int refs;
+    uint64_t used; /* the cache's clock at its last use */
+} fent;
+
+struct st_fmaps {
+    pthread_mutex_t mu;
+    fent e[ST_FMAP_ENTRIES];
+    int n;
+    int slot[2 * ST_FMAP_ENTRIES]; /* entry + 1; 0: empty */
+    size_t bytes;
+    uint64_t clock;
+};
+
+#define NSLOT (2 * ST_FMAP_ENTRIES)
+
+st_fmaps *st_fmaps_new(void)
+{
+    st_fmaps *c = calloc(1, sizeof *c);
+    if (c != NULL && pthread_mutex_init(&c->mu, NULL) != 0) {
+        free(c);
+        c = NULL;
+    }
+    return c;
+}
+
+void st_fmaps_free(st_fmaps *c)
+{
+    if (c == NULL) return;
+    for (int i = 0; i < c->n; i++) {
+        if (c->e[i].m.data != NULL) munmap((void *)c->e[i].m.data, c->e[i].m.size);
+        free(c->e[i].path);
+    }
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+/* The slot of PATH (hash H) in C's table: its entry's, or the empty one it would take. */
+static int find_slot(const st_fmaps *c, const char *path, uint64_t h)
+{
+    int s = (int)(h & (NSLOT - 1));
+    while (c->slot[s] != 0) {
+        const fent *e = &c->e[c->slot[s] - 1];
+        if (e->hash == h && strcmp(e->path, path) == 0) break;
+        s = (s + 1) & (NSLOT - 1);
+    }
+    return s;
+}
+
+static void rehash(st_fmaps *c)
+{
+    memset(c->slot, 0, sizeof c->slot);
+    for (int i = 0; i < c->n; i++) c->slot[find_slot(c, c->e[i].path, c->e[i].hash)] = i + 1;
+}
+
+/* Unmap the least recently used entry no read holds: 0 when every entry is held. */
+static int evict_one(st_fmaps *c)
+{
+    int v = -1;
+    for (int i = 0; i < c->n; i++)
+        if (c->e[i].refs == 0 && (v < 0 || c->e[i].used < c->e[v].used)) v = i;
+    if (v < 0) return 0;
+    if (c->e[v].m.data != NULL) munmap((void *)c->e[v].m.data, c->e[v].m.size);
+    free(c->e[v].path);
+    c->bytes -= c->e[v].m.size;
+    c->e[v] = c->e[--c->n];
+    rehash(c);
+    return 1;
+}
+
+const st_fmap *st_fmaps_find(st_fmaps *c, const char *path)
+{
+    if (c == NULL) return NULL;
+    uint64_t h = XXH64(path, strlen(path), 0);
+    pthread_mutex_lock(&c->mu);
+    int s = find_slot(c, path, h);
+    const st_fmap *m = NULL;
+    if (c->slot[s] != 0 && c->e[c->slot[s] - 1].m.data != NULL) {
+        fent *e = &c->e[c->slot[s] - 1];
+        e->refs++;
+        e->used = ++c->clock;
+        m = &e->m;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return m;
+}
+
+void st_fmaps_release(st_fmaps *c, const st_fmap *m)
+{
+    if (c == NULL || m == NULL) return;
+    pthread_mutex_lock(&c->mu);
+    fent *e = (fent *)(void *)((char *)(uintptr_t)m - offsetof(fent, m));
+    e->refs--;
+    pthread_mutex_unlock(&c->mu);
+}
+
+void st_fmaps_keep(st_fmaps *c, const char *path, int fd, size_t size)
+{
+    if (c == NULL || size == 0 || size > ST_FMAP_BYTES) return;
+    uint64_t h = XXH64(path, strlen(path), 0);
+    pthread_mutex_lock(&c->mu);
+    int s = find_slot(c, path, h);
+    fent *e = c->slot[s] != 0 ? &c->e[c->slot[s] - 1] : NULL;
+    if (e == NULL) { /* read once: remembered, mapped if read again */
+        int ok = 1;
+        while (ok && c->n == ST_FMAP_ENTRIES) ok = evict_one(c);
+        char *p = ok ? strdup(path) : NULL;
+        if (p != NULL) {
+            c->e[c->n] = (fent){.path = p, .hash = h, .used = ++c->clock};
+            c->slot[find_slot(c, path, h)] = ++c->n;
+        }
+    } else if (e->m.data == NULL) {
+        e->used = ++c->clock;
+        e->refs++; /* not evicted to make room for itself */
+        int ok = 1;
+        while (ok && c->bytes + size > ST_FMAP_BYTES) ok = evict_one(c);
+        e = &c->e[c->slot[find_slot(c, path, h)] - 1]; /* evictions move entries */
+        e->refs--;
+        void *d = ok ? mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+        if (d != MAP_FAILED) {
+            e->m = (st_fmap){d, size};
+            c->bytes += size;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+}
