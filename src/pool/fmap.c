@@ -20,17 +20,19 @@
 
 #include "pool/pool_int.h"
 
+/* An entry: allocated by itself, so that a read holding its mapping keeps a valid pointer while
+ * other entries come and go. */
 typedef struct fent {
-    char *path;
     uint64_t hash;
     st_fmap m;
     int refs;
     uint64_t used; /* the cache's clock at its last use */
+    char path[];
 } fent;
 
 struct st_fmaps {
     pthread_mutex_t mu;
-    fent e[ST_FMAP_ENTRIES];
+    fent *e[ST_FMAP_ENTRIES];
     int n;
     int slot[2 * ST_FMAP_ENTRIES]; /* entry + 1; 0: empty */
     size_t bytes;
@@ -53,8 +55,8 @@ void st_fmaps_free(st_fmaps *c)
 {
     if (c == NULL) return;
     for (int i = 0; i < c->n; i++) {
-        if (c->e[i].m.data != NULL) munmap((void *)c->e[i].m.data, c->e[i].m.size);
-        free(c->e[i].path);
+        if (c->e[i]->m.data != NULL) munmap((void *)c->e[i]->m.data, c->e[i]->m.size);
+        free(c->e[i]);
     }
     pthread_mutex_destroy(&c->mu);
     free(c);
@@ -65,7 +67,7 @@ static int find_slot(const st_fmaps *c, const char *path, uint64_t h)
 {
     int s = (int)(h & (NSLOT - 1));
     while (c->slot[s] != 0) {
-        const fent *e = &c->e[c->slot[s] - 1];
+        const fent *e = c->e[c->slot[s] - 1];
         if (e->hash == h && strcmp(e->path, path) == 0) break;
         s = (s + 1) & (NSLOT - 1);
     }
@@ -75,7 +77,7 @@ static int find_slot(const st_fmaps *c, const char *path, uint64_t h)
 static void rehash(st_fmaps *c)
 {
     memset(c->slot, 0, sizeof c->slot);
-    for (int i = 0; i < c->n; i++) c->slot[find_slot(c, c->e[i].path, c->e[i].hash)] = i + 1;
+    for (int i = 0; i < c->n; i++) c->slot[find_slot(c, c->e[i]->path, c->e[i]->hash)] = i + 1;
 }
 
 /* Unmap the least recently used entry no read holds: 0 when every entry is held. */
@@ -83,11 +85,11 @@ static int evict_one(st_fmaps *c)
 {
     int v = -1;
     for (int i = 0; i < c->n; i++)
-        if (c->e[i].refs == 0 && (v < 0 || c->e[i].used < c->e[v].used)) v = i;
+        if (c->e[i]->refs == 0 && (v < 0 || c->e[i]->used < c->e[v]->used)) v = i;
     if (v < 0) return 0;
-    if (c->e[v].m.data != NULL) munmap((void *)c->e[v].m.data, c->e[v].m.size);
-    free(c->e[v].path);
-    c->bytes -= c->e[v].m.size;
+    if (c->e[v]->m.data != NULL) munmap((void *)c->e[v]->m.data, c->e[v]->m.size);
+    c->bytes -= c->e[v]->m.size;
+    free(c->e[v]);
     c->e[v] = c->e[--c->n];
     rehash(c);
     return 1;
@@ -100,8 +102,8 @@ const st_fmap *st_fmaps_find(st_fmaps *c, const char *path)
     pthread_mutex_lock(&c->mu);
     int s = find_slot(c, path, h);
     const st_fmap *m = NULL;
-    if (c->slot[s] != 0 && c->e[c->slot[s] - 1].m.data != NULL) {
-        fent *e = &c->e[c->slot[s] - 1];
+    if (c->slot[s] != 0 && c->e[c->slot[s] - 1]->m.data != NULL) {
+        fent *e = c->e[c->slot[s] - 1];
         e->refs++;
         e->used = ++c->clock;
         m = &e->m;
@@ -125,13 +127,16 @@ void st_fmaps_keep(st_fmaps *c, const char *path, int fd, size_t size)
     uint64_t h = XXH64(path, strlen(path), 0);
     pthread_mutex_lock(&c->mu);
     int s = find_slot(c, path, h);
-    fent *e = c->slot[s] != 0 ? &c->e[c->slot[s] - 1] : NULL;
+    fent *e = c->slot[s] != 0 ? c->e[c->slot[s] - 1] : NULL;
     if (e == NULL) { /* read once: remembered, mapped if read again */
         int ok = 1;
         while (ok && c->n == ST_FMAP_ENTRIES) ok = evict_one(c);
-        char *p = ok ? strdup(path) : NULL;
-        if (p != NULL) {
-            c->e[c->n] = (fent){.path = p, .hash = h, .used = ++c->clock};
+        size_t len = strlen(path) + 1;
+        fent *n = ok ? malloc(sizeof *n + len) : NULL;
+        if (n != NULL) {
+            *n = (fent){.hash = h, .used = ++c->clock};
+            memcpy(n->path, path, len);
+            c->e[c->n] = n;
             c->slot[find_slot(c, path, h)] = ++c->n;
         }
     } else if (e->m.data == NULL) {
@@ -139,7 +144,6 @@ void st_fmaps_keep(st_fmaps *c, const char *path, int fd, size_t size)
         e->refs++; /* not evicted to make room for itself */
         int ok = 1;
         while (ok && c->bytes + size > ST_FMAP_BYTES) ok = evict_one(c);
-        e = &c->e[c->slot[find_slot(c, path, h)] - 1]; /* evictions move entries */
         e->refs--;
         void *d = ok ? mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
         if (d != MAP_FAILED) {

@@ -1,6 +1,8 @@
 /* Pools, regions and the array lifecycle: create, open, close, delete, stat, list, backups, and
  * every error they can give. */
 #include <dirent.h>
+#include <pthread.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -646,11 +648,81 @@ static void files_are_mapped_on_their_second_read_and_evicted_oldest_first(void 
     }
 }
 
+/* Threads reading through one cache while others' files push theirs out: every mapping a thread
+ * holds keeps its bytes (an entry evicted or moved under a holder would show other bytes). */
+typedef struct fmap_race {
+    st_fmaps *c;
+    char **paths;
+    int *fds;
+    int nfiles, seed, bad;
+} fmap_race;
+
+static void *fmap_racer(void *v)
+{
+    fmap_race *r = v;
+    unsigned x = (unsigned)r->seed;
+    for (int i = 0; i < 20000; i++) {
+        x = x * 1103515245u + 12345u;
+        int f = (int)((x >> 8) % (unsigned)r->nfiles);
+        for (int k = 0; k < 3; k++) { /* churn: remembered, never read */
+            char other[64];
+            snprintf(other, sizeof other, "/nowhere/%d/%d/%u", r->seed, k, (x >> 4) % 700);
+            st_fmaps_keep(r->c, other, r->fds[f], 4096);
+        }
+        const st_fmap *m = st_fmaps_find(r->c, r->paths[f]);
+        if (m == NULL) {
+            st_fmaps_keep(r->c, r->paths[f], r->fds[f], 4096);
+            continue;
+        }
+        const volatile st_fmap *vm = m; /* read again each time: the entry must not move */
+        for (int k = 0; k < 4096; k += 64) {
+            if (k == 2048) sched_yield(); /* the others evict and insert meanwhile */
+            if (vm->size != 4096 || vm->data == NULL ||
+                (unsigned char)vm->data[k] != (unsigned char)((k * (f + 1)) & 0xff))
+                r->bad++;
+        }
+        st_fmaps_release(r->c, m);
+    }
+    return NULL;
+}
+
+static void kept_mappings_hold_under_threads(void **state)
+{
+    (void)state;
+    enum { NF = 200, NT = 4 };
+    st_fmaps *c = st_fmaps_new();
+    char *paths[NF];
+    int fds[NF];
+    for (int f = 0; f < NF; f++) {
+        paths[f] = scratch_path("fr");
+        fds[f] = fmap_file(paths[f], 4096, f + 1);
+    }
+    fmap_race r[NT];
+    pthread_t t[NT];
+    for (int i = 0; i < NT; i++) {
+        r[i] = (fmap_race){c, paths, fds, NF, i + 1, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, fmap_racer, &r[i]), 0);
+    }
+    for (int i = 0; i < NT; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(r[i].bad, 0);
+    }
+    st_fmaps_free(c);
+    for (int f = 0; f < NF; f++) {
+        close(fds[f]);
+        unlink(paths[f]);
+        *strrchr(paths[f], '/') = '\0';
+        rmdir(paths[f]);
+        free(paths[f]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(create_open_close_round_trip),
         cmocka_unit_test(files_are_mapped_on_their_second_read_and_evicted_oldest_first),
+        cmocka_unit_test(kept_mappings_hold_under_threads),
         cmocka_unit_test(find_or_create_reads_naturally),
         cmocka_unit_test(not_a_pool_newer_pool_and_damaged_catalog_are_clear_errors),
         cmocka_unit_test_setup_teardown(regions_create_list_delete, fixture_setup,
