@@ -425,14 +425,13 @@ static int mapped_box(const st_cat_nd *rec, const st_fmap *m, const char *path, 
     return STRATA_OK;
 }
 
-/* Box B from the home file at PATH if the pool keeps it mapped: STRATA_OK, else 1. */
+/* Box B from the home file at PATH if the pool keeps it mapped (X->fm): STRATA_OK, else 1. */
 static int kept_box(st_ndctx *x, const st_cat_nd *rec, const char *path, const nd_box *b)
 {
-    st_fmaps *fm = x->pool != NULL ? st_pool_fmaps(x->pool) : NULL;
-    const st_fmap *m = st_fmaps_find(fm, path);
+    const st_fmap *m = st_fmaps_find(x->fm, path);
     if (m == NULL) return 1;
     int rc = mapped_box(rec, m, path, b);
-    st_fmaps_release(fm, m);
+    st_fmaps_release(x->fm, m);
     return rc;
 }
 
@@ -488,9 +487,7 @@ static int chunk_box(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, c
         futimens(fd, ts);
     }
     rc = 1;
-    if (!st_chunk_is_zst(file))
-        rc = plain_box(x, rec, fd, path, b, s,
-                       staged || x->pool == NULL ? NULL : st_pool_fmaps(x->pool));
+    if (!st_chunk_is_zst(file)) rc = plain_box(x, rec, fd, path, b, s, staged ? NULL : x->fm);
     if (rc <= 0) {
         close(fd);
         x->chunks_read += rc == STRATA_OK;
@@ -563,7 +560,7 @@ static int job_run(st_ndctx *x, const st_cat_nd *rec, const nd_dirs *d, nd_job *
     if (fd < 0)
         return errno == ENOENT ? NEED_REPLAN
                                : st_error_errno(x->err, errno, "cannot open '%s'", path);
-    rc = plain_box(x, rec, fd, path, &jb->b, s, x->pool != NULL ? st_pool_fmaps(x->pool) : NULL);
+    rc = plain_box(x, rec, fd, path, &jb->b, s, x->fm);
     close(fd);
     return rc == 1 ? JOB_ORDINARY : rc;
 }
@@ -612,6 +609,9 @@ static int read_pass(st_ndctx *x, const st_cat_nd *rec, const uint64_t *start,
     }
     int rc = st_nd_collect(x, rec, &g, clo, chi, chunks);
     if (rc < 0) return rc;
+    /* the pool's mappings for a read of fewer files than it keeps: a larger one would only push
+     * out its own files (and those of the reads before) */
+    x->fm = x->pool != NULL && chunks->n <= ST_FMAP_ENTRIES / 2 ? st_pool_fmaps(x->pool) : NULL;
     /* progress, when someone listens: chunks handled here one by one (those read on the
      * threads count at the end) */
     int report = st_pool_has_work_fn(x->pool);

@@ -80,19 +80,46 @@ static void rehash(st_fmaps *c)
     for (int i = 0; i < c->n; i++) c->slot[find_slot(c, c->e[i]->path, c->e[i]->hash)] = i + 1;
 }
 
-/* Unmap the least recently used entry no read holds: 0 when every entry is held. */
-static int evict_one(st_fmaps *c)
+/* Entries are let go in batches of this many (or all there are to let go): a scan and a rehash
+ * of the table serve them all, so that a read of many more files than the cache keeps pays a
+ * fraction of a microsecond a file for it. */
+#define EVICT_BATCH 64
+_Static_assert(ST_FMAP_ENTRIES <= 1024, "make_room keeps an entry's index in 10 bits");
+
+static int by_use(const void *a, const void *b)
 {
-    int v = -1;
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Make room for one more entry (ENTRY) and NEED more bytes of mappings: the least recently used
+ * entries no read holds are unmapped, at least EVICT_BATCH of them when entries are short.
+ * Returns 0 when the entries held leave no room. */
+static int make_room(st_fmaps *c, int entry, size_t need)
+{
+    int short_of_entries = entry && c->n == ST_FMAP_ENTRIES;
+    if (!short_of_entries && c->bytes + need <= ST_FMAP_BYTES) return 1;
+    uint64_t use[ST_FMAP_ENTRIES]; /* (clock << 10) | entry: the clock is far below 2^54 */
+    int m = 0, gone = 0;
     for (int i = 0; i < c->n; i++)
-        if (c->e[i]->refs == 0 && (v < 0 || c->e[i]->used < c->e[v]->used)) v = i;
-    if (v < 0) return 0;
-    if (c->e[v]->m.data != NULL) munmap((void *)c->e[v]->m.data, c->e[v]->m.size);
-    c->bytes -= c->e[v]->m.size;
-    free(c->e[v]);
-    c->e[v] = c->e[--c->n];
+        if (c->e[i]->refs == 0) use[m++] = c->e[i]->used << 10 | (uint64_t)i;
+    qsort(use, (size_t)m, sizeof *use, by_use);
+    for (int k = 0; k < m; k++) {
+        int enough = c->bytes + need <= ST_FMAP_BYTES && (!short_of_entries || gone >= EVICT_BATCH);
+        if (enough) break;
+        fent *e = c->e[use[k] & 1023];
+        if (e->m.data != NULL) munmap((void *)e->m.data, e->m.size);
+        c->bytes -= e->m.size;
+        free(e);
+        c->e[use[k] & 1023] = NULL;
+        gone++;
+    }
+    int n = 0;
+    for (int i = 0; i < c->n; i++)
+        if (c->e[i] != NULL) c->e[n++] = c->e[i];
+    c->n = n;
     rehash(c);
-    return 1;
+    return (!entry || c->n < ST_FMAP_ENTRIES) && c->bytes + need <= ST_FMAP_BYTES;
 }
 
 const st_fmap *st_fmaps_find(st_fmaps *c, const char *path)
@@ -129,8 +156,7 @@ void st_fmaps_keep(st_fmaps *c, const char *path, int fd, size_t size)
     int s = find_slot(c, path, h);
     fent *e = c->slot[s] != 0 ? c->e[c->slot[s] - 1] : NULL;
     if (e == NULL) { /* read once: remembered, mapped if read again */
-        int ok = 1;
-        while (ok && c->n == ST_FMAP_ENTRIES) ok = evict_one(c);
+        int ok = make_room(c, 1, 0);
         size_t len = strlen(path) + 1;
         fent *n = ok ? malloc(sizeof *n + len) : NULL;
         if (n != NULL) {
@@ -142,8 +168,7 @@ void st_fmaps_keep(st_fmaps *c, const char *path, int fd, size_t size)
     } else if (e->m.data == NULL) {
         e->used = ++c->clock;
         e->refs++; /* not evicted to make room for itself */
-        int ok = 1;
-        while (ok && c->bytes + size > ST_FMAP_BYTES) ok = evict_one(c);
+        int ok = make_room(c, 0, size);
         e->refs--;
         void *d = ok ? mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
         if (d != MAP_FAILED) {
