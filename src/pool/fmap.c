@@ -7,10 +7,11 @@
  * Only immutable files go in (chunk files, whose name is new with every version): an entry never
  * goes stale. A file read once is only remembered; its second read maps it (a process that reads
  * each file once pays no mapping). Lookups by path through an open-addressed table of path hashes;
- * the least recently used entries no read holds are unmapped when the cache passes ST_FMAP_ENTRIES
- * files or ST_FMAP_BYTES bytes of mappings. A file removed while mapped keeps its pages until its
- * entry goes (at the latest when the pool closes). A mutex guards the cache: a prefetch thread
- * reads through the same pool.
+ * the least recently used entries no read holds are unmapped, EVICT_BATCH at a time, when the
+ * cache passes ST_FMAP_ENTRIES files or ST_FMAP_BYTES bytes of mappings (ndarray does not use it
+ * for a read of more files than half that). A file removed while mapped keeps its pages until its
+ * entry goes (at the latest when the pool closes). A mutex guards the cache: the chunk files of a
+ * read are read on the pool's threads.
  */
 #include <pthread.h>
 #include <stdlib.h>

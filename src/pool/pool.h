@@ -63,7 +63,8 @@ int st_pool_has_work_fn(const strata_pool *pool);
 /* Plain files POOL keeps mapped for the reads of a process that keeps it open (fmap.c): only
  * immutable files (a chunk file's name is new with each version), at most ST_FMAP_ENTRIES of them
  * and ST_FMAP_BYTES of mappings, the least recently used unmapped first; a file removed while
- * mapped keeps its pages until its entry goes or the pool closes. Safe from any thread. */
+ * mapped keeps its pages until its entry goes or the pool closes. Safe from any thread (a read's
+ * chunk files are read on the pool's threads). */
 #define ST_FMAP_ENTRIES 512
 #define ST_FMAP_BYTES   ((size_t)256 << 20)
 typedef struct st_fmap {
