@@ -351,6 +351,27 @@ static int box_rows(st_ndctx *x, int fd, const char *path, uint64_t data, const 
     return rc;
 }
 
+/* The header of the plain chunk file at PATH (SIZE bytes) from its first bytes HEAD (HEAD_READ of
+ * them, or all when fewer) into *INFO, checked against REC (elements of ESZ bytes): STRATA_OK;
+ * 1 when the header is longer than HEAD_READ (read the file the ordinary way); else an error. */
+static int chunk_head(st_ndctx *x, const st_cat_nd *rec, const char *head, size_t size,
+                      const char *path, size_t esz, st_npy_info *info)
+{
+    size_t got = size < HEAD_READ ? size : HEAD_READ;
+    st_err quiet;
+    st_err_init(&quiet);
+    int rc = st_npy_parse_nd(&quiet, head, got, path, info);
+    st_err_destroy(&quiet);
+    if (rc < 0 && got < size) return 1;
+    if (rc < 0) return st_npy_parse_nd(x->err, head, got, path, info);
+    if ((rc = check_dtype(x, rec, info, path)) < 0) return rc;
+    if (info->count > (size - info->data_offset) / esz)
+        return st_error(x->err, STRATA_ECORRUPT,
+                        "'%s' is truncated: its header announces %" PRIu64 " elements", path,
+                        info->count);
+    return STRATA_OK;
+}
+
 /* Box B from the plain chunk file FD at PATH, reading only the bytes it needs: the header, then
  * the span from the first to the last wanted element into the scratch buffer, or, when the span
  * is large and mostly unwanted, each row of the box. The page cache is the cache of plain files;
@@ -366,17 +387,8 @@ static int plain_box(st_ndctx *x, const st_cat_nd *rec, int fd, const char *path
     int rc = st_pread_full(x->err, fd, head, got, 0, path);
     if (rc < 0) return rc;
     st_npy_info info;
-    st_err quiet;
-    st_err_init(&quiet);
-    rc = st_npy_parse_nd(&quiet, head, got, path, &info);
-    st_err_destroy(&quiet);
-    if (rc < 0 && got < size) return 1; /* a header longer than HEAD_READ */
-    if (rc < 0) return st_npy_parse_nd(x->err, head, got, path, &info);
-    if ((rc = check_dtype(x, rec, &info, path)) < 0) return rc;
-    if (info.count > (size - info.data_offset) / b->esz)
-        return st_error(x->err, STRATA_ECORRUPT,
-                        "'%s' is truncated: its header announces %" PRIu64 " elements", path,
-                        info.count);
+    if ((rc = chunk_head(x, rec, head, size, path, b->esz, &info)) != STRATA_OK) return rc;
+    st_fmaps_keep(keep, path, fd, size); /* the next read of it copies from the mapping */
     uint64_t in[ST_ND_MAXDIMS], lo, hi;
     int64_t ssel[ST_ND_MAXDIMS];
     int partial = box_span(&info, b, in, ssel, &lo, &hi);
@@ -388,11 +400,9 @@ static int plain_box(st_ndctx *x, const st_cat_nd *rec, int fd, const char *path
      * the box needs */
     if (hi - lo > SPARSE_SPAN && want * 2 < hi - lo) {
         if (ssel[b->n - 1] != (int64_t)b->esz || rows > SPARSE_ROWS) return 1;
-        st_fmaps_keep(keep, path, fd, size);
         if (partial) st_nd_fill_box(b->n, b->kn, b->esz, b->fill, b->dst, b->dsel);
         return box_rows(x, fd, path, info.data_offset, b, in, ssel, lo, s);
     }
-    st_fmaps_keep(keep, path, fd, size); /* the next read of it copies from the mapping */
     const char *src = head + info.data_offset + lo;
     if (hi > lo && info.data_offset + hi > got) {
         size_t need = (size_t)(hi - lo);
@@ -405,32 +415,24 @@ static int plain_box(st_ndctx *x, const st_cat_nd *rec, int fd, const char *path
     return STRATA_OK;
 }
 
-/* Box B from the plain chunk file at PATH as the pool keeps it mapped (M): 1 when its header is
- * unusual (read it the ordinary way). */
-static int mapped_box(const st_cat_nd *rec, const st_fmap *m, const char *path, const nd_box *b)
+/* Box B from the plain chunk file at PATH as the pool keeps it mapped (M), as plain_box() would
+ * read it. */
+static int mapped_box(st_ndctx *x, const st_cat_nd *rec, const st_fmap *m, const char *path,
+                      const nd_box *b)
 {
     st_npy_info info;
-    st_err quiet;
-    st_err_init(&quiet);
-    int rc =
-        st_npy_parse_nd(&quiet, m->data, m->size < HEAD_READ ? m->size : HEAD_READ, path, &info);
-    st_err_destroy(&quiet);
-    if (rc < 0 || info.dtype != (strata_dtype)rec->dtype ||
-        info.count > (m->size - info.data_offset) / b->esz)
-        return 1;
-    uint64_t in[ST_ND_MAXDIMS], lo, hi;
-    int64_t ssel[ST_ND_MAXDIMS];
-    box_span(&info, b, in, ssel, &lo, &hi);
-    box_copy(&info, b, m->data + info.data_offset + lo, lo, hi);
-    return STRATA_OK;
+    int rc = chunk_head(x, rec, m->data, m->size, path, b->esz, &info);
+    if (rc == STRATA_OK) box_copy(&info, b, m->data + info.data_offset, 0, UINT64_MAX);
+    return rc;
 }
 
-/* Box B from the home file at PATH if the pool keeps it mapped (X->fm): STRATA_OK, else 1. */
+/* Box B from the home file at PATH if the pool keeps it mapped (X->fm): STRATA_OK or an error
+ * as plain_box() gives them, 1 when it is not kept (or has an unusual header). */
 static int kept_box(st_ndctx *x, const st_cat_nd *rec, const char *path, const nd_box *b)
 {
     const st_fmap *m = st_fmaps_find(x->fm, path);
     if (m == NULL) return 1;
-    int rc = mapped_box(rec, m, path, b);
+    int rc = mapped_box(x, rec, m, path, b);
     st_fmaps_release(x->fm, m);
     return rc;
 }
@@ -468,9 +470,9 @@ static int chunk_box(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, c
     char dir[ST_PATH_MAX], path[ST_PATH_MAX];
     if ((rc = st_nd_dir(x, rec, tier, 0, dir)) < 0) return rc;
     if ((rc = st_path(x->err, path, "%s/%s", dir, file)) < 0) return rc;
-    if (!staged && !st_chunk_is_zst(file) && kept_box(x, rec, path, b) == STRATA_OK) {
-        x->chunks_read++;
-        return STRATA_OK;
+    if (!staged && !st_chunk_is_zst(file) && (rc = kept_box(x, rec, path, b)) <= 0) {
+        x->chunks_read += rc == STRATA_OK;
+        return rc;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -555,7 +557,7 @@ static int job_run(st_ndctx *x, const st_cat_nd *rec, const nd_dirs *d, nd_job *
     char path[ST_PATH_MAX];
     int rc = st_path(x->err, path, "%s/%s", d->path[jb->dir], jb->row->file);
     if (rc < 0) return rc;
-    if (kept_box(x, rec, path, &jb->b) == STRATA_OK) return STRATA_OK;
+    if ((rc = kept_box(x, rec, path, &jb->b)) <= 0) return rc;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? NEED_REPLAN
