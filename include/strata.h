@@ -1018,7 +1018,7 @@ typedef struct strata_update_opts {
                           * partitioned sort sorts them on one thread) */
     int lock_timeout_ms; /* wait for another updater of a dataset; 0: 60 s; < 0: forever */
     uint64_t batch_rows; /* rows per output batch, and per partition of a sorted dataset (at
-                            least 1024; 0: 1 Mi, or less to fit MEM) */
+                            least 1024; 0: 2 Mi, or less to fit MEM) */
     strata_update_fn progress;
     void *progress_ctx;
 } strata_update_opts;

@@ -265,7 +265,7 @@ int cmd_update(cli *c, int argc, char **argv)
         "descendants), oldest first: incrementally, or from scratch with --full.\n"
         "--auto: only what 'strata auto' registered. --mem: budget for sorts (512M, 4G).\n"
         "--batch-rows: rows per output batch and per partition of a sorted dataset\n"
-        "(at least 1024; default 1048576).\n"
+        "(at least 1024; default 2097152).\n"
         "Under mpirun (or with --mpi) the processes share the work, each on its part of\n"
         "the batches, and process 0 publishes; --no-mpi: each process updates alone.\n";
     char *pos[16];
