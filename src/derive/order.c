@@ -2079,11 +2079,16 @@ static int select_cut(st_upd_job *j, sview *sv, uint64_t pos, uint64_t lo, uint6
 }
 
 /* The global position of process R's first row of the N sorted rows: r * (N / size), rounded
- * down to a whole output batch (N for R == size). */
+ * to the nearest whole output batch, so that every process writes the batches one process
+ * would (at most N; N for R == size). Rounded down, the first process of two sorting 20 M rows
+ * took 8.4 M of them in batches of 2 Mi (1.16 times the mean for the other); to the nearest,
+ * 10.5 M. */
 static uint64_t range_start(const st_upd_job *j, uint64_t n, int r)
 {
     if (r >= j->comm->size) return n;
-    return (uint64_t)r * (n / (uint64_t)j->comm->size) / j->out_rows * j->out_rows;
+    uint64_t at = (uint64_t)r * (n / (uint64_t)j->comm->size);
+    at = (at + j->out_rows / 2) / j->out_rows * j->out_rows;
+    return at < n ? at : n;
 }
 
 /* The cuts of this process's N sorted rows V for every process (CUTS[0..size]): process r takes
