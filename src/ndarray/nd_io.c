@@ -275,15 +275,13 @@ static int box_span(const st_npy_info *info, const nd_box *b, uint64_t *in, int6
     return partial;
 }
 
-/* Copy box B from chunk data described by INFO, of which SRC holds the bytes [LO, HI) of the
- * element data. */
-static void box_copy(const st_npy_info *info, const nd_box *b, const char *src, uint64_t lo,
-                     uint64_t hi)
+/* Copy box B from chunk data described by INFO, of which SRC holds the element data from byte
+ * LO on (at least up to the end of the box's span). */
+static void box_copy(const st_npy_info *info, const nd_box *b, const char *src, uint64_t lo)
 {
     uint64_t in[ST_ND_MAXDIMS], l, h;
     int64_t ssel[ST_ND_MAXDIMS];
     int partial = box_span(info, b, in, ssel, &l, &h);
-    (void)hi;
     if (partial) st_nd_fill_box(b->n, b->kn, b->esz, b->fill, b->dst, b->dsel);
     if (h > l) st_nd_copy_box(b->n, in, b->esz, src + (l - lo), ssel, b->dst, b->dsel);
 }
@@ -411,7 +409,7 @@ static int plain_box(st_ndctx *x, const st_cat_nd *rec, int fd, const char *path
             return rc;
         src = s->buf;
     }
-    box_copy(&info, b, src, lo, hi);
+    box_copy(&info, b, src, lo);
     return STRATA_OK;
 }
 
@@ -422,7 +420,7 @@ static int mapped_box(st_ndctx *x, const st_cat_nd *rec, const st_fmap *m, const
 {
     st_npy_info info;
     int rc = chunk_head(x, rec, m->data, m->size, path, b->esz, &info);
-    if (rc == STRATA_OK) box_copy(&info, b, m->data + info.data_offset, 0, UINT64_MAX);
+    if (rc == STRATA_OK) box_copy(&info, b, m->data + info.data_offset, 0);
     return rc;
 }
 
@@ -449,7 +447,7 @@ static int chunk_box(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, c
     const st_chunkbuf *cb = cache_get(x->cache, file);
     if (cb != NULL) {
         x->cache_hits++;
-        box_copy(&cb->info, b, cb->data, 0, UINT64_MAX);
+        box_copy(&cb->info, b, cb->data, 0);
         return STRATA_OK;
     }
     int rc;
@@ -508,7 +506,7 @@ static int chunk_box(st_ndctx *x, const st_cat_nd *rec, const st_cat_chunk *c, c
     }
     x->chunks_read++;
     cb = cache_put(x->cache, file, &hold);
-    box_copy(&(cb != NULL ? cb : &hold)->info, b, (cb != NULL ? cb : &hold)->data, 0, UINT64_MAX);
+    box_copy(&(cb != NULL ? cb : &hold)->info, b, (cb != NULL ? cb : &hold)->data, 0);
     st_chunk_release(&hold);
     return STRATA_OK;
 }
