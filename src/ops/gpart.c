@@ -36,7 +36,7 @@
  * of the calls before. */
 typedef struct gpp {
     uint64_t n, cap; /* groups, and room for them */
-    uint64_t tcap;   /* table slots: a power of two, at least twice the groups */
+    uint64_t tcap;   /* table slots: a power of two, at least 4 times the groups */
     uint64_t *tab;   /* (the hash's high half) | (group + 1); 0: empty */
     uint64_t *grp;   /* cap * gw words */
     uint64_t *hash;  /* strings: each group's hash (the table grows by them) */
@@ -75,6 +75,8 @@ struct st_gpf {
     int word[ST_GROUP_SLOTS];               /* the slot's word in a group (0: none) */
     int val[ST_GROUP_SLOTS];                /* the slot's input among a row's values (-1: none) */
     int fslot[ST_GROUP_SLOTS];              /* the slot's float sum (-1: none) */
+    int ia[ST_GROUP_SLOTS];                 /* the slots with an integer word (NINT of them) */
+    int fv[ST_GROUP_SLOTS];                 /* float sum K's input among a row's values */
     uint64_t init[16 + 3 * ST_GROUP_SLOTS]; /* a new group's words after its key */
     uint32_t call;                          /* calls taken */
     gpp *part;                              /* 1 << BITS partitions */
@@ -106,9 +108,11 @@ static void plan(st_gpf *f, const st_gin *in)
         if (!in[a].rowid) f->val[a] = f->nval++;
         f->firstrow |= in[a].rowid;
         if (in[a].isf) {
+            f->fv[f->nfs] = f->val[a];
             f->fslot[a] = f->nfs++;
             continue;
         }
+        f->ia[f->nint] = a;
         f->word[a] = (int)w;
         int64_t v = in[a].rowid || op == ST_AGG_MIN ? INT64_MAX : op == ST_AGG_MAX ? INT64_MIN : 0;
         f->init[w++] = (uint64_t)v;
@@ -163,7 +167,7 @@ void st_gpf_free(st_gpf *f)
     for (size_t p = 0; f->part != NULL && p < (size_t)1 << f->bits; p++) {
         gpp *q = &f->part[p];
         free(q->tab);
-        st_free_big(q->grp);
+        free(q->grp);
         free(q->hash);
         free(q->seen);
         free(q->touch);
@@ -183,10 +187,10 @@ void st_gpf_free(st_gpf *f)
 /* Q's groups' records into C words each (64-byte aligned: a record of 8 words is a line). */
 static int grow_groups(const st_gpf *f, gpp *q, uint64_t c)
 {
-    uint64_t *g = st_alloc_big(c * f->gw * 8);
+    uint64_t *g = aligned_alloc(64, (c * f->gw * 8 + 63) / 64 * 64); /* (malloc: 16 bytes) */
     if (g == NULL) return STRATA_ENOMEM;
     if (q->n > 0) memcpy(g, q->grp, q->n * f->gw * 8);
-    st_free_big(q->grp);
+    free(q->grp);
     q->grp = g;
     return STRATA_OK;
 }
@@ -197,7 +201,8 @@ static inline uint64_t group_hash(const st_gpf *f, const gpp *q, uint64_t g)
     return f->str ? q->hash[g] : st_gint_hash((int64_t)q->grp[g * f->gw]);
 }
 
-/* Room for one more group in Q (its table at most half full). */
+/* Room for one more group in Q (its table at most a quarter full: a lookup seldom probes past
+ * its first slot, each further probe a branch mispredicted). */
 static int part_room(const st_gpf *f, gpp *q)
 {
     if (q->n + 1 > q->cap) {
@@ -212,7 +217,7 @@ static int part_room(const st_gpf *f, gpp *q)
             return STRATA_ENOMEM;
         q->cap = c;
     }
-    if ((q->n + 1) * 2 > q->tcap) {
+    if ((q->n + 1) * 4 > q->tcap) {
         uint64_t c = q->tcap ? q->tcap * 2 : 512;
         uint64_t *t = calloc(c, sizeof *t);
         if (t == NULL) return STRATA_ENOMEM;
@@ -236,12 +241,13 @@ static inline size_t rec_len(const uint64_t *x)
 }
 
 /* Whether group record K holds the key of scattered row X. */
-static inline int same_key(const st_gpf *f, const gpp *q, const uint64_t *k, const uint64_t *x)
+static inline int same_key(int str, const gpp *q, const uint64_t *k, const uint64_t *x,
+                           const char *lng)
 {
-    if (!f->str) return k[0] == x[0];
+    if (!str) return k[0] == x[0];
     size_t len = rec_len(x);
     if (len != 0xffff) return k[0] == len && k[1] == x[2] && k[2] == x[3];
-    return k[0] == x[3] && memcmp((const char *)q->bytes.v + k[3], f->lng + x[2], x[3]) == 0;
+    return k[0] == x[3] && memcmp((const char *)q->bytes.v + k[3], lng + x[2], x[3]) == 0;
 }
 
 /* Group record K := the key of scattered row X (hash H) and the initial words. */
@@ -268,43 +274,50 @@ static int new_key(const st_gpf *f, gpp *q, uint64_t *k, const uint64_t *x)
     return STRATA_OK;
 }
 
-/* The group of scattered row X in partition Q, made if new (*G); STRATA_ENOMEM. */
-static int lookup(const st_gpf *f, gpp *q, const uint64_t *x, uint32_t *gp)
+/* A new group in Q for scattered row X (its hash H, not in Q's table): *G; STRATA_ENOMEM. */
+static __attribute__((noinline)) int add_group(const st_gpf *f, gpp *q, const uint64_t *x,
+                                               uint64_t h, uint32_t *gp)
 {
-    uint64_t h = f->str ? x[0] : st_gint_hash((int64_t)x[0]);
+    if (q->n >= UINT32_MAX - 1 || part_room(f, q) < 0) return STRATA_ENOMEM;
+    uint64_t g = q->n, s = h & (q->tcap - 1);
+    if (new_key(f, q, q->grp + g * f->gw, x) < 0) return STRATA_ENOMEM;
+    if (f->str) q->hash[g] = h;
+    q->seen[g] = 0;
+    q->n++;
+    while (q->tab[s] != 0) s = (s + 1) & (q->tcap - 1);
+    q->tab[s] = (h >> 32 << 32) | (g + 1);
+    *gp = (uint32_t)g;
+    return STRATA_OK;
+}
+
+/* The group of scattered row X (its hash H) in partition Q, made if new (*G); STRATA_ENOMEM. */
+static inline __attribute__((always_inline)) int lookup(const st_gpf *f, int str, gpp *q,
+                                                        const uint64_t *x, uint64_t h, uint32_t *gp)
+{
     uint64_t s = h & (q->tcap - 1), tag = h >> 32 << 32;
     for (; q->tcap > 0;) {
         uint64_t e = q->tab[s];
         if (e == 0) break;
         uint64_t g = (e & 0xffffffffu) - 1;
-        if ((e & ~(uint64_t)0xffffffffu) == tag && same_key(f, q, q->grp + g * f->gw, x)) {
+        if ((e & ~(uint64_t)0xffffffffu) == tag &&
+            same_key(str, q, q->grp + g * f->gw, x, f->lng)) {
             *gp = (uint32_t)g;
             return STRATA_OK;
         }
         s = (s + 1) & (q->tcap - 1);
     }
-    if (q->n >= UINT32_MAX - 1 || part_room(f, q) < 0) return STRATA_ENOMEM;
-    uint64_t g = q->n;
-    if (new_key(f, q, q->grp + g * f->gw, x) < 0) return STRATA_ENOMEM;
-    if (f->str) q->hash[g] = h;
-    q->seen[g] = 0;
-    q->n++;
-    s = h & (q->tcap - 1);
-    while (q->tab[s] != 0) s = (s + 1) & (q->tcap - 1);
-    q->tab[s] = tag | (g + 1);
-    *gp = (uint32_t)g;
-    return STRATA_OK;
+    return add_group(f, q, x, h, gp);
 }
 
 /* Fold scattered row X into group G of Q. */
-static inline void fold_row(const st_gpf *f, const gcall *c, gpp *q, uint32_t g, const uint64_t *x)
+static inline __attribute__((always_inline)) void fold_row(const st_gpf *f, int str, const gcall *c,
+                                                           gpp *q, uint32_t g, const uint64_t *x)
 {
     int64_t *w = (int64_t *)q->grp + (uint64_t)g * f->gw;
     const uint64_t *v = x + c->vw;
     w[f->kw]++;
-    for (int a = 0; a < f->naggs && f->nint > 0; a++) {
-        int k = f->word[a];
-        if (k == 0) continue;
+    for (int j = 0; j < f->nint; j++) {
+        int a = f->ia[j], k = f->word[a];
         int64_t y = f->val[a] >= 0 ? (int64_t)v[f->val[a]] : 0;
         switch (f->op[a]) {
         case ST_AGG_SUM:
@@ -313,7 +326,7 @@ static inline void fold_row(const st_gpf *f, const gcall *c, gpp *q, uint32_t g,
             break;
         case ST_AGG_MIN:
             if (f->rowid[a]) {
-                if (w[k] == INT64_MAX) w[k] = c->row0[a] + (int64_t)(x[1] >> (f->str ? 16 : 0));
+                if (w[k] == INT64_MAX) w[k] = c->row0[a] + (int64_t)(x[1] >> (str ? 16 : 0));
             } else if (y < w[k]) {
                 w[k] = y;
             }
@@ -325,7 +338,7 @@ static inline void fold_row(const st_gpf *f, const gcall *c, gpp *q, uint32_t g,
     }
     if (f->nfs == 0) return;
     uint64_t nfs = (uint64_t)f->nfs, b = 0, *mark = (uint64_t *)w + f->mw;
-    if (c->block) b = (x[1] >> (f->str ? 16 : 0)) / c->block;
+    if (c->block) b = (x[1] >> (str ? 16 : 0)) / c->block;
     uint64_t m = (uint64_t)c->call << 32 | b;
     double *fc = (double *)(mark + 1);
     if (*mark != m) {
@@ -340,12 +353,11 @@ static inline void fold_row(const st_gpf *f, const gcall *c, gpp *q, uint32_t g,
         }
         *mark = m;
     }
-    for (int a = 0; a < f->naggs; a++)
-        if (f->fslot[a] >= 0) {
-            double d;
-            memcpy(&d, &v[f->val[a]], 8);
-            fc[nfs + (uint64_t)f->fslot[a]] += d;
-        }
+    for (uint64_t k = 0; k < nfs; k++) {
+        double d;
+        memcpy(&d, &v[f->fv[k]], 8);
+        fc[nfs + k] += d;
+    }
 }
 
 /* Row R of KEY and IN as scattered into X (its hash H) for call C; a long string's bytes are
@@ -476,17 +488,17 @@ static int scatter(st_gpf *f, gcall *c, const st_gcol *key, const st_gin *in,
 }
 
 /* The hash of scattered row X. */
-static inline uint64_t rec_hash(const st_gpf *f, const uint64_t *x)
+static inline uint64_t rec_hash(int str, const uint64_t *x)
 {
-    return f->str ? x[0] : st_gint_hash((int64_t)x[0]);
+    return str ? x[0] : st_gint_hash((int64_t)x[0]);
 }
 
-/* Fetch ahead what the lookup of scattered row X in Q will read: its table slot (STEP 0), then
- * the words of the group in it (STEP 1, the slot read by now). */
-static inline void ahead(const st_gpf *f, const gpp *q, const uint64_t *x, int step)
+/* Fetch ahead what the lookup of a row whose hash is H in Q will read: its table slot (STEP 0),
+ * then the words of the group in it (STEP 1, the slot read by now). */
+static inline void ahead(const st_gpf *f, const gpp *q, uint64_t h, int step)
 {
     if (q->tcap == 0) return;
-    uint64_t s = rec_hash(f, x) & (q->tcap - 1);
+    uint64_t s = h & (q->tcap - 1);
     if (step == 0) {
         __builtin_prefetch(&q->tab[s]);
         return;
@@ -502,20 +514,27 @@ static inline void ahead(const st_gpf *f, const gpp *q, const uint64_t *x, int s
  * at once, and counted), folded (FOLD), or both; STRATA_ENOMEM. The partition's groups are too
  * many for the first caches: each row's are fetched ahead, its slot 16 rows before, its group
  * 8 rows before. */
-static int run_part(st_gpf *f, const gcall *c, uint64_t p, int look, int fold, uint32_t *gid)
+static inline __attribute__((always_inline)) int
+run_part(st_gpf *f, int str, const gcall *c, uint64_t p, int look, int fold, uint32_t *gid)
 {
     enum { FAR = 16, NEAR = 8 };
     gpp *q = &f->part[p];
     const uint64_t *rec = f->rec + c->base;
     uint64_t a = c->start[p], b = c->start[p + 1], rw = c->rw, nfs = (uint64_t)f->nfs, nd = 0;
     if (fold) q->ntouch = 0;
+    uint64_t hr[2 * FAR]; /* the hashes of rows I to I + FAR, each computed once */
+    for (uint64_t i = a; look && i < b && i < a + FAR; i++)
+        hr[i % (2 * FAR)] = rec_hash(str, rec + i * rw);
     for (uint64_t i = a; i < b; i++) {
         const uint64_t *x = rec + i * rw;
         uint32_t g;
         if (look) {
-            if (i + FAR < b) ahead(f, q, x + FAR * rw, 0);
-            if (i + NEAR < b) ahead(f, q, x + NEAR * rw, 1);
-            if (lookup(f, q, x, &g) < 0) return STRATA_ENOMEM;
+            if (i + FAR < b) {
+                uint64_t h = hr[(i + FAR) % (2 * FAR)] = rec_hash(str, x + FAR * rw);
+                ahead(f, q, h, 0);
+            }
+            if (i + NEAR < b) ahead(f, q, hr[(i + NEAR) % (2 * FAR)], 1);
+            if (lookup(f, str, q, x, hr[i % (2 * FAR)], &g) < 0) return STRATA_ENOMEM;
             if (!fold && q->seen[g] != c->call) {
                 q->seen[g] = c->call;
                 nd++;
@@ -529,7 +548,7 @@ static int run_part(st_gpf *f, const gcall *c, uint64_t p, int look, int fold, u
                 if (f->gw > 8) __builtin_prefetch(k + 8, 1);
             }
         }
-        if (fold) fold_row(f, c, q, g, x);
+        if (fold) fold_row(f, str, c, q, g, x);
     }
     if (look && !fold) c->ncall[p] = nd;
     for (uint64_t i = 0; fold && i < q->ntouch; i++) { /* the call's sums after the calls' before */
@@ -550,7 +569,16 @@ static int run_parts(st_gpf *f, int look, int fold)
         uint32_t *gid = f->gid;
         int r = STRATA_OK; /* (RC here is the reduction's, which starts at INT_MAX) */
         for (int j = 0; j < f->npend && r == STRATA_OK; j++) {
-            r = run_part(f, &f->pend[j], (uint64_t)p, look, fold, gid);
+            const gcall *c = &f->pend[j];
+            /* (each kind compiled apart; integers always fold as they look up: flush()) */
+            if (!f->str)
+                r = run_part(f, 0, c, (uint64_t)p, 1, 1, gid);
+            else if (look && fold)
+                r = run_part(f, 1, c, (uint64_t)p, 1, 1, gid);
+            else if (look)
+                r = run_part(f, 1, c, (uint64_t)p, 1, 0, gid);
+            else
+                r = run_part(f, 1, c, (uint64_t)p, 0, 1, gid);
             gid += f->pend[j].n;
         }
         rc = r < rc ? r : rc;
@@ -635,62 +663,68 @@ static void put_group(const st_gpf *f, const gpp *q, uint64_t l, st_groups *out,
     }
 }
 
-/* The partition of group ID, the partitions' first ids BASE[NP + 1]. */
-static inline uint64_t part_of(const uint64_t *base, uint64_t np, uint64_t id)
-{
-    uint64_t lo = 0, hi = np; /* base[lo] <= id < base[hi] */
-    while (hi - lo > 1) {
-        uint64_t mid = (lo + hi) / 2;
-        if (base[mid] <= id)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return lo;
-}
+/* The groups of F's partitions numbered in partition order: each partition's first number
+ * (BASE[NP + 1], the total last), each number's partition (*PART, malloc'd), and the shortest
+ * and longest string key (strings). STRATA_ENOMEM. */
+typedef struct gids {
+    uint64_t *base;
+    uint16_t *part;
+    uint64_t g, minlen, maxlen;
+} gids;
 
-/* D := the G strings (OFF, BYTES) in the order PERM. */
-static int key_dict(const uint64_t *perm, uint64_t g, const int64_t *off, const char *bytes,
-                    st_gdict *d)
+static int number_groups(const st_gpf *f, gids *ids)
 {
-    d->off = malloc((g + 1) * sizeof *d->off);
-    d->bytes = malloc((size_t)(g ? off[g] : 0) + 1);
-    if (d->off == NULL || d->bytes == NULL) return STRATA_ENOMEM;
-    d->off[0] = 0;
-    for (uint64_t k = 0; k < g; k++) {
-        size_t len = (size_t)(off[perm[k] + 1] - off[perm[k]]);
-        memcpy(d->bytes + d->off[k], bytes + off[perm[k]], len);
-        d->off[k + 1] = d->off[k] + (int64_t)len;
+    uint64_t np = (uint64_t)1 << f->bits, g = 0;
+    ids->minlen = UINT64_MAX;
+    ids->maxlen = 0;
+    ids->base = malloc((np + 1) * sizeof *ids->base);
+    if (ids->base == NULL) return STRATA_ENOMEM;
+    for (uint64_t p = 0; p < np; p++) {
+        const gpp *q = &f->part[p];
+        ids->base[p] = g;
+        g += q->n;
+        for (uint64_t l = 0; f->str && l < q->n; l++) {
+            uint64_t len = q->grp[l * f->gw];
+            ids->minlen = len < ids->minlen ? len : ids->minlen;
+            ids->maxlen = len > ids->maxlen ? len : ids->maxlen;
+        }
     }
-    d->n = g;
+    ids->base[np] = ids->g = g;
+    ids->part = malloc((g + 1) * sizeof *ids->part);
+    if (ids->part == NULL) return STRATA_ENOMEM;
+    for (uint64_t p = 0; p < np; p++)
+        for (uint64_t id = ids->base[p]; id < ids->base[p + 1]; id++) ids->part[id] = (uint16_t)p;
     return STRATA_OK;
 }
 
-/* PERM := the G string keys of F (numbered as BASE numbers them; OFF into BYTES) in bytewise
- * order. Keys of 16 bytes or fewer (each group's record holds them): stable radix argsorts of
- * their length, last 8 and first 8 bytes (big-endian, zero-padded: a string orders before the
- * same bytes going on), on F's threads; else the general string sort. */
-static int sort_strings(const st_gpf *f, const uint64_t *base, uint64_t g, const int64_t *off,
-                        const char *bytes, uint64_t *perm)
+/* The record of group ID. */
+static inline const uint64_t *group_rec(const st_gpf *f, const gids *ids, uint64_t id)
 {
-    uint64_t np = (uint64_t)1 << f->bits, maxlen = 0, minlen = UINT64_MAX;
-    for (uint64_t i = 0; i < g; i++) {
-        uint64_t len = (uint64_t)(off[i + 1] - off[i]);
-        maxlen = len > maxlen ? len : maxlen;
-        minlen = len < minlen ? len : minlen;
-    }
-    if (maxlen > 16) return st_argsort_str(off, bytes, g, NULL, perm, 0);
-    uint64_t *w = malloc((g + 1) * sizeof *w), *tmp = malloc((g + 1) * sizeof *tmp);
+    uint64_t p = ids->part[id];
+    return f->part[p].grp + (id - ids->base[p]) * f->gw;
+}
+
+/* The string of group record K (its partition's Q). */
+static inline const char *rec_str(const gpp *q, const uint64_t *k)
+{
+    return k[0] <= 16 ? (const char *)&k[1] : (const char *)q->bytes.v + k[3];
+}
+
+/* PERM := the groups of F, strings all of 16 bytes or fewer (each group's record holds them), in
+ * bytewise order: stable radix argsorts of their length, last 8 and first 8 bytes (big-endian,
+ * zero-padded: a string orders before the same bytes going on), on F's threads. */
+static int sort_short(const st_gpf *f, const gids *ids, uint64_t *perm)
+{
+    uint64_t g = ids->g, minlen = ids->minlen, maxlen = ids->maxlen;
+    uint64_t *w = st_alloc_big((g + 1) * sizeof *w), *tmp = st_alloc_big((g + 1) * sizeof *tmp);
     int rc = w != NULL && tmp != NULL ? STRATA_OK : STRATA_ENOMEM;
     for (int pass = 0; pass < 3 && rc == STRATA_OK; pass++) {
         if (pass == 0 && minlen == maxlen) continue; /* one length: no order to add */
         if (pass == 1 && maxlen <= 8) continue;      /* no second word */
-        for (uint64_t p = 0; p < np; p++) {
-            const gpp *q = &f->part[p];
-            for (uint64_t l = 0; l < q->n; l++) {
-                const uint64_t *k = q->grp + l * f->gw;
-                w[base[p] + l] = pass == 0 ? k[0] : __builtin_bswap64(k[pass == 1 ? 2 : 1]);
-            }
+#pragma omp parallel for num_threads(f->nt) schedule(static)
+        for (uint64_t id = 0; id < g; id++) {
+            const uint64_t *k = group_rec(f, ids, id);
+            w[id] = pass == 0 ? k[0] : __builtin_bswap64(k[pass == 1 ? 2 : 1]);
         }
         int first = pass == 0 || (pass == 1 && minlen == maxlen) ||
                     (pass == 2 && minlen == maxlen && maxlen <= 8);
@@ -699,9 +733,57 @@ static int sort_strings(const st_gpf *f, const uint64_t *base, uint64_t g, const
     }
     if (rc == STRATA_OK && minlen == maxlen && maxlen == 0)
         for (uint64_t i = 0; i < g; i++) perm[i] = i; /* (one group at most) */
-    free(w);
-    free(tmp);
+    st_free_big(w);
+    st_free_big(tmp);
     return rc;
+}
+
+/* PERM := the groups of F in key order: integers by their argsort; strings of 16 bytes or
+ * fewer by sort_short(), longer ones gathered (offsets and bytes) for the general string sort. */
+static int sort_groups(const st_gpf *f, const gids *ids, uint64_t *perm)
+{
+    if (f->str && ids->maxlen <= 16) return sort_short(f, ids, perm);
+    uint64_t np = (uint64_t)1 << f->bits, g = ids->g, nb = 0;
+    for (uint64_t p = 0; f->str && p < np; p++) nb += f->part[p].bytes.n;
+    int64_t *keys = malloc((g + 1) * sizeof *keys); /* integers: the keys; strings: offsets */
+    char *bytes = f->str ? malloc(nb + 1) : NULL;
+    int rc = keys && (!f->str || bytes) ? STRATA_OK : STRATA_ENOMEM;
+    for (uint64_t p = 0, o = 0; p < np && rc == STRATA_OK; p++) {
+        const gpp *q = &f->part[p];
+        for (uint64_t l = 0; l < q->n; l++) {
+            const uint64_t *k = q->grp + l * f->gw;
+            if (!f->str) {
+                keys[ids->base[p] + l] = (int64_t)k[0];
+                continue;
+            }
+            keys[ids->base[p] + l] = (int64_t)o;
+            memcpy(bytes + o, rec_str(q, k), k[0]);
+            o += k[0];
+        }
+    }
+    if (rc == STRATA_OK && f->str) keys[g] = (int64_t)nb;
+    if (rc == STRATA_OK)
+        rc = f->str ? st_argsort_str(keys, bytes, g, NULL, perm, 0)
+                    : st_argsort(STRATA_I64, keys, g, NULL, perm, 0, f->nt);
+    free(keys);
+    free(bytes);
+    return rc;
+}
+
+/* D's offsets for the string keys of the groups in the order PERM, and room for their bytes
+ * (written by st_gpf_end()). */
+static int dict_room(const st_gpf *f, const gids *ids, const uint64_t *perm, st_gdict *d)
+{
+    uint64_t g = ids->g;
+    d->off = malloc((g + 1) * sizeof *d->off);
+    if (d->off == NULL) return STRATA_ENOMEM;
+    d->off[0] = 0;
+#pragma omp parallel for num_threads(f->nt) schedule(static)
+    for (uint64_t k = 0; k < g; k++) d->off[k + 1] = (int64_t)group_rec(f, ids, perm[k])[0];
+    for (uint64_t k = 0; k < g; k++) d->off[k + 1] += d->off[k];
+    d->bytes = malloc((size_t)d->off[g] + 1);
+    d->n = g;
+    return d->bytes != NULL ? STRATA_OK : STRATA_ENOMEM;
 }
 
 int st_gpf_end(st_gpf *f, st_groups *out)
@@ -710,55 +792,29 @@ int st_gpf_end(st_gpf *f, st_groups *out)
         int rc = flush(f);
         if (rc < 0) return rc;
     }
-    uint64_t np = (uint64_t)1 << f->bits, g = 0, cap = 0, nb = 0;
-    uint64_t *base = malloc((np + 1) * sizeof *base);
-    if (base == NULL) return STRATA_ENOMEM;
-    for (uint64_t p = 0; p < np; p++) {
-        base[p] = g;
-        g += f->part[p].n;
-        nb += f->part[p].bytes.n;
-    }
-    base[np] = g;
-    uint64_t *perm = malloc((g + 1) * sizeof *perm);
-    int64_t *keys = malloc((g + 1) * sizeof *keys); /* integers: the keys; strings: offsets */
-    char *bytes = f->str ? malloc(nb + 1) : NULL;
-    int rc = perm && keys && (!f->str || bytes) ? STRATA_OK : STRATA_ENOMEM;
-    for (uint64_t p = 0, o = 0; p < np && rc == STRATA_OK; p++) {
-        const gpp *q = &f->part[p];
-        for (uint64_t l = 0; l < q->n; l++) {
-            const uint64_t *k = q->grp + l * f->gw;
-            if (!f->str) {
-                keys[base[p] + l] = (int64_t)k[0];
-                continue;
-            }
-            keys[base[p] + l] = (int64_t)o;
-            memcpy(bytes + o, (const char *)q->bytes.v + k[3], k[0]);
-            o += k[0];
-        }
-    }
-    if (rc == STRATA_OK && f->str) keys[g] = (int64_t)nb;
-    if (rc == STRATA_OK)
-        rc = f->str ? sort_strings(f, base, g, keys, bytes ? bytes : "", perm)
-                    : st_argsort(STRATA_I64, keys, g, NULL, perm, 0, f->nt);
-    if (rc == STRATA_OK && f->str) rc = key_dict(perm, g, keys, bytes ? bytes : "", &out->kdict[0]);
-    if (rc == STRATA_OK) rc = st_groups_grow(out, &cap, g ? g : 1);
-
+    gids ids = {0};
+    uint64_t cap = 0, *perm = NULL;
+    int rc = number_groups(f, &ids);
+    if (rc == STRATA_OK && (perm = malloc((ids.g + 1) * sizeof *perm)) == NULL) rc = STRATA_ENOMEM;
+    if (rc == STRATA_OK) rc = sort_groups(f, &ids, perm);
+    st_gdict *d = f->str ? &out->kdict[0] : NULL;
+    if (rc == STRATA_OK && d != NULL) rc = dict_room(f, &ids, perm, d);
+    if (rc == STRATA_OK) rc = st_groups_grow(out, &cap, ids.g ? ids.g : 1);
     if (rc == STRATA_OK) { /* written in key order, each group's record fetched ahead */
+        uint64_t g = ids.g;
 #pragma omp parallel for num_threads(f->nt) schedule(static)
         for (uint64_t k = 0; k < g; k++) {
-            if (k + 8 < g) {
-                uint64_t id = perm[k + 8], p = part_of(base, np, id);
-                __builtin_prefetch(f->part[p].grp + (id - base[p]) * f->gw);
-            }
-            uint64_t id = perm[k], p = part_of(base, np, id), l = id - base[p];
+            if (k + 8 < g) __builtin_prefetch(group_rec(f, &ids, perm[k + 8]));
+            uint64_t id = perm[k], p = ids.part[id], l = id - ids.base[p];
             const gpp *q = &f->part[p];
-            put_group(f, q, l, out, k, f->str ? (int64_t)k : (int64_t)q->grp[l * f->gw]);
+            const uint64_t *r = q->grp + l * f->gw;
+            put_group(f, q, l, out, k, d != NULL ? (int64_t)k : (int64_t)r[0]);
+            if (d != NULL) memcpy(d->bytes + d->off[k], rec_str(q, r), r[0]);
         }
         out->n = g;
     }
-    free(base);
+    free(ids.base);
+    free(ids.part);
     free(perm);
-    free(keys);
-    free(bytes);
     return rc;
 }
