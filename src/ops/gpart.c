@@ -360,19 +360,45 @@ static inline __attribute__((always_inline)) void fold_row(const st_gpf *f, int 
     }
 }
 
-/* Row R of KEY and IN as scattered into X (its hash H) for call C; a long string's bytes are
- * copied to LNG + *AT. */
-static inline void put_row(const st_gpf *f, const gcall *c, const st_gcol *key, const st_gin *in,
-                           uint64_t r, uint64_t h, uint64_t *x, uint64_t *at)
+/* DST[0..1] := the LEN bytes (16 or fewer) at S, zero-padded; ROOM: 16 bytes can be read at S
+ * (two loads, the bytes past LEN masked off, where a call to memcpy would cost more). */
+static inline void str16(uint64_t *dst, const char *s, size_t len, int room)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (room) {
+        uint64_t w0, w1;
+        memcpy(&w0, s, 8);
+        memcpy(&w1, s + 8, 8);
+        if (len < 8) {
+            w0 &= len > 0 ? ~(uint64_t)0 >> (64 - 8 * len) : 0;
+            w1 = 0;
+        } else if (len < 16) {
+            w1 &= len > 8 ? ~(uint64_t)0 >> (64 - 8 * (len - 8)) : 0;
+        }
+        dst[0] = w0;
+        dst[1] = w1;
+        return;
+    }
+#endif
+    (void)room;
+    dst[0] = dst[1] = 0;
+    memcpy(dst, s, len);
+}
+
+/* Row R of KEY as scattered into X (its hash H) for call C, its values from SRC (NVAL columns of
+ * 64-bit values); a long string's bytes are copied to LNG + *AT. END: the offset of the end of
+ * the call's string bytes. */
+static inline void put_row(const st_gpf *f, const gcall *c, const st_gcol *key,
+                           const char *const *src, uint64_t r, uint64_t h, uint64_t *x,
+                           uint64_t *at, int64_t end)
 {
     if (f->str) {
         const int64_t *off = key->data;
         size_t len = (size_t)(off[r + 1] - off[r]);
         x[0] = h;
         x[1] = r << 16 | (len <= 16 ? len : 0xffff);
-        x[2] = x[3] = 0;
         if (len <= 16) {
-            memcpy(&x[2], key->bytes + off[r], len);
+            str16(&x[2], key->bytes + off[r], len, off[r] + 16 <= end);
         } else {
             memcpy(f->lng + *at, key->bytes + off[r], len);
             x[2] = *at;
@@ -384,13 +410,7 @@ static inline void put_row(const st_gpf *f, const gcall *c, const st_gcol *key, 
         if (c->row) x[1] = r;
     }
     uint64_t *v = x + c->vw;
-    for (int a = 0; a < f->naggs; a++) {
-        if (f->val[a] < 0) continue;
-        if (f->isf[a])
-            memcpy(&v[f->val[a]], &in[a].fv[r], 8);
-        else
-            v[f->val[a]] = (uint64_t)in[a].iv[r];
-    }
+    for (int j = 0; j < f->nval; j++) memcpy(&v[j], src[j] + r * 8, 8);
 }
 
 /* The float sums' blocks of integer call C whose keys span [LO, HI] and were said to span
@@ -431,7 +451,11 @@ static int scatter(st_gpf *f, gcall *c, const st_gcol *key, const st_gin *in,
     uint64_t np = (uint64_t)1 << f->bits, *rec = f->rec + c->base, lb[64];
     int shift = 64 - f->bits, rc = STRATA_OK;
     int64_t lo[64], hi[64];
-    const int64_t *off = key->data, *k = key->data;
+    const int64_t *off = key->data, *k = key->data, end = f->str ? off[c->n] : 0;
+    const char *src[ST_GROUP_SLOTS]; /* each value's column, by its place in a row */
+    for (int a = 0; a < f->naggs; a++)
+        if (f->val[a] >= 0)
+            src[f->val[a]] = in[a].isf ? (const char *)in[a].fv : (const char *)in[a].iv;
 #pragma omp parallel num_threads(f->nt)
     {
         int t = st_thread_num(), team = st_team_size();
@@ -481,7 +505,7 @@ static int scatter(st_gpf *f, gcall *c, const st_gcol *key, const st_gin *in,
         at = lb[t];
         for (uint64_t r = a; r < b && rc == STRATA_OK; r++) {
             uint64_t x = f->str ? f->hs[r] : st_gint_hash(k[r]);
-            put_row(f, c, key, in, r, x, rec + h[x >> shift]++ * c->rw, &at);
+            put_row(f, c, key, src, r, x, rec + h[x >> shift]++ * c->rw, &at, end);
         }
     }
     return rc;
