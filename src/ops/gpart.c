@@ -64,24 +64,25 @@ typedef struct gcall {
 } gcall;
 
 struct st_gpf {
-    int str, naggs, nt, bits, nfs, nint, nval;
-    int firstrow;                           /* a slot is the first row's id */
-    uint64_t gw;                            /* words per group */
-    uint64_t kw;                            /* a group's key words: its count is word KW */
-    uint64_t mw;                            /* the mark's word (float sums; FC and FS follow) */
-    int op[ST_GROUP_SLOTS];                 /* the slots: their ops */
-    int isf[ST_GROUP_SLOTS];                /* float inputs */
-    int rowid[ST_GROUP_SLOTS];              /* the first row's id */
-    int word[ST_GROUP_SLOTS];               /* the slot's word in a group (0: none) */
-    int val[ST_GROUP_SLOTS];                /* the slot's input among a row's values (-1: none) */
-    int fslot[ST_GROUP_SLOTS];              /* the slot's float sum (-1: none) */
-    int ia[ST_GROUP_SLOTS];                 /* the slots with an integer word (NINT of them) */
-    int fv[ST_GROUP_SLOTS];                 /* float sum K's input among a row's values */
-    uint64_t init[16 + 3 * ST_GROUP_SLOTS]; /* a new group's words after its key */
-    uint32_t call;                          /* calls taken */
-    gpp *part;                              /* 1 << BITS partitions */
-    uint64_t *hist;                         /* nt << BITS */
-    struct gcall *pend;                     /* calls not folded yet (GP_CALLS at most) */
+    int str, naggs, nt, bits, nfs, nint, nval, nsum;
+    int firstrow;              /* a slot is the first row's id */
+    uint64_t gw;               /* words per group */
+    uint64_t kw;               /* a group's key words: its count is word KW */
+    uint64_t mw;               /* the mark's word (float sums; FC and FS follow) */
+    int op[ST_GROUP_SLOTS];    /* the slots: their ops */
+    int isf[ST_GROUP_SLOTS];   /* float inputs */
+    int rowid[ST_GROUP_SLOTS]; /* the first row's id */
+    int word[ST_GROUP_SLOTS];  /* the slot's word in a group (0: none) */
+    int val[ST_GROUP_SLOTS];   /* the slot's input among a row's values (-1: none) */
+    int fslot[ST_GROUP_SLOTS]; /* the slot's float sum (-1: none) */
+    int ia[ST_GROUP_SLOTS];    /* the slots with an integer word (NINT of them) */
+    int sw[ST_GROUP_SLOTS], sv[ST_GROUP_SLOTS]; /* integer sums (NSUM): their word and value */
+    int fv[ST_GROUP_SLOTS];                     /* float sum K's input among a row's values */
+    uint64_t init[16 + 3 * ST_GROUP_SLOTS];     /* a new group's words after its key */
+    uint32_t call;                              /* calls taken */
+    gpp *part;                                  /* 1 << BITS partitions */
+    uint64_t *hist;                             /* nt << BITS */
+    struct gcall *pend;                         /* calls not folded yet (GP_CALLS at most) */
     int npend;
     uint64_t *rec;      /* their rows, scattered */
     size_t rec_n, used; /* bytes held, and used */
@@ -112,11 +113,15 @@ static void plan(st_gpf *f, const st_gin *in)
             f->fslot[a] = f->nfs++;
             continue;
         }
-        f->ia[f->nint] = a;
         f->word[a] = (int)w;
+        if (op == ST_AGG_SUM || op == ST_AGG_MEAN) { /* (folded apart: no branch) */
+            f->sw[f->nsum] = (int)w;
+            f->sv[f->nsum++] = f->val[a];
+        } else {
+            f->ia[f->nint++] = a;
+        }
         int64_t v = in[a].rowid || op == ST_AGG_MIN ? INT64_MAX : op == ST_AGG_MAX ? INT64_MIN : 0;
         f->init[w++] = (uint64_t)v;
-        f->nint++;
     }
     f->mw = w;
     if (f->nfs > 0) {
@@ -310,20 +315,17 @@ static inline __attribute__((always_inline)) int lookup(const st_gpf *f, int str
 }
 
 /* Fold scattered row X into group G of Q. */
-static inline __attribute__((always_inline)) void fold_row(const st_gpf *f, int str, const gcall *c,
-                                                           gpp *q, uint32_t g, const uint64_t *x)
+static inline __attribute__((always_inline)) void
+fold_row(const st_gpf *f, int str, int nf1, const gcall *c, gpp *q, uint32_t g, const uint64_t *x)
 {
     int64_t *w = (int64_t *)q->grp + (uint64_t)g * f->gw;
     const uint64_t *v = x + c->vw;
     w[f->kw]++;
+    for (int j = 0; j < f->nsum; j++) w[f->sw[j]] = (int64_t)((uint64_t)w[f->sw[j]] + v[f->sv[j]]);
     for (int j = 0; j < f->nint; j++) {
         int a = f->ia[j], k = f->word[a];
         int64_t y = f->val[a] >= 0 ? (int64_t)v[f->val[a]] : 0;
         switch (f->op[a]) {
-        case ST_AGG_SUM:
-        case ST_AGG_MEAN:
-            w[k] = (int64_t)((uint64_t)w[k] + (uint64_t)y);
-            break;
         case ST_AGG_MIN:
             if (f->rowid[a]) {
                 if (w[k] == INT64_MAX) w[k] = c->row0[a] + (int64_t)(x[1] >> (str ? 16 : 0));
@@ -336,8 +338,8 @@ static inline __attribute__((always_inline)) void fold_row(const st_gpf *f, int 
             break;
         }
     }
-    if (f->nfs == 0) return;
-    uint64_t nfs = (uint64_t)f->nfs, b = 0, *mark = (uint64_t *)w + f->mw;
+    if (!nf1 && f->nfs == 0) return;
+    uint64_t nfs = nf1 ? 1 : (uint64_t)f->nfs, b = 0, *mark = (uint64_t *)w + f->mw;
     if (c->block) b = (x[1] >> (str ? 16 : 0)) / c->block;
     uint64_t m = (uint64_t)c->call << 32 | b;
     double *fc = (double *)(mark + 1);
@@ -539,12 +541,13 @@ static inline void ahead(const st_gpf *f, const gpp *q, uint64_t h, int step)
  * many for the first caches: each row's are fetched ahead, its slot 16 rows before, its group
  * 8 rows before. */
 static inline __attribute__((always_inline)) int
-run_part(st_gpf *f, int str, const gcall *c, uint64_t p, int look, int fold, uint32_t *gid)
+run_part(st_gpf *f, int str, int nf1, const gcall *c, uint64_t p, int look, int fold, uint32_t *gid)
 {
     enum { FAR = 16, NEAR = 8 };
     gpp *q = &f->part[p];
     const uint64_t *rec = f->rec + c->base;
-    uint64_t a = c->start[p], b = c->start[p + 1], rw = c->rw, nfs = (uint64_t)f->nfs, nd = 0;
+    uint64_t a = c->start[p], b = c->start[p + 1], rw = c->rw, nd = 0;
+    uint64_t nfs = nf1 ? 1 : (uint64_t)f->nfs;
     if (fold) q->ntouch = 0;
     uint64_t hr[2 * FAR]; /* the hashes of rows I to I + FAR, each computed once */
     for (uint64_t i = a; look && i < b && i < a + FAR; i++)
@@ -572,7 +575,7 @@ run_part(st_gpf *f, int str, const gcall *c, uint64_t p, int look, int fold, uin
                 if (f->gw > 8) __builtin_prefetch(k + 8, 1);
             }
         }
-        if (fold) fold_row(f, str, c, q, g, x);
+        if (fold) fold_row(f, str, nf1, c, q, g, x);
     }
     if (look && !fold) c->ncall[p] = nd;
     for (uint64_t i = 0; fold && i < q->ntouch; i++) { /* the call's sums after the calls' before */
@@ -595,14 +598,18 @@ static int run_parts(st_gpf *f, int look, int fold)
         for (int j = 0; j < f->npend && r == STRATA_OK; j++) {
             const gcall *c = &f->pend[j];
             /* (each kind compiled apart; integers always fold as they look up: flush()) */
-            if (!f->str)
-                r = run_part(f, 0, c, (uint64_t)p, 1, 1, gid);
+            if (!f->str && f->nfs == 1)
+                r = run_part(f, 0, 1, c, (uint64_t)p, 1, 1, gid);
+            else if (!f->str)
+                r = run_part(f, 0, 0, c, (uint64_t)p, 1, 1, gid);
             else if (look && fold)
-                r = run_part(f, 1, c, (uint64_t)p, 1, 1, gid);
+                r = run_part(f, 1, 0, c, (uint64_t)p, 1, 1, gid);
             else if (look)
-                r = run_part(f, 1, c, (uint64_t)p, 1, 0, gid);
+                r = run_part(f, 1, 0, c, (uint64_t)p, 1, 0, gid);
+            else if (f->nfs == 1)
+                r = run_part(f, 1, 1, c, (uint64_t)p, 0, 1, gid);
             else
-                r = run_part(f, 1, c, (uint64_t)p, 0, 1, gid);
+                r = run_part(f, 1, 0, c, (uint64_t)p, 0, 1, gid);
             gid += f->pend[j].n;
         }
         rc = r < rc ? r : rc;
