@@ -680,36 +680,50 @@ static int out_strings(st_upd_job *j, const st_groups *gr, const gplan *g, int c
     return rc;
 }
 
+/* Rows [START, END) of output column C of groups GR into W, a piece at a time (BUF: room for a
+ * piece of numbers). */
+static int column_out(st_upd_job *j, const st_groups *gr, const gplan *g, int c, uint64_t start,
+                      uint64_t end, st_colw *w, char *buf)
+{
+    enum { CH = 4096 };
+    int rc = STRATA_OK;
+    uint8_t bits[CH / 8];
+    strata_dtype dt = (strata_dtype)j->sch.cat[c].dtype;
+    for (uint64_t s = start; s < end && rc == STRATA_OK; s += CH) {
+        uint64_t e = s + CH < end ? s + CH : end;
+        const uint8_t *valid = out_valid(gr, g, c, s, e, bits);
+        if (dt == STRATA_STR) {
+            rc = out_strings(j, gr, g, c, s, e, valid, w);
+        } else {
+            out_numbers(gr, g, c, dt, s, e, buf);
+            rc = st_colw_append_valid(j->err, w, buf, valid, 0, e - s);
+        }
+    }
+    return rc;
+}
+
+/* The groups GR as output batches, their columns written on the job's threads. */
 static int groups_out(st_upd_job *j, const st_groups *gr, const gplan *g)
 {
     int rc = STRATA_OK;
-    enum { CH = 4096 };
-    char *buf = malloc(CH * 8);
-    uint8_t bits[CH / 8];
-    if (buf == NULL) return st_error(j->err, STRATA_ENOMEM, "out of memory");
     for (uint64_t start = 0; start < gr->n && rc == STRATA_OK; start += j->out_rows) {
         uint64_t end = start + j->out_rows < gr->n ? start + j->out_rows : gr->n;
         st_upd_outw ow;
         if ((rc = st_upd_out_begin(j, &ow, 0)) < 0) break;
-        for (int c = 0; c < ow.n && rc == STRATA_OK; c++) {
-            strata_dtype dt = (strata_dtype)j->sch.cat[c].dtype;
-            for (uint64_t s = start; s < end && rc == STRATA_OK; s += CH) {
-                uint64_t e = s + CH < end ? s + CH : end;
-                const uint8_t *valid = out_valid(gr, g, c, s, e, bits);
-                if (dt == STRATA_STR) {
-                    rc = out_strings(j, gr, g, c, s, e, valid, &ow.w[c]);
-                } else {
-                    out_numbers(gr, g, c, dt, s, e, buf);
-                    rc = st_colw_append_valid(j->err, &ow.w[c], buf, valid, 0, e - s);
-                }
-            }
+        int nt = end - start >= 65536 ? j->nt : 1; /* (each column its own files) */
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(min : rc)
+        for (int c = 0; c < ow.n; c++) {
+            char *buf = malloc(4096 * 8);
+            int r = buf != NULL ? column_out(j, gr, g, c, start, end, &ow.w[c], buf)
+                                : st_error(j->err, STRATA_ENOMEM, "out of memory");
+            free(buf);
+            rc = r < rc ? r : rc;
         }
         if (rc == STRATA_OK)
             rc = st_upd_out_end(j, &ow);
         else
             st_upd_out_abort(&ow);
     }
-    free(buf);
     return rc;
 }
 
