@@ -945,9 +945,10 @@ static uint64_t row_add(st_gfold *f, const st_gcol *key, uint64_t r, uint64_t h)
  * HS their hashes, the bit of each id found set in BITS (when not NULL). Rows go in chunks whose
  * table slots, then candidate strings, are fetched ahead (a large dictionary misses the caches at
  * every step). */
-static void find_rows(const st_gfold *f, const st_gcol *key, uint64_t r0, uint64_t r1, int64_t *ids,
-                      uint64_t *hs, uint64_t *bits)
+static uint64_t find_rows(const st_gfold *f, const st_gcol *key, uint64_t r0, uint64_t r1,
+                          int64_t *ids, uint64_t *hs, uint64_t *bits)
 {
+    uint64_t missed = 0;
     enum { CH = 32 };
     int str = key->dtype == STRATA_STR;
     uint64_t cand[CH];
@@ -969,10 +970,12 @@ static void find_rows(const st_gfold *f, const st_gcol *key, uint64_t r0, uint64
         for (uint64_t i = 0; i < m; i++) {
             uint64_t id = row_find(f, key, r0 + i, h[i]);
             ids[r0 + i] = (int64_t)id;
+            missed += id == GF_NONE;
             uint64_t bit = (uint64_t)1 << (id & 63);
             if (bits != NULL && id != GF_NONE && !(bits[id >> 6] & bit)) bits[id >> 6] |= bit;
         }
     }
+    return missed;
 }
 
 /* Whether the float partials of a call holding ND of the NG keys of a dictionary use the call's
@@ -1001,15 +1004,17 @@ static int intern_call(st_gfold *f, const st_gcol *key, uint64_t n, int64_t *ids
         free(bits);
         return STRATA_ENOMEM;
     }
-    uint64_t per = (n + (uint64_t)nt - 1) / (uint64_t)nt;
-#pragma omp parallel for num_threads(nt) schedule(static, 1)
+    uint64_t per = (n + (uint64_t)nt - 1) / (uint64_t)nt, missed = 0;
+#pragma omp parallel for num_threads(nt) schedule(static, 1) reduction(+ : missed)
     for (int t = 0; t < nt; t++) {
         uint64_t a = (uint64_t)t * per, b = a + per < n ? a + per : n;
-        if (a < b) find_rows(f, key, a, b, ids, hs, bits ? bits + (size_t)t * words : NULL);
+        if (a < b)
+            missed += find_rows(f, key, a, b, ids, hs, bits ? bits + (size_t)t * words : NULL);
     }
     uint64_t distinct = 0;
     int rc = STRATA_OK;
-    for (uint64_t r = 0; r < n && rc == STRATA_OK; r++) {
+    for (uint64_t r = 0; r < n && rc == STRATA_OK && missed > 0;
+         r++) { /* the new keys, in row order */
         if (ids[r] != (int64_t)GF_NONE) continue;
         uint64_t id = row_add(f, key, r, hs[r]);
         if (id == GF_NONE) rc = f->ng >= UINT32_MAX - 1 ? STRATA_ERANGE : STRATA_ENOMEM;
