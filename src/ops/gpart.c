@@ -741,14 +741,72 @@ static inline const char *rec_str(const gpp *q, const uint64_t *k)
     return k[0] <= 16 ? (const char *)&k[1] : (const char *)q->bytes.v + k[3];
 }
 
+/* Part J of short string key K as a word that orders like it: its first 8 bytes (big-endian),
+ * its next 8, its length. */
+static inline uint64_t short_part(const uint64_t *k, int j)
+{
+    return j == 2 ? k[0] : __builtin_bswap64(k[1 + j]);
+}
+
+static inline uint64_t shl(uint64_t x, int s)
+{
+    return s >= 64 ? 0 : x << s;
+}
+
+/* W := the groups' short string keys as one 64-bit word each that orders as the keys do, when
+ * the three parts (short_part()) vary in 64 bits or fewer together (ids such as "id0000000001":
+ * a common prefix, digits, one length): each part's offset from its smallest, shifted past the
+ * low bits no key varies in, side by side. 0 when they need more bits. */
+static int pack_short(const st_gpf *f, const gids *ids, uint64_t *w)
+{
+    uint64_t g = ids->g, mn[3], mx[3], var[3], c0[3];
+    int tz[3], bits[3];
+    if (g == 0) return 0;
+    for (int j = 0; j < 3; j++) c0[j] = short_part(group_rec(f, ids, 0), j);
+    for (int j = 0; j < 3; j++) {
+        uint64_t lo = c0[j], hi = c0[j], v = 0;
+#pragma omp parallel for num_threads(f->nt) reduction(min : lo) reduction(max : hi) reduction(| : v)
+        for (uint64_t id = 1; id < g; id++) {
+            uint64_t c = short_part(group_rec(f, ids, id), j);
+            lo = c < lo ? c : lo;
+            hi = c > hi ? c : hi;
+            v |= c ^ c0[j];
+        }
+        mn[j] = lo;
+        mx[j] = hi;
+        var[j] = v;
+    }
+    for (int j = 0; j < 3; j++) { /* offsets from the smallest keep the bits no key varies in */
+        tz[j] = var[j] ? __builtin_ctzll(var[j]) : 0;
+        uint64_t top = (mx[j] - mn[j]) >> tz[j];
+        bits[j] = top ? 64 - __builtin_clzll(top) : 0;
+    }
+    if (bits[0] + bits[1] + bits[2] > 64) return 0;
+#pragma omp parallel for num_threads(f->nt) schedule(static)
+    for (uint64_t id = 0; id < g; id++) {
+        const uint64_t *k = group_rec(f, ids, id);
+        w[id] = shl((short_part(k, 0) - mn[0]) >> tz[0], bits[1] + bits[2]) |
+                shl((short_part(k, 1) - mn[1]) >> tz[1], bits[2]) |
+                ((short_part(k, 2) - mn[2]) >> tz[2]);
+    }
+    return 1;
+}
+
 /* PERM := the groups of F, strings all of 16 bytes or fewer (each group's record holds them), in
- * bytewise order: stable radix argsorts of their length, last 8 and first 8 bytes (big-endian,
- * zero-padded: a string orders before the same bytes going on), on F's threads. */
+ * bytewise order: one argsort of their packed words (pack_short()) when they fit, else stable
+ * radix argsorts of their length, last 8 and first 8 bytes (big-endian, zero-padded: a string
+ * orders before the same bytes going on), on F's threads. */
 static int sort_short(const st_gpf *f, const gids *ids, uint64_t *perm)
 {
     uint64_t g = ids->g, minlen = ids->minlen, maxlen = ids->maxlen;
     uint64_t *w = st_alloc_big((g + 1) * sizeof *w), *tmp = st_alloc_big((g + 1) * sizeof *tmp);
     int rc = w != NULL && tmp != NULL ? STRATA_OK : STRATA_ENOMEM;
+    if (rc == STRATA_OK && pack_short(f, ids, w)) { /* one argsort (the keys are distinct) */
+        rc = st_argsort(STRATA_U64, w, g, NULL, perm, 0, f->nt);
+        st_free_big(w);
+        st_free_big(tmp);
+        return rc;
+    }
     for (int pass = 0; pass < 3 && rc == STRATA_OK; pass++) {
         if (pass == 0 && minlen == maxlen) continue; /* one length: no order to add */
         if (pass == 1 && maxlen <= 8) continue;      /* no second word */

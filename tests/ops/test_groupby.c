@@ -856,10 +856,37 @@ static void folding_many_spread_groups_sums_floats_in_row_order(void **state)
     }
 }
 
+/* Key K of string case MANY written at AT (room for W bytes): its length. 0: few strings, ""
+ * and strings that prefix others; 1: 8 or 9 bytes, "key-0005" a prefix of "key-00051" (the
+ * end's sort packs the first 8 bytes, the next 8 and the length into one word); 2: 1 to 44 bytes,
+ * the same length differing in the middle; 3: 9 to 16 bytes of hex digits varying in more bits than
+ * a word holds, each 16 sharing their first 8 bytes (the end's radix passes); 4: H2O's id3, "id"
+ * and 10 digits (packed). */
+static int string_case(int many, unsigned k, char *at, int w)
+{
+    static const char pad[] = "abcdefghijklmnopqrstuvwxyzabcdefghijklmn";
+    char hex[40];
+    snprintf(hex, sizeof hex, "%08x%016llx", k / 16, (unsigned long long)k * 0x9E3779B97F4A7C15ull);
+    if (k == 0 && many != 1 && many != 4) return 0;
+    switch (many) {
+    case 0:
+        return snprintf(at, (size_t)w, "s%u", k * 7u % 41u);
+    case 1:
+        return k < 10000 ? snprintf(at, (size_t)w, "key-%04u", k)
+                         : snprintf(at, (size_t)w, "key-%04u%u", k % 10000, k / 10000);
+    case 2:
+        return snprintf(at, (size_t)w, "%.*s%u%.*s", (int)(k % 40), pad, k, (int)(k % 3), "zzz");
+    case 3:
+        return snprintf(at, (size_t)w, "%.*s", (int)(9 + k % 8), hex);
+    default:
+        return snprintf(at, (size_t)w, "id%010u", k * 7u % 90001u);
+    }
+}
+
 /* String keys folded batch by batch (st_gfold over a dictionary of the strings seen so far) give
  * the groups of each batch grouped alone and merged in batch order, bit for bit, sorted bytewise
  * with their dictionary: few distinct strings, and more than ST_GDENSE_MAX (the float partials
- * then index the batch's own strings), for 1 to 3 threads. */
+ * then index the batch's own strings), of the kinds string_case() makes, for 1 to 3 threads. */
 static void folding_string_batches_equals_merging_each_batchs_groups(void **state)
 {
     (void)state;
@@ -869,17 +896,12 @@ static void folding_string_batches_equals_merging_each_batchs_groups(void **stat
     static int64_t off[N + 1];
     static double f[N];
     const int64_t cut[] = {0, 150000, 160000, 190000, 190500, N};
-    static const char pad[] = "abcdefghijklmnopqrstuvwxyzabcdefghijklmn";
-    for (int many = 0; many < 3; many++) {
+    for (int many = 0; many < 5; many++) {
         unsigned seed = 11;
         off[0] = 0;
-        for (int i = 0; i < N; i++) { /* "" and strings that prefix others, of varied lengths */
-            unsigned k = (unsigned)rand_r(&seed) % (many == 1 ? 90000u : many ? 5000u : 37u);
-            int len = k == 0 ? 0
-                      : many == 2 /* 1 to 44 bytes: the same length differing in the middle */
-                          ? snprintf(bytes + off[i], W, "%.*s%u%.*s", (int)(k % 40), pad, k,
-                                     (int)(k % 3), "zzz")
-                          : snprintf(bytes + off[i], W, "s%u", k * 7u % (many ? 90001u : 41u));
+        for (int i = 0; i < N; i++) {
+            unsigned k = (unsigned)rand_r(&seed) % (many == 0 ? 37u : many == 2 ? 5000u : 90000u);
+            int len = string_case(many, k, bytes + off[i], W);
             off[i + 1] = off[i] + len;
             f[i] = (double)(rand_r(&seed) % 100000) / 7.0 * (i % 5 == 0 ? 1e6 : 1.0);
             if (i % 997 == 0) f[i] = -0.0;
@@ -891,7 +913,9 @@ static void folding_string_batches_equals_merging_each_batchs_groups(void **stat
             assert_memory_equal(ref.kdict[0].off, got.kdict[0].off, (ref.kdict[0].n + 1) * 8);
             assert_memory_equal(ref.kdict[0].bytes, got.kdict[0].bytes,
                                 (size_t)ref.kdict[0].off[ref.kdict[0].n]);
-            assert_true(many == 1 ? got.n > ST_GDENSE_MAX : got.n <= (many ? 5000 : 41));
+            assert_true(many == 0   ? got.n <= 41
+                        : many == 2 ? got.n <= 5000
+                                    : got.n > ST_GDENSE_MAX);
             st_groups_free(&ref);
             st_groups_free(&got);
         }
