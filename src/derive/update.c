@@ -710,7 +710,7 @@ static int groups_out(st_upd_job *j, const st_groups *gr, const gplan *g)
         uint64_t end = start + j->out_rows < gr->n ? start + j->out_rows : gr->n;
         st_upd_outw ow;
         if ((rc = st_upd_out_begin(j, &ow, 0)) < 0) break;
-        int nt = end - start >= 65536 ? j->nt : 1; /* (each column its own files) */
+        int nt = end - start >= 16384 ? j->nt : 1; /* (each column its own files) */
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(min : rc)
         for (int c = 0; c < ow.n; c++) {
             char *buf = malloc(4096 * 8);
