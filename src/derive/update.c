@@ -680,13 +680,13 @@ static int out_strings(st_upd_job *j, const st_groups *gr, const gplan *g, int c
     return rc;
 }
 
-/* Rows [START, END) of output column C of groups GR into W, a piece at a time (BUF: room for a
- * piece of numbers). */
+/* Rows [START, END) of output column C of groups GR into W, a piece at a time. */
 static int column_out(st_upd_job *j, const st_groups *gr, const gplan *g, int c, uint64_t start,
-                      uint64_t end, st_colw *w, char *buf)
+                      uint64_t end, st_colw *w)
 {
     enum { CH = 4096 };
-    int rc = STRATA_OK;
+    char *buf = malloc(CH * 8);
+    int rc = buf != NULL ? STRATA_OK : st_error(j->err, STRATA_ENOMEM, "out of memory");
     uint8_t bits[CH / 8];
     strata_dtype dt = (strata_dtype)j->sch.cat[c].dtype;
     for (uint64_t s = start; s < end && rc == STRATA_OK; s += CH) {
@@ -699,6 +699,7 @@ static int column_out(st_upd_job *j, const st_groups *gr, const gplan *g, int c,
             rc = st_colw_append_valid(j->err, w, buf, valid, 0, e - s);
         }
     }
+    free(buf);
     return rc;
 }
 
@@ -713,10 +714,7 @@ static int groups_out(st_upd_job *j, const st_groups *gr, const gplan *g)
         int nt = end - start >= 16384 ? j->nt : 1; /* (each column its own files) */
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) reduction(min : rc)
         for (int c = 0; c < ow.n; c++) {
-            char *buf = malloc(4096 * 8);
-            int r = buf != NULL ? column_out(j, gr, g, c, start, end, &ow.w[c], buf)
-                                : st_error(j->err, STRATA_ENOMEM, "out of memory");
-            free(buf);
+            int r = column_out(j, gr, g, c, start, end, &ow.w[c]);
             rc = r < rc ? r : rc;
         }
         if (rc == STRATA_OK)

@@ -942,9 +942,9 @@ static uint64_t row_add(st_gfold *f, const st_gcol *key, uint64_t r, uint64_t h)
 }
 
 /* Look rows [R0, R1) of KEY up in F's dictionary (read only): IDS their ids (GF_NONE when new),
- * HS their hashes, the bit of each id found set in BITS (when not NULL). Rows go in chunks whose
- * table slots, then candidate strings, are fetched ahead (a large dictionary misses the caches at
- * every step). */
+ * HS their hashes, the bit of each id found set in BITS (when not NULL); returns how many rows
+ * are new. Rows go in chunks whose table slots, then candidate strings, are fetched ahead (a
+ * large dictionary misses the caches at every step). */
 static uint64_t find_rows(const st_gfold *f, const st_gcol *key, uint64_t r0, uint64_t r1,
                           int64_t *ids, uint64_t *hs, uint64_t *bits)
 {
@@ -1013,8 +1013,8 @@ static int intern_call(st_gfold *f, const st_gcol *key, uint64_t n, int64_t *ids
     }
     uint64_t distinct = 0;
     int rc = STRATA_OK;
-    for (uint64_t r = 0; r < n && rc == STRATA_OK && missed > 0;
-         r++) { /* the new keys, in row order */
+    /* the new keys, in row order (none: no pass) */
+    for (uint64_t r = 0; r < n && rc == STRATA_OK && missed > 0; r++) {
         if (ids[r] != (int64_t)GF_NONE) continue;
         uint64_t id = row_add(f, key, r, hs[r]);
         if (id == GF_NONE) rc = f->ng >= UINT32_MAX - 1 ? STRATA_ERANGE : STRATA_ENOMEM;

@@ -70,12 +70,12 @@ struct st_gpf {
     uint64_t kw;               /* a group's key words: its count is word KW */
     uint64_t mw;               /* the mark's word (float sums; FC and FS follow) */
     int op[ST_GROUP_SLOTS];    /* the slots: their ops */
-    int isf[ST_GROUP_SLOTS];   /* float inputs */
     int rowid[ST_GROUP_SLOTS]; /* the first row's id */
     int word[ST_GROUP_SLOTS];  /* the slot's word in a group (0: none) */
     int val[ST_GROUP_SLOTS];   /* the slot's input among a row's values (-1: none) */
     int fslot[ST_GROUP_SLOTS]; /* the slot's float sum (-1: none) */
-    int ia[ST_GROUP_SLOTS];    /* the slots with an integer word (NINT of them) */
+    int ia[ST_GROUP_SLOTS];    /* the other slots with an integer word: minima, maxima, first
+                                * rows (NINT of them) */
     int sw[ST_GROUP_SLOTS], sv[ST_GROUP_SLOTS]; /* integer sums (NSUM): their word and value */
     int fv[ST_GROUP_SLOTS];                     /* float sum K's input among a row's values */
     uint64_t init[16 + 3 * ST_GROUP_SLOTS];     /* a new group's words after its key */
@@ -102,7 +102,6 @@ static void plan(st_gpf *f, const st_gin *in)
     for (int a = 0; a < f->naggs; a++) {
         int op = in[a].op;
         f->op[a] = op;
-        f->isf[a] = in[a].isf;
         f->rowid[a] = in[a].rowid;
         f->val[a] = f->fslot[a] = -1;
         if (op == ST_AGG_COUNT || op == ST_AGG_COUNT_COL) continue;
