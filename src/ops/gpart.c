@@ -812,7 +812,7 @@ static int sort_short(const st_gpf *f, const gids *ids, uint64_t *perm)
 #pragma omp parallel for num_threads(f->nt) schedule(static)
         for (uint64_t id = 0; id < g; id++) {
             const uint64_t *k = group_rec(f, ids, id);
-            w[id] = pass == 0 ? k[0] : __builtin_bswap64(k[pass == 1 ? 2 : 1]);
+            w[id] = short_part(k, 2 - pass); /* the length, the second word, the first */
         }
         int first = pass == 0 || (pass == 1 && minlen == maxlen) ||
                     (pass == 2 && minlen == maxlen && maxlen <= 8);
