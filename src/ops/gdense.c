@@ -717,6 +717,16 @@ int st_gdense(const int64_t *const *w, int nw, int nkeys, uint64_t n, const st_g
 
 enum { GF_HASHES, GF_FIRST, GF_IDS, GF_LW, GF_LMAP, GF_SCR };
 
+/* A key of 8 bytes or fewer in the table of short keys: its bytes as a word (zero-padded), its
+ * length + 1 (0: an empty slot) and its id. */
+typedef struct gshort {
+    uint64_t w;
+    uint32_t len1, id;
+} gshort;
+
+/* Most keys the table of short keys takes (its slots, four per key, stay in the L2 cache). */
+#define SK_MAX 2048
+
 struct st_gfold {
     st_gacc *acc;
     int naggs;
@@ -739,6 +749,12 @@ struct st_gfold {
     uint64_t *hash; /* of each id's string */
     int64_t *vals;  /* integer keys spread too wide for a range: each id's key */
     uint64_t ng, tcap, ocap;
+    /* a small dictionary of short strings (none longer than 8 bytes): each key's bytes as a word
+     * beside its length and id in a table of its own, looked up without hashing the row's bytes
+     * (rebuilt at a call when keys were added since) */
+    gshort *sk;
+    uint64_t sk_cap, sk_ng; /* SK_CAP slots (0: no table), built over SK_NG keys */
+    int sk_long;            /* the dictionary holds a key longer than 8 bytes */
     /* a call's scratch, kept for the next: fresh pages cost their zeroing */
     void *scr[GF_SCR];
     size_t scr_n[GF_SCR];
@@ -887,6 +903,7 @@ static uint64_t add_id(st_gfold *f, const char *str, size_t len, uint64_t h)
     char *at = st_vec_grow(&f->bytes, len);
     if (at == NULL && len > 0) return GF_NONE;
     if (len > 0) memcpy(at, str, len);
+    f->sk_long |= len > 8;
     id = f->ng++;
     f->hash[id] = h;
     f->off[id + 1] = (int64_t)f->bytes.n;
@@ -894,6 +911,68 @@ static uint64_t add_id(st_gfold *f, const char *str, size_t len, uint64_t h)
     while (f->tab[sl] != 0) sl = (sl + 1) & (f->tcap - 1);
     f->tab[sl] = tab_entry(h, id);
     return id;
+}
+
+/* The LEN bytes (8 or fewer) at S as a word, zero-padded; ROOM: 8 bytes can be read at S. */
+static inline uint64_t short_word(const char *s, size_t len, int room)
+{
+    uint64_t w = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (room) {
+        memcpy(&w, s, 8);
+        return len > 0 ? w & ~(uint64_t)0 >> (64 - 8 * len) : 0;
+    }
+#endif
+    (void)room;
+    memcpy(&w, s, len);
+    return w;
+}
+
+/* The first slot of short key W in a table of CAP (keys that differ in trailing NUL bytes only
+ * share it: their lengths tell them apart). */
+static inline uint64_t short_slot(uint64_t w, uint64_t cap)
+{
+    return (w * 0x9E3779B97F4A7C15ull >> 32) & (cap - 1);
+}
+
+/* Make F's table of short keys hold its dictionary's keys, when it has few and none longer
+ * than 8 bytes (else no table: SK_CAP 0). STRATA_OK or STRATA_ENOMEM. */
+static int short_table(st_gfold *f)
+{
+    if (f->sk_long || f->ng > SK_MAX || f->ng == 0) {
+        f->sk_cap = 0;
+        return STRATA_OK;
+    }
+    if (f->sk_cap > 0 && f->sk_ng == f->ng) return STRATA_OK;
+    uint64_t cap = 64;
+    while (cap < 4 * f->ng) cap *= 2;
+    free(f->sk);
+    if ((f->sk = calloc(cap, sizeof *f->sk)) == NULL) {
+        f->sk_cap = 0;
+        return STRATA_ENOMEM;
+    }
+    const char *dict = f->bytes.v ? (const char *)f->bytes.v : "";
+    for (uint64_t id = 0; id < f->ng; id++) {
+        size_t len = (size_t)(f->off[id + 1] - f->off[id]);
+        uint64_t w = short_word(dict + f->off[id], len, 0), sl = short_slot(w, cap);
+        while (f->sk[sl].len1 != 0) sl = (sl + 1) & (cap - 1);
+        f->sk[sl] = (gshort){w, (uint32_t)len + 1, (uint32_t)id};
+    }
+    f->sk_cap = cap;
+    f->sk_ng = f->ng;
+    return STRATA_OK;
+}
+
+/* The id of the short key W of LEN bytes in F's table of short keys, or GF_NONE. */
+static inline uint64_t short_find(const st_gfold *f, uint64_t w, size_t len)
+{
+    uint64_t sl = short_slot(w, f->sk_cap);
+    for (;;) {
+        const gshort *e = &f->sk[sl];
+        if (e->len1 == 0) return GF_NONE;
+        if (e->w == w && e->len1 == len + 1) return e->id;
+        sl = (sl + 1) & (f->sk_cap - 1);
+    }
 }
 
 /* The id of integer V (hash H) in F's dictionary, or GF_NONE. */
@@ -941,13 +1020,38 @@ static uint64_t row_add(st_gfold *f, const st_gcol *key, uint64_t r, uint64_t h)
     return id;
 }
 
+/* find_rows() through F's table of short keys, which holds every key of the dictionary: a row's
+ * key not in it is new (its hash then computed). END: the offset past the call's last byte. */
+static uint64_t find_short(const st_gfold *f, const st_gcol *key, uint64_t r0, uint64_t r1,
+                           int64_t *ids, uint64_t *hs, uint64_t *bits, int64_t end)
+{
+    const int64_t *off = key->data;
+    uint64_t missed = 0;
+    for (uint64_t r = r0; r < r1; r++) {
+        int64_t o = off[r];
+        size_t len = (size_t)(off[r + 1] - o);
+        uint64_t id = GF_NONE;
+        if (len <= 8) id = short_find(f, short_word(key->bytes + o, len, o + 8 <= end), len);
+        ids[r] = (int64_t)id;
+        if (id == GF_NONE) {
+            hs[r] = st_gstr_hash(key->bytes + o, len);
+            missed++;
+            continue;
+        }
+        uint64_t bit = (uint64_t)1 << (id & 63);
+        if (bits != NULL && !(bits[id >> 6] & bit)) bits[id >> 6] |= bit;
+    }
+    return missed;
+}
+
 /* Look rows [R0, R1) of KEY up in F's dictionary (read only): IDS their ids (GF_NONE when new),
  * HS their hashes, the bit of each id found set in BITS (when not NULL); returns how many rows
  * are new. Rows go in chunks whose table slots, then candidate strings, are fetched ahead (a
  * large dictionary misses the caches at every step). */
 static uint64_t find_rows(const st_gfold *f, const st_gcol *key, uint64_t r0, uint64_t r1,
-                          int64_t *ids, uint64_t *hs, uint64_t *bits)
+                          int64_t *ids, uint64_t *hs, uint64_t *bits, int64_t end)
 {
+    if (f->sk_cap > 0) return find_short(f, key, r0, r1, ids, hs, bits, end);
     uint64_t missed = 0;
     enum { CH = 32 };
     int str = key->dtype == STRATA_STR;
@@ -1005,11 +1109,16 @@ static int intern_call(st_gfold *f, const st_gcol *key, uint64_t n, int64_t *ids
         return STRATA_ENOMEM;
     }
     uint64_t per = (n + (uint64_t)nt - 1) / (uint64_t)nt, missed = 0;
+    int64_t end = key->dtype == STRATA_STR ? ((const int64_t *)key->data)[n] : 0;
+    if (key->dtype == STRATA_STR && short_table(f) < 0) {
+        free(bits);
+        return STRATA_ENOMEM;
+    }
 #pragma omp parallel for num_threads(nt) schedule(static, 1) reduction(+ : missed)
     for (int t = 0; t < nt; t++) {
         uint64_t a = (uint64_t)t * per, b = a + per < n ? a + per : n;
         if (a < b)
-            missed += find_rows(f, key, a, b, ids, hs, bits ? bits + (size_t)t * words : NULL);
+            missed += find_rows(f, key, a, b, ids, hs, bits ? bits + (size_t)t * words : NULL, end);
     }
     uint64_t distinct = 0;
     int rc = STRATA_OK;
@@ -1253,6 +1362,7 @@ void st_gfold_free(st_gfold *f)
     free(f->hash);
     free(f->loc);
     free(f->vals);
+    free(f->sk);
     for (int k = 0; k < GF_SCR; k++) st_free_big(f->scr[k]);
     free(f);
 }

@@ -861,7 +861,8 @@ static void folding_many_spread_groups_sums_floats_in_row_order(void **state)
  * end's sort packs the first 8 bytes, the next 8 and the length into one word); 2: 1 to 44 bytes,
  * the same length differing in the middle; 3: 9 to 16 bytes of hex digits varying in more bits than
  * a word holds, each 16 sharing their first 8 bytes (the end's radix passes); 4: H2O's id3, "id"
- * and 10 digits (packed). */
+ * and 10 digits (packed); 5: 0 to 8 bytes, some holding a NUL byte ("x", a byte of 0 to 4, digits),
+ * and one key of 19 bytes (K 299); K 0 to 4 give "", "x", "x\0" and "x\0\0". */
 static int string_case(int many, unsigned k, char *at, int w)
 {
     static const char pad[] = "abcdefghijklmnopqrstuvwxyzabcdefghijklmn";
@@ -878,6 +879,12 @@ static int string_case(int many, unsigned k, char *at, int w)
         return snprintf(at, (size_t)w, "%.*s%u%.*s", (int)(k % 40), pad, k, (int)(k % 3), "zzz");
     case 3:
         return snprintf(at, (size_t)w, "%.*s", (int)(9 + k % 8), hex);
+    case 5:
+        if (k == 299) return snprintf(at, (size_t)w, "a key longer than 8");
+        memcpy(at, "x\0\0", 4);
+        if (k < 5) return (int)k % 4; /* "", "x", "x\0", "x\0\0": one word, four lengths */
+        at[1] = (char)(k % 5);
+        return 2 + snprintf(at + 2, (size_t)w - 2, "%u", k / 5);
     default:
         return snprintf(at, (size_t)w, "id%010u", k * 7u % 90001u);
     }
@@ -886,7 +893,8 @@ static int string_case(int many, unsigned k, char *at, int w)
 /* String keys folded batch by batch (st_gfold over a dictionary of the strings seen so far) give
  * the groups of each batch grouped alone and merged in batch order, bit for bit, sorted bytewise
  * with their dictionary: few distinct strings, and more than ST_GDENSE_MAX (the float partials
- * then index the batch's own strings), of the kinds string_case() makes, for 1 to 3 threads. */
+ * then index the batch's own strings), of the kinds string_case() makes, for 1 to 3 threads; few
+ * short keys (the table of short keys), new ones coming in later batches, then a long one. */
 static void folding_string_batches_equals_merging_each_batchs_groups(void **state)
 {
     (void)state;
@@ -896,11 +904,16 @@ static void folding_string_batches_equals_merging_each_batchs_groups(void **stat
     static int64_t off[N + 1];
     static double f[N];
     const int64_t cut[] = {0, 150000, 160000, 190000, 190500, N};
-    for (int many = 0; many < 5; many++) {
+    for (int many = 0; many < 6; many++) {
         unsigned seed = 11;
         off[0] = 0;
         for (int i = 0; i < N; i++) {
-            unsigned k = (unsigned)rand_r(&seed) % (many == 0 ? 37u : many == 2 ? 5000u : 90000u);
+            /* case 5: 20 keys in the first batch, 60 in the next two, then 300 */
+            unsigned few = i < cut[1] ? 20u : i < cut[3] ? 60u : 300u;
+            unsigned k = (unsigned)rand_r(&seed) % (many == 0   ? 37u
+                                                    : many == 2 ? 5000u
+                                                    : many == 5 ? few
+                                                                : 90000u);
             int len = string_case(many, k, bytes + off[i], W);
             off[i + 1] = off[i] + len;
             f[i] = (double)(rand_r(&seed) % 100000) / 7.0 * (i % 5 == 0 ? 1e6 : 1.0);
@@ -915,6 +928,7 @@ static void folding_string_batches_equals_merging_each_batchs_groups(void **stat
                                 (size_t)ref.kdict[0].off[ref.kdict[0].n]);
             assert_true(many == 0   ? got.n <= 41
                         : many == 2 ? got.n <= 5000
+                        : many == 5 ? got.n == 299
                                     : got.n > ST_GDENSE_MAX);
             st_groups_free(&ref);
             st_groups_free(&got);
