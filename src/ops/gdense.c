@@ -118,6 +118,52 @@ typedef struct st_gacc {
     uint32_t *pidx;  /* nt * CHUNK partial indices, when a call's differ (dplan.lw) */
 } st_gacc;
 
+#define GF_NONE UINT64_MAX /* no id */
+
+/* A key of 8 bytes or fewer in the table of short keys: its bytes as a word (zero-padded), its
+ * length + 1 (0: an empty slot) and its id. */
+typedef struct gshort {
+    uint64_t w;
+    uint32_t len1, id;
+} gshort;
+
+/* Most keys the table of short keys takes (its slots, four per key, stay in the L2 cache). */
+#define SK_MAX 2048
+
+/* The LEN bytes (8 or fewer) at S as a word, zero-padded; ROOM: 8 bytes can be read at S. */
+static inline uint64_t short_word(const char *s, size_t len, int room)
+{
+    uint64_t w = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (room) {
+        memcpy(&w, s, 8);
+        return len > 0 ? w & ~(uint64_t)0 >> (64 - 8 * len) : 0;
+    }
+#endif
+    (void)room;
+    memcpy(&w, s, len);
+    return w;
+}
+
+/* The first slot of short key W in a table of CAP (keys that differ in trailing NUL bytes only
+ * share it: their lengths tell them apart). */
+static inline uint64_t short_slot(uint64_t w, uint64_t cap)
+{
+    return (w * 0x9E3779B97F4A7C15ull >> 32) & (cap - 1);
+}
+
+/* The id of the short key W of LEN bytes in table SK of CAP slots, or GF_NONE. */
+static inline uint64_t short_find(const gshort *sk, uint64_t cap, uint64_t w, size_t len)
+{
+    uint64_t sl = short_slot(w, cap);
+    for (;;) {
+        const gshort *e = &sk[sl];
+        if (e->len1 == 0) return GF_NONE;
+        if (e->w == w && e->len1 == len + 1) return e->id;
+        sl = (sl + 1) & (cap - 1);
+    }
+}
+
 /* One call: its rows, and the window of the accumulator its keys span. */
 typedef struct dplan {
     const st_gacc *acc;
@@ -137,6 +183,12 @@ typedef struct dplan {
     int bygroup;
     int team;     /* the threads folding (bygroup: the modulus) */
     double *fblk; /* nblocks * nfs * g partial float sums */
+    /* string keys (W their offsets into SBYTES, SEND past the call's last byte) looked up in the
+     * table of short keys SK of SK_CAP slots as they are folded (fold_short()) */
+    const gshort *sk;
+    uint64_t sk_cap;
+    const char *sbytes;
+    int64_t send;
 } dplan;
 
 /* The arrays of part T as seen from a call's window. */
@@ -279,6 +331,36 @@ static int chunk_index(const dplan *p, uint64_t r0, uint64_t m, uint32_t *idx, u
     return 1;
 }
 
+/* fold_fused()'s commonest case for string keys looked up in the table of short keys: rows [R0,
+ * R0 + M) counted and summed (int sum word W0 of I0, float sum F0 into partials B0, each may be
+ * none) by the id of their key; 0 when a key is not in the table (the call is then folded again
+ * the long way: the keys' ids first). */
+static int fold_short(const dplan *p, const dview *v, uint64_t r0, uint64_t m, uint64_t w0,
+                      const int64_t *i0, const double *f0, double *b0)
+{
+    const int64_t *off = p->w + r0;
+    const char *bytes = p->sbytes;
+    uint64_t sw = p->acc->words, miss = 0;
+    int64_t *cnt = v->cnt;
+    for (uint64_t i = 0; i < m; i++) {
+        if ((i & 7) == 0) __builtin_prefetch(off + i + AHEAD);
+        if ((i & 7) == 0 && i0) __builtin_prefetch(i0 + i + AHEAD);
+        if ((i & 7) == 0 && f0) __builtin_prefetch(f0 + i + AHEAD);
+        int64_t o = off[i];
+        size_t len = (size_t)(off[i + 1] - o);
+        uint64_t x = GF_NONE;
+        if (len <= 8)
+            x = short_find(p->sk, p->sk_cap, short_word(bytes + o, len, o + 8 <= p->send), len);
+        miss |= x == GF_NONE;
+        x = x == GF_NONE ? 0 : x;
+        int64_t *rec = cnt + x * sw;
+        rec[0]++;
+        if (i0) rec[w0] = (int64_t)((uint64_t)rec[w0] + (uint64_t)i0[i]);
+        if (f0) b0[x] += f0[i];
+    }
+    return !miss;
+}
+
 /* The common case in one pass over rows [R0, R0 + M) (every slot a count, a sum without nulls
  * or the first row): a row's words are one cache line, fetched ahead when many. The group
  * indices go through IDX (some shapes compute them inline). 0: a key outside the told range. */
@@ -309,8 +391,12 @@ static int fold_fused(const dplan *p, dpart *t, const dview *v, uint32_t *idx, u
     }
     uint64_t found[ST_GROUP_SLOTS] = {0};
     int64_t *cnt = v->cnt;
-    if (ni <= 1 && nr == 0 && nf <= 1 && !acc->big && p->mask == NULL && p->lw == NULL &&
-        !p->bygroup) {
+    int commonest = ni <= 1 && nr == 0 && nf <= 1 && !acc->big && p->mask == NULL &&
+                    p->lw == NULL && !p->bygroup;
+    if (p->sk != NULL)
+        return commonest && fold_short(p, v, r0, m, ni ? iw[0] : 0, ni ? iv[0] : NULL,
+                                       nf ? fv[0] : NULL, nf ? fb[0] : NULL);
+    if (commonest) {
         /* the commonest: one pass, the group index of each row computed in it; loops
          * unswitched. A key outside the range counts in group 0 before it is found out. */
         const int64_t *i0 = ni ? iv[0] : NULL, *w = p->w + r0;
@@ -715,17 +801,7 @@ int st_gdense(const int64_t *const *w, int nw, int nkeys, uint64_t n, const st_g
 
 /* ---- st_gfold: the dense group-by of several calls ----------------------------------------- */
 
-enum { GF_HASHES, GF_FIRST, GF_IDS, GF_LW, GF_LMAP, GF_SCR };
-
-/* A key of 8 bytes or fewer in the table of short keys: its bytes as a word (zero-padded), its
- * length + 1 (0: an empty slot) and its id. */
-typedef struct gshort {
-    uint64_t w;
-    uint32_t len1, id;
-} gshort;
-
-/* Most keys the table of short keys takes (its slots, four per key, stay in the L2 cache). */
-#define SK_MAX 2048
+enum { GF_HASHES, GF_FIRST, GF_IDS, GF_LW, GF_LMAP, GF_SNAP, GF_SCR };
 
 struct st_gfold {
     st_gacc *acc;
@@ -876,8 +952,50 @@ static int dict_room(st_gfold *f)
     return STRATA_OK;
 }
 
+/* Make F's table of short keys hold its dictionary's keys, when it has few and none longer
+ * than 8 bytes (else no table: SK_CAP 0). STRATA_OK or STRATA_ENOMEM. */
+static int short_table(st_gfold *f)
+{
+    if (f->sk_long || f->ng > SK_MAX) {
+        f->sk_cap = 0;
+        return STRATA_OK;
+    }
+    if (f->sk_cap > 0 && f->sk_ng == f->ng) return STRATA_OK;
+    uint64_t cap = 64;
+    while (cap < 4 * f->ng) cap *= 2;
+    free(f->sk);
+    if ((f->sk = calloc(cap, sizeof *f->sk)) == NULL) {
+        f->sk_cap = 0;
+        return STRATA_ENOMEM;
+    }
+    const char *dict = f->bytes.v ? (const char *)f->bytes.v : "";
+    for (uint64_t id = 0; id < f->ng; id++) {
+        size_t len = (size_t)(f->off[id + 1] - f->off[id]);
+        uint64_t w = short_word(dict + f->off[id], len, 0), sl = short_slot(w, cap);
+        while (f->sk[sl].len1 != 0) sl = (sl + 1) & (cap - 1);
+        f->sk[sl] = (gshort){w, (uint32_t)len + 1, (uint32_t)id};
+    }
+    f->sk_cap = cap;
+    f->sk_ng = f->ng;
+    return STRATA_OK;
+}
+
+/* Key ID (the LEN bytes at STR) just added to F's dictionary into its table of short keys, when
+ * that held every key before it (grown, or dropped past SK_MAX keys or for a long key). */
+static void short_keep(st_gfold *f, const char *str, size_t len, uint64_t id)
+{
+    if (f->sk_cap == 0 || f->sk_ng != id) return;
+    if (len > 8 || f->ng > SK_MAX || 4 * f->ng > f->sk_cap) {
+        (void)short_table(f); /* no memory: no table, which only saves time */
+        return;
+    }
+    uint64_t w = short_word(str, len, 0), sl = short_slot(w, f->sk_cap);
+    while (f->sk[sl].len1 != 0) sl = (sl + 1) & (f->sk_cap - 1);
+    f->sk[sl] = (gshort){w, (uint32_t)len + 1, (uint32_t)id};
+    f->sk_ng = f->ng;
+}
+
 /* The id of the LEN bytes at STR (hash H) in F's dictionary, or GF_NONE when it holds none. */
-#define GF_NONE UINT64_MAX
 static inline uint64_t find_id(const st_gfold *f, const char *str, size_t len, uint64_t h)
 {
     const char *dict = f->bytes.v ? (const char *)f->bytes.v : "";
@@ -910,69 +1028,8 @@ static uint64_t add_id(st_gfold *f, const char *str, size_t len, uint64_t h)
     uint64_t sl = h & (f->tcap - 1);
     while (f->tab[sl] != 0) sl = (sl + 1) & (f->tcap - 1);
     f->tab[sl] = tab_entry(h, id);
+    short_keep(f, str, len, id);
     return id;
-}
-
-/* The LEN bytes (8 or fewer) at S as a word, zero-padded; ROOM: 8 bytes can be read at S. */
-static inline uint64_t short_word(const char *s, size_t len, int room)
-{
-    uint64_t w = 0;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (room) {
-        memcpy(&w, s, 8);
-        return len > 0 ? w & ~(uint64_t)0 >> (64 - 8 * len) : 0;
-    }
-#endif
-    (void)room;
-    memcpy(&w, s, len);
-    return w;
-}
-
-/* The first slot of short key W in a table of CAP (keys that differ in trailing NUL bytes only
- * share it: their lengths tell them apart). */
-static inline uint64_t short_slot(uint64_t w, uint64_t cap)
-{
-    return (w * 0x9E3779B97F4A7C15ull >> 32) & (cap - 1);
-}
-
-/* Make F's table of short keys hold its dictionary's keys, when it has few and none longer
- * than 8 bytes (else no table: SK_CAP 0). STRATA_OK or STRATA_ENOMEM. */
-static int short_table(st_gfold *f)
-{
-    if (f->sk_long || f->ng > SK_MAX || f->ng == 0) {
-        f->sk_cap = 0;
-        return STRATA_OK;
-    }
-    if (f->sk_cap > 0 && f->sk_ng == f->ng) return STRATA_OK;
-    uint64_t cap = 64;
-    while (cap < 4 * f->ng) cap *= 2;
-    free(f->sk);
-    if ((f->sk = calloc(cap, sizeof *f->sk)) == NULL) {
-        f->sk_cap = 0;
-        return STRATA_ENOMEM;
-    }
-    const char *dict = f->bytes.v ? (const char *)f->bytes.v : "";
-    for (uint64_t id = 0; id < f->ng; id++) {
-        size_t len = (size_t)(f->off[id + 1] - f->off[id]);
-        uint64_t w = short_word(dict + f->off[id], len, 0), sl = short_slot(w, cap);
-        while (f->sk[sl].len1 != 0) sl = (sl + 1) & (cap - 1);
-        f->sk[sl] = (gshort){w, (uint32_t)len + 1, (uint32_t)id};
-    }
-    f->sk_cap = cap;
-    f->sk_ng = f->ng;
-    return STRATA_OK;
-}
-
-/* The id of the short key W of LEN bytes in F's table of short keys, or GF_NONE. */
-static inline uint64_t short_find(const st_gfold *f, uint64_t w, size_t len)
-{
-    uint64_t sl = short_slot(w, f->sk_cap);
-    for (;;) {
-        const gshort *e = &f->sk[sl];
-        if (e->len1 == 0) return GF_NONE;
-        if (e->w == w && e->len1 == len + 1) return e->id;
-        sl = (sl + 1) & (f->sk_cap - 1);
-    }
 }
 
 /* The id of integer V (hash H) in F's dictionary, or GF_NONE. */
@@ -1031,7 +1088,8 @@ static uint64_t find_short(const st_gfold *f, const st_gcol *key, uint64_t r0, u
         int64_t o = off[r];
         size_t len = (size_t)(off[r + 1] - o);
         uint64_t id = GF_NONE;
-        if (len <= 8) id = short_find(f, short_word(key->bytes + o, len, o + 8 <= end), len);
+        if (len <= 8)
+            id = short_find(f->sk, f->sk_cap, short_word(key->bytes + o, len, o + 8 <= end), len);
         ids[r] = (int64_t)id;
         if (id == GF_NONE) {
             hs[r] = st_gstr_hash(key->bytes + o, len);
@@ -1082,6 +1140,30 @@ static uint64_t find_rows(const st_gfold *f, const st_gcol *key, uint64_t r0, ui
     return missed;
 }
 
+/* The ids of the rows of KEY not found (IDS GF_NONE, HS their hashes; ALL: every row, none
+ * looked up), new keys added to F's dictionary in row order; short strings looked up in the
+ * table of short keys first, which add_id() keeps. STRATA_OK, STRATA_ENOMEM, or STRATA_ERANGE
+ * past 2^32 - 2 distinct keys. */
+static int add_new(st_gfold *f, const st_gcol *key, uint64_t n, int64_t *ids, const uint64_t *hs,
+                   int all)
+{
+    const int64_t *off = key->data;
+    int str = key->dtype == STRATA_STR;
+    int64_t end = str ? off[n] : 0;
+    for (uint64_t r = 0; r < n; r++) {
+        if (!all && ids[r] != (int64_t)GF_NONE) continue;
+        uint64_t id = GF_NONE;
+        size_t len = str ? (size_t)(off[r + 1] - off[r]) : 0;
+        if (str && f->sk_cap > 0 && len <= 8)
+            id = short_find(f->sk, f->sk_cap,
+                            short_word(key->bytes + off[r], len, off[r] + 8 <= end), len);
+        if (id == GF_NONE) id = row_add(f, key, r, all ? row_hash(key, r) : hs[r]);
+        if (id == GF_NONE) return f->ng >= UINT32_MAX - 1 ? STRATA_ERANGE : STRATA_ENOMEM;
+        ids[r] = (int64_t)id;
+    }
+    return STRATA_OK;
+}
+
 /* Whether the float partials of a call holding ND of the NG keys of a dictionary use the call's
  * own keys (LW): when the dictionary is large, or much larger than the call's keys (block
  * partials of all of it would be filled and added for nothing). */
@@ -1110,25 +1192,15 @@ static int intern_call(st_gfold *f, const st_gcol *key, uint64_t n, int64_t *ids
     }
     uint64_t per = (n + (uint64_t)nt - 1) / (uint64_t)nt, missed = 0;
     int64_t end = key->dtype == STRATA_STR ? ((const int64_t *)key->data)[n] : 0;
-    if (key->dtype == STRATA_STR && short_table(f) < 0) {
-        free(bits);
-        return STRATA_ENOMEM;
-    }
-#pragma omp parallel for num_threads(nt) schedule(static, 1) reduction(+ : missed)
+    int all = ng0 == 0; /* an empty dictionary: every row new, no pass to find them */
+#pragma omp parallel for num_threads(nt) schedule(static, 1) reduction(+ : missed) if (!all)
     for (int t = 0; t < nt; t++) {
         uint64_t a = (uint64_t)t * per, b = a + per < n ? a + per : n;
-        if (a < b)
+        if (a < b && !all)
             missed += find_rows(f, key, a, b, ids, hs, bits ? bits + (size_t)t * words : NULL, end);
     }
     uint64_t distinct = 0;
-    int rc = STRATA_OK;
-    /* the new keys, in row order (none: no pass) */
-    for (uint64_t r = 0; r < n && rc == STRATA_OK && missed > 0; r++) {
-        if (ids[r] != (int64_t)GF_NONE) continue;
-        uint64_t id = row_add(f, key, r, hs[r]);
-        if (id == GF_NONE) rc = f->ng >= UINT32_MAX - 1 ? STRATA_ERANGE : STRATA_ENOMEM;
-        ids[r] = (int64_t)id;
-    }
+    int rc = all || missed > 0 ? add_new(f, key, n, ids, hs, all) : STRATA_OK;
     if (rc == STRATA_OK && !*local) {
         for (uint64_t w = 0; w < words; w++) {
             uint64_t x = 0;
@@ -1188,6 +1260,54 @@ static int intern_call(st_gfold *f, const st_gcol *key, uint64_t n, int64_t *ids
     return STRATA_OK;
 }
 
+/* Whether ACC's next call folds in fold_fused()'s commonest way: counts, one integer sum and one
+ * float sum at most, first rows already found for every group (by every thread), no nulls,
+ * groups that stay in the caches. */
+static int one_pass(const st_gacc *acc)
+{
+    int ni = 0, nf = 0;
+    if (!acc->fused || acc->big || acc->mask) return 0;
+    for (int a = 0; a < acc->naggs; a++) {
+        const st_gin *in = &acc->in[a];
+        if (acc->same[a] >= 0 || (!is_sum(in->op) && !in->rowid)) continue;
+        for (int t = 0; in->rowid && t < acc->nt; t++)
+            if (acc->parts[t].firsts[a] < acc->g) return 0;
+        if (in->rowid) continue;
+        ni += !in->isf;
+        nf += in->isf;
+    }
+    return ni <= 1 && nf <= 1;
+}
+
+/* Fold the N rows of string KEY in one pass, each row's id looked up in F's table of short keys
+ * as it is folded, where that gives the bits of the way below (the ids first): every key already
+ * in the dictionary (else 0, the accumulator left as it was), a one-pass shape, and blocks of a
+ * size that does not depend on how many keys the call holds. 1 folded, 0 not, STRATA_ENOMEM. */
+static int fold_known(st_gfold *f, const st_gcol *key, uint64_t n, const st_gin *in)
+{
+    st_gacc *acc = f->acc;
+    uint64_t words = acc->g * acc->words, nt = (uint64_t)acc->nt;
+    if (f->sk_cap == 0 || f->ng == 0 || acc->g != f->ng || !one_pass(acc) ||
+        st_gdense_block(n, (uint64_t)acc->nfs * f->ng) != ST_GDENSE_BLOCK)
+        return 0;
+    int64_t *snap = gf_scratch(f, GF_SNAP, (nt * words + 1) * sizeof *snap);
+    if (snap == NULL) return STRATA_ENOMEM;
+    for (uint64_t t = 0; t < nt; t++)
+        memcpy(snap + t * words, acc->parts[t].cnt, words * sizeof *snap);
+    const int64_t *off = key->data;
+    dplan p = {.w = off, .in = in, .n = n, .g = acc->g, .gblk = acc->g, .sk = f->sk};
+    p.sk_cap = f->sk_cap;
+    p.sbytes = key->bytes;
+    p.send = off[n];
+    int rc = acc_fold(acc, &p);
+    if (rc != 0) return rc;
+    for (uint64_t t = 0; t < nt; t++) { /* a new key: as it was */
+        memcpy(acc->parts[t].cnt, snap + t * words, words * sizeof *snap);
+        acc->parts[t].bad = 0;
+    }
+    return 0;
+}
+
 /* Fold N rows of KEY through F's dictionary (strings, or integers spread wide whose smallest
  * and largest are RANGE): each row's key's id, then folded by id in the way st_groupby_range()
  * folds these rows alone -- in blocks when it would group them by direct indexing (strings: by
@@ -1200,6 +1320,11 @@ static int add_hashed(st_gfold *f, const st_gcol *key, uint64_t n, const st_gin 
     uint64_t nd = 0, gb;
     int str = f->kdt == STRATA_STR, dense, local = 0;
     if ((key->dtype == STRATA_STR) != str || key->valid != NULL) return 0;
+    if (str) {
+        int rc = short_table(f);
+        if (rc == STRATA_OK) rc = fold_known(f, key, n, in);
+        if (rc != 0) return rc;
+    }
     int64_t *ids = gf_scratch(f, GF_IDS, (n + 1) * sizeof *ids);
     uint32_t *lw = gf_scratch(f, GF_LW, (n + 1) * sizeof *lw);
     uint32_t *lmap = gf_scratch(f, GF_LMAP, (n + 1) * sizeof *lmap);
