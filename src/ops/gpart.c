@@ -704,26 +704,28 @@ typedef struct gids {
 
 static int number_groups(const st_gpf *f, gids *ids)
 {
-    uint64_t np = (uint64_t)1 << f->bits, g = 0;
-    ids->minlen = UINT64_MAX;
-    ids->maxlen = 0;
+    uint64_t np = (uint64_t)1 << f->bits, g = 0, lo = UINT64_MAX, hi = 0;
     ids->base = malloc((np + 1) * sizeof *ids->base);
     if (ids->base == NULL) return STRATA_ENOMEM;
     for (uint64_t p = 0; p < np; p++) {
-        const gpp *q = &f->part[p];
         ids->base[p] = g;
-        g += q->n;
-        for (uint64_t l = 0; f->str && l < q->n; l++) {
-            uint64_t len = q->grp[l * f->gw];
-            ids->minlen = len < ids->minlen ? len : ids->minlen;
-            ids->maxlen = len > ids->maxlen ? len : ids->maxlen;
-        }
+        g += f->part[p].n;
     }
     ids->base[np] = ids->g = g;
     ids->part = malloc((g + 1) * sizeof *ids->part);
     if (ids->part == NULL) return STRATA_ENOMEM;
-    for (uint64_t p = 0; p < np; p++)
+#pragma omp parallel for num_threads(f->nt) schedule(static) reduction(min : lo) reduction(max : hi)
+    for (uint64_t p = 0; p < np; p++) {
+        const gpp *q = &f->part[p];
         for (uint64_t id = ids->base[p]; id < ids->base[p + 1]; id++) ids->part[id] = (uint16_t)p;
+        for (uint64_t l = 0; f->str && l < q->n; l++) {
+            uint64_t len = q->grp[l * f->gw];
+            lo = len < lo ? len : lo;
+            hi = len > hi ? len : hi;
+        }
+    }
+    ids->minlen = lo;
+    ids->maxlen = hi;
     return STRATA_OK;
 }
 
@@ -758,22 +760,21 @@ static inline uint64_t shl(uint64_t x, int s)
  * low bits no key varies in, side by side. 0 when they need more bits. */
 static int pack_short(const st_gpf *f, const gids *ids, uint64_t *w)
 {
-    uint64_t g = ids->g, mn[3], mx[3], var[3], c0[3];
+    uint64_t g = ids->g, mn[3], mx[3], var[3] = {0}, c0[3];
     int tz[3], bits[3];
     if (g == 0) return 0;
-    for (int j = 0; j < 3; j++) c0[j] = short_part(group_rec(f, ids, 0), j);
-    for (int j = 0; j < 3; j++) {
-        uint64_t lo = c0[j], hi = c0[j], v = 0;
-#pragma omp parallel for num_threads(f->nt) reduction(min : lo) reduction(max : hi) reduction(| : v)
-        for (uint64_t id = 1; id < g; id++) {
-            uint64_t c = short_part(group_rec(f, ids, id), j);
-            lo = c < lo ? c : lo;
-            hi = c > hi ? c : hi;
-            v |= c ^ c0[j];
+    /* the records in one pass, each part's range and varying bits reduced apart */
+    for (int j = 0; j < 3; j++) mn[j] = mx[j] = c0[j] = short_part(group_rec(f, ids, 0), j);
+#pragma omp parallel num_threads(f->nt)
+#pragma omp for reduction(min : mn[:3]) reduction(max : mx[:3]) reduction(| : var[:3])
+    for (uint64_t id = 1; id < g; id++) {
+        const uint64_t *k = group_rec(f, ids, id);
+        for (int j = 0; j < 3; j++) {
+            uint64_t c = short_part(k, j);
+            mn[j] = c < mn[j] ? c : mn[j];
+            mx[j] = c > mx[j] ? c : mx[j];
+            var[j] |= c ^ c0[j];
         }
-        mn[j] = lo;
-        mx[j] = hi;
-        var[j] = v;
     }
     for (int j = 0; j < 3; j++) { /* offsets from the smallest keep the bits no key varies in */
         tz[j] = var[j] ? __builtin_ctzll(var[j]) : 0;
@@ -836,14 +837,15 @@ static int sort_groups(const st_gpf *f, const gids *ids, uint64_t *perm)
     int64_t *keys = malloc((g + 1) * sizeof *keys); /* integers: the keys; strings: offsets */
     char *bytes = f->str ? malloc(nb + 1) : NULL;
     int rc = keys && (!f->str || bytes) ? STRATA_OK : STRATA_ENOMEM;
-    for (uint64_t p = 0, o = 0; p < np && rc == STRATA_OK; p++) {
+    uint64_t nint = f->str || rc != STRATA_OK ? 0 : np; /* integers: the keys */
+#pragma omp parallel for num_threads(f->nt) schedule(static)
+    for (uint64_t p = 0; p < nint; p++)
+        for (uint64_t l = 0; l < f->part[p].n; l++)
+            keys[ids->base[p] + l] = (int64_t)f->part[p].grp[l * f->gw];
+    for (uint64_t p = 0, o = 0; p < np && f->str && rc == STRATA_OK; p++) {
         const gpp *q = &f->part[p];
         for (uint64_t l = 0; l < q->n; l++) {
             const uint64_t *k = q->grp + l * f->gw;
-            if (!f->str) {
-                keys[ids->base[p] + l] = (int64_t)k[0];
-                continue;
-            }
             keys[ids->base[p] + l] = (int64_t)o;
             memcpy(bytes + o, rec_str(q, k), k[0]);
             o += k[0];
@@ -866,9 +868,14 @@ static int dict_room(const st_gpf *f, const gids *ids, const uint64_t *perm, st_
     d->off = malloc((g + 1) * sizeof *d->off);
     if (d->off == NULL) return STRATA_ENOMEM;
     d->off[0] = 0;
+    if (ids->minlen == ids->maxlen) { /* one length: no record to read */
 #pragma omp parallel for num_threads(f->nt) schedule(static)
-    for (uint64_t k = 0; k < g; k++) d->off[k + 1] = (int64_t)group_rec(f, ids, perm[k])[0];
-    for (uint64_t k = 0; k < g; k++) d->off[k + 1] += d->off[k];
+        for (uint64_t k = 0; k < g; k++) d->off[k + 1] = (int64_t)((k + 1) * ids->maxlen);
+    } else {
+#pragma omp parallel for num_threads(f->nt) schedule(static)
+        for (uint64_t k = 0; k < g; k++) d->off[k + 1] = (int64_t)group_rec(f, ids, perm[k])[0];
+        for (uint64_t k = 0; k < g; k++) d->off[k + 1] += d->off[k];
+    }
     d->bytes = malloc((size_t)d->off[g] + 1);
     d->n = g;
     return d->bytes != NULL ? STRATA_OK : STRATA_ENOMEM;
