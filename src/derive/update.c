@@ -414,9 +414,23 @@ static int fold_batch(st_upd_job *j, strata_snapshot *s, uint64_t b, const gplan
     return rc;
 }
 
+/* A source batch whose mappings are let go of while the next one is folded. */
+typedef struct gdone {
+    strata_snapshot *s;
+    uint64_t b;
+} gdone;
+
+static void release_batch(void *arg)
+{
+    const gdone *d = arg;
+    st_snapshot_release(d->s, d->b);
+}
+
 /* The groups of source batches [B0, B1) of a group-by of one integer or string key without
  * nulls, folded into arrays indexed by the key or its id in a dictionary (st_gfold) rather than
- * grouped batch by batch and merged: ACC (1), or 0 when this does not apply (ACC untouched). */
+ * grouped batch by batch and merged: ACC (1), or 0 when this does not apply (ACC untouched).
+ * Each batch's mappings are let go of on one of the fold's threads while the next batch is
+ * folded (st_gfold_side()): unmapped between the calls, the other threads would wait. */
 static int groups_folded(st_upd_job *j, strata_snapshot *s, const st_dspec *sp, const gplan *g,
                          uint64_t b0, uint64_t b1, st_groups *acc)
 {
@@ -440,14 +454,18 @@ static int groups_folded(st_upd_job *j, strata_snapshot *s, const st_dspec *sp, 
     uint64_t rows = st_snapshot_row_start(s)[b1] - st_snapshot_row_start(s)[b0];
     int rc = st_gfold_begin(&f, g->kdt[0], range, rows, shape, g->nslots, j->nt);
     if (rc == STRATA_ENOMEM) return st_error(j->err, rc, "out of memory grouping");
+    gdone prev = {s, 0};
     for (uint64_t b = b0; b < b1 && rc == 1; b++) {
+        prev.b = b - 1;
+        if (b > b0) st_gfold_side(f, release_batch, &prev);
         rc = fold_batch(j, s, b, g, f);
-        st_snapshot_release(s, b);
         if (rc == 1) {
             int prc = st_upd_progress(j, b - b0 + 1, (uint64_t)batches[b].nrows);
             rc = prc < 0 ? prc : rc;
         }
     }
+    if (f != NULL) st_gfold_side(f, NULL, NULL); /* (a call that did not come: see below) */
+    for (uint64_t b = b0; b < b1; b++) st_snapshot_release(s, b); /* (those still mapped) */
     if (rc == 1) {
         rc = st_gfold_end(f, acc);
         if (rc != 1) st_groups_free(acc);

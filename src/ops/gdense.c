@@ -120,6 +120,12 @@ typedef struct st_gacc {
 
 #define GF_NONE UINT64_MAX /* no id */
 
+/* Work for one of a call's threads (st_gfold_side()); FN NULL: none, or done. */
+typedef struct gside {
+    void (*fn)(void *);
+    void *arg;
+} gside;
+
 /* A key of 8 bytes or fewer in the table of short keys: its bytes as a word (zero-padded), its
  * length + 1 (0: an empty slot) and its id. */
 typedef struct gshort {
@@ -189,6 +195,7 @@ typedef struct dplan {
     uint64_t sk_cap;
     const char *sbytes;
     int64_t send;
+    gside *side; /* work for one thread before it takes blocks (NULL: none; FN NULL once done) */
 } dplan;
 
 /* The arrays of part T as seen from a call's window. */
@@ -671,6 +678,7 @@ static int acc_fold(st_gacc *acc, dplan *p)
     int bad = 0;
     if (p->bygroup) /* one block, its partials shared by the threads */
         for (uint64_t i = 0; i < (uint64_t)acc->nfs * part_groups(p); i++) p->fblk[i] = -0.0;
+    gside *side = p->side != NULL && p->side->fn != NULL && !p->bygroup ? p->side : NULL;
 #pragma omp parallel num_threads(acc->nt)
     {
         int t = 0;
@@ -682,12 +690,20 @@ static int acc_fold(st_gacc *acc, dplan *p)
         uint32_t *idx = acc->idx + (size_t)t * CHUNK, *pidx = acc->pidx + (size_t)t * CHUNK;
         if (p->bygroup) {
             fold_block(p, &acc->parts[t], 0, idx, pidx);
+        } else if (side != NULL) {
+            /* the last thread does the side work first, then takes blocks as the others do:
+             * each thread's blocks in order (monotonic), as its first rows need */
+            if (t == st_team_size() - 1) side->fn(side->arg);
+#pragma omp for schedule(monotonic : dynamic, 1)
+            for (uint64_t b = 0; b < p->nblocks; b++)
+                if (!acc->parts[t].bad) fold_block(p, &acc->parts[t], b, idx, pidx);
         } else {
 #pragma omp for schedule(static)
             for (uint64_t b = 0; b < p->nblocks; b++)
                 if (!acc->parts[t].bad) fold_block(p, &acc->parts[t], b, idx, pidx);
         }
     }
+    if (side != NULL) side->fn = NULL;
     for (int t = 0; t < acc->nt; t++) bad |= acc->parts[t].bad;
     if (bad) return 0;
     add_partials(p);
@@ -831,6 +847,7 @@ struct st_gfold {
     gshort *sk;
     uint64_t sk_cap, sk_ng; /* SK_CAP slots (0: no table), built over SK_NG keys */
     int sk_long;            /* the dictionary holds a key longer than 8 bytes */
+    gside side;             /* for the next call (st_gfold_side()) */
     /* a call's scratch, kept for the next: fresh pages cost their zeroing */
     void *scr[GF_SCR];
     size_t scr_n[GF_SCR];
@@ -1296,6 +1313,7 @@ static int fold_known(st_gfold *f, const st_gcol *key, uint64_t n, const st_gin 
         memcpy(snap + t * words, acc->parts[t].cnt, words * sizeof *snap);
     const int64_t *off = key->data;
     dplan p = {.w = off, .in = in, .n = n, .g = acc->g, .gblk = acc->g, .sk = f->sk};
+    p.side = &f->side;
     p.sk_cap = f->sk_cap;
     p.sbytes = key->bytes;
     p.send = off[n];
@@ -1344,7 +1362,8 @@ static int add_hashed(st_gfold *f, const st_gcol *key, uint64_t n, const st_gin 
     if (rc == STRATA_OK && take) rc = acc_grow(acc, f->ng);
     if (rc == STRATA_OK && !take) rc = 0;
     if (rc == STRATA_OK && take) {
-        dplan p = {.w = ids, .in = in, .n = n, .lo = 0, .g = acc->g, .gblk = gb, .nloc = nd};
+        dplan p = {.w = ids, .in = in, .n = n, .g = acc->g, .gblk = gb, .nloc = nd};
+        p.side = &f->side;
         p.bygroup = acc->nfs > 0 && !dense;
         if (local) { /* partials of the call's own keys only */
             p.lw = lw;
@@ -1375,8 +1394,8 @@ static int many_strings(const st_gcol *key, uint64_t n)
     return d > MANY;
 }
 
-int st_gfold_add(st_gfold *f, const st_gcol *key, uint64_t n, const st_agg *aggs,
-                 const int64_t range[2])
+static int gfold_add(st_gfold *f, const st_gcol *key, uint64_t n, const st_agg *aggs,
+                     const int64_t range[2])
 {
     st_gacc *acc = f->acc;
     st_gin in[ST_GROUP_SLOTS];
@@ -1419,12 +1438,29 @@ int st_gfold_add(st_gfold *f, const st_gcol *key, uint64_t n, const st_agg *aggs
      * densely only over a range such as this */
     uint64_t range_n = (uint64_t)range[1] - (uint64_t)range[0];
     if (acc->nfs > 0 && !dense_range(range_n, n)) return 0;
-    dplan p = {.w = key->data, .in = in, .n = n, .lo = range[0], .told = 1};
+    dplan p = {.w = key->data, .in = in, .n = n, .lo = range[0], .told = 1, .side = &f->side};
     p.off = (uint64_t)range[0] - (uint64_t)acc->lo;
     p.g = range_n + 1;
     int rc = acc_fold(acc, &p);
     if (rc == 1) f->bad = 0;
     return rc;
+}
+
+int st_gfold_add(st_gfold *f, const st_gcol *key, uint64_t n, const st_agg *aggs,
+                 const int64_t range[2])
+{
+    int rc = gfold_add(f, key, n, aggs, range);
+    if (f->side.fn != NULL) { /* no parallel fold took it: done here */
+        f->side.fn(f->side.arg);
+        f->side.fn = NULL;
+    }
+    return rc;
+}
+
+void st_gfold_side(st_gfold *f, void (*fn)(void *), void *arg)
+{
+    f->side.fn = fn;
+    f->side.arg = arg;
 }
 
 /* OUT := the groups of F's dictionary in the order of their keys: integers by value (their key

@@ -639,14 +639,21 @@ static void key_range_of(const int64_t *k, int64_t n, int64_t r[2])
     }
 }
 
+static void count_side(void *arg)
+{
+    (*(int *)arg)++;
+}
+
 /* The NB batches [CUT[b], CUT[b + 1]) of key K (KDT; strings: offsets K into BYTES), with the
  * aggregates of batch_aggs() over F, on NT threads: grouped batch by batch (each told its range)
- * and merged in batch order into *REF, and folded by st_gfold into *GOT. */
+ * and merged in batch order into *REF, and folded by st_gfold into *GOT, each call after the
+ * first given side work (st_gfold_side(): done once by the time the call returns; a call with
+ * side work takes its blocks as its threads come free). */
 static void fold_and_merge(strata_dtype kdt, const int64_t *k, const char *bytes,
                            const int64_t *cut, int nb, const double *f, int nt, st_groups *ref,
                            st_groups *got)
 {
-    int str = kdt == STRATA_STR, have = 0;
+    int str = kdt == STRATA_STR, have = 0, sides = 0;
     int64_t all[2] = {0, 0};
     if (!str) key_range_of(k, cut[nb], all);
     st_agg a[8];
@@ -668,7 +675,9 @@ static void fold_and_merge(strata_dtype kdt, const int64_t *k, const char *bytes
             *ref = part;
             have = 1;
         }
+        if (b > 0) st_gfold_side(fo, count_side, &sides);
         assert_int_equal(st_gfold_add(fo, &key, (uint64_t)n, a, r), 1);
+        assert_int_equal(sides, b);
     }
     assert_int_equal(st_gfold_end(fo, got), 1);
     st_gfold_free(fo);
