@@ -147,7 +147,7 @@ static inline uint64_t short_word(const char *s, size_t len, int room)
     }
 #endif
     (void)room;
-    memcpy(&w, s, len);
+    if (len > 0) memcpy(&w, s, len); /* (S may be NULL when LEN is 0) */
     return w;
 }
 
