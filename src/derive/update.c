@@ -456,8 +456,10 @@ static int groups_folded(st_upd_job *j, strata_snapshot *s, const st_dspec *sp, 
     if (rc == STRATA_ENOMEM) return st_error(j->err, rc, "out of memory grouping");
     gdone prev = {s, 0};
     for (uint64_t b = b0; b < b1 && rc == 1; b++) {
-        prev.b = b - 1;
-        if (b > b0) st_gfold_side(f, release_batch, &prev);
+        if (b > b0) {
+            prev.b = b - 1;
+            st_gfold_side(f, release_batch, &prev);
+        }
         rc = fold_batch(j, s, b, g, f);
         if (rc == 1) {
             int prc = st_upd_progress(j, b - b0 + 1, (uint64_t)batches[b].nrows);

@@ -170,6 +170,24 @@ static inline uint64_t short_find(const gshort *sk, uint64_t cap, uint64_t w, si
     }
 }
 
+/* The id of row R of string offsets OFF into BYTES (END past the call's last byte) in table SK of
+ * CAP slots, or GF_NONE (also for a key longer than 8 bytes). */
+static inline uint64_t short_row(const gshort *sk, uint64_t cap, const int64_t *off,
+                                 const char *bytes, uint64_t r, int64_t end)
+{
+    int64_t o = off[r];
+    size_t len = (size_t)(off[r + 1] - o);
+    return len <= 8 ? short_find(sk, cap, short_word(bytes + o, len, o + 8 <= end), len) : GF_NONE;
+}
+
+/* Key ID, the LEN bytes (8 or fewer) at S, into table SK of CAP slots. */
+static void short_put(gshort *sk, uint64_t cap, const char *s, size_t len, uint64_t id)
+{
+    uint64_t w = short_word(s, len, 0), sl = short_slot(w, cap);
+    while (sk[sl].len1 != 0) sl = (sl + 1) & (cap - 1);
+    sk[sl] = (gshort){w, (uint32_t)len + 1, (uint32_t)id};
+}
+
 /* One call: its rows, and the window of the accumulator its keys span. */
 typedef struct dplan {
     const st_gacc *acc;
@@ -353,11 +371,7 @@ static int fold_short(const dplan *p, const dview *v, uint64_t r0, uint64_t m, u
         if ((i & 7) == 0) __builtin_prefetch(off + i + AHEAD);
         if ((i & 7) == 0 && i0) __builtin_prefetch(i0 + i + AHEAD);
         if ((i & 7) == 0 && f0) __builtin_prefetch(f0 + i + AHEAD);
-        int64_t o = off[i];
-        size_t len = (size_t)(off[i + 1] - o);
-        uint64_t x = GF_NONE;
-        if (len <= 8)
-            x = short_find(p->sk, p->sk_cap, short_word(bytes + o, len, o + 8 <= p->send), len);
+        uint64_t x = short_row(p->sk, p->sk_cap, off, bytes, i, p->send);
         miss |= x == GF_NONE;
         x = x == GF_NONE ? 0 : x;
         int64_t *rec = cnt + x * sw;
@@ -590,7 +604,7 @@ static int acc_new(st_gacc **accp, const st_gin *in, int naggs, int64_t lo, uint
     acc->pidx = malloc((size_t)nt * CHUNK * sizeof *acc->pidx);
     if (acc->parts == NULL || acc->facc == NULL || acc->idx == NULL || acc->pidx == NULL)
         return STRATA_ENOMEM;
-    for (uint64_t i = 0; i < (uint64_t)acc->nfs * g; i++) acc->facc[i] = -0.0;
+    fill_neg_zero(acc->facc, (uint64_t)acc->nfs * g);
     int arc[64] = {0}; /* each thread makes (and first touches) its own arrays */
 #pragma omp parallel num_threads(nt)
     {
@@ -633,7 +647,7 @@ static int acc_grow(st_gacc *acc, uint64_t g)
         if (fa == NULL) return STRATA_ENOMEM;
         for (uint64_t f = 0; f < nfs; f++) {
             memcpy(fa + f * cap, acc->facc + f * acc->cap, acc->cap * sizeof *fa);
-            for (uint64_t x = acc->cap; x < cap; x++) fa[f * cap + x] = -0.0;
+            fill_neg_zero(fa + f * cap + acc->cap, cap - acc->cap);
         }
         st_free_big(acc->facc);
         acc->facc = fa;
@@ -692,7 +706,7 @@ static int acc_fold(st_gacc *acc, dplan *p)
     p->team = 1;
     int bad = 0;
     if (p->bygroup) /* one block, its partials shared by the threads */
-        for (uint64_t i = 0; i < (uint64_t)acc->nfs * part_groups(p); i++) p->fblk[i] = -0.0;
+        fill_neg_zero(p->fblk, (uint64_t)acc->nfs * part_groups(p));
     gside *side = p->side != NULL && p->side->fn != NULL && !p->bygroup ? p->side : NULL;
 #pragma omp parallel num_threads(acc->nt)
     {
@@ -1001,12 +1015,8 @@ static int short_table(st_gfold *f)
         return STRATA_ENOMEM;
     }
     const char *dict = f->bytes.v ? (const char *)f->bytes.v : "";
-    for (uint64_t id = 0; id < f->ng; id++) {
-        size_t len = (size_t)(f->off[id + 1] - f->off[id]);
-        uint64_t w = short_word(dict + f->off[id], len, 0), sl = short_slot(w, cap);
-        while (f->sk[sl].len1 != 0) sl = (sl + 1) & (cap - 1);
-        f->sk[sl] = (gshort){w, (uint32_t)len + 1, (uint32_t)id};
-    }
+    for (uint64_t id = 0; id < f->ng; id++)
+        short_put(f->sk, cap, dict + f->off[id], (size_t)(f->off[id + 1] - f->off[id]), id);
     f->sk_cap = cap;
     f->sk_ng = f->ng;
     return STRATA_OK;
@@ -1021,9 +1031,7 @@ static void short_keep(st_gfold *f, const char *str, size_t len, uint64_t id)
         (void)short_table(f); /* no memory: no table, which only saves time */
         return;
     }
-    uint64_t w = short_word(str, len, 0), sl = short_slot(w, f->sk_cap);
-    while (f->sk[sl].len1 != 0) sl = (sl + 1) & (f->sk_cap - 1);
-    f->sk[sl] = (gshort){w, (uint32_t)len + 1, (uint32_t)id};
+    short_put(f->sk, f->sk_cap, str, len, id);
     f->sk_ng = f->ng;
 }
 
@@ -1117,14 +1125,10 @@ static uint64_t find_short(const st_gfold *f, const st_gcol *key, uint64_t r0, u
     const int64_t *off = key->data;
     uint64_t missed = 0;
     for (uint64_t r = r0; r < r1; r++) {
-        int64_t o = off[r];
-        size_t len = (size_t)(off[r + 1] - o);
-        uint64_t id = GF_NONE;
-        if (len <= 8)
-            id = short_find(f->sk, f->sk_cap, short_word(key->bytes + o, len, o + 8 <= end), len);
+        uint64_t id = short_row(f->sk, f->sk_cap, off, key->bytes, r, end);
         ids[r] = (int64_t)id;
         if (id == GF_NONE) {
-            hs[r] = st_gstr_hash(key->bytes + o, len);
+            hs[r] = st_gstr_hash(key->bytes + off[r], (size_t)(off[r + 1] - off[r]));
             missed++;
             continue;
         }
@@ -1184,11 +1188,8 @@ static int add_new(st_gfold *f, const st_gcol *key, uint64_t n, int64_t *ids, co
     int64_t end = str ? off[n] : 0;
     for (uint64_t r = 0; r < n; r++) {
         if (!all && ids[r] != (int64_t)GF_NONE) continue;
-        uint64_t id = GF_NONE;
-        size_t len = str ? (size_t)(off[r + 1] - off[r]) : 0;
-        if (str && f->sk_cap > 0 && len <= 8)
-            id = short_find(f->sk, f->sk_cap,
-                            short_word(key->bytes + off[r], len, off[r] + 8 <= end), len);
+        uint64_t id =
+            str && f->sk_cap > 0 ? short_row(f->sk, f->sk_cap, off, key->bytes, r, end) : GF_NONE;
         if (id == GF_NONE) id = row_add(f, key, r, all ? row_hash(key, r) : hs[r]);
         if (id == GF_NONE) return f->ng >= UINT32_MAX - 1 ? STRATA_ERANGE : STRATA_ENOMEM;
         ids[r] = (int64_t)id;

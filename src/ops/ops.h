@@ -235,9 +235,10 @@ int st_groupby_range(const st_gcol *keys, int nkeys, uint64_t n, const st_agg *a
  *     folded; 0: not (a key outside RANGE, or rows st_groupby_range() would not group the same
  *     way): F is then of no use, and the group-by is to be done call by call; or STRATA_ENOMEM.
  *   st_gfold_side: work for F's next st_gfold_add() to do on one of its threads while the others
- *     fold (FN(ARG), once, before that call returns; on the calling thread first where the call
- *     folds on one thread): e.g. letting go of the batch before, whose unmapping would
- *     otherwise keep the other threads waiting. FN must not touch what the call reads.
+ *     fold (FN(ARG), once, before that call returns; on the calling thread after the fold where
+ *     the call takes a path without a parallel fold of blocks): e.g. letting go of the batch
+ *     before, whose unmapping would otherwise keep the other threads waiting. FN must not touch
+ *     what the call reads.
  *   st_gfold_end: OUT := the groups (st_groups_free(), also when 0 or an error is returned):
  *     1, 0 when a call was not folded, or STRATA_ENOMEM. */
 typedef struct st_gfold st_gfold;
