@@ -229,6 +229,11 @@ typedef struct st_wc {
 } st_wc;
 int st_wc_open(st_wc *w, const void *dst, const uint64_t *at, unsigned nb, size_t esz);
 void st_wc_close(st_wc *w, void *dst, const uint64_t *at, unsigned nb, size_t esz);
+/* The N elements at SRC (ESZ bytes each) to positions P, P + 1, ... of bucket D: the line P
+ * falls in completed through W, the whole lines that follow streamed straight from SRC, the rest
+ * left in W's line (st_wc_put's, for a run of one bucket at a time). */
+void st_wc_append(st_wc *w, void *dst, unsigned d, uint64_t p, const void *src, uint64_t n,
+                  size_t esz);
 static inline void st_wc_line_out(void *dst, const void *line)
 {
 #if defined(__SSE2__)

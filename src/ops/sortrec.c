@@ -26,7 +26,7 @@
 
 #define ST_SREC_DENSE ((uint64_t)1 << 16)
 #define ST_SREC_BITS  12
-#define ST_SREC_BLOCK 2048
+#define ST_SREC_BLOCK 256
 #define ST_SREC_GUESS ((uint64_t)1 << 16)
 #define ST_SREC_WC    (1u << ST_SREC_BITS)
 
@@ -371,6 +371,80 @@ static int place2(const segs *g, uint64_t n, const digits *dg, uint64_t *hist, i
     return ok;
 }
 
+/* Rows a thread places by place_runs() at a time: their digits and the placed elements stay in
+ * the second-level cache, and each digit's run in a chunk is long enough to stream out whole
+ * lines (1.25 MiB of scratch a thread for positions, 2.25 MiB for records). */
+#define ST_SREC_RUNS ((uint64_t)1 << 17)
+
+/* Rows place() hands to place_runs(), at the least: an append's few rows keep the scatter through
+ * write combining, which needs no scratch to fault in. */
+#define ST_SREC_RUNS_MIN ((uint64_t)1 << 20)
+
+/* The rows of a chunk of place_runs() over rows [LO, HI), rounded up to 8 (its scratch: as many
+ * digits, then as many elements, 16-byte aligned). */
+static uint64_t runs_rows(uint64_t lo, uint64_t hi)
+{
+    return ((hi - lo < ST_SREC_RUNS ? hi - lo : ST_SREC_RUNS) + 7) & ~(uint64_t)7;
+}
+
+/* Rows [LO, HI) of G placed by digit from this thread's next positions H (into REC, or only the
+ * positions, into PERM), a chunk of ST_SREC_RUNS rows at a time: the chunk is sorted by digit in
+ * the caches by counting (SCR: its digits, then its elements in digit order), then each digit's
+ * run leaves through W (st_wc_append: whole lines streamed). A scatter of every row through W
+ * alone stores into one of NB lines per row, 64 KiB of them for 1 024 digits, twice the
+ * first-level cache: 50 M positions of 1 000 keys, 2 threads, 0.106 -> 0.065 s alone. */
+static void place_runs(const segs *g, uint64_t lo, uint64_t hi, const digits *dg, uint64_t *h,
+                       st_srec *rec, uint64_t *perm, st_wc *w, void *scr)
+{
+    uint64_t nb = dg->nb, min = dg->min, base = g->start[0], buf[ST_SREC_BLOCK];
+    uint32_t at[ST_SREC_WC];
+    int shift = dg->shift;
+    size_t esz = perm != NULL ? sizeof *perm : sizeof *rec;
+    void *dst = perm != NULL ? (void *)perm : (void *)rec;
+    uint16_t *dig = scr;
+    unsigned char *run = (unsigned char *)(dig + runs_rows(lo, hi));
+    size_t s = seg_of(g, lo);
+    for (uint64_t r = lo; r < hi; r += ST_SREC_RUNS) {
+        uint64_t m = hi - r < ST_SREC_RUNS ? hi - r : ST_SREC_RUNS;
+        size_t s0 = s;
+        memset(at, 0, nb * sizeof *at);
+        for (uint64_t b = 0; b < m; b += ST_SREC_BLOCK) {
+            uint64_t k = m - b < ST_SREC_BLOCK ? m - b : ST_SREC_BLOCK;
+            seg_images(g, &s, r + b, k, buf);
+            for (uint64_t i = 0; i < k; i++) {
+                uint16_t d = (uint16_t)((buf[i] - min) >> shift);
+                dig[b + i] = d;
+                at[d]++;
+            }
+        }
+        for (uint64_t d = 0, sum = 0; d < nb; d++) {
+            uint32_t c = at[d];
+            at[d] = (uint32_t)sum;
+            sum += c;
+        }
+        if (perm != NULL) {
+            uint64_t *e = (uint64_t *)run;
+            for (uint32_t i = 0; i < m; i++) e[at[dig[i]]++] = base + r + i;
+        } else { /* the chunk's images again, from the caches */
+            st_srec *e = (st_srec *)run;
+            for (uint64_t b = 0; b < m; b += ST_SREC_BLOCK) {
+                uint64_t k = m - b < ST_SREC_BLOCK ? m - b : ST_SREC_BLOCK;
+                seg_images(g, &s0, r + b, k, buf);
+                for (uint64_t i = 0; i < k; i++)
+                    e[at[dig[b + i]]++] = (st_srec){base + r + b + i, buf[i]};
+            }
+        }
+        /* AT[d] is now the end of digit d's run */
+        for (uint64_t d = 0, a = 0; d < nb; d++) {
+            uint64_t c = at[d] - a;
+            if (c == 0) continue;
+            st_wc_append(w, dst, (unsigned)d, h[d], run + a * esz, c, esz);
+            h[d] += c;
+            a = at[d];
+        }
+    }
+}
+
 /* One stable placing pass by digit into REC (or only the positions, into PERM); START receives
  * the NB + 1 bucket boundaries. HIST (NT x NB counters) holds each thread's counts already when
  * COUNTED is the team's size. Carried columns (CY) go to the same places. */
@@ -397,6 +471,14 @@ static void place(const segs *g, uint64_t n, const digits *dg, uint64_t *hist, i
         size_t wsz = perm != NULL ? sizeof *perm : sizeof *rec;
         int wc = (perm != NULL || (rec != NULL && (cy == NULL || cy->n == 0))) &&
                  nb <= ST_SREC_WC && st_wc_open(&w, wdst, h, (unsigned)nb, wsz);
+        void *scr = wc && n >= ST_SREC_RUNS_MIN
+                        ? malloc(runs_rows(lo, hi) * (sizeof(uint16_t) + wsz))
+                        : NULL;
+        if (scr != NULL) {
+            place_runs(g, lo, hi, dg, h, rec, perm, &w, scr);
+            lo = hi;
+            free(scr);
+        }
         for (uint64_t r = lo; r < hi; r += ST_SREC_BLOCK) {
             uint64_t m = hi - r < ST_SREC_BLOCK ? hi - r : ST_SREC_BLOCK;
             size_t sb = s;

@@ -660,8 +660,8 @@ static void segmented_argsort_is_the_stable_argsort(void **state)
                     free(perm);
                     free(copy);
                 }
-                /* 6, 7: in order, or strictly decreasing, but for one pair at the first block's
-                 * end (2 048 keys: sortrec.c's scan) or in the middle */
+                /* 6, 7: in order, or strictly decreasing, but for one pair across a block's
+                 * end (2 048 keys, a multiple of sortrec.c's scan's blocks) or in the middle */
                 uint64_t at = n > 2048 ? 2047 : n / 2;
                 if (mode >= 6 && at + 1 < n) {
                     char tmp[8];
@@ -685,8 +685,10 @@ static void segmented_argsort_is_the_stable_argsort(void **state)
             free(keys);
         }
     /* dense ranges of more values than write combining has lines for (sortrec.c: in two levels,
-     * place2, up to 8 MB of output; in one pass beyond), against the reference */
-    int64_t spans[] = {4097, 19677, 65536};
+     * place2, up to 8 MB of output; in one pass beyond), and of fewer (a million rows: placed a
+     * chunk at a time, place_runs, which ends chunks, runs and lines mid-way with 1 and 3
+     * threads and a segment cut inside a chunk), against the reference */
+    int64_t spans[] = {4097, 19677, 65536, 1000};
     uint64_t dn[] = {70001, ((uint64_t)1 << 20) + 3};
     for (size_t si = 0; si < sizeof spans / sizeof spans[0]; si++)
         for (size_t ni = 0; ni < sizeof dn / sizeof dn[0]; ni++) {
