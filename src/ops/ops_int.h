@@ -234,11 +234,12 @@ void st_wc_close(st_wc *w, void *dst, const uint64_t *at, unsigned nb, size_t es
  * left in W's line (st_wc_put's, for a run of one bucket at a time). */
 void st_wc_append(st_wc *w, void *dst, unsigned d, uint64_t p, const void *src, uint64_t n,
                   size_t esz);
+/* The 64 bytes at LINE (any alignment) to the line DST by non-temporal stores. */
 static inline void st_wc_line_out(void *dst, const void *line)
 {
 #if defined(__SSE2__)
     for (int j = 0; j < 4; j++)
-        _mm_stream_si128((__m128i *)dst + j, _mm_load_si128((const __m128i *)line + j));
+        _mm_stream_si128((__m128i *)dst + j, _mm_loadu_si128((const __m128i *)line + j));
 #else
     memcpy(dst, line, 64);
 #endif

@@ -415,14 +415,7 @@ void st_wc_append(st_wc *w, void *dst, unsigned d, uint64_t p, const void *src, 
     uintptr_t a = (uintptr_t)dst + p * esz;
     for (; n > 0 && (a & 63) != 0; n--, p++, s += esz, a += esz) st_wc_put(w, dst, d, p, s, esz);
     /* A is a line's start here, and in this thread's part of the bucket (at or past P's) */
-    for (; n * esz >= 64; n -= 64 / esz, s += 64, a += 64) {
-#if defined(__SSE2__)
-        for (int j = 0; j < 4; j++)
-            _mm_stream_si128((__m128i *)a + j, _mm_loadu_si128((const __m128i *)s + j));
-#else
-        memcpy((void *)a, s, 64);
-#endif
-    }
+    for (; n * esz >= 64; n -= 64 / esz, s += 64, a += 64) st_wc_line_out((void *)a, s);
     memcpy(w->line[d] + (a & 63), s, n * esz);
 }
 
