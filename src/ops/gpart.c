@@ -24,6 +24,10 @@
 #include "util/par.h"
 #include "util/vec.h"
 
+/* Groups per block of a partition's records: a block once taken stays, so that the records
+ * never move as the groups grow. */
+#define GP_BLOCK 256
+
 /* The calls whose rows wait to be folded together: at most GP_CALLS of them, and at most
  * GP_PENDING bytes of scattered rows (or one call's, when more). */
 #define GP_CALLS   64
@@ -35,16 +39,30 @@
  * block of its partial, this call's sum of finished blocks and its block's partial, and the sums
  * of the calls before. */
 typedef struct gpp {
-    uint64_t n, cap; /* groups, and room for them */
-    uint64_t tcap;   /* table slots: a power of two, at least 4 times the groups */
-    uint64_t *tab;   /* (the hash's high half) | (group + 1); 0: empty */
-    uint64_t *grp;   /* cap * gw words */
-    uint64_t *hash;  /* strings: each group's hash (the table grows by them) */
-    uint32_t *seen;  /* cap: the last call that had rows of the group (two passes) */
-    uint32_t *touch; /* cap: the groups this call's rows fell in (float sums to add) */
-    st_vec bytes;    /* strings: the keys' bytes */
-    uint64_t ntouch; /* entries of TOUCH */
+    uint64_t n, cap;        /* groups, and room for them */
+    uint64_t tcap;          /* table slots: a power of two, at least 4 times the groups */
+    uint64_t *tab;          /* (the hash's high half) | (group + 1); 0: empty */
+    uint64_t **blk;         /* the groups' records, GP_BLOCK of GW words in each block */
+    uint64_t nblk, blk_cap; /* blocks, and room for their pointers */
+    uint64_t *hash;         /* strings: each group's hash (the table grows by them) */
+    uint32_t *seen;         /* cap: the last call that had rows of the group (two passes) */
+    uint32_t *touch;        /* cap: the groups this call's rows fell in (float sums to add) */
+    st_vec bytes;           /* strings: the keys' bytes */
+    uint64_t ntouch;        /* entries of TOUCH */
 } gpp;
+
+/* A thread's room for the arrays of the partitions it grows (records, tables, hashes, marks):
+ * chunks of huge pages carved in order and freed together, where each array's own malloc'd
+ * growth faulted fresh 4 KiB pages in one at a time and copied the records at each doubling
+ * (a million groups of integers: 50 000 of the update's 64 000 page faults). The records are
+ * taken a block at a time and never move; the other arrays move to new room as they double and
+ * leave their old room until the end (at most as much again as they hold). */
+typedef struct garena {
+    char *at, *end; /* the current chunk's room left */
+    char **chunk;   /* every chunk taken */
+    size_t n, cap;  /* chunks, and room for them */
+    size_t taken;   /* bytes of every chunk */
+} garena;
 
 /* A call's rows as scattered: per row, its key (integers) or its hash, its row when needed, and
  * (strings) its length and first 16 bytes, or where a longer string's bytes were kept, then the
@@ -81,6 +99,7 @@ struct st_gpf {
     uint64_t init[16 + 3 * ST_GROUP_SLOTS];     /* a new group's words after its key */
     uint32_t call;                              /* calls taken */
     gpp *part;                                  /* 1 << BITS partitions */
+    garena *arena;                              /* NT: each thread's room for partitions */
     uint64_t *hist;                             /* nt << BITS */
     struct gcall *pend;                         /* calls not folded yet (GP_CALLS at most) */
     int npend;
@@ -146,9 +165,11 @@ int st_gpf_new(st_gpf **pp, int str, const st_gin *in, int naggs, uint64_t rows,
     f->kw = str ? 4 : 1;
     plan(f, in);
     f->part = calloc((size_t)1 << f->bits, sizeof *f->part);
+    f->arena = calloc((size_t)nt, sizeof *f->arena);
     f->hist = calloc((size_t)nt << f->bits, sizeof *f->hist);
     f->pend = calloc(GP_CALLS, sizeof *f->pend);
-    if (f->part == NULL || f->hist == NULL || f->pend == NULL) return STRATA_ENOMEM;
+    if (f->part == NULL || f->arena == NULL || f->hist == NULL || f->pend == NULL)
+        return STRATA_ENOMEM;
     for (size_t p = 0; p < (size_t)1 << f->bits; p++) f->part[p].bytes = (st_vec)ST_VEC(char);
     return STRATA_OK;
 }
@@ -168,15 +189,13 @@ static void drop_pending(st_gpf *f)
 void st_gpf_free(st_gpf *f)
 {
     if (f == NULL) return;
-    for (size_t p = 0; f->part != NULL && p < (size_t)1 << f->bits; p++) {
-        gpp *q = &f->part[p];
-        free(q->tab);
-        free(q->grp);
-        free(q->hash);
-        free(q->seen);
-        free(q->touch);
-        st_vec_free(&q->bytes);
+    for (size_t p = 0; f->part != NULL && p < (size_t)1 << f->bits; p++)
+        st_vec_free(&f->part[p].bytes);
+    for (int t = 0; f->arena != NULL && t < f->nt; t++) {
+        for (size_t k = 0; k < f->arena[t].n; k++) st_free_big(f->arena[t].chunk[k]);
+        free(f->arena[t].chunk);
     }
+    free(f->arena);
     drop_pending(f);
     free(f->pend);
     free(f->lng);
@@ -188,49 +207,93 @@ void st_gpf_free(st_gpf *f)
     free(f);
 }
 
-/* Q's groups' records into C words each (64-byte aligned: a record of 8 words is a line). */
-static int grow_groups(const st_gpf *f, gpp *q, uint64_t c)
+/* BYTES of A's room, 64-byte aligned (a record of 8 words is a line); NULL when there is no
+ * memory. Its chunks grow from 256 KiB (a few groups take no huge page) to 8 MiB. */
+static void *arena_take(garena *a, size_t bytes)
 {
-    uint64_t *g = aligned_alloc(64, (c * f->gw * 8 + 63) / 64 * 64); /* (malloc: 16 bytes) */
-    if (g == NULL) return STRATA_ENOMEM;
-    if (q->n > 0) memcpy(g, q->grp, q->n * f->gw * 8);
-    free(q->grp);
-    q->grp = g;
-    return STRATA_OK;
+    bytes = (bytes + 63) / 64 * 64;
+    if ((size_t)(a->end - a->at) < bytes) {
+        size_t sz = a->taken < ((size_t)256 << 10) ? (size_t)256 << 10 : a->taken;
+        sz = sz > ((size_t)8 << 20) ? (size_t)8 << 20 : sz;
+        sz = sz > bytes + 64 ? sz : bytes + 64;
+        if (a->n == a->cap) {
+            size_t c = a->cap ? a->cap * 2 : 16;
+            char **l = realloc(a->chunk, c * sizeof *l);
+            if (l == NULL) return NULL;
+            a->chunk = l;
+            a->cap = c;
+        }
+        char *c = st_alloc_big(sz); /* (malloc below 4 MiB: 16-byte aligned, aligned here) */
+        if (c == NULL) return NULL;
+        a->chunk[a->n++] = c;
+        a->taken += sz;
+        a->at = (char *)(((uintptr_t)c + 63) / 64 * 64);
+        a->end = c + sz;
+    }
+    void *p = a->at;
+    a->at += bytes;
+    return p;
+}
+
+/* *P (HAVE bytes kept) moved to BYTES of A's room; 0 when there is no memory (*P kept). */
+static int arena_move(garena *a, void **p, size_t have, size_t bytes)
+{
+    void *q = arena_take(a, bytes);
+    if (q == NULL) return 0;
+    if (have > 0) memcpy(q, *p, have);
+    *p = q;
+    return 1;
+}
+
+/* The record of group G of Q. */
+static inline uint64_t *grec(const st_gpf *f, const gpp *q, uint64_t g)
+{
+    return q->blk[g / GP_BLOCK] + g % GP_BLOCK * f->gw;
 }
 
 /* The hash of group G of Q. */
 static inline uint64_t group_hash(const st_gpf *f, const gpp *q, uint64_t g)
 {
-    return f->str ? q->hash[g] : st_gint_hash((int64_t)q->grp[g * f->gw]);
+    return f->str ? q->hash[g] : st_gint_hash((int64_t)grec(f, q, g)[0]);
 }
 
 /* Room for one more group in Q (its table at most a quarter full: a lookup seldom probes past
  * its first slot, each further probe a branch mispredicted). */
 static int part_room(const st_gpf *f, gpp *q)
 {
+    garena *a = &f->arena[st_thread_num()];
     if (q->n + 1 > q->cap) {
-        uint64_t c = q->cap ? q->cap * 2 : 256;
-        uint64_t *h = f->str ? realloc(q->hash, c * 8) : NULL;
-        q->hash = h ? h : q->hash;
-        uint32_t *se = realloc(q->seen, c * 4);
-        q->seen = se ? se : q->seen;
-        uint32_t *to = f->nfs ? realloc(q->touch, c * 4) : NULL;
-        q->touch = to ? to : q->touch;
-        if ((f->str && !h) || !se || (f->nfs && !to) || grow_groups(f, q, c) < 0)
+        uint64_t c = q->cap ? q->cap * 2 : 256, n = q->n;
+        void *h = q->hash, *se = q->seen, *to = q->touch;
+        if ((f->str && !arena_move(a, &h, n * 8, c * 8)) || !arena_move(a, &se, n * 4, c * 4) ||
+            (f->nfs && !arena_move(a, &to, n * 4, c * 4)))
             return STRATA_ENOMEM;
+        q->hash = h;
+        q->seen = se;
+        q->touch = to;
         q->cap = c;
     }
+    if (q->n + 1 > q->nblk * GP_BLOCK) { /* a new block, the records before where they are */
+        void *l = q->blk;
+        uint64_t c = q->blk_cap ? q->blk_cap * 2 : 4;
+        if (q->nblk == q->blk_cap &&
+            !arena_move(a, &l, q->nblk * sizeof *q->blk, c * sizeof *q->blk))
+            return STRATA_ENOMEM;
+        q->blk = l;
+        q->blk_cap = q->nblk == q->blk_cap ? c : q->blk_cap;
+        uint64_t *b = arena_take(a, GP_BLOCK * f->gw * 8);
+        if (b == NULL) return STRATA_ENOMEM;
+        q->blk[q->nblk++] = b;
+    }
     if ((q->n + 1) * 4 > q->tcap) {
-        uint64_t c = q->tcap ? q->tcap * 2 : 512;
-        uint64_t *t = calloc(c, sizeof *t);
+        uint64_t c = q->tcap ? q->tcap * 2 : 512, *t = arena_take(a, c * sizeof *t);
         if (t == NULL) return STRATA_ENOMEM;
+        memset(t, 0, c * sizeof *t);
         for (uint64_t g = 0; g < q->n; g++) {
             uint64_t h = group_hash(f, q, g), s = h & (c - 1);
             while (t[s] != 0) s = (s + 1) & (c - 1);
             t[s] = (h >> 32 << 32) | (g + 1);
         }
-        free(q->tab);
         q->tab = t;
         q->tcap = c;
     }
@@ -284,7 +347,7 @@ static __attribute__((noinline)) int add_group(const st_gpf *f, gpp *q, const ui
 {
     if (q->n >= UINT32_MAX - 1 || part_room(f, q) < 0) return STRATA_ENOMEM;
     uint64_t g = q->n, s = h & (q->tcap - 1);
-    if (new_key(f, q, q->grp + g * f->gw, x) < 0) return STRATA_ENOMEM;
+    if (new_key(f, q, grec(f, q, g), x) < 0) return STRATA_ENOMEM;
     if (f->str) q->hash[g] = h;
     q->seen[g] = 0;
     q->n++;
@@ -303,8 +366,7 @@ static inline __attribute__((always_inline)) int lookup(const st_gpf *f, int str
         uint64_t e = q->tab[s];
         if (e == 0) break;
         uint64_t g = (e & 0xffffffffu) - 1;
-        if ((e & ~(uint64_t)0xffffffffu) == tag &&
-            same_key(str, q, q->grp + g * f->gw, x, f->lng)) {
+        if ((e & ~(uint64_t)0xffffffffu) == tag && same_key(str, q, grec(f, q, g), x, f->lng)) {
             *gp = (uint32_t)g;
             return STRATA_OK;
         }
@@ -317,7 +379,7 @@ static inline __attribute__((always_inline)) int lookup(const st_gpf *f, int str
 static inline __attribute__((always_inline)) void
 fold_row(const st_gpf *f, int str, int nf1, const gcall *c, gpp *q, uint32_t g, const uint64_t *x)
 {
-    int64_t *w = (int64_t *)q->grp + (uint64_t)g * f->gw;
+    int64_t *w = (int64_t *)grec(f, q, g);
     const uint64_t *v = x + c->vw;
     w[f->kw]++;
     for (int j = 0; j < f->nsum; j++) w[f->sw[j]] = (int64_t)((uint64_t)w[f->sw[j]] + v[f->sv[j]]);
@@ -530,9 +592,22 @@ static inline void ahead(const st_gpf *f, const gpp *q, uint64_t h, int step)
     }
     uint64_t e = q->tab[s];
     if (e == 0) return;
-    const uint64_t *k = q->grp + ((e & 0xffffffffu) - 1) * f->gw;
+    const uint64_t *k = grec(f, q, (e & 0xffffffffu) - 1);
     __builtin_prefetch(k, 1);
     if (f->gw > 8) __builtin_prefetch(k + 8, 1);
+}
+
+/* Fetch Q's table (LOOK) and records into the caches, in order: the first rows of each call
+ * would miss them at random (many groups: most of a partition's groups are a call's first
+ * rows). */
+static void fetch_part(const st_gpf *f, const gpp *q, int look)
+{
+    for (uint64_t j = 0; look && j < q->tcap; j += 8) __builtin_prefetch(&q->tab[j], 0, 2);
+    for (uint64_t k = 0; k < q->nblk; k++) {
+        const char *bl = (const char *)q->blk[k];
+        uint64_t m = q->n - k * GP_BLOCK < GP_BLOCK ? q->n - k * GP_BLOCK : GP_BLOCK;
+        for (uint64_t j = 0; j < m * f->gw * 8; j += 64) __builtin_prefetch(bl + j, 1, 2);
+    }
 }
 
 /* Partition P's rows of call C: looked up (LOOK: their groups made, into GID at GI unless folded
@@ -548,6 +623,7 @@ run_part(st_gpf *f, int str, int nf1, const gcall *c, uint64_t p, int look, int 
     uint64_t a = c->start[p], b = c->start[p + 1], rw = c->rw, nd = 0;
     uint64_t nfs = nf1 ? 1 : (uint64_t)f->nfs;
     if (fold) q->ntouch = 0;
+    if (b - a >= 64) fetch_part(f, q, look);
     uint64_t hr[2 * FAR]; /* the hashes of rows I to I + FAR, each computed once */
     for (uint64_t i = a; look && i < b && i < a + FAR; i++)
         hr[i % (2 * FAR)] = rec_hash(str, rec + i * rw);
@@ -569,7 +645,7 @@ run_part(st_gpf *f, int str, int nf1, const gcall *c, uint64_t p, int look, int 
         } else {
             g = gid[i];
             if (i + NEAR < b) {
-                const uint64_t *k = q->grp + gid[i + NEAR] * f->gw;
+                const uint64_t *k = grec(f, q, gid[i + NEAR]);
                 __builtin_prefetch(k, 1);
                 if (f->gw > 8) __builtin_prefetch(k + 8, 1);
             }
@@ -578,7 +654,7 @@ run_part(st_gpf *f, int str, int nf1, const gcall *c, uint64_t p, int look, int 
     }
     if (look && !fold) c->ncall[p] = nd;
     for (uint64_t i = 0; fold && i < q->ntouch; i++) { /* the call's sums after the calls' before */
-        double *fc = (double *)(q->grp + q->touch[i] * f->gw + f->mw + 1), *fs = fc + 2 * nfs;
+        double *fc = (double *)(grec(f, q, q->touch[i]) + f->mw + 1), *fs = fc + 2 * nfs;
         for (uint64_t k = 0; k < nfs; k++) fs[k] += fc[k] + fc[nfs + k];
     }
     return STRATA_OK;
@@ -677,7 +753,7 @@ int st_gpf_add(st_gpf *f, const st_gcol *key, uint64_t n, const st_gin *in, cons
 static void put_group(const st_gpf *f, const gpp *q, uint64_t l, st_groups *out, uint64_t o,
                       int64_t kw)
 {
-    const int64_t *w = (const int64_t *)q->grp + l * f->gw;
+    const int64_t *w = (const int64_t *)grec(f, q, l);
     const double *fs = (const double *)(w + f->mw + 1 + 2 * f->nfs);
     size_t na = (size_t)out->naggs;
     out->keys[o * 2] = kw;
@@ -719,7 +795,7 @@ static int number_groups(const st_gpf *f, gids *ids)
         const gpp *q = &f->part[p];
         for (uint64_t id = ids->base[p]; id < ids->base[p + 1]; id++) ids->part[id] = (uint16_t)p;
         for (uint64_t l = 0; f->str && l < q->n; l++) {
-            uint64_t len = q->grp[l * f->gw];
+            uint64_t len = grec(f, q, l)[0];
             lo = len < lo ? len : lo;
             hi = len > hi ? len : hi;
         }
@@ -733,7 +809,7 @@ static int number_groups(const st_gpf *f, gids *ids)
 static inline const uint64_t *group_rec(const st_gpf *f, const gids *ids, uint64_t id)
 {
     uint64_t p = ids->part[id];
-    return f->part[p].grp + (id - ids->base[p]) * f->gw;
+    return grec(f, &f->part[p], id - ids->base[p]);
 }
 
 /* The string of group record K (its partition's Q). */
@@ -841,11 +917,11 @@ static int sort_groups(const st_gpf *f, const gids *ids, uint64_t *perm)
 #pragma omp parallel for num_threads(f->nt) schedule(static)
     for (uint64_t p = 0; p < nint; p++)
         for (uint64_t l = 0; l < f->part[p].n; l++)
-            keys[ids->base[p] + l] = (int64_t)f->part[p].grp[l * f->gw];
+            keys[ids->base[p] + l] = (int64_t)grec(f, &f->part[p], l)[0];
     for (uint64_t p = 0, o = 0; p < np && f->str && rc == STRATA_OK; p++) {
         const gpp *q = &f->part[p];
         for (uint64_t l = 0; l < q->n; l++) {
-            const uint64_t *k = q->grp + l * f->gw;
+            const uint64_t *k = grec(f, q, l);
             keys[ids->base[p] + l] = (int64_t)o;
             memcpy(bytes + o, rec_str(q, k), k[0]);
             o += k[0];
@@ -902,7 +978,7 @@ int st_gpf_end(st_gpf *f, st_groups *out)
             if (k + 8 < g) __builtin_prefetch(group_rec(f, &ids, perm[k + 8]));
             uint64_t id = perm[k], p = ids.part[id], l = id - ids.base[p];
             const gpp *q = &f->part[p];
-            const uint64_t *r = q->grp + l * f->gw;
+            const uint64_t *r = grec(f, q, l);
             put_group(f, q, l, out, k, d != NULL ? (int64_t)k : (int64_t)r[0]);
             if (d != NULL) memcpy(d->bytes + d->off[k], rec_str(q, r), r[0]);
         }
