@@ -47,7 +47,8 @@ typedef struct gpp {
     uint64_t *hash;         /* strings: each group's hash (the table grows by them) */
     uint32_t *seen;         /* cap: the last call that had rows of the group (two passes) */
     uint32_t *touch;        /* cap: the groups this call's rows fell in (float sums to add) */
-    st_vec bytes;           /* strings: the keys' bytes */
+    st_vec bytes;           /* strings: the bytes of the keys longer than 16 */
+    uint64_t kbytes;        /* strings: the bytes of every key */
     uint64_t ntouch;        /* entries of TOUCH */
 } gpp;
 
@@ -331,13 +332,16 @@ static int new_key(const st_gpf *f, gpp *q, uint64_t *k, const uint64_t *x)
         len = (size_t)x[3];
         src = f->lng + x[2];
     }
-    char *at = st_vec_grow(&q->bytes, len);
-    if (at == NULL && len > 0) return STRATA_ENOMEM;
-    if (len > 0) memcpy(at, src, len);
+    if (len > 16) { /* (the record holds a shorter one) */
+        char *at = st_vec_grow(&q->bytes, len);
+        if (at == NULL) return STRATA_ENOMEM;
+        memcpy(at, src, len);
+    }
     k[0] = len;
     k[1] = k[2] = 0;
     memcpy(&k[1], src, len < 16 ? len : 16);
-    k[3] = q->bytes.n - len;
+    k[3] = len > 16 ? q->bytes.n - len : 0;
+    q->kbytes += len;
     return STRATA_OK;
 }
 
@@ -909,7 +913,7 @@ static int sort_groups(const st_gpf *f, const gids *ids, uint64_t *perm)
 {
     if (f->str && ids->maxlen <= 16) return sort_short(f, ids, perm);
     uint64_t np = (uint64_t)1 << f->bits, g = ids->g, nb = 0;
-    for (uint64_t p = 0; f->str && p < np; p++) nb += f->part[p].bytes.n;
+    for (uint64_t p = 0; f->str && p < np; p++) nb += f->part[p].kbytes;
     int64_t *keys = malloc((g + 1) * sizeof *keys); /* integers: the keys; strings: offsets */
     char *bytes = f->str ? malloc(nb + 1) : NULL;
     int rc = keys && (!f->str || bytes) ? STRATA_OK : STRATA_ENOMEM;
