@@ -347,16 +347,6 @@ void *st_alloc_big(size_t size)
     return p;
 }
 
-void *st_realloc_big(void *p, size_t have, size_t size)
-{
-    if (size < 2 * ST_HUGE) return realloc(p, size ? size : 1);
-    void *q = st_alloc_big(size);
-    if (q == NULL) return NULL;
-    if (p != NULL && have > 0) memcpy(q, p, have < size ? have : size);
-    free(p);
-    return q;
-}
-
 void st_free_big(void *p)
 {
     free(p);

@@ -107,11 +107,6 @@ uint64_t st_tree_bytes(const char *path);
 void *st_alloc_big(size_t size);
 void st_free_big(void *p);
 
-/* Like realloc (P's first HAVE bytes kept, P freed; NULL and P kept when there is no memory),
- * the larger sizes through st_alloc_big(): a realloc() of tens of megabytes faults fresh 4 KiB
- * pages in one at a time. Free with st_free_big(). */
-void *st_realloc_big(void *p, size_t have, size_t size);
-
 /* Remove PATH and everything below it; a missing PATH is fine. */
 int st_rm_tree(st_err *err, const char *path);
 
