@@ -56,13 +56,14 @@ typedef struct gpp {
  * chunks of huge pages carved in order and freed together, where each array's own malloc'd
  * growth faulted fresh 4 KiB pages in one at a time and copied the records at each doubling
  * (a million groups of integers: 50 000 of the update's 64 000 page faults). The records are
- * taken a block at a time and never move; the other arrays move to new room as they double and
- * leave their old room until the end (at most as much again as they hold). */
+ * taken a block at a time and never move; the other arrays move to new room as they double, and
+ * the room they leave goes to the next array of that size (the partitions grow in step). */
 typedef struct garena {
     char *at, *end; /* the current chunk's room left */
     char **chunk;   /* every chunk taken */
     size_t n, cap;  /* chunks, and room for them */
     size_t taken;   /* bytes of every chunk */
+    void *free[64]; /* room left by arrays that moved: the first of each size 2^K, each the next */
 } garena;
 
 /* A call's rows as scattered: per row, its key (integers) or its hash, its row when needed, and
@@ -213,6 +214,12 @@ void st_gpf_free(st_gpf *f)
 static void *arena_take(garena *a, size_t bytes)
 {
     bytes = (bytes + 63) / 64 * 64;
+    int k = __builtin_ctzll(bytes);
+    if ((bytes & (bytes - 1)) == 0 && a->free[k] != NULL) { /* room an array left */
+        void *p = a->free[k];
+        memcpy(&a->free[k], p, sizeof p);
+        return p;
+    }
     if ((size_t)(a->end - a->at) < bytes) {
         size_t sz = a->taken < ((size_t)256 << 10) ? (size_t)256 << 10 : a->taken;
         sz = sz > ((size_t)8 << 20) ? (size_t)8 << 20 : sz;
@@ -236,12 +243,24 @@ static void *arena_take(garena *a, size_t bytes)
     return p;
 }
 
-/* *P (HAVE bytes kept) moved to BYTES of A's room; 0 when there is no memory (*P kept). */
-static int arena_move(garena *a, void **p, size_t have, size_t bytes)
+/* The room P of BYTES (as taken) given back to A, for the next array of its size. */
+static void arena_drop(garena *a, void *p, size_t bytes)
+{
+    bytes = (bytes + 63) / 64 * 64;
+    if (p == NULL || bytes == 0 || (bytes & (bytes - 1)) != 0) return;
+    int k = __builtin_ctzll(bytes);
+    memcpy(p, &a->free[k], sizeof p);
+    a->free[k] = p;
+}
+
+/* *P (HAVE bytes kept, WAS bytes taken) moved to BYTES of A's room; 0 when there is no memory
+ * (*P kept). */
+static int arena_move(garena *a, void **p, size_t have, size_t was, size_t bytes)
 {
     void *q = arena_take(a, bytes);
     if (q == NULL) return 0;
     if (have > 0) memcpy(q, *p, have);
+    arena_drop(a, *p, was);
     *p = q;
     return 1;
 }
@@ -264,10 +283,11 @@ static int part_room(const st_gpf *f, gpp *q)
 {
     garena *a = &f->arena[st_thread_num()];
     if (q->n + 1 > q->cap) {
-        uint64_t c = q->cap ? q->cap * 2 : 256, n = q->n;
+        uint64_t c = q->cap ? q->cap * 2 : 256, n = q->n, w = q->cap;
         void *h = q->hash, *se = q->seen, *to = q->touch;
-        if ((f->str && !arena_move(a, &h, n * 8, c * 8)) || !arena_move(a, &se, n * 4, c * 4) ||
-            (f->nfs && !arena_move(a, &to, n * 4, c * 4)))
+        if ((f->str && !arena_move(a, &h, n * 8, w * 8, c * 8)) ||
+            !arena_move(a, &se, n * 4, w * 4, c * 4) ||
+            (f->nfs && !arena_move(a, &to, n * 4, w * 4, c * 4)))
             return STRATA_ENOMEM;
         q->hash = h;
         q->seen = se;
@@ -277,8 +297,8 @@ static int part_room(const st_gpf *f, gpp *q)
     if (q->n + 1 > q->nblk * GP_BLOCK) { /* a new block, the records before where they are */
         void *l = q->blk;
         uint64_t c = q->blk_cap ? q->blk_cap * 2 : 4;
-        if (q->nblk == q->blk_cap &&
-            !arena_move(a, &l, q->nblk * sizeof *q->blk, c * sizeof *q->blk))
+        if (q->nblk == q->blk_cap && !arena_move(a, &l, q->nblk * sizeof *q->blk,
+                                                 q->blk_cap * sizeof *q->blk, c * sizeof *q->blk))
             return STRATA_ENOMEM;
         q->blk = l;
         q->blk_cap = q->nblk == q->blk_cap ? c : q->blk_cap;
@@ -295,6 +315,7 @@ static int part_room(const st_gpf *f, gpp *q)
             while (t[s] != 0) s = (s + 1) & (c - 1);
             t[s] = (h >> 32 << 32) | (g + 1);
         }
+        arena_drop(a, q->tab, q->tcap * sizeof *t);
         q->tab = t;
         q->tcap = c;
     }
