@@ -49,10 +49,8 @@ typedef struct gpp {
     uint64_t nblk, blk_cap; /* blocks, and room for their pointers */
     uint64_t *hash;         /* strings: each group's hash (the table grows by them) */
     uint32_t *seen;         /* cap: the last call that had rows of the group (two passes) */
-    uint32_t *touch;        /* cap: the groups this call's rows fell in (float sums to add) */
     st_vec bytes;           /* strings: the bytes of the keys longer than 16 */
     uint64_t kbytes;        /* strings: the bytes of every key */
-    uint64_t ntouch;        /* entries of TOUCH */
 } gpp;
 
 /* A thread's room for the arrays of the partitions it grows (records, tables, hashes, marks):
@@ -287,14 +285,12 @@ static int part_room(const st_gpf *f, gpp *q)
     garena *a = &f->arena[st_thread_num()];
     if (q->n + 1 > q->cap) {
         uint64_t c = q->cap ? q->cap * 2 : 256, n = q->n, w = q->cap;
-        void *h = q->hash, *se = q->seen, *to = q->touch;
+        void *h = q->hash, *se = q->seen;
         if ((f->str && !arena_move(a, &h, n * 8, w * 8, c * 8)) ||
-            !arena_move(a, &se, n * 4, w * 4, c * 4) ||
-            (f->nfs && !arena_move(a, &to, n * 4, w * 4, c * 4)))
+            !arena_move(a, &se, n * 4, w * 4, c * 4))
             return STRATA_ENOMEM;
         q->hash = h;
         q->seen = se;
-        q->touch = to;
         q->cap = c;
     }
     if (q->n + 1 > q->nblk * GP_BLOCK) { /* a new block, the records before where they are */
@@ -431,10 +427,11 @@ fold_row(const st_gpf *f, int str, int nf1, const gcall *c, gpp *q, uint32_t g, 
     uint64_t nfs = nf1 ? 1 : (uint64_t)f->nfs, b = 0, *mark = (uint64_t *)w + f->mw;
     if (c->block) b = (x[1] >> (str ? 16 : 0)) / c->block;
     uint64_t m = (uint64_t)c->call << 32 | b;
-    double *fc = (double *)(mark + 1);
+    double *fc = (double *)(mark + 1), *fs = fc + 2 * nfs;
     if (*mark != m) {
-        if (*mark >> 32 != c->call) { /* the call's first row of the group */
-            q->touch[q->ntouch++] = g;
+        if (*mark >> 32 != c->call) { /* the call's first row of the group: the sum of the */
+            for (uint64_t k = 0; *mark != 0 && k < nfs; k++) /* call before that had rows of */
+                fs[k] += fc[k] + fc[nfs + k];                /* it added to the calls' sum */
             for (uint64_t k = 0; k < 2 * nfs; k++) fc[k] = -0.0;
         } else { /* a new block: the partial added to the blocks before */
             for (uint64_t k = 0; k < nfs; k++) {
@@ -649,8 +646,6 @@ run_part(st_gpf *f, int str, int nf1, const gcall *c, uint64_t p, int look, int 
     gpp *q = &f->part[p];
     const uint64_t *rec = f->rec + c->base;
     uint64_t a = c->start[p], b = c->start[p + 1], rw = c->rw, nd = 0;
-    uint64_t nfs = nf1 ? 1 : (uint64_t)f->nfs;
-    if (fold) q->ntouch = 0;
     if (b - a >= 64) fetch_part(f, q, look);
     uint64_t hr[2 * FAR]; /* the hashes of rows I to I + FAR, each computed once */
     for (uint64_t i = a; look && i < b && i < a + FAR; i++)
@@ -681,10 +676,6 @@ run_part(st_gpf *f, int str, int nf1, const gcall *c, uint64_t p, int look, int 
         if (fold) fold_row(f, str, nf1, c, q, g, x);
     }
     if (look && !fold) c->ncall[p] = nd;
-    for (uint64_t i = 0; fold && i < q->ntouch; i++) { /* the call's sums after the calls' before */
-        double *fc = (double *)(grec(f, q, q->touch[i]) + f->mw + 1), *fs = fc + 2 * nfs;
-        for (uint64_t k = 0; k < nfs; k++) fs[k] += fc[k] + fc[nfs + k];
-    }
     return STRATA_OK;
 }
 
@@ -783,7 +774,7 @@ static void put_group(const st_gpf *f, const gpp *q, uint64_t l, st_groups *out,
                       int64_t kw)
 {
     const int64_t *w = (const int64_t *)grec(f, q, l);
-    const double *fs = (const double *)(w + f->mw + 1 + 2 * f->nfs);
+    const double *fc = (const double *)(w + f->mw + 1), *fs = fc + 2 * f->nfs;
     size_t na = (size_t)out->naggs;
     out->keys[o * 2] = kw;
     out->keys[o * 2 + 1] = 0;
@@ -793,7 +784,8 @@ static void put_group(const st_gpf *f, const gpp *q, uint64_t l, st_groups *out,
         int op = f->op[a], some = op != ST_AGG_COUNT; /* COUNT keeps no input count */
         out->nval[s] = some ? w[f->kw] : 0;
         out->ival[s] = some && f->word[a] ? w[f->word[a]] : 0;
-        out->fval[s] = some && f->fslot[a] >= 0 ? fs[f->fslot[a]] : 0;
+        int k = f->fslot[a]; /* the sums of the calls before its last, then its last call's */
+        out->fval[s] = some && k >= 0 ? fs[k] + (fc[k] + fc[f->nfs + k]) : 0;
         out->m2[s] = 0;
     }
 }

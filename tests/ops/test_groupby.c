@@ -960,6 +960,16 @@ static void folding_string_batches_equals_merging_each_batchs_groups(void **stat
             st_groups_free(&got);
         }
         one_pass = 0;
+        /* many keys in later batches of several blocks each: the float sums of a group's
+         * earlier batches added to its later batches' in the order of the per-batch merge */
+        const int64_t cut2[] = {0, 20000, 90000, N};
+        for (int nt = 1; (many == 1 || many == 3) && nt <= 2; nt++) {
+            st_groups ref, got;
+            fold_and_merge(STRATA_STR, off, bytes, cut2, 3, f, nt, &ref, &got);
+            assert_true(got.n > ST_GDENSE_MAX);
+            st_groups_free(&ref);
+            st_groups_free(&got);
+        }
     }
     /* declined: a key with nulls, and a key that is not a string */
     static uint8_t valid[N / 8 + 1];
