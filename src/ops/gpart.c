@@ -996,7 +996,11 @@ int st_gpf_end(st_gpf *f, st_groups *out)
         uint64_t g = ids.g;
 #pragma omp parallel for num_threads(f->nt) schedule(static)
         for (uint64_t k = 0; k < g; k++) {
-            if (k + 8 < g) __builtin_prefetch(group_rec(f, &ids, perm[k + 8]));
+            if (k + 8 < g) { /* (both lines of a record of more than 8 words) */
+                const uint64_t *ahead = group_rec(f, &ids, perm[k + 8]);
+                __builtin_prefetch(ahead);
+                if (f->gw > 8) __builtin_prefetch(ahead + 8);
+            }
             uint64_t id = perm[k], p = ids.part[id], l = id - ids.base[p];
             const gpp *q = &f->part[p];
             const uint64_t *r = grec(f, q, l);
