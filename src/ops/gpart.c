@@ -64,7 +64,7 @@ typedef struct garena {
     char **chunk;   /* every chunk taken */
     size_t n, cap;  /* chunks, and room for them */
     size_t taken;   /* bytes of every chunk */
-    void *free[64]; /* room left by arrays that moved: the first of each size 2^K, each the next */
+    void *free[64]; /* room left by arrays that moved, of 2^K bytes: a list through first words */
 } garena;
 
 /* A call's rows as scattered: per row, its key (integers) or its hash, its row when needed, and
@@ -215,8 +215,8 @@ void st_gpf_free(st_gpf *f)
 static void *arena_take(garena *a, size_t bytes)
 {
     bytes = (bytes + 63) / 64 * 64;
-    int k = __builtin_ctzll(bytes);
-    if ((bytes & (bytes - 1)) == 0 && a->free[k] != NULL) { /* room an array left */
+    int k = bytes != 0 && (bytes & (bytes - 1)) == 0 ? __builtin_ctzll(bytes) : 0;
+    if (k > 0 && a->free[k] != NULL) { /* room an array left */
         void *p = a->free[k];
         memcpy(&a->free[k], p, sizeof p);
         return p;
