@@ -37,10 +37,11 @@
 #define GP_PENDING ((size_t)128 << 20)
 
 /* One partition's groups. A group is one record of GW words (a cache line when it fits): its
- * key (integers: the key; strings: the length, the first 16 bytes, the offset of all of them in
- * BYTES), its count and its slots' integer words, then when there are float sums: the call and
- * block of its partial, this call's sum of finished blocks and its block's partial, and the sums
- * of the calls before. */
+ * key (integers: the key; strings: the length, the first 16 bytes, and for a longer one the
+ * offset of all of them in BYTES), its count and its slots' integer words, then when there are
+ * float sums: the call and block of its partial, that call's sum of finished blocks and its
+ * block's partial (the last call that had rows of the group), and the sums of the calls before
+ * that one. */
 typedef struct gpp {
     uint64_t n, cap;        /* groups, and room for them */
     uint64_t tcap;          /* table slots: a power of two, at least 4 times the groups */
@@ -54,10 +55,10 @@ typedef struct gpp {
 } gpp;
 
 /* A thread's room for the arrays of the partitions it grows (records, tables, hashes, marks):
- * chunks of huge pages carved in order and freed together, where each array's own malloc'd
- * growth faulted fresh 4 KiB pages in one at a time and copied the records at each doubling
- * (a million groups of integers: 50 000 of the update's 64 000 page faults). The records are
- * taken a block at a time and never move; the other arrays move to new room as they double, and
+ * chunks (on huge pages from 4 MiB) carved in order and freed together, where each array's own
+ * malloc'd growth faulted fresh 4 KiB pages in one at a time and copied the records at each
+ * doubling (a million groups of integers: 50 000 of the update's 64 000 page faults). The records
+ * are taken a block at a time and never move; the other arrays move to new room as they double, and
  * the room they leave goes to the next array of that size (the partitions grow in step). */
 typedef struct garena {
     char *at, *end; /* the current chunk's room left */
@@ -211,7 +212,8 @@ void st_gpf_free(st_gpf *f)
 }
 
 /* BYTES of A's room, 64-byte aligned (a record of 8 words is a line); NULL when there is no
- * memory. Its chunks grow from 256 KiB (a few groups take no huge page) to 8 MiB. */
+ * memory. Its chunks grow from 256 KiB (a few groups take no huge page) to 8 MiB (or one array's
+ * size, when larger). */
 static void *arena_take(garena *a, size_t bytes)
 {
     bytes = (bytes + 63) / 64 * 64;
@@ -285,11 +287,16 @@ static int part_room(const st_gpf *f, gpp *q)
     garena *a = &f->arena[st_thread_num()];
     if (q->n + 1 > q->cap) {
         uint64_t c = q->cap ? q->cap * 2 : 256, n = q->n, w = q->cap;
-        void *h = q->hash, *se = q->seen;
-        if ((f->str && !arena_move(a, &h, n * 8, w * 8, c * 8)) ||
-            !arena_move(a, &se, n * 4, w * 4, c * 4))
-            return STRATA_ENOMEM;
-        q->hash = h;
+        uint64_t *h = f->str ? arena_take(a, c * 8) : NULL; /* (both taken before either moves) */
+        uint32_t *se = (h != NULL || !f->str) ? arena_take(a, c * 4) : NULL;
+        if ((f->str && h == NULL) || se == NULL) return STRATA_ENOMEM;
+        if (f->str) {
+            if (n > 0) memcpy(h, q->hash, n * 8);
+            arena_drop(a, q->hash, w * 8);
+            q->hash = h;
+        }
+        if (n > 0) memcpy(se, q->seen, n * 4);
+        arena_drop(a, q->seen, w * 4);
         q->seen = se;
         q->cap = c;
     }
@@ -646,8 +653,9 @@ run_part(st_gpf *f, int str, int nf1, const gcall *c, uint64_t p, int look, int 
     gpp *q = &f->part[p];
     const uint64_t *rec = f->rec + c->base;
     uint64_t a = c->start[p], b = c->start[p + 1], rw = c->rw, nd = 0;
-    if (b - a >= 64) fetch_part(f, q, look);
-    uint64_t hr[2 * FAR]; /* the hashes of rows I to I + FAR, each computed once */
+    if (b - a >= 64 && (q->n * f->gw + q->tcap) * 8 <= ((size_t)512 << 10))
+        fetch_part(f, q, look); /* (more than the second-level cache would keep: not) */
+    uint64_t hr[2 * FAR];       /* the hashes of rows I to I + FAR, each computed once */
     for (uint64_t i = a; look && i < b && i < a + FAR; i++)
         hr[i % (2 * FAR)] = rec_hash(str, rec + i * rw);
     for (uint64_t i = a; i < b; i++) {
