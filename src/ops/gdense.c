@@ -1410,6 +1410,11 @@ static int many_strings(const st_gcol *key, uint64_t n)
     return d > MANY;
 }
 
+uint64_t st_gfold_redos(const st_gfold *f)
+{
+    return f->pf != NULL ? st_gpf_redos(f->pf) : 0;
+}
+
 static int gfold_add(st_gfold *f, const st_gcol *key, uint64_t n, const st_agg *aggs,
                      const int64_t range[2])
 {

@@ -401,12 +401,16 @@ void st_groups_str(const st_groups *g, uint64_t grp, int a, const char **s, size
 
 void st_groups_free(st_groups *g)
 {
-    free(g->keys);
-    free(g->count);
-    free(g->nval);
-    free(g->ival);
-    free(g->fval);
-    free(g->m2);
+    if (g->block == NULL) {
+        free(g->keys);
+        free(g->count);
+        free(g->nval);
+        free(g->ival);
+        free(g->fval);
+        free(g->m2);
+    }
+    free(g->block);
+    g->block = NULL;
     for (int k = 0; k < ST_GROUP_KEYS; k++) st_gdict_free(&g->kdict[k]);
     for (int a = 0; a < ST_GROUP_SLOTS; a++) {
         st_gdict_free(&g->adict[a]);

@@ -15,7 +15,14 @@
  * directly), which each group keeps as the sum of its finished blocks beside the partial of its
  * current block. A call's sum is added to the group's in call order, as st_groups_merge() adds
  * the calls' groups. Counts, integer sums and extrema are exact in any order.
+ *
+ * A string call's blocks depend on how many distinct keys it has, known only once every
+ * partition has looked its rows up: they are guessed from an estimate of that number made as the
+ * rows are scattered, and the rows folded as they are looked up; when a guess proves wrong, the
+ * float sums of the fold are put back as they were before it and folded again with the blocks now
+ * known (a second pass over the rows, which the estimate makes rare).
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,12 +36,15 @@
 #define GP_BLOCK 256
 
 /* The calls whose rows wait to be folded together: at most GP_CALLS of them, and at most
- * GP_PENDING bytes of scattered rows (or one call's, when more); twice that for strings with
- * float sums, which go over the partitions' groups twice for each fold (a million groups of id3
- * keys over 10 M rows: 0.48 -> 0.46 s, median of 10 update --full; four times that: 0.59 s,
- * the fresh pages of the larger buffer costing more than the folds it saves). */
+ * GP_PENDING bytes of scattered rows (or one call's, when more). */
 #define GP_CALLS   64
 #define GP_PENDING ((size_t)128 << 20)
+
+/* The bitmap that estimates a string call's distinct keys (linear counting: a bit set by each
+ * hash, the keys estimated from the bits left clear): a bit per row or more, 2^12 to 2^26 bits.
+ * A million keys over a million bits: within 0.1 %. */
+#define GP_LC_MIN 12
+#define GP_LC_MAX 26
 
 /* One partition's groups. A group is one record of GW words (a cache line when it fits): its
  * key (integers: the key; strings: the length, the first 16 bytes, and for a longer one the
@@ -49,7 +59,7 @@ typedef struct gpp {
     uint64_t **blk;         /* the groups' records, GP_BLOCK of GW words in each block */
     uint64_t nblk, blk_cap; /* blocks, and room for their pointers */
     uint64_t *hash;         /* strings: each group's hash (the table grows by them) */
-    uint32_t *seen;         /* cap: the last call that had rows of the group (two passes) */
+    uint64_t n0, sav;       /* the groups before the fold of a guess, and their words' place */
     st_vec bytes;           /* strings: the bytes of the keys longer than 16 */
     uint64_t kbytes;        /* strings: the bytes of every key */
 } gpp;
@@ -79,9 +89,11 @@ typedef struct gcall {
     int row;                      /* the row is word 1 (strings: shifted left 16 over the length) */
     uint64_t n;                   /* rows */
     uint64_t base;                /* its first row's word in F's buffer */
-    uint64_t block;               /* rows per block of the float sums (0: one sum in row order) */
+    uint64_t block;               /* rows per block of the float sums (0: one sum in row order;
+                                   * strings with float sums: guessed until folded) */
     uint64_t *start;              /* each partition's first row, and the total */
-    uint64_t *ncall;              /* strings: each partition's groups the call has rows of */
+    uint64_t *ncall;              /* strings with float sums: each partition's groups the call
+                                   * has rows of */
     int64_t row0[ST_GROUP_SLOTS]; /* the first row's id of the slots that take it */
 } gcall;
 
@@ -109,11 +121,14 @@ struct st_gpf {
     int npend;
     uint64_t *rec;      /* their rows, scattered */
     size_t rec_n, used; /* bytes held, and used */
+    size_t touched;     /* bytes of REC the calls have used (their pages in) */
     char *lng;          /* strings longer than 16 bytes of the calls not folded */
     size_t lng_n, lng_cap;
-    uint64_t *hs;       /* strings: a call's hashes */
-    uint32_t *gid;      /* the rows' groups, in scattered order (two passes) */
-    size_t hs_n, gid_n; /* bytes held */
+    uint64_t *hs;             /* strings: a call's hashes */
+    uint64_t *lc;             /* strings with float sums: each thread's bitmap of a call's hashes */
+    uint64_t *sav;            /* the float sums' words of the groups before the fold of a guess */
+    size_t hs_n, lc_n, sav_n; /* bytes held */
+    uint64_t redos;           /* folds whose guessed blocks were wrong, folded again */
 };
 
 /* The words of F's groups from its slots: each group's key, count and integer words, then
@@ -186,6 +201,7 @@ static void drop_pending(st_gpf *f)
         free(f->pend[j].ncall);
     }
     f->npend = 0;
+    f->touched = f->used > f->touched ? f->used : f->touched;
     f->used = 0;
     f->lng_n = 0;
 }
@@ -207,7 +223,8 @@ void st_gpf_free(st_gpf *f)
     free(f->hist);
     st_free_big(f->rec);
     st_free_big(f->hs);
-    st_free_big(f->gid);
+    st_free_big(f->lc);
+    st_free_big(f->sav);
     free(f);
 }
 
@@ -285,19 +302,11 @@ static inline uint64_t group_hash(const st_gpf *f, const gpp *q, uint64_t g)
 static int part_room(const st_gpf *f, gpp *q)
 {
     garena *a = &f->arena[st_thread_num()];
-    if (q->n + 1 > q->cap) {
-        uint64_t c = q->cap ? q->cap * 2 : 256, n = q->n, w = q->cap;
-        uint64_t *h = f->str ? arena_take(a, c * 8) : NULL; /* (both taken before either moves) */
-        uint32_t *se = (h != NULL || !f->str) ? arena_take(a, c * 4) : NULL;
-        if ((f->str && h == NULL) || se == NULL) return STRATA_ENOMEM;
-        if (f->str) {
-            if (n > 0) memcpy(h, q->hash, n * 8);
-            arena_drop(a, q->hash, w * 8);
-            q->hash = h;
-        }
-        if (n > 0) memcpy(se, q->seen, n * 4);
-        arena_drop(a, q->seen, w * 4);
-        q->seen = se;
+    if (q->n + 1 > q->cap) { /* (strings: their hashes) */
+        uint64_t c = q->cap ? q->cap * 2 : 256;
+        void *h = q->hash;
+        if (f->str && !arena_move(a, &h, q->n * 8, q->cap * 8, c * 8)) return STRATA_ENOMEM;
+        q->hash = h;
         q->cap = c;
     }
     if (q->n + 1 > q->nblk * GP_BLOCK) { /* a new block, the records before where they are */
@@ -380,7 +389,6 @@ static __attribute__((noinline)) int add_group(const st_gpf *f, gpp *q, const ui
     uint64_t g = q->n, s = h & (q->tcap - 1);
     if (new_key(f, q, grec(f, q, g), x) < 0) return STRATA_ENOMEM;
     if (f->str) q->hash[g] = h;
-    q->seen[g] = 0;
     q->n++;
     while (q->tab[s] != 0) s = (s + 1) & (q->tcap - 1);
     q->tab[s] = (h >> 32 << 32) | (g + 1);
@@ -406,15 +414,18 @@ static inline __attribute__((always_inline)) int lookup(const st_gpf *f, int str
     return add_group(f, q, x, h, gp);
 }
 
-/* Fold scattered row X into group G of Q. */
-static inline __attribute__((always_inline)) void
-fold_row(const st_gpf *f, int str, int nf1, const gcall *c, gpp *q, uint32_t g, const uint64_t *x)
+/* Fold scattered row X into group G of Q (FONLY: its float sums only): 1 when it is the first
+ * row of call C in the group (float sums: F's NFS or, NF1, one), else 0. */
+static inline __attribute__((always_inline)) int fold_row(const st_gpf *f, int str, int nf1,
+                                                          int fonly, const gcall *c, gpp *q,
+                                                          uint32_t g, const uint64_t *x)
 {
     int64_t *w = (int64_t *)grec(f, q, g);
     const uint64_t *v = x + c->vw;
-    w[f->kw]++;
-    for (int j = 0; j < f->nsum; j++) w[f->sw[j]] = (int64_t)((uint64_t)w[f->sw[j]] + v[f->sv[j]]);
-    for (int j = 0; j < f->nint; j++) {
+    w[f->kw] += !fonly;
+    for (int j = 0; j < f->nsum && !fonly; j++)
+        w[f->sw[j]] = (int64_t)((uint64_t)w[f->sw[j]] + v[f->sv[j]]);
+    for (int j = 0; j < f->nint && !fonly; j++) {
         int a = f->ia[j], k = f->word[a];
         int64_t y = f->val[a] >= 0 ? (int64_t)v[f->val[a]] : 0;
         switch (f->op[a]) {
@@ -430,13 +441,14 @@ fold_row(const st_gpf *f, int str, int nf1, const gcall *c, gpp *q, uint32_t g, 
             break;
         }
     }
-    if (!nf1 && f->nfs == 0) return;
+    if (!nf1 && f->nfs == 0) return 0;
     uint64_t nfs = nf1 ? 1 : (uint64_t)f->nfs, b = 0, *mark = (uint64_t *)w + f->mw;
     if (c->block) b = (x[1] >> (str ? 16 : 0)) / c->block;
     uint64_t m = (uint64_t)c->call << 32 | b;
     double *fc = (double *)(mark + 1), *fs = fc + 2 * nfs;
+    int first = *mark >> 32 != c->call;
     if (*mark != m) {
-        if (*mark >> 32 != c->call) { /* the call's first row of the group: the sum of the */
+        if (first) { /* the call's first row of the group: the sum of the */
             for (uint64_t k = 0; *mark != 0 && k < nfs; k++) /* call before that had rows of */
                 fs[k] += fc[k] + fc[nfs + k];                /* it added to the calls' sum */
             for (uint64_t k = 0; k < 2 * nfs; k++) fc[k] = -0.0;
@@ -453,6 +465,7 @@ fold_row(const st_gpf *f, int str, int nf1, const gcall *c, gpp *q, uint32_t g, 
         memcpy(&d, &v[f->fv[k]], 8);
         fc[nfs + k] += d;
     }
+    return first;
 }
 
 /* DST[0..1] := the LEN bytes (16 or fewer) at S, zero-padded; ROOM: 16 bytes can be read at S
@@ -524,6 +537,31 @@ static uint64_t int_block(const st_gpf *f, const gcall *c, const int64_t range[2
     return st_gdense_block(c->n, (uint64_t)f->nfs * ((uint64_t)use[1] - (uint64_t)use[0] + 1));
 }
 
+/* The float sums' blocks of a string call of N rows with ND distinct keys: those
+ * st_groupby_range() takes (its direct indexing over the call's own strings, numbered, when it
+ * would; else its hash path, one sum). */
+static uint64_t str_block(const st_gpf *f, uint64_t n, uint64_t nd)
+{
+    int64_t own[2] = {0, (int64_t)nd - 1};
+    return st_gfold_dense(own, n) ? st_gdense_block(n, (uint64_t)f->nfs * nd) : 0;
+}
+
+/* The distinct keys of a call of N rows, estimated from the TEAM bitmaps of W words at LC that
+ * its rows' hashes set: M ln(M / the bits left clear) of their union's M bits (1 to N). */
+static uint64_t lc_estimate(const uint64_t *lc, uint64_t w, int team, uint64_t n)
+{
+    uint64_t set = 0;
+    for (uint64_t i = 0; i < w; i++) {
+        uint64_t x = 0;
+        for (int t = 0; t < team; t++) x |= lc[(uint64_t)t * w + i];
+        set += (uint64_t)__builtin_popcountll(x);
+    }
+    double m = (double)(w * 64), clear = m - (double)set;
+    double e = clear > 0 ? m * log(m / clear) : (double)n;
+    uint64_t nd = (uint64_t)(e + 0.5);
+    return nd < 1 ? 1 : nd > n ? n : nd;
+}
+
 /* Room for NEED more bytes of long strings (the calls' before kept); 0 when there is none. */
 static int lng_room(st_gpf *f, size_t need)
 {
@@ -538,8 +576,9 @@ static int lng_room(st_gpf *f, size_t need)
 
 /* Scatter the N rows of KEY and IN into F's partitions as call C, stably: the hashes counted per
  * thread and partition (and, integers, the keys' range, which C's blocks and so its rows' words
- * depend on; strings, the bytes of the long ones), then each row written at its thread's next
- * position in its partition. STRATA_ENOMEM (nothing kept) when the long strings do not fit. */
+ * depend on; strings, the bytes of the long ones, and with float sums the bits of the hashes
+ * that guess the blocks), then each row written at its thread's next position in its partition.
+ * STRATA_ENOMEM (nothing kept) when the long strings or the bitmaps do not fit. */
 static int scatter(st_gpf *f, gcall *c, const st_gcol *key, const st_gin *in,
                    const int64_t range[2])
 {
@@ -551,13 +590,22 @@ static int scatter(st_gpf *f, gcall *c, const st_gcol *key, const st_gin *in,
     for (int a = 0; a < f->naggs; a++)
         if (f->val[a] >= 0)
             src[f->val[a]] = in[a].isf ? (const char *)in[a].fv : (const char *)in[a].iv;
+    uint64_t lcw = 0; /* strings with float sums: words of each thread's bitmap (GP_LC_MIN) */
+    if (f->str && f->nfs > 0) {
+        int lb2 = GP_LC_MIN;
+        while (lb2 < GP_LC_MAX && ((uint64_t)1 << lb2) < c->n) lb2++;
+        lcw = (uint64_t)1 << lb2 >> 6;
+        if (!st_groom((void **)&f->lc, &f->lc_n, (size_t)f->nt * lcw * 8)) return STRATA_ENOMEM;
+    }
 #pragma omp parallel num_threads(f->nt)
     {
         int t = st_thread_num(), team = st_team_size();
         uint64_t a, b, *h = f->hist + ((uint64_t)t << f->bits), at = 0;
+        uint64_t *bm = lcw > 0 ? f->lc + (uint64_t)t * lcw : NULL;
         int64_t l = INT64_MAX, u = INT64_MIN;
         st_chunk(c->n, t, team, &a, &b);
         memset(h, 0, np * sizeof *h);
+        if (bm != NULL) memset(bm, 0, lcw * 8);
         if (f->str) {
             for (uint64_t r = a; r < b; r++) {
                 size_t len = (size_t)(off[r + 1] - off[r]);
@@ -565,6 +613,7 @@ static int scatter(st_gpf *f, gcall *c, const st_gcol *key, const st_gin *in,
                 f->hs[r] = x;
                 h[x >> shift]++;
                 at += len > 16 ? len : 0;
+                if (bm != NULL) bm[(x >> 6) & (lcw - 1)] |= (uint64_t)1 << (x & 63);
             }
         } else {
             for (uint64_t r = a; r < b; r++) {
@@ -590,6 +639,7 @@ static int scatter(st_gpf *f, gcall *c, const st_gcol *key, const st_gin *in,
             }
             if (total > 0 && !lng_room(f, total)) rc = STRATA_ENOMEM;
             f->lng_n += rc == STRATA_OK ? total : 0;
+            if (lcw > 0) c->block = str_block(f, c->n, lc_estimate(f->lc, lcw, team, c->n));
             if (!f->str) {
                 c->block = int_block(f, c, range, lo[0], hi[0]);
                 c->row = c->block > 0 || f->firstrow;
@@ -614,7 +664,8 @@ static inline uint64_t rec_hash(int str, const uint64_t *x)
 
 /* Fetch ahead what the lookup of a row whose hash is H in Q will read: its table slot (STEP 0),
  * then the words of the group in it (STEP 1, the slot read by now). */
-static inline void ahead(const st_gpf *f, const gpp *q, uint64_t h, int step)
+static inline __attribute__((always_inline)) void ahead(const st_gpf *f, const gpp *q, uint64_t h,
+                                                        int step)
 {
     if (q->tcap == 0) return;
     uint64_t s = h & (q->tcap - 1);
@@ -629,12 +680,11 @@ static inline void ahead(const st_gpf *f, const gpp *q, uint64_t h, int step)
     if (f->gw > 8) __builtin_prefetch(k + 8, 1);
 }
 
-/* Fetch Q's table (LOOK) and records into the caches, in order: the first rows of each call
- * would miss them at random (many groups: most of a partition's groups are a call's first
- * rows). */
-static void fetch_part(const st_gpf *f, const gpp *q, int look)
+/* Fetch Q's table and records into the caches, in order: the first rows of each call would miss
+ * them at random (many groups: most of a partition's groups are a call's first rows). */
+static void fetch_part(const st_gpf *f, const gpp *q)
 {
-    for (uint64_t j = 0; look && j < q->tcap; j += 8) __builtin_prefetch(&q->tab[j], 0, 2);
+    for (uint64_t j = 0; j < q->tcap; j += 8) __builtin_prefetch(&q->tab[j], 0, 2);
     for (uint64_t k = 0; k < q->nblk; k++) {
         const char *bl = (const char *)q->blk[k];
         uint64_t m = q->n - k * GP_BLOCK < GP_BLOCK ? q->n - k * GP_BLOCK : GP_BLOCK;
@@ -642,102 +692,127 @@ static void fetch_part(const st_gpf *f, const gpp *q, int look)
     }
 }
 
-/* Partition P's rows of call C: looked up (LOOK: their groups made, into GID at GI unless folded
- * at once, and counted), folded (FOLD), or both; STRATA_ENOMEM. The partition's groups are too
- * many for the first caches: each row's are fetched ahead, its slot 16 rows before, its group
- * 8 rows before. */
-static inline __attribute__((always_inline)) int
-run_part(st_gpf *f, int str, int nf1, const gcall *c, uint64_t p, int look, int fold, uint32_t *gid)
+/* How the rows of a partition are folded: every aggregate; every aggregate, the groups of each
+ * call counted (strings with float sums: its blocks guessed); the float sums only (again, the
+ * guess wrong). */
+enum { RUN_FOLD, RUN_GUESS, RUN_REDO };
+
+/* Partition P's rows of call C looked up (their groups made) and folded as MODE says. The
+ * partition's groups are too many for the first caches: each row's are fetched ahead, its slot
+ * 16 rows before, its group 8 rows before. STRATA_ENOMEM. */
+static inline __attribute__((always_inline)) int run_part(st_gpf *f, int str, int nf1,
+                                                          const gcall *c, uint64_t p, int mode)
 {
     enum { FAR = 16, NEAR = 8 };
     gpp *q = &f->part[p];
     const uint64_t *rec = f->rec + c->base;
     uint64_t a = c->start[p], b = c->start[p + 1], rw = c->rw, nd = 0;
     if (b - a >= 64 && (q->n * f->gw + q->tcap) * 8 <= ((size_t)512 << 10))
-        fetch_part(f, q, look); /* (more than the second-level cache would keep: not) */
-    uint64_t hr[2 * FAR];       /* the hashes of rows I to I + FAR, each computed once */
-    for (uint64_t i = a; look && i < b && i < a + FAR; i++)
-        hr[i % (2 * FAR)] = rec_hash(str, rec + i * rw);
+        fetch_part(f, q); /* (more than the second-level cache would keep: not) */
+    uint64_t hr[2 * FAR]; /* the hashes of rows I to I + FAR, each computed once */
+    for (uint64_t i = a; i < b && i < a + FAR; i++) hr[i % (2 * FAR)] = rec_hash(str, rec + i * rw);
     for (uint64_t i = a; i < b; i++) {
         const uint64_t *x = rec + i * rw;
         uint32_t g;
-        if (look) {
-            if (i + FAR < b) {
-                uint64_t h = hr[(i + FAR) % (2 * FAR)] = rec_hash(str, x + FAR * rw);
-                ahead(f, q, h, 0);
-            }
-            if (i + NEAR < b) ahead(f, q, hr[(i + NEAR) % (2 * FAR)], 1);
-            if (lookup(f, str, q, x, hr[i % (2 * FAR)], &g) < 0) return STRATA_ENOMEM;
-            if (!fold && q->seen[g] != c->call) {
-                q->seen[g] = c->call;
-                nd++;
-            }
-            if (!fold) gid[i] = g;
-        } else {
-            g = gid[i];
-            if (i + NEAR < b) {
-                const uint64_t *k = grec(f, q, gid[i + NEAR]);
-                __builtin_prefetch(k, 1);
-                if (f->gw > 8) __builtin_prefetch(k + 8, 1);
-            }
+        if (i + FAR < b) {
+            uint64_t h = hr[(i + FAR) % (2 * FAR)] = rec_hash(str, x + FAR * rw);
+            ahead(f, q, h, 0);
         }
-        if (fold) fold_row(f, str, nf1, c, q, g, x);
+        if (i + NEAR < b) ahead(f, q, hr[(i + NEAR) % (2 * FAR)], 1);
+        if (lookup(f, str, q, x, hr[i % (2 * FAR)], &g) < 0) return STRATA_ENOMEM;
+        nd += (uint64_t)fold_row(f, str, nf1, mode == RUN_REDO, c, q, g, x);
     }
-    if (look && !fold) c->ncall[p] = nd;
+    if (mode == RUN_GUESS) c->ncall[p] = nd;
     return STRATA_OK;
 }
 
-/* Every partition of the calls waiting (run_part()), each partition's calls in order, on F's
- * threads. */
-static int run_parts(st_gpf *f, int look, int fold)
+/* The float sums' words of Q's groups kept (BACK 0: before the fold of a guess), or put back as
+ * they were (BACK 1: the guess wrong; the groups made since, as new). */
+static void keep_floats(const st_gpf *f, gpp *q, int back)
+{
+    uint64_t fw = 1 + 3 * (uint64_t)f->nfs, *s = f->sav + q->sav;
+    for (uint64_t g = 0; g < (back ? q->n : q->n0); g++) {
+        uint64_t *w = grec(f, q, g) + f->mw;
+        if (!back)
+            memcpy(s + g * fw, w, fw * 8);
+        else
+            memcpy(w, g < q->n0 ? s + g * fw : f->init + f->mw, fw * 8);
+    }
+}
+
+/* Every partition of the calls waiting folded as MODE says (run_part()), each partition's calls
+ * in order, on F's threads. */
+static int run_parts(st_gpf *f, int mode)
 {
     int rc = STRATA_OK;
     int64_t np = (int64_t)1 << f->bits;
 #pragma omp parallel for num_threads(f->nt) schedule(dynamic, 1) reduction(min : rc)
     for (int64_t p = 0; p < np; p++) {
-        uint32_t *gid = f->gid;
         int r = STRATA_OK; /* (RC here is the reduction's, which starts at INT_MAX) */
+        if (mode != RUN_FOLD) keep_floats(f, &f->part[p], mode == RUN_REDO);
         for (int j = 0; j < f->npend && r == STRATA_OK; j++) {
             const gcall *c = &f->pend[j];
-            /* (each kind compiled apart; integers always fold as they look up: flush()) */
+            /* (each kind compiled apart) */
             if (!f->str && f->nfs == 1)
-                r = run_part(f, 0, 1, c, (uint64_t)p, 1, 1, gid);
+                r = run_part(f, 0, 1, c, (uint64_t)p, RUN_FOLD);
             else if (!f->str)
-                r = run_part(f, 0, 0, c, (uint64_t)p, 1, 1, gid);
-            else if (look && fold)
-                r = run_part(f, 1, 0, c, (uint64_t)p, 1, 1, gid);
-            else if (look)
-                r = run_part(f, 1, 0, c, (uint64_t)p, 1, 0, gid);
+                r = run_part(f, 0, 0, c, (uint64_t)p, RUN_FOLD);
+            else if (mode == RUN_FOLD)
+                r = run_part(f, 1, 0, c, (uint64_t)p, RUN_FOLD);
+            else if (mode == RUN_REDO)
+                r = run_part(f, 1, 0, c, (uint64_t)p, RUN_REDO);
             else if (f->nfs == 1)
-                r = run_part(f, 1, 1, c, (uint64_t)p, 0, 1, gid);
+                r = run_part(f, 1, 1, c, (uint64_t)p, RUN_GUESS);
             else
-                r = run_part(f, 1, 0, c, (uint64_t)p, 0, 1, gid);
-            gid += f->pend[j].n;
+                r = run_part(f, 1, 0, c, (uint64_t)p, RUN_GUESS);
         }
         rc = r < rc ? r : rc;
     }
     return rc;
 }
 
-/* Fold the calls waiting. Strings with float sums: the blocks of a call depend on how many
- * groups it has rows of, known once every partition has looked its rows up. */
+/* Whether the calls waiting, folded, had the blocks their groups make (RUN_GUESS); each given
+ * those. */
+static int guessed_right(st_gpf *f)
+{
+    uint64_t np = (uint64_t)1 << f->bits;
+    int right = 1;
+    for (int j = 0; j < f->npend; j++) {
+        gcall *c = &f->pend[j];
+        uint64_t nd = 0, block;
+        for (uint64_t p = 0; p < np; p++) nd += c->ncall[p];
+        block = str_block(f, c->n, nd);
+        right &= block == c->block;
+        c->block = block;
+    }
+    return right;
+}
+
+/* Fold the calls waiting. Strings with float sums: with the blocks guessed (scatter()), the
+ * float sums' words of the groups kept first; then, when a guess was wrong, put back and folded
+ * again with the blocks the calls' groups make. */
 static int flush(st_gpf *f)
 {
-    uint64_t np = (uint64_t)1 << f->bits, rows = 0;
-    int two = f->str && f->nfs > 0, rc = STRATA_OK;
-    for (int j = 0; j < f->npend; j++) rows += f->pend[j].n;
-    if (two && !st_groom((void **)&f->gid, &f->gid_n, (rows + 1) * 4)) rc = STRATA_ENOMEM;
-    if (rc == STRATA_OK) rc = run_parts(f, 1, !two);
-    for (int j = 0; j < f->npend && rc == STRATA_OK && two; j++) {
-        gcall *c = &f->pend[j];
-        uint64_t nd = 0;
-        for (uint64_t p = 0; p < np; p++) nd += c->ncall[p];
-        int64_t own[2] = {0, (int64_t)nd - 1};
-        c->block = st_gfold_dense(own, c->n) ? st_gdense_block(c->n, (uint64_t)f->nfs * nd) : 0;
+    uint64_t np = (uint64_t)1 << f->bits, fw = 1 + 3 * (uint64_t)f->nfs, words = 0;
+    int guess = f->str && f->nfs > 0, rc = STRATA_OK;
+    for (uint64_t p = 0; guess && p < np; p++) {
+        f->part[p].n0 = f->part[p].n;
+        f->part[p].sav = words;
+        words += f->part[p].n * fw;
     }
-    if (rc == STRATA_OK && two) rc = run_parts(f, 0, 1);
+    if (guess && !st_groom((void **)&f->sav, &f->sav_n, (words + 1) * 8)) rc = STRATA_ENOMEM;
+    if (rc == STRATA_OK) rc = run_parts(f, guess ? RUN_GUESS : RUN_FOLD);
+    if (rc == STRATA_OK && guess && !guessed_right(f)) {
+        f->redos++;
+        rc = run_parts(f, RUN_REDO);
+    }
     drop_pending(f);
     return rc;
+}
+
+uint64_t st_gpf_redos(const st_gpf *f)
+{
+    return f->redos;
 }
 
 int st_gpf_add(st_gpf *f, const st_gcol *key, uint64_t n, const st_gin *in, const int64_t range[2])
@@ -748,9 +823,11 @@ int st_gpf_add(st_gpf *f, const st_gcol *key, uint64_t n, const st_gin *in, cons
     int rc = STRATA_OK, two = f->str && f->nfs > 0; /* the calls' group counts: flush() */
     size_t pending = GP_PENDING << two;
     if (f->npend > 0 && (f->npend == GP_CALLS || f->used + need > f->rec_n)) rc = flush(f);
-    if (rc == STRATA_OK && f->used + need > f->rec_n &&
-        !st_groom((void **)&f->rec, &f->rec_n, need > pending ? need : pending))
-        rc = STRATA_ENOMEM;
+    if (rc == STRATA_OK && f->used + need > f->rec_n) { /* (a new buffer) */
+        f->touched = 0;
+        if (!st_groom((void **)&f->rec, &f->rec_n, need > pending ? need : pending))
+            rc = STRATA_ENOMEM;
+    }
     if (rc == STRATA_OK && f->str && !st_groom((void **)&f->hs, &f->hs_n, (n + 1) * 8))
         rc = STRATA_ENOMEM;
     if (rc < 0) return rc;
@@ -999,7 +1076,14 @@ int st_gpf_end(st_gpf *f, st_groups *out)
     if (rc == STRATA_OK) rc = sort_groups(f, &ids, perm);
     st_gdict *d = f->str ? &out->kdict[0] : NULL;
     if (rc == STRATA_OK && d != NULL) rc = dict_room(f, &ids, perm, d);
-    if (rc == STRATA_OK) rc = st_groups_grow(out, &cap, ids.g ? ids.g : 1);
+    /* the groups' arrays in the rows' buffer when its pages, in already and of no use now, hold
+     * them (a million groups of three aggregates: 120 MB, 30 000 pages not faulted in) */
+    if (rc == STRATA_OK && st_groups_carve(out, f->rec, f->touched, ids.g ? ids.g : 1) == 0) {
+        f->rec = NULL;
+        f->rec_n = f->touched = 0;
+    } else if (rc == STRATA_OK) {
+        rc = st_groups_grow(out, &cap, ids.g ? ids.g : 1);
+    }
     if (rc == STRATA_OK) { /* written in key order, each group's record fetched ahead */
         uint64_t g = ids.g;
 #pragma omp parallel for num_threads(f->nt) schedule(static)

@@ -67,9 +67,61 @@ static size_t na_of(const st_groups *g)
     return (size_t)(g->naggs ? g->naggs : 1);
 }
 
+/* The bytes of st_groups_carve()'s block for CAP groups of G. */
+static size_t carve_bytes(const st_groups *g, uint64_t cap, size_t *at)
+{
+    size_t nk = (size_t)g->nkeys + 1, na = na_of(g), w[6] = {nk, 1, na, na, na, na}, o = 0;
+    for (int k = 0; k < 6; k++) {
+        if (at != NULL) at[k] = o;
+        o += (cap * w[k] * 8 + 63) / 64 * 64;
+    }
+    return o;
+}
+
+size_t st_groups_carve(st_groups *g, void *block, size_t bytes, uint64_t cap)
+{
+    size_t at[6], need = carve_bytes(g, cap, at);
+    if (block == NULL || bytes < need) return need;
+    char *b = block;
+    g->keys = (int64_t *)(void *)(b + at[0]);
+    g->count = (int64_t *)(void *)(b + at[1]);
+    g->nval = (int64_t *)(void *)(b + at[2]);
+    g->ival = (int64_t *)(void *)(b + at[3]);
+    g->fval = (double *)(void *)(b + at[4]);
+    g->m2 = (double *)(void *)(b + at[5]);
+    g->block = block;
+    return 0;
+}
+
+/* G's arrays, when one block holds them (st_groups_carve()), copied out to their own, of room
+ * for CAP groups (at least G's). */
+static int groups_own(st_groups *g, uint64_t cap)
+{
+    if (g->block == NULL) return STRATA_OK;
+    size_t nk = (size_t)g->nkeys + 1, na = na_of(g), n = g->n;
+    cap = cap > n ? cap : n;
+    void **arr[6] = {(void **)&g->keys, (void **)&g->count, (void **)&g->nval,
+                     (void **)&g->ival, (void **)&g->fval,  (void **)&g->m2};
+    size_t w[6] = {nk, 1, na, na, na, na};
+    void *own[6] = {0};
+    int k = 0;
+    for (; k < 6 && (own[k] = malloc(cap * w[k] * 8 + 8)) != NULL; k++)
+        if (n > 0) memcpy(own[k], *arr[k], n * w[k] * 8);
+    if (k < 6) {
+        while (k > 0) free(own[--k]);
+        return STRATA_ENOMEM;
+    }
+    for (k = 0; k < 6; k++) *arr[k] = own[k];
+    free(g->block);
+    g->block = NULL;
+    return STRATA_OK;
+}
+
 /* Room for NEED groups in G (capacity *CAP). STRATA_ENOMEM leaves G valid. */
 int st_groups_grow(st_groups *g, uint64_t *cap, uint64_t need)
 {
+    if (need <= *cap && g->block == NULL) return STRATA_OK;
+    if (groups_own(g, *cap) < 0) return STRATA_ENOMEM;
     if (need <= *cap) return STRATA_OK;
     uint64_t c = *cap ? *cap * 2 : 1024;
     while (c < need) c *= 2;
@@ -325,6 +377,7 @@ static int sort_groups(st_groups *g, uint64_t **permp)
         if (nulls) ST_TRY(rc = st_argsort(STRATA_I64, col, n, perm, perm, 0, 1));
     }
     size_t na = na_of(g);
+    ST_TRY(rc = groups_own(g, n));
     ST_TRY(rc = permute((void **)&g->keys, n, st, perm));
     ST_TRY(rc = permute((void **)&g->count, n, 1, perm));
     ST_TRY(rc = permute((void **)&g->nval, n, na, perm));

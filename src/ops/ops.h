@@ -195,6 +195,9 @@ typedef struct st_groups {
     int64_t *ival;
     double *fval;
     double *m2;
+    void *block; /* NULL: each of keys to m2 its own allocation; else the one that holds them all
+                  * (st_groups_carve()), freed as one; st_groups_grow() and the reorders of
+                  * st_groupby() copy them out to their own first */
     st_gdict kdict[ST_GROUP_KEYS];
     st_gdict adict[ST_GROUP_SLOTS];
     uint64_t *hoff[ST_GROUP_SLOTS];

@@ -165,6 +165,11 @@ int st_gpf_add(st_gpf *f, const st_gcol *key, uint64_t n, const st_gin *in, cons
 int st_gpf_end(st_gpf *f, st_groups *out);
 void st_gpf_free(st_gpf *f);
 
+/* The flushes of F's partitioned fold (a string key with float sums) whose guessed blocks proved
+ * wrong, folded again (tests: that a case reaches it); 0 without one. */
+uint64_t st_gpf_redos(const st_gpf *f);
+uint64_t st_gfold_redos(const st_gfold *f);
+
 /* Highway's vqsort: the functions of the module vqsort.cc is built as (vqload.c). Sort N 64-bit
  * keys K in place; sort the N pairs (K, IDX) stably by key into OUT_K and OUT_IDX through
  * SCRATCH (16 N bytes, 16-byte aligned); sort N st_srec records in place by (image, position).
@@ -259,6 +264,10 @@ static inline void st_wc_put(st_wc *w, void *dst, unsigned d, uint64_t p, const 
 /* Shared by groupby.c and gmerge.c. */
 /* Room for NEED groups in G (capacity *CAP); STRATA_ENOMEM leaves G valid. */
 int st_groups_grow(st_groups *g, uint64_t *cap, uint64_t need);
+/* G's arrays for CAP groups carved from BLOCK (BYTES, from malloc() or st_alloc_big(), G's to
+ * free from then on: G->block): 0; or the bytes it would need, when it is NULL or smaller (G
+ * untouched). */
+size_t st_groups_carve(st_groups *g, void *block, size_t bytes, uint64_t cap);
 /* Group GRP's count and aggregates, zeroed. */
 void st_groups_zero(st_groups *g, uint64_t grp);
 /* -1, 0 or 1 as group A of G orders before, with or after group B of H. */

@@ -987,6 +987,83 @@ static void folding_string_batches_equals_merging_each_batchs_groups(void **stat
     st_gfold_free(fo);
 }
 
+/* A string key's float sums when the blocks of a batch, which its distinct keys decide, are
+ * guessed wrong (they are estimated as the rows are scattered, and the batch folded as its keys
+ * are looked up): the fold put back and done again gives the bits of the batches grouped one by
+ * one and merged. 64 batches of 8192 rows (folded before the next ones come), then two of 600 000
+ * rows with 524 288 and 524 289 distinct keys: the block of the float sum changes between the two
+ * (77 824 rows, 86 016), and the estimate lands on either side; prefixes of the keys are tried
+ * until one case guesses wrong. */
+static void string_batches_whose_blocks_are_guessed_wrong_are_folded_again(void **state)
+{
+    (void)state;
+    enum { SMALL = 64, SN = 8192, BIG = 600000, ROWS = SMALL * SN + 2 * BIG, W = 8 };
+    static char bytes[(size_t)ROWS * W];
+    static int64_t off[ROWS + 1], iv2[ROWS];
+    static double f2[ROWS];
+    static uint32_t keys[ROWS];
+    int64_t cut[SMALL + 3];
+    for (int b = 0; b <= SMALL; b++) cut[b] = (int64_t)b * SN;
+    cut[SMALL + 1] = cut[SMALL] + BIG;
+    cut[SMALL + 2] = cut[SMALL + 1] + BIG;
+    unsigned seed = 5;
+    for (int i = 0; i < ROWS; i++) {
+        iv2[i] = rand_r(&seed) % 1000;
+        f2[i] = (double)(rand_r(&seed) % 100000) / 7.0 * (i % 5 == 0 ? 1e6 : 1.0);
+    }
+    for (int b = 0; b < 2; b++) { /* D keys: each once, then drawn again, shuffled */
+        uint32_t d = 524288u + (uint32_t)b, *k = keys + cut[SMALL + b];
+        for (uint32_t i = 0; i < BIG; i++) k[i] = i < d ? i : (uint32_t)rand_r(&seed) % d;
+        for (uint32_t i = BIG - 1; i > 0; i--) {
+            uint32_t j = (uint32_t)rand_r(&seed) % (i + 1), t = k[i];
+            k[i] = k[j];
+            k[j] = t;
+        }
+    }
+    for (int i = 0; i < SMALL * SN; i++) keys[i] = (uint32_t)rand_r(&seed) % 300000u;
+    int redone = 0;
+    for (char pre = 'a'; pre < 'a' + 8 && !redone; pre++) {
+        off[0] = 0;
+        for (int i = 0; i < ROWS; i++)
+            off[i + 1] = off[i] + snprintf(bytes + off[i], W + 1, "%c%07u", pre, keys[i]);
+        st_agg a[3];
+        st_groups ref, got;
+        int have = 0;
+        int64_t none[2] = {0, 0};
+        st_gfold *fo;
+        a[0] = agg(ST_AGG_COUNT, STRATA_I64, NULL);
+        a[1] = agg(ST_AGG_MEAN, STRATA_F64, f2);
+        a[2] = agg(ST_AGG_SUM, STRATA_I64, iv2);
+        assert_int_equal(st_gfold_begin(&fo, STRATA_STR, none, ROWS, a, 3, 2), 1);
+        for (int b = 0; b < SMALL + 2; b++) {
+            int64_t s = cut[b], n = cut[b + 1] - cut[b];
+            st_gcol key = {STRATA_STR, off + s, bytes, NULL};
+            st_groups part;
+            a[1] = agg(ST_AGG_MEAN, STRATA_F64, f2 + s);
+            a[2] = agg(ST_AGG_SUM, STRATA_I64, iv2 + s);
+            assert_int_equal(st_groupby_range(&key, 1, (uint64_t)n, a, 3, NULL, &part, 2), 0);
+            if (have) {
+                assert_int_equal(st_groups_merge(&ref, &part), 0);
+                st_groups_free(&part);
+            } else {
+                ref = part;
+                have = 1;
+            }
+            assert_int_equal(st_gfold_add(fo, &key, (uint64_t)n, a, none), 1);
+        }
+        assert_int_equal(st_gfold_end(fo, &got), 1);
+        redone = st_gfold_redos(fo) > 0;
+        st_gfold_free(fo);
+        assert_groups_equal(&ref, &got);
+        assert_memory_equal(ref.fval, got.fval, ref.n * 3 * 8); /* the float sums' bits */
+        assert_memory_equal(ref.kdict[0].bytes, got.kdict[0].bytes,
+                            (size_t)ref.kdict[0].off[ref.n]);
+        st_groups_free(&ref);
+        st_groups_free(&got);
+    }
+    assert_true(redone);
+}
+
 static void bad_arguments_are_refused(void **state)
 {
     (void)state;
@@ -1020,6 +1097,7 @@ int main(void)
         cmocka_unit_test(folding_many_groups_sums_floats_block_by_block),
         cmocka_unit_test(folding_many_spread_groups_sums_floats_in_row_order),
         cmocka_unit_test(folding_string_batches_equals_merging_each_batchs_groups),
+        cmocka_unit_test(string_batches_whose_blocks_are_guessed_wrong_are_folded_again),
         cmocka_unit_test(bad_arguments_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
