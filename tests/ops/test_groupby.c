@@ -990,15 +990,16 @@ static void folding_string_batches_equals_merging_each_batchs_groups(void **stat
 /* A string key's float sums when the blocks of a batch, which its distinct keys decide, are
  * guessed wrong (they are estimated as the rows are scattered, and the batch folded as its keys
  * are looked up): the fold put back and done again gives the bits of the batches grouped one by
- * one and merged. 64 batches of 8192 rows (folded before the next ones come), then two of 600 000
- * rows with 524 288 and 524 289 distinct keys: the block of the float sum changes between the two
- * (77 824 rows, 86 016), and the estimate lands on either side; prefixes of the keys are tried
- * until one case guesses wrong. */
+ * one and merged. 64 batches of 8192 rows (folded before the next ones come), then two of a
+ * million rows with 524 288 and 524 289 distinct keys: the block of the float sum changes between
+ * the two (126 976 rows, 143 360), and the two estimates, close, land on one side (prefixes of
+ * the keys are tried until a case guesses wrong). The groups' arrays, carved from the fold's
+ * buffer of rows, copied out to grow. */
 static void string_batches_whose_blocks_are_guessed_wrong_are_folded_again(void **state)
 {
     (void)state;
-    enum { SMALL = 64, SN = 8192, BIG = 600000, ROWS = SMALL * SN + 2 * BIG, W = 8 };
-    static char bytes[(size_t)ROWS * W];
+    enum { SMALL = 64, SN = 8192, BIG = 1000000, ROWS = SMALL * SN + 2 * BIG, W = 8 };
+    static char bytes[(size_t)ROWS * W + 1]; /* (the last key's NUL) */
     static int64_t off[ROWS + 1], iv2[ROWS];
     static double f2[ROWS];
     static uint32_t keys[ROWS];
@@ -1058,6 +1059,12 @@ static void string_batches_whose_blocks_are_guessed_wrong_are_folded_again(void 
         assert_memory_equal(ref.fval, got.fval, ref.n * 3 * 8); /* the float sums' bits */
         assert_memory_equal(ref.kdict[0].bytes, got.kdict[0].bytes,
                             (size_t)ref.kdict[0].off[ref.n]);
+        /* the groups' arrays in the fold's buffer of rows, copied out to their own to grow */
+        uint64_t cap = got.n;
+        assert_non_null(got.block);
+        assert_int_equal(st_groups_grow(&got, &cap, got.n + 1), 0);
+        assert_null(got.block);
+        assert_groups_equal(&ref, &got);
         st_groups_free(&ref);
         st_groups_free(&got);
     }
