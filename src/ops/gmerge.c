@@ -17,6 +17,7 @@
 
 #include "ops/ops_int.h"
 #include "util/error.h"
+#include "util/fileio.h"
 #include "util/vec.h"
 
 /* Combine SRC's slot T into M's slot S, both of aggregate OP over floats if ISF. */
@@ -409,7 +410,7 @@ void st_groups_free(st_groups *g)
         free(g->fval);
         free(g->m2);
     }
-    free(g->block);
+    st_free_big(g->block);
     g->block = NULL;
     for (int k = 0; k < ST_GROUP_KEYS; k++) st_gdict_free(&g->kdict[k]);
     for (int a = 0; a < ST_GROUP_SLOTS; a++) {

@@ -37,14 +37,15 @@
 
 /* The calls whose rows wait to be folded together: at most GP_CALLS of them, and at most
  * GP_PENDING bytes of scattered rows (or one call's, when more); twice that for strings with
- * float sums, whose rows are wider (a million groups of id3 keys over 10 M rows: 0.372 -> 0.334 s,
- * best of 12 update --full, the groups' arrays then carved from pages already in). */
+ * float sums, so that the buffer's pages already in hold the groups' arrays at the end (a million
+ * groups of id3 keys over 10 M rows: 128 MB of their 48-byte rows is two batches, 96 MB, short of
+ * the 120 MB the groups take; 0.372 -> 0.334 s, best of 12 update --full). */
 #define GP_CALLS   64
 #define GP_PENDING ((size_t)128 << 20)
 
 /* The bitmap that estimates a string call's distinct keys (linear counting: a bit set by each
  * hash, the keys estimated from the bits left clear): a bit per row or more, 2^12 to 2^26 bits.
- * A million keys over a million bits: within 0.1 %. */
+ * A million keys over a million bits: a standard error of 0.085 %. */
 #define GP_LC_MIN 12
 #define GP_LC_MAX 26
 
@@ -61,12 +62,13 @@ typedef struct gpp {
     uint64_t **blk;         /* the groups' records, GP_BLOCK of GW words in each block */
     uint64_t nblk, blk_cap; /* blocks, and room for their pointers */
     uint64_t *hash;         /* strings: each group's hash (the table grows by them) */
-    uint64_t n0, sav;       /* the groups before the fold of a guess, and their words' place */
+    uint64_t n0, sav;       /* the groups before the fold of a guess, and where in F's SAV the
+                             * float words of those it changes are kept */
     st_vec bytes;           /* strings: the bytes of the keys longer than 16 */
     uint64_t kbytes;        /* strings: the bytes of every key */
 } gpp;
 
-/* A thread's room for the arrays of the partitions it grows (records, tables, hashes, marks):
+/* A thread's room for the arrays of the partitions it grows (records, tables, hashes):
  * chunks (on huge pages from 4 MiB) carved in order and freed together, where each array's own
  * malloc'd growth faulted fresh 4 KiB pages in one at a time and copied the records at each
  * doubling (a million groups of integers: 50 000 of the update's 64 000 page faults). The records
@@ -129,6 +131,7 @@ struct st_gpf {
     uint64_t *hs;             /* strings: a call's hashes */
     uint64_t *lc;             /* strings with float sums: each thread's bitmap of a call's hashes */
     uint64_t *sav;            /* the float sums' words of the groups before the fold of a guess */
+    uint32_t call0;           /* the first call of that fold */
     size_t hs_n, lc_n, sav_n; /* bytes held */
     uint64_t redos;           /* folds whose guessed blocks were wrong, folded again */
 };
@@ -416,12 +419,18 @@ static inline __attribute__((always_inline)) int lookup(const st_gpf *f, int str
     return add_group(f, q, x, h, gp);
 }
 
-/* Fold scattered row X into group G of Q (FONLY: its float sums only): 1 when it is the first
- * row of call C in the group (float sums: F's NFS or, NF1, one), else 0. */
+/* How the rows of a partition are folded: every aggregate; every aggregate, the groups of each
+ * call counted (strings with float sums: its blocks guessed) and the float words of each group
+ * kept before the fold first changes them; the float sums only (again, the guess wrong). */
+enum { RUN_FOLD, RUN_GUESS, RUN_REDO };
+
+/* Fold scattered row X into group G of Q as MODE says (float sums: F's NFS or, NF1, one). With
+ * float sums, 1 when it is the first row of call C in the group, else 0. */
 static inline __attribute__((always_inline)) int fold_row(const st_gpf *f, int str, int nf1,
-                                                          int fonly, const gcall *c, gpp *q,
+                                                          int mode, const gcall *c, gpp *q,
                                                           uint32_t g, const uint64_t *x)
 {
+    int fonly = mode == RUN_REDO;
     int64_t *w = (int64_t *)grec(f, q, g);
     const uint64_t *v = x + c->vw;
     w[f->kw] += !fonly;
@@ -450,6 +459,8 @@ static inline __attribute__((always_inline)) int fold_row(const st_gpf *f, int s
     double *fc = (double *)(mark + 1), *fs = fc + 2 * nfs;
     int first = *mark >> 32 != c->call;
     if (*mark != m) {
+        if (mode == RUN_GUESS && first && g < q->n0 && *mark >> 32 < f->call0)
+            memcpy(f->sav + q->sav + g * (1 + 3 * nfs), mark, (1 + 3 * nfs) * 8);
         if (first) { /* the call's first row of the group: the sum of the */
             for (uint64_t k = 0; *mark != 0 && k < nfs; k++) /* call before that had rows of */
                 fs[k] += fc[k] + fc[nfs + k];                /* it added to the calls' sum */
@@ -694,11 +705,6 @@ static void fetch_part(const st_gpf *f, const gpp *q)
     }
 }
 
-/* How the rows of a partition are folded: every aggregate; every aggregate, the groups of each
- * call counted (strings with float sums: its blocks guessed); the float sums only (again, the
- * guess wrong). */
-enum { RUN_FOLD, RUN_GUESS, RUN_REDO };
-
 /* Partition P's rows of call C looked up (their groups made) and folded as MODE says. The
  * partition's groups are too many for the first caches: each row's are fetched ahead, its slot
  * 16 rows before, its group 8 rows before. STRATA_ENOMEM. */
@@ -722,23 +728,24 @@ static inline __attribute__((always_inline)) int run_part(st_gpf *f, int str, in
         }
         if (i + NEAR < b) ahead(f, q, hr[(i + NEAR) % (2 * FAR)], 1);
         if (lookup(f, str, q, x, hr[i % (2 * FAR)], &g) < 0) return STRATA_ENOMEM;
-        nd += (uint64_t)fold_row(f, str, nf1, mode == RUN_REDO, c, q, g, x);
+        nd += (uint64_t)fold_row(f, str, nf1, mode, c, q, g, x);
     }
     if (mode == RUN_GUESS) c->ncall[p] = nd;
     return STRATA_OK;
 }
 
-/* The float sums' words of Q's groups kept (BACK 0: before the fold of a guess), or put back as
- * they were (BACK 1: the guess wrong; the groups made since, as new). */
-static void keep_floats(const st_gpf *f, gpp *q, int back)
+/* The float sums' words of Q's groups put back as they were before the fold of a guess: those
+ * the fold changed (their mark says a call of it had rows of them) as fold_row() kept them, those
+ * it made as new. */
+static void put_back_floats(const st_gpf *f, gpp *q)
 {
     uint64_t fw = 1 + 3 * (uint64_t)f->nfs, *s = f->sav + q->sav;
-    for (uint64_t g = 0; g < (back ? q->n : q->n0); g++) {
+    for (uint64_t g = 0; g < q->n; g++) {
         uint64_t *w = grec(f, q, g) + f->mw;
-        if (!back)
-            memcpy(s + g * fw, w, fw * 8);
-        else
-            memcpy(w, g < q->n0 ? s + g * fw : f->init + f->mw, fw * 8);
+        if (g >= q->n0)
+            memcpy(w, f->init + f->mw, fw * 8);
+        else if (*w >> 32 >= f->call0)
+            memcpy(w, s + g * fw, fw * 8);
     }
 }
 
@@ -751,7 +758,7 @@ static int run_parts(st_gpf *f, int mode)
 #pragma omp parallel for num_threads(f->nt) schedule(dynamic, 1) reduction(min : rc)
     for (int64_t p = 0; p < np; p++) {
         int r = STRATA_OK; /* (RC here is the reduction's, which starts at INT_MAX) */
-        if (mode != RUN_FOLD) keep_floats(f, &f->part[p], mode == RUN_REDO);
+        if (mode == RUN_REDO) put_back_floats(f, &f->part[p]);
         for (int j = 0; j < f->npend && r == STRATA_OK; j++) {
             const gcall *c = &f->pend[j];
             /* (each kind compiled apart) */
@@ -773,8 +780,8 @@ static int run_parts(st_gpf *f, int mode)
     return rc;
 }
 
-/* Whether the calls waiting, folded, had the blocks their groups make (RUN_GUESS); each given
- * those. */
+/* Whether the calls waiting, folded, had the blocks their groups make (RUN_GUESS), or blocks that
+ * fold the same (none, or one of all the rows); each given those. */
 static int guessed_right(st_gpf *f)
 {
     uint64_t np = (uint64_t)1 << f->bits;
@@ -784,15 +791,15 @@ static int guessed_right(st_gpf *f)
         uint64_t nd = 0, block;
         for (uint64_t p = 0; p < np; p++) nd += c->ncall[p];
         block = str_block(f, c->n, nd);
-        right &= block == c->block;
+        right &= (block >= c->n ? 0 : block) == (c->block >= c->n ? 0 : c->block);
         c->block = block;
     }
     return right;
 }
 
 /* Fold the calls waiting. Strings with float sums: with the blocks guessed (scatter()), the
- * float sums' words of the groups kept first; then, when a guess was wrong, put back and folded
- * again with the blocks the calls' groups make. */
+ * float sums' words of the groups kept as the fold first changes them; then, when a guess was
+ * wrong, put back and folded again with the blocks the calls' groups make. */
 static int flush(st_gpf *f)
 {
     uint64_t np = (uint64_t)1 << f->bits, fw = 1 + 3 * (uint64_t)f->nfs, words = 0;
@@ -803,6 +810,7 @@ static int flush(st_gpf *f)
         words += f->part[p].n * fw;
     }
     if (guess && !st_groom((void **)&f->sav, &f->sav_n, (words + 1) * 8)) rc = STRATA_ENOMEM;
+    f->call0 = f->npend > 0 ? f->pend[0].call : 0;
     if (rc == STRATA_OK) rc = run_parts(f, guess ? RUN_GUESS : RUN_FOLD);
     if (rc == STRATA_OK && guess && !guessed_right(f)) {
         f->redos++;
@@ -822,8 +830,8 @@ int st_gpf_add(st_gpf *f, const st_gcol *key, uint64_t n, const st_gin *in, cons
     if ((key->dtype == STRATA_STR) != f->str || key->valid != NULL) return 0;
     uint64_t np = (uint64_t)1 << f->bits, words = (f->str ? 4 : 2) + (uint64_t)f->nval;
     size_t need = (size_t)(n * words * 8) + 8;
-    int rc = STRATA_OK, two = f->str && f->nfs > 0; /* the calls' group counts: flush() */
-    size_t pending = GP_PENDING << two;
+    int rc = STRATA_OK, guess = f->str && f->nfs > 0; /* blocks guessed, groups counted */
+    size_t pending = GP_PENDING << guess;
     if (f->npend > 0 && (f->npend == GP_CALLS || f->used + need > f->rec_n)) rc = flush(f);
     if (rc == STRATA_OK && f->used + need > f->rec_n) { /* (a new buffer) */
         f->touched = 0;
@@ -839,14 +847,14 @@ int st_gpf_add(st_gpf *f, const st_gcol *key, uint64_t n, const st_gin *in, cons
     c->n = n;
     c->base = f->used / 8;
     c->start = malloc((np + 1) * sizeof *c->start);
-    c->ncall = two ? malloc(np * sizeof *c->ncall) : NULL;
+    c->ncall = guess ? malloc(np * sizeof *c->ncall) : NULL;
     for (int a = 0; a < f->naggs; a++) c->row0[a] = in[a].row0;
     if (f->str) {
         c->row = 1;
         c->vw = 4;
         c->rw = (uint32_t)words;
     }
-    if (c->start == NULL || (two && c->ncall == NULL) || scatter(f, c, key, in, range) < 0) {
+    if (c->start == NULL || (guess && c->ncall == NULL) || scatter(f, c, key, in, range) < 0) {
         free(c->start);
         free(c->ncall);
         return STRATA_ENOMEM;
@@ -1079,8 +1087,12 @@ int st_gpf_end(st_gpf *f, st_groups *out)
     st_gdict *d = f->str ? &out->kdict[0] : NULL;
     if (rc == STRATA_OK && d != NULL) rc = dict_room(f, &ids, perm, d);
     /* the groups' arrays in the rows' buffer when its pages, in already and of no use now, hold
-     * them (a million groups of three aggregates: 120 MB, 30 000 pages not faulted in) */
-    if (rc == STRATA_OK && st_groups_carve(out, f->rec, f->touched, ids.g ? ids.g : 1) == 0) {
+     * them (a million groups of three aggregates: 120 MB, 30 000 pages not faulted in); its
+     * pages past them given back */
+    size_t need = st_groups_carve_bytes(out, ids.g ? ids.g : 1);
+    if (rc == STRATA_OK && f->rec != NULL && need <= f->touched) {
+        st_trim_big(f->rec, need, f->rec_n);
+        st_groups_carve(out, f->rec, ids.g ? ids.g : 1);
         f->rec = NULL;
         f->rec_n = f->touched = 0;
     } else if (rc == STRATA_OK) {

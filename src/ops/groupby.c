@@ -67,7 +67,8 @@ static size_t na_of(const st_groups *g)
     return (size_t)(g->naggs ? g->naggs : 1);
 }
 
-/* The bytes of st_groups_carve()'s block for CAP groups of G. */
+/* The bytes of st_groups_carve()'s block for CAP groups of G, and where in it each array starts
+ * (AT[6], may be NULL: keys, count, nval, ival, fval, m2), 64-byte aligned. */
 static size_t carve_bytes(const st_groups *g, uint64_t cap, size_t *at)
 {
     size_t nk = (size_t)g->nkeys + 1, na = na_of(g), w[6] = {nk, 1, na, na, na, na}, o = 0;
@@ -78,10 +79,15 @@ static size_t carve_bytes(const st_groups *g, uint64_t cap, size_t *at)
     return o;
 }
 
-size_t st_groups_carve(st_groups *g, void *block, size_t bytes, uint64_t cap)
+size_t st_groups_carve_bytes(const st_groups *g, uint64_t cap)
 {
-    size_t at[6], need = carve_bytes(g, cap, at);
-    if (block == NULL || bytes < need) return need;
+    return carve_bytes(g, cap, NULL);
+}
+
+void st_groups_carve(st_groups *g, void *block, uint64_t cap)
+{
+    size_t at[6];
+    carve_bytes(g, cap, at);
     char *b = block;
     g->keys = (int64_t *)(void *)(b + at[0]);
     g->count = (int64_t *)(void *)(b + at[1]);
@@ -90,7 +96,6 @@ size_t st_groups_carve(st_groups *g, void *block, size_t bytes, uint64_t cap)
     g->fval = (double *)(void *)(b + at[4]);
     g->m2 = (double *)(void *)(b + at[5]);
     g->block = block;
-    return 0;
 }
 
 /* G's arrays, when one block holds them (st_groups_carve()), copied out to their own, of room
@@ -112,7 +117,7 @@ static int groups_own(st_groups *g, uint64_t cap)
         return STRATA_ENOMEM;
     }
     for (k = 0; k < 6; k++) *arr[k] = own[k];
-    free(g->block);
+    st_free_big(g->block);
     g->block = NULL;
     return STRATA_OK;
 }

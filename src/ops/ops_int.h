@@ -158,7 +158,8 @@ uint64_t st_gdense_block(uint64_t n, uint64_t per);
  * threads. st_gpf_new: STRATA_OK or STRATA_ENOMEM (*F to st_gpf_free() either way).
  * st_gpf_add: fold N rows of KEY (the caller's RANGE: as st_gfold_add()): 1, 0 when the key is
  * not of F's kind or has nulls, or STRATA_ENOMEM (F of no use then). st_gpf_end: the groups
- * into OUT (initialised by the caller), in key order: STRATA_OK or STRATA_ENOMEM. */
+ * into OUT (initialised by the caller), in key order, their arrays in F's buffer of rows when it
+ * holds them (OUT->block then takes it): STRATA_OK or STRATA_ENOMEM. */
 typedef struct st_gpf st_gpf;
 int st_gpf_new(st_gpf **f, int str, const st_gin *in, int naggs, uint64_t rows, int nt);
 int st_gpf_add(st_gpf *f, const st_gcol *key, uint64_t n, const st_gin *in, const int64_t range[2]);
@@ -264,10 +265,11 @@ static inline void st_wc_put(st_wc *w, void *dst, unsigned d, uint64_t p, const 
 /* Shared by groupby.c and gmerge.c. */
 /* Room for NEED groups in G (capacity *CAP); STRATA_ENOMEM leaves G valid. */
 int st_groups_grow(st_groups *g, uint64_t *cap, uint64_t need);
-/* G's arrays for CAP groups carved from BLOCK (BYTES, from malloc() or st_alloc_big(), G's to
- * free from then on: G->block): 0; or the bytes it would need, when it is NULL or smaller (G
- * untouched). */
-size_t st_groups_carve(st_groups *g, void *block, size_t bytes, uint64_t cap);
+/* The bytes of a block that holds G's arrays for CAP groups (st_groups_carve()). */
+size_t st_groups_carve_bytes(const st_groups *g, uint64_t cap);
+/* G's arrays for CAP groups carved from BLOCK (from st_alloc_big(), of st_groups_carve_bytes()
+ * at least), G's to free from then on (G->block). */
+void st_groups_carve(st_groups *g, void *block, uint64_t cap);
 /* Group GRP's count and aggregates, zeroed. */
 void st_groups_zero(st_groups *g, uint64_t grp);
 /* -1, 0 or 1 as group A of G orders before, with or after group B of H. */

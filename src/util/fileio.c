@@ -351,3 +351,18 @@ void st_free_big(void *p)
 {
     free(p);
 }
+
+void st_trim_big(void *p, size_t keep, size_t size)
+{
+#ifdef MADV_DONTNEED
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t ps = page > 0 ? (uintptr_t)page : 4096, a = (uintptr_t)p + keep,
+              e = ((uintptr_t)p + size) / ps * ps;
+    a = (a + ps - 1) / ps * ps;
+    if (p != NULL && keep < size && e > a) madvise((void *)a, e - a, MADV_DONTNEED); /* advice */
+#else
+    (void)p;
+    (void)keep;
+    (void)size;
+#endif
+}

@@ -106,6 +106,9 @@ uint64_t st_tree_bytes(const char *path);
  * with st_free_big(). */
 void *st_alloc_big(size_t size);
 void st_free_big(void *p);
+/* The whole pages of P (SIZE bytes from st_alloc_big()) past its first KEEP bytes given back to
+ * the system, their bytes lost (P stays whole for st_free_big(): a page read again is zero). */
+void st_trim_big(void *p, size_t keep, size_t size);
 
 /* Remove PATH and everything below it; a missing PATH is fine. */
 int st_rm_tree(st_err *err, const char *path);

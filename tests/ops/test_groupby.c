@@ -991,84 +991,94 @@ static void folding_string_batches_equals_merging_each_batchs_groups(void **stat
  * guessed wrong (they are estimated as the rows are scattered, and the batch folded as its keys
  * are looked up): the fold put back and done again gives the bits of the batches grouped one by
  * one and merged. 64 batches of 8192 rows (folded before the next ones come), then two of a
- * million rows with 524 288 and 524 289 distinct keys: the block of the float sum changes between
- * the two (126 976 rows, 143 360), and the two estimates, close, land on one side (prefixes of
- * the keys are tried until a case guesses wrong). The groups' arrays, carved from the fold's
- * buffer of rows, copied out to grow. */
+ * million rows with 524 288 and 524 289 distinct keys (one float sum: the block changes between
+ * the two, 126 976 rows and 143 360), or of 600 000 rows with half as many (two float sums:
+ * 77 824 and 86 016); the two estimates, close, land on one side (prefixes of the keys are tried
+ * until a case guesses wrong); 62 batches of one row fill the fold that is redone, and one more
+ * is folded after it. The groups' arrays, carved from the fold's buffer of rows (one float sum:
+ * two batches of a million rows hold them), copied out to grow. */
 static void string_batches_whose_blocks_are_guessed_wrong_are_folded_again(void **state)
 {
     (void)state;
-    enum { SMALL = 64, SN = 8192, BIG = 1000000, ROWS = SMALL * SN + 2 * BIG, W = 8 };
+    enum { SMALL = 64, SN = 8192, BIG = 1000000, TAIL = 63, NB = SMALL + 2 + TAIL, W = 8 };
+    enum { ROWS = SMALL * SN + 2 * BIG + TAIL };
     static char bytes[(size_t)ROWS * W + 1]; /* (the last key's NUL) */
     static int64_t off[ROWS + 1], iv2[ROWS];
-    static double f2[ROWS];
+    static double f2[ROWS], f3[ROWS];
     static uint32_t keys[ROWS];
-    int64_t cut[SMALL + 3];
-    for (int b = 0; b <= SMALL; b++) cut[b] = (int64_t)b * SN;
-    cut[SMALL + 1] = cut[SMALL] + BIG;
-    cut[SMALL + 2] = cut[SMALL + 1] + BIG;
+    int64_t cut[NB + 1];
     unsigned seed = 5;
     for (int i = 0; i < ROWS; i++) {
         iv2[i] = rand_r(&seed) % 1000;
         f2[i] = (double)(rand_r(&seed) % 100000) / 7.0 * (i % 5 == 0 ? 1e6 : 1.0);
-    }
-    for (int b = 0; b < 2; b++) { /* D keys: each once, then drawn again, shuffled */
-        uint32_t d = 524288u + (uint32_t)b, *k = keys + cut[SMALL + b];
-        for (uint32_t i = 0; i < BIG; i++) k[i] = i < d ? i : (uint32_t)rand_r(&seed) % d;
-        for (uint32_t i = BIG - 1; i > 0; i--) {
-            uint32_t j = (uint32_t)rand_r(&seed) % (i + 1), t = k[i];
-            k[i] = k[j];
-            k[j] = t;
-        }
+        f3[i] = (double)(rand_r(&seed) % 1000) / 3.0;
     }
     for (int i = 0; i < SMALL * SN; i++) keys[i] = (uint32_t)rand_r(&seed) % 300000u;
-    int redone = 0;
-    for (char pre = 'a'; pre < 'a' + 8 && !redone; pre++) {
-        off[0] = 0;
-        for (int i = 0; i < ROWS; i++)
-            off[i + 1] = off[i] + snprintf(bytes + off[i], W + 1, "%c%07u", pre, keys[i]);
-        st_agg a[3];
-        st_groups ref, got;
-        int have = 0;
-        int64_t none[2] = {0, 0};
-        st_gfold *fo;
-        a[0] = agg(ST_AGG_COUNT, STRATA_I64, NULL);
-        a[1] = agg(ST_AGG_MEAN, STRATA_F64, f2);
-        a[2] = agg(ST_AGG_SUM, STRATA_I64, iv2);
-        assert_int_equal(st_gfold_begin(&fo, STRATA_STR, none, ROWS, a, 3, 2), 1);
-        for (int b = 0; b < SMALL + 2; b++) {
-            int64_t s = cut[b], n = cut[b + 1] - cut[b];
-            st_gcol key = {STRATA_STR, off + s, bytes, NULL};
-            st_groups part;
-            a[1] = agg(ST_AGG_MEAN, STRATA_F64, f2 + s);
-            a[2] = agg(ST_AGG_SUM, STRATA_I64, iv2 + s);
-            assert_int_equal(st_groupby_range(&key, 1, (uint64_t)n, a, 3, NULL, &part, 2), 0);
-            if (have) {
-                assert_int_equal(st_groups_merge(&ref, &part), 0);
-                st_groups_free(&part);
-            } else {
-                ref = part;
-                have = 1;
+    for (int nfs = 1; nfs <= 2; nfs++) {
+        uint32_t big = nfs == 1 ? BIG : 600000;
+        for (int b = 0; b <= SMALL; b++) cut[b] = (int64_t)b * SN;
+        cut[SMALL + 1] = cut[SMALL] + big;
+        cut[SMALL + 2] = cut[SMALL + 1] + big;
+        for (int b = SMALL + 3; b <= NB; b++) cut[b] = cut[b - 1] + 1;
+        for (int64_t i = cut[SMALL + 2]; i < cut[NB]; i++)
+            keys[i] = (uint32_t)rand_r(&seed) % 600000u;
+        for (int b = 0; b < 2; b++) { /* D keys: each once, then drawn again, shuffled */
+            uint32_t d = 524288u / (uint32_t)nfs + (uint32_t)b, *k = keys + cut[SMALL + b];
+            for (uint32_t i = 0; i < big; i++) k[i] = i < d ? i : (uint32_t)rand_r(&seed) % d;
+            for (uint32_t i = big - 1; i > 0; i--) {
+                uint32_t j = (uint32_t)rand_r(&seed) % (i + 1), t = k[i];
+                k[i] = k[j];
+                k[j] = t;
             }
-            assert_int_equal(st_gfold_add(fo, &key, (uint64_t)n, a, none), 1);
         }
-        assert_int_equal(st_gfold_end(fo, &got), 1);
-        redone = st_gfold_redos(fo) > 0;
-        st_gfold_free(fo);
-        assert_groups_equal(&ref, &got);
-        assert_memory_equal(ref.fval, got.fval, ref.n * 3 * 8); /* the float sums' bits */
-        assert_memory_equal(ref.kdict[0].bytes, got.kdict[0].bytes,
-                            (size_t)ref.kdict[0].off[ref.n]);
-        /* the groups' arrays in the fold's buffer of rows, copied out to their own to grow */
-        uint64_t cap = got.n;
-        assert_non_null(got.block);
-        assert_int_equal(st_groups_grow(&got, &cap, got.n + 1), 0);
-        assert_null(got.block);
-        assert_groups_equal(&ref, &got);
-        st_groups_free(&ref);
-        st_groups_free(&got);
+        int redone = 0, na = 2 + nfs;
+        for (char pre = 'a'; pre < 'a' + 8 && !redone; pre++) {
+            off[0] = 0;
+            for (int i = 0; i < cut[NB]; i++)
+                off[i + 1] = off[i] + snprintf(bytes + off[i], W + 1, "%c%07u", pre, keys[i]);
+            st_agg a[4];
+            st_groups ref, got;
+            int have = 0;
+            int64_t none[2] = {0, 0};
+            st_gfold *fo;
+            for (int b = 0; b < NB; b++) {
+                int64_t s = cut[b], n = cut[b + 1] - cut[b];
+                st_gcol key = {STRATA_STR, off + s, bytes, NULL};
+                st_groups part;
+                a[0] = agg(ST_AGG_COUNT, STRATA_I64, NULL);
+                a[1] = agg(ST_AGG_MEAN, STRATA_F64, f2 + s);
+                a[2] = agg(ST_AGG_SUM, STRATA_I64, iv2 + s);
+                a[3] = agg(ST_AGG_SUM, STRATA_F64, f3 + s);
+                if (b == 0)
+                    assert_int_equal(st_gfold_begin(&fo, STRATA_STR, none, ROWS, a, na, 2), 1);
+                assert_int_equal(st_groupby_range(&key, 1, (uint64_t)n, a, na, NULL, &part, 2), 0);
+                if (have) {
+                    assert_int_equal(st_groups_merge(&ref, &part), 0);
+                    st_groups_free(&part);
+                } else {
+                    ref = part;
+                    have = 1;
+                }
+                assert_int_equal(st_gfold_add(fo, &key, (uint64_t)n, a, none), 1);
+            }
+            assert_int_equal(st_gfold_end(fo, &got), 1);
+            redone = st_gfold_redos(fo) > 0;
+            st_gfold_free(fo);
+            assert_groups_equal(&ref, &got);
+            assert_memory_equal(ref.fval, got.fval, ref.n * (size_t)na * 8); /* their bits */
+            assert_memory_equal(ref.kdict[0].bytes, got.kdict[0].bytes,
+                                (size_t)ref.kdict[0].off[ref.n]);
+            /* the groups' arrays in the fold's buffer of rows, copied out to grow */
+            uint64_t cap = got.n;
+            if (nfs == 1) assert_non_null(got.block);
+            assert_int_equal(st_groups_grow(&got, &cap, got.n + 1), 0);
+            assert_null(got.block);
+            assert_groups_equal(&ref, &got);
+            st_groups_free(&ref);
+            st_groups_free(&got);
+        }
+        assert_true(redone);
     }
-    assert_true(redone);
 }
 
 static void bad_arguments_are_refused(void **state)
