@@ -1022,9 +1022,11 @@ static void string_batches_whose_blocks_are_guessed_wrong_are_folded_again(void 
         for (int b = SMALL + 3; b <= NB; b++) cut[b] = cut[b - 1] + 1;
         for (int64_t i = cut[SMALL + 2]; i < cut[NB]; i++)
             keys[i] = (uint32_t)rand_r(&seed) % 600000u;
-        for (int b = 0; b < 2; b++) { /* D keys: each once, then drawn again, shuffled */
+        for (int b = 0; b < 2; b++) { /* D keys: each once, then drawn again, shuffled; the
+                                       * second batch's from 1000 (keys only the first has) */
             uint32_t d = 524288u / (uint32_t)nfs + (uint32_t)b, *k = keys + cut[SMALL + b];
-            for (uint32_t i = 0; i < big; i++) k[i] = i < d ? i : (uint32_t)rand_r(&seed) % d;
+            for (uint32_t i = 0; i < big; i++)
+                k[i] = (i < d ? i : (uint32_t)rand_r(&seed) % d) + 1000u * (uint32_t)b;
             for (uint32_t i = big - 1; i > 0; i--) {
                 uint32_t j = (uint32_t)rand_r(&seed) % (i + 1), t = k[i];
                 k[i] = k[j];
