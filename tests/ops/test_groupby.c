@@ -990,17 +990,17 @@ static void folding_string_batches_equals_merging_each_batchs_groups(void **stat
 /* A string key's float sums when the blocks of a batch, which its distinct keys decide, are
  * guessed wrong (they are estimated as the rows are scattered, and the batch folded as its keys
  * are looked up): the fold put back and done again gives the bits of the batches grouped one by
- * one and merged. 64 batches of 8192 rows (folded before the next ones come), then two of a
- * million rows with 524 288 and 524 289 distinct keys (one float sum: the block changes between
- * the two, 126 976 rows and 143 360), or of 600 000 rows with half as many (two float sums:
- * 77 824 and 86 016); the two estimates, close, land on one side (prefixes of the keys are tried
- * until a case guesses wrong); 62 batches of one row fill the fold that is redone, and one more
- * is folded after it. The groups' arrays, carved from the fold's buffer of rows (one float sum:
- * two batches of a million rows hold them), copied out to grow. */
+ * one and merged. 64 batches of 8192 rows (folded before the next ones come), then two of
+ * 600 000 rows with 524 288 and 524 289 distinct keys (one float sum), or half as many (two float
+ * sums): the block of the float sums changes between the two (77 824 rows, 86 016), and the two
+ * estimates, close, land on one side (prefixes of the keys are tried until a case guesses wrong);
+ * 62 batches of one row fill the fold that is redone, and one more is folded after it. The
+ * groups' arrays, carved from the fold's buffer of rows (two float sums: the two batches' rows
+ * hold them), copied out to grow. */
 static void string_batches_whose_blocks_are_guessed_wrong_are_folded_again(void **state)
 {
     (void)state;
-    enum { SMALL = 64, SN = 8192, BIG = 1000000, TAIL = 63, NB = SMALL + 2 + TAIL, W = 8 };
+    enum { SMALL = 64, SN = 8192, BIG = 600000, TAIL = 63, NB = SMALL + 2 + TAIL, W = 8 };
     enum { ROWS = SMALL * SN + 2 * BIG + TAIL };
     static char bytes[(size_t)ROWS * W + 1]; /* (the last key's NUL) */
     static int64_t off[ROWS + 1], iv2[ROWS];
@@ -1015,19 +1015,18 @@ static void string_batches_whose_blocks_are_guessed_wrong_are_folded_again(void 
     }
     for (int i = 0; i < SMALL * SN; i++) keys[i] = (uint32_t)rand_r(&seed) % 300000u;
     for (int nfs = 1; nfs <= 2; nfs++) {
-        uint32_t big = nfs == 1 ? BIG : 600000;
         for (int b = 0; b <= SMALL; b++) cut[b] = (int64_t)b * SN;
-        cut[SMALL + 1] = cut[SMALL] + big;
-        cut[SMALL + 2] = cut[SMALL + 1] + big;
+        cut[SMALL + 1] = cut[SMALL] + BIG;
+        cut[SMALL + 2] = cut[SMALL + 1] + BIG;
         for (int b = SMALL + 3; b <= NB; b++) cut[b] = cut[b - 1] + 1;
         for (int64_t i = cut[SMALL + 2]; i < cut[NB]; i++)
             keys[i] = (uint32_t)rand_r(&seed) % 600000u;
         for (int b = 0; b < 2; b++) { /* D keys: each once, then drawn again, shuffled; the
                                        * second batch's from 1000 (keys only the first has) */
             uint32_t d = 524288u / (uint32_t)nfs + (uint32_t)b, *k = keys + cut[SMALL + b];
-            for (uint32_t i = 0; i < big; i++)
+            for (uint32_t i = 0; i < BIG; i++)
                 k[i] = (i < d ? i : (uint32_t)rand_r(&seed) % d) + 1000u * (uint32_t)b;
-            for (uint32_t i = big - 1; i > 0; i--) {
+            for (uint32_t i = BIG - 1; i > 0; i--) {
                 uint32_t j = (uint32_t)rand_r(&seed) % (i + 1), t = k[i];
                 k[i] = k[j];
                 k[j] = t;
@@ -1072,7 +1071,7 @@ static void string_batches_whose_blocks_are_guessed_wrong_are_folded_again(void 
                                 (size_t)ref.kdict[0].off[ref.n]);
             /* the groups' arrays in the fold's buffer of rows, copied out to grow */
             uint64_t cap = got.n;
-            if (nfs == 1) assert_non_null(got.block);
+            if (nfs == 2) assert_non_null(got.block);
             assert_int_equal(st_groups_grow(&got, &cap, got.n + 1), 0);
             assert_null(got.block);
             assert_groups_equal(&ref, &got);
