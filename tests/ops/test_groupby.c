@@ -995,8 +995,10 @@ static void folding_string_batches_equals_merging_each_batchs_groups(void **stat
  * sums): the block of the float sums changes between the two (77 824 rows, 86 016), and the two
  * estimates, close, land on one side (prefixes of the keys are tried until a case guesses wrong);
  * 62 batches of one row fill the fold that is redone, and one more is folded after it. The
- * groups' arrays, carved from the fold's buffer of rows (two float sums: the two batches' rows
- * hold them), copied out to grow. */
+ * groups before the redone fold: more than a fourth of its rows (one float sum: their words kept
+ * as the fold first changes them), or fewer (two: all kept first). The groups' arrays, carved
+ * from the fold's buffer of rows (two float sums: the two batches' rows hold them), copied out
+ * to grow. */
 static void string_batches_whose_blocks_are_guessed_wrong_are_folded_again(void **state)
 {
     (void)state;
@@ -1013,8 +1015,9 @@ static void string_batches_whose_blocks_are_guessed_wrong_are_folded_again(void 
         f2[i] = (double)(rand_r(&seed) % 100000) / 7.0 * (i % 5 == 0 ? 1e6 : 1.0);
         f3[i] = (double)(rand_r(&seed) % 1000) / 3.0;
     }
-    for (int i = 0; i < SMALL * SN; i++) keys[i] = (uint32_t)rand_r(&seed) % 300000u;
     for (int nfs = 1; nfs <= 2; nfs++) {
+        for (int i = 0; i < SMALL * SN; i++) /* (1: more groups than a fourth of the rows after) */
+            keys[i] = (uint32_t)rand_r(&seed) % (nfs == 1 ? 1000000u : 300000u);
         for (int b = 0; b <= SMALL; b++) cut[b] = (int64_t)b * SN;
         cut[SMALL + 1] = cut[SMALL] + BIG;
         cut[SMALL + 2] = cut[SMALL + 1] + BIG;
