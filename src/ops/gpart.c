@@ -695,15 +695,20 @@ static inline __attribute__((always_inline)) void ahead(const st_gpf *f, const g
 }
 
 /* Fetch Q's table and records into the caches, in order: the first rows of each call would miss
- * them at random (many groups: most of a partition's groups are a call's first rows). */
+ * them at random (many groups: most of a partition's groups are a call's first rows). A load a
+ * line, not a prefetch: the hardware drops prefetches past its miss buffers, where the loads'
+ * stream trains its own prefetcher (spread ints, best of 12 update --full: 0.259 -> 0.240 s). */
 static void fetch_part(const st_gpf *f, const gpp *q)
 {
-    for (uint64_t j = 0; j < q->tcap; j += 8) __builtin_prefetch(&q->tab[j], 0, 2);
+    uint64_t sum = 0;
+    for (uint64_t j = 0; j < q->tcap; j += 8) sum += q->tab[j];
     for (uint64_t k = 0; k < q->nblk; k++) {
-        const char *bl = (const char *)q->blk[k];
+        const uint64_t *bl = q->blk[k];
         uint64_t m = q->n - k * GP_BLOCK < GP_BLOCK ? q->n - k * GP_BLOCK : GP_BLOCK;
-        for (uint64_t j = 0; j < m * f->gw * 8; j += 64) __builtin_prefetch(bl + j, 1, 2);
+        for (uint64_t j = 0; j < m * f->gw; j += 8) sum += bl[j];
     }
+    volatile uint64_t sink = sum; /* (the loads kept) */
+    (void)sink;
 }
 
 /* Partition P's rows of call C looked up (their groups made) and folded as MODE says. The
