@@ -1108,14 +1108,15 @@ int st_gpf_end(st_gpf *f, st_groups *out)
     /* the groups' arrays in the rows' buffer when its pages, in already and of no use now, hold
      * them (a million groups of three aggregates: 120 MB, 30 000 pages not faulted in); its
      * pages past them given back */
-    size_t need = st_groups_carve_bytes(out, ids.g ? ids.g : 1);
+    uint64_t ng = ids.g ? ids.g : 1;
+    size_t need = st_groups_carve_bytes(out, ng);
     if (rc == STRATA_OK && f->rec != NULL && need <= f->touched) {
         st_trim_big(f->rec, need, f->rec_n);
-        st_groups_carve(out, f->rec, ids.g ? ids.g : 1);
+        st_groups_carve(out, f->rec, ng);
         f->rec = NULL;
         f->rec_n = f->touched = 0;
     } else if (rc == STRATA_OK) {
-        rc = st_groups_grow(out, &cap, ids.g ? ids.g : 1);
+        rc = st_groups_grow(out, &cap, ng);
     }
     if (rc == STRATA_OK) { /* written in key order, each group's record fetched ahead */
         uint64_t g = ids.g;

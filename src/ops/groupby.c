@@ -67,34 +67,43 @@ static size_t na_of(const st_groups *g)
     return (size_t)(g->naggs ? g->naggs : 1);
 }
 
-/* The bytes of st_groups_carve()'s block for CAP groups of G, and where in it each array starts
- * (AT[6], may be NULL: keys, count, nval, ival, fval, m2), 64-byte aligned. */
-static size_t carve_bytes(const st_groups *g, uint64_t cap, size_t *at)
+/* The words per group of G's six arrays (keys, count, nval, ival, fval, m2), into W. */
+static void widths_of(const st_groups *g, size_t w[6])
 {
-    size_t nk = (size_t)g->nkeys + 1, na = na_of(g), w[6] = {nk, 1, na, na, na, na}, o = 0;
-    for (int k = 0; k < 6; k++) {
-        if (at != NULL) at[k] = o;
-        o += (cap * w[k] * 8 + 63) / 64 * 64;
-    }
-    return o;
+    w[0] = (size_t)g->nkeys + 1;
+    w[1] = 1;
+    w[2] = w[3] = w[4] = w[5] = na_of(g);
+}
+
+/* Where G's six arrays' pointers are (ARR), and their words per group (W). */
+static void arrays_of(st_groups *g, void **arr[6], size_t w[6])
+{
+    arr[0] = (void **)&g->keys;
+    arr[1] = (void **)&g->count;
+    arr[2] = (void **)&g->nval;
+    arr[3] = (void **)&g->ival;
+    arr[4] = (void **)&g->fval;
+    arr[5] = (void **)&g->m2;
+    widths_of(g, w);
 }
 
 size_t st_groups_carve_bytes(const st_groups *g, uint64_t cap)
 {
-    return carve_bytes(g, cap, NULL);
+    size_t w[6], o = 0;
+    widths_of(g, w);
+    for (int k = 0; k < 6; k++) o += (cap * w[k] * 8 + 63) / 64 * 64;
+    return o;
 }
 
 void st_groups_carve(st_groups *g, void *block, uint64_t cap)
 {
-    size_t at[6];
-    carve_bytes(g, cap, at);
-    char *b = block;
-    g->keys = (int64_t *)(void *)(b + at[0]);
-    g->count = (int64_t *)(void *)(b + at[1]);
-    g->nval = (int64_t *)(void *)(b + at[2]);
-    g->ival = (int64_t *)(void *)(b + at[3]);
-    g->fval = (double *)(void *)(b + at[4]);
-    g->m2 = (double *)(void *)(b + at[5]);
+    void **arr[6];
+    size_t w[6], o = 0;
+    arrays_of(g, arr, w);
+    for (int k = 0; k < 6; k++) { /* each 64-byte aligned */
+        *arr[k] = (char *)block + o;
+        o += (cap * w[k] * 8 + 63) / 64 * 64;
+    }
     g->block = block;
 }
 
@@ -103,12 +112,10 @@ void st_groups_carve(st_groups *g, void *block, uint64_t cap)
 static int groups_own(st_groups *g, uint64_t cap)
 {
     if (g->block == NULL) return STRATA_OK;
-    size_t nk = (size_t)g->nkeys + 1, na = na_of(g), n = g->n;
+    void **arr[6], *own[6] = {0};
+    size_t w[6], n = g->n;
+    arrays_of(g, arr, w);
     cap = cap > n ? cap : n;
-    void **arr[6] = {(void **)&g->keys, (void **)&g->count, (void **)&g->nval,
-                     (void **)&g->ival, (void **)&g->fval,  (void **)&g->m2};
-    size_t w[6] = {nk, 1, na, na, na, na};
-    void *own[6] = {0};
     int k = 0;
     for (; k < 6 && (own[k] = malloc(cap * w[k] * 8 + 8)) != NULL; k++)
         if (n > 0) memcpy(own[k], *arr[k], n * w[k] * 8);
@@ -125,30 +132,18 @@ static int groups_own(st_groups *g, uint64_t cap)
 /* Room for NEED groups in G (capacity *CAP). STRATA_ENOMEM leaves G valid. */
 int st_groups_grow(st_groups *g, uint64_t *cap, uint64_t need)
 {
-    if (need <= *cap && g->block == NULL) return STRATA_OK;
     if (groups_own(g, *cap) < 0) return STRATA_ENOMEM;
     if (need <= *cap) return STRATA_OK;
     uint64_t c = *cap ? *cap * 2 : 1024;
     while (c < need) c *= 2;
-    size_t nk = (size_t)g->nkeys + 1, na = na_of(g);
-    int64_t *k = realloc(g->keys, c * nk * sizeof *k);
-    if (k == NULL) return STRATA_ENOMEM;
-    g->keys = k;
-    int64_t *cnt = realloc(g->count, c * sizeof *cnt);
-    if (cnt == NULL) return STRATA_ENOMEM;
-    g->count = cnt;
-    int64_t *nv = realloc(g->nval, c * na * sizeof *nv);
-    if (nv == NULL) return STRATA_ENOMEM;
-    g->nval = nv;
-    int64_t *iv = realloc(g->ival, c * na * sizeof *iv);
-    if (iv == NULL) return STRATA_ENOMEM;
-    g->ival = iv;
-    double *fv = realloc(g->fval, c * na * sizeof *fv);
-    if (fv == NULL) return STRATA_ENOMEM;
-    g->fval = fv;
-    double *m2 = realloc(g->m2, c * na * sizeof *m2);
-    if (m2 == NULL) return STRATA_ENOMEM;
-    g->m2 = m2;
+    void **arr[6];
+    size_t w[6];
+    arrays_of(g, arr, w);
+    for (int k = 0; k < 6; k++) { /* (each kept as it grows: G valid on a failure) */
+        void *p = realloc(*arr[k], c * w[k] * 8);
+        if (p == NULL) return STRATA_ENOMEM;
+        *arr[k] = p;
+    }
     *cap = c;
     return STRATA_OK;
 }
