@@ -78,6 +78,16 @@ int st_cat_create(st_err *err, const st_cat_loc *w, st_catalog **out);
  * An unreachable PostgreSQL server is STRATA_EIO, naming it and what to do. */
 int st_cat_open(st_err *err, const st_cat_loc *w, st_catalog **out);
 
+/* st_cat_open(), but an SQLite catalog is connected at its first use (a read of an N-d array
+ * through its manifest never connects): only the file's header is checked now (STRATA_ECORRUPT
+ * when it is missing or not SQLite's); a newer schema or a damaged file is reported by the first
+ * use. PostgreSQL catalogs are connected now. */
+int st_cat_open_lazy(st_err *err, const st_cat_loc *w, st_catalog **out);
+
+/* Connect CAT if it is not yet (see st_cat_open_lazy()); st_cat_connected(): whether it is. */
+int st_cat_ready(st_err *err, st_catalog *cat);
+int st_cat_connected(const st_catalog *cat);
+
 /* Where CAT is (to open another connection to it, from another thread). */
 const st_cat_loc *st_cat_loc_of(const st_catalog *cat);
 

@@ -151,8 +151,8 @@ static int copy_run_tables(st_err *err, st_catalog *from, st_catalog *to)
 
 int st_cat_copy(st_err *err, st_catalog *from, st_catalog *to)
 {
-    int rc = st_cat_begin(err, to);
-    if (rc < 0) return rc;
+    int rc = st_cat_ready(err, from);
+    if (rc < 0 || (rc = st_cat_begin(err, to)) < 0) return rc;
     /* the new catalog's own rows (its pool row, the default tier) give way to the copies */
     ST_TRY(rc = st_cat_exec(err, to, "DELETE FROM pool; DELETE FROM tier", "empty the copy"));
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {

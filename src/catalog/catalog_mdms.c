@@ -23,7 +23,9 @@ static const char *const type_sql[] = {"INTEGER", "REAL", "TEXT"};
 
 static int prepare(st_err *err, st_catalog *cat, const char *sql, st_dbstmt **s, const char *doing)
 {
-    int rc = st_db_prepare(cat->db, sql, s);
+    int rc = st_cat_ready(err, cat);
+    if (rc < 0) return rc;
+    rc = st_db_prepare(cat->db, sql, s);
     if (rc != ST_DB_OK) return st_cat_db_error(err, cat, rc, doing);
     return STRATA_OK;
 }

@@ -10,9 +10,11 @@
 #include "catalog/catalog_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/fileio.h"
 #include "util/vec.h"
@@ -435,7 +437,9 @@ int st_cat_db_error(st_err *err, st_catalog *cat, int rc, const char *doing)
 int st_cat_prepare(st_err *err, st_catalog *cat, int slot, const char *sql, st_dbstmt **out)
 {
     if (cat->stmt[slot] == NULL) {
-        int rc = st_db_prepare_persistent(cat->db, sql, &cat->stmt[slot]);
+        int rc = cat->db == NULL ? st_cat_ready(err, cat) : STRATA_OK;
+        if (rc < 0) return rc;
+        rc = st_db_prepare_persistent(cat->db, sql, &cat->stmt[slot]);
         if (rc != ST_DB_OK) return st_cat_db_error(err, cat, rc, "prepare a statement");
     }
     *out = cat->stmt[slot];
@@ -454,7 +458,9 @@ void st_cat_done(st_dbstmt *s)
 
 int st_cat_exec(st_err *err, st_catalog *cat, const char *sql, const char *doing)
 {
-    int rc = st_db_exec(cat->db, sql);
+    int rc = cat->db == NULL ? st_cat_ready(err, cat) : STRATA_OK;
+    if (rc < 0) return rc;
+    rc = st_db_exec(cat->db, sql);
     if (rc != ST_DB_OK) return st_cat_db_error(err, cat, rc, doing);
     return STRATA_OK;
 }
@@ -469,9 +475,33 @@ void st_cat_text(char *dst, size_t cap, st_dbstmt *s, int col)
     dst[n] = '\0';
 }
 
-/* A new handle on the catalog at W, connected (CREATE: the SQLite file, or the PostgreSQL schema,
- * may be made). */
-static int cat_alloc(st_err *err, const st_cat_loc *w, int create, st_catalog **out)
+/* Connect CAT to its database (CREATE: the SQLite file, or the PostgreSQL schema, may be made). */
+static int cat_connect(st_err *err, st_catalog *cat, int create)
+{
+    const st_cat_loc *w = &cat->loc;
+    int rc = w->pg ? st_db_open_pg(w->conninfo, w->schema, create, w->connect_timeout_s, &cat->db)
+                   : st_db_open_sqlite(w->path, create, &cat->db);
+    if (rc != ST_DB_OK) {
+        int code = st_cat_db_error(err, cat, rc, "open it");
+        if (rc == ST_DB_CONN)
+            code = st_error(err, STRATA_EIO,
+                            "cannot reach the catalog at %s: %s; is PostgreSQL running there, "
+                            "and does the database exist?",
+                            w->conninfo, st_db_errmsg(cat->db));
+        if (code == STRATA_EPERM && !w->pg) /* the file is missing or unreadable */
+            code = st_error(err, STRATA_ECORRUPT,
+                            "catalog '%s' is missing or cannot be opened; the pool is damaged",
+                            w->path);
+        st_db_close(cat->db);
+        cat->db = NULL;
+        return code;
+    }
+    st_db_set_busy_timeout(cat->db, cat->busy_ms);
+    return STRATA_OK;
+}
+
+/* A new handle on the catalog at W, not yet connected. */
+static int cat_alloc(st_err *err, const st_cat_loc *w, st_catalog **out)
 {
     st_catalog *cat = calloc(1, sizeof *cat);
     char name[sizeof w->path + ST_CAT_SCHEMA + 32];
@@ -485,19 +515,7 @@ static int cat_alloc(st_err *err, const st_cat_loc *w, int create, st_catalog **
     }
     cat->loc = *w;
     cat->holds = (st_vec)ST_VEC(st_cat_hold);
-    int rc = w->pg ? st_db_open_pg(w->conninfo, w->schema, create, w->connect_timeout_s, &cat->db)
-                   : st_db_open_sqlite(w->path, create, &cat->db);
-    if (rc != ST_DB_OK) {
-        int code = st_cat_db_error(err, cat, rc, "open it");
-        if (rc == ST_DB_CONN)
-            code = st_error(err, STRATA_EIO,
-                            "cannot reach the catalog at %s: %s; is PostgreSQL running there, "
-                            "and does the database exist?",
-                            w->conninfo, st_db_errmsg(cat->db));
-        st_cat_close(cat);
-        return code;
-    }
-    st_cat_set_busy_timeout(cat, 10000);
+    cat->busy_ms = 10000;
     *out = cat;
     return STRATA_OK;
 }
@@ -557,8 +575,9 @@ int st_cat_create(st_err *err, const st_cat_loc *w, st_catalog **out)
 {
     st_catalog *cat;
     *out = NULL;
-    int rc = cat_alloc(err, w, 1, &cat);
+    int rc = cat_alloc(err, w, &cat);
     if (rc < 0) return rc;
+    ST_TRY(rc = cat_connect(err, cat, 1));
     if (w->pg) { /* a schema of its own: one that holds a catalog already is another pool's */
         int version = 0;
         rc = st_cat_version(err, cat, &version);
@@ -593,34 +612,78 @@ done:
     return rc;
 }
 
+/* Connected CAT's schema: STRATA_EUNSUPPORTED when newer than ours, migrated when older. */
+static int check_version(st_err *err, st_catalog *cat)
+{
+    const char *path = cat->loc.pg ? cat->loc.conninfo : cat->loc.path;
+    int version = 0;
+    int rc = st_cat_version(err, cat, &version);
+    if (rc < 0) return rc;
+    if (version > ST_CAT_VERSION)
+        return st_error(err, STRATA_EUNSUPPORTED,
+                        "catalog '%s' has schema version %d, newer than this strata knows (%d); "
+                        "upgrade strata",
+                        path, version, ST_CAT_VERSION);
+    return version < ST_CAT_VERSION ? migrate(err, cat, version) : STRATA_OK;
+}
+
+int st_cat_ready(st_err *err, st_catalog *cat)
+{
+    if (cat->db != NULL) return STRATA_OK;
+    int rc = cat_connect(err, cat, 0);
+    if (rc == STRATA_OK && (rc = check_version(err, cat)) < 0) {
+        st_db_close(cat->db); /* the next use tries again */
+        cat->db = NULL;
+    }
+    return rc;
+}
+
+int st_cat_connected(const st_catalog *cat)
+{
+    return cat->db != NULL;
+}
+
 int st_cat_open(st_err *err, const st_cat_loc *w, st_catalog **out)
 {
     st_catalog *cat;
-    const char *path = w->pg ? w->conninfo : w->path;
     *out = NULL;
-    int rc = cat_alloc(err, w, 0, &cat);
-    if (rc < 0) {
-        if (rc == STRATA_EPERM && !w->pg) /* the file is missing or unreadable */
-            return st_error(err, STRATA_ECORRUPT,
-                            "catalog '%s' is missing or cannot be opened; the pool is damaged",
-                            path);
-        return rc;
-    }
-    int version = 0;
-    ST_TRY(rc = st_cat_version(err, cat, &version));
-    if (version > ST_CAT_VERSION) {
-        rc = st_error(err, STRATA_EUNSUPPORTED,
-                      "catalog '%s' has schema version %d, newer than this strata knows (%d); "
-                      "upgrade strata",
-                      path, version, ST_CAT_VERSION);
-        goto done;
-    }
-    if (version < ST_CAT_VERSION) ST_TRY(rc = migrate(err, cat, version));
+    int rc = cat_alloc(err, w, &cat);
+    if (rc < 0) return rc;
+    ST_TRY(rc = st_cat_ready(err, cat));
     *out = cat;
     cat = NULL;
 done:
     st_cat_close(cat);
     return rc;
+}
+
+/* Whether the file at PATH begins as an SQLite database does (an empty file does not). */
+static int sqlite_header(st_err *err, const char *path)
+{
+    static const char magic[16] = "SQLite format 3";
+    char head[16];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
+        return st_error(err, STRATA_ECORRUPT, "catalog '%s' is missing; the pool is damaged", path);
+    if (fd < 0) return st_error_errno(err, errno, "cannot open catalog '%s'", path);
+    ssize_t n = read(fd, head, sizeof head);
+    int e = errno;
+    close(fd);
+    if (n < 0) return st_error_errno(err, e, "cannot read catalog '%s'", path);
+    if (n != (ssize_t)sizeof head || memcmp(head, magic, sizeof head) != 0)
+        return st_error(err, STRATA_ECORRUPT,
+                        "catalog '%s' is not an SQLite database; the pool is damaged: restore "
+                        "catalog.db from a copy of the pool",
+                        path);
+    return STRATA_OK;
+}
+
+int st_cat_open_lazy(st_err *err, const st_cat_loc *w, st_catalog **out)
+{
+    *out = NULL;
+    if (w->pg) return st_cat_open(err, w, out);
+    int rc = sqlite_header(err, w->path);
+    return rc < 0 ? rc : cat_alloc(err, w, out);
 }
 
 void st_cat_close(st_catalog *cat)
@@ -637,12 +700,14 @@ void st_cat_close(st_catalog *cat)
 void st_cat_set_busy_timeout(st_catalog *cat, int ms)
 {
     cat->busy_ms = ms;
-    st_db_set_busy_timeout(cat->db, ms);
+    if (cat->db != NULL) st_db_set_busy_timeout(cat->db, ms);
 }
 
 int st_cat_integrity(st_err *err, st_catalog *cat)
 {
-    if (st_db_kind_of(cat->db) != ST_DB_SQLITE) return STRATA_OK; /* the server checks itself */
+    if (cat->loc.pg) return STRATA_OK; /* the server checks itself */
+    int rc0 = st_cat_ready(err, cat);
+    if (rc0 < 0) return rc0;
     st_dbstmt *s = NULL;
     int rc = st_db_prepare(cat->db, "PRAGMA integrity_check(4)", &s);
     char found[1024] = "";
@@ -670,7 +735,9 @@ int st_cat_integrity(st_err *err, st_catalog *cat)
 int st_cat_version(st_err *err, st_catalog *cat, int *version)
 {
     st_dbstmt *s = NULL;
-    int rc = st_db_prepare(cat->db, queries[Q_VERSION], &s);
+    int rc = st_cat_ready(err, cat);
+    if (rc < 0) return rc;
+    rc = st_db_prepare(cat->db, queries[Q_VERSION], &s);
     if (rc == ST_DB_OK) rc = st_db_step(s); /* PostgreSQL reports a missing table here */
     if (rc == ST_DB_ROW) {
         *version = st_db_col_int(s, 0);
@@ -689,7 +756,9 @@ int st_cat_version(st_err *err, st_catalog *cat, int *version)
 
 int st_cat_begin(st_err *err, st_catalog *cat)
 {
-    int rc = st_db_begin(cat->db);
+    int rc = st_cat_ready(err, cat);
+    if (rc < 0) return rc;
+    rc = st_db_begin(cat->db);
     return rc == ST_DB_OK ? STRATA_OK : st_cat_db_error(err, cat, rc, "begin a transaction");
 }
 
@@ -704,7 +773,7 @@ int st_cat_commit(st_err *err, st_catalog *cat)
 
 void st_cat_rollback(st_catalog *cat)
 {
-    st_db_rollback(cat->db);
+    if (cat->db != NULL) st_db_rollback(cat->db);
 }
 
 /* Run a statement that returns no rows. */

@@ -131,6 +131,7 @@ st_db_kind st_db_kind_of(const st_db *db)
 
 int st_db_session(const st_db *db)
 {
+    if (db == NULL) return 0; /* not connected yet */
     return db->kind == ST_DB_PG ? st_pg_session(db->pg) : 0;
 }
 
@@ -189,6 +190,7 @@ void st_db_rollback(st_db *db)
 
 int st_db_in_tx(const st_db *db)
 {
+    if (db == NULL) return 0; /* not connected yet */
     return db->kind == ST_DB_PG ? st_pg_in_tx(db->pg) : !sqlite3_get_autocommit(db->h);
 }
 

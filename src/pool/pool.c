@@ -343,12 +343,7 @@ int strata_pool_open_err(const char *path, strata_pool **out, char *errbuf, size
     *out = NULL;
     ST_TRY(rc = read_marker(&err, path, &w));
     ST_TRY(rc = pool_alloc(&err, path, &p));
-    if (!w.pg && access(w.path, F_OK) != 0) {
-        rc = st_error(&err, STRATA_ECORRUPT, "pool '%s' is damaged: its catalog '%s' is missing",
-                      path, w.path);
-        goto done;
-    }
-    ST_TRY(rc = st_cat_open(&err, &w, &p->cat));
+    ST_TRY(rc = st_cat_open_lazy(&err, &w, &p->cat));
     *out = p;
     p = NULL;
 done:
