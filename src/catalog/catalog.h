@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "util/error.h"
+#include "util/fileio.h"
 
 /* The schema version this library writes; catalogs of older versions are migrated forward on
  * open, newer ones are refused. */
@@ -536,6 +537,54 @@ int st_cat_nd_files(st_err *err, st_catalog *cat, int64_t id,
 
 /* Make TIER_ID the tier where new data of array ID goes. */
 int st_cat_nd_set_tier(st_err *err, st_catalog *cat, int64_t id, int64_t tier_id);
+
+/* ---- manifests of N-d arrays (catalog_ndm.c) ------------------------------------------------ */
+
+/* What a read of an N-d array needs from an SQLite catalog, cached in a file so that a read
+ * needs no connection to it: made by st_cat_ndm_make(), removed by every change to what it
+ * holds before that change commits. See catalog_ndm.c. */
+#define ST_NDM_MAX_CHUNKS 16384
+#define ST_NDM_MAX_BYTES  ((int64_t)8 << 20)
+typedef struct st_ndm {
+    char region[STRATA_NAME_MAX + 1], name[STRATA_NAME_MAX + 1];
+    int usable; /* 0: "ask the catalog" (an archive tier, too many chunks): nothing below */
+    st_cat_nd rec;
+    int ntiers;
+    st_cat_tier *tiers; /* those of the chunks; none an archive */
+    size_t n;
+    st_cat_chunk *chunks;      /* by increasing index; none staged */
+    uint64_t cat_dev, cat_ino; /* the catalog file it was made from */
+    char path[ST_PATH_MAX];
+    uint64_t id[5]; /* the file as read: device, inode, size, mtime, ctime */
+} st_ndm;
+
+/* The manifest of REGION/NAME: STRATA_OK; STRATA_ERANGE when it says "ask the catalog" (do
+ * not make one); STRATA_ENOTFOUND when there is none usable (none made, removed, damaged, made
+ * from another catalog file, or a PostgreSQL catalog). Never connects. */
+int st_cat_ndm_load(st_catalog *cat, const char *region, const char *name, st_ndm **out);
+
+/* Whether manifest M's file is still the one it was read from (else it was removed or made
+ * again: load it again, or ask the catalog). */
+int st_ndm_current(const st_ndm *m);
+
+/* Parse a manifest's bytes (STRATA_ECORRUPT when they are not one). */
+int st_ndm_parse(const void *buf, size_t len, st_ndm **out);
+void st_ndm_free(st_ndm *m);
+
+/* Make the manifest of REGION/NAME from the catalog, under its write lock; outside any
+ * transaction. Best effort (a cache): STRATA_OK when made, else why not (ELOCKED: a writer was
+ * at work; ERANGE: a chunk on an archive tier, staged, or too many chunks, and the manifest made
+ * says "ask the catalog"; EUNSUPPORTED: PostgreSQL or inside a transaction; an I/O error). */
+int st_cat_ndm_make(st_catalog *cat, const char *region, const char *name);
+
+/* Remove the manifest of REGION/NAME (none: STRATA_OK), inside the transaction that changes
+ * what it holds, before the commit. */
+int st_cat_ndm_drop(st_err *err, st_catalog *cat, const char *region, const char *name);
+
+/* Compare the manifest of REGION/NAME, if any, with the catalog, under its write lock: WHY
+ * (CAP bytes) says how it differs ("" when it does not, or there is none), PATH names it. */
+int st_cat_ndm_check(st_err *err, st_catalog *cat, const char *region, const char *name,
+                     char path[ST_PATH_MAX], char *why, size_t cap);
 
 /* "4,5,6" <-> {4,5,6}. */
 void st_cat_dims_format(char *out, size_t cap, const uint64_t *dims, int n);

@@ -49,6 +49,7 @@ enum {
     N_ATTR_DEL,
     N_ATTR_LIST,
     N_ND_DEL_ATTRS,
+    N_ND_NAMES,
     N_END
 };
 _Static_assert(N_END <= ST_CAT_SUMMARY_FIRST, "too many N-d statements");
@@ -127,11 +128,36 @@ static const char *const sql[] = {
     [N_ATTR_LIST - N_TIER_INSERT] =
         "SELECT name, type, value FROM ndattr WHERE array_id = ?1 ORDER BY name",
     [N_ND_DEL_ATTRS - N_TIER_INSERT] = "DELETE FROM ndattr WHERE array_id = ?1",
+    [N_ND_NAMES - N_TIER_INSERT] = "SELECT r.name, n.name FROM ndarray n JOIN region r ON r.id = "
+                                   "n.region_id WHERE n.id = ?1",
 };
 
 static int prep(st_err *err, st_catalog *cat, int q, st_dbstmt **out)
 {
     return st_cat_prepare(err, cat, q, sql[q - N_TIER_INSERT], out);
+}
+
+/* Inside a write transaction (the write lock held): array ID's manifest gone before the change
+ * commits (catalog_ndm.c). */
+static int drop_manifest(st_err *err, st_catalog *cat, int64_t id)
+{
+    if (cat->loc.pg) return STRATA_OK;
+    st_dbstmt *s = NULL;
+    int rc = prep(err, cat, N_ND_NAMES, &s);
+    if (rc < 0) return rc;
+    st_db_bind_int64(s, 1, id);
+    char region[STRATA_NAME_MAX + 1], name[STRATA_NAME_MAX + 1];
+    rc = st_db_step(s);
+    if (rc == ST_DB_ROW) {
+        st_cat_text(region, sizeof region, s, 0);
+        st_cat_text(name, sizeof name, s, 1);
+        rc = STRATA_OK;
+    } else {
+        rc = rc == ST_DB_DONE ? STRATA_ENOTFOUND : st_cat_db_error(err, cat, rc, "name an array");
+    }
+    st_cat_done(s);
+    if (rc == STRATA_ENOTFOUND) return STRATA_OK; /* no array, no manifest */
+    return rc < 0 ? rc : st_cat_ndm_drop(err, cat, region, name);
 }
 
 void st_cat_dims_format(char *out, size_t cap, const uint64_t *dims, int n)
@@ -411,8 +437,9 @@ int st_cat_nd_list(st_err *err, st_catalog *cat, int64_t region_id,
 
 int st_cat_nd_delete(st_err *err, st_catalog *cat, int64_t id)
 {
-    int rc = st_cat_summary_drop(err, cat, ST_SUMMARY_REGION, id);
+    int rc = drop_manifest(err, cat, id);
     ST_TRY(rc);
+    ST_TRY(rc = st_cat_summary_drop(err, cat, ST_SUMMARY_REGION, id));
     ST_TRY(rc = exec_id(err, cat, N_ND_DEL_STAGED, id, -1, "delete staged copies"));
     ST_TRY(rc = exec_id(err, cat, N_ND_DEL_CHUNKS, id, -1, "delete chunks"));
     ST_TRY(rc = exec_id(err, cat, N_ND_DEL_ATTRS, id, -1, "delete attributes"));
@@ -578,6 +605,7 @@ int st_cat_nd_commit_tx(st_err *err, st_catalog *cat, int64_t id, int64_t expect
         ST_TRY(rc = st_cat_step_done(err, cat, s, "record a chunk"));
         ST_TRY(rc = exec_id(err, cat, N_STAGED_DEL_IDX, id, c->idx, "drop a staged copy"));
     }
+    ST_TRY(rc = drop_manifest(err, cat, id));
     if (new_version != NULL) *new_version = version + 1;
 done:
     return rc;
@@ -598,7 +626,8 @@ int st_cat_chunk_move(st_err *err, st_catalog *cat, int64_t id, int64_t idx, con
     if ((rc = st_cat_step_done(err, cat, s, "move a chunk")) < 0) return rc;
     if (st_db_changes(cat->db) != 1)
         return st_error(err, STRATA_ECONFLICT, "chunk %" PRId64 " was rewritten meanwhile", idx);
-    return exec_id(err, cat, N_STAGED_DEL_IDX, id, idx, "drop a staged copy");
+    rc = exec_id(err, cat, N_STAGED_DEL_IDX, id, idx, "drop a staged copy");
+    return rc < 0 ? rc : drop_manifest(err, cat, id);
 }
 
 int st_cat_staged_set(st_err *err, st_catalog *cat, int64_t id, int64_t idx, const char *home_file,
@@ -675,5 +704,12 @@ int st_cat_nd_files(st_err *err, st_catalog *cat, int64_t id,
 
 int st_cat_nd_set_tier(st_err *err, st_catalog *cat, int64_t id, int64_t tier_id)
 {
-    return exec_id(err, cat, N_SET_TIER, id, tier_id, "set an array's tier");
+    int rc = st_cat_begin(err, cat);
+    if (rc < 0) return rc;
+    ST_TRY(rc = exec_id(err, cat, N_SET_TIER, id, tier_id, "set an array's tier"));
+    ST_TRY(rc = drop_manifest(err, cat, id));
+    return st_cat_commit(err, cat);
+done:
+    st_cat_rollback(cat);
+    return rc;
 }

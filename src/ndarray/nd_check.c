@@ -123,6 +123,14 @@ static int visit_nd(st_walk *r, const st_cat_nd *nd)
         rc = st_cat_nd_chunks(st_pool_err(pool), st_pool_cat(pool), nd->id, 0, INT64_MAX,
                               check_chunk, &k);
         ST_TRY(rc = rc < 0 ? rc : k.rc);
+        char why[256], mpath[ST_PATH_MAX];
+        ST_TRY(rc = st_cat_ndm_check(st_pool_err(pool), st_pool_cat(pool), nd->region, nd->name,
+                                     mpath, why, sizeof why));
+        if (why[0] != '\0') {
+            char what[2 * STRATA_NAME_MAX + 32];
+            snprintf(what, sizeof what, "N-d array %s/%s", nd->region, nd->name);
+            st_walk_report(r, what, mpath, why, 0);
+        }
     }
     /* orphans, with the writers and stagers held off */
     ST_TRY(rc = nd_dir(r, nd, ST_TIER_DEFAULT_ID, ddir));

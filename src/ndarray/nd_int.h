@@ -24,6 +24,7 @@
 #define ST_ND_WRITER_WAIT_MS 30000 /* how long a writer waits for another */
 #define ST_ND_CACHE_DEFAULT  ((size_t)64 << 20)
 #define ST_ND_RETRIES        64 /* a read racing writers and evictions re-plans this often */
+#define ST_ND_STALE          3  /* st_nd_read() through a manifest found a file gone */
 
 /* A read's buffer for the byte spans of plain chunk files, reused from chunk to chunk. */
 typedef struct st_ndscratch {
@@ -57,6 +58,11 @@ struct strata_ndarray {
     char tier_name[STRATA_NAME_MAX + 1];
     uint64_t reads, prefetched;
     st_ndprefetch *pf;
+    /* the manifest plain reads take the record and chunks from instead of the catalog
+     * (catalog_ndm.c): held while its file is current */
+    st_ndm *ndm;
+    int ndm_use;  /* reads may use one (no staging tier, no prefetch) */
+    int ndm_made; /* this handle tried to make one */
 };
 
 /* Read the rectangle of REC into BUF (C order), as strata_ndarray_read_strided() describes.

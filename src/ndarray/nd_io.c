@@ -678,6 +678,10 @@ int st_nd_read(st_ndctx *x, const st_cat_nd *rec, const uint64_t *start, const u
     for (int tries = 0; tries < ST_ND_RETRIES; tries++) {
         rc = read_pass(x, rec, start, count, stride, buf, &chunks, &jobs, &s);
         if (rc != NEED_REPLAN) break;
+        if (x->ndm != NULL) { /* a change since the manifest was read: the caller asks again */
+            rc = ST_ND_STALE;
+            break;
+        }
     }
     st_vec_free(&chunks);
     st_vec_free(&jobs);
@@ -721,6 +725,34 @@ static int check_rect(strata_ndarray *a, const uint64_t *start, const uint64_t *
     return STRATA_OK;
 }
 
+/* A read through A's manifest (loaded again when its file changed): STRATA_OK or an error, or
+ * ST_ND_STALE when there is none to use or it went stale under the read (ask the catalog). */
+static int read_manifest(strata_ndarray *a, const uint64_t *start, const uint64_t *count,
+                         const uint64_t *stride, void *buf, size_t *bytes)
+{
+    if (!a->ndm_use) return ST_ND_STALE;
+    if (a->ndm != NULL && !st_ndm_current(a->ndm)) {
+        st_ndm_free(a->ndm);
+        a->ndm = NULL;
+    }
+    if (a->ndm == NULL) {
+        int m = st_cat_ndm_load(st_pool_cat(a->pool), a->rec.region, a->rec.name, &a->ndm);
+        if (m == STRATA_ERANGE) a->ndm_made = 1; /* it says: ask the catalog */
+        if (m != STRATA_OK) return ST_ND_STALE;
+    }
+    a->rec = a->ndm->rec;
+    int rc = check_rect(a, start, count, stride, bytes);
+    if (rc < 0) return rc;
+    a->x.ndm = a->ndm;
+    rc = st_nd_read(&a->x, &a->rec, start, count, stride, buf);
+    a->x.ndm = NULL;
+    if (rc == ST_ND_STALE) {
+        st_ndm_free(a->ndm);
+        a->ndm = NULL;
+    }
+    return rc;
+}
+
 int strata_ndarray_read_strided(strata_ndarray *a, const uint64_t *start, const uint64_t *count,
                                 const uint64_t *stride, void *buf)
 {
@@ -731,10 +763,19 @@ int strata_ndarray_read_strided(strata_ndarray *a, const uint64_t *start, const 
         return st_error(st_pool_err(a->pool), STRATA_EINVAL, "read: the buffer is NULL");
     a->x.ntiers = 0; /* tiers may have been removed and added since the last call */
     a->x.nthreads = st_pool_threads(a->pool); /* set again: a forked child sets 1 */
-    int rc = st_cat_nd_get(st_pool_err(a->pool), st_pool_cat(a->pool), a->rec.region, a->rec.name,
-                           &a->rec);
     size_t bytes = 0;
+    int rc = read_manifest(a, start, count, stride, buf, &bytes);
+    if (rc != ST_ND_STALE) {
+        a->reads += rc == STRATA_OK;
+        return rc;
+    }
+    rc = st_cat_nd_get(st_pool_err(a->pool), st_pool_cat(a->pool), a->rec.region, a->rec.name,
+                       &a->rec);
     if (rc < 0 || (rc = check_rect(a, start, count, stride, &bytes)) < 0) return rc;
+    if (a->ndm_use && !a->ndm_made) { /* a manifest for the reads to come (once a handle) */
+        a->ndm_made = 1;
+        st_cat_ndm_make(st_pool_cat(a->pool), a->rec.region, a->rec.name);
+    }
     a->reads++;
     if (a->pf != NULL && st_nd_prefetch_take(a, start, count, stride, buf, bytes)) {
         a->prefetched++;

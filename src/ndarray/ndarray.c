@@ -52,8 +52,12 @@ static int tier_of(st_ndctx *x, int64_t tier_id, int *archive, const char **root
             return STRATA_OK;
         }
     st_cat_tier t;
-    int rc = st_cat_tier_get_id(x->err, x->cat, tier_id, &t);
+    const st_cat_tier *mt = NULL;
+    for (int i = 0; x->ndm != NULL && i < x->ndm->ntiers && mt == NULL; i++)
+        if (x->ndm->tiers[i].id == tier_id) mt = &x->ndm->tiers[i];
+    int rc = mt != NULL ? STRATA_OK : st_cat_tier_get_id(x->err, x->cat, tier_id, &t);
     if (rc < 0) return rc;
+    if (mt != NULL) t = *mt;
     int i = x->ntiers < ST_ND_TIER_MEMO ? x->ntiers++ : ST_ND_TIER_MEMO - 1;
     x->tiers[i].id = tier_id;
     x->tiers[i].archive = t.kind == STRATA_TIER_ARCHIVE;
@@ -253,7 +257,15 @@ int strata_ndarray_open(strata_pool *pool, const char *region, const char *name,
     a->pool = pool;
     st_ndctx_init(&a->x, pool);
     size_t cap = opts && opts->cache_bytes ? opts->cache_bytes : ST_ND_CACHE_DEFAULT;
-    ST_TRY(rc = st_cat_nd_get(err, st_pool_cat(pool), region, name, &a->rec));
+    a->ndm_use =
+        opts == NULL || (opts->stage_tier == NULL && !(opts->hints & STRATA_ND_SEQUENTIAL));
+    int m =
+        a->ndm_use ? st_cat_ndm_load(st_pool_cat(pool), region, name, &a->ndm) : STRATA_ENOTFOUND;
+    a->ndm_made = m == STRATA_ERANGE; /* it says: ask the catalog */
+    if (m == STRATA_OK)
+        a->rec = a->ndm->rec;
+    else
+        ST_TRY(rc = st_cat_nd_get(err, st_pool_cat(pool), region, name, &a->rec));
     if (opts != NULL) a->hints = opts->hints;
     if (opts != NULL && opts->stage_tier != NULL) {
         st_cat_tier t;
@@ -271,6 +283,7 @@ int strata_ndarray_open(strata_pool *pool, const char *region, const char *name,
 done:
     if (rc < 0) {
         st_nd_cache_free(&a->x);
+        st_ndm_free(a->ndm);
         free(a);
     }
     return rc;
@@ -297,6 +310,7 @@ void strata_ndarray_close(strata_ndarray *a)
     if (a == NULL || a->magic != ST_ND_LIVE) return;
     st_nd_prefetch_stop(a);
     st_nd_cache_free(&a->x);
+    st_ndm_free(a->ndm);
     a->magic = ST_ND_CLOSED;
     free(a);
 }
@@ -579,6 +593,26 @@ const st_cat_chunk *st_nd_find_chunk(const st_vec *v, int64_t idx)
     return v->n ? bsearch(&idx, v->v, v->n, sizeof(st_cat_chunk), cmp_idx) : NULL;
 }
 
+/* Chunk rows of REC with index in [LO, HI] appended to OUT: from the manifest of the read
+ * under way, or the catalog. */
+static int chunk_range(st_ndctx *x, const st_cat_nd *rec, int64_t lo, int64_t hi, st_vec *out)
+{
+    if (x->ndm == NULL)
+        return st_cat_nd_chunks(x->err, x->cat, rec->id, lo, hi, st_nd_push_chunk, out);
+    const st_cat_chunk *c = x->ndm->chunks;
+    size_t a = 0, b = x->ndm->n;
+    while (a < b) { /* the first at or after LO */
+        size_t m = a + (b - a) / 2;
+        if (c[m].idx < lo)
+            a = m + 1;
+        else
+            b = m;
+    }
+    for (; a < x->ndm->n && c[a].idx <= hi; a++)
+        if (st_nd_push_chunk(out, &c[a]) != 0) return STRATA_ENOMEM;
+    return STRATA_OK;
+}
+
 int st_nd_collect(st_ndctx *x, const st_cat_nd *rec, const st_ndgrid *g, const uint64_t *clo,
                   const uint64_t *chi, st_vec *out)
 {
@@ -589,8 +623,7 @@ int st_nd_collect(st_ndctx *x, const st_cat_nd *rec, const st_ndgrid *g, const u
     int rc;
     if (hi - lo + 1 <= 4 * box) {
         /* the box is most of its linear range: one range query */
-        rc = st_cat_nd_chunks(x->err, x->cat, rec->id, (int64_t)lo, (int64_t)hi, st_nd_push_chunk,
-                              out);
+        rc = chunk_range(x, rec, (int64_t)lo, (int64_t)hi, out);
     } else {
         /* a narrow box (a column of chunks): one range query per run along the last dimension,
          * in increasing order, instead of listing every chunk between its corners */
@@ -599,8 +632,7 @@ int st_nd_collect(st_ndctx *x, const st_cat_nd *rec, const st_ndgrid *g, const u
         for (;;) {
             memcpy(e, c, (size_t)n * sizeof *e);
             e[n - 1] = chi[n - 1];
-            rc = st_cat_nd_chunks(x->err, x->cat, rec->id, (int64_t)st_nd_linear(g, c),
-                                  (int64_t)st_nd_linear(g, e), st_nd_push_chunk, out);
+            rc = chunk_range(x, rec, (int64_t)st_nd_linear(g, c), (int64_t)st_nd_linear(g, e), out);
             int d = n - 2;
             for (; d >= 0; d--) {
                 if (++c[d] <= chi[d]) break;

@@ -41,6 +41,8 @@ typedef struct st_ndctx {
     int nthreads;      /* for the plain chunks of a read (the pool's threads) */
     strata_pool *pool; /* whose work function hears a read's progress (NULL: none) */
     st_fmaps *fm;      /* the pool's kept mappings, for the read under way (NULL: none) */
+    /* the manifest the read under way takes its chunks and tiers from (NULL: the catalog) */
+    const st_ndm *ndm;
     /* counters */
     uint64_t chunks_read, cache_hits, staged, staged_bytes, evicted;
 } st_ndctx;

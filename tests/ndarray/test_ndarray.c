@@ -2,8 +2,13 @@
  * strides) written and read, edges and partial chunks, 1-D to 4-D, every dtype, the three
  * layouts, with and without zstd; growth along the unlimited dimension; tiers, migration,
  * staging, eviction, prefetch and the chunk cache; bad input. */
+#include <fcntl.h>
 #include <math.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
+#include "catalog/catalog.h"
+#include "pool/pool.h"
 #include "test_util.h"
 
 /* A small deterministic generator (xorshift64*). */
@@ -786,6 +791,215 @@ static void hear(void *ctx, const strata_work *w)
 
 /* Long operations report to the pool's work function, from 0 to their total, never backwards:
  * an N-d write and read (chunks), a migration (bytes), a check (regions); none without it. */
+/* ---- manifests (catalog_ndm.c) ----------------------------------------------------------------
+ */
+
+/* The manifest files of the pool at PATH. */
+static int manifests(const char *path)
+{
+    char dir[4200];
+    struct stat st;
+    snprintf(dir, sizeof dir, "%s/catalog.db-nd", path);
+    if (stat(dir, &st) != 0) return -1;
+    return count_suffix(dir, "") - 1; /* find lists the directory itself */
+}
+
+/* The one manifest file of the pool at PATH, into OUT. */
+static void manifest_path(const char *path, char *out, size_t cap)
+{
+    char cmd[8500];
+    snprintf(cmd, sizeof cmd, "find '%s/catalog.db-nd' -type f -name '[0-9a-f]*'", path);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(out, (int)cap, f));
+    out[strcspn(out, "\n")] = '\0';
+    pclose(f);
+}
+
+/* Rewrite the 40 x 30 grid "g" with v(y, x) = y * 1000 + x + ADD. */
+static void rewrite_grid(strata_pool *p, double add)
+{
+    uint64_t dims[2] = {40, 30}, s[2] = {0, 0};
+    double v[1200];
+    for (int i = 0; i < 1200; i++) v[i] = (i / 30) * 1000 + i % 30 + add;
+    strata_ndarray *a;
+    assert_ok(p, strata_ndarray_open(p, "r", "g", NULL, &a));
+    assert_ok(p, strata_ndarray_write(a, s, dims, v));
+    strata_ndarray_close(a);
+}
+
+/* Read all of "g" through a new pool handle on PATH and return what element 0 is off by. */
+static double read_fresh(const char *path, int *connected)
+{
+    strata_pool *q;
+    strata_ndarray *a;
+    assert_int_equal(strata_pool_open(path, &q), STRATA_OK);
+    assert_ok(q, strata_ndarray_open(q, "r", "g", NULL, &a));
+    uint64_t s[2] = {0, 0}, c[2] = {40, 30};
+    double v[1200];
+    assert_ok(q, strata_ndarray_read(a, s, c, v));
+    for (int i = 1; i < 1200; i++) /* one version, never a mix */
+        assert_true(v[i] - ((i / 30) * 1000 + i % 30) == v[0]);
+    strata_ndarray_close(a);
+    if (connected != NULL) *connected = st_cat_connected(st_pool_cat(q));
+    strata_pool_close(q);
+    return v[0];
+}
+
+static void reads_take_a_manifest_that_every_change_removes(void **state)
+{
+    fixture *f = *state;
+    strata_pool *p = f->pool;
+    make_grid(p, "g", NULL, 0);
+    assert_int_equal(manifests(f->path), -1); /* not even the directory */
+    int connected = -1;
+    /* the first read asks the catalog and leaves a manifest; the next needs no catalog */
+    assert_true(read_fresh(f->path, &connected) == 0);
+    assert_int_equal(connected, 1);
+    assert_int_equal(manifests(f->path), 1);
+    assert_true(read_fresh(f->path, &connected) == 0);
+    assert_int_equal(connected, 0);
+    /* a handle open across another handle's write reads the new contents */
+    strata_pool *q;
+    strata_ndarray *a;
+    assert_int_equal(strata_pool_open(f->path, &q), STRATA_OK);
+    assert_ok(q, strata_ndarray_open(q, "r", "g", NULL, &a));
+    check_grid_region(q, a, 3, 4, 20, 20);
+    assert_false(st_cat_connected(st_pool_cat(q)));
+    rewrite_grid(p, 0.5);
+    assert_int_equal(manifests(f->path), 0); /* removed by the write, before its commit */
+    uint64_t s[2] = {3, 4}, c[2] = {2, 2};
+    double v[4];
+    assert_ok(q, strata_ndarray_read(a, s, c, v));
+    assert_true(v[0] == 3004.5 && v[3] == 4005.5);
+    assert_int_equal(manifests(f->path), 1); /* made again by that read */
+    strata_ndarray_close(a);
+    strata_pool_close(q);
+    assert_true(read_fresh(f->path, &connected) == 0.5);
+    assert_int_equal(connected, 0);
+    /* a damaged manifest is no manifest: the catalog answers, and it is made again */
+    char m[4200];
+    manifest_path(f->path, m, sizeof m);
+    int fd = open(m, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "x", 1, 100), 1);
+    close(fd);
+    assert_true(read_fresh(f->path, &connected) == 0.5);
+    assert_int_equal(connected, 1);
+    assert_true(read_fresh(f->path, &connected) == 0.5);
+    assert_int_equal(connected, 0);
+    /* check finds a stale manifest (one no commit removed: put back by hand) */
+    uint64_t damaged = 1;
+    assert_ok(p, strata_check(p, NULL, NULL, NULL, NULL, &damaged));
+    assert_int_equal(damaged, 0);
+    char keep[4300], cmd[9000];
+    snprintf(keep, sizeof keep, "%s.keep", m);
+    snprintf(cmd, sizeof cmd, "cp -p '%s' '%s'", m, keep);
+    assert_int_equal(system(cmd), 0);
+    rewrite_grid(p, 0.25);
+    assert_int_equal(rename(keep, m), 0);
+    assert_status(p, strata_check(p, NULL, NULL, NULL, NULL, &damaged), STRATA_ECORRUPT);
+    assert_int_equal(damaged, 1);
+    unlink(m);
+    assert_true(read_fresh(f->path, NULL) == 0.25);
+    /* a manifest that cannot be removed stops the write: nothing changes */
+    assert_true(read_fresh(f->path, NULL) == 0.25); /* made again */
+    manifest_path(f->path, m, sizeof m);
+    unlink(m);
+    assert_int_equal(mkdir(m, 0755), 0);
+    uint64_t dims[2] = {40, 30}, zero[2] = {0, 0};
+    double w[1200] = {0};
+    assert_ok(p, strata_ndarray_open(p, "r", "g", NULL, &a));
+    assert_status(p, strata_ndarray_write(a, zero, dims, w), STRATA_EIO);
+    assert_errmsg_has(p, "cannot remove the manifest");
+    strata_ndarray_close(a);
+    assert_int_equal(rmdir(m), 0);
+    assert_true(read_fresh(f->path, NULL) == 0.25);
+    /* a deleted array is not read from its manifest */
+    assert_true(read_fresh(f->path, &connected) == 0.25);
+    assert_int_equal(connected, 0);
+    assert_ok(p, strata_ndarray_delete(p, "r", "g"));
+    assert_int_equal(manifests(f->path), 0);
+    assert_int_equal(strata_pool_open(f->path, &q), STRATA_OK);
+    assert_status(q, strata_ndarray_open(q, "r", "g", NULL, &a), STRATA_ENOTFOUND);
+    strata_pool_close(q);
+}
+
+static void manifests_follow_migrations(void **state)
+{
+    fixture *f = *state;
+    strata_pool *p = f->pool;
+    char tape[4200], ssd[4200];
+    snprintf(tape, sizeof tape, "%s/../mtape", f->path);
+    snprintf(ssd, sizeof ssd, "%s/../mssd", f->path);
+    assert_ok(p, strata_tier_add(p, "tape", tape, STRATA_TIER_ARCHIVE, 0, 100e6, 0.5));
+    assert_ok(p, strata_tier_add(p, "ssd", ssd, STRATA_TIER_SSD, 0, 0, 0));
+    make_grid(p, "g", NULL, 0);
+    int connected = -1;
+    assert_true(read_fresh(f->path, NULL) == 0);
+    assert_int_equal(manifests(f->path), 1);
+    /* to another disk tier: the manifest goes with the move, and the next one names the tier */
+    uint64_t moved = 0;
+    assert_ok(p, strata_ndarray_migrate(p, "r", "g", "ssd", 0, UINT64_MAX, &moved));
+    assert_int_equal(moved, 25);
+    assert_int_equal(manifests(f->path), 0);
+    assert_true(read_fresh(f->path, NULL) == 0);
+    assert_true(read_fresh(f->path, &connected) == 0);
+    assert_int_equal(connected, 0);
+    /* part of it to the archive: its readers ask the catalog (which stages), and no reader
+     * tries to make a manifest again */
+    assert_ok(p, strata_ndarray_migrate(p, "r", "g", "tape", 0, 4, &moved));
+    assert_int_equal(manifests(f->path), 0);
+    assert_true(read_fresh(f->path, NULL) == 0);
+    assert_int_equal(manifests(f->path), 1);
+    st_ndm *m = NULL;
+    assert_int_equal(st_cat_ndm_load(st_pool_cat(p), "r", "g", &m), STRATA_ERANGE);
+    assert_null(m);
+    assert_true(read_fresh(f->path, &connected) == 0);
+    assert_int_equal(connected, 1);
+    /* back home: a usable one again */
+    assert_ok(p, strata_ndarray_migrate(p, "r", "g", "default", 0, UINT64_MAX, &moved));
+    assert_true(read_fresh(f->path, NULL) == 0);
+    assert_int_equal(st_cat_ndm_load(st_pool_cat(p), "r", "g", &m), STRATA_OK);
+    assert_int_equal(m->n, 25);
+    assert_int_equal(m->chunks[0].tier_id, ST_TIER_DEFAULT_ID);
+    st_ndm_free(m);
+    assert_true(read_fresh(f->path, &connected) == 0);
+    assert_int_equal(connected, 0);
+    uint64_t damaged = 1;
+    assert_ok(p, strata_check(p, NULL, NULL, NULL, NULL, &damaged));
+    assert_int_equal(damaged, 0);
+}
+
+/* Readers in this process, each on a new pool handle, while another process rewrites the whole
+ * array again and again: every read is one whole version, and versions never go back. */
+static void readers_see_whole_versions_while_another_process_writes(void **state)
+{
+    fixture *f = *state;
+    make_grid(f->pool, "g", NULL, 0);
+    assert_true(read_fresh(f->path, NULL) == 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        strata_pool *w;
+        if (strata_pool_open(f->path, &w) != STRATA_OK) _exit(2);
+        for (int k = 1; k <= 60; k++) rewrite_grid(w, k);
+        strata_pool_close(w);
+        _exit(0);
+    }
+    double last = 0;
+    int status = 0, reads = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        double got = read_fresh(f->path, NULL);
+        assert_true(got >= last);
+        last = got;
+        reads++;
+    }
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_true(read_fresh(f->path, NULL) == 60);
+    assert_true(reads > 0);
+}
+
 static void long_operations_report_their_progress(void **state)
 {
     fixture *f = *state;
@@ -827,6 +1041,12 @@ static void long_operations_report_their_progress(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(reads_take_a_manifest_that_every_change_removes,
+                                        fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(manifests_follow_migrations, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(readers_see_whole_versions_while_another_process_writes,
+                                        fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(long_operations_report_their_progress, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(random_rectangles_match_reference, fixture_setup,
