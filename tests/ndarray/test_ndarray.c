@@ -923,6 +923,17 @@ static void reads_take_a_manifest_that_every_change_removes(void **state)
     assert_int_equal(strata_pool_open(f->path, &q), STRATA_OK);
     assert_status(q, strata_ndarray_open(q, "r", "g", NULL, &a), STRATA_ENOTFOUND);
     strata_pool_close(q);
+    /* nor, by a handle open across it, one whose region went (its files wait for gc) */
+    make_grid(p, "g", NULL, 0);
+    assert_true(read_fresh(f->path, NULL) == 0);
+    assert_int_equal(strata_pool_open(f->path, &q), STRATA_OK);
+    assert_ok(q, strata_ndarray_open(q, "r", "g", NULL, &a));
+    check_grid_region(q, a, 0, 0, 40, 30);
+    assert_false(st_cat_connected(st_pool_cat(q)));
+    assert_ok(p, strata_region_delete(p, "r", 0));
+    assert_status(q, strata_ndarray_read(a, s, c, v), STRATA_ENOTFOUND);
+    strata_ndarray_close(a);
+    strata_pool_close(q);
 }
 
 static void manifests_follow_migrations(void **state)
