@@ -544,6 +544,7 @@ int st_cat_nd_set_tier(st_err *err, st_catalog *cat, int64_t id, int64_t tier_id
  * needs no connection to it: made by st_cat_ndm_make(), removed by every change to what it
  * holds before that change commits. See catalog_ndm.c. */
 #define ST_NDM_MAX_CHUNKS 16384
+#define ST_NDM_TEMP       ".tmp." /* a manifest being written: ST_NDM_TEMP TOKEN */
 #define ST_NDM_MAX_BYTES  ((int64_t)8 << 20)
 typedef struct st_ndm {
     char region[STRATA_NAME_MAX + 1], name[STRATA_NAME_MAX + 1];
@@ -566,6 +567,9 @@ int st_cat_ndm_load(st_catalog *cat, const char *region, const char *name, st_nd
 /* Whether manifest M's file is still the one it was read from (else it was removed or made
  * again: load it again, or ask the catalog). */
 int st_ndm_current(const st_ndm *m);
+
+/* The directory of CAT's manifests (STRATA_ENOTFOUND: PostgreSQL has none). */
+int st_cat_ndm_dir(const st_catalog *cat, char out[ST_PATH_MAX]);
 
 /* Parse a manifest's bytes (STRATA_ECORRUPT when they are not one). */
 int st_ndm_parse(const void *buf, size_t len, st_ndm **out);

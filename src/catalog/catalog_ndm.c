@@ -67,6 +67,12 @@ static int ndm_path(const st_catalog *cat, const char *region, const char *name,
     return st_path(NULL, out, "%s-nd/%016" PRIx64, cat->loc.path, h);
 }
 
+int st_cat_ndm_dir(const st_catalog *cat, char out[ST_PATH_MAX])
+{
+    if (cat->loc.pg) return STRATA_ENOTFOUND;
+    return st_path(NULL, out, "%s-nd", cat->loc.path);
+}
+
 /* ---- writing -------------------------------------------------------------------------------- */
 
 typedef struct wbuf {
@@ -213,7 +219,7 @@ static int write_file(const char *path, const wbuf *b)
     dir[slash - path] = '\0';
     if (mkdir(dir, 0777) != 0 && errno != EEXIST) return STRATA_EIO;
     st_random_token(tok);
-    if (st_path(NULL, tmp, "%s/.tmp.%s", dir, tok) < 0) return STRATA_EINVAL;
+    if (st_path(NULL, tmp, "%s/" ST_NDM_TEMP "%s", dir, tok) < 0) return STRATA_EINVAL;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0) return STRATA_EIO;
     int rc = st_pwrite_full(NULL, fd, b->p, b->n, 0, tmp);

@@ -577,6 +577,8 @@ int st_cat_create(st_err *err, const st_cat_loc *w, st_catalog **out)
     *out = NULL;
     int rc = cat_alloc(err, w, &cat);
     if (rc < 0) return rc;
+    char nd[ST_PATH_MAX]; /* no manifest outlives its catalog (catalog_ndm.c) */
+    if (!w->pg && st_path(NULL, nd, "%s-nd", w->path) == STRATA_OK) st_rm_tree(NULL, nd);
     ST_TRY(rc = cat_connect(err, cat, 1));
     if (w->pg) { /* a schema of its own: one that holds a catalog already is another pool's */
         int version = 0;

@@ -140,6 +140,26 @@ static int find_target(strata_pool *pool, const char *region, const char *name, 
     return rc;
 }
 
+/* The manifests' directory (catalog_ndm.c): a temporary file a reader left (killed while it
+ * made one) is an orphan; a manifest of an array that is gone cannot outlive its commit. */
+static int scan_manifests(st_walk *w)
+{
+    char dir[ST_PATH_MAX];
+    if (st_cat_ndm_dir(st_pool_cat(w->pool), dir) < 0) return STRATA_OK;
+    DIR *d = opendir(dir);
+    if (d == NULL) return STRATA_OK;
+    st_nameset known = ST_NAMESET;
+    int rc = STRATA_OK;
+    for (struct dirent *e; rc == STRATA_OK && (e = readdir(d)) != NULL;)
+        if (strncmp(e->d_name, ST_NDM_TEMP, strlen(ST_NDM_TEMP)) != 0)
+            rc = st_nameset_add(&known, e->d_name);
+    closedir(d);
+    st_nameset_sort(&known);
+    if (rc == STRATA_OK) rc = st_walk_scan_dir(w, dir, &known, 0);
+    st_nameset_free(&known);
+    return rc;
+}
+
 /* The whole pool: every region (their directories are the known entries of POOL/data), the
  * backups and the tiers. */
 static int visit_pool(st_walk *w, const st_nameset *trash)
@@ -164,6 +184,7 @@ static int visit_pool(st_walk *w, const st_nameset *trash)
     st_nameset_sort(&known);
     ST_TRY(rc = st_walk_scan_dir(w, dir, &known, 0));
     ST_TRY(rc = st_walk_backups(w));
+    ST_TRY(rc = scan_manifests(w));
     rc = scan_tiers(w);
     if (rc == STRATA_OK) st_pool_work(pool, "regions", regions.n + 1, regions.n + 1, "%s", what);
 done:
