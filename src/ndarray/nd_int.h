@@ -61,7 +61,7 @@ struct strata_ndarray {
     /* the manifest plain reads take the record and chunks from instead of the catalog
      * (catalog_ndm.c): held while its file is current */
     st_ndm *ndm;
-    int ndm_use;  /* reads may use one (no staging tier, no prefetch) */
+    int ndm_use;  /* reads may use one (opened unconnected; no staging tier, no prefetch) */
     int ndm_made; /* this handle tried to make one */
 };
 

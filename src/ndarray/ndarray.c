@@ -257,8 +257,12 @@ int strata_ndarray_open(strata_pool *pool, const char *region, const char *name,
     a->pool = pool;
     st_ndctx_init(&a->x, pool);
     size_t cap = opts && opts->cache_bytes ? opts->cache_bytes : ST_ND_CACHE_DEFAULT;
+    /* a pool not yet connected to its catalog reads by the manifest (catalog_ndm.c), which
+     * saves the connection; a connected one asks the catalog, whose indexed range query costs
+     * less than loading a manifest of many chunks for a small read */
     a->ndm_use =
-        opts == NULL || (opts->stage_tier == NULL && !(opts->hints & STRATA_ND_SEQUENTIAL));
+        !st_cat_connected(st_pool_cat(pool)) &&
+        (opts == NULL || (opts->stage_tier == NULL && !(opts->hints & STRATA_ND_SEQUENTIAL)));
     int m =
         a->ndm_use ? st_cat_ndm_load(st_pool_cat(pool), region, name, &a->ndm) : STRATA_ENOTFOUND;
     a->ndm_made = m == STRATA_ERANGE; /* it says: ask the catalog */
