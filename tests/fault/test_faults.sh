@@ -84,6 +84,10 @@ setup_tiers() {
     if [ $have_numpy = 1 ]; then
         st nd write sim/a --from "$T/step.npy" --append >/dev/null
         st nd write sim/a --from "$T/step.npy" --append >/dev/null
+        # a read leaves the array's manifest, which a write or a migration removes (and syncs
+        # its directory) before committing: that sync is a call the faults reach too
+        st nd read sim/a --step 1 >/dev/null
+        [ -n "$(ls -A "$W/pool/catalog.db-nd" 2>/dev/null)" ] || echo "FAIL: setup made no manifest"
     fi
 }
 setup_staged() {
