@@ -18,6 +18,19 @@
 
 #include "strata.h"
 
+/* 1 when built for ThreadSanitizer (-DSTRATA_TSAN=ON): its runs check that threads meet without
+ * races, not volume, and a test may take its heaviest cases there at a smaller scale (CI time). */
+#if defined(__SANITIZE_THREAD__)
+#define ST_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define ST_TEST_TSAN 1
+#endif
+#endif
+#ifndef ST_TEST_TSAN
+#define ST_TEST_TSAN 0
+#endif
+
 /* Assert that EXPR returns CODE; on failure print both codes and the pool's message. */
 #define assert_status(pool, expr, code)                                                            \
     do {                                                                                           \

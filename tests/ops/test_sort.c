@@ -632,6 +632,9 @@ static void segmented_argsort_is_the_stable_argsort(void **state)
             strata_dtype t = types[ti];
             uint64_t n = sizes[si];
             if (n > 1000 && t != STRATA_I64 && t != STRATA_F64 && t != STRATA_I32) continue;
+            /* under ThreadSanitizer, the parallel sizes for one type (the types differ in how
+             * keys become images, not in threads) */
+            if (ST_TEST_TSAN && n > 1000 && t != STRATA_I64) continue;
             size_t esz = strata_dtype_size(t);
             char *keys = malloc(n * 8 + 8);
             uint64_t cut[5] = {0, n / 3, n / 3, n / 2 + 1 < n ? n / 2 + 1 : n, n};
@@ -692,6 +695,10 @@ static void segmented_argsort_is_the_stable_argsort(void **state)
     uint64_t dn[] = {70001, ((uint64_t)1 << 20) + 3};
     for (size_t si = 0; si < sizeof spans / sizeof spans[0]; si++)
         for (size_t ni = 0; ni < sizeof dn / sizeof dn[0]; ni++) {
+            /* under ThreadSanitizer, a million rows of the first and last spans only (placed
+             * in two levels and a chunk at a time, each threaded as the others are) */
+            if (ST_TEST_TSAN && ni == 1 && si != 0 && si + 1 != sizeof spans / sizeof spans[0])
+                continue;
             uint64_t n = dn[ni], cut[2] = {n / 3, n / 3 + 5};
             int64_t *keys = malloc(n * 8);
             for (uint64_t i = 0; i < n; i++)
