@@ -176,7 +176,10 @@ STRATA_API int strata_pool_create(const char *path, strata_pool **out);
 
 /* Open the pool in directory PATH. STRATA_ENOTFOUND if PATH does not exist or is not a pool,
  * STRATA_EUNSUPPORTED if it was written by a newer Strata, STRATA_ECORRUPT if its catalog is
- * damaged. On failure *out is NULL; since there is then no handle to ask strata_errmsg(), use
+ * missing or not an SQLite database. An SQLite catalog is connected by the first call that
+ * needs it (a read of an N-d array through its manifest, docs/format.md, needs none): a catalog
+ * of a newer schema (STRATA_EUNSUPPORTED) or damaged inside (STRATA_ECORRUPT) is reported by
+ * that call. On failure *out is NULL; since there is then no handle to ask strata_errmsg(), use
  * strata_pool_open_err() to get the detailed message. *out: strata_pool_close(). */
 STRATA_API int strata_pool_open(const char *path, strata_pool **out);
 
@@ -204,7 +207,8 @@ STRATA_API int strata_pool_create_with(const char *path, const strata_pool_opts 
 /* Move the catalog of the pool at PATH to TO (TO->catalog "sqlite": back into the pool's
  * directory): a new catalog is created there, every row copied in one transaction, and the
  * pool's marker switched to it. Refused with STRATA_ELOCKED, naming what, while any other
- * process has the pool open (writers, readers, a server); nothing changes then. The old catalog
+ * process has the pool open (writers, readers, a server; a process that has only read N-d
+ * arrays through their manifests never connected and is not seen); nothing changes then. The old catalog
  * stays as it was: SQLite's file renamed catalog.db.moved, a PostgreSQL schema left for you to
  * drop. STRATA_EEXIST when TO's SQLite file or schema already holds a catalog. */
 STRATA_API int strata_pool_move_catalog(const char *path, const strata_pool_opts *to, char *errbuf,
