@@ -208,9 +208,9 @@ STRATA_API int strata_pool_create_with(const char *path, const strata_pool_opts 
  * directory): a new catalog is created there, every row copied in one transaction, and the
  * pool's marker switched to it. Refused with STRATA_ELOCKED, naming what, while any other
  * process has the pool open (writers, readers, a server; a process that has only read N-d
- * arrays through their manifests never connected and is not seen); nothing changes then. The old catalog
- * stays as it was: SQLite's file renamed catalog.db.moved, a PostgreSQL schema left for you to
- * drop. STRATA_EEXIST when TO's SQLite file or schema already holds a catalog. */
+ * arrays through their manifests never connected and is not seen); nothing changes then. The old
+ * catalog stays as it was: SQLite's file renamed catalog.db.moved, a PostgreSQL schema left for you
+ * to drop. STRATA_EEXIST when TO's SQLite file or schema already holds a catalog. */
 STRATA_API int strata_pool_move_catalog(const char *path, const strata_pool_opts *to, char *errbuf,
                                         size_t errlen);
 

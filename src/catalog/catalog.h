@@ -19,7 +19,7 @@
 
 /* The schema version this library writes; catalogs of older versions are migrated forward on
  * open, newer ones are refused. */
-#define ST_CAT_VERSION 11
+#define ST_CAT_VERSION 12
 
 #define ST_CAT_FILE 48 /* room for a data file name: TOKEN.bytes.npy */
 
@@ -544,6 +544,7 @@ int st_cat_nd_set_tier(st_err *err, st_catalog *cat, int64_t id, int64_t tier_id
  * needs no connection to it: made by st_cat_ndm_make(), removed by every change to what it
  * holds before that change commits. See catalog_ndm.c. */
 #define ST_NDM_MAX_CHUNKS 16384
+#define ST_NDM_MAX_TIERS  256
 #define ST_NDM_TEMP       ".tmp." /* a manifest being written: ST_NDM_TEMP TOKEN */
 #define ST_NDM_MAX_BYTES  ((int64_t)8 << 20)
 typedef struct st_ndm {
@@ -556,7 +557,7 @@ typedef struct st_ndm {
     st_cat_chunk *chunks;      /* by increasing index; none staged */
     uint64_t cat_dev, cat_ino; /* the catalog file it was made from */
     char path[ST_PATH_MAX];
-    uint64_t id[5]; /* the file as read: device, inode, size, mtime, ctime */
+    int fd; /* the file, held open (-1: parsed from memory) */
 } st_ndm;
 
 /* The manifest of REGION/NAME: STRATA_OK; STRATA_ERANGE when it says "ask the catalog" (do
@@ -564,8 +565,8 @@ typedef struct st_ndm {
  * from another catalog file, or a PostgreSQL catalog). Never connects. */
 int st_cat_ndm_load(st_catalog *cat, const char *region, const char *name, st_ndm **out);
 
-/* Whether manifest M's file is still the one it was read from (else it was removed or made
- * again: load it again, or ask the catalog). */
+/* Whether manifest M's file still has its name (else it was removed or made again: load it
+ * again, or ask the catalog). A loaded manifest holds its file open until st_ndm_free(). */
 int st_ndm_current(const st_ndm *m);
 
 /* The directory of CAT's manifests (STRATA_ENOTFOUND: PostgreSQL has none). */

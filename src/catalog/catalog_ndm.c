@@ -200,6 +200,7 @@ static int gather_tiers(st_err *err, st_catalog *cat, const st_vec *chunks, st_v
         size_t k = 0;
         while (k < tiers->n && t[k].id != c[i].tier_id) k++;
         if (k < tiers->n) continue;
+        if (tiers->n >= ST_NDM_MAX_TIERS) return STRATA_ERANGE;
         st_cat_tier *nt = st_vec_push(tiers);
         if (nt == NULL) return STRATA_ENOMEM;
         int rc = st_cat_tier_get_id(err, cat, c[i].tier_id, nt);
@@ -223,6 +224,8 @@ static int write_file(const char *path, const wbuf *b)
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0) return STRATA_EIO;
     int rc = st_pwrite_full(NULL, fd, b->p, b->n, 0, tmp);
+    /* its bytes before its name: after a power cut the name never shows another file's blocks */
+    if (rc == STRATA_OK && fdatasync(fd) != 0) rc = STRATA_EIO;
     if (close(fd) != 0 && rc == STRATA_OK) rc = STRATA_EIO;
     if (rc == STRATA_OK && rename(tmp, path) != 0) rc = STRATA_EIO;
     if (rc != STRATA_OK) unlink(tmp);
@@ -381,7 +384,8 @@ static int parse_tiers(rbuf *b, st_ndm *m)
 {
     int32_t n = get_i32(b);
     /* each tier takes at least 16 bytes */
-    if (b->bad || n < 0 || (size_t)n > (b->n - b->at) / 16) return STRATA_ECORRUPT;
+    if (b->bad || n < 0 || n > ST_NDM_MAX_TIERS || (size_t)n > (b->n - b->at) / 16)
+        return STRATA_ECORRUPT;
     m->tiers = calloc(n ? (size_t)n : 1, sizeof *m->tiers);
     if (m->tiers == NULL) return STRATA_ENOMEM;
     m->ntiers = n;
@@ -435,6 +439,7 @@ int st_ndm_parse(const void *buf, size_t len, st_ndm **out)
     if (get_i32(&b) != NDM_FORMAT || (uint32_t)get_i32(&b) != NDM_BOM) return STRATA_ECORRUPT;
     st_ndm *m = calloc(1, sizeof *m);
     if (m == NULL) return STRATA_ENOMEM;
+    m->fd = -1;
     m->cat_dev = (uint64_t)get_i64(&b);
     m->cat_ino = (uint64_t)get_i64(&b);
     get_str(&b, m->region, sizeof m->region);
@@ -464,18 +469,10 @@ done:
 void st_ndm_free(st_ndm *m)
 {
     if (m == NULL) return;
+    if (m->fd >= 0) close(m->fd);
     free(m->tiers);
     free(m->chunks);
     free(m);
-}
-
-static void identity(const struct stat *st, uint64_t id[5])
-{
-    id[0] = (uint64_t)st->st_dev;
-    id[1] = (uint64_t)st->st_ino;
-    id[2] = (uint64_t)st->st_size;
-    id[3] = (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
-    id[4] = (uint64_t)st->st_ctim.tv_sec * 1000000000u + (uint64_t)st->st_ctim.tv_nsec;
 }
 
 /* The manifest file open at FD, of at most ST_NDM_MAX_BYTES. */
@@ -503,18 +500,18 @@ int st_cat_ndm_load(st_catalog *cat, const char *region, const char *name, st_nd
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return STRATA_ENOTFOUND;
     int rc = fstat(fd, &st) == 0 ? read_fd(fd, &st, &m) : STRATA_EIO;
-    close(fd);
     /* made from this catalog file, for this array */
     if (rc == STRATA_OK && (stat(cat->loc.path, &cst) != 0 || (uint64_t)cst.st_dev != m->cat_dev ||
                             (uint64_t)cst.st_ino != m->cat_ino || strcmp(m->region, region) != 0 ||
                             strcmp(m->name, name) != 0))
         rc = STRATA_ENOTFOUND;
     if (rc < 0) {
+        close(fd);
         st_ndm_free(m);
         return STRATA_ENOTFOUND;
     }
     memcpy(m->path, path, sizeof m->path);
-    identity(&st, m->id);
+    m->fd = fd; /* held: its inode stays its own while the manifest is */
     if (!m->usable) {
         st_ndm_free(m);
         return STRATA_ERANGE;
@@ -525,11 +522,9 @@ int st_cat_ndm_load(st_catalog *cat, const char *region, const char *name, st_nd
 
 int st_ndm_current(const st_ndm *m)
 {
+    /* a drop unlinks the file, a remake renames another over it: either leaves it no name */
     struct stat st;
-    uint64_t id[5];
-    if (stat(m->path, &st) != 0) return 0;
-    identity(&st, id);
-    return memcmp(id, m->id, sizeof id) == 0;
+    return m->fd >= 0 && fstat(m->fd, &st) == 0 && st.st_nlink > 0;
 }
 
 /* ---- checking ------------------------------------------------------------------------------- */
@@ -548,9 +543,12 @@ static void differs(const st_ndm *m, const st_cat_nd *rec, const st_cat_chunk *c
     for (int d = 0; same && d < a->ndims; d++)
         same = a->dims[d] == rec->dims[d] && a->chunk[d] == rec->chunk[d];
     if (!same) {
-        snprintf(why, cap,
-                 "its record (version %" PRId64 ") is not the catalog's (version %" PRId64 ")",
-                 a->version, rec->version);
+        if (a->version != rec->version)
+            snprintf(why, cap, "it holds version %" PRId64 " of the array, the catalog %" PRId64,
+                     a->version, rec->version);
+        else
+            snprintf(why, cap,
+                     "its record of the array (shape, layout, place) is not the catalog's");
         return;
     }
     if (m->n != n) {
@@ -577,16 +575,21 @@ int st_cat_ndm_check(st_err *err, st_catalog *cat, const char *region, const cha
     st_vec chunks = ST_VEC(st_cat_chunk);
     st_ndm *m = NULL;
     st_cat_nd rec;
-    /* under the write lock: no change and no new manifest between the two reads */
+    if (st_cat_ndm_load(cat, region, name, &m) != STRATA_OK) return STRATA_OK; /* none to check */
+    st_ndm_free(m);
+    m = NULL;
+    /* under the write lock: no change and no new manifest between the two reads (a writer that
+     * holds it past the busy timeout leaves this one unchecked) */
     int rc = st_cat_begin(err, cat);
+    if (rc == STRATA_ELOCKED) return STRATA_OK;
     if (rc < 0) return rc;
     int got = st_cat_ndm_load(cat, region, name, &m);
     if (got == STRATA_OK) {
         gather g = {&chunks, 0};
+        memcpy(path, m->path, ST_PATH_MAX);
         ST_TRY(rc = st_cat_nd_get(err, cat, region, name, &rec));
         ST_TRY(rc = st_cat_nd_chunks(err, cat, rec.id, 0, INT64_MAX, gather_chunk, &g));
         char d[160];
-        memcpy(path, m->path, ST_PATH_MAX);
         if (g.staged)
             snprintf(d, sizeof d, "the catalog has staged copies of its chunks");
         else

@@ -325,6 +325,10 @@ static const char *const migrations[ST_CAT_VERSION] = {
      * columns computed for existing batches, tier moves, garbage collection): a handle that kept
      * a batch list reads only what is new while it has not moved (catalog_batches.c). */
     "ALTER TABLE dataset ADD COLUMN layout INTEGER NOT NULL DEFAULT 0;",
+    /* 11 -> 12: no table: manifests of N-d arrays (catalog_ndm.c), which every change must
+     * remove before it commits; a strata that does not know them refuses the catalog instead of
+     * writing past them. */
+    "UPDATE schema_version SET version = version;",
 };
 
 enum {
@@ -490,7 +494,9 @@ static int cat_connect(st_err *err, st_catalog *cat, int create)
                             w->conninfo, st_db_errmsg(cat->db));
         if (code == STRATA_EPERM && !w->pg) /* the file is missing or unreadable */
             code = st_error(err, STRATA_ECORRUPT,
-                            "catalog '%s' is missing or cannot be opened; the pool is damaged",
+                            "catalog '%s' is missing or cannot be opened: the pool is damaged, "
+                            "or its catalog was moved (strata catalog migrate) since this process "
+                            "opened it: open the pool again",
                             w->path);
         st_db_close(cat->db);
         cat->db = NULL;
@@ -667,7 +673,11 @@ static int sqlite_header(st_err *err, const char *path)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
         return st_error(err, STRATA_ECORRUPT, "catalog '%s' is missing; the pool is damaged", path);
-    if (fd < 0) return st_error_errno(err, errno, "cannot open catalog '%s'", path);
+    if (fd < 0)
+        return st_error_errno(err, errno,
+                              "cannot open catalog '%s' (check the permissions of the pool's "
+                              "directory and files)",
+                              path);
     ssize_t n = read(fd, head, sizeof head);
     int e = errno;
     close(fd);
@@ -729,8 +739,9 @@ int st_cat_integrity(st_err *err, st_catalog *cat)
     if (found[0] == '\0') return STRATA_OK;
     return st_error(err, STRATA_ECORRUPT,
                     "catalog '%s' is damaged (SQLite's integrity check: %s); the data files are "
-                    "not affected: restore catalog.db from a copy of the pool taken while no "
-                    "writer ran, or rebuild it with 'sqlite3 catalog.db .recover'",
+                    "not affected: restore catalog.db and catalog.db-nd/ from a copy of the pool "
+                    "taken while no writer ran, or rebuild it with 'sqlite3 catalog.db .recover' "
+                    "and remove catalog.db-nd/",
                     cat->path, found);
 }
 
