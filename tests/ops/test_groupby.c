@@ -1015,9 +1015,10 @@ static void string_batches_whose_blocks_are_guessed_wrong_are_folded_again(void 
         f2[i] = (double)(rand_r(&seed) % 100000) / 7.0 * (i % 5 == 0 ? 1e6 : 1.0);
         f3[i] = (double)(rand_r(&seed) % 1000) / 3.0;
     }
-    /* under ThreadSanitizer, the case with two float sums only (both ways of keeping the words
-     * are threaded the same way; each case takes a minute there) */
-    for (int nfs = ST_TEST_TSAN ? 2 : 1; nfs <= 2; nfs++) {
+    /* under ThreadSanitizer, the case with one float sum only (a minute there each): its words
+     * are kept as the fold first changes them, in the fold's own compiled copy, which only this
+     * case reaches with a redo; keeping them all first (two sums) is plainer */
+    for (int nfs = 1; nfs <= (ST_TEST_TSAN ? 1 : 2); nfs++) {
         for (int i = 0; i < SMALL * SN; i++) /* (1: more groups than a fourth of the rows after) */
             keys[i] = (uint32_t)rand_r(&seed) % (nfs == 1 ? 1000000u : 300000u);
         for (int b = 0; b <= SMALL; b++) cut[b] = (int64_t)b * SN;
