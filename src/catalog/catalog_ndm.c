@@ -75,28 +75,19 @@ int st_cat_ndm_dir(const st_catalog *cat, char out[ST_PATH_MAX])
 
 /* ---- writing -------------------------------------------------------------------------------- */
 
+/* The bytes being written: a vector of chars, and whether it ran out of memory. */
 typedef struct wbuf {
-    char *p;
-    size_t n, cap;
+    st_vec v;
     int oom;
 } wbuf;
 
 static void put(wbuf *b, const void *v, size_t n)
 {
-    if (b->oom) return;
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        while (cap < b->n + n) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, v, n);
-    b->n += n;
+    char *at = b->oom ? NULL : st_vec_grow(&b->v, n);
+    if (at == NULL)
+        b->oom = 1;
+    else
+        memcpy(at, v, n);
 }
 
 static void put_i64(wbuf *b, int64_t v)
@@ -132,7 +123,7 @@ static void put_head(wbuf *b, const struct stat *cst, const char *region, const 
 
 static void put_sum(wbuf *b)
 {
-    put_i64(b, (int64_t)XXH64(b->p, b->oom ? 0 : b->n, 0));
+    put_i64(b, (int64_t)XXH64(b->v.v, b->oom ? 0 : b->v.n, 0));
 }
 
 static void put_manifest(wbuf *b, const struct stat *cst, const st_cat_nd *r, const st_vec *tiers,
@@ -223,7 +214,7 @@ static int write_file(const char *path, const wbuf *b)
     if (st_path(NULL, tmp, "%s/" ST_NDM_TEMP "%s", dir, tok) < 0) return STRATA_EINVAL;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0) return STRATA_EIO;
-    int rc = st_pwrite_full(NULL, fd, b->p, b->n, 0, tmp);
+    int rc = st_pwrite_full(NULL, fd, b->v.v, b->v.n, 0, tmp);
     /* its bytes before its name: after a power cut the name never shows another file's blocks */
     if (rc == STRATA_OK && fdatasync(fd) != 0) rc = STRATA_EIO;
     if (close(fd) != 0 && rc == STRATA_OK) rc = STRATA_EIO;
@@ -248,7 +239,7 @@ static int make_locked(st_err *err, st_catalog *cat, const char *region, const c
     if (rc == STRATA_OK && g.staged) rc = STRATA_ERANGE;
     if (rc == STRATA_OK) rc = gather_tiers(err, cat, chunks, tiers);
     if (rc < 0 && rc != STRATA_ERANGE) goto done;
-    wbuf b = {0};
+    wbuf b = {ST_VEC(char), 0};
     if (rc == STRATA_ERANGE) { /* "ask the catalog" */
         put_head(&b, &cst, region, name, 0);
         put_sum(&b);
@@ -256,7 +247,7 @@ static int make_locked(st_err *err, st_catalog *cat, const char *region, const c
         put_manifest(&b, &cst, &rec, tiers, chunks);
     }
     int wr = b.oom ? STRATA_ENOMEM : write_file(path, &b);
-    free(b.p);
+    st_vec_free(&b.v);
     if (wr < 0) rc = wr;
 done:
     return rc;
