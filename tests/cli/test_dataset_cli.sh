@@ -104,7 +104,7 @@ for pg in range(3, os.path.getsize(p) // 4096, 2):
     f.seek(pg * 4096 + 100); f.write(bytes((i * 37 + pg) % 256 for i in range(200)))
 " "$T/cpool/catalog.db"
 expect_err 5 "1 damaged item(s)" -- $C check
-expect 0 "" -- sh -c "$C check | grep -q '^DAMAGED: catalog: catalog .* is damaged (SQLite.s integrity check: .*the data files are not affected: restore catalog.db from a copy'"
+expect 0 "" -- sh -c "$C check | grep -q '^DAMAGED: catalog: catalog .* is damaged (SQLite.s integrity check: .*the data files are not affected: restore catalog.db and catalog.db-nd/ from a copy'"
 
 # ---- bytes kept exactly: a byte order mark, quoted CRLF, NUL -------------------------------
 # A UTF-8 byte order mark (Excel's "CSV UTF-8") is not part of the first column's name.
