@@ -545,7 +545,7 @@ int st_cat_nd_set_tier(st_err *err, st_catalog *cat, int64_t id, int64_t tier_id
  * holds before that change commits. See catalog_ndm.c. */
 #define ST_NDM_MAX_CHUNKS 16384
 #define ST_NDM_MAX_TIERS  256
-#define ST_NDM_TEMP       ".tmp." /* a manifest being written: ST_NDM_TEMP TOKEN */
+#define ST_NDM_TEMP       ".tmp-" /* a manifest being written (st_wfile's): ST_NDM_TEMP TOKEN */
 #define ST_NDM_MAX_BYTES  ((int64_t)8 << 20)
 typedef struct st_ndm {
     char region[STRATA_NAME_MAX + 1], name[STRATA_NAME_MAX + 1];
@@ -571,6 +571,9 @@ int st_ndm_current(const st_ndm *m);
 
 /* The directory of CAT's manifests (STRATA_ENOTFOUND: PostgreSQL has none). */
 int st_cat_ndm_dir(const st_catalog *cat, char out[ST_PATH_MAX]);
+
+/* Remove every manifest of the SQLite catalog at W (a new catalog there, or one moved away). */
+void st_cat_ndm_remove_all(const st_cat_loc *w);
 
 /* Parse a manifest's bytes (STRATA_ECORRUPT when they are not one). */
 int st_ndm_parse(const void *buf, size_t len, st_ndm **out);

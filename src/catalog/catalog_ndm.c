@@ -55,22 +55,42 @@
 
 /* ---- the path ------------------------------------------------------------------------------- */
 
-static int ndm_path(const st_catalog *cat, const char *region, const char *name,
-                    char out[ST_PATH_MAX])
+/* The manifests' directory of the SQLite catalog at W. */
+static int dir_of(const st_cat_loc *w, char out[ST_PATH_MAX])
+{
+    return st_path(NULL, out, "%s-nd", w->path);
+}
+
+/* The file name of the manifest of REGION/NAME (16 hex digits). */
+static int name_of(const char *region, const char *name, char out[17])
 {
     char key[2 * (STRATA_NAME_MAX + 1)];
     size_t lr = strlen(region), ln = strlen(name);
     if (lr > STRATA_NAME_MAX || ln > STRATA_NAME_MAX) return STRATA_EINVAL;
     memcpy(key, region, lr + 1);
     memcpy(key + lr + 1, name, ln);
-    uint64_t h = XXH64(key, lr + 1 + ln, 0);
-    return st_path(NULL, out, "%s-nd/%016" PRIx64, cat->loc.path, h);
+    snprintf(out, 17, "%016" PRIx64, (uint64_t)XXH64(key, lr + 1 + ln, 0));
+    return STRATA_OK;
+}
+
+/* Its directory, file name and whole path. */
+static int ndm_path(const st_catalog *cat, const char *region, const char *name,
+                    char dir[ST_PATH_MAX], char file[17], char path[ST_PATH_MAX])
+{
+    if (dir_of(&cat->loc, dir) < 0 || name_of(region, name, file) < 0) return STRATA_EINVAL;
+    return st_path(NULL, path, "%s/%s", dir, file);
 }
 
 int st_cat_ndm_dir(const st_catalog *cat, char out[ST_PATH_MAX])
 {
     if (cat->loc.pg) return STRATA_ENOTFOUND;
-    return st_path(NULL, out, "%s-nd", cat->loc.path);
+    return dir_of(&cat->loc, out);
+}
+
+void st_cat_ndm_remove_all(const st_cat_loc *w)
+{
+    char dir[ST_PATH_MAX];
+    if (!w->pg && dir_of(w, dir) == STRATA_OK) st_rm_tree(NULL, dir);
 }
 
 /* ---- writing -------------------------------------------------------------------------------- */
@@ -201,25 +221,20 @@ static int gather_tiers(st_err *err, st_catalog *cat, const st_vec *chunks, st_v
     return STRATA_OK;
 }
 
-/* Write B as the manifest at PATH: a temporary file in its directory, renamed. */
-static int write_file(const char *path, const wbuf *b)
+/* Write B as the manifest DIR/FILE: a temporary file, synced (after a power cut the name never
+ * shows another file's blocks), renamed. */
+static int write_file(st_err *err, const char *dir, const char *file, const wbuf *b)
 {
-    char dir[ST_PATH_MAX], tmp[ST_PATH_MAX], tok[ST_TOKEN_LEN + 1];
-    const char *slash = strrchr(path, '/');
-    if (slash == NULL || (size_t)(slash - path) >= sizeof dir) return STRATA_EINVAL;
-    memcpy(dir, path, (size_t)(slash - path));
-    dir[slash - path] = '\0';
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) return STRATA_EIO;
-    st_random_token(tok);
-    if (st_path(NULL, tmp, "%s/" ST_NDM_TEMP "%s", dir, tok) < 0) return STRATA_EINVAL;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0) return STRATA_EIO;
-    int rc = st_pwrite_full(NULL, fd, b->v.v, b->v.n, 0, tmp);
-    /* its bytes before its name: after a power cut the name never shows another file's blocks */
-    if (rc == STRATA_OK && fdatasync(fd) != 0) rc = STRATA_EIO;
-    if (close(fd) != 0 && rc == STRATA_OK) rc = STRATA_EIO;
-    if (rc == STRATA_OK && rename(tmp, path) != 0) rc = STRATA_EIO;
-    if (rc != STRATA_OK) unlink(tmp);
+    st_wfile w;
+    int rc;
+    ST_TRY(rc = st_mkdir(err, dir, 1));
+    ST_TRY(rc = st_wfile_open(err, &w, dir));
+    if ((rc = st_pwrite_full(err, w.fd, b->v.v, b->v.n, 0, w.tmp)) < 0) {
+        st_wfile_abort(&w);
+        goto done;
+    }
+    rc = st_wfile_publish(err, &w, dir, file);
+done:
     return rc;
 }
 
@@ -229,8 +244,8 @@ static int make_locked(st_err *err, st_catalog *cat, const char *region, const c
 {
     st_cat_nd rec;
     struct stat cst;
-    char path[ST_PATH_MAX];
-    int rc = ndm_path(cat, region, name, path);
+    char dir[ST_PATH_MAX], file[17], path[ST_PATH_MAX];
+    int rc = ndm_path(cat, region, name, dir, file, path);
     if (rc < 0) return rc;
     if (stat(cat->loc.path, &cst) != 0) return STRATA_EIO;
     ST_TRY(rc = st_cat_nd_get(err, cat, region, name, &rec));
@@ -246,7 +261,7 @@ static int make_locked(st_err *err, st_catalog *cat, const char *region, const c
     } else {
         put_manifest(&b, &cst, &rec, tiers, chunks);
     }
-    int wr = b.oom ? STRATA_ENOMEM : write_file(path, &b);
+    int wr = b.oom ? STRATA_ENOMEM : write_file(err, dir, file, &b);
     st_vec_free(&b.v);
     if (wr < 0) rc = wr;
 done:
@@ -278,8 +293,8 @@ int st_cat_ndm_make(st_catalog *cat, const char *region, const char *name)
 int st_cat_ndm_drop(st_err *err, st_catalog *cat, const char *region, const char *name)
 {
     if (cat->loc.pg) return STRATA_OK;
-    char path[ST_PATH_MAX];
-    if (ndm_path(cat, region, name, path) < 0) return STRATA_OK; /* no such name, no manifest */
+    char dir[ST_PATH_MAX], file[17], path[ST_PATH_MAX];
+    if (ndm_path(cat, region, name, dir, file, path) < 0) return STRATA_OK; /* no such name */
     if (unlink(path) != 0) {
         if (errno == ENOENT || errno == ENOTDIR) return STRATA_OK;
         return st_error_errno(err, errno,
@@ -287,9 +302,7 @@ int st_cat_ndm_drop(st_err *err, st_catalog *cat, const char *region, const char
                               "was changed; remove the file by hand)",
                               path, region, name);
     }
-    char *slash = strrchr(path, '/');
-    *slash = '\0';
-    return st_fsync_dir(err, path); /* gone before the commit that makes it stale */
+    return st_fsync_dir(err, dir); /* gone before the commit that makes it stale */
 }
 
 /* ---- reading -------------------------------------------------------------------------------- */
@@ -485,9 +498,9 @@ int st_cat_ndm_load(st_catalog *cat, const char *region, const char *name, st_nd
     *out = NULL;
     if (cat->loc.pg) return STRATA_ENOTFOUND;
     st_ndm *m = NULL;
-    char path[ST_PATH_MAX];
+    char dir[ST_PATH_MAX], file[17], path[ST_PATH_MAX];
     struct stat st, cst;
-    if (ndm_path(cat, region, name, path) < 0) return STRATA_ENOTFOUND;
+    if (ndm_path(cat, region, name, dir, file, path) < 0) return STRATA_ENOTFOUND;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return STRATA_ENOTFOUND;
     int rc = fstat(fd, &st) == 0 ? read_fd(fd, &st, &m) : STRATA_EIO;

@@ -441,7 +441,7 @@ int st_cat_db_error(st_err *err, st_catalog *cat, int rc, const char *doing)
 int st_cat_prepare(st_err *err, st_catalog *cat, int slot, const char *sql, st_dbstmt **out)
 {
     if (cat->stmt[slot] == NULL) {
-        int rc = cat->db == NULL ? st_cat_ready(err, cat) : STRATA_OK;
+        int rc = st_cat_ready(err, cat);
         if (rc < 0) return rc;
         rc = st_db_prepare_persistent(cat->db, sql, &cat->stmt[slot]);
         if (rc != ST_DB_OK) return st_cat_db_error(err, cat, rc, "prepare a statement");
@@ -462,7 +462,7 @@ void st_cat_done(st_dbstmt *s)
 
 int st_cat_exec(st_err *err, st_catalog *cat, const char *sql, const char *doing)
 {
-    int rc = cat->db == NULL ? st_cat_ready(err, cat) : STRATA_OK;
+    int rc = st_cat_ready(err, cat);
     if (rc < 0) return rc;
     rc = st_db_exec(cat->db, sql);
     if (rc != ST_DB_OK) return st_cat_db_error(err, cat, rc, doing);
@@ -583,8 +583,7 @@ int st_cat_create(st_err *err, const st_cat_loc *w, st_catalog **out)
     *out = NULL;
     int rc = cat_alloc(err, w, &cat);
     if (rc < 0) return rc;
-    char nd[ST_PATH_MAX]; /* no manifest outlives its catalog (catalog_ndm.c) */
-    if (!w->pg && st_path(NULL, nd, "%s-nd", w->path) == STRATA_OK) st_rm_tree(NULL, nd);
+    st_cat_ndm_remove_all(w); /* no manifest outlives its catalog */
     ST_TRY(rc = cat_connect(err, cat, 1));
     if (w->pg) { /* a schema of its own: one that holds a catalog already is another pool's */
         int version = 0;
@@ -718,10 +717,10 @@ void st_cat_set_busy_timeout(st_catalog *cat, int ms)
 int st_cat_integrity(st_err *err, st_catalog *cat)
 {
     if (cat->loc.pg) return STRATA_OK; /* the server checks itself */
-    int rc0 = st_cat_ready(err, cat);
-    if (rc0 < 0) return rc0;
+    int rc = st_cat_ready(err, cat);
+    if (rc < 0) return rc;
     st_dbstmt *s = NULL;
-    int rc = st_db_prepare(cat->db, "PRAGMA integrity_check(4)", &s);
+    rc = st_db_prepare(cat->db, "PRAGMA integrity_check(4)", &s);
     char found[1024] = "";
     size_t used = 0;
     if (rc == ST_DB_OK) rc = ST_DB_ROW;

@@ -374,7 +374,7 @@ static void retire_catalog(const char *path, const st_cat_loc *w)
     if (st_path(NULL, to, "%s/%s.moved", path, ST_POOL_CATALOG) == STRATA_OK) rename(w->path, to);
     if (st_path(NULL, f, "%s-wal", w->path) == STRATA_OK) unlink(f);
     if (st_path(NULL, f, "%s-shm", w->path) == STRATA_OK) unlink(f);
-    if (st_path(NULL, f, "%s-nd", w->path) == STRATA_OK) st_rm_tree(NULL, f); /* its manifests */
+    st_cat_ndm_remove_all(w);
 }
 
 int strata_pool_move_catalog(const char *path, const strata_pool_opts *to, char *errbuf,
