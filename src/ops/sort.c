@@ -408,15 +408,29 @@ void st_wc_close(st_wc *w, void *dst, const uint64_t *at, unsigned nb, size_t es
     free(w->first);
 }
 
-void st_wc_append(st_wc *w, void *dst, unsigned d, uint64_t p, const void *src, uint64_t n,
-                  size_t esz)
+/* st_wc_append() with ESZ a constant: copies of a known size, not calls to memcpy (about 5 % of
+ * the placing of 50 M positions of 1 000 keys). */
+static inline __attribute__((always_inline)) void wc_append(st_wc *w, void *dst, unsigned d,
+                                                            uint64_t p, const void *src, uint64_t n,
+                                                            const size_t esz)
 {
     const unsigned char *s = src;
     uintptr_t a = (uintptr_t)dst + p * esz;
     for (; n > 0 && (a & 63) != 0; n--, p++, s += esz, a += esz) st_wc_put(w, dst, d, p, s, esz);
     /* A is a line's start here, and in this thread's part of the bucket (at or past P's) */
     for (; n * esz >= 64; n -= 64 / esz, s += 64, a += 64) st_wc_line_out((void *)a, s);
-    memcpy(w->line[d] + (a & 63), s, n * esz);
+    for (uint64_t i = 0; i < n; i++) memcpy(w->line[d] + (a & 63) + i * esz, s + i * esz, esz);
+}
+
+void st_wc_append(st_wc *w, void *dst, unsigned d, uint64_t p, const void *src, uint64_t n,
+                  size_t esz)
+{
+    if (esz == 8)
+        wc_append(w, dst, d, p, src, n, 8);
+    else if (esz == 16)
+        wc_append(w, dst, d, p, src, n, 16);
+    else
+        wc_append(w, dst, d, p, src, n, esz);
 }
 
 /* Keys [LO, HI) placed at the positions H (this thread's offsets per digit) gives them, in DST,

@@ -6,7 +6,8 @@
  *
  * One pass finds the images' range and whether they are in order already (non-decreasing: the
  * records are written in order; strictly decreasing: in reverse), and counts the digits of a
- * range known or guessed from the first keys (sample_hint). A range of fewer than
+ * range known or guessed from the first keys (sample_hint), per chunk of the rows that the
+ * placing pass sorts in the caches (place_runs). A range of fewer than
  * ST_SREC_DENSE values is sorted by counting: one histogram pass, one placing pass (two levels
  * for more values than write combining has lines for, into an output that fits the caches:
  * place2). Otherwise
@@ -147,56 +148,166 @@ static void digits_for(uint64_t min, uint64_t max, digits *dg)
     dg->nb = (dg->range >> dg->shift) + 1;
 }
 
+/* Rows a thread places by place_runs() at a time: the placed elements stay in the second-level
+ * cache, and each digit's run in a chunk is long enough to stream out whole lines (512 KiB of
+ * scratch a thread for positions, 1 MiB for records). */
+#define ST_SREC_RUNS ((uint64_t)1 << 16)
+
+/* Rows place() hands to place_runs(), at the least: an append's few rows keep the scatter through
+ * write combining, which needs no scratch to fault in. */
+#define ST_SREC_RUNS_MIN ((uint64_t)1 << 20)
+
+/* The rows of a chunk of place_runs() over rows [LO, HI), rounded up to 8 (its scratch). */
+static uint64_t runs_rows(uint64_t lo, uint64_t hi)
+{
+    return ((hi - lo < ST_SREC_RUNS ? hi - lo : ST_SREC_RUNS) + 7) & ~(uint64_t)7;
+}
+
+/* The chunks of ST_SREC_RUNS rows of the threads before thread T of NT (the rows of each as
+ * st_chunk() gives them): where T's counts begin among the counts per chunk that scan_images()
+ * takes for place_runs(), NB + 1 of them a chunk (the last: images outside the digits' range).
+ * With T = NT: all the chunks. */
+static uint64_t runs_before(uint64_t n, int t, int nt)
+{
+    uint64_t before = 0;
+    for (int u = 0; u < t; u++) {
+        uint64_t lo, hi;
+        st_chunk(n, u, nt, &lo, &hi);
+        before += (hi - lo + ST_SREC_RUNS - 1) / ST_SREC_RUNS;
+    }
+    return before;
+}
+
+/* Rows [LO, LO + N) of G as 8-byte words whose images are each word ^ *FLIP: the keys themselves
+ * when they are 64-bit integers in one segment (no copy), else their images, in BUF (*FLIP 0). */
+static const uint64_t *seg_keys(const segs *g, size_t *s, uint64_t lo, uint64_t n, uint64_t *buf,
+                                uint64_t *flip)
+{
+    uint64_t base = g->start[0], desc = g->desc ? ~(uint64_t)0 : 0;
+    while (g->start[*s + 1] - base <= lo) (*s)++;
+    uint64_t s0 = g->start[*s] - base;
+    if (g->start[*s + 1] - base - lo >= n &&
+        (g->dt == STRATA_I64 || g->dt == STRATA_TS || g->dt == STRATA_U64)) {
+        *flip = g->dt == STRATA_U64 ? desc : desc ^ (uint64_t)1 << 63;
+        return (const uint64_t *)g->keys[*s] + (lo - s0);
+    }
+    seg_images(g, s, lo, n, buf);
+    *flip = 0;
+    return buf;
+}
+
+/* The smallest and largest image of rows [LO, HI) of G into *MN and *MX. */
+static void rows_range(const segs *g, uint64_t lo, uint64_t hi, uint64_t *mn, uint64_t *mx)
+{
+    uint64_t buf[ST_SREC_BLOCK], a = UINT64_MAX, b = 0;
+    size_t s = seg_of(g, lo);
+    for (uint64_t r = lo; r < hi; r += ST_SREC_BLOCK) {
+        uint64_t k = hi - r < ST_SREC_BLOCK ? hi - r : ST_SREC_BLOCK;
+        seg_images(g, &s, r, k, buf);
+        for (uint64_t i = 0; i < k; i++) {
+            a = buf[i] < a ? buf[i] : a;
+            b = buf[i] > b ? buf[i] : b;
+        }
+    }
+    *mn = a;
+    *mx = b;
+}
+
+/* Bounds of the images counted in H (DG's NB digits, some of them not 0): exact with DG's shift
+ * 0, else the first and last values of the lowest and highest digits counted. */
+static void digits_bounds(const digits *dg, const uint64_t *h, uint64_t *mn, uint64_t *mx)
+{
+    uint64_t d0 = 0, d1 = dg->nb - 1, low = ((uint64_t)1 << dg->shift) - 1;
+    while (h[d0] == 0) d0++;
+    while (h[d1] == 0) d1--;
+    uint64_t top = d1 << dg->shift, rest = dg->range - top;
+    *mn = dg->min + (d0 << dg->shift);
+    *mx = dg->min + top + (rest < low ? rest : low);
+}
+
+/* scan_images() of rows [LO, HI) of G (LO < HI) into *SC: the thread's histogram into H (DG's NB
+ * digits), or with C, counts per chunk from C on. */
+static void scan_rows(const segs *g, uint64_t lo, uint64_t hi, const digits *dg, uint64_t *h,
+                      uint32_t *c, scan *sc)
+{
+    uint64_t buf[ST_SREC_BLOCK], mn = UINT64_MAX, mx = 0, prev = 0, first = 0, flip;
+    int up = 1, down = 1, bad = 0;
+    size_t s = seg_of(g, lo);
+    uint32_t *c0 = c;
+    /* (in locals: the counts' stores could alias DG's fields) */
+    const uint64_t dmin = dg != NULL ? dg->min : 0, drange = dg != NULL ? dg->range : 0;
+    const uint64_t nb = dg != NULL ? dg->nb : 0;
+    const int shift = dg != NULL ? dg->shift : 0;
+    if (h != NULL) memset(h, 0, nb * sizeof *h);
+    for (uint64_t r = lo; r < hi; r += ST_SREC_BLOCK) {
+        uint64_t m = hi - r < ST_SREC_BLOCK ? hi - r : ST_SREC_BLOCK;
+        const uint64_t *x = seg_keys(g, &s, r, m, buf, &flip);
+        if (r == lo) first = prev = x[0] ^ flip;
+        down &= r == lo || (x[0] ^ flip) < prev;
+        /* in order or in reverse, as long as the rows may be; neither cannot change */
+        for (uint64_t i = 1; (up || down) && i < m; i++) {
+            up &= (x[i] ^ flip) >= (x[i - 1] ^ flip);
+            down &= (x[i] ^ flip) < (x[i - 1] ^ flip);
+        }
+        up &= (x[0] ^ flip) >= prev;
+        prev = x[m - 1] ^ flip;
+        if (h == NULL || bad) {
+            for (uint64_t i = 0; i < m; i++) {
+                uint64_t v = x[i] ^ flip;
+                mn = v < mn ? v : mn;
+                mx = v > mx ? v : mx;
+            }
+            continue;
+        }
+        if (c != NULL) { /* counts per chunk; an image outside the range in digit NB */
+            if (r != lo && (r - lo) % ST_SREC_RUNS == 0) c += nb + 1;
+            if ((r - lo) % ST_SREC_RUNS == 0) memset(c, 0, (nb + 1) * sizeof *c);
+            for (uint64_t i = 0; i < m; i++) {
+                uint64_t v = (x[i] ^ flip) - dmin;
+                c[v > drange ? nb : v >> shift]++;
+            }
+            if (c[nb] == 0) continue;
+            bad = 1; /* the range of the rows so far, from the keys */
+            rows_range(g, lo, r + m, &mn, &mx);
+            continue;
+        }
+        /* an image outside the digits' range is counted in digit 0, and found out by the
+         * range of the images so far (a test per image costs a third more) */
+        for (uint64_t i = 0; i < m; i++) {
+            uint64_t v = x[i] ^ flip;
+            mn = v < mn ? v : mn;
+            mx = v > mx ? v : mx;
+            v -= dmin;
+            h[(v > drange ? 0 : v) >> shift]++;
+        }
+        bad = mn < dmin || mx - dmin > drange;
+    }
+    if (c != NULL && !bad) { /* the thread's histogram from its chunks' */
+        for (uint32_t *k = c0; k <= c; k += nb + 1)
+            for (uint64_t d = 0; d < nb; d++) h[d] += k[d];
+        digits_bounds(dg, h, &mn, &mx);
+    }
+    *sc = (scan){mn, mx, first, prev, up, down, bad, 0};
+}
+
 /* The range of the images and whether they are in order already; with DG, each thread's
- * histogram of digits too (HIST: NT x DG->nb), unless an image falls outside DG's range. */
+ * histogram of digits too (HIST: NT x DG->nb), unless an image falls outside DG's range; with CC
+ * too, the counts of each chunk of ST_SREC_RUNS rows (runs_before()), so that place_runs() need
+ * not count them again (and with them, a thread's range is only bounded: digits_bounds()). */
 static void scan_images(const segs *g, uint64_t n, int nt, const digits *dg, uint64_t *hist,
-                        scan *out)
+                        uint32_t *cc, scan *out)
 {
     scan sc[64];
 #pragma omp parallel num_threads(nt)
     {
-        int t = st_thread_num(), nteam = st_team_size(), bad = 0;
-        uint64_t lo, hi, buf[ST_SREC_BLOCK], mn = UINT64_MAX, mx = 0, prev = 0, first = 0;
-        int up = 1, down = 1;
+        int t = st_thread_num(), nteam = st_team_size();
+        uint64_t lo, hi, *h = dg != NULL ? hist + (uint64_t)t * dg->nb : NULL;
         st_chunk(n, t, nteam, &lo, &hi);
-        size_t s = seg_of(g, lo);
-        uint64_t *h = dg != NULL ? hist + (uint64_t)t * dg->nb : NULL;
-        /* (in locals: the counts' stores could alias DG's fields) */
-        const uint64_t dmin = dg != NULL ? dg->min : 0, drange = dg != NULL ? dg->range : 0;
-        const int shift = dg != NULL ? dg->shift : 0;
-        if (h != NULL) memset(h, 0, dg->nb * sizeof *h);
-        for (uint64_t r = lo; r < hi; r += ST_SREC_BLOCK) {
-            uint64_t m = hi - r < ST_SREC_BLOCK ? hi - r : ST_SREC_BLOCK;
-            seg_images(g, &s, r, m, buf);
-            if (r == lo) first = prev = buf[0];
-            down &= r == lo || buf[0] < prev;
-            /* in order or in reverse, as long as the rows may be; neither cannot change */
-            for (uint64_t i = 1; (up || down) && i < m; i++) {
-                up &= buf[i] >= buf[i - 1];
-                down &= buf[i] < buf[i - 1];
-            }
-            up &= buf[0] >= prev;
-            prev = buf[m - 1];
-            if (h == NULL || bad) {
-                for (uint64_t i = 0; i < m; i++) {
-                    mn = buf[i] < mn ? buf[i] : mn;
-                    mx = buf[i] > mx ? buf[i] : mx;
-                }
-                continue;
-            }
-            /* an image outside the digits' range is counted in digit 0, and found out by the
-             * range of the images so far (a test per image costs a third more) */
-            for (uint64_t i = 0; i < m; i++) {
-                uint64_t v = buf[i];
-                mn = v < mn ? v : mn;
-                mx = v > mx ? v : mx;
-                v -= dmin;
-                h[(v > drange ? 0 : v) >> shift]++;
-            }
-            bad = mn < dmin || mx - dmin > drange;
-        }
-        sc[t] = lo == hi ? (scan){UINT64_MAX, 0, 0, 0, 1, 1, 0, 0}
-                         : (scan){mn, mx, first, prev, up, down, bad, 0};
+        uint32_t *c = h != NULL && cc != NULL ? cc + runs_before(n, t, nteam) * (dg->nb + 1) : NULL;
+        if (lo < hi)
+            scan_rows(g, lo, hi, dg, h, c, &sc[t]);
+        else if ((sc[t] = (scan){UINT64_MAX, 0, 0, 0, 1, 1, 0, 0}), h != NULL)
+            memset(h, 0, dg->nb * sizeof *h);
 #pragma omp barrier
 #pragma omp single
         {
@@ -374,76 +485,70 @@ static int place2(const segs *g, uint64_t n, const digits *dg, uint64_t *hist, i
     return ok;
 }
 
-/* Rows a thread places by place_runs() at a time: their digits and the placed elements stay in
- * the second-level cache, and each digit's run in a chunk is long enough to stream out whole
- * lines (1.25 MiB of scratch a thread for positions, 2.25 MiB for records). */
-#define ST_SREC_RUNS ((uint64_t)1 << 17)
-
-/* Rows place() hands to place_runs(), at the least: an append's few rows keep the scatter through
- * write combining, which needs no scratch to fault in. */
-#define ST_SREC_RUNS_MIN ((uint64_t)1 << 20)
-
-/* The rows of a chunk of place_runs() over rows [LO, HI), rounded up to 8 (its scratch: as many
- * digits, then as many elements, 16-byte aligned). */
-static uint64_t runs_rows(uint64_t lo, uint64_t hi)
+/* The counts of the digits of rows [LO, LO + M) of G into C (DG's NB of them). */
+static void count_chunk(const segs *g, size_t s, uint64_t lo, uint64_t m, const digits *dg,
+                        uint32_t *c)
 {
-    return ((hi - lo < ST_SREC_RUNS ? hi - lo : ST_SREC_RUNS) + 7) & ~(uint64_t)7;
+    uint64_t buf[ST_SREC_BLOCK], flip, min = dg->min;
+    int shift = dg->shift;
+    memset(c, 0, dg->nb * sizeof *c);
+    for (uint64_t b = 0; b < m; b += ST_SREC_BLOCK) {
+        uint64_t k = m - b < ST_SREC_BLOCK ? m - b : ST_SREC_BLOCK;
+        const uint64_t *w = seg_keys(g, &s, lo + b, k, buf, &flip);
+        for (uint64_t i = 0; i < k; i++) c[((w[i] ^ flip) - min) >> shift]++;
+    }
 }
 
 /* Rows [LO, HI) of G placed by digit from this thread's next positions H (into REC, or only the
  * positions, into PERM), a chunk of ST_SREC_RUNS rows at a time: the chunk is sorted by digit in
- * the caches by counting (SCR: its digits, then its elements in digit order), then each digit's
- * run leaves through W (st_wc_append: whole lines streamed). A scatter of every row through W
- * alone stores into one of NB lines per row, 64 KiB of them for 1 024 digits, twice the
- * first-level cache: 50 M positions of 1 000 keys, 2 threads, the placing alone 0.106 ->
- * 0.065 s (a driver of its own). The digits are taken in a loop of their own: placing each row
- * in the loop that reads its key made the reads from memory wait (0.10 -> 0.11-0.14 s). */
+ * the caches by counting (into RUN, from its counts: CNT, scan_images()'s, or counted here from
+ * the keys, which stay in the caches for the placing), then each digit's run leaves through W
+ * (st_wc_append: whole lines streamed). A scatter of every row through W alone stores into one of
+ * NB lines per row, 64 KiB of them for 1 024 digits, twice the first-level cache: 50 M positions
+ * of 1 000 keys, 2 threads, the placing alone 0.106 -> 0.065 s (a driver of its own). With the
+ * counts from the first pass, the chunk is placed in the loop that reads its keys, and chunks of
+ * 64 Ki rows rather than 128 Ki (the whole argsort 0.16 -> 0.12 s on an Intel Xeon). */
 static void place_runs(const segs *g, uint64_t lo, uint64_t hi, const digits *dg, uint64_t *h,
-                       st_srec *rec, uint64_t *perm, st_wc *w, void *scr)
+                       const uint32_t *cnt, st_srec *rec, uint64_t *perm, st_wc *w, void *run)
 {
-    uint64_t nb = dg->nb, min = dg->min, base = g->start[0], buf[ST_SREC_BLOCK];
-    uint32_t at[ST_SREC_WC];
+    uint64_t nb = dg->nb, min = dg->min, base = g->start[0], buf[ST_SREC_BLOCK], flip;
+    uint32_t at[ST_SREC_WC + 1];
     int shift = dg->shift;
     size_t esz = perm != NULL ? sizeof *perm : sizeof *rec;
     void *dst = perm != NULL ? (void *)perm : (void *)rec;
-    uint16_t *dig = scr;
-    unsigned char *run = (unsigned char *)(dig + runs_rows(lo, hi));
     size_t s = seg_of(g, lo);
     for (uint64_t r = lo; r < hi; r += ST_SREC_RUNS) {
         uint64_t m = hi - r < ST_SREC_RUNS ? hi - r : ST_SREC_RUNS;
-        size_t s0 = s;
-        memset(at, 0, nb * sizeof *at);
-        for (uint64_t b = 0; b < m; b += ST_SREC_BLOCK) {
-            uint64_t k = m - b < ST_SREC_BLOCK ? m - b : ST_SREC_BLOCK;
-            seg_images(g, &s, r + b, k, buf);
-            for (uint64_t i = 0; i < k; i++) {
-                uint16_t d = (uint16_t)((buf[i] - min) >> shift);
-                dig[b + i] = d;
-                at[d]++;
-            }
+        if (cnt != NULL) {
+            memcpy(at, cnt, nb * sizeof *at);
+            cnt += nb + 1;
+        } else {
+            count_chunk(g, s, r, m, dg, at);
         }
         for (uint64_t d = 0, sum = 0; d < nb; d++) {
             uint32_t c = at[d];
             at[d] = (uint32_t)sum;
             sum += c;
         }
-        if (perm != NULL) {
-            uint64_t *e = (uint64_t *)run;
-            for (uint64_t i = 0; i < m; i++) e[at[dig[i]]++] = base + r + i;
-        } else { /* the chunk's images again, from the caches */
-            st_srec *e = (st_srec *)run;
-            for (uint64_t b = 0; b < m; b += ST_SREC_BLOCK) {
-                uint64_t k = m - b < ST_SREC_BLOCK ? m - b : ST_SREC_BLOCK;
-                seg_images(g, &s0, r + b, k, buf);
-                for (uint64_t i = 0; i < k; i++)
-                    e[at[dig[b + i]]++] = (st_srec){base + r + b + i, buf[i]};
+        for (uint64_t b = 0; b < m; b += ST_SREC_BLOCK) {
+            uint64_t k = m - b < ST_SREC_BLOCK ? m - b : ST_SREC_BLOCK, p = base + r + b;
+            const uint64_t *x = seg_keys(g, &s, r + b, k, buf, &flip);
+            if (perm != NULL) {
+                uint64_t *e = run;
+                for (uint64_t i = 0; i < k; i++) e[at[((x[i] ^ flip) - min) >> shift]++] = p + i;
+            } else {
+                st_srec *e = run;
+                for (uint64_t i = 0; i < k; i++) {
+                    uint64_t img = x[i] ^ flip;
+                    e[at[(img - min) >> shift]++] = (st_srec){p + i, img};
+                }
             }
         }
         /* AT[d] is now the end of digit d's run */
         for (uint64_t d = 0, a = 0; d < nb; d++) {
             uint64_t c = at[d] - a;
             if (c == 0) continue;
-            st_wc_append(w, dst, (unsigned)d, h[d], run + a * esz, c, esz);
+            st_wc_append(w, dst, (unsigned)d, h[d], (unsigned char *)run + a * esz, c, esz);
             h[d] += c;
             a = at[d];
         }
@@ -454,7 +559,8 @@ static void place_runs(const segs *g, uint64_t lo, uint64_t hi, const digits *dg
  * the NB + 1 bucket boundaries. HIST (NT x NB counters) holds each thread's counts already when
  * COUNTED is the team's size. Carried columns (CY) go to the same places. */
 static void place(const segs *g, uint64_t n, const digits *dg, uint64_t *hist, int counted,
-                  uint64_t *start, st_srec *rec, uint64_t *perm, const st_carry *cy, int nt)
+                  const uint32_t *cc, uint64_t *start, st_srec *rec, uint64_t *perm,
+                  const st_carry *cy, int nt)
 {
     uint64_t nb = dg->nb, min = dg->min;
     int shift = dg->shift;
@@ -476,11 +582,11 @@ static void place(const segs *g, uint64_t n, const digits *dg, uint64_t *hist, i
         size_t wsz = perm != NULL ? sizeof *perm : sizeof *rec;
         int wc = (perm != NULL || (rec != NULL && (cy == NULL || cy->n == 0))) &&
                  nb <= ST_SREC_WC && st_wc_open(&w, wdst, h, (unsigned)nb, wsz);
-        void *scr = wc && n >= ST_SREC_RUNS_MIN
-                        ? malloc(runs_rows(lo, hi) * (sizeof(uint16_t) + wsz))
-                        : NULL;
+        void *scr = wc && n >= ST_SREC_RUNS_MIN ? malloc(runs_rows(lo, hi) * wsz) : NULL;
         if (scr != NULL) {
-            place_runs(g, lo, hi, dg, h, rec, perm, &w, scr);
+            const uint32_t *cnt =
+                cc != NULL && counted == nteam ? cc + runs_before(n, t, nteam) * (nb + 1) : NULL;
+            place_runs(g, lo, hi, dg, h, cnt, rec, perm, &w, scr);
             lo = hi; /* (nothing left for the loop below) */
             free(scr);
         }
@@ -672,7 +778,10 @@ int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t 
     int nt = n < ((uint64_t)1 << 16) || nthreads < 1 ? 1 : nthreads > 64 ? 64 : nthreads;
     digits dg;
     uint64_t *hist = NULL;
+    uint32_t *cc = NULL;
+    st_srec *own = NULL;
     scan sc;
+    int rc = STRATA_ENOMEM;
     /* With the range known (or guessed from the first keys), the first pass counts digits too:
      * two passes over the keys, not three. The hint is checked on every key; a wrong one costs
      * the third pass. */
@@ -680,31 +789,30 @@ int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t 
     if (hint == NULL && sample_hint(&g, n, guess)) hint = guess;
     if (hint != NULL && hint[0] <= hint[1]) {
         digits_for(hint[0], hint[1], &dg);
-        if ((hist = malloc(((size_t)nt * dg.nb + dg.nb + 1) * sizeof *hist)) == NULL)
-            return STRATA_ENOMEM;
+        if ((hist = malloc(((size_t)nt * dg.nb + dg.nb + 1) * sizeof *hist)) == NULL) goto done;
+        /* and per chunk of place_runs() (a quarter of a byte a row at most; without them, the
+         * chunks are counted again) */
+        if (dg.nb <= ST_SREC_WC && n >= ST_SREC_RUNS_MIN)
+            cc = st_alloc_big((n / ST_SREC_RUNS + (uint64_t)nt + 1) * (dg.nb + 1) * sizeof *cc);
     }
-    scan_images(&g, n, nt, hist != NULL ? &dg : NULL, hist, &sc);
+    scan_images(&g, n, nt, hist != NULL ? &dg : NULL, hist, cc, &sc);
     if (carry != NULL && (carry->n == 0 || rec == NULL)) carry = NULL;
     if (sc.up || sc.down) {
         fill_in_order(&g, n, !sc.up, rec, perm, carry, nt);
         if (carry != NULL) carry->done = 1;
-        free(hist);
-        return STRATA_OK;
+        rc = STRATA_OK;
+        goto done;
     }
     int counted = hist != NULL && !sc.out ? sc.team : 0;
     if (!counted) {
         free(hist);
         digits_for(sc.min, sc.max, &dg);
-        if ((hist = malloc(((size_t)nt * dg.nb + dg.nb + 1) * sizeof *hist)) == NULL)
-            return STRATA_ENOMEM;
+        if ((hist = malloc(((size_t)nt * dg.nb + dg.nb + 1) * sizeof *hist)) == NULL) goto done;
     }
     uint64_t *bstart = hist + (size_t)nt * dg.nb;
     /* Positions only: a counting sort places them straight; buckets need the records. */
-    st_srec *own = NULL;
-    if (rec == NULL && dg.shift > 0 && (rec = own = st_alloc_big(n * sizeof *rec)) == NULL) {
-        free(hist);
-        return STRATA_ENOMEM;
-    }
+    if (rec == NULL && dg.shift > 0 && (rec = own = st_alloc_big(n * sizeof *rec)) == NULL)
+        goto done;
     /* carried columns go along with a counting sort; after one with buckets to sort, they
      * would have to follow each bucket's order, which costs more than the caller's gather */
     if (dg.shift > 0) carry = NULL;
@@ -712,12 +820,13 @@ int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t 
     if (dg.shift > 0 || dg.nb <= ST_SREC_WC || carry != NULL ||
         n * (pos != NULL ? sizeof *pos : sizeof *rec) > ST_SREC_CACHED ||
         !place2(&g, n, &dg, hist, &counted, bstart, rec, pos, nt))
-        place(&g, n, &dg, hist, counted, bstart, rec, pos, carry, nt);
+        place(&g, n, &dg, hist, counted, cc, bstart, rec, pos, carry, nt);
     if (carry != NULL) carry->done = 1;
-    int rc = dg.shift > 0
-                 ? sort_buckets(rec, bstart, dg.nb, dg.min, dg.shift, own != NULL, perm, nt)
-                 : STRATA_OK;
+    rc = dg.shift > 0 ? sort_buckets(rec, bstart, dg.nb, dg.min, dg.shift, own != NULL, perm, nt)
+                      : STRATA_OK;
+done:
     st_free_big(own);
+    st_free_big(cc);
     free(hist);
     return rc;
 }

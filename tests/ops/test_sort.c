@@ -36,7 +36,8 @@ static int ref_cmp(strata_dtype t, const void *keys, uint64_t a, uint64_t b, int
         x = ((const int32_t *)keys)[a];
         y = ((const int32_t *)keys)[b];
         break;
-    case STRATA_I64: {
+    case STRATA_I64:
+    case STRATA_TS: {
         int64_t p = ((const int64_t *)keys)[a], q = ((const int64_t *)keys)[b];
         int c = p < q ? -1 : p > q;
         return desc ? -c : c;
@@ -708,6 +709,30 @@ static void segmented_argsort_is_the_stable_argsort(void **state)
             for (int desc = 0; desc < 2; desc++) {
                 check_argsort_ref(STRATA_I64, keys, n, desc, what);
                 check_segs(STRATA_I64, keys, n, cut, 2, desc, what);
+            }
+            free(keys);
+        }
+    /* a range that widens after the first 700 000 rows (or by one key only, the largest, with
+     * the smallest in the first thread's rows): the first pass's guess (from the first keys)
+     * holds for the first threads' rows, counted per chunk, and fails in the last thread's (the
+     * wrong hint of check_segs fails at once); 64-bit keys of every kind taken as they are
+     * (sortrec.c's seg_keys) */
+    strata_dtype wide[] = {STRATA_I64, STRATA_U64, STRATA_TS};
+    for (size_t wi = 0; wi < sizeof wide / sizeof wide[0]; wi++)
+        for (int one = 0; one < 2; one++) {
+            if (ST_TEST_TSAN && wi + (size_t)one > 0) continue;
+            uint64_t n = ((uint64_t)1 << 20) + 3, cut[2] = {n / 3, n / 3 + 5};
+            int64_t *keys = malloc(n * 8);
+            for (uint64_t i = 0; i < n; i++)
+                keys[i] = 611 + (int64_t)(rand_r(&seed) % (i < 700000 || one ? 1000u : 5000u));
+            if (one) {
+                keys[5] = 600;
+                keys[900001] = 611 + 4999;
+            }
+            const char *what = one ? "range widened by two keys" : "widening range";
+            for (int desc = 0; desc < 2; desc++) {
+                check_argsort_ref(wide[wi], keys, n, desc, what);
+                check_segs(wide[wi], keys, n, cut, 2, desc, what);
             }
             free(keys);
         }
