@@ -85,7 +85,8 @@ typedef struct st_carry {
  * records REC, in key order (DESC: descending; NaN last either way), positions counted from
  * START[0]'s row, CARRY's columns (may be NULL) with them; or, with REC NULL, only the positions
  * into PERM (N). HINT (may be NULL): the smallest and largest image, when known (batch
- * statistics); checked on every key, a wrong hint costs one more pass. Input already in order
+ * statistics); checked on every key, a wrong hint costs one more pass (and a second reading of
+ * the rows a thread read before it found a key outside). Input already in order
  * (or strictly in reverse) is written in order after one reading pass; a range of fewer than
  * 65 536 images is sorted by counting. STRATA_OK or STRATA_ENOMEM. */
 int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t *start, size_t nseg,

@@ -496,7 +496,8 @@ static int msd_place(const uint64_t *k, uint64_t n, uint64_t flip, int nt, uint6
 
 /* N keys from SRC to DST through non-temporal stores where the machine has them: DST's lines
  * are not read first (memcpy's stores read each line of a destination not in the cache: 400 MB
- * more read for the copy back of 50 M keys). */
+ * more read for the copy back of 50 M keys). The stores are left unfenced: the caller calls
+ * stream_done() before its barrier or before another thread reads DST. */
 static void stream_copy(int64_t *dst, const uint64_t *src, uint64_t n)
 {
     uint64_t i = 0;
@@ -523,8 +524,8 @@ static void stream_copy_reversed(int64_t *dst, const uint64_t *src, uint64_t n)
 }
 
 /* The non-temporal stores of stream_copy() and the like ordered before whatever the thread does
- * next, the team's barrier too: once after all of a thread's copies (after each block of 512
- * keys, the fences alone cost 20 % of the copy of keys in order). */
+ * next, the team's barrier too: once after a run of copies, not after each (the order pass's
+ * blocks of 512 keys: a fence after each cost a tenth of the copy of keys in order). */
 static void stream_done(void)
 {
 #if defined(__SSE2__)
@@ -532,7 +533,7 @@ static void stream_done(void)
 #endif
 }
 
-/* N copies of VAL from DST on, through non-temporal stores as stream_copy() writes. */
+/* N copies of VAL from DST on, through non-temporal stores as stream_copy() writes, fenced. */
 static void stream_fill(int64_t *dst, int64_t val, uint64_t n)
 {
     uint64_t i = 0;

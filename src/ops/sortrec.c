@@ -7,11 +7,10 @@
  * One pass finds the images' range and whether they are in order already (non-decreasing: the
  * records are written in order; strictly decreasing: in reverse), and counts the digits of a
  * range known or guessed from the first keys (sample_hint), per chunk of the rows that the
- * placing pass sorts in the caches (place_runs). A range of fewer than
- * ST_SREC_DENSE values is sorted by counting: one histogram pass, one placing pass (two levels
- * for more values than write combining has lines for, into an output that fits the caches:
- * place2). Otherwise
- * one MSD pass places the records into up to 2^ST_SREC_BITS buckets by the top bits of
+ * placing pass sorts in the caches (place_runs). A range of fewer than ST_SREC_DENSE values is
+ * sorted by counting: one histogram pass, one placing pass (two levels for more values than
+ * write combining has lines for, into an output that fits the caches: place2). Otherwise one
+ * MSD pass places the records into up to 2^ST_SREC_BITS buckets by the top bits of
  * (image - min), through write combining (st_wc_*, ops_int.h), and each bucket is sorted as
  * 128-bit integers (image high, position low, so ties go by position) by Highway's vqsort
  * (vqload.c), or without it by LSD radix. Every pass gives each thread a fixed range of rows and
@@ -226,7 +225,7 @@ static void digits_bounds(const digits *dg, const uint64_t *h, uint64_t *mn, uin
 }
 
 /* scan_images() of rows [LO, HI) of G (LO < HI) into *SC: the thread's histogram into H (DG's NB
- * digits), or with C, counts per chunk from C on. */
+ * digits); with C, counts per chunk from C on as well, H then their sum. */
 static void scan_rows(const segs *g, uint64_t lo, uint64_t hi, const digits *dg, uint64_t *h,
                       uint32_t *c, scan *sc)
 {
@@ -557,7 +556,8 @@ static void place_runs(const segs *g, uint64_t lo, uint64_t hi, const digits *dg
 
 /* One stable placing pass by digit into REC (or only the positions, into PERM); START receives
  * the NB + 1 bucket boundaries. HIST (NT x NB counters) holds each thread's counts already when
- * COUNTED is the team's size. Carried columns (CY) go to the same places. */
+ * COUNTED is the team's size, and CC (may be NULL) their counts per chunk (scan_images()).
+ * Carried columns (CY) go to the same places. */
 static void place(const segs *g, uint64_t n, const digits *dg, uint64_t *hist, int counted,
                   const uint32_t *cc, uint64_t *start, st_srec *rec, uint64_t *perm,
                   const st_carry *cy, int nt)
@@ -784,14 +784,14 @@ int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t 
     int rc = STRATA_ENOMEM;
     /* With the range known (or guessed from the first keys), the first pass counts digits too:
      * two passes over the keys, not three. The hint is checked on every key; a wrong one costs
-     * the third pass. */
+     * a third pass, and the threads that find a key outside it read their rows so far again. */
     uint64_t guess[2];
     if (hint == NULL && sample_hint(&g, n, guess)) hint = guess;
     if (hint != NULL && hint[0] <= hint[1]) {
         digits_for(hint[0], hint[1], &dg);
         if ((hist = malloc(((size_t)nt * dg.nb + dg.nb + 1) * sizeof *hist)) == NULL) goto done;
-        /* and per chunk of place_runs() (a quarter of a byte a row at most; without them, the
-         * chunks are counted again) */
+        /* and per chunk of place_runs() (4 bytes a digit a chunk: a quarter of a byte a row at
+         * most, and NT + 1 chunks more; without them, the chunks are counted again) */
         if (dg.nb <= ST_SREC_WC && n >= ST_SREC_RUNS_MIN)
             cc = st_alloc_big((n / ST_SREC_RUNS + (uint64_t)nt + 1) * (dg.nb + 1) * sizeof *cc);
     }
@@ -804,7 +804,9 @@ int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t 
         goto done;
     }
     int counted = hist != NULL && !sc.out ? sc.team : 0;
-    if (!counted) {
+    if (!counted) { /* (the counts per chunk are of no use either) */
+        st_free_big(cc);
+        cc = NULL;
         free(hist);
         digits_for(sc.min, sc.max, &dg);
         if ((hist = malloc(((size_t)nt * dg.nb + dg.nb + 1) * sizeof *hist)) == NULL) goto done;

@@ -732,6 +732,23 @@ static void segmented_argsort_is_the_stable_argsort(void **state)
         check_segs(wide[wi].t, keys, n, cut, 2, wide[wi].desc, "range widened by a key");
         free(keys);
     }
+    /* the same with a guessed range of 2^20 values (digits of 256 values: the bounds of the
+     * threads that counted are those of digits, not of keys), the smallest and the largest key
+     * in the first thread's rows, and one far key in the last's: the order's extremes come from
+     * the first thread's counts, ascending and descending */
+    for (int desc = 0; desc < 2 && !ST_TEST_TSAN; desc++) {
+        uint64_t n = ((uint64_t)1 << 20) + 3, cut[2] = {n / 3, n / 3 + 5};
+        int64_t *keys = malloc(n * 8);
+        for (uint64_t i = 0; i < n; i++)
+            keys[i] = 1 + (int64_t)((((uint64_t)rand_r(&seed) << 16) ^ (uint64_t)rand_r(&seed)) %
+                                    ((1u << 20) - 2));
+        keys[5] = 0;
+        keys[6] = (1 << 20) - 1;
+        keys[900001] = (int64_t)1 << 40;
+        check_argsort_ref(STRATA_I64, keys, n, desc, "spread range widened by a key");
+        check_segs(STRATA_I64, keys, n, cut, 2, desc, "spread range widened by a key");
+        free(keys);
+    }
     assert_true(carried > 100);
 }
 
