@@ -30,11 +30,13 @@ run_suite() {
 STRATA_CRASH_PER_PATH=${STRATA_CRASH_PER_PATH:-30} run_suite build/release -DCMAKE_BUILD_TYPE=Release
 # The same suite built by clang, so that the code stays warning-free with both compilers and
 # behaves the same: the unit and CLI tests. The fault-injection and kill -9 suites (which drive
-# the same write paths for minutes), the MDMS, server, browser and Python suites (which test
-# behaviour the release and sanitizer builds already test) and the suites on PostgreSQL run in
-# the release and sanitizer builds only: CI's time budget.
+# the same write paths for minutes), the MDMS, MPI, server, browser, Python, DuckDB-peer and
+# many-process suites (which test behaviour the release and sanitizer builds already test) and
+# the suites on PostgreSQL run in the release and sanitizer builds only: CI's time budget.
 if command -v clang >/dev/null; then
-    CTEST_ARGS="-E ^(test_faults|test_.*_crash|test_mdms_cli|test_serve|test_web)$ -LE ^(pg|python)$" CC=clang \
+    skip="test_faults|test_.*_crash|test_mdms_cli|test_serve|test_web|test_.*mpi.*"
+    skip+="|test_parquet_peer|test_concurrency"
+    CTEST_ARGS="-E ^($skip)$ -LE ^(pg|python)$" CC=clang \
         run_suite build/clang -DCMAKE_BUILD_TYPE=Release -DSTRATA_BENCH=OFF
 fi
 # detect_leaks stays on; halt on the first UBSan report so that CI fails on it.
