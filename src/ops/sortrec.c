@@ -750,16 +750,8 @@ static int sort_buckets(st_srec *rec, const uint64_t *bstart, uint64_t nb, uint6
  * keys are all equal. */
 static int sample_hint(const segs *g, uint64_t n, uint64_t *hint)
 {
-    uint64_t buf[ST_SREC_BLOCK], mn = UINT64_MAX, mx = 0, m = n < ST_SREC_GUESS ? n : ST_SREC_GUESS;
-    size_t s = 0;
-    for (uint64_t r = 0; r < m; r += ST_SREC_BLOCK) {
-        uint64_t k = m - r < ST_SREC_BLOCK ? m - r : ST_SREC_BLOCK;
-        seg_images(g, &s, r, k, buf);
-        for (uint64_t i = 0; i < k; i++) {
-            mn = buf[i] < mn ? buf[i] : mn;
-            mx = buf[i] > mx ? buf[i] : mx;
-        }
-    }
+    uint64_t mn, mx;
+    rows_range(g, 0, n < ST_SREC_GUESS ? n : ST_SREC_GUESS, &mn, &mx);
     if (mn >= mx) return 0;
     int bits = 64 - __builtin_clzll(mn ^ mx);
     uint64_t mask = bits == 64 ? UINT64_MAX : ((uint64_t)1 << bits) - 1;
