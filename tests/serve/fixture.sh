@@ -5,16 +5,21 @@
 # at the top and bright at the bottom), a plain array sim/counts (i64, 0 10 20 ... 90), a dataset
 # stale/late whose derived column was never computed, and two astro3d runs (one process).
 #     fixture.sh STRATA EXAMPLES_DIR POOL WORKDIR
+# Every step's messages go to WORKDIR/fixture.log; a failing step is named there, and the log is
+# printed when the fixture fails.
 set -eu
 S=$1 EX=$2 P=$3 W=$4
+exec 3>&2 2>"$W/fixture.log"
+trap 'echo "fixture.sh:$LINENO: exit $?: $BASH_COMMAND" >&2' ERR
+trap 'rc=$?; [ $rc -eq 0 ] || { echo "fixture failed: its log:"; cat "$W/fixture.log"; } >&3' EXIT
 "$S" demo taxi 20000 "$W/trips.csv" >/dev/null
 "$S" -P "$P" init >/dev/null
-"$S" -P "$P" ingest taxi/trips "$W/trips.csv" --batch-rows 5000 >/dev/null 2>&1
+"$S" -P "$P" ingest taxi/trips "$W/trips.csv" --batch-rows 5000 >/dev/null
 "$S" -P "$P" derive taxi/expensive --from taxi/trips --filter 'fare > 10000' >/dev/null
 "$S" -P "$P" column taxi/expensive.fare --gather taxi/trips.fare >/dev/null
 "$S" -P "$P" update >/dev/null
 printf 'id,fare,zone\n1,10,a\n2,,\n3,30,""\n' >"$W/nulls.csv"
-"$S" -P "$P" ingest taxi/nulls "$W/nulls.csv" >/dev/null 2>&1
+"$S" -P "$P" ingest taxi/nulls "$W/nulls.csv" >/dev/null
 /usr/bin/python3 - "$W/field.npy" <<'PY'
 import sys, numpy as np
 a = np.repeat(np.arange(64, dtype=np.float64)[:, None], 48, axis=1)
@@ -33,7 +38,7 @@ PY
 rm -f "$W/big.npy"
 "$S" -P "$P" array create sim/counts i64 10 >/dev/null
 "$S" -P "$P" array put sim/counts 0 0 10 20 30 40 50 60 70 80 90 >/dev/null
-"$S" -P "$P" ingest stale/late "$W/nulls.csv" >/dev/null 2>&1
+"$S" -P "$P" ingest stale/late "$W/nulls.csv" >/dev/null
 "$S" -P "$P" column stale/late.twice --expr 'fare * 2' >/dev/null
-STRATA_TEST_NO_MPI=1 "$EX/astro3d" "$P" 12 4 2 >/dev/null 2>&1
-STRATA_TEST_NO_MPI=1 "$EX/astro3d" "$P" 16 6 3 >/dev/null 2>&1
+STRATA_TEST_NO_MPI=1 "$EX/astro3d" "$P" 12 4 2 >/dev/null
+STRATA_TEST_NO_MPI=1 "$EX/astro3d" "$P" 16 6 3 >/dev/null
