@@ -58,7 +58,12 @@ uint64_t st_key_diff(const uint64_t *k, uint64_t n, int nt)
 static void radix_count(const uint64_t *src_k, uint64_t lo, uint64_t hi, int shift, uint64_t flip,
                         uint64_t *h)
 {
-    for (uint64_t i = lo; i < hi; i++) h[((src_k[i] ^ flip) >> shift) & 0xFF]++;
+    uint64_t i = lo;
+    for (; i + ST_COUNT_AHEAD + 8 <= hi; i += 8) {
+        __builtin_prefetch(src_k + i + ST_COUNT_AHEAD);
+        for (int j = 0; j < 8; j++) h[((src_k[i + j] ^ flip) >> shift) & 0xFF]++;
+    }
+    for (; i < hi; i++) h[((src_k[i] ^ flip) >> shift) & 0xFF]++;
 }
 
 /* st_digit_offsets: ops_int.h. */
@@ -371,9 +376,16 @@ static inline unsigned digit_of(uint64_t key, uint64_t flip, int shift)
 static uint64_t count_digits(const uint64_t *k, uint64_t lo, uint64_t hi, uint64_t k0, int shift,
                              uint64_t flip, uint64_t *h)
 {
-    uint64_t diff = 0;
+    uint64_t diff = 0, i = lo;
     memset(h, 0, ST_SORT_NB * sizeof *h);
-    for (uint64_t i = lo; i < hi; i++) {
+    for (; i + ST_COUNT_AHEAD + 8 <= hi; i += 8) {
+        __builtin_prefetch(k + i + ST_COUNT_AHEAD);
+        for (int j = 0; j < 8; j++) {
+            diff |= k[i + j] ^ k0;
+            h[digit_of(k[i + j], flip, shift)]++;
+        }
+    }
+    for (; i < hi; i++) {
         diff |= k[i] ^ k0;
         h[digit_of(k[i], flip, shift)]++;
     }
@@ -715,7 +727,16 @@ static int sort_i64_shaped(const int64_t *keys, int64_t *dst, uint64_t n, int de
     {
         uint64_t lo, hi, *h = cnt + (uint64_t)(st_thread_num() + 1) * nv;
         st_chunk(n, st_thread_num(), st_team_size(), &lo, &hi);
-        for (uint64_t i = lo; i < hi; i++) {
+        uint64_t i = lo;
+        for (; i + ST_COUNT_AHEAD + 8 <= hi; i += 8) {
+            __builtin_prefetch(keys + i + ST_COUNT_AHEAD);
+            for (int j = 0; j < 8; j++) {
+                uint64_t v = (uint64_t)keys[i + j] - (uint64_t)mn;
+                seen |= v;
+                h[v & (nv - 1)]++;
+            }
+        }
+        for (; i < hi; i++) {
             uint64_t v = (uint64_t)keys[i] - (uint64_t)mn;
             seen |= v;
             h[v & (nv - 1)]++;
