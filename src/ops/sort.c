@@ -612,15 +612,21 @@ static int sort_i64(const int64_t *src, int64_t *dst, uint64_t n, int desc, int 
 #define ST_ORDER_BLOCK 512
 
 /* Whether keys [A - 1, E) are still in order (*U) and in reverse (*D), from what those flags
- * say of the keys before: the loop stops when neither holds. */
+ * say of the keys before (the caller stops at the first block in neither). */
 static void order_block(const int64_t *k, uint64_t a, uint64_t e, int desc, int *u, int *d)
 {
     int up = *u, down = *d;
-    for (uint64_t i = a; i < e && (up || down); i++) {
+    /* whether a key is out of either order, with no exit at the first (the block's keys in a
+     * loop of no branch: the sorted keys into another array, with the prefetch of order_pass(),
+     * 0.055-0.070 -> 0.036-0.041 s for 50 M on 2 threads) */
+    uint64_t bu = 0, bd = 0;
+    for (uint64_t i = a; i < e; i++) {
         int64_t x = k[i - 1], y = k[i];
-        up &= desc ? x >= y : x <= y;
-        down &= desc ? x <= y : x >= y;
+        bu |= desc ? x < y : x > y;
+        bd |= desc ? x > y : x < y;
     }
+    up &= !bu;
+    down &= !bd;
     *u = up;
     *d = down;
 }
@@ -641,7 +647,16 @@ static void order_pass(const int64_t *keys, int64_t *dst, uint64_t n, int desc, 
             uint64_t lo, hi;
             if (t == 0) team = nteam;
             st_chunk(n, t, nteam, &lo, &hi);
-            for (uint64_t i = lo + 1; i < hi && (tu || td); i++) {
+            uint64_t i = lo + 1;
+            for (; i + ST_COUNT_AHEAD + 8 <= hi && (tu || td); i += 8) {
+                __builtin_prefetch(keys + i + ST_COUNT_AHEAD);
+                for (uint64_t j = i; j < i + 8; j++) {
+                    int64_t x = keys[j - 1], y = keys[j];
+                    tu &= desc ? x >= y : x <= y;
+                    td &= desc ? x <= y : x >= y;
+                }
+            }
+            for (; i < hi && (tu || td); i++) {
                 int64_t x = keys[i - 1], y = keys[i];
                 tu &= desc ? x >= y : x <= y;
                 td &= desc ? x <= y : x >= y;
@@ -658,6 +673,9 @@ static void order_pass(const int64_t *keys, int64_t *dst, uint64_t n, int desc, 
             st_chunk(n, t, nteam, &lo, &hi);
             for (uint64_t b = lo; b < hi && (tu || td); b += ST_ORDER_BLOCK) {
                 uint64_t e = hi - b < ST_ORDER_BLOCK ? hi : b + ST_ORDER_BLOCK;
+                if (e + ST_COUNT_AHEAD <= hi)
+                    for (uint64_t i = b; i < e; i += 8)
+                        __builtin_prefetch(keys + i + ST_COUNT_AHEAD);
                 order_block(keys, b > lo ? b : lo + 1, e, desc, &tu, &td);
                 if (tu)
                     stream_copy(dst + b, (const uint64_t *)keys + b, e - b);
@@ -697,11 +715,24 @@ static int sort_i64_shaped(const int64_t *keys, int64_t *dst, uint64_t n, int de
     order_pass(keys, dst, n, desc, nt, &u, &d);
     if (u) return 1;
     if (d && dst == keys) {
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (uint64_t i = 0; i < n / 2; i++) {
-            int64_t x = dst[i];
-            dst[i] = dst[n - 1 - i];
-            dst[n - 1 - i] = x;
+#pragma omp parallel num_threads(nt)
+        {
+            uint64_t lo, hi, i;
+            st_chunk(n / 2, st_thread_num(), st_team_size(), &lo, &hi);
+            for (i = lo; i + ST_COUNT_AHEAD + 8 <= hi; i += 8) {
+                __builtin_prefetch(dst + i + ST_COUNT_AHEAD, 1);
+                __builtin_prefetch(dst + n - 8 - i - ST_COUNT_AHEAD, 1);
+                for (uint64_t j = i; j < i + 8; j++) {
+                    int64_t x = dst[j];
+                    dst[j] = dst[n - 1 - j];
+                    dst[n - 1 - j] = x;
+                }
+            }
+            for (; i < hi; i++) {
+                int64_t x = dst[i];
+                dst[i] = dst[n - 1 - i];
+                dst[n - 1 - i] = x;
+            }
         }
     }
     if (d) return 1;

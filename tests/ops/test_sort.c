@@ -848,9 +848,20 @@ static void value_sort_shortcuts_match_the_argsort(void **state)
     int64_t *k = malloc(n * 8), *got = malloc(n * 8), *to = malloc(n * 8), *orig = malloc(n * 8);
     uint64_t *perm = malloc(n * 8);
     int64_t mid = (int64_t)(n - (n / 2 - 100)) / 3;
-    for (int shape = 0; shape < 11; shape++)
+    /* in order or in reverse but for one pair of neighbours, swapped at AT[(shape - 11) / 2]:
+     * inside the first block of 512 keys and others, at each thread's first and last keys */
+    const uint64_t at[] = {1, 101, 612, n / 2, n / 2 + 101, n / 3 + 1, n - 1};
+    for (int shape = 0; shape < 11 + 14; shape++)
         for (int desc = 0; desc < 2; desc++) {
-            for (uint64_t i = 0; i < n; i++) {
+            for (uint64_t i = 0; shape >= 11 && i < n; i++)
+                k[i] = (shape - 11) % 2 ? (int64_t)(n - i) * 3 : (int64_t)i * 3;
+            if (shape >= 11) {
+                uint64_t p = at[(shape - 11) / 2];
+                int64_t x = k[p - 1];
+                k[p - 1] = k[p];
+                k[p] = x;
+            }
+            for (uint64_t i = 0; shape < 11 && i < n; i++) {
                 int64_t r = rand_r(&seed) % 1000;
                 k[i] = shape == 0   ? (int64_t)(i / 3)              /* in order, duplicates */
                        : shape == 1 ? (int64_t)((n - i) / 3)        /* in reverse, duplicates */
