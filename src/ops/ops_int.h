@@ -240,13 +240,13 @@ void st_wc_close(st_wc *w, void *dst, const uint64_t *at, unsigned nb, size_t es
  * left in W's line (st_wc_put's, for a run of one bucket at a time). */
 void st_wc_append(st_wc *w, void *dst, unsigned d, uint64_t p, const void *src, uint64_t n,
                   size_t esz);
-/* The 64 bytes at LINE (any alignment) to the line DST by non-temporal stores. */
 /* How far ahead of a loop that counts digits over keys in memory the keys are fetched in
  * software (in keys: 8 KiB): the hardware's prefetcher alone left such loops waiting on memory
  * (50 M random i64 keys sorted in place on 2 threads, an Intel Xeon: 0.343-0.354 -> 0.29-0.31 s).
  */
 #define ST_COUNT_AHEAD 1024
 
+/* The 64 bytes at LINE (any alignment) to the line DST by non-temporal stores. */
 static inline void st_wc_line_out(void *dst, const void *line)
 {
 #if defined(__SSE2__)

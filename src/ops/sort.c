@@ -603,7 +603,8 @@ static int sort_i64(const int64_t *src, int64_t *dst, uint64_t n, int desc, int 
 }
 
 /* Whether the N keys are in order (*U) or in reverse (*D; equal neighbours allowed in both),
- * each thread stopping at its first keys out of order (random input costs next to nothing).
+ * each thread stopping soon after its first keys out of order (in place: within 8 keys; into
+ * another array: at the end of the block; random input costs next to nothing).
  * Into another array (DST != KEYS) the same pass copies the keys, in blocks, while they are still
  * in order: to their places in DST when the first key is not after the last (the keys can only
  * be in order then; in reverse as well only when all are equal, which is in order), else to

@@ -32,6 +32,8 @@
 #define ST_SREC_BLOCK 256
 #define ST_SREC_GUESS ((uint64_t)1 << 16)
 #define ST_SREC_WC    (1u << ST_SREC_BITS)
+/* (a digit, or NB for an image outside the range, kept in 16 bits: segs.dig) */
+_Static_assert(ST_SREC_WC < 65536, "a digit of ST_SREC_WC must fit segs.dig");
 
 typedef struct segs {
     strata_dtype dt;

@@ -849,9 +849,12 @@ static void value_sort_shortcuts_match_the_argsort(void **state)
     uint64_t *perm = malloc(n * 8);
     int64_t mid = (int64_t)(n - (n / 2 - 100)) / 3;
     /* in order or in reverse but for one pair of neighbours, swapped at AT[(shape - 11) / 2]:
-     * inside the first block of 512 keys and others, at each thread's first and last keys */
-    const uint64_t at[] = {1, 101, 612, n / 2, n / 2 + 101, n / 3 + 1, n - 1};
-    for (int shape = 0; shape < 11 + 14; shape++)
+     * inside blocks of 512 keys and across them, at the threads' first and last keys (2 threads
+     * into another array, 3 in place) */
+    const uint64_t at[] = {1,           101,       512,   612,         n / 3, n / 3 + 1,
+                           2 * (n / 3), n / 2 - 1, n / 2, n / 2 + 101, n - 1};
+    int shapes = 11 + 2 * (int)(sizeof at / sizeof at[0]);
+    for (int shape = 0; shape < shapes; shape++)
         for (int desc = 0; desc < 2; desc++) {
             for (uint64_t i = 0; shape >= 11 && i < n; i++)
                 k[i] = (shape - 11) % 2 ? (int64_t)(n - i) * 3 : (int64_t)i * 3;
@@ -912,6 +915,54 @@ static void value_sort_shortcuts_match_the_argsort(void **state)
     free(perm);
 }
 
+/* Positions of keys of a range under 4 096 values, from a million rows up: the argsort's first
+ * pass keeps each row's digit for the placing pass (sortrec.c, segs.dig). Against a stable
+ * counting sort, for each key width, both orders and several thread counts. */
+static void kept_digits_argsort_is_the_counting_sort(void **state)
+{
+    (void)state;
+    uint64_t n = ((uint64_t)1 << 20) + 12345;
+    static const strata_dtype types[] = {STRATA_I64, STRATA_U64, STRATA_TS, STRATA_I32, STRATA_U16};
+    unsigned seed = 77;
+    uint64_t *val = malloc(n * 8), *perm = malloc(n * 8), *want = malloc(n * 8);
+    uint64_t *at = calloc(1001, sizeof *at);
+    void *keys = malloc(n * 8);
+    for (uint64_t i = 0; i < n; i++) val[i] = 611 + (uint64_t)rand_r(&seed) % 1000;
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        strata_dtype t = types[ti];
+        for (uint64_t i = 0; i < n; i++) {
+            if (t == STRATA_I32)
+                ((int32_t *)keys)[i] = (int32_t)val[i] - 1100; /* negative ones too */
+            else if (t == STRATA_U16)
+                ((uint16_t *)keys)[i] = (uint16_t)val[i];
+            else
+                ((uint64_t *)keys)[i] =
+                    t == STRATA_U64 ? val[i] : (uint64_t)((int64_t)val[i] - 1100);
+        }
+        for (int desc = 0; desc < 2; desc++) {
+            /* the reference: a stable counting sort of the values (in the order asked for) */
+            memset(at, 0, 1001 * sizeof *at);
+            for (uint64_t i = 0; i < n; i++) at[(desc ? 1610 - val[i] : val[i] - 611) + 1]++;
+            for (int v = 1; v <= 1000; v++) at[v] += at[v - 1];
+            for (uint64_t i = 0; i < n; i++) want[at[desc ? 1610 - val[i] : val[i] - 611]++] = i;
+            for (int nt = 1; nt <= 4; nt++) {
+                memset(perm, 0xff, n * 8);
+                assert_int_equal(st_argsort(t, keys, n, NULL, perm, desc, nt), 0);
+                for (uint64_t i = 0; i < n; i++)
+                    if (perm[i] != want[i])
+                        fail_msg("%s desc %d threads %d: row %llu is %llu, not %llu",
+                                 strata_dtype_name(t), desc, nt, (unsigned long long)i,
+                                 (unsigned long long)perm[i], (unsigned long long)want[i]);
+            }
+        }
+    }
+    free(val);
+    free(perm);
+    free(want);
+    free(at);
+    free(keys);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -928,6 +979,7 @@ int main(void)
         cmocka_unit_test(gather_matches_reference_for_every_width),
         cmocka_unit_test(segmented_argsort_is_the_stable_argsort),
         cmocka_unit_test(value_sort_shortcuts_match_the_argsort),
+        cmocka_unit_test(kept_digits_argsort_is_the_counting_sort),
         cmocka_unit_test(bucket_keys_sort_as_records_do),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
