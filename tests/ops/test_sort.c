@@ -917,12 +917,12 @@ static void value_sort_shortcuts_match_the_argsort(void **state)
 
 /* Positions of keys of a range under 4 096 values, from a million rows up: the argsort's first
  * pass keeps each row's digit for the placing pass (sortrec.c, segs.dig). Against a stable
- * counting sort, for each key width, both orders and several thread counts. */
+ * counting sort, for keys of 8, 4 and 2 bytes, signed or not, both orders, 1, 2 and 4 threads. */
 static void kept_digits_argsort_is_the_counting_sort(void **state)
 {
     (void)state;
     uint64_t n = ((uint64_t)1 << 20) + 12345;
-    static const strata_dtype types[] = {STRATA_I64, STRATA_U64, STRATA_TS, STRATA_I32, STRATA_U16};
+    static const strata_dtype types[] = {STRATA_I64, STRATA_U64, STRATA_I32, STRATA_U16};
     unsigned seed = 77;
     uint64_t *val = malloc(n * 8), *perm = malloc(n * 8), *want = malloc(n * 8);
     uint64_t *at = calloc(1001, sizeof *at);
@@ -945,7 +945,7 @@ static void kept_digits_argsort_is_the_counting_sort(void **state)
             for (uint64_t i = 0; i < n; i++) at[(desc ? 1610 - val[i] : val[i] - 611) + 1]++;
             for (int v = 1; v <= 1000; v++) at[v] += at[v - 1];
             for (uint64_t i = 0; i < n; i++) want[at[desc ? 1610 - val[i] : val[i] - 611]++] = i;
-            for (int nt = 1; nt <= 4; nt++) {
+            for (int nt = 1; nt <= 4; nt += 1 + (nt == 2)) { /* 1, 2 and 4 threads */
                 memset(perm, 0xff, n * 8);
                 assert_int_equal(st_argsort(t, keys, n, NULL, perm, desc, nt), 0);
                 for (uint64_t i = 0; i < n; i++)
