@@ -32,8 +32,6 @@
 #define ST_SREC_BLOCK 256
 #define ST_SREC_GUESS ((uint64_t)1 << 16)
 #define ST_SREC_WC    (1u << ST_SREC_BITS)
-/* (a digit, or NB for an image outside the range, kept in 16 bits: segs.dig) */
-_Static_assert(ST_SREC_WC < 65536, "a digit of ST_SREC_WC must fit segs.dig");
 
 typedef struct segs {
     strata_dtype dt;
@@ -41,7 +39,6 @@ typedef struct segs {
     const uint64_t *start;
     size_t nseg;
     int desc;
-    uint16_t *dig; /* each row's digit, written by scan_rows() with counts per chunk; or NULL */
 } segs;
 
 /* st_images: ops_int.h. */
@@ -199,11 +196,11 @@ static const uint64_t *seg_keys(const segs *g, size_t *s, uint64_t lo, uint64_t 
 }
 
 /* A prefetch of rows [LO, LO + ST_SREC_BLOCK) of G, when below HI and in segment S, the one
- * before them: a pass that counts (scan_rows(), count_digits()) counts a block while the next one
- * comes (the hardware's prefetcher
- * alone kept the scan at 60 % of a thread's read speed: 50 M positions of 1 000 keys, 2 threads,
- * 0.110-0.116 -> 0.100-0.104 s on an Intel Xeon). Always inlined: GCC finds that a call to a
- * function that only prefetches has no effect, and drops it. */
+ * before them: a pass that counts (scan_rows(), count_digits()) counts a block while the next
+ * one comes (the hardware's prefetcher alone kept the scan at 60 % of a thread's read speed: 50 M
+ * positions of 1 000 keys, 2 threads, 0.110-0.116 -> 0.100-0.104 s on an Intel Xeon). Always
+ * inlined: GCC finds that a call to a function that only prefetches has no effect, and drops
+ * it. */
 static inline __attribute__((always_inline)) void prefetch_next(const segs *g, size_t s,
                                                                 uint64_t lo, uint64_t hi)
 {
@@ -281,18 +278,9 @@ static void scan_rows(const segs *g, uint64_t lo, uint64_t hi, const digits *dg,
         if (c != NULL) { /* counts per chunk; an image outside the range in digit NB */
             if (r != lo && (r - lo) % ST_SREC_RUNS == 0) c += nb + 1;
             if ((r - lo) % ST_SREC_RUNS == 0) memset(c, 0, (nb + 1) * sizeof *c);
-            if (g->dig != NULL) { /* and each row's digit, for place_runs() */
-                uint16_t *o = g->dig + r;
-                for (uint64_t i = 0; i < m; i++) {
-                    uint64_t v = (x[i] ^ flip) - dmin, d = v > drange ? nb : v >> shift;
-                    c[d]++;
-                    o[i] = (uint16_t)d;
-                }
-            } else {
-                for (uint64_t i = 0; i < m; i++) {
-                    uint64_t v = (x[i] ^ flip) - dmin;
-                    c[v > drange ? nb : v >> shift]++;
-                }
+            for (uint64_t i = 0; i < m; i++) {
+                uint64_t v = (x[i] ^ flip) - dmin;
+                c[v > drange ? nb : v >> shift]++;
             }
             if (c[nb] == 0) continue;
             bad = 1; /* the range of the rows so far, from the keys */
@@ -537,8 +525,7 @@ static void count_chunk(const segs *g, size_t s, uint64_t lo, uint64_t m, const 
  * NB lines per row, 64 KiB of them for 1 024 digits, twice the first-level cache: 50 M positions
  * of 1 000 keys, 2 threads, the placing alone 0.106 -> 0.065 s (a driver of its own). With the
  * counts from the first pass, the chunk is placed in the loop that reads its keys, and chunks of
- * 64 Ki rows rather than 128 Ki (the whole argsort 0.16 -> 0.12 s on an Intel Xeon). Positions
- * placed by the first pass's digits (G->dig) read no keys. */
+ * 64 Ki rows rather than 128 Ki (the whole argsort 0.16 -> 0.12 s on an Intel Xeon). */
 static void place_runs(const segs *g, uint64_t lo, uint64_t hi, const digits *dg, uint64_t *h,
                        const uint32_t *cnt, st_srec *rec, uint64_t *perm, st_wc *w, void *run)
 {
@@ -547,7 +534,6 @@ static void place_runs(const segs *g, uint64_t lo, uint64_t hi, const digits *dg
     int shift = dg->shift;
     size_t esz = perm != NULL ? sizeof *perm : sizeof *rec;
     void *dst = perm != NULL ? (void *)perm : (void *)rec;
-    const uint16_t *dig = perm != NULL && cnt != NULL ? g->dig : NULL;
     size_t s = seg_of(g, lo);
     for (uint64_t r = lo; r < hi; r += ST_SREC_RUNS) {
         uint64_t m = hi - r < ST_SREC_RUNS ? hi - r : ST_SREC_RUNS;
@@ -562,11 +548,7 @@ static void place_runs(const segs *g, uint64_t lo, uint64_t hi, const digits *dg
             at[d] = (uint32_t)sum;
             sum += c;
         }
-        if (dig != NULL) { /* the digits of the first pass */
-            uint64_t *e = run;
-            for (uint64_t i = r; i < r + m; i++) e[at[dig[i]]++] = base + i;
-        }
-        for (uint64_t b = 0; dig == NULL && b < m; b += ST_SREC_BLOCK) {
+        for (uint64_t b = 0; b < m; b += ST_SREC_BLOCK) {
             uint64_t k = m - b < ST_SREC_BLOCK ? m - b : ST_SREC_BLOCK, p = base + r + b;
             const uint64_t *x = seg_keys(g, &s, r + b, k, buf, &flip);
             if (perm != NULL) {
@@ -803,7 +785,7 @@ int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t 
 {
     uint64_t n = start[nseg] - start[0];
     if (n == 0) return STRATA_OK;
-    segs g = {dtype, keys, start, nseg, desc, NULL};
+    segs g = {dtype, keys, start, nseg, desc};
     int nt = n < ((uint64_t)1 << 16) || nthreads < 1 ? 1 : nthreads > 64 ? 64 : nthreads;
     digits dg;
     uint64_t *hist = NULL;
@@ -823,11 +805,6 @@ int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t 
          * most, and NT + 1 chunks more; without them, the chunks are counted again) */
         if (dg.nb <= ST_SREC_WC && n >= ST_SREC_RUNS_MIN)
             cc = st_alloc_big((n / ST_SREC_RUNS + (uint64_t)nt + 1) * (dg.nb + 1) * sizeof *cc);
-        /* and with positions only, by counting (DG's shift 0), each row's digit, so that the
-         * placing pass reads 2 bytes a row, not the 8-byte keys (50 M positions of 1 000 keys, 2
-         * threads: 0.100-0.107 -> 0.090-0.093 s on an Intel Xeon). 2 bytes a row: less than the
-         * records of the path for wider ranges (16); without them, the keys are read again. */
-        if (cc != NULL && perm != NULL && dg.shift == 0) g.dig = st_alloc_big(n * sizeof *g.dig);
     }
     scan_images(&g, n, nt, hist != NULL ? &dg : NULL, hist, cc, &sc);
     if (carry != NULL && (carry->n == 0 || rec == NULL)) carry = NULL;
@@ -841,8 +818,6 @@ int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t 
     if (!counted) { /* (the counts per chunk are of no use either) */
         st_free_big(cc);
         cc = NULL;
-        st_free_big(g.dig);
-        g.dig = NULL;
         free(hist);
         digits_for(sc.min, sc.max, &dg);
         if ((hist = malloc(((size_t)nt * dg.nb + dg.nb + 1) * sizeof *hist)) == NULL) goto done;
@@ -864,7 +839,6 @@ int st_argsort_segs(strata_dtype dtype, const void *const *keys, const uint64_t 
                       : STRATA_OK;
 done:
     st_free_big(own);
-    st_free_big(g.dig);
     st_free_big(cc);
     free(hist);
     return rc;

@@ -916,9 +916,10 @@ static void value_sort_shortcuts_match_the_argsort(void **state)
 }
 
 /* Positions of keys of a range under 4 096 values, from a million rows up: the argsort's first
- * pass keeps each row's digit for the placing pass (sortrec.c, segs.dig). Against a stable
+ * pass, at the range guessed from the first keys, counts each chunk's digits for the placing pass
+ * (sortrec.c, place_runs()), and fetches the next block of keys as it counts. Against a stable
  * counting sort, for keys of 8, 4 and 2 bytes, signed or not, both orders, 1, 2 and 4 threads. */
-static void kept_digits_argsort_is_the_counting_sort(void **state)
+static void counted_chunks_argsort_is_the_counting_sort(void **state)
 {
     (void)state;
     uint64_t n = ((uint64_t)1 << 20) + 12345;
@@ -979,7 +980,7 @@ int main(void)
         cmocka_unit_test(gather_matches_reference_for_every_width),
         cmocka_unit_test(segmented_argsort_is_the_stable_argsort),
         cmocka_unit_test(value_sort_shortcuts_match_the_argsort),
-        cmocka_unit_test(kept_digits_argsort_is_the_counting_sort),
+        cmocka_unit_test(counted_chunks_argsort_is_the_counting_sort),
         cmocka_unit_test(bucket_keys_sort_as_records_do),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
