@@ -211,6 +211,33 @@ static inline __attribute__((always_inline)) void prefetch_next(const segs *g, s
     for (size_t i = 0; i < ST_SREC_BLOCK * esz; i += 64) __builtin_prefetch(p + i);
 }
 
+/* Where a loop over rows of segment S of G, up to HI, fetches keys ahead (ahead_fetch): one
+ * fetch each 8 keys, ST_COUNT_AHEAD rows ahead, where prefetch_next() issues a block's 32 at once.
+ * The counts per chunk of scan_rows() (the first pass of an argsort of 50 M rows) spent 37 % of
+ * their time on the instruction after that burst, the line fill buffers full; fetched ahead, the
+ * 1000-key argsort went 0.109-0.115 -> 0.101-0.102 s (2 threads, an Intel Xeon; the same fetch in
+ * place_runs()'s scatter changed nothing). */
+typedef struct ahead {
+    uintptr_t at; /* where row 0 would be, were all rows in segment S */
+    size_t esz;
+    uint64_t end;
+} ahead;
+
+static inline void ahead_for(const segs *g, size_t s, uint64_t hi, ahead *a)
+{
+    uint64_t base = g->start[0], s1 = g->start[s + 1] - base;
+    a->esz = strata_dtype_size(g->dt);
+    a->at = (uintptr_t)g->keys[s] - (uintptr_t)((g->start[s] - base) * a->esz);
+    a->end = s1 < hi ? s1 : hi;
+}
+
+/* A prefetch of the key ST_COUNT_AHEAD rows after ROW, when in A's segment. */
+static inline __attribute__((always_inline)) void ahead_fetch(const ahead *a, uint64_t row)
+{
+    row += ST_COUNT_AHEAD;
+    if (row < a->end) __builtin_prefetch((const void *)(a->at + row * a->esz));
+}
+
 /* The smallest and largest image of rows [LO, HI) of G into *MN and *MX. */
 static void rows_range(const segs *g, uint64_t lo, uint64_t hi, uint64_t *mn, uint64_t *mx)
 {
@@ -257,7 +284,8 @@ static void scan_rows(const segs *g, uint64_t lo, uint64_t hi, const digits *dg,
     for (uint64_t r = lo; r < hi; r += ST_SREC_BLOCK) {
         uint64_t m = hi - r < ST_SREC_BLOCK ? hi - r : ST_SREC_BLOCK;
         const uint64_t *x = seg_keys(g, &s, r, m, buf, &flip);
-        prefetch_next(g, s, r + m, hi);
+        if (c == NULL || bad) /* (the counts per chunk below fetch ahead themselves) */
+            prefetch_next(g, s, r + m, hi);
         if (r == lo) first = prev = x[0] ^ flip;
         down &= r == lo || (x[0] ^ flip) < prev;
         /* in order or in reverse, as long as the rows may be; neither cannot change */
@@ -278,7 +306,17 @@ static void scan_rows(const segs *g, uint64_t lo, uint64_t hi, const digits *dg,
         if (c != NULL) { /* counts per chunk; an image outside the range in digit NB */
             if (r != lo && (r - lo) % ST_SREC_RUNS == 0) c += nb + 1;
             if ((r - lo) % ST_SREC_RUNS == 0) memset(c, 0, (nb + 1) * sizeof *c);
-            for (uint64_t i = 0; i < m; i++) {
+            ahead a;
+            ahead_for(g, s, hi, &a);
+            uint64_t i = 0;
+            for (; i + 8 <= m; i += 8) {
+                ahead_fetch(&a, r + i);
+                for (int j = 0; j < 8; j++) {
+                    uint64_t v = (x[i + j] ^ flip) - dmin;
+                    c[v > drange ? nb : v >> shift]++;
+                }
+            }
+            for (; i < m; i++) {
                 uint64_t v = (x[i] ^ flip) - dmin;
                 c[v > drange ? nb : v >> shift]++;
             }
