@@ -25,8 +25,9 @@ run_suite() {
     (cd "$dir" && ctest --output-on-failure -j "$JOBS" ${CTEST_ARGS:-})
 }
 # The crash tests kill each write path at random points this many times in the release build
-# (30: CI's time; the scripts' own default is 50);
-# the other builds check the same code more slowly and keep fewer (STRATA_LONG=1: 1000 each).
+# (30: CI's time; the scripts' own default is 50), and the MPI job's crash test kills 30 jobs;
+# the other builds check the same code more slowly and keep fewer (STRATA_LONG=1: 1000 each, and
+# 500 jobs).
 STRATA_CRASH_PER_PATH=${STRATA_CRASH_PER_PATH:-30} run_suite build/release -DCMAKE_BUILD_TYPE=Release
 # The same suite built by clang, so that the code stays warning-free with both compilers and
 # behaves the same: the unit and CLI tests. The fault-injection and kill -9 suites (which drive
@@ -44,7 +45,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # On PostgreSQL the sanitizers see the catalog's code through the unit and CLI suites; the long
 # MDMS, server and concurrency suites on PostgreSQL run in the release build.
-STRATA_CRASH_PER_PATH=10 CTEST_ARGS="-E ^(test_mdms_cli|test_serve|test_concurrency|test_derive_cli)_pg$" \
+STRATA_CRASH_PER_PATH=10 STRATA_CRASH_TRIALS=10 CTEST_ARGS="-E ^(test_mdms_cli|test_serve|test_concurrency|test_derive_cli)_pg$" \
     run_suite build/sanitize -DCMAKE_BUILD_TYPE=Debug -DSTRATA_SANITIZE=ON
 # ThreadSanitizer over the tests whose code runs threads (ctest label "threads": OpenMP kernels,
 # the server's worker pool, prefetch and staging threads, parallel ingest, watch). OpenMP is

@@ -562,6 +562,10 @@ static void check_segs(strata_dtype t, const void *keys, uint64_t n, const uint6
     const uint64_t *hints[] = {NULL, exact, narrow};
     for (int h = 0; h < 3; h++)
         for (int nt = 1; nt <= 3; nt += 2) {
+            /* under ThreadSanitizer, 3 threads only (one has nothing to race) and the hints that
+             * take different passes: guessed from the first keys, and wrong (the exact hint
+             * takes the guess's passes) */
+            if (ST_TEST_TSAN && (nt == 1 || h == 1)) continue;
             st_srec *rec = malloc((n + 1) * sizeof *rec);
             /* a carried column: row r's value is r * 7 + 3, cut as the keys are */
             uint64_t *cval = malloc((n + 1) * 8), *cout = malloc((n + 1) * 8);
