@@ -2,7 +2,7 @@
 # Build and run the libFuzzer harnesses, one per tests/fuzz/fuzz_*.c (see docs/testing.md).
 #
 #   scripts/fuzz.sh HARNESS SECONDS   run HARNESS (fuzz_csv, or just csv) for SECONDS
-#   scripts/fuzz.sh all SECONDS       run every harness in turn, SECONDS each
+#   scripts/fuzz.sh all SECONDS       run every harness, SECONDS each, FUZZ_JOBS (the cores) at once
 #   scripts/fuzz.sh list              the harnesses
 #
 # The first run configures build/fuzz with clang, -DSTRATA_FUZZ=ON and the sanitizers (ASan,
@@ -43,11 +43,15 @@ configure() {
         { cat "$B.configure.log" >&2; exit 2; }
 }
 
-# run HARNESS SECONDS: prints one summary line; returns 1 on a finding.
+# build HARNESS...: their executables (one build: the instrumented library is shared).
+build() {
+    cmake --build "$B" -j2 --target "$@" >"$B/build.log" 2>&1 ||
+        { cat "$B/build.log" >&2; echo "fuzz.sh: build of $* failed" >&2; return 2; }
+}
+
+# run HARNESS SECONDS (built): prints one summary line; returns 1 on a finding.
 run() {
     local h=$1 secs=$2 dir="$B/runs/$1"
-    cmake --build "$B" --target "$h" -j2 >"$B/build-$h.log" 2>&1 ||
-        { cat "$B/build-$h.log" >&2; echo "$h: build failed" >&2; return 2; }
     rm -rf "$dir"
     mkdir -p "$dir/corpus"
     # the seeds and dictionary of fuzz_NAME: corpus/fuzz_NAME or corpus/NAME, and likewise .dict
@@ -85,10 +89,29 @@ what=$1 secs=$2
 case $secs in '' | *[!0-9]*) usage ;; esac
 configure
 if [ "$what" = all ]; then
-    status=0
-    for h in $(harnesses); do run "$h" "$secs" || status=1; done
+    # every harness built first, then FUZZ_JOBS of them (the cores) at a time, each on one core;
+    # their summaries printed in order once all have ended
+    mapfile -t all < <(harnesses)
+    build "${all[@]}" || exit 2
+    mkdir -p "$B/runs"
+    jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
+    status=0 running=0
+    for h in "${all[@]}"; do
+        if [ "$running" -ge "$jobs" ]; then
+            wait -n || status=1
+            running=$((running - 1))
+        fi
+        run "$h" "$secs" >"$B/runs/$h.summary" 2>&1 &
+        running=$((running + 1))
+    done
+    while [ "$running" -gt 0 ]; do
+        wait -n || status=1
+        running=$((running - 1))
+    done
+    for h in "${all[@]}"; do cat "$B/runs/$h.summary"; done
     exit $status
 fi
 case $what in fuzz_*) ;; *) what=fuzz_$what ;; esac
 [ -f "tests/fuzz/$what.c" ] || { echo "fuzz.sh: no harness tests/fuzz/$what.c" >&2; usage; }
+build "$what" || exit 2
 run "$what" "$secs"
