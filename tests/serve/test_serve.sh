@@ -490,7 +490,7 @@ check 200 GET /api/regions
 U=$RW
 
 # ---- load: 8 clients, an ingest and an update at once -----------------------------------------
-# (10 s: about 500 requests and a dozen ingests and updates here; the test runs in four suites)
+# (10 s: 420 to 540 requests in CI's four suites, with ingests and updates throughout)
 SECS=10
 [ "${STRATA_LONG:-0}" = 1 ] && SECS=120
 SECS=${STRATA_LOAD_SECONDS:-$SECS}
