@@ -45,7 +45,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # On PostgreSQL the sanitizers see the catalog's code through the unit and CLI suites; the long
 # MDMS, server and concurrency suites on PostgreSQL run in the release build.
-STRATA_CRASH_PER_PATH=10 STRATA_CRASH_TRIALS=10 \
+STRATA_CRASH_PER_PATH=10 STRATA_MPI_CRASH_TRIALS=10 \
     CTEST_ARGS="-E ^(test_mdms_cli|test_serve|test_concurrency|test_derive_cli)_pg$" \
     run_suite build/sanitize -DCMAKE_BUILD_TYPE=Debug -DSTRATA_SANITIZE=ON
 # ThreadSanitizer over the tests whose code runs threads (ctest label "threads": OpenMP kernels,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Crash across processes: `mpirun -np N strata update` (N 2 to 4) has one of its processes, picked
 # at random, killed with SIGKILL at a random point of an incremental or a --full update
-# (STRATA_CRASH_TRIALS trials, default 30;
+# (STRATA_MPI_CRASH_TRIALS trials, else STRATA_CRASH_TRIALS, default 30;
 # STRATA_LONG=1: 500). The others must stop within a bounded time (mpirun ends the job), the pool
 # must check clean, and a rerun (on 1 to 3 processes) must give the same bytes as an uninterrupted
 # one-process update. KEEP=1 keeps the scratch directory.
@@ -12,7 +12,7 @@ shift
 T=$(mktemp -d "${TMPDIR:-/tmp}/strata-umcrash-XXXXXX")
 trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 . "$(dirname "$0")/lib.sh"
-TRIALS=${STRATA_CRASH_TRIALS:-30}
+TRIALS=${STRATA_MPI_CRASH_TRIALS:-${STRATA_CRASH_TRIALS:-30}}
 [ "${STRATA_LONG:-0}" = 1 ] && TRIALS=500
 ROWS=${STRATA_CRASH_ROWS:-20000}
 STOP_WITHIN=${STRATA_MPI_STOP_WITHIN:-120} # seconds the others may take to stop: a hang fails
