@@ -196,11 +196,11 @@ static const uint64_t *seg_keys(const segs *g, size_t *s, uint64_t lo, uint64_t 
 }
 
 /* A prefetch of rows [LO, LO + ST_SREC_BLOCK) of G, when below HI and in segment S, the one
- * before them: a pass that counts (scan_rows(), count_digits()) counts a block while the next
- * one comes (the hardware's prefetcher alone kept the scan at 60 % of a thread's read speed: 50 M
- * positions of 1 000 keys, 2 threads, 0.110-0.116 -> 0.100-0.104 s on an Intel Xeon). Always
- * inlined: GCC finds that a call to a function that only prefetches has no effect, and drops
- * it. */
+ * before them: a pass that reads blocks (scan_rows()'s order and range loops, count_digits(),
+ * count_chunk()) works on one while the next one comes (the hardware's prefetcher alone kept the
+ * scan at 60 % of a thread's read speed: 50 M positions of 1 000 keys, 2 threads, 0.110-0.116 ->
+ * 0.100-0.104 s on an Intel Xeon). Always inlined: GCC finds that a call to a function that only
+ * prefetches has no effect, and drops it. */
 static inline __attribute__((always_inline)) void prefetch_next(const segs *g, size_t s,
                                                                 uint64_t lo, uint64_t hi)
 {

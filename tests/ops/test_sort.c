@@ -936,7 +936,7 @@ static void value_sort_shortcuts_match_the_argsort(void **state)
 
 /* Positions of keys of a range under 4 096 values, from a million rows up: the argsort's first
  * pass, at the range guessed from the first keys, counts each chunk's digits for the placing pass
- * (sortrec.c, place_runs()), and fetches the next block of keys as it counts. Against a stable
+ * (sortrec.c, place_runs()), and fetches keys ahead as it counts (ahead_fetch()). Against a stable
  * counting sort, for keys of 8, 4 and 2 bytes, signed or not, both orders, 1, 2 and 4 threads. */
 static void counted_chunks_argsort_is_the_counting_sort(void **state)
 {
