@@ -604,12 +604,50 @@ static int groups_of_output(st_upd_job *j, size_t nold, const st_dspec *sp, cons
     return rc;
 }
 
+/* Output column C of groups [S, E) of GR into BUF when it is one of the common ones -- an i64
+ * or ts key, the counts, a sum, extremum or mean of numbers -- each in a loop of its own (1),
+ * else 0: out_numbers()'s loop asks what each row is, and calls out for the key and the value
+ * (a million groups of count, a sum and a mean: half the time of the output's columns). */
+static int out_common(const st_groups *gr, const gplan *g, int c, strata_dtype dt, uint64_t s,
+                      uint64_t e, char *buf)
+{
+    size_t na = (size_t)gr->naggs, st = (size_t)gr->nkeys + 1;
+    int a = g->slot[c], what = g->role[c].what, op = g->role[c].op, k = g->role[c].arg;
+    int isf = what == ST_GOUT_VALUE && gr->agg_dtype[a] == STRATA_F64;
+    if (strata_dtype_size(dt) != 8 || dt == STRATA_STR) return 0;
+    if (what == ST_GOUT_KEY && (gr->key_dtype[k] == STRATA_I64 || gr->key_dtype[k] == STRATA_TS)) {
+        for (uint64_t x = s; x < e; x++) /* (a null key's row is stored as 0 when written) */
+            memcpy(buf + (x - s) * 8, &gr->keys[x * st + (size_t)k], 8);
+    } else if (what == ST_GOUT_COUNT) {
+        memcpy(buf, gr->count + s, (e - s) * 8);
+    } else if (what == ST_GOUT_VALUE &&
+               (op == ST_AGG_SUM || op == ST_AGG_MIN || op == ST_AGG_MAX)) {
+        for (uint64_t x = s; x < e; x++) /* (the words as they are: st_gword_put() of each) */
+            memcpy(buf + (x - s) * 8,
+                   isf ? (const void *)&gr->fval[x * na + (size_t)a]
+                       : (const void *)&gr->ival[x * na + (size_t)a],
+                   8);
+    } else if (what == ST_GOUT_VALUE && op == ST_AGG_MEAN) { /* of the sum: st_groups_value() */
+        for (uint64_t x = s; x < e; x++) {
+            size_t i = x * na + (size_t)a;
+            int64_t n = gr->nval[i];
+            double v = n == 0 ? NAN : isf ? gr->fval[i] : (double)gr->ival[i];
+            v /= (double)n;
+            memcpy(buf + (x - s) * 8, &v, 8);
+        }
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 /* Output column C of groups [S, E) of GR as numbers of the column's dtype into BUF. */
 static void out_numbers(const st_groups *gr, const gplan *g, int c, strata_dtype dt, uint64_t s,
                         uint64_t e, char *buf)
 {
     size_t na = (size_t)gr->naggs, esz = strata_dtype_size(dt);
     int a = g->slot[c], what = g->role[c].what, op = g->role[c].op;
+    if (out_common(gr, g, c, dt, s, e, buf)) return;
     for (uint64_t x = s; x < e; x++) {
         char *o = buf + (x - s) * esz;
         size_t i = x * na + (size_t)a;
@@ -657,8 +695,17 @@ static void out_numbers(const st_groups *gr, const gplan *g, int c, strata_dtype
 static const uint8_t *out_valid(const st_groups *gr, const gplan *g, int c, uint64_t s, uint64_t e,
                                 uint8_t *bits)
 {
-    int what = g->role[c].what, nulls = 0;
+    int what = g->role[c].what, nulls = 0, a = g->slot[c], k = g->role[c].arg, op;
+    size_t na = (size_t)gr->naggs, st = (size_t)gr->nkeys + 1;
     if (what != ST_GOUT_KEY && what != ST_GOUT_VALUE) return NULL;
+    /* most columns have no null: looked for in a loop first (st_groups_key(), _null()) */
+    if (what == ST_GOUT_KEY)
+        for (uint64_t x = s; x < e; x++) nulls |= (int)(gr->keys[x * st + st - 1] >> k & 1);
+    op = what == ST_GOUT_VALUE ? gr->agg_op[a] : 0;
+    if (what == ST_GOUT_VALUE && op != ST_AGG_COUNT && op != ST_AGG_COUNT_COL &&
+        op != ST_AGG_COUNT_DISTINCT)
+        for (uint64_t x = s; x < e; x++) nulls |= gr->nval[x * na + (size_t)a] == 0;
+    if (!nulls) return NULL;
     for (uint64_t x = s; x < e; x++) {
         int64_t v;
         const char *str;
@@ -675,6 +722,15 @@ static const uint8_t *out_valid(const st_groups *gr, const gplan *g, int c, uint
 static int out_strings(st_upd_job *j, const st_groups *gr, const gplan *g, int c, uint64_t s,
                        uint64_t e, const uint8_t *valid, st_colw *w)
 {
+    if (g->role[c].what == ST_GOUT_KEY && valid == NULL) { /* the dictionary's own strings */
+        size_t st = (size_t)gr->nkeys + 1, k = (size_t)g->role[c].arg;
+        const st_gdict *d = &gr->kdict[k];
+        int64_t w0 = gr->keys[s * st + k], run = 1;
+        for (uint64_t x = s + 1; x < e; x++) run &= gr->keys[x * st + k] == w0 + (int64_t)(x - s);
+        if (run && w0 >= 0 && (uint64_t)w0 + (e - s) <= d->n) /* (as the folds leave them) */
+            return st_colw_append_str_valid(j->err, w, d->off + w0, d->bytes + d->off[w0], NULL, 0,
+                                            e - s);
+    }
     int64_t *off = malloc((e - s + 1) * sizeof *off);
     st_vec bytes = ST_VEC(char);
     int rc = off ? STRATA_OK : STRATA_ENOMEM;
