@@ -449,10 +449,9 @@ static int groups_folded(st_upd_job *j, strata_snapshot *s, const st_dspec *sp, 
     }
     /* float sums are added as each batch alone would add them: a batch too sparse for direct
      * indexing would stop a fold by the key's range, so such a fold goes through the dictionary */
-    if (fsum && !dense) range[0] = 1, range[1] = 0;
     st_gfold *f;
     uint64_t rows = st_snapshot_row_start(s)[b1] - st_snapshot_row_start(s)[b0];
-    int rc = st_gfold_begin(&f, g->kdt[0], range, rows, shape, g->nslots, j->nt);
+    int rc = st_gfold_begin(&f, g->kdt[0], range, fsum && !dense, rows, shape, g->nslots, j->nt);
     if (rc == STRATA_ENOMEM) return st_error(j->err, rc, "out of memory grouping");
     gdone prev = {s, 0};
     for (uint64_t b = b0; b < b1 && rc == 1; b++) {

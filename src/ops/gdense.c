@@ -911,7 +911,7 @@ static int fold_input(const st_agg *ag, st_gin *in)
     return takes(in, 1);
 }
 
-int st_gfold_begin(st_gfold **fp, strata_dtype kdt, const int64_t range[2], uint64_t rows,
+int st_gfold_begin(st_gfold **fp, strata_dtype kdt, const int64_t range[2], int hash, uint64_t rows,
                    const st_agg *aggs, int naggs, int nthreads)
 {
     *fp = NULL;
@@ -919,8 +919,8 @@ int st_gfold_begin(st_gfold **fp, strata_dtype kdt, const int64_t range[2], uint
     if ((kdt != STRATA_I64 && kdt != STRATA_TS && !str) || naggs < 0 || naggs > ST_GROUP_SLOTS)
         return 0;
     /* keys spread wider than a range of arrays: through a dictionary, as strings are */
-    int hashed =
-        str || range[1] < range[0] || !dense_range((uint64_t)range[1] - (uint64_t)range[0], rows);
+    int hashed = str || hash || range[1] < range[0] ||
+                 !dense_range((uint64_t)range[1] - (uint64_t)range[0], rows);
     st_gin in[ST_GROUP_SLOTS];
     for (int a = 0; a < naggs; a++)
         if (!fold_input(&aggs[a], &in[a])) return 0;
@@ -939,7 +939,7 @@ int st_gfold_begin(st_gfold **fp, strata_dtype kdt, const int64_t range[2], uint
     uint64_t g = hashed ? 1024 : (uint64_t)range[1] - (uint64_t)range[0] + 1;
     int rc = acc_new(&f->acc, in, naggs, hashed ? 0 : range[0], g, 0, 1, nt);
     f->rows = rows;
-    if (rc == STRATA_OK && hashed && !str) rc = st_gpf_new(&f->pf, 0, in, naggs, rows, nt);
+    if (rc == STRATA_OK && hashed && !str) rc = st_gpf_new(&f->pf, 0, in, naggs, rows, range, nt);
     if (rc == STRATA_OK && hashed) {
         f->acc->g = 0; /* none yet: the keys come call by call */
         f->tcap = f->ocap = 1024;
@@ -1415,6 +1415,11 @@ uint64_t st_gfold_redos(const st_gfold *f)
     return f->pf != NULL ? st_gpf_redos(f->pf) : 0;
 }
 
+int st_gfold_ordered(const st_gfold *f)
+{
+    return f->pf != NULL ? st_gpf_ordered(f->pf) : -1;
+}
+
 static int gfold_add(st_gfold *f, const st_gcol *key, uint64_t n, const st_agg *aggs,
                      const int64_t range[2])
 {
@@ -1431,9 +1436,10 @@ static int gfold_add(st_gfold *f, const st_gcol *key, uint64_t n, const st_agg *
         for (int b = 0; b < a; b++)
             if (acc->fslot[a] >= 0 && acc->fslot[b] >= 0 && in[a].fv == in[b].fv) return 0;
     if (f->hashed && f->kdt == STRATA_STR && !f->decided) {
+        const int64_t none[2] = {1, 0};
         f->decided = 1;
         int rc = key->dtype == STRATA_STR && many_strings(key, n)
-                     ? st_gpf_new(&f->pf, 1, acc->in, f->naggs, f->rows, acc->nt)
+                     ? st_gpf_new(&f->pf, 1, acc->in, f->naggs, f->rows, none, acc->nt)
                      : STRATA_OK;
         if (rc < 0) {
             st_gpf_free(f->pf);

@@ -135,6 +135,9 @@ struct st_gpf {
     int keep_all;             /* its rows 4 times the groups or more: their words kept first */
     size_t hs_n, lc_n, sav_n; /* bytes held */
     uint64_t redos;           /* folds whose guessed blocks were wrong, folded again */
+    int byrange;              /* integers: each partition a range of keys, in order (0: by hash) */
+    int64_t lo;               /* then: the first partition's smallest key (and those below it) */
+    int rshift;               /* then: a partition's keys, 1 << RSHIFT (the last's: those above) */
 };
 
 /* The words of F's groups from its slots: each group's key, count and integer words, then
@@ -175,7 +178,8 @@ static void plan(st_gpf *f, const st_gin *in)
     f->gw = w <= 8 ? 8 : w; /* a cache line when it fits */
 }
 
-int st_gpf_new(st_gpf **pp, int str, const st_gin *in, int naggs, uint64_t rows, int nt)
+int st_gpf_new(st_gpf **pp, int str, const st_gin *in, int naggs, uint64_t rows,
+               const int64_t span[2], int nt)
 {
     st_gpf *f = calloc(1, sizeof *f);
     *pp = f;
@@ -188,6 +192,14 @@ int st_gpf_new(st_gpf **pp, int str, const st_gin *in, int naggs, uint64_t rows,
     f->bits = 4;
     while (f->bits < 10 && (rows >> 13 >> f->bits) > 0) f->bits++;
     f->kw = str ? 4 : 1;
+    /* integers whose span is known: partitions by range, so that the groups come out in key order
+     * with a sort of each partition's alone (the first call's keys spread over them evenly, else
+     * by hash: scatter()) */
+    f->byrange = !str && span[0] <= span[1];
+    f->lo = span[0];
+    while (f->byrange && f->rshift < 64 &&
+           ((uint64_t)span[1] - (uint64_t)span[0]) >> f->rshift >> f->bits > 0)
+        f->rshift++;
     plan(f, in);
     f->part = calloc((size_t)1 << f->bits, sizeof *f->part);
     f->arena = calloc((size_t)nt, sizeof *f->arena);
@@ -510,9 +522,9 @@ static inline void str16(uint64_t *dst, const char *s, size_t len, int room)
 /* Row R of KEY as scattered into X (its hash H) for call C, its values from SRC (NVAL columns of
  * 64-bit values); a long string's bytes are copied to LNG + *AT. END: the offset of the end of
  * the call's string bytes. */
-static inline void put_row(const st_gpf *f, const gcall *c, const st_gcol *key,
-                           const char *const *src, uint64_t r, uint64_t h, uint64_t *x,
-                           uint64_t *at, int64_t end)
+static inline __attribute__((always_inline)) void
+put_row(const st_gpf *f, const gcall *c, const st_gcol *key, const char *const *src, uint64_t r,
+        uint64_t h, uint64_t *x, uint64_t *at, int64_t end)
 {
     if (f->str) {
         const int64_t *off = key->data;
@@ -533,6 +545,55 @@ static inline void put_row(const st_gpf *f, const gcall *c, const st_gcol *key,
     }
     uint64_t *v = x + c->vw;
     for (int j = 0; j < f->nval; j++) memcpy(&v[j], src[j] + r * 8, 8);
+}
+
+/* The partition of integer key K: by range (BYRANGE: the range of keys F's partitions split, the
+ * keys outside it in the first or the last) or by hash. */
+static inline __attribute__((always_inline)) uint64_t int_part(const st_gpf *f, int byrange,
+                                                               int64_t k)
+{
+    if (!byrange) return st_gint_hash(k) >> (64 - f->bits);
+    uint64_t o = k < f->lo ? 0 : ((uint64_t)k - (uint64_t)f->lo) >> f->rshift,
+             last = (1u << f->bits) - 1;
+    return o < last ? o : last;
+}
+
+/* Whether the first call's rows (the counts per thread and partition in F's HIST, TEAM threads) are
+ * spread over the partitions evenly enough to keep them by range: none with more than 4 times
+ * its share of the rows (and 64): a partition's groups stay in the caches as it is folded. */
+static int spread_evenly(const st_gpf *f, int team, uint64_t n)
+{
+    uint64_t np = (uint64_t)1 << f->bits, most = 0;
+    for (uint64_t p = 0; p < np; p++) {
+        uint64_t m = 0;
+        for (int t = 0; t < team; t++) m += f->hist[((uint64_t)t << f->bits) + p];
+        most = m > most ? m : most;
+    }
+    return most <= 4 * (n / np) + 64;
+}
+
+/* Count thread T's rows [A, B) of integer KEY K per partition into H (NP), and their smallest
+ * and largest key. */
+static void count_ints(const st_gpf *f, const int64_t *k, uint64_t a, uint64_t b, uint64_t *h,
+                       int64_t *lo, int64_t *hi)
+{
+    int64_t l = INT64_MAX, u = INT64_MIN;
+    memset(h, 0, ((size_t)1 << f->bits) * sizeof *h);
+    if (f->byrange) { /* (each kind compiled apart) */
+        for (uint64_t r = a; r < b; r++) {
+            l = k[r] < l ? k[r] : l;
+            u = k[r] > u ? k[r] : u;
+            h[int_part(f, 1, k[r])]++;
+        }
+    } else {
+        for (uint64_t r = a; r < b; r++) {
+            l = k[r] < l ? k[r] : l;
+            u = k[r] > u ? k[r] : u;
+            h[int_part(f, 0, k[r])]++;
+        }
+    }
+    *lo = l;
+    *hi = u;
 }
 
 /* The float sums' blocks of integer call C whose keys span [LO, HI] and were said to span
@@ -630,15 +691,17 @@ static int scatter(st_gpf *f, gcall *c, const st_gcol *key, const st_gin *in,
                 if (bm != NULL) bm[(x >> 6) & (lcw - 1)] |= (uint64_t)1 << (x & 63);
             }
         } else {
-            for (uint64_t r = a; r < b; r++) {
-                l = k[r] < l ? k[r] : l;
-                u = k[r] > u ? k[r] : u;
-                h[st_gint_hash(k[r]) >> shift]++;
-            }
+            count_ints(f, k, a, b, h, &l, &u);
         }
         lo[t] = l;
         hi[t] = u;
         lb[t] = at;
+        if (!f->str && c->call == 1 && f->byrange) { /* the first call: kept by range? */
+#pragma omp barrier
+#pragma omp single
+            f->byrange = spread_evenly(f, team, c->n);
+            if (!f->byrange) count_ints(f, k, a, b, h, &l, &u); /* (by hash) */
+        }
 #pragma omp barrier
 #pragma omp single
         {
@@ -662,9 +725,17 @@ static int scatter(st_gpf *f, gcall *c, const st_gcol *key, const st_gin *in,
             }
         }
         at = lb[t];
-        for (uint64_t r = a; r < b && rc == STRATA_OK; r++) {
-            uint64_t x = f->str ? f->hs[r] : st_gint_hash(k[r]);
-            put_row(f, c, key, src, r, x, rec + h[x >> shift]++ * c->rw, &at, end);
+        if (f->str) {
+            for (uint64_t r = a; r < b && rc == STRATA_OK; r++) {
+                uint64_t x = f->hs[r];
+                put_row(f, c, key, src, r, x, rec + h[x >> shift]++ * c->rw, &at, end);
+            }
+        } else if (f->byrange) {
+            for (uint64_t r = a; r < b; r++)
+                put_row(f, c, key, src, r, 0, rec + h[int_part(f, 1, k[r])]++ * c->rw, &at, end);
+        } else {
+            for (uint64_t r = a; r < b; r++)
+                put_row(f, c, key, src, r, 0, rec + h[int_part(f, 0, k[r])]++ * c->rw, &at, end);
         }
     }
     return rc;
@@ -842,6 +913,11 @@ static int flush(st_gpf *f)
 uint64_t st_gpf_redos(const st_gpf *f)
 {
     return f->redos;
+}
+
+int st_gpf_ordered(const st_gpf *f)
+{
+    return f->str ? -1 : f->byrange;
 }
 
 int st_gpf_add(st_gpf *f, const st_gcol *key, uint64_t n, const st_gin *in, const int64_t range[2])
@@ -1071,6 +1147,52 @@ static int sort_groups(const st_gpf *f, const gids *ids, uint64_t *perm)
     return rc;
 }
 
+/* PERM := the groups of F in key order, its partitions by range (each one's keys below the
+ * next's): each partition's groups sorted alone, on F's threads, in the caches. A partition's
+ * keys as offsets from its smallest above the group's number in it (distinct: LSD radix passes
+ * over their words order them; vqsort measured no faster on these), or when they need more than
+ * 64 bits together, by an argsort of the keys. STRATA_ENOMEM. */
+static int sort_parts(const st_gpf *f, const gids *ids, uint64_t *perm)
+{
+    int64_t np = (int64_t)1 << f->bits;
+    uint64_t most = 1;
+    for (int64_t p = 0; p < np; p++) most = f->part[p].n > most ? f->part[p].n : most;
+    int rc = STRATA_OK;
+#pragma omp parallel num_threads(f->nt) reduction(min : rc)
+    {
+        uint64_t *w = malloc(most * sizeof *w), *tw = malloc(most * sizeof *tw);
+        int r = w != NULL && tw != NULL ? STRATA_OK : STRATA_ENOMEM;
+#pragma omp for schedule(dynamic, 8)
+        for (int64_t p = 0; p < np; p++) {
+            const gpp *q = &f->part[p];
+            uint64_t n = q->n, base = ids->base[p], lo = UINT64_MAX, hi = 0;
+            if (r != STRATA_OK || n == 0) continue;
+            for (uint64_t l = 0; l < n; l++) { /* (offsets from the smallest as unsigned) */
+                uint64_t k = grec(f, q, l)[0] ^ ((uint64_t)1 << 63);
+                lo = k < lo ? k : lo;
+                hi = k > hi ? k : hi;
+            }
+            int ib = n > 1 ? 64 - __builtin_clzll(n - 1) : 0;
+            int vb = hi > lo ? 64 - __builtin_clzll(hi - lo) : 0;
+            if (vb + ib > 64) { /* (keys of a partition spread past 2^(64 - IB)) */
+                for (uint64_t l = 0; l < n; l++) tw[l] = grec(f, q, l)[0];
+                r = st_argsort(STRATA_I64, tw, n, NULL, w, 0, 1);
+                for (uint64_t i = 0; i < n && r == STRATA_OK; i++) perm[base + i] = base + w[i];
+                continue;
+            }
+            for (uint64_t l = 0; l < n; l++)
+                w[l] = ((grec(f, q, l)[0] ^ ((uint64_t)1 << 63)) - lo) << ib | l;
+            r = st_radix_pairs(w, NULL, tw, NULL, n, st_key_diff(w, n, 1), 1);
+            uint64_t mask = ib > 0 ? ~(uint64_t)0 >> (64 - ib) : 0;
+            for (uint64_t i = 0; i < n; i++) perm[base + i] = base + (w[i] & mask);
+        }
+        free(w);
+        free(tw);
+        rc = r < rc ? r : rc;
+    }
+    return rc;
+}
+
 /* D's offsets for the string keys of the groups in the order PERM, and room for their bytes
  * (written by st_gpf_end()). */
 static int dict_room(const st_gpf *f, const gids *ids, const uint64_t *perm, st_gdict *d)
@@ -1102,7 +1224,7 @@ int st_gpf_end(st_gpf *f, st_groups *out)
     uint64_t cap = 0, *perm = NULL;
     int rc = number_groups(f, &ids);
     if (rc == STRATA_OK && (perm = malloc((ids.g + 1) * sizeof *perm)) == NULL) rc = STRATA_ENOMEM;
-    if (rc == STRATA_OK) rc = sort_groups(f, &ids, perm);
+    if (rc == STRATA_OK) rc = f->byrange ? sort_parts(f, &ids, perm) : sort_groups(f, &ids, perm);
     st_gdict *d = f->str ? &out->kdict[0] : NULL;
     if (rc == STRATA_OK && d != NULL) rc = dict_room(f, &ids, perm, d);
     /* the groups' arrays in the rows' buffer when its pages, in already and of no use now, hold

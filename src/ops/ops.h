@@ -230,8 +230,9 @@ int st_groupby_range(const st_gcol *keys, int nkeys, uint64_t n, const st_agg *a
  *   st_gfold_dense: whether ROWS rows whose keys span RANGE are grouped by direct indexing (by
  *     st_groupby_range(), and by st_gfold over those of all the calls).
  *   st_gfold_begin: keys of KDT (STRATA_I64, STRATA_TS: within RANGE[2], which may be empty,
- *     RANGE[1] < RANGE[0], for a fold through the dictionary; STRATA_STR: RANGE unused) over
- *     ROWS rows in all, aggregates AGGS[NAGGS] (their inputs' data not read yet);
+ *     RANGE[1] < RANGE[0], when unknown; STRATA_STR: RANGE unused), through the dictionary when
+ *     they span too wide a range for arrays or HASH says so, over ROWS rows in all, aggregates
+ *     AGGS[NAGGS] (their inputs' data not read yet);
  *     1: *F made (st_gfold_free()), 0: not taken (an aggregate it does not take), or
  *     STRATA_ENOMEM.
  *   st_gfold_add: fold N rows of KEY whose smallest and largest key are RANGE (e.g. the batch's
@@ -247,7 +248,7 @@ int st_groupby_range(const st_gcol *keys, int nkeys, uint64_t n, const st_agg *a
  *     1, 0 when a call was not folded, or STRATA_ENOMEM. */
 typedef struct st_gfold st_gfold;
 int st_gfold_dense(const int64_t range[2], uint64_t rows);
-int st_gfold_begin(st_gfold **f, strata_dtype kdt, const int64_t range[2], uint64_t rows,
+int st_gfold_begin(st_gfold **f, strata_dtype kdt, const int64_t range[2], int hash, uint64_t rows,
                    const st_agg *aggs, int naggs, int nthreads);
 int st_gfold_add(st_gfold *f, const st_gcol *key, uint64_t n, const st_agg *aggs,
                  const int64_t range[2]);

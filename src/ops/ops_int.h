@@ -154,14 +154,16 @@ int st_gdense(const int64_t *const *w, int nw, int nkeys, uint64_t n, const st_g
 uint64_t st_gdense_block(uint64_t n, uint64_t per);
 
 /* The fold of st_gfold (gdense.c) over many hashed keys, by partitions (gpart.c): integers
- * (STR 0) or strings, aggregates IN[NAGGS] as st_gfold takes them, about ROWS rows in all, NT
- * threads. st_gpf_new: STRATA_OK or STRATA_ENOMEM (*F to st_gpf_free() either way).
+ * (STR 0) or strings, aggregates IN[NAGGS] as st_gfold takes them, about ROWS rows in all, the
+ * integers' smallest and largest SPAN[2] when known (else SPAN[1] < SPAN[0]), NT threads.
+ * st_gpf_new: STRATA_OK or STRATA_ENOMEM (*F to st_gpf_free() either way).
  * st_gpf_add: fold N rows of KEY (the caller's RANGE: as st_gfold_add()): 1, 0 when the key is
  * not of F's kind or has nulls, or STRATA_ENOMEM (F of no use then). st_gpf_end: the groups
  * into OUT (initialised by the caller), in key order, their arrays in F's buffer of rows when it
  * holds them (OUT->block then takes it): STRATA_OK or STRATA_ENOMEM. */
 typedef struct st_gpf st_gpf;
-int st_gpf_new(st_gpf **f, int str, const st_gin *in, int naggs, uint64_t rows, int nt);
+int st_gpf_new(st_gpf **f, int str, const st_gin *in, int naggs, uint64_t rows,
+               const int64_t span[2], int nt);
 int st_gpf_add(st_gpf *f, const st_gcol *key, uint64_t n, const st_gin *in, const int64_t range[2]);
 int st_gpf_end(st_gpf *f, st_groups *out);
 void st_gpf_free(st_gpf *f);
@@ -170,6 +172,11 @@ void st_gpf_free(st_gpf *f);
  * wrong, folded again (tests: that a case reaches it); 0 without one. */
 uint64_t st_gpf_redos(const st_gpf *f);
 uint64_t st_gfold_redos(const st_gfold *f);
+
+/* Whether F's partitioned fold of integers splits the keys' range among its partitions (1) or
+ * hashes them (0); -1 without one (tests: that a case takes the way it should). */
+int st_gpf_ordered(const st_gpf *f);
+int st_gfold_ordered(const st_gfold *f);
 
 /* Highway's vqsort: the functions of the module vqsort.cc is built as (vqload.c). Sort N 64-bit
  * keys K in place; sort the N pairs (K, IDX) stably by key into OUT_K and OUT_IDX through

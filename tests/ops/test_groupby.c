@@ -644,6 +644,8 @@ static void count_side(void *arg)
     (*(int *)arg)++;
 }
 
+static int last_ordered; /* fold_and_merge()'s fold: st_gfold_ordered() */
+
 /* The NB batches [CUT[b], CUT[b + 1]) of key K (KDT; strings: offsets K into BYTES), with the
  * aggregates of batch_aggs() over F, on NT threads: grouped batch by batch (each told its range)
  * and merged in batch order into *REF, and folded by st_gfold into *GOT, each call after the
@@ -659,7 +661,7 @@ static void fold_and_merge(strata_dtype kdt, const int64_t *k, const char *bytes
     st_agg a[8];
     batch_aggs(a, 0, f, 0);
     st_gfold *fo;
-    assert_int_equal(st_gfold_begin(&fo, kdt, all, (uint64_t)cut[nb], a, 8, nt), 1);
+    assert_int_equal(st_gfold_begin(&fo, kdt, all, 0, (uint64_t)cut[nb], a, 8, nt), 1);
     for (int b = 0; b < nb; b++) {
         int64_t s = cut[b], n = cut[b + 1] - cut[b], r[2] = {0, 0};
         st_gcol key = {kdt, k + s, bytes, NULL};
@@ -680,6 +682,7 @@ static void fold_and_merge(strata_dtype kdt, const int64_t *k, const char *bytes
         assert_int_equal(sides, b);
     }
     assert_int_equal(st_gfold_end(fo, got), 1);
+    last_ordered = st_gfold_ordered(fo);
     st_gfold_free(fo);
     assert_groups_equal(ref, got);
     assert_memory_equal(ref->keys, got->keys, ref->n * 16);
@@ -709,9 +712,17 @@ static void folding_batches_equals_merging_each_batchs_groups(void **state)
     }
     const int64_t cut[] = {0, 150000, 160000, 190000, 190500, N}; /* 5 batches; 3 blocks in one */
     /* spread: the first three batches' keys spread over 2^42 (hashed, alone and in all: each
-     * group's rows in row order), the last two's over a small range (their blocks) */
-    static int64_t spread[N];
-    for (int i = 0; i < N; i++) spread[i] = i < cut[3] ? (key[i] - 5000) << 30 : key[i];
+     * group's rows in row order), the last two's over a small range (their blocks), all in the
+     * first partition of the range the first batch spreads over (partitions by range); skewed:
+     * the same but the first batch's keys in that small range (partitions by hash); full: every
+     * key spread over all 64 bits (by range, each partition's keys too far apart to sort as
+     * offsets above their number) */
+    static int64_t spread[N], skewed[N], full[N];
+    for (int i = 0; i < N; i++) {
+        spread[i] = i < cut[3] ? (key[i] - 5000) << 30 : key[i];
+        skewed[i] = i < cut[1] || i >= cut[3] ? key[i] : (key[i] - 5000) << 30;
+        full[i] = (int64_t)((uint64_t)key[i] * 0x9e3779b97f4a7c15u);
+    }
     /* each key's float sum as the fold must add it: each block's rows in row order, the blocks
      * of a batch in order, then the batches in order (every group adds every block's partial,
      * -0 when it has no rows there); keys 5000 to 7999 */
@@ -728,12 +739,13 @@ static void folding_batches_equals_merging_each_batchs_groups(void **state)
         }
         for (int k = 0; k < NK; k++) total[k] += sum[k];
     }
-    for (int ts = 0; ts < 3; ts++)
+    for (int ts = 0; ts < 5; ts++)
         for (int nt = 1; nt <= 3; nt++) {
             strata_dtype kdt = ts == 1 ? STRATA_TS : STRATA_I64;
-            const int64_t *kk = ts == 2 ? spread : key;
+            const int64_t *kk = ts == 2 ? spread : ts == 3 ? skewed : ts == 4 ? full : key;
             st_groups ref, got;
             fold_and_merge(kdt, kk, NULL, cut, 5, f, nt, &ref, &got);
+            assert_int_equal(last_ordered, ts < 2 ? -1 : ts != 3);
             assert_int_equal(got.key_dtype[0], kdt);
             for (uint64_t g = 0; g < got.n && ts < 2; g++) { /* blocks in order, then batches */
                 int64_t k = got.keys[2 * g] - K0;
@@ -751,25 +763,25 @@ static void folding_batches_equals_merging_each_batchs_groups(void **state)
     st_agg a[8];
     batch_aggs(a, 0, f, 0);
     st_agg fmin = agg(ST_AGG_MIN, STRATA_F64, f);
-    assert_int_equal(st_gfold_begin(&fo, STRATA_I64, all, N, &fmin, 1, 2), 0);
+    assert_int_equal(st_gfold_begin(&fo, STRATA_I64, all, 0, N, &fmin, 1, 2), 0);
     int64_t wide[2] = {0, (int64_t)1 << 40}; /* taken: through the dictionary */
-    assert_int_equal(st_gfold_begin(&fo, STRATA_I64, wide, N, a, 8, 2), 1);
+    assert_int_equal(st_gfold_begin(&fo, STRATA_I64, wide, 0, N, a, 8, 2), 1);
     /* ... but not two float sums of one input */
     st_agg two[2] = {agg(ST_AGG_SUM, STRATA_F64, f), agg(ST_AGG_MEAN, STRATA_F64, f)};
     st_gfold *f2;
     st_gcol kk = col(STRATA_I64, key);
-    assert_int_equal(st_gfold_begin(&f2, STRATA_I64, all, N, two, 2, 2), 1);
+    assert_int_equal(st_gfold_begin(&f2, STRATA_I64, all, 0, N, two, 2, 2), 1);
     assert_int_equal(st_gfold_add(f2, &kk, N, two, all), 0);
     st_gfold_free(f2);
     st_gfold_free(fo);
-    assert_int_equal(st_gfold_begin(&fo, STRATA_F64, all, N, a, 8, 2), 0);
+    assert_int_equal(st_gfold_begin(&fo, STRATA_F64, all, 0, N, a, 8, 2), 0);
     static uint8_t valid[N / 8 + 1];
     memset(valid, 0xff, sizeof valid);
     st_gcol k = col(STRATA_I64, key);
     st_groups got;
     for (int x = 0; x < 3; x++) {
         int na = x == 2 ? 2 : 8; /* count and a sum: the one-pass fold that indexes inline */
-        assert_int_equal(st_gfold_begin(&fo, STRATA_I64, all, N, a, na, 2), 1);
+        assert_int_equal(st_gfold_begin(&fo, STRATA_I64, all, 0, N, a, na, 2), 1);
         key_range_of(key, N, r);
         if (x == 0) {
             a[1].in.valid = valid;
@@ -987,7 +999,7 @@ static void folding_string_batches_equals_merging_each_batchs_groups(void **stat
     int64_t none[2] = {0, 0};
     st_gfold *fo;
     st_groups got;
-    assert_int_equal(st_gfold_begin(&fo, STRATA_STR, none, N, a, 8, 2), 1);
+    assert_int_equal(st_gfold_begin(&fo, STRATA_STR, none, 0, N, a, 8, 2), 1);
     assert_int_equal(st_gfold_add(fo, &k, N, a, none), 0);
     assert_int_equal(st_gfold_end(fo, &got), 0);
     st_groups_free(&got);
@@ -1064,7 +1076,7 @@ static void string_batches_whose_blocks_are_guessed_wrong_are_folded_again(void 
                 a[2] = agg(ST_AGG_SUM, STRATA_I64, iv2 + s);
                 a[3] = agg(ST_AGG_SUM, STRATA_F64, f3 + s);
                 if (b == 0)
-                    assert_int_equal(st_gfold_begin(&fo, STRATA_STR, none, ROWS, a, na, 2), 1);
+                    assert_int_equal(st_gfold_begin(&fo, STRATA_STR, none, 0, ROWS, a, na, 2), 1);
                 assert_int_equal(st_groupby_range(&key, 1, (uint64_t)n, a, na, NULL, &part, 2), 0);
                 if (have) {
                     assert_int_equal(st_groups_merge(&ref, &part), 0);
