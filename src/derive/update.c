@@ -603,9 +603,9 @@ static int groups_of_output(st_upd_job *j, size_t nold, const st_dspec *sp, cons
     return rc;
 }
 
-/* Output column C of groups [S, E) of GR into BUF when it is one of the common ones -- an i64
- * or ts key, the counts, a sum, extremum or mean of numbers -- each in a loop of its own (1),
- * else 0: out_numbers()'s loop asks what each row is, and calls out for the key and the value
+/* Output column C of groups [S, E) of GR into BUF when it is one of the common ones -- the index,
+ * an i64 or ts key, the counts, a sum, extremum or mean of numbers -- each in a loop of its own
+ * (1), else 0: out_numbers()'s loop asks what each row is, and calls out for the key and the value
  * (a million groups of count, a sum and a mean: half the time of the output's columns). */
 static int out_common(const st_groups *gr, const gplan *g, int c, strata_dtype dt, uint64_t s,
                       uint64_t e, char *buf)
@@ -619,6 +619,8 @@ static int out_common(const st_groups *gr, const gplan *g, int c, strata_dtype d
             memcpy(buf + (x - s) * 8, &gr->keys[x * st + (size_t)k], 8);
     } else if (what == ST_GOUT_COUNT) {
         memcpy(buf, gr->count + s, (e - s) * 8);
+    } else if (what == ST_GOUT_INDEX) { /* (the first row's id: slot 0's word) */
+        for (uint64_t x = s; x < e; x++) memcpy(buf + (x - s) * 8, &gr->ival[x * na], 8);
     } else if (what == ST_GOUT_VALUE &&
                (op == ST_AGG_SUM || op == ST_AGG_MIN || op == ST_AGG_MAX)) {
         for (uint64_t x = s; x < e; x++) /* (the words as they are: st_gword_put() of each) */
