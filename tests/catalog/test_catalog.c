@@ -16,6 +16,14 @@ static char *db_path(void)
     return p;
 }
 
+/* Remove catalog P's scratch directory (the catalog, its journal files) and free P. */
+static void db_free(char *p)
+{
+    *strrchr(p, '/') = '\0';
+    rm_rf(p);
+    free(p);
+}
+
 /* The location of the SQLite catalog file P (a static: one at a time). */
 static const st_cat_loc *sqlite_at(const char *p)
 {
@@ -52,8 +60,7 @@ static void create_then_open_has_current_version(void **state)
     /* creating over an existing catalog is refused */
     assert_int_not_equal(st_cat_create(&e, sqlite_at(p), &c), STRATA_OK);
     st_err_destroy(&e);
-    unlink(p);
-    free(p);
+    db_free(p);
 }
 
 static void newer_schema_is_refused(void **state)
@@ -73,7 +80,7 @@ static void newer_schema_is_refused(void **state)
     assert_non_null(strstr(e.msg, "99"));
     assert_null(c);
     st_err_destroy(&e);
-    free(p);
+    db_free(p);
 }
 
 static void an_older_catalog_is_migrated_forward_on_open(void **state)
@@ -141,7 +148,7 @@ static void an_older_catalog_is_migrated_forward_on_open(void **state)
     assert_int_equal(got.count, 3);
     st_cat_close(c);
     st_err_destroy(&e);
-    free(p);
+    db_free(p);
 }
 
 /* Summaries round-trip exactly (NaN and 64-bit counts included), are found only by their whole
@@ -230,8 +237,7 @@ static void summaries_are_cached_by_content_and_trimmed(void **state)
     sqlite3_finalize(s);
     sqlite3_close(db);
     st_err_destroy(&e);
-    unlink(p);
-    free(p);
+    db_free(p);
 }
 
 static void foreign_database_and_garbage_are_corrupt(void **state)
@@ -253,7 +259,7 @@ static void foreign_database_and_garbage_are_corrupt(void **state)
     assert_int_equal(st_cat_open(&e, sqlite_at(p), &c), STRATA_ECORRUPT);
     assert_null(c);
     st_err_destroy(&e);
-    free(p);
+    db_free(p);
 }
 
 static int count_region(void *ctx, const st_cat_region *r)
@@ -344,7 +350,7 @@ static void records_round_trip_and_constraints_hold(void **state)
     assert_int_equal(st_cat_backup_get(&e, c, "bk", &gb), STRATA_ENOTFOUND);
     st_cat_close(c);
     st_err_destroy(&e);
-    free(p);
+    db_free(p);
 }
 
 static void a_held_write_lock_times_out_as_elocked(void **state)
@@ -365,7 +371,7 @@ static void a_held_write_lock_times_out_as_elocked(void **state)
     st_cat_close(c1);
     st_cat_close(c2);
     st_err_destroy(&e);
-    free(p);
+    db_free(p);
 }
 
 /* ---- run conditions ------------------------------------------------------------------------ */
@@ -687,8 +693,7 @@ static void kept_batch_lists_see_every_change(void **state)
     same_as_fresh(a, p, id2);
     st_cat_close(a);
     st_cat_close(b);
-    unlink(p);
-    free(p);
+    db_free(p);
 }
 
 /* The listing of N shared batches B (columns C) as list_batch() writes it. */
@@ -784,8 +789,7 @@ static void shared_batch_lists_stay_as_lent(void **state)
     free(s1);
     free(s2);
     st_cat_close(b);
-    unlink(p);
-    free(p);
+    db_free(p);
 }
 
 int main(void)
