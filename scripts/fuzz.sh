@@ -12,7 +12,9 @@
 # core. The exit status is non-zero when a
 # harness finds anything: the input that triggers it is kept in build/fuzz/runs/HARNESS/ (rerun
 # it with build/fuzz/tests/HARNESS FILE). The executions of each run are printed at the end.
-# FUZZ_ARGS adds libFuzzer options (e.g. FUZZ_ARGS=-max_len=2048).
+# FUZZ_ARGS adds libFuzzer options (e.g. FUZZ_ARGS=-max_len=2048). With `all`, a harness that does
+# not build is reported (exit status 2) and the others still run; an interrupt (Ctrl-C) stops
+# every fuzzer started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=build/fuzz
@@ -91,21 +93,38 @@ configure
 if [ "$what" = all ]; then
     # every harness built first, then FUZZ_JOBS of them (the cores) at a time, each on one core;
     # their summaries printed in order once all have ended
-    mapfile -t all < <(harnesses)
-    build "${all[@]}" || exit 2
-    mkdir -p "$B/runs"
     jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
-    status=0 running=0
+    case $jobs in '' | *[!0-9]* | 0) echo "fuzz.sh: FUZZ_JOBS must be 1 or more" >&2; exit 2 ;; esac
+    mapfile -t all < <(harnesses)
+    status=0 running=0 pids=()
+    if ! build "${all[@]}" 2>/dev/null; then # (each alone: the ones that build still run)
+        built=()
+        for h in "${all[@]}"; do
+            if build "$h"; then built+=("$h"); else status=2; fi
+        done
+        all=("${built[@]}")
+    fi
+    mkdir -p "$B/runs"
+    stop_runs() { # an interrupt stops every run (each fuzzer is its run's child)
+        local p
+        for p in "${pids[@]}"; do
+            pkill -P "$p" 2>/dev/null || true
+            kill "$p" 2>/dev/null || true
+        done
+        exit 130
+    }
+    trap stop_runs INT TERM
     for h in "${all[@]}"; do
         if [ "$running" -ge "$jobs" ]; then
-            wait -n || status=1
+            wait -n || { [ "$status" = 2 ] || status=1; }
             running=$((running - 1))
         fi
         run "$h" "$secs" >"$B/runs/$h.summary" 2>&1 &
+        pids+=($!)
         running=$((running + 1))
     done
     while [ "$running" -gt 0 ]; do
-        wait -n || status=1
+        wait -n || { [ "$status" = 2 ] || status=1; }
         running=$((running - 1))
     done
     for h in "${all[@]}"; do cat "$B/runs/$h.summary"; done
