@@ -22,6 +22,7 @@
  * catalog), configure with -DSTRATA_SANITIZE=ON -DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link.
  * FUZZ_HTTP_VERBOSE=1 prints each request's status and reply.
  */
+#include <ftw.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -107,17 +108,33 @@ static void make_pool(const char *path)
     strata_pool_close(p);
 }
 
+static char dir[4096]; /* the run's pool and web folder */
+
+static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* At the run's end (libFuzzer exits when its time is up): DIR removed. */
+static void remove_dir(void)
+{
+    nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
     const char *tmp = getenv("TMPDIR");
-    char dir[4096];
     snprintf(dir, sizeof dir, "%s/fuzz_http.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (mkdtemp(dir) == NULL) {
         perror("fuzz_http: mkdtemp");
         exit(1);
     }
+    atexit(remove_dir);
     char pool[4200], web[4200], index[4300];
     snprintf(pool, sizeof pool, "%s/pool", dir);
     snprintf(web, sizeof web, "%s/web", dir);
