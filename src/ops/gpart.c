@@ -1155,17 +1155,19 @@ static int sort_groups(const st_gpf *f, const gids *ids, uint64_t *perm)
 static int sort_parts(const st_gpf *f, const gids *ids, uint64_t *perm)
 {
     int64_t np = (int64_t)1 << f->bits;
-    uint64_t most = 1;
-    for (int64_t p = 0; p < np; p++) most = f->part[p].n > most ? f->part[p].n : most;
     int rc = STRATA_OK;
 #pragma omp parallel num_threads(f->nt) reduction(min : rc)
     {
-        uint64_t *w = malloc(most * sizeof *w), *tw = malloc(most * sizeof *tw);
-        int r = w != NULL && tw != NULL ? STRATA_OK : STRATA_ENOMEM;
+        uint64_t *w = NULL, *tw = NULL; /* room for the largest partition the thread takes */
+        size_t wn = 0, twn = 0;
+        int r = STRATA_OK;
 #pragma omp for schedule(dynamic, 8)
         for (int64_t p = 0; p < np; p++) {
             const gpp *q = &f->part[p];
             uint64_t n = q->n, base = ids->base[p], lo = UINT64_MAX, hi = 0;
+            if (r == STRATA_OK && (!st_groom((void **)&w, &wn, n * sizeof *w) ||
+                                   !st_groom((void **)&tw, &twn, n * sizeof *tw)))
+                r = STRATA_ENOMEM;
             if (r != STRATA_OK || n == 0) continue;
             for (uint64_t l = 0; l < n; l++) { /* (offsets from the smallest as unsigned) */
                 uint64_t k = grec(f, q, l)[0] ^ ((uint64_t)1 << 63);
@@ -1186,8 +1188,8 @@ static int sort_parts(const st_gpf *f, const gids *ids, uint64_t *perm)
             uint64_t mask = ib > 0 ? ~(uint64_t)0 >> (64 - ib) : 0;
             for (uint64_t i = 0; i < n; i++) perm[base + i] = base + (w[i] & mask);
         }
-        free(w);
-        free(tw);
+        st_free_big(w);
+        st_free_big(tw);
         rc = r < rc ? r : rc;
     }
     return rc;
