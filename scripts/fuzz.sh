@@ -13,8 +13,9 @@
 # harness finds anything: the input that triggers it is kept in build/fuzz/runs/HARNESS/ (rerun
 # it with build/fuzz/tests/HARNESS FILE). The executions of each run are printed at the end.
 # FUZZ_ARGS adds libFuzzer options (e.g. FUZZ_ARGS=-max_len=2048). With `all`, a harness that does
-# not build is reported (exit status 2) and the others still run; an interrupt (Ctrl-C) stops
-# every fuzzer started.
+# not build is reported (exit status 2 unless another had a finding: 1) and the others still run;
+# an interrupt (Ctrl-C) stops every fuzzer still running. A harness's scratch files go to
+# build/fuzz/runs/HARNESS/tmp (TMPDIR).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=build/fuzz
@@ -55,7 +56,7 @@ build() {
 run() {
     local h=$1 secs=$2 dir="$B/runs/$1"
     rm -rf "$dir"
-    mkdir -p "$dir/corpus"
+    mkdir -p "$dir/corpus" "$dir/tmp"
     # the seeds and dictionary of fuzz_NAME: corpus/fuzz_NAME or corpus/NAME, and likewise .dict
     local c
     for c in "tests/fuzz/corpus/$h" "tests/fuzz/corpus/${h#fuzz_}"; do
@@ -69,7 +70,8 @@ run() {
     # shellcheck disable=SC2206
     [ -n "${FUZZ_ARGS:-}" ] && args+=($FUZZ_ARGS)
     local rc=0
-    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+    # (its scratch files in the run's folder: a run ended by a signal leaves them there)
+    TMPDIR=$PWD/$dir/tmp ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
         "$B/tests/$h" "${args[@]}" "$dir/corpus" >"$dir/log" 2>&1 || rc=$?
     local execs
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -1)
@@ -94,41 +96,45 @@ if [ "$what" = all ]; then
     # every harness built first, then FUZZ_JOBS of them (the cores) at a time, each on one core;
     # their summaries printed in order once all have ended
     jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
-    case $jobs in '' | *[!0-9]* | 0) echo "fuzz.sh: FUZZ_JOBS must be 1 or more" >&2; exit 2 ;; esac
+    case $jobs in '' | *[!0-9]*) jobs=0 ;; esac
+    [ "$((10#$jobs))" -ge 1 ] || { echo "fuzz.sh: FUZZ_JOBS must be 1 or more" >&2; exit 2; }
+    jobs=$((10#$jobs))
     mapfile -t all < <(harnesses)
-    status=0 running=0 pids=()
+    found=0 broken=0 running=0
     if ! build "${all[@]}" 2>/dev/null; then # (each alone: the ones that build still run)
         built=()
         for h in "${all[@]}"; do
-            if build "$h"; then built+=("$h"); else status=2; fi
+            if build "$h"; then built+=("$h"); else broken=1; fi
         done
-        all=("${built[@]}")
+        all=(${built[@]+"${built[@]}"})
     fi
     mkdir -p "$B/runs"
-    stop_runs() { # an interrupt stops every run (each fuzzer is its run's child)
+    stop_runs() { # an interrupt stops the runs still going (each fuzzer is its run's child)
         local p
-        for p in "${pids[@]}"; do
+        for p in $(jobs -pr); do
             pkill -P "$p" 2>/dev/null || true
             kill "$p" 2>/dev/null || true
         done
-        exit 130
+        exit "$1"
     }
-    trap stop_runs INT TERM
-    for h in "${all[@]}"; do
+    trap 'stop_runs 130' INT
+    trap 'stop_runs 143' TERM
+    for h in ${all[@]+"${all[@]}"}; do
         if [ "$running" -ge "$jobs" ]; then
-            wait -n || { [ "$status" = 2 ] || status=1; }
+            wait -n || found=1
             running=$((running - 1))
         fi
         run "$h" "$secs" >"$B/runs/$h.summary" 2>&1 &
-        pids+=($!)
         running=$((running + 1))
     done
     while [ "$running" -gt 0 ]; do
-        wait -n || { [ "$status" = 2 ] || status=1; }
+        wait -n || found=1
         running=$((running - 1))
     done
-    for h in "${all[@]}"; do cat "$B/runs/$h.summary"; done
-    exit $status
+    for h in ${all[@]+"${all[@]}"}; do cat "$B/runs/$h.summary"; done
+    # a finding: 1 (before a harness that did not build: 2)
+    [ "$found" = 0 ] || exit 1
+    exit $((broken * 2))
 fi
 case $what in fuzz_*) ;; *) what=fuzz_$what ;; esac
 [ -f "tests/fuzz/$what.c" ] || { echo "fuzz.sh: no harness tests/fuzz/$what.c" >&2; usage; }
