@@ -623,7 +623,7 @@ static int out_common(const st_groups *gr, const gplan *g, int c, strata_dtype d
         for (uint64_t x = s; x < e; x++) memcpy(buf + (x - s) * 8, &gr->ival[x * na], 8);
     } else if (what == ST_GOUT_VALUE &&
                (op == ST_AGG_SUM || op == ST_AGG_MIN || op == ST_AGG_MAX)) {
-        for (uint64_t x = s; x < e; x++) /* (the words as they are: st_gword_put() of each) */
+        for (uint64_t x = s; x < e; x++) /* (each word as it is, as the loop below copies it) */
             memcpy(buf + (x - s) * 8,
                    isf ? (const void *)&gr->fval[x * na + (size_t)a]
                        : (const void *)&gr->ival[x * na + (size_t)a],
