@@ -696,15 +696,14 @@ static void out_numbers(const st_groups *gr, const gplan *g, int c, strata_dtype
 static const uint8_t *out_valid(const st_groups *gr, const gplan *g, int c, uint64_t s, uint64_t e,
                                 uint8_t *bits)
 {
-    int what = g->role[c].what, nulls = 0, a = g->slot[c], k = g->role[c].arg, op;
+    int what = g->role[c].what, nulls = 0, a = g->slot[c], k = g->role[c].arg;
     size_t na = (size_t)gr->naggs, st = (size_t)gr->nkeys + 1;
     if (what != ST_GOUT_KEY && what != ST_GOUT_VALUE) return NULL;
     /* most columns have no null: looked for in a loop first (st_groups_key(), _null()) */
     if (what == ST_GOUT_KEY)
         for (uint64_t x = s; x < e; x++) nulls |= (int)(gr->keys[x * st + st - 1] >> k & 1);
-    op = what == ST_GOUT_VALUE ? gr->agg_op[a] : 0;
-    if (what == ST_GOUT_VALUE && op != ST_AGG_COUNT && op != ST_AGG_COUNT_COL &&
-        op != ST_AGG_COUNT_DISTINCT)
+    else if (gr->agg_op[a] != ST_AGG_COUNT && gr->agg_op[a] != ST_AGG_COUNT_COL &&
+             gr->agg_op[a] != ST_AGG_COUNT_DISTINCT)
         for (uint64_t x = s; x < e; x++) nulls |= gr->nval[x * na + (size_t)a] == 0;
     if (!nulls) return NULL;
     for (uint64_t x = s; x < e; x++) {
