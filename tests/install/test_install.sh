@@ -32,6 +32,13 @@ test -f "$T/prefix/share/bash-completion/completions/strata"
 test -f "$T/prefix/share/zsh/site-functions/_strata"
 # the installed command and server module find the prefix's library by their RUNPATH ($ORIGIN)
 readelf -d "$T/prefix/bin/strata" | grep -q 'R.*PATH.*\$ORIGIN'
+# no RUNPATH, installed or in the build tree, has an empty entry (the current folder: a libc
+# there would be loaded); CMake's padded build RPATH had one
+for f in "$T/prefix/bin/strata" "$BUILD/strata" "$(find "$T/prefix" -name libstrata_serve.so)" \
+    "$BUILD/libstrata_serve.so"; do
+    rp=$(readelf -d "$f" | sed -n 's/.*R[UN]*PATH.*\[\(.*\)\]/\1/p')
+    case ":$rp:" in *::*) echo "$f: an empty entry in its RUNPATH '$rp'" >&2; exit 1 ;; esac
+done
 # Highway's vqsort module (when the build has it) beside the library, where vqload.c looks
 if [ -f "$BUILD/libstrata_vqsort.so" ]; then
     test -f "$(pkg-config --variable=libdir strata)/libstrata_vqsort.so"
