@@ -951,8 +951,10 @@ static void folding_string_batches_equals_merging_each_batchs_groups(void **stat
         unsigned seed = 11;
         off[0] = 0;
         for (int i = 0; i < N; i++) {
-            /* case 5: 20 keys in the first batch, 60 in the next two, then 300 */
-            unsigned few = i < cut[1] ? 20u : i < cut[3] ? 60u : 300u;
+            /* case 5: 20 keys in the first batch's first 100 000 rows and 21 in the rest of it
+             * (a key first met past the rows that seed the dictionary), 60 in the next two
+             * batches, then 300 */
+            unsigned few = i < 100000 ? 20u : i < cut[1] ? 21u : i < cut[3] ? 60u : 300u;
             unsigned k = (unsigned)rand_r(&seed) % (many == 0   ? 37u
                                                     : many == 2 ? 5000u
                                                     : many == 5 ? few
