@@ -358,14 +358,16 @@ static int chunk_index(const dplan *p, uint64_t r0, uint64_t m, uint32_t *idx, u
 
 /* fold_fused()'s commonest case for string keys looked up in the table of short keys: rows [R0,
  * R0 + M) counted and summed (int sum word W0 of I0, float sum F0 into partials B0, each may be
- * none) by the id of their key; 0 when a key is not in the table (the call is then folded again
- * the long way: the keys' ids first). */
-static int fold_short(const dplan *p, const dview *v, uint64_t r0, uint64_t m, uint64_t w0,
-                      const int64_t *i0, const double *f0, double *b0)
+ * none) by the id of their key, and when FIRST, the first row's id (ROW0 + the row's place) put
+ * in word RW of the groups that have none yet (*FOUND: how many); 0 when a key is not in the
+ * table (the call is then folded again the long way: the keys' ids first). */
+static inline __attribute__((always_inline)) int
+fold_short(const dplan *p, const dview *v, uint64_t r0, uint64_t m, uint64_t w0, const int64_t *i0,
+           const double *f0, double *b0, int first, uint64_t rw, int64_t row0, uint64_t *found)
 {
     const int64_t *off = p->w + r0;
     const char *bytes = p->sbytes;
-    uint64_t sw = p->acc->words, miss = 0;
+    uint64_t sw = p->acc->words, miss = 0, nf = 0;
     int64_t *cnt = v->cnt;
     for (uint64_t i = 0; i < m; i++) {
         if ((i & 7) == 0) __builtin_prefetch(off + i + AHEAD);
@@ -378,7 +380,12 @@ static int fold_short(const dplan *p, const dview *v, uint64_t r0, uint64_t m, u
         rec[0]++;
         if (i0) rec[w0] = (int64_t)((uint64_t)rec[w0] + (uint64_t)i0[i]);
         if (f0) b0[x] += f0[i];
+        if (first && rec[rw] == INT64_MAX) {
+            rec[rw] = row0 + (int64_t)i;
+            nf++;
+        }
     }
+    *found = nf;
     return !miss;
 }
 
@@ -414,9 +421,18 @@ static int fold_fused(const dplan *p, dpart *t, const dview *v, uint32_t *idx, u
     int64_t *cnt = v->cnt;
     int commonest = ni <= 1 && nr == 0 && nf <= 1 && !acc->big && p->mask == NULL &&
                     p->lw == NULL && !p->bygroup;
-    if (p->sk != NULL)
-        return commonest && fold_short(p, v, r0, m, ni ? iw[0] : 0, ni ? iv[0] : NULL,
-                                       nf ? fv[0] : NULL, nf ? fb[0] : NULL);
+    if (p->sk != NULL) { /* (a first row's slot not filled for every group: one at most) */
+        uint64_t w0 = ni ? iw[0] : 0, fd = 0;
+        const int64_t *i0 = ni ? iv[0] : NULL;
+        const double *f0 = nf ? fv[0] : NULL;
+        double *b0 = nf ? fb[0] : NULL;
+        int one = ni <= 1 && nr <= 1 && nf <= 1 && !acc->big && p->mask == NULL && p->lw == NULL &&
+                  !p->bygroup,
+            ok = one && (nr ? fold_short(p, v, r0, m, w0, i0, f0, b0, 1, rw[0], row0[0], &fd)
+                            : fold_short(p, v, r0, m, w0, i0, f0, b0, 0, 0, 0, &fd));
+        if (nr) t->firsts[ra[0]] += fd;
+        return ok;
+    }
     if (commonest) {
         /* the commonest: one pass, the group index of each row computed in it; loops
          * unswitched. A key outside the range counts in group 0 before it is found out. */
@@ -1294,22 +1310,23 @@ static int intern_call(st_gfold *f, const st_gcol *key, uint64_t n, int64_t *ids
 }
 
 /* Whether ACC's next call folds in fold_fused()'s commonest way: counts, one integer sum and one
- * float sum at most, first rows already found for every group (by every thread), no nulls,
- * groups that stay in the caches. */
+ * float sum at most, one first row's slot at most not yet filled for every group (by every
+ * thread), no nulls, groups that stay in the caches. */
 static int one_pass(const st_gacc *acc)
 {
-    int ni = 0, nf = 0;
+    int ni = 0, nf = 0, nr = 0;
     if (!acc->fused || acc->big || acc->mask) return 0;
     for (int a = 0; a < acc->naggs; a++) {
         const st_gin *in = &acc->in[a];
         if (acc->same[a] >= 0 || (!is_sum(in->op) && !in->rowid)) continue;
-        for (int t = 0; in->rowid && t < acc->nt; t++)
-            if (acc->parts[t].firsts[a] < acc->g) return 0;
+        int open = 0; /* a first row's slot some thread has not filled for every group */
+        for (int t = 0; in->rowid && t < acc->nt; t++) open |= acc->parts[t].firsts[a] < acc->g;
+        nr += open;
         if (in->rowid) continue;
         ni += !in->isf;
         nf += in->isf;
     }
-    return ni <= 1 && nf <= 1;
+    return ni <= 1 && nf <= 1 && nr <= 1;
 }
 
 /* Fold the N rows of string KEY in one pass, each row's id looked up in F's table of short keys
@@ -1324,9 +1341,12 @@ static int fold_known(st_gfold *f, const st_gcol *key, uint64_t n, const st_gin 
         st_gdense_block(n, (uint64_t)acc->nfs * f->ng) != ST_GDENSE_BLOCK)
         return 0;
     int64_t *snap = gf_scratch(f, GF_SNAP, (nt * words + 1) * sizeof *snap);
+    uint64_t firsts[64][ST_GROUP_SLOTS]; /* (the groups whose first row each thread found) */
     if (snap == NULL) return STRATA_ENOMEM;
-    for (uint64_t t = 0; t < nt; t++)
+    for (uint64_t t = 0; t < nt; t++) {
         memcpy(snap + t * words, acc->parts[t].cnt, words * sizeof *snap);
+        memcpy(firsts[t], acc->parts[t].firsts, sizeof firsts[t]);
+    }
     const int64_t *off = key->data;
     dplan p = {.w = off, .in = in, .n = n, .g = acc->g, .gblk = acc->g, .sk = f->sk};
     p.side = &f->side;
@@ -1337,6 +1357,7 @@ static int fold_known(st_gfold *f, const st_gcol *key, uint64_t n, const st_gin 
     if (rc != 0) return rc;
     for (uint64_t t = 0; t < nt; t++) { /* a new key: as it was */
         memcpy(acc->parts[t].cnt, snap + t * words, words * sizeof *snap);
+        memcpy(acc->parts[t].firsts, firsts[t], sizeof firsts[t]);
         acc->parts[t].bad = 0;
     }
     return 0;
