@@ -36,9 +36,14 @@ readelf -d "$T/prefix/bin/strata" | grep -q 'R.*PATH.*\$ORIGIN'
 # there would be loaded); CMake's padded build RPATH had one
 for f in "$T/prefix/bin/strata" "$BUILD/strata" "$(find "$T/prefix" -name libstrata_serve.so)" \
     "$BUILD/libstrata_serve.so"; do
+    test -f "$f" || { echo "no such file: '$f'" >&2; exit 1; }
     rp=$(readelf -d "$f" | sed -n 's/.*R[UN]*PATH.*\[\(.*\)\]/\1/p')
+    test -n "$rp" || { echo "$f: no RUNPATH" >&2; exit 1; }
     case ":$rp:" in *::*) echo "$f: an empty entry in its RUNPATH '$rp'" >&2; exit 1 ;; esac
 done
+# the build tree's command loads the build tree's library, even with an installed one in
+# BUILD/../lib (the RUNPATH's own folder first)
+ldd "$BUILD/strata" | grep -q "libstrata.so.0 => $(cd "$BUILD" && pwd -P)/libstrata.so.0"
 # Highway's vqsort module (when the build has it) beside the library, where vqload.c looks
 if [ -f "$BUILD/libstrata_vqsort.so" ]; then
     test -f "$(pkg-config --variable=libdir strata)/libstrata_vqsort.so"
