@@ -32,8 +32,12 @@
 #include "util/par.h"
 #include "util/vec.h"
 
-#define CHUNK 4096
-#define AHEAD 512 /* rows a column is fetched ahead (a fault-around maps 16 pages) */
+#define CHUNK      4096
+#define AHEAD      512 /* rows a column is fetched ahead (a fault-around maps 16 pages) */
+#define GF_THREADS 64  /* most threads a fold takes */
+/* The first rows of a string call that tell whether it holds many strings (many_strings()), and
+ * that seed an empty dictionary (seed_keys()). */
+#define GF_SAMPLE 65536
 
 /* Whether the dense path takes aggregate IN (MANY: over several calls, inputs not yet known). */
 static int takes(const st_gin *in, int many)
@@ -419,17 +423,16 @@ static int fold_fused(const dplan *p, dpart *t, const dview *v, uint32_t *idx, u
     }
     uint64_t found[ST_GROUP_SLOTS] = {0};
     int64_t *cnt = v->cnt;
-    int commonest = ni <= 1 && nr == 0 && nf <= 1 && !acc->big && p->mask == NULL &&
-                    p->lw == NULL && !p->bygroup;
+    int shape = ni <= 1 && nf <= 1 && !acc->big && p->mask == NULL && p->lw == NULL && !p->bygroup,
+        commonest = shape && nr == 0;
     if (p->sk != NULL) { /* (a first row's slot not filled for every group: one at most) */
         uint64_t w0 = ni ? iw[0] : 0, fd = 0;
         const int64_t *i0 = ni ? iv[0] : NULL;
         const double *f0 = nf ? fv[0] : NULL;
         double *b0 = nf ? fb[0] : NULL;
-        int one = ni <= 1 && nr <= 1 && nf <= 1 && !acc->big && p->mask == NULL && p->lw == NULL &&
-                  !p->bygroup,
-            ok = one && (nr ? fold_short(p, v, r0, m, w0, i0, f0, b0, 1, rw[0], row0[0], &fd)
-                            : fold_short(p, v, r0, m, w0, i0, f0, b0, 0, 0, 0, &fd));
+        int ok = shape && nr <= 1 &&
+                 (nr ? fold_short(p, v, r0, m, w0, i0, f0, b0, 1, rw[0], row0[0], &fd)
+                     : fold_short(p, v, r0, m, w0, i0, f0, b0, 0, 0, 0, &fd));
         if (nr) t->firsts[ra[0]] += fd;
         return ok;
     }
@@ -951,7 +954,7 @@ int st_gfold_begin(st_gfold **fp, strata_dtype kdt, const int64_t range[2], int 
         f->adt[a] = aggs[a].op == ST_AGG_COUNT ? STRATA_I64 : aggs[a].in.dtype;
         f->q[a] = aggs[a].q;
     }
-    int nt = nthreads < 1 ? 1 : nthreads > 64 ? 64 : nthreads;
+    int nt = nthreads < 1 ? 1 : nthreads > GF_THREADS ? GF_THREADS : nthreads;
     uint64_t g = hashed ? 1024 : (uint64_t)range[1] - (uint64_t)range[0] + 1;
     int rc = acc_new(&f->acc, in, naggs, hashed ? 0 : range[0], g, 0, 1, nt);
     f->rows = rows;
@@ -1341,7 +1344,7 @@ static int fold_known(st_gfold *f, const st_gcol *key, uint64_t n, const st_gin 
         st_gdense_block(n, (uint64_t)acc->nfs * f->ng) != ST_GDENSE_BLOCK)
         return 0;
     int64_t *snap = gf_scratch(f, GF_SNAP, (nt * words + 1) * sizeof *snap);
-    uint64_t firsts[64][ST_GROUP_SLOTS]; /* (the groups whose first row each thread found) */
+    uint64_t firsts[GF_THREADS][ST_GROUP_SLOTS]; /* (each thread's groups with a first row) */
     if (snap == NULL) return STRATA_ENOMEM;
     for (uint64_t t = 0; t < nt; t++) {
         memcpy(snap + t * words, acc->parts[t].cnt, words * sizeof *snap);
@@ -1363,25 +1366,20 @@ static int fold_known(st_gfold *f, const st_gcol *key, uint64_t n, const st_gin 
     return 0;
 }
 
-/* The keys of the first rows of the N of string KEY put in F's empty dictionary (the first
- * call), in row order as intern_call() adds them, and F's accumulator grown to them: the call's
- * rows are then looked up on every thread (intern_call(), through the table of short keys), or
- * folded in one pass when its aggregates allow (fold_known()), where with an empty dictionary one
- * thread interned every row (10 batches of 1 M rows, 100 keys: the first batch's fold 9-17 ms,
- * now 6.5 ms; the others' 3.5 ms). A key first met past these rows is added after them, in row
- * order: the same ids either way. STRATA_ENOMEM. */
+/* The keys of the first GF_SAMPLE rows of the N of string KEY put in F's empty dictionary (the
+ * first call), in row order as intern_call() adds them, and F's accumulator grown to them: the
+ * call's rows are then looked up on every thread (intern_call(): through the table of short keys
+ * when the keys are 2 048 or fewer, of 8 bytes or fewer, else through the dictionary's hash
+ * table), or folded in one pass when its aggregates allow (fold_known()), where with an empty
+ * dictionary one thread interned every row (10 batches of 1 M rows, 100 keys: the first batch's
+ * fold 9-17 ms, now 4.6-6 ms; the others' 3.5 ms). A key first met past these rows is added after
+ * them, in row order: the same ids either way. STRATA_ENOMEM. */
 static int seed_keys(st_gfold *f, const st_gcol *key, uint64_t n)
 {
-    enum { SEED = 65536 }; /* (many_strings() found fewer than 4096 keys in as many rows) */
-    const int64_t *off = key->data;
-    uint64_t m = n < SEED ? n : SEED;
-    for (uint64_t r = 0; r < m; r++) {
-        uint64_t id =
-            f->sk_cap > 0 ? short_row(f->sk, f->sk_cap, off, key->bytes, r, off[n]) : GF_NONE;
-        if (id == GF_NONE && row_add(f, key, r, row_hash(key, r)) == GF_NONE)
-            return STRATA_ENOMEM; /* (4096 keys at most: never 2^32) */
-    }
-    return acc_grow(f->acc, f->ng);
+    uint64_t m = n < GF_SAMPLE ? n : GF_SAMPLE;
+    int64_t *ids = gf_scratch(f, GF_IDS, (m + 1) * sizeof *ids);
+    int rc = ids != NULL ? add_new(f, key, m, ids, NULL, 1) : STRATA_ENOMEM;
+    return rc == STRATA_OK ? acc_grow(f->acc, f->ng) : rc; /* (ERANGE: never, so few keys) */
 }
 
 /* Fold N rows of KEY through F's dictionary (strings, or integers spread wide whose smallest
@@ -1437,8 +1435,8 @@ static int add_hashed(st_gfold *f, const st_gcol *key, uint64_t n, const st_gin 
  * the dictionary's fold takes well, whose threads would each read every row (add_hashed()). */
 static int many_strings(const st_gcol *key, uint64_t n)
 {
-    enum { SAMPLE = 65536, TBITS = 17, MANY = 4096 };
-    uint64_t m = n < SAMPLE ? n : SAMPLE, mask = ((uint64_t)1 << TBITS) - 1, d = 0;
+    enum { TBITS = 17, MANY = 4096 };
+    uint64_t m = n < GF_SAMPLE ? n : GF_SAMPLE, mask = ((uint64_t)1 << TBITS) - 1, d = 0;
     uint64_t *t = calloc(mask + 1, sizeof *t); /* hashes, 1 set in each: 0 is empty */
     const int64_t *off = key->data;
     if (t == NULL) return 0;

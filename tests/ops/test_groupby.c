@@ -903,7 +903,9 @@ static void folding_many_spread_groups_sums_floats_in_row_order(void **state)
  * the same length differing in the middle; 3: 9 to 16 bytes of hex digits varying in more bits than
  * a word holds, each 16 sharing their first 8 bytes (the end's radix passes); 4: H2O's id3, "id"
  * and 10 digits (packed); 5: 0 to 8 bytes, some holding a NUL byte ("x", a byte of 0 to 4, digits),
- * and one key of 19 bytes (K 299); K 0 to 4 give "", "x", "x\0" and "x\0\0". */
+ * and one key of 19 bytes (K 299); K 0 to 4 give "", "x", "x\0" and "x\0\0"; 6: "k" and up to 4
+ * digits (3 000 short keys: more than the table of short keys holds); 7: "t" and a digit, K 3 a
+ * key of 26 bytes ("a key longer than 8 bytes ", among the first rows). */
 static int string_case(int many, unsigned k, char *at, int w)
 {
     static const char pad[] = "abcdefghijklmnopqrstuvwxyzabcdefghijklmn";
@@ -920,6 +922,11 @@ static int string_case(int many, unsigned k, char *at, int w)
         return snprintf(at, (size_t)w, "%.*s%u%.*s", (int)(k % 40), pad, k, (int)(k % 3), "zzz");
     case 3:
         return snprintf(at, (size_t)w, "%.*s", (int)(9 + k % 8), hex);
+    case 6:
+        return snprintf(at, (size_t)w, "k%u", k);
+    case 7:
+        return k == 3 ? snprintf(at, (size_t)w, "a key longer than 8 bytes ")
+                      : snprintf(at, (size_t)w, "t%u", k);
     case 5:
         if (k == 299) return snprintf(at, (size_t)w, "a key longer than 8");
         memcpy(at, "x\0\0", 4);
@@ -947,7 +954,7 @@ static void folding_string_batches_equals_merging_each_batchs_groups(void **stat
     static int64_t off[N + 1];
     static double f[N];
     const int64_t cut[] = {0, 150000, 160000, 190000, 190500, N};
-    for (int many = 0; many < 6; many++) {
+    for (int many = 0; many < 8; many++) {
         unsigned seed = 11;
         off[0] = 0;
         for (int i = 0; i < N; i++) {
@@ -958,6 +965,8 @@ static void folding_string_batches_equals_merging_each_batchs_groups(void **stat
             unsigned k = (unsigned)rand_r(&seed) % (many == 0   ? 37u
                                                     : many == 2 ? 5000u
                                                     : many == 5 ? few
+                                                    : many == 6 ? 3000u
+                                                    : many == 7 ? 10u
                                                                 : 90000u);
             int len = string_case(many, k, bytes + off[i], W);
             off[i + 1] = off[i] + len;
@@ -965,7 +974,7 @@ static void folding_string_batches_equals_merging_each_batchs_groups(void **stat
             if (i % 997 == 0) f[i] = -0.0;
         }
         /* few keys: also the aggregates folded in one pass (short keys: looked up as folded) */
-        for (int nt = 1; nt <= 3 * (1 + (many == 0 || many == 5)); nt++) {
+        for (int nt = 1; nt <= 3 * (1 + (many == 0 || many >= 5)); nt++) {
             st_groups ref, got;
             one_pass = nt > 3;
             fold_and_merge(STRATA_STR, off, bytes, cut, 5, f, (nt - 1) % 3 + 1, &ref, &got);
@@ -976,6 +985,8 @@ static void folding_string_batches_equals_merging_each_batchs_groups(void **stat
             assert_true(many == 0   ? got.n <= 41
                         : many == 2 ? got.n <= 5000
                         : many == 5 ? got.n == 299
+                        : many == 6 ? got.n > 2048 && got.n <= 3000
+                        : many == 7 ? got.n == 10
                                     : got.n > ST_GDENSE_MAX);
             st_groups_free(&ref);
             st_groups_free(&got);
