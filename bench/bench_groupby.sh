@@ -10,8 +10,8 @@
 # Also printed: the floor, bench_touch's time to map the same columns from the pool and add up
 # every value (pages faulted in as in a new process): no pass over these columns takes less; and
 # DuckDB's time when it too reads its rows from storage and writes the groups there, as Strata's
-# update does (duckdb_groupby.mjs with DB: a database file in the same folder as the pool, each
-# query on a new instance of it, its open not timed).
+# update does (duckdb_groupby.mjs with DUCKDB_FILE: a database file in the same folder as the
+# pool, each query on a new instance of it, its open not timed).
 #     bench/bench_groupby.sh [BUILD_DIR] [REPS]   (defaults: build/release, 5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -80,22 +80,34 @@ for ds in taxi/zones h2o/g_k100 h2o/g_k10k h2o/g_k1m h2o/g_id1 h2o/g_id3 h2o/g_k
         sed -n 's/^touch_s //p')
 done
 q='SELECT pickupzone, count(*), sum(fare), avg(fare) FROM t GROUP BY pickupzone'
-out=$(DB=$D/taxi.duckdb node bench/node/duckdb_groupby.mjs "$D/taxi.csv" 20 2 "$REPS" "taxi/zones=$q")
-for k in k100 k10k k1m; do
-    q="SELECT $k, count(*), sum(v), avg(f) FROM t GROUP BY $k"
-    out+=$'\n'$(DB=$D/h2o_$k.duckdb node bench/node/duckdb_groupby.mjs "$D/h2o.parquet" 1 2 "$REPS" \
-        "h2o/g_$k=$q")
-done
+out=$(DUCKDB_FILE=$D/taxi.duckdb node bench/node/duckdb_groupby.mjs "$D/taxi.csv" 20 2 "$REPS" \
+    "taxi/zones=$q")
+rm -f "$D"/*.duckdb "$D"/*.duckdb.wal
 qs=()
-for k in id1 id3 kw; do qs+=("h2o/g_$k=SELECT $k, count(*), sum(v), avg(f) FROM t GROUP BY $k"); done
-out+=$'\n'$(DB=$D/h2oy.duckdb node bench/node/duckdb_groupby.mjs "$D/h2oy.parquet" 1 2 "$REPS" "${qs[@]}")
+for k in k100 k10k k1m; do
+    qs+=("h2o/g_$k=SELECT $k, count(*), sum(v), avg(f) FROM t GROUP BY $k")
+done
+out+=$'\n'$(DUCKDB_FILE=$D/h2o.duckdb node bench/node/duckdb_groupby.mjs "$D/h2o.parquet" 1 2 \
+    "$REPS" "${qs[@]}")
+rm -f "$D"/*.duckdb "$D"/*.duckdb.wal
+qs=()
+for k in id1 id3 kw; do
+    qs+=("h2o/g_$k=SELECT $k, count(*), sum(v), avg(f) FROM t GROUP BY $k")
+done
+out+=$'\n'$(DUCKDB_FILE=$D/h2oy.duckdb node bench/node/duckdb_groupby.mjs "$D/h2oy.parquet" 1 2 \
+    "$REPS" "${qs[@]}")
+rm -f "$D"/*.duckdb "$D"/*.duckdb.wal
 echo "bench: group-by end to end (strata update --full) vs DuckDB GROUP BY in memory, 2 threads, best of $REPS"
-declare -A fromdb
-while read -r tag name secs; do
-    [ "$tag" = duckdb_groupby_db_s ] && fromdb[$name]=$secs
+declare -A fromdb dbgroups
+while read -r tag name secs groups; do
+    [ "$tag" = duckdb_groupby_db_s ] || continue
+    fromdb[$name]=$secs
+    dbgroups[$name]=$groups
 done <<<"$out"
 while read -r tag name secs groups; do
     [ "$tag" = duckdb_groupby_s ] || continue
+    [ "${dbgroups[$name]}" = "$groups" ] ||
+        echo "  $name: DuckDB made ${dbgroups[$name]} groups from its file, $groups in memory" >&2
     printf '  %-12s %8s groups  strata %8.4f s  duckdb %8.4f s  ratio %5.2fx  (floor %.4f s: %5.2fx)' \
         "$name" "$groups" "${ours[$name]}" "$secs" \
         "$(awk -v a="$secs" -v b="${ours[$name]}" 'BEGIN { print a / b }')" "${floor[$name]}" \
