@@ -79,24 +79,26 @@ for ds in taxi/zones h2o/g_k100 h2o/g_k10k h2o/g_k1m h2o/g_id1 h2o/g_id3 h2o/g_k
     floor[$ds]=$("$BUILD/bench/bench_touch" "$D/pool" ${cols[$ds]%% *} 2 ${cols[$ds]#* } |
         sed -n 's/^touch_s //p')
 done
-q='SELECT pickupzone, count(*), sum(fare), avg(fare) FROM t GROUP BY pickupzone'
-out=$(DUCKDB_FILE=$D/taxi.duckdb node bench/node/duckdb_groupby.mjs "$D/taxi.csv" 20 2 "$REPS" \
-    "taxi/zones=$q")
-rm -f "$D"/*.duckdb "$D"/*.duckdb.wal
-qs=()
-for k in k100 k10k k1m; do
-    qs+=("h2o/g_$k=SELECT $k, count(*), sum(v), avg(f) FROM t GROUP BY $k")
-done
-out+=$'\n'$(DUCKDB_FILE=$D/h2o.duckdb node bench/node/duckdb_groupby.mjs "$D/h2o.parquet" 1 2 \
-    "$REPS" "${qs[@]}")
-rm -f "$D"/*.duckdb "$D"/*.duckdb.wal
-qs=()
-for k in id1 id3 kw; do
-    qs+=("h2o/g_$k=SELECT $k, count(*), sum(v), avg(f) FROM t GROUP BY $k")
-done
-out+=$'\n'$(DUCKDB_FILE=$D/h2oy.duckdb node bench/node/duckdb_groupby.mjs "$D/h2oy.parquet" 1 2 \
-    "$REPS" "${qs[@]}")
-rm -f "$D"/*.duckdb "$D"/*.duckdb.wal
+# duck SOURCE COPIES NAME=SQL...: DuckDB's times of the queries over SOURCE read COPIES times, in
+# memory and from its own file (removed after)
+duck() {
+    local src=$1 copies=$2 rc=0
+    shift 2
+    DUCKDB_FILE=$D/duck.duckdb node bench/node/duckdb_groupby.mjs "$src" "$copies" 2 "$REPS" "$@" ||
+        rc=$?
+    rm -f "$D/duck.duckdb" "$D/duck.duckdb.wal"
+    return "$rc"
+}
+h2o() { # KEY...: the H2O-style query of each key, one a line
+    local k
+    for k in "$@"; do echo "h2o/g_$k=SELECT $k, count(*), sum(v), avg(f) FROM t GROUP BY $k"; done
+}
+out=$(duck "$D/taxi.csv" 20 \
+    "taxi/zones=SELECT pickupzone, count(*), sum(fare), avg(fare) FROM t GROUP BY pickupzone")
+mapfile -t qs < <(h2o k100 k10k k1m)
+out+=$'\n'$(duck "$D/h2o.parquet" 1 "${qs[@]}")
+mapfile -t qs < <(h2o id1 id3 kw)
+out+=$'\n'$(duck "$D/h2oy.parquet" 1 "${qs[@]}")
 echo "bench: group-by end to end (strata update --full) vs DuckDB GROUP BY in memory, 2 threads, best of $REPS"
 declare -A fromdb dbgroups
 while read -r tag name secs groups; do
