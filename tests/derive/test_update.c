@@ -354,6 +354,55 @@ static void a_full_update_gives_the_bytes_of_the_incremental_one(void **state)
     free(rec);
 }
 
+/* Objects computed again over 1 Mi rows or more run on the job's threads (fewer rows: on one,
+ * st_upd_threads()): a group-by of 40 000 groups (its fold, and its output columns written on
+ * two threads) and a filter, updated in full on two threads and on one, give the same values. */
+static void objects_over_many_rows_give_the_values_of_one_thread_on_two(void **state)
+{
+    fixture *f = *state;
+    strata_pool *p = f->pool;
+    enum { HALF = (1 << 19) + 2048, GROUPS = 40000 };
+    create_src(p, "r", "big");
+    int64_t *a = malloc(HALF * sizeof *a), *g = malloc(HALF * sizeof *g);
+    for (int b = 0; b < 2; b++) {
+        for (uint64_t i = 0; i < HALF; i++) {
+            uint64_t r = i + (uint64_t)b * HALF;
+            a[i] = (int64_t)(r * 2654435761u % 1000003u) - 500000;
+            g[i] = (int64_t)(r * 7919u % GROUPS);
+        }
+        add_batch(p, "r", "big", a, g, HALF);
+    }
+    free(a);
+    free(g);
+    strata_derive_spec gb = {.op = "groupby", .keys = "g", .aggs = "count,sum:a,min:a"};
+    assert_ok(p, strata_derive(p, "r", "bg", "r", "big", &gb));
+    derive_filter(p, "bf", "big", "a < 0");
+    static const char *const cols[][2] = {
+        {"bg", "g"}, {"bg", "count"}, {"bg", "sum_a"}, {"bg", "min_a"}, {"bf", "index"}};
+    int64_t *one[5];
+    uint64_t n1[5];
+    for (int nt = 1; nt <= 2; nt++) {
+        strata_update_opts o = {.full = 1, .nthreads = nt};
+        strata_update_stats st;
+        assert_ok(p, strata_update(p, "r", NULL, &o, &st));
+        for (int c = 0; c < 5; c++) {
+            uint64_t n;
+            int64_t *v = read_col(p, "r", cols[c][0], cols[c][1], &n);
+            if (nt == 1) {
+                one[c] = v;
+                n1[c] = n;
+                continue;
+            }
+            assert_int_equal(n, n1[c]);
+            assert_memory_equal(v, one[c], n * sizeof *v);
+            free(v);
+            free(one[c]);
+        }
+    }
+    assert_int_equal(n1[0], GROUPS);
+    assert_true(n1[4] > HALF / 2 && n1[4] < 3 * (uint64_t)HALF / 2);
+}
+
 /* Publish one batch of N rows of (k f64, s str, v f64); S is "a|b|c". */
 static void add_fsv(strata_pool *pool, const double *k, const char *s, const double *v, uint64_t n)
 {
@@ -644,6 +693,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(groupbys_on_float_and_string_keys_merge_like_a_full_update,
                                         fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(a_full_update_gives_the_bytes_of_the_incremental_one,
+                                        fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(objects_over_many_rows_give_the_values_of_one_thread_on_two,
                                         fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(
             an_update_stopped_midway_publishes_nothing_of_that_dataset_and_a_rerun_completes_it,

@@ -273,6 +273,7 @@ static void results_do_not_depend_on_threads(void **state)
                                r % 7 == 0 ? "%zu,\"multi\nline %zu, \"\"q\"\"\",%zu.5\n"
                                           : "%zu,plain%zu,%zu.5\n",
                                r, r, r);
+    assert_true(len > ((size_t)2 << 20)); /* (more than ingest parses on one thread) */
     char *path = write_file(f, "t.csv", text, len);
     const char *files[1] = {path};
     strata_ingest_opts o1 = {.nthreads = 1, .batch_rows = 30000};
@@ -465,7 +466,7 @@ static void quoted_fields_keep_their_bytes_exactly(void **state)
     fixture *f = *state;
     static const char *const parts[] = {"\r\n", "\r",       "\n", "\"", ",",
                                         "a",    "\xc3\xa9", " ",  "\0", "\t"};
-    size_t rows = 120000;
+    size_t rows = 250000;
     char *text = malloc(rows * 80 + 64), **want = malloc(rows * sizeof *want);
     size_t *wlen = malloc(rows * sizeof *wlen), len = (size_t)sprintf(text, "i,s,t\r\n");
     unsigned seed = 7;
@@ -490,6 +491,7 @@ static void quoted_fields_keep_their_bytes_exactly(void **state)
         const char *eol = r % 2 ? "\r\n" : "\n";
         len += (size_t)sprintf(text + len, "\",\"%s\"%s", r % 3 ? "\r\n" : "", eol);
     }
+    assert_true(len > ((size_t)2 << 20)); /* (more than ingest parses on one thread) */
     char *path = write_file(f, "q.csv", text, len);
     const char *files[1] = {path};
     for (int nt = 1; nt <= 5; nt += 4) {
