@@ -796,7 +796,7 @@ typedef struct strata_ingest_opts {
     int publish_each;        /* publish every batch as it is committed (long streams); default:
                               * all batches of the call are published together, or none */
     int nthreads;            /* parser threads; 0: the pool's setting (a CSV file under 2 MiB,
-                              * or a call's rows under 2 MiB, is read on one) */
+                              * or NPY files under 2 MiB in all, is read on one) */
     strata_progress_fn progress;
     void *progress_ctx;
 } strata_ingest_opts;
@@ -1020,9 +1020,9 @@ typedef struct strata_update_opts {
     uint64_t mem;        /* memory budget in bytes (0: as much as needed); a sort larger than it
                             spills sorted runs to the dataset's directory and merges them */
     int nthreads;        /* 0: the pool's setting (an object whose step reads fewer than 1 Mi
-                          * rows, new ones or all of them, runs on one thread, a sort computed
-                          * whole excepted; an update that adds fewer than 1 Mi rows to a
-                          * partitioned sort sorts them on one thread) */
+                          * rows, new ones or all of them, runs on one thread, a sort or global
+                          * top-k computed whole excepted; an update that adds fewer than 1 Mi
+                          * rows to a partitioned sort sorts them on one thread) */
     int lock_timeout_ms; /* wait for another updater of a dataset; 0: 60 s; < 0: forever */
     uint64_t batch_rows; /* rows per output batch, and per partition of a sorted dataset (at
                             least 1024; 0: 2 Mi, or less to fit MEM) */

@@ -1195,7 +1195,7 @@ static int update_index(st_upd_job *j, const st_cat_deriv *dv)
     uint64_t rows = st_snapshot_row_start(s)[nsb] - st_snapshot_row_start(s)[consumed];
     j->st->batches_read += nsb - consumed;
     j->st->rows_read += rows;
-    if (!destroys || sp.op == ST_OP_GROUPBY) /* (new rows or all of them; a sort's in order.c) */
+    if (!destroys || sp.op == ST_OP_GROUPBY) /* (new rows or all; sorts, top-k: order.c) */
         st_upd_threads(j, rows);
     if (!destroys) {
         if (consumed == 0 && nold > 0) st_upd_retire(j);

@@ -80,8 +80,9 @@ typedef struct st_upd_placed {
  * bench/bench_derive.sh: 6 to 24 ms on two threads, 5.5 to 6 ms on one; its group-by 6 to 41 ms,
  * 5.2 to 6 ms; `update --full` of 10 batches of 100 000 rows, medians of 20 on a 2-vCPU VM:
  * group-by 9 -> 6 ms, filter 9 -> 7 ms, each 2-thread run's slowest 22 and 37 ms). A sort
- * computed again gains from a second thread from about 100 000 rows and keeps its own rule
- * (order.c). Sets J->nt; process_group() resets it to J->nt_all before each object. */
+ * computed again gains from a second thread from about 100 000 rows: sorts and global top-k
+ * keep their own rules (order.c). Sets J->nt; process_group() resets it to J->nt_all before each
+ * object. */
 #define ST_UPD_ONE_THREAD ((uint64_t)1 << 20)
 void st_upd_threads(st_upd_job *j, uint64_t rows);
 

@@ -46,6 +46,11 @@
 /* Rows scattered through write combining (gwc) take at least these bytes of a thread's chunk for
  * each partition, and the call at least 4 chunks a partition and thread. */
 #define GP_WC_BYTES 384
+#if defined(__SSE2__)
+#define GP_WC 1
+#else
+#define GP_WC 0 /* (no stores that skip the caches: the chunks would be one copy more) */
+#endif
 
 /* The bitmap that estimates a string call's distinct keys (linear counting: a bit set by each
  * hash, the keys estimated from the bits left clear): a bit per row or more, 2^12 to 2^26 bits.
@@ -721,6 +726,7 @@ static int scatter(st_gpf *f, gcall *c, const st_gcol *key, const st_gin *in,
                    const int64_t range[2])
 {
     uint64_t np = (uint64_t)1 << f->bits, *rec = f->rec + c->base, lb[64], br = 0, wcw = 0;
+    uint64_t *wcb = NULL; /* the threads' chunks (gwc) */
     int shift = 64 - f->bits, rc = STRATA_OK;
     int64_t lo[64], hi[64];
     const int64_t *off = key->data, *k = key->data, end = f->str ? off[c->n] : 0;
@@ -790,13 +796,14 @@ static int scatter(st_gpf *f, gcall *c, const st_gcol *key, const st_gin *in,
              * else the rows are stored as they come) */
             br = wc_rows(c->rw);
             wcw = np * br * c->rw + (np + 15) / 16 * 8; /* (chunks, then fills: whole lines) */
-            if (c->n < 4 * br * np * (uint64_t)team || ((uintptr_t)rec & 63) != 0 ||
-                !st_groom((void **)&f->wc, &f->wc_n, (size_t)team * wcw * 8))
+            if (!GP_WC || c->n < 4 * br * np * (uint64_t)team || ((uintptr_t)rec & 63) != 0 ||
+                !st_groom((void **)&f->wc, &f->wc_n, ((size_t)team * wcw + 8) * 8))
                 wcw = 0;
+            wcb = (uint64_t *)(((uintptr_t)f->wc + 63) & ~(uintptr_t)63); /* (from a line) */
         }
         gwc w = {NULL, NULL, br, c->rw};
         if (wcw > 0) {
-            w.buf = f->wc + (uint64_t)t * wcw;
+            w.buf = wcb + (uint64_t)t * wcw;
             w.fill = (uint32_t *)(w.buf + np * br * c->rw);
             memset(w.fill, 0, np * sizeof *w.fill);
         }
