@@ -795,8 +795,8 @@ typedef struct strata_ingest_opts {
                               * header and first rows (i64, f64 or str) */
     int publish_each;        /* publish every batch as it is committed (long streams); default:
                               * all batches of the call are published together, or none */
-    int nthreads;            /* parser threads; 0: the pool's setting (a CSV file under 2 MiB,
-                              * or NPY files under 2 MiB in all, is read on one) */
+    int nthreads;            /* parser threads; 0: the pool's setting (an input under 2 MiB, a
+                              * CSV file or a call's files of another format, is read on one) */
     strata_progress_fn progress;
     void *progress_ctx;
 } strata_ingest_opts;
@@ -951,7 +951,8 @@ typedef struct strata_export_opts {
  * reads them (i8..u32 as INT32 with an INTEGER logical type, u64 as INT64 INTEGER(64, unsigned),
  * ts as INT64 TIMESTAMP(NANOS, UTC), str as BYTE_ARRAY STRING). The file is written under a
  * temporary name beside PATH and renamed when complete and durable: a failed export leaves
- * nothing (and an existing PATH as it was). Memory: one batch's columns at a time. */
+ * nothing (and an existing PATH as it was). Memory: one batch's columns at a time. The column
+ * chunks are encoded on the pool's threads (on one for under 1 Mi values). */
 STRATA_API int strata_export_parquet(strata_snapshot *s, const int *cols, int ncols,
                                      const char *path, const strata_export_opts *opts);
 

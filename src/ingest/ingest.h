@@ -51,9 +51,12 @@ int st_ingest_feed(st_ingest *g, st_colbuf *bufs, uint64_t rows, uint64_t bytes_
 /* End a unit of input (see above). */
 int st_ingest_unit_done(st_ingest *g);
 
-/* Count FILES input files (for the statistics); announce TOTAL bytes of input (for progress). */
+/* Count FILES input files (for the statistics); announce TOTAL bytes of input (for progress;
+ * under 2 MiB, the call reads it on one thread: st_ingest_threads()). */
 void st_ingest_files(st_ingest *g, uint64_t files);
 void st_ingest_total(st_ingest *g, uint64_t total);
+/* The threads for the call's input: its options', or one for a small input. */
+int st_ingest_threads(const st_ingest *g);
 
 /* The call's options (defaults filled in) and error slot. */
 const strata_ingest_opts *st_ingest_opts(const st_ingest *g);
