@@ -8,8 +8,8 @@
 #   - ingest of 20 000 taxi rows: CSV (0.7 MB), NPY (three columns), Parquet, Arrow;
 #   - Parquet export of those rows;
 #   - update --full of a group-by and of a filter over 10 batches of 1 000 and of 100 000 rows.
-#     bench/bench_small.sh [BUILD_DIR] [REPS] [OTHER_BUILD]   (defaults: build/release, 15; OTHER_BUILD:
-#     a folder holding a strata command, built or copied with its library)
+#     bench/bench_small.sh [BUILD_DIR] [REPS] [OTHER_BUILD]   (defaults: build/release, 15;
+#     OTHER_BUILD: a folder holding a strata command, built or copied with its library)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build/release}
@@ -46,10 +46,10 @@ done
 k=0
 # case NAME ARGS...: the command ARGS (@ replaced by a new dataset name each run) timed as above
 case_() {
-    local name=$1 i a
+    local name=$1 a
     shift
     local -a t1=() t2=() to=()
-    for i in $(seq 1 "$REPS"); do
+    for _ in $(seq 1 "$REPS"); do
         for a in 1 2 o; do
             [ "$a" = o ] && [ -z "$O" ] && continue
             k=$((k + 1))
@@ -64,10 +64,10 @@ case_() {
             fi
         done
     done
-    stat() { printf '%s\n' "$@" | sort -n | awk '{a[NR] = $1 * 1000} END {
+    mid() { printf '%s\n' "$@" | sort -n | awk '{a[NR] = $1 * 1000} END {
         printf "%6.1f ms (slowest %6.1f)", a[int((NR + 1) / 2)], a[NR] }'; }
-    printf '  %-34s 1 thread %s  2 threads %s' "$name" "$(stat "${t1[@]}")" "$(stat "${t2[@]}")"
-    [ -n "$O" ] && printf '  other build, 2 threads %s' "$(stat "${to[@]}")"
+    printf '  %-34s 1 thread %s  2 threads %s' "$name" "$(mid "${t1[@]}")" "$(mid "${t2[@]}")"
+    [ -n "$O" ] && printf '  other build, 2 threads %s' "$(mid "${to[@]}")"
     echo
 }
 echo "bench: small inputs, medians of $REPS alternated runs (one thread, two threads${O:+, $OTHER})"

@@ -31,11 +31,11 @@
 #define ST_SEGMENT_BLOCKS 4 /* per thread: 4 MiB of CSV per thread per segment */
 #define ST_INFER_ROWS     1000
 /* An input smaller than this (a CSV file, the NPY files of a call, or the files of another
- * format, st_ingest_total()) is ingested on one thread:
- * a second one gains less than it costs in waking it and in waiting for it through the serial
- * steps (`strata ingest` alternated on a 2-vCPU VM, medians of 10: a taxi CSV of 0.7 MB 4.6 ms
- * on one thread against 8.6 ms on two, 20 000 rows of three NPY columns 3.2 against 6.2 ms;
- * of 3.4 MB 10.6 against 9.7 ms, of 13.7 MB 29.3 against 24.7 ms). */
+ * format: st_ingest_total()) is ingested on one thread: a second one gains less than it costs in
+ * waking it and in waiting for it through the serial steps (`strata ingest` alternated on a
+ * 2-vCPU VM, medians of 10: a taxi CSV of 0.7 MB 4.6 ms on one thread against 8.6 ms on two,
+ * 20 000 rows of three NPY columns 3.2 against 6.2 ms; of 3.4 MB 10.6 against 9.7 ms, of 13.7 MB
+ * 29.3 against 24.7 ms). */
 #define ST_INGEST_ONE_THREAD ((uint64_t)2 << 20)
 
 /* Parse "name:dtype,name:dtype" into COLS (names strdup'ed into NAMES). */
