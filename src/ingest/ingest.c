@@ -944,9 +944,7 @@ int strata_ingest_npy(strata_pool *pool, const char *region, const char *name,
         goto done;
     }
     ST_TRY(rc = npy_map_columns(&g, colnames, files, ncols, m, cols));
-    uint64_t bytes = 0;
-    for (int i = 0; i < ncols; i++) bytes += m[i].len;
-    if (bytes < ST_INGEST_ONE_THREAD) g.nt = 1;
+    st_ingest_total(&g, g.total_bytes); /* (the files' bytes, summed as they were mapped) */
     ST_TRY(rc = ensure_dataset(&g, cols, ncols));
     ST_TRY(rc = npy_bind_columns(&g, colnames, files, ncols, m, view, bits, own));
     ST_TRY(rc = open_batch(&g));

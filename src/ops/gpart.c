@@ -799,7 +799,8 @@ static int scatter(st_gpf *f, gcall *c, const st_gcol *key, const st_gin *in,
             if (!GP_WC || c->n < 4 * br * np * (uint64_t)team || ((uintptr_t)rec & 63) != 0 ||
                 !st_groom((void **)&f->wc, &f->wc_n, ((size_t)team * wcw + 8) * 8))
                 wcw = 0;
-            wcb = (uint64_t *)(((uintptr_t)f->wc + 63) & ~(uintptr_t)63); /* (from a line) */
+            else
+                wcb = (uint64_t *)(((uintptr_t)f->wc + 63) & ~(uintptr_t)63); /* (from a line) */
         }
         gwc w = {NULL, NULL, br, c->rw};
         if (wcw > 0) {
