@@ -166,6 +166,16 @@ STRATA_API int strata_value_parse(strata_dtype dtype, const char *text, void *ou
  * without the NUL. strata_value_parse(STRATA_TS) reads every such text back to NS. */
 STRATA_API size_t strata_ts_format(int64_t ns, char *out);
 
+/* Room for the text of any float written by strata_real_format(), with its NUL. */
+#define STRATA_REAL_FORMAT_MAX 32
+
+/* V as the text every Strata output gives a float (F32 non-zero: the float (float)V), into OUT
+ * (STRATA_REAL_FORMAT_MAX bytes, NUL-terminated); returns its length. The shortest decimal that
+ * reads back as V: the fixed notation of R / 10^K for the smallest K <= 8 that is exactly V
+ * ("848.51", "7242"), else printf's "%.Pg" for the smallest P from 15 (a float's 6) that reads
+ * back ("1e+300", "3.141592653589793"); "nan", "inf", "-inf". */
+STRATA_API size_t strata_real_format(double v, int f32, char *out);
+
 /* ---------------------------------------------------------------------------------------------
  * Pools
  * ------------------------------------------------------------------------------------------- */
@@ -955,6 +965,46 @@ typedef struct strata_export_opts {
  * chunks are encoded on the pool's threads (on one for under 1 Mi values). */
 STRATA_API int strata_export_parquet(strata_snapshot *s, const int *cols, int ncols,
                                      const char *path, const strata_export_opts *opts);
+
+/* The text formats of strata_export_text() and strata_snapshot_format_rows(). Values are
+ * written as `strata cat` prints them: integers in decimal; floats as strata_real_format()
+ * writes them; bools as true and false; timestamps as strata_ts_format() writes them (JSON: as
+ * strings); CSV and TSV strings as they are, quoted ("", quotes doubled) when they hold the
+ * delimiter, a quote, CR or LF, and "" for the empty string; JSON strings escaped. A null is the
+ * empty field in CSV and TSV, null in JSON, as are NaN and infinities in JSON. */
+typedef enum strata_text_format {
+    STRATA_TEXT_CSV = 0, /* comma-separated, a first line of the column names */
+    STRATA_TEXT_TSV,     /* the same, tab-separated */
+    STRATA_TEXT_JSON,    /* one array of objects, a row per line: "[", "\n{...}", ",\n{...}", ...
+                          * then "\n]\n" ("]\n" with no rows) */
+    STRATA_TEXT_NDJSON   /* an object a line: "{...}\n" */
+} strata_text_format;
+
+/* Write the columns COLS (NCOLS indexes; NULL: every column) of snapshot S as the text file PATH
+ * in FORMAT (strata_text_format): every batch's rows in order. The rows are formatted on the
+ * pool's threads (on one for under 256 Ki values), a round of 16 Ki-row pieces at a time
+ * (memory: a round's text); the file is the same bytes for any thread count. It is written under
+ * a temporary name beside PATH and renamed when complete and durable: a failed export leaves
+ * nothing (and an existing PATH as it was). */
+STRATA_API int strata_export_text(strata_snapshot *s, const int *cols, int ncols, const char *path,
+                                  int format);
+
+/* The head of a text of columns COLS[NCOLS] of S in FORMAT -- CSV, TSV: the line of their names;
+ * JSON: "["; NDJSON: nothing -- appended to the buffer *BUF (*LEN bytes used of *CAP; NULL, 0, 0
+ * to start one), which grows by realloc() (the caller free()s it, also after a failure).
+ * STRATA_EINVAL (a format, no columns), STRATA_ERANGE (a column), STRATA_ENOMEM. */
+STRATA_API int strata_snapshot_format_head(strata_snapshot *s, const int *cols, int ncols,
+                                           int format, char **buf, size_t *len, size_t *cap);
+
+/* Rows of batch BATCH of S as text in FORMAT, appended to *BUF as strata_snapshot_format_head()
+ * appends: the rows ROWS[0..NROWS) (indexes in the batch), or when ROWS is NULL rows FIRST to
+ * FIRST + NROWS - 1; columns COLS[NCOLS]. BEFORE: the rows of the same output written before
+ * these (JSON: a row is preceded by "\n" when it is the first, else by ",\n"). STRATA_ERANGE
+ * (a row or column), STRATA_EINVAL, STRATA_ENOMEM, or a read error of the batch. */
+STRATA_API int strata_snapshot_format_rows(strata_snapshot *s, uint64_t batch, const uint64_t *rows,
+                                           uint64_t first, uint64_t nrows, const int *cols,
+                                           int ncols, int format, uint64_t before, char **buf,
+                                           size_t *len, size_t *cap);
 
 /* ---------------------------------------------------------------------------------------------
  * Derived datasets and columns, lineage, update

@@ -125,8 +125,9 @@ int cli_split(const char *cmd, const char *arg, char *buf, size_t buflen, const 
 int cli_parse_u64(const char *s, uint64_t *out);
 
 /* The shortest decimal that reads back as V (F32: as the float V), into BUF of CLI_REAL_MAX
- * bytes: 21.1, not 21.100000000000001; "nan", "inf", "-inf" (static) for the others. */
-#define CLI_REAL_MAX 32
+ * bytes: 21.1, not 21.100000000000001; "nan", "inf", "-inf" for the others (strata_real_format()).
+ */
+#define CLI_REAL_MAX STRATA_REAL_FORMAT_MAX
 const char *cli_fmt_real(char *buf, double v, int f32);
 /* Print V so (JSON: null for NaN and infinities). */
 void cli_print_real(FILE *f, double v, int f32, int json);

@@ -376,58 +376,9 @@ int cli_parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
-/* V as R / 10^K with the smallest K <= 8 for which that quotient is V, written in fixed notation
- * into BUF: the common case (prices, measurements) without printf's digit generation. 0 when V
- * has no such form, or would not print in fixed notation. */
-static int fmt_fixed(char *buf, double v)
-{
-    static const double p10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8};
-    double a = fabs(v);
-    if (!(a >= 1e-4 && a < 1e15)) return 0;
-    for (int k = 0; k <= 8; k++) {
-        double sc = a * p10[k];
-        if (sc >= 9007199254740992.0) return 0; /* 2^53: no longer exact */
-        double r = nearbyint(sc);
-        if (r / p10[k] != a) continue;
-        /* the decimal R / 10^K reads back as A: strtod rounds that exact decimal as the
-         * division above rounded it */
-        char d[24];
-        int n = snprintf(d, sizeof d, "%.0f", r), at = 0;
-        if (v < 0) buf[at++] = '-';
-        if (n <= k) { /* 0.0...digits */
-            buf[at++] = '0';
-            buf[at++] = '.';
-            for (int z = 0; z < k - n; z++) buf[at++] = '0';
-            memcpy(buf + at, d, (size_t)n);
-            at += n;
-        } else {
-            memcpy(buf + at, d, (size_t)(n - k));
-            at += n - k;
-            if (k > 0) {
-                buf[at++] = '.';
-                memcpy(buf + at, d + n - k, (size_t)k);
-                at += k;
-            }
-        }
-        while (k > 0 && buf[at - 1] == '0') at--;
-        if (buf[at - 1] == '.') at--;
-        buf[at] = '\0';
-        return 1;
-    }
-    return 0;
-}
-
 const char *cli_fmt_real(char *buf, double v, int f32)
 {
-    if (isnan(v)) return "nan";
-    if (isinf(v)) return v < 0 ? "-inf" : "inf";
-    if (!f32 && fmt_fixed(buf, v)) return buf;
-    /* the nearest decimal of P digits that reads back as V, for the smallest P that has one:
-     * within a double's 15 (a float's 6) digits, the value's own shortest form */
-    for (int p = f32 ? 6 : 15; p <= (f32 ? 9 : 17); p++) {
-        snprintf(buf, CLI_REAL_MAX, "%.*g", p, v);
-        if (f32 ? strtof(buf, NULL) == (float)v : strtod(buf, NULL) == v) break;
-    }
+    strata_real_format(v, f32, buf);
     return buf;
 }
 

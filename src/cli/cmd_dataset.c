@@ -747,25 +747,12 @@ int cmd_log(cli *c, int argc, char **argv)
 
 /* ---- cat and export ------------------------------------------------------------------------ */
 
-/* Write S (N bytes) as a CSV field: quoted when it holds the delimiter, a quote, CR or LF. */
-static void csv_field(FILE *f, const char *s, size_t n, char delim)
-{
-    int quote = n == 0; /* "" is an empty string; an empty field is a null */
-    for (size_t i = 0; i < n && !quote; i++)
-        quote = s[i] == delim || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
-    if (!quote) {
-        fwrite(s, 1, n, f);
-        return;
-    }
-    fputc('"', f);
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"') fputc('"', f);
-        fputc(s[i], f);
-    }
-    fputc('"', f);
-}
-
-enum { FMT_CSV, FMT_TSV, FMT_JSON, FMT_NDJSON };
+enum {
+    FMT_CSV = STRATA_TEXT_CSV,
+    FMT_TSV = STRATA_TEXT_TSV,
+    FMT_JSON = STRATA_TEXT_JSON,
+    FMT_NDJSON = STRATA_TEXT_NDJSON
+};
 
 /* Print rows of S: COLS (NC of them), at most HEAD rows (UINT64_MAX: all). */
 /* Which rows to print: those where WHERE holds (NULL: all), from batch FIRST, skipping SKIP of
@@ -774,14 +761,6 @@ typedef struct row_sel {
     const char *where;
     uint64_t first, skip, limit;
 } row_sel;
-
-/* The mapped columns of one batch. */
-typedef struct batch_cols {
-    const void **ptr;
-    const int64_t **off;
-    const char **bytes;
-    const uint8_t **valid;
-} batch_cols;
 
 /* The rows of batch B that SEL's condition keeps: *ROWS (malloc'd; NULL: all N rows) and *M. */
 static int batch_rows(cli *c, strata_snapshot *s, uint64_t b, const row_sel *sel, uint64_t n,
@@ -815,112 +794,50 @@ static int tail_start(cli *c, strata_snapshot *s, uint64_t nbatches, row_sel *se
     return EXIT_OK;
 }
 
-static void print_row(const strata_dataset_desc *d, const int *cols, int nc, const batch_cols *bc,
-                      uint64_t r, int fmt, FILE *out)
+/* Write the LEN bytes at P to OUT (a failed write is found by the caller's fflush). */
+static void put_text(FILE *out, char *p, size_t *len)
 {
-    char delim = fmt == FMT_TSV ? '\t' : ',';
-    int json = fmt == FMT_JSON || fmt == FMT_NDJSON;
-    if (json) fputc('{', out);
-    for (int i = 0; i < nc; i++) {
-        strata_dtype dt = d->columns[cols[i]].dtype;
-        if (json) {
-            if (i) fputc(',', out);
-            cli_json_str(out, d->columns[cols[i]].name);
-            fputc(':', out);
-        } else if (i) {
-            fputc(delim, out);
-        }
-        if (bc->valid[i] != NULL && !(bc->valid[i][r >> 3] >> (r & 7) & 1)) {
-            if (json) fputs("null", out); /* CSV: the empty field */
-        } else if (dt == STRATA_STR) {
-            const char *sp = bc->bytes[i] + bc->off[i][r];
-            size_t n = (size_t)(bc->off[i][r + 1] - bc->off[i][r]);
-            if (json)
-                cli_json_strn(out, sp, n);
-            else
-                csv_field(out, sp, n, delim);
-        } else {
-            const char *p = (const char *)bc->ptr[i] + r * strata_dtype_size(dt);
-            cli_print_value(out, dt, p, json);
-        }
-    }
-    fputs(fmt == FMT_JSON ? "}" : fmt == FMT_NDJSON ? "}\n" : "\n", out);
-}
-
-static int map_batch(cli *c, strata_snapshot *s, const strata_dataset_desc *d, uint64_t b,
-                     const int *cols, int nc, batch_cols *bc)
-{
-    for (int i = 0; i < nc; i++) {
-        int st = d->columns[cols[i]].dtype == STRATA_STR
-                     ? strata_snapshot_map_str(s, b, cols[i], &bc->off[i], &bc->bytes[i])
-                     : strata_snapshot_map(s, b, cols[i], &bc->ptr[i]);
-        if (st >= 0) st = strata_snapshot_map_valid(s, b, cols[i], &bc->valid[i]);
-        if (st < 0) return cli_fail(c, st);
-    }
-    return EXIT_OK;
-}
-
-static void print_header(const strata_dataset_desc *d, const int *cols, int nc, char delim,
-                         FILE *out)
-{
-    if (delim == 0) { /* JSON: the array opens */
-        fputc('[', out);
-        return;
-    }
-    for (int i = 0; i < nc; i++) {
-        if (i) fputc(delim, out);
-        csv_field(out, d->columns[cols[i]].name, strlen(d->columns[cols[i]].name), delim);
-    }
-    fputc('\n', out);
+    fwrite(p, 1, *len, out);
+    *len = 0;
 }
 
 static int print_rows(cli *c, strata_snapshot *s, const int *cols, int nc, const row_sel *sel,
                       int fmt, FILE *out)
 {
+    enum { PIECE = 4096 }; /* rows formatted at a time */
     strata_dataset_desc d;
     strata_snapshot_info(s, &d);
-    char delim = fmt == FMT_TSV ? '\t' : ',';
     int header = fmt != FMT_NDJSON; /* printed once the condition is known to be good */
-    uint64_t printed = 0;
-    batch_cols bc = {calloc((size_t)nc + 1, sizeof *bc.ptr), calloc((size_t)nc + 1, sizeof *bc.off),
-                     calloc((size_t)nc + 1, sizeof *bc.bytes),
-                     calloc((size_t)nc + 1, sizeof *bc.valid)};
-    int rc = EXIT_OK;
-    if (bc.ptr == NULL || bc.off == NULL || bc.bytes == NULL || bc.valid == NULL)
-        rc = cli_report(STRATA_ENOMEM, NULL, "out of memory");
-    uint64_t skip = sel->skip, left = sel->limit;
-    char what[2 * STRATA_NAME_MAX + 16];
-    snprintf(what, sizeof what, "export %s/%s", d.region, d.name);
+    uint64_t printed = 0, skip = sel->skip, left = sel->limit;
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    int rc = EXIT_OK, st = STRATA_OK;
     for (uint64_t b = sel->first; b < d.nbatches && left > 0 && rc == EXIT_OK; b++) {
         strata_batch_info bi;
         uint64_t *rows = NULL, m;
-        if (out != stdout) cli_progress(c, &(strata_work){what, "batches", b, d.nbatches});
         strata_snapshot_batch(s, b, &bi);
         rc = batch_rows(c, s, b, sel, bi.nrows, &rows, &m);
         if (rc == EXIT_OK && header) {
-            print_header(&d, cols, nc, fmt == FMT_JSON ? 0 : delim, out);
+            st = strata_snapshot_format_head(s, cols, nc, fmt, &buf, &len, &cap);
             header = 0;
         }
-        if (rc == EXIT_OK && skip >= m) { /* the whole batch skipped: not even mapped */
-            skip -= m;
-            free(rows);
-            continue;
+        for (uint64_t k = skip; k < m && left > 0 && rc == EXIT_OK && st >= 0;) {
+            uint64_t n = m - k < PIECE ? m - k : PIECE;
+            n = n < left ? n : left;
+            st = strata_snapshot_format_rows(s, b, rows != NULL ? rows + k : NULL, k, n, cols, nc,
+                                             fmt, printed, &buf, &len, &cap);
+            put_text(out, buf, &len);
+            k += n, left -= n, printed += n;
         }
-        if (rc == EXIT_OK && m > 0) rc = map_batch(c, s, &d, b, cols, nc, &bc);
-        for (uint64_t k = skip; k < m && left > 0 && rc == EXIT_OK; k++, left--) {
-            if (fmt == FMT_JSON) fputs(printed++ ? ",\n" : "\n", out); /* one array */
-            print_row(&d, cols, nc, &bc, rows != NULL ? rows[k] : k, fmt, out);
-        }
-        skip = 0;
+        skip = skip > m ? skip - m : 0;
         free(rows);
     }
-    if (rc == EXIT_OK && header) print_header(&d, cols, nc, fmt == FMT_JSON ? 0 : delim, out);
-    if (rc == EXIT_OK && fmt == FMT_JSON) fputs(printed ? "\n]\n" : "]\n", out);
-    free(bc.ptr);
-    free(bc.off);
-    free(bc.bytes);
-    free(bc.valid);
-    return rc;
+    if (rc == EXIT_OK && st >= 0 && header)
+        st = strata_snapshot_format_head(s, cols, nc, fmt, &buf, &len, &cap);
+    if (rc == EXIT_OK && st >= 0) put_text(out, buf, &len);
+    if (rc == EXIT_OK && st >= 0 && fmt == FMT_JSON) fputs(printed ? "\n]\n" : "]\n", out);
+    free(buf);
+    return rc == EXIT_OK && st < 0 ? cli_fail(c, st) : rc;
 }
 
 /* Resolve "--columns a,b" against S into COLS (all columns when SPEC is NULL). */
@@ -1122,24 +1039,8 @@ int cmd_export(cli *c, int argc, char **argv)
         int st = strata_export_parquet(s, cols, nc, out, &eo);
         if (st < 0) rc = cli_fail(c, st);
     } else if (rc == EXIT_OK) {
-        char tmp[4200];
-        snprintf(tmp, sizeof tmp, "%s.tmp-%d", out, (int)getpid());
-        FILE *f = fopen(tmp, "w");
-        if (f == NULL) {
-            rc = cli_report(STRATA_EIO, NULL, "cannot create '%s': %s", tmp, strerror(errno));
-        } else {
-            setvbuf(f, NULL, _IOFBF, 1 << 20);
-            row_sel all = {NULL, 0, 0, UINT64_MAX};
-            rc = print_rows(c, s, cols, nc, &all, fmt, f);
-            int e = 0;
-            if ((fflush(f) != 0 || fsync(fileno(f)) != 0) && rc == EXIT_OK) e = errno;
-            if (fclose(f) != 0 && rc == EXIT_OK && e == 0) e = errno;
-            if (rc == EXIT_OK && e == 0 && rename(tmp, out) != 0) e = errno;
-            if (e != 0) {
-                rc = cli_report(STRATA_EIO, NULL, "cannot write '%s': %s", out, strerror(e));
-            }
-            if (rc != EXIT_OK) unlink(tmp);
-        }
+        int st = strata_export_text(s, cols, nc, out, fmt);
+        if (st < 0) rc = cli_fail(c, st);
     }
     free(cols);
     strata_snapshot_close(s);

@@ -76,6 +76,22 @@ void st_outfile_abort(st_outfile *o)
     st_wfile_abort(&o->w);
 }
 
+int st_export_columns(st_err *err, const strata_dataset_desc *d, const int *cols, int nc, int **out,
+                      int *nout)
+{
+    if (cols != NULL && nc < 1) return st_error(err, STRATA_EINVAL, "no columns to export");
+    int n = cols != NULL ? nc : d->ncols;
+    if ((*out = malloc((size_t)n * sizeof **out + 1)) == NULL)
+        return st_error(err, STRATA_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        (*out)[i] = cols != NULL ? cols[i] : i;
+        if ((*out)[i] < 0 || (*out)[i] >= d->ncols)
+            return st_error(err, STRATA_ERANGE, "column index %d is out of range", (*out)[i]);
+    }
+    *nout = n;
+    return STRATA_OK;
+}
+
 int st_input_damaged(st_err *err, const char *kind, int rc)
 {
     if (rc != STRATA_ECORRUPT) return rc;

@@ -23,6 +23,11 @@ void st_infile_unmap(st_infile *in);
  * codec becomes STRATA_EINVAL, its message kept and KIND named ("Parquet"); other RC pass. */
 int st_input_damaged(st_err *err, const char *kind, int rc);
 
+/* The columns an export writes: COLS[NC], or every column of D when COLS is NULL, checked;
+ * *OUT: free() (also on failure). STRATA_EINVAL (no columns), STRATA_ERANGE, STRATA_ENOMEM. */
+int st_export_columns(st_err *err, const strata_dataset_desc *d, const int *cols, int nc, int **out,
+                      int *nout);
+
 /* An output file: written as DIR/.tmp-TOKEN through st_outfile_write (a codec's write
  * callback), then made durable and renamed to PATH by st_outfile_publish; st_outfile_abort
  * removes what is left (a no-op after a publish). */

@@ -158,17 +158,31 @@ size_t st_ts_format(int64_t ns, char *out)
     unsigned m, d;
     st_civil_from_days(days, &y, &m, &d);
     int64_t sec = rest / ST_NS_PER_SEC, frac = rest % ST_NS_PER_SEC;
-    int len =
-        snprintf(out, ST_TS_FORMAT_MAX, "%04lld-%02u-%02uT%02lld:%02lld:%02lld", (long long)y, m, d,
-                 (long long)(sec / 3600), (long long)(sec / 60 % 60), (long long)(sec % 60));
+    /* digits written in place (a text export writes one a value): int64 ns spans the years 1677
+     * to 2262, always four digits */
+    unsigned f[6] = {(unsigned)y,         m, d, (unsigned)(sec / 3600), (unsigned)(sec / 60 % 60),
+                     (unsigned)(sec % 60)};
+    static const char sep[6] = {'-', '-', 'T', ':', ':', 0};
+    size_t len = 0;
+    for (int i = 0; i < 6; i++) {
+        if (i == 0) {
+            out[len++] = (char)('0' + f[0] / 1000);
+            out[len++] = (char)('0' + f[0] / 100 % 10);
+        }
+        out[len++] = (char)('0' + f[i] / 10 % 10);
+        out[len++] = (char)('0' + f[i] % 10);
+        if (sep[i]) out[len++] = sep[i];
+    }
     if (frac != 0) {
         int k = 9;
         while (k > 3 && frac % 1000 == 0) frac /= 1000, k -= 3;
-        len += snprintf(out + len, ST_TS_FORMAT_MAX - (size_t)len, ".%0*lld", k, (long long)frac);
+        out[len++] = '.';
+        for (int i = k - 1; i >= 0; i--, frac /= 10) out[len + (size_t)i] = (char)('0' + frac % 10);
+        len += (size_t)k;
     }
     out[len++] = 'Z';
     out[len] = '\0';
-    return (size_t)len;
+    return len;
 }
 
 size_t strata_ts_format(int64_t ns, char *out)
