@@ -991,7 +991,8 @@ STRATA_API int strata_export_text(strata_snapshot *s, const int *cols, int ncols
 
 /* The head of a text of columns COLS[NCOLS] of S in FORMAT -- CSV, TSV: the line of their names;
  * JSON: "["; NDJSON: nothing -- appended to the buffer *BUF (*LEN bytes used of *CAP; NULL, 0, 0
- * to start one), which grows by realloc() (the caller free()s it, also after a failure).
+ * to start one), which grows by realloc() (the caller free()s it, also after a failure); a NUL
+ * follows the text, not counted in *LEN.
  * STRATA_EINVAL (a format, no columns), STRATA_ERANGE (a column), STRATA_ENOMEM. */
 STRATA_API int strata_snapshot_format_head(strata_snapshot *s, const int *cols, int ncols,
                                            int format, char **buf, size_t *len, size_t *cap);

@@ -312,11 +312,17 @@ static int caller_buf(char **buf, size_t *len, size_t *cap, tbuf *b)
     return STRATA_OK;
 }
 
-static void caller_back(const tbuf *b, char **buf, size_t *len, size_t *cap)
+/* B back to the caller's buffer, a NUL after its text (not counted); RC, or STRATA_ENOMEM. */
+static int caller_back(st_err *err, tbuf *b, char **buf, size_t *len, size_t *cap, int rc)
 {
+    if (room(b, 1) == STRATA_OK)
+        b->p[b->len] = '\0';
+    else if (rc == STRATA_OK)
+        rc = st_error(err, STRATA_ENOMEM, "out of memory");
     *buf = b->p;
     *len = b->len;
     *cap = b->cap;
+    return rc;
 }
 
 int strata_snapshot_format_head(strata_snapshot *s, const int *cols, int ncols, int format,
@@ -327,12 +333,12 @@ int strata_snapshot_format_head(strata_snapshot *s, const int *cols, int ncols, 
         return STRATA_EINVAL;
     st_err *err = st_pool_err(st_snapshot_pool(s));
     strata_dataset_desc d;
-    tcols c;
+    tcols c = {0};
     int rc = strata_snapshot_info(s, &d);
     if (rc == STRATA_OK) rc = tcols_init(err, &d, cols, ncols, format, &c);
     if (rc == STRATA_OK && put_head(&c, &d, cols, &b) < 0)
         rc = st_error(err, STRATA_ENOMEM, "out of memory");
-    caller_back(&b, buf, len, cap);
+    rc = caller_back(err, &b, buf, len, cap, rc);
     tcols_free(&c);
     return rc;
 }
@@ -347,7 +353,7 @@ int strata_snapshot_format_rows(strata_snapshot *s, uint64_t batch, const uint64
     st_err *err = st_pool_err(st_snapshot_pool(s));
     strata_dataset_desc d;
     strata_batch_info bi;
-    tcols c;
+    tcols c = {0};
     int rc = strata_snapshot_info(s, &d);
     if (rc == STRATA_OK) rc = tcols_init(err, &d, cols, ncols, format, &c);
     if (rc == STRATA_OK) rc = strata_snapshot_batch(s, batch, &bi);
@@ -363,7 +369,7 @@ int strata_snapshot_format_rows(strata_snapshot *s, uint64_t batch, const uint64
     if (rc == STRATA_OK && nrows > 0) rc = tcols_map(s, batch, cols, &c);
     if (rc == STRATA_OK && put_rows(&c, rows, first, nrows, before, &b) < 0)
         rc = st_error(err, STRATA_ENOMEM, "out of memory");
-    caller_back(&b, buf, len, cap);
+    rc = caller_back(err, &b, buf, len, cap, rc);
     tcols_free(&c);
     return rc;
 }

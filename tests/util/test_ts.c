@@ -105,6 +105,41 @@ static void every_day_round_trips_through_the_calendar(void **state)
     assert_int_equal(last - first + 1, 801 * 365 + 195); /* leap days in 1600..2400 */
 }
 
+/* NS as the format's reference: the calendar's fields through printf. */
+static void reference_format(int64_t ns, char *out)
+{
+    int64_t days = st_floordiv(ns, ST_NS_PER_DAY), rest = ns % ST_NS_PER_DAY, y;
+    if (rest < 0) rest += ST_NS_PER_DAY;
+    unsigned m, d;
+    st_civil_from_days(days, &y, &m, &d);
+    int64_t sec = rest / ST_NS_PER_SEC, frac = rest % ST_NS_PER_SEC;
+    int len = snprintf(out, 64, "%04lld-%02u-%02uT%02lld:%02lld:%02lld", (long long)y, m, d,
+                       (long long)(sec / 3600), (long long)(sec / 60 % 60), (long long)(sec % 60));
+    if (frac != 0) {
+        int k = 9;
+        while (k > 3 && frac % 1000 == 0) frac /= 1000, k -= 3;
+        len += snprintf(out + len, (size_t)(64 - len), ".%0*lld", k, (long long)frac);
+    }
+    snprintf(out + len, (size_t)(64 - len), "Z");
+}
+
+static void format_matches_printf_over_the_whole_range(void **state)
+{
+    (void)state;
+    uint64_t s = 0x9E3779B97F4A7C15ULL;
+    for (int i = 0; i < 300000; i++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        int64_t ns = (int64_t)s;
+        if (i % 3 == 1) ns = ns / ST_NS_PER_SEC * ST_NS_PER_SEC; /* whole seconds */
+        if (i % 3 == 2) ns = ns / 1000000 * 1000000;             /* milliseconds */
+        char got[ST_TS_FORMAT_MAX + 8], want[64];
+        size_t n = st_ts_format(ns, got);
+        reference_format(ns, want);
+        if (strcmp(got, want) != 0 || n != strlen(want))
+            fail_msg("%lld: '%s', want '%s'", (long long)ns, got, want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -112,6 +147,7 @@ int main(void)
         cmocka_unit_test(bad_timestamps_fail_saying_why),
         cmocka_unit_test(format_is_iso_utc_with_fraction_in_groups_of_three),
         cmocka_unit_test(every_day_round_trips_through_the_calendar),
+        cmocka_unit_test(format_matches_printf_over_the_whole_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

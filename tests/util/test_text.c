@@ -1,0 +1,134 @@
+/* Numbers as text (util/text.c): integers as printf writes them, and reals in the shortest form
+ * that reads back, checked against printf and strtod over edges and random bit patterns. */
+#include <math.h>
+
+#include "test_util.h"
+#include "util/text.h"
+
+/* A small, seeded generator: the same values every run. */
+static uint64_t next(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static void int_is(int64_t v)
+{
+    char got[ST_TEXT_INT_MAX + 1], want[32];
+    got[st_text_i64(got, v)] = '\0';
+    snprintf(want, sizeof want, "%lld", (long long)v);
+    if (strcmp(got, want) != 0) fail_msg("%s: got '%s'", want, got);
+    if (v >= 0) return;
+    got[st_text_u64(got, (uint64_t)v)] = '\0';
+    snprintf(want, sizeof want, "%llu", (unsigned long long)(uint64_t)v);
+    if (strcmp(got, want) != 0) fail_msg("%s: got '%s'", want, got);
+}
+
+static void integers_are_written_as_printf_writes_them(void **state)
+{
+    (void)state;
+    int64_t edge[] = {0,
+                      1,
+                      9,
+                      10,
+                      11,
+                      99,
+                      100,
+                      101,
+                      999,
+                      1000,
+                      -1,
+                      -9,
+                      -10,
+                      -100,
+                      INT64_MAX,
+                      INT64_MIN,
+                      INT64_MIN + 1,
+                      9999999999999999LL,
+                      10000000000000000LL};
+    for (size_t i = 0; i < sizeof edge / sizeof *edge; i++) int_is(edge[i]);
+    for (int64_t p = 1; p <= INT64_MAX / 10; p *= 10) { /* each power of ten and its neighbours */
+        int_is(p - 1), int_is(p), int_is(p + 1), int_is(-p), int_is(-p + 1);
+    }
+    char u[ST_TEXT_INT_MAX + 1];
+    u[st_text_u64(u, UINT64_MAX)] = '\0';
+    assert_string_equal(u, "18446744073709551615");
+    uint64_t s = 88172645463325252ULL;
+    for (int i = 0; i < 200000; i++) int_is((int64_t)(next(&s) >> (next(&s) & 63)));
+}
+
+/* V's text: NUL-terminated, of the length returned, reading back as V. */
+static const char *real_of(double v, int f32, char *buf)
+{
+    size_t n = st_text_real(buf, v, f32);
+    if (strlen(buf) != n) fail_msg("%.17g: length %zu, text '%s'", v, n, buf);
+    if (isfinite(v) && (f32 ? strtof(buf, NULL) != (float)v : strtod(buf, NULL) != v))
+        fail_msg("%.17g: '%s' does not read back", v, buf);
+    return buf;
+}
+
+static void reals_read_back_in_their_shortest_form(void **state)
+{
+    (void)state;
+    char b[ST_TEXT_REAL_MAX];
+    assert_string_equal(real_of(848.51, 0, b), "848.51");
+    assert_string_equal(real_of(7242.0, 0, b), "7242");
+    assert_string_equal(real_of(-1.286083, 0, b), "-1.286083");
+    assert_string_equal(real_of(0.1, 0, b), "0.1");
+    assert_string_equal(real_of(0.0001, 0, b), "0.0001");
+    assert_string_equal(real_of(0.00001, 0, b), "1e-05");
+    assert_string_equal(real_of(0.000123, 0, b), "0.000123");
+    assert_string_equal(real_of(123456789012345.0, 0, b), "123456789012345");
+    assert_string_equal(real_of(1e15, 0, b), "1e+15");
+    assert_string_equal(real_of(1e300, 0, b), "1e+300");
+    assert_string_equal(real_of(3.141592653589793, 0, b), "3.141592653589793");
+    assert_string_equal(real_of(0.1 + 0.2, 0, b), "0.30000000000000004");
+    assert_string_equal(real_of(0.0, 0, b), "0");
+    assert_string_equal(real_of(-0.0, 0, b), "-0");
+    assert_string_equal(real_of(5e-324, 0, b), "4.94065645841247e-324");
+    assert_string_equal(real_of(NAN, 0, b), "nan");
+    assert_string_equal(real_of(INFINITY, 0, b), "inf");
+    assert_string_equal(real_of(-INFINITY, 0, b), "-inf");
+    assert_string_equal(real_of((double)0.1f, 1, b), "0.1");
+    assert_string_equal(real_of((double)16777217.0f, 1, b), "16777216");
+    assert_string_equal(real_of((double)3.4028235e38f, 1, b), "3.4028235e+38");
+    /* decimals of up to 8 places: exactly the decimal, in fixed notation */
+    uint64_t s = 2463534242ULL;
+    for (int i = 0; i < 200000; i++) {
+        int k = (int)(next(&s) % 9);
+        int64_t r = (int64_t)(next(&s) % 100000000000ULL) - 50000000000LL;
+        double v = (double)r / pow(10, k);
+        char want[64];
+        snprintf(want, sizeof want, "%.*f", k, v);
+        size_t n = strlen(want);
+        while (k > 0 && want[n - 1] == '0') want[--n] = '\0';
+        if (want[n - 1] == '.') want[--n] = '\0';
+        if (strcmp(want, "-0") == 0 || fabs(v) < 1e-4) continue; /* (not the fixed form) */
+        if (strcmp(real_of(v, 0, b), want) != 0) fail_msg("%.17g: '%s', want '%s'", v, b, want);
+    }
+    /* any bits: the text reads back, and no shorter one of printf's does */
+    for (int i = 0; i < 200000; i++) {
+        uint64_t bits = next(&s);
+        double v;
+        memcpy(&v, &bits, 8);
+        real_of(v, 0, b);
+        if (!isfinite(v) || strchr(b, 'e') == NULL) continue;
+        char shorter[400];
+        int digits = 0;
+        for (const char *p = b; *p && *p != 'e'; p++) digits += *p >= '0' && *p <= '9';
+        if (digits <= 15) continue;
+        snprintf(shorter, sizeof shorter, "%.*g", digits - 1, v);
+        if (strtod(shorter, NULL) == v) fail_msg("%.17g: '%s' has a shorter '%s'", v, b, shorter);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(integers_are_written_as_printf_writes_them),
+        cmocka_unit_test(reals_read_back_in_their_shortest_form),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
