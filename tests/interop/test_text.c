@@ -22,8 +22,7 @@ static const char *const tricky[] = {"plain",
                                      "cr\r",
                                      "tab\there",
                                      "back\\slash",
-                                     "\x01"
-                                     "ctl",
+                                     "\001ctl",
                                      "",
                                      "\xc3\xa9t\xc3\xa9"};
 #define NTRICKY 10
