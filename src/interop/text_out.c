@@ -57,6 +57,7 @@ typedef struct tcols {
     char delim;
     size_t fixed; /* the most bytes a row takes without its strings' bytes */
     strata_dtype *dt;
+    size_t *esz; /* each value's bytes */
     char **key;
     size_t *keylen;
     const void **ptr;
@@ -171,12 +172,14 @@ static char *put_value(char *w, strata_dtype dt, const char *p, int json)
 /* Rows ROWS[0..N) (NULL: FIRST..FIRST + N) of C's batch appended to B; BEFORE: the output's rows
  * before them (JSON: "\n" before its first row, ",\n" before the others). STRATA_ENOMEM. */
 static int put_rows(const tcols *c, const uint64_t *rows, uint64_t first, uint64_t n,
-                    uint64_t before, tbuf *b)
+                    uint64_t before, tbuf *out)
 {
-    int json = c->format == STRATA_TEXT_JSON || c->format == STRATA_TEXT_NDJSON;
-    for (uint64_t k = 0; k < n; k++) {
+    int json = c->format == STRATA_TEXT_JSON || c->format == STRATA_TEXT_NDJSON, rc = STRATA_OK;
+    tbuf local = *out, *b = &local; /* (the threads' buffers share lines: each works on a copy) */
+    for (uint64_t k = 0; k < n && rc == STRATA_OK; k++) {
         uint64_t r = rows != NULL ? rows[k] : first + k;
-        if (room(b, c->fixed) < 0) return STRATA_ENOMEM;
+        if ((rc = room(b, c->fixed)) < 0) break;
+        size_t row0 = b->len;
         char *w = b->p + b->len;
         if (c->format == STRATA_TEXT_JSON) {
             if (before + k > 0) *w++ = ',';
@@ -199,28 +202,33 @@ static int put_rows(const tcols *c, const uint64_t *rows, uint64_t first, uint64
                 continue;
             }
             if (c->dt[i] != STRATA_STR) {
-                w = put_value(w, c->dt[i],
-                              (const char *)c->ptr[i] + r * strata_dtype_size(c->dt[i]), json);
+                w = put_value(w, c->dt[i], (const char *)c->ptr[i] + r * c->esz[i], json);
                 continue;
             }
             const char *s = c->bytes[i] + c->off[i][r];
             size_t len = (size_t)(c->off[i][r + 1] - c->off[i][r]);
             b->len = (size_t)(w - b->p);
-            if (room(b, (json ? 6 : 2) * len + 2 + c->fixed) < 0) return STRATA_ENOMEM;
+            if ((rc = room(b, (json ? 6 : 2) * len + 2 + c->fixed)) < 0) break;
             w = b->p + b->len;
             w = json ? json_str(w, s, len) : csv_str(w, s, len, c->delim);
+        }
+        if (rc < 0) {
+            b->len = row0; /* (a row cut short by a failure not kept) */
+            break;
         }
         if (json) *w++ = '}';
         if (c->format != STRATA_TEXT_JSON) *w++ = '\n';
         b->len = (size_t)(w - b->p);
     }
-    return STRATA_OK;
+    *out = local;
+    return rc;
 }
 
 static void tcols_free(tcols *c)
 {
     for (int i = 0; c->key != NULL && i < c->n; i++) free(c->key[i]);
     free(c->dt);
+    free(c->esz);
     free(c->key);
     free(c->keylen);
     free(c->ptr);
@@ -244,13 +252,14 @@ static int tcols_init(st_err *err, const strata_dataset_desc *d, const int *cols
     c->delim = format == STRATA_TEXT_TSV ? '\t' : ',';
     size_t k = (size_t)n + 1;
     c->dt = calloc(k, sizeof *c->dt);
+    c->esz = calloc(k, sizeof *c->esz);
     c->key = calloc(k, sizeof *c->key);
     c->keylen = calloc(k, sizeof *c->keylen);
     c->ptr = calloc(k, sizeof *c->ptr);
     c->off = calloc(k, sizeof *c->off);
     c->bytes = calloc(k, sizeof *c->bytes);
     c->valid = calloc(k, sizeof *c->valid);
-    if (!c->dt || !c->key || !c->keylen || !c->ptr || !c->off || !c->bytes || !c->valid)
+    if (!c->dt || !c->esz || !c->key || !c->keylen || !c->ptr || !c->off || !c->bytes || !c->valid)
         return st_error(err, STRATA_ENOMEM, "out of memory");
     c->fixed = 8; /* "{", "}", ",\n", "\n" */
     for (int i = 0; i < n; i++) {
@@ -259,6 +268,7 @@ static int tcols_init(st_err *err, const strata_dataset_desc *d, const int *cols
         const char *name = d->columns[cols[i]].name;
         size_t len = strlen(name);
         c->dt[i] = d->columns[cols[i]].dtype;
+        c->esz[i] = strata_dtype_size(c->dt[i]);
         if ((c->key[i] = malloc(6 * len + 4)) == NULL)
             return st_error(err, STRATA_ENOMEM, "out of memory");
         char *w = json_str(c->key[i], name, len);

@@ -11,55 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char pairs[201] =
-    "00010203040506070809101112131415161718192021222324252627282930313233"
-    "34353637383940414243444546474849505152535455565758596061626364656667"
-    "6869707172737475767778798081828384858687888990919293949596979899";
-
-size_t st_text_u64(char *out, uint64_t v)
-{
-    static const uint64_t p10[19] = {10ULL,
-                                     100ULL,
-                                     1000ULL,
-                                     10000ULL,
-                                     100000ULL,
-                                     1000000ULL,
-                                     10000000ULL,
-                                     100000000ULL,
-                                     1000000000ULL,
-                                     10000000000ULL,
-                                     100000000000ULL,
-                                     1000000000000ULL,
-                                     10000000000000ULL,
-                                     100000000000000ULL,
-                                     1000000000000000ULL,
-                                     10000000000000000ULL,
-                                     100000000000000000ULL,
-                                     1000000000000000000ULL,
-                                     10000000000000000000ULL};
-    size_t n = 1; /* digits: written from the last, in place */
-    while (n < 20 && v >= p10[n - 1]) n++;
-    char *w = out + n;
-    while (v >= 100) {
-        uint64_t q = v / 100;
-        w -= 2;
-        memcpy(w, pairs + 2 * (v - q * 100), 2);
-        v = q;
-    }
-    if (v >= 10)
-        memcpy(w - 2, pairs + 2 * v, 2);
-    else
-        w[-1] = (char)('0' + v);
-    return n;
-}
-
-size_t st_text_i64(char *out, int64_t v)
-{
-    if (v >= 0) return st_text_u64(out, (uint64_t)v);
-    out[0] = '-';
-    return 1 + st_text_u64(out + 1, -(uint64_t)v); /* (INT64_MIN too: unsigned negation) */
-}
-
 /* V as R / 10^K with the smallest K <= 8 for which that quotient is V, in fixed notation at OUT;
  * 0 when V has no such form, or would not print in fixed notation. */
 static size_t fixed(char *out, double v)

@@ -15,16 +15,9 @@ static const strata_column cols[] = {
     {"t", STRATA_TS},    {"we\"ird,name", STRATA_I64}};
 #define NC 14
 
-static const char *const tricky[] = {"plain",
-                                     "a,b",
-                                     "say \"hi\"",
-                                     "two\nlines",
-                                     "cr\r",
-                                     "tab\there",
-                                     "back\\slash",
-                                     "\001ctl",
-                                     "",
-                                     "\xc3\xa9t\xc3\xa9"};
+static const char *const tricky[] = {
+    "plain",     "a,b",         "say \"hi\"", "two\nlines", "cr\r",
+    "tab\there", "back\\slash", "\001ctl",    "",           "\xc3\xa9t\xc3\xa9"};
 #define NTRICKY 10
 
 /* Batch sizes of r/d: a small one with nulls and tricky strings, an empty one, and one of several
