@@ -981,9 +981,10 @@ typedef enum strata_text_format {
 } strata_text_format;
 
 /* Write the columns COLS (NCOLS indexes; NULL: every column) of snapshot S as the text file PATH
- * in FORMAT (strata_text_format): every batch's rows in order. The rows are formatted on the
- * pool's threads (on one for under 256 Ki values), a round of 16 Ki-row pieces at a time
- * (memory: a round's text); the file is the same bytes for any thread count. It is written under
+ * in FORMAT (strata_text_format): every batch's rows in order. The rows are formatted in pieces
+ * of 16 Ki rows on the pool's threads (on one for under 512 Ki values), each piece written as soon
+ * as those before it are (memory: a piece's text a thread); the file is the same bytes for any
+ * thread count. It is written under
  * a temporary name beside PATH and renamed when complete and durable: a failed export leaves
  * nothing (and an existing PATH as it was). */
 STRATA_API int strata_export_text(strata_snapshot *s, const int *cols, int ncols, const char *path,
