@@ -63,6 +63,53 @@ expect 1 "" -- test -e "$T/npy3"
 expect 0 "" -- "$S" ingest taxi/fromnpy "$T/npy" --quiet
 expect 0 $'dist,fare\n12.5,1250\n3,-300\n,99000\n1.25,4100\n1.25,4100' -- "$S" cat taxi/fromnpy
 
+# text exports on two threads (300 000 rows: many pieces) are the bytes of one thread's, and
+# pandas and Python's json read back exactly the values ingested (floats of every magnitude,
+# strings that need quoting, bools)
+if /usr/bin/python3 -c 'import pandas' 2>/dev/null; then
+    /usr/bin/python3 - "$T/peer" <<'PY'
+import os, sys
+import numpy as np
+d = sys.argv[1]
+os.makedirs(d)
+r = np.random.default_rng(11)
+n = 300_000
+np.save(f"{d}/id.npy", r.integers(-2**62, 2**62, n))
+x = r.standard_normal(n) * 10.0 ** r.integers(-300, 300, n)
+x[:4] = [0.1, -0.0, 1e300, 5e-324]
+np.save(f"{d}/x.npy", x)
+np.save(f"{d}/p.npy", np.round(r.uniform(-1e4, 1e4, n), 2))
+w = np.array(['plain', 'a,b', 'say "hi"', 'two\nlines', 'tab\tx', 'caf\u00e9'])
+np.save(f"{d}/s.npy", w[r.integers(0, len(w), n)])
+np.save(f"{d}/ok.npy", r.integers(0, 2, n).astype(bool))
+PY
+    expect 0 "" -- "$S" ingest t/peer "$T/peer" --batch-rows 100000 --quiet
+    for f in csv tsv ndjson json; do
+        expect 0 "" -- "$S" --threads 2 export t/peer --format $f --out "$T/peer2.$f"
+        expect 0 "" -- "$S" --threads 1 export t/peer --format $f --out "$T/peer1.$f"
+        expect 0 "" -- cmp "$T/peer1.$f" "$T/peer2.$f"
+    done
+    expect 0 "same" -- /usr/bin/python3 - "$T" <<'PY'
+import json, sys
+import numpy as np
+import pandas as pd
+t = sys.argv[1]
+want = {c: np.load(f"{t}/peer/{c}.npy") for c in ("id", "x", "p", "s", "ok")}
+def same(got, how, sign=True):  # (json reads -0 as the integer 0: the sign not compared there)
+    for c, v in want.items():
+        g = np.asarray(got[c])
+        f = c in ("x", "p") and sign
+        if not np.array_equal(g, v) or f and not np.array_equal(np.signbit(g), np.signbit(v)):
+            sys.exit(f"{how}: column {c} differs")
+for sep, f in ((",", "csv"), ("\t", "tsv")):
+    same(pd.read_csv(f"{t}/peer2.{f}", sep=sep, dtype={"s": str}, float_precision="round_trip"), f)
+rows = [json.loads(l) for l in open(f"{t}/peer2.ndjson")]
+same({c: [row[c] for row in rows] for c in want}, "ndjson", False)
+same(pd.DataFrame(json.load(open(f"{t}/peer2.json"))), "json", False)
+print("same")
+PY
+fi
+
 # demo taxi is deterministic
 expect 0 "" -- "$S" demo taxi 1000 "$T/t1.csv" --seed 5
 expect 0 "" -- "$S" demo taxi 1000 "$T/t2.csv" --seed 5
