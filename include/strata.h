@@ -170,8 +170,8 @@ STRATA_API size_t strata_ts_format(int64_t ns, char *out);
 #define STRATA_REAL_FORMAT_MAX 32
 
 /* V as the text every Strata output gives a float (F32 non-zero: the float (float)V), into OUT
- * (STRATA_REAL_FORMAT_MAX bytes, NUL-terminated); returns its length. The shortest decimal that
- * reads back as V: the fixed notation of R / 10^K for the smallest K <= 8 that is exactly V
+ * (STRATA_REAL_FORMAT_MAX bytes, NUL-terminated); returns its length. A decimal that reads back
+ * as V, in few digits: the fixed notation of R / 10^K for the smallest K <= 8 that is exactly V
  * ("848.51", "7242"), else printf's "%.Pg" for the smallest P from 15 (a float's 6) that reads
  * back ("1e+300", "3.141592653589793"); "nan", "inf", "-inf". */
 STRATA_API size_t strata_real_format(double v, int f32, char *out);

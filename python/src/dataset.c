@@ -1152,8 +1152,8 @@ static PyObject *snapshot_read(SnapshotObject *s, PyObject *args, PyObject *kw)
 }
 
 /* _export(path, format, columns=None, compression=None, group=None): the snapshot's COLUMNS
- * (names; None: all) written as FORMAT ('parquet', 'arrow', 'npy' or 'hdf5') at PATH, with the
- * GIL released. */
+ * (names; None: all) written as FORMAT ('parquet', 'arrow', 'npy', 'hdf5', or as text 'csv',
+ * 'tsv', 'json', 'ndjson') at PATH, with the GIL released. */
 static PyObject *snapshot_export(SnapshotObject *s, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"path", "format", "columns", "compression", "group", NULL};
@@ -1180,6 +1180,13 @@ static PyObject *snapshot_export(SnapshotObject *s, PyObject *args, PyObject *kw
     }
     strata_export_opts po = {.compression = compression};
     strata_hdf5_opts ho = {0};
+    static const char *const texts[] = {[STRATA_TEXT_CSV] = "csv",
+                                        [STRATA_TEXT_TSV] = "tsv",
+                                        [STRATA_TEXT_JSON] = "json",
+                                        [STRATA_TEXT_NDJSON] = "ndjson"};
+    int text = -1;
+    for (int f = 0; f < 4; f++)
+        if (strcmp(format, texts[f]) == 0) text = f;
     pyst_status st;
     if (busy_begin((ChildObject *)s) < 0) {
         free(cols);
@@ -1193,6 +1200,8 @@ static PyObject *snapshot_export(SnapshotObject *s, PyObject *args, PyObject *kw
         PYST_CALL_NOGIL(s->pool, st, strata_export_npy(s->s, cols, nc, path));
     else if (strcmp(format, "hdf5") == 0)
         PYST_CALL_NOGIL(s->pool, st, strata_export_hdf5(s->s, cols, nc, path, group, &ho));
+    else if (text >= 0)
+        PYST_CALL_NOGIL(s->pool, st, strata_export_text(s->s, cols, nc, path, text));
     else
         pyst_status_take(s->pool, STRATA_EINVAL, &st);
     busy_end((ChildObject *)s);

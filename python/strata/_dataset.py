@@ -329,18 +329,24 @@ class Snapshot(_strata.Snapshot):
         """Write COLUMNS (None: all) of this snapshot to PATH as FORMAT: 'parquet' (a row group
         per batch; COMPRESSION 'snappy' (default), 'zstd', 'gzip' or 'none'), 'arrow' (an
         Arrow IPC file, a record batch per batch), 'npy' (a directory of NAME.npy, strings as
-        '<U', NAME.valid.npy for nulls) or 'hdf5' (GROUP, default '/', holds one 1-D dataset
-        per column). FORMAT None: from PATH's extension ('.parquet', '.arrow', '.feather',
-        '.h5', '.hdf5'; else 'npy'). The file is written under a temporary name and renamed
-        when complete: a failure leaves nothing. The GIL is released meanwhile."""
+        '<U', NAME.valid.npy for nulls), 'hdf5' (GROUP, default '/', holds one 1-D dataset
+        per column), or text: 'csv', 'tsv' (a line of the column names), 'json' (one array of
+        row objects) or 'ndjson' (an object per line), values as `strata cat` prints them
+        (floats in few digits that read back exactly, nulls empty in CSV, null in JSON).
+        FORMAT None: from PATH's extension ('.parquet', '.arrow', '.feather', '.h5', '.hdf5',
+        '.csv', '.tsv', '.json', '.ndjson', '.jsonl'; else 'npy'). The file is written under a
+        temporary name and renamed when complete: a failure leaves nothing. The GIL is released
+        meanwhile."""
         p = os.fspath(path)
         if format is None:
             exts = {".parquet": "parquet", ".pq": "parquet", ".arrow": "arrow",
-                    ".feather": "arrow", ".h5": "hdf5", ".hdf5": "hdf5"}
+                    ".feather": "arrow", ".h5": "hdf5", ".hdf5": "hdf5", ".csv": "csv",
+                    ".tsv": "tsv", ".json": "json", ".ndjson": "ndjson", ".jsonl": "ndjson"}
             format = next((f for e, f in exts.items() if os.fsdecode(p).endswith(e)), "npy")
-        if format not in ("parquet", "arrow", "npy", "hdf5"):
+        if format not in ("parquet", "arrow", "npy", "hdf5", "csv", "tsv", "json", "ndjson"):
             raise _strata.InvalidArgument(
-                f"format must be 'parquet', 'arrow', 'npy' or 'hdf5', not {format!r}")
+                "format must be 'parquet', 'arrow', 'npy', 'hdf5', 'csv', 'tsv', 'json' or "
+                f"'ndjson', not {format!r}")
         if compression is not None and format != "parquet":
             raise _strata.InvalidArgument("compression is for format='parquet'")
         if group is not None and format != "hdf5":

@@ -812,7 +812,7 @@ static int print_rows(cli *c, strata_snapshot *s, const int *cols, int nc, const
     char *buf = NULL;
     size_t len = 0, cap = 0;
     int rc = EXIT_OK, st = STRATA_OK;
-    for (uint64_t b = sel->first; b < d.nbatches && left > 0 && rc == EXIT_OK; b++) {
+    for (uint64_t b = sel->first; b < d.nbatches && left > 0 && rc == EXIT_OK && st >= 0; b++) {
         strata_batch_info bi;
         uint64_t *rows = NULL, m;
         strata_snapshot_batch(s, b, &bi);
@@ -978,10 +978,12 @@ static int hdf5_export_opts(int hdf5, const char *path, const char *gzip, strata
 int cmd_export(cli *c, int argc, char **argv)
 {
     static const char u[] =
-        "usage: strata export REGION/NAME --format csv|tsv|json|npy|parquet|arrow|hdf5 --out PATH\n"
-        "       [--columns a,b] [--as-of V] [--compression snappy|zstd|gzip|none]\n"
+        "usage: strata export REGION/NAME --format csv|tsv|json|ndjson|npy|parquet|arrow|hdf5\n"
+        "       --out PATH [--columns a,b] [--as-of V] [--compression snappy|zstd|gzip|none]\n"
         "       [--path /GROUP] [--gzip L]\n"
-        "csv: one file; npy: a directory with one NAME.npy per column, all batches\n"
+        "csv, tsv: one file, a line of the column names, values as cat prints them; json: one\n"
+        "array of row objects; ndjson: an object per line; npy: a directory with one NAME.npy\n"
+        "per column, all batches\n"
         "concatenated; parquet: one file, a row group per batch (--compression: default\n"
         "snappy); arrow: an Arrow IPC file (Feather v2), a record batch per batch; hdf5: one\n"
         "file whose group --path (default /) holds one 1-D dataset per column (--gzip L:\n"

@@ -188,10 +188,11 @@ static int export_column(st_err *err, strata_snapshot *s, const strata_dataset_d
     ST_TRY(rc = npy_begin(err, &f[0], dir, c->name, ".npy", descr, d->nrows));
     if (nulls) ST_TRY(rc = npy_begin(err, &f[1], dir, c->name, ".valid.npy", "|b1", d->nrows));
     for (uint64_t b = 0; b < d->nbatches && rc == STRATA_OK; b++) {
+        int had = st_snapshot_mapped(s, b); /* (the caller's views of it kept) */
         rc = c->dtype == STRATA_STR ? str_batch(err, s, b, col, width, &f[0])
                                     : num_batch(err, s, b, col, c->dtype, &f[0]);
         if (rc == STRATA_OK && nulls) rc = valid_batch(err, s, b, col, &f[1]);
-        st_snapshot_release(s, b);
+        if (!had) st_snapshot_release(s, b);
     }
 done:
     return rc;

@@ -459,12 +459,13 @@ static int pq_write_batches(strata_snapshot *s, const strata_dataset_desc *d, co
     st_pq_values *v = calloc((size_t)ng * (size_t)nc, sizeof *v);
     int32_t **wide = calloc((size_t)ng * (size_t)nc, sizeof *wide);
     const st_pq_values **groups = calloc((size_t)ng, sizeof *groups);
-    uint64_t *held = calloc((size_t)ng, sizeof *held);
+    uint64_t *held = calloc((size_t)ng, sizeof *held); /* UINT64_MAX: mapped before */
     int rc = v && wide && groups && held ? STRATA_OK : STRATA_ENOMEM;
     for (uint64_t b = 0; b <= d->nbatches && rc == STRATA_OK; b++) {
         if (k > 0 && (k == ng || b == d->nbatches)) { /* a full set, or the last: write it */
             rc = st_pq_writer_write_groups(w, groups, k);
-            for (int x = 0; x < k; x++) st_snapshot_release(s, held[x]); /* bounded memory */
+            for (int x = 0; x < k; x++) /* bounded memory (a batch mapped before kept) */
+                if (held[x] != UINT64_MAX) st_snapshot_release(s, held[x]);
             k = 0;
         }
         strata_batch_info bi;
@@ -474,14 +475,14 @@ static int pq_write_batches(strata_snapshot *s, const strata_dataset_desc *d, co
         ST_TRY(rc = strata_snapshot_batch(s, b, &bi));
         if (bi.nrows == 0) continue;
         st_pq_values *gv = &v[(size_t)k * (size_t)nc];
+        held[k] = st_snapshot_mapped(s, b) ? UINT64_MAX : b;
         for (int i = 0; i < nc && rc == STRATA_OK; i++) {
             memset(&gv[i], 0, sizeof gv[i]);
             gv[i].type = pq_spec("", d->columns[cols[i]].dtype, 0).type;
             rc = pq_batch_column(s, b, cols[i], d->columns[cols[i]].dtype, bi.nrows, &gv[i],
                                  &wide[(size_t)k * (size_t)nc + (size_t)i]);
         }
-        groups[k] = gv;
-        held[k++] = b;
+        groups[k++] = gv;
     }
 done:
     for (int i = 0; wide != NULL && i < ng * nc; i++) free(wide[i]);

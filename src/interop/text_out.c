@@ -319,7 +319,8 @@ static int put_head(const tcols *c, const strata_dataset_desc *d, const int *col
 /* The caller's buffer (*BUF, *LEN, *CAP) as a tbuf, and back. */
 static int caller_buf(char **buf, size_t *len, size_t *cap, tbuf *b)
 {
-    if (buf == NULL || len == NULL || cap == NULL || *len > *cap) return STRATA_EINVAL;
+    if (buf == NULL || len == NULL || cap == NULL || *len > *cap || (*buf == NULL && *cap != 0))
+        return STRATA_EINVAL;
     *b = (tbuf){*buf, *len, *cap};
     return STRATA_OK;
 }
@@ -341,9 +342,12 @@ int strata_snapshot_format_head(strata_snapshot *s, const int *cols, int ncols, 
                                 char **buf, size_t *len, size_t *cap)
 {
     tbuf b;
-    if (s == NULL || cols == NULL || ncols < 1 || caller_buf(buf, len, cap, &b) < 0)
-        return STRATA_EINVAL;
+    if (s == NULL) return STRATA_EINVAL;
     st_err *err = st_pool_err(st_snapshot_pool(s));
+    if (cols == NULL || ncols < 1)
+        return st_error(err, STRATA_EINVAL, "no columns to format (the columns' list is empty)");
+    if (caller_buf(buf, len, cap, &b) < 0)
+        return st_error(err, STRATA_EINVAL, "the text buffer is not one the format calls gave");
     strata_dataset_desc d;
     tcols c = {0};
     int rc = strata_snapshot_info(s, &d);
@@ -360,9 +364,12 @@ int strata_snapshot_format_rows(strata_snapshot *s, uint64_t batch, const uint64
                                 int format, uint64_t before, char **buf, size_t *len, size_t *cap)
 {
     tbuf b;
-    if (s == NULL || cols == NULL || ncols < 1 || caller_buf(buf, len, cap, &b) < 0)
-        return STRATA_EINVAL;
+    if (s == NULL) return STRATA_EINVAL;
     st_err *err = st_pool_err(st_snapshot_pool(s));
+    if (cols == NULL || ncols < 1)
+        return st_error(err, STRATA_EINVAL, "no columns to format (the columns' list is empty)");
+    if (caller_buf(buf, len, cap, &b) < 0)
+        return st_error(err, STRATA_EINVAL, "the text buffer is not one the format calls gave");
     strata_dataset_desc d;
     strata_batch_info bi;
     tcols c = {0};
@@ -442,12 +449,13 @@ int strata_export_text(strata_snapshot *s, const int *cols, int ncols, const cha
     uint64_t before = 0;
     for (uint64_t b = 0; b < d.nbatches && rc == STRATA_OK; b++) {
         st_pool_work(pool, "batches", b, d.nbatches, "export %s/%s", d.region, d.name);
-        strata_batch_info bi;
+        strata_batch_info bi = {0};
+        int had = st_snapshot_mapped(s, b); /* (the caller's views of it kept) */
         rc = strata_snapshot_batch(s, b, &bi);
         if (rc == STRATA_OK && bi.nrows > 0) rc = tcols_map(s, b, pick, &c);
         if (rc == STRATA_OK) rc = export_batch(err, &c, bi.nrows, before, nt, piece, &out);
         before += bi.nrows;
-        st_snapshot_release(s, b);
+        if (!had) st_snapshot_release(s, b);
     }
     ST_TRY(rc);
     st_pool_work(pool, "batches", d.nbatches, d.nbatches, "export %s/%s", d.region, d.name);

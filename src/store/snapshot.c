@@ -480,6 +480,13 @@ void st_snapshot_release(strata_snapshot *s, uint64_t batch)
     }
 }
 
+int st_snapshot_mapped(const strata_snapshot *s, uint64_t batch)
+{
+    for (int c = 0; batch < s->nbatches && c < s->schema.ncols; c++)
+        if (s->maps[batch * (size_t)s->schema.ncols + (size_t)c] != NULL) return 1;
+    return 0;
+}
+
 int strata_snapshot_column_ready(strata_snapshot *s, int col)
 {
     if (s == NULL) return STRATA_EINVAL;

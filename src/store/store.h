@@ -142,6 +142,11 @@ int st_dataset_lock(strata_dataset *ds);
 /* Unmap the files of batch BATCH of snapshot S (they are mapped again on next use). */
 void st_snapshot_release(strata_snapshot *s, uint64_t batch);
 
+/* Whether any column of batch BATCH of S is mapped: a caller that maps a batch only to stream
+ * it (an export) releases it after only when it was not (the snapshot's caller may hold views
+ * of it, valid until the snapshot is closed). */
+int st_snapshot_mapped(const strata_snapshot *s, uint64_t batch);
+
 /* Make CH visible as the next version of DS, whose writer lock the caller holds: the one path by
  * which data is published, for ingest (strata_publish) and the update engine alike. DS's
  * directory is fsynced first, so every file CH names is durable before the catalog names it; the

@@ -135,6 +135,53 @@ def test_parquet_and_arrow_files_by_extension(pool, pool_path, cli, tmp_path):
             assert s["a"].tolist() == [1, None, 3] and s["b"].tolist() == ["x", "y", None]
 
 
+def test_snapshot_exports_text_that_pandas_and_json_read_back(pool, tmp_path):
+    import json
+
+    import pandas as pd
+
+    path = tmp_path / "n.csv"
+    path.write_text('a,b,t,x\n1,"x, ""y""",2024-01-01,0.1\n,y,,\n3,,2024-01-03T12:00:00Z,1e+300\n')
+    pool.ingest("t/src", path)
+    with pool.snapshot("t/src") as snap:
+        want = snap.to_pandas()
+        snap.export(tmp_path / "o.csv")  # the format from the extension
+        snap.export(tmp_path / "o.tsv")
+        snap.export(tmp_path / "o.jsonl", columns=["a", "b", "x"])
+        snap.export(tmp_path / "o.json", format="json", columns=["b"])
+        with pytest.raises(strata.InvalidArgument, match="'ndjson', not 'xml'"):
+            snap.export(tmp_path / "o.xml", format="xml")
+    assert not (tmp_path / "o.xml").exists()
+    assert (tmp_path / "o.csv").read_text() == path.read_text().replace(
+        "2024-01-01", "2024-01-01T00:00:00Z")
+    for f, sep in (("o.csv", ","), ("o.tsv", "\t")):
+        got = pd.read_csv(tmp_path / f, sep=sep, dtype={"b": "string"}, parse_dates=["t"])
+        assert got["a"].tolist()[::2] == [1, 3] and pd.isna(got["a"][1]), f
+        assert got["b"].tolist()[:2] == ['x, "y"', "y"] and pd.isna(got["b"][2]), f
+        assert got["x"].tolist()[::2] == [0.1, 1e300], f
+        assert (got["t"].dt.tz_localize(None) == want["t"]).tolist() == [True, False, True], f
+    rows = [json.loads(line) for line in open(tmp_path / "o.jsonl")]
+    assert rows == [{"a": 1, "b": 'x, "y"', "x": 0.1}, {"a": None, "b": "y", "x": None},
+                    {"a": 3, "b": None, "x": 1e300}]
+    assert json.load(open(tmp_path / "o.json")) == [{"b": 'x, "y"'}, {"b": "y"}, {"b": None}]
+
+
+def test_views_outlive_exports_of_their_snapshot(pool, tmp_path):
+    # the exports map each batch to stream it and let go of it after, but not of one the caller
+    # holds views of: those stay valid until the snapshot is closed
+    d = tmp_path / "v"
+    d.mkdir()
+    np.save(d / "x.npy", np.arange(1_000_000, dtype=np.float64))
+    np.save(d / "k.npy", np.arange(1_000_000, dtype=np.int64) % 7)
+    pool.ingest("t/v", d, batch_rows=500_000)
+    with pool.snapshot("t/v") as snap:
+        views = snap.batch(1)
+        for name in ("v.csv", "v.parquet", "v.npy"):
+            snap.export(tmp_path / name, format=name.split(".")[1])
+        assert views["x"].sum() == sum(range(500_000, 1_000_000))
+        assert views["k"][:8].tolist() == [(500_000 + i) % 7 for i in range(8)]
+
+
 def test_snapshot_export_round_trips(pool, tmp_path):
     path = tmp_path / "n.csv"
     path.write_text("a,b,t\n1,x,2024-01-01\n,y,\n3,,2024-01-03T12:00:00Z\n")
