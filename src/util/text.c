@@ -52,6 +52,165 @@ static size_t fixed(char *out, double v)
     return 0;
 }
 
+#if defined(__SIZEOF_INT128__)
+#include "util/text_tables.h"
+
+#define SHORTEST 1
+
+__extension__ typedef unsigned __int128 u128; /* (gcc and clang on 64-bit targets) */
+
+/* (M * MUL) >> J, MUL 128 bits as (low, high), J >= 64. */
+static inline uint64_t mul_shift(uint64_t m, const uint64_t mul[2], int j)
+{
+    u128 b0 = (u128)m * mul[0], b2 = (u128)m * mul[1];
+    return (uint64_t)(((b0 >> 64) + b2) >> (j - 64));
+}
+
+static inline int pow5_factor(uint64_t v)
+{
+    int k = 0;
+    while (v % 5 == 0) v /= 5, k++;
+    return k;
+}
+
+/* The shortest decimal OUT * 10^EXP in the interval of reals that round to the double of BITS
+ * (finite, non-zero; its sign ignored), the nearest to it among those: Ulf Adams' Ryu (PLDI
+ * 2018), the mantissa times 5^q through ST_POW5 / ST_POW5_INV. */
+static void shortest(uint64_t bits, uint64_t *out, int *exp)
+{
+    uint64_t mant = bits & ((1ULL << 52) - 1);
+    unsigned e = (unsigned)(bits >> 52) & 0x7ff;
+    int e2 = e == 0 ? 1 - 1023 - 52 - 2 : (int)e - 1023 - 52 - 2;
+    uint64_t m2 = e == 0 ? mant : (1ULL << 52) | mant;
+    int even = (m2 & 1) == 0, accept = even;
+    uint64_t mv = 4 * m2;
+    uint32_t mm_shift = mant != 0 || e <= 1; /* the gap below is half the one above at 2^k */
+    uint64_t vr, vp, vm;
+    int e10, vm_tz = 0, vr_tz = 0;
+    if (e2 >= 0) {
+        int q = (int)(((uint32_t)e2 * 78913) >> 18) - (e2 > 3); /* log10(2^e2) */
+        int k = 125 + (int)((((uint32_t)q * 1217359) >> 19) + 1) - 1;
+        int i = -e2 + q + k;
+        e10 = q;
+        vr = mul_shift(4 * m2, ST_POW5_INV[q], i);
+        vp = mul_shift(4 * m2 + 2, ST_POW5_INV[q], i);
+        vm = mul_shift(4 * m2 - 1 - mm_shift, ST_POW5_INV[q], i);
+        if (q <= 21) { /* (the exact quotients: some may end in zeros) */
+            if (mv % 5 == 0)
+                vr_tz = pow5_factor(mv) >= q;
+            else if (accept)
+                vm_tz = pow5_factor(mv - 1 - mm_shift) >= q;
+            else
+                vp -= pow5_factor(mv + 2) >= q;
+        }
+    } else {
+        int q = (int)(((uint32_t)-e2 * 732923) >> 20) - (-e2 > 1); /* log10(5^-e2) */
+        int i = -e2 - q;
+        int k = (int)((((uint32_t)i * 1217359) >> 19) + 1) - 125;
+        int j = q - k;
+        e10 = q + e2;
+        vr = mul_shift(4 * m2, ST_POW5[i], j);
+        vp = mul_shift(4 * m2 + 2, ST_POW5[i], j);
+        vm = mul_shift(4 * m2 - 1 - mm_shift, ST_POW5[i], j);
+        if (q <= 1) {
+            vr_tz = 1;
+            if (accept)
+                vm_tz = mm_shift == 1;
+            else
+                vp--;
+        } else if (q < 63) {
+            vr_tz = (mv & ((1ULL << q) - 1)) == 0;
+        }
+    }
+    int removed = 0;
+    uint64_t o;
+    if (vm_tz || vr_tz) { /* the general case: trailing zeros decide the rounding */
+        unsigned last = 0;
+        while (vp / 10 > vm / 10) {
+            vm_tz &= vm % 10 == 0;
+            vr_tz &= last == 0;
+            last = (unsigned)(vr % 10);
+            vr /= 10, vp /= 10, vm /= 10, removed++;
+        }
+        if (vm_tz)
+            while (vm % 10 == 0) {
+                vr_tz &= last == 0;
+                last = (unsigned)(vr % 10);
+                vr /= 10, vp /= 10, vm /= 10, removed++;
+            }
+        if (vr_tz && last == 5 && vr % 2 == 0) last = 4; /* a tie: to even */
+        o = vr + ((vr == vm && (!accept || !vm_tz)) || last >= 5);
+    } else {
+        int up = 0;
+        while (vp / 10 > vm / 10) {
+            up = vr % 10 >= 5;
+            vr /= 10, vp /= 10, vm /= 10, removed++;
+        }
+        o = vr + (vr == vm || up);
+    }
+    *out = o;
+    *exp = e10 + removed;
+}
+
+/* V (a normal double, not zero) as printf's "%.Pg" for the smallest P from 15 that reads back,
+ * from its shortest digits: at OUT, NUL-terminated; 0 where that cannot be told from them. */
+static size_t shortest_g(char *out, double v)
+{
+    uint64_t bits, o;
+    int exp;
+    memcpy(&bits, &v, 8);
+    unsigned e = (unsigned)(bits >> 52) & 0x7ff;
+    if (e == 0 || e == 0x7ff) return 0;
+    shortest(bits, &o, &exp);
+    while (o % 10 == 0) o /= 10, exp++;
+    char d[ST_TEXT_INT_MAX];
+    int n = (int)st_text_u64(d, o);
+    /* up to 15 digits, "%.15g" gives these (any decimal of 15 digits reads back as itself, in
+     * the normal range); 16 or 17: "%.16g" ("%.17g") is the nearest decimal of that many, which
+     * these are unless the gap below V is the smaller one (a power of two) */
+    if (n > 15 && (bits & ((1ULL << 52) - 1)) == 0) return 0;
+    int x = exp + n - 1, p = n > 15 ? n : 15; /* the first digit's power of ten; "%.Pg" */
+    size_t at = 0;
+    if (v < 0) out[at++] = '-';
+    if (x >= -4 && x < p) { /* fixed */
+        if (x < 0) {
+            out[at++] = '0';
+            out[at++] = '.';
+            for (int z = 0; z < -x - 1; z++) out[at++] = '0';
+            memcpy(out + at, d, (size_t)n);
+            at += (size_t)n;
+        } else if (x >= n - 1) {
+            memcpy(out + at, d, (size_t)n);
+            at += (size_t)n;
+            for (int z = 0; z < x - (n - 1); z++) out[at++] = '0';
+        } else {
+            memcpy(out + at, d, (size_t)x + 1);
+            at += (size_t)x + 1;
+            out[at++] = '.';
+            memcpy(out + at, d + x + 1, (size_t)(n - x - 1));
+            at += (size_t)(n - x - 1);
+        }
+    } else { /* d.ddde+XX */
+        out[at++] = d[0];
+        if (n > 1) {
+            out[at++] = '.';
+            memcpy(out + at, d + 1, (size_t)n - 1);
+            at += (size_t)n - 1;
+        }
+        out[at++] = 'e';
+        out[at++] = x < 0 ? '-' : '+';
+        int ax = x < 0 ? -x : x;
+        if (ax >= 100) out[at++] = (char)('0' + ax / 100);
+        out[at++] = (char)('0' + ax / 10 % 10);
+        out[at++] = (char)('0' + ax % 10);
+    }
+    out[at] = '\0';
+    return at;
+}
+#else
+#define SHORTEST 0
+#endif
+
 size_t st_text_real(char *out, double v, int f32)
 {
     const char *word = isnan(v) ? "nan" : isinf(v) ? (v < 0 ? "-inf" : "inf") : NULL;
@@ -60,6 +219,9 @@ size_t st_text_real(char *out, double v, int f32)
         return strlen(word);
     }
     size_t n = f32 ? 0 : fixed(out, v);
+#if SHORTEST
+    if (n == 0 && !f32 && v != 0) n = shortest_g(out, v);
+#endif
     if (n > 0) return n;
     /* the nearest decimal of P digits that reads back as V, for the smallest P that has one:
      * within a double's 15 (a float's 6) digits, the value's own shortest form */

@@ -1,5 +1,6 @@
 /* Numbers as text (util/text.c): integers as printf writes them, and reals in the shortest form
  * that reads back, checked against printf and strtod over edges and random bit patterns. */
+#include <float.h>
 #include <math.h>
 
 #include "test_util.h"
@@ -124,11 +125,66 @@ static void reals_read_back_in_their_shortest_form(void **state)
     }
 }
 
+/* The reference: printf's "%.Pg" for the smallest P from 15 that reads back (what st_text_real()
+ * writes, through faster paths). */
+static void reference(double v, char *out)
+{
+    for (int p = 15; p <= 17; p++) {
+        snprintf(out, 64, "%.*g", p, v);
+        if (strtod(out, NULL) == v) return;
+    }
+}
+
+static void real_is_reference(double v)
+{
+    char got[ST_TEXT_REAL_MAX], want[64];
+    st_text_real(got, v, 0);
+    reference(v, want);
+    if (isfinite(v) && strcmp(got, want) != 0) {
+        uint64_t bits;
+        memcpy(&bits, &v, 8);
+        fail_msg("%a (bits %016llx): '%s', printf's '%s'", v, (unsigned long long)bits, got, want);
+    }
+}
+
+static void reals_are_printfs_shortest_to_the_byte(void **state)
+{
+    (void)state;
+    uint64_t s = 0x2545F4914F6CDD1DULL;
+    for (int i = 0; i < 400000; i++) { /* any bits: normal, subnormal, every exponent */
+        uint64_t bits = next(&s);
+        double v;
+        memcpy(&v, &bits, 8);
+        real_is_reference(v);
+    }
+    for (int i = 0; i < 300000; i++) { /* data: full-precision values of every magnitude */
+        double u = (double)(next(&s) >> 11) / 9007199254740992.0;
+        real_is_reference((u - 0.5) * pow(10, (int)(next(&s) % 40) - 20));
+    }
+    for (int e = -1074; e <= 1023; e++) { /* powers of two (the smaller gap below) and beside */
+        double p = ldexp(1, e);
+        real_is_reference(p), real_is_reference(-p);
+        real_is_reference(nextafter(p, 0)), real_is_reference(nextafter(p, INFINITY));
+    }
+    for (int e = -320; e <= 308; e++) { /* powers of ten and beside */
+        double p = pow(10, e);
+        real_is_reference(p), real_is_reference(nextafter(p, 0)),
+            real_is_reference(nextafter(p, INFINITY));
+    }
+    for (int64_t k = 1; k < 200000; k++) { /* integers and halves */
+        real_is_reference((double)k * 7919), real_is_reference((double)k + 0.5);
+        real_is_reference((double)k / 3);
+    }
+    real_is_reference(DBL_MAX), real_is_reference(DBL_MIN), real_is_reference(-DBL_MAX);
+    real_is_reference(9007199254740993.0), real_is_reference(1e23), real_is_reference(5e-324);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(integers_are_written_as_printf_writes_them),
         cmocka_unit_test(reals_read_back_in_their_shortest_form),
+        cmocka_unit_test(reals_are_printfs_shortest_to_the_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
