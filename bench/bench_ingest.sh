@@ -2,9 +2,9 @@
 # Ingest benchmarks, each against its peer on the same data in the same run:
 #   CSV ingest of ROWS taxi rows (strata demo taxi) vs DuckDB read_csv (2 threads) and pandas
 #   read_csv; a file of ints, floats and strings (ROWS * 2 / 5 rows) vs DuckDB; CSV export of
-#   both (strata export, 2 threads) vs DuckDB's COPY TO of its table (2 threads); NPY ingest of
-#   the 5 columns vs cp of the same files; a full-column read vs numpy.load. Pools live in
-#   STRATA_BENCH_DIR (default /dev/shm).
+#   both and of 4 M rows of full-precision doubles (strata export, 2 threads) vs DuckDB's COPY TO
+#   of its table (2 threads); NPY ingest of the 5 columns vs cp of the same files; a full-column
+#   read vs numpy.load. Pools live in STRATA_BENCH_DIR (default /dev/shm).
 #     bench/bench_ingest.sh [BUILD_DIR] [ROWS]      (defaults: build/release, 10000000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,6 +63,25 @@ PY
     fi
     rm -f "$D/mixed.csv" "$D/out.csv" "$D/duck.csv"
 fi
+# Full-precision doubles (4 M rows of two random columns, from NPY): strata's CSV export against
+# DuckDB's COPY TO of the same values (read back from that export)
+if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+    /usr/bin/python3 - "$D/dbl" <<'PY'
+import os, sys
+import numpy as np
+os.makedirs(sys.argv[1])
+r = np.random.default_rng(5)
+np.save(f"{sys.argv[1]}/a.npy", r.standard_normal(4_000_000))
+np.save(f"{sys.argv[1]}/b.npy", r.uniform(0, 1000, 4_000_000))
+PY
+    "$S" -P "$D/dpool" init >/dev/null
+    "$S" -P "$D/dpool" ingest t/dbl "$D/dbl" --quiet
+    best_export "$D/dpool" t/dbl strata_dblout_s >>"$out"
+    if [ "$have_duckdb" = 1 ]; then
+        node bench/node/duckdb_csv.mjs "$D/out.csv" 2 3 "$D/duck.csv" | sed -n 's/^duckdb_csvout_s/duckdb_dblout_s/p' >>"$out"
+    fi
+    rm -rf "$D/dpool" "$D/dbl" "$D/out.csv" "$D/duck.csv"
+fi
 # NPY: export the columns once, then ingest them and cp them to the same file system
 "$S" -P "$D/pool" export taxi/trips --format npy --out "$D/npy"
 npy_bytes=$(du -cb "$D"/npy/*.npy | tail -1 | cut -f1)
@@ -99,6 +118,7 @@ awk '
         print "CSV export (strata export; DuckDB COPY TO of its table, a header line, 2 threads):"
         row("taxi", "strata_csvout_s", "duckdb_csvout_s", "DuckDB COPY TO")
         row("ints, floats and strings", "strata_mixedout_s", "duckdb_mixedout_s", "DuckDB COPY TO")
+        row("full-precision doubles", "strata_dblout_s", "duckdb_dblout_s", "DuckDB COPY TO")
         printf "NPY ingest (%.0f MB):\n", v["npy_bytes"] / 1e6
         row("strata ingest (npy dir)", "strata_npy_s", "cp_npy_s", "cp of the same files")
         print "full column read (fare, all batches):"

@@ -11,6 +11,8 @@ echo "== format"
 bash scripts/format.sh --check
 echo "== api reference"
 /usr/bin/python3 scripts/gen_api_doc.py --check
+echo "== generated tables"
+/usr/bin/python3 scripts/gen_real_tables.py --check
 echo "== layers"
 bash scripts/check_layers.sh
 
