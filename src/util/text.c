@@ -152,24 +152,136 @@ static void shortest(uint64_t bits, uint64_t *out, int *exp)
     *exp = e10 + removed;
 }
 
-/* V (a normal double, not zero) as printf's "%.Pg" for the smallest P from 15 that reads back,
- * from its shortest digits: at OUT, NUL-terminated; 0 where that cannot be told from them. */
-static size_t shortest_g(char *out, double v)
+/* The shortest decimal OUT * 10^EXP that reads back as the float of BITS (finite, non-zero, sign
+ * ignored), the nearest to it among those: Ryu's float form, with ST_POW5 / ST_POW5_INV's high
+ * halves (the top 61 bits of each power). */
+static inline uint32_t mul_shift32(uint32_t m, uint64_t factor, int shift)
 {
-    uint64_t bits, o;
-    int exp;
-    memcpy(&bits, &v, 8);
-    unsigned e = (unsigned)(bits >> 52) & 0x7ff;
-    if (e == 0 || e == 0x7ff) return 0;
-    shortest(bits, &o, &exp);
+    uint64_t b0 = (uint64_t)m * (uint32_t)factor, b1 = (uint64_t)m * (uint32_t)(factor >> 32);
+    return (uint32_t)(((b0 >> 32) + b1) >> (shift - 32));
+}
+
+static inline int pow5_factor32(uint32_t v)
+{
+    int k = 0;
+    while (v % 5 == 0) v /= 5, k++;
+    return k;
+}
+
+static inline int pow5_bits(int e)
+{
+    return (int)((((uint32_t)e * 1217359) >> 19) + 1);
+}
+
+static void shortest32(uint32_t bits, uint64_t *out, int *exp)
+{
+    uint32_t mant = bits & ((1u << 23) - 1), e = (bits >> 23) & 0xff;
+    int e2 = e == 0 ? 1 - 127 - 23 - 2 : (int)e - 127 - 23 - 2;
+    uint32_t m2 = e == 0 ? mant : (1u << 23) | mant;
+    int accept = (m2 & 1) == 0;
+    uint32_t mv = 4 * m2, mp = 4 * m2 + 2, mm_shift = mant != 0 || e <= 1;
+    uint32_t mm = 4 * m2 - 1 - mm_shift, vr, vp, vm;
+    int e10, vm_tz = 0, vr_tz = 0;
+    unsigned last = 0;
+    if (e2 >= 0) {
+        int q = (int)(((uint32_t)e2 * 78913) >> 18);
+        int k = 61 + pow5_bits(q) - 1, i = -e2 + q + k;
+        e10 = q;
+        vr = mul_shift32(mv, ST_POW5_INV[q][1] + 1, i);
+        vp = mul_shift32(mp, ST_POW5_INV[q][1] + 1, i);
+        vm = mul_shift32(mm, ST_POW5_INV[q][1] + 1, i);
+        if (q != 0 && (vp - 1) / 10 <= vm / 10) { /* the digit the loop below would not see */
+            int l = 61 + pow5_bits(q - 1) - 1;
+            last = mul_shift32(mv, ST_POW5_INV[q - 1][1] + 1, -e2 + q - 1 + l) % 10;
+        }
+        if (q <= 9) {
+            if (mv % 5 == 0)
+                vr_tz = pow5_factor32(mv) >= q;
+            else if (accept)
+                vm_tz = pow5_factor32(mm) >= q;
+            else
+                vp -= pow5_factor32(mp) >= q;
+        }
+    } else {
+        int q = (int)(((uint32_t)-e2 * 732923) >> 20);
+        int i = -e2 - q, k = pow5_bits(i) - 61, j = q - k;
+        e10 = q + e2;
+        vr = mul_shift32(mv, ST_POW5[i][1], j);
+        vp = mul_shift32(mp, ST_POW5[i][1], j);
+        vm = mul_shift32(mm, ST_POW5[i][1], j);
+        if (q != 0 && (vp - 1) / 10 <= vm / 10) {
+            j = q - 1 - (pow5_bits(i + 1) - 61);
+            last = mul_shift32(mv, ST_POW5[i + 1][1], j) % 10;
+        }
+        if (q <= 1) {
+            vr_tz = 1;
+            if (accept)
+                vm_tz = mm_shift == 1;
+            else
+                vp--;
+        } else if (q < 31) {
+            vr_tz = (mv & ((1u << (q - 1)) - 1)) == 0;
+        }
+    }
+    int removed = 0;
+    uint32_t o;
+    if (vm_tz || vr_tz) {
+        while (vp / 10 > vm / 10) {
+            vm_tz &= vm % 10 == 0;
+            vr_tz &= last == 0;
+            last = vr % 10;
+            vr /= 10, vp /= 10, vm /= 10, removed++;
+        }
+        if (vm_tz)
+            while (vm % 10 == 0) {
+                vr_tz &= last == 0;
+                last = vr % 10;
+                vr /= 10, vp /= 10, vm /= 10, removed++;
+            }
+        if (vr_tz && last == 5 && vr % 2 == 0) last = 4;
+        o = vr + ((vr == vm && (!accept || !vm_tz)) || last >= 5);
+    } else {
+        while (vp / 10 > vm / 10) {
+            last = vr % 10;
+            vr /= 10, vp /= 10, vm /= 10, removed++;
+        }
+        o = vr + (vr == vm || last >= 5);
+    }
+    *out = o;
+    *exp = e10 + removed;
+}
+
+/* V (normal, not zero; F32: the float (float)V) as printf's "%.Pg" for the smallest P from 15
+ * (a float's 6) that reads back, from its shortest digits: at OUT, NUL-terminated; 0 where that
+ * cannot be told from them. */
+static size_t shortest_g(char *out, double v, int f32)
+{
+    uint64_t o;
+    int exp, low = f32 ? 6 : 15, pow2;
+    if (f32) {
+        float x = (float)v;
+        uint32_t bits;
+        memcpy(&bits, &x, 4);
+        unsigned e = (bits >> 23) & 0xff;
+        if (e == 0 || e == 0xff) return 0;
+        shortest32(bits, &o, &exp);
+        pow2 = (bits & ((1u << 23) - 1)) == 0;
+    } else {
+        uint64_t bits;
+        memcpy(&bits, &v, 8);
+        unsigned e = (unsigned)(bits >> 52) & 0x7ff;
+        if (e == 0 || e == 0x7ff) return 0;
+        shortest(bits, &o, &exp);
+        pow2 = (bits & ((1ULL << 52) - 1)) == 0;
+    }
     while (o % 10 == 0) o /= 10, exp++;
     char d[ST_TEXT_INT_MAX];
     int n = (int)st_text_u64(d, o);
-    /* up to 15 digits, "%.15g" gives these (any decimal of 15 digits reads back as itself, in
-     * the normal range); 16 or 17: "%.16g" ("%.17g") is the nearest decimal of that many, which
-     * these are unless the gap below V is the smaller one (a power of two) */
-    if (n > 15 && (bits & ((1ULL << 52) - 1)) == 0) return 0;
-    int x = exp + n - 1, p = n > 15 ? n : 15; /* the first digit's power of ten; "%.Pg" */
+    /* up to 15 digits (a float's 6), "%.15g" ("%.6g") gives these: any decimal of that many
+     * digits reads back as itself, in the normal range; more: "%.Ng" is the nearest decimal of N
+     * digits, which these are unless the gap below V is the smaller one (a power of two) */
+    if (n > low && pow2) return 0;
+    int x = exp + n - 1, p = n > low ? n : low; /* the first digit's power of ten; "%.Pg" */
     size_t at = 0;
     if (v < 0) out[at++] = '-';
     if (x >= -4 && x < p) { /* fixed */
@@ -220,7 +332,7 @@ size_t st_text_real(char *out, double v, int f32)
     }
     size_t n = f32 ? 0 : fixed(out, v);
 #if SHORTEST
-    if (n == 0 && !f32 && v != 0) n = shortest_g(out, v);
+    if (n == 0 && v != 0) n = shortest_g(out, v, f32);
 #endif
     if (n > 0) return n;
     /* the nearest decimal of P digits that reads back as V, for the smallest P that has one:

@@ -179,12 +179,60 @@ static void reals_are_printfs_shortest_to_the_byte(void **state)
     real_is_reference(9007199254740993.0), real_is_reference(1e23), real_is_reference(5e-324);
 }
 
+/* The same for floats: "%.Pg" of the float for the smallest P from 6 that reads back. */
+static void float_is_reference(float f)
+{
+    char got[ST_TEXT_REAL_MAX], want[64];
+    st_text_real(got, f, 1);
+    for (int p = 6; p <= 9; p++) {
+        snprintf(want, sizeof want, "%.*g", p, (double)f);
+        if (strtof(want, NULL) == f) break;
+    }
+    if (isfinite(f) && strcmp(got, want) != 0) {
+        uint32_t bits;
+        memcpy(&bits, &f, 4);
+        fail_msg("%a (bits %08x): '%s', printf's '%s'", (double)f, bits, got, want);
+    }
+}
+
+static void floats_are_printfs_shortest_to_the_byte(void **state)
+{
+    (void)state;
+    uint64_t s = 0x853C49E6748FEA9BULL;
+    for (int i = 0; i < 600000; i++) { /* any bits */
+        uint32_t bits = (uint32_t)next(&s);
+        float f;
+        memcpy(&f, &bits, 4);
+        float_is_reference(f);
+    }
+    for (int i = 0; i < 200000; i++) { /* data of every magnitude */
+        double u = (double)(next(&s) >> 11) / 9007199254740992.0;
+        float_is_reference((float)((u - 0.5) * pow(10, (int)(next(&s) % 30) - 15)));
+    }
+    for (int e = -149; e <= 127; e++) {
+        float p = ldexpf(1, e);
+        float_is_reference(p), float_is_reference(nextafterf(p, 0));
+        float_is_reference(nextafterf(p, INFINITY)), float_is_reference(-p);
+    }
+    for (int e = -45; e <= 38; e++) {
+        float p = (float)pow(10, e);
+        float_is_reference(p), float_is_reference(nextafterf(p, 0));
+        float_is_reference(nextafterf(p, INFINITY));
+    }
+    for (int k = 1; k < 300000; k++) {
+        float_is_reference((float)k), float_is_reference((float)k / 7);
+        float_is_reference((float)k * 0.01f);
+    }
+    float_is_reference(FLT_MAX), float_is_reference(FLT_MIN), float_is_reference(16777217.0f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(integers_are_written_as_printf_writes_them),
         cmocka_unit_test(reals_read_back_in_their_shortest_form),
         cmocka_unit_test(reals_are_printfs_shortest_to_the_byte),
+        cmocka_unit_test(floats_are_printfs_shortest_to_the_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
