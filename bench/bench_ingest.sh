@@ -64,7 +64,7 @@ PY
     rm -f "$D/mixed.csv" "$D/out.csv" "$D/duck.csv"
 fi
 # Full-precision doubles (4 M rows of two random columns, from NPY): strata's CSV export against
-# DuckDB's COPY TO of the same values (read back from that export)
+# DuckDB's COPY TO of the same values, and the ingest of that export against DuckDB's read_csv
 if /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
     /usr/bin/python3 - "$D/dbl" <<'PY'
 import os, sys
@@ -77,10 +77,12 @@ PY
     "$S" -P "$D/dpool" init >/dev/null
     "$S" -P "$D/dpool" ingest t/dbl "$D/dbl" --quiet
     best_export "$D/dpool" t/dbl strata_dblout_s >>"$out"
+    mv "$D/out.csv" "$D/dbl.csv"
+    echo "strata_dblin_s $(best_ingest "$D/dpool2" t/dbl "$D/dbl.csv")" >>"$out"
     if [ "$have_duckdb" = 1 ]; then
-        node bench/node/duckdb_csv.mjs "$D/out.csv" 2 3 "$D/duck.csv" | sed -n 's/^duckdb_csvout_s/duckdb_dblout_s/p' >>"$out"
+        node bench/node/duckdb_csv.mjs "$D/dbl.csv" 2 3 "$D/duck.csv" | sed -n 's/^duckdb_csvout_s/duckdb_dblout_s/p; s/^duckdb_csv_s/duckdb_dblin_s/p' >>"$out"
     fi
-    rm -rf "$D/dpool" "$D/dbl" "$D/out.csv" "$D/duck.csv"
+    rm -rf "$D/dpool" "$D/dpool2" "$D/dbl" "$D/dbl.csv" "$D/duck.csv"
 fi
 # NPY: export the columns once, then ingest them and cp them to the same file system
 "$S" -P "$D/pool" export taxi/trips --format npy --out "$D/npy"
@@ -114,6 +116,10 @@ awk '
         if (v["mixed_bytes"] != "") {
             printf "CSV ingest of ints, floats and strings (%.0f MB, %s rows):\n", v["mixed_bytes"] / 1e6, v["duckdb_mixed_rows"] != "" ? v["duckdb_mixed_rows"] : "?"
             row("strata ingest (2 threads)", "strata_mixed_s", "duckdb_mixed_s", "DuckDB read_csv (2 thr)")
+        }
+        if (v["strata_dblin_s"] != "") {
+            print "CSV ingest of 4 M rows of two full-precision doubles (strata's export of them):"
+            row("strata ingest (2 threads)", "strata_dblin_s", "duckdb_dblin_s", "DuckDB read_csv (2 thr)")
         }
         print "CSV export (strata export; DuckDB COPY TO of its table, a header line, 2 threads):"
         row("taxi", "strata_csvout_s", "duckdb_csvout_s", "DuckDB COPY TO")

@@ -432,9 +432,10 @@ static inline int fast_i64(pstate *ps, int f, st_colbuf *cols, size_t *pp)
     return 1;
 }
 
-/* Fast path for field F of an f64 column at *PP: a plain decimal of up to 15 digits in all
+/* Fast path for field F of an f64 column at *PP: a plain decimal of up to 19 digits in all
  * (an optional '-', a point), parsed while scanning, the value rounded once as
- * st_parse_f64() rounds it (the digits as an exact integer over an exact power of ten). Returns
+ * st_parse_f64() rounds it (up to 15 digits: the digits as an exact integer over an exact power
+ * of ten; more: st_f64_from_decimal()). Returns
  * 1 with the value stored and *PP past the field's delimiter; 0 for the general path (anything
  * else: an exponent, more digits, a quote, NaN...); or STRATA_ENOMEM. */
 static inline int fast_f64(pstate *ps, int f, st_colbuf *cols, size_t *pp)
@@ -451,15 +452,20 @@ static inline int fast_f64(pstate *ps, int f, st_colbuf *cols, size_t *pp)
     s += n1;
     if (*s == '.' && (n2 = swar_number(++s, &fp)) == 16) return 0;
     s += n2;
-    if (n1 + n2 == 0 || n1 + n2 > 15) return 0;
+    if (n1 + n2 == 0 || n1 + n2 > 19) return 0;
     int last = f == c->ncols - 1;
     size_t q = (size_t)(s - d);
     if (last ? !(d[q] == '\n' || (d[q] == '\r' && d[q + 1] == '\n')) : d[q] != c->delim) return 0;
     st_colbuf *b = &cols[c->target[f]];
     if (b->n == b->cap && grow(&b->v, &b->cap, b->n + 1, 8) < 0)
         return fail(ps, p, STRATA_ENOMEM, "out of memory");
-    double v = (double)(ip * pow10_u[n2] + fp) / pow10_d[n2]; /* exact below 10^15 */
-    v = neg ? -v : v;
+    double v;
+    if (n1 + n2 <= 15) {
+        v = (double)(ip * pow10_u[n2] + fp) / pow10_d[n2]; /* exact below 10^15 */
+        v = neg ? -v : v;
+    } else if (!st_f64_from_decimal(ip * pow10_u[n2] + fp, -n2, neg, &v)) {
+        return 0; /* (a full-precision value, rounded from its 16 to 19 digits; zero too) */
+    }
     memcpy(b->v + b->n * 8, &v, 8);
     b->n++;
     *pp = q + (d[q] == '\r' ? 2 : 1);
@@ -675,8 +681,13 @@ static inline int fast_field(pstate *ps, rec_window *w, strata_dtype t, char sep
     size_t n2 = point ? f - e - 1 : 0;
     if (n1 + n2 - 1 >= 15 || d[f] != sep) return 0;
     uint64_t ip = n1 ? digits_value(d + s, n1) : 0, fp = n2 ? digits_value(d + e + 1, n2) : 0;
-    double v = (double)(ip * pow10_u[n2] + fp) / pow10_d[n2]; /* exact below 10^15 */
-    v = neg ? -v : v;
+    double v;
+    if (n1 + n2 <= 15) {
+        v = (double)(ip * pow10_u[n2] + fp) / pow10_d[n2]; /* exact below 10^15 */
+        v = neg ? -v : v;
+    } else if (!st_f64_from_decimal(ip * pow10_u[n2] + fp, -n2, neg, &v)) {
+        return 0; /* (a full-precision value, rounded from its 16 to 19 digits; zero too) */
+    }
     memcpy(&out[r], &v, 8);
     *qp = f + 1;
     return 1;

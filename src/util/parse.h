@@ -20,6 +20,11 @@ int st_parse_u64(const char *s, size_t n, uint64_t *out);
  * the result is the correctly rounded double. */
 int st_parse_f64(const char *s, size_t n, double *out);
 
+/* W * 10^Q (W > 0), negated for NEG, as the correctly rounded double into *OUT: 1; 0 when that is
+ * not a normal double (zero, subnormal, infinite) or cannot be told here (then st_parse_f64() of
+ * the text decides). What st_parse_f64() does for a decimal of up to 19 digits. */
+int st_f64_from_decimal(uint64_t w, int q, int neg, double *out);
+
 /* true/false (any case), 1/0. */
 int st_parse_bool(const char *s, size_t n, uint8_t *out);
 

@@ -53,7 +53,7 @@ static size_t fixed(char *out, double v)
 }
 
 #if defined(__SIZEOF_INT128__)
-#include "util/text_tables.h"
+#include "util/pow5_tables.h"
 
 #define SHORTEST 1
 

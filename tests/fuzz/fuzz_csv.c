@@ -14,8 +14,8 @@
  *      parse gives (same success, same bytes);
  *   3. with typed columns (every dtype, from the input), the chunked and serial parses agree;
  *   4. with every column an integer, or every one a double (their fast paths), each value is
- *      st_parse_i64's (st_parse_f64's, to the bit) of the field read as a string, and the nulls
- *      are the same (a null marker "", "NA" or "-9");
+ *      st_parse_i64's (st_parse_f64's, to the bit, and those strtod's) of the field read as a
+ *      string, and the nulls are the same (a null marker "", "NA" or "-9");
  *   5. with typed columns, the fast path of whole records (integers, decimals and strings found
  *      64 bytes at a time) gives what parsing one field at a time gives: the same status, error
  *      position and message, values, strings and nulls.
@@ -406,6 +406,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     break;
                 }
                 if (dt[i] == STRATA_F64) memcpy(&x, &fx, 8);
+                if (dt[i] == STRATA_F64 && !is_null && len < 512) { /* strtod's own bits */
+                    char t[512];
+                    memcpy(t, v, len);
+                    t[len] = '\0';
+                    double r = strtod(t, NULL);
+                    CHECK(memcmp(&r, &fx, 8) == 0);
+                }
                 if (src != STRATA_OK) continue;
                 uint64_t sn = 0; /* the typed column's nulls before and at row K */
                 while (sn < serial[i].nnull && serial[i].nulls[sn] < k) sn++;
