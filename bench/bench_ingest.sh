@@ -118,7 +118,7 @@ awk '
             row("strata ingest (2 threads)", "strata_mixed_s", "duckdb_mixed_s", "DuckDB read_csv (2 thr)")
         }
         if (v["strata_dblin_s"] != "") {
-            print "CSV ingest of 4 M rows of two full-precision doubles (strata's export of them):"
+            print "CSV ingest of 4 M rows of two full-precision doubles (the export above):"
             row("strata ingest (2 threads)", "strata_dblin_s", "duckdb_dblin_s", "DuckDB read_csv (2 thr)")
         }
         print "CSV export (strata export; DuckDB COPY TO of its table, a header line, 2 threads):"
