@@ -338,8 +338,8 @@ static inline int store(pstate *ps, int f, st_colbuf *b, const char *v, size_t n
     return 0;
 }
 
-/* Powers of ten, exact: as integers and as doubles, up to 10^15. */
-static const uint64_t pow10_u[16] = {1ull,
+/* Powers of ten, exact: as integers up to 10^19 and as doubles up to 10^15. */
+static const uint64_t pow10_u[20] = {1ull,
                                      10ull,
                                      100ull,
                                      1000ull,
@@ -354,7 +354,11 @@ static const uint64_t pow10_u[16] = {1ull,
                                      1000000000000ull,
                                      10000000000000ull,
                                      100000000000000ull,
-                                     1000000000000000ull};
+                                     1000000000000000ull,
+                                     10000000000000000ull,
+                                     100000000000000000ull,
+                                     1000000000000000000ull,
+                                     10000000000000000000ull};
 static const double pow10_d[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                    1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
 
@@ -395,6 +399,23 @@ static inline int swar_number(const char *s, uint64_t *v)
     if (n2 == 8) return 16;
     *v = swar_value(w1, 8) * pow10_u[n2] + (n2 > 0 ? swar_value(w2, n2) : 0);
     return 8 + n2;
+}
+
+/* swar_number() for up to 19 digits (24 bytes readable at S): how many (0 to 19) with their
+ * value in *V, or 20 when there are more. */
+static inline int swar_number19(const char *s, uint64_t *v)
+{
+    int n = swar_number(s, v);
+    if (n < 16) return n;
+    uint64_t w1, w2, w3;
+    memcpy(&w1, s, 8);
+    memcpy(&w2, s + 8, 8);
+    memcpy(&w3, s + 16, 8);
+    int n3 = swar_digits(w3);
+    if (n3 > 3) return 20;
+    *v = (swar_value(w1, 8) * 100000000 + swar_value(w2, 8)) * pow10_u[n3] +
+         (n3 > 0 ? swar_value(w3, n3) : 0);
+    return 16 + n3;
 }
 
 /* Fast path for field F of an integer column at *PP: parse the digits while scanning the
@@ -443,14 +464,14 @@ static inline int fast_f64(pstate *ps, int f, st_colbuf *cols, size_t *pp)
     const st_csv *c = ps->c;
     const char *d = ps->d;
     size_t end = ps->end, p = *pp;
-    if (end - p < 40) return 0;
+    if (end - p < 48) return 0;
     const char *s = d + p;
     int neg = *s == '-', n1, n2 = 0;
     s += neg;
     uint64_t ip, fp = 0;
-    if ((n1 = swar_number(s, &ip)) == 16) return 0;
+    if ((n1 = swar_number19(s, &ip)) == 20) return 0;
     s += n1;
-    if (*s == '.' && (n2 = swar_number(++s, &fp)) == 16) return 0;
+    if (*s == '.' && (n2 = swar_number19(++s, &fp)) == 20) return 0;
     s += n2;
     if (n1 + n2 == 0 || n1 + n2 > 19) return 0;
     int last = f == c->ncols - 1;

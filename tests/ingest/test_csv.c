@@ -139,20 +139,24 @@ static void floats_round_trip_exactly(void **state)
         uint64_t bits = ((uint64_t)rand_r(&seed) << 40) ^ ((uint64_t)rand_r(&seed) << 20) ^
                         (uint64_t)rand_r(&seed);
         double x;
-        if (i % 3 == 0) {
+        int k = (int)(i % 6), digits = 17;
+        if (k == 0) {
             memcpy(&x, &bits, sizeof x); /* any bit pattern */
             if (!isfinite(x)) x = 1.0 / (double)(i + 1);
-        } else if (i % 3 == 1) {
+        } else if (k == 1) {
             x = (double)(bits % 100000) / 100.0; /* short decimals: the fast path */
-        } else {
+        } else if (k == 2) {
             x = -(double)(bits % 10000000) / 1e6; /* negative, six decimals: the fast path */
+        } else { /* full precision, plain decimals of 16 to 19 digits: the fast path too */
+            x = ((double)(bits % 1000000007) / 1000000007.0 - 0.5) * pow(10, (int)(i % 11) - 4);
+            digits = 16 + (int)(i % 4);
         }
-        want[i] = x;
-        len += (size_t)sprintf(text + len,
-                               i % 3 == 0   ? "%.17g\n"
-                               : i % 3 == 1 ? "%.2f\n"
-                                            : "%.6f\n",
-                               x);
+        size_t at = len;
+        len += (size_t)(k == 1   ? sprintf(text + len, "%.2f\n", x)
+                        : k == 2 ? sprintf(text + len, "%.6f\n", x)
+                                 : sprintf(text + len, "%.*g\n", digits, x));
+        want[i] = strtod(text + at, NULL); /* (x itself from 17 digits on) */
+        if (digits >= 17 && memcmp(&want[i], &x, sizeof x) != 0) fail_msg("%.17g", x);
     }
     char *path = write_file(f, "floats.csv", text, len);
     const char *files[1] = {path};
