@@ -401,6 +401,18 @@ static inline int swar_number(const char *s, uint64_t *v)
     return 8 + n2;
 }
 
+/* The decimal IP.FP (N digits in all, at most 19; N2 of them FP's) negated for NEG, as
+ * st_parse_f64() rounds it, into *V: 1; 0 for the general path (a value of 16 digits or more that
+ * is zero or not a normal double). Up to 15 digits, the digits as an exact integer over an exact
+ * power of ten; more, st_f64_from_decimal(). */
+static inline int decimal_value(uint64_t ip, uint64_t fp, int n, int n2, int neg, double *v)
+{
+    if (n > 15) return st_f64_from_decimal(ip * pow10_u[n2] + fp, -n2, neg, v);
+    double x = (double)(ip * pow10_u[n2] + fp) / pow10_d[n2]; /* exact below 10^15 */
+    *v = neg ? -x : x;
+    return 1;
+}
+
 /* swar_number() for up to 19 digits (24 bytes readable at S): how many (0 to 19) with their
  * value in *V, or 20 when there are more. */
 static inline int swar_number19(const char *s, uint64_t *v)
@@ -481,12 +493,7 @@ static inline int fast_f64(pstate *ps, int f, st_colbuf *cols, size_t *pp)
     if (b->n == b->cap && grow(&b->v, &b->cap, b->n + 1, 8) < 0)
         return fail(ps, p, STRATA_ENOMEM, "out of memory");
     double v;
-    if (n1 + n2 <= 15) {
-        v = (double)(ip * pow10_u[n2] + fp) / pow10_d[n2]; /* exact below 10^15 */
-        v = neg ? -v : v;
-    } else if (!st_f64_from_decimal(ip * pow10_u[n2] + fp, -n2, neg, &v)) {
-        return 0; /* (a full-precision value, rounded from its 16 to 19 digits; zero too) */
-    }
+    if (!decimal_value(ip, fp, (int)(n1 + n2), (int)n2, neg, &v)) return 0;
     memcpy(b->v + b->n * 8, &v, 8);
     b->n++;
     *pp = q + (d[q] == '\r' ? 2 : 1);
@@ -703,12 +710,7 @@ static inline int fast_field(pstate *ps, rec_window *w, strata_dtype t, char sep
     if (n1 + n2 - 1 >= 15 || d[f] != sep) return 0;
     uint64_t ip = n1 ? digits_value(d + s, n1) : 0, fp = n2 ? digits_value(d + e + 1, n2) : 0;
     double v;
-    if (n1 + n2 <= 15) {
-        v = (double)(ip * pow10_u[n2] + fp) / pow10_d[n2]; /* exact below 10^15 */
-        v = neg ? -v : v;
-    } else if (!st_f64_from_decimal(ip * pow10_u[n2] + fp, -n2, neg, &v)) {
-        return 0; /* (a full-precision value, rounded from its 16 to 19 digits; zero too) */
-    }
+    if (!decimal_value(ip, fp, (int)(n1 + n2), (int)n2, neg, &v)) return 0;
     memcpy(&out[r], &v, 8);
     *qp = f + 1;
     return 1;
