@@ -325,6 +325,7 @@ static size_t shortest_g(char *out, double v, int f32)
 
 size_t st_text_real(char *out, double v, int f32)
 {
+    if (f32) v = (double)(float)v; /* (the float's text, whatever digits V has beyond it) */
     const char *word = isnan(v) ? "nan" : isinf(v) ? (v < 0 ? "-inf" : "inf") : NULL;
     if (word != NULL) {
         memcpy(out, word, strlen(word) + 1);

@@ -65,7 +65,8 @@ static inline size_t st_text_i64(char *out, int64_t v)
     return 1 + st_text_u64(out + 1, -(uint64_t)v); /* (INT64_MIN too: unsigned negation) */
 }
 
-/* V as the shortest decimal that reads back as V (F32: as the float (float)V): the fixed
+/* V as the shortest decimal that reads back as V (F32: the float (float)V, whatever V holds
+ * beyond it): the fixed
  * notation of R / 10^K for the smallest K <= 8 that gives V exactly (prices and measurements,
  * "848.51", without printf), else printf's %.Pg for the smallest P from 15 (a float's 6) that
  * reads back; "nan", "inf", "-inf". At OUT, ST_TEXT_REAL_MAX bytes, NUL-terminated; the length. */

@@ -224,6 +224,9 @@ static void floats_are_printfs_shortest_to_the_byte(void **state)
         float_is_reference((float)k * 0.01f);
     }
     float_is_reference(FLT_MAX), float_is_reference(FLT_MIN), float_is_reference(16777217.0f);
+    char b[ST_TEXT_REAL_MAX]; /* a double that is no float: the text of the float it rounds to */
+    st_text_real(b, 1.4999998451, 1);
+    assert_string_equal(b, "1.4999999");
 }
 
 int main(void)
