@@ -227,6 +227,8 @@ static void floats_are_printfs_shortest_to_the_byte(void **state)
     char b[ST_TEXT_REAL_MAX]; /* a double that is no float: the text of the float it rounds to */
     st_text_real(b, 1.4999998451, 1);
     assert_string_equal(b, "1.4999999");
+    st_text_real(b, 1.5e-45, 1); /* (a subnormal float: the loop's path) */
+    assert_string_equal(b, "1.4013e-45");
 }
 
 int main(void)
