@@ -43,6 +43,15 @@ void st_infile_unmap(st_infile *in)
     memset(in, 0, sizeof *in);
 }
 
+/* RC, the pool's message naming the file the export makes as well as its temporary one. */
+static int outfile_failed(st_outfile *o, int rc)
+{
+    if (rc >= 0) return rc;
+    char keep[ST_ERRMSG_MAX];
+    st_err_copy(o->err, keep, sizeof keep);
+    return st_error(o->err, rc, "%s (exporting to '%s/%s')", keep, o->dir, o->name);
+}
+
 int st_outfile_open(st_err *err, st_outfile *o, const char *path)
 {
     memset(o, 0, sizeof *o);
@@ -54,7 +63,7 @@ int st_outfile_open(st_err *err, st_outfile *o, const char *path)
     if (rc < 0) return rc;
     snprintf(o->dir, sizeof o->dir, "%s", dirname(a));
     snprintf(o->name, sizeof o->name, "%s", basename(b));
-    return st_wfile_open(err, &o->w, o->dir);
+    return outfile_failed(o, st_wfile_open(err, &o->w, o->dir));
 }
 
 int st_outfile_write(void *ctx, const void *buf, size_t len)
@@ -62,13 +71,13 @@ int st_outfile_write(void *ctx, const void *buf, size_t len)
     st_outfile *o = ctx;
     int rc = st_pwrite_full(o->err, o->w.fd, buf, len, o->off, o->w.tmp);
     o->off += len;
-    return rc;
+    return outfile_failed(o, rc);
 }
 
 int st_outfile_publish(st_outfile *o)
 {
     int rc = st_wfile_publish(o->err, &o->w, o->dir, o->name);
-    return rc < 0 ? rc : st_fsync_dir(o->err, o->dir);
+    return outfile_failed(o, rc < 0 ? rc : st_fsync_dir(o->err, o->dir));
 }
 
 void st_outfile_abort(st_outfile *o)
