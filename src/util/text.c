@@ -66,6 +66,13 @@ static inline uint64_t mul_shift(uint64_t m, const uint64_t mul[2], int j)
     return (uint64_t)(((b0 >> 64) + b2) >> (j - 64));
 }
 
+/* ceil(log2(5^e)) (bitlength(5^e) for e >= 1), for e in [0, 3528]. */
+static inline int pow5_bits(int e)
+{
+    return (int)((((uint32_t)e * 1217359) >> 19) + 1);
+}
+
+/* How many times 5 divides V (not zero). */
 static inline int pow5_factor(uint64_t v)
 {
     int k = 0;
@@ -89,7 +96,7 @@ static void shortest(uint64_t bits, uint64_t *out, int *exp)
     int e10, vm_tz = 0, vr_tz = 0;
     if (e2 >= 0) {
         int q = (int)(((uint32_t)e2 * 78913) >> 18) - (e2 > 3); /* log10(2^e2) */
-        int k = 125 + (int)((((uint32_t)q * 1217359) >> 19) + 1) - 1;
+        int k = 125 + pow5_bits(q) - 1;
         int i = -e2 + q + k;
         e10 = q;
         vr = mul_shift(4 * m2, ST_POW5_INV[q], i);
@@ -106,7 +113,7 @@ static void shortest(uint64_t bits, uint64_t *out, int *exp)
     } else {
         int q = (int)(((uint32_t)-e2 * 732923) >> 20) - (-e2 > 1); /* log10(5^-e2) */
         int i = -e2 - q;
-        int k = (int)((((uint32_t)i * 1217359) >> 19) + 1) - 125;
+        int k = pow5_bits(i) - 125;
         int j = q - k;
         e10 = q + e2;
         vr = mul_shift(4 * m2, ST_POW5[i], j);
@@ -152,27 +159,16 @@ static void shortest(uint64_t bits, uint64_t *out, int *exp)
     *exp = e10 + removed;
 }
 
-/* The shortest decimal OUT * 10^EXP that reads back as the float of BITS (finite, non-zero, sign
- * ignored), the nearest to it among those: Ryu's float form, with ST_POW5 / ST_POW5_INV's high
- * halves (the top 61 bits of each power). */
+/* (M * FACTOR) >> SHIFT, FACTOR 64 bits, SHIFT > 32. */
 static inline uint32_t mul_shift32(uint32_t m, uint64_t factor, int shift)
 {
     uint64_t b0 = (uint64_t)m * (uint32_t)factor, b1 = (uint64_t)m * (uint32_t)(factor >> 32);
     return (uint32_t)(((b0 >> 32) + b1) >> (shift - 32));
 }
 
-static inline int pow5_factor32(uint32_t v)
-{
-    int k = 0;
-    while (v % 5 == 0) v /= 5, k++;
-    return k;
-}
-
-static inline int pow5_bits(int e)
-{
-    return (int)((((uint32_t)e * 1217359) >> 19) + 1);
-}
-
+/* The shortest decimal OUT * 10^EXP that reads back as the float of BITS (finite, non-zero, sign
+ * ignored), the nearest to it among those: Ryu's float form, with ST_POW5 / ST_POW5_INV's high
+ * halves (the top 61 bits of each power). */
 static void shortest32(uint32_t bits, uint64_t *out, int *exp)
 {
     uint32_t mant = bits & ((1u << 23) - 1), e = (bits >> 23) & 0xff;
@@ -196,11 +192,11 @@ static void shortest32(uint32_t bits, uint64_t *out, int *exp)
         }
         if (q <= 9) {
             if (mv % 5 == 0)
-                vr_tz = pow5_factor32(mv) >= q;
+                vr_tz = pow5_factor(mv) >= q;
             else if (accept)
-                vm_tz = pow5_factor32(mm) >= q;
+                vm_tz = pow5_factor(mm) >= q;
             else
-                vp -= pow5_factor32(mp) >= q;
+                vp -= pow5_factor(mp) >= q;
         }
     } else {
         int q = (int)(((uint32_t)-e2 * 732923) >> 20);
