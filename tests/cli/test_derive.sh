@@ -142,8 +142,8 @@ expect 0 "updated: 0 incremental, 0 refreshed, 9 fresh; read 0 batches (0 rows),
 "$S" cat taxi/byfare >"$T/full_byfare.csv"
 cmp -s "$T/mem_byfare.csv" "$T/full_byfare.csv" ||
     { echo "FAIL: incremental sort under --mem differs from --full"; fails=$((fails + 1)); }
-"$S" --json lineage taxi/expensive | grep -q '"fresh":true' || { echo "FAIL: lineage json"; fails=$((fails + 1)); }
-"$S" lineage taxi/byfare --dot | grep -q 'digraph' || { echo "FAIL: lineage --dot"; fails=$((fails + 1)); }
+grep -q '"fresh":true' <<<"$("$S" --json lineage taxi/expensive)" || { echo "FAIL: lineage json"; fails=$((fails + 1)); }
+grep -q 'digraph' <<<"$("$S" lineage taxi/byfare --dot)" || { echo "FAIL: lineage --dot"; fails=$((fails + 1)); }
 expect 0 "ok: no damage found" -- "$S" check
 
 # ---- strings: a sort by a string key with a gathered string column, in memory and spilled ----
@@ -158,7 +158,7 @@ run column words/s.note --gather words/w.note
 run column words/s.n2 --expr 'n * 3'
 run update words/s
 "$S" cat words/s >"$T/words_mem.csv"
-"$S" update --full words/s --mem 1M | grep -q "spilled [1-9][0-9]* sorted run(s)" ||
+grep -q "spilled [1-9][0-9]* sorted run(s)" <<<"$("$S" update --full words/s --mem 1M)" ||
     { echo "FAIL: the string sort under --mem 1M spilled no runs"; fails=$((fails + 1)); }
 "$S" cat words/s >"$T/words_spill.csv"
 cmp -s "$T/words_mem.csv" "$T/words_spill.csv" ||
