@@ -387,14 +387,13 @@ static inline uint64_t swar_value(uint64_t w, int n)
  * with their value in *V, or 16 when there are more (*V unset: the caller's slower way). */
 static inline int swar_number(const char *s, uint64_t *v)
 {
-    uint64_t w1, w2;
-    memcpy(&w1, s, 8);
+    uint64_t w1 = st_load_le64(s), w2;
     int n1 = swar_digits(w1);
     if (n1 < 8) {
         *v = n1 > 0 ? swar_value(w1, n1) : 0;
         return n1;
     }
-    memcpy(&w2, s + 8, 8);
+    w2 = st_load_le64(s + 8);
     int n2 = swar_digits(w2);
     if (n2 == 8) return 16;
     *v = swar_value(w1, 8) * pow10_u[n2] + (n2 > 0 ? swar_value(w2, n2) : 0);
@@ -419,10 +418,7 @@ static inline int swar_number19(const char *s, uint64_t *v)
 {
     int n = swar_number(s, v);
     if (n < 16) return n;
-    uint64_t w1, w2, w3;
-    memcpy(&w1, s, 8);
-    memcpy(&w2, s + 8, 8);
-    memcpy(&w3, s + 16, 8);
+    uint64_t w1 = st_load_le64(s), w2 = st_load_le64(s + 8), w3 = st_load_le64(s + 16);
     int n3 = swar_digits(w3);
     if (n3 > 3) return 20;
     *v = (swar_value(w1, 8) * 100000000 + swar_value(w2, 8)) * pow10_u[n3] +
@@ -523,8 +519,7 @@ static inline int fast_str(pstate *ps, int f, st_colbuf *cols, size_t *pp)
     uint64_t dl = ones * (unsigned char)c->delim;
     for (;;) {
         if (end - q < 8) return 0;
-        uint64_t w;
-        memcpy(&w, d + q, 8);
+        uint64_t w = st_load_le64(d + q);
         uint64_t stop = swar_eq(w, dl) | swar_eq(w, ones * '\n') | swar_eq(w, ones * '"') |
                         swar_eq(w, ones * '\r') | (w & 0x8080808080808080ull);
         if (stop != 0) {
@@ -653,10 +648,9 @@ static inline int run_end(const pstate *ps, rec_window *w, int k, size_t s, size
 /* The value of the N (1 to 15) digits at S (16 bytes readable), eight at a time. */
 static inline uint64_t digits_value(const char *s, size_t n)
 {
-    uint64_t w1, w2;
-    memcpy(&w1, s, 8);
+    uint64_t w1 = st_load_le64(s);
     if (n <= 8) return swar_value(w1, (int)n);
-    memcpy(&w2, s + 8, 8);
+    uint64_t w2 = st_load_le64(s + 8);
     return swar_value(w1, 8) * pow10_u[n - 8] + swar_value(w2, (int)n - 8);
 }
 

@@ -1,12 +1,26 @@
 /*
  * bits.h -- validity bitmaps in Arrow's layout: bit i is bit (i % 8) of byte i / 8, set when row
- * i has a value, clear when it is null. A NULL bitmap means every row is valid.
+ * i has a value, clear when it is null. A NULL bitmap means every row is valid. Also the
+ * little-endian load of 8 bytes that the byte-parallel (SWAR) parsers share.
  */
 #ifndef STRATA_UTIL_BITS_H
 #define STRATA_UTIL_BITS_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+/* The 8 bytes at P as a word whose lowest byte is P[0], on any byte order: what the SWAR scans
+ * and digit parses (CSV, decimals) take, eight bytes at a time. */
+static inline uint64_t st_load_le64(const void *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return w;
+}
 
 static inline int st_bit(const uint8_t *bits, uint64_t i)
 {

@@ -12,6 +12,7 @@
  */
 #include "util/parse.h"
 
+#include "util/bits.h"
 #include "util/ts.h"
 
 #include <errno.h>
@@ -131,16 +132,11 @@ int st_f64_from_decimal(uint64_t w, int q, int neg, double *out)
  * multiplications for the eight). */
 static inline int eight_digits(const char *s, uint64_t *v)
 {
-#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-    (void)s, (void)v;
-    return 0; /* (the byte at a time path) */
-#endif
-    uint64_t x;
-    memcpy(&x, s, 8);
+    uint64_t x = st_load_le64(s);
     if (((x & 0xF0F0F0F0F0F0F0F0ULL) |
          (((x + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) != 0x3333333333333333ULL)
         return 0;
-    x -= 0x3030303030303030ULL; /* (little-endian: the first digit in the low byte) */
+    x -= 0x3030303030303030ULL; /* (the first digit in the low byte) */
     x = x * 10 + (x >> 8);
     *v = (((x & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32))) +
           (((x >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32)))) >>

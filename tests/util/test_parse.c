@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "test_util.h"
+#include "util/bits.h"
 #include "util/parse.h"
 
 static uint64_t next(uint64_t *s)
@@ -114,12 +115,26 @@ static void halfway_and_boundary_cases_parse_as_strtod(void **state)
     }
 }
 
+/* The eight-byte load the SWAR parsers share puts the first byte lowest on any byte order (the
+ * digit scans and the CSV field scan count bytes from the word's low end). */
+static void eight_bytes_load_first_byte_lowest(void **state)
+{
+    (void)state;
+    const char b[9] = "\x01\x02\x03\x04\x05\x06\x07\x08";
+    assert_int_equal(st_load_le64(b), 0x0807060504030201ull);
+    assert_int_equal(st_load_le64("12345678") & 0xff, '1');
+    double v;
+    assert_int_equal(st_parse_f64("1234567812345678.5", 18, &v), 0);
+    assert_true(v == 1234567812345678.5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(printfs_forms_of_random_doubles_parse_to_their_bits),
         cmocka_unit_test(random_digits_with_any_point_and_exponent_parse_as_strtod),
         cmocka_unit_test(halfway_and_boundary_cases_parse_as_strtod),
+        cmocka_unit_test(eight_bytes_load_first_byte_lowest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
