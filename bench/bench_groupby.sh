@@ -6,7 +6,9 @@
 #   - H2O-style, 10 M rows (10 batches): int keys of 100, 10 000 and 1 000 000 values, count,
 #     sum of an i64 and mean of an f64 column;
 #   - the same with string keys (H2O's id1, 100 values "id001"..., and id3, 1 M values
-#     "id0000000001"...) and with 1 M int keys spread over 2^40 (no small range: hashed).
+#     "id0000000001"...), with 1 M int keys spread over 2^40 (no small range: hashed), and with
+#     1 M date-time strings of 16 bytes ("2023-01-01 00:00", one a minute: the end packs their
+#     bytes apart, 4 bits a digit).
 # Also printed: the floor, bench_touch's time to map the same columns from the pool and add up
 # every value (pages faulted in as in a new process): no pass over these columns takes less; and
 # DuckDB's time when it too reads its rows from storage and writes the groups there, as Strata's
@@ -24,7 +26,7 @@ bench_scratch groupby
 export STRATA_POOL=$D/pool
 "$S" init >/dev/null
 "$S" demo taxi 1000000 "$D/taxi.csv" --seed 1 >/dev/null
-for i in $(seq 1 20); do "$S" ingest taxi/trips "$D/taxi.csv" >/dev/null 2>&1; done
+for _ in $(seq 1 20); do "$S" ingest taxi/trips "$D/taxi.csv" >/dev/null 2>&1; done
 /usr/bin/python3 - "$D/h2o" <<'PY'
 import os, sys
 import numpy as np
@@ -48,6 +50,8 @@ wide = r.choice(2**40, 1_000_000, replace=False).astype(np.int64)
 np.save(f"{y}/kw.npy", wide[r.integers(0, 1_000_000, n)])
 np.save(f"{y}/v.npy", r.integers(1, 6, n, dtype=np.int64))
 np.save(f"{y}/f.npy", np.round(r.uniform(0, 100, n), 6))
+mins = np.datetime64("2023-01-01T00:00") + r.integers(0, 1_000_000, n).astype("timedelta64[m]")
+np.save(f"{y}/dt.npy", np.char.replace(mins.astype(str), "T", " ").astype("S16"))
 PY
 "$S" ingest h2o/x "$D/h2o" --batch-rows 1000000 >/dev/null
 "$S" ingest h2o/y "$D/h2oy" --batch-rows 1000000 >/dev/null
@@ -57,7 +61,7 @@ PY
 for k in k100 k10k k1m; do
     "$S" derive "h2o/g_$k" --from h2o/x --groupby "$k" --agg count,sum:v,mean:f >/dev/null
 done
-for k in id1 id3 kw; do
+for k in id1 id3 kw dt; do
     "$S" derive "h2o/g_$k" --from h2o/y --groupby "$k" --agg count,sum:v,mean:f >/dev/null
 done
 "$S" --threads 2 update >/dev/null
@@ -72,8 +76,8 @@ best() { # NAME: the best of REPS `update --full` times (the command's own timin
 declare -A ours floor
 declare -A cols=([taxi/zones]="taxi/trips pickupzone fare" [h2o/g_k100]="h2o/x k100 v f"
     [h2o/g_k10k]="h2o/x k10k v f" [h2o/g_k1m]="h2o/x k1m v f" [h2o/g_id1]="h2o/y v f"
-    [h2o/g_id3]="h2o/y v f" [h2o/g_kw]="h2o/y kw v f")
-for ds in taxi/zones h2o/g_k100 h2o/g_k10k h2o/g_k1m h2o/g_id1 h2o/g_id3 h2o/g_kw; do
+    [h2o/g_id3]="h2o/y v f" [h2o/g_kw]="h2o/y kw v f" [h2o/g_dt]="h2o/y v f")
+for ds in taxi/zones h2o/g_k100 h2o/g_k10k h2o/g_k1m h2o/g_id1 h2o/g_id3 h2o/g_kw h2o/g_dt; do
     ours[$ds]=$(best "$ds")
     # shellcheck disable=SC2086 # the dataset and its columns, split
     floor[$ds]=$("$BUILD/bench/bench_touch" "$D/pool" ${cols[$ds]%% *} 2 ${cols[$ds]#* } |
@@ -97,7 +101,7 @@ out=$(duck "$D/taxi.csv" 20 \
     "taxi/zones=SELECT pickupzone, count(*), sum(fare), avg(fare) FROM t GROUP BY pickupzone")
 mapfile -t qs < <(h2o k100 k10k k1m)
 out+=$'\n'$(duck "$D/h2o.parquet" 1 "${qs[@]}")
-mapfile -t qs < <(h2o id1 id3 kw)
+mapfile -t qs < <(h2o id1 id3 kw dt)
 out+=$'\n'$(duck "$D/h2oy.parquet" 1 "${qs[@]}")
 echo "bench: group-by end to end (strata update --full) vs DuckDB GROUP BY in memory, 2 threads, best of $REPS"
 declare -A fromdb dbgroups

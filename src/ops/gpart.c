@@ -1073,39 +1073,81 @@ static void put_group(const st_gpf *f, const gpp *q, uint64_t l, st_groups *out,
     }
 }
 
+/* What the packing of short string keys needs to know of them (spack): the smallest and largest
+ * of each short_part() (0-2) and of each byte (3-18), and the bits in which some key's parts
+ * (0-2) and its two words of bytes (3-4) differ from a first key's. */
+typedef struct kstats {
+    uint64_t mn[19], mx[19], var[5];
+} kstats;
+
 /* The groups of F's partitions numbered in partition order: each partition's first number
- * (BASE[NP + 1], the total last), each number's partition (*PART, malloc'd), and the shortest
- * and longest string key (strings). STRATA_ENOMEM. */
+ * (BASE[NP + 1], the total last), each number's partition (*PART, malloc'd), and for strings
+ * the shortest and longest key and their kstats, in the same pass over the records.
+ * STRATA_ENOMEM. */
 typedef struct gids {
     uint64_t *base;
     uint16_t *part;
     uint64_t g, minlen, maxlen;
+    kstats ks;
 } gids;
+
+/* Part J of short string key K as a word that orders like it: its first 8 bytes (big-endian),
+ * its next 8, its length. */
+static inline uint64_t short_part(const uint64_t *k, int j)
+{
+    return j == 2 ? k[0] : __builtin_bswap64(k[1 + j]);
+}
+
+/* Key record K's values for kstats: its three parts, then its 16 bytes. */
+static inline void key_stats_of(const uint64_t *k, uint64_t v[19])
+{
+    const unsigned char *b = (const unsigned char *)(k + 1);
+    for (int j = 0; j < 3; j++) v[j] = short_part(k, j);
+    for (int j = 0; j < 16; j++) v[3 + j] = b[j];
+}
 
 static int number_groups(const st_gpf *f, gids *ids)
 {
-    uint64_t np = (uint64_t)1 << f->bits, g = 0, lo = UINT64_MAX, hi = 0;
+    uint64_t np = (uint64_t)1 << f->bits, g = 0;
     ids->base = malloc((np + 1) * sizeof *ids->base);
     if (ids->base == NULL) return STRATA_ENOMEM;
+    const uint64_t *k0 = NULL; /* the first key: the variation is from it */
     for (uint64_t p = 0; p < np; p++) {
         ids->base[p] = g;
+        if (k0 == NULL && f->part[p].n > 0) k0 = grec(f, &f->part[p], 0);
         g += f->part[p].n;
     }
     ids->base[np] = ids->g = g;
     ids->part = malloc((g + 1) * sizeof *ids->part);
     if (ids->part == NULL) return STRATA_ENOMEM;
-#pragma omp parallel for num_threads(f->nt) schedule(static) reduction(min : lo) reduction(max : hi)
+    int str = f->str && k0 != NULL;
+    uint64_t mn[19] = {0}, mx[19] = {0}, var[5] = {0}, v0[19] = {0};
+    if (str) key_stats_of(k0, v0);
+    memcpy(mn, v0, sizeof mn);
+    memcpy(mx, v0, sizeof mx);
+#pragma omp parallel num_threads(f->nt)
+#pragma omp for reduction(min : mn[:19]) reduction(max : mx[:19]) reduction(| : var[:5])
     for (uint64_t p = 0; p < np; p++) {
         const gpp *q = &f->part[p];
         for (uint64_t id = ids->base[p]; id < ids->base[p + 1]; id++) ids->part[id] = (uint16_t)p;
-        for (uint64_t l = 0; f->str && l < q->n; l++) {
-            uint64_t len = grec(f, q, l)[0];
-            lo = len < lo ? len : lo;
-            hi = len > hi ? len : hi;
+        for (uint64_t l = 0; str && l < q->n; l++) {
+            const uint64_t *k = grec(f, q, l);
+            uint64_t v[19];
+            key_stats_of(k, v);
+            for (int j = 0; j < 19; j++) {
+                mn[j] = v[j] < mn[j] ? v[j] : mn[j];
+                mx[j] = v[j] > mx[j] ? v[j] : mx[j];
+            }
+            for (int j = 0; j < 3; j++) var[j] |= v[j] ^ v0[j];
+            var[3] |= k[1] ^ k0[1];
+            var[4] |= k[2] ^ k0[2];
         }
     }
-    ids->minlen = lo;
-    ids->maxlen = hi;
+    memcpy(ids->ks.mn, mn, sizeof mn);
+    memcpy(ids->ks.mx, mx, sizeof mx);
+    memcpy(ids->ks.var, var, sizeof var);
+    ids->minlen = str ? mn[2] : UINT64_MAX;
+    ids->maxlen = str ? mx[2] : 0;
     return STRATA_OK;
 }
 
@@ -1122,71 +1164,107 @@ static inline const char *rec_str(const gpp *q, const uint64_t *k)
     return k[0] <= 16 ? (const char *)&k[1] : (const char *)q->bytes.v + k[3];
 }
 
-/* Part J of short string key K as a word that orders like it: its first 8 bytes (big-endian),
- * its next 8, its length. */
-static inline uint64_t short_part(const uint64_t *k, int j)
-{
-    return j == 2 ? k[0] : __builtin_bswap64(k[1 + j]);
-}
-
 static inline uint64_t shl(uint64_t x, int s)
 {
     return s >= 64 ? 0 : x << s;
 }
 
-/* W := the groups' short string keys as one 64-bit word each that orders as the keys do, when
- * the three parts (short_part()) vary in 64 bits or fewer together (ids such as "id0000000001":
- * a common prefix, digits, one length): each part's offset from its smallest, shifted past the
- * low bits no key varies in, side by side. 0 when they need more bits. */
-static int pack_short(const st_gpf *f, const gids *ids, uint64_t *w)
+/* How short string keys pack into one word that orders as they do: its parts, the most
+ * significant first, each one's offset from its smallest, shifted past the low bits no key varies
+ * in (TZ), in BITS bits. Either three parts (short_part(): the first 8 bytes, the next 8, the
+ * length) or, when that is narrower, each of the 16 bytes (zero past the key's end) and the length
+ * apart: ids such as "id0000000001" (a common prefix, then digits, each byte 4 bits). */
+typedef struct spack {
+    int bytes;    /* 1: by byte (parts 0-15 the bytes, 16 the length); 0: short_part() */
+    int n;        /* the parts that vary */
+    int part[17]; /* which */
+    int tz[17], bits[17];
+    uint64_t mn[17];
+    int total; /* bits in all */
+} spack;
+
+/* Part J of key record K as SP packs it. */
+static inline uint64_t spack_part(const spack *sp, const uint64_t *k, int j)
 {
-    uint64_t g = ids->g, mn[3], mx[3], var[3] = {0}, c0[3];
-    int tz[3], bits[3];
-    if (g == 0) return 0;
-    /* the records in one pass, each part's range and varying bits reduced apart */
-    for (int j = 0; j < 3; j++) mn[j] = mx[j] = c0[j] = short_part(group_rec(f, ids, 0), j);
-#pragma omp parallel num_threads(f->nt)
-#pragma omp for reduction(min : mn[:3]) reduction(max : mx[:3]) reduction(| : var[:3])
-    for (uint64_t id = 1; id < g; id++) {
-        const uint64_t *k = group_rec(f, ids, id);
-        for (int j = 0; j < 3; j++) {
-            uint64_t c = short_part(k, j);
-            mn[j] = c < mn[j] ? c : mn[j];
-            mx[j] = c > mx[j] ? c : mx[j];
-            var[j] |= c ^ c0[j];
-        }
-    }
-    for (int j = 0; j < 3; j++) { /* offsets from the smallest keep the bits no key varies in */
-        tz[j] = var[j] ? __builtin_ctzll(var[j]) : 0;
-        uint64_t top = (mx[j] - mn[j]) >> tz[j];
-        bits[j] = top ? 64 - __builtin_clzll(top) : 0;
-    }
-    if (bits[0] + bits[1] + bits[2] > 64) return 0;
+    if (!sp->bytes) return short_part(k, j);
+    return j == 16 ? k[0] : ((const unsigned char *)(k + 1))[j];
+}
+
+/* SP's part J from the smallest MN, largest MX and the bits VAR in which some key differs from
+ * the first; its bits added to SP's total. */
+static void spack_add(spack *sp, int j, uint64_t mn, uint64_t mx, uint64_t var)
+{
+    int tz = var ? __builtin_ctzll(var) : 0;
+    uint64_t top = (mx - mn) >> tz;
+    int bits = top ? 64 - __builtin_clzll(top) : 0;
+    if (bits == 0) return;
+    sp->part[sp->n] = j;
+    sp->tz[sp->n] = tz;
+    sp->bits[sp->n] = bits;
+    sp->mn[sp->n++] = mn;
+    sp->total += bits;
+}
+
+/* SP := the narrower way to pack the groups' short string keys (spack), from their kstats KS. */
+static void pack_plan(const kstats *ks, spack *sp)
+{
+    spack w = {0}, b = {.bytes = 1};
+    for (int j = 0; j < 3; j++) spack_add(&w, j, ks->mn[j], ks->mx[j], ks->var[j]);
+    unsigned char vb[16]; /* (the bits of each byte that vary) */
+    memcpy(vb, &ks->var[3], 16);
+    for (int j = 0; j < 16; j++) spack_add(&b, j, ks->mn[3 + j], ks->mx[3 + j], vb[j]);
+    spack_add(&b, 16, ks->mn[2], ks->mx[2], ks->var[2]);
+    *sp = b.total < w.total ? b : w;
+}
+
+/* The groups' short string keys packed as SP says into W, each shifted left IB bits over its
+ * group's number when NUMBERED (else the packed key alone). */
+static void pack_short(const st_gpf *f, const gids *ids, const spack *sp, int numbered, int ib,
+                       uint64_t *w)
+{
 #pragma omp parallel for num_threads(f->nt) schedule(static)
-    for (uint64_t id = 0; id < g; id++) {
+    for (uint64_t id = 0; id < ids->g; id++) {
         const uint64_t *k = group_rec(f, ids, id);
-        w[id] = shl((short_part(k, 0) - mn[0]) >> tz[0], bits[1] + bits[2]) |
-                shl((short_part(k, 1) - mn[1]) >> tz[1], bits[2]) |
-                ((short_part(k, 2) - mn[2]) >> tz[2]);
+        uint64_t v = 0;
+        for (int j = 0; j < sp->n; j++)
+            v = shl(v, sp->bits[j]) | (spack_part(sp, k, sp->part[j]) - sp->mn[j]) >> sp->tz[j];
+        w[id] = numbered ? shl(v, ib) | id : v;
     }
-    return 1;
 }
 
 /* PERM := the groups of F, strings all of 16 bytes or fewer (each group's record holds them), in
- * bytewise order: one argsort of their packed words (pack_short()) when they fit, else stable
- * radix argsorts of their length, last 8 and first 8 bytes (big-endian, zero-padded: a string
- * orders before the same bytes going on), on F's threads. */
+ * bytewise order. When their packed keys (spack) and numbers fit in a word together: one sort of
+ * those words (the keys are distinct), the numbers read back from their low bits; when the packed
+ * keys alone fit: their argsort; else stable radix argsorts of their length, last 8 and first 8
+ * bytes (big-endian, zero-padded: a string orders before the same bytes going on), on F's
+ * threads. */
 static int sort_short(const st_gpf *f, const gids *ids, uint64_t *perm)
 {
     uint64_t g = ids->g, minlen = ids->minlen, maxlen = ids->maxlen;
-    uint64_t *w = st_alloc_big((g + 1) * sizeof *w), *tmp = st_alloc_big((g + 1) * sizeof *tmp);
-    int rc = w != NULL && tmp != NULL ? STRATA_OK : STRATA_ENOMEM;
-    if (rc == STRATA_OK && pack_short(f, ids, w)) { /* one argsort (the keys are distinct) */
-        rc = st_argsort(STRATA_U64, w, g, NULL, perm, 0, f->nt);
+    uint64_t *w = st_alloc_big((g + 1) * sizeof *w), *tmp = NULL;
+    int rc = w != NULL ? STRATA_OK : STRATA_ENOMEM;
+    spack sp = {.total = 65};
+    if (rc == STRATA_OK && g > 0) pack_plan(&ids->ks, &sp);
+    int ib = g > 1 ? 64 - __builtin_clzll(g - 1) : 0;
+    if (rc == STRATA_OK && sp.total + ib <= 64) { /* one sort of keys and numbers */
+        pack_short(f, ids, &sp, 1, ib, w);
+        tmp = st_alloc_big((g + 1) * sizeof *tmp);
+        rc = tmp != NULL ? st_radix_pairs(w, NULL, tmp, NULL, g, st_key_diff(w, g, f->nt), f->nt)
+                         : STRATA_ENOMEM;
+        uint64_t mask = ib > 0 ? ~(uint64_t)0 >> (64 - ib) : 0;
+#pragma omp parallel for num_threads(f->nt) schedule(static)
+        for (uint64_t i = 0; i < g; i++) perm[i] = w[i] & mask;
         st_free_big(w);
         st_free_big(tmp);
         return rc;
     }
+    if (rc == STRATA_OK && sp.total <= 64) { /* one argsort */
+        pack_short(f, ids, &sp, 0, 0, w);
+        rc = st_argsort(STRATA_U64, w, g, NULL, perm, 0, f->nt);
+        st_free_big(w);
+        return rc;
+    }
+    if (rc == STRATA_OK && (tmp = st_alloc_big((g + 1) * sizeof *tmp)) == NULL) rc = STRATA_ENOMEM;
     for (int pass = 0; pass < 3 && rc == STRATA_OK; pass++) {
         if (pass == 0 && minlen == maxlen) continue; /* one length: no order to add */
         if (pass == 1 && maxlen <= 8) continue;      /* no second word */

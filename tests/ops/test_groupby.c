@@ -905,13 +905,15 @@ static void folding_many_spread_groups_sums_floats_in_row_order(void **state)
  * and 10 digits (packed); 5: 0 to 8 bytes, some holding a NUL byte ("x", a byte of 0 to 4, digits),
  * and one key of 19 bytes (K 299); K 0 to 4 give "", "x", "x\0" and "x\0\0"; 6: "k" and up to 4
  * digits (3 000 short keys: more than the table of short keys holds); 7: "t" and a digit, K 3 a
- * key of 26 bytes ("a key longer than 8 bytes ", among the first rows). */
+ * key of 26 bytes ("a key longer than 8 bytes ", among the first rows); 8: 14 decimal digits
+ * (the end packs each key's bytes apart, 56 bits: too many beside the groups' numbers for one
+ * sort of both, so an argsort of the packed keys). */
 static int string_case(int many, unsigned k, char *at, int w)
 {
     static const char pad[] = "abcdefghijklmnopqrstuvwxyzabcdefghijklmn";
     char hex[40];
     snprintf(hex, sizeof hex, "%08x%016llx", k / 16, (unsigned long long)k * 0x9E3779B97F4A7C15ull);
-    if (k == 0 && many != 1 && many != 4) return 0;
+    if (k == 0 && many != 1 && many != 4 && many != 8) return 0;
     switch (many) {
     case 0:
         return snprintf(at, (size_t)w, "s%u", k * 7u % 41u);
@@ -927,6 +929,9 @@ static int string_case(int many, unsigned k, char *at, int w)
     case 7:
         return k == 3 ? snprintf(at, (size_t)w, "a key longer than 8 bytes ")
                       : snprintf(at, (size_t)w, "t%u", k);
+    case 8: /* (2654435761 is prime to 10^14: distinct K, distinct keys) */
+        return snprintf(at, (size_t)w, "%014llu",
+                        (unsigned long long)k * 2654435761ull % 100000000000000ull);
     case 5:
         if (k == 299) return snprintf(at, (size_t)w, "a key longer than 8");
         memcpy(at, "x\0\0", 4);
@@ -954,7 +959,7 @@ static void folding_string_batches_equals_merging_each_batchs_groups(void **stat
     static int64_t off[N + 1];
     static double f[N];
     const int64_t cut[] = {0, 150000, 160000, 190000, 190500, N};
-    for (int many = 0; many < 8; many++) {
+    for (int many = 0; many < 9; many++) {
         unsigned seed = 11;
         off[0] = 0;
         for (int i = 0; i < N; i++) {
