@@ -112,18 +112,22 @@ expect_err 3 "string array" -- "$S" array put demo/s 0 x
 # --- locks
 expect 0 "inside" -- "$S" array lock demo/a -- echo inside
 expect 3 "" -- "$S" array lock demo/a -- sh -c 'exit 3'
-"$S" array lock demo/a -- sleep 2 &
+# (the holder says it holds the lock, and holds it until told, at most 120 s)
+"$S" array lock demo/a -- sh -c ": >'$T/held'; i=0
+    while [ ! -e '$T/go' ] && [ \$i -lt 1200 ]; do sleep 0.1; i=\$((i + 1)); done" &
 holder=$!
-sleep 0.5
+for _ in $(seq 1 600); do [ -e "$T/held" ] && break; sleep 0.1; done
 expect_err 4 "array 'demo/a' is locked by another holder" -- "$S" array lock demo/a --timeout 100 -- true
 expect_err 4 "region 'demo' is not empty: it holds" -- "$S" region rm demo
 expect_err 4 "is locked" -- "$S" array rm demo/a
+touch "$T/go"
 wait $holder
 expect 0 "ok" -- "$S" array lock demo/a --shared --timeout 0 -- echo ok
 # a holder killed with SIGKILL releases the lock
-"$S" array lock demo/a -- sleep 30 &
+rm -f "$T/held"
+"$S" array lock demo/a -- sh -c ": >'$T/held'; exec sleep 30" &
 holder=$!
-sleep 0.5
+for _ in $(seq 1 600); do [ -e "$T/held" ] && break; sleep 0.1; done
 pkill -KILL -P $holder sleep 2>/dev/null
 kill -KILL $holder 2>/dev/null
 wait $holder 2>/dev/null

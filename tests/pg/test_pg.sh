@@ -137,13 +137,22 @@ expect 0 "" -- sh -c "'$S' -P '$M' update >/dev/null"
 expect 0 "" -- "$S" -P "$M" ingest taxi/more "$T/m.csv" --quiet
 state "$M" >"$T/state2"
 # while another process has the pool open, it is refused and nothing changes
-py -c "import strata, sys, time; p = strata.Pool(sys.argv[1]); time.sleep(30)" "$M" &
+# (the holder says when it has the pool open, and holds it until told, at most 120 s)
+py -c "
+import os, strata, sys, time
+p = strata.Pool(sys.argv[1])
+open(sys.argv[2], 'w').close()
+for _ in range(1200):
+    if os.path.exists(sys.argv[3]):
+        break
+    time.sleep(0.1)
+" "$M" "$T/held" "$T/go" &
 holder=$!
-sleep 1
+for _ in $(seq 1 600); do [ -e "$T/held" ] && break; sleep 0.1; done
+[ -e "$T/held" ] || { echo "FAIL: the Python holder did not open the pool within 60 s"; fails=$((fails + 1)); }
 expect_err 4 "is open in 1 other process(es) (writers, readers, a server): close them first; nothing was moved" -- \
     "$S" -P "$M" catalog migrate --to sqlite
-pkill -P "$holder" 2>/dev/null # py runs python as a child of the background shell
-kill "$holder" 2>/dev/null
+touch "$T/go"
 wait "$holder" 2>/dev/null
 expect 0 "catalog   postgresql $CI_ schema moved" -- sh -c "'$S' -P '$M' info | grep '^catalog'"
 # back into the pool's directory (catalog.db.moved is in the way of nothing: a new catalog.db)
