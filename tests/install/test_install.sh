@@ -64,7 +64,7 @@ fi
 test "$("$T/prefix/bin/strata" -P "$T/pool1" array get demo/a 2 1)" = 42
 "$T/prefix/bin/strata" -P "$T/pool1" serve --listen 127.0.0.1:0 >"$T/serve.out" 2>"$T/serve.err" &
 spid=$!
-for _ in $(seq 100); do grep -q listening "$T/serve.out" 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 1200); do grep -q listening "$T/serve.out" 2>/dev/null && break; sleep 0.05; done
 . "$SRC/../cli/lib.sh" # child_alive
 kill "$spid" 2>/dev/null || true
 for _ in $(seq 200); do child_alive "$spid" || break; sleep 0.05; done

@@ -6,9 +6,12 @@
 serve_start() {
     local out=$T/serve.${#PIDS[@]}.out
     SERR=$out.err
-    "$S" -P "$P" serve --listen 127.0.0.1:0 --threads 4 --timeout 2 --max-body 64K "$@" >"$out" 2>"$out.err" &
+    # (its scratch files in T: another test's server may have downloads running in TMPDIR)
+    TMPDIR=$T "$S" -P "$P" serve --listen 127.0.0.1:0 --threads 4 --timeout 2 --max-body 64K "$@" \
+        >"$out" 2>"$out.err" &
     PIDS+=($!)
-    for _ in $(seq 100); do grep -q listening "$out" 2>/dev/null && break; sleep 0.05; done
+    # (60 s at most: a sanitizer build on a loaded machine starts slowly)
+    for _ in $(seq 1200); do grep -q listening "$out" 2>/dev/null && break; sleep 0.05; done
     U=$(grep -o 'http://[0-9.]*:[0-9]*' "$out" | sed 's#//0.0.0.0:#//127.0.0.1:#')
     [ -n "$U" ] || { echo "FAIL: server did not start: $(cat "$out.err")"; exit 1; }
 }
