@@ -51,10 +51,11 @@ for trial in $(seq 1 "$PER"); do
     "$S" -P "$W" gc --grace 0 --keep-versions 1 >/dev/null 2>"$T/gc.err" &
     gcp=$!
     us=$((RANDOM * 32768 + RANDOM))
-    sleep "$(printf '0.%06d' $((us % (span + span / 2))))"
-    kill -9 $gcp 2>/dev/null && killed=$((killed + 1))
+    us=$((us % (span + span / 2)))
+    sleep "$(printf '%d.%06d' $((us / 1000000)) $((us % 1000000)))"
+    child_alive "$gcp" && kill -9 "$gcp" 2>/dev/null && killed=$((killed + 1)) # (not a reused PID)
     ing_killed=0
-    if [ $((trial % 4)) = 0 ]; then kill -9 $ing 2>/dev/null && ing_killed=1; fi
+    if [ $((trial % 4)) = 0 ] && child_alive "$ing"; then kill -9 "$ing" 2>/dev/null && ing_killed=1; fi
     wait $gcp 2>/dev/null
     wait $ing 2>/dev/null
     rc=$?
@@ -62,7 +63,8 @@ for trial in $(seq 1 "$PER"); do
         echo "FAIL: trial $trial: the ingest beside gc failed: $(cat "$T/ing.err")"
         fails=$((fails + 1))
     fi
-    rm -f /dev/shm/__KMP_REGISTERED_LIB_*
+    # (the libomp entries in /dev/shm of these two processes, killed: clang builds)
+    rm -f "/dev/shm/__KMP_REGISTERED_LIB_${gcp}_"* "/dev/shm/__KMP_REGISTERED_LIB_${ing}_"*
     st check >"$T/check" 2>&1 || { echo "FAIL: trial $trial: check: $(grep -v ^orphan "$T/check" | head -3)"; fails=$((fails + 1)); }
     rows=$(st cat taxi/t | wc -l)
     if [ "$rows" != "$base" ] && [ "$rows" != $((base + ROWS)) ]; then

@@ -64,12 +64,12 @@ for trial in $(seq 1 "$TRIALS"); do
     pid=$!
     us=$((RANDOM * 32768 + RANDOM))
     us=$((us % (span + span / 4)))
-    sleep "$(printf '0.%06d' "$us")"
-    if kill -9 "$pid" 2>/dev/null; then killed=$((killed + 1)); fi
+    sleep "$(printf '%d.%06d' $((us / 1000000)) $((us % 1000000)))"
+    if child_alive "$pid" && kill -9 "$pid" 2>/dev/null; then killed=$((killed + 1)); fi
     wait "$pid" 2>/dev/null
     # the LLVM OpenMP runtime (clang builds) registers each process in /dev/shm; a killed one
     # cannot remove its entry
-    rm -f "/dev/shm/__KMP_REGISTERED_LIB_$pid"
+    rm -f "/dev/shm/__KMP_REGISTERED_LIB_${pid}_"* # (_PID_UID: the name never matched before)
     STRATA_POOL=$W "$S" update >/dev/null 2>"$T/rerun.err" ||
         { echo "FAIL: trial $trial: rerun failed: $(cat "$T/rerun.err")"; fails=$((fails + 1)); }
     export_all "$W" "$T/out$trial"

@@ -110,7 +110,7 @@ for trial in $(seq 1 "$TRIALS"); do
         echo "FAIL: trial $trial: the job did not stop within ${STOP_WITHIN} s of killing process $victim"
         fails=$((fails + 1))
     fi
-    for p in $ranks; do rm -f "/dev/shm/__KMP_REGISTERED_LIB_$p"; done
+    for p in $ranks; do rm -f "/dev/shm/__KMP_REGISTERED_LIB_${p}_"*; done
     STRATA_POOL=$W "$S" check >"$T/check.txt" 2>&1 ||
         { echo "FAIL: trial $trial: check after the kill: $(cat "$T/check.txt")"; fails=$((fails + 1)); }
     rerun=$((1 + RANDOM % 3))
