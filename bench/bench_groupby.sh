@@ -51,7 +51,9 @@ np.save(f"{y}/kw.npy", wide[r.integers(0, 1_000_000, n)])
 np.save(f"{y}/v.npy", r.integers(1, 6, n, dtype=np.int64))
 np.save(f"{y}/f.npy", np.round(r.uniform(0, 100, n), 6))
 mins = np.datetime64("2023-01-01T00:00") + r.integers(0, 1_000_000, n).astype("timedelta64[m]")
-np.save(f"{y}/dt.npy", np.char.replace(mins.astype(str), "T", " ").astype("S16"))
+dt = np.datetime_as_string(mins).astype("S16")
+dt.view("u1").reshape(-1, 16)[:, 10] = ord(" ")
+np.save(f"{y}/dt.npy", dt)
 PY
 "$S" ingest h2o/x "$D/h2o" --batch-rows 1000000 >/dev/null
 "$S" ingest h2o/y "$D/h2oy" --batch-rows 1000000 >/dev/null

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "ops/ops_int.h"
+#include "util/bits.h"
 #include "util/fileio.h"
 #include "util/par.h"
 #include "util/vec.h"
@@ -1095,7 +1096,7 @@ typedef struct gids {
  * its next 8, its length. */
 static inline uint64_t short_part(const uint64_t *k, int j)
 {
-    return j == 2 ? k[0] : __builtin_bswap64(k[1 + j]);
+    return j == 2 ? k[0] : st_load_be64(k + 1 + j);
 }
 
 /* Key record K's values for kstats: its three parts, then its 16 bytes. */

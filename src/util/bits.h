@@ -1,7 +1,8 @@
 /*
  * bits.h -- validity bitmaps in Arrow's layout: bit i is bit (i % 8) of byte i / 8, set when row
- * i has a value, clear when it is null. A NULL bitmap means every row is valid. Also the
- * little-endian load of 8 bytes that the byte-parallel (SWAR) parsers share.
+ * i has a value, clear when it is null. A NULL bitmap means every row is valid. Also the loads
+ * of 8 bytes as a word, first byte lowest (the byte-parallel (SWAR) parsers) or highest (keys
+ * compared a word at a time).
  */
 #ifndef STRATA_UTIL_BITS_H
 #define STRATA_UTIL_BITS_H
@@ -17,6 +18,18 @@ static inline uint64_t st_load_le64(const void *p)
     uint64_t w;
     memcpy(&w, p, 8);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return w;
+}
+
+/* The 8 bytes at P as a word that orders as they do bytewise (P[0] highest), on any byte order:
+ * string keys compared a word at a time. */
+static inline uint64_t st_load_be64(const void *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_BIG_ENDIAN__
     w = __builtin_bswap64(w);
 #endif
     return w;

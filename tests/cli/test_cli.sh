@@ -117,6 +117,7 @@ expect 3 "" -- "$S" array lock demo/a -- sh -c 'exit 3'
     while [ ! -e '$T/go' ] && [ \$i -lt 1200 ]; do sleep 0.1; i=\$((i + 1)); done" &
 holder=$!
 for _ in $(seq 1 600); do [ -e "$T/held" ] && break; sleep 0.1; done
+[ -e "$T/held" ] || { echo "FAIL: the lock holder did not start within 60 s"; fails=$((fails + 1)); }
 expect_err 4 "array 'demo/a' is locked by another holder" -- "$S" array lock demo/a --timeout 100 -- true
 expect_err 4 "region 'demo' is not empty: it holds" -- "$S" region rm demo
 expect_err 4 "is locked" -- "$S" array rm demo/a
@@ -128,7 +129,8 @@ rm -f "$T/held"
 "$S" array lock demo/a -- sh -c ": >'$T/held'; exec sleep 30" &
 holder=$!
 for _ in $(seq 1 600); do [ -e "$T/held" ] && break; sleep 0.1; done
-pkill -KILL -P $holder sleep 2>/dev/null
+[ -e "$T/held" ] || { echo "FAIL: the lock holder did not start within 60 s"; fails=$((fails + 1)); }
+pkill -KILL -P $holder 2>/dev/null # (its child, sh or the sleep it became)
 kill -KILL $holder 2>/dev/null
 wait $holder 2>/dev/null
 expect 0 "free" -- "$S" array lock demo/a --timeout 2000 -- echo free

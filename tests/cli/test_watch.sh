@@ -68,13 +68,19 @@ done
 # watch catches up: the registered datasets become fresh (both: an update reads each one's
 # source when it comes to it, so the last batch can land between the two, and the next round,
 # --interval 1 later, takes it); zones is not registered.
-fresh() { [[ $("$S" --json lineage "taxi/$1") != *'"fresh":false'* ]]; }
+fresh() { # (its lineage read, every step of it fresh)
+    local o
+    o=$("$S" --json lineage "taxi/$1") && [[ $o == *'"fresh":true'* && $o != *'"fresh":false'* ]]
+}
 for _ in $(seq 1 600); do
     fresh byfare && fresh expensive && break
     sleep 0.1
 done
-fresh byfare && fresh expensive ||
-    { echo "FAIL: watch left registered datasets stale for 60 s"; "$S" lineage; fails=$((fails + 1)); }
+if ! { fresh byfare && fresh expensive; }; then
+    echo "FAIL: watch left registered datasets stale for 60 s"
+    "$S" lineage
+    fails=$((fails + 1))
+fi
 "$S" --json lineage taxi/zones | grep -q '"consumed":0,' ||
     { echo "FAIL: watch updated zones, which is not registered"; fails=$((fails + 1)); }
 kill -TERM "$wpid"

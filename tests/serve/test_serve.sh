@@ -352,8 +352,12 @@ for i in $(seq 0 119); do
     [ "$got" = 503 ] && break
     sleep 0.25
 done
-[ "$got" = 503 ] || { echo "FAIL: no 503 for a second computation within 30 s: $got"; fails=$((fails + 1)); }
-body_has '"code":"EBUSY"' && body_has 'for this client address'
+if [ "$got" = 503 ]; then
+    body_has '"code":"EBUSY"' && body_has 'for this client address'
+else
+    echo "FAIL: no 503 for a second computation within 30 s: $got"
+    fails=$((fails + 1))
+fi
 grep -qi '^Retry-After: 5' "$T/headers" || { echo "FAIL: no Retry-After: $(cat "$T/headers")"; fails=$((fails + 1)); }
 # ... while another address computes at once
 check 200 GET '/api/arrays/sim/huge/stats?start=0,0&count=10,10' -m 30 --interface 127.0.0.2 && body_has '"count":100'
@@ -362,7 +366,7 @@ wait $bg
 serve_start --deadline 600
 curl -s -m 1 -o /dev/null "$U/api/arrays/sim/huge/stats"
 for _ in $(seq 300); do grep -q 'stats: the client closed the connection, stopped after' "$SERR" && break; sleep 0.1; done
-grep -q 'stats: the client closed the connection, stopped after [0-9.]* s' "$SERR" || { echo "FAIL: no cancellation logged within 30 s: $(cat "$SERR")"; fails=$((fails + 1)); }
+grep -q 'stats: the client closed the connection, stopped after [0-9]\.[0-9] s' "$SERR" || { echo "FAIL: no cancellation logged within 30 s: $(cat "$SERR")"; fails=$((fails + 1)); }
 check_soon 200 GET '/api/arrays/sim/huge/stats?start=0,0&count=10,11' -m 30 && body_has '"count":110'
 U=$RW
 
