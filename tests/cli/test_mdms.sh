@@ -117,7 +117,7 @@ for trial in $(seq 1 "$PER"); do
         { [ -z "$state" ] || [ "$state" = Z ]; } && break
         sleep 0.1
     done
-    kill -9 "$pid" 2>/dev/null
+    child_alive "$pid" && kill -9 "$pid" 2>/dev/null # (not a PID reused since)
     wait $pid 2>/dev/null
     pkill -9 -f "$EX/astro3d $T/pool 64" 2>/dev/null
     run=$("$S" runs astro3d --json | grep -o '"run":[0-9]*' | head -1 | cut -d: -f2)

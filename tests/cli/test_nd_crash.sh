@@ -15,6 +15,7 @@ PY=/usr/bin/python3
 T=$(mktemp -d "${TMPDIR:-/tmp}/strata-ndcrash-XXXXXX")
 trap 'rm -rf "$T"' EXIT
 export STRATA_POOL=$T/pool
+. "$(dirname "$0")/lib.sh" # child_alive
 cd "$T"
 fails=0
 fail() {
@@ -67,7 +68,7 @@ np.save('next.npy', a)"
     "$S" "${cmd[@]}" >/dev/null 2>&1 &
     pid=$!
     sleep "0.$(printf '%03d' $((RANDOM % 250)))"
-    kill -9 $pid 2>/dev/null
+    child_alive "$pid" && kill -9 "$pid" 2>/dev/null # (not a PID reused since)
     wait $pid 2>/dev/null
     out=$($S check 2>&1) || fail "$trial" "check after '${cmd[*]}': $out"
     $S nd read sim/m --start 0,0 --count 800,800 --out got.npy >/dev/null 2>err ||

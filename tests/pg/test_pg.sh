@@ -214,8 +214,10 @@ for trial in $(seq 1 "$TRIALS"); do
     (work "$P" >/dev/null 2>&1) &
     pid=$!
     sleep "$(awk -v s="$span" -v r="$RANDOM" 'BEGIN { printf "%.6f", s * (r / 32768) / 1e6 }')"
-    pkill -9 -P "$pid" 2>/dev/null && killed=$((killed + 1))
-    kill -9 "$pid" 2>/dev/null
+    if child_alive "$pid"; then # (not a PID reused since, nor its children)
+        pkill -9 -P "$pid" 2>/dev/null && killed=$((killed + 1))
+        kill -9 "$pid" 2>/dev/null
+    fi
     wait "$pid" 2>/dev/null
     verify "$P" "writer trial $trial"
     rm -rf "$P"
