@@ -1272,7 +1272,8 @@ static void pack_short(const st_gpf *f, const gids *ids, const spack *sp, int nu
 
 /* PERM := the groups of F, strings all of 16 bytes or fewer (each group's record holds them), in
  * bytewise order. When their packed keys (spack) and numbers fit in a word together: one sort of
- * those words (the keys are distinct), the numbers read back from their low bits; when the packed
+ * those words over the bytes where the keys differ (the keys are distinct: the bytes of the
+ * numbers alone need no pass), the numbers read back from their low bits; when the packed
  * keys alone fit: their argsort; else stable radix argsorts of their length, last 8 and first 8
  * bytes (big-endian, zero-padded: a string orders before the same bytes going on), on F's
  * threads. */
@@ -1287,9 +1288,10 @@ static int sort_short(const st_gpf *f, const gids *ids, uint64_t *perm)
     if (rc == STRATA_OK && sp.total + ib <= 64) { /* one sort of keys and numbers */
         pack_short(f, ids, &sp, 1, ib, w);
         tmp = st_alloc_big((g + 1) * sizeof *tmp);
-        rc = tmp != NULL ? st_radix_pairs(w, NULL, tmp, NULL, g, st_key_diff(w, g, f->nt), f->nt)
-                         : STRATA_ENOMEM;
-        uint64_t mask = ib > 0 ? ~(uint64_t)0 >> (64 - ib) : 0;
+        uint64_t mask = ib > 0 ? ~(uint64_t)0 >> (64 - ib) : 0; /* (the numbers: no order to add) */
+        rc = tmp != NULL
+                 ? st_radix_pairs(w, NULL, tmp, NULL, g, st_key_diff(w, g, f->nt) & ~mask, f->nt)
+                 : STRATA_ENOMEM;
 #pragma omp parallel for num_threads(f->nt) schedule(static)
         for (uint64_t i = 0; i < g; i++) perm[i] = w[i] & mask;
         st_free_big(w);
@@ -1393,8 +1395,8 @@ static int sort_parts(const st_gpf *f, const gids *ids, uint64_t *perm)
             }
             for (uint64_t l = 0; l < n; l++)
                 w[l] = ((grec(f, q, l)[0] ^ ((uint64_t)1 << 63)) - lo) << ib | l;
-            r = st_radix_pairs(w, NULL, tw, NULL, n, st_key_diff(w, n, 1), 1);
-            uint64_t mask = ib > 0 ? ~(uint64_t)0 >> (64 - ib) : 0;
+            uint64_t mask = ib > 0 ? ~(uint64_t)0 >> (64 - ib) : 0; /* (the numbers: no order) */
+            r = st_radix_pairs(w, NULL, tw, NULL, n, st_key_diff(w, n, 1) & ~mask, 1);
             for (uint64_t i = 0; i < n; i++) perm[base + i] = base + (w[i] & mask);
         }
         st_free_big(w);
