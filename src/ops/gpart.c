@@ -1082,7 +1082,7 @@ typedef struct kstats {
 } kstats;
 
 /* The groups of F's partitions numbered in partition order: each partition's first number
- * (BASE[NP + 1], the total last), each number's partition (*PART, malloc'd), and for strings
+ * (BASE[NP + 1], the total last), each number's partition (PART), and for strings
  * the shortest and longest key and their kstats, in the same pass over the records.
  * STRATA_ENOMEM. */
 typedef struct gids {
@@ -1155,10 +1155,36 @@ static void part_stats(const st_gpf *f, const gpp *q, const uint64_t *k0, const 
     for (int j = 0; j < 5; j++) var[j] |= pv[j];
 }
 
-static int number_groups(const st_gpf *f, gids *ids)
+/* Room for the arrays that put the groups in order (their numbering, the order, the sort's) in
+ * the rows' buffer past where st_gpf_end() puts the groups' arrays, of no use now: pages in
+ * already, where fresh ones cost their zeroing. Taken in order, never given back one by one; past
+ * its end, allocations of their own. */
+typedef struct gscr {
+    char *lo, *at, *end;
+} gscr;
+
+/* BYTES (64-byte aligned) of S's room, or of their own when it has too little; NULL: no memory. */
+static void *gs_take(gscr *s, size_t bytes)
+{
+    bytes = (bytes + 63) & ~(size_t)63;
+    if (s->at != NULL && (size_t)(s->end - s->at) >= bytes) {
+        void *p = s->at;
+        s->at += bytes;
+        return p;
+    }
+    return st_alloc_big(bytes);
+}
+
+/* P from gs_take() given back (freed when it is not in S's room). */
+static void gs_drop(const gscr *s, void *p)
+{
+    if (p != NULL && (s->lo == NULL || (char *)p < s->lo || (char *)p >= s->end)) st_free_big(p);
+}
+
+static int number_groups(const st_gpf *f, gids *ids, gscr *s)
 {
     uint64_t np = (uint64_t)1 << f->bits, g = 0;
-    ids->base = malloc((np + 1) * sizeof *ids->base);
+    ids->base = gs_take(s, (np + 1) * sizeof *ids->base);
     if (ids->base == NULL) return STRATA_ENOMEM;
     const uint64_t *k0 = NULL; /* the first key: the variation is from it */
     for (uint64_t p = 0; p < np; p++) {
@@ -1167,7 +1193,7 @@ static int number_groups(const st_gpf *f, gids *ids)
         g += f->part[p].n;
     }
     ids->base[np] = ids->g = g;
-    ids->part = malloc((g + 1) * sizeof *ids->part);
+    ids->part = gs_take(s, (g + 1) * sizeof *ids->part);
     if (ids->part == NULL) return STRATA_ENOMEM;
     int str = f->str && k0 != NULL;
     uint64_t mn[19] = {0}, mx[19] = {0}, var[5] = {0}, v0[19] = {0};
@@ -1277,34 +1303,34 @@ static void pack_short(const st_gpf *f, const gids *ids, const spack *sp, int nu
  * keys alone fit: their argsort; else stable radix argsorts of their length, last 8 and first 8
  * bytes (big-endian, zero-padded: a string orders before the same bytes going on), on F's
  * threads. */
-static int sort_short(const st_gpf *f, const gids *ids, uint64_t *perm)
+static int sort_short(const st_gpf *f, const gids *ids, uint64_t *perm, gscr *s)
 {
     uint64_t g = ids->g, minlen = ids->minlen, maxlen = ids->maxlen;
-    uint64_t *w = st_alloc_big((g + 1) * sizeof *w), *tmp = NULL;
+    uint64_t *w = gs_take(s, (g + 1) * sizeof *w), *tmp = NULL;
     int rc = w != NULL ? STRATA_OK : STRATA_ENOMEM;
     spack sp = {.total = 65};
     if (rc == STRATA_OK && g > 0) pack_plan(&ids->ks, &sp);
     int ib = g > 1 ? 64 - __builtin_clzll(g - 1) : 0;
     if (rc == STRATA_OK && sp.total + ib <= 64) { /* one sort of keys and numbers */
         pack_short(f, ids, &sp, 1, ib, w);
-        tmp = st_alloc_big((g + 1) * sizeof *tmp);
+        tmp = gs_take(s, (g + 1) * sizeof *tmp);
         uint64_t mask = ib > 0 ? ~(uint64_t)0 >> (64 - ib) : 0; /* (the numbers: no order to add) */
         rc = tmp != NULL
                  ? st_radix_pairs(w, NULL, tmp, NULL, g, st_key_diff(w, g, f->nt) & ~mask, f->nt)
                  : STRATA_ENOMEM;
 #pragma omp parallel for num_threads(f->nt) schedule(static)
         for (uint64_t i = 0; i < g; i++) perm[i] = w[i] & mask;
-        st_free_big(w);
-        st_free_big(tmp);
+        gs_drop(s, w);
+        gs_drop(s, tmp);
         return rc;
     }
     if (rc == STRATA_OK && sp.total <= 64) { /* one argsort */
         pack_short(f, ids, &sp, 0, 0, w);
         rc = st_argsort(STRATA_U64, w, g, NULL, perm, 0, f->nt);
-        st_free_big(w);
+        gs_drop(s, w);
         return rc;
     }
-    if (rc == STRATA_OK && (tmp = st_alloc_big((g + 1) * sizeof *tmp)) == NULL) rc = STRATA_ENOMEM;
+    if (rc == STRATA_OK && (tmp = gs_take(s, (g + 1) * sizeof *tmp)) == NULL) rc = STRATA_ENOMEM;
     for (int pass = 0; pass < 3 && rc == STRATA_OK; pass++) {
         if (pass == 0 && minlen == maxlen) continue; /* one length: no order to add */
         if (pass == 1 && maxlen <= 8) continue;      /* no second word */
@@ -1320,20 +1346,20 @@ static int sort_short(const st_gpf *f, const gids *ids, uint64_t *perm)
     }
     if (rc == STRATA_OK && minlen == maxlen && maxlen == 0)
         for (uint64_t i = 0; i < g; i++) perm[i] = i; /* (one group at most) */
-    st_free_big(w);
-    st_free_big(tmp);
+    gs_drop(s, w);
+    gs_drop(s, tmp);
     return rc;
 }
 
 /* PERM := the groups of F in key order: integers by their argsort; strings of 16 bytes or
  * fewer by sort_short(), longer ones gathered (offsets and bytes) for the general string sort. */
-static int sort_groups(const st_gpf *f, const gids *ids, uint64_t *perm)
+static int sort_groups(const st_gpf *f, const gids *ids, uint64_t *perm, gscr *s)
 {
-    if (f->str && ids->maxlen <= 16) return sort_short(f, ids, perm);
+    if (f->str && ids->maxlen <= 16) return sort_short(f, ids, perm, s);
     uint64_t np = (uint64_t)1 << f->bits, g = ids->g, nb = 0;
     for (uint64_t p = 0; f->str && p < np; p++) nb += f->part[p].kbytes;
-    int64_t *keys = malloc((g + 1) * sizeof *keys); /* integers: the keys; strings: offsets */
-    char *bytes = f->str ? malloc(nb + 1) : NULL;
+    int64_t *keys = gs_take(s, (g + 1) * sizeof *keys); /* integers: the keys; strings: offsets */
+    char *bytes = f->str ? gs_take(s, nb + 1) : NULL;
     int rc = keys && (!f->str || bytes) ? STRATA_OK : STRATA_ENOMEM;
     uint64_t nint = f->str || rc != STRATA_OK ? 0 : np; /* integers: the keys */
 #pragma omp parallel for num_threads(f->nt) schedule(static)
@@ -1353,8 +1379,8 @@ static int sort_groups(const st_gpf *f, const gids *ids, uint64_t *perm)
     if (rc == STRATA_OK)
         rc = f->str ? st_argsort_str(keys, bytes, g, NULL, perm, 0)
                     : st_argsort(STRATA_I64, keys, g, NULL, perm, 0, f->nt);
-    free(keys);
-    free(bytes);
+    gs_drop(s, keys);
+    gs_drop(s, bytes);
     return rc;
 }
 
@@ -1433,26 +1459,33 @@ int st_gpf_end(st_gpf *f, st_groups *out)
         int rc = flush(f);
         if (rc < 0) return rc;
     }
-    gids ids = {0};
-    uint64_t cap = 0, *perm = NULL;
-    int rc = number_groups(f, &ids);
-    if (rc == STRATA_OK && (perm = malloc((ids.g + 1) * sizeof *perm)) == NULL) rc = STRATA_ENOMEM;
-    if (rc == STRATA_OK) rc = f->byrange ? sort_parts(f, &ids, perm) : sort_groups(f, &ids, perm);
-    st_gdict *d = f->str ? &out->kdict[0] : NULL;
-    if (rc == STRATA_OK && d != NULL) rc = dict_room(f, &ids, perm, d);
     /* the groups' arrays in the rows' buffer when its pages, in already and of no use now, hold
-     * them (a million groups of three aggregates: 120 MB, 30 000 pages not faulted in); its
-     * pages past them given back */
-    uint64_t ng = ids.g ? ids.g : 1;
-    size_t need = st_groups_carve_bytes(out, ng);
-    if (rc == STRATA_OK && f->rec != NULL && need <= f->touched) {
-        st_trim_big(f->rec, need, f->rec_n);
-        st_groups_carve(out, f->rec, ng);
+     * them (a million groups of three aggregates: 120 MB, 30 000 pages not faulted in), and the
+     * arrays that put them in order past them (gscr); its pages past the groups' arrays given
+     * back at the end */
+    uint64_t np = (uint64_t)1 << f->bits, ng = 0, cap = 0, *perm = NULL;
+    for (uint64_t p = 0; p < np; p++) ng += f->part[p].n;
+    ng = ng ? ng : 1;
+    size_t need = (st_groups_carve_bytes(out, ng) + 63) & ~(size_t)63, block_n = f->rec_n;
+    void *block = f->rec != NULL && need <= f->touched ? f->rec : NULL;
+    gscr s = {0};
+    if (block != NULL) { /* (OUT's once carved, else freed below) */
+        s = (gscr){(char *)block, (char *)block + need, (char *)block + f->touched};
         f->rec = NULL;
         f->rec_n = f->touched = 0;
-    } else if (rc == STRATA_OK) {
-        rc = st_groups_grow(out, &cap, ng);
     }
+    gids ids = {0};
+    int rc = number_groups(f, &ids, &s);
+    if (rc == STRATA_OK && (perm = gs_take(&s, (ids.g + 1) * sizeof *perm)) == NULL)
+        rc = STRATA_ENOMEM;
+    if (rc == STRATA_OK)
+        rc = f->byrange ? sort_parts(f, &ids, perm) : sort_groups(f, &ids, perm, &s);
+    st_gdict *d = f->str ? &out->kdict[0] : NULL;
+    if (rc == STRATA_OK && d != NULL) rc = dict_room(f, &ids, perm, d);
+    if (rc == STRATA_OK && block != NULL)
+        st_groups_carve(out, block, ng);
+    else if (rc == STRATA_OK)
+        rc = st_groups_grow(out, &cap, ng);
     if (rc == STRATA_OK) { /* written in key order, each group's record fetched ahead */
         uint64_t g = ids.g;
 #pragma omp parallel for num_threads(f->nt) schedule(static)
@@ -1471,8 +1504,12 @@ int st_gpf_end(st_gpf *f, st_groups *out)
         }
         out->n = g;
     }
-    free(ids.base);
-    free(ids.part);
-    free(perm);
+    gs_drop(&s, ids.base);
+    gs_drop(&s, ids.part);
+    gs_drop(&s, perm);
+    if (block != NULL && out->block == block)
+        st_trim_big(block, need, block_n);
+    else
+        st_free_big(block);
     return rc;
 }
